@@ -1,0 +1,164 @@
+import { HandlerNotFoundError } from "../errors.js";
+import type { DomainEvent, EventEnvelope, EventMetadata, NewEvent } from "../events/envelope.js";
+
+/** The member of an event union with the given type. */
+export type EventOfType<E extends DomainEvent, Type extends E["type"]> = Extract<E, { type: Type }>;
+
+/**
+ * What an event handler receives: the domain event, plus the envelope fields when it comes from the
+ * store (absent while the aggregate raises it).
+ */
+export type AppliedEvent<E extends DomainEvent> = E & Partial<Omit<EventEnvelope, "type" | "data">>;
+
+/** A handler map: for each event type, how it changes the state. Return the new state, or mutate and return nothing. */
+export type EventHandlerMap<State, E extends DomainEvent> = {
+  readonly [Type in E["type"]]: (state: State, event: AppliedEvent<EventOfType<E, Type>>) => State | undefined;
+};
+
+export interface AggregateSnapshot<State> {
+  readonly version: number;
+  readonly state: State;
+}
+
+type Handler = (aggregate: AggregateRoot<unknown, DomainEvent>, event: AppliedEvent<DomainEvent>) => unknown;
+
+// Resolved handlers per aggregate class, so rehydration does no string work per event.
+const handlerCache = new WeakMap<object, Map<string, Handler | null>>();
+
+/**
+ * Base class for event-sourced aggregates. State changes only by applying events: `raise` applies
+ * a new event and records it for saving; `rehydrate` replays stored ones.
+ *
+ * Handlers are found by convention, `on<Type>` methods (`OrderPlaced` and `order.placed` both map to
+ * `onOrderPlaced`), or given as a map by overriding `handlers`. A method handler may mutate
+ * `this.state` or return the new state.
+ */
+export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> {
+  readonly id: string;
+  protected state: State;
+  #version = 0;
+  #persistedVersion = 0;
+  #uncommitted: NewEvent[] = [];
+
+  protected constructor(id: string, initialState: State) {
+    this.id = id;
+    this.state = initialState;
+  }
+
+  /** A handler map, used before `on<Type>` methods. Override to use one. */
+  protected get handlers(): Partial<EventHandlerMap<State, E>> | undefined {
+    return undefined;
+  }
+
+  /** The version of the last applied event, saved or not. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The version as loaded or last saved: the expected version of the next save. */
+  get persistedVersion(): number {
+    return this.#persistedVersion;
+  }
+
+  get currentState(): Readonly<State> {
+    return this.state;
+  }
+
+  get uncommittedEvents(): readonly NewEvent<E["type"], E["data"]>[] {
+    return this.#uncommitted as NewEvent<E["type"], E["data"]>[];
+  }
+
+  get hasChanges(): boolean {
+    return this.#uncommitted.length > 0;
+  }
+
+  /** Applies a new event and records it for the next save. */
+  protected raise<Type extends E["type"]>(
+    type: Type,
+    data: EventOfType<E, Type>["data"],
+    metadata?: EventMetadata,
+  ): void {
+    const event = { type, data } as unknown as AppliedEvent<E>;
+    this.#apply(event);
+    this.#version++;
+    this.#uncommitted.push(metadata === undefined ? { type, data } : { type, data, metadata });
+  }
+
+  /** Replays stored events (in version order) onto the current state. */
+  rehydrate(events: Iterable<EventEnvelope>): this {
+    for (const event of events) {
+      this.#apply(event as AppliedEvent<E>);
+      this.#version = event.version;
+    }
+    this.#persistedVersion = this.#version;
+    return this;
+  }
+
+  /** Like {@link rehydrate}, for an async source such as `store.readStream(...)`. */
+  async rehydrateAsync(events: AsyncIterable<EventEnvelope>): Promise<this> {
+    for await (const event of events) {
+      this.#apply(event as AppliedEvent<E>);
+      this.#version = event.version;
+    }
+    this.#persistedVersion = this.#version;
+    return this;
+  }
+
+  /** Called by the repository after a save: the recorded events are now history. */
+  markCommitted(version: number = this.#version): void {
+    this.#uncommitted = [];
+    this.#version = version;
+    this.#persistedVersion = version;
+  }
+
+  toSnapshot(): AggregateSnapshot<State> {
+    return { version: this.#persistedVersion, state: structuredClone(this.state) };
+  }
+
+  restoreSnapshot(snapshot: AggregateSnapshot<State>): this {
+    this.state = structuredClone(snapshot.state);
+    this.#version = snapshot.version;
+    this.#persistedVersion = snapshot.version;
+    this.#uncommitted = [];
+    return this;
+  }
+
+  #apply(event: AppliedEvent<E>): void {
+    const handler = this.#handlerFor(event.type);
+    const next = handler(this as unknown as AggregateRoot<unknown, DomainEvent>, event);
+    if (next !== undefined) this.state = next as State;
+  }
+
+  #handlerFor(type: string): Handler {
+    let cache = handlerCache.get(this.constructor);
+    if (cache === undefined) {
+      cache = new Map();
+      handlerCache.set(this.constructor, cache);
+    }
+    let handler = cache.get(type);
+    if (handler === undefined) {
+      handler = this.#resolveHandler(type);
+      cache.set(type, handler);
+    }
+    if (handler === null) throw new HandlerNotFoundError("event", type);
+    return handler;
+  }
+
+  #resolveHandler(type: string): Handler | null {
+    const fromMap = (
+      this.handlers as Record<string, ((state: unknown, event: unknown) => unknown) | undefined> | undefined
+    )?.[type];
+    if (typeof fromMap === "function") {
+      return (aggregate, event) => fromMap((aggregate as unknown as { state: unknown }).state, event);
+    }
+    const method = (this as unknown as Record<string, unknown>)[handlerMethodName(type)];
+    if (typeof method === "function") return (aggregate, event) => method.call(aggregate, event);
+    return null;
+  }
+}
+
+/** `OrderPlaced`, `order.placed`, `order-placed` and `order_placed` all become `onOrderPlaced`. */
+export function handlerMethodName(type: string): string {
+  const words = type.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return `on${words.map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join("")}`;
+}

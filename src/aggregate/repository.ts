@@ -1,0 +1,110 @@
+import { isConcurrencyError, StreamNotFoundError, ValidationError } from "../errors.js";
+import type { EventStore } from "../event-store/event-store.js";
+import type { AppendToStreamResult } from "../event-store/types.js";
+import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
+import type { EventStream } from "../events/stream.js";
+import type { AggregateRoot } from "./aggregate-root.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: any aggregate, whatever its state and events
+type AnyAggregate = AggregateRoot<any, any>;
+
+export interface AggregateRepositoryOptions<A extends AnyAggregate> {
+  readonly store: EventStore;
+  /** The aggregate type's streams, from `defineStream`, or a function from id to stream name. */
+  readonly stream: EventStream | ((id: string) => string);
+  /** A fresh aggregate in its initial state. */
+  readonly create: (id: string) => A;
+}
+
+export interface SaveOptions {
+  /** Added to every saved event's metadata (correlation and causation ids, for instance). */
+  readonly metadata?: EventMetadata;
+}
+
+export interface UpdateOptions extends SaveOptions {
+  /** Attempts in all when the save meets a concurrent change. Defaults to 3. */
+  readonly maxAttempts?: number;
+  /** Start from a new aggregate when the stream does not exist, instead of throwing. */
+  readonly createIfMissing?: boolean;
+}
+
+export interface UpdateResult<A, R> {
+  readonly aggregate: A;
+  readonly result: R;
+  readonly appended: AppendToStreamResult<EventEnvelope>;
+  readonly attempts: number;
+}
+
+/** Loads aggregates from their streams and saves what they raised, with optimistic concurrency. */
+export class AggregateRepository<A extends AnyAggregate> {
+  readonly #store: EventStore;
+  readonly #streamOf: (id: string) => string;
+  readonly #create: (id: string) => A;
+
+  constructor(options: AggregateRepositoryOptions<A>) {
+    this.#store = options.store;
+    const stream = options.stream;
+    this.#streamOf = typeof stream === "function" ? stream : (id) => stream.name(id);
+    this.#create = options.create;
+  }
+
+  streamIdOf(id: string): string {
+    return this.#streamOf(id);
+  }
+
+  /** The aggregate, or `undefined` when its stream has no events. */
+  async find(id: string): Promise<A | undefined> {
+    const aggregate = this.#create(id);
+    await aggregate.rehydrateAsync(this.#store.readStream(this.#streamOf(id)));
+    return aggregate.version === 0 ? undefined : aggregate;
+  }
+
+  /** @throws {StreamNotFoundError} when the aggregate has no events. */
+  async load(id: string): Promise<A> {
+    const aggregate = await this.find(id);
+    if (aggregate === undefined) throw new StreamNotFoundError(this.#streamOf(id));
+    return aggregate;
+  }
+
+  /**
+   * Appends the aggregate's new events, expecting the stream at the version it was loaded at.
+   * @throws {ConcurrencyError} someone else appended in between; reload and decide again.
+   */
+  async save(aggregate: A, options: SaveOptions = {}): Promise<AppendToStreamResult<EventEnvelope>> {
+    const expectedVersion = aggregate.persistedVersion === 0 ? "no-stream" : aggregate.persistedVersion;
+    const result = await this.#store.appendToStream(this.#streamOf(aggregate.id), aggregate.uncommittedEvents, {
+      expectedVersion,
+      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+    });
+    aggregate.markCommitted(result.nextExpectedVersion);
+    return result;
+  }
+
+  /**
+   * Load, decide, save, retrying on a concurrent change: on a `ConcurrencyError` the aggregate is
+   * loaded afresh and `decide` runs again, up to `maxAttempts` times in all. `decide` must therefore
+   * have no side effects beyond raising events.
+   */
+  async update<R>(
+    id: string,
+    decide: (aggregate: A) => R | Promise<R>,
+    options: UpdateOptions = {},
+  ): Promise<UpdateResult<A, R>> {
+    const maxAttempts = options.maxAttempts ?? 3;
+    if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
+      throw new ValidationError("Invalid update options", [
+        { path: ["maxAttempts"], message: "must be a positive integer" },
+      ]);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const aggregate = options.createIfMissing ? ((await this.find(id)) ?? this.#create(id)) : await this.load(id);
+      const result = await decide(aggregate);
+      try {
+        const appended = await this.save(aggregate, options);
+        return { aggregate, result, appended, attempts: attempt };
+      } catch (error) {
+        if (!isConcurrencyError(error) || attempt >= maxAttempts) throw error;
+      }
+    }
+  }
+}

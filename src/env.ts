@@ -1,0 +1,22 @@
+/**
+ * The one place EventFlows reads the process environment. On Node, Bun and Lambda that is
+ * `process.env`; on Workers there is no process, and bindings are passed in explicitly.
+ */
+export type EnvSource = Readonly<Record<string, string | undefined>>;
+
+/** The ambient environment, or an empty one where the runtime has none (Workers, browsers). */
+export function ambientEnv(): EnvSource {
+  const proc = (globalThis as { process?: { env?: EnvSource } }).process;
+  return proc?.env ?? {};
+}
+
+/**
+ * Reads a variable: explicit value first, then the given env object (Workers bindings), then the
+ * ambient environment. Empty strings count as unset.
+ */
+export function readEnv(name: string, env?: EnvSource): string | undefined {
+  const fromGiven = env?.[name];
+  if (fromGiven !== undefined && fromGiven !== "") return fromGiven;
+  const fromAmbient = ambientEnv()[name];
+  return fromAmbient === "" ? undefined : fromAmbient;
+}

@@ -1,0 +1,154 @@
+/**
+ * The error hierarchy. Every error EventFlows throws is an {@link EventFlowsError} with a stable
+ * string `code`; the `is*` guards check that code rather than `instanceof`, so they keep working
+ * when an application ends up with two copies of the package.
+ */
+
+/** One problem found in user input: where (a path into the value) and what. */
+export interface Issue {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+export interface EventFlowsErrorOptions {
+  readonly cause?: unknown;
+}
+
+export class EventFlowsError extends Error {
+  override readonly name: string = "EventFlowsError";
+  readonly code: string;
+
+  constructor(code: string, message: string, options: EventFlowsErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+/** Error codes, stable across releases: branch on these, not on messages. */
+export const ErrorCode = {
+  Concurrency: "CONCURRENCY_CONFLICT",
+  StreamNotFound: "STREAM_NOT_FOUND",
+  Validation: "VALIDATION_FAILED",
+  HandlerNotFound: "HANDLER_NOT_FOUND",
+  DuplicateHandler: "DUPLICATE_HANDLER",
+  PayloadTooLarge: "PAYLOAD_TOO_LARGE",
+  Service: "SERVICE_ERROR",
+} as const;
+
+/** An optimistic-concurrency check failed: the stream is not at the version the caller expected. */
+export class ConcurrencyError extends EventFlowsError {
+  override readonly name = "ConcurrencyError";
+  constructor(
+    readonly streamId: string,
+    readonly expectedVersion: number | string,
+    readonly actualVersion: number,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.Concurrency,
+      `Stream "${streamId}" is at version ${actualVersion}, expected ${String(expectedVersion)}`,
+      options,
+    );
+  }
+}
+
+export class StreamNotFoundError extends EventFlowsError {
+  override readonly name = "StreamNotFoundError";
+  constructor(
+    readonly streamId: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(ErrorCode.StreamNotFound, `Stream "${streamId}" does not exist`, options);
+  }
+}
+
+/** User input was rejected before anything was written. `issues` lists every problem found. */
+export class ValidationError extends EventFlowsError {
+  override readonly name = "ValidationError";
+  readonly issues: readonly Issue[];
+  constructor(message: string, issues: readonly Issue[] = [], options?: EventFlowsErrorOptions) {
+    const detail = issues.length > 0 ? `: ${issues.map(formatIssue).join("; ")}` : "";
+    super(ErrorCode.Validation, `${message}${detail}`, options);
+    this.issues = issues;
+  }
+}
+
+export type HandlerKind = "command" | "query" | "event";
+
+/** No handler is registered for a command, query or (in an aggregate) event type. */
+export class HandlerNotFoundError extends EventFlowsError {
+  override readonly name = "HandlerNotFoundError";
+  constructor(
+    readonly kind: HandlerKind,
+    readonly type: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(ErrorCode.HandlerNotFound, `No ${kind} handler is registered for "${type}"`, options);
+  }
+}
+
+/** A second handler was registered for a command or query type that has one already. */
+export class DuplicateHandlerError extends EventFlowsError {
+  override readonly name = "DuplicateHandlerError";
+  constructor(
+    readonly kind: HandlerKind,
+    readonly type: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(ErrorCode.DuplicateHandler, `A ${kind} handler for "${type}" is already registered`, options);
+  }
+}
+
+/** A payload exceeds a backend's or a route's size limit. Thrown before anything is sent. */
+export class PayloadTooLargeError extends EventFlowsError {
+  override readonly name = "PayloadTooLargeError";
+  constructor(
+    readonly what: string,
+    readonly size: number,
+    readonly limit: number,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(ErrorCode.PayloadTooLarge, `${what} is ${size} bytes, over the limit of ${limit} bytes`, options);
+  }
+}
+
+/** A backend (database, AWS service) failed. `retryable` says whether trying again may succeed. */
+export class ServiceError extends EventFlowsError {
+  override readonly name = "ServiceError";
+  constructor(
+    readonly service: string,
+    readonly operation: string,
+    readonly serviceCode: string,
+    readonly retryable: boolean,
+    message: string,
+    options?: EventFlowsErrorOptions & { readonly status?: number },
+  ) {
+    super(ErrorCode.Service, `${service} ${operation} failed (${serviceCode}): ${message}`, options);
+    this.status = options?.status;
+  }
+  readonly status: number | undefined;
+}
+
+function formatIssue(issue: Issue): string {
+  return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
+}
+
+function hasCode(error: unknown, code: string): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
+}
+
+const knownCodes: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
+
+export const isEventFlowsError = (error: unknown): error is EventFlowsError =>
+  error instanceof EventFlowsError || (error instanceof Error && knownCodes.has((error as { code?: unknown }).code));
+export const isConcurrencyError = (error: unknown): error is ConcurrencyError => hasCode(error, ErrorCode.Concurrency);
+export const isStreamNotFoundError = (error: unknown): error is StreamNotFoundError =>
+  hasCode(error, ErrorCode.StreamNotFound);
+export const isValidationError = (error: unknown): error is ValidationError => hasCode(error, ErrorCode.Validation);
+export const isHandlerNotFoundError = (error: unknown): error is HandlerNotFoundError =>
+  hasCode(error, ErrorCode.HandlerNotFound);
+export const isDuplicateHandlerError = (error: unknown): error is DuplicateHandlerError =>
+  hasCode(error, ErrorCode.DuplicateHandler);
+export const isPayloadTooLargeError = (error: unknown): error is PayloadTooLargeError =>
+  hasCode(error, ErrorCode.PayloadTooLarge);
+export const isServiceError = (error: unknown): error is ServiceError => hasCode(error, ErrorCode.Service);

@@ -1,0 +1,89 @@
+import type { EventEnvelope } from "../events/envelope.js";
+import { categoryOf } from "../events/stream.js";
+
+export type EventHandler<E extends EventEnvelope = EventEnvelope> = (event: E) => void | Promise<void>;
+
+/** Which events a subscription receives: all, some types, or one or more stream categories. */
+export type SubscriptionPattern =
+  | { readonly all: true }
+  | { readonly type: string | readonly string[] }
+  | { readonly category: string | readonly string[] };
+
+/** A handler failed for an event. Reported to the bus's `onError` hook and in the publish result. */
+export interface HandlerFailure {
+  readonly error: unknown;
+  readonly event: EventEnvelope;
+  readonly subscription: string;
+}
+
+export interface PublishResult {
+  /** How many (event, handler) deliveries succeeded. */
+  readonly delivered: number;
+  readonly failures: readonly HandlerFailure[];
+}
+
+export interface SubscribeOptions {
+  /** A name for error reports and introspection; defaults to the handler's function name. */
+  readonly name?: string;
+}
+
+export type Unsubscribe = () => void;
+
+export interface EventBusOptions {
+  /**
+   * Called once per failed delivery. Defaults to `console.error`. An error thrown here is caught:
+   * a faulty hook must not take the bus down.
+   */
+  readonly onError?: (failure: HandlerFailure) => void;
+}
+
+/** What a bus can do; contract suites read this instead of skipping tests. */
+export interface EventBusCapabilities {
+  /** Subscribers in this process receive what is published here. False for a remote bus. */
+  readonly localSubscribers: boolean;
+}
+
+/** The event bus port. */
+export abstract class EventBus {
+  abstract readonly capabilities: EventBusCapabilities;
+  abstract publish(events: readonly EventEnvelope[]): Promise<PublishResult>;
+  abstract subscribe(pattern: SubscriptionPattern, handler: EventHandler, options?: SubscribeOptions): Unsubscribe;
+
+  subscribeToType<E extends EventEnvelope = EventEnvelope>(
+    type: E["type"] | readonly E["type"][],
+    handler: EventHandler<E>,
+    options?: SubscribeOptions,
+  ): Unsubscribe {
+    return this.subscribe({ type }, handler as EventHandler, options);
+  }
+
+  subscribeToCategory(
+    category: string | readonly string[],
+    handler: EventHandler,
+    options?: SubscribeOptions,
+  ): Unsubscribe {
+    return this.subscribe({ category }, handler, options);
+  }
+
+  subscribeToAll(handler: EventHandler, options?: SubscribeOptions): Unsubscribe {
+    return this.subscribe({ all: true }, handler, options);
+  }
+}
+
+/** Compiles a pattern to a predicate once, at subscription time, so publishing stays cheap. */
+export function matcherFor(pattern: SubscriptionPattern): (event: EventEnvelope) => boolean {
+  if ("all" in pattern) return () => true;
+  if ("type" in pattern) {
+    const types = new Set(typeof pattern.type === "string" ? [pattern.type] : pattern.type);
+    return (event) => types.has(event.type);
+  }
+  const categories = new Set(typeof pattern.category === "string" ? [pattern.category] : pattern.category);
+  return (event) => categories.has(categoryOf(event.streamId));
+}
+
+export function defaultOnError(failure: HandlerFailure): void {
+  console.error(
+    `[eventflows] handler "${failure.subscription}" failed for event ${failure.event.type} ${failure.event.id}`,
+    failure.error,
+  );
+}

@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import { registerContract } from "../testing/contract.js";
+import { eventBusContract, testEnvelope } from "../testing/event-bus-contract.js";
+import { InMemoryEventBus } from "./in-memory-event-bus.js";
+
+registerContract(eventBusContract({ name: "InMemoryEventBus contract", create: (options) => new InMemoryEventBus(options) }), {
+  describe,
+  test,
+});
+
+describe("InMemoryEventBus", () => {
+  test("a handler that subscribes during publish does not receive the event being published", async () => {
+    const bus = new InMemoryEventBus();
+    const late: string[] = [];
+    bus.subscribeToAll(() => {
+      bus.subscribeToAll((event) => void late.push(event.type));
+    });
+    await bus.publish([testEnvelope("First", "S-1")]);
+    expect(late).toEqual([]);
+    await bus.publish([testEnvelope("Second", "S-1")]);
+    expect(late).toEqual(["Second"]);
+  });
+
+  test("lists its subscriptions by name, in delivery order", () => {
+    const bus = new InMemoryEventBus();
+    bus.subscribeToAll(function auditLog() {});
+    const off = bus.subscribeToType("X", () => {}, { name: "x-handler" });
+    expect(bus.subscriptionNames()).toEqual(["auditLog", "x-handler"]);
+    off();
+    expect(bus.subscriptionNames()).toEqual(["auditLog"]);
+  });
+
+  test("without an onError hook, failures are logged to console.error", async () => {
+    const bus = new InMemoryEventBus();
+    const logged: unknown[][] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args);
+    try {
+      bus.subscribeToAll(() => {
+        throw new Error("logged");
+      });
+      const result = await bus.publish([testEnvelope("A", "S-1")]);
+      expect(result.failures).toHaveLength(1);
+    } finally {
+      console.error = original;
+    }
+    expect(String(logged[0]?.[0])).toContain("failed for event A");
+  });
+});

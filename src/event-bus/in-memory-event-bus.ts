@@ -1,0 +1,95 @@
+import { ValidationError } from "../errors.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import {
+  defaultOnError,
+  EventBus,
+  type EventBusCapabilities,
+  type EventBusOptions,
+  type EventHandler,
+  type HandlerFailure,
+  matcherFor,
+  type PublishResult,
+  type SubscribeOptions,
+  type SubscriptionPattern,
+  type Unsubscribe,
+} from "./event-bus.js";
+
+interface Subscription {
+  readonly name: string;
+  readonly matches: (event: EventEnvelope) => boolean;
+  readonly handler: EventHandler;
+}
+
+/**
+ * An event bus within one process. Events are delivered in order; for each event, its handlers run
+ * one after another in subscription order. A failing handler is reported and skipped: the other
+ * handlers, and later events, still run.
+ */
+export class InMemoryEventBus extends EventBus {
+  readonly capabilities: EventBusCapabilities = { localSubscribers: true };
+  #subscriptions: readonly Subscription[] = [];
+  readonly #onError: (failure: HandlerFailure) => void;
+
+  constructor(options: EventBusOptions = {}) {
+    super();
+    this.#onError = options.onError ?? defaultOnError;
+  }
+
+  subscribe(pattern: SubscriptionPattern, handler: EventHandler, options: SubscribeOptions = {}): Unsubscribe {
+    if (typeof handler !== "function") {
+      throw new ValidationError("Invalid subscription", [{ path: ["handler"], message: "handler must be a function" }]);
+    }
+    if (
+      typeof pattern !== "object" ||
+      pattern === null ||
+      !("all" in pattern || "type" in pattern || "category" in pattern)
+    ) {
+      throw new ValidationError("Invalid subscription", [
+        { path: ["pattern"], message: "pattern must be { all: true }, { type } or { category }" },
+      ]);
+    }
+    const subscription: Subscription = {
+      name: options.name ?? (handler.name || "anonymous"),
+      matches: matcherFor(pattern),
+      handler,
+    };
+    // Copy-on-write: a handler that subscribes or unsubscribes during publish does not disturb it.
+    this.#subscriptions = [...this.#subscriptions, subscription];
+    return () => {
+      this.#subscriptions = this.#subscriptions.filter((s) => s !== subscription);
+    };
+  }
+
+  async publish(events: readonly EventEnvelope[]): Promise<PublishResult> {
+    let delivered = 0;
+    const failures: HandlerFailure[] = [];
+    const subscriptions = this.#subscriptions;
+    for (const event of events) {
+      for (const subscription of subscriptions) {
+        if (!subscription.matches(event)) continue;
+        try {
+          await subscription.handler(event);
+          delivered++;
+        } catch (error) {
+          const failure: HandlerFailure = { error, event, subscription: subscription.name };
+          failures.push(failure);
+          this.#report(failure);
+        }
+      }
+    }
+    return { delivered, failures };
+  }
+
+  /** Names of the current subscriptions, in delivery order. */
+  subscriptionNames(): string[] {
+    return this.#subscriptions.map((s) => s.name);
+  }
+
+  #report(failure: HandlerFailure): void {
+    try {
+      this.#onError(failure);
+    } catch (hookError) {
+      console.error("[eventflows] the onError hook itself threw", hookError);
+    }
+  }
+}

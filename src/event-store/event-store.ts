@@ -1,0 +1,207 @@
+import { ConcurrencyError, ValidationError } from "../errors.js";
+import type { EventBus } from "../event-bus/event-bus.js";
+import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
+import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
+import type {
+  AppendToStreamOptions,
+  AppendToStreamResult,
+  EventStoreCapabilities,
+  ExpectedVersion,
+  ReadAllOptions,
+  ReadStreamOptions,
+} from "./types.js";
+
+export interface CommitResult {
+  readonly events: readonly EventEnvelope[];
+  readonly retried?: boolean;
+}
+
+export interface EventStoreOptions {
+  /** Committed events are published here after every successful append. */
+  readonly bus?: EventBus;
+  /**
+   * Called when publishing throws after a commit. The events are stored either way; re-drive them
+   * from the store (`subscribeToAll` from a checkpoint). Defaults to `console.error`.
+   */
+  readonly onPublishError?: (error: unknown, events: readonly EventEnvelope[]) => void;
+}
+
+/**
+ * The event store port. Subclasses implement storage (`commit`, `readStreamEvents`,
+ * `readAllEvents`, `streamVersion`); this base validates every input, so each adapter gets the same
+ * errors for the same mistakes, and publishes what was committed.
+ */
+export abstract class EventStore {
+  abstract readonly capabilities: EventStoreCapabilities;
+  readonly #bus: EventBus | undefined;
+  readonly #onPublishError: (error: unknown, events: readonly EventEnvelope[]) => void;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(options: EventStoreOptions = {}) {
+    this.#bus = options.bus;
+    this.#onPublishError =
+      options.onPublishError ??
+      ((error, events) => console.error(`[eventflows] publishing ${events.length} committed event(s) failed`, error));
+  }
+
+  /**
+   * Appends events atomically: all are stored, or none. An empty list writes nothing and returns
+   * the stream's current version (still checking `expectedVersion`).
+   * @throws {ValidationError} bad stream id, events or expected version; nothing is written.
+   * @throws {ConcurrencyError} the stream is not at the expected version; nothing is written.
+   */
+  async appendToStream<E extends EventEnvelope = EventEnvelope>(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: AppendToStreamOptions = {},
+  ): Promise<AppendToStreamResult<E>> {
+    assertStreamId(streamId);
+    const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
+    assertExpectedVersion(expectedVersion);
+    const pending = prepareEvents(events, options.metadata);
+    if (pending.length === 0) {
+      const version = await this.streamVersion(streamId);
+      checkExpectedVersion(streamId, expectedVersion, version);
+      return { streamId, nextExpectedVersion: version, events: [] };
+    }
+    const max = this.capabilities.maxEventsPerAppend;
+    if (max !== undefined && pending.length > max) {
+      throw new ValidationError("Too many events in one append", [
+        { path: [], message: `${pending.length} events, this store appends at most ${max} atomically` },
+      ]);
+    }
+    const commit = await this.commit(streamId, pending, expectedVersion);
+    const committed = commit.events as readonly E[];
+    const last = committed[committed.length - 1];
+    const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
+    // A retried append that had committed already was published then; publishing again would duplicate.
+    if (commit.retried) return result;
+    this.#wakeSubscriptions();
+    if (this.#bus === undefined) return result;
+    try {
+      return { ...result, published: await this.#bus.publish(committed) };
+    } catch (error) {
+      this.#reportPublishError(error, committed);
+      return result;
+    }
+  }
+
+  /** Reads one stream's events in order. A stream that does not exist yields nothing. */
+  readStream<E extends EventEnvelope = EventEnvelope>(
+    streamId: string,
+    options: ReadStreamOptions = {},
+  ): AsyncGenerator<E, void, undefined> {
+    assertStreamId(streamId);
+    assertReadStreamOptions(options);
+    return this.readStreamEvents(streamId, options) as AsyncGenerator<E, void, undefined>;
+  }
+
+  /** Reads every stream's events by global position. */
+  readAll<E extends EventEnvelope = EventEnvelope>(options: ReadAllOptions = {}): AsyncGenerator<E, void, undefined> {
+    if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
+    if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
+    return this.readAllEvents(options) as AsyncGenerator<E, void, undefined>;
+  }
+
+  /** The stream's version: the number of its last event, 0 when it has none. */
+  async getStreamVersion(streamId: string): Promise<number> {
+    assertStreamId(streamId);
+    return this.streamVersion(streamId);
+  }
+
+  /**
+   * The global position of the newest event, 0 for an empty store: where a subscription that wants
+   * only new events starts. This default scans the feed; adapters answer it with one query.
+   */
+  async getLastGlobalPosition(): Promise<number> {
+    let last = 0;
+    for await (const event of this.readAllEvents({})) last = event.globalPosition ?? last;
+    return last;
+  }
+
+  async streamExists(streamId: string): Promise<boolean> {
+    return (await this.getStreamVersion(streamId)) > 0;
+  }
+
+  /**
+   * Follows the global feed from a checkpoint: catches up, then waits for new events (woken at once
+   * by appends through this instance, otherwise by polling). A handler that throws is retried on the
+   * same event after `retryDelayMs`; the position advances only past handled events.
+   */
+  subscribeToAll(options: SubscribeToAllOptions): StoreSubscription {
+    return startSubscription(this, options, (wake) => {
+      this.#waiters.add(wake);
+      return () => this.#waiters.delete(wake);
+    });
+  }
+
+  /**
+   * Stores the events if the stream is at the expected version and returns them with versions and
+   * positions. Stores with idempotent appends return the stored events with `retried: true` when all
+   * of the ids were committed to this stream before.
+   */
+  protected abstract commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<CommitResult>;
+  protected abstract readStreamEvents(
+    streamId: string,
+    options: ReadStreamOptions,
+  ): AsyncGenerator<EventEnvelope, void, undefined>;
+  protected abstract readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined>;
+  protected abstract streamVersion(streamId: string): Promise<number>;
+
+  #wakeSubscriptions(): void {
+    for (const wake of this.#waiters) wake();
+  }
+
+  #reportPublishError(error: unknown, events: readonly EventEnvelope[]): void {
+    try {
+      this.#onPublishError(error, events);
+    } catch (hookError) {
+      console.error("[eventflows] the onPublishError hook itself threw", hookError);
+    }
+  }
+}
+
+export function assertExpectedVersion(value: unknown): asserts value is ExpectedVersion {
+  if (value === "any" || value === "no-stream" || value === "stream-exists") return;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return;
+  throw new ValidationError("Invalid expected version", [
+    {
+      path: ["expectedVersion"],
+      message: `expected a non-negative integer, "no-stream", "stream-exists" or "any", got ${kindOf(value)}`,
+    },
+  ]);
+}
+
+/** Throws {@link ConcurrencyError} unless a stream at `actual` satisfies `expected`. Adapters call this. */
+export function checkExpectedVersion(streamId: string, expected: ExpectedVersion, actual: number): void {
+  if (matchesExpectedVersion(expected, actual)) return;
+  throw new ConcurrencyError(streamId, expected, actual);
+}
+
+export function matchesExpectedVersion(expected: ExpectedVersion, actual: number): boolean {
+  switch (expected) {
+    case "any":
+      return true;
+    case "no-stream":
+      return actual === 0;
+    case "stream-exists":
+      return actual > 0;
+    default:
+      return actual === expected;
+  }
+}
+
+function assertReadStreamOptions(options: ReadStreamOptions): void {
+  if (options.direction !== undefined && options.direction !== "forward" && options.direction !== "backward") {
+    throw new ValidationError("Invalid read options", [
+      { path: ["direction"], message: `direction must be "forward" or "backward", got ${kindOf(options.direction)}` },
+    ]);
+  }
+  if (options.fromVersion !== undefined) assertPositiveInteger(options.fromVersion, "fromVersion");
+  if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
+}

@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import { registerContract } from "../testing/contract.js";
+import { eventStoreContract } from "../testing/event-store-contract.js";
+import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
+import { InMemoryEventStore } from "./in-memory-event-store.js";
+
+registerContract(eventStoreContract({ name: "InMemoryEventStore contract", create: (options) => new InMemoryEventStore(options) }), {
+  describe,
+  test,
+});
+
+describe("InMemoryEventStore", () => {
+  test("returned events are frozen: readers cannot rewrite history", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Frozen-1", [{ type: "A", data: { value: 1 } }]);
+    for await (const event of store.readStream("Frozen-1")) {
+      expect(Object.isFrozen(event)).toBe(true);
+      expect(() => {
+        (event.data as { value: number }).value = 2;
+      }).toThrow(TypeError);
+    }
+  });
+
+  test("a bus whose publish throws leaves the append committed and reports through onPublishError", async () => {
+    const bus = new InMemoryEventBus();
+    bus.publish = () => Promise.reject(new Error("bus down"));
+    const reported: unknown[] = [];
+    const store = new InMemoryEventStore({ bus, onPublishError: (error, events) => reported.push([error, events.length]) });
+    const result = await store.appendToStream("Pub-1", [{ type: "A", data: 1 }]);
+    expect(result.nextExpectedVersion).toBe(1);
+    expect(result.published).toBeUndefined();
+    expect(reported).toEqual([[new Error("bus down"), 1]]);
+    expect(await store.getStreamVersion("Pub-1")).toBe(1);
+  });
+
+  test("getLastGlobalPosition tracks appends", async () => {
+    const store = new InMemoryEventStore();
+    expect(await store.getLastGlobalPosition()).toBe(0);
+    await store.appendToStream("P-1", [
+      { type: "A", data: 1 },
+      { type: "B", data: 2 },
+    ]);
+    expect(await store.getLastGlobalPosition()).toBe(2);
+  });
+});

@@ -1,0 +1,102 @@
+import { ValidationError } from "../errors.js";
+import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
+import { deepFreeze } from "../internal/deep-equal.js";
+import { type CommitResult, checkExpectedVersion, EventStore, type EventStoreOptions } from "./event-store.js";
+import type { EventStoreCapabilities, ExpectedVersion, ReadAllOptions, ReadStreamOptions } from "./types.js";
+
+/**
+ * The reference event store, in memory. For tests, prototypes and single-process apps. Stored
+ * events are deep-frozen copies, so neither the appender nor a reader can change history.
+ */
+export class InMemoryEventStore extends EventStore {
+  readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
+  readonly #streams = new Map<string, EventEnvelope[]>();
+  readonly #all: EventEnvelope[] = [];
+  readonly #streamOfEventId = new Map<string, string>();
+
+  constructor(options?: EventStoreOptions) {
+    super(options);
+  }
+
+  protected async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<CommitResult> {
+    const stream = this.#streams.get(streamId) ?? [];
+    const replay = this.#retriedAppend(stream, events);
+    if (replay !== undefined) return { events: replay, retried: true };
+    checkExpectedVersion(streamId, expectedVersion, stream.length);
+    // Copy before touching state: structuredClone can still fail (e.g. on a getter that throws).
+    const data = events.map((event) => structuredClone({ data: event.data, metadata: event.metadata }));
+    const committed = events.map((event, i) =>
+      deepFreeze<EventEnvelope>({
+        id: event.id,
+        type: event.type,
+        streamId,
+        version: stream.length + i + 1,
+        globalPosition: this.#all.length + i + 1,
+        timestamp: event.timestamp,
+        data: data[i]?.data,
+        metadata: data[i]?.metadata ?? {},
+      }),
+    );
+    if (stream.length === 0) this.#streams.set(streamId, stream);
+    for (const event of committed) {
+      stream.push(event);
+      this.#all.push(event);
+      this.#streamOfEventId.set(event.id, streamId);
+    }
+    return { events: committed };
+  }
+
+  protected async *readStreamEvents(streamId: string, options: ReadStreamOptions): AsyncGenerator<EventEnvelope> {
+    const stream = this.#streams.get(streamId);
+    if (stream === undefined) return;
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    if (options.direction === "backward") {
+      const from = Math.min(options.fromVersion ?? stream.length, stream.length);
+      for (let version = from; version >= 1 && remaining-- > 0; version--) yield stream[version - 1] as EventEnvelope;
+      return;
+    }
+    for (let version = options.fromVersion ?? 1; version <= stream.length && remaining-- > 0; version++) {
+      yield stream[version - 1] as EventEnvelope;
+    }
+  }
+
+  protected async *readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope> {
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    for (let index = options.after ?? 0; index < this.#all.length && remaining-- > 0; index++) {
+      yield this.#all[index] as EventEnvelope;
+    }
+  }
+
+  override async getLastGlobalPosition(): Promise<number> {
+    return this.#all.length;
+  }
+
+  protected async streamVersion(streamId: string): Promise<number> {
+    return this.#streams.get(streamId)?.length ?? 0;
+  }
+
+  /**
+   * A retry of an append that committed: every id already stored, in this stream, in this order.
+   * Returns the stored events; throws when ids collide with other events; undefined when all are new.
+   */
+  #retriedAppend(stream: EventEnvelope[], events: readonly PendingEvent[]): EventEnvelope[] | undefined {
+    const known = events.filter((event) => this.#streamOfEventId.has(event.id));
+    if (known.length === 0) return undefined;
+    const first = stream.findIndex((stored) => stored.id === events[0]?.id);
+    const replay = first < 0 ? [] : stream.slice(first, first + events.length);
+    if (
+      known.length === events.length &&
+      replay.length === events.length &&
+      replay.every((e, i) => e.id === events[i]?.id)
+    ) {
+      return replay;
+    }
+    throw new ValidationError("Event ids already used", [
+      { path: [], message: `${known.length} of ${events.length} event ids are already stored (${known[0]?.id}...)` },
+    ]);
+  }
+}

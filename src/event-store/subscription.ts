@@ -1,0 +1,118 @@
+import { ValidationError } from "../errors.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { assertNonNegativeInteger, assertPositiveInteger } from "../internal/validate.js";
+import type { ReadAllOptions } from "./types.js";
+
+export interface SubscribeToAllOptions {
+  /** Handles one event. The subscription waits for it before the next; a throw retries this event. */
+  readonly handler: (event: EventEnvelope) => void | Promise<void>;
+  /** The checkpoint: start after this global position. Defaults to 0, the beginning. */
+  readonly after?: number;
+  /** Events read per query. Defaults to 100. */
+  readonly batchSize?: number;
+  /** How often to look for events appended elsewhere (other processes). Defaults to 500 ms. */
+  readonly pollIntervalMs?: number;
+  /** Wait before retrying an event whose handler threw. Defaults to 1,000 ms. */
+  readonly retryDelayMs?: number;
+  /** Told about every handler failure and read failure. Defaults to `console.error`. */
+  readonly onError?: (error: unknown, event: EventEnvelope | undefined) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface StoreSubscription {
+  /** The global position of the last event handled. */
+  readonly position: number;
+  /** Stops after the event in hand (if any) is handled; resolves when the loop has ended. */
+  stop(): Promise<void>;
+}
+
+interface FeedSource {
+  readonly capabilities: { readonly globalOrder: boolean };
+  readAll(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined>;
+}
+
+export function startSubscription(
+  source: FeedSource,
+  options: SubscribeToAllOptions,
+  register: (wake: () => void) => () => void,
+): StoreSubscription {
+  if (!source.capabilities.globalOrder) {
+    throw new ValidationError("This store has no global order to subscribe to");
+  }
+  if (typeof options?.handler !== "function") {
+    throw new ValidationError("Invalid subscription", [{ path: ["handler"], message: "handler must be a function" }]);
+  }
+  const after = options.after ?? 0;
+  assertNonNegativeInteger(after, "after");
+  const batchSize = options.batchSize ?? 100;
+  assertPositiveInteger(batchSize, "batchSize");
+  const pollIntervalMs = options.pollIntervalMs ?? 500;
+  const retryDelayMs = options.retryDelayMs ?? 1000;
+  const onError =
+    options.onError ?? ((error: unknown) => console.error("[eventflows] subscription handler failed", error));
+
+  let position = after;
+  let stopped = false;
+  let dirty = false;
+  let wakeNow: (() => void) | undefined;
+  const wake = () => {
+    dirty = true;
+    wakeNow?.();
+  };
+  const unregister = register(wake);
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (dirty || stopped) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeNow = undefined;
+        resolve();
+      }
+      wakeNow = done;
+    });
+
+  const loop = (async () => {
+    while (!stopped) {
+      dirty = false;
+      let handled = 0;
+      let failed = false;
+      try {
+        for await (const event of source.readAll({ after: position, maxCount: batchSize })) {
+          if (stopped) break;
+          try {
+            await options.handler(event);
+          } catch (error) {
+            onError(error, event);
+            failed = true;
+            break;
+          }
+          position = event.globalPosition ?? position;
+          handled++;
+        }
+      } catch (error) {
+        onError(error, undefined);
+        failed = true;
+      }
+      if (failed) {
+        dirty = false;
+        await pause(retryDelayMs);
+      } else if (handled < batchSize) await pause(pollIntervalMs);
+    }
+  })();
+
+  const stop = async () => {
+    stopped = true;
+    wakeNow?.();
+    unregister();
+    await loop;
+  };
+  options.signal?.addEventListener("abort", () => void stop(), { once: true });
+
+  return {
+    get position() {
+      return position;
+    },
+    stop,
+  };
+}

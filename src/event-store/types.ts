@@ -1,0 +1,60 @@
+import type { PublishResult } from "../event-bus/event-bus.js";
+import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
+
+/**
+ * What the caller expects of the stream before an append:
+ * - a number: the stream is at exactly this version (0 means it has no events);
+ * - `"no-stream"`: it has no events yet;
+ * - `"stream-exists"`: it has at least one event;
+ * - `"any"`: no check.
+ */
+export type ExpectedVersion = number | "no-stream" | "stream-exists" | "any";
+
+export interface AppendToStreamOptions {
+  /** Defaults to `"any"`. */
+  readonly expectedVersion?: ExpectedVersion;
+  /** Merged into every event's metadata (the event's own fields win). */
+  readonly metadata?: EventMetadata;
+}
+
+export interface AppendToStreamResult<E extends EventEnvelope = EventEnvelope> {
+  readonly streamId: string;
+  /** The stream's version after the append: pass it as `expectedVersion` to append again. */
+  readonly nextExpectedVersion: number;
+  /** The committed events, with versions and global positions. */
+  readonly events: readonly E[];
+  /** What publishing to the configured bus did; absent without a bus or for an empty append. */
+  readonly published?: PublishResult;
+}
+
+export type ReadDirection = "forward" | "backward";
+
+export interface ReadStreamOptions {
+  /** Defaults to `"forward"`. */
+  readonly direction?: ReadDirection;
+  /**
+   * The first version read, inclusive. Forward it defaults to 1, backward to the last event;
+   * backward, versions at or below it are read.
+   */
+  readonly fromVersion?: number;
+  /** The most events to read; all when absent. */
+  readonly maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Read events after this global position (exclusive). Defaults to 0, the start. */
+  readonly after?: number;
+  readonly maxCount?: number;
+}
+
+export interface EventStoreCapabilities {
+  /**
+   * `readAll` returns events in one total order with increasing `globalPosition`, and never skips an
+   * event that commits after a reader has passed its position.
+   */
+  readonly globalOrder: boolean;
+  /** A retried append whose event ids are already stored in that stream writes nothing again. */
+  readonly idempotentAppends: boolean;
+  /** The most events one atomic append may carry, if the backend limits it. */
+  readonly maxEventsPerAppend?: number;
+}

@@ -1,0 +1,128 @@
+import { type Issue, ValidationError } from "../errors.js";
+import { isUlid, ulid } from "../ids.js";
+import { jsonIssues } from "../internal/json.js";
+import { MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+
+/**
+ * Metadata carried by every event. The named fields are understood by EventFlows; any other
+ * JSON field is the application's own and is stored and returned unchanged.
+ */
+export interface EventMetadata {
+  /** Groups everything caused by one user request or process. */
+  readonly correlationId?: string;
+  /** The id of the command or event that directly caused this event. */
+  readonly causationId?: string;
+  /** The version of this event type's data shape, for upcasting. */
+  readonly schemaVersion?: number;
+  /** W3C trace context. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+  readonly [key: string]: unknown;
+}
+
+/** A domain event as the domain raises it: a type and its data. */
+export interface DomainEvent<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly data: Data;
+}
+
+/** An event on its way into a store. `id` is generated when absent; give one to make retries idempotent. */
+export interface NewEvent<Type extends string = string, Data = unknown> extends DomainEvent<Type, Data> {
+  readonly id?: string;
+  readonly metadata?: EventMetadata;
+}
+
+/** A stored event with everything a reader needs. */
+export interface EventEnvelope<Type extends string = string, Data = unknown> extends DomainEvent<Type, Data> {
+  /** ULID, unique across the store. */
+  readonly id: string;
+  readonly streamId: string;
+  /** Position within the stream: the first event is 1. */
+  readonly version: number;
+  /** Position in the store's global order (1-based). Absent only where a store has no global order. */
+  readonly globalPosition?: number;
+  /** ISO-8601 UTC time at which the event was appended. */
+  readonly timestamp: string;
+  readonly metadata: EventMetadata;
+}
+
+/** Picks the envelope type of one member of an event union by its `type`. */
+export type EnvelopeOf<E extends DomainEvent, Type extends E["type"] = E["type"]> =
+  E extends DomainEvent<Type> ? EventEnvelope<E["type"], E["data"]> : never;
+
+/** An event that passed validation, with its id and timestamp fixed, awaiting a version from the store. */
+export interface PendingEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: EventMetadata;
+  readonly timestamp: string;
+}
+
+/** Builds a {@link NewEvent}. */
+export function createEvent<Type extends string, Data>(
+  type: Type,
+  data: Data,
+  metadata?: EventMetadata,
+): NewEvent<Type, Data> {
+  return metadata === undefined ? { type, data } : { type, data, metadata };
+}
+
+/**
+ * Validates events on their way into a store and fixes their ids and timestamps. Every problem in
+ * the batch is collected into one {@link ValidationError}, thrown before anything is written.
+ */
+export function prepareEvents(
+  events: readonly NewEvent[],
+  shared: EventMetadata | undefined,
+  now: Date = new Date(),
+): PendingEvent[] {
+  if (!Array.isArray(events)) {
+    throw new ValidationError("Invalid events", [{ path: [], message: "events must be an array" }]);
+  }
+  const issues: Issue[] = [];
+  if (shared !== undefined) issues.push(...metadataIssues(shared, ["options", "metadata"]));
+  const timestamp = now.toISOString();
+  const ids = new Set<string>();
+  const pending: PendingEvent[] = [];
+  events.forEach((event, index) => {
+    if (typeof event !== "object" || event === null) {
+      issues.push({ path: [index], message: "an event must be an object with a type and data" });
+      return;
+    }
+    issues.push(...nameIssues(event.type, "event type", MAX_TYPE_LENGTH, [index, "type"]));
+    if (!("data" in event)) issues.push({ path: [index, "data"], message: "data is required (use null for none)" });
+    else issues.push(...jsonIssues(event.data, [index, "data"]));
+    if (event.metadata !== undefined) issues.push(...metadataIssues(event.metadata, [index, "metadata"]));
+    let id = event.id;
+    if (id === undefined) id = ulid();
+    else if (!isUlid(id)) issues.push({ path: [index, "id"], message: "an event id must be a ULID" });
+    if (ids.has(id)) issues.push({ path: [index, "id"], message: "duplicate event id in one append" });
+    ids.add(id);
+    pending.push({
+      id,
+      type: event.type,
+      data: event.data,
+      metadata: shared === undefined ? { ...event.metadata } : { ...shared, ...event.metadata },
+      timestamp,
+    });
+  });
+  if (issues.length > 0) throw new ValidationError("Invalid events", issues);
+  return pending;
+}
+
+function metadataIssues(metadata: unknown, path: (string | number)[]): Issue[] {
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+    return [{ path, message: "metadata must be a plain object" }];
+  }
+  const issues = jsonIssues(metadata, path);
+  const m = metadata as EventMetadata;
+  for (const key of ["correlationId", "causationId", "traceparent", "tracestate"] as const) {
+    if (m[key] !== undefined && typeof m[key] !== "string")
+      issues.push({ path: [...path, key], message: `${key} must be a string` });
+  }
+  if (m.schemaVersion !== undefined && (!Number.isSafeInteger(m.schemaVersion) || m.schemaVersion < 1)) {
+    issues.push({ path: [...path, "schemaVersion"], message: "schemaVersion must be a positive integer" });
+  }
+  return issues;
+}

@@ -1,0 +1,65 @@
+import { ValidationError } from "../errors.js";
+import { assertStreamId } from "../internal/validate.js";
+
+/**
+ * Stream names are `<category>-<id>`, e.g. `Order-01J9Z…`. The category is everything before the
+ * first `-`, so categories must not contain one; ids may.
+ */
+export const STREAM_SEPARATOR = "-";
+
+export function streamName(category: string, id: string): string {
+  assertCategory(category);
+  if (typeof id !== "string" || id.length === 0) {
+    throw new ValidationError("Invalid stream id", [{ path: ["id"], message: "id must be a non-empty string" }]);
+  }
+  const name = `${category}${STREAM_SEPARATOR}${id}`;
+  assertStreamId(name);
+  return name;
+}
+
+/** Splits a stream name into its category and id. A name without a separator is all category. */
+export function parseStreamName(name: string): { category: string; id: string } {
+  const at = name.indexOf(STREAM_SEPARATOR);
+  return at < 0 ? { category: name, id: "" } : { category: name.slice(0, at), id: name.slice(at + 1) };
+}
+
+export function categoryOf(streamId: string): string {
+  const at = streamId.indexOf(STREAM_SEPARATOR);
+  return at < 0 ? streamId : streamId.slice(0, at);
+}
+
+/** The streams of one aggregate type. */
+export interface EventStream {
+  readonly category: string;
+  /** The stream name for an aggregate id. */
+  name(id: string): string;
+  /** The aggregate id in a stream name of this category; throws {@link ValidationError} for another category. */
+  idOf(streamId: string): string;
+  /** Whether a stream name belongs to this category. */
+  matches(streamId: string): boolean;
+}
+
+/** @example const Orders = defineStream("Order"); Orders.name(id) // "Order-<id>" */
+export function defineStream(category: string): EventStream {
+  assertCategory(category);
+  const prefix = `${category}${STREAM_SEPARATOR}`;
+  return {
+    category,
+    name: (id) => streamName(category, id),
+    matches: (streamId) => streamId.startsWith(prefix) && streamId.length > prefix.length,
+    idOf(streamId) {
+      if (!streamId.startsWith(prefix) || streamId.length === prefix.length) {
+        throw new ValidationError(`Stream "${streamId}" is not in category "${category}"`);
+      }
+      return streamId.slice(prefix.length);
+    },
+  };
+}
+
+function assertCategory(category: unknown): asserts category is string {
+  if (typeof category !== "string" || category.length === 0 || category.includes(STREAM_SEPARATOR)) {
+    throw new ValidationError("Invalid stream category", [
+      { path: ["category"], message: `a category is a non-empty string without "${STREAM_SEPARATOR}"` },
+    ]);
+  }
+}

@@ -1,0 +1,69 @@
+import { decodeTime, isValid, monotonicFactory } from "ulidx";
+import { ValidationError } from "./errors.js";
+
+/**
+ * ULID identities: 26 Crockford base-32 characters, sortable by creation time. `Id<"Order">` is a
+ * string at run time and a distinct type at compile time, so an order id cannot be passed where a
+ * customer id is expected.
+ */
+export type Id<Brand extends string = string> = string & { readonly __idBrand: Brand };
+
+// Monotonic: ids made within one millisecond still sort in creation order.
+let nextUlid: (() => string) | undefined;
+
+/** A new ULID string. The generator is created on first use, never at import time. */
+export function ulid(): string {
+  nextUlid ??= monotonicFactory();
+  return nextUlid();
+}
+
+export function isUlid(value: unknown): value is string {
+  return typeof value === "string" && isValid(value);
+}
+
+/** The creation time encoded in a ULID. */
+export function ulidTimestamp(id: string): Date {
+  return new Date(decodeTime(id));
+}
+
+/** Compares two ULIDs by creation order (for `Array.prototype.sort`). */
+export function compareUlids(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export interface IdType<Brand extends string> {
+  readonly brand: Brand;
+  /** A fresh id. */
+  create(): Id<Brand>;
+  /** Validates untrusted input; throws {@link ValidationError} when it is not a ULID. */
+  parse(value: unknown): Id<Brand>;
+  is(value: unknown): value is Id<Brand>;
+  timestamp(id: Id<Brand>): Date;
+}
+
+/**
+ * Declares a branded id type.
+ * @example
+ * const OrderId = defineId("Order");
+ * type OrderId = ReturnType<typeof OrderId.create>;
+ */
+export function defineId<Brand extends string>(brand: Brand): IdType<Brand> {
+  return {
+    brand,
+    create: () => ulid() as Id<Brand>,
+    parse(value) {
+      if (isUlid(value)) return value.toUpperCase() as Id<Brand>;
+      throw new ValidationError(`Invalid ${brand} id`, [
+        { path: [], message: `expected a ULID (26 Crockford base-32 characters), got ${describe(value)}` },
+      ]);
+    },
+    is: (value): value is Id<Brand> => isUlid(value),
+    timestamp: (id) => ulidTimestamp(id),
+  };
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string")
+    return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
+  return value === null ? "null" : typeof value;
+}

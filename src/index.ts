@@ -1,0 +1,127 @@
+/**
+ * @module @eventflows/core: aggregates, events, event store and bus ports with in-memory
+ * implementations, command and query buses, the repository, and the error hierarchy.
+ */
+export {
+  AggregateRoot,
+  type AggregateSnapshot,
+  type AppliedEvent,
+  type EventHandlerMap,
+  type EventOfType,
+  handlerMethodName,
+} from "./aggregate/aggregate-root.js";
+export {
+  AggregateRepository,
+  type AggregateRepositoryOptions,
+  type SaveOptions,
+  type UpdateOptions,
+  type UpdateResult,
+} from "./aggregate/repository.js";
+export { ambientEnv, type EnvSource, readEnv } from "./env.js";
+export {
+  ConcurrencyError,
+  DuplicateHandlerError,
+  ErrorCode,
+  EventFlowsError,
+  type EventFlowsErrorOptions,
+  type HandlerKind,
+  HandlerNotFoundError,
+  type Issue,
+  isConcurrencyError,
+  isDuplicateHandlerError,
+  isEventFlowsError,
+  isHandlerNotFoundError,
+  isPayloadTooLargeError,
+  isServiceError,
+  isStreamNotFoundError,
+  isValidationError,
+  PayloadTooLargeError,
+  ServiceError,
+  StreamNotFoundError,
+  ValidationError,
+} from "./errors.js";
+export {
+  EventBus,
+  type EventBusCapabilities,
+  type EventBusOptions,
+  type EventHandler,
+  type HandlerFailure,
+  matcherFor,
+  type PublishResult,
+  type SubscribeOptions,
+  type SubscriptionPattern,
+  type Unsubscribe,
+} from "./event-bus/event-bus.js";
+export { InMemoryEventBus } from "./event-bus/in-memory-event-bus.js";
+export {
+  assertExpectedVersion,
+  type CommitResult,
+  checkExpectedVersion,
+  EventStore,
+  type EventStoreOptions,
+  matchesExpectedVersion,
+} from "./event-store/event-store.js";
+export { InMemoryEventStore } from "./event-store/in-memory-event-store.js";
+export type { StoreSubscription, SubscribeToAllOptions } from "./event-store/subscription.js";
+export type {
+  AppendToStreamOptions,
+  AppendToStreamResult,
+  EventStoreCapabilities,
+  ExpectedVersion,
+  ReadAllOptions,
+  ReadDirection,
+  ReadStreamOptions,
+} from "./event-store/types.js";
+export {
+  createEvent,
+  type DomainEvent,
+  type EnvelopeOf,
+  type EventEnvelope,
+  type EventMetadata,
+  type NewEvent,
+  type PendingEvent,
+  prepareEvents,
+} from "./events/envelope.js";
+export {
+  categoryOf,
+  defineStream,
+  type EventStream,
+  parseStreamName,
+  STREAM_SEPARATOR,
+  streamName,
+} from "./events/stream.js";
+export { compareUlids, defineId, type Id, type IdType, isUlid, ulid, ulidTimestamp } from "./ids.js";
+export { type JsonValue, jsonIssues, utf8Length } from "./internal/json.js";
+export { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "./internal/validate.js";
+export { CommandBus } from "./messaging/command-bus.js";
+export {
+  type ExecuteOptions,
+  eventMetadataFor,
+  type Message,
+  type MessageKind,
+  type MessageMap,
+  type MessageMetadata,
+  type PayloadOf,
+  type ResultOf,
+} from "./messaging/message.js";
+export {
+  type AfterHook,
+  type BeforeHook,
+  type ExecutionStats,
+  MessageBus,
+  type MessageBusOptions,
+  type MessageHandler,
+  type Middleware,
+  type Outcome,
+} from "./messaging/message-bus.js";
+export {
+  type AnySchema,
+  type Logger,
+  logging,
+  type RetryOptions,
+  retryOnConcurrency,
+  toIssue,
+  validation,
+} from "./messaging/middleware.js";
+export { QueryBus } from "./messaging/query-bus.js";
+export { ValueObject } from "./value-object.js";

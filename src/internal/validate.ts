@@ -1,0 +1,49 @@
+import { type Issue, ValidationError } from "../errors.js";
+
+/** Longest stream id accepted, in characters. Fits a DynamoDB partition key and a btree index entry. */
+export const MAX_STREAM_ID_LENGTH = 512;
+/** Longest event, command or query type name accepted, in characters. */
+export const MAX_TYPE_LENGTH = 256;
+
+// Control characters: PostgreSQL text refuses NUL, and none of them belongs in a name.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export function nameIssues(value: unknown, what: string, maxLength: number, path: (string | number)[] = []): Issue[] {
+  if (typeof value !== "string") return [{ path, message: `${what} must be a string, got ${kindOf(value)}` }];
+  if (value.trim().length === 0) return [{ path, message: `${what} must not be empty` }];
+  if (value.length > maxLength) return [{ path, message: `${what} is ${value.length} characters, over ${maxLength}` }];
+  if (CONTROL.test(value)) return [{ path, message: `${what} must not contain control characters` }];
+  return [];
+}
+
+export function assertStreamId(streamId: unknown): asserts streamId is string {
+  const issues = nameIssues(streamId, "stream id", MAX_STREAM_ID_LENGTH);
+  if (issues.length > 0) throw new ValidationError("Invalid stream id", issues);
+}
+
+export function assertTypeName(type: unknown, what: string): asserts type is string {
+  const issues = nameIssues(type, what, MAX_TYPE_LENGTH);
+  if (issues.length > 0) throw new ValidationError(`Invalid ${what}`, issues);
+}
+
+export function assertNonNegativeInteger(value: unknown, what: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new ValidationError(`Invalid ${what}`, [
+      { path: [], message: `${what} must be a non-negative integer, got ${kindOf(value)}` },
+    ]);
+  }
+}
+
+export function assertPositiveInteger(value: unknown, what: string): asserts value is number {
+  assertNonNegativeInteger(value, what);
+  if (value === 0) throw new ValidationError(`Invalid ${what}`, [{ path: [], message: `${what} must be at least 1` }]);
+}
+
+export function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "number") return String(value);
+  if (typeof value === "string")
+    return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
+  return typeof value;
+}

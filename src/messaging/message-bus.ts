@@ -1,0 +1,226 @@
+import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
+import { assertTypeName } from "../internal/validate.js";
+import {
+  DispatchedMessage,
+  type ExecuteOptions,
+  type Message,
+  type MessageKind,
+  type MessageMap,
+  type PayloadOf,
+  type ResultOf,
+} from "./message.js";
+
+export type MessageHandler<Payload = unknown, Result = unknown> = (
+  payload: Payload,
+  message: Message<string, Payload>,
+) => Result | Promise<Result>;
+
+/** Wraps dispatch: call `next()` to continue (it may be called again, to retry), or return/throw to stop. */
+export type Middleware = (message: Message, next: () => Promise<unknown>) => Promise<unknown>;
+
+export type BeforeHook = (message: Message) => void | Promise<void>;
+
+export type Outcome = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: unknown };
+
+export type AfterHook = (message: Message, outcome: Outcome, durationMs: number) => void | Promise<void>;
+
+/** Counters kept per message type. */
+export interface ExecutionStats {
+  readonly type: string;
+  readonly executions: number;
+  readonly failures: number;
+  readonly totalDurationMs: number;
+  readonly maxDurationMs: number;
+  readonly lastExecutedAt: string | undefined;
+}
+
+export interface MessageBusOptions {
+  /** Keep per-type execution stats. Defaults to true. */
+  readonly trackExecutions?: boolean;
+  /** Told of every failed dispatch, with the message. The caller still receives the error. */
+  readonly onError?: (error: unknown, message: Message) => void;
+}
+
+interface MutableStats {
+  type: string;
+  executions: number;
+  failures: number;
+  totalDurationMs: number;
+  maxDurationMs: number;
+  lastExecutedAtMs: number;
+}
+
+type Pipeline = (message: Message, handler: MessageHandler) => Promise<unknown>;
+
+/**
+ * What the command and query buses share: one handler per type, before/after hooks, a middleware
+ * pipeline, introspection and per-type execution stats. `M` types each message's payload and result.
+ */
+export abstract class MessageBus<M extends MessageMap = MessageMap> {
+  readonly #kind: MessageKind;
+  readonly #handlers = new Map<string, MessageHandler>();
+  readonly #middleware: Middleware[] = [];
+  readonly #before: BeforeHook[] = [];
+  readonly #after: AfterHook[] = [];
+  readonly #stats = new Map<string, MutableStats>();
+  readonly #track: boolean;
+  readonly #onError: ((error: unknown, message: Message) => void) | undefined;
+  #pipeline: Pipeline = direct;
+
+  protected constructor(kind: MessageKind, options: MessageBusOptions = {}) {
+    this.#kind = kind;
+    this.#track = options.trackExecutions ?? true;
+    this.#onError = options.onError;
+  }
+
+  /**
+   * @returns a function that unregisters this handler.
+   * @throws {DuplicateHandlerError} the type has a handler already.
+   */
+  register<T extends keyof M & string>(type: T, handler: MessageHandler<PayloadOf<M, T>, ResultOf<M, T>>): () => void {
+    assertTypeName(type, `${this.#kind} type`);
+    if (typeof handler !== "function") {
+      throw new ValidationError(`Invalid ${this.#kind} handler`, [
+        { path: [type], message: "handler must be a function" },
+      ]);
+    }
+    if (this.#handlers.has(type)) throw new DuplicateHandlerError(this.#kind, type);
+    this.#handlers.set(type, handler as MessageHandler);
+    return () => {
+      if (this.#handlers.get(type) === handler) this.#handlers.delete(type);
+    };
+  }
+
+  unregister(type: keyof M & string): boolean {
+    return this.#handlers.delete(type);
+  }
+
+  has(type: string): type is keyof M & string {
+    return this.#handlers.has(type);
+  }
+
+  registeredTypes(): (keyof M & string)[] {
+    return [...this.#handlers.keys()];
+  }
+
+  /** Adds a middleware; the first added is the outermost. */
+  use(middleware: Middleware): this {
+    if (typeof middleware !== "function") throw new ValidationError("Middleware must be a function");
+    this.#middleware.push(middleware);
+    this.#pipeline = compose(this.#middleware);
+    return this;
+  }
+
+  /** Runs before the middleware; a hook that throws stops the dispatch with its error. */
+  before(hook: BeforeHook): this {
+    this.#before.push(hook);
+    return this;
+  }
+
+  /** Runs after the outcome is known; it cannot change it, and its own errors are only logged. */
+  after(hook: AfterHook): this {
+    this.#after.push(hook);
+    return this;
+  }
+
+  stats(): ExecutionStats[];
+  stats(type: keyof M & string): ExecutionStats | undefined;
+  stats(type?: keyof M & string): ExecutionStats[] | ExecutionStats | undefined {
+    if (type !== undefined) {
+      const entry = this.#stats.get(type);
+      return entry === undefined ? undefined : publicStats(entry);
+    }
+    return [...this.#stats.values()].map(publicStats);
+  }
+
+  /** @throws {HandlerNotFoundError} nothing handles this type; otherwise whatever the pipeline throws. */
+  async execute<T extends keyof M & string>(
+    type: T,
+    payload: PayloadOf<M, T>,
+    options?: ExecuteOptions,
+  ): Promise<ResultOf<M, T>> {
+    const handler = this.#handlers.get(type);
+    if (handler === undefined) {
+      assertTypeName(type, `${this.#kind} type`);
+      throw new HandlerNotFoundError(this.#kind, type);
+    }
+    const message = new DispatchedMessage(
+      this.#kind,
+      type,
+      payload,
+      options?.metadata ?? {},
+      options?.signal,
+      options?.id,
+    );
+    const timed = this.#track || this.#after.length > 0;
+    const started = timed ? performance.now() : 0;
+    let outcome: Outcome;
+    try {
+      for (const hook of this.#before) await hook(message);
+      outcome = { ok: true, result: await this.#pipeline(message, handler) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    if (timed) await this.#finish(message, outcome, performance.now() - started);
+    if (!outcome.ok) {
+      this.#onError?.(outcome.error, message);
+      throw outcome.error;
+    }
+    return outcome.result as ResultOf<M, T>;
+  }
+
+  async #finish(message: Message, outcome: Outcome, durationMs: number): Promise<void> {
+    if (this.#track) {
+      let entry = this.#stats.get(message.type);
+      if (entry === undefined) {
+        entry = {
+          type: message.type,
+          executions: 0,
+          failures: 0,
+          totalDurationMs: 0,
+          maxDurationMs: 0,
+          lastExecutedAtMs: 0,
+        };
+        this.#stats.set(message.type, entry);
+      }
+      entry.executions++;
+      if (!outcome.ok) entry.failures++;
+      entry.totalDurationMs += durationMs;
+      if (durationMs > entry.maxDurationMs) entry.maxDurationMs = durationMs;
+      entry.lastExecutedAtMs = Date.now();
+    }
+    for (const hook of this.#after) {
+      // After hooks observe; one that fails must not change the outcome the caller sees.
+      try {
+        await hook(message, outcome, durationMs);
+      } catch (error) {
+        console.error("[eventflows] an after hook threw", error);
+      }
+    }
+  }
+}
+
+function publicStats(entry: MutableStats): ExecutionStats {
+  return {
+    type: entry.type,
+    executions: entry.executions,
+    failures: entry.failures,
+    totalDurationMs: entry.totalDurationMs,
+    maxDurationMs: entry.maxDurationMs,
+    lastExecutedAt: entry.executions === 0 ? undefined : new Date(entry.lastExecutedAtMs).toISOString(),
+  };
+}
+
+const direct: Pipeline = async (message, handler) => handler(message.payload, message);
+
+function compose(middleware: readonly Middleware[]): Pipeline {
+  const chain = [...middleware];
+  return (message, handler) => {
+    const dispatch = (index: number): Promise<unknown> => {
+      const next = chain[index];
+      if (next === undefined) return Promise.resolve().then(() => handler(message.payload, message));
+      return next(message, () => dispatch(index + 1));
+    };
+    return dispatch(0);
+  };
+}

@@ -1,0 +1,105 @@
+import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
+import { type Issue, isConcurrencyError, ValidationError } from "../errors.js";
+import type { Middleware } from "./message-bus.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: a schema of any input and output
+export type AnySchema = BaseSchema<unknown, any, BaseIssue<unknown>>;
+
+/**
+ * Validates each payload with the valibot schema registered for its type, before the handler runs.
+ * The handler receives the schema's output (so transforms and defaults apply). Types without a
+ * schema pass through.
+ * @throws {ValidationError} with one issue per problem valibot found.
+ */
+export function validation(schemas: Readonly<Record<string, AnySchema>>): Middleware {
+  return async (message, next) => {
+    const schema = schemas[message.type];
+    if (schema === undefined) return next();
+    const parsed = safeParse(schema, message.payload);
+    if (!parsed.success) {
+      throw new ValidationError(`Invalid ${message.kind} "${message.type}"`, parsed.issues.map(toIssue));
+    }
+    (message as { payload: unknown }).payload = parsed.output;
+    return next();
+  };
+}
+
+/** valibot's issue (with its `path` of items) as our {@link Issue}. */
+export function toIssue(issue: BaseIssue<unknown>): Issue {
+  const path = (issue.path ?? []).map((item) => {
+    const key = (item as { key?: unknown }).key;
+    return typeof key === "number" ? key : String(key);
+  });
+  return { path, message: issue.message };
+}
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. Defaults to 3. */
+  readonly maxAttempts?: number;
+  /** Base delay before a retry; doubled each time, with full jitter. Defaults to 10 ms; 0 retries at once. */
+  readonly baseDelayMs?: number;
+}
+
+/**
+ * Runs the rest of the pipeline again when it throws a {@link ConcurrencyError}: the handler reloads
+ * its aggregate and decides again. The last error is rethrown once attempts run out.
+ */
+export function retryOnConcurrency(options: RetryOptions = {}): Middleware {
+  const maxAttempts = options.maxAttempts ?? 3;
+  const baseDelayMs = options.baseDelayMs ?? 10;
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
+    throw new ValidationError("Invalid retry options", [
+      { path: ["maxAttempts"], message: "must be a positive integer" },
+    ]);
+  }
+  return async (_message, next) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await next();
+      } catch (error) {
+        if (!isConcurrencyError(error) || attempt >= maxAttempts) throw error;
+        if (baseDelayMs > 0) await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
+      }
+    }
+  };
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Logs each dispatch's type, id, duration and outcome, as structured fields. Never logs payloads. */
+export function logging(logger: Logger = consoleLogger): Middleware {
+  return async (message, next) => {
+    const started = performance.now();
+    const fields = () => ({
+      kind: message.kind,
+      type: message.type,
+      id: message.id,
+      correlationId: message.metadata.correlationId,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    });
+    try {
+      const result = await next();
+      logger.info(`${message.kind} ${message.type} handled`, fields());
+      return result;
+    } catch (error) {
+      const code = (error as { code?: unknown })?.code;
+      logger.error(`${message.kind} ${message.type} failed`, {
+        ...fields(),
+        error: typeof code === "string" ? code : String(error),
+      });
+      throw error;
+    }
+  };
+}
+
+const consoleLogger: Logger = {
+  info: (message, fields) => console.info(message, fields),
+  error: (message, fields) => console.error(message, fields),
+};
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

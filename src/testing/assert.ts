@@ -1,0 +1,68 @@
+import { deepEqual } from "../internal/deep-equal.js";
+
+/**
+ * Assertions without a test framework, so that the contract suites run unchanged under bun:test,
+ * node:test, vitest, or inside a Worker.
+ */
+export class AssertionError extends Error {
+  override readonly name = "AssertionError";
+}
+
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new AssertionError(message);
+}
+
+export function assertEqual<T>(actual: unknown, expected: T, message = "values differ"): asserts actual is T {
+  if (!deepEqual(actual, expected)) {
+    throw new AssertionError(`${message}\n  expected: ${show(expected)}\n  actual:   ${show(actual)}`);
+  }
+}
+
+/** Awaits `action` and returns what it threw; fails when it resolved or threw without the code. */
+export async function assertRejects(
+  action: () => unknown,
+  code: string,
+  message = "expected a rejection",
+): Promise<Error> {
+  let outcome: unknown;
+  try {
+    await action();
+  } catch (error) {
+    outcome = error;
+    const actualCode = (error as { code?: unknown })?.code;
+    if (actualCode !== code) {
+      throw new AssertionError(`${message}: expected error code ${code}, got ${String(actualCode)} (${String(error)})`);
+    }
+    return error as Error;
+  }
+  throw new AssertionError(`${message}: expected error code ${code}, but it resolved to ${show(outcome)}`);
+}
+
+export async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of source) items.push(item);
+  return items;
+}
+
+/** Waits until `check` passes or the time is up; rethrows the last failure. For asynchronous delivery. */
+export async function eventually(check: () => void | Promise<void>, timeoutMs = 5000, intervalMs = 10): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
+
+function show(value: unknown): string {
+  try {
+    const text = JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? `${v}n` : v));
+    return text === undefined ? String(value) : text.length > 500 ? `${text.slice(0, 500)}…` : text;
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * A contract suite is plain data: named cases, each an async function that throws on failure.
+ * `registerContract` hands them to a test framework; `runContract` runs them anywhere, a Worker
+ * included, and reports results.
+ */
+export interface ContractCase {
+  readonly name: string;
+  readonly run: () => Promise<void>;
+  /** Per-case time limit for frameworks that take one. */
+  readonly timeoutMs?: number;
+}
+
+export interface ContractSuite {
+  readonly name: string;
+  readonly cases: readonly ContractCase[];
+}
+
+/** The part of a test framework a contract needs: `describe` and `test` from bun:test, node:test, vitest. */
+export interface TestFramework {
+  describe(name: string, body: () => void): unknown;
+  test(name: string, body: () => Promise<void>, timeoutMs?: number): unknown;
+}
+
+export function registerContract(suite: ContractSuite, framework: TestFramework): void {
+  framework.describe(suite.name, () => {
+    for (const testCase of suite.cases) framework.test(testCase.name, testCase.run, testCase.timeoutMs ?? 30_000);
+  });
+}
+
+export interface CaseResult {
+  readonly suite: string;
+  readonly name: string;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly durationMs: number;
+}
+
+/** Runs every case in order and reports each; never throws for a failing case. */
+export async function runContract(suite: ContractSuite): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const testCase of suite.cases) {
+    const started = Date.now();
+    try {
+      await testCase.run();
+      results.push({ suite: suite.name, name: testCase.name, ok: true, durationMs: Date.now() - started });
+    } catch (error) {
+      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      results.push({
+        suite: suite.name,
+        name: testCase.name,
+        ok: false,
+        error: text,
+        durationMs: Date.now() - started,
+      });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,530 @@
+import { ErrorCode } from "../errors.js";
+import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
+import type { EventStore, EventStoreOptions } from "../event-store/event-store.js";
+import type { ExpectedVersion } from "../event-store/types.js";
+import type { EventEnvelope, NewEvent } from "../events/envelope.js";
+import { isUlid, ulid } from "../ids.js";
+import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
+import type { ContractCase, ContractSuite } from "./contract.js";
+
+export interface EventStoreContractOptions {
+  /** Shown as the suite's name. */
+  readonly name: string;
+  /**
+   * Makes a store. Cases share whatever backend it uses: each case writes only to streams of its
+   * own, so a store may be shared or fresh. `options.bus` must be passed through.
+   */
+  readonly create: (options: EventStoreOptions) => EventStore | Promise<EventStore>;
+  /** Releases a store made by `create`. */
+  readonly dispose?: (store: EventStore) => void | Promise<void>;
+  /** Events in the "long stream" case; enough to cross the backend's page size. Defaults to 1,000. */
+  readonly longStreamLength?: number;
+}
+
+/** The behaviour every EventStore must have. Capability flags select cases; nothing is skipped silently. */
+export function eventStoreContract(options: EventStoreContractOptions): ContractSuite {
+  const cases: ContractCase[] = [];
+  const add = (name: string, run: (store: EventStore, bus: InMemoryEventBus) => Promise<void>, withBus = false) =>
+    cases.push({
+      name,
+      run: async () => {
+        // Stores made with a bus get one whose failures are reported in the publish result only.
+        const bus = new InMemoryEventBus({ onError: () => undefined });
+        const store = await options.create(withBus ? { bus } : {});
+        try {
+          await run(store, bus);
+        } finally {
+          await options.dispose?.(store);
+        }
+      },
+    });
+  const stream = (label = "s") => `Contract_${label}-${ulid()}`;
+  const events = (count: number, prefix = "Happened"): NewEvent[] =>
+    Array.from({ length: count }, (_, i) => ({ type: `${prefix}${i % 3}`, data: { n: i + 1 } }));
+
+  add("appends to a new stream: versions from 1, ULID ids, ISO timestamps", async (store) => {
+    const id = stream();
+    const result = await store.appendToStream(id, events(3), { expectedVersion: "no-stream" });
+    assertEqual(result.nextExpectedVersion, 3, "nextExpectedVersion");
+    assertEqual(result.streamId, id);
+    assertEqual(
+      result.events.map((e) => e.version),
+      [1, 2, 3],
+      "versions",
+    );
+    for (const event of result.events) {
+      assert(isUlid(event.id), `id ${event.id} is a ULID`);
+      assert(!Number.isNaN(Date.parse(event.timestamp)) && event.timestamp.endsWith("Z"), "timestamp is ISO UTC");
+      assertEqual(event.streamId, id);
+    }
+    if (store.capabilities.globalOrder) {
+      const positions = result.events.map((e) => e.globalPosition ?? 0);
+      assert(
+        positions.every((p, i) => p > 0 && (i === 0 || p > (positions[i - 1] ?? 0))),
+        "positions increase",
+      );
+    }
+  });
+
+  add("reads back exactly what was appended, ids and metadata included", async (store) => {
+    const id = stream();
+    const data = { text: "quotes ' \" ; -- ünïcødé 🚀", nested: { list: [1, 2.5, true, null, "x"] }, empty: {} };
+    const eventId = ulid();
+    const metadata = { correlationId: "corr-1", causationId: "cause-1", schemaVersion: 2, tenant: "acme" };
+    await store.appendToStream(id, [{ id: eventId, type: "Typed.Event/v2", data, metadata }]);
+    const [read] = await collect(store.readStream(id));
+    assert(read !== undefined, "event read back");
+    assertEqual(read.id, eventId, "id");
+    assertEqual(read.type, "Typed.Event/v2", "type");
+    assertEqual(read.data, data, "data");
+    assertEqual(read.metadata, metadata, "metadata");
+    assertEqual(read.version, 1, "version");
+  });
+
+  add("stores stream ids and types verbatim: quotes, semicolons, unicode", async (store) => {
+    for (const id of [
+      `Q'uote"-${ulid()}`,
+      `Semi;colon; DROP TABLE x;--${ulid()}`,
+      `Ünï-cødé-流-${ulid()}`,
+      `sp ace-${ulid()}`,
+    ]) {
+      await store.appendToStream(id, [{ type: 'It\'s "odd"; ok', data: { id } }], { expectedVersion: "no-stream" });
+      const read = await collect(store.readStream(id));
+      assertEqual(read.length, 1, `one event in ${id}`);
+      assertEqual(read[0]?.streamId, id, "stream id");
+      assertEqual(read[0]?.type, 'It\'s "odd"; ok', "type");
+      assertEqual(await store.getStreamVersion(id), 1, "version");
+    }
+  });
+
+  add("merges append-level metadata into each event; the event's own fields win", async (store) => {
+    const id = stream();
+    await store.appendToStream(
+      id,
+      [
+        { type: "A", data: 1, metadata: { correlationId: "own" } },
+        { type: "B", data: 2 },
+      ],
+      { metadata: { correlationId: "shared", userId: "u1" } },
+    );
+    const read = await collect(store.readStream(id));
+    assertEqual(
+      read.map((e) => e.metadata),
+      [
+        { correlationId: "own", userId: "u1" },
+        { correlationId: "shared", userId: "u1" },
+      ],
+    );
+  });
+
+  add("reads forward and backward, from a version, with a limit", async (store) => {
+    const id = stream();
+    await store.appendToStream(id, events(10));
+    const versions = async (o: Parameters<EventStore["readStream"]>[1]) =>
+      (await collect(store.readStream(id, o))).map((e) => e.version);
+    assertEqual(await versions({}), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "forward");
+    assertEqual(await versions({ direction: "backward" }), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1], "backward");
+    assertEqual(await versions({ fromVersion: 4, maxCount: 3 }), [4, 5, 6], "forward from 4, 3 events");
+    assertEqual(await versions({ direction: "backward", fromVersion: 4 }), [4, 3, 2, 1], "backward from 4");
+    assertEqual(await versions({ direction: "backward", maxCount: 2 }), [10, 9], "last two");
+    assertEqual(await versions({ fromVersion: 11 }), [], "past the end");
+    assertEqual(await versions({ direction: "backward", fromVersion: 50, maxCount: 1 }), [10], "backward past the end");
+    assertEqual(await versions({ maxCount: 0 }), [], "maxCount 0");
+  });
+
+  add("a stream that does not exist reads as empty, version 0", async (store) => {
+    const id = stream();
+    assertEqual(await collect(store.readStream(id)), [], "no events");
+    assertEqual(await collect(store.readStream(id, { direction: "backward" })), [], "no events backward");
+    assertEqual(await store.streamExists(id), false, "streamExists");
+    assertEqual(await store.getStreamVersion(id), 0, "version");
+  });
+
+  add("expected version: exact, no-stream, stream-exists, any", async (store) => {
+    const id = stream();
+    await assertRejects(
+      () => store.appendToStream(id, events(1), { expectedVersion: "stream-exists" }),
+      ErrorCode.Concurrency,
+    );
+    await assertRejects(() => store.appendToStream(id, events(1), { expectedVersion: 1 }), ErrorCode.Concurrency);
+    await store.appendToStream(id, events(2), { expectedVersion: 0 });
+    await store.appendToStream(id, events(1), { expectedVersion: 2 });
+    await store.appendToStream(id, events(1), { expectedVersion: "stream-exists" });
+    await store.appendToStream(id, events(1), { expectedVersion: "any" });
+    await store.appendToStream(id, events(1));
+    const error = (await assertRejects(
+      () => store.appendToStream(id, events(2), { expectedVersion: 3 }),
+      ErrorCode.Concurrency,
+    )) as Error & { streamId?: string; expectedVersion?: unknown; actualVersion?: unknown };
+    assertEqual(
+      { streamId: error.streamId, expected: error.expectedVersion, actual: error.actualVersion },
+      { streamId: id, expected: 3, actual: 6 },
+      "ConcurrencyError fields",
+    );
+    await assertRejects(
+      () => store.appendToStream(id, events(1), { expectedVersion: "no-stream" }),
+      ErrorCode.Concurrency,
+    );
+    assertEqual(await store.getStreamVersion(id), 6, "failed appends wrote nothing");
+  });
+
+  add("concurrent appends at one expected version: exactly one wins", async (store) => {
+    const id = stream();
+    await store.appendToStream(id, events(1));
+    const attempts = Array.from({ length: 8 }, (_, i) =>
+      store.appendToStream(
+        id,
+        [
+          { type: "Raced", data: { writer: i } },
+          { type: "Raced", data: { writer: i } },
+        ],
+        {
+          expectedVersion: 1,
+        },
+      ),
+    );
+    const settled = await Promise.allSettled(attempts);
+    const won = settled.filter((s) => s.status === "fulfilled");
+    assertEqual(won.length, 1, "winners");
+    for (const s of settled) {
+      if (s.status === "rejected")
+        assertEqual((s.reason as { code?: string }).code, ErrorCode.Concurrency, "loser's error");
+    }
+    const read = await collect(store.readStream(id));
+    assertEqual(
+      read.map((e) => e.version),
+      [1, 2, 3],
+      "one batch stored",
+    );
+    const writerOf = (event: EventEnvelope | undefined) => (event?.data as { writer?: number } | undefined)?.writer;
+    assertEqual(writerOf(read[1]), writerOf(read[2]), "batch kept together");
+  });
+
+  add("concurrent appends with expected versions and retry: every event once, versions contiguous", async (store) => {
+    const id = stream();
+    const writers = 4;
+    const perWriter = 5;
+    await Promise.all(
+      Array.from({ length: writers }, async (_, writer) => {
+        for (let n = 0; n < perWriter; n++) {
+          for (let attempt = 0; ; attempt++) {
+            const version = await store.getStreamVersion(id);
+            try {
+              await store.appendToStream(id, [{ type: "Counted", data: { writer, n } }], { expectedVersion: version });
+              break;
+            } catch (error) {
+              if ((error as { code?: string }).code !== ErrorCode.Concurrency || attempt > 200) throw error;
+            }
+          }
+        }
+      }),
+    );
+    const read = await collect(store.readStream(id));
+    assertEqual(
+      read.map((e) => e.version),
+      Array.from({ length: writers * perWriter }, (_, i) => i + 1),
+      "contiguous versions",
+    );
+    const seen = new Set(read.map((e) => JSON.stringify(e.data)));
+    assertEqual(seen.size, writers * perWriter, "each event exactly once");
+  });
+
+  add("an empty append writes nothing and returns the current version", async (store) => {
+    const id = stream();
+    const empty = await store.appendToStream(id, []);
+    assertEqual(empty.nextExpectedVersion, 0, "empty stream");
+    assertEqual(empty.events.length, 0);
+    await store.appendToStream(id, events(2));
+    assertEqual((await store.appendToStream(id, [], { expectedVersion: 2 })).nextExpectedVersion, 2, "existing stream");
+    await assertRejects(
+      () => store.appendToStream(id, [], { expectedVersion: 5 }),
+      ErrorCode.Concurrency,
+      "still checks",
+    );
+    assertEqual(await store.getStreamVersion(id), 2);
+  });
+
+  add("invalid stream ids are refused with a ValidationError; nothing is written", async (store) => {
+    const bad: unknown[] = ["", "   ", "tab\there", "nul\u0000byte", "x".repeat(10_000), 42, null, undefined, {}];
+    for (const id of bad) {
+      await assertRejects(
+        () => store.appendToStream(id as string, events(1)),
+        ErrorCode.Validation,
+        `stream id ${String(id).slice(0, 20)}`,
+      );
+      await assertRejects(async () => collect(store.readStream(id as string)), ErrorCode.Validation, "readStream");
+    }
+  });
+
+  add("invalid expected versions are refused; nothing is written", async (store) => {
+    const id = stream();
+    for (const expectedVersion of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "latest", null, "1"]) {
+      await assertRejects(
+        () => store.appendToStream(id, events(1), { expectedVersion: expectedVersion as ExpectedVersion }),
+        ErrorCode.Validation,
+        `expectedVersion ${String(expectedVersion)}`,
+      );
+    }
+    assertEqual(await store.streamExists(id), false, "nothing written");
+  });
+
+  add("payloads that are not JSON are refused; the whole batch is not written", async (store) => {
+    const id = stream();
+    const circular: Record<string, unknown> = { a: 1 };
+    circular.self = circular;
+    const bad: unknown[] = [
+      { big: 10n },
+      circular,
+      { fn: () => 1 },
+      { when: new Date(0) },
+      { n: Number.NaN },
+      { map: new Map() },
+      { sym: Symbol("x") },
+    ];
+    for (const data of bad) {
+      await assertRejects(
+        () =>
+          store.appendToStream(id, [
+            { type: "Fine", data: { ok: true } },
+            { type: "Bad", data },
+          ]),
+        ErrorCode.Validation,
+        "non-JSON payload",
+      );
+    }
+    const badEvents: unknown[] = [
+      [{ data: {} }],
+      [{ type: "", data: {} }],
+      [{ type: "NoData" }],
+      [null],
+      [{ type: "X", data: {}, id: "not-a-ulid" }],
+      [{ type: "X", data: {}, metadata: "nope" }],
+      [{ type: "X", data: {}, metadata: { correlationId: 5 } }],
+      "not an array",
+    ];
+    for (const batch of badEvents) {
+      await assertRejects(
+        () => store.appendToStream(id, batch as NewEvent[]),
+        ErrorCode.Validation,
+        `events ${JSON.stringify(batch)}`,
+      );
+    }
+    assertEqual(await store.streamExists(id), false, "nothing written");
+  });
+
+  add("invalid read options are refused", async (store) => {
+    const id = stream();
+    for (const o of [
+      { fromVersion: 0 },
+      { fromVersion: -1 },
+      { maxCount: -1 },
+      { maxCount: 1.5 },
+      { direction: "sideways" },
+    ]) {
+      await assertRejects(
+        async () => collect(store.readStream(id, o as Parameters<EventStore["readStream"]>[1])),
+        ErrorCode.Validation,
+        JSON.stringify(o),
+      );
+    }
+    await assertRejects(async () => collect(store.readAll({ after: -1 })), ErrorCode.Validation, "after -1");
+  });
+
+  add("stored events do not change when the caller mutates its objects", async (store) => {
+    const id = stream();
+    const data = { list: [1, 2], inner: { value: "before" } };
+    await store.appendToStream(id, [{ type: "Mutable", data }]);
+    data.list.push(3);
+    data.inner.value = "after";
+    const [read] = await collect(store.readStream(id));
+    assertEqual(read?.data, { list: [1, 2], inner: { value: "before" } });
+  });
+
+  add("a long stream reads completely in both directions", async (store) => {
+    const id = stream();
+    const length = options.longStreamLength ?? 1000;
+    const max = store.capabilities.maxEventsPerAppend ?? 100;
+    const filler = "x".repeat(1000);
+    for (let written = 0; written < length; written += Math.min(max, length - written)) {
+      const batch = Array.from({ length: Math.min(max, length - written) }, (_, i) => ({
+        type: "Long",
+        data: { n: written + i + 1, filler },
+      }));
+      await store.appendToStream(id, batch, { expectedVersion: written });
+    }
+    const forward = await collect(store.readStream(id));
+    assertEqual(forward.length, length, "forward count");
+    assert(
+      forward.every((e, i) => e.version === i + 1 && (e.data as { n: number }).n === i + 1),
+      "forward order",
+    );
+    const backward = await collect(store.readStream(id, { direction: "backward" }));
+    assertEqual(backward.length, length, "backward count");
+    assert(
+      backward.every((e, i) => e.version === length - i),
+      "backward order",
+    );
+  });
+
+  add("reads all events in global order, after a position, with a limit", async (store) => {
+    if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
+    const a = stream("a");
+    const b = stream("b");
+    const start = await lastPosition(store);
+    await store.appendToStream(a, [{ type: "One", data: 1 }]);
+    await store.appendToStream(b, [
+      { type: "Two", data: 2 },
+      { type: "Three", data: 3 },
+    ]);
+    await store.appendToStream(a, [{ type: "Four", data: 4 }]);
+    const mine = (list: EventEnvelope[]) => list.filter((e) => e.streamId === a || e.streamId === b);
+    const all = mine(await collect(store.readAll({ after: start })));
+    assertEqual(
+      all.map((e) => e.data),
+      [1, 2, 3, 4],
+      "append order",
+    );
+    const positions = all.map((e) => e.globalPosition ?? 0);
+    assert(
+      positions.every((p, i) => i === 0 || p > (positions[i - 1] ?? 0)),
+      "increasing positions",
+    );
+    const afterSecond = mine(await collect(store.readAll({ after: positions[1] })));
+    assertEqual(
+      afterSecond.map((e) => e.data),
+      [3, 4],
+      "after a position",
+    );
+    const limited = await collect(store.readAll({ after: positions[0], maxCount: 2 }));
+    assertEqual(limited.length, 2, "maxCount");
+    assert((limited[0]?.globalPosition ?? 0) > (positions[0] ?? 0), "after is exclusive");
+  });
+
+  add(
+    "publishes committed events to the bus after the commit, and nothing for a failed append",
+    async (store, bus) => {
+      const published: EventEnvelope[] = [];
+      const id = stream();
+      bus.subscribeToAll((event) => {
+        if (event.streamId === id) published.push(event);
+      });
+      const result = await store.appendToStream(id, events(2), { expectedVersion: "no-stream" });
+      assertEqual(
+        published.map((e) => [e.id, e.version]),
+        result.events.map((e) => [e.id, e.version]),
+        "published the committed envelopes",
+      );
+      assertEqual(result.published?.delivered, 2, "publish result");
+      await assertRejects(() => store.appendToStream(id, events(1), { expectedVersion: 0 }), ErrorCode.Concurrency);
+      await assertRejects(() => store.appendToStream(id, [{ type: "Bad", data: 1n }]), ErrorCode.Validation);
+      assertEqual(published.length, 2, "nothing published for failed appends");
+    },
+    true,
+  );
+
+  add(
+    "a failing subscriber neither fails the append nor stops other subscribers",
+    async (store, bus) => {
+      const id = stream();
+      const received: string[] = [];
+      bus.subscribeToAll(
+        () => {
+          throw new Error("subscriber broke");
+        },
+        { name: "broken" },
+      );
+      bus.subscribeToAll((event) => {
+        if (event.streamId === id) received.push(event.type);
+      });
+      const result = await store.appendToStream(id, [{ type: "Survives", data: {} }]);
+      assertEqual(received, ["Survives"], "the other subscriber ran");
+      assertEqual(result.published?.failures.length, 1, "failure reported");
+      assertEqual(result.published?.failures[0]?.subscription, "broken");
+      assertEqual(await store.getStreamVersion(id), 1, "the append stands");
+    },
+    true,
+  );
+
+  add(
+    "a retried append with the same event ids is not duplicated",
+    async (store) => {
+      const id = stream();
+      const batch = [
+        { id: ulid(), type: "Once", data: 1 },
+        { id: ulid(), type: "Once", data: 2 },
+      ];
+      const first = await store.appendToStream(id, batch, { expectedVersion: "no-stream" });
+      if (!store.capabilities.idempotentAppends) {
+        await assertRejects(
+          () => store.appendToStream(id, batch, { expectedVersion: "no-stream" }),
+          ErrorCode.Concurrency,
+        );
+      } else {
+        const retry = await store.appendToStream(id, batch, { expectedVersion: "no-stream" });
+        assertEqual(retry.nextExpectedVersion, first.nextExpectedVersion, "same result");
+        assertEqual(retry.published, undefined, "not published twice");
+        const reused = await assertRejects(
+          () => store.appendToStream(stream(), [batch[0] as NewEvent]),
+          ErrorCode.Validation,
+          "an id reused in another stream",
+        );
+        assert(reused.message.includes("already"), "says the id is taken");
+      }
+      assertEqual(await store.getStreamVersion(id), 2, "stored once");
+    },
+    true,
+  );
+
+  add("appends above the store's atomic limit are refused whole", async (store) => {
+    const max = store.capabilities.maxEventsPerAppend;
+    const id = stream();
+    if (max === undefined) {
+      await store.appendToStream(id, events(500));
+      assertEqual(await store.getStreamVersion(id), 500, "no limit: all stored");
+      return;
+    }
+    await assertRejects(() => store.appendToStream(id, events(max + 1)), ErrorCode.Validation);
+    assertEqual(await store.streamExists(id), false, "nothing written");
+  });
+
+  add(
+    "subscribeToAll catches up from a checkpoint, follows new events, and retries a failing handler",
+    async (store) => {
+      if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
+      const id = stream();
+      const start = await lastPosition(store);
+      await store.appendToStream(id, [{ type: "Before", data: 1 }]);
+      const seen: unknown[] = [];
+      let failOnce = true;
+      const subscription = store.subscribeToAll({
+        after: start,
+        pollIntervalMs: 20,
+        retryDelayMs: 5,
+        onError: () => undefined,
+        handler: (event) => {
+          if (event.streamId !== id) return;
+          if (event.type === "After" && failOnce) {
+            failOnce = false;
+            throw new Error("transient");
+          }
+          seen.push(event.data);
+        },
+      });
+      try {
+        await store.appendToStream(id, [{ type: "After", data: 2 }]);
+        await eventually(() => assertEqual(seen, [1, 2], "caught up and followed"));
+        assert(subscription.position > start, "position advanced");
+      } finally {
+        await subscription.stop();
+      }
+    },
+  );
+
+  return { name: options.name, cases };
+}
+
+const lastPosition = (store: EventStore) => store.getLastGlobalPosition();
+
+async function assertNoGlobalOrder(store: EventStore): Promise<void> {
+  await assertRejects(() => store.subscribeToAll({ handler: () => undefined }), ErrorCode.Validation);
+}

@@ -1,0 +1,119 @@
+import type { AggregateRoot } from "../aggregate/aggregate-root.js";
+import type { EventStore } from "../event-store/event-store.js";
+import type { DomainEvent, EventEnvelope, NewEvent } from "../events/envelope.js";
+import { AssertionError, assertEqual, collect } from "./assert.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: any aggregate
+type AnyAggregate = AggregateRoot<any, any>;
+
+/**
+ * Given-When-Then for aggregates: history in, one decision, the events it raised (or the error) out.
+ *
+ * @example
+ * await aggregateSpec((id) => new Cart(id))
+ *   .given([{ type: "ItemAdded", data: { sku: "A", quantity: 1 } }])
+ *   .when((cart) => cart.checkOut())
+ *   .thenEvents([{ type: "CheckedOut", data: {} }]);
+ */
+export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A, id = "spec-aggregate") {
+  return {
+    given(history: readonly DomainEvent[] = []) {
+      const build = () => {
+        const aggregate = create(id);
+        aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
+        return aggregate;
+      };
+      return {
+        when(decide: (aggregate: A) => unknown) {
+          const act = async () => {
+            const aggregate = build();
+            await decide(aggregate);
+            return aggregate;
+          };
+          return {
+            /** The decision raised exactly these events (type and data), in order. */
+            async thenEvents(expected: readonly DomainEvent[]): Promise<A> {
+              const aggregate = await act();
+              assertEqual(
+                aggregate.uncommittedEvents.map((e: NewEvent) => ({ type: e.type, data: e.data })),
+                expected.map((e) => ({ type: e.type, data: e.data })),
+                "raised events",
+              );
+              return aggregate;
+            },
+            /** The decision threw: an error with this code, of this class, or matching this predicate. */
+            thenThrows: (expected: ErrorExpectation) => expectThrow(act, expected, "the decision"),
+          };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Given-When-Then for command handlers against a real store: seed streams, run the command, then
+ * check what was appended to a stream (only the events the command added).
+ */
+export function commandSpec(store: EventStore) {
+  return {
+    given(streams: Readonly<Record<string, readonly NewEvent[]>> = {}) {
+      const seed = async () => {
+        for (const [streamId, events] of Object.entries(streams)) await store.appendToStream(streamId, events);
+      };
+      return {
+        when(action: () => unknown) {
+          return {
+            async thenEvents(streamId: string, expected: readonly DomainEvent[]): Promise<EventEnvelope[]> {
+              await seed();
+              const before = await store.getStreamVersion(streamId);
+              await action();
+              const added = await collect(store.readStream(streamId, { fromVersion: before + 1 }));
+              assertEqual(
+                added.map((e) => ({ type: e.type, data: e.data })),
+                expected.map((e) => ({ type: e.type, data: e.data })),
+                `events appended to ${streamId}`,
+              );
+              return added;
+            },
+            async thenThrows(expected: ErrorExpectation) {
+              await seed();
+              return expectThrow(action, expected, "the command");
+            },
+          };
+        },
+      };
+    },
+  };
+}
+
+function envelopeFor(event: DomainEvent, streamId: string, version: number): EventEnvelope {
+  return {
+    id: `given-${version}`,
+    type: event.type,
+    data: event.data,
+    streamId,
+    version,
+    timestamp: new Date(0).toISOString(),
+    metadata: {},
+  };
+}
+
+/** An error code, an error class, or a predicate. */
+export type ErrorExpectation = string | (abstract new (...args: never[]) => Error) | ((error: unknown) => boolean);
+
+async function expectThrow(action: () => unknown, expected: ErrorExpectation, what: string): Promise<unknown> {
+  try {
+    await action();
+  } catch (error) {
+    if (matches(error, expected)) return error;
+    throw new AssertionError(`${what} threw something else: ${String(error)}`);
+  }
+  throw new AssertionError(`expected ${what} to throw, but it succeeded`);
+}
+
+function matches(error: unknown, expected: ErrorExpectation): boolean {
+  if (typeof expected === "string") return (error as { code?: unknown })?.code === expected;
+  if (expected.prototype instanceof Error || expected === Error)
+    return error instanceof (expected as abstract new () => Error);
+  return (expected as (error: unknown) => boolean)(error);
+}

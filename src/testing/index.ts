@@ -1,0 +1,10 @@
+/**
+ * @module @eventflows/core/testing: contract suites for adapter authors, Given-When-Then helpers and
+ * framework-free assertions. Web-standard only, so suites run in Workers too.
+ */
+export { AssertionError, assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
+export type { CaseResult, ContractCase, ContractSuite, TestFramework } from "./contract.js";
+export { registerContract, runContract } from "./contract.js";
+export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
+export { type EventStoreContractOptions, eventStoreContract } from "./event-store-contract.js";
+export { aggregateSpec, commandSpec, type ErrorExpectation } from "./given-when-then.js";
