@@ -3,10 +3,13 @@ import { registerContract } from "../testing/contract.js";
 import { eventBusContract, testEnvelope } from "../testing/event-bus-contract.js";
 import { InMemoryEventBus } from "./in-memory-event-bus.js";
 
-registerContract(eventBusContract({ name: "InMemoryEventBus contract", create: (options) => new InMemoryEventBus(options) }), {
-  describe,
-  test,
-});
+registerContract(
+  eventBusContract({ name: "InMemoryEventBus contract", create: (options) => new InMemoryEventBus(options) }),
+  {
+    describe,
+    test,
+  },
+);
 
 describe("InMemoryEventBus", () => {
   test("a handler that subscribes during publish does not receive the event being published", async () => {

@@ -1,13 +1,16 @@
 import { describe, expect, test } from "bun:test";
+import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { registerContract } from "../testing/contract.js";
 import { eventStoreContract } from "../testing/event-store-contract.js";
-import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "./in-memory-event-store.js";
 
-registerContract(eventStoreContract({ name: "InMemoryEventStore contract", create: (options) => new InMemoryEventStore(options) }), {
-  describe,
-  test,
-});
+registerContract(
+  eventStoreContract({ name: "InMemoryEventStore contract", create: (options) => new InMemoryEventStore(options) }),
+  {
+    describe,
+    test,
+  },
+);
 
 describe("InMemoryEventStore", () => {
   test("returned events are frozen: readers cannot rewrite history", async () => {
@@ -25,7 +28,10 @@ describe("InMemoryEventStore", () => {
     const bus = new InMemoryEventBus();
     bus.publish = () => Promise.reject(new Error("bus down"));
     const reported: unknown[] = [];
-    const store = new InMemoryEventStore({ bus, onPublishError: (error, events) => reported.push([error, events.length]) });
+    const store = new InMemoryEventStore({
+      bus,
+      onPublishError: (error, events) => reported.push([error, events.length]),
+    });
     const result = await store.appendToStream("Pub-1", [{ type: "A", data: 1 }]);
     expect(result.nextExpectedVersion).toBe(1);
     expect(result.published).toBeUndefined();

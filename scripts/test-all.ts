@@ -1,0 +1,55 @@
+/**
+ * The test command (`npm test` / `bun run test`): every check CI runs, in order, stopping at the
+ * first failure. It starts the services integration tests need and stops them at the end.
+ *   bun scripts/test-all.ts            all steps
+ *   bun scripts/test-all.ts unit lint  only the named steps
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { startServices, stopServices } from "../test/services/index.ts";
+
+const root = join(import.meta.dirname, "..");
+const bun = process.execPath;
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+
+interface Step {
+  readonly name: string;
+  readonly command: readonly string[];
+  readonly services?: boolean;
+}
+
+const steps: readonly Step[] = [
+  { name: "typecheck", command: [bin("tsc"), "--noEmit", "-p", "tsconfig.json"] },
+  { name: "typecheck-tests", command: [bin("tsc"), "--noEmit", "-p", "tsconfig.test.json"] },
+  { name: "lint", command: [bin("biome"), "check", "."] },
+  { name: "unit", command: [bun, "test", "--timeout", "60000"], services: true },
+];
+
+const only = process.argv.slice(2);
+const selected = only.length === 0 ? steps : steps.filter((step) => only.includes(step.name));
+if (selected.length === 0) {
+  console.error(`unknown step(s) ${only.join(", ")}; steps: ${steps.map((s) => s.name).join(", ")}`);
+  process.exit(2);
+}
+
+const handles = selected.some((step) => step.services) ? await startServices() : [];
+let failed: string | undefined;
+try {
+  for (const step of selected) {
+    console.log(`\n▶ ${step.name}: ${step.command.map((part) => part.replace(root, ".")).join(" ")}`);
+    const started = Date.now();
+    const [command, ...args] = step.command;
+    const result = spawnSync(command as string, args, { cwd: root, stdio: "inherit", env: process.env });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (result.status !== 0) {
+      failed = step.name;
+      console.error(`✗ ${step.name} failed (exit ${result.status ?? result.signal}) after ${seconds}s`);
+      break;
+    }
+    console.log(`✓ ${step.name} (${seconds}s)`);
+  }
+} finally {
+  await stopServices(handles);
+}
+if (failed !== undefined) process.exit(1);
+console.log(`\nall ${selected.length} steps passed`);
