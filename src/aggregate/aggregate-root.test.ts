@@ -1,0 +1,160 @@
+import { describe, expect, test } from "bun:test";
+import { HandlerNotFoundError } from "../errors.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { AggregateRoot, type EventHandlerMap, type EventOfType, handlerMethodName } from "./aggregate-root.js";
+
+type CounterEvent = { type: "Incremented"; data: { by: number } } | { type: "counter.reset"; data: null };
+
+class Counter extends AggregateRoot<{ value: number; resets: number }, CounterEvent> {
+  constructor(id: string) {
+    super(id, { value: 0, resets: 0 });
+  }
+  increment(by: number) {
+    if (by <= 0) throw new RangeError("by must be positive");
+    this.raise("Incremented", { by }, { correlationId: "c-1" });
+  }
+  reset() {
+    this.raise("counter.reset", null);
+  }
+  get value() {
+    return this.state.value;
+  }
+  protected onIncremented(event: EventOfType<CounterEvent, "Incremented">) {
+    this.state.value += event.data.by;
+  }
+  protected onCounterReset() {
+    return { value: 0, resets: this.state.resets + 1 };
+  }
+}
+
+class MapCounter extends AggregateRoot<number, CounterEvent> {
+  constructor(id: string) {
+    super(id, 0);
+  }
+  protected override get handlers(): EventHandlerMap<number, CounterEvent> {
+    return {
+      Incremented: (state, event) => state + event.data.by,
+      "counter.reset": () => 0,
+    };
+  }
+  increment(by: number) {
+    this.raise("Incremented", { by });
+  }
+}
+
+class Incomplete extends AggregateRoot<number, CounterEvent> {
+  constructor(id: string) {
+    super(id, 0);
+  }
+  reset() {
+    this.raise("counter.reset", null);
+  }
+}
+
+const envelope = (version: number, type: CounterEvent["type"], data: unknown): EventEnvelope => ({
+  id: `e${version}`,
+  type,
+  data,
+  streamId: "Counter-1",
+  version,
+  timestamp: "2026-01-01T00:00:00.000Z",
+  metadata: {},
+});
+
+describe("AggregateRoot", () => {
+  test("raise applies the event, bumps the version and records it as uncommitted", () => {
+    const counter = new Counter("1");
+    counter.increment(2);
+    counter.increment(3);
+    expect(counter.value).toBe(5);
+    expect(counter.version).toBe(2);
+    expect(counter.persistedVersion).toBe(0);
+    expect(counter.hasChanges).toBe(true);
+    expect(counter.uncommittedEvents).toEqual([
+      { type: "Incremented", data: { by: 2 }, metadata: { correlationId: "c-1" } },
+      { type: "Incremented", data: { by: 3 }, metadata: { correlationId: "c-1" } },
+    ]);
+  });
+
+  test("a handler may return the new state instead of mutating", () => {
+    const counter = new Counter("1");
+    counter.increment(4);
+    counter.reset();
+    expect(counter.currentState).toEqual({ value: 0, resets: 1 });
+  });
+
+  test("rehydrate replays history and sets both versions", () => {
+    const counter = new Counter("1").rehydrate([
+      envelope(1, "Incremented", { by: 1 }),
+      envelope(2, "Incremented", { by: 10 }),
+      envelope(3, "counter.reset", null),
+      envelope(4, "Incremented", { by: 7 }),
+    ]);
+    expect(counter.currentState).toEqual({ value: 7, resets: 1 });
+    expect(counter.version).toBe(4);
+    expect(counter.persistedVersion).toBe(4);
+    expect(counter.hasChanges).toBe(false);
+  });
+
+  test("rehydrateAsync reads an async source", async () => {
+    async function* history() {
+      yield envelope(1, "Incremented", { by: 3 });
+      yield envelope(2, "Incremented", { by: 4 });
+    }
+    const counter = await new Counter("1").rehydrateAsync(history());
+    expect(counter.value).toBe(7);
+    expect(counter.version).toBe(2);
+  });
+
+  test("a handler map is used when given", () => {
+    const counter = new MapCounter("m").rehydrate([envelope(1, "Incremented", { by: 5 })]);
+    counter.increment(1);
+    expect(counter.currentState).toBe(6);
+    expect(counter.version).toBe(2);
+  });
+
+  test("an event without a handler throws HandlerNotFoundError and records nothing", () => {
+    const aggregate = new Incomplete("x");
+    expect(() => aggregate.reset()).toThrow(HandlerNotFoundError);
+    expect(aggregate.uncommittedEvents).toEqual([]);
+    expect(aggregate.version).toBe(0);
+    expect(() => new Incomplete("y").rehydrate([envelope(1, "Incremented", { by: 1 })])).toThrow(
+      'No event handler is registered for "Incremented"',
+    );
+  });
+
+  test("a domain rule that throws leaves state and events untouched", () => {
+    const counter = new Counter("1");
+    counter.increment(1);
+    expect(() => counter.increment(-1)).toThrow(RangeError);
+    expect(counter.value).toBe(1);
+    expect(counter.uncommittedEvents).toHaveLength(1);
+  });
+
+  test("markCommitted clears uncommitted events and moves the persisted version", () => {
+    const counter = new Counter("1");
+    counter.increment(1);
+    counter.markCommitted(1);
+    expect(counter.hasChanges).toBe(false);
+    expect(counter.persistedVersion).toBe(1);
+  });
+
+  test("snapshots copy state out and back in", () => {
+    const counter = new Counter("1").rehydrate([envelope(1, "Incremented", { by: 9 })]);
+    const snapshot = counter.toSnapshot();
+    counter.increment(1);
+    expect(snapshot).toEqual({ version: 1, state: { value: 9, resets: 0 } });
+    const restored = new Counter("1").restoreSnapshot(snapshot);
+    expect(restored.value).toBe(9);
+    expect(restored.version).toBe(1);
+    restored.increment(1);
+    expect(snapshot.state.value).toBe(9);
+  });
+
+  test("handler method names follow the type's words", () => {
+    expect(handlerMethodName("OrderPlaced")).toBe("onOrderPlaced");
+    expect(handlerMethodName("order.placed")).toBe("onOrderPlaced");
+    expect(handlerMethodName("order-item_added")).toBe("onOrderItemAdded");
+    expect(handlerMethodName("v2/Order Shipped")).toBe("onV2OrderShipped");
+  });
+});

@@ -1,0 +1,156 @@
+import { describe, expect, test } from "bun:test";
+import { ConcurrencyError, StreamNotFoundError, ValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { defineStream } from "../events/stream.js";
+import { AggregateRoot, type EventOfType } from "./aggregate-root.js";
+import { AggregateRepository } from "./repository.js";
+
+type AccountEvent = { type: "Deposited"; data: { amount: number } } | { type: "Withdrawn"; data: { amount: number } };
+
+class Account extends AggregateRoot<{ balance: number }, AccountEvent> {
+  constructor(id: string) {
+    super(id, { balance: 0 });
+  }
+  get balance() {
+    return this.state.balance;
+  }
+  deposit(amount: number) {
+    this.raise("Deposited", { amount });
+  }
+  withdraw(amount: number) {
+    if (amount > this.state.balance) throw new Error("insufficient funds");
+    this.raise("Withdrawn", { amount });
+  }
+  protected onDeposited(e: EventOfType<AccountEvent, "Deposited">) {
+    this.state.balance += e.data.amount;
+  }
+  protected onWithdrawn(e: EventOfType<AccountEvent, "Withdrawn">) {
+    this.state.balance -= e.data.amount;
+  }
+}
+
+const Accounts = defineStream("Account");
+const setup = () => {
+  const store = new InMemoryEventStore();
+  const repository = new AggregateRepository({ store, stream: Accounts, create: (id) => new Account(id) });
+  return { store, repository };
+};
+
+describe("AggregateRepository", () => {
+  test("saves new events under the aggregate's stream and loads them back", async () => {
+    const { store, repository } = setup();
+    const account = new Account("a1");
+    account.deposit(100);
+    account.withdraw(30);
+    const result = await repository.save(account, { metadata: { correlationId: "req-1" } });
+    expect(result.nextExpectedVersion).toBe(2);
+    expect(account.hasChanges).toBe(false);
+    expect(account.persistedVersion).toBe(2);
+    const loaded = await repository.load("a1");
+    expect(loaded.balance).toBe(70);
+    expect(loaded.version).toBe(2);
+    const [first] = await Array.fromAsync(store.readStream("Account-a1"));
+    expect(first?.metadata.correlationId).toBe("req-1");
+  });
+
+  test("load throws StreamNotFoundError; find returns undefined", async () => {
+    const { repository } = setup();
+    expect(await repository.find("missing")).toBeUndefined();
+    await expect(repository.load("missing")).rejects.toBeInstanceOf(StreamNotFoundError);
+  });
+
+  test("saving a new aggregate over an existing stream is a ConcurrencyError", async () => {
+    const { repository } = setup();
+    const first = new Account("dup");
+    first.deposit(1);
+    await repository.save(first);
+    const second = new Account("dup");
+    second.deposit(2);
+    await expect(repository.save(second)).rejects.toBeInstanceOf(ConcurrencyError);
+  });
+
+  test("a stale aggregate cannot overwrite a newer one", async () => {
+    const { repository } = setup();
+    const account = new Account("a2");
+    account.deposit(10);
+    await repository.save(account);
+    const one = await repository.load("a2");
+    const two = await repository.load("a2");
+    one.deposit(5);
+    await repository.save(one);
+    two.withdraw(10);
+    const error = await repository.save(two).catch((e) => e);
+    expect(error).toBeInstanceOf(ConcurrencyError);
+    expect((error as ConcurrencyError).actualVersion).toBe(2);
+    expect((await repository.load("a2")).balance).toBe(15);
+  });
+
+  test("update retries on a concurrent change and decides again on fresh state", async () => {
+    const { store, repository } = setup();
+    const account = new Account("a3");
+    account.deposit(50);
+    await repository.save(account);
+    let calls = 0;
+    const outcome = await repository.update("a3", async (current) => {
+      calls++;
+      if (calls === 1) {
+        // Someone else withdraws while we decide.
+        await store.appendToStream("Account-a3", [{ type: "Withdrawn", data: { amount: 20 } }]);
+      }
+      current.withdraw(25);
+      return current.balance;
+    });
+    expect(calls).toBe(2);
+    expect(outcome.attempts).toBe(2);
+    expect(outcome.result).toBe(5);
+    expect((await repository.load("a3")).balance).toBe(5);
+  });
+
+  test("update gives up after maxAttempts with the ConcurrencyError", async () => {
+    const { store, repository } = setup();
+    const account = new Account("a4");
+    account.deposit(1);
+    await repository.save(account);
+    let calls = 0;
+    const attempt = repository.update(
+      "a4",
+      async (current) => {
+        calls++;
+        await store.appendToStream("Account-a4", [{ type: "Deposited", data: { amount: 1 } }]);
+        current.deposit(1);
+      },
+      { maxAttempts: 2 },
+    );
+    await expect(attempt).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(calls).toBe(2);
+  });
+
+  test("update does not retry other errors, and createIfMissing starts a new aggregate", async () => {
+    const { repository } = setup();
+    await expect(repository.update("none", (a) => a.deposit(1))).rejects.toBeInstanceOf(StreamNotFoundError);
+    const created = await repository.update("new", (a) => a.deposit(3), { createIfMissing: true });
+    expect(created.aggregate.balance).toBe(3);
+    let calls = 0;
+    const failing = repository.update("new", (a) => {
+      calls++;
+      a.withdraw(1000);
+    });
+    await expect(failing).rejects.toThrow("insufficient funds");
+    expect(calls).toBe(1);
+    await expect(repository.update("new", () => undefined, { maxAttempts: 0 })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  test("a function can name the streams", async () => {
+    const store = new InMemoryEventStore();
+    const repository = new AggregateRepository({
+      store,
+      stream: (id) => `acct:${id}`,
+      create: (id) => new Account(id),
+    });
+    const account = new Account("z");
+    account.deposit(1);
+    await repository.save(account);
+    expect(await store.streamExists("acct:z")).toBe(true);
+    expect(repository.streamIdOf("z")).toBe("acct:z");
+  });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, test } from "bun:test";
+import { ambientEnv, readEnv } from "./env.js";
+import {
+  ConcurrencyError,
+  ErrorCode,
+  EventFlowsError,
+  isConcurrencyError,
+  isEventFlowsError,
+  isPayloadTooLargeError,
+  isServiceError,
+  isValidationError,
+  PayloadTooLargeError,
+  ServiceError,
+  ValidationError,
+} from "./errors.js";
+
+describe("errors", () => {
+  test("every error has a stable code, a name and the fields users branch on", () => {
+    const conflict = new ConcurrencyError("Order-1", 3, 5);
+    expect(conflict).toBeInstanceOf(EventFlowsError);
+    expect(conflict.code).toBe(ErrorCode.Concurrency);
+    expect(conflict.name).toBe("ConcurrencyError");
+    expect(conflict.message).toBe('Stream "Order-1" is at version 5, expected 3');
+    const tooLarge = new PayloadTooLargeError("event 0 of Order-1", 500_000, 400_000);
+    expect(tooLarge.message).toBe("event 0 of Order-1 is 500000 bytes, over the limit of 400000 bytes");
+    const service = new ServiceError("DynamoDB", "PutItem", "ThrottlingException", true, "slow down", {
+      status: 400,
+      cause: "x",
+    });
+    expect([service.retryable, service.status, service.cause]).toEqual([true, 400, "x"]);
+  });
+
+  test("ValidationError lists its issues in the message", () => {
+    const error = new ValidationError("Invalid events", [
+      { path: [0, "type"], message: "required" },
+      { path: [], message: "top" },
+    ]);
+    expect(error.message).toBe("Invalid events: 0.type: required; top");
+    expect(error.issues).toHaveLength(2);
+  });
+
+  test("guards go by code, so errors from another copy of the library are recognised", () => {
+    const foreign = Object.assign(new Error("copy"), { code: ErrorCode.Concurrency });
+    expect(isConcurrencyError(foreign)).toBe(true);
+    expect(isEventFlowsError(foreign)).toBe(true);
+    expect(isConcurrencyError(new Error("plain"))).toBe(false);
+    expect(isEventFlowsError({ code: ErrorCode.Validation })).toBe(false);
+    expect(isValidationError(new ValidationError("x"))).toBe(true);
+    expect(isPayloadTooLargeError(new ValidationError("x"))).toBe(false);
+    expect(isServiceError(null)).toBe(false);
+  });
+});
+
+describe("env", () => {
+  test("explicit env objects win; empty strings count as unset; the ambient env is the fallback", () => {
+    process.env.EVENTFLOWS_TEST_VAR = "ambient";
+    try {
+      expect(readEnv("EVENTFLOWS_TEST_VAR", { EVENTFLOWS_TEST_VAR: "binding" })).toBe("binding");
+      expect(readEnv("EVENTFLOWS_TEST_VAR", { EVENTFLOWS_TEST_VAR: "" })).toBe("ambient");
+      expect(readEnv("EVENTFLOWS_TEST_VAR")).toBe("ambient");
+      expect(ambientEnv().EVENTFLOWS_TEST_VAR).toBe("ambient");
+      expect(readEnv("EVENTFLOWS_SURELY_UNSET")).toBeUndefined();
+    } finally {
+      delete process.env.EVENTFLOWS_TEST_VAR;
+    }
+  });
+});

@@ -1,0 +1,110 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { ValidationError } from "../errors.js";
+import { isUlid } from "../ids.js";
+import { jsonIssues, utf8Length } from "../internal/json.js";
+import { createEvent, prepareEvents } from "./envelope.js";
+
+describe("prepareEvents", () => {
+  test("fixes ids and one timestamp per batch, and merges shared metadata under the event's own", () => {
+    const now = new Date("2026-02-03T04:05:06.789Z");
+    const prepared = prepareEvents(
+      [createEvent("A", { x: 1 }, { correlationId: "own" }), createEvent("B", null)],
+      { correlationId: "shared", tenant: "t1" },
+      now,
+    );
+    expect(prepared.map((e) => e.type)).toEqual(["A", "B"]);
+    expect(prepared.every((e) => isUlid(e.id) && e.timestamp === now.toISOString())).toBe(true);
+    expect(prepared[0]?.metadata).toEqual({ correlationId: "own", tenant: "t1" });
+    expect(prepared[1]?.metadata).toEqual({ correlationId: "shared", tenant: "t1" });
+  });
+
+  test("collects every problem in the batch into one ValidationError with paths", () => {
+    const error = (() => {
+      try {
+        prepareEvents(
+          [
+            { type: "", data: 1 },
+            { type: "Ok", data: { when: new Date() } },
+            { type: "Ok", data: 1, metadata: { schemaVersion: 0 } },
+          ],
+          undefined,
+        );
+      } catch (e) {
+        return e as ValidationError;
+      }
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error?.issues.map((i) => i.path)).toEqual([
+      [0, "type"],
+      [1, "data", "when"],
+      [2, "metadata", "schemaVersion"],
+    ]);
+    expect(error?.message).toContain("1.data.when: a Date (use toISOString()) is not plain JSON data");
+  });
+
+  test("duplicate ids within one append are refused", () => {
+    const id = "01J00000000000000000000000";
+    expect(() =>
+      prepareEvents(
+        [
+          { id, type: "A", data: 1 },
+          { id, type: "B", data: 2 },
+        ],
+        undefined,
+      ),
+    ).toThrow("duplicate event id in one append");
+  });
+});
+
+describe("jsonIssues", () => {
+  test("accepts anything JSON.parse can produce (property)", () => {
+    fc.assert(fc.property(fc.jsonValue(), (value) => jsonIssues(value).length === 0));
+  });
+
+  test("a value with no issues survives a JSON round trip unchanged (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true }),
+        (value) => {
+          if (jsonIssues(value).length > 0) return true;
+          const text = JSON.stringify(value);
+          // Objects lose their undefined-valued keys, which is the one change JSON makes to valid data.
+          const normalise = (v: unknown): unknown =>
+            Array.isArray(v)
+              ? v.map(normalise)
+              : v !== null && typeof v === "object"
+                ? Object.fromEntries(
+                    Object.entries(v)
+                      .filter(([, x]) => x !== undefined)
+                      .map(([k, x]) => [k, normalise(x)]),
+                  )
+                : Object.is(v, -0)
+                  ? 0
+                  : v;
+          expect(JSON.parse(text)).toEqual(normalise(value) as never);
+          return true;
+        },
+      ),
+    );
+  });
+
+  test("names each problem", () => {
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    expect(jsonIssues({ a: 1n })[0]?.message).toBe("BigInt is not JSON; encode it as a string");
+    expect(jsonIssues(cyclic)[0]).toEqual({ path: ["self"], message: "circular reference" });
+    expect(jsonIssues([undefined])[0]?.path).toEqual([0]);
+    expect(jsonIssues({ a: undefined })).toEqual([]);
+    expect(jsonIssues(new Set())[0]?.message).toBe("an instance of Set is not plain JSON data");
+    expect(jsonIssues({ n: Number.POSITIVE_INFINITY })[0]?.message).toBe("Infinity is not a JSON number");
+    const shared = { x: 1 };
+    expect(jsonIssues({ a: shared, b: shared })).toEqual([]);
+  });
+
+  test("utf8Length matches TextEncoder (property)", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (text) => utf8Length(text) === new TextEncoder().encode(text).length),
+    );
+  });
+});

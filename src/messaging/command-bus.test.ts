@@ -1,0 +1,223 @@
+import { describe, expect, test } from "bun:test";
+import * as v from "valibot";
+import {
+  ConcurrencyError,
+  DuplicateHandlerError,
+  HandlerNotFoundError,
+  isValidationError,
+  ValidationError,
+} from "../errors.js";
+import { isUlid } from "../ids.js";
+import { CommandBus } from "./command-bus.js";
+import { eventMetadataFor, type Message } from "./message.js";
+import { logging, retryOnConcurrency, validation } from "./middleware.js";
+
+type Commands = {
+  Add: { payload: { a: number; b: number }; result: number };
+  Greet: { payload: { name: string }; result: string };
+};
+
+describe("CommandBus", () => {
+  test("routes a command to its handler and returns the typed result", async () => {
+    const bus = new CommandBus<Commands>();
+    bus.register("Add", ({ a, b }) => a + b);
+    bus.register("Greet", async ({ name }) => `hello ${name}`);
+    const sum: number = await bus.execute("Add", { a: 2, b: 3 });
+    expect(sum).toBe(5);
+    expect(await bus.execute("Greet", { name: "Ada" })).toBe("hello Ada");
+  });
+
+  test("an unregistered type is a HandlerNotFoundError; a second handler is a DuplicateHandlerError", async () => {
+    const bus = new CommandBus<Commands>();
+    await expect(bus.execute("Add", { a: 1, b: 1 })).rejects.toBeInstanceOf(HandlerNotFoundError);
+    bus.register("Add", ({ a, b }) => a + b);
+    expect(() => bus.register("Add", () => 0)).toThrow(DuplicateHandlerError);
+    expect(await bus.execute("Add", { a: 1, b: 1 })).toBe(2);
+  });
+
+  test("bad registrations and type names are ValidationErrors", async () => {
+    const bus = new CommandBus();
+    expect(() => bus.register("", () => 1)).toThrow(ValidationError);
+    expect(() => bus.register("X", "not a function" as never)).toThrow(ValidationError);
+    expect(() => bus.use("nope" as never)).toThrow(ValidationError);
+    await expect(bus.execute(42 as never, {})).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  test("register returns an unregister function; introspection lists what is registered", async () => {
+    const bus = new CommandBus<Commands>();
+    const off = bus.register("Add", ({ a, b }) => a + b);
+    bus.register("Greet", ({ name }) => name);
+    expect(bus.registeredTypes()).toEqual(["Add", "Greet"]);
+    expect(bus.has("Add")).toBe(true);
+    off();
+    expect(bus.has("Add")).toBe(false);
+    expect(bus.unregister("Greet")).toBe(true);
+    expect(bus.unregister("Greet")).toBe(false);
+    expect(bus.registeredTypes()).toEqual([]);
+  });
+
+  test("hooks and middleware run in order around the handler", async () => {
+    const bus = new CommandBus<Commands>();
+    const log: string[] = [];
+    bus.before((m) => void log.push(`before ${m.type}`));
+    bus.use(async (_m, next) => {
+      log.push("outer in");
+      const result = await next();
+      log.push("outer out");
+      return result;
+    });
+    bus.use(async (_m, next) => {
+      log.push("inner in");
+      return ((await next()) as number) * 10;
+    });
+    bus.after((m, outcome) => void log.push(`after ${m.type} ${outcome.ok ? (outcome.result as number) : "error"}`));
+    bus.register("Add", ({ a, b }) => {
+      log.push("handler");
+      return a + b;
+    });
+    expect(await bus.execute("Add", { a: 1, b: 2 })).toBe(30);
+    expect(log).toEqual(["before Add", "outer in", "inner in", "handler", "outer out", "after Add 30"]);
+  });
+
+  test("a before hook that throws stops dispatch; an after hook that throws does not change the outcome", async () => {
+    const bus = new CommandBus<Commands>();
+    let ran = false;
+    bus.register("Add", () => {
+      ran = true;
+      return 1;
+    });
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args);
+    try {
+      bus.after(() => {
+        throw new Error("after broke");
+      });
+      expect(await bus.execute("Add", { a: 0, b: 0 })).toBe(1);
+      expect(errors).toHaveLength(1);
+      bus.before(() => {
+        throw new Error("denied");
+      });
+      ran = false;
+      await expect(bus.execute("Add", { a: 0, b: 0 })).rejects.toThrow("denied");
+      expect(ran).toBe(false);
+    } finally {
+      console.error = original;
+    }
+  });
+
+  test("handlers get the message: a lazy ULID id, metadata, and event metadata derived from it", async () => {
+    const bus = new CommandBus<Commands>();
+    let seen: Message | undefined;
+    bus.register("Greet", (_payload, message) => {
+      seen = message;
+      return "ok";
+    });
+    await bus.execute("Greet", { name: "x" }, { metadata: { correlationId: "corr", userId: "u1" } });
+    expect(seen?.kind).toBe("command");
+    expect(isUlid(seen?.id)).toBe(true);
+    expect(seen?.metadata).toEqual({ correlationId: "corr", userId: "u1" });
+    expect(eventMetadataFor(seen as Message)).toEqual({ correlationId: "corr", causationId: seen?.id });
+    await bus.execute("Greet", { name: "y" }, { id: "01J0000000000000000000000A" });
+    expect(seen?.id).toBe("01J0000000000000000000000A");
+    expect(eventMetadataFor(seen as Message).correlationId).toBe("01J0000000000000000000000A");
+  });
+
+  test("tracks executions and failures per type; onError sees the failing command", async () => {
+    const failures: [unknown, string][] = [];
+    const bus = new CommandBus<Commands>({ onError: (error, message) => failures.push([error, message.type]) });
+    bus.register("Add", ({ a }) => {
+      if (a < 0) throw new RangeError("negative");
+      return a;
+    });
+    await bus.execute("Add", { a: 1, b: 0 });
+    await expect(bus.execute("Add", { a: -1, b: 0 })).rejects.toBeInstanceOf(RangeError);
+    const stats = bus.stats("Add");
+    expect(stats?.executions).toBe(2);
+    expect(stats?.failures).toBe(1);
+    expect(stats?.totalDurationMs).toBeGreaterThanOrEqual(0);
+    expect(Number.isNaN(Date.parse(stats?.lastExecutedAt ?? ""))).toBe(false);
+    expect(bus.stats().map((s) => s.type)).toEqual(["Add"]);
+    expect(failures).toEqual([[new RangeError("negative"), "Add"]]);
+    const untracked = new CommandBus<Commands>({ trackExecutions: false });
+    untracked.register("Add", () => 1);
+    await untracked.execute("Add", { a: 1, b: 1 });
+    expect(untracked.stats()).toEqual([]);
+  });
+});
+
+describe("middleware", () => {
+  const schemas = {
+    Greet: v.object({
+      name: v.pipe(
+        v.string(),
+        v.minLength(1),
+        v.transform((s) => s.trim()),
+      ),
+    }),
+  };
+
+  test("validation rejects a bad payload with every issue, before the handler", async () => {
+    const bus = new CommandBus<Commands>().use(validation(schemas));
+    let ran = false;
+    bus.register("Greet", ({ name }) => {
+      ran = true;
+      return name;
+    });
+    const error = await bus.execute("Greet", { name: 5 } as never).catch((e) => e);
+    expect(isValidationError(error)).toBe(true);
+    expect((error as ValidationError).issues[0]?.path).toEqual(["name"]);
+    expect(String(error.message)).toContain('Invalid command "Greet"');
+    expect(ran).toBe(false);
+    expect(await bus.execute("Greet", { name: "  Ada " })).toBe("Ada");
+  });
+
+  test("validation lets types without a schema through", async () => {
+    const bus = new CommandBus<Commands>().use(validation(schemas));
+    bus.register("Add", ({ a, b }) => a + b);
+    expect(await bus.execute("Add", { a: 1, b: 1 })).toBe(2);
+  });
+
+  test("retryOnConcurrency re-runs the handler on ConcurrencyError only, up to the bound", async () => {
+    const bus = new CommandBus<Commands>().use(retryOnConcurrency({ maxAttempts: 3, baseDelayMs: 0 }));
+    let calls = 0;
+    bus.register("Add", () => {
+      calls++;
+      if (calls < 3) throw new ConcurrencyError("S-1", 1, 2);
+      return calls;
+    });
+    expect(await bus.execute("Add", { a: 0, b: 0 })).toBe(3);
+    calls = -10;
+    await expect(bus.execute("Add", { a: 0, b: 0 })).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(calls).toBe(-7);
+    const other = new CommandBus<Commands>().use(retryOnConcurrency({ baseDelayMs: 1 }));
+    let otherCalls = 0;
+    other.register("Add", () => {
+      otherCalls++;
+      throw new TypeError("not retried");
+    });
+    await expect(other.execute("Add", { a: 0, b: 0 })).rejects.toBeInstanceOf(TypeError);
+    expect(otherCalls).toBe(1);
+    expect(() => retryOnConcurrency({ maxAttempts: 0 })).toThrow(ValidationError);
+  });
+
+  test("logging writes structured lines without payloads", async () => {
+    const lines: [string, Record<string, unknown> | undefined][] = [];
+    const logger = {
+      info: (m: string, f?: Record<string, unknown>) => lines.push([m, f]),
+      error: (m: string, f?: Record<string, unknown>) => lines.push([m, f]),
+    };
+    const bus = new CommandBus<Commands>().use(logging(logger));
+    bus.register("Greet", ({ name }) => {
+      if (name === "bad") throw new ValidationError("no");
+      return name;
+    });
+    await bus.execute("Greet", { name: "secret-value" }, { metadata: { correlationId: "c9" } });
+    await expect(bus.execute("Greet", { name: "bad" })).rejects.toBeInstanceOf(ValidationError);
+    expect(lines[0]?.[0]).toBe("command Greet handled");
+    expect(lines[0]?.[1]?.correlationId).toBe("c9");
+    expect(JSON.stringify(lines)).not.toContain("secret-value");
+    expect(lines[1]?.[0]).toBe("command Greet failed");
+    expect(lines[1]?.[1]?.error).toBe("VALIDATION_FAILED");
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, test } from "bun:test";
+import { AggregateRoot, type EventOfType } from "../aggregate/aggregate-root.js";
+import { ErrorCode, ValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { AssertionError } from "./assert.js";
+import { aggregateSpec, commandSpec } from "./given-when-then.js";
+
+type LampEvent = { type: "SwitchedOn"; data: { by: string } } | { type: "SwitchedOff"; data: null };
+
+class Lamp extends AggregateRoot<{ on: boolean }, LampEvent> {
+  constructor(id: string) {
+    super(id, { on: false });
+  }
+  switchOn(by: string) {
+    if (this.state.on) throw new ValidationError("already on");
+    this.raise("SwitchedOn", { by });
+  }
+  protected onSwitchedOn(_: EventOfType<LampEvent, "SwitchedOn">) {
+    this.state.on = true;
+  }
+  protected onSwitchedOff() {
+    this.state.on = false;
+  }
+}
+
+describe("aggregateSpec", () => {
+  const spec = aggregateSpec((id) => new Lamp(id));
+
+  test("passes when the decision raises the expected events", async () => {
+    await spec
+      .given([
+        { type: "SwitchedOn", data: { by: "a" } },
+        { type: "SwitchedOff", data: null },
+      ])
+      .when((lamp) => lamp.switchOn("b"))
+      .thenEvents([{ type: "SwitchedOn", data: { by: "b" } }]);
+  });
+
+  test("fails, saying what differs, when the events differ", async () => {
+    const outcome = spec
+      .given([])
+      .when((lamp) => lamp.switchOn("b"))
+      .thenEvents([{ type: "SwitchedOn", data: { by: "c" } }]);
+    await expect(outcome).rejects.toBeInstanceOf(AssertionError);
+    await expect(outcome).rejects.toThrow('"by":"c"');
+  });
+
+  test("thenThrows matches by code, class or predicate, and fails when nothing is thrown", async () => {
+    const on = spec.given([{ type: "SwitchedOn", data: { by: "a" } }]).when((lamp) => lamp.switchOn("b"));
+    await on.thenThrows(ErrorCode.Validation);
+    await on.thenThrows(ValidationError);
+    await on.thenThrows((e) => (e as Error).message === "already on");
+    await expect(on.thenThrows(TypeError)).rejects.toBeInstanceOf(AssertionError);
+    const off = spec.given([]).when((lamp) => lamp.switchOn("b"));
+    await expect(off.thenThrows(ValidationError)).rejects.toThrow("expected the decision to throw");
+  });
+});
+
+describe("commandSpec", () => {
+  test("checks only the events the command appended", async () => {
+    const store = new InMemoryEventStore();
+    await commandSpec(store)
+      .given({ "Lamp-1": [{ type: "SwitchedOn", data: { by: "x" } }] })
+      .when(() => store.appendToStream("Lamp-1", [{ type: "SwitchedOff", data: null }]))
+      .thenEvents("Lamp-1", [{ type: "SwitchedOff", data: null }]);
+    const failing = commandSpec(new InMemoryEventStore())
+      .given()
+      .when(() => undefined)
+      .thenEvents("Lamp-2", [{ type: "SwitchedOff", data: null }]);
+    await expect(failing).rejects.toBeInstanceOf(AssertionError);
+  });
+
+  test("thenThrows runs the seed first, then expects the command to throw", async () => {
+    const store = new InMemoryEventStore();
+    await commandSpec(store)
+      .given({ "Lamp-3": [{ type: "SwitchedOn", data: { by: "x" } }] })
+      .when(() =>
+        store.appendToStream("Lamp-3", [{ type: "SwitchedOff", data: null }], { expectedVersion: "no-stream" }),
+      )
+      .thenThrows(ErrorCode.Concurrency);
+  });
+});
