@@ -3,6 +3,8 @@
  * environment variables that point tests at it. An environment variable the user already set
  * (EVENTFLOWS_PG_URL, AWS_ENDPOINT_URL_DYNAMODB, …) wins: the service is then not started.
  */
+import { startMoto } from "./moto.ts";
+
 export interface ServiceHandle {
   readonly name: string;
   /** Variables for tests: merged into the environment of every test process. */
@@ -14,7 +16,9 @@ export interface ServiceHandle {
 export type ServiceStarter = () => Promise<ServiceHandle>;
 
 /** Registered services, started in this order. */
-export const services: Readonly<Record<string, ServiceStarter>> = {};
+export const services: Readonly<Record<string, ServiceStarter>> = {
+  moto: startMoto,
+};
 
 /** Starts every service; if one fails, stops those already started and rethrows (never skip). */
 export async function startServices(names: readonly string[] = Object.keys(services)): Promise<ServiceHandle[]> {
