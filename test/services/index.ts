@@ -4,6 +4,7 @@
  * (EVENTFLOWS_PG_URL, AWS_ENDPOINT_URL_DYNAMODB, …) wins: the service is then not started.
  */
 import { startMoto } from "./moto.ts";
+import { startPostgres } from "./postgres.ts";
 
 export interface ServiceHandle {
   readonly name: string;
@@ -18,6 +19,7 @@ export type ServiceStarter = () => Promise<ServiceHandle>;
 /** Registered services, started in this order. */
 export const services: Readonly<Record<string, ServiceStarter>> = {
   moto: startMoto,
+  postgres: startPostgres,
 };
 
 /** Starts every service; if one fails, stops those already started and rethrows (never skip). */
