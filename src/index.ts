@@ -17,6 +17,14 @@ export {
   type UpdateOptions,
   type UpdateResult,
 } from "./aggregate/repository.js";
+export {
+  assertCheckpointId,
+  CheckpointStore,
+  checkpointConflict,
+  MAX_CHECKPOINT_ID_LENGTH,
+  type StoreCheckpointOptions,
+} from "./checkpoint/checkpoint-store.js";
+export { InMemoryCheckpointStore } from "./checkpoint/in-memory-checkpoint-store.js";
 export { ambientEnv, type EnvSource, readEnv } from "./env.js";
 export {
   ConcurrencyError,

@@ -3,6 +3,7 @@
  * framework-free assertions. Web-standard only, so suites run in Workers too.
  */
 export { AssertionError, assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
+export { type CheckpointStoreContractOptions, checkpointStoreContract } from "./checkpoint-store-contract.js";
 export type { CaseResult, ContractCase, ContractSuite, TestFramework } from "./contract.js";
 export { registerContract, runContract } from "./contract.js";
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";

@@ -1,0 +1,68 @@
+import { ConcurrencyError, ValidationError } from "../errors.js";
+import { kindOf, nameIssues } from "../internal/validate.js";
+
+/** Longest checkpoint id accepted, in characters. */
+export const MAX_CHECKPOINT_ID_LENGTH = 256;
+
+export interface StoreCheckpointOptions {
+  /**
+   * Compare-and-set: store only if the saved position is this one (0 also matches "none saved yet").
+   * Pass what `load` returned, so two runners of one projection cannot both move it.
+   */
+  readonly expected?: number;
+}
+
+/**
+ * The checkpoint store port: where a subscription or projection records the global position it has
+ * handled, to resume from after a restart. Subclasses implement storage (`readCheckpoint`,
+ * `writeCheckpoint`, `deleteCheckpoint`); this base validates every input, so each adapter answers
+ * the same mistakes with the same errors.
+ */
+export abstract class CheckpointStore {
+  /** The saved position, or undefined when none was saved under this id. */
+  async load(id: string): Promise<number | undefined> {
+    assertCheckpointId(id);
+    return this.readCheckpoint(id);
+  }
+
+  /**
+   * Saves a position. Positions may move backwards (a projection being rebuilt).
+   * @throws {ValidationError} bad id, position or expected position; nothing is written.
+   * @throws {ConcurrencyError} `expected` was given and the saved position differs; nothing is written.
+   */
+  async store(id: string, position: number, options: StoreCheckpointOptions = {}): Promise<void> {
+    assertCheckpointId(id);
+    assertPosition(position, "position");
+    if (options.expected !== undefined) assertPosition(options.expected, "expected");
+    return this.writeCheckpoint(id, position, options.expected);
+  }
+
+  /** Forgets a checkpoint; the next `load` returns undefined. Deleting an unknown id does nothing. */
+  async delete(id: string): Promise<void> {
+    assertCheckpointId(id);
+    return this.deleteCheckpoint(id);
+  }
+
+  protected abstract readCheckpoint(id: string): Promise<number | undefined>;
+  /** Stores `position`; when `expected` is given, only if the saved one equals it (none counts as 0). */
+  protected abstract writeCheckpoint(id: string, position: number, expected: number | undefined): Promise<void>;
+  protected abstract deleteCheckpoint(id: string): Promise<void>;
+}
+
+/** The error a failed compare-and-set raises; adapters call this so every store reports it alike. */
+export function checkpointConflict(id: string, expected: number, actual: number | undefined): ConcurrencyError {
+  return new ConcurrencyError(id, expected, actual ?? 0);
+}
+
+export function assertCheckpointId(id: unknown): asserts id is string {
+  const issues = nameIssues(id, "checkpoint id", MAX_CHECKPOINT_ID_LENGTH);
+  if (issues.length > 0) throw new ValidationError("Invalid checkpoint id", issues);
+}
+
+function assertPosition(value: unknown, what: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new ValidationError("Invalid checkpoint", [
+      { path: [what], message: `${what} must be a non-negative integer, got ${kindOf(value)}` },
+    ]);
+  }
+}

@@ -1,0 +1,121 @@
+import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
+import { ErrorCode } from "../errors.js";
+import { ulid } from "../ids.js";
+import { assertEqual, assertRejects } from "./assert.js";
+import type { ContractCase, ContractSuite } from "./contract.js";
+
+export interface CheckpointStoreContractOptions {
+  /** Shown as the suite's name. */
+  readonly name: string;
+  /** Makes a store. Cases use ids of their own, so a store may be shared or fresh. */
+  readonly create: () => CheckpointStore | Promise<CheckpointStore>;
+  /** Releases a store made by `create`. */
+  readonly dispose?: (store: CheckpointStore) => void | Promise<void>;
+}
+
+/** The behaviour every CheckpointStore must have. */
+export function checkpointStoreContract(options: CheckpointStoreContractOptions): ContractSuite {
+  const cases: ContractCase[] = [];
+  const add = (name: string, run: (store: CheckpointStore) => Promise<void>) =>
+    cases.push({
+      name,
+      run: async () => {
+        const store = await options.create();
+        try {
+          await run(store);
+        } finally {
+          await options.dispose?.(store);
+        }
+      },
+    });
+  const id = (label = "cp") => `Contract_${label}-${ulid()}`;
+
+  add("an id never stored loads as undefined", async (store) => {
+    assertEqual(await store.load(id()), undefined);
+  });
+
+  add("stores and loads positions; a later store replaces, backwards too", async (store) => {
+    const name = id();
+    await store.store(name, 42);
+    assertEqual(await store.load(name), 42, "first store");
+    await store.store(name, 9_000_000_000_000);
+    assertEqual(await store.load(name), 9_000_000_000_000, "large positions survive");
+    await store.store(name, 7);
+    assertEqual(await store.load(name), 7, "rewound");
+    await store.store(name, 0);
+    assertEqual(await store.load(name), 0, "zero is a position, not none");
+  });
+
+  add("ids are independent and stored verbatim: quotes, semicolons, unicode", async (store) => {
+    const names = [`Q'uote"-${ulid()}`, `Semi;colon; DROP TABLE x;--${ulid()}`, `Ünï-cødé-流-${ulid()}`];
+    for (const [i, name] of names.entries()) await store.store(name, i + 1);
+    for (const [i, name] of names.entries()) assertEqual(await store.load(name), i + 1, name);
+  });
+
+  add("compare-and-set: stores when the saved position is the expected one", async (store) => {
+    const name = id();
+    await store.store(name, 5, { expected: 0 });
+    assertEqual(await store.load(name), 5, "expected 0 creates");
+    await store.store(name, 9, { expected: 5 });
+    assertEqual(await store.load(name), 9, "expected 5 moves on");
+  });
+
+  add("compare-and-set: a different saved position is a ConcurrencyError and nothing changes", async (store) => {
+    const name = id();
+    await store.store(name, 10);
+    const error = (await assertRejects(
+      () => store.store(name, 20, { expected: 3 }),
+      ErrorCode.Concurrency,
+      "stale expected",
+    )) as Error & { expectedVersion?: unknown; actualVersion?: unknown };
+    assertEqual({ expected: error.expectedVersion, actual: error.actualVersion }, { expected: 3, actual: 10 });
+    assertEqual(await store.load(name), 10, "unchanged");
+    const fresh = id();
+    await assertRejects(() => store.store(fresh, 1, { expected: 4 }), ErrorCode.Concurrency, "none saved is 0");
+    assertEqual(await store.load(fresh), undefined, "still none");
+  });
+
+  add("concurrent compare-and-set from one position: exactly one wins", async (store) => {
+    const name = id();
+    await store.store(name, 1);
+    const settled = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => store.store(name, 100 + i, { expected: 1 })),
+    );
+    const won = settled.flatMap((s, i) => (s.status === "fulfilled" ? [100 + i] : []));
+    assertEqual(won.length, 1, "winners");
+    for (const s of settled) {
+      if (s.status === "rejected") assertEqual((s.reason as { code?: string }).code, ErrorCode.Concurrency);
+    }
+    assertEqual(await store.load(name), won[0], "the winner's position");
+  });
+
+  add("delete forgets a checkpoint; deleting an unknown id does nothing", async (store) => {
+    const name = id();
+    await store.store(name, 3);
+    await store.delete(name);
+    assertEqual(await store.load(name), undefined, "deleted");
+    await store.delete(id());
+  });
+
+  add("invalid ids, positions and expected positions are refused; nothing is written", async (store) => {
+    const badIds: unknown[] = ["", "  ", "tab\there", "x".repeat(300), 1, null, undefined];
+    for (const bad of badIds) {
+      await assertRejects(() => store.store(bad as string, 1), ErrorCode.Validation, `id ${String(bad).slice(0, 10)}`);
+      await assertRejects(() => store.load(bad as string), ErrorCode.Validation, "load");
+      await assertRejects(() => store.delete(bad as string), ErrorCode.Validation, "delete");
+    }
+    const name = id();
+    const badPositions: unknown[] = [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "3", null, 2 ** 53, 10n];
+    for (const bad of badPositions) {
+      await assertRejects(() => store.store(name, bad as number), ErrorCode.Validation, `position ${String(bad)}`);
+      await assertRejects(
+        () => store.store(name, 1, { expected: bad as number }),
+        ErrorCode.Validation,
+        `expected ${String(bad)}`,
+      );
+    }
+    assertEqual(await store.load(name), undefined, "nothing written");
+  });
+
+  return { name: options.name, cases };
+}
