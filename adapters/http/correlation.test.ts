@@ -1,0 +1,57 @@
+import { describe, expect, test } from "bun:test";
+import { isUlid } from "../../src/index.js";
+import { correlationFrom } from "./correlation.js";
+
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
+
+describe("correlationFrom", () => {
+  test("takes the caller's correlation header, and keeps a valid traceparent beside it", () => {
+    expect(correlationFrom(new Headers({ "x-correlation-id": "order-42" }))).toEqual({ correlationId: "order-42" });
+    expect(
+      correlationFrom(new Headers({ "x-correlation-id": "order-42", traceparent: TRACEPARENT, tracestate: "a=1" })),
+    ).toEqual({ correlationId: "order-42", traceparent: TRACEPARENT, tracestate: "a=1" });
+  });
+
+  test("falls back to the trace id of a W3C traceparent", () => {
+    expect(correlationFrom(new Headers({ traceparent: TRACEPARENT }))).toEqual({
+      correlationId: TRACE_ID,
+      traceparent: TRACEPARENT,
+    });
+  });
+
+  test("makes a fresh ULID when the request has neither", () => {
+    expect(isUlid(correlationFrom(new Headers()).correlationId)).toBe(true);
+    expect(isUlid(correlationFrom(new Headers({ "x-correlation-id": "   " })).correlationId)).toBe(true);
+  });
+
+  test("honours another header name", () => {
+    expect(correlationFrom(new Headers({ "x-request-id": "r-1" }), "x-request-id").correlationId).toBe("r-1");
+  });
+
+  test("ignores an invalid traceparent, as W3C Trace Context asks", () => {
+    for (const bad of [
+      "garbage",
+      `ff-${TRACE_ID}-00f067aa0ba902b7-01`,
+      `00-${"0".repeat(32)}-00f067aa0ba902b7-01`,
+      `00-${TRACE_ID}-${"0".repeat(16)}-01`,
+      `00-${TRACE_ID}-00f067aa0ba902b7-01-extra`,
+    ]) {
+      const correlation = correlationFrom(new Headers({ traceparent: bad }));
+      expect(correlation.traceparent).toBeUndefined();
+      expect(isUlid(correlation.correlationId)).toBe(true);
+    }
+  });
+
+  test("refuses a correlation id that is too long or not visible ASCII, naming the header", () => {
+    for (const bad of ["x".repeat(129), "has space", "naïve"]) {
+      try {
+        correlationFrom(new Headers({ "x-correlation-id": bad }));
+        throw new Error("accepted");
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe("VALIDATION_FAILED");
+        expect((error as { issues: { path: string[] }[] }).issues[0]?.path).toEqual(["headers", "x-correlation-id"]);
+      }
+    }
+  });
+});

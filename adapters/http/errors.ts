@@ -1,0 +1,95 @@
+import { EventFlowsError, type EventFlowsErrorOptions } from "../../src/index.js";
+
+/**
+ * Errors raised by the HTTP layer itself (not by the core): what a request did wrong before any
+ * command or query ran. Each is an {@link EventFlowsError} with a stable `code`, mapped to a status by
+ * `problemFor` in problem-details.ts. None of them depends on Hono, so other HTTP adapters reuse them.
+ */
+export const HttpErrorCode = {
+  Unauthorized: "UNAUTHORIZED",
+  Forbidden: "FORBIDDEN",
+  UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+  MethodNotAllowed: "METHOD_NOT_ALLOWED",
+  IdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
+  IdempotencyInProgress: "IDEMPOTENCY_IN_PROGRESS",
+  NotReady: "NOT_READY",
+} as const;
+
+/** The request carries no valid credentials (401). `challenge` becomes the `WWW-Authenticate` header. */
+export class UnauthorizedError extends EventFlowsError {
+  override readonly name = "UnauthorizedError";
+  readonly challenge: string | undefined;
+  constructor(
+    message = "Authentication is required",
+    options?: EventFlowsErrorOptions & { readonly challenge?: string },
+  ) {
+    super(HttpErrorCode.Unauthorized, message, options);
+    this.challenge = options?.challenge;
+  }
+}
+
+/** The caller is known but may not do this (403). */
+export class ForbiddenError extends EventFlowsError {
+  override readonly name = "ForbiddenError";
+  constructor(message = "Not allowed", options?: EventFlowsErrorOptions) {
+    super(HttpErrorCode.Forbidden, message, options);
+  }
+}
+
+/** The body is not JSON by its `Content-Type` (415). */
+export class UnsupportedMediaTypeError extends EventFlowsError {
+  override readonly name = "UnsupportedMediaTypeError";
+  constructor(
+    readonly contentType: string | undefined,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      HttpErrorCode.UnsupportedMediaType,
+      contentType === undefined
+        ? "The request has a body but no Content-Type; send application/json"
+        : `Content-Type ${clip(contentType)} is not supported; send application/json`,
+      options,
+    );
+  }
+}
+
+/** The route exists, but not for this method (405). `allow` lists the methods it takes. */
+export class MethodNotAllowedError extends EventFlowsError {
+  override readonly name = "MethodNotAllowedError";
+  constructor(
+    readonly method: string,
+    readonly allow: readonly string[],
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(HttpErrorCode.MethodNotAllowed, `${clip(method)} is not allowed here; use ${allow.join(" or ")}`, options);
+  }
+}
+
+/** An `Idempotency-Key` already used for a different request (another body or command type) (422). */
+export class IdempotencyKeyReusedError extends EventFlowsError {
+  override readonly name = "IdempotencyKeyReusedError";
+  constructor(options?: EventFlowsErrorOptions) {
+    super(
+      HttpErrorCode.IdempotencyKeyReused,
+      "This Idempotency-Key was used for a different request; use a new key for a new request",
+      options,
+    );
+  }
+}
+
+/** A request with the same `Idempotency-Key` is still running (409): retry after it finishes. */
+export class IdempotencyInProgressError extends EventFlowsError {
+  override readonly name = "IdempotencyInProgressError";
+  constructor(options?: EventFlowsErrorOptions) {
+    super(
+      HttpErrorCode.IdempotencyInProgress,
+      "A request with this Idempotency-Key is still in progress; retry later",
+      options,
+    );
+  }
+}
+
+// Echoed request values are clipped: an error message names the problem, it does not mirror input.
+function clip(value: string): string {
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}

@@ -1,0 +1,154 @@
+/**
+ * The HTTP mapping of the error hierarchy: every error becomes an RFC 9457 problem details
+ * response. It is the only place EventFlows decides status codes, and it depends on nothing but web
+ * standards, so any HTTP adapter (Hono here, Lambda's API Gateway handlers) maps errors the same way.
+ *
+ * Problems use `type: "about:blank"` with the status phrase as `title`, as RFC 9457 §4.2.1 asks, and
+ * carry the error's stable `code` as an extension member: clients branch on `code`. The `detail` of a
+ * client error (4xx) is the error's message, which EventFlows errors write to be shown; a server error
+ * (5xx) never carries the message of the error behind it.
+ */
+import { ErrorCode, type Issue, isEventFlowsError } from "../../src/index.js";
+import { HttpErrorCode } from "./errors.js";
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+export interface ProblemDetails {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  /** The stable error code (`VALIDATION_FAILED`, `CONCURRENCY_CONFLICT`, …); `INTERNAL_ERROR` for the unknown. */
+  readonly code: string;
+  /** For `VALIDATION_FAILED`: every problem found, each with a path into the input. */
+  readonly issues?: readonly Issue[];
+  readonly [extension: string]: unknown;
+}
+
+export const INTERNAL_ERROR = "INTERNAL_ERROR";
+
+const statusByCode: Readonly<Record<string, number>> = {
+  [ErrorCode.Validation]: 400,
+  [HttpErrorCode.Unauthorized]: 401,
+  [HttpErrorCode.Forbidden]: 403,
+  [ErrorCode.HandlerNotFound]: 404,
+  [ErrorCode.StreamNotFound]: 404,
+  [HttpErrorCode.MethodNotAllowed]: 405,
+  [ErrorCode.Concurrency]: 409,
+  [HttpErrorCode.IdempotencyInProgress]: 409,
+  [ErrorCode.PayloadTooLarge]: 413,
+  [HttpErrorCode.UnsupportedMediaType]: 415,
+  [HttpErrorCode.IdempotencyKeyReused]: 422,
+  [HttpErrorCode.NotReady]: 503,
+};
+
+const phrases: Readonly<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/** The status phrase for a status code, as `title` of an `about:blank` problem. */
+export function statusPhrase(status: number): string {
+  return phrases[status] ?? (status >= 500 ? "Server Error" : "Client Error");
+}
+
+/** Builds a problem from parts, for responses that do not start from an error (readiness, say). */
+export function problem(
+  status: number,
+  code: string,
+  detail: string,
+  extensions: Readonly<Record<string, unknown>> = {},
+): ProblemDetails {
+  return { ...extensions, type: "about:blank", title: statusPhrase(status), status, detail, code };
+}
+
+/**
+ * The problem for an error. Known client errors keep their message and structured fields; a
+ * backend failure says only whether retrying may help; anything else is a bare 500.
+ */
+export function problemFor(error: unknown): ProblemDetails {
+  if (!isHttpMappable(error)) return problem(500, INTERNAL_ERROR, "An unexpected error occurred");
+  const code = error.code;
+  if (code === ErrorCode.Service) {
+    const retryable = (error as { retryable?: unknown }).retryable === true;
+    return retryable
+      ? problem(503, code, "A backend service is unavailable; retrying may succeed", { retryable: true })
+      : problem(500, code, "A backend service failed", { retryable: false });
+  }
+  const status = statusByCode[code];
+  if (status === undefined) return problem(500, INTERNAL_ERROR, "An unexpected error occurred");
+  const fields = error as unknown as Record<string, unknown>;
+  switch (code) {
+    case ErrorCode.Validation:
+      return problem(status, code, error.message, { issues: safeIssues(fields.issues) });
+    case ErrorCode.Concurrency:
+      return problem(status, code, error.message, {
+        streamId: fields.streamId,
+        expectedVersion: fields.expectedVersion,
+        actualVersion: fields.actualVersion,
+      });
+    case ErrorCode.PayloadTooLarge:
+      return problem(status, code, error.message, { limit: fields.limit });
+    case HttpErrorCode.MethodNotAllowed:
+      return problem(status, code, error.message, { allow: fields.allow });
+    default:
+      return problem(status, code, error.message);
+  }
+}
+
+/** Headers a problem's status calls for: the auth challenge of a 401, `Allow` of a 405, `Retry-After` of a 503. */
+export function problemHeaders(error: unknown, problemDetails: ProblemDetails): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE };
+  const fields = (typeof error === "object" && error !== null ? error : {}) as Record<string, unknown>;
+  if (problemDetails.status === 401) {
+    headers["www-authenticate"] = typeof fields.challenge === "string" ? fields.challenge : "Bearer";
+  }
+  if (problemDetails.status === 405 && Array.isArray(fields.allow)) headers.allow = fields.allow.join(", ");
+  if (problemDetails.status === 503 || problemDetails.code === HttpErrorCode.IdempotencyInProgress) {
+    headers["retry-after"] = "1";
+  }
+  return headers;
+}
+
+/** A problem+json response for an error, with `extraHeaders` (a correlation id, say) added. */
+export function errorResponse(error: unknown, extraHeaders: Readonly<Record<string, string>> = {}): Response {
+  const details = problemFor(error);
+  return new Response(JSON.stringify(details), {
+    status: details.status,
+    headers: { ...problemHeaders(error, details), ...extraHeaders },
+  });
+}
+
+/** A problem+json response for a problem built with {@link problem}. */
+export function problemResponse(
+  details: ProblemDetails,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): Response {
+  return new Response(JSON.stringify(details), {
+    status: details.status,
+    headers: { "content-type": PROBLEM_CONTENT_TYPE, ...extraHeaders },
+  });
+}
+
+const httpCodes: ReadonlySet<unknown> = new Set(Object.values(HttpErrorCode));
+
+function isHttpMappable(error: unknown): error is Error & { code: string } {
+  if (isEventFlowsError(error)) return true;
+  // Our HTTP-layer codes are not in the core's list, and a second copy of this package fails `instanceof`.
+  return error instanceof Error && httpCodes.has((error as { code?: unknown }).code);
+}
+
+// Issues come from our ValidationError; still, only path and message go out, never anything else attached.
+function safeIssues(issues: unknown): Issue[] {
+  if (!Array.isArray(issues)) return [];
+  return issues.map((issue: Issue) => ({ path: [...(issue.path ?? [])], message: String(issue.message) }));
+}

@@ -1,0 +1,77 @@
+import { describe, expect, test } from "bun:test";
+import { isJsonMediaType, readJsonBody } from "./request-body.js";
+
+const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }) =>
+  new Request("http://localhost/x", { method: "POST", body, headers });
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+      controller.close();
+    },
+  });
+}
+
+describe("readJsonBody", () => {
+  test("parses JSON and returns its exact bytes", async () => {
+    const body = await readJsonBody(post('{"a":1}'));
+    expect(body.value).toEqual({ a: 1 });
+    expect(new TextDecoder().decode(body.bytes)).toBe('{"a":1}');
+  });
+
+  test("joins a body streamed in chunks", async () => {
+    const body = await readJsonBody(post(streamOf(['{"a":', "[1,2", "]}"])));
+    expect(body.value).toEqual({ a: [1, 2] });
+  });
+
+  test("no body, or an empty one without a type, is undefined", async () => {
+    expect((await readJsonBody(post(null, {}))).value).toBeUndefined();
+    expect((await readJsonBody(post(streamOf([]), {}))).value).toBeUndefined();
+  });
+
+  test("accepts +json types and parameters", () => {
+    expect(isJsonMediaType("application/json; charset=utf-8")).toBe(true);
+    expect(isJsonMediaType("Application/JSON")).toBe(true);
+    expect(isJsonMediaType("application/merge-patch+json")).toBe(true);
+    expect(isJsonMediaType("text/json")).toBe(false);
+    expect(isJsonMediaType("application/jsonx")).toBe(false);
+    expect(isJsonMediaType("text/plain")).toBe(false);
+  });
+
+  test("refuses a body of another media type (415), or one with content but no type", async () => {
+    expect(await codeOf(readJsonBody(post('{"a":1}', { "content-type": "text/plain" })))).toBe(
+      "UNSUPPORTED_MEDIA_TYPE",
+    );
+    expect(await codeOf(readJsonBody(post(streamOf(['{"a":1}']), {})))).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  test("refuses a declared length over the limit without reading, and a streamed body once it passes the limit", async () => {
+    expect(
+      await codeOf(readJsonBody(post("{}", { "content-type": "application/json", "content-length": "5000" }), 100)),
+    ).toBe("PAYLOAD_TOO_LARGE");
+    const big = JSON.stringify({ text: "x".repeat(200) });
+    expect(await codeOf(readJsonBody(post(streamOf([big.slice(0, 100), big.slice(100)])), 150))).toBe(
+      "PAYLOAD_TOO_LARGE",
+    );
+    expect(await codeOf(readJsonBody(post(big), 150))).toBe("PAYLOAD_TOO_LARGE");
+    expect((await readJsonBody(post(big), big.length)).value).toEqual({ text: "x".repeat(200) });
+  });
+
+  test("refuses malformed JSON and invalid UTF-8 as validation errors", async () => {
+    for (const bad of ["{", "{'a':1}", "undefined", '{"a":1}}', "NaN"]) {
+      expect(await codeOf(readJsonBody(post(bad)))).toBe("VALIDATION_FAILED");
+    }
+    expect(await codeOf(readJsonBody(post(new Uint8Array([0x22, 0xff, 0xfe, 0x22]))))).toBe("VALIDATION_FAILED");
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * Reading a JSON request body safely: the media type is checked before a byte is read, the size is
+ * capped while reading (a declared `Content-Length` over the limit is refused unread), bytes must be
+ * UTF-8 and the text JSON. Web standards only, so any HTTP adapter can use it.
+ */
+import { PayloadTooLargeError, ValidationError } from "../../src/index.js";
+import { UnsupportedMediaTypeError } from "./errors.js";
+
+/** Default body limit: 1 MiB, well above a command's needs and under every platform's own limit. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface JsonBody {
+  /** The parsed value; `undefined` when the request has no body. */
+  readonly value: unknown;
+  /** The raw bytes (empty without a body): what an idempotency fingerprint hashes. */
+  readonly bytes: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** `application/json`, or any `+json` type, with or without parameters such as `charset=utf-8`. */
+export function isJsonMediaType(contentType: string): boolean {
+  const semicolon = contentType.indexOf(";");
+  const mediaType = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  return mediaType === "application/json" || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
+}
+
+/**
+ * @throws {UnsupportedMediaTypeError} a body that is not declared JSON.
+ * @throws {PayloadTooLargeError} a body over `limit` bytes.
+ * @throws {ValidationError} a body that is not UTF-8 or not JSON.
+ */
+export async function readJsonBody(request: Request, limit: number = DEFAULT_BODY_LIMIT): Promise<JsonBody> {
+  const headers = request.headers;
+  const declared = headers.get("content-length");
+  if (request.body === null || declared === "0") return { value: undefined, bytes: EMPTY };
+  const contentType = headers.get("content-type");
+  if (contentType !== null && !isJsonMediaType(contentType)) throw new UnsupportedMediaTypeError(contentType);
+  if (declared !== null) {
+    const size = Number(declared);
+    if (size > limit) throw new PayloadTooLargeError("request body", size, limit);
+  }
+  const bytes = await readLimited(request.body, limit);
+  if (bytes.length === 0) return { value: undefined, bytes };
+  // Some clients send an empty body without a type; a body with content must say it is JSON.
+  if (contentType === null) throw new UnsupportedMediaTypeError(undefined);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new ValidationError("Malformed request body", [{ path: [], message: "the body is not valid UTF-8" }]);
+  }
+  try {
+    return { value: JSON.parse(text), bytes };
+  } catch {
+    // The parser's own message quotes the input and differs per runtime: say what is wrong, not where.
+    throw new ValidationError("Malformed request body", [{ path: [], message: "the body is not valid JSON" }]);
+  }
+}
+
+async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => undefined);
+        throw new PayloadTooLargeError("request body", size, limit);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
