@@ -7,7 +7,7 @@
  * append an entry whose `services` names the test/services registry keys it needs and whose `open`
  * reads the service location from `env` (process.env on Node, bindings in workerd).
  */
-import { InMemoryEventBus, InMemoryEventStore } from "../../src/index.js";
+import { InMemoryCheckpointStore, InMemoryEventBus, InMemoryEventStore } from "../../src/index.js";
 import * as testing from "../../src/testing/index.js";
 
 /** Where services are: environment variables on Node, bindings of the same names in workerd. */
@@ -54,6 +54,15 @@ export const runtimeSuites: readonly RuntimeSuite[] = [
       suite: testing.eventBusContract({
         name: "InMemoryEventBus contract",
         create: (options) => new InMemoryEventBus(options),
+      }),
+    }),
+  },
+  {
+    contract: "checkpointStoreContract",
+    open: () => ({
+      suite: testing.checkpointStoreContract({
+        name: "InMemoryCheckpointStore contract",
+        create: () => new InMemoryCheckpointStore(),
       }),
     }),
   },
