@@ -33,6 +33,7 @@ export const ErrorCode = {
   DuplicateHandler: "DUPLICATE_HANDLER",
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
   Service: "SERVICE_ERROR",
+  SnapshotCorrupt: "SNAPSHOT_CORRUPT",
 } as const;
 
 /** An optimistic-concurrency check failed: the stream is not at the version the caller expected. */
@@ -129,6 +130,26 @@ export class ServiceError extends EventFlowsError {
   readonly status: number | undefined;
 }
 
+/**
+ * A stored snapshot cannot be read: its bytes do not decode, or it was written in an encoding this
+ * store does not know. The events are intact; the repository reports it and replays them instead.
+ */
+export class SnapshotCorruptError extends EventFlowsError {
+  override readonly name = "SnapshotCorruptError";
+  constructor(
+    readonly streamId: string,
+    readonly version: number,
+    readonly reason: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.SnapshotCorrupt,
+      `Snapshot of stream "${streamId}" at version ${version} is unreadable: ${reason}`,
+      options,
+    );
+  }
+}
+
 function formatIssue(issue: Issue): string {
   return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
 }
@@ -152,3 +173,5 @@ export const isDuplicateHandlerError = (error: unknown): error is DuplicateHandl
 export const isPayloadTooLargeError = (error: unknown): error is PayloadTooLargeError =>
   hasCode(error, ErrorCode.PayloadTooLarge);
 export const isServiceError = (error: unknown): error is ServiceError => hasCode(error, ErrorCode.Service);
+export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>
+  hasCode(error, ErrorCode.SnapshotCorrupt);

@@ -41,10 +41,12 @@ export {
   isHandlerNotFoundError,
   isPayloadTooLargeError,
   isServiceError,
+  isSnapshotCorruptError,
   isStreamNotFoundError,
   isValidationError,
   PayloadTooLargeError,
   ServiceError,
+  SnapshotCorruptError,
   StreamNotFoundError,
   ValidationError,
 } from "./errors.js";
@@ -132,4 +134,36 @@ export {
   validation,
 } from "./messaging/middleware.js";
 export { QueryBus } from "./messaging/query-bus.js";
+export { COMPRESSION_FORMATS, type CompressionFormat, compress, decompress } from "./snapshot/compression.js";
+export { InMemorySnapshotStore, type InMemorySnapshotStoreOptions } from "./snapshot/in-memory-snapshot-store.js";
+export { jsonSerializer } from "./snapshot/json-serializer.js";
+export { msgpackSerializer } from "./snapshot/msgpack-serializer.js";
+export {
+  allPolicies,
+  anyPolicy,
+  everyNEvents,
+  olderThan,
+  type SnapshotPolicy,
+  type SnapshotPolicyContext,
+} from "./snapshot/policies.js";
+export type {
+  RepositorySnapshotOptions,
+  SnapshotErrorContext,
+  SnapshotOperation,
+} from "./snapshot/repository-snapshots.js";
+export { type SnapshotSerializer, snapshotIssues } from "./snapshot/serializer.js";
+export {
+  DEFAULT_KEEP_LAST,
+  type SnapshotCompression,
+  SnapshotStore,
+  type SnapshotStoreOptions,
+} from "./snapshot/snapshot-store.js";
+export type {
+  LoadSnapshotOptions,
+  NewSnapshot,
+  SaveSnapshotResult,
+  Snapshot,
+  SnapshotStoreCapabilities,
+  StoredSnapshot,
+} from "./snapshot/types.js";
 export { ValueObject } from "./value-object.js";

@@ -3,6 +3,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
+import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
 import type { AggregateRoot } from "./aggregate-root.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: any aggregate, whatever its state and events
@@ -14,6 +15,8 @@ export interface AggregateRepositoryOptions<A extends AnyAggregate> {
   readonly stream: EventStream | ((id: string) => string);
   /** A fresh aggregate in its initial state. */
   readonly create: (id: string) => A;
+  /** Load from the newest snapshot plus later events, and take snapshots by policy after saves. */
+  readonly snapshots?: RepositorySnapshotOptions<A>;
 }
 
 export interface SaveOptions {
@@ -40,12 +43,14 @@ export class AggregateRepository<A extends AnyAggregate> {
   readonly #store: EventStore;
   readonly #streamOf: (id: string) => string;
   readonly #create: (id: string) => A;
+  readonly #snapshots: RepositorySnapshots<A> | undefined;
 
   constructor(options: AggregateRepositoryOptions<A>) {
     this.#store = options.store;
     const stream = options.stream;
     this.#streamOf = typeof stream === "function" ? stream : (id) => stream.name(id);
     this.#create = options.create;
+    this.#snapshots = options.snapshots === undefined ? undefined : new RepositorySnapshots(options.snapshots);
   }
 
   streamIdOf(id: string): string {
@@ -54,8 +59,10 @@ export class AggregateRepository<A extends AnyAggregate> {
 
   /** The aggregate, or `undefined` when its stream has no events. */
   async find(id: string): Promise<A | undefined> {
-    const aggregate = this.#create(id);
-    await aggregate.rehydrateAsync(this.#store.readStream(this.#streamOf(id)));
+    let aggregate = this.#create(id);
+    const streamId = this.#streamOf(id);
+    if (this.#snapshots === undefined) await aggregate.rehydrateAsync(this.#store.readStream(streamId));
+    else aggregate = await this.#snapshots.load(aggregate, () => this.#create(id), streamId, this.#store);
     return aggregate.version === 0 ? undefined : aggregate;
   }
 
@@ -71,13 +78,25 @@ export class AggregateRepository<A extends AnyAggregate> {
    * @throws {ConcurrencyError} someone else appended in between; reload and decide again.
    */
   async save(aggregate: A, options: SaveOptions = {}): Promise<AppendToStreamResult<EventEnvelope>> {
-    const expectedVersion = aggregate.persistedVersion === 0 ? "no-stream" : aggregate.persistedVersion;
-    const result = await this.#store.appendToStream(this.#streamOf(aggregate.id), aggregate.uncommittedEvents, {
+    const previousVersion = aggregate.persistedVersion;
+    const expectedVersion = previousVersion === 0 ? "no-stream" : previousVersion;
+    const streamId = this.#streamOf(aggregate.id);
+    const result = await this.#store.appendToStream(streamId, aggregate.uncommittedEvents, {
       expectedVersion,
       ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
     });
     aggregate.markCommitted(result.nextExpectedVersion);
+    // Never awaited and never throws: a snapshot is an optimisation, the events are saved.
+    this.#snapshots?.afterSave(aggregate, streamId, previousVersion, result);
     return result;
+  }
+
+  /**
+   * Waits for the snapshot writes started by earlier saves. Call it before a Lambda handler returns
+   * (or pass `snapshots.waitUntil` on Workers) so that the writes are not frozen mid-flight.
+   */
+  async flushSnapshots(): Promise<void> {
+    await this.#snapshots?.flush();
   }
 
   /**

@@ -1,0 +1,350 @@
+import { describe, expect, test } from "bun:test";
+import { AggregateRoot, type AggregateSnapshot } from "../aggregate/aggregate-root.js";
+import { AggregateRepository } from "../aggregate/repository.js";
+import { ConcurrencyError, isSnapshotCorruptError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { defineStream } from "../events/stream.js";
+import { InMemorySnapshotStore } from "./in-memory-snapshot-store.js";
+import { jsonSerializer } from "./json-serializer.js";
+import { everyNEvents, olderThan, type SnapshotPolicy } from "./policies.js";
+import type { SnapshotErrorContext } from "./repository-snapshots.js";
+import type { SnapshotStore } from "./snapshot-store.js";
+import type { StoredSnapshot } from "./types.js";
+
+type TallyEvent = { type: "Counted"; data: { by: number; label: string } };
+interface TallyState {
+  total: number;
+  byLabel: Map<string, number>;
+  since: Date | undefined;
+}
+
+class Tally extends AggregateRoot<TallyState, TallyEvent> {
+  constructor(id: string) {
+    super(id, { total: 0, byLabel: new Map(), since: undefined });
+  }
+  count(by: number, label = "x") {
+    this.raise("Counted", { by, label });
+  }
+  protected onCounted(event: TallyEvent & Partial<EventEnvelope>) {
+    this.state.total += event.data.by;
+    this.state.byLabel.set(event.data.label, (this.state.byLabel.get(event.data.label) ?? 0) + event.data.by);
+    this.state.since ??= new Date(Date.UTC(2024, 0, 1));
+  }
+}
+
+/** Counts the events read from streams, to show how much of a stream a load replays. */
+class CountingEventStore extends InMemoryEventStore {
+  eventsRead = 0;
+  protected override async *readStreamEvents(
+    streamId: string,
+    options: Parameters<InMemoryEventStore["readStream"]>[1] = {},
+  ) {
+    for await (const event of super.readStreamEvents(streamId, options)) {
+      this.eventsRead++;
+      yield event;
+    }
+  }
+}
+
+const Tallies = defineStream("Tally");
+
+function setup(
+  options: {
+    snapshotStore?: SnapshotStore;
+    policy?: SnapshotPolicy<Tally>;
+    schemaVersion?: number;
+    now?: () => number;
+    create?: (id: string) => Tally;
+    store?: CountingEventStore;
+  } = {},
+) {
+  const store = options.store ?? new CountingEventStore();
+  const snapshots = options.snapshotStore ?? new InMemorySnapshotStore();
+  const errors: [unknown, SnapshotErrorContext][] = [];
+  const repository = new AggregateRepository({
+    store,
+    stream: Tallies,
+    create: options.create ?? ((id) => new Tally(id)),
+    snapshots: {
+      store: snapshots,
+      policy: options.policy ?? everyNEvents(10),
+      ...(options.schemaVersion === undefined ? {} : { schemaVersion: options.schemaVersion }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+      onError: (error, context) => errors.push([error, context]),
+    },
+  });
+  return { store, snapshots, repository, errors };
+}
+
+async function countTo(repository: AggregateRepository<Tally>, id: string, saves: number, perSave = 1) {
+  for (let i = 0; i < saves; i++) {
+    await repository.update(
+      id,
+      (tally) => {
+        for (let j = 0; j < perSave; j++) tally.count(1, (i + j) % 2 === 0 ? "even" : "odd");
+      },
+      { createIfMissing: true },
+    );
+  }
+  await repository.flushSnapshots();
+}
+
+/** A snapshot store whose writes fail or hang, as a broken backend's would. */
+class FailingSnapshotStore extends InMemorySnapshotStore {
+  mode: "reject" | "hang" | "ok" = "reject";
+  release: () => void = () => undefined;
+  writes = 0;
+  protected override async writeSnapshot(record: StoredSnapshot, keepLast: number) {
+    this.writes++;
+    if (this.mode === "reject") throw new Error("snapshot backend down");
+    if (this.mode === "hang") await new Promise<void>((resolve) => (this.release = resolve));
+    return super.writeSnapshot(record, keepLast);
+  }
+}
+
+describe("AggregateRepository with snapshots", () => {
+  test("takes snapshots by policy after saves, and loads from the newest plus later events only", async () => {
+    const { store, snapshots, repository, errors } = setup();
+    await countTo(repository, "t1", 25);
+    const newest = await snapshots.load<TallyState>("Tally-t1");
+    expect(newest?.version).toBe(20);
+    expect(newest?.state.total).toBe(20);
+    store.eventsRead = 0;
+    const loaded = await repository.load("t1");
+    // From version 20 (to check the stream still has it) to 25.
+    expect(store.eventsRead).toBe(6);
+    expect(loaded.version).toBe(25);
+    const replayed = new Tally("t1").rehydrate(await Array.fromAsync(store.readStream("Tally-t1")));
+    expect(loaded.currentState).toEqual(replayed.currentState);
+    expect(loaded.currentState.byLabel).toEqual(
+      new Map([
+        ["even", 13],
+        ["odd", 12],
+      ]),
+    );
+    expect(errors).toEqual([]);
+  });
+
+  test("a save whose snapshot write rejects succeeds; the failure goes to onError and the next save retries", async () => {
+    const snapshotStore = new FailingSnapshotStore();
+    const { store, repository, errors } = setup({ snapshotStore });
+    const tally = new Tally("t2");
+    for (let i = 0; i < 10; i++) tally.count(1);
+    const result = await repository.save(tally);
+    expect(result.nextExpectedVersion).toBe(10);
+    await repository.flushSnapshots();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.[1]).toEqual({ operation: "save", streamId: "Tally-t2", version: 10 });
+    expect(String(errors[0]?.[0])).toContain("snapshot backend down");
+    expect(await store.getStreamVersion("Tally-t2")).toBe(10);
+    snapshotStore.mode = "ok";
+    tally.count(1);
+    await repository.save(tally);
+    await repository.flushSnapshots();
+    expect((await snapshotStore.load("Tally-t2"))?.version).toBe(11);
+  });
+
+  test("a snapshot store whose save throws synchronously does not fail the save either", async () => {
+    const snapshotStore = new InMemorySnapshotStore();
+    snapshotStore.save = () => {
+      throw new Error("sync failure");
+    };
+    const { repository, errors } = setup({ snapshotStore, policy: () => true });
+    const tally = new Tally("t3");
+    tally.count(1);
+    await repository.save(tally);
+    await repository.flushSnapshots();
+    expect(errors.map(([e, c]) => [String(e), c.operation])).toEqual([["Error: sync failure", "save"]]);
+  });
+
+  test("a save does not wait for the snapshot write (a write that hangs does not block it)", async () => {
+    const snapshotStore = new FailingSnapshotStore();
+    snapshotStore.mode = "hang";
+    const { repository } = setup({ snapshotStore, policy: () => true });
+    const tally = new Tally("t4");
+    tally.count(5);
+    let flushed = false;
+    await repository.save(tally);
+    const flushing = repository.flushSnapshots().then(() => (flushed = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(flushed).toBe(false);
+    expect(await snapshotStore.load("Tally-t4")).toBeUndefined();
+    snapshotStore.release();
+    await flushing;
+    expect((await snapshotStore.load("Tally-t4"))?.version).toBe(1);
+  });
+
+  test("waitUntil receives each background write", async () => {
+    const handed: Promise<unknown>[] = [];
+    const repository = new AggregateRepository({
+      store: new InMemoryEventStore(),
+      stream: Tallies,
+      create: (id) => new Tally(id),
+      snapshots: { store: new InMemorySnapshotStore(), policy: () => true, waitUntil: (p) => handed.push(p) },
+    });
+    const tally = new Tally("t5");
+    tally.count(1);
+    await repository.save(tally);
+    expect(handed).toHaveLength(1);
+    await Promise.all(handed);
+  });
+
+  test("a changed schema version ignores older snapshots, replays everything, and snapshots again", async () => {
+    const store = new CountingEventStore();
+    const snapshotStore = new InMemorySnapshotStore();
+    const v1 = setup({ store, snapshotStore });
+    await countTo(v1.repository, "t6", 12);
+    expect((await snapshotStore.load("Tally-t6"))?.schemaVersion).toBe(1);
+
+    const v2 = setup({ store, snapshotStore, schemaVersion: 2 });
+    store.eventsRead = 0;
+    const loaded = await v2.repository.load("t6");
+    expect(store.eventsRead).toBe(12);
+    expect(loaded.currentState.total).toBe(12);
+    await v2.repository.flushSnapshots();
+    const fresh = await snapshotStore.load("Tally-t6");
+    expect([fresh?.version, fresh?.schemaVersion]).toEqual([12, 2]);
+    store.eventsRead = 0;
+    await v2.repository.load("t6");
+    expect(store.eventsRead).toBe(1);
+    expect(v2.errors).toEqual([]);
+
+    // Old code still running (a rolling deploy) replays without overwriting the newer shape.
+    store.eventsRead = 0;
+    await v1.repository.load("t6");
+    await v1.repository.flushSnapshots();
+    expect(store.eventsRead).toBe(12);
+    expect((await snapshotStore.load("Tally-t6"))?.schemaVersion).toBe(2);
+  });
+
+  test("a snapshot that does not decode is reported; the load replays all events and snapshots again", async () => {
+    const brittle = { ...jsonSerializer, name: "brittle" };
+    const snapshotStore = new FailingSnapshotStore({ serializer: brittle });
+    snapshotStore.mode = "ok";
+    const { store, repository, errors } = setup({ snapshotStore });
+    await countTo(repository, "t7", 10);
+    expect(snapshotStore.writes).toBe(1);
+    brittle.deserialize = () => {
+      throw new SyntaxError("bit rot");
+    };
+    store.eventsRead = 0;
+    const loaded = await repository.load("t7");
+    expect(loaded.currentState.total).toBe(10);
+    expect(store.eventsRead).toBe(10);
+    expect(errors).toHaveLength(1);
+    expect(isSnapshotCorruptError(errors[0]?.[0])).toBe(true);
+    expect(errors[0]?.[1]).toEqual({ operation: "load", streamId: "Tally-t7" });
+    await repository.flushSnapshots();
+    expect(snapshotStore.writes).toBe(2);
+    brittle.deserialize = jsonSerializer.deserialize;
+    expect((await snapshotStore.load<TallyState>("Tally-t7"))?.state.total).toBe(10);
+  });
+
+  test("a snapshot ahead of its stream is reported and replaced; the load replays the stream", async () => {
+    const { store, snapshots, repository, errors } = setup({ policy: () => false });
+    await countTo(repository, "t8", 3);
+    await snapshots.save({
+      streamId: "Tally-t8",
+      version: 50,
+      state: { total: 999, byLabel: new Map(), since: undefined },
+    });
+    const loaded = await repository.load("t8");
+    expect(loaded.version).toBe(3);
+    expect(loaded.currentState.total).toBe(3);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.[0]).toBeInstanceOf(SnapshotCorruptError);
+    expect(errors[0]?.[1]).toEqual({ operation: "restore", streamId: "Tally-t8", version: 50 });
+    await repository.flushSnapshots();
+    expect((await snapshots.load("Tally-t8"))?.version).toBe(3);
+    store.eventsRead = 0;
+    await repository.load("t8");
+    expect(store.eventsRead).toBe(1);
+    expect(errors).toHaveLength(1);
+  });
+
+  test("a restoreSnapshot that throws is reported; the load replays from a fresh aggregate", async () => {
+    class StrictTally extends Tally {
+      override restoreSnapshot(snapshot: AggregateSnapshot<TallyState>): this {
+        super.restoreSnapshot(snapshot);
+        throw new Error("state shape check failed");
+      }
+    }
+    const { repository, errors } = setup({ create: (id) => new StrictTally(id) });
+    await countTo(repository, "t9", 10);
+    const loaded = await repository.load("t9");
+    expect([loaded.version, loaded.currentState.total]).toEqual([10, 10]);
+    expect(errors.map(([, c]) => c.operation)).toContain("restore");
+  });
+
+  test("a policy that throws is reported and the save stands", async () => {
+    const { repository, errors } = setup({
+      policy: () => {
+        throw new Error("policy bug");
+      },
+    });
+    const tally = new Tally("t10");
+    tally.count(1);
+    expect((await repository.save(tally)).nextExpectedVersion).toBe(1);
+    expect(errors.map(([, c]) => c)).toEqual([{ operation: "policy", streamId: "Tally-t10", version: 1 }]);
+  });
+
+  test("the time policy measures from the snapshot an aggregate was loaded from", async () => {
+    let now = Date.now();
+    const { snapshots, repository } = setup({ policy: olderThan(60_000), now: () => now });
+    await countTo(repository, "t11", 1);
+    expect((await snapshots.load("Tally-t11"))?.version).toBe(1);
+    await countTo(repository, "t11", 1);
+    expect((await snapshots.load("Tally-t11"))?.version).toBe(1);
+    now += 61_000;
+    await countTo(repository, "t11", 1);
+    expect((await snapshots.load("Tally-t11"))?.version).toBe(3);
+  });
+
+  test("update retries on a concurrent change, reloading through the snapshot", async () => {
+    const { repository } = setup();
+    await countTo(repository, "t12", 10);
+    const b = await repository.load("t12");
+    let interfere = true;
+    const { attempts, aggregate } = await repository.update("t12", async (tally) => {
+      if (interfere) {
+        interfere = false;
+        const other = await repository.load("t12");
+        other.count(1);
+        await repository.save(other);
+      }
+      tally.count(1);
+    });
+    expect([attempts, aggregate.version, aggregate.currentState.total]).toEqual([2, 12, 12]);
+    b.count(1);
+    await expect(repository.save(b)).rejects.toBeInstanceOf(ConcurrencyError);
+  });
+
+  test("invalid snapshot options are refused with a ValidationError", () => {
+    const base = { store: new InMemoryEventStore(), stream: Tallies, create: (id: string) => new Tally(id) };
+    const snapshotStore = new InMemorySnapshotStore();
+    for (const snapshots of [
+      null,
+      {},
+      { store: {} },
+      { store: snapshotStore, policy: 10 },
+      { store: snapshotStore, schemaVersion: -1 },
+      { store: snapshotStore, schemaVersion: "2" },
+      { store: snapshotStore, onError: "log" },
+    ]) {
+      expect(() => new AggregateRepository({ ...base, snapshots: snapshots as never })).toThrow(ValidationError);
+    }
+  });
+
+  test("an invalid stream id still fails the load with a ValidationError, not a snapshot report", async () => {
+    const { errors } = setup();
+    const repository = new AggregateRepository({
+      store: new InMemoryEventStore(),
+      stream: () => "",
+      create: (id) => new Tally(id),
+      snapshots: { store: new InMemorySnapshotStore(), onError: (e, c) => errors.push([e, c]) },
+    });
+    await expect(repository.load("x")).rejects.toBeInstanceOf(ValidationError);
+    expect(errors).toEqual([]);
+  });
+});

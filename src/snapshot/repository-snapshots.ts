@@ -1,0 +1,245 @@
+import type { AggregateRoot } from "../aggregate/aggregate-root.js";
+import { isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import type { EventStore } from "../event-store/event-store.js";
+import type { AppendToStreamResult } from "../event-store/types.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { kindOf } from "../internal/validate.js";
+import { everyNEvents, type SnapshotPolicy } from "./policies.js";
+import type { SnapshotStore } from "./snapshot-store.js";
+import type { Snapshot } from "./types.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: any aggregate, whatever its state and events
+type AnyAggregate = AggregateRoot<any, any>;
+
+export type SnapshotOperation = "load" | "restore" | "policy" | "save";
+
+export interface SnapshotErrorContext {
+  /** What failed: reading the snapshot, restoring it into the aggregate, the policy, or writing one. */
+  readonly operation: SnapshotOperation;
+  readonly streamId: string;
+  readonly version?: number;
+}
+
+/** The `snapshots` option of an `AggregateRepository`: snapshots for one aggregate type. */
+export interface RepositorySnapshotOptions<A extends AnyAggregate = AnyAggregate> {
+  readonly store: SnapshotStore;
+  /** When to take a snapshot after a save. Defaults to `everyNEvents(100)`. */
+  readonly policy?: SnapshotPolicy<A>;
+  /**
+   * The version of the state's shape (what `toSnapshot()` returns). Bump it when the shape changes:
+   * older snapshots are then ignored, the aggregate is replayed from its events and snapshotted
+   * again. Defaults to 1.
+   */
+  readonly schemaVersion?: number;
+  /**
+   * Snapshot failures never fail a load or a save: loading falls back to replaying the events, a
+   * failed write is dropped. They are reported here. Defaults to `console.error`.
+   */
+  readonly onError?: (error: unknown, context: SnapshotErrorContext) => void;
+  /**
+   * Receives each background snapshot write, for runtimes that end work when the response is sent:
+   * pass a Worker's `ctx.waitUntil.bind(ctx)`. Elsewhere, `repository.flushSnapshots()` awaits them.
+   */
+  readonly waitUntil?: (promise: Promise<unknown>) => void;
+  /** The clock policies see, ms since the epoch. Defaults to `Date.now`. */
+  readonly now?: () => number;
+}
+
+interface KnownSnapshot {
+  readonly version: number;
+  readonly at: number | undefined;
+}
+
+/** Snapshot-aware loading and automatic snapshots, for one repository. */
+export class RepositorySnapshots<A extends AnyAggregate> {
+  readonly #store: SnapshotStore;
+  readonly #policy: SnapshotPolicy<A>;
+  readonly #schemaVersion: number;
+  readonly #onError: (error: unknown, context: SnapshotErrorContext) => void;
+  readonly #waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  readonly #now: () => number;
+  readonly #known = new WeakMap<A, KnownSnapshot>();
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(options: RepositorySnapshotOptions<A>) {
+    assertOptions(options);
+    this.#store = options.store;
+    this.#policy = options.policy ?? (everyNEvents(100) as SnapshotPolicy<A>);
+    this.#schemaVersion = options.schemaVersion ?? 1;
+    this.#onError =
+      options.onError ??
+      ((error, context) =>
+        console.error(`[eventflows] snapshot ${context.operation} failed for stream "${context.streamId}"`, error));
+    this.#waitUntil = options.waitUntil;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Restores the newest usable snapshot, then applies only the later events. Falls back to a full
+   * replay when there is no snapshot, when it has another schema version, does not decode, or is
+   * ahead of the stream; after a fallback from a bad or outdated snapshot it takes a fresh one.
+   */
+  async load(aggregate: A, create: () => A, streamId: string, store: EventStore): Promise<A> {
+    const snapshot = await this.#latest(streamId);
+    let resnapshot = snapshot === "bad";
+    let replaceAll = false;
+    if (typeof snapshot === "object") {
+      if (snapshot.schemaVersion === this.#schemaVersion) {
+        const restored = await this.#fromSnapshot(aggregate, snapshot, streamId, store);
+        if (typeof restored === "object") return restored;
+        resnapshot = true;
+        // A snapshot ahead of its stream stays the newest until deleted: every load would trip on it.
+        replaceAll = restored === "ahead";
+        aggregate = create();
+      } else {
+        // Only an older shape is replaced: during a rolling deploy, old code must not overwrite the new one's.
+        resnapshot = snapshot.schemaVersion < this.#schemaVersion;
+      }
+    }
+    await aggregate.rehydrateAsync(store.readStream(streamId));
+    if (replaceAll) this.#take(aggregate, streamId, true);
+    else if (resnapshot && aggregate.version > 0) this.#take(aggregate, streamId);
+    return aggregate;
+  }
+
+  /** After a successful save: asks the policy, and takes a snapshot in the background if it says so. */
+  afterSave(
+    aggregate: A,
+    streamId: string,
+    previousVersion: number,
+    result: AppendToStreamResult<EventEnvelope>,
+  ): void {
+    if (result.events.length === 0) return;
+    const known = this.#known.get(aggregate);
+    let take: boolean;
+    try {
+      take = this.#policy({
+        aggregate,
+        streamId,
+        version: result.nextExpectedVersion,
+        previousVersion,
+        events: result.events,
+        lastSnapshotVersion: known?.version ?? 0,
+        lastSnapshotAt: known?.at,
+        now: this.#now(),
+      });
+    } catch (error) {
+      this.#report(error, { operation: "policy", streamId, version: result.nextExpectedVersion });
+      return;
+    }
+    if (take) this.#take(aggregate, streamId);
+  }
+
+  /** Resolves once every snapshot write started so far has finished (or failed and been reported). */
+  async flush(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  async #latest(streamId: string): Promise<Snapshot | "bad" | undefined> {
+    try {
+      return await this.#store.load(streamId);
+    } catch (error) {
+      // A bad stream id is the caller's mistake, not a snapshot failure: the event store says so too.
+      if (isValidationError(error)) throw error;
+      this.#report(error, { operation: "load", streamId });
+      return "bad";
+    }
+  }
+
+  async #fromSnapshot(
+    aggregate: A,
+    snapshot: Snapshot,
+    streamId: string,
+    store: EventStore,
+  ): Promise<A | "failed" | "ahead"> {
+    try {
+      aggregate.restoreSnapshot({ version: snapshot.version, state: snapshot.state });
+    } catch (error) {
+      this.#report(error, { operation: "restore", streamId, version: snapshot.version });
+      return "failed";
+    }
+    // Reading from the snapshot's own version proves the stream still has that event: a snapshot
+    // ahead of its stream (deleted, truncated, another store) would otherwise load a future state.
+    const events = store.readStream(streamId, { fromVersion: snapshot.version });
+    const first = await events.next();
+    if (first.done || first.value.version !== snapshot.version) {
+      await events.return(undefined);
+      const reason = "the stream has no event at this version: was it truncated or recreated?";
+      this.#report(new SnapshotCorruptError(streamId, snapshot.version, reason), {
+        operation: "restore",
+        streamId,
+        version: snapshot.version,
+      });
+      return "ahead";
+    }
+    await aggregate.rehydrateAsync(events);
+    this.#known.set(aggregate, { version: snapshot.version, at: Date.parse(snapshot.createdAt) });
+    return aggregate;
+  }
+
+  /** Starts a snapshot write in the background; `replaceAll` first deletes the stream's other snapshots. */
+  #take(aggregate: A, streamId: string, replaceAll = false): void {
+    let snapshot: { version: number; state: unknown } | undefined;
+    if (aggregate.version > 0) {
+      try {
+        snapshot = aggregate.toSnapshot();
+      } catch (error) {
+        this.#report(error, { operation: "save", streamId, version: aggregate.persistedVersion });
+        return;
+      }
+    }
+    const version = snapshot?.version ?? 0;
+    const at = this.#now();
+    // Async so that a store whose save throws synchronously is reported like one that rejects.
+    const write = (async () => {
+      if (replaceAll) await this.#store.delete(streamId);
+      if (snapshot === undefined) return;
+      await this.#store.save({ streamId, version, state: snapshot.state, schemaVersion: this.#schemaVersion });
+    })().then(
+      () => {
+        if ((this.#known.get(aggregate)?.version ?? 0) < version) this.#known.set(aggregate, { version, at });
+      },
+      (error: unknown) => this.#report(error, { operation: "save", streamId, version }),
+    );
+    this.#pending.add(write);
+    void write.finally(() => this.#pending.delete(write));
+    if (this.#waitUntil !== undefined) {
+      try {
+        this.#waitUntil(write);
+      } catch (error) {
+        this.#report(error, { operation: "save", streamId, version });
+      }
+    }
+  }
+
+  #report(error: unknown, context: SnapshotErrorContext): void {
+    try {
+      this.#onError(error, context);
+    } catch (hookError) {
+      console.error("[eventflows] the snapshot onError hook itself threw", hookError);
+    }
+  }
+}
+
+function assertOptions(options: unknown): void {
+  const o = options as Partial<RepositorySnapshotOptions> | null;
+  const issues: { path: string[]; message: string }[] = [];
+  if (typeof o !== "object" || o === null) {
+    issues.push({ path: [], message: `expected { store, policy? }, got ${kindOf(o)}` });
+  } else {
+    const store = o.store as Partial<SnapshotStore> | undefined;
+    if (typeof store?.save !== "function" || typeof store.load !== "function") {
+      issues.push({ path: ["store"], message: "must be a SnapshotStore" });
+    }
+    for (const key of ["policy", "onError", "waitUntil", "now"] as const) {
+      if (o[key] !== undefined && typeof o[key] !== "function") {
+        issues.push({ path: [key], message: `must be a function, got ${kindOf(o[key])}` });
+      }
+    }
+    const schema = o.schemaVersion;
+    if (schema !== undefined && !(typeof schema === "number" && Number.isSafeInteger(schema) && schema >= 0)) {
+      issues.push({ path: ["schemaVersion"], message: `must be a non-negative integer, got ${kindOf(schema)}` });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid snapshot options", issues);
+}

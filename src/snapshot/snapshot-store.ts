@@ -1,0 +1,252 @@
+import { isValidationError, PayloadTooLargeError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { type CompressionFormat, compress, decompress, isCompressionFormat } from "./compression.js";
+import { jsonSerializer } from "./json-serializer.js";
+import { notSerializable, type SnapshotSerializer } from "./serializer.js";
+import type {
+  LoadSnapshotOptions,
+  NewSnapshot,
+  SaveSnapshotResult,
+  Snapshot,
+  SnapshotStoreCapabilities,
+  StoredSnapshot,
+} from "./types.js";
+
+export interface SnapshotCompression {
+  readonly format: CompressionFormat;
+  /** Payloads smaller than this are stored as they are: compressing them would hardly pay. Defaults to 512. */
+  readonly minBytes?: number;
+}
+
+export interface SnapshotStoreOptions {
+  /** Writes new snapshots. Defaults to {@link jsonSerializer}. */
+  readonly serializer?: SnapshotSerializer;
+  /**
+   * Serializers of snapshots written before a switch, still read. A snapshot whose encoding none of
+   * the serializers names fails to load with a {@link SnapshotCorruptError}.
+   */
+  readonly legacySerializers?: readonly SnapshotSerializer[];
+  /** Compress payloads with the web `CompressionStream`; kept only when smaller. Off by default. */
+  readonly compression?: SnapshotCompression | false;
+  /**
+   * Snapshots kept per stream: after each save, older ones beyond the newest `keepLast` are deleted.
+   * `Infinity` keeps all. Defaults to 2, so one older snapshot remains should the newest go bad.
+   */
+  readonly keepLast?: number;
+}
+
+export const DEFAULT_KEEP_LAST = 2;
+const DEFAULT_MIN_COMPRESS_BYTES = 512;
+
+/**
+ * The snapshot store port. Subclasses implement storage (`writeSnapshot`, `readSnapshot`,
+ * `deleteSnapshots`) on {@link StoredSnapshot} records; this base validates every input,
+ * serializes, compresses and enforces size limits, so every adapter answers the same mistakes with
+ * the same errors and reads what any other wrote.
+ *
+ * Snapshots are keyed by stream and version. Saving one at a version that exists replaces it (the
+ * last writer wins); saving one below the newest adds an older snapshot and never hides the newer.
+ */
+export abstract class SnapshotStore {
+  abstract readonly capabilities: SnapshotStoreCapabilities;
+  readonly keepLast: number;
+  readonly #serializer: SnapshotSerializer;
+  readonly #legacy: readonly SnapshotSerializer[];
+  readonly #compression: Required<SnapshotCompression> | undefined;
+
+  constructor(options: SnapshotStoreOptions = {}) {
+    const issues = optionIssues(options);
+    if (issues.length > 0) throw new ValidationError("Invalid snapshot store options", issues);
+    this.#serializer = options.serializer ?? jsonSerializer;
+    this.#legacy = options.legacySerializers ?? [];
+    this.keepLast = options.keepLast ?? DEFAULT_KEEP_LAST;
+    this.#compression = options.compression
+      ? { format: options.compression.format, minBytes: options.compression.minBytes ?? DEFAULT_MIN_COMPRESS_BYTES }
+      : undefined;
+  }
+
+  /**
+   * Stores a snapshot, then deletes the stream's snapshots beyond the newest `keepLast`.
+   * @throws {ValidationError} bad stream id, version or schema version, or state the serializer cannot carry; nothing is written.
+   * @throws {PayloadTooLargeError} the payload exceeds `capabilities.maxPayloadBytes`; nothing is written.
+   */
+  async save<State>(snapshot: NewSnapshot<State>): Promise<SaveSnapshotResult> {
+    assertNewSnapshot(snapshot);
+    const { streamId, version } = snapshot;
+    const schemaVersion = snapshot.schemaVersion ?? 1;
+    const serializer = this.#serializer;
+    let payload = serializeState(serializer, snapshot.state);
+    let encoding = serializer.name;
+    const compression = this.#compression;
+    if (compression !== undefined && payload.byteLength >= compression.minBytes) {
+      const compressed = await compress(payload, compression.format);
+      if (compressed.byteLength < payload.byteLength) {
+        payload = compressed;
+        encoding = `${encoding}+${compression.format}`;
+      }
+    }
+    const limit = this.capabilities.maxPayloadBytes;
+    if (limit !== undefined && payload.byteLength > limit) {
+      throw new PayloadTooLargeError(
+        `Snapshot of stream "${streamId}" at version ${version}`,
+        payload.byteLength,
+        limit,
+      );
+    }
+    const createdAt = new Date().toISOString();
+    const { pruned } = await this.writeSnapshot(
+      { streamId, version, schemaVersion, encoding, payload, createdAt },
+      this.keepLast,
+    );
+    return { streamId, version, encoding, storedBytes: payload.byteLength, pruned };
+  }
+
+  /**
+   * The stream's newest snapshot, or the newest at or below `options.maxVersion`; `undefined` when
+   * there is none.
+   * @throws {SnapshotCorruptError} the snapshot's bytes do not decode, or no configured serializer wrote them.
+   */
+  async load<State = unknown>(
+    streamId: string,
+    options: LoadSnapshotOptions = {},
+  ): Promise<Snapshot<State> | undefined> {
+    assertStreamId(streamId);
+    assertLoadOptions(options);
+    const record = await this.readSnapshot(streamId, options.maxVersion);
+    if (record === undefined) return undefined;
+    const state = (await this.#decode(record)) as State;
+    return {
+      streamId: record.streamId,
+      version: record.version,
+      schemaVersion: record.schemaVersion,
+      state,
+      createdAt: record.createdAt,
+      storedBytes: record.payload.byteLength,
+    };
+  }
+
+  /** Deletes every snapshot of the stream (when the stream itself is deleted, say). Returns how many. */
+  async delete(streamId: string): Promise<number> {
+    assertStreamId(streamId);
+    return this.deleteSnapshots(streamId);
+  }
+
+  /**
+   * Stores the record, replacing one at the same stream and version, then deletes the stream's
+   * records beyond the newest `keepLast` by version (`Infinity`: none). Do both in one round trip
+   * where the backend allows. Returns how many were deleted.
+   */
+  protected abstract writeSnapshot(record: StoredSnapshot, keepLast: number): Promise<{ readonly pruned: number }>;
+  /** The stream's record with the highest version, at or below `maxVersion` when given. */
+  protected abstract readSnapshot(
+    streamId: string,
+    maxVersion: number | undefined,
+  ): Promise<StoredSnapshot | undefined>;
+  protected abstract deleteSnapshots(streamId: string): Promise<number>;
+
+  async #decode(record: StoredSnapshot): Promise<unknown> {
+    const corrupt = (reason: string, cause?: unknown) =>
+      new SnapshotCorruptError(record.streamId, record.version, reason, cause === undefined ? undefined : { cause });
+    const [name, format, ...rest] = String(record.encoding).split("+");
+    const serializer = [this.#serializer, ...this.#legacy].find((candidate) => candidate.name === name);
+    if (serializer === undefined || rest.length > 0 || (format !== undefined && !isCompressionFormat(format))) {
+      throw corrupt(`unknown encoding "${record.encoding}"`);
+    }
+    let bytes = record.payload;
+    if (format !== undefined) {
+      try {
+        bytes = await decompress(bytes, format);
+      } catch (error) {
+        throw corrupt(`the payload does not decompress as ${format}`, error);
+      }
+    }
+    try {
+      return serializer.deserialize(bytes);
+    } catch (error) {
+      throw corrupt(`the payload does not decode as ${serializer.name}`, error);
+    }
+  }
+}
+
+function serializeState(serializer: SnapshotSerializer, state: unknown): Uint8Array {
+  let payload: unknown;
+  try {
+    payload = serializer.serialize(state);
+  } catch (error) {
+    // Custom serializers may throw anything (JSON.stringify a TypeError): callers get one error type.
+    if (isValidationError(error)) throw error;
+    throw notSerializable(serializer.name, state, error);
+  }
+  if (!(payload instanceof Uint8Array)) {
+    throw new ValidationError("Snapshot serializer failed", [
+      { path: [], message: `serializer "${serializer.name}" returned ${kindOf(payload)}, not a Uint8Array` },
+    ]);
+  }
+  return payload;
+}
+
+function assertNewSnapshot(snapshot: unknown): asserts snapshot is NewSnapshot {
+  if (typeof snapshot !== "object" || snapshot === null) {
+    throw new ValidationError("Invalid snapshot", [
+      { path: [], message: `expected { streamId, version, state }, got ${kindOf(snapshot)}` },
+    ]);
+  }
+  const { streamId, version, schemaVersion } = snapshot as Record<string, unknown>;
+  assertStreamId(streamId);
+  assertPositiveInteger(version, "snapshot version");
+  if (schemaVersion !== undefined) assertNonNegativeInteger(schemaVersion, "snapshot schemaVersion");
+}
+
+function assertLoadOptions(options: unknown): asserts options is LoadSnapshotOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid load options", [
+      { path: [], message: `expected an object, got ${kindOf(options)}` },
+    ]);
+  }
+  const { maxVersion } = options as LoadSnapshotOptions;
+  if (maxVersion !== undefined) assertPositiveInteger(maxVersion, "maxVersion");
+}
+
+function optionIssues(options: SnapshotStoreOptions): { path: string[]; message: string }[] {
+  const issues: { path: string[]; message: string }[] = [];
+  const { serializer, legacySerializers, compression, keepLast } = options;
+  const serializers: unknown[] = serializer === undefined ? [] : [serializer];
+  if (Array.isArray(legacySerializers)) serializers.push(...legacySerializers);
+  else if (legacySerializers !== undefined) {
+    issues.push({ path: ["legacySerializers"], message: "must be an array of serializers" });
+  }
+  for (const candidate of serializers as (Partial<SnapshotSerializer> | null)[]) {
+    const name = candidate?.name;
+    if (
+      typeof candidate?.serialize !== "function" ||
+      typeof candidate.deserialize !== "function" ||
+      typeof name !== "string" ||
+      !/^[A-Za-z0-9._-]{1,64}$/.test(name)
+    ) {
+      issues.push({
+        path: ["serializer"],
+        message: `a serializer needs serialize, deserialize and a name of 1-64 letters, digits, ".", "_" or "-", got ${kindOf(name)}`,
+      });
+    }
+  }
+  if (compression !== undefined && compression !== false) {
+    if (!isCompressionFormat(compression?.format)) {
+      issues.push({
+        path: ["compression", "format"],
+        message: `must be "gzip", "deflate" or "deflate-raw", got ${kindOf(compression?.format)}`,
+      });
+    }
+    const min = compression?.minBytes;
+    if (min !== undefined && !(Number.isSafeInteger(min) && min >= 0)) {
+      issues.push({ path: ["compression", "minBytes"], message: `must be a non-negative integer, got ${kindOf(min)}` });
+    }
+  }
+  if (
+    keepLast !== undefined &&
+    keepLast !== Number.POSITIVE_INFINITY &&
+    !(Number.isSafeInteger(keepLast) && keepLast >= 1)
+  ) {
+    issues.push({ path: ["keepLast"], message: `must be a positive integer or Infinity, got ${kindOf(keepLast)}` });
+  }
+  return issues;
+}
