@@ -1,0 +1,190 @@
+import { describe, expect, test } from "bun:test";
+import { type EventEnvelope, InMemoryEventBus, isValidationError, ValidationError } from "../../src/index.js";
+import { testEnvelope } from "../../src/testing/index.js";
+import {
+  createSqsEventConsumer,
+  envelopeDetail,
+  HandlersFailedError,
+  InMemoryDedupStore,
+  type MessageFailure,
+  OrderBlockedError,
+  type SqsMessage,
+} from "./index.js";
+
+let counter = 0;
+function message(envelope: EventEnvelope): SqsMessage {
+  counter++;
+  return {
+    messageId: `m-${counter}`,
+    body: JSON.stringify({
+      version: "0",
+      id: crypto.randomUUID(),
+      "detail-type": envelope.type,
+      source: "eventflows",
+      account: "123456789012",
+      time: "2024-01-01T00:00:00Z",
+      region: "us-east-1",
+      resources: [],
+      detail: envelopeDetail(envelope),
+    }),
+  };
+}
+
+const quiet = { onFailure: () => undefined };
+
+describe("SqsEventConsumer", () => {
+  test("hands decoded envelopes to handlers by type and counts the ones no handler takes", async () => {
+    const placed: EventEnvelope[] = [];
+    const consumer = createSqsEventConsumer({ handlers: { Placed: (e) => void placed.push(e) }, ...quiet });
+    const a = testEnvelope("Placed", "Order-1", { sku: "A" });
+    const b = testEnvelope("Cancelled", "Order-1");
+    const result = await consumer.consume([message(a), message(b)]);
+    expect(placed).toEqual([a]);
+    expect(result).toMatchObject({ handled: 1, unhandled: 1, duplicates: 0, batchItemFailures: [] });
+  });
+
+  test("an event delivered twice, in one batch or across batches, is handled once", async () => {
+    const seen: string[] = [];
+    const consumer = createSqsEventConsumer({ handlers: (e) => void seen.push(e.id), ...quiet });
+    const a = testEnvelope("A", "S-1");
+    const b = testEnvelope("B", "S-1");
+    const first = await consumer.consume([message(a), message(a), message(b)]);
+    const second = await consumer.consume([message(b)]);
+    expect(seen).toEqual([a.id, b.id]);
+    expect(first).toMatchObject({ handled: 2, duplicates: 1 });
+    expect(second).toMatchObject({ handled: 0, duplicates: 1 });
+  });
+
+  test("an event whose handler failed is not remembered, so its redelivery is handled", async () => {
+    let fail = true;
+    const seen: string[] = [];
+    const consumer = createSqsEventConsumer({
+      handlers: (e) => {
+        if (fail) throw new Error("first attempt fails");
+        seen.push(e.id);
+      },
+      ...quiet,
+    });
+    const a = testEnvelope("A", "S-1");
+    const first = await consumer.consume([message(a)]);
+    expect(first.batchItemFailures).toHaveLength(1);
+    fail = false;
+    const second = await consumer.consume([message(a)]);
+    expect(second).toMatchObject({ handled: 1, batchItemFailures: [] });
+    expect(seen).toEqual([a.id]);
+  });
+
+  test("only the messages whose handlers threw are reported, with the event and every error", async () => {
+    const failures: MessageFailure[] = [];
+    const consumer = createSqsEventConsumer({
+      handlers: {
+        A: [
+          (e) => {
+            if ((e.data as { bad?: boolean }).bad) throw new Error("one");
+          },
+          (e) => {
+            if ((e.data as { bad?: boolean }).bad) throw new Error("two");
+          },
+        ],
+      },
+      onFailure: (failure) => failures.push(failure),
+    });
+    const messages = [
+      message(testEnvelope("A", "S-1")),
+      message(testEnvelope("A", "S-2", { bad: true })),
+      message(testEnvelope("A", "S-3")),
+    ];
+    const result = await consumer.consume(messages);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: messages[1]?.messageId as string }]);
+    expect(result.handled).toBe(2);
+    const error = failures[0]?.error as HandlersFailedError;
+    expect(error).toBeInstanceOf(HandlersFailedError);
+    expect(error.errors.map((e) => (e as Error).message)).toEqual(["one", "two"]);
+    expect(failures[0]?.event?.streamId).toBe("S-2");
+  });
+
+  test("an EventBus target: a failing subscriber fails the message", async () => {
+    const bus = new InMemoryEventBus({ onError: () => undefined });
+    bus.subscribeToType("A", () => {
+      throw new Error("no");
+    });
+    const consumer = createSqsEventConsumer({ handlers: bus, ...quiet });
+    const result = await consumer.consume([message(testEnvelope("A", "S-1")), message(testEnvelope("B", "S-1"))]);
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(result).toMatchObject({ handled: 0, unhandled: 1 });
+  });
+
+  test("malformed bodies fail with a typed ValidationError each, and the rest of the batch still runs", async () => {
+    const failures: MessageFailure[] = [];
+    const seen: string[] = [];
+    const consumer = createSqsEventConsumer({
+      handlers: (e) => void seen.push(e.id),
+      onFailure: (failure) => failures.push(failure),
+    });
+    const good = testEnvelope("A", "S-1");
+    const bodies = [
+      "not json",
+      "[1,2]",
+      '"a string"',
+      '{"source":"x"}',
+      JSON.stringify({ source: "x", "detail-type": "y", detail: { id: "not-an-envelope" } }),
+    ];
+    const result = await consumer.consume([
+      ...bodies.map((body, i) => ({ messageId: `bad-${i}`, body })),
+      message(good),
+    ]);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(bodies.map((_, i) => `bad-${i}`));
+    expect(failures.every((f) => isValidationError(f.error))).toBe(true);
+    expect(failures.map((f) => (f.error as Error).message).join("\n")).not.toContain("not json");
+    expect(seen).toEqual([good.id]);
+  });
+
+  test("FIFO: after a failure, the rest of the batch is reported failed without being handled", async () => {
+    const seen: number[] = [];
+    const failures: MessageFailure[] = [];
+    const consumer = createSqsEventConsumer({
+      handlers: (e) => {
+        const n = (e.data as { n: number }).n;
+        if (n === 2) throw new Error("two fails");
+        seen.push(n);
+      },
+      fifo: true,
+      onFailure: (failure) => failures.push(failure),
+    });
+    const messages = [1, 2, 3, 4].map((n) => message(testEnvelope("N", "S-1", { n })));
+    const result = await consumer.consume(messages);
+    expect(seen).toEqual([1]);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(messages.slice(1).map((m) => m.messageId));
+    expect(failures.slice(1).every((f) => f.error instanceof OrderBlockedError)).toBe(true);
+  });
+
+  test("dedup: false handles every delivery", async () => {
+    let calls = 0;
+    const consumer = createSqsEventConsumer({ handlers: () => void calls++, dedup: false, ...quiet });
+    const a = message(testEnvelope("A", "S-1"));
+    await consumer.consume([a, a]);
+    expect(calls).toBe(2);
+  });
+
+  test("a batch with a message lacking a messageId is refused whole (it could not be reported)", async () => {
+    const consumer = createSqsEventConsumer({ handlers: () => undefined, ...quiet });
+    await expect(consumer.consume([{ body: "{}" } as never])).rejects.toThrow(ValidationError);
+    await expect(consumer.consume("nope" as never)).rejects.toThrow(ValidationError);
+  });
+
+  test("bad options are refused", () => {
+    expect(() => createSqsEventConsumer({ handlers: 42 as never })).toThrow(ValidationError);
+    expect(() => createSqsEventConsumer({ handlers: { A: "x" as never } })).toThrow(ValidationError);
+  });
+});
+
+describe("InMemoryDedupStore", () => {
+  test("forgets the oldest ids beyond maxEntries", () => {
+    const store = new InMemoryDedupStore({ maxEntries: 2 });
+    store.add("a");
+    store.add("b");
+    store.add("c");
+    expect([store.has("a"), store.has("b"), store.has("c"), store.size]).toEqual([false, true, true, 2]);
+    expect(() => new InMemoryDedupStore({ maxEntries: 0 })).toThrow(ValidationError);
+  });
+});

@@ -1,0 +1,240 @@
+import {
+  EventBus,
+  type EventEnvelope,
+  type EventHandler,
+  isEventFlowsError,
+  ValidationError,
+} from "../../src/index.js";
+import { type DedupStore, InMemoryDedupStore } from "./dedup-store.js";
+import { HandlersFailedError, OrderBlockedError } from "./errors.js";
+import type { EventBridgeEvent } from "./eventbridge-types.js";
+import { type EventBridgeMapping, envelopeMapping } from "./mapping.js";
+
+/** The parts of an SQS message the consumer reads: a Lambda SQS record has them. */
+export interface SqsMessage {
+  readonly messageId: string;
+  readonly body: string;
+}
+
+/** Where decoded events go: an event bus (an InMemoryEventBus, say), one handler, or handlers by type. */
+export type EventTarget = EventBus | EventHandler | Readonly<Record<string, EventHandler | readonly EventHandler[]>>;
+
+/** A message that was not handled, with why. It is reported in `batchItemFailures`. */
+export interface MessageFailure {
+  readonly messageId: string;
+  readonly error: unknown;
+  /** The decoded event, when the body could be decoded. */
+  readonly event?: EventEnvelope;
+}
+
+export interface ConsumeResult {
+  /** The messages to redeliver, in the shape Lambda's partial batch response takes. */
+  readonly batchItemFailures: readonly { readonly itemIdentifier: string }[];
+  /** Messages whose event was handled now. */
+  readonly handled: number;
+  /** Messages whose event had been handled before (or earlier in this batch): acknowledged, not handled again. */
+  readonly duplicates: number;
+  /** Messages with an event no handler takes (handlers by type only): acknowledged. */
+  readonly unhandled: number;
+  readonly failures: readonly MessageFailure[];
+}
+
+export interface SqsEventConsumerOptions {
+  readonly handlers: EventTarget;
+  /** Must match the publishing bus's mapping. Defaults to {@link envelopeMapping}. */
+  readonly mapping?: EventBridgeMapping;
+  /** Defaults to an {@link InMemoryDedupStore}; `false` turns deduplication off. */
+  readonly dedup?: DedupStore | false;
+  /**
+   * For FIFO queues: after the first failure, the rest of the batch is reported as failed too,
+   * unhandled, so that redelivery keeps the order. Defaults to false.
+   */
+  readonly fifo?: boolean;
+  /** Told of each failed message (after it is recorded). Defaults to `console.error`. */
+  readonly onFailure?: (failure: MessageFailure) => void;
+}
+
+/**
+ * Turns SQS messages carrying EventBridge events (a rule's SQS target, or this adapter's dead-letter
+ * queue) back into envelopes and hands them to handlers, one message after another. Each event is
+ * handled once per dedup store; a message whose body is not such an event, or whose handler throws,
+ * is reported as failed, and only those are redelivered.
+ */
+export class SqsEventConsumer {
+  readonly #dispatch: (event: EventEnvelope) => Promise<boolean>;
+  readonly #mapping: EventBridgeMapping;
+  readonly #dedup: DedupStore | undefined;
+  readonly #fifo: boolean;
+  readonly #onFailure: (failure: MessageFailure) => void;
+
+  constructor(options: SqsEventConsumerOptions) {
+    this.#dispatch = dispatcherFor(options?.handlers);
+    this.#mapping = options.mapping ?? envelopeMapping();
+    this.#dedup = options.dedup === false ? undefined : (options.dedup ?? new InMemoryDedupStore());
+    this.#fifo = options.fifo ?? false;
+    this.#onFailure = options.onFailure ?? defaultOnFailure;
+  }
+
+  /**
+   * Decodes a message body: an EventBridge event whose detail is an envelope.
+   * @throws {ValidationError} the body is not JSON, not an EventBridge event, or carries no envelope.
+   */
+  decode(body: string): EventEnvelope {
+    return this.#mapping.fromEvent(parseEventBridgeEvent(body));
+  }
+
+  /** Handles a batch; never throws for a bad message, only reports it. */
+  async consume(messages: readonly SqsMessage[]): Promise<ConsumeResult> {
+    assertBatch(messages);
+    let handled = 0;
+    let duplicates = 0;
+    let unhandled = 0;
+    const failures: MessageFailure[] = [];
+    let blocked = false;
+    for (const message of messages) {
+      if (blocked) {
+        failures.push(this.#fail({ messageId: message.messageId, error: new OrderBlockedError(message.messageId) }));
+        continue;
+      }
+      let event: EventEnvelope | undefined;
+      try {
+        event = this.decode(message.body);
+        if (this.#dedup !== undefined && (await this.#dedup.has(event.id))) {
+          duplicates++;
+          continue;
+        }
+        const taken = await this.#dispatch(event);
+        await this.#dedup?.add(event.id);
+        if (taken) handled++;
+        else unhandled++;
+      } catch (error) {
+        const failure =
+          event === undefined
+            ? { messageId: message.messageId, error }
+            : { messageId: message.messageId, error, event };
+        failures.push(this.#fail(failure));
+        if (this.#fifo) blocked = true;
+      }
+    }
+    return {
+      batchItemFailures: failures.map((failure) => ({ itemIdentifier: failure.messageId })),
+      handled,
+      duplicates,
+      unhandled,
+      failures,
+    };
+  }
+
+  #fail(failure: MessageFailure): MessageFailure {
+    try {
+      this.#onFailure(failure);
+    } catch (hookError) {
+      console.error("[eventflows] the onFailure hook itself threw", hookError);
+    }
+    return failure;
+  }
+}
+
+export function createSqsEventConsumer(options: SqsEventConsumerOptions): SqsEventConsumer {
+  return new SqsEventConsumer(options);
+}
+
+/**
+ * Parses an SQS body as an EventBridge event.
+ * @throws {ValidationError} not JSON, or not an object with `source`, `detail-type` and `detail`.
+ */
+export function parseEventBridgeEvent(body: string): EventBridgeEvent {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    // The parser's message quotes the input; say what is wrong instead.
+    throw new ValidationError("Malformed SQS message", [{ path: ["body"], message: "the body is not JSON" }]);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ValidationError("Malformed SQS message", [{ path: ["body"], message: "the body is not a JSON object" }]);
+  }
+  const event = parsed as Partial<EventBridgeEvent>;
+  const missing = (["source", "detail-type", "detail"] as const).filter((key) => !(key in event));
+  if (missing.length > 0) {
+    throw new ValidationError(
+      "Not an EventBridge event",
+      missing.map((key) => ({ path: ["body", key], message: `${key} is missing` })),
+    );
+  }
+  return event as EventBridgeEvent;
+}
+
+function assertBatch(messages: unknown): asserts messages is readonly SqsMessage[] {
+  if (!Array.isArray(messages)) {
+    throw new ValidationError("Invalid SQS batch", [{ path: [], message: "messages must be an array" }]);
+  }
+  const issues = messages.flatMap((message, index) =>
+    typeof message?.messageId === "string" && typeof message.body === "string"
+      ? []
+      : [{ path: [index], message: "an SQS message needs a string messageId and body" }],
+  );
+  // A message without an id cannot be reported back, so the batch is refused whole and returns to the queue.
+  if (issues.length > 0) throw new ValidationError("Invalid SQS batch", issues);
+}
+
+function dispatcherFor(target: EventTarget | undefined): (event: EventEnvelope) => Promise<boolean> {
+  if (target instanceof EventBus) {
+    return async (event) => {
+      const result = await target.publish([event]);
+      if (result.failures.length > 0)
+        throw new HandlersFailedError(
+          event,
+          result.failures.map((f) => f.error),
+        );
+      return result.delivered > 0;
+    };
+  }
+  if (typeof target === "function") {
+    return async (event) => {
+      await target(event);
+      return true;
+    };
+  }
+  if (typeof target === "object" && target !== null && !Array.isArray(target)) {
+    const byType = new Map<string, readonly EventHandler[]>();
+    for (const [type, handlers] of Object.entries(target)) {
+      const list = typeof handlers === "function" ? [handlers] : handlers;
+      if (!Array.isArray(list) || list.some((h) => typeof h !== "function")) {
+        throw new ValidationError("Invalid SQS consumer", [
+          { path: ["handlers", type], message: "a handler must be a function or a list of functions" },
+        ]);
+      }
+      byType.set(type, list as readonly EventHandler[]);
+    }
+    return async (event) => {
+      const handlers = byType.get(event.type);
+      if (handlers === undefined) return false;
+      // Every handler runs even if one fails, as on an event bus. A redelivery runs them all again:
+      // handlers must be idempotent, the dedup store only skips events handled in full.
+      const errors: unknown[] = [];
+      for (const handler of handlers) {
+        try {
+          await handler(event);
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+      if (errors.length > 0) throw new HandlersFailedError(event, errors);
+      return true;
+    };
+  }
+  throw new ValidationError("Invalid SQS consumer", [
+    { path: ["handlers"], message: "handlers must be an EventBus, a function, or an object of handlers by type" },
+  ]);
+}
+
+function defaultOnFailure(failure: MessageFailure): void {
+  const what = failure.event === undefined ? "" : ` (event ${failure.event.type} ${failure.event.id})`;
+  const error = failure.error;
+  // Validation errors name the problem; others get their stack for debugging.
+  console.error(
+    `[eventflows] SQS message ${failure.messageId}${what} failed:`,
+    isEventFlowsError(error) ? error.message : error,
+  );
+}
