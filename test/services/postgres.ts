@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
 import {
   cacheDir,
   ensureDir,
@@ -65,6 +66,19 @@ export async function ensurePostgres(): Promise<string> {
   return ensuredUrl;
 }
 let ensuredUrl: Promise<string> | undefined;
+
+/**
+ * A client on the test server for one test file, with small pools and no notices. Tests end it
+ * with `await sql.end()`.
+ */
+export async function postgresTestClient(options: postgres.Options<Record<string, postgres.PostgresType>> = {}) {
+  return postgres(await ensurePostgres(), { max: 5, onnotice: () => undefined, ...options });
+}
+
+/** A schema name of its own for each suite, so suites and reruns never see each other's rows. */
+export function uniqueSchema(label: string): string {
+  return `t_${label}_${Date.now().toString(36)}_${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+}
 
 function urlFromEnv(): string | undefined {
   const value = process.env[PG_URL_VARIABLE];

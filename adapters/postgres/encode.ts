@@ -1,0 +1,63 @@
+import { type Issue, PayloadTooLargeError, type PendingEvent, utf8Length, ValidationError } from "../../src/index.js";
+
+/** Default for `maxEventBytes`: an event's data and metadata as JSON, in UTF-8 bytes. */
+export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+
+export interface EncodedBatch {
+  /** The events as one JSON array of `{ i, t, d, m }`: one statement parameter, whatever the batch size. */
+  readonly json: string;
+  readonly ids: readonly string[];
+}
+
+// jsonb cannot hold U+0000 and refuses unpaired surrogates. JSON.stringify writes both as \u
+// escapes (paired surrogates are written as characters), so they show as an unescaped backslash-u.
+const UNSTORABLE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Serializes a validated batch for the append statement, refusing what PostgreSQL would reject or
+ * alter, before anything is sent.
+ * @throws {PayloadTooLargeError} an event over `maxEventBytes`.
+ * @throws {ValidationError} a value jsonb cannot store (U+0000, unpaired surrogates).
+ */
+export function encodeBatch(events: readonly PendingEvent[], maxEventBytes: number): EncodedBatch {
+  const parts: string[] = [];
+  const ids: string[] = [];
+  const issues: Issue[] = [];
+  events.forEach((event, index) => {
+    const data = JSON.stringify(event.data);
+    const metadata = JSON.stringify(event.metadata);
+    const size = utf8Length(data) + utf8Length(metadata);
+    if (size > maxEventBytes) throw new PayloadTooLargeError(`Event ${index} (${event.type})`, size, maxEventBytes);
+    if (hasUnstorable(data)) issues.push(unstorable([index, "data"]));
+    if (hasUnstorable(metadata)) issues.push(unstorable([index, "metadata"]));
+    issues.push(...textIssues(event.type, [index, "type"]));
+    parts.push(`{"i":${JSON.stringify(event.id)},"t":${JSON.stringify(event.type)},"d":${data},"m":${metadata}}`);
+    ids.push(event.id);
+  });
+  if (issues.length > 0) throw new ValidationError("Invalid events", issues);
+  return { json: `[${parts.join(",")}]`, ids };
+}
+
+/** Text columns get UTF-8: an unpaired surrogate would come back as U+FFFD, not verbatim. */
+export function textIssues(value: string, path: (string | number)[]): Issue[] {
+  return LONE_SURROGATE.test(value)
+    ? [{ path, message: "contains an unpaired UTF-16 surrogate, which UTF-8 cannot store" }]
+    : [];
+}
+
+export function assertStorableStreamId(streamId: string): void {
+  const issues = textIssues(streamId, []);
+  if (issues.length > 0) throw new ValidationError("Invalid stream id", issues);
+}
+
+function hasUnstorable(json: string): boolean {
+  return json.includes("\\u") && UNSTORABLE_ESCAPE.test(json);
+}
+
+function unstorable(path: (string | number)[]): Issue {
+  return {
+    path,
+    message: "contains U+0000 or an unpaired surrogate, which PostgreSQL jsonb cannot store; encode such text first",
+  };
+}

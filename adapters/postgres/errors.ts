@@ -1,0 +1,122 @@
+import { isEventFlowsError, ServiceError, ValidationError } from "../../src/index.js";
+
+/** The `service` of every {@link ServiceError} this adapter raises. */
+export const SERVICE = "postgres";
+
+/** What postgres.js puts on a server error; only these fields are ever copied (never query or parameters). */
+interface ServerErrorFields {
+  readonly name?: unknown;
+  readonly code?: unknown;
+  readonly message?: unknown;
+  readonly severity?: unknown;
+  readonly constraint_name?: unknown;
+  readonly table_name?: unknown;
+  readonly schema_name?: unknown;
+  readonly detail?: unknown;
+}
+
+// SQLSTATEs after which the same request may well succeed: a lost or refused connection, a
+// serialization failure or deadlock, an overloaded or restarting server, a statement timeout.
+const RETRYABLE_STATES = new Set(["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300", "53400"]);
+// postgres.js's own codes for a connection that broke or could not be made. CONNECTION_ENDED is
+// absent on purpose: it means the application closed the client, and retrying will not reopen it.
+const CONNECTION_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+
+/** A server error (it carries a five-character SQLSTATE), as opposed to a client or connection error. */
+export function isServerError(error: unknown): error is ServerErrorFields & { code: string } {
+  const fields = error as ServerErrorFields | null;
+  return (
+    typeof fields === "object" &&
+    fields !== null &&
+    typeof fields.code === "string" &&
+    /^[0-9A-Z]{5}$/.test(fields.code) &&
+    typeof fields.severity === "string"
+  );
+}
+
+export function sqlState(error: unknown): string | undefined {
+  return isServerError(error) ? error.code : undefined;
+}
+
+export function constraintOf(error: unknown): string | undefined {
+  if (!isServerError(error)) return undefined;
+  return typeof error.constraint_name === "string" ? error.constraint_name : undefined;
+}
+
+/**
+ * Turns what postgres.js threw into one of our typed errors. Our own errors and errors that are not
+ * the database's (a projection handler's, say) pass through unchanged. Messages and causes never
+ * carry the SQL text, its parameters, the server's `detail` (which quotes values) or credentials.
+ */
+export function toEventFlowsError(error: unknown, operation: string): unknown {
+  if (isEventFlowsError(error)) return error;
+  if (isServerError(error)) return fromServerError(error, operation);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && (CONNECTION_CODES.has(code) || code === "CONNECTION_ENDED")) {
+    const retryable = code !== "CONNECTION_ENDED";
+    const message = retryable
+      ? "the connection to PostgreSQL failed or was lost; nothing is known to be written unless the retry says so"
+      : "the client was closed (close() or sql.end() was called)";
+    return new ServiceError(SERVICE, operation, code, retryable, message, { cause: sanitizedCause(code, message) });
+  }
+  return error;
+}
+
+function fromServerError(error: ServerErrorFields & { code: string }, operation: string): EventFlowsError {
+  const state = error.code;
+  const serverMessage = typeof error.message === "string" ? error.message.slice(0, 200) : "";
+  const cause = sanitizedCause(state, serverMessage, error);
+  if (state === "42P01" || state === "3F000") {
+    return new ServiceError(
+      SERVICE,
+      operation,
+      state,
+      false,
+      "the event store's tables do not exist here: run the migrations first (store.migrate() or `eventflows-pg migrate`)",
+      { cause },
+    );
+  }
+  // Class 22: the server refused a value, e.g. a JSON string jsonb cannot hold.
+  if (state.startsWith("22")) {
+    return new ValidationError("PostgreSQL refused a value", [{ path: [], message: `${serverMessage} (${state})` }], {
+      cause,
+    });
+  }
+  const retryable = RETRYABLE_STATES.has(state) || state.startsWith("08");
+  // Syntax errors quote the statement; everything else is safe to show.
+  const message = state.startsWith("426") ? "the statement was rejected" : serverMessage;
+  return new ServiceError(SERVICE, operation, state, retryable, message, { cause });
+}
+
+type EventFlowsError = ServiceError | ValidationError;
+
+/** A plain Error with the diagnostic fields only: safe to log. */
+function sanitizedCause(code: string, message: string, fields?: ServerErrorFields): Error {
+  const cause = new Error(message);
+  cause.name = "PostgresError";
+  const safe: Record<string, unknown> = { code };
+  for (const key of ["severity", "constraint_name", "table_name", "schema_name"] as const) {
+    if (typeof fields?.[key] === "string") safe[key] = fields[key];
+  }
+  return Object.assign(cause, safe);
+}
+
+/** Wraps a database call so whatever it throws comes out typed. */
+export async function guard<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw toEventFlowsError(error, operation);
+  }
+}

@@ -1,0 +1,224 @@
+import {
+  type EnvSource,
+  type EventEnvelope,
+  type EventStoreOptions,
+  type ExpectedVersion,
+  type Issue,
+  type PendingEvent,
+  ValidationError,
+} from "../../src/index.js";
+import { appendEvents, type Committed, isLostRace, type StoreContext } from "./append.js";
+import {
+  createPostgresClient,
+  type PostgresClientOptions,
+  type PostgresQueryable,
+  type PostgresSql,
+} from "./client.js";
+import { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
+import { guard } from "./errors.js";
+import {
+  anyProjectionTakes,
+  assertInlineProjections,
+  type InlineProjection,
+  routeToProjections,
+} from "./inline-projection.js";
+import { type MigrateOptions, type MigrateResult, migrate } from "./migrate.js";
+import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { statements } from "./statements.js";
+import { PostgresStoreBase } from "./store-base.js";
+import { PostgresTransaction } from "./transaction.js";
+
+export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNameOptions {
+  /** A postgres.js client the application owns (and closes). */
+  readonly sql?: PostgresSql;
+  /** Or a connection URL: the store creates a client with {@link DEFAULT_CLIENT_OPTIONS} and `close()` ends it. */
+  readonly url?: string;
+  /** Options for the client the store creates; any postgres.js option. */
+  readonly client?: PostgresClientOptions;
+  /** Where `DATABASE_URL` is looked up when neither `sql` nor `url` is given (Workers bindings). */
+  readonly env?: EnvSource;
+  /** Largest event accepted (data and metadata as JSON, UTF-8 bytes). Defaults to 1 MiB. */
+  readonly maxEventBytes?: number;
+  /** Events fetched per query when reading. Defaults to 1,000. */
+  readonly readPageSize?: number;
+  /** Read models updated in the append's own transaction. */
+  readonly projections?: readonly InlineProjection[];
+}
+
+export type TransactionIsolation = "read committed" | "repeatable read" | "serializable";
+
+export interface WithTransactionOptions {
+  /** Defaults to PostgreSQL's own, read committed. */
+  readonly isolation?: TransactionIsolation;
+}
+
+/** How often an append with inline projections re-runs its transaction after losing a race. */
+const TRANSACTION_RERUNS = 10;
+const ISOLATION_LEVELS: readonly string[] = ["read committed", "repeatable read", "serializable"];
+
+/**
+ * The event store on PostgreSQL (postgres.js). One round trip per append; a global order readers
+ * never skip; idempotent appends by event id; transactions spanning streams and read models;
+ * inline and asynchronous projections. Run {@link PostgresEventStore.migrate} (or the
+ * `eventflows-pg migrate` command) once before use.
+ */
+export class PostgresEventStore extends PostgresStoreBase {
+  /** The postgres.js client: given, or created from `url`. */
+  readonly sql: PostgresSql;
+  readonly names: TableNames;
+  readonly #ownsClient: boolean;
+  readonly #projections: readonly InlineProjection[];
+  readonly #publish: (events: readonly EventEnvelope[]) => Promise<void>;
+
+  constructor(options: PostgresEventStoreOptions = {}) {
+    const issues = optionIssues(options);
+    if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL event store options", issues);
+    const names = tableNames(options);
+    const context: StoreContext = {
+      names,
+      statements: statements(names),
+      maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+      readPageSize: options.readPageSize ?? 1000,
+    };
+    super(context, options);
+    this.names = names;
+    this.#projections = options.projections ?? [];
+    this.#ownsClient = options.sql === undefined;
+    this.sql = options.sql ?? createPostgresClient(options.url, options.client, options.env);
+    const { bus } = options;
+    const onPublishError =
+      options.onPublishError ??
+      ((error, events) => console.error(`[eventflows] publishing ${events.length} committed event(s) failed`, error));
+    this.#publish = async (events) => {
+      if (bus === undefined) return;
+      try {
+        await bus.publish(events);
+      } catch (error) {
+        try {
+          onPublishError(error, events);
+        } catch (hookError) {
+          console.error("[eventflows] the onPublishError hook itself threw", hookError);
+        }
+      }
+    };
+  }
+
+  protected get queryable(): PostgresQueryable {
+    return this.sql;
+  }
+
+  /** Creates or upgrades this store's tables (idempotent; safe to run from many instances at once). */
+  migrate(options: Pick<MigrateOptions, "to"> = {}): Promise<MigrateResult> {
+    return migrate(this.sql, { schema: this.names.schema, tablePrefix: this.names.tablePrefix, ...options });
+  }
+
+  /**
+   * Runs `work` in one database transaction: appends through `tx` (to any streams) and statements
+   * through `tx.sql` commit together, or, if `work` throws, none of them does. Inline projections
+   * run in it too. Committed events are published to the bus after the commit.
+   *
+   * Inside a transaction a lost race on a stream aborts the transaction (PostgreSQL aborts it on
+   * the failed statement): the ConcurrencyError propagates, and the whole unit should be retried.
+   */
+  async withTransaction<T>(
+    work: (tx: PostgresTransaction) => Promise<T> | T,
+    options: WithTransactionOptions = {},
+  ): Promise<T> {
+    if (typeof work !== "function") {
+      throw new ValidationError("Invalid transaction", [{ path: ["work"], message: "work must be a function" }]);
+    }
+    const isolation = options.isolation ?? "read committed";
+    if (!ISOLATION_LEVELS.includes(isolation)) {
+      throw new ValidationError("Invalid transaction options", [
+        { path: ["isolation"], message: `isolation must be one of ${ISOLATION_LEVELS.join(", ")}` },
+      ]);
+    }
+    let transaction: PostgresTransaction | undefined;
+    try {
+      const result = (await guard("withTransaction", () =>
+        this.sql.begin(`isolation level ${isolation}`, async (txSql) => {
+          transaction = new PostgresTransaction(txSql, this.context, this.#projections);
+          return work(transaction);
+        }),
+      )) as T;
+      for (const events of transaction?.end() ?? []) await this.#publish(events);
+      return result;
+    } finally {
+      transaction?.end();
+    }
+  }
+
+  /**
+   * Ends the client if the store created it, letting running queries finish for up to
+   * `timeoutSeconds`. A client passed in as `sql` belongs to the application and is left open.
+   */
+  async close(timeoutSeconds = 5): Promise<void> {
+    if (this.#ownsClient) await this.sql.end({ timeout: timeoutSeconds });
+  }
+
+  protected async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<Committed> {
+    if (
+      !anyProjectionTakes(
+        this.#projections,
+        events.map((e) => e.type),
+      )
+    ) {
+      return appendEvents(this.sql, this.context, streamId, events, expectedVersion, true);
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await guard("appendToStream", () =>
+          this.sql.begin(async (tx) => {
+            const appended = await appendEvents(tx, this.context, streamId, events, expectedVersion, false);
+            if (appended.retried) return appended;
+            for (const [projection, matching] of routeToProjections(this.#projections, appended.events)) {
+              await projection.handle(matching, { sql: tx });
+            }
+            return appended;
+          }),
+        )) as Committed;
+      } catch (error) {
+        if (isLostRace(error) && attempt < TRANSACTION_RERUNS) continue;
+        throw error;
+      }
+    }
+  }
+}
+
+/** Creates a {@link PostgresEventStore}. */
+export function createPostgresEventStore(options: PostgresEventStoreOptions = {}): PostgresEventStore {
+  return new PostgresEventStore(options);
+}
+
+function optionIssues(options: PostgresEventStoreOptions): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
+  const issues = nameIssues(options);
+  const positive = (value: unknown, key: string, max: number) => {
+    if (
+      value !== undefined &&
+      (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max)
+    ) {
+      issues.push({ path: [key], message: `${key} must be an integer from 1 to ${max}` });
+    }
+  };
+  positive(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024);
+  positive(options.readPageSize, "readPageSize", 100_000);
+  if (options.sql !== undefined && typeof options.sql !== "function") {
+    issues.push({ path: ["sql"], message: "sql must be a postgres.js client (postgres(...))" });
+  }
+  if (options.sql !== undefined && options.url !== undefined) {
+    issues.push({ path: ["url"], message: "pass either sql or url, not both" });
+  }
+  if (options.projections !== undefined) {
+    try {
+      assertInlineProjections(options.projections);
+    } catch (error) {
+      issues.push(...((error as ValidationError).issues ?? []));
+    }
+  }
+  return issues;
+}

@@ -1,0 +1,35 @@
+/**
+ * @module @eventflows/core/postgres: the event store, transactions, inline and asynchronous
+ * projections, checkpoints and schema migrations on PostgreSQL, with postgres.js.
+ */
+export {
+  createPostgresClient,
+  DEFAULT_CLIENT_OPTIONS,
+  type PostgresClientOptions,
+  type PostgresQueryable,
+  type PostgresSql,
+  type PostgresTransactionSql,
+  URL_VARIABLE,
+} from "./client.js";
+export { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
+export { SERVICE as POSTGRES_SERVICE, toEventFlowsError } from "./errors.js";
+export {
+  createPostgresEventStore,
+  PostgresEventStore,
+  type PostgresEventStoreOptions,
+  type TransactionIsolation,
+  type WithTransactionOptions,
+} from "./event-store.js";
+export { type InlineProjection, inlineProjection, type ProjectionContext } from "./inline-projection.js";
+export {
+  type AppliedMigration,
+  appliedMigrations,
+  type MigrateOptions,
+  type MigrateResult,
+  migrate,
+  schemaVersion,
+} from "./migrate.js";
+export { LATEST_SCHEMA_VERSION, type Migration, migrations } from "./migrations.js";
+export { DEFAULT_SCHEMA, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+export { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
+export { PostgresTransaction } from "./transaction.js";

@@ -1,0 +1,64 @@
+import type { TableNames } from "./names.js";
+import { POSITION_BITS } from "./position.js";
+
+/** One schema change. Shipped as TypeScript strings: adapters read no files, so Workers can run them. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: (names: TableNames) => string;
+}
+
+/**
+ * Every schema version, oldest first. Append new ones; never edit one that shipped: databases record
+ * a checksum of each applied migration and refuse to run against one that changed.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "events",
+    sql: (n) => `
+CREATE TABLE ${n.events} (
+  global_position bigint NOT NULL,
+  transaction_id xid8 NOT NULL,
+  stream_id text COLLATE "C" NOT NULL,
+  version integer NOT NULL,
+  event_id text COLLATE "C" NOT NULL,
+  type text NOT NULL,
+  data jsonb NOT NULL,
+  metadata jsonb NOT NULL,
+  created_at timestamptz NOT NULL,
+  CONSTRAINT "${n.tablePrefix}events_pkey" PRIMARY KEY (global_position),
+  CONSTRAINT "${n.constraints.streamVersion}" UNIQUE (stream_id, version),
+  CONSTRAINT "${n.constraints.eventId}" UNIQUE (event_id),
+  CONSTRAINT "${n.tablePrefix}events_version_positive" CHECK (version > 0),
+  CONSTRAINT "${n.tablePrefix}events_position_of_transaction"
+    CHECK (global_position >> ${POSITION_BITS} = transaction_id::text::bigint)
+);
+COMMENT ON COLUMN ${n.events}.global_position IS
+  'transaction id * 2^${POSITION_BITS} + the event''s number within its transaction: increasing in the order in which readers may safely see events';
+COMMENT ON COLUMN ${n.events}.transaction_id IS
+  'pg_current_xact_id() of the appending transaction; readers return only events of transactions older than their snapshot''s xmin';
+`,
+  },
+  {
+    version: 2,
+    name: "checkpoints",
+    sql: (n) => `
+CREATE TABLE ${n.checkpoints} (
+  id text COLLATE "C" NOT NULL,
+  position bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "${n.tablePrefix}checkpoints_pkey" PRIMARY KEY (id),
+  CONSTRAINT "${n.tablePrefix}checkpoints_position_not_negative" CHECK (position >= 0)
+);
+`,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = migrations.length;
+
+/** SHA-256 of a migration's SQL as applied, hex. */
+export async function checksum(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

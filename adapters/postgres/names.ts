@@ -1,0 +1,75 @@
+import { type Issue, ValidationError } from "../../src/index.js";
+
+/** Where the store's tables live. */
+export interface PostgresNameOptions {
+  /** The schema holding the tables; created by the migrations. Defaults to `"eventflows"`. */
+  readonly schema?: string;
+  /** Prepended to every table name, e.g. `"app_"` gives `app_events`. Defaults to none. */
+  readonly tablePrefix?: string;
+}
+
+/** Quoted, schema-qualified identifiers, ready to splice into SQL text. */
+export interface TableNames {
+  readonly schema: string;
+  readonly tablePrefix: string;
+  readonly quotedSchema: string;
+  readonly events: string;
+  readonly checkpoints: string;
+  readonly migrations: string;
+  /** Unquoted constraint names, to tell one unique violation from another. */
+  readonly constraints: { readonly streamVersion: string; readonly eventId: string };
+  /** Seeds the advisory-lock keys of this schema and prefix, so two stores in one database do not collide. */
+  readonly lockNamespace: string;
+}
+
+export const DEFAULT_SCHEMA = "eventflows";
+
+// Lower case only: such names need no quoting in hand-written SQL, and PostgreSQL folds unquoted
+// names to lower case. The lengths keep every derived index name under PostgreSQL's 63 bytes.
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,39}$/;
+const PREFIX_PATTERN = /^(?:[a-z_][a-z0-9_]{0,29})?$/;
+
+export function nameIssues(options: PostgresNameOptions): Issue[] {
+  const issues: Issue[] = [];
+  const schema = options.schema ?? DEFAULT_SCHEMA;
+  if (typeof schema !== "string" || !SCHEMA_PATTERN.test(schema) || schema.startsWith("pg_")) {
+    issues.push({
+      path: ["schema"],
+      message:
+        "a schema name is 1-40 characters of a-z, 0-9 and _, starting with a letter or _ (and not pg_, which PostgreSQL reserves)",
+    });
+  }
+  const prefix = options.tablePrefix ?? "";
+  if (typeof prefix !== "string" || !PREFIX_PATTERN.test(prefix)) {
+    issues.push({
+      path: ["tablePrefix"],
+      message: "a table prefix is 0-30 characters of a-z, 0-9 and _, starting with a letter or _",
+    });
+  }
+  return issues;
+}
+
+/** Validates the names and derives every identifier the SQL uses. */
+export function tableNames(options: PostgresNameOptions = {}): TableNames {
+  const issues = nameIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL names", issues);
+  const schema = options.schema ?? DEFAULT_SCHEMA;
+  const tablePrefix = options.tablePrefix ?? "";
+  const quotedSchema = quote(schema);
+  const table = (name: string) => `${quotedSchema}.${quote(`${tablePrefix}${name}`)}`;
+  return {
+    schema,
+    tablePrefix,
+    quotedSchema,
+    events: table("events"),
+    checkpoints: table("checkpoints"),
+    migrations: table("migrations"),
+    constraints: { streamVersion: `${tablePrefix}events_stream_version`, eventId: `${tablePrefix}events_event_id` },
+    lockNamespace: `eventflows:${schema}.${tablePrefix}`,
+  };
+}
+
+/** Quotes an identifier that already passed validation (so it has no quote to escape). */
+function quote(identifier: string): string {
+  return `"${identifier}"`;
+}

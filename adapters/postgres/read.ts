@@ -1,0 +1,95 @@
+import type { EventEnvelope, ReadAllOptions, ReadStreamOptions } from "../../src/index.js";
+import type { StoreContext } from "./append.js";
+import type { PostgresQueryable } from "./client.js";
+import { guard } from "./errors.js";
+import { type FeedRow, fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
+
+const MAX_VERSION = 2 ** 31 - 1;
+
+/**
+ * Reads in pages (keyset pagination, so no connection is held while the caller works through a
+ * page) and fetches the next page while the caller consumes the current one.
+ */
+async function* paged<Row extends readonly unknown[]>(
+  fetch: (cursor: Row | undefined, limit: number) => Promise<Row[]>,
+  pageSize: number,
+  maxCount: number,
+): AsyncGenerator<Row, void, undefined> {
+  let remaining = maxCount;
+  let cursor: Row | undefined;
+  let next = remaining > 0 ? fetch(undefined, Math.min(pageSize, remaining)) : undefined;
+  while (next !== undefined) {
+    const limit = Math.min(pageSize, remaining);
+    const rows = await next;
+    remaining -= rows.length;
+    cursor = rows[rows.length - 1];
+    next = rows.length === limit && remaining > 0 ? fetch(cursor, Math.min(pageSize, remaining)) : undefined;
+    // A caller that stops early never awaits the prefetch; its failure must not go unhandled.
+    next?.catch(() => undefined);
+    for (const row of rows) yield row;
+  }
+}
+
+export async function* readStreamPages(
+  sql: PostgresQueryable,
+  context: StoreContext,
+  streamId: string,
+  options: ReadStreamOptions,
+): AsyncGenerator<EventEnvelope, void, undefined> {
+  const backward = options.direction === "backward";
+  const statement = backward ? context.statements.readBackward : context.statements.readForward;
+  const first = options.fromVersion ?? (backward ? MAX_VERSION : 1);
+  const rows = paged<StreamRow>(
+    (cursor, limit) =>
+      guard("readStream", async () => {
+        const from = cursor === undefined ? first : backward ? cursor[1] - 1 : cursor[1] + 1;
+        return (await sql
+          .unsafe(statement, [streamId, Math.min(from, MAX_VERSION), limit], { prepare: true })
+          .values()) as unknown as StreamRow[];
+      }),
+    context.readPageSize,
+    options.maxCount ?? Number.POSITIVE_INFINITY,
+  );
+  for await (const row of rows) yield fromStreamRow(streamId, row);
+}
+
+export async function* readAllPages(
+  sql: PostgresQueryable,
+  context: StoreContext,
+  options: ReadAllOptions,
+): AsyncGenerator<EventEnvelope, void, undefined> {
+  const rows = paged<FeedRow>(
+    (cursor, limit) =>
+      guard("readAll", async () => {
+        const after = cursor === undefined ? String(options.after ?? 0) : cursor[1];
+        return (await sql
+          .unsafe(context.statements.readAll, [after, limit], { prepare: true })
+          .values()) as unknown as FeedRow[];
+      }),
+    context.readPageSize,
+    options.maxCount ?? Number.POSITIVE_INFINITY,
+  );
+  for await (const row of rows) yield fromFeedRow(row);
+}
+
+export async function streamVersionOf(
+  sql: PostgresQueryable,
+  context: StoreContext,
+  streamId: string,
+): Promise<number> {
+  return guard("getStreamVersion", async () => {
+    const [row] = (await sql
+      .unsafe(context.statements.streamVersion, [streamId], { prepare: true })
+      .values()) as unknown as [[number]];
+    return row[0];
+  });
+}
+
+export async function lastGlobalPosition(sql: PostgresQueryable, context: StoreContext): Promise<number> {
+  return guard("getLastGlobalPosition", async () => {
+    const [row] = (await sql
+      .unsafe(context.statements.lastGlobalPosition, [], { prepare: true })
+      .values()) as unknown as [[string]];
+    return Number(row[0]);
+  });
+}

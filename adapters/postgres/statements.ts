@@ -1,0 +1,70 @@
+import type { TableNames } from "./names.js";
+import { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
+
+/** Every statement the store runs, rendered once per store for its schema and prefix. */
+export interface Statements {
+  readonly append: string;
+  readonly eventsByIds: string;
+  readonly readForward: string;
+  readonly readBackward: string;
+  readonly readAll: string;
+  readonly streamVersion: string;
+  readonly lastGlobalPosition: string;
+}
+
+// The reader's bound: positions of transactions older than its snapshot's xmin. Every one of those
+// has committed or aborted, and every later commit gets a higher position (see position.ts).
+const SAFE_BOUND = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${POSITION_BITS})`;
+
+const COLUMNS = `global_position::text, version, event_id, type, data::text, metadata::text,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+export function statements(names: TableNames): Statements {
+  const events = names.events;
+  return {
+    /*
+     * One round trip: reads the stream's version, checks the expectation, and inserts the batch,
+     * all in one statement under one snapshot. A concurrent append to the same version loses on
+     * the (stream_id, version) unique key. Positions continue this transaction's numbering; past
+     * its last number the position is NULL, which the primary key refuses.
+     * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp, $5 events as JSON.
+     */
+    append: `
+WITH cur AS (
+  SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version
+), tx AS (
+  SELECT pg_current_xact_id() AS xid, pg_current_xact_id()::text::bigint << ${POSITION_BITS} AS base
+), start AS (
+  SELECT tx.xid, tx.base, coalesce((SELECT max(global_position) FROM ${events}
+    WHERE global_position > tx.base AND global_position <= tx.base + ${MAX_EVENTS_PER_TRANSACTION}), tx.base) AS last
+  FROM tx
+), input AS (
+  SELECT e.n, e.value FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS e(value, n)
+), taken AS (
+  SELECT count(*) AS ids FROM ${events} WHERE event_id IN (SELECT value->>'i' FROM input)
+), ins AS (
+  INSERT INTO ${events} (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
+  SELECT CASE WHEN start.last + input.n <= start.base + ${MAX_EVENTS_PER_TRANSACTION} THEN start.last + input.n END,
+    start.xid, $1, cur.version + input.n, input.value->>'i', input.value->>'t', input.value->'d', input.value->'m',
+    $4::text::timestamptz
+  FROM cur, start, input, taken
+  WHERE taken.ids = 0 AND CASE $2::text
+    WHEN 'any' THEN true
+    WHEN 'no-stream' THEN cur.version = 0
+    WHEN 'stream-exists' THEN cur.version > 0
+    ELSE cur.version = $3::integer END
+  RETURNING global_position
+)
+SELECT cur.version, (SELECT min(global_position) FROM ins)::text, (SELECT count(*) FROM ins)::integer, taken.ids::integer
+FROM cur, taken`,
+    eventsByIds: `SELECT stream_id, ${COLUMNS} FROM ${events} WHERE event_id = ANY($1::text[])`,
+    readForward: `SELECT ${COLUMNS} FROM ${events}
+  WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+    readBackward: `SELECT ${COLUMNS} FROM ${events}
+  WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3`,
+    readAll: `SELECT stream_id, ${COLUMNS} FROM ${events}
+  WHERE global_position > $1 AND global_position < ${SAFE_BOUND} ORDER BY global_position LIMIT $2`,
+    streamVersion: `SELECT coalesce(max(version), 0) FROM ${events} WHERE stream_id = $1`,
+    lastGlobalPosition: `SELECT coalesce(max(global_position), 0)::text FROM ${events} WHERE global_position < ${SAFE_BOUND}`,
+  };
+}

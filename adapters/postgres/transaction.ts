@@ -1,0 +1,62 @@
+import { type EventEnvelope, type ExpectedVersion, type PendingEvent, ValidationError } from "../../src/index.js";
+import { appendEvents, type StoreContext } from "./append.js";
+import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
+import { anyProjectionTakes, type InlineProjection, routeToProjections } from "./inline-projection.js";
+import { PostgresStoreBase } from "./store-base.js";
+
+/**
+ * The event store inside one database transaction (see `PostgresEventStore.withTransaction`):
+ * appends to any number of streams and the read-model writes made through `sql` commit together
+ * or not at all. Events are published to the store's bus after the commit, never before.
+ */
+export class PostgresTransaction extends PostgresStoreBase {
+  /** The transaction: run read-model statements here. */
+  readonly sql: PostgresTransactionSql;
+  readonly #projections: readonly InlineProjection[];
+  readonly #committed: (readonly EventEnvelope[])[] = [];
+  #open = true;
+
+  /** @internal Made by `PostgresEventStore.withTransaction`. */
+  constructor(sql: PostgresTransactionSql, context: StoreContext, projections: readonly InlineProjection[]) {
+    super(context, {});
+    this.sql = sql;
+    this.#projections = projections;
+  }
+
+  protected get queryable(): PostgresQueryable {
+    if (!this.#open) throw new ValidationError("This transaction has ended: use the store, or start a new transaction");
+    return this.sql;
+  }
+
+  /** @internal The events appended, per append, for publishing once the transaction has committed. */
+  end(): readonly (readonly EventEnvelope[])[] {
+    this.#open = false;
+    return this.#committed;
+  }
+
+  protected async commit(streamId: string, events: readonly PendingEvent[], expectedVersion: ExpectedVersion) {
+    const sql = this.queryable as PostgresTransactionSql;
+    if (
+      !anyProjectionTakes(
+        this.#projections,
+        events.map((e) => e.type),
+      )
+    ) {
+      const result = await appendEvents(sql, this.context, streamId, events, expectedVersion, false);
+      if (!result.retried) this.#committed.push(result.events);
+      return result;
+    }
+    // A savepoint, so that a projection that throws takes its append with it even when the caller
+    // catches the error and carries on with the transaction.
+    const result = await sql.savepoint(async (savepoint) => {
+      const appended = await appendEvents(savepoint, this.context, streamId, events, expectedVersion, false);
+      if (appended.retried) return appended;
+      for (const [projection, matching] of routeToProjections(this.#projections, appended.events)) {
+        await projection.handle(matching, { sql: savepoint });
+      }
+      return appended;
+    });
+    if (!result.retried) this.#committed.push(result.events);
+    return result;
+  }
+}
