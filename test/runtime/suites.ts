@@ -31,15 +31,23 @@ export interface OpenedSuite {
 }
 
 export interface RuntimeSuite {
+  /** Unique among the runtime suites: how runners select it. */
+  readonly name: string;
   /** The exported contract factory this suite exercises, e.g. "eventStoreContract". */
   readonly contract: string;
   /** Keys of the test/services registry this suite needs started. */
   readonly services?: readonly string[];
+  /**
+   * workerd compatibility flags the suite's adapter needs (postgres.js reaches TCP through
+   * `nodejs_compat`). Such suites run in a Worker of their own, so the core is still proven flagless.
+   */
+  readonly workerdFlags?: readonly string[];
   readonly open: (env: RuntimeEnv) => OpenedSuite | Promise<OpenedSuite>;
 }
 
 export const runtimeSuites: readonly RuntimeSuite[] = [
   {
+    name: "in-memory event store",
     contract: "eventStoreContract",
     open: () => ({
       suite: testing.eventStoreContract({
@@ -49,6 +57,7 @@ export const runtimeSuites: readonly RuntimeSuite[] = [
     }),
   },
   {
+    name: "in-memory event bus",
     contract: "eventBusContract",
     open: () => ({
       suite: testing.eventBusContract({
@@ -58,6 +67,7 @@ export const runtimeSuites: readonly RuntimeSuite[] = [
     }),
   },
   {
+    name: "in-memory checkpoint store",
     contract: "checkpointStoreContract",
     open: () => ({
       suite: testing.checkpointStoreContract({

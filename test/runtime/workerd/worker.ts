@@ -2,8 +2,8 @@
  * A Worker that runs the contract suites inside workerd and answers with the results as JSON.
  * Service locations arrive as bindings (the names of test/runtime/suites.ts SERVICE_VARIABLES), so
  * adapter suites against real services run here the same way they do on Node.
- *   GET /            every suite
- *   GET /?suite=X    only the suites whose contract factory is X (repeatable)
+ *   GET /?suite=NAME&suite=…   the runtime suites of those names
+ *   GET /?coverage             also the check that every exported contract suite has a runtime suite
  */
 import { type CaseResult, runContract } from "../../../src/testing/index.js";
 import { coverageSuite, type RuntimeEnv, runtimeSuites } from "../suites.js";
@@ -14,10 +14,12 @@ export interface WorkerReport {
 
 export default {
   async fetch(request: Request, env: RuntimeEnv): Promise<Response> {
-    const wanted = new URL(request.url).searchParams.getAll("suite");
-    const selected = wanted.length === 0 ? runtimeSuites : runtimeSuites.filter((s) => wanted.includes(s.contract));
+    const query = new URL(request.url).searchParams;
+    const wanted = query.getAll("suite");
+    const unknown = wanted.filter((name) => !runtimeSuites.some((suite) => suite.name === name));
+    if (unknown.length > 0) return new Response(`unknown suites: ${unknown.join(", ")}`, { status: 400 });
     const results: CaseResult[] = [];
-    for (const runtimeSuite of selected) {
+    for (const runtimeSuite of runtimeSuites.filter((suite) => wanted.includes(suite.name))) {
       try {
         const opened = await runtimeSuite.open(env);
         try {
@@ -28,10 +30,10 @@ export default {
       } catch (error) {
         // A suite that cannot even open is a failure to show, not a crash of the whole report.
         const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        results.push({ suite: runtimeSuite.contract, name: "opens", ok: false, error: message, durationMs: 0 });
+        results.push({ suite: runtimeSuite.name, name: "opens", ok: false, error: message, durationMs: 0 });
       }
     }
-    if (wanted.length === 0) results.push(...(await runContract(coverageSuite())));
+    if (query.has("coverage")) results.push(...(await runContract(coverageSuite())));
     const report: WorkerReport = { results };
     return Response.json(report);
   },
