@@ -86,8 +86,12 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
 
   /** Replays stored events (in version order) onto the current state. */
   rehydrate(events: Iterable<EventEnvelope>): this {
+    // The hot loop of every load: the class's handler table is fetched once, not per event.
+    const table = this.#handlerTable();
+    const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
     for (const event of events) {
-      this.#apply(event as AppliedEvent<E>);
+      const next = (table.get(event.type) ?? this.#resolveInto(table, event.type))(self, event);
+      if (next !== undefined) this.state = next as State;
       this.#version = event.version;
     }
     this.#persistedVersion = this.#version;
@@ -96,8 +100,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
 
   /** Like {@link rehydrate}, for an async source such as `store.readStream(...)`. */
   async rehydrateAsync(events: AsyncIterable<EventEnvelope>): Promise<this> {
+    const table = this.#handlerTable();
+    const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
     for await (const event of events) {
-      this.#apply(event as AppliedEvent<E>);
+      const next = (table.get(event.type) ?? this.#resolveInto(table, event.type))(self, event);
+      if (next !== undefined) this.state = next as State;
       this.#version = event.version;
     }
     this.#persistedVersion = this.#version;
@@ -124,21 +131,27 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   }
 
   #apply(event: AppliedEvent<E>): void {
-    const handler = this.#handlerFor(event.type);
+    const table = this.#handlerTable();
+    const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
     const next = handler(this as unknown as AggregateRoot<unknown, DomainEvent>, event);
     if (next !== undefined) this.state = next as State;
   }
 
-  #handlerFor(type: string): Handler {
-    let cache = handlerCache.get(this.constructor);
-    if (cache === undefined) {
-      cache = new Map();
-      handlerCache.set(this.constructor, cache);
+  #handlerTable(): Map<string, Handler | null> {
+    let table = handlerCache.get(this.constructor);
+    if (table === undefined) {
+      table = new Map();
+      handlerCache.set(this.constructor, table);
     }
-    let handler = cache.get(type);
+    return table;
+  }
+
+  /** Resolves and caches the handler for a type not met yet; a type known to have none throws again. */
+  #resolveInto(table: Map<string, Handler | null>, type: string): Handler {
+    let handler = table.get(type);
     if (handler === undefined) {
       handler = this.#resolveHandler(type);
-      cache.set(type, handler);
+      table.set(type, handler);
     }
     if (handler === null) throw new HandlerNotFoundError("event", type);
     return handler;

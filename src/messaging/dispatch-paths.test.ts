@@ -1,0 +1,132 @@
+// The bus dispatches by one of three paths (no hooks and no middleware; middleware only; hooks), the
+// first two without an async frame of their own. These tests hold every path to the same contract.
+import { describe, expect, test } from "bun:test";
+import { HandlerNotFoundError, ValidationError } from "../errors.js";
+import { CommandBus } from "./command-bus.js";
+import type { Message } from "./message.js";
+import type { MessageBusOptions, Middleware } from "./message-bus.js";
+import { QueryBus } from "./query-bus.js";
+
+type Commands = { Run: { payload: { fail: "sync" | "async" | "no" }; result: string } };
+
+const passThrough: Middleware = (_message, next) => next();
+
+const setups: Record<string, (options?: MessageBusOptions) => CommandBus<Commands>> = {
+  "no hooks, no middleware": (options) => new CommandBus<Commands>(options),
+  "middleware only": (options) => new CommandBus<Commands>(options).use(passThrough),
+  "before and after hooks": (options) =>
+    new CommandBus<Commands>(options).before(() => undefined).after(() => undefined),
+};
+
+function register(bus: CommandBus<Commands>): void {
+  bus.register("Run", ({ fail }) => {
+    if (fail === "sync") throw new RangeError("sync failure");
+    if (fail === "async") return Promise.reject(new RangeError("async failure"));
+    return "done";
+  });
+}
+
+for (const [path, create] of Object.entries(setups)) {
+  describe(`dispatch, ${path}`, () => {
+    test("a handler that throws synchronously gives a rejection, counted as a failure and told to onError", async () => {
+      const seen: [unknown, Message][] = [];
+      const bus = create({ onError: (error, message) => seen.push([error, message]) });
+      register(bus);
+      let pending: Promise<string> | undefined;
+      expect(() => {
+        pending = bus.execute("Run", { fail: "sync" });
+      }).not.toThrow();
+      await expect(pending).rejects.toThrow("sync failure");
+      await expect(bus.execute("Run", { fail: "async" })).rejects.toThrow("async failure");
+      expect(await bus.execute("Run", { fail: "no" })).toBe("done");
+      expect(bus.stats("Run")).toMatchObject({ type: "Run", executions: 3, failures: 2 });
+      expect(seen.map(([error, message]) => [(error as Error).message, message.type, message.payload])).toEqual([
+        ["sync failure", "Run", { fail: "sync" }],
+        ["async failure", "Run", { fail: "async" }],
+      ]);
+    });
+
+    test("without stats, failures still reach onError and the caller", async () => {
+      const seen: unknown[] = [];
+      const bus = create({ trackExecutions: false, onError: (error) => seen.push(error) });
+      register(bus);
+      await expect(bus.execute("Run", { fail: "sync" })).rejects.toBeInstanceOf(RangeError);
+      await expect(bus.execute("Run", { fail: "async" })).rejects.toBeInstanceOf(RangeError);
+      expect(await bus.execute("Run", { fail: "no" })).toBe("done");
+      expect(seen).toHaveLength(2);
+      expect(bus.stats()).toEqual([]);
+    });
+
+    test("unknown and invalid types are rejections, never synchronous throws, and are not counted", async () => {
+      const seen: unknown[] = [];
+      const bus = create({ onError: (error) => seen.push(error) });
+      let unknown: Promise<unknown> | undefined;
+      let invalid: Promise<unknown> | undefined;
+      expect(() => {
+        unknown = bus.execute("Run", { fail: "no" });
+        invalid = bus.execute(42 as never, { fail: "no" } as never);
+      }).not.toThrow();
+      await expect(unknown).rejects.toBeInstanceOf(HandlerNotFoundError);
+      await expect(invalid).rejects.toBeInstanceOf(ValidationError);
+      expect(bus.stats()).toEqual([]);
+      expect(seen).toEqual([]);
+    });
+
+    test("lastExecutedAt is the wall-clock time the dispatch ended", async () => {
+      const bus = create();
+      register(bus);
+      const before = Date.now();
+      await bus.execute("Run", { fail: "no" });
+      const after = Date.now();
+      const at = Date.parse(bus.stats("Run")?.lastExecutedAt ?? "");
+      // Date.now() has millisecond resolution, the stat is derived from a sub-millisecond clock.
+      expect(at).toBeGreaterThanOrEqual(before - 1);
+      expect(at).toBeLessThanOrEqual(after + 1);
+    });
+  });
+}
+
+describe("middleware chain", () => {
+  test("a middleware that throws synchronously is a rejection the outer middleware can catch", async () => {
+    const caught: unknown[] = [];
+    const bus = new QueryBus<{ Q: { payload: null; result: string } }>()
+      .use((_message, next) =>
+        next().catch((error: unknown) => {
+          caught.push(error);
+          return "recovered";
+        }),
+      )
+      .use(() => {
+        throw new Error("inner broke");
+      });
+    bus.register("Q", () => "unreached");
+    expect(await bus.execute("Q", null)).toBe("recovered");
+    expect(caught).toEqual([new Error("inner broke")]);
+  });
+
+  test("a handler that throws synchronously under middleware reaches the middleware as a rejection", async () => {
+    const seen: string[] = [];
+    const bus = new QueryBus<{ Q: { payload: null; result: string } }>().use((_message, next) => {
+      const pending = next();
+      seen.push(pending instanceof Promise ? "promise" : typeof pending);
+      return pending.catch(() => "handled");
+    });
+    bus.register("Q", () => {
+      throw new Error("handler broke");
+    });
+    expect(await bus.execute("Q", null)).toBe("handled");
+    expect(seen).toEqual(["promise"]);
+    expect(bus.stats("Q")).toMatchObject({ executions: 1, failures: 0 });
+  });
+
+  test("a middleware can call next() again; the handler runs each time", async () => {
+    let runs = 0;
+    const bus = new CommandBus<{ C: { payload: null; result: number } }>().use(async (_message, next) => {
+      await next();
+      return next();
+    });
+    bus.register("C", () => ++runs);
+    expect(await bus.execute("C", null)).toBe(2);
+    expect(runs).toBe(2);
+  });
+});
