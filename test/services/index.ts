@@ -3,6 +3,7 @@
  * environment variables that point tests at it. An environment variable the user already set
  * (EVENTFLOWS_PG_URL, AWS_ENDPOINT_URL_DYNAMODB, …) wins: the service is then not started.
  */
+import { startDynamoDb } from "./dynamodb.ts";
 import { startMoto } from "./moto.ts";
 import { startPostgres } from "./postgres.ts";
 
@@ -18,6 +19,7 @@ export type ServiceStarter = () => Promise<ServiceHandle>;
 
 /** Registered services, started in this order. */
 export const services: Readonly<Record<string, ServiceStarter>> = {
+  dynamodb: startDynamoDb,
   moto: startMoto,
   postgres: startPostgres,
 };

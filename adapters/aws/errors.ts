@@ -1,0 +1,219 @@
+import { ServiceError } from "../../src/index.js";
+
+/** Why one action of a DynamoDB transaction was cancelled (`CancellationReasons[i]`). */
+export interface CancellationReason {
+  /** `None`, `ConditionalCheckFailed`, `TransactionConflict`, `ThrottlingError`, ... */
+  readonly code: string;
+  readonly message?: string;
+  /** The item as stored, when the action asked for `ReturnValuesOnConditionCheckFailure: "ALL_OLD"`. */
+  readonly item?: Readonly<Record<string, unknown>>;
+}
+
+export interface AwsServiceErrorDetails {
+  readonly status?: number;
+  readonly requestId?: string;
+  readonly attempts: number;
+  readonly cancellationReasons?: readonly CancellationReason[];
+  /** Why a retryable failure was thrown anyway: the per-call attempts or the client's retry budget ran out. */
+  readonly gaveUp?: "attempts" | "budget";
+  readonly cause?: unknown;
+}
+
+/**
+ * An AWS service refused or failed a call. A {@link ServiceError} (same `code`, same guard) with
+ * what AWS said: the error code after the `#` of `__type`, the HTTP status, the request id, the
+ * cancellation reasons of a transaction, and how many attempts were made.
+ */
+export class AwsServiceError extends ServiceError {
+  readonly requestId: string | undefined;
+  readonly attempts: number;
+  readonly cancellationReasons: readonly CancellationReason[];
+  readonly gaveUp: "attempts" | "budget" | undefined;
+
+  constructor(
+    service: string,
+    operation: string,
+    serviceCode: string,
+    retryable: boolean,
+    message: string,
+    details: AwsServiceErrorDetails,
+  ) {
+    const gaveUp =
+      details.gaveUp === "budget"
+        ? ` (not retried: the retry budget is spent, after ${details.attempts} attempt(s))`
+        : details.gaveUp === "attempts"
+          ? ` (after ${details.attempts} attempts)`
+          : "";
+    super(service, operation, serviceCode, retryable, `${message}${gaveUp}`, {
+      cause: details.cause,
+      status: details.status,
+    });
+    this.requestId = details.requestId;
+    this.attempts = details.attempts;
+    this.cancellationReasons = details.cancellationReasons ?? [];
+    this.gaveUp = details.gaveUp;
+  }
+}
+
+/** Codes AWS uses for "slow down", across services. They arrive as HTTP 400 and are worth retrying. */
+export const THROTTLING_CODES: ReadonlySet<string> = new Set([
+  "BandwidthLimitExceeded",
+  "EC2ThrottledException",
+  "LimitExceededException",
+  "PriorRequestNotComplete",
+  "ProvisionedThroughputExceededException",
+  "RequestLimitExceeded",
+  "RequestThrottled",
+  "RequestThrottledException",
+  "SlowDown",
+  "ThrottledException",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequestsException",
+  // DynamoDB: an earlier attempt with the same ClientRequestToken is still running.
+  "TransactionInProgressException",
+]);
+
+/** Transient failures that are not throttling. */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  "InternalServerError",
+  "InternalFailure",
+  "ServiceUnavailable",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  // DynamoDB: a plain write met an item a transaction holds.
+  "TransactionConflictException",
+]);
+
+/** Reasons a transaction can be cancelled for that another attempt may not meet. */
+const TRANSIENT_CANCELLATIONS: ReadonlySet<string> = new Set([
+  "None",
+  "TransactionConflict",
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+  "RequestLimitExceeded",
+]);
+
+/**
+ * Whether trying again may succeed. Never for a failed condition (`ConditionalCheckFailedException`,
+ * or a cancelled transaction with any `ConditionalCheckFailed` or validation reason): the answer
+ * would be the same.
+ */
+export function isRetryable(code: string, status: number, reasons: readonly CancellationReason[] = []): boolean {
+  if (code === "TransactionCanceledException") {
+    return (
+      reasons.length > 0 &&
+      reasons.every((r) => TRANSIENT_CANCELLATIONS.has(r.code)) &&
+      reasons.some((r) => r.code !== "None")
+    );
+  }
+  if (THROTTLING_CODES.has(code) || TRANSIENT_CODES.has(code)) return true;
+  return status >= 500 || status === 429;
+}
+
+/** Whether a retry of this failure should cost more of the retry budget (the request may not have arrived). */
+export function isTimeoutLike(code: string): boolean {
+  return code === "NetworkError" || code === "TimeoutError";
+}
+
+/** One failed attempt, before the client decides whether to retry it. */
+export interface AwsFailure {
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly status?: number;
+  readonly requestId?: string;
+  readonly cancellationReasons?: readonly CancellationReason[];
+  readonly cause?: unknown;
+}
+
+/**
+ * Reads an AWS JSON-protocol error response. The code comes from `__type` (the part after `#`),
+ * else the `x-amzn-ErrorType` header (before any `:`), else the status; the message from `message`
+ * or `Message`. AWS messages are kept short; payloads never appear.
+ */
+export function failureFromResponse(status: number, headers: Headers, bodyText: string): AwsFailure {
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = bodyText === "" ? {} : JSON.parse(bodyText);
+    if (typeof parsed === "object" && parsed !== null) body = parsed as Record<string, unknown>;
+  } catch {
+    // A proxy's HTML error page, a truncated body: the status still says what happened.
+  }
+  const rawType =
+    (typeof body.__type === "string" ? body.__type : undefined) ??
+    (typeof body.code === "string" ? body.code : undefined) ??
+    headers.get("x-amzn-errortype") ??
+    undefined;
+  const code = rawType === undefined ? statusCode(status) : codeFromType(rawType);
+  const rawMessage = body.message ?? body.Message ?? body.errorMessage;
+  const message = typeof rawMessage === "string" && rawMessage !== "" ? shorten(rawMessage) : `HTTP ${status}`;
+  const reasons = Array.isArray(body.CancellationReasons) ? body.CancellationReasons.map(parseReason) : undefined;
+  return {
+    code,
+    message,
+    retryable: isRetryable(code, status, reasons),
+    status,
+    requestId: headers.get("x-amzn-requestid") ?? headers.get("x-amz-request-id") ?? undefined,
+    cancellationReasons: reasons,
+  };
+}
+
+/** A request that got no HTTP answer: the connection failed or dropped, or the attempt timed out. */
+export function transportFailure(cause: unknown, timedOut: boolean): AwsFailure {
+  return {
+    code: timedOut ? "TimeoutError" : "NetworkError",
+    message: timedOut ? "no response before the attempt timeout" : describe(cause),
+    retryable: true,
+    cause,
+  };
+}
+
+/** The error thrown for a failure after `attempts` attempts. */
+export function toServiceError(
+  service: string,
+  operation: string,
+  failure: AwsFailure,
+  attempts: number,
+  gaveUp?: "attempts" | "budget",
+): AwsServiceError {
+  return new AwsServiceError(service, operation, failure.code, failure.retryable, failure.message, {
+    status: failure.status,
+    requestId: failure.requestId,
+    attempts,
+    cancellationReasons: failure.cancellationReasons,
+    gaveUp: failure.retryable ? gaveUp : undefined,
+    cause: failure.cause,
+  });
+}
+
+export function codeFromType(type: string): string {
+  const afterHash = type.slice(type.lastIndexOf("#") + 1);
+  const colon = afterHash.indexOf(":");
+  return colon < 0 ? afterHash : afterHash.slice(0, colon);
+}
+
+function parseReason(value: unknown): CancellationReason {
+  const r = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  return {
+    code: typeof r.Code === "string" ? r.Code : "None",
+    ...(typeof r.Message === "string" ? { message: r.Message } : {}),
+    ...(typeof r.Item === "object" && r.Item !== null ? { item: r.Item as Record<string, unknown> } : {}),
+  };
+}
+
+function statusCode(status: number): string {
+  if (status === 429) return "TooManyRequestsException";
+  if (status === 503) return "ServiceUnavailable";
+  if (status >= 500) return "InternalServerError";
+  return `Http${status}`;
+}
+
+function shorten(text: string): string {
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+function describe(cause: unknown): string {
+  if (cause instanceof Error) return shorten(`${cause.name}: ${cause.message}`);
+  return shorten(String(cause));
+}

@@ -1,0 +1,26 @@
+/**
+ * @module @eventflows/core/aws: a small client for AWS JSON-protocol services (DynamoDB, EventBridge,
+ * SQS) on aws4fetch: SigV4 signing, endpoint, region and credential resolution (options, then the
+ * environment or Workers bindings), typed errors, and retries with full-jitter backoff and a budget.
+ */
+export {
+  type AwsClientConfig,
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+  publicEndpoint,
+  type ResolvedAwsConfig,
+  resolveAwsConfig,
+} from "./config.js";
+export {
+  type AwsFailure,
+  AwsServiceError,
+  type AwsServiceErrorDetails,
+  type CancellationReason,
+  codeFromType,
+  failureFromResponse,
+  isRetryable,
+  THROTTLING_CODES,
+} from "./errors.js";
+export { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction, type SendOptions } from "./json-client.js";
+export { backoffDelay, RetryBudget, type RetryOptions, type RetryPolicy, retryPolicy, sleep } from "./retry.js";
+export { type AwsJsonService, dynamoDbService, eventBridgeService, sqsService } from "./services.js";

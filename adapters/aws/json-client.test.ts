@@ -1,0 +1,378 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { ErrorCode, isServiceError, isValidationError } from "../../src/index.js";
+import { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction } from "./json-client.js";
+import { RetryBudget } from "./retry.js";
+import { dynamoDbService, eventBridgeService, sqsService } from "./services.js";
+
+const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/x-amz-json-1.0", ...headers } });
+
+/** A fetch answering from a script, one response (or thrown error) per call, recording the requests. */
+function scripted(...answers: (Response | Error | (() => Response))[]) {
+  const requests: Request[] = [];
+  const fetch: FetchFunction = async (request) => {
+    requests.push(request);
+    const next = answers.shift();
+    if (next === undefined) throw new Error("script ran out");
+    if (next instanceof Error) throw next;
+    return typeof next === "function" ? next() : next;
+  };
+  return { fetch, requests };
+}
+
+const client = (options: AwsJsonClientOptions = {}) =>
+  new AwsJsonClient(dynamoDbService, {
+    region: "eu-west-1",
+    endpoint: "http://127.0.0.1:1",
+    credentials,
+    retry: { baseDelayMs: 1, maxDelayMs: 2 },
+    ...options,
+  });
+
+// Tests of environment fallbacks must not see what the test command exports.
+const AWS_VARIABLES = [
+  "AWS_REGION",
+  "AWS_DEFAULT_REGION",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_ENDPOINT_URL",
+  "AWS_ENDPOINT_URL_DYNAMODB",
+  "AWS_ENDPOINT_URL_EVENTBRIDGE",
+  "AWS_ENDPOINT_URL_EVENTS",
+  "AWS_ENDPOINT_URL_SQS",
+];
+let saved: Record<string, string | undefined> = {};
+beforeEach(() => {
+  saved = Object.fromEntries(AWS_VARIABLES.map((name) => [name, process.env[name]]));
+  for (const name of AWS_VARIABLES) delete process.env[name];
+});
+afterEach(() => {
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+});
+
+describe("AwsJsonClient configuration", () => {
+  test("explicit options win over the env object, which wins over the ambient environment", () => {
+    process.env.AWS_REGION = "us-west-2";
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = "http://ambient:1";
+    const env = { AWS_REGION: "eu-central-1", AWS_ENDPOINT_URL_DYNAMODB: "http://bound:2" };
+    const fromEnvObject = new AwsJsonClient(dynamoDbService, { env, credentials });
+    expect([fromEnvObject.region, fromEnvObject.endpoint]).toEqual(["eu-central-1", "http://bound:2"]);
+    const explicit = new AwsJsonClient(dynamoDbService, {
+      env,
+      credentials,
+      region: "ap-south-1",
+      endpoint: "http://x:3",
+    });
+    expect([explicit.region, explicit.endpoint]).toEqual(["ap-south-1", "http://x:3"]);
+    const ambient = new AwsJsonClient(dynamoDbService, { credentials });
+    expect([ambient.region, ambient.endpoint]).toEqual(["us-west-2", "http://ambient:1"]);
+  });
+
+  test("endpoints: the service variable, then AWS_ENDPOINT_URL, then the public endpoint of the region", () => {
+    const env = {
+      AWS_REGION: "eu-west-1",
+      AWS_ENDPOINT_URL: "http://generic:1",
+      AWS_ENDPOINT_URL_EVENTS: "http://ev:2",
+    };
+    expect(new AwsJsonClient(dynamoDbService, { env, credentials }).endpoint).toBe("http://generic:1");
+    expect(new AwsJsonClient(eventBridgeService, { env, credentials }).endpoint).toBe("http://ev:2");
+    const plain = { AWS_DEFAULT_REGION: "eu-west-1" };
+    expect(new AwsJsonClient(dynamoDbService, { env: plain, credentials }).endpoint).toBe(
+      "https://dynamodb.eu-west-1.amazonaws.com",
+    );
+    expect(new AwsJsonClient(sqsService, { env: plain, credentials }).endpoint).toBe(
+      "https://sqs.eu-west-1.amazonaws.com",
+    );
+    expect(new AwsJsonClient(eventBridgeService, { region: "cn-north-1", credentials }).endpoint).toBe(
+      "https://events.cn-north-1.amazonaws.com.cn",
+    );
+  });
+
+  test("credentials come from the environment, session token included", async () => {
+    const { fetch, requests } = scripted(json(200, {}));
+    const env = {
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "AKIDENV",
+      AWS_SECRET_ACCESS_KEY: "s",
+      AWS_SESSION_TOKEN: "token-1",
+    };
+    await new AwsJsonClient(dynamoDbService, { env, fetch }).send("ListTables", {});
+    expect(requests[0]?.headers.get("authorization")).toContain("Credential=AKIDENV/");
+    expect(requests[0]?.headers.get("x-amz-security-token")).toBe("token-1");
+  });
+
+  test("missing or malformed configuration is a ValidationError before any request", async () => {
+    const cases: [AwsJsonClientOptions, string][] = [
+      [{ region: "us-east-1" }, "credentials.accessKeyId"],
+      [{ region: "us-east-1", credentials: { accessKeyId: "A", secretAccessKey: "" } }, "credentials.secretAccessKey"],
+      [{ credentials }, "region"],
+      [{ region: "Not A Region", credentials }, "region"],
+      [{ region: "us-east-1", credentials, endpoint: "ftp://x" }, "endpoint"],
+      [{ region: "us-east-1", credentials, endpoint: "not a url" }, "endpoint"],
+      [{ region: "us-east-1", credentials, retry: { maxAttempts: 0 } }, "retry.maxAttempts"],
+    ];
+    for (const [options, path] of cases) {
+      let thrown: unknown;
+      try {
+        new AwsJsonClient(dynamoDbService, options);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      expect((thrown as { issues: { path: string[] }[] }).issues.map((i) => i.path.join("."))).toContain(path);
+    }
+  });
+
+  test("a credentials provider returning nothing usable fails the call before it is sent", async () => {
+    const { fetch, requests } = scripted(json(200, {}));
+    const bad = client({ fetch, credentials: async () => ({ accessKeyId: "", secretAccessKey: "x" }) });
+    await expect(bad.send("ListTables", {})).rejects.toMatchObject({ code: ErrorCode.Validation });
+    expect(requests.length).toBe(0);
+  });
+
+  test("a credentials provider is asked before every request, so rotated keys are used", async () => {
+    const { fetch, requests } = scripted(json(200, {}), json(200, {}));
+    let n = 0;
+    const rotating = client({ fetch, credentials: () => ({ accessKeyId: `AKID${++n}`, secretAccessKey: "s" }) });
+    await rotating.send("ListTables", {});
+    await rotating.send("ListTables", {});
+    expect(requests.map((r) => /Credential=(\w+)\//.exec(r.headers.get("authorization") ?? "")?.[1])).toEqual([
+      "AKID1",
+      "AKID2",
+    ]);
+  });
+});
+
+describe("AwsJsonClient requests and errors", () => {
+  test("speaks the service's JSON protocol: target, content type, body", async () => {
+    const { fetch, requests } = scripted(json(200, { Entries: [] }), json(200, {}));
+    const events = new AwsJsonClient(eventBridgeService, { region: "eu-west-1", credentials, fetch });
+    expect(await events.send("PutEvents", { Entries: [{ Detail: "{}" }] })).toEqual({ Entries: [] });
+    const request = requests[0] as Request;
+    expect(request.method).toBe("POST");
+    expect(request.url).toBe("https://events.eu-west-1.amazonaws.com/");
+    expect(request.headers.get("x-amz-target")).toBe("AWSEvents.PutEvents");
+    expect(request.headers.get("content-type")).toBe("application/x-amz-json-1.1");
+    expect(await request.json()).toEqual({ Entries: [{ Detail: "{}" }] });
+    const queue = new AwsJsonClient(sqsService, { region: "eu-west-1", credentials, fetch });
+    await queue.send("SendMessage", { QueueUrl: "q", MessageBody: "m" });
+    expect(requests[1]?.headers.get("x-amz-target")).toBe("AmazonSQS.SendMessage");
+    expect(requests[1]?.headers.get("content-type")).toBe("application/x-amz-json-1.0");
+  });
+
+  test("parses __type after '#', message or Message, the request id and cancellation reasons", async () => {
+    const cancelled = {
+      __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+      Message: "Transaction cancelled",
+      CancellationReasons: [
+        { Code: "None" },
+        { Code: "ConditionalCheckFailed", Message: "The conditional request failed", Item: { pk: { S: "a" } } },
+      ],
+    };
+    const { fetch } = scripted(
+      json(400, cancelled, { "x-amzn-requestid": "REQ1" }),
+      json(400, { __type: "com.amazonaws.sqs#QueueDoesNotExist", message: "no queue" }),
+      new Response("<html>bad gateway</html>", {
+        status: 400,
+        headers: { "x-amzn-ErrorType": "AccessDeniedException:http://internal" },
+      }),
+    );
+    const c = client({ fetch });
+    const error = await c.send("TransactWriteItems", {}).catch((e) => e);
+    expect(isServiceError(error)).toBe(true);
+    expect(error).toMatchObject({
+      service: "DynamoDB",
+      operation: "TransactWriteItems",
+      serviceCode: "TransactionCanceledException",
+      retryable: false,
+      status: 400,
+      requestId: "REQ1",
+      attempts: 1,
+    });
+    expect(error.cancellationReasons).toEqual([
+      { code: "None" },
+      { code: "ConditionalCheckFailed", message: "The conditional request failed", item: { pk: { S: "a" } } },
+    ]);
+    expect(error.message).toContain("Transaction cancelled");
+    await expect(c.send("X", {})).rejects.toMatchObject({
+      serviceCode: "QueueDoesNotExist",
+      message: expect.stringContaining("no queue"),
+    });
+    await expect(c.send("X", {})).rejects.toMatchObject({ serviceCode: "AccessDeniedException", retryable: false });
+  });
+});
+
+describe("AwsJsonClient retries", () => {
+  const throttled = () =>
+    json(400, { __type: "com.amazonaws.dynamodb.v20120810#ThrottlingException", message: "slow down" });
+
+  test("retries throttling (HTTP 400), 5xx, 429 and network errors, then succeeds", async () => {
+    const { fetch, requests } = scripted(
+      throttled(),
+      json(400, { __type: "ProvisionedThroughputExceededException" }),
+      json(400, { __type: "RequestLimitExceeded" }),
+      json(500, { __type: "InternalServerError" }),
+      new Response("", { status: 503 }),
+      new Response("", { status: 429 }),
+      new TypeError("fetch failed: connection reset"),
+      json(200, { ok: true }),
+    );
+    expect(await client({ fetch }).send("GetItem", {})).toEqual({ ok: true });
+    expect(requests.length).toBe(8);
+  });
+
+  test("each attempt is signed again", async () => {
+    let time = Date.parse("2024-01-01T00:00:00Z");
+    const { fetch, requests } = scripted(throttled(), json(200, {}));
+    const clock = () => {
+      time += 1000;
+      return new Date(time);
+    };
+    await client({ fetch, clock }).send("GetItem", {});
+    expect(requests.map((r) => r.headers.get("x-amz-date"))).toEqual(["20240101T000001Z", "20240101T000002Z"]);
+  });
+
+  test("never retries a failed condition, nor a transaction cancelled by one", async () => {
+    const { fetch, requests } = scripted(
+      json(400, { __type: "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException" }),
+      json(400, {
+        __type: "TransactionCanceledException",
+        CancellationReasons: [{ Code: "TransactionConflict" }, { Code: "ConditionalCheckFailed" }],
+      }),
+      json(400, { __type: "ValidationException", message: "bad" }),
+    );
+    const c = client({ fetch });
+    await expect(c.send("PutItem", {})).rejects.toMatchObject({
+      serviceCode: "ConditionalCheckFailedException",
+      retryable: false,
+    });
+    await expect(c.send("TransactWriteItems", {})).rejects.toMatchObject({ retryable: false, attempts: 1 });
+    await expect(c.send("PutItem", {})).rejects.toMatchObject({ serviceCode: "ValidationException", attempts: 1 });
+    expect(requests.length).toBe(3);
+  });
+
+  test("retries a transaction cancelled only by conflicts or throttling", async () => {
+    const { fetch, requests } = scripted(
+      json(400, {
+        __type: "TransactionCanceledException",
+        CancellationReasons: [{ Code: "None" }, { Code: "TransactionConflict" }],
+      }),
+      json(400, { __type: "TransactionCanceledException", CancellationReasons: [{ Code: "ThrottlingError" }] }),
+      json(200, {}),
+    );
+    await client({ fetch }).send("TransactWriteItems", {});
+    expect(requests.length).toBe(3);
+  });
+
+  test("stops after maxAttempts with the last failure, saying so", async () => {
+    const { fetch, requests } = scripted(throttled(), throttled(), throttled(), throttled());
+    const error = await client({ fetch, retry: { maxAttempts: 3, baseDelayMs: 1 } })
+      .send("GetItem", {})
+      .catch((e) => e);
+    expect(error).toMatchObject({
+      serviceCode: "ThrottlingException",
+      retryable: true,
+      attempts: 3,
+      gaveUp: "attempts",
+    });
+    expect(error.message).toContain("after 3 attempts");
+    expect(requests.length).toBe(3);
+  });
+
+  test("the retry budget stops a hopeless loop: a spent budget means no more retries, successes refill it", async () => {
+    const failing: FetchFunction = async () => {
+      throw new TypeError("connection refused");
+    };
+    let healthy = false;
+    let calls = 0;
+    const fetch: FetchFunction = async (request) => {
+      calls++;
+      return healthy ? json(200, {}) : failing(request);
+    };
+    // 25 tokens: two network-error retries (10 each) fit, a third does not.
+    const c = client({ fetch, retry: { budget: 25, maxAttempts: 100, baseDelayMs: 1 } });
+    const error = await c.send("GetItem", {}).catch((e) => e);
+    expect(error).toMatchObject({
+      code: ErrorCode.Service,
+      serviceCode: "NetworkError",
+      gaveUp: "budget",
+      attempts: 3,
+    });
+    expect(error.message).toContain("retry budget");
+    expect(calls).toBe(3);
+    expect(c.retryBudget).toBe(5);
+    // With the budget spent, the next failing call is not retried at all.
+    await expect(c.send("GetItem", {})).rejects.toMatchObject({ attempts: 1, gaveUp: "budget" });
+    healthy = true;
+    await c.send("GetItem", {});
+    expect(c.retryBudget).toBe(6);
+  });
+
+  test("an attempt without a response times out and is retried", async () => {
+    let first = true;
+    const fetch: FetchFunction = (request) =>
+      first
+        ? new Promise((_, reject) => {
+            first = false;
+            request.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+          })
+        : Promise.resolve(json(200, { late: false }));
+    expect(await client({ fetch, attemptTimeoutMs: 20 }).send("GetItem", {})).toEqual({ late: false });
+  });
+
+  test("a 200 whose body was cut short is a network failure, retried", async () => {
+    const { fetch, requests } = scripted(new Response('{"Item":{"pk"', { status: 200 }), json(200, { Item: {} }));
+    expect(await client({ fetch }).send("GetItem", {})).toEqual({ Item: {} });
+    expect(requests.length).toBe(2);
+  });
+
+  test("the caller's abort signal stops the call at once, without retries", async () => {
+    const controller = new AbortController();
+    const fetch: FetchFunction = async () => {
+      controller.abort(new Error("caller gave up"));
+      return throttled();
+    };
+    await expect(client({ fetch }).send("GetItem", {}, { signal: controller.signal })).rejects.toThrow(
+      "caller gave up",
+    );
+  });
+
+  test("backoff is full jitter under a capped exponential ceiling", async () => {
+    const delays: number[] = [];
+    const original = globalThis.setTimeout;
+    const { fetch } = scripted(throttled(), throttled(), throttled(), throttled(), throttled(), json(200, {}));
+    const c = client({ fetch, retry: { baseDelayMs: 10, maxDelayMs: 35, random: () => 0.999 } });
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      // Backoff sleeps are recorded and skipped; the 10 s attempt timers are left alone.
+      if (ms !== undefined && ms < 1000) {
+        delays.push(ms);
+        return original(fn, 0);
+      }
+      return original(fn, ms);
+    }) as typeof setTimeout;
+    try {
+      await c.send("GetItem", {});
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    expect(delays).toEqual([9, 19, 34, 34, 34]);
+  });
+});
+
+describe("RetryBudget", () => {
+  test("spends, refuses when short, refunds on success up to capacity", () => {
+    const budget = new RetryBudget(12);
+    expect(budget.spend(5)).toBe(true);
+    expect(budget.spend(10)).toBe(false);
+    expect(budget.tokens).toBe(7);
+    budget.succeeded(5);
+    expect(budget.tokens).toBe(12);
+    budget.succeeded(0);
+    expect(budget.tokens).toBe(12);
+  });
+});

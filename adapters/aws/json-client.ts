@@ -1,0 +1,182 @@
+import { AwsClient } from "aws4fetch";
+import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider, resolveAwsConfig } from "./config.js";
+import { type AwsFailure, failureFromResponse, isTimeoutLike, toServiceError, transportFailure } from "./errors.js";
+import {
+  backoffDelay,
+  RETRY_COST,
+  type RetryOptions,
+  type RetryPolicy,
+  retryPolicy,
+  sleep,
+  TIMEOUT_RETRY_COST,
+} from "./retry.js";
+import type { AwsJsonService } from "./services.js";
+
+/** The part of `fetch` the client uses: inject one to trace, proxy, or inject faults in tests. */
+export type FetchFunction = (request: Request) => Promise<Response>;
+
+export interface AwsJsonClientOptions extends AwsClientConfig {
+  /** Defaults to the global `fetch`. */
+  readonly fetch?: FetchFunction;
+  readonly retry?: RetryOptions;
+  /** Abandon an attempt with no response after this many ms (then retry it). Defaults to 10,000. */
+  readonly attemptTimeoutMs?: number;
+  /** The signing clock. For tests that compare signatures; defaults to the current time. */
+  readonly clock?: () => Date;
+}
+
+export interface SendOptions {
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Calls one AWS service over its JSON protocol: SigV4 signing by aws4fetch (its own retries off),
+ * our retries (full-jitter exponential backoff, capped, bounded by a shared retry budget) for
+ * throttling, 5xx and network failures, and every failure as an {@link AwsServiceError}.
+ * Web-standard APIs only: runs on Node, Bun, Lambda and Workers.
+ */
+export class AwsJsonClient {
+  readonly service: AwsJsonService;
+  readonly region: string;
+  readonly endpoint: string;
+  readonly #credentials: AwsCredentialsProvider;
+  readonly #fetch: FetchFunction;
+  readonly #retry: RetryPolicy;
+  readonly #attemptTimeoutMs: number;
+  readonly #clock: (() => Date) | undefined;
+  readonly #contentType: string;
+  readonly #signingCache = new Map<string, ArrayBuffer>();
+  #signer: { readonly key: AwsCredentials; readonly client: AwsClient } | undefined;
+
+  /** @throws {ValidationError} missing or malformed region, endpoint or credentials: before any request. */
+  constructor(service: AwsJsonService, options: AwsJsonClientOptions = {}) {
+    const config = resolveAwsConfig(service, options);
+    this.service = service;
+    this.region = config.region;
+    this.endpoint = config.endpoint;
+    this.#credentials = config.credentials;
+    this.#fetch = options.fetch ?? ((request) => fetch(request));
+    this.#retry = retryPolicy(options.retry);
+    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
+    this.#clock = options.clock;
+    this.#contentType = `application/x-amz-json-${service.jsonVersion}`;
+  }
+
+  /** Tokens left in the retry budget. */
+  get retryBudget(): number {
+    return this.#retry.budget.tokens;
+  }
+
+  /**
+   * Sends `operation` with `input` as its JSON body and returns the parsed response.
+   * @throws {AwsServiceError} the service refused it, or it kept failing transiently.
+   */
+  async send<T = Record<string, unknown>>(operation: string, input: unknown, options: SendOptions = {}): Promise<T> {
+    const body = JSON.stringify(input);
+    const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
+    let spent = 0;
+    for (let attempt = 1; ; attempt++) {
+      const failure = await this.#attempt(headers, body, options.signal);
+      if (!("code" in failure)) {
+        this.#retry.budget.succeeded(spent);
+        return failure.data as T;
+      }
+      if (!failure.retryable) throw toServiceError(this.service.displayName, operation, failure, attempt);
+      if (attempt >= this.#retry.maxAttempts) {
+        throw toServiceError(this.service.displayName, operation, failure, attempt, "attempts");
+      }
+      const cost = isTimeoutLike(failure.code) ? TIMEOUT_RETRY_COST : RETRY_COST;
+      if (!this.#retry.budget.spend(cost)) {
+        throw toServiceError(this.service.displayName, operation, failure, attempt, "budget");
+      }
+      spent += cost;
+      await sleep(backoffDelay(this.#retry, attempt), options.signal);
+    }
+  }
+
+  /** Signs a request as `send` would, without sending it. */
+  async sign(operation: string, input: unknown): Promise<Request> {
+    const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
+    return this.#sign(await this.#credentials(), headers, JSON.stringify(input), undefined);
+  }
+
+  async #attempt(
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal | undefined,
+  ): Promise<AwsFailure | { readonly data: unknown }> {
+    signal?.throwIfAborted();
+    // Outside the transport's try: a provider failure is the provider's, not a network error.
+    const credentials = await this.#credentials();
+    // Signed per attempt: a retry carries a fresh date, as the SDKs do.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#attemptTimeoutMs);
+    const forward = () => controller.abort(signal?.reason);
+    signal?.addEventListener("abort", forward, { once: true });
+    try {
+      const request = await this.#sign(credentials, headers, body, controller.signal);
+      const response = await this.#fetch(request);
+      const text = await response.text();
+      if (response.ok) {
+        try {
+          return { data: text === "" ? {} : JSON.parse(text) };
+        } catch (error) {
+          // A 200 with a body cut short: the connection dropped mid-response.
+          return transportFailure(error, false);
+        }
+      }
+      return failureFromResponse(response.status, response.headers, text);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      return transportFailure(error, timedOut);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", forward);
+    }
+  }
+
+  async #sign(
+    credentials: AwsCredentials,
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Request> {
+    let signer = this.#signer;
+    if (
+      signer === undefined ||
+      signer.key.accessKeyId !== credentials.accessKeyId ||
+      signer.key.secretAccessKey !== credentials.secretAccessKey ||
+      signer.key.sessionToken !== credentials.sessionToken
+    ) {
+      // aws4fetch needs the service and region spelled out: it cannot infer them from a custom endpoint.
+      const client = new AwsClient({
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey,
+        sessionToken: credentials.sessionToken,
+        service: this.service.signingName,
+        region: this.region,
+        cache: this.#signingCache,
+        retries: 0,
+      });
+      signer = { key: credentials, client };
+      this.#signer = signer;
+    }
+    const now = this.#clock?.();
+    return signer.client.sign(this.endpoint, {
+      method: "POST",
+      headers,
+      body,
+      signal,
+      ...(now === undefined ? {} : { aws: { datetime: amzDate(now) } }),
+    });
+  }
+}
+
+/** `20150830T123600Z`: the X-Amz-Date format. */
+function amzDate(date: Date): string {
+  return date.toISOString().replace(/[:-]|\.\d{3}/g, "");
+}

@@ -1,0 +1,101 @@
+import { ValidationError } from "../../src/index.js";
+
+export interface RetryOptions {
+  /** Attempts per call, the first one included. Defaults to 8; 1 turns retries off. */
+  readonly maxAttempts?: number;
+  /** The backoff ceiling of the first retry, in ms; it doubles with every retry. Defaults to 25. */
+  readonly baseDelayMs?: number;
+  /** The highest backoff ceiling, in ms. Defaults to 2,000. */
+  readonly maxDelayMs?: number;
+  /**
+   * Tokens in the client's retry budget, shared by all its calls. A retry spends 5 (10 after a
+   * timeout or network error), a success earns 1 back (a success after retries refunds what it
+   * spent). With the budget spent, failures are thrown without retrying, so an outage does not
+   * turn into a retry storm. Defaults to 500, as in the AWS SDKs.
+   */
+  readonly budget?: number;
+  /** A number in [0, 1): the jitter's source. For tests; defaults to `Math.random`. */
+  readonly random?: () => number;
+}
+
+export const RETRY_COST = 5;
+export const TIMEOUT_RETRY_COST = 10;
+
+export interface RetryPolicy {
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly random: () => number;
+  readonly budget: RetryBudget;
+}
+
+export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
+  const maxAttempts = options.maxAttempts ?? 8;
+  const baseDelayMs = options.baseDelayMs ?? 25;
+  const maxDelayMs = options.maxDelayMs ?? 2_000;
+  const budget = options.budget ?? 500;
+  const issues = [
+    ...integerIssue("maxAttempts", maxAttempts, 1),
+    ...integerIssue("baseDelayMs", baseDelayMs, 0),
+    ...integerIssue("maxDelayMs", maxDelayMs, 0),
+    ...integerIssue("budget", budget, 0),
+  ];
+  if (issues.length > 0) throw new ValidationError("Invalid retry options", issues);
+  return {
+    maxAttempts,
+    baseDelayMs,
+    maxDelayMs,
+    random: options.random ?? Math.random,
+    budget: new RetryBudget(budget),
+  };
+}
+
+/** Full jitter: a uniform delay between 0 and the capped exponential ceiling of this retry. */
+export function backoffDelay(policy: RetryPolicy, retry: number): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(retry - 1, 30));
+  return Math.floor(policy.random() * ceiling);
+}
+
+/** A token bucket bounding retries across all calls of one client. */
+export class RetryBudget {
+  #tokens: number;
+  constructor(readonly capacity: number) {
+    this.#tokens = capacity;
+  }
+  get tokens(): number {
+    return this.#tokens;
+  }
+  /** Takes `cost` tokens for a retry; false (and nothing taken) when there are not enough. */
+  spend(cost: number): boolean {
+    if (this.#tokens < cost) return false;
+    this.#tokens -= cost;
+    return true;
+  }
+  /** A call succeeded: it gives back what its retries spent, or 1 token when it needed none. */
+  succeeded(spent: number): void {
+    this.#tokens = Math.min(this.capacity, this.#tokens + (spent > 0 ? spent : 1));
+  }
+}
+
+/** Waits `ms`; rejects with the signal's reason if it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", aborted);
+      resolve();
+    }
+    function aborted() {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    }
+    signal?.addEventListener("abort", aborted, { once: true });
+  });
+}
+
+function integerIssue(name: string, value: unknown, min: number): { path: string[]; message: string }[] {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= min
+    ? []
+    : [{ path: ["retry", name], message: `${name} must be an integer of at least ${min}` }];
+}

@@ -1,0 +1,46 @@
+/**
+ * The AWS services EventFlows talks to over their JSON protocols. A descriptor says how to sign,
+ * address and route a call; `AwsJsonClient` does the rest, so a new service is one more constant.
+ */
+export interface AwsJsonService {
+  /** The SigV4 signing name: the service part of the credential scope. */
+  readonly signingName: string;
+  /** How errors name the service. */
+  readonly displayName: string;
+  /** The host prefix of the public endpoint: `https://<prefix>.<region>.amazonaws.com`. */
+  readonly endpointPrefix: string;
+  /** Suffixes of `AWS_ENDPOINT_URL_<SUFFIX>` variables that override the endpoint, checked in order. */
+  readonly endpointVariables: readonly string[];
+  /** Prefix of the `X-Amz-Target` header: `<prefix>.<Operation>`. */
+  readonly targetPrefix: string;
+  /** The JSON protocol version: `application/x-amz-json-<version>`. */
+  readonly jsonVersion: "1.0" | "1.1";
+}
+
+export const dynamoDbService: AwsJsonService = {
+  signingName: "dynamodb",
+  displayName: "DynamoDB",
+  endpointPrefix: "dynamodb",
+  endpointVariables: ["DYNAMODB"],
+  targetPrefix: "DynamoDB_20120810",
+  jsonVersion: "1.0",
+};
+
+export const eventBridgeService: AwsJsonService = {
+  signingName: "events",
+  displayName: "EventBridge",
+  endpointPrefix: "events",
+  // The AWS SDKs read AWS_ENDPOINT_URL_EVENTBRIDGE; EVENTS follows the signing name.
+  endpointVariables: ["EVENTBRIDGE", "EVENTS"],
+  targetPrefix: "AWSEvents",
+  jsonVersion: "1.1",
+};
+
+export const sqsService: AwsJsonService = {
+  signingName: "sqs",
+  displayName: "SQS",
+  endpointPrefix: "sqs",
+  endpointVariables: ["SQS"],
+  targetPrefix: "AmazonSQS",
+  jsonVersion: "1.0",
+};
