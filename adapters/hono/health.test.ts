@@ -1,0 +1,119 @@
+import { describe, expect, test } from "bun:test";
+import { InMemoryEventBus, InMemoryEventStore, ServiceError } from "../../src/index.js";
+import { eventFlowsRoutes } from "./routes.js";
+
+/** A store whose reads fail or hang as told: the faults no in-memory store produces by itself. */
+class FaultyStore extends InMemoryEventStore {
+  constructor(private readonly fault: "fail" | "hang") {
+    super();
+  }
+  override async getStreamVersion(): Promise<number> {
+    if (this.fault === "hang") return new Promise(() => undefined);
+    throw new ServiceError("postgres", "streamVersion", "ECONNREFUSED", true, "connect to postgres://admin:hunter2@db");
+  }
+}
+
+describe("health routes", () => {
+  test("liveness is 200 without probing anything", async () => {
+    const app = eventFlowsRoutes({ health: { store: new FaultyStore("fail") } });
+    const response = await app.request("/health/live");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+    expect(response.headers.get("cache-control")).toBe("no-store");
+  });
+
+  test("readiness probes the store and the bus and reports each", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Cart-1", [{ type: "Opened", data: {} }]);
+    const app = eventFlowsRoutes({ health: { store, bus: new InMemoryEventBus() } });
+    const response = await app.request("/health/ready");
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.status).toBe("ok");
+    expect(Object.keys(body.checks).sort()).toEqual(["bus", "store"]);
+    expect(body.checks.store.status).toBe("ok");
+    expect(body.checks.bus.status).toBe("ok");
+  });
+
+  test("a failing store makes readiness 503 problem+json, with the error's code and no message", async () => {
+    const reported: unknown[] = [];
+    const app = eventFlowsRoutes({
+      health: { store: new FaultyStore("fail"), bus: new InMemoryEventBus() },
+      onError: (error) => reported.push(error),
+    });
+    const response = await app.request("/health/ready");
+    expect(response.status).toBe(503);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    const text = await response.text();
+    expect(text).not.toContain("hunter2");
+    const problem = JSON.parse(text);
+    expect(problem).toMatchObject({ status: 503, code: "NOT_READY", detail: "Not ready: store failed" });
+    expect(problem.checks.store).toMatchObject({ status: "failed", code: "SERVICE_ERROR" });
+    expect(problem.checks.bus.status).toBe("ok");
+    expect(reported).toHaveLength(1);
+  });
+
+  test("a probe that hangs times out: 503 within the timeout, and its signal is aborted", async () => {
+    let aborted = false;
+    const app = eventFlowsRoutes({
+      health: {
+        store: new FaultyStore("hang"),
+        probes: {
+          cache: (signal) =>
+            new Promise((_, reject) =>
+              signal.addEventListener("abort", () => {
+                aborted = true;
+                reject(new Error("aborted"));
+              }),
+            ),
+        },
+        timeoutMs: 30,
+      },
+    });
+    const response = await app.request("/health/ready");
+    expect(response.status).toBe(503);
+    const problem = await response.json();
+    expect(problem.detail).toBe("Not ready: store timed out, cache timed out");
+    expect(problem.checks.store.status).toBe("timed-out");
+    expect(aborted).toBe(true);
+  });
+
+  test("a bus with ping() is probed with it", async () => {
+    const bus = Object.assign(new InMemoryEventBus(), {
+      pings: 0,
+      async ping() {
+        this.pings++;
+        throw new ServiceError("eventbridge", "DescribeEventBus", "AccessDenied", false, "no");
+      },
+    });
+    const app = eventFlowsRoutes({ health: { bus }, onError: () => undefined });
+    const response = await app.request("/health/ready");
+    expect(response.status).toBe(503);
+    expect(bus.pings).toBe(1);
+  });
+
+  test("a store built from the request context that fails to build is 503, not a crash", async () => {
+    const app = eventFlowsRoutes({
+      health: {
+        store: () => {
+          throw new Error("missing binding DATABASE_URL");
+        },
+      },
+      onError: () => undefined,
+    });
+    const response = await app.request("/health/ready");
+    expect(response.status).toBe(503);
+    expect(await response.text()).not.toContain("DATABASE_URL");
+  });
+
+  test("health: false leaves the routes out", async () => {
+    const app = eventFlowsRoutes({ health: false });
+    expect((await app.request("/health/live")).status).toBe(404);
+  });
+
+  test("readiness with no probes configured is ready", async () => {
+    const response = await eventFlowsRoutes({}).request("/health/ready");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok", checks: {} });
+  });
+});

@@ -1,0 +1,238 @@
+/**
+ * The OpenAPI 3.1 document of the routes, built from the same valibot schemas that validate
+ * requests, so the document cannot drift from what the routes accept.
+ */
+import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from "./idempotency.js";
+import { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
+
+export interface OpenApiInfo {
+  readonly title: string;
+  readonly version: string;
+  readonly description?: string;
+}
+
+export interface OpenApiOptions {
+  /** Defaults to `{ title: "EventFlows API", version: "1.0.0" }`. */
+  readonly info?: OpenApiInfo;
+  /** Where the document is served, relative to the routes. Defaults to `/openapi.json`. */
+  readonly path?: string;
+  /** Defaults to one server: the path the routes are mounted at, as seen by the request for the document. */
+  readonly servers?: readonly { readonly url: string; readonly description?: string }[];
+  /** `components.securitySchemes`, for the auth hook's scheme (`{ bearer: { type: "http", scheme: "bearer" } }`). */
+  readonly securitySchemes?: Readonly<Record<string, unknown>>;
+  /** Top-level `security` requirements, applied to the command and query routes. */
+  readonly security?: readonly Readonly<Record<string, readonly string[]>>[];
+}
+
+/** One command or query route, as the document describes it. */
+export interface RouteDescription {
+  readonly kind: "command" | "query";
+  readonly type: string;
+  readonly input: ValibotSchema;
+  readonly output?: ValibotSchema;
+  readonly summary?: string;
+  readonly description?: string;
+  readonly tags?: readonly string[];
+  readonly deprecated?: boolean;
+}
+
+export interface DocumentSpec {
+  readonly routes: readonly RouteDescription[];
+  readonly health: boolean;
+  readonly idempotency: boolean;
+  readonly auth: boolean;
+  readonly bodyLimit: number;
+  readonly correlationHeader: string;
+}
+
+const problemSchema: JsonSchema = {
+  type: "object",
+  description: "RFC 9457 problem details; branch on `code`.",
+  properties: {
+    type: { type: "string" },
+    title: { type: "string" },
+    status: { type: "integer" },
+    detail: { type: "string" },
+    code: { type: "string" },
+    issues: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          path: { type: "array", items: { anyOf: [{ type: "string" }, { type: "integer" }] } },
+          message: { type: "string" },
+        },
+        required: ["path", "message"],
+      },
+    },
+  },
+  required: ["type", "title", "status", "detail", "code"],
+};
+
+const problems: Readonly<Record<string, { readonly status: number; readonly description: string }>> = {
+  BadRequest: { status: 400, description: "Malformed JSON or a body/query that fails validation (VALIDATION_FAILED)" },
+  Unauthorized: { status: 401, description: "Missing or invalid credentials (UNAUTHORIZED)" },
+  Forbidden: { status: 403, description: "The caller may not do this (FORBIDDEN)" },
+  NotFound: { status: 404, description: "No such command or query type (HANDLER_NOT_FOUND), or stream" },
+  Conflict: {
+    status: 409,
+    description: "A concurrent change (CONCURRENCY_CONFLICT), or the same Idempotency-Key still running",
+  },
+  ContentTooLarge: { status: 413, description: "The body is over the size limit (PAYLOAD_TOO_LARGE)" },
+  UnsupportedMediaType: { status: 415, description: "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)" },
+  UnprocessableContent: {
+    status: 422,
+    description: "The Idempotency-Key was used for a different request (IDEMPOTENCY_KEY_REUSED)",
+  },
+  InternalError: { status: 500, description: "An unexpected error; no internals are disclosed" },
+  ServiceUnavailable: { status: 503, description: "A backend is unavailable; retry later" },
+};
+
+/** Builds the document. `serverUrl` is used when no `servers` are configured. */
+export function openApiDocument(spec: DocumentSpec, options: OpenApiOptions, serverUrl: string): JsonSchema {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of spec.routes) {
+    const path = `/${route.kind === "command" ? "commands" : "queries"}/${encodeURIComponent(route.type)}`;
+    paths[path] =
+      route.kind === "command"
+        ? { post: operation(route, spec, "post") }
+        : { ...getOperation(route, spec), post: operation(route, spec, "post") };
+  }
+  if (spec.health) Object.assign(paths, healthPaths());
+  const components: Record<string, unknown> = {
+    schemas: { Problem: problemSchema },
+    responses: Object.fromEntries(
+      Object.entries(problems).map(([name, { description }]) => [
+        name,
+        { description, content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } },
+      ]),
+    ),
+  };
+  if (options.securitySchemes !== undefined) components.securitySchemes = options.securitySchemes;
+  return {
+    openapi: "3.1.0",
+    info: options.info ?? { title: "EventFlows API", version: "1.0.0" },
+    servers: options.servers ?? [{ url: serverUrl }],
+    paths,
+    components,
+    ...(options.security === undefined ? {} : { security: options.security }),
+  };
+}
+
+function operation(route: RouteDescription, spec: DocumentSpec, method: "get" | "post"): JsonSchema {
+  const parameters: unknown[] = [correlationParameter(spec.correlationHeader)];
+  if (route.kind === "command" && spec.idempotency) {
+    parameters.push({
+      name: IDEMPOTENCY_HEADER,
+      in: "header",
+      required: false,
+      description: "Makes a retry return the first response instead of running the command again.",
+      schema: { type: "string", minLength: 1, maxLength: 255 },
+    });
+  }
+  const op: Record<string, unknown> = {
+    operationId: `${route.kind}_${route.type}${route.kind === "query" && method === "post" ? "_post" : ""}`,
+    tags: route.tags ?? [route.kind === "command" ? "commands" : "queries"],
+    parameters,
+  };
+  if (route.summary !== undefined) op.summary = route.summary;
+  if (route.description !== undefined) op.description = route.description;
+  if (route.deprecated === true) op.deprecated = true;
+  if (method === "post") {
+    op.requestBody = {
+      required: !acceptsUndefined(route.input),
+      description: `JSON, at most ${spec.bodyLimit} bytes.`,
+      content: { "application/json": { schema: toJsonSchema(route.input) } },
+    };
+  }
+  op.responses = responses(route, spec, method);
+  return op;
+}
+
+function getOperation(route: RouteDescription, spec: DocumentSpec): Record<string, unknown> {
+  const input = toJsonSchema(route.input);
+  const properties = input.properties as Record<string, JsonSchema> | undefined;
+  if (input.type !== "object" || properties === undefined) return {};
+  const op = operation(route, spec, "get") as Record<string, unknown>;
+  const required = new Set((input.required as string[] | undefined) ?? []);
+  const queryParameters = Object.entries(properties).map(([name, schema]) => ({
+    name,
+    in: "query",
+    required: required.has(name),
+    schema,
+    ...(schema.type === "array" ? { style: "form", explode: true } : {}),
+  }));
+  op.parameters = [...(op.parameters as unknown[]), ...queryParameters];
+  return { get: op };
+}
+
+function responses(route: RouteDescription, spec: DocumentSpec, method: "get" | "post"): Record<string, unknown> {
+  const echoed = {
+    [spec.correlationHeader]: { description: "The request's correlation id", schema: { type: "string" } },
+  };
+  const success: Record<string, unknown> = {
+    description: "The handler's result",
+    headers:
+      route.kind === "command" && spec.idempotency
+        ? {
+            ...echoed,
+            [IDEMPOTENT_REPLAYED_HEADER]: {
+              description: "`true` when this is the stored response of an earlier request with the same key",
+              schema: { type: "string" },
+            },
+          }
+        : echoed,
+    content: { "application/json": { schema: route.output === undefined ? {} : toJsonSchema(route.output) } },
+  };
+  const out: Record<string, unknown> = {
+    200: success,
+    204: { description: "The handler returned nothing", headers: echoed },
+    400: ref("BadRequest"),
+  };
+  if (spec.auth) {
+    out[401] = ref("Unauthorized");
+    out[403] = ref("Forbidden");
+  }
+  out[404] = ref("NotFound");
+  if (route.kind === "command") out[409] = ref("Conflict");
+  if (method === "post") {
+    out[413] = ref("ContentTooLarge");
+    out[415] = ref("UnsupportedMediaType");
+  }
+  if (route.kind === "command" && spec.idempotency) out[422] = ref("UnprocessableContent");
+  out[500] = ref("InternalError");
+  out[503] = ref("ServiceUnavailable");
+  return out;
+}
+
+function correlationParameter(header: string): JsonSchema {
+  return {
+    name: header,
+    in: "header",
+    required: false,
+    description: "Correlation id for the events this request causes; a W3C traceparent's trace id is used otherwise.",
+    schema: { type: "string", maxLength: 128 },
+  };
+}
+
+function healthPaths(): Record<string, unknown> {
+  const ok = {
+    description: "OK",
+    content: { "application/json": { schema: { type: "object", properties: { status: { const: "ok" } } } } },
+  };
+  return {
+    "/health/live": { get: { operationId: "health_live", tags: ["health"], security: [], responses: { 200: ok } } },
+    "/health/ready": {
+      get: {
+        operationId: "health_ready",
+        tags: ["health"],
+        security: [],
+        responses: { 200: ok, 503: ref("ServiceUnavailable") },
+      },
+    },
+  };
+}
+
+function ref(name: string): JsonSchema {
+  return { $ref: `#/components/responses/${name}` };
+}
