@@ -62,7 +62,9 @@ export async function appendEvents(
     let row: AppendRow | undefined;
     try {
       [row] = (await sql
-        .unsafe(context.statements.append, [streamId, kind, version, timestamp, batch.json], { prepare: true })
+        .unsafe(context.statements.append, [streamId, kind, version, timestamp, batch.json, batch.ids[0] ?? ""], {
+          prepare: true,
+        })
         .values()) as unknown as AppendRow[];
     } catch (error) {
       const constraint = sqlState(error) === "23505" ? constraintOf(error) : undefined;

@@ -27,7 +27,9 @@ export function statements(names: TableNames): Statements {
      * all in one statement under one snapshot. A concurrent append to the same version loses on
      * the (stream_id, version) unique key. Positions continue this transaction's numbering; past
      * its last number the position is NULL, which the primary key refuses.
-     * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp, $5 events as JSON.
+     * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp, $5 events as JSON, $6 the first event's id:
+     * a retry repeats every id, so one index probe tells a retry from a new batch (an id reused
+     * elsewhere in the batch still fails on the unique key).
      */
     append: `
 WITH cur AS (
@@ -41,7 +43,7 @@ WITH cur AS (
 ), input AS (
   SELECT e.n, e.value FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS e(value, n)
 ), taken AS (
-  SELECT count(*) AS ids FROM ${events} WHERE event_id IN (SELECT value->>'i' FROM input)
+  SELECT count(*) AS ids FROM ${events} WHERE event_id = $6
 ), ins AS (
   INSERT INTO ${events} (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
   SELECT CASE WHEN start.last + input.n <= start.base + ${MAX_EVENTS_PER_TRANSACTION} THEN start.last + input.n END,

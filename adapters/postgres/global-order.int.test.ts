@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { EventEnvelope } from "../../src/index.js";
+import { collect, eventually } from "../../src/testing/index.js";
+import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { POSITION_BITS, PostgresEventStore, type PostgresSql } from "./index.js";
+
+let sql: PostgresSql;
+let store: PostgresEventStore;
+const schema = uniqueSchema("order");
+
+beforeAll(async () => {
+  sql = await postgresTestClient({ max: 20 });
+  store = new PostgresEventStore({ sql, schema });
+  await store.migrate();
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+/** A transaction held open until `release()`; `ready` resolves once `body` has run inside it. */
+function openTransaction(
+  body: (tx: Parameters<Parameters<PostgresEventStore["withTransaction"]>[0]>[0]) => Promise<void>,
+) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let ready!: () => void;
+  const isReady = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
+  const done = store.withTransaction(async (tx) => {
+    await body(tx);
+    ready();
+    await released;
+  });
+  return { ready: isReady, release, done };
+}
+
+const mine = (events: EventEnvelope[], ...streams: string[]) => events.filter((e) => streams.includes(e.streamId));
+
+describe("PostgresEventStore global order", () => {
+  test("an open transaction holds readers back: a lower position committed later is not skipped", async () => {
+    const start = await store.getLastGlobalPosition();
+    const slow = `Slow-${crypto.randomUUID()}`;
+    const fast = `Fast-${crypto.randomUUID()}`;
+    const seen: EventEnvelope[] = [];
+    const subscription = store.subscribeToAll({
+      after: start,
+      pollIntervalMs: 10,
+      handler: (event) => {
+        if (event.streamId === slow || event.streamId === fast) seen.push(event);
+      },
+    });
+    try {
+      const open = openTransaction(async (tx) => {
+        await tx.appendToStream(slow, [{ type: "SlowAppended", data: { n: 1 } }]);
+      });
+      await open.ready;
+      const committed = await store.appendToStream(fast, [{ type: "FastAppended", data: { n: 2 } }]);
+      expect(await store.getStreamVersion(fast)).toBe(1);
+
+      // The fast event is committed, but the slow transaction (older, lower position) is open.
+      expect(mine(await collect(store.readAll({ after: start })), slow, fast)).toEqual([]);
+      expect(await store.getLastGlobalPosition()).toBeLessThan(committed.events[0]?.globalPosition ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(seen).toEqual([]);
+
+      open.release();
+      await open.done;
+      const all = mine(await collect(store.readAll({ after: start })), slow, fast);
+      expect(all.map((e) => e.type)).toEqual(["SlowAppended", "FastAppended"]);
+      expect(all[0]?.globalPosition).toBeLessThan(all[1]?.globalPosition ?? 0);
+      await eventually(() => expect(seen.map((e) => e.type)).toEqual(["SlowAppended", "FastAppended"]));
+    } finally {
+      await subscription.stop();
+    }
+  });
+
+  test("a transaction that began before another but appends after it still sorts first, and is not skipped", async () => {
+    const start = await store.getLastGlobalPosition();
+    const early = `Early-${crypto.randomUUID()}`;
+    const late = `Late-${crypto.randomUUID()}`;
+    let releaseEarly!: () => void;
+    const earlyMayAppend = new Promise<void>((resolve) => {
+      releaseEarly = resolve;
+    });
+    let began!: () => void;
+    const earlyBegan = new Promise<void>((resolve) => {
+      began = resolve;
+    });
+    const earlyDone = store.withTransaction(async (tx) => {
+      // A write of its own gives the transaction its id now, before the other one's.
+      await tx.sql`SELECT pg_current_xact_id()`;
+      began();
+      await earlyMayAppend;
+      await tx.appendToStream(early, [{ type: "EarlyAppended", data: {} }]);
+    });
+    await earlyBegan;
+    const lateResult = await store.appendToStream(late, [{ type: "LateAppended", data: {} }]);
+    const readBefore = mine(await collect(store.readAll({ after: start })), early, late);
+    expect(readBefore).toEqual([]);
+    releaseEarly();
+    await earlyDone;
+    const all = mine(await collect(store.readAll({ after: start })), early, late);
+    expect(all.map((e) => e.type)).toEqual(["EarlyAppended", "LateAppended"]);
+    expect(all[1]?.globalPosition).toBe(lateResult.events[0]?.globalPosition);
+  });
+
+  test("an older transaction that appends after a younger one is read first; the younger one is not skipped", async () => {
+    // The case a sequence gets wrong: the younger transaction takes the lower sequence value, the
+    // older one commits first and a reader passes it, then the younger commits below the reader.
+    const start = await store.getLastGlobalPosition();
+    const olderStream = `Older-${crypto.randomUUID()}`;
+    const youngerStream = `Younger-${crypto.randomUUID()}`;
+    let olderHasId!: () => void;
+    const olderIdTaken = new Promise<void>((resolve) => {
+      olderHasId = resolve;
+    });
+    let mayAppend!: () => void;
+    const olderMayAppend = new Promise<void>((resolve) => {
+      mayAppend = resolve;
+    });
+    const older = store.withTransaction(async (tx) => {
+      await tx.sql`SELECT pg_current_xact_id()`;
+      olderHasId();
+      await olderMayAppend;
+      await tx.appendToStream(olderStream, [{ type: "OlderAppended", data: {} }]);
+    });
+    await olderIdTaken;
+    const younger = openTransaction(async (tx) => {
+      await tx.appendToStream(youngerStream, [{ type: "YoungerAppended", data: {} }]);
+    });
+    await younger.ready;
+    mayAppend();
+    await older;
+
+    const firstRead = mine(await collect(store.readAll({ after: start })), olderStream, youngerStream);
+    expect(firstRead.map((e) => e.type)).toEqual(["OlderAppended"]);
+    const checkpoint = firstRead[0]?.globalPosition ?? 0;
+    younger.release();
+    await younger.done;
+    const secondRead = mine(await collect(store.readAll({ after: checkpoint })), olderStream, youngerStream);
+    expect(secondRead.map((e) => e.type)).toEqual(["YoungerAppended"]);
+  });
+
+  test("positions encode the transaction id: every event of a transaction shares its upper bits", async () => {
+    const a = `Tx-${crypto.randomUUID()}`;
+    const b = `Tx-${crypto.randomUUID()}`;
+    const [first, second] = await store.withTransaction(async (tx) => [
+      await tx.appendToStream(a, [
+        { type: "One", data: 1 },
+        { type: "Two", data: 2 },
+      ]),
+      await tx.appendToStream(b, [{ type: "Three", data: 3 }]),
+    ]);
+    const positions = [...(first?.events ?? []), ...(second?.events ?? [])].map((e) => e.globalPosition ?? 0);
+    expect(positions).toHaveLength(3);
+    const shift = 2 ** POSITION_BITS;
+    expect(new Set(positions.map((p) => Math.floor(p / shift))).size).toBe(1);
+    expect(positions.map((p) => p % shift)).toEqual([1, 2, 3]);
+    const [row] = await sql.unsafe(
+      `SELECT transaction_id::text AS xid FROM ${schema}.events WHERE global_position = $1`,
+      [String(positions[0])],
+    );
+    expect(Number(row?.xid)).toBe(Math.floor((positions[0] ?? 0) / shift));
+  });
+
+  test("writers racing in transactions of random length: a follower sees every event once, in position order", async () => {
+    const start = await store.getLastGlobalPosition();
+    const prefix = `Race-${crypto.randomUUID()}`;
+    const seen: EventEnvelope[] = [];
+    const subscription = store.subscribeToAll({
+      after: start,
+      pollIntervalMs: 5,
+      batchSize: 7,
+      handler: (event) => {
+        if (event.streamId.startsWith(prefix)) seen.push(event);
+      },
+    });
+    const writers = 8;
+    const appends = 15;
+    try {
+      await Promise.all(
+        Array.from({ length: writers }, async (_, writer) => {
+          for (let n = 0; n < appends; n++) {
+            await store.withTransaction(async (tx) => {
+              if (n % 2 === 0) await tx.sql`SELECT pg_current_xact_id()`;
+              await new Promise((resolve) => setTimeout(resolve, Math.random() * 8));
+              await tx.appendToStream(`${prefix}-${writer}`, [{ type: "Raced", data: { writer, n } }]);
+              await new Promise((resolve) => setTimeout(resolve, Math.random() * 8));
+            });
+          }
+        }),
+      );
+      await eventually(() => expect(seen.length).toBe(writers * appends), 20_000);
+    } finally {
+      await subscription.stop();
+    }
+    const positions = seen.map((e) => e.globalPosition ?? 0);
+    expect(positions).toEqual([...positions].sort((x, y) => x - y));
+    expect(new Set(seen.map((e) => e.id)).size).toBe(writers * appends);
+    for (let writer = 0; writer < writers; writer++) {
+      const own = seen.filter((e) => e.streamId === `${prefix}-${writer}`).map((e) => (e.data as { n: number }).n);
+      expect(own).toEqual(Array.from({ length: appends }, (_, n) => n));
+    }
+  }, 60_000);
+});
