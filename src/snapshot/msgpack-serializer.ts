@@ -14,7 +14,9 @@ const EXT_SET = 2;
 const EXT_BIGINT = 3;
 const EXT_INVALID_DATE = 4;
 // Registered last, so it sees only what no other extension took: it refuses what would not survive.
-const EXT_GUARD = 127;
+// It never writes data, so its number is not stored; it is kept low because the codec tries every
+// slot up to the highest registered type for each object.
+const EXT_GUARD = 5;
 
 const text = /* @__PURE__ */ new TextEncoder();
 const fromText = /* @__PURE__ */ new TextDecoder("utf-8", { fatal: true });

@@ -1,4 +1,4 @@
-import type { AggregateRoot } from "../aggregate/aggregate-root.js";
+import { AggregateRoot } from "../aggregate/aggregate-root.js";
 import { isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
@@ -153,7 +153,7 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     store: EventStore,
   ): Promise<A | "failed" | "ahead"> {
     try {
-      aggregate.restoreSnapshot({ version: snapshot.version, state: snapshot.state });
+      restoreOwned(aggregate, snapshot.version, snapshot.state);
     } catch (error) {
       this.#report(error, { operation: "restore", streamId, version: snapshot.version });
       return "failed";
@@ -219,6 +219,21 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       console.error("[eventflows] the snapshot onError hook itself threw", hookError);
     }
   }
+}
+
+/**
+ * Restores a state that was just deserialized and belongs to nobody else. The default
+ * `restoreSnapshot` clones its input to protect the caller's copy; here that clone would cost as
+ * much as the decoding itself, so it is skipped. An aggregate that overrides `restoreSnapshot`
+ * (to convert or check the state) gets its override.
+ */
+function restoreOwned(aggregate: AnyAggregate, version: number, state: unknown): void {
+  if (aggregate.restoreSnapshot !== AggregateRoot.prototype.restoreSnapshot) {
+    aggregate.restoreSnapshot({ version, state });
+    return;
+  }
+  (aggregate as unknown as { state: unknown }).state = state;
+  aggregate.markCommitted(version);
 }
 
 function assertOptions(options: unknown): void {
