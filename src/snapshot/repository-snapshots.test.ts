@@ -123,6 +123,10 @@ describe("AggregateRepository with snapshots", () => {
         ["odd", 12],
       ]),
     );
+    expect([loaded.persistedVersion, loaded.hasChanges]).toEqual([25, false]);
+    // The restored state is the aggregate's own: changing it leaves the stored snapshot as it was.
+    loaded.count(100);
+    expect((await repository.load("t1")).currentState.total).toBe(25);
     expect(errors).toEqual([]);
   });
 
