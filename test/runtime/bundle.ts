@@ -43,14 +43,16 @@ function publicEntriesPlugin(entries: readonly PackageEntry[], mode: EntryMode):
   };
 }
 
-/** Bundles `entry` to one ESM string. */
+/** Bundles `entry` (a file, or generated code whose imports are absolute paths) to one ESM string. */
 export async function bundleRuntimeTest(
-  entry: string,
+  entry: string | { readonly contents: string },
   mode: EntryMode,
-  options: Pick<BuildOptions, "platform" | "conditions" | "external" | "outfile"> = {},
+  options: Pick<BuildOptions, "platform" | "conditions" | "mainFields" | "external"> = {},
 ): Promise<string> {
   const result = await build({
-    entryPoints: [entry],
+    ...(typeof entry === "string"
+      ? { entryPoints: [entry] }
+      : { stdin: { contents: entry.contents, resolveDir: repoRoot, loader: "ts", sourcefile: "generated-entry.ts" } }),
     absWorkingDir: repoRoot,
     bundle: true,
     write: false,
@@ -63,7 +65,7 @@ export async function bundleRuntimeTest(
   });
   // One file: no outfile and an inline source map.
   const output = result.outputFiles[0];
-  if (output === undefined) throw new Error(`bundling ${entry} produced no JavaScript`);
+  if (output === undefined) throw new Error("bundling produced no JavaScript");
   return output.text;
 }
 

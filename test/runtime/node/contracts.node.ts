@@ -5,16 +5,17 @@
  */
 import { after, describe, test } from "node:test";
 import { registerContract } from "../../../src/testing/index.js";
-import { coverageSuite, runtimeSuites } from "../suites.js";
+import { coverageSuite } from "../runtime-suite.js";
+import { allSuites, coveredContracts } from "../suites/index.js";
 
 const framework = {
   describe,
   test: (name: string, body: () => Promise<void>, timeoutMs?: number) => test(name, { timeout: timeoutMs }, body),
 };
 
-for (const runtimeSuite of runtimeSuites) {
+for (const runtimeSuite of allSuites()) {
   const opened = await runtimeSuite.open(process.env);
   registerContract(opened.suite, framework);
   if (opened.close !== undefined) after(opened.close);
 }
-registerContract(coverageSuite(), framework);
+registerContract(coverageSuite(coveredContracts()), framework);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { repoRoot } from "../../../scripts/lib/package-exports.ts";
 import { startServices, stopServices } from "../../services/index.ts";
 import { assertBuilt, bundleRuntimeTest } from "../bundle.ts";
-import { servicesFor } from "../suites.ts";
+import { servicesFor } from "../suites/index.ts";
 
 async function main(): Promise<number> {
   assertBuilt();

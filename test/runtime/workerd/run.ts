@@ -1,16 +1,18 @@
 /**
  * Runs the contract suites inside workerd (Cloudflare's runtime, through miniflare) against the
- * built package: bundles worker.ts with dist/ for the worker conditions, starts it without any
- * compatibility flag (the core must not need `nodejs_compat`), passes service locations as
- * bindings, fetches the results, prints every case and fails if any failed or none ran. Suites
- * whose adapter declares flags run in a second Worker with exactly those flags.
+ * built package. Suite modules are grouped by the compatibility flags they need; each group is
+ * bundled into a Worker of its own (dist/ for the worker conditions, only that group's code), so
+ * the core's suites run in a Worker with no flag at all: the core must not need `nodejs_compat`.
+ * Service locations go in as bindings. Prints every case; fails if any failed or none ran.
  *   bun test/runtime/workerd/run.ts     after `bun run build`
  * miniflare runs under Bun as well as Node; Bun lets this driver share the TypeScript service harness.
  */
+import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { startServices, stopServices } from "../../services/index.ts";
 import { assertBuilt, bundleRuntimeTest } from "../bundle.ts";
-import { type RuntimeSuite, runtimeSuites, SERVICE_VARIABLES, servicesFor } from "../suites.ts";
+import { SERVICE_VARIABLES, type SuiteModule } from "../runtime-suite.ts";
+import { coveredContracts, servicesFor, suiteModules } from "../suites/index.ts";
 import type { WorkerReport } from "./worker.ts";
 
 /** A recent date the installed workerd supports; behaviour follows that date's defaults. */
@@ -18,23 +20,44 @@ export const COMPATIBILITY_DATE = "2025-12-01";
 
 interface WorkerGroup {
   readonly flags: readonly string[];
-  readonly suites: RuntimeSuite[];
+  readonly files: string[];
+  readonly modules: SuiteModule[];
 }
 
+const exportName = (file: string) => `${file.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())}Suites`;
+
 /** One Worker per distinct flag set; the flagless one comes first and also runs the coverage check. */
-function groupByFlags(suites: readonly RuntimeSuite[]): WorkerGroup[] {
-  const groups = new Map<string, WorkerGroup>([["", { flags: [], suites: [] }]]);
-  for (const suite of suites) {
-    const flags = [...(suite.workerdFlags ?? [])].sort();
-    const key = flags.join(",");
-    const group = groups.get(key) ?? { flags, suites: [] };
-    group.suites.push(suite);
-    groups.set(key, group);
+function groupByFlags(): WorkerGroup[] {
+  const groups = new Map<string, WorkerGroup>([["", { flags: [], files: [], modules: [] }]]);
+  for (const [file, module] of Object.entries(suiteModules)) {
+    const flags = [...module.workerdFlags].sort();
+    const group = groups.get(flags.join(",")) ?? { flags, files: [], modules: [] };
+    group.files.push(file);
+    group.modules.push(module);
+    groups.set(flags.join(","), group);
   }
   return [...groups.values()];
 }
 
-async function runGroup(script: string, group: WorkerGroup, bindings: Record<string, string>, coverage: boolean) {
+function workerEntry(group: WorkerGroup, withCoverage: boolean): string {
+  const suitesDir = join(import.meta.dirname, "..", "suites");
+  const lines = [`import { workerFor } from ${JSON.stringify(join(import.meta.dirname, "worker.ts"))};`];
+  for (const file of group.files) {
+    lines.push(`import { ${exportName(file)} } from ${JSON.stringify(join(suitesDir, `${file}.ts`))};`);
+  }
+  const covered = withCoverage ? `, ${JSON.stringify(coveredContracts())}` : "";
+  lines.push(`export default workerFor([${group.files.map(exportName).join(", ")}]${covered});`);
+  return lines.join("\n");
+}
+
+async function runGroup(group: WorkerGroup, withCoverage: boolean, bindings: Record<string, string>) {
+  const script = await bundleRuntimeTest({ contents: workerEntry(group, withCoverage) }, "bundled", {
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser", "module"],
+    mainFields: ["browser", "module", "main"],
+    // Provided by workerd itself: cloudflare:sockets always, node:* only under nodejs_compat.
+    external: ["cloudflare:*", "node:*"],
+  });
   const mf = new Miniflare({
     modules: [{ type: "ESModule", path: "worker.mjs", contents: script }],
     compatibilityDate: COMPATIBILITY_DATE,
@@ -42,10 +65,7 @@ async function runGroup(script: string, group: WorkerGroup, bindings: Record<str
     bindings,
   });
   try {
-    const url = new URL("http://runtime.test/");
-    for (const suite of group.suites) url.searchParams.append("suite", suite.name);
-    if (coverage) url.searchParams.set("coverage", "");
-    const response = await mf.dispatchFetch(url);
+    const response = await mf.dispatchFetch("http://runtime.test/");
     const body = await response.text();
     if (!response.ok) throw new Error(`the worker answered ${response.status}: ${body.slice(0, 2000)}`);
     return (JSON.parse(body) as WorkerReport).results;
@@ -56,10 +76,6 @@ async function runGroup(script: string, group: WorkerGroup, bindings: Record<str
 
 async function main(): Promise<number> {
   assertBuilt();
-  const script = await bundleRuntimeTest(`${import.meta.dirname}/worker.ts`, "bundled", {
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser", "module"],
-  });
   const handles = await startServices(servicesFor());
   try {
     const bindings: Record<string, string> = {};
@@ -69,10 +85,10 @@ async function main(): Promise<number> {
     }
     let passed = 0;
     let failed = 0;
-    for (const [index, group] of groupByFlags(runtimeSuites).entries()) {
-      const results = await runGroup(script, group, bindings, index === 0);
+    for (const [index, group] of groupByFlags().entries()) {
       const flags = group.flags.length === 0 ? "no compatibility flags" : `flags ${group.flags.join(", ")}`;
-      console.log(`workerd-runtime: compatibility date ${COMPATIBILITY_DATE}, ${flags}`);
+      console.log(`workerd-runtime: ${group.files.join(", ")} (compatibility date ${COMPATIBILITY_DATE}, ${flags})`);
+      const results = await runGroup(group, index === 0, bindings);
       let suite = "";
       for (const result of results) {
         if (result.suite !== suite) {

@@ -1,0 +1,82 @@
+/**
+ * What a runtime suite is: a contract suite opened against one implementation, runnable on Node
+ * (node --test) and in workerd (miniflare). Suites live in test/runtime/suites/, one file per
+ * backend; test/runtime/suites/index.ts lists the files.
+ */
+import * as testing from "../../src/testing/index.js";
+
+/** Where services are: environment variables on Node, bindings of the same names in workerd. */
+export type RuntimeEnv = Readonly<Record<string, string | undefined>>;
+
+/** Variables the runners pass through to workerd as bindings. */
+export const SERVICE_VARIABLES = [
+  "EVENTFLOWS_PG_URL",
+  "AWS_ENDPOINT_URL_DYNAMODB",
+  "AWS_ENDPOINT_URL_EVENTS",
+  "AWS_ENDPOINT_URL_SQS",
+  "AWS_REGION",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+] as const;
+
+export interface OpenedSuite {
+  readonly suite: testing.ContractSuite;
+  /** Releases what `open` acquired (connections, schemas) after the suite ran. */
+  readonly close?: () => Promise<void>;
+}
+
+export interface RuntimeSuite {
+  /** Unique among the runtime suites: how runners select it. */
+  readonly name: string;
+  /** The exported contract factory this suite exercises, e.g. "eventStoreContract". */
+  readonly contract: string;
+  readonly open: (env: RuntimeEnv) => OpenedSuite | Promise<OpenedSuite>;
+}
+
+/** One file's suites: one backend, its services and what workerd needs to run it. */
+export interface SuiteModule {
+  readonly suites: readonly RuntimeSuite[];
+  /** Keys of the test/services registry to start first. */
+  readonly services: readonly string[];
+  /**
+   * workerd compatibility flags the backend's client needs (postgres.js reaches TCP with
+   * `nodejs_compat`). Modules with flags run in a Worker of their own, bundled without the others,
+   * so the core is still proven to need none.
+   */
+  readonly workerdFlags: readonly string[];
+}
+
+export function requiredVariable(env: RuntimeEnv, name: (typeof SERVICE_VARIABLES)[number]): string {
+  const value = env[name];
+  if (value === undefined || value === "") throw new Error(`${name} is not set: the service harness did not start`);
+  return value;
+}
+
+/** Exports named like contract suites that run suites rather than define one. */
+const RUNNERS = new Set(["registerContract", "runContract"]);
+
+/**
+ * A case that fails when @eventflows/core/testing exports a contract suite that no runtime suite
+ * runs, so a new port's contract cannot be forgotten on Node and workerd.
+ */
+export function coverageSuite(coveredContracts: readonly string[]): testing.ContractSuite {
+  const exported = Object.entries(testing)
+    .filter(([name, value]) => name.endsWith("Contract") && !RUNNERS.has(name) && typeof value === "function")
+    .map(([name]) => name);
+  return {
+    name: "runtime coverage",
+    cases: [
+      {
+        name: "every contract suite of @eventflows/core/testing runs on this runtime",
+        run: async () => {
+          testing.assert(exported.length > 0, "@eventflows/core/testing exports contract suites");
+          const missing = exported.filter((name) => !coveredContracts.includes(name));
+          testing.assert(
+            missing.length === 0,
+            `not run here: ${missing.join(", ")} (add them in test/runtime/suites/)`,
+          );
+        },
+      },
+    ],
+  };
+}
