@@ -1,0 +1,60 @@
+import { defineConfig } from "vitepress";
+
+export default defineConfig({
+  title: "EventFlows",
+  description:
+    "Event sourcing, CQRS and event-driven architecture for TypeScript, on Bun, Node, AWS Lambda and Cloudflare Workers.",
+  cleanUrls: true,
+  // Dead links fail the build: keep it that way (do not set ignoreDeadLinks).
+  themeConfig: {
+    search: { provider: "local" },
+    nav: [
+      { text: "Guide", link: "/guide/getting-started" },
+      { text: "Core", link: "/core/aggregates" },
+      { text: "Example", link: "/guide/example" },
+    ],
+    sidebar: [
+      {
+        text: "Introduction",
+        items: [
+          { text: "Getting started", link: "/guide/getting-started" },
+          { text: "Event sourcing, CQRS and DDD", link: "/guide/concepts" },
+          { text: "The shopping-cart example", link: "/guide/example" },
+        ],
+      },
+      {
+        text: "Core",
+        items: [
+          { text: "Aggregates", link: "/core/aggregates" },
+          { text: "Events and envelopes", link: "/core/events" },
+          { text: "Streams", link: "/core/streams" },
+          { text: "Value objects and ids", link: "/core/values-and-ids" },
+          { text: "The event store", link: "/core/event-store" },
+          { text: "Command and query buses", link: "/core/buses" },
+          { text: "The event bus", link: "/core/event-bus" },
+          { text: "The repository", link: "/core/repository" },
+          { text: "Snapshots", link: "/core/snapshots" },
+          { text: "Errors", link: "/core/errors" },
+        ],
+      },
+      {
+        text: "Guides",
+        items: [
+          { text: "Testing", link: "/guide/testing" },
+          { text: "Runtimes", link: "/guide/runtimes" },
+        ],
+      },
+      {
+        text: "Adapters",
+        items: [
+          { text: "Write your own adapter", link: "/adapters/write-your-own" },
+          // Adapter pages go here: add docs/adapters/<name>.md and one line below it, e.g.
+          //   { text: "PostgreSQL", link: "/adapters/postgres" },
+          // Only for pages that exist: a link to a missing page fails `npm run docs:build`.
+        ],
+      },
+    ],
+    socialLinks: [],
+    footer: { message: "MIT licensed" },
+  },
+});

@@ -1,0 +1,190 @@
+/**
+ * Type-checks every TypeScript sample in the docs and the README against the sources, so a sample
+ * that stops compiling fails the test command instead of misleading a reader.
+ *
+ *   bun scripts/check-docs.ts
+ *
+ * Each ```ts block is its own module, importing "@eventflows/core" (and its subpaths) as a user
+ * would; a tsconfig maps those names onto src/ and adapters/. Fence info words:
+ *   ```ts no-check   not checked (for fragments that cannot stand alone; use sparingly)
+ *   ```ts run        also executed with Bun after the check (with `bun test` when it imports
+ *                    "bun:test"); it must exit 0
+ * A block whose first line is a comment naming a file (`// cart.ts`) is written under that name,
+ * so later blocks of the same page can `import { Cart } from "./cart.js"`.
+ * Samples are checked with the library's compiler options and no ambient Node or Bun types, as
+ * portable code; only blocks that import "bun:test" (test samples) get Bun's types.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+const outDir = join(root, ".cache", "check-docs");
+
+interface Block {
+  /** Markdown file, relative to the root. */
+  readonly source: string;
+  /** Line in the markdown file of the block's first code line (1-based). */
+  readonly firstLine: number;
+  readonly code: string;
+  readonly flags: ReadonlySet<string>;
+  /** The file the block is written to, relative to outDir. */
+  file: string;
+}
+
+function markdownFiles(): string[] {
+  const files = existsSync(join(root, "README.md")) ? ["README.md"] : [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".md")) files.push(path);
+    }
+  };
+  walk("docs");
+  return files.sort();
+}
+
+const FENCE = /^(\s*)(`{3,}|~{3,})(.*)$/;
+const FILE_COMMENT = /^\/\/ ([\w-]+\.ts)\s*$/;
+
+function extractBlocks(source: string, text: string): Block[] {
+  const lines = text.split("\n");
+  const blocks: Block[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = FENCE.exec(lines[i] as string);
+    if (open === null) continue;
+    const [, indent = "", fence = "", info = ""] = open;
+    const words = info.trim().split(/\s+/);
+    const body: string[] = [];
+    let j = i + 1;
+    for (; j < lines.length; j++) {
+      const line = lines[j] as string;
+      const close = FENCE.exec(line);
+      if (close !== null && close[2]?.[0] === fence[0] && (close[2]?.length ?? 0) >= fence.length && !close[3]?.trim())
+        break;
+      body.push(line.startsWith(indent) ? line.slice(indent.length) : line.trimStart());
+    }
+    if (j === lines.length) throw new Error(`${source}:${i + 1}: a code fence is never closed`);
+    const lang = words[0]?.toLowerCase();
+    if (lang === "ts" || lang === "typescript") {
+      blocks.push({ source, firstLine: i + 2, code: body.join("\n"), flags: new Set(words.slice(1)), file: "" });
+    }
+    i = j;
+  }
+  return blocks;
+}
+
+function writeBlocks(blocks: Block[]): void {
+  const names = new Map<string, Block>();
+  const counters = new Map<string, number>();
+  for (const block of blocks) {
+    const dir = block.source.replace(/\.md$/, "").split(sep).join("/");
+    const named = FILE_COMMENT.exec(block.code.split("\n")[0] ?? "")?.[1];
+    const n = (counters.get(dir) ?? 0) + 1;
+    counters.set(dir, n);
+    block.file = `${dir}/${named ?? `block-${String(n).padStart(2, "0")}.ts`}`;
+    const clash = names.get(block.file);
+    if (clash !== undefined) {
+      throw new Error(
+        `${block.source}:${block.firstLine}: a second block named ${named} (first at line ${clash.firstLine})`,
+      );
+    }
+    names.set(block.file, block);
+    mkdirSync(join(outDir, dirname(block.file)), { recursive: true });
+    writeFileSync(join(outDir, block.file), `${block.code}\n`);
+  }
+}
+
+const TEST_IMPORT = /from\s+["']bun:test["']/;
+
+interface Project {
+  readonly config: string;
+  readonly types: readonly string[];
+  readonly blocks: readonly Block[];
+}
+
+function writeTsconfig(project: Project): void {
+  const up = relative(outDir, root).split(sep).join("/");
+  const config = {
+    extends: `${up}/tsconfig.json`,
+    compilerOptions: {
+      noEmit: true,
+      types: project.types,
+      // Every block is a module, even one without imports, so blocks never share globals.
+      moduleDetection: "force",
+      allowImportingTsExtensions: false,
+      paths: {
+        "@eventflows/core": [`${up}/src/index.ts`],
+        "@eventflows/core/testing": [`${up}/src/testing/index.ts`],
+        "@eventflows/core/*": [`${up}/adapters/*/index.ts`],
+      },
+    },
+    files: project.blocks.map((block) => block.file),
+    // Not the base config's src/ and adapters/: only the samples and what they import.
+    include: [],
+  };
+  writeFileSync(join(outDir, project.config), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** Rewrites `file.ts(line,col): error …` into `docs/page.md:line:col: error …`. */
+function mapDiagnostics(output: string, blocks: readonly Block[]): string {
+  const byFile = new Map(blocks.map((block) => [join(outDir, block.file), block]));
+  return output
+    .split("\n")
+    .map((line) => {
+      const match = /^(.+?)\((\d+),(\d+)\): (.*)$/.exec(line);
+      if (match === null) return line;
+      const [, file = "", row = "0", col = "0", message = ""] = match;
+      const block = byFile.get(join(outDir, file)) ?? byFile.get(file);
+      if (block === undefined) return `${relative(root, join(outDir, file))}(${row},${col}): ${message}`;
+      return `${block.source}:${block.firstLine + Number(row) - 1}:${col}: ${message}`;
+    })
+    .join("\n");
+}
+
+function main(): number {
+  const files = markdownFiles();
+  const all = files.flatMap((file) => extractBlocks(file, readFileSync(join(root, file), "utf8")));
+  const checked = all.filter((block) => !block.flags.has("no-check"));
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  writeBlocks(checked);
+  const projects: Project[] = [
+    { config: "tsconfig.json", types: [], blocks: checked.filter((b) => !TEST_IMPORT.test(b.code)) },
+    { config: "tsconfig.tests.json", types: ["bun"], blocks: checked.filter((b) => TEST_IMPORT.test(b.code)) },
+  ];
+  console.log(
+    `check-docs: ${checked.length} TypeScript block(s) from ${files.length} markdown file(s)` +
+      ` (${all.length - checked.length} marked no-check)`,
+  );
+
+  for (const project of projects.filter((p) => p.blocks.length > 0)) {
+    writeTsconfig(project);
+    const tsc = spawnSync(join(root, "node_modules", ".bin", "tsc"), ["-p", project.config, "--pretty", "false"], {
+      cwd: outDir,
+      encoding: "utf8",
+    });
+    if (tsc.status !== 0) {
+      console.error(mapDiagnostics(`${tsc.stdout}${tsc.stderr}`.trim(), checked));
+      console.error("check-docs: samples do not compile");
+      return 1;
+    }
+  }
+
+  const runnable = checked.filter((b) => b.flags.has("run"));
+  for (const block of runnable) {
+    const args = TEST_IMPORT.test(block.code) ? ["test", `./${block.file}`] : [block.file];
+    const run = spawnSync(process.execPath, args, { cwd: outDir, encoding: "utf8" });
+    if (run.status !== 0) {
+      console.error(`${block.source}:${block.firstLine}: the sample exited with ${run.status ?? run.signal}`);
+      console.error(`${run.stdout}${run.stderr}`.trim());
+      return 1;
+    }
+  }
+  console.log(`check-docs: all samples compile, and the ${runnable.length} marked "run" ran cleanly`);
+  return 0;
+}
+
+process.exit(main());
