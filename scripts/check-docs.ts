@@ -2,7 +2,9 @@
  * Type-checks every TypeScript sample in the docs and the README against the sources, so a sample
  * that stops compiling fails the test command instead of misleading a reader.
  *
- *   bun scripts/check-docs.ts
+ *   bun scripts/check-docs.ts           the samples
+ *   bun scripts/check-docs.ts --build   the samples, then the site (`vitepress build docs`): the test
+ *                                       command's "docs" step
  *
  * Each ```ts block is its own module, importing "@eventflows/core" (and its subpaths) as a user
  * would; a tsconfig maps those names onto src/ and adapters/. Fence info words:
@@ -184,6 +186,20 @@ function main(): number {
     }
   }
   console.log(`check-docs: all samples compile, and the ${runnable.length} marked "run" ran cleanly`);
+  if (process.argv.includes("--build")) return buildSite();
+  return 0;
+}
+
+/** The VitePress build, which also fails on a link to a page that does not exist. */
+function buildSite(): number {
+  const build = spawnSync(join(root, "node_modules", ".bin", "vitepress"), ["build", "docs"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  if (build.status !== 0) {
+    console.error(`check-docs: the site does not build (exit ${build.status ?? build.signal})`);
+    return 1;
+  }
   return 0;
 }
 

@@ -28,6 +28,8 @@ const steps: readonly Step[] = [
   { name: "node-runtime", command: [bun, "test/runtime/node/run.ts"] },
   { name: "workerd-runtime", command: [bun, "test/runtime/workerd/run.ts"] },
   { name: "package", command: [bun, "scripts/check-package.ts"] },
+  { name: "docs", command: [bun, "scripts/check-docs.ts", "--build"] },
+  { name: "examples", command: [bun, "run", "demo"] },
 ];
 
 const only = process.argv.slice(2);
