@@ -1,0 +1,313 @@
+import { type EventEnvelope, ServiceError } from "../../src/index.js";
+import { num, readBool, readNumber, readString, str } from "./attribute-value.js";
+import { type AwsJsonClient, isServiceErrorCode, sleep } from "./client.js";
+import { decodeItem } from "./codec.js";
+import {
+  COUNTER_SORT_KEY,
+  LOG_PARTITION,
+  M,
+  META_PARTITION,
+  POSITIONS_PER_COMMIT,
+  type TableLayout,
+  WATERMARK_SORT_KEY,
+} from "./layout.js";
+
+/** One entry of the commit log: an append that committed, or a number declared unused (void). */
+export interface CommitMarker {
+  readonly commit: number;
+  readonly void: boolean;
+  readonly streamId: string;
+  /** The version of the append's first event. */
+  readonly first: number;
+  readonly count: number;
+  /** When the append (or the tombstone) was written, in ms since the epoch, by the writer's clock. */
+  readonly at: number;
+  readonly token: string | undefined;
+}
+
+const PAGE_SIZE = 250;
+const BATCH_GET_KEYS = 100;
+
+/**
+ * The global feed's bookkeeping. Every append reserves a commit number from a counter item and
+ * commits, in the same transaction as its events, a marker item keyed by that number. A reader
+ * walks the markers in number order; a number without a marker (an append in flight, or one that
+ * failed or died) is waited for, and after `gapTimeoutMs` declared void with a conditional put of a
+ * tombstone. The append's own marker put is conditional too, so exactly one of the two wins: a
+ * reader never passes a number whose events could still commit.
+ */
+export class CommitLog {
+  readonly #client: AwsJsonClient;
+  readonly #layout: TableLayout;
+  readonly #gapTimeoutMs: number;
+  readonly #waiting: { resolve: (commit: number) => void; reject: (error: unknown) => void }[] = [];
+  #reserving = false;
+
+  constructor(client: AwsJsonClient, layout: TableLayout, gapTimeoutMs: number) {
+    this.#client = client;
+    this.#layout = layout;
+    this.#gapTimeoutMs = gapTimeoutMs;
+  }
+
+  /**
+   * A fresh commit number. Appends of this process waiting at the same time share one counter
+   * update: the counter is the feed's one hot item, so fewer writes to it mean more appends.
+   */
+  reserve(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
+      if (!this.#reserving) void this.#reserveWaiting();
+    });
+  }
+
+  async #reserveWaiting(): Promise<void> {
+    this.#reserving = true;
+    try {
+      while (this.#waiting.length > 0) {
+        const batch = this.#waiting.splice(0, 1000);
+        try {
+          const result = await this.#client.send<{ Attributes?: Record<string, unknown> }>("UpdateItem", {
+            TableName: this.#layout.tableName,
+            Key: this.#key(META_PARTITION, COUNTER_SORT_KEY),
+            UpdateExpression: "ADD #next :n",
+            ExpressionAttributeNames: { "#next": M.next },
+            ExpressionAttributeValues: { ":n": num(batch.length) },
+            ReturnValues: "UPDATED_NEW",
+          });
+          const last = readNumber(result.Attributes ?? {}, M.next);
+          if (last === undefined)
+            throw new ServiceError(
+              "DynamoDB",
+              "UpdateItem",
+              "MissingAttributes",
+              true,
+              "the counter update returned no value",
+            );
+          batch.forEach((waiter, i) => {
+            waiter.resolve(last - batch.length + 1 + i);
+          });
+        } catch (error) {
+          for (const waiter of batch) waiter.reject(error);
+        }
+      }
+    } finally {
+      this.#reserving = false;
+    }
+  }
+
+  /** The marker put of an append's transaction: it fails if a reader voided the number first. */
+  markerPut(commit: number, streamId: string, first: number, count: number, token: string): Record<string, unknown> {
+    return {
+      Put: {
+        TableName: this.#layout.tableName,
+        Item: {
+          ...this.#key(LOG_PARTITION, commit),
+          [M.stream]: str(streamId),
+          [M.first]: num(first),
+          [M.count]: num(count),
+          [M.at]: num(Date.now()),
+          [M.token]: str(token),
+        },
+        ConditionExpression: "attribute_not_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": this.#layout.partitionKey },
+      },
+    };
+  }
+
+  /** Gives up a reserved number that no transaction used, so readers need not wait for it. */
+  abandon(commit: number): void {
+    this.#tombstone(commit).catch(() => undefined);
+  }
+
+  /**
+   * Decides the fate of an append whose outcome is unknown (its request failed after being sent):
+   * voiding the number makes a still-pending transaction fail for good; if a marker is there
+   * already, its token says whether it is this append's.
+   */
+  async settle(commit: number, token: string): Promise<"committed" | "void"> {
+    if (await this.#tombstone(commit)) return "void";
+    const marker = await this.#marker(commit);
+    return marker !== undefined && readString(marker, M.token) === token ? "committed" : "void";
+  }
+
+  /**
+   * Markers from `from` on, in commit order, each number resolved: yielded when committed, skipped
+   * (or yielded as void, with `includeVoid`) when voided. Stops at the end of the log, or at a gap
+   * still within its grace period only by waiting it out.
+   */
+  async *commits(from: number, includeVoid = false): AsyncGenerator<CommitMarker, void, undefined> {
+    let next = from;
+    for (;;) {
+      const page = await this.#client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>("Query", {
+        TableName: this.#layout.tableName,
+        KeyConditionExpression: "#pk = :log AND #sk >= :from",
+        ExpressionAttributeNames: { "#pk": this.#layout.partitionKey, "#sk": this.#layout.sortKey },
+        ExpressionAttributeValues: { ":log": str(LOG_PARTITION), ":from": num(next) },
+        ConsistentRead: true,
+        Limit: PAGE_SIZE,
+      });
+      const items = page.Items ?? [];
+      let restart = false;
+      for (const raw of items) {
+        const marker = this.#parse(raw);
+        while (next < marker.commit) {
+          if ((await this.#resolveGap(next, marker.at)) === "exists") {
+            restart = true;
+            break;
+          }
+          if (includeVoid)
+            yield { commit: next, void: true, streamId: "", first: 0, count: 0, at: Date.now(), token: undefined };
+          next++;
+        }
+        if (restart) break;
+        next = marker.commit + 1;
+        if (includeVoid || !marker.void) yield marker;
+      }
+      if (!restart && (items.length === 0 || page.LastEvaluatedKey === undefined)) return;
+    }
+  }
+
+  /** The events of committed markers, in feed order, read consistently. */
+  async events(markers: readonly CommitMarker[]): Promise<EventEnvelope[]> {
+    const keys: { stream: string; version: number }[] = [];
+    for (const marker of markers) {
+      for (let i = 0; i < marker.count; i++) keys.push({ stream: marker.streamId, version: marker.first + i });
+    }
+    const found = new Map<string, EventEnvelope>();
+    for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
+      await this.#batchGet(keys.slice(start, start + BATCH_GET_KEYS), found);
+    }
+    return keys.map(({ stream, version }) => found.get(keyId(stream, version)) as EventEnvelope);
+  }
+
+  /**
+   * The position of the newest event, with every commit number below it resolved: no event can
+   * commit at or below it any more. Starts from the watermark the previous call left.
+   */
+  async lastPosition(): Promise<number> {
+    const watermark = await this.#get(META_PARTITION, WATERMARK_SORT_KEY);
+    const fromCommit = readNumber(watermark ?? {}, M.commit) ?? 0;
+    let lastCommit = fromCommit;
+    let position = readNumber(watermark ?? {}, M.position) ?? 0;
+    for await (const marker of this.commits(fromCommit + 1, true)) {
+      lastCommit = marker.commit;
+      if (!marker.void) position = marker.commit * POSITIONS_PER_COMMIT + marker.count - 1;
+    }
+    if (lastCommit > fromCommit) await this.#raiseWatermark(lastCommit, position);
+    return position;
+  }
+
+  async #raiseWatermark(commit: number, position: number): Promise<void> {
+    try {
+      await this.#client.send("UpdateItem", {
+        TableName: this.#layout.tableName,
+        Key: this.#key(META_PARTITION, WATERMARK_SORT_KEY),
+        UpdateExpression: "SET #c = :c, #p = :p",
+        ConditionExpression: "attribute_not_exists(#c) OR #c < :c",
+        ExpressionAttributeNames: { "#c": M.commit, "#p": M.position },
+        ExpressionAttributeValues: { ":c": num(commit), ":p": num(position) },
+      });
+    } catch (error) {
+      // Another reader raised it further: fine.
+      if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
+    }
+  }
+
+  /**
+   * Waits for a missing commit number until `gapTimeoutMs` after the next committed one was
+   * written (the missing number was reserved before that), then voids it. "exists": a marker
+   * appeared (or another reader's tombstone): read again from there.
+   */
+  async #resolveGap(commit: number, successorAt: number): Promise<"void" | "exists"> {
+    const deadline = Math.min(successorAt, Date.now()) + this.#gapTimeoutMs;
+    for (let delay = 2; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+      if ((await this.#marker(commit)) !== undefined) return "exists";
+      await sleep(Math.max(0, Math.min(delay, deadline - Date.now())));
+    }
+    return (await this.#tombstone(commit)) ? "void" : "exists";
+  }
+
+  /** Writes a tombstone unless the number has a marker; true when it was written. */
+  async #tombstone(commit: number): Promise<boolean> {
+    try {
+      await this.#client.send("PutItem", {
+        TableName: this.#layout.tableName,
+        Item: { ...this.#key(LOG_PARTITION, commit), [M.void]: { BOOL: true }, [M.at]: num(Date.now()) },
+        ConditionExpression: "attribute_not_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": this.#layout.partitionKey },
+      });
+      return true;
+    } catch (error) {
+      if (isServiceErrorCode(error, "ConditionalCheckFailedException")) return false;
+      throw error;
+    }
+  }
+
+  #marker(commit: number): Promise<Record<string, unknown> | undefined> {
+    return this.#get(LOG_PARTITION, commit);
+  }
+
+  async #get(partition: string, sortKey: number): Promise<Record<string, unknown> | undefined> {
+    const result = await this.#client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.#layout.tableName,
+      Key: this.#key(partition, sortKey),
+      ConsistentRead: true,
+    });
+    return result.Item;
+  }
+
+  async #batchGet(
+    keys: readonly { stream: string; version: number }[],
+    found: Map<string, EventEnvelope>,
+  ): Promise<void> {
+    const layout = this.#layout;
+    let pending = keys.map(({ stream, version }) => this.#key(stream, version));
+    // A marker is only ever written with its events, in one transaction; events missing after it
+    // was seen can only be a read racing that transaction's last writes. Read again, briefly.
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 8) {
+        throw new ServiceError(
+          "DynamoDB",
+          "BatchGetItem",
+          "IncompleteCommit",
+          true,
+          `${pending.length} committed event(s) could not be read`,
+        );
+      }
+      if (round > 0) await sleep(Math.min(2 ** round, 100));
+      const result = await this.#client.send<{ Responses?: Record<string, Record<string, unknown>[]> }>(
+        "BatchGetItem",
+        {
+          RequestItems: { [layout.tableName]: { Keys: pending, ConsistentRead: true } },
+        },
+      );
+      for (const item of result.Responses?.[layout.tableName] ?? []) {
+        const event = decodeItem(layout, item);
+        found.set(keyId(event.streamId, event.version), event);
+      }
+      pending = pending.filter((key) => {
+        const stream = readString(key, layout.partitionKey) ?? "";
+        const version = readNumber(key, layout.sortKey) ?? 0;
+        return !found.has(keyId(stream, version));
+      });
+    }
+  }
+
+  #parse(item: Record<string, unknown>): CommitMarker {
+    return {
+      commit: readNumber(item, this.#layout.sortKey) ?? 0,
+      void: readBool(item, M.void),
+      streamId: readString(item, M.stream) ?? "",
+      first: readNumber(item, M.first) ?? 0,
+      count: readNumber(item, M.count) ?? 0,
+      at: readNumber(item, M.at) ?? 0,
+      token: readString(item, M.token),
+    };
+  }
+
+  #key(partition: string, sortKey: number): Record<string, { S: string } | { N: string }> {
+    return { [this.#layout.partitionKey]: { S: partition }, [this.#layout.sortKey]: { N: String(sortKey) } };
+  }
+}
+
+const keyId = (stream: string, version: number) => `${version}\u0000${stream}`;

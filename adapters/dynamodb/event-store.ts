@@ -1,0 +1,459 @@
+import {
+  type CommitResult,
+  ConcurrencyError,
+  type EventEnvelope,
+  EventStore,
+  type EventStoreCapabilities,
+  type EventStoreOptions,
+  type ExpectedVersion,
+  type PendingEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
+import { num, readNumber, str } from "./attribute-value.js";
+import {
+  type AwsJsonClient,
+  type AwsJsonClientOptions,
+  AwsServiceError,
+  createDynamoDbClient,
+  isServiceErrorCode,
+  sleep,
+} from "./client.js";
+import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf, eventItem } from "./codec.js";
+import { CommitLog, type CommitMarker } from "./commit-log.js";
+import {
+  A,
+  MAX_TRANSACTION_ITEMS,
+  POSITIONS_PER_COMMIT,
+  type TableLayout,
+  type TableLayoutOptions,
+  tableLayout,
+} from "./layout.js";
+import { ensureEventStoreTable } from "./table.js";
+
+export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
+  /**
+   * The client to use, e.g. one shared by several stores (and its retry budget with them). When
+   * given, the region, endpoint, credentials, fetch and retry options are the client's.
+   */
+  readonly client?: AwsJsonClient;
+  /**
+   * Keep the global feed: every event gets a global position, and `readAll`/`subscribeToAll` work.
+   * It costs one counter update per append (shared by concurrent appends of a process) and one more
+   * item in the append's transaction. Defaults to true. Choose once per table.
+   */
+  readonly globalFeed?: boolean;
+  /**
+   * How long a feed reader waits for a commit number reserved by an append that has not committed,
+   * counted from when the next number committed, before declaring it void. Correctness does not
+   * depend on it (a voided append retries under a new number); it bounds how long a crashed
+   * appender can hold readers up. Defaults to 1,000 ms.
+   */
+  readonly gapTimeoutMs?: number;
+}
+
+/** Rounds of one append (re-reading the head for `"any"`, fresh commit numbers) before giving up. */
+const MAX_ROUNDS = 50;
+
+interface Head {
+  readonly version: number;
+  readonly position: number | undefined;
+}
+
+interface Transaction {
+  readonly body: Record<string, unknown>;
+  readonly prevIndex: number | undefined;
+  readonly markerIndex: number | undefined;
+  readonly firstEventIndex: number;
+}
+
+type Cancellation = "stream-moved" | "prev-check" | "marker-taken";
+
+/**
+ * An event store in one DynamoDB table, over the JSON protocol signed by aws4fetch: no AWS SDK,
+ * runs on Lambda, Workers, Bun and Node. One item per event (stream id = partition key, version =
+ * sort key); appends are conditional, multi-event appends one `TransactWriteItems` with a
+ * `ClientRequestToken`; reads are consistent. The global feed is a commit log in the same table
+ * (see {@link CommitLog} and docs/adapters/dynamodb.md for what it guarantees).
+ */
+export class DynamoDbEventStore extends EventStore {
+  readonly capabilities: EventStoreCapabilities;
+  readonly client: AwsJsonClient;
+  readonly layout: TableLayout;
+  readonly #log: CommitLog | undefined;
+
+  /** @throws {ValidationError} a bad table or key name, option, region, endpoint or missing credentials. */
+  constructor(options: DynamoDbEventStoreOptions) {
+    super(options);
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError("Invalid DynamoDB event store options", [
+        { path: [], message: "options are required" },
+      ]);
+    }
+    this.layout = tableLayout(options);
+    const gapTimeoutMs = options.gapTimeoutMs ?? 1_000;
+    if (!Number.isSafeInteger(gapTimeoutMs) || gapTimeoutMs < 0) {
+      throw new ValidationError("Invalid DynamoDB event store options", [
+        { path: ["gapTimeoutMs"], message: "gapTimeoutMs must be a non-negative integer" },
+      ]);
+    }
+    this.client = options.client ?? createDynamoDbClient(options);
+    const feed = options.globalFeed ?? true;
+    this.#log = feed ? new CommitLog(this.client, this.layout, gapTimeoutMs) : undefined;
+    // A transaction holds 100 actions: the events, the check of the previous version and, with the
+    // feed, the commit marker.
+    this.capabilities = {
+      globalOrder: feed,
+      idempotentAppends: false,
+      maxEventsPerAppend: MAX_TRANSACTION_ITEMS - (feed ? 2 : 1),
+    };
+  }
+
+  /** Creates the table if it does not exist (on-demand billing) and waits until it is active. */
+  ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
+    return ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+  }
+
+  protected async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<CommitResult> {
+    const encoded = encodeEvents(this.layout, streamId, events);
+    return { events: await this.#append(streamId, encoded, expectedVersion) };
+  }
+
+  async #append(
+    streamId: string,
+    encoded: readonly EncodedEvent[],
+    expected: ExpectedVersion,
+  ): Promise<EventEnvelope[]> {
+    const log = this.#log;
+    const exact = typeof expected === "number" || expected === "no-stream";
+    let version = typeof expected === "number" ? expected : expected === "no-stream" ? 0 : undefined;
+    let commit: number | undefined;
+    for (let round = 1; ; round++) {
+      if (round > MAX_ROUNDS) {
+        if (commit !== undefined) log?.abandon(commit);
+        throw new ConcurrencyError(streamId, expected, await this.streamVersion(streamId));
+      }
+      // Learn the head (for "any" and "stream-exists") while reserving a commit number.
+      const [head, reserved] = await Promise.allSettled([
+        version === undefined ? this.#head(streamId) : undefined,
+        log === undefined ? undefined : (commit ?? log.reserve()),
+      ]);
+      if (reserved.status === "rejected") throw reserved.reason;
+      commit = reserved.value;
+      if (head.status === "rejected") {
+        if (commit !== undefined) log?.abandon(commit);
+        throw head.reason;
+      }
+      if (head.value !== undefined) {
+        if (expected === "stream-exists" && head.value.version === 0) {
+          if (commit !== undefined) log?.abandon(commit);
+          throw new ConcurrencyError(streamId, expected, 0);
+        }
+        version = head.value.version;
+        if (commit !== undefined && (head.value.position ?? 0) >= commit * POSITIONS_PER_COMMIT) {
+          // The stream's last append took a later number: ours would put this one before it.
+          log?.abandon(commit);
+          commit = undefined;
+          continue;
+        }
+      }
+      const at = version as number;
+      const token = crypto.randomUUID();
+      const transaction = this.#transaction(streamId, at, commit, encoded, token);
+      try {
+        await this.#write(streamId, at, commit, encoded, transaction);
+        return encoded.map((e, i) =>
+          envelopeOf(
+            streamId,
+            at + i + 1,
+            commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
+            e.event,
+          ),
+        );
+      } catch (error) {
+        if (!isDefinitiveFailure(error)) {
+          // The request may have committed on an attempt whose answer was lost: settle it.
+          const fate = await this.#settle(streamId, at, commit, token, encoded).catch(() => undefined);
+          if (fate === "committed") {
+            return encoded.map((e, i) =>
+              envelopeOf(
+                streamId,
+                at + i + 1,
+                commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
+                e.event,
+              ),
+            );
+          }
+          if (fate === undefined) throw error;
+          commit = undefined;
+        }
+        const cause = cancellationCause(error, transaction);
+        if (cause === undefined) {
+          if (commit !== undefined) log?.abandon(commit);
+          throw error;
+        }
+        if (cause === "marker-taken") {
+          // A reader gave up waiting for our number and voided it: take a new one.
+          commit = undefined;
+          continue;
+        }
+        if (cause === "prev-check") {
+          const now = await this.#head(streamId);
+          if (now.version === at) {
+            // The stream is where we expected; only the commit order was wrong.
+            if (commit !== undefined) log?.abandon(commit);
+            commit = undefined;
+            continue;
+          }
+        }
+        if (exact) {
+          if (commit !== undefined) log?.abandon(commit);
+          throw new ConcurrencyError(streamId, expected, await this.streamVersion(streamId));
+        }
+        // "any" / "stream-exists": the stream moved on; append after its new head.
+        version = undefined;
+        await sleep(Math.floor(Math.random() * 2 ** Math.min(round, 6)));
+      }
+    }
+  }
+
+  /** One write: a conditional put for a single first event without feed, else a transaction. */
+  async #write(
+    streamId: string,
+    version: number,
+    commit: number | undefined,
+    encoded: readonly EncodedEvent[],
+    transaction: Transaction,
+  ): Promise<void> {
+    const first = encoded[0] as EncodedEvent;
+    if (commit === undefined && version === 0 && encoded.length === 1) {
+      await this.client.send("PutItem", {
+        TableName: this.layout.tableName,
+        Item: eventItem(this.layout, streamId, 1, undefined, first),
+        ConditionExpression: "attribute_not_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
+      });
+      return;
+    }
+    await this.client.send("TransactWriteItems", transaction.body);
+  }
+
+  #transaction(
+    streamId: string,
+    version: number,
+    commit: number | undefined,
+    encoded: readonly EncodedEvent[],
+    token: string,
+  ): Transaction {
+    const { tableName, partitionKey, sortKey } = this.layout;
+    const items: Record<string, unknown>[] = [];
+    let markerIndex: number | undefined;
+    let prevIndex: number | undefined;
+    if (commit !== undefined && this.#log !== undefined) {
+      markerIndex = items.push(this.#log.markerPut(commit, streamId, version + 1, encoded.length, token)) - 1;
+    }
+    if (version > 0) {
+      // The stream is at `version` exactly: the previous event exists (and the put below finds no
+      // next one). With the feed, the previous event also has a lower position than ours.
+      prevIndex =
+        items.push({
+          ConditionCheck: {
+            TableName: tableName,
+            Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
+            ...(commit === undefined
+              ? { ConditionExpression: "attribute_exists(#pk)", ExpressionAttributeNames: { "#pk": partitionKey } }
+              : {
+                  ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#gp) OR #gp < :gp)",
+                  ExpressionAttributeNames: { "#pk": partitionKey, "#gp": A.position },
+                  ExpressionAttributeValues: { ":gp": num(commit * POSITIONS_PER_COMMIT) },
+                }),
+          },
+        }) - 1;
+    }
+    const firstEventIndex = items.length;
+    encoded.forEach((e, i) => {
+      const position = commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i;
+      items.push({
+        Put: {
+          TableName: tableName,
+          Item: eventItem(this.layout, streamId, version + i + 1, position, e),
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": partitionKey },
+        },
+      });
+    });
+    // The token makes a retried request (same token, same body) succeed without writing twice.
+    return { body: { TransactItems: items, ClientRequestToken: token }, prevIndex, markerIndex, firstEventIndex };
+  }
+
+  /**
+   * After a failure that may hide a commit: with the feed, void the commit number (which fences a
+   * transaction still in flight) or find our own marker; without it, look for our events.
+   */
+  async #settle(
+    streamId: string,
+    version: number,
+    commit: number | undefined,
+    token: string,
+    encoded: readonly EncodedEvent[],
+  ): Promise<"committed" | "void"> {
+    if (commit !== undefined && this.#log !== undefined) return this.#log.settle(commit, token);
+    const stored: string[] = [];
+    for await (const event of this.readStreamEvents(streamId, { fromVersion: version + 1, maxCount: encoded.length })) {
+      stored.push(event.id);
+    }
+    return stored.length === encoded.length && stored.every((id, i) => id === encoded[i]?.event.id)
+      ? "committed"
+      : "void";
+  }
+
+  protected async *readStreamEvents(
+    streamId: string,
+    options: ReadStreamOptions,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    const backward = options.direction === "backward";
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    if (remaining === 0) return;
+    const { tableName, partitionKey, sortKey } = this.layout;
+    let bound = backward ? options.fromVersion : (options.fromVersion ?? 1);
+    let expected = backward ? undefined : bound;
+    let startKey: unknown;
+    let gaps = 0;
+    for (;;) {
+      const page = await this.client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>("Query", {
+        TableName: tableName,
+        KeyConditionExpression:
+          bound === undefined ? "#pk = :s" : backward ? "#pk = :s AND #sk <= :v" : "#pk = :s AND #sk >= :v",
+        ExpressionAttributeNames:
+          bound === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
+        ExpressionAttributeValues:
+          bound === undefined ? { ":s": str(streamId) } : { ":s": str(streamId), ":v": num(bound) },
+        ScanIndexForward: !backward,
+        ConsistentRead: true,
+        ...(Number.isFinite(remaining) ? { Limit: Math.min(remaining, 1_000) } : {}),
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      });
+      let gap = false;
+      for (const item of page.Items ?? []) {
+        const event = decodeItem(this.layout, item);
+        if (expected !== undefined && event.version !== expected) {
+          gap = true;
+          break;
+        }
+        yield event;
+        if (--remaining === 0) return;
+        expected = backward ? event.version - 1 : event.version + 1;
+      }
+      // Backward, the stream ends at version 1: stopping above it means versions are missing.
+      if (!gap && page.LastEvaluatedKey === undefined && !(backward && expected !== undefined && expected >= 1)) return;
+      if (!gap) {
+        startKey = page.LastEvaluatedKey;
+        if (startKey !== undefined) continue;
+      }
+      // Versions are contiguous: a hole is a read racing a transaction's writes. Read again from it.
+      if (++gaps > 5) {
+        throw new ServiceError(
+          "DynamoDB",
+          "Query",
+          "InconsistentRead",
+          true,
+          `stream "${streamId}" read without version ${expected}`,
+        );
+      }
+      await sleep(2 ** gaps);
+      bound = expected;
+      startKey = undefined;
+    }
+  }
+
+  protected async *readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
+    const log = this.#feed();
+    const after = options.after ?? 0;
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    if (remaining === 0) return;
+    let batch: CommitMarker[] = [];
+    let batched = 0;
+    const markers = log.commits(Math.max(1, Math.floor(after / POSITIONS_PER_COMMIT)));
+    for (let done = false; !done; ) {
+      const next = await markers.next();
+      done = next.done === true;
+      if (!done) {
+        const marker = next.value as CommitMarker;
+        if (marker.commit * POSITIONS_PER_COMMIT + marker.count - 1 <= after) continue;
+        batch.push(marker);
+        batched += marker.count;
+        if (batched < Math.min(remaining, 100)) continue;
+      }
+      for (const event of await log.events(batch)) {
+        if ((event.globalPosition ?? 0) <= after) continue;
+        yield event;
+        if (--remaining === 0) {
+          await markers.return();
+          return;
+        }
+      }
+      batch = [];
+      batched = 0;
+    }
+  }
+
+  override async getLastGlobalPosition(): Promise<number> {
+    return this.#feed().lastPosition();
+  }
+
+  protected async streamVersion(streamId: string): Promise<number> {
+    return (await this.#head(streamId)).version;
+  }
+
+  async #head(streamId: string): Promise<Head> {
+    const { tableName, partitionKey, sortKey } = this.layout;
+    const result = await this.client.send<{ Items?: Record<string, unknown>[] }>("Query", {
+      TableName: tableName,
+      KeyConditionExpression: "#pk = :s",
+      ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
+      ExpressionAttributeValues: { ":s": str(streamId) },
+      ProjectionExpression: "#sk, #gp",
+      ScanIndexForward: false,
+      ConsistentRead: true,
+      Limit: 1,
+    });
+    const item = result.Items?.[0];
+    return item === undefined
+      ? { version: 0, position: undefined }
+      : { version: readNumber(item, sortKey) ?? 0, position: readNumber(item, A.position) };
+  }
+
+  #feed(): CommitLog {
+    if (this.#log === undefined) {
+      throw new ValidationError("This DynamoDB event store keeps no global feed", [
+        { path: ["globalFeed"], message: "created with globalFeed: false: readAll and subscribeToAll are unavailable" },
+      ]);
+    }
+    return this.#log;
+  }
+}
+
+/** DynamoDB answered and refused on the first attempt: the write certainly did not happen. */
+function isDefinitiveFailure(error: unknown): boolean {
+  return error instanceof AwsServiceError && error.attempts === 1 && !error.retryable && (error.status ?? 0) < 500;
+}
+
+/** Which condition cancelled the write, if that is why it failed. */
+function cancellationCause(error: unknown, transaction: Transaction): Cancellation | undefined {
+  if (isServiceErrorCode(error, "ConditionalCheckFailedException")) return "stream-moved";
+  if (!isServiceErrorCode(error, "TransactionCanceledException")) return undefined;
+  const failed = (index: number | undefined) =>
+    index !== undefined && error.cancellationReasons[index]?.code === "ConditionalCheckFailed";
+  if (error.cancellationReasons.slice(transaction.firstEventIndex).some((r) => r.code === "ConditionalCheckFailed")) {
+    return "stream-moved";
+  }
+  if (failed(transaction.prevIndex)) return "prev-check";
+  if (failed(transaction.markerIndex)) return "marker-taken";
+  return undefined;
+}

@@ -1,0 +1,20 @@
+/**
+ * @module @eventflows/core/dynamodb: an event store in one DynamoDB table over the JSON protocol
+ * (aws4fetch, no AWS SDK), with optimistic concurrency, atomic multi-event appends, consistent reads
+ * and a global feed whose ordering and completeness are documented in docs/adapters/dynamodb.md.
+ */
+export type { AttributeValue, Item } from "./attribute-value.js";
+export { createDynamoDbClient, isServiceErrorCode } from "./client.js";
+export type { CommitMarker } from "./commit-log.js";
+export { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
+export {
+  LOG_PARTITION,
+  MAX_ITEM_BYTES,
+  MAX_TRANSACTION_BYTES,
+  META_PARTITION,
+  POSITIONS_PER_COMMIT,
+  type TableLayout,
+  type TableLayoutOptions,
+  tableLayout,
+} from "./layout.js";
+export { ensureEventStoreTable, eventStoreTableDefinition } from "./table.js";

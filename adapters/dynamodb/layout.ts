@@ -1,0 +1,90 @@
+import { type Issue, ValidationError } from "../../src/index.js";
+
+/**
+ * Where things live in the table. Events: one item per event, the stream id as partition key and
+ * the version as (numeric) sort key. The global feed's bookkeeping sits under two partition keys
+ * that start with a control character, which stream ids cannot contain, so they never collide.
+ */
+export interface TableLayout {
+  readonly tableName: string;
+  /** The partition key attribute (a string): the stream id. */
+  readonly partitionKey: string;
+  /** The sort key attribute (a number): the version. */
+  readonly sortKey: string;
+}
+
+/** sort key 0: the commit counter; sort key 1: the resolved-feed watermark. */
+export const META_PARTITION = "\u001feventflows";
+/** sort key = commit number: one marker per committed append, or a tombstone for a number never used. */
+export const LOG_PARTITION = "\u001feventflows:log";
+export const COUNTER_SORT_KEY = 0;
+export const WATERMARK_SORT_KEY = 1;
+
+/** A commit's events get positions `commit × 100 + index`: room for one append's largest batch. */
+export const POSITIONS_PER_COMMIT = 100;
+
+/** DynamoDB's limits, in bytes. */
+export const MAX_ITEM_BYTES = 400 * 1024;
+export const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
+/** Actions in one TransactWriteItems. */
+export const MAX_TRANSACTION_ITEMS = 100;
+
+/** Attribute names of event items. */
+export const A = {
+  id: "id",
+  type: "type",
+  data: "data",
+  metadata: "meta",
+  timestamp: "ts",
+  position: "gp",
+} as const;
+
+/** Attribute names of commit markers, the counter and the watermark. */
+export const M = {
+  stream: "stream",
+  first: "first",
+  count: "count",
+  at: "at",
+  token: "token",
+  void: "void",
+  next: "next",
+  commit: "commit",
+  position: "position",
+} as const;
+
+const RESERVED_NAMES: ReadonlySet<string> = new Set([...Object.values(A), ...Object.values(M)]);
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
+export interface TableLayoutOptions {
+  readonly tableName: string;
+  readonly partitionKey?: string;
+  readonly sortKey?: string;
+}
+
+/** Validates the table and key names (DynamoDB's rules, checked before any request). */
+export function tableLayout(options: TableLayoutOptions): TableLayout {
+  const issues: Issue[] = [];
+  const { tableName } = options;
+  if (typeof tableName !== "string" || !TABLE_NAME.test(tableName)) {
+    issues.push({
+      path: ["tableName"],
+      message: "a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'",
+    });
+  }
+  const partitionKey = options.partitionKey ?? "pk";
+  const sortKey = options.sortKey ?? "sk";
+  for (const [field, name] of [
+    ["partitionKey", partitionKey],
+    ["sortKey", sortKey],
+  ] as const) {
+    if (typeof name !== "string" || name.length === 0 || name.length > 255) {
+      issues.push({ path: [field], message: "a key attribute name has 1 to 255 characters" });
+    } else if (RESERVED_NAMES.has(name)) {
+      issues.push({ path: [field], message: `"${name}" is an attribute the event store uses itself` });
+    }
+  }
+  if (partitionKey === sortKey)
+    issues.push({ path: ["sortKey"], message: "the sort key must differ from the partition key" });
+  if (issues.length > 0) throw new ValidationError("Invalid DynamoDB table layout", issues);
+  return { tableName, partitionKey, sortKey };
+}
