@@ -24,6 +24,7 @@ import {
 } from "./inline-projection.js";
 import { type MigrateOptions, type MigrateResult, migrate } from "./migrate.js";
 import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { type AsyncProjection, ProjectionRunner, type ProjectionRunnerOptions } from "./projection-runner.js";
 import { statements } from "./statements.js";
 import { PostgresStoreBase } from "./store-base.js";
 import { PostgresTransaction } from "./transaction.js";
@@ -146,6 +147,14 @@ export class PostgresEventStore extends PostgresStoreBase {
     } finally {
       transaction?.end();
     }
+  }
+
+  /**
+   * A runner for an asynchronous projection over this store's feed: `start()` it in a long-lived
+   * process, or call `catchUp()` on a schedule. See {@link ProjectionRunner}.
+   */
+  projectionRunner(projection: AsyncProjection, options?: ProjectionRunnerOptions): ProjectionRunner {
+    return new ProjectionRunner({ sql: this.sql, context: this.context }, projection, options);
   }
 
   /**

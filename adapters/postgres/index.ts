@@ -2,6 +2,7 @@
  * @module @eventflows/core/postgres: the event store, transactions, inline and asynchronous
  * projections, checkpoints and schema migrations on PostgreSQL, with postgres.js.
  */
+export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from "./checkpoint-store.js";
 export {
   createPostgresClient,
   DEFAULT_CLIENT_OPTIONS,
@@ -32,4 +33,10 @@ export {
 export { LATEST_SCHEMA_VERSION, type Migration, migrations } from "./migrations.js";
 export { DEFAULT_SCHEMA, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 export { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
+export {
+  type AsyncProjection,
+  type BatchResult,
+  ProjectionRunner,
+  type ProjectionRunnerOptions,
+} from "./projection-runner.js";
 export { PostgresTransaction } from "./transaction.js";

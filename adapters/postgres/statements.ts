@@ -10,6 +10,15 @@ export interface Statements {
   readonly readAll: string;
   readonly streamVersion: string;
   readonly lastGlobalPosition: string;
+  readonly checkpoint: {
+    readonly read: string;
+    readonly write: string;
+    /** Stores $2 only when none is saved or the saved one is 0. */
+    readonly writeIfNone: string;
+    /** Stores $2 only when the saved one is $3. */
+    readonly writeIfAt: string;
+    readonly remove: string;
+  };
 }
 
 // The reader's bound: positions of transactions older than its snapshot's xmin. Every one of those
@@ -67,6 +76,17 @@ FROM cur, taken`,
     readAll: `SELECT stream_id, ${COLUMNS} FROM ${events}
   WHERE global_position > $1 AND global_position < ${SAFE_BOUND} ORDER BY global_position LIMIT $2`,
     streamVersion: `SELECT coalesce(max(version), 0) FROM ${events} WHERE stream_id = $1`,
+    checkpoint: {
+      read: `SELECT position::text FROM ${names.checkpoints} WHERE id = $1`,
+      write: `INSERT INTO ${names.checkpoints} AS c (id, position) VALUES ($1, $2::text::bigint)
+  ON CONFLICT (id) DO UPDATE SET position = excluded.position, updated_at = now()`,
+      writeIfNone: `INSERT INTO ${names.checkpoints} AS c (id, position) VALUES ($1, $2::text::bigint)
+  ON CONFLICT (id) DO UPDATE SET position = excluded.position, updated_at = now() WHERE c.position = 0
+  RETURNING 1`,
+      writeIfAt: `UPDATE ${names.checkpoints} SET position = $2::text::bigint, updated_at = now()
+  WHERE id = $1 AND position = $3::text::bigint RETURNING 1`,
+      remove: `DELETE FROM ${names.checkpoints} WHERE id = $1`,
+    },
     lastGlobalPosition: `SELECT coalesce(max(global_position), 0)::text FROM ${events} WHERE global_position < ${SAFE_BOUND}`,
   };
 }

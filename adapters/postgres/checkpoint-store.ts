@@ -1,0 +1,73 @@
+import { CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
+import type { PostgresQueryable } from "./client.js";
+import { textIssues } from "./encode.js";
+import { guard } from "./errors.js";
+import { type PostgresNameOptions, tableNames } from "./names.js";
+import { type Statements, statements } from "./statements.js";
+
+export interface PostgresCheckpointStoreOptions extends PostgresNameOptions {
+  /**
+   * What runs the statements: a client, or a transaction (`tx.sql` in `withTransaction`, the
+   * projection context's `sql`) to save a checkpoint atomically with a read-model change.
+   */
+  readonly sql: PostgresQueryable;
+}
+
+/**
+ * Checkpoints in the event store's database (the `checkpoints` table of migration 2). Compare-and-set
+ * rides on row locks: of two writers from one position, the second waits for the first to commit,
+ * then finds the position moved and fails with a ConcurrencyError.
+ */
+export class PostgresCheckpointStore extends CheckpointStore {
+  readonly #sql: PostgresQueryable;
+  readonly #statements: Statements["checkpoint"];
+
+  constructor(options: PostgresCheckpointStoreOptions) {
+    super();
+    if (typeof options?.sql !== "function") {
+      throw new ValidationError("Invalid checkpoint store options", [
+        { path: ["sql"], message: "sql must be a postgres.js client or transaction" },
+      ]);
+    }
+    this.#sql = options.sql;
+    this.#statements = statements(tableNames(options)).checkpoint;
+  }
+
+  protected readCheckpoint(id: string): Promise<number | undefined> {
+    assertStorable(id);
+    return guard("loadCheckpoint", async () => {
+      const [row] = (await this.#sql.unsafe(this.#statements.read, [id], { prepare: true }).values()) as unknown as [
+        string,
+      ][];
+      return row === undefined ? undefined : Number(row[0]);
+    });
+  }
+
+  protected async writeCheckpoint(id: string, position: number, expected: number | undefined): Promise<void> {
+    assertStorable(id);
+    const written = await guard("storeCheckpoint", async () => {
+      if (expected === undefined) {
+        await this.#sql.unsafe(this.#statements.write, [id, String(position)], { prepare: true });
+        return true;
+      }
+      const rows =
+        expected === 0
+          ? await this.#sql.unsafe(this.#statements.writeIfNone, [id, String(position)], { prepare: true })
+          : await this.#sql.unsafe(this.#statements.writeIfAt, [id, String(position), String(expected)], {
+              prepare: true,
+            });
+      return rows.length > 0;
+    });
+    if (!written) throw checkpointConflict(id, expected ?? 0, await this.readCheckpoint(id));
+  }
+
+  protected async deleteCheckpoint(id: string): Promise<void> {
+    assertStorable(id);
+    await guard("deleteCheckpoint", () => this.#sql.unsafe(this.#statements.remove, [id], { prepare: true }));
+  }
+}
+
+function assertStorable(id: string): void {
+  const issues = textIssues(id, []);
+  if (issues.length > 0) throw new ValidationError("Invalid checkpoint id", issues);
+}
