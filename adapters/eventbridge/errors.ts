@@ -1,4 +1,6 @@
-import { type EventEnvelope, EventFlowsError } from "../../src/index.js";
+import { type EventEnvelope, EventFlowsError, ServiceError } from "../../src/index.js";
+import type { DeadLetter } from "./dead-letters.js";
+import type { EventBridgePublishResult } from "./event-bus.js";
 
 /** Error codes of this adapter, stable across releases. */
 export const EventBridgeErrorCode = {
@@ -29,5 +31,33 @@ export class OrderBlockedError extends EventFlowsError {
       EventBridgeErrorCode.OrderBlocked,
       `Message ${messageId} was not handled: an earlier message of its FIFO batch failed`,
     );
+  }
+}
+
+/**
+ * Some events were neither published nor dead-lettered (no dead-letter target, or it failed too).
+ * `undelivered` names each with why; `result` says what happened to the others. A
+ * {@link ServiceError}: an event store treats it as a failed publish and re-drives from the store.
+ */
+export class PublishIncompleteError extends ServiceError {
+  constructor(
+    readonly eventBusName: string,
+    readonly result: EventBridgePublishResult,
+    readonly undelivered: readonly { readonly letter: DeadLetter; readonly error: unknown }[],
+  ) {
+    const first = undelivered[0]?.letter;
+    super(
+      "EventBridge",
+      "PutEvents",
+      first?.errorCode ?? "Unknown",
+      undelivered.every(
+        ({ letter }) => letter.errorCode === "InternalFailure" || letter.errorCode === "ThrottlingException",
+      ),
+      `${undelivered.length} event(s) were neither published to ${eventBusName} nor dead-lettered` +
+        (first === undefined ? "" : `; first: ${first.event.type} ${first.event.id} (${first.errorMessage})`),
+      { cause: undelivered[0]?.error },
+    );
+    // ServiceError types its name as a literal; the subclass still names itself in stack traces.
+    Object.defineProperty(this, "name", { value: "PublishIncompleteError" });
   }
 }

@@ -13,8 +13,26 @@ export {
   type SqsEventConsumerOptions,
   type SqsMessage,
 } from "./consumer.js";
+export {
+  DEAD_LETTER_FIELD,
+  type DeadLetter,
+  type DeadLetterHandler,
+  type DeadLetterSink,
+  deadLetterBody,
+  SQS_MAX_MESSAGE_BYTES,
+} from "./dead-letters.js";
 export { type DedupStore, InMemoryDedupStore, type InMemoryDedupStoreOptions } from "./dedup-store.js";
-export { EventBridgeErrorCode, HandlersFailedError, OrderBlockedError } from "./errors.js";
+export { EventBridgeErrorCode, HandlersFailedError, OrderBlockedError, PublishIncompleteError } from "./errors.js";
+export {
+  type DeadLetterQueueOptions,
+  type EntryRetryOptions,
+  EventBridgeEventBus,
+  type EventBridgeEventBusOptions,
+  type EventBridgePublishResult,
+  MAX_ENTRIES_PER_REQUEST,
+  MAX_REQUEST_BYTES,
+  RETRYABLE_ENTRY_CODES,
+} from "./event-bus.js";
 export type {
   EventBridgeEvent,
   PutEventsRequestEntry,
@@ -29,5 +47,7 @@ export {
   entrySize,
   envelopeDetail,
   envelopeFromDetail,
+  envelopeIssues,
   envelopeMapping,
 } from "./mapping.js";
+export { type ReceiveAndConsumeOptions, type ReceiveAndConsumeResult, receiveAndConsume } from "./sqs-poller.js";

@@ -201,3 +201,97 @@ function install(): void {
   }
   writeFileSync(installedMarker, `${MOTO_VERSION}\n`);
 }
+
+/** Credentials moto accepts (it checks none); tests pass them explicitly, never from the environment. */
+export const MOTO_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" } as const;
+export const MOTO_REGION = "us-east-1";
+
+export interface MotoAwsOptions {
+  readonly region: string;
+  readonly credentials: typeof MOTO_CREDENTIALS;
+  readonly endpoint: string;
+}
+
+/** Client options for EventBridge and SQS on the running moto. */
+export async function motoAwsOptions(): Promise<{ events: MotoAwsOptions; sqs: MotoAwsOptions }> {
+  const endpoints = await ensureMoto();
+  const base = { region: MOTO_REGION, credentials: MOTO_CREDENTIALS };
+  return { events: { ...base, endpoint: endpoints.events }, sqs: { ...base, endpoint: endpoints.sqs } };
+}
+
+interface JsonCaller {
+  send<T = Record<string, unknown>>(operation: string, input: unknown): Promise<T>;
+}
+
+export interface BusWithQueues {
+  readonly eventBusName: string;
+  readonly eventsQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
+}
+
+/**
+ * Makes what the EventBridge tests and benchmarks need, uniquely named: a custom bus, a rule that
+ * sends every event of `source` on it to an SQS queue, and a second queue for dead letters.
+ */
+export async function createBusWithQueues(
+  events: JsonCaller,
+  sqs: JsonCaller,
+  options: { readonly source: string; readonly prefix?: string },
+): Promise<BusWithQueues> {
+  const name = `${options.prefix ?? "ef"}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const eventBusName = `${name}-bus`;
+  await events.send("CreateEventBus", { Name: eventBusName });
+  const { QueueUrl: eventsQueueUrl } = await sqs.send<{ QueueUrl: string }>("CreateQueue", {
+    QueueName: `${name}-events`,
+    Attributes: { VisibilityTimeout: "30" },
+  });
+  const { QueueUrl: deadLetterQueueUrl } = await sqs.send<{ QueueUrl: string }>("CreateQueue", {
+    QueueName: `${name}-dlq`,
+  });
+  const { Attributes } = await sqs.send<{ Attributes: { QueueArn: string } }>("GetQueueAttributes", {
+    QueueUrl: eventsQueueUrl,
+    AttributeNames: ["QueueArn"],
+  });
+  await events.send("PutRule", {
+    Name: `${name}-to-queue`,
+    EventBusName: eventBusName,
+    EventPattern: JSON.stringify({ source: [options.source] }),
+    State: "ENABLED",
+  });
+  await events.send("PutTargets", {
+    Rule: `${name}-to-queue`,
+    EventBusName: eventBusName,
+    Targets: [{ Id: "queue", Arn: Attributes.QueueArn }],
+  });
+  return { eventBusName, eventsQueueUrl, deadLetterQueueUrl };
+}
+
+/** Receives every message currently in a queue (deleting them), up to `limit`. */
+export async function drainQueue(
+  sqs: JsonCaller,
+  queueUrl: string,
+  limit = 100_000,
+): Promise<{ MessageId: string; Body: string; MessageAttributes?: Record<string, { StringValue?: string }> }[]> {
+  const all: { MessageId: string; Body: string; ReceiptHandle: string }[] = [];
+  for (let empty = 0; empty < 2 && all.length < limit; ) {
+    const { Messages = [] } = await sqs.send<{
+      Messages?: { MessageId: string; Body: string; ReceiptHandle: string }[];
+    }>("ReceiveMessage", {
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+      MessageAttributeNames: ["All"],
+    });
+    if (Messages.length === 0) {
+      empty++;
+      continue;
+    }
+    empty = 0;
+    all.push(...Messages);
+    await sqs.send("DeleteMessageBatch", {
+      QueueUrl: queueUrl,
+      Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+    });
+  }
+  return all;
+}

@@ -1,0 +1,172 @@
+import { type EventEnvelope, PayloadTooLargeError, ServiceError, utf8Length } from "../../src/index.js";
+import { type AwsJsonClient, backoffDelay, retryPolicy, sleep } from "../aws/index.js";
+import type { PutEventsRequestEntry } from "./eventbridge-types.js";
+
+/** An event EventBridge did not take, and why. */
+export interface DeadLetter {
+  readonly event: EventEnvelope;
+  /** The entry as it was sent. */
+  readonly entry: PutEventsRequestEntry;
+  /** EventBridge's entry error code (`InternalFailure`, `ThrottlingException`, `AccessDeniedException`, ...) or the request's. */
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  /** PutEvents attempts made for this entry. */
+  readonly attempts: number;
+}
+
+/** Receives dead letters; throw to say they were not kept (the publish then fails, naming them). */
+export type DeadLetterHandler = (letters: readonly DeadLetter[]) => void | Promise<void>;
+
+/** Where entries that cannot be published go. */
+export interface DeadLetterSink {
+  /** Keeps what it can; returns the letters it could not keep, each with why. */
+  send(letters: readonly DeadLetter[]): Promise<readonly { letter: DeadLetter; error: unknown }[]>;
+}
+
+/** SQS's message size limit, which SendMessageBatch also applies to a whole batch. */
+export const SQS_MAX_MESSAGE_BYTES = 256 * 1024;
+
+/** Marks a dead letter's body; also tells what happened, for whoever reads the queue. */
+export const DEAD_LETTER_FIELD = "eventflows-dead-letter";
+
+/**
+ * The SQS body of a dead letter: an EventBridge event (as a rule would have delivered it, with the
+ * same `source`, `detail-type` and `detail`), so the SQS consumer reads it back like any event, and
+ * re-driving it is consuming the queue. Why it failed is in the `eventflows-dead-letter` field.
+ */
+export function deadLetterBody(letter: DeadLetter, eventBusName: string, region: string): string {
+  const entry = letter.entry;
+  return JSON.stringify({
+    version: "0",
+    id: letter.event.id,
+    "detail-type": entry.DetailType,
+    source: entry.Source,
+    account: "",
+    time: new Date((entry.Time ?? Date.now() / 1000) * 1000).toISOString(),
+    region,
+    resources: entry.Resources ?? [],
+    detail: JSON.parse(entry.Detail),
+    [DEAD_LETTER_FIELD]: {
+      eventBusName,
+      errorCode: letter.errorCode,
+      errorMessage: letter.errorMessage,
+      attempts: letter.attempts,
+      failedAt: new Date().toISOString(),
+    },
+  });
+}
+
+interface SendMessageBatchResponse {
+  readonly Successful?: readonly { readonly Id: string }[];
+  readonly Failed?: readonly {
+    readonly Id: string;
+    readonly SenderFault?: boolean;
+    readonly Code?: string;
+    readonly Message?: string;
+  }[];
+}
+
+export interface SqsDeadLetterSinkOptions {
+  readonly client: AwsJsonClient;
+  readonly queueUrl: string;
+  readonly eventBusName: string;
+  /** Largest SQS message, in bytes. Defaults to 256 KiB. */
+  readonly maxMessageBytes?: number;
+  /** Attempts for entries SQS fails on its side (`SenderFault: false`). Defaults to 5. */
+  readonly maxAttempts?: number;
+}
+
+/** Sends dead letters to an SQS queue with SendMessageBatch: ten at a time, within the size limit. */
+export function sqsDeadLetterSink(options: SqsDeadLetterSinkOptions): DeadLetterSink {
+  const limit = options.maxMessageBytes ?? SQS_MAX_MESSAGE_BYTES;
+  const policy = retryPolicy({ maxAttempts: options.maxAttempts ?? 5, baseDelayMs: 50, maxDelayMs: 1_000 });
+  return {
+    async send(letters) {
+      const lost: { letter: DeadLetter; error: unknown }[] = [];
+      const messages: { letter: DeadLetter; body: string; size: number }[] = [];
+      for (const letter of letters) {
+        const body = deadLetterBody(letter, options.eventBusName, options.client.region);
+        const size = utf8Length(body);
+        if (size > limit) {
+          lost.push({
+            letter,
+            error: new PayloadTooLargeError(`dead letter of event ${letter.event.id}`, size, limit),
+          });
+        } else messages.push({ letter, body, size });
+      }
+      for (const batch of batches(messages, limit)) {
+        let pending = batch;
+        for (let attempt = 1; pending.length > 0; attempt++) {
+          let response: SendMessageBatchResponse;
+          try {
+            response = await options.client.send<SendMessageBatchResponse>("SendMessageBatch", {
+              QueueUrl: options.queueUrl,
+              Entries: pending.map((message, index) => ({
+                Id: String(index),
+                MessageBody: message.body,
+                MessageAttributes: {
+                  errorCode: { DataType: "String", StringValue: message.letter.errorCode },
+                  eventType: { DataType: "String", StringValue: message.letter.event.type },
+                },
+              })),
+            });
+          } catch (error) {
+            // The client already retried what was worth retrying.
+            for (const message of pending) lost.push({ letter: message.letter, error });
+            break;
+          }
+          const retry: typeof pending = [];
+          for (const failed of response.Failed ?? []) {
+            const message = pending[Number(failed.Id)];
+            if (message === undefined) continue;
+            const retryable = failed.SenderFault === false;
+            const code = failed.Code ?? "Unknown";
+            const error = new ServiceError(
+              "SQS",
+              "SendMessageBatch",
+              code,
+              retryable,
+              failed.Message ?? "entry failed",
+            );
+            if (retryable && attempt < policy.maxAttempts) retry.push(message);
+            else lost.push({ letter: message.letter, error });
+          }
+          pending = retry;
+          if (pending.length > 0) await sleep(backoffDelay(policy, attempt));
+        }
+      }
+      return lost;
+    },
+  };
+}
+
+/** Passes dead letters to a function; if it throws, all of them count as not kept. */
+export function handlerDeadLetterSink(handler: DeadLetterHandler): DeadLetterSink {
+  return {
+    async send(letters) {
+      try {
+        await handler(letters);
+        return [];
+      } catch (error) {
+        return letters.map((letter) => ({ letter, error }));
+      }
+    },
+  };
+}
+
+function batches<T extends { size: number }>(items: readonly T[], limit: number): T[][] {
+  const result: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (current.length === 10 || (current.length > 0 && bytes + item.size > limit)) {
+      result.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += item.size;
+  }
+  if (current.length > 0) result.push(current);
+  return result;
+}

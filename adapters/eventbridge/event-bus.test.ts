@@ -1,0 +1,126 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import {
+  type EventEnvelope,
+  isPayloadTooLargeError,
+  isValidationError,
+  PayloadTooLargeError,
+  ValidationError,
+} from "../../src/index.js";
+import { eventBusContract, registerContract, testEnvelope } from "../../src/testing/index.js";
+import { EventBridgeEventBus, type EventBridgeEventBusOptions, MAX_REQUEST_BYTES } from "./index.js";
+
+// No request may leave these tests: a fetch that records and refuses proves nothing was sent.
+const sent: Request[] = [];
+const refuse = async (request: Request): Promise<Response> => {
+  sent.push(request);
+  throw new Error("this test must not send anything");
+};
+const aws = {
+  region: "us-east-1",
+  endpoint: "http://127.0.0.1:9",
+  credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  fetch: refuse,
+};
+const bus = (options: EventBridgeEventBusOptions = {}) => new EventBridgeEventBus({ aws, ...options });
+
+beforeEach(() => {
+  sent.length = 0;
+});
+
+registerContract(
+  eventBusContract({
+    name: "EventBridgeEventBus contract (a remote bus: subscribe is refused, consumers read SQS)",
+    create: (options) => bus(options),
+  }),
+  { describe, test },
+);
+
+describe("EventBridgeEventBus input checks (nothing is sent)", () => {
+  test("a batch with invalid envelopes is refused whole, every problem listed", async () => {
+    const good = testEnvelope("A", "S-1");
+    const bad = [good, { ...good, id: 7, version: 0 }, { type: "B" }, null, { ...good, data: () => 1 }];
+    const error = await bus()
+      .publish(bad as unknown as EventEnvelope[])
+      .catch((e) => e);
+    expect(isValidationError(error)).toBe(true);
+    const paths = (error as ValidationError).issues.map((issue) => issue.path.join("."));
+    expect(paths).toContain("1.id");
+    expect(paths).toContain("1.version");
+    expect(paths).toContain("2.streamId");
+    expect(paths).toContain("3");
+    expect(paths).toContain("4.data");
+    expect(sent).toHaveLength(0);
+  });
+
+  test("not an array is refused", async () => {
+    await expect(bus().publish("events" as never)).rejects.toThrow(ValidationError);
+  });
+
+  test("an event whose entry can never fit a request is a PayloadTooLargeError, before anything is sent", async () => {
+    const small = testEnvelope("Small", "S-1");
+    const huge = testEnvelope("Huge", "S-1", { blob: "x".repeat(MAX_REQUEST_BYTES) });
+    const error = await bus()
+      .publish([small, huge])
+      .catch((e) => e);
+    expect(isPayloadTooLargeError(error)).toBe(true);
+    expect((error as PayloadTooLargeError).limit).toBe(MAX_REQUEST_BYTES);
+    expect((error as PayloadTooLargeError).message).toContain(huge.id);
+    expect(sent).toHaveLength(0);
+  });
+
+  test("maxRequestBytes lowers the limit, and entry size counts multi-byte characters as bytes", async () => {
+    const event = testEnvelope("A", "S-1", { text: "€".repeat(400) });
+    await expect(bus({ maxRequestBytes: 1_000 }).publish([event])).rejects.toThrow(PayloadTooLargeError);
+    expect(sent).toHaveLength(0);
+  });
+
+  test("publishing nothing sends nothing", async () => {
+    expect(await bus().publish([])).toEqual({ delivered: 0, failures: [], published: [], deadLettered: [] });
+    expect(sent).toHaveLength(0);
+  });
+});
+
+describe("EventBridgeEventBus configuration", () => {
+  const saved: Record<string, string | undefined> = {};
+  const names = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION"];
+  beforeEach(() => {
+    for (const name of names) {
+      saved[name] = process.env[name];
+      delete process.env[name];
+    }
+  });
+  afterEach(() => {
+    for (const name of names) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+
+  test("missing credentials and region are a ValidationError from the constructor, naming the variables", () => {
+    try {
+      new EventBridgeEventBus({ aws: { endpoint: "http://127.0.0.1:9" } });
+      throw new Error("unreachable");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      const text = (error as ValidationError).issues.map((i) => i.message).join("\n");
+      expect(text).toContain("AWS_REGION");
+      expect(text).toContain("AWS_ACCESS_KEY_ID");
+    }
+  });
+
+  test("credentials and region come from the environment (what Lambda sets)", () => {
+    process.env.AWS_REGION = "eu-west-1";
+    process.env.AWS_ACCESS_KEY_ID = "AKID";
+    process.env.AWS_SECRET_ACCESS_KEY = "secret";
+    const fromEnv = new EventBridgeEventBus({ eventBusName: "orders" });
+    expect(fromEnv.client.region).toBe("eu-west-1");
+    expect(fromEnv.client.endpoint).toBe("https://events.eu-west-1.amazonaws.com");
+  });
+
+  test("bad options are refused", () => {
+    expect(() => bus({ eventBusName: "" })).toThrow(ValidationError);
+    expect(() => bus({ maxRequestBytes: MAX_REQUEST_BYTES + 1 })).toThrow(ValidationError);
+    expect(() => bus({ deadLetter: { queueUrl: "not a url" } })).toThrow(ValidationError);
+    expect(() => bus({ entryRetry: { maxAttempts: 0 } })).toThrow(ValidationError);
+  });
+});

@@ -1,0 +1,353 @@
+import {
+  EventBus,
+  type EventBusCapabilities,
+  type EventBusOptions,
+  type EventEnvelope,
+  type EventHandler,
+  type HandlerFailure,
+  type Issue,
+  PayloadTooLargeError,
+  type PublishResult,
+  ServiceError,
+  type SubscribeOptions,
+  type SubscriptionPattern,
+  type Unsubscribe,
+  ValidationError,
+} from "../../src/index.js";
+import {
+  AwsJsonClient,
+  type AwsJsonClientOptions,
+  backoffDelay,
+  eventBridgeService,
+  type RetryPolicy,
+  retryPolicy,
+  sleep,
+  sqsService,
+} from "../aws/index.js";
+import {
+  type DeadLetter,
+  type DeadLetterHandler,
+  type DeadLetterSink,
+  handlerDeadLetterSink,
+  SQS_MAX_MESSAGE_BYTES,
+  sqsDeadLetterSink,
+} from "./dead-letters.js";
+import { PublishIncompleteError } from "./errors.js";
+import type { PutEventsRequestEntry, PutEventsResponse } from "./eventbridge-types.js";
+import {
+  type EnvelopeMappingOptions,
+  type EventBridgeMapping,
+  entrySize,
+  envelopeIssues,
+  envelopeMapping,
+} from "./mapping.js";
+
+/** EventBridge's limits for one PutEvents request. */
+export const MAX_ENTRIES_PER_REQUEST = 10;
+export const MAX_REQUEST_BYTES = 256 * 1024;
+
+/** Entry error codes worth another attempt: EventBridge's own transient failures. */
+export const RETRYABLE_ENTRY_CODES: ReadonlySet<string> = new Set(["InternalFailure", "ThrottlingException"]);
+
+export interface DeadLetterQueueOptions {
+  /** The queue's URL. */
+  readonly queueUrl: string;
+  /** An SQS client; otherwise one is made from `aws` (or the bus's own `aws` options). */
+  readonly client?: AwsJsonClient;
+  readonly aws?: AwsJsonClientOptions;
+  /** Largest message the queue takes, in bytes. Defaults to 256 KiB. */
+  readonly maxMessageBytes?: number;
+}
+
+export interface EntryRetryOptions {
+  /** PutEvents attempts per entry, the first included. Defaults to 5. */
+  readonly maxAttempts?: number;
+  /** Backoff ceiling of the first retry in ms, doubling each time. Defaults to 100. */
+  readonly baseDelayMs?: number;
+  /** Highest backoff ceiling in ms. Defaults to 5,000. */
+  readonly maxDelayMs?: number;
+  /** The jitter's source, for tests. */
+  readonly random?: () => number;
+}
+
+export interface EventBridgeEventBusOptions extends EventBusOptions, EnvelopeMappingOptions {
+  /** The bus's name or ARN. Defaults to `"default"`. */
+  readonly eventBusName?: string;
+  /**
+   * How envelopes become entries. Defaults to {@link envelopeMapping} with the `source`,
+   * `detailType` and `resources` options given here.
+   */
+  readonly mapping?: EventBridgeMapping;
+  /** An EventBridge client; otherwise one is made from `aws`. */
+  readonly client?: AwsJsonClient;
+  /** Region, credentials, endpoint, `fetch`, request retries: read from the environment where not given. */
+  readonly aws?: AwsJsonClientOptions;
+  /** The request size limit entries are batched under. Defaults to EventBridge's 256 KiB. */
+  readonly maxRequestBytes?: number;
+  /** Retries of entries that fail with a retryable code (the client retries whole failed requests). */
+  readonly entryRetry?: EntryRetryOptions;
+  /** Entry error codes to retry. Defaults to {@link RETRYABLE_ENTRY_CODES}. */
+  readonly retryableEntryCodes?: ReadonlySet<string>;
+  /**
+   * Where events go that EventBridge would not take: an SQS queue, or a function. Without one, such
+   * events make `publish` throw a {@link PublishIncompleteError} naming them.
+   */
+  readonly deadLetter?: DeadLetterQueueOptions | DeadLetterHandler;
+}
+
+/** What `publish` did, event by event. */
+export interface EventBridgePublishResult extends PublishResult {
+  /** Events EventBridge accepted, with the id it gave each. `delivered` counts them. */
+  readonly published: readonly { readonly event: EventEnvelope; readonly eventId: string }[];
+  /** Events EventBridge did not take, now in the dead-letter queue or handed to the handler. Also in `failures`. */
+  readonly deadLettered: readonly DeadLetter[];
+}
+
+interface Pending {
+  readonly event: EventEnvelope;
+  readonly entry: PutEventsRequestEntry;
+  readonly size: number;
+  attempts: number;
+}
+
+/**
+ * Publishes events to an Amazon EventBridge bus with PutEvents. Events are sent in order, in
+ * requests of at most 10 entries and `maxRequestBytes`; each envelope travels whole in `Detail`.
+ * Entries EventBridge fails with a retryable code are sent again with backoff; what still fails, or
+ * fails for good, goes to the dead-letter queue or handler, and the result says which events did.
+ * Nothing is dropped silently: if an event can be neither published nor dead-lettered, `publish`
+ * throws a {@link PublishIncompleteError} that names it.
+ *
+ * A remote bus has no local subscribers: `subscribe` is refused. Consume what a rule delivers to an
+ * SQS queue with {@link SqsEventConsumer}.
+ *
+ * @throws {ValidationError} from the constructor: missing region or credentials, bad options.
+ */
+export class EventBridgeEventBus extends EventBus {
+  readonly capabilities: EventBusCapabilities = { localSubscribers: false };
+  readonly eventBusName: string;
+  readonly client: AwsJsonClient;
+  readonly #mapping: EventBridgeMapping;
+  readonly #maxRequestBytes: number;
+  readonly #retry: RetryPolicy;
+  readonly #retryable: ReadonlySet<string>;
+  readonly #deadLetters: DeadLetterSink | undefined;
+  readonly #onError: ((failure: HandlerFailure) => void) | undefined;
+  readonly #subscription: string;
+
+  constructor(options: EventBridgeEventBusOptions = {}) {
+    super();
+    const issues: Issue[] = [];
+    const eventBusName = options.eventBusName ?? "default";
+    if (typeof eventBusName !== "string" || eventBusName === "" || eventBusName.length > 1600) {
+      issues.push({ path: ["eventBusName"], message: "eventBusName must be a bus name or ARN" });
+    }
+    const maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
+    if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1 || maxRequestBytes > MAX_REQUEST_BYTES) {
+      issues.push({
+        path: ["maxRequestBytes"],
+        message: `maxRequestBytes must be an integer from 1 to ${MAX_REQUEST_BYTES}`,
+      });
+    }
+    const deadLetter = options.deadLetter;
+    if (deadLetter !== undefined && typeof deadLetter !== "function" && !isQueueUrl(deadLetter?.queueUrl)) {
+      issues.push({
+        path: ["deadLetter", "queueUrl"],
+        message: "deadLetter must be a function or { queueUrl } with an http(s) URL",
+      });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid EventBridge bus options", issues);
+    this.eventBusName = eventBusName;
+    this.#maxRequestBytes = maxRequestBytes;
+    this.client = options.client ?? new AwsJsonClient(eventBridgeService, options.aws);
+    this.#mapping = options.mapping ?? envelopeMapping(options);
+    const retry = options.entryRetry ?? {};
+    this.#retry = retryPolicy({
+      maxAttempts: retry.maxAttempts ?? 5,
+      baseDelayMs: retry.baseDelayMs ?? 100,
+      maxDelayMs: retry.maxDelayMs ?? 5_000,
+      ...(retry.random === undefined ? {} : { random: retry.random }),
+    });
+    this.#retryable = options.retryableEntryCodes ?? RETRYABLE_ENTRY_CODES;
+    this.#onError = options.onError;
+    this.#subscription = `eventbridge:${eventBusName}`;
+    if (deadLetter === undefined) this.#deadLetters = undefined;
+    else if (typeof deadLetter === "function") this.#deadLetters = handlerDeadLetterSink(deadLetter);
+    else {
+      this.#deadLetters = sqsDeadLetterSink({
+        client: deadLetter.client ?? new AwsJsonClient(sqsService, deadLetter.aws ?? options.aws),
+        queueUrl: deadLetter.queueUrl,
+        eventBusName,
+        maxMessageBytes: deadLetter.maxMessageBytes ?? SQS_MAX_MESSAGE_BYTES,
+      });
+    }
+  }
+
+  /** @throws {ValidationError} always: a remote bus delivers to SQS consumers, not to local handlers. */
+  subscribe(_pattern: SubscriptionPattern, _handler: EventHandler, _options?: SubscribeOptions): Unsubscribe {
+    throw new ValidationError("EventBridgeEventBus has no local subscribers", [
+      {
+        path: [],
+        message: "subscribe with an EventBridge rule and consume its SQS queue with createSqsEventConsumer",
+      },
+    ]);
+  }
+
+  /**
+   * Publishes the events, in order.
+   * @throws {ValidationError} an event is not a valid envelope: nothing is sent.
+   * @throws {PayloadTooLargeError} an event's entry exceeds the request size limit: nothing is sent.
+   * @throws {PublishIncompleteError} some events were neither published nor dead-lettered.
+   */
+  async publish(events: readonly EventEnvelope[]): Promise<EventBridgePublishResult> {
+    const pending = this.#prepare(events);
+    const published: { event: EventEnvelope; eventId: string }[] = [];
+    const failed: DeadLetter[] = [];
+    for (const batch of this.#batches(pending)) await this.#putBatch(batch, published, failed);
+    if (failed.length === 0) return { delivered: published.length, failures: [], published, deadLettered: [] };
+
+    const lost =
+      this.#deadLetters === undefined
+        ? failed.map((letter) => ({ letter, error: undefined }))
+        : await this.#deadLetters.send(failed);
+    const lostLetters = new Set(lost.map((l) => l.letter));
+    const deadLettered = failed.filter((letter) => !lostLetters.has(letter));
+    const failures = failed.map((letter) => this.#failure(letter));
+    const result: EventBridgePublishResult = { delivered: published.length, failures, published, deadLettered };
+    if (lost.length > 0) throw new PublishIncompleteError(this.eventBusName, result, lost);
+    return result;
+  }
+
+  /** Checks the bus exists and the credentials may see it (DescribeEventBus): for readiness probes. */
+  async ping(signal?: AbortSignal): Promise<void> {
+    await this.client.send("DescribeEventBus", { Name: this.eventBusName }, signal === undefined ? {} : { signal });
+  }
+
+  #prepare(events: readonly EventEnvelope[]): Pending[] {
+    if (!Array.isArray(events)) {
+      throw new ValidationError("Invalid events", [{ path: [], message: "events must be an array of envelopes" }]);
+    }
+    const issues = events.flatMap((event, index) => envelopeIssues(event, index));
+    if (issues.length > 0) throw new ValidationError("Invalid events", issues);
+    return events.map((event) => {
+      const parts = this.#mapping.toEntry(event);
+      const size = entrySize(parts);
+      if (size > this.#maxRequestBytes) {
+        throw new PayloadTooLargeError(
+          `EventBridge entry for event ${event.id} (${event.type})`,
+          size,
+          this.#maxRequestBytes,
+        );
+      }
+      const entry: PutEventsRequestEntry = {
+        Source: parts.source,
+        DetailType: parts.detailType,
+        Detail: parts.detail,
+        EventBusName: this.eventBusName,
+        ...(parts.time === undefined ? {} : { Time: parts.time.getTime() / 1000 }),
+        ...(parts.resources === undefined ? {} : { Resources: parts.resources }),
+      };
+      return { event, entry, size, attempts: 0 };
+    });
+  }
+
+  /** Consecutive runs of at most 10 entries and `maxRequestBytes`: order is kept. */
+  #batches(pending: readonly Pending[]): Pending[][] {
+    const result: Pending[][] = [];
+    let current: Pending[] = [];
+    let bytes = 0;
+    for (const item of pending) {
+      if (
+        current.length === MAX_ENTRIES_PER_REQUEST ||
+        (current.length > 0 && bytes + item.size > this.#maxRequestBytes)
+      ) {
+        result.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(item);
+      bytes += item.size;
+    }
+    if (current.length > 0) result.push(current);
+    return result;
+  }
+
+  async #putBatch(
+    batch: readonly Pending[],
+    published: { event: EventEnvelope; eventId: string }[],
+    failed: DeadLetter[],
+  ): Promise<void> {
+    let pending = batch;
+    for (let round = 1; pending.length > 0; round++) {
+      for (const item of pending) item.attempts++;
+      let response: PutEventsResponse;
+      try {
+        response = await this.client.send<PutEventsResponse>("PutEvents", { Entries: pending.map((p) => p.entry) });
+      } catch (error) {
+        // The whole request failed after the client's own retries: every entry in it failed alike.
+        const code = (error as { serviceCode?: unknown }).serviceCode;
+        for (const item of pending) {
+          failed.push(letter(item, typeof code === "string" ? code : errorName(error), errorMessage(error)));
+        }
+        return;
+      }
+      const results = response.Entries ?? [];
+      const retry: Pending[] = [];
+      pending.forEach((item, index) => {
+        const result = results[index];
+        if (result?.EventId !== undefined && result.ErrorCode === undefined) {
+          published.push({ event: item.event, eventId: result.EventId });
+          return;
+        }
+        const code = result?.ErrorCode ?? "MissingResultEntry";
+        const message = result?.ErrorMessage ?? "PutEvents returned no result for this entry";
+        if (this.#retryable.has(code) && item.attempts < this.#retry.maxAttempts) retry.push(item);
+        else failed.push(letter(item, code, message));
+      });
+      pending = retry;
+      if (pending.length > 0) await sleep(backoffDelay(this.#retry, round));
+    }
+  }
+
+  #failure(letter: DeadLetter): HandlerFailure {
+    const failure: HandlerFailure = {
+      error: new ServiceError(
+        "EventBridge",
+        "PutEvents",
+        letter.errorCode,
+        this.#retryable.has(letter.errorCode),
+        letter.errorMessage,
+      ),
+      event: letter.event,
+      subscription: this.#subscription,
+    };
+    try {
+      this.#onError?.(failure);
+    } catch (hookError) {
+      console.error("[eventflows] the onError hook itself threw", hookError);
+    }
+    return failure;
+  }
+}
+
+function letter(item: Pending, errorCode: string, errorMessage: string): DeadLetter {
+  return { event: item.event, entry: item.entry, errorCode, errorMessage, attempts: item.attempts };
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : "Error";
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isQueueUrl(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" || url.protocol === "http:";
+  } catch {
+    return false;
+  }
+}

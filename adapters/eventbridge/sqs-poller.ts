@@ -1,0 +1,102 @@
+import { type Issue, ValidationError } from "../../src/index.js";
+import { AwsJsonClient, type AwsJsonClientOptions, sqsService } from "../aws/index.js";
+import type { ConsumeResult, SqsEventConsumer } from "./consumer.js";
+
+export interface ReceiveAndConsumeOptions {
+  readonly queueUrl: string;
+  readonly consumer: SqsEventConsumer;
+  /** An SQS client; otherwise one is made from `aws`. Make it once and pass it when polling in a loop. */
+  readonly client?: AwsJsonClient;
+  readonly aws?: AwsJsonClientOptions;
+  /** 1 to 10. Defaults to 10. */
+  readonly maxMessages?: number;
+  /** Long polling, 0 to 20 seconds. Defaults to 0 (return at once). */
+  readonly waitTimeSeconds?: number;
+  /** How long received messages stay hidden; defaults to the queue's setting. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Make failed messages visible again at once instead of after the visibility timeout. Defaults to false. */
+  readonly releaseFailed?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface ReceiveAndConsumeResult {
+  readonly received: number;
+  readonly result: ConsumeResult;
+  /** Messages deleted: those handled, duplicates and unhandled. Failed ones stay for redelivery. */
+  readonly deleted: number;
+  /** Messages handled but not deleted (DeleteMessageBatch failed): they come back, and dedup skips them. */
+  readonly undeleted: number;
+}
+
+interface ReceivedMessage {
+  readonly MessageId: string;
+  readonly ReceiptHandle: string;
+  readonly Body: string;
+}
+
+/**
+ * One poll of an SQS queue outside Lambda (a container, a Bun or Node worker): receives a batch,
+ * hands it to the consumer, deletes what it handled and leaves failed messages to be redelivered,
+ * as Lambda's partial batch responses do.
+ */
+export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Promise<ReceiveAndConsumeResult> {
+  const issues: Issue[] = [];
+  const maxMessages = options.maxMessages ?? 10;
+  const waitTimeSeconds = options.waitTimeSeconds ?? 0;
+  if (!Number.isSafeInteger(maxMessages) || maxMessages < 1 || maxMessages > 10) {
+    issues.push({ path: ["maxMessages"], message: "maxMessages must be an integer from 1 to 10" });
+  }
+  if (!Number.isSafeInteger(waitTimeSeconds) || waitTimeSeconds < 0 || waitTimeSeconds > 20) {
+    issues.push({ path: ["waitTimeSeconds"], message: "waitTimeSeconds must be an integer from 0 to 20" });
+  }
+  if (typeof options.queueUrl !== "string" || options.queueUrl === "") {
+    issues.push({ path: ["queueUrl"], message: "queueUrl is required" });
+  }
+  if (typeof options.consumer?.consume !== "function") {
+    issues.push({ path: ["consumer"], message: "consumer must be an SqsEventConsumer" });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid receiveAndConsume options", issues);
+  const client = options.client ?? new AwsJsonClient(sqsService, options.aws);
+  const send = { ...(options.signal === undefined ? {} : { signal: options.signal }) };
+  const received = await client.send<{ Messages?: readonly ReceivedMessage[] }>(
+    "ReceiveMessage",
+    {
+      QueueUrl: options.queueUrl,
+      MaxNumberOfMessages: maxMessages,
+      WaitTimeSeconds: waitTimeSeconds,
+      ...(options.visibilityTimeoutSeconds === undefined
+        ? {}
+        : { VisibilityTimeout: options.visibilityTimeoutSeconds }),
+    },
+    send,
+  );
+  const messages = received.Messages ?? [];
+  const result = await options.consumer.consume(messages.map((m) => ({ messageId: m.MessageId, body: m.Body })));
+  const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
+  const done = messages.filter((m) => !failed.has(m.MessageId));
+  let undeleted = 0;
+  for (let i = 0; i < done.length; i += 10) {
+    const chunk = done.slice(i, i + 10);
+    const response = await client.send<{ Failed?: readonly unknown[] }>(
+      "DeleteMessageBatch",
+      { QueueUrl: options.queueUrl, Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })) },
+      send,
+    );
+    undeleted += response.Failed?.length ?? 0;
+  }
+  if (options.releaseFailed === true) {
+    const retry = messages.filter((m) => failed.has(m.MessageId));
+    for (let i = 0; i < retry.length; i += 10) {
+      const chunk = retry.slice(i, i + 10);
+      await client.send(
+        "ChangeMessageVisibilityBatch",
+        {
+          QueueUrl: options.queueUrl,
+          Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
+        },
+        send,
+      );
+    }
+  }
+  return { received: messages.length, result, deleted: done.length - undeleted, undeleted };
+}

@@ -1,0 +1,258 @@
+import { describe, expect, test } from "bun:test";
+import {
+  CommandBus,
+  ConcurrencyError,
+  type Message,
+  QueryBus,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
+import documented from "./fixtures/http-api-v2-event.json";
+import { type ApiGatewayProxyEventV2, createHttpApiHandler } from "./index.js";
+
+type Commands = {
+  PlaceOrder: { payload: { sku: string; quantity: number }; result: { orderId: string } };
+  Forget: { payload: unknown; result: undefined };
+};
+type Queries = { GetOrder: { payload: Record<string, unknown>; result: unknown } };
+
+/** AWS's documented example event, with the method, path, query, headers and body of a test request. */
+function event(
+  method: string,
+  path: string,
+  options: {
+    body?: string;
+    query?: string;
+    headers?: Record<string, string>;
+    base64?: boolean;
+    authorizer?: unknown;
+  } = {},
+): ApiGatewayProxyEventV2 {
+  const base = structuredClone(documented) as unknown as Record<string, unknown> & {
+    requestContext: Record<string, unknown> & { http: Record<string, unknown> };
+  };
+  const result = {
+    ...base,
+    rawPath: path,
+    rawQueryString: options.query ?? "",
+    headers: { "content-type": "application/json", ...options.headers },
+    body: options.body,
+    isBase64Encoded: options.base64 ?? false,
+    requestContext: {
+      ...base.requestContext,
+      http: { ...base.requestContext.http, method, path },
+      ...(options.authorizer === undefined ? {} : { authorizer: options.authorizer }),
+    },
+  };
+  if (options.body === undefined) delete (result as { body?: string }).body;
+  return result as unknown as ApiGatewayProxyEventV2;
+}
+
+function setup(onError?: (error: unknown) => void) {
+  const commands = new CommandBus<Commands>();
+  const queries = new QueryBus<Queries>();
+  const seen: Message[] = [];
+  commands.register("PlaceOrder", (payload, message) => {
+    seen.push(message as Message);
+    if (typeof payload.sku !== "string") {
+      throw new ValidationError("Invalid command", [{ path: ["sku"], message: "sku must be a string" }]);
+    }
+    return { orderId: `order-${payload.sku}` };
+  });
+  commands.register("Forget", () => undefined);
+  queries.register("GetOrder", (payload) => ({ echo: payload }));
+  const handler = createHttpApiHandler({ commands, queries, ...(onError === undefined ? {} : { onError }) });
+  return { commands, queries, handler, seen };
+}
+
+const json = (body: string | undefined) => JSON.parse(body ?? "null");
+
+describe("createHttpApiHandler", () => {
+  test("AWS's documented example event, unchanged, is answered 404 problem+json (no such route)", async () => {
+    const { handler } = setup();
+    const result = await handler(documented as unknown as ApiGatewayProxyEventV2);
+    expect(result.statusCode).toBe(404);
+    expect(result.headers?.["content-type"]).toBe("application/problem+json");
+    expect(json(result.body)).toMatchObject({ status: 404, code: "NOT_FOUND", title: "Not Found" });
+    expect(result.headers?.["x-correlation-id"]).toBeString();
+  });
+
+  test("POST /commands/{type} runs the command with correlation, trace context and the JWT subject", async () => {
+    const { handler, seen } = setup();
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const result = await handler(
+      event("POST", "/commands/PlaceOrder", {
+        body: JSON.stringify({ sku: "A-1", quantity: 2 }),
+        headers: { "x-correlation-id": "corr-1", traceparent },
+        authorizer: { jwt: { claims: { sub: "user-42" }, scopes: null } },
+      }),
+    );
+    expect(result.statusCode).toBe(200);
+    expect(result.headers).toMatchObject({ "content-type": "application/json", "x-correlation-id": "corr-1" });
+    expect(json(result.body)).toEqual({ orderId: "order-A-1" });
+    expect(seen[0]?.payload).toEqual({ sku: "A-1", quantity: 2 });
+    expect(seen[0]?.metadata).toMatchObject({ correlationId: "corr-1", traceparent, userId: "user-42" });
+  });
+
+  test("a base64-encoded body is decoded", async () => {
+    const { handler } = setup();
+    const body = btoa(JSON.stringify({ sku: "B-2", quantity: 1 }));
+    const result = await handler(event("POST", "/commands/PlaceOrder", { body, base64: true }));
+    expect(result.statusCode).toBe(200);
+    expect(json(result.body)).toEqual({ orderId: "order-B-2" });
+  });
+
+  test("a command with no result is answered 204 without a body", async () => {
+    const { handler } = setup();
+    const result = await handler(event("POST", "/commands/Forget"));
+    expect(result.statusCode).toBe(204);
+    expect(result.body).toBeUndefined();
+  });
+
+  test("GET /queries/{type} takes the query string as payload, repeated parameters as a list", async () => {
+    const { handler } = setup();
+    const result = await handler(event("GET", "/queries/GetOrder", { query: "orderId=o-1&tag=a&tag=b%20c" }));
+    expect(result.statusCode).toBe(200);
+    expect(json(result.body)).toEqual({ echo: { orderId: "o-1", tag: ["a", "b c"] } });
+  });
+
+  test("POST /queries/{type} takes a JSON body", async () => {
+    const { handler } = setup();
+    const result = await handler(event("POST", "/queries/GetOrder", { body: '{"orderId":"o-2"}' }));
+    expect(json(result.body)).toEqual({ echo: { orderId: "o-2" } });
+  });
+
+  test("a basePath (an API mapping or a named stage) prefixes the routes", async () => {
+    const commands = new CommandBus<Commands>();
+    commands.register("Forget", () => undefined);
+    const handler = createHttpApiHandler({ commands, basePath: "/prod/" });
+    expect((await handler(event("POST", "/prod/commands/Forget"))).statusCode).toBe(204);
+    expect((await handler(event("POST", "/commands/Forget"))).statusCode).toBe(404);
+  });
+
+  describe("errors become problem+json", () => {
+    test("a ValidationError is 400 with its issues", async () => {
+      const { handler } = setup();
+      const result = await handler(event("POST", "/commands/PlaceOrder", { body: '{"sku":7}' }));
+      expect(result.statusCode).toBe(400);
+      expect(json(result.body)).toMatchObject({
+        code: "VALIDATION_FAILED",
+        issues: [{ path: ["sku"], message: "sku must be a string" }],
+      });
+    });
+
+    test("malformed JSON is 400, and the parser's message (which quotes input) is not echoed", async () => {
+      const { handler } = setup();
+      const result = await handler(event("POST", "/commands/PlaceOrder", { body: '{"sku": secret' }));
+      expect(result.statusCode).toBe(400);
+      expect(result.body).not.toContain("secret");
+      expect(json(result.body).issues).toEqual([{ path: [], message: "the body is not valid JSON" }]);
+    });
+
+    test("invalid base64 is 400", async () => {
+      const { handler } = setup();
+      const result = await handler(event("POST", "/commands/PlaceOrder", { body: "!!not base64!!", base64: true }));
+      expect(result.statusCode).toBe(400);
+      expect(json(result.body).issues[0].message).toContain("base64");
+    });
+
+    test("an unknown command type is 404 HANDLER_NOT_FOUND", async () => {
+      const { handler } = setup();
+      const result = await handler(event("POST", "/commands/Nope", { body: "{}" }));
+      expect(result.statusCode).toBe(404);
+      expect(json(result.body).code).toBe("HANDLER_NOT_FOUND");
+    });
+
+    test("queries on a handler without a query bus are 404", async () => {
+      const commands = new CommandBus<Commands>();
+      const handler = createHttpApiHandler({ commands });
+      const result = await handler(event("GET", "/queries/GetOrder"));
+      expect(result.statusCode).toBe(404);
+    });
+
+    test("the wrong method is 405 with Allow", async () => {
+      const { handler } = setup();
+      const result = await handler(event("GET", "/commands/PlaceOrder"));
+      expect(result.statusCode).toBe(405);
+      expect(result.headers?.allow).toBe("POST");
+      const put = await handler(event("PUT", "/queries/GetOrder"));
+      expect(put.headers?.allow).toBe("GET, POST");
+    });
+
+    test("a ConcurrencyError is 409 with the stream and versions", async () => {
+      const { commands, handler } = setup();
+      commands.unregister("Forget");
+      commands.register("Forget", () => {
+        throw new ConcurrencyError("Order-1", 3, 5);
+      });
+      const result = await handler(event("POST", "/commands/Forget"));
+      expect(result.statusCode).toBe(409);
+      expect(json(result.body)).toMatchObject({ streamId: "Order-1", expectedVersion: 3, actualVersion: 5 });
+    });
+
+    test("a body over the limit is 413, checked after base64 decoding", async () => {
+      const commands = new CommandBus<Commands>();
+      commands.register("Forget", () => undefined);
+      const handler = createHttpApiHandler({ commands, bodyLimit: 64 });
+      const body = JSON.stringify({ pad: "x".repeat(100) });
+      const result = await handler(event("POST", "/commands/Forget", { body: btoa(body), base64: true }));
+      expect(result.statusCode).toBe(413);
+      expect(json(result.body)).toMatchObject({ code: "PAYLOAD_TOO_LARGE", limit: 64 });
+    });
+
+    test("a body that is not declared JSON is 415", async () => {
+      const { handler } = setup();
+      const result = await handler(
+        event("POST", "/commands/PlaceOrder", { body: "sku=A", headers: { "content-type": "text/plain" } }),
+      );
+      expect(result.statusCode).toBe(415);
+    });
+
+    test("an unexpected error is 500 without its message, and reported to onError", async () => {
+      const reported: unknown[] = [];
+      const { commands, handler } = setup((error) => reported.push(error));
+      commands.unregister("Forget");
+      commands.register("Forget", () => {
+        throw new Error("connection string postgres://admin:hunter2@db");
+      });
+      const result = await handler(event("POST", "/commands/Forget"));
+      expect(result.statusCode).toBe(500);
+      expect(result.body).not.toContain("hunter2");
+      expect(json(result.body)).toMatchObject({ code: "INTERNAL_ERROR", detail: "An unexpected error occurred" });
+      expect((reported[0] as Error).message).toContain("hunter2");
+    });
+
+    test("a retryable backend failure is 503 with Retry-After", async () => {
+      const { commands, handler } = setup(() => undefined);
+      commands.unregister("Forget");
+      commands.register("Forget", () => {
+        throw new ServiceError("DynamoDB", "PutItem", "ThrottlingException", true, "slow down");
+      });
+      const result = await handler(event("POST", "/commands/Forget"));
+      expect(result.statusCode).toBe(503);
+      expect(result.headers?.["retry-after"]).toBe("1");
+    });
+
+    test("a malformed correlation header is 400", async () => {
+      const { handler } = setup();
+      const result = await handler(event("POST", "/commands/Forget", { headers: { "x-correlation-id": "a b" } }));
+      expect(result.statusCode).toBe(400);
+      expect(result.headers?.["x-correlation-id"]).toBeString();
+    });
+  });
+
+  describe("bad setup is refused with a ValidationError", () => {
+    test("no bus, a bad body limit, a bad base path", () => {
+      const commands = new CommandBus();
+      expect(() => createHttpApiHandler({})).toThrow(ValidationError);
+      expect(() => createHttpApiHandler({ commands, bodyLimit: 0 })).toThrow(ValidationError);
+      expect(() => createHttpApiHandler({ commands, basePath: "api" })).toThrow(ValidationError);
+    });
+
+    test("a payload format 1.0 event is refused, naming the setting to change", async () => {
+      const handler = createHttpApiHandler({ commands: new CommandBus() });
+      const v1 = { resource: "/", path: "/commands/X", httpMethod: "POST", requestContext: {}, body: "{}" };
+      await expect(handler(v1 as never)).rejects.toThrow(/payloadFormatVersion/);
+    });
+  });
+});

@@ -1,0 +1,87 @@
+import { describe, expect, test } from "bun:test";
+import { type EventEnvelope, InMemoryEventBus, isValidationError, ValidationError } from "../../src/index.js";
+import { testEnvelope } from "../../src/testing/index.js";
+import { createSqsEventConsumer, envelopeDetail } from "../eventbridge/index.js";
+import documented from "./fixtures/sqs-event.json";
+import { createSqsHandler, type SqsEvent } from "./index.js";
+
+/** The body EventBridge puts in an SQS message for a rule target, carrying an envelope. */
+function eventBridgeBody(envelope: EventEnvelope): string {
+  return JSON.stringify({
+    version: "0",
+    id: crypto.randomUUID(),
+    "detail-type": envelope.type,
+    source: "eventflows",
+    account: "123456789012",
+    time: "2024-01-01T00:00:00Z",
+    region: "us-east-2",
+    resources: [],
+    detail: envelopeDetail(envelope),
+  });
+}
+
+/** AWS's documented SQS event, with the given bodies (one record per body). */
+function sqsEvent(bodies: readonly string[]): SqsEvent {
+  const template = (documented as unknown as SqsEvent).Records[0];
+  return {
+    Records: bodies.map((body, i) => ({ ...structuredClone(template), messageId: `message-${i}`, body })),
+  } as unknown as SqsEvent;
+}
+
+describe("createSqsHandler", () => {
+  test("AWS's documented example event: bodies that are not EventBridge events fail, typed, without crashing", async () => {
+    const failures: unknown[] = [];
+    const consumer = createSqsEventConsumer({
+      handlers: () => undefined,
+      onFailure: (failure) => failures.push(failure.error),
+    });
+    const response = await createSqsHandler(consumer)(documented as unknown as SqsEvent);
+    expect(response).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: "059f36b4-87a3-44ab-83d2-661975830a7d" },
+        { itemIdentifier: "2e1424d4-f796-459a-8184-9c92662be6da" },
+      ],
+    });
+    expect(failures.every(isValidationError)).toBe(true);
+  });
+
+  test("only the records whose handler threw are reported; the others reach the bus intact", async () => {
+    const bus = new InMemoryEventBus({ onError: () => undefined });
+    const received: EventEnvelope[] = [];
+    bus.subscribeToAll((event) => {
+      if ((event.data as { fail?: boolean }).fail) throw new Error("handler failed");
+      received.push(event);
+    });
+    const events = [
+      testEnvelope("OrderPlaced", "Order-1", { n: 1 }),
+      testEnvelope("OrderPlaced", "Order-2", { n: 2, fail: true }),
+      testEnvelope("OrderShipped", "Order-1", { n: 3 }),
+    ];
+    const handler = createSqsHandler(createSqsEventConsumer({ handlers: bus, onFailure: () => undefined }));
+    const response = await handler(sqsEvent(events.map(eventBridgeBody)));
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "message-1" }] });
+    expect(received).toEqual([events[0], events[2]] as EventEnvelope[]);
+  });
+
+  test("a consumer that throws for the whole batch gets every record reported, nothing acknowledged", async () => {
+    const errors: unknown[] = [];
+    const handler = createSqsHandler(
+      {
+        consume: async () => {
+          throw new Error("dedup table unreachable");
+        },
+      },
+      { onError: (error) => errors.push(error) },
+    );
+    const response = await handler(sqsEvent(["a", "b"]));
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(["message-0", "message-1"]);
+    expect(errors).toHaveLength(1);
+  });
+
+  test("something that is not an SQS event is refused with a ValidationError", async () => {
+    const handler = createSqsHandler(createSqsEventConsumer({ handlers: () => undefined }));
+    await expect(handler({} as never)).rejects.toThrow(ValidationError);
+    await expect(handler({ Records: [{ body: "x" }] } as never)).rejects.toThrow(/messageId/);
+    expect(() => createSqsHandler({} as never)).toThrow(ValidationError);
+  });
+});

@@ -1,0 +1,65 @@
+import { ValidationError } from "../../src/index.js";
+import type { LambdaContext } from "./api-gateway-types.js";
+import type { SqsBatchResponse, SqsEvent, SqsRecord } from "./sqs-types.js";
+
+/**
+ * What turns a batch of SQS messages into a partial batch response: the EventBridge adapter's
+ * `createSqsEventConsumer` is one. Structural, so this adapter depends on no other.
+ */
+export interface SqsBatchConsumer {
+  consume(messages: readonly SqsRecord[]): Promise<SqsBatchResponse>;
+}
+
+export type SqsHandler = (event: SqsEvent, context?: LambdaContext) => Promise<SqsBatchResponse>;
+
+/**
+ * A Lambda handler for an SQS event source mapping. Only the messages the consumer reports as
+ * failed return to the queue, so enable `ReportBatchItemFailures` on the mapping; without it, Lambda
+ * retries the whole batch whenever one message fails.
+ *
+ * If the consumer itself throws (not one message failing, the whole batch), every message is
+ * reported as failed: nothing is acknowledged that was not handled.
+ *
+ * @example
+ * const consumer = createSqsEventConsumer({ handlers: { OrderPlaced: sendReceipt } });
+ * export const handler = createSqsHandler(consumer);
+ */
+export function createSqsHandler(
+  consumer: SqsBatchConsumer,
+  options: { readonly onError?: (error: unknown) => void } = {},
+): SqsHandler {
+  if (typeof consumer?.consume !== "function") {
+    throw new ValidationError("Invalid SQS handler", [
+      { path: ["consumer"], message: "consumer must have a consume(messages) method" },
+    ]);
+  }
+  return async (event) => {
+    const records = recordsOf(event);
+    try {
+      const response = await consumer.consume(records);
+      return { batchItemFailures: response.batchItemFailures.map((f) => ({ itemIdentifier: f.itemIdentifier })) };
+    } catch (error) {
+      try {
+        (options.onError ?? ((e) => console.error("[eventflows] the SQS consumer failed", e)))(error);
+      } catch (hookError) {
+        console.error("[eventflows] the onError hook itself threw", hookError);
+      }
+      return { batchItemFailures: records.map((record) => ({ itemIdentifier: record.messageId })) };
+    }
+  };
+}
+
+function recordsOf(event: unknown): readonly SqsRecord[] {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  if (!Array.isArray(records)) {
+    throw new ValidationError("Not an SQS event", [{ path: ["Records"], message: "expected an array of SQS records" }]);
+  }
+  const issues = records.flatMap((record, index) =>
+    typeof record?.messageId === "string" && typeof record.body === "string"
+      ? []
+      : [{ path: ["Records", index], message: "an SQS record needs a string messageId and body" }],
+  );
+  // Without a messageId a record cannot be reported back; refusing the batch returns it to the queue whole.
+  if (issues.length > 0) throw new ValidationError("Not an SQS event", issues);
+  return records as SqsRecord[];
+}
