@@ -40,7 +40,7 @@ export async function migrate(sql: PostgresSql, options: MigrateOptions = {}): P
   const rendered = await Promise.all(migrations.map(async (m) => render(m, names)));
   return guard("migrate", () =>
     sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${names.lockNamespace}:migrations`}, 0))`;
+      await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`eventflows:${names.schema}:migrations`}, 0))`;
       await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
       await tx.unsafe(
         `CREATE TABLE IF NOT EXISTS ${names.migrations} (

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ulid } from "../../src/index.js";
+import { collect } from "../../src/testing/index.js";
+import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import {
+  appliedMigrations,
+  LATEST_SCHEMA_VERSION,
+  migrate,
+  PostgresCheckpointStore,
+  PostgresEventStore,
+  type PostgresSql,
+  schemaVersion,
+} from "./index.js";
+
+let sql: PostgresSql;
+const schemas: string[] = [];
+const fresh = (label: string) => {
+  const name = uniqueSchema(label);
+  schemas.push(name);
+  return name;
+};
+
+beforeAll(async () => {
+  sql = await postgresTestClient({ max: 10 });
+});
+afterAll(async () => {
+  for (const schema of schemas) await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+async function tablesIn(schema: string): Promise<string[]> {
+  const rows = await sql`SELECT tablename FROM pg_tables WHERE schemaname = ${schema} ORDER BY tablename`;
+  return rows.map((row) => String(row.tablename));
+}
+
+describe("migrations", () => {
+  test("upgrade an older schema that holds data: the events survive and the store carries on", async () => {
+    const schema = fresh("upgrade");
+    expect(await migrate(sql, { schema, to: 1 })).toEqual({ applied: [1], version: 1 });
+    expect(await tablesIn(schema)).toEqual(["events", "migrations"]);
+    const store = new PostgresEventStore({ sql, schema });
+    const streams = [`Order-${ulid()}`, `Order-${ulid()}`];
+    const written = [];
+    for (const stream of streams) {
+      const result = await store.appendToStream(stream, [
+        {
+          type: "OrderPlaced",
+          data: { total: 12.5, lines: [{ sku: "a", qty: 2 }] },
+          metadata: { correlationId: "c1" },
+        },
+        { type: "OrderPaid", data: { method: "card" } },
+      ]);
+      written.push(...result.events);
+    }
+    const beforeUpgrade = await collect(store.readAll());
+
+    expect(await migrate(sql, { schema })).toEqual({ applied: [2], version: LATEST_SCHEMA_VERSION });
+    expect(await tablesIn(schema)).toEqual(["checkpoints", "events", "migrations"]);
+    const afterUpgrade = await collect(store.readAll());
+    expect(afterUpgrade).toEqual(beforeUpgrade);
+    expect(afterUpgrade.map((e) => e.id)).toEqual(written.map((e) => e.id));
+    const next = await store.appendToStream(streams[0] ?? "", [{ type: "OrderShipped", data: {} }], {
+      expectedVersion: 2,
+    });
+    expect(next.nextExpectedVersion).toBe(3);
+    const checkpoints = new PostgresCheckpointStore({ sql, schema });
+    await checkpoints.store("after-upgrade", next.events[0]?.globalPosition ?? 0);
+    expect(await checkpoints.load("after-upgrade")).toBe(next.events[0]?.globalPosition);
+  });
+
+  test("running them again does nothing; what ran is recorded with checksums", async () => {
+    const schema = fresh("again");
+    const first = await migrate(sql, { schema });
+    expect(first.applied).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+    expect(await migrate(sql, { schema })).toEqual({ applied: [], version: LATEST_SCHEMA_VERSION });
+    const applied = await appliedMigrations(sql, { schema });
+    expect(applied.map((m) => [m.version, m.name])).toEqual([
+      [1, "events"],
+      [2, "checkpoints"],
+    ]);
+    for (const m of applied) {
+      expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
+      expect(Number.isNaN(Date.parse(m.appliedAt))).toBe(false);
+    }
+    expect(await schemaVersion(sql, { schema })).toBe(LATEST_SCHEMA_VERSION);
+    expect(await schemaVersion(sql, { schema: fresh("never") })).toBe(0);
+  });
+
+  test("instances migrating at once: the lock lets one apply each migration, the others find nothing to do", async () => {
+    const schema = fresh("concurrent");
+    const results = await Promise.all(Array.from({ length: 6 }, () => migrate(sql, { schema })));
+    const applied = results.flatMap((r) => r.applied).sort();
+    expect(applied).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+    expect(results.every((r) => r.version === LATEST_SCHEMA_VERSION)).toBe(true);
+  });
+
+  test("a recorded migration whose SQL changed stops the run, and nothing is applied", async () => {
+    const schema = fresh("changed");
+    await migrate(sql, { schema, to: 1 });
+    await sql.unsafe(`UPDATE ${schema}.migrations SET checksum = 'edited' WHERE version = 1`);
+    await expect(migrate(sql, { schema })).rejects.toMatchObject({
+      code: "SERVICE_ERROR",
+      serviceCode: "MIGRATION_CHANGED",
+      retryable: false,
+    });
+    expect(await tablesIn(schema)).toEqual(["events", "migrations"]);
+  });
+
+  test("a database newer than the library is refused", async () => {
+    const schema = fresh("newer");
+    await migrate(sql, { schema });
+    await sql.unsafe(`INSERT INTO ${schema}.migrations (version, name, checksum) VALUES (99, 'future', 'x')`);
+    await expect(migrate(sql, { schema })).rejects.toMatchObject({ serviceCode: "SCHEMA_TOO_NEW" });
+  });
+
+  test("bad targets and names are refused before anything is created", async () => {
+    for (const to of [-1, LATEST_SCHEMA_VERSION + 1, 1.5, Number.NaN]) {
+      await expect(migrate(sql, { schema: fresh("bad_to"), to })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    }
+    for (const names of [
+      { schema: "Upper" },
+      { schema: "semi;colon" },
+      { schema: 'quo"te' },
+      { schema: "" },
+      { schema: "pg_catalog" },
+      { schema: "x".repeat(41) },
+      { tablePrefix: "has space" },
+      { tablePrefix: "9starts_with_digit" },
+      { tablePrefix: "x".repeat(31) },
+    ]) {
+      await expect(migrate(sql, names)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+      expect(() => new PostgresEventStore({ sql, ...names })).toThrow("Invalid PostgreSQL event store options");
+    }
+    const [row] = await sql`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('Upper', 'semi;colon')`;
+    expect(row?.n).toBe(0);
+  });
+
+  test("a store on a database that was never migrated says what to do", async () => {
+    const store = new PostgresEventStore({ sql, schema: fresh("unmigrated") });
+    const error = await store.appendToStream(`S-${ulid()}`, [{ type: "A", data: {} }]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "42P01", retryable: false });
+    expect(String((error as Error).message)).toContain("run the migrations");
+  });
+
+  test("table prefixes keep two stores in one schema apart", async () => {
+    const schema = fresh("prefixes");
+    const billing = new PostgresEventStore({ sql, schema, tablePrefix: "billing_" });
+    const shipping = new PostgresEventStore({ sql, schema, tablePrefix: "shipping_" });
+    await billing.migrate();
+    await shipping.migrate();
+    expect(await tablesIn(schema)).toEqual([
+      "billing_checkpoints",
+      "billing_events",
+      "billing_migrations",
+      "shipping_checkpoints",
+      "shipping_events",
+      "shipping_migrations",
+    ]);
+    const stream = `Shared-${ulid()}`;
+    await billing.appendToStream(stream, [{ type: "Billed", data: {} }]);
+    expect(await shipping.getStreamVersion(stream)).toBe(0);
+    expect(await billing.getStreamVersion(stream)).toBe(1);
+  });
+});

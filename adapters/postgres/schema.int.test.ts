@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { PostgresEventStore, type PostgresSql, tableNames } from "./index.js";
+import { statements } from "./statements.js";
+
+let sql: PostgresSql;
+const schema = uniqueSchema("plans");
+const hot = "Hot-1";
+
+beforeAll(async () => {
+  sql = await postgresTestClient();
+  const store = new PostgresEventStore({ sql, schema });
+  await store.migrate();
+  // Enough rows over enough streams that a sequential scan would cost the planner far more.
+  for (let batch = 0; batch < 20; batch++) {
+    await store.withTransaction(async (tx) => {
+      for (let stream = 0; stream < 25; stream++) {
+        await tx.appendToStream(
+          `Many-${batch}-${stream}`,
+          Array.from({ length: 40 }, (_, n) => ({ type: "Filled", data: { n } })),
+        );
+      }
+    });
+  }
+  await store.appendToStream(
+    hot,
+    Array.from({ length: 50 }, (_, n) => ({ type: "Hot", data: { n } })),
+  );
+  await sql.unsafe(`ANALYZE ${schema}.events`);
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+async function plan(statement: string, parameters: unknown[]): Promise<string> {
+  const rows = await sql.unsafe(`EXPLAIN ${statement}`, parameters as never[]);
+  return rows.map((row) => String(row["QUERY PLAN"])).join("\n");
+}
+
+describe("PostgreSQL schema", () => {
+  const st = statements(tableNames({ schema }));
+
+  test("the stream reads and the version lookup use the (stream_id, version) index", async () => {
+    for (const [statement, parameters] of [
+      [st.readForward, [hot, 1, 1000]],
+      [st.readBackward, [hot, 2 ** 31 - 1, 1000]],
+      [st.streamVersion, [hot]],
+    ] as const) {
+      const text = await plan(statement, [...parameters]);
+      expect(text).toContain("events_stream_version");
+      expect(text).not.toContain("Seq Scan");
+    }
+  });
+
+  test("the global read and the last position use the primary key on global_position", async () => {
+    for (const [statement, parameters] of [
+      [st.readAll, ["0", 1000]],
+      [st.lastGlobalPosition, []],
+    ] as const) {
+      const text = await plan(statement, [...parameters]);
+      expect(text).toContain("events_pkey");
+      expect(text).not.toContain("Seq Scan");
+    }
+  });
+
+  test("the append looks the stream's version and the retry probe up by index", async () => {
+    const text = await plan(st.append, [hot, "any", 0, new Date().toISOString(), "[]", "01ARZ3NDEKTSV4RRFFQ69G5FAV"]);
+    expect(text).toContain("events_stream_version");
+    expect(text).toContain("events_event_id");
+    expect(text).not.toContain("Seq Scan");
+  });
+
+  test("event data and metadata are JSONB; versions are unique per stream", async () => {
+    const columns = await sql`
+      SELECT column_name, data_type FROM information_schema.columns
+      WHERE table_schema = ${schema} AND table_name = 'events' ORDER BY ordinal_position`;
+    const types = Object.fromEntries(columns.map((c) => [c.column_name, c.data_type]));
+    expect(types).toMatchObject({
+      data: "jsonb",
+      metadata: "jsonb",
+      global_position: "bigint",
+      transaction_id: "xid8",
+    });
+    await expect(
+      sql.unsafe(
+        `INSERT INTO ${schema}.events SELECT global_position + 1000, transaction_id, stream_id, version, event_id || 'x', type, data, metadata, created_at FROM ${schema}.events WHERE stream_id = $1 AND version = 1`,
+        [hot],
+      ),
+    ).rejects.toMatchObject({ code: "23505", constraint_name: "events_stream_version" });
+  });
+});
