@@ -54,8 +54,11 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
   readonly gapTimeoutMs?: number;
 }
 
-/** Rounds of one append (re-reading the head for `"any"`, fresh commit numbers) before giving up. */
-const MAX_ROUNDS = 50;
+/**
+ * Rounds of one append (re-reading the head for `"any"`, fresh commit numbers) before it gives up
+ * with a ConcurrencyError: only a stream under heavy contention gets near it.
+ */
+const MAX_ROUNDS = 200;
 
 interface Head {
   readonly version: number;
@@ -216,9 +219,13 @@ export class DynamoDbEventStore extends EventStore {
           if (commit !== undefined) log?.abandon(commit);
           throw new ConcurrencyError(streamId, expected, await this.streamVersion(streamId));
         }
-        // "any" / "stream-exists": the stream moved on; append after its new head.
+        // "any" / "stream-exists": the stream moved on; append after its new head, under a fresh
+        // number (the one we hold is likely older than the head's now), after a jittered pause so
+        // that contending writers spread out.
         version = undefined;
-        await sleep(Math.floor(Math.random() * 2 ** Math.min(round, 6)));
+        if (commit !== undefined) log?.abandon(commit);
+        commit = undefined;
+        await sleep(Math.floor(Math.random() * Math.min(2 ** round, 50)));
       }
     }
   }
