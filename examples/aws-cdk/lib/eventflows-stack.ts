@@ -1,0 +1,174 @@
+/**
+ * A production shape for an EventFlows service on AWS:
+ *
+ *   HTTP API ──▶ api Lambda ──▶ DynamoDB event store
+ *                    │
+ *                    └─ PutEvents ──▶ EventBridge bus ──rule──▶ SQS queue ──▶ consumer Lambda
+ *                         │ (entries that keep failing)          │ (5 failed receives)
+ *                         ▼                                      ▼
+ *                  publish dead-letter queue              consumer dead-letter queue
+ *
+ * Every role is written out by hand with the actions each adapter documents, on the resources it
+ * uses, so nothing has a wildcard action.
+ */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { HttpApi, HttpMethod } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import { EventBus, Rule } from "aws-cdk-lib/aws-events";
+import { SqsQueue } from "aws-cdk-lib/aws-events-targets";
+import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Architecture, Code, Function as LambdaFunction, Runtime } from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import type { Construct } from "constructs";
+import { bundleFunction } from "./bundle.js";
+import { eventStoreTable, eventStoreTableActions } from "./event-store-table.js";
+
+export interface EventFlowsStackProps extends StackProps {
+  /** The `Source` of the events this service publishes; the rule matches it. */
+  readonly eventSource?: string;
+  /** Where the Lambda bundles are written. Defaults to a folder under the OS temp dir. */
+  readonly bundleDir?: string;
+  /** Delete the table and queues with the stack (for a demo); retained by default. */
+  readonly destroyOnRemoval?: boolean;
+}
+
+const functionsDir = join(import.meta.dirname, "..", "functions");
+
+/**
+ * The library needs Node 20 or later; Lambda's nodejs20.x is past its deprecation date, so the
+ * functions run on nodejs22.x.
+ */
+const RUNTIME = Runtime.NODEJS_22_X;
+
+/** How long the consumer may take per batch; the queue hides a message six times that long, as AWS advises. */
+const CONSUMER_TIMEOUT = Duration.seconds(30);
+
+export class EventFlowsStack extends Stack {
+  constructor(scope: Construct, id: string, props: EventFlowsStackProps = {}) {
+    super(scope, id, props);
+    const eventSource = props.eventSource ?? "com.example.orders";
+    const bundleDir = props.bundleDir ?? join(tmpdir(), "eventflows-cdk-bundles");
+    const removalPolicy = props.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    const table = eventStoreTable(this, removalPolicy);
+    const bus = new EventBus(this, "Bus", { eventBusName: `${id}-events` });
+
+    const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, removalPolicy };
+    // Events that never reached the queue: PutEvents entries our publisher gave up on, and events
+    // the rule could not deliver. Both carry the envelope, so the same consumer can re-drive them.
+    const publishDeadLetters = new Queue(this, "PublishDeadLetters", {
+      ...queueDefaults,
+      retentionPeriod: Duration.days(14),
+    });
+    const consumerDeadLetters = new Queue(this, "ConsumerDeadLetters", {
+      ...queueDefaults,
+      retentionPeriod: Duration.days(14),
+    });
+    const eventsQueue = new Queue(this, "EventsQueue", {
+      ...queueDefaults,
+      visibilityTimeout: Duration.seconds(CONSUMER_TIMEOUT.toSeconds() * 6),
+      deadLetterQueue: { queue: consumerDeadLetters, maxReceiveCount: 5 },
+    });
+
+    new Rule(this, "ToEventsQueue", {
+      eventBus: bus,
+      eventPattern: { source: [eventSource] },
+      targets: [
+        new SqsQueue(eventsQueue, {
+          deadLetterQueue: publishDeadLetters,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+
+    // The API: commands and queries over HTTP, events into the store and out to the bus.
+    const apiLogs = new LogGroup(this, "ApiLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy });
+    const apiRole = lambdaRole(this, "ApiRole", apiLogs);
+    apiRole.addToPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: [...eventStoreTableActions],
+        resources: [table.tableArn],
+      }),
+    );
+    apiRole.addToPolicy(
+      new PolicyStatement({ effect: Effect.ALLOW, actions: ["events:PutEvents"], resources: [bus.eventBusArn] }),
+    );
+    apiRole.addToPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ["sqs:SendMessage"],
+        resources: [publishDeadLetters.queueArn],
+      }),
+    );
+    const environment = {
+      EVENTFLOWS_TABLE: table.tableName,
+      EVENTFLOWS_EVENT_BUS: bus.eventBusName,
+      EVENTFLOWS_EVENT_SOURCE: eventSource,
+      EVENTFLOWS_PUBLISH_DLQ_URL: publishDeadLetters.queueUrl,
+      NODE_OPTIONS: "--enable-source-maps",
+    };
+    const api = new LambdaFunction(this, "ApiFunction", {
+      runtime: RUNTIME,
+      architecture: Architecture.ARM_64,
+      handler: "index.handler",
+      code: Code.fromAsset(bundleFunction(join(functionsDir, "api.ts"), bundleDir, "api")),
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      role: apiRole,
+      logGroup: apiLogs,
+      environment,
+    });
+
+    const httpApi = new HttpApi(this, "HttpApi", { description: "EventFlows commands and queries" });
+    const integration = new HttpLambdaIntegration("ApiIntegration", api);
+    httpApi.addRoutes({ path: "/commands/{type}", methods: [HttpMethod.POST], integration });
+    httpApi.addRoutes({ path: "/queries/{type}", methods: [HttpMethod.GET, HttpMethod.POST], integration });
+
+    // The consumer: reads the rule's queue, reports only failed messages back.
+    const consumerLogs = new LogGroup(this, "ConsumerLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy });
+    const consumerRole = lambdaRole(this, "ConsumerRole", consumerLogs);
+    const consumer = new LambdaFunction(this, "ConsumerFunction", {
+      runtime: RUNTIME,
+      architecture: Architecture.ARM_64,
+      handler: "index.handler",
+      code: Code.fromAsset(bundleFunction(join(functionsDir, "consumer.ts"), bundleDir, "consumer")),
+      memorySize: 256,
+      timeout: CONSUMER_TIMEOUT,
+      role: consumerRole,
+      logGroup: consumerLogs,
+      environment: { EVENTFLOWS_EVENT_SOURCE: eventSource },
+    });
+    consumer.addEventSource(
+      new SqsEventSource(eventsQueue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(1),
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    new CfnOutput(this, "ApiUrl", { value: httpApi.apiEndpoint });
+    new CfnOutput(this, "EventBusName", { value: bus.eventBusName });
+    new CfnOutput(this, "TableName", { value: table.tableName });
+    new CfnOutput(this, "PublishDeadLetterQueueUrl", { value: publishDeadLetters.queueUrl });
+    new CfnOutput(this, "ConsumerDeadLetterQueueUrl", { value: consumerDeadLetters.queueUrl });
+  }
+}
+
+/** A function role that may write its own logs and nothing else until statements are added. */
+function lambdaRole(scope: Construct, id: string, logs: LogGroup): Role {
+  const role = new Role(scope, id, { assumedBy: new ServicePrincipal("lambda.amazonaws.com") });
+  role.addToPolicy(
+    new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      resources: [logs.logGroupArn],
+    }),
+  );
+  return role;
+}
