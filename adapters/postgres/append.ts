@@ -6,7 +6,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
-import { type EncodedBatch, encodeBatch } from "./encode.js";
+import { assertStorableStreamId, type EncodedBatch, encodeBatch } from "./encode.js";
 import { constraintOf, sqlState, toEventFlowsError } from "./errors.js";
 import type { TableNames } from "./names.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
@@ -55,6 +55,7 @@ export async function appendEvents(
   expected: ExpectedVersion,
   rerunOnRace: boolean,
 ): Promise<Committed> {
+  assertStorableStreamId(streamId);
   const batch = encodeBatch(events, context.maxEventBytes);
   const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, 0];
   const timestamp = events[0]?.timestamp ?? new Date().toISOString();

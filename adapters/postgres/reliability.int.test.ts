@@ -1,0 +1,305 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ConcurrencyError, isConcurrencyError, ulid } from "../../src/index.js";
+import { collect, eventually } from "../../src/testing/index.js";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
+
+let sql: PostgresSql;
+let url: string;
+const schema = uniqueSchema("reliability");
+
+beforeAll(async () => {
+  url = await ensurePostgres();
+  sql = await postgresTestClient({ max: 8 });
+  await new PostgresEventStore({ sql, schema }).migrate();
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+/** A store on a client of its own whose connections carry `application_name`, to find them in pg_stat_activity. */
+function storeNamed(applicationName: string, options: { max?: number; statementTimeoutMs?: number } = {}) {
+  return new PostgresEventStore({
+    url,
+    schema,
+    client: {
+      max: options.max ?? 4,
+      statementTimeoutMs: options.statementTimeoutMs,
+      connection: { application_name: applicationName },
+    },
+  });
+}
+
+/** Waits until a backend of `applicationName` is blocked on a lock, and returns its pid. */
+async function blockedBackend(applicationName: string): Promise<number> {
+  let pid: number | undefined;
+  await eventually(async () => {
+    const [row] = await sql`
+      SELECT pid FROM pg_stat_activity WHERE application_name = ${applicationName} AND wait_event_type = 'Lock'`;
+    expect(row).toBeDefined();
+    pid = Number(row?.pid);
+  }, 10_000);
+  return pid as number;
+}
+
+/** Holds an uncommitted append to `stream` (so a second append to it waits) until the returned function rolls it back. */
+async function holdStream(store: PostgresEventStore, stream: string): Promise<() => Promise<void>> {
+  let rollBack!: () => void;
+  const released = new Promise<void>((resolve) => {
+    rollBack = resolve;
+  });
+  let holding!: () => void;
+  const held = new Promise<void>((resolve) => {
+    holding = resolve;
+  });
+  const done = store
+    .withTransaction(async (tx) => {
+      await tx.appendToStream(stream, [{ type: "Blocker", data: {} }]);
+      holding();
+      await released;
+      throw new Error("roll back");
+    })
+    .catch(() => undefined);
+  await held;
+  return async () => {
+    rollBack();
+    await done;
+  };
+}
+
+describe("PostgreSQL reliability", () => {
+  test("16 concurrent writers x 500 events on one stream, expected versions and retry: every event once, contiguous", async () => {
+    const writers = 16;
+    const perWriter = 500;
+    const store = storeNamed("eventflows-16-writers", { max: writers });
+    const stream = `Contended-${ulid()}`;
+    let conflicts = 0;
+    try {
+      await Promise.all(
+        Array.from({ length: writers }, async (_, writer) => {
+          let expected = 0;
+          for (let n = 0; n < perWriter; n++) {
+            for (let attempt = 0; ; attempt++) {
+              try {
+                const result = await store.appendToStream(stream, [{ type: "Counted", data: { writer, n } }], {
+                  expectedVersion: expected,
+                });
+                expected = result.nextExpectedVersion;
+                break;
+              } catch (error) {
+                if (!isConcurrencyError(error) || attempt > 10_000) throw error;
+                conflicts++;
+                expected = (error as ConcurrencyError).actualVersion;
+              }
+            }
+          }
+        }),
+      );
+    } finally {
+      await store.close();
+    }
+    const events = await collect(new PostgresEventStore({ sql, schema }).readStream(stream));
+    expect(events.length).toBe(writers * perWriter);
+    expect(events.every((event, i) => event.version === i + 1)).toBe(true);
+    const keys = new Set(events.map((e) => JSON.stringify(e.data)));
+    expect(keys.size).toBe(writers * perWriter);
+    for (let writer = 0; writer < writers; writer++) {
+      const own = events.filter((e) => (e.data as { writer: number }).writer === writer);
+      expect(own.map((e) => (e.data as { n: number }).n)).toEqual(Array.from({ length: perWriter }, (_, n) => n));
+    }
+    expect(conflicts).toBeGreaterThan(0);
+  }, 600_000);
+
+  test("a connection killed mid-append (pg_terminate_backend): nothing partial, a retryable ServiceError, the retry succeeds", async () => {
+    const name = `eventflows-killed-${ulid()}`.toLowerCase();
+    const store = storeNamed(name);
+    const holder = new PostgresEventStore({ sql, schema });
+    const stream = `Killed-${ulid()}`;
+    const batch = Array.from({ length: 5 }, (_, n) => ({ id: ulid(), type: "Important", data: { n } }));
+    try {
+      const release = await holdStream(holder, stream);
+      const append = store.appendToStream(stream, batch).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const pid = await blockedBackend(name);
+      const [terminated] = await sql`SELECT pg_terminate_backend(${pid}) AS done`;
+      expect(terminated?.done).toBe(true);
+      const error = (await append) as { code?: string; retryable?: boolean; service?: string; message?: string };
+      expect(error).toMatchObject({ code: "SERVICE_ERROR", service: "postgres", retryable: true });
+      await release();
+      expect(await holder.getStreamVersion(stream)).toBe(0);
+
+      const retried = await store.appendToStream(stream, batch, { expectedVersion: "no-stream" });
+      expect(retried.nextExpectedVersion).toBe(5);
+      const stored = await collect(holder.readStream(stream));
+      expect(stored.map((e) => e.id)).toEqual(batch.map((e) => e.id));
+    } finally {
+      // postgres.js waits out the timeout for the connection the server terminated.
+      await store.close(1);
+    }
+  }, 60_000);
+
+  test("a statement held past statementTimeoutMs is cancelled: a retryable ServiceError, nothing written", async () => {
+    const store = storeNamed("eventflows-timeout", { statementTimeoutMs: 300 });
+    const holder = new PostgresEventStore({ sql, schema });
+    const stream = `Slow-${ulid()}`;
+    try {
+      const release = await holdStream(holder, stream);
+      const error = await store.appendToStream(stream, [{ type: "Late", data: {} }]).catch((e: unknown) => e);
+      await release();
+      expect(error).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "57014", retryable: true });
+      expect(await holder.getStreamVersion(stream)).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a server that cannot be reached is a retryable ServiceError that leaks neither password nor SQL", async () => {
+    const store = new PostgresEventStore({
+      url: "postgres://app_user:s3cr3t-pa55@127.0.0.1:1/app",
+      schema,
+      client: { connect_timeout: 2 },
+    });
+    try {
+      const error = (await store
+        .appendToStream(`Nowhere-${ulid()}`, [{ type: "Lost", data: { secret: "payload-secret" } }])
+        .catch((e: unknown) => e)) as Error & { retryable?: boolean; cause?: unknown };
+      expect(error).toMatchObject({ code: "SERVICE_ERROR", service: "postgres", retryable: true });
+      const everything = `${String(error)} ${error.stack ?? ""} ${JSON.stringify(error)} ${String(error.cause)} ${JSON.stringify(error.cause)}`;
+      for (const secret of ["s3cr3t-pa55", "payload-secret", "INSERT", "SELECT", "WITH cur"]) {
+        expect(everything).not.toContain(secret);
+      }
+    } finally {
+      await store.close(0);
+    }
+  });
+
+  test("errors from the server carry no SQL, parameters or quoted values", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const stream = `Conflict-${ulid()}`;
+    await store.appendToStream(stream, [{ type: "First", data: {} }]);
+    const release = await holdStream(store, `${stream}-held`);
+    const inside = await store
+      .withTransaction(async (tx) => {
+        await tx.sql`SELECT pg_current_xact_id()`;
+        await tx.appendToStream(stream, [{ type: "Second", data: { secret: "payload-secret" } }], {
+          expectedVersion: 0,
+        });
+      })
+      .catch((e: unknown) => e);
+    await release();
+    expect(inside).toBeInstanceOf(ConcurrencyError);
+    const missing = await new PostgresEventStore({ sql, schema: uniqueSchema("absent") })
+      .appendToStream(stream, [{ type: "X", data: { secret: "payload-secret" } }])
+      .catch((e: unknown) => e);
+    for (const error of [inside, missing] as (Error & { cause?: Record<string, unknown> })[]) {
+      const everything = `${String(error)} ${JSON.stringify(error)} ${JSON.stringify(error.cause ?? {})}`;
+      for (const leak of ["payload-secret", "INSERT", "WITH cur", "parameters", "query"]) {
+        expect(everything).not.toContain(leak);
+      }
+    }
+  });
+});
+
+describe("PostgreSQL bad input", () => {
+  test("an event over maxEventBytes is a PayloadTooLargeError naming size and limit; the batch is not written", async () => {
+    const store = new PostgresEventStore({ sql, schema, maxEventBytes: 1000 });
+    const stream = `Big-${ulid()}`;
+    const error = await store
+      .appendToStream(stream, [
+        { type: "Small", data: { ok: true } },
+        { type: "Huge", data: { blob: "é".repeat(600) } },
+      ])
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "PAYLOAD_TOO_LARGE", limit: 1000 });
+    expect((error as { size: number }).size).toBeGreaterThan(1200);
+    expect(String((error as Error).message)).toContain("Huge");
+    expect(await store.getStreamVersion(stream)).toBe(0);
+    const fits = await new PostgresEventStore({ sql, schema }).appendToStream(stream, [
+      { type: "Huge", data: { blob: "é".repeat(600) } },
+    ]);
+    expect(fits.nextExpectedVersion).toBe(1);
+  });
+
+  test("values jsonb cannot store are refused before sending: NUL characters, unpaired surrogates", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const stream = `Unstorable-${ulid()}`;
+    for (const [data, metadata] of [
+      [{ text: "nul\u0000inside" }, undefined],
+      [{ text: "lone \ud800 surrogate" }, undefined],
+      [{ text: "fine" }, { note: "nul\u0000" }],
+      [{ "key\u0000": 1 }, undefined],
+    ] as const) {
+      const error = await store
+        .appendToStream(stream, [
+          { type: "Fine", data: { ok: 1 } },
+          { type: "Bad", data, ...(metadata ? { metadata } : {}) },
+        ])
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "VALIDATION_FAILED" });
+    }
+    expect(await store.getStreamVersion(stream)).toBe(0);
+    const escaped = await store.appendToStream(stream, [
+      { type: "Escaped", data: { text: "a literal \\u0000 and a pair 😀" } },
+    ]);
+    const [back] = await collect(store.readStream(stream));
+    expect(back?.data).toEqual({ text: "a literal \\u0000 and a pair 😀" });
+    expect(escaped.nextExpectedVersion).toBe(1);
+  });
+
+  test("stream ids and types with unpaired surrogates are refused: they would not come back verbatim", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    await expect(store.appendToStream("Broken-\udc00", [{ type: "A", data: {} }])).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    await expect((async () => collect(store.readStream("Broken-\udc00")))()).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    const stream = `Typed-${ulid()}`;
+    await expect(store.appendToStream(stream, [{ type: "Bad\ud800Type", data: {} }])).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    expect(await store.getStreamVersion(stream)).toBe(0);
+  });
+
+  test("more events than one transaction may hold are refused whole", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const stream = `Overfull-${ulid()}`;
+    const error = await store
+      .withTransaction(async (tx) => {
+        await tx.appendToStream(
+          stream,
+          Array.from({ length: 4000 }, (_, n) => ({ type: "Bulk", data: { n } })),
+        );
+        await tx.appendToStream(
+          stream,
+          Array.from({ length: 200 }, (_, n) => ({ type: "Bulk", data: { n } })),
+        );
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(String((error as Error).message)).toContain("4095");
+    expect(await store.getStreamVersion(stream)).toBe(0);
+  });
+
+  test("bad store options are refused with every issue listed", () => {
+    const cases: unknown[] = [
+      { sql, schema: "Not Valid" },
+      { sql, tablePrefix: "x;y" },
+      { sql, maxEventBytes: 0 },
+      { sql, maxEventBytes: 1.5 },
+      { sql, readPageSize: -1 },
+      { sql: "postgres://x" },
+      { sql, url: "postgres://x" },
+      { sql, projections: {} },
+    ];
+    for (const options of cases) {
+      expect(() => new PostgresEventStore(options as never)).toThrow("Invalid PostgreSQL event store options");
+    }
+    expect(() => createPostgresClient("postgres://x", { statementTimeoutMs: -5 })).toThrow(
+      "Invalid PostgreSQL client options",
+    );
+  });
+});
