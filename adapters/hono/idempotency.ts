@@ -151,11 +151,12 @@ export function idempotencyKeyFrom(headers: Headers): string | undefined {
 const encoder = new TextEncoder();
 
 /** SHA-256 (hex) of what identifies a request: its command type and its exact body bytes. */
-export async function requestFingerprint(type: string, body: Uint8Array): Promise<string> {
+export async function requestFingerprint(type: string, body: Uint8Array | ArrayBuffer): Promise<string> {
+  const bytes = body instanceof Uint8Array ? body : new Uint8Array(body);
   const prefix = encoder.encode(`${type}\n`);
-  const input = new Uint8Array(prefix.length + body.length);
+  const input = new Uint8Array(prefix.length + bytes.length);
   input.set(prefix, 0);
-  input.set(body, prefix.length);
+  input.set(bytes, prefix.length);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", input));
   let hex = "";
   for (const byte of digest) hex += byte.toString(16).padStart(2, "0");

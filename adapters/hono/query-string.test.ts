@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import * as v from "valibot";
 import { queryReader } from "./query-string.js";
 
@@ -53,5 +54,42 @@ describe("queryReader", () => {
 
   test("a non-object schema gets the parameters as strings", () => {
     expect({ ...queryReader(v.unknown())("a=1&a=2&b=3") }).toEqual({ a: ["1", "2"], b: "3" });
+  });
+});
+
+describe("query string decoding matches URLSearchParams", () => {
+  const read = queryReader(v.unknown());
+  const viaUrlSearchParams = (search: string) => {
+    const expected: Record<string, string | string[]> = {};
+    for (const [key, value] of new URLSearchParams(search)) {
+      const existing = expected[key];
+      expected[key] =
+        existing === undefined ? value : [...(typeof existing === "string" ? [existing] : existing), value];
+    }
+    return expected;
+  };
+
+  test("property: any query string parses as URLSearchParams parses it", () => {
+    const piece = fc.constantFrom("a", "b", "=", "&", "+", "%", "%2", "%20", "%C3%A9", "%E2%82", "%ZZ", "é", " ", "k");
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 20 }), (pieces) => {
+        const search = pieces.join("");
+        expect({ ...read(search) }).toEqual(viaUrlSearchParams(search));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("plus as space, percent escapes, empty values, keys without =, malformed escapes", () => {
+    for (const search of [
+      "a=1&b=two+words&c=%C3%A9t%C3%A9",
+      "a=&b&&c=x=y",
+      "a=%ZZ&b=%E2%82&c=100%",
+      "k%20ey=v%26al",
+      "a=1&a=2&a=3",
+      "",
+    ]) {
+      expect({ ...read(search) }).toEqual(viaUrlSearchParams(search));
+    }
   });
 });

@@ -12,7 +12,6 @@ import {
   type MessageMetadata,
   type QueryBus,
   toIssue,
-  ulid,
   ValidationError,
 } from "../../src/index.js";
 import {
@@ -142,6 +141,7 @@ interface Route {
   readonly type: string;
   readonly input: PayloadSchema;
   readonly async: boolean;
+  /** For query routes: the query string as the payload. */
   readonly readQuery: ((search: string) => Record<string, unknown>) | undefined;
   readonly description: RouteDescription;
 }
@@ -212,7 +212,7 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
       const key = kind === "command" && idempotency !== undefined ? idempotencyKeyFrom(headers) : undefined;
 
       let payload: unknown;
-      let bytes: Uint8Array | undefined;
+      let bytes: Uint8Array | ArrayBuffer | undefined;
       if (from === "body") {
         const body = request.bodyUsed
           ? await readJsonBody(
@@ -225,7 +225,9 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
       } else {
         const url = request.url;
         const mark = url.indexOf("?");
-        payload = (route.readQuery ?? plainQuery)(mark === -1 ? "" : url.slice(mark + 1));
+        payload = (route.readQuery as (search: string) => Record<string, unknown>)(
+          mark === -1 ? "" : url.slice(mark + 1),
+        );
       }
 
       const parsed = route.async
@@ -240,11 +242,15 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
       if (correlation.tracestate !== undefined) metadata.tracestate = correlation.tracestate;
       if (key !== undefined) metadata.idempotencyKey = key;
       const bus = typeof source === "function" ? source(c) : source;
-      const run = () => bus.execute(route.type, parsed.output, { metadata: metadata as MessageMetadata });
-
+      const options = { metadata: metadata as MessageMetadata };
       if (key === undefined || idempotency === undefined) {
-        return toResponse(stored(await run()), correlationHeader, correlationId);
+        return toResponse(
+          stored(await bus.execute(route.type, parsed.output, options)),
+          correlationHeader,
+          correlationId,
+        );
       }
+      const run = () => bus.execute(route.type, parsed.output, options);
       return await runOnce(idempotency, {
         key: scopedKey(principal?.userId, key),
         fingerprint: await requestFingerprint(route.type, bytes ?? new Uint8Array(0)),
@@ -254,7 +260,11 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
         report: (error) => report(error, { kind, type: route.type, request }),
       });
     } catch (error) {
-      return fail(error, correlationId ?? ulid(), { kind, ...(type === undefined ? {} : { type }), request });
+      return fail(error, correlationId ?? crypto.randomUUID(), {
+        kind,
+        ...(type === undefined ? {} : { type }),
+        request,
+      });
     }
   };
 
@@ -265,10 +275,11 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
 
   const app = new Hono();
   app.post("/commands/:type", (c) => dispatch(c, "command", "body"));
-  app.all("/commands/:type", notAllowed(["POST"]));
+  // Only the other methods: a second handler matching POST would cost every request Hono's compose path.
+  app.on(["GET", "PUT", "PATCH", "DELETE", "OPTIONS"], "/commands/:type", notAllowed(["POST"]));
   app.get("/queries/:type", (c) => dispatch(c, "query", "query"));
   app.post("/queries/:type", (c) => dispatch(c, "query", "body"));
-  app.all("/queries/:type", notAllowed(["GET", "POST"]));
+  app.on(["PUT", "PATCH", "DELETE", "OPTIONS"], "/queries/:type", notAllowed(["GET", "POST"]));
   for (const [path, kind] of [
     ["/commands", "command"],
     ["/commands/", "command"],
@@ -454,8 +465,6 @@ function isSchema(value: unknown): value is PayloadSchema {
   );
 }
 
-const plainQuery = (search: string) => Object.fromEntries(new URLSearchParams(search));
-
 function resolve<T>(value: FromContext<T>, c: Context): T {
   return typeof value === "function" ? (value as (context: Context) => T)(c) : value;
 }
@@ -471,7 +480,7 @@ function clipType(type: string): string {
 
 function headerOrNew(headers: Headers, name: string): string {
   const given = headers.get(name);
-  return given !== null && given.length <= 128 && /^[\x21-\x7e]+$/.test(given) ? given : ulid();
+  return given !== null && given.length <= 128 && /^[\x21-\x7e]+$/.test(given) ? given : crypto.randomUUID();
 }
 
 function defaultOnError(error: unknown, info: ErrorInfo): void {

@@ -1,9 +1,9 @@
 /**
  * Where a request's correlation id comes from: the caller's correlation header, else the trace id
- * of a W3C `traceparent`, else a fresh ULID. It goes into the command's metadata (and from there into
+ * of a W3C `traceparent`, else a fresh random UUID. It goes into the command's metadata (and from there into
  * the metadata of the events the command causes) and is echoed in the response.
  */
-import { ulid, ValidationError } from "../../src/index.js";
+import { ValidationError } from "../../src/index.js";
 
 export const CORRELATION_HEADER = "x-correlation-id";
 /** Longest correlation id accepted from a caller. */
@@ -41,7 +41,8 @@ export function correlationFrom(headers: Headers, header: string = CORRELATION_H
     return trace === undefined ? { correlationId: given } : { correlationId: given, ...trace.context };
   }
   if (trace !== undefined) return { correlationId: trace.traceId, ...trace.context };
-  return { correlationId: ulid() };
+  // A UUID, not a ULID: nothing sorts by correlation id, and randomUUID is several times cheaper per request.
+  return { correlationId: crypto.randomUUID() };
 }
 
 function traceContext(

@@ -68,7 +68,8 @@ export function problem(
   detail: string,
   extensions: Readonly<Record<string, unknown>> = {},
 ): ProblemDetails {
-  return { ...extensions, type: "about:blank", title: statusPhrase(status), status, detail, code };
+  // The standard members first, as readers expect; extension names never collide with them (ours only).
+  return { type: "about:blank", title: statusPhrase(status), status, detail, code, ...extensions };
 }
 
 /**
