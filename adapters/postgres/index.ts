@@ -2,7 +2,9 @@
  * @module @eventflows/core/postgres: the event store, transactions, inline and asynchronous
  * projections, checkpoints and schema migrations on PostgreSQL, with postgres.js.
  */
+
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from "./checkpoint-store.js";
+export { CLI_USAGE, type CliIo, runPostgresCli } from "./cli.js";
 export {
   createPostgresClient,
   DEFAULT_CLIENT_OPTIONS,
