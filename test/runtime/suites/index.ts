@@ -3,12 +3,14 @@
  * in camelCase). To add a backend: write its file like postgres.ts and list it here.
  */
 import type { RuntimeSuite, SuiteModule } from "../runtime-suite.js";
+import { dynamodbSuites } from "./dynamodb.js";
 import { inMemorySuites } from "./in-memory.js";
 import { postgresSuites } from "./postgres.js";
 
 export const suiteModules: Readonly<Record<string, SuiteModule>> = {
   "in-memory": inMemorySuites,
   postgres: postgresSuites,
+  dynamodb: dynamodbSuites,
 };
 
 export function allSuites(): RuntimeSuite[] {

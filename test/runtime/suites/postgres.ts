@@ -1,8 +1,25 @@
 /** @eventflows/core/postgres against the harness's PostgreSQL (EVENTFLOWS_PG_URL), with the adapter's own client. */
-import { createPostgresClient, PostgresEventStore } from "../../../adapters/postgres/index.js";
+import { createPostgresClient, PostgresCheckpointStore, PostgresEventStore } from "../../../adapters/postgres/index.js";
 import { ulid } from "../../../src/index.js";
-import { eventStoreContract } from "../../../src/testing/index.js";
-import { requiredVariable, type SuiteModule } from "../runtime-suite.js";
+import { type ContractSuite, checkpointStoreContract, eventStoreContract } from "../../../src/testing/index.js";
+import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
+
+/** A client and a freshly migrated schema of its own (so runs and runtimes never see each other's rows). */
+async function withSchema(
+  env: RuntimeEnv,
+  suite: (sql: ReturnType<typeof createPostgresClient>, schema: string) => ContractSuite,
+): Promise<OpenedSuite> {
+  const sql = createPostgresClient(requiredVariable(env, "EVENTFLOWS_PG_URL"), { max: 12 });
+  const schema = `runtime_${ulid().toLowerCase()}`;
+  await new PostgresEventStore({ sql, schema }).migrate();
+  return {
+    suite: suite(sql, schema),
+    close: async () => {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await sql.end();
+    },
+  };
+}
 
 export const postgresSuites: SuiteModule = {
   services: ["postgres"],
@@ -12,22 +29,24 @@ export const postgresSuites: SuiteModule = {
     {
       name: "postgres event store",
       contract: "eventStoreContract",
-      open: async (env) => {
-        const sql = createPostgresClient(requiredVariable(env, "EVENTFLOWS_PG_URL"), { max: 12 });
-        // A schema per run, so runs and runtimes never see each other's rows.
-        const schema = `runtime_${ulid().toLowerCase()}`;
-        await new PostgresEventStore({ sql, schema }).migrate();
-        return {
-          suite: eventStoreContract({
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          eventStoreContract({
             name: "PostgresEventStore contract",
             create: (options) => new PostgresEventStore({ ...options, sql, schema }),
           }),
-          close: async () => {
-            await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-            await sql.end();
-          },
-        };
-      },
+        ),
+    },
+    {
+      name: "postgres checkpoint store",
+      contract: "checkpointStoreContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          checkpointStoreContract({
+            name: "PostgresCheckpointStore contract",
+            create: () => new PostgresCheckpointStore({ sql, schema }),
+          }),
+        ),
     },
   ],
 };

@@ -1,0 +1,41 @@
+/**
+ * @eventflows/core/dynamodb against the harness's DynamoDB Local (AWS_ENDPOINT_URL_DYNAMODB), with
+ * and without the global feed. aws4fetch is web-standard, so no compatibility flag.
+ */
+import { createDynamoDbClient, DynamoDbEventStore } from "../../../adapters/dynamodb/index.js";
+import { ulid } from "../../../src/index.js";
+import { eventStoreContract } from "../../../src/testing/index.js";
+import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
+
+/** DynamoDB Local accepts any alphanumeric key id; the region only has to be consistent. */
+const LOCAL = { region: "us-east-1", credentials: { accessKeyId: "eventflows", secretAccessKey: "local" } };
+
+function eventStoreSuite(globalFeed: boolean): RuntimeSuite {
+  const label = globalFeed ? "with the global feed" : "without the global feed";
+  return {
+    name: `dynamodb event store ${label}`,
+    contract: "eventStoreContract",
+    open: async (env) => {
+      const endpoint = requiredVariable(env, "AWS_ENDPOINT_URL_DYNAMODB");
+      // A table per run, so runs and runtimes never see each other's items.
+      const tableName = `runtime_${ulid()}`;
+      const options = { ...LOCAL, endpoint, tableName, globalFeed, gapTimeoutMs: 200 };
+      await new DynamoDbEventStore(options).ensureTable();
+      return {
+        suite: eventStoreContract({
+          name: `DynamoDbEventStore contract (${label})`,
+          create: (storeOptions) => new DynamoDbEventStore({ ...storeOptions, ...options }),
+        }),
+        close: async () => {
+          await createDynamoDbClient({ ...LOCAL, endpoint }).send("DeleteTable", { TableName: tableName });
+        },
+      };
+    },
+  };
+}
+
+export const dynamodbSuites: SuiteModule = {
+  services: ["dynamodb"],
+  workerdFlags: [],
+  suites: [eventStoreSuite(true), eventStoreSuite(false)],
+};
