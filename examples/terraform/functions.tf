@@ -1,0 +1,164 @@
+# The functions' code: `bun examples/terraform/build.ts` bundles examples/aws-cdk/functions with
+# esbuild into var.bundle_dir, and Terraform zips it.
+data "archive_file" "function" {
+  for_each    = toset(["api", "consumer"])
+  type        = "zip"
+  source_dir  = "${var.bundle_dir}/${each.key}"
+  output_path = "${path.module}/.build/${each.key}.zip"
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each          = toset(["api", "consumer"])
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = 30
+}
+
+# The API function: the event store's six DynamoDB actions on its table, PutEvents on the bus,
+# SendMessage on the publish dead-letter queue, and its own logs. Nothing else.
+resource "aws_iam_role" "api" {
+  name               = "${var.name}-api"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "api" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function["api"].arn}:*"]
+  }
+
+  statement {
+    sid = "EventStore"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:Query",
+      "dynamodb:TransactWriteItems",
+      "dynamodb:ConditionCheckItem",
+    ]
+    resources = [aws_dynamodb_table.events.arn]
+  }
+
+  statement {
+    sid       = "Publish"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.bus.arn]
+  }
+
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.publish_dead_letters.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "api" {
+  name   = "eventflows"
+  role   = aws_iam_role.api.id
+  policy = data.aws_iam_policy_document.api.json
+}
+
+resource "aws_lambda_function" "api" {
+  function_name    = "${var.name}-api"
+  role             = aws_iam_role.api.arn
+  runtime          = "nodejs22.x"
+  architectures    = ["arm64"]
+  handler          = "index.handler"
+  filename         = data.archive_file.function["api"].output_path
+  source_code_hash = data.archive_file.function["api"].output_base64sha256
+  memory_size      = 512
+  timeout          = 10
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function["api"].name
+  }
+
+  environment {
+    variables = {
+      EVENTFLOWS_TABLE           = aws_dynamodb_table.events.name
+      EVENTFLOWS_EVENT_BUS       = aws_cloudwatch_event_bus.bus.name
+      EVENTFLOWS_EVENT_SOURCE    = var.event_source
+      EVENTFLOWS_PUBLISH_DLQ_URL = aws_sqs_queue.publish_dead_letters.url
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.api]
+}
+
+# The consumer function: reads its queue and writes its logs.
+resource "aws_iam_role" "consumer" {
+  name               = "${var.name}-consumer"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "consumer" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function["consumer"].arn}:*"]
+  }
+
+  statement {
+    sid = "ReadQueue"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]
+    resources = [aws_sqs_queue.events.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "consumer" {
+  name   = "eventflows"
+  role   = aws_iam_role.consumer.id
+  policy = data.aws_iam_policy_document.consumer.json
+}
+
+resource "aws_lambda_function" "consumer" {
+  function_name    = "${var.name}-consumer"
+  role             = aws_iam_role.consumer.arn
+  runtime          = "nodejs22.x"
+  architectures    = ["arm64"]
+  handler          = "index.handler"
+  filename         = data.archive_file.function["consumer"].output_path
+  source_code_hash = data.archive_file.function["consumer"].output_base64sha256
+  memory_size      = 256
+  timeout          = 30
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function["consumer"].name
+  }
+
+  environment {
+    variables = {
+      EVENTFLOWS_EVENT_SOURCE = var.event_source
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.consumer]
+}
+
+# Only failed messages return to the queue: the handler answers with batchItemFailures.
+resource "aws_lambda_event_source_mapping" "consumer" {
+  event_source_arn                   = aws_sqs_queue.events.arn
+  function_name                      = aws_lambda_function.consumer.arn
+  batch_size                         = 10
+  maximum_batching_window_in_seconds = 1
+  function_response_types            = ["ReportBatchItemFailures"]
+}
