@@ -4,6 +4,7 @@
  */
 import type { RuntimeSuite, SuiteModule } from "../runtime-suite.js";
 import { dynamodbSuites } from "./dynamodb.js";
+import { eventbridgeSuites } from "./eventbridge.js";
 import { inMemorySuites } from "./in-memory.js";
 import { postgresSuites } from "./postgres.js";
 
@@ -11,6 +12,7 @@ export const suiteModules: Readonly<Record<string, SuiteModule>> = {
   "in-memory": inMemorySuites,
   postgres: postgresSuites,
   dynamodb: dynamodbSuites,
+  eventbridge: eventbridgeSuites,
 };
 
 export function allSuites(): RuntimeSuite[] {
