@@ -48,6 +48,7 @@ export default defineConfig({
         text: "Adapters",
         items: [
           { text: "Write your own adapter", link: "/adapters/write-your-own" },
+          { text: "Hono (HTTP routes)", link: "/adapters/hono" },
           // Adapter pages go here: add docs/adapters/<name>.md and one line below it, e.g.
           //   { text: "PostgreSQL", link: "/adapters/postgres" },
           // Only for pages that exist: a link to a missing page fails `npm run docs:build`.
