@@ -385,6 +385,29 @@ describe("mounting", () => {
     expect((await app.request("/v1/commands/OpenCart", json({ cartId: "c1" }))).status).toBe(200);
   });
 
+  test("a body that middleware already read is read again from Hono's cache", async () => {
+    const { routes, load } = cartDomain();
+    const app = new Hono();
+    const seenByMiddleware: unknown[] = [];
+    app.use("/api/*", async (c, next) => {
+      if (c.req.method === "POST") seenByMiddleware.push(await c.req.json());
+      await next();
+    });
+    app.route("/api", eventFlowsRoutes(routes));
+    expect((await app.request("/api/commands/OpenCart", json({ cartId: "c1" }))).status).toBe(200);
+    expect(seenByMiddleware).toEqual([{ cartId: "c1" }]);
+    expect((await load("c1"))?.version).toBe(1);
+  });
+
+  test("a path without a type is a problem+json 404", async () => {
+    const { app } = setup();
+    for (const path of ["/api/commands", "/api/commands/", "/api/queries/"]) {
+      const response = await app.request(path, json({}));
+      expect(response.status).toBe(404);
+      expect((await response.json()).code).toBe("HANDLER_NOT_FOUND");
+    }
+  });
+
   test("options are checked: a schema that is not valibot, or a bad body limit, throws ValidationError", () => {
     const commands = new CommandBus();
     expect(() =>

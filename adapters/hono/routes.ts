@@ -268,10 +268,17 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
     }
   };
 
+  // For requests refused before dispatch: the caller's correlation id when it is valid, else a fresh one.
+  const correlationOf = (headers: Headers): string => {
+    try {
+      return correlationFrom(headers, correlationHeader).correlationId;
+    } catch {
+      return crypto.randomUUID();
+    }
+  };
+
   const notAllowed = (allow: readonly string[]) => (c: Context) =>
-    fail(new MethodNotAllowedError(c.req.method, allow), headerOrNew(c.req.raw.headers, correlationHeader), {
-      request: c.req.raw,
-    });
+    fail(new MethodNotAllowedError(c.req.method, allow), correlationOf(c.req.raw.headers), { request: c.req.raw });
 
   const app = new Hono();
   app.post("/commands/:type", (c) => dispatch(c, "command", "body"));
@@ -288,9 +295,7 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
   ] as const) {
     // A request without a type gets the same problem+json 404 as an unknown type, not Hono's text one.
     app.all(path, (c) =>
-      fail(new HandlerNotFoundError(kind, ""), headerOrNew(c.req.raw.headers, correlationHeader), {
-        request: c.req.raw,
-      }),
+      fail(new HandlerNotFoundError(kind, ""), correlationOf(c.req.raw.headers), { request: c.req.raw }),
     );
   }
 
@@ -476,11 +481,6 @@ function scopedKey(userId: string | undefined, key: string): string {
 
 function clipType(type: string): string {
   return type.length > MAX_TYPE_LENGTH ? `${type.slice(0, MAX_TYPE_LENGTH)}…` : type;
-}
-
-function headerOrNew(headers: Headers, name: string): string {
-  const given = headers.get(name);
-  return given !== null && given.length <= 128 && /^[\x21-\x7e]+$/.test(given) ? given : crypto.randomUUID();
 }
 
 function defaultOnError(error: unknown, info: ErrorInfo): void {
