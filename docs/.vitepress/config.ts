@@ -42,6 +42,7 @@ export default defineConfig({
         items: [
           { text: "Testing", link: "/guide/testing" },
           { text: "Runtimes", link: "/guide/runtimes" },
+          { text: "Deploying on AWS", link: "/deployment" },
         ],
       },
       {
@@ -49,6 +50,8 @@ export default defineConfig({
         items: [
           { text: "Write your own adapter", link: "/adapters/write-your-own" },
           { text: "Hono (HTTP routes)", link: "/adapters/hono" },
+          { text: "EventBridge (events to AWS)", link: "/adapters/eventbridge" },
+          { text: "Lambda (API Gateway, SQS)", link: "/adapters/lambda" },
           // Adapter pages go here: add docs/adapters/<name>.md and one line below it, e.g.
           //   { text: "PostgreSQL", link: "/adapters/postgres" },
           // Only for pages that exist: a link to a missing page fails `npm run docs:build`.
