@@ -230,6 +230,23 @@ async function main(): Promise<number> {
       }
     }
 
+    // Commands in "bin" are installed and start: `--help` exits 0.
+    const bins = typeof pkg.bin === "string" ? [pkg.name.split("/").pop() ?? pkg.name] : Object.keys(pkg.bin ?? {});
+    for (const name of bins) {
+      const help = spawnSync(join(project, "node_modules", ".bin", name), ["--help"], {
+        cwd: project,
+        encoding: "utf8",
+      });
+      if (help.status !== 0) {
+        failed = true;
+        console.error(
+          `✗ bin ${name} --help exited ${help.status ?? help.error?.message}:\n${help.stdout}${help.stderr}`,
+        );
+      } else {
+        console.log(`✓ bin ${name} --help: ${help.stdout.split("\n")[0]}`);
+      }
+    }
+
     writeFileSync(join(project, "types-check.ts"), typesCheck(expected));
     for (const setup of TYPE_SETUPS) {
       const tsconfig = `tsconfig.${setup.resolution}.json`;

@@ -26,6 +26,7 @@ export interface PackageJson {
   readonly name: string;
   readonly version: string;
   readonly exports: Readonly<Record<string, string | { readonly types?: string; readonly import?: string }>>;
+  readonly bin?: string | Readonly<Record<string, string>>;
   readonly dependencies?: Readonly<Record<string, string>>;
   readonly peerDependencies?: Readonly<Record<string, string>>;
   readonly devDependencies?: Readonly<Record<string, string>>;
