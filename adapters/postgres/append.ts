@@ -117,7 +117,7 @@ async function retriedAppend(
   let rows: FeedRow[];
   try {
     rows = (await sql
-      .unsafe(context.statements.eventsByIds, [batch.ids as string[]], { prepare: true })
+      .unsafe(context.statements.eventsByIds, [JSON.stringify(batch.ids)], { prepare: true })
       .values()) as unknown as FeedRow[];
   } catch (error) {
     throw toEventFlowsError(error, "appendToStream");

@@ -25,14 +25,14 @@ export interface PostgresClientOptions extends postgres.Options<Record<string, p
 /**
  * The defaults for a client the store creates. postgres.js's own are tuned for long-lived servers;
  * these also suit functions that freeze between requests: idle connections are closed after 20 s
- * (the server would otherwise keep them), connecting gives up after 10 s, and type discovery (one
- * more round trip per connection, for custom array types we do not use) is off.
+ * (the server would otherwise keep them), connecting gives up after 10 s, and statements are
+ * cancelled after 30 s. postgres.js's type discovery (`fetch_types`) stays on: without it, array
+ * parameters fail and `sql.reserve()` can hang; the store itself needs neither.
  */
 export const DEFAULT_CLIENT_OPTIONS = {
   max: 10,
   idle_timeout: 20,
   connect_timeout: 10,
-  fetch_types: false,
   statementTimeoutMs: 30_000,
 } as const;
 
@@ -56,7 +56,6 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
     max: DEFAULT_CLIENT_OPTIONS.max,
     idle_timeout: DEFAULT_CLIENT_OPTIONS.idle_timeout,
     connect_timeout: DEFAULT_CLIENT_OPTIONS.connect_timeout,
-    fetch_types: DEFAULT_CLIENT_OPTIONS.fetch_types,
     // postgres.js prints server notices ("schema exists, skipping") by default.
     onnotice: () => undefined,
     ...rest,

@@ -1,25 +1,34 @@
 import { afterAll, beforeAll, describe, test } from "bun:test";
+import postgres from "postgres";
 import { eventStoreContract, registerContract } from "../../src/testing/index.js";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import type { PostgresSql } from "./index.js";
-import { PostgresEventStore } from "./index.js";
+import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
+import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
 
-let sql: PostgresSql;
+// Twice: on a client made with our defaults, and on the most restrictive client an application
+// may hand in (no prepared statements, as behind PgBouncer in transaction mode; no type discovery).
+const clients: Record<string, PostgresSql> = {};
 const schema = uniqueSchema("contract");
 
 beforeAll(async () => {
-  sql = await postgresTestClient({ max: 12 });
-  await new PostgresEventStore({ sql, schema }).migrate();
+  const url = await ensurePostgres();
+  clients.defaults = createPostgresClient(url, { max: 12 });
+  clients.restrictive = postgres(url, { max: 12, prepare: false, fetch_types: false, onnotice: () => undefined });
+  await new PostgresEventStore({ sql: clients.defaults, schema }).migrate();
 });
 afterAll(async () => {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await sql.end();
+  await clients.defaults?.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  for (const sql of Object.values(clients)) await sql.end();
 });
 
-registerContract(
-  eventStoreContract({
-    name: "PostgresEventStore contract",
-    create: (options) => new PostgresEventStore({ ...options, sql, schema }),
-  }),
-  { describe, test },
-);
+for (const [label, description] of [
+  ["defaults", "createPostgresClient defaults"],
+  ["restrictive", "a client with prepare: false and fetch_types: false"],
+] as const) {
+  registerContract(
+    eventStoreContract({
+      name: `PostgresEventStore contract (${description})`,
+      create: (options) => new PostgresEventStore({ ...options, sql: clients[label] as PostgresSql, schema }),
+    }),
+    { describe, test },
+  );
+}

@@ -68,7 +68,10 @@ WITH cur AS (
 )
 SELECT cur.version, (SELECT min(global_position) FROM ins)::text, (SELECT count(*) FROM ins)::integer, taken.ids::integer
 FROM cur, taken`,
-    eventsByIds: `SELECT stream_id, ${COLUMNS} FROM ${events} WHERE event_id = ANY($1::text[])`,
+    // Ids as a JSON array: postgres.js can only send array parameters once it has fetched the
+    // server's array types, which clients made with fetch_types: false never do.
+    eventsByIds: `SELECT stream_id, ${COLUMNS} FROM ${events}
+  WHERE event_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`,
     readForward: `SELECT ${COLUMNS} FROM ${events}
   WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
     readBackward: `SELECT ${COLUMNS} FROM ${events}

@@ -146,6 +146,10 @@ async function launch(): Promise<ClusterState> {
     "-c fsync=on",
     "-c synchronous_commit=on",
     "-c max_connections=300",
+    // Tests provoke errors by the thousand (lost races, bad input); logging each with its statement
+    // would fill the disk and slow the server. Clients see every error anyway.
+    "-c log_min_messages=fatal",
+    "-c log_min_error_statement=panic",
     "-c shared_buffers=256MB",
   ].join(" ");
   try {
