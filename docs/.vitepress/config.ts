@@ -52,6 +52,7 @@ export default defineConfig({
           { text: "Hono (HTTP routes)", link: "/adapters/hono" },
           { text: "EventBridge (events to AWS)", link: "/adapters/eventbridge" },
           { text: "Lambda (API Gateway, SQS)", link: "/adapters/lambda" },
+          { text: "DynamoDB (event store)", link: "/adapters/dynamodb" },
           // Adapter pages go here: add docs/adapters/<name>.md and one line below it, e.g.
           //   { text: "PostgreSQL", link: "/adapters/postgres" },
           // Only for pages that exist: a link to a missing page fails `npm run docs:build`.

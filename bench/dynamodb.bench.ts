@@ -1,0 +1,357 @@
+/**
+ * DynamoDB event store bench (issue 4): appends and stream reads of `DynamoDbEventStore` (aws4fetch,
+ * no SDK) against Castore 2.4's `DynamoDBSingleTableEventStorageAdapter` with @aws-sdk/client-dynamodb,
+ * on the same DynamoDB Local, in the same run; plus the bundle size of each for Workers.
+ *
+ * Ours runs twice: with the global feed (the default: a counter update per append, shared by
+ * concurrent appends of the process, and a commit marker in the transaction) and without it (what
+ * Castore offers: no global order). Castore appends one event with PutItem and several atomically
+ * with `EventStore.pushEventGroup` (TransactWriteItems), the version chosen by the caller; it checks
+ * that the version is free, not that the previous one exists (we check both).
+ *
+ * Workloads: batches of 1, 10, 25 and 98 events (98: the most one of our appends carries with the
+ * feed; 100 transaction actions minus the marker and the version check), on one hot stream
+ * sequentially, and on new streams 16 at a time; 16 writers contending for one stream (read the
+ * version, append, retry on conflict); reading a 1,000-event stream. "ceiling" rows are the bare
+ * request through aws4fetch.
+ *
+ * Run: `bun bench/dynamodb.bench.ts`, or `bun run bench dynamodb` to also refresh bench/RESULTS.md.
+ */
+import { gzipSync } from "node:zlib";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventStore as CastoreEventStore, EventType } from "@castore/core";
+import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
+import { build } from "esbuild";
+import { bench, group, summary } from "mitata";
+import { createDynamoDbClient, DynamoDbEventStore } from "../adapters/dynamodb/index.js";
+import { isConcurrencyError, type NewEvent, ulid } from "../src/index.js";
+import { ensureDynamoDb } from "../test/services/dynamodb.ts";
+import { runAndReport } from "./lib/report.js";
+
+const local = await ensureDynamoDb();
+const client = createDynamoDbClient(local);
+const run = ulid().slice(-8).toLowerCase();
+
+// --- Tables -------------------------------------------------------------------------------------------
+
+const feedStore = new DynamoDbEventStore({ ...local, client, tableName: `bench_feed_${run}` });
+const plainStore = new DynamoDbEventStore({ ...local, client, tableName: `bench_plain_${run}`, globalFeed: false });
+await feedStore.ensureTable();
+await plainStore.ensureTable();
+
+const castoreTable = `bench_castore_${run}`;
+await client.send("CreateTable", {
+  TableName: castoreTable,
+  BillingMode: "PAY_PER_REQUEST",
+  AttributeDefinitions: [
+    { AttributeName: "aggregateId", AttributeType: "S" },
+    { AttributeName: "version", AttributeType: "N" },
+    { AttributeName: "eventStoreId", AttributeType: "S" },
+    { AttributeName: "timestamp", AttributeType: "S" },
+  ],
+  KeySchema: [
+    { AttributeName: "aggregateId", KeyType: "HASH" },
+    { AttributeName: "version", KeyType: "RANGE" },
+  ],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: "initialEvents",
+      KeySchema: [
+        { AttributeName: "eventStoreId", KeyType: "HASH" },
+        { AttributeName: "timestamp", KeyType: "RANGE" },
+      ],
+      Projection: { ProjectionType: "KEYS_ONLY" },
+    },
+  ],
+});
+const ceilingTable = `bench_ceiling_${run}`;
+await client.send("CreateTable", {
+  TableName: ceilingTable,
+  BillingMode: "PAY_PER_REQUEST",
+  AttributeDefinitions: [
+    { AttributeName: "pk", AttributeType: "S" },
+    { AttributeName: "sk", AttributeType: "N" },
+  ],
+  KeySchema: [
+    { AttributeName: "pk", KeyType: "HASH" },
+    { AttributeName: "sk", KeyType: "RANGE" },
+  ],
+});
+
+const happened = new EventType<"Happened", { n: number; text: string }>({ type: "Happened" });
+const castore = new CastoreEventStore({
+  eventStoreId: "BENCH",
+  eventTypes: [happened],
+  reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
+  eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
+    tableName: castoreTable,
+    dynamoDBClient: new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: local.region,
+      credentials: local.credentials,
+    }),
+  }),
+});
+
+// --- Appends ------------------------------------------------------------------------------------------
+
+const TEXT = "an event of a typical size, about a hundred bytes of JSON in all, with its number";
+const ours = (count: number): NewEvent[] =>
+  Array.from({ length: count }, (_, n) => ({ type: "Happened", data: { n, text: TEXT } }));
+
+type Appender = (stream: string, version: number, count: number) => Promise<void>;
+
+const appendOurs =
+  (store: DynamoDbEventStore): Appender =>
+  async (stream, version, count) => {
+    await store.appendToStream(stream, ours(count), { expectedVersion: version });
+  };
+
+const appendCastore: Appender = async (stream, version, count) => {
+  const timestamp = new Date().toISOString();
+  const events = Array.from({ length: count }, (_, n) => ({
+    aggregateId: stream,
+    version: version + n + 1,
+    type: "Happened" as const,
+    timestamp,
+    payload: { n, text: TEXT },
+  }));
+  if (count === 1) await castore.pushEvent(events[0] as (typeof events)[number]);
+  else {
+    const [head, second, ...rest] = events.map((event) => castore.groupEvent(event));
+    if (head === undefined || second === undefined) throw new Error("a group has at least two events");
+    await CastoreEventStore.pushEventGroup(head, second, ...rest);
+  }
+};
+
+/** The bare request: PutItem, or TransactWriteItems of conditional puts, signed by aws4fetch. */
+const appendCeiling: Appender = async (stream, version, count) => {
+  const item = (n: number) => ({
+    pk: { S: stream },
+    sk: { N: String(version + n + 1) },
+    type: { S: "Happened" },
+    data: { S: JSON.stringify({ n, text: TEXT }) },
+  });
+  if (count === 1) {
+    await client.send("PutItem", {
+      TableName: ceilingTable,
+      Item: item(0),
+      ConditionExpression: "attribute_not_exists(pk)",
+    });
+    return;
+  }
+  await client.send("TransactWriteItems", {
+    TransactItems: Array.from({ length: count }, (_, n) => ({
+      Put: { TableName: ceilingTable, Item: item(n), ConditionExpression: "attribute_not_exists(pk)" },
+    })),
+  });
+};
+
+const implementations = [
+  ["ours, feed", appendOurs(feedStore)],
+  ["ours, no feed", appendOurs(plainStore)],
+  ["Castore", appendCastore],
+  ["ceiling", appendCeiling],
+] as const;
+
+const BATCHES = [1, 10, 25, 98] as const;
+const WRITERS = 16;
+const eventsPerIteration: Record<string, number> = {};
+const pairs: [string, string][] = [];
+/** What each benchmark wrote, checked against the table after the run. */
+const written = new Map<string, { stream: string; implementation: string; versions: number }[]>();
+
+/** Records the hot streams still being written when the run ends. */
+const finals: (() => void)[] = [];
+const record = (name: string, implementation: string, stream: string, versions: number) => {
+  const list = written.get(name) ?? [];
+  list.push({ stream, implementation, versions });
+  written.set(name, list);
+};
+
+for (const count of BATCHES) {
+  group(`append ${count}, one hot stream, sequential`, () => {
+    summary(() => {
+      for (const [label, append] of implementations) {
+        const name = `append ${count}, hot stream, c1: ${label}`;
+        eventsPerIteration[name] = count;
+        let stream = `Hot${count}-${ulid()}`;
+        let version = 0;
+        bench(name, async () => {
+          // A new stream every 200 appends keeps streams at a realistic length.
+          if (version >= 200 * count) {
+            record(name, label, stream, version);
+            stream = `Hot${count}-${ulid()}`;
+            version = 0;
+          }
+          await append(stream, version, count);
+          version += count;
+        }).gc(false);
+        finals.push(() => record(name, label, stream, version));
+      }
+    });
+  });
+  pairs.push([`append ${count}, hot stream, c1: ours, feed`, `append ${count}, hot stream, c1: Castore`]);
+  pairs.push([`append ${count}, hot stream, c1: ours, no feed`, `append ${count}, hot stream, c1: Castore`]);
+
+  group(`append ${count}, new streams, ${WRITERS} concurrent`, () => {
+    summary(() => {
+      for (const [label, append] of implementations) {
+        if (label === "ceiling") continue;
+        const name = `append ${count}, new streams, c${WRITERS}: ${label}`;
+        eventsPerIteration[name] = count * WRITERS;
+        bench(name, async () => {
+          await Promise.all(
+            Array.from({ length: WRITERS }, async () => {
+              const stream = `New${count}-${ulid()}`;
+              await append(stream, 0, count);
+              record(name, label, stream, count);
+            }),
+          );
+        }).gc(false);
+      }
+    });
+  });
+  pairs.push([
+    `append ${count}, new streams, c${WRITERS}: ours, feed`,
+    `append ${count}, new streams, c${WRITERS}: Castore`,
+  ]);
+  pairs.push([
+    `append ${count}, new streams, c${WRITERS}: ours, no feed`,
+    `append ${count}, new streams, c${WRITERS}: Castore`,
+  ]);
+}
+
+// 16 writers on one stream: read the version, append 10 events there, retry on conflict.
+const versionOf: Record<string, (stream: string) => Promise<number>> = {
+  "ours, feed": (stream) => feedStore.getStreamVersion(stream),
+  "ours, no feed": (stream) => plainStore.getStreamVersion(stream),
+  // Castore's getEvents treats `limit` as a page size and still pages through the whole stream (one
+  // request per event with limit 1), so its writers read the version with one plain getEvents.
+  Castore: async (stream) => {
+    const { events } = await castore.getEvents(stream);
+    return events[events.length - 1]?.version ?? 0;
+  },
+};
+const isConflict = (error: unknown) =>
+  isConcurrencyError(error) ||
+  (error as { code?: string })?.code === "EventAlreadyExists" ||
+  /already exists/i.test(String(error));
+
+group(`append 10, one stream, ${WRITERS} writers contending`, () => {
+  summary(() => {
+    for (const [label, append] of implementations) {
+      if (label === "ceiling") continue;
+      const name = `append 10, hot stream, c${WRITERS} contending: ${label}`;
+      eventsPerIteration[name] = 10 * WRITERS;
+      const readVersion = versionOf[label] as (stream: string) => Promise<number>;
+      bench(name, async () => {
+        const stream = `Contended-${ulid()}`;
+        await Promise.all(
+          Array.from({ length: WRITERS }, async () => {
+            for (let attempt = 0; ; attempt++) {
+              const version = await readVersion(stream);
+              try {
+                await append(stream, version, 10);
+                return;
+              } catch (error) {
+                if (!isConflict(error) || attempt > 1_000) throw error;
+              }
+            }
+          }),
+        );
+        record(name, label, stream, 10 * WRITERS);
+      }).gc(false);
+    }
+  });
+});
+pairs.push([
+  `append 10, hot stream, c${WRITERS} contending: ours, feed`,
+  `append 10, hot stream, c${WRITERS} contending: Castore`,
+]);
+pairs.push([
+  `append 10, hot stream, c${WRITERS} contending: ours, no feed`,
+  `append 10, hot stream, c${WRITERS} contending: Castore`,
+]);
+
+// --- Reads --------------------------------------------------------------------------------------------
+
+const READ_LENGTH = 1_000;
+const readStream = `Read-${ulid()}`;
+for (let version = 0; version < READ_LENGTH; version += 50) {
+  await appendOurs(feedStore)(readStream, version, 50);
+  await appendCastore(readStream, version, 50);
+}
+
+group(`read a ${READ_LENGTH.toLocaleString("en-US")}-event stream`, () => {
+  summary(() => {
+    const oursName = `read ${READ_LENGTH} events: ours`;
+    const castoreName = `read ${READ_LENGTH} events: Castore`;
+    eventsPerIteration[oursName] = READ_LENGTH;
+    eventsPerIteration[castoreName] = READ_LENGTH;
+    bench(oursName, async () => {
+      let n = 0;
+      for await (const _ of feedStore.readStream(readStream)) n++;
+      if (n !== READ_LENGTH) throw new Error(`ours read ${n} events`);
+    }).gc(false);
+    bench(castoreName, async () => {
+      const { events } = await castore.getEvents(readStream);
+      if (events.length !== READ_LENGTH) throw new Error(`Castore read ${events.length} events`);
+    }).gc(false);
+    pairs.push([oursName, castoreName]);
+  });
+});
+
+// --- Bundle size --------------------------------------------------------------------------------------
+
+async function bundleSize(contents: string): Promise<{ min: number; gzip: number }> {
+  const result = await build({
+    stdin: { contents, resolveDir: import.meta.dirname, loader: "ts" },
+    bundle: true,
+    minify: true,
+    platform: "browser",
+    format: "esm",
+    write: false,
+    logLevel: "silent",
+  });
+  const code = result.outputFiles[0]?.contents ?? new Uint8Array();
+  return { min: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength };
+}
+const oursSize = await bundleSize(`export { DynamoDbEventStore } from "../adapters/dynamodb/index.ts";`);
+const castoreSize = await bundleSize(
+  `export { EventStore } from "@castore/core";
+   export { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
+   export { DynamoDBClient } from "@aws-sdk/client-dynamodb";`,
+);
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+// --- Run, check, report -------------------------------------------------------------------------------
+
+const results = await runAndReport("dynamodb", "DynamoDB event store vs Castore (DynamoDB Local)", {
+  eventsPerIteration,
+  pairs,
+  notes: [
+    `Same DynamoDB Local (1.25.1, in memory, Java 17) for every row, one table each; events carry ~100 bytes of JSON. "ours, feed" keeps the global feed (global positions, readAll, subscribeToAll); "ours, no feed" and Castore have no global order. "ceiling" is the bare aws4fetch request (PutItem, or TransactWriteItems of conditional puts). c16 rows run 16 appends at once per iteration; "contending" rows have 16 writers read the version, append 10 events and retry on conflict until all 16 appends landed.`,
+    `Bundle (esbuild, minified, browser platform as for Workers): ours, DynamoDbEventStore with the core and aws4fetch, ${kb(oursSize.min)} (${kb(oursSize.gzip)} gzip); Castore core + DynamoDB adapter + @aws-sdk/client-dynamodb, ${kb(castoreSize.min)} (${kb(castoreSize.gzip)} gzip): ${(castoreSize.gzip / oursSize.gzip).toFixed(1)}× ours, gzipped.`,
+  ],
+});
+
+// Every variant did its work: each stream holds exactly the versions written.
+for (const final of finals) final();
+let checked = 0;
+for (const [name, streams] of written) {
+  for (const { stream, implementation, versions } of streams.slice(-3)) {
+    const version =
+      implementation === "ceiling"
+        ? 0
+        : await (versionOf[implementation] as (stream: string) => Promise<number>)(stream);
+    if (implementation !== "ceiling" && version !== versions) {
+      throw new Error(`${name}: stream ${stream} is at ${version}, ${versions} were written`);
+    }
+    checked++;
+  }
+}
+console.log(`\nchecked ${checked} streams; ${results.length} benchmarks written to bench/results/dynamodb.{json,md}`);
+for (const table of [feedStore.layout.tableName, plainStore.layout.tableName, castoreTable, ceilingTable]) {
+  await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
+}
