@@ -25,8 +25,10 @@ export interface Statements {
 // has committed or aborted, and every later commit gets a higher position (see position.ts).
 const SAFE_BOUND = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${POSITION_BITS})`;
 
-const COLUMNS = `global_position::text, version, event_id, type, data::text, metadata::text,
-  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+// Output names differ from the columns': ORDER BY prefers an output name, and sorting by
+// global_position::text would be neither numeric nor served by the index.
+const COLUMNS = `global_position::text AS position_text, version, event_id, type, data::text AS data_text,
+  metadata::text AS metadata_text, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created`;
 
 export function statements(names: TableNames): Statements {
   const events = names.events;
