@@ -3,12 +3,24 @@
  * SigV4 test vectors, and agreement with the AWS SDK's own signer (`@smithy/signature-v4`, installed
  * with @aws-sdk/client-dynamodb) on the exact requests our client sends, at a fixed time.
  */
-import { describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Sha256 } from "@smithy/core/checksum";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { AwsV4Signer } from "aws4fetch";
 import { AwsJsonClient } from "./json-client.js";
 import { type AwsJsonService, dynamoDbService, eventBridgeService, sqsService } from "./services.js";
+
+// The test command points AWS_ENDPOINT_URL_* at local emulators; these tests are about AWS's own hosts.
+let saved: [string, string | undefined][] = [];
+beforeEach(() => {
+  saved = Object.keys(process.env)
+    .filter((name) => name.startsWith("AWS_"))
+    .map((name) => [name, process.env[name]]);
+  for (const [name] of saved) delete process.env[name];
+});
+afterEach(() => {
+  for (const [name, value] of saved) process.env[name] = value;
+});
 
 const EXAMPLE = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
 const AT = new Date("2015-08-30T12:36:00Z");
