@@ -82,7 +82,17 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
 
 describe("EventBridgeEventBus configuration", () => {
   const saved: Record<string, string | undefined> = {};
-  const names = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION"];
+  // The test command points AWS_ENDPOINT_URL_* at the emulators: these tests need a bare environment.
+  const names = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_EVENTS",
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+  ];
   beforeEach(() => {
     for (const name of names) {
       saved[name] = process.env[name];
