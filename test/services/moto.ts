@@ -87,8 +87,9 @@ async function reusable(): Promise<MotoState | undefined> {
   }
 }
 
+// Generous: on a loaded machine a slow answer must not pass for a dead server (a second one would start).
 async function isMoto(url: string): Promise<boolean> {
-  const response = await fetch(`${url}/moto-api/data.json`, { signal: AbortSignal.timeout(2_000) });
+  const response = await fetch(`${url}/moto-api/data.json`, { signal: AbortSignal.timeout(10_000) });
   await response.arrayBuffer();
   return response.ok;
 }
