@@ -87,11 +87,12 @@ async function reusable(): Promise<MotoState | undefined> {
   }
 }
 
-// Generous: on a loaded machine a slow answer must not pass for a dead server (a second one would start).
+// The dashboard page, not data.json: that one dumps every resource and grows with each test run.
+// Generous timeout: on a loaded machine a slow answer must not pass for a dead server.
 async function isMoto(url: string): Promise<boolean> {
-  const response = await fetch(`${url}/moto-api/data.json`, { signal: AbortSignal.timeout(10_000) });
-  await response.arrayBuffer();
-  return response.ok;
+  const response = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(10_000) });
+  const page = await response.text();
+  return response.ok && /moto/i.test(page);
 }
 
 async function launch(): Promise<{ url: string; port: number; pid: number }> {
