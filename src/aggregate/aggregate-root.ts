@@ -12,7 +12,7 @@ export type AppliedEvent<E extends DomainEvent> = E & Partial<Omit<EventEnvelope
 
 /** A handler map: for each event type, how it changes the state. Return the new state, or mutate and return nothing. */
 export type EventHandlerMap<State, E extends DomainEvent> = {
-  readonly [Type in E["type"]]: (state: State, event: AppliedEvent<EventOfType<E, Type>>) => State | undefined;
+  readonly [Type in E["type"]]: (state: State, event: AppliedEvent<EventOfType<E, Type>>) => State | undefined | void;
 };
 
 export interface AggregateSnapshot<State> {
