@@ -75,7 +75,11 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
 
 function fromServerError(error: ServerErrorFields & { code: string }, operation: string): EventFlowsError {
   const state = error.code;
-  const serverMessage = typeof error.message === "string" ? error.message.slice(0, 200) : "";
+  // Syntax errors quote the statement ("at or near ..."); every other server message is safe to show.
+  const serverMessage =
+    state.startsWith("426") || typeof error.message !== "string"
+      ? "the statement was rejected"
+      : error.message.slice(0, 200);
   const cause = sanitizedCause(state, serverMessage, error);
   if (state === "42P01" || state === "3F000") {
     return new ServiceError(
@@ -94,9 +98,7 @@ function fromServerError(error: ServerErrorFields & { code: string }, operation:
     });
   }
   const retryable = RETRYABLE_STATES.has(state) || state.startsWith("08");
-  // Syntax errors quote the statement; everything else is safe to show.
-  const message = state.startsWith("426") ? "the statement was rejected" : serverMessage;
-  return new ServiceError(SERVICE, operation, state, retryable, message, { cause });
+  return new ServiceError(SERVICE, operation, state, retryable, serverMessage, { cause });
 }
 
 type EventFlowsError = ServiceError | ValidationError;

@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { ConcurrencyError, isServiceError, isValidationError, type ServiceError } from "../../src/index.js";
+import { toEventFlowsError } from "./errors.js";
+
+/** What postgres.js rejects with for a server error: the server's fields, plus the query and its parameters. */
+function serverError(code: string, message: string, extra: Record<string, unknown> = {}) {
+  return Object.assign(new Error(message), {
+    name: "PostgresError",
+    severity: "ERROR",
+    code,
+    query: "INSERT INTO secret_table VALUES ($1)",
+    parameters: ["payload-secret"],
+    detail: "Key (stream_id)=(payload-secret) already exists.",
+    ...extra,
+  });
+}
+
+describe("PostgreSQL error mapping", () => {
+  test("transient server conditions are retryable ServiceErrors", () => {
+    for (const code of ["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300", "08006", "08001"]) {
+      const mapped = toEventFlowsError(serverError(code, "transient"), "appendToStream");
+      expect(mapped).toMatchObject({ code: "SERVICE_ERROR", service: "postgres", serviceCode: code, retryable: true });
+    }
+  });
+
+  test("other server errors are ServiceErrors that are not retryable", () => {
+    for (const code of ["23505", "42501", "XX000", "28P01"]) {
+      expect(toEventFlowsError(serverError(code, "no"), "readAll")).toMatchObject({
+        serviceCode: code,
+        retryable: false,
+      });
+    }
+  });
+
+  test("a missing table says to run the migrations", () => {
+    const mapped = toEventFlowsError(serverError("42P01", 'relation "x.events" does not exist'), "readStream");
+    expect(isServiceError(mapped) && mapped.message).toContain("run the migrations");
+  });
+
+  test("values the server refused (class 22) are ValidationErrors", () => {
+    expect(isValidationError(toEventFlowsError(serverError("22P02", "invalid input syntax for type json"), "x"))).toBe(
+      true,
+    );
+  });
+
+  test("connection failures are retryable, except a client the application closed", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:5432"), { code: "ECONNREFUSED" });
+    expect(toEventFlowsError(refused, "appendToStream")).toMatchObject({
+      serviceCode: "ECONNREFUSED",
+      retryable: true,
+    });
+    const closed = Object.assign(new Error("write CONNECTION_CLOSED db:5432"), { code: "CONNECTION_CLOSED" });
+    expect(toEventFlowsError(closed, "readAll")).toMatchObject({ retryable: true });
+    const ended = Object.assign(new Error("write CONNECTION_ENDED db:5432"), { code: "CONNECTION_ENDED" });
+    expect(toEventFlowsError(ended, "readAll")).toMatchObject({ retryable: false });
+  });
+
+  test("messages and causes carry neither SQL, parameters, detail nor addresses", () => {
+    const syntax = toEventFlowsError(serverError("42601", 'syntax error at or near "VALUES ($1)"'), "appendToStream");
+    const unique = toEventFlowsError(serverError("23505", "duplicate key", { constraint_name: "events_pkey" }), "x");
+    const refused = toEventFlowsError(
+      Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:5432"), { code: "ECONNREFUSED" }),
+      "x",
+    );
+    for (const error of [syntax, unique, refused] as ServiceError[]) {
+      const cause = error.cause as Record<string, unknown>;
+      const everything = `${error.message} ${JSON.stringify(error)} ${String(cause)} ${JSON.stringify(cause)}`;
+      for (const leak of ["secret_table", "payload-secret", "VALUES", "10.0.0.1"])
+        expect(everything).not.toContain(leak);
+    }
+    expect((unique as ServiceError).cause).toMatchObject({ code: "23505", constraint_name: "events_pkey" });
+  });
+
+  test("our own errors and errors from application code pass through unchanged", () => {
+    const ours = new ConcurrencyError("s", 1, 2);
+    expect(toEventFlowsError(ours, "x")).toBe(ours);
+    const handlerBug = new TypeError("cannot read x of undefined");
+    expect(toEventFlowsError(handlerBug, "projection")).toBe(handlerBug);
+  });
+});
