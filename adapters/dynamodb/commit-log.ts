@@ -52,16 +52,19 @@ export class CommitLog {
   /**
    * A fresh commit number. Appends of this process waiting at the same time share one counter
    * update: the counter is the feed's one hot item, so fewer writes to it mean more appends.
+   * While an update is in flight, new requests wait for the next one.
    */
   reserve(): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#waiting.push({ resolve, reject });
-      if (!this.#reserving) void this.#reserveWaiting();
+      if (this.#reserving) return;
+      this.#reserving = true;
+      // After the current task: appends started together (Promise.all) share the first update too.
+      queueMicrotask(() => void this.#reserveWaiting());
     });
   }
 
   async #reserveWaiting(): Promise<void> {
-    this.#reserving = true;
     try {
       while (this.#waiting.length > 0) {
         const batch = this.#waiting.splice(0, 1000);
