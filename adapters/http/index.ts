@@ -1,5 +1,5 @@
 /**
- * @module adapters/http: the framework-free HTTP layer shared by the Hono routes and the Lambda
+ * @module @eventflows/core/http: the framework-free HTTP layer shared by the Hono routes and the Lambda
  * handlers: the problem+json mapping of the error hierarchy (the only place status codes are
  * decided), the HTTP-layer errors, safe JSON body reading and correlation ids from request headers.
  * Web standards only; no web framework.
