@@ -42,10 +42,10 @@ const RACE_RERUNS = 10;
 type AppendRow = [number, string | null, number, number];
 
 /**
- * Appends in one statement. `rerunOnRace`: outside a transaction, a lost race leaves nothing
- * behind, so the statement runs again to learn the stream's version (and, with "any", to append
- * after the winner); inside one, the failed statement has aborted the transaction and the
- * ConcurrencyError reports the version that was taken.
+ * Appends in one statement. `alone`: the statement is its own transaction, so it can use the leaner
+ * statement, and a lost race leaves nothing behind: the statement runs again to learn the stream's
+ * version (and, with "any", to append after the winner). Inside a transaction the failed statement
+ * has aborted it, and the ConcurrencyError reports the version that was taken.
  */
 export async function appendEvents(
   sql: PostgresQueryable,
@@ -53,7 +53,7 @@ export async function appendEvents(
   streamId: string,
   events: readonly PendingEvent[],
   expected: ExpectedVersion,
-  rerunOnRace: boolean,
+  alone: boolean,
 ): Promise<Committed> {
   assertStorableStreamId(streamId);
   const batch = encodeBatch(events, context.maxEventBytes);
@@ -63,18 +63,22 @@ export async function appendEvents(
     let row: AppendRow | undefined;
     try {
       [row] = (await sql
-        .unsafe(context.statements.append, [streamId, kind, version, timestamp, batch.json, batch.ids[0] ?? ""], {
-          prepare: true,
-        })
+        .unsafe(
+          alone ? context.statements.appendAlone : context.statements.append,
+          [streamId, kind, version, timestamp, batch.json, batch.ids[0] ?? ""],
+          {
+            prepare: true,
+          },
+        )
         .values()) as unknown as AppendRow[];
     } catch (error) {
       const constraint = sqlState(error) === "23505" ? constraintOf(error) : undefined;
       if (constraint === context.names.constraints.eventId) {
-        if (rerunOnRace) return retriedAppend(sql, context, streamId, batch);
+        if (alone) return retriedAppend(sql, context, streamId, batch);
         throw idsTaken(batch.ids.length, undefined);
       }
       if (constraint === context.names.constraints.streamVersion) {
-        if (rerunOnRace && attempt < RACE_RERUNS) continue;
+        if (alone && attempt < RACE_RERUNS) continue;
         const lost = new ConcurrencyError(streamId, expected, takenVersion(error, expected), {
           cause: toEventFlowsError(error, "appendToStream"),
         });

@@ -13,6 +13,7 @@ import {
   type PostgresClientOptions,
   type PostgresQueryable,
   type PostgresSql,
+  type PostgresTransactionSql,
 } from "./client.js";
 import { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
 import { guard } from "./errors.js";
@@ -30,8 +31,12 @@ import { PostgresStoreBase } from "./store-base.js";
 import { PostgresTransaction } from "./transaction.js";
 
 export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNameOptions {
-  /** A postgres.js client the application owns (and closes). */
-  readonly sql?: PostgresSql;
+  /**
+   * A postgres.js client the application owns (and closes). A transaction (`sql.begin`'s callback
+   * argument) works too: appends then join it, and `migrate`, `withTransaction` and projection
+   * runners, which need a client, are refused.
+   */
+  readonly sql?: PostgresSql | PostgresTransactionSql;
   /** Or a connection URL: the store creates a client with {@link DEFAULT_CLIENT_OPTIONS} and `close()` ends it. */
   readonly url?: string;
   /** Options for the client the store creates; any postgres.js option. */
@@ -64,10 +69,15 @@ const ISOLATION_LEVELS: readonly string[] = ["read committed", "repeatable read"
  * `eventflows-pg migrate` command) once before use.
  */
 export class PostgresEventStore extends PostgresStoreBase {
-  /** The postgres.js client: given, or created from `url`. */
-  readonly sql: PostgresSql;
+  /** The postgres.js client (or transaction): given, or created from `url`. */
+  readonly sql: PostgresSql | PostgresTransactionSql;
   readonly names: TableNames;
   readonly #ownsClient: boolean;
+  /**
+   * Whether each statement runs in a transaction of its own. Not when the application handed in a
+   * transaction or a reserved connection (no \`begin\`): appends then take the in-transaction path.
+   */
+  readonly #autocommit: boolean;
   readonly #projections: readonly InlineProjection[];
   readonly #publish: (events: readonly EventEnvelope[]) => Promise<void>;
 
@@ -86,6 +96,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     this.#projections = options.projections ?? [];
     this.#ownsClient = options.sql === undefined;
     this.sql = options.sql ?? createPostgresClient(options.url, options.client, options.env);
+    this.#autocommit = typeof (this.sql as { begin?: unknown }).begin === "function";
     const { bus } = options;
     const onPublishError =
       options.onPublishError ??
@@ -109,8 +120,12 @@ export class PostgresEventStore extends PostgresStoreBase {
   }
 
   /** Creates or upgrades this store's tables (idempotent; safe to run from many instances at once). */
-  migrate(options: Pick<MigrateOptions, "to"> = {}): Promise<MigrateResult> {
-    return migrate(this.sql, { schema: this.names.schema, tablePrefix: this.names.tablePrefix, ...options });
+  async migrate(options: Pick<MigrateOptions, "to"> = {}): Promise<MigrateResult> {
+    return migrate(this.#client("migrate"), {
+      schema: this.names.schema,
+      tablePrefix: this.names.tablePrefix,
+      ...options,
+    });
   }
 
   /**
@@ -137,7 +152,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     let transaction: PostgresTransaction | undefined;
     try {
       const result = (await guard("withTransaction", () =>
-        this.sql.begin(`isolation level ${isolation}`, async (txSql) => {
+        this.#client("withTransaction").begin(`isolation level ${isolation}`, async (txSql) => {
           transaction = new PostgresTransaction(txSql, this.context, this.#projections);
           return work(transaction);
         }),
@@ -154,7 +169,7 @@ export class PostgresEventStore extends PostgresStoreBase {
    * process, or call `catchUp()` on a schedule. See {@link ProjectionRunner}.
    */
   projectionRunner(projection: AsyncProjection, options?: ProjectionRunnerOptions): ProjectionRunner {
-    return new ProjectionRunner({ sql: this.sql, context: this.context }, projection, options);
+    return new ProjectionRunner({ sql: this.#client("projectionRunner"), context: this.context }, projection, options);
   }
 
   /**
@@ -162,7 +177,17 @@ export class PostgresEventStore extends PostgresStoreBase {
    * `timeoutSeconds`. A client passed in as `sql` belongs to the application and is left open.
    */
   async close(timeoutSeconds = 5): Promise<void> {
-    if (this.#ownsClient) await this.sql.end({ timeout: timeoutSeconds });
+    if (this.#ownsClient) await (this.sql as PostgresSql).end({ timeout: timeoutSeconds });
+  }
+
+  /** The client, for what needs to open transactions of its own. */
+  #client(operation: string): PostgresSql {
+    if (!this.#autocommit) {
+      throw new ValidationError("This store runs on a transaction or a reserved connection", [
+        { path: ["sql"], message: `${operation} needs a postgres.js client (postgres(...)) as sql` },
+      ]);
+    }
+    return this.sql as PostgresSql;
   }
 
   protected async commit(
@@ -176,12 +201,22 @@ export class PostgresEventStore extends PostgresStoreBase {
         events.map((e) => e.type),
       )
     ) {
-      return appendEvents(this.sql, this.context, streamId, events, expectedVersion, true);
+      return appendEvents(this.sql, this.context, streamId, events, expectedVersion, this.#autocommit);
     }
+    if (!this.#autocommit) {
+      // Already inside the application's transaction: it commits or rolls back the projections too.
+      const appended = await appendEvents(this.sql, this.context, streamId, events, expectedVersion, false);
+      if (appended.retried) return appended;
+      for (const [projection, matching] of routeToProjections(this.#projections, appended.events)) {
+        await projection.handle(matching, { sql: this.sql as PostgresTransactionSql });
+      }
+      return appended;
+    }
+    const client = this.sql as PostgresSql;
     for (let attempt = 0; ; attempt++) {
       try {
         return (await guard("appendToStream", () =>
-          this.sql.begin(async (tx) => {
+          client.begin(async (tx) => {
             const appended = await appendEvents(tx, this.context, streamId, events, expectedVersion, false);
             if (appended.retried) return appended;
             for (const [projection, matching] of routeToProjections(this.#projections, appended.events)) {

@@ -221,6 +221,33 @@ describe("withTransaction", () => {
     expect(await store.getStreamVersion(dropped)).toBe(0);
   });
 
+  test("a store made on the application's own transaction joins it, projections included", async () => {
+    const cart = `Cart-${ulid()}`;
+    await sql.begin(async (tx) => {
+      const joined = new PostgresEventStore({ sql: tx, schema, projections: [cartTotals] });
+      const first = await joined.appendToStream(cart, [{ type: "ItemAdded", data: {} }]);
+      const second = await joined.appendToStream(cart, [{ type: "ItemAdded", data: {} }], { expectedVersion: 1 });
+      expect(second.events[0]?.globalPosition).toBeGreaterThan(first.events[0]?.globalPosition ?? 0);
+      await expect(joined.withTransaction(async () => 1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+      await expect(joined.migrate()).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    });
+    expect(await itemsOf(cart)).toBe(2);
+    const store = new PostgresEventStore({ sql, schema });
+    expect(await store.getStreamVersion(cart)).toBe(2);
+
+    const abandoned = `Cart-${ulid()}`;
+    await sql
+      .begin(async (tx) => {
+        await new PostgresEventStore({ sql: tx, schema, projections: [cartTotals] }).appendToStream(abandoned, [
+          { type: "ItemAdded", data: {} },
+        ]);
+        throw new Error("the application rolls back");
+      })
+      .catch(() => undefined);
+    expect(await store.getStreamVersion(abandoned)).toBe(0);
+    expect(await itemsOf(abandoned)).toBeUndefined();
+  });
+
   test("the transaction object is unusable after the transaction ended", async () => {
     const store = new PostgresEventStore({ sql, schema });
     const leaked = await store.withTransaction(async (tx) => tx);

@@ -3,7 +3,10 @@ import { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
 
 /** Every statement the store runs, rendered once per store for its schema and prefix. */
 export interface Statements {
+  /** The append inside a transaction that may hold other appends. */
   readonly append: string;
+  /** The append as a transaction of its own: leaner (see below). */
+  readonly appendAlone: string;
   readonly eventsByIds: string;
   readonly readForward: string;
   readonly readBackward: string;
@@ -70,6 +73,32 @@ WITH cur AS (
 )
 SELECT cur.version, (SELECT min(global_position) FROM ins)::text, (SELECT count(*) FROM ins)::integer, taken.ids::integer
 FROM cur, taken`,
+    /*
+     * The same append when the statement is its transaction (the store's own appends): no earlier
+     * event of the transaction can hold a position, and a retry's ids need looking up only when
+     * nothing was inserted; with "any", a retry fails on the event_id key instead, which aborts
+     * nothing here. About a third less server time for a single event.
+     */
+    appendAlone: `
+WITH cur AS (
+  SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version
+), tx AS (
+  SELECT pg_current_xact_id() AS xid, pg_current_xact_id()::text::bigint << ${POSITION_BITS} AS base
+), ins AS (
+  INSERT INTO ${events} (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
+  SELECT tx.base + e.n, tx.xid, $1, cur.version + e.n, e.value->>'i', e.value->>'t', e.value->'d', e.value->'m',
+    $4::text::timestamptz
+  FROM cur, tx, jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS e(value, n)
+  WHERE CASE $2::text
+    WHEN 'any' THEN true
+    WHEN 'no-stream' THEN cur.version = 0
+    WHEN 'stream-exists' THEN cur.version > 0
+    ELSE cur.version = $3::integer END
+  RETURNING global_position
+)
+SELECT cur.version, (SELECT min(global_position) FROM ins)::text, (SELECT count(*) FROM ins)::integer,
+  CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 0 ELSE (SELECT count(*) FROM ${events} WHERE event_id = $6)::integer END
+FROM cur`,
     // Ids as a JSON array: postgres.js can only send array parameters once it has fetched the
     // server's array types, which clients made with fetch_types: false never do.
     eventsByIds: `SELECT stream_id, ${COLUMNS} FROM ${events}
