@@ -1,6 +1,6 @@
 /**
  * @module @eventflows/core/postgres: the event store, transactions, inline and asynchronous
- * projections, checkpoints and schema migrations on PostgreSQL, with postgres.js.
+ * projections, checkpoints, snapshots and schema migrations on PostgreSQL, with postgres.js.
  */
 
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from "./checkpoint-store.js";
@@ -41,4 +41,9 @@ export {
   ProjectionRunner,
   type ProjectionRunnerOptions,
 } from "./projection-runner.js";
+export {
+  DEFAULT_MAX_SNAPSHOT_BYTES,
+  PostgresSnapshotStore,
+  type PostgresSnapshotStoreOptions,
+} from "./snapshot-store.js";
 export { PostgresTransaction } from "./transaction.js";

@@ -54,8 +54,8 @@ describe("migrations", () => {
     }
     const beforeUpgrade = await collect(store.readAll());
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [2], version: LATEST_SCHEMA_VERSION });
-    expect(await tablesIn(schema)).toEqual(["checkpoints", "events", "migrations"]);
+    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3], version: LATEST_SCHEMA_VERSION });
+    expect(await tablesIn(schema)).toEqual(["checkpoints", "events", "migrations", "snapshots"]);
     const afterUpgrade = await collect(store.readAll());
     expect(afterUpgrade).toEqual(beforeUpgrade);
     expect(afterUpgrade.map((e) => e.id)).toEqual(written.map((e) => e.id));
@@ -77,6 +77,7 @@ describe("migrations", () => {
     expect(applied.map((m) => [m.version, m.name])).toEqual([
       [1, "events"],
       [2, "checkpoints"],
+      [3, "snapshots"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -152,9 +153,11 @@ describe("migrations", () => {
       "billing_checkpoints",
       "billing_events",
       "billing_migrations",
+      "billing_snapshots",
       "shipping_checkpoints",
       "shipping_events",
       "shipping_migrations",
+      "shipping_snapshots",
     ]);
     const stream = `Shared-${ulid()}`;
     await billing.appendToStream(stream, [{ type: "Billed", data: {} }]);

@@ -53,6 +53,25 @@ CREATE TABLE ${n.checkpoints} (
 );
 `,
   },
+  {
+    version: 3,
+    name: "snapshots",
+    sql: (n) => `
+CREATE TABLE ${n.snapshots} (
+  stream_id text COLLATE "C" NOT NULL,
+  version integer NOT NULL,
+  schema_version integer NOT NULL,
+  encoding text NOT NULL,
+  payload bytea NOT NULL,
+  created_at timestamptz NOT NULL,
+  CONSTRAINT "${n.tablePrefix}snapshots_pkey" PRIMARY KEY (stream_id, version),
+  CONSTRAINT "${n.tablePrefix}snapshots_version_positive" CHECK (version > 0),
+  CONSTRAINT "${n.tablePrefix}snapshots_schema_version_valid" CHECK (schema_version >= 0)
+);
+COMMENT ON COLUMN ${n.snapshots}.encoding IS
+  'the serializer''s name, then +gzip, +deflate or +deflate-raw when the payload is compressed';
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -15,6 +15,7 @@ export interface TableNames {
   readonly quotedSchema: string;
   readonly events: string;
   readonly checkpoints: string;
+  readonly snapshots: string;
   readonly migrations: string;
   /** Unquoted constraint names, to tell one unique violation from another. */
   readonly constraints: { readonly streamVersion: string; readonly eventId: string };
@@ -63,6 +64,7 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
     quotedSchema,
     events: table("events"),
     checkpoints: table("checkpoints"),
+    snapshots: table("snapshots"),
     migrations: table("migrations"),
     constraints: { streamVersion: `${tablePrefix}events_stream_version`, eventId: `${tablePrefix}events_event_id` },
     lockNamespace: `eventflows:${schema}.${tablePrefix}`,

@@ -1,7 +1,17 @@
 /** @eventflows/core/postgres against the harness's PostgreSQL (EVENTFLOWS_PG_URL), with the adapter's own client. */
-import { createPostgresClient, PostgresCheckpointStore, PostgresEventStore } from "../../../adapters/postgres/index.js";
+import {
+  createPostgresClient,
+  PostgresCheckpointStore,
+  PostgresEventStore,
+  PostgresSnapshotStore,
+} from "../../../adapters/postgres/index.js";
 import { ulid } from "../../../src/index.js";
-import { type ContractSuite, checkpointStoreContract, eventStoreContract } from "../../../src/testing/index.js";
+import {
+  type ContractSuite,
+  checkpointStoreContract,
+  eventStoreContract,
+  snapshotStoreContract,
+} from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
 
 /** A client and a freshly migrated schema of its own (so runs and runtimes never see each other's rows). */
@@ -45,6 +55,17 @@ export const postgresSuites: SuiteModule = {
           checkpointStoreContract({
             name: "PostgresCheckpointStore contract",
             create: () => new PostgresCheckpointStore({ sql, schema }),
+          }),
+        ),
+    },
+    {
+      name: "postgres snapshot store",
+      contract: "snapshotStoreContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          snapshotStoreContract({
+            name: "PostgresSnapshotStore contract",
+            create: (options) => new PostgresSnapshotStore({ ...options, sql, schema }),
           }),
         ),
     },
