@@ -4,7 +4,7 @@
  * Test-only code: Node APIs are fine here, never in src/ or adapters/.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 
@@ -105,4 +105,37 @@ export function spawnService(
 
 export function commandExists(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
+}
+
+/**
+ * Runs `body` while holding a lock directory (mkdir is atomic), so concurrent test processes do not
+ * install or start a service twice. A lock older than `staleMs` is left over from a killed run.
+ */
+export async function withLock<T>(
+  service: string,
+  lock: string,
+  body: () => Promise<T>,
+  staleMs = 5 * 60_000,
+): Promise<T> {
+  ensureDir(join(lock, ".."));
+  const deadline = Date.now() + staleMs;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      const lockedAt = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - lockedAt > staleMs) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new ServiceStartError(service, `timed out waiting for the lock ${lock}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }

@@ -10,7 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   cacheDir,
@@ -22,6 +22,7 @@ import {
   ServiceStartError,
   spawnService,
   waitFor,
+  withLock,
 } from "./common.ts";
 import type { ServiceHandle } from "./index.ts";
 
@@ -79,7 +80,7 @@ export async function ensureDynamoDb(): Promise<DynamoDbEndpoint> {
 }
 
 function developerEmulator(): Promise<string> {
-  ensured ??= withLock(startLock, async () => {
+  ensured ??= withLock("dynamodb", startLock, async () => {
     const reused = await reusable();
     if (reused !== undefined) return urlOf(reused.port);
     const emulator = await launch();
@@ -213,31 +214,6 @@ function kill(emulator: EmulatorState): void {
     process.kill(-emulator.pid, "SIGTERM");
   } catch {
     // already gone
-  }
-}
-
-/** mkdir is atomic: concurrent test processes wait instead of starting two emulators. */
-async function withLock<T>(lock: string, body: () => Promise<T>): Promise<T> {
-  ensureDir(join(lock, ".."));
-  const deadline = Date.now() + 5 * 60_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      const lockedAt = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-      if (Date.now() - lockedAt > 5 * 60_000) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new ServiceStartError("dynamodb", `timed out waiting for the lock ${lock}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  try {
-    return await body();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
   }
 }
 

@@ -5,9 +5,18 @@
  * Test-only code: Node APIs are fine here.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cacheDir, commandExists, ensureDir, freePort, portOpen, ServiceStartError, spawnService } from "./common.ts";
+import {
+  cacheDir,
+  commandExists,
+  ensureDir,
+  freePort,
+  portOpen,
+  ServiceStartError,
+  spawnService,
+  withLock,
+} from "./common.ts";
 import type { ServiceHandle } from "./index.ts";
 
 export const MOTO_VERSION = "5.2.5";
@@ -54,7 +63,7 @@ export async function startMoto(): Promise<ServiceHandle> {
 export async function ensureMoto(): Promise<MotoEndpoints> {
   const fromEnv = endpointsFromEnv();
   if (fromEnv.events !== undefined && fromEnv.sqs !== undefined) return { events: fromEnv.events, sqs: fromEnv.sqs };
-  const url = await withLock(startLock, async () => {
+  const url = await withLock("moto", startLock, async () => {
     const reused = await reusable();
     if (reused !== undefined) return `http://127.0.0.1:${reused.port}`;
     const started = await launch();
@@ -137,37 +146,14 @@ function killGroup(pid: number): void {
 async function installMoto(): Promise<void> {
   if (existsSync(installedMarker)) return;
   ensureDir(join(cacheDir, "moto"));
-  await withLock(installLock, async () => {
-    if (!existsSync(installedMarker)) install();
-  });
-}
-
-/**
- * Runs `body` while holding a lock directory (mkdir is atomic), so concurrent test processes do not
- * install or start moto twice. A lock older than ten minutes is left over from a killed run.
- */
-async function withLock<T>(lock: string, body: () => Promise<T>): Promise<T> {
-  ensureDir(join(lock, ".."));
-  const deadline = Date.now() + 10 * 60_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      const lockedAt = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-      if (Date.now() - lockedAt > 10 * 60_000) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new ServiceStartError("moto", `timed out waiting for the lock ${lock}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  try {
-    return await body();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  await withLock(
+    "moto",
+    installLock,
+    async () => {
+      if (!existsSync(installedMarker)) install();
+    },
+    10 * 60_000,
+  );
 }
 
 function install(): void {

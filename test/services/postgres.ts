@@ -7,13 +7,12 @@
  *   bun test/services/postgres.ts stop   stops the cluster a developer run left running
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import {
   cacheDir,
-  ensureDir,
   ensureServiceUser,
   freePort,
   isRoot,
@@ -21,6 +20,7 @@ import {
   runAsServiceUser,
   SERVICE_USER,
   ServiceStartError,
+  withLock,
 } from "./common.ts";
 import type { ServiceHandle } from "./index.ts";
 
@@ -56,7 +56,7 @@ export async function startPostgres(): Promise<ServiceHandle> {
 export async function ensurePostgres(): Promise<string> {
   const fromEnv = urlFromEnv();
   if (fromEnv !== undefined) return fromEnv;
-  ensuredUrl ??= withLock(startLock, async () => {
+  ensuredUrl ??= withLock("postgres", startLock, async () => {
     const reused = await reusable();
     if (reused !== undefined) return reused.url;
     const cluster = await launch();
@@ -194,34 +194,6 @@ async function stopCluster(cluster: ClusterState): Promise<void> {
     runAsServiceUser(join(cluster.binDir, "pg_ctl"), ["stop", "--pgdata", cluster.dataDir, "--mode", "fast", "--wait"]);
   } finally {
     rmSync(cluster.dataDir, { recursive: true, force: true });
-  }
-}
-
-/**
- * Runs `body` while holding a lock directory (mkdir is atomic), so concurrent test processes do not
- * start two clusters. A lock older than five minutes is left over from a killed run.
- */
-async function withLock<T>(lock: string, body: () => Promise<T>): Promise<T> {
-  ensureDir(join(lock, ".."));
-  const deadline = Date.now() + 5 * 60_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      const lockedAt = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-      if (Date.now() - lockedAt > 5 * 60_000) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new ServiceStartError("postgres", `timed out waiting for the lock ${lock}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-  try {
-    return await body();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
   }
 }
 
