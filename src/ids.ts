@@ -1,5 +1,6 @@
-import { decodeTime, isValid, monotonicFactory } from "ulidx";
+import { decodeTime, isValid } from "ulidx";
 import { ValidationError } from "./errors.js";
+import { createUlidGenerator } from "./internal/ulid-generator.js";
 
 /**
  * ULID identities: 26 Crockford base-32 characters, sortable by creation time. `Id<"Order">` is a
@@ -8,12 +9,11 @@ import { ValidationError } from "./errors.js";
  */
 export type Id<Brand extends string = string> = string & { readonly __idBrand: Brand };
 
-// Monotonic: ids made within one millisecond still sort in creation order.
 let nextUlid: (() => string) | undefined;
 
-/** A new ULID string. The generator is created on first use, never at import time. */
+/** A new ULID string. Monotonic: ids made within one millisecond still sort in creation order. */
 export function ulid(): string {
-  nextUlid ??= monotonicFactory();
+  nextUlid ??= createUlidGenerator();
   return nextUlid();
 }
 
