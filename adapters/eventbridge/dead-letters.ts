@@ -1,5 +1,6 @@
 import { type EventEnvelope, PayloadTooLargeError, ServiceError, utf8Length } from "../../src/index.js";
 import { type AwsJsonClient, backoffDelay, retryPolicy, sleep } from "../aws/index.js";
+import { batchBySize } from "./batches.js";
 import type { PutEventsRequestEntry } from "./eventbridge-types.js";
 
 /** An event EventBridge did not take, and why. */
@@ -94,7 +95,7 @@ export function sqsDeadLetterSink(options: SqsDeadLetterSinkOptions): DeadLetter
           });
         } else messages.push({ letter, body, size });
       }
-      for (const batch of batches(messages, limit)) {
+      for (const batch of batchBySize(messages, 10, limit)) {
         let pending = batch;
         for (let attempt = 1; pending.length > 0; attempt++) {
           let response: SendMessageBatchResponse;
@@ -152,21 +153,4 @@ export function handlerDeadLetterSink(handler: DeadLetterHandler): DeadLetterSin
       }
     },
   };
-}
-
-function batches<T extends { size: number }>(items: readonly T[], limit: number): T[][] {
-  const result: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (current.length === 10 || (current.length > 0 && bytes + item.size > limit)) {
-      result.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.size;
-  }
-  if (current.length > 0) result.push(current);
-  return result;
 }

@@ -24,6 +24,7 @@ import {
   sleep,
   sqsService,
 } from "../aws/index.js";
+import { batchBySize } from "./batches.js";
 import {
   type DeadLetter,
   type DeadLetterHandler,
@@ -203,7 +204,8 @@ export class EventBridgeEventBus extends EventBus {
     const pending = this.#prepare(events);
     const published: { event: EventEnvelope; eventId: string }[] = [];
     const failed: DeadLetter[] = [];
-    for (const batch of this.#batches(pending)) await this.#putBatch(batch, published, failed);
+    for (const batch of batchBySize(pending, MAX_ENTRIES_PER_REQUEST, this.#maxRequestBytes))
+      await this.#putBatch(batch, published, failed);
     if (failed.length === 0) return { delivered: published.length, failures: [], published, deadLettered: [] };
 
     const lost =
@@ -249,27 +251,6 @@ export class EventBridgeEventBus extends EventBus {
       };
       return { event, entry, size, attempts: 0 };
     });
-  }
-
-  /** Consecutive runs of at most 10 entries and `maxRequestBytes`: order is kept. */
-  #batches(pending: readonly Pending[]): Pending[][] {
-    const result: Pending[][] = [];
-    let current: Pending[] = [];
-    let bytes = 0;
-    for (const item of pending) {
-      if (
-        current.length === MAX_ENTRIES_PER_REQUEST ||
-        (current.length > 0 && bytes + item.size > this.#maxRequestBytes)
-      ) {
-        result.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(item);
-      bytes += item.size;
-    }
-    if (current.length > 0) result.push(current);
-    return result;
   }
 
   async #putBatch(
