@@ -1,0 +1,88 @@
+/**
+ * The Worker's configuration (wrangler.toml vars, secrets and bindings) and the event store it
+ * selects: DynamoDB over fetch, or PostgreSQL through postgres.js (Hyperdrive in production).
+ */
+import type { EventStore } from "@eventflows/core";
+import { DynamoDbEventStore } from "@eventflows/core/dynamodb";
+import { PostgresEventStore } from "@eventflows/core/postgres";
+
+/** What wrangler.toml and `wrangler secret put` give the Worker. */
+export interface Env {
+  /** `"dynamodb"` (the default) or `"postgres"`. */
+  readonly EVENT_STORE?: string;
+  /** Secret: the bearer token every command and query must carry. */
+  readonly API_TOKEN?: string;
+
+  readonly DYNAMODB_TABLE?: string;
+  readonly AWS_REGION?: string;
+  /** Secrets: an IAM user's key pair. */
+  readonly AWS_ACCESS_KEY_ID?: string;
+  readonly AWS_SECRET_ACCESS_KEY?: string;
+  /** Only to point at DynamoDB Local during development. */
+  readonly AWS_ENDPOINT_URL_DYNAMODB?: string;
+
+  /** The Hyperdrive binding: production's way to PostgreSQL. */
+  readonly HYPERDRIVE?: { readonly connectionString: string };
+  /** A plain connection string, for development without Hyperdrive. */
+  readonly DATABASE_URL?: string;
+  /** The schema holding the event tables. Defaults to `eventflows`. */
+  readonly PG_SCHEMA?: string;
+}
+
+/**
+ * The deployment is wrong, not the request: the message is for the operator (logged through the
+ * routes' `onError`), and clients get a bare 500.
+ */
+export class ConfigurationError extends Error {
+  override readonly name = "ConfigurationError";
+}
+
+export interface OpenedStore {
+  readonly store: EventStore;
+  /** Releases what the store holds (PostgreSQL connections); run it after the response. */
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * The store for one request. PostgreSQL connections belong to the request that opened them on
+ * Workers (Hyperdrive does the pooling), so a store is made per request and closed after it; the
+ * DynamoDB store holds nothing but configuration and costs nothing to make.
+ */
+export function openStore(env: Env): OpenedStore {
+  try {
+    return storeFor(env);
+  } catch (error) {
+    // A store refusing its options (no region, no credentials) is a deployment error too: left as
+    // the adapter's ValidationError it would answer the client 400, blaming the request.
+    if (error instanceof ConfigurationError) throw error;
+    throw new ConfigurationError(`the ${env.EVENT_STORE ?? "dynamodb"} event store is misconfigured`, {
+      cause: error,
+    });
+  }
+}
+
+function storeFor(env: Env): OpenedStore {
+  const kind = env.EVENT_STORE ?? "dynamodb";
+  if (kind === "dynamodb") {
+    const tableName = env.DYNAMODB_TABLE;
+    if (tableName === undefined || tableName === "") throw new ConfigurationError("DYNAMODB_TABLE is not set");
+    // Only string variables: the AWS client reads region, credentials and endpoint from them.
+    const awsEnv = {
+      AWS_REGION: env.AWS_REGION,
+      AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+      AWS_ENDPOINT_URL_DYNAMODB: env.AWS_ENDPOINT_URL_DYNAMODB,
+    };
+    return { store: new DynamoDbEventStore({ tableName, env: awsEnv }), close: async () => {} };
+  }
+  if (kind === "postgres") {
+    const url = env.HYPERDRIVE?.connectionString ?? env.DATABASE_URL;
+    if (url === undefined || url === "") {
+      throw new ConfigurationError("no database: bind HYPERDRIVE (wrangler.toml) or set DATABASE_URL");
+    }
+    // Workers allow six simultaneous connections per request; one request here runs one query at a time.
+    const store = new PostgresEventStore({ url, schema: env.PG_SCHEMA || "eventflows", client: { max: 2 } });
+    return { store, close: () => store.close() };
+  }
+  throw new ConfigurationError(`EVENT_STORE is "${kind.slice(0, 32)}": use "dynamodb" or "postgres"`);
+}

@@ -1,0 +1,121 @@
+/**
+ * Bundles the worker template the way `wrangler deploy --minify` does (esbuild, one ESM file, the
+ * `workerd`/`worker`/`browser` export conditions, Node built-ins and cloudflare:* left to workerd)
+ * and measures it. Inside this repository `@eventflows/core` and its subpaths resolve to the
+ * package's public entry points (package.json "exports", their sources), so the bundle holds what
+ * a user's would, from this checkout, without a build step.
+ *   bun worker-template/test/bundle.ts     prints the sizes
+ * Test-only code: Node APIs are fine here.
+ */
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { type BuildOptions, build, type Plugin } from "esbuild";
+import { packageEntries, repoRoot } from "../../scripts/lib/package-exports.ts";
+
+export const templateDir = join(repoRoot, "worker-template");
+
+/** The target of issue 7: far under Cloudflare's limits (3 MB gzipped on the free plan). */
+export const GZIP_LIMIT_BYTES = 100 * 1024;
+
+export interface WorkerBundle {
+  readonly code: string;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  /** Minified bytes per package or source folder, largest first: what to look at when it grows. */
+  readonly breakdown: readonly (readonly [string, number])[];
+}
+
+/** Resolves `@eventflows/core[/subpath]` to that entry's source; an unexported subpath fails, as on npm. */
+function localPackagePlugin(): Plugin {
+  const bySpecifier = new Map(packageEntries().map((entry) => [entry.specifier, join(repoRoot, entry.source)]));
+  return {
+    name: "eventflows-local-package",
+    setup(builder) {
+      builder.onResolve({ filter: /^@eventflows\/core(\/.*)?$/ }, (args) => {
+        const path = bySpecifier.get(args.path);
+        return path === undefined
+          ? { errors: [{ text: `${args.path} is not exported by @eventflows/core (package.json "exports")` }] }
+          : { path };
+      });
+    },
+  };
+}
+
+/** wrangler's bundling of a modules Worker, minified as `wrangler deploy --minify` does. */
+export const WRANGLER_LIKE: BuildOptions = {
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  platform: "neutral",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["browser", "module", "main"],
+  // workerd provides these: cloudflare:sockets always, node:* under nodejs_compat.
+  external: ["cloudflare:*", "node:*"],
+  minify: true,
+  legalComments: "none",
+};
+
+export async function bundleWorkerTemplate(entry = join(templateDir, "src", "index.ts")): Promise<WorkerBundle> {
+  const result = await build({
+    ...WRANGLER_LIKE,
+    entryPoints: [entry],
+    absWorkingDir: templateDir,
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+    plugins: [localPackagePlugin()],
+  });
+  const output = result.outputFiles[0];
+  if (output === undefined) throw new Error("bundling the worker template produced no JavaScript");
+  const sizes = new Map<string, number>();
+  for (const meta of Object.values(result.metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(meta.inputs)) {
+      const group = groupOf(input);
+      sizes.set(group, (sizes.get(group) ?? 0) + bytesInOutput);
+    }
+  }
+  return {
+    code: output.text,
+    bytes: output.contents.byteLength,
+    gzipBytes: gzipSync(output.contents).byteLength,
+    breakdown: [...sizes].filter(([, bytes]) => bytes > 0).sort((a, b) => b[1] - a[1]),
+  };
+}
+
+/** Bundles a Node script of the template (scripts/*.mjs) with the same package resolution. */
+export async function bundleTemplateScript(entry: string): Promise<string> {
+  const result = await build({
+    entryPoints: [entry],
+    absWorkingDir: templateDir,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    write: false,
+    logLevel: "silent",
+    plugins: [localPackagePlugin()],
+  });
+  const output = result.outputFiles[0];
+  if (output === undefined) throw new Error(`bundling ${entry} produced no JavaScript`);
+  return output.text;
+}
+
+function groupOf(input: string): string {
+  const inModules = input.lastIndexOf("node_modules/");
+  if (inModules !== -1) {
+    const parts = input.slice(inModules + "node_modules/".length).split("/");
+    return (parts[0] as string).startsWith("@") ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
+  }
+  // Inputs are relative to the template: the package's own code is up one level, by folder.
+  if (!input.startsWith("../")) return "worker-template";
+  return `@eventflows/core ${input.slice(3).split("/").slice(0, 2).join("/")}`;
+}
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+if (import.meta.main) {
+  const bundle = await bundleWorkerTemplate();
+  console.log(`worker template: ${kb(bundle.bytes)} minified, ${kb(bundle.gzipBytes)} gzipped`);
+  console.log(`limit: ${kb(GZIP_LIMIT_BYTES)} gzipped`);
+  for (const [group, bytes] of bundle.breakdown) console.log(`  ${kb(bytes).padStart(9)}  ${group}`);
+}

@@ -1,0 +1,450 @@
+/**
+ * The worker template end to end in workerd: the template is bundled as wrangler bundles it, run
+ * by miniflare with wrangler.toml's compatibility date, flags and vars, and driven over HTTP against
+ * the harness's real DynamoDB Local and PostgreSQL (through a Hyperdrive binding). Each stored event
+ * is then read back from this process, straight from the store. Bad requests get problem+json 4xx
+ * and leave the store exactly as it was.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { createDynamoDbClient, DynamoDbEventStore } from "../../adapters/dynamodb/index.js";
+import { createPostgresClient, PostgresEventStore } from "../../adapters/postgres/index.js";
+import { type EventEnvelope, type EventStore, ulid } from "../../src/index.js";
+import { cacheDir, repoRoot } from "../../test/services/common.ts";
+import { ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
+import {
+  bundleTemplateScript,
+  bundleWorkerTemplate,
+  GZIP_LIMIT_BYTES,
+  templateDir,
+  type WorkerBundle,
+} from "./bundle.ts";
+
+setDefaultTimeout(120_000);
+
+interface WranglerConfig {
+  readonly compatibility_date: string;
+  readonly compatibility_flags?: readonly string[];
+  readonly vars: Readonly<Record<string, string>>;
+  readonly env: { readonly postgres: { readonly vars: Readonly<Record<string, string>> } };
+}
+
+const wrangler = Bun.TOML.parse(readFileSync(join(templateDir, "wrangler.toml"), "utf8")) as unknown as WranglerConfig;
+const TOKEN = `token-${ulid()}`;
+const JSON_HEADERS = { "content-type": "application/json", authorization: `Bearer ${TOKEN}` };
+const ORIGIN = "http://worker.test";
+
+let bundle: WorkerBundle;
+beforeAll(async () => {
+  bundle = await bundleWorkerTemplate();
+});
+
+interface Worker {
+  readonly miniflare: Miniflare;
+  /** What the Worker wrote to stdout and stderr (console.log/error), also echoed here. */
+  readonly logs: string[];
+}
+
+function workerFor(bindings: Record<string, string>, hyperdrives: Record<string, string> = {}): Worker {
+  const logs: string[] = [];
+  const miniflare = new Miniflare({
+    modules: [{ type: "ESModule", path: "worker.mjs", contents: bundle.code }],
+    compatibilityDate: wrangler.compatibility_date,
+    compatibilityFlags: [...(wrangler.compatibility_flags ?? [])],
+    bindings,
+    hyperdrives,
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        stream.on("data", (chunk: Buffer) => {
+          logs.push(chunk.toString());
+          process.stderr.write(chunk);
+        });
+      }
+    },
+  });
+  return { miniflare, logs };
+}
+
+/**
+ * Waits (boundedly: the Worker logs after it has answered) until the log holds `marker` followed
+ * by every one of `expected`, and returns the log from `marker` on.
+ */
+async function loggedAfter(worker: Worker, marker: string, expected: readonly string[]): Promise<string> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const all = worker.logs.join("");
+    const at = all.indexOf(marker);
+    if (at !== -1 && expected.every((text) => all.indexOf(text, at) !== -1)) return all.slice(at);
+    await Bun.sleep(50);
+  }
+  throw new Error(
+    `the Worker never logged "${marker}" then ${expected.join(", ")}; it logged:\n${worker.logs.join("")}`,
+  );
+}
+
+/**
+ * A request to the Worker on a connection of its own. The Worker refuses some requests before
+ * reading their bodies (auth, media type, size), and workerd then closes the connection; a client
+ * reusing it at once for the next request would see ECONNRESET, a property of the transport that
+ * has nothing to do with what is tested here.
+ */
+async function dispatch(worker: Worker, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("connection", "close");
+  const response = await worker.miniflare.dispatchFetch(`${ORIGIN}${path}`, { ...init, headers } as never);
+  return response as unknown as Response;
+}
+
+interface Deployment {
+  readonly bindings: Record<string, string>;
+  readonly hyperdrives?: Record<string, string>;
+  /** The same store the Worker writes to, opened from this process. */
+  readonly store: EventStore;
+  readonly dispose: () => Promise<void>;
+}
+
+/** A table of its own, created with the template's own script (bundled, run by Node). */
+async function dynamoDbDeployment(): Promise<Deployment> {
+  const { endpoint, region, credentials } = await ensureDynamoDb();
+  const tableName = `worker_template_${ulid()}`;
+  const script = join(cacheDir, "worker-template", "create-table.mjs");
+  mkdirSync(join(script, ".."), { recursive: true });
+  writeFileSync(script, await bundleTemplateScript(join(templateDir, "scripts", "create-table.mjs")));
+  const created = spawnSync("node", [script, tableName], {
+    encoding: "utf8",
+    env: {
+      PATH: process.env.PATH,
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    },
+  });
+  if (created.status !== 0) throw new Error(`scripts/create-table.mjs failed: ${created.stderr}${created.stdout}`);
+  expect(created.stdout).toContain(`${tableName}: created`);
+  const local = { region, credentials, endpoint };
+  return {
+    bindings: {
+      ...wrangler.vars,
+      DYNAMODB_TABLE: tableName,
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      API_TOKEN: TOKEN,
+    },
+    store: new DynamoDbEventStore({ ...local, tableName }),
+    dispose: async () => {
+      await createDynamoDbClient(local).send("DeleteTable", { TableName: tableName });
+    },
+  };
+}
+
+/** A schema of its own, migrated with the `eventflows-pg migrate` command the README gives. */
+async function postgresDeployment(): Promise<Deployment> {
+  const url = await ensurePostgres();
+  const schema = uniqueSchema("worker_template");
+  const migrated = spawnSync(
+    process.execPath,
+    [join(repoRoot, "bin", "eventflows-pg.js"), "migrate", "--url", url, "--schema", schema],
+    { encoding: "utf8" },
+  );
+  if (migrated.status !== 0) throw new Error(`eventflows-pg migrate failed: ${migrated.stderr}${migrated.stdout}`);
+  const sql = createPostgresClient(url, { max: 2 });
+  return {
+    bindings: { ...wrangler.env.postgres.vars, PG_SCHEMA: schema, API_TOKEN: TOKEN },
+    hyperdrives: { HYPERDRIVE: withPassword(url) },
+    store: new PostgresEventStore({ sql, schema }),
+    dispose: async () => {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await sql.end();
+    },
+  };
+}
+
+/**
+ * Hyperdrive configurations always carry a password, and miniflare insists on one; the harness's
+ * throwaway cluster trusts loopback connections and ignores it.
+ */
+function withPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password === "") parsed.password = "unused";
+  return parsed.toString();
+}
+
+async function allEvents(store: EventStore): Promise<EventEnvelope[]> {
+  const events: EventEnvelope[] = [];
+  for await (const event of store.readAll()) events.push(event);
+  return events;
+}
+
+async function expectProblem(response: Response, status: number, code: string): Promise<Record<string, unknown>> {
+  const body = (await response.json()) as Record<string, unknown>;
+  expect({ status: response.status, code: body.code }).toEqual({ status, code });
+  expect(response.headers.get("content-type")).toBe("application/problem+json");
+  return body;
+}
+
+test(`the bundle (as wrangler deploy --minify makes it) stays under ${GZIP_LIMIT_BYTES / 1024} KB gzipped`, () => {
+  console.log(
+    `worker template bundle: ${(bundle.bytes / 1024).toFixed(1)} KB minified, ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzipped`,
+  );
+  // Both stores, Hono, valibot and the core are in it: an empty bundle would pass a size check too.
+  for (const part of ["hono", "valibot", "postgres", "aws4fetch", "@eventflows/core adapters/dynamodb"]) {
+    expect(bundle.breakdown.map(([group]) => group)).toContain(part);
+  }
+  expect(bundle.gzipBytes).toBeLessThan(GZIP_LIMIT_BYTES);
+});
+
+for (const [name, deploy] of [
+  ["DynamoDB (DynamoDB Local)", dynamoDbDeployment],
+  ["PostgreSQL (through a Hyperdrive binding)", postgresDeployment],
+] as const) {
+  describe(`the worker template in workerd, ${name}`, () => {
+    let deployment: Deployment;
+    let worker: Worker;
+
+    beforeAll(async () => {
+      deployment = await deploy();
+      worker = workerFor(deployment.bindings, deployment.hyperdrives);
+      await worker.miniflare.ready;
+    });
+    afterAll(async () => {
+      await worker?.miniflare.dispose();
+      await deployment?.dispose();
+    });
+
+    const send = (path: string, init: RequestInit = {}) => dispatch(worker, path, init);
+    const command = (type: string, body: unknown, headers: Record<string, string> = {}) =>
+      send(`/commands/${type}`, {
+        method: "POST",
+        headers: { ...JSON_HEADERS, ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+    const getList = (listId: string) =>
+      send(`/queries/GetList?listId=${encodeURIComponent(listId)}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+
+    /** Runs `request` and checks it answered `status`/`code` as problem+json and wrote nothing. */
+    async function refused(request: () => Promise<Response>, status: number, code: string) {
+      const before = await allEvents(deployment.store);
+      const body = await expectProblem(await request(), status, code);
+      expect(await allEvents(deployment.store)).toEqual(before);
+      return body;
+    }
+
+    async function createList(title = "Groceries"): Promise<string> {
+      const response = await command("CreateList", { title });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { listId: string }).listId;
+    }
+
+    test("health: live, and ready once the store answers from inside workerd", async () => {
+      const live = await send("/health/live");
+      expect(live.status).toBe(200);
+      const ready = await send("/health/ready");
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: "ok", checks: { store: { status: "ok" } } });
+    });
+
+    test("GET /openapi.json documents the commands, the query and the bearer scheme", async () => {
+      const response = await send("/openapi.json");
+      expect(response.status).toBe(200);
+      const document = (await response.json()) as {
+        paths: Record<string, unknown>;
+        components: { securitySchemes: Record<string, unknown> };
+      };
+      expect(Object.keys(document.paths)).toEqual(
+        expect.arrayContaining([
+          "/commands/CreateList",
+          "/commands/AddTodo",
+          "/commands/CompleteTodo",
+          "/queries/GetList",
+        ]),
+      );
+      expect(document.components.securitySchemes.bearer).toEqual({ type: "http", scheme: "bearer" });
+    });
+
+    test("commands append events, the query reads them back, the store holds them", async () => {
+      const correlationId = `e2e-${ulid()}`;
+      const headers = { "x-correlation-id": correlationId };
+      const created = await command("CreateList", { title: "  Groceries  " }, headers);
+      expect(created.status).toBe(200);
+      expect(created.headers.get("x-correlation-id")).toBe(correlationId);
+      const { listId, version } = (await created.json()) as { listId: string; version: number };
+      expect(version).toBe(1);
+
+      const first = await command("AddTodo", { listId, text: "milk" }, headers);
+      expect(await first.json()).toEqual({ todoId: 1, version: 2 });
+      // Lower case is the same list: the schema normalises ULIDs.
+      const second = await command("AddTodo", { listId: listId.toLowerCase(), text: "bread" }, headers);
+      expect(await second.json()).toEqual({ todoId: 2, version: 3 });
+      const done = await command("CompleteTodo", { listId, todoId: 1 }, headers);
+      expect(await done.json()).toEqual({ version: 4 });
+      const again = await command("CompleteTodo", { listId, todoId: 1 }, headers);
+      expect(await again.json()).toEqual({ version: 4 });
+
+      const read = await getList(listId);
+      expect(read.status).toBe(200);
+      expect(await read.json()).toEqual({
+        listId,
+        title: "Groceries",
+        todos: [
+          { todoId: 1, text: "milk", done: true },
+          { todoId: 2, text: "bread", done: false },
+        ],
+        version: 4,
+      });
+      const byPost = await send("/queries/GetList", {
+        method: "POST",
+        headers: JSON_HEADERS,
+        body: `{"listId":"${listId}"}`,
+      });
+      expect(((await byPost.json()) as { version: number }).version).toBe(4);
+
+      const stored: EventEnvelope[] = [];
+      for await (const event of deployment.store.readStream(`TodoList-${listId}`)) stored.push(event);
+      expect(stored.map(({ version, type, data }) => ({ version, type, data }))).toEqual([
+        { version: 1, type: "TodoListCreated", data: { title: "Groceries" } },
+        { version: 2, type: "TodoAdded", data: { todoId: 1, text: "milk" } },
+        { version: 3, type: "TodoAdded", data: { todoId: 2, text: "bread" } },
+        { version: 4, type: "TodoCompleted", data: { todoId: 1 } },
+      ]);
+      for (const event of stored) {
+        expect(event.streamId).toBe(`TodoList-${listId}`);
+        expect(event.metadata.correlationId).toBe(correlationId);
+        expect(typeof event.metadata.causationId).toBe("string");
+      }
+    });
+
+    test("an Idempotency-Key replays the first result instead of appending again", async () => {
+      const listId = await createList();
+      const retry = () => command("AddTodo", { listId, text: "once" }, { "idempotency-key": `add-${listId}` });
+      const first = await retry();
+      expect(await first.json()).toEqual({ todoId: 1, version: 2 });
+      const before = await allEvents(deployment.store);
+      const replayed = await retry();
+      expect(replayed.status).toBe(200);
+      expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+      expect(await replayed.json()).toEqual({ todoId: 1, version: 2 });
+      expect(await allEvents(deployment.store)).toEqual(before);
+    });
+
+    describe("bad input: problem+json 4xx, nothing written", () => {
+      test("malformed JSON", async () => {
+        await refused(() => command("CreateList", '{"title": "unterminated'), 400, "VALIDATION_FAILED");
+      });
+
+      test("a body that is not JSON by its content type", async () => {
+        await refused(
+          () => command("CreateList", "title=Groceries", { "content-type": "application/x-www-form-urlencoded" }),
+          415,
+          "UNSUPPORTED_MEDIA_TYPE",
+        );
+      });
+
+      test("a body over the 1 MiB limit", async () => {
+        await refused(() => command("CreateList", { title: "x".repeat(1024 * 1024) }), 413, "PAYLOAD_TOO_LARGE");
+      });
+
+      test("an unknown command", async () => {
+        await refused(() => command("DeleteEverything", {}), 404, "HANDLER_NOT_FOUND");
+      });
+
+      test("schema violations, each issue with its path", async () => {
+        const blank = await refused(() => command("CreateList", { title: "   " }), 400, "VALIDATION_FAILED");
+        expect(blank.issues).toEqual([expect.objectContaining({ path: ["title"] })]);
+        const listId = await createList();
+        const bad = await refused(
+          () => command("CompleteTodo", { listId: "not-a-ulid", todoId: 0 }),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect((bad.issues as { path: string[] }[]).map((issue) => issue.path)).toEqual([["listId"], ["todoId"]]);
+        const query = await refused(() => getList("nope"), 400, "VALIDATION_FAILED");
+        expect(query.issues).toEqual([expect.objectContaining({ path: ["listId"] })]);
+        // A rule of the aggregate, not of the schema: there is no to-do 7 in a new list.
+        const rule = await refused(() => command("CompleteTodo", { listId, todoId: 7 }), 400, "VALIDATION_FAILED");
+        expect(rule.issues).toEqual([expect.objectContaining({ path: ["todoId"] })]);
+      });
+
+      test("a list that does not exist", async () => {
+        const missing = ulid();
+        await refused(() => command("AddTodo", { listId: missing, text: "milk" }), 404, "STREAM_NOT_FOUND");
+        await refused(() => getList(missing), 404, "STREAM_NOT_FOUND");
+      });
+
+      test("a missing or wrong bearer token", async () => {
+        const response = await refused(
+          () => send("/commands/CreateList", { method: "POST", body: '{"title":"x"}' }),
+          401,
+          "UNAUTHORIZED",
+        );
+        expect(response.detail).toContain("Bearer");
+        await refused(
+          () => command("CreateList", { title: "x" }, { authorization: "Bearer guessed" }),
+          401,
+          "UNAUTHORIZED",
+        );
+        await refused(() => send(`/queries/GetList?listId=${ulid()}`), 401, "UNAUTHORIZED");
+      });
+
+      test("an Idempotency-Key reused with a different body", async () => {
+        const listId = await createList();
+        const key = { "idempotency-key": `reuse-${listId}` };
+        expect((await command("AddTodo", { listId, text: "first" }, key)).status).toBe(200);
+        await refused(() => command("AddTodo", { listId, text: "second" }, key), 422, "IDEMPOTENCY_KEY_REUSED");
+      });
+
+      test("an unknown route", async () => {
+        await refused(() => send("/admin"), 404, "NOT_FOUND");
+      });
+    });
+
+    test("no request above failed on the server (nothing was reported to onError)", () => {
+      expect(worker.logs.filter((line) => line.includes("[eventflows]") || line.includes("Error"))).toEqual([]);
+    });
+  });
+}
+
+describe("the worker template in workerd, misconfigured", () => {
+  let worker: Worker;
+  beforeAll(async () => {
+    const { endpoint } = await ensureDynamoDb();
+    // No AWS credentials: the store cannot be made.
+    worker = workerFor({ ...wrangler.vars, API_TOKEN: TOKEN, AWS_ENDPOINT_URL_DYNAMODB: endpoint });
+    await worker.miniflare.ready;
+  });
+  afterAll(async () => {
+    await worker?.miniflare.dispose();
+  });
+
+  const send = (path: string, init: RequestInit = {}) => dispatch(worker, path, init);
+
+  test("readiness 503 and a command 500 tell the client nothing; the log tells the operator what is missing", async () => {
+    expect((await send("/health/live")).status).toBe(200);
+    const ready = await expectProblem(await send("/health/ready"), 503, "NOT_READY");
+    const failed = await expectProblem(
+      await send("/commands/CreateList", { method: "POST", headers: JSON_HEADERS, body: '{"title":"x"}' }),
+      500,
+      "INTERNAL_ERROR",
+    );
+    for (const body of [ready, failed]) expect(JSON.stringify(body)).not.toMatch(/AWS_|credential|dynamodb/i);
+    await loggedAfter(worker, "[eventflows] command CreateList failed", ["ConfigurationError", "AWS_ACCESS_KEY_ID"]);
+  });
+
+  test("without API_TOKEN every command and query is refused, with a 500 and the reason in the log", async () => {
+    const open = workerFor({ ...wrangler.vars, AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" });
+    try {
+      const response = await dispatch(open, `/queries/GetList?listId=${ulid()}`, {
+        headers: { authorization: "Bearer anything" },
+      });
+      await expectProblem(response, 500, "INTERNAL_ERROR");
+      await loggedAfter(open, "[eventflows] query GetList failed", ["API_TOKEN is not set"]);
+    } finally {
+      await open.miniflare.dispose();
+    }
+  });
+});
