@@ -1,7 +1,8 @@
 /**
  * @module @eventflows/core/dynamodb: an event store in one DynamoDB table over the JSON protocol
  * (aws4fetch, no AWS SDK), with optimistic concurrency, atomic multi-event appends, consistent reads
- * and a global feed whose ordering and completeness are documented in docs/adapters/dynamodb.md.
+ * and a global feed whose ordering and completeness are documented in docs/adapters/dynamodb.md;
+ * and a snapshot store, in the same table or one of its own.
  */
 export type { AttributeValue, Item } from "./attribute-value.js";
 export { createDynamoDbClient, isServiceErrorCode } from "./client.js";
@@ -17,4 +18,9 @@ export {
   type TableLayoutOptions,
   tableLayout,
 } from "./layout.js";
+export {
+  DynamoDbSnapshotStore,
+  type DynamoDbSnapshotStoreOptions,
+  SNAPSHOT_PARTITION_PREFIX,
+} from "./snapshot-store.js";
 export { ensureEventStoreTable, eventStoreTableDefinition } from "./table.js";

@@ -2,9 +2,9 @@
  * @eventflows/core/dynamodb against the harness's DynamoDB Local (AWS_ENDPOINT_URL_DYNAMODB), with
  * and without the global feed. aws4fetch is web-standard, so no compatibility flag.
  */
-import { createDynamoDbClient, DynamoDbEventStore } from "../../../adapters/dynamodb/index.js";
+import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSnapshotStore } from "../../../adapters/dynamodb/index.js";
 import { ulid } from "../../../src/index.js";
-import { eventStoreContract } from "../../../src/testing/index.js";
+import { eventStoreContract, snapshotStoreContract } from "../../../src/testing/index.js";
 import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
 
 /** DynamoDB Local accepts any alphanumeric key id; the region only has to be consistent. */
@@ -34,8 +34,29 @@ function eventStoreSuite(globalFeed: boolean): RuntimeSuite {
   };
 }
 
+/** Snapshots in an event store's table, as the docs recommend. */
+const snapshotStoreSuite: RuntimeSuite = {
+  name: "dynamodb snapshot store",
+  contract: "snapshotStoreContract",
+  open: async (env) => {
+    const endpoint = requiredVariable(env, "AWS_ENDPOINT_URL_DYNAMODB");
+    const tableName = `runtime_snapshots_${ulid()}`;
+    const options = { ...LOCAL, endpoint, tableName };
+    await new DynamoDbEventStore(options).ensureTable();
+    return {
+      suite: snapshotStoreContract({
+        name: "DynamoDbSnapshotStore contract",
+        create: (storeOptions) => new DynamoDbSnapshotStore({ ...storeOptions, ...options }),
+      }),
+      close: async () => {
+        await createDynamoDbClient({ ...LOCAL, endpoint }).send("DeleteTable", { TableName: tableName });
+      },
+    };
+  },
+};
+
 export const dynamodbSuites: SuiteModule = {
   services: ["dynamodb"],
   workerdFlags: [],
-  suites: [eventStoreSuite(true), eventStoreSuite(false)],
+  suites: [eventStoreSuite(true), eventStoreSuite(false), snapshotStoreSuite],
 };
