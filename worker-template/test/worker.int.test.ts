@@ -8,10 +8,11 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { Miniflare } from "miniflare";
 import { createDynamoDbClient, DynamoDbEventStore } from "../../adapters/dynamodb/index.js";
 import { createPostgresClient, PostgresEventStore } from "../../adapters/postgres/index.js";
+import { packageEntries } from "../../scripts/lib/package-exports.ts";
 import { type EventEnvelope, type EventStore, ulid } from "../../src/index.js";
 import { cacheDir, repoRoot } from "../../test/services/common.ts";
 import { ensureDynamoDb } from "../../test/services/dynamodb.ts";
@@ -197,6 +198,26 @@ test(`the bundle (as wrangler deploy --minify makes it) stays under ${GZIP_LIMIT
     expect(bundle.breakdown.map(([group]) => group)).toContain(part);
   }
   expect(bundle.gzipBytes).toBeLessThan(GZIP_LIMIT_BYTES);
+});
+
+test("the template type-checks under its own tsconfig.json, as a user's copy does", () => {
+  // The user's config, with @eventflows/core's entry points mapped to this checkout's sources.
+  const dir = join(cacheDir, "worker-template", "tsc");
+  mkdirSync(dir, { recursive: true });
+  const paths = Object.fromEntries(
+    packageEntries().map((entry) => [entry.specifier, [relative(dir, join(repoRoot, entry.source))]]),
+  );
+  const config = {
+    extends: relative(dir, join(templateDir, "tsconfig.json")),
+    compilerOptions: { paths },
+    include: [relative(dir, join(templateDir, "src"))],
+  };
+  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(config, null, 2));
+  const tsc = spawnSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", dir, "--pretty", "false"], {
+    encoding: "utf8",
+  });
+  expect(`${tsc.stdout}${tsc.stderr}`).toBe("");
+  expect(tsc.status).toBe(0);
 });
 
 for (const [name, deploy] of [
