@@ -1,25 +1,35 @@
 /**
  * Snapshots bench (issue 6): loading an aggregate with 1k, 10k and 100k events by full replay and
- * from a snapshot plus the tail, through `AggregateRepository` on the in-memory stores, and what a
- * snapshot write costs per serializer. The PostgreSQL and DynamoDB rows join when those stores land.
+ * from a snapshot plus the tail, through `AggregateRepository`, on the in-memory stores, on
+ * PostgreSQL (PostgresEventStore + PostgresSnapshotStore) and on DynamoDB Local (DynamoDbEventStore
+ * + DynamoDbSnapshotStore, in one table); and what a snapshot write costs per serializer.
  *
  * Run: `bun bench/snapshots.bench.ts`, or `bun run bench snapshots` to also refresh bench/RESULTS.md.
+ * PostgreSQL and DynamoDB Local come from the test harness (or EVENTFLOWS_PG_URL /
+ * AWS_ENDPOINT_URL_DYNAMODB); the schema and table made here are dropped at the end.
  */
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { bench, do_not_optimize, group, summary } from "mitata";
+import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSnapshotStore } from "../adapters/dynamodb/index.js";
+import { createPostgresClient, PostgresEventStore, PostgresSnapshotStore } from "../adapters/postgres/index.js";
 import {
   AggregateRepository,
   AggregateRoot,
+  type AggregateSnapshot,
   type EventEnvelope,
   type EventOfType,
+  type EventStore,
   InMemoryEventStore,
   InMemorySnapshotStore,
   jsonSerializer,
   msgpackSerializer,
   type SnapshotSerializer,
   type SnapshotStore,
+  ulid,
 } from "../src/index.js";
+import { ensureDynamoDb } from "../test/services/dynamodb.ts";
+import { ensurePostgres } from "../test/services/postgres.ts";
 import { type BenchmarkResult, resultsDir, runAndReport } from "./lib/report.js";
 
 type LedgerEvent =
@@ -76,13 +86,96 @@ const serializers: [string, () => SnapshotSerializer][] = [
   ["msgpack", msgpackSerializer],
 ];
 
-const repository = (store: InMemoryEventStore, snapshots?: SnapshotStore) =>
+const repository = (store: EventStore, snapshots?: SnapshotStore) =>
   new AggregateRepository({
     store,
     stream: (id) => `Ledger-${id}`,
     create: (id) => new Ledger(id),
     ...(snapshots === undefined ? {} : { snapshots: { store: snapshots, policy: () => false } }),
   });
+
+// The database backends: one schema / one table for this run, dropped at the end.
+const runId = ulid().toLowerCase();
+const pgSql = createPostgresClient(await ensurePostgres(), { max: 4 });
+const pgSchema = `bench_snapshots_${Date.now().toString(36)}`;
+const pgEvents = new PostgresEventStore({ sql: pgSql, schema: pgSchema });
+await pgEvents.migrate();
+const dynamo = await ensureDynamoDb();
+const ddbTable = `bench_snapshots_${runId}`;
+// Without the global feed: a full replay reads the stream alone, and the 100k-event history is written faster.
+const ddbEvents = new DynamoDbEventStore({ ...dynamo, tableName: ddbTable, globalFeed: false });
+await ddbEvents.ensureTable();
+
+interface Backend {
+  readonly name: string;
+  readonly events: EventStore;
+  readonly snapshots: SnapshotStore;
+  /** Events per append while writing the history. */
+  readonly batch: number;
+}
+// Both snapshot stores with their defaults: JSON, gzip-compressed.
+const backends: readonly Backend[] = [
+  {
+    name: "postgres",
+    events: pgEvents,
+    snapshots: new PostgresSnapshotStore({ sql: pgSql, schema: pgSchema }),
+    batch: 1000,
+  },
+  {
+    name: "dynamodb",
+    events: ddbEvents,
+    snapshots: new DynamoDbSnapshotStore({ ...dynamo, tableName: ddbTable, client: ddbEvents.client }),
+    batch: ddbEvents.capabilities.maxEventsPerAppend ?? 25,
+  },
+];
+
+/** Writes the history to a backend and registers its two load benchmarks: full replay, and snapshot + tail. */
+async function backendRows(
+  backend: Backend,
+  size: number,
+  events: readonly LedgerEvent[],
+  atSnapshot: AggregateSnapshot<LedgerState>,
+  expected: LedgerState,
+) {
+  const label = size.toLocaleString("en-US");
+  const id = `${backend.name}-${size}`;
+  const streamId = `Ledger-${id}`;
+  for (let i = 0; i < size; i += backend.batch) {
+    await backend.events.appendToStream(streamId, events.slice(i, i + backend.batch), { expectedVersion: i });
+  }
+  const saved = await backend.snapshots.save({ streamId, ...atSnapshot });
+  const full = repository(backend.events);
+  const withSnapshot = repository(backend.events, backend.snapshots);
+  for (const [path, repo] of [
+    ["full replay", full],
+    ["snapshot", withSnapshot],
+  ] as const) {
+    const loaded = await repo.load(id);
+    if (
+      loaded.version !== size ||
+      JSON.stringify([...loaded.currentState.lines]) !== JSON.stringify([...expected.lines])
+    ) {
+      throw new Error(`${backend.name}: ${path} load disagrees with the in-memory replay at ${label} events`);
+    }
+  }
+  const names = {
+    full: `${backend.name}: load ${label} events: full replay`,
+    snapshot: `${backend.name}: load ${label} events: ${saved.encoding} snapshot + ${TAIL}-event tail`,
+  };
+  eventsPerIteration[names.full] = size;
+  pairs.push([names.snapshot, names.full]);
+  savings.push([
+    `${label} events, ${backend.name} (${saved.encoding}, ${saved.storedBytes.toLocaleString("en-US")} bytes)`,
+    names.snapshot,
+    names.full,
+  ]);
+  group(`load an aggregate with ${label} events (${backend.name})`, () => {
+    summary(() => {
+      bench(names.full, async () => do_not_optimize(await full.load(id)));
+      bench(names.snapshot, async () => do_not_optimize(await withSnapshot.load(id)));
+    });
+  });
+}
 
 for (const size of sizes) {
   const label = size.toLocaleString("en-US");
@@ -121,6 +214,7 @@ for (const size of sizes) {
       for (const [name, repo] of withSnapshot) bench(name, async () => do_not_optimize(await repo.load("L")));
     });
   });
+  for (const backend of backends) await backendRows(backend, size, events, atSnapshot.toSnapshot(), expected);
 }
 
 // What a snapshot write costs: serialization (and compression) of the 200-line state, then the store.
@@ -147,14 +241,21 @@ group("take one snapshot (200-line state)", () => {
   }
 });
 
-const results = await runAndReport("snapshots", "Snapshots: rehydration with and without a snapshot", {
-  eventsPerIteration,
-  pairs,
-  statistic: "p50",
-  notes: [
-    `In-memory event and snapshot stores, through AggregateRepository.load. The aggregate's state is bounded (≤ 200 lines, a Set, a Date); the snapshot sits ${TAIL} events before the head, as an everyNEvents(100) policy leaves it on average. events/s is given for full replays only.`,
-  ],
-});
+let results: BenchmarkResult[];
+try {
+  results = await runAndReport("snapshots", "Snapshots: rehydration with and without a snapshot", {
+    eventsPerIteration,
+    pairs,
+    statistic: "p50",
+    notes: [
+      `Through AggregateRepository.load, on the in-memory stores, on PostgreSQL (PostgresEventStore and PostgresSnapshotStore, one local server, fsync on) and on DynamoDB Local (DynamoDbEventStore without the global feed and DynamoDbSnapshotStore in the same table). The aggregate's state is bounded (≤ 200 lines, a Set, a Date); the snapshot sits ${TAIL} events before the head, as an everyNEvents(100) policy leaves it on average, so a snapshot load is two reads (the snapshot; the stream from the snapshot's version, which proves that event exists) and replays ${TAIL} events. The database snapshot stores run with their defaults (JSON, gzip). events/s is given for full replays only.`,
+    ],
+  });
+} finally {
+  await pgSql.unsafe(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
+  await pgSql.end();
+  await createDynamoDbClient(dynamo).send("DeleteTable", { TableName: ddbTable });
+}
 
 const byName = new Map<string, BenchmarkResult>(results.map((r) => [r.name, r]));
 const lines = ["", "| aggregate | time with snapshot / full replay (p50) | time saved |", "| --- | ---: | ---: |"];
