@@ -169,30 +169,23 @@ export class DynamoDbEventStore extends EventStore {
       const at = version as number;
       const token = crypto.randomUUID();
       const transaction = this.#transaction(streamId, at, commit, encoded, token);
-      try {
-        await this.#write(streamId, at, commit, encoded, transaction);
-        return encoded.map((e, i) =>
+      const committed = (feedCommit: number | undefined) =>
+        encoded.map((e, i) =>
           envelopeOf(
             streamId,
             at + i + 1,
-            commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
+            feedCommit === undefined ? undefined : feedCommit * POSITIONS_PER_COMMIT + i,
             e.event,
           ),
         );
+      try {
+        await this.#write(streamId, at, commit, encoded, transaction);
+        return committed(commit);
       } catch (error) {
         if (!isDefinitiveFailure(error)) {
           // The request may have committed on an attempt whose answer was lost: settle it.
           const fate = await this.#settle(streamId, at, commit, token, encoded).catch(() => undefined);
-          if (fate === "committed") {
-            return encoded.map((e, i) =>
-              envelopeOf(
-                streamId,
-                at + i + 1,
-                commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
-                e.event,
-              ),
-            );
-          }
+          if (fate === "committed") return committed(commit);
           if (fate === undefined) throw error;
           commit = undefined;
         }
