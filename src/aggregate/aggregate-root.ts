@@ -12,7 +12,8 @@ export type AppliedEvent<E extends DomainEvent> = E & Partial<Omit<EventEnvelope
 
 /** A handler map: for each event type, how it changes the state. Return the new state, or mutate and return nothing. */
 export type EventHandlerMap<State, E extends DomainEvent> = {
-  readonly [Type in E["type"]]: (state: State, event: AppliedEvent<EventOfType<E, Type>>) => State | undefined | void;
+  // biome-ignore lint/suspicious/noConfusingVoidType: an entry that mutates `state` has a body with no return
+  readonly [Type in E["type"]]: (state: State, event: AppliedEvent<EventOfType<E, Type>>) => State | void;
 };
 
 export interface AggregateSnapshot<State> {
@@ -122,8 +123,12 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     return { version: this.#persistedVersion, state: structuredClone(this.state) };
   }
 
-  restoreSnapshot(snapshot: AggregateSnapshot<State>): this {
-    this.state = structuredClone(snapshot.state);
+  /**
+   * Replaces state and versions with a snapshot's. The state is cloned, so the caller's copy stays
+   * theirs; `owned: true` says nobody else holds it (a freshly decoded snapshot) and skips the clone.
+   */
+  restoreSnapshot(snapshot: AggregateSnapshot<State>, options: { readonly owned?: boolean } = {}): this {
+    this.state = options.owned === true ? snapshot.state : structuredClone(snapshot.state);
     this.#version = snapshot.version;
     this.#persistedVersion = snapshot.version;
     this.#uncommitted = [];

@@ -1,4 +1,4 @@
-import { AggregateRoot } from "../aggregate/aggregate-root.js";
+import type { AggregateRoot } from "../aggregate/aggregate-root.js";
 import { isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
@@ -221,19 +221,9 @@ export class RepositorySnapshots<A extends AnyAggregate> {
   }
 }
 
-/**
- * Restores a state that was just deserialized and belongs to nobody else. The default
- * `restoreSnapshot` clones its input to protect the caller's copy; here that clone would cost as
- * much as the decoding itself, so it is skipped. An aggregate that overrides `restoreSnapshot`
- * (to convert or check the state) gets its override.
- */
+/** The state was just deserialized and belongs to nobody else: no defensive clone (it costs as much as decoding). */
 function restoreOwned(aggregate: AnyAggregate, version: number, state: unknown): void {
-  if (aggregate.restoreSnapshot !== AggregateRoot.prototype.restoreSnapshot) {
-    aggregate.restoreSnapshot({ version, state });
-    return;
-  }
-  (aggregate as unknown as { state: unknown }).state = state;
-  aggregate.markCommitted(version);
+  aggregate.restoreSnapshot({ version, state }, { owned: true });
 }
 
 function assertOptions(options: unknown): void {
