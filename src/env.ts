@@ -1,6 +1,6 @@
 /**
- * The one place EventFlows reads the process environment. On Node, Bun and Lambda that is
- * `process.env`; on Workers there is no process, and bindings are passed in explicitly.
+ * The one place EventFlows reads the process environment (on Node, Bun and Lambda). Workers have
+ * none: there the bindings are passed in explicitly.
  */
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 

@@ -13,9 +13,10 @@ describe("ids", () => {
   test("the timestamp is recoverable", () => {
     const before = Date.now();
     const id = ulid();
+    const after = Date.now();
     const at = ulidTimestamp(id).getTime();
     expect(at).toBeGreaterThanOrEqual(before);
-    expect(at).toBeLessThanOrEqual(Date.now());
+    expect(at).toBeLessThanOrEqual(after);
   });
 
   test("defineId creates, validates and parses branded ids", () => {

@@ -26,7 +26,7 @@ export interface AwsClientConfig {
   readonly credentials?: AwsCredentials | AwsCredentialsProvider;
   /**
    * Where the variables above are read: on Workers pass the bindings (`env`). The ambient environment
-   * (`process.env` on Node, Bun, Lambda) is read after it. Explicit options win over both.
+   * (on Node, Bun, Lambda) is read after it. Explicit options win over both.
    */
   readonly env?: EnvSource;
 }

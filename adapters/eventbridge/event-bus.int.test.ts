@@ -138,8 +138,8 @@ describe("EventBridgeEventBus on moto", () => {
     let publishing = true;
     let duplicates = 0;
     const consuming = (async () => {
-      const deadline = Date.now() + 240_000;
-      while (received.length < 1_000 && Date.now() < deadline) {
+      const expired = deadlineIn(240_000);
+      while (received.length < 1_000 && !expired()) {
         const poll = await receiveAndConsume({
           client: sqs,
           queueUrl: eventsQueueUrl,
@@ -404,9 +404,9 @@ describe("SQS consumer on moto", () => {
         },
         onFailure: (failure) => reported.push(failure),
       });
-      const deadline = Date.now() + 60_000;
+      const expired = deadlineIn(60_000);
       const handled = () => [...calls.entries()].filter(([id, n]) => (failingOnce.has(id) ? n === 2 : n === 1)).length;
-      while (handled() < published.length && Date.now() < deadline) {
+      while (handled() < published.length && !expired()) {
         await receiveAndConsume({
           client: sqs,
           queueUrl: eventsQueueUrl,
@@ -448,3 +448,12 @@ describe("SQS consumer on moto", () => {
     TIMEOUT,
   );
 });
+
+/** Bounds a polling loop (not a speed assertion): true once `ms` have passed. */
+function deadlineIn(ms: number): () => boolean {
+  const end = Date.now() + ms;
+  return function expired() {
+    const now = Date.now();
+    return now >= end;
+  };
+}
