@@ -6,8 +6,9 @@
  */
 import { loadavg } from "node:os";
 import { bench, do_not_optimize, group, summary } from "mitata";
+import { monotonicFactory } from "ulidx";
 import * as v from "valibot";
-import { CommandBus, type Middleware, QueryBus, validation } from "../src/index.js";
+import { CommandBus, type Middleware, QueryBus, ulid, validation } from "../src/index.js";
 import { cartHistory, foldByHand, MapCart, MethodCart, NestCart, nestHistory } from "./lib/cart-aggregates.js";
 import { CheckedPingCommand, PingCommand, PingQuery, startNestBuses } from "./lib/nest-cqrs.js";
 import { runAndReport } from "./lib/report.js";
@@ -168,6 +169,16 @@ group("query dispatch, trivial async handler", () => {
     bench(dispatch.queryNest, () => nest.queries.execute(new PingQuery(1)));
   });
 });
+
+// Every appended event and every dispatched message gets a ULID: ours against ulidx's monotonic factory.
+const ulidxMonotonic = monotonicFactory();
+group("id generation (monotonic ULID)", () => {
+  summary(() => {
+    bench("ulid: ours", () => do_not_optimize(ulid()));
+    bench("ulid: ulidx monotonicFactory", () => do_not_optimize(ulidxMonotonic()));
+  });
+});
+pairs.push(["ulid: ours", "ulid: ulidx monotonicFactory"]);
 
 const loadBefore = loadavg()[0] ?? Number.NaN;
 await runAndReport("core", "Core: aggregate rehydration and bus dispatch", {
