@@ -5,6 +5,7 @@
 export {
   AggregateRoot,
   type AggregateSnapshot,
+  type AnyAggregate,
   type AppliedEvent,
   type EventHandlerMap,
   type EventOfType,

@@ -16,6 +16,10 @@ export type EventHandlerMap<State, E extends DomainEvent> = {
   readonly [Type in E["type"]]: (state: State, event: AppliedEvent<EventOfType<E, Type>>) => State | void;
 };
 
+/** Any aggregate, whatever its state and events: the bound of repositories and test helpers. */
+// biome-ignore lint/suspicious/noExplicitAny: state and event types vary per aggregate class
+export type AnyAggregate = AggregateRoot<any, any>;
+
 export interface AggregateSnapshot<State> {
   readonly version: number;
   readonly state: State;

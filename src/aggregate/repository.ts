@@ -4,10 +4,7 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
-import type { AggregateRoot } from "./aggregate-root.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: any aggregate, whatever its state and events
-type AnyAggregate = AggregateRoot<any, any>;
+import type { AnyAggregate } from "./aggregate-root.js";
 
 export interface AggregateRepositoryOptions<A extends AnyAggregate> {
   readonly store: EventStore;

@@ -1,4 +1,4 @@
-import type { AggregateRoot } from "../aggregate/aggregate-root.js";
+import type { AnyAggregate } from "../aggregate/aggregate-root.js";
 import { isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
@@ -7,9 +7,6 @@ import { kindOf } from "../internal/validate.js";
 import { everyNEvents, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import type { Snapshot } from "./types.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: any aggregate, whatever its state and events
-type AnyAggregate = AggregateRoot<any, any>;
 
 export type SnapshotOperation = "load" | "restore" | "policy" | "save";
 

@@ -1,10 +1,7 @@
-import type { AggregateRoot } from "../aggregate/aggregate-root.js";
+import type { AnyAggregate } from "../aggregate/aggregate-root.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { DomainEvent, EventEnvelope, NewEvent } from "../events/envelope.js";
 import { AssertionError, assertEqual, collect } from "./assert.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: any aggregate
-type AnyAggregate = AggregateRoot<any, any>;
 
 /**
  * Given-When-Then for aggregates: history in, one decision, the events it raised (or the error) out.
