@@ -7,7 +7,14 @@
 export type { AttributeValue, Item } from "./attribute-value.js";
 export { createDynamoDbClient, isServiceErrorCode } from "./client.js";
 export type { CommitMarker } from "./commit-log.js";
+export { DEDUP_PARTITION_PREFIX, DynamoDbDedupStore, type DynamoDbDedupStoreOptions } from "./dedup-store.js";
 export { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
+export {
+  DynamoDbIdempotencyStore,
+  type DynamoDbIdempotencyStoreOptions,
+  IDEMPOTENCY_PARTITION_PREFIX,
+} from "./idempotency-store.js";
+export { type DynamoDbKeyedStoreOptions, EXPIRES_ATTRIBUTE, TTL_ATTRIBUTE } from "./keyed-store.js";
 export {
   LOG_PARTITION,
   MAX_ITEM_BYTES,

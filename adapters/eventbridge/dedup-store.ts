@@ -3,46 +3,80 @@ import { ValidationError } from "../../src/index.js";
 /**
  * Remembers which events a consumer has handled, so a message delivered twice (SQS delivers at
  * least once; EventBridge may too) is handled once. An event id is added only after its handlers
- * succeeded. Back it with a table shared by all consumers (DynamoDB, PostgreSQL) to deduplicate
- * across Lambda instances; the in-memory one covers a single process.
+ * succeeded. Back it with a table shared by all consumers (DynamoDbDedupStore, PostgresDedupStore)
+ * to deduplicate across Lambda instances; the in-memory one covers a single process.
+ *
+ * `has` and `add` both refuse an id that is not 1 to {@link MAX_DEDUP_ID_LENGTH} characters with a
+ * ValidationError, so every store accepts the same ids.
  */
 export interface DedupStore {
   has(eventId: string): boolean | Promise<boolean>;
   add(eventId: string): void | Promise<void>;
 }
 
+/** Longest event id a dedup store takes: a ULID or UUID with generous room for a prefix. */
+export const MAX_DEDUP_ID_LENGTH = 512;
+
 export interface InMemoryDedupStoreOptions {
   /** Ids remembered; the oldest are forgotten first. Defaults to 100,000. */
   readonly maxEntries?: number;
+  /** How long an id is remembered. Defaults to forever (until evicted by `maxEntries`). */
+  readonly ttlMs?: number;
+  /** The clock, in ms since the epoch. */
+  readonly now?: () => number;
 }
 
 /** A bounded in-process dedup store: the latest `maxEntries` ids, oldest evicted first. */
 export class InMemoryDedupStore implements DedupStore {
-  readonly #ids = new Set<string>();
+  /** Id -> when it expires. */
+  readonly #ids = new Map<string, number>();
   readonly #max: number;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
 
   constructor(options: InMemoryDedupStoreOptions = {}) {
     const max = options.maxEntries ?? 100_000;
+    const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY;
+    const issues = [];
     if (!Number.isSafeInteger(max) || max < 1) {
-      throw new ValidationError("Invalid dedup store options", [
-        { path: ["maxEntries"], message: "maxEntries must be a positive integer" },
-      ]);
+      issues.push({ path: ["maxEntries"], message: "maxEntries must be a positive integer" });
     }
+    if (ttl !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(ttl) || ttl < 1)) {
+      issues.push({ path: ["ttlMs"], message: "ttlMs must be a positive integer" });
+    }
+    if (options.now !== undefined && typeof options.now !== "function") {
+      issues.push({ path: ["now"], message: "now must be a function" });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid dedup store options", issues);
     this.#max = max;
+    this.#ttlMs = ttl;
+    this.#now = options.now ?? Date.now;
   }
 
   has(eventId: string): boolean {
-    return this.#ids.has(eventId);
+    checkDedupId(eventId);
+    const expiresAt = this.#ids.get(eventId);
+    return expiresAt !== undefined && expiresAt > this.#now();
   }
 
   add(eventId: string): void {
-    if (this.#ids.has(eventId)) return;
-    this.#ids.add(eventId);
-    // A Set iterates in insertion order, so its first element is the oldest.
-    if (this.#ids.size > this.#max) this.#ids.delete(this.#ids.values().next().value as string);
+    checkDedupId(eventId);
+    // Re-inserting moves the id to the end, so the Map stays in expiry order.
+    this.#ids.delete(eventId);
+    this.#ids.set(eventId, this.#now() + this.#ttlMs);
+    // A Map iterates in insertion order, so its first key is the oldest.
+    if (this.#ids.size > this.#max) this.#ids.delete(this.#ids.keys().next().value as string);
   }
 
   get size(): number {
     return this.#ids.size;
+  }
+}
+
+function checkDedupId(eventId: unknown): void {
+  if (typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_DEDUP_ID_LENGTH) {
+    throw new ValidationError("Invalid event id for deduplication", [
+      { path: ["eventId"], message: `must be a string of 1 to ${MAX_DEDUP_ID_LENGTH} characters` },
+    ]);
   }
 }

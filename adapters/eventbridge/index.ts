@@ -21,7 +21,17 @@ export {
   deadLetterBody,
   SQS_MAX_MESSAGE_BYTES,
 } from "./dead-letters.js";
-export { type DedupStore, InMemoryDedupStore, type InMemoryDedupStoreOptions } from "./dedup-store.js";
+export {
+  type DedupStore,
+  InMemoryDedupStore,
+  type InMemoryDedupStoreOptions,
+  MAX_DEDUP_ID_LENGTH,
+} from "./dedup-store.js";
+export {
+  type DedupStoreContractOptions,
+  type DedupStoreContractSettings,
+  dedupStoreContract,
+} from "./dedup-store-contract.js";
 export { EventBridgeErrorCode, HandlersFailedError, OrderBlockedError, PublishIncompleteError } from "./errors.js";
 export {
   type DeadLetterQueueOptions,

@@ -85,6 +85,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   }
 
   async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    checkIdempotencyInput(key, fingerprint);
     const now = this.#now();
     this.#evict(now);
     const entry = this.#entries.get(key);
@@ -98,10 +99,12 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   }
 
   async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
+    checkIdempotencyInput(key, fingerprint, response);
     this.#set(key, { fingerprint, response, expiresAt: this.#now() + this.#ttlMs });
   }
 
   async release(key: string, fingerprint: string): Promise<void> {
+    checkIdempotencyInput(key, fingerprint);
     const entry = this.#entries.get(key);
     if (entry !== undefined && entry.response === undefined && entry.fingerprint === fingerprint) {
       this.#entries.delete(key);
@@ -161,6 +164,37 @@ export async function requestFingerprint(type: string, body: Uint8Array | ArrayB
   let hex = "";
   for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
   return hex;
+}
+
+/** Longest fingerprint a store takes; a SHA-256 in hex is 64. */
+export const MAX_FINGERPRINT_LENGTH = 255;
+
+/**
+ * What every store checks before touching its records, so all refuse the same input.
+ * @throws {ValidationError} a key or fingerprint that is not 1 to 255 characters, or a malformed response.
+ */
+export function checkIdempotencyInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
+  const issues = [];
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` });
+  }
+  if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
+    issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });
+  }
+  if (response.length > 0) {
+    const r = response[0] as Partial<StoredResponse> | null;
+    if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
+    else {
+      if (!Number.isInteger(r.status) || (r.status as number) < 100 || (r.status as number) > 599) {
+        issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
+      }
+      if (typeof r.body !== "string") issues.push({ path: ["response", "body"], message: "must be a string" });
+      if (typeof r.contentType !== "string") {
+        issues.push({ path: ["response", "contentType"], message: "must be a string" });
+      }
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {

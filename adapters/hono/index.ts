@@ -17,6 +17,7 @@ export {
   storeProbe,
 } from "./health.js";
 export {
+  checkIdempotencyInput,
   IDEMPOTENCY_HEADER,
   IDEMPOTENT_REPLAYED_HEADER,
   type IdempotencyClaim,
@@ -24,10 +25,16 @@ export {
   InMemoryIdempotencyStore,
   type InMemoryIdempotencyStoreOptions,
   idempotencyKeyFrom,
+  MAX_FINGERPRINT_LENGTH,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   requestFingerprint,
   type StoredResponse,
 } from "./idempotency.js";
+export {
+  type IdempotencyStoreContractOptions,
+  type IdempotencyStoreContractSettings,
+  idempotencyStoreContract,
+} from "./idempotency-store-contract.js";
 export { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 export {
   type DocumentSpec,

@@ -14,6 +14,7 @@ export {
   type PostgresTransactionSql,
   URL_VARIABLE,
 } from "./client.js";
+export { PostgresDedupStore, type PostgresDedupStoreOptions } from "./dedup-store.js";
 export { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
 export { SERVICE as POSTGRES_SERVICE, toEventFlowsError } from "./errors.js";
 export {
@@ -23,6 +24,7 @@ export {
   type TransactionIsolation,
   type WithTransactionOptions,
 } from "./event-store.js";
+export { PostgresIdempotencyStore, type PostgresIdempotencyStoreOptions } from "./idempotency-store.js";
 export { type InlineProjection, inlineProjection, type ProjectionContext } from "./inline-projection.js";
 export {
   type AppliedMigration,

@@ -54,8 +54,15 @@ describe("migrations", () => {
     }
     const beforeUpgrade = await collect(store.readAll());
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3], version: LATEST_SCHEMA_VERSION });
-    expect(await tablesIn(schema)).toEqual(["checkpoints", "events", "migrations", "snapshots"]);
+    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4], version: LATEST_SCHEMA_VERSION });
+    expect(await tablesIn(schema)).toEqual([
+      "checkpoints",
+      "dedup",
+      "events",
+      "idempotency_keys",
+      "migrations",
+      "snapshots",
+    ]);
     const afterUpgrade = await collect(store.readAll());
     expect(afterUpgrade).toEqual(beforeUpgrade);
     expect(afterUpgrade.map((e) => e.id)).toEqual(written.map((e) => e.id));
@@ -78,6 +85,7 @@ describe("migrations", () => {
       [1, "events"],
       [2, "checkpoints"],
       [3, "snapshots"],
+      [4, "dedup-and-idempotency"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -151,11 +159,15 @@ describe("migrations", () => {
     await shipping.migrate();
     expect(await tablesIn(schema)).toEqual([
       "billing_checkpoints",
+      "billing_dedup",
       "billing_events",
+      "billing_idempotency_keys",
       "billing_migrations",
       "billing_snapshots",
       "shipping_checkpoints",
+      "shipping_dedup",
       "shipping_events",
+      "shipping_idempotency_keys",
       "shipping_migrations",
       "shipping_snapshots",
     ]);

@@ -72,6 +72,34 @@ COMMENT ON COLUMN ${n.snapshots}.encoding IS
   'the serializer''s name, then +gzip, +deflate or +deflate-raw when the payload is compressed';
 `,
   },
+  {
+    version: 4,
+    name: "dedup-and-idempotency",
+    sql: (n) => `
+CREATE TABLE ${n.dedup} (
+  id text COLLATE "C" NOT NULL,
+  expires_at bigint NOT NULL,
+  CONSTRAINT "${n.tablePrefix}dedup_pkey" PRIMARY KEY (id)
+);
+CREATE INDEX "${n.tablePrefix}dedup_expires_at" ON ${n.dedup} (expires_at);
+COMMENT ON COLUMN ${n.dedup}.expires_at IS
+  'ms since the epoch, by the store''s clock; rows past it count as absent until purged';
+CREATE TABLE ${n.idempotencyKeys} (
+  key text COLLATE "C" NOT NULL,
+  fingerprint text COLLATE "C" NOT NULL,
+  expires_at bigint NOT NULL,
+  status smallint,
+  body text,
+  content_type text,
+  CONSTRAINT "${n.tablePrefix}idempotency_keys_pkey" PRIMARY KEY (key),
+  CONSTRAINT "${n.tablePrefix}idempotency_keys_response_whole"
+    CHECK ((status IS NULL) = (body IS NULL) AND (status IS NULL) = (content_type IS NULL))
+);
+CREATE INDEX "${n.tablePrefix}idempotency_keys_expires_at" ON ${n.idempotencyKeys} (expires_at);
+COMMENT ON COLUMN ${n.idempotencyKeys}.status IS
+  'NULL while the claiming request runs; the replayed response once it completed';
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

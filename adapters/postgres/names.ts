@@ -16,6 +16,8 @@ export interface TableNames {
   readonly events: string;
   readonly checkpoints: string;
   readonly snapshots: string;
+  readonly dedup: string;
+  readonly idempotencyKeys: string;
   readonly migrations: string;
   /** Unquoted constraint names, to tell one unique violation from another. */
   readonly constraints: { readonly streamVersion: string; readonly eventId: string };
@@ -65,6 +67,8 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
     events: table("events"),
     checkpoints: table("checkpoints"),
     snapshots: table("snapshots"),
+    dedup: table("dedup"),
+    idempotencyKeys: table("idempotency_keys"),
     migrations: table("migrations"),
     constraints: { streamVersion: `${tablePrefix}events_stream_version`, eventId: `${tablePrefix}events_event_id` },
     lockNamespace: `eventflows:${schema}.${tablePrefix}`,

@@ -1,0 +1,87 @@
+import { ValidationError } from "../../src/index.js";
+import type { DedupStore } from "../eventbridge/index.js";
+import { num, readNumber, str } from "./attribute-value.js";
+import {
+  DynamoDbKeyedStore,
+  type DynamoDbKeyedStoreOptions,
+  EXPIRES_ATTRIBUTE,
+  epochSeconds,
+  KEYED_ITEM_SORT_KEY,
+  TTL_ATTRIBUTE,
+} from "./keyed-store.js";
+
+/**
+ * Dedup items live under partition key `DEDUP_PARTITION_PREFIX + eventId`. The control character
+ * cannot start a stream id, so the event table can hold them beside the streams.
+ */
+export const DEDUP_PARTITION_PREFIX = "\u001feventflows:dedup:";
+/** Same as the eventbridge adapter's MAX_DEDUP_ID_LENGTH: every DedupStore takes the same ids. */
+const MAX_ID_LENGTH = 512;
+
+export interface DynamoDbDedupStoreOptions extends DynamoDbKeyedStoreOptions {
+  /** How long a handled event id is remembered. Defaults to 14 days, SQS's longest retention. */
+  readonly ttlMs?: number;
+}
+
+/**
+ * The SQS consumer's dedup store for many Lambda instances: one item per handled event id, in the
+ * event store's table or one of its own. `add` is a PutItem (repeating it only restarts the TTL);
+ * `has` is a consistent GetItem that treats an item past its expiry as absent, since DynamoDB TTL
+ * deletes lazily.
+ */
+export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore {
+  readonly #ttlMs: number;
+
+  /** @throws {ValidationError} a bad table or key name, TTL, region, endpoint or missing credentials. */
+  constructor(options: DynamoDbDedupStoreOptions) {
+    super(options, "DynamoDB dedup store", []);
+    const ttl = options.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
+    if (!Number.isSafeInteger(ttl) || ttl < 1) {
+      throw new ValidationError("Invalid DynamoDB dedup store options", [
+        { path: ["ttlMs"], message: "ttlMs must be a positive integer" },
+      ]);
+    }
+    this.#ttlMs = ttl;
+  }
+
+  async has(eventId: string): Promise<boolean> {
+    checkId(eventId);
+    const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.layout.tableName,
+      Key: this.#key(eventId),
+      ConsistentRead: true,
+      ProjectionExpression: "#exp",
+      ExpressionAttributeNames: { "#exp": EXPIRES_ATTRIBUTE },
+    });
+    const expiresAt = result.Item === undefined ? undefined : readNumber(result.Item, EXPIRES_ATTRIBUTE);
+    return expiresAt !== undefined && expiresAt > this.now();
+  }
+
+  async add(eventId: string): Promise<void> {
+    checkId(eventId);
+    const expiresAt = this.now() + this.#ttlMs;
+    await this.client.send("PutItem", {
+      TableName: this.layout.tableName,
+      Item: {
+        ...this.#key(eventId),
+        [EXPIRES_ATTRIBUTE]: num(expiresAt),
+        [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
+      },
+    });
+  }
+
+  #key(eventId: string): Record<string, unknown> {
+    return {
+      [this.layout.partitionKey]: str(DEDUP_PARTITION_PREFIX + eventId),
+      [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
+    };
+  }
+}
+
+function checkId(eventId: unknown): void {
+  if (typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_ID_LENGTH) {
+    throw new ValidationError("Invalid event id for deduplication", [
+      { path: ["eventId"], message: `must be a string of 1 to ${MAX_ID_LENGTH} characters` },
+    ]);
+  }
+}

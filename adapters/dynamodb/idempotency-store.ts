@@ -1,0 +1,178 @@
+import { type Issue, ServiceError, ValidationError } from "../../src/index.js";
+import type { IdempotencyClaim, IdempotencyStore, StoredResponse } from "../hono/index.js";
+import { num, readNumber, readString, str } from "./attribute-value.js";
+import { isServiceErrorCode } from "./client.js";
+import {
+  DynamoDbKeyedStore,
+  type DynamoDbKeyedStoreOptions,
+  EXPIRES_ATTRIBUTE,
+  epochSeconds,
+  KEYED_ITEM_SORT_KEY,
+  TTL_ATTRIBUTE,
+} from "./keyed-store.js";
+
+/** Idempotency items live under partition key `IDEMPOTENCY_PARTITION_PREFIX + key`, apart from any stream. */
+export const IDEMPOTENCY_PARTITION_PREFIX = "\u001feventflows:idempotency:";
+
+/** Attribute names of idempotency items; a completed item has all three response attributes. */
+const I = { fingerprint: "fp", status: "st", body: "body", contentType: "ct" } as const;
+// The hono adapter's limits, repeated: adapters share no runtime code, and every store must refuse the same input.
+const MAX_KEY_LENGTH = 255;
+const MAX_FINGERPRINT_LENGTH = 255;
+/** A claim that lost its conditional put re-reads; the item may vanish between (released, expired) a few times at most. */
+const CLAIM_ATTEMPTS = 5;
+
+export interface DynamoDbIdempotencyStoreOptions extends DynamoDbKeyedStoreOptions {
+  /** How long a completed response is replayed. Defaults to 24 hours. */
+  readonly ttlMs?: number;
+  /** How long an unfinished claim blocks its key (a crashed request never completes). Defaults to 60 seconds. */
+  readonly inProgressTtlMs?: number;
+}
+
+/**
+ * The Hono routes' idempotency store for many instances (Lambda, containers), one item per key, in
+ * the event store's table or one of its own. A claim is a PutItem conditioned on no live item
+ * (`attribute_not_exists` or expired), so of concurrent claims exactly one wins; a loser reads the
+ * winner's item consistently. Expiry is checked on every read, as DynamoDB TTL deletes lazily.
+ */
+export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements IdempotencyStore {
+  readonly #ttlMs: number;
+  readonly #inProgressTtlMs: number;
+
+  /** @throws {ValidationError} a bad table or key name, TTL, region, endpoint or missing credentials. */
+  constructor(options: DynamoDbIdempotencyStoreOptions) {
+    super(options, "DynamoDB idempotency store", Object.values(I));
+    const issues: Issue[] = [];
+    this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);
+    this.#inProgressTtlMs = positiveInteger(options.inProgressTtlMs, 60_000, "inProgressTtlMs", issues);
+    if (issues.length > 0) throw new ValidationError("Invalid DynamoDB idempotency store options", issues);
+  }
+
+  async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    checkInput(key, fingerprint);
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const now = this.now();
+      const expiresAt = now + this.#inProgressTtlMs;
+      try {
+        await this.client.send("PutItem", {
+          TableName: this.layout.tableName,
+          Item: {
+            ...this.#key(key),
+            [I.fingerprint]: str(fingerprint),
+            [EXPIRES_ATTRIBUTE]: num(expiresAt),
+            [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
+          },
+          ConditionExpression: "attribute_not_exists(#pk) OR #exp <= :now",
+          ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#exp": EXPIRES_ATTRIBUTE },
+          ExpressionAttributeValues: { ":now": num(now) },
+        });
+        return { state: "claimed" };
+      } catch (error) {
+        if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
+      }
+      const existing = await this.#read(key, this.now());
+      if (existing !== undefined) return existing;
+    }
+    throw new ServiceError(
+      "DynamoDB",
+      "PutItem",
+      "IdempotencyClaimContended",
+      true,
+      `key ${key} was claimed and freed ${CLAIM_ATTEMPTS} times while this claim ran`,
+    );
+  }
+
+  async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
+    checkInput(key, fingerprint, response);
+    const expiresAt = this.now() + this.#ttlMs;
+    await this.client.send("PutItem", {
+      TableName: this.layout.tableName,
+      Item: {
+        ...this.#key(key),
+        [I.fingerprint]: str(fingerprint),
+        [I.status]: num(response.status),
+        [I.body]: str(response.body),
+        [I.contentType]: str(response.contentType),
+        [EXPIRES_ATTRIBUTE]: num(expiresAt),
+        [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
+      },
+    });
+  }
+
+  async release(key: string, fingerprint: string): Promise<void> {
+    checkInput(key, fingerprint);
+    try {
+      await this.client.send("DeleteItem", {
+        TableName: this.layout.tableName,
+        Key: this.#key(key),
+        ConditionExpression: "#fp = :fp AND attribute_not_exists(#st)",
+        ExpressionAttributeNames: { "#fp": I.fingerprint, "#st": I.status },
+        ExpressionAttributeValues: { ":fp": str(fingerprint) },
+      });
+    } catch (error) {
+      // Another request's claim, a completed key, or none at all: nothing of ours to free.
+      if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
+    }
+  }
+
+  async #read(key: string, now: number): Promise<IdempotencyClaim | undefined> {
+    const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.layout.tableName,
+      Key: this.#key(key),
+      ConsistentRead: true,
+    });
+    const item = result.Item;
+    if (item === undefined) return undefined;
+    const expiresAt = readNumber(item, EXPIRES_ATTRIBUTE);
+    const fingerprint = readString(item, I.fingerprint);
+    if (expiresAt === undefined || expiresAt <= now || fingerprint === undefined) return undefined;
+    const status = readNumber(item, I.status);
+    if (status === undefined) return { state: "in-progress", fingerprint };
+    return {
+      state: "completed",
+      fingerprint,
+      response: {
+        status,
+        body: readString(item, I.body) ?? "",
+        contentType: readString(item, I.contentType) ?? "",
+      },
+    };
+  }
+
+  #key(key: string): Record<string, unknown> {
+    return {
+      [this.layout.partitionKey]: str(IDEMPOTENCY_PARTITION_PREFIX + key),
+      [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
+    };
+  }
+}
+
+function checkInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
+  const issues: Issue[] = [];
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_KEY_LENGTH} characters` });
+  }
+  if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
+    issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });
+  }
+  if (response.length > 0) {
+    const r = response[0] as Partial<StoredResponse> | null;
+    if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
+    else {
+      if (!Number.isInteger(r.status) || (r.status as number) < 100 || (r.status as number) > 599) {
+        issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
+      }
+      if (typeof r.body !== "string") issues.push({ path: ["response", "body"], message: "must be a string" });
+      if (typeof r.contentType !== "string") {
+        issues.push({ path: ["response", "contentType"], message: "must be a string" });
+      }
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string, issues: Issue[]): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) issues.push({ path: [name], message: "must be a positive integer" });
+  return value;
+}

@@ -1,0 +1,89 @@
+import { type Issue, ValidationError } from "../../src/index.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { A, M, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import { ensureEventStoreTable } from "./table.js";
+
+/**
+ * The DynamoDB TTL attribute of the dedup and idempotency items: epoch seconds, as DynamoDB's TTL
+ * wants. A table has one TTL attribute, so both stores share this name; event items never carry it.
+ */
+export const TTL_ATTRIBUTE = "ttl";
+/** The expiry in ms, checked on every read: DynamoDB deletes expired items only eventually (often days later). */
+export const EXPIRES_ATTRIBUTE = "exp";
+/** Sort key of every dedup and idempotency item: one item per partition. */
+export const KEYED_ITEM_SORT_KEY = 0;
+
+export interface DynamoDbKeyedStoreOptions extends AwsJsonClientOptions, TableLayoutOptions {
+  /** The client to use, e.g. the event store's (`store.client`), to share its retry budget. */
+  readonly client?: AwsJsonClient;
+  /** The clock, in ms since the epoch. */
+  readonly now?: () => number;
+}
+
+/** What the dedup and idempotency stores share: a table (the event store's, or their own), a client, a clock. */
+export abstract class DynamoDbKeyedStore {
+  readonly client: AwsJsonClient;
+  readonly layout: TableLayout;
+  protected readonly now: () => number;
+
+  protected constructor(options: DynamoDbKeyedStoreOptions, label: string, attributes: readonly string[]) {
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError(`Invalid ${label} options`, [{ path: [], message: "options are required" }]);
+    }
+    const layout = tableLayout(options);
+    const own = new Set([...attributes, TTL_ATTRIBUTE, EXPIRES_ATTRIBUTE, ...Object.values(A), ...Object.values(M)]);
+    const issues: Issue[] = [];
+    for (const field of ["partitionKey", "sortKey"] as const) {
+      if (own.has(layout[field])) {
+        issues.push({ path: [field], message: `"${layout[field]}" is an attribute the ${label} uses itself` });
+      }
+    }
+    if (options.now !== undefined && typeof options.now !== "function") {
+      issues.push({ path: ["now"], message: "now must be a function" });
+    }
+    if (issues.length > 0) throw new ValidationError(`Invalid ${label} options`, issues);
+    this.layout = layout;
+    this.client = options.client ?? createDynamoDbClient(options);
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Creates the table if it does not exist (the event store's key schema), waits until it is active,
+   * and turns on DynamoDB TTL over {@link TTL_ATTRIBUTE} so expired items get deleted.
+   * @throws {ValidationError} the table already has TTL on another attribute.
+   */
+  async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
+    const outcome = await ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+    await this.ensureTimeToLive();
+    return outcome;
+  }
+
+  /** Turns on DynamoDB TTL over {@link TTL_ATTRIBUTE}, unless it is on already. */
+  async ensureTimeToLive(): Promise<void> {
+    const { tableName } = this.layout;
+    const described = await this.client.send<{
+      TimeToLiveDescription?: { TimeToLiveStatus?: string; AttributeName?: string };
+    }>("DescribeTimeToLive", { TableName: tableName });
+    const { TimeToLiveStatus: status, AttributeName: name } = described.TimeToLiveDescription ?? {};
+    if (status === "ENABLED" || status === "ENABLING") {
+      if (name === TTL_ATTRIBUTE) return;
+      throw new ValidationError("Table has TTL on another attribute", [
+        {
+          path: ["tableName"],
+          message: `${tableName} expires items by "${name}"; these stores need "${TTL_ATTRIBUTE}"`,
+        },
+      ]);
+    }
+    try {
+      await this.client.send("UpdateTimeToLive", {
+        TableName: tableName,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: TTL_ATTRIBUTE },
+      });
+    } catch (error) {
+      // Enabled concurrently by another process.
+      if (!isServiceErrorCode(error, "ValidationException")) throw error;
+    }
+  }
+}
+
+export const epochSeconds = (ms: number): number => Math.ceil(ms / 1000);

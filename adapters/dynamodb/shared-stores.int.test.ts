@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ulid, ValidationError } from "../../src/index.js";
+import { registerContract } from "../../src/testing/index.js";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { dedupStoreContract } from "../eventbridge/index.js";
+import { idempotencyStoreContract } from "../hono/index.js";
+import {
+  createDynamoDbClient,
+  DEDUP_PARTITION_PREFIX,
+  DynamoDbDedupStore,
+  DynamoDbEventStore,
+  DynamoDbIdempotencyStore,
+  TTL_ATTRIBUTE,
+} from "./index.js";
+
+let local: DynamoDbEndpoint;
+/** The event store's table, which the stores share. */
+let shared = "";
+/** A table of the stores' own, with other key names. */
+let own = "";
+
+beforeAll(async () => {
+  local = await ensureDynamoDb();
+  shared = `shared_stores_${ulid()}`;
+  own = `shared_stores_own_${ulid()}`;
+  await new DynamoDbEventStore({ ...local, tableName: shared }).ensureTable();
+  await new DynamoDbDedupStore({ ...local, tableName: shared }).ensureTimeToLive();
+  await new DynamoDbIdempotencyStore({ ...local, tableName: own, partitionKey: "PK", sortKey: "SK" }).ensureTable();
+}, 120_000);
+
+afterAll(async () => {
+  const client = createDynamoDbClient(local);
+  for (const table of [shared, own]) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
+});
+
+registerContract(
+  dedupStoreContract({
+    name: "DynamoDbDedupStore contract (DynamoDB Local, in the event store's table)",
+    create: (settings) => new DynamoDbDedupStore({ ...local, ...settings, tableName: shared }),
+  }),
+  { describe, test },
+);
+registerContract(
+  dedupStoreContract({
+    name: "DynamoDbDedupStore contract (DynamoDB Local, a table of its own with other key names)",
+    create: (settings) =>
+      new DynamoDbDedupStore({ ...local, ...settings, tableName: own, partitionKey: "PK", sortKey: "SK" }),
+  }),
+  { describe, test },
+);
+registerContract(
+  idempotencyStoreContract({
+    name: "DynamoDbIdempotencyStore contract (DynamoDB Local, in the event store's table)",
+    create: (settings) => new DynamoDbIdempotencyStore({ ...local, ...settings, tableName: shared }),
+  }),
+  { describe, test },
+);
+registerContract(
+  idempotencyStoreContract({
+    name: "DynamoDbIdempotencyStore contract (DynamoDB Local, a table of its own with other key names)",
+    create: (settings) =>
+      new DynamoDbIdempotencyStore({ ...local, ...settings, tableName: own, partitionKey: "PK", sortKey: "SK" }),
+  }),
+  { describe, test },
+);
+
+describe("DynamoDB dedup and idempotency stores", () => {
+  test("items carry a DynamoDB TTL in epoch seconds, and the table's TTL is on over it", async () => {
+    const id = ulid();
+    const now = 1_700_000_000_500;
+    await new DynamoDbDedupStore({ ...local, tableName: shared, now: () => now, ttlMs: 1000 }).add(id);
+    const client = createDynamoDbClient(local);
+    const item = await client.send<{ Item?: Record<string, { N?: string }> }>("GetItem", {
+      TableName: shared,
+      Key: { pk: { S: DEDUP_PARTITION_PREFIX + id }, sk: { N: "0" } },
+    });
+    expect(item.Item?.[TTL_ATTRIBUTE]?.N).toBe("1700000002");
+    const ttl = await client.send<{ TimeToLiveDescription?: { AttributeName?: string } }>("DescribeTimeToLive", {
+      TableName: shared,
+    });
+    expect(ttl.TimeToLiveDescription?.AttributeName).toBe(TTL_ATTRIBUTE);
+  });
+
+  test("the event store's stream reads never see dedup or idempotency items", async () => {
+    const events = new DynamoDbEventStore({ ...local, tableName: shared });
+    await new DynamoDbDedupStore({ ...local, tableName: shared }).add(`s-${ulid()}`);
+    const stream = `Cart-${ulid()}`;
+    await events.appendToStream(stream, [{ type: "Added", data: {} }]);
+    const read = [];
+    for await (const event of events.readStream(stream)) read.push(event.type);
+    expect(read).toEqual(["Added"]);
+  });
+
+  test("bad options are a ValidationError before any request", () => {
+    expect(() => new DynamoDbDedupStore({ ...local, tableName: shared, ttlMs: 0 })).toThrow(ValidationError);
+    expect(() => new DynamoDbIdempotencyStore({ ...local, tableName: shared, inProgressTtlMs: -1 })).toThrow(
+      ValidationError,
+    );
+    expect(() => new DynamoDbIdempotencyStore({ ...local, tableName: shared, partitionKey: "fp" })).toThrow(
+      ValidationError,
+    );
+    expect(() => new DynamoDbDedupStore({ ...local, tableName: "x" })).toThrow(ValidationError);
+    expect(() => new DynamoDbDedupStore(undefined as never)).toThrow(ValidationError);
+  });
+});

@@ -1,0 +1,96 @@
+import { ErrorCode, ulid } from "../../src/index.js";
+import { assertEqual, assertRejects, type ContractCase, type ContractSuite } from "../../src/testing/index.js";
+import { type DedupStore, MAX_DEDUP_ID_LENGTH } from "./dedup-store.js";
+
+/** What a store under test is made with: its clock and its TTL must be these. */
+export interface DedupStoreContractSettings {
+  readonly now: () => number;
+  readonly ttlMs: number;
+}
+
+export interface DedupStoreContractOptions {
+  readonly name: string;
+  readonly create: (settings: DedupStoreContractSettings) => DedupStore | Promise<DedupStore>;
+}
+
+const TTL_MS = 60_000;
+
+/**
+ * The behaviour every DedupStore must have, shared or not. Ids are fresh ULIDs per case, so a
+ * backend may keep one table for all cases; the clock is the suite's, so expiry needs no waiting.
+ */
+export function dedupStoreContract(options: DedupStoreContractOptions): ContractSuite {
+  const cases: ContractCase[] = [];
+  const add = (name: string, run: (store: DedupStore, clock: { now: number }) => Promise<void>) =>
+    cases.push({
+      name,
+      run: async () => {
+        const clock = { now: Date.now() };
+        const store = await options.create({ now: () => clock.now, ttlMs: TTL_MS });
+        await run(store, clock);
+      },
+    });
+
+  add("an id not added is not there; once added it is", async (store) => {
+    const id = ulid();
+    assertEqual(await store.has(id), false, "a fresh id");
+    await store.add(id);
+    assertEqual(await store.has(id), true, "an added id");
+  });
+
+  add("ids are independent of each other", async (store) => {
+    const [a, b] = [ulid(), ulid()];
+    await store.add(a);
+    assertEqual([await store.has(a), await store.has(b)], [true, false]);
+  });
+
+  add("adding an id twice, even at once, is harmless", async (store) => {
+    const id = ulid();
+    await Promise.all(Array.from({ length: 5 }, () => store.add(id)));
+    await store.add(id);
+    assertEqual(await store.has(id), true);
+  });
+
+  add("an id is forgotten once its TTL has passed, and can be added again", async (store, clock) => {
+    const id = ulid();
+    await store.add(id);
+    clock.now += TTL_MS - 1;
+    assertEqual(await store.has(id), true, "just before expiry");
+    clock.now += 1;
+    assertEqual(await store.has(id), false, "at expiry");
+    await store.add(id);
+    assertEqual(await store.has(id), true, "added again");
+  });
+
+  add("adding an id again restarts its TTL", async (store, clock) => {
+    const id = ulid();
+    await store.add(id);
+    clock.now += TTL_MS - 10;
+    await store.add(id);
+    clock.now += TTL_MS - 10;
+    assertEqual(await store.has(id), true);
+  });
+
+  add("ids keep their exact text: case and Unicode matter", async (store) => {
+    const id = `Évènement-${ulid()}`;
+    await store.add(id);
+    assertEqual([await store.has(id), await store.has(id.toLowerCase())], [true, false]);
+  });
+
+  add("an id of the maximum length is accepted", async (store) => {
+    const id = ulid().padEnd(MAX_DEDUP_ID_LENGTH, "x");
+    await store.add(id);
+    assertEqual(await store.has(id), true);
+  });
+
+  add("empty, oversized and non-string ids are a ValidationError, and nothing is stored", async (store) => {
+    const oversized = ulid().padEnd(MAX_DEDUP_ID_LENGTH + 1, "x");
+    for (const bad of ["", oversized, 42 as unknown as string, undefined as unknown as string]) {
+      await assertRejects(() => store.add(bad), ErrorCode.Validation, `add(${String(bad).slice(0, 30)})`);
+      await assertRejects(() => store.has(bad), ErrorCode.Validation, `has(${String(bad).slice(0, 30)})`);
+    }
+    assertEqual(await store.has(oversized.slice(0, MAX_DEDUP_ID_LENGTH)), false, "no truncated id was stored");
+  });
+
+  return { name: options.name, cases };
+}

@@ -1,0 +1,84 @@
+import { type Issue, ValidationError } from "../../src/index.js";
+import type { DedupStore } from "../eventbridge/index.js";
+import type { PostgresQueryable } from "./client.js";
+import { textIssues } from "./encode.js";
+import { guard } from "./errors.js";
+import { type PostgresNameOptions, tableNames } from "./names.js";
+
+/** Same as the eventbridge adapter's MAX_DEDUP_ID_LENGTH: every DedupStore takes the same ids. */
+const MAX_ID_LENGTH = 512;
+
+export interface PostgresDedupStoreOptions extends PostgresNameOptions {
+  readonly sql: PostgresQueryable;
+  /** How long a handled event id is remembered. Defaults to 14 days, SQS's longest retention. */
+  readonly ttlMs?: number;
+  /** The clock, in ms since the epoch. Use one clock for all instances' stores (the default: each host's). */
+  readonly now?: () => number;
+}
+
+/**
+ * The SQS consumer's dedup store for many instances: the `dedup` table of migration 4, one row per
+ * handled event id with its expiry. `add` upserts (repeating it restarts the TTL); `has` ignores
+ * expired rows, which {@link PostgresDedupStore.purgeExpired} deletes when you schedule it.
+ */
+export class PostgresDedupStore implements DedupStore {
+  readonly #sql: PostgresQueryable;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #statements: { readonly has: string; readonly add: string; readonly purge: string };
+
+  /** @throws {ValidationError} a missing client, bad names, TTL or clock. */
+  constructor(options: PostgresDedupStoreOptions) {
+    const issues: Issue[] = [];
+    if (typeof options?.sql !== "function") {
+      issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
+    }
+    const ttl = options?.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
+    if (!Number.isSafeInteger(ttl) || ttl < 1) issues.push({ path: ["ttlMs"], message: "must be a positive integer" });
+    if (options?.now !== undefined && typeof options.now !== "function") {
+      issues.push({ path: ["now"], message: "now must be a function" });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL dedup store options", issues);
+    const table = tableNames(options).dedup;
+    this.#sql = options.sql;
+    this.#ttlMs = ttl;
+    this.#now = options.now ?? Date.now;
+    this.#statements = {
+      has: `SELECT 1 FROM ${table} WHERE id = $1 AND expires_at > $2::text::bigint`,
+      add: `INSERT INTO ${table} (id, expires_at) VALUES ($1, $2::text::bigint)
+  ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+      purge: `DELETE FROM ${table} WHERE expires_at <= $1::text::bigint`,
+    };
+  }
+
+  async has(eventId: string): Promise<boolean> {
+    checkId(eventId);
+    const rows = await guard("hasDedupId", () =>
+      this.#sql.unsafe(this.#statements.has, [eventId, String(this.#now())], { prepare: true }),
+    );
+    return rows.length > 0;
+  }
+
+  async add(eventId: string): Promise<void> {
+    checkId(eventId);
+    await guard("addDedupId", () =>
+      this.#sql.unsafe(this.#statements.add, [eventId, String(this.#now() + this.#ttlMs)], { prepare: true }),
+    );
+  }
+
+  /** Deletes the expired rows; returns how many. Run it now and then (a cron, a scheduled Lambda). */
+  async purgeExpired(): Promise<number> {
+    const rows = await guard("purgeDedupIds", () =>
+      this.#sql.unsafe(this.#statements.purge, [String(this.#now())], { prepare: true }),
+    );
+    return rows.count;
+  }
+}
+
+function checkId(eventId: unknown): void {
+  const issues: Issue[] =
+    typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_ID_LENGTH
+      ? [{ path: ["eventId"], message: `must be a string of 1 to ${MAX_ID_LENGTH} characters` }]
+      : textIssues(eventId, ["eventId"]);
+  if (issues.length > 0) throw new ValidationError("Invalid event id for deduplication", issues);
+}

@@ -1,0 +1,162 @@
+import { type Issue, ServiceError, ValidationError } from "../../src/index.js";
+import type { IdempotencyClaim, IdempotencyStore, StoredResponse } from "../hono/index.js";
+import type { PostgresQueryable } from "./client.js";
+import { textIssues } from "./encode.js";
+import { guard, SERVICE } from "./errors.js";
+import { type PostgresNameOptions, tableNames } from "./names.js";
+
+// The hono adapter's limits, repeated: adapters share no runtime code, and every store must refuse the same input.
+const MAX_KEY_LENGTH = 255;
+const MAX_FINGERPRINT_LENGTH = 255;
+/** A claim that lost the insert re-reads; the row may vanish between (released, expired) a few times at most. */
+const CLAIM_ATTEMPTS = 5;
+
+export interface PostgresIdempotencyStoreOptions extends PostgresNameOptions {
+  readonly sql: PostgresQueryable;
+  /** How long a completed response is replayed. Defaults to 24 hours. */
+  readonly ttlMs?: number;
+  /** How long an unfinished claim blocks its key (a crashed request never completes). Defaults to 60 seconds. */
+  readonly inProgressTtlMs?: number;
+  /** The clock, in ms since the epoch. */
+  readonly now?: () => number;
+}
+
+type Row = [fingerprint: string, status: number | null, body: string | null, contentType: string | null];
+
+/**
+ * The Hono routes' idempotency store for many instances: the `idempotency_keys` table of
+ * migration 4. A claim is `INSERT … ON CONFLICT DO UPDATE … WHERE expired`, so of concurrent claims
+ * exactly one inserts (or takes over an expired row) and the others read the winner's row.
+ */
+export class PostgresIdempotencyStore implements IdempotencyStore {
+  readonly #sql: PostgresQueryable;
+  readonly #ttlMs: number;
+  readonly #inProgressTtlMs: number;
+  readonly #now: () => number;
+  readonly #statements: Record<"claim" | "read" | "complete" | "release" | "purge", string>;
+
+  /** @throws {ValidationError} a missing client, bad names, TTLs or clock. */
+  constructor(options: PostgresIdempotencyStoreOptions) {
+    const issues: Issue[] = [];
+    if (typeof options?.sql !== "function") {
+      issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
+    }
+    this.#ttlMs = positiveInteger(options?.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);
+    this.#inProgressTtlMs = positiveInteger(options?.inProgressTtlMs, 60_000, "inProgressTtlMs", issues);
+    if (options?.now !== undefined && typeof options.now !== "function") {
+      issues.push({ path: ["now"], message: "now must be a function" });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL idempotency store options", issues);
+    const table = tableNames(options).idempotencyKeys;
+    this.#sql = options.sql;
+    this.#now = options.now ?? Date.now;
+    this.#statements = {
+      // ON CONFLICT DO UPDATE locks the row and checks the WHERE against its latest version, so two
+      // claims of one expired key cannot both take it over.
+      claim: `INSERT INTO ${table} AS k (key, fingerprint, expires_at) VALUES ($1, $2, $3::text::bigint)
+  ON CONFLICT (key) DO UPDATE
+  SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at, status = NULL, body = NULL, content_type = NULL
+  WHERE k.expires_at <= $4::text::bigint
+  RETURNING 1`,
+      read: `SELECT fingerprint, status, body, content_type FROM ${table} WHERE key = $1 AND expires_at > $2::text::bigint`,
+      complete: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, status, body, content_type)
+  VALUES ($1, $2, $3::text::bigint, $4::text::smallint, $5, $6)
+  ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at,
+    status = excluded.status, body = excluded.body, content_type = excluded.content_type`,
+      release: `DELETE FROM ${table} WHERE key = $1 AND fingerprint = $2 AND status IS NULL`,
+      purge: `DELETE FROM ${table} WHERE expires_at <= $1::text::bigint`,
+    };
+  }
+
+  async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    checkInput(key, fingerprint);
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const now = this.#now();
+      const claimed = await guard("claimIdempotencyKey", () =>
+        this.#sql.unsafe(this.#statements.claim, [key, fingerprint, String(now + this.#inProgressTtlMs), String(now)], {
+          prepare: true,
+        }),
+      );
+      if (claimed.length > 0) return { state: "claimed" };
+      const rows = (await guard("readIdempotencyKey", () =>
+        this.#sql.unsafe(this.#statements.read, [key, String(this.#now())], { prepare: true }).values(),
+      )) as unknown as Row[];
+      const row = rows[0];
+      if (row === undefined) continue;
+      const [stored, status, body, contentType] = row;
+      if (status === null) return { state: "in-progress", fingerprint: stored };
+      return {
+        state: "completed",
+        fingerprint: stored,
+        response: { status: Number(status), body: body ?? "", contentType: contentType ?? "" },
+      };
+    }
+    throw new ServiceError(
+      SERVICE,
+      "claimIdempotencyKey",
+      "IdempotencyClaimContended",
+      true,
+      `key ${key} was claimed and freed ${CLAIM_ATTEMPTS} times while this claim ran`,
+    );
+  }
+
+  async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
+    checkInput(key, fingerprint, response);
+    const expiresAt = String(this.#now() + this.#ttlMs);
+    await guard("completeIdempotencyKey", () =>
+      this.#sql.unsafe(
+        this.#statements.complete,
+        [key, fingerprint, expiresAt, String(response.status), response.body, response.contentType],
+        { prepare: true },
+      ),
+    );
+  }
+
+  async release(key: string, fingerprint: string): Promise<void> {
+    checkInput(key, fingerprint);
+    await guard("releaseIdempotencyKey", () =>
+      this.#sql.unsafe(this.#statements.release, [key, fingerprint], { prepare: true }),
+    );
+  }
+
+  /** Deletes the expired rows; returns how many. Run it now and then (a cron, a scheduled Lambda). */
+  async purgeExpired(): Promise<number> {
+    const rows = await guard("purgeIdempotencyKeys", () =>
+      this.#sql.unsafe(this.#statements.purge, [String(this.#now())], { prepare: true }),
+    );
+    return rows.count;
+  }
+}
+
+function checkInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
+  const issues: Issue[] = [];
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_KEY_LENGTH} characters` });
+  } else issues.push(...textIssues(key, ["key"]));
+  if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
+    issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });
+  } else issues.push(...textIssues(fingerprint, ["fingerprint"]));
+  if (response.length > 0) {
+    const r = response[0] as Partial<StoredResponse> | null;
+    if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
+    else {
+      if (!Number.isInteger(r.status) || (r.status as number) < 100 || (r.status as number) > 599) {
+        issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
+      }
+      for (const field of ["body", "contentType"] as const) {
+        const value = r[field];
+        if (typeof value !== "string") issues.push({ path: ["response", field], message: "must be a string" });
+        else if (value.includes("\u0000")) {
+          issues.push({ path: ["response", field], message: "contains U+0000, which PostgreSQL text cannot store" });
+        } else issues.push(...textIssues(value, ["response", field]));
+      }
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string, issues: Issue[]): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) issues.push({ path: [name], message: "must be a positive integer" });
+  return value;
+}

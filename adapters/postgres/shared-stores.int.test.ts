@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ValidationError } from "../../src/index.js";
+import { registerContract } from "../../src/testing/index.js";
+import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { dedupStoreContract } from "../eventbridge/index.js";
+import { idempotencyStoreContract } from "../hono/index.js";
+import { PostgresDedupStore, PostgresEventStore, PostgresIdempotencyStore, type PostgresSql } from "./index.js";
+
+let sql: PostgresSql;
+const schema = uniqueSchema("shared_stores");
+
+beforeAll(async () => {
+  sql = await postgresTestClient({ max: 10 });
+  await new PostgresEventStore({ sql, schema }).migrate();
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+registerContract(
+  dedupStoreContract({
+    name: "PostgresDedupStore contract",
+    create: (settings) => new PostgresDedupStore({ sql, schema, ...settings }),
+  }),
+  { describe, test },
+);
+registerContract(
+  idempotencyStoreContract({
+    name: "PostgresIdempotencyStore contract",
+    create: (settings) => new PostgresIdempotencyStore({ sql, schema, ...settings }),
+  }),
+  { describe, test },
+);
+
+describe("PostgreSQL dedup and idempotency stores", () => {
+  test("purgeExpired deletes only expired rows", async () => {
+    let now = 1_000_000;
+    const dedup = new PostgresDedupStore({ sql, schema, now: () => now, ttlMs: 100 });
+    const keys = new PostgresIdempotencyStore({ sql, schema, now: () => now, ttlMs: 100, inProgressTtlMs: 50 });
+    const id = `purge-${crypto.randomUUID()}`;
+    await dedup.add(id);
+    await keys.claim(id, "fp");
+    now += 60;
+    expect(await keys.purgeExpired()).toBeGreaterThanOrEqual(1);
+    expect(await dedup.has(id)).toBe(true);
+    now += 40;
+    expect(await dedup.purgeExpired()).toBeGreaterThanOrEqual(1);
+    const [row] = await sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}.dedup WHERE id = $1`, [id]);
+    expect(row?.n).toBe(0);
+  });
+
+  test("text PostgreSQL cannot store is a ValidationError, not a server error", async () => {
+    const dedup = new PostgresDedupStore({ sql, schema });
+    const keys = new PostgresIdempotencyStore({ sql, schema });
+    await expect(dedup.add("lone-\ud800")).rejects.toBeInstanceOf(ValidationError);
+    await expect(keys.claim("lone-\ud800", "fp")).rejects.toBeInstanceOf(ValidationError);
+    await keys.claim("nul-body", "fp");
+    await expect(
+      keys.complete("nul-body", "fp", { status: 200, body: "a\u0000b", contentType: "" }),
+    ).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  test("bad options are a ValidationError", () => {
+    expect(() => new PostgresDedupStore({ sql, schema, ttlMs: 0 })).toThrow(ValidationError);
+    expect(() => new PostgresDedupStore({ sql: undefined as never })).toThrow(ValidationError);
+    expect(() => new PostgresIdempotencyStore({ sql, schema: "Bad Name" })).toThrow(ValidationError);
+    expect(() => new PostgresIdempotencyStore({ sql, inProgressTtlMs: 1.5 })).toThrow(ValidationError);
+  });
+});
