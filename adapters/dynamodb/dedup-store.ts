@@ -1,5 +1,5 @@
 import { ValidationError } from "../../src/index.js";
-import type { DedupStore } from "../eventbridge/index.js";
+import { checkDedupId, type DedupStore } from "../eventbridge/index.js";
 import { num, readNumber, str } from "./attribute-value.js";
 import {
   DynamoDbKeyedStore,
@@ -15,8 +15,6 @@ import {
  * cannot start a stream id, so the event table can hold them beside the streams.
  */
 export const DEDUP_PARTITION_PREFIX = "\u001feventflows:dedup:";
-/** Same as the eventbridge adapter's MAX_DEDUP_ID_LENGTH: every DedupStore takes the same ids. */
-const MAX_ID_LENGTH = 512;
 
 export interface DynamoDbDedupStoreOptions extends DynamoDbKeyedStoreOptions {
   /** How long a handled event id is remembered. Defaults to 14 days, SQS's longest retention. */
@@ -45,7 +43,7 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
   }
 
   async has(eventId: string): Promise<boolean> {
-    checkId(eventId);
+    checkDedupId(eventId);
     const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.layout.tableName,
       Key: this.#key(eventId),
@@ -58,7 +56,7 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
   }
 
   async add(eventId: string): Promise<void> {
-    checkId(eventId);
+    checkDedupId(eventId);
     const expiresAt = this.now() + this.#ttlMs;
     await this.client.send("PutItem", {
       TableName: this.layout.tableName,
@@ -75,13 +73,5 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
       [this.layout.partitionKey]: str(DEDUP_PARTITION_PREFIX + eventId),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
-  }
-}
-
-function checkId(eventId: unknown): void {
-  if (typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_ID_LENGTH) {
-    throw new ValidationError("Invalid event id for deduplication", [
-      { path: ["eventId"], message: `must be a string of 1 to ${MAX_ID_LENGTH} characters` },
-    ]);
   }
 }

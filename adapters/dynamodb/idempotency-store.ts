@@ -1,5 +1,10 @@
 import { type Issue, ServiceError, ValidationError } from "../../src/index.js";
-import type { IdempotencyClaim, IdempotencyStore, StoredResponse } from "../hono/index.js";
+import {
+  checkIdempotencyInput,
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  type StoredResponse,
+} from "../http/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { isServiceErrorCode } from "./client.js";
 import {
@@ -17,8 +22,6 @@ export const IDEMPOTENCY_PARTITION_PREFIX = "\u001feventflows:idempotency:";
 /** Attribute names of idempotency items; a completed item has all three response attributes. */
 const I = { fingerprint: "fp", status: "st", body: "body", contentType: "ct" } as const;
 // The hono adapter's limits, repeated: adapters share no runtime code, and every store must refuse the same input.
-const MAX_KEY_LENGTH = 255;
-const MAX_FINGERPRINT_LENGTH = 255;
 /** A claim that lost its conditional put re-reads; the item may vanish between (released, expired) a few times at most. */
 const CLAIM_ATTEMPTS = 5;
 
@@ -49,7 +52,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
   }
 
   async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
-    checkInput(key, fingerprint);
+    checkIdempotencyInput(key, fingerprint);
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.now();
       const expiresAt = now + this.#inProgressTtlMs;
@@ -83,7 +86,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
   }
 
   async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
-    checkInput(key, fingerprint, response);
+    checkIdempotencyInput(key, fingerprint, response);
     const expiresAt = this.now() + this.#ttlMs;
     await this.client.send("PutItem", {
       TableName: this.layout.tableName,
@@ -100,7 +103,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
   }
 
   async release(key: string, fingerprint: string): Promise<void> {
-    checkInput(key, fingerprint);
+    checkIdempotencyInput(key, fingerprint);
     try {
       await this.client.send("DeleteItem", {
         TableName: this.layout.tableName,
@@ -145,30 +148,6 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }
-}
-
-function checkInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
-  const issues: Issue[] = [];
-  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_KEY_LENGTH} characters` });
-  }
-  if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
-    issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });
-  }
-  if (response.length > 0) {
-    const r = response[0] as Partial<StoredResponse> | null;
-    if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
-    else {
-      if (!Number.isInteger(r.status) || (r.status as number) < 100 || (r.status as number) > 599) {
-        issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
-      }
-      if (typeof r.body !== "string") issues.push({ path: ["response", "body"], message: "must be a string" });
-      if (typeof r.contentType !== "string") {
-        issues.push({ path: ["response", "contentType"], message: "must be a string" });
-      }
-    }
-  }
-  if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string, issues: Issue[]): number {

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../src/index.js";
+import { type Issue, ValidationError } from "../../src/index.js";
 
 /**
  * Remembers which events a consumer has handled, so a message delivered twice (SQS delivers at
@@ -73,10 +73,15 @@ export class InMemoryDedupStore implements DedupStore {
   }
 }
 
-function checkDedupId(eventId: unknown): void {
-  if (typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_DEDUP_ID_LENGTH) {
-    throw new ValidationError("Invalid event id for deduplication", [
-      { path: ["eventId"], message: `must be a string of 1 to ${MAX_DEDUP_ID_LENGTH} characters` },
-    ]);
-  }
+/** What every DedupStore refuses alike; stores with stricter text rules add their own issues. */
+export function dedupIdIssues(eventId: unknown): Issue[] {
+  return typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_DEDUP_ID_LENGTH
+    ? [{ path: ["eventId"], message: `must be a string of 1 to ${MAX_DEDUP_ID_LENGTH} characters` }]
+    : [];
+}
+
+/** @throws {ValidationError} an id that is not a string of 1 to {@link MAX_DEDUP_ID_LENGTH} characters. */
+export function checkDedupId(eventId: unknown): void {
+  const issues = dedupIdIssues(eventId);
+  if (issues.length > 0) throw new ValidationError("Invalid event id for deduplication", issues);
 }

@@ -22,7 +22,9 @@ export {
   SQS_MAX_MESSAGE_BYTES,
 } from "./dead-letters.js";
 export {
+  checkDedupId,
   type DedupStore,
+  dedupIdIssues,
   InMemoryDedupStore,
   type InMemoryDedupStoreOptions,
   MAX_DEDUP_ID_LENGTH,

@@ -8,42 +8,26 @@
  * client may retry once the cause is fixed (a concurrency conflict, a backend outage).
  */
 import { ValidationError } from "../../src/index.js";
+import {
+  checkIdempotencyInput,
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type StoredResponse,
+} from "../http/index.js";
+
+export {
+  checkIdempotencyInput,
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  idempotencyInputIssues,
+  MAX_FINGERPRINT_LENGTH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type StoredResponse,
+} from "../http/index.js";
 
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 export const IDEMPOTENT_REPLAYED_HEADER = "idempotent-replayed";
-/** Longest key accepted: room for a UUID or ULID with a client prefix. */
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
-
-/** A response as remembered for replay. */
-export interface StoredResponse {
-  readonly status: number;
-  /** The body text; empty for 204. */
-  readonly body: string;
-  readonly contentType: string;
-}
-
-/** What a store knows of a key when a request claims it. */
-export type IdempotencyClaim =
-  | { readonly state: "claimed" }
-  | { readonly state: "in-progress"; readonly fingerprint: string }
-  | { readonly state: "completed"; readonly fingerprint: string; readonly response: StoredResponse };
-
-/**
- * Where keys are remembered. Implement it over a shared database to make retries idempotent across
- * instances: `claim` must be atomic (a conditional insert: PostgreSQL `INSERT … ON CONFLICT DO
- * NOTHING`, a DynamoDB `PutItem` with `attribute_not_exists`), and records should expire.
- */
-export interface IdempotencyStore {
-  /**
-   * Atomically: when no live record exists for `key`, records it as in progress with `fingerprint`
-   * and returns `{ state: "claimed" }`; otherwise returns the record, whatever its fingerprint.
-   */
-  claim(key: string, fingerprint: string): Promise<IdempotencyClaim>;
-  /** Stores the response of the request that claimed `key`. */
-  complete(key: string, fingerprint: string, response: StoredResponse): Promise<void>;
-  /** Forgets an in-progress claim with this fingerprint (the request failed), so the key may be used again. */
-  release(key: string, fingerprint: string): Promise<void>;
-}
 
 export interface InMemoryIdempotencyStoreOptions {
   /** How long a completed response is replayed. Defaults to 24 hours. */
@@ -164,37 +148,6 @@ export async function requestFingerprint(type: string, body: Uint8Array | ArrayB
   let hex = "";
   for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
   return hex;
-}
-
-/** Longest fingerprint a store takes; a SHA-256 in hex is 64. */
-export const MAX_FINGERPRINT_LENGTH = 255;
-
-/**
- * What every store checks before touching its records, so all refuse the same input.
- * @throws {ValidationError} a key or fingerprint that is not 1 to 255 characters, or a malformed response.
- */
-export function checkIdempotencyInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
-  const issues = [];
-  if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` });
-  }
-  if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
-    issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });
-  }
-  if (response.length > 0) {
-    const r = response[0] as Partial<StoredResponse> | null;
-    if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
-    else {
-      if (!Number.isInteger(r.status) || (r.status as number) < 100 || (r.status as number) > 599) {
-        issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
-      }
-      if (typeof r.body !== "string") issues.push({ path: ["response", "body"], message: "must be a string" });
-      if (typeof r.contentType !== "string") {
-        issues.push({ path: ["response", "contentType"], message: "must be a string" });
-      }
-    }
-  }
-  if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {

@@ -20,6 +20,15 @@ export {
   UnsupportedMediaTypeError,
 } from "./errors.js";
 export {
+  checkIdempotencyInput,
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  idempotencyInputIssues,
+  MAX_FINGERPRINT_LENGTH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type StoredResponse,
+} from "./idempotency-store.js";
+export {
   errorResponse,
   INTERNAL_ERROR,
   PROBLEM_CONTENT_TYPE,

@@ -1,12 +1,9 @@
 import { type Issue, ValidationError } from "../../src/index.js";
-import type { DedupStore } from "../eventbridge/index.js";
+import { type DedupStore, dedupIdIssues } from "../eventbridge/index.js";
 import type { PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
-
-/** Same as the eventbridge adapter's MAX_DEDUP_ID_LENGTH: every DedupStore takes the same ids. */
-const MAX_ID_LENGTH = 512;
 
 export interface PostgresDedupStoreOptions extends PostgresNameOptions {
   readonly sql: PostgresQueryable;
@@ -75,10 +72,9 @@ export class PostgresDedupStore implements DedupStore {
   }
 }
 
+/** The checks every DedupStore makes, plus what PostgreSQL text cannot hold. */
 function checkId(eventId: unknown): void {
-  const issues: Issue[] =
-    typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_ID_LENGTH
-      ? [{ path: ["eventId"], message: `must be a string of 1 to ${MAX_ID_LENGTH} characters` }]
-      : textIssues(eventId, ["eventId"]);
+  const shared = dedupIdIssues(eventId);
+  const issues: Issue[] = shared.length > 0 ? shared : textIssues(eventId as string, ["eventId"]);
   if (issues.length > 0) throw new ValidationError("Invalid event id for deduplication", issues);
 }

@@ -1,13 +1,16 @@
 import { type Issue, ServiceError, ValidationError } from "../../src/index.js";
-import type { IdempotencyClaim, IdempotencyStore, StoredResponse } from "../hono/index.js";
+import {
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  idempotencyInputIssues,
+  type StoredResponse,
+} from "../http/index.js";
 import type { PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
 
 // The hono adapter's limits, repeated: adapters share no runtime code, and every store must refuse the same input.
-const MAX_KEY_LENGTH = 255;
-const MAX_FINGERPRINT_LENGTH = 255;
 /** A claim that lost the insert re-reads; the row may vanish between (released, expired) a few times at most. */
 const CLAIM_ATTEMPTS = 5;
 
@@ -128,28 +131,17 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   }
 }
 
+/** The checks every idempotency store makes, plus what PostgreSQL text cannot hold (U+0000, lone surrogates). */
 function checkInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
-  const issues: Issue[] = [];
-  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_KEY_LENGTH} characters` });
-  } else issues.push(...textIssues(key, ["key"]));
-  if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
-    issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });
-  } else issues.push(...textIssues(fingerprint, ["fingerprint"]));
-  if (response.length > 0) {
-    const r = response[0] as Partial<StoredResponse> | null;
-    if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
-    else {
-      if (!Number.isInteger(r.status) || (r.status as number) < 100 || (r.status as number) > 599) {
-        issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
-      }
-      for (const field of ["body", "contentType"] as const) {
-        const value = r[field];
-        if (typeof value !== "string") issues.push({ path: ["response", field], message: "must be a string" });
-        else if (value.includes("\u0000")) {
-          issues.push({ path: ["response", field], message: "contains U+0000, which PostgreSQL text cannot store" });
-        } else issues.push(...textIssues(value, ["response", field]));
-      }
+  const issues = idempotencyInputIssues(key, fingerprint, ...response);
+  if (issues.length === 0) {
+    issues.push(...textIssues(key as string, ["key"]), ...textIssues(fingerprint as string, ["fingerprint"]));
+    const r = response[0] as StoredResponse | undefined;
+    for (const field of ["body", "contentType"] as const) {
+      if (r === undefined) break;
+      if (r[field].includes("\u0000")) {
+        issues.push({ path: ["response", field], message: "contains U+0000, which PostgreSQL text cannot store" });
+      } else issues.push(...textIssues(r[field], ["response", field]));
     }
   }
   if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);

@@ -1,0 +1,76 @@
+/**
+ * The idempotency-key store port shared by the HTTP adapters (Hono routes, and any store a backend
+ * adapter provides): what a store remembers of a key, and the input every store refuses alike.
+ */
+import { type Issue, ValidationError } from "../../src/index.js";
+
+/** Longest key accepted: room for a UUID or ULID with a client prefix. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** A response as remembered for replay. */
+export interface StoredResponse {
+  readonly status: number;
+  /** The body text; empty for 204. */
+  readonly body: string;
+  readonly contentType: string;
+}
+
+/** What a store knows of a key when a request claims it. */
+export type IdempotencyClaim =
+  | { readonly state: "claimed" }
+  | { readonly state: "in-progress"; readonly fingerprint: string }
+  | { readonly state: "completed"; readonly fingerprint: string; readonly response: StoredResponse };
+
+/**
+ * Where keys are remembered. Implement it over a shared database to make retries idempotent across
+ * instances: `claim` must be atomic (a conditional insert: PostgreSQL `INSERT … ON CONFLICT DO
+ * NOTHING`, a DynamoDB `PutItem` with `attribute_not_exists`), and records should expire.
+ */
+export interface IdempotencyStore {
+  /**
+   * Atomically: when no live record exists for `key`, records it as in progress with `fingerprint`
+   * and returns `{ state: "claimed" }`; otherwise returns the record, whatever its fingerprint.
+   */
+  claim(key: string, fingerprint: string): Promise<IdempotencyClaim>;
+  /** Stores the response of the request that claimed `key`. */
+  complete(key: string, fingerprint: string, response: StoredResponse): Promise<void>;
+  /** Forgets an in-progress claim with this fingerprint (the request failed), so the key may be used again. */
+  release(key: string, fingerprint: string): Promise<void>;
+}
+
+/** Longest fingerprint a store takes; a SHA-256 in hex is 64. */
+export const MAX_FINGERPRINT_LENGTH = 255;
+
+/**
+ * What every store checks before touching its records, so all refuse the same input. Stores with
+ * stricter text rules (PostgreSQL) add their own issues to these.
+ */
+export function idempotencyInputIssues(key: unknown, fingerprint: unknown, ...response: [unknown?]): Issue[] {
+  const issues: Issue[] = [];
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` });
+  }
+  if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
+    issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });
+  }
+  if (response.length > 0) {
+    const r = response[0] as Partial<StoredResponse> | null;
+    if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
+    else {
+      if (!Number.isInteger(r.status) || (r.status as number) < 100 || (r.status as number) > 599) {
+        issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
+      }
+      if (typeof r.body !== "string") issues.push({ path: ["response", "body"], message: "must be a string" });
+      if (typeof r.contentType !== "string") {
+        issues.push({ path: ["response", "contentType"], message: "must be a string" });
+      }
+    }
+  }
+  return issues;
+}
+
+/** @throws {ValidationError} a key or fingerprint that is not 1 to 255 characters, or a malformed response. */
+export function checkIdempotencyInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
+  const issues = idempotencyInputIssues(key, fingerprint, ...response);
+  if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
+}
