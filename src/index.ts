@@ -64,6 +64,7 @@ export {
   type Unsubscribe,
 } from "./event-bus/event-bus.js";
 export { InMemoryEventBus } from "./event-bus/in-memory-event-bus.js";
+export { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./event-store/after-commit.js";
 export {
   assertExpectedVersion,
   type CommitResult,
@@ -102,6 +103,7 @@ export {
   streamName,
 } from "./events/stream.js";
 export { compareUlids, defineId, type Id, type IdType, isUlid, ulid, ulidTimestamp } from "./ids.js";
+export { callHook } from "./internal/hooks.js";
 export { type JsonValue, jsonIssues, utf8Length } from "./internal/json.js";
 export { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "./internal/validate.js";
 export { CommandBus } from "./messaging/command-bus.js";

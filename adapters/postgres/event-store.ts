@@ -1,6 +1,5 @@
 import {
   type EnvSource,
-  type EventEnvelope,
   type EventStoreOptions,
   type ExpectedVersion,
   type Issue,
@@ -79,7 +78,6 @@ export class PostgresEventStore extends PostgresStoreBase {
    */
   readonly #autocommit: boolean;
   readonly #projections: readonly InlineProjection[];
-  readonly #publish: (events: readonly EventEnvelope[]) => Promise<void>;
 
   constructor(options: PostgresEventStoreOptions = {}) {
     const issues = optionIssues(options);
@@ -97,22 +95,6 @@ export class PostgresEventStore extends PostgresStoreBase {
     this.#ownsClient = options.sql === undefined;
     this.sql = options.sql ?? createPostgresClient(options.url, options.client, options.env);
     this.#autocommit = typeof (this.sql as { begin?: unknown }).begin === "function";
-    const { bus } = options;
-    const onPublishError =
-      options.onPublishError ??
-      ((error, events) => console.error(`[eventflows] publishing ${events.length} committed event(s) failed`, error));
-    this.#publish = async (events) => {
-      if (bus === undefined) return;
-      try {
-        await bus.publish(events);
-      } catch (error) {
-        try {
-          onPublishError(error, events);
-        } catch (hookError) {
-          console.error("[eventflows] the onPublishError hook itself threw", hookError);
-        }
-      }
-    };
   }
 
   protected get queryable(): PostgresQueryable {
@@ -131,7 +113,8 @@ export class PostgresEventStore extends PostgresStoreBase {
   /**
    * Runs `work` in one database transaction: appends through `tx` (to any streams) and statements
    * through `tx.sql` commit together, or, if `work` throws, none of them does. Inline projections
-   * run in it too. Committed events are published to the bus after the commit.
+   * run in it too. After the commit, each append goes through the store's after-commit step: the
+   * store's subscriptions wake and the events are published to its bus, append by append.
    *
    * Inside a transaction a lost race on a stream aborts the transaction (PostgreSQL aborts it on
    * the failed statement): the ConcurrencyError propagates, and the whole unit should be retried.
@@ -157,7 +140,7 @@ export class PostgresEventStore extends PostgresStoreBase {
           return work(transaction);
         }),
       )) as T;
-      for (const events of transaction?.end() ?? []) await this.#publish(events);
+      for (const events of transaction?.end() ?? []) await this.afterCommit(events);
       return result;
     } finally {
       transaction?.end();

@@ -1,5 +1,6 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { callHook } from "../internal/hooks.js";
 import {
   defaultOnError,
   EventBus,
@@ -86,10 +87,6 @@ export class InMemoryEventBus extends EventBus {
   }
 
   #report(failure: HandlerFailure): void {
-    try {
-      this.#onError(failure);
-    } catch (hookError) {
-      console.error("[eventflows] the onError hook itself threw", hookError);
-    }
+    callHook("onError", this.#onError, failure);
   }
 }

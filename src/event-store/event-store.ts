@@ -1,7 +1,9 @@
 import { ConcurrencyError, ValidationError } from "../errors.js";
-import type { EventBus } from "../event-bus/event-bus.js";
+import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
+import { callHook } from "../internal/hooks.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
 import type {
   AppendToStreamOptions,
@@ -18,13 +20,16 @@ export interface CommitResult {
 }
 
 export interface EventStoreOptions {
-  /** Committed events are published here after every successful append. */
-  readonly bus?: EventBus;
+  /**
+   * Committed events are published here after every successful append: any bus (only its
+   * `publish` is used), local or remote.
+   */
+  readonly bus?: EventPublisher;
   /**
    * Called when publishing throws after a commit. The events are stored either way; re-drive them
    * from the store (`subscribeToAll` from a checkpoint). Defaults to `console.error`.
    */
-  readonly onPublishError?: (error: unknown, events: readonly EventEnvelope[]) => void;
+  readonly onPublishError?: PublishErrorHook;
 }
 
 /**
@@ -34,15 +39,13 @@ export interface EventStoreOptions {
  */
 export abstract class EventStore {
   abstract readonly capabilities: EventStoreCapabilities;
-  readonly #bus: EventBus | undefined;
-  readonly #onPublishError: (error: unknown, events: readonly EventEnvelope[]) => void;
+  readonly #bus: EventPublisher | undefined;
+  readonly #onPublishError: PublishErrorHook;
   readonly #waiters = new Set<() => void>();
 
   constructor(options: EventStoreOptions = {}) {
     this.#bus = options.bus;
-    this.#onPublishError =
-      options.onPublishError ??
-      ((error, events) => console.error(`[eventflows] publishing ${events.length} committed event(s) failed`, error));
+    this.#onPublishError = options.onPublishError ?? defaultOnPublishError;
   }
 
   /**
@@ -77,13 +80,26 @@ export abstract class EventStore {
     const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
     // A retried append that had committed already was published then; publishing again would duplicate.
     if (commit.retried) return result;
-    this.#wakeSubscriptions();
-    if (this.#bus === undefined) return result;
+    const published = await this.afterCommit(committed);
+    return published === undefined ? result : { ...result, published };
+  }
+
+  /**
+   * The one step after a successful commit, for every store and transaction: wakes this store's
+   * subscriptions, then publishes to the bus. A publishing failure goes to `onPublishError`, never to
+   * the caller: the events are stored. Stores that commit outside `appendToStream` (a transaction
+   * spanning several appends) call it once the commit is durable, with the events of each append.
+   * Returns what the bus reported, or undefined without a bus or when publishing failed.
+   */
+  protected async afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
+    if (events.length === 0) return undefined;
+    for (const wake of this.#waiters) wake();
+    if (this.#bus === undefined) return undefined;
     try {
-      return { ...result, published: await this.#bus.publish(committed) };
+      return await this.#bus.publish(events);
     } catch (error) {
-      this.#reportPublishError(error, committed);
-      return result;
+      callHook("onPublishError", this.#onPublishError, error, events);
+      return undefined;
     }
   }
 
@@ -152,18 +168,6 @@ export abstract class EventStore {
   ): AsyncGenerator<EventEnvelope, void, undefined>;
   protected abstract readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined>;
   protected abstract streamVersion(streamId: string): Promise<number>;
-
-  #wakeSubscriptions(): void {
-    for (const wake of this.#waiters) wake();
-  }
-
-  #reportPublishError(error: unknown, events: readonly EventEnvelope[]): void {
-    try {
-      this.#onPublishError(error, events);
-    } catch (hookError) {
-      console.error("[eventflows] the onPublishError hook itself threw", hookError);
-    }
-  }
 }
 
 export function assertExpectedVersion(value: unknown): asserts value is ExpectedVersion {

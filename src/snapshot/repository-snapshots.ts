@@ -3,6 +3,7 @@ import { isValidationError, SnapshotCorruptError, ValidationError } from "../err
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { callHook } from "../internal/hooks.js";
 import { kindOf } from "../internal/validate.js";
 import { everyNEvents, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotStore } from "./snapshot-store.js";
@@ -210,11 +211,7 @@ export class RepositorySnapshots<A extends AnyAggregate> {
   }
 
   #report(error: unknown, context: SnapshotErrorContext): void {
-    try {
-      this.#onError(error, context);
-    } catch (hookError) {
-      console.error("[eventflows] the snapshot onError hook itself threw", hookError);
-    }
+    callHook("snapshot onError", this.#onError, error, context);
   }
 }
 

@@ -1,0 +1,16 @@
+import type { PublishResult } from "../event-bus/event-bus.js";
+import type { EventEnvelope } from "../events/envelope.js";
+
+/**
+ * Where a store sends what it committed: only `publish` is needed, so a remote bus (EventBridge)
+ * that cannot subscribe in this process is a publisher too.
+ */
+export interface EventPublisher {
+  publish(events: readonly EventEnvelope[]): Promise<PublishResult>;
+}
+
+/** Called when publishing throws after a commit; the events are stored either way. */
+export type PublishErrorHook = (error: unknown, events: readonly EventEnvelope[]) => void;
+
+export const defaultOnPublishError: PublishErrorHook = (error, events) =>
+  console.error(`[eventflows] publishing ${events.length} committed event(s) failed`, error);

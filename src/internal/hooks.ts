@@ -1,0 +1,18 @@
+/**
+ * Calls an application hook that observes something (an error, a failure, an outcome). A hook that
+ * throws must never change what the library does next, so its own error is caught and logged here,
+ * in one place, with the hook's name.
+ */
+export function callHook<A extends unknown[]>(name: string, hook: (...args: A) => unknown, ...args: A): void {
+  try {
+    const returned = hook(...args);
+    // An async hook that rejects is reported the same way, without making the caller wait for it.
+    if (returned instanceof Promise) returned.catch((error: unknown) => reportHookFailure(name, error));
+  } catch (error) {
+    reportHookFailure(name, error);
+  }
+}
+
+function reportHookFailure(name: string, error: unknown): void {
+  console.error(`[eventflows] the ${name} hook itself threw`, error);
+}
