@@ -9,6 +9,7 @@ export { createDynamoDbClient, isServiceErrorCode } from "./client.js";
 export type { CommitMarker } from "./commit-log.js";
 export { DEDUP_PARTITION_PREFIX, DynamoDbDedupStore, type DynamoDbDedupStoreOptions } from "./dedup-store.js";
 export { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
+export { type DynamoDbIamAction, type DynamoDbStoreName, dynamoDbIamActions, dynamoDbRunTimeActions } from "./iam.js";
 export {
   DynamoDbIdempotencyStore,
   type DynamoDbIdempotencyStoreOptions,

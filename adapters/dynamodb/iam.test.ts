@@ -1,0 +1,132 @@
+/**
+ * The IAM lists in iam.ts against the code: every DynamoDB request this folder sends (read from the
+ * sources, so a new request fails here until its action is listed) maps to a listed action of the
+ * store that sends it, and nothing is listed that no request needs.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type DynamoDbIamAction, type DynamoDbStoreName, dynamoDbIamActions, dynamoDbRunTimeActions } from "./iam.ts";
+
+const here = import.meta.dirname;
+const sources = readdirSync(here)
+  .filter((name) => name.endsWith(".ts") && !name.endsWith(".test.ts"))
+  .map((name) => ({ name, text: readFileSync(join(here, name), "utf8") }));
+
+/** Items of a TransactWriteItems request, and the single-item action that authorises each. */
+const TRANSACT_ITEM_ACTIONS: Readonly<Record<string, DynamoDbIamAction>> = {
+  Put: "dynamodb:PutItem",
+  Update: "dynamodb:UpdateItem",
+  Delete: "dynamodb:DeleteItem",
+  ConditionCheck: "dynamodb:ConditionCheckItem",
+};
+
+/** Operation names of `client.send("Op", …)` / `client.send<T>("Op", …)`, and how many `.send` calls there are. */
+function sentOperations(text: string): { operations: string[]; calls: number } {
+  const calls = [...text.matchAll(/\.send\s*[<(]/g)].length;
+  const operations = [...text.matchAll(/\.send\s*(?:<[\s\S]*?>)?\(\s*"([A-Za-z]+)"/g)].map((m) => m[1] as string);
+  return { operations, calls };
+}
+
+/** The IAM actions a source file's requests need. */
+function actionsSentBy(text: string): Set<DynamoDbIamAction> {
+  const actions = new Set<DynamoDbIamAction>();
+  for (const operation of sentOperations(text).operations) {
+    // TransactWriteItems is no IAM action: its items are authorised one by one (below).
+    if (operation !== "TransactWriteItems") actions.add(`dynamodb:${operation}`);
+  }
+  for (const match of text.matchAll(/\b(Put|Update|Delete|ConditionCheck)\s*:\s*\{/g)) {
+    actions.add(TRANSACT_ITEM_ACTIONS[match[1] as string] as DynamoDbIamAction);
+  }
+  return actions;
+}
+
+function listed(store: DynamoDbStoreName, only?: (operation: string) => boolean): Set<string> {
+  return new Set(
+    Object.entries(dynamoDbIamActions[store])
+      .filter(([operation]) => only?.(operation) ?? true)
+      .flatMap(([, actions]) => actions),
+  );
+}
+
+/** Which store a file's requests belong to (files not named here are checked against the union). */
+const STORE_OF_FILE: Readonly<Record<string, readonly Set<string>[]>> = {
+  "event-store.ts": [listed("eventStore")],
+  "commit-log.ts": [listed("eventStore", (op) => op !== "ensureTable")],
+  "snapshot-store.ts": [listed("snapshotStore")],
+  "dedup-store.ts": [listed("dedupStore")],
+  "idempotency-store.ts": [listed("idempotencyStore")],
+  "keyed-store.ts": [listed("dedupStore"), listed("idempotencyStore")],
+  "table.ts": (Object.keys(dynamoDbIamActions) as DynamoDbStoreName[]).map((store) =>
+    listed(store, (op) => op === "ensureTable"),
+  ),
+};
+
+describe("DynamoDB IAM actions", () => {
+  test("the scanner finds operations in single- and multi-line calls, generic or not", () => {
+    const found = sentOperations(
+      'await c.send("PutItem", {});\nawait c.send<{\n  Items?: Record<string, unknown>[];\n}>(\n  "Query", {});\nc.send(op, {});',
+    );
+    expect(found).toEqual({ operations: ["PutItem", "Query"], calls: 3 });
+    expect([
+      ...actionsSentBy('c.send("TransactWriteItems", { TransactItems: [{ Put: {} }, { ConditionCheck: {} }] })'),
+    ]).toEqual(["dynamodb:PutItem", "dynamodb:ConditionCheckItem"]);
+  });
+
+  test("every request names its operation literally, so the scan below sees all of them", () => {
+    let total = 0;
+    for (const { name, text } of sources) {
+      const { operations, calls } = sentOperations(text);
+      expect({ name, literal: operations.length }).toEqual({ name, literal: calls });
+      total += calls;
+    }
+    expect(total).toBeGreaterThan(15);
+  });
+
+  test("each file's requests map to actions listed for its store", () => {
+    const all = new Set(Object.values(dynamoDbIamActions).flatMap((store) => Object.values(store).flat()));
+    let checked = 0;
+    for (const { name, text } of sources) {
+      const sent = [...actionsSentBy(text)];
+      const stores = STORE_OF_FILE[name] ?? [all];
+      for (const allowed of stores) {
+        expect({ file: name, unlisted: sent.filter((action) => !allowed.has(action)) }).toEqual({
+          file: name,
+          unlisted: [],
+        });
+      }
+      checked += sent.length;
+    }
+    expect(checked).toBeGreaterThan(10);
+  });
+
+  test("nothing is listed that no request needs, and TransactWriteItems (no IAM action) is not listed", () => {
+    const sent = new Set(sources.flatMap(({ text }) => [...actionsSentBy(text)]));
+    const all = new Set(Object.values(dynamoDbIamActions).flatMap((store) => Object.values(store).flat()));
+    expect([...all].sort()).toEqual([...sent].sort());
+    expect(all.has("dynamodb:TransactWriteItems")).toBe(false);
+    expect(all.has("dynamodb:TransactGetItems")).toBe(false);
+    // Global-feed reads fetch events with BatchGetItem (commit-log.ts): on real AWS, a role without it is denied.
+    expect(dynamoDbIamActions.eventStore.globalFeed).toContain("dynamodb:BatchGetItem");
+  });
+
+  test("dynamoDbRunTimeActions: the sorted union, ensureTable only with setup", () => {
+    expect(dynamoDbRunTimeActions(["eventStore"])).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]);
+    expect(dynamoDbRunTimeActions(["dedupStore"], { setup: true })).toEqual([
+      "dynamodb:CreateTable",
+      "dynamodb:DescribeTable",
+      "dynamodb:DescribeTimeToLive",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateTimeToLive",
+    ]);
+    expect(dynamoDbRunTimeActions([])).toEqual([]);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * The IAM actions the DynamoDB stores need, per store and operation, in one place: roles, policies
+ * and docs are built from (or tested against) these lists, and `iam.test.ts` checks them against the
+ * requests this folder actually sends.
+ *
+ * How a request maps to actions: most DynamoDB operations are authorised by the action of the same
+ * name (`Query` by `dynamodb:Query`, `BatchGetItem` by `dynamodb:BatchGetItem`). `TransactWriteItems`
+ * has no IAM action of its own: DynamoDB authorises each item of the transaction by the single-item
+ * action (`Put` by `dynamodb:PutItem`, `Update` by `dynamodb:UpdateItem`, `Delete` by
+ * `dynamodb:DeleteItem`, `ConditionCheck` by `dynamodb:ConditionCheckItem`). Every action applies
+ * to the table's ARN (no index is used).
+ */
+
+/** An IAM action of the DynamoDB service. */
+export type DynamoDbIamAction = `dynamodb:${string}`;
+
+const CREATE_TABLE = ["dynamodb:DescribeTable", "dynamodb:CreateTable"] as const;
+const CREATE_TABLE_WITH_TTL = [...CREATE_TABLE, "dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"] as const;
+
+/**
+ * What each store operation sends, as IAM actions. `ensureTable` (and `ensureTimeToLive`) are for
+ * deploy-time setup; a stack that creates the table itself grants only the run-time operations.
+ */
+export const dynamoDbIamActions = {
+  eventStore: {
+    /**
+     * `appendToStream`: a conditional `PutItem` (the first event of a new stream, without the feed)
+     * or a transaction of puts and a `ConditionCheck` of the previous version; `Query` for the
+     * stream's head ("any", "stream-exists", conflicts). With the global feed (the default): an
+     * `UpdateItem` of the commit counter, a `PutItem` tombstone for a number it gives up, and a
+     * `GetItem` of its marker when an outcome must be settled.
+     */
+    append: [
+      "dynamodb:PutItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+      "dynamodb:GetItem",
+    ],
+    /** `readStream`, `streamExists`, the stream's version: consistent `Query`s. */
+    readStream: ["dynamodb:Query"],
+    /**
+     * `readAll`, `subscribeToAll`, `getLastGlobalPosition` (the global feed): the commit log by
+     * `Query`, the events by consistent `BatchGetItem`, a waited-for number by `GetItem`, a void
+     * number's tombstone by `PutItem`, the watermark by `GetItem`/`UpdateItem`.
+     */
+    globalFeed: [
+      "dynamodb:Query",
+      "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ],
+    ensureTable: CREATE_TABLE,
+  },
+  snapshotStore: {
+    /** `save`: a `PutItem`; with `keepLast`, the stream's snapshot keys by `Query` and a `BatchWriteItem` of deletes. */
+    save: ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"],
+    /** `load`: one consistent `Query`. */
+    load: ["dynamodb:Query"],
+    /** `delete`: the keys by `Query`, then `BatchWriteItem` deletes. */
+    delete: ["dynamodb:Query", "dynamodb:BatchWriteItem"],
+    ensureTable: CREATE_TABLE,
+  },
+  dedupStore: {
+    /** `has`: one consistent `GetItem`. */
+    has: ["dynamodb:GetItem"],
+    /** `add`: one `PutItem`. */
+    add: ["dynamodb:PutItem"],
+    ensureTable: CREATE_TABLE_WITH_TTL,
+  },
+  idempotencyStore: {
+    /** `claim`: a conditional `PutItem`, then a consistent `GetItem` when the key is taken. */
+    claim: ["dynamodb:PutItem", "dynamodb:GetItem"],
+    /** `complete`: one `PutItem`. */
+    complete: ["dynamodb:PutItem"],
+    /** `release`: a conditional `DeleteItem`. */
+    release: ["dynamodb:DeleteItem"],
+    ensureTable: CREATE_TABLE_WITH_TTL,
+  },
+} as const satisfies Record<string, Record<string, readonly DynamoDbIamAction[]>>;
+
+export type DynamoDbStoreName = keyof typeof dynamoDbIamActions;
+
+/**
+ * The actions a function needs at run time for the given stores: the union of every operation but
+ * `ensureTable`, sorted. Pass `{ setup: true }` to include the table-creating actions too.
+ * @example
+ * dynamoDbRunTimeActions(["eventStore"]);
+ * // ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+ */
+export function dynamoDbRunTimeActions(
+  stores: readonly DynamoDbStoreName[],
+  options: { readonly setup?: boolean } = {},
+): DynamoDbIamAction[] {
+  const actions = new Set<DynamoDbIamAction>();
+  for (const store of stores) {
+    for (const [operation, list] of Object.entries(dynamoDbIamActions[store])) {
+      if (operation === "ensureTable" && options.setup !== true) continue;
+      for (const action of list) actions.add(action);
+    }
+  }
+  return [...actions].sort();
+}
