@@ -70,7 +70,19 @@ afterAll(() => {
   }
 });
 
-function httpEvent(method: string, path: string, body?: unknown, query = ""): ApiGatewayProxyEventV2 {
+/** What API Gateway's JWT authorizer passes on for a verified token. */
+const VERIFIED = {
+  jwt: { claims: { sub: "user-1", iss: "https://issuer.example.com/", aud: "orders-client" }, scopes: null },
+};
+
+function httpEvent(
+  method: string,
+  path: string,
+  body?: unknown,
+  query = "",
+  /** `null`: no authorizer ran (a route deployed without one, a direct invocation). */
+  authorizer: ApiGatewayProxyEventV2["requestContext"]["authorizer"] | null = VERIFIED,
+): ApiGatewayProxyEventV2 {
   return {
     version: "2.0",
     routeKey: `${method} ${path.replace(/[^/]+$/, "{type}")}`,
@@ -88,6 +100,7 @@ function httpEvent(method: string, path: string, body?: unknown, query = ""): Ap
       stage: "$default",
       time: "12/Mar/2020:19:03:58 +0000",
       timeEpoch: 1583348638390,
+      ...(authorizer === null ? {} : { authorizer }),
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     isBase64Encoded: false,
@@ -108,6 +121,9 @@ describe("examples/aws-cdk functions", () => {
       Messages?: { MessageId: string; ReceiptHandle: string; Body: string; MD5OfBody: string }[];
     }>("ReceiveMessage", { QueueUrl: eventsQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 });
     expect(Messages).toHaveLength(1);
+    // The command ran as the caller the authorizer verified: its event says who.
+    const delivered = JSON.parse(Messages[0]?.Body ?? "{}") as { detail: { metadata: Record<string, unknown> } };
+    expect(delivered.detail.metadata).toMatchObject({ userId: "user-1", verifiedBy: "jwt" });
     const records = Messages.map((m) => ({
       messageId: m.MessageId,
       receiptHandle: m.ReceiptHandle,
@@ -136,6 +152,26 @@ describe("examples/aws-cdk functions", () => {
       { msg: "order placed", orderId, sku: "A-1", correlationId: "example-corr" },
     ]);
   }, 180_000);
+
+  test("without a caller verified by API Gateway nothing runs: 401 problem", async () => {
+    for (const authorizer of [null, { jwt: { claims: { sub: "" }, scopes: null } }]) {
+      const refused = await api(httpEvent("POST", "/commands/PlaceOrder", { sku: "A-1", quantity: 2 }, "", authorizer));
+      expect(refused.statusCode).toBe(401);
+      expect(JSON.parse(refused.body ?? "{}").code).toBe("UNAUTHORIZED");
+    }
+    const { Messages = [] } = await sqs.send<{ Messages?: unknown[] }>("ReceiveMessage", {
+      QueueUrl: eventsQueueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+    });
+    expect(Messages).toHaveLength(0);
+  });
+
+  test("an IAM-signed caller is accepted as its ARN", async () => {
+    const iam = { iam: { userArn: "arn:aws:iam::123456789012:user/ops", accountId: "123456789012" } };
+    const read = await api(httpEvent("GET", "/queries/GetOrder", undefined, `orderId=${ulid()}`, iam));
+    expect(read.statusCode).toBe(200);
+  });
 
   test("invalid input is a 400 problem, an unknown command a 404", async () => {
     const invalid = await api(httpEvent("POST", "/commands/PlaceOrder", { sku: "", quantity: 0 }));

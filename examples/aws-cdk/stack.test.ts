@@ -1,45 +1,137 @@
 /**
  * Synthesizes the CDK app offline (no AWS account, no Docker: the functions are bundled with esbuild)
- * and checks the template: the table's keys, the dead-letter wiring, the HTTP routes, and that no
- * IAM statement grants a wildcard action.
+ * and checks the template: the API is closed (an authorizer on every route, stage throttling, access
+ * logs), the table's keys, deletion protection and key, the dead-letter wiring, and least privilege
+ * (the DynamoDB actions are exactly the adapter's list, no IAM statement grants a wildcard action).
+ *
+ * The example is a package of its own: its dependencies (aws-cdk-lib, constructs, esbuild) are
+ * installed into examples/aws-cdk/node_modules first, and everything that needs them is imported after.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App } from "aws-cdk-lib";
-import { Match, Template } from "aws-cdk-lib/assertions";
-import { EventFlowsStack } from "./lib/eventflows-stack.ts";
-
-let template: Template;
-
-beforeAll(() => {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), "eventflows-cdk-out-")) });
-  const stack = new EventFlowsStack(app, "EventFlowsTest", {
-    bundleDir: mkdtempSync(join(tmpdir(), "eventflows-cdk-bundles-")),
-    eventSource: "com.example.orders",
-  });
-  template = Template.fromStack(stack);
-}, 120_000);
+import type { Template } from "aws-cdk-lib/assertions";
+import { dynamoDbRunTimeActions } from "../../adapters/dynamodb/iam.ts";
+import type { EventFlowsStackProps } from "./lib/eventflows-stack.ts";
+import { ensureCdkDependencies, exampleDir } from "./lib/install.ts";
 
 type Statement = { Action: string | string[]; Resource?: unknown; Effect: string; Condition?: unknown };
+type Resource = { Properties: Record<string, unknown> };
 
-function statements(): Statement[] {
-  const policies = template.findResources("AWS::IAM::Policy");
-  const inline = Object.values(policies).flatMap(
+let synth: (props?: EventFlowsStackProps) => Template;
+let Match: typeof import("aws-cdk-lib/assertions").Match;
+let template: Template;
+
+beforeAll(async () => {
+  ensureCdkDependencies();
+  const cdk = await import("aws-cdk-lib");
+  const assertions = await import("aws-cdk-lib/assertions");
+  const { EventFlowsStack } = await import("./lib/eventflows-stack.ts");
+  Match = assertions.Match;
+  synth = (props = {}) => {
+    const app = new cdk.App({ outdir: mkdtempSync(join(tmpdir(), "eventflows-cdk-out-")) });
+    const stack = new EventFlowsStack(app, "EventFlowsTest", {
+      bundleDir: mkdtempSync(join(tmpdir(), "eventflows-cdk-bundles-")),
+      eventSource: "com.example.orders",
+      ...props,
+    });
+    return assertions.Template.fromStack(stack);
+  };
+  template = synth();
+}, 300_000);
+
+function statementsOf(t: Template, type: string): Statement[] {
+  return Object.values(t.findResources(type)).flatMap(
     (policy) =>
       (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
   );
-  const queuePolicies = template.findResources("AWS::SQS::QueuePolicy");
-  const resourcePolicies = Object.values(queuePolicies).flatMap(
-    (policy) =>
-      (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
-  );
-  return [...inline, ...resourcePolicies];
 }
 
-describe("examples/aws-cdk template", () => {
-  test("the event store table has the DynamoDB adapter's keys: pk (S, HASH) and sk (N, RANGE), no index", () => {
+function statements(t: Template = template): Statement[] {
+  return [...statementsOf(t, "AWS::IAM::Policy"), ...statementsOf(t, "AWS::SQS::QueuePolicy")];
+}
+
+const actionsOf = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+function routes(t: Template): Record<string, unknown>[] {
+  return Object.values(t.findResources("AWS::ApiGatewayV2::Route")).map((route) => (route as Resource).Properties);
+}
+
+function logicalId(t: Template, type: string, prefix: string): string {
+  const ids = Object.keys(t.findResources(type)).filter((id) => id.startsWith(prefix));
+  expect(ids).toHaveLength(1);
+  return ids[0] as string;
+}
+
+describe("examples/aws-cdk: the HTTP API is closed by default", () => {
+  test("every route needs IAM authorization unless an identity provider is configured", () => {
+    const found = routes(template);
+    expect(found.map((route) => route.RouteKey).sort()).toEqual([
+      "GET /queries/{type}",
+      "POST /commands/{type}",
+      "POST /queries/{type}",
+    ]);
+    for (const route of found) expect(route.AuthorizationType).toBe("AWS_IAM");
+    template.resourceCountIs("AWS::ApiGatewayV2::Authorizer", 0);
+    template.hasResourceProperties("AWS::ApiGatewayV2::Integration", { PayloadFormatVersion: "2.0" });
+  });
+
+  test("with an identity provider, a JWT authorizer checks issuer and audience on every route, scopes where asked", () => {
+    const withJwt = synth({
+      authorization: {
+        kind: "jwt",
+        issuer: "https://issuer.example.com/",
+        audience: ["orders-client"],
+        commandScopes: ["orders/write"],
+      },
+    });
+    withJwt.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
+      AuthorizerType: "JWT",
+      IdentitySource: ["$request.header.Authorization"],
+      JwtConfiguration: { Issuer: "https://issuer.example.com/", Audience: ["orders-client"] },
+    });
+    const authorizerId = logicalId(withJwt, "AWS::ApiGatewayV2::Authorizer", "");
+    const found = routes(withJwt);
+    expect(found).toHaveLength(3);
+    for (const route of found) {
+      expect(route).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: authorizerId } });
+      expect(route.AuthorizationScopes).toEqual(
+        route.RouteKey === "POST /commands/{type}" ? ["orders/write"] : undefined,
+      );
+    }
+  });
+
+  test("a JWT authorizer without an audience is refused at synth time", async () => {
+    expect(() =>
+      synth({ authorization: { kind: "jwt", issuer: "https://issuer.example.com/", audience: [] } }),
+    ).toThrow("at least one audience");
+  });
+
+  test("the stage throttles and writes a JSON access log line per request to its own log group", async () => {
+    const { ACCESS_LOG_FIELDS } = await import("./lib/http-api.ts");
+    const logs = logicalId(template, "AWS::Logs::LogGroup", "ApiAccessLogs");
+    template.resourceCountIs("AWS::ApiGatewayV2::Stage", 1);
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: { "Fn::GetAtt": [logs, "Arn"] }, Format: Match.anyValue() },
+    });
+    const stage = Object.values(template.findResources("AWS::ApiGatewayV2::Stage"))[0] as Resource;
+    const format = (stage.Properties.AccessLogSettings as { Format: string }).Format;
+    expect(JSON.parse(format)).toEqual(ACCESS_LOG_FIELDS);
+    template.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
+    const custom = synth({ throttle: { rateLimit: 5, burstLimit: 10 } });
+    custom.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+    });
+  });
+});
+
+describe("examples/aws-cdk: storage, messaging, least privilege", () => {
+  test("the event store table has the DynamoDB adapter's keys, no index, deletion protection and PITR", () => {
     template.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
       KeySchema: [
         { AttributeName: "pk", KeyType: "HASH" },
@@ -51,16 +143,45 @@ describe("examples/aws-cdk template", () => {
       ],
       BillingMode: "PAY_PER_REQUEST",
       GlobalSecondaryIndexes: Match.absent(),
+      Replicas: [
+        Match.objectLike({
+          DeletionProtectionEnabled: true,
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        }),
+      ],
+    });
+    template.hasResource("AWS::DynamoDB::GlobalTable", { DeletionPolicy: "Retain" });
+    // A demo stack that deletes its data turns the protection off, or the deletion would fail.
+    synth({ destroyOnRemoval: true }).hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })],
     });
   });
 
+  test("a customer-managed key: rotated, used by the table, usable by the API role only through DynamoDB", async () => {
+    const { tableKeyActions } = await import("./lib/event-store-table.ts");
+    template.resourceCountIs("AWS::KMS::Key", 0);
+    expect(() => synth({ customerManagedKey: true })).toThrow("explicit env.region");
+    const withKey = synth({ customerManagedKey: true, env: { account: "123456789012", region: "eu-west-1" } });
+    const key = logicalId(withKey, "AWS::KMS::Key", "EventStoreKey");
+    withKey.hasResourceProperties("AWS::KMS::Key", { EnableKeyRotation: true });
+    withKey.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      SSESpecification: { SSEEnabled: true, SSEType: "KMS" },
+      Replicas: [Match.objectLike({ SSESpecification: { KMSMasterKeyId: { "Fn::GetAtt": [key, "Arn"] } } })],
+    });
+    const kms = statements(withKey).filter((s) => actionsOf(s).some((a) => a.startsWith("kms:")));
+    expect(kms).toHaveLength(1);
+    expect(kms[0]).toMatchObject({
+      Effect: "Allow",
+      Resource: { "Fn::GetAtt": [key, "Arn"] },
+      Condition: { StringEquals: { "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com" } },
+    });
+    expect(actionsOf(kms[0] as Statement).sort()).toEqual([...tableKeyActions].sort());
+  });
+
   test("the rule sends the service's events to the queue, with a dead-letter queue for failed deliveries", () => {
-    const queues = template.findResources("AWS::SQS::Queue");
-    const ids = Object.keys(queues);
-    const eventsQueue = ids.find((id) => id.startsWith("EventsQueue"));
-    const publishDlq = ids.find((id) => id.startsWith("PublishDeadLetters"));
-    const consumerDlq = ids.find((id) => id.startsWith("ConsumerDeadLetters"));
-    expect([eventsQueue, publishDlq, consumerDlq].every(Boolean)).toBe(true);
+    const eventsQueue = logicalId(template, "AWS::SQS::Queue", "EventsQueue");
+    const publishDlq = logicalId(template, "AWS::SQS::Queue", "PublishDeadLetters");
+    const consumerDlq = logicalId(template, "AWS::SQS::Queue", "ConsumerDeadLetters");
     template.hasResourceProperties("AWS::Events::Rule", {
       EventPattern: { source: ["com.example.orders"] },
       EventBusName: Match.anyValue(),
@@ -84,7 +205,7 @@ describe("examples/aws-cdk template", () => {
     });
   });
 
-  test("the API function publishes to the bus with its dead-letter queue, and the HTTP API routes reach it", () => {
+  test("the API function gets the table, the bus and its dead-letter queue", () => {
     template.hasResourceProperties("AWS::Lambda::Function", {
       Runtime: "nodejs22.x",
       Environment: {
@@ -95,47 +216,63 @@ describe("examples/aws-cdk template", () => {
         }),
       },
     });
-    const routes = Object.values(template.findResources("AWS::ApiGatewayV2::Route")).map(
-      (route) => (route as { Properties: { RouteKey: string } }).Properties.RouteKey,
-    );
-    expect(routes.sort()).toEqual(["GET /queries/{type}", "POST /commands/{type}", "POST /queries/{type}"]);
-    template.hasResourceProperties("AWS::ApiGatewayV2::Integration", { PayloadFormatVersion: "2.0" });
   });
 
-  test("least privilege: no statement allows a wildcard action, and the API role has exactly what the adapters document", () => {
+  test("least privilege: no wildcard action; the DynamoDB actions are the adapter's list (adapters/dynamodb/iam.ts)", () => {
     const all = statements();
     const allows = all.filter((s) => s.Effect === "Allow");
-    expect(allows.length).toBeGreaterThan(0);
+    expect(allows.length).toBeGreaterThan(5);
     for (const statement of allows) {
-      const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
-      for (const action of actions) expect(action.includes("*")).toBe(false);
+      for (const action of actionsOf(statement)) expect(action.includes("*")).toBe(false);
       expect(JSON.stringify(statement.Resource)).not.toBe('"*"');
     }
     // The only wildcard is in the queues' deny of unencrypted transport (enforceSSL), which takes away.
-    for (const statement of all.filter((s) => s.Effect !== "Allow")) {
+    const denies = all.filter((s) => s.Effect !== "Allow");
+    expect(denies.length).toBeGreaterThan(0);
+    for (const statement of denies) {
       expect(statement).toMatchObject({
         Effect: "Deny",
         Action: "sqs:*",
         Condition: { Bool: { "aws:SecureTransport": "false" } },
       });
     }
-    const apiActions = all
-      .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
-      .filter((a) => a.startsWith("dynamodb:") || a.startsWith("events:"));
-    expect(new Set(apiActions)).toEqual(
-      new Set([
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:Query",
-        "dynamodb:TransactWriteItems",
-        "dynamodb:ConditionCheckItem",
-        "events:PutEvents",
-      ]),
-    );
+    const dynamo = all.flatMap(actionsOf).filter((a) => a.startsWith("dynamodb:"));
+    expect(dynamo.sort()).toEqual(dynamoDbRunTimeActions(["eventStore"]));
+    expect(dynamo).toContain("dynamodb:BatchGetItem");
+    expect(dynamo).not.toContain("dynamodb:TransactWriteItems");
+    expect(all.flatMap(actionsOf).filter((a) => a.startsWith("events:"))).toEqual(["events:PutEvents"]);
     // No managed policies (AWSLambdaBasicExecutionRole logs to any group): each role is inline only.
     for (const role of Object.values(template.findResources("AWS::IAM::Role"))) {
       expect((role as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns).toBeUndefined();
     }
   });
+});
+
+describe("examples/aws-cdk: the package", () => {
+  test("bundles go to a new private folder each time (mode 0700, random name)", async () => {
+    const { privateBundleDir } = await import("./lib/bundle.ts");
+    const first = privateBundleDir();
+    const second = privateBundleDir();
+    expect(first).not.toBe(second);
+    expect(statSync(first).mode & 0o777).toBe(0o700);
+  });
+
+  test("a failed install of the example's dependencies says what is missing and what to run", () => {
+    const empty = mkdtempSync(join(tmpdir(), "eventflows-cdk-empty-"));
+    expect(() => ensureCdkDependencies(empty, join(empty, "no-npm-here"))).toThrow(
+      /needs aws-cdk-lib, constructs, esbuild: `npm install` in .* exited .*Run it yourself/,
+    );
+  });
+
+  test("the example type-checks against its own dependencies", () => {
+    const tsc = spawnSync(
+      join(exampleDir, "..", "..", "node_modules", ".bin", "tsc"),
+      ["--noEmit", "-p", "tsconfig.json"],
+      {
+        cwd: exampleDir,
+        encoding: "utf8",
+      },
+    );
+    expect({ status: tsc.status, output: `${tsc.stdout}${tsc.stderr}`.trim() }).toEqual({ status: 0, output: "" });
+  }, 300_000);
 });

@@ -1,12 +1,14 @@
 /**
  * The API function: API Gateway HTTP API → command and query buses → DynamoDB event store, whose
  * commits are published to EventBridge. Clients are made once per Lambda instance, outside the
- * handler; region and credentials come from the variables Lambda sets.
+ * handler; region and credentials come from the variables Lambda sets. Requests reach it only
+ * through the API's authorizer, and it runs nothing for a request without a verified caller.
  */
 import { DynamoDbEventStore } from "../../../adapters/dynamodb/index.js";
 import { EventBridgeEventBus } from "../../../adapters/eventbridge/index.js";
 import { createHttpApiHandler } from "../../../adapters/lambda/index.js";
 import { readEnv } from "../../../src/index.js";
+import { callerOf, requireVerifiedCaller } from "./auth.js";
 import { orderBuses } from "./orders.js";
 
 function required(name: string): string {
@@ -23,4 +25,11 @@ const bus = new EventBridgeEventBus({
 const store = new DynamoDbEventStore({ tableName: required("EVENTFLOWS_TABLE"), bus });
 const { commands, queries } = orderBuses(store);
 
-export const handler = createHttpApiHandler({ commands, queries });
+export const handler = requireVerifiedCaller(
+  createHttpApiHandler({
+    commands,
+    queries,
+    // The adapter sets userId from the same claims; this adds how API Gateway verified the caller.
+    metadata: (event) => ({ verifiedBy: callerOf(event).verifiedBy }),
+  }),
+);

@@ -42,7 +42,10 @@ export function orderBuses(store: EventStore): {
     const { nextExpectedVersion } = await store.appendToStream(
       `Order-${orderId}`,
       [{ type: "OrderPlaced", data: { orderId, sku, quantity } }],
-      { expectedVersion: "no-stream", metadata: { ...eventMetadataFor(message), ...traceOf(message.metadata) } },
+      {
+        expectedVersion: "no-stream",
+        metadata: { ...eventMetadataFor(message), ...traceOf(message.metadata), ...callerOf(message.metadata) },
+      },
     );
     return { orderId, version: nextExpectedVersion };
   });
@@ -69,6 +72,14 @@ export function orderHandlers(
     const data = event.data as { orderId: string; sku: string; quantity: number };
     log({ msg: "order placed", orderId: data.orderId, sku: data.sku, correlationId: event.metadata.correlationId });
   };
+}
+
+/** Who placed the order, as the api function's auth hook verified them: kept with the event for audit. */
+function callerOf(metadata: Record<string, unknown>): Record<string, string> {
+  const caller: Record<string, string> = {};
+  if (typeof metadata.userId === "string") caller.userId = metadata.userId;
+  if (typeof metadata.verifiedBy === "string") caller.verifiedBy = metadata.verifiedBy;
+  return caller;
 }
 
 function traceOf(metadata: Record<string, unknown>): Record<string, string> {

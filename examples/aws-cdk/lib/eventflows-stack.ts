@@ -1,21 +1,18 @@
 /**
- * A production shape for an EventFlows service on AWS:
+ * A production shape for an EventFlows service on AWS, closed by default:
  *
  *   HTTP API ──▶ api Lambda ──▶ DynamoDB event store
- *                    │
- *                    └─ PutEvents ──▶ EventBridge bus ──rule──▶ SQS queue ──▶ consumer Lambda
- *                         │ (entries that keep failing)          │ (5 failed receives)
+ *   (authorizer,     │
+ *    throttling,     └─ PutEvents ──▶ EventBridge bus ──rule──▶ SQS queue ──▶ consumer Lambda
+ *    access logs)         │ (entries that keep failing)          │ (5 failed receives)
  *                         ▼                                      ▼
  *                  publish dead-letter queue              consumer dead-letter queue
  *
- * Every role is written out by hand with the actions each adapter documents, on the resources it
- * uses, so nothing has a wildcard action.
+ * Every role is written out by hand with the actions each adapter documents (the DynamoDB ones from
+ * adapters/dynamodb/iam.ts), on the resources it uses, so nothing has a wildcard action.
  */
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
-import { HttpApi, HttpMethod } from "aws-cdk-lib/aws-apigatewayv2";
-import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token } from "aws-cdk-lib";
 import { EventBus, Rule } from "aws-cdk-lib/aws-events";
 import { SqsQueue } from "aws-cdk-lib/aws-events-targets";
 import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
@@ -24,16 +21,29 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import { bundleFunction } from "./bundle.js";
-import { eventStoreTable, eventStoreTableActions } from "./event-store-table.js";
+import { bundleFunction, privateBundleDir } from "./bundle.js";
+import { eventStoreTable, eventStoreTableActions, tableKeyActions } from "./event-store-table.js";
+import { type ApiAuthorization, type ApiThrottle, DEFAULT_THROTTLE, securedHttpApi } from "./http-api.js";
 
 export interface EventFlowsStackProps extends StackProps {
   /** The `Source` of the events this service publishes; the rule matches it. */
   readonly eventSource?: string;
-  /** Where the Lambda bundles are written. Defaults to a folder under the OS temp dir. */
+  /**
+   * Where the Lambda bundles are written. Defaults to a new private folder (mode 0700, random name)
+   * under the OS temp dir, so no other user can read or swap the code before CDK uploads it.
+   */
   readonly bundleDir?: string;
-  /** Delete the table and queues with the stack (for a demo); retained by default. */
+  /**
+   * Delete the table, key, logs and queues with the stack (for a demo), and turn the table's
+   * deletion protection off. By default they are retained and the table refuses deletion.
+   */
   readonly destroyOnRemoval?: boolean;
+  /** Who may call the HTTP API. Defaults to IAM (SigV4-signed requests); see {@link ApiAuthorization}. */
+  readonly authorization?: ApiAuthorization;
+  /** The stage's throttling. Defaults to 50 requests per second, bursts of 100. */
+  readonly throttle?: ApiThrottle;
+  /** Encrypt the table with a customer-managed KMS key of the stack (rotated yearly). Defaults to false. */
+  readonly customerManagedKey?: boolean;
 }
 
 const functionsDir = join(import.meta.dirname, "..", "functions");
@@ -51,10 +61,18 @@ export class EventFlowsStack extends Stack {
   constructor(scope: Construct, id: string, props: EventFlowsStackProps = {}) {
     super(scope, id, props);
     const eventSource = props.eventSource ?? "com.example.orders";
-    const bundleDir = props.bundleDir ?? join(tmpdir(), "eventflows-cdk-bundles");
+    const bundleDir = props.bundleDir ?? privateBundleDir();
     const removalPolicy = props.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
-    const table = eventStoreTable(this, removalPolicy);
+    if (props.customerManagedKey === true && Token.isUnresolved(this.region)) {
+      // TableV2 names the key per replica region, so the stack must know its region.
+      throw new Error("customerManagedKey needs a stack with an explicit env.region");
+    }
+    const { table, key } = eventStoreTable(this, {
+      removalPolicy,
+      deletionProtection: props.destroyOnRemoval !== true,
+      customerManagedKey: props.customerManagedKey === true,
+    });
     const bus = new EventBus(this, "Bus", { eventBusName: `${id}-events` });
 
     const queueDefaults = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, removalPolicy };
@@ -96,6 +114,16 @@ export class EventFlowsStack extends Stack {
         resources: [table.tableArn],
       }),
     );
+    if (key !== undefined) {
+      apiRole.addToPolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: [...tableKeyActions],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { "kms:ViaService": `dynamodb.${this.region}.amazonaws.com` } },
+        }),
+      );
+    }
     apiRole.addToPolicy(
       new PolicyStatement({ effect: Effect.ALLOW, actions: ["events:PutEvents"], resources: [bus.eventBusArn] }),
     );
@@ -125,10 +153,12 @@ export class EventFlowsStack extends Stack {
       environment,
     });
 
-    const httpApi = new HttpApi(this, "HttpApi", { description: "EventFlows commands and queries" });
-    const integration = new HttpLambdaIntegration("ApiIntegration", api);
-    httpApi.addRoutes({ path: "/commands/{type}", methods: [HttpMethod.POST], integration });
-    httpApi.addRoutes({ path: "/queries/{type}", methods: [HttpMethod.GET, HttpMethod.POST], integration });
+    const { api: httpApi } = securedHttpApi(this, {
+      handler: api,
+      authorization: props.authorization ?? { kind: "iam" },
+      throttle: props.throttle ?? DEFAULT_THROTTLE,
+      removalPolicy,
+    });
 
     // The consumer: reads the rule's queue, reports only failed messages back.
     const consumerLogs = new LogGroup(this, "ConsumerLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy });
