@@ -16,6 +16,7 @@ import type { Template } from "aws-cdk-lib/assertions";
 import { dynamoDbRunTimeActions } from "../../adapters/dynamodb/iam.ts";
 import type { EventFlowsStackProps } from "./lib/eventflows-stack.ts";
 import { ensureCdkDependencies, exampleDir } from "./lib/install.ts";
+import { ACCESS_LOG_FIELDS, tableKeyActions } from "./lib/settings.ts";
 
 type Statement = { Action: string | string[]; Resource?: unknown; Effect: string; Condition?: unknown };
 type Resource = { Properties: Record<string, unknown> };
@@ -110,7 +111,6 @@ describe("examples/aws-cdk: the HTTP API is closed by default", () => {
   });
 
   test("the stage throttles and writes a JSON access log line per request to its own log group", async () => {
-    const { ACCESS_LOG_FIELDS } = await import("./lib/http-api.ts");
     const logs = logicalId(template, "AWS::Logs::LogGroup", "ApiAccessLogs");
     template.resourceCountIs("AWS::ApiGatewayV2::Stage", 1);
     template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
@@ -158,7 +158,6 @@ describe("examples/aws-cdk: storage, messaging, least privilege", () => {
   });
 
   test("a customer-managed key: rotated, used by the table, usable by the API role only through DynamoDB", async () => {
-    const { tableKeyActions } = await import("./lib/event-store-table.ts");
     template.resourceCountIs("AWS::KMS::Key", 0);
     expect(() => synth({ customerManagedKey: true })).toThrow("explicit env.region");
     const withKey = synth({ customerManagedKey: true, env: { account: "123456789012", region: "eu-west-1" } });

@@ -24,8 +24,9 @@ resource "aws_cloudwatch_log_group" "function" {
   retention_in_days = 30
 }
 
-# The API function: the event store's six DynamoDB actions on its table, PutEvents on the bus,
-# SendMessage on the publish dead-letter queue, and its own logs. Nothing else.
+# The API function: the DynamoDB actions the event store sends (adapters/dynamodb/iam.ts, checked by
+# terraform.test.ts) on its table, PutEvents on the bus, SendMessage on the publish dead-letter
+# queue, its own logs, and the table's key when it has a customer-managed one. Nothing else.
 resource "aws_iam_role" "api" {
   name               = "${var.name}-api"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
@@ -41,12 +42,12 @@ data "aws_iam_policy_document" "api" {
   statement {
     sid = "EventStore"
     actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:ConditionCheckItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
       "dynamodb:Query",
-      "dynamodb:TransactWriteItems",
-      "dynamodb:ConditionCheckItem",
+      "dynamodb:UpdateItem",
     ]
     resources = [aws_dynamodb_table.events.arn]
   }
@@ -68,6 +69,38 @@ resource "aws_iam_role_policy" "api" {
   name   = "eventflows"
   role   = aws_iam_role.api.id
   policy = data.aws_iam_policy_document.api.json
+}
+
+# What DynamoDB needs of a customer-managed key on the caller's behalf, only through DynamoDB.
+data "aws_iam_policy_document" "api_table_key" {
+  count = var.customer_managed_key ? 1 : 0
+
+  statement {
+    sid = "TableKey"
+    actions = [
+      "kms:Decrypt",
+      "kms:DescribeKey",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
+      "kms:GenerateDataKeyWithoutPlaintext",
+      "kms:ReEncryptFrom",
+      "kms:ReEncryptTo",
+    ]
+    resources = [aws_kms_key.table[0].arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "api_table_key" {
+  count  = var.customer_managed_key ? 1 : 0
+  name   = "eventflows-table-key"
+  role   = aws_iam_role.api.id
+  policy = data.aws_iam_policy_document.api_table_key[0].json
 }
 
 resource "aws_lambda_function" "api" {
@@ -95,7 +128,7 @@ resource "aws_lambda_function" "api" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.api]
+  depends_on = [aws_iam_role_policy.api, aws_iam_role_policy.api_table_key]
 }
 
 # The consumer function: reads its queue and writes its logs.

@@ -1,14 +1,18 @@
 /**
  * Checks the Terraform example without an AWS account: formatting as `terraform fmt -check` judges
  * it (with terraform or tofu when installed, and always with fmt-check/, built on the same hclwrite
- * formatter), the table's keys, the dead-letter wiring, and that no policy allows a wildcard action.
+ * formatter); the API closed by default (an authorizer on every route, stage throttling, access
+ * logs); the table's keys, deletion protection and key; the provider pins; the dead-letter wiring;
+ * and least privilege (the DynamoDB actions are exactly the adapter's list, no wildcard action).
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { dynamoDbRunTimeActions } from "../../adapters/dynamodb/iam.ts";
 import { cacheDir, commandExists, ensureDir } from "../../test/services/common.ts";
+import { ACCESS_LOG_FIELDS, DEFAULT_THROTTLE, tableKeyActions } from "../aws-cdk/lib/settings.ts";
 import { buildFunctions } from "./build.ts";
 
 const here = import.meta.dirname;
@@ -35,26 +39,43 @@ function fmtCheckBinary(): string {
   return output;
 }
 
-/** The `statement { ... }` blocks of the policy documents, with their effect and actions. */
-function statements(): { effect: string; actions: string[] }[] {
-  const result: { effect: string; actions: string[] }[] = [];
-  const pattern = /statement \{/g;
-  for (let match = pattern.exec(all); match !== null; match = pattern.exec(all)) {
+/** Every block that opens with `header` (a regex source) in `text`, from its header to its closing brace. */
+function blocks(header: string, text = all): string[] {
+  const result: string[] = [];
+  const pattern = new RegExp(`${header}\\s*\\{`, "g");
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
     let depth = 0;
-    let end = match.index;
-    for (let i = match.index; i < all.length; i++) {
-      if (all[i] === "{") depth++;
-      else if (all[i] === "}" && --depth === 0) {
-        end = i;
+    for (let i = match.index; i < text.length; i++) {
+      if (text[i] === "{") depth++;
+      else if (text[i] === "}" && --depth === 0) {
+        result.push(text.slice(match.index, i + 1));
         break;
       }
     }
-    const block = all.slice(match.index, end);
-    const effect = /effect\s*=\s*"(\w+)"/.exec(block)?.[1] ?? "Allow";
-    const list = /actions\s*=\s*\[([^\]]*)\]/.exec(block)?.[1] ?? "";
-    result.push({ effect, actions: [...list.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string) });
   }
   return result;
+}
+
+/** The one block that opens with `header`. */
+function block(header: string, text = all): string {
+  const found = blocks(header, text);
+  expect({ header, count: found.length }).toEqual({ header, count: 1 });
+  return found[0] as string;
+}
+
+/** The `statement { ... }` blocks of the policy documents, with their sid, effect and actions. */
+function statements(): { sid: string | undefined; effect: string; actions: string[] }[] {
+  return blocks("statement").map((text) => {
+    const effect = /effect\s*=\s*"(\w+)"/.exec(text)?.[1] ?? "Allow";
+    const list = /actions\s*=\s*\[([^\]]*)\]/.exec(text)?.[1] ?? "";
+    const sid = /sid\s*=\s*"(\w+)"/.exec(text)?.[1];
+    return { sid, effect, actions: [...list.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string) };
+  });
+}
+
+/** A variable's default, as written. */
+function defaultOf(name: string): string | undefined {
+  return /default\s*=\s*(.+)/.exec(block(`variable "${name}"`))?.[1]?.trim();
 }
 
 describe("examples/terraform", () => {
@@ -79,13 +100,73 @@ describe("examples/terraform", () => {
     expect(checker.stdout).toContain("main.tf");
   }, 300_000);
 
-  test("the table has the DynamoDB adapter's keys and no index", () => {
-    const table = hcl["storage.tf"] ?? "";
+  test("the table has the DynamoDB adapter's keys, no index, PITR, deletion protection and an optional customer-managed key", () => {
+    const table = block('resource "aws_dynamodb_table" "events"');
     expect(table).toMatch(/hash_key\s+= "pk"/);
     expect(table).toMatch(/range_key\s+= "sk"/);
     expect(table).toMatch(/name = "pk"\s+type = "S"/);
     expect(table).toMatch(/name = "sk"\s+type = "N"/);
     expect(table).not.toContain("global_secondary_index");
+    expect(table).toMatch(/point_in_time_recovery \{\s+enabled = true/);
+    expect(table).toMatch(/deletion_protection_enabled\s+= var\.deletion_protection\n/);
+    expect(defaultOf("deletion_protection")).toBe("true");
+    expect(table).toMatch(
+      /server_side_encryption \{\s+enabled\s+= var\.customer_managed_key\s+kms_key_arn = var\.customer_managed_key \? aws_kms_key\.table\[0\]\.arn : null/,
+    );
+    expect(defaultOf("customer_managed_key")).toBe("false");
+    const key = block('resource "aws_kms_key" "table"');
+    expect(key).toMatch(/count\s+= var\.customer_managed_key \? 1 : 0/);
+    expect(key).toMatch(/enable_key_rotation\s+= true/);
+  });
+
+  test("the HTTP API is closed: every route needs IAM, or the JWT authorizer when an issuer is set", () => {
+    expect(all).not.toMatch(/authorization_type\s*=\s*"NONE"/);
+    const routes = block('resource "aws_apigatewayv2_route" "api"');
+    expect(routes).toContain(
+      'for_each           = toset(["POST /commands/{type}", "GET /queries/{type}", "POST /queries/{type}"])',
+    );
+    expect(routes).toMatch(/authorization_type = local\.jwt \? "JWT" : "AWS_IAM"\n/);
+    expect(routes).toMatch(/authorizer_id\s+= local\.jwt \? aws_apigatewayv2_authorizer\.jwt\[0\]\.id : null\n/);
+    expect(hcl["http-api.tf"]).toMatch(/jwt = var\.jwt_issuer != null\n/);
+    expect(defaultOf("jwt_issuer")).toBe("null");
+    expect(blocks('resource "aws_apigatewayv2_route" "\\w+"')).toHaveLength(1);
+    const authorizer = block('resource "aws_apigatewayv2_authorizer" "jwt"');
+    expect(authorizer).toMatch(/count\s+= local\.jwt \? 1 : 0/);
+    expect(authorizer).toMatch(/authorizer_type\s+= "JWT"/);
+    expect(authorizer).toMatch(/identity_sources = \["\$request\.header\.Authorization"\]/);
+    expect(authorizer).toMatch(/jwt_configuration \{\s+issuer\s+= var\.jwt_issuer\s+audience = var\.jwt_audience\s+\}/);
+    expect(authorizer).toMatch(/condition\s+= length\(var\.jwt_audience\) > 0/);
+  });
+
+  test("the stage throttles and writes the same JSON access log line as the CDK stack", () => {
+    const stage = block('resource "aws_apigatewayv2_stage" "default"');
+    expect(stage).toMatch(
+      /default_route_settings \{\s+throttling_rate_limit\s+= var\.throttle_rate_limit\s+throttling_burst_limit = var\.throttle_burst_limit\s+\}/,
+    );
+    expect(Number(defaultOf("throttle_rate_limit"))).toBe(DEFAULT_THROTTLE.rateLimit);
+    expect(Number(defaultOf("throttle_burst_limit"))).toBe(DEFAULT_THROTTLE.burstLimit);
+    const logs = block("access_log_settings", stage);
+    expect(logs).toMatch(/destination_arn = aws_cloudwatch_log_group\.api_access\.arn/);
+    const format = Object.fromEntries(
+      [...(/jsonencode\(\{([^}]*)\}\)/.exec(logs)?.[1] ?? "").matchAll(/(\w+)\s*=\s*"([^"]*)"/g)].map((m) => [
+        m[1],
+        m[2],
+      ]),
+    );
+    expect(format).toEqual(ACCESS_LOG_FIELDS);
+    expect(block('resource "aws_cloudwatch_log_group" "api_access"')).toMatch(/retention_in_days = 30/);
+  });
+
+  test("providers pinned to one minor line, and the lock file terraform init writes is not ignored", () => {
+    const versions = hcl["versions.tf"] ?? "";
+    const pins = [...versions.matchAll(/source\s*=\s*"([^"]+)"\s+version\s*=\s*"([^"]+)"/g)].map((m) => [m[1], m[2]]);
+    expect(pins).toEqual([
+      ["hashicorp/aws", "~> 5.100.0"],
+      ["hashicorp/archive", "~> 2.7.1"],
+    ]);
+    const ignored = readFileSync(join(here, ".gitignore"), "utf8").split("\n");
+    expect(ignored).not.toContain(".terraform.lock.hcl");
+    expect(ignored).toContain(".terraform/");
   });
 
   test("dead letters: the rule target's DLQ, the consumer queue's redrive, partial batch responses", () => {
@@ -102,25 +183,28 @@ describe("examples/terraform", () => {
     expect(found.length).toBeGreaterThan(5);
     for (const statement of found) {
       if (statement.actions.some((action) => action.includes("*"))) {
-        expect(statement).toEqual({ effect: "Deny", actions: ["sqs:*"] });
+        expect(statement).toEqual({ sid: "TlsOnly", effect: "Deny", actions: ["sqs:*"] });
       }
     }
-    const granted = new Set(found.filter((s) => s.effect === "Allow").flatMap((s) => s.actions));
-    for (const action of [
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:Query",
-      "dynamodb:TransactWriteItems",
-      "dynamodb:ConditionCheckItem",
-      "events:PutEvents",
-      "sqs:SendMessage",
+    const bySid = (sid: string) => found.find((s) => s.sid === sid)?.actions;
+    // The DynamoDB actions are the adapter's own list (adapters/dynamodb/iam.ts), in one statement.
+    expect(bySid("EventStore")).toEqual(dynamoDbRunTimeActions(["eventStore"]));
+    expect(found.flatMap((s) => s.actions).filter((a) => a.startsWith("dynamodb:"))).toEqual(
+      dynamoDbRunTimeActions(["eventStore"]),
+    );
+    expect(bySid("TableKey")).toEqual([...tableKeyActions]);
+    expect(bySid("Publish")).toEqual(["events:PutEvents"]);
+    expect(bySid("DeadLetters")).toEqual(["sqs:SendMessage"]);
+    expect(bySid("ReadQueue")).toEqual([
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
-    ]) {
-      expect(granted.has(action)).toBe(true);
-    }
-    expect([...granted].filter((a) => a.startsWith("dynamodb:")).length).toBe(6);
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+    ]);
+    // The key may be used only through DynamoDB.
+    expect(block('data "aws_iam_policy_document" "api_table_key"')).toMatch(
+      /condition \{\s+test\s+= "StringEquals"\s+variable = "kms:ViaService"\s+values\s+= \["dynamodb\.\$\{var\.region\}\.amazonaws\.com"\]/,
+    );
   });
 
   test("the build script bundles both functions", () => {

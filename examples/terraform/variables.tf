@@ -21,3 +21,39 @@ variable "bundle_dir" {
   type        = string
   default     = "./.build"
 }
+
+variable "jwt_issuer" {
+  description = "The issuer (iss) of your identity provider's tokens. Null (the default): callers sign requests with IAM (SigV4) instead."
+  type        = string
+  default     = null
+}
+
+variable "jwt_audience" {
+  description = "Accepted audiences (aud, or Cognito's client_id) of the tokens; at least one when jwt_issuer is set."
+  type        = list(string)
+  default     = []
+}
+
+variable "throttle_rate_limit" {
+  description = "Steady requests per second the API stage accepts."
+  type        = number
+  default     = 50
+}
+
+variable "throttle_burst_limit" {
+  description = "Requests the API stage accepts in a burst."
+  type        = number
+  default     = 100
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete the event store table (turn off only for a demo you mean to destroy)."
+  type        = bool
+  default     = true
+}
+
+variable "customer_managed_key" {
+  description = "Encrypt the table with a KMS key of this configuration's own (rotated yearly) instead of the AWS-owned key."
+  type        = bool
+  default     = false
+}

@@ -19,20 +19,6 @@ export const SORT_KEY = "sk";
  */
 export const eventStoreTableActions = dynamoDbRunTimeActions(["eventStore"]);
 
-/**
- * What DynamoDB needs of a customer-managed key on behalf of a caller of the table, as CDK's
- * `grantReadWriteData` grants it, spelled out (no wildcard) and allowed only through DynamoDB.
- */
-export const tableKeyActions = [
-  "kms:Decrypt",
-  "kms:DescribeKey",
-  "kms:Encrypt",
-  "kms:GenerateDataKey",
-  "kms:GenerateDataKeyWithoutPlaintext",
-  "kms:ReEncryptFrom",
-  "kms:ReEncryptTo",
-] as const;
-
 export interface EventStoreTableOptions {
   readonly removalPolicy: RemovalPolicy;
   /** Refuse `DeleteTable` (and so a stack deletion that would drop the events). */

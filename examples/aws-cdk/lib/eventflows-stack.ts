@@ -22,8 +22,9 @@ import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { bundleFunction, privateBundleDir } from "./bundle.js";
-import { eventStoreTable, eventStoreTableActions, tableKeyActions } from "./event-store-table.js";
-import { type ApiAuthorization, type ApiThrottle, DEFAULT_THROTTLE, securedHttpApi } from "./http-api.js";
+import { eventStoreTable, eventStoreTableActions } from "./event-store-table.js";
+import { type ApiAuthorization, securedHttpApi } from "./http-api.js";
+import { type ApiThrottle, DEFAULT_THROTTLE, tableKeyActions } from "./settings.js";
 
 export interface EventFlowsStackProps extends StackProps {
   /** The `Source` of the events this service publishes; the rule matches it. */

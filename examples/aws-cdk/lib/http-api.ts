@@ -16,6 +16,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import { ACCESS_LOG_FIELDS, type ApiThrottle } from "./settings.js";
 
 /**
  * Who may call the API. `iam`: callers sign requests with SigV4 and need `execute-api:Invoke` on the
@@ -36,29 +37,6 @@ export type ApiAuthorization =
       /** Scopes a token needs for the query routes. */
       readonly queryScopes?: readonly string[];
     };
-
-export interface ApiThrottle {
-  /** Steady requests per second across the stage. */
-  readonly rateLimit: number;
-  /** Requests allowed in a burst. */
-  readonly burstLimit: number;
-}
-
-export const DEFAULT_THROTTLE: ApiThrottle = { rateLimit: 50, burstLimit: 100 };
-
-/** One JSON line per request: who, what, the outcome, and why an authorizer or integration refused. */
-export const ACCESS_LOG_FIELDS = {
-  requestId: "$context.requestId",
-  ip: "$context.identity.sourceIp",
-  requestTime: "$context.requestTime",
-  method: "$context.httpMethod",
-  routeKey: "$context.routeKey",
-  status: "$context.status",
-  protocol: "$context.protocol",
-  responseLength: "$context.responseLength",
-  authorizerError: "$context.authorizer.error",
-  integrationError: "$context.integrationErrorMessage",
-} as const;
 
 export interface SecuredHttpApiProps {
   readonly handler: IFunction;
