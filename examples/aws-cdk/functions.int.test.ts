@@ -173,6 +173,53 @@ describe("examples/aws-cdk functions", () => {
     expect(read.statusCode).toBe(200);
   });
 
+  test("the consumer handles only events of the service's source: others fail (and end in its dead-letter queue)", async () => {
+    const event = (source: string, id: string) => ({
+      messageId: `m-${id}`,
+      receiptHandle: "r",
+      body: JSON.stringify({
+        version: "0",
+        id,
+        "detail-type": "OrderPlaced",
+        source,
+        account: "123456789012",
+        time: "2026-01-01T00:00:00Z",
+        region: "us-east-1",
+        resources: [],
+        detail: {
+          id: ulid(),
+          type: "OrderPlaced",
+          streamId: `Order-${id}`,
+          version: 1,
+          timestamp: "2026-01-01T00:00:00.000Z",
+          data: { orderId: id, sku: "A-1", quantity: 1 },
+          metadata: { correlationId: `corr-${id}` },
+        },
+      }),
+      attributes: {
+        ApproximateReceiveCount: "1",
+        SentTimestamp: "0",
+        SenderId: "AIDAIENQZJOLO23YVJ4VO",
+        ApproximateFirstReceiveTimestamp: "0",
+      },
+      messageAttributes: {},
+      md5OfBody: "",
+      eventSource: "aws:sqs" as const,
+      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:events",
+      awsRegion: "us-east-1",
+    });
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => void lines.push(line);
+    try {
+      const result = await consumer({ Records: [event("com.example.other", "forged"), event(SOURCE, "genuine")] });
+      expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "m-forged" }] });
+    } finally {
+      console.log = log;
+    }
+    expect(lines.map((line) => JSON.parse(line).orderId)).toEqual(["genuine"]);
+  });
+
   test("invalid input is a 400 problem, an unknown command a 404", async () => {
     const invalid = await api(httpEvent("POST", "/commands/PlaceOrder", { sku: "", quantity: 0 }));
     expect(invalid.statusCode).toBe(400);
