@@ -110,6 +110,14 @@ describe("DynamoDB IAM actions", () => {
     expect(dynamoDbIamActions.eventStore.globalFeed).toContain("dynamodb:BatchGetItem");
   });
 
+  test("docs/deployment.md lists the event store's run-time actions exactly as here", () => {
+    const page = readFileSync(join(here, "..", "..", "docs", "deployment.md"), "utf8");
+    const row = page.split("\n").find((line) => line.startsWith("| DynamoDB event store (run time)"));
+    const actions = [...(row ?? "").matchAll(/`(dynamodb:\w+)`/g)].map((m) => m[1]);
+    expect(actions).toEqual(dynamoDbRunTimeActions(["eventStore"]));
+    expect(page).not.toContain("`dynamodb:TransactWriteItems`");
+  });
+
   test("dynamoDbRunTimeActions: the sorted union, ensureTable only with setup", () => {
     expect(dynamoDbRunTimeActions(["eventStore"])).toEqual([
       "dynamodb:BatchGetItem",
