@@ -3,7 +3,10 @@
  * `npm pack`, install the tarball into a fresh temporary project (its dependencies from the
  * registry, the optional peers added as a user would), then import every subpath of "exports" on
  * Node and on Bun, checking that each one has every named export its source has and that the core
- * works, and type-check an import of every subpath with `moduleResolution` "bundler" and "nodenext".
+ * works, `require()` every subpath where the runtime loads ES modules from require (Bun; Node from
+ * 20.19 and 22.12, `process.features.require_module`; on an older Node the require must fail only
+ * with ERR_REQUIRE_ESM, proving the "default" condition resolves), and type-check an import of
+ * every subpath with `moduleResolution` "bundler" and "nodenext".
  *   bun scripts/check-package.ts                  build, pack, install, check
  *   bun scripts/check-package.ts --allow-missing  tolerate exports whose source is not written yet
  *   bun scripts/check-package.ts --keep           keep the temporary project (its path is printed)
@@ -112,6 +115,56 @@ try {
 console.log(JSON.stringify({ problems, counts }));
 `;
 
+/**
+ * The require() twin of the import check, run as CommonJS: every "exports" entry has a "default"
+ * condition beside "import", so require() resolves it and, where the runtime can load ES modules
+ * synchronously, returns the same exports.
+ */
+const requireCheck = (expected: Record<string, string[]>) => `
+const expected = ${JSON.stringify(expected)};
+const supported = typeof Bun !== "undefined" || process.features.require_module === true;
+const problems = [];
+const counts = {};
+for (const [specifier, names] of Object.entries(expected)) {
+  let module;
+  try {
+    module = require(specifier);
+  } catch (error) {
+    // Without require(esm), resolving must still succeed: the only acceptable failure is ERR_REQUIRE_ESM.
+    if (supported || !error || error.code !== "ERR_REQUIRE_ESM") {
+      problems.push(specifier + ": require failed: " + (error && (error.code || "") + " " + error.message));
+    }
+    continue;
+  }
+  if (!supported) {
+    problems.push(specifier + ": required although this runtime says it has no require(esm)");
+    continue;
+  }
+  const missing = names.filter((name) => module[name] === undefined);
+  if (missing.length > 0) problems.push(specifier + ": missing exports " + missing.join(", "));
+  counts[specifier] = names.length - missing.length;
+}
+console.log(JSON.stringify({ problems, counts, supported, version: typeof Bun !== "undefined" ? "bun " + Bun.version : process.version }));
+`;
+
+/** Every code entry of "exports" has a "default" condition, the same file as "import" (so require() resolves). */
+function checkDefaultConditions(pkg: ReturnType<typeof readPackageJson>): void {
+  const wrong = Object.entries(pkg.exports)
+    .filter(([, target]) => typeof target !== "string")
+    .filter(([, target]) => {
+      const conditions = target as Readonly<Record<string, string | undefined>>;
+      const keys = Object.keys(conditions);
+      // "default" must come last: conditions are matched in order, and "default" matches everything.
+      return conditions.default === undefined || conditions.default !== conditions.import || keys.at(-1) !== "default";
+    })
+    .map(([subpath]) => subpath);
+  if (wrong.length > 0) {
+    throw new PackageCheckError(
+      `package.json exports ${wrong.join(", ")}: each needs a last "default" condition equal to "import"`,
+    );
+  }
+}
+
 /** Type-level twin of the import check: each subpath resolves and its types declare every runtime export. */
 function typesCheck(expected: Record<string, string[]>): string {
   const lines: string[] = [];
@@ -154,6 +207,7 @@ async function main(): Promise<number> {
   const allowMissing = process.argv.includes("--allow-missing");
   const keep = process.argv.includes("--keep");
   const pkg = readPackageJson();
+  checkDefaultConditions(pkg);
   const entries = packageEntries();
   const missing = missingEntriesMessage(entries);
   if (missing !== undefined) {
@@ -227,6 +281,29 @@ async function main(): Promise<number> {
         for (const problem of problems) console.error(`✗ ${runtime}: ${problem}`);
       } else {
         console.log(`✓ ${runtime}: imported ${summary.join(", ")}; append/read/conflict smoke test passed`);
+      }
+    }
+
+    writeFileSync(join(project, "require-check.cjs"), requireCheck(expected));
+    for (const [runtime, binary] of runtimes) {
+      const output = run(binary, ["require-check.cjs"], project, `requiring the package on ${runtime}`);
+      const { problems, counts, supported, version } = JSON.parse(output.trim().split("\n").pop() ?? "{}") as {
+        problems: string[];
+        counts: Record<string, number>;
+        supported: boolean;
+        version: string;
+      };
+      if (problems.length > 0) {
+        failed = true;
+        for (const problem of problems) console.error(`✗ ${runtime} (${version}) require(): ${problem}`);
+      } else if (supported) {
+        console.log(
+          `✓ ${runtime} (${version}): require() of ${Object.keys(counts).length} subpaths returns every export`,
+        );
+      } else {
+        console.log(
+          `✓ ${runtime} (${version}) has no require(esm): every subpath resolves and fails only with ERR_REQUIRE_ESM`,
+        );
       }
     }
 
