@@ -43,6 +43,7 @@ export default defineConfig({
           { text: "Testing", link: "/guide/testing" },
           { text: "Runtimes", link: "/guide/runtimes" },
           { text: "Deploying on AWS", link: "/deployment" },
+          { text: "Security", link: "/security" },
           { text: "Cloudflare worker template", link: "/worker-template" },
         ],
       },
