@@ -1,0 +1,73 @@
+/**
+ * The api function's auth hook on its own (functions.int.test.ts runs it inside the deployed
+ * handler): the caller comes only from what API Gateway's authorizer verified.
+ */
+import { describe, expect, test } from "bun:test";
+import type { ApiGatewayProxyEventV2 } from "../../../adapters/lambda/index.js";
+import { callerOf, requireVerifiedCaller } from "./auth.ts";
+
+function event(authorizer?: ApiGatewayProxyEventV2["requestContext"]["authorizer"]): ApiGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: "POST /commands/{type}",
+    rawPath: "/commands/PlaceOrder",
+    rawQueryString: "",
+    // A header claiming an identity counts for nothing: only the authorizer's context does.
+    headers: { "x-user-id": "admin", authorization: "Bearer forged" },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "api",
+      domainName: "api.example.com",
+      domainPrefix: "api",
+      http: {
+        method: "POST",
+        path: "/commands/PlaceOrder",
+        protocol: "HTTP/1.1",
+        sourceIp: "192.0.2.1",
+        userAgent: "t",
+      },
+      requestId: "r",
+      routeKey: "POST /commands/{type}",
+      stage: "$default",
+      time: "12/Mar/2020:19:03:58 +0000",
+      timeEpoch: 0,
+      ...(authorizer === undefined ? {} : { authorizer }),
+    },
+    isBase64Encoded: false,
+  };
+}
+
+describe("examples/aws-cdk auth hook", () => {
+  test("the JWT's sub, else the IAM caller's ARN", () => {
+    expect(callerOf(event({ jwt: { claims: { sub: "user-1" }, scopes: null } }))).toEqual({
+      userId: "user-1",
+      verifiedBy: "jwt",
+    });
+    expect(callerOf(event({ iam: { userArn: "arn:aws:iam::123456789012:role/ops" } }))).toEqual({
+      userId: "arn:aws:iam::123456789012:role/ops",
+      verifiedBy: "iam",
+    });
+  });
+
+  test("no authorizer, an empty or non-string sub: 401 problem, and the handler never runs", async () => {
+    let ran = 0;
+    const handler = requireVerifiedCaller(async () => {
+      ran++;
+      return { statusCode: 200 };
+    });
+    for (const authorizer of [
+      undefined,
+      { jwt: { claims: { sub: "" }, scopes: null } },
+      { jwt: { claims: { sub: 7 }, scopes: null } },
+      { lambda: { userId: "x" } },
+    ]) {
+      const response = await handler(event(authorizer));
+      expect(response.statusCode).toBe(401);
+      expect(response.headers?.["content-type"]).toBe("application/problem+json");
+      expect(JSON.parse(response.body ?? "{}")).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+    }
+    expect(ran).toBe(0);
+    expect((await handler(event({ jwt: { claims: { sub: "user-1" }, scopes: null } }))).statusCode).toBe(200);
+    expect(ran).toBe(1);
+  });
+});
