@@ -98,25 +98,6 @@ export class CommitLog {
     }
   }
 
-  /** The marker put of an append's transaction: it fails if a reader voided the number first. */
-  markerPut(commit: number, streamId: string, first: number, count: number, token: string): Record<string, unknown> {
-    return {
-      Put: {
-        TableName: this.#layout.tableName,
-        Item: {
-          ...this.#key(LOG_PARTITION, commit),
-          [M.stream]: str(streamId),
-          [M.first]: num(first),
-          [M.count]: num(count),
-          [M.at]: num(Date.now()),
-          [M.token]: str(token),
-        },
-        ConditionExpression: "attribute_not_exists(#pk)",
-        ExpressionAttributeNames: { "#pk": this.#layout.partitionKey },
-      },
-    };
-  }
-
   /** Gives up a reserved number that no transaction used, so readers need not wait for it. */
   abandon(commit: number): void {
     this.#tombstone(commit).catch(() => undefined);
@@ -314,3 +295,34 @@ export class CommitLog {
 }
 
 const keyId = (stream: string, version: number) => `${version}\u0000${stream}`;
+
+/**
+ * The marker put of an append's transaction, keyed by its commit number: it fails if a reader
+ * voided the number first (or if anything else holds it).
+ */
+export function markerItem(
+  layout: TableLayout,
+  commit: number,
+  streamId: string,
+  first: number,
+  count: number,
+  token: string,
+  at: number,
+): Record<string, unknown> {
+  return {
+    Put: {
+      TableName: layout.tableName,
+      Item: {
+        [layout.partitionKey]: str(LOG_PARTITION),
+        [layout.sortKey]: num(commit),
+        [M.stream]: str(streamId),
+        [M.first]: num(first),
+        [M.count]: num(count),
+        [M.at]: num(at),
+        [M.token]: str(token),
+      },
+      ConditionExpression: "attribute_not_exists(#pk)",
+      ExpressionAttributeNames: { "#pk": layout.partitionKey },
+    },
+  };
+}
