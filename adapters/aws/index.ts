@@ -10,6 +10,7 @@ export {
   publicEndpoint,
   type ResolvedAwsConfig,
   resolveAwsConfig,
+  signableEndpoint,
 } from "./config.js";
 export {
   type AwsFailure,
