@@ -19,6 +19,7 @@ import {
   type AwsJsonClientOptions,
   AwsServiceError,
   createDynamoDbClient,
+  type SendOptions,
   sleep,
 } from "./client.js";
 import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf } from "./codec.js";
@@ -131,8 +132,15 @@ export class DynamoDbEventStore extends EventStore {
     expected: ExpectedVersion,
   ): Promise<EventEnvelope[]> {
     let version = typeof expected === "number" ? expected : expected === "no-stream" ? 0 : undefined;
+    // One deadline for the whole append (the client's timeoutMs): its rounds, requests, retries and
+    // pauses take three quarters of it, so that settling an unknown outcome keeps the last quarter.
+    const start = Date.now();
+    const deadlines = {
+      write: start + Math.floor(this.client.timeoutMs * 0.75),
+      settle: start + this.client.timeoutMs,
+    };
     for (let round = 1; round <= MAX_ROUNDS; round++) {
-      const outcome = await this.#round(streamId, encoded, expected, version);
+      const outcome = await this.#round(streamId, encoded, expected, version, deadlines);
       if ("events" in outcome) return outcome.events;
       if ("conflict" in outcome) break;
       version = outcome.retryAt;
@@ -153,10 +161,12 @@ export class DynamoDbEventStore extends EventStore {
     encoded: readonly EncodedEvent[],
     expected: ExpectedVersion,
     known: number | undefined,
+    deadlines: { readonly write: number; readonly settle: number },
   ): Promise<RoundOutcome> {
     const log = this.#log;
+    const write = { deadline: deadlines.write };
     const [head, reserved] = await Promise.allSettled([
-      known === undefined ? this.#head(streamId) : undefined,
+      known === undefined ? this.#head(streamId, write) : undefined,
       log === undefined ? undefined : log.reserve(),
     ]);
     let held = reserved.status === "fulfilled" ? reserved.value : undefined;
@@ -182,13 +192,14 @@ export class DynamoDbEventStore extends EventStore {
           ),
         );
       try {
-        await this.client.send(plan.operation, plan.body);
+        await this.client.send(plan.operation, plan.body, write);
         held = undefined;
         return { events: committed() };
       } catch (error) {
         if (!isDefinitiveFailure(error)) {
           // The request may have committed on an attempt whose answer was lost: settle it.
-          const fate = await this.#settle(streamId, version, commit, token, encoded).catch(() => undefined);
+          const settle = { deadline: deadlines.settle };
+          const fate = await this.#settle(streamId, version, commit, token, encoded, settle).catch(() => undefined);
           if (fate === undefined) throw error;
           // Committed, or voided by the settling: either way the number is spent.
           held = undefined;
@@ -205,7 +216,7 @@ export class DynamoDbEventStore extends EventStore {
           return { retryAt: version, pause: false };
         }
         // The stream is where we expected; only the commit order was wrong: a fresh number.
-        if (cause === "prev-check" && (await this.#head(streamId)).version === version) {
+        if (cause === "prev-check" && (await this.#head(streamId, write)).version === version) {
           return { retryAt: version, pause: false };
         }
         if (typeof expected === "number" || expected === "no-stream") return { conflict: true };
@@ -228,10 +239,12 @@ export class DynamoDbEventStore extends EventStore {
     commit: number | undefined,
     token: string,
     encoded: readonly EncodedEvent[],
+    send: SendOptions,
   ): Promise<"committed" | "void"> {
-    if (commit !== undefined && this.#log !== undefined) return this.#log.settle(commit, token);
+    if (commit !== undefined && this.#log !== undefined) return this.#log.settle(commit, token, send);
     const stored: string[] = [];
-    for await (const event of this.readStreamEvents(streamId, { fromVersion: version + 1, maxCount: encoded.length })) {
+    const readBack = { fromVersion: version + 1, maxCount: encoded.length };
+    for await (const event of this.#readStream(streamId, readBack, send)) {
       stored.push(event.id);
     }
     return stored.length === encoded.length && stored.every((id, i) => id === encoded[i]?.event.id)
@@ -239,9 +252,17 @@ export class DynamoDbEventStore extends EventStore {
       : "void";
   }
 
-  protected async *readStreamEvents(
+  protected readStreamEvents(
     streamId: string,
     options: ReadStreamOptions,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    return this.#readStream(streamId, options, {});
+  }
+
+  async *#readStream(
+    streamId: string,
+    options: ReadStreamOptions,
+    send: SendOptions,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
     const backward = options.direction === "backward";
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
@@ -252,19 +273,23 @@ export class DynamoDbEventStore extends EventStore {
     let startKey: unknown;
     let gaps = 0;
     for (;;) {
-      const page = await this.client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>("Query", {
-        TableName: tableName,
-        KeyConditionExpression:
-          bound === undefined ? "#pk = :s" : backward ? "#pk = :s AND #sk <= :v" : "#pk = :s AND #sk >= :v",
-        ExpressionAttributeNames:
-          bound === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
-        ExpressionAttributeValues:
-          bound === undefined ? { ":s": str(streamId) } : { ":s": str(streamId), ":v": num(bound) },
-        ScanIndexForward: !backward,
-        ConsistentRead: true,
-        ...(Number.isFinite(remaining) ? { Limit: Math.min(remaining, 1_000) } : {}),
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-      });
+      const page = await this.client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>(
+        "Query",
+        {
+          TableName: tableName,
+          KeyConditionExpression:
+            bound === undefined ? "#pk = :s" : backward ? "#pk = :s AND #sk <= :v" : "#pk = :s AND #sk >= :v",
+          ExpressionAttributeNames:
+            bound === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
+          ExpressionAttributeValues:
+            bound === undefined ? { ":s": str(streamId) } : { ":s": str(streamId), ":v": num(bound) },
+          ScanIndexForward: !backward,
+          ConsistentRead: true,
+          ...(Number.isFinite(remaining) ? { Limit: Math.min(remaining, 1_000) } : {}),
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        },
+        send,
+      );
       let gap = false;
       for (const item of page.Items ?? []) {
         const event = decodeItem(this.layout, item);
@@ -337,18 +362,22 @@ export class DynamoDbEventStore extends EventStore {
     return (await this.#head(streamId)).version;
   }
 
-  async #head(streamId: string): Promise<Head> {
+  async #head(streamId: string, send: SendOptions = {}): Promise<Head> {
     const { tableName, partitionKey, sortKey } = this.layout;
-    const result = await this.client.send<{ Items?: Record<string, unknown>[] }>("Query", {
-      TableName: tableName,
-      KeyConditionExpression: "#pk = :s",
-      ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
-      ExpressionAttributeValues: { ":s": str(streamId) },
-      ProjectionExpression: "#sk, #gp",
-      ScanIndexForward: false,
-      ConsistentRead: true,
-      Limit: 1,
-    });
+    const result = await this.client.send<{ Items?: Record<string, unknown>[] }>(
+      "Query",
+      {
+        TableName: tableName,
+        KeyConditionExpression: "#pk = :s",
+        ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
+        ExpressionAttributeValues: { ":s": str(streamId) },
+        ProjectionExpression: "#sk, #gp",
+        ScanIndexForward: false,
+        ConsistentRead: true,
+        Limit: 1,
+      },
+      send,
+    );
     const item = result.Items?.[0];
     return item === undefined
       ? { version: 0, position: undefined }
@@ -365,7 +394,11 @@ export class DynamoDbEventStore extends EventStore {
   }
 }
 
-/** DynamoDB answered and refused on the first attempt: the write certainly did not happen. */
+/**
+ * The write certainly did not happen: it was never sent (its deadline had passed), or DynamoDB
+ * answered and refused it on the first attempt.
+ */
 function isDefinitiveFailure(error: unknown): boolean {
-  return error instanceof AwsServiceError && error.attempts === 1 && !error.retryable && (error.status ?? 0) < 500;
+  if (!(error instanceof AwsServiceError)) return false;
+  return error.attempts === 0 || (error.attempts === 1 && !error.retryable && (error.status ?? 0) < 500);
 }
