@@ -151,5 +151,9 @@ describe("resolveAwsConfig: one source", () => {
     expect(() => resolveAwsConfig(dynamoDbService, { env: { AWS_REGION: "eu-west-1" } })).toThrow(
       /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in `env`/,
     );
+    process.env.AWS_REGION = "us-east-1";
+    expect(() =>
+      resolveAwsConfig(dynamoDbService, { env: { AWS_ACCESS_KEY_ID: "A", AWS_SECRET_ACCESS_KEY: "s" } }),
+    ).toThrow(/set AWS_REGION in `env`/);
   });
 });

@@ -51,9 +51,10 @@ export function resolveAwsConfig(service: AwsJsonService, config: AwsClientConfi
     const value = source[name];
     return value === undefined || value === "" ? undefined : value;
   };
+  const where = config.env === undefined ? "" : " in `env` (the ambient environment is not read when `env` is given)";
   const region = config.region ?? read("AWS_REGION") ?? read("AWS_DEFAULT_REGION");
   if (region === undefined) {
-    issues.push({ path: ["region"], message: "no region: pass `region` or set AWS_REGION" });
+    issues.push({ path: ["region"], message: `no region: pass \`region\` or set AWS_REGION${where}` });
   } else if (!/^[a-z0-9-]{1,64}$/.test(region)) {
     issues.push({ path: ["region"], message: `"${region.slice(0, 64)}" is not a region name` });
   }
@@ -65,7 +66,6 @@ export function resolveAwsConfig(service: AwsJsonService, config: AwsClientConfi
     issues.push({ path: ["endpoint"], message: "the endpoint must be an http(s) URL" });
   }
   if (endpoint !== undefined) endpoint = signableEndpoint(endpoint);
-  const where = config.env === undefined ? "" : " in `env` (the ambient environment is not read when `env` is given)";
   const credentials = resolveCredentials(config.credentials, read, where, issues);
   if (issues.length > 0) throw new ValidationError(`Invalid ${service.displayName} client configuration`, issues);
   return { region: region as string, endpoint: endpoint as string, credentials: credentials as AwsCredentialsProvider };
