@@ -1,4 +1,4 @@
-import { type EnvSource, type Issue, readEnv, ValidationError } from "../../src/index.js";
+import { ambientEnv, type EnvSource, type Issue, ValidationError } from "../../src/index.js";
 import type { AwsJsonService } from "./services.js";
 
 export interface AwsCredentials {
@@ -25,8 +25,10 @@ export interface AwsClientConfig {
    */
   readonly credentials?: AwsCredentials | AwsCredentialsProvider;
   /**
-   * Where the variables above are read: on Workers pass the bindings (`env`). The ambient environment
-   * (on Node, Bun, Lambda) is read after it. Explicit options win over both.
+   * Where the variables above are read: on Workers pass the bindings (`env`). When given, it is the
+   * only source, and the ambient environment (`process.env` on Node, Bun, Lambda) is not read at all,
+   * so keys from here are never sent with a session token or to an endpoint from elsewhere. Without
+   * it, the ambient environment. Explicit options win over either.
    */
   readonly env?: EnvSource;
 }
@@ -43,23 +45,44 @@ export interface ResolvedAwsConfig {
  */
 export function resolveAwsConfig(service: AwsJsonService, config: AwsClientConfig = {}): ResolvedAwsConfig {
   const issues: Issue[] = [];
-  const env = config.env;
-  const region = config.region ?? readEnv("AWS_REGION", env) ?? readEnv("AWS_DEFAULT_REGION", env);
+  // One source for every variable: settings from two environments never mix.
+  const source = config.env ?? ambientEnv();
+  const read = (name: string) => {
+    const value = source[name];
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const where = config.env === undefined ? "" : " in `env` (the ambient environment is not read when `env` is given)";
+  const region = config.region ?? read("AWS_REGION") ?? read("AWS_DEFAULT_REGION");
   if (region === undefined) {
-    issues.push({ path: ["region"], message: "no region: pass `region` or set AWS_REGION" });
+    issues.push({ path: ["region"], message: `no region: pass \`region\` or set AWS_REGION${where}` });
   } else if (!/^[a-z0-9-]{1,64}$/.test(region)) {
     issues.push({ path: ["region"], message: `"${region.slice(0, 64)}" is not a region name` });
   }
   let endpoint = config.endpoint;
-  for (const suffix of service.endpointVariables) endpoint ??= readEnv(`AWS_ENDPOINT_URL_${suffix}`, env);
-  endpoint ??= readEnv("AWS_ENDPOINT_URL", env);
+  for (const suffix of service.endpointVariables) endpoint ??= read(`AWS_ENDPOINT_URL_${suffix}`);
+  endpoint ??= read("AWS_ENDPOINT_URL");
   if (endpoint === undefined && region !== undefined) endpoint = publicEndpoint(service, region);
   if (endpoint !== undefined && !isHttpUrl(endpoint)) {
     issues.push({ path: ["endpoint"], message: "the endpoint must be an http(s) URL" });
   }
-  const credentials = resolveCredentials(config, issues);
+  if (endpoint !== undefined) endpoint = signableEndpoint(endpoint);
+  const credentials = resolveCredentials(config.credentials, read, where, issues);
   if (issues.length > 0) throw new ValidationError(`Invalid ${service.displayName} client configuration`, issues);
   return { region: region as string, endpoint: endpoint as string, credentials: credentials as AwsCredentialsProvider };
+}
+
+/**
+ * The endpoint as the AWS SDK reads it. The SDK's URL parser decodes a query string with
+ * `decodeURIComponent`, so a `+` there is a plus sign; aws4fetch reads it through `URLSearchParams`,
+ * which takes it for a space, and would sign another request than the SDK (and AWS) would. Spelled
+ * `%2B`, both read a plus sign, and the URL sent is the one the SDK sends.
+ */
+export function signableEndpoint(endpoint: string): string {
+  const query = endpoint.indexOf("?");
+  const fragment = endpoint.indexOf("#");
+  if (query < 0 || (fragment >= 0 && fragment < query)) return endpoint;
+  const end = fragment < 0 ? endpoint.length : fragment;
+  return endpoint.slice(0, query) + endpoint.slice(query, end).replaceAll("+", "%2B") + endpoint.slice(end);
 }
 
 /** `https://dynamodb.eu-west-1.amazonaws.com`; China regions live under amazonaws.com.cn. */
@@ -68,8 +91,13 @@ export function publicEndpoint(service: AwsJsonService, region: string): string 
   return `https://${service.endpointPrefix}.${region}.${domain}`;
 }
 
-function resolveCredentials(config: AwsClientConfig, issues: Issue[]): AwsCredentialsProvider | undefined {
-  const given = config.credentials;
+/** Credentials as one unit: the explicit ones, or all three variables from the one source. */
+function resolveCredentials(
+  given: AwsClientConfig["credentials"],
+  read: (name: string) => string | undefined,
+  where: string,
+  issues: Issue[],
+): AwsCredentialsProvider | undefined {
   if (typeof given === "function") {
     return async () => {
       const provided = await given();
@@ -79,11 +107,11 @@ function resolveCredentials(config: AwsClientConfig, issues: Issue[]): AwsCreden
     };
   }
   const credentials: Partial<AwsCredentials> = given ?? {
-    accessKeyId: readEnv("AWS_ACCESS_KEY_ID", config.env),
-    secretAccessKey: readEnv("AWS_SECRET_ACCESS_KEY", config.env),
-    sessionToken: readEnv("AWS_SESSION_TOKEN", config.env),
+    accessKeyId: read("AWS_ACCESS_KEY_ID"),
+    secretAccessKey: read("AWS_SECRET_ACCESS_KEY"),
+    sessionToken: read("AWS_SESSION_TOKEN"),
   };
-  const problems = credentialIssues(credentials, given === undefined);
+  const problems = credentialIssues(credentials, given === undefined ? where : undefined);
   if (problems.length > 0) {
     issues.push(...problems);
     return undefined;
@@ -92,13 +120,15 @@ function resolveCredentials(config: AwsClientConfig, issues: Issue[]): AwsCreden
   return () => fixed;
 }
 
-function credentialIssues(credentials: unknown, fromEnv = false): Issue[] {
+/** `fromEnv`: where the variables were looked for, when they were ("" for the ambient environment). */
+function credentialIssues(credentials: unknown, fromEnv?: string): Issue[] {
   const issues: Issue[] = [];
   if (typeof credentials !== "object" || credentials === null) {
     return [{ path: ["credentials"], message: "credentials must be an object" }];
   }
   const c = credentials as Record<string, unknown>;
-  const hint = fromEnv ? ": pass `credentials` or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" : "";
+  const hint =
+    fromEnv === undefined ? "" : `: pass \`credentials\` or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY${fromEnv}`;
   for (const key of ["accessKeyId", "secretAccessKey"] as const) {
     if (typeof c[key] !== "string" || (c[key] as string).length === 0) {
       issues.push({ path: ["credentials", key], message: `${key} is missing${hint}` });

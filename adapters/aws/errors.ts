@@ -14,10 +14,15 @@ export interface AwsServiceErrorDetails {
   readonly requestId?: string;
   readonly attempts: number;
   readonly cancellationReasons?: readonly CancellationReason[];
-  /** Why a retryable failure was thrown anyway: the per-call attempts or the client's retry budget ran out. */
-  readonly gaveUp?: "attempts" | "budget";
+  /**
+   * Why a retryable failure was thrown anyway: the per-call attempts, the client's retry budget or
+   * the call's deadline ran out.
+   */
+  readonly gaveUp?: GaveUp;
   readonly cause?: unknown;
 }
+
+export type GaveUp = "attempts" | "budget" | "deadline";
 
 /**
  * An AWS service refused or failed a call. A {@link ServiceError} (same `code`, same guard) with
@@ -28,7 +33,7 @@ export class AwsServiceError extends ServiceError {
   readonly requestId: string | undefined;
   readonly attempts: number;
   readonly cancellationReasons: readonly CancellationReason[];
-  readonly gaveUp: "attempts" | "budget" | undefined;
+  readonly gaveUp: GaveUp | undefined;
 
   constructor(
     service: string,
@@ -43,7 +48,9 @@ export class AwsServiceError extends ServiceError {
         ? ` (not retried: the retry budget is spent, after ${details.attempts} attempt(s))`
         : details.gaveUp === "attempts"
           ? ` (after ${details.attempts} attempts)`
-          : "";
+          : details.gaveUp === "deadline"
+            ? ` (the call's deadline passed, after ${details.attempts} attempt(s))`
+            : "";
     super(service, operation, serviceCode, retryable, `${message}${gaveUp}`, {
       cause: details.cause,
       status: details.status,
@@ -159,14 +166,22 @@ export function failureFromResponse(status: number, headers: Headers, bodyText: 
   };
 }
 
-/** A request that got no HTTP answer: the connection failed or dropped, or the attempt timed out. */
-export function transportFailure(cause: unknown, timedOut: boolean): AwsFailure {
+/**
+ * A request that got no HTTP answer: the connection failed or dropped, or the attempt timed out
+ * (`timedOutAfterMs`: after how long).
+ */
+export function transportFailure(cause: unknown, timedOutAfterMs?: number): AwsFailure {
   return {
-    code: timedOut ? "TimeoutError" : "NetworkError",
-    message: timedOut ? "no response before the attempt timeout" : describe(cause),
+    code: timedOutAfterMs === undefined ? "NetworkError" : "TimeoutError",
+    message: timedOutAfterMs === undefined ? describe(cause) : `no response within ${timedOutAfterMs} ms`,
     retryable: true,
     cause,
   };
+}
+
+/** A call whose deadline passed before it could be sent: nothing was sent. */
+export function deadlinePassed(): AwsFailure {
+  return { code: "TimeoutError", message: "the deadline passed before the call was sent", retryable: true };
 }
 
 /** The error thrown for a failure after `attempts` attempts. */
@@ -175,7 +190,7 @@ export function toServiceError(
   operation: string,
   failure: AwsFailure,
   attempts: number,
-  gaveUp?: "attempts" | "budget",
+  gaveUp?: GaveUp,
 ): AwsServiceError {
   return new AwsServiceError(service, operation, failure.code, failure.retryable, failure.message, {
     status: failure.status,

@@ -10,6 +10,7 @@ export {
   publicEndpoint,
   type ResolvedAwsConfig,
   resolveAwsConfig,
+  signableEndpoint,
 } from "./config.js";
 export {
   type AwsFailure,
@@ -18,9 +19,18 @@ export {
   type CancellationReason,
   codeFromType,
   failureFromResponse,
+  type GaveUp,
   isRetryable,
   THROTTLING_CODES,
 } from "./errors.js";
 export { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction, type SendOptions } from "./json-client.js";
-export { backoffDelay, RetryBudget, type RetryOptions, type RetryPolicy, retryPolicy, sleep } from "./retry.js";
+export {
+  backoffDelay,
+  RetryBudget,
+  type RetryOptions,
+  type RetryPolicy,
+  retryDelay,
+  retryPolicy,
+  sleep,
+} from "./retry.js";
 export { type AwsJsonService, dynamoDbService, eventBridgeService, sqsService } from "./services.js";

@@ -1,11 +1,20 @@
 import { AwsClient } from "aws4fetch";
+import { ValidationError } from "../../src/index.js";
 import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider, resolveAwsConfig } from "./config.js";
-import { type AwsFailure, failureFromResponse, isTimeoutLike, toServiceError, transportFailure } from "./errors.js";
 import {
-  backoffDelay,
+  type AwsFailure,
+  deadlinePassed,
+  failureFromResponse,
+  isTimeoutLike,
+  toServiceError,
+  transportFailure,
+} from "./errors.js";
+import {
+  positiveIntegerIssue,
   RETRY_COST,
   type RetryOptions,
   type RetryPolicy,
+  retryDelay,
   retryPolicy,
   sleep,
   TIMEOUT_RETRY_COST,
@@ -19,14 +28,29 @@ export interface AwsJsonClientOptions extends AwsClientConfig {
   /** Defaults to the global `fetch`. */
   readonly fetch?: FetchFunction;
   readonly retry?: RetryOptions;
-  /** Abandon an attempt with no response after this many ms (then retry it). Defaults to 10,000. */
+  /**
+   * The deadline of one call, in ms: its attempts and the pauses between them all fit in it, and a
+   * retry whose pause would end past it is not made. Defaults to 15,000.
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Abandon an attempt with no response after this many ms (then retry it, if the deadline leaves
+   * room). Defaults to 10,000; never longer than what is left of the call's deadline.
+   */
   readonly attemptTimeoutMs?: number;
   /** The signing clock. For tests that compare signatures; defaults to the current time. */
   readonly clock?: () => Date;
 }
 
 export interface SendOptions {
+  /** Stops the call (an attempt in flight, a pause): it rejects with the signal's reason, without retrying. */
   readonly signal?: AbortSignal;
+  /**
+   * When the call must be over, in ms since the epoch (`Date.now()`), instead of `timeoutMs` from
+   * now: several calls of one operation can share one deadline. A call whose deadline has passed is
+   * not sent.
+   */
+  readonly deadline?: number;
 }
 
 /**
@@ -42,6 +66,8 @@ export class AwsJsonClient {
   readonly #credentials: AwsCredentialsProvider;
   readonly #fetch: FetchFunction;
   readonly #retry: RetryPolicy;
+  /** The deadline of one call, in ms. */
+  readonly timeoutMs: number;
   readonly #attemptTimeoutMs: number;
   readonly #clock: (() => Date) | undefined;
   readonly #contentType: string;
@@ -57,7 +83,13 @@ export class AwsJsonClient {
     this.#credentials = config.credentials;
     this.#fetch = options.fetch ?? ((request) => fetch(request));
     this.#retry = retryPolicy(options.retry);
+    this.timeoutMs = options.timeoutMs ?? 15_000;
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
+    const issues = [
+      ...positiveIntegerIssue("timeoutMs", this.timeoutMs),
+      ...positiveIntegerIssue("attemptTimeoutMs", this.#attemptTimeoutMs),
+    ];
+    if (issues.length > 0) throw new ValidationError(`Invalid ${service.displayName} client options`, issues);
     this.#clock = options.clock;
     this.#contentType = `application/x-amz-json-${service.jsonVersion}`;
   }
@@ -74,23 +106,32 @@ export class AwsJsonClient {
   async send<T = Record<string, unknown>>(operation: string, input: unknown, options: SendOptions = {}): Promise<T> {
     const body = JSON.stringify(input);
     const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
+    const deadline = options.deadline ?? Date.now() + this.timeoutMs;
     let spent = 0;
+    let last: AwsFailure | undefined;
     for (let attempt = 1; ; attempt++) {
-      const failure = await this.#attempt(headers, body, options.signal);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw toServiceError(this.service.displayName, operation, last ?? deadlinePassed(), attempt - 1, "deadline");
+      }
+      const failure = await this.#attempt(headers, body, options.signal, Math.min(this.#attemptTimeoutMs, left));
       if (!("code" in failure)) {
         this.#retry.budget.succeeded(spent);
         return failure.data as T;
       }
+      last = failure;
       if (!failure.retryable) throw toServiceError(this.service.displayName, operation, failure, attempt);
       if (attempt >= this.#retry.maxAttempts) {
         throw toServiceError(this.service.displayName, operation, failure, attempt, "attempts");
       }
+      const delay = retryDelay(this.#retry, attempt, deadline - Date.now());
+      if (delay === undefined) throw toServiceError(this.service.displayName, operation, failure, attempt, "deadline");
       const cost = isTimeoutLike(failure.code) ? TIMEOUT_RETRY_COST : RETRY_COST;
       if (!this.#retry.budget.spend(cost)) {
         throw toServiceError(this.service.displayName, operation, failure, attempt, "budget");
       }
       spent += cost;
-      await sleep(backoffDelay(this.#retry, attempt), options.signal);
+      await sleep(delay, options.signal);
     }
   }
 
@@ -104,35 +145,49 @@ export class AwsJsonClient {
     headers: Record<string, string>,
     body: string,
     signal: AbortSignal | undefined,
+    timeoutMs: number,
   ): Promise<AwsFailure | { readonly data: unknown }> {
     signal?.throwIfAborted();
-    // Outside the transport's try: a provider failure is the provider's, not a network error.
-    const credentials = await this.#credentials();
-    // Signed per attempt: a retry carries a fresh date, as the SDKs do.
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, this.#attemptTimeoutMs);
+    }, timeoutMs);
     const forward = () => controller.abort(signal?.reason);
     signal?.addEventListener("abort", forward, { once: true });
+    // Every wait below races the attempt's end (its timeout, the caller's signal): a fetch, a body or
+    // a credentials provider that ignores the signal still cannot outlast the deadline.
+    const stopped = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+    });
+    stopped.catch(() => undefined);
+    const until = <T>(work: Promise<T>): Promise<T> => {
+      work.catch(() => undefined);
+      return Promise.race([work, stopped]);
+    };
+    let sending = false;
     try {
+      const credentials = await until(Promise.resolve().then(() => this.#credentials()));
+      sending = true;
+      // Signed per attempt: a retry carries a fresh date, as the SDKs do.
       const request = await this.#sign(credentials, headers, body, controller.signal);
-      const response = await this.#fetch(request);
-      const text = await response.text();
+      const response = await until(this.#fetch(request));
+      const text = await until(response.text());
       if (response.ok) {
         try {
           return { data: text === "" ? {} : JSON.parse(text) };
         } catch (error) {
           // A 200 with a body cut short: the connection dropped mid-response.
-          return transportFailure(error, false);
+          return transportFailure(error);
         }
       }
       return failureFromResponse(response.status, response.headers, text);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      return transportFailure(error, timedOut);
+      // A provider failure is the provider's, not a network error.
+      if (!sending && !timedOut) throw error;
+      return transportFailure(error, timedOut ? timeoutMs : undefined);
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", forward);

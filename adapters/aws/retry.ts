@@ -56,6 +56,16 @@ export function backoffDelay(policy: RetryPolicy, retry: number): number {
   return Math.floor(policy.random() * ceiling);
 }
 
+/**
+ * The pause before retry `retry` of a call with `leftMs` to its deadline, or undefined when the
+ * pause would leave no time for the attempt after it: then the call gives up now rather than sleep
+ * into its deadline.
+ */
+export function retryDelay(policy: RetryPolicy, retry: number, leftMs: number): number | undefined {
+  const delay = backoffDelay(policy, retry);
+  return delay < leftMs ? delay : undefined;
+}
+
 /** A token bucket bounding retries across all calls of one client. */
 export class RetryBudget {
   #tokens: number;
@@ -92,6 +102,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", aborted, { once: true });
   });
+}
+
+export function positiveIntegerIssue(name: string, value: unknown): { path: string[]; message: string }[] {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1
+    ? []
+    : [{ path: [name], message: `${name} must be a positive integer (ms)` }];
 }
 
 function integerIssue(name: string, value: unknown, min: number): { path: string[]; message: string }[] {

@@ -1,12 +1,14 @@
 /**
  * Signing correctness: the credential scope of requests for real AWS hostnames, AWS's published
  * SigV4 test vectors, and agreement with the AWS SDK's own signer (`@smithy/signature-v4`, installed
- * with @aws-sdk/client-dynamodb) on the exact requests our client sends, at a fixed time.
+ * with @aws-sdk/client-dynamodb) on the exact requests our client sends, at a fixed time, including
+ * endpoints with query strings of any spelling.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Sha256 } from "@smithy/core/checksum";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { AwsV4Signer } from "aws4fetch";
+import fc from "fast-check";
 import { AwsJsonClient } from "./json-client.js";
 import { type AwsJsonService, dynamoDbService, eventBridgeService, sqsService } from "./services.js";
 
@@ -73,34 +75,103 @@ describe("SigV4 signing", () => {
       const client = new AwsJsonClient(service, { region, credentials, clock: () => AT });
       const input = { TableName: "events", Item: { data: { S: 'quotes " and ünïcødé 流 🚀' } } };
       const ours = await client.sign(operation, input);
-      const url = new URL(ours.url);
-      const body = await ours.text();
-      // Give the SDK exactly the headers we signed, so both canonical requests cover the same set.
-      const signedNames = /SignedHeaders=([^,]+)/.exec(ours.headers.get("authorization") ?? "")?.[1]?.split(";") ?? [];
-      expect(signedNames).toContain("x-amz-target");
-      expect(signedNames).toContain("x-amz-security-token");
-      const headers: Record<string, string> = {};
-      for (const name of signedNames) headers[name] = name === "host" ? url.host : (ours.headers.get(name) ?? "");
-      const sdk = new SignatureV4({
-        service: service.signingName,
-        region,
-        credentials,
-        sha256: Sha256,
-        applyChecksum: false,
-      });
-      const theirs = await sdk.sign(
-        {
-          method: "POST",
-          protocol: url.protocol,
-          hostname: url.hostname,
-          path: url.pathname,
-          query: {},
-          headers,
-          body,
-        },
-        { signingDate: AT },
-      );
-      expect(ours.headers.get("authorization")).toBe(theirs.headers.authorization as string);
+      expect(ours.headers.get("authorization")).toBe(await sdkAuthorization(ours, service, region, credentials, {}));
     }
   });
+
+  test("an endpoint with '+' in its query string is signed as the AWS SDK signs it (a plus sign, sent as %2B)", async () => {
+    const endpoint = "https://dynamodb.eu-west-1.amazonaws.com/?tag=a+b&x=1%2B2&y=c%20d";
+    const client = new AwsJsonClient(dynamoDbService, {
+      region: "eu-west-1",
+      credentials: EXAMPLE,
+      endpoint,
+      clock: () => AT,
+    });
+    const ours = await client.sign("PutItem", { TableName: "events" });
+    expect(new URL(ours.url).search).toBe("?tag=a%2Bb&x=1%2B2&y=c%20d");
+    expect(ours.headers.get("authorization")).toBe(
+      await sdkAuthorization(ours, dynamoDbService, "eu-west-1", EXAMPLE, sdkQuery(new URL(endpoint).search)),
+    );
+  });
+
+  test("endpoint query strings of any spelling are signed as the AWS SDK signs them", async () => {
+    // Each character written raw (where a URL allows it) or percent-encoded; '+' raw is a plus sign.
+    const chars = [..."aZ09-_.~ +/?!*'()é流🚀%&=#"];
+    const rawAllowed = new Set([..."aZ09-_.~+/?!*'()"]);
+    const spelled = fc.array(fc.tuple(fc.constantFrom(...chars), fc.boolean()), { maxLength: 8 }).map((parts) => ({
+      text: parts.map(([c]) => c).join(""),
+      raw: parts.map(([c, raw]) => (raw && rawAllowed.has(c) ? c : encodeURIComponent(c))).join(""),
+    }));
+    const pairs = fc.array(
+      fc.tuple(
+        spelled.filter((k) => k.text !== ""),
+        spelled,
+      ),
+      { minLength: 1, maxLength: 4 },
+    );
+    await fc.assert(
+      fc.asyncProperty(pairs, async (query) => {
+        const search = query.map(([k, v]) => `${k.raw}=${v.raw}`).join("&");
+        const endpoint = `https://dynamodb.eu-west-1.amazonaws.com/?${search}`;
+        const client = new AwsJsonClient(dynamoDbService, {
+          region: "eu-west-1",
+          credentials: EXAMPLE,
+          endpoint,
+          clock: () => AT,
+        });
+        const ours = await client.sign("GetItem", { TableName: "events" });
+        const theirs = await sdkAuthorization(ours, dynamoDbService, "eu-west-1", EXAMPLE, sdkQuery(`?${search}`));
+        expect(ours.headers.get("authorization")).toBe(theirs);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
+
+/**
+ * How the AWS SDK reads an endpoint's query string (`parseQueryString` of @smithy/querystring-parser):
+ * split on `&` and `=`, each part through `decodeURIComponent` (so `+` stays a plus sign), repeated
+ * keys collected into arrays.
+ */
+function sdkQuery(search: string): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  for (const pair of search.replace(/^\?/, "").split("&")) {
+    if (pair === "") continue;
+    const [rawKey = "", rawValue = ""] = pair.split("=");
+    const key = decodeURIComponent(rawKey);
+    const value = decodeURIComponent(rawValue);
+    const seen = query[key];
+    query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  return query;
+}
+
+/** The AWS SDK's signature (@smithy/signature-v4) of the request we signed: same headers, body, time. */
+async function sdkAuthorization(
+  ours: Request,
+  service: AwsJsonService,
+  region: string,
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  query: Record<string, string | string[]>,
+): Promise<string> {
+  const url = new URL(ours.url);
+  const body = await ours.clone().text();
+  // Give the SDK exactly the headers we signed, so both canonical requests cover the same set.
+  const signedNames = /SignedHeaders=([^,]+)/.exec(ours.headers.get("authorization") ?? "")?.[1]?.split(";") ?? [];
+  expect(signedNames).toContain("x-amz-target");
+  if (credentials.sessionToken !== undefined) expect(signedNames).toContain("x-amz-security-token");
+  const headers: Record<string, string> = {};
+  for (const name of signedNames) headers[name] = name === "host" ? url.host : (ours.headers.get(name) ?? "");
+  const sdk = new SignatureV4({
+    service: service.signingName,
+    region,
+    credentials,
+    sha256: Sha256,
+    applyChecksum: false,
+  });
+  const theirs = await sdk.sign(
+    { method: "POST", protocol: url.protocol, hostname: url.hostname, path: url.pathname, query, headers, body },
+    { signingDate: AT },
+  );
+  return theirs.headers.authorization as string;
+}

@@ -24,3 +24,61 @@ export function readBool(item: Readonly<Record<string, unknown>>, name: string):
   const value = item[name] as { BOOL?: unknown } | undefined;
   return value?.BOOL === true;
 }
+
+/** Why an attribute has no JSON reading; the decoder turns it into a typed error naming the item. */
+export class NotJsonAttribute extends Error {}
+
+/**
+ * The JSON reading of an attribute another tool may have written as a native DynamoDB value: maps,
+ * lists, strings, numbers, booleans, null, and string and number sets (as arrays). Binary has no
+ * JSON reading, nor has a number beyond ±(2^53 - 1).
+ * DynamoDB nests at most 32 levels, so the recursion is shallow.
+ * @throws {NotJsonAttribute}
+ */
+export function jsonFromAttribute(value: unknown, path = ""): unknown {
+  if (typeof value !== "object" || value === null)
+    throw new NotJsonAttribute(`${where(path)} is not an attribute value`);
+  const attribute = value as Record<string, unknown>;
+  if (typeof attribute.S === "string") return attribute.S;
+  if (typeof attribute.N === "string") return numberFrom(attribute.N, path);
+  if (typeof attribute.BOOL === "boolean") return attribute.BOOL;
+  if (attribute.NULL === true) return null;
+  if (Array.isArray(attribute.L)) return attribute.L.map((item, i) => jsonFromAttribute(item, `${path}[${i}]`));
+  if (typeof attribute.M === "object" && attribute.M !== null && !Array.isArray(attribute.M)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(attribute.M)) {
+      // A plain own property even for "__proto__", as JSON.parse makes it.
+      Object.defineProperty(out, key, {
+        value: jsonFromAttribute(item, `${path}.${key}`),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+  if (Array.isArray(attribute.SS) && attribute.SS.every((s) => typeof s === "string")) return [...attribute.SS];
+  if (Array.isArray(attribute.NS) && attribute.NS.every((n) => typeof n === "string")) {
+    return attribute.NS.map((n: string, i) => numberFrom(n, `${path}[${i}]`));
+  }
+  if ("B" in attribute || "BS" in attribute)
+    throw new NotJsonAttribute(`${where(path)} is binary, which has no JSON form`);
+  throw new NotJsonAttribute(`${where(path)} has a type this store does not read`);
+}
+
+function numberFrom(text: string, path: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value)) throw new NotJsonAttribute(`${where(path)} is not a number`);
+  // As the AWS SDK's unmarshall: past 2^53 a JavaScript number silently rounds what was stored.
+  if (Math.abs(value) > Number.MAX_SAFE_INTEGER) {
+    throw new NotJsonAttribute(`${where(path)} is beyond ±(2^53 - 1), where a JavaScript number rounds it`);
+  }
+  return value;
+}
+
+/** Where in the value: a path of the stored keys, kept short (messages never carry payloads). */
+function where(path: string): string {
+  if (path === "") return "the value";
+  const at = path.replace(/^\./, "");
+  return `the value at ${at.length > 80 ? `${at.slice(0, 80)}…` : at}`;
+}

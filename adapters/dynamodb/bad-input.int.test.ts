@@ -12,7 +12,7 @@ import {
   ulid,
 } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
-import { DynamoDbEventStore, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES } from "./index.js";
+import { DynamoDbEventStore, isEventCorruptError, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES } from "./index.js";
 import { useLocalDynamoDb } from "./local.fixture.test.ts";
 
 const local = useLocalDynamoDb();
@@ -203,5 +203,33 @@ describe("DynamoDbEventStore bad input", () => {
     await expect(collect(store.readAll())).rejects.toMatchObject({ code: ErrorCode.Validation });
     await expect(store.getLastGlobalPosition()).rejects.toMatchObject({ code: ErrorCode.Validation });
     expect(() => store.subscribeToAll({ handler: () => undefined })).toThrow();
+  });
+
+  test("items another tool wrote: native values are read as JSON; non-JSON text is an EventCorruptError naming stream and version", async () => {
+    const store = await local.store({ globalFeed: false });
+    const stream = `Foreign-${ulid()}`;
+    const put = (version: number, data: unknown) =>
+      store.client.send("PutItem", {
+        TableName: store.layout.tableName,
+        Item: {
+          pk: { S: stream },
+          sk: { N: String(version) },
+          id: { S: ulid() },
+          type: { S: "Imported" },
+          ts: { N: "1767323045000" },
+          data,
+        },
+      });
+    await put(1, { M: { total: { N: "42" }, lines: { L: [{ S: "a" }, { NULL: true }] } } });
+    await put(2, { S: "plain text, not JSON" });
+    const first = await collect(store.readStream(stream, { maxCount: 1 }));
+    expect(first.map((e) => [e.version, e.data, e.timestamp])).toEqual([
+      [1, { total: 42, lines: ["a", null] }, "2026-01-02T03:04:05.000Z"],
+    ]);
+    const error = await collect(store.readStream(stream)).catch((e) => e);
+    expect(isEventCorruptError(error)).toBe(true);
+    expect(error).toMatchObject({ streamId: stream, version: 2 });
+    expect(String(error.message)).not.toContain("plain text");
+    expect(error.cause).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError, dynamoDbService } from "../aws/index.js";
 
-export { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError, sleep } from "../aws/index.js";
+export { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError, type SendOptions, sleep } from "../aws/index.js";
 
 /**
  * A DynamoDB client (JSON protocol 1.0, `DynamoDB_20120810.<Operation>`, SigV4 for `dynamodb`).

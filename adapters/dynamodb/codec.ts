@@ -5,7 +5,17 @@ import {
   type PendingEvent,
   utf8Length,
 } from "../../src/index.js";
-import { type AttributeValue, type Item, num, readNumber, readString, str } from "./attribute-value.js";
+import {
+  type AttributeValue,
+  type Item,
+  jsonFromAttribute,
+  NotJsonAttribute,
+  num,
+  readNumber,
+  readString,
+  str,
+} from "./attribute-value.js";
+import { EventCorruptError } from "./errors.js";
 import { A, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, type TableLayout } from "./layout.js";
 
 /** An event serialized once: data and metadata as JSON text, which keeps any JSON exactly (DynamoDB maps cannot hold every number JSON can). */
@@ -111,22 +121,64 @@ export function envelopeOf(
       };
 }
 
-/** Reads an event item back. Every read returns fresh objects: callers cannot change what is stored. */
+/**
+ * Reads an event item back. Every read returns fresh objects: callers cannot change what is stored.
+ * Items this store wrote hold data and metadata as JSON text; items other tools wrote may hold them
+ * as native DynamoDB values (a map, a list, a number...), which are read as the JSON they spell, and
+ * a time as epoch milliseconds. What has no sane reading is an {@link EventCorruptError}.
+ * @throws {EventCorruptError} naming the stream and version.
+ */
 export function decodeItem(layout: TableLayout, item: Readonly<Record<string, unknown>>): EventEnvelope {
   const streamId = readString(item, layout.partitionKey) ?? "";
   const version = readNumber(item, layout.sortKey) ?? 0;
-  const metadata = readString(item, A.metadata);
+  const corrupt = (reason: string) => new EventCorruptError(streamId, version, reason);
+  const id = readString(item, A.id);
+  const type = readString(item, A.type);
+  if (id === undefined || id === "") throw corrupt(`it has no event id (\`${A.id}\`, a string)`);
+  if (type === undefined || type === "") throw corrupt(`it has no event type (\`${A.type}\`, a string)`);
+  const timestamp = timestampOf(item[A.timestamp]);
+  if (timestamp === undefined) {
+    throw corrupt(`it has no time (\`${A.timestamp}\`: ISO-8601 text or epoch milliseconds)`);
+  }
+  if (item[A.data] === undefined) throw corrupt(`it has no data (\`${A.data}\`)`);
+  const data = jsonOf(item[A.data], "data", corrupt);
+  const metadata = item[A.metadata] === undefined ? {} : jsonOf(item[A.metadata], "metadata", corrupt);
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+    throw corrupt("its metadata is not an object");
+  }
   const position = readNumber(item, A.position);
-  const envelope = {
-    id: readString(item, A.id) ?? "",
-    type: readString(item, A.type) ?? "",
-    streamId,
-    version,
-    timestamp: readString(item, A.timestamp) ?? "",
-    data: JSON.parse(readString(item, A.data) ?? "null") as unknown,
-    metadata: (metadata === undefined ? {} : JSON.parse(metadata)) as EventMetadata,
-  };
+  const envelope = { id, type, streamId, version, timestamp, data, metadata: metadata as EventMetadata };
   return position === undefined ? envelope : { ...envelope, globalPosition: position };
+}
+
+/** A string attribute is JSON text (what this store writes); any other attribute is read as a native value. */
+function jsonOf(value: unknown, what: string, corrupt: (reason: string) => Error): unknown {
+  const text = (value as { S?: unknown } | undefined)?.S;
+  if (typeof text === "string") {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Without the parser's error as cause: its message quotes the stored text.
+      throw corrupt(`its ${what} is text that is not JSON`);
+    }
+  }
+  try {
+    return jsonFromAttribute(value);
+  } catch (error) {
+    if (error instanceof NotJsonAttribute) throw corrupt(`its ${what}: ${error.message}`);
+    throw error;
+  }
+}
+
+function timestampOf(value: unknown): string | undefined {
+  const attribute = value as { S?: unknown; N?: unknown } | undefined;
+  if (typeof attribute?.S === "string" && attribute.S !== "") return attribute.S;
+  if (typeof attribute?.N === "string") {
+    const ms = Number(attribute.N);
+    const date = new Date(ms);
+    if (attribute.N.trim() !== "" && Number.isFinite(date.getTime())) return date.toISOString();
+  }
+  return undefined;
 }
 
 function hasKeys(value: object): boolean {

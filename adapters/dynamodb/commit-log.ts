@@ -1,6 +1,6 @@
 import { type EventEnvelope, ServiceError } from "../../src/index.js";
 import { num, readBool, readNumber, readString, str } from "./attribute-value.js";
-import { type AwsJsonClient, isServiceErrorCode, sleep } from "./client.js";
+import { type AwsJsonClient, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
 import { decodeItem } from "./codec.js";
 import {
   COUNTER_SORT_KEY,
@@ -98,25 +98,6 @@ export class CommitLog {
     }
   }
 
-  /** The marker put of an append's transaction: it fails if a reader voided the number first. */
-  markerPut(commit: number, streamId: string, first: number, count: number, token: string): Record<string, unknown> {
-    return {
-      Put: {
-        TableName: this.#layout.tableName,
-        Item: {
-          ...this.#key(LOG_PARTITION, commit),
-          [M.stream]: str(streamId),
-          [M.first]: num(first),
-          [M.count]: num(count),
-          [M.at]: num(Date.now()),
-          [M.token]: str(token),
-        },
-        ConditionExpression: "attribute_not_exists(#pk)",
-        ExpressionAttributeNames: { "#pk": this.#layout.partitionKey },
-      },
-    };
-  }
-
   /** Gives up a reserved number that no transaction used, so readers need not wait for it. */
   abandon(commit: number): void {
     this.#tombstone(commit).catch(() => undefined);
@@ -127,9 +108,9 @@ export class CommitLog {
    * voiding the number makes a still-pending transaction fail for good; if a marker is there
    * already, its token says whether it is this append's.
    */
-  async settle(commit: number, token: string): Promise<"committed" | "void"> {
-    if (await this.#tombstone(commit)) return "void";
-    const marker = await this.#marker(commit);
+  async settle(commit: number, token: string, send: SendOptions = {}): Promise<"committed" | "void"> {
+    if (await this.#tombstone(commit, send)) return "void";
+    const marker = await this.#marker(commit, send);
     return marker !== undefined && readString(marker, M.token) === token ? "committed" : "void";
   }
 
@@ -231,14 +212,18 @@ export class CommitLog {
   }
 
   /** Writes a tombstone unless the number has a marker; true when it was written. */
-  async #tombstone(commit: number): Promise<boolean> {
+  async #tombstone(commit: number, send: SendOptions = {}): Promise<boolean> {
     try {
-      await this.#client.send("PutItem", {
-        TableName: this.#layout.tableName,
-        Item: { ...this.#key(LOG_PARTITION, commit), [M.void]: { BOOL: true }, [M.at]: num(Date.now()) },
-        ConditionExpression: "attribute_not_exists(#pk)",
-        ExpressionAttributeNames: { "#pk": this.#layout.partitionKey },
-      });
+      await this.#client.send(
+        "PutItem",
+        {
+          TableName: this.#layout.tableName,
+          Item: { ...this.#key(LOG_PARTITION, commit), [M.void]: { BOOL: true }, [M.at]: num(Date.now()) },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": this.#layout.partitionKey },
+        },
+        send,
+      );
       return true;
     } catch (error) {
       if (isServiceErrorCode(error, "ConditionalCheckFailedException")) return false;
@@ -246,16 +231,16 @@ export class CommitLog {
     }
   }
 
-  #marker(commit: number): Promise<Record<string, unknown> | undefined> {
-    return this.#get(LOG_PARTITION, commit);
+  #marker(commit: number, send: SendOptions = {}): Promise<Record<string, unknown> | undefined> {
+    return this.#get(LOG_PARTITION, commit, send);
   }
 
-  async #get(partition: string, sortKey: number): Promise<Record<string, unknown> | undefined> {
-    const result = await this.#client.send<{ Item?: Record<string, unknown> }>("GetItem", {
-      TableName: this.#layout.tableName,
-      Key: this.#key(partition, sortKey),
-      ConsistentRead: true,
-    });
+  async #get(partition: string, sortKey: number, send: SendOptions = {}): Promise<Record<string, unknown> | undefined> {
+    const result = await this.#client.send<{ Item?: Record<string, unknown> }>(
+      "GetItem",
+      { TableName: this.#layout.tableName, Key: this.#key(partition, sortKey), ConsistentRead: true },
+      send,
+    );
     return result.Item;
   }
 
@@ -314,3 +299,34 @@ export class CommitLog {
 }
 
 const keyId = (stream: string, version: number) => `${version}\u0000${stream}`;
+
+/**
+ * The marker put of an append's transaction, keyed by its commit number: it fails if a reader
+ * voided the number first (or if anything else holds it).
+ */
+export function markerItem(
+  layout: TableLayout,
+  commit: number,
+  streamId: string,
+  first: number,
+  count: number,
+  token: string,
+  at: number,
+): Record<string, unknown> {
+  return {
+    Put: {
+      TableName: layout.tableName,
+      Item: {
+        [layout.partitionKey]: str(LOG_PARTITION),
+        [layout.sortKey]: num(commit),
+        [M.stream]: str(streamId),
+        [M.first]: num(first),
+        [M.count]: num(count),
+        [M.at]: num(at),
+        [M.token]: str(token),
+      },
+      ConditionExpression: "attribute_not_exists(#pk)",
+      ExpressionAttributeNames: { "#pk": layout.partitionKey },
+    },
+  };
+}

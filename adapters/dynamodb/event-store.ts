@@ -12,16 +12,17 @@ import {
   ServiceError,
   ValidationError,
 } from "../../src/index.js";
+import { cancellationCause, checkHead, planAppend } from "./append-plan.js";
 import { num, readNumber, str } from "./attribute-value.js";
 import {
   type AwsJsonClient,
   type AwsJsonClientOptions,
   AwsServiceError,
   createDynamoDbClient,
-  isServiceErrorCode,
+  type SendOptions,
   sleep,
 } from "./client.js";
-import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf, eventItem } from "./codec.js";
+import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf } from "./codec.js";
 import { CommitLog, type CommitMarker } from "./commit-log.js";
 import {
   A,
@@ -65,14 +66,11 @@ interface Head {
   readonly position: number | undefined;
 }
 
-interface Transaction {
-  readonly body: Record<string, unknown>;
-  readonly prevIndex: number | undefined;
-  readonly markerIndex: number | undefined;
-  readonly firstEventIndex: number;
-}
-
-type Cancellation = "stream-moved" | "prev-check" | "marker-taken";
+/** How a round ended: with the events, a conflict, or a next round at a version (undefined: read the head). */
+type RoundOutcome =
+  | { readonly events: EventEnvelope[] }
+  | { readonly conflict: true }
+  | { readonly retryAt: number | undefined; readonly pause: boolean };
 
 /**
  * An event store in one DynamoDB table, over the JSON protocol signed by aws4fetch: no AWS SDK,
@@ -133,163 +131,102 @@ export class DynamoDbEventStore extends EventStore {
     encoded: readonly EncodedEvent[],
     expected: ExpectedVersion,
   ): Promise<EventEnvelope[]> {
-    const log = this.#log;
-    const exact = typeof expected === "number" || expected === "no-stream";
     let version = typeof expected === "number" ? expected : expected === "no-stream" ? 0 : undefined;
-    let commit: number | undefined;
-    for (let round = 1; ; round++) {
-      if (round > MAX_ROUNDS) {
-        if (commit !== undefined) log?.abandon(commit);
-        throw new ConcurrencyError(streamId, expected, await this.streamVersion(streamId));
-      }
-      // Learn the head (for "any" and "stream-exists") while reserving a commit number.
-      const [head, reserved] = await Promise.allSettled([
-        version === undefined ? this.#head(streamId) : undefined,
-        log === undefined ? undefined : (commit ?? log.reserve()),
-      ]);
+    // One deadline for the whole append (the client's timeoutMs): its rounds, requests, retries and
+    // pauses take three quarters of it, so that settling an unknown outcome keeps the last quarter.
+    const start = Date.now();
+    const deadlines = {
+      write: start + Math.floor(this.client.timeoutMs * 0.75),
+      settle: start + this.client.timeoutMs,
+    };
+    for (let round = 1; round <= MAX_ROUNDS; round++) {
+      const outcome = await this.#round(streamId, encoded, expected, version, deadlines);
+      if ("events" in outcome) return outcome.events;
+      if ("conflict" in outcome) break;
+      version = outcome.retryAt;
+      // "any" / "stream-exists" after the stream moved on: a jittered pause spreads contending writers out.
+      if (outcome.pause) await sleep(Math.floor(Math.random() * Math.min(2 ** round, 50)));
+    }
+    throw new ConcurrencyError(streamId, expected, await this.streamVersion(streamId));
+  }
+
+  /**
+   * One round of an append: learn the head (unless the version is known) while reserving a commit
+   * number, write, and on failure say what the next round does. The number is the round's to give
+   * back: whatever way the round ends, the `finally` releases it unless a transaction used it or it
+   * was voided, so readers never wait out the gap timeout for an append that is over.
+   */
+  async #round(
+    streamId: string,
+    encoded: readonly EncodedEvent[],
+    expected: ExpectedVersion,
+    known: number | undefined,
+    deadlines: { readonly write: number; readonly settle: number },
+  ): Promise<RoundOutcome> {
+    const log = this.#log;
+    const write = { deadline: deadlines.write };
+    const [head, reserved] = await Promise.allSettled([
+      known === undefined ? this.#head(streamId, write) : undefined,
+      log === undefined ? undefined : log.reserve(),
+    ]);
+    let held = reserved.status === "fulfilled" ? reserved.value : undefined;
+    try {
       if (reserved.status === "rejected") throw reserved.reason;
-      commit = reserved.value;
-      if (head.status === "rejected") {
-        if (commit !== undefined) log?.abandon(commit);
-        throw head.reason;
-      }
+      if (head.status === "rejected") throw head.reason;
+      const commit = held;
+      const version = head.value?.version ?? (known as number);
       if (head.value !== undefined) {
-        if (expected === "stream-exists" && head.value.version === 0) {
-          if (commit !== undefined) log?.abandon(commit);
-          throw new ConcurrencyError(streamId, expected, 0);
-        }
-        version = head.value.version;
-        if (commit !== undefined && (head.value.position ?? 0) >= commit * POSITIONS_PER_COMMIT) {
-          // The stream's last append took a later number: ours would put this one before it.
-          log?.abandon(commit);
-          commit = undefined;
-          continue;
-        }
+        const verdict = checkHead(expected, head.value, commit);
+        if (verdict === "conflict") throw new ConcurrencyError(streamId, expected, head.value.version);
+        if (verdict === "stale-number") return { retryAt: version, pause: false };
       }
-      const at = version as number;
       const token = crypto.randomUUID();
-      const transaction = this.#transaction(streamId, at, commit, encoded, token);
-      const committed = (feedCommit: number | undefined) =>
+      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now() });
+      const committed = () =>
         encoded.map((e, i) =>
           envelopeOf(
             streamId,
-            at + i + 1,
-            feedCommit === undefined ? undefined : feedCommit * POSITIONS_PER_COMMIT + i,
+            version + i + 1,
+            commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
             e.event,
           ),
         );
       try {
-        await this.#write(streamId, at, commit, encoded, transaction);
-        return committed(commit);
+        await this.client.send(plan.operation, plan.body, write);
+        held = undefined;
+        return { events: committed() };
       } catch (error) {
         if (!isDefinitiveFailure(error)) {
           // The request may have committed on an attempt whose answer was lost: settle it.
-          const fate = await this.#settle(streamId, at, commit, token, encoded).catch(() => undefined);
-          if (fate === "committed") return committed(commit);
+          const settle = { deadline: deadlines.settle };
+          const fate = await this.#settle(streamId, version, commit, token, encoded, settle).catch(() => undefined);
           if (fate === undefined) throw error;
-          commit = undefined;
+          // Committed, or voided by the settling: either way the number is spent.
+          held = undefined;
+          if (fate === "committed") return { events: committed() };
         }
-        const cause = cancellationCause(error, transaction);
-        if (cause === undefined) {
-          if (commit !== undefined) log?.abandon(commit);
-          throw error;
-        }
+        const cause =
+          error instanceof AwsServiceError
+            ? cancellationCause(plan, error.serviceCode, error.cancellationReasons)
+            : undefined;
+        if (cause === undefined) throw error;
         if (cause === "marker-taken") {
           // A reader gave up waiting for our number and voided it: take a new one.
-          commit = undefined;
-          continue;
+          held = undefined;
+          return { retryAt: version, pause: false };
         }
-        if (cause === "prev-check") {
-          const now = await this.#head(streamId);
-          if (now.version === at) {
-            // The stream is where we expected; only the commit order was wrong.
-            if (commit !== undefined) log?.abandon(commit);
-            commit = undefined;
-            continue;
-          }
+        // The stream is where we expected; only the commit order was wrong: a fresh number.
+        if (cause === "prev-check" && (await this.#head(streamId, write)).version === version) {
+          return { retryAt: version, pause: false };
         }
-        if (exact) {
-          if (commit !== undefined) log?.abandon(commit);
-          throw new ConcurrencyError(streamId, expected, await this.streamVersion(streamId));
-        }
-        // "any" / "stream-exists": the stream moved on; append after its new head, under a fresh
-        // number (the one we hold is likely older than the head's now), after a jittered pause so
-        // that contending writers spread out.
-        version = undefined;
-        if (commit !== undefined) log?.abandon(commit);
-        commit = undefined;
-        await sleep(Math.floor(Math.random() * Math.min(2 ** round, 50)));
+        if (typeof expected === "number" || expected === "no-stream") return { conflict: true };
+        // The stream moved on: append after its new head, under a fresh number (the one we hold is
+        // likely older than the head's now).
+        return { retryAt: undefined, pause: true };
       }
+    } finally {
+      if (held !== undefined) log?.abandon(held);
     }
-  }
-
-  /** One write: a conditional put for a single first event without feed, else a transaction. */
-  async #write(
-    streamId: string,
-    version: number,
-    commit: number | undefined,
-    encoded: readonly EncodedEvent[],
-    transaction: Transaction,
-  ): Promise<void> {
-    const first = encoded[0] as EncodedEvent;
-    if (commit === undefined && version === 0 && encoded.length === 1) {
-      await this.client.send("PutItem", {
-        TableName: this.layout.tableName,
-        Item: eventItem(this.layout, streamId, 1, undefined, first),
-        ConditionExpression: "attribute_not_exists(#pk)",
-        ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
-      });
-      return;
-    }
-    await this.client.send("TransactWriteItems", transaction.body);
-  }
-
-  #transaction(
-    streamId: string,
-    version: number,
-    commit: number | undefined,
-    encoded: readonly EncodedEvent[],
-    token: string,
-  ): Transaction {
-    const { tableName, partitionKey, sortKey } = this.layout;
-    const items: Record<string, unknown>[] = [];
-    let markerIndex: number | undefined;
-    let prevIndex: number | undefined;
-    if (commit !== undefined && this.#log !== undefined) {
-      markerIndex = items.push(this.#log.markerPut(commit, streamId, version + 1, encoded.length, token)) - 1;
-    }
-    if (version > 0) {
-      // The stream is at `version` exactly: the previous event exists (and the put below finds no
-      // next one). With the feed, the previous event also has a lower position than ours.
-      prevIndex =
-        items.push({
-          ConditionCheck: {
-            TableName: tableName,
-            Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
-            ...(commit === undefined
-              ? { ConditionExpression: "attribute_exists(#pk)", ExpressionAttributeNames: { "#pk": partitionKey } }
-              : {
-                  ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#gp) OR #gp < :gp)",
-                  ExpressionAttributeNames: { "#pk": partitionKey, "#gp": A.position },
-                  ExpressionAttributeValues: { ":gp": num(commit * POSITIONS_PER_COMMIT) },
-                }),
-          },
-        }) - 1;
-    }
-    const firstEventIndex = items.length;
-    encoded.forEach((e, i) => {
-      const position = commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i;
-      items.push({
-        Put: {
-          TableName: tableName,
-          Item: eventItem(this.layout, streamId, version + i + 1, position, e),
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": partitionKey },
-        },
-      });
-    });
-    // The token makes a retried request (same token, same body) succeed without writing twice.
-    return { body: { TransactItems: items, ClientRequestToken: token }, prevIndex, markerIndex, firstEventIndex };
   }
 
   /**
@@ -302,10 +239,12 @@ export class DynamoDbEventStore extends EventStore {
     commit: number | undefined,
     token: string,
     encoded: readonly EncodedEvent[],
+    send: SendOptions,
   ): Promise<"committed" | "void"> {
-    if (commit !== undefined && this.#log !== undefined) return this.#log.settle(commit, token);
+    if (commit !== undefined && this.#log !== undefined) return this.#log.settle(commit, token, send);
     const stored: string[] = [];
-    for await (const event of this.readStreamEvents(streamId, { fromVersion: version + 1, maxCount: encoded.length })) {
+    const readBack = { fromVersion: version + 1, maxCount: encoded.length };
+    for await (const event of this.#readStream(streamId, readBack, send)) {
       stored.push(event.id);
     }
     return stored.length === encoded.length && stored.every((id, i) => id === encoded[i]?.event.id)
@@ -313,9 +252,17 @@ export class DynamoDbEventStore extends EventStore {
       : "void";
   }
 
-  protected async *readStreamEvents(
+  protected readStreamEvents(
     streamId: string,
     options: ReadStreamOptions,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    return this.#readStream(streamId, options, {});
+  }
+
+  async *#readStream(
+    streamId: string,
+    options: ReadStreamOptions,
+    send: SendOptions,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
     const backward = options.direction === "backward";
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
@@ -326,19 +273,23 @@ export class DynamoDbEventStore extends EventStore {
     let startKey: unknown;
     let gaps = 0;
     for (;;) {
-      const page = await this.client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>("Query", {
-        TableName: tableName,
-        KeyConditionExpression:
-          bound === undefined ? "#pk = :s" : backward ? "#pk = :s AND #sk <= :v" : "#pk = :s AND #sk >= :v",
-        ExpressionAttributeNames:
-          bound === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
-        ExpressionAttributeValues:
-          bound === undefined ? { ":s": str(streamId) } : { ":s": str(streamId), ":v": num(bound) },
-        ScanIndexForward: !backward,
-        ConsistentRead: true,
-        ...(Number.isFinite(remaining) ? { Limit: Math.min(remaining, 1_000) } : {}),
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-      });
+      const page = await this.client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>(
+        "Query",
+        {
+          TableName: tableName,
+          KeyConditionExpression:
+            bound === undefined ? "#pk = :s" : backward ? "#pk = :s AND #sk <= :v" : "#pk = :s AND #sk >= :v",
+          ExpressionAttributeNames:
+            bound === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
+          ExpressionAttributeValues:
+            bound === undefined ? { ":s": str(streamId) } : { ":s": str(streamId), ":v": num(bound) },
+          ScanIndexForward: !backward,
+          ConsistentRead: true,
+          ...(Number.isFinite(remaining) ? { Limit: Math.min(remaining, 1_000) } : {}),
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        },
+        send,
+      );
       let gap = false;
       for (const item of page.Items ?? []) {
         const event = decodeItem(this.layout, item);
@@ -411,18 +362,22 @@ export class DynamoDbEventStore extends EventStore {
     return (await this.#head(streamId)).version;
   }
 
-  async #head(streamId: string): Promise<Head> {
+  async #head(streamId: string, send: SendOptions = {}): Promise<Head> {
     const { tableName, partitionKey, sortKey } = this.layout;
-    const result = await this.client.send<{ Items?: Record<string, unknown>[] }>("Query", {
-      TableName: tableName,
-      KeyConditionExpression: "#pk = :s",
-      ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
-      ExpressionAttributeValues: { ":s": str(streamId) },
-      ProjectionExpression: "#sk, #gp",
-      ScanIndexForward: false,
-      ConsistentRead: true,
-      Limit: 1,
-    });
+    const result = await this.client.send<{ Items?: Record<string, unknown>[] }>(
+      "Query",
+      {
+        TableName: tableName,
+        KeyConditionExpression: "#pk = :s",
+        ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
+        ExpressionAttributeValues: { ":s": str(streamId) },
+        ProjectionExpression: "#sk, #gp",
+        ScanIndexForward: false,
+        ConsistentRead: true,
+        Limit: 1,
+      },
+      send,
+    );
     const item = result.Items?.[0];
     return item === undefined
       ? { version: 0, position: undefined }
@@ -439,21 +394,11 @@ export class DynamoDbEventStore extends EventStore {
   }
 }
 
-/** DynamoDB answered and refused on the first attempt: the write certainly did not happen. */
+/**
+ * The write certainly did not happen: it was never sent (its deadline had passed), or DynamoDB
+ * answered and refused it on the first attempt.
+ */
 function isDefinitiveFailure(error: unknown): boolean {
-  return error instanceof AwsServiceError && error.attempts === 1 && !error.retryable && (error.status ?? 0) < 500;
-}
-
-/** Which condition cancelled the write, if that is why it failed. */
-function cancellationCause(error: unknown, transaction: Transaction): Cancellation | undefined {
-  if (isServiceErrorCode(error, "ConditionalCheckFailedException")) return "stream-moved";
-  if (!isServiceErrorCode(error, "TransactionCanceledException")) return undefined;
-  const failed = (index: number | undefined) =>
-    index !== undefined && error.cancellationReasons[index]?.code === "ConditionalCheckFailed";
-  if (error.cancellationReasons.slice(transaction.firstEventIndex).some((r) => r.code === "ConditionalCheckFailed")) {
-    return "stream-moved";
-  }
-  if (failed(transaction.prevIndex)) return "prev-check";
-  if (failed(transaction.markerIndex)) return "marker-taken";
-  return undefined;
+  if (!(error instanceof AwsServiceError)) return false;
+  return error.attempts === 0 || (error.attempts === 1 && !error.retryable && (error.status ?? 0) < 500);
 }

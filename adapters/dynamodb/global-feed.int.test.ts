@@ -5,9 +5,11 @@
  * under a later number; every stream's events keep their version order in the feed.
  */
 import { describe, expect, test } from "bun:test";
-import { type EventEnvelope, ulid } from "../../src/index.js";
+import { type EventEnvelope, type ExpectedVersion, isConcurrencyError, ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
-import { gate, useLocalDynamoDb } from "./local.fixture.test.ts";
+import type { FetchFunction } from "../aws/index.js";
+import { type DynamoDbEventStore, LOG_PARTITION } from "./index.js";
+import { gate, inspect, useLocalDynamoDb } from "./local.fixture.test.ts";
 
 const local = useLocalDynamoDb();
 
@@ -157,4 +159,99 @@ describe("DynamoDB global feed", () => {
     }
     expect(await store.getLastGlobalPosition()).toBe(all[all.length - 1]?.globalPosition ?? -1);
   });
+
+  describe("an append gives back the commit number it reserved, whatever way it ends (mock fetch: injected refusals)", () => {
+    const refusal = () =>
+      Response.json(
+        { __type: "com.amazonaws.dynamodb.v20120810#AccessDeniedException", message: "injected" },
+        { status: 400 },
+      );
+    const cancelled =
+      (...codes: string[]) =>
+      () =>
+        Response.json(
+          {
+            __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            message: "injected",
+            CancellationReasons: codes.map((Code) => ({ Code })),
+          },
+          { status: 400 },
+        );
+    // Each case: how the append is called on a stream at version 1, and which requests (by
+    // operation, in order) are answered by the mock instead of DynamoDB Local.
+    const cases: [string, ExpectedVersion, [string, () => Response][], "throws" | "conflict" | "commits"][] = [
+      ["the head read fails", "any", [["Query", refusal]], "throws"],
+      ["the transaction is refused", 1, [["TransactWriteItems", refusal]], "throws"],
+      [
+        "the previous-version check fails, then the head read fails",
+        1,
+        [
+          ["TransactWriteItems", cancelled("None", "ConditionalCheckFailed", "None")],
+          ["Query", refusal],
+        ],
+        "throws",
+      ],
+      [
+        "a version is taken",
+        1,
+        [["TransactWriteItems", cancelled("None", "None", "ConditionalCheckFailed")]],
+        "conflict",
+      ],
+      ["stream-exists on a new stream", "stream-exists", [], "conflict"],
+      [
+        "the previous-version check fails at an unchanged head: a fresh number",
+        1,
+        [["TransactWriteItems", cancelled("None", "ConditionalCheckFailed", "None")]],
+        "commits",
+      ],
+    ];
+    for (const [name, expectedVersion, script, outcome] of cases) {
+      test(name, async () => {
+        const healthy = await local.store();
+        const stream = `Released-${ulid()}`;
+        if (expectedVersion !== "stream-exists") await healthy.appendToStream(stream, [{ type: "First", data: 1 }]);
+        const reserved: number[] = [];
+        const pending = [...script];
+        const fetch: FetchFunction = async (request) => {
+          const { operation, body } = await inspect(request);
+          const [scripted, answer] = pending[0] ?? [];
+          if (operation === scripted && answer !== undefined) {
+            pending.shift();
+            return answer();
+          }
+          const response = await globalThis.fetch(request);
+          if (operation === "UpdateItem" && body.includes("ADD #next")) {
+            const counter = (await response.clone().json()) as { Attributes: { next: { N: string } } };
+            reserved.push(Number(counter.Attributes.next.N));
+          }
+          return response;
+        };
+        const store = await local.store({ tableName: healthy.layout.tableName, fetch, retry: { maxAttempts: 1 } });
+        const result = await store
+          .appendToStream(stream, [{ type: "Second", data: 2 }], { expectedVersion })
+          .then(() => "commits" as const)
+          .catch((error) => (isConcurrencyError(error) ? ("conflict" as const) : ("throws" as const)));
+        expect(result).toBe(outcome);
+        expect(pending).toEqual([]);
+        expect(reserved.length).toBe(outcome === "commits" ? 2 : 1);
+        // Every number holds a marker or a tombstone without any reader voiding it: the append settled
+        // its own (releases are sent without waiting, so look a few times).
+        for (const commit of reserved) expect(await logEntry(healthy, commit)).not.toBe("missing");
+        if (outcome === "commits") expect(await logEntry(healthy, reserved[1] as number)).toBe("marker");
+      });
+    }
+  });
 });
+
+async function logEntry(store: DynamoDbEventStore, commit: number): Promise<"marker" | "tombstone" | "missing"> {
+  for (let look = 0; look < 100; look++) {
+    const { Item } = await store.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: store.layout.tableName,
+      Key: { pk: { S: LOG_PARTITION }, sk: { N: String(commit) } },
+      ConsistentRead: true,
+    });
+    if (Item !== undefined) return Item.void === undefined ? "marker" : "tombstone";
+    await Bun.sleep(20);
+  }
+  return "missing";
+}

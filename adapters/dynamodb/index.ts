@@ -8,6 +8,7 @@ export type { AttributeValue, Item } from "./attribute-value.js";
 export { createDynamoDbClient, isServiceErrorCode } from "./client.js";
 export type { CommitMarker } from "./commit-log.js";
 export { DEDUP_PARTITION_PREFIX, DynamoDbDedupStore, type DynamoDbDedupStoreOptions } from "./dedup-store.js";
+export { EVENT_CORRUPT, EventCorruptError, isEventCorruptError } from "./errors.js";
 export { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
 export { type DynamoDbIamAction, type DynamoDbStoreName, dynamoDbIamActions, dynamoDbRunTimeActions } from "./iam.js";
 export {

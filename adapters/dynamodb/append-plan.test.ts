@@ -1,0 +1,157 @@
+/**
+ * The append's request, planned without a server: which actions a transaction holds, where its
+ * conditions sit, and how a cancellation is read back. (The integration tests send these plans to
+ * DynamoDB Local.)
+ */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { prepareEvents } from "../../src/index.js";
+import { type AppendPlan, cancellationCause, checkHead, planAppend } from "./append-plan.js";
+import { encodeEvents } from "./codec.js";
+import { LOG_PARTITION, MAX_TRANSACTION_ITEMS, POSITIONS_PER_COMMIT, tableLayout } from "./layout.js";
+
+const layout = tableLayout({ tableName: "events", partitionKey: "p", sortKey: "s" });
+const encoded = (count: number) =>
+  encodeEvents(
+    layout,
+    "Order-1",
+    prepareEvents(
+      Array.from({ length: count }, (_, i) => ({ type: "T", data: { i } })),
+      undefined,
+    ),
+  );
+
+type Action = Record<string, { Key?: Record<string, unknown>; Item?: Record<string, unknown> } | undefined>;
+const actions = (plan: AppendPlan) => (plan.body.TransactItems ?? []) as Action[];
+const keyOf = (record: Record<string, unknown> | undefined) => [
+  (record?.p as { S?: string } | undefined)?.S,
+  Number((record?.s as { N?: string } | undefined)?.N),
+];
+
+describe("planAppend", () => {
+  test("a single first event without the feed is one conditional PutItem", () => {
+    const plan = planAppend(layout, {
+      streamId: "Order-1",
+      version: 0,
+      commit: undefined,
+      encoded: encoded(1),
+      token: "t",
+      now: 0,
+    });
+    expect(plan.operation).toBe("PutItem");
+    expect(keyOf(plan.body.Item as Record<string, unknown>)).toEqual(["Order-1", 1]);
+    expect(plan.body.ConditionExpression).toBe("attribute_not_exists(#pk)");
+  });
+
+  test("every other append is one transaction: marker, previous-version check, events, each where the plan says", () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 10_000 }),
+        fc.option(fc.integer({ min: 1, max: 2 ** 40 }), { nil: undefined }),
+        fc.integer({ min: 1, max: MAX_TRANSACTION_ITEMS - 2 }),
+        fc.uuid(),
+        (version, commit, count, token) => {
+          fc.pre(!(commit === undefined && version === 0 && count === 1));
+          const plan = planAppend(layout, {
+            streamId: "Order-1",
+            version,
+            commit,
+            encoded: encoded(count),
+            token,
+            now: 7,
+          });
+          expect(plan.operation).toBe("TransactWriteItems");
+          expect(plan.body.ClientRequestToken).toBe(token);
+          const items = actions(plan);
+          expect(items.length).toBe(count + (commit === undefined ? 0 : 1) + (version === 0 ? 0 : 1));
+          expect(items.length).toBeLessThanOrEqual(MAX_TRANSACTION_ITEMS);
+          if (commit === undefined) expect(plan.markerIndex).toBeUndefined();
+          else {
+            const marker = items[plan.markerIndex as number]?.Put?.Item;
+            expect(keyOf(marker)).toEqual([LOG_PARTITION, commit]);
+            expect([marker?.first, marker?.count, marker?.token]).toEqual([
+              { N: String(version + 1) },
+              { N: String(count) },
+              { S: token },
+            ]);
+          }
+          if (version === 0) expect(plan.prevIndex).toBeUndefined();
+          else {
+            const check = items[plan.prevIndex as number]?.ConditionCheck as Record<string, unknown>;
+            expect(keyOf(check.Key as Record<string, unknown>)).toEqual(["Order-1", version]);
+            // With the feed, the previous event must sit earlier in the feed than this commit.
+            expect(check.ExpressionAttributeValues).toEqual(
+              commit === undefined ? undefined : { ":gp": { N: String(commit * POSITIONS_PER_COMMIT) } },
+            );
+          }
+          const events = items.slice(plan.firstEventIndex).map((a) => a.Put?.Item);
+          expect(events.map(keyOf)).toEqual(Array.from({ length: count }, (_, i) => ["Order-1", version + i + 1]));
+          expect(events.map((e) => e?.gp)).toEqual(
+            Array.from({ length: count }, (_, i) =>
+              commit === undefined ? undefined : { N: String(commit * POSITIONS_PER_COMMIT + i) },
+            ),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe("cancellationCause", () => {
+  const reason = fc.constantFrom("None", "ConditionalCheckFailed", "TransactionConflict", "ThrottlingError");
+  test("a taken version wins, then the previous-version check, then the marker; anything else is no cancellation", () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 50 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(reason, { minLength: 100, maxLength: 100 }),
+        (version, feed, count, codes) => {
+          const plan = planAppend(layout, {
+            streamId: "Order-1",
+            version: version + 1,
+            commit: feed ? 5 : undefined,
+            encoded: encoded(count),
+            token: "t",
+            now: 0,
+          });
+          const reasons = codes.slice(0, actions(plan).length).map((code) => ({ code }));
+          const failed = (i: number | undefined) => i !== undefined && reasons[i]?.code === "ConditionalCheckFailed";
+          const expected = reasons.slice(plan.firstEventIndex).some((r) => r.code === "ConditionalCheckFailed")
+            ? "stream-moved"
+            : failed(plan.prevIndex)
+              ? "prev-check"
+              : failed(plan.markerIndex)
+                ? "marker-taken"
+                : undefined;
+          expect(cancellationCause(plan, "TransactionCanceledException", reasons)).toBe(expected);
+          expect(cancellationCause(plan, "ThrottlingException", reasons)).toBeUndefined();
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test("a failed conditional put means the stream moved", () => {
+    const plan = planAppend(layout, {
+      streamId: "Order-1",
+      version: 0,
+      commit: undefined,
+      encoded: encoded(1),
+      token: "t",
+      now: 0,
+    });
+    expect(cancellationCause(plan, "ConditionalCheckFailedException", [])).toBe("stream-moved");
+  });
+});
+
+describe("checkHead", () => {
+  test("refuses stream-exists on a new stream, and a number older than the stream's last position", () => {
+    expect(checkHead("stream-exists", { version: 0, position: undefined }, 3)).toBe("conflict");
+    expect(checkHead("stream-exists", { version: 2, position: 250 }, 3)).toBe("write");
+    expect(checkHead("any", { version: 2, position: 300 }, 3)).toBe("stale-number");
+    expect(checkHead("any", { version: 2, position: 299 }, 3)).toBe("write");
+    expect(checkHead("any", { version: 2, position: undefined }, undefined)).toBe("write");
+  });
+});

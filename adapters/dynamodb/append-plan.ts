@@ -1,0 +1,135 @@
+import type { ExpectedVersion } from "../../src/index.js";
+import { num, str } from "./attribute-value.js";
+import { type EncodedEvent, eventItem } from "./codec.js";
+import { markerItem } from "./commit-log.js";
+import { A, POSITIONS_PER_COMMIT, type TableLayout } from "./layout.js";
+
+/** One attempt at an append: what it builds on and what it holds. */
+export interface AppendAttempt {
+  readonly streamId: string;
+  /** The stream's version the append builds on: its events take the versions after it. */
+  readonly version: number;
+  /** The commit number reserved for it (with the global feed), else undefined. */
+  readonly commit: number | undefined;
+  readonly encoded: readonly EncodedEvent[];
+  /** The `ClientRequestToken`: a retried request with the same token and body is applied once. */
+  readonly token: string;
+  /** The marker's time, ms since the epoch (the writer's clock). */
+  readonly now: number;
+}
+
+/** The one request an append attempt sends, and where its conditions sit in it. */
+export interface AppendPlan {
+  readonly operation: "PutItem" | "TransactWriteItems";
+  readonly body: Record<string, unknown>;
+  /** Index in `TransactItems` of the check that the previous version exists (and is older in the feed). */
+  readonly prevIndex: number | undefined;
+  /** Index of the commit marker's put. */
+  readonly markerIndex: number | undefined;
+  /** Index of the first event's put; the rest follow it. */
+  readonly firstEventIndex: number;
+}
+
+/** Which condition cancelled a write: the reason decides what the append does next. */
+export type Cancellation = "stream-moved" | "prev-check" | "marker-taken";
+
+/**
+ * Builds the request of one attempt, without I/O: a conditional put for a single first event
+ * without the feed, else one transaction of the marker (with the feed), the previous version's
+ * check (unless the stream is new) and the events' puts.
+ */
+export function planAppend(layout: TableLayout, attempt: AppendAttempt): AppendPlan {
+  const { tableName, partitionKey, sortKey } = layout;
+  const { streamId, version, commit, encoded, token } = attempt;
+  const positionOf = (i: number) => (commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i);
+  if (commit === undefined && version === 0 && encoded.length === 1) {
+    return {
+      operation: "PutItem",
+      body: {
+        TableName: tableName,
+        Item: eventItem(layout, streamId, 1, undefined, encoded[0] as EncodedEvent),
+        ConditionExpression: "attribute_not_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": partitionKey },
+      },
+      prevIndex: undefined,
+      markerIndex: undefined,
+      firstEventIndex: 0,
+    };
+  }
+  const items: Record<string, unknown>[] = [];
+  const markerIndex =
+    commit === undefined
+      ? undefined
+      : items.push(markerItem(layout, commit, streamId, version + 1, encoded.length, token, attempt.now)) - 1;
+  // The stream is at `version` exactly: the previous event exists (and the puts below find no next
+  // one). With the feed, the previous event also has a lower position than ours.
+  const prevIndex =
+    version === 0
+      ? undefined
+      : items.push({
+          ConditionCheck: {
+            TableName: tableName,
+            Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
+            ...(commit === undefined
+              ? { ConditionExpression: "attribute_exists(#pk)", ExpressionAttributeNames: { "#pk": partitionKey } }
+              : {
+                  ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#gp) OR #gp < :gp)",
+                  ExpressionAttributeNames: { "#pk": partitionKey, "#gp": A.position },
+                  ExpressionAttributeValues: { ":gp": num(commit * POSITIONS_PER_COMMIT) },
+                }),
+          },
+        }) - 1;
+  const firstEventIndex = items.length;
+  encoded.forEach((e, i) => {
+    items.push({
+      Put: {
+        TableName: tableName,
+        Item: eventItem(layout, streamId, version + i + 1, positionOf(i), e),
+        ConditionExpression: "attribute_not_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": partitionKey },
+      },
+    });
+  });
+  return {
+    operation: "TransactWriteItems",
+    body: { TransactItems: items, ClientRequestToken: token },
+    prevIndex,
+    markerIndex,
+    firstEventIndex,
+  };
+}
+
+/**
+ * What the head read says before writing: go on at its version, refuse ("stream-exists" on a new
+ * stream), or take a fresh commit number because the stream's last append already took a later one
+ * (ours would put this append before it in the feed).
+ */
+export function checkHead(
+  expected: ExpectedVersion,
+  head: { readonly version: number; readonly position: number | undefined },
+  commit: number | undefined,
+): "write" | "conflict" | "stale-number" {
+  if (expected === "stream-exists" && head.version === 0) return "conflict";
+  if (commit !== undefined && (head.position ?? 0) >= commit * POSITIONS_PER_COMMIT) return "stale-number";
+  return "write";
+}
+
+/**
+ * Which condition cancelled the write, from DynamoDB's cancellation reasons (in the plan's action
+ * order); undefined when the failure is something else. A taken version wins over the other
+ * reasons: the stream moved whatever else failed.
+ */
+export function cancellationCause(
+  plan: AppendPlan,
+  serviceCode: string | undefined,
+  reasons: readonly { readonly code: string }[],
+): Cancellation | undefined {
+  if (serviceCode === "ConditionalCheckFailedException") return "stream-moved";
+  if (serviceCode !== "TransactionCanceledException") return undefined;
+  const failed = (index: number | undefined) =>
+    index !== undefined && reasons[index]?.code === "ConditionalCheckFailed";
+  if (reasons.slice(plan.firstEventIndex).some((r) => r.code === "ConditionalCheckFailed")) return "stream-moved";
+  if (failed(plan.prevIndex)) return "prev-check";
+  if (failed(plan.markerIndex)) return "marker-taken";
+  return undefined;
+}
