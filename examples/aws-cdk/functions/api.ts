@@ -7,7 +7,7 @@ import { DynamoDbEventStore } from "../../../adapters/dynamodb/index.js";
 import { EventBridgeEventBus } from "../../../adapters/eventbridge/index.js";
 import { createHttpApiHandler } from "../../../adapters/lambda/index.js";
 import { readEnv } from "../../../src/index.js";
-import { orderBuses } from "./orders.js";
+import { orderBuses, orderSchemas } from "./orders.js";
 
 function required(name: string): string {
   const value = readEnv(name);
@@ -23,4 +23,7 @@ const bus = new EventBridgeEventBus({
 const store = new DynamoDbEventStore({ tableName: required("EVENTFLOWS_TABLE"), bus });
 const { commands, queries } = orderBuses(store);
 
-export const handler = createHttpApiHandler({ commands, queries });
+export const handler = createHttpApiHandler({
+  commands: { bus: commands, schemas: { PlaceOrder: orderSchemas.PlaceOrder } },
+  queries: { bus: queries, schemas: { GetOrder: orderSchemas.GetOrder } },
+});
