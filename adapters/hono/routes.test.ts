@@ -250,6 +250,29 @@ describe("auth hook", () => {
     expect(await allEvents(store)).toEqual([]);
   });
 
+  test("the OpenAPI document is open by default; with openapi.auth the hook decides, with kind openapi", async () => {
+    const open = setup({ auth });
+    expect((await open.app.request("/api/openapi.json")).status).toBe(200);
+    const kinds: string[] = [];
+    const guarded = setup({
+      auth: (request) => {
+        kinds.push(request.kind);
+        return auth(request);
+      },
+      openapi: { auth: true },
+    });
+    const refused = await guarded.app.request("/api/openapi.json");
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    const allowed = await guarded.app.request("/api/openapi.json", { headers: { authorization: "Bearer admin" } });
+    expect(allowed.status).toBe(200);
+    expect((await allowed.json()).openapi).toStartWith("3.1");
+    expect(kinds).toEqual(["openapi", "openapi"]);
+    expect((await guarded.app.request("/api/openapi.json", { method: "DELETE" })).headers.get("allow")).toBe(
+      "GET, HEAD",
+    );
+  });
+
   test("unknown types are hidden behind auth: unauthenticated callers get 401, not 404", async () => {
     const { app } = setup({ auth });
     expect((await app.request("/api/commands/Secret", json({}))).status).toBe(401);

@@ -223,7 +223,8 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
       test("the default limit refuses a 5,000-level body with a 400, not a 500", async () => {
         const { send, errors } = setup();
         const body = `${"[".repeat(5000)}${"]".repeat(5000)}`;
-        await expectProblem(await send(post("/commands/OpenCart", body)), 400, "VALIDATION_FAILED");
+        const problem = await expectProblem(await send(post("/commands/OpenCart", body)), 400, "VALIDATION_FAILED");
+        expect(problem.detail).toStartWith("Request body nests deeper than 64 levels");
         expect(errors).toEqual([]);
       });
 
