@@ -82,16 +82,10 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
   for (const pattern of dispatcher.patterns) {
     const depth = pattern.split("/").length - 1;
     // Every method: the dispatcher answers the ones a route does not take with 405 and `Allow`.
-    app.all(pattern, async (c) => {
-      let request = c.req.raw;
+    app.all(pattern, (c) => {
+      const request = c.req.raw;
       // Middleware read the body already: Hono keeps a copy, which the dispatcher reads instead.
-      if (request.bodyUsed) {
-        request = new Request(request.url, {
-          method: request.method,
-          headers: request.headers,
-          body: await c.req.arrayBuffer(),
-        });
-      }
+      if (request.bodyUsed) return rereadBody(c).then((copy) => dispatcher.handle(copy, c, mountOf(copy.url, depth)));
       return dispatcher.handle(request, c, mountOf(request.url, depth));
     });
   }
@@ -107,6 +101,15 @@ export function mountEventFlows<C extends MessageMap = MessageMap, Q extends Mes
 ): typeof app {
   app.route(path, eventFlowsRoutes(options));
   return app;
+}
+
+async function rereadBody(c: Context): Promise<Request> {
+  const request = c.req.raw;
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: await c.req.arrayBuffer(),
+  });
 }
 
 // Hono matched the route: its last `depth` segments are the routes' path, what precedes is the mount.

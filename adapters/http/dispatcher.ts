@@ -149,14 +149,16 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   };
 
   const target = (path: string): Target => {
-    for (const [prefix, kind] of [
-      ["/commands", "command"],
-      ["/queries", "query"],
-    ] as const) {
-      if (path === prefix) return { route: "message", kind, type: "" };
-      if (path.startsWith(`${prefix}/`)) {
-        const rest = path.slice(prefix.length + 1);
-        if (!rest.includes("/")) return { route: "message", kind, type: decodeSegment(rest) };
+    const kind: MessageKind | undefined = path.startsWith("/commands")
+      ? "command"
+      : path.startsWith("/queries")
+        ? "query"
+        : undefined;
+    if (kind !== undefined) {
+      const length = kind === "command" ? 9 : 8;
+      if (path.length === length) return { route: "message", kind, type: "" };
+      if (path.charCodeAt(length) === 0x2f /* / */ && path.indexOf("/", length + 1) === -1) {
+        return { route: "message", kind, type: decodeSegment(path.slice(length + 1)) };
       }
     }
     if (health !== undefined && path === "/health/live") return { route: "live" };
@@ -166,13 +168,13 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   };
 
   const dispatchMessage = async (request: Request, context: X, kind: MessageKind, type: string): Promise<Response> => {
-    const info: ErrorInfo<X> = { kind, type, request, context };
+    const info = (): ErrorInfo<X> => ({ kind, type, request, context });
     let correlationId: string | undefined;
     try {
-      const allow = kind === "command" ? COMMAND_METHODS : QUERY_METHODS;
-      if (!(allow as readonly string[]).includes(request.method)) {
+      const method = request.method;
+      if (method !== "POST" && (kind === "command" || method !== "GET")) {
         correlationId = lenientCorrelation(request).correlationId;
-        throw new MethodNotAllowedError(request.method, allow);
+        throw new MethodNotAllowedError(method, kind === "command" ? COMMAND_METHODS : QUERY_METHODS);
       }
       const correlation = correlate(request);
       correlationId = correlation.correlationId;
@@ -190,7 +192,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
 
       let payload: unknown;
       let bytes: Uint8Array | ArrayBuffer | undefined;
-      if (request.method === "POST") {
+      if (method === "POST") {
         const body = await readJsonBody(request, bodyLimit, depthLimit);
         payload = body.value;
         bytes = body.bytes;
@@ -207,11 +209,11 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         : safeParse(route.input as AnySchema, payload);
       if (!parsed.success) throw new ValidationError(`Invalid ${kind} "${route.type}"`, parsed.issues.map(toIssue));
 
-      const metadata: Record<string, unknown> = {
-        ...metadataOf?.(request, context),
-        ...principal?.metadata,
-        correlationId,
-      };
+      const extra = metadataOf?.(request, context);
+      const metadata: Record<string, unknown> =
+        extra === undefined && principal?.metadata === undefined
+          ? { correlationId }
+          : { ...extra, ...principal?.metadata, correlationId };
       if (principal?.userId !== undefined) metadata.userId = principal.userId;
       if (correlation.traceparent !== undefined) metadata.traceparent = correlation.traceparent;
       if (correlation.tracestate !== undefined) metadata.tracestate = correlation.tracestate;
@@ -228,11 +230,11 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         key,
         fingerprint: await requestFingerprint(route.type, bytes ?? new Uint8Array(0)),
         run,
-        report: (error) => report(error, info),
+        report: (error) => report(error, info()),
       });
       return respond(once.response, correlationHeader, correlationId, once.replayed);
     } catch (error) {
-      return fail(error, correlationId ?? crypto.randomUUID(), info);
+      return fail(error, correlationId ?? crypto.randomUUID(), info());
     }
   };
 
