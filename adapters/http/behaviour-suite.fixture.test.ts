@@ -385,6 +385,59 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
       });
     });
 
+    describe("property: bad requests", () => {
+      test("random methods, types, bodies and headers get 4xx problem+json (or run when valid) and never 5xx", async () => {
+        const { send, store, errors } = setup({ bodyLimit: 256, auth: caller("u-1") });
+        await send(post("/commands/OpenCart", { cartId: "c1" }));
+        const before = await allEvents(store);
+        const headerText = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)) });
+        const token = fc.stringMatching(/^[A-Za-z0-9-]{1,24}$/);
+        const header = fc.option(fc.oneof({ arbitrary: token, weight: 4 }, { arbitrary: headerText, weight: 1 }), {
+          nil: undefined,
+        });
+        const request = fc.record({
+          path: fc.oneof(
+            fc.constantFrom("/commands/AddItem", "/commands/IssueRefund", "/queries/GetCart", "/health/ready"),
+            fc.string({ maxLength: 20 }).map((type) => `/commands/${encodeURIComponent(type)}`),
+          ),
+          method: fc.constantFrom("POST", "POST", "GET", "PUT", "DELETE", "PROPFIND"),
+          contentType: fc.option(fc.constantFrom("application/json", "text/plain", "application/x+json"), {
+            nil: undefined,
+          }),
+          body: fc.oneof(
+            fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
+            fc.string({ maxLength: 300 }),
+            fc.constant(""),
+          ),
+          idempotencyKey: header,
+          correlationId: header,
+        });
+        await fc.assert(
+          fc.asyncProperty(request, async (r) => {
+            const headers: Record<string, string> = {};
+            if (r.contentType !== undefined) headers["content-type"] = r.contentType;
+            if (r.idempotencyKey !== undefined) headers["idempotency-key"] = r.idempotencyKey;
+            if (r.correlationId !== undefined) headers["x-correlation-id"] = r.correlationId;
+            const hasBody = r.method !== "GET" && r.body !== "";
+            const response = await send(
+              new Request(`${ORIGIN}${r.path}`, { method: r.method, headers, body: hasBody ? r.body : null }),
+            );
+            expect(response.status).toBeLessThan(500);
+            if (response.status >= 400) {
+              expect(response.headers.get("content-type")).toBe("application/problem+json");
+              expect((await response.json()).status).toBe(response.status);
+            }
+            // Only a valid AddItem may write, and then exactly one event.
+            const after = await allEvents(store);
+            if (response.status !== 200 || r.path !== "/commands/AddItem") expect(after).toEqual(before);
+            before.splice(0, before.length, ...after);
+          }),
+          { numRuns: 200 },
+        );
+        expect(errors).toEqual([]);
+      });
+    });
+
     describe("health", () => {
       test("readiness probes, reports each check, and reuses a report within cacheMs", async () => {
         let probes = 0;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import * as v from "valibot";
 import {
   CommandBus,
@@ -295,6 +296,25 @@ describe("createHttpApiHandler", () => {
           issues: [{ path: ["headers", "x-note"] }],
         });
       }
+      expect(reported).toEqual([]);
+    });
+
+    test("property: any header value or name API Gateway may pass is answered below 500, as problem+json when refused", async () => {
+      const reported: unknown[] = [];
+      const { handler } = setup((error) => reported.push(error));
+      const text = fc.string({ unit: "binary", maxLength: 40 });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.constantFrom("x-note", "x-correlation-id", "idempotency-key"), text),
+          text,
+          async (name, value) => {
+            const result = await handler(event("POST", "/commands/Forget", { headers: { [name]: value } }));
+            expect(result.statusCode).toBeLessThan(500);
+            if (result.statusCode >= 400) expect(result.headers?.["content-type"]).toBe("application/problem+json");
+          },
+        ),
+        { numRuns: 300 },
+      );
       expect(reported).toEqual([]);
     });
 
