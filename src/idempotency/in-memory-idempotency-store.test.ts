@@ -95,6 +95,13 @@ describe("InMemoryIdempotencyStore", () => {
     expect((await store.claim("caller-199:k", "f")).state).toBe("completed");
   });
 
+  test("keys without a scope count only against the overall bounds", async () => {
+    const store = new InMemoryIdempotencyStore({ maxEntriesPerScope: 2, maxEntries: 5 });
+    for (const key of ["a", "b", "c", "d"]) await store.claim(key, "f");
+    expect(store.size).toBe(4);
+    expect((await store.claim("a", "f")).state).toBe("in-progress");
+  });
+
   test("a key's scope is what precedes its first colon", () => {
     expect(idempotencyScopeOf("abc:def:g")).toBe("abc");
     expect(idempotencyScopeOf("plain")).toBe("");

@@ -16,7 +16,10 @@ export interface InMemoryIdempotencyStoreOptions {
   readonly maxEntries?: number;
   /** Most bytes kept in all (keys, fingerprints, stored bodies); the oldest go first. Defaults to 64 MiB. */
   readonly maxBytes?: number;
-  /** Most keys one scope (one caller) keeps; its own oldest go first. Defaults to 1,000. */
+  /**
+   * Most keys one scope (one caller) keeps; its own oldest go first. Defaults to 1,000. Keys without a
+   * scope (`scopeOf` gives `""`) count only against the overall bounds.
+   */
   readonly maxEntriesPerScope?: number;
   /**
    * Most bytes one scope keeps; its own oldest go first. A response larger than this alone is not
@@ -132,7 +135,8 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       (response === undefined ? 0 : utf8Length(response.body) + response.contentType.length);
     // Re-inserting keeps the map in roughly expiry order, so eviction can stop at the first live entry.
     this.#delete(key);
-    if (bytes > this.#maxBytesPerScope || bytes > this.#maxBytes) return;
+    const scoped = scope !== "";
+    if ((scoped && bytes > this.#maxBytesPerScope) || bytes > this.#maxBytes) return;
     this.#entries.set(key, { fingerprint, response, expiresAt, scope, bytes });
     let owner = this.#scopes.get(scope);
     if (owner === undefined) {
@@ -143,7 +147,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     owner.bytes += bytes;
     this.#bytes += bytes;
     // The caller over its own bounds loses its own oldest keys; only the overall bounds touch others.
-    while (owner.keys.size > this.#maxEntriesPerScope || owner.bytes > this.#maxBytesPerScope) {
+    while (scoped && (owner.keys.size > this.#maxEntriesPerScope || owner.bytes > this.#maxBytesPerScope)) {
       this.#delete(owner.keys.values().next().value as string);
     }
     while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
