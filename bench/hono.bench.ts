@@ -91,6 +91,8 @@ const ours = eventFlowsRoutes<Commands, Queries>({
     bus: queries,
     schemas: { Echo: v.object({ id: v.string() }), GetCart: v.object({ cartId: CartId }) },
   },
+  // Auth-free, so no caller identity: one explicit key space for the Idempotency-Key row.
+  idempotency: { scope: () => "bench" },
 });
 
 // --- Bare Hono: parse, call the same function, answer JSON ------------------------------------------

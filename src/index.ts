@@ -102,6 +102,20 @@ export {
   STREAM_SEPARATOR,
   streamName,
 } from "./events/stream.js";
+export {
+  checkIdempotencyInput,
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  idempotencyInputIssues,
+  MAX_FINGERPRINT_LENGTH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type StoredResponse,
+} from "./idempotency/idempotency-store.js";
+export {
+  InMemoryIdempotencyStore,
+  type InMemoryIdempotencyStoreOptions,
+  idempotencyScopeOf,
+} from "./idempotency/in-memory-idempotency-store.js";
 export { compareUlids, defineId, type Id, type IdType, isUlid, ulid, ulidTimestamp } from "./ids.js";
 export { callHook } from "./internal/hooks.js";
 export { type JsonValue, jsonIssues, utf8Length } from "./internal/json.js";

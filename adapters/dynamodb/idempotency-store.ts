@@ -1,10 +1,12 @@
-import { type Issue, ServiceError, ValidationError } from "../../src/index.js";
 import {
   checkIdempotencyInput,
   type IdempotencyClaim,
   type IdempotencyStore,
+  type Issue,
+  ServiceError,
   type StoredResponse,
-} from "../http/index.js";
+  ValidationError,
+} from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { isServiceErrorCode } from "./client.js";
 import {

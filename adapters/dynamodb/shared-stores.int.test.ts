@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ulid, ValidationError } from "../../src/index.js";
-import { registerContract } from "../../src/testing/index.js";
+import { idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { dedupStoreContract } from "../eventbridge/index.js";
-import { idempotencyStoreContract } from "../hono/index.js";
 import {
   createDynamoDbClient,
   DEDUP_PARTITION_PREFIX,

@@ -1,40 +1,16 @@
 /**
  * @module @eventflows/core/hono: command and query routes for Hono (valibot-validated, problem+json
  * errors, idempotency keys, auth hook, correlation ids), health checks and an OpenAPI 3.1 document.
- * The framework-free HTTP layer (the problem+json mapping, HTTP errors, body reading, correlation
- * ids) lives in ../http, shared with the Lambda handlers, and is re-exported here.
+ * The routes mount the framework-free HTTP dispatcher of ../http (shared with the Lambda handlers),
+ * which is re-exported here, as are the idempotency store port and its contract suite from the core.
  */
-export * from "../http/index.js";
-export {
-  busProbe,
-  checkReadiness,
-  DEFAULT_PROBE_TIMEOUT_MS,
-  HEALTH_PROBE_STREAM,
-  notReadyProblem,
-  type Probe,
-  type ProbeResult,
-  type ReadinessReport,
-  storeProbe,
-} from "./health.js";
-export {
-  checkIdempotencyInput,
-  IDEMPOTENCY_HEADER,
-  IDEMPOTENT_REPLAYED_HEADER,
-  type IdempotencyClaim,
-  type IdempotencyStore,
-  InMemoryIdempotencyStore,
-  type InMemoryIdempotencyStoreOptions,
-  idempotencyKeyFrom,
-  MAX_FINGERPRINT_LENGTH,
-  MAX_IDEMPOTENCY_KEY_LENGTH,
-  requestFingerprint,
-  type StoredResponse,
-} from "./idempotency.js";
+
 export {
   type IdempotencyStoreContractOptions,
   type IdempotencyStoreContractSettings,
   idempotencyStoreContract,
-} from "./idempotency-store-contract.js";
+} from "../../src/testing/index.js";
+export * from "../http/index.js";
 export { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 export {
   type DocumentSpec,
@@ -43,7 +19,6 @@ export {
   openApiDocument,
   type RouteDescription,
 } from "./openapi.js";
-export { queryReader } from "./query-string.js";
 export {
   type AuthHook,
   type AuthRequest,

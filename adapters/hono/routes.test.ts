@@ -250,6 +250,29 @@ describe("auth hook", () => {
     expect(await allEvents(store)).toEqual([]);
   });
 
+  test("the OpenAPI document is open by default; with openapi.auth the hook decides, with kind openapi", async () => {
+    const open = setup({ auth });
+    expect((await open.app.request("/api/openapi.json")).status).toBe(200);
+    const kinds: string[] = [];
+    const guarded = setup({
+      auth: (request) => {
+        kinds.push(request.kind);
+        return auth(request);
+      },
+      openapi: { auth: true },
+    });
+    const refused = await guarded.app.request("/api/openapi.json");
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    const allowed = await guarded.app.request("/api/openapi.json", { headers: { authorization: "Bearer admin" } });
+    expect(allowed.status).toBe(200);
+    expect((await allowed.json()).openapi).toStartWith("3.1");
+    expect(kinds).toEqual(["openapi", "openapi"]);
+    expect((await guarded.app.request("/api/openapi.json", { method: "DELETE" })).headers.get("allow")).toBe(
+      "GET, HEAD",
+    );
+  });
+
   test("unknown types are hidden behind auth: unauthenticated callers get 401, not 404", async () => {
     const { app } = setup({ auth });
     expect((await app.request("/api/commands/Secret", json({}))).status).toBe(401);
@@ -270,8 +293,11 @@ describe("auth hook", () => {
 });
 
 describe("Idempotency-Key", () => {
+  // Keys belong to an identified caller: the auth hook's principal scopes them.
+  const caller: EventFlowsRoutesOptions["auth"] = () => ({ userId: "u-1" });
+
   test("a retried command returns the first result and does not run twice", async () => {
-    const { app, store, seen } = setup();
+    const { app, store, seen } = setup({ auth: caller });
     const first = await app.request("/api/commands/OpenCart", json({ cartId: "c1" }, { "idempotency-key": "k-1" }));
     const retry = await app.request("/api/commands/OpenCart", json({ cartId: "c1" }, { "idempotency-key": "k-1" }));
     expect(first.status).toBe(200);
@@ -285,7 +311,7 @@ describe("Idempotency-Key", () => {
   });
 
   test("a 204 result is replayed as 204", async () => {
-    const { app, store } = setup();
+    const { app, store } = setup({ auth: caller });
     await app.request("/api/commands/OpenCart", json({ cartId: "c1" }));
     const init = () => json({ cartId: "c1" }, { "idempotency-key": "clear-1" });
     expect((await app.request("/api/commands/ClearCart", init())).status).toBe(204);
@@ -296,7 +322,7 @@ describe("Idempotency-Key", () => {
   });
 
   test("the same key with a different body is 422 and changes nothing", async () => {
-    const { app, store } = setup();
+    const { app, store } = setup({ auth: caller });
     await app.request("/api/commands/OpenCart", json({ cartId: "c1" }, { "idempotency-key": "k-1" }));
     const before = await allEvents(store);
     const reused = await app.request("/api/commands/OpenCart", json({ cartId: "c2" }, { "idempotency-key": "k-1" }));
@@ -306,7 +332,7 @@ describe("Idempotency-Key", () => {
   });
 
   test("a failed command releases its key: the retry runs", async () => {
-    const { app, store } = setup();
+    const { app, store } = setup({ auth: caller });
     const init = () => json({ cartId: "c1", sku: "A", quantity: 1 }, { "idempotency-key": "add-1" });
     expect((await app.request("/api/commands/AddItem", init())).status).toBe(409);
     await app.request("/api/commands/OpenCart", json({ cartId: "c1" }));
@@ -327,7 +353,7 @@ describe("Idempotency-Key", () => {
       });
       return "done";
     });
-    const app = eventFlowsRoutes({ commands: { bus: commands, schemas: { Slow: v.object({}) } } });
+    const app = eventFlowsRoutes({ commands: { bus: commands, schemas: { Slow: v.object({}) } }, auth: caller });
     const first = app.request("/commands/Slow", json({}, { "idempotency-key": "slow" }));
     await new Promise((resolve) => setTimeout(resolve, 10));
     const second = await app.request("/commands/Slow", json({}, { "idempotency-key": "slow" }));
@@ -354,7 +380,7 @@ describe("Idempotency-Key", () => {
   test("a key is forgotten after the store's TTL", async () => {
     let now = 1_000_000;
     const idempotency = new InMemoryIdempotencyStore({ ttlMs: 1000, now: () => now });
-    const { app, store } = setup({ idempotency });
+    const { app, store } = setup({ idempotency, auth: caller });
     const init = () => json({ cartId: "c1", sku: "A", quantity: 1 }, { "idempotency-key": "ttl" });
     await app.request("/api/commands/OpenCart", json({ cartId: "c1" }));
     await app.request("/api/commands/AddItem", init());

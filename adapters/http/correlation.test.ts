@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { correlationFrom } from "./correlation.js";
+import fc from "fast-check";
+import { correlationFrom, normalizeTraceparent } from "./correlation.js";
 
 const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(value);
 
@@ -54,5 +55,46 @@ describe("correlationFrom", () => {
         expect((error as { issues: { path: string[] }[] }).issues[0]?.path).toEqual(["headers", "x-correlation-id"]);
       }
     }
+  });
+});
+
+describe("trace context is bounded and normalised", () => {
+  test("a later version is read by its first fields and kept as version 00; what it appends is dropped", () => {
+    const later = `cc-${TRACE_ID}-00f067aa0ba902b7-01-${"x".repeat(12_000)}`;
+    expect(correlationFrom(new Headers({ traceparent: later.slice(0, 500) })).traceparent).toBe(TRACEPARENT);
+    expect(normalizeTraceparent(`cc-${TRACE_ID}-00f067aa0ba902b7-01`)).toBe(TRACEPARENT);
+    // Too long to read at all, or a later version whose fields run on without a dash.
+    expect(normalizeTraceparent(later)).toBeUndefined();
+    expect(normalizeTraceparent(`cc-${TRACE_ID}-00f067aa0ba902b7-01x`)).toBeUndefined();
+    expect(normalizeTraceparent(` 00-${TRACE_ID.toUpperCase()}-00F067AA0BA902B7-01 `)).toBe(TRACEPARENT);
+  });
+
+  test("a tracestate that is too long or not printable ASCII is dropped", () => {
+    const keep = correlationFrom(new Headers({ traceparent: TRACEPARENT, tracestate: "a=1,b=2" }));
+    expect(keep.tracestate).toBe("a=1,b=2");
+    for (const tracestate of ["a=".padEnd(513, "x"), "a=\u00e9", "a=1\u0007"]) {
+      expect(correlationFrom(new Headers({ traceparent: TRACEPARENT, tracestate })).tracestate).toBeUndefined();
+    }
+  });
+
+  test("property: whatever the header holds, what is kept is a 55-character version-00 traceparent", () => {
+    const hexish = fc.string({ unit: fc.constantFrom("0", "a", "f", "F", "9", "-", "x", " "), maxLength: 80 });
+    const near = fc
+      .tuple(fc.constantFrom("00", "01", "cc", "ff", "0g"), hexish)
+      .map(([version, rest]) => `${version}-${TRACE_ID}-00f067aa0ba902b7-01${rest}`);
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 120 }), hexish, near), (value) => {
+        const kept = normalizeTraceparent(value);
+        if (kept !== undefined) expect(kept).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test("trust: false ignores the caller's ids", () => {
+    const headers = new Headers({ "x-correlation-id": "forged", traceparent: TRACEPARENT });
+    const correlation = correlationFrom(headers, "x-correlation-id", false);
+    expect(isUuid(correlation.correlationId)).toBe(true);
+    expect(correlation.traceparent).toBeUndefined();
   });
 });

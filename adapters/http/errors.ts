@@ -9,6 +9,7 @@ export const HttpErrorCode = {
   Unauthorized: "UNAUTHORIZED",
   Forbidden: "FORBIDDEN",
   UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+  NotFound: "NOT_FOUND",
   MethodNotAllowed: "METHOD_NOT_ALLOWED",
   IdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
   IdempotencyInProgress: "IDEMPOTENCY_IN_PROGRESS",
@@ -50,6 +51,14 @@ export class UnsupportedMediaTypeError extends EventFlowsError {
         : `Content-Type ${clip(contentType)} is not supported; send application/json`,
       options,
     );
+  }
+}
+
+/** No route has this path (404); an unknown command or query type is a `HandlerNotFoundError` instead. */
+export class RouteNotFoundError extends EventFlowsError {
+  override readonly name = "RouteNotFoundError";
+  constructor(options?: EventFlowsErrorOptions) {
+    super(HttpErrorCode.NotFound, "No route matches this path", options);
   }
 }
 

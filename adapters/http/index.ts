@@ -1,33 +1,79 @@
 /**
  * @module @eventflows/core/http: the framework-free HTTP layer shared by the Hono routes and the Lambda
- * handlers: the problem+json mapping of the error hierarchy (the only place status codes are
- * decided), the HTTP-layer errors, safe JSON body reading and correlation ids from request headers.
- * Web standards only; no web framework.
+ * handlers: the dispatcher (a web `Request` in, a `Response` out: routing, body limits, validation,
+ * auth hook, idempotency keys, correlation ids, health), the problem+json mapping of the error hierarchy
+ * (the only place status codes are decided) and the HTTP-layer errors. Web standards only; no web framework.
  */
+
+// The idempotency store port lives in the core; re-exported here, where it first lived.
+export {
+  checkIdempotencyInput,
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  InMemoryIdempotencyStore,
+  type InMemoryIdempotencyStoreOptions,
+  idempotencyInputIssues,
+  MAX_FINGERPRINT_LENGTH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type StoredResponse,
+} from "../../src/index.js";
 export {
   CORRELATION_HEADER,
   correlationFrom,
   MAX_CORRELATION_ID_LENGTH,
+  MAX_TRACESTATE_LENGTH,
+  normalizeTraceparent,
   type RequestCorrelation,
 } from "./correlation.js";
+export { createHttpDispatcher, type HttpDispatcher, type Mount, pathOf } from "./dispatcher.js";
+export type {
+  AuthHook,
+  AuthKind,
+  AuthRequest,
+  CommandRoutes,
+  DocumentRoute,
+  ErrorInfo,
+  FromContext,
+  HealthOptions,
+  HttpDispatcherOptions,
+  IdempotencyOptions,
+  PayloadSchema,
+  Principal,
+  QueryRoutes,
+  RouteDefinition,
+  RouteSchema,
+} from "./dispatcher-options.js";
 export {
   ForbiddenError,
   HttpErrorCode,
   IdempotencyInProgressError,
   IdempotencyKeyReusedError,
   MethodNotAllowedError,
+  RouteNotFoundError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from "./errors.js";
 export {
-  checkIdempotencyInput,
-  type IdempotencyClaim,
-  type IdempotencyStore,
-  idempotencyInputIssues,
-  MAX_FINGERPRINT_LENGTH,
-  MAX_IDEMPOTENCY_KEY_LENGTH,
-  type StoredResponse,
-} from "./idempotency-store.js";
+  busProbe,
+  checkReadiness,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  DEFAULT_READINESS_CACHE_MS,
+  HEALTH_PROBE_STREAM,
+  notReadyProblem,
+  type Probe,
+  type ProbeResult,
+  type ReadinessReport,
+  readinessCache,
+  storeProbe,
+} from "./health.js";
+export {
+  IDEMPOTENCY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  idempotencyKeyFrom,
+  principalIdentity,
+  requestFingerprint,
+  scopedIdempotencyKey,
+} from "./idempotency.js";
 export {
   errorResponse,
   INTERNAL_ERROR,
@@ -39,4 +85,12 @@ export {
   problemResponse,
   statusPhrase,
 } from "./problem-details.js";
-export { DEFAULT_BODY_LIMIT, isJsonMediaType, type JsonBody, readJsonBody } from "./request-body.js";
+export { queryReader } from "./query-string.js";
+export {
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_JSON_DEPTH_LIMIT,
+  isJsonMediaType,
+  type JsonBody,
+  readJsonBody,
+} from "./request-body.js";
+export type { Route } from "./route-table.js";

@@ -33,6 +33,7 @@ const statusByCode: Readonly<Record<string, number>> = {
   [HttpErrorCode.Forbidden]: 403,
   [ErrorCode.HandlerNotFound]: 404,
   [ErrorCode.StreamNotFound]: 404,
+  [HttpErrorCode.NotFound]: 404,
   [HttpErrorCode.MethodNotAllowed]: 405,
   [ErrorCode.Concurrency]: 409,
   [HttpErrorCode.IdempotencyInProgress]: 409,

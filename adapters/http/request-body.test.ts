@@ -75,3 +75,21 @@ describe("readJsonBody", () => {
     expect(await codeOf(readJsonBody(post(new Uint8Array([0x22, 0xff, 0xfe, 0x22]))))).toBe("VALIDATION_FAILED");
   });
 });
+
+describe("readJsonBody nesting depth", () => {
+  test("a body deeper than the limit is a ValidationError naming it, declared length or streamed", async () => {
+    const deep = `${"[".repeat(65)}${"]".repeat(65)}`;
+    for (const request of [post(deep), post(streamOf([deep.slice(0, 50), deep.slice(50)]))]) {
+      try {
+        await readJsonBody(request);
+        throw new Error("accepted");
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe("VALIDATION_FAILED");
+        expect((error as Error).message).toContain("64");
+      }
+    }
+    expect((await readJsonBody(post(`${"[".repeat(64)}${"]".repeat(64)}`))).value).toBeArray();
+    expect(await codeOf(readJsonBody(post('[[["]]]]]]"]]]'), 1024, 3))).toBeUndefined();
+    expect(await codeOf(readJsonBody(post("[[[[]]]]"), 1024, 3))).toBe("VALIDATION_FAILED");
+  });
+});

@@ -1,13 +1,21 @@
 /**
  * Reading a JSON request body safely: the media type is checked before a byte is read, the size is
- * capped while reading (a declared `Content-Length` over the limit is refused unread), bytes must be
- * UTF-8 and the text JSON. Web standards only, so any HTTP adapter can use it.
+ * capped while reading (a declared `Content-Length` over the limit is refused unread), the nesting
+ * depth is checked in one pass over the bytes before the parser runs, bytes must be UTF-8 and the text
+ * JSON. Web standards only, so any HTTP adapter can use it.
  */
 import { PayloadTooLargeError, ValidationError } from "../../src/index.js";
 import { UnsupportedMediaTypeError } from "./errors.js";
+import { jsonNestingDepth } from "./text-scan.js";
 
 /** Default body limit: 1 MiB, well above a command's needs and under every platform's own limit. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/**
+ * Default nesting limit of a JSON body: arrays and objects inside each other at most 64 deep. Real
+ * payloads nest a handful of levels; every later step (validation, serialization, storage) walks the
+ * tree, so the depth is refused before any of them runs.
+ */
+export const DEFAULT_JSON_DEPTH_LIMIT = 64;
 
 export interface JsonBody {
   /** The parsed value; `undefined` when the request has no body. */
@@ -29,9 +37,13 @@ export function isJsonMediaType(contentType: string): boolean {
 /**
  * @throws {UnsupportedMediaTypeError} a body that is not declared JSON.
  * @throws {PayloadTooLargeError} a body over `limit` bytes.
- * @throws {ValidationError} a body that is not UTF-8 or not JSON.
+ * @throws {ValidationError} a body that is not UTF-8 or not JSON, or that nests deeper than `depthLimit`.
  */
-export async function readJsonBody(request: Request, limit: number = DEFAULT_BODY_LIMIT): Promise<JsonBody> {
+export async function readJsonBody(
+  request: Request,
+  limit: number = DEFAULT_BODY_LIMIT,
+  depthLimit: number = DEFAULT_JSON_DEPTH_LIMIT,
+): Promise<JsonBody> {
   const headers = request.headers;
   const declared = headers.get("content-length");
   const contentType = headers.get("content-type");
@@ -55,6 +67,15 @@ export async function readJsonBody(request: Request, limit: number = DEFAULT_BOD
     if (bytes.byteLength === 0) return { value: undefined, bytes };
     // Some clients send an empty body without a type; a body with content must say it is JSON.
     if (contentType === null) throw new UnsupportedMediaTypeError(undefined);
+  }
+  // A body shorter than the limit cannot nest deeper than it: small bodies skip the scan.
+  if (bytes.byteLength > depthLimit) {
+    const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    if (jsonNestingDepth(view, depthLimit) > depthLimit) {
+      throw new ValidationError(`Request body nests deeper than ${depthLimit} levels`, [
+        { path: [], message: `the body nests arrays and objects deeper than the limit of ${depthLimit} levels` },
+      ]);
+    }
   }
   let text: string;
   try {

@@ -1,33 +1,111 @@
 /**
- * Turning an API Gateway HTTP API event into a web `Request`, so that the request goes through the
- * same web-standard code (body limits, media types, correlation) as in every other HTTP adapter.
+ * Translating between API Gateway HTTP API events (payload format 2.0) and web `Request`/`Response`,
+ * so a request goes through the same web-standard dispatcher as in every other HTTP adapter: the
+ * event becomes a `Request` (cookies back into one `Cookie` header, base64 bodies decoded), and the
+ * dispatcher's `Response` becomes the structured result (`Set-Cookie` headers as `cookies`, bodies
+ * that are not text as base64).
  */
 import { ValidationError } from "../../src/index.js";
-import type { ApiGatewayProxyEventV2 } from "./api-gateway-types.js";
+import { MethodNotAllowedError } from "../http/index.js";
+import type { ApiGatewayProxyEventV2, ApiGatewayProxyResultV2 } from "./api-gateway-types.js";
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+// The Fetch standard's forbidden methods: a `Request` cannot carry them (Node's throws, Bun's differ).
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
+const encoder = new TextEncoder();
 
-/** The request API Gateway received, rebuilt from the event. */
+/**
+ * The request API Gateway received, rebuilt from the event.
+ * @throws {ValidationError} a header value that is not Latin-1 text (HTTP headers cannot carry it),
+ * a body that is not valid base64, a path that makes no URL.
+ * @throws {MethodNotAllowedError} a method a `Request` cannot carry (`TRACE`, `CONNECT`, not a token),
+ * with an empty `allow`: the caller knows the route and what it allows.
+ */
 export function requestFromEvent(event: ApiGatewayProxyEventV2): Request {
-  const host = event.requestContext.domainName || "localhost";
+  const host = event.requestContext.domainName || event.headers?.host || "localhost";
   const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
   const headers = new Headers();
   for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (value !== undefined) headers.set(name, value);
+    if (value === undefined || value === null) continue;
+    try {
+      headers.set(name, value);
+    } catch {
+      // Headers throws a TypeError for a value with characters above U+00FF or a malformed name.
+      throw new ValidationError("Invalid request header", [
+        { path: ["headers", clip(name)], message: "a header must have a token name and a Latin-1 (ISO-8859-1) value" },
+      ]);
+    }
   }
-  if (event.cookies !== undefined && event.cookies.length > 0) headers.set("cookie", event.cookies.join("; "));
+  if (event.cookies !== undefined && event.cookies.length > 0) {
+    try {
+      headers.set("cookie", event.cookies.join("; "));
+    } catch {
+      throw new ValidationError("Invalid request header", [
+        { path: ["headers", "cookie"], message: "a cookie must be Latin-1 (ISO-8859-1) text" },
+      ]);
+    }
+  }
   const method = event.requestContext.http.method.toUpperCase();
+  if (FORBIDDEN_METHODS.has(method) || !TOKEN.test(method)) throw new MethodNotAllowedError(method, []);
   const hasBody = event.body !== undefined && event.body !== null && method !== "GET" && method !== "HEAD";
-  return new Request(`https://${host}${event.rawPath}${query}`, {
+  let url: URL;
+  try {
+    url = new URL(`https://${host}${event.rawPath}${query}`);
+  } catch {
+    throw new ValidationError("Invalid request", [{ path: ["rawPath"], message: "the path and host make no URL" }]);
+  }
+  return new Request(url, {
     method,
     headers,
     body: hasBody ? bodyBytes(event.body as string, event.isBase64Encoded) : null,
   });
 }
 
-function bodyBytes(body: string, base64: boolean): Uint8Array<ArrayBuffer> {
-  if (!base64) return new TextEncoder().encode(body);
-  const compact = body.replace(/\s+/g, "");
+/** The structured result for a `Response`: text bodies as they are, others base64; `Set-Cookie` as `cookies`. */
+export async function resultFromResponse(response: Response): Promise<ApiGatewayProxyResultV2> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie") headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  const result: { -readonly [K in keyof ApiGatewayProxyResultV2]: ApiGatewayProxyResultV2[K] } = {
+    statusCode: response.status,
+    headers,
+  };
+  if (cookies.length > 0) result.cookies = cookies;
+  if (response.body === null) return result;
+  const type = response.headers.get("content-type");
+  const encoding = response.headers.get("content-encoding");
+  if (isText(type) && (encoding === null || encoding.toLowerCase() === "identity")) {
+    const text = await response.text();
+    // An empty text body (a 204 built with one) is no body at all.
+    if (text !== "") result.body = text;
+    return result;
+  }
+  result.body = base64(new Uint8Array(await response.arrayBuffer()));
+  result.isBase64Encoded = true;
+  return result;
+}
+
+function isText(contentType: string | null): boolean {
+  if (contentType === null) return true;
+  const semicolon = contentType.indexOf(";");
+  const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  return (
+    type.startsWith("text/") ||
+    type === "application/json" ||
+    type.endsWith("+json") ||
+    type === "application/xml" ||
+    type.endsWith("+xml") ||
+    type === "application/javascript"
+  );
+}
+
+function bodyBytes(body: string, isBase64: boolean): Uint8Array<ArrayBuffer> {
+  if (!isBase64) return encoder.encode(body);
+  // Both patterns are one character class each: linear in the body's length, whatever it holds.
+  const compact = body.replace(/[\t\n\r ]+/g, "");
   if (compact.length % 4 === 1 || !BASE64.test(compact)) {
     throw new ValidationError("Malformed request body", [{ path: [], message: "the body is not valid base64" }]);
   }
@@ -35,4 +113,17 @@ function bodyBytes(body: string, base64: boolean): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  // In chunks: spreading a whole large body into one call would exceed the argument limit.
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function clip(name: string): string {
+  return name.length > 64 ? `${name.slice(0, 64)}…` : name;
 }

@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import * as v from "valibot";
 import {
   CommandBus,
   ConcurrencyError,
@@ -8,7 +10,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import documented from "./fixtures/http-api-v2-event.json";
-import { type ApiGatewayProxyEventV2, createHttpApiHandler } from "./index.js";
+import { type ApiGatewayProxyEventV2, createHttpApiHandler, requestFromEvent, resultFromResponse } from "./index.js";
 
 type Commands = {
   PlaceOrder: { payload: { sku: string; quantity: number }; result: { orderId: string } };
@@ -61,9 +63,21 @@ function setup(onError?: (error: unknown) => void) {
   });
   commands.register("Forget", () => undefined);
   queries.register("GetOrder", (payload) => ({ echo: payload }));
-  const handler = createHttpApiHandler({ commands, queries, ...(onError === undefined ? {} : { onError }) });
+  // Registered for a saga, never meant for the internet: it has no schema, so no route.
+  commands.register("IssueRefund" as never, (() => ({ refunded: true })) as never);
+  const handler = createHttpApiHandler({
+    commands: { bus: commands, schemas },
+    queries: { bus: queries, schemas: { GetOrder: v.looseObject({}) } },
+    ...(onError === undefined ? {} : { onError }),
+  });
   return { commands, queries, handler, seen };
 }
+
+// Loose schemas: these tests are about the handler's translation, and PlaceOrder checks its own input.
+const schemas = {
+  PlaceOrder: v.looseObject({}) as unknown as v.GenericSchema<unknown, Commands["PlaceOrder"]["payload"]>,
+  Forget: v.unknown(),
+};
 
 const json = (body: string | undefined) => JSON.parse(body ?? "null");
 
@@ -125,7 +139,7 @@ describe("createHttpApiHandler", () => {
   test("a basePath (an API mapping or a named stage) prefixes the routes", async () => {
     const commands = new CommandBus<Commands>();
     commands.register("Forget", () => undefined);
-    const handler = createHttpApiHandler({ commands, basePath: "/prod/" });
+    const handler = createHttpApiHandler({ commands: { bus: commands, schemas }, basePath: "/prod/" });
     expect((await handler(event("POST", "/prod/commands/Forget"))).statusCode).toBe(204);
     expect((await handler(event("POST", "/commands/Forget"))).statusCode).toBe(404);
   });
@@ -165,7 +179,7 @@ describe("createHttpApiHandler", () => {
 
     test("queries on a handler without a query bus are 404", async () => {
       const commands = new CommandBus<Commands>();
-      const handler = createHttpApiHandler({ commands });
+      const handler = createHttpApiHandler({ commands: { bus: commands, schemas } });
       const result = await handler(event("GET", "/queries/GetOrder"));
       expect(result.statusCode).toBe(404);
     });
@@ -193,7 +207,7 @@ describe("createHttpApiHandler", () => {
     test("a body over the limit is 413, checked after base64 decoding", async () => {
       const commands = new CommandBus<Commands>();
       commands.register("Forget", () => undefined);
-      const handler = createHttpApiHandler({ commands, bodyLimit: 64 });
+      const handler = createHttpApiHandler({ commands: { bus: commands, schemas }, bodyLimit: 64 });
       const body = JSON.stringify({ pad: "x".repeat(100) });
       const result = await handler(event("POST", "/commands/Forget", { body: btoa(body), base64: true }));
       expect(result.statusCode).toBe(413);
@@ -243,16 +257,112 @@ describe("createHttpApiHandler", () => {
 
   describe("bad setup is refused with a ValidationError", () => {
     test("no bus, a bad body limit, a bad base path", () => {
-      const commands = new CommandBus();
+      const commands = { bus: new CommandBus(), schemas: {} };
       expect(() => createHttpApiHandler({})).toThrow(ValidationError);
-      expect(() => createHttpApiHandler({ commands, bodyLimit: 0 })).toThrow(ValidationError);
-      expect(() => createHttpApiHandler({ commands, basePath: "api" })).toThrow(ValidationError);
+      expect(() => createHttpApiHandler({ commands, bodyLimit: 0 })).toThrow("bodyLimit");
+      expect(() => createHttpApiHandler({ commands, basePath: "api" })).toThrow("basePath");
+    });
+
+    test("a bare bus is refused: only types given a schema are exposed", () => {
+      const bus = new CommandBus();
+      expect(() => createHttpApiHandler({ commands: bus as never })).toThrow("only the types given a schema");
+      expect(() => createHttpApiHandler({ queries: new QueryBus() as never })).toThrow("queries must be");
     });
 
     test("a payload format 1.0 event is refused, naming the setting to change", async () => {
-      const handler = createHttpApiHandler({ commands: new CommandBus() });
+      const handler = createHttpApiHandler({ commands: { bus: new CommandBus(), schemas: {} } });
       const v1 = { resource: "/", path: "/commands/X", httpMethod: "POST", requestContext: {}, body: "{}" };
       await expect(handler(v1 as never)).rejects.toThrow(/payloadFormatVersion/);
     });
+  });
+
+  describe("what API Gateway sends that a Request cannot hold", () => {
+    test("a registered command without a schema answers 404 and does not run (an internal saga command)", async () => {
+      const { handler } = setup();
+      const result = await handler(event("POST", "/commands/IssueRefund", { body: "{}" }));
+      expect(result.statusCode).toBe(404);
+      expect(json(result.body).code).toBe("HANDLER_NOT_FOUND");
+    });
+
+    test("a header value outside Latin-1 is 400 problem+json naming the header, not a 500", async () => {
+      const reported: unknown[] = [];
+      const { handler } = setup((error) => reported.push(error));
+      for (const value of ["caf\u20ac", "\u{1F600}", "\u0100"]) {
+        const result = await handler(event("POST", "/commands/Forget", { headers: { "x-note": value } }));
+        expect(result.statusCode).toBe(400);
+        expect(result.headers?.["content-type"]).toBe("application/problem+json");
+        expect(json(result.body)).toMatchObject({
+          code: "VALIDATION_FAILED",
+          issues: [{ path: ["headers", "x-note"] }],
+        });
+      }
+      expect(reported).toEqual([]);
+    });
+
+    test("property: any header value or name API Gateway may pass is answered below 500, as problem+json when refused", async () => {
+      const reported: unknown[] = [];
+      const { handler } = setup((error) => reported.push(error));
+      const text = fc.string({ unit: "binary", maxLength: 40 });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.constantFrom("x-note", "x-correlation-id", "idempotency-key"), text),
+          text,
+          async (name, value) => {
+            const result = await handler(event("POST", "/commands/Forget", { headers: { [name]: value } }));
+            expect(result.statusCode).toBeLessThan(500);
+            if (result.statusCode >= 400) expect(result.headers?.["content-type"]).toBe("application/problem+json");
+          },
+        ),
+        { numRuns: 300 },
+      );
+      expect(reported).toEqual([]);
+    });
+
+    test("TRACE and CONNECT are 405 with the route's Allow; on no route 404", async () => {
+      const { handler } = setup();
+      for (const method of ["TRACE", "CONNECT", "TRACK", "BAD METHOD"]) {
+        const result = await handler(event(method, "/commands/Forget"));
+        expect(result.statusCode).toBe(405);
+        expect(result.headers?.allow).toBe("POST");
+      }
+      expect((await handler(event("TRACE", "/health/live"))).headers?.allow).toBe("GET, HEAD");
+      expect((await handler(event("TRACE", "/nowhere"))).statusCode).toBe(404);
+    });
+
+    test("a named stage's prefix is taken off rawPath; cookies arrive as one Cookie header", async () => {
+      const { handler, seen } = setup();
+      const staged = event("POST", "/prod/commands/PlaceOrder", { body: '{"sku":"S"}' });
+      const withStage = {
+        ...staged,
+        cookies: ["a=1", "b=2"],
+        requestContext: { ...staged.requestContext, stage: "prod" },
+      } as ApiGatewayProxyEventV2;
+      expect(requestFromEvent(withStage).headers.get("cookie")).toBe("a=1; b=2");
+      expect((await handler(withStage)).statusCode).toBe(200);
+      expect(seen).toHaveLength(1);
+    });
+  });
+});
+
+describe("resultFromResponse", () => {
+  test("Set-Cookie headers become cookies; a binary body is base64; text stays text", async () => {
+    const headers = new Headers({ "content-type": "application/octet-stream" });
+    headers.append("set-cookie", "a=1; Path=/");
+    headers.append("set-cookie", "b=2");
+    const binary = await resultFromResponse(new Response(new Uint8Array([0, 255, 1]), { status: 201, headers }));
+    expect(binary).toEqual({
+      statusCode: 201,
+      headers: { "content-type": "application/octet-stream" },
+      cookies: ["a=1; Path=/", "b=2"],
+      body: "AP8B",
+      isBase64Encoded: true,
+    });
+    const text = await resultFromResponse(Response.json({ ok: "é" }));
+    expect(text.body).toBe('{"ok":"é"}');
+    expect(text.isBase64Encoded).toBeUndefined();
+    const gzipped = await resultFromResponse(
+      new Response("x", { headers: { "content-type": "application/json", "content-encoding": "gzip" } }),
+    );
+    expect(gzipped.isBase64Encoded).toBe(true);
   });
 });

@@ -1,39 +1,30 @@
+import { callHook, type MessageMap, type MessageMetadata, ValidationError } from "../../src/index.js";
 import {
-  type CommandBus,
-  HandlerNotFoundError,
-  type MessageBus,
-  type MessageMetadata,
-  type QueryBus,
-  ulid,
-  ValidationError,
-} from "../../src/index.js";
-import {
-  CORRELATION_HEADER,
-  correlationFrom,
-  DEFAULT_BODY_LIMIT,
+  type AuthHook,
+  createHttpDispatcher,
+  errorResponse,
+  type HttpDispatcherOptions,
   MethodNotAllowedError,
-  PROBLEM_CONTENT_TYPE,
-  type ProblemDetails,
-  problem,
-  problemFor,
-  problemHeaders,
-  readJsonBody,
+  type Mount,
+  type Principal,
+  RouteNotFoundError,
 } from "../http/index.js";
 import type { ApiGatewayProxyEventV2, ApiGatewayProxyResultV2, LambdaContext } from "./api-gateway-types.js";
-import { requestFromEvent } from "./event-request.js";
+import { requestFromEvent, resultFromResponse } from "./event-request.js";
 
-export interface HttpApiHandlerOptions {
-  // biome-ignore lint/suspicious/noExplicitAny: any message map; the handler routes by name at run time
-  readonly commands?: CommandBus<any>;
-  // biome-ignore lint/suspicious/noExplicitAny: any message map; the handler routes by name at run time
-  readonly queries?: QueryBus<any>;
+/** What the dispatcher's per-request values (auth hook, bus factories) receive on Lambda. */
+export interface HttpApiRequestContext {
+  readonly event: ApiGatewayProxyEventV2;
+  readonly lambda: LambdaContext | undefined;
+}
+
+export interface HttpApiHandlerOptions<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap>
+  extends Omit<HttpDispatcherOptions<C, Q, HttpApiRequestContext>, "metadata" | "onError" | "document"> {
   /**
-   * A prefix before `/commands` and `/queries`, e.g. `"/api"`. With a named stage (not `$default`),
-   * `rawPath` starts with the stage name: include it here (`"/prod"`).
+   * A prefix before the routes, e.g. `"/api"`. Without it, a named stage's prefix (`/prod` when the
+   * stage is `prod`) is taken off `rawPath`, as API Gateway adds it on its default endpoint.
    */
   readonly basePath?: string;
-  /** Largest accepted request body in bytes, after base64 decoding. Defaults to 1 MiB. */
-  readonly bodyLimit?: number;
   /** Adds to the metadata of every command and query (a tenant from a JWT claim, say). */
   readonly metadata?: (event: ApiGatewayProxyEventV2, context: LambdaContext | undefined) => MessageMetadata;
   /**
@@ -48,142 +39,116 @@ export type HttpApiHandler = (
   context?: LambdaContext,
 ) => Promise<ApiGatewayProxyResultV2>;
 
-type Route = { readonly kind: "command" | "query"; readonly type: string };
-
-const NOT_FOUND = "NOT_FOUND";
-
 /**
- * A Lambda handler for an API Gateway HTTP API (payload format 2.0) that runs commands and queries:
- *
- * - `POST {basePath}/commands/{type}` with a JSON body: the command's payload;
- * - `GET {basePath}/queries/{type}?a=1&b=2`: the query string is the payload (repeated parameters
- *   become lists); `POST {basePath}/queries/{type}` takes a JSON body instead.
- *
- * A result is returned as JSON with status 200 (204 when the handler returns nothing). Failures are
- * RFC 9457 problem details: invalid input 400, unknown type or route 404, wrong method 405, version
- * conflict 409, body too large 413, anything else 500 without its message.
- *
- * @example
- * export const handler = createHttpApiHandler({ commands, queries });
+ * Who the authorizer says is calling: the JWT `sub` claim, or the IAM caller's ARN, as the
+ * principal's `userId` (so it reaches the metadata and scopes idempotency keys); `true` (allowed,
+ * no identity) when the route has no authorizer. The default auth hook of {@link createHttpApiHandler}.
  */
-export function createHttpApiHandler(options: HttpApiHandlerOptions): HttpApiHandler {
-  const basePath = normalizeBasePath(options.basePath);
-  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1) {
-    throw new ValidationError("Invalid HTTP API handler options", [
-      { path: ["bodyLimit"], message: "bodyLimit must be a positive integer" },
-    ]);
-  }
-  if (options.commands === undefined && options.queries === undefined) {
-    throw new ValidationError("Invalid HTTP API handler options", [
-      { path: [], message: "give a command bus, a query bus, or both" },
-    ]);
-  }
-  const onError = options.onError ?? defaultOnError;
-
-  return async (event, context) => {
-    assertHttpApiEvent(event);
-    let correlationId: string | undefined;
-    try {
-      const request = requestFromEvent(event);
-      const correlation = correlationFrom(request.headers);
-      correlationId = correlation.correlationId;
-      const route = routeOf(event.rawPath, basePath);
-      if (route === undefined) {
-        return problemResult(problem(404, NOT_FOUND, "No route matches this path"), {}, correlationId);
-      }
-      const bus: MessageBus | undefined = route.kind === "command" ? options.commands : options.queries;
-      if (bus === undefined) throw new HandlerNotFoundError(route.kind, clip(route.type));
-      const method = event.requestContext.http.method.toUpperCase();
-      const allow = route.kind === "command" ? ["POST"] : ["GET", "POST"];
-      if (!allow.includes(method)) throw new MethodNotAllowedError(method, allow);
-      const payload =
-        method === "GET" ? queryPayload(event.rawQueryString) : (await readJsonBody(request, bodyLimit)).value;
-      const metadata: MessageMetadata = {
-        ...options.metadata?.(event, context),
-        ...correlation,
-        ...callerOf(event),
-      };
-      // No body means an empty payload: commands without data are common, and a schema still checks it.
-      const result = await bus.execute(route.type, payload ?? {}, { metadata });
-      const headers = { [CORRELATION_HEADER]: correlationId };
-      if (result === undefined) return { statusCode: 204, headers };
-      return {
-        statusCode: 200,
-        headers: { ...headers, "content-type": "application/json" },
-        body: JSON.stringify(result),
-      };
-    } catch (error) {
-      const details = problemFor(error);
-      if (details.status >= 500) reportSafely(onError, error, event);
-      return problemResult(details, problemHeaders(error, details), correlationId ?? ulid());
-    }
-  };
-}
-
-// A type named in a path is echoed in the 404: clipped, so the problem names it without mirroring input.
-function clip(type: string): string {
-  return type.length > 64 ? `${type.slice(0, 64)}…` : type;
-}
-
-function problemResult(
-  details: ProblemDetails,
-  headers: Record<string, string>,
-  correlationId: string | undefined,
-): ApiGatewayProxyResultV2 {
-  return {
-    statusCode: details.status,
-    headers: {
-      ...headers,
-      "content-type": PROBLEM_CONTENT_TYPE,
-      ...(correlationId === undefined ? {} : { [CORRELATION_HEADER]: correlationId }),
-    },
-    body: JSON.stringify(details),
-  };
-}
-
-function routeOf(rawPath: string, basePath: string): Route | undefined {
-  if (basePath !== "" && !rawPath.startsWith(`${basePath}/`)) return undefined;
-  const rest = rawPath.slice(basePath.length).split("/");
-  // ["", "commands", "{type}"]: exactly two segments after the base path.
-  if (rest.length !== 3 || rest[0] !== "") return undefined;
-  const kind = rest[1] === "commands" ? "command" : rest[1] === "queries" ? "query" : undefined;
-  const encoded = rest[2] ?? "";
-  if (kind === undefined || encoded === "") return undefined;
-  let type: string;
-  try {
-    type = decodeURIComponent(encoded);
-  } catch {
-    throw new ValidationError("Invalid path", [
-      { path: ["path", "type"], message: "the type is not valid URL encoding" },
-    ]);
-  }
-  return { kind, type };
-}
-
-function queryPayload(rawQueryString: string): Record<string, unknown> {
-  // A null-prototype object: `__proto__` in a URL stays a plain key.
-  const payload: Record<string, string | string[]> = Object.create(null);
-  for (const [key, value] of new URLSearchParams(rawQueryString)) {
-    const existing = payload[key];
-    if (existing === undefined) payload[key] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else payload[key] = [existing, value];
-  }
-  return payload;
-}
-
-/** Who is calling, as an authorizer established it: the JWT subject or the IAM caller. */
-function callerOf(event: ApiGatewayProxyEventV2): { userId?: string } {
-  const authorizer = event.requestContext.authorizer;
+export const authorizerPrincipal: AuthHook<HttpApiRequestContext> = ({ context }): Principal | true => {
+  const authorizer = context.event.requestContext.authorizer;
   const subject = authorizer?.jwt?.claims?.sub;
   if (typeof subject === "string" && subject !== "") return { userId: subject };
   const arn = authorizer?.iam?.userArn;
-  return typeof arn === "string" && arn !== "" ? { userId: arn } : {};
+  return typeof arn === "string" && arn !== "" ? { userId: arn } : true;
+};
+
+/**
+ * A Lambda handler for an API Gateway HTTP API (payload format 2.0): the event becomes a web
+ * `Request` for the HTTP dispatcher, whose `Response` becomes the result. It has every route and
+ * check of the Hono routes (`POST {basePath}/commands/{type}`, `GET|POST {basePath}/queries/{type}`,
+ * `/health/live`, `/health/ready`; declared types only, schema validation, the auth hook,
+ * `Idempotency-Key`s, correlation ids, problem+json errors): see `createHttpDispatcher`.
+ *
+ * Only the command and query types given a schema are exposed: a handler registered on a bus
+ * without one answers 404, so internal commands stay internal.
+ *
+ * @example
+ * export const handler = createHttpApiHandler({
+ *   commands: { bus: commands, schemas: { PlaceOrder: placeOrderSchema } },
+ *   queries: { bus: queries, schemas: { GetOrder: getOrderSchema } },
+ * });
+ * @throws {ValidationError} invalid options: a bare bus instead of `{ bus, schemas }`, a bad limit or base path.
+ */
+export function createHttpApiHandler<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap>(
+  options: HttpApiHandlerOptions<C, Q>,
+): HttpApiHandler {
+  const basePath = normalizeBasePath(options.basePath);
+  if (options.commands === undefined && options.queries === undefined) {
+    throw new ValidationError("Invalid HTTP API handler options", [
+      { path: [], message: "give commands: { bus, schemas }, queries: { bus, schemas }, or both" },
+    ]);
+  }
+  for (const kind of ["commands", "queries"] as const) {
+    const routes = options[kind] as { execute?: unknown; schemas?: unknown } | undefined;
+    if (routes !== undefined && (typeof routes.execute === "function" || typeof routes.schemas !== "object")) {
+      throw new ValidationError("Invalid HTTP API handler options", [
+        {
+          path: [kind],
+          message: `${kind} must be { bus, schemas }: only the types given a schema are exposed over HTTP`,
+        },
+      ]);
+    }
+  }
+  const userOnError = options.onError ?? defaultOnError;
+  const userMetadata = options.metadata;
+  const { basePath: _base, metadata: _metadata, onError: _onError, ...shared } = options;
+  const dispatcher = createHttpDispatcher<C, Q, HttpApiRequestContext>({
+    ...shared,
+    auth: options.auth ?? authorizerPrincipal,
+    ...(userMetadata === undefined
+      ? {}
+      : { metadata: (_request, context) => userMetadata(context.event, context.lambda) }),
+    onError: (error, info) => userOnError(error, (info.context as HttpApiRequestContext).event),
+  });
+  const correlationHeader = dispatcher.settings.correlationHeader;
+
+  return async (event, lambda) => {
+    assertHttpApiEvent(event);
+    const mount = mountOf(event, basePath);
+    let request: Request;
+    try {
+      request = requestFromEvent(event);
+    } catch (error) {
+      let refused = error;
+      if (isMethodNotAllowedError(error)) {
+        const allow = mount === undefined ? undefined : dispatcher.allowed(mount.path);
+        refused = allow === undefined ? notFound() : new MethodNotAllowedError(error.method, allow);
+      }
+      const response = errorResponse(refused, { [correlationHeader]: crypto.randomUUID() });
+      if (response.status >= 500) callHook("onError", userOnError, error, event);
+      return resultFromResponse(response);
+    }
+    const response =
+      mount === undefined
+        ? errorResponse(notFound(), { [correlationHeader]: crypto.randomUUID() })
+        : await dispatcher.handle(request, { event, lambda }, mount);
+    return resultFromResponse(response);
+  };
 }
 
-function normalizeBasePath(basePath: string | undefined): string {
-  if (basePath === undefined || basePath === "" || basePath === "/") return "";
+function isMethodNotAllowedError(error: unknown): error is MethodNotAllowedError {
+  return error instanceof MethodNotAllowedError;
+}
+
+function notFound(): RouteNotFoundError {
+  return new RouteNotFoundError();
+}
+
+// The routes' part of rawPath: after the base path, or after a named stage's prefix.
+function mountOf(event: ApiGatewayProxyEventV2, basePath: string | undefined): Mount | undefined {
+  const rawPath = event.rawPath;
+  let base = basePath;
+  if (base === undefined) {
+    const stage = event.requestContext.stage;
+    base = stage && stage !== "$default" && rawPath.startsWith(`/${stage}/`) ? `/${stage}` : "";
+  }
+  if (base !== "" && !rawPath.startsWith(`${base}/`)) return undefined;
+  return { base, path: rawPath.slice(base.length) };
+}
+
+function normalizeBasePath(basePath: string | undefined): string | undefined {
+  if (basePath === undefined) return undefined;
+  if (basePath === "" || basePath === "/") return "";
   if (!basePath.startsWith("/") || basePath.includes("?") || basePath.includes("#")) {
     throw new ValidationError("Invalid HTTP API handler options", [
       { path: ["basePath"], message: 'basePath must be a path starting with "/"' },
@@ -212,16 +177,4 @@ function assertHttpApiEvent(event: unknown): asserts event is ApiGatewayProxyEve
 
 function defaultOnError(error: unknown, event: ApiGatewayProxyEventV2): void {
   console.error(`[eventflows] ${event.requestContext.http.method} ${event.rawPath} failed`, error);
-}
-
-function reportSafely(
-  onError: (error: unknown, event: ApiGatewayProxyEventV2) => void,
-  error: unknown,
-  event: ApiGatewayProxyEventV2,
-): void {
-  try {
-    onError(error, event);
-  } catch (hookError) {
-    console.error("[eventflows] the onError hook itself threw", hookError);
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * @module @eventflows/core/lambda: AWS Lambda handlers: API Gateway HTTP API (payload format 2.0)
- * requests routed to the command and query buses with problem+json errors, and SQS batches handed
- * to a consumer with partial batch responses. Web standards only; no AWS SDK, no `@types/aws-lambda`.
+ * events translated onto the HTTP dispatcher of `@eventflows/core/http` (the same routes and checks
+ * as the Hono routes), and SQS batches handed to a consumer with partial batch responses. Web
+ * standards only; no AWS SDK, no `@types/aws-lambda`.
  */
 export type {
   ApiGatewayAuthorizerV2,
@@ -10,8 +11,14 @@ export type {
   ApiGatewayRequestContextV2,
   LambdaContext,
 } from "./api-gateway-types.js";
-export { requestFromEvent } from "./event-request.js";
-export { createHttpApiHandler, type HttpApiHandler, type HttpApiHandlerOptions } from "./http-api-handler.js";
+export { requestFromEvent, resultFromResponse } from "./event-request.js";
+export {
+  authorizerPrincipal,
+  createHttpApiHandler,
+  type HttpApiHandler,
+  type HttpApiHandlerOptions,
+  type HttpApiRequestContext,
+} from "./http-api-handler.js";
 export { createSqsHandler, type SqsBatchConsumer, type SqsHandler } from "./sqs-handler.js";
 export type {
   SqsBatchResponse,

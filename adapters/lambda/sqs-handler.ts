@@ -1,4 +1,4 @@
-import { ValidationError } from "../../src/index.js";
+import { callHook, ValidationError } from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
 import type { SqsBatchResponse, SqsEvent, SqsRecord } from "./sqs-types.js";
 
@@ -39,11 +39,7 @@ export function createSqsHandler(
       const response = await consumer.consume(records);
       return { batchItemFailures: response.batchItemFailures.map((f) => ({ itemIdentifier: f.itemIdentifier })) };
     } catch (error) {
-      try {
-        (options.onError ?? ((e) => console.error("[eventflows] the SQS consumer failed", e)))(error);
-      } catch (hookError) {
-        console.error("[eventflows] the onError hook itself threw", hookError);
-      }
+      callHook("onError", options.onError ?? defaultOnError, error);
       return { batchItemFailures: records.map((record) => ({ itemIdentifier: record.messageId })) };
     }
   };
@@ -62,4 +58,8 @@ function recordsOf(event: unknown): readonly SqsRecord[] {
   // Without a messageId a record cannot be reported back; refusing the batch returns it to the queue whole.
   if (issues.length > 0) throw new ValidationError("Not an SQS event", issues);
   return records as SqsRecord[];
+}
+
+function defaultOnError(error: unknown): void {
+  console.error("[eventflows] the SQS consumer failed", error);
 }

@@ -1,10 +1,12 @@
-import { type Issue, ServiceError, ValidationError } from "../../src/index.js";
 import {
   type IdempotencyClaim,
   type IdempotencyStore,
+  type Issue,
   idempotencyInputIssues,
+  ServiceError,
   type StoredResponse,
-} from "../http/index.js";
+  ValidationError,
+} from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";

@@ -9,4 +9,9 @@ export { registerContract, runContract } from "./contract.js";
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
 export { type EventStoreContractOptions, eventStoreContract } from "./event-store-contract.js";
 export { aggregateSpec, commandSpec, type ErrorExpectation } from "./given-when-then.js";
+export {
+  type IdempotencyStoreContractOptions,
+  type IdempotencyStoreContractSettings,
+  idempotencyStoreContract,
+} from "./idempotency-store-contract.js";
 export { type SnapshotStoreContractOptions, snapshotStoreContract } from "./snapshot-store-contract.js";

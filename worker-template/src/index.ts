@@ -78,6 +78,9 @@ app.route(
     commands: { bus: (c) => servicesOf(c).buses.commands, schemas: commandSchemas },
     queries: { bus: (c) => servicesOf(c).buses.queries, schemas: querySchemas },
     auth: bearerToken,
+    // Every caller holds the one API token, so they are one caller: Idempotency-Keys share one key space.
+    // With per-user identities, return a Principal from the auth hook instead and drop this scope.
+    idempotency: { scope: () => "api-token" },
     health: { store: (c) => servicesOf(c).store },
     openapi: {
       info: { title: "To-do lists (EventFlows worker template)", version: "1.0.0" },

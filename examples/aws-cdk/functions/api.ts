@@ -8,8 +8,8 @@ import { DynamoDbEventStore } from "../../../adapters/dynamodb/index.js";
 import { EventBridgeEventBus } from "../../../adapters/eventbridge/index.js";
 import { createHttpApiHandler } from "../../../adapters/lambda/index.js";
 import { readEnv } from "../../../src/index.js";
-import { callerOf, requireVerifiedCaller } from "./auth.js";
-import { orderBuses } from "./orders.js";
+import { verifiedCallerAuth } from "./auth.js";
+import { orderBuses, orderSchemas } from "./orders.js";
 
 function required(name: string): string {
   const value = readEnv(name);
@@ -25,11 +25,8 @@ const bus = new EventBridgeEventBus({
 const store = new DynamoDbEventStore({ tableName: required("EVENTFLOWS_TABLE"), bus });
 const { commands, queries } = orderBuses(store);
 
-export const handler = requireVerifiedCaller(
-  createHttpApiHandler({
-    commands,
-    queries,
-    // The adapter sets userId from the same claims; this adds how API Gateway verified the caller.
-    metadata: (event) => ({ verifiedBy: callerOf(event).verifiedBy }),
-  }),
-);
+export const handler = createHttpApiHandler({
+  commands: { bus: commands, schemas: { PlaceOrder: orderSchemas.PlaceOrder } },
+  queries: { bus: queries, schemas: { GetOrder: orderSchemas.GetOrder } },
+  auth: verifiedCallerAuth,
+});

@@ -3,8 +3,10 @@
  * handler): the caller comes only from what API Gateway's authorizer verified.
  */
 import { describe, expect, test } from "bun:test";
-import type { ApiGatewayProxyEventV2 } from "../../../adapters/lambda/index.js";
-import { callerOf, requireVerifiedCaller } from "./auth.ts";
+import * as v from "valibot";
+import { type ApiGatewayProxyEventV2, createHttpApiHandler } from "../../../adapters/lambda/index.js";
+import { CommandBus } from "../../../src/index.js";
+import { callerOf, verifiedCallerAuth } from "./auth.ts";
 
 function event(authorizer?: ApiGatewayProxyEventV2["requestContext"]["authorizer"]): ApiGatewayProxyEventV2 {
   return {
@@ -49,25 +51,37 @@ describe("examples/aws-cdk auth hook", () => {
     });
   });
 
-  test("no authorizer, an empty or non-string sub: 401 problem, and the handler never runs", async () => {
-    let ran = 0;
-    const handler = requireVerifiedCaller(async () => {
-      ran++;
-      return { statusCode: 200 };
+  test("no authorizer, an empty or non-string sub: 401 problem, and the command never runs", async () => {
+    const seen: Record<string, unknown>[] = [];
+    const commands = new CommandBus<{ PlaceOrder: { payload: { sku: string }; result: string } }>();
+    commands.register("PlaceOrder", async (_payload, message) => {
+      seen.push(message.metadata);
+      return "placed";
     });
+    const handler = createHttpApiHandler({
+      commands: { bus: commands, schemas: { PlaceOrder: v.object({ sku: v.string() }) } },
+      auth: verifiedCallerAuth,
+    });
+    const post = (authorizer?: ApiGatewayProxyEventV2["requestContext"]["authorizer"]) =>
+      handler({
+        ...event(authorizer),
+        headers: { ...event().headers, "content-type": "application/json" },
+        body: '{"sku":"A"}',
+      });
     for (const authorizer of [
       undefined,
       { jwt: { claims: { sub: "" }, scopes: null } },
       { jwt: { claims: { sub: 7 }, scopes: null } },
       { lambda: { userId: "x" } },
     ]) {
-      const response = await handler(event(authorizer));
+      const response = await post(authorizer);
       expect(response.statusCode).toBe(401);
       expect(response.headers?.["content-type"]).toBe("application/problem+json");
       expect(JSON.parse(response.body ?? "{}")).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
     }
-    expect(ran).toBe(0);
-    expect((await handler(event({ jwt: { claims: { sub: "user-1" }, scopes: null } }))).statusCode).toBe(200);
-    expect(ran).toBe(1);
+    expect(seen).toHaveLength(0);
+    expect((await post({ jwt: { claims: { sub: "user-1" }, scopes: null } })).statusCode).toBe(200);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ userId: "user-1", verifiedBy: "jwt" });
   });
 });

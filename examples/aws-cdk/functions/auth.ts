@@ -5,8 +5,8 @@
  * queries run as, and refuses a request that no authorizer vouched for (a route deployed without
  * one, a direct invocation) before anything runs. Keep it as the one place that reads the claims.
  */
-import { PROBLEM_CONTENT_TYPE, problemFor, problemHeaders, UnauthorizedError } from "../../../adapters/http/index.js";
-import type { ApiGatewayProxyEventV2, HttpApiHandler } from "../../../adapters/lambda/index.js";
+import { type AuthHook, type Principal, UnauthorizedError } from "../../../adapters/http/index.js";
+import type { ApiGatewayProxyEventV2, HttpApiRequestContext } from "../../../adapters/lambda/index.js";
 
 /** Who is calling: `userId` goes into every command's and query's metadata. */
 export interface Caller {
@@ -25,19 +25,12 @@ export function callerOf(event: ApiGatewayProxyEventV2): Caller {
   throw new UnauthorizedError("The request carries no caller verified by API Gateway", { challenge: "Bearer" });
 }
 
-/** Runs `handler` only for requests with a verified caller; others get a 401 problem. */
-export function requireVerifiedCaller(handler: HttpApiHandler): HttpApiHandler {
-  return async (event, context) => {
-    try {
-      callerOf(event);
-    } catch (error) {
-      const details = problemFor(error);
-      return {
-        statusCode: details.status,
-        headers: { ...problemHeaders(error, details), "content-type": PROBLEM_CONTENT_TYPE },
-        body: JSON.stringify(details),
-      };
-    }
-    return handler(event, context);
-  };
-}
+/**
+ * The handler's auth hook: the verified caller becomes the principal (its `userId` reaches every
+ * command's metadata and scopes idempotency keys; `verifiedBy` goes into the metadata too); a request
+ * without one is refused with a 401 problem before anything runs.
+ */
+export const verifiedCallerAuth: AuthHook<HttpApiRequestContext> = ({ context }): Principal => {
+  const caller = callerOf(context.event);
+  return { userId: caller.userId, metadata: { verifiedBy: caller.verifiedBy } };
+};

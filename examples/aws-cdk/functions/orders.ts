@@ -23,7 +23,8 @@ export type OrderQueries = {
   };
 };
 
-const schemas = {
+/** What the HTTP routes accept: only these types are exposed. */
+export const orderSchemas = {
   PlaceOrder: v.object({
     sku: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
     quantity: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)),
@@ -36,7 +37,7 @@ export function orderBuses(store: EventStore): {
   queries: QueryBus<OrderQueries>;
 } {
   const commands = new CommandBus<OrderCommands>();
-  commands.use(validation({ PlaceOrder: schemas.PlaceOrder }));
+  commands.use(validation({ PlaceOrder: orderSchemas.PlaceOrder }));
   commands.register("PlaceOrder", async ({ sku, quantity }, message) => {
     const orderId = ulid();
     const { nextExpectedVersion } = await store.appendToStream(
@@ -51,7 +52,7 @@ export function orderBuses(store: EventStore): {
   });
 
   const queries = new QueryBus<OrderQueries>();
-  queries.use(validation({ GetOrder: schemas.GetOrder }));
+  queries.use(validation({ GetOrder: orderSchemas.GetOrder }));
   queries.register("GetOrder", async ({ orderId }) => {
     for await (const event of store.readStream(`Order-${orderId}`)) {
       if (event.type === "OrderPlaced") {

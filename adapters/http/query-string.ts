@@ -4,14 +4,14 @@
  * a boolean gets `true`/`false`, an array gets its repeated parameters as a list. Anything that does
  * not convert stays a string, for the schema to reject with a clear issue.
  */
-import type { ValibotSchema } from "./json-schema.js";
+import { isDecimalNumber } from "./text-scan.js";
 
 type Node = { readonly type: string; readonly [field: string]: unknown };
 
 type Coerce = (value: string | string[]) => unknown;
 
 /** Builds, once per schema, the function that turns a query string into the payload to validate. */
-export function queryReader(schema: ValibotSchema): (search: string) => Record<string, unknown> {
+export function queryReader(schema: object): (search: string) => Record<string, unknown> {
   const coercers = new Map<string, Coerce>();
   const root = unwrap(schema as unknown as Node);
   if (isObject(root)) {
@@ -90,10 +90,9 @@ function scalarFor(node: Node): (value: string) => unknown {
   return identity;
 }
 
-const NUMERIC = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
+// One pass, bounded length: a regular expression here took quadratic time on long digit runs.
 function toNumber(value: string): unknown {
-  return NUMERIC.test(value) ? Number(value) : value;
+  return isDecimalNumber(value) ? Number(value) : value;
 }
 
 function toBoolean(value: string): unknown {

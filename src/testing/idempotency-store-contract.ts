@@ -1,6 +1,12 @@
-import { ErrorCode, ulid } from "../../src/index.js";
-import { assert, assertEqual, assertRejects, type ContractCase, type ContractSuite } from "../../src/testing/index.js";
-import { type IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH, type StoredResponse } from "./idempotency.js";
+import { ErrorCode } from "../errors.js";
+import {
+  type IdempotencyStore,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type StoredResponse,
+} from "../idempotency/idempotency-store.js";
+import { ulid } from "../ids.js";
+import { assert, assertEqual, assertRejects } from "./assert.js";
+import type { ContractCase, ContractSuite } from "./contract.js";
 
 /** What a store under test is made with: its clock and TTLs must be these. */
 export interface IdempotencyStoreContractSettings {

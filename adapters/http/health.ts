@@ -5,7 +5,8 @@
  * `onError` hook, never in the response: a failing connection's message may name hosts or users.
  */
 import { type EventBus, type EventStore, isEventFlowsError } from "../../src/index.js";
-import { HttpErrorCode, type ProblemDetails, problem } from "../http/index.js";
+import { HttpErrorCode } from "./errors.js";
+import { type ProblemDetails, problem } from "./problem-details.js";
 
 /** A readiness check: resolves when the dependency answers. */
 export type Probe = (signal: AbortSignal) => Promise<unknown>;
@@ -90,4 +91,26 @@ async function runProbe(probe: Probe, timeoutMs: number, onError: (error: unknow
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Default time a readiness report is reused: probes run at most once a second, however often asked. */
+export const DEFAULT_READINESS_CACHE_MS = 1000;
+
+/**
+ * Reuses a readiness report for `cacheMs`: requests within that window (and requests arriving while
+ * the probes run) share one run, so a flood of `/health/ready` requests costs the backend one probe
+ * per window. `cacheMs: 0` probes on every request.
+ */
+export function readinessCache(
+  cacheMs: number = DEFAULT_READINESS_CACHE_MS,
+  now: () => number = () => performance.now(),
+): (run: () => Promise<ReadinessReport>) => Promise<ReadinessReport> {
+  let last: { readonly at: number; readonly report: Promise<ReadinessReport> } | undefined;
+  return (run) => {
+    const at = now();
+    if (last !== undefined && at - last.at < cacheMs) return last.report;
+    const report = run();
+    last = { at, report };
+    return report;
+  };
 }

@@ -1,8 +1,9 @@
 /**
- * The idempotency-key store port shared by the HTTP adapters (Hono routes, and any store a backend
- * adapter provides): what a store remembers of a key, and the input every store refuses alike.
+ * The idempotency-key store port: what a store remembers of a key, and the input every store refuses
+ * alike. The HTTP dispatcher (Hono routes, Lambda handlers) uses it for `Idempotency-Key`s; the
+ * in-memory store is here, shared ones are in the PostgreSQL and DynamoDB adapters.
  */
-import { type Issue, ValidationError } from "../../src/index.js";
+import { type Issue, ValidationError } from "../errors.js";
 
 /** Longest key accepted: room for a UUID or ULID with a client prefix. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;

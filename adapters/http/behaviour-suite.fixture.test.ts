@@ -1,0 +1,481 @@
+/**
+ * The HTTP behaviour every adapter of the dispatcher must show, as one suite: it takes a driver that
+ * builds the adapter from dispatcher options and returns a "send a Request" function, and runs the
+ * same requests through it. The Hono routes, the Lambda handler and the bare dispatcher each run it.
+ * (No tests run from this file itself.)
+ */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import * as v from "valibot";
+import { CommandBus, InMemoryEventStore, ServiceError } from "../../src/index.js";
+import { allEvents, type CartCommands, type CartQueries, cartDomain } from "./cart-domain.fixture.test.ts";
+import type { HttpDispatcherOptions } from "./dispatcher-options.js";
+import { UnauthorizedError } from "./errors.js";
+import { InMemoryIdempotencyStore } from "./index.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: the suite passes plain values, never functions of a context
+export type SuiteOptions = HttpDispatcherOptions<CartCommands, CartQueries, any>;
+/** Builds the adapter under test; the function it returns sends one request (paths relative to the routes). */
+export type HttpDriver = (options: SuiteOptions) => (request: Request) => Promise<Response>;
+
+const ORIGIN = "http://localhost";
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  new Request(`${ORIGIN}${path}`, {
+    method: "POST",
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+  });
+const get = (path: string, headers: Record<string, string> = {}) => new Request(`${ORIGIN}${path}`, { headers });
+
+async function expectProblem(response: Response, status: number, code: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toBe("application/problem+json");
+  const problem = await response.json();
+  expect(problem).toMatchObject({ type: "about:blank", status, code });
+  return problem;
+}
+
+export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
+  const setup = (extra: Partial<SuiteOptions> = {}) => {
+    const domain = cartDomain();
+    const errors: unknown[] = [];
+    const send = driver({ ...domain.routes, onError: (error) => errors.push(error), ...extra });
+    return { ...domain, send, errors };
+  };
+  const caller =
+    (userId: string, metadata?: Record<string, unknown>): SuiteOptions["auth"] =>
+    () =>
+      metadata === undefined ? { userId } : { userId, metadata };
+
+  describe(`${name}: HTTP behaviour`, () => {
+    describe("commands and queries", () => {
+      test("a declared command runs: 200 JSON with the result, the correlation id echoed", async () => {
+        const { send, load, seen } = setup();
+        const response = await send(
+          post("/commands/OpenCart", { cartId: "c1", extra: 1 }, { "x-correlation-id": "r-1" }),
+        );
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toBe("application/json");
+        expect(response.headers.get("x-correlation-id")).toBe("r-1");
+        expect(await response.json()).toEqual({ cartId: "c1", version: 1 });
+        expect(seen[0]?.payload).toEqual({ cartId: "c1" });
+        expect(seen[0]?.metadata.correlationId).toBe("r-1");
+        expect((await load("c1"))?.version).toBe(1);
+      });
+
+      test("a handler that returns nothing answers 204 without a body", async () => {
+        const { send } = setup();
+        await send(post("/commands/OpenCart", { cartId: "c1" }));
+        const cleared = await send(post("/commands/ClearCart", { cartId: "c1" }));
+        expect(cleared.status).toBe(204);
+        expect(await cleared.text()).toBe("");
+      });
+
+      test("a registered command without a schema is not exposed: 404, and it does not run", async () => {
+        const { send, seen } = setup();
+        const problem = await expectProblem(await send(post("/commands/IssueRefund", {})), 404, "HANDLER_NOT_FOUND");
+        expect(problem.detail).not.toContain("OpenCart");
+        expect(seen).toEqual([]);
+      });
+
+      test("a declared type without a handler on the bus is 404, naming no other handler", async () => {
+        const commands = new CommandBus();
+        commands.register("Secret", () => undefined);
+        const send = driver({ commands: { bus: commands, schemas: { Ghost: v.object({}) } } as never });
+        const problem = await expectProblem(await send(post("/commands/Ghost", {})), 404, "HANDLER_NOT_FOUND");
+        expect(JSON.stringify(problem)).not.toContain("Secret");
+      });
+
+      test("an overlong or malformed type name is 404, echoed clipped", async () => {
+        const { send } = setup();
+        const long = "T".repeat(1000);
+        const problem = await expectProblem(await send(post(`/commands/${long}`, {})), 404, "HANDLER_NOT_FOUND");
+        expect(problem.detail.length).toBeLessThan(400);
+        await expectProblem(await send(post("/commands/%E0%A4%A", {})), 404, "HANDLER_NOT_FOUND");
+        await expectProblem(await send(post("/commands", {})), 404, "HANDLER_NOT_FOUND");
+      });
+
+      test("GET /queries/:type reads the query string as the schema declares; POST takes a body", async () => {
+        const { send } = setup();
+        const response = await send(get("/queries/SearchCarts?minItems=2&skus=A&skus=B&open=true"));
+        expect(await response.json()).toEqual({ cartIds: [], minItems: 2, skus: ["A", "B"], open: true });
+        const posted = await send(post("/queries/SearchCarts", { minItems: 1, skus: ["Z"] }));
+        expect(await posted.json()).toEqual({ cartIds: [], minItems: 1, skus: ["Z"], open: null });
+      });
+
+      test("schema violations are 400 with every issue; malformed JSON 400 without echoing it", async () => {
+        const { send } = setup();
+        const problem = await expectProblem(
+          await send(post("/commands/AddItem", { cartId: "bad id!", quantity: 0 })),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect((problem.issues as { path: string[] }[]).map((issue) => issue.path.join(".")).sort()).toEqual([
+          "cartId",
+          "quantity",
+          "sku",
+        ]);
+        const malformed = await expectProblem(
+          await send(post("/commands/AddItem", '{"cartId": secret')),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(JSON.stringify(malformed)).not.toContain("secret");
+      });
+
+      test("a body that is not JSON by its type is 415; one over the limit 413 naming the limit", async () => {
+        const { send } = setup({ bodyLimit: 64 });
+        const text = new Request(`${ORIGIN}/commands/OpenCart`, {
+          method: "POST",
+          body: "cartId=c1",
+          headers: { "content-type": "text/plain" },
+        });
+        await expectProblem(await send(text), 415, "UNSUPPORTED_MEDIA_TYPE");
+        const big = await expectProblem(
+          await send(post("/commands/OpenCart", { cartId: "c1", pad: "x".repeat(100) })),
+          413,
+          "PAYLOAD_TOO_LARGE",
+        );
+        expect(big.limit).toBe(64);
+      });
+
+      test("a handler's unexpected error is 500 without its message, reported to onError", async () => {
+        const { send, errors } = setup();
+        const response = await send(post("/commands/Explode", {}));
+        const text = await response.text();
+        expect(response.status).toBe(500);
+        expect(text).not.toContain("hunter2");
+        expect(String(errors[0])).toContain("hunter2");
+      });
+
+      test("a concurrency conflict is 409 naming the versions; a retryable backend failure 503 with Retry-After", async () => {
+        const { send, commands } = setup();
+        await send(post("/commands/OpenCart", { cartId: "c1" }));
+        const conflict = await expectProblem(
+          await send(post("/commands/AddItem", { cartId: "c1", sku: "A", quantity: 1, expectedVersion: 5 })),
+          409,
+          "CONCURRENCY_CONFLICT",
+        );
+        expect(conflict).toMatchObject({ streamId: "Cart-c1", expectedVersion: 5, actualVersion: 1 });
+        commands.unregister("ClearCart");
+        commands.register("ClearCart", () => {
+          throw new ServiceError("DynamoDB", "PutItem", "ThrottlingException", true, "slow down");
+        });
+        const busy = await send(post("/commands/ClearCart", { cartId: "c1" }));
+        expect(busy.status).toBe(503);
+        expect(busy.headers.get("retry-after")).toBe("1");
+      });
+    });
+
+    describe("methods", () => {
+      const others = ["GET", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "TRACE"];
+
+      test("any other method is 405 problem+json with Allow, on command, query and health routes", async () => {
+        const { send } = setup();
+        const cases: [string, string[], string][] = [
+          ["/commands/OpenCart", others, "POST"],
+          ["/queries/GetCart", others.filter((m) => m !== "GET"), "GET, POST"],
+          ["/health/live", ["POST", "PUT", "DELETE", "PROPFIND", "TRACE"], "GET, HEAD"],
+          ["/health/ready", ["POST", "PATCH", "OPTIONS"], "GET, HEAD"],
+        ];
+        for (const [path, methods, allow] of cases) {
+          for (const method of methods) {
+            const response = await send(new Request(`${ORIGIN}${path}`, { method }));
+            const problem = await expectProblem(response, 405, "METHOD_NOT_ALLOWED");
+            expect(response.headers.get("allow")).toBe(allow);
+            expect(problem.allow).toEqual(allow.split(", "));
+            expect(response.headers.get("x-correlation-id")).toBeString();
+          }
+        }
+      });
+
+      test("HEAD on a health route answers like GET, without a body", async () => {
+        const { send } = setup();
+        const response = await send(new Request(`${ORIGIN}/health/live`, { method: "HEAD" }));
+        expect(response.status).toBe(200);
+        expect(await response.text()).toBe("");
+      });
+    });
+
+    describe("JSON nesting depth", () => {
+      const nested = (depth: number) => {
+        // Arrays and objects alternate, with brackets inside strings that must not count.
+        let body = '"[{\\"]"';
+        for (let i = 0; i < depth; i++) body = i % 2 === 0 ? `[${body}, "}]"]` : `{"k[": ${body}}`;
+        return body;
+      };
+
+      test("a body nested deeper than the limit is 400 naming the limit; at the limit it reaches the schema", async () => {
+        const { send, seen } = setup({ jsonDepthLimit: 10 });
+        const deep = await expectProblem(await send(post("/commands/OpenCart", nested(11))), 400, "VALIDATION_FAILED");
+        expect(deep.detail).toContain("10");
+        expect(deep.issues[0].message).toContain("10");
+        // At the limit the body parses, and the schema refuses it (it is not a cart).
+        const atLimit = await expectProblem(
+          await send(post("/commands/OpenCart", nested(10))),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(atLimit.detail).not.toContain("nests");
+        expect(seen).toEqual([]);
+      });
+
+      test("the default limit refuses a 5,000-level body with a 400, not a 500", async () => {
+        const { send, errors } = setup();
+        const body = `${"[".repeat(5000)}${"]".repeat(5000)}`;
+        const problem = await expectProblem(await send(post("/commands/OpenCart", body)), 400, "VALIDATION_FAILED");
+        expect(problem.detail).toStartWith("Request body nests deeper than 64 levels");
+        expect(errors).toEqual([]);
+      });
+
+      test("property: generated depths are refused exactly when over the limit", async () => {
+        const { send } = setup({ jsonDepthLimit: 16 });
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 0, max: 40 }), async (depth) => {
+            const problem = await (await send(post("/queries/GetCart", nested(depth)))).json();
+            expect(String(problem.detail).includes("deeper than 16")).toBe(depth > 16);
+          }),
+          { numRuns: 60 },
+        );
+      });
+    });
+
+    describe("auth hook", () => {
+      const auth: SuiteOptions["auth"] = ({ request, type }) => {
+        const token = request.headers.get("authorization");
+        if (token === null)
+          throw new UnauthorizedError("A bearer token is required", { challenge: 'Bearer realm="x"' });
+        if (token === "Bearer reader") return type === "GetCart" ? { userId: "reader" } : false;
+        if (token !== "Bearer admin") throw new UnauthorizedError("The token is not valid");
+        return { userId: "admin-1", metadata: { tenant: "acme" } };
+      };
+
+      test("its principal reaches the metadata; 401 with the challenge, 403, and unknown types stay hidden", async () => {
+        const { send, seen, store } = setup({ auth });
+        const ok = await send(post("/commands/OpenCart", { cartId: "c1" }, { authorization: "Bearer admin" }));
+        expect(ok.status).toBe(200);
+        expect(seen[0]?.metadata).toMatchObject({ userId: "admin-1", tenant: "acme" });
+        const missing = await send(post("/commands/OpenCart", { cartId: "c2" }));
+        await expectProblem(missing, 401, "UNAUTHORIZED");
+        expect(missing.headers.get("www-authenticate")).toBe('Bearer realm="x"');
+        await expectProblem(
+          await send(post("/commands/OpenCart", { cartId: "c2" }, { authorization: "Bearer reader" })),
+          403,
+          "FORBIDDEN",
+        );
+        await expectProblem(await send(post("/commands/Nope", {})), 401, "UNAUTHORIZED");
+        expect(await allEvents(store)).toHaveLength(1);
+      });
+
+      test("health and the document are open by default; with health.auth the hook guards them", async () => {
+        expect((await setup({ auth }).send(get("/health/live"))).status).toBe(200);
+        const guarded = setup({ auth, health: { auth: true } });
+        await expectProblem(await guarded.send(get("/health/ready")), 401, "UNAUTHORIZED");
+        await expectProblem(await guarded.send(get("/health/live")), 401, "UNAUTHORIZED");
+        expect((await guarded.send(get("/health/ready", { authorization: "Bearer admin" }))).status).toBe(200);
+      });
+    });
+
+    describe("Idempotency-Key", () => {
+      test("a retry replays the first response and runs nothing twice", async () => {
+        const { send, store } = setup({ auth: caller("u-1") });
+        const init = () => post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "k-1" });
+        const first = await send(init());
+        const retry = await send(init());
+        expect(retry.status).toBe(200);
+        expect(await retry.json()).toEqual(await first.json());
+        expect(retry.headers.get("idempotent-replayed")).toBe("true");
+        expect(await allEvents(store)).toHaveLength(1);
+      });
+
+      test("the same key with another body is 422", async () => {
+        const { send } = setup({ auth: caller("u-1") });
+        await send(post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "k-1" }));
+        await expectProblem(
+          await send(post("/commands/OpenCart", { cartId: "c2" }, { "idempotency-key": "k-1" })),
+          422,
+          "IDEMPOTENCY_KEY_REUSED",
+        );
+      });
+
+      test("a caller without identity may not send a key: 400 naming the header; without a key it runs", async () => {
+        for (const extra of [{}, { auth: () => true }, { auth: () => ({ metadata: {} }) }] as Partial<SuiteOptions>[]) {
+          const { send, store } = setup(extra);
+          const problem = await expectProblem(
+            await send(post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "k-1" })),
+            400,
+            "VALIDATION_FAILED",
+          );
+          expect(problem.issues[0].path).toEqual(["headers", "idempotency-key"]);
+          expect(problem.issues[0].message).toContain("Idempotency-Key");
+          expect(await allEvents(store)).toEqual([]);
+          expect((await send(post("/commands/OpenCart", { cartId: "c1" }))).status).toBe(200);
+        }
+      });
+
+      test("keys are scoped by the whole identity: two tenants with the same key do not share it", async () => {
+        const { send, store } = setup({
+          auth: ({ request }) => ({ metadata: { tenant: request.headers.get("x-tenant") } }),
+        });
+        const as = (tenant: string) =>
+          post("/commands/OpenCart", { cartId: "shared" }, { "idempotency-key": "same", "x-tenant": tenant });
+        expect((await send(as("acme"))).status).toBe(200);
+        const other = await send(as("globex"));
+        // Globex's own command ran (and conflicts on the stream): no replay of Acme's response.
+        expect(other.headers.get("idempotent-replayed")).toBeNull();
+        expect(other.status).toBe(409);
+        expect((await send(as("acme"))).headers.get("idempotent-replayed")).toBe("true");
+        expect(await allEvents(store)).toHaveLength(1);
+      });
+
+      test("a 255-character key is accepted whatever the caller's identity length; 256 is 400 naming the header", async () => {
+        const { send } = setup({ auth: caller("u".repeat(2000), { tenant: "t".repeat(500) }) });
+        const key = "k".repeat(255);
+        const first = await send(post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": key }));
+        expect(first.status).toBe(200);
+        const retry = await send(post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": key }));
+        expect(retry.headers.get("idempotent-replayed")).toBe("true");
+        const problem = await expectProblem(
+          await send(post("/commands/OpenCart", { cartId: "c2" }, { "idempotency-key": `${key}k` })),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(problem.issues[0].path).toEqual(["headers", "idempotency-key"]);
+        expect(problem.issues[0].message).toContain("Idempotency-Key");
+      });
+
+      test("an explicit scope lets callers without identity share one key space", async () => {
+        const idempotency = { store: new InMemoryIdempotencyStore(), scope: () => "public" };
+        const { send } = setup({ idempotency });
+        await send(post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "k" }));
+        const retry = await send(post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "k" }));
+        expect(retry.headers.get("idempotent-replayed")).toBe("true");
+      });
+    });
+
+    describe("correlation and trace context", () => {
+      test("a traceparent of a later version with a long suffix is kept as its 55-character version-00 form", async () => {
+        const { send, seen } = setup();
+        const traceparent = `cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-${"x".repeat(300)}`;
+        const response = await send(post("/commands/OpenCart", { cartId: "c1" }, { traceparent }));
+        expect(response.headers.get("x-correlation-id")).toBe("0af7651916cd43dd8448eb211c80319c");
+        expect(seen[0]?.metadata.traceparent).toBe("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+      });
+
+      test("with trustClientCorrelation: false the client's ids are ignored and a fresh one is made", async () => {
+        const { send, seen } = setup({ trustClientCorrelation: false });
+        const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        const response = await send(
+          post("/commands/OpenCart", { cartId: "c1" }, { "x-correlation-id": "forged", traceparent }),
+        );
+        const id = response.headers.get("x-correlation-id");
+        expect(id).not.toBe("forged");
+        expect(seen[0]?.metadata.correlationId).toBe(id as string);
+        expect(seen[0]?.metadata.traceparent).toBeUndefined();
+      });
+
+      test("a malformed correlation header is 400 naming it", async () => {
+        const { send } = setup();
+        const problem = await expectProblem(
+          await send(post("/commands/OpenCart", { cartId: "c1" }, { "x-correlation-id": "x".repeat(200) })),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(problem.issues[0].path).toEqual(["headers", "x-correlation-id"]);
+      });
+    });
+
+    describe("property: bad requests", () => {
+      test("random methods, types, bodies and headers get 4xx problem+json (or run when valid) and never 5xx", async () => {
+        const { send, store, errors } = setup({ bodyLimit: 256, auth: caller("u-1") });
+        await send(post("/commands/OpenCart", { cartId: "c1" }));
+        const before = await allEvents(store);
+        const headerText = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)) });
+        const token = fc.stringMatching(/^[A-Za-z0-9-]{1,24}$/);
+        const header = fc.option(fc.oneof({ arbitrary: token, weight: 4 }, { arbitrary: headerText, weight: 1 }), {
+          nil: undefined,
+        });
+        const request = fc.record({
+          path: fc.oneof(
+            fc.constantFrom("/commands/AddItem", "/commands/IssueRefund", "/queries/GetCart", "/health/ready"),
+            fc.string({ maxLength: 20 }).map((type) => `/commands/${encodeURIComponent(type)}`),
+          ),
+          method: fc.constantFrom("POST", "POST", "GET", "PUT", "DELETE", "PROPFIND"),
+          contentType: fc.option(fc.constantFrom("application/json", "text/plain", "application/x+json"), {
+            nil: undefined,
+          }),
+          body: fc.oneof(
+            fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
+            fc.string({ maxLength: 300 }),
+            fc.constant(""),
+          ),
+          idempotencyKey: header,
+          correlationId: header,
+        });
+        await fc.assert(
+          fc.asyncProperty(request, async (r) => {
+            const headers: Record<string, string> = {};
+            if (r.contentType !== undefined) headers["content-type"] = r.contentType;
+            if (r.idempotencyKey !== undefined) headers["idempotency-key"] = r.idempotencyKey;
+            if (r.correlationId !== undefined) headers["x-correlation-id"] = r.correlationId;
+            const hasBody = r.method !== "GET" && r.body !== "";
+            const response = await send(
+              new Request(`${ORIGIN}${r.path}`, { method: r.method, headers, body: hasBody ? r.body : null }),
+            );
+            expect(response.status).toBeLessThan(500);
+            if (response.status >= 400) {
+              expect(response.headers.get("content-type")).toBe("application/problem+json");
+              expect((await response.json()).status).toBe(response.status);
+            }
+            // Only a valid AddItem may write, and then exactly one event.
+            const after = await allEvents(store);
+            if (response.status !== 200 || r.path !== "/commands/AddItem") expect(after).toEqual(before);
+            before.splice(0, before.length, ...after);
+          }),
+          { numRuns: 200 },
+        );
+        expect(errors).toEqual([]);
+      });
+    });
+
+    describe("health", () => {
+      test("readiness probes, reports each check, and reuses a report within cacheMs", async () => {
+        let probes = 0;
+        const { send } = setup({
+          health: {
+            store: new InMemoryEventStore(),
+            probes: { counted: async () => void probes++ },
+            cacheMs: 60_000,
+          },
+        });
+        const first = await send(get("/health/ready"));
+        expect(first.status).toBe(200);
+        expect(Object.keys((await first.json()).checks).sort()).toEqual(["counted", "store"]);
+        await Promise.all([send(get("/health/ready")), send(get("/health/ready"))]);
+        expect(probes).toBe(1);
+        const uncached = setup({ health: { probes: { counted: async () => void probes++ }, cacheMs: 0 } });
+        await uncached.send(get("/health/ready"));
+        await uncached.send(get("/health/ready"));
+        expect(probes).toBe(3);
+      });
+
+      test("a failing probe is 503 problem+json without its message", async () => {
+        const { send, errors } = setup({
+          health: {
+            probes: {
+              db: async () => {
+                throw new Error("postgres://admin:hunter2@db");
+              },
+            },
+          },
+        });
+        const response = await send(get("/health/ready"));
+        const text = await response.text();
+        expect(response.status).toBe(503);
+        expect(text).not.toContain("hunter2");
+        expect(JSON.parse(text)).toMatchObject({ code: "NOT_READY", detail: "Not ready: db failed" });
+        expect(errors).toHaveLength(1);
+      });
+    });
+  });
+}

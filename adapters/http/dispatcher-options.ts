@@ -1,0 +1,162 @@
+/**
+ * What the HTTP dispatcher is configured with. `X` is the adapter's per-request context (Hono's
+ * `Context`, Lambda's event and context): values given as functions of it are resolved per request,
+ * and the auth hook receives it.
+ */
+import type { BaseIssue, BaseSchema, BaseSchemaAsync } from "valibot";
+import type {
+  AnySchema,
+  CommandBus,
+  EventBus,
+  EventStore,
+  IdempotencyStore,
+  MessageKind,
+  MessageMap,
+  MessageMetadata,
+  QueryBus,
+} from "../../src/index.js";
+import type { Probe } from "./health.js";
+
+/** A valibot schema (sync or async) whose output is the payload `P` the handler receives. */
+export type PayloadSchema<P = unknown> =
+  // biome-ignore lint/suspicious/noExplicitAny: any input: the request decides what arrives
+  BaseSchema<any, P, BaseIssue<unknown>> | BaseSchemaAsync<any, P, BaseIssue<unknown>>;
+
+/** A route's schema with what the OpenAPI document says about it. */
+export interface RouteDefinition<P = unknown> {
+  readonly input: PayloadSchema<P>;
+  /** The result's schema: documented, not checked. */
+  readonly output?: AnySchema;
+  readonly summary?: string;
+  readonly description?: string;
+  readonly tags?: readonly string[];
+  readonly deprecated?: boolean;
+}
+
+export type RouteSchema<P = unknown> = PayloadSchema<P> | RouteDefinition<P>;
+
+/** A value, or a function of the request's context that gives it (Workers build clients from `c.env`). */
+export type FromContext<T, X> = T | ((context: X) => T);
+
+export interface CommandRoutes<C extends MessageMap, X = unknown> {
+  readonly bus: FromContext<CommandBus<C>, X>;
+  /** One schema per command type to expose: a type without one has no route (404), registered or not. */
+  readonly schemas: { readonly [T in keyof C & string]?: RouteSchema<C[T]["payload"]> };
+}
+
+export interface QueryRoutes<Q extends MessageMap, X = unknown> {
+  readonly bus: FromContext<QueryBus<Q>, X>;
+  /** One schema per query type to expose; an object schema also documents the GET query parameters. */
+  readonly schemas: { readonly [T in keyof Q & string]?: RouteSchema<Q[T]["payload"]> };
+}
+
+/** Which route the auth hook is asked about: a command or query, or (when enabled) health and OpenAPI. */
+export type AuthKind = MessageKind | "health" | "openapi";
+
+export interface AuthRequest<X = unknown> {
+  readonly kind: AuthKind;
+  /**
+   * The type named in the path; it may not exist (the hook runs first, so 404s do not reveal types).
+   * `"live"` or `"ready"` for health, `"openapi"` for the document.
+   */
+  readonly type: string;
+  readonly request: Request;
+  readonly context: X;
+}
+
+/**
+ * Who the caller is: `userId` and `metadata` go into the command's or query's metadata, and
+ * together they are the caller's identity, which scopes its idempotency keys.
+ */
+export interface Principal {
+  readonly userId?: string;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Decides before dispatch: return a {@link Principal} (or `true`, allowed without an identity) to
+ * allow, `false` to refuse (403), or throw `UnauthorizedError` (401) or `ForbiddenError` (403) to say why.
+ */
+export type AuthHook<X = unknown> = (request: AuthRequest<X>) => Principal | boolean | Promise<Principal | boolean>;
+
+export interface HealthOptions<X = unknown> {
+  /** Probed with one stream-version read. */
+  readonly store?: FromContext<EventStore, X>;
+  /** Probed with `ping()` when it has one, else by publishing nothing. */
+  readonly bus?: FromContext<EventBus, X>;
+  /** More probes by name: a cache, a downstream API. */
+  readonly probes?: Readonly<Record<string, Probe>>;
+  /** Time each probe has, in ms. Defaults to 2000. */
+  readonly timeoutMs?: number;
+  /** How long a readiness report is reused, in ms (0: probe on every request). Defaults to 1000. */
+  readonly cacheMs?: number;
+  /** Run the auth hook on `/health/live` and `/health/ready` too (kind `"health"`). Defaults to `false`. */
+  readonly auth?: boolean;
+}
+
+/**
+ * Where `Idempotency-Key`s are remembered, and whose they are. A key is scoped by the caller's
+ * identity (the principal's `userId` and `metadata`): a request without one (no auth hook, or a hook
+ * that returned `true`) may not send a key (400) unless `scope` gives one.
+ */
+export interface IdempotencyOptions {
+  /** Defaults to an `InMemoryIdempotencyStore`: one instance only; use a shared store in production. */
+  readonly store?: IdempotencyStore;
+  /**
+   * The key space of a request: requests with the same scope share keys. Defaults to the principal's
+   * identity. Return `undefined` to refuse the key. An API whose callers cannot be told apart may
+   * return a constant, and then shares one key space among all of them.
+   */
+  readonly scope?: (principal: Principal | undefined, request: Request) => string | undefined;
+}
+
+/** A document the dispatcher serves (the OpenAPI document, built by the adapter that knows how). */
+export interface DocumentRoute {
+  /** Where it is served, relative to the routes. */
+  readonly path: string;
+  /** The JSON text, for routes mounted at `base` (`"/"` or `"/api"`). */
+  readonly document: (base: string) => string;
+  /** Run the auth hook on it too (kind `"openapi"`). Defaults to `false`. */
+  readonly auth?: boolean;
+}
+
+export interface ErrorInfo<X = unknown> {
+  readonly kind?: MessageKind;
+  readonly type?: string;
+  readonly request: Request;
+  readonly context?: X;
+}
+
+export interface HttpDispatcherOptions<
+  C extends MessageMap = MessageMap,
+  Q extends MessageMap = MessageMap,
+  X = unknown,
+> {
+  readonly commands?: CommandRoutes<C, X>;
+  readonly queries?: QueryRoutes<Q, X>;
+  readonly auth?: AuthHook<X>;
+  /** Where `Idempotency-Key`s are remembered, or how; `false` ignores the header. Defaults to an in-memory store. */
+  readonly idempotency?: IdempotencyStore | IdempotencyOptions | false;
+  /** Largest request body accepted, in bytes. Defaults to 1 MiB. */
+  readonly bodyLimit?: number;
+  /** Deepest nesting of arrays and objects accepted in a JSON body. Defaults to 64. */
+  readonly jsonDepthLimit?: number;
+  /** The request header carrying a correlation id, echoed in every response. Defaults to `x-correlation-id`. */
+  readonly correlationHeader?: string;
+  /**
+   * Whether the caller's correlation id and W3C trace context are taken (`true`, the default), or
+   * every request gets a fresh id. A function decides per request (trust your own services only).
+   */
+  readonly trustClientCorrelation?: boolean | ((request: Request) => boolean);
+  /** `GET /health/live` and `GET /health/ready`; `false` leaves them out. Defaults to both, with no probes. */
+  readonly health?: HealthOptions<X> | false;
+  /** A document route (the OpenAPI document); none by default. */
+  readonly document?: DocumentRoute;
+  /** Adds to the metadata of every command and query (below the principal's and the correlation's). */
+  readonly metadata?: (request: Request, context: X) => MessageMetadata | undefined;
+  /**
+   * Told of every server-side failure (5xx, failed probes, a failed idempotency record), with the
+   * error the response does not disclose. Defaults to `console.error`.
+   */
+  readonly onError?: (error: unknown, info: ErrorInfo<X>) => void;
+}

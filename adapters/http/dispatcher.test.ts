@@ -1,0 +1,44 @@
+import { describe, expect, test } from "bun:test";
+import { httpBehaviourSuite } from "./behaviour-suite.fixture.test.ts";
+import { cartDomain } from "./cart-domain.fixture.test.ts";
+import { createHttpDispatcher, pathOf } from "./index.js";
+
+httpBehaviourSuite("HTTP dispatcher", (options) => {
+  const dispatcher = createHttpDispatcher(options);
+  return (request) => dispatcher.handle(request, undefined);
+});
+
+describe("createHttpDispatcher", () => {
+  test("a path no route has is 404 NOT_FOUND problem+json", async () => {
+    const dispatcher = createHttpDispatcher(cartDomain().routes);
+    const response = await dispatcher.handle(new Request("http://localhost/elsewhere"), undefined);
+    expect(response.status).toBe(404);
+    expect((await response.json()).code).toBe("NOT_FOUND");
+    expect(dispatcher.allowed("/elsewhere")).toBeUndefined();
+    expect(dispatcher.allowed("/commands/X")).toEqual(["POST"]);
+    expect(dispatcher.allowed("/health/ready")).toEqual(["GET", "HEAD"]);
+  });
+
+  test("a mount says which part of the path is the routes'", async () => {
+    const dispatcher = createHttpDispatcher(cartDomain().routes);
+    const request = new Request("http://localhost/v1/commands/OpenCart", {
+      method: "POST",
+      body: '{"cartId":"c1"}',
+      headers: { "content-type": "application/json" },
+    });
+    const response = await dispatcher.handle(request, undefined, { base: "/v1", path: "/commands/OpenCart" });
+    expect(response.status).toBe(200);
+  });
+
+  test("pathOf takes the raw path, before any query or fragment", () => {
+    expect(pathOf("https://h.example/a/b%2Fc?x=1#f")).toBe("/a/b%2Fc");
+    expect(pathOf("https://h.example")).toBe("/");
+    expect(pathOf("https://h.example/a#f?x")).toBe("/a");
+  });
+
+  test("bad options are a ValidationError naming the option", () => {
+    expect(() => createHttpDispatcher({ jsonDepthLimit: 0 })).toThrow("jsonDepthLimit");
+    expect(() => createHttpDispatcher({ bodyLimit: 1.5 })).toThrow("bodyLimit");
+    expect(() => createHttpDispatcher({ health: { cacheMs: -1 } })).toThrow("cacheMs");
+  });
+});

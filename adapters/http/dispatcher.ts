@@ -1,0 +1,451 @@
+/**
+ * The HTTP dispatcher: one framework-free `Request` in, `Response` out, for every HTTP adapter. The
+ * Hono routes mount it, the Lambda handler translates API Gateway events onto it; it alone parses,
+ * routes, limits, validates, authorizes, keeps idempotency keys, correlates and maps errors.
+ */
+import { safeParse, safeParseAsync } from "valibot";
+import {
+  type AnySchema,
+  callHook,
+  HandlerNotFoundError,
+  type IdempotencyStore,
+  InMemoryIdempotencyStore,
+  type MessageBus,
+  type MessageKind,
+  type MessageMap,
+  type MessageMetadata,
+  toIssue,
+  ValidationError,
+} from "../../src/index.js";
+import { CORRELATION_HEADER, correlationFrom, type RequestCorrelation } from "./correlation.js";
+import type {
+  AuthHook,
+  AuthRequest,
+  ErrorInfo,
+  FromContext,
+  HealthOptions,
+  HttpDispatcherOptions,
+  IdempotencyOptions,
+  Principal,
+} from "./dispatcher-options.js";
+import { ForbiddenError, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
+import {
+  busProbe,
+  checkReadiness,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  DEFAULT_READINESS_CACHE_MS,
+  notReadyProblem,
+  type Probe,
+  type ReadinessReport,
+  readinessCache,
+  storeProbe,
+} from "./health.js";
+import {
+  IDEMPOTENCY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  idempotencyKeyFrom,
+  principalIdentity,
+  requestFingerprint,
+  runOnce,
+  scopedIdempotencyKey,
+  storedResponse,
+} from "./idempotency.js";
+import { errorResponse, problemResponse } from "./problem-details.js";
+import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
+import { clipType, type Route, routeTable } from "./route-table.js";
+
+/** Where the routes are mounted, as the adapter knows it: the raw path before them, and the raw path after. */
+export interface Mount {
+  /** `""` at the root, else the raw path prefix (`"/api"`). */
+  readonly base: string;
+  /** The raw (still percent-encoded) path relative to `base`: `"/commands/PlaceOrder"`. */
+  readonly path: string;
+}
+
+export interface HttpDispatcher<X = unknown> {
+  /**
+   * Answers one request. `mount` says which part of the URL's path is the routes'; without it the
+   * whole path is (routes at the root).
+   */
+  handle(request: Request, context: X, mount?: Mount): Promise<Response>;
+  /** The methods a path (relative to the mount) takes, or `undefined` when no route has that path. */
+  allowed(path: string): readonly string[] | undefined;
+  /** Every path the dispatcher answers, as route patterns (`/commands/:type`), for adapters that register routes. */
+  readonly patterns: readonly string[];
+  /** The declared command and query routes, for documents describing them. */
+  readonly routes: readonly Route[];
+  /** The settings a document describes: body limit, correlation header, whether idempotency and auth apply. */
+  readonly settings: {
+    readonly bodyLimit: number;
+    readonly correlationHeader: string;
+    readonly idempotency: boolean;
+    readonly auth: boolean;
+    readonly health: boolean;
+  };
+}
+
+const JSON_TYPE = "application/json";
+const NO_STORE = { "cache-control": "no-store" } as const;
+const COMMAND_METHODS = ["POST"] as const;
+const QUERY_METHODS = ["GET", "POST"] as const;
+const READ_METHODS = ["GET", "HEAD"] as const;
+
+type Target =
+  | { readonly route: "message"; readonly kind: MessageKind; readonly type: string }
+  | { readonly route: "live" | "ready" | "document" | "none" };
+
+/**
+ * Builds the dispatcher. Routes, relative to where it is mounted:
+ *
+ * - `POST /commands/:type`: the JSON body is the command's payload.
+ * - `GET /queries/:type` (query string) and `POST /queries/:type` (JSON body).
+ * - `GET /health/live`, `GET /health/ready` (unless `health: false`), and the `document` route if given.
+ *
+ * Any other method on these paths is 405 problem+json with `Allow`. A command or query request is
+ * checked in this order, and stops at the first problem: method (405), correlation header (400), auth
+ * hook (401/403), type declared (404), `Idempotency-Key` header and caller identity (400), media type
+ * (415), size (413), nesting depth and JSON (400), schema (400), idempotency record (409/422), then dispatch.
+ *
+ * @throws {ValidationError} invalid options: a schema that is not a valibot schema, a bad limit.
+ */
+export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap, X = unknown>(
+  options: HttpDispatcherOptions<C, Q, X>,
+): HttpDispatcher<X> {
+  const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, "bodyLimit");
+  const depthLimit = positiveInteger(options.jsonDepthLimit, DEFAULT_JSON_DEPTH_LIMIT, "jsonDepthLimit");
+  const correlationHeader = (options.correlationHeader ?? CORRELATION_HEADER).toLowerCase();
+  const trust = options.trustClientCorrelation ?? true;
+  const idempotency = idempotencySettings(options.idempotency);
+  const onError = options.onError ?? defaultOnError;
+  const auth = options.auth;
+  const commandRoutes = routeTable("command", options.commands?.schemas ?? {});
+  const queryRoutes = routeTable("query", options.queries?.schemas ?? {});
+  const sources: Record<MessageKind, FromContext<MessageBus, X> | undefined> = {
+    command: options.commands?.bus as FromContext<MessageBus, X> | undefined,
+    query: options.queries?.bus as FromContext<MessageBus, X> | undefined,
+  };
+  const health = options.health === false ? undefined : healthSettings(options.health ?? {});
+  const document = options.document;
+  const metadataOf = options.metadata;
+
+  const report = (error: unknown, info: ErrorInfo<X>) => callHook("onError", onError, error, info);
+
+  const correlate = (request: Request): RequestCorrelation =>
+    correlationFrom(request.headers, correlationHeader, typeof trust === "function" ? trust(request) : trust);
+
+  // For requests refused before a correlation id is known: the caller's when it is valid, else a fresh one.
+  const lenientCorrelation = (request: Request): RequestCorrelation => {
+    try {
+      return correlate(request);
+    } catch {
+      return { correlationId: crypto.randomUUID() };
+    }
+  };
+
+  const fail = (error: unknown, correlationId: string, info: ErrorInfo<X>): Response => {
+    const response = errorResponse(error, { [correlationHeader]: correlationId });
+    if (response.status >= 500) report(error, info);
+    return response;
+  };
+
+  const target = (path: string): Target => {
+    const kind: MessageKind | undefined = path.startsWith("/commands")
+      ? "command"
+      : path.startsWith("/queries")
+        ? "query"
+        : undefined;
+    if (kind !== undefined) {
+      const length = kind === "command" ? 9 : 8;
+      if (path.length === length) return { route: "message", kind, type: "" };
+      if (path.charCodeAt(length) === 0x2f /* / */ && path.indexOf("/", length + 1) === -1) {
+        return { route: "message", kind, type: decodeSegment(path.slice(length + 1)) };
+      }
+    }
+    if (health !== undefined && path === "/health/live") return { route: "live" };
+    if (health !== undefined && path === "/health/ready") return { route: "ready" };
+    if (document !== undefined && path === document.path) return { route: "document" };
+    return { route: "none" };
+  };
+
+  const dispatchMessage = async (request: Request, context: X, kind: MessageKind, type: string): Promise<Response> => {
+    const info = (): ErrorInfo<X> => ({ kind, type, request, context });
+    let correlationId: string | undefined;
+    try {
+      const method = request.method;
+      if (method !== "POST" && (kind === "command" || method !== "GET")) {
+        correlationId = lenientCorrelation(request).correlationId;
+        throw new MethodNotAllowedError(method, kind === "command" ? COMMAND_METHODS : QUERY_METHODS);
+      }
+      const correlation = correlate(request);
+      correlationId = correlation.correlationId;
+      const principal = auth === undefined ? undefined : await authorize(auth, { kind, type, request, context });
+      const route = (kind === "command" ? commandRoutes : queryRoutes).get(type);
+      const source = sources[kind];
+      if (route === undefined || source === undefined) throw new HandlerNotFoundError(kind, clipType(type));
+
+      const headers = request.headers;
+      const given = kind === "command" && idempotency !== undefined ? idempotencyKeyFrom(headers) : undefined;
+      const key =
+        given === undefined || idempotency === undefined
+          ? undefined
+          : await scopeKey(idempotency, principal, request, given);
+
+      let payload: unknown;
+      let bytes: Uint8Array | ArrayBuffer | undefined;
+      if (method === "POST") {
+        const body = await readJsonBody(request, bodyLimit, depthLimit);
+        payload = body.value;
+        bytes = body.bytes;
+      } else {
+        const url = request.url;
+        const mark = url.indexOf("?");
+        const end = url.indexOf("#", mark);
+        const search = mark === -1 ? "" : url.slice(mark + 1, end === -1 ? undefined : end);
+        payload = (route.readQuery as (search: string) => Record<string, unknown>)(search);
+      }
+
+      const parsed = route.async
+        ? await safeParseAsync(route.input, payload)
+        : safeParse(route.input as AnySchema, payload);
+      if (!parsed.success) throw new ValidationError(`Invalid ${kind} "${route.type}"`, parsed.issues.map(toIssue));
+
+      const extra = metadataOf?.(request, context);
+      const metadata: Record<string, unknown> =
+        extra === undefined && principal?.metadata === undefined
+          ? { correlationId }
+          : { ...extra, ...principal?.metadata, correlationId };
+      if (principal?.userId !== undefined) metadata.userId = principal.userId;
+      if (correlation.traceparent !== undefined) metadata.traceparent = correlation.traceparent;
+      if (correlation.tracestate !== undefined) metadata.tracestate = correlation.tracestate;
+      if (given !== undefined) metadata.idempotencyKey = given;
+      const bus = resolve(source, context);
+      // Asked here, so a 404 never carries what the bus would say about its other handlers.
+      if (!bus.has(route.type)) throw new HandlerNotFoundError(kind, route.type);
+      const run = () => bus.execute(route.type, parsed.output, { metadata: metadata as MessageMetadata });
+      if (key === undefined || idempotency === undefined) {
+        return respond(storedResponse(await run()), correlationHeader, correlationId, false);
+      }
+      const once = await runOnce({
+        store: idempotency.store,
+        key,
+        fingerprint: await requestFingerprint(route.type, bytes ?? new Uint8Array(0)),
+        run,
+        report: (error) => report(error, info()),
+      });
+      return respond(once.response, correlationHeader, correlationId, once.replayed);
+    } catch (error) {
+      return fail(error, correlationId ?? crypto.randomUUID(), info());
+    }
+  };
+
+  const readiness = health === undefined ? undefined : readinessCache(health.cacheMs);
+
+  const ready = (request: Request, context: X): Promise<ReadinessReport> =>
+    (readiness as NonNullable<typeof readiness>)(async () => {
+      const settings = health as NonNullable<typeof health>;
+      const probes: Record<string, Probe> = {};
+      try {
+        if (settings.store !== undefined) probes.store = storeProbe(resolve(settings.store, context));
+        if (settings.bus !== undefined) probes.bus = busProbe(resolve(settings.bus, context));
+      } catch (error) {
+        // Building a client from the environment failed: that is not being ready, not a crash.
+        report(error, { request, context });
+        return { ready: false, checks: {} };
+      }
+      Object.assign(probes, settings.probes);
+      return checkReadiness(probes, settings.timeoutMs, (_name, error) => report(error, { request, context }));
+    });
+
+  const serveRead = async (
+    request: Request,
+    context: X,
+    which: "live" | "ready" | "document",
+    base: string,
+  ): Promise<Response> => {
+    const correlationId = lenientCorrelation(request).correlationId;
+    const echo = { [correlationHeader]: correlationId };
+    const info: ErrorInfo<X> = { request, context };
+    try {
+      if (!(READ_METHODS as readonly string[]).includes(request.method)) {
+        throw new MethodNotAllowedError(request.method, READ_METHODS);
+      }
+      const guarded = which === "document" ? document?.auth === true : health?.auth === true;
+      if (guarded && auth !== undefined) {
+        const kind = which === "document" ? "openapi" : "health";
+        await authorize(auth, { kind, type: which === "document" ? "openapi" : which, request, context });
+      }
+      let response: Response;
+      if (which === "live") {
+        response = new Response('{"status":"ok"}', { headers: { "content-type": JSON_TYPE, ...NO_STORE, ...echo } });
+      } else if (which === "ready") {
+        const result = await ready(request, context);
+        response = result.ready
+          ? new Response(JSON.stringify({ status: "ok", checks: result.checks }), {
+              headers: { "content-type": JSON_TYPE, ...NO_STORE, ...echo },
+            })
+          : problemResponse(notReadyProblem(result), { ...NO_STORE, "retry-after": "1", ...echo });
+      } else {
+        const text = (document as NonNullable<typeof document>).document(base === "" ? "/" : base);
+        response = new Response(text, { headers: { "content-type": JSON_TYPE, ...echo } });
+      }
+      return request.method === "HEAD" ? new Response(null, response) : response;
+    } catch (error) {
+      return fail(error, correlationId, info);
+    }
+  };
+
+  const patterns = ["/commands/:type", "/commands", "/commands/", "/queries/:type", "/queries", "/queries/"];
+  if (health !== undefined) patterns.push("/health/live", "/health/ready");
+  if (document !== undefined) patterns.push(document.path);
+
+  return {
+    allowed(path) {
+      const found = target(path);
+      if (found.route === "none") return undefined;
+      if (found.route === "message") return found.kind === "command" ? COMMAND_METHODS : QUERY_METHODS;
+      return READ_METHODS;
+    },
+    patterns,
+    routes: [...commandRoutes.values(), ...queryRoutes.values()],
+    settings: {
+      bodyLimit,
+      correlationHeader,
+      idempotency: idempotency !== undefined,
+      auth: auth !== undefined,
+      health: health !== undefined,
+    },
+    handle(request, context, mount) {
+      const { base, path } = mount ?? { base: "", path: pathOf(request.url) };
+      const found = target(path);
+      switch (found.route) {
+        case "message":
+          return dispatchMessage(request, context, found.kind, found.type);
+        case "live":
+        case "ready":
+        case "document":
+          return serveRead(request, context, found.route, base);
+        default:
+          return Promise.resolve(
+            errorResponse(new RouteNotFoundError(), { [correlationHeader]: lenientCorrelation(request).correlationId }),
+          );
+      }
+    },
+  };
+}
+
+interface IdempotencySettings {
+  readonly store: IdempotencyStore;
+  readonly scope: NonNullable<IdempotencyOptions["scope"]>;
+}
+
+function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | false | undefined) {
+  if (option === false) return undefined;
+  const options: IdempotencyOptions =
+    option !== undefined && typeof (option as IdempotencyStore).claim === "function"
+      ? { store: option as IdempotencyStore }
+      : ((option ?? {}) as IdempotencyOptions);
+  return {
+    store: options.store ?? new InMemoryIdempotencyStore(),
+    scope: options.scope ?? principalIdentity,
+  } satisfies IdempotencySettings;
+}
+
+async function scopeKey(
+  settings: IdempotencySettings,
+  principal: Principal | undefined,
+  request: Request,
+  key: string,
+): Promise<string> {
+  const scope = settings.scope(principal, request);
+  if (typeof scope !== "string") {
+    // Without an identity every caller would share one key space: one could replay another's response.
+    throw new ValidationError("Idempotency-Key needs an identified caller", [
+      {
+        path: ["headers", IDEMPOTENCY_HEADER],
+        message:
+          "Idempotency-Key is accepted only from an identified caller (the auth hook returns a principal with a userId or metadata)",
+      },
+    ]);
+  }
+  return scopedIdempotencyKey(scope, key);
+}
+
+function healthSettings<X>(options: HealthOptions<X>) {
+  return {
+    ...options,
+    timeoutMs: positiveInteger(options.timeoutMs, DEFAULT_PROBE_TIMEOUT_MS, "timeoutMs", "Invalid health options"),
+    cacheMs: nonNegativeInteger(options.cacheMs, DEFAULT_READINESS_CACHE_MS, "cacheMs"),
+  };
+}
+
+async function authorize<X>(hook: AuthHook<X>, request: AuthRequest<X>): Promise<Principal | undefined> {
+  const decision = await hook(request);
+  if (decision === true) return undefined;
+  // Anything but an explicit yes is a no: a hook that forgets to return must not open the door.
+  if (decision === false || typeof decision !== "object" || decision === null) throw new ForbiddenError();
+  return decision;
+}
+
+function respond(
+  stored: { readonly status: number; readonly body: string; readonly contentType: string },
+  correlationHeader: string,
+  correlationId: string,
+  replayed: boolean,
+): Response {
+  const headers: Record<string, string> = { [correlationHeader]: correlationId };
+  if (replayed) headers[IDEMPOTENT_REPLAYED_HEADER] = "true";
+  if (stored.status === 204) return new Response(null, { status: 204, headers });
+  headers["content-type"] = stored.contentType;
+  return new Response(stored.body, { status: stored.status, headers });
+}
+
+function resolve<T, X>(value: FromContext<T, X>, context: X): T {
+  // Buses and stores are class instances, never functions: a function is a factory of the request's context.
+  return typeof value === "function" ? (value as (context: X) => T)(context) : value;
+}
+
+/** The raw path of a URL: after the authority, before `?` or `#`. */
+export function pathOf(url: string): string {
+  const scheme = url.indexOf("://");
+  const start = url.indexOf("/", scheme === -1 ? 0 : scheme + 3);
+  if (start === -1) return "/";
+  let end = url.length;
+  const query = url.indexOf("?", start);
+  if (query !== -1) end = query;
+  const hash = url.indexOf("#", start);
+  if (hash !== -1 && hash < end) end = hash;
+  return url.slice(start, end);
+}
+
+// A malformed escape is kept as sent: it names no declared type, so it is a 404 like any unknown type.
+function decodeSegment(segment: string): string {
+  if (!segment.includes("%")) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string, title = "Invalid routes options") {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ValidationError(title, [{ path: [name], message: `${name} must be a positive integer` }]);
+  }
+  return value;
+}
+
+function nonNegativeInteger(value: number | undefined, fallback: number, name: string) {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ValidationError("Invalid health options", [
+      { path: [name], message: `${name} must be a non-negative integer` },
+    ]);
+  }
+  return value;
+}
+
+function defaultOnError(error: unknown, info: ErrorInfo<unknown>): void {
+  const what = info.kind === undefined ? "request" : `${info.kind} ${info.type ?? ""}`.trim();
+  console.error(`[eventflows] ${what} failed with a server error`, error);
+}

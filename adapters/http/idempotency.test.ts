@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import { idempotencyKeyFrom, principalIdentity, requestFingerprint, scopedIdempotencyKey } from "./idempotency.js";
+
+describe("idempotencyKeyFrom", () => {
+  test("reads a plain or quoted key; absent is undefined", () => {
+    expect(idempotencyKeyFrom(new Headers({ "idempotency-key": "abc-123" }))).toBe("abc-123");
+    expect(idempotencyKeyFrom(new Headers({ "idempotency-key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"' }))).toBe(
+      "8e03978e-40d5-43e8-bc93-6894a57f9324",
+    );
+    expect(idempotencyKeyFrom(new Headers())).toBeUndefined();
+  });
+
+  test("refuses empty, overlong and non-ASCII keys", () => {
+    for (const bad of ["", '""', "k".repeat(256), "with space", "clé"]) {
+      expect(() => idempotencyKeyFrom(new Headers({ "idempotency-key": bad }))).toThrow("Idempotency-Key");
+    }
+  });
+});
+
+describe("requestFingerprint", () => {
+  test("differs by type and by body bytes; equal for equal requests", async () => {
+    const body = new TextEncoder().encode('{"a":1}');
+    const same = await requestFingerprint("A", new TextEncoder().encode('{"a":1}'));
+    expect(await requestFingerprint("A", body)).toBe(same);
+    expect(await requestFingerprint("B", body)).not.toBe(same);
+    expect(await requestFingerprint("A", new TextEncoder().encode('{"a":2}'))).not.toBe(same);
+    expect(same).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("scopedIdempotencyKey", () => {
+  test("is 97 characters whatever the key and scope, and differs by either", async () => {
+    const long = await scopedIdempotencyKey("s".repeat(10_000), "k".repeat(255));
+    expect(long).toMatch(/^[0-9a-f]{32}:[0-9a-f]{64}$/);
+    const base = await scopedIdempotencyKey("scope", "key");
+    expect(await scopedIdempotencyKey("scope", "key")).toBe(base);
+    expect(await scopedIdempotencyKey("scope2", "key")).not.toBe(base);
+    expect(await scopedIdempotencyKey("scope", "key2")).not.toBe(base);
+  });
+});
+
+describe("principalIdentity", () => {
+  test("covers userId and every metadata field, in any key order; none without either", () => {
+    expect(principalIdentity(undefined)).toBeUndefined();
+    expect(principalIdentity({})).toBeUndefined();
+    expect(principalIdentity({ metadata: {} })).toBeUndefined();
+    const a = principalIdentity({ userId: "u", metadata: { tenant: "t1", role: { x: 1, y: 2 } } });
+    expect(principalIdentity({ metadata: { role: { y: 2, x: 1 }, tenant: "t1" }, userId: "u" })).toBe(a as string);
+    expect(principalIdentity({ userId: "u", metadata: { tenant: "t2", role: { x: 1, y: 2 } } })).not.toBe(a as string);
+    expect(principalIdentity({ metadata: { tenant: "t1" } })).not.toBe(
+      principalIdentity({ metadata: { tenant: "t2" } }),
+    );
+  });
+});

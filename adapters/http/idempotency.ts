@@ -1,0 +1,152 @@
+/**
+ * Idempotent commands over HTTP: a request with an `Idempotency-Key` header runs once; a retry with
+ * the same key and the same request gets the first response back, marked `Idempotent-Replayed: true`.
+ * The same key with a different request (another command type or other body bytes) is refused with
+ * 422, and a retry that arrives while the first is still running gets 409.
+ *
+ * Keys belong to the caller: a key is stored as `<digest of the caller's identity>:<digest of the
+ * key>`, a fixed 97 characters whatever the key and the identity, so one caller never sees another's
+ * response and every valid key (1 to 255 characters) fits every store.
+ *
+ * Only successful responses are remembered: when the command fails, the key is released, so the
+ * client may retry once the cause is fixed (a concurrency conflict, a backend outage).
+ */
+import {
+  type IdempotencyStore,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type StoredResponse,
+  ValidationError,
+} from "../../src/index.js";
+import { IdempotencyInProgressError, IdempotencyKeyReusedError } from "./errors.js";
+import { PROBLEM_CONTENT_TYPE, problemFor } from "./problem-details.js";
+import { isVisibleAscii } from "./text-scan.js";
+
+export const IDEMPOTENCY_HEADER = "idempotency-key";
+export const IDEMPOTENT_REPLAYED_HEADER = "idempotent-replayed";
+
+/**
+ * The `Idempotency-Key` header's value: a plain token, or an RFC 8941 string in quotes, as the
+ * IETF draft writes it. `undefined` when absent.
+ * @throws {ValidationError} empty, too long, or not visible ASCII; the issue names the header.
+ */
+export function idempotencyKeyFrom(headers: Headers): string | undefined {
+  const raw = headers.get(IDEMPOTENCY_HEADER);
+  if (raw === null) return undefined;
+  let key = raw.trim();
+  if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !isVisibleAscii(key)) {
+    throw new ValidationError("Invalid Idempotency-Key header", [
+      {
+        path: ["headers", IDEMPOTENCY_HEADER],
+        message: `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`,
+      },
+    ]);
+  }
+  return key;
+}
+
+const encoder = new TextEncoder();
+
+/** SHA-256 (hex) of what identifies a request: its command type and its exact body bytes. */
+export async function requestFingerprint(type: string, body: Uint8Array | ArrayBuffer): Promise<string> {
+  const bytes = body instanceof Uint8Array ? body : new Uint8Array(body);
+  const prefix = encoder.encode(`${type}\n`);
+  const input = new Uint8Array(prefix.length + bytes.length);
+  input.set(prefix, 0);
+  input.set(bytes, prefix.length);
+  return sha256Hex(input);
+}
+
+/**
+ * The key a store records for `key` sent by the caller `scope`: `<first 32 hex digits of
+ * SHA-256(scope)>:<SHA-256(key) in hex>`. Fixed-length, so the documented 1 to 255 characters of a
+ * key hold whatever the scope; the scope prefix lets a store bound each caller's share
+ * (`InMemoryIdempotencyStore` does).
+ */
+export async function scopedIdempotencyKey(scope: string, key: string): Promise<string> {
+  const [scopeDigest, keyDigest] = await Promise.all([
+    sha256Hex(encoder.encode(scope)),
+    sha256Hex(encoder.encode(key)),
+  ]);
+  return `${scopeDigest.slice(0, 32)}:${keyDigest}`;
+}
+
+/**
+ * A caller's identity as one string: the principal's `userId` and `metadata` (a tenant, say), in a
+ * canonical form (sorted keys), or `undefined` when the principal carries neither.
+ */
+export function principalIdentity(
+  principal: { readonly userId?: string; readonly metadata?: Readonly<Record<string, unknown>> } | undefined,
+): string | undefined {
+  if (principal === undefined) return undefined;
+  const metadata = principal.metadata ?? {};
+  if (principal.userId === undefined && Object.keys(metadata).length === 0) return undefined;
+  return canonicalJson({ userId: principal.userId ?? null, metadata });
+}
+
+export interface RunOnce {
+  readonly store: IdempotencyStore;
+  /** The scoped key ({@link scopedIdempotencyKey}). */
+  readonly key: string;
+  readonly fingerprint: string;
+  readonly run: () => Promise<unknown>;
+  /** Told of failures to record or serialize, which the response does not disclose. */
+  readonly report: (error: unknown) => void;
+}
+
+/**
+ * Runs the request once for its key: a replay returns the stored response (`replayed: true`); the
+ * same key for another request is 422, one still running 409.
+ */
+export async function runOnce(once: RunOnce): Promise<{ response: StoredResponse; replayed: boolean }> {
+  const { store, key, fingerprint } = once;
+  const claim = await store.claim(key, fingerprint);
+  if (claim.state !== "claimed") {
+    if (claim.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
+    if (claim.state === "in-progress") throw new IdempotencyInProgressError();
+    return { response: claim.response, replayed: true };
+  }
+  let result: unknown;
+  try {
+    result = await once.run();
+  } catch (error) {
+    await store.release(key, fingerprint).catch(once.report);
+    throw error;
+  }
+  // The command has run: whatever is answered now is what a retry must get, even a failure to serialize.
+  let response: StoredResponse;
+  try {
+    response = storedResponse(result);
+  } catch (error) {
+    once.report(error);
+    const details = problemFor(error);
+    response = { status: details.status, body: JSON.stringify(details), contentType: PROBLEM_CONTENT_TYPE };
+  }
+  await store.complete(key, fingerprint, response).catch(once.report);
+  return { response, replayed: false };
+}
+
+/** A handler's result as a response: JSON, or 204 when there is nothing to send. */
+export function storedResponse(result: unknown): StoredResponse {
+  const body = result === undefined ? undefined : JSON.stringify(result);
+  return body === undefined
+    ? { status: 204, body: "", contentType: "" }
+    : { status: 200, body, contentType: "application/json" };
+}
+
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  let hex = "";
+  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+  return hex;
+}
+
+// JSON with object keys sorted at every level, so equal identities give equal strings.
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, current: unknown) => {
+    if (typeof current !== "object" || current === null || Array.isArray(current)) return current;
+    const sorted: Record<string, unknown> = {};
+    for (const name of Object.keys(current).sort()) sorted[name] = (current as Record<string, unknown>)[name];
+    return sorted;
+  });
+}

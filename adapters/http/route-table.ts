@@ -1,0 +1,68 @@
+/**
+ * The declared routes: one per command or query type given a schema. Only these are exposed; a
+ * handler registered on a bus without a schema here has no route.
+ */
+import { type AnySchema, MAX_TYPE_LENGTH, type MessageKind, ValidationError } from "../../src/index.js";
+import type { PayloadSchema, RouteDefinition, RouteSchema } from "./dispatcher-options.js";
+import { queryReader } from "./query-string.js";
+
+export interface Route {
+  readonly kind: MessageKind;
+  readonly type: string;
+  readonly input: PayloadSchema;
+  readonly async: boolean;
+  /** For query routes: the query string as the payload. */
+  readonly readQuery: ((search: string) => Record<string, unknown>) | undefined;
+  /** The definition with its kind and type, as the OpenAPI document describes the route. */
+  readonly description: RouteDefinition & {
+    readonly kind: MessageKind;
+    readonly type: string;
+    readonly input: AnySchema;
+  };
+}
+
+/** @throws {ValidationError} an entry that is not a valibot schema, or a type name of the wrong length. */
+export function routeTable(
+  kind: MessageKind,
+  schemas: Readonly<Record<string, RouteSchema | undefined>>,
+): Map<string, Route> {
+  const routes = new Map<string, Route>();
+  for (const [type, entry] of Object.entries(schemas)) {
+    if (entry === undefined) continue;
+    const definition: RouteDefinition = isSchema(entry) ? { input: entry } : entry;
+    if (!isSchema(definition.input)) {
+      throw new ValidationError("Invalid routes options", [
+        { path: [`${kind}s`, "schemas", type], message: "must be a valibot schema or { input: schema, … }" },
+      ]);
+    }
+    if (type.length === 0 || type.length > MAX_TYPE_LENGTH) {
+      throw new ValidationError("Invalid routes options", [
+        { path: [`${kind}s`, "schemas", type], message: `a type name has 1 to ${MAX_TYPE_LENGTH} characters` },
+      ]);
+    }
+    const input = definition.input;
+    routes.set(type, {
+      kind,
+      type,
+      input,
+      async: input.async,
+      readQuery: kind === "query" ? queryReader(input) : undefined,
+      description: { ...definition, kind, type, input: input as AnySchema },
+    });
+  }
+  return routes;
+}
+
+function isSchema(value: unknown): value is PayloadSchema {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === "schema" &&
+    typeof (value as { "~run"?: unknown })["~run"] === "function"
+  );
+}
+
+/** A type named in a path, clipped to the one type-name limit before it is echoed in a 404. */
+export function clipType(type: string): string {
+  return type.length > MAX_TYPE_LENGTH ? `${type.slice(0, MAX_TYPE_LENGTH)}…` : type;
+}

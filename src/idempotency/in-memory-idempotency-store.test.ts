@@ -1,0 +1,118 @@
+import { describe, expect, test } from "bun:test";
+import { registerContract } from "../testing/contract.js";
+import { idempotencyStoreContract } from "../testing/idempotency-store-contract.js";
+import { InMemoryIdempotencyStore, idempotencyScopeOf } from "./in-memory-idempotency-store.js";
+
+registerContract(
+  idempotencyStoreContract({
+    name: "InMemoryIdempotencyStore contract",
+    create: (settings) => new InMemoryIdempotencyStore(settings),
+  }),
+  { describe, test },
+);
+
+const ok = { status: 200, body: '{"ok":true}', contentType: "application/json" };
+
+describe("InMemoryIdempotencyStore", () => {
+  test("claims a key once; later claims see it in progress, then completed", async () => {
+    const store = new InMemoryIdempotencyStore();
+    expect(await store.claim("k", "f1")).toEqual({ state: "claimed" });
+    expect(await store.claim("k", "f2")).toEqual({ state: "in-progress", fingerprint: "f1" });
+    await store.complete("k", "f1", ok);
+    expect(await store.claim("k", "f1")).toEqual({ state: "completed", fingerprint: "f1", response: ok });
+  });
+
+  test("release forgets only an in-progress claim with the same fingerprint", async () => {
+    const store = new InMemoryIdempotencyStore();
+    await store.claim("k", "f1");
+    await store.release("k", "other");
+    expect((await store.claim("k", "f1")).state).toBe("in-progress");
+    await store.release("k", "f1");
+    expect((await store.claim("k", "f1")).state).toBe("claimed");
+    await store.complete("k", "f1", ok);
+    await store.release("k", "f1");
+    expect((await store.claim("k", "f1")).state).toBe("completed");
+  });
+
+  test("completed keys expire after ttlMs, abandoned claims after inProgressTtlMs", async () => {
+    let now = 0;
+    const store = new InMemoryIdempotencyStore({ ttlMs: 100, inProgressTtlMs: 10, now: () => now });
+    await store.claim("done", "f");
+    await store.complete("done", "f", ok);
+    await store.claim("stuck", "f");
+    now = 11;
+    expect((await store.claim("stuck", "f")).state).toBe("claimed");
+    expect((await store.claim("done", "f")).state).toBe("completed");
+    now = 101;
+    expect((await store.claim("done", "f")).state).toBe("claimed");
+  });
+
+  test("keeps at most maxEntries keys, forgetting the oldest", async () => {
+    const store = new InMemoryIdempotencyStore({ maxEntries: 3 });
+    for (const key of ["a", "b", "c", "d"]) await store.claim(key, "f");
+    expect(store.size).toBe(3);
+    expect((await store.claim("a", "f")).state).toBe("claimed");
+    expect((await store.claim("d", "f")).state).toBe("in-progress");
+  });
+
+  test("one caller flooding its scope forgets only its own keys, not another caller's", async () => {
+    const store = new InMemoryIdempotencyStore({ maxEntriesPerScope: 5 });
+    await store.claim("victim:retry-me", "f");
+    await store.complete("victim:retry-me", "f", ok);
+    for (let i = 0; i < 100; i++) await store.claim(`attacker:${i}`, "f");
+    expect(store.size).toBe(6);
+    expect((await store.claim("victim:retry-me", "f")).state).toBe("completed");
+    expect((await store.claim("attacker:0", "f")).state).toBe("claimed");
+    expect((await store.claim("attacker:99", "f")).state).toBe("in-progress");
+  });
+
+  test("stored bytes are bounded per scope and overall; a response over a scope's bound is not kept", async () => {
+    const store = new InMemoryIdempotencyStore({ maxBytesPerScope: 2_000, maxBytes: 5_000 });
+    const big = { ...ok, body: "x".repeat(900) };
+    await store.claim("victim:a", "f");
+    await store.complete("victim:a", "f", big);
+    for (let i = 0; i < 10; i++) {
+      await store.claim(`attacker:${i}`, "f");
+      await store.complete(`attacker:${i}`, "f", big);
+    }
+    expect(store.bytes).toBeLessThanOrEqual(5_000);
+    expect((await store.claim("victim:a", "f")).state).toBe("completed");
+    // Two of the attacker's responses fit in its 2,000 bytes: only its newest two are left.
+    expect((await store.claim("attacker:9", "f")).state).toBe("completed");
+    expect((await store.claim("attacker:7", "f")).state).toBe("claimed");
+    await store.claim("huge:a", "f");
+    await store.complete("huge:a", "f", { ...ok, body: "é".repeat(1_500) });
+    expect((await store.claim("huge:a", "f")).state).toBe("claimed");
+  });
+
+  test("the overall byte bound holds however many callers there are", async () => {
+    const store = new InMemoryIdempotencyStore({ maxBytes: 10_000 });
+    for (let i = 0; i < 200; i++) {
+      await store.claim(`caller-${i}:k`, "f");
+      await store.complete(`caller-${i}:k`, "f", { ...ok, body: "y".repeat(500) });
+      expect(store.bytes).toBeLessThanOrEqual(10_000);
+    }
+    expect((await store.claim("caller-199:k", "f")).state).toBe("completed");
+  });
+
+  test("keys without a scope count only against the overall bounds", async () => {
+    const store = new InMemoryIdempotencyStore({ maxEntriesPerScope: 2, maxEntries: 5 });
+    for (const key of ["a", "b", "c", "d"]) await store.claim(key, "f");
+    expect(store.size).toBe(4);
+    expect((await store.claim("a", "f")).state).toBe("in-progress");
+  });
+
+  test("a key's scope is what precedes its first colon", () => {
+    expect(idempotencyScopeOf("abc:def:g")).toBe("abc");
+    expect(idempotencyScopeOf("plain")).toBe("");
+  });
+
+  test("refuses bad options", () => {
+    expect(() => new InMemoryIdempotencyStore({ ttlMs: 0 })).toThrow("ttlMs");
+    expect(() => new InMemoryIdempotencyStore({ maxEntries: 1.5 })).toThrow("maxEntries");
+    expect(() => new InMemoryIdempotencyStore({ inProgressTtlMs: Number.NaN })).toThrow("inProgressTtlMs");
+    expect(() => new InMemoryIdempotencyStore({ maxBytes: -1 })).toThrow("maxBytes");
+    expect(() => new InMemoryIdempotencyStore({ maxBytesPerScope: 0 })).toThrow("maxBytesPerScope");
+    expect(() => new InMemoryIdempotencyStore({ maxEntriesPerScope: 0 })).toThrow("maxEntriesPerScope");
+  });
+});

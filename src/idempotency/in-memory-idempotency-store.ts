@@ -1,0 +1,186 @@
+import { ValidationError } from "../errors.js";
+import { utf8Length } from "../internal/json.js";
+import {
+  checkIdempotencyInput,
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  type StoredResponse,
+} from "./idempotency-store.js";
+
+export interface InMemoryIdempotencyStoreOptions {
+  /** How long a completed response is replayed. Defaults to 24 hours. */
+  readonly ttlMs?: number;
+  /** How long an unfinished claim blocks its key (a crashed request never completes). Defaults to 60 seconds. */
+  readonly inProgressTtlMs?: number;
+  /** Most keys kept in all; the oldest are forgotten first beyond it. Defaults to 10,000. */
+  readonly maxEntries?: number;
+  /** Most bytes kept in all (keys, fingerprints, stored bodies); the oldest go first. Defaults to 64 MiB. */
+  readonly maxBytes?: number;
+  /**
+   * Most keys one scope (one caller) keeps; its own oldest go first. Defaults to 1,000. Keys without a
+   * scope (`scopeOf` gives `""`) count only against the overall bounds.
+   */
+  readonly maxEntriesPerScope?: number;
+  /**
+   * Most bytes one scope keeps; its own oldest go first. A response larger than this alone is not
+   * remembered (a retry runs again). Defaults to 4 MiB.
+   */
+  readonly maxBytesPerScope?: number;
+  /**
+   * The scope (the caller) a key belongs to. Defaults to {@link idempotencyScopeOf}: what precedes
+   * the first `:`, which is how the HTTP layer writes keys (`<caller digest>:<key digest>`).
+   */
+  readonly scopeOf?: (key: string) => string;
+  /** The clock, in ms since the epoch. */
+  readonly now?: () => number;
+}
+
+/** The scope of a key written `<scope>:<rest>`; `""` for a key without `:`. */
+export function idempotencyScopeOf(key: string): string {
+  const colon = key.indexOf(":");
+  return colon === -1 ? "" : key.slice(0, colon);
+}
+
+interface Entry {
+  readonly fingerprint: string;
+  readonly response: StoredResponse | undefined;
+  readonly expiresAt: number;
+  readonly scope: string;
+  readonly bytes: number;
+}
+
+interface Scope {
+  /** The scope's keys, oldest first. */
+  readonly keys: Set<string>;
+  bytes: number;
+}
+
+// What a record costs beyond its strings: the map entries and objects that hold it.
+const ENTRY_OVERHEAD = 96;
+
+/**
+ * Keys kept in this process's memory: right for one instance and for tests. Behind a load balancer,
+ * on Lambda or on Workers, where requests land on many instances, use a shared store
+ * (`PostgresIdempotencyStore`, `DynamoDbIdempotencyStore`): keys remembered here are lost on restart
+ * and unknown to the other instances.
+ *
+ * Memory is bounded in entries and in bytes, overall and per scope (per caller), so one caller
+ * cannot flush the keys of another: beyond its own bounds a caller forgets its own oldest keys first.
+ */
+export class InMemoryIdempotencyStore implements IdempotencyStore {
+  readonly #entries = new Map<string, Entry>();
+  readonly #scopes = new Map<string, Scope>();
+  #bytes = 0;
+  readonly #ttlMs: number;
+  readonly #inProgressTtlMs: number;
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  readonly #maxEntriesPerScope: number;
+  readonly #maxBytesPerScope: number;
+  readonly #scopeOf: (key: string) => string;
+  readonly #now: () => number;
+
+  constructor(options: InMemoryIdempotencyStoreOptions = {}) {
+    this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs");
+    this.#inProgressTtlMs = positiveInteger(options.inProgressTtlMs, 60 * 1000, "inProgressTtlMs");
+    this.#maxEntries = positiveInteger(options.maxEntries, 10_000, "maxEntries");
+    this.#maxBytes = positiveInteger(options.maxBytes, 64 * 1024 * 1024, "maxBytes");
+    this.#maxEntriesPerScope = positiveInteger(options.maxEntriesPerScope, 1_000, "maxEntriesPerScope");
+    this.#maxBytesPerScope = positiveInteger(options.maxBytesPerScope, 4 * 1024 * 1024, "maxBytesPerScope");
+    this.#scopeOf = options.scopeOf ?? idempotencyScopeOf;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Keys held now. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Bytes held now, as the bounds count them. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    checkIdempotencyInput(key, fingerprint);
+    const now = this.#now();
+    this.#evictExpired(now);
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && entry.expiresAt > now) {
+      return entry.response === undefined
+        ? { state: "in-progress", fingerprint: entry.fingerprint }
+        : { state: "completed", fingerprint: entry.fingerprint, response: entry.response };
+    }
+    this.#set(key, fingerprint, undefined, now + this.#inProgressTtlMs);
+    return { state: "claimed" };
+  }
+
+  async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
+    checkIdempotencyInput(key, fingerprint, response);
+    this.#set(key, fingerprint, response, this.#now() + this.#ttlMs);
+  }
+
+  async release(key: string, fingerprint: string): Promise<void> {
+    checkIdempotencyInput(key, fingerprint);
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && entry.response === undefined && entry.fingerprint === fingerprint) this.#delete(key);
+  }
+
+  #set(key: string, fingerprint: string, response: StoredResponse | undefined, expiresAt: number): void {
+    const scope = this.#scopeOf(key);
+    const bytes =
+      ENTRY_OVERHEAD +
+      key.length +
+      fingerprint.length +
+      (response === undefined ? 0 : utf8Length(response.body) + response.contentType.length);
+    // Re-inserting keeps the map in roughly expiry order, so eviction can stop at the first live entry.
+    this.#delete(key);
+    const scoped = scope !== "";
+    if ((scoped && bytes > this.#maxBytesPerScope) || bytes > this.#maxBytes) return;
+    this.#entries.set(key, { fingerprint, response, expiresAt, scope, bytes });
+    let owner = this.#scopes.get(scope);
+    if (owner === undefined) {
+      owner = { keys: new Set(), bytes: 0 };
+      this.#scopes.set(scope, owner);
+    }
+    owner.keys.add(key);
+    owner.bytes += bytes;
+    this.#bytes += bytes;
+    // The caller over its own bounds loses its own oldest keys; only the overall bounds touch others.
+    while (scoped && (owner.keys.size > this.#maxEntriesPerScope || owner.bytes > this.#maxBytesPerScope)) {
+      this.#delete(owner.keys.values().next().value as string);
+    }
+    while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
+      this.#delete(this.#entries.keys().next().value as string);
+    }
+  }
+
+  #delete(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= entry.bytes;
+    const owner = this.#scopes.get(entry.scope);
+    if (owner === undefined) return;
+    owner.keys.delete(key);
+    owner.bytes -= entry.bytes;
+    if (owner.keys.size === 0) this.#scopes.delete(entry.scope);
+  }
+
+  #evictExpired(now: number): void {
+    for (const [key, entry] of this.#entries) {
+      if (entry.expiresAt > now) return;
+      this.#delete(key);
+    }
+  }
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ValidationError("Invalid idempotency store options", [
+      { path: [name], message: "must be a positive integer" },
+    ]);
+  }
+  return value;
+}
