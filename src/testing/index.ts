@@ -6,6 +6,11 @@ export { AssertionError, assert, assertEqual, assertRejects, collect, eventually
 export { type CheckpointStoreContractOptions, checkpointStoreContract } from "./checkpoint-store-contract.js";
 export type { CaseResult, ContractCase, ContractSuite, TestFramework } from "./contract.js";
 export { registerContract, runContract } from "./contract.js";
+export {
+  type DedupStoreContractOptions,
+  type DedupStoreContractSettings,
+  dedupStoreContract,
+} from "./dedup-store-contract.js";
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
 export { type EventStoreContractOptions, eventStoreContract } from "./event-store-contract.js";
 export { aggregateSpec, commandSpec, type ErrorExpectation } from "./given-when-then.js";
