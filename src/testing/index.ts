@@ -12,6 +12,14 @@ export {
   dedupStoreContract,
 } from "./dedup-store-contract.js";
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
-export { type EventStoreContractOptions, eventStoreContract } from "./event-store-contract.js";
+export { type EventStoreContractOptions, eventStoreContract, type HeldCommit } from "./event-store-contract.js";
 export { aggregateSpec, commandSpec, type ErrorExpectation } from "./given-when-then.js";
+export { holdCommitIn, type TransactionAppender } from "./hold-commit.js";
+export {
+  type RemoteBusContractOptions,
+  type RemoteBusRoute,
+  type RemoteBusRouteSettings,
+  remoteBusContract,
+  type SentRequest,
+} from "./remote-bus-contract.js";
 export { type SnapshotStoreContractOptions, snapshotStoreContract } from "./snapshot-store-contract.js";

@@ -1,12 +1,16 @@
 /** The core's in-memory implementations: no service, no compatibility flag. */
+// The idempotency store's port, in-memory store and contract are in @eventflows/core/hono today.
+import { InMemoryIdempotencyStore, idempotencyStoreContract } from "../../../adapters/hono/index.js";
 import {
   InMemoryCheckpointStore,
+  InMemoryDedupStore,
   InMemoryEventBus,
   InMemoryEventStore,
   InMemorySnapshotStore,
 } from "../../../src/index.js";
 import {
   checkpointStoreContract,
+  dedupStoreContract,
   eventBusContract,
   eventStoreContract,
   snapshotStoreContract,
@@ -54,6 +58,26 @@ export const inMemorySuites: SuiteModule = {
         suite: snapshotStoreContract({
           name: "InMemorySnapshotStore contract",
           create: (options) => new InMemorySnapshotStore(options),
+        }),
+      }),
+    },
+    {
+      name: "in-memory dedup store",
+      contract: "dedupStoreContract",
+      open: () => ({
+        suite: dedupStoreContract({
+          name: "InMemoryDedupStore contract",
+          create: (settings) => new InMemoryDedupStore(settings),
+        }),
+      }),
+    },
+    {
+      name: "in-memory idempotency store",
+      contract: "idempotencyStoreContract",
+      open: () => ({
+        suite: idempotencyStoreContract({
+          name: "InMemoryIdempotencyStore contract",
+          create: (settings) => new InMemoryIdempotencyStore(settings),
         }),
       }),
     },
