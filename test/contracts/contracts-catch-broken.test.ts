@@ -47,12 +47,12 @@ describe("eventStoreContract catches broken stores", () => {
   test("bigserial positions, taken at insert, that a late commit slips below: the never-skip case fails", async () => {
     const failed = await failedCases(storeSuite("at-insert"));
     expect(startsWithEach(failed, [SKIPS_LATE_COMMITS])).toBe(true);
-  });
+  }, 30_000);
 
   test("positions by transaction start: the within-stream order case fails", async () => {
     const failed = await failedCases(storeSuite("by-transaction"));
     expect(startsWithEach(failed, [FEED_OUT_OF_VERSION_ORDER])).toBe(true);
-  });
+  }, 30_000);
 
   test("a store that claims idempotent appends without them: the retry case fails", async () => {
     const failed = await failedCases(storeSuite("at-commit", true));
