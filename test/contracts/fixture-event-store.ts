@@ -75,6 +75,7 @@ export class FixtureEventStore extends EventStore {
         await this.afterCommit(events);
       },
       abandon: async () => {
+        if (!tx.open) return;
         tx.open = false;
         this.#transactions.delete(tx);
         for (const row of tx.rows) this.#rows.splice(this.#rows.indexOf(row), 1);
