@@ -22,6 +22,7 @@ const steps: readonly Step[] = [
   { name: "typecheck", command: [bin("tsc"), "--noEmit", "-p", "tsconfig.json"] },
   { name: "typecheck-tests", command: [bin("tsc"), "--noEmit", "-p", "tsconfig.test.json"] },
   { name: "lint", command: [bin("biome"), "check", "."] },
+  { name: "imports", command: [bun, "scripts/check-imports.ts"] },
   { name: "unit", command: [bun, "test", "--timeout", "60000"], services: true },
   { name: "build", command: [bun, "scripts/build.ts"] },
   { name: "portability", command: [bun, "scripts/check-portability.ts"] },

@@ -1,5 +1,4 @@
-import { ValidationError } from "../../src/index.js";
-import { checkDedupId, type DedupStore } from "../eventbridge/index.js";
+import { checkDedupId, type DedupStore, ValidationError } from "../../src/index.js";
 import { num, readNumber, str } from "./attribute-value.js";
 import {
   DynamoDbKeyedStore,

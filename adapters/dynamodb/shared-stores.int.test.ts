@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ulid, ValidationError } from "../../src/index.js";
-import { idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
+import { dedupStoreContract, idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import { dedupStoreContract } from "../eventbridge/index.js";
 import {
   createDynamoDbClient,
   DEDUP_PARTITION_PREFIX,

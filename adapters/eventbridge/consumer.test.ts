@@ -134,6 +134,7 @@ describe("SqsEventConsumer", () => {
       message(good),
     ]);
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(bodies.map((_, i) => `bad-${i}`));
+    expect(failures).toHaveLength(bodies.length);
     expect(failures.every((f) => isValidationError(f.error))).toBe(true);
     expect(failures.map((f) => (f.error as Error).message).join("\n")).not.toContain("not json");
     expect(seen).toEqual([good.id]);
@@ -155,6 +156,8 @@ describe("SqsEventConsumer", () => {
     const result = await consumer.consume(messages);
     expect(seen).toEqual([1]);
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(messages.slice(1).map((m) => m.messageId));
+    expect(failures).toHaveLength(3);
+    expect(failures[0]?.error).not.toBeInstanceOf(OrderBlockedError);
     expect(failures.slice(1).every((f) => f.error instanceof OrderBlockedError)).toBe(true);
   });
 

@@ -1,11 +1,13 @@
 import {
+  callHook,
+  type DedupStore,
   EventBus,
   type EventEnvelope,
   type EventHandler,
+  InMemoryDedupStore,
   isEventFlowsError,
   ValidationError,
 } from "../../src/index.js";
-import { type DedupStore, InMemoryDedupStore } from "./dedup-store.js";
 import { HandlersFailedError, OrderBlockedError } from "./errors.js";
 import type { EventBridgeEvent } from "./eventbridge-types.js";
 import { type EventBridgeMapping, envelopeMapping } from "./mapping.js";
@@ -126,11 +128,7 @@ export class SqsEventConsumer {
   }
 
   #fail(failure: MessageFailure): MessageFailure {
-    try {
-      this.#onFailure(failure);
-    } catch (hookError) {
-      console.error("[eventflows] the onFailure hook itself threw", hookError);
-    }
+    callHook("onFailure", this.#onFailure, failure);
     return failure;
   }
 }

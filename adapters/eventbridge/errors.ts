@@ -1,6 +1,6 @@
 import { type EventEnvelope, EventFlowsError, ServiceError } from "../../src/index.js";
 import type { DeadLetter } from "./dead-letters.js";
-import type { EventBridgePublishResult } from "./event-bus.js";
+import type { EventBridgePublishResult } from "./publish-result.js";
 
 /** Error codes of this adapter, stable across releases. */
 export const EventBridgeErrorCode = {

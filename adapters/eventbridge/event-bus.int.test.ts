@@ -159,6 +159,7 @@ describe("EventBridgeEventBus on moto", () => {
     expect(new Set(result.published.map((p) => p.eventId)).size).toBe(1_000);
     expect(received).toHaveLength(1_000);
     expect(duplicates).toBe(0);
+    expect(calls.size).toBe(1_000);
     expect([...calls.values()].every((count) => count === 1)).toBe(true);
     for (const event of received) expect(event).toEqual(byId.get(event.id) as EventEnvelope);
     expect(await drainQueue(sqs, eventsQueueUrl)).toHaveLength(0);
@@ -441,6 +442,7 @@ describe("SQS consumer on moto", () => {
       const poll = await receiveAndConsume({ client: sqs, queueUrl: eventsQueueUrl, consumer });
       expect(poll.received).toBe(4);
       expect(poll.result.batchItemFailures).toHaveLength(3);
+      expect(failures).toHaveLength(3);
       expect(failures.every((f) => isValidationError(f.error))).toBe(true);
       expect(seen).toEqual([good]);
       expect(poll.deleted).toBe(1);

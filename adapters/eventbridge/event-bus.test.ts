@@ -6,7 +6,7 @@ import {
   PayloadTooLargeError,
   ValidationError,
 } from "../../src/index.js";
-import { eventBusContract, registerContract, testEnvelope } from "../../src/testing/index.js";
+import { testEnvelope } from "../../src/testing/index.js";
 import { EventBridgeEventBus, type EventBridgeEventBusOptions, MAX_REQUEST_BYTES } from "./index.js";
 
 // No request may leave these tests: a fetch that records and refuses proves nothing was sent.
@@ -27,13 +27,25 @@ beforeEach(() => {
   sent.length = 0;
 });
 
-registerContract(
-  eventBusContract({
-    name: "EventBridgeEventBus contract (a remote bus: subscribe is refused, consumers read SQS)",
-    create: (options) => bus(options),
-  }),
-  { describe, test },
-);
+// The remote-bus contract runs against moto (remote-bus-contract.int.test.ts); here, what a
+// remote bus cannot do.
+describe("EventBridgeEventBus has no local subscribers", () => {
+  test("every way to subscribe is refused with a ValidationError naming the consumer; nothing is sent", () => {
+    const remote = bus();
+    expect(remote.capabilities.localSubscribers).toBe(false);
+    const attempts = [
+      () => remote.subscribe({ all: true }, () => undefined),
+      () => remote.subscribeToAll(() => undefined),
+      () => remote.subscribeToType("Placed", () => undefined),
+      () => remote.subscribeToCategory("Order", () => undefined),
+    ];
+    for (const attempt of attempts) {
+      expect(attempt).toThrow(ValidationError);
+      expect(attempt).toThrow(/no local subscribers/);
+    }
+    expect(sent).toHaveLength(0);
+  });
+});
 
 describe("EventBridgeEventBus input checks (nothing is sent)", () => {
   test("a batch with invalid envelopes is refused whole, every problem listed", async () => {

@@ -1,4 +1,5 @@
 import {
+  callHook,
   EventBus,
   type EventBusCapabilities,
   type EventBusOptions,
@@ -7,7 +8,6 @@ import {
   type HandlerFailure,
   type Issue,
   PayloadTooLargeError,
-  type PublishResult,
   ServiceError,
   type SubscribeOptions,
   type SubscriptionPattern,
@@ -42,6 +42,7 @@ import {
   envelopeIssues,
   envelopeMapping,
 } from "./mapping.js";
+import type { EventBridgePublishResult } from "./publish-result.js";
 
 /** EventBridge's limits for one PutEvents request. */
 export const MAX_ENTRIES_PER_REQUEST = 10;
@@ -94,14 +95,6 @@ export interface EventBridgeEventBusOptions extends EventBusOptions, EnvelopeMap
    * events make `publish` throw a {@link PublishIncompleteError} naming them.
    */
   readonly deadLetter?: DeadLetterQueueOptions | DeadLetterHandler;
-}
-
-/** What `publish` did, event by event. */
-export interface EventBridgePublishResult extends PublishResult {
-  /** Events EventBridge accepted, with the id it gave each. `delivered` counts them. */
-  readonly published: readonly { readonly event: EventEnvelope; readonly eventId: string }[];
-  /** Events EventBridge did not take, now in the dead-letter queue or handed to the handler. Also in `failures`. */
-  readonly deadLettered: readonly DeadLetter[];
 }
 
 interface Pending {
@@ -302,11 +295,7 @@ export class EventBridgeEventBus extends EventBus {
       event: letter.event,
       subscription: this.#subscription,
     };
-    try {
-      this.#onError?.(failure);
-    } catch (hookError) {
-      console.error("[eventflows] the onError hook itself threw", hookError);
-    }
+    if (this.#onError !== undefined) callHook("onError", this.#onError, failure);
     return failure;
   }
 }

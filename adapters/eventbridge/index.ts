@@ -3,6 +3,22 @@
  * retries and a dead-letter queue), and consume them from the SQS queue a rule delivers to, with
  * deduplication and partial batch failures. Web standards only, on the shared AWS client.
  */
+
+// The dedup store port and its contract live in the core since other adapters implement them;
+// re-exported here, where consumers first meet them, so existing imports keep working.
+export {
+  checkDedupId,
+  type DedupStore,
+  dedupIdIssues,
+  InMemoryDedupStore,
+  type InMemoryDedupStoreOptions,
+  MAX_DEDUP_ID_LENGTH,
+} from "../../src/index.js";
+export {
+  type DedupStoreContractOptions,
+  type DedupStoreContractSettings,
+  dedupStoreContract,
+} from "../../src/testing/index.js";
 export {
   type ConsumeResult,
   createSqsEventConsumer,
@@ -21,26 +37,12 @@ export {
   deadLetterBody,
   SQS_MAX_MESSAGE_BYTES,
 } from "./dead-letters.js";
-export {
-  checkDedupId,
-  type DedupStore,
-  dedupIdIssues,
-  InMemoryDedupStore,
-  type InMemoryDedupStoreOptions,
-  MAX_DEDUP_ID_LENGTH,
-} from "./dedup-store.js";
-export {
-  type DedupStoreContractOptions,
-  type DedupStoreContractSettings,
-  dedupStoreContract,
-} from "./dedup-store-contract.js";
 export { EventBridgeErrorCode, HandlersFailedError, OrderBlockedError, PublishIncompleteError } from "./errors.js";
 export {
   type DeadLetterQueueOptions,
   type EntryRetryOptions,
   EventBridgeEventBus,
   type EventBridgeEventBusOptions,
-  type EventBridgePublishResult,
   MAX_ENTRIES_PER_REQUEST,
   MAX_REQUEST_BYTES,
   RETRYABLE_ENTRY_CODES,
@@ -62,4 +64,5 @@ export {
   envelopeIssues,
   envelopeMapping,
 } from "./mapping.js";
+export type { EventBridgePublishResult } from "./publish-result.js";
 export { type ReceiveAndConsumeOptions, type ReceiveAndConsumeResult, receiveAndConsume } from "./sqs-poller.js";

@@ -1,5 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
-import { type DedupStore, dedupIdIssues } from "../eventbridge/index.js";
+import { type DedupStore, dedupIdIssues, type Issue, ValidationError } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ValidationError } from "../../src/index.js";
-import { idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
+import { dedupStoreContract, idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { dedupStoreContract } from "../eventbridge/index.js";
 import { PostgresDedupStore, PostgresEventStore, PostgresIdempotencyStore, type PostgresSql } from "./index.js";
 
 let sql: PostgresSql;

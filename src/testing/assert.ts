@@ -24,18 +24,17 @@ export async function assertRejects(
   code: string,
   message = "expected a rejection",
 ): Promise<Error> {
-  let outcome: unknown;
+  let resolved: unknown;
   try {
-    await action();
+    resolved = await action();
   } catch (error) {
-    outcome = error;
     const actualCode = (error as { code?: unknown })?.code;
     if (actualCode !== code) {
       throw new AssertionError(`${message}: expected error code ${code}, got ${String(actualCode)} (${String(error)})`);
     }
     return error as Error;
   }
-  throw new AssertionError(`${message}: expected error code ${code}, but it resolved to ${show(outcome)}`);
+  throw new AssertionError(`${message}: expected error code ${code}, but it resolved to ${show(resolved)}`);
 }
 
 export async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {

@@ -1,7 +1,7 @@
 import { ErrorCode } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import type { EventStore, EventStoreOptions } from "../event-store/event-store.js";
-import type { ExpectedVersion } from "../event-store/types.js";
+import type { AppendToStreamOptions, ExpectedVersion } from "../event-store/types.js";
 import type { EventEnvelope, NewEvent } from "../events/envelope.js";
 import { isUlid, ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
@@ -19,6 +19,25 @@ export interface EventStoreContractOptions {
   readonly dispose?: (store: EventStore) => void | Promise<void>;
   /** Events in the "long stream" case; enough to cross the backend's page size. Defaults to 1,000. */
   readonly longStreamLength?: number;
+  /**
+   * Opens a commit and holds it: appends made through the returned {@link HeldCommit} take their
+   * place in the store (a transaction, a reserved position) but stay invisible until `commit()`.
+   * With it, the global-order cases hold a commit open below a position a reader has passed, as a
+   * slow transaction does; stores whose appends cannot be held open (one atomic request each)
+   * leave it out, and those cases run with concurrent writers instead. PostgreSQL's test fixture
+   * implements it with `withTransaction`.
+   */
+  readonly holdCommit?: (store: EventStore) => Promise<HeldCommit>;
+}
+
+/** A commit held open by {@link EventStoreContractOptions.holdCommit}. */
+export interface HeldCommit {
+  /** Appends inside the held commit; resolves once the append has run there (not committed). */
+  append(streamId: string, events: readonly NewEvent[], options?: AppendToStreamOptions): Promise<void>;
+  /** Commits what was appended; resolves once it is committed. */
+  commit(): Promise<void>;
+  /** Abandons the held commit if it has not committed (cleanup after a failed case); never throws. */
+  abandon(): Promise<void>;
 }
 
 /** The behaviour every EventStore must have. Capability flags select cases; nothing is skipped silently. */
@@ -57,13 +76,7 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       assert(!Number.isNaN(Date.parse(event.timestamp)) && event.timestamp.endsWith("Z"), "timestamp is ISO UTC");
       assertEqual(event.streamId, id);
     }
-    if (store.capabilities.globalOrder) {
-      const positions = result.events.map((e) => e.globalPosition ?? 0);
-      assert(
-        positions.every((p, i) => p > 0 && (i === 0 || p > (positions[i - 1] ?? 0))),
-        "positions increase",
-      );
-    }
+    if (store.capabilities.globalOrder) assertIncreasing(result.events, 3, "positions");
   });
 
   add("reads back exactly what was appended, ids and metadata included", async (store) => {
@@ -352,21 +365,21 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       }));
       await store.appendToStream(id, batch, { expectedVersion: written });
     }
+    assert(length > 0, "longStreamLength is positive");
     const forward = await collect(store.readStream(id));
     assertEqual(forward.length, length, "forward count");
-    assert(
-      forward.every((e, i) => e.version === i + 1 && (e.data as { n: number }).n === i + 1),
-      "forward order",
-    );
+    const firstOutOfOrder = forward.findIndex((e, i) => e.version !== i + 1 || (e.data as { n: number }).n !== i + 1);
+    assertEqual(firstOutOfOrder, -1, "forward order: index of the first event out of place");
     const backward = await collect(store.readStream(id, { direction: "backward" }));
     assertEqual(backward.length, length, "backward count");
-    assert(
-      backward.every((e, i) => e.version === length - i),
-      "backward order",
+    assertEqual(
+      backward.findIndex((e, i) => e.version !== length - i),
+      -1,
+      "backward order: index of the first event out of place",
     );
   });
 
-  add("reads all events in global order, after a position, with a limit", async (store) => {
+  add(`reads all events in global order, after a position, with a limit ${WITHOUT_GLOBAL_ORDER}`, async (store) => {
     if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
     const a = stream("a");
     const b = stream("b");
@@ -384,11 +397,8 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       [1, 2, 3, 4],
       "append order",
     );
+    assertIncreasing(all, 4, "positions");
     const positions = all.map((e) => e.globalPosition ?? 0);
-    assert(
-      positions.every((p, i) => i === 0 || p > (positions[i - 1] ?? 0)),
-      "increasing positions",
-    );
     const afterSecond = mine(await collect(store.readAll({ after: positions[1] })));
     assertEqual(
       afterSecond.map((e) => e.data),
@@ -398,6 +408,79 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     const limited = await collect(store.readAll({ after: positions[0], maxCount: 2 }));
     assertEqual(limited.length, 2, "maxCount");
     assert((limited[0]?.globalPosition ?? 0) > (positions[0] ?? 0), "after is exclusive");
+  });
+
+  const hold = options.holdCommit;
+  const heldOrConcurrent = hold === undefined ? " (no holdCommit hook: checked with concurrent writers)" : "";
+
+  add(
+    `a reader never passes an event that commits later with a lower position${heldOrConcurrent} ${WITHOUT_GLOBAL_ORDER}`,
+    async (store) => {
+      if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
+      if (hold === undefined) return concurrentWritersNeverSkipped(store);
+      const held = stream("held");
+      const late = stream("late");
+      const start = await lastPosition(store);
+      const commit = await hold(store);
+      let committed = false;
+      try {
+        await commit.append(held, [{ type: "Held", data: 1 }]);
+        // Commits while the held append, which took its place first, is still open.
+        await store.appendToStream(late, [{ type: "CommittedFirst", data: 2 }]);
+        // A reader reads what it can, keeps its checkpoint, and resumes from it after the commit.
+        const before = await collect(store.readAll({ after: start }));
+        const checkpoint = before[before.length - 1]?.globalPosition ?? start;
+        await commit.commit();
+        committed = true;
+        // Eventually: a store may hold readers back while other transactions (not this case's) are open.
+        await eventually(async () => {
+          const after = await collect(store.readAll({ after: checkpoint }));
+          const read = [...before, ...after].filter((e) => e.streamId === held || e.streamId === late);
+          assertEqual(
+            read.map((e) => e.type).sort(),
+            ["CommittedFirst", "Held"],
+            "a reader resuming from its checkpoint saw each event once",
+          );
+        });
+        const all = (await collect(store.readAll({ after: start }))).filter(
+          (e) => e.streamId === held || e.streamId === late,
+        );
+        assertIncreasing(all, 2, "positions of both events");
+      } finally {
+        if (!committed) await commit.abandon();
+      }
+    },
+  );
+
+  add(`within a stream, feed order is version order${heldOrConcurrent} ${WITHOUT_GLOBAL_ORDER}`, async (store) => {
+    if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
+    if (hold === undefined) return concurrentStreamsInVersionOrder(store);
+    const ordered = stream("ordered");
+    const elsewhere = stream("elsewhere");
+    const start = await lastPosition(store);
+    const commit = await hold(store);
+    let committed = false;
+    try {
+      // The held commit starts first (writing elsewhere), then appends version 2 after a
+      // younger commit wrote version 1: its place in the feed must still follow version 1.
+      await commit.append(elsewhere, [{ type: "Elsewhere", data: 0 }]);
+      await store.appendToStream(ordered, [{ type: "Version1", data: 1 }], { expectedVersion: "no-stream" });
+      await commit.append(ordered, [{ type: "Version2", data: 2 }], { expectedVersion: 1 });
+      await commit.commit();
+      committed = true;
+    } finally {
+      if (!committed) await commit.abandon();
+    }
+    // Eventually: a store may hold readers back while other transactions (not this case's) are open.
+    await eventually(async () => {
+      const feed = (await collect(store.readAll({ after: start }))).filter((e) => e.streamId === ordered);
+      assertEqual(
+        feed.map((e) => e.version),
+        [1, 2],
+        "the stream's versions in feed order",
+      );
+      assertIncreasing(feed, 2, "positions of the stream's events");
+    });
   });
 
   add(
@@ -446,23 +529,39 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   );
 
   add(
-    "a retried append with the same event ids is not duplicated",
-    async (store) => {
+    "a retried append with the same event ids is not duplicated, whatever its expected version " +
+      '(without idempotentAppends: not checked for "any"; a retry at the exact version is refused as a conflict)',
+    async (store, bus) => {
       const id = stream();
+      const published: string[] = [];
+      bus.subscribeToAll((event) => {
+        if (event.streamId === id) published.push(event.id);
+      });
       const batch = [
         { id: ulid(), type: "Once", data: 1 },
         { id: ulid(), type: "Once", data: 2 },
       ];
       const first = await store.appendToStream(id, batch, { expectedVersion: "no-stream" });
       if (!store.capabilities.idempotentAppends) {
-        await assertRejects(
-          () => store.appendToStream(id, batch, { expectedVersion: "no-stream" }),
-          ErrorCode.Concurrency,
-        );
+        for (const expectedVersion of ["no-stream", 0] as const) {
+          await assertRejects(
+            () => store.appendToStream(id, batch, { expectedVersion }),
+            ErrorCode.Concurrency,
+            `a retry expecting ${JSON.stringify(expectedVersion)}`,
+          );
+        }
       } else {
-        const retry = await store.appendToStream(id, batch, { expectedVersion: "no-stream" });
-        assertEqual(retry.nextExpectedVersion, first.nextExpectedVersion, "same result");
-        assertEqual(retry.published, undefined, "not published twice");
+        for (const expectedVersion of ["no-stream", 0, "any", "stream-exists"] as const) {
+          const retry = await store.appendToStream(id, batch, { expectedVersion });
+          const label = `a retry expecting ${JSON.stringify(expectedVersion)}`;
+          assertEqual(retry.nextExpectedVersion, first.nextExpectedVersion, `${label}: same next version`);
+          assertEqual(
+            retry.events.map((e) => [e.id, e.version]),
+            first.events.map((e) => [e.id, e.version]),
+            `${label}: the stored events`,
+          );
+          assertEqual(retry.published, undefined, `${label}: not published twice`);
+        }
         const reused = await assertRejects(
           () => store.appendToStream(stream(), [batch[0] as NewEvent]),
           ErrorCode.Validation,
@@ -471,6 +570,11 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
         assert(reused.message.includes("already"), "says the id is taken");
       }
       assertEqual(await store.getStreamVersion(id), 2, "stored once");
+      assertEqual(
+        published,
+        first.events.map((e) => e.id),
+        "published once",
+      );
     },
     true,
   );
@@ -488,7 +592,7 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   });
 
   add(
-    "subscribeToAll catches up from a checkpoint, follows new events, and retries a failing handler",
+    `subscribeToAll catches up from a checkpoint, follows new events, and retries a failing handler ${WITHOUT_GLOBAL_ORDER}`,
     async (store) => {
       if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
       const id = stream();
@@ -525,6 +629,81 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
 
 const lastPosition = (store: EventStore) => store.getLastGlobalPosition();
 
+/** What the global-order cases check of a store without global order, named in each case. */
+const WITHOUT_GLOBAL_ORDER =
+  "(without globalOrder: readAll, getLastGlobalPosition and subscribeToAll are refused with a ValidationError)";
+
 async function assertNoGlobalOrder(store: EventStore): Promise<void> {
-  await assertRejects(() => store.subscribeToAll({ handler: () => undefined }), ErrorCode.Validation);
+  await assertRejects(() => collect(store.readAll()), ErrorCode.Validation, "readAll");
+  await assertRejects(() => store.getLastGlobalPosition(), ErrorCode.Validation, "getLastGlobalPosition");
+  await assertRejects(() => store.subscribeToAll({ handler: () => undefined }), ErrorCode.Validation, "subscribeToAll");
+}
+
+/** Checks there are `count` events and their global positions strictly increase (never vacuously). */
+function assertIncreasing(events: readonly EventEnvelope[], count: number, label: string): void {
+  assertEqual(events.length, count, `${label}: event count`);
+  const positions = events.map((e) => e.globalPosition);
+  const broken = positions.findIndex(
+    (p, i) => typeof p !== "number" || p <= 0 || (i > 0 && p <= (positions[i - 1] as number)),
+  );
+  assert(broken === -1, `${label} increase: ${JSON.stringify(positions)}`);
+}
+
+/** Writers append concurrently while a reader follows the feed from checkpoints: none is skipped. */
+async function concurrentWritersNeverSkipped(store: EventStore): Promise<void> {
+  const start = await lastPosition(store);
+  const prefix = `Contract_race-${ulid()}`;
+  const [writers, perWriter] = [8, 10];
+  let writing = true;
+  const written = Promise.all(
+    Array.from({ length: writers }, async (_, writer) => {
+      for (let n = 0; n < perWriter; n++) {
+        await store.appendToStream(`${prefix}-${writer}-${n}`, [{ type: "Raced", data: { writer, n } }]);
+      }
+    }),
+  ).finally(() => {
+    writing = false;
+  });
+  const seen: EventEnvelope[] = [];
+  let checkpoint = start;
+  // Reads until one full read after every writer finished: a reader that passed an event never sees it.
+  for (let last = false; !last; ) {
+    last = !writing;
+    for (const event of await collect(store.readAll({ after: checkpoint }))) {
+      checkpoint = event.globalPosition ?? checkpoint;
+      if (event.streamId.startsWith(prefix)) seen.push(event);
+    }
+    // Yields to the writers between reads; the loop ends on `writing`, not on time.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  await written;
+  assertEqual(seen.length, writers * perWriter, "events the reader saw");
+  assertEqual(new Set(seen.map((e) => e.id)).size, writers * perWriter, "each once");
+}
+
+/** Writers append to a few streams concurrently: each stream's events come in version order in the feed. */
+async function concurrentStreamsInVersionOrder(store: EventStore): Promise<void> {
+  const start = await lastPosition(store);
+  const streams = Array.from({ length: 3 }, (_, i) => `Contract_interleaved${i}-${ulid()}`);
+  const [writers, perWriter] = [6, 8];
+  await Promise.all(
+    Array.from({ length: writers }, async (_, writer) => {
+      for (let n = 0; n < perWriter; n++) {
+        await store.appendToStream(streams[(writer + n) % streams.length] as string, [
+          { type: "Interleaved", data: { writer, n } },
+          { type: "Interleaved", data: { writer, n, second: true } },
+        ]);
+      }
+    }),
+  );
+  const feed = await collect(store.readAll({ after: start }));
+  for (const id of streams) {
+    const versions = feed.filter((e) => e.streamId === id).map((e) => e.version);
+    assertEqual(
+      versions,
+      Array.from({ length: versions.length }, (_, i) => i + 1),
+      `versions of ${id} in feed order`,
+    );
+  }
+  assertEqual(feed.filter((e) => streams.includes(e.streamId)).length, writers * perWriter * 2, "events in the feed");
 }

@@ -6,12 +6,25 @@ export { AssertionError, assert, assertEqual, assertRejects, collect, eventually
 export { type CheckpointStoreContractOptions, checkpointStoreContract } from "./checkpoint-store-contract.js";
 export type { CaseResult, ContractCase, ContractSuite, TestFramework } from "./contract.js";
 export { registerContract, runContract } from "./contract.js";
+export {
+  type DedupStoreContractOptions,
+  type DedupStoreContractSettings,
+  dedupStoreContract,
+} from "./dedup-store-contract.js";
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
-export { type EventStoreContractOptions, eventStoreContract } from "./event-store-contract.js";
+export { type EventStoreContractOptions, eventStoreContract, type HeldCommit } from "./event-store-contract.js";
 export { aggregateSpec, commandSpec, type ErrorExpectation } from "./given-when-then.js";
+export { holdCommitIn, type TransactionAppender } from "./hold-commit.js";
 export {
   type IdempotencyStoreContractOptions,
   type IdempotencyStoreContractSettings,
   idempotencyStoreContract,
 } from "./idempotency-store-contract.js";
+export {
+  type RemoteBusContractOptions,
+  type RemoteBusRoute,
+  type RemoteBusRouteSettings,
+  remoteBusContract,
+  type SentRequest,
+} from "./remote-bus-contract.js";
 export { type SnapshotStoreContractOptions, snapshotStoreContract } from "./snapshot-store-contract.js";

@@ -464,7 +464,8 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
   });
 
   add(
-    "payload size: over capabilities.maxPayloadBytes is refused with PayloadTooLargeError, nothing written",
+    "payload size: over capabilities.maxPayloadBytes is refused with PayloadTooLargeError, nothing written " +
+      "(without a limit: a 256 KiB state is stored and read back)",
     async (make) => {
       const store = await make();
       const id = stream();

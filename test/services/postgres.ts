@@ -90,7 +90,7 @@ async function reusable(): Promise<ClusterState | undefined> {
   try {
     const state = JSON.parse(readFileSync(stateFile, "utf8")) as ClusterState;
     if (!existsSync(join(state.dataDir, "postmaster.pid"))) return undefined;
-    return (await portOpen(state.port)) && ready(state) ? state : undefined;
+    return (await portOpen(state.port)) && (await ready(state)) ? state : undefined;
   } catch {
     return undefined;
   }
@@ -171,7 +171,7 @@ async function launch(): Promise<ClusterState> {
     throw new ServiceStartError("postgres", `pg_ctl start failed: ${String(error)}\n${log.slice(-2_000)}`);
   }
   const cluster = { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, dataDir, binDir };
-  if (!ready(cluster)) {
+  if (!(await ready(cluster))) {
     await stopCluster(cluster);
     throw new ServiceStartError("postgres", `the server on port ${port} does not accept connections`);
   }
@@ -183,10 +183,20 @@ function chownToServiceUser(path: string): void {
   if (result.status !== 0) throw new ServiceStartError("postgres", `chown ${path} failed: ${result.stderr}`);
 }
 
-function ready(cluster: ClusterState): boolean {
-  const isReady = join(cluster.binDir, "pg_isready");
-  if (!existsSync(isReady)) return true;
-  return spawnSync(isReady, ["-h", "127.0.0.1", "-p", String(cluster.port), "-U", "postgres"]).status === 0;
+/**
+ * The server answers a query on the URL the tests use. A query rather than pg_isready, which is not
+ * installed everywhere (its absence used to count as ready) and only says the postmaster listens.
+ */
+async function ready(cluster: Pick<ClusterState, "url">): Promise<boolean> {
+  const sql = postgres(cluster.url, { max: 1, connect_timeout: 5, onnotice: () => undefined });
+  try {
+    await sql`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
 }
 
 async function stopCluster(cluster: ClusterState): Promise<void> {

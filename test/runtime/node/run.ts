@@ -10,12 +10,14 @@ import { join } from "node:path";
 import { repoRoot } from "../../../scripts/lib/package-exports.ts";
 import { startServices, stopServices } from "../../services/index.ts";
 import { assertBuilt, bundleRuntimeTest } from "../bundle.ts";
+import { exportedContracts } from "../exported-contracts.ts";
 import { servicesFor } from "../suites/index.ts";
 
 async function main(): Promise<number> {
   assertBuilt();
-  // Inside the package folder, so Node resolves `@eventflows/core` to this package's "exports".
-  const outDir = join(repoRoot, ".cache", "runtime", "node");
+  // Inside the package folder, so Node resolves `@eventflows/core` to this package's "exports";
+  // not under .cache/, which may be a link to another checkout's (Node resolves from the real path).
+  const outDir = join(import.meta.dirname, ".out");
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const testFile = join(outDir, "contracts.node.mjs");
@@ -42,7 +44,11 @@ async function main(): Promise<number> {
         `--test-reporter-destination=${tapFile}`,
         testFile,
       ],
-      { cwd: repoRoot, stdio: "inherit", env: process.env },
+      {
+        cwd: repoRoot,
+        stdio: "inherit",
+        env: { ...process.env, EVENTFLOWS_EXPORTED_CONTRACTS: JSON.stringify(await exportedContracts()) },
+      },
     );
     const tap = readFileSync(tapFile, "utf8");
     const count = (label: string) => Number(new RegExp(`^# ${label} (\\d+)$`, "m").exec(tap)?.[1] ?? Number.NaN);

@@ -2,9 +2,21 @@
  * @eventflows/core/dynamodb against the harness's DynamoDB Local (AWS_ENDPOINT_URL_DYNAMODB), with
  * and without the global feed. aws4fetch is web-standard, so no compatibility flag.
  */
-import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSnapshotStore } from "../../../adapters/dynamodb/index.js";
+import {
+  createDynamoDbClient,
+  DynamoDbDedupStore,
+  DynamoDbEventStore,
+  DynamoDbIdempotencyStore,
+  DynamoDbSnapshotStore,
+} from "../../../adapters/dynamodb/index.js";
 import { ulid } from "../../../src/index.js";
-import { eventStoreContract, snapshotStoreContract } from "../../../src/testing/index.js";
+import {
+  type ContractSuite,
+  dedupStoreContract,
+  eventStoreContract,
+  idempotencyStoreContract,
+  snapshotStoreContract,
+} from "../../../src/testing/index.js";
 import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
 
 /** DynamoDB Local accepts any alphanumeric key id; the region only has to be consistent. */
@@ -55,8 +67,46 @@ const snapshotStoreSuite: RuntimeSuite = {
   },
 };
 
+/** A store of keyed items (dedup, idempotency) in an event store's table, with expiry by TTL. */
+function keyedStoreSuite(
+  name: string,
+  contract: string,
+  suite: (options: typeof LOCAL & { endpoint: string; tableName: string }) => ContractSuite,
+): RuntimeSuite {
+  return {
+    name,
+    contract,
+    open: async (env) => {
+      const endpoint = requiredVariable(env, "AWS_ENDPOINT_URL_DYNAMODB");
+      const tableName = `runtime_keyed_${ulid()}`;
+      const options = { ...LOCAL, endpoint, tableName };
+      await new DynamoDbEventStore(options).ensureTable();
+      return {
+        suite: suite(options),
+        close: async () => {
+          await createDynamoDbClient({ ...LOCAL, endpoint }).send("DeleteTable", { TableName: tableName });
+        },
+      };
+    },
+  };
+}
+
+const dedupStoreSuite = keyedStoreSuite("dynamodb dedup store", "dedupStoreContract", (options) =>
+  dedupStoreContract({
+    name: "DynamoDbDedupStore contract",
+    create: (settings) => new DynamoDbDedupStore({ ...options, ...settings }),
+  }),
+);
+
+const idempotencyStoreSuite = keyedStoreSuite("dynamodb idempotency store", "idempotencyStoreContract", (options) =>
+  idempotencyStoreContract({
+    name: "DynamoDbIdempotencyStore contract",
+    create: (settings) => new DynamoDbIdempotencyStore({ ...options, ...settings }),
+  }),
+);
+
 export const dynamodbSuites: SuiteModule = {
   services: ["dynamodb"],
   workerdFlags: [],
-  suites: [eventStoreSuite(true), eventStoreSuite(false), snapshotStoreSuite],
+  suites: [eventStoreSuite(true), eventStoreSuite(false), snapshotStoreSuite, dedupStoreSuite, idempotencyStoreSuite],
 };

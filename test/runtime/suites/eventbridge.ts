@@ -1,35 +1,28 @@
 /**
- * @eventflows/core/eventbridge's bus under the EventBus contract, as its own tests run it: a
- * remote bus refuses in-process subscriptions, and no request may leave (a fetch that refuses),
- * so no service is needed. aws4fetch is web-standard: no compatibility flag.
+ * @eventflows/core/eventbridge under the remote-bus contract against the harness's moto
+ * (AWS_ENDPOINT_URL_EVENTS, AWS_ENDPOINT_URL_SQS): publishing, batching, dead letters and delivery
+ * through the SQS consumer. aws4fetch is web-standard: no compatibility flag.
  */
-import { EventBridgeEventBus } from "../../../adapters/eventbridge/index.js";
-import { eventBusContract } from "../../../src/testing/index.js";
-import type { SuiteModule } from "../runtime-suite.js";
+import { type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
+import { eventBridgeRemoteBusContract } from "./eventbridge-route.js";
 
-const refuse = async (): Promise<Response> => {
-  throw new Error("the EventBus contract must not send anything");
-};
-const aws = {
-  region: "us-east-1",
-  endpoint: "http://127.0.0.1:9",
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  fetch: refuse,
-};
+/** moto accepts any credentials; the region only has to be consistent. */
+function motoEndpoints(env: RuntimeEnv) {
+  const base = { region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } };
+  return {
+    events: { ...base, endpoint: requiredVariable(env, "AWS_ENDPOINT_URL_EVENTS") },
+    sqs: { ...base, endpoint: requiredVariable(env, "AWS_ENDPOINT_URL_SQS") },
+  };
+}
 
 export const eventbridgeSuites: SuiteModule = {
-  services: [],
+  services: ["moto"],
   workerdFlags: [],
   suites: [
     {
       name: "eventbridge event bus",
-      contract: "eventBusContract",
-      open: () => ({
-        suite: eventBusContract({
-          name: "EventBridgeEventBus contract (a remote bus: subscribe is refused, consumers read SQS)",
-          create: (options) => new EventBridgeEventBus({ aws, ...options }),
-        }),
-      }),
+      contract: "remoteBusContract",
+      open: (env) => ({ suite: eventBridgeRemoteBusContract(motoEndpoints(env)) }),
     },
   ],
 };

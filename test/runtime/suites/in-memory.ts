@@ -1,14 +1,19 @@
 /** The core's in-memory implementations: no service, no compatibility flag. */
+// The idempotency store's port, in-memory store and contract are in @eventflows/core/hono today.
 import {
   InMemoryCheckpointStore,
+  InMemoryDedupStore,
   InMemoryEventBus,
   InMemoryEventStore,
+  InMemoryIdempotencyStore,
   InMemorySnapshotStore,
 } from "../../../src/index.js";
 import {
   checkpointStoreContract,
+  dedupStoreContract,
   eventBusContract,
   eventStoreContract,
+  idempotencyStoreContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import type { SuiteModule } from "../runtime-suite.js";
@@ -54,6 +59,26 @@ export const inMemorySuites: SuiteModule = {
         suite: snapshotStoreContract({
           name: "InMemorySnapshotStore contract",
           create: (options) => new InMemorySnapshotStore(options),
+        }),
+      }),
+    },
+    {
+      name: "in-memory dedup store",
+      contract: "dedupStoreContract",
+      open: () => ({
+        suite: dedupStoreContract({
+          name: "InMemoryDedupStore contract",
+          create: (settings) => new InMemoryDedupStore(settings),
+        }),
+      }),
+    },
+    {
+      name: "in-memory idempotency store",
+      contract: "idempotencyStoreContract",
+      open: () => ({
+        suite: idempotencyStoreContract({
+          name: "InMemoryIdempotencyStore contract",
+          create: (settings) => new InMemoryIdempotencyStore(settings),
         }),
       }),
     },

@@ -1,15 +1,21 @@
 /** @eventflows/core/postgres against the harness's PostgreSQL (EVENTFLOWS_PG_URL), with the adapter's own client. */
+
 import {
   createPostgresClient,
   PostgresCheckpointStore,
+  PostgresDedupStore,
   PostgresEventStore,
+  PostgresIdempotencyStore,
   PostgresSnapshotStore,
 } from "../../../adapters/postgres/index.js";
 import { ulid } from "../../../src/index.js";
 import {
   type ContractSuite,
   checkpointStoreContract,
+  dedupStoreContract,
   eventStoreContract,
+  holdCommitIn,
+  idempotencyStoreContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -44,6 +50,7 @@ export const postgresSuites: SuiteModule = {
           eventStoreContract({
             name: "PostgresEventStore contract",
             create: (options) => new PostgresEventStore({ ...options, sql, schema }),
+            holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
           }),
         ),
     },
@@ -66,6 +73,28 @@ export const postgresSuites: SuiteModule = {
           snapshotStoreContract({
             name: "PostgresSnapshotStore contract",
             create: (options) => new PostgresSnapshotStore({ ...options, sql, schema }),
+          }),
+        ),
+    },
+    {
+      name: "postgres dedup store",
+      contract: "dedupStoreContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          dedupStoreContract({
+            name: "PostgresDedupStore contract",
+            create: (settings) => new PostgresDedupStore({ sql, schema, ...settings }),
+          }),
+        ),
+    },
+    {
+      name: "postgres idempotency store",
+      contract: "idempotencyStoreContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          idempotencyStoreContract({
+            name: "PostgresIdempotencyStore contract",
+            create: (settings) => new PostgresIdempotencyStore({ sql, schema, ...settings }),
           }),
         ),
     },

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { startServices, stopServices } from "../../services/index.ts";
 import { assertBuilt, bundleRuntimeTest } from "../bundle.ts";
+import { exportedContracts } from "../exported-contracts.ts";
 import { SERVICE_VARIABLES, type SuiteModule } from "../runtime-suite.ts";
 import { coveredContracts, servicesFor, suiteModules } from "../suites/index.ts";
 import type { WorkerReport } from "./worker.ts";
@@ -39,19 +40,19 @@ function groupByFlags(): WorkerGroup[] {
   return [...groups.values()];
 }
 
-function workerEntry(group: WorkerGroup, withCoverage: boolean): string {
+function workerEntry(group: WorkerGroup, exported: readonly string[] | undefined): string {
   const suitesDir = join(import.meta.dirname, "..", "suites");
   const lines = [`import { workerFor } from ${JSON.stringify(join(import.meta.dirname, "worker.ts"))};`];
   for (const file of group.files) {
     lines.push(`import { ${exportName(file)} } from ${JSON.stringify(join(suitesDir, `${file}.ts`))};`);
   }
-  const covered = withCoverage ? `, ${JSON.stringify(coveredContracts())}` : "";
+  const covered = exported === undefined ? "" : `, ${JSON.stringify(exported)}, ${JSON.stringify(coveredContracts())}`;
   lines.push(`export default workerFor([${group.files.map(exportName).join(", ")}]${covered});`);
   return lines.join("\n");
 }
 
-async function runGroup(group: WorkerGroup, withCoverage: boolean, bindings: Record<string, string>) {
-  const script = await bundleRuntimeTest({ contents: workerEntry(group, withCoverage) }, "bundled", {
+async function runGroup(group: WorkerGroup, exported: readonly string[] | undefined, bindings: Record<string, string>) {
+  const script = await bundleRuntimeTest({ contents: workerEntry(group, exported) }, "bundled", {
     platform: "neutral",
     conditions: ["workerd", "worker", "browser", "module"],
     mainFields: ["browser", "module", "main"],
@@ -88,7 +89,7 @@ async function main(): Promise<number> {
     for (const [index, group] of groupByFlags().entries()) {
       const flags = group.flags.length === 0 ? "no compatibility flags" : `flags ${group.flags.join(", ")}`;
       console.log(`workerd-runtime: ${group.files.join(", ")} (compatibility date ${COMPATIBILITY_DATE}, ${flags})`);
-      const results = await runGroup(group, index === 0, bindings);
+      const results = await runGroup(group, index === 0 ? await exportedContracts() : undefined, bindings);
       let suite = "";
       for (const result of results) {
         if (result.suite !== suite) {

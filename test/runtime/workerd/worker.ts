@@ -12,8 +12,15 @@ export interface WorkerReport {
   readonly results: readonly CaseResult[];
 }
 
-/** `coveredContracts`: also run the coverage check against this list of every runtime's contracts. */
-export function workerFor(modules: readonly SuiteModule[], coveredContracts?: readonly string[]) {
+/**
+ * With `exportedContracts` and `coveredContracts`: also run the coverage check (every contract the
+ * package exports against every runtime suite's contract).
+ */
+export function workerFor(
+  modules: readonly SuiteModule[],
+  exportedContracts?: readonly string[],
+  coveredContracts?: readonly string[],
+) {
   return {
     async fetch(_request: Request, env: RuntimeEnv): Promise<Response> {
       const results: CaseResult[] = [];
@@ -31,7 +38,9 @@ export function workerFor(modules: readonly SuiteModule[], coveredContracts?: re
           results.push({ suite: runtimeSuite.name, name: "opens", ok: false, error: message, durationMs: 0 });
         }
       }
-      if (coveredContracts !== undefined) results.push(...(await runContract(coverageSuite(coveredContracts))));
+      if (exportedContracts !== undefined && coveredContracts !== undefined) {
+        results.push(...(await runContract(coverageSuite(exportedContracts, coveredContracts))));
+      }
       const report: WorkerReport = { results };
       return Response.json(report);
     },

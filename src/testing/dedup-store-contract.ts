@@ -1,6 +1,8 @@
-import { ErrorCode, ulid } from "../../src/index.js";
-import { assertEqual, assertRejects, type ContractCase, type ContractSuite } from "../../src/testing/index.js";
-import { type DedupStore, MAX_DEDUP_ID_LENGTH } from "./dedup-store.js";
+import { type DedupStore, MAX_DEDUP_ID_LENGTH } from "../dedup/dedup-store.js";
+import { ErrorCode } from "../errors.js";
+import { ulid } from "../ids.js";
+import { assertEqual, assertRejects } from "./assert.js";
+import type { ContractCase, ContractSuite } from "./contract.js";
 
 /** What a store under test is made with: its clock and its TTL must be these. */
 export interface DedupStoreContractSettings {

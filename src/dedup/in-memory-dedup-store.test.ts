@@ -1,6 +1,6 @@
 import { describe, test } from "bun:test";
-import { registerContract } from "../../src/testing/index.js";
-import { dedupStoreContract, InMemoryDedupStore } from "./index.js";
+import { InMemoryDedupStore } from "../index.js";
+import { dedupStoreContract, registerContract } from "../testing/index.js";
 
 registerContract(
   dedupStoreContract({ name: "InMemoryDedupStore contract", create: (settings) => new InMemoryDedupStore(settings) }),

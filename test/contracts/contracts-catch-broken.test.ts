@@ -1,0 +1,117 @@
+/**
+ * Tests of the exported contract suites themselves: implementations broken the ways real ones go
+ * wrong must fail the cases named for what they break, and pass the others (so the failure is that
+ * case's doing); built right, the same fixture passes every case.
+ */
+import { describe, expect, test } from "bun:test";
+import { InMemoryDedupStore, InMemoryEventBus } from "../../src/index.js";
+import {
+  type ContractSuite,
+  dedupStoreContract,
+  eventBusContract,
+  eventStoreContract,
+  runContract,
+} from "../../src/testing/index.js";
+import { DroppingEventBus, ExpiryIgnoringDedupStore } from "./broken-fixtures.ts";
+import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
+
+/** The names of the cases that failed, each cut to the given prefixes' length when it starts with one. */
+async function failedCases(suite: ContractSuite): Promise<string[]> {
+  const results = await runContract(suite);
+  expect(results.length).toBe(suite.cases.length);
+  expect(results.length).toBeGreaterThan(0);
+  return results.filter((result) => !result.ok).map((result) => result.name);
+}
+
+const startsWithEach = (names: readonly string[], prefixes: readonly string[]) =>
+  prefixes.length === names.length && prefixes.every((prefix, i) => names[i]?.startsWith(prefix));
+
+function storeSuite(positions: PositionMode, claimsIdempotency = false): ContractSuite {
+  return eventStoreContract({
+    name: `FixtureEventStore (${positions}${claimsIdempotency ? ", claims idempotency" : ""})`,
+    create: (options) => new FixtureEventStore({ ...options, positions, claimsIdempotency }),
+    holdCommit: (store) => (store as FixtureEventStore).hold(),
+    longStreamLength: 250,
+  });
+}
+
+const SKIPS_LATE_COMMITS = "a reader never passes an event that commits later with a lower position";
+const FEED_OUT_OF_VERSION_ORDER = "within a stream, feed order is version order";
+const RETRY_DUPLICATED = "a retried append with the same event ids is not duplicated";
+
+describe("eventStoreContract catches broken stores", () => {
+  test("the fixture built right (positions given at commit) passes every case", async () => {
+    expect(await failedCases(storeSuite("at-commit"))).toEqual([]);
+  });
+
+  test("bigserial positions, taken at insert, that a late commit slips below: the never-skip case fails", async () => {
+    const failed = await failedCases(storeSuite("at-insert"));
+    expect(startsWithEach(failed, [SKIPS_LATE_COMMITS])).toBe(true);
+  }, 30_000);
+
+  test("positions by transaction start: the within-stream order case fails", async () => {
+    const failed = await failedCases(storeSuite("by-transaction"));
+    expect(startsWithEach(failed, [FEED_OUT_OF_VERSION_ORDER])).toBe(true);
+  }, 30_000);
+
+  test("a store that claims idempotent appends without them: the retry case fails", async () => {
+    const failed = await failedCases(storeSuite("at-commit", true));
+    expect(startsWithEach(failed, [RETRY_DUPLICATED])).toBe(true);
+  });
+
+  test("without a holdCommit hook the global-order cases still run, with concurrent writers", async () => {
+    const suite = eventStoreContract({
+      name: "FixtureEventStore without the hook",
+      create: (options) => new FixtureEventStore({ ...options, positions: "at-commit" }),
+      longStreamLength: 10,
+    });
+    const names = suite.cases.map((c) => c.name).filter((n) => n.includes("no holdCommit hook"));
+    expect(names).toHaveLength(2);
+    expect(await failedCases(suite)).toEqual([]);
+  });
+});
+
+describe("eventBusContract catches broken buses", () => {
+  test("the in-memory bus passes every case", async () => {
+    expect(
+      await failedCases(eventBusContract({ name: "InMemoryEventBus", create: (o) => new InMemoryEventBus(o) })),
+    ).toEqual([]);
+  });
+
+  test("a bus that silently drops events fails the delivery cases", async () => {
+    const failed = await failedCases(
+      eventBusContract({ name: "DroppingEventBus", create: (o) => new DroppingEventBus(o) }),
+    );
+    expect(failed).toEqual([
+      "delivers by type, by category and to all subscribers",
+      "delivers events to a subscriber in publish order",
+      "a failing handler is reported with its event and does not stop the others",
+    ]);
+  }, 30_000);
+
+  test("a bus without local subscribers fails every case, each saying to run remoteBusContract", async () => {
+    class RemoteOnly extends InMemoryEventBus {
+      override readonly capabilities = { localSubscribers: false };
+    }
+    const suite = eventBusContract({ name: "RemoteOnly", create: (o) => new RemoteOnly(o) });
+    const results = await runContract(suite);
+    expect(results).toHaveLength(suite.cases.length);
+    const messages = results.map((r) => (r.ok ? "passed" : (r.error ?? "")));
+    expect(messages.filter((m) => m.includes("run remoteBusContract"))).toHaveLength(suite.cases.length);
+  });
+});
+
+describe("dedupStoreContract catches broken stores", () => {
+  test("the in-memory store passes every case", async () => {
+    const suite = dedupStoreContract({ name: "InMemoryDedupStore", create: (s) => new InMemoryDedupStore(s) });
+    expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store that keeps ids past their TTL fails the expiry case", async () => {
+    const suite = dedupStoreContract({
+      name: "ExpiryIgnoringDedupStore",
+      create: (s) => new ExpiryIgnoringDedupStore(s),
+    });
+    expect(await failedCases(suite)).toEqual(["an id is forgotten once its TTL has passed, and can be added again"]);
+  });
+});
