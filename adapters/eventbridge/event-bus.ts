@@ -1,17 +1,13 @@
 import {
   callHook,
-  EventBus,
   type EventBusCapabilities,
   type EventBusOptions,
   type EventEnvelope,
-  type EventHandler,
+  type EventPublisher,
   type HandlerFailure,
   type Issue,
   PayloadTooLargeError,
   ServiceError,
-  type SubscribeOptions,
-  type SubscriptionPattern,
-  type Unsubscribe,
   ValidationError,
 } from "../../src/index.js";
 import {
@@ -112,12 +108,13 @@ interface Pending {
  * Nothing is dropped silently: if an event can be neither published nor dead-lettered, `publish`
  * throws a {@link PublishIncompleteError} that names it.
  *
- * A remote bus has no local subscribers: `subscribe` is refused. Consume what a rule delivers to an
- * SQS queue with {@link SqsEventConsumer}.
+ * A remote bus: an {@link EventPublisher} (what an event store's `bus` option takes), with no
+ * `subscribe` at all. Subscriptions are EventBridge rules; consume what a rule delivers to an SQS
+ * queue with {@link SqsEventConsumer}.
  *
  * @throws {ValidationError} from the constructor: missing region or credentials, bad options.
  */
-export class EventBridgeEventBus extends EventBus {
+export class EventBridgeEventBus implements EventPublisher {
   readonly capabilities: EventBusCapabilities = { localSubscribers: false };
   readonly eventBusName: string;
   readonly client: AwsJsonClient;
@@ -130,7 +127,6 @@ export class EventBridgeEventBus extends EventBus {
   readonly #subscription: string;
 
   constructor(options: EventBridgeEventBusOptions = {}) {
-    super();
     const issues: Issue[] = [];
     const eventBusName = options.eventBusName ?? "default";
     if (typeof eventBusName !== "string" || eventBusName === "" || eventBusName.length > 1600) {
@@ -175,16 +171,6 @@ export class EventBridgeEventBus extends EventBus {
         maxMessageBytes: deadLetter.maxMessageBytes ?? SQS_MAX_MESSAGE_BYTES,
       });
     }
-  }
-
-  /** @throws {ValidationError} always: a remote bus delivers to SQS consumers, not to local handlers. */
-  subscribe(_pattern: SubscriptionPattern, _handler: EventHandler, _options?: SubscribeOptions): Unsubscribe {
-    throw new ValidationError("EventBridgeEventBus has no local subscribers", [
-      {
-        path: [],
-        message: "subscribe with an EventBridge rule and consume its SQS queue with createSqsEventConsumer",
-      },
-    ]);
   }
 
   /**

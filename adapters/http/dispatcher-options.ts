@@ -7,7 +7,7 @@ import type { BaseIssue, BaseSchema, BaseSchemaAsync } from "valibot";
 import type {
   AnySchema,
   CommandBus,
-  EventBus,
+  EventPublisher,
   EventStore,
   IdempotencyStore,
   MessageKind,
@@ -83,7 +83,7 @@ export interface HealthOptions<X = unknown> {
   /** Probed with one stream-version read. */
   readonly store?: FromContext<EventStore, X>;
   /** Probed with `ping()` when it has one, else by publishing nothing. */
-  readonly bus?: FromContext<EventBus, X>;
+  readonly bus?: FromContext<EventPublisher, X>;
   /** More probes by name: a cache, a downstream API. */
   readonly probes?: Readonly<Record<string, Probe>>;
   /** Time each probe has, in ms. Defaults to 2000. */

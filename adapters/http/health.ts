@@ -4,7 +4,7 @@
  * timeout, and answers 503 problem+json when one fails or hangs. Probe errors are reported to the
  * `onError` hook, never in the response: a failing connection's message may name hosts or users.
  */
-import { type EventBus, type EventStore, isEventFlowsError } from "../../src/index.js";
+import { type EventPublisher, type EventStore, isEventFlowsError } from "../../src/index.js";
 import { HttpErrorCode } from "./errors.js";
 import { type ProblemDetails, problem } from "./problem-details.js";
 
@@ -37,7 +37,7 @@ export function storeProbe(store: EventStore): Probe {
  * Probes a bus with its `ping()` when it has one (remote buses should), else by publishing nothing,
  * which every bus must accept (the EventBus contract checks it).
  */
-export function busProbe(bus: EventBus): Probe {
+export function busProbe(bus: EventPublisher): Probe {
   const ping = (bus as { ping?: (signal?: AbortSignal) => Promise<unknown> }).ping;
   return typeof ping === "function" ? (signal) => ping.call(bus, signal) : () => bus.publish([]);
 }
