@@ -8,6 +8,7 @@ import {
   DynamoDbDedupStore,
   DynamoDbEventStore,
   DynamoDbIdempotencyStore,
+  IDEMPOTENCY_PARTITION_PREFIX,
   TTL_ATTRIBUTE,
 } from "./index.js";
 
@@ -81,7 +82,19 @@ describe("DynamoDB dedup and idempotency stores", () => {
 
   test("the event store's stream reads never see dedup or idempotency items", async () => {
     const events = new DynamoDbEventStore({ ...local, tableName: shared });
-    await new DynamoDbDedupStore({ ...local, tableName: shared }).add(`s-${ulid()}`);
+    const id = `s-${ulid()}`;
+    await new DynamoDbDedupStore({ ...local, tableName: shared }).add(id);
+    // The only way a stream read could reach those items is a stream id equal to their partition:
+    // such ids are refused before any request, for reads and appends alike.
+    for (const partition of [DEDUP_PARTITION_PREFIX + id, `${IDEMPOTENCY_PARTITION_PREFIX}k-${id}`]) {
+      await expect(events.getStreamVersion(partition)).rejects.toThrow(ValidationError);
+      await expect(
+        (async () => {
+          for await (const _ of events.readStream(partition)) return;
+        })(),
+      ).rejects.toThrow(ValidationError);
+      await expect(events.appendToStream(partition, [{ type: "Added", data: {} }])).rejects.toThrow(ValidationError);
+    }
     const stream = `Cart-${ulid()}`;
     await events.appendToStream(stream, [{ type: "Added", data: {} }]);
     const read = [];

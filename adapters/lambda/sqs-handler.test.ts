@@ -42,6 +42,7 @@ describe("createSqsHandler", () => {
         { itemIdentifier: "2e1424d4-f796-459a-8184-9c92662be6da" },
       ],
     });
+    expect(failures).toHaveLength(2);
     expect(failures.every(isValidationError)).toBe(true);
   });
 
