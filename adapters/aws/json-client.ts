@@ -51,6 +51,11 @@ export interface SendOptions {
    * not sent.
    */
   readonly deadline?: number;
+  /**
+   * Extra time this call's server may hold each attempt, in ms, on top of the client's attempt
+   * timeout and deadline: an SQS long poll (`WaitTimeSeconds`) answers only after it.
+   */
+  readonly serverWaitMs?: number;
 }
 
 /**
@@ -106,7 +111,8 @@ export class AwsJsonClient {
   async send<T = Record<string, unknown>>(operation: string, input: unknown, options: SendOptions = {}): Promise<T> {
     const body = JSON.stringify(input);
     const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
-    const deadline = options.deadline ?? Date.now() + this.timeoutMs;
+    const serverWaitMs = options.serverWaitMs ?? 0;
+    const deadline = options.deadline ?? Date.now() + this.timeoutMs + serverWaitMs;
     let spent = 0;
     let last: AwsFailure | undefined;
     for (let attempt = 1; ; attempt++) {
@@ -114,7 +120,12 @@ export class AwsJsonClient {
       if (left <= 0) {
         throw toServiceError(this.service.displayName, operation, last ?? deadlinePassed(), attempt - 1, "deadline");
       }
-      const failure = await this.#attempt(headers, body, options.signal, Math.min(this.#attemptTimeoutMs, left));
+      const failure = await this.#attempt(
+        headers,
+        body,
+        options.signal,
+        Math.min(this.#attemptTimeoutMs + serverWaitMs, left),
+      );
       if (!("code" in failure)) {
         this.#retry.budget.succeeded(spent);
         return failure.data as T;

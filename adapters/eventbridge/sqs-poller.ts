@@ -58,6 +58,8 @@ export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Prom
   if (issues.length > 0) throw new ValidationError("Invalid receiveAndConsume options", issues);
   const client = options.client ?? new AwsJsonClient(sqsService, options.aws);
   const send = { ...(options.signal === undefined ? {} : { signal: options.signal }) };
+  // A long poll is held by SQS for up to waitTimeSeconds: each attempt gets that on top of its own time.
+  const receive = { ...send, serverWaitMs: waitTimeSeconds * 1000 };
   const received = await client.send<{ Messages?: readonly ReceivedMessage[] }>(
     "ReceiveMessage",
     {
@@ -68,7 +70,7 @@ export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Prom
         ? {}
         : { VisibilityTimeout: options.visibilityTimeoutSeconds }),
     },
-    send,
+    receive,
   );
   const messages = received.Messages ?? [];
   const result = await options.consumer.consume(messages.map((m) => ({ messageId: m.MessageId, body: m.Body })));
