@@ -54,7 +54,10 @@ describe("migrations", () => {
     }
     const beforeUpgrade = await collect(store.readAll());
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4], version: LATEST_SCHEMA_VERSION });
+    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5], version: LATEST_SCHEMA_VERSION });
+    const checks = await sql`
+      SELECT conname FROM pg_constraint WHERE conrelid = ${`${schema}.events`}::regclass AND contype = 'c' ORDER BY conname`;
+    expect(checks.map((c) => c.conname)).toEqual(["events_position_not_below_transaction", "events_version_positive"]);
     expect(await tablesIn(schema)).toEqual([
       "checkpoints",
       "dedup",
@@ -86,6 +89,7 @@ describe("migrations", () => {
       [2, "checkpoints"],
       [3, "snapshots"],
       [4, "dedup-and-idempotency"],
+      [5, "stream-order"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);

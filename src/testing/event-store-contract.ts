@@ -462,6 +462,8 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       } else {
         const retry = await store.appendToStream(id, batch, { expectedVersion: "no-stream" });
         assertEqual(retry.nextExpectedVersion, first.nextExpectedVersion, "same result");
+        assertEqual(retry.retried, true, "the result says it was a retry");
+        assertEqual(first.retried, undefined, "a first append is not a retry");
         assertEqual(retry.published, undefined, "not published twice");
         const reused = await assertRejects(
           () => store.appendToStream(stream(), [batch[0] as NewEvent]),
