@@ -5,9 +5,9 @@ import {
   type PendingEvent,
   ValidationError,
 } from "../../src/index.js";
-import type { PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId, type EncodedBatch, encodeBatch } from "./encode.js";
-import { constraintOf, sqlState, toEventFlowsError } from "./errors.js";
+import { constraintOf, isLostConnection, sqlState, toEventFlowsError } from "./errors.js";
 import type { TableNames } from "./names.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import { type FeedRow, fromFeedRow, toPosition } from "./rows.js";
@@ -59,6 +59,11 @@ export async function appendEvents(
   const batch = encodeBatch(events, context.maxEventBytes);
   const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, 0];
   const timestamp = events[0]?.timestamp ?? new Date().toISOString();
+  // Alone, the statement is idempotent by its event ids: it runs again on another connection while
+  // the one it ran on turns out lost (see attemptsOn), and a batch it then finds stored is this
+  // call's own commit, made before the connection went.
+  let attempts = alone ? attemptsOn(sql) : 1;
+  let reconnected = false;
   for (;;) {
     let row: AppendRow | undefined;
     try {
@@ -72,9 +77,13 @@ export async function appendEvents(
         )
         .values()) as unknown as AppendRow[];
     } catch (error) {
+      if (--attempts > 0 && isLostConnection(error)) {
+        reconnected = true;
+        continue;
+      }
       const constraint = sqlState(error) === "23505" ? constraintOf(error) : undefined;
       if (constraint === context.names.constraints.eventId) {
-        if (alone) return retriedAppend(sql, context, streamId, batch, events);
+        if (alone) return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
         throw idsTaken(batch.ids.length, undefined);
       }
       // The primary key: two transactions took their positions from one younger block (see append in statements.ts).
@@ -91,7 +100,7 @@ export async function appendEvents(
     }
     if (row === undefined) throw new Error("the append statement returned no row");
     const [current, first, inserted, idsAlreadyStored] = row;
-    if (idsAlreadyStored > 0) return retriedAppend(sql, context, streamId, batch, events);
+    if (idsAlreadyStored > 0) return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
     if (inserted === 0 || first === null) throw new ConcurrencyError(streamId, expected, current);
     const start = toPosition(first);
     return {
@@ -169,6 +178,14 @@ function sameJson(a: unknown, b: unknown): boolean {
   return aKeys.every(
     (key) => Object.hasOwn(bRecord, key) && sameJson((a as Record<string, unknown>)[key], bRecord[key]),
   );
+}
+
+/**
+ * After a lost connection was retried, a stored batch may be this very call's commit, which was
+ * never published: report it as committed now, so it is published (at least once) rather than never.
+ */
+function ownCommit(committed: Committed, reconnected: boolean): Committed {
+  return reconnected ? { events: committed.events } : committed;
 }
 
 function idsTaken(total: number, stored: number | undefined): ValidationError {

@@ -8,6 +8,7 @@ export { CLI_USAGE, type CliIo, runPostgresCli } from "./cli.js";
 export {
   createPostgresClient,
   DEFAULT_CLIENT_OPTIONS,
+  MIN_STATEMENT_TIMEOUT_MS,
   type PostgresClientOptions,
   type PostgresQueryable,
   type PostgresSql,
