@@ -41,6 +41,7 @@ export { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
 export {
   type AsyncProjection,
   type BatchResult,
+  MAX_PROJECTION_NAME_LENGTH,
   ProjectionRunner,
   type ProjectionRunnerOptions,
 } from "./projection-runner.js";
