@@ -4,7 +4,7 @@
  */
 
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from "./checkpoint-store.js";
-export { CLI_USAGE, type CliIo, runPostgresCli } from "./cli.js";
+export { CLI_URL_VARIABLE, CLI_USAGE, type CliIo, runPostgresCli } from "./cli.js";
 export {
   createPostgresClient,
   DEFAULT_CLIENT_OPTIONS,
