@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
@@ -6,6 +8,7 @@ import {
   appliedMigrations,
   LATEST_SCHEMA_VERSION,
   migrate,
+  migrations,
   PostgresCheckpointStore,
   PostgresEventStore,
   type PostgresSql,
@@ -179,5 +182,11 @@ describe("migrations", () => {
     await billing.appendToStream(stream, [{ type: "Billed", data: {} }]);
     expect(await shipping.getStreamVersion(stream)).toBe(0);
     expect(await billing.getStreamVersion(stream)).toBe(1);
+  });
+
+  test("the docs' migrations table lists every migration that ships, by version and name", () => {
+    const page = readFileSync(join(import.meta.dirname, "..", "..", "docs", "adapters", "postgres.md"), "utf8");
+    const listed = [...page.matchAll(/^\|\s+(\d+) \| `([a-z-]+)`\s+\|/gm)].map((m) => [Number(m[1]), m[2]]);
+    expect(listed).toEqual(migrations.map((m) => [m.version, m.name]));
   });
 });
