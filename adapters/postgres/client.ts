@@ -50,14 +50,15 @@ export const DEFAULT_CLIENT_OPTIONS = {
 export const MIN_STATEMENT_TIMEOUT_MS = 1000;
 
 /**
- * How many times a statement safe to repeat may run when connections turn out lost: one more than
- * the connections the client may hold, each of which can be found dead once. A transaction or a
+ * How many times a statement safe to repeat may run when connections turn out lost: each connection
+ * the client may hold can be found dead once, and the first statement on a new connection may get
+ * the dead one's error replayed (postgres.js), plus the run that succeeds. A transaction or a
  * reserved connection (no pool of its own) runs a statement once.
  */
 export function attemptsOn(sql: PostgresQueryable): number {
   if (typeof (sql as { begin?: unknown }).begin !== "function") return 1;
   const max = (sql as { options?: { max?: unknown } }).options?.max;
-  return (typeof max === "number" && Number.isSafeInteger(max) && max > 0 ? max : 10) + 1;
+  return (typeof max === "number" && Number.isSafeInteger(max) && max > 0 ? max : 10) + 2;
 }
 
 /** The variable a store falls back to when given neither a client nor a URL. */
