@@ -465,6 +465,15 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
         assertEqual(retry.retried, true, "the result says it was a retry");
         assertEqual(first.retried, undefined, "a first append is not a retry");
         assertEqual(retry.published, undefined, "not published twice");
+        const changed = await assertRejects(
+          () =>
+            store.appendToStream(id, [{ ...(batch[0] as NewEvent), data: 99 }, batch[1] as NewEvent], {
+              expectedVersion: "no-stream",
+            }),
+          ErrorCode.Validation,
+          "the same ids with other data",
+        );
+        assert(changed.message.includes("unchanged"), "says a retry must repeat the append unchanged");
         const reused = await assertRejects(
           () => store.appendToStream(stream(), [batch[0] as NewEvent]),
           ErrorCode.Validation,
