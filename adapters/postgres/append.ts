@@ -3,11 +3,12 @@ import {
   type EventEnvelope,
   type ExpectedVersion,
   type PendingEvent,
+  ServiceError,
   ValidationError,
 } from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId, type EncodedBatch, encodeBatch } from "./encode.js";
-import { constraintOf, isLostConnection, sqlState, toEventFlowsError } from "./errors.js";
+import { constraintOf, isLostConnection, SERVICE, sqlState, toEventFlowsError } from "./errors.js";
 import type { TableNames } from "./names.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import { type FeedRow, fromFeedRow, toPosition } from "./rows.js";
@@ -77,7 +78,7 @@ export async function appendEvents(
         )
         .values()) as unknown as AppendRow[];
     } catch (error) {
-      if (--attempts > 0 && isLostConnection(error)) {
+      if (isLostConnection(error) && --attempts > 0) {
         reconnected = true;
         continue;
       }
@@ -98,7 +99,9 @@ export async function appendEvents(
       if (sqlState(error) === "23502") throw tooManyInTransaction(events.length);
       throw toEventFlowsError(error, "appendToStream");
     }
-    if (row === undefined) throw new Error("the append statement returned no row");
+    if (row === undefined) {
+      throw new ServiceError(SERVICE, "appendToStream", "NO_ROW", false, "the append statement returned no row");
+    }
     const [current, first, inserted, idsAlreadyStored] = row;
     if (idsAlreadyStored > 0) return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
     if (inserted === 0 || first === null) throw new ConcurrencyError(streamId, expected, current);
