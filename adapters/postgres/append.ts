@@ -3,11 +3,12 @@ import {
   type EventEnvelope,
   type ExpectedVersion,
   type PendingEvent,
+  ServiceError,
   ValidationError,
 } from "../../src/index.js";
-import type { PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId, type EncodedBatch, encodeBatch } from "./encode.js";
-import { constraintOf, sqlState, toEventFlowsError } from "./errors.js";
+import { constraintOf, isLostConnection, SERVICE, sqlState, toEventFlowsError } from "./errors.js";
 import type { TableNames } from "./names.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import { type FeedRow, fromFeedRow, toPosition } from "./rows.js";
@@ -36,16 +37,16 @@ export function isLostRace(error: unknown): boolean {
   return typeof error === "object" && error !== null && lostRaces.has(error);
 }
 
-/** How often an append outside a transaction re-runs after losing a race on (stream, version). */
-const RACE_RERUNS = 10;
-
 type AppendRow = [number, string | null, number, number];
 
 /**
  * Appends in one statement. `alone`: the statement is its own transaction, so it can use the leaner
  * statement, and a lost race leaves nothing behind: the statement runs again to learn the stream's
- * version (and, with "any", to append after the winner). Inside a transaction the failed statement
- * has aborted it, and the ConcurrencyError reports the version that was taken.
+ * version (and, with "any" or "stream-exists", to append after the winner). It runs again as often
+ * as it loses, which ends: the unique key fails a statement only once the winner has committed, so
+ * every lost race is another append stored. Inside a transaction the failed statement has aborted
+ * it, and the ConcurrencyError (marked as a lost race) carries the least version the stream can be
+ * at; callers that can read after the rollback replace it with the stream's version.
  */
 export async function appendEvents(
   sql: PostgresQueryable,
@@ -59,7 +60,12 @@ export async function appendEvents(
   const batch = encodeBatch(events, context.maxEventBytes);
   const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, 0];
   const timestamp = events[0]?.timestamp ?? new Date().toISOString();
-  for (let attempt = 0; ; attempt++) {
+  // Alone, the statement is idempotent by its event ids: it runs again on another connection while
+  // the one it ran on turns out lost (see attemptsOn), and a batch it then finds stored is this
+  // call's own commit, made before the connection went.
+  let attempts = alone ? attemptsOn(sql) : 1;
+  let reconnected = false;
+  for (;;) {
     let row: AppendRow | undefined;
     try {
       [row] = (await sql
@@ -72,14 +78,19 @@ export async function appendEvents(
         )
         .values()) as unknown as AppendRow[];
     } catch (error) {
+      if (isLostConnection(error) && --attempts > 0) {
+        reconnected = true;
+        continue;
+      }
       const constraint = sqlState(error) === "23505" ? constraintOf(error) : undefined;
       if (constraint === context.names.constraints.eventId) {
-        if (alone) return retriedAppend(sql, context, streamId, batch);
+        if (alone) return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
         throw idsTaken(batch.ids.length, undefined);
       }
-      if (constraint === context.names.constraints.streamVersion) {
-        if (alone && attempt < RACE_RERUNS) continue;
-        const lost = new ConcurrencyError(streamId, expected, takenVersion(error, expected), {
+      // The primary key: two transactions took their positions from one younger block (see append in statements.ts).
+      if (constraint === context.names.constraints.streamVersion || constraint === context.names.constraints.position) {
+        if (alone) continue;
+        const lost = new ConcurrencyError(streamId, expected, leastVersionAfterLoss(expected), {
           cause: toEventFlowsError(error, "appendToStream"),
         });
         lostRaces.add(lost);
@@ -88,9 +99,11 @@ export async function appendEvents(
       if (sqlState(error) === "23502") throw tooManyInTransaction(events.length);
       throw toEventFlowsError(error, "appendToStream");
     }
-    if (row === undefined) throw new Error("the append statement returned no row");
+    if (row === undefined) {
+      throw new ServiceError(SERVICE, "appendToStream", "NO_ROW", false, "the append statement returned no row");
+    }
     const [current, first, inserted, idsAlreadyStored] = row;
-    if (idsAlreadyStored > 0) return retriedAppend(sql, context, streamId, batch);
+    if (idsAlreadyStored > 0) return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
     if (inserted === 0 || first === null) throw new ConcurrencyError(streamId, expected, current);
     const start = toPosition(first);
     return {
@@ -109,14 +122,17 @@ export async function appendEvents(
 }
 
 /**
- * Some ids of the batch are stored. If all are, in this stream, in this order, the batch was
- * committed before: return it as stored. Otherwise the ids collide with other events.
+ * Some ids of the batch are stored. If all are, in this stream, in this order, with the same types
+ * and data, the batch was committed before: return it as stored. The same ids with other content
+ * are a client bug (like an idempotency key reused for another request) and are refused; ids stored
+ * elsewhere collide with other events. Metadata may differ: a retry carries its own trace context.
  */
 async function retriedAppend(
   sql: PostgresQueryable,
   context: StoreContext,
   streamId: string,
   batch: EncodedBatch,
+  events: readonly PendingEvent[],
 ): Promise<Committed> {
   let rows: FeedRow[];
   try {
@@ -134,8 +150,45 @@ async function retriedAppend(
       event.streamId === streamId &&
       (i === 0 || event.version === (replay[i - 1]?.version ?? 0) + 1),
   );
-  if (complete) return { events: replay as EventEnvelope[], retried: true };
-  throw idsTaken(batch.ids.length, stored.size);
+  if (!complete) throw idsTaken(batch.ids.length, stored.size);
+  const changed = events.flatMap((event, i) =>
+    sameContent(event, replay[i] as EventEnvelope)
+      ? []
+      : [{ path: [i], message: `event ${event.id} is stored with another type or data` }],
+  );
+  if (changed.length > 0) {
+    throw new ValidationError(
+      "Event ids already used for other events: a retry must repeat the append unchanged",
+      changed,
+    );
+  }
+  return { events: replay as EventEnvelope[], retried: true };
+}
+
+/** Type and data as stored (jsonb keeps neither key order nor duplicate keys, so compare as values). */
+function sameContent(event: PendingEvent, stored: EventEnvelope): boolean {
+  return event.type === stored.type && sameJson(JSON.parse(JSON.stringify(event.data) ?? "null"), stored.data);
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const aKeys = Object.keys(a);
+  const bKeys = Object.keys(b);
+  if (aKeys.length !== bKeys.length) return false;
+  const bRecord = b as Record<string, unknown>;
+  return aKeys.every(
+    (key) => Object.hasOwn(bRecord, key) && sameJson((a as Record<string, unknown>)[key], bRecord[key]),
+  );
+}
+
+/**
+ * After a lost connection was retried, a stored batch may be this very call's commit, which was
+ * never published: report it as committed now, so it is published (at least once) rather than never.
+ */
+function ownCommit(committed: Committed, reconnected: boolean): Committed {
+  return reconnected ? { events: committed.events } : committed;
 }
 
 function idsTaken(total: number, stored: number | undefined): ValidationError {
@@ -154,10 +207,11 @@ function tooManyInTransaction(count: number): ValidationError {
   ]);
 }
 
-/** The version the winner of a race wrote, from the server's detail ("Key (stream_id, version)=(…, 7)"). */
-function takenVersion(error: unknown, expected: ExpectedVersion): number {
-  const detail = (error as { detail?: unknown }).detail;
-  const match = typeof detail === "string" ? /, (\d+)\) already exists/.exec(detail) : null;
-  if (match?.[1] !== undefined) return Number(match[1]);
+/**
+ * What a lost race inside a transaction proves about the stream without asking it (the transaction
+ * has aborted): the winner stored at least the first version this append wanted. Never read from
+ * the server's message, which quotes the stream id, user data.
+ */
+function leastVersionAfterLoss(expected: ExpectedVersion): number {
   return typeof expected === "number" ? expected + 1 : 1;
 }

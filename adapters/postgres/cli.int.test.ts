@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { LATEST_SCHEMA_VERSION, type PostgresSql, runPostgresCli, schemaVersion } from "./index.js";
 
@@ -21,7 +24,7 @@ afterAll(async () => {
 function cli(args: string[], env: Record<string, string | undefined> = {}) {
   const result = spawnSync(process.execPath, [bin, ...args], {
     encoding: "utf8",
-    env: { ...process.env, DATABASE_URL: undefined, ...env },
+    env: { ...process.env, DATABASE_URL: undefined, EVENTFLOWS_PG_URL: undefined, ...env },
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -59,14 +62,82 @@ describe("eventflows-pg command", () => {
       expect(result.stderr).toContain("Usage: eventflows-pg");
     }
     expect(cli(["migrate"]).stderr).toContain("No database");
-    const badName = cli(["migrate", "--url", url, "--schema", "Bad;Name"]);
-    expect(badName.code).toBe(1);
-    expect(badName.stderr).toContain("Invalid PostgreSQL names");
-    const unreachable = cli(["migrate", "--url", "postgres://admin:hunter2-secret@127.0.0.1:1/db"]);
+    for (const bad of [["--schema", "Bad;Name"], ["--schema=pg_catalog"], ["--prefix", "x-y"]]) {
+      const badName = cli(["migrate", "--url", url, ...bad]);
+      expect(badName.code).toBe(2);
+      expect(badName.stderr).toContain("Invalid PostgreSQL names");
+    }
+    const unreachable = cli(["migrate"], { DATABASE_URL: "postgres://admin:hunter2-secret@127.0.0.1:1/db" });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain("postgres migrate failed");
     expect(unreachable.stderr).not.toContain("hunter2-secret");
     expect(cli(["help"])).toMatchObject({ code: 0 });
+  });
+
+  test("a password on the command line is refused (ps shows it); the URL comes from the environment or --url-file", async () => {
+    const exposed = cli(["status", "--url", "postgres://admin:hunter2-secret@127.0.0.1:1/db"]);
+    expect(exposed.code).toBe(2);
+    expect(exposed.stderr).toContain("EVENTFLOWS_PG_URL");
+    expect(exposed.stderr).not.toContain("hunter2-secret");
+
+    const dir = mkdtempSync(join(tmpdir(), "eventflows-cli-"));
+    try {
+      const file = join(dir, "url");
+      writeFileSync(file, `${url}\n`, { mode: 0o600 });
+      const fromFile = cli(["status", `--url-file=${file}`, "--schema", schema]);
+      expect(fromFile).toMatchObject({ code: 0 });
+      expect(fromFile.stdout).toContain(`of ${LATEST_SCHEMA_VERSION}.`);
+      expect(cli(["status", "--url-file", join(dir, "missing")]).code).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // EVENTFLOWS_PG_URL first, then DATABASE_URL.
+    const both = cli(["status", "--schema", schema], {
+      EVENTFLOWS_PG_URL: url,
+      DATABASE_URL: "postgres://nobody@127.0.0.1:1/none",
+    });
+    expect(both).toMatchObject({ code: 0 });
+  });
+
+  test("generated credentials: --url with any password is refused with exit 2 and the password is never printed (property)", async () => {
+    const part = fc.string({ minLength: 1, maxLength: 16 }).map(encodeURIComponent);
+    // A marker no output text contains, so that a printed password would show.
+    const secret = part.map((text) => `Pw~${text}`);
+    await fc.assert(
+      fc.asyncProperty(part, secret, async (user, password) => {
+        const out: string[] = [];
+        const code = await runPostgresCli(["migrate", "--url", `postgres://${user}:${password}@db.internal:5432/app`], {
+          stdout: (line) => void out.push(line),
+          stderr: (line) => void out.push(line),
+          env: {},
+        });
+        expect(code).toBe(2);
+        expect(out.join("\n")).not.toContain(password);
+      }),
+    );
+  });
+
+  test("without the postgres package installed, the command prints one line saying to install it", () => {
+    // A copy of the command beside a stand-in build whose only import is the missing package.
+    const dir = mkdtempSync(join(tmpdir(), "eventflows-nopg-"));
+    try {
+      mkdirSync(join(dir, "bin"));
+      mkdirSync(join(dir, "dist", "adapters", "postgres"), { recursive: true });
+      writeFileSync(join(dir, "package.json"), '{ "type": "module" }');
+      copyFileSync(bin, join(dir, "bin", "eventflows-pg.js"));
+      writeFileSync(
+        join(dir, "dist", "adapters", "postgres", "index.js"),
+        'import postgres from "postgres";\nexport const runPostgresCli = async () => 0;\n',
+      );
+      const result = spawnSync("node", [join(dir, "bin", "eventflows-pg.js"), "status"], { encoding: "utf8" });
+      expect(result.status).toBe(1);
+      expect(result.stdout).toBe("");
+      expect(result.stderr.trim().split("\n")).toEqual([
+        "eventflows-pg needs the postgres package (postgres.js): run `npm install postgres` and try again.",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("runPostgresCli is callable from code, with any output sink", async () => {

@@ -2,13 +2,19 @@ import { type EnvSource, isEventFlowsError, readEnv } from "../../src/index.js";
 import { createPostgresClient, URL_VARIABLE } from "./client.js";
 import { appliedMigrations, migrate } from "./migrate.js";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.js";
+import { nameIssues } from "./names.js";
 
-/** Where the command writes, and the environment it reads `DATABASE_URL` from. */
+/** Where the command writes, the environment it reads the URL from, and how it reads `--url-file`. */
 export interface CliIo {
   readonly stdout: (line: string) => void;
   readonly stderr: (line: string) => void;
   readonly env?: EnvSource;
+  /** Reads the file `--url-file` names (the `bin/` wrapper passes the file system's). Without it, `--url-file` is refused. */
+  readonly readFile?: (path: string) => Promise<string>;
 }
+
+/** The variable the command reads the URL from first, then {@link URL_VARIABLE}. */
+export const CLI_URL_VARIABLE = "EVENTFLOWS_PG_URL";
 
 export const CLI_USAGE = `Usage: eventflows-pg <command> [options]
 
@@ -17,8 +23,11 @@ Commands:
   status    show the schema version and the migrations applied and pending
   help      show this text
 
+The database URL comes from $${CLI_URL_VARIABLE}, else $${URL_VARIABLE}, or from a file:
+  --url-file <path>  read the connection URL from this file (first line)
+  --url <url>        a URL without a password only (a command line shows in ps);
+                     the password may then come from $PGPASSWORD
 Options:
-  --url <url>        PostgreSQL connection URL (default: $${URL_VARIABLE})
   --schema <name>    schema holding the tables (default: eventflows)
   --prefix <prefix>  table name prefix (default: none)
   --to <version>     migrate: stop at this schema version (default: the latest, ${LATEST_SCHEMA_VERSION})`;
@@ -26,31 +35,35 @@ Options:
 interface Parsed {
   readonly command: string;
   readonly url?: string;
+  readonly urlFile?: string;
   readonly schema?: string;
   readonly tablePrefix?: string;
   readonly to?: number;
 }
 
+class UsageError extends Error {}
+
+const OPTIONS = ["--url", "--url-file", "--schema", "--prefix", "--to"];
+
 /**
  * The `eventflows-pg` command, free of Node APIs so any runtime can drive it: the `bin/` wrapper
- * passes the arguments and the process's streams and environment. Resolves to the exit code:
- * 0 done, 1 failed, 2 bad usage.
+ * passes the arguments and the process's streams, environment and file reader. Resolves to the
+ * exit code: 0 done, 1 failed, 2 bad usage (unknown command or option, a bad name, a password on
+ * the command line).
  */
 export async function runPostgresCli(args: readonly string[], io: CliIo): Promise<number> {
   let parsed: Parsed;
+  let url: string | undefined;
   try {
     parsed = parse(args);
+    if (parsed.command === "help") {
+      io.stdout(CLI_USAGE);
+      return 0;
+    }
+    url = await resolveUrl(parsed, io);
   } catch (error) {
-    io.stderr(`${(error as Error).message}\n\n${CLI_USAGE}`);
-    return 2;
-  }
-  if (parsed.command === "help") {
-    io.stdout(CLI_USAGE);
-    return 0;
-  }
-  const url = parsed.url ?? readEnv(URL_VARIABLE, io.env);
-  if (url === undefined) {
-    io.stderr(`No database: pass --url or set ${URL_VARIABLE}.\n\n${CLI_USAGE}`);
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr(`${error.message}\n\n${CLI_USAGE}`);
     return 2;
   }
   const names = { schema: parsed.schema, tablePrefix: parsed.tablePrefix };
@@ -75,34 +88,86 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
     }
     return 0;
   } catch (error) {
-    io.stderr(isEventFlowsError(error) ? error.message : `Failed: ${String((error as Error)?.message ?? error)}`);
+    io.stderr(
+      isEventFlowsError(error)
+        ? error.message
+        : "Failed: the database call failed (no details are shown, to keep the URL out of the output)",
+    );
     return 1;
   } finally {
     await sql?.end({ timeout: 5 });
   }
 }
 
+async function resolveUrl(parsed: Parsed, io: CliIo): Promise<string> {
+  if (parsed.url !== undefined && parsed.urlFile !== undefined)
+    throw new UsageError("Pass --url or --url-file, not both.");
+  if (parsed.urlFile !== undefined) {
+    if (io.readFile === undefined)
+      throw new UsageError("--url-file needs a file reader; pass the URL in the environment.");
+    let text: string;
+    try {
+      text = await io.readFile(parsed.urlFile);
+    } catch {
+      throw new UsageError(`Cannot read the URL file "${parsed.urlFile}".`);
+    }
+    const line = text.split(/\r?\n/, 1)[0]?.trim() ?? "";
+    if (line === "") throw new UsageError(`The URL file "${parsed.urlFile}" is empty.`);
+    return line;
+  }
+  if (parsed.url !== undefined) {
+    if (hasPassword(parsed.url)) {
+      throw new UsageError(
+        `--url carries a password, which any user of this machine can read in the process list: put the URL in $${CLI_URL_VARIABLE} or $${URL_VARIABLE}, or in a file for --url-file.`,
+      );
+    }
+    return parsed.url;
+  }
+  const url = readEnv(CLI_URL_VARIABLE, io.env) ?? readEnv(URL_VARIABLE, io.env);
+  if (url === undefined || url === "") {
+    throw new UsageError(`No database: set ${CLI_URL_VARIABLE} or ${URL_VARIABLE}, or pass --url-file.`);
+  }
+  return url;
+}
+
+/** Whether a URL spells a password (`scheme://user:password@…`, or a `password=` parameter). */
+function hasPassword(url: string): boolean {
+  return /^[^:/?#]+:\/\/[^@/?#]*:[^@/?#]*@/.test(url) || /[?&]password=/i.test(url);
+}
+
 function parse(args: readonly string[]): Parsed {
   const [command, ...rest] = args;
   if (command === undefined || command === "--help" || command === "-h") return { command: "help" };
-  if (!["migrate", "status", "help"].includes(command)) throw new Error(`Unknown command "${command}".`);
+  if (!["migrate", "status", "help"].includes(command)) throw new UsageError(`Unknown command "${command}".`);
   const options: Record<string, string> = {};
-  for (let i = 0; i < rest.length; i += 2) {
-    const flag = rest[i] ?? "";
-    const value = rest[i + 1];
-    if (!["--url", "--schema", "--prefix", "--to"].includes(flag)) throw new Error(`Unknown option "${flag}".`);
-    if (value === undefined || value.startsWith("--")) throw new Error(`Option ${flag} needs a value.`);
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i] ?? "";
+    // --flag=value and --flag value, as util.parseArgs reads them.
+    const equals = arg.indexOf("=");
+    const flag = arg.startsWith("--") && equals > 0 ? arg.slice(0, equals) : arg;
+    if (!OPTIONS.includes(flag)) throw new UsageError(`Unknown option "${flag}".`);
+    const value = flag === arg ? rest[++i] : arg.slice(equals + 1);
+    if (value === undefined || (flag === arg && value.startsWith("--")))
+      throw new UsageError(`Option ${flag} needs a value.`);
+    if (flag in options) throw new UsageError(`Option ${flag} is given twice.`);
     options[flag] = value;
   }
   const to = options["--to"];
   if (to !== undefined && (!/^\d+$/.test(to) || command !== "migrate")) {
-    throw new Error(command === "migrate" ? "--to takes a schema version number." : "--to is for migrate only.");
+    throw new UsageError(command === "migrate" ? "--to takes a schema version number." : "--to is for migrate only.");
+  }
+  const names = { schema: options["--schema"], tablePrefix: options["--prefix"] };
+  const issues = nameIssues(names);
+  if (issues.length > 0) {
+    throw new UsageError(
+      `Invalid PostgreSQL names: ${issues.map((issue) => `${issue.path[0] === "schema" ? "--schema" : "--prefix"}: ${issue.message}`).join("; ")}.`,
+    );
   }
   return {
     command,
     url: options["--url"],
-    schema: options["--schema"],
-    tablePrefix: options["--prefix"],
+    urlFile: options["--url-file"],
+    ...names,
     to: to === undefined ? undefined : Number(to),
   };
 }

@@ -3,6 +3,12 @@ import { type Issue, PayloadTooLargeError, type PendingEvent, utf8Length, Valida
 /** Default for `maxEventBytes`: an event's data and metadata as JSON, in UTF-8 bytes. */
 export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
 
+/**
+ * The most one append may carry, its events' JSON together, in UTF-8 bytes: the batch travels as one
+ * jsonb value, and PostgreSQL caps a jsonb value at 256 MB (2^28 - 1 bytes of its binary form).
+ */
+export const MAX_BATCH_BYTES = 2 ** 28 - 1;
+
 export interface EncodedBatch {
   /** The events as one JSON array of `{ i, t, d, m }`: one statement parameter, whatever the batch size. */
   readonly json: string;
@@ -17,18 +23,26 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 /**
  * Serializes a validated batch for the append statement, refusing what PostgreSQL would reject or
  * alter, before anything is sent.
- * @throws {PayloadTooLargeError} an event over `maxEventBytes`.
+ * @throws {PayloadTooLargeError} an event over `maxEventBytes`, or a batch over {@link MAX_BATCH_BYTES}.
  * @throws {ValidationError} a value jsonb cannot store (U+0000, unpaired surrogates).
  */
-export function encodeBatch(events: readonly PendingEvent[], maxEventBytes: number): EncodedBatch {
+export function encodeBatch(
+  events: readonly PendingEvent[],
+  maxEventBytes: number,
+  maxBatchBytes = MAX_BATCH_BYTES,
+): EncodedBatch {
   const parts: string[] = [];
   const ids: string[] = [];
   const issues: Issue[] = [];
+  let total = 0;
   events.forEach((event, index) => {
     const data = JSON.stringify(event.data);
     const metadata = JSON.stringify(event.metadata);
     const size = utf8Length(data) + utf8Length(metadata);
     if (size > maxEventBytes) throw new PayloadTooLargeError(`Event ${index} (${event.type})`, size, maxEventBytes);
+    total += size;
+    if (total > maxBatchBytes)
+      throw new PayloadTooLargeError(`The append's ${events.length} events`, total, maxBatchBytes);
     if (hasUnstorable(data)) issues.push(unstorable([index, "data"]));
     if (hasUnstorable(metadata)) issues.push(unstorable([index, "metadata"]));
     issues.push(...textIssues(event.type, [index, "type"]));
@@ -58,6 +72,6 @@ function hasUnstorable(json: string): boolean {
 function unstorable(path: (string | number)[]): Issue {
   return {
     path,
-    message: "contains U+0000 or an unpaired surrogate, which PostgreSQL jsonb cannot store; encode such text first",
+    message: "contains U+0000 or an unpaired surrogate, which the event store cannot hold; encode such text first",
   };
 }

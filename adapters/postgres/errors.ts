@@ -93,9 +93,15 @@ function fromServerError(error: ServerErrorFields & { code: string }, operation:
   }
   // Class 22: the server refused a value, e.g. a JSON string jsonb cannot hold.
   if (state.startsWith("22")) {
-    return new ValidationError("PostgreSQL refused a value", [{ path: [], message: `${serverMessage} (${state})` }], {
-      cause,
-    });
+    // The server's message stays in the cause: it names the database's types, which an HTTP client
+    // has no business learning.
+    return new ValidationError(
+      "A value was refused by the store",
+      [{ path: [], message: `invalid value (${state})` }],
+      {
+        cause,
+      },
+    );
   }
   const retryable = RETRYABLE_STATES.has(state) || state.startsWith("08");
   return new ServiceError(SERVICE, operation, state, retryable, serverMessage, { cause });
@@ -112,6 +118,32 @@ function sanitizedCause(code: string, message: string, fields?: ServerErrorField
     if (typeof fields?.[key] === "string") safe[key] = fields[key];
   }
   return Object.assign(cause, safe);
+}
+
+// A connection that broke under the statement, or before it (postgres.js may replay the old
+// backend's 57P01 on the first statement after reconnecting): the same statement on a fresh
+// connection can succeed.
+const LOST_CONNECTION = new Set(["CONNECTION_CLOSED", "ECONNRESET", "EPIPE", "57P01", "57P02"]);
+
+/** Whether the connection was lost under a statement (see LOST_CONNECTION). */
+export function isLostConnection(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && LOST_CONNECTION.has(code);
+}
+
+/**
+ * Runs a statement that is safe to repeat, again on another connection while the one it ran on
+ * turns out lost, up to `attempts` runs in all (the pool's size: each dead connection fails once).
+ * In a transaction, whose connection is gone with it, pass 1.
+ */
+export async function guardReconnecting<T>(operation: string, attempts: number, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= attempts || !isLostConnection(error)) throw toEventFlowsError(error, operation);
+    }
+  }
 }
 
 /** Wraps a database call so whatever it throws comes out typed. */

@@ -1,4 +1,5 @@
 import {
+  ConcurrencyError,
   type EnvSource,
   type EventStoreOptions,
   type ExpectedVersion,
@@ -18,9 +19,9 @@ import { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
 import { guard } from "./errors.js";
 import {
   anyProjectionTakes,
+  appendProjected,
   assertInlineProjections,
   type InlineProjection,
-  routeToProjections,
 } from "./inline-projection.js";
 import { type MigrateOptions, type MigrateResult, migrate } from "./migrate.js";
 import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
@@ -57,8 +58,6 @@ export interface WithTransactionOptions {
   readonly isolation?: TransactionIsolation;
 }
 
-/** How often an append with inline projections re-runs its transaction after losing a race. */
-const TRANSACTION_RERUNS = 10;
 const ISOLATION_LEVELS: readonly string[] = ["read committed", "repeatable read", "serializable"];
 
 /**
@@ -142,9 +141,17 @@ export class PostgresEventStore extends PostgresStoreBase {
       )) as T;
       for (const events of transaction?.end() ?? []) await this.afterCommit(events);
       return result;
+    } catch (error) {
+      throw isLostRace(error) ? await this.#withStreamVersion(error as ConcurrencyError) : error;
     } finally {
       transaction?.end();
     }
+  }
+
+  /** A race lost inside a transaction, with the stream's version read once the transaction has rolled back. */
+  async #withStreamVersion(lost: ConcurrencyError): Promise<ConcurrencyError> {
+    const actual = await this.getStreamVersion(lost.streamId).catch(() => lost.actualVersion);
+    return new ConcurrencyError(lost.streamId, lost.expectedVersion, actual, { cause: lost.cause });
   }
 
   /**
@@ -178,39 +185,26 @@ export class PostgresEventStore extends PostgresStoreBase {
     events: readonly PendingEvent[],
     expectedVersion: ExpectedVersion,
   ): Promise<Committed> {
-    if (
-      !anyProjectionTakes(
-        this.#projections,
-        events.map((e) => e.type),
-      )
-    ) {
+    const types = events.map((e) => e.type);
+    if (!anyProjectionTakes(this.#projections, types)) {
       return appendEvents(this.sql, this.context, streamId, events, expectedVersion, this.#autocommit);
     }
     if (!this.#autocommit) {
       // Already inside the application's transaction: it commits or rolls back the projections too.
-      const appended = await appendEvents(this.sql, this.context, streamId, events, expectedVersion, false);
-      if (appended.retried) return appended;
-      for (const [projection, matching] of routeToProjections(this.#projections, appended.events)) {
-        await projection.handle(matching, { sql: this.sql as PostgresTransactionSql });
-      }
-      return appended;
+      const tx = this.sql as PostgresTransactionSql;
+      return appendProjected(tx, this.context, this.#projections, streamId, events, expectedVersion);
     }
-    const client = this.sql as PostgresSql;
-    for (let attempt = 0; ; attempt++) {
+    // A transaction of its own, run again after each lost race (each one is another append stored,
+    // so this ends): "any" then appends after the winner, an exact expectation reports the version.
+    for (;;) {
       try {
         return (await guard("appendToStream", () =>
-          client.begin(async (tx) => {
-            const appended = await appendEvents(tx, this.context, streamId, events, expectedVersion, false);
-            if (appended.retried) return appended;
-            for (const [projection, matching] of routeToProjections(this.#projections, appended.events)) {
-              await projection.handle(matching, { sql: tx });
-            }
-            return appended;
-          }),
+          (this.sql as PostgresSql).begin((tx) =>
+            appendProjected(tx, this.context, this.#projections, streamId, events, expectedVersion),
+          ),
         )) as Committed;
       } catch (error) {
-        if (isLostRace(error) && attempt < TRANSACTION_RERUNS) continue;
-        throw error;
+        if (!isLostRace(error)) throw error;
       }
     }
   }

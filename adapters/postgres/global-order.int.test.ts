@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import type { EventEnvelope } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
@@ -206,4 +207,151 @@ describe("PostgresEventStore global order", () => {
       expect(own).toEqual(Array.from({ length: appends }, (_, n) => n));
     }
   }, 60_000);
+});
+
+describe("PostgresEventStore stream order in the global feed", () => {
+  test("an older transaction appending v2 after a younger one committed v1: the feed still has v1 before v2", async () => {
+    const start = await store.getLastGlobalPosition();
+    const stream = `Ordered-${crypto.randomUUID()}`;
+    let olderHasId!: () => void;
+    const olderIdTaken = new Promise<void>((resolve) => {
+      olderHasId = resolve;
+    });
+    let mayAppend!: () => void;
+    const olderMayAppend = new Promise<void>((resolve) => {
+      mayAppend = resolve;
+    });
+    const older = store.withTransaction(async (tx) => {
+      // Writes elsewhere first: the transaction's id is older than the next appender's.
+      await tx.appendToStream(`Elsewhere-${crypto.randomUUID()}`, [{ type: "Elsewhere", data: {} }]);
+      olderHasId();
+      await olderMayAppend;
+      return tx.appendToStream(stream, [{ type: "Second", data: {} }]);
+    });
+    await olderIdTaken;
+    const first = await store.appendToStream(stream, [{ type: "First", data: {} }]);
+    mayAppend();
+    const second = await older;
+    expect(first.events[0]?.version).toBe(1);
+    expect(second.events[0]?.version).toBe(2);
+    expect(second.events[0]?.globalPosition).toBeGreaterThan(first.events[0]?.globalPosition ?? 0);
+
+    const feed = (await collect(store.readAll({ after: start }))).filter((e) => e.streamId === stream);
+    expect(feed.map((e) => e.version)).toEqual([1, 2]);
+    const seen: EventEnvelope[] = [];
+    const subscription = store.subscribeToAll({
+      after: start,
+      pollIntervalMs: 10,
+      handler: (event) => {
+        if (event.streamId === stream) seen.push(event);
+      },
+    });
+    try {
+      await eventually(() => expect(seen.map((e) => e.version)).toEqual([1, 2]));
+    } finally {
+      await subscription.stop();
+    }
+    const projected: number[] = [];
+    const runner = store.projectionRunner({
+      name: `ordered-${crypto.randomUUID()}`,
+      handle: (events) => {
+        for (const event of events) if (event.streamId === stream) projected.push(event.version);
+      },
+    });
+    await runner.catchUp();
+    expect(projected).toEqual([1, 2]);
+  });
+});
+
+/** One writer of a generated schedule: a plain append, or a transaction that may take its id early. */
+interface ScheduledWriter {
+  readonly inTransaction: boolean;
+  /** Takes its transaction id at `open`, long before it appends (only in a transaction). */
+  readonly early: boolean;
+  /** Streams (indexes) it appends to, in order, when it finishes. */
+  readonly appends: readonly number[];
+  /** Where its open and finish steps fall in the schedule. */
+  readonly openAt: number;
+  readonly finishAfter: number;
+}
+
+describe("PostgresEventStore stream order (property)", () => {
+  test("any interleaving of transactions' ids and commits: per stream the feed is in version order, and a follower skips nothing", async () => {
+    const writer = fc.record({
+      inTransaction: fc.boolean(),
+      early: fc.boolean(),
+      appends: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 3 }),
+      openAt: fc.integer({ min: 0, max: 20 }),
+      finishAfter: fc.integer({ min: 1, max: 20 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(writer, { minLength: 1, maxLength: 5 }), async (writers: ScheduledWriter[]) => {
+        const prefix = `Prop-${crypto.randomUUID()}-`;
+        const streams = [0, 1, 2].map((i) => `${prefix}${i}`);
+        const start = await store.getLastGlobalPosition();
+        const steps = writers
+          .flatMap((w, i) => [
+            { at: w.openAt, i, finish: false },
+            { at: w.openAt + w.finishAfter, i, finish: true },
+          ])
+          .sort((x, y) => x.at - y.at || Number(x.finish) - Number(y.finish));
+        const held = new Map<number, { release: () => void; done: Promise<unknown> }>();
+        const followed: EventEnvelope[] = [];
+        let checkpoint = start;
+        const follow = async () => {
+          const read = await collect(store.readAll({ after: checkpoint }));
+          followed.push(...mine(read, ...streams));
+          checkpoint = read[read.length - 1]?.globalPosition ?? checkpoint;
+        };
+        const append = (w: ScheduledWriter, target: Pick<PostgresEventStore, "appendToStream">) =>
+          w.appends.reduce<Promise<unknown>>(
+            (previous, s) =>
+              previous.then(() => target.appendToStream(streams[s] as string, [{ type: "Scheduled", data: { s } }])),
+            Promise.resolve(),
+          );
+        try {
+          for (const step of steps) {
+            const w = writers[step.i] as ScheduledWriter;
+            if (!step.finish) {
+              if (!w.inTransaction) continue;
+              let release!: () => void;
+              const gate = new Promise<void>((resolve) => {
+                release = resolve;
+              });
+              let opened!: () => void;
+              const isOpen = new Promise<void>((resolve) => {
+                opened = resolve;
+              });
+              const done = store.withTransaction(async (tx) => {
+                if (w.early) await tx.sql`SELECT pg_current_xact_id()`;
+                opened();
+                await gate;
+                await append(w, tx);
+              });
+              await isOpen;
+              held.set(step.i, { release, done });
+            } else if (w.inTransaction) {
+              const h = held.get(step.i);
+              h?.release();
+              await h?.done;
+            } else {
+              await append(w, store);
+            }
+            await follow();
+          }
+        } finally {
+          for (const h of held.values()) h.release();
+          await Promise.allSettled([...held.values()].map((h) => h.done));
+        }
+        const feed = mine(await collect(store.readAll({ after: start })), ...streams);
+        expect(feed.length).toBe(writers.reduce((n, w) => n + w.appends.length, 0));
+        expect(followed.map((e) => e.id)).toEqual(feed.map((e) => e.id));
+        for (const stream of streams) {
+          const versions = feed.filter((e) => e.streamId === stream).map((e) => e.version);
+          expect(versions).toEqual(versions.map((_, n) => n + 1));
+        }
+      }),
+      { numRuns: 40 },
+    );
+  }, 120_000);
 });

@@ -4,10 +4,11 @@
  */
 
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from "./checkpoint-store.js";
-export { CLI_USAGE, type CliIo, runPostgresCli } from "./cli.js";
+export { CLI_URL_VARIABLE, CLI_USAGE, type CliIo, runPostgresCli } from "./cli.js";
 export {
   createPostgresClient,
   DEFAULT_CLIENT_OPTIONS,
+  MIN_STATEMENT_TIMEOUT_MS,
   type PostgresClientOptions,
   type PostgresQueryable,
   type PostgresSql,
@@ -15,7 +16,7 @@ export {
   URL_VARIABLE,
 } from "./client.js";
 export { PostgresDedupStore, type PostgresDedupStoreOptions } from "./dedup-store.js";
-export { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
+export { DEFAULT_MAX_EVENT_BYTES, MAX_BATCH_BYTES } from "./encode.js";
 export { SERVICE as POSTGRES_SERVICE, toEventFlowsError } from "./errors.js";
 export {
   createPostgresEventStore,
@@ -40,6 +41,7 @@ export { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
 export {
   type AsyncProjection,
   type BatchResult,
+  MAX_PROJECTION_NAME_LENGTH,
   ProjectionRunner,
   type ProjectionRunnerOptions,
 } from "./projection-runner.js";

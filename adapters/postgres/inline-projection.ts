@@ -1,4 +1,5 @@
-import { type EventEnvelope, ValidationError } from "../../src/index.js";
+import { type EventEnvelope, type ExpectedVersion, type PendingEvent, ValidationError } from "../../src/index.js";
+import { appendEvents, type Committed, type StoreContext } from "./append.js";
 import type { PostgresTransactionSql } from "./client.js";
 
 export interface ProjectionContext {
@@ -62,4 +63,24 @@ export function routeToProjections(
 /** Whether any projection takes any of these event types (decides if an append needs a transaction). */
 export function anyProjectionTakes(projections: readonly InlineProjection[], types: readonly string[]): boolean {
   return projections.some((p) => p.eventTypes === undefined || types.some((t) => p.eventTypes?.includes(t)));
+}
+
+/**
+ * The one inline-projection step: appends in the transaction `sql`, then hands each projection the
+ * events it takes, in the same transaction. A retried append was projected when it committed.
+ */
+export async function appendProjected(
+  sql: PostgresTransactionSql,
+  context: StoreContext,
+  projections: readonly InlineProjection[],
+  streamId: string,
+  events: readonly PendingEvent[],
+  expectedVersion: ExpectedVersion,
+): Promise<Committed> {
+  const appended = await appendEvents(sql, context, streamId, events, expectedVersion, false);
+  if (appended.retried) return appended;
+  for (const [projection, matching] of routeToProjections(projections, appended.events)) {
+    await projection.handle(matching, { sql });
+  }
+  return appended;
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
@@ -6,6 +8,7 @@ import {
   appliedMigrations,
   LATEST_SCHEMA_VERSION,
   migrate,
+  migrations,
   PostgresCheckpointStore,
   PostgresEventStore,
   type PostgresSql,
@@ -54,7 +57,10 @@ describe("migrations", () => {
     }
     const beforeUpgrade = await collect(store.readAll());
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4], version: LATEST_SCHEMA_VERSION });
+    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5], version: LATEST_SCHEMA_VERSION });
+    const checks = await sql`
+      SELECT conname FROM pg_constraint WHERE conrelid = ${`${schema}.events`}::regclass AND contype = 'c' ORDER BY conname`;
+    expect(checks.map((c) => c.conname)).toEqual(["events_position_not_below_transaction", "events_version_positive"]);
     expect(await tablesIn(schema)).toEqual([
       "checkpoints",
       "dedup",
@@ -86,6 +92,7 @@ describe("migrations", () => {
       [2, "checkpoints"],
       [3, "snapshots"],
       [4, "dedup-and-idempotency"],
+      [5, "stream-order"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -175,5 +182,11 @@ describe("migrations", () => {
     await billing.appendToStream(stream, [{ type: "Billed", data: {} }]);
     expect(await shipping.getStreamVersion(stream)).toBe(0);
     expect(await billing.getStreamVersion(stream)).toBe(1);
+  });
+
+  test("the docs' migrations table lists every migration that ships, by version and name", () => {
+    const page = readFileSync(join(import.meta.dirname, "..", "..", "docs", "adapters", "postgres.md"), "utf8");
+    const listed = [...page.matchAll(/^\|\s+(\d+) \| `([a-z-]+)`\s+\|/gm)].map((m) => [Number(m[1]), m[2]]);
+    expect(listed).toEqual(migrations.map((m) => [m.version, m.name]));
   });
 });

@@ -100,6 +100,21 @@ COMMENT ON COLUMN ${n.idempotencyKeys}.status IS
   'NULL while the claiming request runs; the replayed response once it completed';
 `,
   },
+  {
+    version: 5,
+    name: "stream-order",
+    // A transaction that appends to a stream whose last event a younger transaction wrote takes its
+    // positions after that event (see append in statements.ts), so a position may sit above its own
+    // transaction's block. Rows written before this migration meet the stricter constraint it
+    // replaces, hence NOT VALID: no scan of the table under its exclusive lock.
+    sql: (n) => `
+ALTER TABLE ${n.events} DROP CONSTRAINT "${n.tablePrefix}events_position_of_transaction";
+ALTER TABLE ${n.events} ADD CONSTRAINT "${n.tablePrefix}events_position_not_below_transaction"
+  CHECK (global_position >> ${POSITION_BITS} >= transaction_id::text::bigint) NOT VALID;
+COMMENT ON COLUMN ${n.events}.global_position IS
+  'at least transaction id * 2^${POSITION_BITS}: increasing in the order in which readers may safely see events, and within a stream in version order';
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -20,7 +20,7 @@ export interface TableNames {
   readonly idempotencyKeys: string;
   readonly migrations: string;
   /** Unquoted constraint names, to tell one unique violation from another. */
-  readonly constraints: { readonly streamVersion: string; readonly eventId: string };
+  readonly constraints: { readonly streamVersion: string; readonly eventId: string; readonly position: string };
   /** Seeds the advisory-lock keys of this schema and prefix, so two stores in one database do not collide. */
   readonly lockNamespace: string;
 }
@@ -70,7 +70,11 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
     dedup: table("dedup"),
     idempotencyKeys: table("idempotency_keys"),
     migrations: table("migrations"),
-    constraints: { streamVersion: `${tablePrefix}events_stream_version`, eventId: `${tablePrefix}events_event_id` },
+    constraints: {
+      streamVersion: `${tablePrefix}events_stream_version`,
+      eventId: `${tablePrefix}events_event_id`,
+      position: `${tablePrefix}events_pkey`,
+    },
     lockNamespace: `eventflows:${schema}.${tablePrefix}`,
   };
 }

@@ -1,8 +1,10 @@
 import {
   assertCheckpointId,
+  callHook,
   type EventEnvelope,
   type Issue,
   isServiceError,
+  MAX_CHECKPOINT_ID_LENGTH,
   ServiceError,
   ValidationError,
 } from "../../src/index.js";
@@ -99,6 +101,23 @@ export class ProjectionRunner {
     }
     if (issues.length > 0) throw new ValidationError("Invalid projection runner", issues);
     assertCheckpointId(projection.name);
+    // What is stored is the prefixed id: a name that fits alone may not fit with the prefix, and
+    // would then fail every batch, forever.
+    const checkpointId = checkpointIdOf(projection.name);
+    try {
+      assertCheckpointId(checkpointId);
+    } catch (error) {
+      throw new ValidationError(
+        "Invalid projection runner",
+        [
+          {
+            path: ["name"],
+            message: `a projection name is at most ${MAX_PROJECTION_NAME_LENGTH} characters: its checkpoint id, "${CHECKPOINT_PREFIX}" and the name, is at most ${MAX_CHECKPOINT_ID_LENGTH}`,
+          },
+        ],
+        { cause: error },
+      );
+    }
     this.projection = projection;
     this.#deps = deps;
     this.#options = {
@@ -112,7 +131,7 @@ export class ProjectionRunner {
       onBatch: options.onBatch,
       signal: options.signal,
     };
-    this.#checkpointId = `projection:${projection.name}`;
+    this.#checkpointId = checkpointId;
     this.#lockKey = `${deps.context.names.lockNamespace}:projection:${projection.name}`;
   }
 
@@ -210,7 +229,9 @@ export class ProjectionRunner {
     );
     const batch = result as BatchResult;
     this.#position = batch.position;
-    if (batch.read > 0) this.#options.onBatch?.(batch);
+    // The batch has committed: a hook that throws must not make it look failed.
+    const onBatch = this.#options.onBatch;
+    if (batch.read > 0 && onBatch !== undefined) callHook("onBatch", onBatch, batch);
     return batch;
   }
 
@@ -279,11 +300,7 @@ export class ProjectionRunner {
   }
 
   #failed(error: unknown): false {
-    try {
-      this.#options.onError(error);
-    } catch (hookError) {
-      console.error("[eventflows] the projection onError hook itself threw", hookError);
-    }
+    callHook("onError", this.#options.onError, error);
     return false;
   }
 
@@ -301,6 +318,14 @@ export class ProjectionRunner {
       }
     });
   }
+}
+
+const CHECKPOINT_PREFIX = "projection:";
+/** The longest projection name: its checkpoint id, the prefix and the name, must fit the checkpoint store. */
+export const MAX_PROJECTION_NAME_LENGTH = MAX_CHECKPOINT_ID_LENGTH - CHECKPOINT_PREFIX.length;
+
+function checkpointIdOf(name: string): string {
+  return `${CHECKPOINT_PREFIX}${name}`;
 }
 
 function runnerIssues(projection: AsyncProjection, options: ProjectionRunnerOptions): Issue[] {

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import fc from "fast-check";
 import { type EventEnvelope, InMemoryEventBus, ulid } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
   type AsyncProjection,
   inlineProjection,
+  MAX_PROJECTION_NAME_LENGTH,
   PostgresCheckpointStore,
   PostgresEventStore,
   type PostgresSql,
@@ -107,6 +109,39 @@ describe("inline projections", () => {
 });
 
 describe("withTransaction", () => {
+  test("an append committed in withTransaction wakes the store's subscribeToAll at once (no polling)", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    // Tells when the subscription's first read (catching up, empty) is over: from then on only a
+    // wake-up makes it read again, for its poll interval is an hour.
+    let caughtUp!: () => void;
+    const firstReadOver = new Promise<void>((resolve) => {
+      caughtUp = resolve;
+    });
+    const readAll = store.readAll.bind(store);
+    store.readAll = async function* (options) {
+      yield* readAll(options);
+      caughtUp();
+    } as typeof store.readAll;
+    const stream = `Woken-${ulid()}`;
+    const seen: string[] = [];
+    const subscription = store.subscribeToAll({
+      after: await store.getLastGlobalPosition(),
+      pollIntervalMs: 3_600_000,
+      handler: (event) => {
+        if (event.streamId === stream) seen.push(event.type);
+      },
+    });
+    try {
+      await firstReadOver;
+      await store.withTransaction(async (tx) => {
+        await tx.appendToStream(stream, [{ type: "Committed", data: {} }]);
+      });
+      await eventually(() => expect(seen).toEqual(["Committed"]));
+    } finally {
+      await subscription.stop();
+    }
+  });
+
   test("appends to several streams and updates a read model atomically; publishes only after the commit", async () => {
     const bus = new InMemoryEventBus();
     const published: EventEnvelope[] = [];
@@ -275,6 +310,56 @@ describe("withTransaction", () => {
 });
 
 describe("asynchronous projections", () => {
+  test(`names: a runner is refused exactly when its checkpoint id would not fit (names up to ${MAX_PROJECTION_NAME_LENGTH} characters) (property)`, async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const lengths = fc.oneof(
+      fc.constantFrom(
+        1,
+        MAX_PROJECTION_NAME_LENGTH - 1,
+        MAX_PROJECTION_NAME_LENGTH,
+        MAX_PROJECTION_NAME_LENGTH + 1,
+        256,
+      ),
+      fc.integer({ min: 1, max: 300 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(lengths, fc.constantFrom("n", "é", "名"), async (length, letter) => {
+        const name = `${ulid()}${letter.repeat(300)}`.slice(0, length);
+        let runner: ReturnType<PostgresEventStore["projectionRunner"]> | undefined;
+        try {
+          runner = store.projectionRunner({ name, handle: () => undefined });
+        } catch (error) {
+          expect(error).toMatchObject({ code: "VALIDATION_FAILED" });
+          expect(length).toBeGreaterThan(MAX_PROJECTION_NAME_LENGTH);
+          return;
+        }
+        expect(length).toBeLessThanOrEqual(MAX_PROJECTION_NAME_LENGTH);
+        const done = await runner.catchUp();
+        expect(done?.position).toBe(await store.getLastGlobalPosition());
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  test("an onBatch or onError hook that throws changes nothing: batches still commit once", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const stream = `Hooked-${ulid()}`;
+    await store.appendToStream(stream, [{ type: "Hooked", data: {} }]);
+    const handled: string[] = [];
+    const runner = store.projectionRunner(
+      { name: `hooked-${ulid()}`, handle: (events) => void handled.push(...events.map((e) => e.id)) },
+      {
+        onBatch: () => {
+          throw new Error("onBatch broke");
+        },
+      },
+    );
+    const first = await runner.catchUp();
+    expect(first?.position).toBe(await store.getLastGlobalPosition());
+    expect(await runner.catchUp()).toEqual({ read: 0, position: first?.position as number });
+    expect(new Set(handled).size).toBe(handled.length);
+  });
+
   const counting = (name: string, extra: Partial<AsyncProjection> = {}): AsyncProjection => ({
     name,
     handle: async (events, { sql: tx }) => {

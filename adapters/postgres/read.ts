@@ -1,10 +1,13 @@
 import type { EventEnvelope, ReadAllOptions, ReadStreamOptions } from "../../src/index.js";
 import type { StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
-import { guard } from "./errors.js";
+import { guardReconnecting } from "./errors.js";
 import { type FeedRow, fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
 
 const MAX_VERSION = 2 ** 31 - 1;
+
+// Every read takes \`retry\`: whether a statement whose connection was lost runs once more on a
+// fresh one (a client, yes; a transaction, whose connection is gone, no).
 
 /**
  * Reads in pages (keyset pagination, so no connection is held while the caller works through a
@@ -35,13 +38,14 @@ export async function* readStreamPages(
   context: StoreContext,
   streamId: string,
   options: ReadStreamOptions,
+  attempts: number,
 ): AsyncGenerator<EventEnvelope, void, undefined> {
   const backward = options.direction === "backward";
   const statement = backward ? context.statements.readBackward : context.statements.readForward;
   const first = options.fromVersion ?? (backward ? MAX_VERSION : 1);
   const rows = paged<StreamRow>(
     (cursor, limit) =>
-      guard("readStream", async () => {
+      guardReconnecting("readStream", attempts, async () => {
         const from = cursor === undefined ? first : backward ? cursor[1] - 1 : cursor[1] + 1;
         return (await sql
           .unsafe(statement, [streamId, Math.min(from, MAX_VERSION), limit], { prepare: true })
@@ -57,10 +61,11 @@ export async function* readAllPages(
   sql: PostgresQueryable,
   context: StoreContext,
   options: ReadAllOptions,
+  attempts: number,
 ): AsyncGenerator<EventEnvelope, void, undefined> {
   const rows = paged<FeedRow>(
     (cursor, limit) =>
-      guard("readAll", async () => {
+      guardReconnecting("readAll", attempts, async () => {
         const after = cursor === undefined ? String(options.after ?? 0) : cursor[1];
         return (await sql
           .unsafe(context.statements.readAll, [after, limit], { prepare: true })
@@ -76,8 +81,9 @@ export async function streamVersionOf(
   sql: PostgresQueryable,
   context: StoreContext,
   streamId: string,
+  attempts: number,
 ): Promise<number> {
-  return guard("getStreamVersion", async () => {
+  return guardReconnecting("getStreamVersion", attempts, async () => {
     const [row] = (await sql
       .unsafe(context.statements.streamVersion, [streamId], { prepare: true })
       .values()) as unknown as [[number]];
@@ -85,8 +91,12 @@ export async function streamVersionOf(
   });
 }
 
-export async function lastGlobalPosition(sql: PostgresQueryable, context: StoreContext): Promise<number> {
-  return guard("getLastGlobalPosition", async () => {
+export async function lastGlobalPosition(
+  sql: PostgresQueryable,
+  context: StoreContext,
+  attempts: number,
+): Promise<number> {
+  return guardReconnecting("getLastGlobalPosition", attempts, async () => {
     const [row] = (await sql
       .unsafe(context.statements.lastGlobalPosition, [], { prepare: true })
       .values()) as unknown as [[string]];

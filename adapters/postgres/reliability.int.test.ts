@@ -19,24 +19,29 @@ afterAll(async () => {
 });
 
 /** A store on a client of its own whose connections carry `application_name`, to find them in pg_stat_activity. */
-function storeNamed(applicationName: string, options: { max?: number; statementTimeoutMs?: number } = {}) {
+function storeNamed(
+  applicationName: string,
+  options: { max?: number; statementTimeoutMs?: number; fetchTypes?: boolean } = {},
+) {
   return new PostgresEventStore({
     url,
     schema,
     client: {
       max: options.max ?? 4,
       statementTimeoutMs: options.statementTimeoutMs,
+      fetch_types: options.fetchTypes,
       connection: { application_name: applicationName },
     },
   });
 }
 
-/** Waits until a backend of `applicationName` is blocked on a lock, and returns its pid. */
-async function blockedBackend(applicationName: string): Promise<number> {
+/** Waits until a backend of `applicationName` (other than `not`) is blocked on a lock, and returns its pid. */
+async function blockedBackend(applicationName: string, not = 0): Promise<number> {
   let pid: number | undefined;
   await eventually(async () => {
     const [row] = await sql`
-      SELECT pid FROM pg_stat_activity WHERE application_name = ${applicationName} AND wait_event_type = 'Lock'`;
+      SELECT pid FROM pg_stat_activity
+      WHERE application_name = ${applicationName} AND wait_event_type = 'Lock' AND pid <> ${not}`;
     expect(row).toBeDefined();
     pid = Number(row?.pid);
   }, 10_000);
@@ -111,7 +116,28 @@ describe("PostgreSQL reliability", () => {
     expect(conflicts).toBeGreaterThan(0);
   }, 600_000);
 
-  test("a connection killed mid-append (pg_terminate_backend): nothing partial, a retryable ServiceError, the retry succeeds", async () => {
+  test("a connection killed mid-append (pg_terminate_backend): the append runs once more on a fresh connection and is stored once", async () => {
+    const name = `eventflows-killed-once-${ulid()}`.toLowerCase();
+    const store = storeNamed(name);
+    const holder = new PostgresEventStore({ sql, schema });
+    const stream = `KilledOnce-${ulid()}`;
+    const batch = Array.from({ length: 3 }, (_, n) => ({ id: ulid(), type: "Important", data: { n } }));
+    try {
+      const release = await holdStream(holder, stream);
+      const append = store.appendToStream(stream, batch);
+      const pid = await blockedBackend(name);
+      await sql`SELECT pg_terminate_backend(${pid})`;
+      await blockedBackend(name, pid);
+      await release();
+      const result = await append;
+      expect(result.retried).toBeUndefined();
+      expect((await collect(holder.readStream(stream))).map((e) => e.id)).toEqual(batch.map((e) => e.id));
+    } finally {
+      await store.close(1);
+    }
+  }, 60_000);
+
+  test("a connection killed on every attempt of an append: nothing partial, a retryable ServiceError, the caller's retry succeeds", async () => {
     const name = `eventflows-killed-${ulid()}`.toLowerCase();
     const store = storeNamed(name);
     const holder = new PostgresEventStore({ sql, schema });
@@ -123,9 +149,23 @@ describe("PostgreSQL reliability", () => {
         () => undefined,
         (error: unknown) => error,
       );
-      const pid = await blockedBackend(name);
-      const [terminated] = await sql`SELECT pg_terminate_backend(${pid}) AS done`;
-      expect(terminated?.done).toBe(true);
+      // Each attempt runs on another connection and waits on the held stream again: kill it there too.
+      let settled = false;
+      void append.then(() => {
+        settled = true;
+      });
+      const killed = new Set<number>();
+      while (!settled) {
+        const blocked = await sql`
+          SELECT pid FROM pg_stat_activity WHERE application_name = ${name} AND wait_event_type = 'Lock'`;
+        for (const row of blocked) {
+          if (killed.has(row.pid)) continue;
+          killed.add(row.pid);
+          await sql`SELECT pg_terminate_backend(${row.pid})`;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(killed.size).toBeGreaterThan(1); // it ran again on another connection before giving up
       const error = (await append) as { code?: string; retryable?: boolean; service?: string; message?: string };
       expect(error).toMatchObject({ code: "SERVICE_ERROR", service: "postgres", retryable: true });
       await release();
@@ -141,8 +181,28 @@ describe("PostgreSQL reliability", () => {
     }
   }, 60_000);
 
+  test("after pg_terminate_backend of every idle connection, the next reads and appends succeed on fresh connections", async () => {
+    const name = `eventflows-idle-killed-${ulid()}`.toLowerCase();
+    const store = storeNamed(name);
+    const stream = `IdleKilled-${ulid()}`;
+    try {
+      for (let round = 1; round <= 4; round++) {
+        await Promise.all([store.getStreamVersion(stream), store.getLastGlobalPosition()]);
+        const [killed] = await sql`
+          SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = ${name}`;
+        expect(killed?.n).toBeGreaterThan(0);
+        const appended = await store.appendToStream(stream, [{ type: "Survived", data: { round } }]);
+        expect(appended.nextExpectedVersion).toBe(round);
+        expect(await store.getStreamVersion(stream)).toBe(round);
+        expect((await collect(store.readStream(stream))).length).toBe(round);
+      }
+    } finally {
+      await store.close(1);
+    }
+  }, 60_000);
+
   test("a statement held past statementTimeoutMs is cancelled: a retryable ServiceError, nothing written", async () => {
-    const store = storeNamed("eventflows-timeout", { statementTimeoutMs: 300 });
+    const store = storeNamed("eventflows-timeout", { statementTimeoutMs: 1000 });
     const holder = new PostgresEventStore({ sql, schema });
     const stream = `Slow-${ulid()}`;
     try {
@@ -154,6 +214,31 @@ describe("PostgreSQL reliability", () => {
     } finally {
       await store.close();
     }
+  });
+
+  test("a 1 ms statementTimeoutMs (fetch_types off): calls finish or fail with a retryable ServiceError, nothing escapes unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", record);
+    const store = storeNamed("eventflows-tiny-timeout", { statementTimeoutMs: 1, fetchTypes: false });
+    try {
+      for (let n = 0; n < 5; n++) {
+        const outcome = await store
+          .appendToStream(`Tiny-${ulid()}`, [{ type: "Hurried", data: { blob: "x".repeat(100_000) } }])
+          .then(
+            () => "stored",
+            (error: { serviceCode?: string; retryable?: boolean }) => `${error.serviceCode} ${error.retryable}`,
+          );
+        // A statement this small may beat 1 ms; one that does not is cancelled and says so.
+        expect(["stored", "57014 true"]).toContain(outcome);
+      }
+      // Give an escaped rejection the turns it needs to surface.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      process.off("unhandledRejection", record);
+      await store.close();
+    }
+    expect(unhandled).toEqual([]);
   });
 
   test("a server that cannot be reached is a retryable ServiceError that leaks neither password nor SQL", async () => {

@@ -7,7 +7,7 @@ import {
   type ReadStreamOptions,
 } from "../../src/index.js";
 import type { StoreContext } from "./append.js";
-import type { PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId } from "./encode.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import { lastGlobalPosition, readAllPages, readStreamPages, streamVersionOf } from "./read.js";
@@ -28,26 +28,30 @@ export abstract class PostgresStoreBase extends EventStore {
 
   /** Runs this store's statements. */
   protected abstract get queryable(): PostgresQueryable;
+  /** How often a read whose connection turns out lost runs, on other connections (see attemptsOn). */
+  protected get attempts(): number {
+    return attemptsOn(this.queryable);
+  }
 
   protected readStreamEvents(
     streamId: string,
     options: ReadStreamOptions,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
     assertStorableStreamId(streamId);
-    return readStreamPages(this.queryable, this.context, streamId, options);
+    return readStreamPages(this.queryable, this.context, streamId, options, this.attempts);
   }
 
   protected readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
-    return readAllPages(this.queryable, this.context, options);
+    return readAllPages(this.queryable, this.context, options, this.attempts);
   }
 
   protected streamVersion(streamId: string): Promise<number> {
     assertStorableStreamId(streamId);
-    return streamVersionOf(this.queryable, this.context, streamId);
+    return streamVersionOf(this.queryable, this.context, streamId, this.attempts);
   }
 
   /** One query: the newest position a reader may see now (see the global-order notes in position.ts). */
   override getLastGlobalPosition(): Promise<number> {
-    return lastGlobalPosition(this.queryable, this.context);
+    return lastGlobalPosition(this.queryable, this.context, this.attempts);
   }
 }

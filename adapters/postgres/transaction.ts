@@ -1,7 +1,7 @@
 import { type EventEnvelope, type ExpectedVersion, type PendingEvent, ValidationError } from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
 import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
-import { anyProjectionTakes, type InlineProjection, routeToProjections } from "./inline-projection.js";
+import { anyProjectionTakes, appendProjected, type InlineProjection } from "./inline-projection.js";
 import { PostgresStoreBase } from "./store-base.js";
 
 /**
@@ -36,26 +36,14 @@ export class PostgresTransaction extends PostgresStoreBase {
 
   protected async commit(streamId: string, events: readonly PendingEvent[], expectedVersion: ExpectedVersion) {
     const sql = this.queryable as PostgresTransactionSql;
-    if (
-      !anyProjectionTakes(
-        this.#projections,
-        events.map((e) => e.type),
-      )
-    ) {
-      const result = await appendEvents(sql, this.context, streamId, events, expectedVersion, false);
-      if (!result.retried) this.#committed.push(result.events);
-      return result;
-    }
-    // A savepoint, so that a projection that throws takes its append with it even when the caller
-    // catches the error and carries on with the transaction.
-    const result = await sql.savepoint(async (savepoint) => {
-      const appended = await appendEvents(savepoint, this.context, streamId, events, expectedVersion, false);
-      if (appended.retried) return appended;
-      for (const [projection, matching] of routeToProjections(this.#projections, appended.events)) {
-        await projection.handle(matching, { sql: savepoint });
-      }
-      return appended;
-    });
+    const types = events.map((e) => e.type);
+    const result = !anyProjectionTakes(this.#projections, types)
+      ? await appendEvents(sql, this.context, streamId, events, expectedVersion, false)
+      : // A savepoint, so that a projection that throws takes its append with it even when the
+        // caller catches the error and carries on with the transaction.
+        await sql.savepoint((savepoint) =>
+          appendProjected(savepoint, this.context, this.#projections, streamId, events, expectedVersion),
+        );
     if (!result.retried) this.#committed.push(result.events);
     return result;
   }

@@ -79,7 +79,7 @@ export abstract class EventStore {
     const last = committed[committed.length - 1];
     const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
     // A retried append that had committed already was published then; publishing again would duplicate.
-    if (commit.retried) return result;
+    if (commit.retried) return { ...result, retried: true };
     const published = await this.afterCommit(committed);
     return published === undefined ? result : { ...result, published };
   }

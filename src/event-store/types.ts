@@ -25,6 +25,12 @@ export interface AppendToStreamResult<E extends EventEnvelope = EventEnvelope> {
   readonly events: readonly E[];
   /** What publishing to the configured bus did; absent without a bus or for an empty append. */
   readonly published?: PublishResult;
+  /**
+   * `true` when every event id was already stored in this stream by an earlier append (a retry of an
+   * append that had committed): `events` are the stored ones, nothing was written or published again.
+   * Absent otherwise. Only stores with `capabilities.idempotentAppends` recognise retries.
+   */
+  readonly retried?: true;
 }
 
 export type ReadDirection = "forward" | "backward";

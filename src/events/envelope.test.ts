@@ -6,6 +6,30 @@ import { jsonIssues, utf8Length } from "../internal/json.js";
 import { createEvent, prepareEvents } from "./envelope.js";
 
 describe("prepareEvents", () => {
+  test("any spelling of a ULID becomes its one upper-case spelling; two spellings of one id in a batch are duplicates (property)", () => {
+    const crockford = fc.constantFrom(..."0123456789ABCDEFGHJKMNPQRSTVWXYZ");
+    const id = fc
+      .tuple(fc.constantFrom(..."01234567"), fc.array(crockford, { minLength: 25, maxLength: 25 }))
+      .map(([first, rest]) => first + rest.join(""));
+    const spelled = fc
+      .tuple(id, fc.array(fc.boolean(), { minLength: 26, maxLength: 26 }))
+      .map(([id, upper]) => [id, [...id].map((c, i) => (upper[i] ? c : c.toLowerCase())).join("")] as const);
+    fc.assert(
+      fc.property(spelled, ([id, spelling]) => {
+        expect(prepareEvents([{ id: spelling, type: "A", data: 1 }], undefined)[0]?.id).toBe(id);
+        expect(() =>
+          prepareEvents(
+            [
+              { id, type: "A", data: 1 },
+              { id: spelling, type: "A", data: 1 },
+            ],
+            undefined,
+          ),
+        ).toThrow(ValidationError);
+      }),
+    );
+  });
+
   test("fixes ids and one timestamp per batch, and merges shared metadata under the event's own", () => {
     const now = new Date("2026-02-03T04:05:06.789Z");
     const prepared = prepareEvents(

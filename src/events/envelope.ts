@@ -97,6 +97,8 @@ export function prepareEvents(
     let id = event.id;
     if (id === undefined) id = ulid();
     else if (!isUlid(id)) issues.push({ path: [index, "id"], message: "an event id must be a ULID" });
+    // One spelling per ULID (upper case, as generated), so a retry in lower case is the same event.
+    else id = id.toUpperCase();
     if (ids.has(id)) issues.push({ path: [index, "id"], message: "duplicate event id in one append" });
     ids.add(id);
     pending.push({

@@ -560,8 +560,19 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
             first.events.map((e) => [e.id, e.version]),
             `${label}: the stored events`,
           );
+          assertEqual(retry.retried, true, `${label}: the result says it was a retry`);
           assertEqual(retry.published, undefined, `${label}: not published twice`);
         }
+        assertEqual(first.retried, undefined, "a first append is not a retry");
+        const changed = await assertRejects(
+          () =>
+            store.appendToStream(id, [{ ...(batch[0] as NewEvent), data: 99 }, batch[1] as NewEvent], {
+              expectedVersion: "no-stream",
+            }),
+          ErrorCode.Validation,
+          "the same ids with other data",
+        );
+        assert(changed.message.includes("unchanged"), "says a retry must repeat the append unchanged");
         const reused = await assertRejects(
           () => store.appendToStream(stream(), [batch[0] as NewEvent]),
           ErrorCode.Validation,

@@ -1,0 +1,217 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import {
+  type ConcurrencyError,
+  type EventEnvelope,
+  InMemoryEventBus,
+  isConcurrencyError,
+  ulid,
+} from "../../src/index.js";
+import { collect, eventually } from "../../src/testing/index.js";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { type InlineProjection, inlineProjection, PostgresEventStore, type PostgresSql } from "./index.js";
+
+let sql: PostgresSql;
+let url: string;
+let store: PostgresEventStore;
+const schema = uniqueSchema("appends");
+
+beforeAll(async () => {
+  url = await ensurePostgres();
+  sql = await postgresTestClient({ max: 8 });
+  store = new PostgresEventStore({ sql, schema });
+  await store.migrate();
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+/** A store on a client of its own, its connections named so that pg_stat_activity finds them. */
+function storeNamed(applicationName: string, max = 4, projections: InlineProjection[] = []) {
+  return new PostgresEventStore({
+    url,
+    schema,
+    projections,
+    client: { max, connection: { application_name: applicationName } },
+  });
+}
+
+async function waitUntilBlocked(applicationName: string): Promise<void> {
+  await eventually(async () => {
+    const rows = await sql`
+      SELECT 1 FROM pg_stat_activity WHERE application_name = ${applicationName} AND wait_event_type = 'Lock'`;
+    expect(rows.length).toBe(1);
+  }, 10_000);
+}
+
+describe("appends with no expectation under contention", () => {
+  test('16 writers appending with "any" to one stream: none fails, every event is stored once, versions contiguous', async () => {
+    const writers = 16;
+    const perWriter = 60;
+    const contended = storeNamed("eventflows-any-writers", writers);
+    const stream = `Hot-${ulid()}`;
+    try {
+      await Promise.all(
+        Array.from({ length: writers }, async (_, writer) => {
+          for (let n = 0; n < perWriter; n++) {
+            await contended.appendToStream(stream, [{ type: "Counted", data: { writer, n } }]);
+          }
+        }),
+      );
+    } finally {
+      await contended.close();
+    }
+    const events = await collect(store.readStream(stream));
+    expect(events.map((e) => e.version)).toEqual(Array.from({ length: writers * perWriter }, (_, i) => i + 1));
+    expect(new Set(events.map((e) => JSON.stringify(e.data))).size).toBe(writers * perWriter);
+  }, 120_000);
+
+  test('with an inline projection (the append runs in a transaction of its own), "any" and "stream-exists" never fail either', async () => {
+    const writers = 8;
+    const perWriter = 25;
+    const counted: string[] = [];
+    const projected = storeNamed("eventflows-any-projected", writers, [
+      inlineProjection({ name: "count", handle: (events) => void counted.push(...events.map((e) => e.id)) }),
+    ]);
+    const stream = `HotProjected-${ulid()}`;
+    await store.appendToStream(stream, [{ type: "Opened", data: {} }]);
+    try {
+      await Promise.all(
+        Array.from({ length: writers }, async (_, writer) => {
+          for (let n = 0; n < perWriter; n++) {
+            await projected.appendToStream(stream, [{ type: "Counted", data: { writer, n } }], {
+              expectedVersion: n % 2 === 0 ? "any" : "stream-exists",
+            });
+          }
+        }),
+      );
+    } finally {
+      await projected.close();
+    }
+    const events = await collect(store.readStream(stream));
+    expect(events.length).toBe(writers * perWriter + 1);
+    expect(events.map((e) => e.version)).toEqual(events.map((_, i) => i + 1));
+    // Re-run transactions projected too, but only committed ones count: every stored event once.
+    const stored = new Set(events.slice(1).map((e) => e.id));
+    expect(new Set(counted.filter((id) => stored.has(id))).size).toBe(writers * perWriter);
+  }, 120_000);
+});
+
+describe("idempotent retries", () => {
+  test("a retry says retried: true, returns the stored events and publishes nothing; the first append does not", async () => {
+    const bus = new InMemoryEventBus();
+    const published: EventEnvelope[] = [];
+    bus.subscribeToAll((event) => void published.push(event));
+    const withBus = new PostgresEventStore({ sql, schema, bus });
+    const stream = `Retried-${ulid()}`;
+    const batch = [
+      { id: ulid(), type: "Paid", data: { amount: 5 } },
+      { id: ulid(), type: "Shipped", data: null },
+    ];
+    const first = await withBus.appendToStream(stream, batch);
+    expect(first.retried).toBeUndefined();
+    const again = await withBus.appendToStream(stream, batch);
+    expect(again.retried).toBe(true);
+    expect(again.events).toEqual(first.events);
+    const inTransaction = await withBus.withTransaction((tx) => tx.appendToStream(stream, batch));
+    expect(inTransaction.retried).toBe(true);
+    expect(published.map((e) => e.id)).toEqual(batch.map((e) => e.id));
+    expect(await withBus.getStreamVersion(stream)).toBe(2);
+  });
+
+  test("a lower-case spelling of a stored ULID is the same event: a retry, stored ids in upper case", async () => {
+    const stream = `Spelled-${ulid()}`;
+    const id = ulid();
+    const first = await store.appendToStream(stream, [{ id: id.toLowerCase(), type: "Once", data: 1 }]);
+    expect(first.events[0]?.id).toBe(id);
+    const again = await store.appendToStream(stream, [{ id, type: "Once", data: 1 }]);
+    expect(again.retried).toBe(true);
+    const lower = await store.appendToStream(stream, [{ id: id.toLowerCase(), type: "Once", data: 1 }]);
+    expect(lower.retried).toBe(true);
+    expect(await store.getStreamVersion(stream)).toBe(1);
+  });
+
+  test("the same ids with another type or data are refused with a ValidationError; nothing is written", async () => {
+    const stream = `Changed-${ulid()}`;
+    const id = ulid();
+    await store.appendToStream(stream, [{ id, type: "Priced", data: { amount: 5, currency: "EUR" } }]);
+    for (const changed of [
+      { id, type: "Priced", data: { amount: 6, currency: "EUR" } },
+      { id, type: "Repriced", data: { amount: 5, currency: "EUR" } },
+      { id, type: "Priced", data: { amount: 5 } },
+    ]) {
+      const error = await store.appendToStream(stream, [changed]).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "VALIDATION_FAILED" });
+      expect(String((error as Error).message)).toContain("repeat the append unchanged");
+      expect(JSON.stringify(error)).not.toContain("EUR");
+      const inTransaction = await store
+        .withTransaction((tx) => tx.appendToStream(stream, [changed]))
+        .catch((e: unknown) => e);
+      expect(inTransaction).toMatchObject({ code: "VALIDATION_FAILED" });
+    }
+    // Key order and metadata (a retry's own trace context) do not count.
+    const same = await store.appendToStream(stream, [
+      { id, type: "Priced", data: { currency: "EUR", amount: 5 }, metadata: { traceparent: "retry" } },
+    ]);
+    expect(same.retried).toBe(true);
+    expect(await store.getStreamVersion(stream)).toBe(1);
+  });
+
+  test("generated data: a retry is accepted exactly when its data equals what is stored (property)", async () => {
+    const json = fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+    await fc.assert(
+      fc.asyncProperty(json, json, async (stored, retry) => {
+        const stream = `Generated-${ulid()}`;
+        const id = ulid();
+        await store.appendToStream(stream, [{ id, type: "Generated", data: stored }]);
+        const outcome = await store
+          .appendToStream(stream, [{ id, type: "Generated", data: retry }])
+          .then((result) => (result.retried === true ? "retried" : "appended"))
+          .catch((error: { code?: string }) => error.code);
+        const [back] = await collect(store.readStream(stream));
+        expect(outcome).toBe(Bun.deepEquals(back?.data, retry) ? "retried" : "VALIDATION_FAILED");
+        expect(await store.getStreamVersion(stream)).toBe(1);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("a race lost inside a transaction", () => {
+  test("actualVersion is the stream's version, never read from the server's message (a stream id that looks like one)", async () => {
+    const stream = `Evil, 99) already exists`;
+    const name = `eventflows-lost-${ulid()}`.toLowerCase();
+    const loser = storeNamed(name);
+    try {
+      const version = await store.getStreamVersion(stream);
+      let commitWinner!: () => void;
+      const winnerMayCommit = new Promise<void>((resolve) => {
+        commitWinner = resolve;
+      });
+      let appended!: () => void;
+      const winnerAppended = new Promise<void>((resolve) => {
+        appended = resolve;
+      });
+      const winner = store.withTransaction(async (tx) => {
+        await tx.appendToStream(stream, [{ type: "Won", data: {} }], { expectedVersion: version });
+        appended();
+        await winnerMayCommit;
+      });
+      await winnerAppended;
+      const lost = loser
+        .withTransaction((tx) => tx.appendToStream(stream, [{ type: "Lost", data: {} }], { expectedVersion: version }))
+        .catch((e: unknown) => e);
+      await waitUntilBlocked(name);
+      commitWinner();
+      await winner;
+      const error = await lost;
+      expect(isConcurrencyError(error)).toBe(true);
+      expect((error as ConcurrencyError).actualVersion).toBe(version + 1);
+      expect((error as ConcurrencyError).streamId).toBe(stream);
+      expect(await store.getStreamVersion(stream)).toBe(version + 1);
+    } finally {
+      await loser.close();
+    }
+  });
+});

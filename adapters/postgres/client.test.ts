@@ -1,0 +1,95 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { isEventFlowsError } from "../../src/index.js";
+import { createPostgresClient, MIN_STATEMENT_TIMEOUT_MS, PostgresEventStore } from "./index.js";
+
+/** Everything an error shows when logged or serialised, causes included. */
+function everything(error: unknown): string {
+  const seen: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    const e = current as Error & { input?: unknown };
+    seen.push(String(e), e.stack ?? "", JSON.stringify(e), String(e.input ?? ""), Bun.inspect(e));
+    current = e.cause;
+  }
+  return seen.join("\n");
+}
+
+describe("createPostgresClient", () => {
+  test("a URL that does not parse is a ValidationError without the password (port 99999)", () => {
+    for (const make of [
+      () => createPostgresClient("postgres://app:hunter2-secret@localhost:99999/db"),
+      () => new PostgresEventStore({ url: "postgres://app:hunter2-secret@localhost:99999/db" }),
+      () => new PostgresEventStore({ env: { DATABASE_URL: "postgres://app:hunter2-secret@local host:5432/db" } }),
+    ]) {
+      let thrown: unknown;
+      try {
+        make();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isEventFlowsError(thrown)).toBe(true);
+      expect(thrown).toMatchObject({ code: "VALIDATION_FAILED" });
+      expect(everything(thrown)).not.toContain("hunter2-secret");
+    }
+  });
+
+  test("generated malformed URLs: whatever is thrown is an EventFlowsError that never shows the password (property)", async () => {
+    const password = fc.string({ minLength: 6, maxLength: 20, unit: "grapheme" }).filter((p) => p.trim().length >= 6);
+    const port = fc.oneof(
+      fc.integer({ min: 65_536, max: 10_000_000 }).map(String),
+      fc.string({ maxLength: 6 }),
+      fc.constant(""),
+    );
+    const host = fc.oneof(fc.constant("localhost"), fc.string({ maxLength: 12 }));
+    await fc.assert(
+      fc.asyncProperty(password, host, port, async (secret, hostname, portText) => {
+        const url = `postgres://app:${secret}@${hostname}:${portText}/db`;
+        let client: ReturnType<typeof createPostgresClient> | undefined;
+        try {
+          client = createPostgresClient(url, { connect_timeout: 1 });
+        } catch (error) {
+          expect(isEventFlowsError(error)).toBe(true);
+          expect(everything(error)).not.toContain(secret);
+        } finally {
+          await client?.end({ timeout: 0 });
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test(`statementTimeoutMs below ${MIN_STATEMENT_TIMEOUT_MS} ms is refused while fetch_types is on, accepted without it`, async () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: MIN_STATEMENT_TIMEOUT_MS - 1 }), (ms) => {
+        expect(() => createPostgresClient("postgres://app@localhost/db", { statementTimeoutMs: ms })).toThrow(
+          "Invalid PostgreSQL client options",
+        );
+      }),
+    );
+    for (const statementTimeoutMs of [-1, 1.5, Number.NaN]) {
+      expect(() =>
+        createPostgresClient("postgres://app@localhost/db", { statementTimeoutMs, fetch_types: false }),
+      ).toThrow("Invalid PostgreSQL client options");
+    }
+    for (const options of [
+      { statementTimeoutMs: 0 },
+      { statementTimeoutMs: MIN_STATEMENT_TIMEOUT_MS },
+      { statementTimeoutMs: 1, fetch_types: false },
+    ]) {
+      await createPostgresClient("postgres://app@localhost/db", options).end({ timeout: 0 });
+    }
+  });
+
+  test("application_name is accepted at the top level, as documented, and lands in the connection parameters", async () => {
+    const client = createPostgresClient("postgres://app@localhost/db", { application_name: "billing-api" });
+    const connection = (client.options as unknown as { connection: Record<string, unknown> }).connection;
+    expect(connection.application_name).toBe("billing-api");
+    await client.end({ timeout: 0 });
+    const defaults = createPostgresClient("postgres://app@localhost/db");
+    expect((defaults.options as unknown as { connection: Record<string, unknown> }).connection.application_name).toBe(
+      "eventflows",
+    );
+    await defaults.end({ timeout: 0 });
+  });
+});
