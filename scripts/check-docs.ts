@@ -9,6 +9,9 @@
  * Each ```ts block is its own module, importing "@eventflows/core" (and its subpaths) as a user
  * would; a tsconfig maps those names onto src/ and adapters/. Fence info words:
  *   ```ts no-check   not checked (for fragments that cannot stand alone; use sparingly)
+ *   ```ts from=examples/shopping-cart/cart.ts
+ *                    a copy of that file (shown on GitHub too, where VitePress's `<<<` includes show
+ *                    nothing): it must equal the file, which the test command type-checks and tests
  *   ```ts run        also executed with Bun after the check (with `bun test` when it imports
  *                    "bun:test"); it must exit 0, and what it prints must match the comments that
  *                    state it (below)
@@ -139,6 +142,17 @@ function writeTsconfig(project: Project): void {
   writeFileSync(join(outDir, project.config), `${JSON.stringify(config, null, 2)}\n`);
 }
 
+/** The repository file a block copies (`from=<path>` in its fence), if any. */
+function copiedFile(block: Block): string | undefined {
+  for (const flag of block.flags) if (flag.startsWith("from=")) return flag.slice("from=".length);
+  return undefined;
+}
+
+function copyIsCurrent(block: Block): boolean {
+  const path = join(root, copiedFile(block) ?? "");
+  return existsSync(path) && readFileSync(path, "utf8").trimEnd() === block.code.trimEnd();
+}
+
 /** Rewrites `file.ts(line,col): error …` into `docs/page.md:line:col: error …`. */
 function mapDiagnostics(output: string, blocks: readonly Block[]): string {
   const byFile = new Map(blocks.map((block) => [join(outDir, block.file), block]));
@@ -158,7 +172,13 @@ function mapDiagnostics(output: string, blocks: readonly Block[]): string {
 function main(): number {
   const files = markdownFiles();
   const all = files.flatMap((file) => extractBlocks(file, readFileSync(join(root, file), "utf8")));
-  const checked = all.filter((block) => !block.flags.has("no-check"));
+  const copies = all.filter((block) => copiedFile(block) !== undefined);
+  const stale = copies.filter((block) => !copyIsCurrent(block));
+  for (const block of stale) {
+    console.error(`${block.source}:${block.firstLine}: differs from ${copiedFile(block)}: copy the file again`);
+  }
+  if (stale.length > 0) return 1;
+  const checked = all.filter((block) => !block.flags.has("no-check") && copiedFile(block) === undefined);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   writeBlocks(checked);
@@ -168,7 +188,7 @@ function main(): number {
   ];
   console.log(
     `check-docs: ${checked.length} TypeScript block(s) from ${files.length} markdown file(s)` +
-      ` (${all.length - checked.length} marked no-check)`,
+      ` (${all.length - checked.length - copies.length} marked no-check, ${copies.length} current copies of files)`,
   );
 
   for (const project of projects.filter((p) => p.blocks.length > 0)) {

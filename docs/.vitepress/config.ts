@@ -44,6 +44,7 @@ export default defineConfig({
           { text: "Runtimes", link: "/guide/runtimes" },
           { text: "Deploying on AWS", link: "/deployment" },
           { text: "Cloudflare worker template", link: "/worker-template" },
+          { text: "Architecture (for contributors)", link: "/architecture" },
         ],
       },
       {
