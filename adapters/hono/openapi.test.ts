@@ -49,7 +49,7 @@ describe("OpenAPI document", () => {
           anyOf: [{ maxLength: 16 }, { pattern: "^[\\u0000-\\uFFFF]*$" }],
         },
         quantity: { type: "integer", minimum: 1, maximum: 99 },
-        expectedVersion: { type: "integer", minimum: 0 },
+        expectedVersion: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
       },
       required: ["cartId", "sku", "quantity"],
     });
