@@ -28,12 +28,15 @@
  * A stated line that prints nothing fails too.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { outputMismatches, tagStatedLogs } from "./lib/doc-output.ts";
 
 const root = join(import.meta.dirname, "..");
-const outDir = join(root, ".cache", "check-docs");
+// One folder per checkout: .cache may be shared between checkouts (git worktrees), which must neither
+// clear each other's samples nor resolve them against each other's sources.
+const outDir = join(root, ".cache", "check-docs", createHash("sha256").update(root).digest("hex").slice(0, 12));
 
 interface Block {
   /** Markdown file, relative to the root. */
@@ -120,7 +123,8 @@ interface Project {
 }
 
 function writeTsconfig(project: Project): void {
-  const up = relative(outDir, root).split(sep).join("/");
+  // Absolute: Bun resolves a tsconfig's relative paths from its real location, which a symlinked .cache moves.
+  const up = root.split(sep).join("/");
   const config = {
     extends: `${up}/tsconfig.json`,
     compilerOptions: {
