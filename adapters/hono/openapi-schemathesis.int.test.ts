@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { Hono } from "hono";
 import { cacheDir, commandExists, ensureDir, ServiceStartError, withLock } from "../../test/services/common.ts";
 import { cartDomain, commandSchemas } from "./cart-domain.fixture.test.ts";
-import { eventFlowsRoutes } from "./routes.js";
+import { eventFlowsRoutes } from "./index.js";
 
 const SCHEMATHESIS_VERSION = "4.32.5";
 const venvDir = join(cacheDir, "schemathesis", `venv-${SCHEMATHESIS_VERSION}`);

@@ -4,9 +4,13 @@ import { Hono } from "hono";
 import { ValidationError } from "../../src/index.js";
 import { CORRELATION_HEADER, correlationFrom, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
 import { cartDomain } from "./cart-domain.fixture.test.ts";
-import { IDEMPOTENCY_HEADER, idempotencyKeyFrom, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.js";
-import type { JsonSchema } from "./json-schema.js";
-import { eventFlowsRoutes } from "./routes.js";
+import {
+  eventFlowsRoutes,
+  IDEMPOTENCY_HEADER,
+  idempotencyKeyFrom,
+  type JsonSchema,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+} from "./index.js";
 
 async function documentAt(app: Hono, path: string) {
   const response = await app.request(path);
