@@ -45,6 +45,7 @@ export default defineConfig({
           { text: "Deploying on AWS", link: "/deployment" },
           { text: "Security", link: "/security" },
           { text: "Cloudflare worker template", link: "/worker-template" },
+          { text: "Architecture (for contributors)", link: "/architecture" },
         ],
       },
       {
