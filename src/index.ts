@@ -173,6 +173,7 @@ export type {
 export { type SnapshotSerializer, snapshotIssues } from "./snapshot/serializer.js";
 export {
   DEFAULT_KEEP_LAST,
+  DEFAULT_MAX_DECOMPRESSED_BYTES,
   type SnapshotCompression,
   SnapshotStore,
   type SnapshotStoreOptions,
