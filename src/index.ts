@@ -92,6 +92,7 @@ export {
   type EventMetadata,
   type NewEvent,
   type PendingEvent,
+  type PrepareEventsOptions,
   prepareEvents,
 } from "./events/envelope.js";
 export {
@@ -104,8 +105,17 @@ export {
 } from "./events/stream.js";
 export { compareUlids, defineId, type Id, type IdType, isUlid, ulid, ulidTimestamp } from "./ids.js";
 export { callHook } from "./internal/hooks.js";
-export { type JsonValue, jsonIssues, utf8Length } from "./internal/json.js";
-export { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "./internal/validate.js";
+export {
+  assertMaxJsonDepth,
+  DEFAULT_MAX_JSON_DEPTH,
+  type JsonIssuesOptions,
+  type JsonValue,
+  jsonIssues,
+  MAX_JSON_DEPTH_LIMIT,
+  utf8Length,
+} from "./internal/json.js";
+export { isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
+export { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "./internal/validate.js";
 export { CommandBus } from "./messaging/command-bus.js";
 export {
   type ExecuteOptions,
