@@ -115,7 +115,7 @@ export {
   utf8Length,
 } from "./internal/json.js";
 export { isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
-export { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "./internal/validate.js";
+export { assertDelayMs, MAX_DELAY_MS, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "./internal/validate.js";
 export { CommandBus } from "./messaging/command-bus.js";
 export {
   type ExecuteOptions,

@@ -48,6 +48,18 @@ export function assertPositiveInteger(value: unknown, what: string): asserts val
   if (value === 0) throw new ValidationError(`Invalid ${what}`, [{ path: [], message: `${what} must be at least 1` }]);
 }
 
+/** The longest delay `setTimeout` honours; a longer one fires at once on every runtime. */
+export const MAX_DELAY_MS = 2_147_483_647;
+
+/** A wait in milliseconds: a finite number from 0 to {@link MAX_DELAY_MS}. */
+export function assertDelayMs(value: unknown, what: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_DELAY_MS) {
+    throw new ValidationError(`Invalid ${what}`, [
+      { path: [what], message: `must be a number of milliseconds from 0 to ${MAX_DELAY_MS}, got ${kindOf(value)}` },
+    ]);
+  }
+}
+
 export function kindOf(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "number") return String(value);

@@ -1,5 +1,6 @@
 import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
 import { type Issue, isConcurrencyError, ValidationError } from "../errors.js";
+import { assertDelayMs, kindOf } from "../internal/validate.js";
 import type { Middleware } from "./message-bus.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a schema of any input and output
@@ -53,13 +54,14 @@ export interface RetryOptions {
  * its aggregate and decides again. The last error is rethrown once attempts run out.
  */
 export function retryOnConcurrency(options: RetryOptions = {}): Middleware {
-  const maxAttempts = options.maxAttempts ?? 3;
-  const baseDelayMs = options.baseDelayMs ?? 10;
+  const maxAttempts = options.maxAttempts === undefined ? 3 : options.maxAttempts;
+  const baseDelayMs = options.baseDelayMs === undefined ? 10 : options.baseDelayMs;
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
     throw new ValidationError("Invalid retry options", [
-      { path: ["maxAttempts"], message: "must be a positive integer" },
+      { path: ["maxAttempts"], message: `must be a positive integer, got ${kindOf(maxAttempts)}` },
     ]);
   }
+  assertDelayMs(baseDelayMs, "baseDelayMs");
   return async (_message, next) => {
     for (let attempt = 1; ; attempt++) {
       try {
