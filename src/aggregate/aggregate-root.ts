@@ -162,7 +162,12 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
       handler = this.#resolveHandler(type);
       table.set(type, handler);
     }
-    if (handler === null) throw new HandlerNotFoundError("event", type);
+    if (handler === null) {
+      throw new HandlerNotFoundError("event", type, {
+        aggregate: this.constructor.name || "The aggregate",
+        method: handlerMethodName(type),
+      });
+    }
     return handler;
   }
 

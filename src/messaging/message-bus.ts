@@ -106,6 +106,19 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     return [...this.#handlers.keys()];
   }
 
+  /**
+   * A start-up check that every type of `M` has a handler. TypeScript types are gone at run time, so
+   * pass an object with a key per type (the valibot schemas given to `validation`, or `{ A: true, ... }`):
+   * the compiler refuses one that misses a type of `M`, and this call refuses a type with no handler.
+   * @throws {HandlerNotFoundError} naming every type without a handler.
+   */
+  assertAllHandled(types: { readonly [T in keyof M & string]: unknown }): void {
+    const missing = Object.keys(types).filter((type) => !this.#handlers.has(type));
+    const first = missing[0];
+    if (first === undefined) return;
+    throw new HandlerNotFoundError(this.#kind, first, { missing, registered: [...this.#handlers.keys()] });
+  }
+
   /** Adds a middleware; the first added is the outermost. */
   use(middleware: Middleware): this {
     if (typeof middleware !== "function") throw new ValidationError("Middleware must be a function");
@@ -154,7 +167,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       handler = this.#handlers.get(type);
       if (handler === undefined) {
         assertTypeName(type, `${this.#kind} type`);
-        throw new HandlerNotFoundError(this.#kind, type);
+        throw new HandlerNotFoundError(this.#kind, type, { registered: [...this.#handlers.keys()] });
       }
       message = new DispatchedMessage(this.#kind, type, payload, options?.metadata ?? {}, options?.signal, options?.id);
     } catch (error) {

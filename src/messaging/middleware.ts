@@ -33,13 +33,90 @@ export function validation(schemas: Readonly<Record<string, AnySchema>>): Middle
   };
 }
 
-/** valibot's issue (with its `path` of items) as our {@link Issue}. */
+/**
+ * valibot's issue (with its `path` of items) as our {@link Issue}. A schema's own message is kept;
+ * valibot's default ones ("Invalid length: Expected >=1 but received 0") become sentences that say
+ * what is wanted ("must be at least 1 characters long, got 0").
+ */
 export function toIssue(issue: BaseIssue<unknown>): Issue {
   const path = (issue.path ?? []).map((item) => {
     const key = (item as { key?: unknown }).key;
     return typeof key === "number" ? key : String(key);
   });
-  return { path, message: issue.message };
+  return { path, message: readableMessage(issue) };
+}
+
+// valibot's default message; any other message was written by the schema's author and is kept.
+const DEFAULT_MESSAGE = /^Invalid [^:]+: (?:Expected [\s\S]* but r|R)eceived /;
+
+function readableMessage(issue: BaseIssue<unknown>): string {
+  if (!DEFAULT_MESSAGE.test(issue.message)) return issue.message;
+  const got = clip(issue.received);
+  if (issue.kind === "schema") {
+    if (issue.message.startsWith("Invalid key:")) return got === "undefined" ? "is required" : "is not allowed here";
+    return `must be ${describeExpected(issue.expected)}, got ${got}`;
+  }
+  const requirement = issue.requirement as unknown;
+  const wanted = requirement instanceof RegExp ? String(requirement) : clip(String(requirement));
+  const length = (bound: string) =>
+    typeof issue.input === "string"
+      ? `must be ${bound} ${wanted} characters long, got ${got}`
+      : `must have ${bound} ${wanted} items, got ${got}`;
+  switch (issue.type) {
+    case "min_length":
+      return length("at least");
+    case "max_length":
+      return length("at most");
+    case "length":
+      return length("exactly");
+    case "non_empty":
+      return "must not be empty";
+    case "min_value":
+      return `must be at least ${wanted}, got ${got}`;
+    case "max_value":
+      return `must be at most ${wanted}, got ${got}`;
+    case "integer":
+      return `must be an integer, got ${got}`;
+    case "regex":
+      return `must match ${wanted}, got ${got}`;
+    case "email":
+      return `must be an email address, got ${got}`;
+    case "url":
+      return `must be a URL, got ${got}`;
+    case "uuid":
+      return `must be a UUID, got ${got}`;
+    case "ulid":
+      return `must be a ULID, got ${got}`;
+    default:
+      return `fails the ${issue.type.replaceAll("_", " ")} check${issue.expected === null ? "" : ` (expected ${clip(issue.expected)})`}, got ${got}`;
+  }
+}
+
+function describeExpected(expected: string | null): string {
+  switch (expected) {
+    case null:
+      return "something else";
+    case "string":
+    case "number":
+    case "boolean":
+    case "bigint":
+    case "symbol":
+    case "function":
+      return `a ${expected}`;
+    case "Object":
+      return "an object";
+    case "Array":
+      return "an array";
+    case "Date":
+      return "a Date";
+    default:
+      return expected.includes(" | ") ? `one of ${clip(expected.replace(/^\((.*)\)$/, "$1"))}` : clip(expected);
+  }
+}
+
+// Received values go into messages that can reach HTTP clients and logs: never a whole payload.
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 export interface RetryOptions {

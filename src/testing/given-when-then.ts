@@ -103,9 +103,24 @@ async function expectThrow(action: () => unknown, expected: ErrorExpectation, wh
     await action();
   } catch (error) {
     if (matches(error, expected)) return error;
-    throw new AssertionError(`${what} threw something else: ${String(error)}`);
+    throw new AssertionError(
+      `expected ${what} to throw ${describeExpectation(expected)}, but it threw ${describeError(error)}`,
+    );
   }
-  throw new AssertionError(`expected ${what} to throw, but it succeeded`);
+  throw new AssertionError(`expected ${what} to throw ${describeExpectation(expected)}, but it succeeded`);
+}
+
+function describeExpectation(expected: ErrorExpectation): string {
+  if (typeof expected === "string") return `an error with code ${expected}`;
+  if (expected.prototype instanceof Error || expected === Error) return `a ${expected.name}`;
+  return "an error matching the predicate";
+}
+
+/** The class, the code (what a string expectation compares) and the message of what was thrown. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return `a non-error value: ${String(error)}`;
+  const code = (error as { code?: unknown }).code;
+  return `${error.name}${code === undefined ? " (no code)" : ` with code ${String(code)}`}: ${error.message}`;
 }
 
 function matches(error: unknown, expected: ErrorExpectation): boolean {
