@@ -127,9 +127,11 @@ export class HandlerNotFoundError extends EventFlowsError {
 function handlerNotFoundMessage(kind: HandlerKind, type: string, options: HandlerNotFoundErrorOptions = {}): string {
   if (options.aggregate !== undefined) {
     const method = options.method ?? "on<Type>";
+    const near = options.method === undefined ? undefined : closest(options.method, options.registered ?? []);
     return (
       `${options.aggregate} has no handler for event "${type}": ` +
-      `add the method ${method}(event) or a "${type}" entry to its handlers map`
+      `add the method ${method}(event) or a "${type}" entry to its handlers map` +
+      (near === undefined ? "" : `. It has ${near}: a misspelling of ${method}?`)
     );
   }
   if (options.missing !== undefined && options.missing.length > 0) {

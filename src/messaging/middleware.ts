@@ -1,21 +1,32 @@
 import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
 import { type Issue, isConcurrencyError, ValidationError } from "../errors.js";
 import { assertDelayMs, kindOf } from "../internal/validate.js";
+import type { MessageMap, PayloadOf } from "./message.js";
 import type { Middleware } from "./message-bus.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a schema of any input and output
 export type AnySchema = BaseSchema<unknown, any, BaseIssue<unknown>>;
 
 /**
+ * A schema per message type whose output is that type's payload: with a message map
+ * (`PayloadSchemas<Commands>`), a schema that produces something else is a compile error.
+ */
+export type PayloadSchemas<M extends MessageMap = MessageMap> = {
+  // biome-ignore lint/suspicious/noExplicitAny: any input: the caller decides what arrives
+  readonly [T in keyof M & string]?: BaseSchema<any, PayloadOf<M, T>, BaseIssue<unknown>>;
+};
+
+/**
  * Validates each payload with the valibot schema registered for its type, before the handler runs.
  * The handler receives the schema's output (so transforms and defaults apply). Types without a
- * schema pass through.
+ * schema pass through. Give the message map (`validation<Commands>({...})`) to check each schema's
+ * output against its payload type.
  * @throws {ValidationError} with one issue per problem valibot found.
  */
-export function validation(schemas: Readonly<Record<string, AnySchema>>): Middleware {
+export function validation<M extends MessageMap = MessageMap>(schemas: PayloadSchemas<M>): Middleware {
   // Not `async`: returning `next()`'s promise from an async function would cost two more microtask hops.
   return (message, next) => {
-    const schema = schemas[message.type];
+    const schema = (schemas as Readonly<Record<string, AnySchema | undefined>>)[message.type];
     if (schema === undefined) return next();
     let parsed: ReturnType<typeof safeParse<AnySchema>>;
     try {

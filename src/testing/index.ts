@@ -8,5 +8,5 @@ export type { CaseResult, ContractCase, ContractSuite, TestFramework } from "./c
 export { registerContract, runContract } from "./contract.js";
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
 export { type EventStoreContractOptions, eventStoreContract } from "./event-store-contract.js";
-export { aggregateSpec, commandSpec, type ErrorExpectation } from "./given-when-then.js";
+export { aggregateSpec, commandSpec, type ErrorExpectation, type GivenEvent } from "./given-when-then.js";
 export { type SnapshotStoreContractOptions, snapshotStoreContract } from "./snapshot-store-contract.js";
