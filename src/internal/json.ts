@@ -27,18 +27,17 @@ export function assertMaxJsonDepth(value: unknown, what = "maxJsonDepth"): asser
   }
 }
 
-// One value waiting to be checked. Paths are kept as parent links and spelled out only for an issue,
-// so a deep value costs one small object per level, not a copy of the path per level.
+// A container being walked. Paths are kept as parent links and spelled out only for an issue, so a
+// deep value costs one small object per level, not a copy of the path per level.
 interface Frame {
-  readonly value: unknown;
+  readonly value: object;
   readonly key: string | number | undefined;
   readonly parent: Frame | undefined;
   readonly depth: number;
-}
-
-// Pushed after a container's children: the container is no longer an ancestor once they are done.
-interface Leave {
-  readonly leave: object;
+  /** The object's keys; undefined for an array. */
+  readonly keys: readonly string[] | undefined;
+  /** The next child to look at. */
+  next: number;
 }
 
 const MAX_ISSUES = 10;
@@ -47,8 +46,9 @@ const MAX_ISSUES = 10;
  * Finds what in a value would not survive a JSON round trip: BigInt, functions, symbols, cycles,
  * non-finite numbers, objects that are not plain (Date, Map, Set, class instances), which JSON
  * would silently turn into something else, strings and keys with lone surrogates, and nesting
- * deeper than `maxDepth`. Returns at most 10 issues; an empty list means the value is JSON.
- * Iterative and linear in the size of the value, whatever its depth.
+ * deeper than `maxDepth`. Returns at most 10 issues, in document order; an empty list means the
+ * value is JSON. Iterative (a stack of containers, each with a cursor) and linear in the size of
+ * the value, whatever its depth.
  */
 export function jsonIssues(
   value: unknown,
@@ -57,47 +57,25 @@ export function jsonIssues(
 ): Issue[] {
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const issues: Issue[] = [];
-  const ancestors = new Set<object>();
-  const report = (frame: Frame, message: string, key?: string): void => {
+  const report = (parent: Frame | undefined, key: string | number | undefined, message: string): void => {
     const path: (string | number)[] = key === undefined ? [] : [key];
-    for (let at: Frame | undefined = frame; at?.key !== undefined; at = at.parent) path.push(at.key);
+    for (let at = parent; at?.key !== undefined; at = at.parent) path.push(at.key);
     path.reverse();
     issues.push({ path: [...basePath, ...path], message });
   };
-  const stack: (Frame | Leave)[] = [{ value, key: undefined, parent: undefined, depth: 0 }];
-  while (stack.length > 0 && issues.length < MAX_ISSUES) {
-    const frame = stack.pop() as Frame | Leave;
-    if ("leave" in frame) {
-      ancestors.delete(frame.leave);
-      continue;
+  const ancestors = new Set<object>();
+  const stack: Frame[] = [];
+  // Checks one value; a container that passes is entered (pushed), everything else is settled here.
+  const enter = (child: unknown, parent: Frame | undefined, key: string | number | undefined): void => {
+    const problem = scalarIssue(child, key === undefined || typeof key === "number");
+    if (problem !== CONTAINER) {
+      if (problem !== undefined) report(parent, key, problem);
+      return;
     }
-    const current = frame.value;
-    switch (typeof current) {
-      case "boolean":
-        continue;
-      case "string":
-        if (!isWellFormed(current)) report(frame, `a string ${LONE_SURROGATE}`);
-        continue;
-      case "number":
-        if (!Number.isFinite(current)) report(frame, `${current} is not a JSON number`);
-        continue;
-      case "bigint":
-        report(frame, "BigInt is not JSON; encode it as a string");
-        continue;
-      case "function":
-      case "symbol":
-        report(frame, `a ${typeof current} is not JSON data`);
-        continue;
-      case "undefined":
-        // JSON drops an undefined property, which is harmless; at the top or in an array it is not.
-        if (frame.key === undefined || typeof frame.key === "number") report(frame, "undefined is not JSON data");
-        continue;
-    }
-    if (current === null) continue;
-    const obj = current as object;
+    const obj = child as object;
     if (ancestors.has(obj)) {
-      report(frame, "circular reference");
-      continue;
+      report(parent, key, "circular reference");
+      return;
     }
     const isArray = Array.isArray(obj);
     if (!isArray) {
@@ -107,30 +85,67 @@ export function jsonIssues(
           obj instanceof Date
             ? "a Date (use toISOString())"
             : `an instance of ${proto?.constructor?.name ?? "a class"}`;
-        report(frame, `${kind} is not plain JSON data`);
-        continue;
+        report(parent, key, `${kind} is not plain JSON data`);
+        return;
       }
     }
-    const depth = frame.depth + 1;
+    const depth = (parent?.depth ?? 0) + 1;
     if (depth > maxDepth) {
-      report(frame, `nested deeper than the limit of ${maxDepth} levels of arrays and objects`);
-      continue;
+      report(parent, key, `nested deeper than the limit of ${maxDepth} levels of arrays and objects`);
+      return;
     }
     ancestors.add(obj);
-    stack.push({ leave: obj });
-    // Children go on the stack last first, so issues come out in document order.
-    if (isArray) {
-      for (let i = obj.length - 1; i >= 0; i--) stack.push({ value: obj[i], key: i, parent: frame, depth });
-    } else {
-      const keys = Object.keys(obj);
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const key = keys[i] as string;
-        if (!isWellFormed(key)) report(frame, `a key ${LONE_SURROGATE}`, key);
-        stack.push({ value: (obj as Record<string, unknown>)[key], key, parent: frame, depth });
+    stack.push({ value: obj, key, parent, depth, keys: isArray ? undefined : Object.keys(obj), next: 0 });
+  };
+  enter(value, undefined, undefined);
+  while (stack.length > 0 && issues.length < MAX_ISSUES) {
+    const frame = stack[stack.length - 1] as Frame;
+    const { keys } = frame;
+    if (keys === undefined) {
+      const array = frame.value as unknown[];
+      if (frame.next < array.length) {
+        const index = frame.next++;
+        enter(array[index], frame, index);
+        continue;
       }
+    } else if (frame.next < keys.length) {
+      const key = keys[frame.next++] as string;
+      if (!isWellFormed(key)) report(frame, key, `a key ${LONE_SURROGATE}`);
+      enter((frame.value as Record<string, unknown>)[key], frame, key);
+      continue;
     }
+    // Every child is done: the container is no longer an ancestor of what comes next.
+    stack.pop();
+    ancestors.delete(frame.value);
   }
-  return issues;
+  return issues.slice(0, MAX_ISSUES);
+}
+
+const CONTAINER = Symbol("container");
+
+/**
+ * What is wrong with a value that is not an array or object, CONTAINER for one that is (its own
+ * checks need the walk), undefined for a good scalar. `undefined` is dropped by JSON as a property,
+ * which is harmless; at the top or in an array it is not.
+ */
+function scalarIssue(value: unknown, topOrArrayItem: boolean): string | undefined | typeof CONTAINER {
+  switch (typeof value) {
+    case "boolean":
+      return undefined;
+    case "string":
+      return isWellFormed(value) ? undefined : `a string ${LONE_SURROGATE}`;
+    case "number":
+      return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
+    case "bigint":
+      return "BigInt is not JSON; encode it as a string";
+    case "function":
+    case "symbol":
+      return `a ${typeof value} is not JSON data`;
+    case "undefined":
+      return topOrArrayItem ? "undefined is not JSON data" : undefined;
+    default:
+      return value === null ? undefined : CONTAINER;
+  }
 }
 
 /** UTF-8 length of a string without allocating the encoded bytes. */
