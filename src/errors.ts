@@ -91,7 +91,10 @@ export class ValidationError extends EventFlowsError {
 export type HandlerKind = "command" | "query" | "event";
 
 export interface HandlerNotFoundErrorOptions extends EventFlowsErrorOptions {
-  /** The types that do have handlers: the message lists them and suggests the closest. */
+  /**
+   * What does have a handler: the bus's registered types, or an aggregate's `on...` methods. The
+   * message lists the types and suggests the closest name.
+   */
   readonly registered?: readonly string[];
   /** For an aggregate's event: its class name and the `on<Type>` method that was looked for. */
   readonly aggregate?: string;
@@ -103,7 +106,7 @@ export interface HandlerNotFoundErrorOptions extends EventFlowsErrorOptions {
 /** No handler is registered for a command, query or (in an aggregate) event type. */
 export class HandlerNotFoundError extends EventFlowsError {
   override readonly name = "HandlerNotFoundError";
-  /** The types that have handlers, when the bus told; empty otherwise. */
+  /** The registered types (for an aggregate, its `on...` methods), when known; empty otherwise. */
   readonly registered: readonly string[];
   /** The aggregate class that had no handler for the event, if any. */
   readonly aggregate: string | undefined;
