@@ -55,49 +55,15 @@ export function jsonIssues(
   basePath: readonly (string | number)[] = [],
   options: JsonIssuesOptions = {},
 ): Issue[] {
-  const maxDepth = options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
-  const issues: Issue[] = [];
-  const report = (parent: Frame | undefined, key: string | number | undefined, message: string): void => {
-    const path: (string | number)[] = key === undefined ? [] : [key];
-    for (let at = parent; at?.key !== undefined; at = at.parent) path.push(at.key);
-    path.reverse();
-    issues.push({ path: [...basePath, ...path], message });
+  const walk: Walk = {
+    basePath,
+    maxDepth: options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH,
+    issues: [],
+    ancestors: new Set(),
+    stack: [],
   };
-  const ancestors = new Set<object>();
-  const stack: Frame[] = [];
-  // Checks one value; a container that passes is entered (pushed), everything else is settled here.
-  const enter = (child: unknown, parent: Frame | undefined, key: string | number | undefined): void => {
-    const problem = scalarIssue(child, key === undefined || typeof key === "number");
-    if (problem !== CONTAINER) {
-      if (problem !== undefined) report(parent, key, problem);
-      return;
-    }
-    const obj = child as object;
-    if (ancestors.has(obj)) {
-      report(parent, key, "circular reference");
-      return;
-    }
-    const isArray = Array.isArray(obj);
-    if (!isArray) {
-      const proto = Object.getPrototypeOf(obj);
-      if (proto !== Object.prototype && proto !== null) {
-        const kind =
-          obj instanceof Date
-            ? "a Date (use toISOString())"
-            : `an instance of ${proto?.constructor?.name ?? "a class"}`;
-        report(parent, key, `${kind} is not plain JSON data`);
-        return;
-      }
-    }
-    const depth = (parent?.depth ?? 0) + 1;
-    if (depth > maxDepth) {
-      report(parent, key, `nested deeper than the limit of ${maxDepth} levels of arrays and objects`);
-      return;
-    }
-    ancestors.add(obj);
-    stack.push({ value: obj, key, parent, depth, keys: isArray ? undefined : Object.keys(obj), next: 0 });
-  };
-  enter(value, undefined, undefined);
+  enter(walk, value, undefined, undefined);
+  const { stack, issues } = walk;
   while (stack.length > 0 && issues.length < MAX_ISSUES) {
     const frame = stack[stack.length - 1] as Frame;
     const { keys } = frame;
@@ -105,20 +71,67 @@ export function jsonIssues(
       const array = frame.value as unknown[];
       if (frame.next < array.length) {
         const index = frame.next++;
-        enter(array[index], frame, index);
+        enter(walk, array[index], frame, index);
         continue;
       }
     } else if (frame.next < keys.length) {
       const key = keys[frame.next++] as string;
-      if (!isWellFormed(key)) report(frame, key, `a key ${LONE_SURROGATE}`);
-      enter((frame.value as Record<string, unknown>)[key], frame, key);
+      if (!isWellFormed(key)) report(walk, frame, key, `a key ${LONE_SURROGATE}`);
+      enter(walk, (frame.value as Record<string, unknown>)[key], frame, key);
       continue;
     }
     // Every child is done: the container is no longer an ancestor of what comes next.
     stack.pop();
-    ancestors.delete(frame.value);
+    walk.ancestors.delete(frame.value);
   }
-  return issues.slice(0, MAX_ISSUES);
+  return issues.length > MAX_ISSUES ? issues.slice(0, MAX_ISSUES) : issues;
+}
+
+// The state of one check, passed to plain functions: no closures made per call on the hot path.
+interface Walk {
+  readonly basePath: readonly (string | number)[];
+  readonly maxDepth: number;
+  readonly issues: Issue[];
+  readonly ancestors: Set<object>;
+  readonly stack: Frame[];
+}
+
+// Checks one value; a container that passes is entered (pushed), everything else is settled here.
+function enter(walk: Walk, child: unknown, parent: Frame | undefined, key: string | number | undefined): void {
+  const problem = scalarIssue(child, key === undefined || typeof key === "number");
+  if (problem !== CONTAINER) {
+    if (problem !== undefined) report(walk, parent, key, problem);
+    return;
+  }
+  const obj = child as object;
+  if (walk.ancestors.has(obj)) {
+    report(walk, parent, key, "circular reference");
+    return;
+  }
+  const isArray = Array.isArray(obj);
+  if (!isArray) {
+    const proto = Object.getPrototypeOf(obj);
+    if (proto !== Object.prototype && proto !== null) {
+      const kind =
+        obj instanceof Date ? "a Date (use toISOString())" : `an instance of ${proto?.constructor?.name ?? "a class"}`;
+      report(walk, parent, key, `${kind} is not plain JSON data`);
+      return;
+    }
+  }
+  const depth = (parent === undefined ? 0 : parent.depth) + 1;
+  if (depth > walk.maxDepth) {
+    report(walk, parent, key, `nested deeper than the limit of ${walk.maxDepth} levels of arrays and objects`);
+    return;
+  }
+  walk.ancestors.add(obj);
+  walk.stack.push({ value: obj, key, parent, depth, keys: isArray ? undefined : Object.keys(obj), next: 0 });
+}
+
+function report(walk: Walk, parent: Frame | undefined, key: string | number | undefined, message: string): void {
+  const path: (string | number)[] = key === undefined ? [] : [key];
+  for (let at = parent; at?.key !== undefined; at = at.parent) path.push(at.key);
+  path.reverse();
+  walk.issues.push({ path: [...walk.basePath, ...path], message });
 }
 
 const CONTAINER = Symbol("container");
