@@ -39,6 +39,14 @@ describe("delay options are validated with typed errors", () => {
     expect(() => retryOnConcurrency({ maxAttempts: 0 })).toThrow("maxAttempts: must be a positive integer, got 0");
   });
 
+  test("a handler or onError that is not a function is refused", () => {
+    const store = new InMemoryEventStore();
+    expect(() => store.subscribeToAll({ handler: 1 as never })).toThrow("handler: handler must be a function");
+    expect(() => store.subscribeToAll({ handler: () => {}, onError: "log" as never })).toThrow(
+      "onError: onError must be a function",
+    );
+  });
+
   test("good values are accepted, 0 included", async () => {
     const store = new InMemoryEventStore();
     const subscription = store.subscribeToAll({ handler: () => {}, pollIntervalMs: 0.5, retryDelayMs: 0 });
