@@ -41,9 +41,11 @@ describe("delay options are validated with typed errors", () => {
 
   test("a handler or onError that is not a function is refused", () => {
     const store = new InMemoryEventStore();
-    expect(() => store.subscribeToAll({ handler: 1 as never })).toThrow("handler: handler must be a function");
+    expect(() => store.subscribeToAll({ handler: 1 as never })).toThrow(
+      "Invalid subscription: handler: must be a function, got 1",
+    );
     expect(() => store.subscribeToAll({ handler: () => {}, onError: "log" as never })).toThrow(
-      "onError: onError must be a function",
+      'Invalid subscription: onError: must be a function, got "log"',
     );
   });
 

@@ -1,5 +1,5 @@
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
-import { assertTypeName } from "../internal/validate.js";
+import { assertTypeName, kindOf } from "../internal/validate.js";
 import {
   DispatchedMessage,
   type ExecuteOptions,
@@ -84,7 +84,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     assertTypeName(type, `${this.#kind} type`);
     if (typeof handler !== "function") {
       throw new ValidationError(`Invalid ${this.#kind} handler`, [
-        { path: [type], message: "handler must be a function" },
+        { path: [type], message: `the handler must be a function, got ${kindOf(handler)}` },
       ]);
     }
     if (this.#handlers.has(type)) throw new DuplicateHandlerError(this.#kind, type);
