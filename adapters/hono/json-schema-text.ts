@@ -5,7 +5,8 @@
  * Schema. The document must not accept what the server refuses, so lengths are written in a form
  * that holds under both counts: exact for text without such characters, conservative otherwise.
  */
-import type { JsonSchema } from "./json-schema.js";
+/** A JSON Schema node, as plain data. */
+export type JsonSchema = { readonly [keyword: string]: unknown };
 
 /** Any one character of the Basic Multilingual Plane: what one UTF-16 unit holds. */
 export const BMP_ONLY_PATTERN = "^[\\u0000-\\uFFFF]*$";

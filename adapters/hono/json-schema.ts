@@ -10,9 +10,9 @@
  * Kinds JSON cannot carry (Date, bigint, Map, functions, …), and `lazy` schemas (which may recurse),
  * become `{}`: documented as "anything", still validated.
  */
-import { acceptsBmpOnly, escapePattern, maxUnits, untrimmedPattern } from "./json-schema-text.js";
+import { acceptsBmpOnly, escapePattern, type JsonSchema, maxUnits, untrimmedPattern } from "./json-schema-text.js";
 
-export type JsonSchema = { readonly [keyword: string]: unknown };
+export type { JsonSchema };
 
 /** Any valibot schema, sync or async: what the converter reads is its structure. */
 export interface ValibotSchema {
