@@ -1,4 +1,5 @@
 /** The Lambda run's findings: named checks per runtime, passed or failed with why, and timings. */
+import type { ColdStart } from "./setup.ts";
 
 export interface CheckResult {
   readonly runtime: string;
@@ -7,16 +8,9 @@ export interface CheckResult {
   readonly detail: string;
 }
 
-export interface Timing {
+export interface Timing extends ColdStart {
   readonly runtime: string;
   readonly fn: string;
-  /** The first invocation's round trip: RIE starts the runtime, the module loads, the handler runs. */
-  readonly coldMs: number;
-  /** RIE's INIT REPORT: starting Node and loading the handler module, inside the cold invocation. */
-  readonly initMs: number | undefined;
-  /** Median round trip of the warm invocations that followed. */
-  readonly warmMs: number;
-  readonly warmCount: number;
 }
 
 export class Report {
@@ -29,12 +23,12 @@ export class Report {
       const result = await body();
       const note = typeof result === "string" ? result : "";
       this.results.push({ runtime, name, ok: true, detail: note });
-      console.log(`  ✓ ${name}${note ? ` (${note})` : ""}`);
+      console.log(`  ✓ ${runtime}  ${name}${note ? ` (${note})` : ""}`);
       return true;
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
       this.results.push({ runtime, name, ok: false, detail });
-      console.error(`  ✗ ${name}\n    ${detail.split("\n").join("\n    ")}`);
+      console.error(`  ✗ ${runtime}  ${name}\n    ${detail.split("\n").join("\n    ")}`);
       return false;
     }
   }
@@ -48,10 +42,4 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-/** The first `INIT REPORT(durationMs: …)` RIE logged. */
-export function initDuration(logs: string): number | undefined {
-  const match = /INIT REPORT\(durationMs: ([\d.]+)\)/.exec(logs);
-  return match === null ? undefined : Number(match[1]);
 }

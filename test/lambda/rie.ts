@@ -38,6 +38,9 @@ export interface LambdaFunction {
 
 export async function startFunction(options: FunctionOptions): Promise<LambdaFunction> {
   const port = await freePort();
+  // RIE's Runtime API (what the runtime client talks to) defaults to 127.0.0.1:9001: a port of its
+  // own per function, so functions can run side by side.
+  const runtimeApiPort = await freePort();
   const name = options.handler.split(".")[0] ?? options.handler;
   let output = "";
   const child: ChildProcess = spawn(
@@ -45,6 +48,8 @@ export async function startFunction(options: FunctionOptions): Promise<LambdaFun
     [
       "--runtime-interface-emulator-address",
       `127.0.0.1:${port}`,
+      "--runtime-api-address",
+      `127.0.0.1:${runtimeApiPort}`,
       options.node,
       join(options.taskRoot, "bootstrap.mjs"),
     ],

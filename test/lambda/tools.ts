@@ -64,8 +64,9 @@ async function ensureRie(): Promise<string> {
       GOFLAGS: "-buildvcs=false",
     });
     if (result.status !== 0 || !existsSync(binary)) {
+      const version = run(go, ["version"]).stdout.trim();
       throw new LambdaToolError(
-        `go install ${RIE_MODULE}@${RIE_VERSION} failed (is the Go module proxy reachable?):\n${result.stdout}${result.stderr}`,
+        `go install ${RIE_MODULE}@${RIE_VERSION} failed with ${version} (the module needs Go 1.26, which Go 1.21+ fetches by itself; is the Go module proxy reachable?):\n${result.stdout}${result.stderr}`,
       );
     }
     return binary;
