@@ -1,22 +1,30 @@
 /**
  * Measures the cold-start cost of a Lambda function using the library, under RIE on Node 20 and 22:
  * per round, a fresh RIE and runtime, one cold invocation and 5 warm ones; medians over the rounds.
- * Two functions: http-api (the core and the Lambda adapter, no I/O) and lifecycle (postgres.js
- * too, its first query opening the connection). Figures go to docs/lambda-runtime.md.
+ * Three functions: empty (no import: Node and the runtime client alone, the baseline), http-api
+ * (the core and the Lambda adapter, no I/O) and lifecycle (postgres.js too, its first query
+ * opening the connection). Figures go to docs/lambda-runtime.md.
  *   bun test/lambda/cold-start.ts [rounds=5]     after `bun scripts/build.ts`
  */
+import { loadavg } from "node:os";
 import { httpApiEvent } from "./events.ts";
 import { median } from "./report.ts";
 import { type ColdStart, measureColdStart, withLambdaSetup } from "./setup.ts";
 
 const rounds = Number(process.argv[2] ?? 5);
 const FUNCTIONS = [
+  { handler: "empty", event: {} },
   { handler: "http-api", event: httpApiEvent({ method: "POST", path: "/commands/Forget" }) },
   { handler: "lifecycle", event: { action: "ping" } },
 ] as const;
 
 await withLambdaSetup(async ({ tools, withFunction }) => {
-  console.log(`cold start under RIE, ${rounds} rounds, ms (median; cold = first invocation's round trip)`);
+  const load = loadavg()
+    .map((n) => n.toFixed(1))
+    .join(", ");
+  console.log(
+    `cold start under RIE, ${rounds} rounds, ms (median; cold = first invocation's round trip); load ${load}`,
+  );
   console.log("| runtime | function | cold | of which RIE init | warm |");
   console.log("| --- | --- | ---: | ---: | ---: |");
   for (const runtime of tools.runtimes) {

@@ -12,7 +12,7 @@ import { readPackageJson, repoRoot } from "../../scripts/lib/package-exports.ts"
 import { bundleRuntimeTest } from "../runtime/bundle.ts";
 
 /** The handler modules in test/lambda/handlers, each bundled to `<name>.mjs`. */
-export const HANDLERS = ["http-api", "sqs", "stores", "lifecycle", "contracts"] as const;
+export const HANDLERS = ["http-api", "sqs", "stores", "lifecycle", "contracts", "empty"] as const;
 export type HandlerName = (typeof HANDLERS)[number];
 
 function run(command: string, args: readonly string[], cwd: string, what: string): string {
