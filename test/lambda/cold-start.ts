@@ -7,6 +7,7 @@
  *   bun test/lambda/cold-start.ts [rounds=5]     after `bun scripts/build.ts`
  */
 import { loadavg } from "node:os";
+import { forgetRequest } from "./checks/http-api.ts";
 import { httpApiEvent } from "./events.ts";
 import { median } from "./report.ts";
 import { type ColdStart, measureColdStart, withLambdaSetup } from "./setup.ts";
@@ -14,7 +15,7 @@ import { type ColdStart, measureColdStart, withLambdaSetup } from "./setup.ts";
 const rounds = Number(process.argv[2] ?? 5);
 const FUNCTIONS = [
   { handler: "empty", event: {} },
-  { handler: "http-api", event: httpApiEvent({ method: "POST", path: "/commands/Forget" }) },
+  { handler: "http-api", event: httpApiEvent(forgetRequest) },
   { handler: "lifecycle", event: { action: "ping" } },
 ] as const;
 

@@ -51,8 +51,8 @@ export async function makeDeployment(work: string): Promise<string> {
   for (const name of HANDLERS) {
     const code = await bundleRuntimeTest(join(import.meta.dirname, "handlers", `${name}.ts`), "external", {
       platform: "node",
-      // The user's own dependencies, installed in the function's node_modules.
-      external: ["postgres", "hono", "@opentelemetry/api"],
+      // Installed in the function's node_modules: the peer, and the library's own dependencies.
+      external: ["postgres", "valibot", "hono", "@opentelemetry/api"],
     });
     writeFileSync(join(task, `${name}.mjs`), code);
   }

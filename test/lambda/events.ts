@@ -27,7 +27,8 @@ export interface HttpRequestSpec {
  */
 export function httpApiEvent(spec: HttpRequestSpec): Record<string, unknown> {
   const stage = spec.stage ?? "prod";
-  const rawPath = `/${stage}${spec.path}`;
+  // On a named stage of the default endpoint the stage leads the path; `$default` adds nothing.
+  const rawPath = stage === "$default" ? spec.path : `/${stage}${spec.path}`;
   const rawQueryString = spec.query ?? "";
   const queryStringParameters: Record<string, string> = {};
   for (const [key, value] of new URLSearchParams(rawQueryString)) {

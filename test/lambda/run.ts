@@ -6,7 +6,7 @@
  *   bun test/lambda/run.ts        after `bun scripts/build.ts`
  */
 import { contractChecks } from "./checks/contracts.ts";
-import { httpApiChecks } from "./checks/http-api.ts";
+import { forgetRequest, httpApiChecks } from "./checks/http-api.ts";
 import { LIFECYCLE_TIMEOUT_SECONDS, lifecycleChecks } from "./checks/lifecycle.ts";
 import { sqsChecks } from "./checks/sqs.ts";
 import { storesChecks } from "./checks/stores.ts";
@@ -31,7 +31,7 @@ async function main(): Promise<number> {
       await withFunction(runtime, "http-api", 10, async (fn) => {
         // The library's own cold start: a command without I/O, first cold, then warm.
         await report.check(runtime.name, "http: a cold invocation, then 5 warm ones", async () => {
-          const timing = await measureColdStart(fn, httpApiEvent({ method: "POST", path: "/commands/Forget" }));
+          const timing = await measureColdStart(fn, httpApiEvent(forgetRequest));
           report.timings.push({ runtime: runtime.name, fn: "http-api", ...timing });
         });
         await httpApiChecks(context(fn));

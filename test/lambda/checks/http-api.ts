@@ -1,6 +1,6 @@
 /**
  * The HTTP API function through RIE: documented API Gateway v2 events in, API Gateway results out
- * (status, headers, JSON and problem+json bodies), on the "prod" stage.
+ * (status, headers, JSON and problem+json bodies), on the "prod" stage, whose prefix the handler drops.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { type HttpRequestSpec, httpApiEvent } from "../events.ts";
@@ -25,6 +25,9 @@ function header(result: HttpResult, name: string): string | undefined {
 
 const json = { "content-type": "application/json" };
 
+/** A command that does nothing and returns nothing: the request cold starts are measured with. */
+export const forgetRequest: HttpRequestSpec = { method: "POST", path: "/commands/Forget", headers: json, body: "{}" };
+
 /** Requests the adapter must refuse, with the status of the problem it answers. */
 const PROBLEMS: readonly { name: string; status: number; spec: HttpRequestSpec; patch?: Record<string, unknown> }[] = [
   {
@@ -33,9 +36,15 @@ const PROBLEMS: readonly { name: string; status: number; spec: HttpRequestSpec; 
     spec: { method: "POST", path: "/commands/Nope", headers: json, body: "{}" },
   },
   {
-    name: "a path outside the handler's stage",
+    name: "a command registered without a schema",
     status: 404,
-    spec: { method: "POST", stage: "dev", path: "/commands/AddItem", headers: json, body: "{}" },
+    spec: { method: "POST", path: "/commands/Internal", headers: json, body: "{}" },
+  },
+  { name: "a path with no route", status: 404, spec: { method: "POST", path: "/orders/1", headers: json, body: "{}" } },
+  {
+    name: "a payload its schema refuses",
+    status: 400,
+    spec: { method: "POST", path: "/commands/AddItem", headers: json, body: JSON.stringify({ sku: 7 }) },
   },
   { name: "GET on a command route", status: 405, spec: { method: "GET", path: "/commands/AddItem" } },
   {
@@ -96,13 +105,23 @@ export async function httpApiChecks(ctx: CheckContext): Promise<void> {
       strictEqual(echo.metadata.forwardedFor, "198.51.100.7, 10.0.0.12");
     },
   );
-  await report.check(runtime, "http: GET query with a repeated parameter becomes a list", async () => {
+  await report.check(runtime, "http: GET query parameters become the schema's list and number", async () => {
     const result = await send(ctx, { method: "GET", path: "/queries/FindItems", query: "tag=a&tag=b&limit=5" });
     strictEqual(result.statusCode, 200, result.body);
-    deepStrictEqual(JSON.parse(result.body ?? ""), { payload: { tag: ["a", "b"], limit: "5" } });
+    deepStrictEqual(JSON.parse(result.body ?? ""), { payload: { tag: ["a", "b"], limit: 5 } });
+  });
+  await report.check(runtime, "http: the $default stage adds no prefix to the path", async () => {
+    const result = await send(ctx, {
+      method: "POST",
+      stage: "$default",
+      path: "/commands/AddItem",
+      headers: json,
+      body: JSON.stringify({ sku: "b", quantity: 1 }),
+    });
+    strictEqual(result.statusCode, 200, result.body);
   });
   await report.check(runtime, "http: a command without a result answers 204 with no body", async () => {
-    const result = await send(ctx, { method: "POST", path: "/commands/Forget" });
+    const result = await send(ctx, forgetRequest);
     strictEqual(result.statusCode, 204, result.body);
     ok(result.body === undefined || result.body === "", `body ${result.body}`);
   });

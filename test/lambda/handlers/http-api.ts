@@ -1,19 +1,21 @@
 /**
  * The HTTP API function: `createHttpApiHandler` from the package over a command and a query bus,
- * behind a named stage ("/prod"). Its handlers echo what reached them (payload and metadata), so
- * the runner sees what the adapter made of a documented API Gateway event.
+ * with valibot schemas for the types it exposes. Its handlers echo what reached them (payload and
+ * metadata), so the runner sees what the adapter made of a documented API Gateway event.
  */
+import * as v from "valibot";
 import { createHttpApiHandler } from "../../../adapters/lambda/index.js";
 import { CommandBus, ConcurrencyError, type MessageMetadata, QueryBus } from "../../../src/index.js";
 
 type Echo = { payload: unknown; metadata: MessageMetadata | undefined };
 type Commands = {
-  AddItem: { payload: unknown; result: Echo };
-  Stale: { payload: unknown; result: undefined };
-  Crash: { payload: unknown; result: undefined };
-  Forget: { payload: unknown; result: undefined };
+  AddItem: { payload: { sku: string; quantity: number }; result: Echo };
+  Stale: { payload: Record<string, never>; result: undefined };
+  Crash: { payload: Record<string, never>; result: undefined };
+  Forget: { payload: Record<string, never>; result: undefined };
+  Internal: { payload: Record<string, never>; result: undefined };
 };
-type Queries = { FindItems: { payload: unknown; result: { payload: unknown } } };
+type Queries = { FindItems: { payload: { tag: string[]; limit: number }; result: { payload: unknown } } };
 
 const commands = new CommandBus<Commands>();
 const queries = new QueryBus<Queries>();
@@ -29,12 +31,23 @@ commands.register("Crash", () => {
 });
 // Nothing to return: 204.
 commands.register("Forget", () => undefined);
+// Registered but given no schema below: not reachable over HTTP.
+commands.register("Internal", () => undefined);
 queries.register("FindItems", (payload) => ({ payload }));
 
+const empty = v.object({});
+
 export const handler = createHttpApiHandler({
-  commands,
-  queries,
-  basePath: "/prod",
+  commands: {
+    bus: commands,
+    schemas: {
+      AddItem: v.object({ sku: v.string(), quantity: v.number() }),
+      Stale: empty,
+      Crash: empty,
+      Forget: empty,
+    },
+  },
+  queries: { bus: queries, schemas: { FindItems: v.object({ tag: v.array(v.string()), limit: v.number() }) } },
   bodyLimit: 1024,
   // What the raw event carried, passed on as an application would: its cookies and a joined header.
   metadata: (event) => ({
