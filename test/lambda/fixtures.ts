@@ -5,7 +5,12 @@
  */
 import { AwsJsonClient, eventBridgeService, sqsService } from "../../adapters/aws/index.js";
 import { DynamoDbEventStore } from "../../adapters/dynamodb/index.js";
-import { createPostgresClient, PostgresEventStore } from "../../adapters/postgres/index.js";
+import {
+  createPostgresClient,
+  PostgresEventStore,
+  PostgresSnapshotStore,
+  type PostgresSql,
+} from "../../adapters/postgres/index.js";
 import { ulid } from "../../src/index.js";
 import { ensureDynamoDb } from "../services/dynamodb.ts";
 import { createBusWithQueues, motoAwsOptions } from "../services/moto.ts";
@@ -14,7 +19,11 @@ import { ensurePostgres } from "../services/postgres.ts";
 export interface Fixtures {
   /** The functions' environment: where the services are, the names made for this run, credentials. */
   readonly env: Readonly<Record<string, string>>;
+  /** The harness's own PostgreSQL client and the run's schema, for what the stores do not offer (locks). */
+  readonly sql: PostgresSql;
+  readonly schema: string;
   readonly postgres: PostgresEventStore;
+  readonly snapshots: PostgresSnapshotStore;
   readonly dynamodb: DynamoDbEventStore;
   readonly sqs: AwsJsonClient;
   readonly queueUrl: string;
@@ -56,7 +65,10 @@ export async function makeFixtures(): Promise<Fixtures> {
         LAMBDA_TEST_DYNAMODB_TABLE: tableName,
         LAMBDA_TEST_EVENT_BUS: bus.eventBusName,
       },
+      sql,
+      schema,
       postgres,
+      snapshots: new PostgresSnapshotStore({ sql, schema }),
       dynamodb,
       sqs,
       queueUrl: bus.eventsQueueUrl,

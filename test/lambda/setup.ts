@@ -1,13 +1,13 @@
 /**
  * What every Lambda run needs, owned by one scope: RIE and the Node versions, the built package,
- * the services, the deployment package and this run's fixtures; functions started through it are
+ * the deployment package and this run's fixtures (on the services the test command started, or
+ * else those the test/services ensure* helpers reuse or start); functions started through it are
  * stopped, and everything made is removed, when the body ends.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assertBuilt } from "../runtime/bundle.ts";
-import { startServices, stopServices } from "../services/index.ts";
 import { type HandlerName, makeDeployment } from "./deployment.ts";
 import { type Fixtures, makeFixtures } from "./fixtures.ts";
 import { median } from "./report.ts";
@@ -32,8 +32,6 @@ export async function withLambdaSetup<T>(body: (setup: LambdaSetup) => Promise<T
   const work = mkdtempSync(join(tmpdir(), "eventflows-lambda-"));
   const running = new Set<LambdaFunction>();
   let fixtures: Fixtures | undefined;
-  // Reuses the services the test command started (their variables are set), else starts them.
-  const handles = await startServices(["postgres", "dynamodb", "moto"]);
   try {
     const task = await makeDeployment(work);
     fixtures = await makeFixtures();
@@ -62,7 +60,6 @@ export async function withLambdaSetup<T>(body: (setup: LambdaSetup) => Promise<T
   } finally {
     for (const fn of running) await fn.stop();
     await fixtures?.close();
-    await stopServices(handles);
     rmSync(work, { recursive: true, force: true });
   }
 }
