@@ -1,8 +1,9 @@
 /**
  * Measures the cold-start cost of a Lambda function using the library, under RIE on Node 20 and 22:
  * per round, a fresh RIE and runtime, one cold invocation and 5 warm ones; medians over the rounds.
- * Three functions: empty (no import: Node and the runtime client alone, the baseline), http-api
- * (the core and the Lambda adapter, no I/O) and lifecycle (postgres.js too, its first query
+ * Four functions: empty (no import: Node and the runtime client alone, the baseline), http-api
+ * (the core and the Lambda adapter loaded from the installed package, no I/O), http-api-bundled
+ * (the same bundled into one file by esbuild) and lifecycle (postgres.js too, its first query
  * opening the connection). Figures go to docs/lambda-runtime.md.
  *   bun test/lambda/cold-start.ts [rounds=5]     after `bun scripts/build.ts`
  */
@@ -16,6 +17,7 @@ const rounds = Number(process.argv[2] ?? 5);
 const FUNCTIONS = [
   { handler: "empty", event: {} },
   { handler: "http-api", event: httpApiEvent(forgetRequest) },
+  { handler: "http-api-bundled", event: httpApiEvent(forgetRequest) },
   { handler: "lifecycle", event: { action: "ping" } },
 ] as const;
 

@@ -8,12 +8,17 @@
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { build } from "esbuild";
 import { readPackageJson, repoRoot } from "../../scripts/lib/package-exports.ts";
 import { bundleRuntimeTest } from "../runtime/bundle.ts";
 
 /** The handler modules in test/lambda/handlers, each bundled to `<name>.mjs`. */
 export const HANDLERS = ["http-api", "sqs", "stores", "lifecycle", "contracts", "empty"] as const;
-export type HandlerName = (typeof HANDLERS)[number];
+/**
+ * `http-api-bundled`: the http-api function as many deploy one, bundled by esbuild with the library
+ * inlined from the installed package (no source map), for the cold-start comparison.
+ */
+export type HandlerName = (typeof HANDLERS)[number] | "http-api-bundled";
 
 function run(command: string, args: readonly string[], cwd: string, what: string): string {
   const result = spawnSync(command, args, { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
@@ -56,5 +61,15 @@ export async function makeDeployment(work: string): Promise<string> {
     });
     writeFileSync(join(task, `${name}.mjs`), code);
   }
+  await build({
+    entryPoints: [join(task, "http-api.mjs")],
+    absWorkingDir: task,
+    outfile: join(task, "http-api-bundled.mjs"),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "es2022",
+    logLevel: "error",
+  });
   return task;
 }
