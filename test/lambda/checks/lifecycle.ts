@@ -12,7 +12,8 @@ import { type CheckContext, resultOf } from "./context.ts";
 
 type Ping = { environmentId: string; invocations: number; backendPid: number };
 
-export const LIFECYCLE_TIMEOUT_SECONDS = 2;
+// Room for a cold init (the invocation after a timeout starts a new environment) on a busy machine.
+export const LIFECYCLE_TIMEOUT_SECONDS = 3;
 const WARM = 5;
 
 export async function lifecycleChecks(
