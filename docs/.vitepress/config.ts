@@ -42,6 +42,7 @@ export default defineConfig({
         items: [
           { text: "Testing", link: "/guide/testing" },
           { text: "Runtimes", link: "/guide/runtimes" },
+          { text: "Lambda under RIE", link: "/lambda-runtime" },
           { text: "Deploying on AWS", link: "/deployment" },
           { text: "Security", link: "/security" },
           { text: "Cloudflare worker template", link: "/worker-template" },
