@@ -83,6 +83,7 @@ export {
   matchesExpectedVersion,
 } from "./event-store/event-store.js";
 export { InMemoryEventStore } from "./event-store/in-memory-event-store.js";
+export { assertUnchangedRetry } from "./event-store/retried-append.js";
 export type { StoreSubscription, SubscribeToAllOptions } from "./event-store/subscription.js";
 export type {
   AppendToStreamOptions,
