@@ -2,8 +2,9 @@
  * The OpenAPI 3.1 document of the routes, built from the same valibot schemas that validate
  * requests, so the document cannot drift from what the routes accept.
  */
-import { MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
-import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH } from "./idempotency.js";
+
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../../src/index.js";
+import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
 import { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 
 export interface OpenApiInfo {

@@ -1,10 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import * as v from "valibot";
-import { CommandBus, isUlid, QueryBus } from "../../src/index.js";
+import { CommandBus, InMemoryIdempotencyStore, isUlid, QueryBus } from "../../src/index.js";
 import { UnauthorizedError } from "../http/index.js";
 import { allEvents, type CartCommands, type CartQueries, cartDomain } from "./cart-domain.fixture.test.ts";
-import { InMemoryIdempotencyStore } from "./idempotency.js";
 import { type EventFlowsRoutesOptions, eventFlowsRoutes, mountEventFlows } from "./routes.js";
 
 const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
