@@ -8,24 +8,28 @@
  */
 
 import { expect, test } from "bun:test";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
-import { cacheDir, commandExists, ensureDir, ServiceStartError, withLock } from "../../test/services/common.ts";
+import { ensurePythonTool, type PythonTool } from "../../test/services/python-tool.ts";
 import { cartDomain, commandSchemas } from "./cart-domain.fixture.test.ts";
 import { eventFlowsRoutes } from "./index.js";
 
 const SCHEMATHESIS_VERSION = "4.32.5";
-const venvDir = join(cacheDir, "schemathesis", `venv-${SCHEMATHESIS_VERSION}`);
-const st = join(venvDir, "bin", "st");
-const installedMarker = join(venvDir, ".eventflows-installed");
+const schemathesis: PythonTool = {
+  name: "schemathesis",
+  requirement: `schemathesis==${SCHEMATHESIS_VERSION}`,
+  version: SCHEMATHESIS_VERSION,
+  executable: "st",
+};
 
-// The checks that compare the document with the server. Left out: unsupported_method and
-// allow_header_conformance (405 for undocumented methods, issue 10 item 16, not this test's subject),
-// the stateful ones (the document has no links) and ignored_auth (this app has no auth hook).
+// The checks that compare the document with the server. Left out: the stateful ones (the document has
+// no links) and ignored_auth (this app has no auth hook).
 const CHECKS = [
+  "unsupported_method",
+  "allow_header_conformance",
   "not_a_server_error",
   "status_code_conformance",
   "content_type_conformance",
@@ -44,7 +48,7 @@ expected-statuses = ["2xx", "404", "409", "422"]
 `;
 
 test("schemathesis finds no 500, no refused valid request, no accepted invalid one and no undocumented response", async () => {
-  await installSchemathesis();
+  const st = await ensurePythonTool(schemathesis);
   const { routes, commands } = cartDomain();
   // Explode is the fixture's deliberate 500 (a handler that throws): it is not part of this API.
   const { Explode: _explode, ...schemas } = commandSchemas;
@@ -112,50 +116,4 @@ function runInBackground(command: string, args: string[], cwd: string): Promise<
     child.once("error", reject);
     child.once("close", (code) => resolve({ code: code ?? -1, output }));
   });
-}
-
-/** Creates the virtualenv and installs the pinned schemathesis once; concurrent runs wait on a lock. */
-async function installSchemathesis(): Promise<void> {
-  if (existsSync(installedMarker)) return;
-  ensureDir(join(cacheDir, "schemathesis"));
-  const lock = join(cacheDir, "schemathesis", `install-${SCHEMATHESIS_VERSION}.lock`);
-  await withLock(
-    "schemathesis",
-    lock,
-    async () => {
-      if (!existsSync(installedMarker)) install();
-    },
-    10 * 60_000,
-  );
-}
-
-function install(): void {
-  const python = ["python3", "python"].find(commandExists);
-  if (python === undefined) {
-    throw new ServiceStartError("schemathesis", "python3 is not installed (apt-get install python3 python3-venv)");
-  }
-  rmSync(venvDir, { recursive: true, force: true });
-  const venv = spawnSync(python, ["-m", "venv", venvDir], { encoding: "utf8" });
-  if (venv.status !== 0) {
-    throw new ServiceStartError(
-      "schemathesis",
-      `"${python} -m venv" failed; the venv module is missing (apt-get install python3-venv): ${venv.stderr.trim()}`,
-    );
-  }
-  const pip = join(venvDir, "bin", "pip");
-  if (!existsSync(pip)) {
-    throw new ServiceStartError("schemathesis", "the virtualenv has no pip (apt-get install python3-pip python3-venv)");
-  }
-  const installed = spawnSync(
-    pip,
-    ["install", "--quiet", "--disable-pip-version-check", `schemathesis==${SCHEMATHESIS_VERSION}`],
-    { encoding: "utf8", timeout: 10 * 60_000 },
-  );
-  if (installed.status !== 0 || !existsSync(st)) {
-    throw new ServiceStartError(
-      "schemathesis",
-      `pip install schemathesis==${SCHEMATHESIS_VERSION} failed (is PyPI reachable?): ${installed.stderr.trim().slice(-2_000)}`,
-    );
-  }
-  writeFileSync(installedMarker, `${SCHEMATHESIS_VERSION}\n`);
 }
