@@ -1,0 +1,56 @@
+import type { SqliteDriver, SqliteRow, SqliteStatement, SqliteValue } from "./driver.js";
+
+/** What a synchronous SQLite connection offers (bun:sqlite, node:sqlite, better-sqlite3 all do). */
+export interface SyncConnection {
+  all(sql: string, params: readonly SqliteValue[]): SqliteRow[];
+  exec(sql: string): void;
+}
+
+/**
+ * A driver over a synchronous connection. A batch runs between BEGIN IMMEDIATE and COMMIT:
+ * IMMEDIATE takes the write lock up front, so a writer waiting for another one waits in
+ * `busy_timeout` instead of failing when it upgrades a read lock (which SQLite refuses at once).
+ */
+export function syncDriver(name: string, connection: SyncConnection): SqliteDriver {
+  return {
+    name,
+    all: async (sql, params = []) => connection.all(sql, params),
+    batch: async (statements: readonly SqliteStatement[]) => {
+      connection.exec("BEGIN IMMEDIATE");
+      let committed = false;
+      try {
+        const results = statements.map((s) => connection.all(s.sql, s.params ?? []));
+        connection.exec("COMMIT");
+        committed = true;
+        return results;
+      } finally {
+        if (!committed) connection.exec("ROLLBACK");
+      }
+    },
+  };
+}
+
+export interface FileDefaultsOptions {
+  /**
+   * Sets `journal_mode = WAL` (readers never block the writer, nor the writer them) when the driver
+   * is made. Defaults to true; an in-memory database stays in its "memory" mode either way.
+   */
+  readonly wal?: boolean;
+  /**
+   * Sets `busy_timeout`: how long a writer waits for another connection's write lock before failing
+   * with a retryable ServiceError (BUSY). Defaults to 5,000 ms.
+   */
+  readonly busyTimeoutMs?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/** The pragmas a file database gets (see {@link FileDefaultsOptions}). */
+export function applyFileDefaults(connection: SyncConnection, options: FileDefaultsOptions): void {
+  const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeout) || timeout < 0) {
+    throw new RangeError("busyTimeoutMs must be a non-negative integer");
+  }
+  connection.exec(`PRAGMA busy_timeout = ${timeout}`);
+  if (options.wal ?? true) connection.all("PRAGMA journal_mode = WAL", []);
+}
