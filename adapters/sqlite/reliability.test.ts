@@ -65,7 +65,8 @@ describe("SqliteEventStore under concurrency (16 connections to one file)", () =
 
 describe("SqliteEventStore after a crash (a writer killed with SIGKILL, the file reopened)", () => {
   const writer = (mode: string, stream: string) =>
-    Bun.spawn([process.execPath, join(import.meta.dir, "crash-writer.fixture.ts"), file, mode, stream], {
+    Bun.spawn([process.execPath, join(import.meta.dir, "crash-writer.fixture.test.ts"), file, mode, stream], {
+      env: { ...process.env, EVENTFLOWS_CRASH_WRITER: "1" },
       stdout: "pipe",
       stderr: "inherit",
     });
