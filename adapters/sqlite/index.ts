@@ -25,7 +25,13 @@ export {
   type SqliteTableNames,
   tableNames as sqliteTableNames,
 } from "./names.js";
-export { NODE_SQLITE, type NodeSqliteDatabase, type NodeSqliteDriverOptions, nodeSqliteDriver } from "./node-driver.js";
+export {
+  NODE_SQLITE,
+  type NodeSqliteDatabase,
+  type NodeSqliteDriverOptions,
+  type NodeSqliteStatement,
+  nodeSqliteDriver,
+} from "./node-driver.js";
 export {
   DEFAULT_MAX_SQLITE_SNAPSHOT_BYTES,
   SqliteSnapshotStore,

@@ -7,8 +7,15 @@ import { applyFileDefaults, type FileDefaultsOptions, syncDriver } from "./sync-
  * `Database` has the same shape.
  */
 export interface NodeSqliteDatabase {
-  prepare(sql: string): { all(...params: SqliteValue[]): unknown[] };
+  prepare(sql: string): NodeSqliteStatement;
   exec(sql: string): unknown;
+}
+
+export interface NodeSqliteStatement {
+  all(...params: SqliteValue[]): unknown[];
+  run?(...params: SqliteValue[]): unknown;
+  /** better-sqlite3's: false for statements that return no rows, whose `all()` it refuses. */
+  readonly reader?: boolean;
 }
 
 export type NodeSqliteDriverOptions = FileDefaultsOptions;
@@ -26,7 +33,7 @@ export function nodeSqliteDriver(db: NodeSqliteDatabase, options: NodeSqliteDriv
       { path: ["db"], message: "db must be a node:sqlite DatabaseSync or a better-sqlite3 Database" },
     ]);
   }
-  const prepared = new Map<string, ReturnType<NodeSqliteDatabase["prepare"]>>();
+  const prepared = new Map<string, NodeSqliteStatement>();
   const statement = (sql: string) => {
     let found = prepared.get(sql);
     if (found === undefined) {
@@ -36,7 +43,14 @@ export function nodeSqliteDriver(db: NodeSqliteDatabase, options: NodeSqliteDriv
     return found;
   };
   const connection = {
-    all: (sql: string, params: readonly SqliteValue[]) => statement(sql).all(...params) as SqliteRow[],
+    all: (sql: string, params: readonly SqliteValue[]) => {
+      const prepared = statement(sql);
+      if (prepared.reader === false && prepared.run !== undefined) {
+        prepared.run(...params);
+        return [];
+      }
+      return prepared.all(...params) as SqliteRow[];
+    },
     exec: (sql: string) => {
       db.exec(sql);
     },

@@ -1,3 +1,4 @@
+import { ValidationError } from "../../src/index.js";
 import type { SqliteDriver, SqliteRow, SqliteStatement, SqliteValue } from "./driver.js";
 
 /** What a synchronous SQLite connection offers (bun:sqlite, node:sqlite, better-sqlite3 all do). */
@@ -49,7 +50,9 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 export function applyFileDefaults(connection: SyncConnection, options: FileDefaultsOptions): void {
   const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeout) || timeout < 0) {
-    throw new RangeError("busyTimeoutMs must be a non-negative integer");
+    throw new ValidationError("Invalid SQLite driver options", [
+      { path: ["busyTimeoutMs"], message: "busyTimeoutMs must be a non-negative integer (milliseconds)" },
+    ]);
   }
   connection.exec(`PRAGMA busy_timeout = ${timeout}`);
   if (options.wal ?? true) connection.all("PRAGMA journal_mode = WAL", []);
