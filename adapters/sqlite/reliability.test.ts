@@ -145,6 +145,12 @@ describe("SqliteEventStore: input and errors", () => {
       ]),
     ).rejects.toMatchObject({ code: ErrorCode.PayloadTooLarge });
     expect(await store.streamExists(stream)).toBe(false);
+    // Counted in UTF-8 bytes: 40 euro signs are 42 UTF-16 units of JSON but 122 bytes.
+    await expect(small.appendToStream(stream, [{ type: "Euros", data: "€".repeat(40) }])).rejects.toMatchObject({
+      code: ErrorCode.PayloadTooLarge,
+    });
+    await small.appendToStream(stream, [{ type: "Accents", data: "é".repeat(40) }]);
+    expect(await store.getStreamVersion(stream)).toBe(1);
   });
 
   test("bad options are refused with a ValidationError", () => {

@@ -17,7 +17,8 @@ export function eventStatements(n: SqliteTableNames): EventStatements {
     /*
      * Parameters: stream, the expectation's kind three times, its version, stream again, then the
      * batch as one JSON array of [id, type, data JSON, metadata JSON, timestamp] (one parameter
-     * whatever the batch size: D1 binds at most 100).
+     * whatever the batch size: D1 binds at most 100). `->>` (SQLite 3.38+) reads an element as SQL
+     * text; D1, Durable Objects, Bun and Node 22 all ship a newer SQLite.
      *
      * One statement, so atomic on every driver: `head` reads the stream's version and yields it as
      * the base only when the expectation holds, NULL otherwise, and a NULL version fails the NOT NULL
@@ -28,8 +29,7 @@ export function eventStatements(n: SqliteTableNames): EventStatements {
      */
     append: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
 SELECT ?, head.base + j.key + 1,
-  json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'),
-  json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]')
+  j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
 FROM (
   SELECT CASE WHEN ? = 'any' OR (? = 'no-stream' AND cur = 0) OR (? = 'stream-exists' AND cur > 0)
     OR cur = ? THEN cur END AS base
