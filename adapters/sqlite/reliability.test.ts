@@ -201,6 +201,45 @@ describe("SqliteEventStore: input and errors", () => {
   });
 });
 
+describe("SQLite stores inside the application's transaction (bun:sqlite)", () => {
+  test("appends and snapshot saves join it: rolled back with it, committed with it", async () => {
+    const db = new Database(join(dir, "joined.db"));
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    const events = new SqliteEventStore({ driver });
+    await events.migrate();
+    const snapshots = new SqliteSnapshotStore({ driver });
+    const [gone, kept] = [`Joined-${ulid()}`, `Joined-${ulid()}`];
+    for (const [stream, end] of [
+      [gone, "ROLLBACK"],
+      [kept, "COMMIT"],
+    ] as const) {
+      db.exec("BEGIN IMMEDIATE");
+      await events.appendToStream(stream, [{ type: "A", data: 1 }]);
+      await snapshots.save({ streamId: stream, version: 1, state: { n: 1 } });
+      db.exec(end);
+    }
+    expect(await events.getStreamVersion(gone)).toBe(0);
+    expect(await snapshots.load(gone)).toBeUndefined();
+    expect(await events.getStreamVersion(kept)).toBe(1);
+    expect((await snapshots.load(kept))?.state).toEqual({ n: 1 });
+  });
+
+  test("a batch that fails inside it rolls back its own statements only", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    db.exec("CREATE TABLE t (v INTEGER NOT NULL)");
+    db.exec("BEGIN");
+    db.exec("INSERT INTO t VALUES (1)");
+    await expect(
+      driver.batch([{ sql: "INSERT INTO t VALUES (2)" }, { sql: "INSERT INTO t VALUES (NULL)" }]),
+    ).rejects.toThrow();
+    db.exec("COMMIT");
+    expect(db.query("SELECT v FROM t").all()).toEqual([{ v: 1 }]);
+  });
+});
+
 describe("SQLite migrations", () => {
   test("run again, they apply nothing; upgrades go step by step; concurrent runs each end at the latest", async () => {
     const db = new Database(join(dir, "migrations.db"));

@@ -11,24 +11,41 @@ export interface SyncConnection {
  * A driver over a synchronous connection. A batch runs between BEGIN IMMEDIATE and COMMIT:
  * IMMEDIATE takes the write lock up front, so a writer waiting for another one waits in
  * `busy_timeout` instead of failing when it upgrades a read lock (which SQLite refuses at once).
+ * Inside a transaction the application opened on the connection, the batch runs in a savepoint
+ * instead, and commits or rolls back with that transaction.
  */
 export function syncDriver(name: string, connection: SyncConnection): SqliteDriver {
   return {
     name,
     all: async (sql, params = []) => connection.all(sql, params),
     batch: async (statements: readonly SqliteStatement[]) => {
-      connection.exec("BEGIN IMMEDIATE");
+      const [commit, rollback] = open(connection);
       let committed = false;
       try {
         const results = statements.map((s) => connection.all(s.sql, s.params ?? []));
-        connection.exec("COMMIT");
+        connection.exec(commit);
         committed = true;
         return results;
       } finally {
-        if (!committed) connection.exec("ROLLBACK");
+        if (!committed) connection.exec(rollback);
       }
     },
   };
+}
+
+const SAVEPOINT = "eventflows_batch";
+
+/** Opens the batch's transaction; returns the statements that commit and roll it back. */
+function open(connection: SyncConnection): [commit: string, rollback: string] {
+  try {
+    connection.exec("BEGIN IMMEDIATE");
+    return ["COMMIT", "ROLLBACK"];
+  } catch (error) {
+    if (!/within a transaction/i.test(String((error as Error)?.message))) throw error;
+    connection.exec(`SAVEPOINT ${SAVEPOINT}`);
+    // ROLLBACK TO leaves the savepoint open: RELEASE it too, so the outer transaction goes on.
+    return [`RELEASE ${SAVEPOINT}`, `ROLLBACK TO ${SAVEPOINT}; RELEASE ${SAVEPOINT}`];
+  }
 }
 
 export interface FileDefaultsOptions {
