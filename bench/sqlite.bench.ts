@@ -192,7 +192,7 @@ try {
     statistic: "p50",
     notes: [
       "bun:sqlite, a file database in a temp folder, WAL, synchronous=NORMAL (no fsync per commit; the default FULL adds one, the same for both sides), one connection, one writer. Ratios are the ceiling's time over ours: 1.00× would be no overhead at all.",
-      "Each of our appends is one INSERT … SELECT … RETURNING statement: version check, positions and all rows (the batch travels as one JSON parameter), then the envelopes returned.",
+      "Each of our appends is one write transaction on the connection: BEGIN IMMEDIATE, the stream's version read and checked, one INSERT … RETURNING (a batch travels as one JSON parameter, expanded by json_each), COMMIT; then the envelopes are returned and the after-commit step runs.",
       "ceiling: one prepared INSERT per event (in one transaction for 10 and 100), no version check; read: one prepared SELECT of the stream plus JSON.parse of data and metadata. Ours reads in pages of 1,000.",
       crossCheck,
     ],

@@ -2,11 +2,12 @@ import {
   ConcurrencyError,
   type EventEnvelope,
   type ExpectedVersion,
+  matchesExpectedVersion,
   type PendingEvent,
   ValidationError,
 } from "../../src/index.js";
 import type { SqliteDriver, SqliteRow } from "./driver.js";
-import { assertStorableStreamId, encodeBatch, fromRow } from "./encode.js";
+import { assertStorableStreamId, type EncodedBatch, encodeBatch, fromRow } from "./encode.js";
 import { failureOf, toEventFlowsError } from "./errors.js";
 import type { EventStatements } from "./statements.js";
 
@@ -25,9 +26,11 @@ export interface Committed {
 }
 
 /**
- * Appends in one statement (see `append` in statements.ts). A constraint failure is a conflict (the
- * version check yielded NULL) or ids already stored: the ids are looked up first, since a retry of
- * a committed append fails the version check too, and is answered with the stored events.
+ * Appends the batch. With a driver `transaction` (synchronous connections), the stream's version is
+ * read and checked and the rows inserted in one write transaction. Without one (D1), in one
+ * statement (see `append` in statements.ts), whose NOT NULL failure is the conflict. Either way a
+ * unique failure means ids already stored, and a conflict may be a retry of a committed append
+ * (its version check fails too): the ids are looked up, and a retry answered with the stored events.
  */
 export async function appendEvents(
   context: SqliteStoreContext,
@@ -36,24 +39,28 @@ export async function appendEvents(
   expected: ExpectedVersion,
 ): Promise<Committed> {
   assertStorableStreamId(streamId);
-  const { driver, statements } = context;
+  const { driver } = context;
   const batch = encodeBatch(events, context.maxEventBytes, context.maxBatchBytes);
-  const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, -1];
-  let rows: SqliteRow[];
+  let outcome: Outcome;
   try {
-    rows = await driver.all(statements.append, [streamId, kind, kind, kind, version, streamId, batch.json]);
+    outcome =
+      driver.transaction === undefined
+        ? await inOneStatement(context, streamId, batch, expected)
+        : inTransaction(driver.transaction, context, streamId, batch, expected);
   } catch (error) {
     const failure = failureOf(error);
-    if (failure.kind !== "not-null" && failure.kind !== "unique") {
-      throw toEventFlowsError(error, "appendToStream", driver.name);
-    }
+    if (failure.kind !== "unique") throw toEventFlowsError(error, "appendToStream", driver.name);
     const stored = await storedByIds(context, batch.ids);
     if (stored.length > 0) return retriedAppend(streamId, events, stored);
-    if (failure.kind === "unique" && failure.column === "id") throw idsTaken(batch.ids.length, 0);
-    const actual = await streamVersion(context, streamId);
-    throw new ConcurrencyError(streamId, expected, actual);
+    if (failure.column === "id") throw idsTaken(batch.ids.length, 0);
+    outcome = { conflict: undefined };
   }
-  const placed = rows
+  if (!Array.isArray(outcome)) {
+    const stored = await storedByIds(context, batch.ids);
+    if (stored.length > 0) return retriedAppend(streamId, events, stored);
+    throw new ConcurrencyError(streamId, expected, outcome.conflict ?? (await streamVersion(context, streamId)));
+  }
+  const placed = outcome
     .map((row) => ({ version: Number(row.version), position: Number(row.position) }))
     .sort((a, b) => a.version - b.version);
   return {
@@ -68,6 +75,51 @@ export async function appendEvents(
       metadata: event.metadata,
     })),
   };
+}
+
+type Outcome = SqliteRow[] | { readonly conflict: number | undefined };
+
+/** The single-statement append; a failed version check shows as a NOT NULL failure (version unknown). */
+async function inOneStatement(
+  context: SqliteStoreContext,
+  streamId: string,
+  batch: EncodedBatch,
+  expected: ExpectedVersion,
+): Promise<Outcome> {
+  const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, -1];
+  try {
+    return await context.driver.all(context.statements.append, [
+      streamId,
+      kind,
+      kind,
+      kind,
+      version,
+      streamId,
+      batch.json,
+    ]);
+  } catch (error) {
+    if (failureOf(error).kind === "not-null") return { conflict: undefined };
+    throw error;
+  }
+}
+
+/** The append as a read and an insert in one write transaction; the lock is held from the read on. */
+function inTransaction(
+  transaction: NonNullable<SqliteDriver["transaction"]>,
+  context: SqliteStoreContext,
+  streamId: string,
+  batch: EncodedBatch,
+  expected: ExpectedVersion,
+): Outcome {
+  const { statements } = context;
+  return transaction((all) => {
+    const current = Number(all(statements.streamVersion, [streamId])[0]?.version ?? 0);
+    if (!matchesExpectedVersion(expected, current)) return { conflict: current };
+    const [only] = batch.rows;
+    return batch.rows.length === 1 && only !== undefined
+      ? all(statements.insertOne, [streamId, current + 1, ...only])
+      : all(statements.insertAfter, [streamId, current, batch.json]);
+  });
 }
 
 async function storedByIds(context: SqliteStoreContext, ids: readonly string[]): Promise<EventEnvelope[]> {

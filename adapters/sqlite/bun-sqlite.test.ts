@@ -30,6 +30,15 @@ registerContract(
   }),
   { describe, test },
 );
+// The same store without the driver's transaction: appends take the one-statement form D1 uses.
+const oneStatement = { ...driver, transaction: undefined };
+registerContract(
+  eventStoreContract({
+    name: "SqliteEventStore contract (bun:sqlite, one-statement appends as on D1)",
+    create: (options) => new SqliteEventStore({ ...options, driver: oneStatement }),
+  }),
+  { describe, test },
+);
 registerContract(
   snapshotStoreContract({
     name: "SqliteSnapshotStore contract (bun:sqlite)",

@@ -31,4 +31,15 @@ export interface SqliteDriver {
    * Returns each statement's rows.
    */
   batch(statements: readonly SqliteStatement[]): Promise<SqliteRow[][]>;
+  /**
+   * Optional, for drivers over a synchronous connection (bun:sqlite, node:sqlite, Durable Objects):
+   * runs `work` in one write transaction, its statements synchronous, and commits when it returns
+   * (rolls back when it throws). Appends then read the stream's version and insert in one
+   * transaction without the single-statement form's cost. D1, which has no interactive
+   * transactions, leaves it out.
+   */
+  readonly transaction?: <T>(work: (all: SyncStatementRunner) => T) => T;
 }
+
+/** Runs one statement synchronously, inside a driver's `transaction`. */
+export type SyncStatementRunner = (sql: string, params?: readonly SqliteValue[]) => SqliteRow[];

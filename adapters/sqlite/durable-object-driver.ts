@@ -29,6 +29,7 @@ export function durableObjectDriver(storage: DurableObjectStorageLike): SqliteDr
     maxValueBytes: DURABLE_OBJECT_MAX_VALUE_BYTES,
     all: async (sql, params) => all(sql, params),
     batch: async (statements) => storage.transactionSync(() => statements.map((s) => all(s.sql, s.params))),
+    transaction: (work) => storage.transactionSync(() => work(all)),
   };
 }
 

@@ -16,6 +16,8 @@ export const SQLITE_MAX_VALUE_BYTES = 1_000_000_000;
 export interface EncodedBatch {
   /** `[[id, type, data JSON, metadata JSON, timestamp], …]`: one parameter, whatever the batch size. */
   readonly json: string;
+  /** The same rows, unencoded. */
+  readonly rows: readonly (readonly string[])[];
   readonly ids: readonly string[];
 }
 
@@ -46,7 +48,7 @@ export function encodeBatch(
   const total = bytesOver(json.length, maxBatchBytes, () => utf8Length(json));
   if (total > maxBatchBytes)
     throw new PayloadTooLargeError(`The append's ${events.length} events`, total, maxBatchBytes);
-  return { json, ids: events.map((e) => e.id) };
+  return { json, rows, ids: events.map((e) => e.id) };
 }
 
 /**

@@ -29,8 +29,8 @@ export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOp
 
 /**
  * The event store on SQLite, through a {@link SqliteDriver}: bun:sqlite, node:sqlite, Cloudflare D1
- * or a Durable Object's storage. One statement per append; optimistic concurrency; idempotent
- * appends by event id; a global order readers never skip. Run {@link SqliteEventStore.migrate}
+ * or a Durable Object's storage. One write transaction (on D1: one statement) per append;
+ * optimistic concurrency; idempotent appends by event id; a global order readers never skip. Run {@link SqliteEventStore.migrate}
  * once before use.
  *
  * Why the global order holds: SQLite lets one writer at a time hold the write lock, from before an

@@ -2,6 +2,8 @@ import type { SqliteTableNames } from "./names.js";
 
 export interface EventStatements {
   readonly append: string;
+  readonly insertAfter: string;
+  readonly insertOne: string;
   readonly eventsByIds: string;
   readonly readForward: string;
   readonly readBackward: string;
@@ -20,7 +22,7 @@ export function eventStatements(n: SqliteTableNames): EventStatements {
      * whatever the batch size: D1 binds at most 100). `->>` (SQLite 3.38+) reads an element as SQL
      * text; D1, Durable Objects, Bun and Node 22 all ship a newer SQLite.
      *
-     * One statement, so atomic on every driver: `head` reads the stream's version and yields it as
+     * For drivers without `transaction` (D1): one statement, so atomic. `head` reads the stream's version and yields it as
      * the base only when the expectation holds, NULL otherwise, and a NULL version fails the NOT NULL
      * constraint, which rolls the whole statement back (that failure is how a conflict shows). A
      * write statement takes SQLite's write lock before it reads, so no other append can move the
@@ -36,6 +38,18 @@ FROM (
   FROM (SELECT coalesce(max(version), 0) AS cur FROM ${n.events} WHERE stream_id = ?)
 ) AS head, json_each(?) AS j
 ORDER BY j.key
+RETURNING position, version`,
+    /*
+     * For appends inside a driver's transaction, once the version is checked there: stream, the
+     * version the stream is at, the batch as for `append`. (Single events: insertOne.)
+     */
+    insertAfter: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
+SELECT ?, ? + j.key + 1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
+FROM json_each(?) AS j
+ORDER BY j.key
+RETURNING position, version`,
+    insertOne: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 RETURNING position, version`,
     eventsByIds: `SELECT ${COLUMNS} FROM ${n.events} WHERE id IN (SELECT value FROM json_each(?))`,
     readForward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`,

@@ -1,5 +1,5 @@
 import { ValidationError } from "../../src/index.js";
-import type { SqliteDriver, SqliteRow, SqliteStatement, SqliteValue } from "./driver.js";
+import type { SqliteDriver, SqliteRow, SqliteStatement, SqliteValue, SyncStatementRunner } from "./driver.js";
 
 /** What a synchronous SQLite connection offers (bun:sqlite, node:sqlite, better-sqlite3 all do). */
 export interface SyncConnection {
@@ -8,28 +8,32 @@ export interface SyncConnection {
 }
 
 /**
- * A driver over a synchronous connection. A batch runs between BEGIN IMMEDIATE and COMMIT:
+ * A driver over a synchronous connection. A batch or transaction runs between BEGIN IMMEDIATE and COMMIT:
  * IMMEDIATE takes the write lock up front, so a writer waiting for another one waits in
  * `busy_timeout` instead of failing when it upgrades a read lock (which SQLite refuses at once).
- * Inside a transaction the application opened on the connection, the batch runs in a savepoint
+ * Inside a transaction the application opened on the connection, it runs in a savepoint
  * instead, and commits or rolls back with that transaction.
  */
 export function syncDriver(name: string, connection: SyncConnection): SqliteDriver {
+  const all: SyncStatementRunner = (sql, params = []) => connection.all(sql, params);
+  const transaction = <T>(work: (run: SyncStatementRunner) => T): T => {
+    const [commit, rollback] = open(connection);
+    let committed = false;
+    try {
+      const result = work(all);
+      connection.all(commit, []);
+      committed = true;
+      return result;
+    } finally {
+      if (!committed) connection.exec(rollback);
+    }
+  };
   return {
     name,
-    all: async (sql, params = []) => connection.all(sql, params),
-    batch: async (statements: readonly SqliteStatement[]) => {
-      const [commit, rollback] = open(connection);
-      let committed = false;
-      try {
-        const results = statements.map((s) => connection.all(s.sql, s.params ?? []));
-        connection.exec(commit);
-        committed = true;
-        return results;
-      } finally {
-        if (!committed) connection.exec(rollback);
-      }
-    },
+    all: async (sql, params) => all(sql, params),
+    batch: async (statements: readonly SqliteStatement[]) =>
+      transaction((run) => statements.map((s) => run(s.sql, s.params))),
+    transaction,
   };
 }
 
@@ -38,11 +42,12 @@ const SAVEPOINT = "eventflows_batch";
 /** Opens the batch's transaction; returns the statements that commit and roll it back. */
 function open(connection: SyncConnection): [commit: string, rollback: string] {
   try {
-    connection.exec("BEGIN IMMEDIATE");
+    // Through all(), which keeps prepared statements, rather than exec(), which compiles each time.
+    connection.all("BEGIN IMMEDIATE", []);
     return ["COMMIT", "ROLLBACK"];
   } catch (error) {
     if (!/within a transaction/i.test(String((error as Error)?.message))) throw error;
-    connection.exec(`SAVEPOINT ${SAVEPOINT}`);
+    connection.all(`SAVEPOINT ${SAVEPOINT}`, []);
     // ROLLBACK TO leaves the savepoint open: RELEASE it too, so the outer transaction goes on.
     return [`RELEASE ${SAVEPOINT}`, `ROLLBACK TO ${SAVEPOINT}; RELEASE ${SAVEPOINT}`];
   }
