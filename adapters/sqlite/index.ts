@@ -1,7 +1,7 @@
 /**
  * @module @eventflows/core/sqlite: the event, snapshot and checkpoint stores on SQLite, over a small
  * driver port with drivers for bun:sqlite, node:sqlite (or better-sqlite3), Cloudflare D1 and
- * Durable Object storage; versioned migrations.
+ * Durable Object storage; versioned migrations; an event store a Durable Object serves to Workers.
  */
 
 export { BUN_SQLITE, type BunSqliteDatabase, type BunSqliteDriverOptions, bunSqliteDriver } from "./bun-driver.js";
@@ -17,6 +17,12 @@ export {
 export { DEFAULT_MAX_EVENT_BYTES as DEFAULT_MAX_SQLITE_EVENT_BYTES } from "./encode.js";
 export { SERVICE as SQLITE_SERVICE } from "./errors.js";
 export { createSqliteEventStore, SqliteEventStore, type SqliteEventStoreOptions } from "./event-store.js";
+export {
+  DurableObjectEventStore,
+  type DurableObjectEventStoreOptions,
+  type DurableObjectStubLike,
+  handleEventStoreRequest,
+} from "./event-store-object.js";
 export { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult, sqliteSchemaVersion } from "./migrate.js";
 export { LATEST_SQLITE_SCHEMA_VERSION, type SqliteMigration, sqliteMigrations } from "./migrations.js";
 export {
@@ -32,6 +38,7 @@ export {
   type NodeSqliteStatement,
   nodeSqliteDriver,
 } from "./node-driver.js";
+export { OBJECT_SERVICE as EVENT_STORE_OBJECT_SERVICE } from "./object-wire.js";
 export {
   DEFAULT_MAX_SQLITE_SNAPSHOT_BYTES,
   SqliteSnapshotStore,

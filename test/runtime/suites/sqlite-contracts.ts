@@ -9,7 +9,7 @@ import {
   SqliteEventStore,
   SqliteSnapshotStore,
 } from "../../../adapters/sqlite/index.js";
-import { ErrorCode, ulid } from "../../../src/index.js";
+import { ErrorCode, type EventStore, ulid } from "../../../src/index.js";
 import {
   assert,
   assertEqual,
@@ -45,6 +45,11 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     name: `SqliteEventStore contract (${label})`,
     create: (options) => new SqliteEventStore({ ...options, driver }),
   });
+  return withRace(suite, () => new SqliteEventStore({ driver }));
+}
+
+/** The event store suite plus a race: 16 writers at once on one stream, each expecting version 1. */
+export function withRace(suite: ContractSuite, create: () => EventStore): ContractSuite {
   return {
     ...suite,
     cases: [
@@ -52,7 +57,7 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
       {
         name: "16 concurrent writers expecting one version of one stream: one wins, 15 ConcurrencyErrors, nothing lost",
         run: async () => {
-          const store = new SqliteEventStore({ driver });
+          const store = create();
           const stream = `Race-${ulid()}`;
           await store.appendToStream(stream, [{ type: "Opened", data: 0 }]);
           const results = await Promise.allSettled(

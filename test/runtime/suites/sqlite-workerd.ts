@@ -1,24 +1,45 @@
 /**
- * @eventflows/core/sqlite in workerd: on a D1 database (binding SQLITE_D1) and inside a
- * SQLite-backed Durable Object (binding SQLITE_DO, class SqliteContractObject below). Durable
+ * @eventflows/core/sqlite in workerd: on a D1 database (binding SQLITE_D1), inside a
+ * SQLite-backed Durable Object (binding SQLITE_DO, class SqliteContractObject below), and from the
+ * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS). Durable
  * Object storage exists only inside the object, so its suites run there: the Worker asks the object
  * for the case names, then to run each case, and reports what it answers.
  */
 import {
   type D1DatabaseLike,
+  DurableObjectEventStore,
   type DurableObjectStorageLike,
+  type DurableObjectStubLike,
   d1Driver,
   durableObjectDriver,
+  handleEventStoreRequest,
+  SqliteEventStore,
 } from "../../../adapters/sqlite/index.js";
-import type { ContractSuite } from "../../../src/testing/index.js";
+import { type ContractSuite, eventStoreContract } from "../../../src/testing/index.js";
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
-import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract } from "./sqlite-contracts.js";
+import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
 
 const KINDS = ["event", "snapshot", "checkpoint"] as const;
 
 interface DurableObjectNamespaceLike {
   idFromName(name: string): unknown;
-  get(id: unknown): { fetch(url: string): Promise<Response> };
+  get(id: unknown): DurableObjectStubLike;
+}
+
+/** An event store object as an application would write one: its storage served to Workers. */
+export class SqliteEventStoreObject {
+  readonly #store: SqliteEventStore;
+  readonly #ready: Promise<unknown>;
+
+  constructor(state: { readonly storage: DurableObjectStorageLike }) {
+    this.#store = new SqliteEventStore({ driver: durableObjectDriver(state.storage) });
+    this.#ready = this.#store.migrate();
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    await this.#ready;
+    return handleEventStoreRequest(this.#store, request);
+  }
 }
 
 const binding = <T>(env: RuntimeEnv, name: string): T => {
@@ -86,7 +107,10 @@ export const sqliteWorkerdSuites: SuiteModule = {
   services: [],
   workerdFlags: [],
   runtimes: ["workerd"],
-  workerd: { d1Databases: ["SQLITE_D1"], durableObjects: { SQLITE_DO: "SqliteContractObject" } },
+  workerd: {
+    d1Databases: ["SQLITE_D1"],
+    durableObjects: { SQLITE_DO: "SqliteContractObject", SQLITE_EVENTS: "SqliteEventStoreObject" },
+  },
   suites: [
     ...KINDS.map((kind) => ({
       name: `sqlite (D1) ${kind} store`,
@@ -100,5 +124,20 @@ export const sqliteWorkerdSuites: SuiteModule = {
       contract: SQLITE_CONTRACTS[kind],
       open: async (env: RuntimeEnv) => ({ suite: await durableObjectSuite(env, kind) }),
     })),
+    {
+      name: "sqlite (Durable Object event store, from the Worker)",
+      contract: "eventStoreContract",
+      open: (env: RuntimeEnv) => {
+        const namespace = binding<DurableObjectNamespaceLike>(env, "SQLITE_EVENTS");
+        const stub = namespace.get(namespace.idFromName("contracts"));
+        const create = (options = {}) => new DurableObjectEventStore({ ...options, stub });
+        return {
+          suite: withRace(
+            eventStoreContract({ name: "DurableObjectEventStore contract (Worker to Durable Object)", create }),
+            create,
+          ),
+        };
+      },
+    },
   ],
 };
