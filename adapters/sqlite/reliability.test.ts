@@ -40,7 +40,7 @@ describe("SqliteEventStore under concurrency (16 connections to one file)", () =
     expect(await store.getStreamVersion(stream)).toBe(2);
   });
 
-  test('16 processes appending with "any" to one stream: nothing lost, versions gap-free, feed in version order', async () => {
+  test('16 processes appending with "any" to one stream: nothing lost, versions gap-free, feed in version order, a reader following the feed sees each event once', async () => {
     const stream = `Busy-${ulid()}`;
     const start = await store.getLastGlobalPosition();
     const script = `
@@ -52,7 +52,26 @@ describe("SqliteEventStore under concurrency (16 connections to one file)", () =
     const children = Array.from({ length: 16 }, () =>
       Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "pipe" }),
     );
-    const codes = await Promise.all(children.map((child) => child.exited));
+    // Meanwhile a reader on a connection of its own follows the feed from its checkpoint, as a
+    // projection does: every event must reach it exactly once (none passed and found later).
+    const reader = open();
+    let running = true;
+    const exited = Promise.all(children.map((child) => child.exited)).finally(() => {
+      running = false;
+    });
+    const followed: string[] = [];
+    let checkpoint = start;
+    for (let last = false; !last; ) {
+      last = !running;
+      for (const event of await collect(reader.readAll({ after: checkpoint }))) {
+        checkpoint = event.globalPosition ?? checkpoint;
+        if (event.streamId === stream) followed.push(event.id);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const codes = await exited;
+    expect(followed.length).toBe(320);
+    expect(new Set(followed).size).toBe(320);
     const errors = await Promise.all(children.map((child) => new Response(child.stderr).text()));
     expect(errors.filter((e) => e.trim() !== "")).toEqual([]);
     expect(codes).toEqual(Array(16).fill(0));
