@@ -44,6 +44,30 @@ export interface SuiteModule {
    * so the core is still proven to need none.
    */
   readonly workerdFlags: readonly string[];
+  /**
+   * Where the module runs; all of "node" (the Node 20 run) and "workerd" when left out. "node22" is
+   * a second Node run on the Node 22 under .cache/node22, for what Node 20 lacks (node:sqlite).
+   */
+  readonly runtimes?: readonly Runtime[];
+  /** Cloudflare resources its suites use in workerd, as miniflare bindings. */
+  readonly workerd?: WorkerdResources;
+}
+
+export type Runtime = "node" | "node22" | "workerd";
+
+export interface WorkerdResources {
+  /** D1 databases, by binding name (each an empty local database). */
+  readonly d1Databases?: readonly string[];
+  /**
+   * SQLite-backed Durable Object namespaces: binding name to the class name, which the module's
+   * file exports (the generated Worker re-exports it).
+   */
+  readonly durableObjects?: Readonly<Record<string, string>>;
+}
+
+/** Whether a module runs on a runtime (see {@link SuiteModule.runtimes}). */
+export function runsOn(module: SuiteModule, runtime: Runtime): boolean {
+  return module.runtimes === undefined ? runtime !== "node22" : module.runtimes.includes(runtime);
 }
 
 export function requiredVariable(env: RuntimeEnv, name: (typeof SERVICE_VARIABLES)[number]): string {

@@ -6,18 +6,21 @@
 import { after, describe, test } from "node:test";
 import { registerContract } from "../../../src/testing/index.js";
 import { coverageSuite } from "../runtime-suite.js";
-import { allSuites, coveredContracts } from "../suites/index.js";
+import { coveredContracts, suitesFor } from "../suites/index.js";
 
 const framework = {
   describe,
   test: (name: string, body: () => Promise<void>, timeoutMs?: number) => test(name, { timeout: timeoutMs }, body),
 };
 
-for (const runtimeSuite of allSuites()) {
+// The runner's second pass, on Node 22, runs only the modules that need it (node:sqlite).
+const runtime = process.env.EVENTFLOWS_NODE_RUNTIME === "node22" ? "node22" : "node";
+
+for (const runtimeSuite of suitesFor(runtime)) {
   const opened = await runtimeSuite.open(process.env);
   registerContract(opened.suite, framework);
   if (opened.close !== undefined) after(opened.close);
 }
 // The runner lists every entry point's contracts (it can import them all) and passes them here.
 const exported = JSON.parse(process.env.EVENTFLOWS_EXPORTED_CONTRACTS ?? "[]") as string[];
-registerContract(coverageSuite(exported, coveredContracts()), framework);
+if (runtime === "node") registerContract(coverageSuite(exported, coveredContracts()), framework);

@@ -1,17 +1,22 @@
 /**
  * Runs the contract suites on Node 20 against the built package (dist/): bundles
  * contracts.node.ts, starts the services its suites need (unless their variables are set, as under
- * the test command), and runs `node --test`. Fails if any case failed or none ran.
+ * the test command), and runs `node --test`. Then a second pass on the Node 22 under .cache/node22
+ * runs the modules marked "node22" (node:sqlite, which Node 20 lacks). Fails if any case failed or
+ * none ran, in either pass.
  *   bun test/runtime/node/run.ts        after `bun run build`
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../../scripts/lib/package-exports.ts";
 import { startServices, stopServices } from "../../services/index.ts";
 import { assertBuilt, bundleRuntimeTest } from "../bundle.ts";
 import { exportedContracts } from "../exported-contracts.ts";
-import { servicesFor } from "../suites/index.ts";
+import { servicesFor, suitesFor } from "../suites/index.ts";
+
+/** The Node 22 the Lambda tools install (npm install --prefix .cache/node22 node@22); reused, never installed here. */
+const NODE22 = join(repoRoot, ".cache", "node22", "node_modules", ".bin", "node");
 
 async function main(): Promise<number> {
   assertBuilt();
@@ -21,7 +26,6 @@ async function main(): Promise<number> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const testFile = join(outDir, "contracts.node.mjs");
-  const tapFile = join(outDir, "results.tap");
   const code = await bundleRuntimeTest(join(import.meta.dirname, "contracts.node.ts"), "external", {
     platform: "node",
     external: ["postgres", "hono", "@opentelemetry/api"],
@@ -34,36 +38,52 @@ async function main(): Promise<number> {
 
   const handles = await startServices(servicesFor());
   try {
-    const run = spawnSync(
-      "node",
-      [
-        "--test",
-        "--test-reporter=spec",
-        "--test-reporter-destination=stdout",
-        "--test-reporter=tap",
-        `--test-reporter-destination=${tapFile}`,
-        testFile,
-      ],
-      {
-        cwd: repoRoot,
-        stdio: "inherit",
-        env: { ...process.env, EVENTFLOWS_EXPORTED_CONTRACTS: JSON.stringify(await exportedContracts()) },
-      },
-    );
-    const tap = readFileSync(tapFile, "utf8");
-    const count = (label: string) => Number(new RegExp(`^# ${label} (\\d+)$`, "m").exec(tap)?.[1] ?? Number.NaN);
-    const [passed, failed] = [count("pass"), count("fail")];
-    console.log(`node-runtime: ${passed} passed, ${failed} failed`);
-    if (run.status !== 0 || failed !== 0 || !(passed > 0)) {
+    const env = { ...process.env, EVENTFLOWS_EXPORTED_CONTRACTS: JSON.stringify(await exportedContracts()) };
+    const first = runPass("node", "node", testFile, join(outDir, "results.tap"), env);
+    if (suitesFor("node22").length === 0) return first;
+    if (!existsSync(NODE22)) {
       console.error(
-        `node-runtime: failed (exit ${run.status ?? run.signal}${passed > 0 ? "" : ", no case ran"}); TAP in ${tapFile}`,
+        `node-runtime: ${NODE22} is missing: the node22 suites need it (npm install --prefix .cache/node22 node@22)`,
       );
       return 1;
     }
-    return 0;
+    const second = runPass("node22", NODE22, testFile, join(outDir, "results-node22.tap"), {
+      ...env,
+      EVENTFLOWS_NODE_RUNTIME: "node22",
+    });
+    return first === 0 && second === 0 ? 0 : 1;
   } finally {
     await stopServices(handles);
   }
+}
+
+/** One `node --test` run of the bundle; 0 when every case passed and at least one ran. */
+function runPass(label: string, node: string, testFile: string, tapFile: string, env: NodeJS.ProcessEnv): number {
+  const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout?.trim();
+  console.log(`node-runtime (${label}): Node ${version}`);
+  const run = spawnSync(
+    node,
+    [
+      "--test",
+      "--test-reporter=spec",
+      "--test-reporter-destination=stdout",
+      "--test-reporter=tap",
+      `--test-reporter-destination=${tapFile}`,
+      testFile,
+    ],
+    { cwd: repoRoot, stdio: "inherit", env },
+  );
+  const tap = existsSync(tapFile) ? readFileSync(tapFile, "utf8") : "";
+  const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(tap)?.[1] ?? Number.NaN);
+  const [passed, failed] = [count("pass"), count("fail")];
+  console.log(`node-runtime (${label}): ${passed} passed, ${failed} failed`);
+  if (run.status !== 0 || failed !== 0 || !(passed > 0)) {
+    console.error(
+      `node-runtime (${label}): failed (exit ${run.status ?? run.signal}${passed > 0 ? "" : ", no case ran"}); TAP in ${tapFile}`,
+    );
+    return 1;
+  }
+  return 0;
 }
 
 try {

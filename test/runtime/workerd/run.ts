@@ -12,8 +12,8 @@ import { Miniflare } from "miniflare";
 import { startServices, stopServices } from "../../services/index.ts";
 import { assertBuilt, bundleRuntimeTest } from "../bundle.ts";
 import { exportedContracts } from "../exported-contracts.ts";
-import { SERVICE_VARIABLES, type SuiteModule } from "../runtime-suite.ts";
-import { coveredContracts, servicesFor, suiteModules } from "../suites/index.ts";
+import { runsOn, SERVICE_VARIABLES, type SuiteModule } from "../runtime-suite.ts";
+import { coveredContracts, selectedModules, servicesFor } from "../suites/index.ts";
 import type { WorkerReport } from "./worker.ts";
 
 /** A recent date the installed workerd supports; behaviour follows that date's defaults. */
@@ -30,7 +30,8 @@ const exportName = (file: string) => `${file.replace(/-(\w)/g, (_, c: string) =>
 /** One Worker per distinct flag set; the flagless one comes first and also runs the coverage check. */
 function groupByFlags(): WorkerGroup[] {
   const groups = new Map<string, WorkerGroup>([["", { flags: [], files: [], modules: [] }]]);
-  for (const [file, module] of Object.entries(suiteModules)) {
+  for (const [file, module] of Object.entries(selectedModules())) {
+    if (!runsOn(module, "workerd")) continue;
     const flags = [...module.workerdFlags].sort();
     const group = groups.get(flags.join(",")) ?? { flags, files: [], modules: [] };
     group.files.push(file);
@@ -45,6 +46,13 @@ function workerEntry(group: WorkerGroup, exported: readonly string[] | undefined
   const lines = [`import { workerFor } from ${JSON.stringify(join(import.meta.dirname, "worker.ts"))};`];
   for (const file of group.files) {
     lines.push(`import { ${exportName(file)} } from ${JSON.stringify(join(suitesDir, `${file}.ts`))};`);
+  }
+  // Durable Object classes the modules declare must be exports of the Worker's main module.
+  for (const [index, module] of group.modules.entries()) {
+    const classes = Object.values(module.workerd?.durableObjects ?? {});
+    if (classes.length === 0) continue;
+    const file = join(suitesDir, `${group.files[index]}.ts`);
+    lines.push(`export { ${classes.join(", ")} } from ${JSON.stringify(file)};`);
   }
   const covered = exported === undefined ? "" : `, ${JSON.stringify(exported)}, ${JSON.stringify(coveredContracts())}`;
   lines.push(`export default workerFor([${group.files.map(exportName).join(", ")}]${covered});`);
@@ -64,6 +72,15 @@ async function runGroup(group: WorkerGroup, exported: readonly string[] | undefi
     compatibilityDate: COMPATIBILITY_DATE,
     compatibilityFlags: [...group.flags],
     bindings,
+    d1Databases: group.modules.flatMap((module) => module.workerd?.d1Databases ?? []),
+    durableObjects: Object.fromEntries(
+      group.modules.flatMap((module) =>
+        Object.entries(module.workerd?.durableObjects ?? {}).map(([name, className]) => [
+          name,
+          { className, useSQLite: true },
+        ]),
+      ),
+    ),
   });
   try {
     const response = await mf.dispatchFetch("http://runtime.test/");

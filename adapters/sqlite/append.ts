@@ -1,0 +1,178 @@
+import {
+  ConcurrencyError,
+  type EventEnvelope,
+  type ExpectedVersion,
+  matchesExpectedVersion,
+  type PendingEvent,
+  ValidationError,
+} from "../../src/index.js";
+import type { SqliteDriver, SqliteRow } from "./driver.js";
+import { assertStorableStreamId, type EncodedBatch, encodeBatch, fromRow } from "./encode.js";
+import { failureOf, toEventFlowsError } from "./errors.js";
+import type { EventStatements } from "./statements.js";
+
+/** What the append and read paths need from their store. */
+export interface SqliteStoreContext {
+  readonly driver: SqliteDriver;
+  readonly statements: EventStatements;
+  readonly maxEventBytes: number;
+  readonly maxBatchBytes: number;
+  readonly readPageSize: number;
+}
+
+export interface Committed {
+  readonly events: readonly EventEnvelope[];
+  readonly retried?: boolean;
+}
+
+/**
+ * Appends the batch. With a driver `transaction` (synchronous connections), the stream's version is
+ * read and checked and the rows inserted in one write transaction. Without one (D1), in one
+ * statement (see `append` in statements.ts), whose NOT NULL failure is the conflict. Either way a
+ * unique failure means ids already stored, and a conflict may be a retry of a committed append
+ * (its version check fails too): the ids are looked up, and a retry answered with the stored events.
+ */
+export async function appendEvents(
+  context: SqliteStoreContext,
+  streamId: string,
+  events: readonly PendingEvent[],
+  expected: ExpectedVersion,
+): Promise<Committed> {
+  assertStorableStreamId(streamId);
+  const { driver } = context;
+  const batch = encodeBatch(events, context.maxEventBytes, context.maxBatchBytes);
+  let outcome: Outcome;
+  try {
+    outcome =
+      driver.transaction === undefined
+        ? await inOneStatement(context, streamId, batch, expected)
+        : inTransaction(driver.transaction, context, streamId, batch, expected);
+  } catch (error) {
+    const failure = failureOf(error);
+    if (failure.kind !== "unique") throw toEventFlowsError(error, "appendToStream", driver.name);
+    const stored = await storedByIds(context, batch.ids);
+    if (stored.length > 0) return retriedAppend(streamId, events, stored);
+    if (failure.column === "id") throw idsTaken(batch.ids.length, 0);
+    outcome = { conflict: undefined };
+  }
+  if (!Array.isArray(outcome)) {
+    const stored = await storedByIds(context, batch.ids);
+    if (stored.length > 0) return retriedAppend(streamId, events, stored);
+    throw new ConcurrencyError(streamId, expected, outcome.conflict ?? (await streamVersion(context, streamId)));
+  }
+  const placed = outcome
+    .map((row) => ({ version: Number(row.version), position: Number(row.position) }))
+    .sort((a, b) => a.version - b.version);
+  return {
+    events: events.map((event, i) => ({
+      id: event.id,
+      type: event.type,
+      streamId,
+      version: placed[i]?.version ?? 0,
+      globalPosition: placed[i]?.position ?? 0,
+      timestamp: event.timestamp,
+      data: event.data,
+      metadata: event.metadata,
+    })),
+  };
+}
+
+type Outcome = SqliteRow[] | { readonly conflict: number | undefined };
+
+/** The single-statement append; a failed version check shows as a NOT NULL failure (version unknown). */
+async function inOneStatement(
+  context: SqliteStoreContext,
+  streamId: string,
+  batch: EncodedBatch,
+  expected: ExpectedVersion,
+): Promise<Outcome> {
+  const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, -1];
+  try {
+    return await context.driver.all(context.statements.append, [
+      streamId,
+      kind,
+      kind,
+      kind,
+      version,
+      streamId,
+      batch.json,
+    ]);
+  } catch (error) {
+    if (failureOf(error).kind === "not-null") return { conflict: undefined };
+    throw error;
+  }
+}
+
+/** The append as a read and an insert in one write transaction; the lock is held from the read on. */
+function inTransaction(
+  transaction: NonNullable<SqliteDriver["transaction"]>,
+  context: SqliteStoreContext,
+  streamId: string,
+  batch: EncodedBatch,
+  expected: ExpectedVersion,
+): Outcome {
+  const { statements } = context;
+  return transaction((all) => {
+    const current = Number(all(statements.streamVersion, [streamId])[0]?.version ?? 0);
+    if (!matchesExpectedVersion(expected, current)) return { conflict: current };
+    const [only] = batch.rows;
+    return batch.rows.length === 1 && only !== undefined
+      ? all(statements.insertOne, [streamId, current + 1, ...only])
+      : all(statements.insertAfter, [streamId, current, batch.json]);
+  });
+}
+
+async function storedByIds(context: SqliteStoreContext, ids: readonly string[]): Promise<EventEnvelope[]> {
+  try {
+    const rows = await context.driver.all(context.statements.eventsByIds, [JSON.stringify(ids)]);
+    return rows.map(fromRow);
+  } catch (error) {
+    throw toEventFlowsError(error, "appendToStream", context.driver.name);
+  }
+}
+
+export async function streamVersion(context: SqliteStoreContext, streamId: string): Promise<number> {
+  try {
+    const [row] = await context.driver.all(context.statements.streamVersion, [streamId]);
+    return Number(row?.version ?? 0);
+  } catch (error) {
+    throw toEventFlowsError(error, "getStreamVersion", context.driver.name);
+  }
+}
+
+/**
+ * Some ids of the batch are stored. If all are, in this stream, in consecutive versions, with the
+ * same types and data, the batch was committed before: return it as stored. The same ids with other
+ * content are refused (a client bug, like an idempotency key reused for another request); ids
+ * stored elsewhere collide with other events. Metadata may differ: a retry carries its own trace.
+ */
+function retriedAppend(streamId: string, events: readonly PendingEvent[], stored: EventEnvelope[]): Committed {
+  const byId = new Map(stored.map((event) => [event.id, event]));
+  const replay = events.map((event) => byId.get(event.id));
+  const complete = replay.every(
+    (event, i) =>
+      event !== undefined &&
+      event.streamId === streamId &&
+      (i === 0 || event.version === (replay[i - 1]?.version ?? 0) + 1),
+  );
+  if (!complete) throw idsTaken(events.length, stored.length);
+  const changed = events.flatMap((event, i) =>
+    event.type === replay[i]?.type && JSON.stringify(event.data) === JSON.stringify(replay[i]?.data)
+      ? []
+      : [{ path: [i], message: `event ${event.id} is stored with another type or data` }],
+  );
+  if (changed.length > 0) {
+    throw new ValidationError(
+      "Event ids already used for other events: a retry must repeat the append unchanged",
+      changed,
+    );
+  }
+  return { events: replay as EventEnvelope[], retried: true };
+}
+
+function idsTaken(total: number, stored: number): ValidationError {
+  const count = stored === 0 ? "some" : `${stored} of ${total}`;
+  return new ValidationError("Event ids already used", [
+    { path: [], message: `${count} event ids are already stored, in another stream or another order` },
+  ]);
+}

@@ -1,0 +1,55 @@
+import { Database } from "bun:sqlite";
+import { afterAll, describe, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  checkpointStoreContract,
+  eventStoreContract,
+  registerContract,
+  snapshotStoreContract,
+} from "../../src/testing/index.js";
+import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
+
+// A file database in WAL mode, as an application would open it; migrated once, shared by every case.
+const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-"));
+const db = new Database(join(dir, "contract.db"));
+const driver = bunSqliteDriver(db);
+await new SqliteEventStore({ driver }).migrate();
+afterAll(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+registerContract(
+  eventStoreContract({
+    name: "SqliteEventStore contract (bun:sqlite, file, WAL)",
+    create: (options) => new SqliteEventStore({ ...options, driver, readPageSize: 100 }),
+    // No holdCommit: SQLite has one writer at a time, so an append cannot commit while another is
+    // held open (it waits in busy_timeout); the global-order cases run with concurrent writers.
+  }),
+  { describe, test },
+);
+// The same store without the driver's transaction: appends take the one-statement form D1 uses.
+const oneStatement = { ...driver, transaction: undefined };
+registerContract(
+  eventStoreContract({
+    name: "SqliteEventStore contract (bun:sqlite, one-statement appends as on D1)",
+    create: (options) => new SqliteEventStore({ ...options, driver: oneStatement }),
+  }),
+  { describe, test },
+);
+registerContract(
+  snapshotStoreContract({
+    name: "SqliteSnapshotStore contract (bun:sqlite)",
+    create: (options) => new SqliteSnapshotStore({ ...options, driver }),
+  }),
+  { describe, test },
+);
+registerContract(
+  checkpointStoreContract({
+    name: "SqliteCheckpointStore contract (bun:sqlite)",
+    create: () => new SqliteCheckpointStore({ driver }),
+  }),
+  { describe, test },
+);

@@ -1,0 +1,75 @@
+import { CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
+import type { SqliteDriver } from "./driver.js";
+import { textIssues } from "./encode.js";
+import { guard } from "./errors.js";
+import { driverIssues } from "./event-store.js";
+import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
+
+export interface SqliteCheckpointStoreOptions extends SqliteNameOptions {
+  /** The database (the event store's `driver`, say). */
+  readonly driver: SqliteDriver;
+}
+
+/**
+ * Checkpoints in the event store's database (the `checkpoints` table of migration 2). A
+ * compare-and-set is one statement whose condition is checked under SQLite's write lock: of two
+ * writers from one position, the second finds the position moved and fails with a ConcurrencyError.
+ */
+export class SqliteCheckpointStore extends CheckpointStore {
+  readonly #driver: SqliteDriver;
+  readonly #table: string;
+
+  constructor(options: SqliteCheckpointStoreOptions) {
+    super();
+    const issues =
+      typeof options === "object" && options !== null
+        ? [...driverIssues(options.driver), ...nameIssues(options)]
+        : [{ path: [], message: "options are required" }];
+    if (issues.length > 0) throw new ValidationError("Invalid checkpoint store options", issues);
+    this.#driver = options.driver;
+    this.#table = tableNames(options).checkpoints;
+  }
+
+  protected readCheckpoint(id: string): Promise<number | undefined> {
+    assertStorable(id);
+    return guard("loadCheckpoint", this.#driver.name, async () => {
+      const [row] = await this.#driver.all(`SELECT position FROM ${this.#table} WHERE id = ?`, [id]);
+      return row === undefined ? undefined : Number(row.position);
+    });
+  }
+
+  protected async writeCheckpoint(id: string, position: number, expected: number | undefined): Promise<void> {
+    assertStorable(id);
+    const now = new Date().toISOString();
+    const upsert = `INSERT INTO ${this.#table} (id, position, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`;
+    const written = await guard("storeCheckpoint", this.#driver.name, async () => {
+      if (expected === undefined) {
+        await this.#driver.all(upsert, [id, position, now]);
+        return true;
+      }
+      // None saved counts as 0: expecting 0 inserts, or updates a checkpoint saved at 0.
+      const rows =
+        expected === 0
+          ? await this.#driver.all(`${upsert} WHERE position = 0 RETURNING 1 AS done`, [id, position, now])
+          : await this.#driver.all(
+              `UPDATE ${this.#table} SET position = ?, updated_at = ? WHERE id = ? AND position = ? RETURNING 1 AS done`,
+              [position, now, id, expected],
+            );
+      return rows.length > 0;
+    });
+    if (!written) throw checkpointConflict(id, expected ?? 0, await this.readCheckpoint(id));
+  }
+
+  protected async deleteCheckpoint(id: string): Promise<void> {
+    assertStorable(id);
+    await guard("deleteCheckpoint", this.#driver.name, () =>
+      this.#driver.all(`DELETE FROM ${this.#table} WHERE id = ?`, [id]),
+    );
+  }
+}
+
+function assertStorable(id: string): void {
+  const issues = textIssues(id, []);
+  if (issues.length > 0) throw new ValidationError("Invalid checkpoint id", issues);
+}

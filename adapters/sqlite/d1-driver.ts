@@ -1,0 +1,47 @@
+import { ValidationError } from "../../src/index.js";
+import type { SqliteDriver, SqliteRow, SqliteValue } from "./driver.js";
+
+/** The part of a Cloudflare D1 binding (`env.DB`) the driver uses. */
+export interface D1DatabaseLike {
+  prepare(sql: string): D1StatementLike;
+  batch(statements: D1StatementLike[]): Promise<{ results?: unknown[] }[]>;
+}
+
+export interface D1StatementLike {
+  bind(...values: unknown[]): D1StatementLike;
+  all(): Promise<{ results?: unknown[] }>;
+}
+
+export const D1 = "d1";
+/** D1's cap on a string or BLOB value. */
+export const D1_MAX_VALUE_BYTES = 2_000_000;
+
+/**
+ * A driver over a D1 binding: `d1Driver(env.DB)`. D1 has no interactive transactions; `batch`
+ * sends the statements as one `db.batch()`, which D1 runs as one transaction. D1 manages its own
+ * journal and locking: no pragmas are set.
+ */
+export function d1Driver(db: D1DatabaseLike): SqliteDriver {
+  if (typeof db?.prepare !== "function" || typeof db.batch !== "function") {
+    throw new ValidationError("Invalid SQLite driver", [{ path: ["db"], message: "db must be a D1 binding (env.DB)" }]);
+  }
+  const bound = (sql: string, params: readonly SqliteValue[] = []) => db.prepare(sql).bind(...params.map(toD1));
+  return {
+    name: D1,
+    maxValueBytes: D1_MAX_VALUE_BYTES,
+    all: async (sql, params) => ((await bound(sql, params).all()).results ?? []) as SqliteRow[],
+    batch: async (statements) => {
+      if (statements.length === 0) return [];
+      const results = await db.batch(statements.map((s) => bound(s.sql, s.params)));
+      return results.map((result) => (result.results ?? []) as SqliteRow[]);
+    },
+  };
+}
+
+/** D1 binds BLOBs from ArrayBuffers. */
+function toD1(value: SqliteValue): unknown {
+  if (value instanceof Uint8Array) {
+    return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
+  }
+  return value;
+}

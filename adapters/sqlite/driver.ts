@@ -1,0 +1,45 @@
+/**
+ * The driver port: the few calls the SQLite stores make, so they import no runtime module. A driver
+ * wraps a database object the application opened (bun:sqlite, node:sqlite, a D1 binding, a Durable
+ * Object's storage) or anything else that speaks SQLite, better-sqlite3 included.
+ */
+
+/** A value bound to a statement parameter or read from a column. */
+export type SqliteValue = string | number | bigint | Uint8Array | null;
+
+/** A row, by column name (the stores alias every column they read). */
+export type SqliteRow = Readonly<Record<string, unknown>>;
+
+export interface SqliteStatement {
+  readonly sql: string;
+  readonly params?: readonly SqliteValue[];
+}
+
+export interface SqliteDriver {
+  /** What the driver wraps ("bun:sqlite", "node:sqlite", "d1", "durable-object"): named in errors. */
+  readonly name: string;
+  /**
+   * The largest string or BLOB one parameter may carry, when the backend caps it below SQLite's own
+   * billion bytes (D1 and Durable Objects take 2 MB): appends larger than this are refused before
+   * anything is sent.
+   */
+  readonly maxValueBytes?: number;
+  /** Runs one statement (with `?` placeholders) and returns its rows: none for a write without RETURNING. */
+  all(sql: string, params?: readonly SqliteValue[]): Promise<SqliteRow[]>;
+  /**
+   * Runs statements in order in one transaction: all of them take effect, or, if one fails, none.
+   * Returns each statement's rows.
+   */
+  batch(statements: readonly SqliteStatement[]): Promise<SqliteRow[][]>;
+  /**
+   * Optional, for drivers over a synchronous connection (bun:sqlite, node:sqlite, Durable Objects):
+   * runs `work` in one write transaction, its statements synchronous, and commits when it returns
+   * (rolls back when it throws). Appends then read the stream's version and insert in one
+   * transaction without the single-statement form's cost. D1, which has no interactive
+   * transactions, leaves it out.
+   */
+  readonly transaction?: <T>(work: (all: SyncStatementRunner) => T) => T;
+}
+
+/** Runs one statement synchronously, inside a driver's `transaction`. */
+export type SyncStatementRunner = (sql: string, params?: readonly SqliteValue[]) => SqliteRow[];

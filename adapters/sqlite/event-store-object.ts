@@ -1,0 +1,181 @@
+import {
+  type EventEnvelope,
+  EventStore,
+  type EventStoreCapabilities,
+  type EventStoreOptions,
+  type ExpectedVersion,
+  type NewEvent,
+  type PendingEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
+import type { Committed } from "./append.js";
+import { fromWireError, OBJECT_SERVICE, toWireError, type WireReply } from "./object-wire.js";
+
+/** The part of a Durable Object stub (`env.EVENTS.get(id)`) the client uses. */
+export interface DurableObjectStubLike {
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+}
+
+type Operation = "append" | "readStream" | "readAll" | "streamVersion" | "lastPosition";
+const OPERATIONS: readonly string[] = ["append", "readStream", "readAll", "streamVersion", "lastPosition"];
+/** Events per request when reading through the object. */
+const PAGE = 1000;
+
+/**
+ * Serves an event store (a {@link SqliteEventStore} over the object's own storage) to
+ * {@link DurableObjectEventStore} clients: call it from the Durable Object's `fetch`. The store
+ * should have no bus: the client publishes what it appended, where it runs.
+ */
+export async function handleEventStoreRequest(store: EventStore, request: Request): Promise<Response> {
+  const operation = new URL(request.url).pathname.slice(1);
+  try {
+    if (request.method !== "POST" || !OPERATIONS.includes(operation)) {
+      throw new ValidationError("Invalid event store request", [
+        { path: [], message: `POST one of /${OPERATIONS.join(", /")}` },
+      ]);
+    }
+    const body = (await request.json()) as RequestBody;
+    const value = await serve(store, operation as Operation, body);
+    return Response.json({ ok: true, value } satisfies WireReply);
+  } catch (error) {
+    return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply);
+  }
+}
+
+/** As sent by the client; the store validates every field as it would a direct call's. */
+interface RequestBody {
+  readonly streamId: string;
+  readonly events: NewEvent[];
+  readonly expectedVersion: ExpectedVersion;
+  readonly options: ReadStreamOptions & ReadAllOptions;
+}
+
+async function serve(store: EventStore, operation: Operation, body: RequestBody): Promise<unknown> {
+  switch (operation) {
+    case "append": {
+      const result = await store.appendToStream(body.streamId, body.events, { expectedVersion: body.expectedVersion });
+      return { events: result.events, retried: result.retried === true };
+    }
+    case "readStream":
+      return collect(store.readStream(body.streamId, body.options));
+    case "readAll":
+      return collect(store.readAll(body.options));
+    case "streamVersion":
+      return store.getStreamVersion(body.streamId);
+    case "lastPosition":
+      return store.getLastGlobalPosition();
+  }
+}
+
+async function collect(events: AsyncIterable<EventEnvelope>): Promise<EventEnvelope[]> {
+  const list: EventEnvelope[] = [];
+  for await (const event of events) list.push(event);
+  return list;
+}
+
+export interface DurableObjectEventStoreOptions extends EventStoreOptions {
+  /** The stub of the Durable Object that serves the store with {@link handleEventStoreRequest}. */
+  readonly stub: DurableObjectStubLike;
+}
+
+/**
+ * The event store of one Durable Object, used from a Worker: every call is one request to the
+ * object, which runs it on its own SQLite storage. The object serves one request at a time, so its
+ * appends are serialised; the feed and its positions are the object's own (nothing orders events
+ * across objects). Appends are published to this store's bus, after the object committed them.
+ */
+export class DurableObjectEventStore extends EventStore {
+  readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
+  readonly #stub: DurableObjectStubLike;
+
+  constructor(options: DurableObjectEventStoreOptions) {
+    if (typeof options?.stub?.fetch !== "function") {
+      throw new ValidationError("Invalid Durable Object event store options", [
+        { path: ["stub"], message: "stub must be a Durable Object stub (env.BINDING.get(id))" },
+      ]);
+    }
+    super(options);
+    this.#stub = options.stub;
+  }
+
+  protected async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<Committed> {
+    const sent = events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata }));
+    const result = (await this.#call("append", { streamId, events: sent, expectedVersion })) as Committed;
+    return result.retried ? result : { events: result.events };
+  }
+
+  protected async *readStreamEvents(
+    streamId: string,
+    options: ReadStreamOptions,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    const backward = options.direction === "backward";
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    let from = options.fromVersion;
+    while (remaining > 0) {
+      const maxCount = Math.min(PAGE, remaining);
+      const page = (await this.#call("readStream", {
+        streamId,
+        options: {
+          direction: options.direction ?? "forward",
+          maxCount,
+          ...(from === undefined ? {} : { fromVersion: from }),
+        },
+      })) as EventEnvelope[];
+      for (const event of page) yield event;
+      remaining -= page.length;
+      const last = page[page.length - 1];
+      if (page.length < maxCount || last === undefined) return;
+      from = backward ? last.version - 1 : last.version + 1;
+      if (from < 1) return;
+    }
+  }
+
+  protected async *readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    let after = options.after ?? 0;
+    while (remaining > 0) {
+      const maxCount = Math.min(PAGE, remaining);
+      const page = (await this.#call("readAll", { options: { after, maxCount } })) as EventEnvelope[];
+      for (const event of page) yield event;
+      remaining -= page.length;
+      const last = page[page.length - 1];
+      if (page.length < maxCount || last === undefined) return;
+      after = last.globalPosition ?? after;
+    }
+  }
+
+  protected async streamVersion(streamId: string): Promise<number> {
+    return (await this.#call("streamVersion", { streamId })) as number;
+  }
+
+  override async getLastGlobalPosition(): Promise<number> {
+    return (await this.#call("lastPosition", {})) as number;
+  }
+
+  async #call(operation: Operation, body: unknown): Promise<unknown> {
+    let reply: WireReply;
+    try {
+      const response = await this.#stub.fetch(`https://event-store.object/${operation}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      reply = (await response.json()) as WireReply;
+    } catch (error) {
+      // The object was unreachable, reset or overloaded: an append may or may not have committed;
+      // retrying it with the same event ids is safe (idempotent appends).
+      throw new ServiceError(OBJECT_SERVICE, operation, "UNAVAILABLE", true, "the Durable Object did not answer", {
+        cause: error instanceof Error ? new Error(error.message) : undefined,
+      });
+    }
+    if (!reply.ok) throw fromWireError(reply.error);
+    return reply.value;
+  }
+}

@@ -1,0 +1,123 @@
+import {
+  type EventEnvelope,
+  EventStore,
+  type EventStoreCapabilities,
+  type EventStoreOptions,
+  type ExpectedVersion,
+  type Issue,
+  type PendingEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  ValidationError,
+} from "../../src/index.js";
+import { appendEvents, type Committed, type SqliteStoreContext, streamVersion } from "./append.js";
+import type { SqliteDriver } from "./driver.js";
+import { assertStorableStreamId, DEFAULT_MAX_EVENT_BYTES, SQLITE_MAX_VALUE_BYTES } from "./encode.js";
+import { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult } from "./migrate.js";
+import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
+import { lastPosition, readAllPages, readStreamPages } from "./read.js";
+import { eventStatements } from "./statements.js";
+
+export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOptions {
+  /** The database, through a driver: `bunSqliteDriver(db)`, `nodeSqliteDriver(db)`, `d1Driver(env.DB)`, `durableObjectDriver(ctx.storage)`. */
+  readonly driver: SqliteDriver;
+  /** Largest event accepted (data and metadata as JSON, UTF-8 bytes). Defaults to 1 MiB. */
+  readonly maxEventBytes?: number;
+  /** Events fetched per statement when reading. Defaults to 1,000. */
+  readonly readPageSize?: number;
+}
+
+/**
+ * The event store on SQLite, through a {@link SqliteDriver}: bun:sqlite, node:sqlite, Cloudflare D1
+ * or a Durable Object's storage. One write transaction (on D1: one statement) per append;
+ * optimistic concurrency; idempotent appends by event id; a global order readers never skip. Run {@link SqliteEventStore.migrate}
+ * once before use.
+ *
+ * Why the global order holds: SQLite lets one writer at a time hold the write lock, from before an
+ * append reads the stream's version until it commits. The position is assigned inside that lock
+ * (AUTOINCREMENT: the largest ever handed out, plus one), so every position below it belongs to a
+ * transaction that has already committed or rolled back. A reader's snapshot holds every commit made
+ * before it started: once it sees a position, no lower one can appear later. (PostgreSQL needs
+ * transaction-id filtering for this; SQLite's single writer gives it for free.) D1 and Durable
+ * Objects are SQLite with the same single writer.
+ */
+export class SqliteEventStore extends EventStore {
+  readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
+  readonly driver: SqliteDriver;
+  readonly names: SqliteTableNames;
+  readonly #context: SqliteStoreContext;
+
+  constructor(options: SqliteEventStoreOptions) {
+    const issues = optionIssues(options);
+    if (issues.length > 0) throw new ValidationError("Invalid SQLite event store options", issues);
+    super(options);
+    this.driver = options.driver;
+    this.names = tableNames(options);
+    this.#context = {
+      driver: options.driver,
+      statements: eventStatements(this.names),
+      maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+      maxBatchBytes: options.driver.maxValueBytes ?? SQLITE_MAX_VALUE_BYTES,
+      readPageSize: options.readPageSize ?? 1000,
+    };
+  }
+
+  /** Creates or upgrades this store's tables (idempotent; one transaction per run). */
+  migrate(options: Pick<SqliteMigrateOptions, "to"> = {}): Promise<SqliteMigrateResult> {
+    return migrateSqlite(this.driver, { tablePrefix: this.names.prefix, ...options });
+  }
+
+  protected commit(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion): Promise<Committed> {
+    return appendEvents(this.#context, streamId, events, expected);
+  }
+
+  protected readStreamEvents(
+    streamId: string,
+    options: ReadStreamOptions,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    assertStorableStreamId(streamId);
+    return readStreamPages(this.#context, streamId, options);
+  }
+
+  protected readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
+    return readAllPages(this.#context, options);
+  }
+
+  protected streamVersion(streamId: string): Promise<number> {
+    assertStorableStreamId(streamId);
+    return streamVersion(this.#context, streamId);
+  }
+
+  /** One statement: the newest position stored. */
+  override getLastGlobalPosition(): Promise<number> {
+    return lastPosition(this.#context);
+  }
+}
+
+/** Creates a {@link SqliteEventStore}. */
+export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
+  return new SqliteEventStore(options);
+}
+
+export function driverIssues(driver: unknown): Issue[] {
+  const d = driver as Partial<SqliteDriver> | null | undefined;
+  return typeof d?.all === "function" && typeof d.batch === "function" && typeof d.name === "string"
+    ? []
+    : [{ path: ["driver"], message: "driver must be a SQLite driver (bunSqliteDriver(db), d1Driver(env.DB), …)" }];
+}
+
+function optionIssues(options: SqliteEventStoreOptions): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
+  const issues = [...driverIssues(options.driver), ...nameIssues(options)];
+  const positive = (value: unknown, key: string, max: number) => {
+    if (
+      value !== undefined &&
+      (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max)
+    ) {
+      issues.push({ path: [key], message: `${key} must be an integer from 1 to ${max}` });
+    }
+  };
+  positive(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024);
+  positive(options.readPageSize, "readPageSize", 100_000);
+  return issues;
+}

@@ -1,0 +1,118 @@
+import { ServiceError, ValidationError } from "../../src/index.js";
+import type { SqliteDriver, SqliteStatement } from "./driver.js";
+import { guard, SERVICE } from "./errors.js";
+import { checksum, LATEST_SQLITE_SCHEMA_VERSION, sqliteMigrations } from "./migrations.js";
+import { type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
+
+export interface SqliteMigrateOptions extends SqliteNameOptions {
+  /** Stop at this schema version (to test upgrades, or to roll out in steps). Defaults to the latest. */
+  readonly to?: number;
+}
+
+export interface SqliteMigrateResult {
+  /** The versions this call applied, in order; empty when the schema was up to date. */
+  readonly applied: readonly number[];
+  /** The schema version after the call. */
+  readonly version: number;
+}
+
+interface Recorded {
+  readonly version: number;
+  readonly name: string;
+  readonly checksum: string;
+}
+
+/**
+ * Brings the schema to the latest version (or `to`). The pending migrations and their records run
+ * as one batch (one transaction): a crash leaves the schema as it was. Two callers at once (two
+ * processes starting) both plan the same batch; SQLite runs one after the other, the second fails
+ * on the tables the first created and rolls back, and reading the records again shows it done.
+ * A recorded migration whose SQL no longer matches the shipped one stops the run.
+ */
+export async function migrateSqlite(
+  driver: SqliteDriver,
+  options: SqliteMigrateOptions = {},
+): Promise<SqliteMigrateResult> {
+  const names = tableNames(options);
+  const target = options.to ?? LATEST_SQLITE_SCHEMA_VERSION;
+  if (!Number.isSafeInteger(target) || target < 0 || target > LATEST_SQLITE_SCHEMA_VERSION) {
+    throw new ValidationError("Invalid migration target", [
+      { path: ["to"], message: `to must be an integer from 0 to ${LATEST_SQLITE_SCHEMA_VERSION}` },
+    ]);
+  }
+  const rendered = await Promise.all(
+    sqliteMigrations.map(async (m) => {
+      const statements = m.statements(names);
+      return { version: m.version, name: m.name, statements, checksum: await checksum(statements) };
+    }),
+  );
+  return guard("migrate", driver.name, async () => {
+    await driver.all(
+      `CREATE TABLE IF NOT EXISTS ${names.migrations} (
+  version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+    );
+    for (let attempt = 1; ; attempt++) {
+      const recorded = await readRecorded(driver, names);
+      verify(recorded, rendered);
+      const current = recorded.reduce((max, m) => Math.max(max, m.version), 0);
+      const pending = rendered.filter((m) => m.version > current && m.version <= target);
+      if (pending.length === 0) return { applied: [], version: current };
+      const now = new Date().toISOString();
+      const batch: SqliteStatement[] = pending.flatMap((m) => [
+        ...m.statements.map((sql) => ({ sql })),
+        {
+          sql: `INSERT INTO ${names.migrations} (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)`,
+          params: [m.version, m.name, m.checksum, now],
+        },
+      ]);
+      try {
+        await driver.batch(batch);
+        return { applied: pending.map((m) => m.version), version: pending[pending.length - 1]?.version ?? current };
+      } catch (error) {
+        // Another migrator won the race: the next read shows its records (once; then the error stands).
+        if (attempt >= 2) throw error;
+      }
+    }
+  });
+}
+
+/** The schema version in the database: 0 before the first migration. */
+export async function sqliteSchemaVersion(driver: SqliteDriver, options: SqliteNameOptions = {}): Promise<number> {
+  const names = tableNames(options);
+  return guard("schemaVersion", driver.name, async () => {
+    const [exists] = await driver.all("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?", [
+      names.migrations.slice(1, -1),
+    ]);
+    if (Number(exists?.n ?? 0) === 0) return 0;
+    return (await readRecorded(driver, names)).reduce((max, m) => Math.max(max, m.version), 0);
+  });
+}
+
+async function readRecorded(driver: SqliteDriver, names: SqliteTableNames): Promise<Recorded[]> {
+  const rows = await driver.all(`SELECT version, name, checksum FROM ${names.migrations} ORDER BY version`);
+  return rows.map((row) => ({ version: Number(row.version), name: String(row.name), checksum: String(row.checksum) }));
+}
+
+function verify(recorded: readonly Recorded[], shipped: readonly Recorded[]): void {
+  for (const applied of recorded) {
+    const known = shipped.find((m) => m.version === applied.version);
+    if (known === undefined) {
+      throw new ServiceError(
+        SERVICE,
+        "migrate",
+        "SCHEMA_TOO_NEW",
+        false,
+        `the database has schema version ${applied.version}, newer than this library knows (${LATEST_SQLITE_SCHEMA_VERSION}); upgrade @eventflows/core`,
+      );
+    }
+    if (known.checksum !== applied.checksum) {
+      throw new ServiceError(
+        SERVICE,
+        "migrate",
+        "MIGRATION_CHANGED",
+        false,
+        `migration ${applied.version} (${applied.name}) was applied with different SQL than this library ships; refusing to continue`,
+      );
+    }
+  }
+}

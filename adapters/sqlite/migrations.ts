@@ -1,0 +1,70 @@
+import type { SqliteTableNames } from "./names.js";
+
+/** One schema change: statements run in one transaction (one D1 batch), each on its own. */
+export interface SqliteMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: (names: SqliteTableNames) => readonly string[];
+}
+
+/**
+ * Every schema version, oldest first. Append new ones; never edit one that shipped: databases record
+ * a checksum of each applied migration and refuse to run against one that changed.
+ */
+export const sqliteMigrations: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: "events",
+    // position: AUTOINCREMENT never hands out a number twice, even after the newest row went (a
+    // rolled-back append): a reader's checkpoint never points at a position reused later.
+    statements: (n) => [
+      `CREATE TABLE ${n.events} (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream_id TEXT NOT NULL,
+  version INTEGER NOT NULL CHECK (version > 0),
+  id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  timestamp TEXT NOT NULL,
+  UNIQUE (stream_id, version),
+  UNIQUE (id)
+)`,
+    ],
+  },
+  {
+    version: 2,
+    name: "checkpoints",
+    statements: (n) => [
+      `CREATE TABLE ${n.checkpoints} (
+  id TEXT NOT NULL PRIMARY KEY,
+  position INTEGER NOT NULL CHECK (position >= 0),
+  updated_at TEXT NOT NULL
+)`,
+    ],
+  },
+  {
+    version: 3,
+    name: "snapshots",
+    statements: (n) => [
+      `CREATE TABLE ${n.snapshots} (
+  stream_id TEXT NOT NULL,
+  version INTEGER NOT NULL CHECK (version > 0),
+  schema_version INTEGER NOT NULL CHECK (schema_version >= 0),
+  encoding TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (stream_id, version)
+)`,
+    ],
+  },
+];
+
+export const LATEST_SQLITE_SCHEMA_VERSION = sqliteMigrations.length;
+
+/** SHA-256 of a migration's statements as applied, hex. */
+export async function checksum(statements: readonly string[]): Promise<string> {
+  const text = statements.join(";\n");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,50 @@
+import { type Issue, ValidationError } from "../../src/index.js";
+
+export interface SqliteNameOptions {
+  /**
+   * Prepended to every table name, so several stores (or applications) share one database:
+   * 1–30 of `a-z 0-9 _`, not starting with a digit or `sqlite_`. Defaults to `"eventflows_"`.
+   */
+  readonly tablePrefix?: string;
+}
+
+export const DEFAULT_TABLE_PREFIX = "eventflows_";
+
+export interface SqliteTableNames {
+  readonly prefix: string;
+  readonly events: string;
+  readonly snapshots: string;
+  readonly checkpoints: string;
+  readonly migrations: string;
+}
+
+const PREFIX = /^[a-z_][a-z0-9_]{0,29}$/;
+
+export function nameIssues(options: SqliteNameOptions): Issue[] {
+  const prefix = options.tablePrefix;
+  if (prefix === undefined) return [];
+  if (typeof prefix !== "string" || !PREFIX.test(prefix) || prefix.startsWith("sqlite_")) {
+    return [
+      {
+        path: ["tablePrefix"],
+        message: "tablePrefix must be 1-30 of a-z 0-9 _, not starting with a digit or sqlite_",
+      },
+    ];
+  }
+  return [];
+}
+
+/** The quoted table names for a prefix (validated: only `a-z 0-9 _` reach the SQL). */
+export function tableNames(options: SqliteNameOptions = {}): SqliteTableNames {
+  const issues = nameIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid SQLite names", issues);
+  const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+  const quoted = (name: string) => `"${prefix}${name}"`;
+  return {
+    prefix,
+    events: quoted("events"),
+    snapshots: quoted("snapshots"),
+    checkpoints: quoted("checkpoints"),
+    migrations: quoted("migrations"),
+  };
+}

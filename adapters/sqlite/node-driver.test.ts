@@ -1,0 +1,43 @@
+import { describe, expect, test } from "bun:test";
+import { nodeSqliteDriver } from "./node-driver.js";
+
+describe("nodeSqliteDriver", () => {
+  // A stand-in with better-sqlite3's statement shape (a reader flag; all() refused on writes):
+  // better-sqlite3 is not a dependency here, node:sqlite itself runs in the Node 22 runtime pass.
+  test("runs statements that return no rows with run(), as better-sqlite3 requires", async () => {
+    const calls: string[] = [];
+    const db = {
+      exec: (sql: string) => calls.push(`exec ${sql}`),
+      prepare: (sql: string) => ({
+        reader: sql.startsWith("SELECT") || sql.startsWith("PRAGMA"),
+        all: () => {
+          if (!(sql.startsWith("SELECT") || sql.startsWith("PRAGMA")))
+            throw new TypeError("This statement does not return data");
+          calls.push(`all ${sql}`);
+          return [{ one: 1 }];
+        },
+        run: () => calls.push(`run ${sql}`),
+      }),
+    };
+    const driver = nodeSqliteDriver(db);
+    expect(await driver.all("INSERT INTO t VALUES (?)", [1])).toEqual([]);
+    expect(await driver.all("SELECT 1 AS one")).toEqual([{ one: 1 }]);
+    expect(calls).toEqual([
+      "exec PRAGMA busy_timeout = 5000",
+      "all PRAGMA journal_mode = WAL",
+      "run INSERT INTO t VALUES (?)",
+      "all SELECT 1 AS one",
+    ]);
+  });
+
+  test("refuses what is not a database", () => {
+    expect(() => nodeSqliteDriver({} as never)).toThrow("Invalid SQLite driver");
+    expect(() => nodeSqliteDriver(db(), { busyTimeoutMs: -1 })).toThrow(
+      expect.objectContaining({ code: "VALIDATION_FAILED" }),
+    );
+  });
+});
+
+function db() {
+  return { exec: () => undefined, prepare: () => ({ all: () => [] }) };
+}

@@ -1,0 +1,82 @@
+import {
+  ConcurrencyError,
+  ErrorCode,
+  EventFlowsError,
+  type Issue,
+  isEventFlowsError,
+  PayloadTooLargeError,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
+
+/** The service named in errors of the object's transport. */
+export const OBJECT_SERVICE = "EventStoreObject";
+
+/** What crosses between `DurableObjectEventStore` and `handleEventStoreRequest`: JSON only. */
+export type WireReply =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: WireError };
+
+export interface WireError {
+  readonly code: string;
+  readonly message: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+// The structured fields of our errors, carried so the client rebuilds the same error.
+const FIELDS = [
+  "streamId",
+  "expectedVersion",
+  "actualVersion",
+  "issues",
+  "what",
+  "size",
+  "limit",
+  "service",
+  "operation",
+  "serviceCode",
+  "retryable",
+] as const;
+
+/** Our errors keep their code and fields; anything else becomes an opaque ServiceError (no internals). */
+export function toWireError(error: unknown, operation: string): WireError {
+  if (!isEventFlowsError(error)) {
+    return toWireError(
+      new ServiceError(OBJECT_SERVICE, operation, "INTERNAL", false, "the event store object failed"),
+      operation,
+    );
+  }
+  const fields: Record<string, unknown> = {};
+  for (const key of FIELDS) {
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (value !== undefined) fields[key] = value;
+  }
+  return { code: error.code, message: error.message, fields };
+}
+
+/** The error the object reported, rebuilt as the same class with the same fields and message. */
+export function fromWireError(wire: WireError): EventFlowsError {
+  const f = wire.fields;
+  const text = (key: string) => String(f[key] ?? "");
+  const number = (key: string) => Number(f[key] ?? 0);
+  let error: EventFlowsError;
+  switch (wire.code) {
+    case ErrorCode.Concurrency:
+      error = new ConcurrencyError(text("streamId"), f.expectedVersion as number | string, number("actualVersion"));
+      break;
+    case ErrorCode.Validation:
+      error = new ValidationError(wire.message, Array.isArray(f.issues) ? (f.issues as Issue[]) : []);
+      break;
+    case ErrorCode.PayloadTooLarge:
+      error = new PayloadTooLargeError(text("what"), number("size"), number("limit"));
+      break;
+    case ErrorCode.Service:
+      error = new ServiceError(text("service"), text("operation"), text("serviceCode"), f.retryable === true, "");
+      break;
+    default:
+      error = new EventFlowsError(wire.code, wire.message);
+  }
+  // The object's own wording, which the rebuilt error's constructor would compose differently.
+  Object.defineProperty(error, "message", { value: wire.message, configurable: true, writable: true });
+  return error;
+}

@@ -1,0 +1,289 @@
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { ErrorCode, isConcurrencyError, ulid } from "../../src/index.js";
+import { collect } from "../../src/testing/index.js";
+import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-reliability-"));
+const file = join(dir, "events.db");
+const opened: Database[] = [];
+const open = () => {
+  const db = new Database(file);
+  opened.push(db);
+  return new SqliteEventStore({ driver: bunSqliteDriver(db) });
+};
+const store = open();
+await store.migrate();
+afterAll(() => {
+  for (const db of opened) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("SqliteEventStore under concurrency (16 connections to one file)", () => {
+  test("16 writers expecting version 0 on one stream: exactly one wins, 15 get a ConcurrencyError", async () => {
+    const stores = Array.from({ length: 16 }, open);
+    const stream = `Race-${ulid()}`;
+    await store.appendToStream(stream, [{ type: "Opened", data: {} }]);
+    const results = await Promise.allSettled(
+      stores.map((s, i) => s.appendToStream(stream, [{ type: "Won", data: { i } }], { expectedVersion: 1 })),
+    );
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+    expect(won.length).toBe(1);
+    expect(lost.length).toBe(15);
+    expect(lost.every(isConcurrencyError)).toBe(true);
+    expect(lost[0]).toMatchObject({ streamId: stream, expectedVersion: 1, actualVersion: 2 });
+    expect(await store.getStreamVersion(stream)).toBe(2);
+  });
+
+  test('16 processes appending with "any" to one stream: nothing lost, versions gap-free, feed in version order, a reader following the feed sees each event once', async () => {
+    const stream = `Busy-${ulid()}`;
+    const start = await store.getLastGlobalPosition();
+    const script = `
+      import { Database } from "bun:sqlite";
+      import { bunSqliteDriver, SqliteEventStore } from ${JSON.stringify(join(import.meta.dir, "index.ts"))};
+      const store = new SqliteEventStore({ driver: bunSqliteDriver(new Database(${JSON.stringify(file)})) });
+      for (let n = 0; n < 10; n++) await store.appendToStream(${JSON.stringify(stream)}, [{ type: "N", data: n }, { type: "N", data: n }]);
+    `;
+    const children = Array.from({ length: 16 }, () =>
+      Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "pipe" }),
+    );
+    // Meanwhile a reader on a connection of its own follows the feed from its checkpoint, as a
+    // projection does: every event must reach it exactly once (none passed and found later).
+    const reader = open();
+    let running = true;
+    const exited = Promise.all(children.map((child) => child.exited)).finally(() => {
+      running = false;
+    });
+    const followed: string[] = [];
+    let checkpoint = start;
+    for (let last = false; !last; ) {
+      last = !running;
+      for (const event of await collect(reader.readAll({ after: checkpoint }))) {
+        checkpoint = event.globalPosition ?? checkpoint;
+        if (event.streamId === stream) followed.push(event.id);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const codes = await exited;
+    expect(followed.length).toBe(320);
+    expect(new Set(followed).size).toBe(320);
+    const errors = await Promise.all(children.map((child) => new Response(child.stderr).text()));
+    expect(errors.filter((e) => e.trim() !== "")).toEqual([]);
+    expect(codes).toEqual(Array(16).fill(0));
+    const events = await collect(store.readStream(stream));
+    expect(events.map((e) => e.version)).toEqual(Array.from({ length: 320 }, (_, i) => i + 1));
+    const feed = (await collect(store.readAll({ after: start }))).filter((e) => e.streamId === stream);
+    expect(feed.map((e) => e.version)).toEqual(events.map((e) => e.version));
+  });
+});
+
+describe("SqliteEventStore after a crash (a writer killed with SIGKILL, the file reopened)", () => {
+  const writer = (mode: string, stream: string) =>
+    Bun.spawn([process.execPath, join(import.meta.dir, "crash-writer.fixture.test.ts"), file, mode, stream], {
+      env: { ...process.env, EVENTFLOWS_CRASH_WRITER: "1" },
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+  const linesUntil = async (child: ReturnType<typeof writer>, count: number) => {
+    const reader = child.stdout.getReader();
+    let text = "";
+    while (text.split("\n").length <= count) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the writer exited early: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+  };
+
+  test("an append inside a transaction left open is gone after the crash", async () => {
+    const stream = `Crash-open-${ulid()}`;
+    const child = writer("open", stream);
+    await linesUntil(child, 1);
+    child.kill("SIGKILL");
+    await child.exited;
+    const reopened = open();
+    expect(await reopened.getStreamVersion(stream)).toBe(0);
+    expect(await collect(reopened.readStream(stream))).toEqual([]);
+    // The database takes writes again: the dead writer's lock went with it.
+    await reopened.appendToStream(stream, [{ type: "After", data: 1 }], { expectedVersion: "no-stream" });
+  });
+
+  test("a writer killed while appending batches of 500 leaves whole batches only", async () => {
+    const stream = `Crash-loop-${ulid()}`;
+    const child = writer("loop", stream);
+    await linesUntil(child, 3);
+    child.kill("SIGKILL");
+    await child.exited;
+    const reopened = open();
+    const events = await collect(reopened.readStream(stream));
+    expect(events.length).toBeGreaterThanOrEqual(1500);
+    expect(events.length % 500).toBe(0);
+    expect(events.map((e) => e.version)).toEqual(events.map((_, i) => i + 1));
+    const db = new Database(file);
+    opened.push(db);
+    expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+  });
+});
+
+describe("SqliteEventStore: input and errors", () => {
+  test("any JSON data and any stream id read back as appended (fast-check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 1, maxLength: 40 }), fc.jsonValue(), async (name, data) => {
+        const stream = `${name.replace(/[\ud800-\udfff]/g, "")}-${ulid()}`;
+        await store.appendToStream(stream, [{ type: "Any", data }], { expectedVersion: "no-stream" });
+        const [read] = await collect(store.readStream(stream));
+        expect(read?.streamId).toBe(stream);
+        expect(read?.data).toEqual(JSON.parse(JSON.stringify(data)));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test("stream ids and types with unpaired surrogates are refused before anything is written", async () => {
+    await expect(store.appendToStream("broken-\ud800", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+      code: ErrorCode.Validation,
+    });
+    const stream = `Surrogate-${ulid()}`;
+    await expect(store.appendToStream(stream, [{ type: "bad-\udc00", data: 1 }])).rejects.toMatchObject({
+      code: ErrorCode.Validation,
+    });
+    expect(await store.streamExists(stream)).toBe(false);
+  });
+
+  test("an event over maxEventBytes is refused whole with a PayloadTooLargeError", async () => {
+    const small = new SqliteEventStore({ driver: store.driver, maxEventBytes: 100 });
+    const stream = `Large-${ulid()}`;
+    await expect(
+      small.appendToStream(stream, [
+        { type: "Fine", data: 1 },
+        { type: "Big", data: "x".repeat(200) },
+      ]),
+    ).rejects.toMatchObject({ code: ErrorCode.PayloadTooLarge });
+    expect(await store.streamExists(stream)).toBe(false);
+    // Counted in UTF-8 bytes: 40 euro signs are 42 UTF-16 units of JSON but 122 bytes.
+    await expect(small.appendToStream(stream, [{ type: "Euros", data: "€".repeat(40) }])).rejects.toMatchObject({
+      code: ErrorCode.PayloadTooLarge,
+    });
+    await small.appendToStream(stream, [{ type: "Accents", data: "é".repeat(40) }]);
+    expect(await store.getStreamVersion(stream)).toBe(1);
+  });
+
+  test("bad options are refused with a ValidationError", () => {
+    const bad = [
+      {},
+      { driver: {} },
+      { driver: store.driver, tablePrefix: "Bad-Prefix" },
+      { driver: store.driver, tablePrefix: "sqlite_x" },
+      { driver: store.driver, maxEventBytes: 0 },
+      { driver: store.driver, readPageSize: 1.5 },
+    ];
+    for (const options of bad) {
+      expect(() => new SqliteEventStore(options as never)).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation }),
+      );
+    }
+    expect(() => new SqliteSnapshotStore({ driver: undefined as never })).toThrow(
+      "Invalid SQLite snapshot store options",
+    );
+    expect(() => new SqliteCheckpointStore({ driver: null as never })).toThrow("Invalid checkpoint store options");
+    expect(() => bunSqliteDriver({} as never)).toThrow("Invalid SQLite driver");
+  });
+
+  test("an unmigrated database fails with a ServiceError that names the fix and quotes no SQL", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const fresh = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+    const error = await fresh.appendToStream("S", [{ type: "A", data: 1 }]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCode.Service, serviceCode: "NOT_MIGRATED", retryable: false });
+    expect(String((error as Error).message)).toContain("migrate()");
+    expect(String((error as Error).message)).not.toMatch(/INSERT|SELECT|eventflows_events/);
+    expect(String(((error as Error).cause as Error).message)).not.toMatch(/INSERT|SELECT/);
+  });
+
+  test("a database locked by another writer beyond busy_timeout fails with a retryable BUSY ServiceError", async () => {
+    const holder = new Database(file);
+    opened.push(holder);
+    const impatient = new Database(file);
+    opened.push(impatient);
+    const quick = new SqliteEventStore({ driver: bunSqliteDriver(impatient, { busyTimeoutMs: 0 }) });
+    holder.exec("BEGIN IMMEDIATE");
+    try {
+      const error = await quick.appendToStream(`Locked-${ulid()}`, [{ type: "A", data: 1 }]).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.Service, serviceCode: "BUSY", retryable: true });
+    } finally {
+      holder.exec("ROLLBACK");
+    }
+  });
+});
+
+describe("SQLite stores inside the application's transaction (bun:sqlite)", () => {
+  test("appends and snapshot saves join it: rolled back with it, committed with it", async () => {
+    const db = new Database(join(dir, "joined.db"));
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    const events = new SqliteEventStore({ driver });
+    await events.migrate();
+    const snapshots = new SqliteSnapshotStore({ driver });
+    const [gone, kept] = [`Joined-${ulid()}`, `Joined-${ulid()}`];
+    for (const [stream, end] of [
+      [gone, "ROLLBACK"],
+      [kept, "COMMIT"],
+    ] as const) {
+      db.exec("BEGIN IMMEDIATE");
+      await events.appendToStream(stream, [{ type: "A", data: 1 }]);
+      await snapshots.save({ streamId: stream, version: 1, state: { n: 1 } });
+      db.exec(end);
+    }
+    expect(await events.getStreamVersion(gone)).toBe(0);
+    expect(await snapshots.load(gone)).toBeUndefined();
+    expect(await events.getStreamVersion(kept)).toBe(1);
+    expect((await snapshots.load(kept))?.state).toEqual({ n: 1 });
+  });
+
+  test("a batch that fails inside it rolls back its own statements only", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    db.exec("CREATE TABLE t (v INTEGER NOT NULL)");
+    db.exec("BEGIN");
+    db.exec("INSERT INTO t VALUES (1)");
+    await expect(
+      driver.batch([{ sql: "INSERT INTO t VALUES (2)" }, { sql: "INSERT INTO t VALUES (NULL)" }]),
+    ).rejects.toThrow();
+    db.exec("COMMIT");
+    expect(db.query("SELECT v FROM t").all()).toEqual([{ v: 1 }]);
+  });
+});
+
+describe("SQLite migrations", () => {
+  test("run again, they apply nothing; upgrades go step by step; concurrent runs each end at the latest", async () => {
+    const db = new Database(join(dir, "migrations.db"));
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    const prefixed = new SqliteEventStore({ driver, tablePrefix: "m_" });
+    expect(await prefixed.migrate({ to: 1 })).toEqual({ applied: [1], version: 1 });
+    expect(await prefixed.migrate()).toEqual({ applied: [2, 3], version: 3 });
+    expect(await prefixed.migrate()).toEqual({ applied: [], version: 3 });
+    const others = Array.from(
+      { length: 4 },
+      () =>
+        new SqliteEventStore({ driver: bunSqliteDriver(new Database(join(dir, "migrations.db"))), tablePrefix: "n_" }),
+    );
+    const results = await Promise.all(others.map((s) => s.migrate()));
+    expect(results.every((r) => r.version === 3)).toBe(true);
+    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3]);
+  });
+
+  test("a recorded migration whose SQL changed stops the run", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const s = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+    await s.migrate();
+    db.exec(`UPDATE "eventflows_migrations" SET checksum = 'x' WHERE version = 2`);
+    await expect(s.migrate()).rejects.toMatchObject({ serviceCode: "MIGRATION_CHANGED" });
+  });
+});

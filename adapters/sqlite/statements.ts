@@ -1,0 +1,61 @@
+import type { SqliteTableNames } from "./names.js";
+
+export interface EventStatements {
+  readonly append: string;
+  readonly insertAfter: string;
+  readonly insertOne: string;
+  readonly eventsByIds: string;
+  readonly readForward: string;
+  readonly readBackward: string;
+  readonly readAll: string;
+  readonly streamVersion: string;
+  readonly lastPosition: string;
+}
+
+const COLUMNS = "position, stream_id, version, id, type, data, metadata, timestamp";
+
+export function eventStatements(n: SqliteTableNames): EventStatements {
+  return {
+    /*
+     * Parameters: stream, the expectation's kind three times, its version, stream again, then the
+     * batch as one JSON array of [id, type, data JSON, metadata JSON, timestamp] (one parameter
+     * whatever the batch size: D1 binds at most 100). `->>` (SQLite 3.38+) reads an element as SQL
+     * text; D1, Durable Objects, Bun and Node 22 all ship a newer SQLite.
+     *
+     * For drivers without `transaction` (D1): one statement, so atomic. `head` reads the stream's version and yields it as
+     * the base only when the expectation holds, NULL otherwise, and a NULL version fails the NOT NULL
+     * constraint, which rolls the whole statement back (that failure is how a conflict shows). A
+     * write statement takes SQLite's write lock before it reads, so no other append can move the
+     * stream between the check and the insert. Rows go in in batch order, so positions follow
+     * versions: stream order is feed order.
+     */
+    append: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
+SELECT ?, head.base + j.key + 1,
+  j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
+FROM (
+  SELECT CASE WHEN ? = 'any' OR (? = 'no-stream' AND cur = 0) OR (? = 'stream-exists' AND cur > 0)
+    OR cur = ? THEN cur END AS base
+  FROM (SELECT coalesce(max(version), 0) AS cur FROM ${n.events} WHERE stream_id = ?)
+) AS head, json_each(?) AS j
+ORDER BY j.key
+RETURNING position, version`,
+    /*
+     * For appends inside a driver's transaction, once the version is checked there: stream, the
+     * version the stream is at, the batch as for `append`. (Single events: insertOne.)
+     */
+    insertAfter: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
+SELECT ?, ? + j.key + 1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
+FROM json_each(?) AS j
+ORDER BY j.key
+RETURNING position, version`,
+    insertOne: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+RETURNING position, version`,
+    eventsByIds: `SELECT ${COLUMNS} FROM ${n.events} WHERE id IN (SELECT value FROM json_each(?))`,
+    readForward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`,
+    readBackward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?`,
+    readAll: `SELECT ${COLUMNS} FROM ${n.events} WHERE position > ? ORDER BY position LIMIT ?`,
+    streamVersion: `SELECT coalesce(max(version), 0) AS version FROM ${n.events} WHERE stream_id = ?`,
+    lastPosition: `SELECT coalesce(max(position), 0) AS position FROM ${n.events}`,
+  };
+}

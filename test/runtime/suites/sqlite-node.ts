@@ -1,0 +1,50 @@
+/**
+ * @eventflows/core/sqlite on node:sqlite (`DatabaseSync`, Node 22.5+): a file database in a
+ * temporary folder per suite, WAL. Runs in the Node 22 pass of test/runtime/node/run.ts only, since
+ * Node 20 has no node:sqlite.
+ */
+import { type NodeSqliteDatabase, nodeSqliteDriver } from "../../../adapters/sqlite/index.js";
+import type { OpenedSuite, SuiteModule } from "../runtime-suite.js";
+import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract } from "./sqlite-contracts.js";
+
+interface NodeModules {
+  readonly DatabaseSync: new (path: string) => NodeSqliteDatabase & { close(): void };
+  readonly fs: { mkdtempSync(prefix: string): string; rmSync(path: string, options: object): void };
+  readonly tmp: string;
+}
+
+// Imported when a suite opens, never at load: this file is imported wherever the suite list is.
+async function nodeModules(): Promise<NodeModules> {
+  const specifiers = ["node:sqlite", "node:fs", "node:os"];
+  const [sqlite, fs, os] = (await Promise.all(specifiers.map((s) => import(s)))) as [
+    { DatabaseSync: NodeModules["DatabaseSync"] },
+    NodeModules["fs"],
+    { tmpdir(): string },
+  ];
+  return { DatabaseSync: sqlite.DatabaseSync, fs, tmp: os.tmpdir() };
+}
+
+async function open(kind: SqliteContract): Promise<OpenedSuite> {
+  const { DatabaseSync, fs, tmp } = await nodeModules();
+  const dir = fs.mkdtempSync(`${tmp}/eventflows-node-sqlite-`);
+  const db = new DatabaseSync(`${dir}/${kind}.db`);
+  const driver = await migrated(nodeSqliteDriver(db));
+  return {
+    suite: sqliteContract(kind, "node:sqlite, file, WAL", driver),
+    close: async () => {
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sqliteNodeSuites: SuiteModule = {
+  services: [],
+  workerdFlags: [],
+  runtimes: ["node22"],
+  suites: (["event", "snapshot", "checkpoint"] as const).map((kind) => ({
+    name: `sqlite (node:sqlite) ${kind} store`,
+    contract: SQLITE_CONTRACTS[kind],
+    open: () => open(kind),
+  })),
+};

@@ -1,0 +1,143 @@
+/**
+ * @eventflows/core/sqlite in workerd: on a D1 database (binding SQLITE_D1), inside a
+ * SQLite-backed Durable Object (binding SQLITE_DO, class SqliteContractObject below), and from the
+ * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS). Durable
+ * Object storage exists only inside the object, so its suites run there: the Worker asks the object
+ * for the case names, then to run each case, and reports what it answers.
+ */
+import {
+  type D1DatabaseLike,
+  DurableObjectEventStore,
+  type DurableObjectStorageLike,
+  type DurableObjectStubLike,
+  d1Driver,
+  durableObjectDriver,
+  handleEventStoreRequest,
+  SqliteEventStore,
+} from "../../../adapters/sqlite/index.js";
+import { type ContractSuite, eventStoreContract } from "../../../src/testing/index.js";
+import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
+import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
+
+const KINDS = ["event", "snapshot", "checkpoint"] as const;
+
+interface DurableObjectNamespaceLike {
+  idFromName(name: string): unknown;
+  get(id: unknown): DurableObjectStubLike;
+}
+
+/** An event store object as an application would write one: its storage served to Workers. */
+export class SqliteEventStoreObject {
+  readonly #store: SqliteEventStore;
+  readonly #ready: Promise<unknown>;
+
+  constructor(state: { readonly storage: DurableObjectStorageLike }) {
+    this.#store = new SqliteEventStore({ driver: durableObjectDriver(state.storage) });
+    this.#ready = this.#store.migrate();
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    await this.#ready;
+    return handleEventStoreRequest(this.#store, request);
+  }
+}
+
+const binding = <T>(env: RuntimeEnv, name: string): T => {
+  const value = (env as unknown as Record<string, unknown>)[name];
+  if (value === undefined) throw new Error(`the ${name} binding is missing: the runner did not configure it`);
+  return value as T;
+};
+
+/** The Durable Object that runs the contracts on its own storage. */
+export class SqliteContractObject {
+  readonly #storage: DurableObjectStorageLike;
+  #suites: Promise<Record<SqliteContract, ContractSuite>> | undefined;
+
+  constructor(state: { readonly storage: DurableObjectStorageLike }) {
+    this.#storage = state.storage;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    this.#suites ??= migrated(durableObjectDriver(this.#storage)).then(
+      (driver) =>
+        Object.fromEntries(
+          KINDS.map((kind) => [kind, sqliteContract(kind, "Durable Object storage", driver)]),
+        ) as Record<SqliteContract, ContractSuite>,
+    );
+    const suite = (await this.#suites)[url.searchParams.get("kind") as SqliteContract];
+    if (suite === undefined) return new Response("unknown kind", { status: 400 });
+    if (url.pathname === "/cases") return Response.json({ name: suite.name, cases: suite.cases.map((c) => c.name) });
+    const found = suite.cases.find((c) => c.name === url.searchParams.get("case"));
+    if (found === undefined) return new Response("unknown case", { status: 400 });
+    try {
+      await found.run();
+      return Response.json({ ok: true });
+    } catch (error) {
+      return Response.json({
+        ok: false,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
+    }
+  }
+}
+
+async function durableObjectSuite(env: RuntimeEnv, kind: SqliteContract): Promise<ContractSuite> {
+  const namespace = binding<DurableObjectNamespaceLike>(env, "SQLITE_DO");
+  const stub = namespace.get(namespace.idFromName(`contracts-${kind}`));
+  const base = `https://do.test/?kind=${kind}`;
+  const listed = (await (await stub.fetch(base.replace("/?", "/cases?"))).json()) as {
+    name: string;
+    cases: string[];
+  };
+  return {
+    name: listed.name,
+    cases: listed.cases.map((name) => ({
+      name,
+      run: async () => {
+        const response = await stub.fetch(`${base.replace("/?", "/run?")}&case=${encodeURIComponent(name)}`);
+        const result = (await response.json()) as { ok: boolean; error?: string };
+        if (!result.ok) throw new Error(result.error ?? "failed in the Durable Object");
+      },
+    })),
+  };
+}
+
+export const sqliteWorkerdSuites: SuiteModule = {
+  services: [],
+  workerdFlags: [],
+  runtimes: ["workerd"],
+  workerd: {
+    d1Databases: ["SQLITE_D1"],
+    durableObjects: { SQLITE_DO: "SqliteContractObject", SQLITE_EVENTS: "SqliteEventStoreObject" },
+  },
+  suites: [
+    ...KINDS.map((kind) => ({
+      name: `sqlite (D1) ${kind} store`,
+      contract: SQLITE_CONTRACTS[kind],
+      open: async (env: RuntimeEnv) => ({
+        suite: sqliteContract(kind, "D1", await migrated(d1Driver(binding<D1DatabaseLike>(env, "SQLITE_D1")))),
+      }),
+    })),
+    ...KINDS.map((kind) => ({
+      name: `sqlite (Durable Object) ${kind} store`,
+      contract: SQLITE_CONTRACTS[kind],
+      open: async (env: RuntimeEnv) => ({ suite: await durableObjectSuite(env, kind) }),
+    })),
+    {
+      name: "sqlite (Durable Object event store, from the Worker)",
+      contract: "eventStoreContract",
+      open: (env: RuntimeEnv) => {
+        const namespace = binding<DurableObjectNamespaceLike>(env, "SQLITE_EVENTS");
+        const stub = namespace.get(namespace.idFromName("contracts"));
+        const create = (options = {}) => new DurableObjectEventStore({ ...options, stub });
+        return {
+          suite: withRace(
+            eventStoreContract({ name: "DurableObjectEventStore contract (Worker to Durable Object)", create }),
+            create,
+          ),
+        };
+      },
+    },
+  ],
+};
