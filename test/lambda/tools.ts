@@ -73,7 +73,8 @@ async function ensureRie(): Promise<string> {
   });
 }
 
-async function ensureNode22(): Promise<string> {
+/** Node 22 from npm under .cache/node22 (the Lambda column and the node:sqlite runtime pass use it). */
+export async function ensureNode22(): Promise<string> {
   const binary = join(node22Dir, "node_modules", ".bin", "node");
   if (existsSync(binary)) return binary;
   return withLock("node 22", join(cacheDir, "locks", "node22"), async () => {

@@ -10,13 +10,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../../scripts/lib/package-exports.ts";
+import { ensureNode22 } from "../../lambda/tools.ts";
 import { startServices, stopServices } from "../../services/index.ts";
 import { assertBuilt, bundleRuntimeTest } from "../bundle.ts";
 import { exportedContracts } from "../exported-contracts.ts";
 import { servicesFor, suitesFor } from "../suites/index.ts";
-
-/** The Node 22 the Lambda tools install (npm install --prefix .cache/node22 node@22); reused, never installed here. */
-const NODE22 = join(repoRoot, ".cache", "node22", "node_modules", ".bin", "node");
 
 async function main(): Promise<number> {
   assertBuilt();
@@ -41,13 +39,13 @@ async function main(): Promise<number> {
     const env = { ...process.env, EVENTFLOWS_EXPORTED_CONTRACTS: JSON.stringify(await exportedContracts()) };
     const first = runPass("node", "node", testFile, join(outDir, "results.tap"), env);
     if (suitesFor("node22").length === 0) return first;
-    if (!existsSync(NODE22)) {
-      console.error(
-        `node-runtime: ${NODE22} is missing: the node22 suites need it (npm install --prefix .cache/node22 node@22)`,
-      );
-      return 1;
-    }
-    const second = runPass("node22", NODE22, testFile, join(outDir, "results-node22.tap"), {
+    // Installed once into .cache (npm's `node` package); a failed install fails the step, saying why.
+    const node22 = await ensureNode22().catch((error: unknown) => {
+      console.error(`node-runtime: the node22 suites need Node 22: ${error instanceof Error ? error.message : error}`);
+      return undefined;
+    });
+    if (node22 === undefined) return 1;
+    const second = runPass("node22", node22, testFile, join(outDir, "results-node22.tap"), {
       ...env,
       EVENTFLOWS_NODE_RUNTIME: "node22",
     });
