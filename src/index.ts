@@ -138,6 +138,7 @@ export {
   MAX_JSON_DEPTH_LIMIT,
   utf8Length,
 } from "./internal/json.js";
+export { sha256Hex } from "./internal/sha256.js";
 export { isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
 export { assertDelayMs, MAX_DELAY_MS, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "./internal/validate.js";
 export { CommandBus } from "./messaging/command-bus.js";
@@ -205,4 +206,5 @@ export type {
   SnapshotStoreCapabilities,
   StoredSnapshot,
 } from "./snapshot/types.js";
+export { checkAppliedMigrations, type MigrationRecord } from "./sql/applied-migrations.js";
 export { ValueObject } from "./value-object.js";

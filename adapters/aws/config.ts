@@ -26,7 +26,7 @@ export interface AwsClientConfig {
   readonly credentials?: AwsCredentials | AwsCredentialsProvider;
   /**
    * Where the variables above are read: on Workers pass the bindings (`env`). When given, it is the
-   * only source, and the ambient environment (`process.env` on Node, Bun, Lambda) is not read at all,
+   * only source, and the ambient environment (the process environment on Node, Bun, Lambda) is not read at all,
    * so keys from here are never sent with a session token or to an endpoint from elsewhere. Without
    * it, the ambient environment. Explicit options win over either.
    */

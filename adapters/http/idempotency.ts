@@ -15,6 +15,7 @@ import {
   type IdempotencyStore,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   type StoredResponse,
+  sha256Hex,
   ValidationError,
 } from "../../src/index.js";
 import { IdempotencyInProgressError, IdempotencyKeyReusedError } from "./errors.js";
@@ -132,13 +133,6 @@ export function storedResponse(result: unknown): StoredResponse {
   return body === undefined
     ? { status: 204, body: "", contentType: "" }
     : { status: 200, body, contentType: "application/json" };
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  let hex = "";
-  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
-  return hex;
 }
 
 // JSON with object keys sorted at every level, so equal identities give equal strings.

@@ -1,4 +1,4 @@
-import { ServiceError, ValidationError } from "../../src/index.js";
+import { checkAppliedMigrations, ValidationError } from "../../src/index.js";
 import type { PostgresSql } from "./client.js";
 import { guard, SERVICE } from "./errors.js";
 import { checksum, LATEST_SCHEMA_VERSION, type Migration, migrations } from "./migrations.js";
@@ -52,7 +52,7 @@ export async function migrate(sql: PostgresSql, options: MigrateOptions = {}): P
            applied_at timestamptz NOT NULL DEFAULT now())`,
       );
       const recorded = await readApplied(tx, names);
-      verify(recorded, rendered);
+      checkAppliedMigrations(SERVICE, recorded, rendered);
       const current = recorded.length === 0 ? 0 : Math.max(...recorded.map((m) => m.version));
       const applied: number[] = [];
       for (const migration of rendered) {
@@ -111,28 +111,4 @@ async function readApplied(sql: Pick<PostgresSql, "unsafe">, names: TableNames):
     checksum: String(row.checksum),
     appliedAt: String(row.applied_at),
   }));
-}
-
-function verify(recorded: readonly AppliedMigration[], shipped: readonly Rendered[]): void {
-  for (const applied of recorded) {
-    const known = shipped.find((m) => m.version === applied.version);
-    if (known === undefined) {
-      throw new ServiceError(
-        SERVICE,
-        "migrate",
-        "SCHEMA_TOO_NEW",
-        false,
-        `the database has schema version ${applied.version}, newer than this library knows (${LATEST_SCHEMA_VERSION}); upgrade @eventflows/core`,
-      );
-    }
-    if (known.checksum !== applied.checksum) {
-      throw new ServiceError(
-        SERVICE,
-        "migrate",
-        "MIGRATION_CHANGED",
-        false,
-        `migration ${applied.version} (${applied.name}) was applied with different SQL than this library ships; refusing to continue`,
-      );
-    }
-  }
 }

@@ -1,3 +1,4 @@
+import { sha256Hex } from "../../src/index.js";
 import type { TableNames } from "./names.js";
 import { POSITION_BITS } from "./position.js";
 
@@ -120,7 +121,6 @@ COMMENT ON COLUMN ${n.events}.global_position IS
 export const LATEST_SCHEMA_VERSION = migrations.length;
 
 /** SHA-256 of a migration's SQL as applied, hex. */
-export async function checksum(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+export function checksum(text: string): Promise<string> {
+  return sha256Hex(text);
 }

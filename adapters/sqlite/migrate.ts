@@ -1,4 +1,4 @@
-import { ServiceError, ValidationError } from "../../src/index.js";
+import { checkAppliedMigrations, ValidationError } from "../../src/index.js";
 import type { SqliteDriver, SqliteStatement } from "./driver.js";
 import { guard, SERVICE } from "./errors.js";
 import { checksum, LATEST_SQLITE_SCHEMA_VERSION, sqliteMigrations } from "./migrations.js";
@@ -53,7 +53,7 @@ export async function migrateSqlite(
     );
     for (let attempt = 1; ; attempt++) {
       const recorded = await readRecorded(driver, names);
-      verify(recorded, rendered);
+      checkAppliedMigrations(SERVICE, recorded, rendered);
       const current = recorded.reduce((max, m) => Math.max(max, m.version), 0);
       const pending = rendered.filter((m) => m.version > current && m.version <= target);
       if (pending.length === 0) return { applied: [], version: current };
@@ -91,28 +91,4 @@ export async function sqliteSchemaVersion(driver: SqliteDriver, options: SqliteN
 async function readRecorded(driver: SqliteDriver, names: SqliteTableNames): Promise<Recorded[]> {
   const rows = await driver.all(`SELECT version, name, checksum FROM ${names.migrations} ORDER BY version`);
   return rows.map((row) => ({ version: Number(row.version), name: String(row.name), checksum: String(row.checksum) }));
-}
-
-function verify(recorded: readonly Recorded[], shipped: readonly Recorded[]): void {
-  for (const applied of recorded) {
-    const known = shipped.find((m) => m.version === applied.version);
-    if (known === undefined) {
-      throw new ServiceError(
-        SERVICE,
-        "migrate",
-        "SCHEMA_TOO_NEW",
-        false,
-        `the database has schema version ${applied.version}, newer than this library knows (${LATEST_SQLITE_SCHEMA_VERSION}); upgrade @eventflows/core`,
-      );
-    }
-    if (known.checksum !== applied.checksum) {
-      throw new ServiceError(
-        SERVICE,
-        "migrate",
-        "MIGRATION_CHANGED",
-        false,
-        `migration ${applied.version} (${applied.name}) was applied with different SQL than this library ships; refusing to continue`,
-      );
-    }
-  }
 }

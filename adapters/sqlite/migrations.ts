@@ -1,3 +1,4 @@
+import { sha256Hex } from "../../src/index.js";
 import type { SqliteTableNames } from "./names.js";
 
 /** One schema change: statements run in one transaction (one D1 batch), each on its own. */
@@ -63,8 +64,6 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
 export const LATEST_SQLITE_SCHEMA_VERSION = sqliteMigrations.length;
 
 /** SHA-256 of a migration's statements as applied, hex. */
-export async function checksum(statements: readonly string[]): Promise<string> {
-  const text = statements.join(";\n");
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+export function checksum(statements: readonly string[]): Promise<string> {
+  return sha256Hex(statements.join(";\n"));
 }
