@@ -3,7 +3,13 @@
  * the Lambda one suite per invocation, each reporting its cases. `{}` lists the suites.
  */
 import { runContract } from "../../../src/testing/index.js";
-import { allSuites } from "../../runtime/suites/index.js";
+import { suitesFor } from "../../runtime/suites/index.js";
+
+/** What runs in a Node Lambda: the Node suites, and on Node 22+ those only it can run (node:sqlite). */
+function lambdaSuites() {
+  const major = Number(process.versions.node.split(".")[0]);
+  return [...suitesFor("node"), ...(major >= 22 ? suitesFor("node22") : [])];
+}
 
 export interface SuiteReport {
   readonly suite: string;
@@ -13,7 +19,7 @@ export interface SuiteReport {
 }
 
 export async function handler(event: { readonly suite?: string }): Promise<{ suites: string[] } | SuiteReport> {
-  const suites = allSuites();
+  const suites = lambdaSuites();
   if (event.suite === undefined) return { suites: suites.map((suite) => suite.name) };
   const runtimeSuite = suites.find((suite) => suite.name === event.suite);
   if (runtimeSuite === undefined) throw new Error(`no runtime suite named ${event.suite}`);
