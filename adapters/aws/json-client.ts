@@ -1,4 +1,3 @@
-import { AwsClient } from "aws4fetch";
 import { ValidationError } from "../../src/index.js";
 import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider, resolveAwsConfig } from "./config.js";
 import {
@@ -20,6 +19,7 @@ import {
   TIMEOUT_RETRY_COST,
 } from "./retry.js";
 import type { AwsJsonService } from "./services.js";
+import { amzDate, SigV4Signer } from "./signing.js";
 
 /** The part of `fetch` the client uses: inject one to trace, proxy, or inject faults in tests. */
 export type FetchFunction = (request: Request) => Promise<Response>;
@@ -59,8 +59,8 @@ export interface SendOptions {
 }
 
 /**
- * Calls one AWS service over its JSON protocol: SigV4 signing by aws4fetch (its own retries off),
- * our retries (full-jitter exponential backoff, capped, bounded by a shared retry budget) for
+ * Calls one AWS service over its JSON protocol: SigV4 signing (aws4fetch's canonical request, signed
+ * synchronously by {@link SigV4Signer}), our retries (full-jitter exponential backoff, capped, bounded by a shared retry budget) for
  * throttling, 5xx and network failures, and every failure as an {@link AwsServiceError}.
  * Web-standard APIs only: runs on Node, Bun, Lambda and Workers.
  */
@@ -76,8 +76,7 @@ export class AwsJsonClient {
   readonly #attemptTimeoutMs: number;
   readonly #clock: (() => Date) | undefined;
   readonly #contentType: string;
-  readonly #signingCache = new Map<string, ArrayBuffer>();
-  #signer: { readonly key: AwsCredentials; readonly client: AwsClient } | undefined;
+  readonly #signer: SigV4Signer;
 
   /** @throws {ValidationError} missing or malformed region, endpoint or credentials: before any request. */
   constructor(service: AwsJsonService, options: AwsJsonClientOptions = {}) {
@@ -97,6 +96,7 @@ export class AwsJsonClient {
     if (issues.length > 0) throw new ValidationError(`Invalid ${service.displayName} client options`, issues);
     this.#clock = options.clock;
     this.#contentType = `application/x-amz-json-${service.jsonVersion}`;
+    this.#signer = new SigV4Signer(this.endpoint, service.signingName, this.region);
   }
 
   /** Tokens left in the retry budget. */
@@ -182,7 +182,7 @@ export class AwsJsonClient {
       const credentials = await until(Promise.resolve().then(() => this.#credentials()));
       sending = true;
       // Signed per attempt: a retry carries a fresh date, as the SDKs do.
-      const request = await this.#sign(credentials, headers, body, controller.signal);
+      const request = this.#sign(credentials, headers, body, controller.signal);
       const response = await until(this.#fetch(request));
       const text = await until(response.text());
       if (response.ok) {
@@ -205,44 +205,14 @@ export class AwsJsonClient {
     }
   }
 
-  async #sign(
+  #sign(
     credentials: AwsCredentials,
     headers: Record<string, string>,
     body: string,
     signal: AbortSignal | undefined,
-  ): Promise<Request> {
-    let signer = this.#signer;
-    if (
-      signer === undefined ||
-      signer.key.accessKeyId !== credentials.accessKeyId ||
-      signer.key.secretAccessKey !== credentials.secretAccessKey ||
-      signer.key.sessionToken !== credentials.sessionToken
-    ) {
-      // aws4fetch needs the service and region spelled out: it cannot infer them from a custom endpoint.
-      const client = new AwsClient({
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: credentials.secretAccessKey,
-        sessionToken: credentials.sessionToken,
-        service: this.service.signingName,
-        region: this.region,
-        cache: this.#signingCache,
-        retries: 0,
-      });
-      signer = { key: credentials, client };
-      this.#signer = signer;
-    }
-    const now = this.#clock?.();
-    return signer.client.sign(this.endpoint, {
-      method: "POST",
-      headers,
-      body,
-      signal,
-      ...(now === undefined ? {} : { aws: { datetime: amzDate(now) } }),
-    });
+  ): Request {
+    const datetime = amzDate(this.#clock?.().getTime() ?? Date.now());
+    const signed = this.#signer.sign("POST", headers, body, credentials, datetime);
+    return new Request(this.endpoint, { method: "POST", headers: signed, body, ...(signal ? { signal } : {}) });
   }
-}
-
-/** `20150830T123600Z`: the X-Amz-Date format. */
-function amzDate(date: Date): string {
-  return date.toISOString().replace(/[:-]|\.\d{3}/g, "");
 }
