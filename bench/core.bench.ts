@@ -186,10 +186,10 @@ await runAndReport("core", "Core: aggregate rehydration and bus dispatch", {
   pairs,
   overheads,
   statistic: "p50",
+  load: loadBefore,
   notes: [
     "Rehydration: a fresh aggregate folds a stored history (frozen envelopes; 80% ItemAdded, 10% ItemRemoved, 10% CouponApplied); every form mutates the same two numbers per event. events/s = events per iteration / median (p50) time per iteration. @nestjs/cqrs `loadFromHistory` is the peer (it keeps no version and ignores events without a handler; ours tracks the version and throws on a missing handler). The hand-written loop is the ceiling.",
     "Dispatch: one `execute` of a trivial async handler, awaited, with the bus defaults (execution stats on). The direct call awaits the same handler; overhead = bus p50 − direct p50 per dispatch. `stats off` is `new CommandBus({ trackExecutions: false })`: the stats need two `performance.now()` reads per dispatch, whose cost is measured on its own row. Nest: a Nest application context with CqrsModule.forRoot(), `execute(new PingCommand(1))` as Nest users write it; Nest's buses have no middleware, so its validation row parses with valibot inside the handler.",
-    `Machine load (1-minute load average on 2 cores) when this run started: ${loadBefore.toFixed(1)}.`,
     "Targets (issue 2): dispatch overhead under 1 µs, rehydration above 5 million events/s. Medians (p50) drive events/s, ratios and overheads because the 2 cores are shared: averages swing with other processes' load. Compare rows of one run, not runs.",
   ],
 });

@@ -1,15 +1,32 @@
 /**
- * `bun run bench [name…]`: runs each `bench/<name>.bench.ts` in its own process (so one
- * benchmark's heap and JIT state do not colour the next), then gathers their tables into
- * `bench/RESULTS.md`.
+ * `bun run bench [--runtime bun|node|both] [name…]`: runs each `bench/<name>.bench.ts` in its own
+ * process (so one benchmark's heap and JIT state do not colour the next) on Bun and on Node (its
+ * TypeScript through `lib/node-ts.mjs`), then gathers both runtimes' results side by side into
+ * `bench/RESULTS.md`. `--runtime` defaults to both.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { resultsDir } from "./lib/report.ts";
+import { RUNTIMES, type Runtime, readReports, resultsDir, sideBySide } from "./lib/report.ts";
 
 const benchDir = import.meta.dirname;
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+let runtimes: readonly Runtime[] = RUNTIMES;
+const wanted: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i] as string;
+  const value = arg.startsWith("--runtime=") ? arg.slice("--runtime=".length) : arg === "--runtime" ? args[++i] : null;
+  if (value === null) {
+    wanted.push(arg);
+  } else if (value === "both") {
+    runtimes = RUNTIMES;
+  } else if (value === "bun" || value === "node") {
+    runtimes = [value];
+  } else {
+    console.error(`--runtime takes bun, node or both, not ${value}`);
+    process.exit(1);
+  }
+}
 const files = readdirSync(benchDir)
   .filter((file) => file.endsWith(".bench.ts"))
   .filter((file) => wanted.length === 0 || wanted.includes(file.replace(".bench.ts", "")))
@@ -18,25 +35,46 @@ if (files.length === 0) {
   console.error(`no benchmarks match ${wanted.join(", ")}`);
   process.exit(1);
 }
+
+/** How to start a bench file on each runtime. */
+const commands: Record<Runtime, (file: string) => [string, string[]]> = {
+  bun: (file) => ["Bun" in globalThis ? process.execPath : join(benchDir, "..", "node_modules", ".bin", "bun"), [file]],
+  node: (file) => ["node", ["--import", join(benchDir, "lib", "node-ts.mjs"), file]],
+};
+
 let failed = false;
 for (const file of files) {
-  console.log(`\n=== ${file}`);
-  const result = spawnSync(process.execPath, [join(benchDir, file)], { stdio: "inherit" });
-  if (result.status !== 0) {
-    console.error(`${file} failed with exit code ${result.status}`);
-    failed = true;
+  for (const rt of runtimes) {
+    console.log(`\n=== ${file} on ${rt} (${uptime()})`);
+    const [command, commandArgs] = commands[rt](join(benchDir, file));
+    const result = spawnSync(command, commandArgs, { stdio: "inherit" });
+    if (result.status !== 0) {
+      console.error(`${file} failed on ${rt} with exit code ${result.status ?? result.signal}`);
+      failed = true;
+    }
   }
 }
+
+// Every file's section: both runtimes' latest figures; a file not yet run by this runner keeps its
+// older Bun-only section, marked as such.
 const sections = readdirSync(benchDir)
   .filter((file) => file.endsWith(".bench.ts"))
   .sort()
-  .map((file) => join(resultsDir, file.replace(".bench.ts", ".md")))
-  .filter((path) => existsSync(path))
-  .map((path) => readFileSync(path, "utf8"));
+  .map((file) => {
+    const name = file.replace(".bench.ts", "");
+    const reports = readReports(name);
+    if (reports.some((r) => r !== undefined)) return sideBySide(reports);
+    const legacy = join(resultsDir, `${name}.md`);
+    if (!existsSync(legacy)) return "";
+    const text = readFileSync(legacy, "utf8");
+    const firstBreak = text.indexOf("\n");
+    return `${text.slice(0, firstBreak)}\n\n> Bun only: measured before \`bun run bench\` ran every file on Node too, and not re-run on both since. Re-run with \`bun run bench ${name}\`.\n${text.slice(firstBreak)}`;
+  })
+  .filter((section) => section !== "");
 const resultsFile = join(benchDir, "RESULTS.md");
 writeFileSync(
   resultsFile,
-  `# Benchmark results\n\nWritten by \`bun run bench\`; each section by its \`bench/<name>.bench.ts\`. Shared machines are noisy: compare rows of one run, not runs.\n\n${sections.join("\n")}`,
+  `# Benchmark results\n\nWritten by \`bun run bench\`; each section by its \`bench/<name>.bench.ts\`, run on Bun and on Node 20 (one process per file and runtime), with each run's date and machine load (1-minute load average; the machine has 2 cores). Shared machines are noisy: compare rows of one run, not runs; where both runtimes are shown, the less favourable one is the figure to quote.\n\n${sections.join("\n")}`,
 );
 // RESULTS.md is committed, so it gets the project's formatting (aligned tables) and stays lint-clean.
 const formatted = spawnSync(join(benchDir, "..", "node_modules", ".bin", "biome"), ["format", "--write", resultsFile], {
@@ -47,3 +85,8 @@ if (formatted.status !== 0) {
   failed = true;
 }
 process.exit(failed ? 1 : 0);
+
+function uptime(): string {
+  const result = spawnSync("uptime", { encoding: "utf8" });
+  return result.status === 0 ? result.stdout.trim() : "uptime unavailable";
+}
