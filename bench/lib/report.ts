@@ -80,6 +80,8 @@ export interface RunReport {
   readonly pairs?: readonly (readonly [string, string])[];
   readonly interleaved?: readonly InterleavedResult[];
   readonly notes?: readonly string[];
+  /** Markdown a file adds after its run (`appendToReport`), shown under this runtime's name. */
+  readonly extra?: readonly string[];
 }
 
 export const resultsDir = join(import.meta.dirname, "..", "results");
@@ -130,6 +132,21 @@ export async function runAndReport(name: string, title: string, spec: ReportSpec
     sideBySide(runtime === "bun" ? [report] : [undefined, report]),
   );
   return results;
+}
+
+/**
+ * Adds `markdown` (e.g. a table computed from the results) to this runtime's report of `name`,
+ * after `runAndReport`; RESULTS.md shows it under the runtime's name.
+ */
+export function appendToReport(name: string, markdown: string): void {
+  const path = join(resultsDir, `${name}.${runtime}.json`);
+  const report = JSON.parse(readFileSync(path, "utf8")) as RunReport;
+  const updated: RunReport = { ...report, extra: [...(report.extra ?? []), markdown] };
+  writeFileSync(path, `${JSON.stringify(updated, null, 2)}\n`);
+  writeFileSync(
+    join(resultsDir, `${name}.${runtime}.md`),
+    sideBySide(runtime === "bun" ? [updated] : [undefined, updated]),
+  );
 }
 
 /** The reports of `name` on each runtime, `undefined` where it has not run there. */
@@ -244,6 +261,25 @@ export function sideBySide(reports: readonly (RunReport | undefined)[]): string 
       });
       lines.push(`| ${name} | ${cells.join(" | ")} |`);
     }
+    const interleavedPairs = pairs.filter(([a, b]) => interleavedNames.includes(a) && interleavedNames.includes(b));
+    if (interleavedPairs.length > 0) {
+      lines.push(
+        "",
+        `| ours | peer | ${columns.map((c) => `${c.label}: peer time / ours, interleaved`).join(" | ")} |`,
+        `| --- | --- | ${columns.map(() => "---:").join(" | ")} |`,
+      );
+      for (const [ours, peer] of interleavedPairs) {
+        const ratios = columns.map(({ report }) => {
+          const a = report?.interleaved?.find((x) => x.name === ours);
+          const b = report?.interleaved?.find((x) => x.name === peer);
+          return a && b ? `${(b.medianNs / a.medianNs).toFixed(2)}×` : "—";
+        });
+        lines.push(`| ${ours} | ${peer} | ${ratios.join(" | ")} |`);
+      }
+    }
+  }
+  for (const { label, report } of columns) {
+    for (const extra of report?.extra ?? []) lines.push("", `On ${label}:`, extra.trimEnd());
   }
   for (const note of first.notes ?? []) lines.push("", note);
   return `${lines.join("\n")}\n`;
