@@ -168,40 +168,17 @@ function digest(from: Int32Array, before: number, data: Uint8Array, length: numb
 /** Where strings are encoded before hashing; grows to the longest string seen. */
 let scratch = new Uint8Array(1024);
 
-/** Writes `text` as UTF-8 into `scratch`, returning its length in bytes. */
+const encoder = new TextEncoder();
+
+/**
+ * Writes `text` as UTF-8 into `scratch` (a lone surrogate as U+FFFD, as a Request body is written),
+ * returning its length in bytes. `encodeInto` is native on every runtime: several times faster than
+ * a JavaScript loop over the characters.
+ */
 function utf8(text: string): number {
+  // Three bytes per UTF-16 unit at most: the whole text always fits.
   if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
-  const out = scratch;
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c < 0x80) {
-      out[n++] = c;
-    } else if (c < 0x800) {
-      out[n++] = 0xc0 | (c >> 6);
-      out[n++] = 0x80 | (c & 0x3f);
-    } else if (c < 0xd800 || c > 0xdfff) {
-      out[n++] = 0xe0 | (c >> 12);
-      out[n++] = 0x80 | ((c >> 6) & 0x3f);
-      out[n++] = 0x80 | (c & 0x3f);
-    } else {
-      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
-        i++;
-        out[n++] = 0xf0 | (c >> 18);
-        out[n++] = 0x80 | ((c >> 12) & 0x3f);
-        out[n++] = 0x80 | ((c >> 6) & 0x3f);
-        out[n++] = 0x80 | (c & 0x3f);
-      } else {
-        // A lone surrogate: U+FFFD, as TextEncoder (and so a Request body) writes it.
-        out[n++] = 0xef;
-        out[n++] = 0xbf;
-        out[n++] = 0xbd;
-      }
-    }
-  }
-  return n;
+  return encoder.encodeInto(text, scratch).written;
 }
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
