@@ -69,7 +69,8 @@ export class AwsJsonClient {
   readonly region: string;
   readonly endpoint: string;
   readonly #credentials: AwsCredentialsProvider;
-  readonly #fetch: FetchFunction;
+  /** The caller's fetch; without one, the global `fetch` is called with the URL and init. */
+  readonly #fetch: FetchFunction | undefined;
   readonly #retry: RetryPolicy;
   /** The deadline of one call, in ms. */
   readonly timeoutMs: number;
@@ -85,7 +86,7 @@ export class AwsJsonClient {
     this.region = config.region;
     this.endpoint = config.endpoint;
     this.#credentials = config.credentials;
-    this.#fetch = options.fetch ?? ((request) => fetch(request));
+    this.#fetch = options.fetch;
     this.#retry = retryPolicy(options.retry);
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
@@ -149,7 +150,7 @@ export class AwsJsonClient {
   /** Signs a request as `send` would, without sending it. */
   async sign(operation: string, input: unknown): Promise<Request> {
     const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
-    return this.#sign(await this.#credentials(), headers, JSON.stringify(input), undefined);
+    return new Request(this.endpoint, this.#sign(await this.#credentials(), headers, JSON.stringify(input), undefined));
   }
 
   async #attempt(
@@ -182,8 +183,12 @@ export class AwsJsonClient {
       const credentials = await until(Promise.resolve().then(() => this.#credentials()));
       sending = true;
       // Signed per attempt: a retry carries a fresh date, as the SDKs do.
-      const request = this.#sign(credentials, headers, body, controller.signal);
-      const response = await until(this.#fetch(request));
+      const init = this.#sign(credentials, headers, body, controller.signal);
+      // Node's fetch builds its own Request from whatever it is given: handing it one more would
+      // build two (~15 µs each on Node 20), so only an injected fetch gets a Request.
+      const response = await until(
+        this.#fetch === undefined ? fetch(this.endpoint, init) : this.#fetch(new Request(this.endpoint, init)),
+      );
       const text = await until(response.text());
       if (response.ok) {
         try {
@@ -210,9 +215,9 @@ export class AwsJsonClient {
     headers: Record<string, string>,
     body: string,
     signal: AbortSignal | undefined,
-  ): Request {
+  ): RequestInit {
     const datetime = amzDate(this.#clock?.().getTime() ?? Date.now());
     const signed = this.#signer.sign("POST", headers, body, credentials, datetime);
-    return new Request(this.endpoint, { method: "POST", headers: signed, body, ...(signal ? { signal } : {}) });
+    return { method: "POST", headers: signed, body, ...(signal ? { signal } : {}) };
   }
 }
