@@ -42,9 +42,21 @@ const commands: Record<Runtime, (file: string) => [string, string[]]> = {
   node: (file) => ["node", ["--import", join(benchDir, "lib", "node-ts.mjs"), file]],
 };
 
+/** Why a file cannot run on a runtime: a Bun built-in module (`bun:sqlite`, …) exists only on Bun. */
+function cannotRun(file: string, rt: Runtime): string | undefined {
+  if (rt !== "node") return undefined;
+  const builtin = /from\s+["'](bun:[a-z]+)["']/.exec(readFileSync(join(benchDir, file), "utf8"))?.[1];
+  return builtin === undefined ? undefined : `imports ${builtin}, which only Bun has`;
+}
+
 let failed = false;
 for (const file of files) {
   for (const rt of runtimes) {
+    const reason = cannotRun(file, rt);
+    if (reason !== undefined) {
+      console.log(`\n=== ${file} not run on ${rt}: it ${reason}`);
+      continue;
+    }
     console.log(`\n=== ${file} on ${rt} (${uptime()})`);
     const [command, commandArgs] = commands[rt](join(benchDir, file));
     const result = spawnSync(command, commandArgs, { stdio: "inherit" });
@@ -63,7 +75,10 @@ const sections = readdirSync(benchDir)
   .map((file) => {
     const name = file.replace(".bench.ts", "");
     const reports = readReports(name);
-    if (reports.some((r) => r !== undefined)) return sideBySide(reports);
+    const notRun = Object.fromEntries(
+      RUNTIMES.map((rt) => [rt, cannotRun(file, rt)]).filter(([, reason]) => reason !== undefined),
+    );
+    if (reports.some((r) => r !== undefined)) return sideBySide(reports, notRun);
     const legacy = join(resultsDir, `${name}.md`);
     if (!existsSync(legacy)) return "";
     const text = readFileSync(legacy, "utf8");

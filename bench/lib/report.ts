@@ -176,20 +176,25 @@ const LABEL: Record<Runtime, string> = { bun: "Bun", node: "Node" };
  * each `[ours, peer]` pair, the overheads and the interleaved cross-check, with each runtime's
  * date, version and machine load. A runtime that has not run shows "—".
  */
-export function sideBySide(reports: readonly (RunReport | undefined)[]): string {
+export function sideBySide(
+  reports: readonly (RunReport | undefined)[],
+  notRun: Partial<Record<Runtime, string>> = {},
+): string {
   const present = reports.filter((r): r is RunReport => r !== undefined);
   const first = present[0];
   if (first === undefined) return "";
   const statistic = first.statistic;
-  const columns = RUNTIMES.map((rt, i) => ({ label: LABEL[rt], report: reports[i] }));
+  const columns = RUNTIMES.map((rt, i) => ({ label: LABEL[rt], report: reports[i], why: notRun[rt] }));
   const stat = (r: BenchmarkResult) => (statistic === "p50" ? r.p50Ns : r.avgNs);
   const find = (report: RunReport | undefined, name: string) => report?.benchmarks.find((b) => b.name === name);
   const lines = [`## ${first.title}`, ""];
-  for (const { label, report } of columns) {
+  for (const { label, report, why } of columns) {
     lines.push(
-      report === undefined
-        ? `- ${label}: not measured in this run.`
-        : `- ${label}: ${report.version ?? report.runtime} on ${report.cpu ?? "unknown cpu"}, ${report.date.slice(0, 16).replace("T", " ")} UTC, load average ${loadText(report)} (2 cores).`,
+      why !== undefined
+        ? `- ${label}: not run: the file ${why}.`
+        : report === undefined
+          ? `- ${label}: not measured in this run.`
+          : `- ${label}: ${report.version ?? report.runtime} on ${report.cpu ?? "unknown cpu"}, ${report.date.slice(0, 16).replace("T", " ")} UTC, load average ${loadText(report)} (2 cores).`,
     );
   }
   lines.push(
