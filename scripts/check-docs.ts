@@ -9,19 +9,34 @@
  * Each ```ts block is its own module, importing "@eventflows/core" (and its subpaths) as a user
  * would; a tsconfig maps those names onto src/ and adapters/. Fence info words:
  *   ```ts no-check   not checked (for fragments that cannot stand alone; use sparingly)
+ *   ```ts from=examples/shopping-cart/cart.ts
+ *                    a copy of that file (shown on GitHub too, where VitePress's `<<<` includes show
+ *                    nothing): it must equal the file, which the test command type-checks and tests
  *   ```ts run        also executed with Bun after the check (with `bun test` when it imports
- *                    "bun:test"); it must exit 0
+ *                    "bun:test"); it must exit 0, and what it prints must match the comments that
+ *                    state it (below)
  * A block whose first line is a comment naming a file (`// cart.ts`) is written under that name,
  * so later blocks of the same page can `import { Cart } from "./cart.js"`.
  * Samples are checked with the library's compiler options and no ambient Node or Bun types, as
  * portable code; only blocks that import "bun:test" (test samples) get Bun's types.
+ *
+ * Printed output: in a `run` block, a line with a `console.log(…)` call and a trailing comment
+ * (`console.log(x); // 2`) states what that line prints, and is compared with what it printed, as
+ * Bun prints it, whitespace collapsed (`{ a: 1 }`). The comment may go on after the output with
+ * an explanation (`// 2: two events`, `// 2 (two events)`), end in `…` or `...` to state only the
+ * start, and list what a line run several times prints in order (`// 10, 9, 8`, `// 1, then 2`).
+ * A stated line that prints nothing fails too.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
+import { outputMismatches, tagStatedLogs } from "./lib/doc-output.ts";
 
 const root = join(import.meta.dirname, "..");
-const outDir = join(root, ".cache", "check-docs");
+// One folder per checkout: .cache may be shared between checkouts (git worktrees), which must neither
+// clear each other's samples nor resolve them against each other's sources.
+const outDir = join(root, ".cache", "check-docs", createHash("sha256").update(root).digest("hex").slice(0, 12));
 
 interface Block {
   /** Markdown file, relative to the root. */
@@ -108,7 +123,8 @@ interface Project {
 }
 
 function writeTsconfig(project: Project): void {
-  const up = relative(outDir, root).split(sep).join("/");
+  // Absolute: Bun resolves a tsconfig's relative paths from its real location, which a symlinked .cache moves.
+  const up = root.split(sep).join("/");
   const config = {
     extends: `${up}/tsconfig.json`,
     compilerOptions: {
@@ -130,6 +146,17 @@ function writeTsconfig(project: Project): void {
   writeFileSync(join(outDir, project.config), `${JSON.stringify(config, null, 2)}\n`);
 }
 
+/** The repository file a block copies (`from=<path>` in its fence), if any. */
+function copiedFile(block: Block): string | undefined {
+  for (const flag of block.flags) if (flag.startsWith("from=")) return flag.slice("from=".length);
+  return undefined;
+}
+
+function copyIsCurrent(block: Block): boolean {
+  const path = join(root, copiedFile(block) ?? "");
+  return existsSync(path) && readFileSync(path, "utf8").trimEnd() === block.code.trimEnd();
+}
+
 /** Rewrites `file.ts(line,col): error …` into `docs/page.md:line:col: error …`. */
 function mapDiagnostics(output: string, blocks: readonly Block[]): string {
   const byFile = new Map(blocks.map((block) => [join(outDir, block.file), block]));
@@ -149,7 +176,13 @@ function mapDiagnostics(output: string, blocks: readonly Block[]): string {
 function main(): number {
   const files = markdownFiles();
   const all = files.flatMap((file) => extractBlocks(file, readFileSync(join(root, file), "utf8")));
-  const checked = all.filter((block) => !block.flags.has("no-check"));
+  const copies = all.filter((block) => copiedFile(block) !== undefined);
+  const stale = copies.filter((block) => !copyIsCurrent(block));
+  for (const block of stale) {
+    console.error(`${block.source}:${block.firstLine}: differs from ${copiedFile(block)}: copy the file again`);
+  }
+  if (stale.length > 0) return 1;
+  const checked = all.filter((block) => !block.flags.has("no-check") && copiedFile(block) === undefined);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   writeBlocks(checked);
@@ -159,7 +192,7 @@ function main(): number {
   ];
   console.log(
     `check-docs: ${checked.length} TypeScript block(s) from ${files.length} markdown file(s)` +
-      ` (${all.length - checked.length} marked no-check)`,
+      ` (${all.length - checked.length - copies.length} marked no-check, ${copies.length} current copies of files)`,
   );
 
   for (const project of projects.filter((p) => p.blocks.length > 0)) {
@@ -176,16 +209,44 @@ function main(): number {
   }
 
   const runnable = checked.filter((b) => b.flags.has("run"));
+  // Type-checked as written; run with the stated lines' console.log calls tagged (same line numbers).
+  for (const block of checked) writeFileSync(join(outDir, block.file), `${tagStatedLogs(block.code, block.file)}\n`);
+  const preload = join(root, "scripts", "lib", "record-console.ts");
+  const record = join(outDir, "printed.json");
+  let compared = 0;
+  let wrong = 0;
   for (const block of runnable) {
-    const args = TEST_IMPORT.test(block.code) ? ["test", `./${block.file}`] : [block.file];
-    const run = spawnSync(process.execPath, args, { cwd: outDir, encoding: "utf8" });
+    const args = TEST_IMPORT.test(block.code)
+      ? ["test", "--preload", preload, `./${block.file}`]
+      : ["--preload", preload, block.file];
+    rmSync(record, { force: true });
+    const run = spawnSync(process.execPath, args, {
+      cwd: outDir,
+      encoding: "utf8",
+      env: { ...process.env, CHECK_DOCS_RECORD: record },
+    });
     if (run.status !== 0) {
       console.error(`${block.source}:${block.firstLine}: the sample exited with ${run.status ?? run.signal}`);
       console.error(`${run.stdout}${run.stderr}`.trim());
       return 1;
     }
+    const printed = existsSync(record) ? (JSON.parse(readFileSync(record, "utf8")) as Record<string, string[]>) : {};
+    const { checked: stated, mismatches } = outputMismatches(block.code, block.file, printed);
+    compared += stated;
+    for (const m of mismatches) {
+      wrong++;
+      const where = `${block.source}:${block.firstLine + m.line - 1}`;
+      console.error(`${where}: the comment says "${m.stated}", the line printed "${m.printed}"`);
+    }
   }
-  console.log(`check-docs: all samples compile, and the ${runnable.length} marked "run" ran cleanly`);
+  if (wrong > 0) {
+    console.error(`check-docs: ${wrong} line(s) print something other than their comments state`);
+    return 1;
+  }
+  console.log(
+    `check-docs: all samples compile, and the ${runnable.length} marked "run" ran cleanly,` +
+      ` printing what their comments state on ${compared} line(s)`,
+  );
   if (process.argv.includes("--build")) return buildSite();
   return 0;
 }

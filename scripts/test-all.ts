@@ -28,6 +28,7 @@ const steps: readonly Step[] = [
   { name: "portability", command: [bun, "scripts/check-portability.ts"] },
   { name: "node-runtime", command: [bun, "test/runtime/node/run.ts"] },
   { name: "workerd-runtime", command: [bun, "test/runtime/workerd/run.ts"] },
+  { name: "lambda-runtime", command: [bun, "test/lambda/run.ts"], services: true },
   { name: "package", command: [bun, "scripts/check-package.ts"] },
   { name: "docs", command: [bun, "scripts/check-docs.ts", "--build"] },
   { name: "examples", command: [bun, "run", "demo"] },

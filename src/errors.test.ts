@@ -20,7 +20,9 @@ describe("errors", () => {
     expect(conflict).toBeInstanceOf(EventFlowsError);
     expect(conflict.code).toBe(ErrorCode.Concurrency);
     expect(conflict.name).toBe("ConcurrencyError");
-    expect(conflict.message).toBe('Stream "Order-1" is at version 5, expected 3');
+    expect(conflict.message).toBe(
+      'Stream "Order-1" is at version 5, expected 3: someone else wrote to it since it was read. Load it again and decide again: AggregateRepository.update(...) does, and the retryOnConcurrency() middleware retries a command',
+    );
     const tooLarge = new PayloadTooLargeError("event 0 of Order-1", 500_000, 400_000);
     expect(tooLarge.message).toBe("event 0 of Order-1 is 500000 bytes, over the limit of 400000 bytes");
     const service = new ServiceError("DynamoDB", "PutItem", "ThrottlingException", true, "slow down", {

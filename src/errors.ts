@@ -36,22 +36,36 @@ export const ErrorCode = {
   SnapshotCorrupt: "SNAPSHOT_CORRUPT",
 } as const;
 
-/** An optimistic-concurrency check failed: the stream is not at the version the caller expected. */
+/**
+ * An optimistic-concurrency check failed: the stream is not at the version the caller expected.
+ * The message says what to do: load again and decide again, which `AggregateRepository.update` and
+ * the `retryOnConcurrency()` middleware do for you.
+ */
 export class ConcurrencyError extends EventFlowsError {
   override readonly name = "ConcurrencyError";
   constructor(
     readonly streamId: string,
     readonly expectedVersion: number | string,
     readonly actualVersion: number,
-    options?: EventFlowsErrorOptions,
+    options?: EventFlowsErrorOptions & {
+      /** For conflicts on something other than a stream (a checkpoint): what it is, and the advice. */
+      readonly subject?: string;
+      readonly hint?: string;
+    },
   ) {
     super(
       ErrorCode.Concurrency,
-      `Stream "${streamId}" is at version ${actualVersion}, expected ${String(expectedVersion)}`,
+      `${options?.subject ?? "Stream"} "${streamId}" is at version ${actualVersion}, expected ${String(expectedVersion)}: ${
+        options?.hint ?? CONCURRENCY_HINT
+      }`,
       options,
     );
   }
 }
+
+const CONCURRENCY_HINT =
+  "someone else wrote to it since it was read. Load it again and decide again: " +
+  "AggregateRepository.update(...) does, and the retryOnConcurrency() middleware retries a command";
 
 export class StreamNotFoundError extends EventFlowsError {
   override readonly name = "StreamNotFoundError";
@@ -76,16 +90,100 @@ export class ValidationError extends EventFlowsError {
 
 export type HandlerKind = "command" | "query" | "event";
 
+export interface HandlerNotFoundErrorOptions extends EventFlowsErrorOptions {
+  /**
+   * What does have a handler: the bus's registered types, or an aggregate's `on...` methods. The
+   * message lists the types and suggests the closest name.
+   */
+  readonly registered?: readonly string[];
+  /** For an aggregate's event: its class name and the `on<Type>` method that was looked for. */
+  readonly aggregate?: string;
+  readonly method?: string;
+  /** From a start-up check: every type found without a handler (`type` is the first of them). */
+  readonly missing?: readonly string[];
+}
+
 /** No handler is registered for a command, query or (in an aggregate) event type. */
 export class HandlerNotFoundError extends EventFlowsError {
   override readonly name = "HandlerNotFoundError";
+  /** The registered types (for an aggregate, its `on...` methods), when known; empty otherwise. */
+  readonly registered: readonly string[];
+  /** The aggregate class that had no handler for the event, if any. */
+  readonly aggregate: string | undefined;
+  /** The convention method the aggregate was looked up for (`onItemAdded`), if any. */
+  readonly method: string | undefined;
+  /** Every type without a handler, from `assertAllHandled`; otherwise just `[type]`. */
+  readonly missing: readonly string[];
   constructor(
     readonly kind: HandlerKind,
     readonly type: string,
-    options?: EventFlowsErrorOptions,
+    options?: HandlerNotFoundErrorOptions,
   ) {
-    super(ErrorCode.HandlerNotFound, `No ${kind} handler is registered for "${type}"`, options);
+    super(ErrorCode.HandlerNotFound, handlerNotFoundMessage(kind, type, options), options);
+    this.registered = options?.registered ?? [];
+    this.aggregate = options?.aggregate;
+    this.method = options?.method;
+    this.missing = options?.missing ?? [type];
   }
+}
+
+function handlerNotFoundMessage(kind: HandlerKind, type: string, options: HandlerNotFoundErrorOptions = {}): string {
+  if (options.aggregate !== undefined) {
+    const method = options.method ?? "on<Type>";
+    const near = options.method === undefined ? undefined : closest(options.method, options.registered ?? []);
+    return (
+      `${options.aggregate} has no handler for event "${type}": ` +
+      `add the method ${method}(event) or a "${type}" entry to its handlers map` +
+      (near === undefined ? "" : `. It has ${near}: a misspelling of ${method}?`)
+    );
+  }
+  if (options.missing !== undefined && options.missing.length > 0) {
+    const list = options.missing.map((name) => `"${name}"`).join(", ");
+    return `${options.missing.length} ${kind} type(s) have no handler: ${list}. Register one for each with register(type, handler) before dispatching`;
+  }
+  const base = `No ${kind} handler is registered for "${type}"`;
+  const registered = options.registered;
+  if (registered === undefined) return base;
+  if (registered.length === 0) return `${base}; no ${kind} handlers are registered at all`;
+  const suggestion = closest(type, registered);
+  const shown = registered.slice(0, 20).map((name) => `"${name}"`);
+  const more = registered.length > shown.length ? ` and ${registered.length - shown.length} more` : "";
+  const didYouMean = suggestion === undefined ? "." : `. Did you mean "${suggestion}"?`;
+  return `${base}${didYouMean} Registered: ${shown.join(", ")}${more}`;
+}
+
+/** The registered name nearest to `type` (case-insensitive edit distance), if any is near enough to be a typo. */
+export function closest(type: string, candidates: readonly string[]): string | undefined {
+  const wanted = type.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(wanted.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(wanted, candidate.toLowerCase(), bestDistance);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, giving up (returning `limit`) once it cannot be below `limit`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const value = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+      current.push(value);
+      if (value < rowMin) rowMin = value;
+    }
+    if (rowMin >= limit) return limit;
+    previous = current;
+  }
+  return Math.min(previous[b.length] ?? limit, limit);
 }
 
 /** A second handler was registered for a command or query type that has one already. */

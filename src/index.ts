@@ -7,9 +7,15 @@ export {
   type AggregateSnapshot,
   type AnyAggregate,
   type AppliedEvent,
+  type ConventionHandler,
+  type ConventionHandlers,
   type EventHandlerMap,
   type EventOfType,
+  type EventsOf,
+  type HandlerName,
   handlerMethodName,
+  type ReadonlyState,
+  type StateOf,
 } from "./aggregate/aggregate-root.js";
 export {
   AggregateRepository,
@@ -37,6 +43,7 @@ export {
   type EventFlowsErrorOptions,
   type HandlerKind,
   HandlerNotFoundError,
+  type HandlerNotFoundErrorOptions,
   type Issue,
   isConcurrencyError,
   isDuplicateHandlerError,
@@ -76,6 +83,7 @@ export {
   matchesExpectedVersion,
 } from "./event-store/event-store.js";
 export { InMemoryEventStore } from "./event-store/in-memory-event-store.js";
+export { assertUnchangedRetry } from "./event-store/retried-append.js";
 export type { StoreSubscription, SubscribeToAllOptions } from "./event-store/subscription.js";
 export type {
   AppendToStreamOptions,
@@ -94,6 +102,7 @@ export {
   type EventMetadata,
   type NewEvent,
   type PendingEvent,
+  type PrepareEventsOptions,
   prepareEvents,
 } from "./events/envelope.js";
 export {
@@ -120,8 +129,17 @@ export {
 } from "./idempotency/in-memory-idempotency-store.js";
 export { compareUlids, defineId, type Id, type IdType, isUlid, ulid, ulidTimestamp } from "./ids.js";
 export { callHook } from "./internal/hooks.js";
-export { type JsonValue, jsonIssues, utf8Length } from "./internal/json.js";
-export { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "./internal/validate.js";
+export {
+  assertMaxJsonDepth,
+  DEFAULT_MAX_JSON_DEPTH,
+  type JsonIssuesOptions,
+  type JsonValue,
+  jsonIssues,
+  MAX_JSON_DEPTH_LIMIT,
+  utf8Length,
+} from "./internal/json.js";
+export { isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
+export { assertDelayMs, MAX_DELAY_MS, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "./internal/validate.js";
 export { CommandBus } from "./messaging/command-bus.js";
 export {
   type ExecuteOptions,
@@ -147,6 +165,7 @@ export {
   type AnySchema,
   type Logger,
   logging,
+  type PayloadSchemas,
   type RetryOptions,
   retryOnConcurrency,
   toIssue,
@@ -173,6 +192,7 @@ export type {
 export { type SnapshotSerializer, snapshotIssues } from "./snapshot/serializer.js";
 export {
   DEFAULT_KEEP_LAST,
+  DEFAULT_MAX_DECOMPRESSED_BYTES,
   type SnapshotCompression,
   SnapshotStore,
   type SnapshotStoreOptions,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { InMemoryEventBus, InMemoryEventStore, ServiceError } from "../../src/index.js";
+import { InMemoryEventBus, InMemoryEventStore, isServiceError, ServiceError } from "../../src/index.js";
 import { eventFlowsRoutes } from "./routes.js";
 
 /** A store whose reads fail or hang as told: the faults no in-memory store produces by itself. */
@@ -53,9 +53,11 @@ describe("health routes", () => {
     expect(reported).toHaveLength(1);
   });
 
-  test("a probe that hangs times out: 503 within the timeout, and its signal is aborted", async () => {
+  test("a probe that hangs times out: 503 within the timeout, its signal is aborted, onError hears of it", async () => {
     let aborted = false;
+    const reported: unknown[] = [];
     const app = eventFlowsRoutes({
+      onError: (error) => reported.push(error),
       health: {
         store: new FaultyStore("hang"),
         probes: {
@@ -76,6 +78,11 @@ describe("health routes", () => {
     expect(problem.detail).toBe("Not ready: store timed out, cache timed out");
     expect(problem.checks.store.status).toBe("timed-out");
     expect(aborted).toBe(true);
+    expect(reported).toHaveLength(2);
+    for (const error of reported) {
+      expect(isServiceError(error)).toBe(true);
+      expect((error as ServiceError).serviceCode).toBe("TimeoutError");
+    }
   });
 
   test("a bus with ping() is probed with it", async () => {

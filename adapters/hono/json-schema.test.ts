@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import * as v from "valibot";
-import { toJsonSchema } from "./json-schema.js";
+import { type JsonSchema, toJsonSchema } from "./json-schema.js";
+import { acceptsBmpOnly, BMP_ONLY_PATTERN } from "./json-schema-text.js";
 
 describe("toJsonSchema", () => {
   test("scalars and their pipe validations", () => {
@@ -8,6 +10,7 @@ describe("toJsonSchema", () => {
       type: "string",
       minLength: 1,
       maxLength: 5,
+      anyOf: [{ maxLength: 2 }, { pattern: BMP_ONLY_PATTERN }],
       description: "a name",
     });
     expect(toJsonSchema(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(9)))).toEqual({
@@ -36,13 +39,80 @@ describe("toJsonSchema", () => {
 
   test("a regex becomes a pattern, unless its flags cannot be expressed", () => {
     expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/)))).toEqual({ type: "string", pattern: "^[a-z]+$" });
-    expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/i)))).toEqual({ type: "string" });
+    expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/i)))).toEqual({
+      type: "string",
+      "x-eventflows-unchecked": ["regex"],
+    });
   });
 
-  test("validations after a transform describe the output, not the request: they are left out", () => {
+  test("checks after a transform the document cannot follow are named in x-eventflows-unchecked", () => {
     expect(toJsonSchema(v.pipe(v.string(), v.minLength(1), v.transform(Number), v.minValue(5)))).toEqual({
       type: "string",
       minLength: 1,
+      "x-eventflows-unchecked": ["min_value"],
+    });
+    expect(
+      toJsonSchema(
+        v.pipe(
+          v.string(),
+          v.check((s) => s !== "x"),
+          v.maxBytes(8),
+        ),
+      ),
+    ).toEqual({
+      type: "string",
+      "x-eventflows-unchecked": ["check", "max_bytes"],
+    });
+  });
+
+  test("trim keeps the checks after it: the document asks for text trim leaves as it is", () => {
+    const schema = toJsonSchema(v.pipe(v.string(), v.trim(), v.minLength(1), v.regex(/^[a-z ]+$/)));
+    expect(schema).toMatchObject({ type: "string", minLength: 1, allOf: [{ pattern: "^[a-z ]+$" }] });
+    const trimmed = new RegExp(schema.pattern as string, "u");
+    expect(["a", "a b", "", "ab"].map((s) => trimmed.test(s))).toEqual([true, true, true, true]);
+    expect([" a", "a ", "\u3000a", "a\ufeff", "\na"].map((s) => trimmed.test(s))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(toJsonSchema(v.pipe(v.string(), v.brand("Name"), v.maxLength(4), v.readonly()))).toMatchObject({
+      maxLength: 4,
+    });
+  });
+
+  test("text lengths: exact when an ASCII-only pattern rules out astral characters, else safe for both counts", () => {
+    expect(toJsonSchema(v.pipe(v.string(), v.maxLength(40), v.regex(/^[A-Za-z0-9-]+$/)))).toEqual({
+      type: "string",
+      maxLength: 40,
+      pattern: "^[A-Za-z0-9-]+$",
+    });
+    expect(toJsonSchema(v.pipe(v.string(), v.length(4)))).toEqual({
+      type: "string",
+      minLength: 4,
+      maxLength: 4,
+      anyOf: [{ maxLength: 2 }, { pattern: BMP_ONLY_PATTERN }],
+    });
+    for (const regex of [/^.+$/, /^[^a]+$/, /^\S+$/, /^[a-z]+$/u, /^[a-z]+$|x/, /[a-z]+/, /^\uD83D+$/]) {
+      expect(acceptsBmpOnly(regex)).toBe(false);
+    }
+    for (const regex of [/^[a-z]+$/, /^\d{3}-\w+$/, /^a\.b$/]) {
+      expect(acceptsBmpOnly(regex)).toBe(true);
+    }
+  });
+
+  test("starts/ends with, includes and value become patterns and const", () => {
+    expect(toJsonSchema(v.pipe(v.string(), v.startsWith("a.b"), v.endsWith("$")))).toEqual({
+      type: "string",
+      pattern: "^a\\.b",
+      allOf: [{ pattern: "\\$$" }],
+    });
+    expect(toJsonSchema(v.pipe(v.number(), v.value(3)))).toEqual({ type: "number", const: 3 });
+    expect(toJsonSchema(v.pipe(v.number(), v.safeInteger()))).toEqual({
+      type: "integer",
+      minimum: Number.MIN_SAFE_INTEGER,
+      maximum: Number.MAX_SAFE_INTEGER,
     });
   });
 
@@ -92,7 +162,7 @@ describe("toJsonSchema", () => {
     expect(toJsonSchema(v.record(v.pipe(v.string(), v.maxLength(8)), v.number()))).toEqual({
       type: "object",
       additionalProperties: { type: "number" },
-      propertyNames: { maxLength: 8 },
+      propertyNames: { maxLength: 8, anyOf: [{ maxLength: 4 }, { pattern: BMP_ONLY_PATTERN }] },
     });
   });
 
@@ -122,10 +192,85 @@ describe("toJsonSchema", () => {
   });
 
   test("async schemas convert like sync ones", () => {
-    expect(toJsonSchema(v.objectAsync({ a: v.pipeAsync(v.string(), v.minLength(2)) }))).toEqual({
+    expect(
+      toJsonSchema(
+        v.objectAsync({
+          a: v.pipeAsync(
+            v.string(),
+            v.minLength(2),
+            v.checkAsync(async () => true),
+          ),
+        }),
+      ),
+    ).toEqual({
       type: "object",
-      properties: { a: { type: "string", minLength: 2 } },
+      properties: { a: { type: "string", minLength: 2, "x-eventflows-unchecked": ["check"] } },
       required: ["a"],
     });
+  });
+});
+
+/**
+ * The keywords text schemas use, evaluated as JSON Schema specifies: lengths in code points, patterns
+ * as ECMA-262 with the `u` flag (what validators such as ajv do). Enough to compare with valibot.
+ */
+function jsonSchemaAccepts(schema: JsonSchema, text: string): boolean {
+  const codePoints = [...text].length;
+  if (typeof schema.minLength === "number" && codePoints < schema.minLength) return false;
+  if (typeof schema.maxLength === "number" && codePoints > schema.maxLength) return false;
+  if (typeof schema.pattern === "string" && !new RegExp(schema.pattern, "u").test(text)) return false;
+  const anyOf = schema.anyOf as JsonSchema[] | undefined;
+  if (anyOf !== undefined && !anyOf.some((branch) => jsonSchemaAccepts(branch, text))) return false;
+  const allOf = schema.allOf as JsonSchema[] | undefined;
+  return allOf === undefined || allOf.every((branch) => jsonSchemaAccepts(branch, text));
+}
+
+describe("the document accepts no text the schema refuses (generated Unicode)", () => {
+  const schemas = {
+    "maxLength(5)": v.pipe(v.string(), v.maxLength(5)),
+    "maxLength(20)": v.pipe(v.string(), v.maxLength(20)),
+    "minLength(3)": v.pipe(v.string(), v.minLength(3)),
+    "length(4)": v.pipe(v.string(), v.length(4)),
+    "trim, minLength(1), maxLength(6)": v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(6)),
+    "trimStart, startsWith(a)": v.pipe(v.string(), v.trimStart(), v.startsWith("a")),
+    "ASCII regex, maxLength(8)": v.pipe(v.string(), v.regex(/^[a-z0-9 ]+$/), v.maxLength(8)),
+  };
+  // Short strings of any code point (astral ones too), and lone surrogates, which JSON can carry.
+  const text = fc.oneof(
+    fc.string({ unit: "binary", maxLength: 24 }),
+    fc.string({ unit: fc.constantFrom(" ", "a", "\u3000", "😀", "\ud800", "é", "\ufeff"), maxLength: 24 }),
+  );
+
+  for (const [name, schema] of Object.entries(schemas)) {
+    test(name, () => {
+      const json = toJsonSchema(schema);
+      fc.assert(
+        fc.property(text, (sample) => {
+          if (jsonSchemaAccepts(json, sample)) expect(v.safeParse(schema, sample).success).toBe(true);
+        }),
+        { numRuns: 2_000 },
+      );
+    });
+  }
+
+  test("for text of the Basic Multilingual Plane the length bounds are exact", () => {
+    const bmpUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
+    const bounded = v.pipe(v.string(), v.minLength(2), v.maxLength(7));
+    const json = toJsonSchema(bounded);
+    fc.assert(
+      fc.property(
+        fc.string({ unit: "grapheme-ascii", maxLength: 12 }),
+        fc.string({ unit: bmpUnit, maxLength: 12 }),
+        (a, b) => {
+          for (const sample of [a, b])
+            expect(jsonSchemaAccepts(json, sample)).toBe(v.safeParse(bounded, sample).success);
+        },
+      ),
+    );
+    // The case of the issue: with maxLength(20), 11 emoji (22 units) are refused by both.
+    const twenty = v.pipe(v.string(), v.maxLength(20));
+    expect(jsonSchemaAccepts(toJsonSchema(twenty), "😀".repeat(11))).toBe(false);
+    expect(jsonSchemaAccepts(toJsonSchema(twenty), "😀".repeat(10))).toBe(true);
+    expect(v.safeParse(twenty, "😀".repeat(10)).success).toBe(true);
   });
 });

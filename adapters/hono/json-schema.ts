@@ -1,10 +1,18 @@
 /**
  * valibot schemas as JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1), for the OpenAPI
- * document. It describes what a request may send: the input side of a schema, so validations after a
- * `transform` in a pipe are not described. Kinds JSON cannot carry (Date, bigint, Map, functions, …),
- * and `lazy` schemas (which may recurse), become `{}`: documented as "anything", still validated.
+ * document. It describes what a request may send, and never more than the server accepts:
+ * - lengths of text count UTF-16 units in valibot and code points in JSON Schema: see
+ *   json-schema-text.ts for the form that holds under both;
+ * - `trim`, `trimStart` and `trimEnd` become a pattern asking for text they leave as it is, so the
+ *   checks after them still apply to what is sent; `brand`, `readonly` and `flavor` change nothing;
+ * - a check the document cannot express (`check`, `maxBytes`, …, or anything after another
+ *   `transform`) is named in `x-eventflows-unchecked`, so it never vanishes silently.
+ * Kinds JSON cannot carry (Date, bigint, Map, functions, …), and `lazy` schemas (which may recurse),
+ * become `{}`: documented as "anything", still validated.
  */
-export type JsonSchema = { readonly [keyword: string]: unknown };
+import { acceptsBmpOnly, escapePattern, type JsonSchema, maxUnits, untrimmedPattern } from "./json-schema-text.js";
+
+export type { JsonSchema };
 
 /** Any valibot schema, sync or async: what the converter reads is its structure. */
 export interface ValibotSchema {
@@ -26,16 +34,53 @@ export function acceptsUndefined(schema: { readonly type: string }): boolean {
   return type === "optional" || type === "exact_optional" || type === "nullish" || type === "undefinedable";
 }
 
+/** Where a pipe's actions collect, before they are written as keywords. */
+interface PipeState {
+  readonly out: Record<string, unknown>;
+  readonly baseType: string;
+  readonly patterns: string[];
+  readonly unchecked: string[];
+  maxLength: number | undefined;
+  bmpOnly: boolean;
+}
+
+/** Transformations that leave the value as it is. */
+const IDENTITY_TRANSFORMATIONS = new Set(["brand", "readonly", "flavor"]);
+
 function convert(node: Node): JsonSchema {
   const out: Record<string, unknown> = { ...base(node) };
   const pipe = node.pipe as readonly Node[] | undefined;
-  if (pipe !== undefined) {
-    for (const item of pipe.slice(1)) {
-      if (item.kind === "transformation") break;
-      if (item.kind === "validation") applyValidation(out, item, node.type);
-      else if (item.kind === "metadata") applyMetadata(out, item);
+  if (pipe === undefined) return out;
+  const state: PipeState = {
+    out,
+    baseType: node.type,
+    patterns: [],
+    unchecked: [],
+    maxLength: undefined,
+    bmpOnly: false,
+  };
+  let described = true;
+  for (const item of pipe.slice(1)) {
+    if (item.kind === "metadata") applyMetadata(out, item);
+    else if (!described) {
+      if (item.kind === "validation") state.unchecked.push(item.type);
+    } else if (item.kind === "validation") applyValidation(state, item);
+    else if (item.kind === "transformation" && !IDENTITY_TRANSFORMATIONS.has(item.type)) {
+      const untrimmed = node.type === "string" ? untrimmedPattern(item.type) : undefined;
+      if (untrimmed === undefined) described = false;
+      else state.patterns.push(untrimmed);
     }
   }
+  return finish(state);
+}
+
+function finish(state: PipeState): JsonSchema {
+  const { out, patterns, unchecked } = state;
+  if (state.maxLength !== undefined) Object.assign(out, maxUnits(state.maxLength, state.bmpOnly));
+  const [first, ...rest] = patterns;
+  if (first !== undefined) out.pattern = first;
+  if (rest.length > 0) out.allOf = rest.map((pattern) => ({ pattern }));
+  if (unchecked.length > 0) out["x-eventflows-unchecked"] = [...new Set(unchecked)];
   return out;
 }
 
@@ -122,43 +167,53 @@ function tupleSchema(node: Node): JsonSchema {
   return out;
 }
 
-function applyValidation(out: Record<string, unknown>, action: Node, baseType: string): void {
+function applyValidation(state: PipeState, action: Node): void {
+  const { out, baseType } = state;
   const requirement = action.requirement;
+  const text = baseType === "string";
   const arrayLike = baseType === "array" || baseType.includes("tuple");
   const min = arrayLike ? "minItems" : "minLength";
   const max = arrayLike ? "maxItems" : "maxLength";
+  const setMax = (value: number) => {
+    // Text lengths are written at the end, once it is known whether the text can hold astral characters.
+    if (text) state.maxLength = Math.min(state.maxLength ?? value, value);
+    else out[max] = value;
+  };
   switch (action.type) {
     case "min_length":
+      // At least n code points is at least n UTF-16 units: safe as it is.
       out[min] = requirement;
       return;
     case "max_length":
-      out[max] = requirement;
+      setMax(requirement as number);
       return;
     case "length":
       out[min] = requirement;
-      out[max] = requirement;
+      setMax(requirement as number);
       return;
     case "non_empty":
       out[min] = 1;
       return;
     case "min_value":
-      if (baseType === "number") out.minimum = requirement;
-      return;
     case "max_value":
-      if (baseType === "number") out.maximum = requirement;
-      return;
     case "gt_value":
-      if (baseType === "number") out.exclusiveMinimum = requirement;
-      return;
     case "lt_value":
-      if (baseType === "number") out.exclusiveMaximum = requirement;
+      if (baseType === "number") out[NUMBER_BOUNDS[action.type] as string] = requirement;
+      else state.unchecked.push(action.type);
       return;
     case "multiple_of":
       out.multipleOf = requirement;
       return;
     case "integer":
+      out.type = "integer";
+      return;
     case "safe_integer":
       out.type = "integer";
+      out.minimum ??= Number.MIN_SAFE_INTEGER;
+      out.maximum ??= Number.MAX_SAFE_INTEGER;
+      return;
+    case "value":
+      out.const = requirement;
       return;
     case "email":
       out.format = "email";
@@ -172,15 +227,37 @@ function applyValidation(out: Record<string, unknown>, action: Node, baseType: s
     case "iso_date":
       out.format = "date";
       return;
+    case "starts_with":
+      state.patterns.push(`^${escapePattern(requirement as string)}`);
+      return;
+    case "ends_with":
+      state.patterns.push(`${escapePattern(requirement as string)}$`);
+      return;
+    case "includes":
+      if (text) state.patterns.push(escapePattern(requirement as string));
+      else state.unchecked.push(action.type);
+      return;
     case "regex":
     case "iso_date_time":
     case "iso_timestamp":
     case "ulid":
-      // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such patterns are left out.
-      if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) out.pattern = requirement.source;
+      // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
+      if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
+        state.patterns.push(requirement.source);
+        if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
+      } else state.unchecked.push(action.type);
       return;
+    default:
+      state.unchecked.push(action.type);
   }
 }
+
+const NUMBER_BOUNDS: Readonly<Record<string, string>> = {
+  min_value: "minimum",
+  max_value: "maximum",
+  gt_value: "exclusiveMinimum",
+  lt_value: "exclusiveMaximum",
+};
 
 function applyMetadata(out: Record<string, unknown>, action: Node): void {
   switch (action.type) {

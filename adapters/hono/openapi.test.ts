@@ -1,7 +1,16 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { Hono } from "hono";
+import { ValidationError } from "../../src/index.js";
+import { CORRELATION_HEADER, correlationFrom, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
 import { cartDomain } from "./cart-domain.fixture.test.ts";
-import { eventFlowsRoutes } from "./routes.js";
+import {
+  eventFlowsRoutes,
+  IDEMPOTENCY_HEADER,
+  idempotencyKeyFrom,
+  type JsonSchema,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+} from "./index.js";
 
 async function documentAt(app: Hono, path: string) {
   const response = await app.request(path);
@@ -13,7 +22,10 @@ async function documentAt(app: Hono, path: string) {
 describe("OpenAPI document", () => {
   test("describes every exposed command and query from the same valibot schemas", async () => {
     const { routes } = cartDomain();
-    const app = new Hono().route("/api", eventFlowsRoutes({ ...routes, bodyLimit: 4096 }));
+    const app = new Hono().route(
+      "/api",
+      eventFlowsRoutes({ ...routes, bodyLimit: 4096, idempotency: { scope: () => "tests" } }),
+    );
     const doc = await documentAt(app, "/api/openapi.json");
     expect(doc.openapi).toBe("3.1.0");
     expect(doc.info).toEqual({ title: "EventFlows API", version: "1.0.0" });
@@ -36,9 +48,15 @@ describe("OpenAPI document", () => {
       type: "object",
       properties: {
         cartId: { type: "string", minLength: 1, maxLength: 40, pattern: "^[A-Za-z0-9-]+$" },
-        sku: { type: "string", minLength: 1, maxLength: 32 },
+        // Any text: at most 32 UTF-16 units, in a form JSON Schema's code-point count cannot exceed.
+        sku: {
+          type: "string",
+          minLength: 1,
+          maxLength: 32,
+          anyOf: [{ maxLength: 16 }, { pattern: "^[\\u0000-\\uFFFF]*$" }],
+        },
         quantity: { type: "integer", minimum: 1, maximum: 99 },
-        expectedVersion: { type: "integer", minimum: 0 },
+        expectedVersion: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
       },
       required: ["cartId", "sku", "quantity"],
     });
@@ -110,7 +128,93 @@ describe("OpenAPI document", () => {
     expect(op.responses["422"]).toBeUndefined();
   });
 
+  test("without an auth hook or an explicit scope every key is refused, so the header is not documented", async () => {
+    const { routes } = cartDomain();
+    const app = eventFlowsRoutes(routes);
+    const doc = await documentAt(app, "/openapi.json");
+    const op = doc.paths["/commands/OpenCart"].post;
+    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(["x-correlation-id"]);
+    const refused = await app.request("/commands/OpenCart", {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "k-1" },
+      body: JSON.stringify({ cartId: "c1" }),
+    });
+    expect(refused.status).toBe(400);
+    const withAuth = await documentAt(eventFlowsRoutes({ ...routes, auth: () => ({ userId: "u" }) }), "/openapi.json");
+    expect(withAuth.paths["/commands/OpenCart"].post.parameters.map((p: { name: string }) => p.name)).toContain(
+      "idempotency-key",
+    );
+  });
+
   test("openapi: false leaves the route out", async () => {
     expect((await eventFlowsRoutes({ openapi: false }).request("/openapi.json")).status).toBe(404);
+  });
+});
+
+describe("the documented headers accept exactly what the server does (generated header values)", () => {
+  async function headerSchemas() {
+    const { routes } = cartDomain();
+    const app = eventFlowsRoutes({ ...routes, idempotency: { scope: () => "tests" } });
+    const doc = await documentAt(new Hono().route("/", app), "/openapi.json");
+    const parameters = doc.paths["/commands/AddItem"].post.parameters as { name: string; schema: JsonSchema }[];
+    const byName = new Map(parameters.map((p) => [p.name, p.schema]));
+    return { correlation: byName.get(CORRELATION_HEADER), key: byName.get(IDEMPOTENCY_HEADER) };
+  }
+  const documented = (schema: JsonSchema | undefined, value: string) => {
+    if (schema === undefined) throw new Error("header not documented");
+    const length = [...value].length;
+    return (
+      length >= ((schema.minLength as number | undefined) ?? 0) &&
+      length <= (schema.maxLength as number) &&
+      new RegExp(schema.pattern as string, "u").test(value)
+    );
+  };
+  const accepted = (read: (headers: Headers) => unknown, name: string, value: string) => {
+    try {
+      read(new Headers({ [name]: value }));
+      return true;
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      return false;
+    }
+  };
+  // Values around the limits, made of visible ASCII, quotes, spaces, controls and non-ASCII.
+  const value = (max: number) =>
+    fc.oneof(
+      fc.string({ unit: fc.constantFrom("a", '"', "~", "!", " ", "\t", "\u0001", "é", "😀"), maxLength: 8 }),
+      fc.integer({ min: max - 3, max: max + 3 }).chain((length) =>
+        fc.tuple(fc.constantFrom("", '"'), fc.constantFrom("", '"')).map(([a, b]) => {
+          const inner = "k".repeat(Math.max(0, length - a.length - b.length));
+          return `${a}${inner}${b}`;
+        }),
+      ),
+    );
+  // Headers cannot carry these at all (fetch refuses them), and HTTP trims surrounding whitespace.
+  const sendable = (text: string) =>
+    text === text.trim() && [...text].every((c) => c.charCodeAt(0) <= 0xff && !"\0\r\n".includes(c));
+
+  test("x-correlation-id", async () => {
+    const { correlation } = await headerSchemas();
+    fc.assert(
+      fc.property(value(MAX_CORRELATION_ID_LENGTH), (text) => {
+        fc.pre(sendable(text));
+        expect(documented(correlation, text)).toBe(accepted(correlationFrom, CORRELATION_HEADER, text));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  test("Idempotency-Key, plain or quoted", async () => {
+    const { key } = await headerSchemas();
+    for (const text of ['"', '""', '"a"', '"a', 'a"', "k".repeat(255), `"${"k".repeat(255)}"`, "k".repeat(256)]) {
+      expect([text, documented(key, text)]).toEqual([text, accepted(idempotencyKeyFrom, IDEMPOTENCY_HEADER, text)]);
+    }
+    fc.assert(
+      fc.property(value(MAX_IDEMPOTENCY_KEY_LENGTH), (text) => {
+        fc.pre(sendable(text));
+        expect(documented(key, text)).toBe(accepted(idempotencyKeyFrom, IDEMPOTENCY_HEADER, text));
+      }),
+      { numRuns: 3_000 },
+    );
   });
 });

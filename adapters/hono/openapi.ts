@@ -2,7 +2,9 @@
  * The OpenAPI 3.1 document of the routes, built from the same valibot schemas that validate
  * requests, so the document cannot drift from what the routes accept.
  */
-import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from "./idempotency.js";
+
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../../src/index.js";
+import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
 import { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 
 export interface OpenApiInfo {
@@ -127,7 +129,7 @@ function operation(route: RouteDescription, spec: DocumentSpec, method: "get" | 
       in: "header",
       required: false,
       description: "Makes a retry return the first response instead of running the command again.",
-      schema: { type: "string", minLength: 1, maxLength: 255 },
+      schema: idempotencyKeySchema,
     });
   }
   const op: Record<string, unknown> = {
@@ -211,9 +213,28 @@ function correlationParameter(header: string): JsonSchema {
     in: "header",
     required: false,
     description: "Correlation id for the events this request causes; a W3C traceparent's trace id is used otherwise.",
-    schema: { type: "string", maxLength: 128 },
+    schema: correlationIdSchema,
   };
 }
+
+// The header rules of ../http/correlation.ts and ./idempotency.ts, as patterns. The server trims
+// the value (so does HTTP), reads an empty correlation header as absent, and takes an
+// Idempotency-Key either plain or as an RFC 8941 string in quotes: the patterns accept exactly that.
+const VISIBLE = "[\\x21-\\x7e]";
+const VISIBLE_NOT_QUOTE = "[\\x21\\x23-\\x7e]";
+const correlationIdSchema: JsonSchema = {
+  type: "string",
+  maxLength: MAX_CORRELATION_ID_LENGTH,
+  pattern: `^${VISIBLE}{0,${MAX_CORRELATION_ID_LENGTH}}$`,
+};
+const KEY = MAX_IDEMPOTENCY_KEY_LENGTH;
+const idempotencyKeySchema: JsonSchema = {
+  type: "string",
+  minLength: 1,
+  maxLength: KEY + 2,
+  // One character; or not both quoted at the start and at the end; or a quoted key.
+  pattern: `^(?:${VISIBLE}|${VISIBLE_NOT_QUOTE}${VISIBLE}{1,${KEY - 1}}|"${VISIBLE}{0,${KEY - 2}}${VISIBLE_NOT_QUOTE}|"${VISIBLE}{1,${KEY}}")$`,
+};
 
 function healthPaths(): Record<string, unknown> {
   const ok = {

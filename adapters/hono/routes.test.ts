@@ -1,10 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import * as v from "valibot";
-import { CommandBus, isUlid, QueryBus } from "../../src/index.js";
+import { CommandBus, InMemoryIdempotencyStore, isUlid, QueryBus } from "../../src/index.js";
 import { UnauthorizedError } from "../http/index.js";
 import { allEvents, type CartCommands, type CartQueries, cartDomain } from "./cart-domain.fixture.test.ts";
-import { InMemoryIdempotencyStore } from "./idempotency.js";
 import { type EventFlowsRoutesOptions, eventFlowsRoutes, mountEventFlows } from "./routes.js";
 
 const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
@@ -345,9 +344,14 @@ describe("Idempotency-Key", () => {
   test("a retry while the first request still runs is 409 IDEMPOTENCY_IN_PROGRESS", async () => {
     const commands = new CommandBus<{ Slow: { payload: object; result: string } }>();
     let release: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     let runs = 0;
     commands.register("Slow", async () => {
       runs++;
+      started();
       await new Promise<void>((resolve) => {
         release = resolve;
       });
@@ -355,7 +359,7 @@ describe("Idempotency-Key", () => {
     });
     const app = eventFlowsRoutes({ commands: { bus: commands, schemas: { Slow: v.object({}) } }, auth: caller });
     const first = app.request("/commands/Slow", json({}, { "idempotency-key": "slow" }));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await running; // the first request holds its claim now: a signal, not a sleep
     const second = await app.request("/commands/Slow", json({}, { "idempotency-key": "slow" }));
     expect(second.status).toBe(409);
     expect(second.headers.get("retry-after")).toBe("1");

@@ -310,7 +310,9 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     settings: {
       bodyLimit,
       correlationHeader,
-      idempotency: idempotency !== undefined,
+      // Without an auth hook or an explicit scope every key is refused (no caller identity): the
+      // document then leaves the header out rather than promise what the server refuses.
+      idempotency: idempotency !== undefined && (auth !== undefined || hasExplicitScope(options.idempotency)),
       auth: auth !== undefined,
       health: health !== undefined,
     },
@@ -348,6 +350,10 @@ function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | fal
     store: options.store ?? new InMemoryIdempotencyStore(),
     scope: options.scope ?? principalIdentity,
   } satisfies IdempotencySettings;
+}
+
+function hasExplicitScope(option: IdempotencyStore | IdempotencyOptions | false | undefined): boolean {
+  return typeof option === "object" && option !== null && typeof (option as IdempotencyOptions).scope === "function";
 }
 
 async function scopeKey(

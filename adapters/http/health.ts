@@ -4,7 +4,7 @@
  * timeout, and answers 503 problem+json when one fails or hangs. Probe errors are reported to the
  * `onError` hook, never in the response: a failing connection's message may name hosts or users.
  */
-import { type EventPublisher, type EventStore, isEventFlowsError } from "../../src/index.js";
+import { type EventPublisher, type EventStore, isEventFlowsError, ServiceError } from "../../src/index.js";
 import { HttpErrorCode } from "./errors.js";
 import { type ProblemDetails, problem } from "./problem-details.js";
 
@@ -81,6 +81,8 @@ async function runProbe(probe: Probe, timeoutMs: number, onError: (error: unknow
     const outcome = await Promise.race([Promise.resolve().then(() => probe(controller.signal)), timeout]);
     if (outcome === TIMED_OUT) {
       controller.abort();
+      // A probe that hangs is a failure the operator must hear of, like one that throws.
+      onError(new ServiceError("readiness probe", "probe", "TimeoutError", true, `no answer within ${timeoutMs} ms`));
       return { status: "timed-out", durationMs: elapsed() };
     }
     return { status: "ok", durationMs: elapsed() };

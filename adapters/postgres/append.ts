@@ -1,4 +1,5 @@
 import {
+  assertUnchangedRetry,
   ConcurrencyError,
   type EventEnvelope,
   type ExpectedVersion,
@@ -151,36 +152,8 @@ async function retriedAppend(
       (i === 0 || event.version === (replay[i - 1]?.version ?? 0) + 1),
   );
   if (!complete) throw idsTaken(batch.ids.length, stored.size);
-  const changed = events.flatMap((event, i) =>
-    sameContent(event, replay[i] as EventEnvelope)
-      ? []
-      : [{ path: [i], message: `event ${event.id} is stored with another type or data` }],
-  );
-  if (changed.length > 0) {
-    throw new ValidationError(
-      "Event ids already used for other events: a retry must repeat the append unchanged",
-      changed,
-    );
-  }
+  assertUnchangedRetry(events, replay as EventEnvelope[]);
   return { events: replay as EventEnvelope[], retried: true };
-}
-
-/** Type and data as stored (jsonb keeps neither key order nor duplicate keys, so compare as values). */
-function sameContent(event: PendingEvent, stored: EventEnvelope): boolean {
-  return event.type === stored.type && sameJson(JSON.parse(JSON.stringify(event.data) ?? "null"), stored.data);
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const aKeys = Object.keys(a);
-  const bKeys = Object.keys(b);
-  if (aKeys.length !== bKeys.length) return false;
-  const bRecord = b as Record<string, unknown>;
-  return aKeys.every(
-    (key) => Object.hasOwn(bRecord, key) && sameJson((a as Record<string, unknown>)[key], bRecord[key]),
-  );
 }
 
 /**

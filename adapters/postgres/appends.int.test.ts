@@ -215,3 +215,18 @@ describe("a race lost inside a transaction", () => {
     }
   });
 });
+
+describe("input limits inside transactions", () => {
+  test("withTransaction appends keep the store's maxJsonDepth: deeper data is refused, nothing written", async () => {
+    const shallow = new PostgresEventStore({ sql, schema, maxJsonDepth: 3 });
+    const stream = `Depth-${ulid()}`;
+    const deep = { a: { b: { c: { d: 1 } } } };
+    await expect(shallow.appendToStream(stream, [{ type: "Deep", data: deep }])).rejects.toThrow(/depth|nest/i);
+    await expect(
+      shallow.withTransaction((tx) => tx.appendToStream(stream, [{ type: "Deep", data: deep }])),
+    ).rejects.toThrow(/depth|nest/i);
+    expect(await shallow.getStreamVersion(stream)).toBe(0);
+    await shallow.withTransaction((tx) => tx.appendToStream(stream, [{ type: "Shallow", data: { a: { b: 1 } } }]));
+    expect(await shallow.getStreamVersion(stream)).toBe(1);
+  });
+});

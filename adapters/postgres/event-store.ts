@@ -135,7 +135,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     try {
       const result = (await guard("withTransaction", () =>
         this.#client("withTransaction").begin(`isolation level ${isolation}`, async (txSql) => {
-          transaction = new PostgresTransaction(txSql, this.context, this.#projections);
+          transaction = new PostgresTransaction(txSql, this.context, this.#projections, this.maxJsonDepth);
           return work(transaction);
         }),
       )) as T;

@@ -40,6 +40,8 @@ export async function migrate(sql: PostgresSql, options: MigrateOptions = {}): P
   const rendered = await Promise.all(migrations.map(async (m) => render(m, names)));
   return guard("migrate", () =>
     sql.begin(async (tx) => {
+      // "already exists, skipping" NOTICEs on every re-run are noise (postgres.js prints them by default).
+      await tx`SET LOCAL client_min_messages = warning`;
       await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`eventflows:${names.schema}:migrations`}, 0))`;
       await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
       await tx.unsafe(

@@ -37,6 +37,22 @@ async function tablesIn(schema: string): Promise<string[]> {
 }
 
 describe("migrations", () => {
+  test("re-running prints nothing: no 'already exists, skipping' NOTICEs reach the client", async () => {
+    const notices: unknown[] = [];
+    const listening = await postgresTestClient({ max: 1, onnotice: (notice) => notices.push(notice) });
+    try {
+      const schema = fresh("notices");
+      await migrate(listening, { schema });
+      await migrate(listening, { schema });
+      expect(notices).toEqual([]);
+      // The setting is local to the migration's transaction: the client's own statements still get NOTICEs.
+      await listening.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      expect(notices).toHaveLength(1);
+    } finally {
+      await listening.end();
+    }
+  });
+
   test("upgrade an older schema that holds data: the events survive and the store carries on", async () => {
     const schema = fresh("upgrade");
     expect(await migrate(sql, { schema, to: 1 })).toEqual({ applied: [1], version: 1 });

@@ -208,16 +208,17 @@ describe("withTransaction", () => {
     const hold = new Promise<void>((resolve) => {
       release = resolve;
     });
-    let appended!: () => void;
-    const firstAppended = new Promise<void>((resolve) => {
+    let appended!: (pid: number) => void;
+    const firstAppended = new Promise<number>((resolve) => {
       appended = resolve;
     });
     const winner = store.withTransaction(async (tx) => {
       await tx.appendToStream(stream, [{ type: "Winner", data: {} }], { expectedVersion: 0 });
-      appended();
+      const [row] = await tx.sql`SELECT pg_backend_pid() AS pid`;
+      appended(Number(row?.pid));
       await hold;
     });
-    await firstAppended;
+    const winnerPid = await firstAppended;
     const loser = store
       .withTransaction(async (tx) => {
         await tx.appendToStream(`${stream}-side`, [{ type: "SideEffect", data: {} }]);
@@ -227,8 +228,12 @@ describe("withTransaction", () => {
         () => undefined,
         (error: unknown) => error,
       );
-    // The loser waits on the winner's row; let the winner commit.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Let the winner commit once the loser is really waiting on the winner's row (a signal, not a sleep).
+    await eventually(async () => {
+      const [row] =
+        await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${winnerPid} = ANY(pg_blocking_pids(pid))`;
+      expect(row?.n).toBe(1);
+    });
     release();
     await winner;
     expect(await loser).toMatchObject({ code: "CONCURRENCY_CONFLICT", actualVersion: 1 });

@@ -17,8 +17,14 @@ export class PostgresTransaction extends PostgresStoreBase {
   #open = true;
 
   /** @internal Made by `PostgresEventStore.withTransaction`. */
-  constructor(sql: PostgresTransactionSql, context: StoreContext, projections: readonly InlineProjection[]) {
-    super(context, {});
+  constructor(
+    sql: PostgresTransactionSql,
+    context: StoreContext,
+    projections: readonly InlineProjection[],
+    maxJsonDepth: number,
+  ) {
+    // The store's own input limits apply inside its transactions too.
+    super(context, { maxJsonDepth });
     this.sql = sql;
     this.#projections = projections;
   }

@@ -42,9 +42,11 @@ export default defineConfig({
         items: [
           { text: "Testing", link: "/guide/testing" },
           { text: "Runtimes", link: "/guide/runtimes" },
+          { text: "Lambda under RIE", link: "/lambda-runtime" },
           { text: "Deploying on AWS", link: "/deployment" },
           { text: "Security", link: "/security" },
           { text: "Cloudflare worker template", link: "/worker-template" },
+          { text: "Architecture (for contributors)", link: "/architecture" },
         ],
       },
       {

@@ -1,10 +1,10 @@
 import { describe, test } from "bun:test";
 import { aggregateSpec } from "../../src/testing/index.js";
-import { Cart, CartRuleError } from "./cart.js";
+import { Cart, type CartEvent, CartRuleError } from "./cart.js";
 
 const spec = aggregateSpec((id) => new Cart(id));
-const opened = { type: "CartOpened", data: { customerId: "ada" } };
-const tea = { type: "ItemAdded", data: { sku: "TEA-001", quantity: 2, unitPriceCents: 1250 } };
+const opened = { type: "CartOpened", data: { customerId: "ada" } } satisfies CartEvent;
+const tea = { type: "ItemAdded", data: { sku: "TEA-001", quantity: 2, unitPriceCents: 1250 } } satisfies CartEvent;
 
 describe("Cart", () => {
   test("adding the same product twice adds up its quantity at checkout", async () => {

@@ -119,8 +119,21 @@ describe("AggregateRoot", () => {
     expect(aggregate.uncommittedEvents).toEqual([]);
     expect(aggregate.version).toBe(0);
     expect(() => new Incomplete("y").rehydrate([envelope(1, "Incremented", { by: 1 })])).toThrow(
-      'No event handler is registered for "Incremented"',
+      'Incomplete has no handler for event "Incremented": add the method onIncremented(event) or a "Incremented" entry to its handlers map',
     );
+    const error = (() => {
+      try {
+        new Incomplete("z").reset();
+      } catch (caught) {
+        return caught as HandlerNotFoundError;
+      }
+    })();
+    expect([error?.aggregate, error?.method, error?.type, error?.kind]).toEqual([
+      "Incomplete",
+      handlerMethodName(error?.type ?? ""),
+      error?.type,
+      "event",
+    ]);
   });
 
   test("a domain rule that throws leaves state and events untouched", () => {

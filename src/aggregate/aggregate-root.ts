@@ -16,6 +16,59 @@ export type EventHandlerMap<State, E extends DomainEvent> = {
   readonly [Type in E["type"]]: (state: State, event: AppliedEvent<EventOfType<E, Type>>) => State | void;
 };
 
+/**
+ * What a convention handler (`on<Type>` method) may be: it takes one of the aggregate's events and
+ * returns the new state, or nothing when it mutates `this.state`.
+ */
+export type ConventionHandler<State, E extends DomainEvent> = {
+  // A method signature, so that parameters compare both ways: a handler of one member of the union
+  // fits, and so does one that declares only the data it reads (`{ data: { amount: number } }`), while
+  // one whose data fits no event's data does not.
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that mutates `this.state` has a body with no return
+  handle(event: AppliedEvent<E> | { readonly data: E["data"] }): State | void;
+}["handle"];
+
+type CharsOf<S extends string, Found = never> = S extends `${infer Char}${infer Rest}`
+  ? CharsOf<Rest, Found | Char>
+  : Found;
+// The characters handlerMethodName keeps (its /[^A-Za-z0-9]+/ separates words).
+type Alphanumeric = CharsOf<"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789">;
+
+// Capitalises each run of letters and digits and drops everything between them, as handlerMethodName does.
+type PascalWords<
+  S extends string,
+  Done extends string = "",
+  AtWordStart extends boolean = true,
+> = S extends `${infer Char}${infer Rest}`
+  ? Char extends Alphanumeric
+    ? PascalWords<Rest, `${Done}${AtWordStart extends true ? Uppercase<Char> : Char}`, false>
+    : PascalWords<Rest, Done, true>
+  : Done;
+
+/** The convention method name for an event type, at the type level: `HandlerName<"order.placed">` is `"onOrderPlaced"`. */
+export type HandlerName<Type extends string> = `on${PascalWords<Type>}`;
+
+/**
+ * Every convention handler of an event union, by name. A class that declares its handlers public and
+ * `implements ConventionHandlers<State, Event>` gets every mistake as a compile error: a misspelt or
+ * missing handler (the right name is then missing), wrong data, a wrong return type.
+ */
+export type ConventionHandlers<State, E extends DomainEvent> = {
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that mutates `this.state` has a body with no return
+  [Type in E["type"] as HandlerName<Type>]: (event: AppliedEvent<EventOfType<E, Type>>) => State | void;
+};
+
+/** The event union of an aggregate class's instances: `EventsOf<Cart>`. */
+export type EventsOf<A extends AnyAggregate> = NonNullable<A["~types"]>["event"];
+/** The state type of an aggregate class's instances: `StateOf<Cart>`. */
+export type StateOf<A extends AnyAggregate> = NonNullable<A["~types"]>["state"];
+
+/**
+ * The state as readers see it: read-only when it is an object. (A plain `Readonly<State>` would make
+ * `AnyAggregate`'s state `Readonly<any>`, an object type that aggregates with a number state do not fit.)
+ */
+export type ReadonlyState<State> = State extends object ? Readonly<State> : State;
+
 /** Any aggregate, whatever its state and events: the bound of repositories and test helpers. */
 // biome-ignore lint/suspicious/noExplicitAny: state and event types vary per aggregate class
 export type AnyAggregate = AggregateRoot<any, any>;
@@ -39,6 +92,16 @@ const handlerCache = new WeakMap<object, Map<string, Handler | null>>();
  * `this.state` or return the new state.
  */
 export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> {
+  /**
+   * Every `on...` member is a convention handler, so TypeScript checks each against the event union:
+   * its parameter must be one of the events (a handler with the wrong data type is a compile error)
+   * and it must return the state or nothing. (Method names themselves cannot be checked while the
+   * handlers are protected; the handler map's keys are, and a missing handler's error names the
+   * closest method it found.)
+   */
+  [handler: `on${string}`]: ConventionHandler<State, E> | undefined;
+  /** Type-level only (nothing at run time): lets `EventsOf<A>` and `StateOf<A>` read the type parameters. */
+  declare readonly "~types"?: { readonly state: State; readonly event: E };
   readonly id: string;
   protected state: State;
   #version = 0;
@@ -65,8 +128,8 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     return this.#persistedVersion;
   }
 
-  get currentState(): Readonly<State> {
-    return this.state;
+  get currentState(): ReadonlyState<State> {
+    return this.state as ReadonlyState<State>;
   }
 
   get uncommittedEvents(): readonly NewEvent<E["type"], E["data"]>[] {
@@ -162,7 +225,14 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
       handler = this.#resolveHandler(type);
       table.set(type, handler);
     }
-    if (handler === null) throw new HandlerNotFoundError("event", type);
+    if (handler === null) {
+      const method = handlerMethodName(type);
+      throw new HandlerNotFoundError("event", type, {
+        aggregate: this.constructor.name || "The aggregate",
+        method,
+        registered: conventionMethods(this),
+      });
+    }
     return handler;
   }
 
@@ -177,6 +247,23 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     if (typeof method === "function") return (aggregate, event) => method.call(aggregate, event);
     return null;
   }
+}
+
+/** The `on...` methods a subclass declares: candidates for "did you mean" when a handler is missing. */
+function conventionMethods(aggregate: object): string[] {
+  const names = new Set<string>();
+  for (
+    let proto = Object.getPrototypeOf(aggregate);
+    proto !== null && proto !== AggregateRoot.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (/^on[A-Z0-9]/.test(name) && typeof Object.getOwnPropertyDescriptor(proto, name)?.value === "function") {
+        names.add(name);
+      }
+    }
+  }
+  return [...names];
 }
 
 /** `OrderPlaced`, `order.placed`, `order-placed` and `order_placed` all become `onOrderPlaced`. */

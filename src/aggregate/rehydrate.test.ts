@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { HandlerNotFoundError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { AggregateRoot, type EventHandlerMap } from "./aggregate-root.js";
+import { AggregateRoot, type EventHandlerMap, type EventOfType } from "./aggregate-root.js";
 
 type Ev = { type: "Added"; data: { n: number } } | { type: "Doubled"; data: null } | { type: "Unknown"; data: null };
 
@@ -25,7 +25,7 @@ class Calc extends AggregateRoot<{ value: number }, Ev> {
   get value(): number {
     return this.state.value;
   }
-  protected onAdded(event: { data: { n: number } }): void {
+  protected onAdded(event: EventOfType<Ev, "Added">): void {
     this.state.value += event.data.n;
   }
   protected onDoubled(): void {
@@ -34,7 +34,7 @@ class Calc extends AggregateRoot<{ value: number }, Ev> {
 }
 
 class TenfoldCalc extends Calc {
-  protected override onAdded(event: { data: { n: number } }): void {
+  protected override onAdded(event: EventOfType<Ev, "Added">): void {
     this.state.value += 10 * event.data.n;
   }
 }

@@ -51,7 +51,10 @@ export abstract class CheckpointStore {
 
 /** The error a failed compare-and-set raises; adapters call this so every store reports it alike. */
 export function checkpointConflict(id: string, expected: number, actual: number | undefined): ConcurrencyError {
-  return new ConcurrencyError(id, expected, actual ?? 0);
+  return new ConcurrencyError(id, expected, actual ?? 0, {
+    subject: "Checkpoint",
+    hint: "another runner moved this checkpoint since it was loaded; only one runner may own a checkpoint at a time",
+  });
 }
 
 export function assertCheckpointId(id: unknown): asserts id is string {

@@ -1,4 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
+import { isWellFormed, LONE_SURROGATE } from "../internal/unicode.js";
 
 /**
  * Remembers which events a consumer has handled, so a message delivered twice (SQS delivers at
@@ -19,9 +20,11 @@ export const MAX_DEDUP_ID_LENGTH = 512;
 
 /** What every DedupStore refuses alike; stores with stricter text rules add their own issues. */
 export function dedupIdIssues(eventId: unknown): Issue[] {
-  return typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_DEDUP_ID_LENGTH
-    ? [{ path: ["eventId"], message: `must be a string of 1 to ${MAX_DEDUP_ID_LENGTH} characters` }]
-    : [];
+  if (typeof eventId !== "string" || eventId.length === 0 || eventId.length > MAX_DEDUP_ID_LENGTH) {
+    return [{ path: ["eventId"], message: `must be a string of 1 to ${MAX_DEDUP_ID_LENGTH} characters` }];
+  }
+  // A lone surrogate would be stored as "?" by some backends, merging distinct ids into one.
+  return isWellFormed(eventId) ? [] : [{ path: ["eventId"], message: LONE_SURROGATE }];
 }
 
 /** @throws {ValidationError} an id that is not a string of 1 to {@link MAX_DEDUP_ID_LENGTH} characters. */

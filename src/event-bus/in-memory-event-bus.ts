@@ -1,6 +1,7 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
+import { kindOf } from "../internal/validate.js";
 import {
   defaultOnError,
   EventBus,
@@ -38,7 +39,9 @@ export class InMemoryEventBus extends EventBus {
 
   subscribe(pattern: SubscriptionPattern, handler: EventHandler, options: SubscribeOptions = {}): Unsubscribe {
     if (typeof handler !== "function") {
-      throw new ValidationError("Invalid subscription", [{ path: ["handler"], message: "handler must be a function" }]);
+      throw new ValidationError("Invalid subscription", [
+        { path: ["handler"], message: `must be a function, got ${kindOf(handler)}` },
+      ]);
     }
     if (
       typeof pattern !== "object" ||

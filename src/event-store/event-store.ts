@@ -2,6 +2,7 @@ import { ConcurrencyError, ValidationError } from "../errors.js";
 import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
+import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
@@ -30,6 +31,12 @@ export interface EventStoreOptions {
    * from the store (`subscribeToAll` from a checkpoint). Defaults to `console.error`.
    */
   readonly onPublishError?: PublishErrorHook;
+  /**
+   * How deeply arrays and objects may nest in event data and metadata: deeper events are refused
+   * with a `ValidationError` naming the limit, before anything is written. An integer from 1 to
+   * 1,000; defaults to {@link DEFAULT_MAX_JSON_DEPTH} (64).
+   */
+  readonly maxJsonDepth?: number;
 }
 
 /**
@@ -42,10 +49,14 @@ export abstract class EventStore {
   readonly #bus: EventPublisher | undefined;
   readonly #onPublishError: PublishErrorHook;
   readonly #waiters = new Set<() => void>();
+  /** The nesting limit of event data and metadata, as configured: adapters that check data themselves use it. */
+  protected readonly maxJsonDepth: number;
 
   constructor(options: EventStoreOptions = {}) {
     this.#bus = options.bus;
     this.#onPublishError = options.onPublishError ?? defaultOnPublishError;
+    this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    assertMaxJsonDepth(this.maxJsonDepth);
   }
 
   /**
@@ -62,7 +73,7 @@ export abstract class EventStore {
     assertStreamId(streamId);
     const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
     assertExpectedVersion(expectedVersion);
-    const pending = prepareEvents(events, options.metadata);
+    const pending = prepareEvents(events, options.metadata, new Date(), { maxJsonDepth: this.maxJsonDepth });
     if (pending.length === 0) {
       const version = await this.streamVersion(streamId);
       checkExpectedVersion(streamId, expectedVersion, version);

@@ -1,7 +1,8 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
-import { deepEqual, deepFreeze } from "../internal/deep-equal.js";
+import { deepFreeze } from "../internal/deep-equal.js";
 import { type CommitResult, checkExpectedVersion, EventStore, type EventStoreOptions } from "./event-store.js";
+import { assertUnchangedRetry } from "./retried-append.js";
 import type { EventStoreCapabilities, ExpectedVersion, ReadAllOptions, ReadStreamOptions } from "./types.js";
 
 /**
@@ -93,18 +94,7 @@ export class InMemoryEventStore extends EventStore {
       replay.length === events.length &&
       replay.every((e, i) => e.id === events[i]?.id)
     ) {
-      // The same ids with another type or data are a client bug, not a retry (metadata may differ).
-      const changed = events.flatMap((event, i) =>
-        event.type === replay[i]?.type && deepEqual(event.data, replay[i]?.data)
-          ? []
-          : [{ path: [i], message: `event ${event.id} is stored with another type or data` }],
-      );
-      if (changed.length > 0) {
-        throw new ValidationError(
-          "Event ids already used for other events: a retry must repeat the append unchanged",
-          changed,
-        );
-      }
+      assertUnchangedRetry(events, replay);
       return replay;
     }
     throw new ValidationError("Event ids already used", [

@@ -1,6 +1,6 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { assertNonNegativeInteger, assertPositiveInteger } from "../internal/validate.js";
+import { assertDelayMs, assertNonNegativeInteger, assertPositiveInteger, kindOf } from "../internal/validate.js";
 import type { ReadAllOptions } from "./types.js";
 
 export interface SubscribeToAllOptions {
@@ -40,14 +40,23 @@ export function startSubscription(
     throw new ValidationError("This store has no global order to subscribe to");
   }
   if (typeof options?.handler !== "function") {
-    throw new ValidationError("Invalid subscription", [{ path: ["handler"], message: "handler must be a function" }]);
+    throw new ValidationError("Invalid subscription", [
+      { path: ["handler"], message: `must be a function, got ${kindOf(options?.handler)}` },
+    ]);
   }
   const after = options.after ?? 0;
   assertNonNegativeInteger(after, "after");
   const batchSize = options.batchSize ?? 100;
   assertPositiveInteger(batchSize, "batchSize");
-  const pollIntervalMs = options.pollIntervalMs ?? 500;
-  const retryDelayMs = options.retryDelayMs ?? 1000;
+  const pollIntervalMs = options.pollIntervalMs === undefined ? 500 : options.pollIntervalMs;
+  assertDelayMs(pollIntervalMs, "pollIntervalMs");
+  const retryDelayMs = options.retryDelayMs === undefined ? 1000 : options.retryDelayMs;
+  assertDelayMs(retryDelayMs, "retryDelayMs");
+  if (options.onError !== undefined && typeof options.onError !== "function") {
+    throw new ValidationError("Invalid subscription", [
+      { path: ["onError"], message: `must be a function, got ${kindOf(options.onError)}` },
+    ]);
+  }
   const onError =
     options.onError ?? ((error: unknown) => console.error("[eventflows] subscription handler failed", error));
 

@@ -1,6 +1,6 @@
 import { type Issue, ValidationError } from "../errors.js";
 import { isUlid, ulid } from "../ids.js";
-import { jsonIssues } from "../internal/json.js";
+import { type JsonIssuesOptions, jsonIssues } from "../internal/json.js";
 import { MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 
 /**
@@ -68,6 +68,11 @@ export function createEvent<Type extends string, Data>(
   return metadata === undefined ? { type, data } : { type, data, metadata };
 }
 
+export interface PrepareEventsOptions {
+  /** How deeply data and metadata may nest; defaults to `DEFAULT_MAX_JSON_DEPTH` (64). */
+  readonly maxJsonDepth?: number;
+}
+
 /**
  * Validates events on their way into a store and fixes their ids and timestamps. Every problem in
  * the batch is collected into one {@link ValidationError}, thrown before anything is written.
@@ -76,12 +81,14 @@ export function prepareEvents(
   events: readonly NewEvent[],
   shared: EventMetadata | undefined,
   now: Date = new Date(),
+  options: PrepareEventsOptions = {},
 ): PendingEvent[] {
+  const limits = { maxDepth: options.maxJsonDepth };
   if (!Array.isArray(events)) {
     throw new ValidationError("Invalid events", [{ path: [], message: "events must be an array" }]);
   }
   const issues: Issue[] = [];
-  if (shared !== undefined) issues.push(...metadataIssues(shared, ["options", "metadata"]));
+  if (shared !== undefined) issues.push(...metadataIssues(shared, ["options", "metadata"], limits));
   const timestamp = now.toISOString();
   const ids = new Set<string>();
   const pending: PendingEvent[] = [];
@@ -92,8 +99,8 @@ export function prepareEvents(
     }
     issues.push(...nameIssues(event.type, "event type", MAX_TYPE_LENGTH, [index, "type"]));
     if (!("data" in event)) issues.push({ path: [index, "data"], message: "data is required (use null for none)" });
-    else issues.push(...jsonIssues(event.data, [index, "data"]));
-    if (event.metadata !== undefined) issues.push(...metadataIssues(event.metadata, [index, "metadata"]));
+    else issues.push(...jsonIssues(event.data, [index, "data"], limits));
+    if (event.metadata !== undefined) issues.push(...metadataIssues(event.metadata, [index, "metadata"], limits));
     let id = event.id;
     if (id === undefined) id = ulid();
     else if (!isUlid(id)) issues.push({ path: [index, "id"], message: "an event id must be a ULID" });
@@ -113,11 +120,11 @@ export function prepareEvents(
   return pending;
 }
 
-function metadataIssues(metadata: unknown, path: (string | number)[]): Issue[] {
+function metadataIssues(metadata: unknown, path: (string | number)[], limits: JsonIssuesOptions): Issue[] {
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     return [{ path, message: "metadata must be a plain object" }];
   }
-  const issues = jsonIssues(metadata, path);
+  const issues = jsonIssues(metadata, path, limits);
   const m = metadata as EventMetadata;
   for (const key of ["correlationId", "causationId", "traceparent", "tracestate"] as const) {
     if (m[key] !== undefined && typeof m[key] !== "string")

@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import { assertStreamId } from "../internal/validate.js";
+import { assertStreamId, kindOf, MAX_STREAM_ID_LENGTH, nameIssues } from "../internal/validate.js";
 
 /**
  * Stream names are `<category>-<id>`, e.g. `Order-01J9Z…`. The category is everything before the
@@ -9,9 +9,8 @@ export const STREAM_SEPARATOR = "-";
 
 export function streamName(category: string, id: string): string {
   assertCategory(category);
-  if (typeof id !== "string" || id.length === 0) {
-    throw new ValidationError("Invalid stream id", [{ path: ["id"], message: "id must be a non-empty string" }]);
-  }
+  const idIssues = nameIssues(id, "the id", MAX_STREAM_ID_LENGTH);
+  if (idIssues.length > 0) throw new ValidationError("Invalid stream id", idIssues);
   const name = `${category}${STREAM_SEPARATOR}${id}`;
   assertStreamId(name);
   return name;
@@ -57,9 +56,12 @@ export function defineStream(category: string): EventStream {
 }
 
 function assertCategory(category: unknown): asserts category is string {
-  if (typeof category !== "string" || category.length === 0 || category.includes(STREAM_SEPARATOR)) {
-    throw new ValidationError("Invalid stream category", [
-      { path: ["category"], message: `a category is a non-empty string without "${STREAM_SEPARATOR}"` },
-    ]);
+  const issues = nameIssues(category, "the category", MAX_STREAM_ID_LENGTH);
+  if (issues.length === 0 && (category as string).includes(STREAM_SEPARATOR)) {
+    issues.push({
+      path: [],
+      message: `${kindOf(category)} contains "${STREAM_SEPARATOR}", which separates a stream's category from its id`,
+    });
   }
+  if (issues.length > 0) throw new ValidationError("Invalid stream category", issues);
 }

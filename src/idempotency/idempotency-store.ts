@@ -4,6 +4,7 @@
  * in-memory store is here, shared ones are in the PostgreSQL and DynamoDB adapters.
  */
 import { type Issue, ValidationError } from "../errors.js";
+import { isWellFormed, LONE_SURROGATE } from "../internal/unicode.js";
 
 /** Longest key accepted: room for a UUID or ULID with a client prefix. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -50,6 +51,8 @@ export function idempotencyInputIssues(key: unknown, fingerprint: unknown, ...re
   const issues: Issue[] = [];
   if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` });
+  } else if (!isWellFormed(key)) {
+    issues.push({ path: ["key"], message: LONE_SURROGATE });
   }
   if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
     issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });

@@ -1,63 +1,164 @@
-import type { Issue } from "../errors.js";
+import { type Issue, ValidationError } from "../errors.js";
+import { isWellFormed, LONE_SURROGATE } from "./unicode.js";
 
 /** A value that survives `JSON.stringify` / `JSON.parse` unchanged. Stores keep event data as this. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue | undefined };
 
 /**
- * Finds what in a value would not survive a JSON round trip: BigInt, functions, symbols, cycles,
- * non-finite numbers, and objects that are not plain (Date, Map, Set, class instances), which JSON
- * would silently turn into something else. Returns the issues; an empty list means the value is JSON.
+ * How deeply arrays and objects may nest in event data and metadata, by default: `{ a: [1] }` is 2
+ * levels deep. Deeper data is refused with a {@link ValidationError}, so no store, serializer or
+ * reader (`JSON.stringify`, `JSON.parse`, a driver) recurses far enough to exhaust its stack.
  */
-export function jsonIssues(value: unknown, basePath: readonly (string | number)[] = []): Issue[] {
-  const issues: Issue[] = [];
-  const seen = new Set<object>();
-  const visit = (current: unknown, path: (string | number)[]): void => {
-    if (issues.length >= 10) return;
-    switch (typeof current) {
-      case "string":
-      case "boolean":
-        return;
-      case "number":
-        if (!Number.isFinite(current)) issues.push({ path, message: `${current} is not a JSON number` });
-        return;
-      case "bigint":
-        issues.push({ path, message: "BigInt is not JSON; encode it as a string" });
-        return;
-      case "function":
-      case "symbol":
-        issues.push({ path, message: `a ${typeof current} is not JSON data` });
-        return;
-      case "undefined":
-        if (path.length === basePath.length || typeof path[path.length - 1] === "number") {
-          issues.push({ path, message: "undefined is not JSON data" });
-        }
-        return;
+export const DEFAULT_MAX_JSON_DEPTH = 64;
+/** The highest `maxJsonDepth` a store accepts: deep enough for any document, shallow enough for every runtime's `JSON.stringify`. */
+export const MAX_JSON_DEPTH_LIMIT = 1000;
+
+export interface JsonIssuesOptions {
+  /** How deeply arrays and objects may nest. Defaults to {@link DEFAULT_MAX_JSON_DEPTH}. */
+  readonly maxDepth?: number;
+}
+
+/** Checks a configured nesting limit: an integer from 1 to {@link MAX_JSON_DEPTH_LIMIT}. */
+export function assertMaxJsonDepth(value: unknown, what = "maxJsonDepth"): asserts value is number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > MAX_JSON_DEPTH_LIMIT) {
+    throw new ValidationError(`Invalid ${what}`, [
+      { path: [what], message: `${what} must be an integer from 1 to ${MAX_JSON_DEPTH_LIMIT}, got ${String(value)}` },
+    ]);
+  }
+}
+
+// A container being walked. Paths are kept as parent links and spelled out only for an issue, so a
+// deep value costs one small object per level, not a copy of the path per level.
+interface Frame {
+  readonly value: object;
+  readonly key: string | number | undefined;
+  readonly parent: Frame | undefined;
+  readonly depth: number;
+  /** The object's keys; undefined for an array. */
+  readonly keys: readonly string[] | undefined;
+  /** The next child to look at. */
+  next: number;
+}
+
+const MAX_ISSUES = 10;
+
+/**
+ * Finds what in a value would not survive a JSON round trip: BigInt, functions, symbols, cycles,
+ * non-finite numbers, objects that are not plain (Date, Map, Set, class instances), which JSON
+ * would silently turn into something else, strings and keys with lone surrogates, and nesting
+ * deeper than `maxDepth`. Returns at most 10 issues, in document order; an empty list means the
+ * value is JSON. Iterative (a stack of containers, each with a cursor) and linear in the size of
+ * the value, whatever its depth.
+ */
+export function jsonIssues(
+  value: unknown,
+  basePath: readonly (string | number)[] = [],
+  options: JsonIssuesOptions = {},
+): Issue[] {
+  const walk: Walk = {
+    basePath,
+    maxDepth: options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH,
+    issues: [],
+    ancestors: new Set(),
+    stack: [],
+  };
+  enter(walk, value, undefined, undefined);
+  const { stack, issues } = walk;
+  while (stack.length > 0 && issues.length < MAX_ISSUES) {
+    const frame = stack[stack.length - 1] as Frame;
+    const { keys } = frame;
+    if (keys === undefined) {
+      const array = frame.value as unknown[];
+      if (frame.next < array.length) {
+        const index = frame.next++;
+        enter(walk, array[index], frame, index);
+        continue;
+      }
+    } else if (frame.next < keys.length) {
+      const key = keys[frame.next++] as string;
+      if (!isWellFormed(key)) report(walk, frame, key, `a key ${LONE_SURROGATE}`);
+      enter(walk, (frame.value as Record<string, unknown>)[key], frame, key);
+      continue;
     }
-    if (current === null) return;
-    const obj = current as object;
-    if (seen.has(obj)) {
-      issues.push({ path, message: "circular reference" });
-      return;
-    }
-    if (Array.isArray(obj)) {
-      seen.add(obj);
-      for (let i = 0; i < obj.length; i++) visit(obj[i], [...path, i]);
-      seen.delete(obj);
-      return;
-    }
+    // Every child is done: the container is no longer an ancestor of what comes next.
+    stack.pop();
+    walk.ancestors.delete(frame.value);
+  }
+  return issues.length > MAX_ISSUES ? issues.slice(0, MAX_ISSUES) : issues;
+}
+
+// The state of one check, passed to plain functions: no closures made per call on the hot path.
+interface Walk {
+  readonly basePath: readonly (string | number)[];
+  readonly maxDepth: number;
+  readonly issues: Issue[];
+  readonly ancestors: Set<object>;
+  readonly stack: Frame[];
+}
+
+// Checks one value; a container that passes is entered (pushed), everything else is settled here.
+function enter(walk: Walk, child: unknown, parent: Frame | undefined, key: string | number | undefined): void {
+  const problem = scalarIssue(child, key === undefined || typeof key === "number");
+  if (problem !== CONTAINER) {
+    if (problem !== undefined) report(walk, parent, key, problem);
+    return;
+  }
+  const obj = child as object;
+  if (walk.ancestors.has(obj)) {
+    report(walk, parent, key, "circular reference");
+    return;
+  }
+  const isArray = Array.isArray(obj);
+  if (!isArray) {
     const proto = Object.getPrototypeOf(obj);
     if (proto !== Object.prototype && proto !== null) {
       const kind =
         obj instanceof Date ? "a Date (use toISOString())" : `an instance of ${proto?.constructor?.name ?? "a class"}`;
-      issues.push({ path, message: `${kind} is not plain JSON data` });
+      report(walk, parent, key, `${kind} is not plain JSON data`);
       return;
     }
-    seen.add(obj);
-    for (const key of Object.keys(obj)) visit((obj as Record<string, unknown>)[key], [...path, key]);
-    seen.delete(obj);
-  };
-  visit(value, [...basePath]);
-  return issues;
+  }
+  const depth = (parent === undefined ? 0 : parent.depth) + 1;
+  if (depth > walk.maxDepth) {
+    report(walk, parent, key, `nested deeper than the limit of ${walk.maxDepth} levels of arrays and objects`);
+    return;
+  }
+  walk.ancestors.add(obj);
+  walk.stack.push({ value: obj, key, parent, depth, keys: isArray ? undefined : Object.keys(obj), next: 0 });
+}
+
+function report(walk: Walk, parent: Frame | undefined, key: string | number | undefined, message: string): void {
+  const path: (string | number)[] = key === undefined ? [] : [key];
+  for (let at = parent; at?.key !== undefined; at = at.parent) path.push(at.key);
+  path.reverse();
+  walk.issues.push({ path: [...walk.basePath, ...path], message });
+}
+
+const CONTAINER = Symbol("container");
+
+/**
+ * What is wrong with a value that is not an array or object, CONTAINER for one that is (its own
+ * checks need the walk), undefined for a good scalar. `undefined` is dropped by JSON as a property,
+ * which is harmless; at the top or in an array it is not.
+ */
+function scalarIssue(value: unknown, topOrArrayItem: boolean): string | undefined | typeof CONTAINER {
+  switch (typeof value) {
+    case "boolean":
+      return undefined;
+    case "string":
+      return isWellFormed(value) ? undefined : `a string ${LONE_SURROGATE}`;
+    case "number":
+      return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
+    case "bigint":
+      return "BigInt is not JSON; encode it as a string";
+    case "function":
+    case "symbol":
+      return `a ${typeof value} is not JSON data`;
+    case "undefined":
+      return topOrArrayItem ? "undefined is not JSON data" : undefined;
+    default:
+      return value === null ? undefined : CONTAINER;
+  }
 }
 
 /** UTF-8 length of a string without allocating the encoded bytes. */

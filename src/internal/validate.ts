@@ -1,4 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
+import { isWellFormed, LONE_SURROGATE } from "./unicode.js";
 
 /** Longest stream id accepted, in characters. Fits a DynamoDB partition key and a btree index entry. */
 export const MAX_STREAM_ID_LENGTH = 512;
@@ -9,11 +10,18 @@ export const MAX_TYPE_LENGTH = 256;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/**
+ * The one check of every name the core stores or routes by (stream ids, event/command/query types,
+ * checkpoint ids, keys): a string, not blank, at most `maxLength` UTF-16 units, no control characters,
+ * and well-formed Unicode (a lone surrogate has no UTF-8 form, so backends would merge or refuse it).
+ */
 export function nameIssues(value: unknown, what: string, maxLength: number, path: (string | number)[] = []): Issue[] {
   if (typeof value !== "string") return [{ path, message: `${what} must be a string, got ${kindOf(value)}` }];
-  if (value.trim().length === 0) return [{ path, message: `${what} must not be empty` }];
+  if (value.length === 0) return [{ path, message: `${what} must not be empty` }];
+  if (value.trim().length === 0) return [{ path, message: `${what} must not be only whitespace` }];
   if (value.length > maxLength) return [{ path, message: `${what} is ${value.length} characters, over ${maxLength}` }];
   if (CONTROL.test(value)) return [{ path, message: `${what} must not contain control characters` }];
+  if (!isWellFormed(value)) return [{ path, message: `${what} ${LONE_SURROGATE}` }];
   return [];
 }
 
@@ -38,6 +46,18 @@ export function assertNonNegativeInteger(value: unknown, what: string): asserts 
 export function assertPositiveInteger(value: unknown, what: string): asserts value is number {
   assertNonNegativeInteger(value, what);
   if (value === 0) throw new ValidationError(`Invalid ${what}`, [{ path: [], message: `${what} must be at least 1` }]);
+}
+
+/** The longest delay `setTimeout` honours; a longer one fires at once on every runtime. */
+export const MAX_DELAY_MS = 2_147_483_647;
+
+/** A wait in milliseconds: a finite number from 0 to {@link MAX_DELAY_MS}. */
+export function assertDelayMs(value: unknown, what: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_DELAY_MS) {
+    throw new ValidationError(`Invalid ${what}`, [
+      { path: [what], message: `must be a number of milliseconds from 0 to ${MAX_DELAY_MS}, got ${kindOf(value)}` },
+    ]);
+  }
 }
 
 export function kindOf(value: unknown): string {

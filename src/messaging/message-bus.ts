@@ -1,5 +1,5 @@
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
-import { assertTypeName } from "../internal/validate.js";
+import { assertTypeName, kindOf } from "../internal/validate.js";
 import {
   DispatchedMessage,
   type ExecuteOptions,
@@ -84,7 +84,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     assertTypeName(type, `${this.#kind} type`);
     if (typeof handler !== "function") {
       throw new ValidationError(`Invalid ${this.#kind} handler`, [
-        { path: [type], message: "handler must be a function" },
+        { path: [type], message: `the handler must be a function, got ${kindOf(handler)}` },
       ]);
     }
     if (this.#handlers.has(type)) throw new DuplicateHandlerError(this.#kind, type);
@@ -104,6 +104,19 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
 
   registeredTypes(): (keyof M & string)[] {
     return [...this.#handlers.keys()];
+  }
+
+  /**
+   * A start-up check that every type of `M` has a handler. TypeScript types are gone at run time, so
+   * pass an object with a key per type (the valibot schemas given to `validation`, or `{ A: true, ... }`):
+   * the compiler refuses one that misses a type of `M`, and this call refuses a type with no handler.
+   * @throws {HandlerNotFoundError} naming every type without a handler.
+   */
+  assertAllHandled(types: { readonly [T in keyof M & string]: unknown }): void {
+    const missing = Object.keys(types).filter((type) => !this.#handlers.has(type));
+    const first = missing[0];
+    if (first === undefined) return;
+    throw new HandlerNotFoundError(this.#kind, first, { missing, registered: [...this.#handlers.keys()] });
   }
 
   /** Adds a middleware; the first added is the outermost. */
@@ -154,7 +167,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       handler = this.#handlers.get(type);
       if (handler === undefined) {
         assertTypeName(type, `${this.#kind} type`);
-        throw new HandlerNotFoundError(this.#kind, type);
+        throw new HandlerNotFoundError(this.#kind, type, { registered: [...this.#handlers.keys()] });
       }
       message = new DispatchedMessage(this.#kind, type, payload, options?.metadata ?? {}, options?.signal, options?.id);
     } catch (error) {

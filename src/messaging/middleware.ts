@@ -1,20 +1,32 @@
 import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
 import { type Issue, isConcurrencyError, ValidationError } from "../errors.js";
+import { assertDelayMs, kindOf } from "../internal/validate.js";
+import type { MessageMap, PayloadOf } from "./message.js";
 import type { Middleware } from "./message-bus.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a schema of any input and output
 export type AnySchema = BaseSchema<unknown, any, BaseIssue<unknown>>;
 
 /**
+ * A schema per message type whose output is that type's payload: with a message map
+ * (`PayloadSchemas<Commands>`), a schema that produces something else is a compile error.
+ */
+export type PayloadSchemas<M extends MessageMap = MessageMap> = {
+  // biome-ignore lint/suspicious/noExplicitAny: any input: the caller decides what arrives
+  readonly [T in keyof M & string]?: BaseSchema<any, PayloadOf<M, T>, BaseIssue<unknown>>;
+};
+
+/**
  * Validates each payload with the valibot schema registered for its type, before the handler runs.
  * The handler receives the schema's output (so transforms and defaults apply). Types without a
- * schema pass through.
+ * schema pass through. Give the message map (`validation<Commands>({...})`) to check each schema's
+ * output against its payload type.
  * @throws {ValidationError} with one issue per problem valibot found.
  */
-export function validation(schemas: Readonly<Record<string, AnySchema>>): Middleware {
+export function validation<M extends MessageMap = MessageMap>(schemas: PayloadSchemas<M>): Middleware {
   // Not `async`: returning `next()`'s promise from an async function would cost two more microtask hops.
   return (message, next) => {
-    const schema = schemas[message.type];
+    const schema = (schemas as Readonly<Record<string, AnySchema | undefined>>)[message.type];
     if (schema === undefined) return next();
     let parsed: ReturnType<typeof safeParse<AnySchema>>;
     try {
@@ -32,13 +44,90 @@ export function validation(schemas: Readonly<Record<string, AnySchema>>): Middle
   };
 }
 
-/** valibot's issue (with its `path` of items) as our {@link Issue}. */
+/**
+ * valibot's issue (with its `path` of items) as our {@link Issue}. A schema's own message is kept;
+ * valibot's default ones ("Invalid length: Expected >=1 but received 0") become sentences that say
+ * what is wanted ("must be at least 1 characters long, got 0").
+ */
 export function toIssue(issue: BaseIssue<unknown>): Issue {
   const path = (issue.path ?? []).map((item) => {
     const key = (item as { key?: unknown }).key;
     return typeof key === "number" ? key : String(key);
   });
-  return { path, message: issue.message };
+  return { path, message: readableMessage(issue) };
+}
+
+// valibot's default message; any other message was written by the schema's author and is kept.
+const DEFAULT_MESSAGE = /^Invalid [^:]+: (?:Expected [\s\S]* but r|R)eceived /;
+
+function readableMessage(issue: BaseIssue<unknown>): string {
+  if (!DEFAULT_MESSAGE.test(issue.message)) return issue.message;
+  const got = clip(issue.received);
+  if (issue.kind === "schema") {
+    if (issue.message.startsWith("Invalid key:")) return got === "undefined" ? "is required" : "is not allowed here";
+    return `must be ${describeExpected(issue.expected)}, got ${got}`;
+  }
+  const requirement = issue.requirement as unknown;
+  const wanted = requirement instanceof RegExp ? String(requirement) : clip(String(requirement));
+  const length = (bound: string) =>
+    typeof issue.input === "string"
+      ? `must be ${bound} ${wanted} characters long, got ${got}`
+      : `must have ${bound} ${wanted} items, got ${got}`;
+  switch (issue.type) {
+    case "min_length":
+      return length("at least");
+    case "max_length":
+      return length("at most");
+    case "length":
+      return length("exactly");
+    case "non_empty":
+      return "must not be empty";
+    case "min_value":
+      return `must be at least ${wanted}, got ${got}`;
+    case "max_value":
+      return `must be at most ${wanted}, got ${got}`;
+    case "integer":
+      return `must be an integer, got ${got}`;
+    case "regex":
+      return `must match ${wanted}, got ${got}`;
+    case "email":
+      return `must be an email address, got ${got}`;
+    case "url":
+      return `must be a URL, got ${got}`;
+    case "uuid":
+      return `must be a UUID, got ${got}`;
+    case "ulid":
+      return `must be a ULID, got ${got}`;
+    default:
+      return `fails the ${issue.type.replaceAll("_", " ")} check${issue.expected === null ? "" : ` (expected ${clip(issue.expected)})`}, got ${got}`;
+  }
+}
+
+function describeExpected(expected: string | null): string {
+  switch (expected) {
+    case null:
+      return "something else";
+    case "string":
+    case "number":
+    case "boolean":
+    case "bigint":
+    case "symbol":
+    case "function":
+      return `a ${expected}`;
+    case "Object":
+      return "an object";
+    case "Array":
+      return "an array";
+    case "Date":
+      return "a Date";
+    default:
+      return expected.includes(" | ") ? `one of ${clip(expected.replace(/^\((.*)\)$/, "$1"))}` : clip(expected);
+  }
+}
+
+// Received values go into messages that can reach HTTP clients and logs: never a whole payload.
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 export interface RetryOptions {
@@ -53,13 +142,14 @@ export interface RetryOptions {
  * its aggregate and decides again. The last error is rethrown once attempts run out.
  */
 export function retryOnConcurrency(options: RetryOptions = {}): Middleware {
-  const maxAttempts = options.maxAttempts ?? 3;
-  const baseDelayMs = options.baseDelayMs ?? 10;
+  const maxAttempts = options.maxAttempts === undefined ? 3 : options.maxAttempts;
+  const baseDelayMs = options.baseDelayMs === undefined ? 10 : options.baseDelayMs;
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
     throw new ValidationError("Invalid retry options", [
-      { path: ["maxAttempts"], message: "must be a positive integer" },
+      { path: ["maxAttempts"], message: `must be a positive integer, got ${kindOf(maxAttempts)}` },
     ]);
   }
+  assertDelayMs(baseDelayMs, "baseDelayMs");
   return async (_message, next) => {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -51,6 +51,6 @@ describe("QueryBus", () => {
     const error = await bus.execute("GetUser", { id: "x" }).catch((e) => e);
     expect(error).toBeInstanceOf(HandlerNotFoundError);
     expect(error.kind).toBe("query");
-    expect(error.message).toBe('No query handler is registered for "GetUser"');
+    expect(error.message).toBe('No query handler is registered for "GetUser"; no query handlers are registered at all');
   });
 });

@@ -1,3 +1,5 @@
+import { PayloadTooLargeError } from "../errors.js";
+
 /** Formats of the web `CompressionStream`, available in Workers, Node 18+, Bun, Deno and browsers. */
 export type CompressionFormat = "gzip" | "deflate" | "deflate-raw";
 
@@ -8,16 +10,28 @@ export function compress(bytes: Uint8Array, format: CompressionFormat = "gzip"):
   return pipe(bytes, new CompressionStream(format));
 }
 
-/** Reverses {@link compress}. Rejects (a TypeError in most runtimes) when the bytes are not valid `format` data. */
-export function decompress(bytes: Uint8Array, format: CompressionFormat = "gzip"): Promise<Uint8Array> {
-  return pipe(bytes, new DecompressionStream(format));
+/**
+ * Reverses {@link compress}. Rejects (a TypeError in most runtimes) when the bytes are not valid
+ * `format` data, and with a {@link PayloadTooLargeError} as soon as the output passes `maxBytes`:
+ * reading stops there, so a small payload that inflates enormously costs little more than `maxBytes`.
+ */
+export function decompress(
+  bytes: Uint8Array,
+  format: CompressionFormat = "gzip",
+  maxBytes: number = Number.POSITIVE_INFINITY,
+): Promise<Uint8Array> {
+  return pipe(bytes, new DecompressionStream(format), maxBytes);
 }
 
 export function isCompressionFormat(value: unknown): value is CompressionFormat {
   return COMPRESSION_FORMATS.includes(value as CompressionFormat);
 }
 
-async function pipe(bytes: Uint8Array, transform: ReadableWritablePair<Uint8Array, BufferSource>): Promise<Uint8Array> {
+async function pipe(
+  bytes: Uint8Array,
+  transform: ReadableWritablePair<Uint8Array, BufferSource>,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<Uint8Array> {
   // Writing and reading run together: a transform holds little data, so awaiting the write first could stall.
   const writer = transform.writable.getWriter();
   const written = writer.write(bytes as BufferSource).then(() => writer.close());
@@ -30,9 +44,12 @@ async function pipe(bytes: Uint8Array, transform: ReadableWritablePair<Uint8Arra
       if (done) break;
       chunks.push(value);
       length += value.byteLength;
+      if (length > maxBytes) throw new PayloadTooLargeError("Decompressed data (so far)", length, maxBytes);
     }
   } catch (error) {
     written.catch(() => undefined);
+    // Stop the transform: nothing more is read, and the writer's pending write settles.
+    await reader.cancel(error).catch(() => undefined);
     throw error;
   }
   await written;

@@ -1,9 +1,9 @@
-import { notSerializable, type SnapshotSerializer, unsupported } from "./serializer.js";
+import { MAX_SNAPSHOT_DEPTH, notSerializable, type SnapshotSerializer, unsupported } from "./serializer.js";
 
 // Values JSON has no literal for travel as {"$ef": kind, "v": payload}; a plain object that has a
 // "$ef" key of its own is wrapped as {"$ef": "object", "v": {...}} so it is never mistaken for a tag.
 const TAG = "$ef";
-const MAX_DEPTH = 1000;
+const MAX_DEPTH = MAX_SNAPSHOT_DEPTH;
 
 const encoder = /* @__PURE__ */ new TextEncoder();
 const decoder = /* @__PURE__ */ new TextDecoder("utf-8", { fatal: true });
@@ -45,7 +45,7 @@ function encodeValue(value: unknown, depth: number): unknown {
       return { [TAG]: "bigint", v: value.toString() };
   }
   if (value === null) return null;
-  if (depth > MAX_DEPTH) throw new Unsupported(`nested deeper than ${MAX_DEPTH} levels`);
+  if (depth >= MAX_DEPTH) throw new Unsupported(`nested deeper than the limit of ${MAX_DEPTH} levels`);
   const problem = unsupported(value);
   if (problem !== undefined) throw new Unsupported(problem);
   const next = depth + 1;

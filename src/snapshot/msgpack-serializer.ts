@@ -6,7 +6,7 @@ import {
   ExtensionCodec,
   encodeTimestampExtension,
 } from "@msgpack/msgpack";
-import { notSerializable, type SnapshotSerializer, unsupported } from "./serializer.js";
+import { MAX_SNAPSHOT_DEPTH, notSerializable, type SnapshotSerializer, unsupported } from "./serializer.js";
 
 // Our extension type numbers. Stored in snapshots: never renumber them.
 const EXT_MAP = 1;
@@ -38,7 +38,7 @@ export function msgpackSerializer(): SnapshotSerializer {
     decode: (data) => decodeTimestampExtension(data),
   });
   // The same depth limit as the JSON serializer, so that a state either both take or both refuse.
-  const encoder = new Encoder({ extensionCodec: codec, ignoreUndefined: true, maxDepth: 1000 });
+  const encoder = new Encoder({ extensionCodec: codec, ignoreUndefined: true, maxDepth: MAX_SNAPSHOT_DEPTH + 1 });
   const decoder = new Decoder({ extensionCodec: codec });
   codec.register({
     type: EXT_MAP,

@@ -12,46 +12,82 @@ export interface SnapshotSerializer {
 }
 
 /**
+ * How deeply a snapshot's state may nest (arrays, objects, Maps, Sets): both serializers refuse
+ * deeper state, so that a state either both take or both refuse, and no encoder recurses further.
+ */
+export const MAX_SNAPSHOT_DEPTH = 1000;
+
+// One value waiting to be checked; its path is kept as parent links and spelled out only for an issue.
+interface Frame {
+  readonly value: unknown;
+  readonly key: string | number | undefined;
+  readonly parent: Frame | undefined;
+  readonly depth: number;
+}
+
+/**
  * Finds what no snapshot serializer carries faithfully, with paths: functions, symbols, class
- * instances (their prototype would be lost), typed arrays other than Uint8Array, cycles, and
- * `__proto__` keys. Dates, Maps, Sets, BigInts, Uint8Arrays, arrays and plain objects are fine.
+ * instances (their prototype would be lost), typed arrays other than Uint8Array, cycles, `__proto__`
+ * keys, and nesting deeper than {@link MAX_SNAPSHOT_DEPTH}. Dates, Maps, Sets, BigInts, Uint8Arrays,
+ * arrays and plain objects are fine. Iterative and linear, so any depth is reported, never a stack overflow.
  */
 export function snapshotIssues(value: unknown): Issue[] {
   const issues: Issue[] = [];
   const ancestors = new Set<object>();
-  const visit = (current: unknown, path: (string | number)[]): void => {
-    if (issues.length >= 10) return;
+  const report = (frame: Frame, message: string): void => {
+    const path: (string | number)[] = [];
+    for (let at: Frame | undefined = frame; at?.key !== undefined; at = at.parent) path.push(at.key);
+    issues.push({ path: path.reverse(), message });
+  };
+  const stack: (Frame | { readonly leave: object })[] = [{ value, key: undefined, parent: undefined, depth: 0 }];
+  while (stack.length > 0 && issues.length < 10) {
+    const frame = stack.pop() as Frame | { readonly leave: object };
+    if ("leave" in frame) {
+      ancestors.delete(frame.leave);
+      continue;
+    }
+    const current = frame.value;
     const problem = unsupported(current);
     if (problem !== undefined) {
-      issues.push({ path, message: problem });
-      return;
+      report(frame, problem);
+      continue;
     }
     if (typeof current !== "object" || current === null || current instanceof Date || current instanceof Uint8Array) {
-      return;
+      continue;
     }
     if (ancestors.has(current)) {
-      issues.push({ path, message: "circular reference" });
-      return;
+      report(frame, "circular reference");
+      continue;
+    }
+    const depth = frame.depth + 1;
+    if (depth > MAX_SNAPSHOT_DEPTH) {
+      report(frame, `nested deeper than the limit of ${MAX_SNAPSHOT_DEPTH} levels`);
+      continue;
     }
     ancestors.add(current);
+    stack.push({ leave: current });
+    const children: [string | number, unknown][] = [];
     if (Array.isArray(current)) {
-      for (let i = 0; i < current.length; i++) visit(current[i], [...path, i]);
+      for (let i = 0; i < current.length; i++) children.push([i, current[i]]);
     } else if (current instanceof Map) {
       let i = 0;
       for (const [key, item] of current) {
-        visit(key, [...path, `<key ${i}>`]);
-        visit(item, [...path, typeof key === "string" || typeof key === "number" ? key : `<value ${i}>`]);
+        children.push([`<key ${i}>`, key]);
+        children.push([typeof key === "string" || typeof key === "number" ? key : `<value ${i}>`, item]);
         i++;
       }
     } else if (current instanceof Set) {
       let i = 0;
-      for (const item of current) visit(item, [...path, `<item ${i++}>`]);
+      for (const item of current) children.push([`<item ${i++}>`, item]);
     } else {
-      for (const key of Object.keys(current)) visit((current as Record<string, unknown>)[key], [...path, key]);
+      for (const key of Object.keys(current)) children.push([key, (current as Record<string, unknown>)[key]]);
     }
-    ancestors.delete(current);
-  };
-  visit(value, []);
+    // Last first, so issues come out in document order.
+    for (let i = children.length - 1; i >= 0; i--) {
+      const [key, child] = children[i] as [string | number, unknown];
+      stack.push({ value: child, key, parent: frame, depth });
+    }
+  }
   return issues;
 }
 

@@ -5,7 +5,7 @@ import { deepEqual } from "../internal/deep-equal.js";
 import { compress, decompress } from "./compression.js";
 import { jsonSerializer } from "./json-serializer.js";
 import { msgpackSerializer } from "./msgpack-serializer.js";
-import type { SnapshotSerializer } from "./serializer.js";
+import { MAX_SNAPSHOT_DEPTH, type SnapshotSerializer } from "./serializer.js";
 
 const key = fc.string({ maxLength: 8 }).filter((k) => k !== "__proto__");
 const primitive = fc.oneof(
@@ -67,9 +67,48 @@ for (const [name, serializer] of serializers) {
         for (let i = 0; i < levels; i++) value = { inner: value };
         return value;
       };
-      const deep = nest(999);
+      const deep = nest(MAX_SNAPSHOT_DEPTH);
       expect(serializer.deserialize(serializer.serialize(deep))).toEqual(deep);
-      expect(() => serializer.serialize(nest(1100))).toThrow(ValidationError);
+      expect(() => serializer.serialize(nest(MAX_SNAPSHOT_DEPTH + 1))).toThrow(
+        `nested deeper than the limit of ${MAX_SNAPSHOT_DEPTH} levels`,
+      );
+    });
+
+    test("state of any depth is refused with a ValidationError naming the limit, never a RangeError (property)", () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: MAX_SNAPSHOT_DEPTH - 5, max: 60_000 }),
+          fc.constantFrom("array", "object", "map", "set"),
+          (levels, kind) => {
+            let value: unknown = 1;
+            for (let i = 0; i < levels; i++) {
+              value =
+                kind === "array"
+                  ? [value]
+                  : kind === "object"
+                    ? { v: value }
+                    : kind === "map"
+                      ? new Map([["v", value]])
+                      : new Set([value]);
+            }
+            let thrown: unknown;
+            try {
+              serializer.serialize(value);
+            } catch (error) {
+              thrown = error;
+            }
+            // Whatever happens, it is never a RangeError or another untyped error.
+            if (thrown !== undefined) expect(thrown).toBeInstanceOf(ValidationError);
+            // MessagePack encodes Maps and Sets as extensions, each with a fresh depth count: it refuses
+            // them only where the stack runs out. Arrays and objects have the exact limit on both.
+            const exact = kind === "array" || kind === "object" || serializer.name === "json";
+            if (exact) expect(thrown === undefined).toBe(levels <= MAX_SNAPSHOT_DEPTH);
+            if (thrown !== undefined)
+              expect((thrown as Error).message).toContain(`limit of ${MAX_SNAPSHOT_DEPTH} levels`);
+          },
+        ),
+        { numRuns: 12 },
+      );
     });
 
     test("objects without a prototype come back as plain objects with the same keys", () => {

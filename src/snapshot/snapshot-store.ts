@@ -33,9 +33,17 @@ export interface SnapshotStoreOptions {
    * `Infinity` keeps all. Defaults to 2, so one older snapshot remains should the newest go bad.
    */
   readonly keepLast?: number;
+  /**
+   * Most bytes a compressed snapshot may decompress to. Reading stops there and the snapshot loads
+   * as corrupt (the repository then replays the events), so a small row that inflates enormously (a
+   * decompression bomb written by anyone who can write snapshot rows) cannot exhaust memory.
+   * Defaults to 64 MiB.
+   */
+  readonly maxDecompressedBytes?: number;
 }
 
 export const DEFAULT_KEEP_LAST = 2;
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MIN_COMPRESS_BYTES = 512;
 
 /**
@@ -53,6 +61,7 @@ export abstract class SnapshotStore {
   readonly #serializer: SnapshotSerializer;
   readonly #legacy: readonly SnapshotSerializer[];
   readonly #compression: Required<SnapshotCompression> | undefined;
+  readonly #maxDecompressedBytes: number;
 
   constructor(options: SnapshotStoreOptions = {}) {
     const issues = optionIssues(options);
@@ -60,6 +69,7 @@ export abstract class SnapshotStore {
     this.#serializer = options.serializer ?? jsonSerializer;
     this.#legacy = options.legacySerializers ?? [];
     this.keepLast = options.keepLast ?? DEFAULT_KEEP_LAST;
+    this.#maxDecompressedBytes = options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
     this.#compression = options.compression
       ? { format: options.compression.format, minBytes: options.compression.minBytes ?? DEFAULT_MIN_COMPRESS_BYTES }
       : undefined;
@@ -155,8 +165,11 @@ export abstract class SnapshotStore {
     let bytes = record.payload;
     if (format !== undefined) {
       try {
-        bytes = await decompress(bytes, format);
+        bytes = await decompress(bytes, format, this.#maxDecompressedBytes);
       } catch (error) {
+        if (error instanceof PayloadTooLargeError) {
+          throw corrupt(`the payload decompresses to more than maxDecompressedBytes (${error.limit})`);
+        }
         throw corrupt(`the payload does not decompress as ${format}`, error);
       }
     }
@@ -209,7 +222,16 @@ function assertLoadOptions(options: unknown): asserts options is LoadSnapshotOpt
 
 function optionIssues(options: SnapshotStoreOptions): { path: string[]; message: string }[] {
   const issues: { path: string[]; message: string }[] = [];
-  const { serializer, legacySerializers, compression, keepLast } = options;
+  const { serializer, legacySerializers, compression, keepLast, maxDecompressedBytes } = options;
+  if (
+    maxDecompressedBytes !== undefined &&
+    !(Number.isSafeInteger(maxDecompressedBytes) && maxDecompressedBytes >= 1)
+  ) {
+    issues.push({
+      path: ["maxDecompressedBytes"],
+      message: `must be a positive integer, got ${kindOf(maxDecompressedBytes)}`,
+    });
+  }
   const serializers: unknown[] = serializer === undefined ? [] : [serializer];
   if (Array.isArray(legacySerializers)) serializers.push(...legacySerializers);
   else if (legacySerializers !== undefined) {

@@ -85,14 +85,20 @@ export function dedupStoreContract(options: DedupStoreContractOptions): Contract
     assertEqual(await store.has(id), true);
   });
 
-  add("empty, oversized and non-string ids are a ValidationError, and nothing is stored", async (store) => {
-    const oversized = ulid().padEnd(MAX_DEDUP_ID_LENGTH + 1, "x");
-    for (const bad of ["", oversized, 42 as unknown as string, undefined as unknown as string]) {
-      await assertRejects(() => store.add(bad), ErrorCode.Validation, `add(${String(bad).slice(0, 30)})`);
-      await assertRejects(() => store.has(bad), ErrorCode.Validation, `has(${String(bad).slice(0, 30)})`);
-    }
-    assertEqual(await store.has(oversized.slice(0, MAX_DEDUP_ID_LENGTH)), false, "no truncated id was stored");
-  });
+  add(
+    "empty, oversized, ill-formed (lone surrogate) and non-string ids are a ValidationError, and nothing is stored",
+    async (store) => {
+      const oversized = ulid().padEnd(MAX_DEDUP_ID_LENGTH + 1, "x");
+      // Some backends store a lone surrogate as "?": two such ids would become one.
+      const illFormed = `${ulid()}\uD800`;
+      for (const bad of ["", oversized, illFormed, 42 as unknown as string, undefined as unknown as string]) {
+        await assertRejects(() => store.add(bad), ErrorCode.Validation, `add(${String(bad).slice(0, 30)})`);
+        await assertRejects(() => store.has(bad), ErrorCode.Validation, `has(${String(bad).slice(0, 30)})`);
+      }
+      assertEqual(await store.has(oversized.slice(0, MAX_DEDUP_ID_LENGTH)), false, "no truncated id was stored");
+      assertEqual(await store.has(`${illFormed.slice(0, -1)}?`), false, "no replaced character was stored");
+    },
+  );
 
   return { name: options.name, cases };
 }

@@ -1,10 +1,12 @@
-import type { AnyAggregate } from "../aggregate/aggregate-root.js";
+import type { AnyAggregate, EventsOf } from "../aggregate/aggregate-root.js";
 import type { EventStore } from "../event-store/event-store.js";
-import type { DomainEvent, EventEnvelope, NewEvent } from "../events/envelope.js";
+import type { DomainEvent, EnvelopeOf, EventEnvelope, EventMetadata } from "../events/envelope.js";
 import { AssertionError, assertEqual, collect } from "./assert.js";
 
 /**
  * Given-When-Then for aggregates: history in, one decision, the events it raised (or the error) out.
+ * The history and the expected events are typed by the aggregate's event union, so a misspelt type
+ * or wrong data is a compile error.
  *
  * @example
  * await aggregateSpec((id) => new Cart(id))
@@ -14,7 +16,7 @@ import { AssertionError, assertEqual, collect } from "./assert.js";
  */
 export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A, id = "spec-aggregate") {
   return {
-    given(history: readonly DomainEvent[] = []) {
+    given(history: readonly EventsOf<A>[] = []) {
       const build = () => {
         const aggregate = create(id);
         aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
@@ -29,10 +31,10 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
           };
           return {
             /** The decision raised exactly these events (type and data), in order. */
-            async thenEvents(expected: readonly DomainEvent[]): Promise<A> {
+            async thenEvents(expected: readonly EventsOf<A>[]): Promise<A> {
               const aggregate = await act();
               assertEqual(
-                aggregate.uncommittedEvents.map((e: NewEvent) => ({ type: e.type, data: e.data })),
+                aggregate.uncommittedEvents.map((e: DomainEvent) => ({ type: e.type, data: e.data })),
                 expected.map((e) => ({ type: e.type, data: e.data })),
                 "raised events",
               );
@@ -47,24 +49,29 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
   };
 }
 
+/** An event to seed a stream with: one of the union, optionally with an id and metadata. */
+export type GivenEvent<E extends DomainEvent> = E & { readonly id?: string; readonly metadata?: EventMetadata };
+
 /**
  * Given-When-Then for command handlers against a real store: seed streams, run the command, then
- * check what was appended to a stream (only the events the command added).
+ * check what was appended to a stream (only the events the command added). Give the event union
+ * (`commandSpec<CartEvent>(store)`, or `commandSpec<EventsOf<Cart>>(store)`) to type the seeded and
+ * expected events.
  */
-export function commandSpec(store: EventStore) {
+export function commandSpec<E extends DomainEvent = DomainEvent>(store: EventStore) {
   return {
-    given(streams: Readonly<Record<string, readonly NewEvent[]>> = {}) {
+    given(streams: Readonly<Record<string, readonly GivenEvent<E>[]>> = {}) {
       const seed = async () => {
         for (const [streamId, events] of Object.entries(streams)) await store.appendToStream(streamId, events);
       };
       return {
         when(action: () => unknown) {
           return {
-            async thenEvents(streamId: string, expected: readonly DomainEvent[]): Promise<EventEnvelope[]> {
+            async thenEvents(streamId: string, expected: readonly E[]): Promise<EnvelopeOf<E>[]> {
               await seed();
               const before = await store.getStreamVersion(streamId);
               await action();
-              const added = await collect(store.readStream(streamId, { fromVersion: before + 1 }));
+              const added = await collect(store.readStream<EnvelopeOf<E>>(streamId, { fromVersion: before + 1 }));
               assertEqual(
                 added.map((e) => ({ type: e.type, data: e.data })),
                 expected.map((e) => ({ type: e.type, data: e.data })),
@@ -103,9 +110,24 @@ async function expectThrow(action: () => unknown, expected: ErrorExpectation, wh
     await action();
   } catch (error) {
     if (matches(error, expected)) return error;
-    throw new AssertionError(`${what} threw something else: ${String(error)}`);
+    throw new AssertionError(
+      `expected ${what} to throw ${describeExpectation(expected)}, but it threw ${describeError(error)}`,
+    );
   }
-  throw new AssertionError(`expected ${what} to throw, but it succeeded`);
+  throw new AssertionError(`expected ${what} to throw ${describeExpectation(expected)}, but it succeeded`);
+}
+
+function describeExpectation(expected: ErrorExpectation): string {
+  if (typeof expected === "string") return `an error with code ${expected}`;
+  if (expected.prototype instanceof Error || expected === Error) return `a ${expected.name}`;
+  return "an error matching the predicate";
+}
+
+/** The class, the code (what a string expectation compares) and the message of what was thrown. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return `a non-error value: ${String(error)}`;
+  const code = (error as { code?: unknown }).code;
+  return `${error.name}${code === undefined ? " (no code)" : ` with code ${String(code)}`}: ${error.message}`;
 }
 
 function matches(error: unknown, expected: ErrorExpectation): boolean {

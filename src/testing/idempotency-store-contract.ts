@@ -142,27 +142,31 @@ export function idempotencyStoreContract(options: IdempotencyStoreContractOption
     assertEqual((await store.claim(key, "fp")).state, "completed");
   });
 
-  add("empty, oversized or non-string keys and fingerprints are a ValidationError", async (store) => {
-    const oversized = ulid().padEnd(MAX_IDEMPOTENCY_KEY_LENGTH + 1, "k");
-    const bad: [string, string][] = [
-      ["", "fp"],
-      [oversized, "fp"],
-      [42 as unknown as string, "fp"],
-      [ulid(), ""],
-      [ulid(), undefined as unknown as string],
-    ];
-    for (const [key, fingerprint] of bad) {
-      const label = `${String(key).slice(0, 30)}/${String(fingerprint)}`;
-      await assertRejects(() => store.claim(key, fingerprint), ErrorCode.Validation, `claim ${label}`);
-      await assertRejects(() => store.complete(key, fingerprint, created), ErrorCode.Validation, `complete ${label}`);
-      await assertRejects(() => store.release(key, fingerprint), ErrorCode.Validation, `release ${label}`);
-    }
-    assertEqual(
-      await store.claim(oversized.slice(0, MAX_IDEMPOTENCY_KEY_LENGTH), "fp"),
-      { state: "claimed" },
-      "no truncated key was stored",
-    );
-  });
+  add(
+    "empty, oversized, ill-formed (lone surrogate) or non-string keys and fingerprints are a ValidationError",
+    async (store) => {
+      const oversized = ulid().padEnd(MAX_IDEMPOTENCY_KEY_LENGTH + 1, "k");
+      const bad: [string, string][] = [
+        ["", "fp"],
+        [oversized, "fp"],
+        [`${ulid()}\uDC00`, "fp"],
+        [42 as unknown as string, "fp"],
+        [ulid(), ""],
+        [ulid(), undefined as unknown as string],
+      ];
+      for (const [key, fingerprint] of bad) {
+        const label = `${String(key).slice(0, 30)}/${String(fingerprint)}`;
+        await assertRejects(() => store.claim(key, fingerprint), ErrorCode.Validation, `claim ${label}`);
+        await assertRejects(() => store.complete(key, fingerprint, created), ErrorCode.Validation, `complete ${label}`);
+        await assertRejects(() => store.release(key, fingerprint), ErrorCode.Validation, `release ${label}`);
+      }
+      assertEqual(
+        await store.claim(oversized.slice(0, MAX_IDEMPOTENCY_KEY_LENGTH), "fp"),
+        { state: "claimed" },
+        "no truncated key was stored",
+      );
+    },
+  );
 
   add("a malformed response is a ValidationError, and the claim stays in progress", async (store) => {
     const key = ulid();

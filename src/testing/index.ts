@@ -13,7 +13,7 @@ export {
 } from "./dedup-store-contract.js";
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
 export { type EventStoreContractOptions, eventStoreContract, type HeldCommit } from "./event-store-contract.js";
-export { aggregateSpec, commandSpec, type ErrorExpectation } from "./given-when-then.js";
+export { aggregateSpec, commandSpec, type ErrorExpectation, type GivenEvent } from "./given-when-then.js";
 export { holdCommitIn, type TransactionAppender } from "./hold-commit.js";
 export {
   type IdempotencyStoreContractOptions,

@@ -1,29 +1,17 @@
-/**
- * moto server (PyPI `moto[server]`) for EventBridge and SQS. It is installed once into a
- * virtualenv under .cache/moto/ and started on a free loopback port. `AWS_ENDPOINT_URL_EVENTS` and
- * `AWS_ENDPOINT_URL_SQS`, when set, point the tests at another endpoint and nothing is started.
- * Test-only code: Node APIs are fine here.
- */
-import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  cacheDir,
-  commandExists,
-  ensureDir,
-  freePort,
-  portOpen,
-  ServiceStartError,
-  spawnService,
-  withLock,
-} from "./common.ts";
+import { cacheDir, ensureDir, freePort, portOpen, ServiceStartError, spawnService, withLock } from "./common.ts";
 import type { ServiceHandle } from "./index.ts";
+import { ensurePythonTool, type PythonTool, pythonToolPath } from "./python-tool.ts";
 
 export const MOTO_VERSION = "5.2.5";
-const venvDir = join(cacheDir, "moto", `venv-${MOTO_VERSION}`);
-const motoServer = join(venvDir, "bin", "moto_server");
-const installedMarker = join(venvDir, ".eventflows-installed");
-const installLock = join(cacheDir, "moto", `install-${MOTO_VERSION}.lock`);
+const motoTool: PythonTool = {
+  name: "moto",
+  requirement: `moto[server]==${MOTO_VERSION}`,
+  version: MOTO_VERSION,
+  executable: "moto_server",
+};
+const motoServer = pythonToolPath(motoTool);
 const stateFile = join(cacheDir, "services", "moto.json");
 const startLock = join(cacheDir, "services", "moto.lock");
 
@@ -105,7 +93,7 @@ async function isMoto(url: string): Promise<boolean> {
 }
 
 async function launch(): Promise<{ url: string; port: number; pid: number }> {
-  await installMoto();
+  await ensurePythonTool(motoTool);
   const port = await freePort();
   // moto needs no privileges and keeps everything in memory, so it runs as the current user.
   const child = spawnService(motoServer, ["-H", "127.0.0.1", "-p", String(port)], { asServiceUser: false });
@@ -137,57 +125,6 @@ function killGroup(pid: number): void {
   } catch {
     // Already gone.
   }
-}
-
-/**
- * Creates the virtualenv and installs the pinned moto once. Concurrent test files serialize on a
- * lock, so only one of them runs pip.
- */
-async function installMoto(): Promise<void> {
-  if (existsSync(installedMarker)) return;
-  ensureDir(join(cacheDir, "moto"));
-  await withLock(
-    "moto",
-    installLock,
-    async () => {
-      if (!existsSync(installedMarker)) install();
-    },
-    10 * 60_000,
-  );
-}
-
-function install(): void {
-  const python = ["python3", "python"].find(commandExists);
-  if (python === undefined) {
-    throw new ServiceStartError("moto", "python3 is not installed (apt-get install python3 python3-venv)");
-  }
-  rmSync(venvDir, { recursive: true, force: true });
-  const venv = spawnSync(python, ["-m", "venv", venvDir], { encoding: "utf8" });
-  if (venv.status !== 0) {
-    throw new ServiceStartError(
-      "moto",
-      `"${python} -m venv" failed; the venv module is missing (apt-get install python3-venv): ${venv.stderr.trim()}`,
-    );
-  }
-  const pip = join(venvDir, "bin", "pip");
-  if (!existsSync(pip)) {
-    throw new ServiceStartError("moto", "the virtualenv has no pip (apt-get install python3-pip python3-venv)");
-  }
-  const installed = spawnSync(
-    pip,
-    ["install", "--quiet", "--disable-pip-version-check", `moto[server]==${MOTO_VERSION}`],
-    {
-      encoding: "utf8",
-      timeout: 10 * 60_000,
-    },
-  );
-  if (installed.status !== 0 || !existsSync(motoServer)) {
-    throw new ServiceStartError(
-      "moto",
-      `pip install moto[server]==${MOTO_VERSION} failed (is PyPI reachable?): ${installed.stderr.trim().slice(-2_000)}`,
-    );
-  }
-  writeFileSync(installedMarker, `${MOTO_VERSION}\n`);
 }
 
 /** Credentials moto accepts (it checks none); tests pass them explicitly, never from the environment. */

@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import type { PublishResult } from "../event-bus/event-bus.js";
+import { type EventEnvelope, type NewEvent, prepareEvents } from "../events/envelope.js";
+import { ulid } from "../ids.js";
+import type { EventPublisher } from "./after-commit.js";
+import { InMemoryEventStore } from "./in-memory-event-store.js";
+
+/** A publisher that records each call: what publishing once per append looks like from the bus. */
+function recordingBus(): EventPublisher & { calls: EventEnvelope[][] } {
+  const calls: EventEnvelope[][] = [];
+  return {
+    calls,
+    publish: async (events): Promise<PublishResult> => {
+      calls.push([...events]);
+      return { delivered: events.length, failures: [] };
+    },
+  };
+}
+
+/** A store whose after-commit step a test can call, as a transaction committing several appends does. */
+class ExposedStore extends InMemoryEventStore {
+  runAfterCommit(events: readonly EventEnvelope[]) {
+    return this.afterCommit(events);
+  }
+  async commitOnly(streamId: string, events: readonly NewEvent[]) {
+    return (await this.commit(streamId, prepareEvents(events, undefined), "any")).events;
+  }
+}
+
+const consoleError = spyOn(console, "error").mockImplementation(() => {});
+afterEach(() => consoleError.mockClear());
+
+describe("EventStore.afterCommit", () => {
+  test("publishes once per append, with exactly the committed events, and not again for an idempotent retry", async () => {
+    const bus = recordingBus();
+    const store = new InMemoryEventStore({ bus });
+    const events = [
+      { id: ulid(), type: "A", data: 1 },
+      { id: ulid(), type: "B", data: 2 },
+    ];
+    const first = await store.appendToStream("Once-1", events);
+    expect(bus.calls).toEqual([[...first.events]]);
+    expect(first.published).toEqual({ delivered: 2, failures: [] });
+    const retry = await store.appendToStream("Once-1", events);
+    expect(retry.events.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(bus.calls).toHaveLength(1);
+    await store.appendToStream("Once-1", []);
+    expect(bus.calls).toHaveLength(1);
+  });
+
+  test("an append wakes this store's subscriptions at once, without waiting for the poll", async () => {
+    const store = new InMemoryEventStore();
+    const seen: string[] = [];
+    let delivered!: () => void;
+    const arrived = new Promise<void>((resolve) => {
+      delivered = resolve;
+    });
+    // An hour between polls: only the after-commit wake-up can deliver within the test's timeout.
+    const subscription = store.subscribeToAll({
+      pollIntervalMs: 3_600_000,
+      handler: (event) => {
+        seen.push(event.type);
+        delivered();
+      },
+    });
+    try {
+      await Promise.resolve();
+      await store.appendToStream("Wake-1", [{ type: "Woken", data: null }]);
+      await arrived;
+      expect(seen).toEqual(["Woken"]);
+    } finally {
+      await subscription.stop();
+    }
+  });
+
+  test("called directly (as a transaction does after its commit) it wakes and publishes; an empty list does nothing", async () => {
+    const bus = recordingBus();
+    const store = new ExposedStore({ bus });
+    let woken!: () => void;
+    const arrived = new Promise<void>((resolve) => {
+      woken = resolve;
+    });
+    const subscription = store.subscribeToAll({ pollIntervalMs: 3_600_000, handler: () => woken() });
+    try {
+      expect(await store.runAfterCommit([])).toBeUndefined();
+      // Commit without the after-commit step, as a transaction does until it is durable.
+      const committed = await store.commitOnly("Tx-1", [{ type: "A", data: 1 }]);
+      expect(bus.calls).toEqual([]);
+      expect(await store.runAfterCommit(committed)).toEqual({ delivered: 1, failures: [] });
+      expect(bus.calls).toEqual([[...committed]]);
+      await arrived;
+    } finally {
+      await subscription.stop();
+    }
+  });
+
+  test("a failing publish goes to onPublishError; an onPublishError that throws is caught and logged", async () => {
+    const store = new InMemoryEventStore({
+      bus: { publish: () => Promise.reject(new Error("bus down")) },
+      onPublishError: () => {
+        throw new Error("hook broken");
+      },
+    });
+    const result = await store.appendToStream("Hook-1", [{ type: "A", data: 1 }]);
+    expect(result.nextExpectedVersion).toBe(1);
+    expect(result.published).toBeUndefined();
+    expect(consoleError).toHaveBeenCalledTimes(1);
+    expect(consoleError.mock.calls[0]?.[0]).toBe("[eventflows] the onPublishError hook itself threw");
+    expect(consoleError.mock.calls[0]?.[1]).toEqual(new Error("hook broken"));
+  });
+
+  test("without onPublishError the failure is logged with the number of events", async () => {
+    const store = new InMemoryEventStore({ bus: { publish: () => Promise.reject(new Error("bus down")) } });
+    await store.appendToStream("Hook-2", [
+      { type: "A", data: 1 },
+      { type: "A", data: 2 },
+    ]);
+    expect(consoleError.mock.calls[0]?.[0]).toBe("[eventflows] publishing 2 committed event(s) failed");
+  });
+});

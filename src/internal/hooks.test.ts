@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { callHook } from "./hooks.js";
+
+const consoleError = spyOn(console, "error").mockImplementation(() => {});
+afterEach(() => consoleError.mockClear());
+
+describe("callHook", () => {
+  test("calls a sync hook with the arguments and returns nothing", () => {
+    const calls: unknown[][] = [];
+    const returned = callHook("onThing", (a: number, b: string) => calls.push([a, b]), 1, "x");
+    expect(returned).toBeUndefined();
+    expect(calls).toEqual([[1, "x"]]);
+    expect(consoleError).not.toHaveBeenCalled();
+  });
+
+  test("a sync hook that throws is caught and logged with the hook's name", () => {
+    expect(() =>
+      callHook("onThing", () => {
+        throw new Error("boom");
+      }),
+    ).not.toThrow();
+    expect(consoleError).toHaveBeenCalledTimes(1);
+    expect(consoleError.mock.calls[0]).toEqual(["[eventflows] the onThing hook itself threw", new Error("boom")]);
+  });
+
+  test("an async hook is not awaited; its rejection is logged, not thrown or left unhandled", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let settled!: () => void;
+    const logged = new Promise<void>((resolve) => {
+      settled = resolve;
+    });
+    consoleError.mockImplementation(() => settled());
+    callHook("onLater", async () => {
+      await gate;
+      throw new Error("late");
+    });
+    // callHook returned before the hook finished: the caller never waits for an observer.
+    expect(consoleError).not.toHaveBeenCalled();
+    release();
+    await logged;
+    expect(consoleError.mock.calls[0]).toEqual(["[eventflows] the onLater hook itself threw", new Error("late")]);
+    consoleError.mockImplementation(() => {});
+  });
+
+  test("an async hook that resolves logs nothing", async () => {
+    let ran = false;
+    callHook(
+      "onFine",
+      async (value: number) => {
+        ran = value === 7;
+      },
+      7,
+    );
+    await Promise.resolve();
+    expect(ran).toBe(true);
+    expect(consoleError).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,92 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { ValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { DEFAULT_MAX_JSON_DEPTH, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "./json.js";
+
+/** `depth` levels of arrays and objects, alternating, around a number. */
+function nested(depth: number, objectsFirst = true): unknown {
+  let value: unknown = 1;
+  for (let level = depth; level >= 1; level--) {
+    value = (level % 2 === 0) === objectsFirst ? [value] : { k: value };
+  }
+  return value;
+}
+
+describe("jsonIssues depth limit", () => {
+  test("accepts nesting up to the limit and refuses one level more, naming the limit (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 * DEFAULT_MAX_JSON_DEPTH }), fc.boolean(), (depth, objectsFirst) => {
+        const issues = jsonIssues(nested(depth, objectsFirst), ["data"]);
+        if (depth <= DEFAULT_MAX_JSON_DEPTH) {
+          expect(issues).toEqual([]);
+          return;
+        }
+        expect(issues).toHaveLength(1);
+        expect(issues[0]?.message).toContain(`limit of ${DEFAULT_MAX_JSON_DEPTH} levels`);
+        // The path leads to the first container past the limit.
+        expect(issues[0]?.path).toHaveLength(1 + DEFAULT_MAX_JSON_DEPTH);
+      }),
+    );
+  });
+
+  test("a configured limit applies exactly, and JSON.stringify of accepted data never overflows (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: MAX_JSON_DEPTH_LIMIT }),
+        fc.integer({ min: 0, max: MAX_JSON_DEPTH_LIMIT + 10 }),
+        (maxDepth, depth) => {
+          const value = nested(depth);
+          const accepted = jsonIssues(value, [], { maxDepth }).length === 0;
+          expect(accepted).toBe(depth <= maxDepth);
+          if (accepted) expect(JSON.parse(JSON.stringify(value))).toEqual(value as never);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  test("data far deeper than any stack is refused with issues, not a RangeError", () => {
+    const deep = nested(50_000);
+    expect(() => JSON.stringify(deep)).toThrow(RangeError);
+    const issues = jsonIssues(deep);
+    expect(issues[0]?.message).toBe(
+      `nested deeper than the limit of ${DEFAULT_MAX_JSON_DEPTH} levels of arrays and objects`,
+    );
+  });
+
+  test("wide values are checked whole, in document order", () => {
+    const wide = Array.from({ length: 100_000 }, (_, i) => ({ i, tags: ["a", "b"] }));
+    expect(jsonIssues(wide)).toEqual([]);
+    const bad = { a: [1, 2n], b: { c: Number.NaN }, d: () => 0 };
+    expect(jsonIssues(bad).map((issue) => issue.path)).toEqual([["a", 1], ["b", "c"], ["d"]]);
+  });
+});
+
+describe("the event store refuses data nested past its limit", () => {
+  test("the in-memory store applies the core's default", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Deep-1", [{ type: "A", data: nested(DEFAULT_MAX_JSON_DEPTH) }]);
+    const refused = store.appendToStream("Deep-1", [
+      { type: "A", data: { ok: 1 }, metadata: { trace: nested(DEFAULT_MAX_JSON_DEPTH) as never } },
+      { type: "B", data: nested(100_000) },
+    ]);
+    await expect(refused).rejects.toThrow(ValidationError);
+    await expect(refused).rejects.toThrow(`0.metadata.trace`);
+    await expect(refused).rejects.toThrow(`limit of ${DEFAULT_MAX_JSON_DEPTH} levels`);
+    expect(await store.getStreamVersion("Deep-1")).toBe(1);
+  });
+
+  test("maxJsonDepth configures it, within 1 to 1,000", async () => {
+    const store = new InMemoryEventStore({ maxJsonDepth: 3 });
+    await store.appendToStream("Deep-2", [{ type: "A", data: nested(3) }]);
+    await expect(store.appendToStream("Deep-2", [{ type: "A", data: nested(4) }])).rejects.toThrow("limit of 3 levels");
+    const roomy = new InMemoryEventStore({ maxJsonDepth: MAX_JSON_DEPTH_LIMIT });
+    await roomy.appendToStream("Deep-3", [{ type: "A", data: nested(MAX_JSON_DEPTH_LIMIT) }]);
+    for (const maxJsonDepth of [0, 1.5, MAX_JSON_DEPTH_LIMIT + 1, Number.NaN, "64"]) {
+      expect(() => new InMemoryEventStore({ maxJsonDepth: maxJsonDepth as number })).toThrow(
+        "maxJsonDepth must be an integer from 1 to 1000",
+      );
+    }
+  });
+});

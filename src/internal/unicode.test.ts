@@ -1,0 +1,91 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { assertCheckpointId } from "../checkpoint/checkpoint-store.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { streamName } from "../events/stream.js";
+import { CommandBus } from "../messaging/command-bus.js";
+import { jsonIssues } from "./json.js";
+import { isWellFormed, isWellFormedFallback } from "./unicode.js";
+import { assertStreamId, assertTypeName, MAX_STREAM_ID_LENGTH, nameIssues } from "./validate.js";
+
+// Any UTF-16 code units, lone surrogates included (fast-check's string units never produce those).
+const codeUnits = fc
+  .array(
+    fc.oneof(
+      fc.integer({ min: 0x20, max: 0x7e }),
+      fc.integer({ min: 0xd800, max: 0xdfff }),
+      fc.integer({ min: 0xa0, max: 0xffff }),
+    ),
+    { minLength: 1, maxLength: 12 },
+  )
+  .map((units) => String.fromCharCode(...units));
+
+/** A well-formedness check written from the definition: every surrogate is part of a high-low pair. */
+function wellFormedByDefinition(text: string): boolean {
+  for (const char of text) {
+    const code = char.codePointAt(0) as number;
+    if (code >= 0xd800 && code <= 0xdfff) return false;
+  }
+  return true;
+}
+
+describe("well-formed UTF-16", () => {
+  test("the fallback and the runtime's isWellFormed agree with the definition (property)", () => {
+    fc.assert(
+      fc.property(codeUnits, (text) => {
+        const expected = wellFormedByDefinition(text);
+        expect(isWellFormedFallback(text)).toBe(expected);
+        expect(isWellFormed(text)).toBe(expected);
+      }),
+    );
+  });
+
+  test("every name check refuses exactly the ill-formed names (property)", () => {
+    fc.assert(
+      fc.property(codeUnits, (suffix) => {
+        const name = `Order-${suffix}`;
+        const wellFormed = wellFormedByDefinition(name);
+        const otherwiseValid = nameIssues(name.replace(/[\ud800-\udfff]/g, "x"), "name", MAX_STREAM_ID_LENGTH);
+        if (otherwiseValid.length > 0) return;
+        expect(nameIssues(name, "name", MAX_STREAM_ID_LENGTH).length === 0).toBe(wellFormed);
+        const checks = [
+          () => assertStreamId(name),
+          () => assertTypeName(name, "event type"),
+          () => assertCheckpointId(name),
+        ];
+        // streamName checks the id on its own too: only when the id alone is otherwise valid.
+        const idAlone = nameIssues(suffix.replace(/[\ud800-\udfff]/g, "x"), "id", MAX_STREAM_ID_LENGTH);
+        if (idAlone.length === 0) checks.push(() => streamName("Order", suffix));
+        for (const check of checks) {
+          if (wellFormed) check();
+          else expect(check).toThrow("lone UTF-16 surrogate");
+        }
+      }),
+    );
+  });
+
+  test("Order-\\uD800, Order-\\uDC00 and Order-? are not allowed to become one stream", async () => {
+    const store = new InMemoryEventStore();
+    await expect(store.appendToStream("Order-\uD800", [{ type: "A", data: null }])).rejects.toThrow(
+      "Invalid stream id: stream id contains a lone UTF-16 surrogate",
+    );
+    await expect(store.appendToStream("Order-\uDC00", [{ type: "A", data: null }])).rejects.toThrow("surrogate");
+    await expect(store.appendToStream("Order-1", [{ type: "\uDBFFx", data: null }])).rejects.toThrow(
+      "0.type: event type contains a lone UTF-16 surrogate",
+    );
+    await store.appendToStream("Order-?", [{ type: "A", data: null }]);
+    await store.appendToStream("Order-\u{1F600}", [{ type: "A", data: null }]);
+    const commands = new CommandBus();
+    expect(() => commands.register("Place\uD800", () => 1)).toThrow("surrogate");
+  });
+
+  test("strings and keys inside event data and metadata must be well-formed too", () => {
+    expect(jsonIssues({ note: "a\uD800b" }, ["data"])).toEqual([
+      { path: ["data", "note"], message: "a string contains a lone UTF-16 surrogate (ill-formed Unicode)" },
+    ]);
+    expect(jsonIssues({ ["k\uDC00"]: 1 })).toEqual([
+      { path: ["k\uDC00"], message: "a key contains a lone UTF-16 surrogate (ill-formed Unicode)" },
+    ]);
+    expect(jsonIssues({ emoji: "\u{1F600}", [`\u{1F600}`]: ["\u{10FFFF}"] })).toEqual([]);
+  });
+});
