@@ -12,14 +12,12 @@
  *
  * Run: `bun bench/hono.bench.ts`, or `bun run bench hono` to also refresh bench/RESULTS.md.
  */
-import { appendFileSync } from "node:fs";
-import { join } from "node:path";
 import { Hono } from "hono";
 import { bench, group, summary } from "mitata";
 import * as v from "valibot";
 import { eventFlowsRoutes } from "../adapters/hono/index.js";
 import { CommandBus, type EventMetadata, eventMetadataFor, InMemoryEventStore, QueryBus, ulid } from "../src/index.js";
-import { resultsDir, runAndReport } from "./lib/report.js";
+import { appendToReport, runAndReport } from "./lib/report.js";
 
 type Commands = {
   Ping: { payload: { n: number }; result: { n: number } };
@@ -257,5 +255,5 @@ for (const [name, oursFn, bareFn] of interleaved) {
     `- ${name}: our time / bare time = ${ratio.toFixed(3)} (${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}%)`,
   );
 }
-appendFileSync(join(resultsDir, "hono.md"), `${lines.join("\n")}\n`);
+appendToReport("hono", lines.join("\n"));
 console.log(lines.join("\n"));

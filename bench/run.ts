@@ -1,13 +1,15 @@
 /**
- * `bun run bench [name…]`: runs each `bench/<name>.bench.ts` in its own process (so one
- * benchmark's heap and JIT state do not colour the next), then gathers their tables into
- * `bench/RESULTS.md`. A name is a file name without `.bench.ts` (or `pg` for postgres, `ddb` for
- * dynamodb); an unknown name stops the run before anything runs, naming the benchmarks there are.
+ * `bun run bench [--runtime bun|node|both] [name…]`: runs each `bench/<name>.bench.ts` in its own
+ * process (so one benchmark's heap and JIT state do not colour the next) on Bun and on Node (its
+ * TypeScript through `lib/node-ts.mjs`), then gathers both runtimes' results side by side into
+ * `bench/RESULTS.md`. `--runtime` defaults to both. A name is a file name without `.bench.ts` (or
+ * `pg` for postgres, `ddb` for dynamodb); an unknown name stops the run before anything runs,
+ * naming the benchmarks there are.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { resultsDir } from "./lib/report.ts";
+import { RUNTIMES, type Runtime, readReports, resultsDir, sideBySide } from "./lib/report.ts";
 
 const benchDir = import.meta.dirname;
 const ALIASES: Readonly<Record<string, string>> = { pg: "postgres", ddb: "dynamodb" };
@@ -27,40 +29,98 @@ export function selectBenchmarks(args: readonly string[], available: readonly st
   return available.filter((name) => wanted.length === 0 || wanted.includes(name));
 }
 
-if (import.meta.main) main();
+/** `--runtime bun|node|both` (or `--runtime=…`) and the names around it. */
+export function parseArgs(args: readonly string[]): { runtimes: readonly Runtime[]; names: string[] } {
+  let runtimes: readonly Runtime[] = RUNTIMES;
+  const names: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const value = arg.startsWith("--runtime=")
+      ? arg.slice("--runtime=".length)
+      : arg === "--runtime"
+        ? args[++i]
+        : null;
+    if (value === null) names.push(arg);
+    else if (value === "both") runtimes = RUNTIMES;
+    else if (value === "bun" || value === "node") runtimes = [value];
+    else throw new Error(`--runtime takes bun, node or both, not ${value ?? "nothing"}`);
+  }
+  return { runtimes, names };
+}
 
 function main(): never {
   const available = readdirSync(benchDir)
     .filter((file) => file.endsWith(".bench.ts"))
     .map((file) => file.replace(".bench.ts", ""))
     .sort();
-  let names: string[];
+  let runtimes: readonly Runtime[];
+  let files: string[];
   try {
-    names = selectBenchmarks(process.argv.slice(2), available);
+    const parsed = parseArgs(process.argv.slice(2));
+    runtimes = parsed.runtimes;
+    files = selectBenchmarks(parsed.names, available).map((name) => `${name}.bench.ts`);
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);
   }
-  const files = names.map((name) => `${name}.bench.ts`);
+  run(runtimes, files);
+}
+
+/** How to start a bench file on each runtime. */
+const commands: Record<Runtime, (file: string) => [string, string[]]> = {
+  bun: (file) => ["Bun" in globalThis ? process.execPath : join(benchDir, "..", "node_modules", ".bin", "bun"), [file]],
+  node: (file) => ["node", ["--import", join(benchDir, "lib", "node-ts.mjs"), file]],
+};
+
+/** Why a file cannot run on a runtime: a Bun built-in module (`bun:sqlite`, …) exists only on Bun. */
+function cannotRun(file: string, rt: Runtime): string | undefined {
+  if (rt !== "node") return undefined;
+  const builtin = /from\s+["'](bun:[a-z]+)["']/.exec(readFileSync(join(benchDir, file), "utf8"))?.[1];
+  return builtin === undefined ? undefined : `imports ${builtin}, which only Bun has`;
+}
+
+function run(runtimes: readonly Runtime[], files: readonly string[]): never {
   let failed = false;
   for (const file of files) {
-    console.log(`\n=== ${file}`);
-    const result = spawnSync(process.execPath, [join(benchDir, file)], { stdio: "inherit" });
-    if (result.status !== 0) {
-      console.error(`${file} failed with exit code ${result.status}`);
-      failed = true;
+    for (const rt of runtimes) {
+      const reason = cannotRun(file, rt);
+      if (reason !== undefined) {
+        console.log(`\n=== ${file} not run on ${rt}: it ${reason}`);
+        continue;
+      }
+      console.log(`\n=== ${file} on ${rt} (${uptime()})`);
+      const [command, commandArgs] = commands[rt](join(benchDir, file));
+      const result = spawnSync(command, commandArgs, { stdio: "inherit" });
+      if (result.status !== 0) {
+        console.error(`${file} failed on ${rt} with exit code ${result.status ?? result.signal}`);
+        failed = true;
+      }
     }
   }
+
+  // Every file's section: both runtimes' latest figures; a file not yet run by this runner keeps its
+  // older Bun-only section, marked as such.
   const sections = readdirSync(benchDir)
     .filter((file) => file.endsWith(".bench.ts"))
     .sort()
-    .map((file) => join(resultsDir, file.replace(".bench.ts", ".md")))
-    .filter((path) => existsSync(path))
-    .map((path) => readFileSync(path, "utf8"));
+    .map((file) => {
+      const name = file.replace(".bench.ts", "");
+      const reports = readReports(name);
+      const notRun = Object.fromEntries(
+        RUNTIMES.map((rt) => [rt, cannotRun(file, rt)]).filter(([, reason]) => reason !== undefined),
+      );
+      if (reports.some((r) => r !== undefined)) return sideBySide(reports, notRun);
+      const legacy = join(resultsDir, `${name}.md`);
+      if (!existsSync(legacy)) return "";
+      const text = readFileSync(legacy, "utf8");
+      const firstBreak = text.indexOf("\n");
+      return `${text.slice(0, firstBreak)}\n\n> Bun only: measured before \`bun run bench\` ran every file on Node too, and not re-run on both since. Re-run with \`bun run bench ${name}\`.\n${text.slice(firstBreak)}`;
+    })
+    .filter((section) => section !== "");
   const resultsFile = join(benchDir, "RESULTS.md");
   writeFileSync(
     resultsFile,
-    `# Benchmark results\n\nWritten by \`bun run bench\`; each section by its \`bench/<name>.bench.ts\`. Shared machines are noisy: compare rows of one run, not runs.\n\n${sections.join("\n")}`,
+    `# Benchmark results\n\nWritten by \`bun run bench\`; each section by its \`bench/<name>.bench.ts\`, run on Bun and on Node 20 (one process per file and runtime), with each run's date and machine load (1-minute load average; the machine has 2 cores). Shared machines are noisy: compare rows of one run, not runs; where both runtimes are shown, the less favourable one is the figure to quote.\n\n${sections.join("\n")}`,
   );
   // RESULTS.md is committed, so it gets the project's formatting (aligned tables) and stays lint-clean.
   const formatted = spawnSync(
@@ -76,3 +136,11 @@ function main(): never {
   }
   process.exit(failed ? 1 : 0);
 }
+
+function uptime(): string {
+  const result = spawnSync("uptime", { encoding: "utf8" });
+  return result.status === 0 ? result.stdout.trim() : "uptime unavailable";
+}
+
+// Last: main() uses the declarations above.
+if (import.meta.main) main();

@@ -8,8 +8,6 @@
  * PostgreSQL and DynamoDB Local come from the test harness (or EVENTFLOWS_PG_URL /
  * AWS_ENDPOINT_URL_DYNAMODB); the schema and table made here are dropped at the end.
  */
-import { appendFileSync } from "node:fs";
-import { join } from "node:path";
 import { bench, do_not_optimize, group, summary } from "mitata";
 import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSnapshotStore } from "../adapters/dynamodb/index.js";
 import { createPostgresClient, PostgresEventStore, PostgresSnapshotStore } from "../adapters/postgres/index.js";
@@ -30,7 +28,7 @@ import {
 } from "../src/index.js";
 import { ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { ensurePostgres } from "../test/services/postgres.ts";
-import { type BenchmarkResult, resultsDir, runAndReport } from "./lib/report.js";
+import { appendToReport, type BenchmarkResult, runAndReport } from "./lib/report.js";
 
 type LedgerEvent =
   | { type: "ItemAdded"; data: { sku: string; qty: number; price: number } }
@@ -184,9 +182,7 @@ for (const size of sizes) {
   for (let i = 0; i < size; i += 1000) await store.appendToStream("Ledger-L", events.slice(i, i + 1000));
   const full = repository(store);
   // The snapshot as everyNEvents would have taken it, TAIL events before the head.
-  const atSnapshot = new Ledger("L").rehydrate(
-    (await Array.fromAsync(store.readStream("Ledger-L"))).slice(0, size - TAIL),
-  );
+  const atSnapshot = new Ledger("L").rehydrate((await collect(store.readStream("Ledger-L"))).slice(0, size - TAIL));
   const expected = (await full.load("L")).currentState;
   const names = { full: `load ${label} events: full replay` };
   eventsPerIteration[names.full] = size;
@@ -266,5 +262,12 @@ for (const [label, snapshot, full] of savings) {
   const share = a.p50Ns / b.p50Ns;
   lines.push(`| ${label} | ${(share * 100).toFixed(1)}% | ${((1 - share) * 100).toFixed(1)}% |`);
 }
-appendFileSync(join(resultsDir, "snapshots.md"), `${lines.join("\n")}\n`);
+appendToReport("snapshots", lines.join("\n"));
 console.log(lines.join("\n"));
+
+/** `Array.fromAsync`, which Node 20 lacks. */
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}

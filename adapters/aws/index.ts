@@ -1,7 +1,8 @@
 /**
  * @module @eventflows/core/aws: a small client for AWS JSON-protocol services (DynamoDB, EventBridge,
- * SQS) on aws4fetch: SigV4 signing, endpoint, region and credential resolution (options, then the
- * environment or Workers bindings), typed errors, and retries with full-jitter backoff and a budget.
+ * SQS): SigV4 signing (aws4fetch's canonical request, signed synchronously), endpoint, region and
+ * credential resolution (options, then the environment or Workers bindings), typed errors, and
+ * retries with full-jitter backoff and a budget.
  */
 export {
   type AwsClientConfig,

@@ -11,6 +11,7 @@ import { AwsV4Signer } from "aws4fetch";
 import fc from "fast-check";
 import { AwsJsonClient } from "./json-client.js";
 import { type AwsJsonService, dynamoDbService, eventBridgeService, sqsService } from "./services.js";
+import { amzDate, SigV4Signer } from "./signing.js";
 
 // The test command points AWS_ENDPOINT_URL_* at local emulators; these tests are about AWS's own hosts.
 let saved: [string, string | undefined][] = [];
@@ -44,9 +45,10 @@ describe("SigV4 signing", () => {
         datetime: "20150830T123600Z",
       });
       const { headers } = await signer.sign();
-      expect(headers.get("authorization")).toBe(
-        `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=${signature}`,
-      );
+      const expected = `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=${signature}`;
+      expect(headers.get("authorization")).toBe(expected);
+      const ours = new SigV4Signer("https://example.amazonaws.com/", "service", "us-east-1");
+      expect(ours.sign(method, {}, "", EXAMPLE, "20150830T123600Z").authorization).toBe(expected);
     }
   });
 
@@ -175,3 +177,107 @@ async function sdkAuthorization(
   );
   return theirs.headers.authorization as string;
 }
+
+describe("the synchronous signer", () => {
+  // Header names as HTTP allows them (any case), values with inner and edge whitespace of every
+  // kind `\s` matches in Latin-1 (what a header value may hold).
+  const headerName = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}$/);
+  const headerValue = fc
+    .array(fc.constantFrom(..."aZ09 \t\u00a0-_.:/=+,;\"'()é"), { maxLength: 16 })
+    .map((chars) => chars.join(""));
+  const pathOrQuery = fc
+    .array(fc.constantFrom(..."aZ09-_.~ +/!*'()é流🚀%25&=?"), { maxLength: 12 })
+    .map((chars) => chars.join(""));
+  const request = fc.record({
+    path: pathOrQuery,
+    query: fc.option(pathOrQuery, { nil: undefined }),
+    host: fc.constantFrom("dynamodb.eu-west-1.amazonaws.com", "localhost:8000", "127.0.0.1:4566"),
+    service: fc.constantFrom("dynamodb", "events", "sqs", "execute-api"),
+    region: fc.constantFrom("us-east-1", "eu-west-1", "cn-north-1"),
+    headers: fc.dictionary(headerName, headerValue, { maxKeys: 5 }),
+    target: fc.constantFrom("DynamoDB_20120810.PutItem", "AWSEvents.PutEvents", "AmazonSQS.SendMessage"),
+    body: fc.string({ unit: "binary", maxLength: 400 }),
+    sessionToken: fc.option(fc.string({ unit: fc.constantFrom(..."AZaz09+/= "), minLength: 1, maxLength: 40 }), {
+      nil: undefined,
+    }),
+    secret: fc.string({ unit: fc.constantFrom(..."AZaz09+/"), minLength: 1, maxLength: 40 }),
+    when: fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2099, 11, 31) }),
+  });
+
+  test("produces exactly aws4fetch's headers (authorization included) for generated requests", async () => {
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const url = `http://${r.host}/${encodeURI(r.path)}${r.query === undefined ? "" : `?${r.query}`}`;
+        const headers: Record<string, string> = {
+          ...r.headers,
+          "content-type": "application/x-amz-json-1.0",
+          "X-Amz-Target": r.target,
+        };
+        const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: r.secret, sessionToken: r.sessionToken };
+        const datetime = amzDate(r.when);
+        const theirs = await new AwsV4Signer({
+          method: "POST",
+          url,
+          headers,
+          body: r.body,
+          ...credentials,
+          service: r.service,
+          region: r.region,
+          datetime,
+        }).sign();
+        const ours = new SigV4Signer(url, r.service, r.region).sign("POST", headers, r.body, credentials, datetime);
+        expect([...new Headers(ours)]).toEqual([...theirs.headers]);
+        expect(theirs.url.toString()).toBe(new Request(url).url);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("headers named like Object.prototype's members are plain headers, as aws4fetch signs them", async () => {
+    const url = "https://dynamodb.eu-west-1.amazonaws.com/";
+    const headers = { ...JSON.parse('{"__proto__":"p","constructor":"c","toString":"t"}'), "x-amz-target": "X.Y" };
+    const credentials = { accessKeyId: "AKID", secretAccessKey: "secret" };
+    const datetime = "20240101T000000Z";
+    const theirs = await new AwsV4Signer({
+      method: "POST",
+      url,
+      headers,
+      body: "{}",
+      ...credentials,
+      service: "dynamodb",
+      region: "eu-west-1",
+      datetime,
+    }).sign();
+    const ours = new SigV4Signer(url, "dynamodb", "eu-west-1").sign("POST", headers, "{}", credentials, datetime);
+    expect(theirs.headers.get("authorization")).toContain("SignedHeaders=__proto__;constructor;host;tostring;");
+    expect([...new Headers(ours)]).toEqual([...theirs.headers]);
+  });
+
+  test("keeps the derived key per day: a new day, or new credentials, sign with a new key", async () => {
+    const url = "https://dynamodb.eu-west-1.amazonaws.com/";
+    const signer = new SigV4Signer(url, "dynamodb", "eu-west-1");
+    const headers = { "x-amz-target": "DynamoDB_20120810.PutItem" };
+    for (const [secretAccessKey, when] of [
+      ["one", "20240101T000000Z"],
+      ["one", "20240101T235959Z"],
+      ["one", "20240102T000000Z"],
+      ["two", "20240102T000000Z"],
+      ["one", "20240102T000001Z"],
+    ] as const) {
+      const credentials = { accessKeyId: "AKID", secretAccessKey };
+      const theirs = await new AwsV4Signer({
+        method: "POST",
+        url,
+        headers,
+        body: "{}",
+        ...credentials,
+        service: "dynamodb",
+        region: "eu-west-1",
+        datetime: when,
+      }).sign();
+      expect(signer.sign("POST", headers, "{}", credentials, when).authorization).toBe(
+        theirs.headers.get("authorization") as string,
+      );
+    }
+  });
+});

@@ -1,15 +1,24 @@
 /**
- * Runs the mitata benchmarks registered by the calling file and writes its results:
- * `bench/results/<name>.json` (per benchmark: ns per iteration avg/p50/p99, events/s) and
- * `bench/results/<name>.md` (a table with ratios against the peer), which `bench/run.ts` gathers
- * into `bench/RESULTS.md`.
+ * Runs the mitata benchmarks registered by the calling file and writes its results for the runtime
+ * it runs on: `bench/results/<name>.<runtime>.json` (per benchmark: ns per iteration avg/p50/p99,
+ * events/s; the pairs, overheads, notes, machine load) and `bench/results/<name>.<runtime>.md`.
+ * `bench/run.ts` runs each file on Bun and Node and renders both runtimes' JSON side by side
+ * ({@link sideBySide}) into `bench/RESULTS.md`.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { run } from "mitata";
+import type { InterleavedResult } from "./interleave.js";
 
 /** Which per-iteration time drives events/s, ratios and the headline of overheads. */
 export type Statistic = "avg" | "p50";
+
+export type Runtime = "bun" | "node";
+export const RUNTIMES: readonly Runtime[] = ["bun", "node"];
+
+/** The runtime this process runs on. */
+export const runtime: Runtime = "Bun" in globalThis ? "bun" : "node";
 
 export interface ReportSpec {
   /** Events (or messages) handled per iteration of a benchmark, by its name: turns ns/iter into events/s. */
@@ -26,7 +35,11 @@ export interface ReportSpec {
    * machines, where a few samples taken while another process holds the core drag the mean far off.
    */
   readonly statistic?: Statistic;
-  /** Lines printed under the table: what was measured, on what. */
+  /** A round-robin cross-check of the same variants (`interleave.ts`): medians no load burst can skew. */
+  readonly interleaved?: readonly InterleavedResult[];
+  /** The 1-minute load average when the file started measuring; defaults to the one at `runAndReport`. */
+  readonly load?: number;
+  /** Lines printed under the tables: what was measured, on what. */
   readonly notes?: readonly string[];
 }
 
@@ -50,10 +63,32 @@ export interface Overhead {
   readonly p50Ns: number;
 }
 
+/** What one file's run on one runtime wrote. */
+export interface RunReport {
+  readonly name: string;
+  readonly title: string;
+  readonly runtime: string;
+  /** `bun 1.4.5`, `node v20.20.2`. */
+  readonly version?: string;
+  readonly cpu?: string;
+  readonly date: string;
+  readonly statistic: Statistic;
+  /** 1-minute load averages (2 cores) when measuring started and when it ended. */
+  readonly load?: { readonly start: number; readonly end: number };
+  readonly benchmarks: readonly BenchmarkResult[];
+  readonly overheads?: readonly Overhead[];
+  readonly pairs?: readonly (readonly [string, string])[];
+  readonly interleaved?: readonly InterleavedResult[];
+  readonly notes?: readonly string[];
+  /** Markdown a file adds after its run (`appendToReport`), shown under this runtime's name. */
+  readonly extra?: readonly string[];
+}
+
 export const resultsDir = join(import.meta.dirname, "..", "results");
 
 export async function runAndReport(name: string, title: string, spec: ReportSpec = {}): Promise<BenchmarkResult[]> {
   const statistic = spec.statistic ?? "avg";
+  const loadStart = spec.load ?? loadavg()[0] ?? Number.NaN;
   const { benchmarks, context } = await run({ format: "mitata", colors: false, throw: true });
   const results: BenchmarkResult[] = [];
   for (const trial of benchmarks) {
@@ -75,21 +110,51 @@ export async function runAndReport(name: string, title: string, spec: ReportSpec
     }
   }
   const overheads = overheadsOf(results, spec);
-  mkdirSync(resultsDir, { recursive: true });
-  const runtime = `${context.runtime ?? "unknown"} on ${context.cpu.name ?? "unknown cpu"}`;
-  const date = new Date(context.now).toISOString();
-  const json = {
+  const report: RunReport = {
     name,
     title,
     runtime,
-    date,
+    version: runtime === "bun" ? `bun ${process.versions.bun}` : `node ${process.version}`,
+    cpu: context.cpu.name ?? "unknown cpu",
+    date: new Date(context.now).toISOString(),
     statistic,
+    load: { start: round1(loadStart), end: round1(loadavg()[0] ?? Number.NaN) },
     benchmarks: results,
     ...(overheads.length > 0 ? { overheads } : {}),
+    ...(spec.pairs && spec.pairs.length > 0 ? { pairs: spec.pairs } : {}),
+    ...(spec.interleaved ? { interleaved: spec.interleaved } : {}),
+    ...(spec.notes ? { notes: spec.notes } : {}),
   };
-  writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
-  writeFileSync(join(resultsDir, `${name}.md`), markdown(title, runtime, results, spec, overheads));
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, `${name}.${runtime}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(
+    join(resultsDir, `${name}.${runtime}.md`),
+    sideBySide(runtime === "bun" ? [report] : [undefined, report]),
+  );
   return results;
+}
+
+/**
+ * Adds `markdown` (e.g. a table computed from the results) to this runtime's report of `name`,
+ * after `runAndReport`; RESULTS.md shows it under the runtime's name.
+ */
+export function appendToReport(name: string, markdown: string): void {
+  const path = join(resultsDir, `${name}.${runtime}.json`);
+  const report = JSON.parse(readFileSync(path, "utf8")) as RunReport;
+  const updated: RunReport = { ...report, extra: [...(report.extra ?? []), markdown] };
+  writeFileSync(path, `${JSON.stringify(updated, null, 2)}\n`);
+  writeFileSync(
+    join(resultsDir, `${name}.${runtime}.md`),
+    sideBySide(runtime === "bun" ? [updated] : [undefined, updated]),
+  );
+}
+
+/** The reports of `name` on each runtime, `undefined` where it has not run there. */
+export function readReports(name: string): (RunReport | undefined)[] {
+  return RUNTIMES.map((rt) => {
+    const path = join(resultsDir, `${name}.${rt}.json`);
+    return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as RunReport) : undefined;
+  });
 }
 
 function overheadsOf(results: readonly BenchmarkResult[], spec: ReportSpec): Overhead[] {
@@ -104,39 +169,136 @@ function overheadsOf(results: readonly BenchmarkResult[], spec: ReportSpec): Ove
   return overheads;
 }
 
-function markdown(
-  title: string,
-  runtime: string,
-  results: readonly BenchmarkResult[],
-  spec: ReportSpec,
-  overheads: readonly Overhead[],
+const LABEL: Record<Runtime, string> = { bun: "Bun", node: "Node" };
+
+/**
+ * One section with a column per runtime (Bun, then Node) for every figure: the rows, the ratios of
+ * each `[ours, peer]` pair, the overheads and the interleaved cross-check, with each runtime's
+ * date, version and machine load. A runtime that has not run shows "—".
+ */
+export function sideBySide(
+  reports: readonly (RunReport | undefined)[],
+  notRun: Partial<Record<Runtime, string>> = {},
 ): string {
-  const statistic = spec.statistic ?? "avg";
-  const lines = [`## ${title}`, "", `Measured with mitata, ${runtime}, ${new Date().toISOString().slice(0, 10)}.`, ""];
-  lines.push(`| benchmark | avg | p50 | p99 | events/s (${statistic}) |`, "| --- | ---: | ---: | ---: | ---: |");
-  for (const r of results) {
-    const rate = r.eventsPerSecond === undefined ? "" : Math.round(r.eventsPerSecond).toLocaleString("en-US");
-    lines.push(`| ${r.name} | ${time(r.avgNs)} | ${time(r.p50Ns)} | ${time(r.p99Ns)} | ${rate} |`);
+  const present = reports.filter((r): r is RunReport => r !== undefined);
+  const first = present[0];
+  if (first === undefined) return "";
+  const statistic = first.statistic;
+  const columns = RUNTIMES.map((rt, i) => ({ label: LABEL[rt], report: reports[i], why: notRun[rt] }));
+  const stat = (r: BenchmarkResult) => (statistic === "p50" ? r.p50Ns : r.avgNs);
+  const find = (report: RunReport | undefined, name: string) => report?.benchmarks.find((b) => b.name === name);
+  const lines = [`## ${first.title}`, ""];
+  for (const { label, report, why } of columns) {
+    lines.push(
+      why !== undefined
+        ? `- ${label}: not run: the file ${why}.`
+        : report === undefined
+          ? `- ${label}: not measured in this run.`
+          : `- ${label}: ${report.version ?? report.runtime} on ${report.cpu ?? "unknown cpu"}, ${report.date.slice(0, 16).replace("T", " ")} UTC, load average ${loadText(report)} (2 cores).`,
+    );
   }
-  if (spec.pairs !== undefined && spec.pairs.length > 0) {
-    lines.push("", `| ours | peer | peer time / our time (${statistic}) |`, "| --- | --- | ---: |");
-    const byName = new Map(results.map((r) => [r.name, r]));
-    const of = (r: BenchmarkResult) => (statistic === "p50" ? r.p50Ns : r.avgNs);
-    for (const [ours, peer] of spec.pairs) {
-      const a = byName.get(ours);
-      const b = byName.get(peer);
-      const ratio = a && b ? `${(of(b) / of(a)).toFixed(2)}×` : "n/a";
-      lines.push(`| ${ours} | ${peer} | ${ratio} |`);
+  lines.push(
+    "",
+    `Per benchmark: ${statistic === "p50" ? "median (p50)" : "mean"} time per iteration, p99 in brackets.`,
+    "",
+  );
+  const names = [...new Set(present.flatMap((r) => r.benchmarks.map((b) => b.name)))];
+  const hasRates = present.some((r) => r.benchmarks.some((b) => b.eventsPerSecond !== undefined));
+  lines.push(
+    `| benchmark | ${columns.map((c) => c.label).join(" | ")}${hasRates ? ` | ${columns.map((c) => `${c.label} events/s`).join(" | ")}` : ""} |`,
+    `| --- | ${columns.map(() => "---:").join(" | ")}${hasRates ? ` | ${columns.map(() => "---:").join(" | ")}` : ""} |`,
+  );
+  for (const name of names) {
+    const cells = columns.map(({ report }) => {
+      const b = find(report, name);
+      return b === undefined ? "—" : `${time(stat(b))} (${time(b.p99Ns)})`;
+    });
+    const rates = columns.map(({ report }) => {
+      const rate = find(report, name)?.eventsPerSecond;
+      return rate === undefined ? "" : Math.round(rate).toLocaleString("en-US");
+    });
+    lines.push(`| ${name} | ${cells.join(" | ")}${hasRates ? ` | ${rates.join(" | ")}` : ""} |`);
+  }
+  const pairs = first.pairs ?? [];
+  if (pairs.length > 0) {
+    lines.push(
+      "",
+      `| ours | peer | ${columns.map((c) => `${c.label}: peer time / ours`).join(" | ")} |`,
+      `| --- | --- | ${columns.map(() => "---:").join(" | ")} |`,
+    );
+    for (const [ours, peer] of pairs) {
+      const ratios = columns.map(({ report }) => {
+        const a = find(report, ours);
+        const b = find(report, peer);
+        return a && b ? `${(stat(b) / stat(a)).toFixed(2)}×` : "—";
+      });
+      lines.push(`| ${ours} | ${peer} | ${ratios.join(" | ")} |`);
     }
   }
+  const overheads = first.overheads ?? [];
   if (overheads.length > 0) {
-    lines.push("", "| benchmark | baseline | overhead (p50) | overhead (avg) |", "| --- | --- | ---: | ---: |");
+    lines.push(
+      "",
+      `| benchmark | baseline | ${columns.map((c) => `${c.label} overhead (p50)`).join(" | ")} |`,
+      `| --- | --- | ${columns.map(() => "---:").join(" | ")} |`,
+    );
     for (const o of overheads) {
-      lines.push(`| ${o.name} | ${o.baseline} | ${signedTime(o.p50Ns)} | ${signedTime(o.avgNs)} |`);
+      const cells = columns.map(({ report }) => {
+        const found = report?.overheads?.find((x) => x.name === o.name && x.baseline === o.baseline);
+        return found === undefined ? "—" : signedTime(found.p50Ns);
+      });
+      lines.push(`| ${o.name} | ${o.baseline} | ${cells.join(" | ")} |`);
     }
   }
-  for (const note of spec.notes ?? []) lines.push("", note);
+  const interleavedNames = [...new Set(present.flatMap((r) => (r.interleaved ?? []).map((x) => x.name)))];
+  if (interleavedNames.length > 0) {
+    lines.push(
+      "",
+      "Interleaved cross-check (round-robin batches of every variant, median batch per call):",
+      "",
+      `| benchmark | ${columns.map((c) => c.label).join(" | ")} |`,
+      `| --- | ${columns.map(() => "---:").join(" | ")} |`,
+    );
+    for (const name of interleavedNames) {
+      const cells = columns.map(({ report }) => {
+        const found = report?.interleaved?.find((x) => x.name === name);
+        return found === undefined ? "—" : time(found.medianNs);
+      });
+      lines.push(`| ${name} | ${cells.join(" | ")} |`);
+    }
+    const interleavedPairs = pairs.filter(([a, b]) => interleavedNames.includes(a) && interleavedNames.includes(b));
+    if (interleavedPairs.length > 0) {
+      lines.push(
+        "",
+        `| ours | peer | ${columns.map((c) => `${c.label}: peer time / ours, interleaved`).join(" | ")} |`,
+        `| --- | --- | ${columns.map(() => "---:").join(" | ")} |`,
+      );
+      for (const [ours, peer] of interleavedPairs) {
+        const ratios = columns.map(({ report }) => {
+          const a = report?.interleaved?.find((x) => x.name === ours);
+          const b = report?.interleaved?.find((x) => x.name === peer);
+          return a && b ? `${(b.medianNs / a.medianNs).toFixed(2)}×` : "—";
+        });
+        lines.push(`| ${ours} | ${peer} | ${ratios.join(" | ")} |`);
+      }
+    }
+  }
+  for (const { label, report } of columns) {
+    for (const extra of report?.extra ?? []) lines.push("", `On ${label}:`, extra.trimEnd());
+  }
+  for (const note of first.notes ?? []) lines.push("", note);
   return `${lines.join("\n")}\n`;
+}
+
+function loadText(report: RunReport): string {
+  if (report.load === undefined) return "not recorded";
+  return report.load.start === report.load.end
+    ? `${report.load.start}`
+    : `${report.load.start} at the start, ${report.load.end} at the end`;
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
 }
 
 function signedTime(ns: number): string {

@@ -125,7 +125,10 @@ describe("CommandBus", () => {
 
   test("tracks executions and failures per type; onError sees the failing command", async () => {
     const failures: [unknown, string][] = [];
-    const bus = new CommandBus<Commands>({ onError: (error, message) => failures.push([error, message.type]) });
+    const bus = new CommandBus<Commands>({
+      timeExecutions: true,
+      onError: (error, message) => failures.push([error, message.type]),
+    });
     bus.register("Add", ({ a }) => {
       // Runs across a tick of the clock the bus reads, so the recorded duration cannot be 0.
       for (const started = performance.now(); performance.now() === started; );
@@ -137,6 +140,7 @@ describe("CommandBus", () => {
     const stats = bus.stats("Add");
     expect(stats?.executions).toBe(2);
     expect(stats?.failures).toBe(1);
+    expect(stats?.timedExecutions).toBe(2);
     expect(stats?.maxDurationMs).toBeGreaterThan(0);
     expect(stats?.totalDurationMs).toBeGreaterThan(stats?.maxDurationMs ?? 0);
     expect(Number.isNaN(Date.parse(stats?.lastExecutedAt ?? ""))).toBe(false);

@@ -46,6 +46,40 @@ for (const [path, create] of Object.entries(setups)) {
       ]);
     });
 
+    test("without onError, every dispatch is counted, failures included, by the time its caller resumes", async () => {
+      const bus = create();
+      register(bus);
+      let failures = 0;
+      for (let i = 0; i < 40; i++) {
+        const fail = i % 4 === 0 ? "sync" : i % 4 === 1 ? "async" : "no";
+        if (fail !== "no") failures++;
+        await bus.execute("Run", { fail }).catch(() => undefined);
+        expect(bus.stats("Run")).toMatchObject({ executions: i + 1, failures });
+      }
+    });
+
+    test("timing: by default the first dispatch of a type and then one in 16; true times all, false none, n one in n", async () => {
+      const timed = async (options: MessageBusOptions, runs: number) => {
+        const bus = create(options);
+        register(bus);
+        for (let i = 0; i < runs; i++) await bus.execute("Run", { fail: i % 2 === 0 ? "no" : "async" }).catch(() => 0);
+        return bus.stats("Run");
+      };
+      expect(await timed({}, 40)).toMatchObject({ executions: 40, failures: 20, timedExecutions: 3 });
+      expect(await timed({ timeExecutions: true }, 5)).toMatchObject({ executions: 5, timedExecutions: 5 });
+      expect(await timed({ timeExecutions: 4 }, 9)).toMatchObject({ executions: 9, timedExecutions: 3 });
+      const untimed = await timed({ timeExecutions: false }, 3);
+      expect(untimed).toEqual({
+        type: "Run",
+        executions: 3,
+        failures: 1,
+        timedExecutions: 0,
+        totalDurationMs: 0,
+        maxDurationMs: 0,
+        lastExecutedAt: undefined,
+      });
+    });
+
     test("without stats, failures still reach onError and the caller", async () => {
       const seen: unknown[] = [];
       const bus = create({ trackExecutions: false, onError: (error) => seen.push(error) });
@@ -128,5 +162,15 @@ describe("middleware chain", () => {
     bus.register("C", () => ++runs);
     expect(await bus.execute("C", null)).toBe(2);
     expect(runs).toBe(2);
+  });
+});
+
+describe("timeExecutions", () => {
+  test("anything but true, false or a whole number of at least 1 is refused", () => {
+    for (const timeExecutions of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new CommandBus({ timeExecutions })).toThrow(ValidationError);
+      expect(() => new QueryBus({ timeExecutions })).toThrow(ValidationError);
+    }
+    expect(() => new CommandBus({ timeExecutions: 1 })).not.toThrow();
   });
 });

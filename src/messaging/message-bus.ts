@@ -27,28 +27,48 @@ export type AfterHook = (message: Message, outcome: Outcome, durationMs: number)
 /** Counters kept per message type. */
 export interface ExecutionStats {
   readonly type: string;
+  /** Dispatches that ended, every one counted. */
   readonly executions: number;
+  /** Of those, the ones that failed. */
   readonly failures: number;
+  /** How many of the executions were timed (see `timeExecutions`): the durations below cover these. */
+  readonly timedExecutions: number;
   readonly totalDurationMs: number;
   readonly maxDurationMs: number;
+  /** When the last timed execution ended (ISO time). */
   readonly lastExecutedAt: string | undefined;
 }
 
+/** By default the stats time the first dispatch of each type, then one in this many. */
+const DEFAULT_TIMING_SAMPLE = 16;
+
 export interface MessageBusOptions {
-  /** Keep per-type execution stats. Defaults to true. */
+  /** Keep per-type execution stats: every dispatch counted, some timed (`timeExecutions`). Defaults to true. */
   readonly trackExecutions?: boolean;
+  /**
+   * Which dispatches the stats time (durations, `lastExecutedAt`): `true` every one, `false` none, or
+   * `n`: the first of each type, then one in `n`. Defaults to 16: two
+   * clock reads per dispatch cost more than the rest of a dispatch, so only a sample pays them.
+   */
+  readonly timeExecutions?: boolean | number;
   /** Told of every failed dispatch, with the message. The caller still receives the error. */
   readonly onError?: (error: unknown, message: Message) => void;
 }
 
 interface MutableStats {
-  type: string;
+  readonly type: string;
+  /** Dispatches begun: picks the ones to time. */
+  begun: number;
   executions: number;
   failures: number;
+  timedExecutions: number;
   totalDurationMs: number;
   maxDurationMs: number;
-  /** `performance.now()` when the last execution ended: one clock read per dispatch instead of two. */
+  /** `performance.now()` when the last timed execution ended. */
   lastEndedAt: number;
+  /** Settle reactions of an untimed dispatch, made once per type: no closure per dispatch. */
+  readonly fulfilled: (result: unknown) => unknown;
+  readonly rejected: (error: unknown) => never;
 }
 
 type Pipeline = (message: Message, handler: MessageHandler) => Promise<unknown>;
@@ -65,6 +85,8 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   readonly #after: AfterHook[] = [];
   readonly #stats = new Map<string, MutableStats>();
   readonly #track: boolean;
+  /** Time one dispatch in this many per type; 0: none. */
+  readonly #timeEvery: number;
   readonly #onError: ((error: unknown, message: Message) => void) | undefined;
   #pipeline: Pipeline = direct;
   // Before or after hooks make dispatch take the general, async path (see `execute`).
@@ -73,6 +95,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   protected constructor(kind: MessageKind, options: MessageBusOptions = {}) {
     this.#kind = kind;
     this.#track = options.trackExecutions ?? true;
+    this.#timeEvery = timingSample(options.timeExecutions);
     this.#onError = options.onError;
   }
 
@@ -173,33 +196,46 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#hooked) return this.#dispatch(message, handler) as Promise<ResultOf<M, T>>;
+    const entry = this.#track ? this.#entry(type) : undefined;
+    const timed = entry !== undefined && this.#timeEvery > 0 && entry.begun++ % this.#timeEvery === 0;
+    if (this.#hooked) return this.#dispatch(message, handler, entry, timed) as Promise<ResultOf<M, T>>;
     // No hooks (the common case): the handler's or the middleware chain's promise is all there is to
-    // wait for, so dispatch adds no async frame of its own; at most one reaction to keep the stats.
-    const started = this.#track ? performance.now() : 0;
+    // wait for, so dispatch adds no async frame of its own; at most one reaction to keep the stats,
+    // and an untimed one allocates nothing.
+    const started = timed ? performance.now() : 0;
     let returned: unknown;
     try {
       returned = this.#middleware.length === 0 ? handler(payload, message) : this.#pipeline(message, handler);
     } catch (error) {
       returned = Promise.reject(error);
     }
-    if (!this.#track && this.#onError === undefined) return Promise.resolve(returned) as Promise<ResultOf<M, T>>;
+    const onError = this.#onError;
+    if (onError === undefined) {
+      if (entry === undefined) return Promise.resolve(returned) as Promise<ResultOf<M, T>>;
+      if (!timed) return Promise.resolve(returned).then(entry.fulfilled, entry.rejected) as Promise<ResultOf<M, T>>;
+    }
     return Promise.resolve(returned).then(
       (result) => {
-        if (this.#track) this.#record(type, true, started, performance.now());
+        if (entry !== undefined) record(entry, true, timed ? started : undefined);
         return result as ResultOf<M, T>;
       },
       (error: unknown) => {
-        if (this.#track) this.#record(type, false, started, performance.now());
-        this.#onError?.(error, message);
+        if (entry !== undefined) record(entry, false, timed ? started : undefined);
+        onError?.(error, message);
         throw error;
       },
     );
   }
 
-  async #dispatch(message: Message, handler: MessageHandler): Promise<unknown> {
-    const timed = this.#track || this.#after.length > 0;
-    const started = timed ? performance.now() : 0;
+  async #dispatch(
+    message: Message,
+    handler: MessageHandler,
+    entry: MutableStats | undefined,
+    timed: boolean,
+  ): Promise<unknown> {
+    // After hooks are given the duration of every dispatch; the stats take it only when it is timed.
+    const clocked = timed || this.#after.length > 0;
+    const started = clocked ? performance.now() : 0;
     let outcome: Outcome;
     try {
       for (const hook of this.#before) await hook(message);
@@ -207,11 +243,8 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     } catch (error) {
       outcome = { ok: false, error };
     }
-    if (timed) {
-      const ended = performance.now();
-      if (this.#track) this.#record(message.type, outcome.ok, started, ended);
-      if (this.#after.length > 0) await this.#runAfterHooks(message, outcome, ended - started);
-    }
+    if (entry !== undefined) record(entry, outcome.ok, timed ? started : undefined);
+    if (this.#after.length > 0) await this.#runAfterHooks(message, outcome, performance.now() - started);
     if (!outcome.ok) {
       this.#onError?.(outcome.error, message);
       throw outcome.error;
@@ -219,20 +252,33 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     return outcome.result;
   }
 
-  #record(type: string, ok: boolean, started: number, ended: number): void {
+  #entry(type: string): MutableStats {
     let entry = this.#stats.get(type);
     if (entry === undefined) {
-      entry = { type, executions: 0, failures: 0, totalDurationMs: 0, maxDurationMs: 0, lastEndedAt: 0 };
+      const made: MutableStats = {
+        type,
+        begun: 0,
+        executions: 0,
+        failures: 0,
+        timedExecutions: 0,
+        totalDurationMs: 0,
+        maxDurationMs: 0,
+        lastEndedAt: 0,
+        fulfilled: (result) => {
+          made.executions++;
+          return result;
+        },
+        rejected: (error) => {
+          made.executions++;
+          made.failures++;
+          throw error;
+        },
+      };
+      entry = made;
       this.#stats.set(type, entry);
     }
-    const durationMs = ended - started;
-    entry.executions++;
-    if (!ok) entry.failures++;
-    entry.totalDurationMs += durationMs;
-    if (durationMs > entry.maxDurationMs) entry.maxDurationMs = durationMs;
-    entry.lastEndedAt = ended;
+    return entry;
   }
-
   async #runAfterHooks(message: Message, outcome: Outcome, durationMs: number): Promise<void> {
     for (const hook of this.#after) {
       // After hooks observe; one that fails must not change the outcome the caller sees.
@@ -245,15 +291,40 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   }
 }
 
+/** Counts an ended dispatch; `started` (its `performance.now()`) when it was timed. */
+function record(entry: MutableStats, ok: boolean, started: number | undefined): void {
+  entry.executions++;
+  if (!ok) entry.failures++;
+  if (started === undefined) return;
+  const ended = performance.now();
+  const durationMs = ended - started;
+  entry.timedExecutions++;
+  entry.totalDurationMs += durationMs;
+  if (durationMs > entry.maxDurationMs) entry.maxDurationMs = durationMs;
+  entry.lastEndedAt = ended;
+}
+
+function timingSample(option: boolean | number | undefined): number {
+  if (option === undefined) return DEFAULT_TIMING_SAMPLE;
+  if (typeof option === "boolean") return option ? 1 : 0;
+  if (!Number.isSafeInteger(option) || option < 1) {
+    throw new ValidationError("Invalid bus options", [
+      { path: ["timeExecutions"], message: "timeExecutions must be true, false or a whole number of at least 1" },
+    ]);
+  }
+  return option;
+}
+
 function publicStats(entry: MutableStats): ExecutionStats {
   return {
     type: entry.type,
     executions: entry.executions,
     failures: entry.failures,
+    timedExecutions: entry.timedExecutions,
     totalDurationMs: entry.totalDurationMs,
     maxDurationMs: entry.maxDurationMs,
     lastExecutedAt:
-      entry.executions === 0 ? undefined : new Date(performance.timeOrigin + entry.lastEndedAt).toISOString(),
+      entry.timedExecutions === 0 ? undefined : new Date(performance.timeOrigin + entry.lastEndedAt).toISOString(),
   };
 }
 

@@ -31,7 +31,7 @@ describe("QueryBus", () => {
   });
 
   test("tracks executions per query type", async () => {
-    const bus = new QueryBus<Queries>();
+    const bus = new QueryBus<Queries>({ timeExecutions: true });
     bus.register("GetUser", () => {
       // Runs across a tick of the clock the bus reads, so the recorded duration cannot be 0.
       for (const started = performance.now(); performance.now() === started; );
@@ -41,6 +41,7 @@ describe("QueryBus", () => {
     const stats = bus.stats("GetUser");
     expect(stats?.executions).toBe(3);
     expect(stats?.failures).toBe(0);
+    expect(stats?.timedExecutions).toBe(3);
     expect(stats?.maxDurationMs).toBeGreaterThan(0);
     expect(stats?.totalDurationMs).toBeGreaterThan(stats?.maxDurationMs ?? 0);
     expect(bus.stats("Failing")).toBeUndefined();
