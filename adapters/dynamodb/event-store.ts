@@ -73,7 +73,7 @@ type RoundOutcome =
   | { readonly retryAt: number | undefined; readonly pause: boolean };
 
 /**
- * An event store in one DynamoDB table, over the JSON protocol signed by aws4fetch: no AWS SDK,
+ * An event store in one DynamoDB table, over the JSON protocol, SigV4-signed by the shared AWS client: no AWS SDK,
  * runs on Lambda, Workers, Bun and Node. One item per event (stream id = partition key, version =
  * sort key); appends are conditional, multi-event appends one `TransactWriteItems` with a
  * `ClientRequestToken`; reads are consistent. The global feed is a commit log in the same table

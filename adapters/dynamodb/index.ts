@@ -1,6 +1,6 @@
 /**
  * @module @eventflows/core/dynamodb: an event store in one DynamoDB table over the JSON protocol
- * (aws4fetch, no AWS SDK), with optimistic concurrency, atomic multi-event appends, consistent reads
+ * (SigV4 over fetch, no AWS SDK), with optimistic concurrency, atomic multi-event appends, consistent reads
  * and a global feed whose ordering and completeness are documented in docs/adapters/dynamodb.md;
  * and a snapshot store, in the same table or one of its own.
  */

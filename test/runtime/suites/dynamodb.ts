@@ -1,6 +1,6 @@
 /**
  * @eventflows/core/dynamodb against the harness's DynamoDB Local (AWS_ENDPOINT_URL_DYNAMODB), with
- * and without the global feed. aws4fetch is web-standard, so no compatibility flag.
+ * and without the global feed. The AWS client is web-standard, so no compatibility flag.
  */
 import {
   createDynamoDbClient,

@@ -1,7 +1,7 @@
 /**
  * @eventflows/core/eventbridge under the remote-bus contract against the harness's moto
  * (AWS_ENDPOINT_URL_EVENTS, AWS_ENDPOINT_URL_SQS): publishing, batching, dead letters and delivery
- * through the SQS consumer. aws4fetch is web-standard: no compatibility flag.
+ * through the SQS consumer. The AWS client is web-standard: no compatibility flag.
  */
 import { type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
 import { eventBridgeRemoteBusContract } from "./eventbridge-route.js";
