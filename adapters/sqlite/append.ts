@@ -1,4 +1,5 @@
 import {
+  assertUnchangedRetry,
   ConcurrencyError,
   type EventEnvelope,
   type ExpectedVersion,
@@ -156,17 +157,7 @@ function retriedAppend(streamId: string, events: readonly PendingEvent[], stored
       (i === 0 || event.version === (replay[i - 1]?.version ?? 0) + 1),
   );
   if (!complete) throw idsTaken(events.length, stored.length);
-  const changed = events.flatMap((event, i) =>
-    event.type === replay[i]?.type && JSON.stringify(event.data) === JSON.stringify(replay[i]?.data)
-      ? []
-      : [{ path: [i], message: `event ${event.id} is stored with another type or data` }],
-  );
-  if (changed.length > 0) {
-    throw new ValidationError(
-      "Event ids already used for other events: a retry must repeat the append unchanged",
-      changed,
-    );
-  }
+  assertUnchangedRetry(events, replay as EventEnvelope[]);
   return { events: replay as EventEnvelope[], retried: true };
 }
 
