@@ -194,7 +194,13 @@ test(`the bundle (as wrangler deploy --minify makes it) stays under ${GZIP_LIMIT
     `worker template bundle: ${(bundle.bytes / 1024).toFixed(1)} KB minified, ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzipped`,
   );
   // Both stores, Hono, valibot and the core are in it: an empty bundle would pass a size check too.
-  for (const part of ["hono", "valibot", "postgres", "@eventflows/core adapters/aws", "@eventflows/core adapters/dynamodb"]) {
+  for (const part of [
+    "hono",
+    "valibot",
+    "postgres",
+    "@eventflows/core adapters/aws",
+    "@eventflows/core adapters/dynamodb",
+  ]) {
     expect(bundle.breakdown.map(([group]) => group)).toContain(part);
   }
   expect(bundle.gzipBytes).toBeLessThan(GZIP_LIMIT_BYTES);
