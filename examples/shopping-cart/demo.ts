@@ -4,11 +4,11 @@
  * `main.test.ts` checks it.
  */
 
-import { type EventEnvelope, type ExecutionStats, type Issue, isEventFlowsError } from "../../src/index.js";
+import { type ExecutionStats, type Issue, isEventFlowsError } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import { createShop } from "./app.js";
 import type { ShopCommands } from "./commands.js";
-import type { CartView } from "./read-model.js";
+import type { CartEnvelope, CartView } from "./read-model.js";
 
 export type CommandOutcome =
   | { readonly ok: true; readonly result: unknown }
@@ -35,7 +35,8 @@ export interface ConflictRecord {
 export interface DemoReport {
   readonly commands: readonly CommandRecord[];
   readonly conflicts: readonly ConflictRecord[];
-  readonly events: readonly EventEnvelope[];
+  /** Every event the shop stored: its store holds only Cart streams. */
+  readonly events: readonly CartEnvelope[];
   readonly carts: readonly CartView[];
   readonly openCarts: readonly CartView[];
   readonly commandStats: readonly ExecutionStats[];
@@ -107,7 +108,7 @@ export async function runDemo(): Promise<DemoReport> {
   return {
     commands,
     conflicts,
-    events: await collect(shop.store.readAll()),
+    events: await collect(shop.store.readAll<CartEnvelope>()),
     carts: await shop.queries.execute("ListCarts", {}),
     openCarts: await shop.queries.execute("ListCarts", { status: "open" }),
     commandStats: shop.commands.stats(),

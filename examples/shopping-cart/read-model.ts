@@ -3,8 +3,11 @@
  * answered by the query bus. It could live in any database; a Map keeps the example small.
  */
 import * as v from "valibot";
-import type { EventBus, EventEnvelope, QueryBus, Unsubscribe } from "../../src/index.js";
-import { CartStream } from "./cart.js";
+import type { EnvelopeOf, EventBus, QueryBus, Unsubscribe } from "../../src/index.js";
+import { type CartEvent, CartStream } from "./cart.js";
+
+/** What the Cart streams hold, as envelopes: `event.type` narrows `event.data`. */
+export type CartEnvelope = EnvelopeOf<CartEvent>;
 
 export interface CartView {
   readonly cartId: string;
@@ -22,10 +25,12 @@ export class CartsReadModel {
 
   /** Follows every event of the `Cart` category. Returns the unsubscribe function. */
   subscribe(bus: EventBus): Unsubscribe {
-    return bus.subscribeToCategory(CartStream.category, (event) => this.apply(event), { name: "carts-read-model" });
+    return bus.subscribeToCategory<CartEnvelope>(CartStream.category, (event) => this.apply(event), {
+      name: "carts-read-model",
+    });
   }
 
-  apply(event: EventEnvelope): void {
+  apply(event: CartEnvelope): void {
     const cartId = CartStream.idOf(event.streamId);
     const view = this.#views.get(cartId);
     if (view !== undefined && event.version <= view.version) return;
@@ -43,28 +48,30 @@ export class CartsReadModel {
   }
 }
 
-function evolve(view: CartView | undefined, cartId: string, event: EventEnvelope): CartView | undefined {
+function evolve(view: CartView | undefined, cartId: string, event: CartEnvelope): CartView | undefined {
   if (event.type === "CartOpened") {
-    const { customerId } = event.data as { customerId: string };
+    const { customerId } = event.data;
     return { cartId, customerId, status: "open", lines: [], itemCount: 0, totalCents: 0, version: event.version };
   }
   if (view === undefined) return undefined;
+  const { version } = event;
   switch (event.type) {
     case "ItemAdded": {
-      const added = event.data as { sku: string; quantity: number; unitPriceCents: number };
+      const added = event.data;
       const existing = view.lines.find((line) => line.sku === added.sku);
       const line = { ...added, quantity: (existing?.quantity ?? 0) + added.quantity };
       const lines = existing === undefined ? [...view.lines, line] : view.lines.map((l) => (l === existing ? line : l));
       return totals({ ...view, lines, version: event.version });
     }
     case "ItemRemoved": {
-      const { sku } = event.data as { sku: string };
+      const { sku } = event.data;
       return totals({ ...view, lines: view.lines.filter((line) => line.sku !== sku), version: event.version });
     }
     case "CartCheckedOut":
       return { ...view, status: "checked-out", version: event.version };
     default:
-      return { ...view, version: event.version };
+      // A type this read model does not know yet (written by a newer service) moves only the version.
+      return { ...view, version };
   }
 }
 

@@ -57,16 +57,24 @@ export abstract class EventBus {
     return this.subscribe({ type }, handler as EventHandler, options);
   }
 
-  subscribeToCategory(
+  /**
+   * Subscribes to every event of one or more stream categories. Name the envelope union the handler
+   * sees (`EnvelopeOf<OrderEvent>`) to switch on `event.type` with typed data: the bus delivers what
+   * the category's streams hold, so the union must be the events those streams are written with.
+   */
+  subscribeToCategory<E extends EventEnvelope = EventEnvelope>(
     category: string | readonly string[],
-    handler: EventHandler,
+    handler: EventHandler<E>,
     options?: SubscribeOptions,
   ): Unsubscribe {
-    return this.subscribe({ category }, handler, options);
+    return this.subscribe({ category }, handler as EventHandler, options);
   }
 
-  subscribeToAll(handler: EventHandler, options?: SubscribeOptions): Unsubscribe {
-    return this.subscribe({ all: true }, handler, options);
+  subscribeToAll<E extends EventEnvelope = EventEnvelope>(
+    handler: EventHandler<E>,
+    options?: SubscribeOptions,
+  ): Unsubscribe {
+    return this.subscribe({ all: true }, handler as EventHandler, options);
   }
 }
 

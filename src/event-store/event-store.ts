@@ -156,8 +156,8 @@ export abstract class EventStore {
    * by appends through this instance, otherwise by polling). A handler that throws is retried on the
    * same event after `retryDelayMs`; the position advances only past handled events.
    */
-  subscribeToAll(options: SubscribeToAllOptions): StoreSubscription {
-    return startSubscription(this, options, (wake) => {
+  subscribeToAll<E extends EventEnvelope = EventEnvelope>(options: SubscribeToAllOptions<E>): StoreSubscription {
+    return startSubscription(this, options as SubscribeToAllOptions, (wake) => {
       this.#waiters.add(wake);
       return () => this.#waiters.delete(wake);
     });

@@ -3,9 +3,12 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { assertDelayMs, assertNonNegativeInteger, assertPositiveInteger, kindOf } from "../internal/validate.js";
 import type { ReadAllOptions } from "./types.js";
 
-export interface SubscribeToAllOptions {
-  /** Handles one event. The subscription waits for it before the next; a throw retries this event. */
-  readonly handler: (event: EventEnvelope) => void | Promise<void>;
+export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> {
+  /**
+   * Handles one event. The subscription waits for it before the next; a throw retries this event.
+   * Type it with the envelope union the store holds (`EnvelopeOf<AppEvent>`) to switch on `event.type`.
+   */
+  readonly handler: (event: E) => void | Promise<void>;
   /** The checkpoint: start after this global position. Defaults to 0, the beginning. */
   readonly after?: number;
   /** Events read per query. Defaults to 100. */
