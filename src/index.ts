@@ -140,7 +140,14 @@ export {
 } from "./internal/json.js";
 export { sha256Hex } from "./internal/sha256.js";
 export { isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
-export { assertDelayMs, MAX_DELAY_MS, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "./internal/validate.js";
+export {
+  assertDelayMs,
+  integerOptionIssues,
+  MAX_DELAY_MS,
+  MAX_STREAM_ID_LENGTH,
+  MAX_TYPE_LENGTH,
+  nameIssues,
+} from "./internal/validate.js";
 export { CommandBus } from "./messaging/command-bus.js";
 export {
   type ExecuteOptions,

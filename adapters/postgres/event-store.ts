@@ -4,6 +4,7 @@ import {
   type EventStoreOptions,
   type ExpectedVersion,
   type Issue,
+  integerOptionIssues,
   type PendingEvent,
   ValidationError,
 } from "../../src/index.js";
@@ -218,16 +219,10 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions = {}
 function optionIssues(options: PostgresEventStoreOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
   const issues = nameIssues(options);
-  const positive = (value: unknown, key: string, max: number) => {
-    if (
-      value !== undefined &&
-      (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max)
-    ) {
-      issues.push({ path: [key], message: `${key} must be an integer from 1 to ${max}` });
-    }
-  };
-  positive(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024);
-  positive(options.readPageSize, "readPageSize", 100_000);
+  issues.push(
+    ...integerOptionIssues(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024),
+    ...integerOptionIssues(options.readPageSize, "readPageSize", 100_000),
+  );
   if (options.sql !== undefined && typeof options.sql !== "function") {
     issues.push({ path: ["sql"], message: "sql must be a postgres.js client (postgres(...))" });
   }

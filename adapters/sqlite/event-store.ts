@@ -5,6 +5,7 @@ import {
   type EventStoreOptions,
   type ExpectedVersion,
   type Issue,
+  integerOptionIssues,
   type PendingEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -109,15 +110,9 @@ export function driverIssues(driver: unknown): Issue[] {
 function optionIssues(options: SqliteEventStoreOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
   const issues = [...driverIssues(options.driver), ...nameIssues(options)];
-  const positive = (value: unknown, key: string, max: number) => {
-    if (
-      value !== undefined &&
-      (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max)
-    ) {
-      issues.push({ path: [key], message: `${key} must be an integer from 1 to ${max}` });
-    }
-  };
-  positive(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024);
-  positive(options.readPageSize, "readPageSize", 100_000);
+  issues.push(
+    ...integerOptionIssues(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024),
+    ...integerOptionIssues(options.readPageSize, "readPageSize", 100_000),
+  );
   return issues;
 }

@@ -67,3 +67,14 @@ export function kindOf(value: unknown): string {
     return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
   return typeof value;
 }
+
+/**
+ * The issue of an optional integer option outside 1..max (`undefined` passes: the default applies).
+ * Stores use it for their size and page options, so they all word it the same way.
+ */
+export function integerOptionIssues(value: unknown, key: string, max: number): Issue[] {
+  if (value === undefined) return [];
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1 && value <= max
+    ? []
+    : [{ path: [key], message: `${key} must be an integer from 1 to ${max}` }];
+}
