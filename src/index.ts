@@ -114,6 +114,22 @@ export {
   streamName,
 } from "./events/stream.js";
 export {
+  EventRegistry,
+  type EventRegistryOptions,
+  eventRegistry,
+  type RegisteredSchema,
+  type RegistryEvents,
+} from "./evolution/event-registry.js";
+export { splitEventId } from "./evolution/split-ids.js";
+export type {
+  DataOf,
+  StandardIssue,
+  StandardResult,
+  StandardSchema,
+  UpcastEvent,
+  UpcastStep,
+} from "./evolution/types.js";
+export {
   checkIdempotencyInput,
   type IdempotencyClaim,
   type IdempotencyStore,

@@ -136,7 +136,13 @@ export class PostgresEventStore extends PostgresStoreBase {
     try {
       const result = (await guard("withTransaction", () =>
         this.#client("withTransaction").begin(`isolation level ${isolation}`, async (txSql) => {
-          transaction = new PostgresTransaction(txSql, this.context, this.#projections, this.maxJsonDepth);
+          transaction = new PostgresTransaction(
+            txSql,
+            this.context,
+            this.#projections,
+            this.maxJsonDepth,
+            this.eventRegistry,
+          );
           return work(transaction);
         }),
       )) as T;

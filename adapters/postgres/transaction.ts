@@ -1,4 +1,10 @@
-import { type EventEnvelope, type ExpectedVersion, type PendingEvent, ValidationError } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  type EventRegistry,
+  type ExpectedVersion,
+  type PendingEvent,
+  ValidationError,
+} from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
 import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
 import { anyProjectionTakes, appendProjected, type InlineProjection } from "./inline-projection.js";
@@ -22,9 +28,10 @@ export class PostgresTransaction extends PostgresStoreBase {
     context: StoreContext,
     projections: readonly InlineProjection[],
     maxJsonDepth: number,
+    eventRegistry?: EventRegistry,
   ) {
-    // The store's own input limits apply inside its transactions too.
-    super(context, { maxJsonDepth });
+    // The store's own input limits, upcasters and schemas apply inside its transactions too.
+    super(context, eventRegistry === undefined ? { maxJsonDepth } : { maxJsonDepth, eventRegistry });
     this.sql = sql;
     this.#projections = projections;
   }

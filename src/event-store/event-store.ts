@@ -1,6 +1,7 @@
 import { ConcurrencyError, ValidationError } from "../errors.js";
 import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
+import type { EventRegistry } from "../evolution/event-registry.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
@@ -37,6 +38,12 @@ export interface EventStoreOptions {
    * 1,000; defaults to {@link DEFAULT_MAX_JSON_DEPTH} (64).
    */
   readonly maxJsonDepth?: number;
+  /**
+   * Upcasters and schemas of the application's events (see `eventRegistry()`). Every read (but a
+   * `raw` one), every subscription and what is published yield events at their current version;
+   * appends are stamped with their type's current `schemaVersion` and checked against its schema.
+   */
+  readonly eventRegistry?: EventRegistry;
 }
 
 /**
@@ -51,9 +58,12 @@ export abstract class EventStore {
   readonly #waiters = new Set<() => void>();
   /** The nesting limit of event data and metadata, as configured: adapters that check data themselves use it. */
   protected readonly maxJsonDepth: number;
+  /** The configured event registry: stores that make other stores (transactions) pass it on. */
+  protected readonly eventRegistry: EventRegistry | undefined;
 
   constructor(options: EventStoreOptions = {}) {
     this.#bus = options.bus;
+    this.eventRegistry = options.eventRegistry;
     this.#onPublishError = options.onPublishError ?? defaultOnPublishError;
     this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
     assertMaxJsonDepth(this.maxJsonDepth);
@@ -73,7 +83,9 @@ export abstract class EventStore {
     assertStreamId(streamId);
     const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
     assertExpectedVersion(expectedVersion);
-    const pending = prepareEvents(events, options.metadata, new Date(), { maxJsonDepth: this.maxJsonDepth });
+    const prepared = prepareEvents(events, options.metadata, new Date(), { maxJsonDepth: this.maxJsonDepth });
+    const registry = this.eventRegistry;
+    const pending = registry === undefined ? prepared : await registry.prepareAppend(prepared);
     if (pending.length === 0) {
       const version = await this.streamVersion(streamId);
       checkExpectedVersion(streamId, expectedVersion, version);
@@ -107,28 +119,46 @@ export abstract class EventStore {
     for (const wake of this.#waiters) wake();
     if (this.#bus === undefined) return undefined;
     try {
-      return await this.#bus.publish(events);
+      // Subscribers see what readers see: an event appended at an older schema version is upcast.
+      return await this.#bus.publish(this.eventRegistry === undefined ? events : this.#upcastList(events));
     } catch (error) {
       callHook("onPublishError", this.#onPublishError, error, events);
       return undefined;
     }
   }
 
-  /** Reads one stream's events in order. A stream that does not exist yields nothing. */
+  /**
+   * Reads one stream's events in order, upcast by the store's `eventRegistry` unless `raw`. A stream
+   * that does not exist yields nothing.
+   */
   readStream<E extends EventEnvelope = EventEnvelope>(
     streamId: string,
     options: ReadStreamOptions = {},
   ): AsyncGenerator<E, void, undefined> {
     assertStreamId(streamId);
     assertReadStreamOptions(options);
-    return this.readStreamEvents(streamId, options) as AsyncGenerator<E, void, undefined>;
+    return this.#upcasting(this.readStreamEvents(streamId, options), options.raw) as AsyncGenerator<E, void, undefined>;
   }
 
-  /** Reads every stream's events by global position. */
+  /** Reads every stream's events by global position, upcast by the store's `eventRegistry` unless `raw`. */
   readAll<E extends EventEnvelope = EventEnvelope>(options: ReadAllOptions = {}): AsyncGenerator<E, void, undefined> {
     if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
     if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
-    return this.readAllEvents(options) as AsyncGenerator<E, void, undefined>;
+    assertRaw(options.raw);
+    return this.#upcasting(this.readAllEvents(options), options.raw) as AsyncGenerator<E, void, undefined>;
+  }
+
+  #upcasting(
+    events: AsyncGenerator<EventEnvelope, void, undefined>,
+    raw: boolean | undefined,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    const registry = this.eventRegistry;
+    return registry === undefined || raw === true ? events : upcastEach(events, registry);
+  }
+
+  #upcastList(events: readonly EventEnvelope[]): readonly EventEnvelope[] {
+    const registry = this.eventRegistry as EventRegistry;
+    return events.flatMap((event) => registry.upcastEvent(event));
   }
 
   /** The stream's version: the number of its last event, 0 when it has none. */
@@ -157,10 +187,19 @@ export abstract class EventStore {
    * same event after `retryDelayMs`; the position advances only past handled events.
    */
   subscribeToAll<E extends EventEnvelope = EventEnvelope>(options: SubscribeToAllOptions<E>): StoreSubscription {
-    return startSubscription(this, options as SubscribeToAllOptions, (wake) => {
+    const registry = this.eventRegistry;
+    // The subscription reads stored events and upcasts each itself, so that its checkpoint moves
+    // past a stored event only once every event a split made of it is handled.
+    const source = {
+      capabilities: this.capabilities,
+      readAll: (read: ReadAllOptions) => this.readAll({ ...read, raw: true }),
+    };
+    const register = (wake: () => void) => {
       this.#waiters.add(wake);
       return () => this.#waiters.delete(wake);
-    });
+    };
+    const expand = registry === undefined ? undefined : (stored: EventEnvelope) => registry.upcastEvent(stored);
+    return startSubscription(source, options as SubscribeToAllOptions, register, expand);
   }
 
   /**
@@ -211,7 +250,27 @@ export function matchesExpectedVersion(expected: ExpectedVersion, actual: number
   }
 }
 
+async function* upcastEach(
+  events: AsyncGenerator<EventEnvelope, void, undefined>,
+  registry: EventRegistry,
+): AsyncGenerator<EventEnvelope, void, undefined> {
+  for await (const event of events) {
+    const upcast = registry.upcastEvent(event);
+    if (Array.isArray(upcast)) yield* upcast as readonly EventEnvelope[];
+    else yield upcast as EventEnvelope;
+  }
+}
+
+function assertRaw(raw: unknown): void {
+  if (raw !== undefined && typeof raw !== "boolean") {
+    throw new ValidationError("Invalid read options", [
+      { path: ["raw"], message: `raw must be a boolean, got ${kindOf(raw)}` },
+    ]);
+  }
+}
+
 function assertReadStreamOptions(options: ReadStreamOptions): void {
+  assertRaw(options.raw);
   if (options.direction !== undefined && options.direction !== "forward" && options.direction !== "backward") {
     throw new ValidationError("Invalid read options", [
       { path: ["direction"], message: `direction must be "forward" or "backward", got ${kindOf(options.direction)}` },

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { registerContract } from "../testing/contract.js";
+import { eventEvolutionContract } from "../testing/event-evolution-contract.js";
 import { eventStoreContract } from "../testing/event-store-contract.js";
+import { StoreView } from "../testing/store-view.js";
 import { InMemoryEventStore } from "./in-memory-event-store.js";
 
 registerContract(
@@ -10,6 +12,16 @@ registerContract(
     describe,
     test,
   },
+);
+
+// One in-memory store seen by the old release (no registry) and the current one.
+const shared = new InMemoryEventStore();
+registerContract(
+  eventEvolutionContract({
+    name: "InMemoryEventStore evolution contract",
+    create: (options) => new StoreView(shared, options),
+  }),
+  { describe, test },
 );
 
 describe("InMemoryEventStore", () => {

@@ -34,10 +34,19 @@ interface FeedSource {
   readAll(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined>;
 }
 
+/** What the store makes of one stored event before handlers see it (upcasting): one or several events. */
+export type ExpandEvent = (stored: EventEnvelope) => EventEnvelope | readonly EventEnvelope[];
+
+/**
+ * `source.readAll` yields events as stored; `expand` (upcasting) turns each into what handlers see.
+ * The checkpoint advances per stored event, once every event it expanded into is handled, so a
+ * split event is never half handled across a restart.
+ */
 export function startSubscription(
   source: FeedSource,
   options: SubscribeToAllOptions,
   register: (wake: () => void) => () => void,
+  expand?: ExpandEvent,
 ): StoreSubscription {
   if (!source.capabilities.globalOrder) {
     throw new ValidationError("This store has no global order to subscribe to");
@@ -90,16 +99,26 @@ export function startSubscription(
       let handled = 0;
       let failed = false;
       try {
-        for await (const event of source.readAll({ after: position, maxCount: batchSize })) {
+        for await (const stored of source.readAll({ after: position, maxCount: batchSize })) {
           if (stopped) break;
+          let event = stored;
           try {
-            await options.handler(event);
+            const expanded = expand === undefined ? stored : expand(stored);
+            if (isList(expanded)) {
+              for (const each of expanded) {
+                event = each;
+                await options.handler(each);
+              }
+            } else {
+              event = expanded;
+              await options.handler(expanded);
+            }
           } catch (error) {
             onError(error, event);
             failed = true;
             break;
           }
-          position = event.globalPosition ?? position;
+          position = stored.globalPosition ?? position;
           handled++;
         }
       } catch (error) {
@@ -127,4 +146,8 @@ export function startSubscription(
     },
     stop,
   };
+}
+
+function isList(value: EventEnvelope | readonly EventEnvelope[]): value is readonly EventEnvelope[] {
+  return Array.isArray(value);
 }

@@ -43,14 +43,25 @@ export interface ReadStreamOptions {
    * backward, versions at or below it are read.
    */
   readonly fromVersion?: number;
-  /** The most events to read; all when absent. */
+  /**
+   * The most stored events to read; all when absent. An upcaster that splits an event can make a
+   * read yield more envelopes than this.
+   */
   readonly maxCount?: number;
+  /**
+   * `true` reads events as stored, without the store's `eventRegistry` upcasting them: for tools
+   * (migrations, audits, copies). Defaults to false.
+   */
+  readonly raw?: boolean;
 }
 
 export interface ReadAllOptions {
   /** Read events after this global position (exclusive). Defaults to 0, the start. */
   readonly after?: number;
+  /** The most stored events to read (a split event can yield more envelopes); all when absent. */
   readonly maxCount?: number;
+  /** `true` reads events as stored, without upcasting (see {@link ReadStreamOptions.raw}). */
+  readonly raw?: boolean;
 }
 
 export interface EventStoreCapabilities {

@@ -170,7 +170,7 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       });
       return "ahead";
     }
-    await aggregate.rehydrateAsync(events);
+    await aggregate.rehydrateAsync(after(events, snapshot.version));
     this.#known.set(aggregate, { version: snapshot.version, at: Date.parse(snapshot.createdAt) });
     return aggregate;
   }
@@ -213,6 +213,14 @@ export class RepositorySnapshots<A extends AnyAggregate> {
   #report(error: unknown, context: SnapshotErrorContext): void {
     callHook("snapshot onError", this.#onError, error, context);
   }
+}
+
+/**
+ * The events after `version`. An upcaster that split the event at the snapshot's version yields
+ * several events of that version: the snapshot holds them all, so none of them applies again.
+ */
+async function* after(events: AsyncGenerator<EventEnvelope>, version: number): AsyncGenerator<EventEnvelope> {
+  for await (const event of events) if (event.version > version) yield event;
 }
 
 /** The state was just deserialized and belongs to nobody else: no defensive clone (it costs as much as decoding). */

@@ -12,6 +12,7 @@ export {
   dedupStoreContract,
 } from "./dedup-store-contract.js";
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
+export { type EventEvolutionContractOptions, eventEvolutionContract } from "./event-evolution-contract.js";
 export { type EventStoreContractOptions, eventStoreContract, type HeldCommit } from "./event-store-contract.js";
 export { aggregateSpec, commandSpec, type ErrorExpectation, type GivenEvent } from "./given-when-then.js";
 export { holdCommitIn, type TransactionAppender } from "./hold-commit.js";

@@ -1,0 +1,288 @@
+import { type Issue, ValidationError } from "../errors.js";
+import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
+import { assertPositiveInteger, assertTypeName, kindOf } from "../internal/validate.js";
+import { schemaIssues } from "./schema-issues.js";
+import { splitEventId } from "./split-ids.js";
+import type { StandardSchema, UpcastEvent, UpcastStep } from "./types.js";
+
+export interface EventRegistryOptions {
+  /**
+   * Also check every event read against the schema registered for its type and (upcast) version.
+   * A stored event that fails throws a `ValidationError` naming the stream, version and type.
+   * Only synchronous schemas are checked on read. Defaults to false: appends are checked always.
+   */
+  readonly validateOnRead?: boolean;
+}
+
+/** A registered schema, as `schemas()` lists them (for JSON Schema and OpenAPI documents). */
+export interface RegisteredSchema {
+  readonly type: string;
+  readonly version: number;
+  readonly schema: StandardSchema;
+  /** Whether this is the type's current version: the one appends are stamped with. */
+  readonly current: boolean;
+}
+
+// A chain that is still going after this many steps loops (renames back and forth).
+const MAX_CHAIN = 1000;
+
+/**
+ * What the application knows about its event types over time: upcasters from each schema version
+ * to the next (changing data, renaming a type, splitting one event into several) and schemas per
+ * type and version. Give it to a store as `eventRegistry`: every read path (`readStream`, `readAll`,
+ * `subscribeToAll`, repositories and snapshot tails, what the store publishes) then yields events
+ * at their current version, and every append is stamped with its type's current `schemaVersion`
+ * and checked against its schema. `E` is the union of the current events: what handlers see.
+ */
+export class EventRegistry<E extends DomainEvent = DomainEvent> {
+  readonly #steps = new Map<string, Map<number, UpcastStep>>();
+  readonly #schemas = new Map<string, Map<number, StandardSchema>>();
+  readonly #current = new Map<string, number>();
+  readonly #validateOnRead: boolean;
+
+  constructor(options: EventRegistryOptions = {}) {
+    if (options.validateOnRead !== undefined && typeof options.validateOnRead !== "boolean") {
+      throw new ValidationError("Invalid event registry options", [
+        { path: ["validateOnRead"], message: `must be a boolean, got ${kindOf(options.validateOnRead)}` },
+      ]);
+    }
+    this.#validateOnRead = options.validateOnRead ?? false;
+  }
+
+  /**
+   * Registers the step from `fromVersion` to `fromVersion + 1` of `type`: `upcaster` gets the data at
+   * `fromVersion` (and the envelope) and returns the data at the next version. Annotate the last
+   * step's return type with `DataOf<E, type>` to have the compiler check it yields the current shape.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the stored shape is whatever the caller says it was
+  upcast<T extends string, From = any, To = unknown>(
+    type: T,
+    fromVersion: number,
+    upcaster: (data: From, event: EventEnvelope<T, From>) => To,
+  ): this {
+    assertFunction(upcaster, "upcaster");
+    const next = fromVersion + 1;
+    return this.#add({
+      type,
+      fromVersion,
+      kind: "upcast",
+      apply: (event) => [
+        { type, data: upcaster(event.data as From, event as EventEnvelope<T, From>), schemaVersion: next },
+      ],
+    });
+  }
+
+  /**
+   * Renames `type` from `fromVersion` on: its events become `to` events, data unchanged, at `to`'s
+   * version `toVersion` (default 1), from where `to`'s own upcasters continue.
+   */
+  rename<T extends string>(type: T, fromVersion: number, to: E["type"], toVersion = 1): this {
+    assertTypeName(to, "event type");
+    assertPositiveInteger(toVersion, "toVersion");
+    this.#raise(to, toVersion);
+    return this.#add({
+      type,
+      fromVersion,
+      kind: "rename",
+      apply: (event) => [{ type: to, data: event.data, schemaVersion: toVersion }],
+    });
+  }
+
+  /**
+   * Splits each event of `type` at `fromVersion` into the events `splitter` returns (one or more).
+   * Each produced event is at its `schemaVersion`; without one, at `fromVersion + 1` when it keeps
+   * the type, at version 1 of another type. The produced events share the stored event's `version`
+   * and `globalPosition`; the first keeps its id, the others get ids derived from it.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the stored shape is whatever the caller says it was
+  split<T extends string, From = any>(
+    type: T,
+    fromVersion: number,
+    splitter: (event: EventEnvelope<T, From>) => readonly UpcastEvent<E>[],
+  ): this {
+    assertFunction(splitter, "splitter");
+    return this.#add({
+      type,
+      fromVersion,
+      kind: "split",
+      apply: (event) => {
+        const produced = splitter(event as EventEnvelope<T, From>);
+        if (!Array.isArray(produced) || produced.length === 0) {
+          throw new ValidationError(`The splitter of "${type}" v${fromVersion} returned no events`, [
+            { path: [type, fromVersion], message: `must return a non-empty array, got ${kindOf(produced)}` },
+          ]);
+        }
+        return produced.map((e) =>
+          e.schemaVersion !== undefined ? e : { ...e, schemaVersion: e.type === type ? fromVersion + 1 : 1 },
+        );
+      },
+    });
+  }
+
+  /**
+   * Registers the schema of `type` at `version` (any Standard Schema: a valibot schema, say). Appends
+   * of that version are checked against it; older versions keep their own schemas, so events stored
+   * under them still read.
+   */
+  schema<T extends E["type"]>(type: T, version: number, schema: StandardSchema): this {
+    assertTypeName(type, "event type");
+    assertPositiveInteger(version, "version");
+    if (typeof schema?.["~standard"]?.validate !== "function") {
+      throw new ValidationError("Invalid event schema", [
+        { path: [type, version], message: "must be a Standard Schema (a valibot schema, for instance)" },
+      ]);
+    }
+    const byVersion = this.#schemas.get(type) ?? new Map<number, StandardSchema>();
+    byVersion.set(version, schema);
+    this.#schemas.set(type, byVersion);
+    this.#raise(type, version);
+    return this;
+  }
+
+  /**
+   * The version new events of `type` are stamped with: the highest version a schema or an upcaster
+   * of it reaches (for a renamed or split type, the version its last step starts from, so that new
+   * events of the old type are transformed too). Undefined for a type the registry does not know.
+   */
+  currentVersion(type: string): number | undefined {
+    return this.#current.get(type);
+  }
+
+  /** Every registered schema, by type and version. */
+  schemas(): RegisteredSchema[] {
+    const list: RegisteredSchema[] = [];
+    for (const [type, byVersion] of this.#schemas) {
+      for (const [version, schema] of byVersion) {
+        list.push({ type, version, schema, current: this.#current.get(type) === version });
+      }
+    }
+    return list;
+  }
+
+  /**
+   * The event at its current version: unchanged (the same object) when no step applies, one new
+   * envelope after upcasts and renames, several after a split. Stored events are never changed.
+   */
+  upcastEvent(event: EventEnvelope): EventEnvelope | readonly EventEnvelope[] {
+    const version = event.metadata.schemaVersion ?? 1;
+    if (this.#steps.get(event.type)?.get(version) === undefined) return this.#checkRead(event, version);
+    const out: EventEnvelope[] = [];
+    this.#run(event, event.type, event.data, event.metadata, version, out, 0);
+    if (out.length === 1) return out[0] as EventEnvelope;
+    return out.map((e, i) => (i === 0 ? e : { ...e, id: splitEventId(event.id, i) }));
+  }
+
+  /**
+   * For appends: stamps events of known types that carry no `schemaVersion` with the current one,
+   * and checks each against the schema of its version. Throws one `ValidationError` with every issue.
+   */
+  async prepareAppend(events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
+    let prepared = events;
+    const issues: Issue[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as PendingEvent;
+      let version = event.metadata.schemaVersion;
+      if (version === undefined) {
+        version = this.#current.get(event.type);
+        if (version !== undefined) {
+          if (prepared === events) prepared = [...events];
+          (prepared as PendingEvent[])[i] = { ...event, metadata: { ...event.metadata, schemaVersion: version } };
+        }
+      }
+      const schema = this.#schemas.get(event.type)?.get(version ?? 1);
+      if (schema !== undefined) issues.push(...(await schemaIssues(schema, event.data, [i, "data"])));
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid events", issues);
+    return prepared;
+  }
+
+  #run(
+    stored: EventEnvelope,
+    type: string,
+    data: unknown,
+    metadata: EventMetadata,
+    version: number,
+    out: EventEnvelope[],
+    depth: number,
+  ): void {
+    for (let steps = depth; ; steps++) {
+      const step = this.#steps.get(type)?.get(version);
+      const current: EventEnvelope = { ...stored, type, data, metadata: { ...metadata, schemaVersion: version } };
+      if (step === undefined) {
+        out.push(this.#checkRead(current, version) as EventEnvelope);
+        return;
+      }
+      if (steps >= MAX_CHAIN) {
+        throw new ValidationError(`The upcasters of "${stored.type}" loop`, [
+          { path: [type, version], message: `still upcasting after ${MAX_CHAIN} steps: do renames go in a circle?` },
+        ]);
+      }
+      const produced = step.apply(current);
+      if (produced.length !== 1) {
+        for (const e of produced) {
+          this.#run(stored, e.type, e.data, e.metadata ?? metadata, e.schemaVersion ?? version + 1, out, steps + 1);
+        }
+        return;
+      }
+      const only = produced[0] as UpcastEvent;
+      type = only.type;
+      data = only.data;
+      metadata = only.metadata ?? metadata;
+      version = only.schemaVersion ?? version + 1;
+    }
+  }
+
+  #checkRead(event: EventEnvelope, version: number): EventEnvelope {
+    if (!this.#validateOnRead) return event;
+    const schema = this.#schemas.get(event.type)?.get(version);
+    if (schema === undefined) return event;
+    const issues = schemaIssues(schema, event.data, ["data"]);
+    if (issues instanceof Promise) {
+      throw new ValidationError(`The schema of "${event.type}" v${version} is asynchronous`, [
+        { path: [event.type, version], message: "only synchronous schemas are checked on read" },
+      ]);
+    }
+    if (issues.length === 0) return event;
+    throw new ValidationError(
+      `Stored event ${event.id} (stream "${event.streamId}", version ${event.version}, ${event.type} v${version}) does not match its schema`,
+      issues,
+    );
+  }
+
+  #add(step: UpcastStep): this {
+    assertTypeName(step.type, "event type");
+    assertPositiveInteger(step.fromVersion, "fromVersion");
+    const byVersion = this.#steps.get(step.type) ?? new Map<number, UpcastStep>();
+    if (byVersion.has(step.fromVersion)) {
+      throw new ValidationError("Duplicate upcaster", [
+        { path: [step.type, step.fromVersion], message: `"${step.type}" v${step.fromVersion} already has a step` },
+      ]);
+    }
+    byVersion.set(step.fromVersion, step);
+    this.#steps.set(step.type, byVersion);
+    // A renamed or split type is retired at that version: its new events are transformed too.
+    this.#raise(step.type, step.kind === "upcast" ? step.fromVersion + 1 : step.fromVersion);
+    return this;
+  }
+
+  #raise(type: string, version: number): void {
+    const known = this.#current.get(type);
+    if (known === undefined || known < version) this.#current.set(type, version);
+  }
+}
+
+/** The union of current events a registry was declared with: `EnvelopeOf<RegistryEvents<typeof registry>>`. */
+export type RegistryEvents<R> = R extends EventRegistry<infer E> ? E : never;
+
+/** Creates an {@link EventRegistry} for the current event union `E`. */
+export function eventRegistry<E extends DomainEvent = DomainEvent>(options?: EventRegistryOptions): EventRegistry<E> {
+  return new EventRegistry<E>(options);
+}
+
+function assertFunction(value: unknown, what: string): void {
+  if (typeof value !== "function") {
+    throw new ValidationError(`Invalid ${what}`, [
+      { path: [what], message: `must be a function, got ${kindOf(value)}` },
+    ]);
+  }
+}

@@ -1,0 +1,47 @@
+import { type CommitResult, EventStore, type EventStoreOptions } from "../event-store/event-store.js";
+import type { ExpectedVersion, ReadAllOptions, ReadStreamOptions } from "../event-store/types.js";
+import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
+
+/**
+ * Another store's events seen through other options (an event registry, a bus): what two releases
+ * of an application sharing one database see. Backends that are a database share by connecting
+ * twice; the in-memory store has nothing to connect to, so its evolution contract runs on views.
+ */
+export class StoreView extends EventStore {
+  readonly #backing: EventStore;
+
+  constructor(backing: EventStore, options: EventStoreOptions = {}) {
+    super(options);
+    this.#backing = backing;
+  }
+
+  get capabilities() {
+    return this.#backing.capabilities;
+  }
+
+  protected async commit(streamId: string, events: readonly PendingEvent[], expectedVersion: ExpectedVersion) {
+    const appended = await this.#backing.appendToStream(
+      streamId,
+      events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })),
+      { expectedVersion },
+    );
+    const result: CommitResult = { events: appended.events };
+    return appended.retried ? { ...result, retried: true } : result;
+  }
+
+  protected readStreamEvents(streamId: string, options: ReadStreamOptions): AsyncGenerator<EventEnvelope> {
+    return this.#backing.readStream(streamId, { ...options, raw: true });
+  }
+
+  protected readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope> {
+    return this.#backing.readAll({ ...options, raw: true });
+  }
+
+  override getLastGlobalPosition(): Promise<number> {
+    return this.#backing.getLastGlobalPosition();
+  }
+
+  protected streamVersion(streamId: string): Promise<number> {
+    return this.#backing.getStreamVersion(streamId);
+  }
+}
