@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import { ulid } from "../../src/index.js";
-import { eventStoreContract, registerContract } from "../../src/testing/index.js";
+import { eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { createDynamoDbClient, DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./index.js";
 
@@ -37,6 +37,13 @@ for (const globalFeed of [true, false]) {
     registerContract(
       eventStoreContract({
         name: `DynamoDbEventStore contract (DynamoDB Local, ${label})`,
+        create: (options) => new DynamoDbEventStore({ ...local, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
+      }),
+      { describe, test },
+    );
+    registerContract(
+      eventEvolutionContract({
+        name: `DynamoDbEventStore evolution contract (DynamoDB Local, ${label})`,
         create: (options) => new DynamoDbEventStore({ ...local, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
       }),
       { describe, test },

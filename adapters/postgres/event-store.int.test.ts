@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import postgres from "postgres";
-import { eventStoreContract, holdCommitIn, registerContract } from "../../src/testing/index.js";
+import { eventEvolutionContract, eventStoreContract, holdCommitIn, registerContract } from "../../src/testing/index.js";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
 
@@ -34,3 +34,12 @@ for (const [label, description] of [
     { describe, test },
   );
 }
+
+// Two releases of an application on one schema: the old one writes v1 events, the current one reads.
+registerContract(
+  eventEvolutionContract({
+    name: "PostgresEventStore evolution contract",
+    create: (options) => new PostgresEventStore({ ...options, sql: clients.defaults as PostgresSql, schema }),
+  }),
+  { describe, test },
+);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   checkpointStoreContract,
+  eventEvolutionContract,
   eventStoreContract,
   registerContract,
   snapshotStoreContract,
@@ -27,6 +28,13 @@ registerContract(
     create: (options) => new SqliteEventStore({ ...options, driver, readPageSize: 100 }),
     // No holdCommit: SQLite has one writer at a time, so an append cannot commit while another is
     // held open (it waits in busy_timeout); the global-order cases run with concurrent writers.
+  }),
+  { describe, test },
+);
+registerContract(
+  eventEvolutionContract({
+    name: "SqliteEventStore evolution contract (bun:sqlite)",
+    create: (options) => new SqliteEventStore({ ...options, driver }),
   }),
   { describe, test },
 );

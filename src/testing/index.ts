@@ -29,3 +29,4 @@ export {
   type SentRequest,
 } from "./remote-bus-contract.js";
 export { type SnapshotStoreContractOptions, snapshotStoreContract } from "./snapshot-store-contract.js";
+export { StoreView } from "./store-view.js";

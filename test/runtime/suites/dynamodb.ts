@@ -13,6 +13,7 @@ import { ulid } from "../../../src/index.js";
 import {
   type ContractSuite,
   dedupStoreContract,
+  eventEvolutionContract,
   eventStoreContract,
   idempotencyStoreContract,
   snapshotStoreContract,
@@ -45,6 +46,27 @@ function eventStoreSuite(globalFeed: boolean): RuntimeSuite {
     },
   };
 }
+
+/** Two releases of an application on one table (with the global feed): old writes v1, current reads. */
+const evolutionSuite: RuntimeSuite = {
+  name: "dynamodb event evolution",
+  contract: "eventEvolutionContract",
+  open: async (env) => {
+    const endpoint = requiredVariable(env, "AWS_ENDPOINT_URL_DYNAMODB");
+    const tableName = `runtime_evolution_${ulid()}`;
+    const options = { ...LOCAL, endpoint, tableName, globalFeed: true, gapTimeoutMs: 200 };
+    await new DynamoDbEventStore(options).ensureTable();
+    return {
+      suite: eventEvolutionContract({
+        name: "DynamoDbEventStore evolution contract",
+        create: (storeOptions) => new DynamoDbEventStore({ ...storeOptions, ...options }),
+      }),
+      close: async () => {
+        await createDynamoDbClient({ ...LOCAL, endpoint }).send("DeleteTable", { TableName: tableName });
+      },
+    };
+  },
+};
 
 /** Snapshots in an event store's table, as the docs recommend. */
 const snapshotStoreSuite: RuntimeSuite = {
@@ -108,5 +130,12 @@ const idempotencyStoreSuite = keyedStoreSuite("dynamodb idempotency store", "ide
 export const dynamodbSuites: SuiteModule = {
   services: ["dynamodb"],
   workerdFlags: [],
-  suites: [eventStoreSuite(true), eventStoreSuite(false), snapshotStoreSuite, dedupStoreSuite, idempotencyStoreSuite],
+  suites: [
+    eventStoreSuite(true),
+    eventStoreSuite(false),
+    evolutionSuite,
+    snapshotStoreSuite,
+    dedupStoreSuite,
+    idempotencyStoreSuite,
+  ],
 };

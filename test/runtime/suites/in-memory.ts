@@ -12,8 +12,10 @@ import {
   checkpointStoreContract,
   dedupStoreContract,
   eventBusContract,
+  eventEvolutionContract,
   eventStoreContract,
   idempotencyStoreContract,
+  StoreView,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import type { SuiteModule } from "../runtime-suite.js";
@@ -31,6 +33,20 @@ export const inMemorySuites: SuiteModule = {
           create: (options) => new InMemoryEventStore(options),
         }),
       }),
+    },
+    {
+      name: "in-memory event evolution",
+      contract: "eventEvolutionContract",
+      open: () => {
+        // Both releases of the application see one in-memory store.
+        const shared = new InMemoryEventStore();
+        return {
+          suite: eventEvolutionContract({
+            name: "InMemoryEventStore evolution contract",
+            create: (options) => new StoreView(shared, options),
+          }),
+        };
+      },
     },
     {
       name: "in-memory event bus",

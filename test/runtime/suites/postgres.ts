@@ -13,6 +13,7 @@ import {
   type ContractSuite,
   checkpointStoreContract,
   dedupStoreContract,
+  eventEvolutionContract,
   eventStoreContract,
   holdCommitIn,
   idempotencyStoreContract,
@@ -51,6 +52,17 @@ export const postgresSuites: SuiteModule = {
             name: "PostgresEventStore contract",
             create: (options) => new PostgresEventStore({ ...options, sql, schema }),
             holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
+          }),
+        ),
+    },
+    {
+      name: "postgres event evolution",
+      contract: "eventEvolutionContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          eventEvolutionContract({
+            name: "PostgresEventStore evolution contract",
+            create: (options) => new PostgresEventStore({ ...options, sql, schema }),
           }),
         ),
     },

@@ -1,0 +1,210 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { isValidationError, ValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { compareUlids, isUlid, ulid } from "../ids.js";
+import { collect } from "../testing/assert.js";
+import { CartOpenedV3, cartRegistry } from "../testing/evolution-fixture.js";
+import { eventRegistry } from "./event-registry.js";
+import { splitEventId } from "./split-ids.js";
+
+const stored = (type: string, data: unknown, schemaVersion?: number): EventEnvelope => ({
+  id: ulid(),
+  type,
+  streamId: "S-1",
+  version: 7,
+  globalPosition: 70,
+  timestamp: new Date(0).toISOString(),
+  data,
+  metadata: schemaVersion === undefined ? { correlationId: "c" } : { correlationId: "c", schemaVersion },
+});
+
+describe("EventRegistry.upcastEvent", () => {
+  test("an event no step applies to comes back as the same object (no copy on the hot path)", () => {
+    const event = stored("Unknown", { a: 1 });
+    expect(cartRegistry().upcastEvent(event)).toBe(event);
+    const current = stored("CartOpened", { owner: "a", currency: "EUR", channel: "web" }, 3);
+    expect(cartRegistry().upcastEvent(current)).toBe(current);
+  });
+
+  test("chains steps from the stored version; keeps the other metadata; stamps the version reached", () => {
+    const registry = cartRegistry();
+    const fromV1 = registry.upcastEvent(stored("CartOpened", { owner: "a" })) as EventEnvelope;
+    expect(fromV1.data).toEqual({ owner: "a", currency: "EUR", channel: "web" });
+    expect(fromV1.metadata).toEqual({ correlationId: "c", schemaVersion: 3 });
+    const fromV2 = registry.upcastEvent(stored("CartOpened", { owner: "a", currency: "USD" }, 2)) as EventEnvelope;
+    expect(fromV2.data).toEqual({ owner: "a", currency: "USD", channel: "web" });
+  });
+
+  test("a rename continues with the new type's own steps", () => {
+    const renamed = cartRegistry().upcastEvent(stored("ItemAdded", { sku: "x", qty: 4 })) as EventEnvelope;
+    expect([renamed.type, renamed.data, renamed.metadata.schemaVersion]).toEqual([
+      "ItemPut",
+      { sku: "x", quantity: 4 },
+      2,
+    ]);
+  });
+
+  test("split events keep version and position; ids are the stored one, then ULIDs derived from it", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 2 ** 40 }), (parts, time) => {
+        const registry = eventRegistry().split("Batch", 1, (event: { data: number[] }) =>
+          event.data.map((n) => ({ type: "One", data: n })),
+        );
+        const original = {
+          ...stored(
+            "Batch",
+            Array.from({ length: parts }, (_, i) => i),
+          ),
+          id: ulidAt(time),
+        };
+        const result = registry.upcastEvent(original);
+        const list = (Array.isArray(result) ? result : [result]) as EventEnvelope[];
+        expect(list.map((e) => e.data)).toEqual(Array.from({ length: parts }, (_, i) => i));
+        expect(list[0]?.id).toBe(original.id);
+        expect(new Set(list.map((e) => e.id)).size).toBe(parts);
+        for (const [i, e] of list.entries()) {
+          expect(isUlid(e.id)).toBe(true);
+          expect(e.id).toBe(splitEventId(original.id, i));
+          expect(e.id.slice(0, 10)).toBe(original.id.slice(0, 10));
+          expect([e.version, e.globalPosition, e.streamId]).toEqual([7, 70, "S-1"]);
+          if (i > 0) expect(compareUlids(list[i - 1]?.id as string, e.id)).toBeLessThan(0);
+        }
+      }),
+    );
+  });
+
+  test("renames that go in a circle are reported instead of looping", () => {
+    const registry = eventRegistry().rename("A", 1, "B").rename("B", 1, "A");
+    expect(() => registry.upcastEvent(stored("A", null))).toThrow(/loop/);
+  });
+
+  test("bad registrations are refused with a ValidationError", () => {
+    const registry = eventRegistry().upcast("A", 1, (d) => d);
+    expect(() => registry.upcast("A", 1, (d) => d)).toThrow(/already has a step/);
+    for (const bad of [
+      () => eventRegistry().upcast("A", 0, (d) => d),
+      () => eventRegistry().upcast("", 1, (d) => d),
+      () => eventRegistry().upcast("A", 1, "no" as never),
+      () => eventRegistry().rename("A", 1, ""),
+      () => eventRegistry().schema("A", 1, {} as never),
+      () => eventRegistry({ validateOnRead: "yes" as never }),
+    ]) {
+      expect(bad).toThrow(ValidationError);
+    }
+    const empty = eventRegistry().split("A", 1, () => []);
+    expect(() => empty.upcastEvent(stored("A", null))).toThrow(/returned no events/);
+  });
+
+  test("currentVersion: upcasts, schemas and rename targets raise it; a renamed type stays at its last step", () => {
+    const registry = cartRegistry();
+    expect(registry.currentVersion("CartOpened")).toBe(3);
+    expect(registry.currentVersion("ItemPut")).toBe(2);
+    expect(registry.currentVersion("ItemAdded")).toBe(1);
+    expect(registry.currentVersion("CartCheckedOut")).toBe(1);
+    expect(registry.currentVersion("Unknown")).toBeUndefined();
+    expect(registry.schemas().map((s) => [s.type, s.version, s.current])).toEqual([
+      ["CartOpened", 1, false],
+      ["CartOpened", 3, true],
+      ["ItemPut", 2, true],
+    ]);
+  });
+});
+
+describe("validation on append", () => {
+  test("every payload CartOpened v3 refuses is refused whole, before anything is written", async () => {
+    const store = new InMemoryEventStore({ eventRegistry: cartRegistry() });
+    const bad = fc
+      .record({ owner: fc.anything(), currency: fc.anything(), channel: fc.anything() }, { requiredKeys: [] })
+      .filter((data) => (CartOpenedV3["~standard"].validate(data) as { issues?: unknown }).issues !== undefined);
+    await fc.assert(
+      fc.asyncProperty(bad, async (data) => {
+        const streamId = `Cart-${ulid()}`;
+        const error = await store
+          .appendToStream(streamId, [
+            { type: "CartOpened", data: { owner: "ok", currency: "EUR", channel: "web" } },
+            { type: "CartOpened", data },
+          ])
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(isValidationError(error)).toBe(true);
+        const paths = (error as ValidationError).issues.map((issue) => issue.path.slice(0, 2).join("."));
+        expect(paths.length).toBeGreaterThan(0);
+        expect(paths.every((path) => path === "1.data")).toBe(true);
+        expect(await store.getStreamVersion(streamId)).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("an async schema is awaited on append", async () => {
+    const later = {
+      "~standard": {
+        version: 1 as const,
+        vendor: "test",
+        validate: async (value: unknown) =>
+          value === "ok" ? { value } : { issues: [{ message: "not ok", path: [{ key: "field" }] }] },
+      },
+    };
+    const store = new InMemoryEventStore({ eventRegistry: eventRegistry().schema("Checked", 1, later) });
+    await store.appendToStream("S-1", [{ type: "Checked", data: "ok" }]);
+    const error = await store.appendToStream("S-1", [{ type: "Checked", data: "no" }]).catch((e: unknown) => e);
+    expect((error as ValidationError).issues).toEqual([{ path: [0, "data", "field"], message: "not ok" }]);
+    expect(await store.getStreamVersion("S-1")).toBe(1);
+  });
+
+  test("without a registry nothing is stamped and nothing is validated", async () => {
+    const store = new InMemoryEventStore();
+    const { events } = await store.appendToStream("S-1", [{ type: "CartOpened", data: { owner: "" } }]);
+    expect(events[0]?.metadata).toEqual({});
+    expect((await collect(store.readStream("S-1")))[0]).toBe(events[0] as EventEnvelope);
+  });
+});
+
+describe("subscribeToAll and split events", () => {
+  test("a handler failing on the second part gets both parts again: the checkpoint waits for the whole split", async () => {
+    const registry = eventRegistry().split("Pair", 1, (event: { data: [string, string] }) => [
+      { type: "Half", data: event.data[0] },
+      { type: "Half", data: event.data[1] },
+    ]);
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    await store.appendToStream("P-1", [{ type: "Pair", data: ["a", "b"] }]);
+    const seen: unknown[] = [];
+    let failOnce = true;
+    let resolveDone: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      resolveDone = resolve;
+    });
+    const subscription = store.subscribeToAll({
+      retryDelayMs: 0,
+      onError: () => undefined,
+      handler: (event) => {
+        seen.push(event.data);
+        if (event.data === "b" && failOnce) {
+          failOnce = false;
+          throw new Error("once");
+        }
+        if (seen.length === 4) resolveDone();
+      },
+    });
+    try {
+      await done;
+      expect(seen).toEqual(["a", "b", "a", "b"]);
+    } finally {
+      await subscription.stop();
+    }
+    expect(subscription.position).toBe(1);
+  });
+});
+
+/** A ULID with the given time, for ids across the whole time range. */
+function ulidAt(time: number): string {
+  const id = ulid();
+  const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  let prefix = "";
+  for (let t = time, i = 0; i < 10; i++, t = Math.floor(t / 32)) prefix = CROCKFORD[t % 32] + prefix;
+  return prefix + id.slice(10);
+}
