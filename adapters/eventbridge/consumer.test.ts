@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { type EventEnvelope, InMemoryEventBus, isValidationError, ValidationError } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  eventRegistry,
+  InMemoryEventBus,
+  isValidationError,
+  ValidationError,
+} from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
 import {
   createSqsEventConsumer,
@@ -189,5 +195,45 @@ describe("InMemoryDedupStore", () => {
     store.add("c");
     expect([store.has("a"), store.has("b"), store.has("c"), store.size]).toEqual([false, true, true, 2]);
     expect(() => new InMemoryDedupStore({ maxEntries: 0 })).toThrow(ValidationError);
+  });
+});
+
+describe("SqsEventConsumer with an event registry", () => {
+  test("upcasts each decoded event; a split event's parts go to the handlers in order, deduplicated as one", async () => {
+    const registry = eventRegistry()
+      .upcast("Placed", 1, (data: { sku: string }) => ({ ...data, quantity: 1 }))
+      .split("Settled", 1, (event: { data: { amount: number } }) => [
+        { type: "Paid", data: { amount: event.data.amount } },
+        { type: "Closed", data: null },
+      ]);
+    const seen: [string, unknown][] = [];
+    const consumer = createSqsEventConsumer({
+      eventRegistry: registry,
+      handlers: { Placed: (e) => void seen.push([e.type, e.data]), Paid: (e) => void seen.push([e.type, e.data]) },
+      ...quiet,
+    });
+    const settled = message(testEnvelope("Settled", "Order-1", { amount: 5 }));
+    const result = await consumer.consume([message(testEnvelope("Placed", "Order-1", { sku: "A" })), settled, settled]);
+    expect(seen).toEqual([
+      ["Placed", { sku: "A", quantity: 1 }],
+      ["Paid", { amount: 5 }],
+    ]);
+    expect([result.handled, result.duplicates, result.unhandled]).toEqual([2, 1, 0]);
+  });
+
+  test("an upcaster that throws fails that message only; the rest of the batch runs", async () => {
+    const registry = eventRegistry().upcast("Broken", 1, () => {
+      throw new Error("cannot upcast");
+    });
+    const handled: string[] = [];
+    const consumer = createSqsEventConsumer({
+      eventRegistry: registry,
+      handlers: (e) => void handled.push(e.type),
+      ...quiet,
+    });
+    const bad = message(testEnvelope("Broken", "Order-1"));
+    const result = await consumer.consume([bad, message(testEnvelope("Fine", "Order-1"))]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: bad.messageId }]);
+    expect(handled).toEqual(["Fine"]);
   });
 });

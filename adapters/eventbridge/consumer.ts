@@ -4,6 +4,7 @@ import {
   EventBus,
   type EventEnvelope,
   type EventHandler,
+  type EventRegistry,
   InMemoryDedupStore,
   isEventFlowsError,
   ValidationError,
@@ -54,6 +55,12 @@ export interface SqsEventConsumerOptions {
   readonly fifo?: boolean;
   /** Told of each failed message (after it is recorded). Defaults to `console.error`. */
   readonly onFailure?: (failure: MessageFailure) => void;
+  /**
+   * Upcasts each decoded event to its current version before the handlers see it (events published
+   * by an older release travel at their old version); a split event goes to the handlers as its
+   * parts, in order. The same registry as the event store's. Without one, events arrive as sent.
+   */
+  readonly eventRegistry?: EventRegistry;
 }
 
 /**
@@ -68,6 +75,7 @@ export class SqsEventConsumer {
   readonly #dedup: DedupStore | undefined;
   readonly #fifo: boolean;
   readonly #onFailure: (failure: MessageFailure) => void;
+  readonly #registry: EventRegistry | undefined;
 
   constructor(options: SqsEventConsumerOptions) {
     this.#dispatch = dispatcherFor(options?.handlers);
@@ -75,10 +83,12 @@ export class SqsEventConsumer {
     this.#dedup = options.dedup === false ? undefined : (options.dedup ?? new InMemoryDedupStore());
     this.#fifo = options.fifo ?? false;
     this.#onFailure = options.onFailure ?? defaultOnFailure;
+    this.#registry = options.eventRegistry;
   }
 
   /**
-   * Decodes a message body: an EventBridge event whose detail is an envelope.
+   * Decodes a message body: an EventBridge event whose detail is an envelope, as it was sent (not
+   * upcast: `consume` upcasts).
    * @throws {ValidationError} the body is not JSON, not an EventBridge event, or carries no envelope.
    */
   decode(body: string): EventEnvelope {
@@ -105,7 +115,7 @@ export class SqsEventConsumer {
           duplicates++;
           continue;
         }
-        const taken = await this.#dispatch(event);
+        const taken = await this.#handle(event);
         await this.#dedup?.add(event.id);
         if (taken) handled++;
         else unhandled++;
@@ -125,6 +135,15 @@ export class SqsEventConsumer {
       unhandled,
       failures,
     };
+  }
+
+  /** Hands the event (its parts, if an upcaster splits it) to the handlers; true if any took one. */
+  async #handle(event: EventEnvelope): Promise<boolean> {
+    const upcast = this.#registry === undefined ? event : this.#registry.upcastEvent(event);
+    if (!Array.isArray(upcast)) return this.#dispatch(upcast as EventEnvelope);
+    let taken = false;
+    for (const part of upcast as readonly EventEnvelope[]) taken = (await this.#dispatch(part)) || taken;
+    return taken;
   }
 
   #fail(failure: MessageFailure): MessageFailure {

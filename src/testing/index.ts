@@ -14,6 +14,7 @@ export {
 export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./event-bus-contract.js";
 export { type EventEvolutionContractOptions, eventEvolutionContract } from "./event-evolution-contract.js";
 export { type EventStoreContractOptions, eventStoreContract, type HeldCommit } from "./event-store-contract.js";
+export { type CartEvent, cartHistoryV1, cartRegistry, EvolvedCart } from "./evolution-fixture.js";
 export { aggregateSpec, commandSpec, type ErrorExpectation, type GivenEvent } from "./given-when-then.js";
 export { holdCommitIn, type TransactionAppender } from "./hold-commit.js";
 export {
