@@ -11,6 +11,7 @@ export {
   idempotencyStoreContract,
 } from "../../src/testing/index.js";
 export * from "../http/index.js";
+export { type EventJsonSchema, eventJsonSchemas } from "./event-schemas.js";
 export { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 export {
   type DocumentSpec,

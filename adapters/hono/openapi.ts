@@ -3,8 +3,9 @@
  * requests, so the document cannot drift from what the routes accept.
  */
 
-import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../../src/index.js";
+import { type EventRegistry, MAX_IDEMPOTENCY_KEY_LENGTH } from "../../src/index.js";
 import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
+import { eventJsonSchemas } from "./event-schemas.js";
 import { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 
 export interface OpenApiInfo {
@@ -24,6 +25,11 @@ export interface OpenApiOptions {
   readonly securitySchemes?: Readonly<Record<string, unknown>>;
   /** Top-level `security` requirements, applied to the command and query routes. */
   readonly security?: readonly Readonly<Record<string, readonly string[]>>[];
+  /**
+   * The event registry whose schemas (every type and version) are added to `components.schemas`
+   * as `Event_<type>_v<version>`, so clients see the events the API produces as the store checks them.
+   */
+  readonly events?: EventRegistry;
 }
 
 /** One command or query route, as the document describes it. */
@@ -101,8 +107,12 @@ export function openApiDocument(spec: DocumentSpec, options: OpenApiOptions, ser
         : { ...getOperation(route, spec), post: operation(route, spec, "post") };
   }
   if (spec.health) Object.assign(paths, healthPaths());
+  const schemas: Record<string, JsonSchema> = { Problem: problemSchema };
+  if (options.events !== undefined) {
+    for (const event of eventJsonSchemas(options.events)) schemas[event.name] = event.schema;
+  }
   const components: Record<string, unknown> = {
-    schemas: { Problem: problemSchema },
+    schemas,
     responses: Object.fromEntries(
       Object.entries(problems).map(([name, { description }]) => [
         name,

@@ -2,6 +2,7 @@ import { ConcurrencyError, ValidationError } from "../errors.js";
 import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
 import type { EventRegistry } from "../evolution/event-registry.js";
+import { upcastingReader } from "../evolution/upcasting-reader.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
@@ -153,7 +154,7 @@ export abstract class EventStore {
     raw: boolean | undefined,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
     const registry = this.eventRegistry;
-    return registry === undefined || raw === true ? events : upcastEach(events, registry);
+    return registry === undefined || raw === true ? events : upcastingReader(events, registry);
   }
 
   #upcastList(events: readonly EventEnvelope[]): readonly EventEnvelope[] {
@@ -247,17 +248,6 @@ export function matchesExpectedVersion(expected: ExpectedVersion, actual: number
       return actual > 0;
     default:
       return actual === expected;
-  }
-}
-
-async function* upcastEach(
-  events: AsyncGenerator<EventEnvelope, void, undefined>,
-  registry: EventRegistry,
-): AsyncGenerator<EventEnvelope, void, undefined> {
-  for await (const event of events) {
-    const upcast = registry.upcastEvent(event);
-    if (Array.isArray(upcast)) yield* upcast as readonly EventEnvelope[];
-    else yield upcast as EventEnvelope;
   }
 }
 

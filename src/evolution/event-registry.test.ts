@@ -37,6 +37,21 @@ describe("EventRegistry.upcastEvent", () => {
     expect(fromV2.data).toEqual({ owner: "a", currency: "USD", channel: "web" });
   });
 
+  test("an upcaster that declares the envelope gets it at the version it upcasts from", () => {
+    const registry = eventRegistry()
+      .upcast("Tagged", 1, (data: { n: number }) => ({ n: data.n + 1 }))
+      .upcast("Tagged", 2, (data: { n: number }, event) => ({
+        ...data,
+        from: [event.metadata.schemaVersion, event.data],
+      }));
+    const result = registry.upcastEvent(stored("Tagged", { n: 1 })) as EventEnvelope;
+    expect(result.data).toEqual({ n: 2, from: [2, { n: 2 }] });
+    expect(result.globalPosition).toBe(70);
+    const noPosition = { ...stored("Tagged", { n: 1 }), globalPosition: undefined };
+    delete noPosition.globalPosition;
+    expect("globalPosition" in (registry.upcastEvent(noPosition) as EventEnvelope)).toBe(false);
+  });
+
   test("a rename continues with the new type's own steps", () => {
     const renamed = cartRegistry().upcastEvent(stored("ItemAdded", { sku: "x", qty: 4 })) as EventEnvelope;
     expect([renamed.type, renamed.data, renamed.metadata.schemaVersion]).toEqual([

@@ -39,10 +39,23 @@ export interface UpcastEvent<E extends DomainEvent = DomainEvent> {
 }
 
 /** One step of a chain: an event of `type` at `fromVersion` becomes one or more events. */
-export interface UpcastStep {
+export type UpcastStep = DataStep | EventStep;
+
+/** A step that changes the data only (`upcast`): the type stays, the version goes up by one. */
+export interface DataStep {
   readonly type: string;
   readonly fromVersion: number;
-  readonly kind: "upcast" | "rename" | "split";
+  readonly kind: "upcast";
+  readonly upcast: (data: unknown, event: EventEnvelope) => unknown;
+  /** Whether `upcast` reads its second argument: the envelope is built for it only then. */
+  readonly wantsEvent: boolean;
+}
+
+/** A step that may change the type or make several events (`rename`, `split`). */
+export interface EventStep {
+  readonly type: string;
+  readonly fromVersion: number;
+  readonly kind: "rename" | "split";
   /** The events this step makes, each with the version it is at. */
   readonly apply: (event: EventEnvelope) => readonly UpcastEvent[];
 }
