@@ -35,9 +35,9 @@ export function upcastingReader(events: Reader, registry: EventRegistry): Reader
       if (index < parts.length) return Promise.resolve({ value: parts[index++] as EventEnvelope, done: false });
       return events.next().then(upcastNext);
     },
-    return(value?: void): Promise<IteratorResult<EventEnvelope, void>> {
+    return(): Promise<IteratorResult<EventEnvelope, void>> {
       parts = [];
-      return events.return(value);
+      return events.return(undefined);
     },
     throw(error?: unknown): Promise<IteratorResult<EventEnvelope, void>> {
       parts = [];
