@@ -39,19 +39,32 @@ const history = (schemaVersion: number): NewEvent[] =>
     metadata: { schemaVersion, correlationId: `c-${i % 10}` },
   }));
 
-/** Reads the stream to the end, touching each event's data as a handler would; returns the quantity read. */
+/**
+ * Keeps every event read, as a handler that applies or stores it does: without it, an optimizing
+ * JIT can remove the objects a loop body creates and discards, which only the hand-written variant
+ * (upcasting inside the loop) would profit from.
+ */
+const sink: EventEnvelope[] = new Array(COUNT * 2);
+
+/** Reads the stream to the end into the sink; returns the quantity read. */
 async function read(store: EventStore, streamId: string, raw = false): Promise<number> {
   let total = 0;
-  for await (const event of store.readStream(streamId, { raw })) total += (event.data as V3).quantity ?? 1;
+  let i = 0;
+  for await (const event of store.readStream(streamId, { raw })) {
+    sink[i++] = event;
+    total += (event.data as V3).quantity ?? 1;
+  }
   return total;
 }
 
 /** The same two steps by hand in the loop: the application's own upcasting, on raw events. */
 async function readByHand(store: EventStore, streamId: string): Promise<number> {
   let total = 0;
+  let i = 0;
   for await (const event of store.readStream(streamId, { raw: true })) {
     const data: V3 = event.metadata.schemaVersion === 1 ? toV3(toV2(event.data as V1)) : (event.data as V3);
     const upcast: EventEnvelope = { ...event, data, metadata: { ...event.metadata, schemaVersion: 3 } };
+    sink[i++] = upcast;
     total += (upcast.data as V3).quantity;
   }
   return total;
@@ -132,7 +145,7 @@ for (const backend of backends) {
 
 notes.push(
   "Stored events are v1 `ItemAdded { sku, qty }`; the chain adds `price` (v1 → v2), then renames `qty` to `quantity` (v2 → v3). " +
-    "Each read touches every event's data. The target (issue 12) is < 15% overhead for the chain.",
+    "Each read touches every event's data and keeps the event (an array slot), as a handler would. The target (issue 12) is < 15% overhead for the chain.",
 );
 try {
   await runAndReport("upcasting", "Upcasting: readStream of 10,000 events with a 2-step chain vs none", {

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/index.js";
-import { eventStoreContract, registerContract } from "../../src/testing/index.js";
+import { eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
 import {
   bunSqliteDriver,
   DurableObjectEventStore,
@@ -25,6 +25,15 @@ registerContract(
     name: "DurableObjectEventStore contract (client and handler in process, bun:sqlite behind)",
     create: (options) => new DurableObjectEventStore({ ...options, stub }),
     longStreamLength: 2500,
+  }),
+  { describe, test },
+);
+
+// Clients of one object with and without a registry: the upcasting happens on the client's side.
+registerContract(
+  eventEvolutionContract({
+    name: "DurableObjectEventStore evolution contract (client and handler in process)",
+    create: (options) => new DurableObjectEventStore({ ...options, stub }),
   }),
   { describe, test },
 );
