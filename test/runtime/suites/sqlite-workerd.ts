@@ -15,7 +15,7 @@ import {
   handleEventStoreRequest,
   SqliteEventStore,
 } from "../../../adapters/sqlite/index.js";
-import { type ContractSuite, eventStoreContract } from "../../../src/testing/index.js";
+import { type ContractSuite, eventEvolutionContract, eventStoreContract } from "../../../src/testing/index.js";
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
 
@@ -124,6 +124,33 @@ export const sqliteWorkerdSuites: SuiteModule = {
       contract: SQLITE_CONTRACTS[kind],
       open: async (env: RuntimeEnv) => ({ suite: await durableObjectSuite(env, kind) }),
     })),
+    {
+      name: "sqlite (D1) event evolution",
+      contract: "eventEvolutionContract",
+      open: async (env: RuntimeEnv) => {
+        const driver = await migrated(d1Driver(binding<D1DatabaseLike>(env, "SQLITE_D1")));
+        return {
+          suite: eventEvolutionContract({
+            name: "SqliteEventStore evolution contract (D1)",
+            create: (options) => new SqliteEventStore({ ...options, driver }),
+          }),
+        };
+      },
+    },
+    {
+      name: "sqlite (Durable Object event store, from the Worker) event evolution",
+      contract: "eventEvolutionContract",
+      open: (env: RuntimeEnv) => {
+        const namespace = binding<DurableObjectNamespaceLike>(env, "SQLITE_EVENTS");
+        const stub = namespace.get(namespace.idFromName("evolution"));
+        return {
+          suite: eventEvolutionContract({
+            name: "DurableObjectEventStore evolution contract (Worker to Durable Object)",
+            create: (options) => new DurableObjectEventStore({ ...options, stub }),
+          }),
+        };
+      },
+    },
     {
       name: "sqlite (Durable Object event store, from the Worker)",
       contract: "eventStoreContract",
