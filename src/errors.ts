@@ -34,6 +34,7 @@ export const ErrorCode = {
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
   Service: "SERVICE_ERROR",
   SnapshotCorrupt: "SNAPSHOT_CORRUPT",
+  UpcastFailed: "UPCAST_FAILED",
 } as const;
 
 /**
@@ -248,6 +249,28 @@ export class SnapshotCorruptError extends EventFlowsError {
   }
 }
 
+/**
+ * An upcaster, rename or splitter registered in an `eventRegistry` threw while reading a stored
+ * event. It names the event (stream, version, stored type and schema version), never its data; the
+ * upcaster's own error is the `cause`. Nothing is skipped: the read stops here.
+ */
+export class UpcastError extends EventFlowsError {
+  override readonly name = "UpcastError";
+  constructor(
+    readonly streamId: string,
+    readonly version: number,
+    readonly eventType: string,
+    readonly schemaVersion: number,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.UpcastFailed,
+      `Upcasting event "${eventType}" v${schemaVersion} of stream "${streamId}" at version ${version} failed: see cause`,
+      options,
+    );
+  }
+}
+
 function formatIssue(issue: Issue): string {
   return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
 }
@@ -271,5 +294,7 @@ export const isDuplicateHandlerError = (error: unknown): error is DuplicateHandl
 export const isPayloadTooLargeError = (error: unknown): error is PayloadTooLargeError =>
   hasCode(error, ErrorCode.PayloadTooLarge);
 export const isServiceError = (error: unknown): error is ServiceError => hasCode(error, ErrorCode.Service);
+export const isUpcastError = (error: unknown): error is UpcastError => hasCode(error, ErrorCode.UpcastFailed);
+
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>
   hasCode(error, ErrorCode.SnapshotCorrupt);

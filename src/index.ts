@@ -53,11 +53,13 @@ export {
   isServiceError,
   isSnapshotCorruptError,
   isStreamNotFoundError,
+  isUpcastError,
   isValidationError,
   PayloadTooLargeError,
   ServiceError,
   SnapshotCorruptError,
   StreamNotFoundError,
+  UpcastError,
   ValidationError,
 } from "./errors.js";
 export {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isValidationError, ValidationError } from "../errors.js";
+import { isUpcastError, isValidationError, type UpcastError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { compareUlids, isUlid, ulid } from "../ids.js";
@@ -176,6 +176,51 @@ describe("validation on append", () => {
     const { events } = await store.appendToStream("S-1", [{ type: "CartOpened", data: { owner: "" } }]);
     expect(events[0]?.metadata).toEqual({});
     expect((await collect(store.readStream("S-1")))[0]).toBe(events[0] as EventEnvelope);
+  });
+});
+
+describe("an upcaster that throws", () => {
+  test("reads fail with an UpcastError naming the stored event, never its data; the cause is kept", async () => {
+    const secret = "card-4111111111111111";
+    const boom = new TypeError(`cannot read ${secret}`);
+    const registry = eventRegistry()
+      .upcast("Paid", 1, (data: { card: string }) => {
+        if (data.card === secret) throw boom;
+        return data;
+      })
+      .split("Pair", 1, () => {
+        throw new RangeError("no parts");
+      });
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    await store.appendToStream("Pay-1", [{ type: "Paid", data: { card: "ok" }, metadata: { schemaVersion: 1 } }]);
+    await store.appendToStream("Pay-1", [{ type: "Paid", data: { card: secret }, metadata: { schemaVersion: 1 } }]);
+    const error = await collect(store.readStream("Pay-1")).catch((e: unknown) => e);
+    expect(isUpcastError(error)).toBe(true);
+    const upcast = error as UpcastError;
+    expect([upcast.code, upcast.streamId, upcast.version, upcast.eventType, upcast.schemaVersion]).toEqual([
+      "UPCAST_FAILED",
+      "Pay-1",
+      2,
+      "Paid",
+      1,
+    ]);
+    expect(upcast.cause).toBe(boom);
+    expect(upcast.message).not.toContain(secret);
+    // Raw reads still work: tools can see what is stored.
+    expect((await collect(store.readStream("Pay-1", { raw: true }))).length).toBe(2);
+    await store.appendToStream("Pair-1", [{ type: "Pair", data: 1, metadata: { schemaVersion: 1 } }]);
+    const split = await collect(store.readAll()).catch((e: unknown) => e);
+    expect([isUpcastError(split), (split as UpcastError).eventType]).toEqual([true, "Paid"]);
+    const pairError = await collect(store.readStream("Pair-1")).catch((e: unknown) => e);
+    expect([(pairError as UpcastError).eventType, (pairError as Error).cause instanceof RangeError]).toEqual([
+      "Pair",
+      true,
+    ]);
+  });
+
+  test("a ValidationError from the registry itself is not re-wrapped", () => {
+    const looping = eventRegistry().rename("A", 1, "B").rename("B", 1, "A");
+    expect(() => looping.upcastEvent(stored("A", {}, 1))).toThrow(ValidationError);
   });
 });
 

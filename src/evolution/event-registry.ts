@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../errors.js";
+import { type Issue, isEventFlowsError, UpcastError, ValidationError } from "../errors.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
 import { assertPositiveInteger, assertTypeName, kindOf } from "../internal/validate.js";
 import { schemaIssues } from "./schema-issues.js";
@@ -162,6 +162,17 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
    * envelope after upcasts and renames, several after a split. Stored events are never changed.
    */
   upcastEvent(event: EventEnvelope): EventEnvelope | readonly EventEnvelope[] {
+    try {
+      return this.#upcast(event);
+    } catch (error) {
+      if (isEventFlowsError(error)) throw error;
+      // A user's upcaster threw: name the stored event (never its data), keep their error as the cause.
+      const { streamId, version, type, metadata } = event;
+      throw new UpcastError(streamId, version, type, metadata.schemaVersion ?? 1, { cause: error });
+    }
+  }
+
+  #upcast(event: EventEnvelope): EventEnvelope | readonly EventEnvelope[] {
     let version = event.metadata.schemaVersion ?? 1;
     const byVersion = this.#steps.get(event.type);
     let step = byVersion?.get(version);
