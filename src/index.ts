@@ -130,6 +130,17 @@ export type {
   UpcastStep,
 } from "./evolution/types.js";
 export {
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  HEALTH_CHECK_STREAM,
+  type HealthCheckFunction,
+  type HealthCheckOptions,
+  type HealthCheckResult,
+  type HealthCheckTarget,
+  type HealthReport,
+  healthCheck,
+  type Pingable,
+} from "./health/health-check.js";
+export {
   checkIdempotencyInput,
   type IdempotencyClaim,
   type IdempotencyStore,

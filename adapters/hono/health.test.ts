@@ -2,14 +2,14 @@ import { describe, expect, test } from "bun:test";
 import { InMemoryEventBus, InMemoryEventStore, isServiceError, ServiceError } from "../../src/index.js";
 import { eventFlowsRoutes } from "./routes.js";
 
-/** A store whose reads fail or hang as told: the faults no in-memory store produces by itself. */
+/** A store whose ping fails or hangs as told: the faults no in-memory store produces by itself. */
 class FaultyStore extends InMemoryEventStore {
   constructor(private readonly fault: "fail" | "hang") {
     super();
   }
-  override async getStreamVersion(): Promise<number> {
+  override async ping(): Promise<void> {
     if (this.fault === "hang") return new Promise(() => undefined);
-    throw new ServiceError("postgres", "streamVersion", "ECONNREFUSED", true, "connect to postgres://admin:hunter2@db");
+    throw new ServiceError("postgres", "ping", "ECONNREFUSED", true, "connect to postgres://admin:hunter2@db");
   }
 }
 

@@ -80,11 +80,11 @@ export interface Principal {
 export type AuthHook<X = unknown> = (request: AuthRequest<X>) => Principal | boolean | Promise<Principal | boolean>;
 
 export interface HealthOptions<X = unknown> {
-  /** Probed with one stream-version read. */
+  /** Probed with its `ping()`: one cheap round trip. */
   readonly store?: FromContext<EventStore, X>;
   /** Probed with `ping()` when it has one, else by publishing nothing. */
   readonly bus?: FromContext<EventPublisher, X>;
-  /** More probes by name: a cache, a downstream API. */
+  /** More probes by name: functions (a cache, a downstream API), or stores and buses (their `ping()`). */
   readonly probes?: Readonly<Record<string, Probe>>;
   /** Time each probe has, in ms. Defaults to 2000. */
   readonly timeoutMs?: number;

@@ -3,6 +3,7 @@ import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
 import type { EventRegistry } from "../evolution/event-registry.js";
 import { upcastingReader } from "../evolution/upcasting-reader.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
@@ -176,6 +177,14 @@ export abstract class EventStore {
     let last = 0;
     for await (const event of this.readAllEvents({})) last = event.globalPosition ?? last;
     return last;
+  }
+
+  /**
+   * Resolves when the backend answers, for health checks. This default reads the version of a stream
+   * that need not exist (one single-key read); adapters answer it with their cheapest round trip.
+   */
+  async ping(_signal?: AbortSignal): Promise<void> {
+    await this.streamVersion(HEALTH_CHECK_STREAM);
   }
 
   async streamExists(streamId: string): Promise<boolean> {
