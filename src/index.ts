@@ -241,4 +241,13 @@ export type {
   StoredSnapshot,
 } from "./snapshot/types.js";
 export { checkAppliedMigrations, type MigrationRecord } from "./sql/applied-migrations.js";
+export {
+  configureMetrics,
+  MAX_LABEL_VALUES,
+  METER_NAME,
+  MetricLabel,
+  MetricName,
+  type MetricsSettings,
+  OTHER_LABEL,
+} from "./telemetry/metrics.js";
 export { ValueObject } from "./value-object.js";

@@ -7,6 +7,7 @@ import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { countAppended, countError, countPublished } from "../telemetry/metrics.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
 import type {
@@ -99,8 +100,9 @@ export abstract class EventStore {
         { path: [], message: `${pending.length} events, this store appends at most ${max} atomically` },
       ]);
     }
-    const commit = await this.commit(streamId, pending, expectedVersion);
+    const commit = await this.commit(streamId, pending, expectedVersion).catch(countAndRethrow);
     const committed = commit.events as readonly E[];
+    countAppended(committed);
     const last = committed[committed.length - 1];
     const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
     // A retried append that had committed already was published then; publishing again would duplicate.
@@ -122,8 +124,11 @@ export abstract class EventStore {
     if (this.#bus === undefined) return undefined;
     try {
       // Subscribers see what readers see: an event appended at an older schema version is upcast.
-      return await this.#bus.publish(this.eventRegistry === undefined ? events : this.#upcastList(events));
+      const published = await this.#bus.publish(this.eventRegistry === undefined ? events : this.#upcastList(events));
+      countPublished(events);
+      return published;
     } catch (error) {
+      countPublished(events, { error });
       callHook("onPublishError", this.#onPublishError, error, events);
       return undefined;
     }
@@ -277,4 +282,10 @@ function assertReadStreamOptions(options: ReadStreamOptions): void {
   }
   if (options.fromVersion !== undefined) assertPositiveInteger(options.fromVersion, "fromVersion");
   if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
+}
+
+/** Counts a failed commit (a conflict, a backend error) by its code, then lets it go on. */
+function countAndRethrow(error: unknown): never {
+  countError("append", error);
+  throw error;
 }
