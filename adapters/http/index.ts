@@ -88,6 +88,7 @@ export {
 } from "./problem-details.js";
 export {
   type HistogramValue,
+  type HrTimeLike,
   type MetricDataLike,
   type MetricDataPointLike,
   type MetricsCollector,

@@ -20,12 +20,19 @@ export interface HistogramValue {
   readonly buckets: { readonly boundaries: readonly number[]; readonly counts: readonly number[] };
   readonly sum?: number;
   readonly count: number;
+  readonly min?: number;
+  readonly max?: number;
 }
+
+/** OpenTelemetry's high-resolution time: `[seconds, nanoseconds]` since the epoch. */
+export type HrTimeLike = readonly [number, number];
 
 export interface MetricDataPointLike {
   /** Strings, numbers, booleans or arrays of them, as OpenTelemetry attributes are. */
   readonly attributes: Readonly<Record<string, unknown>>;
   readonly value: number | HistogramValue | unknown;
+  readonly startTime?: HrTimeLike;
+  readonly endTime?: HrTimeLike;
 }
 
 export interface MetricDataLike {
@@ -33,12 +40,18 @@ export interface MetricDataLike {
   /** 0 histogram, 1 exponential histogram, 2 gauge, 3 sum (the SDK's `DataPointType`). */
   readonly dataPointType: number;
   readonly isMonotonic?: boolean;
+  /** 0 delta, 1 cumulative (the SDK's `AggregationTemporality`). */
+  readonly aggregationTemporality?: number;
   readonly dataPoints: readonly MetricDataPointLike[];
 }
 
 /** What an SDK `MetricReader.collect()` resolves to (`{ resourceMetrics, errors }`), as far as it is read here. */
 export interface ResourceMetricsLike {
-  readonly scopeMetrics: readonly { readonly metrics: readonly MetricDataLike[] }[];
+  readonly resource?: { readonly attributes: Readonly<Record<string, unknown>> };
+  readonly scopeMetrics: readonly {
+    readonly scope?: { readonly name: string; readonly version?: string };
+    readonly metrics: readonly MetricDataLike[];
+  }[];
 }
 
 /** An SDK `MetricReader` (or anything else that collects the same shape). */
