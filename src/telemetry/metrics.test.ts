@@ -199,6 +199,12 @@ describe("metrics through the OpenTelemetry API", () => {
     ]);
   });
 
+  test("a subscription name must be a non-empty string", () => {
+    const store = new InMemoryEventStore();
+    expect(() => store.subscribeToAll({ name: "", handler: () => undefined })).toThrow(ValidationError);
+    expect(() => store.subscribeToAll({ name: 7 as never, handler: () => undefined })).toThrow(ValidationError);
+  });
+
   test("labels never carry stream ids, event ids or data, whatever the input (property)", async () => {
     await fc.assert(
       fc.asyncProperty(
