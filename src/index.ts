@@ -243,6 +243,9 @@ export type {
 export { checkAppliedMigrations, type MigrationRecord } from "./sql/applied-migrations.js";
 export {
   configureMetrics,
+  countConsumed,
+  countError,
+  type Failure as MetricFailure,
   MAX_LABEL_VALUES,
   METER_NAME,
   MetricLabel,

@@ -219,13 +219,16 @@ export function countPublished(events: readonly EventEnvelope[], failure?: Failu
   }
 }
 
-/** Counts one event handled by a consumer (`bus`, `subscription`); a failure by its code too. */
-export function countConsumed(consumer: "bus" | "subscription", event: EventEnvelope, failure?: Failure): void {
+/**
+ * Counts one event handled by a consumer (`bus`, `subscription`, `sqs`: name yours in code), and a
+ * failure by its code too. Exported for adapters that consume events outside the core's paths.
+ */
+export function countConsumed(consumer: string, event: EventEnvelope, failure?: Failure): void {
   const m = instruments();
   if (m === undefined) return;
   m.consumed.add(1, {
     [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, event.type),
-    [MetricLabel.consumer]: consumer,
+    [MetricLabel.consumer]: boundedLabel(MetricLabel.consumer, consumer),
     [MetricLabel.outcome]: failure === undefined ? "ok" : "error",
   });
   if (failure !== undefined) {
