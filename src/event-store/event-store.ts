@@ -102,7 +102,6 @@ export abstract class EventStore {
     }
     const commit = await this.commit(streamId, pending, expectedVersion).catch(countAndRethrow);
     const committed = commit.events as readonly E[];
-    countAppended(committed);
     const last = committed[committed.length - 1];
     const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
     // A retried append that had committed already was published then; publishing again would duplicate.
@@ -120,6 +119,8 @@ export abstract class EventStore {
    */
   protected async afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
     if (events.length === 0) return undefined;
+    // Counted here, not in appendToStream: transactions commit outside it and call this step too.
+    countAppended(events);
     for (const wake of this.#waiters) wake();
     if (this.#bus === undefined) return undefined;
     try {
