@@ -101,6 +101,8 @@ export function resetMetrics(): void {
   seen = undefined;
   current = undefined;
   labelValues.clear();
+  okAttributeCache.command.clear();
+  okAttributeCache.query.clear();
 }
 
 function instruments(): Instruments | undefined {
@@ -181,10 +183,7 @@ export function dispatchTimer(
   return (type, dispatch) =>
     dispatch.then(
       (result) => {
-        histogram.record(elapsedSeconds(started), {
-          [MetricLabel.messageType]: boundedLabel(MetricLabel.messageType, type),
-          [MetricLabel.outcome]: "ok",
-        });
+        histogram.record(elapsedSeconds(started), okAttributes(kind, type));
         return result;
       },
       (error: unknown) => {
@@ -198,6 +197,23 @@ export function dispatchTimer(
         throw error;
       },
     );
+}
+
+// The attributes of successful dispatches, made once per kind and type: the common case allocates nothing.
+const okAttributeCache = { command: new Map<string, Attributes>(), query: new Map<string, Attributes>() };
+
+function okAttributes(kind: "command" | "query", type: string): Attributes {
+  const cache = okAttributeCache[kind];
+  let attributes = cache.get(type);
+  if (attributes === undefined) {
+    attributes = {
+      [MetricLabel.messageType]: boundedLabel(MetricLabel.messageType, type),
+      [MetricLabel.outcome]: "ok",
+    };
+    // Past the label's bound every other type shares `_OTHER`: the cache stays as small as the label.
+    if (cache.size < MAX_LABEL_VALUES) cache.set(type, attributes);
+  }
+  return attributes;
 }
 
 /** Counts committed events by type. */
