@@ -199,6 +199,33 @@ describe("metrics through the OpenTelemetry API", () => {
     ]);
   });
 
+  test("a subscription behind its feed reports the age of the last event it handled", async () => {
+    const { collect } = collectingMetrics();
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Counter-1", [
+      { type: "Added", data: {} },
+      { type: "Added", data: {} },
+    ]);
+    await Bun.sleep(30);
+    // One event per batch, stopped by the first handler: that batch was full, so it is not caught up.
+    let subscription: { stop(): Promise<void> } | undefined;
+    let handled = 0;
+    subscription = store.subscribeToAll({
+      name: "behind",
+      batchSize: 1,
+      handler: () => {
+        handled++;
+        void subscription?.stop();
+      },
+    });
+    for (let i = 0; handled === 0 && i < 200; i++) await Bun.sleep(5);
+    await subscription.stop();
+    expect(handled).toBe(1);
+    const [lag] = named(await collect(), MetricName.subscriptionLag);
+    expect(lag?.attributes).toEqual({ "eventflows.subscription": "behind" });
+    expect(lag?.value).toBeGreaterThanOrEqual(0.02);
+  });
+
   test("a subscription name must be a non-empty string", () => {
     const store = new InMemoryEventStore();
     expect(() => store.subscribeToAll({ name: "", handler: () => undefined })).toThrow(ValidationError);
