@@ -132,6 +132,17 @@ export type {
   UpcastStep,
 } from "./evolution/types.js";
 export {
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  HEALTH_CHECK_STREAM,
+  type HealthCheckFunction,
+  type HealthCheckOptions,
+  type HealthCheckResult,
+  type HealthCheckTarget,
+  type HealthReport,
+  healthCheck,
+  type Pingable,
+} from "./health/health-check.js";
+export {
   checkIdempotencyInput,
   type IdempotencyClaim,
   type IdempotencyStore,
@@ -232,4 +243,16 @@ export type {
   StoredSnapshot,
 } from "./snapshot/types.js";
 export { checkAppliedMigrations, type MigrationRecord } from "./sql/applied-migrations.js";
+export {
+  configureMetrics,
+  countConsumed,
+  countError,
+  type Failure as MetricFailure,
+  MAX_LABEL_VALUES,
+  METER_NAME,
+  MetricLabel,
+  MetricName,
+  type MetricsSettings,
+  OTHER_LABEL,
+} from "./telemetry/metrics.js";
 export { ValueObject } from "./value-object.js";

@@ -39,6 +39,8 @@ export const dynamoDbIamActions = {
     ],
     /** `readStream`, `streamExists`, the stream's version: consistent `Query`s. */
     readStream: ["dynamodb:Query"],
+    /** `ping` (health checks): the version of the `eventflows-health` stream, one `Query`. */
+    ping: ["dynamodb:Query"],
     /**
      * `readAll`, `subscribeToAll`, `getLastGlobalPosition` (the global feed): the commit log by
      * `Query`, the events by consistent `BatchGetItem`, a waited-for number by `GetItem`, a void
@@ -58,6 +60,8 @@ export const dynamoDbIamActions = {
     save: ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchWriteItem"],
     /** `load`: one consistent `Query`. */
     load: ["dynamodb:Query"],
+    /** `ping` (health checks): a load of the `eventflows-health` stream, one `Query`. */
+    ping: ["dynamodb:Query"],
     /** `delete`: the keys by `Query`, then `BatchWriteItem` deletes. */
     delete: ["dynamodb:Query", "dynamodb:BatchWriteItem"],
     ensureTable: CREATE_TABLE,
@@ -67,6 +71,8 @@ export const dynamoDbIamActions = {
     has: ["dynamodb:GetItem"],
     /** `add`: one `PutItem`. */
     add: ["dynamodb:PutItem"],
+    /** `ping` (health checks): one `GetItem` of a key never written. */
+    ping: ["dynamodb:GetItem"],
     ensureTable: CREATE_TABLE_WITH_TTL,
   },
   idempotencyStore: {
@@ -76,6 +82,8 @@ export const dynamoDbIamActions = {
     complete: ["dynamodb:PutItem"],
     /** `release`: a conditional `DeleteItem`. */
     release: ["dynamodb:DeleteItem"],
+    /** `ping` (health checks): one `GetItem` of a key never written. */
+    ping: ["dynamodb:GetItem"],
     ensureTable: CREATE_TABLE_WITH_TTL,
   },
 } as const satisfies Record<string, Record<string, readonly DynamoDbIamAction[]>>;

@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { HEALTH_CHECK_STREAM, type Issue, ValidationError } from "../../src/index.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { A, M, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { ensureEventStoreTable } from "./table.js";
@@ -45,6 +45,23 @@ export abstract class DynamoDbKeyedStore {
     this.layout = layout;
     this.client = options.client ?? createDynamoDbClient(options);
     this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * For health checks: one `GetItem` of a key neither store writes. It proves the endpoint, the
+   * credentials and the table with a permission both stores hold already (DescribeTable would need one
+   * more in every deployed policy), for half a read unit.
+   */
+  async ping(signal?: AbortSignal): Promise<void> {
+    const { tableName, partitionKey, sortKey } = this.layout;
+    const key = { [partitionKey]: { S: HEALTH_CHECK_STREAM }, [sortKey]: { N: String(KEYED_ITEM_SORT_KEY) } };
+    const request = {
+      TableName: tableName,
+      Key: key,
+      ProjectionExpression: "#pk",
+      ExpressionAttributeNames: { "#pk": partitionKey },
+    };
+    await this.client.send("GetItem", request, signal === undefined ? {} : { signal });
   }
 
   /**

@@ -1,9 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import {
+  configureMetrics,
   type EventEnvelope,
   eventRegistry,
   InMemoryEventBus,
   isValidationError,
+  MetricName,
   ValidationError,
 } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
@@ -235,5 +238,47 @@ describe("SqsEventConsumer with an event registry", () => {
     const result = await consumer.consume([bad, message(testEnvelope("Fine", "Order-1"))]);
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: bad.messageId }]);
     expect(handled).toEqual(["Fine"]);
+  });
+});
+
+/** An SDK reader collected by hand. */
+class Reader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+describe("SqsEventConsumer metrics", () => {
+  test("each handled event counts as consumed by sqs; failures and undecodable messages count as errors by code", async () => {
+    const reader = new Reader();
+    configureMetrics({ enabled: true, meterProvider: new MeterProvider({ readers: [reader] }) });
+    try {
+      const consumer = createSqsEventConsumer({
+        ...quiet,
+        handlers: {
+          Placed: () => undefined,
+          Broken: () => {
+            throw new ValidationError("nope");
+          },
+        },
+      });
+      await consumer.consume([
+        message(testEnvelope("Placed", "Order-1")),
+        message(testEnvelope("Broken", "Order-2")),
+        { messageId: "garbage", body: "{" },
+      ]);
+      const points = (await reader.collect()).resourceMetrics.scopeMetrics
+        .flatMap((scope) => scope.metrics)
+        .flatMap((metric) => metric.dataPoints.map((point) => ({ name: metric.descriptor.name, ...point })));
+      const consumed = points.filter((point) => point.name === MetricName.eventsConsumed);
+      expect(consumed.map((point) => [point.attributes, point.value])).toEqual([
+        [{ "eventflows.event.type": "Placed", "eventflows.consumer": "sqs", "eventflows.outcome": "ok" }, 1],
+        [{ "eventflows.event.type": "Broken", "eventflows.consumer": "sqs", "eventflows.outcome": "error" }, 1],
+      ]);
+      const errors = points.filter((point) => point.name === MetricName.errors);
+      expect(errors.map((point) => point.value).reduce((a, b) => (a as number) + (b as number), 0)).toBe(2);
+      expect(errors.every((point) => point.attributes["eventflows.operation"] === "consume")).toBe(true);
+    } finally {
+      configureMetrics({ meterProvider: undefined });
+    }
   });
 });

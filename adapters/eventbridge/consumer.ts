@@ -1,5 +1,7 @@
 import {
   callHook,
+  countConsumed,
+  countError,
   type DedupStore,
   EventBus,
   type EventEnvelope,
@@ -119,7 +121,10 @@ export class SqsEventConsumer {
         await this.#dedup?.add(event.id);
         if (taken) handled++;
         else unhandled++;
+        countConsumed("sqs", event);
       } catch (error) {
+        if (event === undefined) countError("consume", error);
+        else countConsumed("sqs", event, { error });
         const failure =
           event === undefined
             ? { messageId: message.messageId, error }

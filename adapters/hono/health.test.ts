@@ -1,15 +1,21 @@
 import { describe, expect, test } from "bun:test";
-import { InMemoryEventBus, InMemoryEventStore, isServiceError, ServiceError } from "../../src/index.js";
+import {
+  InMemoryEventBus,
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+  isServiceError,
+  ServiceError,
+} from "../../src/index.js";
 import { eventFlowsRoutes } from "./routes.js";
 
-/** A store whose reads fail or hang as told: the faults no in-memory store produces by itself. */
+/** A store whose ping fails or hangs as told: the faults no in-memory store produces by itself. */
 class FaultyStore extends InMemoryEventStore {
   constructor(private readonly fault: "fail" | "hang") {
     super();
   }
-  override async getStreamVersion(): Promise<number> {
+  override async ping(): Promise<void> {
     if (this.fault === "hang") return new Promise(() => undefined);
-    throw new ServiceError("postgres", "streamVersion", "ECONNREFUSED", true, "connect to postgres://admin:hunter2@db");
+    throw new ServiceError("postgres", "ping", "ECONNREFUSED", true, "connect to postgres://admin:hunter2@db");
   }
 }
 
@@ -97,6 +103,20 @@ describe("health routes", () => {
     const response = await app.request("/health/ready");
     expect(response.status).toBe(503);
     expect(bus.pings).toBe(1);
+  });
+
+  test("probes may be stores with ping(): a snapshot store that cannot answer makes readiness 503", async () => {
+    class DownSnapshots extends InMemorySnapshotStore {
+      override async ping(): Promise<void> {
+        throw new ServiceError("dynamodb", "ping", "ResourceNotFoundException", false, "table snapshots");
+      }
+    }
+    const healthy = eventFlowsRoutes({ health: { probes: { snapshots: new InMemorySnapshotStore() } } });
+    expect((await healthy.request("/health/ready")).status).toBe(200);
+    const app = eventFlowsRoutes({ health: { probes: { snapshots: new DownSnapshots() } }, onError: () => undefined });
+    const response = await app.request("/health/ready");
+    expect(response.status).toBe(503);
+    expect((await response.json()).checks.snapshots).toMatchObject({ status: "failed", code: "SERVICE_ERROR" });
   });
 
   test("a store built from the request context that fails to build is 503, not a crash", async () => {

@@ -16,6 +16,7 @@ import type {
   QueryBus,
 } from "../../src/index.js";
 import type { Probe } from "./health.js";
+import type { MetricsCollector } from "./prometheus.js";
 
 /** A valibot schema (sync or async) whose output is the payload `P` the handler receives. */
 export type PayloadSchema<P = unknown> =
@@ -50,8 +51,8 @@ export interface QueryRoutes<Q extends MessageMap, X = unknown> {
   readonly schemas: { readonly [T in keyof Q & string]?: RouteSchema<Q[T]["payload"]> };
 }
 
-/** Which route the auth hook is asked about: a command or query, or (when enabled) health and OpenAPI. */
-export type AuthKind = MessageKind | "health" | "openapi";
+/** Which route the auth hook is asked about: a command or query, or (when enabled) health, OpenAPI and metrics. */
+export type AuthKind = MessageKind | "health" | "openapi" | "metrics";
 
 export interface AuthRequest<X = unknown> {
   readonly kind: AuthKind;
@@ -80,11 +81,11 @@ export interface Principal {
 export type AuthHook<X = unknown> = (request: AuthRequest<X>) => Principal | boolean | Promise<Principal | boolean>;
 
 export interface HealthOptions<X = unknown> {
-  /** Probed with one stream-version read. */
+  /** Probed with its `ping()`: one cheap round trip. */
   readonly store?: FromContext<EventStore, X>;
   /** Probed with `ping()` when it has one, else by publishing nothing. */
   readonly bus?: FromContext<EventPublisher, X>;
-  /** More probes by name: a cache, a downstream API. */
+  /** More probes by name: functions (a cache, a downstream API), or stores and buses (their `ping()`). */
   readonly probes?: Readonly<Record<string, Probe>>;
   /** Time each probe has, in ms. Defaults to 2000. */
   readonly timeoutMs?: number;
@@ -120,6 +121,19 @@ export interface DocumentRoute {
   readonly auth?: boolean;
 }
 
+/**
+ * A Prometheus scrape route. The library holds no metric registry of its own: pass the OpenTelemetry
+ * SDK reader your `MeterProvider` collects through, and each scrape serializes what it collects.
+ */
+export interface MetricsRoute {
+  /** An `@opentelemetry/sdk-metrics` `MetricReader` registered on the application's `MeterProvider`. */
+  readonly collector: MetricsCollector;
+  /** Where it is served. Defaults to `/metrics`. */
+  readonly path?: string;
+  /** Run the auth hook on it too (kind `"metrics"`, type `"metrics"`). Defaults to `false`. */
+  readonly auth?: boolean;
+}
+
 export interface ErrorInfo<X = unknown> {
   readonly kind?: MessageKind;
   readonly type?: string;
@@ -152,6 +166,8 @@ export interface HttpDispatcherOptions<
   readonly health?: HealthOptions<X> | false;
   /** A document route (the OpenAPI document); none by default. */
   readonly document?: DocumentRoute;
+  /** `GET /metrics` in the Prometheus text format, from an SDK metric reader (see {@link MetricsRoute}). */
+  readonly metrics?: MetricsRoute;
   /** Adds to the metadata of every command and query (below the principal's and the correlation's). */
   readonly metadata?: (request: Request, context: X) => MessageMetadata | undefined;
   /**

@@ -10,6 +10,7 @@ import {
   HandlerNotFoundError,
   type IdempotencyStore,
   InMemoryIdempotencyStore,
+  type Issue,
   type MessageBus,
   type MessageKind,
   type MessageMap,
@@ -26,6 +27,7 @@ import type {
   HealthOptions,
   HttpDispatcherOptions,
   IdempotencyOptions,
+  MetricsRoute,
   Principal,
 } from "./dispatcher-options.js";
 import { ForbiddenError, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
@@ -51,6 +53,7 @@ import {
   storedResponse,
 } from "./idempotency.js";
 import { errorResponse, problemResponse } from "./problem-details.js";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
 import { clipType, type Route, routeTable } from "./route-table.js";
 
@@ -92,14 +95,15 @@ const READ_METHODS = ["GET", "HEAD"] as const;
 
 type Target =
   | { readonly route: "message"; readonly kind: MessageKind; readonly type: string }
-  | { readonly route: "live" | "ready" | "document" | "none" };
+  | { readonly route: "live" | "ready" | "document" | "metrics" | "none" };
 
 /**
  * Builds the dispatcher. Routes, relative to where it is mounted:
  *
  * - `POST /commands/:type`: the JSON body is the command's payload.
  * - `GET /queries/:type` (query string) and `POST /queries/:type` (JSON body).
- * - `GET /health/live`, `GET /health/ready` (unless `health: false`), and the `document` route if given.
+ * - `GET /health/live`, `GET /health/ready` (unless `health: false`), and the `document` and
+ *   `metrics` routes if given.
  *
  * Any other method on these paths is 405 problem+json with `Allow`. A command or query request is
  * checked in this order, and stops at the first problem: method (405), correlation header (400), auth
@@ -126,6 +130,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   };
   const health = options.health === false ? undefined : healthSettings(options.health ?? {});
   const document = options.document;
+  const metrics = metricsSettings(options.metrics);
   const metadataOf = options.metadata;
 
   const report = (error: unknown, info: ErrorInfo<X>) => callHook("onError", onError, error, info);
@@ -164,6 +169,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     if (health !== undefined && path === "/health/live") return { route: "live" };
     if (health !== undefined && path === "/health/ready") return { route: "ready" };
     if (document !== undefined && path === document.path) return { route: "document" };
+    if (metrics !== undefined && path === metrics.path) return { route: "metrics" };
     return { route: "none" };
   };
 
@@ -259,7 +265,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const serveRead = async (
     request: Request,
     context: X,
-    which: "live" | "ready" | "document",
+    which: "live" | "ready" | "document" | "metrics",
     base: string,
   ): Promise<Response> => {
     const correlationId = lenientCorrelation(request).correlationId;
@@ -269,9 +275,14 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       if (!(READ_METHODS as readonly string[]).includes(request.method)) {
         throw new MethodNotAllowedError(request.method, READ_METHODS);
       }
-      const guarded = which === "document" ? document?.auth === true : health?.auth === true;
+      const guarded =
+        which === "document"
+          ? document?.auth === true
+          : which === "metrics"
+            ? metrics?.auth === true
+            : health?.auth === true;
       if (guarded && auth !== undefined) {
-        const kind = which === "document" ? "openapi" : "health";
+        const kind = which === "document" ? "openapi" : which === "metrics" ? "metrics" : "health";
         await authorize(auth, { kind, type: which === "document" ? "openapi" : which, request, context });
       }
       let response: Response;
@@ -284,6 +295,11 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
               headers: { "content-type": JSON_TYPE, ...NO_STORE, ...echo },
             })
           : problemResponse(notReadyProblem(result), { ...NO_STORE, "retry-after": "1", ...echo });
+      } else if (which === "metrics") {
+        const { resourceMetrics } = await (metrics as NonNullable<typeof metrics>).collector.collect();
+        response = new Response(prometheusText(resourceMetrics), {
+          headers: { "content-type": PROMETHEUS_CONTENT_TYPE, ...NO_STORE, ...echo },
+        });
       } else {
         const text = (document as NonNullable<typeof document>).document(base === "" ? "/" : base);
         response = new Response(text, { headers: { "content-type": JSON_TYPE, ...echo } });
@@ -297,6 +313,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const patterns = ["/commands/:type", "/commands", "/commands/", "/queries/:type", "/queries", "/queries/"];
   if (health !== undefined) patterns.push("/health/live", "/health/ready");
   if (document !== undefined) patterns.push(document.path);
+  if (metrics !== undefined) patterns.push(metrics.path);
 
   return {
     allowed(path) {
@@ -325,6 +342,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         case "live":
         case "ready":
         case "document":
+        case "metrics":
           return serveRead(request, context, found.route, base);
         default:
           return Promise.resolve(
@@ -374,6 +392,20 @@ async function scopeKey(
     ]);
   }
   return scopedIdempotencyKey(scope, key);
+}
+
+function metricsSettings(options: MetricsRoute | undefined) {
+  if (options === undefined) return undefined;
+  const issues: Issue[] = [];
+  if (typeof options?.collector?.collect !== "function") {
+    issues.push({ path: ["metrics", "collector"], message: "collector must have collect(): an SDK MetricReader" });
+  }
+  const path = options?.path ?? "/metrics";
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    issues.push({ path: ["metrics", "path"], message: "path must start with /" });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid metrics options", issues);
+  return { collector: options.collector, path, auth: options.auth === true };
 }
 
 function healthSettings<X>(options: HealthOptions<X>) {

@@ -1,22 +1,27 @@
 /**
  * Liveness and readiness. Liveness answers as long as the process serves requests; readiness probes
- * the event store, the bus and any probes of the application's own, concurrently, each within a
- * timeout, and answers 503 problem+json when one fails or hangs. Probe errors are reported to the
- * `onError` hook, never in the response: a failing connection's message may name hosts or users.
+ * the event store, the bus and any probes of the application's own through the core's `healthCheck()`
+ * (concurrently, each within a timeout), and answers 503 problem+json when one fails or hangs. Probe
+ * errors are reported to the `onError` hook, never in the response: a failing connection's message
+ * may name hosts or users.
  */
-import { type EventPublisher, type EventStore, isEventFlowsError, ServiceError } from "../../src/index.js";
+import {
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  type EventPublisher,
+  type EventStore,
+  HEALTH_CHECK_STREAM,
+  type HealthCheckFunction,
+  type HealthCheckResult,
+  type HealthCheckTarget,
+  healthCheck,
+} from "../../src/index.js";
 import { HttpErrorCode } from "./errors.js";
 import { type ProblemDetails, problem } from "./problem-details.js";
 
-/** A readiness check: resolves when the dependency answers. */
-export type Probe = (signal: AbortSignal) => Promise<unknown>;
+/** A readiness check: a function that resolves when the dependency answers, or a store or bus (its `ping()`). */
+export type Probe = HealthCheckTarget;
 
-export interface ProbeResult {
-  readonly status: "ok" | "failed" | "timed-out";
-  readonly durationMs: number;
-  /** The error's code when it is an EventFlows error (`SERVICE_ERROR`, say). */
-  readonly code?: string;
-}
+export type ProbeResult = HealthCheckResult;
 
 export interface ReadinessReport {
   readonly ready: boolean;
@@ -24,39 +29,32 @@ export interface ReadinessReport {
 }
 
 /** Default time each probe has to answer. */
-export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
-/** The stream the store probe reads the version of: a single-key read on every backend. */
-export const HEALTH_PROBE_STREAM = "eventflows-health";
+export const DEFAULT_PROBE_TIMEOUT_MS = DEFAULT_HEALTH_TIMEOUT_MS;
+/** The stream a store's default `ping()` reads the version of. */
+export const HEALTH_PROBE_STREAM = HEALTH_CHECK_STREAM;
 
-/** Probes the store with one cheap read: the version of a stream that need not exist. */
-export function storeProbe(store: EventStore): Probe {
-  return () => store.getStreamVersion(HEALTH_PROBE_STREAM);
+/** Probes the store with its `ping()`: one cheap round trip (`select 1`, DescribeTable, a version read). */
+export function storeProbe(store: EventStore): HealthCheckFunction {
+  return (signal) => store.ping(signal);
 }
 
 /**
- * Probes a bus with its `ping()` when it has one (remote buses should), else by publishing nothing,
- * which every bus must accept (the EventBus contract checks it).
+ * Probes a bus with its `ping()` when it has one (every bus of the library has), else by publishing
+ * nothing, which every bus must accept (the EventBus contract checks it).
  */
-export function busProbe(bus: EventPublisher): Probe {
+export function busProbe(bus: EventPublisher): HealthCheckFunction {
   const ping = (bus as { ping?: (signal?: AbortSignal) => Promise<unknown> }).ping;
   return typeof ping === "function" ? (signal) => ping.call(bus, signal) : () => bus.publish([]);
 }
 
-/** Runs the probes concurrently; each gets `timeoutMs` and an AbortSignal that fires when it runs out. */
+/** Runs the probes concurrently through the core's `healthCheck()`; each gets `timeoutMs`. */
 export async function checkReadiness(
   probes: Readonly<Record<string, Probe>>,
   timeoutMs: number = DEFAULT_PROBE_TIMEOUT_MS,
   onProbeError: (name: string, error: unknown) => void = () => undefined,
 ): Promise<ReadinessReport> {
-  const names = Object.keys(probes);
-  const results = await Promise.all(
-    names.map((name) => runProbe(probes[name] as Probe, timeoutMs, (error) => onProbeError(name, error))),
-  );
-  const checks: Record<string, ProbeResult> = {};
-  names.forEach((name, index) => {
-    checks[name] = results[index] as ProbeResult;
-  });
-  return { ready: results.every((result) => result.status === "ok"), checks };
+  const report = await healthCheck({ checks: probes, timeoutMs, onError: onProbeError });
+  return { ready: report.healthy, checks: report.checks };
 }
 
 /** The 503 problem for a failed readiness report, naming each failing check. */
@@ -65,34 +63,6 @@ export function notReadyProblem(report: ReadinessReport): ProblemDetails {
     .filter(([, result]) => result.status !== "ok")
     .map(([name, result]) => `${name} ${result.status === "timed-out" ? "timed out" : "failed"}`);
   return problem(503, HttpErrorCode.NotReady, `Not ready: ${failing.join(", ")}`, { checks: report.checks });
-}
-
-const TIMED_OUT: unique symbol = Symbol("timed out");
-
-async function runProbe(probe: Probe, timeoutMs: number, onError: (error: unknown) => void): Promise<ProbeResult> {
-  const started = performance.now();
-  const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
-  });
-  const elapsed = () => Math.round((performance.now() - started) * 1000) / 1000;
-  try {
-    const outcome = await Promise.race([Promise.resolve().then(() => probe(controller.signal)), timeout]);
-    if (outcome === TIMED_OUT) {
-      controller.abort();
-      // A probe that hangs is a failure the operator must hear of, like one that throws.
-      onError(new ServiceError("readiness probe", "probe", "TimeoutError", true, `no answer within ${timeoutMs} ms`));
-      return { status: "timed-out", durationMs: elapsed() };
-    }
-    return { status: "ok", durationMs: elapsed() };
-  } catch (error) {
-    onError(error);
-    const result: ProbeResult = { status: "failed", durationMs: elapsed() };
-    return isEventFlowsError(error) ? { ...result, code: error.code } : result;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Default time a readiness report is reused: probes run at most once a second, however often asked. */

@@ -37,6 +37,7 @@ export type {
   HealthOptions,
   HttpDispatcherOptions,
   IdempotencyOptions,
+  MetricsRoute,
   PayloadSchema,
   Principal,
   QueryRoutes,
@@ -85,6 +86,17 @@ export {
   problemResponse,
   statusPhrase,
 } from "./problem-details.js";
+export {
+  type HistogramValue,
+  type HrTimeLike,
+  type MetricDataLike,
+  type MetricDataPointLike,
+  type MetricsCollector,
+  PROMETHEUS_CONTENT_TYPE,
+  prometheusName,
+  prometheusText,
+  type ResourceMetricsLike,
+} from "./prometheus.js";
 export { queryReader } from "./query-string.js";
 export {
   DEFAULT_BODY_LIMIT,

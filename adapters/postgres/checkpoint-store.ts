@@ -3,6 +3,7 @@ import type { PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
+import { pingPostgres } from "./ping.js";
 import { type Statements, statements } from "./statements.js";
 
 export interface PostgresCheckpointStoreOptions extends PostgresNameOptions {
@@ -31,6 +32,11 @@ export class PostgresCheckpointStore extends CheckpointStore {
     }
     this.#sql = options.sql;
     this.#statements = statements(tableNames(options)).checkpoint;
+  }
+
+  /** One `select 1` (see pingPostgres): for health checks. */
+  override ping(signal?: AbortSignal): Promise<void> {
+    return pingPostgres(this.#sql, signal);
   }
 
   protected readCheckpoint(id: string): Promise<number | undefined> {

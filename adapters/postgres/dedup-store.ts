@@ -3,6 +3,7 @@ import type { PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
+import { pingPostgres } from "./ping.js";
 
 export interface PostgresDedupStoreOptions extends PostgresNameOptions {
   readonly sql: PostgresQueryable;
@@ -45,6 +46,11 @@ export class PostgresDedupStore implements DedupStore {
   ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
       purge: `DELETE FROM ${table} WHERE expires_at <= $1::text::bigint`,
     };
+  }
+
+  /** One `select 1` (see pingPostgres): for health checks. */
+  ping(signal?: AbortSignal): Promise<void> {
+    return pingPostgres(this.#sql, signal);
   }
 
   async has(eventId: string): Promise<boolean> {

@@ -11,6 +11,7 @@ import type { PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
+import { pingPostgres } from "./ping.js";
 
 // The hono adapter's limits, repeated: adapters share no runtime code, and every store must refuse the same input.
 /** A claim that lost the insert re-reads; the row may vanish between (released, expired) a few times at most. */
@@ -71,6 +72,11 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
       release: `DELETE FROM ${table} WHERE key = $1 AND fingerprint = $2 AND status IS NULL`,
       purge: `DELETE FROM ${table} WHERE expires_at <= $1::text::bigint`,
     };
+  }
+
+  /** One `select 1` (see pingPostgres): for health checks. */
+  ping(signal?: AbortSignal): Promise<void> {
+    return pingPostgres(this.#sql, signal);
   }
 
   async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {

@@ -11,6 +11,7 @@ import type { PostgresQueryable } from "./client.js";
 import { assertStorableStreamId } from "./encode.js";
 import { guard } from "./errors.js";
 import { nameIssues, type PostgresNameOptions, tableNames } from "./names.js";
+import { pingPostgres } from "./ping.js";
 
 export interface PostgresSnapshotStoreOptions extends SnapshotStoreOptions, PostgresNameOptions {
   /**
@@ -103,6 +104,11 @@ export class PostgresSnapshotStore extends SnapshotStore {
     this.#sql = options.sql;
     this.#statements = snapshotStatements(tableNames(options).snapshots);
     this.capabilities = { maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES };
+  }
+
+  /** One `select 1` (see pingPostgres): for health checks. */
+  override ping(signal?: AbortSignal): Promise<void> {
+    return pingPostgres(this.#sql, signal);
   }
 
   protected async writeSnapshot(record: StoredSnapshot, keepLast: number): Promise<{ readonly pruned: number }> {

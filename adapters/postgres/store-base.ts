@@ -9,6 +9,7 @@ import {
 import type { StoreContext } from "./append.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId } from "./encode.js";
+import { pingPostgres } from "./ping.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import { lastGlobalPosition, readAllPages, readStreamPages, streamVersionOf } from "./read.js";
 
@@ -31,6 +32,11 @@ export abstract class PostgresStoreBase extends EventStore {
   /** How often a read whose connection turns out lost runs, on other connections (see attemptsOn). */
   protected get attempts(): number {
     return attemptsOn(this.queryable);
+  }
+
+  /** One `select 1` (see pingPostgres): for health checks. */
+  override ping(signal?: AbortSignal): Promise<void> {
+    return pingPostgres(this.queryable, signal);
   }
 
   protected readStreamEvents(

@@ -42,6 +42,14 @@ export class PostgresTransaction extends PostgresStoreBase {
   }
 
   /** @internal The events appended, per append, for publishing once the transaction has committed. */
+  /**
+   * Nothing is committed until the transaction is: the store runs the after-commit step (publish,
+   * wake subscriptions, count) for every append of it once it has (see `end`).
+   */
+  protected override async afterCommit(): Promise<undefined> {
+    return undefined;
+  }
+
   end(): readonly (readonly EventEnvelope[])[] {
     this.#open = false;
     return this.#committed;

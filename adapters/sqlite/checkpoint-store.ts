@@ -4,6 +4,7 @@ import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { driverIssues } from "./event-store.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
+import { pingSqlite } from "./ping.js";
 
 export interface SqliteCheckpointStoreOptions extends SqliteNameOptions {
   /** The database (the event store's `driver`, say). */
@@ -28,6 +29,11 @@ export class SqliteCheckpointStore extends CheckpointStore {
     if (issues.length > 0) throw new ValidationError("Invalid checkpoint store options", issues);
     this.#driver = options.driver;
     this.#table = tableNames(options).checkpoints;
+  }
+
+  /** One `SELECT 1` through the driver: for health checks. */
+  override ping(): Promise<void> {
+    return pingSqlite(this.#driver);
   }
 
   protected readCheckpoint(id: string): Promise<number | undefined> {

@@ -16,6 +16,7 @@ import type { SqliteDriver } from "./driver.js";
 import { assertStorableStreamId, DEFAULT_MAX_EVENT_BYTES, SQLITE_MAX_VALUE_BYTES } from "./encode.js";
 import { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult } from "./migrate.js";
 import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
+import { pingSqlite } from "./ping.js";
 import { lastPosition, readAllPages, readStreamPages } from "./read.js";
 import { eventStatements } from "./statements.js";
 
@@ -61,6 +62,11 @@ export class SqliteEventStore extends EventStore {
       maxBatchBytes: options.driver.maxValueBytes ?? SQLITE_MAX_VALUE_BYTES,
       readPageSize: options.readPageSize ?? 1000,
     };
+  }
+
+  /** One `SELECT 1` through the driver: for health checks. */
+  override ping(): Promise<void> {
+    return pingSqlite(this.driver);
   }
 
   /** Creates or upgrades this store's tables (idempotent; one transaction per run). */

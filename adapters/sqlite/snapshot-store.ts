@@ -12,6 +12,7 @@ import { assertStorableStreamId } from "./encode.js";
 import { guard } from "./errors.js";
 import { driverIssues } from "./event-store.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
+import { pingSqlite } from "./ping.js";
 
 export interface SqliteSnapshotStoreOptions extends SnapshotStoreOptions, SqliteNameOptions {
   /** The database (the event store's `driver`, say). */
@@ -43,6 +44,11 @@ export class SqliteSnapshotStore extends SnapshotStore {
     this.#table = tableNames(options).snapshots;
     const cap = Math.min(DEFAULT_MAX_SQLITE_SNAPSHOT_BYTES, options.driver.maxValueBytes ?? Number.POSITIVE_INFINITY);
     this.capabilities = { maxPayloadBytes: options.maxPayloadBytes ?? cap };
+  }
+
+  /** One `SELECT 1` through the driver: for health checks. */
+  override ping(): Promise<void> {
+    return pingSqlite(this.#driver);
   }
 
   protected writeSnapshot(record: StoredSnapshot, keepLast: number): Promise<{ readonly pruned: number }> {

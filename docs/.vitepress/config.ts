@@ -36,6 +36,7 @@ export default defineConfig({
           { text: "The repository", link: "/core/repository" },
           { text: "Snapshots", link: "/core/snapshots" },
           { text: "Errors", link: "/core/errors" },
+          { text: "Metrics and health", link: "/core/metrics-and-health" },
         ],
       },
       {
@@ -60,6 +61,7 @@ export default defineConfig({
           { text: "DynamoDB (event store)", link: "/adapters/dynamodb" },
           { text: "PostgreSQL (event store, projections)", link: "/adapters/postgres" },
           { text: "SQLite, D1, Durable Objects (event store)", link: "/adapters/sqlite" },
+          { text: "OpenTelemetry (metrics export)", link: "/adapters/otel" },
           // Adapter pages go here: add docs/adapters/<name>.md and one line below it, e.g.
           //   { text: "PostgreSQL", link: "/adapters/postgres" },
           // Only for pages that exist: a link to a missing page fails `npm run docs:build`.

@@ -4,6 +4,7 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
+import { rehydrationTimer } from "../telemetry/metrics.js";
 import type { AnyAggregate } from "./aggregate-root.js";
 
 export interface AggregateRepositoryOptions<A extends AnyAggregate> {
@@ -56,10 +57,13 @@ export class AggregateRepository<A extends AnyAggregate> {
 
   /** The aggregate, or `undefined` when its stream has no events. */
   async find(id: string): Promise<A | undefined> {
+    const timer = rehydrationTimer();
     let aggregate = this.#create(id);
     const streamId = this.#streamOf(id);
     if (this.#snapshots === undefined) await aggregate.rehydrateAsync(this.#store.readStream(streamId));
     else aggregate = await this.#snapshots.load(aggregate, () => this.#create(id), streamId, this.#store);
+    // The aggregate's class names it: a label the code defines, one series per aggregate type.
+    timer?.(aggregate.constructor.name, aggregate.version - (this.#snapshots?.restoredFrom(aggregate) ?? 0));
     return aggregate.version === 0 ? undefined : aggregate;
   }
 

@@ -1,4 +1,5 @@
 import { ConcurrencyError, ValidationError } from "../errors.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { kindOf, nameIssues } from "../internal/validate.js";
 
 /** Longest checkpoint id accepted, in characters. */
@@ -41,6 +42,14 @@ export abstract class CheckpointStore {
   async delete(id: string): Promise<void> {
     assertCheckpointId(id);
     return this.deleteCheckpoint(id);
+  }
+
+  /**
+   * Resolves when the backend answers, for health checks. This default reads a checkpoint that need
+   * not exist; adapters answer it with their cheapest round trip.
+   */
+  async ping(_signal?: AbortSignal): Promise<void> {
+    await this.readCheckpoint(HEALTH_CHECK_STREAM);
   }
 
   protected abstract readCheckpoint(id: string): Promise<number | undefined>;

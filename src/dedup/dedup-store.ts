@@ -13,6 +13,8 @@ import { isWellFormed, LONE_SURROGATE } from "../internal/unicode.js";
 export interface DedupStore {
   has(eventId: string): boolean | Promise<boolean>;
   add(eventId: string): void | Promise<void>;
+  /** Resolves when the backend answers, for health checks. Optional for stores written before it. */
+  ping?(signal?: AbortSignal): Promise<void>;
 }
 
 /** Longest event id a dedup store takes: a ULID or UUID with generous room for a prefix. */

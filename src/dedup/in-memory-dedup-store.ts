@@ -37,6 +37,9 @@ export class InMemoryDedupStore implements DedupStore {
     this.#now = options.now ?? Date.now;
   }
 
+  /** Nothing to reach in memory: always answers. */
+  async ping(): Promise<void> {}
+
   has(eventId: string): boolean {
     checkDedupId(eventId);
     const expiresAt = this.#ids.get(eventId);

@@ -49,6 +49,12 @@ export abstract class EventBus {
   abstract publish(events: readonly EventEnvelope[]): Promise<PublishResult>;
   abstract subscribe(pattern: SubscriptionPattern, handler: EventHandler, options?: SubscribeOptions): Unsubscribe;
 
+  /**
+   * Resolves when the bus can deliver, for health checks. An in-process bus always can; remote buses
+   * override it with one cheap call to their service (EventBridge: DescribeEventBus).
+   */
+  async ping(_signal?: AbortSignal): Promise<void> {}
+
   subscribeToType<E extends EventEnvelope = EventEnvelope>(
     type: E["type"] | readonly E["type"][],
     handler: EventHandler<E>,

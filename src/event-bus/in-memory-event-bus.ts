@@ -2,6 +2,7 @@ import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { kindOf } from "../internal/validate.js";
+import { countConsumed } from "../telemetry/metrics.js";
 import {
   defaultOnError,
   EventBus,
@@ -74,7 +75,9 @@ export class InMemoryEventBus extends EventBus {
         try {
           await subscription.handler(event);
           delivered++;
+          countConsumed("bus", event);
         } catch (error) {
+          countConsumed("bus", event, { error });
           const failure: HandlerFailure = { error, event, subscription: subscription.name };
           failures.push(failure);
           this.#report(failure);

@@ -3,9 +3,11 @@ import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
 import type { EventRegistry } from "../evolution/event-registry.js";
 import { upcastingReader } from "../evolution/upcasting-reader.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { countAppended, countError, countPublished } from "../telemetry/metrics.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
 import type {
@@ -98,7 +100,7 @@ export abstract class EventStore {
         { path: [], message: `${pending.length} events, this store appends at most ${max} atomically` },
       ]);
     }
-    const commit = await this.commit(streamId, pending, expectedVersion);
+    const commit = await this.commit(streamId, pending, expectedVersion).catch(countAndRethrow);
     const committed = commit.events as readonly E[];
     const last = committed[committed.length - 1];
     const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
@@ -117,12 +119,17 @@ export abstract class EventStore {
    */
   protected async afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
     if (events.length === 0) return undefined;
+    // Counted here, not in appendToStream: transactions commit outside it and call this step too.
+    countAppended(events);
     for (const wake of this.#waiters) wake();
     if (this.#bus === undefined) return undefined;
     try {
       // Subscribers see what readers see: an event appended at an older schema version is upcast.
-      return await this.#bus.publish(this.eventRegistry === undefined ? events : this.#upcastList(events));
+      const published = await this.#bus.publish(this.eventRegistry === undefined ? events : this.#upcastList(events));
+      countPublished(events);
+      return published;
     } catch (error) {
+      countPublished(events, { error });
       callHook("onPublishError", this.#onPublishError, error, events);
       return undefined;
     }
@@ -176,6 +183,14 @@ export abstract class EventStore {
     let last = 0;
     for await (const event of this.readAllEvents({})) last = event.globalPosition ?? last;
     return last;
+  }
+
+  /**
+   * Resolves when the backend answers, for health checks. This default reads the version of a stream
+   * that need not exist (one single-key read); adapters answer it with their cheapest round trip.
+   */
+  async ping(_signal?: AbortSignal): Promise<void> {
+    await this.streamVersion(HEALTH_CHECK_STREAM);
   }
 
   async streamExists(streamId: string): Promise<boolean> {
@@ -268,4 +283,10 @@ function assertReadStreamOptions(options: ReadStreamOptions): void {
   }
   if (options.fromVersion !== undefined) assertPositiveInteger(options.fromVersion, "fromVersion");
   if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
+}
+
+/** Counts a failed commit (a conflict, a backend error) by its code, then lets it go on. */
+function countAndRethrow(error: unknown): never {
+  countError("append", error);
+  throw error;
 }

@@ -1,6 +1,7 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { assertDelayMs, assertNonNegativeInteger, assertPositiveInteger, kindOf } from "../internal/validate.js";
+import { countConsumed, recordSubscriptionLag } from "../telemetry/metrics.js";
 import type { ReadAllOptions } from "./types.js";
 
 export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> {
@@ -20,6 +21,11 @@ export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> 
   /** Told about every handler failure and read failure. Defaults to `console.error`. */
   readonly onError?: (error: unknown, event: EventEnvelope | undefined) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Names the subscription in metrics (the `eventflows.subscription` label of its lag). Defaults to
+   * `"subscribeToAll"`. Name it in code, never from data: each name is a time series.
+   */
+  readonly name?: string;
 }
 
 export interface StoreSubscription {
@@ -69,6 +75,12 @@ export function startSubscription(
       { path: ["onError"], message: `must be a function, got ${kindOf(options.onError)}` },
     ]);
   }
+  if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) {
+    throw new ValidationError("Invalid subscription", [
+      { path: ["name"], message: `must be a non-empty string, got ${kindOf(options.name)}` },
+    ]);
+  }
+  const name = options.name ?? "subscribeToAll";
   const onError =
     options.onError ?? ((error: unknown) => console.error("[eventflows] subscription handler failed", error));
 
@@ -98,6 +110,7 @@ export function startSubscription(
       dirty = false;
       let handled = 0;
       let failed = false;
+      let last: EventEnvelope | undefined;
       try {
         for await (const stored of source.readAll({ after: position, maxCount: batchSize })) {
           if (stopped) break;
@@ -108,23 +121,28 @@ export function startSubscription(
               for (const each of expanded) {
                 event = each;
                 await options.handler(each);
+                countConsumed("subscription", each);
               }
             } else {
               event = expanded;
               await options.handler(expanded);
+              countConsumed("subscription", expanded);
             }
           } catch (error) {
+            countConsumed("subscription", event, { error });
             onError(error, event);
             failed = true;
             break;
           }
           position = stored.globalPosition ?? position;
+          last = stored;
           handled++;
         }
       } catch (error) {
         onError(error, undefined);
         failed = true;
       }
+      recordSubscriptionLag(name, last, !failed && handled < batchSize);
       if (failed) {
         dirty = false;
         await pause(retryDelayMs);

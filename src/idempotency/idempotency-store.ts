@@ -38,6 +38,8 @@ export interface IdempotencyStore {
   complete(key: string, fingerprint: string, response: StoredResponse): Promise<void>;
   /** Forgets an in-progress claim with this fingerprint (the request failed), so the key may be used again. */
   release(key: string, fingerprint: string): Promise<void>;
+  /** Resolves when the backend answers, for health checks. Optional for stores written before it. */
+  ping?(signal?: AbortSignal): Promise<void>;
 }
 
 /** Longest fingerprint a store takes; a SHA-256 in hex is 64. */

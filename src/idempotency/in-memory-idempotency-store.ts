@@ -91,6 +91,9 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     this.#now = options.now ?? Date.now;
   }
 
+  /** Nothing to reach in memory: always answers. */
+  async ping(): Promise<void> {}
+
   /** Keys held now. */
   get size(): number {
     return this.#entries.size;

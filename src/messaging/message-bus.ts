@@ -1,5 +1,6 @@
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
 import { assertTypeName, kindOf } from "../internal/validate.js";
+import { countError, dispatchTimer } from "../telemetry/metrics.js";
 import {
   DispatchedMessage,
   type ExecuteOptions,
@@ -184,6 +185,17 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     payload: PayloadOf<M, T>,
     options?: ExecuteOptions,
   ): Promise<ResultOf<M, T>> {
+    // Timed only with a provider registered, and only registered types: an unknown one may be user input.
+    const timer = dispatchTimer(this.#kind);
+    if (timer === undefined || !this.#handlers.has(type)) return this.#execute(type, payload, options);
+    return timer(type, this.#execute(type, payload, options)) as Promise<ResultOf<M, T>>;
+  }
+
+  #execute<T extends keyof M & string>(
+    type: T,
+    payload: PayloadOf<M, T>,
+    options?: ExecuteOptions,
+  ): Promise<ResultOf<M, T>> {
     let handler: MessageHandler | undefined;
     let message: Message;
     try {
@@ -194,6 +206,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       }
       message = new DispatchedMessage(this.#kind, type, payload, options?.metadata ?? {}, options?.signal, options?.id);
     } catch (error) {
+      countError(this.#kind, error);
       return Promise.reject(error);
     }
     const entry = this.#track ? this.#entry(type) : undefined;

@@ -128,6 +128,11 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     if (take) this.#take(aggregate, streamId);
   }
 
+  /** The version of the snapshot the aggregate was restored from by `load`, 0 when it was replayed from the start. */
+  restoredFrom(aggregate: A): number {
+    return this.#known.get(aggregate)?.version ?? 0;
+  }
+
   /** Resolves once every snapshot write started so far has finished (or failed and been reported). */
   async flush(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);

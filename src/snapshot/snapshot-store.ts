@@ -1,4 +1,5 @@
 import { isValidationError, PayloadTooLargeError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
 import { type CompressionFormat, compress, decompress, isCompressionFormat } from "./compression.js";
 import { jsonSerializer } from "./json-serializer.js";
@@ -139,6 +140,14 @@ export abstract class SnapshotStore {
   async delete(streamId: string): Promise<number> {
     assertStreamId(streamId);
     return this.deleteSnapshots(streamId);
+  }
+
+  /**
+   * Resolves when the backend answers, for health checks. This default reads the snapshot of a
+   * stream that need not exist; adapters answer it with their cheapest round trip.
+   */
+  async ping(_signal?: AbortSignal): Promise<void> {
+    await this.readSnapshot(HEALTH_CHECK_STREAM, undefined);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import { ErrorCode } from "../errors.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { ulid } from "../ids.js";
 import { assertEqual, assertRejects } from "./assert.js";
 import type { ContractCase, ContractSuite } from "./contract.js";
@@ -32,6 +33,11 @@ export function checkpointStoreContract(options: CheckpointStoreContractOptions)
 
   add("an id never stored loads as undefined", async (store) => {
     assertEqual(await store.load(id()), undefined);
+  });
+
+  add("ping answers for health checks and stores nothing", async (store) => {
+    assertEqual(await store.ping(), undefined, "ping resolves");
+    assertEqual(await store.load(HEALTH_CHECK_STREAM), undefined, "no checkpoint stored");
   });
 
   add("stores and loads positions; a later store replaces, backwards too", async (store) => {

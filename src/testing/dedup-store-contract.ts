@@ -1,5 +1,6 @@
 import { type DedupStore, MAX_DEDUP_ID_LENGTH } from "../dedup/dedup-store.js";
 import { ErrorCode } from "../errors.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { ulid } from "../ids.js";
 import { assertEqual, assertRejects } from "./assert.js";
 import type { ContractCase, ContractSuite } from "./contract.js";
@@ -38,6 +39,12 @@ export function dedupStoreContract(options: DedupStoreContractOptions): Contract
     assertEqual(await store.has(id), false, "a fresh id");
     await store.add(id);
     assertEqual(await store.has(id), true, "an added id");
+  });
+
+  add("ping (optional on the port) answers for health checks and adds nothing", async (store) => {
+    if (store.ping === undefined) return;
+    assertEqual(await store.ping(), undefined, "ping resolves");
+    assertEqual(await store.has(HEALTH_CHECK_STREAM), false, "nothing added");
   });
 
   add("ids are independent of each other", async (store) => {

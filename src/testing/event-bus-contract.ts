@@ -54,6 +54,10 @@ export function eventBusContract(options: EventBusContractOptions): ContractSuit
       },
     });
 
+  add("ping answers for health checks", async (bus) => {
+    assertEqual(await bus.ping(), undefined, "ping resolves");
+  });
+
   add("delivers by type, by category and to all subscribers", async (bus) => {
     const byType: string[] = [];
     const byCategory: string[] = [];

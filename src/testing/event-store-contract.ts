@@ -3,6 +3,7 @@ import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import type { EventStore, EventStoreOptions } from "../event-store/event-store.js";
 import type { AppendToStreamOptions, ExpectedVersion } from "../event-store/types.js";
 import type { EventEnvelope, NewEvent } from "../events/envelope.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { isUlid, ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
 import type { ContractCase, ContractSuite } from "./contract.js";
@@ -77,6 +78,11 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       assertEqual(event.streamId, id);
     }
     if (store.capabilities.globalOrder) assertIncreasing(result.events, 3, "positions");
+  });
+
+  add("ping answers for health checks and creates nothing", async (store) => {
+    assertEqual(await store.ping(), undefined, "ping resolves");
+    assertEqual(await store.streamExists(HEALTH_CHECK_STREAM), false, "no stream created");
   });
 
   add("reads back exactly what was appended, ids and metadata included", async (store) => {

@@ -1,4 +1,5 @@
 import { ErrorCode } from "../errors.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import {
   type IdempotencyStore,
   MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -44,6 +45,13 @@ export function idempotencyStoreContract(options: IdempotencyStoreContractOption
         await run(store, clock);
       },
     });
+
+  add("ping (optional on the port) answers for health checks and claims nothing", async (store) => {
+    if (store.ping === undefined) return;
+    assertEqual(await store.ping(), undefined, "ping resolves");
+    assertEqual(await store.claim(HEALTH_CHECK_STREAM, "fp"), { state: "claimed" }, "the key was free");
+    await store.release(HEALTH_CHECK_STREAM, "fp");
+  });
 
   add("the first claim of a key wins; a second sees it in progress, whatever its fingerprint", async (store) => {
     const key = ulid();

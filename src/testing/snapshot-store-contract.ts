@@ -1,4 +1,5 @@
 import { ErrorCode, type SnapshotCorruptError, type ValidationError } from "../errors.js";
+import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { ulid } from "../ids.js";
 import { jsonSerializer } from "../snapshot/json-serializer.js";
 import { msgpackSerializer } from "../snapshot/msgpack-serializer.js";
@@ -72,6 +73,12 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
       "createdAt is now, ISO UTC",
     );
     assertEqual((await store.load(id, { maxVersion: 3 }))?.schemaVersion, 1, "schema version defaults to 1");
+  });
+
+  add("ping answers for health checks and saves nothing", async (make) => {
+    const store = await make();
+    assertEqual(await store.ping(), undefined, "ping resolves");
+    assertEqual(await store.load(HEALTH_CHECK_STREAM), undefined, "no snapshot saved");
   });
 
   add("loads the newest snapshot at or below a version", async (make) => {

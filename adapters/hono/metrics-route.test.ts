@@ -1,0 +1,68 @@
+import { describe, expect, test } from "bun:test";
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import { ForbiddenError, PROMETHEUS_CONTENT_TYPE } from "../http/index.js";
+import { eventFlowsRoutes } from "./routes.js";
+
+class TestReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+function readerWithCounter(): TestReader {
+  const reader = new TestReader();
+  new MeterProvider({ readers: [reader] }).getMeter("t").createCounter("jobs.done").add(2, { queue: "q1" });
+  return reader;
+}
+
+describe("the metrics route", () => {
+  test("GET /metrics serves what the reader collects in the text format, uncached; HEAD without the body", async () => {
+    const app = eventFlowsRoutes({ metrics: { collector: readerWithCounter() } });
+    const response = await app.request("/metrics");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe(PROMETHEUS_CONTENT_TYPE);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(await response.text()).toBe('# TYPE jobs_done_total counter\njobs_done_total{queue="q1"} 2\n');
+    const head = await app.request("/metrics", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    expect((await app.request("/metrics", { method: "POST" })).status).toBe(405);
+  });
+
+  test("no route without the option; another path when given", async () => {
+    expect((await eventFlowsRoutes({}).request("/metrics")).status).toBe(404);
+    const app = eventFlowsRoutes({ metrics: { collector: readerWithCounter(), path: "/internal/metrics" } });
+    expect((await app.request("/internal/metrics")).status).toBe(200);
+    expect((await app.request("/metrics")).status).toBe(404);
+  });
+
+  test("with auth: true the auth hook decides, asked with kind metrics", async () => {
+    const asked: string[] = [];
+    const app = eventFlowsRoutes({
+      metrics: { collector: readerWithCounter(), auth: true },
+      auth: ({ kind, request }) => {
+        asked.push(kind);
+        if (request.headers.get("authorization") !== "Bearer scraper") throw new ForbiddenError("not the scraper");
+        return true;
+      },
+    });
+    expect((await app.request("/metrics")).status).toBe(403);
+    expect((await app.request("/metrics", { headers: { authorization: "Bearer scraper" } })).status).toBe(200);
+    expect(asked).toEqual(["metrics", "metrics"]);
+  });
+
+  test("a reader that fails is a 500 problem; the error goes to onError only", async () => {
+    const reported: unknown[] = [];
+    const app = eventFlowsRoutes({
+      metrics: { collector: { collect: () => Promise.reject(new Error("exporter at 10.0.0.7 down")) } },
+      onError: (error) => reported.push(error),
+    });
+    const response = await app.request("/metrics");
+    expect(response.status).toBe(500);
+    expect(await response.text()).not.toContain("10.0.0.7");
+    expect(reported).toHaveLength(1);
+  });
+
+  test("a collector without collect() is refused when the routes are built", () => {
+    expect(() => eventFlowsRoutes({ metrics: { collector: {} as never } })).toThrow("Invalid metrics options");
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, test } from "bun:test";
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import { prometheusName, prometheusText } from "./prometheus.js";
+
+class TestReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+async function collected(record: (provider: MeterProvider) => void): Promise<string> {
+  const reader = new TestReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  record(provider);
+  return prometheusText((await reader.collect()).resourceMetrics);
+}
+
+describe("prometheusText", () => {
+  test("counters, gauges and histograms in the text format, with HELP, TYPE and escaped labels", async () => {
+    const text = await collected((provider) => {
+      const meter = provider.getMeter("test");
+      const appended = meter.createCounter("eventflows.events.appended", {
+        unit: "{event}",
+        description: "Events committed",
+      });
+      appended.add(3, { "eventflows.event.type": "Added" });
+      appended.add(1, { "eventflows.event.type": 'Quote"d\\back\nline' });
+      meter.createGauge("eventflows.subscription.lag", { unit: "s" }).record(1.5, { "eventflows.subscription": "p" });
+      const latency = meter.createHistogram("eventflows.command.duration", {
+        unit: "s",
+        description: "Dispatch time\\n",
+        advice: { explicitBucketBoundaries: [0.01, 0.1, 1] },
+      });
+      latency.record(0.005, { "eventflows.message.type": "Open" });
+      latency.record(0.05, { "eventflows.message.type": "Open" });
+      latency.record(5, { "eventflows.message.type": "Open" });
+      meter.createUpDownCounter("in.flight").add(-2);
+    });
+    expect(text).toContain("# HELP eventflows_events_appended_total Events committed\n");
+    expect(text).toContain("# TYPE eventflows_events_appended_total counter\n");
+    expect(text).toContain('eventflows_events_appended_total{eventflows_event_type="Added"} 3\n');
+    expect(text).toContain('eventflows_events_appended_total{eventflows_event_type="Quote\\"d\\\\back\\nline"} 1\n');
+    expect(text).toContain("# TYPE eventflows_subscription_lag_seconds gauge\n");
+    expect(text).toContain('eventflows_subscription_lag_seconds{eventflows_subscription="p"} 1.5\n');
+    expect(text).toContain("# HELP eventflows_command_duration_seconds Dispatch time\\\\n\n");
+    expect(text).toContain("# TYPE eventflows_command_duration_seconds histogram\n");
+    for (const line of [
+      'eventflows_command_duration_seconds_bucket{eventflows_message_type="Open",le="0.01"} 1',
+      'eventflows_command_duration_seconds_bucket{eventflows_message_type="Open",le="0.1"} 2',
+      'eventflows_command_duration_seconds_bucket{eventflows_message_type="Open",le="1"} 2',
+      'eventflows_command_duration_seconds_bucket{eventflows_message_type="Open",le="+Inf"} 3',
+      'eventflows_command_duration_seconds_sum{eventflows_message_type="Open"} 5.055',
+      'eventflows_command_duration_seconds_count{eventflows_message_type="Open"} 3',
+    ]) {
+      expect(text).toContain(`${line}\n`);
+    }
+    expect(text).toContain("# TYPE in_flight gauge\nin_flight -2\n");
+  });
+
+  test("names: sanitized, unit appended once, _total for counters only", () => {
+    expect(prometheusName("http.server.duration", "s", false)).toBe("http_server_duration_seconds");
+    expect(prometheusName("a.b_seconds", "s", false)).toBe("a_b_seconds");
+    expect(prometheusName("requests", "{request}", true)).toBe("requests_total");
+    expect(prometheusName("bytes.sent", "By", true)).toBe("bytes_sent_bytes_total");
+    expect(prometheusName("9lives-x", undefined, false)).toBe("_9lives_x");
+  });
+
+  test("nothing recorded is an empty exposition", async () => {
+    expect(await collected(() => undefined)).toBe("");
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * The Prometheus text exposition format (version 0.0.4) of what an OpenTelemetry SDK metric reader
+ * collected. The types below are the shape of the SDK's `ResourceMetrics`, written out so that the
+ * library needs no SDK at run time: the application passes its own reader (an `@opentelemetry/sdk-metrics`
+ * `MetricReader` registered on its `MeterProvider`), and this serializes what `collect()` returns.
+ *
+ * Naming follows the OpenTelemetry-to-Prometheus rules: characters outside `[a-zA-Z0-9_:]` become `_`,
+ * the unit is appended (`s` as `_seconds`, `ms` as `_milliseconds`, `By` as `_bytes`; annotations
+ * such as `{event}` are dropped), monotonic sums end in `_total`. Histograms become `_bucket`
+ * (cumulative, with `+Inf`), `_sum` and `_count`. Exponential histograms are left out: Prometheus'
+ * text format has no equivalent. Readers must use cumulative temporality (the SDK's default).
+ */
+
+/** `DataPointType` of `@opentelemetry/sdk-metrics` (1, the exponential histogram, has no text form). */
+const HISTOGRAM = 0;
+const GAUGE = 2;
+const SUM = 3;
+
+export interface HistogramValue {
+  readonly buckets: { readonly boundaries: readonly number[]; readonly counts: readonly number[] };
+  readonly sum?: number;
+  readonly count: number;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** OpenTelemetry's high-resolution time: `[seconds, nanoseconds]` since the epoch. */
+export type HrTimeLike = readonly [number, number];
+
+export interface MetricDataPointLike {
+  /** Strings, numbers, booleans or arrays of them, as OpenTelemetry attributes are. */
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly value: number | HistogramValue | unknown;
+  readonly startTime?: HrTimeLike;
+  readonly endTime?: HrTimeLike;
+}
+
+export interface MetricDataLike {
+  readonly descriptor: { readonly name: string; readonly description?: string; readonly unit?: string };
+  /** 0 histogram, 1 exponential histogram, 2 gauge, 3 sum (the SDK's `DataPointType`). */
+  readonly dataPointType: number;
+  readonly isMonotonic?: boolean;
+  /** 0 delta, 1 cumulative (the SDK's `AggregationTemporality`). */
+  readonly aggregationTemporality?: number;
+  readonly dataPoints: readonly MetricDataPointLike[];
+}
+
+/** What an SDK `MetricReader.collect()` resolves to (`{ resourceMetrics, errors }`), as far as it is read here. */
+export interface ResourceMetricsLike {
+  readonly resource?: { readonly attributes: Readonly<Record<string, unknown>> };
+  readonly scopeMetrics: readonly {
+    readonly scope?: { readonly name: string; readonly version?: string };
+    readonly metrics: readonly MetricDataLike[];
+  }[];
+}
+
+/** An SDK `MetricReader` (or anything else that collects the same shape). */
+export interface MetricsCollector {
+  collect(): Promise<{ readonly resourceMetrics: ResourceMetricsLike }>;
+}
+
+/** The media type of the text format. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+const UNIT_SUFFIXES: Readonly<Record<string, string>> = {
+  s: "seconds",
+  ms: "milliseconds",
+  us: "microseconds",
+  ns: "nanoseconds",
+  By: "bytes",
+  KiBy: "kibibytes",
+  MiBy: "mebibytes",
+  "1": "ratio",
+  m: "meters",
+  min: "minutes",
+  h: "hours",
+  d: "days",
+};
+
+/** Serializes collected metrics as Prometheus text: `# HELP`, `# TYPE` and one line per sample. */
+export function prometheusText(resourceMetrics: ResourceMetricsLike): string {
+  // Metrics of one name from several scopes share one family: HELP and TYPE once, samples together.
+  const families = new Map<string, { help: string; type: string; lines: string[] }>();
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      const kind = metric.dataPointType;
+      if (kind !== HISTOGRAM && kind !== SUM && kind !== GAUGE) continue;
+      const type = kind === HISTOGRAM ? "histogram" : kind === SUM && metric.isMonotonic === true ? "counter" : "gauge";
+      const name = prometheusName(metric.descriptor.name, metric.descriptor.unit, type === "counter");
+      let family = families.get(name);
+      if (family === undefined) {
+        family = { help: metric.descriptor.description ?? "", type, lines: [] };
+        families.set(name, family);
+      }
+      for (const point of metric.dataPoints) {
+        const labels = labelPairs(point.attributes);
+        if (type === "histogram") family.lines.push(...histogramLines(name, labels, point.value as HistogramValue));
+        else family.lines.push(`${name}${braces(labels)} ${sample(point.value as number)}`);
+      }
+    }
+  }
+  let text = "";
+  for (const [name, family] of families) {
+    if (family.help !== "") text += `# HELP ${name} ${escapeHelp(family.help)}\n`;
+    text += `# TYPE ${name} ${family.type}\n`;
+    for (const line of family.lines) text += `${line}\n`;
+  }
+  return text;
+}
+
+/** The Prometheus name of an OpenTelemetry metric: sanitized, with its unit and, for counters, `_total`. */
+export function prometheusName(name: string, unit: string | undefined, counter: boolean): string {
+  let result = name.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/_{2,}/g, "_");
+  if (/^[0-9]/.test(result)) result = `_${result}`;
+  // `{event}` and other annotations carry no unit.
+  const bare = (unit ?? "").replace(/\{[^}]*\}/g, "");
+  const suffix = UNIT_SUFFIXES[bare] ?? bare.replace(/[^a-zA-Z0-9_:]/g, "_");
+  if (suffix !== "" && !result.endsWith(`_${suffix}`)) result += `_${suffix}`;
+  if (counter && !result.endsWith("_total")) result += "_total";
+  return result;
+}
+
+function histogramLines(name: string, labels: readonly string[], value: HistogramValue): string[] {
+  const lines: string[] = [];
+  let cumulative = 0;
+  const { boundaries, counts } = value.buckets;
+  boundaries.forEach((bound, index) => {
+    cumulative += counts[index] ?? 0;
+    lines.push(`${name}_bucket${braces([...labels, `le="${sample(bound)}"`])} ${cumulative}`);
+  });
+  lines.push(`${name}_bucket${braces([...labels, 'le="+Inf"'])} ${value.count}`);
+  lines.push(`${name}_sum${braces(labels)} ${sample(value.sum ?? 0)}`);
+  lines.push(`${name}_count${braces(labels)} ${value.count}`);
+  return lines;
+}
+
+function labelPairs(attributes: MetricDataPointLike["attributes"]): string[] {
+  const pairs: string[] = [];
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null) continue;
+    const text = Array.isArray(value) ? JSON.stringify(value) : String(value);
+    pairs.push(`${labelName(key)}="${escapeLabel(text)}"`);
+  }
+  return pairs;
+}
+
+function labelName(key: string): string {
+  const name = key.replace(/[^a-zA-Z0-9_]/g, "_");
+  return /^[0-9]/.test(name) ? `_${name}` : name;
+}
+
+const braces = (pairs: readonly string[]) => (pairs.length === 0 ? "" : `{${pairs.join(",")}}`);
+
+function sample(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Number.POSITIVE_INFINITY) return "+Inf";
+  if (value === Number.NEGATIVE_INFINITY) return "-Inf";
+  return String(value);
+}
+
+const escapeLabel = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");

@@ -1,0 +1,20 @@
+/**
+ * @module @eventflows/core/otel: OpenTelemetry wiring without an SDK in the library. The Prometheus
+ * text serializer (also on the HTTP routes' `metrics` option), CloudWatch Embedded Metric Format
+ * lines for Lambda, and a fetch-based OTLP/HTTP JSON metrics export for Workers, flushed with
+ * `waitUntil`. Each takes what an SDK `MetricReader` collects, passed in by the application.
+ */
+export {
+  type HistogramValue,
+  type HrTimeLike,
+  type MetricDataLike,
+  type MetricDataPointLike,
+  type MetricsCollector,
+  PROMETHEUS_CONTENT_TYPE,
+  prometheusName,
+  prometheusText,
+  type ResourceMetricsLike,
+} from "../http/index.js";
+export { type EmfOptions, emfLines, MAX_EMF_DIMENSIONS, writeEmf } from "./emf.js";
+export { exportMetrics, flushMetrics, type OtlpHttpOptions, type WaitUntilContext } from "./otlp-http.js";
+export { keyValues, type OtlpKeyValue, otlpMetricsJson } from "./otlp-json.js";

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { isServiceError } from "../../src/index.js";
+import { handReader } from "./otel.fixture.test.js";
+import { exportMetrics, flushMetrics } from "./otlp-http.js";
+
+/** A local OTLP/HTTP receiver: it records each request and answers with the status the test sets. */
+const received: { path: string; contentType: string | null; apiKey: string | null; body: unknown }[] = [];
+let status = 200;
+let receiver: ReturnType<typeof Bun.serve>;
+beforeAll(() => {
+  receiver = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async (request) => {
+      received.push({
+        path: new URL(request.url).pathname,
+        contentType: request.headers.get("content-type"),
+        apiKey: request.headers.get("x-api-key"),
+        body: await request.json(),
+      });
+      return new Response("{}", { status });
+    },
+  });
+});
+afterAll(() => receiver.stop(true));
+
+describe("OTLP/HTTP JSON metrics export (a local receiver)", () => {
+  test("POSTs the collected metrics as an ExportMetricsServiceRequest the receiver can decode", async () => {
+    received.length = 0;
+    status = 200;
+    const { reader, provider } = handReader();
+    const meter = provider.getMeter("@eventflows/core", "0.1.0");
+    meter.createCounter("eventflows.events.appended", { unit: "{event}" }).add(3, { "eventflows.event.type": "A" });
+    meter
+      .createHistogram("eventflows.command.duration", { unit: "s" })
+      .record(0.5, { "eventflows.message.type": "Open" });
+    meter.createGauge("eventflows.subscription.lag", { unit: "s" }).record(2, { "eventflows.subscription": "p" });
+    await exportMetrics(reader, {
+      url: `http://127.0.0.1:${receiver.port}/v1/metrics`,
+      headers: { "x-api-key": "k-1" },
+    });
+
+    expect(received).toHaveLength(1);
+    const [request] = received;
+    expect(request).toMatchObject({ path: "/v1/metrics", contentType: "application/json", apiKey: "k-1" });
+    const body = request?.body as {
+      resourceMetrics: {
+        scopeMetrics: { scope: { name: string; version?: string }; metrics: Record<string, unknown>[] }[];
+      }[];
+    };
+    const scope = body.resourceMetrics[0]?.scopeMetrics[0];
+    expect(scope?.scope).toEqual({ name: "@eventflows/core", version: "0.1.0" });
+    const byName = Object.fromEntries((scope?.metrics ?? []).map((metric) => [metric.name, metric]));
+    expect(byName["eventflows.events.appended"]).toMatchObject({
+      unit: "{event}",
+      sum: {
+        aggregationTemporality: 2,
+        isMonotonic: true,
+        dataPoints: [{ asDouble: 3, attributes: [{ key: "eventflows.event.type", value: { stringValue: "A" } }] }],
+      },
+    });
+    const histogramPoint = (
+      byName["eventflows.command.duration"] as { histogram: { dataPoints: Record<string, unknown>[] } }
+    ).histogram.dataPoints[0];
+    expect(histogramPoint).toMatchObject({ count: "1", sum: 0.5, min: 0.5, max: 0.5 });
+    expect(String(histogramPoint?.timeUnixNano)).toMatch(/^\d{19}$/);
+    expect(byName["eventflows.subscription.lag"]).toMatchObject({ gauge: { dataPoints: [{ asDouble: 2 }] } });
+  });
+
+  test("an error status is a ServiceError naming the status, retryable for 5xx, without the headers", async () => {
+    status = 503;
+    const { reader } = handReader();
+    const error = await exportMetrics(reader, {
+      url: `http://127.0.0.1:${receiver.port}/v1/metrics`,
+      headers: { "x-api-key": "secret-key" },
+    }).catch((e: unknown) => e);
+    expect(isServiceError(error)).toBe(true);
+    expect((error as { retryable: boolean }).retryable).toBe(true);
+    expect(String((error as Error).message)).not.toContain("secret-key");
+  });
+
+  test("flushMetrics hands the export to waitUntil and reports a failure to onError, never throwing", async () => {
+    status = 500;
+    const waited: Promise<unknown>[] = [];
+    const errors: unknown[] = [];
+    const { reader } = handReader();
+    flushMetrics({ waitUntil: (promise) => waited.push(promise) }, reader, {
+      url: `http://127.0.0.1:${receiver.port}/v1/metrics`,
+      onError: (error) => errors.push(error),
+    });
+    expect(waited).toHaveLength(1);
+    await Promise.all(waited);
+    expect(errors).toHaveLength(1);
+  });
+});

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { healthCheck } from "../../src/index.js";
+import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import {
+  createPostgresClient,
+  PostgresCheckpointStore,
+  PostgresDedupStore,
+  PostgresEventStore,
+  PostgresIdempotencyStore,
+  PostgresSnapshotStore,
+  type PostgresSql,
+} from "./index.js";
+
+let sql: PostgresSql;
+const schema = uniqueSchema("ping");
+
+beforeAll(async () => {
+  sql = await postgresTestClient({ max: 2 });
+  await new PostgresEventStore({ sql, schema }).migrate();
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+describe("PostgreSQL ping and healthCheck", () => {
+  test("every store answers ping on a real server", async () => {
+    const report = await healthCheck({
+      checks: {
+        events: new PostgresEventStore({ sql, schema }),
+        snapshots: new PostgresSnapshotStore({ sql, schema }),
+        checkpoints: new PostgresCheckpointStore({ sql, schema }),
+        dedup: new PostgresDedupStore({ sql, schema }),
+        idempotency: new PostgresIdempotencyStore({ sql, schema }),
+      },
+    });
+    expect(report.healthy).toBe(true);
+    expect(Object.values(report.checks).map((check) => check.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+  });
+
+  test("a server nobody listens on fails the check with SERVICE_ERROR, without the URL in the report", async () => {
+    // Port 1 on loopback: connections are refused at once.
+    const down = createPostgresClient("postgres://watcher:s3cret-pass@127.0.0.1:1/nowhere", { max: 1 });
+    const errors: unknown[] = [];
+    try {
+      const report = await healthCheck({
+        checks: { events: new PostgresEventStore({ sql: down }) },
+        timeoutMs: 5000,
+        onError: (_name, error) => errors.push(error),
+      });
+      expect(report.healthy).toBe(false);
+      expect(report.checks.events).toMatchObject({ status: "failed", code: "SERVICE_ERROR" });
+      expect(JSON.stringify(report)).not.toContain("s3cret");
+      expect(errors).toHaveLength(1);
+    } finally {
+      await down.end({ timeout: 0 });
+    }
+  });
+});

@@ -1,0 +1,19 @@
+import type { PostgresQueryable } from "./client.js";
+import { guard } from "./errors.js";
+
+/**
+ * The stores' `ping()`: one `select 1`, the cheapest round trip that proves a connection answers.
+ * An abort (a health check's timeout) cancels the query, so a hung server does not hold a connection.
+ */
+export function pingPostgres(sql: PostgresQueryable, signal?: AbortSignal): Promise<void> {
+  return guard("ping", async () => {
+    const query = sql.unsafe("select 1");
+    const cancel = () => void query.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      await query;
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+    }
+  });
+}

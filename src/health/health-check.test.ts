@@ -1,0 +1,74 @@
+import { describe, expect, test } from "bun:test";
+import { ServiceError } from "../errors.js";
+import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
+import { healthCheck } from "./health-check.js";
+
+describe("healthCheck", () => {
+  test("pings stores and buses, runs functions, and reports each by name", async () => {
+    const report = await healthCheck({
+      checks: {
+        store: new InMemoryEventStore(),
+        snapshots: new InMemorySnapshotStore(),
+        bus: new InMemoryEventBus(),
+        custom: async () => "answer",
+      },
+    });
+    expect(report.healthy).toBe(true);
+    expect(Object.keys(report.checks).sort()).toEqual(["bus", "custom", "snapshots", "store"]);
+    for (const result of Object.values(report.checks)) {
+      expect(result.status).toBe("ok");
+      expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  test("a failing check is unhealthy with its error's code; the message goes to onError only", async () => {
+    const heard: [string, unknown][] = [];
+    const secret = "postgres://admin:hunter2@db";
+    const report = await healthCheck({
+      checks: {
+        db: { ping: async () => Promise.reject(new ServiceError("postgres", "ping", "ECONNREFUSED", true, secret)) },
+        plain: async () => {
+          throw new Error("boom");
+        },
+        fine: async () => undefined,
+      },
+      onError: (name, error) => heard.push([name, error]),
+    });
+    expect(report.healthy).toBe(false);
+    expect(report.checks.db).toMatchObject({ status: "failed", code: "SERVICE_ERROR" });
+    expect(report.checks.plain).toMatchObject({ status: "failed" });
+    expect(report.checks.plain?.code).toBeUndefined();
+    expect(report.checks.fine?.status).toBe("ok");
+    expect(JSON.stringify(report)).not.toContain("hunter2");
+    expect(heard.map(([name]) => name).sort()).toEqual(["db", "plain"]);
+  });
+
+  test("a check that hangs times out within timeoutMs and its signal is aborted", async () => {
+    let aborted = false;
+    const heard: unknown[] = [];
+    const started = performance.now();
+    const report = await healthCheck({
+      checks: {
+        hung: (signal) =>
+          new Promise(() => {
+            signal.addEventListener("abort", () => {
+              aborted = true;
+            });
+          }),
+      },
+      timeoutMs: 25,
+      onError: (_name, error) => heard.push(error),
+    });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(report).toMatchObject({ healthy: false, checks: { hung: { status: "timed-out" } } });
+    expect(aborted).toBe(true);
+    expect(heard).toHaveLength(1);
+    expect((heard[0] as ServiceError).serviceCode).toBe("TimeoutError");
+  });
+
+  test("no checks is healthy", async () => {
+    expect(await healthCheck({ checks: {} })).toEqual({ healthy: true, checks: {} });
+  });
+});

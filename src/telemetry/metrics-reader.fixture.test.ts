@@ -1,0 +1,51 @@
+/** An SDK MeterProvider with a reader the test collects from by hand: the library's metrics, as an exporter sees them. */
+import { DataPointType, MeterProvider, MetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import { configureMetrics } from "./metrics.js";
+
+class TestReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+export interface Point {
+  readonly name: string;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /** A counter's or gauge's value; a histogram's count. */
+  readonly value: number;
+  /** A histogram's sum. */
+  readonly sum?: number;
+}
+
+/** Points the library's metrics to a fresh SDK provider; `collect()` returns every data point by metric. */
+export function collectingMetrics(): { collect: () => Promise<Point[]>; provider: MeterProvider } {
+  const reader = new TestReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  configureMetrics({ enabled: true, meterProvider: provider });
+  return {
+    provider,
+    collect: async () => points((await reader.collect()).resourceMetrics),
+  };
+}
+
+export function points(resourceMetrics: ResourceMetrics): Point[] {
+  const out: Point[] = [];
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      for (const point of metric.dataPoints) {
+        const value = point.value as number | { count: number; sum?: number };
+        if (metric.dataPointType === DataPointType.HISTOGRAM && typeof value === "object") {
+          out.push({
+            name: metric.descriptor.name,
+            attributes: point.attributes,
+            value: value.count,
+            sum: value.sum ?? 0,
+          });
+        } else out.push({ name: metric.descriptor.name, attributes: point.attributes, value: value as number });
+      }
+    }
+  }
+  return out;
+}
+
+/** The points of one metric. */
+export const named = (all: readonly Point[], name: string) => all.filter((point) => point.name === name);

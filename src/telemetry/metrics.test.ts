@@ -1,0 +1,290 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { AggregateRoot, type EventOfType } from "../aggregate/aggregate-root.js";
+import { AggregateRepository } from "../aggregate/repository.js";
+import { ConcurrencyError, ValidationError } from "../errors.js";
+import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { defineStream } from "../events/stream.js";
+import { CommandBus } from "../messaging/command-bus.js";
+import { QueryBus } from "../messaging/query-bus.js";
+import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
+import { everyNEvents } from "../snapshot/policies.js";
+import { configureMetrics, dispatchTimer, MAX_LABEL_VALUES, MetricName, OTHER_LABEL, resetMetrics } from "./metrics.js";
+import { collectingMetrics, named, type Point } from "./metrics-reader.fixture.test.js";
+
+afterEach(() => resetMetrics());
+
+type CounterEvent = { type: "Added"; data: { n: number } };
+class Counter extends AggregateRoot<{ total: number }, CounterEvent> {
+  constructor(id: string) {
+    super(id, { total: 0 });
+  }
+  add(n: number) {
+    this.raise("Added", { n });
+  }
+  protected onAdded(e: EventOfType<CounterEvent, "Added">) {
+    this.state.total += e.data.n;
+  }
+}
+const Counters = defineStream("Counter");
+
+const labelValues = (all: readonly Point[]) => all.flatMap((point) => Object.values(point.attributes).map(String));
+
+describe("metrics through the OpenTelemetry API", () => {
+  test("command and query latency by type and outcome; failures by code; unknown types only as errors", async () => {
+    const { collect } = collectingMetrics();
+    const commands = new CommandBus();
+    commands.register("Open", async () => "ok");
+    commands.register("Close", async () => {
+      throw new ConcurrencyError("Cart-1", 1, 2);
+    });
+    const queries = new QueryBus();
+    queries.register("Find", () => 42);
+    await commands.execute("Open", {});
+    await commands.execute("Open", {});
+    await expect(commands.execute("Close", {})).rejects.toThrow();
+    await expect(commands.execute("Nope-from-a-url", {})).rejects.toThrow();
+    expect(await queries.execute("Find", {})).toBe(42);
+
+    const all = await collect();
+    const durations = named(all, MetricName.commandDuration);
+    expect(durations).toContainEqual(
+      expect.objectContaining({
+        attributes: { "eventflows.message.type": "Open", "eventflows.outcome": "ok" },
+        value: 2,
+      }),
+    );
+    expect(durations).toContainEqual(
+      expect.objectContaining({
+        attributes: {
+          "eventflows.message.type": "Close",
+          "eventflows.outcome": "error",
+          "error.type": "CONCURRENCY_CONFLICT",
+        },
+        value: 1,
+      }),
+    );
+    expect(labelValues(all)).not.toContain("Nope-from-a-url");
+    for (const point of durations) expect(point.sum).toBeGreaterThanOrEqual(0);
+    expect(named(all, MetricName.queryDuration)).toEqual([
+      expect.objectContaining({
+        attributes: { "eventflows.message.type": "Find", "eventflows.outcome": "ok" },
+        value: 1,
+      }),
+    ]);
+    const errors = named(all, MetricName.errors);
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        attributes: { "error.type": "CONCURRENCY_CONFLICT", "eventflows.operation": "command" },
+        value: 1,
+      }),
+    );
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        attributes: { "error.type": "HANDLER_NOT_FOUND", "eventflows.operation": "command" },
+        value: 1,
+      }),
+    );
+  });
+
+  test("events appended, published and consumed by type; conflicts and handler failures counted by code", async () => {
+    const { collect } = collectingMetrics();
+    const bus = new InMemoryEventBus({ onError: () => undefined });
+    bus.subscribeToType("Added", () => undefined);
+    bus.subscribeToType("Removed", () => {
+      throw new ValidationError("bad");
+    });
+    const store = new InMemoryEventStore({ bus });
+    await store.appendToStream("Counter-1", [
+      { type: "Added", data: {} },
+      { type: "Added", data: {} },
+      { type: "Removed", data: {} },
+    ]);
+    await expect(
+      store.appendToStream("Counter-1", [{ type: "Added", data: {} }], { expectedVersion: 1 }),
+    ).rejects.toThrow();
+
+    const all = await collect();
+    const appended = named(all, MetricName.eventsAppended);
+    expect(appended).toContainEqual(
+      expect.objectContaining({ attributes: { "eventflows.event.type": "Added" }, value: 2 }),
+    );
+    expect(appended).toContainEqual(
+      expect.objectContaining({ attributes: { "eventflows.event.type": "Removed" }, value: 1 }),
+    );
+    expect(named(all, MetricName.eventsPublished)).toContainEqual(
+      expect.objectContaining({
+        attributes: { "eventflows.event.type": "Added", "eventflows.outcome": "ok" },
+        value: 2,
+      }),
+    );
+    const consumed = named(all, MetricName.eventsConsumed);
+    expect(consumed).toContainEqual(
+      expect.objectContaining({
+        attributes: { "eventflows.event.type": "Added", "eventflows.consumer": "bus", "eventflows.outcome": "ok" },
+        value: 2,
+      }),
+    );
+    expect(consumed).toContainEqual(
+      expect.objectContaining({
+        attributes: { "eventflows.event.type": "Removed", "eventflows.consumer": "bus", "eventflows.outcome": "error" },
+        value: 1,
+      }),
+    );
+    const errors = named(all, MetricName.errors);
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        attributes: { "error.type": "CONCURRENCY_CONFLICT", "eventflows.operation": "append" },
+        value: 1,
+      }),
+    );
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        attributes: { "error.type": "VALIDATION_FAILED", "eventflows.operation": "consume" },
+        value: 1,
+      }),
+    );
+  });
+
+  test("rehydration time and events replayed per load, after the snapshot when there is one", async () => {
+    const store = new InMemoryEventStore();
+    const plain = new AggregateRepository({ store, stream: Counters, create: (id) => new Counter(id) });
+    const snapshots = new InMemorySnapshotStore();
+    const snapshotted = new AggregateRepository({
+      store,
+      stream: Counters,
+      create: (id) => new Counter(id),
+      snapshots: { store: snapshots, policy: everyNEvents(5) },
+    });
+    const counter = new Counter("c1");
+    for (let i = 0; i < 7; i++) counter.add(i);
+    await snapshotted.save(counter);
+    await snapshotted.flushSnapshots();
+    const { collect } = collectingMetrics();
+    await plain.load("c1");
+    await snapshotted.load("c1");
+
+    const replayed = named(await collect(), MetricName.eventsReplayed);
+    expect(replayed).toEqual([
+      expect.objectContaining({ attributes: { "eventflows.aggregate.type": "Counter" }, value: 2, sum: 7 + 0 }),
+    ]);
+    const durations = named(await collect(), MetricName.rehydrationDuration);
+    expect(durations).toEqual([
+      expect.objectContaining({ attributes: { "eventflows.aggregate.type": "Counter" }, value: 2 }),
+    ]);
+  });
+
+  test("store subscriptions count what they handle and report their lag, 0 once caught up", async () => {
+    const { collect } = collectingMetrics();
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Counter-1", [{ type: "Added", data: {} }]);
+    const handled: string[] = [];
+    const subscription = store.subscribeToAll({ name: "projector", handler: (event) => void handled.push(event.id) });
+    for (let i = 0; handled.length < 1 && i < 100; i++) await Bun.sleep(5);
+    await subscription.stop();
+    const all = await collect();
+    expect(named(all, MetricName.eventsConsumed)).toContainEqual(
+      expect.objectContaining({
+        attributes: {
+          "eventflows.event.type": "Added",
+          "eventflows.consumer": "subscription",
+          "eventflows.outcome": "ok",
+        },
+        value: 1,
+      }),
+    );
+    expect(named(all, MetricName.subscriptionLag)).toEqual([
+      expect.objectContaining({ attributes: { "eventflows.subscription": "projector" }, value: 0 }),
+    ]);
+  });
+
+  test("a subscription behind its feed reports the age of the last event it handled", async () => {
+    const { collect } = collectingMetrics();
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Counter-1", [
+      { type: "Added", data: {} },
+      { type: "Added", data: {} },
+    ]);
+    await Bun.sleep(30);
+    // One event per batch, stopped by the first handler: that batch was full, so it is not caught up.
+    let subscription: { stop(): Promise<void> } | undefined;
+    let handled = 0;
+    subscription = store.subscribeToAll({
+      name: "behind",
+      batchSize: 1,
+      handler: () => {
+        handled++;
+        void subscription?.stop();
+      },
+    });
+    for (let i = 0; handled === 0 && i < 200; i++) await Bun.sleep(5);
+    await subscription.stop();
+    expect(handled).toBe(1);
+    const [lag] = named(await collect(), MetricName.subscriptionLag);
+    expect(lag?.attributes).toEqual({ "eventflows.subscription": "behind" });
+    expect(lag?.value).toBeGreaterThanOrEqual(0.02);
+  });
+
+  test("a subscription name must be a non-empty string", () => {
+    const store = new InMemoryEventStore();
+    expect(() => store.subscribeToAll({ name: "", handler: () => undefined })).toThrow(ValidationError);
+    expect(() => store.subscribeToAll({ name: 7 as never, handler: () => undefined })).toThrow(ValidationError);
+  });
+
+  test("labels never carry stream ids, event ids or data, whatever the input (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z]{1,8}$/), fc.string({ minLength: 1, maxLength: 20 })), {
+          minLength: 1,
+          maxLength: 10,
+        }),
+        async (appends) => {
+          resetMetrics();
+          const { collect } = collectingMetrics();
+          const bus = new InMemoryEventBus();
+          bus.subscribeToAll(() => undefined);
+          const store = new InMemoryEventStore({ bus });
+          const secret = `secret-${crypto.randomUUID()}`;
+          const ids: string[] = [];
+          for (const [category, suffix] of appends) {
+            const streamId = `${category}-${suffix.replace(/\s/g, "_")}x`;
+            const result = await store.appendToStream(streamId, [{ type: "Happened", data: { secret } }]);
+            ids.push(streamId, ...result.events.map((event) => event.id));
+          }
+          const values = labelValues(await collect());
+          for (const id of ids) expect(values).not.toContain(id);
+          expect(values.join(" ")).not.toContain(secret);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  test(`a label keeps ${MAX_LABEL_VALUES} values; the rest count as ${OTHER_LABEL}`, async () => {
+    const { collect } = collectingMetrics();
+    const store = new InMemoryEventStore();
+    for (let i = 0; i < MAX_LABEL_VALUES + 50; i++) {
+      await store.appendToStream(`S-${i}`, [{ type: `Type${i}`, data: {} }]);
+    }
+    const appended = named(await collect(), MetricName.eventsAppended);
+    expect(appended).toHaveLength(MAX_LABEL_VALUES + 1);
+    expect(appended).toContainEqual(
+      expect.objectContaining({ attributes: { "eventflows.event.type": OTHER_LABEL }, value: 50 }),
+    );
+  });
+
+  test("without a provider, or turned off, nothing is timed and nothing recorded", async () => {
+    // No global provider is registered in this process: the API hands out its no-op meter.
+    expect(dispatchTimer("command")).toBeUndefined();
+    const { collect } = collectingMetrics();
+    expect(dispatchTimer("command")).toBeDefined();
+    configureMetrics({ enabled: false });
+    expect(dispatchTimer("command")).toBeUndefined();
+    const commands = new CommandBus();
+    commands.register("Open", () => 1);
+    await commands.execute("Open", {});
+    await new InMemoryEventStore().appendToStream("S-1", [{ type: "A", data: {} }]);
+    expect(await collect()).toEqual([]);
+  });
+});

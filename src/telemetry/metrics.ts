@@ -1,0 +1,292 @@
+/**
+ * The library's metrics, through the OpenTelemetry metrics API only: with no MeterProvider
+ * registered they cost one global lookup per site and record nothing (no clock read either). The
+ * instruments are made on first use from whatever provider is registered then, and made again when
+ * another is registered, so an SDK set up after the library is imported is picked up.
+ *
+ * Labels are bounded: message and event types, aggregate types, subscription names and error codes,
+ * which the application's code defines, never event ids, stream ids or payloads. Each label keeps at
+ * most {@link MAX_LABEL_VALUES} distinct values; later ones are counted under `_OTHER`, so a type
+ * taken from user input (an HTTP route's command name) cannot grow a time series per request.
+ */
+import {
+  type Attributes,
+  type Counter,
+  createNoopMeter,
+  type Gauge,
+  type Histogram,
+  type MeterProvider,
+  metrics,
+} from "@opentelemetry/api";
+import { isEventFlowsError } from "../errors.js";
+import type { EventEnvelope } from "../events/envelope.js";
+
+/** The instrumentation scope the library's instruments are registered under. */
+export const METER_NAME = "@eventflows/core";
+/** Distinct values one label keeps before the rest are counted as {@link OTHER_LABEL}. */
+export const MAX_LABEL_VALUES = 100;
+/** The label value of everything beyond {@link MAX_LABEL_VALUES}, and of errors without a code. */
+export const OTHER_LABEL = "_OTHER";
+
+/** The label (attribute) names the library's metrics use. */
+export const MetricLabel = {
+  messageType: "eventflows.message.type",
+  eventType: "eventflows.event.type",
+  aggregateType: "eventflows.aggregate.type",
+  subscription: "eventflows.subscription",
+  consumer: "eventflows.consumer",
+  operation: "eventflows.operation",
+  outcome: "eventflows.outcome",
+  errorType: "error.type",
+} as const;
+
+/** The instruments' names (Prometheus shows them with `_` for `.` and the unit appended). */
+export const MetricName = {
+  commandDuration: "eventflows.command.duration",
+  queryDuration: "eventflows.query.duration",
+  eventsAppended: "eventflows.events.appended",
+  eventsPublished: "eventflows.events.published",
+  eventsConsumed: "eventflows.events.consumed",
+  errors: "eventflows.errors",
+  rehydrationDuration: "eventflows.aggregate.rehydration.duration",
+  eventsReplayed: "eventflows.aggregate.events_replayed",
+  subscriptionLag: "eventflows.subscription.lag",
+} as const;
+
+/** Where an error was counted (the `eventflows.operation` label of `eventflows.errors`). */
+export type MetricOperation = "command" | "query" | "append" | "publish" | "consume" | "load";
+
+export interface MetricsSettings {
+  /** False turns every metric of the library off, whatever provider is registered. Defaults to true. */
+  readonly enabled?: boolean;
+  /** A provider of the library's own instead of the global one (`metrics.setGlobalMeterProvider`). */
+  readonly meterProvider?: MeterProvider;
+}
+
+interface Instruments {
+  readonly provider: MeterProvider;
+  readonly commandDuration: Histogram;
+  readonly queryDuration: Histogram;
+  readonly appended: Counter;
+  readonly published: Counter;
+  readonly consumed: Counter;
+  readonly errors: Counter;
+  readonly rehydration: Histogram;
+  readonly replayed: Histogram;
+  readonly lag: Gauge;
+}
+
+let enabled = true;
+let ownProvider: MeterProvider | undefined;
+// The provider last looked at, and its instruments (undefined: a no-op provider, record nothing).
+let seen: MeterProvider | undefined;
+let current: Instruments | undefined;
+const labelValues = new Map<string, Set<string>>();
+
+/**
+ * Turns the library's metrics off or on, or points them at a provider of their own. Settings not
+ * given keep their value; `configureMetrics({})` changes nothing.
+ */
+export function configureMetrics(settings: MetricsSettings): void {
+  if (settings.enabled !== undefined) enabled = settings.enabled;
+  if ("meterProvider" in settings) ownProvider = settings.meterProvider;
+  seen = undefined;
+  current = undefined;
+}
+
+/** Forgets the instruments and the label values seen: for tests that register providers in turn. */
+export function resetMetrics(): void {
+  enabled = true;
+  ownProvider = undefined;
+  seen = undefined;
+  current = undefined;
+  labelValues.clear();
+  okAttributeCache.command.clear();
+  okAttributeCache.query.clear();
+}
+
+function instruments(): Instruments | undefined {
+  if (!enabled) return undefined;
+  const provider = ownProvider ?? metrics.getMeterProvider();
+  if (provider !== seen) {
+    seen = provider;
+    current = make(provider);
+  }
+  return current;
+}
+
+function make(provider: MeterProvider): Instruments | undefined {
+  const meter = provider.getMeter(METER_NAME);
+  // The API's no-op provider hands out its one no-op meter: nothing would be recorded, so time nothing.
+  if (meter === createNoopMeter()) return undefined;
+  const seconds = (name: string, description: string) => meter.createHistogram(name, { unit: "s", description });
+  return {
+    provider,
+    commandDuration: seconds(MetricName.commandDuration, "Command dispatch time, handler and middleware included"),
+    queryDuration: seconds(MetricName.queryDuration, "Query dispatch time, handler and middleware included"),
+    appended: meter.createCounter(MetricName.eventsAppended, { unit: "{event}", description: "Events committed" }),
+    published: meter.createCounter(MetricName.eventsPublished, {
+      unit: "{event}",
+      description: "Committed events handed to the bus after the commit, by outcome",
+    }),
+    consumed: meter.createCounter(MetricName.eventsConsumed, {
+      unit: "{event}",
+      description: "Events handled by bus subscribers and store subscriptions, by outcome",
+    }),
+    errors: meter.createCounter(MetricName.errors, { unit: "{error}", description: "Failures by error code" }),
+    rehydration: seconds(MetricName.rehydrationDuration, "Aggregate load time: snapshot, events and their replay"),
+    replayed: meter.createHistogram(MetricName.eventsReplayed, {
+      unit: "{event}",
+      description: "Events applied per aggregate load (after the snapshot, if any)",
+      advice: { explicitBucketBoundaries: [0, 1, 10, 100, 1_000, 10_000, 100_000] },
+    }),
+    lag: meter.createGauge(MetricName.subscriptionLag, {
+      unit: "s",
+      description: "Age of the last event a store subscription handled; 0 once caught up",
+    }),
+  };
+}
+
+/** The value as a label, or `_OTHER` once the label has {@link MAX_LABEL_VALUES} other values. */
+export function boundedLabel(label: string, value: string): string {
+  let values = labelValues.get(label);
+  if (values === undefined) {
+    values = new Set();
+    labelValues.set(label, values);
+  }
+  if (values.has(value)) return value;
+  if (values.size >= MAX_LABEL_VALUES) return OTHER_LABEL;
+  values.add(value);
+  return value;
+}
+
+function errorCode(error: unknown): string {
+  return isEventFlowsError(error) ? boundedLabel(MetricLabel.errorType, error.code) : OTHER_LABEL;
+}
+
+/** Counts a failure by its code (`_OTHER` for errors that are not the library's). */
+export function countError(operation: MetricOperation, error: unknown): void {
+  instruments()?.errors.add(1, { [MetricLabel.errorType]: errorCode(error), [MetricLabel.operation]: operation });
+}
+
+/**
+ * Times one command or query dispatch: returns undefined when no metrics are recorded, else a
+ * function to pass the dispatch's promise through.
+ */
+export function dispatchTimer(
+  kind: "command" | "query",
+): ((type: string, dispatch: Promise<unknown>) => Promise<unknown>) | undefined {
+  const m = instruments();
+  if (m === undefined) return undefined;
+  const started = performance.now();
+  const histogram = kind === "command" ? m.commandDuration : m.queryDuration;
+  return (type, dispatch) =>
+    dispatch.then(
+      (result) => {
+        histogram.record(elapsedSeconds(started), okAttributes(kind, type));
+        return result;
+      },
+      (error: unknown) => {
+        const code = errorCode(error);
+        histogram.record(elapsedSeconds(started), {
+          [MetricLabel.messageType]: boundedLabel(MetricLabel.messageType, type),
+          [MetricLabel.outcome]: "error",
+          [MetricLabel.errorType]: code,
+        });
+        m.errors.add(1, { [MetricLabel.errorType]: code, [MetricLabel.operation]: kind });
+        throw error;
+      },
+    );
+}
+
+// The attributes of successful dispatches, made once per kind and type: the common case allocates nothing.
+const okAttributeCache = { command: new Map<string, Attributes>(), query: new Map<string, Attributes>() };
+
+function okAttributes(kind: "command" | "query", type: string): Attributes {
+  const cache = okAttributeCache[kind];
+  let attributes = cache.get(type);
+  if (attributes === undefined) {
+    attributes = {
+      [MetricLabel.messageType]: boundedLabel(MetricLabel.messageType, type),
+      [MetricLabel.outcome]: "ok",
+    };
+    // Past the label's bound every other type shares `_OTHER`: the cache stays as small as the label.
+    if (cache.size < MAX_LABEL_VALUES) cache.set(type, attributes);
+  }
+  return attributes;
+}
+
+/** Counts committed events by type. */
+export function countAppended(events: readonly EventEnvelope[]): void {
+  const m = instruments();
+  if (m !== undefined) addByType(m.appended, events, {});
+}
+
+/** What failed, when something did: `{ error }` (an error may be any value, `undefined` included). */
+export type Failure = { readonly error: unknown } | undefined;
+
+/** Counts events handed to the bus after a commit, by type and outcome; a failure once by its code. */
+export function countPublished(events: readonly EventEnvelope[], failure?: Failure): void {
+  const m = instruments();
+  if (m === undefined) return;
+  addByType(m.published, events, { [MetricLabel.outcome]: failure === undefined ? "ok" : "error" });
+  if (failure !== undefined) {
+    m.errors.add(1, { [MetricLabel.errorType]: errorCode(failure.error), [MetricLabel.operation]: "publish" });
+  }
+}
+
+/**
+ * Counts one event handled by a consumer (`bus`, `subscription`, `sqs`: name yours in code), and a
+ * failure by its code too. Exported for adapters that consume events outside the core's paths.
+ */
+export function countConsumed(consumer: string, event: EventEnvelope, failure?: Failure): void {
+  const m = instruments();
+  if (m === undefined) return;
+  m.consumed.add(1, {
+    [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, event.type),
+    [MetricLabel.consumer]: boundedLabel(MetricLabel.consumer, consumer),
+    [MetricLabel.outcome]: failure === undefined ? "ok" : "error",
+  });
+  if (failure !== undefined) {
+    m.errors.add(1, { [MetricLabel.errorType]: errorCode(failure.error), [MetricLabel.operation]: "consume" });
+  }
+}
+
+/**
+ * Times one aggregate load: returns undefined when no metrics are recorded, else a function to call
+ * with the aggregate's type and the number of events replayed once it is loaded.
+ */
+export function rehydrationTimer(): ((aggregateType: string, replayed: number) => void) | undefined {
+  const m = instruments();
+  if (m === undefined) return undefined;
+  const started = performance.now();
+  return (aggregateType, replayed) => {
+    const attributes = { [MetricLabel.aggregateType]: boundedLabel(MetricLabel.aggregateType, aggregateType) };
+    m.rehydration.record(elapsedSeconds(started), attributes);
+    m.replayed.record(replayed, attributes);
+  };
+}
+
+/** Records how far behind a subscription is: the age of the last event it handled, 0 when caught up. */
+export function recordSubscriptionLag(name: string, last: EventEnvelope | undefined, caughtUp: boolean): void {
+  const m = instruments();
+  if (m === undefined) return;
+  const age = caughtUp || last === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(last.timestamp)) / 1000);
+  m.lag.record(age, { [MetricLabel.subscription]: boundedLabel(MetricLabel.subscription, name) });
+}
+
+/** Adds the events to a counter, one add per run of events of the same type. */
+function addByType(counter: Counter, events: readonly EventEnvelope[], extra: Attributes): void {
+  let i = 0;
+  while (i < events.length) {
+    const type = (events[i] as EventEnvelope).type;
+    let j = i + 1;
+    while (j < events.length && (events[j] as EventEnvelope).type === type) j++;
+    counter.add(j - i, { ...extra, [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, type) });
+    i = j;
+  }
+}
+
+function elapsedSeconds(started: number): number {
+  return (performance.now() - started) / 1000;
+}
