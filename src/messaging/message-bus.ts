@@ -1,5 +1,10 @@
+import { trace } from "@opentelemetry/api";
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
 import { assertTypeName, kindOf } from "../internal/validate.js";
+import { getLogger } from "../logging/library-logger.js";
+import { contextFromMetadata } from "../telemetry/propagation.js";
+import { inSpan, SpanKind, type Tracer } from "../telemetry/spans.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import {
   DispatchedMessage,
   type ExecuteOptions,
@@ -53,6 +58,11 @@ export interface MessageBusOptions {
   readonly timeExecutions?: boolean | number;
   /** Told of every failed dispatch, with the message. The caller still receives the error. */
   readonly onError?: (error: unknown, message: Message) => void;
+  /**
+   * `false` turns this bus's dispatch spans off whatever provider is registered. Defaults to true:
+   * a span per dispatch whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 interface MutableStats {
@@ -88,6 +98,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   /** Time one dispatch in this many per type; 0: none. */
   readonly #timeEvery: number;
   readonly #onError: ((error: unknown, message: Message) => void) | undefined;
+  readonly #traced: boolean;
   #pipeline: Pipeline = direct;
   // Before or after hooks make dispatch take the general, async path (see `execute`).
   #hooked = false;
@@ -97,6 +108,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     this.#track = options.trackExecutions ?? true;
     this.#timeEvery = timingSample(options.timeExecutions);
     this.#onError = options.onError;
+    this.#traced = options.telemetry !== false;
   }
 
   /**
@@ -180,6 +192,37 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
    * @throws {HandlerNotFoundError} nothing handles this type; otherwise whatever the pipeline throws.
    */
   execute<T extends keyof M & string>(
+    type: T,
+    payload: PayloadOf<M, T>,
+    options?: ExecuteOptions,
+  ): Promise<ResultOf<M, T>> {
+    const tracer = this.#traced ? activeTracer() : undefined;
+    if (tracer === undefined) return this.#execute(type, payload, options);
+    return this.#tracedExecute(tracer, type, payload, options);
+  }
+
+  /**
+   * Dispatch in a span named for the kind and type. A message that arrives with a trace context in
+   * its metadata and no active span (from a queue, say) continues that trace.
+   */
+  #tracedExecute<T extends keyof M & string>(
+    tracer: Tracer,
+    type: T,
+    payload: PayloadOf<M, T>,
+    options: ExecuteOptions | undefined,
+  ): Promise<ResultOf<M, T>> {
+    // An unregistered type is whatever a caller sent: it stays out of the span name (bounded names).
+    const known = this.#handlers.has(type);
+    const attributes: Record<string, string> = { "eventflows.message.kind": this.#kind };
+    if (known) attributes["eventflows.message.type"] = type;
+    const metadata = options?.metadata;
+    if (typeof metadata?.correlationId === "string") attributes["eventflows.correlation_id"] = metadata.correlationId;
+    const parent = trace.getActiveSpan() === undefined ? contextFromMetadata(metadata) : undefined;
+    const name = known ? `${this.#kind} ${type}` : this.#kind;
+    return inSpan(tracer, name, SpanKind.INTERNAL, attributes, () => this.#execute(type, payload, options), parent);
+  }
+
+  #execute<T extends keyof M & string>(
     type: T,
     payload: PayloadOf<M, T>,
     options?: ExecuteOptions,
@@ -285,7 +328,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       try {
         await hook(message, outcome, durationMs);
       } catch (error) {
-        console.error("[eventflows] an after hook threw", error);
+        getLogger().error("an after hook threw", { error, kind: message.kind, type: message.type });
       }
     }
   }
