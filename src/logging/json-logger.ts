@@ -2,14 +2,17 @@ import { trace } from "@opentelemetry/api";
 import { ValidationError } from "../errors.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
 import { LOG_LEVELS, levelRank } from "./logger.js";
-import { DEFAULT_REDACTED_FIELDS, normalizeFieldName, redactText, redactValue } from "./redaction.js";
+import { normalizeFieldName, redactText, redactValue } from "./redaction.js";
 
 export interface JsonLoggerOptions {
   /** The lowest level written. Defaults to `"info"`. */
   readonly level?: LogLevel;
   /** Where each line goes. Defaults to `console.log` for debug/info and `console.error` for warn/error. */
   readonly write?: (line: string, level: LogLevel) => void;
-  /** More field names to redact, on top of {@link DEFAULT_REDACTED_FIELDS} (compared without case, `-`, `_`). */
+  /**
+   * More field names to redact (compared without case, `-`, `_`), on top of every field whose name
+   * contains a word of `DEFAULT_REDACTED_FIELDS`.
+   */
   readonly redact?: readonly string[];
   /** Fields on every line (a service name, say); a line's own fields win. */
   readonly base?: LogFields;
@@ -32,7 +35,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
   }
   const min = levelRank(level);
   const write = options.write ?? defaultWrite;
-  const names = new Set([...DEFAULT_REDACTED_FIELDS, ...(options.redact ?? [])].map(normalizeFieldName));
+  const names = new Set((options.redact ?? []).map(normalizeFieldName));
   const base = options.base;
   const now = options.now ?? (() => new Date());
   const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
@@ -82,7 +85,7 @@ export interface PinoLike {
  * as the JSON logger (pino's own `redact` option still applies after), and the active span's ids added.
  */
 export function pinoLogger(pino: PinoLike, options: Pick<JsonLoggerOptions, "redact"> = {}): Logger {
-  const names = new Set([...DEFAULT_REDACTED_FIELDS, ...(options.redact ?? [])].map(normalizeFieldName));
+  const names = new Set((options.redact ?? []).map(normalizeFieldName));
   const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
     const record: Record<string, unknown> = {};
     const span = trace.getActiveSpan()?.spanContext();

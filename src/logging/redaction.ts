@@ -2,26 +2,20 @@
 export const REDACTED = "[redacted]";
 
 /**
- * Field names whose values are never written, compared without case, `-` or `_`: credentials in
- * whatever spelling an application or a backend uses.
+ * Field names whose values are never written: a field is redacted when its name, compared without
+ * case, `-` or `_`, contains one of these (so `x-api-key`, `dbPassword` and `AWS_SESSION_TOKEN` are too).
  */
 export const DEFAULT_REDACTED_FIELDS: readonly string[] = [
   "password",
   "passwd",
   "secret",
   "token",
-  "accesstoken",
-  "refreshtoken",
-  "sessiontoken",
   "apikey",
   "authorization",
   "cookie",
-  "setcookie",
-  "credentials",
-  "secretaccesskey",
-  "accesskeyid",
+  "credential",
+  "accesskey",
   "privatekey",
-  "clientsecret",
   "signature",
 ];
 
@@ -44,9 +38,17 @@ export function redactText(text: string): string {
 }
 
 /**
- * A copy of `value` fit to log: fields named in `names` (normalized) are replaced, text is scanned
+ * A copy of `value` fit to log: credential fields and those named in `names` (normalized) are replaced, text is scanned
  * for credentials, errors become `{ name, code, message }`, depth and cycles are bounded.
  */
+/** Whether a field of this name is redacted: its normalized name contains a default word or equals a configured one. */
+export function isRedactedField(key: string, names: ReadonlySet<string>): boolean {
+  const name = normalizeFieldName(key);
+  if (names.has(name)) return true;
+  for (const word of DEFAULT_REDACTED_FIELDS) if (name.includes(word)) return true;
+  return false;
+}
+
 export function redactValue(value: unknown, names: ReadonlySet<string>, depth = 0, seen = new Set<object>()): unknown {
   if (typeof value === "string") return redactText(value);
   if (typeof value !== "object" || value === null) {
@@ -59,7 +61,7 @@ export function redactValue(value: unknown, names: ReadonlySet<string>, depth = 
   if (Array.isArray(value)) return value.slice(0, 50).map((item) => redactValue(item, names, depth + 1, seen));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = names.has(normalizeFieldName(key)) ? REDACTED : redactValue(item, names, depth + 1, seen);
+    out[key] = isRedactedField(key, names) ? REDACTED : redactValue(item, names, depth + 1, seen);
   }
   return out;
 }

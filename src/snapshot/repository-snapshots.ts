@@ -106,6 +106,11 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     return aggregate;
   }
 
+  /** The version of the snapshot the aggregate was restored from or last snapshotted at; 0 for none. */
+  snapshotVersionOf(aggregate: A): number {
+    return this.#known.get(aggregate)?.version ?? 0;
+  }
+
   /** After a successful save: asks the policy, and takes a snapshot in the background if it says so. */
   afterSave(
     aggregate: A,

@@ -1,5 +1,7 @@
 import { isValidationError, PayloadTooLargeError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { inSpan, SpanKind } from "../telemetry/spans.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import { type CompressionFormat, compress, decompress, isCompressionFormat } from "./compression.js";
 import { jsonSerializer } from "./json-serializer.js";
 import { notSerializable, type SnapshotSerializer } from "./serializer.js";
@@ -40,6 +42,11 @@ export interface SnapshotStoreOptions {
    * Defaults to 64 MiB.
    */
   readonly maxDecompressedBytes?: number;
+  /**
+   * `false` turns this store's spans off whatever provider is registered. Defaults to true: a
+   * `snapshot load` / `snapshot save` span per call whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 export const DEFAULT_KEEP_LAST = 2;
@@ -62,8 +69,12 @@ export abstract class SnapshotStore {
   readonly #legacy: readonly SnapshotSerializer[];
   readonly #compression: Required<SnapshotCompression> | undefined;
   readonly #maxDecompressedBytes: number;
+  readonly #traced: boolean;
+  /** The backend, as OpenTelemetry's `db.system` names it on this store's spans: adapters set their own. */
+  protected readonly dbSystem: string = "other";
 
   constructor(options: SnapshotStoreOptions = {}) {
+    this.#traced = options.telemetry !== false;
     const issues = optionIssues(options);
     if (issues.length > 0) throw new ValidationError("Invalid snapshot store options", issues);
     this.#serializer = options.serializer ?? jsonSerializer;
@@ -80,7 +91,25 @@ export abstract class SnapshotStore {
    * @throws {ValidationError} bad stream id, version or schema version, or state the serializer cannot carry; nothing is written.
    * @throws {PayloadTooLargeError} the payload exceeds `capabilities.maxPayloadBytes`; nothing is written.
    */
-  async save<State>(snapshot: NewSnapshot<State>): Promise<SaveSnapshotResult> {
+  save<State>(snapshot: NewSnapshot<State>): Promise<SaveSnapshotResult> {
+    const tracer = this.#traced ? activeTracer() : undefined;
+    if (tracer === undefined) return this.#save(snapshot);
+    const attributes = this.#attributes("snapshot save", snapshot?.streamId);
+    if (typeof snapshot?.version === "number") attributes["eventflows.snapshot_version"] = snapshot.version;
+    return inSpan(tracer, "snapshot save", SpanKind.CLIENT, attributes, async (span) => {
+      const result = await this.#save(snapshot);
+      span.setAttributes({ "eventflows.stored_bytes": result.storedBytes, "eventflows.pruned": result.pruned });
+      return result;
+    });
+  }
+
+  #attributes(operation: string, streamId: unknown): Record<string, string | number> {
+    const attributes: Record<string, string | number> = { "db.system": this.dbSystem, "db.operation.name": operation };
+    if (typeof streamId === "string") attributes["eventflows.stream_id"] = streamId;
+    return attributes;
+  }
+
+  async #save<State>(snapshot: NewSnapshot<State>): Promise<SaveSnapshotResult> {
     assertNewSnapshot(snapshot);
     const { streamId, version } = snapshot;
     const schemaVersion = snapshot.schemaVersion ?? 1;
@@ -116,10 +145,19 @@ export abstract class SnapshotStore {
    * there is none.
    * @throws {SnapshotCorruptError} the snapshot's bytes do not decode, or no configured serializer wrote them.
    */
-  async load<State = unknown>(
-    streamId: string,
-    options: LoadSnapshotOptions = {},
-  ): Promise<Snapshot<State> | undefined> {
+  load<State = unknown>(streamId: string, options: LoadSnapshotOptions = {}): Promise<Snapshot<State> | undefined> {
+    const tracer = this.#traced ? activeTracer() : undefined;
+    if (tracer === undefined) return this.#load<State>(streamId, options);
+    const attributes = this.#attributes("snapshot load", streamId);
+    return inSpan(tracer, "snapshot load", SpanKind.CLIENT, attributes, async (span) => {
+      const snapshot = await this.#load<State>(streamId, options);
+      span.setAttribute("eventflows.outcome", snapshot === undefined ? "none" : "found");
+      if (snapshot !== undefined) span.setAttribute("eventflows.snapshot_version", snapshot.version);
+      return snapshot;
+    });
+  }
+
+  async #load<State>(streamId: string, options: LoadSnapshotOptions): Promise<Snapshot<State> | undefined> {
     assertStreamId(streamId);
     assertLoadOptions(options);
     const record = await this.readSnapshot(streamId, options.maxVersion);
