@@ -31,11 +31,14 @@ export const NODE_GLOBALS = [
  * Reviewed uses that cannot fail on Workers:
  * - src/env.ts reads `globalThis.process?.env` where it exists, so that all environment access
  *   goes through readEnv/ambientEnv and falls back to bindings on Workers;
- * - ulidx's browser build looks for its crypto root behind `typeof global !== "undefined"`.
+ * - ulidx's browser build looks for its crypto root behind `typeof global !== "undefined"`;
+ * - `@opentelemetry/api` finds its global registry on `globalThis` first, and reaches `global` only
+ *   behind `typeof global === "object"` where there is no `globalThis` (never on Workers).
  */
 export const DEFAULT_ALLOWED: readonly AllowedGlobal[] = [
   { file: /(^|\/)src\/env\.(js|ts)$/, use: "globalThis.process" },
   { file: /node_modules\/ulidx\/dist\/browser\/index\.js$/, use: "global" },
+  { file: /node_modules\/@opentelemetry\/api\/dist\/internal\/global-utils\.mjs$/, use: "global" },
 ];
 
 export interface AllowedGlobal {
