@@ -165,6 +165,7 @@ export {
   nameIssues,
 } from "./internal/validate.js";
 export {
+  type ConsoleLoggerOptions,
   consoleLogger,
   type JsonLoggerOptions,
   jsonLogger,

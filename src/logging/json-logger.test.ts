@@ -4,7 +4,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { TracerProvider } from "@opentelemetry/sdk-trace";
 import fc from "fast-check";
 import { ValidationError } from "../errors.js";
-import { consoleLogger, jsonLogger, pinoLogger } from "./json-logger.js";
+import { jsonLogger, pinoLogger } from "./json-logger.js";
 import { eventFields, getLogger, setLogger } from "./library-logger.js";
 
 function capture(options: Parameters<typeof jsonLogger>[0] = {}) {
@@ -108,7 +108,7 @@ describe("jsonLogger", () => {
 describe("the library's logger", () => {
   test("is the JSON logger until setLogger replaces it; eventFields names an event without its data", () => {
     const seen: unknown[][] = [];
-    setLogger({ ...consoleLogger, error: (...args) => void seen.push(args) });
+    setLogger({ ...jsonLogger(), error: (...args) => void seen.push(args) });
     const event = {
       id: "01J00000000000000000000000",
       type: "Paid",

@@ -64,13 +64,27 @@ function defaultWrite(line: string, level: LogLevel): void {
   else console.log(line);
 }
 
-/** Writes through `console` methods as they are (message, then the fields object): for local development. */
-export const consoleLogger: Logger = {
-  debug: (message, fields) => console.debug(message, ...(fields === undefined ? [] : [fields])),
-  info: (message, fields) => console.info(message, ...(fields === undefined ? [] : [fields])),
-  warn: (message, fields) => console.warn(message, ...(fields === undefined ? [] : [fields])),
-  error: (message, fields) => console.error(message, ...(fields === undefined ? [] : [fields])),
-};
+export interface ConsoleLoggerOptions {
+  /** The console written to; defaults to the global `console`. */
+  readonly console?: Pick<Console, "debug" | "info" | "warn" | "error">;
+  /** More field names to redact, as for {@link jsonLogger}. */
+  readonly redact?: readonly string[];
+}
+
+/**
+ * Writes through the `console` method of each level (message, then the fields object), redacted
+ * like the JSON logger's lines: readable output for local development.
+ */
+export function consoleLogger(options: ConsoleLoggerOptions = {}): Logger {
+  const names = new Set((options.redact ?? []).map(normalizeFieldName));
+  const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
+    const target = options.console ?? console;
+    const text = redactText(message);
+    if (fields === undefined) target[at](text);
+    else target[at](text, redactValue(fields, names));
+  };
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}
 
 /** The shape of a pino logger (or any logger that takes the fields first, then the message). */
 export interface PinoLike {
