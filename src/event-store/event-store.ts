@@ -74,6 +74,8 @@ export abstract class EventStore {
   /** The backend, as OpenTelemetry's `db.system` names it on this store's spans: adapters set their own. */
   protected readonly dbSystem: string = "other";
   readonly #traced: boolean;
+  /** Set while a subscription asks for its next batch: `readAll` then skips its span and slow-call check. */
+  #quietRead = false;
 
   constructor(options: EventStoreOptions = {}) {
     this.#bus = options.bus;
@@ -255,6 +257,7 @@ export abstract class EventStore {
     if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
     assertRaw(options.raw);
     const events = this.#upcasting(this.readAllEvents(options), options.raw);
+    if (this.#quietRead) return events as AsyncGenerator<E, void, undefined>;
     return this.#observedRead("readAll", undefined, events) as AsyncGenerator<E, void, undefined>;
   }
 
@@ -350,7 +353,14 @@ export abstract class EventStore {
     const source = {
       capabilities: this.capabilities,
       // Unobserved: a subscription polls, and a span per poll would bury the handlers' own spans.
-      readAll: (read: ReadAllOptions) => this.readAllEvents(read),
+      readAll: (read: ReadAllOptions) => {
+        this.#quietRead = true;
+        try {
+          return this.readAll({ ...read, raw: true });
+        } finally {
+          this.#quietRead = false;
+        }
+      },
     };
     const register = (wake: () => void) => {
       this.#waiters.add(wake);
