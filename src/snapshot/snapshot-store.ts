@@ -1,6 +1,8 @@
 import { isValidationError, PayloadTooLargeError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
-import { inSpan, SpanKind } from "../telemetry/spans.js";
+import { telemetryConfig } from "../telemetry/config.js";
+import { reportSlowPath } from "../telemetry/slow-paths.js";
+import { inSpan, type Span, SpanKind } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { type CompressionFormat, compress, decompress, isCompressionFormat } from "./compression.js";
 import { jsonSerializer } from "./json-serializer.js";
@@ -92,14 +94,49 @@ export abstract class SnapshotStore {
    * @throws {PayloadTooLargeError} the payload exceeds `capabilities.maxPayloadBytes`; nothing is written.
    */
   save<State>(snapshot: NewSnapshot<State>): Promise<SaveSnapshotResult> {
+    const version: Record<string, number> =
+      typeof snapshot?.version === "number" ? { "eventflows.snapshot_version": snapshot.version } : {};
+    return this.#observe(
+      "snapshot save",
+      snapshot?.streamId,
+      version,
+      () => this.#save(snapshot),
+      (span, result) =>
+        span.setAttributes({ "eventflows.stored_bytes": result.storedBytes, "eventflows.pruned": result.pruned }),
+    );
+  }
+
+  /**
+   * A snapshot call in a span (when tracing) and checked against the slow-call threshold; the call
+   * itself when neither is on.
+   */
+  #observe<T>(
+    operation: string,
+    streamId: unknown,
+    extra: Record<string, number>,
+    run: () => Promise<T>,
+    describe: (span: Span, result: T) => void,
+  ): Promise<T> {
     const tracer = this.#traced ? activeTracer() : undefined;
-    if (tracer === undefined) return this.#save(snapshot);
-    const attributes = this.#attributes("snapshot save", snapshot?.streamId);
-    if (typeof snapshot?.version === "number") attributes["eventflows.snapshot_version"] = snapshot.version;
-    return inSpan(tracer, "snapshot save", SpanKind.CLIENT, attributes, async (span) => {
-      const result = await this.#save(snapshot);
-      span.setAttributes({ "eventflows.stored_bytes": result.storedBytes, "eventflows.pruned": result.pruned });
-      return result;
+    const slowMs = telemetryConfig().slowStoreCallMs;
+    if (tracer === undefined && slowMs === false) return run();
+    const started = performance.now();
+    const check = (span: Span | undefined) => {
+      const durationMs = performance.now() - started;
+      if (slowMs === false || durationMs <= slowMs) return;
+      const stream = typeof streamId === "string" ? { streamId } : {};
+      reportSlowPath({ operation, ...stream, durationMs, thresholdMs: slowMs }, span);
+    };
+    if (tracer === undefined) return run().finally(() => check(undefined));
+    const attributes = { ...this.#attributes(operation, streamId), ...extra };
+    return inSpan(tracer, operation, SpanKind.CLIENT, attributes, async (span) => {
+      try {
+        const result = await run();
+        describe(span, result);
+        return result;
+      } finally {
+        check(span);
+      }
     });
   }
 
@@ -146,15 +183,16 @@ export abstract class SnapshotStore {
    * @throws {SnapshotCorruptError} the snapshot's bytes do not decode, or no configured serializer wrote them.
    */
   load<State = unknown>(streamId: string, options: LoadSnapshotOptions = {}): Promise<Snapshot<State> | undefined> {
-    const tracer = this.#traced ? activeTracer() : undefined;
-    if (tracer === undefined) return this.#load<State>(streamId, options);
-    const attributes = this.#attributes("snapshot load", streamId);
-    return inSpan(tracer, "snapshot load", SpanKind.CLIENT, attributes, async (span) => {
-      const snapshot = await this.#load<State>(streamId, options);
-      span.setAttribute("eventflows.outcome", snapshot === undefined ? "none" : "found");
-      if (snapshot !== undefined) span.setAttribute("eventflows.snapshot_version", snapshot.version);
-      return snapshot;
-    });
+    return this.#observe(
+      "snapshot load",
+      streamId,
+      {},
+      () => this.#load<State>(streamId, options),
+      (span, snapshot) => {
+        span.setAttribute("eventflows.outcome", snapshot === undefined ? "none" : "found");
+        if (snapshot !== undefined) span.setAttribute("eventflows.snapshot_version", snapshot.version);
+      },
+    );
   }
 
   async #load<State>(streamId: string, options: LoadSnapshotOptions): Promise<Snapshot<State> | undefined> {

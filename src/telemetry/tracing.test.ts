@@ -320,3 +320,21 @@ describe("slow paths", () => {
     expect(() => configureTelemetry({ slowRehydrationMs: Number.NaN })).toThrow("slowRehydrationMs");
   });
 });
+
+describe("slow snapshot calls", () => {
+  test("a snapshot load over the threshold is reported like any store call", async () => {
+    const lines: string[] = [];
+    setLogger(jsonLogger({ write: (line) => void lines.push(line) }));
+    configureTelemetry({ slowStoreCallMs: 0 });
+    const snapshots = new InMemorySnapshotStore();
+    await snapshots.save({ streamId: "Snap-1", version: 1, state: { n: 1 } });
+    await snapshots.load("Snap-1");
+    const load = tracing.named("snapshot load");
+    expect(load.events.find((event) => event.name === "eventflows.slow")?.attributes).toMatchObject({
+      "eventflows.operation": "snapshot load",
+      "eventflows.stream_id": "Snap-1",
+    });
+    const operations = lines.map((line) => JSON.parse(line).operation);
+    expect(operations).toEqual(["snapshot save", "snapshot load"]);
+  });
+});
