@@ -58,9 +58,9 @@ export function errorCode(error: unknown): string | undefined {
 
 /**
  * Runs `fn` in a new active span and ends it with the outcome: an error is recorded (see
- * {@link recordError}) and rethrown.
+ * {@link recordError}) and rethrown. Not `async`: on a hot path (a dispatch) one promise fewer counts.
  */
-export async function inSpan<T>(
+export function inSpan<T>(
   tracer: Tracer,
   name: string,
   kind: SpanKind,
@@ -69,13 +69,25 @@ export async function inSpan<T>(
   parent?: Context,
   links?: Link[],
 ): Promise<T> {
-  const span = startSpan(tracer, name, kind, attributes, parent, links);
+  const base = parent ?? context.active();
+  const span = startSpan(tracer, name, kind, attributes, base, links);
+  let running: Promise<T>;
   try {
-    return await context.with(trace.setSpan(parent ?? context.active(), span), () => fn(span));
+    running = context.with(trace.setSpan(base, span), fn, undefined, span);
   } catch (error) {
     recordError(span, error);
-    throw error;
-  } finally {
     span.end();
+    return Promise.reject(error);
   }
+  return Promise.resolve(running).then(
+    (result) => {
+      span.end();
+      return result;
+    },
+    (error: unknown) => {
+      recordError(span, error);
+      span.end();
+      throw error;
+    },
+  );
 }
