@@ -7,7 +7,8 @@
  * - global off: the SDK registered, `configureTelemetry({ tracing: false })`.
  * Workloads: a `CommandBus` dispatch of a trivial async handler (with the direct call as the
  * baseline), an in-memory append of one event, and an HTTP command (`POST /commands/:type` through
- * the shared dispatcher, a handler appending one event in memory).
+ * the shared dispatcher, a handler appending one event in memory). A last row times the SDK alone
+ * starting and ending one span: the floor any instrumented call pays per span.
  *
  * The provider is global, so each benchmark sets the state it measures in its setup (mitata runs the
  * code before `yield` once, before timing), and the interleaved cross-check sets it before each batch.
@@ -115,6 +116,16 @@ const workloads = ["dispatch", "append", "request"] as const;
 const label = (workload: (typeof workloads)[number], state: State) =>
   `${workload === "dispatch" ? "CommandBus dispatch" : workload === "append" ? "append 1 event (in memory)" : "HTTP command + append"}: ${state}`;
 const baseline = "CommandBus dispatch: direct call (baseline)";
+
+// The SDK's own cost, with no EventFlows code: what any instrumented call pays at least, per span.
+const sdkSpan = "SDK alone: start and end one span";
+const sdkTracer = provider.getTracer("bench");
+group("the SDK's own span", () => {
+  bench(sdkSpan, function* () {
+    enter("SDK");
+    yield () => do_not_optimize(sdkTracer.startSpan("bench").end());
+  });
+});
 
 const overheads: [string, string][] = [];
 for (const workload of workloads) {
