@@ -177,6 +177,17 @@ export {
   MAX_TYPE_LENGTH,
   nameIssues,
 } from "./internal/validate.js";
+export {
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  type JsonLoggerOptions,
+  jsonLogger,
+  type PinoLike,
+  pinoLogger,
+} from "./logging/json-logger.js";
+export { eventFields, getLogger, setLogger } from "./logging/library-logger.js";
+export type { LogFields, Logger, LogLevel } from "./logging/logger.js";
+export { DEFAULT_REDACTED_FIELDS, REDACTED, redactText } from "./logging/redaction.js";
 export { CommandBus } from "./messaging/command-bus.js";
 export {
   type ExecuteOptions,
@@ -200,7 +211,6 @@ export {
 } from "./messaging/message-bus.js";
 export {
   type AnySchema,
-  type Logger,
   logging,
   type PayloadSchemas,
   type RetryOptions,
@@ -243,6 +253,8 @@ export type {
   StoredSnapshot,
 } from "./snapshot/types.js";
 export { checkAppliedMigrations, type MigrationRecord } from "./sql/applied-migrations.js";
+export { configureTelemetry, type TelemetryConfig } from "./telemetry/config.js";
+export { eventAttributes, processEvent } from "./telemetry/consumer-spans.js";
 export {
   configureMetrics,
   countConsumed,
@@ -255,4 +267,14 @@ export {
   type MetricsSettings,
   OTHER_LABEL,
 } from "./telemetry/metrics.js";
+export {
+  consumerParent,
+  contextFromMetadata,
+  formatTraceparent,
+  parseTraceparent,
+  stampTraceContext,
+} from "./telemetry/propagation.js";
+export { reportSlowPath, type SlowPathReport } from "./telemetry/slow-paths.js";
+export { errorCode, inSpan, recordError, startSpan, withActiveSpan } from "./telemetry/spans.js";
+export { activeTracer, TRACER_NAME } from "./telemetry/tracer.js";
 export { ValueObject } from "./value-object.js";

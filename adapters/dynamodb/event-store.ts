@@ -80,6 +80,7 @@ type RoundOutcome =
  * (see {@link CommitLog} and docs/adapters/dynamodb.md for what it guarantees).
  */
 export class DynamoDbEventStore extends EventStore {
+  protected override readonly dbSystem: string = "dynamodb";
   readonly capabilities: EventStoreCapabilities;
   readonly client: AwsJsonClient;
   readonly layout: TableLayout;

@@ -56,6 +56,7 @@ interface Key {
  * stream's snapshot keys alongside it and a BatchWriteItem of those beyond `keepLast`.
  */
 export class DynamoDbSnapshotStore extends SnapshotStore {
+  protected override readonly dbSystem: string = "dynamodb";
   readonly capabilities: SnapshotStoreCapabilities;
   readonly client: AwsJsonClient;
   readonly layout: TableLayout;

@@ -1,5 +1,8 @@
+import { SpanKind } from "@opentelemetry/api";
 import {
+  activeTracer,
   callHook,
+  consumerParent,
   countConsumed,
   countError,
   type DedupStore,
@@ -7,13 +10,22 @@ import {
   type EventEnvelope,
   type EventHandler,
   type EventRegistry,
+  eventFields,
+  getLogger,
   InMemoryDedupStore,
-  isEventFlowsError,
+  inSpan,
+  processEvent,
   ValidationError,
 } from "../../src/index.js";
 import { HandlersFailedError, OrderBlockedError } from "./errors.js";
 import type { EventBridgeEvent } from "./eventbridge-types.js";
 import { type EventBridgeMapping, envelopeMapping } from "./mapping.js";
+
+/** A message body decoded, or why it could not be. */
+interface Decoded {
+  readonly event?: EventEnvelope;
+  readonly error?: unknown;
+}
 
 /** The parts of an SQS message the consumer reads: a Lambda SQS record has them. */
 export interface SqsMessage {
@@ -55,7 +67,7 @@ export interface SqsEventConsumerOptions {
    * unhandled, so that redelivery keeps the order. Defaults to false.
    */
   readonly fifo?: boolean;
-  /** Told of each failed message (after it is recorded). Defaults to `console.error`. */
+  /** Told of each failed message (after it is recorded). Defaults to an error line on the library's logger. */
   readonly onFailure?: (failure: MessageFailure) => void;
   /**
    * Upcasts each decoded event to its current version before the handlers see it (events published
@@ -63,6 +75,12 @@ export interface SqsEventConsumerOptions {
    * parts, in order. The same registry as the event store's. Without one, events arrive as sent.
    */
   readonly eventRegistry?: EventRegistry;
+  /**
+   * `false` turns the consumer's spans off. Defaults to true: whenever a provider is registered, a
+   * `process` span per batch (the child of the events' trace when they share one origin, a new trace
+   * linking to each origin otherwise) and a `process <type>` span per event under it.
+   */
+  readonly telemetry?: boolean;
 }
 
 /**
@@ -78,6 +96,7 @@ export class SqsEventConsumer {
   readonly #fifo: boolean;
   readonly #onFailure: (failure: MessageFailure) => void;
   readonly #registry: EventRegistry | undefined;
+  readonly #traced: boolean;
 
   constructor(options: SqsEventConsumerOptions) {
     this.#dispatch = dispatcherFor(options?.handlers);
@@ -86,6 +105,7 @@ export class SqsEventConsumer {
     this.#fifo = options.fifo ?? false;
     this.#onFailure = options.onFailure ?? defaultOnFailure;
     this.#registry = options.eventRegistry;
+    this.#traced = options.telemetry !== false;
   }
 
   /**
@@ -100,24 +120,71 @@ export class SqsEventConsumer {
   /** Handles a batch; never throws for a bad message, only reports it. */
   async consume(messages: readonly SqsMessage[]): Promise<ConsumeResult> {
     assertBatch(messages);
+    // Decoded up front, so that the batch span knows every origin before the first handler runs.
+    const decoded = messages.map((message): Decoded => {
+      try {
+        return { event: this.decode(message.body) };
+      } catch (error) {
+        return { error };
+      }
+    });
+    const tracer = this.#traced ? activeTracer() : undefined;
+    if (tracer === undefined) return this.#consume(messages, decoded, undefined);
+    const { parent, links } = consumerParent(decoded.flatMap((each) => (each.event === undefined ? [] : [each.event])));
+    const attributes = {
+      "messaging.system": "aws_sqs",
+      "messaging.operation.type": "process",
+      "messaging.operation.name": "process",
+      "messaging.batch.message_count": messages.length,
+    };
+    return inSpan(
+      tracer,
+      "process",
+      SpanKind.CONSUMER,
+      attributes,
+      async (span) => {
+        const result = await this.#consume(messages, decoded, tracer);
+        span.setAttributes({
+          "eventflows.handled": result.handled,
+          "eventflows.duplicates": result.duplicates,
+          "eventflows.failed": result.failures.length,
+        });
+        return result;
+      },
+      parent,
+      links,
+    );
+  }
+
+  async #consume(
+    messages: readonly SqsMessage[],
+    decoded: readonly Decoded[],
+    tracer: ReturnType<typeof activeTracer>,
+  ): Promise<ConsumeResult> {
     let handled = 0;
     let duplicates = 0;
     let unhandled = 0;
     const failures: MessageFailure[] = [];
     let blocked = false;
-    for (const message of messages) {
+    for (const [index, message] of messages.entries()) {
       if (blocked) {
         failures.push(this.#fail({ messageId: message.messageId, error: new OrderBlockedError(message.messageId) }));
         continue;
       }
       let event: EventEnvelope | undefined;
       try {
-        event = this.decode(message.body);
+        const each = decoded[index] as Decoded;
+        if (each.event === undefined) throw each.error;
+        const current = each.event;
+        event = current;
         if (this.#dedup !== undefined && (await this.#dedup.has(event.id))) {
           duplicates++;
           continue;
         }
-        const taken = await this.#handle(event);
+        const taken =
+          tracer === undefined
+            ? await this.#handle(current)
+            : await processEvent(tracer, current, "aws_sqs", undefined, () => this.#handle(current));
         await this.#dedup?.add(event.id);
         if (taken) handled++;
         else unhandled++;
@@ -252,11 +319,9 @@ function dispatcherFor(target: EventTarget | undefined): (event: EventEnvelope) 
 }
 
 function defaultOnFailure(failure: MessageFailure): void {
-  const what = failure.event === undefined ? "" : ` (event ${failure.event.type} ${failure.event.id})`;
-  const error = failure.error;
-  // Validation errors name the problem; others get their stack for debugging.
-  console.error(
-    `[eventflows] SQS message ${failure.messageId}${what} failed:`,
-    isEventFlowsError(error) ? error.message : error,
-  );
+  getLogger().error(`SQS message ${failure.messageId} failed`, {
+    messageId: failure.messageId,
+    ...eventFields(failure.event),
+    error: failure.error,
+  });
 }

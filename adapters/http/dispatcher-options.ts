@@ -172,7 +172,13 @@ export interface HttpDispatcherOptions<
   readonly metadata?: (request: Request, context: X) => MessageMetadata | undefined;
   /**
    * Told of every server-side failure (5xx, failed probes, a failed idempotency record), with the
-   * error the response does not disclose. Defaults to `console.error`.
+   * error the response does not disclose. Defaults to an error line on the library's logger.
    */
   readonly onError?: (error: unknown, info: ErrorInfo<X>) => void;
+  /**
+   * `false` turns the request spans off whatever provider is registered. Defaults to true: a span
+   * per request (`POST /commands/:type`...) whenever a provider is registered, continuing the
+   * caller's `traceparent` when `trustClientCorrelation` trusts it.
+   */
+  readonly telemetry?: boolean;
 }

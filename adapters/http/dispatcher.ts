@@ -7,6 +7,7 @@ import { safeParse, safeParseAsync } from "valibot";
 import {
   type AnySchema,
   callHook,
+  getLogger,
   HandlerNotFoundError,
   type IdempotencyStore,
   InMemoryIdempotencyStore,
@@ -56,6 +57,7 @@ import { errorResponse, problemResponse } from "./problem-details.js";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
 import { clipType, type Route, routeTable } from "./route-table.js";
+import { recordRequestError, tracedRequest } from "./tracing.js";
 
 /** Where the routes are mounted, as the adapter knows it: the raw path before them, and the raw path after. */
 export interface Mount {
@@ -132,6 +134,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const document = options.document;
   const metrics = metricsSettings(options.metrics);
   const metadataOf = options.metadata;
+  const traced = options.telemetry !== false;
 
   const report = (error: unknown, info: ErrorInfo<X>) => callHook("onError", onError, error, info);
 
@@ -149,7 +152,10 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
 
   const fail = (error: unknown, correlationId: string, info: ErrorInfo<X>): Response => {
     const response = errorResponse(error, { [correlationHeader]: correlationId });
-    if (response.status >= 500) report(error, info);
+    if (response.status >= 500) {
+      recordRequestError(info.request, error);
+      report(error, info);
+    }
     return response;
   };
 
@@ -336,21 +342,50 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     handle(request, context, mount) {
       const { base, path } = mount ?? { base: "", path: pathOf(request.url) };
       const found = target(path);
-      switch (found.route) {
-        case "message":
-          return dispatchMessage(request, context, found.kind, found.type);
-        case "live":
-        case "ready":
-        case "document":
-        case "metrics":
-          return serveRead(request, context, found.route, base);
-        default:
-          return Promise.resolve(
-            errorResponse(new RouteNotFoundError(), { [correlationHeader]: lenientCorrelation(request).correlationId }),
-          );
-      }
+      if (!traced) return route(request, context, found, base);
+      const known =
+        found.route === "message" && (found.kind === "command" ? commandRoutes : queryRoutes).has(found.type);
+      return tracedRequest(
+        request,
+        routeTemplate(found, document?.path),
+        known ? (found as { type: string }).type : undefined,
+        () => (typeof trust === "function" ? trust(request) : trust),
+        () => route(request, context, found, base),
+      );
     },
   };
+
+  function route(request: Request, context: X, found: Target, base: string): Promise<Response> {
+    switch (found.route) {
+      case "message":
+        return dispatchMessage(request, context, found.kind, found.type);
+      case "live":
+      case "ready":
+      case "document":
+      case "metrics":
+        return serveRead(request, context, found.route, base);
+      default:
+        return Promise.resolve(
+          errorResponse(new RouteNotFoundError(), { [correlationHeader]: lenientCorrelation(request).correlationId }),
+        );
+    }
+  }
+}
+
+/** The route as a template (`/commands/:type`): a span name with a bounded set of values. */
+function routeTemplate(found: Target, documentPath: string | undefined): string | undefined {
+  switch (found.route) {
+    case "message":
+      return found.kind === "command" ? "/commands/:type" : "/queries/:type";
+    case "live":
+      return "/health/live";
+    case "ready":
+      return "/health/ready";
+    case "document":
+      return documentPath;
+    default:
+      return undefined;
+  }
 }
 
 interface IdempotencySettings {
@@ -485,5 +520,10 @@ function nonNegativeInteger(value: number | undefined, fallback: number, name: s
 
 function defaultOnError(error: unknown, info: ErrorInfo<unknown>): void {
   const what = info.kind === undefined ? "request" : `${info.kind} ${info.type ?? ""}`.trim();
-  console.error(`[eventflows] ${what} failed with a server error`, error);
+  getLogger().error(`${what} failed with a server error`, {
+    method: info.request.method,
+    ...(info.kind === undefined ? {} : { kind: info.kind }),
+    ...(info.type === undefined ? {} : { type: info.type }),
+    error,
+  });
 }

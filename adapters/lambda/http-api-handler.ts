@@ -1,4 +1,4 @@
-import { callHook, type MessageMap, type MessageMetadata, ValidationError } from "../../src/index.js";
+import { callHook, getLogger, type MessageMap, type MessageMetadata, ValidationError } from "../../src/index.js";
 import {
   type AuthHook,
   createHttpDispatcher,
@@ -29,7 +29,7 @@ export interface HttpApiHandlerOptions<C extends MessageMap = MessageMap, Q exte
   readonly metadata?: (event: ApiGatewayProxyEventV2, context: LambdaContext | undefined) => MessageMetadata;
   /**
    * Told of every failure that becomes a 5xx, with the event, for logging: the client only ever
-   * sees a generic problem. Defaults to `console.error`.
+   * sees a generic problem. Defaults to an error line on the library's logger.
    */
   readonly onError?: (error: unknown, event: ApiGatewayProxyEventV2) => void;
 }
@@ -176,5 +176,9 @@ function assertHttpApiEvent(event: unknown): asserts event is ApiGatewayProxyEve
 }
 
 function defaultOnError(error: unknown, event: ApiGatewayProxyEventV2): void {
-  console.error(`[eventflows] ${event.requestContext.http.method} ${event.rawPath} failed`, error);
+  // The method only: a raw path may carry ids, and the dispatcher's own span names the route.
+  getLogger().error(`${event.requestContext.http.method} request failed`, {
+    method: event.requestContext.http.method,
+    error,
+  });
 }

@@ -1,4 +1,4 @@
-import { callHook, ValidationError } from "../../src/index.js";
+import { callHook, getLogger, ValidationError } from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
 import type { SqsBatchResponse, SqsEvent, SqsRecord } from "./sqs-types.js";
 
@@ -61,5 +61,5 @@ function recordsOf(event: unknown): readonly SqsRecord[] {
 }
 
 function defaultOnError(error: unknown): void {
-  console.error("[eventflows] the SQS consumer failed", error);
+  getLogger().error("the SQS consumer failed", { error });
 }

@@ -2,6 +2,7 @@ import {
   assertCheckpointId,
   callHook,
   type EventEnvelope,
+  getLogger,
   type Issue,
   isServiceError,
   MAX_CHECKPOINT_ID_LENGTH,
@@ -38,7 +39,7 @@ export interface ProjectionRunnerOptions {
   readonly standbyPollMs?: number;
   /** Wait after a failed batch before retrying it. Defaults to 1,000 ms. */
   readonly retryDelayMs?: number;
-  /** Told about every failure (the batch is retried). Defaults to `console.error`. */
+  /** Told about every failure (the batch is retried). Defaults to an error line on the library's logger. */
   readonly onError?: (error: unknown) => void;
   /** Called after each committed batch. */
   readonly onBatch?: (batch: BatchResult) => void;
@@ -127,7 +128,11 @@ export class ProjectionRunner {
       retryDelayMs: options.retryDelayMs ?? 1000,
       onError:
         options.onError ??
-        ((error) => console.error(`[eventflows] projection "${projection.name}" failed; retrying`, error)),
+        ((error) =>
+          getLogger().error(`projection "${projection.name}" failed; retrying`, {
+            projection: projection.name,
+            error,
+          })),
       onBatch: options.onBatch,
       signal: options.signal,
     };

@@ -92,6 +92,7 @@ ${onConflict}`,
  * the pruning beyond `keepLast`) is one statement, so one round trip and atomic.
  */
 export class PostgresSnapshotStore extends SnapshotStore {
+  protected override readonly dbSystem: string = "postgresql";
   readonly capabilities: SnapshotStoreCapabilities;
   readonly #sql: PostgresQueryable;
   readonly #statements: SnapshotStatements;

@@ -15,6 +15,7 @@ import { lastGlobalPosition, readAllPages, readStreamPages, streamVersionOf } fr
 
 /** Reads shared by the store and its transactions; they differ in what runs the statements. */
 export abstract class PostgresStoreBase extends EventStore {
+  protected override readonly dbSystem: string = "postgresql";
   readonly capabilities: EventStoreCapabilities = {
     globalOrder: true,
     idempotentAppends: true,

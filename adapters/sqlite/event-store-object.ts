@@ -88,6 +88,7 @@ export interface DurableObjectEventStoreOptions extends EventStoreOptions {
  * across objects). Appends are published to this store's bus, after the object committed them.
  */
 export class DurableObjectEventStore extends EventStore {
+  protected override readonly dbSystem: string = "sqlite";
   readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
   readonly #stub: DurableObjectStubLike;
 

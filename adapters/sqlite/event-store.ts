@@ -44,6 +44,7 @@ export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOp
  * Objects are SQLite with the same single writer.
  */
 export class SqliteEventStore extends EventStore {
+  protected override readonly dbSystem: string = "sqlite";
   readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
   readonly driver: SqliteDriver;
   readonly names: SqliteTableNames;

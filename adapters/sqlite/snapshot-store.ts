@@ -32,6 +32,7 @@ export const DEFAULT_MAX_SQLITE_SNAPSHOT_BYTES = 16 * 1024 * 1024;
  * the pruning beyond `keepLast`) is one batch, so atomic.
  */
 export class SqliteSnapshotStore extends SnapshotStore {
+  protected override readonly dbSystem: string = "sqlite";
   readonly capabilities: SnapshotStoreCapabilities;
   readonly #driver: SqliteDriver;
   readonly #table: string;

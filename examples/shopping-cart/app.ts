@@ -24,7 +24,7 @@ import { CartsReadModel, querySchemas, registerQueryHandlers, type ShopQueries }
 export interface ShopOptions {
   readonly catalog?: Catalog;
   /** Receives one structured line per command handled or failed. */
-  readonly logger?: Logger;
+  readonly logger?: Pick<Logger, "info" | "error">;
   /** Told of every optimistic-concurrency conflict, including those a retry then absorbed. */
   readonly onConflict?: (message: Message, error: ConcurrencyError) => void;
 }

@@ -4,7 +4,11 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
+import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
+import { reportSlowPath } from "../telemetry/slow-paths.js";
+import { inSpan, type Span, SpanKind } from "../telemetry/spans.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import type { AnyAggregate } from "./aggregate-root.js";
 
 export interface AggregateRepositoryOptions<A extends AnyAggregate> {
@@ -15,6 +19,8 @@ export interface AggregateRepositoryOptions<A extends AnyAggregate> {
   readonly create: (id: string) => A;
   /** Load from the newest snapshot plus later events, and take snapshots by policy after saves. */
   readonly snapshots?: RepositorySnapshotOptions<A>;
+  /** `false` turns the `rehydrate` span off (slow loads are still logged). Defaults to true. */
+  readonly telemetry?: boolean;
 }
 
 export interface SaveOptions {
@@ -42,12 +48,14 @@ export class AggregateRepository<A extends AnyAggregate> {
   readonly #streamOf: (id: string) => string;
   readonly #create: (id: string) => A;
   readonly #snapshots: RepositorySnapshots<A> | undefined;
+  readonly #traced: boolean;
 
   constructor(options: AggregateRepositoryOptions<A>) {
     this.#store = options.store;
     const stream = options.stream;
     this.#streamOf = typeof stream === "function" ? stream : (id) => stream.name(id);
     this.#create = options.create;
+    this.#traced = options.telemetry !== false;
     this.#snapshots = options.snapshots === undefined ? undefined : new RepositorySnapshots(options.snapshots);
   }
 
@@ -55,15 +63,49 @@ export class AggregateRepository<A extends AnyAggregate> {
     return this.#streamOf(id);
   }
 
-  /** The aggregate, or `undefined` when its stream has no events. */
+  /**
+   * The aggregate, or `undefined` when its stream has no events. With a provider registered, a
+   * `rehydrate` span carries the stream, the events replayed and whether a snapshot was used; a
+   * load slower than `configureTelemetry`'s `slowRehydrationMs` logs a warning.
+   */
   async find(id: string): Promise<A | undefined> {
     const timer = rehydrationTimer();
-    let aggregate = this.#create(id);
     const streamId = this.#streamOf(id);
+    const tracer = this.#traced ? activeTracer() : undefined;
+    const slowMs = telemetryConfig().slowRehydrationMs;
+    if (tracer === undefined) return this.#rehydrate(id, streamId, undefined, slowMs, timer);
+    const attributes = { "eventflows.stream_id": streamId };
+    return inSpan(tracer, "rehydrate", SpanKind.INTERNAL, attributes, (span) =>
+      this.#rehydrate(id, streamId, span, slowMs, timer),
+    );
+  }
+
+  async #rehydrate(
+    id: string,
+    streamId: string,
+    span: Span | undefined,
+    slowMs: number | false,
+    timer: ReturnType<typeof rehydrationTimer>,
+  ) {
+    const started = slowMs === false && span === undefined ? 0 : performance.now();
+    let aggregate = this.#create(id);
     if (this.#snapshots === undefined) await aggregate.rehydrateAsync(this.#store.readStream(streamId));
     else aggregate = await this.#snapshots.load(aggregate, () => this.#create(id), streamId, this.#store);
-    // The aggregate's class names it: a label the code defines, one series per aggregate type.
-    timer?.(aggregate.constructor.name, aggregate.version - (this.#snapshots?.restoredFrom(aggregate) ?? 0));
+    if (timer !== undefined || slowMs !== false || span !== undefined) {
+      const from = this.#snapshots?.snapshotVersionOf(aggregate) ?? 0;
+      const replayed = aggregate.version - from;
+      // The aggregate's class names it: a label the code defines, one series per aggregate type.
+      timer?.(aggregate.constructor.name, replayed);
+      span?.setAttributes({
+        "eventflows.events_replayed": replayed,
+        "eventflows.snapshot_version": from,
+        "eventflows.stream_version": aggregate.version,
+      });
+      const durationMs = performance.now() - started;
+      if (slowMs !== false && durationMs > slowMs) {
+        reportSlowPath({ operation: "rehydration", streamId, durationMs, thresholdMs: slowMs, events: replayed }, span);
+      }
+    }
     return aggregate.version === 0 ? undefined : aggregate;
   }
 

@@ -1,5 +1,6 @@
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
+import { eventFields, getLogger } from "../logging/library-logger.js";
 
 export type EventHandler<E extends EventEnvelope = EventEnvelope> = (event: E) => void | Promise<void>;
 
@@ -31,10 +32,15 @@ export type Unsubscribe = () => void;
 
 export interface EventBusOptions {
   /**
-   * Called once per failed delivery. Defaults to `console.error`. An error thrown here is caught:
+   * Called once per failed delivery. Defaults to an error line on the library's logger. An error thrown here is caught:
    * a faulty hook must not take the bus down.
    */
   readonly onError?: (failure: HandlerFailure) => void;
+  /**
+   * `false` turns this bus's spans off whatever provider is registered. Defaults to true: a
+   * `process <type>` span per delivery whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 /** What a bus can do; contract suites read this instead of skipping tests. */
@@ -96,8 +102,9 @@ export function matcherFor(pattern: SubscriptionPattern): (event: EventEnvelope)
 }
 
 export function defaultOnError(failure: HandlerFailure): void {
-  console.error(
-    `[eventflows] handler "${failure.subscription}" failed for event ${failure.event.type} ${failure.event.id}`,
-    failure.error,
-  );
+  getLogger().error(`handler "${failure.subscription}" failed for event ${failure.event.type}`, {
+    ...eventFields(failure.event),
+    subscription: failure.subscription,
+    error: failure.error,
+  });
 }

@@ -2,7 +2,9 @@ import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { kindOf } from "../internal/validate.js";
+import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed } from "../telemetry/metrics.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import {
   defaultOnError,
   EventBus,
@@ -32,10 +34,12 @@ export class InMemoryEventBus extends EventBus {
   readonly capabilities: EventBusCapabilities = { localSubscribers: true };
   #subscriptions: readonly Subscription[] = [];
   readonly #onError: (failure: HandlerFailure) => void;
+  readonly #traced: boolean;
 
   constructor(options: EventBusOptions = {}) {
     super();
     this.#onError = options.onError ?? defaultOnError;
+    this.#traced = options.telemetry !== false;
   }
 
   subscribe(pattern: SubscriptionPattern, handler: EventHandler, options: SubscribeOptions = {}): Unsubscribe {
@@ -69,11 +73,13 @@ export class InMemoryEventBus extends EventBus {
     let delivered = 0;
     const failures: HandlerFailure[] = [];
     const subscriptions = this.#subscriptions;
+    const tracer = this.#traced ? activeTracer() : undefined;
     for (const event of events) {
       for (const subscription of subscriptions) {
         if (!subscription.matches(event)) continue;
         try {
-          await subscription.handler(event);
+          if (tracer === undefined) await subscription.handler(event);
+          else await processEvent(tracer, event, "eventflows", subscription.name, () => subscription.handler(event));
           delivered++;
           countConsumed("bus", event);
         } catch (error) {

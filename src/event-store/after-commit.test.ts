@@ -105,8 +105,9 @@ describe("EventStore.afterCommit", () => {
     expect(result.nextExpectedVersion).toBe(1);
     expect(result.published).toBeUndefined();
     expect(consoleError).toHaveBeenCalledTimes(1);
-    expect(consoleError.mock.calls[0]?.[0]).toBe("[eventflows] the onPublishError hook itself threw");
-    expect(consoleError.mock.calls[0]?.[1]).toEqual(new Error("hook broken"));
+    const line = JSON.parse(String(consoleError.mock.calls[0]?.[0]));
+    expect(line).toMatchObject({ level: "error", msg: "the onPublishError hook itself threw", hook: "onPublishError" });
+    expect(line.error).toMatchObject({ name: "Error", message: "hook broken" });
   });
 
   test("without onPublishError the failure is logged with the number of events", async () => {
@@ -115,6 +116,8 @@ describe("EventStore.afterCommit", () => {
       { type: "A", data: 1 },
       { type: "A", data: 2 },
     ]);
-    expect(consoleError.mock.calls[0]?.[0]).toBe("[eventflows] publishing 2 committed event(s) failed");
+    const line = JSON.parse(String(consoleError.mock.calls[0]?.[0]));
+    expect(line).toMatchObject({ level: "error", msg: "publishing 2 committed event(s) failed", events: 2 });
+    expect(line.streamId).toBe("Hook-2");
   });
 });

@@ -1,5 +1,6 @@
 import type { PublishResult } from "../event-bus/event-bus.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { getLogger } from "../logging/library-logger.js";
 
 /**
  * Where a store sends what it committed: only `publish` is needed, so a remote bus (EventBridge)
@@ -13,4 +14,9 @@ export interface EventPublisher {
 export type PublishErrorHook = (error: unknown, events: readonly EventEnvelope[]) => void;
 
 export const defaultOnPublishError: PublishErrorHook = (error, events) =>
-  console.error(`[eventflows] publishing ${events.length} committed event(s) failed`, error);
+  getLogger().error(`publishing ${events.length} committed event(s) failed`, {
+    events: events.length,
+    streamId: events[0]?.streamId,
+    correlationId: events[0]?.metadata?.correlationId,
+    error,
+  });

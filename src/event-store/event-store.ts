@@ -1,4 +1,4 @@
-import { ConcurrencyError, ValidationError } from "../errors.js";
+import { ConcurrencyError, isConcurrencyError, ValidationError } from "../errors.js";
 import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
 import type { EventRegistry } from "../evolution/event-registry.js";
@@ -7,7 +7,12 @@ import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { telemetryConfig } from "../telemetry/config.js";
 import { countAppended, countError, countPublished } from "../telemetry/metrics.js";
+import { stampTraceContext } from "../telemetry/propagation.js";
+import { reportSlowPath } from "../telemetry/slow-paths.js";
+import { recordError, type Span, SpanKind, startSpan, withActiveSpan } from "../telemetry/spans.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
 import type {
@@ -32,7 +37,7 @@ export interface EventStoreOptions {
   readonly bus?: EventPublisher;
   /**
    * Called when publishing throws after a commit. The events are stored either way; re-drive them
-   * from the store (`subscribeToAll` from a checkpoint). Defaults to `console.error`.
+   * from the store (`subscribeToAll` from a checkpoint). Defaults to an error line on the library's logger.
    */
   readonly onPublishError?: PublishErrorHook;
   /**
@@ -47,6 +52,11 @@ export interface EventStoreOptions {
    * appends are stamped with their type's current `schemaVersion` and checked against its schema.
    */
   readonly eventRegistry?: EventRegistry;
+  /**
+   * `false` turns this store's spans off (appends, reads, publishing) whatever provider is
+   * registered; slow calls are still logged. Defaults to true: spans whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 /**
@@ -63,9 +73,15 @@ export abstract class EventStore {
   protected readonly maxJsonDepth: number;
   /** The configured event registry: stores that make other stores (transactions) pass it on. */
   protected readonly eventRegistry: EventRegistry | undefined;
+  /** The backend, as OpenTelemetry's `db.system` names it on this store's spans: adapters set their own. */
+  protected readonly dbSystem: string = "other";
+  readonly #traced: boolean;
+  /** Set while a subscription asks for its next batch: `readAll` then skips its span and slow-call check. */
+  #quietRead = false;
 
   constructor(options: EventStoreOptions = {}) {
     this.#bus = options.bus;
+    this.#traced = options.telemetry !== false;
     this.eventRegistry = options.eventRegistry;
     this.#onPublishError = options.onPublishError ?? defaultOnPublishError;
     this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
@@ -78,10 +94,79 @@ export abstract class EventStore {
    * @throws {ValidationError} bad stream id, events or expected version; nothing is written.
    * @throws {ConcurrencyError} the stream is not at the expected version; nothing is written.
    */
-  async appendToStream<E extends EventEnvelope = EventEnvelope>(
+  appendToStream<E extends EventEnvelope = EventEnvelope>(
     streamId: string,
     events: readonly NewEvent[],
     options: AppendToStreamOptions = {},
+  ): Promise<AppendToStreamResult<E>> {
+    const tracer = this.#traced ? activeTracer() : undefined;
+    const slowMs = telemetryConfig().slowStoreCallMs;
+    if (tracer === undefined && slowMs === false) return this.#append(streamId, events, options, undefined);
+    const started = performance.now();
+    const count = Array.isArray(events) ? events.length : 0;
+    const span =
+      tracer === undefined
+        ? undefined
+        : startSpan(tracer, "appendToStream", SpanKind.CLIENT, {
+            ...this.#dbAttributes("appendToStream", streamId),
+            "eventflows.event_count": count,
+            "eventflows.expected_version": String(options?.expectedVersion ?? "any"),
+          });
+    const appended =
+      span === undefined
+        ? this.#append<E>(streamId, events, options, undefined)
+        : withActiveSpan(span, () => this.#append<E>(streamId, events, options, span));
+    return appended.then(
+      (result) => {
+        span?.setAttributes({
+          "eventflows.outcome": result.retried === true ? "retried" : "committed",
+          "eventflows.stream_version": result.nextExpectedVersion,
+        });
+        this.#finish(span, performance.now() - started, slowMs, "append", streamId, count);
+        return result;
+      },
+      (error: unknown) => {
+        if (span !== undefined) {
+          span.setAttribute("eventflows.outcome", isConcurrencyError(error) ? "conflict" : "error");
+          recordError(span, error);
+        }
+        this.#finish(span, performance.now() - started, slowMs, "append", streamId, count);
+        throw error;
+      },
+    );
+  }
+
+  #dbAttributes(operation: string, streamId: string | undefined): Record<string, string> {
+    const attributes: Record<string, string> = { "db.system": this.dbSystem, "db.operation.name": operation };
+    if (streamId !== undefined) attributes["eventflows.stream_id"] = streamId;
+    return attributes;
+  }
+
+  /** Ends a store call's span, and reports it when it took longer than the slow-call threshold. */
+  #finish(
+    span: Span | undefined,
+    durationMs: number,
+    slowMs: number | false,
+    operation: string,
+    streamId: string | undefined,
+    events: number,
+  ): void {
+    if (slowMs !== false && durationMs > slowMs) {
+      reportSlowPath(
+        streamId === undefined
+          ? { operation, durationMs, thresholdMs: slowMs, events }
+          : { operation, streamId, durationMs, thresholdMs: slowMs, events },
+        span,
+      );
+    }
+    span?.end();
+  }
+
+  async #append<E extends EventEnvelope>(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: AppendToStreamOptions,
+    span: Span | undefined,
   ): Promise<AppendToStreamResult<E>> {
     assertStreamId(streamId);
     const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
@@ -89,6 +174,12 @@ export abstract class EventStore {
     const prepared = prepareEvents(events, options.metadata, new Date(), { maxJsonDepth: this.maxJsonDepth });
     const registry = this.eventRegistry;
     const pending = registry === undefined ? prepared : await registry.prepareAppend(prepared);
+    // The events carry the append's trace context, so whoever consumes them continues this trace.
+    if (span !== undefined)
+      stampTraceContext(
+        span,
+        pending.map((event) => event.metadata),
+      );
     if (pending.length === 0) {
       const version = await this.streamVersion(streamId);
       checkExpectedVersion(streamId, expectedVersion, version);
@@ -123,16 +214,34 @@ export abstract class EventStore {
     countAppended(events);
     for (const wake of this.#waiters) wake();
     if (this.#bus === undefined) return undefined;
+    const tracer = this.#traced ? activeTracer() : undefined;
+    const span =
+      tracer === undefined
+        ? undefined
+        : startSpan(tracer, "publish", SpanKind.PRODUCER, {
+            "messaging.operation.type": "publish",
+            "messaging.operation.name": "publish",
+            "messaging.batch.message_count": events.length,
+          });
     try {
       // Subscribers see what readers see: an event appended at an older schema version is upcast.
-      const published = await this.#bus.publish(this.eventRegistry === undefined ? events : this.#upcastList(events));
+      const publish = () => this.#publish(events);
+      const published = await (span === undefined ? publish() : withActiveSpan(span, publish));
       countPublished(events);
       return published;
     } catch (error) {
       countPublished(events, { error });
+      if (span !== undefined) recordError(span, error);
       callHook("onPublishError", this.#onPublishError, error, events);
       return undefined;
+    } finally {
+      span?.end();
     }
+  }
+
+  #publish(events: readonly EventEnvelope[]): Promise<PublishResult> {
+    const bus = this.#bus as EventPublisher;
+    return bus.publish(this.eventRegistry === undefined ? events : this.#upcastList(events));
   }
 
   /**
@@ -145,7 +254,8 @@ export abstract class EventStore {
   ): AsyncGenerator<E, void, undefined> {
     assertStreamId(streamId);
     assertReadStreamOptions(options);
-    return this.#upcasting(this.readStreamEvents(streamId, options), options.raw) as AsyncGenerator<E, void, undefined>;
+    const events = this.#upcasting(this.readStreamEvents(streamId, options), options.raw);
+    return this.#observedRead("readStream", streamId, events) as AsyncGenerator<E, void, undefined>;
   }
 
   /** Reads every stream's events by global position, upcast by the store's `eventRegistry` unless `raw`. */
@@ -153,7 +263,56 @@ export abstract class EventStore {
     if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
     if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
     assertRaw(options.raw);
-    return this.#upcasting(this.readAllEvents(options), options.raw) as AsyncGenerator<E, void, undefined>;
+    const events = this.#upcasting(this.readAllEvents(options), options.raw);
+    if (this.#quietRead) return events as AsyncGenerator<E, void, undefined>;
+    return this.#observedRead("readAll", undefined, events) as AsyncGenerator<E, void, undefined>;
+  }
+
+  /**
+   * A read with a span (from the first event asked for to the last, so it includes the reader's own
+   * time between events) and the slow-call check, which counts only the time spent waiting on the
+   * store. The read itself when neither is on.
+   */
+  #observedRead(
+    operation: string,
+    streamId: string | undefined,
+    events: AsyncGenerator<EventEnvelope, void, undefined>,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    const tracer = this.#traced ? activeTracer() : undefined;
+    const slowMs = telemetryConfig().slowStoreCallMs;
+    if (tracer === undefined && slowMs === false) return events;
+    const attributes = this.#dbAttributes(operation, streamId);
+    const finish = this.#finish.bind(this);
+    return (async function* observed() {
+      const span = tracer === undefined ? undefined : startSpan(tracer, operation, SpanKind.CLIENT, attributes);
+      let count = 0;
+      let storeMs = 0;
+      let done = false;
+      try {
+        while (true) {
+          const asked = performance.now();
+          const next = await events.next();
+          storeMs += performance.now() - asked;
+          if (next.done === true) break;
+          count++;
+          yield next.value;
+        }
+        done = true;
+        span?.setAttribute("eventflows.outcome", "read");
+      } catch (error) {
+        done = true;
+        if (span !== undefined) {
+          span.setAttribute("eventflows.outcome", "error");
+          recordError(span, error);
+        }
+        throw error;
+      } finally {
+        // The reader stopped early: release the store's cursor as a for-await would.
+        if (!done) await events.return(undefined);
+        span?.setAttribute("eventflows.event_count", count);
+        finish(span, storeMs, slowMs, operation, streamId, count);
+      }
+    })();
   }
 
   #upcasting(
@@ -208,7 +367,15 @@ export abstract class EventStore {
     // past a stored event only once every event a split made of it is handled.
     const source = {
       capabilities: this.capabilities,
-      readAll: (read: ReadAllOptions) => this.readAll({ ...read, raw: true }),
+      // Unobserved: a subscription polls, and a span per poll would bury the handlers' own spans.
+      readAll: (read: ReadAllOptions) => {
+        this.#quietRead = true;
+        try {
+          return this.readAll({ ...read, raw: true });
+        } finally {
+          this.#quietRead = false;
+        }
+      },
     };
     const register = (wake: () => void) => {
       this.#waiters.add(wake);

@@ -11,6 +11,7 @@ import type { EventStoreCapabilities, ExpectedVersion, ReadAllOptions, ReadStrea
  */
 export class InMemoryEventStore extends EventStore {
   readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
+  protected override readonly dbSystem: string = "memory";
   readonly #streams = new Map<string, EventEnvelope[]>();
   readonly #all: EventEnvelope[] = [];
   readonly #streamOfEventId = new Map<string, string>();

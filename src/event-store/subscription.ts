@@ -1,7 +1,10 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { assertDelayMs, assertNonNegativeInteger, assertPositiveInteger, kindOf } from "../internal/validate.js";
+import { eventFields, getLogger } from "../logging/library-logger.js";
+import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed, recordSubscriptionLag } from "../telemetry/metrics.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import type { ReadAllOptions } from "./types.js";
 
 export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> {
@@ -18,14 +21,20 @@ export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> 
   readonly pollIntervalMs?: number;
   /** Wait before retrying an event whose handler threw. Defaults to 1,000 ms. */
   readonly retryDelayMs?: number;
-  /** Told about every handler failure and read failure. Defaults to `console.error`. */
+  /** Told about every handler failure and read failure. Defaults to an error line on the library's logger. */
   readonly onError?: (error: unknown, event: EventEnvelope | undefined) => void;
   readonly signal?: AbortSignal;
   /**
-   * Names the subscription in metrics (the `eventflows.subscription` label of its lag). Defaults to
-   * `"subscribeToAll"`. Name it in code, never from data: each name is a time series.
+   * Names the subscription in metrics (the `eventflows.subscription` label of its lag; defaults to
+   * `"subscribeToAll"`), in spans (`messaging.consumer.group.name`) and in log lines. Name it in
+   * code, never from data: each name is a time series.
    */
   readonly name?: string;
+  /**
+   * `false` turns this subscription's spans off. Defaults to true: each handled event gets a
+   * `process <type>` span that continues the trace the event carries, whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 export interface StoreSubscription {
@@ -82,7 +91,14 @@ export function startSubscription(
   }
   const name = options.name ?? "subscribeToAll";
   const onError =
-    options.onError ?? ((error: unknown) => console.error("[eventflows] subscription handler failed", error));
+    options.onError ??
+    ((error: unknown, event: EventEnvelope | undefined) =>
+      getLogger().error(event === undefined ? "subscription read failed" : "subscription handler failed", {
+        ...eventFields(event),
+        ...(options.name === undefined ? {} : { subscription: options.name }),
+        error,
+      }));
+  const traced = options.telemetry !== false;
 
   let position = after;
   let stopped = false;
@@ -117,15 +133,20 @@ export function startSubscription(
           let event = stored;
           try {
             const expanded = expand === undefined ? stored : expand(stored);
+            const tracer = traced ? activeTracer() : undefined;
+            const handle = (each: EventEnvelope) =>
+              tracer === undefined
+                ? options.handler(each)
+                : processEvent(tracer, each, "eventflows", options.name, () => options.handler(each), true);
             if (isList(expanded)) {
               for (const each of expanded) {
                 event = each;
-                await options.handler(each);
+                await handle(each);
                 countConsumed("subscription", each);
               }
             } else {
               event = expanded;
-              await options.handler(expanded);
+              await handle(expanded);
               countConsumed("subscription", expanded);
             }
           } catch (error) {

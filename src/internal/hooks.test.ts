@@ -20,7 +20,10 @@ describe("callHook", () => {
       }),
     ).not.toThrow();
     expect(consoleError).toHaveBeenCalledTimes(1);
-    expect(consoleError.mock.calls[0]).toEqual(["[eventflows] the onThing hook itself threw", new Error("boom")]);
+    expect(consoleError.mock.calls[0]).toHaveLength(1);
+    const line = JSON.parse(String(consoleError.mock.calls[0]?.[0]));
+    expect(line).toMatchObject({ level: "error", msg: "the onThing hook itself threw", hook: "onThing" });
+    expect(line.error).toMatchObject({ name: "Error", message: "boom" });
   });
 
   test("an async hook is not awaited; its rejection is logged, not thrown or left unhandled", async () => {
@@ -41,7 +44,8 @@ describe("callHook", () => {
     expect(consoleError).not.toHaveBeenCalled();
     release();
     await logged;
-    expect(consoleError.mock.calls[0]).toEqual(["[eventflows] the onLater hook itself threw", new Error("late")]);
+    const line = JSON.parse(String(consoleError.mock.calls[0]?.[0]));
+    expect(line).toMatchObject({ msg: "the onLater hook itself threw", error: { message: "late" } });
     consoleError.mockImplementation(() => {});
   });
 

@@ -1,3 +1,5 @@
+import { getLogger } from "../logging/library-logger.js";
+
 /**
  * Calls an application hook that observes something (an error, a failure, an outcome). A hook that
  * throws must never change what the library does next, so its own error is caught and logged here,
@@ -14,5 +16,5 @@ export function callHook<A extends unknown[]>(name: string, hook: (...args: A) =
 }
 
 function reportHookFailure(name: string, error: unknown): void {
-  console.error(`[eventflows] the ${name} hook itself threw`, error);
+  getLogger().error(`the ${name} hook itself threw`, { hook: name, error });
 }

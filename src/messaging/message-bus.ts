@@ -1,6 +1,11 @@
+import { trace } from "@opentelemetry/api";
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
 import { assertTypeName, kindOf } from "../internal/validate.js";
+import { getLogger } from "../logging/library-logger.js";
 import { countError, dispatchTimer } from "../telemetry/metrics.js";
+import { contextFromMetadata } from "../telemetry/propagation.js";
+import { inSpan, SpanKind, type Tracer } from "../telemetry/spans.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import {
   DispatchedMessage,
   type ExecuteOptions,
@@ -54,6 +59,11 @@ export interface MessageBusOptions {
   readonly timeExecutions?: boolean | number;
   /** Told of every failed dispatch, with the message. The caller still receives the error. */
   readonly onError?: (error: unknown, message: Message) => void;
+  /**
+   * `false` turns this bus's dispatch spans off whatever provider is registered. Defaults to true:
+   * a span per dispatch whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 interface MutableStats {
@@ -89,6 +99,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   /** Time one dispatch in this many per type; 0: none. */
   readonly #timeEvery: number;
   readonly #onError: ((error: unknown, message: Message) => void) | undefined;
+  readonly #traced: boolean;
   #pipeline: Pipeline = direct;
   // Before or after hooks make dispatch take the general, async path (see `execute`).
   #hooked = false;
@@ -98,6 +109,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     this.#track = options.trackExecutions ?? true;
     this.#timeEvery = timingSample(options.timeExecutions);
     this.#onError = options.onError;
+    this.#traced = options.telemetry !== false;
   }
 
   /**
@@ -185,10 +197,36 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     payload: PayloadOf<M, T>,
     options?: ExecuteOptions,
   ): Promise<ResultOf<M, T>> {
+    const tracer = this.#traced ? activeTracer() : undefined;
+    const run = () =>
+      tracer === undefined
+        ? this.#execute(type, payload, options)
+        : this.#tracedExecute(tracer, type, payload, options);
     // Timed only with a provider registered, and only registered types: an unknown one may be user input.
     const timer = dispatchTimer(this.#kind);
-    if (timer === undefined || !this.#handlers.has(type)) return this.#execute(type, payload, options);
-    return timer(type, this.#execute(type, payload, options)) as Promise<ResultOf<M, T>>;
+    if (timer === undefined || !this.#handlers.has(type)) return run();
+    return timer(type, run()) as Promise<ResultOf<M, T>>;
+  }
+
+  /**
+   * Dispatch in a span named for the kind and type. A message that arrives with a trace context in
+   * its metadata and no active span (from a queue, say) continues that trace.
+   */
+  #tracedExecute<T extends keyof M & string>(
+    tracer: Tracer,
+    type: T,
+    payload: PayloadOf<M, T>,
+    options: ExecuteOptions | undefined,
+  ): Promise<ResultOf<M, T>> {
+    // An unregistered type is whatever a caller sent: it stays out of the span name (bounded names).
+    const known = this.#handlers.has(type);
+    const attributes: Record<string, string> = { "eventflows.message.kind": this.#kind };
+    if (known) attributes["eventflows.message.type"] = type;
+    const metadata = options?.metadata;
+    if (typeof metadata?.correlationId === "string") attributes["eventflows.correlation_id"] = metadata.correlationId;
+    const parent = trace.getActiveSpan() === undefined ? contextFromMetadata(metadata) : undefined;
+    const name = known ? `${this.#kind} ${type}` : this.#kind;
+    return inSpan(tracer, name, SpanKind.INTERNAL, attributes, () => this.#execute(type, payload, options), parent);
   }
 
   #execute<T extends keyof M & string>(
@@ -298,7 +336,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       try {
         await hook(message, outcome, durationMs);
       } catch (error) {
-        console.error("[eventflows] an after hook threw", error);
+        getLogger().error("an after hook threw", { error, kind: message.kind, type: message.type });
       }
     }
   }

@@ -1,6 +1,8 @@
 import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
 import { type Issue, isConcurrencyError, ValidationError } from "../errors.js";
 import { assertDelayMs, kindOf } from "../internal/validate.js";
+import { getLogger } from "../logging/library-logger.js";
+import type { Logger } from "../logging/logger.js";
 import type { MessageMap, PayloadOf } from "./message.js";
 import type { Middleware } from "./message-bus.js";
 
@@ -162,29 +164,30 @@ export function retryOnConcurrency(options: RetryOptions = {}): Middleware {
   };
 }
 
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
-
-/** Logs each dispatch's type, id, duration and outcome, as structured fields. Never logs payloads. */
-export function logging(logger: Logger = consoleLogger): Middleware {
+/**
+ * Logs each dispatch's type, id, correlation and causation ids, duration and outcome, as structured
+ * fields. Never logs payloads. Writes to `logger` (only its `info` and `error` are used), else to the
+ * library's logger (see `setLogger`) as it is at each dispatch.
+ */
+export function logging(logger?: Pick<Logger, "info" | "error">): Middleware {
   return async (message, next) => {
+    const log = logger ?? getLogger();
     const started = performance.now();
     const fields = () => ({
       kind: message.kind,
       type: message.type,
       id: message.id,
       correlationId: message.metadata.correlationId,
+      causationId: message.metadata.causationId,
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
     });
     try {
       const result = await next();
-      logger.info(`${message.kind} ${message.type} handled`, fields());
+      log.info(`${message.kind} ${message.type} handled`, fields());
       return result;
     } catch (error) {
       const code = (error as { code?: unknown })?.code;
-      logger.error(`${message.kind} ${message.type} failed`, {
+      log.error(`${message.kind} ${message.type} failed`, {
         ...fields(),
         error: typeof code === "string" ? code : String(error),
       });
@@ -192,11 +195,6 @@ export function logging(logger: Logger = consoleLogger): Middleware {
     }
   };
 }
-
-const consoleLogger: Logger = {
-  info: (message, fields) => console.info(message, fields),
-  error: (message, fields) => console.error(message, fields),
-};
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -12,6 +12,7 @@ export interface InMemorySnapshotStoreOptions extends SnapshotStoreOptions {
  * are kept per stream in version order; payloads are copied in and out, so no caller can change them.
  */
 export class InMemorySnapshotStore extends SnapshotStore {
+  protected override readonly dbSystem: string = "memory";
   readonly capabilities: SnapshotStoreCapabilities;
   readonly #streams = new Map<string, StoredSnapshot[]>();
 

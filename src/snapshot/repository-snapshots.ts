@@ -5,6 +5,7 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { kindOf } from "../internal/validate.js";
+import { getLogger } from "../logging/library-logger.js";
 import { everyNEvents, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import type { Snapshot } from "./types.js";
@@ -31,7 +32,7 @@ export interface RepositorySnapshotOptions<A extends AnyAggregate = AnyAggregate
   readonly schemaVersion?: number;
   /**
    * Snapshot failures never fail a load or a save: loading falls back to replaying the events, a
-   * failed write is dropped. They are reported here. Defaults to `console.error`.
+   * failed write is dropped. They are reported here. Defaults to an error line on the library's logger.
    */
   readonly onError?: (error: unknown, context: SnapshotErrorContext) => void;
   /**
@@ -67,7 +68,12 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     this.#onError =
       options.onError ??
       ((error, context) =>
-        console.error(`[eventflows] snapshot ${context.operation} failed for stream "${context.streamId}"`, error));
+        getLogger().error(`snapshot ${context.operation} failed`, {
+          operation: context.operation,
+          streamId: context.streamId,
+          ...(context.version === undefined ? {} : { version: context.version }),
+          error,
+        }));
     this.#waitUntil = options.waitUntil;
     this.#now = options.now ?? Date.now;
   }
@@ -100,6 +106,11 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     return aggregate;
   }
 
+  /** The version of the snapshot the aggregate was restored from or last snapshotted at; 0 for none. */
+  snapshotVersionOf(aggregate: A): number {
+    return this.#known.get(aggregate)?.version ?? 0;
+  }
+
   /** After a successful save: asks the policy, and takes a snapshot in the background if it says so. */
   afterSave(
     aggregate: A,
@@ -126,11 +137,6 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       return;
     }
     if (take) this.#take(aggregate, streamId);
-  }
-
-  /** The version of the snapshot the aggregate was restored from by `load`, 0 when it was replayed from the start. */
-  restoredFrom(aggregate: A): number {
-    return this.#known.get(aggregate)?.version ?? 0;
   }
 
   /** Resolves once every snapshot write started so far has finished (or failed and been reported). */

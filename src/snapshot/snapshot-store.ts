@@ -1,6 +1,10 @@
 import { isValidationError, PayloadTooLargeError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { telemetryConfig } from "../telemetry/config.js";
+import { reportSlowPath } from "../telemetry/slow-paths.js";
+import { inSpan, type Span, SpanKind } from "../telemetry/spans.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import { type CompressionFormat, compress, decompress, isCompressionFormat } from "./compression.js";
 import { jsonSerializer } from "./json-serializer.js";
 import { notSerializable, type SnapshotSerializer } from "./serializer.js";
@@ -41,6 +45,11 @@ export interface SnapshotStoreOptions {
    * Defaults to 64 MiB.
    */
   readonly maxDecompressedBytes?: number;
+  /**
+   * `false` turns this store's spans off whatever provider is registered. Defaults to true: a
+   * `snapshot load` / `snapshot save` span per call whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 export const DEFAULT_KEEP_LAST = 2;
@@ -63,8 +72,12 @@ export abstract class SnapshotStore {
   readonly #legacy: readonly SnapshotSerializer[];
   readonly #compression: Required<SnapshotCompression> | undefined;
   readonly #maxDecompressedBytes: number;
+  readonly #traced: boolean;
+  /** The backend, as OpenTelemetry's `db.system` names it on this store's spans: adapters set their own. */
+  protected readonly dbSystem: string = "other";
 
   constructor(options: SnapshotStoreOptions = {}) {
+    this.#traced = options.telemetry !== false;
     const issues = optionIssues(options);
     if (issues.length > 0) throw new ValidationError("Invalid snapshot store options", issues);
     this.#serializer = options.serializer ?? jsonSerializer;
@@ -81,7 +94,60 @@ export abstract class SnapshotStore {
    * @throws {ValidationError} bad stream id, version or schema version, or state the serializer cannot carry; nothing is written.
    * @throws {PayloadTooLargeError} the payload exceeds `capabilities.maxPayloadBytes`; nothing is written.
    */
-  async save<State>(snapshot: NewSnapshot<State>): Promise<SaveSnapshotResult> {
+  save<State>(snapshot: NewSnapshot<State>): Promise<SaveSnapshotResult> {
+    const version: Record<string, number> =
+      typeof snapshot?.version === "number" ? { "eventflows.snapshot_version": snapshot.version } : {};
+    return this.#observe(
+      "snapshot save",
+      snapshot?.streamId,
+      version,
+      () => this.#save(snapshot),
+      (span, result) =>
+        span.setAttributes({ "eventflows.stored_bytes": result.storedBytes, "eventflows.pruned": result.pruned }),
+    );
+  }
+
+  /**
+   * A snapshot call in a span (when tracing) and checked against the slow-call threshold; the call
+   * itself when neither is on.
+   */
+  #observe<T>(
+    operation: string,
+    streamId: unknown,
+    extra: Record<string, number>,
+    run: () => Promise<T>,
+    describe: (span: Span, result: T) => void,
+  ): Promise<T> {
+    const tracer = this.#traced ? activeTracer() : undefined;
+    const slowMs = telemetryConfig().slowStoreCallMs;
+    if (tracer === undefined && slowMs === false) return run();
+    const started = performance.now();
+    const check = (span: Span | undefined) => {
+      const durationMs = performance.now() - started;
+      if (slowMs === false || durationMs <= slowMs) return;
+      const stream = typeof streamId === "string" ? { streamId } : {};
+      reportSlowPath({ operation, ...stream, durationMs, thresholdMs: slowMs }, span);
+    };
+    if (tracer === undefined) return run().finally(() => check(undefined));
+    const attributes = { ...this.#attributes(operation, streamId), ...extra };
+    return inSpan(tracer, operation, SpanKind.CLIENT, attributes, async (span) => {
+      try {
+        const result = await run();
+        describe(span, result);
+        return result;
+      } finally {
+        check(span);
+      }
+    });
+  }
+
+  #attributes(operation: string, streamId: unknown): Record<string, string | number> {
+    const attributes: Record<string, string | number> = { "db.system": this.dbSystem, "db.operation.name": operation };
+    if (typeof streamId === "string") attributes["eventflows.stream_id"] = streamId;
+    return attributes;
+  }
+
+  async #save<State>(snapshot: NewSnapshot<State>): Promise<SaveSnapshotResult> {
     assertNewSnapshot(snapshot);
     const { streamId, version } = snapshot;
     const schemaVersion = snapshot.schemaVersion ?? 1;
@@ -117,10 +183,20 @@ export abstract class SnapshotStore {
    * there is none.
    * @throws {SnapshotCorruptError} the snapshot's bytes do not decode, or no configured serializer wrote them.
    */
-  async load<State = unknown>(
-    streamId: string,
-    options: LoadSnapshotOptions = {},
-  ): Promise<Snapshot<State> | undefined> {
+  load<State = unknown>(streamId: string, options: LoadSnapshotOptions = {}): Promise<Snapshot<State> | undefined> {
+    return this.#observe(
+      "snapshot load",
+      streamId,
+      {},
+      () => this.#load<State>(streamId, options),
+      (span, snapshot) => {
+        span.setAttribute("eventflows.outcome", snapshot === undefined ? "none" : "found");
+        if (snapshot !== undefined) span.setAttribute("eventflows.snapshot_version", snapshot.version);
+      },
+    );
+  }
+
+  async #load<State>(streamId: string, options: LoadSnapshotOptions): Promise<Snapshot<State> | undefined> {
     assertStreamId(streamId);
     assertLoadOptions(options);
     const record = await this.readSnapshot(streamId, options.maxVersion);

@@ -22,6 +22,7 @@ export {
   type IdempotencyStoreContractSettings,
   idempotencyStoreContract,
 } from "./idempotency-store-contract.js";
+export { type LoggerContractOptions, loggerContract } from "./logger-contract.js";
 export {
   type RemoteBusContractOptions,
   type RemoteBusRoute,

@@ -7,6 +7,7 @@ import {
   InMemoryEventStore,
   InMemoryIdempotencyStore,
   InMemorySnapshotStore,
+  jsonLogger,
 } from "../../../src/index.js";
 import {
   checkpointStoreContract,
@@ -15,6 +16,7 @@ import {
   eventEvolutionContract,
   eventStoreContract,
   idempotencyStoreContract,
+  loggerContract,
   StoreView,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
@@ -95,6 +97,16 @@ export const inMemorySuites: SuiteModule = {
         suite: idempotencyStoreContract({
           name: "InMemoryIdempotencyStore contract",
           create: (settings) => new InMemoryIdempotencyStore(settings),
+        }),
+      }),
+    },
+    {
+      name: "JSON-lines logger",
+      contract: "loggerContract",
+      open: () => ({
+        suite: loggerContract({
+          name: "jsonLogger contract",
+          create: (sink) => jsonLogger({ level: "debug", write: sink }),
         }),
       }),
     },

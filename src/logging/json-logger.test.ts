@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { context, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { TracerProvider } from "@opentelemetry/sdk-trace";
+import fc from "fast-check";
+import { ValidationError } from "../errors.js";
+import { jsonLogger, pinoLogger } from "./json-logger.js";
+import { eventFields, getLogger, setLogger } from "./library-logger.js";
+
+function capture(options: Parameters<typeof jsonLogger>[0] = {}) {
+  const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
+  const logger = jsonLogger({
+    ...options,
+    write: (line) => {
+      raw.push(line);
+      lines.push(JSON.parse(line));
+    },
+  });
+  return { logger, lines, raw };
+}
+
+afterEach(() => setLogger(undefined));
+
+describe("jsonLogger", () => {
+  test("writes one JSON object per line with time, level, msg and the fields", () => {
+    const { logger, lines } = capture({ now: () => new Date("2026-01-02T03:04:05.000Z"), base: { service: "shop" } });
+    logger.info("order placed", { correlationId: "c-1", causationId: "m-1", count: 2 });
+    expect(lines).toEqual([
+      {
+        time: "2026-01-02T03:04:05.000Z",
+        level: "info",
+        msg: "order placed",
+        service: "shop",
+        correlationId: "c-1",
+        causationId: "m-1",
+        count: 2,
+      },
+    ]);
+  });
+
+  test("drops lines below its level", () => {
+    const { logger, lines } = capture({ level: "warn" });
+    logger.debug("d");
+    logger.info("i");
+    logger.warn("w");
+    logger.error("e");
+    expect(lines.map((line) => line.level)).toEqual(["warn", "error"]);
+    expect(() => jsonLogger({ level: "loud" as "info" })).toThrow(ValidationError);
+  });
+
+  test("adds the trace and span ids of the active span", () => {
+    const manager = new AsyncLocalStorageContextManager();
+    context.setGlobalContextManager(manager.enable());
+    trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [] }));
+    try {
+      const { logger, lines } = capture();
+      trace.getTracer("test").startActiveSpan("work", (span) => {
+        logger.info("inside");
+        span.end();
+        expect(lines[0]?.traceId).toBe(span.spanContext().traceId);
+        expect(lines[0]?.spanId).toBe(span.spanContext().spanId);
+      });
+      logger.info("outside");
+      expect(lines[1]?.traceId).toBeUndefined();
+    } finally {
+      trace.disable();
+      context.disable();
+    }
+  });
+
+  test("errors become name, code, message and stack", () => {
+    const { logger, lines } = capture();
+    logger.error("failed", { error: new ValidationError("Invalid thing") });
+    expect(lines[0]?.error).toMatchObject({
+      name: "ValidationError",
+      code: "VALIDATION_FAILED",
+      message: "Invalid thing",
+    });
+  });
+
+  test("property: a secret-looking value in a credential field, a URL, a bearer header or a SigV4 header never reaches a line", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9]{12,40}$/), (tail) => {
+        const secret = `sk_live_${tail}`;
+        const { logger, raw } = capture({ redact: ["cardNumber"] });
+        logger.error(`connect to postgres://app:${secret}@db.internal/shop failed`, {
+          password: secret,
+          nested: { apiKey: secret, "x-api-key": secret, Authorization: `Bearer ${secret}`, cardNumber: secret },
+          list: [{ client_secret: secret }],
+          header: `AWS4-HMAC-SHA256 Credential=AKIA${tail}/20260101/us-east-1/sqs/aws4_request, Signature=${secret}`,
+          error: new Error(`postgres://app:${secret}@db.internal failed`),
+        });
+        expect(raw.join("\n")).not.toContain(tail);
+      }),
+    );
+  });
+
+  test("a cycle or a deep object is cut, not a crash", () => {
+    const { logger, lines } = capture();
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    logger.info("cyclic", { cyclic, big: 10n });
+    expect(lines[0]).toMatchObject({ cyclic: { a: 1, self: "[elided]" }, big: "10" });
+  });
+});
+
+describe("the library's logger", () => {
+  test("is the JSON logger until setLogger replaces it; eventFields names an event without its data", () => {
+    const seen: unknown[][] = [];
+    setLogger({ ...jsonLogger(), error: (...args) => void seen.push(args) });
+    const event = {
+      id: "01J00000000000000000000000",
+      type: "Paid",
+      streamId: "Order-1",
+      version: 1,
+      timestamp: "2026-01-01T00:00:00.000Z",
+      data: { card: "4111" },
+      metadata: { correlationId: "c-9", causationId: "m-9", secret: "x" },
+    };
+    getLogger().error("failed", eventFields(event));
+    expect(seen).toEqual([
+      [
+        "failed",
+        { eventId: event.id, eventType: "Paid", streamId: "Order-1", correlationId: "c-9", causationId: "m-9" },
+      ],
+    ]);
+  });
+
+  test("pinoLogger passes fields first, redacted", () => {
+    const calls: [string, object, string][] = [];
+    const pino = {
+      debug: (fields: object, message: string) => void calls.push(["debug", fields, message]),
+      info: (fields: object, message: string) => void calls.push(["info", fields, message]),
+      warn: (fields: object, message: string) => void calls.push(["warn", fields, message]),
+      error: (fields: object, message: string) => void calls.push(["error", fields, message]),
+    };
+    pinoLogger(pino).warn("slow", { token: "abc", ms: 5 });
+    expect(calls).toEqual([["warn", { token: "[redacted]", ms: 5 }, "slow"]]);
+  });
+});

@@ -1,0 +1,114 @@
+import { trace } from "@opentelemetry/api";
+import { ValidationError } from "../errors.js";
+import type { LogFields, Logger, LogLevel } from "./logger.js";
+import { LOG_LEVELS, levelRank } from "./logger.js";
+import { normalizeFieldName, redactText, redactValue } from "./redaction.js";
+
+export interface JsonLoggerOptions {
+  /** The lowest level written. Defaults to `"info"`. */
+  readonly level?: LogLevel;
+  /** Where each line goes. Defaults to `console.log` for debug/info and `console.error` for warn/error. */
+  readonly write?: (line: string, level: LogLevel) => void;
+  /**
+   * More field names to redact (compared without case, `-`, `_`), on top of every field whose name
+   * contains a word of `DEFAULT_REDACTED_FIELDS`.
+   */
+  readonly redact?: readonly string[];
+  /** Fields on every line (a service name, say); a line's own fields win. */
+  readonly base?: LogFields;
+  /** The clock; defaults to `() => new Date()`. */
+  readonly now?: () => Date;
+}
+
+/**
+ * A logger that writes one JSON object per line: `time`, `level`, `msg`, then `traceId`/`spanId` of the
+ * active span (when one is), then the fields (correlation and causation ids among them when the
+ * library knows them). Credentials are redacted by field name and inside text.
+ * @throws {ValidationError} an unknown level.
+ */
+export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
+  const level = options.level ?? "info";
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ValidationError("Invalid logger options", [
+      { path: ["level"], message: `level must be one of ${LOG_LEVELS.join(", ")}` },
+    ]);
+  }
+  const min = levelRank(level);
+  const write = options.write ?? defaultWrite;
+  const names = new Set((options.redact ?? []).map(normalizeFieldName));
+  const base = options.base;
+  const now = options.now ?? (() => new Date());
+  const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
+    if (levelRank(at) < min) return;
+    const record: Record<string, unknown> = { time: now().toISOString(), level: at, msg: redactText(message) };
+    const span = trace.getActiveSpan()?.spanContext();
+    if (span !== undefined && span.traceId !== "00000000000000000000000000000000") {
+      record.traceId = span.traceId;
+      record.spanId = span.spanId;
+    }
+    const merged = base === undefined ? fields : { ...base, ...fields };
+    if (merged !== undefined) Object.assign(record, redactValue(merged, names));
+    let text: string;
+    try {
+      text = JSON.stringify(record);
+    } catch {
+      text = JSON.stringify({ time: record.time, level: at, msg: record.msg, note: "fields not serializable" });
+    }
+    write(text, at);
+  };
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}
+
+function defaultWrite(line: string, level: LogLevel): void {
+  if (level === "warn" || level === "error") console.error(line);
+  else console.log(line);
+}
+
+export interface ConsoleLoggerOptions {
+  /** The console written to; defaults to the global `console`. */
+  readonly console?: Pick<Console, "debug" | "info" | "warn" | "error">;
+  /** More field names to redact, as for {@link jsonLogger}. */
+  readonly redact?: readonly string[];
+}
+
+/**
+ * Writes through the `console` method of each level (message, then the fields object), redacted
+ * like the JSON logger's lines: readable output for local development.
+ */
+export function consoleLogger(options: ConsoleLoggerOptions = {}): Logger {
+  const names = new Set((options.redact ?? []).map(normalizeFieldName));
+  const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
+    const target = options.console ?? console;
+    const text = redactText(message);
+    if (fields === undefined) target[at](text);
+    else target[at](text, redactValue(fields, names));
+  };
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}
+
+/** The shape of a pino logger (or any logger that takes the fields first, then the message). */
+export interface PinoLike {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/**
+ * Adapts a pino-style logger (`logger.info(fields, message)`). Fields are redacted by the same rules
+ * as the JSON logger (pino's own `redact` option still applies after), and the active span's ids added.
+ */
+export function pinoLogger(pino: PinoLike, options: Pick<JsonLoggerOptions, "redact"> = {}): Logger {
+  const names = new Set((options.redact ?? []).map(normalizeFieldName));
+  const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
+    const record: Record<string, unknown> = {};
+    const span = trace.getActiveSpan()?.spanContext();
+    if (span !== undefined && span.traceId !== "00000000000000000000000000000000") {
+      record.traceId = span.traceId;
+      record.spanId = span.spanId;
+    }
+    if (fields !== undefined) Object.assign(record, redactValue(fields, names));
+    pino[at](record, redactText(message));
+  };
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}

@@ -1,0 +1,76 @@
+/** Replaces a redacted value. */
+export const REDACTED = "[redacted]";
+
+/**
+ * Field names whose values are never written: a field is redacted when its name, compared without
+ * case, `-` or `_`, contains one of these (so `x-api-key`, `dbPassword` and `AWS_SESSION_TOKEN` are too).
+ */
+export const DEFAULT_REDACTED_FIELDS: readonly string[] = [
+  "password",
+  "passwd",
+  "secret",
+  "token",
+  "apikey",
+  "authorization",
+  "cookie",
+  "credential",
+  "accesskey",
+  "privatekey",
+  "signature",
+];
+
+// Credentials that turn up inside text (error messages, URLs): a connection URL's password, a bearer
+// token, a SigV4 authorization header's credential and signature.
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]+:)[^@\s/]+@/gi;
+const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;
+const SIGV4 = /\b(Credential|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^,&\s]+/gi;
+
+export function normalizeFieldName(name: string): string {
+  return name.toLowerCase().replace(/[-_]/g, "");
+}
+
+/** Masks credentials found inside text. */
+export function redactText(text: string): string {
+  return text
+    .replace(URL_PASSWORD, `$1${REDACTED}@`)
+    .replace(BEARER, `$1 ${REDACTED}`)
+    .replace(SIGV4, `$1=${REDACTED}`);
+}
+
+/**
+ * A copy of `value` fit to log: credential fields and those named in `names` (normalized) are replaced, text is scanned
+ * for credentials, errors become `{ name, code, message }`, depth and cycles are bounded.
+ */
+/** Whether a field of this name is redacted: its normalized name contains a default word or equals a configured one. */
+export function isRedactedField(key: string, names: ReadonlySet<string>): boolean {
+  const name = normalizeFieldName(key);
+  if (names.has(name)) return true;
+  for (const word of DEFAULT_REDACTED_FIELDS) if (name.includes(word)) return true;
+  return false;
+}
+
+export function redactValue(value: unknown, names: ReadonlySet<string>, depth = 0, seen = new Set<object>()): unknown {
+  if (typeof value === "string") return redactText(value);
+  if (typeof value !== "object" || value === null) {
+    return typeof value === "bigint" ? value.toString() : typeof value === "function" ? undefined : value;
+  }
+  if (depth >= 8 || seen.has(value)) return "[elided]";
+  seen.add(value);
+  if (value instanceof Error) return errorFields(value, names, depth, seen);
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.slice(0, 50).map((item) => redactValue(item, names, depth + 1, seen));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = isRedactedField(key, names) ? REDACTED : redactValue(item, names, depth + 1, seen);
+  }
+  return out;
+}
+
+function errorFields(error: Error, names: ReadonlySet<string>, depth: number, seen: Set<object>): unknown {
+  const code = (error as { code?: unknown }).code;
+  const fields: Record<string, unknown> = { name: error.name, message: redactText(error.message) };
+  if (typeof code === "string") fields.code = code;
+  if (error.stack !== undefined) fields.stack = redactText(error.stack);
+  if (error.cause !== undefined) fields.cause = redactValue(error.cause, names, depth + 1, seen);
+  return fields;
+}

@@ -1,0 +1,62 @@
+import { ValidationError } from "../errors.js";
+
+/** Library-wide telemetry settings; every component also takes its own `telemetry: false`. */
+export interface TelemetryConfig {
+  /** `false` turns every EventFlows span off, whatever provider is registered. Defaults to true. */
+  readonly tracing?: boolean;
+  /**
+   * A store call (append, a whole read) slower than this many ms logs a warning and adds a
+   * `eventflows.slow` event to its span. `false` turns the check off. Defaults to 1000.
+   */
+  readonly slowStoreCallMs?: number | false;
+  /**
+   * Loading an aggregate (snapshot and replay) slower than this many ms logs a warning and adds a
+   * `eventflows.slow` event to its span. `false` turns the check off. Defaults to 1000.
+   */
+  readonly slowRehydrationMs?: number | false;
+}
+
+export interface ResolvedTelemetryConfig {
+  readonly tracing: boolean;
+  readonly slowStoreCallMs: number | false;
+  readonly slowRehydrationMs: number | false;
+}
+
+const DEFAULTS: ResolvedTelemetryConfig = { tracing: true, slowStoreCallMs: 1000, slowRehydrationMs: 1000 };
+
+let current: ResolvedTelemetryConfig = DEFAULTS;
+
+/**
+ * Changes the library-wide telemetry settings; fields left out keep their current value. Call with
+ * no argument to restore the defaults.
+ * @throws {ValidationError} a threshold that is not a non-negative number or `false`.
+ */
+export function configureTelemetry(config?: TelemetryConfig): void {
+  if (config === undefined) {
+    current = DEFAULTS;
+    return;
+  }
+  for (const key of ["slowStoreCallMs", "slowRehydrationMs"] as const) {
+    const value = config[key];
+    if (value === undefined || value === false) continue;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new ValidationError("Invalid telemetry options", [
+        { path: [key], message: `${key} must be a non-negative number of milliseconds or false` },
+      ]);
+    }
+  }
+  if (config.tracing !== undefined && typeof config.tracing !== "boolean") {
+    throw new ValidationError("Invalid telemetry options", [
+      { path: ["tracing"], message: "tracing must be a boolean" },
+    ]);
+  }
+  current = {
+    tracing: config.tracing ?? current.tracing,
+    slowStoreCallMs: config.slowStoreCallMs ?? current.slowStoreCallMs,
+    slowRehydrationMs: config.slowRehydrationMs ?? current.slowRehydrationMs,
+  };
+}
+
+export function telemetryConfig(): ResolvedTelemetryConfig {
+  return current;
+}

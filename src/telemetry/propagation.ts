@@ -1,0 +1,82 @@
+import {
+  type Context,
+  context,
+  createTraceState,
+  isSpanContextValid,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  TraceFlags,
+  trace,
+} from "@opentelemetry/api";
+import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
+
+const HEX = /^[0-9a-f]+$/;
+
+/** The W3C `traceparent` (version 00) of a span context. */
+export function formatTraceparent(spanContext: SpanContext): string {
+  const flags = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? "01" : "00";
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+}
+
+/**
+ * The span context a `traceparent` (and `tracestate`) names, or `undefined` when it is not a valid
+ * version-00 value: anything else in metadata is ignored, as W3C asks of receivers.
+ */
+export function parseTraceparent(traceparent: unknown, tracestate?: unknown): SpanContext | undefined {
+  if (typeof traceparent !== "string" || traceparent.length !== 55) return undefined;
+  const [version, traceId, spanId, flags] = traceparent.split("-");
+  if (version !== "00" || traceId === undefined || spanId === undefined || flags === undefined) return undefined;
+  if (traceId.length !== 32 || spanId.length !== 16 || flags.length !== 2) return undefined;
+  if (!HEX.test(traceId) || !HEX.test(spanId) || !HEX.test(flags)) return undefined;
+  const parsed: SpanContext = {
+    traceId,
+    spanId,
+    traceFlags: Number.parseInt(flags, 16) & TraceFlags.SAMPLED,
+    isRemote: true,
+  };
+  if (!isSpanContextValid(parsed)) return undefined;
+  return typeof tracestate === "string" && tracestate.length > 0 && tracestate.length <= 512
+    ? { ...parsed, traceState: createTraceState(tracestate) }
+    : parsed;
+}
+
+/** The trace context an event carries, as a context to start its consumer's span in. */
+export function contextFromMetadata(metadata: EventMetadata | undefined): Context | undefined {
+  const spanContext = parseTraceparent(metadata?.traceparent, metadata?.tracestate);
+  return spanContext === undefined ? undefined : trace.setSpanContext(ROOT_CONTEXT, spanContext);
+}
+
+/**
+ * Where a consumer's span for these events starts, and what it links to. One origin: the span is its
+ * child (the trace continues). Several origins (a batch from many requests): a new trace whose span
+ * links to each origin, as OpenTelemetry's messaging conventions ask, since a span has one parent.
+ * No origin: the active context.
+ */
+export function consumerParent(events: readonly EventEnvelope[]): { parent: Context; links?: Link[] } {
+  const origins = new Map<string, SpanContext>();
+  for (const event of events) {
+    const spanContext = parseTraceparent(event.metadata?.traceparent, event.metadata?.tracestate);
+    if (spanContext !== undefined) origins.set(`${spanContext.traceId}-${spanContext.spanId}`, spanContext);
+  }
+  if (origins.size === 0) return { parent: context.active() };
+  const list = [...origins.values()];
+  const only = list[0] as SpanContext;
+  if (list.length === 1) return { parent: trace.setSpanContext(context.active(), only) };
+  return { parent: ROOT_CONTEXT, links: list.map((spanContext) => ({ context: spanContext })) };
+}
+
+/** Writes the span's context into each event's metadata (objects the caller owns and may change). */
+export function stampTraceContext(span: Span, metadata: readonly EventMetadata[]): void {
+  const spanContext = span.spanContext();
+  if (!isSpanContextValid(spanContext)) return;
+  const traceparent = formatTraceparent(spanContext);
+  const tracestate = spanContext.traceState?.serialize();
+  for (const each of metadata) {
+    const target = each as Record<string, unknown>;
+    target.traceparent = traceparent;
+    if (tracestate !== undefined && tracestate !== "") target.tracestate = tracestate;
+    else delete target.tracestate;
+  }
+}
