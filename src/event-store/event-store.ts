@@ -204,6 +204,16 @@ export abstract class EventStore {
   }
 
   /**
+   * Calls `listener` after every commit through this instance (before publishing), until the
+   * returned function is called: how runners and subscriptions wake at once instead of waiting for
+   * their next poll. Appends made by other processes are not seen here.
+   */
+  watchAppends(listener: () => void): () => void {
+    this.#waiters.add(listener);
+    return () => this.#waiters.delete(listener);
+  }
+
+  /**
    * Stores the events if the stream is at the expected version and returns them with versions and
    * positions. Stores with idempotent appends return the stored events with `retried: true` when all
    * of the ids were committed to this stream before.

@@ -23,6 +23,11 @@ export {
   idempotencyStoreContract,
 } from "./idempotency-store-contract.js";
 export {
+  type ProjectionContractOptions,
+  type ProjectionFixture,
+  projectionContract,
+} from "./projection-contract.js";
+export {
   type RemoteBusContractOptions,
   type RemoteBusRoute,
   type RemoteBusRouteSettings,

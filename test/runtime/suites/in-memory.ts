@@ -6,6 +6,8 @@ import {
   InMemoryEventBus,
   InMemoryEventStore,
   InMemoryIdempotencyStore,
+  InMemoryProjectionLock,
+  InMemoryReadModelStore,
   InMemorySnapshotStore,
 } from "../../../src/index.js";
 import {
@@ -15,6 +17,7 @@ import {
   eventEvolutionContract,
   eventStoreContract,
   idempotencyStoreContract,
+  projectionContract,
   StoreView,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
@@ -65,6 +68,20 @@ export const inMemorySuites: SuiteModule = {
         suite: checkpointStoreContract({
           name: "InMemoryCheckpointStore contract",
           create: () => new InMemoryCheckpointStore(),
+        }),
+      }),
+    },
+    {
+      name: "in-memory projections",
+      contract: "projectionContract",
+      open: () => ({
+        suite: projectionContract({
+          name: "projection contract on in-memory stores",
+          create: () => ({
+            eventStore: new InMemoryEventStore(),
+            readModels: new InMemoryReadModelStore(),
+            lock: new InMemoryProjectionLock(),
+          }),
         }),
       }),
     },
