@@ -1,11 +1,15 @@
 import {
   ConcurrencyError,
   type EnvSource,
+  type EventEnvelope,
   type EventStoreOptions,
   type ExpectedVersion,
   type Issue,
   integerOptionIssues,
   type PendingEvent,
+  type Projection,
+  ProjectionRunner,
+  type ProjectionRunnerOptions,
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type Committed, isLostRace, type StoreContext } from "./append.js";
@@ -26,7 +30,8 @@ import {
 } from "./inline-projection.js";
 import { type MigrateOptions, type MigrateResult, migrate } from "./migrate.js";
 import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
-import { type AsyncProjection, ProjectionRunner, type ProjectionRunnerOptions } from "./projection-runner.js";
+import { PostgresProjectionLock } from "./projection-lock.js";
+import { PostgresReadModelStore } from "./read-model-store.js";
 import { statements } from "./statements.js";
 import { PostgresStoreBase } from "./store-base.js";
 import { PostgresTransaction } from "./transaction.js";
@@ -51,6 +56,13 @@ export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNa
   /** Read models updated in the append's own transaction. */
   readonly projections?: readonly InlineProjection[];
 }
+
+/** A runner's options on this store: the store, and by default the read models and lock, are given. */
+export type PostgresProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope, S = undefined> = Omit<
+  ProjectionRunnerOptions<E, S>,
+  "projection" | "eventStore" | "readModels" | "lock"
+> &
+  Partial<Pick<ProjectionRunnerOptions<E, S>, "readModels" | "lock">>;
 
 export type TransactionIsolation = "read committed" | "repeatable read" | "serializable";
 
@@ -162,11 +174,25 @@ export class PostgresEventStore extends PostgresStoreBase {
   }
 
   /**
-   * A runner for an asynchronous projection over this store's feed: `start()` it in a long-lived
-   * process, or call `catchUp()` on a schedule. See {@link ProjectionRunner}.
+   * A runner for a projection over this store's feed, with its documents, state and checkpoint in
+   * this database (a {@link PostgresReadModelStore}, one transaction per batch) and an advisory-lock
+   * lease (a {@link PostgresProjectionLock}), unless `readModels` or `lock` say otherwise: `start()`
+   * it in a long-lived process, or call `catchUp()` on a schedule. The client needs at least two
+   * connections (the lease keeps one).
    */
-  projectionRunner(projection: AsyncProjection, options?: ProjectionRunnerOptions): ProjectionRunner {
-    return new ProjectionRunner({ sql: this.#client("projectionRunner"), context: this.context }, projection, options);
+  projectionRunner<E extends EventEnvelope, S>(
+    projection: Projection<E, S>,
+    options: PostgresProjectionRunnerOptions<E, S> = {},
+  ): ProjectionRunner<E, S> {
+    const sql = this.#client("projectionRunner");
+    const names = { schema: this.context.names.schema, tablePrefix: this.context.names.tablePrefix };
+    return new ProjectionRunner<E, S>({
+      ...options,
+      projection,
+      eventStore: this,
+      readModels: options.readModels ?? new PostgresReadModelStore({ ...names, sql }),
+      lock: options.lock ?? new PostgresProjectionLock({ ...names, sql: sql as PostgresSql }),
+    });
   }
 
   /**

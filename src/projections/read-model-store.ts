@@ -84,23 +84,26 @@ export abstract class ReadModelStore implements ReadModelWriter {
   protected abstract runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T>;
 }
 
-/** Wraps a transaction so that its writes are checked like the store's own. */
+/**
+ * Wraps a transaction so that its writes are checked like the store's own. The wrapper inherits
+ * from the adapter's transaction, so what an adapter adds to it (PostgreSQL's `sql`) stays reachable.
+ */
 function validating(tx: ReadModelTransaction): ReadModelTransaction {
-  return {
-    checkpoints: tx.checkpoints,
+  const wrapper: ReadModelTransaction = Object.create(tx);
+  return Object.assign(wrapper, {
     get: async <T>(collection: string, id: string) => {
       assertKey(collection, id);
       return tx.get<T>(collection, id);
     },
-    put: async (collection, id, document) => {
+    put: async (collection: string, id: string, document: unknown) => {
       assertDocument(collection, id, document);
       return tx.put(collection, id, document);
     },
-    delete: async (collection, id) => {
+    delete: async (collection: string, id: string) => {
       assertKey(collection, id);
       return tx.delete(collection, id);
     },
-  };
+  });
 }
 
 function keyIssues(collection: unknown, id: unknown): Issue[] {
