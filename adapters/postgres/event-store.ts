@@ -23,10 +23,10 @@ import {
 import { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
 import { guard } from "./errors.js";
 import {
+  type AnyProjection,
   anyProjectionTakes,
   appendProjected,
   assertInlineProjections,
-  type InlineProjection,
 } from "./inline-projection.js";
 import { type MigrateOptions, type MigrateResult, migrate } from "./migrate.js";
 import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
@@ -53,8 +53,12 @@ export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNa
   readonly maxEventBytes?: number;
   /** Events fetched per query when reading. Defaults to 1,000. */
   readonly readPageSize?: number;
-  /** Read models updated in the append's own transaction. */
-  readonly projections?: readonly InlineProjection[];
+  /**
+   * Inline projections (`projection({ ... })`): updated in the append's own transaction, through the
+   * transaction's read models (`postgresSqlOf(readModels)` for tables of your own). A handler that
+   * throws rolls the append back with a `ProjectionFailedError`.
+   */
+  readonly projections?: readonly AnyProjection[];
 }
 
 /** A runner's options on this store: the store, and by default the read models and lock, are given. */
@@ -89,7 +93,7 @@ export class PostgresEventStore extends PostgresStoreBase {
    * transaction or a reserved connection (no \`begin\`): appends then take the in-transaction path.
    */
   readonly #autocommit: boolean;
-  readonly #projections: readonly InlineProjection[];
+  readonly #projections: readonly AnyProjection[];
 
   constructor(options: PostgresEventStoreOptions = {}) {
     const issues = optionIssues(options);
@@ -219,7 +223,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     expectedVersion: ExpectedVersion,
   ): Promise<Committed> {
     const types = events.map((e) => e.type);
-    if (!anyProjectionTakes(this.#projections, types)) {
+    if (!anyProjectionTakes(this.#projections, streamId, types)) {
       return appendEvents(this.sql, this.context, streamId, events, expectedVersion, this.#autocommit);
     }
     if (!this.#autocommit) {

@@ -28,7 +28,7 @@ export {
   type WithTransactionOptions,
 } from "./event-store.js";
 export { PostgresIdempotencyStore, type PostgresIdempotencyStoreOptions } from "./idempotency-store.js";
-export { type InlineProjection, inlineProjection, type ProjectionContext } from "./inline-projection.js";
+export type { AnyProjection } from "./inline-projection.js";
 export {
   type AppliedMigration,
   appliedMigrations,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type EventEnvelope, InMemoryEventBus, ulid } from "../../src/index.js";
+import { type EventEnvelope, InMemoryEventBus, projection, ulid } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { inlineProjection, PostgresEventStore, type PostgresSql } from "./index.js";
+import { PostgresEventStore, PostgresReadModelStore, type PostgresSql, postgresSqlOf } from "./index.js";
 
 let sql: PostgresSql;
 const schema = uniqueSchema("projections");
@@ -18,17 +18,28 @@ afterAll(async () => {
   await sql.end();
 });
 
-const cartTotals = inlineProjection({
+const cartTotals = projection<EventEnvelope<"ItemAdded", unknown>>({
   name: "cart-totals",
-  eventTypes: ["ItemAdded"],
-  handle: async (events, { sql: tx }) => {
-    for (const event of events) {
-      await tx.unsafe(
-        `INSERT INTO ${schema}.cart_totals (cart, items) VALUES ($1, 1)
-         ON CONFLICT (cart) DO UPDATE SET items = cart_totals.items + 1`,
-        [event.streamId],
-      );
-    }
+  types: ["ItemAdded"],
+  handle: async (event, { readModels }) => {
+    await postgresSqlOf(readModels).unsafe(
+      `INSERT INTO ${schema}.cart_totals (cart, items) VALUES ($1, 1)
+       ON CONFLICT (cart) DO UPDATE SET items = cart_totals.items + 1`,
+      [event.streamId],
+    );
+  },
+});
+
+/** The same count as a document and as state, through the read-model store's own table. */
+const cartDocuments = projection<EventEnvelope<"ItemAdded", unknown>, { items: number }>({
+  name: "cart-documents",
+  types: ["ItemAdded"],
+  categories: ["Doc"],
+  initialState: { items: 0 },
+  handle: async (event, { readModels, state }) => {
+    const doc = (await readModels.get<{ items: number }>("carts", event.streamId)) ?? { items: 0 };
+    await readModels.put("carts", event.streamId, { items: doc.items + 1 });
+    return { items: state.items + 1 };
   },
 });
 
@@ -51,17 +62,35 @@ describe("inline projections", () => {
     expect(await itemsOf(cart)).toBe(2);
   });
 
-  test("a projection that throws rolls the append back: neither events nor read model change", async () => {
-    const failing = inlineProjection({
+  test("documents and state are written in the append's transaction, for the streams the filters take", async () => {
+    const store = new PostgresEventStore({ sql, schema, projections: [cartDocuments] });
+    const models = new PostgresReadModelStore({ sql, schema });
+    const before = (await models.get<{ items: number }>("projection-state", "cart-documents"))?.items ?? 0;
+    const cart = `Doc-${ulid()}`;
+    await store.appendToStream(cart, [
+      { type: "ItemAdded", data: {} },
+      { type: "ItemAdded", data: {} },
+    ]);
+    await store.appendToStream(`Other-${ulid()}`, [{ type: "ItemAdded", data: {} }]);
+    expect(await models.get("carts", cart)).toEqual({ items: 2 });
+    expect(await models.get("projection-state", "cart-documents")).toEqual({ items: before + 2 });
+  });
+
+  test("a projection that throws rolls the append back with a ProjectionFailedError: neither events nor read model change", async () => {
+    const failing = projection({
       name: "failing",
-      handle: async (_events, { sql: tx }) => {
-        await tx.unsafe(`INSERT INTO ${schema}.cart_totals (cart, items) VALUES ('poisoned', 1)`);
+      handle: async (_event, { readModels }) => {
+        await postgresSqlOf(readModels).unsafe(
+          `INSERT INTO ${schema}.cart_totals (cart, items) VALUES ('poisoned', 1)`,
+        );
         throw new Error("projection broke");
       },
     });
     const store = new PostgresEventStore({ sql, schema, projections: [cartTotals, failing] });
     const cart = `Cart-${ulid()}`;
-    await expect(store.appendToStream(cart, [{ type: "ItemAdded", data: {} }])).rejects.toThrow("projection broke");
+    const failure = await store.appendToStream(cart, [{ type: "ItemAdded", data: {} }]).catch((error) => error);
+    expect(failure).toMatchObject({ code: "PROJECTION_FAILED", projection: "failing", eventType: "ItemAdded" });
+    expect(String(failure.cause)).toContain("projection broke");
     expect(await store.getStreamVersion(cart)).toBe(0);
     expect(await itemsOf(cart)).toBeUndefined();
     expect(await itemsOf("poisoned")).toBeUndefined();
@@ -76,12 +105,7 @@ describe("inline projections", () => {
   });
 
   test("bad projection definitions are refused when the store is made", () => {
-    for (const projections of [
-      [{ name: "", handle: () => undefined }],
-      [{ name: "x" }],
-      "nope",
-      [{ name: "x", handle: () => undefined, eventTypes: [1] }],
-    ]) {
+    for (const projections of [[{ name: "x", handle: () => undefined }], [{ name: "x" }], "nope", [null]]) {
       expect(() => new PostgresEventStore({ sql, schema, projections: projections as never })).toThrow(
         "Invalid PostgreSQL event store options",
       );
@@ -223,9 +247,9 @@ describe("withTransaction", () => {
   });
 
   test("an inline projection failing inside a transaction takes its append back, even if the caller carries on", async () => {
-    const picky = inlineProjection({
+    const picky = projection<EventEnvelope<"Rejected", unknown>>({
       name: "picky",
-      eventTypes: ["Rejected"],
+      types: ["Rejected"],
       handle: () => {
         throw new Error("not this one");
       },
@@ -235,7 +259,9 @@ describe("withTransaction", () => {
     const dropped = `Dropped-${ulid()}`;
     await store.withTransaction(async (tx) => {
       await tx.appendToStream(kept, [{ type: "Accepted", data: {} }]);
-      await expect(tx.appendToStream(dropped, [{ type: "Rejected", data: {} }])).rejects.toThrow("not this one");
+      await expect(tx.appendToStream(dropped, [{ type: "Rejected", data: {} }])).rejects.toMatchObject({
+        code: "PROJECTION_FAILED",
+      });
       await tx.appendToStream(kept, [{ type: "AcceptedAgain", data: {} }]);
     });
     expect(await store.getStreamVersion(kept)).toBe(2);

@@ -125,6 +125,18 @@ export function postgresSqlOf(readModels: ReadModelWriter): PostgresTransactionS
   return readModels.sql;
 }
 
+const statementsOf = new WeakMap<TableNames, DocumentStatements>();
+
+/** @internal A read-model transaction on `sql` (an append's transaction: inline projections). */
+export function readModelTransactionOn(sql: PostgresTransactionSql, names: TableNames): PostgresReadModelTransaction {
+  let statements = statementsOf.get(names);
+  if (statements === undefined) {
+    statements = documentStatements(names);
+    statementsOf.set(names, statements);
+  }
+  return new PostgresReadModelTransaction(sql, { schema: names.schema, tablePrefix: names.tablePrefix }, statements);
+}
+
 interface DocumentStatements {
   readonly read: string;
   readonly write: string;
