@@ -57,6 +57,7 @@ export abstract class EventStore {
   readonly #bus: EventPublisher | undefined;
   readonly #onPublishError: PublishErrorHook;
   readonly #waiters = new Set<() => void>();
+  readonly #commitSteps = new Set<(events: readonly EventEnvelope[]) => Promise<void>>();
   /** The nesting limit of event data and metadata, as configured: adapters that check data themselves use it. */
   protected readonly maxJsonDepth: number;
   /** The configured event registry: stores that make other stores (transactions) pass it on. */
@@ -118,6 +119,10 @@ export abstract class EventStore {
   protected async afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
     if (events.length === 0) return undefined;
     for (const wake of this.#waiters) wake();
+    for (const step of this.#commitSteps) {
+      // A step reports its own failures (a projection runner to its onFailure); the append stands.
+      await step(events).catch((error: unknown) => callHook("commit step", reportStepFailure, error));
+    }
     if (this.#bus === undefined) return undefined;
     try {
       // Subscribers see what readers see: an event appended at an older schema version is upcast.
@@ -214,6 +219,17 @@ export abstract class EventStore {
   }
 
   /**
+   * Runs `step` in the after-commit step of every append through this instance, before publishing,
+   * and makes the append wait for it, until the returned function is called: how inline projection
+   * runners update their read model before `appendToStream` returns. The events are committed
+   * whatever the step does.
+   */
+  afterEachCommit(step: (events: readonly EventEnvelope[]) => Promise<void>): () => void {
+    this.#commitSteps.add(step);
+    return () => this.#commitSteps.delete(step);
+  }
+
+  /**
    * Stores the events if the stream is at the expected version and returns them with versions and
    * positions. Stores with idempotent appends return the stored events with `retried: true` when all
    * of the ids were committed to this stream before.
@@ -229,6 +245,10 @@ export abstract class EventStore {
   ): AsyncGenerator<EventEnvelope, void, undefined>;
   protected abstract readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined>;
   protected abstract streamVersion(streamId: string): Promise<number>;
+}
+
+function reportStepFailure(error: unknown): void {
+  console.error("[eventflows] an after-commit step failed; the events are stored", error);
 }
 
 export function assertExpectedVersion(value: unknown): asserts value is ExpectedVersion {

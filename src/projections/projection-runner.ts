@@ -44,6 +44,13 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
   readonly onError?: (error: unknown) => void;
   /** Called after each committed batch. */
   readonly onBatch?: (batch: BatchResult) => void;
+  /**
+   * Inline: while this runner is started and active, every append through `eventStore` (this
+   * instance) waits in its after-commit step until the projection has taken it in, so the read model
+   * is current when `appendToStream` returns. The events are committed first either way: a handler
+   * failure stops the runner (`onFailure`), it does not fail the append. Defaults to false.
+   */
+  readonly inline?: boolean;
 }
 
 export interface BatchResult {
@@ -90,6 +97,12 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   #loop: Promise<void> | undefined;
   #stopped = true;
   #wake: (() => void) | undefined;
+  /** Batches run one at a time: the background loop and the inline step share this chain. */
+  #serial: Promise<unknown> = Promise.resolve();
+  /** Settles once the started loop has first tried for the lease: the inline step waits for it. */
+  #firstTry: Promise<void> = Promise.resolve();
+  #triedFirst: () => void = () => undefined;
+  readonly #inline: boolean;
 
   constructor(options: ProjectionRunnerOptions<E, S>) {
     const issues = optionIssues(options as Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown });
@@ -113,6 +126,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     this.#onError =
       options.onError ?? ((error) => console.error(`[eventflows] projection "${name}" failed; retrying`, error));
     this.#onBatch = options.onBatch;
+    this.#inline = options.inline === true;
   }
 
   /** Whether this runner holds the lease (is the active one). */
@@ -140,8 +154,15 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     if (this.#loop !== undefined) throw new ValidationError("This projection runner is already running");
     this.#stopped = false;
     this.#failure = undefined;
+    this.#firstTry = new Promise((resolve) => {
+      this.#triedFirst = resolve;
+    });
     const unwatch = this.#store.watchAppends(() => this.#wake?.());
-    this.#loop = this.#run().finally(unwatch);
+    const unstep = this.#inline ? this.#store.afterEachCommit(() => this.#inlineStep()) : () => undefined;
+    this.#loop = this.#run().finally(() => {
+      unwatch();
+      unstep();
+    });
   }
 
   /** Stops after the batch in hand commits (or rolls back), releases the lease, resolves when done. */
@@ -219,12 +240,16 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     try {
       while (!this.#stopped) {
         try {
-          this.#active = await this.#lock.acquire(name, this.#owner, leaseMs);
+          try {
+            this.#active = await this.#lock.acquire(name, this.#owner, leaseMs);
+          } finally {
+            this.#triedFirst();
+          }
           if (!this.#active) {
             await this.#pause(standbyPollMs);
             continue;
           }
-          const batch = await this.#batch();
+          const batch = await this.#serialBatch();
           if (batch.read < batchSize) await this.#pause(pollIntervalMs);
         } catch (error) {
           if (isProjectionFailedError(error)) {
@@ -236,6 +261,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
         }
       }
     } finally {
+      this.#triedFirst();
       this.#stopped = true;
       this.#active = false;
       await this.#lock.release(name, this.#owner).catch((error: unknown) => callHook("onError", this.#onError, error));
@@ -243,8 +269,32 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     }
   }
 
+  /** The inline step: catch up now, as the active runner; a standby leaves it to the active one. */
+  async #inlineStep(): Promise<void> {
+    await this.#firstTry;
+    if (this.#stopped || !this.#active) return;
+    try {
+      let batch = await this.#serialBatch();
+      while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch();
+    } catch (error) {
+      if (isProjectionFailedError(error)) {
+        this.#fail(error);
+        this.#stopped = true;
+        this.#wake?.();
+      } else callHook("onError", this.#onError, error);
+    }
+  }
+
+  #serialBatch(): Promise<BatchResult> {
+    const next = this.#serial.then(() => this.#batch());
+    this.#serial = next.catch(() => undefined);
+    return next;
+  }
+
   /** One batch in one read-model transaction: read after the checkpoint, handle, move the checkpoint. */
   async #batch(): Promise<BatchResult> {
+    // Once failed, no batch runs until the runner is started again.
+    if (this.#failure !== undefined) throw this.#failure;
     const projection = this.projection;
     const from = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
     const events: EventEnvelope[] = [];
@@ -289,6 +339,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   }
 
   #fail(error: ProjectionFailedError): void {
+    // The loop and the inline step may both meet the failure: report it once.
+    if (this.#failure !== undefined) return;
     this.#failure = error;
     this.#notify();
     callHook("onFailure", this.#onFailure, error);

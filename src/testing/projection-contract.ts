@@ -296,6 +296,47 @@ export function projectionContract(options: ProjectionContractOptions): Contract
     assertEqual(await stateOf(fixture, defined), { count: 3, sum: 6 }, "resumed at the failed event, skipped none");
   });
 
+  add(
+    "inline: the read model is current when appendToStream returns; a handler failure stops the runner, not the append",
+    async (fixture) => {
+      const cat = category();
+      const defined = totals(cat);
+      const running = runner(fixture, defined, { inline: true, pollIntervalMs: 60_000 });
+      running.start();
+      try {
+        await append(fixture.eventStore, `${cat}-a`, [1, 2]);
+        assertEqual(await stateOf(fixture, defined), { count: 2, sum: 3 }, "state right after the append");
+        await append(fixture.eventStore, `${cat}-b`, [3]);
+        assertEqual(await fixture.readModels.get(cat, `${cat}-b`), { count: 1, sum: 3 }, "document right after");
+      } finally {
+        await running.stop();
+      }
+      const failures: ProjectionFailedError[] = [];
+      const failing = projection<Counted>({
+        name: `inline-failing-${ulid()}`,
+        categories: [cat],
+        types: ["Counted"],
+        handle: (event) => {
+          if (event.data.n === 5) throw new Error("boom");
+        },
+      });
+      const failingRunner = runner(fixture, failing, {
+        inline: true,
+        pollIntervalMs: 60_000,
+        onFailure: (error) => failures.push(error),
+      });
+      failingRunner.start();
+      try {
+        const appended = await fixture.eventStore.appendToStream(`${cat}-c`, [{ type: "Counted", data: { n: 5 } }]);
+        assertEqual(appended.nextExpectedVersion, 1, "the append stands");
+        assertEqual(failures.length, 1, "onFailure was told before the append returned");
+        assert(!failingRunner.running, "the runner stopped");
+      } finally {
+        await failingRunner.stop();
+      }
+    },
+  );
+
   add("a stream's events reach the handler in version order, the feed in position order", async (fixture) => {
     const cat = category();
     for (let round = 0; round < 4; round++) {
