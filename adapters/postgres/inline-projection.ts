@@ -76,5 +76,6 @@ export async function appendProjected(
     }
     if (projection.stateful) await readModels.put(PROJECTION_STATE_COLLECTION, projection.name, state);
   }
+  await readModels.flush();
   return appended;
 }

@@ -69,8 +69,13 @@ export class PostgresReadModelStore extends ReadModelStore {
   protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
     type Scope = (run: (tx: PostgresTransactionSql) => Promise<T>) => Promise<T>;
     const sql = this.#sql as { begin?: Scope; savepoint?: Scope };
-    const run = (tx: PostgresTransactionSql) =>
-      work(new PostgresReadModelTransaction(tx, this.#names, this.#statements));
+    const run = async (tx: PostgresTransactionSql) => {
+      const models = new PostgresReadModelTransaction(tx, this.#names, this.#statements);
+      const result = await work(models);
+      // Documents are written behind (see PostgresReadModelTransaction): before the commit.
+      await models.flush();
+      return result;
+    };
     // A client begins a transaction; a transaction (the store was made on one) nests a savepoint.
     const scope = typeof sql.begin === "function" ? sql.begin : sql.savepoint;
     if (typeof scope !== "function") {
@@ -83,12 +88,18 @@ export class PostgresReadModelStore extends ReadModelStore {
   }
 }
 
-/** A read-model transaction on PostgreSQL: documents and checkpoints in one database transaction. */
+/**
+ * A read-model transaction on PostgreSQL: documents and checkpoints in one database transaction.
+ * Documents are written behind: the transaction keeps what it read and wrote, so a document read
+ * twice is fetched once, and writes every changed document in one upsert (and one delete) when it
+ * commits, instead of a round trip per `put`. Checkpoints are written at once.
+ */
 export class PostgresReadModelTransaction implements ReadModelTransaction {
   readonly checkpoints: CheckpointStore;
   /** The database transaction: read-model statements of the application's own run here. */
   readonly sql: PostgresTransactionSql;
   readonly #statements: DocumentStatements;
+  readonly #documents = new Map<string, CachedDocument>();
 
   /** @internal Made by `PostgresReadModelStore.transaction`. */
   constructor(sql: PostgresTransactionSql, names: PostgresNameOptions, statements: DocumentStatements) {
@@ -97,17 +108,62 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
     this.checkpoints = new PostgresCheckpointStore({ ...names, sql });
   }
 
-  get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
-    return readDocument(this.sql, this.#statements, collection, id) as Promise<T | undefined>;
+  async get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
+    const key = JSON.stringify([collection, id]);
+    let cached = this.#documents.get(key);
+    if (cached === undefined) {
+      const document = await readDocument(this.sql, this.#statements, collection, id);
+      cached = { collection, id, document, dirty: false };
+      this.#documents.set(key, cached);
+    }
+    return (cached.document === undefined ? undefined : structuredClone(cached.document)) as T | undefined;
   }
 
-  put(collection: string, id: string, document: unknown): Promise<void> {
-    return writeDocument(this.sql, this.#statements, collection, id, document);
+  async put(collection: string, id: string, document: unknown): Promise<void> {
+    assertStorable(collection, id);
+    assertStorableDocument(JSON.stringify(document));
+    this.#documents.set(JSON.stringify([collection, id]), {
+      collection,
+      id,
+      document: structuredClone(document),
+      dirty: true,
+    });
   }
 
-  delete(collection: string, id: string): Promise<void> {
-    return deleteDocument(this.sql, this.#statements, collection, id);
+  async delete(collection: string, id: string): Promise<void> {
+    assertStorable(collection, id);
+    this.#documents.set(JSON.stringify([collection, id]), { collection, id, document: undefined, dirty: true });
   }
+
+  /** @internal Writes the changed documents: called before the transaction commits. */
+  async flush(): Promise<void> {
+    const puts: { c: string; i: string; d: unknown }[] = [];
+    const deletes: { c: string; i: string }[] = [];
+    for (const cached of this.#documents.values()) {
+      if (!cached.dirty) continue;
+      if (cached.document === undefined) deletes.push({ c: cached.collection, i: cached.id });
+      else puts.push({ c: cached.collection, i: cached.id, d: cached.document });
+      cached.dirty = false;
+    }
+    if (deletes.length > 0) {
+      await guard("deleteReadModels", () =>
+        this.sql.unsafe(this.#statements.removeMany, [JSON.stringify(deletes)], { prepare: true }),
+      );
+    }
+    if (puts.length > 0) {
+      await guard("putReadModels", () =>
+        this.sql.unsafe(this.#statements.writeMany, [JSON.stringify(puts)], { prepare: true }),
+      );
+    }
+  }
+}
+
+interface CachedDocument {
+  readonly collection: string;
+  readonly id: string;
+  /** undefined: there is none (never was, or deleted here). */
+  readonly document: unknown;
+  dirty: boolean;
 }
 
 /**
@@ -142,6 +198,10 @@ interface DocumentStatements {
   readonly write: string;
   readonly remove: string;
   readonly list: string;
+  /** Upserts the documents of $1, a JSON array of `{ c, i, d }` (collection, id, document). */
+  readonly writeMany: string;
+  /** Deletes the documents of $1, a JSON array of `{ c, i }`. */
+  readonly removeMany: string;
 }
 
 function documentStatements(names: TableNames): DocumentStatements {
@@ -152,6 +212,11 @@ function documentStatements(names: TableNames): DocumentStatements {
   ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = now()`,
     remove: `DELETE FROM ${table} WHERE collection = $1 AND id = $2`,
     list: `SELECT id, document FROM ${table} WHERE collection = $1 ORDER BY id`,
+    writeMany: `INSERT INTO ${table} (collection, id, document)
+  SELECT r.c, r.i, r.d FROM jsonb_to_recordset($1::text::jsonb) AS r(c text, i text, d jsonb)
+  ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = now()`,
+    removeMany: `DELETE FROM ${table} AS t USING jsonb_to_recordset($1::text::jsonb) AS r(c text, i text)
+  WHERE t.collection = r.c AND t.id = r.i`,
   };
 }
 
@@ -172,16 +237,7 @@ async function writeDocument(
 ) {
   assertStorable(collection, id);
   const text = JSON.stringify(document);
-  // jsonb stores no NUL character and no unpaired surrogate, even escaped.
-  const issues = UNSTORABLE_ESCAPE.test(text)
-    ? [
-        {
-          path: ["document"],
-          message: "contains \\u0000 or an unpaired surrogate, which PostgreSQL jsonb cannot store",
-        },
-      ]
-    : [];
-  if (issues.length > 0) throw new ValidationError("Invalid read-model document", issues);
+  assertStorableDocument(text);
   await guard("putReadModel", () => sql.unsafe(s.write, [collection, id, text], { prepare: true }));
 }
 
@@ -192,7 +248,15 @@ async function deleteDocument(sql: PostgresQueryable, s: DocumentStatements, col
 
 const UNSTORABLE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
-/** PostgreSQL text holds no NUL character: refused here, before the server would. */
+/** jsonb stores no NUL character and no unpaired surrogate, even escaped. */
+function assertStorableDocument(text: string): void {
+  if (!UNSTORABLE_ESCAPE.test(text)) return;
+  throw new ValidationError("Invalid read-model document", [
+    { path: ["document"], message: "contains \\u0000 or an unpaired surrogate, which PostgreSQL jsonb cannot store" },
+  ]);
+}
+
+/** Collection and id as PostgreSQL text: no unpaired surrogate (refused here, before the server would). */
 function assertStorable(collection: string, id: string): void {
   const issues = [...textIssues(collection, ["collection"]), ...textIssues(id, ["id"])];
   if (issues.length > 0) throw new ValidationError("Invalid read-model key", issues);
