@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { ProjectionRunner, ulid } from "../../src/index.js";
-import { checkpointStoreContract, projectionContract, registerContract } from "../../src/testing/index.js";
+import { checkpointStoreContract, eventually, projectionContract, registerContract } from "../../src/testing/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
@@ -111,6 +113,92 @@ describe("ProjectionRunner on DynamoDB", () => {
     // The projection counts every Counted event of the table (other tests' too): this test's streams are there, whole.
     for (const stream of streams)
       expect(resumed.find((d) => d.id === stream)?.document).toEqual({ count: 10, sum: 45 });
+    expect(resumed).toEqual(await readModels.list(scratch));
+    expect(await readModels.get("projection-state", name)).toEqual(
+      await readModels.get("projection-state", scratchName),
+    );
+  }, 60_000);
+});
+
+describe("ProjectionRunner on DynamoDB, killed", () => {
+  test("a runner process killed with SIGKILL mid-run: once its lease lapses a new runner resumes, and the read model equals a run from scratch", async () => {
+    const eventStore = new DynamoDbEventStore({ ...local, tableName });
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const lock = new DynamoDbProjectionLock({ ...local, tableName });
+    for (let i = 0; i < 8; i++) {
+      await eventStore.appendToStream(
+        `Killed${i % 3}-${ulid()}`,
+        Array.from({ length: 10 }, (_, n) => ({ type: "Counted", data: { i, n } })),
+      );
+    }
+    const name = `killed-${ulid()}`;
+    const collection = `killed-${ulid()}`;
+    const worker = spawn(
+      process.execPath,
+      [
+        join(import.meta.dirname, "..", "..", "test", "dynamodb", "projection-worker.ts"),
+        local.endpoint,
+        tableName,
+        name,
+        collection,
+        "1000",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    worker.stderr.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
+    const exited = new Promise((resolve) => worker.once("exit", resolve));
+    let batches = 0;
+    await new Promise<void>((resolve, reject) => {
+      const early = (code: number | null) => reject(new Error(`worker exited early (${code}): ${stderr}`));
+      worker.once("exit", early);
+      worker.stdout.on("data", (chunk) => {
+        batches += String(chunk)
+          .split("\n")
+          .filter((line) => line.startsWith("batch ")).length;
+        if (batches >= 3) {
+          worker.off("exit", early);
+          resolve();
+        }
+      });
+    });
+    worker.kill("SIGKILL");
+    await exited;
+    const atKill = (await readModels.checkpoints.load(`projection:${name}`)) ?? 0;
+    expect(atKill).toBeGreaterThan(0);
+    expect(atKill).toBeLessThan(await eventStore.getLastGlobalPosition());
+
+    const resume = () =>
+      new ProjectionRunner({
+        projection: countingProjection(name, collection),
+        eventStore,
+        readModels,
+        lock,
+        leaseMs: 1000,
+      });
+    // The dead worker's lease holds until it lapses (1 s), then a new runner takes over.
+    await eventually(
+      async () => {
+        expect(await resume().catchUp()).toBeDefined();
+      },
+      10_000,
+      100,
+    );
+    const scratchName = `scratch-${ulid()}`;
+    const scratch = `scratch-${ulid()}`;
+    await new ProjectionRunner({
+      projection: countingProjection(scratchName, scratch),
+      eventStore,
+      readModels,
+      lock,
+      batchSize: 7,
+    }).catchUp();
+    // Both stop at the head they found; the resumed one ran first, so bring it to the same head.
+    await resume().catchUp();
+    const resumed = await readModels.list(collection);
+    expect(resumed.length).toBeGreaterThan(0);
     expect(resumed).toEqual(await readModels.list(scratch));
     expect(await readModels.get("projection-state", name)).toEqual(
       await readModels.get("projection-state", scratchName),
