@@ -159,10 +159,13 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     });
     const unwatch = this.#store.watchAppends(() => this.#wake?.());
     const unstep = this.#inline ? this.#store.afterEachCommit(() => this.#inlineStep()) : () => undefined;
-    this.#loop = this.#run().finally(() => {
+    const loop = this.#run().finally(() => {
       unwatch();
       unstep();
+      // A loop that ended by itself (a handler failure) lets the runner be started again.
+      if (this.#loop === loop) this.#loop = undefined;
     });
+    this.#loop = loop;
   }
 
   /** Stops after the batch in hand commits (or rolls back), releases the lease, resolves when done. */

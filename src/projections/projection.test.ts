@@ -73,3 +73,42 @@ describe("ProjectionRunner options", () => {
     }
   });
 });
+
+describe("ProjectionRunner after a failure", () => {
+  test("once the fault is fixed, start() again resumes at the failed event and skips none", async () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    await eventStore.appendToStream("A-1", [
+      { type: "T", data: 1 },
+      { type: "T", data: 2 },
+      { type: "T", data: 3 },
+    ]);
+    let broken = true;
+    const seen: unknown[] = [];
+    const failures: unknown[] = [];
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name: "restartable",
+        handle: (event) => {
+          if (broken && event.data === 2) throw new Error("fault");
+          seen.push(event.data);
+        },
+      }),
+      eventStore,
+      readModels,
+      pollIntervalMs: 10,
+      onFailure: (error) => failures.push(error),
+    });
+    runner.start();
+    await expect(runner.whenCaughtUp()).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2 });
+    await Bun.sleep(10);
+    expect(runner.running).toBe(false);
+    broken = false;
+    runner.start();
+    await runner.whenCaughtUp();
+    await runner.stop();
+    // The failed batch (1, 2, 3) rolled back, so 1 is seen again with the rest: nothing is skipped.
+    expect(seen).toEqual([1, 1, 2, 3]);
+    expect(failures).toHaveLength(1);
+  });
+});
