@@ -35,6 +35,7 @@ export const ErrorCode = {
   Service: "SERVICE_ERROR",
   SnapshotCorrupt: "SNAPSHOT_CORRUPT",
   UpcastFailed: "UPCAST_FAILED",
+  ProjectionFailed: "PROJECTION_FAILED",
 } as const;
 
 /**
@@ -271,6 +272,29 @@ export class UpcastError extends EventFlowsError {
   }
 }
 
+/**
+ * A projection's handler threw on an event: the runner rolled the batch back and stopped, so the
+ * event is never skipped. Fix the handler (or the data) and start the runner again; it resumes at
+ * the failed event. `cause` is what the handler threw.
+ */
+export class ProjectionFailedError extends EventFlowsError {
+  override readonly name = "ProjectionFailedError";
+  constructor(
+    readonly projection: string,
+    /** The global position of the event that failed. */
+    readonly position: number,
+    readonly eventId: string,
+    readonly eventType: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.ProjectionFailed,
+      `Projection "${projection}" failed on event ${eventId} (${eventType}) at position ${position} and stopped`,
+      options,
+    );
+  }
+}
+
 function formatIssue(issue: Issue): string {
   return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
 }
@@ -295,6 +319,7 @@ export const isPayloadTooLargeError = (error: unknown): error is PayloadTooLarge
   hasCode(error, ErrorCode.PayloadTooLarge);
 export const isServiceError = (error: unknown): error is ServiceError => hasCode(error, ErrorCode.Service);
 export const isUpcastError = (error: unknown): error is UpcastError => hasCode(error, ErrorCode.UpcastFailed);
-
+export const isProjectionFailedError = (error: unknown): error is ProjectionFailedError =>
+  hasCode(error, ErrorCode.ProjectionFailed);
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>
   hasCode(error, ErrorCode.SnapshotCorrupt);

@@ -50,12 +50,14 @@ export {
   isEventFlowsError,
   isHandlerNotFoundError,
   isPayloadTooLargeError,
+  isProjectionFailedError,
   isServiceError,
   isSnapshotCorruptError,
   isStreamNotFoundError,
   isUpcastError,
   isValidationError,
   PayloadTooLargeError,
+  ProjectionFailedError,
   ServiceError,
   SnapshotCorruptError,
   StreamNotFoundError,
@@ -219,6 +221,33 @@ export {
   validation,
 } from "./messaging/middleware.js";
 export { QueryBus } from "./messaging/query-bus.js";
+export { InMemoryReadModelStore } from "./projections/in-memory-read-model-store.js";
+export {
+  MAX_PROJECTION_NAME_LENGTH,
+  type Projection,
+  type ProjectionContext,
+  type ProjectionDefinition,
+  type ProjectionFilters,
+  type ProjectionResult,
+  projection,
+} from "./projections/projection.js";
+export { InMemoryProjectionLock, ProjectionLock } from "./projections/projection-lock.js";
+export {
+  type BatchResult,
+  PROJECTION_STATE_COLLECTION,
+  type ProjectionLag,
+  ProjectionRunner,
+  type ProjectionRunnerOptions,
+  projectionCheckpointId,
+} from "./projections/projection-runner.js";
+export {
+  MAX_READ_MODEL_KEY_LENGTH,
+  type ReadModelDocument,
+  ReadModelStore,
+  type ReadModelStoreCapabilities,
+  type ReadModelTransaction,
+  type ReadModelWriter,
+} from "./projections/read-model-store.js";
 export { COMPRESSION_FORMATS, type CompressionFormat, compress, decompress } from "./snapshot/compression.js";
 export { InMemorySnapshotStore, type InMemorySnapshotStoreOptions } from "./snapshot/in-memory-snapshot-store.js";
 export { jsonSerializer } from "./snapshot/json-serializer.js";

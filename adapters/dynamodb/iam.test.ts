@@ -62,6 +62,8 @@ const STORE_OF_FILE: Readonly<Record<string, readonly Set<string>[]>> = {
   "dedup-store.ts": [listed("dedupStore")],
   "idempotency-store.ts": [listed("idempotencyStore")],
   "keyed-store.ts": [listed("dedupStore"), listed("idempotencyStore")],
+  "read-model-store.ts": [listed("readModelStore")],
+  "projection-lock.ts": [listed("projectionLock")],
   "table.ts": (Object.keys(dynamoDbIamActions) as DynamoDbStoreName[]).map((store) =>
     listed(store, (op) => op === "ensureTable"),
   ),

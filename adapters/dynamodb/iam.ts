@@ -86,6 +86,28 @@ export const dynamoDbIamActions = {
     ping: ["dynamodb:GetItem"],
     ensureTable: CREATE_TABLE_WITH_TTL,
   },
+  readModelStore: {
+    /** `get` (and a transaction's reads), `checkpoints.load`: one consistent `GetItem`. */
+    get: ["dynamodb:GetItem"],
+    /** `put`, `checkpoints.store` (conditional with `expected`): one `PutItem`. */
+    put: ["dynamodb:PutItem"],
+    /** `delete`, `checkpoints.delete`: one `DeleteItem`. */
+    delete: ["dynamodb:DeleteItem"],
+    /** `list`: a `Scan` of the table (tests and tools). */
+    list: ["dynamodb:Scan"],
+    /** `transaction`: one `TransactWriteItems` of the staged puts and deletes and the checkpoint's conditional put. */
+    transaction: ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+    /** The table is the event store's (`DynamoDbEventStore.ensureTable`). */
+    ensureTable: CREATE_TABLE,
+  },
+  projectionLock: {
+    /** `acquire` (take or renew): a conditional `PutItem`. */
+    acquire: ["dynamodb:PutItem"],
+    /** `release`: a conditional `DeleteItem`. */
+    release: ["dynamodb:DeleteItem"],
+    /** The table is the event store's (`DynamoDbEventStore.ensureTable`). */
+    ensureTable: CREATE_TABLE,
+  },
 } as const satisfies Record<string, Record<string, readonly DynamoDbIamAction[]>>;
 
 export type DynamoDbStoreName = keyof typeof dynamoDbIamActions;

@@ -2,7 +2,8 @@
  * @module @eventflows/core/dynamodb: an event store in one DynamoDB table over the JSON protocol
  * (SigV4 over fetch, no AWS SDK), with optimistic concurrency, atomic multi-event appends, consistent reads
  * and a global feed whose ordering and completeness are documented in docs/adapters/dynamodb.md;
- * and a snapshot store, in the same table or one of its own.
+ * a snapshot store, in the same table or one of its own; and a read-model store, checkpoint store and
+ * projection lock for the core's ProjectionRunner.
  */
 export type { AttributeValue, Item } from "./attribute-value.js";
 export { createDynamoDbClient, isServiceErrorCode } from "./client.js";
@@ -27,6 +28,18 @@ export {
   type TableLayoutOptions,
   tableLayout,
 } from "./layout.js";
+export {
+  DynamoDbProjectionLock,
+  type DynamoDbProjectionLockOptions,
+  LEASE_PARTITION_PREFIX,
+} from "./projection-lock.js";
+export {
+  CHECKPOINT_PARTITION_PREFIX,
+  DynamoDbCheckpointStore,
+  DynamoDbReadModelStore,
+  type DynamoDbReadModelStoreOptions,
+  READ_MODEL_PARTITION_PREFIX,
+} from "./read-model-store.js";
 export {
   DynamoDbSnapshotStore,
   type DynamoDbSnapshotStoreOptions,

@@ -4,7 +4,7 @@
  * and nothing may outlive the request unless handed to `waitUntil`. `flushMetrics` does that: the
  * response goes out first, the export finishes in the background of the same invocation.
  */
-import { ServiceError, ValidationError } from "../../src/index.js";
+import { getLogger, ServiceError, ValidationError } from "../../src/index.js";
 import type { MetricsCollector } from "../http/index.js";
 import { otlpMetricsJson } from "./otlp-json.js";
 
@@ -71,13 +71,13 @@ export async function exportMetrics(collector: MetricsCollector, options: OtlpHt
 
 /**
  * Exports at the end of a request without delaying its response: `ctx.waitUntil(exportMetrics(…))`.
- * A failed export goes to `onError` (default `console.error`), never to the request.
+ * A failed export goes to `onError` (default: an error line on the library's logger), never to the request.
  */
 export function flushMetrics(
   ctx: WaitUntilContext,
   collector: MetricsCollector,
   options: OtlpHttpOptions & { readonly onError?: (error: unknown) => void },
 ): void {
-  const onError = options.onError ?? ((error: unknown) => console.error("[eventflows] metrics export failed", error));
+  const onError = options.onError ?? ((error: unknown) => getLogger().error("metrics export failed", { error }));
   ctx.waitUntil(exportMetrics(collector, options).catch(onError));
 }

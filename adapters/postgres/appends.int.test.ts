@@ -5,11 +5,12 @@ import {
   type EventEnvelope,
   InMemoryEventBus,
   isConcurrencyError,
+  projection,
   ulid,
 } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { type InlineProjection, inlineProjection, PostgresEventStore, type PostgresSql } from "./index.js";
+import { type AnyProjection, PostgresEventStore, type PostgresSql } from "./index.js";
 
 let sql: PostgresSql;
 let url: string;
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 /** A store on a client of its own, its connections named so that pg_stat_activity finds them. */
-function storeNamed(applicationName: string, max = 4, projections: InlineProjection[] = []) {
+function storeNamed(applicationName: string, max = 4, projections: AnyProjection[] = []) {
   return new PostgresEventStore({
     url,
     schema,
@@ -72,7 +73,7 @@ describe("appends with no expectation under contention", () => {
     const perWriter = 25;
     const counted: string[] = [];
     const projected = storeNamed("eventflows-any-projected", writers, [
-      inlineProjection({ name: "count", handle: (events) => void counted.push(...events.map((e) => e.id)) }),
+      projection({ name: "count", handle: (event) => void counted.push(event.id) }),
     ]);
     const stream = `HotProjected-${ulid()}`;
     await store.appendToStream(stream, [{ type: "Opened", data: {} }]);

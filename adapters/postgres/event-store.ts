@@ -1,11 +1,15 @@
 import {
   ConcurrencyError,
   type EnvSource,
+  type EventEnvelope,
   type EventStoreOptions,
   type ExpectedVersion,
   type Issue,
   integerOptionIssues,
   type PendingEvent,
+  type Projection,
+  ProjectionRunner,
+  type ProjectionRunnerOptions,
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type Committed, isLostRace, type StoreContext } from "./append.js";
@@ -19,14 +23,15 @@ import {
 import { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
 import { guard } from "./errors.js";
 import {
+  type AnyProjection,
   anyProjectionTakes,
   appendProjected,
   assertInlineProjections,
-  type InlineProjection,
 } from "./inline-projection.js";
 import { type MigrateOptions, type MigrateResult, migrate } from "./migrate.js";
 import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
-import { type AsyncProjection, ProjectionRunner, type ProjectionRunnerOptions } from "./projection-runner.js";
+import { PostgresProjectionLock } from "./projection-lock.js";
+import { PostgresReadModelStore } from "./read-model-store.js";
 import { statements } from "./statements.js";
 import { PostgresStoreBase } from "./store-base.js";
 import { PostgresTransaction } from "./transaction.js";
@@ -48,9 +53,20 @@ export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNa
   readonly maxEventBytes?: number;
   /** Events fetched per query when reading. Defaults to 1,000. */
   readonly readPageSize?: number;
-  /** Read models updated in the append's own transaction. */
-  readonly projections?: readonly InlineProjection[];
+  /**
+   * Inline projections (`projection({ ... })`): updated in the append's own transaction, through the
+   * transaction's read models (`postgresSqlOf(readModels)` for tables of your own). A handler that
+   * throws rolls the append back with a `ProjectionFailedError`.
+   */
+  readonly projections?: readonly AnyProjection[];
 }
+
+/** A runner's options on this store: the store, and by default the read models and lock, are given. */
+export type PostgresProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope, S = undefined> = Omit<
+  ProjectionRunnerOptions<E, S>,
+  "projection" | "eventStore" | "readModels" | "lock"
+> &
+  Partial<Pick<ProjectionRunnerOptions<E, S>, "readModels" | "lock">>;
 
 export type TransactionIsolation = "read committed" | "repeatable read" | "serializable";
 
@@ -77,7 +93,7 @@ export class PostgresEventStore extends PostgresStoreBase {
    * transaction or a reserved connection (no \`begin\`): appends then take the in-transaction path.
    */
   readonly #autocommit: boolean;
-  readonly #projections: readonly InlineProjection[];
+  readonly #projections: readonly AnyProjection[];
 
   constructor(options: PostgresEventStoreOptions = {}) {
     const issues = optionIssues(options);
@@ -162,11 +178,25 @@ export class PostgresEventStore extends PostgresStoreBase {
   }
 
   /**
-   * A runner for an asynchronous projection over this store's feed: `start()` it in a long-lived
-   * process, or call `catchUp()` on a schedule. See {@link ProjectionRunner}.
+   * A runner for a projection over this store's feed, with its documents, state and checkpoint in
+   * this database (a {@link PostgresReadModelStore}, one transaction per batch) and an advisory-lock
+   * lease (a {@link PostgresProjectionLock}), unless `readModels` or `lock` say otherwise: `start()`
+   * it in a long-lived process, or call `catchUp()` on a schedule. The client needs at least two
+   * connections (the lease keeps one).
    */
-  projectionRunner(projection: AsyncProjection, options?: ProjectionRunnerOptions): ProjectionRunner {
-    return new ProjectionRunner({ sql: this.#client("projectionRunner"), context: this.context }, projection, options);
+  projectionRunner<E extends EventEnvelope, S>(
+    projection: Projection<E, S>,
+    options: PostgresProjectionRunnerOptions<E, S> = {},
+  ): ProjectionRunner<E, S> {
+    const sql = this.#client("projectionRunner");
+    const names = { schema: this.context.names.schema, tablePrefix: this.context.names.tablePrefix };
+    return new ProjectionRunner<E, S>({
+      ...options,
+      projection,
+      eventStore: this,
+      readModels: options.readModels ?? new PostgresReadModelStore({ ...names, sql }),
+      lock: options.lock ?? new PostgresProjectionLock({ ...names, sql: sql as PostgresSql }),
+    });
   }
 
   /**
@@ -193,7 +223,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     expectedVersion: ExpectedVersion,
   ): Promise<Committed> {
     const types = events.map((e) => e.type);
-    if (!anyProjectionTakes(this.#projections, types)) {
+    if (!anyProjectionTakes(this.#projections, streamId, types)) {
       return appendEvents(this.sql, this.context, streamId, events, expectedVersion, this.#autocommit);
     }
     if (!this.#autocommit) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { EventEnvelope } from "../../src/index.js";
+import { type EventEnvelope, projection } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { POSITION_BITS, PostgresEventStore, type PostgresSql } from "./index.js";
@@ -252,12 +252,15 @@ describe("PostgresEventStore stream order in the global feed", () => {
       await subscription.stop();
     }
     const projected: number[] = [];
-    const runner = store.projectionRunner({
-      name: `ordered-${crypto.randomUUID()}`,
-      handle: (events) => {
-        for (const event of events) if (event.streamId === stream) projected.push(event.version);
-      },
-    });
+    const runner = store.projectionRunner(
+      projection({
+        name: `ordered-${crypto.randomUUID()}`,
+        streams: [stream],
+        handle: (event) => {
+          projected.push(event.version);
+        },
+      }),
+    );
     await runner.catchUp();
     expect(projected).toEqual([1, 2]);
   });

@@ -1,6 +1,7 @@
 /**
- * @module @eventflows/core/postgres: the event store, transactions, inline and asynchronous
- * projections, checkpoints, snapshots and schema migrations on PostgreSQL, with postgres.js.
+ * @module @eventflows/core/postgres: the event store, transactions, inline projections, the
+ * read-model store and projection lock for the core's ProjectionRunner, checkpoints, snapshots and
+ * schema migrations on PostgreSQL, with postgres.js.
  */
 
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from "./checkpoint-store.js";
@@ -22,11 +23,12 @@ export {
   createPostgresEventStore,
   PostgresEventStore,
   type PostgresEventStoreOptions,
+  type PostgresProjectionRunnerOptions,
   type TransactionIsolation,
   type WithTransactionOptions,
 } from "./event-store.js";
 export { PostgresIdempotencyStore, type PostgresIdempotencyStoreOptions } from "./idempotency-store.js";
-export { type InlineProjection, inlineProjection, type ProjectionContext } from "./inline-projection.js";
+export type { AnyProjection } from "./inline-projection.js";
 export {
   type AppliedMigration,
   appliedMigrations,
@@ -38,13 +40,13 @@ export {
 export { LATEST_SCHEMA_VERSION, type Migration, migrations } from "./migrations.js";
 export { DEFAULT_SCHEMA, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 export { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
+export { PostgresProjectionLock, type PostgresProjectionLockOptions } from "./projection-lock.js";
 export {
-  type AsyncProjection,
-  type BatchResult,
-  MAX_PROJECTION_NAME_LENGTH,
-  ProjectionRunner,
-  type ProjectionRunnerOptions,
-} from "./projection-runner.js";
+  PostgresReadModelStore,
+  type PostgresReadModelStoreOptions,
+  PostgresReadModelTransaction,
+  postgresSqlOf,
+} from "./read-model-store.js";
 export {
   DEFAULT_MAX_SNAPSHOT_BYTES,
   PostgresSnapshotStore,

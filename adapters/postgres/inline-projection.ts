@@ -1,86 +1,81 @@
-import { type EventEnvelope, type ExpectedVersion, type PendingEvent, ValidationError } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  type ExpectedVersion,
+  type PendingEvent,
+  PROJECTION_STATE_COLLECTION,
+  type Projection,
+  ProjectionFailedError,
+  ValidationError,
+} from "../../src/index.js";
 import { appendEvents, type Committed, type StoreContext } from "./append.js";
 import type { PostgresTransactionSql } from "./client.js";
+import { readModelTransactionOn } from "./read-model-store.js";
 
-export interface ProjectionContext {
-  /** The transaction the events are being appended in: read-model writes here commit or roll back with them. */
-  readonly sql: PostgresTransactionSql;
-}
+/** Any projection, whatever events and state it declares: what the store's `projections` option holds. */
+// biome-ignore lint/suspicious/noExplicitAny: the store holds projections of every event union and state
+export type AnyProjection = Projection<any, any>;
 
-/**
- * A read model updated in the same transaction as the append: the events and the read-model change
- * commit together or not at all, so the read model is never behind nor ahead of the stream.
- */
-export interface InlineProjection {
-  readonly name: string;
-  /** Only events of these types are handed over; all when absent. */
-  readonly eventTypes?: readonly string[];
-  /** Called once per append with its (matching) events. Throwing rolls the append back. */
-  readonly handle: (events: readonly EventEnvelope[], context: ProjectionContext) => void | Promise<void>;
-}
-
-/** Declares an inline projection (typing help only). */
-export function inlineProjection(projection: InlineProjection): InlineProjection {
-  return projection;
-}
-
-export function assertInlineProjections(projections: unknown): asserts projections is readonly InlineProjection[] {
+export function assertInlineProjections(projections: unknown): asserts projections is readonly AnyProjection[] {
   if (!Array.isArray(projections)) {
     throw new ValidationError("Invalid projections", [
       { path: ["projections"], message: "projections must be an array" },
     ]);
   }
-  projections.forEach((projection: Partial<InlineProjection> | null, index) => {
-    const issues = [];
-    if (typeof projection?.name !== "string" || projection.name.trim() === "") {
-      issues.push({ path: ["projections", index, "name"], message: "a projection needs a name" });
+  projections.forEach((projection: Partial<AnyProjection> | null, index) => {
+    if (typeof projection?.matches !== "function" || typeof projection.handle !== "function") {
+      throw new ValidationError("Invalid projections", [
+        { path: ["projections", index], message: "each projection must be made by projection({ ... })" },
+      ]);
     }
-    if (typeof projection?.handle !== "function") {
-      issues.push({ path: ["projections", index, "handle"], message: "handle must be a function" });
-    }
-    const types = projection?.eventTypes;
-    if (types !== undefined && (!Array.isArray(types) || types.some((t) => typeof t !== "string"))) {
-      issues.push({ path: ["projections", index, "eventTypes"], message: "eventTypes must be an array of strings" });
-    }
-    if (issues.length > 0) throw new ValidationError("Invalid projections", issues);
   });
 }
 
-/** The events of one append each projection handles; projections with none are left out. */
-export function routeToProjections(
-  projections: readonly InlineProjection[],
-  events: readonly EventEnvelope[],
-): [InlineProjection, EventEnvelope[]][] {
-  const routed: [InlineProjection, EventEnvelope[]][] = [];
-  for (const projection of projections) {
-    const types = projection.eventTypes;
-    const matching = types === undefined ? [...events] : events.filter((e) => types.includes(e.type));
-    if (matching.length > 0) routed.push([projection, matching]);
-  }
-  return routed;
-}
-
-/** Whether any projection takes any of these event types (decides if an append needs a transaction). */
-export function anyProjectionTakes(projections: readonly InlineProjection[], types: readonly string[]): boolean {
-  return projections.some((p) => p.eventTypes === undefined || types.some((t) => p.eventTypes?.includes(t)));
+/** Whether any projection takes an event of these types in this stream (decides if an append needs a transaction). */
+export function anyProjectionTakes(
+  projections: readonly AnyProjection[],
+  streamId: string,
+  types: readonly string[],
+): boolean {
+  // The filters read only the type and the stream id.
+  return projections.some((p) => types.some((type) => p.matches({ type, streamId } as EventEnvelope)));
 }
 
 /**
  * The one inline-projection step: appends in the transaction `sql`, then hands each projection the
- * events it takes, in the same transaction. A retried append was projected when it committed.
+ * events it takes, one by one, with the transaction's read models (and its state, loaded and saved
+ * there). A handler that throws rolls the append back with a `ProjectionFailedError`. A retried
+ * append was projected when it committed.
  */
 export async function appendProjected(
   sql: PostgresTransactionSql,
   context: StoreContext,
-  projections: readonly InlineProjection[],
+  projections: readonly AnyProjection[],
   streamId: string,
   events: readonly PendingEvent[],
   expectedVersion: ExpectedVersion,
 ): Promise<Committed> {
   const appended = await appendEvents(sql, context, streamId, events, expectedVersion, false);
   if (appended.retried) return appended;
-  for (const [projection, matching] of routeToProjections(projections, appended.events)) {
-    await projection.handle(matching, { sql });
+  const readModels = readModelTransactionOn(sql, context.names);
+  for (const projection of projections) {
+    const matching = appended.events.filter((event) => projection.matches(event));
+    if (matching.length === 0) continue;
+    let state = projection.stateful
+      ? ((await readModels.get(PROJECTION_STATE_COLLECTION, projection.name)) ??
+        structuredClone(projection.initialState))
+      : undefined;
+    for (const event of matching) {
+      try {
+        const next = await projection.handle(event, { readModels, state });
+        if (projection.stateful && next !== undefined) state = next;
+      } catch (error) {
+        throw new ProjectionFailedError(projection.name, event.globalPosition ?? 0, event.id, event.type, {
+          cause: error,
+        });
+      }
+    }
+    if (projection.stateful) await readModels.put(PROJECTION_STATE_COLLECTION, projection.name, state);
   }
+  await readModels.flush();
   return appended;
 }

@@ -116,6 +116,21 @@ COMMENT ON COLUMN ${n.events}.global_position IS
   'at least transaction id * 2^${POSITION_BITS}: increasing in the order in which readers may safely see events, and within a stream in version order';
 `,
   },
+  {
+    version: 6,
+    name: "read-models",
+    sql: (n) => `
+CREATE TABLE ${n.readModels} (
+  collection text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  document jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "${n.tablePrefix}read_models_pkey" PRIMARY KEY (collection, id)
+);
+COMMENT ON TABLE ${n.readModels} IS
+  'projection read models as JSON documents (PostgresReadModelStore), written in the transaction that moves the projection''s checkpoint';
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

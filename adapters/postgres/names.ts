@@ -18,6 +18,7 @@ export interface TableNames {
   readonly snapshots: string;
   readonly dedup: string;
   readonly idempotencyKeys: string;
+  readonly readModels: string;
   readonly migrations: string;
   /** Unquoted constraint names, to tell one unique violation from another. */
   readonly constraints: { readonly streamVersion: string; readonly eventId: string; readonly position: string };
@@ -69,6 +70,7 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
     snapshots: table("snapshots"),
     dedup: table("dedup"),
     idempotencyKeys: table("idempotency_keys"),
+    readModels: table("read_models"),
     migrations: table("migrations"),
     constraints: {
       streamVersion: `${tablePrefix}events_stream_version`,

@@ -7,7 +7,7 @@ import {
 } from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
 import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
-import { anyProjectionTakes, appendProjected, type InlineProjection } from "./inline-projection.js";
+import { type AnyProjection, anyProjectionTakes, appendProjected } from "./inline-projection.js";
 import { PostgresStoreBase } from "./store-base.js";
 
 /**
@@ -18,7 +18,7 @@ import { PostgresStoreBase } from "./store-base.js";
 export class PostgresTransaction extends PostgresStoreBase {
   /** The transaction: run read-model statements here. */
   readonly sql: PostgresTransactionSql;
-  readonly #projections: readonly InlineProjection[];
+  readonly #projections: readonly AnyProjection[];
   readonly #committed: (readonly EventEnvelope[])[] = [];
   #open = true;
 
@@ -26,7 +26,7 @@ export class PostgresTransaction extends PostgresStoreBase {
   constructor(
     sql: PostgresTransactionSql,
     context: StoreContext,
-    projections: readonly InlineProjection[],
+    projections: readonly AnyProjection[],
     maxJsonDepth: number,
     eventRegistry?: EventRegistry,
   ) {
@@ -58,7 +58,7 @@ export class PostgresTransaction extends PostgresStoreBase {
   protected async commit(streamId: string, events: readonly PendingEvent[], expectedVersion: ExpectedVersion) {
     const sql = this.queryable as PostgresTransactionSql;
     const types = events.map((e) => e.type);
-    const result = !anyProjectionTakes(this.#projections, types)
+    const result = !anyProjectionTakes(this.#projections, streamId, types)
       ? await appendEvents(sql, this.context, streamId, events, expectedVersion, false)
       : // A savepoint, so that a projection that throws takes its append with it even when the
         // caller catches the error and carries on with the transaction.

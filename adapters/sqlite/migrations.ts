@@ -59,6 +59,19 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
 )`,
     ],
   },
+  {
+    version: 4,
+    name: "read-models",
+    statements: (n) => [
+      `CREATE TABLE ${n.readModels} (
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  document TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (collection, id)
+)`,
+    ],
+  },
 ];
 
 export const LATEST_SQLITE_SCHEMA_VERSION = sqliteMigrations.length;

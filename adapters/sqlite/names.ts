@@ -15,6 +15,7 @@ export interface SqliteTableNames {
   readonly events: string;
   readonly snapshots: string;
   readonly checkpoints: string;
+  readonly readModels: string;
   readonly migrations: string;
 }
 
@@ -45,6 +46,7 @@ export function tableNames(options: SqliteNameOptions = {}): SqliteTableNames {
     events: quoted("events"),
     snapshots: quoted("snapshots"),
     checkpoints: quoted("checkpoints"),
+    readModels: quoted("read_models"),
     migrations: quoted("migrations"),
   };
 }

@@ -35,6 +35,7 @@ export default defineConfig({
           { text: "The event bus", link: "/core/event-bus" },
           { text: "The repository", link: "/core/repository" },
           { text: "Snapshots", link: "/core/snapshots" },
+          { text: "Projections", link: "/core/projections" },
           { text: "Errors", link: "/core/errors" },
           { text: "Observability", link: "/core/observability" },
           { text: "Metrics and health", link: "/core/metrics-and-health" },

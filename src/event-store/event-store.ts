@@ -7,6 +7,7 @@ import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import { getLogger } from "../logging/library-logger.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { countAppended, countError, countPublished } from "../telemetry/metrics.js";
 import { stampTraceContext } from "../telemetry/propagation.js";
@@ -69,6 +70,7 @@ export abstract class EventStore {
   readonly #bus: EventPublisher | undefined;
   readonly #onPublishError: PublishErrorHook;
   readonly #waiters = new Set<() => void>();
+  readonly #commitSteps = new Set<(events: readonly EventEnvelope[]) => Promise<void>>();
   /** The nesting limit of event data and metadata, as configured: adapters that check data themselves use it. */
   protected readonly maxJsonDepth: number;
   /** The configured event registry: stores that make other stores (transactions) pass it on. */
@@ -213,6 +215,10 @@ export abstract class EventStore {
     // Counted here, not in appendToStream: transactions commit outside it and call this step too.
     countAppended(events);
     for (const wake of this.#waiters) wake();
+    for (const step of this.#commitSteps) {
+      // A step reports its own failures (a projection runner to its onFailure); the append stands.
+      await step(events).catch((error: unknown) => callHook("commit step", reportStepFailure, error));
+    }
     if (this.#bus === undefined) return undefined;
     const tracer = this.#traced ? activeTracer() : undefined;
     const span =
@@ -386,6 +392,27 @@ export abstract class EventStore {
   }
 
   /**
+   * Calls `listener` after every commit through this instance (before publishing), until the
+   * returned function is called: how runners and subscriptions wake at once instead of waiting for
+   * their next poll. Appends made by other processes are not seen here.
+   */
+  watchAppends(listener: () => void): () => void {
+    this.#waiters.add(listener);
+    return () => this.#waiters.delete(listener);
+  }
+
+  /**
+   * Runs `step` in the after-commit step of every append through this instance, before publishing,
+   * and makes the append wait for it, until the returned function is called: how inline projection
+   * runners update their read model before `appendToStream` returns. The events are committed
+   * whatever the step does.
+   */
+  afterEachCommit(step: (events: readonly EventEnvelope[]) => Promise<void>): () => void {
+    this.#commitSteps.add(step);
+    return () => this.#commitSteps.delete(step);
+  }
+
+  /**
    * Stores the events if the stream is at the expected version and returns them with versions and
    * positions. Stores with idempotent appends return the stored events with `retried: true` when all
    * of the ids were committed to this stream before.
@@ -401,6 +428,10 @@ export abstract class EventStore {
   ): AsyncGenerator<EventEnvelope, void, undefined>;
   protected abstract readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined>;
   protected abstract streamVersion(streamId: string): Promise<number>;
+}
+
+function reportStepFailure(error: unknown): void {
+  getLogger().error("an after-commit step failed; the events are stored", { error });
 }
 
 export function assertExpectedVersion(value: unknown): asserts value is ExpectedVersion {

@@ -24,6 +24,11 @@ export {
 } from "./idempotency-store-contract.js";
 export { type LoggerContractOptions, loggerContract } from "./logger-contract.js";
 export {
+  type ProjectionContractOptions,
+  type ProjectionFixture,
+  projectionContract,
+} from "./projection-contract.js";
+export {
   type RemoteBusContractOptions,
   type RemoteBusRoute,
   type RemoteBusRouteSettings,

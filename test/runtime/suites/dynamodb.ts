@@ -7,6 +7,8 @@ import {
   DynamoDbDedupStore,
   DynamoDbEventStore,
   DynamoDbIdempotencyStore,
+  DynamoDbProjectionLock,
+  DynamoDbReadModelStore,
   DynamoDbSnapshotStore,
 } from "../../../adapters/dynamodb/index.js";
 import { ulid } from "../../../src/index.js";
@@ -16,6 +18,7 @@ import {
   eventEvolutionContract,
   eventStoreContract,
   idempotencyStoreContract,
+  projectionContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -60,6 +63,31 @@ const evolutionSuite: RuntimeSuite = {
       suite: eventEvolutionContract({
         name: "DynamoDbEventStore evolution contract",
         create: (storeOptions) => new DynamoDbEventStore({ ...storeOptions, ...options }),
+      }),
+      close: async () => {
+        await createDynamoDbClient({ ...LOCAL, endpoint }).send("DeleteTable", { TableName: tableName });
+      },
+    };
+  },
+};
+
+/** Read models, checkpoints and leases in the event store's table, following its global feed. */
+const projectionSuite: RuntimeSuite = {
+  name: "dynamodb projections",
+  contract: "projectionContract",
+  open: async (env) => {
+    const endpoint = requiredVariable(env, "AWS_ENDPOINT_URL_DYNAMODB");
+    const tableName = `runtime_projections_${ulid()}`;
+    const options = { ...LOCAL, endpoint, tableName };
+    await new DynamoDbEventStore(options).ensureTable();
+    return {
+      suite: projectionContract({
+        name: "projection contract on DynamoDB",
+        create: () => ({
+          eventStore: new DynamoDbEventStore({ ...options, gapTimeoutMs: 200 }),
+          readModels: new DynamoDbReadModelStore(options),
+          lock: new DynamoDbProjectionLock(options),
+        }),
       }),
       close: async () => {
         await createDynamoDbClient({ ...LOCAL, endpoint }).send("DeleteTable", { TableName: tableName });
@@ -134,6 +162,7 @@ export const dynamodbSuites: SuiteModule = {
     eventStoreSuite(true),
     eventStoreSuite(false),
     evolutionSuite,
+    projectionSuite,
     snapshotStoreSuite,
     dedupStoreSuite,
     idempotencyStoreSuite,

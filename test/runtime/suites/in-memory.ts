@@ -6,6 +6,8 @@ import {
   InMemoryEventBus,
   InMemoryEventStore,
   InMemoryIdempotencyStore,
+  InMemoryProjectionLock,
+  InMemoryReadModelStore,
   InMemorySnapshotStore,
   jsonLogger,
 } from "../../../src/index.js";
@@ -17,6 +19,7 @@ import {
   eventStoreContract,
   idempotencyStoreContract,
   loggerContract,
+  projectionContract,
   StoreView,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
@@ -67,6 +70,20 @@ export const inMemorySuites: SuiteModule = {
         suite: checkpointStoreContract({
           name: "InMemoryCheckpointStore contract",
           create: () => new InMemoryCheckpointStore(),
+        }),
+      }),
+    },
+    {
+      name: "in-memory projections",
+      contract: "projectionContract",
+      open: () => ({
+        suite: projectionContract({
+          name: "projection contract on in-memory stores",
+          create: () => ({
+            eventStore: new InMemoryEventStore(),
+            readModels: new InMemoryReadModelStore(),
+            lock: new InMemoryProjectionLock(),
+          }),
         }),
       }),
     },

@@ -6,6 +6,8 @@ import {
   PostgresDedupStore,
   PostgresEventStore,
   PostgresIdempotencyStore,
+  PostgresProjectionLock,
+  PostgresReadModelStore,
   PostgresSnapshotStore,
 } from "../../../adapters/postgres/index.js";
 import { ulid } from "../../../src/index.js";
@@ -17,6 +19,7 @@ import {
   eventStoreContract,
   holdCommitIn,
   idempotencyStoreContract,
+  projectionContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -74,6 +77,21 @@ export const postgresSuites: SuiteModule = {
           checkpointStoreContract({
             name: "PostgresCheckpointStore contract",
             create: () => new PostgresCheckpointStore({ sql, schema }),
+          }),
+        ),
+    },
+    {
+      name: "postgres projections",
+      contract: "projectionContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          projectionContract({
+            name: "projection contract on PostgreSQL",
+            create: () => ({
+              eventStore: new PostgresEventStore({ sql, schema }),
+              readModels: new PostgresReadModelStore({ sql, schema }),
+              lock: new PostgresProjectionLock({ sql, schema }),
+            }),
           }),
         ),
     },

@@ -7,24 +7,27 @@ import {
   SqliteCheckpointStore,
   type SqliteDriver,
   SqliteEventStore,
+  SqliteReadModelStore,
   SqliteSnapshotStore,
 } from "../../../adapters/sqlite/index.js";
-import { ErrorCode, type EventStore, ulid } from "../../../src/index.js";
+import { ErrorCode, type EventStore, InMemoryProjectionLock, ulid } from "../../../src/index.js";
 import {
   assert,
   assertEqual,
   type ContractSuite,
   checkpointStoreContract,
   eventStoreContract,
+  projectionContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 
-export type SqliteContract = "event" | "snapshot" | "checkpoint";
+export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection";
 
 export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   event: "eventStoreContract",
   snapshot: "snapshotStoreContract",
   checkpoint: "checkpointStoreContract",
+  projection: "projectionContract",
 };
 
 /** The contract suite of one store kind over `driver` (migrated first by the caller). */
@@ -33,6 +36,16 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     return snapshotStoreContract({
       name: `SqliteSnapshotStore contract (${label})`,
       create: (options) => new SqliteSnapshotStore({ ...options, driver }),
+    });
+  }
+  if (kind === "projection") {
+    return projectionContract({
+      name: `projection contract on SQLite (${label})`,
+      create: () => ({
+        eventStore: new SqliteEventStore({ driver }),
+        readModels: new SqliteReadModelStore({ driver }),
+        lock: new InMemoryProjectionLock(),
+      }),
     });
   }
   if (kind === "checkpoint") {

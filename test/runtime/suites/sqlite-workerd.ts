@@ -19,7 +19,7 @@ import { type ContractSuite, eventEvolutionContract, eventStoreContract } from "
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
 
-const KINDS = ["event", "snapshot", "checkpoint"] as const;
+const KINDS = ["event", "snapshot", "checkpoint", "projection"] as const;
 
 interface DurableObjectNamespaceLike {
   idFromName(name: string): unknown;

@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { ProjectionRunner, ulid } from "../../src/index.js";
+import { checkpointStoreContract, eventually, projectionContract, registerContract } from "../../src/testing/index.js";
+import { countingProjection } from "../../test/postgres/counting-projection.ts";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import {
+  createDynamoDbClient,
+  DynamoDbCheckpointStore,
+  DynamoDbEventStore,
+  DynamoDbProjectionLock,
+  DynamoDbReadModelStore,
+} from "./index.js";
+
+let local: DynamoDbEndpoint;
+let tableName = "";
+
+beforeAll(async () => {
+  local = await ensureDynamoDb();
+  tableName = `projections_${ulid()}`;
+  await new DynamoDbEventStore({ ...local, tableName }).ensureTable();
+}, 120_000);
+
+afterAll(async () => {
+  await createDynamoDbClient(local)
+    .send("DeleteTable", { TableName: tableName })
+    .catch(() => undefined);
+});
+
+registerContract(
+  projectionContract({
+    name: "projection contract on DynamoDB Local (read models and checkpoints as items, conditional-write leases)",
+    create: () => ({
+      eventStore: new DynamoDbEventStore({ ...local, tableName }),
+      readModels: new DynamoDbReadModelStore({ ...local, tableName }),
+      lock: new DynamoDbProjectionLock({ ...local, tableName }),
+    }),
+  }),
+  { describe, test },
+);
+
+registerContract(
+  checkpointStoreContract({
+    name: "DynamoDbCheckpointStore contract (DynamoDB Local)",
+    create: () => new DynamoDbCheckpointStore({ ...local, tableName }),
+  }),
+  { describe, test },
+);
+
+describe("DynamoDbProjectionLock", () => {
+  test("a lease that is not renewed lapses and another owner takes it", async () => {
+    let now = 1_000_000;
+    const lock = new DynamoDbProjectionLock({ ...local, tableName, now: () => now });
+    const name = `lease-${ulid()}`;
+    expect(await lock.acquire(name, "a", 1000)).toBe(true);
+    expect(await lock.acquire(name, "b", 1000)).toBe(false);
+    expect(await lock.acquire(name, "a", 1000)).toBe(true);
+    now += 1001;
+    expect(await lock.acquire(name, "b", 1000)).toBe(true);
+    await lock.release(name, "a");
+    expect(await lock.acquire(name, "a", 1000)).toBe(false);
+    await lock.release(name, "b");
+    expect(await lock.acquire(name, "a", 1000)).toBe(true);
+  });
+});
+
+describe("ProjectionRunner on DynamoDB", () => {
+  test("a runner stopped mid-run and started again ends with the read model a run from scratch makes", async () => {
+    const eventStore = new DynamoDbEventStore({ ...local, tableName });
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const lock = new DynamoDbProjectionLock({ ...local, tableName });
+    const streams = Array.from({ length: 6 }, (_, i) => `Stopped${i % 2}-${ulid()}`);
+    for (const [i, stream] of streams.entries()) {
+      await eventStore.appendToStream(
+        stream,
+        Array.from({ length: 10 }, (_, n) => ({ type: "Counted", data: { i, n } })),
+      );
+    }
+    const name = `stopped-${ulid()}`;
+    const collection = `stopped-${ulid()}`;
+    const runner = (projectionName: string, into: string) =>
+      new ProjectionRunner({
+        projection: countingProjection(projectionName, into, 5),
+        eventStore,
+        readModels,
+        lock,
+        batchSize: 10,
+        pollIntervalMs: 20,
+      });
+    const first = runner(name, collection);
+    let batches = 0;
+    const stopping = new Promise<void>((resolve) => {
+      const watch = setInterval(async () => {
+        const lag = await first.lag();
+        if (lag.position > 0) batches++;
+        if (batches > 0) {
+          clearInterval(watch);
+          resolve();
+        }
+      }, 5);
+    });
+    first.start();
+    await stopping;
+    await first.stop();
+    const atStop = await first.lag();
+    expect(atStop.behind).toBeGreaterThan(0);
+    await runner(name, collection).catchUp();
+    const scratch = `scratch-${ulid()}`;
+    const scratchName = `scratch-${ulid()}`;
+    await runner(scratchName, scratch).catchUp();
+    const resumed = await readModels.list(collection);
+    // The projection counts every Counted event of the table (other tests' too): this test's streams are there, whole.
+    for (const stream of streams)
+      expect(resumed.find((d) => d.id === stream)?.document).toEqual({ count: 10, sum: 45 });
+    expect(resumed).toEqual(await readModels.list(scratch));
+    expect(await readModels.get("projection-state", name)).toEqual(
+      await readModels.get("projection-state", scratchName),
+    );
+  }, 60_000);
+});
+
+describe("ProjectionRunner on DynamoDB, killed", () => {
+  test("a runner process killed with SIGKILL mid-run: once its lease lapses a new runner resumes, and the read model equals a run from scratch", async () => {
+    const eventStore = new DynamoDbEventStore({ ...local, tableName });
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const lock = new DynamoDbProjectionLock({ ...local, tableName });
+    for (let i = 0; i < 8; i++) {
+      await eventStore.appendToStream(
+        `Killed${i % 3}-${ulid()}`,
+        Array.from({ length: 10 }, (_, n) => ({ type: "Counted", data: { i, n } })),
+      );
+    }
+    const name = `killed-${ulid()}`;
+    const collection = `killed-${ulid()}`;
+    const worker = spawn(
+      process.execPath,
+      [
+        join(import.meta.dirname, "..", "..", "test", "dynamodb", "projection-worker.ts"),
+        local.endpoint,
+        tableName,
+        name,
+        collection,
+        "1000",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    worker.stderr.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
+    const exited = new Promise((resolve) => worker.once("exit", resolve));
+    let batches = 0;
+    await new Promise<void>((resolve, reject) => {
+      const early = (code: number | null) => reject(new Error(`worker exited early (${code}): ${stderr}`));
+      worker.once("exit", early);
+      worker.stdout.on("data", (chunk) => {
+        batches += String(chunk)
+          .split("\n")
+          .filter((line) => line.startsWith("batch ")).length;
+        if (batches >= 3) {
+          worker.off("exit", early);
+          resolve();
+        }
+      });
+    });
+    worker.kill("SIGKILL");
+    await exited;
+    const atKill = (await readModels.checkpoints.load(`projection:${name}`)) ?? 0;
+    expect(atKill).toBeGreaterThan(0);
+    expect(atKill).toBeLessThan(await eventStore.getLastGlobalPosition());
+
+    const resume = () =>
+      new ProjectionRunner({
+        projection: countingProjection(name, collection),
+        eventStore,
+        readModels,
+        lock,
+        leaseMs: 1000,
+      });
+    // The dead worker's lease holds until it lapses (1 s), then a new runner takes over.
+    await eventually(
+      async () => {
+        expect(await resume().catchUp()).toBeDefined();
+      },
+      10_000,
+      100,
+    );
+    const scratchName = `scratch-${ulid()}`;
+    const scratch = `scratch-${ulid()}`;
+    await new ProjectionRunner({
+      projection: countingProjection(scratchName, scratch),
+      eventStore,
+      readModels,
+      lock,
+      batchSize: 7,
+    }).catchUp();
+    // Both stop at the head they found; the resumed one ran first, so bring it to the same head.
+    await resume().catchUp();
+    const resumed = await readModels.list(collection);
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(resumed).toEqual(await readModels.list(scratch));
+    expect(await readModels.get("projection-state", name)).toEqual(
+      await readModels.get("projection-state", scratchName),
+    );
+  }, 60_000);
+});

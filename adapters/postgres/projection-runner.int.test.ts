@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import fc from "fast-check";
+import { type EventEnvelope, MAX_PROJECTION_NAME_LENGTH, projection, ulid } from "../../src/index.js";
+import { eventually, projectionContract, registerContract } from "../../src/testing/index.js";
+import { countingProjection } from "../../test/postgres/counting-projection.ts";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import {
+  PostgresEventStore,
+  PostgresProjectionLock,
+  PostgresReadModelStore,
+  type PostgresSql,
+  postgresSqlOf,
+} from "./index.js";
+
+let sql: PostgresSql;
+const schema = uniqueSchema("projection_runner");
+
+beforeAll(async () => {
+  sql = await postgresTestClient({ max: 20 });
+  await new PostgresEventStore({ sql, schema }).migrate();
+  await sql.unsafe(`CREATE TABLE ${schema}.cart_totals (cart text PRIMARY KEY, items integer NOT NULL)`);
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+registerContract(
+  projectionContract({
+    name: "projection contract on PostgreSQL (read models, checkpoints, advisory-lock leases)",
+    create: () => ({
+      eventStore: new PostgresEventStore({ sql, schema }),
+      readModels: new PostgresReadModelStore({ sql, schema }),
+      lock: new PostgresProjectionLock({ sql, schema }),
+    }),
+  }),
+  { describe, test },
+);
+
+describe("PostgresEventStore.projectionRunner", () => {
+  test("a handler writes a table of its own through postgresSqlOf, in the batch's transaction", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const cart = `Cart-${ulid()}`;
+    await store.appendToStream(cart, [
+      { type: "ItemAdded", data: {} },
+      { type: "ItemAdded", data: {} },
+    ]);
+    let fail = true;
+    const totals = projection<EventEnvelope<"ItemAdded", object>>({
+      name: `cart-totals-${ulid()}`,
+      streams: [cart],
+      types: ["ItemAdded"],
+      handle: async (event, { readModels }) => {
+        await postgresSqlOf(readModels).unsafe(
+          `INSERT INTO ${schema}.cart_totals (cart, items) VALUES ($1, 1)
+           ON CONFLICT (cart) DO UPDATE SET items = cart_totals.items + 1`,
+          [event.streamId],
+        );
+        if (fail) throw new Error("first run fails after writing");
+      },
+    });
+    await expect(store.projectionRunner(totals, { onFailure: () => undefined }).catchUp()).rejects.toMatchObject({
+      code: "PROJECTION_FAILED",
+    });
+    expect((await sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart])).length).toBe(0);
+    fail = false;
+    await store.projectionRunner(totals).catchUp();
+    const [row] = await sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart]);
+    expect(Number(row?.items)).toBe(2);
+  });
+
+  test("postgresSqlOf refuses a writer that is not a PostgreSQL transaction", () => {
+    const models = new PostgresReadModelStore({ sql, schema });
+    expect(() => postgresSqlOf(models)).toThrow("Not a PostgreSQL read-model transaction");
+  });
+
+  test(`names up to ${MAX_PROJECTION_NAME_LENGTH} characters fit the checkpoint table; longer are refused (property)`, async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const lengths = fc.oneof(
+      fc.constantFrom(1, MAX_PROJECTION_NAME_LENGTH, MAX_PROJECTION_NAME_LENGTH + 1),
+      fc.integer({ min: 1, max: 300 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(lengths, fc.constantFrom("n", "é", "名"), async (length, letter) => {
+        const name = `${ulid()}${letter.repeat(300)}`.slice(0, length);
+        let defined: ReturnType<typeof projection>;
+        try {
+          defined = projection({ name, handle: () => undefined });
+        } catch (error) {
+          expect(error).toMatchObject({ code: "VALIDATION_FAILED" });
+          expect(length).toBeGreaterThan(MAX_PROJECTION_NAME_LENGTH);
+          return;
+        }
+        expect(length).toBeLessThanOrEqual(MAX_PROJECTION_NAME_LENGTH);
+        const done = await store.projectionRunner(defined).catchUp();
+        expect(done?.position).toBe(await store.getLastGlobalPosition());
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  test("a jsonb-unstorable document is refused before the server sees it", async () => {
+    const models = new PostgresReadModelStore({ sql, schema });
+    await expect(models.put("c", "id", { text: "nul\u0000" })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+
+  test("a runner process killed with SIGKILL mid-run, then resumed, ends with the read model a run from scratch makes", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const name = `killed-${ulid()}`;
+    const collection = `killed-${ulid()}`;
+    for (let i = 0; i < 10; i++) {
+      await store.appendToStream(
+        `Killed${i % 3}-${ulid()}`,
+        Array.from({ length: 10 }, (_, n) => ({ type: "Counted", data: { i, n } })),
+      );
+    }
+    const target = await store.getLastGlobalPosition();
+    const worker = spawn(
+      process.execPath,
+      [
+        join(import.meta.dirname, "..", "..", "test", "postgres", "projection-worker.ts"),
+        await ensurePostgres(),
+        schema,
+        name,
+        collection,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    worker.stderr.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
+    const exited = new Promise((resolve) => worker.once("exit", resolve));
+    let batches = 0;
+    await new Promise<void>((resolve, reject) => {
+      const early = (code: number | null) => reject(new Error(`worker exited early (${code}): ${stderr}`));
+      worker.once("exit", early);
+      worker.stdout.on("data", (chunk) => {
+        batches += String(chunk)
+          .split("\n")
+          .filter((line) => line.startsWith("batch ")).length;
+        if (batches >= 3) {
+          worker.off("exit", early);
+          resolve();
+        }
+      });
+    });
+    worker.kill("SIGKILL");
+    await exited;
+    const readModels = new PostgresReadModelStore({ sql, schema });
+    const atKill = (await readModels.checkpoints.load(`projection:${name}`)) ?? 0;
+    expect(atKill).toBeGreaterThan(0);
+    expect(atKill).toBeLessThan(target);
+
+    // The killed process's lease went with its connection: a new runner takes over at once.
+    await eventually(async () => {
+      expect(await store.projectionRunner(countingProjection(name, collection)).catchUp()).toBeDefined();
+    }, 10_000);
+    const scratchName = `scratch-${ulid()}`;
+    const scratchCollection = `scratch-${ulid()}`;
+    await store.projectionRunner(countingProjection(scratchName, scratchCollection), { batchSize: 7 }).catchUp();
+    const resumed = await readModels.list(collection);
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(resumed).toEqual(await readModels.list(scratchCollection));
+    expect(await readModels.get(PROJECTION_STATE, name)).toEqual(await readModels.get(PROJECTION_STATE, scratchName));
+  }, 60_000);
+
+  test("bad runner options are refused", () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const ok = projection({ name: "fine", handle: () => undefined });
+    for (const options of [{ batchSize: 0 }, { batchSize: 1.5 }, { pollIntervalMs: -1 }, { batchSize: 1_000_000 }]) {
+      expect(() => store.projectionRunner(ok, options as never)).toThrow("Invalid projection runner");
+    }
+  });
+});
+
+const PROJECTION_STATE = "projection-state";

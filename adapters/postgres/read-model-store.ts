@@ -1,0 +1,263 @@
+import {
+  type CheckpointStore,
+  type ReadModelDocument,
+  ReadModelStore,
+  type ReadModelStoreCapabilities,
+  type ReadModelTransaction,
+  type ReadModelWriter,
+  ValidationError,
+} from "../../src/index.js";
+import { PostgresCheckpointStore } from "./checkpoint-store.js";
+import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
+import { textIssues } from "./encode.js";
+import { guard } from "./errors.js";
+import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+
+export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
+  /** A client, or a transaction to join (then `transaction` nests as a savepoint). */
+  readonly sql: PostgresQueryable;
+}
+
+/**
+ * Read models as JSON documents in the event store's database (the `read_models` table of
+ * migration 6), with the projections' checkpoints in the same database: a runner's batch writes
+ * documents, state and checkpoint in one transaction. Handlers that keep their own SQL tables get
+ * the transaction from `postgresSqlOf(context.readModels)`.
+ */
+export class PostgresReadModelStore extends ReadModelStore {
+  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true };
+  readonly checkpoints: CheckpointStore;
+  readonly #sql: PostgresQueryable;
+  readonly #names: PostgresNameOptions;
+  readonly #statements: DocumentStatements;
+
+  constructor(options: PostgresReadModelStoreOptions) {
+    super();
+    if (typeof options?.sql !== "function") {
+      throw new ValidationError("Invalid read-model store options", [
+        { path: ["sql"], message: "sql must be a postgres.js client or transaction" },
+      ]);
+    }
+    this.#sql = options.sql;
+    this.#names = { schema: options.schema, tablePrefix: options.tablePrefix };
+    this.#statements = documentStatements(tableNames(options));
+    this.checkpoints = new PostgresCheckpointStore(options);
+  }
+
+  protected readDocument(collection: string, id: string): Promise<unknown> {
+    return readDocument(this.#sql, this.#statements, collection, id);
+  }
+
+  protected writeDocument(collection: string, id: string, document: unknown): Promise<void> {
+    return writeDocument(this.#sql, this.#statements, collection, id, document);
+  }
+
+  protected deleteDocument(collection: string, id: string): Promise<void> {
+    return deleteDocument(this.#sql, this.#statements, collection, id);
+  }
+
+  protected listDocuments(collection: string): Promise<ReadModelDocument[]> {
+    assertStorable(collection, "-");
+    return guard("listReadModels", async () => {
+      const rows = (await this.#sql
+        .unsafe(this.#statements.list, [collection], { prepare: true })
+        .values()) as unknown as [string, unknown][];
+      return rows.map(([id, document]) => ({ id, document }));
+    });
+  }
+
+  protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
+    type Scope = (run: (tx: PostgresTransactionSql) => Promise<T>) => Promise<T>;
+    const sql = this.#sql as { begin?: Scope; savepoint?: Scope };
+    const run = async (tx: PostgresTransactionSql) => {
+      const models = new PostgresReadModelTransaction(tx, this.#names, this.#statements);
+      const result = await work(models);
+      // Documents are written behind (see PostgresReadModelTransaction): before the commit.
+      await models.flush();
+      return result;
+    };
+    // A client begins a transaction; a transaction (the store was made on one) nests a savepoint.
+    const scope = typeof sql.begin === "function" ? sql.begin : sql.savepoint;
+    if (typeof scope !== "function") {
+      throw new ValidationError("Invalid read-model store options", [
+        { path: ["sql"], message: "transactions need a postgres.js client or transaction, not a reserved connection" },
+      ]);
+    }
+    // What `work` throws (a handler's failure, a checkpoint conflict) passes through guard unchanged.
+    return guard("readModelTransaction", () => scope.call(this.#sql, run));
+  }
+}
+
+/**
+ * A read-model transaction on PostgreSQL: documents and checkpoints in one database transaction.
+ * Documents are written behind: the transaction keeps what it read and wrote, so a document read
+ * twice is fetched once, and writes every changed document in one upsert (and one delete) when it
+ * commits, instead of a round trip per `put`. Checkpoints are written at once.
+ */
+export class PostgresReadModelTransaction implements ReadModelTransaction {
+  readonly checkpoints: CheckpointStore;
+  /** The database transaction: read-model statements of the application's own run here. */
+  readonly sql: PostgresTransactionSql;
+  readonly #statements: DocumentStatements;
+  readonly #documents = new Map<string, CachedDocument>();
+
+  /** @internal Made by `PostgresReadModelStore.transaction`. */
+  constructor(sql: PostgresTransactionSql, names: PostgresNameOptions, statements: DocumentStatements) {
+    this.sql = sql;
+    this.#statements = statements;
+    this.checkpoints = new PostgresCheckpointStore({ ...names, sql });
+  }
+
+  async get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
+    const key = JSON.stringify([collection, id]);
+    let cached = this.#documents.get(key);
+    if (cached === undefined) {
+      const document = await readDocument(this.sql, this.#statements, collection, id);
+      cached = { collection, id, document, dirty: false };
+      this.#documents.set(key, cached);
+    }
+    return (cached.document === undefined ? undefined : structuredClone(cached.document)) as T | undefined;
+  }
+
+  async put(collection: string, id: string, document: unknown): Promise<void> {
+    assertStorable(collection, id);
+    assertStorableDocument(JSON.stringify(document));
+    this.#documents.set(JSON.stringify([collection, id]), {
+      collection,
+      id,
+      document: structuredClone(document),
+      dirty: true,
+    });
+  }
+
+  async delete(collection: string, id: string): Promise<void> {
+    assertStorable(collection, id);
+    this.#documents.set(JSON.stringify([collection, id]), { collection, id, document: undefined, dirty: true });
+  }
+
+  /** @internal Writes the changed documents: called before the transaction commits. */
+  async flush(): Promise<void> {
+    const puts: { c: string; i: string; d: unknown }[] = [];
+    const deletes: { c: string; i: string }[] = [];
+    for (const cached of this.#documents.values()) {
+      if (!cached.dirty) continue;
+      if (cached.document === undefined) deletes.push({ c: cached.collection, i: cached.id });
+      else puts.push({ c: cached.collection, i: cached.id, d: cached.document });
+      cached.dirty = false;
+    }
+    if (deletes.length > 0) {
+      await guard("deleteReadModels", () =>
+        this.sql.unsafe(this.#statements.removeMany, [JSON.stringify(deletes)], { prepare: true }),
+      );
+    }
+    if (puts.length > 0) {
+      await guard("putReadModels", () =>
+        this.sql.unsafe(this.#statements.writeMany, [JSON.stringify(puts)], { prepare: true }),
+      );
+    }
+  }
+}
+
+interface CachedDocument {
+  readonly collection: string;
+  readonly id: string;
+  /** undefined: there is none (never was, or deleted here). */
+  readonly document: unknown;
+  dirty: boolean;
+}
+
+/**
+ * The PostgreSQL transaction behind a projection handler's `context.readModels`, to write tables of
+ * the application's own in the batch's transaction.
+ * @throws {ValidationError} the writer is not a PostgreSQL read-model transaction.
+ */
+export function postgresSqlOf(readModels: ReadModelWriter): PostgresTransactionSql {
+  const sql = (readModels as { sql?: unknown }).sql;
+  if (typeof sql !== "function" || !(readModels instanceof PostgresReadModelTransaction)) {
+    throw new ValidationError("Not a PostgreSQL read-model transaction", [
+      { path: ["readModels"], message: "run the projection with a PostgresReadModelStore to get its transaction" },
+    ]);
+  }
+  return readModels.sql;
+}
+
+const statementsOf = new WeakMap<TableNames, DocumentStatements>();
+
+/** @internal A read-model transaction on `sql` (an append's transaction: inline projections). */
+export function readModelTransactionOn(sql: PostgresTransactionSql, names: TableNames): PostgresReadModelTransaction {
+  let statements = statementsOf.get(names);
+  if (statements === undefined) {
+    statements = documentStatements(names);
+    statementsOf.set(names, statements);
+  }
+  return new PostgresReadModelTransaction(sql, { schema: names.schema, tablePrefix: names.tablePrefix }, statements);
+}
+
+interface DocumentStatements {
+  readonly read: string;
+  readonly write: string;
+  readonly remove: string;
+  readonly list: string;
+  /** Upserts the documents of $1, a JSON array of `{ c, i, d }` (collection, id, document). */
+  readonly writeMany: string;
+  /** Deletes the documents of $1, a JSON array of `{ c, i }`. */
+  readonly removeMany: string;
+}
+
+function documentStatements(names: TableNames): DocumentStatements {
+  const table = names.readModels;
+  return {
+    read: `SELECT document FROM ${table} WHERE collection = $1 AND id = $2`,
+    write: `INSERT INTO ${table} (collection, id, document) VALUES ($1, $2, $3::text::jsonb)
+  ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = now()`,
+    remove: `DELETE FROM ${table} WHERE collection = $1 AND id = $2`,
+    list: `SELECT id, document FROM ${table} WHERE collection = $1 ORDER BY id`,
+    writeMany: `INSERT INTO ${table} (collection, id, document)
+  SELECT r.c, r.i, r.d FROM jsonb_to_recordset($1::text::jsonb) AS r(c text, i text, d jsonb)
+  ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = now()`,
+    removeMany: `DELETE FROM ${table} AS t USING jsonb_to_recordset($1::text::jsonb) AS r(c text, i text)
+  WHERE t.collection = r.c AND t.id = r.i`,
+  };
+}
+
+function readDocument(sql: PostgresQueryable, s: DocumentStatements, collection: string, id: string) {
+  assertStorable(collection, id);
+  return guard("getReadModel", async () => {
+    const [row] = (await sql.unsafe(s.read, [collection, id], { prepare: true }).values()) as unknown as [unknown][];
+    return row === undefined ? undefined : row[0];
+  });
+}
+
+async function writeDocument(
+  sql: PostgresQueryable,
+  s: DocumentStatements,
+  collection: string,
+  id: string,
+  document: unknown,
+) {
+  assertStorable(collection, id);
+  const text = JSON.stringify(document);
+  assertStorableDocument(text);
+  await guard("putReadModel", () => sql.unsafe(s.write, [collection, id, text], { prepare: true }));
+}
+
+async function deleteDocument(sql: PostgresQueryable, s: DocumentStatements, collection: string, id: string) {
+  assertStorable(collection, id);
+  await guard("deleteReadModel", () => sql.unsafe(s.remove, [collection, id], { prepare: true }));
+}
+
+const UNSTORABLE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+/** jsonb stores no NUL character and no unpaired surrogate, even escaped. */
+function assertStorableDocument(text: string): void {
+  if (!UNSTORABLE_ESCAPE.test(text)) return;
+  throw new ValidationError("Invalid read-model document", [
+    { path: ["document"], message: "contains \\u0000 or an unpaired surrogate, which PostgreSQL jsonb cannot store" },
+  ]);
+}
+
+/** Collection and id as PostgreSQL text: no unpaired surrogate (refused here, before the server would). */
+function assertStorable(collection: string, id: string): void {
+  const issues = [...textIssues(collection, ["collection"]), ...textIssues(id, ["id"])];
+  if (issues.length > 0) throw new ValidationError("Invalid read-model key", issues);
+}

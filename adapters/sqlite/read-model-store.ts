@@ -1,0 +1,201 @@
+import {
+  CheckpointStore,
+  checkpointConflict,
+  type ReadModelDocument,
+  ReadModelStore,
+  type ReadModelStoreCapabilities,
+  type ReadModelTransaction,
+  ValidationError,
+} from "../../src/index.js";
+import { SqliteCheckpointStore } from "./checkpoint-store.js";
+import type { SqliteDriver, SqliteStatement } from "./driver.js";
+import { textIssues } from "./encode.js";
+import { guard } from "./errors.js";
+import { driverIssues } from "./event-store.js";
+import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
+
+export interface SqliteReadModelStoreOptions extends SqliteNameOptions {
+  /** The database (the event store's `driver`, say). */
+  readonly driver: SqliteDriver;
+}
+
+/**
+ * Read models as JSON text in the event store's database (the `read_models` table of migration 4),
+ * with the projections' checkpoints beside them. A transaction stages its writes (its reads see
+ * them) and commits them with the checkpoints as one `driver.batch`, which every driver runs as one
+ * transaction (D1's `batch` included); a checkpoint whose compare-and-set fails makes its statement
+ * fail, and the whole batch with it.
+ */
+export class SqliteReadModelStore extends ReadModelStore {
+  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true };
+  readonly checkpoints: CheckpointStore;
+  readonly #driver: SqliteDriver;
+  readonly #table: string;
+  readonly #checkpointTable: string;
+
+  constructor(options: SqliteReadModelStoreOptions) {
+    super();
+    const issues =
+      typeof options === "object" && options !== null
+        ? [...driverIssues(options.driver), ...nameIssues(options)]
+        : [{ path: [], message: "options are required" }];
+    if (issues.length > 0) throw new ValidationError("Invalid read-model store options", issues);
+    this.#driver = options.driver;
+    const names = tableNames(options);
+    this.#table = names.readModels;
+    this.#checkpointTable = names.checkpoints;
+    this.checkpoints = new SqliteCheckpointStore(options);
+  }
+
+  protected readDocument(collection: string, id: string): Promise<unknown> {
+    assertStorable(collection, id);
+    return guard("getReadModel", this.#driver.name, async () => {
+      const [row] = await this.#driver.all(
+        `SELECT document AS document FROM ${this.#table} WHERE collection = ? AND id = ?`,
+        [collection, id],
+      );
+      return row === undefined ? undefined : JSON.parse(String(row.document));
+    });
+  }
+
+  protected async writeDocument(collection: string, id: string, document: unknown): Promise<void> {
+    const statement = this.#put(collection, id, document);
+    await guard("putReadModel", this.#driver.name, () => this.#driver.all(statement.sql, statement.params));
+  }
+
+  protected async deleteDocument(collection: string, id: string): Promise<void> {
+    const statement = this.#delete(collection, id);
+    await guard("deleteReadModel", this.#driver.name, () => this.#driver.all(statement.sql, statement.params));
+  }
+
+  protected listDocuments(collection: string): Promise<ReadModelDocument[]> {
+    assertStorable(collection, "-");
+    return guard("listReadModels", this.#driver.name, async () => {
+      const rows = await this.#driver.all(
+        `SELECT id AS id, document AS document FROM ${this.#table} WHERE collection = ? ORDER BY id`,
+        [collection],
+      );
+      return rows.map((row) => ({ id: String(row.id), document: JSON.parse(String(row.document)) }));
+    });
+  }
+
+  protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
+    const staged = new Map<string, { document: unknown } | { deleted: true }>();
+    const positions = new Map<string, { position: number; expected: number | undefined }>();
+    const key = (collection: string, id: string) => JSON.stringify([collection, id]);
+    const store = this;
+    const tx: ReadModelTransaction = {
+      checkpoints: new StagedCheckpoints(this.checkpoints, positions),
+      async get<D>(collection: string, id: string) {
+        const found = staged.get(key(collection, id));
+        if (found === undefined) return (await store.readDocument(collection, id)) as D | undefined;
+        return "deleted" in found ? undefined : (structuredClone(found.document) as D);
+      },
+      async put(collection, id, document) {
+        assertStorable(collection, id);
+        staged.set(key(collection, id), { document: structuredClone(document) });
+      },
+      async delete(collection, id) {
+        assertStorable(collection, id);
+        staged.set(key(collection, id), { deleted: true });
+      },
+    };
+    const result = await work(tx);
+    const statements: SqliteStatement[] = [];
+    // Checkpoints first: a failed compare-and-set stops the batch before any document is written.
+    for (const [id, { position, expected }] of positions) statements.push(...this.#checkpoint(id, position, expected));
+    for (const [k, change] of staged) {
+      const [collection, id] = JSON.parse(k) as [string, string];
+      statements.push("deleted" in change ? this.#delete(collection, id) : this.#put(collection, id, change.document));
+    }
+    if (statements.length === 0) return result;
+    try {
+      await guard("readModelTransaction", this.#driver.name, () => this.#driver.batch(statements));
+    } catch (error) {
+      for (const [id, { expected }] of positions) {
+        const current = await this.checkpoints.load(id);
+        if (expected !== undefined && (current ?? 0) !== expected) {
+          throw checkpointConflict(id, expected, current);
+        }
+      }
+      throw error;
+    }
+    return result;
+  }
+
+  #put(collection: string, id: string, document: unknown): SqliteStatement {
+    assertStorable(collection, id);
+    return {
+      sql: `INSERT INTO ${this.#table} (collection, id, document, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
+      params: [collection, id, JSON.stringify(document), new Date().toISOString()],
+    };
+  }
+
+  #delete(collection: string, id: string): SqliteStatement {
+    assertStorable(collection, id);
+    return { sql: `DELETE FROM ${this.#table} WHERE collection = ? AND id = ?`, params: [collection, id] };
+  }
+
+  /**
+   * A checkpoint write for a batch. With `expected`, a position that moved (or a checkpoint missing
+   * when one was expected) becomes -1, which the table's CHECK (position >= 0) refuses: the statement
+   * fails, so the batch does.
+   */
+  #checkpoint(id: string, position: number, expected: number | undefined): SqliteStatement[] {
+    const now = new Date().toISOString();
+    const table = this.#checkpointTable;
+    const upsert = `INSERT INTO ${table} (id, position, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, position = `;
+    if (expected === undefined) return [{ sql: `${upsert}excluded.position`, params: [id, position, now] }];
+    if (expected === 0) {
+      return [
+        {
+          sql: `${upsert}CASE WHEN position = 0 THEN excluded.position ELSE -1 END`,
+          params: [id, position, now],
+        },
+      ];
+    }
+    return [
+      {
+        sql: `INSERT INTO ${table} (id, position, updated_at) SELECT ?, -1, ? WHERE NOT EXISTS (SELECT 1 FROM ${table} WHERE id = ?)`,
+        params: [id, now, id],
+      },
+      {
+        sql: `UPDATE ${table} SET position = CASE WHEN position = ? THEN ? ELSE -1 END, updated_at = ? WHERE id = ?`,
+        params: [expected, position, now, id],
+      },
+    ];
+  }
+}
+
+/** A transaction's checkpoints: read through to the table, written with the batch. */
+class StagedCheckpoints extends CheckpointStore {
+  constructor(
+    readonly committed: CheckpointStore,
+    readonly staged: Map<string, { position: number; expected: number | undefined }>,
+  ) {
+    super();
+  }
+
+  protected async readCheckpoint(id: string): Promise<number | undefined> {
+    return this.staged.get(id)?.position ?? this.committed.load(id);
+  }
+
+  protected async writeCheckpoint(id: string, position: number, expected: number | undefined): Promise<void> {
+    const before = this.staged.get(id);
+    if (before !== undefined && expected !== undefined && before.position !== expected) {
+      throw checkpointConflict(id, expected, before.position);
+    }
+    this.staged.set(id, { position, expected: before === undefined ? expected : before.expected });
+  }
+
+  protected async deleteCheckpoint(): Promise<void> {
+    throw new ValidationError("Checkpoints cannot be deleted inside a SQLite read-model transaction");
+  }
+}
+
+function assertStorable(collection: string, id: string): void {
+  const issues = [...textIssues(collection, ["collection"]), ...textIssues(id, ["id"])];
+  if (issues.length > 0) throw new ValidationError("Invalid read-model key", issues);
+}

@@ -1,0 +1,58 @@
+import { assertCheckpointId } from "../checkpoint/checkpoint-store.js";
+import { assertPositiveInteger } from "../internal/validate.js";
+
+/**
+ * The lock port that keeps one runner per projection active across instances: a lease that an
+ * owner takes, renews by acquiring again before it expires, and releases. An owner that dies
+ * stops renewing, and its lease lapses after `ttlMs` (or sooner, where the backend notices). The
+ * lock is an optimisation: checkpoints moved with compare-and-set keep a batch from being
+ * applied twice even when two runners briefly overlap.
+ */
+export abstract class ProjectionLock {
+  /**
+   * Takes the lease on `name` for `owner`, or renews it when `owner` holds it already.
+   * Resolves to whether `owner` holds it now.
+   */
+  async acquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    assertCheckpointId(name);
+    assertCheckpointId(owner);
+    assertPositiveInteger(ttlMs, "ttlMs");
+    return this.tryAcquire(name, owner, ttlMs);
+  }
+
+  /** Gives the lease up if `owner` holds it; otherwise does nothing. */
+  async release(name: string, owner: string): Promise<void> {
+    assertCheckpointId(name);
+    assertCheckpointId(owner);
+    return this.releaseLease(name, owner);
+  }
+
+  protected abstract tryAcquire(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  protected abstract releaseLease(name: string, owner: string): Promise<void>;
+}
+
+/**
+ * Leases in memory: one process's runners compete for them (share one instance between them).
+ * `now` is injectable so that tests can make leases lapse without waiting.
+ */
+export class InMemoryProjectionLock extends ProjectionLock {
+  readonly #leases = new Map<string, { owner: string; until: number }>();
+  readonly #now: () => number;
+
+  constructor(options: { readonly now?: () => number } = {}) {
+    super();
+    this.#now = options.now ?? Date.now;
+  }
+
+  protected async tryAcquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now();
+    const lease = this.#leases.get(name);
+    if (lease !== undefined && lease.owner !== owner && lease.until > now) return false;
+    this.#leases.set(name, { owner, until: now + ttlMs });
+    return true;
+  }
+
+  protected async releaseLease(name: string, owner: string): Promise<void> {
+    if (this.#leases.get(name)?.owner === owner) this.#leases.delete(name);
+  }
+}

@@ -1,0 +1,413 @@
+import {
+  type Issue,
+  isProjectionFailedError,
+  isServiceError,
+  ProjectionFailedError,
+  ValidationError,
+} from "../errors.js";
+import type { EventStore } from "../event-store/event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { callHook } from "../internal/hooks.js";
+import { getLogger } from "../logging/library-logger.js";
+import type { Projection } from "./projection.js";
+import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
+import type { ReadModelStore, ReadModelTransaction } from "./read-model-store.js";
+
+/** Where a stateful projection's state is kept: in its read-model store, committed with its checkpoint. */
+export const PROJECTION_STATE_COLLECTION = "projection-state";
+
+export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope, S = undefined> {
+  readonly projection: Projection<E, S>;
+  /** The store whose global feed (`readAll`) the projection follows. It must have a global order. */
+  readonly eventStore: EventStore;
+  /** Where the handler writes, and where the checkpoint and state are kept, in the same transaction. */
+  readonly readModels: ReadModelStore;
+  /**
+   * The lease that keeps one runner of this projection active: share it between the runners that
+   * compete (a backend lock across processes). Defaults to an in-memory lock of this runner's own.
+   */
+  readonly lock?: ProjectionLock;
+  /** This runner's name in the lock. Defaults to a random UUID. */
+  readonly owner?: string;
+  /** Events read and applied per transaction. Defaults to 100, at most 10,000. */
+  readonly batchSize?: number;
+  /** How often to look for events appended by other processes when caught up. Defaults to 500 ms. */
+  readonly pollIntervalMs?: number;
+  /** How often a standby runner tries to take the lease. Defaults to 1,000 ms. */
+  readonly standbyPollMs?: number;
+  /** How long a lease lasts unless renewed (every batch and poll renews it). Defaults to 30,000 ms. */
+  readonly leaseMs?: number;
+  /** Wait before retrying after a transient failure (the store, a lost race). Defaults to 1,000 ms. */
+  readonly retryDelayMs?: number;
+  /** Told when the handler fails and the runner stops. Defaults to an error line on the library's logger. */
+  readonly onFailure?: (error: ProjectionFailedError) => void;
+  /** Told about transient failures, which are retried. Defaults to an error line on the library's logger. */
+  readonly onError?: (error: unknown) => void;
+  /** Called after each committed batch. */
+  readonly onBatch?: (batch: BatchResult) => void;
+  /**
+   * Inline: while this runner is started and active, every append through `eventStore` (this
+   * instance) waits in its after-commit step until the projection has taken it in, so the read model
+   * is current when `appendToStream` returns. The events are committed first either way: a handler
+   * failure stops the runner (`onFailure`), it does not fail the append. Defaults to false.
+   */
+  readonly inline?: boolean;
+}
+
+export interface BatchResult {
+  /** Events read: the checkpoint moved past them, whether the filters took them or not. */
+  readonly read: number;
+  /** Events the handler handled. */
+  readonly handled: number;
+  /** The checkpoint after the batch. */
+  readonly position: number;
+}
+
+export interface ProjectionLag {
+  /** The projection's checkpoint: the global position of the last event it has taken into account. */
+  readonly position: number;
+  /** The global position of the newest event in the store. */
+  readonly head: number;
+  /** Positions still to process: `head - position`. */
+  readonly behind: number;
+}
+
+/**
+ * Runs a projection asynchronously over the store's global feed: reads a batch after the
+ * checkpoint, hands the events its filters take to the handler, and commits the handler's writes,
+ * the state and the new checkpoint (compare-and-set) in one read-model transaction. A handler that
+ * throws rolls its batch back and stops the runner with a `ProjectionFailedError`: no event is
+ * skipped. `start()` follows the feed until `stop()`, as the active runner or as a standby;
+ * `catchUp()` processes what is there and returns (for schedules and serverless functions).
+ */
+export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undefined> {
+  readonly projection: Projection<E, S>;
+  readonly #store: EventStore;
+  readonly #readModels: ReadModelStore;
+  readonly #lock: ProjectionLock;
+  readonly #owner: string;
+  readonly #checkpointId: string;
+  readonly #settings: Settings;
+  readonly #onFailure: (error: ProjectionFailedError) => void;
+  readonly #onError: (error: unknown) => void;
+  readonly #onBatch: ((batch: BatchResult) => void) | undefined;
+  readonly #progress = new Set<() => void>();
+  #position = 0;
+  #active = false;
+  #failure: ProjectionFailedError | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = true;
+  #wake: (() => void) | undefined;
+  /** Batches run one at a time: the background loop and the inline step share this chain. */
+  #serial: Promise<unknown> = Promise.resolve();
+  /** Settles once the started loop has first tried for the lease: the inline step waits for it. */
+  #firstTry: Promise<void> = Promise.resolve();
+  #triedFirst: () => void = () => undefined;
+  readonly #inline: boolean;
+
+  constructor(options: ProjectionRunnerOptions<E, S>) {
+    const issues = optionIssues(options as Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown });
+    if (issues.length > 0) throw new ValidationError("Invalid projection runner", issues);
+    this.projection = options.projection;
+    this.#store = options.eventStore;
+    this.#readModels = options.readModels;
+    this.#lock = options.lock ?? new InMemoryProjectionLock();
+    this.#owner = options.owner ?? crypto.randomUUID();
+    this.#checkpointId = projectionCheckpointId(options.projection.name);
+    this.#settings = {
+      batchSize: options.batchSize ?? 100,
+      pollIntervalMs: options.pollIntervalMs ?? 500,
+      standbyPollMs: options.standbyPollMs ?? 1000,
+      leaseMs: options.leaseMs ?? 30_000,
+      retryDelayMs: options.retryDelayMs ?? 1000,
+    };
+    const name = options.projection.name;
+    this.#onFailure =
+      options.onFailure ?? ((error) => getLogger().error(`projection "${name}" stopped`, { projection: name, error }));
+    this.#onError =
+      options.onError ??
+      ((error) => getLogger().error(`projection "${name}" failed; retrying`, { projection: name, error }));
+    this.#onBatch = options.onBatch;
+    this.#inline = options.inline === true;
+  }
+
+  /** Whether this runner holds the lease (is the active one). */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Whether `start()` was called and the runner has not stopped since. */
+  get running(): boolean {
+    return this.#loop !== undefined && !this.#stopped;
+  }
+
+  /** The checkpoint as this runner last saw it. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** The failure that stopped this runner, if one did; cleared by `start()` and `catchUp()`. */
+  get failure(): ProjectionFailedError | undefined {
+    return this.#failure;
+  }
+
+  /** Follows the feed in the background until `stop()` or a handler failure. */
+  start(): void {
+    if (this.#loop !== undefined) throw new ValidationError("This projection runner is already running");
+    this.#stopped = false;
+    this.#failure = undefined;
+    this.#firstTry = new Promise((resolve) => {
+      this.#triedFirst = resolve;
+    });
+    const unwatch = this.#store.watchAppends(() => this.#wake?.());
+    const unstep = this.#inline ? this.#store.afterEachCommit(() => this.#inlineStep()) : () => undefined;
+    const loop = this.#run().finally(() => {
+      unwatch();
+      unstep();
+      // A loop that ended by itself (a handler failure) lets the runner be started again.
+      if (this.#loop === loop) this.#loop = undefined;
+    });
+    this.#loop = loop;
+  }
+
+  /** Stops after the batch in hand commits (or rolls back), releases the lease, resolves when done. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+
+  /**
+   * Takes the lease if it is free, processes every batch there is, releases it. Resolves to what was
+   * done, or to undefined when another runner holds the lease.
+   * @throws {ProjectionFailedError} the handler threw; the batch rolled back.
+   */
+  async catchUp(): Promise<{ readonly read: number; readonly position: number } | undefined> {
+    if (this.#loop !== undefined) throw new ValidationError("This projection runner is running; stop() it first");
+    this.#failure = undefined;
+    if (!(await this.#lock.acquire(this.projection.name, this.#owner, this.#settings.leaseMs))) return undefined;
+    this.#active = true;
+    try {
+      let read = 0;
+      for (;;) {
+        const batch = await this.#batch();
+        read += batch.read;
+        if (batch.read < this.#settings.batchSize) return { read, position: this.#position };
+        await this.#lock.acquire(this.projection.name, this.#owner, this.#settings.leaseMs);
+      }
+    } catch (error) {
+      if (isProjectionFailedError(error)) this.#fail(error);
+      throw error;
+    } finally {
+      this.#active = false;
+      await this.#lock.release(this.projection.name, this.#owner);
+    }
+  }
+
+  /**
+   * Resolves once the projection's checkpoint (whichever runner moves it) has reached the newest
+   * event in the store at the time of the call.
+   * @throws {ProjectionFailedError} this runner stopped on a handler failure before getting there.
+   */
+  async whenCaughtUp(): Promise<void> {
+    const target = await this.#store.getLastGlobalPosition();
+    for (;;) {
+      if (this.#failure !== undefined) throw this.#failure;
+      const position = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
+      if (position >= target) return;
+      await new Promise<void>((resolve) => {
+        const progress = this.#progress;
+        const timer = setTimeout(done, this.#settings.pollIntervalMs);
+        function done() {
+          clearTimeout(timer);
+          progress.delete(done);
+          resolve();
+        }
+        progress.add(done);
+      });
+    }
+  }
+
+  /** How far behind the newest event the projection's checkpoint is, in global positions. */
+  async lag(): Promise<ProjectionLag> {
+    const [head, position] = await Promise.all([
+      this.#store.getLastGlobalPosition(),
+      this.#readModels.checkpoints.load(this.#checkpointId),
+    ]);
+    const at = position ?? 0;
+    return { position: at, head, behind: Math.max(0, head - at) };
+  }
+
+  async #run(): Promise<void> {
+    const { name } = this.projection;
+    const { batchSize, pollIntervalMs, standbyPollMs, leaseMs, retryDelayMs } = this.#settings;
+    try {
+      while (!this.#stopped) {
+        try {
+          try {
+            this.#active = await this.#lock.acquire(name, this.#owner, leaseMs);
+          } finally {
+            this.#triedFirst();
+          }
+          if (!this.#active) {
+            await this.#pause(standbyPollMs);
+            continue;
+          }
+          const batch = await this.#serialBatch();
+          if (batch.read < batchSize) await this.#pause(pollIntervalMs);
+        } catch (error) {
+          if (isProjectionFailedError(error)) {
+            this.#fail(error);
+            break;
+          }
+          callHook("onError", this.#onError, error);
+          await this.#pause(retryDelayMs);
+        }
+      }
+    } finally {
+      this.#triedFirst();
+      this.#stopped = true;
+      this.#active = false;
+      await this.#lock.release(name, this.#owner).catch((error: unknown) => callHook("onError", this.#onError, error));
+      this.#notify();
+    }
+  }
+
+  /** The inline step: catch up now, as the active runner; a standby leaves it to the active one. */
+  async #inlineStep(): Promise<void> {
+    await this.#firstTry;
+    if (this.#stopped || !this.#active) return;
+    try {
+      let batch = await this.#serialBatch();
+      while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch();
+    } catch (error) {
+      if (isProjectionFailedError(error)) {
+        this.#fail(error);
+        this.#stopped = true;
+        this.#wake?.();
+      } else callHook("onError", this.#onError, error);
+    }
+  }
+
+  #serialBatch(): Promise<BatchResult> {
+    const next = this.#serial.then(() => this.#batch());
+    this.#serial = next.catch(() => undefined);
+    return next;
+  }
+
+  /** One batch in one read-model transaction: read after the checkpoint, handle, move the checkpoint. */
+  async #batch(): Promise<BatchResult> {
+    // Once failed, no batch runs until the runner is started again.
+    if (this.#failure !== undefined) throw this.#failure;
+    const projection = this.projection;
+    const from = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
+    const events: EventEnvelope[] = [];
+    for await (const event of this.#store.readAll({ after: from, maxCount: this.#settings.batchSize })) {
+      events.push(event);
+    }
+    const position = events[events.length - 1]?.globalPosition ?? from;
+    let handled = 0;
+    if (events.length > 0) {
+      await this.#readModels.transaction(async (tx) => {
+        let state = (await this.#loadState(tx)) as S;
+        for (const event of events) {
+          if (!projection.matches(event)) continue;
+          try {
+            const next = await projection.handle(event, { readModels: tx, state });
+            if (projection.stateful && next !== undefined) state = next as S;
+          } catch (error) {
+            // A store that is briefly unavailable is retried; anything else is the handler's failure.
+            if (isServiceError(error) && error.retryable) throw error;
+            const at = event.globalPosition ?? 0;
+            throw new ProjectionFailedError(projection.name, at, event.id, event.type, { cause: error });
+          }
+          handled++;
+        }
+        if (projection.stateful && handled > 0) await tx.put(PROJECTION_STATE_COLLECTION, projection.name, state);
+        await tx.checkpoints.store(this.#checkpointId, position, { expected: from });
+      });
+    }
+    this.#position = position;
+    const batch = { read: events.length, handled, position };
+    this.#notify();
+    // The batch has committed: a hook that throws must not make it look failed.
+    if (batch.read > 0 && this.#onBatch !== undefined) callHook("onBatch", this.#onBatch, batch);
+    return batch;
+  }
+
+  async #loadState(tx: ReadModelTransaction): Promise<unknown> {
+    const projection = this.projection;
+    if (!projection.stateful) return undefined;
+    const saved = await tx.get(PROJECTION_STATE_COLLECTION, projection.name);
+    return saved === undefined ? structuredClone(projection.initialState) : saved;
+  }
+
+  #fail(error: ProjectionFailedError): void {
+    // The loop and the inline step may both meet the failure: report it once.
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.#notify();
+    callHook("onFailure", this.#onFailure, error);
+  }
+
+  #notify(): void {
+    for (const done of this.#progress) done();
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#stopped) return resolve();
+      const timer = setTimeout(done, ms);
+      const wake = () => {
+        clearTimeout(timer);
+        done();
+      };
+      this.#wake = wake;
+      function done() {
+        resolve();
+      }
+    });
+  }
+}
+
+interface Settings {
+  readonly batchSize: number;
+  readonly pollIntervalMs: number;
+  readonly standbyPollMs: number;
+  readonly leaseMs: number;
+  readonly retryDelayMs: number;
+}
+
+/** The checkpoint id a projection's position is stored under. */
+export function projectionCheckpointId(name: string): string {
+  return `projection:${name}`;
+}
+
+function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown }): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
+  const issues: Issue[] = [];
+  const p = options.projection as { matches?: unknown; handle?: unknown } | undefined;
+  if (typeof p?.matches !== "function" || typeof p.handle !== "function") {
+    issues.push({ path: ["projection"], message: "projection must be made by projection({ ... })" });
+  }
+  if (typeof options.eventStore?.readAll !== "function") {
+    issues.push({ path: ["eventStore"], message: "eventStore must be an EventStore" });
+  } else if (!options.eventStore.capabilities.globalOrder) {
+    issues.push({ path: ["eventStore"], message: "this event store has no global order to follow" });
+  }
+  if (typeof options.readModels?.transaction !== "function") {
+    issues.push({ path: ["readModels"], message: "readModels must be a ReadModelStore" });
+  }
+  for (const key of ["batchSize", "pollIntervalMs", "standbyPollMs", "leaseMs", "retryDelayMs"] as const) {
+    const value = options[key];
+    const min = key === "batchSize" || key === "leaseMs" ? 1 : 0;
+    if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)) {
+      issues.push({ path: [key], message: `${key} must be an integer of at least ${min}` });
+    }
+  }
+  if (typeof options.batchSize === "number" && options.batchSize > 10_000) {
+    issues.push({ path: ["batchSize"], message: "batchSize must be at most 10,000" });
+  }
+  return issues;
+}

@@ -1,0 +1,114 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { isValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
+import { MAX_PROJECTION_NAME_LENGTH, projection } from "./projection.js";
+import { ProjectionRunner } from "./projection-runner.js";
+
+const envelope = (type: string, streamId: string): EventEnvelope => ({
+  id: "01J00000000000000000000000",
+  type,
+  streamId,
+  version: 1,
+  globalPosition: 1,
+  timestamp: "2026-01-01T00:00:00.000Z",
+  data: null,
+  metadata: {},
+});
+
+describe("projection()", () => {
+  test("refuses a definition without a name or handler, or with malformed filters, naming each", () => {
+    const bad = () =>
+      projection({ name: " ", handle: "nope", streams: [""], types: "A" } as unknown as Parameters<
+        typeof projection
+      >[0]);
+    expect(bad).toThrow(/name.*handle.*streams.*types/s);
+    expect(() => projection({ name: "x".repeat(MAX_PROJECTION_NAME_LENGTH + 1), handle: () => undefined })).toThrow(
+      /at most/,
+    );
+  });
+
+  test("matches exactly the events every given filter takes (property)", () => {
+    const word = fc.constantFrom("A", "B", "C");
+    fc.assert(
+      fc.property(
+        fc.option(fc.array(word), { nil: undefined }),
+        fc.option(fc.array(word), { nil: undefined }),
+        word,
+        word,
+        word,
+        (types, categories, type, category, id) => {
+          const defined = projection({
+            name: "p",
+            handle: () => undefined,
+            ...(types === undefined ? {} : { types }),
+            ...(categories === undefined ? {} : { categories }),
+          });
+          const expected =
+            (types === undefined || types.includes(type)) &&
+            (categories === undefined || categories.includes(category));
+          expect(defined.matches(envelope(type, `${category}-${id}`))).toBe(expected);
+        },
+      ),
+    );
+  });
+});
+
+describe("ProjectionRunner options", () => {
+  test("refuses bad options with a ValidationError naming each", () => {
+    try {
+      new ProjectionRunner({
+        projection: {} as never,
+        eventStore: new InMemoryEventStore(),
+        readModels: new InMemoryReadModelStore(),
+        batchSize: 0,
+        leaseMs: 0,
+      });
+      throw new Error("accepted");
+    } catch (error) {
+      expect(isValidationError(error)).toBe(true);
+      expect(String(error)).toMatch(/projection.*batchSize.*leaseMs/s);
+    }
+  });
+});
+
+describe("ProjectionRunner after a failure", () => {
+  test("once the fault is fixed, start() again resumes at the failed event and skips none", async () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    await eventStore.appendToStream("A-1", [
+      { type: "T", data: 1 },
+      { type: "T", data: 2 },
+      { type: "T", data: 3 },
+    ]);
+    let broken = true;
+    const seen: unknown[] = [];
+    const failures: unknown[] = [];
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name: "restartable",
+        handle: (event) => {
+          if (broken && event.data === 2) throw new Error("fault");
+          seen.push(event.data);
+        },
+      }),
+      eventStore,
+      readModels,
+      pollIntervalMs: 10,
+      onFailure: (error) => failures.push(error),
+    });
+    runner.start();
+    await expect(runner.whenCaughtUp()).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2 });
+    await Bun.sleep(10);
+    expect(runner.running).toBe(false);
+    broken = false;
+    runner.start();
+    await runner.whenCaughtUp();
+    await runner.stop();
+    // The failed batch (1, 2, 3) rolled back, so 1 is seen again with the rest: nothing is skipped.
+    expect(seen).toEqual([1, 1, 2, 3]);
+    expect(failures).toHaveLength(1);
+  });
+});
