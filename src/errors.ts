@@ -34,6 +34,7 @@ export const ErrorCode = {
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
   Service: "SERVICE_ERROR",
   SnapshotCorrupt: "SNAPSHOT_CORRUPT",
+  NoTransition: "NO_TRANSITION",
 } as const;
 
 /**
@@ -248,6 +249,27 @@ export class SnapshotCorruptError extends EventFlowsError {
   }
 }
 
+/**
+ * A process manager received an event that no transition leaves its current state with, and that
+ * state does not declare the event ignored. Reported (error hook, failure log), never dropped.
+ */
+export class NoTransitionError extends EventFlowsError {
+  override readonly name = "NoTransitionError";
+  constructor(
+    readonly processManager: string,
+    readonly state: string,
+    readonly eventType: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.NoTransition,
+      `Process manager "${processManager}" has no transition from state "${state}" on "${eventType}": ` +
+        `add one, or list "${eventType}" under ignore.${state} if it may arrive there`,
+      options,
+    );
+  }
+}
+
 function formatIssue(issue: Issue): string {
   return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
 }
@@ -273,3 +295,5 @@ export const isPayloadTooLargeError = (error: unknown): error is PayloadTooLarge
 export const isServiceError = (error: unknown): error is ServiceError => hasCode(error, ErrorCode.Service);
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>
   hasCode(error, ErrorCode.SnapshotCorrupt);
+export const isNoTransitionError = (error: unknown): error is NoTransitionError =>
+  hasCode(error, ErrorCode.NoTransition);

@@ -6,6 +6,7 @@ import {
   InMemoryEventBus,
   InMemoryEventStore,
   InMemoryIdempotencyStore,
+  InMemorySagaStore,
   InMemorySnapshotStore,
 } from "../../../src/index.js";
 import {
@@ -16,6 +17,7 @@ import {
   eventStoreContract,
   idempotencyStoreContract,
   StoreView,
+  sagaStoreContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import type { SuiteModule } from "../runtime-suite.js";
@@ -95,6 +97,16 @@ export const inMemorySuites: SuiteModule = {
         suite: idempotencyStoreContract({
           name: "InMemoryIdempotencyStore contract",
           create: (settings) => new InMemoryIdempotencyStore(settings),
+        }),
+      }),
+    },
+    {
+      name: "in-memory saga store",
+      contract: "sagaStoreContract",
+      open: () => ({
+        suite: sagaStoreContract({
+          name: "InMemorySagaStore contract",
+          create: (settings) => new InMemorySagaStore(settings),
         }),
       }),
     },
