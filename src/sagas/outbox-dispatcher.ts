@@ -25,9 +25,29 @@ export interface OutboxDispatcherOptions {
  * instance in `needs-attention` and stops there: later commands wait for an operator's `resume`.
  */
 export class OutboxDispatcher {
+  // Per instance, one dispatch at a time in this process, each reading the outbox afresh: two steps
+  // of one instance finishing together then send each command once, not once per step.
+  readonly #running = new Map<string, Promise<unknown>>();
+
   constructor(private readonly options: OutboxDispatcherOptions) {}
 
-  async dispatch(record: SagaRecord): Promise<SagaRecord> {
+  /** Dispatches the instance's outbox as stored now; returns the instance as it ends up. */
+  dispatch(saga: string, key: string): Promise<SagaRecord | undefined> {
+    const id = JSON.stringify([saga, key]);
+    const previous = this.#running.get(id) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const record = await this.options.store.load(saga, key);
+      return record === undefined ? undefined : this.#dispatch(record);
+    });
+    const settled = next.catch(() => undefined);
+    this.#running.set(id, settled);
+    void settled.then(() => {
+      if (this.#running.get(id) === settled) this.#running.delete(id);
+    });
+    return next;
+  }
+
+  async #dispatch(record: SagaRecord): Promise<SagaRecord> {
     if (record.status === "needs-attention") return record;
     const { store, commands } = this.options;
     for (const entry of record.outbox) {

@@ -247,7 +247,7 @@ export class SagaRuntime {
     let count = 0;
     for (const record of pending) {
       if (record.status === "needs-attention" || !this.#sagas.has(record.saga)) continue;
-      await this.#dispatcher.dispatch(record);
+      await this.#dispatcher.dispatch(record.saga, record.key);
       count++;
     }
     return count;
@@ -281,8 +281,7 @@ export class SagaRuntime {
         if (isConcurrencyError(error) && attempt < CONFLICT_RETRIES) continue;
         throw error;
       }
-      const resumed = (await this.#store.load(saga, key)) as SagaRecord;
-      return this.#dispatcher.dispatch(resumed);
+      return (await this.#dispatcher.dispatch(saga, key)) as SagaRecord;
     }
   }
 
@@ -350,8 +349,7 @@ export class SagaRuntime {
     }
     let status = commit.status;
     if (commit.outbox?.length || status === "compensating") {
-      const saved = await this.#store.load(saga.name, key);
-      if (saved !== undefined) status = (await this.#dispatcher.dispatch(saved)).status;
+      status = (await this.#dispatcher.dispatch(saga.name, key))?.status ?? status;
     }
     const outcome = FINAL_STATUSES.has(status) ? "completed" : record === undefined ? "started" : "applied";
     return { ...base, outcome, version };
