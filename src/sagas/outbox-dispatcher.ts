@@ -25,26 +25,38 @@ export interface OutboxDispatcherOptions {
  * instance in `needs-attention` and stops there: later commands wait for an operator's `resume`.
  */
 export class OutboxDispatcher {
-  // Per instance, one dispatch at a time in this process, each reading the outbox afresh: two steps
-  // of one instance finishing together then send each command once, not once per step.
-  readonly #running = new Map<string, Promise<unknown>>();
+  // Per instance, one dispatch loop at a time in this process, reading the outbox afresh on each
+  // pass: two steps of one instance finishing together send each command once. A step that
+  // finishes while the loop runs (its command's handler raised the event that caused the step,
+  // say) asks for one more pass instead of waiting for the loop, which is waiting for it.
+  readonly #running = new Map<string, { again: boolean }>();
 
   constructor(private readonly options: OutboxDispatcherOptions) {}
 
-  /** Dispatches the instance's outbox as stored now; returns the instance as it ends up. */
-  dispatch(saga: string, key: string): Promise<SagaRecord | undefined> {
+  /**
+   * Dispatches the instance's outbox as stored now; returns the instance as it ends up, or
+   * undefined when a loop already running for it in this process will do it.
+   */
+  async dispatch(saga: string, key: string): Promise<SagaRecord | undefined> {
     const id = JSON.stringify([saga, key]);
-    const previous = this.#running.get(id) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      const record = await this.options.store.load(saga, key);
-      return record === undefined ? undefined : this.#dispatch(record);
-    });
-    const settled = next.catch(() => undefined);
-    this.#running.set(id, settled);
-    void settled.then(() => {
-      if (this.#running.get(id) === settled) this.#running.delete(id);
-    });
-    return next;
+    const running = this.#running.get(id);
+    if (running !== undefined) {
+      running.again = true;
+      return undefined;
+    }
+    const loop = { again: true };
+    this.#running.set(id, loop);
+    try {
+      let result: SagaRecord | undefined;
+      while (loop.again) {
+        loop.again = false;
+        const record = await this.options.store.load(saga, key);
+        result = record === undefined ? undefined : await this.#dispatch(record);
+      }
+      return result;
+    } finally {
+      this.#running.delete(id);
+    }
   }
 
   async #dispatch(record: SagaRecord): Promise<SagaRecord> {

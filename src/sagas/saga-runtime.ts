@@ -281,7 +281,7 @@ export class SagaRuntime {
         if (isConcurrencyError(error) && attempt < CONFLICT_RETRIES) continue;
         throw error;
       }
-      return (await this.#dispatcher.dispatch(saga, key)) as SagaRecord;
+      return (await this.#dispatcher.dispatch(saga, key)) ?? ((await this.#store.load(saga, key)) as SagaRecord);
     }
   }
 

@@ -41,7 +41,7 @@ describe("saga timeouts", () => {
     expect((await runtime.tick(T0 + 120 * MINUTE)).fired).toEqual([]);
     const record = await store.load("Order", "o1");
     expect(record?.status).toBe("compensated");
-    expect((record?.state as { steps: string[] }).steps).toEqual(["placed", "timed-out"]);
+    expect((record?.state as { steps: string[] } | undefined)?.steps).toEqual(["placed", "timed-out"]);
     expect(sent.map((s) => s.type)).toEqual(["ReserveStock", "ReleaseStock"]);
   });
 
