@@ -35,6 +35,7 @@ export default defineConfig({
           { text: "The event bus", link: "/core/event-bus" },
           { text: "The repository", link: "/core/repository" },
           { text: "Snapshots", link: "/core/snapshots" },
+          { text: "Sagas and process managers", link: "/core/sagas" },
           { text: "Errors", link: "/core/errors" },
         ],
       },
