@@ -1,6 +1,7 @@
 /**
  * @module @eventflows/core/postgres: the event store, transactions, inline and asynchronous
- * projections, checkpoints, snapshots and schema migrations on PostgreSQL, with postgres.js.
+ * projections, checkpoints, snapshots, saga instances and schema migrations on PostgreSQL, with
+ * postgres.js.
  */
 
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from "./checkpoint-store.js";
@@ -45,6 +46,7 @@ export {
   ProjectionRunner,
   type ProjectionRunnerOptions,
 } from "./projection-runner.js";
+export { PostgresSagaStore, type PostgresSagaStoreOptions } from "./saga-store.js";
 export {
   DEFAULT_MAX_SNAPSHOT_BYTES,
   PostgresSnapshotStore,

@@ -73,7 +73,7 @@ describe("migrations", () => {
     }
     const beforeUpgrade = await collect(store.readAll());
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5], version: LATEST_SCHEMA_VERSION });
+    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5, 6], version: LATEST_SCHEMA_VERSION });
     const checks = await sql`
       SELECT conname FROM pg_constraint WHERE conrelid = ${`${schema}.events`}::regclass AND contype = 'c' ORDER BY conname`;
     expect(checks.map((c) => c.conname)).toEqual(["events_position_not_below_transaction", "events_version_positive"]);
@@ -83,6 +83,11 @@ describe("migrations", () => {
       "events",
       "idempotency_keys",
       "migrations",
+      "saga_failures",
+      "saga_handled",
+      "saga_outbox",
+      "saga_timeouts",
+      "sagas",
       "snapshots",
     ]);
     const afterUpgrade = await collect(store.readAll());
@@ -109,6 +114,7 @@ describe("migrations", () => {
       [3, "snapshots"],
       [4, "dedup-and-idempotency"],
       [5, "stream-order"],
+      [6, "sagas"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -186,12 +192,22 @@ describe("migrations", () => {
       "billing_events",
       "billing_idempotency_keys",
       "billing_migrations",
+      "billing_saga_failures",
+      "billing_saga_handled",
+      "billing_saga_outbox",
+      "billing_saga_timeouts",
+      "billing_sagas",
       "billing_snapshots",
       "shipping_checkpoints",
       "shipping_dedup",
       "shipping_events",
       "shipping_idempotency_keys",
       "shipping_migrations",
+      "shipping_saga_failures",
+      "shipping_saga_handled",
+      "shipping_saga_outbox",
+      "shipping_saga_timeouts",
+      "shipping_sagas",
       "shipping_snapshots",
     ]);
     const stream = `Shared-${ulid()}`;

@@ -18,6 +18,11 @@ export interface TableNames {
   readonly snapshots: string;
   readonly dedup: string;
   readonly idempotencyKeys: string;
+  readonly sagas: string;
+  readonly sagaHandled: string;
+  readonly sagaOutbox: string;
+  readonly sagaTimeouts: string;
+  readonly sagaFailures: string;
   readonly migrations: string;
   /** Unquoted constraint names, to tell one unique violation from another. */
   readonly constraints: { readonly streamVersion: string; readonly eventId: string; readonly position: string };
@@ -69,6 +74,11 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
     snapshots: table("snapshots"),
     dedup: table("dedup"),
     idempotencyKeys: table("idempotency_keys"),
+    sagas: table("sagas"),
+    sagaHandled: table("saga_handled"),
+    sagaOutbox: table("saga_outbox"),
+    sagaTimeouts: table("saga_timeouts"),
+    sagaFailures: table("saga_failures"),
     migrations: table("migrations"),
     constraints: {
       streamVersion: `${tablePrefix}events_stream_version`,

@@ -6,6 +6,7 @@ import {
   PostgresDedupStore,
   PostgresEventStore,
   PostgresIdempotencyStore,
+  PostgresSagaStore,
   PostgresSnapshotStore,
 } from "../../../adapters/postgres/index.js";
 import { ulid } from "../../../src/index.js";
@@ -17,6 +18,7 @@ import {
   eventStoreContract,
   holdCommitIn,
   idempotencyStoreContract,
+  sagaStoreContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -96,6 +98,17 @@ export const postgresSuites: SuiteModule = {
           dedupStoreContract({
             name: "PostgresDedupStore contract",
             create: (settings) => new PostgresDedupStore({ sql, schema, ...settings }),
+          }),
+        ),
+    },
+    {
+      name: "postgres saga store",
+      contract: "sagaStoreContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          sagaStoreContract({
+            name: "PostgresSagaStore contract",
+            create: (settings) => new PostgresSagaStore({ sql, schema, ...settings }),
           }),
         ),
     },
