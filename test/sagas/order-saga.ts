@@ -1,7 +1,6 @@
 /** A small order saga and a recording command bus, shared by the saga tests. */
-import { CommandBus } from "../../src/messaging/command-bus.js";
-import { defineSaga } from "../../src/sagas/define-saga.js";
-import { testEnvelope } from "../../src/testing/event-bus-contract.js";
+import { CommandBus, defineSaga } from "../../src/index.js";
+import { testEnvelope } from "../../src/testing/index.js";
 
 export type OrderEvent =
   | { type: "OrderPlaced"; data: { orderId: string; sku: string } }
