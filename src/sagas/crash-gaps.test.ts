@@ -10,23 +10,18 @@ import { InMemoryDedupStore } from "../dedup/in-memory-dedup-store.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { InMemorySagaStore } from "./in-memory-saga-store.js";
 import { SagaRuntime } from "./saga-runtime.js";
-import type { SagaCommit, SagaRecord } from "./types.js";
+import type { SagaCommit } from "./types.js";
 
 type Gap = "before-save" | "after-save" | "after-dispatch";
 
 class CrashingStore extends InMemorySagaStore {
   crashAt: Gap | undefined;
-  #saved = false;
   protected override async writeCommit(commit: SagaCommit): Promise<number> {
     if (this.crashAt === "before-save") this.#crash();
     const version = await super.writeCommit(commit);
-    this.#saved = true;
+    // Saved, and the process dies before the step goes on to dispatch.
+    if (this.crashAt === "after-save") this.#crash();
     return version;
-  }
-  protected override async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {
-    // The dispatcher's first act after a save is to read the outbox back.
-    if (this.crashAt === "after-save" && this.#saved) this.#crash();
-    return super.readInstance(saga, key);
   }
   protected override async writeDispatched(saga: string, key: string, entryId: string): Promise<void> {
     if (this.crashAt === "after-dispatch") this.#crash();

@@ -37,7 +37,7 @@ export class OutboxDispatcher {
    * Dispatches the instance's outbox as stored now; returns the instance as it ends up, or
    * undefined when a loop already running for it in this process will do it.
    */
-  async dispatch(saga: string, key: string): Promise<SagaRecord | undefined> {
+  async dispatch(saga: string, key: string, saved?: SagaRecord): Promise<SagaRecord | undefined> {
     const id = JSON.stringify([saga, key]);
     const running = this.#running.get(id);
     if (running !== undefined) {
@@ -46,11 +46,14 @@ export class OutboxDispatcher {
     }
     const loop = { again: true };
     this.#running.set(id, loop);
+    // `saved` is the instance as a step just saved it: the first pass need not read it back.
+    let known = saved;
     try {
       let result: SagaRecord | undefined;
       while (loop.again) {
         loop.again = false;
-        const record = await this.options.store.load(saga, key);
+        const record = known ?? (await this.options.store.load(saga, key));
+        known = undefined;
         result = record === undefined ? undefined : await this.#dispatch(record);
       }
       return result;

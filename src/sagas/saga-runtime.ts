@@ -349,7 +349,22 @@ export class SagaRuntime {
     }
     let status = commit.status;
     if (commit.outbox?.length || status === "compensating") {
-      status = (await this.#dispatcher.dispatch(saga.name, key))?.status ?? status;
+      // When the step started with an empty outbox, what it saved is the whole outbox: no read back.
+      const saved: SagaRecord | undefined =
+        record !== undefined && record.outbox.length > 0
+          ? undefined
+          : {
+              saga: saga.name,
+              key,
+              version,
+              state: commit.state,
+              status: commit.status,
+              step: commit.step,
+              compensations: commit.compensations,
+              outbox: commit.outbox ?? [],
+              attention: commit.attention,
+            };
+      status = (await this.#dispatcher.dispatch(saga.name, key, saved))?.status ?? status;
     }
     const outcome = FINAL_STATUSES.has(status) ? "completed" : record === undefined ? "started" : "applied";
     return { ...base, outcome, version };

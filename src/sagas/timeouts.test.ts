@@ -96,7 +96,6 @@ describe("saga timeouts", () => {
   });
 
   test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {
-    const firings = new Map<string, number>();
     const saga = defineSaga<{ type: "Arm"; data: { id: string } }, { fired: number }>({
       name: "Armed",
       startedBy: ["Arm"],
@@ -111,10 +110,8 @@ describe("saga timeouts", () => {
       onTimeout: Object.fromEntries(
         Array.from({ length: 10 }, (_, i) => [
           `t${i}`,
-          (state: { fired: number }, fired: { id: string }) => {
-            firings.set(fired.id, (firings.get(fired.id) ?? 0) + 1);
-            return { fired: state.fired + 1 };
-          },
+          // May run again after a conflict with a sibling timeout's firing; only one run is saved.
+          (state: { fired: number }) => ({ fired: state.fired + 1 }),
         ]),
       ),
     });
@@ -132,6 +129,11 @@ describe("saga timeouts", () => {
         return mine;
       }),
     );
+    const firings = new Map<string, number>();
+    for (const report of reports.flat()) {
+      const id = `${report.key}/${report.name}`;
+      firings.set(id, (firings.get(id) ?? 0) + 1);
+    }
     expect(firings.size).toBe(200);
     expect([...firings.values()].every((n) => n === 1)).toBe(true);
     expect(reports.flat()).toHaveLength(200);
