@@ -4,6 +4,9 @@
  * writes made by hand (the ceiling), in memory and on PostgreSQL. Each iteration starts a new
  * instance, so no step waits on another.
  *
+ * Then timeout firing lateness: 200 timeouts due at random times over 8 s, fired by the timer loop
+ * (`runtime.start`) with a 1 s tick, in memory; p50/p99 of firing time minus due time.
+ *
  * Run: `bun bench/sagas.bench.ts`, or `bun run bench sagas` to also refresh bench/RESULTS.md.
  * PostgreSQL comes from the test harness (or EVENTFLOWS_PG_URL); the schema made here is dropped.
  */
@@ -19,7 +22,7 @@ import {
   ulid,
 } from "../src/index.js";
 import { ensurePostgres } from "../test/services/postgres.ts";
-import { runAndReport } from "./lib/report.js";
+import { appendToReport, runAndReport } from "./lib/report.js";
 
 type Placed = { type: "OrderPlaced"; data: { orderId: string; sku: string } };
 
@@ -151,7 +154,44 @@ try {
       "The bare-SQL ceiling writes the same three rows in one transaction of plain statements and deletes the outbox row.",
     ],
   });
+  const lateness = await timeoutLateness(200, 1000);
+  appendToReport("sagas", lateness);
+  console.log(lateness);
 } finally {
   await pgSql.unsafe(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
   await pgSql.end();
+}
+
+/** Fires `count` timeouts due over 8 s with the timer loop ticking every `tickMs`; lateness quantiles as markdown. */
+async function timeoutLateness(count: number, tickMs: number): Promise<string> {
+  const late: number[] = [];
+  const armed = defineSaga<{ type: "Arm"; data: { id: string; after: number } }, object>({
+    name: "Late",
+    startedBy: ["Arm"],
+    correlate: (event) => event.data.id,
+    initialState: {},
+    on: {
+      Arm: (state, event, ctx) => {
+        ctx.schedule({ after: event.data.after, name: "t" });
+        return state;
+      },
+    },
+    onTimeout: { t: (state) => state },
+  });
+  const runtime = new SagaRuntime({
+    store: new InMemorySagaStore(),
+    commands,
+    sagas: [armed],
+    onTimeoutFired: (fired) => late.push(Date.now() - fired.dueAt),
+  });
+  for (let i = 0; i < count; i++) {
+    const event = { ...placed(), type: "Arm", data: { id: `i${i}`, after: Math.floor(Math.random() * 8000) } };
+    await runtime.handle(event);
+  }
+  const loop = runtime.start({ intervalMs: tickMs });
+  while (late.length < count) await new Promise((resolve) => setTimeout(resolve, 50));
+  await loop.stop();
+  late.sort((a, b) => a - b);
+  const at = (q: number) => late[Math.min(count - 1, Math.floor(q * count))];
+  return `Timeout lateness, ${count} timeouts over 8 s, ${tickMs} ms tick (timer loop, in memory): p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${late[count - 1]} ms (target: p99 < tick + 100 ms)`;
 }

@@ -10,7 +10,7 @@ import { integerOptionIssues } from "../internal/validate.js";
 import type { FiredTimeout, SagaDefinition } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe } from "./records.js";
-import type { SagaStore } from "./saga-store.js";
+import { type SagaStore, sagaConflict } from "./saga-store.js";
 import { StepContext } from "./step-context.js";
 import {
   FINAL_STATUSES,
@@ -303,7 +303,9 @@ export class SagaRuntime {
         const outcome = await this.#step(saga, key, record, event, (state, ctx) => handler(state, event, ctx));
         if (outcome === "conflict") {
           if (attempt < CONFLICT_RETRIES) continue;
-          return this.#failed(saga.name, key, event, new ValidationError("too many concurrent changes"), true);
+          // Still losing after every retry: reported as the conflict it is, and worth redelivering.
+          const latest = (await this.#store.load(saga.name, key))?.version ?? 0;
+          return this.#failed(saga.name, key, event, sagaConflict(saga.name, key, record?.version ?? 0, latest), true);
         }
         return outcome;
       }
