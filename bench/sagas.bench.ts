@@ -1,8 +1,9 @@
 /**
  * Sagas bench (issue 13): saga steps per second (event in -> state saved with its handled id and
  * outbox -> command dispatched -> outbox entry marked done) through `SagaRuntime`, against the same
- * writes made by hand (the ceiling), in memory and on PostgreSQL. Each iteration starts a new
- * instance, so no step waits on another.
+ * writes made by hand (the ceiling), in memory and on PostgreSQL; and an @nestjs/cqrs saga (no
+ * state, no persistence) in the same run. Each iteration starts a new instance, so no step waits
+ * on another.
  *
  * Then timeout firing lateness: 200 timeouts due at random times over 8 s, fired by the timer loop
  * (`runtime.start`) with a 1 s tick, in memory; p50/p99 of firing time minus due time.
@@ -22,6 +23,7 @@ import {
   ulid,
 } from "../src/index.js";
 import { ensurePostgres } from "../test/services/postgres.ts";
+import { startNestSaga } from "./lib/nest-saga.js";
 import { appendToReport, runAndReport } from "./lib/report.js";
 
 type Placed = { type: "OrderPlaced"; data: { orderId: string; sku: string } };
@@ -85,41 +87,45 @@ async function byHand(store: SagaStore): Promise<void> {
 const memory = new InMemorySagaStore();
 const memoryRuntime = new SagaRuntime({ store: memory, commands, sagas: [saga] });
 
+const nest = await startNestSaga();
+
 const pgSql = createPostgresClient(await ensurePostgres(), { max: 4 });
 const pgSchema = `bench_sagas_${Date.now().toString(36)}`;
 await new PostgresEventStore({ sql: pgSql, schema: pgSchema }).migrate();
 const pg = new PostgresSagaStore({ sql: pgSql, schema: pgSchema });
 const pgRuntime = new SagaRuntime({ store: pg, commands, sagas: [saga] });
 
-// The ceiling on PostgreSQL: the rows a step writes, in one transaction of plain statements.
+// The ceiling on PostgreSQL: the rows a step writes, in one transaction of plain (prepared) statements.
 async function bareSql(): Promise<void> {
   const event = placed();
   const key = (event.data as { orderId: string }).orderId;
   const entryId = `Bench/${key}/1`;
-  await pgSql.unsafe(`SELECT version FROM ${pgSchema}.sagas WHERE saga = $1 AND key = $2`, ["Bare", key]);
+  await pgSql.unsafe(`SELECT version FROM ${pgSchema}.sagas WHERE saga = $1 AND key = $2`, ["Bare", key], {
+    prepare: true,
+  });
   await pgSql.begin(async (tx) => {
     await tx.unsafe(
       `INSERT INTO ${pgSchema}.sagas (saga, key, version, state, status, step, compensations) VALUES ($1, $2, 1, $3::jsonb, 'running', 1, '[]')`,
       ["Bare", key, JSON.stringify({ sku: "TEA-001" })],
+      { prepare: true },
     );
     await tx.unsafe(`INSERT INTO ${pgSchema}.saga_handled (saga, key, handled_id) VALUES ($1, $2, $3)`, [
       "Bare",
       key,
       event.id,
     ]);
-    await tx.unsafe(`INSERT INTO ${pgSchema}.saga_outbox (saga, key, entry_id, entry) VALUES ($1, $2, $3, $4::jsonb)`, [
-      "Bare",
-      key,
-      entryId,
-      JSON.stringify({ id: entryId, type: "ReserveStock", payload: { sku: "TEA-001" } }),
-    ]);
+    await tx.unsafe(
+      `INSERT INTO ${pgSchema}.saga_outbox (saga, key, entry_id, entry) VALUES ($1, $2, $3, $4::jsonb)`,
+      ["Bare", key, entryId, JSON.stringify({ id: entryId, type: "ReserveStock", payload: { sku: "TEA-001" } })],
+      { prepare: true },
+    );
   });
   await commands.execute("ReserveStock", { sku: "TEA-001" }, { id: entryId });
-  await pgSql.unsafe(`DELETE FROM ${pgSchema}.saga_outbox WHERE saga = $1 AND key = $2 AND entry_id = $3`, [
-    "Bare",
-    key,
-    entryId,
-  ]);
+  await pgSql.unsafe(
+    `DELETE FROM ${pgSchema}.saga_outbox WHERE saga = $1 AND key = $2 AND entry_id = $3`,
+    ["Bare", key, entryId],
+    { prepare: true },
+  );
 }
 
 const eventsPerIteration: Record<string, number> = {};
@@ -134,6 +140,7 @@ try {
     group("in memory: one saga step", () => {
       add("in memory: SagaRuntime.handle", () => memoryRuntime.handle(placed()));
       add("in memory: the same store calls by hand", () => byHand(memory));
+      add("@nestjs/cqrs: @Saga to command handler (no state, nothing saved)", () => nest.step(ulid()));
     });
     group("PostgreSQL: one saga step", () => {
       add("postgres: SagaRuntime.handle", () => pgRuntime.handle(placed()));
@@ -143,6 +150,7 @@ try {
   });
   pairs.push(
     ["in memory: SagaRuntime.handle", "in memory: the same store calls by hand"],
+    ["in memory: SagaRuntime.handle", "@nestjs/cqrs: @Saga to command handler (no state, nothing saved)"],
     ["postgres: SagaRuntime.handle", "postgres: bare SQL, one transaction"],
     ["postgres: PostgresSagaStore calls by hand", "postgres: bare SQL, one transaction"],
   );
@@ -151,6 +159,7 @@ try {
     pairs,
     notes: [
       "A step: load the instance, commit state + handled id + outbox entry, dispatch the command, mark it done.",
+      "@nestjs/cqrs sagas keep no state and save nothing: an RxJS map from the event to the command, then its handler.",
       "The bare-SQL ceiling writes the same three rows in one transaction of plain statements and deletes the outbox row.",
     ],
   });
@@ -158,6 +167,7 @@ try {
   appendToReport("sagas", lateness);
   console.log(lateness);
 } finally {
+  await nest.close();
   await pgSql.unsafe(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
   await pgSql.end();
 }
