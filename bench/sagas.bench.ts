@@ -23,6 +23,7 @@ import {
   ulid,
 } from "../src/index.js";
 import { ensurePostgres } from "../test/services/postgres.ts";
+import { interleaved } from "./lib/interleave.js";
 import { startNestSaga } from "./lib/nest-saga.js";
 import { appendToReport, runAndReport } from "./lib/report.js";
 
@@ -154,10 +155,36 @@ try {
     ["postgres: SagaRuntime.handle", "postgres: bare SQL, one transaction"],
     ["postgres: PostgresSagaStore calls by hand", "postgres: bare SQL, one transaction"],
   );
+  // Round robin, so load that comes and goes on a shared machine cannot favour one side of a pair.
+  const cross = [
+    ...(await interleaved(
+      [
+        ["in memory: SagaRuntime.handle", () => memoryRuntime.handle(placed())],
+        ["in memory: the same store calls by hand", () => byHand(memory)],
+        ["@nestjs/cqrs: @Saga to command handler (no state, nothing saved)", () => nest.step(ulid())],
+      ],
+      { rounds: 30, batch: 100 },
+    )),
+    ...(await interleaved(
+      [
+        ["postgres: SagaRuntime.handle", () => pgRuntime.handle(placed())],
+        ["postgres: PostgresSagaStore calls by hand", () => byHand(pg)],
+        ["postgres: bare SQL, one transaction", bareSql],
+      ],
+      { rounds: 20, batch: 5 },
+    )),
+  ];
+  const medianOf = (name: string) => cross.find((c) => c.name === name)?.medianNs ?? Number.NaN;
+  const share = (ours: string, ceiling: string) => `${Math.round((100 * medianOf(ceiling)) / medianOf(ours))}%`;
+  const shares = [
+    `Interleaved medians: in memory the runtime runs at ${share("in memory: SagaRuntime.handle", "in memory: the same store calls by hand")} of the hand-written steps' speed; on PostgreSQL at ${share("postgres: SagaRuntime.handle", "postgres: bare SQL, one transaction")} of bare SQL's.`,
+  ];
   await runAndReport("sagas", "Sagas: one step (event in, state saved, command out) vs the same writes by hand", {
     eventsPerIteration,
     pairs,
+    interleaved: cross,
     notes: [
+      ...shares,
       "A step: load the instance, commit state + handled id + outbox entry, dispatch the command, mark it done.",
       "@nestjs/cqrs sagas keep no state and save nothing: an RxJS map from the event to the command, then its handler.",
       "The bare-SQL ceiling writes the same three rows in one transaction of plain statements and deletes the outbox row.",
