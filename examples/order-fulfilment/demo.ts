@@ -12,6 +12,7 @@ import {
   InMemorySagaStore,
   type SagaFailureReport,
   SagaRuntime,
+  type SagaStore,
 } from "../../src/index.js";
 import type { FulfilmentCommands, ShopEvent } from "./events.js";
 import { type FulfilmentState, fulfilment, PAYMENT_TIMEOUT_MS } from "./saga.js";
@@ -19,10 +20,9 @@ import { registerServices, type Services } from "./services.js";
 
 export const START = Date.parse("2026-12-03T09:00:00Z");
 
-export function createFulfilment(clock: { now: number }) {
+export function createFulfilment(clock: { now: number }, sagas: SagaStore = new InMemorySagaStore()) {
   const bus = new InMemoryEventBus();
   const store = new InMemoryEventStore({ bus });
-  const sagas = new InMemorySagaStore();
   const commands = new CommandBus<FulfilmentCommands>();
   const services: Services = {
     stock: new Map([["TEA-001", 5]]),
@@ -67,9 +67,10 @@ export interface DemoReport {
   readonly needsAttention: number;
 }
 
-export async function runDemo(): Promise<DemoReport> {
+/** Runs the scenario; `sagas` is where the saga instances live (in memory by default). */
+export async function runDemo(sagas?: SagaStore): Promise<DemoReport> {
   const clock = { now: START };
-  const app = createFulfilment(clock);
+  const app = createFulfilment(clock, sagas);
   const order = (orderId: string, quantity: number, card: string) =>
     app.placeOrder({ orderId, sku: "TEA-001", quantity, amountCents: 1250 * quantity, card });
 
