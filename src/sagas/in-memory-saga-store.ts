@@ -32,6 +32,8 @@ const copy = <T>(value: T): T => (value === undefined ? value : (JSON.parse(JSON
 export class InMemorySagaStore extends SagaStore {
   readonly #instances = new Map<string, Instance>();
   readonly #timeouts = new Map<string, Pending>();
+  // Per instance, its pending timeouts by name: a commit touches its own, whatever the total.
+  readonly #timeoutsOf = new Map<string, Map<string, string>>();
   readonly #failures: SagaFailure[] = [];
 
   protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {
@@ -67,17 +69,25 @@ export class InMemorySagaStore extends SagaStore {
     instance.record = record;
     if (commit.handledId !== undefined) instance.handled.add(commit.handledId);
     this.#instances.set(id, instance);
-    if (commit.firedTimeoutId !== undefined) this.#timeouts.delete(commit.firedTimeoutId);
-    const cancelled = new Set([...(commit.cancel ?? []), ...(commit.schedule ?? []).map((t) => t.name)]);
-    for (const [timeoutId, pending] of this.#timeouts) {
-      const { timeout } = pending;
-      if (timeout.saga !== commit.saga || timeout.key !== commit.key) continue;
-      // A final instance fires nothing more.
-      if (cancelled.has(timeout.name) || FINAL_STATUSES.has(commit.status)) this.#timeouts.delete(timeoutId);
+    if (commit.firedTimeoutId !== undefined) this.#removeTimeout(commit.firedTimeoutId);
+    const pending = this.#timeoutsOf.get(id);
+    if (pending !== undefined) {
+      // A final instance fires nothing more; otherwise cancelled and rescheduled names go.
+      const names = FINAL_STATUSES.has(commit.status)
+        ? [...pending.keys()]
+        : [...(commit.cancel ?? []), ...(commit.schedule ?? []).map((t) => t.name)];
+      for (const name of names) {
+        const timeoutId = pending.get(name);
+        if (timeoutId !== undefined) this.#removeTimeout(timeoutId);
+      }
     }
     if (!FINAL_STATUSES.has(commit.status)) {
-      for (const timeout of commit.schedule ?? [])
+      for (const timeout of commit.schedule ?? []) {
         this.#timeouts.set(timeout.id, { timeout: copy(timeout), leaseUntil: 0 });
+        const byName = this.#timeoutsOf.get(id) ?? new Map<string, string>();
+        byName.set(timeout.name, timeout.id);
+        this.#timeoutsOf.set(id, byName);
+      }
     }
     return version + 1;
   }
@@ -101,7 +111,17 @@ export class InMemorySagaStore extends SagaStore {
   }
 
   protected async deleteTimeout(timeoutId: string): Promise<void> {
+    this.#removeTimeout(timeoutId);
+  }
+
+  #removeTimeout(timeoutId: string): void {
+    const pending = this.#timeouts.get(timeoutId);
+    if (pending === undefined) return;
     this.#timeouts.delete(timeoutId);
+    const instance = idOf(pending.timeout.saga, pending.timeout.key);
+    const byName = this.#timeoutsOf.get(instance);
+    if (byName?.get(pending.timeout.name) === timeoutId) byName.delete(pending.timeout.name);
+    if (byName?.size === 0) this.#timeoutsOf.delete(instance);
   }
 
   protected async listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]> {
