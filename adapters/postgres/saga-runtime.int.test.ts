@@ -1,9 +1,10 @@
 /** The saga runtime on PostgresSagaStore: the order saga end to end, and competing schedulers on the real server. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { defineSaga, type FiredTimeoutReport, SagaRuntime, ulid } from "../../src/index.js";
+import { eventually } from "../../src/testing/index.js";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
+import { PostgresCheckpointStore, PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
 
 let sql: PostgresSql;
 const schema = uniqueSchema("saga_runtime");
@@ -35,6 +36,29 @@ describe("SagaRuntime on PostgreSQL", () => {
     expect(record).toMatchObject({ status: "compensated", outbox: [], version: 4 });
     expect((await runtime.tick(T0 + 60 * 60_000)).fired.filter((f) => f.key === id)).toEqual([]);
   });
+
+  test("fed from the PostgreSQL global feed, it resumes from its checkpoint and applies each event once", async () => {
+    const events = new PostgresEventStore({ sql, schema });
+    const checkpoints = new PostgresCheckpointStore({ sql, schema });
+    const store = new PostgresSagaStore({ sql, schema });
+    const { bus, sent } = recordingBus();
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0, retryDelayMs: 0 });
+    const id = ulid();
+    const checkpointId = `sagas-${id}`;
+    await events.appendToStream(`Order-${id}`, [{ type: "OrderPlaced", data: { orderId: id, sku: "A" } }]);
+    const first = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
+    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(1), 10_000);
+    await first.stop();
+    await events.appendToStream(`Order-${id}`, [{ type: "StockReserved", data: { orderId: id } }]);
+    const second = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
+    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(2), 10_000);
+    await second.stop();
+    expect(sent.map((s) => s.id).filter((s) => s.startsWith(`Order/${id}/`))).toEqual([
+      `Order/${id}/1`,
+      `Order/${id}/2`,
+    ]);
+    expect(await checkpoints.load(checkpointId)).toBe(second.position);
+  }, 30_000);
 
   test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {
     const name = `Armed-${ulid()}`;
