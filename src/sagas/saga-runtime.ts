@@ -329,7 +329,7 @@ export class SagaRuntime {
   ): Promise<SagaOutcome | "conflict"> {
     const base = { saga: saga.name, key, eventId: trigger.id };
     const ctx = new StepContext(key, this.#now);
-    const state = record === undefined ? structuredClone(saga.initialState) : record.state;
+    const state = record === undefined ? this.#initialState(saga) : record.state;
     let next: unknown;
     try {
       next = (await run(state, ctx)) ?? state;
@@ -454,6 +454,18 @@ export class SagaRuntime {
     } catch (error) {
       callHook("onError", this.#onError, { ...failure, error });
     }
+  }
+
+  // A fresh copy per new instance, so a handler that mutates its state cannot change the definition's.
+  // The initial state is JSON (defineSaga checks it): parsing its text is cheaper than structuredClone.
+  readonly #initialJson = new Map<string, string>();
+  #initialState(saga: AnySaga): unknown {
+    let json = this.#initialJson.get(saga.name);
+    if (json === undefined) {
+      json = JSON.stringify(saga.initialState);
+      this.#initialJson.set(saga.name, json);
+    }
+    return JSON.parse(json);
   }
 
   readonly #loopError = (error: unknown) =>
