@@ -156,6 +156,26 @@ describe("SagaRuntime: compensation and operations", () => {
     await expect(runtime.resume("Order", "o1")).rejects.toMatchObject({ code: ErrorCode.Validation });
   });
 
+  test("an operator can give up on a command that keeps failing and compensate instead", async () => {
+    const { runtime, store, sent, failing } = setup({ maxAttempts: 2 });
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    failing.set("ChargePayment", 100);
+    await runtime.handle(orderEvent("StockReserved", "o1"));
+    expect((await runtime.needsAttention()).map((r) => r.attention?.commandType)).toEqual(["ChargePayment"]);
+    const compensated = await runtime.compensate("Order", "o1");
+    expect(compensated.status).toBe("compensated");
+    expect(sent.map((s) => `${s.type} ${s.id}`)).toEqual([
+      "ReserveStock Order/o1/1",
+      "RefundPayment Order/o1/c3",
+      "ReleaseStock Order/o1/c4",
+    ]);
+    const failures = await runtime.failures("Order");
+    expect(failures.at(-1)).toMatchObject({ eventId: "Order/o1/2", eventType: "ChargePayment" });
+    expect(failures.at(-1)?.error).toContain("dropped by an operator");
+    expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
+    await expect(runtime.compensate("Order", "o1")).rejects.toMatchObject({ code: ErrorCode.Validation });
+  });
+
   test("after a crash between save and dispatch, redrive sends each pending command once, same id", async () => {
     const store = new InMemorySagaStore();
     const down = new CommandBus<Commands>();

@@ -264,6 +264,56 @@ export class SagaRuntime {
   }
 
   /**
+   * Operator action: gives up on the commands an instance still has to send and compensates
+   * instead: each undispatched forward command is dropped (and recorded as a failure saying so),
+   * then the registered compensations are dispatched, newest first, and the instance ends
+   * `compensated`. For an instance parked on a command that will not succeed. Final instances
+   * are refused with a ValidationError.
+   */
+  async compensate(saga: string, key: string): Promise<SagaRecord> {
+    for (let attempt = 0; ; attempt++) {
+      const record = await this.#store.load(saga, key);
+      if (record === undefined || FINAL_STATUSES.has(record.status)) {
+        throw new ValidationError(`Saga "${saga}" "${key}" cannot be compensated`, [
+          { path: ["status"], message: `is ${record?.status ?? "missing"}` },
+        ]);
+      }
+      // Dropped first: a crash after this leaves the instance parked with nothing to send, and
+      // compensate can be called again.
+      for (const entry of record.outbox.filter((e) => !e.compensation)) {
+        await this.#store.markDispatched(saga, key, entry.id);
+        await this.#report({
+          saga,
+          key,
+          event: { id: entry.id, type: entry.type },
+          error: new ValidationError(`Command ${entry.type} ${entry.id} dropped by an operator: the saga compensates`),
+        });
+      }
+      let step = record.step;
+      const outbox = [...record.compensations].reverse().map((compensation) => ({
+        id: `${saga}/${key}/c${++step}`,
+        ...compensation,
+        causationId: `operator/${record.version}`,
+        compensation: true,
+      }));
+      try {
+        await this.#store.commit({
+          ...carry(record),
+          status: "compensating",
+          attention: undefined,
+          step,
+          compensations: [],
+          outbox,
+        });
+      } catch (error) {
+        if (isConcurrencyError(error) && attempt < CONFLICT_RETRIES) continue;
+        throw error;
+      }
+      return (await this.#dispatcher.dispatch(saga, key)) ?? ((await this.#store.load(saga, key)) as SagaRecord);
+    }
+  }
+
+  /**
    * Operator action: takes an instance out of `needs-attention` (back to where it was) and
    * dispatches its outbox again, starting with the command that failed.
    */
