@@ -32,6 +32,8 @@ const steps: readonly Step[] = [
   { name: "package", command: [bun, "scripts/check-package.ts"] },
   { name: "docs", command: [bun, "scripts/check-docs.ts", "--build"] },
   { name: "examples", command: [bun, "run", "demo"] },
+  // Same step name: `test-all.ts examples` runs both demos.
+  { name: "examples", command: [bun, "run", "demo:saga"] },
 ];
 
 const only = process.argv.slice(2);

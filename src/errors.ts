@@ -36,6 +36,7 @@ export const ErrorCode = {
   SnapshotCorrupt: "SNAPSHOT_CORRUPT",
   UpcastFailed: "UPCAST_FAILED",
   ProjectionFailed: "PROJECTION_FAILED",
+  NoTransition: "NO_TRANSITION",
 } as const;
 
 /**
@@ -295,6 +296,27 @@ export class ProjectionFailedError extends EventFlowsError {
   }
 }
 
+/**
+ * A process manager received an event that no transition leaves its current state with, and that
+ * state does not declare the event ignored. Reported (error hook, failure log), never dropped.
+ */
+export class NoTransitionError extends EventFlowsError {
+  override readonly name = "NoTransitionError";
+  constructor(
+    readonly processManager: string,
+    readonly state: string,
+    readonly eventType: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.NoTransition,
+      `Process manager "${processManager}" has no transition from state "${state}" on "${eventType}": ` +
+        `add one, or list "${eventType}" under ignore.${state} if it may arrive there`,
+      options,
+    );
+  }
+}
+
 function formatIssue(issue: Issue): string {
   return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
 }
@@ -323,3 +345,5 @@ export const isProjectionFailedError = (error: unknown): error is ProjectionFail
   hasCode(error, ErrorCode.ProjectionFailed);
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>
   hasCode(error, ErrorCode.SnapshotCorrupt);
+export const isNoTransitionError = (error: unknown): error is NoTransitionError =>
+  hasCode(error, ErrorCode.NoTransition);

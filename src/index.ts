@@ -49,6 +49,7 @@ export {
   isDuplicateHandlerError,
   isEventFlowsError,
   isHandlerNotFoundError,
+  isNoTransitionError,
   isPayloadTooLargeError,
   isProjectionFailedError,
   isServiceError,
@@ -56,6 +57,7 @@ export {
   isStreamNotFoundError,
   isUpcastError,
   isValidationError,
+  NoTransitionError,
   PayloadTooLargeError,
   ProjectionFailedError,
   ServiceError,
@@ -248,6 +250,54 @@ export {
   type ReadModelTransaction,
   type ReadModelWriter,
 } from "./projections/read-model-store.js";
+export {
+  type Correlate,
+  defineSaga,
+  type FiredTimeout,
+  type SagaContext,
+  type SagaDefinition,
+  type SagaDefinitionInput,
+  type SagaHandler,
+  type ScheduleOptions,
+} from "./sagas/define-saga.js";
+export { InMemorySagaStore } from "./sagas/in-memory-saga-store.js";
+export type { CommandDispatcher } from "./sagas/outbox-dispatcher.js";
+export {
+  defineProcessManager,
+  type ProcessManagerInput,
+  type ProcessState,
+  type Transition,
+  type Transitions,
+} from "./sagas/process-manager.js";
+export {
+  type FiredTimeoutReport,
+  type SagaOutcome,
+  type SagaOutcomeKind,
+  SagaRuntime,
+  type SagaRuntimeOptions,
+  type SubscribeSagasOptions,
+  type TickResult,
+} from "./sagas/saga-runtime.js";
+export {
+  DEFAULT_MAX_SAGA_STATE_BYTES,
+  MAX_SAGA_KEY_LENGTH,
+  SagaStore,
+  type SagaStoreOptions,
+  sagaConflict,
+} from "./sagas/saga-store.js";
+export type {
+  ClaimDueTimeoutsOptions,
+  Compensation,
+  ListSagasOptions,
+  OutboxEntry,
+  SagaAttention,
+  SagaCommit,
+  SagaFailure,
+  SagaFailureReport,
+  SagaRecord,
+  SagaStatus,
+  SagaTimeout,
+} from "./sagas/types.js";
 export { COMPRESSION_FORMATS, type CompressionFormat, compress, decompress } from "./snapshot/compression.js";
 export { InMemorySnapshotStore, type InMemorySnapshotStoreOptions } from "./snapshot/in-memory-snapshot-store.js";
 export { jsonSerializer } from "./snapshot/json-serializer.js";

@@ -1,6 +1,6 @@
 /**
- * @module @eventflows/core/postgres: the event store, transactions, inline projections, the
- * read-model store and projection lock for the core's ProjectionRunner, checkpoints, snapshots and
+ * @module @eventflows/core/postgres: the event store, transactions, the read-model store and
+ * projection lock for the core's ProjectionRunner, checkpoints, snapshots, saga instances and
  * schema migrations on PostgreSQL, with postgres.js.
  */
 
@@ -47,6 +47,7 @@ export {
   PostgresReadModelTransaction,
   postgresSqlOf,
 } from "./read-model-store.js";
+export { PostgresSagaStore, type PostgresSagaStoreOptions } from "./saga-store.js";
 export {
   DEFAULT_MAX_SNAPSHOT_BYTES,
   PostgresSnapshotStore,

@@ -84,6 +84,11 @@ describe("migrations", () => {
       "idempotency_keys",
       "migrations",
       "read_models",
+      "saga_failures",
+      "saga_handled",
+      "saga_outbox",
+      "saga_timeouts",
+      "sagas",
       "snapshots",
     ]);
     const afterUpgrade = await collect(store.readAll());
@@ -111,6 +116,7 @@ describe("migrations", () => {
       [4, "dedup-and-idempotency"],
       [5, "stream-order"],
       [6, "read-models"],
+      [7, "sagas"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -189,6 +195,11 @@ describe("migrations", () => {
       "billing_idempotency_keys",
       "billing_migrations",
       "billing_read_models",
+      "billing_saga_failures",
+      "billing_saga_handled",
+      "billing_saga_outbox",
+      "billing_saga_timeouts",
+      "billing_sagas",
       "billing_snapshots",
       "shipping_checkpoints",
       "shipping_dedup",
@@ -196,6 +207,11 @@ describe("migrations", () => {
       "shipping_idempotency_keys",
       "shipping_migrations",
       "shipping_read_models",
+      "shipping_saga_failures",
+      "shipping_saga_handled",
+      "shipping_saga_outbox",
+      "shipping_saga_timeouts",
+      "shipping_sagas",
       "shipping_snapshots",
     ]);
     const stream = `Shared-${ulid()}`;

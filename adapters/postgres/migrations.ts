@@ -131,6 +131,67 @@ COMMENT ON TABLE ${n.readModels} IS
   'projection read models as JSON documents (PostgresReadModelStore), written in the transaction that moves the projection''s checkpoint';
 `,
   },
+  {
+    version: 7,
+    name: "sagas",
+    // One row per saga instance, with the ids it handled, its outbox and its timeouts in tables of
+    // their own, written together in one transaction by PostgresSagaStore.commit.
+    sql: (n) => `
+CREATE TABLE ${n.sagas} (
+  saga text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  version integer NOT NULL,
+  state jsonb NOT NULL,
+  status text NOT NULL,
+  step integer NOT NULL,
+  compensations jsonb NOT NULL,
+  attention jsonb,
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  CONSTRAINT "${n.tablePrefix}sagas_pkey" PRIMARY KEY (saga, key),
+  CONSTRAINT "${n.tablePrefix}sagas_version_positive" CHECK (version > 0)
+);
+CREATE INDEX "${n.tablePrefix}sagas_status" ON ${n.sagas} (status, saga);
+CREATE TABLE ${n.sagaHandled} (
+  saga text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  handled_id text COLLATE "C" NOT NULL,
+  CONSTRAINT "${n.tablePrefix}saga_handled_pkey" PRIMARY KEY (saga, key, handled_id)
+);
+CREATE TABLE ${n.sagaOutbox} (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  saga text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  entry_id text COLLATE "C" NOT NULL,
+  entry jsonb NOT NULL,
+  CONSTRAINT "${n.tablePrefix}saga_outbox_pkey" PRIMARY KEY (saga, key, entry_id)
+);
+CREATE INDEX "${n.tablePrefix}saga_outbox_seq" ON ${n.sagaOutbox} (saga, key, seq);
+CREATE TABLE ${n.sagaTimeouts} (
+  id text COLLATE "C" NOT NULL,
+  saga text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  name text COLLATE "C" NOT NULL,
+  due_at bigint NOT NULL,
+  data jsonb NOT NULL,
+  owner text COLLATE "C",
+  lease_until bigint NOT NULL DEFAULT 0,
+  CONSTRAINT "${n.tablePrefix}saga_timeouts_pkey" PRIMARY KEY (id),
+  CONSTRAINT "${n.tablePrefix}saga_timeouts_name" UNIQUE (saga, key, name)
+);
+CREATE INDEX "${n.tablePrefix}saga_timeouts_due" ON ${n.sagaTimeouts} (due_at);
+COMMENT ON COLUMN ${n.sagaTimeouts}.lease_until IS
+  'ms since the epoch: a claimed timeout is not claimed again before it, so competing schedulers fire each once';
+CREATE TABLE ${n.sagaFailures} (
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  saga text COLLATE "C" NOT NULL,
+  key text COLLATE "C",
+  failure jsonb NOT NULL,
+  CONSTRAINT "${n.tablePrefix}saga_failures_pkey" PRIMARY KEY (seq)
+);
+CREATE INDEX "${n.tablePrefix}saga_failures_saga" ON ${n.sagaFailures} (saga, seq);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -19,6 +19,11 @@ export interface TableNames {
   readonly dedup: string;
   readonly idempotencyKeys: string;
   readonly readModels: string;
+  readonly sagas: string;
+  readonly sagaHandled: string;
+  readonly sagaOutbox: string;
+  readonly sagaTimeouts: string;
+  readonly sagaFailures: string;
   readonly migrations: string;
   /** Unquoted constraint names, to tell one unique violation from another. */
   readonly constraints: { readonly streamVersion: string; readonly eventId: string; readonly position: string };
@@ -71,6 +76,11 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
     dedup: table("dedup"),
     idempotencyKeys: table("idempotency_keys"),
     readModels: table("read_models"),
+    sagas: table("sagas"),
+    sagaHandled: table("saga_handled"),
+    sagaOutbox: table("saga_outbox"),
+    sagaTimeouts: table("saga_timeouts"),
+    sagaFailures: table("saga_failures"),
     migrations: table("migrations"),
     constraints: {
       streamVersion: `${tablePrefix}events_stream_version`,

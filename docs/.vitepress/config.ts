@@ -36,6 +36,7 @@ export default defineConfig({
           { text: "The repository", link: "/core/repository" },
           { text: "Snapshots", link: "/core/snapshots" },
           { text: "Projections", link: "/core/projections" },
+          { text: "Sagas and process managers", link: "/core/sagas" },
           { text: "Errors", link: "/core/errors" },
           { text: "Observability", link: "/core/observability" },
           { text: "Metrics and health", link: "/core/metrics-and-health" },

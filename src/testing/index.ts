@@ -35,5 +35,10 @@ export {
   remoteBusContract,
   type SentRequest,
 } from "./remote-bus-contract.js";
+export {
+  type SagaStoreContractOptions,
+  type SagaStoreContractSettings,
+  sagaStoreContract,
+} from "./saga-store-contract.js";
 export { type SnapshotStoreContractOptions, snapshotStoreContract } from "./snapshot-store-contract.js";
 export { StoreView } from "./store-view.js";

@@ -8,6 +8,7 @@ import {
   InMemoryIdempotencyStore,
   InMemoryProjectionLock,
   InMemoryReadModelStore,
+  InMemorySagaStore,
   InMemorySnapshotStore,
   jsonLogger,
 } from "../../../src/index.js";
@@ -21,6 +22,7 @@ import {
   loggerContract,
   projectionContract,
   StoreView,
+  sagaStoreContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import type { SuiteModule } from "../runtime-suite.js";
@@ -124,6 +126,16 @@ export const inMemorySuites: SuiteModule = {
         suite: loggerContract({
           name: "jsonLogger contract",
           create: (sink) => jsonLogger({ level: "debug", write: sink }),
+        }),
+      }),
+    },
+    {
+      name: "in-memory saga store",
+      contract: "sagaStoreContract",
+      open: () => ({
+        suite: sagaStoreContract({
+          name: "InMemorySagaStore contract",
+          create: (settings) => new InMemorySagaStore(settings),
         }),
       }),
     },

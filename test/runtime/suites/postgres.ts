@@ -8,6 +8,7 @@ import {
   PostgresIdempotencyStore,
   PostgresProjectionLock,
   PostgresReadModelStore,
+  PostgresSagaStore,
   PostgresSnapshotStore,
 } from "../../../adapters/postgres/index.js";
 import { ulid } from "../../../src/index.js";
@@ -20,6 +21,7 @@ import {
   holdCommitIn,
   idempotencyStoreContract,
   projectionContract,
+  sagaStoreContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -114,6 +116,17 @@ export const postgresSuites: SuiteModule = {
           dedupStoreContract({
             name: "PostgresDedupStore contract",
             create: (settings) => new PostgresDedupStore({ sql, schema, ...settings }),
+          }),
+        ),
+    },
+    {
+      name: "postgres saga store",
+      contract: "sagaStoreContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          sagaStoreContract({
+            name: "PostgresSagaStore contract",
+            create: (settings) => new PostgresSagaStore({ sql, schema, ...settings }),
           }),
         ),
     },

@@ -1,0 +1,119 @@
+/** The saga runtime on PostgresSagaStore: the order saga end to end, and competing schedulers on the real server. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { defineSaga, type FiredTimeoutReport, SagaRuntime, ulid } from "../../src/index.js";
+import { eventually } from "../../src/testing/index.js";
+import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { PostgresCheckpointStore, PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
+
+let sql: PostgresSql;
+const schema = uniqueSchema("saga_runtime");
+const T0 = Date.parse("2026-12-03T10:00:00Z");
+
+beforeAll(async () => {
+  sql = await postgresTestClient({ max: 10 });
+  await new PostgresEventStore({ sql, schema }).migrate();
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+describe("SagaRuntime on PostgreSQL", () => {
+  test("duplicates apply once, a declined payment compensates in reverse order, the timeout is dropped", async () => {
+    const store = new PostgresSagaStore({ sql, schema });
+    const { bus, sent } = recordingBus();
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0, retryDelayMs: 0 });
+    const id = ulid();
+    const placed = orderEvent("OrderPlaced", id, { sku: "A" });
+    const outcomes = (await Promise.all([runtime.handle(placed), runtime.handle(placed)])).flat();
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(["duplicate", "started"]);
+    await runtime.handle(orderEvent("StockReserved", id));
+    await runtime.handle(orderEvent("PaymentFailed", id));
+    expect(sent.map((s) => s.id)).toEqual([`Order/${id}/1`, `Order/${id}/2`, `Order/${id}/c3`, `Order/${id}/c4`]);
+    expect(sent.map((s) => s.type).slice(2)).toEqual(["RefundPayment", "ReleaseStock"]);
+    const record = await store.load("Order", id);
+    expect(record).toMatchObject({ status: "compensated", outbox: [], version: 4 });
+    expect((await runtime.tick(T0 + 60 * 60_000)).fired.filter((f) => f.key === id)).toEqual([]);
+  });
+
+  test("fed from the PostgreSQL global feed, it resumes from its checkpoint and applies each event once", async () => {
+    const events = new PostgresEventStore({ sql, schema });
+    const checkpoints = new PostgresCheckpointStore({ sql, schema });
+    const store = new PostgresSagaStore({ sql, schema });
+    const { bus, sent } = recordingBus();
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0, retryDelayMs: 0 });
+    const id = ulid();
+    const checkpointId = `sagas-${id}`;
+    await events.appendToStream(`Order-${id}`, [{ type: "OrderPlaced", data: { orderId: id, sku: "A" } }]);
+    const first = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
+    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(1), 10_000);
+    await first.stop();
+    await events.appendToStream(`Order-${id}`, [{ type: "StockReserved", data: { orderId: id } }]);
+    const second = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
+    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(2), 10_000);
+    await second.stop();
+    expect(sent.map((s) => s.id).filter((s) => s.startsWith(`Order/${id}/`))).toEqual([
+      `Order/${id}/1`,
+      `Order/${id}/2`,
+    ]);
+    expect(await checkpoints.load(checkpointId)).toBe(second.position);
+  }, 30_000);
+
+  test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {
+    const name = `Armed-${ulid()}`;
+    const saga = defineSaga<{ type: "Arm"; data: { id: string } }, { fired: number }>({
+      name,
+      startedBy: ["Arm"],
+      correlate: (event) => event.data.id,
+      initialState: { fired: 0 },
+      on: {
+        Arm: (state, _event, ctx) => {
+          for (let i = 0; i < 10; i++) ctx.schedule({ after: i, name: `t${i}` });
+          return state;
+        },
+      },
+      onTimeout: Object.fromEntries(
+        Array.from({ length: 10 }, (_, i) => [
+          `t${i}`,
+          // May run again after a conflict with a sibling timeout's firing; only one run is saved.
+          (state: { fired: number }) => ({ fired: state.fired + 1 }),
+        ]),
+      ),
+    });
+    const commands = recordingBus().bus;
+    const runtimes = ["a", "b", "c"].map(
+      (owner) =>
+        new SagaRuntime({
+          store: new PostgresSagaStore({ sql, schema }),
+          commands,
+          sagas: [saga],
+          now: () => T0,
+          owner,
+          tickLimit: 9,
+        }),
+    );
+    const [first] = runtimes;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => first?.handle(orderEvent("Arm" as never, `i${i}`, { id: `i${i}` }))),
+    );
+    const reports = await Promise.all(
+      runtimes.map(async (runtime) => {
+        const mine: FiredTimeoutReport[] = [];
+        for (let round = 0; round < 12; round++) mine.push(...(await runtime.tick(T0 + 1000)).fired);
+        return mine;
+      }),
+    );
+    const firings = new Map<string, number>();
+    for (const report of reports.flat()) {
+      const id = `${report.key}/${report.name}`;
+      firings.set(id, (firings.get(id) ?? 0) + 1);
+    }
+    expect(firings.size).toBe(200);
+    expect([...firings.values()].filter((n) => n !== 1)).toEqual([]);
+    expect(reports.flat().filter((r) => r.outcome !== "applied")).toEqual([]);
+    expect(reports.filter((mine) => mine.length > 0).length).toBeGreaterThan(1);
+    const states = await new PostgresSagaStore({ sql, schema }).list({ saga: name, limit: 100 });
+    expect(states.map((r) => (r.state as { fired: number }).fired)).toEqual(Array(20).fill(10));
+  }, 60_000);
+});

@@ -1,0 +1,165 @@
+import { type Issue, ValidationError } from "../errors.js";
+import type { DomainEvent, EnvelopeOf } from "../events/envelope.js";
+import { jsonIssues } from "../internal/json.js";
+import { kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { MAX_SAGA_KEY_LENGTH } from "./saga-store.js";
+
+/** When a timeout is due: `after` milliseconds from now, or `at` a time (a Date or epoch milliseconds). */
+export type ScheduleOptions = (
+  | { readonly after: number; readonly at?: undefined }
+  | { readonly at: Date | number; readonly after?: undefined }
+) & {
+  readonly name: string;
+  readonly data?: unknown;
+};
+
+/**
+ * What a step can do besides returning the new state. Everything is recorded and takes effect only
+ * when the step is saved: commands go to the outbox and are dispatched after the save.
+ */
+export interface SagaContext {
+  /** The saga instance's correlation key. */
+  readonly key: string;
+  /** Decides a command: saved to the outbox, then dispatched with the id `<saga>/<key>/<step>`. */
+  dispatch(type: string, payload: unknown): void;
+  /** Registers the command that undoes what this step did, run only if the saga compensates. */
+  compensateWith(type: string, payload: unknown): void;
+  /** Dispatches the registered compensations, newest first, each at most once; then `compensated`. */
+  compensate(): void;
+  /** Schedules a timeout, replacing any pending one of the same name. */
+  schedule(options: ScheduleOptions): void;
+  /** Cancels a pending timeout by name; nothing happens if there is none. */
+  cancel(name: string): void;
+  /** Ends the instance: later events are not applied, its timeouts are dropped. */
+  complete(): void;
+  /** Declares the event irrelevant here: nothing is saved, the outcome is `ignored`. */
+  ignore(reason?: string): void;
+  /** The runtime's clock, in epoch milliseconds (a fake one in tests). */
+  now(): number;
+}
+
+/** A fired timeout, as a saga's `onTimeout` handler sees it. */
+export interface FiredTimeout<Data = unknown> {
+  readonly id: string;
+  readonly name: string;
+  readonly data: Data;
+  readonly dueAt: number;
+  readonly firedAt: number;
+  /** How late it fired, in milliseconds (after downtime, possibly a lot). */
+  readonly latenessMs: number;
+}
+
+/** A step: the state and the event in, the new state out (or nothing, to keep the state). */
+export type SagaHandler<State, Event> = (
+  state: State,
+  event: Event,
+  ctx: SagaContext,
+) => State | undefined | Promise<State | undefined>;
+
+/** Reads an instance's key from an event: one string, or several that together make the key. */
+export type Correlate<Event> = (event: Event) => string | readonly string[] | undefined;
+
+export interface SagaDefinitionInput<E extends DomainEvent, State> {
+  /** Unique among sagas: part of every instance id and command id. */
+  readonly name: string;
+  /** Event types that create an instance when none exists for their key. */
+  readonly startedBy: readonly E["type"][];
+  /** Event types applied to an existing instance only (an event with no instance is `no-instance`). */
+  readonly handles?: readonly E["type"][];
+  /**
+   * The instance an event belongs to: one function for every type, or one per type. Return
+   * several strings for a composite key (tenant and order, say).
+   */
+  readonly correlate: Correlate<EnvelopeOf<E>> | { readonly [T in E["type"]]?: Correlate<EnvelopeOf<E, T>> };
+  /** The state of a new instance; must be JSON. */
+  readonly initialState: State;
+  readonly on: { readonly [T in E["type"]]?: SagaHandler<State, EnvelopeOf<E, T>> };
+  /** Handlers of fired timeouts, by timeout name. */
+  readonly onTimeout?: { readonly [name: string]: SagaHandler<State, FiredTimeout> };
+}
+
+/** A checked saga definition, ready for a `SagaRuntime`. */
+export interface SagaDefinition<E extends DomainEvent = DomainEvent, State = unknown>
+  extends SagaDefinitionInput<E, State> {
+  readonly handles: readonly E["type"][];
+  /** Every type it reacts to: `startedBy` and `handles`. */
+  readonly types: ReadonlySet<string>;
+  /** The key of an event, or a ValidationError naming what is missing. */
+  readonly keyOf: (event: EnvelopeOf<E>) => string | ValidationError;
+}
+
+/**
+ * Defines a saga. Checks the definition at once: a saga without correlation, a type without a
+ * handler or an initial state that is not JSON is a {@link ValidationError} here, not at run time.
+ */
+export function defineSaga<E extends DomainEvent, State>(
+  input: SagaDefinitionInput<E, State>,
+): SagaDefinition<E, State> {
+  const issues: Issue[] = [];
+  issues.push(...nameIssues(input?.name, "saga name", MAX_SAGA_KEY_LENGTH, ["name"]));
+  const name = typeof input?.name === "string" ? input.name : "?";
+  if (!Array.isArray(input?.startedBy) || input.startedBy.length === 0) {
+    issues.push({ path: ["startedBy"], message: "must list at least one event type" });
+  }
+  const handles = input?.handles ?? [];
+  const types = new Set<string>([...(input?.startedBy ?? []), ...handles]);
+  for (const type of types) issues.push(...nameIssues(type, "event type", MAX_TYPE_LENGTH, ["startedBy"]));
+  const correlate = input?.correlate;
+  if (
+    correlate === undefined ||
+    correlate === null ||
+    (typeof correlate !== "function" && typeof correlate !== "object")
+  ) {
+    issues.push({
+      path: ["correlate"],
+      message: `is required: a function or one per event type, got ${kindOf(correlate)}`,
+    });
+  } else if (typeof correlate === "object") {
+    for (const type of types) {
+      if (typeof (correlate as Record<string, unknown>)[type] !== "function") {
+        issues.push({ path: ["correlate", type], message: `"${type}" has no correlation function` });
+      }
+    }
+  }
+  for (const type of types) {
+    if (typeof (input?.on as Record<string, unknown> | undefined)?.[type] !== "function") {
+      issues.push({ path: ["on", type], message: `"${type}" has no handler` });
+    }
+  }
+  issues.push(...jsonIssues(input?.initialState, ["initialState"]));
+  if (issues.length > 0) throw new ValidationError(`Invalid saga "${name}"`, issues);
+
+  const keyOf = (event: EnvelopeOf<E>): string | ValidationError => {
+    const read =
+      typeof correlate === "function" ? correlate : (correlate as Record<string, Correlate<unknown>>)[event.type];
+    let value: unknown;
+    try {
+      value = read?.(event);
+    } catch (error) {
+      return new ValidationError(`Saga "${name}" could not correlate ${event.type} ${event.id}`, [], { cause: error });
+    }
+    return keyFrom(name, event, value);
+  };
+  return { ...input, handles, types, keyOf };
+}
+
+/** One key, or several joined (each escaped, so `["a/b", "c"]` and `["a", "b/c"]` differ). */
+function keyFrom(name: string, event: { type: string; id: string }, value: unknown): string | ValidationError {
+  const parts = Array.isArray(value) ? (value as unknown[]) : [value];
+  const issues: Issue[] = [];
+  if (parts.length === 0) issues.push({ path: ["correlate"], message: "returned no key" });
+  for (const [i, part] of parts.entries()) {
+    if (part === undefined || part === null || part === "") {
+      issues.push({ path: ["correlate", i], message: `the key is missing from the event (got ${kindOf(part)})` });
+    } else issues.push(...nameIssues(part, "correlation key", MAX_SAGA_KEY_LENGTH, ["correlate", i]));
+  }
+  if (issues.length > 0) {
+    return new ValidationError(`Saga "${name}" cannot correlate ${event.type} ${event.id}`, issues);
+  }
+  const key =
+    parts.length === 1 ? (parts[0] as string) : parts.map((part) => encodeURIComponent(part as string)).join("/");
+  const tooLong = nameIssues(key, "correlation key", MAX_SAGA_KEY_LENGTH, ["correlate"]);
+  return tooLong.length > 0
+    ? new ValidationError(`Saga "${name}" cannot correlate ${event.type} ${event.id}`, tooLong)
+    : key;
+}

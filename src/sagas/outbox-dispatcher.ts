@@ -1,0 +1,141 @@
+import { isConcurrencyError } from "../errors.js";
+import type { ExecuteOptions } from "../messaging/message.js";
+import { carry, describe } from "./records.js";
+import type { SagaStore } from "./saga-store.js";
+import type { SagaFailureReport, SagaRecord } from "./types.js";
+
+/** What the runtime dispatches commands through: a `CommandBus`, or anything with its `execute`. */
+export interface CommandDispatcher {
+  execute(type: string, payload: unknown, options?: ExecuteOptions): Promise<unknown>;
+}
+
+export interface OutboxDispatcherOptions {
+  readonly store: SagaStore;
+  readonly commands: CommandDispatcher;
+  readonly maxAttempts: number;
+  readonly retryDelayMs: number;
+  readonly now: () => number;
+  readonly report: (failure: SagaFailureReport) => Promise<void>;
+}
+
+/**
+ * Dispatches an instance's outbox in order, each command under its deterministic id (so a command
+ * handler that deduplicates by message id applies it once even if a crash makes us send it again),
+ * marking each done after it succeeded. A command that fails `maxAttempts` times parks the
+ * instance in `needs-attention` and stops there: later commands wait for an operator's `resume`.
+ */
+export class OutboxDispatcher {
+  // Per instance, one dispatch loop at a time in this process, reading the outbox afresh on each
+  // pass: two steps of one instance finishing together send each command once. A step that
+  // finishes while the loop runs (its command's handler raised the event that caused the step,
+  // say) asks for one more pass instead of waiting for the loop, which is waiting for it.
+  readonly #running = new Map<string, { again: boolean }>();
+
+  constructor(private readonly options: OutboxDispatcherOptions) {}
+
+  /**
+   * Dispatches the instance's outbox as stored now; returns the instance as it ends up, or
+   * undefined when a loop already running for it in this process will do it.
+   */
+  async dispatch(saga: string, key: string, saved?: SagaRecord): Promise<SagaRecord | undefined> {
+    const id = JSON.stringify([saga, key]);
+    const running = this.#running.get(id);
+    if (running !== undefined) {
+      running.again = true;
+      return undefined;
+    }
+    const loop = { again: true };
+    this.#running.set(id, loop);
+    // `saved` is the instance as a step just saved it: the first pass need not read it back.
+    let known = saved;
+    try {
+      let result: SagaRecord | undefined;
+      while (loop.again) {
+        loop.again = false;
+        const record = known ?? (await this.options.store.load(saga, key));
+        known = undefined;
+        result = record === undefined ? undefined : await this.#dispatch(record);
+      }
+      return result;
+    } finally {
+      this.#running.delete(id);
+    }
+  }
+
+  async #dispatch(record: SagaRecord): Promise<SagaRecord> {
+    if (record.status === "needs-attention") return record;
+    const { store, commands } = this.options;
+    for (const entry of record.outbox) {
+      let lastError: unknown;
+      let done = false;
+      for (let attempt = 1; attempt <= this.options.maxAttempts && !done; attempt++) {
+        try {
+          await commands.execute(entry.type, entry.payload, {
+            id: entry.id,
+            metadata: { correlationId: `${record.saga}/${record.key}`, causationId: entry.causationId },
+          });
+          done = true;
+        } catch (error) {
+          lastError = error;
+          if (attempt < this.options.maxAttempts) await sleep(this.options.retryDelayMs);
+        }
+      }
+      if (!done) {
+        await this.options.report({
+          saga: record.saga,
+          key: record.key,
+          event: { id: entry.id, type: entry.type },
+          error: lastError,
+        });
+        return this.#park(record, entry.id, entry.type, lastError);
+      }
+      await store.markDispatched(record.saga, record.key, entry.id);
+    }
+    if (record.status !== "compensating") return { ...record, outbox: [] };
+    return this.#finishCompensation(record);
+  }
+
+  // Parking and finishing are status changes only: retried on a conflict from a concurrent step.
+  async #park(loaded: SagaRecord, entryId: string, commandType: string, error: unknown): Promise<SagaRecord> {
+    let record = loaded;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (record.status === "needs-attention") return record;
+      const attention = {
+        entryId,
+        commandType,
+        error: describe(error),
+        attempts: this.options.maxAttempts,
+        at: new Date(this.options.now()).toISOString(),
+        resumeStatus: record.status,
+      };
+      try {
+        await this.options.store.commit({ ...carry(record), status: "needs-attention", attention });
+        return { ...record, status: "needs-attention", attention, version: record.version + 1 };
+      } catch (e) {
+        if (!isConcurrencyError(e)) throw e;
+        record = (await this.options.store.load(record.saga, record.key)) ?? record;
+      }
+    }
+    return record;
+  }
+
+  async #finishCompensation(loaded: SagaRecord): Promise<SagaRecord> {
+    let record = loaded;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = await this.options.store.load(record.saga, record.key);
+      if (current === undefined || current.status !== "compensating" || current.outbox.length > 0) {
+        return current ?? record;
+      }
+      record = current;
+      try {
+        await this.options.store.commit({ ...carry(record), status: "compensated" });
+        return { ...record, status: "compensated", version: record.version + 1 };
+      } catch (e) {
+        if (!isConcurrencyError(e)) throw e;
+      }
+    }
+    return record;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => (ms <= 0 ? resolve() : setTimeout(resolve, ms)));

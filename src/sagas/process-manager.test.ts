@@ -1,0 +1,134 @@
+import { describe, expect, test } from "bun:test";
+import { recordingBus } from "../../test/sagas/order-saga.ts";
+import { ErrorCode, isNoTransitionError } from "../errors.js";
+import { testEnvelope } from "../testing/event-bus-contract.js";
+import { InMemorySagaStore } from "./in-memory-saga-store.js";
+import { defineProcessManager } from "./process-manager.js";
+import { SagaRuntime } from "./saga-runtime.js";
+
+type PaymentEvent =
+  | { type: "PaymentRequested"; data: { paymentId: string; amount: number } }
+  | { type: "PaymentAuthorized"; data: { paymentId: string; amount: number } }
+  | { type: "PaymentCaptured"; data: { paymentId: string } }
+  | { type: "PaymentReminderSent"; data: { paymentId: string } };
+
+type PaymentState = "requested" | "authorized" | "captured" | "expired" | "rejected";
+
+const payment = defineProcessManager<PaymentEvent, PaymentState, { amount: number; reminders: number }>({
+  name: "Payment",
+  startedBy: ["PaymentRequested"],
+  handles: ["PaymentAuthorized", "PaymentCaptured", "PaymentReminderSent"],
+  correlate: (event) => event.data.paymentId,
+  states: ["requested", "authorized", "captured", "expired", "rejected"],
+  initial: "requested",
+  final: ["captured", "expired", "rejected"],
+  data: { amount: 0, reminders: 0 },
+  transitions: {
+    requested: {
+      PaymentRequested: {
+        to: "requested",
+        action: (_data, event, ctx) => {
+          ctx.schedule({ after: 60_000, name: "expiry" });
+          return { amount: event.data.amount, reminders: 0 };
+        },
+      },
+      PaymentAuthorized: [
+        { to: "authorized", guard: (data, event) => event.data.amount === data.amount },
+        {
+          to: "rejected",
+          action: (_data, event, ctx) => void ctx.dispatch("ReleaseStock", { orderId: event.data.paymentId }),
+        },
+      ],
+    },
+    authorized: { PaymentCaptured: { to: "captured" } },
+  },
+  ignore: { authorized: ["PaymentReminderSent"] },
+  onTimeout: { expiry: { requested: { to: "expired" } } },
+});
+
+function setup() {
+  const store = new InMemorySagaStore();
+  const errors: unknown[] = [];
+  const { bus, sent } = recordingBus();
+  const runtime = new SagaRuntime({
+    store,
+    commands: bus,
+    sagas: [payment],
+    now: () => 0,
+    onError: (failure) => errors.push(failure.error),
+  });
+  const event = (type: PaymentEvent["type"], data: object = {}) =>
+    testEnvelope(type, "Payment-p1", { paymentId: "p1", ...data });
+  const stateOf = async () => (await store.load("Payment", "p1"))?.state as { state: PaymentState; data: unknown };
+  return { store, errors, runtime, event, stateOf, sent };
+}
+
+describe("defineProcessManager", () => {
+  test("transitions move the state; a guard picks between them; a final state completes", async () => {
+    const { runtime, event, stateOf, store } = setup();
+    await runtime.handle(event("PaymentRequested", { amount: 10 }));
+    expect(await stateOf()).toEqual({ state: "requested", data: { amount: 10, reminders: 0 } });
+    await runtime.handle(event("PaymentAuthorized", { amount: 10 }));
+    expect((await stateOf()).state).toBe("authorized");
+    const [outcome] = await runtime.handle(event("PaymentCaptured"));
+    expect(outcome?.outcome).toBe("completed");
+    expect((await store.load("Payment", "p1"))?.status).toBe("completed");
+  });
+
+  test("the next transition is tried when a guard refuses; its action dispatches", async () => {
+    const { runtime, event, stateOf, sent } = setup();
+    await runtime.handle(event("PaymentRequested", { amount: 10 }));
+    await runtime.handle(event("PaymentAuthorized", { amount: 9 }));
+    expect((await stateOf()).state).toBe("rejected");
+    expect(sent.map((s) => s.type)).toEqual(["ReleaseStock"]);
+  });
+
+  test("an event declared ignored in a state is an ignored outcome, nothing saved", async () => {
+    const { runtime, event, store } = setup();
+    await runtime.handle(event("PaymentRequested", { amount: 10 }));
+    await runtime.handle(event("PaymentAuthorized", { amount: 10 }));
+    const [outcome] = await runtime.handle(event("PaymentReminderSent"));
+    expect(outcome).toMatchObject({ outcome: "ignored" });
+    expect(outcome?.reason).toContain('declared ignored in state "authorized"');
+    expect((await store.load("Payment", "p1"))?.version).toBe(2);
+  });
+
+  test("an event with no transition from the state is a NoTransitionError, reported, not dropped", async () => {
+    const { runtime, event, errors, store } = setup();
+    await runtime.handle(event("PaymentRequested", { amount: 10 }));
+    const captured = event("PaymentCaptured");
+    const [outcome] = await runtime.handle(captured);
+    expect(outcome?.outcome).toBe("failed");
+    expect(isNoTransitionError(outcome?.error)).toBe(true);
+    expect(outcome?.error).toMatchObject({
+      code: ErrorCode.NoTransition,
+      state: "requested",
+      eventType: "PaymentCaptured",
+    });
+    expect(errors).toHaveLength(1);
+    expect((await store.failures({ saga: "Payment" }))[0]).toMatchObject({ eventId: captured.id, key: "p1" });
+  });
+
+  test("a timeout transition expires the payment; from another state it is ignored", async () => {
+    const { runtime, event, stateOf } = setup();
+    await runtime.handle(event("PaymentRequested", { amount: 10 }));
+    const { fired } = await runtime.tick(60_000);
+    expect(fired.map((f) => f.outcome)).toEqual(["completed"]);
+    expect((await stateOf()).state).toBe("expired");
+  });
+
+  test("a JavaScript caller's undeclared state is refused at definition", () => {
+    const define = defineProcessManager as (input: unknown) => unknown;
+    expect(() =>
+      define({
+        name: "Bad",
+        startedBy: ["A"],
+        correlate: () => "k",
+        states: ["a"],
+        initial: "a",
+        data: {},
+        transitions: { a: { A: { to: "nowhere" } }, b: {} },
+      }),
+    ).toThrow(/goes to "nowhere", not a declared state[\s\S]*"b" is not a declared state/);
+  });
+});

@@ -1,0 +1,285 @@
+import { describe, expect, test } from "bun:test";
+import { type Commands, orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
+import { ErrorCode } from "../errors.js";
+import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { CommandBus } from "../messaging/command-bus.js";
+import { eventually } from "../testing/assert.js";
+import { defineSaga } from "./define-saga.js";
+import { InMemorySagaStore } from "./in-memory-saga-store.js";
+import { SagaRuntime, type SagaRuntimeOptions } from "./saga-runtime.js";
+import type { SagaFailureReport } from "./types.js";
+
+function setup(options: Partial<SagaRuntimeOptions> = {}) {
+  const store = new InMemorySagaStore();
+  const { bus, sent, failing } = recordingBus();
+  const clock = { now: Date.parse("2026-12-03T10:00:00Z") };
+  const errors: SagaFailureReport[] = [];
+  const runtime = new SagaRuntime({
+    store,
+    commands: bus,
+    sagas: [orderSaga],
+    now: () => clock.now,
+    retryDelayMs: 0,
+    onError: (failure) => errors.push(failure),
+    ...options,
+  });
+  return { store, runtime, sent, failing, clock, errors, bus };
+}
+
+describe("SagaRuntime: steps, outbox and deterministic command ids", () => {
+  test("a start event creates the instance, saves the step and dispatches its command under <saga>/<key>/<step>", async () => {
+    const { runtime, store, sent } = setup();
+    const [outcome] = await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "TEA" }));
+    expect(outcome).toMatchObject({ saga: "Order", key: "o1", outcome: "started", version: 1 });
+    expect(sent).toEqual([{ type: "ReserveStock", id: "Order/o1/1", payload: { orderId: "o1", sku: "TEA" } }]);
+    const record = await store.load("Order", "o1");
+    expect(record?.outbox).toEqual([]);
+    expect(record?.state).toEqual({ sku: "TEA", steps: ["placed"] });
+    await runtime.handle(orderEvent("StockReserved", "o1"));
+    expect(sent.map((s) => s.id)).toEqual(["Order/o1/1", "Order/o1/2"]);
+  });
+
+  test("a duplicate delivery, even concurrent, is applied once and dispatches nothing more", async () => {
+    const { runtime, store, sent } = setup();
+    const placed = orderEvent("OrderPlaced", "o1", { sku: "TEA" });
+    const outcomes = (
+      await Promise.all([runtime.handle(placed), runtime.handle(placed), runtime.handle(placed)])
+    ).flat();
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(["duplicate", "duplicate", "started"]);
+    expect((await store.load("Order", "o1"))?.state).toEqual({ sku: "TEA", steps: ["placed"] });
+    expect(sent.length).toBe(1);
+  });
+
+  test("an event before its instance exists is no-instance; after completion, finished", async () => {
+    const { runtime } = setup();
+    expect((await runtime.handle(orderEvent("StockReserved", "o9")))[0]?.outcome).toBe("no-instance");
+    await runtime.handle(orderEvent("OrderPlaced", "o9", { sku: "A" }));
+    expect((await runtime.handle(orderEvent("PaymentCharged", "o9")))[0]?.outcome).toBe("completed");
+    expect((await runtime.handle(orderEvent("StockReserved", "o9")))[0]?.outcome).toBe("finished");
+  });
+
+  test("a failing saga is reported with its event and instance, and stops neither the bus nor other sagas", async () => {
+    const broken = defineSaga<{ type: "OrderPlaced"; data: { orderId: string } }, { n: number }>({
+      name: "Broken",
+      startedBy: ["OrderPlaced"],
+      correlate: (event) => event.data.orderId,
+      initialState: { n: 0 },
+      on: {
+        OrderPlaced: () => {
+          throw new Error("boom");
+        },
+      },
+    });
+    const { runtime, store, sent, errors } = setup({ sagas: [broken, orderSaga] });
+    const bus = new InMemoryEventBus({ onError: () => {} });
+    const seen: string[] = [];
+    bus.subscribeToAll((event) => {
+      seen.push(event.type);
+    });
+    runtime.attach(bus);
+    const placed = orderEvent("OrderPlaced", "o1", { sku: "A" });
+    const result = await bus.publish([placed]);
+    expect(result.failures).toEqual([]);
+    expect(seen).toEqual(["OrderPlaced"]);
+    expect(sent.map((s) => s.type)).toEqual(["ReserveStock"]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ saga: "Broken", key: "o1", event: { id: placed.id, type: "OrderPlaced" } });
+    expect(await store.load("Broken", "o1")).toBeUndefined();
+    const [failure] = await runtime.failures("Broken");
+    expect(failure).toMatchObject({ saga: "Broken", key: "o1", eventId: placed.id, eventType: "OrderPlaced" });
+    expect(failure?.error).toContain("boom");
+  });
+
+  test("fed from a store's global feed, it resumes from its checkpoint without re-applying", async () => {
+    const events = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    const { runtime, store, sent } = setup();
+    await events.appendToStream("Order-o1", [{ type: "OrderPlaced", data: { orderId: "o1", sku: "A" } }]);
+    const first = await runtime.subscribe(events, { checkpoints, pollIntervalMs: 5 });
+    await eventually(async () => expect((await store.load("Order", "o1"))?.version).toBe(1));
+    await first.stop();
+    await events.appendToStream("Order-o1", [{ type: "StockReserved", data: { orderId: "o1" } }]);
+    const second = await runtime.subscribe(events, { checkpoints, pollIntervalMs: 5 });
+    await eventually(async () => expect((await store.load("Order", "o1"))?.version).toBe(2));
+    await second.stop();
+    expect(await checkpoints.load("sagas")).toBe(2);
+    expect(sent.map((s) => s.id)).toEqual(["Order/o1/1", "Order/o1/2"]);
+  });
+});
+
+describe("SagaRuntime: compensation and operations", () => {
+  test("a payment failure compensates in reverse order, each once, then the instance is compensated", async () => {
+    const { runtime, store, sent } = setup();
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    await runtime.handle(orderEvent("StockReserved", "o1"));
+    const failed = orderEvent("PaymentFailed", "o1");
+    const [outcome] = await runtime.handle(failed);
+    expect(outcome?.outcome).toBe("completed");
+    expect(sent.map((s) => `${s.type} ${s.id}`)).toEqual([
+      "ReserveStock Order/o1/1",
+      "ChargePayment Order/o1/2",
+      "RefundPayment Order/o1/c3",
+      "ReleaseStock Order/o1/c4",
+    ]);
+    expect((await store.load("Order", "o1"))?.status).toBe("compensated");
+    await runtime.handle(failed);
+    await runtime.redrive();
+    expect(sent).toHaveLength(4);
+  });
+
+  test("a compensation that keeps failing parks the instance in needs-attention; resume finishes it", async () => {
+    const { runtime, store, sent, failing, errors } = setup({ maxAttempts: 2 });
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    failing.set("ReleaseStock", 5);
+    await runtime.handle(orderEvent("PaymentFailed", "o1"));
+    const [parked] = await runtime.needsAttention();
+    expect(parked).toMatchObject({ saga: "Order", key: "o1", status: "needs-attention" });
+    expect(parked?.attention).toMatchObject({
+      entryId: "Order/o1/c2",
+      commandType: "ReleaseStock",
+      attempts: 2,
+      resumeStatus: "compensating",
+    });
+    expect(parked?.attention?.error).toContain("ReleaseStock is down");
+    expect(errors.map((e) => e.event.type)).toEqual(["ReleaseStock"]);
+    expect(failing.get("ReleaseStock")).toBe(3);
+    // A restart's re-drive leaves a parked instance to its operator.
+    expect(await runtime.redrive()).toBe(0);
+    failing.set("ReleaseStock", 0);
+    const resumed = await runtime.resume("Order", "o1");
+    expect(resumed.status).toBe("compensated");
+    expect(await runtime.needsAttention()).toEqual([]);
+    expect(sent.map((s) => s.id)).toEqual(["Order/o1/1", "Order/o1/c2"]);
+    expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
+    await expect(runtime.resume("Order", "o1")).rejects.toMatchObject({ code: ErrorCode.Validation });
+  });
+
+  test("an operator can give up on a command that keeps failing and compensate instead", async () => {
+    const { runtime, store, sent, failing } = setup({ maxAttempts: 2 });
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    failing.set("ChargePayment", 100);
+    await runtime.handle(orderEvent("StockReserved", "o1"));
+    expect((await runtime.needsAttention()).map((r) => r.attention?.commandType)).toEqual(["ChargePayment"]);
+    const compensated = await runtime.compensate("Order", "o1");
+    expect(compensated.status).toBe("compensated");
+    expect(sent.map((s) => `${s.type} ${s.id}`)).toEqual([
+      "ReserveStock Order/o1/1",
+      "RefundPayment Order/o1/c3",
+      "ReleaseStock Order/o1/c4",
+    ]);
+    const failures = await runtime.failures("Order");
+    expect(failures.at(-1)).toMatchObject({ eventId: "Order/o1/2", eventType: "ChargePayment" });
+    expect(failures.at(-1)?.error).toContain("dropped by an operator");
+    expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
+    await expect(runtime.compensate("Order", "o1")).rejects.toMatchObject({ code: ErrorCode.Validation });
+  });
+
+  test("after a crash between save and dispatch, redrive sends each pending command once, same id", async () => {
+    const store = new InMemorySagaStore();
+    const down = new CommandBus<Commands>();
+    // Mock: a process that dies after its save: no emulator can crash a dispatch mid-way.
+    down.use(() => {
+      throw new Error("the process died before dispatching");
+    });
+    const crashed = new SagaRuntime({ store, commands: down, sagas: [orderSaga], maxAttempts: 1, onError: () => {} });
+    await crashed.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    const parked = await store.load("Order", "o1");
+    expect(parked?.outbox.map((e) => e.id)).toEqual(["Order/o1/1"]);
+    // The operator path and the restart path meet: resume dispatches the saved entry, once.
+    const { bus, sent } = recordingBus();
+    const restarted = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], retryDelayMs: 0 });
+    await restarted.resume("Order", "o1");
+    await restarted.redrive();
+    expect(sent.map((s) => s.id)).toEqual(["Order/o1/1"]);
+  });
+});
+
+describe("SagaRuntime: bad input is a typed error before anything is written", () => {
+  test("a definition without correlation, a handler or with a non-JSON initial state is refused", () => {
+    const base = {
+      name: "Bad",
+      startedBy: ["A"] as "A"[],
+      initialState: {},
+      on: { A: () => undefined },
+      correlate: (e: { data: unknown }) => String(e.data),
+    };
+    expect(() => defineSaga({ ...base, correlate: undefined as never })).toThrow(/correlate/);
+    expect(() => defineSaga({ ...base, correlate: {} })).toThrow(/"A" has no correlation function/);
+    expect(() => defineSaga({ ...base, on: {} })).toThrow(/"A" has no handler/);
+    expect(() => defineSaga({ ...base, initialState: { at: new Date() } })).toThrow(/initialState/);
+    expect(() => defineSaga({ ...base, startedBy: [] })).toThrow(/startedBy/);
+  });
+
+  test("an event without its key fails as a ValidationError and writes nothing", async () => {
+    const { runtime, store, sent, errors } = setup();
+    const [outcome] = await runtime.handle(orderEvent("OrderPlaced", "", { sku: "A" }));
+    expect(outcome).toMatchObject({ outcome: "failed", retryable: false });
+    expect(outcome?.error).toMatchObject({ code: ErrorCode.Validation });
+    expect(errors[0]?.key).toBeUndefined();
+    expect(await store.list()).toEqual([]);
+    expect(sent).toEqual([]);
+  });
+
+  test("several keys make one composite key; a missing one is named", async () => {
+    const saga = defineSaga<{ type: "X"; data: { tenant?: string; id: string } }, object>({
+      name: "Composite",
+      startedBy: ["X"],
+      correlate: (event) => [event.data.tenant as string, event.data.id],
+      initialState: {},
+      on: { X: () => undefined },
+    });
+    const { runtime, store } = setup({ sagas: [saga] });
+    await runtime.handle(orderEvent("X" as never, "x", { tenant: "t/1", id: "9" }));
+    expect((await store.list({ saga: "Composite" })).map((r) => r.key)).toEqual(["t%2F1/9"]);
+    const [missing] = await runtime.handle(orderEvent("X" as never, "x", { id: "9", tenant: undefined }));
+    expect(String((missing?.error as Error | undefined)?.message)).toContain("the key is missing");
+  });
+
+  test("a state that is not JSON, or oversized, fails the step with nothing written", async () => {
+    const saga = defineSaga<{ type: "X"; data: { orderId: string; size: number } }, object>({
+      name: "Stateful",
+      startedBy: ["X"],
+      correlate: (event) => event.data.orderId,
+      initialState: {},
+      on: {
+        X: (_state, event, ctx) => {
+          ctx.dispatch("ReserveStock", { orderId: "x", sku: "y" });
+          return event.data.size < 0 ? { when: new Date() } : { blob: "x".repeat(event.data.size) };
+        },
+      },
+    });
+    const store = new InMemorySagaStore({ maxStateBytes: 1000 });
+    const { runtime, sent } = setup({ sagas: [saga], store });
+    const [notJson] = await runtime.handle(orderEvent("X" as never, "a", { size: -1 }));
+    expect(notJson?.error).toMatchObject({ code: ErrorCode.Validation });
+    const [tooBig] = await runtime.handle(orderEvent("X" as never, "a", { size: 2000 }));
+    expect(tooBig?.error).toMatchObject({ code: ErrorCode.PayloadTooLarge });
+    expect(await store.list()).toEqual([]);
+    expect(sent).toEqual([]);
+    expect((await runtime.handle(orderEvent("X" as never, "a", { size: 10 })))[0]?.outcome).toBe("started");
+  });
+
+  test("a bad timeout or command in a step fails it as a ValidationError", async () => {
+    const saga = defineSaga<{ type: "X"; data: { orderId: string; bad: string } }, object>({
+      name: "BadStep",
+      startedBy: ["X"],
+      correlate: (event) => event.data.orderId,
+      initialState: {},
+      on: {
+        X: (_s, event, ctx) => {
+          if (event.data.bad === "timeout") ctx.schedule({ name: "t", after: -5 });
+          else ctx.dispatch("", {});
+          return undefined;
+        },
+      },
+    });
+    const { runtime, store } = setup({ sagas: [saga] });
+    for (const bad of ["timeout", "command"]) {
+      const [outcome] = await runtime.handle(orderEvent("X" as never, "a", { bad }));
+      expect(outcome?.error).toMatchObject({ code: ErrorCode.Validation });
+    }
+    expect(await store.list()).toEqual([]);
+  });
+});

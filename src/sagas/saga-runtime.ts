@@ -1,0 +1,593 @@
+import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
+import { HandlerNotFoundError, isConcurrencyError, isEventFlowsError, ValidationError } from "../errors.js";
+import type { EventBus, Unsubscribe } from "../event-bus/event-bus.js";
+import type { EventStore } from "../event-store/event-store.js";
+import type { StoreSubscription, SubscribeToAllOptions } from "../event-store/subscription.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { ulid } from "../ids.js";
+import { callHook } from "../internal/hooks.js";
+import { integerOptionIssues } from "../internal/validate.js";
+import { getLogger } from "../logging/library-logger.js";
+import type { FiredTimeout, SagaDefinition } from "./define-saga.js";
+import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
+import { carry, describe } from "./records.js";
+import { type SagaStore, sagaConflict } from "./saga-store.js";
+import { StepContext } from "./step-context.js";
+import {
+  FINAL_STATUSES,
+  type OutboxEntry,
+  type SagaCommit,
+  type SagaFailureReport,
+  type SagaRecord,
+  type SagaTimeout,
+} from "./types.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: a runtime holds sagas of different event and state types
+type AnySaga = SagaDefinition<any, any>;
+
+export interface SagaRuntimeOptions {
+  readonly store: SagaStore;
+  readonly commands: CommandDispatcher;
+  readonly sagas: readonly AnySaga[];
+  /** The clock, in epoch milliseconds: timeouts' `after` and firing. Defaults to `Date.now`. */
+  readonly now?: () => number;
+  /** Told about every failed step, with the saga, instance and event. Defaults to an error line on the library's logger. */
+  readonly onError?: (failure: SagaFailureReport) => void;
+  /** Told about every fired timeout, with its lateness. */
+  readonly onTimeoutFired?: (fired: FiredTimeoutReport) => void;
+  /** Attempts per outbox command before the instance is parked in `needs-attention`. Defaults to 3. */
+  readonly maxAttempts?: number;
+  /** Wait between attempts, in milliseconds. Defaults to 100. */
+  readonly retryDelayMs?: number;
+  /** How long a claimed timeout is held by this runtime before another may claim it. Defaults to 30,000 ms. */
+  readonly leaseMs?: number;
+  /** Timeouts claimed per tick. Defaults to 500. */
+  readonly tickLimit?: number;
+  /** This runtime's name in timeout leases. Defaults to a fresh ULID. */
+  readonly owner?: string;
+}
+
+/** What happened to one event in one saga. */
+export type SagaOutcomeKind =
+  /** A new instance was created. */
+  | "started"
+  | "applied"
+  /** The step completed the instance (or started compensation that has now ended). */
+  | "completed"
+  /** The handler (or a process manager's `ignore`) declared it irrelevant; nothing was saved. */
+  | "ignored"
+  /** Already handled by this instance: not applied again. */
+  | "duplicate"
+  /** A `handles` event for an instance that does not exist. */
+  | "no-instance"
+  /** The instance is completed or compensated; not applied. */
+  | "finished"
+  /** The step failed: reported to `onError` and recorded; nothing was written. */
+  | "failed";
+
+export interface SagaOutcome {
+  readonly saga: string;
+  readonly key?: string | undefined;
+  readonly eventId: string;
+  readonly outcome: SagaOutcomeKind;
+  /** The instance's version after the step, when it was saved. */
+  readonly version?: number;
+  readonly reason?: string;
+  readonly error?: unknown;
+  /** For `failed`: whether the cause was the store (worth retrying) rather than the saga or its input. */
+  readonly retryable?: boolean;
+}
+
+export interface FiredTimeoutReport {
+  readonly saga: string;
+  readonly key: string;
+  readonly name: string;
+  readonly dueAt: number;
+  readonly firedAt: number;
+  readonly latenessMs: number;
+  readonly outcome: SagaOutcomeKind;
+}
+
+export interface TickResult {
+  readonly fired: readonly FiredTimeoutReport[];
+}
+
+export interface SubscribeSagasOptions extends Omit<SubscribeToAllOptions, "handler" | "after"> {
+  readonly checkpoints: CheckpointStore;
+  /** The checkpoint id. Defaults to `sagas`. */
+  readonly checkpointId?: string;
+}
+
+const CONFLICT_RETRIES = 20;
+
+/**
+ * Runs sagas: applies events to instances (deduplicated, with optimistic concurrency), saves each
+ * step with its outbox in one commit, dispatches the outbox, fires due timeouts (`tick`) and
+ * compensates. Every failure is caught, recorded and reported: a failing saga never stops the
+ * feed, the other sagas or the other instances.
+ */
+export class SagaRuntime {
+  readonly #store: SagaStore;
+  readonly #sagas = new Map<string, AnySaga>();
+  readonly #now: () => number;
+  readonly #onError: (failure: SagaFailureReport) => void;
+  readonly #onTimeoutFired: ((fired: FiredTimeoutReport) => void) | undefined;
+  readonly #leaseMs: number;
+  readonly #tickLimit: number;
+  readonly #dispatcher: OutboxDispatcher;
+  readonly owner: string;
+
+  constructor(options: SagaRuntimeOptions) {
+    const issues = [
+      ...integerOptionIssues(options.maxAttempts, "maxAttempts", 100),
+      ...integerOptionIssues(options.leaseMs, "leaseMs", 24 * 60 * 60 * 1000),
+      ...integerOptionIssues(options.tickLimit, "tickLimit", 10_000),
+    ];
+    if (options.retryDelayMs !== undefined && !(options.retryDelayMs >= 0 && options.retryDelayMs <= 60_000)) {
+      issues.push({ path: ["retryDelayMs"], message: "retryDelayMs must be from 0 to 60000" });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid saga runtime options", issues);
+    this.#store = options.store;
+    for (const saga of options.sagas) {
+      if (this.#sagas.has(saga.name)) {
+        throw new ValidationError("Invalid saga runtime options", [
+          { path: ["sagas"], message: `two sagas are named "${saga.name}"` },
+        ]);
+      }
+      this.#sagas.set(saga.name, saga);
+    }
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? defaultOnError;
+    this.#onTimeoutFired = options.onTimeoutFired;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#tickLimit = options.tickLimit ?? 500;
+    this.owner = options.owner ?? ulid();
+    this.#dispatcher = new OutboxDispatcher({
+      store: options.store,
+      commands: options.commands,
+      maxAttempts: options.maxAttempts ?? 3,
+      retryDelayMs: options.retryDelayMs ?? 100,
+      now: this.#now,
+      report: (failure) => this.#report(failure),
+    });
+  }
+
+  /** Every event type some saga reacts to. */
+  get eventTypes(): string[] {
+    return [...new Set([...this.#sagas.values()].flatMap((saga) => [...saga.types]))];
+  }
+
+  /** Applies one event to every saga that reacts to it. Never throws: see each outcome. */
+  async handle(event: EventEnvelope): Promise<SagaOutcome[]> {
+    const sagas = [...this.#sagas.values()].filter((saga) => saga.types.has(event.type));
+    return Promise.all(sagas.map((saga) => this.#apply(saga, event)));
+  }
+
+  /** Feeds the sagas from an in-process bus. Returns the unsubscribe. */
+  attach(bus: EventBus): Unsubscribe {
+    return bus.subscribe({ type: this.eventTypes }, (event) => this.handle(event).then(() => undefined), {
+      name: "sagas",
+    });
+  }
+
+  /**
+   * Feeds the sagas from a store's global feed, from a saved checkpoint, saving it after each
+   * event. An event whose step failed in the store (retryable) is retried; one the saga refused
+   * is recorded and passed.
+   */
+  async subscribe(store: EventStore, options: SubscribeSagasOptions): Promise<StoreSubscription> {
+    const id = options.checkpointId ?? "sagas";
+    const after = (await options.checkpoints.load(id)) ?? 0;
+    const { checkpoints, checkpointId: _, ...rest } = options;
+    return store.subscribeToAll({
+      ...rest,
+      after,
+      handler: async (event) => {
+        const outcomes = await this.handle(event);
+        const retry = outcomes.find((outcome) => outcome.retryable === true);
+        if (retry !== undefined) throw retry.error;
+        if (event.globalPosition !== undefined) await checkpoints.store(id, event.globalPosition);
+      },
+    });
+  }
+
+  /**
+   * Fires the timeouts due at `now` that this runtime can claim, each once: its firing is saved
+   * with the timeout's id as handled id, so a second scheduler that got it too fires nothing.
+   */
+  async tick(now = this.#now()): Promise<TickResult> {
+    const claimed = await this.#store.claimDueTimeouts({
+      now,
+      owner: this.owner,
+      leaseMs: this.#leaseMs,
+      limit: this.#tickLimit,
+    });
+    const fired: FiredTimeoutReport[] = [];
+    for (const timeout of claimed) {
+      const report = await this.#fire(timeout, now);
+      if (report !== undefined) {
+        fired.push(report);
+        if (this.#onTimeoutFired !== undefined) callHook("onTimeoutFired", this.#onTimeoutFired, report);
+      }
+    }
+    return { fired };
+  }
+
+  /**
+   * Ticks every `intervalMs` (default 1,000) until stopped, with `setTimeout`: the timer loop for
+   * Bun and Node (on Workers, call `tick` from a Cron Trigger or a Durable Object alarm).
+   * Re-drives undispatched outboxes once at start (a crash may have left some).
+   */
+  start(options: { readonly intervalMs?: number } = {}): { stop(): Promise<void> } {
+    const intervalMs = options.intervalMs ?? 1000;
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let running: Promise<void> = this.redrive().then(() => undefined, this.#loopError);
+    const loop = () => {
+      if (stopped) return;
+      running = this.tick().then(() => undefined, this.#loopError);
+      void running.then(() => {
+        if (!stopped) timer = setTimeout(loop, intervalMs);
+      });
+    };
+    void running.then(() => {
+      if (!stopped) timer = setTimeout(loop, intervalMs);
+    });
+    return {
+      stop: async () => {
+        stopped = true;
+        if (timer !== undefined) clearTimeout(timer);
+        await running;
+      },
+    };
+  }
+
+  /** Dispatches what instances still have in their outbox (after a crash). Returns how many instances. */
+  async redrive(): Promise<number> {
+    const pending = await this.#store.list({ pendingOutbox: true, limit: 10_000 });
+    let count = 0;
+    for (const record of pending) {
+      if (record.status === "needs-attention" || !this.#sagas.has(record.saga)) continue;
+      await this.#dispatcher.dispatch(record.saga, record.key);
+      count++;
+    }
+    return count;
+  }
+
+  /** Instances parked in `needs-attention`, with their error: for operators. */
+  needsAttention(saga?: string): Promise<SagaRecord[]> {
+    return this.#store.list({ status: "needs-attention", ...(saga === undefined ? {} : { saga }) });
+  }
+
+  /** Recorded failures of steps, oldest first. */
+  failures(saga?: string): ReturnType<SagaStore["failures"]> {
+    return this.#store.failures(saga === undefined ? {} : { saga });
+  }
+
+  /**
+   * Operator action: gives up on the commands an instance still has to send and compensates
+   * instead: each undispatched forward command is dropped (and recorded as a failure saying so),
+   * then the registered compensations are dispatched, newest first, and the instance ends
+   * `compensated`. For an instance parked on a command that will not succeed. Final instances
+   * are refused with a ValidationError.
+   */
+  async compensate(saga: string, key: string): Promise<SagaRecord> {
+    for (let attempt = 0; ; attempt++) {
+      const record = await this.#store.load(saga, key);
+      if (record === undefined || FINAL_STATUSES.has(record.status)) {
+        throw new ValidationError(`Saga "${saga}" "${key}" cannot be compensated`, [
+          { path: ["status"], message: `is ${record?.status ?? "missing"}` },
+        ]);
+      }
+      // Dropped first: a crash after this leaves the instance parked with nothing to send, and
+      // compensate can be called again.
+      for (const entry of record.outbox.filter((e) => !e.compensation)) {
+        await this.#store.markDispatched(saga, key, entry.id);
+        await this.#report({
+          saga,
+          key,
+          event: { id: entry.id, type: entry.type },
+          error: new ValidationError(`Command ${entry.type} ${entry.id} dropped by an operator: the saga compensates`),
+        });
+      }
+      let step = record.step;
+      const outbox = [...record.compensations].reverse().map((compensation) => ({
+        id: `${saga}/${key}/c${++step}`,
+        ...compensation,
+        causationId: `operator/${record.version}`,
+        compensation: true,
+      }));
+      try {
+        await this.#store.commit({
+          ...carry(record),
+          status: "compensating",
+          attention: undefined,
+          step,
+          compensations: [],
+          outbox,
+        });
+      } catch (error) {
+        if (isConcurrencyError(error) && attempt < CONFLICT_RETRIES) continue;
+        throw error;
+      }
+      return (await this.#dispatcher.dispatch(saga, key)) ?? ((await this.#store.load(saga, key)) as SagaRecord);
+    }
+  }
+
+  /**
+   * Operator action: takes an instance out of `needs-attention` (back to where it was) and
+   * dispatches its outbox again, starting with the command that failed.
+   */
+  async resume(saga: string, key: string): Promise<SagaRecord> {
+    for (let attempt = 0; ; attempt++) {
+      const record = await this.#store.load(saga, key);
+      if (record === undefined || record.status !== "needs-attention" || record.attention === undefined) {
+        throw new ValidationError(`Saga "${saga}" "${key}" is not in needs-attention`, [
+          { path: ["status"], message: `is ${record?.status ?? "missing"}` },
+        ]);
+      }
+      try {
+        await this.#store.commit({ ...carry(record), status: record.attention.resumeStatus, attention: undefined });
+      } catch (error) {
+        if (isConcurrencyError(error) && attempt < CONFLICT_RETRIES) continue;
+        throw error;
+      }
+      return (await this.#dispatcher.dispatch(saga, key)) ?? ((await this.#store.load(saga, key)) as SagaRecord);
+    }
+  }
+
+  async #apply(saga: AnySaga, event: EventEnvelope): Promise<SagaOutcome> {
+    const base = { saga: saga.name, eventId: event.id };
+    const key = saga.keyOf(event);
+    if (key instanceof ValidationError) return this.#failed(saga.name, undefined, event, key);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const record = await this.#store.load(saga.name, key);
+        if (record === undefined && !saga.startedBy.includes(event.type)) {
+          return { ...base, key, outcome: "no-instance" };
+        }
+        if (record !== undefined && (await this.#store.hasHandled(saga.name, key, event.id))) {
+          return { ...base, key, outcome: "duplicate" };
+        }
+        if (record !== undefined && FINAL_STATUSES.has(record.status)) return { ...base, key, outcome: "finished" };
+        const handler = saga.on[event.type] as (state: unknown, event: unknown, ctx: StepContext) => unknown;
+        const outcome = await this.#step(saga, key, record, event, (state, ctx) => handler(state, event, ctx));
+        if (outcome === "conflict") {
+          if (attempt < CONFLICT_RETRIES) continue;
+          // Still losing after every retry: reported as the conflict it is, and worth redelivering.
+          const latest = (await this.#store.load(saga.name, key))?.version ?? 0;
+          return this.#failed(saga.name, key, event, sagaConflict(saga.name, key, record?.version ?? 0, latest), true);
+        }
+        return outcome;
+      }
+    } catch (error) {
+      // The store failed (not the saga): worth retrying the event.
+      return this.#failed(saga.name, key, event, error, true);
+    }
+  }
+
+  /**
+   * One step: runs the handler against a collecting context, saves everything it decided in one
+   * commit, then dispatches the outbox. Returns "conflict" when another delivery got there first.
+   */
+  async #step(
+    saga: AnySaga,
+    key: string,
+    record: SagaRecord | undefined,
+    trigger: { readonly id: string; readonly type: string },
+    run: (state: unknown, ctx: StepContext) => unknown,
+    firedTimeoutId?: string,
+  ): Promise<SagaOutcome | "conflict"> {
+    const base = { saga: saga.name, key, eventId: trigger.id };
+    const ctx = new StepContext(key, this.#now);
+    const state = record === undefined ? this.#initialState(saga) : record.state;
+    let next: unknown;
+    try {
+      next = (await run(state, ctx)) ?? state;
+    } catch (error) {
+      return this.#failed(saga.name, key, trigger, error);
+    }
+    if (ctx.ignored !== undefined) {
+      if (firedTimeoutId !== undefined) await this.#store.dropTimeout(firedTimeoutId);
+      return { ...base, outcome: "ignored", reason: ctx.ignored };
+    }
+    const commit = commitFor(saga.name, key, record, next, ctx, trigger.id, firedTimeoutId);
+    let version: number;
+    try {
+      version = await this.#store.commit(commit);
+    } catch (error) {
+      if (isConcurrencyError(error)) return "conflict";
+      // Refused input (not JSON, too large) is the saga's failure; anything else is the store's.
+      return this.#failed(saga.name, key, trigger, error, !isEventFlowsError(error) || isServiceFailure(error));
+    }
+    let status = commit.status;
+    if (commit.outbox?.length || status === "compensating") {
+      // When the step started with an empty outbox, what it saved is the whole outbox: no read back.
+      const saved: SagaRecord | undefined =
+        record !== undefined && record.outbox.length > 0
+          ? undefined
+          : {
+              saga: saga.name,
+              key,
+              version,
+              state: commit.state,
+              status: commit.status,
+              step: commit.step,
+              compensations: commit.compensations,
+              outbox: commit.outbox ?? [],
+              attention: commit.attention,
+            };
+      status = (await this.#dispatcher.dispatch(saga.name, key, saved))?.status ?? status;
+    }
+    const outcome = FINAL_STATUSES.has(status) ? "completed" : record === undefined ? "started" : "applied";
+    return { ...base, outcome, version };
+  }
+
+  async #fire(timeout: SagaTimeout, now: number): Promise<FiredTimeoutReport | undefined> {
+    const saga = this.#sagas.get(timeout.saga);
+    if (saga === undefined) return undefined; // another deployment's saga: leave it to its runtime
+    const fired: FiredTimeout = {
+      id: timeout.id,
+      name: timeout.name,
+      data: timeout.data,
+      dueAt: timeout.dueAt,
+      firedAt: now,
+      latenessMs: Math.max(0, now - timeout.dueAt),
+    };
+    const trigger = { id: timeout.id, type: `timeout:${timeout.name}` };
+    const report = (outcome: SagaOutcomeKind): FiredTimeoutReport => ({
+      saga: timeout.saga,
+      key: timeout.key,
+      name: timeout.name,
+      dueAt: timeout.dueAt,
+      firedAt: now,
+      latenessMs: fired.latenessMs,
+      outcome,
+    });
+    try {
+      for (let attempt = 0; attempt <= CONFLICT_RETRIES; attempt++) {
+        const record = await this.#store.load(timeout.saga, timeout.key);
+        if (
+          record === undefined ||
+          FINAL_STATUSES.has(record.status) ||
+          (await this.#store.hasHandled(timeout.saga, timeout.key, timeout.id))
+        ) {
+          await this.#store.dropTimeout(timeout.id);
+          return undefined;
+        }
+        const handler = saga.onTimeout?.[timeout.name];
+        if (handler === undefined) {
+          const error = new HandlerNotFoundError("event", trigger.type, {
+            registered: Object.keys(saga.onTimeout ?? {}),
+          });
+          await this.#failed(saga.name, timeout.key, trigger, error);
+          return report("failed");
+        }
+        const outcome = await this.#step(
+          saga,
+          timeout.key,
+          record,
+          trigger,
+          (s, ctx) => handler(s, fired, ctx),
+          timeout.id,
+        );
+        if (outcome !== "conflict") return report(outcome.outcome);
+      }
+    } catch (error) {
+      await this.#failed(saga.name, timeout.key, trigger, error, true);
+    }
+    // Still claimed: it fires again once the lease expires.
+    return report("failed");
+  }
+
+  async #failed(
+    saga: string,
+    key: string | undefined,
+    event: { readonly id: string; readonly type: string },
+    error: unknown,
+    retryable = false,
+  ): Promise<SagaOutcome> {
+    await this.#report({ saga, key, event: { id: event.id, type: event.type }, error });
+    return { saga, key, eventId: event.id, outcome: "failed", error, retryable };
+  }
+
+  async #report(failure: SagaFailureReport): Promise<void> {
+    callHook("onError", this.#onError, failure);
+    try {
+      await this.#store.recordFailure({
+        saga: failure.saga,
+        key: failure.key,
+        eventId: failure.event.id,
+        eventType: failure.event.type,
+        error: describe(failure.error),
+        at: new Date(this.#now()).toISOString(),
+      });
+    } catch (error) {
+      callHook("onError", this.#onError, { ...failure, error });
+    }
+  }
+
+  // A fresh copy per new instance, so a handler that mutates its state cannot change the definition's.
+  // The initial state is JSON (defineSaga checks it): parsing its text is cheaper than structuredClone.
+  readonly #initialJson = new Map<string, string>();
+  #initialState(saga: AnySaga): unknown {
+    let json = this.#initialJson.get(saga.name);
+    if (json === undefined) {
+      json = JSON.stringify(saga.initialState);
+      this.#initialJson.set(saga.name, json);
+    }
+    return JSON.parse(json);
+  }
+
+  readonly #loopError = (error: unknown) =>
+    callHook("onError", this.#onError, { saga: "*", key: undefined, event: { id: "tick", type: "tick" }, error });
+}
+
+/** The commit a step makes: state, status, commands numbered from the instance's step counter. */
+function commitFor(
+  saga: string,
+  key: string,
+  record: SagaRecord | undefined,
+  state: unknown,
+  ctx: StepContext,
+  handledId: string,
+  firedTimeoutId: string | undefined,
+): SagaCommit {
+  let step = record?.step ?? 0;
+  const outbox: OutboxEntry[] = ctx.commands.map((command) => ({
+    id: `${saga}/${key}/${++step}`,
+    type: command.type,
+    payload: command.payload,
+    causationId: handledId,
+    compensation: false,
+  }));
+  let compensations = [...(record?.compensations ?? []), ...ctx.compensations];
+  const parked = record?.status === "needs-attention" ? record.attention : undefined;
+  let status = parked?.resumeStatus ?? record?.status ?? "running";
+  if (ctx.compensating && status !== "compensating") {
+    // Newest first, each under an id of its own: dispatched once, in reverse order of the steps.
+    for (const compensation of [...compensations].reverse()) {
+      outbox.push({ id: `${saga}/${key}/c${++step}`, ...compensation, causationId: handledId, compensation: true });
+    }
+    compensations = [];
+    status = "compensating";
+  } else if (ctx.completed && status === "running") status = "completed";
+  const version = (record?.version ?? 0) + 1;
+  return {
+    saga,
+    key,
+    expectedVersion: record?.version ?? 0,
+    state,
+    // A parked instance stays parked; its steps still apply and decide where resuming returns it.
+    status: parked === undefined ? status : "needs-attention",
+    step,
+    compensations,
+    attention: parked === undefined ? undefined : { ...parked, resumeStatus: status },
+    handledId,
+    outbox,
+    schedule: [...ctx.schedules].map(([name, timeout]) => ({
+      id: `${saga}/${key}/t/${name}/${version}`,
+      saga,
+      key,
+      name,
+      dueAt: timeout.dueAt,
+      data: timeout.data,
+    })),
+    cancel: [...ctx.cancels],
+    ...(firedTimeoutId === undefined ? {} : { firedTimeoutId }),
+  };
+}
+
+function isServiceFailure(error: unknown): boolean {
+  return (error as { code?: unknown }).code === "SERVICE_ERROR";
+}
+
+function defaultOnError(failure: SagaFailureReport): void {
+  getLogger().error(`saga "${failure.saga}" failed on ${failure.event.type}`, {
+    saga: failure.saga,
+    ...(failure.key === undefined ? {} : { sagaKey: failure.key }),
+    eventId: failure.event.id,
+    eventType: failure.event.type,
+    error: failure.error,
+  });
+}

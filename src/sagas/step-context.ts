@@ -1,0 +1,88 @@
+import { type Issue, ValidationError } from "../errors.js";
+import { kindOf, MAX_DELAY_MS, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import type { SagaContext, ScheduleOptions } from "./define-saga.js";
+import type { Compensation } from "./types.js";
+
+/**
+ * Collects what one step decides. Nothing happens while the handler runs: the runtime turns the
+ * collected decisions into one commit, so a handler that throws half-way leaves no trace. Each
+ * call is checked at once, so a bad command or timeout fails the step before anything is written.
+ */
+export class StepContext implements SagaContext {
+  readonly commands: Compensation[] = [];
+  readonly compensations: Compensation[] = [];
+  readonly schedules = new Map<string, { readonly dueAt: number; readonly data: unknown }>();
+  readonly cancels = new Set<string>();
+  compensating = false;
+  completed = false;
+  ignored: string | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly now: () => number,
+  ) {}
+
+  dispatch(type: string, payload: unknown): void {
+    assertName(type, "command type");
+    this.commands.push({ type, payload });
+  }
+
+  compensateWith(type: string, payload: unknown): void {
+    assertName(type, "command type");
+    this.compensations.push({ type, payload });
+  }
+
+  compensate(): void {
+    this.compensating = true;
+  }
+
+  schedule(options: ScheduleOptions): void {
+    assertName(options?.name, "timeout name");
+    const dueAt = dueTime(options, this.now());
+    this.cancels.delete(options.name);
+    this.schedules.set(options.name, { dueAt, data: options.data ?? null });
+  }
+
+  cancel(name: string): void {
+    assertName(name, "timeout name");
+    this.schedules.delete(name);
+    this.cancels.add(name);
+  }
+
+  complete(): void {
+    this.completed = true;
+  }
+
+  ignore(reason = "ignored by the saga"): void {
+    this.ignored = reason;
+  }
+}
+
+function dueTime(options: ScheduleOptions, now: number): number {
+  const issues: Issue[] = [];
+  if (options.after !== undefined && options.at !== undefined) {
+    issues.push({ path: ["schedule"], message: "give after or at, not both" });
+  } else if (options.after !== undefined) {
+    const after = options.after;
+    if (typeof after !== "number" || !Number.isFinite(after) || after < 0 || after > MAX_DELAY_MS * 1000) {
+      issues.push({
+        path: ["schedule", "after"],
+        message: `must be a non-negative number of milliseconds, got ${kindOf(after)}`,
+      });
+    } else return now + after;
+  } else if (options.at !== undefined) {
+    const at = options.at instanceof Date ? options.at.getTime() : options.at;
+    if (typeof at !== "number" || !Number.isFinite(at)) {
+      issues.push({
+        path: ["schedule", "at"],
+        message: `must be a Date or epoch milliseconds, got ${kindOf(options.at)}`,
+      });
+    } else return at;
+  } else issues.push({ path: ["schedule"], message: "needs after (milliseconds) or at (a time)" });
+  throw new ValidationError(`Invalid timeout "${options.name}"`, issues);
+}
+
+function assertName(value: unknown, what: string): void {
+  const issues = nameIssues(value, what, MAX_TYPE_LENGTH);
+  if (issues.length > 0) throw new ValidationError(`Invalid ${what}`, issues);
+}

@@ -1,0 +1,161 @@
+import { describe, expect, test } from "bun:test";
+import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import { defineSaga } from "./define-saga.js";
+import { InMemorySagaStore } from "./in-memory-saga-store.js";
+import { type FiredTimeoutReport, SagaRuntime } from "./saga-runtime.js";
+
+const T0 = Date.parse("2026-12-03T10:00:00Z");
+const MINUTE = 60_000;
+
+describe("saga timeouts", () => {
+  test("the payment timeout fires once after 15 minutes, late by what the clock says, and compensates", async () => {
+    const store = new InMemorySagaStore();
+    const { bus, sent } = recordingBus();
+    const clock = { now: T0 };
+    const reports: FiredTimeoutReport[] = [];
+    const runtime = new SagaRuntime({
+      store,
+      commands: bus,
+      sagas: [orderSaga],
+      now: () => clock.now,
+      onTimeoutFired: (fired) => reports.push(fired),
+    });
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    clock.now = T0 + 15 * MINUTE - 1;
+    expect((await runtime.tick()).fired).toEqual([]);
+    // Downtime: the next tick comes 40 minutes late.
+    clock.now = T0 + 55 * MINUTE;
+    const { fired } = await runtime.tick();
+    expect(fired).toEqual([
+      {
+        saga: "Order",
+        key: "o1",
+        name: "payment-timeout",
+        dueAt: T0 + 15 * MINUTE,
+        firedAt: T0 + 55 * MINUTE,
+        latenessMs: 40 * MINUTE,
+        outcome: "completed",
+      },
+    ]);
+    expect(reports).toEqual(fired as FiredTimeoutReport[]);
+    expect((await runtime.tick(T0 + 120 * MINUTE)).fired).toEqual([]);
+    const record = await store.load("Order", "o1");
+    expect(record?.status).toBe("compensated");
+    expect((record?.state as { steps: string[] } | undefined)?.steps).toEqual(["placed", "timed-out"]);
+    expect(sent.map((s) => s.type)).toEqual(["ReserveStock", "ReleaseStock"]);
+  });
+
+  test("a cancelled timeout never fires; a completed instance's timeouts are dropped", async () => {
+    const store = new InMemorySagaStore();
+    const { bus } = recordingBus();
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0 });
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    await runtime.handle(orderEvent("PaymentCharged", "o1"));
+    expect((await runtime.tick(T0 + 60 * MINUTE)).fired).toEqual([]);
+    expect((await store.load("Order", "o1"))?.status).toBe("completed");
+  });
+
+  test("a timeout whose handler throws is reported and fires again after its lease", async () => {
+    let attempts = 0;
+    const saga = defineSaga<{ type: "Go"; data: { id: string } }, { fired: number }>({
+      name: "Flaky",
+      startedBy: ["Go"],
+      correlate: (event) => event.data.id,
+      initialState: { fired: 0 },
+      on: {
+        Go: (state, _event, ctx) => {
+          ctx.schedule({ at: new Date(T0 + 1000), name: "t", data: { n: 1 } });
+          return state;
+        },
+      },
+      onTimeout: {
+        t: (state, fired) => {
+          attempts++;
+          if (attempts === 1) throw new Error("not yet");
+          expect(fired.data).toEqual({ n: 1 });
+          return { fired: state.fired + 1 };
+        },
+      },
+    });
+    const store = new InMemorySagaStore();
+    const errors: unknown[] = [];
+    const runtime = new SagaRuntime({
+      store,
+      commands: recordingBus().bus,
+      sagas: [saga],
+      now: () => T0,
+      leaseMs: 5000,
+      onError: (failure) => errors.push(failure.error),
+    });
+    await runtime.handle(orderEvent("Go" as never, "x", { id: "x" }));
+    expect((await runtime.tick(T0 + 1000)).fired.map((f) => f.outcome)).toEqual(["failed"]);
+    expect(errors).toHaveLength(1);
+    expect((await runtime.tick(T0 + 2000)).fired).toEqual([]);
+    expect((await runtime.tick(T0 + 6000)).fired.map((f) => f.outcome)).toEqual(["applied"]);
+    expect((await store.load("Flaky", "x"))?.state).toEqual({ fired: 1 });
+  });
+
+  test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {
+    const saga = defineSaga<{ type: "Arm"; data: { id: string } }, { fired: number }>({
+      name: "Armed",
+      startedBy: ["Arm"],
+      correlate: (event) => event.data.id,
+      initialState: { fired: 0 },
+      on: {
+        Arm: (state, _event, ctx) => {
+          for (let i = 0; i < 10; i++) ctx.schedule({ after: i * 10, name: `t${i}` });
+          return state;
+        },
+      },
+      onTimeout: Object.fromEntries(
+        Array.from({ length: 10 }, (_, i) => [
+          `t${i}`,
+          // May run again after a conflict with a sibling timeout's firing; only one run is saved.
+          (state: { fired: number }) => ({ fired: state.fired + 1 }),
+        ]),
+      ),
+    });
+    const store = new InMemorySagaStore();
+    const commands = recordingBus().bus;
+    const runtimes = ["a", "b", "c"].map(
+      (owner) => new SagaRuntime({ store, commands, sagas: [saga], now: () => T0, owner, tickLimit: 7 }),
+    );
+    const [first] = runtimes;
+    for (let i = 0; i < 20; i++) await first?.handle(orderEvent("Arm" as never, `i${i}`, { id: `i${i}` }));
+    const reports = await Promise.all(
+      runtimes.map(async (runtime) => {
+        const mine: FiredTimeoutReport[] = [];
+        for (let round = 0; round < 15; round++) mine.push(...(await runtime.tick(T0 + 1000)).fired);
+        return mine;
+      }),
+    );
+    const firings = new Map<string, number>();
+    for (const report of reports.flat()) {
+      const id = `${report.key}/${report.name}`;
+      firings.set(id, (firings.get(id) ?? 0) + 1);
+    }
+    expect(firings.size).toBe(200);
+    expect([...firings.values()].every((n) => n === 1)).toBe(true);
+    expect(reports.flat()).toHaveLength(200);
+    expect(reports.every((mine) => mine.length > 0)).toBe(true);
+    const states = await store.list({ saga: "Armed", limit: 100 });
+    expect(states.map((r) => (r.state as { fired: number }).fired)).toEqual(Array(20).fill(10));
+  });
+
+  test("the timer loop ticks on its own until stopped", async () => {
+    const store = new InMemorySagaStore();
+    const { bus, sent } = recordingBus();
+    let now = T0;
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => now });
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    now = T0 + 16 * MINUTE;
+    const loop = runtime.start({ intervalMs: 5 });
+    const deadline = Date.now() + 2000;
+    while ((await store.load("Order", "o1"))?.status !== "compensated" && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await loop.stop();
+    expect((await store.load("Order", "o1"))?.status).toBe("compensated");
+    expect(sent.map((s) => s.type)).toEqual(["ReserveStock", "ReleaseStock"]);
+  });
+});

@@ -1,0 +1,276 @@
+import { ErrorCode } from "../errors.js";
+import { ulid } from "../ids.js";
+import type { SagaStore } from "../sagas/saga-store.js";
+import type { SagaCommit, SagaTimeout } from "../sagas/types.js";
+import { assert, assertEqual, assertRejects } from "./assert.js";
+import type { ContractCase, ContractSuite } from "./contract.js";
+
+/** What a store under test is made with: its state limit must be this. */
+export interface SagaStoreContractSettings {
+  readonly maxStateBytes: number;
+}
+
+export interface SagaStoreContractOptions {
+  readonly name: string;
+  readonly create: (settings: SagaStoreContractSettings) => SagaStore | Promise<SagaStore>;
+}
+
+const MAX_STATE_BYTES = 4096;
+
+/**
+ * The behaviour every SagaStore must have. Saga names are fresh ULIDs per case, so a backend may
+ * keep one table for all cases; times are the suite's, so leases need no waiting.
+ */
+export function sagaStoreContract(options: SagaStoreContractOptions): ContractSuite {
+  const cases: ContractCase[] = [];
+  const add = (name: string, run: (store: SagaStore, saga: string) => Promise<void>, timeoutMs?: number) =>
+    cases.push({
+      name,
+      run: async () => run(await options.create({ maxStateBytes: MAX_STATE_BYTES }), `Saga-${ulid()}`),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+
+  const first = (saga: string, key: string, extra: Partial<SagaCommit> = {}): SagaCommit => ({
+    saga,
+    key,
+    expectedVersion: 0,
+    state: { n: 1 },
+    status: "running",
+    step: 0,
+    compensations: [],
+    ...extra,
+  });
+  const timeout = (saga: string, key: string, name: string, dueAt: number, version = 1): SagaTimeout => ({
+    id: `${saga}/${key}/t/${name}/${version}`,
+    saga,
+    key,
+    name,
+    dueAt,
+    data: { name },
+  });
+
+  add("a new instance is saved at version 1 and loads back as saved", async (store, saga) => {
+    assertEqual(await store.load(saga, "k"), undefined, "nothing before");
+    const entry = { id: `${saga}/k/1`, type: "Reserve", payload: { sku: "A" }, causationId: "e1", compensation: false };
+    const version = await store.commit(
+      first(saga, "k", {
+        state: { n: 1, name: "Zoë" },
+        step: 1,
+        handledId: "e1",
+        outbox: [entry],
+        compensations: [{ type: "Release", payload: { sku: "A" } }],
+      }),
+    );
+    assertEqual(version, 1);
+    const record = await store.load(saga, "k");
+    assertEqual(record?.version, 1);
+    assertEqual(record?.state, { n: 1, name: "Zoë" });
+    assertEqual(record?.status, "running");
+    assertEqual(record?.step, 1);
+    assertEqual(record?.outbox, [entry]);
+    assertEqual(record?.compensations, [{ type: "Release", payload: { sku: "A" } }]);
+    assertEqual(record?.attention, undefined);
+  });
+
+  add("a commit at a stale version conflicts and writes nothing", async (store, saga) => {
+    await store.commit(first(saga, "k"));
+    const error = await assertRejects(
+      () => store.commit(first(saga, "k", { state: { n: 2 }, handledId: "e2" })),
+      ErrorCode.Concurrency,
+    );
+    assert(String((error as Error).message).includes(saga), "the message names the instance");
+    assertEqual((await store.load(saga, "k"))?.state, { n: 1 });
+    assertEqual(await store.hasHandled(saga, "k", "e2"), false, "the handled id of a refused commit");
+  });
+
+  add("of concurrent commits at one version, exactly one wins", async (store, saga) => {
+    await store.commit(first(saga, "k"));
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        store.commit({ ...first(saga, "k"), expectedVersion: 1, state: { n: i }, handledId: `e${i}` }),
+      ),
+    );
+    assertEqual(results.filter((r) => r.status === "fulfilled").length, 1, "winners");
+    const record = await store.load(saga, "k");
+    assertEqual(record?.version, 2);
+    const handled = await Promise.all(Array.from({ length: 8 }, (_, i) => store.hasHandled(saga, "k", `e${i}`)));
+    assertEqual(handled.filter(Boolean).length, 1, "handled ids recorded");
+  });
+
+  add("a handled id is remembered; committing it again conflicts even at the right version", async (store, saga) => {
+    await store.commit(first(saga, "k", { handledId: "e1" }));
+    assertEqual(await store.hasHandled(saga, "k", "e1"), true);
+    assertEqual(await store.hasHandled(saga, "k", "e2"), false);
+    assertEqual(await store.hasHandled(saga, "other", "e1"), false, "per instance");
+    await assertRejects(
+      () => store.commit({ ...first(saga, "k"), expectedVersion: 1, handledId: "e1" }),
+      ErrorCode.Concurrency,
+    );
+    assertEqual((await store.load(saga, "k"))?.version, 1);
+  });
+
+  add("outbox entries stay until marked dispatched; marking twice is harmless", async (store, saga) => {
+    const entry = (n: number) => ({
+      id: `${saga}/k/${n}`,
+      type: "Cmd",
+      payload: { n },
+      causationId: "e",
+      compensation: false,
+    });
+    await store.commit(first(saga, "k", { outbox: [entry(1), entry(2)], step: 2 }));
+    await store.commit({ ...first(saga, "k"), expectedVersion: 1, outbox: [entry(3)], step: 3 });
+    assertEqual(
+      (await store.load(saga, "k"))?.outbox.map((e) => e.id),
+      [1, 2, 3].map((n) => `${saga}/k/${n}`),
+    );
+    await store.markDispatched(saga, "k", `${saga}/k/2`);
+    await store.markDispatched(saga, "k", `${saga}/k/2`);
+    assertEqual(
+      (await store.load(saga, "k"))?.outbox.map((e) => e.id),
+      [`${saga}/k/1`, `${saga}/k/3`],
+    );
+    assertEqual((await store.list({ saga, pendingOutbox: true })).length, 1);
+    await store.markDispatched(saga, "k", `${saga}/k/1`);
+    await store.markDispatched(saga, "k", `${saga}/k/3`);
+    assertEqual((await store.list({ saga, pendingOutbox: true })).length, 0);
+  });
+
+  add("a state that is not JSON, or too large, is refused before anything is written", async (store, saga) => {
+    const entry = { id: `${saga}/k/1`, type: "Cmd", payload: {}, causationId: "e", compensation: false };
+    await assertRejects(
+      () => store.commit(first(saga, "k", { state: { at: new Date() }, handledId: "e", outbox: [entry] })),
+      ErrorCode.Validation,
+    );
+    await assertRejects(
+      () =>
+        store.commit(
+          first(saga, "k", { state: { big: "x".repeat(MAX_STATE_BYTES) }, handledId: "e", outbox: [entry] }),
+        ),
+      ErrorCode.PayloadTooLarge,
+    );
+    await assertRejects(
+      () => store.commit(first(saga, "k", { outbox: [{ ...entry, payload: { n: 1n } }], handledId: "e" })),
+      ErrorCode.Validation,
+    );
+    await assertRejects(() => store.commit(first(saga, "", {})), ErrorCode.Validation);
+    assertEqual(await store.load(saga, "k"), undefined);
+    assertEqual(await store.hasHandled(saga, "k", "e"), false);
+    await store.commit(first(saga, "k", { state: { big: "x".repeat(MAX_STATE_BYTES - 20) } }));
+  });
+
+  add("due timeouts are claimed once per lease, oldest first; future ones wait", async (store, saga) => {
+    const now = Date.now();
+    await store.commit(
+      first(saga, "k", {
+        schedule: [
+          timeout(saga, "k", "b", now - 10),
+          timeout(saga, "k", "a", now - 20),
+          timeout(saga, "k", "c", now + 60_000),
+        ],
+      }),
+    );
+    const claimed = (await store.claimDueTimeouts({ now, owner: "one", leaseMs: 1000, limit: 100 })).filter(
+      (t) => t.saga === saga,
+    );
+    assertEqual(
+      claimed.map((t) => t.name),
+      ["a", "b"],
+    );
+    assertEqual(claimed[0]?.data, { name: "a" });
+    const again = await store.claimDueTimeouts({ now: now + 999, owner: "two", leaseMs: 1000, limit: 100 });
+    assertEqual(again.filter((t) => t.saga === saga).length, 0, "held by the lease");
+    const expired = await store.claimDueTimeouts({ now: now + 1000, owner: "two", leaseMs: 1000, limit: 100 });
+    assertEqual(
+      expired.filter((t) => t.saga === saga).map((t) => t.name),
+      ["a", "b"],
+      "after the lease expires",
+    );
+  });
+
+  add("firing, cancelling, rescheduling and finishing remove timeouts", async (store, saga) => {
+    const now = Date.now() - 1000;
+    await store.commit(first(saga, "k", { schedule: ["a", "b", "c"].map((n) => timeout(saga, "k", n, now)) }));
+    await store.commit({
+      ...first(saga, "k"),
+      expectedVersion: 1,
+      firedTimeoutId: timeout(saga, "k", "a", now).id,
+      handledId: timeout(saga, "k", "a", now).id,
+      cancel: ["b"],
+      schedule: [timeout(saga, "k", "c", now + 500, 2)],
+    });
+    const due = async (at: number) =>
+      (await store.claimDueTimeouts({ now: at, owner: ulid(), leaseMs: 1, limit: 1000 }))
+        .filter((t) => t.saga === saga)
+        .map((t) => t.id);
+    assertEqual(await due(now + 1), [], "a fired, b cancelled, c moved later");
+    assertEqual(await due(now + 600), [timeout(saga, "k", "c", 0, 2).id]);
+    await store.commit({ ...first(saga, "k"), expectedVersion: 2, status: "completed" });
+    assertEqual(await due(now + 10_000), [], "a final instance keeps no timeouts");
+  });
+
+  add(
+    "three competing claimers over 200 due timeouts claim each exactly once",
+    async (store, saga) => {
+      const now = Date.now();
+      for (let i = 0; i < 20; i++) {
+        await store.commit(
+          first(saga, `k${i}`, {
+            schedule: Array.from({ length: 10 }, (_, j) => timeout(saga, `k${i}`, `t${j}`, now - j)),
+          }),
+        );
+      }
+      const claims = new Map<string, number>();
+      await Promise.all(
+        ["one", "two", "three"].map(async (owner) => {
+          for (let round = 0; round < 20; round++) {
+            const got = await store.claimDueTimeouts({ now, owner, leaseMs: 60_000, limit: 7 });
+            for (const t of got) if (t.saga === saga) claims.set(t.id, (claims.get(t.id) ?? 0) + 1);
+          }
+        }),
+      );
+      assertEqual(claims.size, 200, "claimed");
+      assertEqual([...claims.values()].filter((n) => n !== 1).length, 0, "claimed more than once");
+    },
+    60_000,
+  );
+
+  add("instances are listed by saga and status", async (store, saga) => {
+    await store.commit(first(saga, "a"));
+    await store.commit(first(saga, "b", { status: "needs-attention" }));
+    await store.commit(first(saga, "c", { status: "completed" }));
+    assertEqual((await store.list({ saga })).map((r) => r.key).sort(), ["a", "b", "c"]);
+    assertEqual(
+      (await store.list({ saga, status: "needs-attention" })).map((r) => r.key),
+      ["b"],
+    );
+    assertEqual((await store.list({ saga, limit: 2 })).length, 2);
+    await assertRejects(() => store.list({ limit: 0 }), ErrorCode.Validation);
+  });
+
+  add("failures are recorded and listed per saga", async (store, saga) => {
+    const failure = {
+      saga,
+      key: "k",
+      eventId: "e1",
+      eventType: "Paid",
+      error: "Error: boom",
+      at: new Date().toISOString(),
+    };
+    await store.recordFailure(failure);
+    await store.recordFailure({ ...failure, key: undefined, eventId: "e2" });
+    const found = await store.failures({ saga });
+    assertEqual(
+      found.map((f) => f.eventId),
+      ["e1", "e2"],
+    );
+    assertEqual(found[0]?.error, "Error: boom");
+  });
+
+  add("keys keep their exact text: case and Unicode matter", async (store, saga) => {
+    await store.commit(first(saga, "Ordre-é/1"));
+    assertEqual((await store.load(saga, "Ordre-é/1"))?.version, 1);
+    assertEqual(await store.load(saga, "ordre-é/1"), undefined);
+  });
+
+  return { name: options.name, cases };
+}
