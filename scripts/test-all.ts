@@ -31,7 +31,7 @@ const steps: readonly Step[] = [
   { name: "lambda-runtime", command: [bun, "test/lambda/run.ts"], services: true },
   { name: "package", command: [bun, "scripts/check-package.ts"] },
   { name: "docs", command: [bun, "scripts/check-docs.ts", "--build"] },
-  { name: "examples", command: [bun, "run", "demo"] },
+  { name: "examples", command: [bun, "scripts/check-examples.ts"] },
 ];
 
 const only = process.argv.slice(2);
