@@ -1,7 +1,8 @@
 /**
  * @eventflows/core/sqlite in workerd: on a D1 database (binding SQLITE_D1), inside a
  * SQLite-backed Durable Object (binding SQLITE_DO, class SqliteContractObject below), and from the
- * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS). Durable
+ * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS), which also
+ * pushes new events to live subscribers (sqlite-live.ts). Durable
  * Object storage exists only inside the object, so its suites run there: the Worker asks the object
  * for the case names, then to run each case, and reports what it answers.
  */
