@@ -102,6 +102,45 @@ export function liveSubscriptionSuite(stub: () => DurableObjectStubLike): Contra
         },
       },
       {
+        name: "subscribers at different positions each get exactly the events after their own, past a page of 100",
+        run: async () => {
+          const writer = store();
+          const stream = `Pages-${ulid()}`;
+          const start = await writer.getLastGlobalPosition();
+          const early = follow(start);
+          try {
+            // More than one delivery page (LiveSubscribers reads 100 events per query).
+            const batch = Array.from({ length: 150 }, (_, n) => ({ type: "Counted", data: n }));
+            await writer.appendToStream(stream, batch);
+            await eventually(() => assertEqual(early.received.length, 150, "the early subscriber's events"), 10_000);
+            const late = follow(start + 100);
+            try {
+              await eventually(() => assertEqual(late.received.length, 50, "the late subscriber's catch-up"), 10_000);
+              await store().appendToStream(stream, [{ type: "Last", data: 150 }]);
+              await eventually(() => {
+                assertEqual(early.received.length, 151, "the early subscriber's events");
+                assertEqual(late.received.length, 51, "the late subscriber's events");
+              }, 5000);
+              const data = (events: EventEnvelope[]) => events.map((e) => e.data);
+              assertEqual(
+                data(early.received),
+                Array.from({ length: 151 }, (_, n) => n),
+                "early: every event once, in order",
+              );
+              assertEqual(
+                data(late.received),
+                Array.from({ length: 51 }, (_, n) => 100 + n),
+                "late: from its position on",
+              );
+            } finally {
+              await late.subscription.stop();
+            }
+          } finally {
+            await early.subscription.stop();
+          }
+        },
+      },
+      {
         name: "a handler that throws gets the same event again after the reconnect, and order holds",
         run: async () => {
           const writer = store();
