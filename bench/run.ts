@@ -4,11 +4,13 @@
  * TypeScript through `lib/node-ts.mjs`), then gathers both runtimes' results side by side into
  * `bench/RESULTS.md`. `--runtime` defaults to both. A name is a file name without `.bench.ts` (or
  * `pg` for postgres, `ddb` for dynamodb); an unknown name stops the run before anything runs,
- * naming the benchmarks there are.
+ * naming the benchmarks there are. A file that uses node:sqlite runs on the Node 22 under
+ * .cache/node22 (installed from npm on first use, as the runtime tests do): Node 20 has none.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ensureNode22 } from "../test/lambda/tools.ts";
 import { RUNTIMES, type Runtime, readReports, resultsDir, sideBySide } from "./lib/report.ts";
 
 const benchDir = import.meta.dirname;
@@ -48,7 +50,7 @@ export function parseArgs(args: readonly string[]): { runtimes: readonly Runtime
   return { runtimes, names };
 }
 
-function main(): never {
+async function main(): Promise<never> {
   const available = readdirSync(benchDir)
     .filter((file) => file.endsWith(".bench.ts"))
     .map((file) => file.replace(".bench.ts", ""))
@@ -63,14 +65,25 @@ function main(): never {
     console.error((error as Error).message);
     process.exit(1);
   }
-  run(runtimes, files);
+  return run(runtimes, files);
 }
 
 /** How to start a bench file on each runtime. */
-const commands: Record<Runtime, (file: string) => [string, string[]]> = {
-  bun: (file) => ["Bun" in globalThis ? process.execPath : join(benchDir, "..", "node_modules", ".bin", "bun"), [file]],
-  node: (file) => ["node", ["--import", join(benchDir, "lib", "node-ts.mjs"), file]],
+const commands: Record<Runtime, (file: string) => Promise<[string, string[]]>> = {
+  bun: async (file) => [
+    "Bun" in globalThis ? process.execPath : join(benchDir, "..", "node_modules", ".bin", "bun"),
+    [file],
+  ],
+  node: async (file) => [
+    needsNode22(file) ? await ensureNode22() : "node",
+    ["--import", join(benchDir, "lib", "node-ts.mjs"), file],
+  ],
 };
+
+/** Files that open SQLite through lib/sqlite-connection.ts need node:sqlite, which Node 20 lacks. */
+function needsNode22(file: string): boolean {
+  return /lib\/sqlite-connection\.js/.test(readFileSync(file, "utf8"));
+}
 
 /** Why a file cannot run on a runtime: a Bun built-in module (`bun:sqlite`, …) exists only on Bun. */
 function cannotRun(file: string, rt: Runtime): string | undefined {
@@ -79,7 +92,7 @@ function cannotRun(file: string, rt: Runtime): string | undefined {
   return builtin === undefined ? undefined : `imports ${builtin}, which only Bun has`;
 }
 
-function run(runtimes: readonly Runtime[], files: readonly string[]): never {
+async function run(runtimes: readonly Runtime[], files: readonly string[]): Promise<never> {
   let failed = false;
   for (const file of files) {
     for (const rt of runtimes) {
@@ -89,7 +102,7 @@ function run(runtimes: readonly Runtime[], files: readonly string[]): never {
         continue;
       }
       console.log(`\n=== ${file} on ${rt} (${uptime()})`);
-      const [command, commandArgs] = commands[rt](join(benchDir, file));
+      const [command, commandArgs] = await commands[rt](join(benchDir, file));
       const result = spawnSync(command, commandArgs, { stdio: "inherit" });
       if (result.status !== 0) {
         console.error(`${file} failed on ${rt} with exit code ${result.status ?? result.signal}`);
@@ -120,7 +133,7 @@ function run(runtimes: readonly Runtime[], files: readonly string[]): never {
   const resultsFile = join(benchDir, "RESULTS.md");
   writeFileSync(
     resultsFile,
-    `# Benchmark results\n\nWritten by \`bun run bench\`; each section by its \`bench/<name>.bench.ts\`, run on Bun and on Node 20 (one process per file and runtime), with each run's date and machine load (1-minute load average; the machine has 2 cores). Shared machines are noisy: compare rows of one run, not runs; where both runtimes are shown, the less favourable one is the figure to quote.\n\n${sections.join("\n")}`,
+    `# Benchmark results\n\nWritten by \`bun run bench\`; each section by its \`bench/<name>.bench.ts\`, run on Bun and on Node 20 (Node 22 for node:sqlite; one process per file and runtime), with each run's date and machine load (1-minute load average; the machine has 2 cores). Shared machines are noisy: compare rows of one run, not runs; where both runtimes are shown, the less favourable one is the figure to quote.\n\n${sections.join("\n")}`,
   );
   // RESULTS.md is committed, so it gets the project's formatting (aligned tables) and stays lint-clean.
   const formatted = spawnSync(
@@ -143,4 +156,4 @@ function uptime(): string {
 }
 
 // Last: main() uses the declarations above.
-if (import.meta.main) main();
+if (import.meta.main) await main();

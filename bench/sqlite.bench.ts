@@ -1,39 +1,41 @@
 /**
- * SQLite event store bench (issue 15): `SqliteEventStore` on bun:sqlite (a file in a temp folder,
- * WAL, busy_timeout 5 s, synchronous=NORMAL for both sides: with FULL every commit waits for an
- * fsync of the shared disk, whose noise drowns what the library costs) against the ceiling: bare prepared
- * statements on the same connection. One writer; appends of 1, 10 and 100 events to one stream at
+ * SQLite event store bench (issue 15): `SqliteEventStore` on bun:sqlite under Bun and node:sqlite
+ * under Node 22 (a file in a temp folder, WAL, busy_timeout 5 s, synchronous=NORMAL for both sides:
+ * with FULL every commit waits for an fsync of the shared disk, whose noise drowns what the library
+ * costs) against the ceiling: bare prepared statements on the same connection. One writer; appends of 1, 10 and 100 events to one stream at
  * the version it knows; reads of one 10,000-event stream.
  *
  * ceiling rows: appends are one prepared INSERT per event (in one transaction for 10 and 100) into
  * a table with the same columns and keys, no version check; the read is one prepared SELECT of the
  * stream with JSON.parse of data and metadata (what any event store must return).
  *
- * Not here (yet): node:sqlite (this file runs on Bun), and Emmett's SQLite store (not installed).
- * Run: `bun bench/sqlite.bench.ts`, or `bun run bench sqlite` to also refresh bench/RESULTS.md.
+ * Not here (yet): Emmett's SQLite store (not installed).
+ * Run: `bun run bench sqlite` (Bun, then Node 22 from .cache/node22) to also refresh bench/RESULTS.md,
+ * or `bun bench/sqlite.bench.ts` for Bun alone.
  */
-import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, group, summary } from "mitata";
-import { bunSqliteDriver, SqliteEventStore } from "../adapters/sqlite/index.js";
+import { SqliteEventStore } from "../adapters/sqlite/index.js";
 import { ulid } from "../src/index.js";
+import type { InterleavedResult } from "./lib/interleave.js";
 import { runAndReport } from "./lib/report.js";
+import { openBenchSqlite } from "./lib/sqlite-connection.js";
 
 const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-bench-"));
-const db = new Database(join(dir, "bench.db"));
-const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+const db = await openBenchSqlite(join(dir, "bench.db"));
+const store = new SqliteEventStore({ driver: db.driver });
 db.exec("PRAGMA synchronous = NORMAL");
 await store.migrate();
 db.exec(`CREATE TABLE ceiling (
   position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL, version INTEGER NOT NULL,
   id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, timestamp TEXT NOT NULL,
   UNIQUE (stream_id, version), UNIQUE (id))`);
-const insert = db.query(
+const insert = db.prepare(
   "INSERT INTO ceiling (stream_id, version, id, type, data, metadata, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)",
 );
-const select = db.query(
+const select = db.prepare(
   "SELECT position, stream_id, version, id, type, data, metadata, timestamp FROM ceiling WHERE stream_id = ? ORDER BY version",
 );
 
@@ -55,14 +57,16 @@ function oursAppend(size: number): () => Promise<void> {
 function ceilingAppend(size: number): () => void {
   const stream = `Hot-ceiling-${size}-${ulid()}`;
   let version = 0;
-  const write = db.transaction((events: ReturnType<typeof batchOf>) => {
-    const timestamp = new Date().toISOString();
-    for (const e of events) {
-      version += 1;
-      insert.run(stream, version, ulid(), e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), timestamp);
-    }
-  });
-  return () => write(batchOf(size));
+  return () => {
+    const events = batchOf(size);
+    db.transaction(() => {
+      const timestamp = new Date().toISOString();
+      for (const e of events) {
+        version += 1;
+        insert.run(stream, version, ulid(), e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), timestamp);
+      }
+    });
+  };
 }
 
 const eventsPerIteration: Record<string, number> = {};
@@ -92,13 +96,14 @@ for (let written = 0; written < READ; written += 100) {
 // Filled like ceilingAppend(100) does, into a stream the read can name.
 const ceilingStream = (() => {
   let version = 0;
-  return db.transaction(() => {
-    const timestamp = new Date().toISOString();
-    for (const e of batchOf(100)) {
-      version += 1;
-      insert.run(ceilingLong, version, ulid(), e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), timestamp);
-    }
-  });
+  return () =>
+    db.transaction(() => {
+      const timestamp = new Date().toISOString();
+      for (const e of batchOf(100)) {
+        version += 1;
+        insert.run(ceilingLong, version, ulid(), e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), timestamp);
+      }
+    });
 })();
 for (let written = 0; written < READ; written += 100) ceilingStream();
 
@@ -138,28 +143,25 @@ group("reads", () => {
 /**
  * A cross-check that load bursts cannot skew: ours and the ceiling alternate iteration by
  * iteration, and the medians are compared (mitata measures one benchmark after the other, so on a
- * shared machine a burst can land on one side of a pair).
+ * shared machine a burst can land on one side of a pair). Named as the mitata rows, so RESULTS.md
+ * shows each runtime's medians and ratios side by side.
  */
-async function interleaved(): Promise<string> {
-  const lines = [
-    "Interleaved cross-check (same run; ours and the ceiling alternate iteration by iteration; medians):",
-    "",
-    "| workload | ours p50 | ceiling p50 | ours / ceiling (throughput) |",
-    "| --- | ---: | ---: | ---: |",
-  ];
-  const workloads: [string, () => unknown, () => unknown, number][] = [
+async function interleaved(): Promise<InterleavedResult[]> {
+  const workloads: [string, string, () => unknown, () => unknown, number][] = [
     ...[1, 10, 100].map(
       (size) =>
-        [`append ${size}`, oursAppend(size), ceilingAppend(size), 400] as [
+        [`ours: append ${size}`, `ceiling: append ${size}`, oursAppend(size), ceilingAppend(size), 400] as [
+          string,
           string,
           () => unknown,
           () => unknown,
           number,
         ],
     ),
-    ["read one 10,000-event stream", oursRead, ceilingRead, 40],
+    [reads.ours, reads.ceiling, oursRead, ceilingRead, 40],
   ];
-  for (const [name, ours, ceiling, rounds] of workloads) {
+  const results: InterleavedResult[] = [];
+  for (const [oursName, ceilingName, ours, ceiling, rounds] of workloads) {
     const times: [number[], number[]] = [[], []];
     for (let round = 0; round < rounds; round++) {
       for (const [side, run] of [
@@ -171,12 +173,10 @@ async function interleaved(): Promise<string> {
         times[side].push(performance.now() - started);
       }
     }
-    const [a, b] = times.map(median) as [number, number];
-    lines.push(
-      `| ${name} | ${(a * 1000).toFixed(0)} µs | ${(b * 1000).toFixed(0)} µs | ${((b / a) * 100).toFixed(0)}% |`,
-    );
+    results.push({ name: oursName, medianNs: median(times[0]) * 1e6 });
+    results.push({ name: ceilingName, medianNs: median(times[1]) * 1e6 });
   }
-  return lines.join("\n");
+  return results;
 }
 
 function median(values: number[]): number {
@@ -186,17 +186,22 @@ function median(values: number[]): number {
 
 try {
   const crossCheck = await interleaved();
-  await runAndReport("sqlite", "SQLite event store (bun:sqlite): EventFlows vs bare prepared statements", {
-    eventsPerIteration,
-    pairs,
-    statistic: "p50",
-    notes: [
-      "bun:sqlite, a file database in a temp folder, WAL, synchronous=NORMAL (no fsync per commit; the default FULL adds one, the same for both sides), one connection, one writer. Ratios are the ceiling's time over ours: 1.00× would be no overhead at all.",
-      "Each of our appends is one write transaction on the connection: BEGIN IMMEDIATE, the stream's version read and checked, one INSERT … RETURNING (a batch travels as one JSON parameter, expanded by json_each), COMMIT; then the envelopes are returned and the after-commit step runs.",
-      "ceiling: one prepared INSERT per event (in one transaction for 10 and 100), no version check; read: one prepared SELECT of the stream plus JSON.parse of data and metadata. Ours reads in pages of 1,000.",
-      crossCheck,
-    ],
-  });
+  await runAndReport(
+    "sqlite",
+    "SQLite event store (bun:sqlite on Bun, node:sqlite on Node 22): EventFlows vs bare prepared statements",
+    {
+      eventsPerIteration,
+      pairs,
+      statistic: "p50",
+      interleaved: crossCheck,
+      notes: [
+        "bun:sqlite on Bun, node:sqlite on Node 22 (its DatabaseSync; Node 20 has none), a file database in a temp folder, WAL, synchronous=NORMAL (no fsync per commit; the default FULL adds one, the same for both sides), one connection, one writer. Ratios are the ceiling's time over ours: 1.00× would be no overhead at all.",
+        "Each of our appends is one write transaction on the connection: BEGIN IMMEDIATE, the stream's version read and checked, one INSERT … RETURNING (a batch travels as one JSON parameter, expanded by json_each), COMMIT; then the envelopes are returned and the after-commit step runs.",
+        "ceiling: one prepared INSERT per event in one BEGIN IMMEDIATE … COMMIT (for 1, 10 and 100), no version check; read: one prepared SELECT of the stream plus JSON.parse of data and metadata. Ours reads in pages of 1,000.",
+        "The interleaved cross-check alternates single iterations (a batch of one): 400 rounds per append size, 40 for the read.",
+      ],
+    },
+  );
 } finally {
   db.close();
   rmSync(dir, { recursive: true, force: true });

@@ -31,8 +31,8 @@ const steps: readonly Step[] = [
   { name: "lambda-runtime", command: [bun, "test/lambda/run.ts"], services: true },
   { name: "package", command: [bun, "scripts/check-package.ts"] },
   { name: "docs", command: [bun, "scripts/check-docs.ts", "--build"] },
-  { name: "examples", command: [bun, "run", "demo"] },
-  // Same step name: `test-all.ts examples` runs both demos.
+  { name: "examples", command: [bun, "scripts/check-examples.ts"] },
+  // Same step name: `test-all.ts examples` runs both.
   { name: "examples", command: [bun, "run", "demo:saga"] },
 ];
 

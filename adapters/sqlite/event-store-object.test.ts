@@ -7,6 +7,7 @@ import {
   DurableObjectEventStore,
   type DurableObjectStubLike,
   handleEventStoreRequest,
+  LiveSubscribers,
   SqliteEventStore,
 } from "./index.js";
 
@@ -67,5 +68,60 @@ describe("DurableObjectEventStore", () => {
     expect(() => new DurableObjectEventStore({ stub: {} as never })).toThrow(
       "Invalid Durable Object event store options",
     );
+  });
+
+  test("a subscribe request to an object without live subscribers is refused with a ValidationError", async () => {
+    const response = await handleEventStoreRequest(
+      served,
+      new Request("https://x/subscribe?after=0", { headers: { upgrade: "websocket" } }),
+    );
+    const reply = (await response.json()) as { ok: boolean; error?: { code: string } };
+    expect(reply).toMatchObject({ ok: false, error: { code: ErrorCode.Validation } });
+  });
+});
+
+// Live push itself runs in workerd (test/runtime/suites/sqlite-live.ts): Bun has no Durable Objects
+// and no WebSocketPair. What needs neither is checked here, with a stand-in ctx that records nothing.
+describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () => {
+  const ctx = { acceptWebSocket: () => {}, getWebSockets: () => [] };
+
+  test("bad options are refused with a ValidationError naming the option", () => {
+    expect(() => new LiveSubscribers({} as never, served)).toThrow("Invalid live subscribers options");
+    for (const batchSize of [0, 1.5, 10_001]) {
+      expect(() => new LiveSubscribers(ctx, served, { batchSize })).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.Validation,
+          issues: [expect.objectContaining({ path: ["batchSize"] })],
+        }),
+      );
+    }
+  });
+
+  test("accept refuses a request that is not an upgrade, a bad position, and a runtime without WebSocketPair", () => {
+    const live = new LiveSubscribers(ctx, served);
+    const upgrade = new Request("https://x/subscribe", { headers: { upgrade: "websocket" } });
+    expect(() => live.accept(new Request("https://x/subscribe"), 0)).toThrow("Invalid subscription request");
+    expect(() => live.accept(upgrade, -1)).toThrow("Invalid subscription request");
+    expect(() => live.accept(upgrade, Number.NaN)).toThrow("Invalid subscription request");
+    expect(() => live.accept(upgrade, 0)).toThrow("Live subscriptions need workerd");
+  });
+
+  test("subscribeLive refuses a bad position, retry delay or handler before connecting", () => {
+    let connected = 0;
+    const client = new DurableObjectEventStore({
+      stub: {
+        fetch: () => {
+          connected += 1;
+          return Promise.reject(new Error("not reached"));
+        },
+      },
+    });
+    const handler = () => {};
+    for (const options of [{ after: -1, handler }, { after: 1.5, handler }, { retryDelayMs: -5, handler }, {}]) {
+      expect(() => client.subscribeLive(options as never)).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation }),
+      );
+    }
+    expect(connected).toBe(0);
   });
 });

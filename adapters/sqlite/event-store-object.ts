@@ -9,9 +9,12 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   ServiceError,
+  type StoreSubscription,
   ValidationError,
 } from "../../src/index.js";
 import type { Committed } from "./append.js";
+import type { LiveSubscribers } from "./live-subscribers.js";
+import { type ClientWebSocketLike, type SubscribeLiveOptions, startLiveSubscription } from "./live-subscription.js";
 import { fromWireError, OBJECT_SERVICE, toWireError, type WireReply } from "./object-wire.js";
 
 /** The part of a Durable Object stub (`env.EVENTS.get(id)`) the client uses. */
@@ -24,14 +27,31 @@ const OPERATIONS: readonly string[] = ["append", "readStream", "readAll", "strea
 /** Events per request when reading through the object. */
 const PAGE = 1000;
 
+export interface HandleEventStoreRequestOptions {
+  /**
+   * The object's live subscribers: with them, `GET /subscribe?after=N` WebSocket upgrades are
+   * accepted, and every append is pushed to the connected subscribers.
+   */
+  readonly live?: LiveSubscribers;
+}
+
 /**
  * Serves an event store (a {@link SqliteEventStore} over the object's own storage) to
  * {@link DurableObjectEventStore} clients: call it from the Durable Object's `fetch`. The store
  * should have no bus: the client publishes what it appended, where it runs.
  */
-export async function handleEventStoreRequest(store: EventStore, request: Request): Promise<Response> {
-  const operation = new URL(request.url).pathname.slice(1);
+export async function handleEventStoreRequest(
+  store: EventStore,
+  request: Request,
+  options: HandleEventStoreRequestOptions = {},
+): Promise<Response> {
+  const url = new URL(request.url);
+  const operation = url.pathname.slice(1);
   try {
+    if (operation === "subscribe" && options.live !== undefined) {
+      const after = url.searchParams.get("after") ?? "0";
+      return options.live.accept(request, /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN);
+    }
     if (request.method !== "POST" || !OPERATIONS.includes(operation)) {
       throw new ValidationError("Invalid event store request", [
         { path: [], message: `POST one of /${OPERATIONS.join(", /")}` },
@@ -39,6 +59,9 @@ export async function handleEventStoreRequest(store: EventStore, request: Reques
     }
     const body = (await request.json()) as RequestBody;
     const value = await serve(store, operation as Operation, body);
+    // Pushed after the commit, without holding up the reply; a failure is logged and the next
+    // append delivers again from each subscriber's position.
+    if (operation === "append") options.live?.notify();
     return Response.json({ ok: true, value } satisfies WireReply);
   } catch (error) {
     return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply);
@@ -150,6 +173,33 @@ export class DurableObjectEventStore extends EventStore {
       if (page.length < maxCount || last === undefined) return;
       after = last.globalPosition ?? after;
     }
+  }
+
+  /**
+   * Follows the object's feed as the object pushes it (see `LiveSubscribers`): no polling, one
+   * WebSocket held open, events handled one at a time in global order from `after`. When the
+   * connection drops or a handler throws, it connects again from the last handled position. Only
+   * in workerd: the object must serve live subscribers, and `stub.fetch` must give WebSockets.
+   */
+  subscribeLive<E extends EventEnvelope = EventEnvelope>(options: SubscribeLiveOptions<E>): StoreSubscription {
+    const registry = this.eventRegistry;
+    const connect = async (after: number): Promise<ClientWebSocketLike> => {
+      const response = await this.#stub.fetch(`https://event-store.object/subscribe?after=${after}`, {
+        headers: { upgrade: "websocket" },
+      });
+      const socket = (response as { webSocket?: ClientWebSocketLike | null }).webSocket;
+      if (socket === undefined || socket === null) {
+        const reply = (await response.json().catch(() => undefined)) as WireReply | undefined;
+        if (reply !== undefined && !reply.ok) throw fromWireError(reply.error);
+        throw new ServiceError(OBJECT_SERVICE, "subscribe", "NO_WEBSOCKET", false, "the object accepted no WebSocket");
+      }
+      return socket;
+    };
+    return startLiveSubscription(
+      connect,
+      options as SubscribeLiveOptions,
+      registry === undefined ? undefined : (stored) => registry.upcastEvent(stored),
+    );
   }
 
   protected async streamVersion(streamId: string): Promise<number> {

@@ -1,7 +1,8 @@
 /**
  * @module @eventflows/core/sqlite: the event, snapshot, checkpoint and read-model stores on SQLite, over a small
  * driver port with drivers for bun:sqlite, node:sqlite (or better-sqlite3), Cloudflare D1 and
- * Durable Object storage; versioned migrations; an event store a Durable Object serves to Workers.
+ * Durable Object storage; versioned migrations; an event store a Durable Object serves to Workers,
+ * pushing new events to live subscribers over hibernatable WebSockets.
  */
 
 export { BUN_SQLITE, type BunSqliteDatabase, type BunSqliteDriverOptions, bunSqliteDriver } from "./bun-driver.js";
@@ -21,8 +22,16 @@ export {
   DurableObjectEventStore,
   type DurableObjectEventStoreOptions,
   type DurableObjectStubLike,
+  type HandleEventStoreRequestOptions,
   handleEventStoreRequest,
 } from "./event-store-object.js";
+export {
+  type DurableObjectStateLike,
+  type HibernatableWebSocketLike,
+  LiveSubscribers,
+  type LiveSubscribersOptions,
+} from "./live-subscribers.js";
+export type { ClientWebSocketLike, SubscribeLiveOptions } from "./live-subscription.js";
 export { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult, sqliteSchemaVersion } from "./migrate.js";
 export { LATEST_SQLITE_SCHEMA_VERSION, type SqliteMigration, sqliteMigrations } from "./migrations.js";
 export {

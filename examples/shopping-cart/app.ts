@@ -1,11 +1,14 @@
 /**
- * Wires the shop together on the in-memory defaults: the store publishes each committed append to
- * the bus, the bus feeds the read model, and the buses route commands and queries.
+ * Wires the shop together on the in-memory defaults (or another store, such as SQLite): the store
+ * publishes each committed append to the bus, the bus feeds the read model, and the buses route
+ * commands and queries.
  */
 import {
   AggregateRepository,
   CommandBus,
   type ConcurrencyError,
+  type EventPublisher,
+  type EventStore,
   InMemoryEventBus,
   InMemoryEventStore,
   isConcurrencyError,
@@ -27,11 +30,13 @@ export interface ShopOptions {
   readonly logger?: Pick<Logger, "info" | "error">;
   /** Told of every optimistic-concurrency conflict, including those a retry then absorbed. */
   readonly onConflict?: (message: Message, error: ConcurrencyError) => void;
+  /** Makes the event store, publishing to the shop's bus. Defaults to an `InMemoryEventStore`. */
+  readonly store?: (bus: EventPublisher) => EventStore;
 }
 
 export function createShop(options: ShopOptions = {}) {
   const bus = new InMemoryEventBus();
-  const store = new InMemoryEventStore({ bus });
+  const store = options.store?.(bus) ?? new InMemoryEventStore({ bus });
   const carts = new AggregateRepository({ store, stream: CartStream, create: (id) => new Cart(id) });
   const readModel = new CartsReadModel();
   readModel.subscribe(bus);

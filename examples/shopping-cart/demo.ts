@@ -6,7 +6,7 @@
 
 import { type ExecutionStats, type Issue, isEventFlowsError } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
-import { createShop } from "./app.js";
+import { createShop, type ShopOptions } from "./app.js";
 import type { ShopCommands } from "./commands.js";
 import type { CartEnvelope, CartView } from "./read-model.js";
 
@@ -33,6 +33,10 @@ export interface ConflictRecord {
 }
 
 export interface DemoReport {
+  /** What keeps the events: "in-memory", or the SQLite file's description. */
+  readonly storeName: string;
+  /** Events the store held before this run (a SQLite file from earlier runs), replayed into the read model. */
+  readonly earlierEvents: number;
   readonly commands: readonly CommandRecord[];
   readonly conflicts: readonly ConflictRecord[];
   /** Every event the shop stored: its store holds only Cart streams. */
@@ -43,11 +47,19 @@ export interface DemoReport {
   readonly log: readonly string[];
 }
 
-export async function runDemo(): Promise<DemoReport> {
+export interface DemoOptions {
+  /** Makes the event store (see `createShop`); the default keeps everything in memory. */
+  readonly store?: ShopOptions["store"];
+  /** How the report names that store. */
+  readonly storeName?: string;
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const commands: CommandRecord[] = [];
   const conflicts: ConflictRecord[] = [];
   const log: string[] = [];
   const shop = createShop({
+    ...(options.store === undefined ? {} : { store: options.store }),
     logger: {
       info: (message, fields) => log.push(`${message} in ${fields?.durationMs} ms`),
       error: (message, fields) => log.push(`${message}: ${fields?.error}`),
@@ -81,6 +93,13 @@ export async function runDemo(): Promise<DemoReport> {
     }
   }
 
+  // A store kept from earlier runs: the read model is rebuilt from its events before anything new.
+  let earlierEvents = 0;
+  for await (const event of shop.store.readAll<CartEnvelope>()) {
+    shop.readModel.apply(event);
+    earlierEvents += 1;
+  }
+
   let session = "session-ada";
   const opened = await send("OpenCart", { customerId: "ada" });
   if (opened === undefined) throw new Error("the demo could not open a cart");
@@ -106,6 +125,8 @@ export async function runDemo(): Promise<DemoReport> {
   if (other !== undefined) await send("AddItem", { cartId: other.cartId, sku: "POT-003", quantity: 1 });
 
   return {
+    storeName: options.storeName ?? "in-memory",
+    earlierEvents,
     commands,
     conflicts,
     events: await collect(shop.store.readAll<CartEnvelope>()),
@@ -121,7 +142,13 @@ const json = (value: unknown) => JSON.stringify(value);
 
 /** The report as the lines `bun run demo` prints. */
 export function formatReport(report: DemoReport): string[] {
-  const lines = ["EventFlows shopping-cart demo: in-memory event store, event bus, command and query buses", ""];
+  const lines = [
+    `EventFlows shopping-cart demo: ${report.storeName} event store, in-memory event bus, command and query buses`,
+    "",
+  ];
+  if (report.earlierEvents > 0) {
+    lines.push(`${report.earlierEvents} event(s) from earlier runs, replayed into the read model`, "");
+  }
   lines.push(`Commands sent (${report.commands.length})`);
   for (const { type, payload, note, outcome } of report.commands) {
     const label = `${type} ${json(payload)}${note === undefined ? "" : ` (${note})`}`;

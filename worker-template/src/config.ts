@@ -1,17 +1,22 @@
 /**
  * The Worker's configuration (wrangler.toml vars, secrets and bindings) and the event store it
- * selects: DynamoDB over fetch, or PostgreSQL through postgres.js (Hyperdrive in production).
+ * selects: Cloudflare D1 (the default, and what `wrangler dev` runs offline), DynamoDB over fetch,
+ * or PostgreSQL through postgres.js (Hyperdrive in production).
  */
-import type { EventStore } from "@eventflows/core";
+import type { EventStore, ExpectedVersion, PendingEvent, ReadAllOptions, ReadStreamOptions } from "@eventflows/core";
 import { DynamoDbEventStore } from "@eventflows/core/dynamodb";
 import { PostgresEventStore } from "@eventflows/core/postgres";
+import { type D1DatabaseLike, d1Driver, SqliteEventStore } from "@eventflows/core/sqlite";
 
 /** What wrangler.toml and `wrangler secret put` give the Worker. */
 export interface Env {
-  /** `"dynamodb"` (the default) or `"postgres"`. */
+  /** `"d1"` (the default), `"dynamodb"` or `"postgres"`. */
   readonly EVENT_STORE?: string;
   /** Secret: the bearer token every command and query must carry. */
   readonly API_TOKEN?: string;
+
+  /** The D1 binding (wrangler.toml `[[d1_databases]]`); `wrangler dev` keeps it in a local SQLite file. */
+  readonly DB?: D1DatabaseLike;
 
   readonly DYNAMODB_TABLE?: string;
   readonly AWS_REGION?: string;
@@ -55,14 +60,68 @@ export function openStore(env: Env): OpenedStore {
     // A store refusing its options (no region, no credentials) is a deployment error too: left as
     // the adapter's ValidationError it would answer the client 400, blaming the request.
     if (error instanceof ConfigurationError) throw error;
-    throw new ConfigurationError(`the ${env.EVENT_STORE ?? "dynamodb"} event store is misconfigured`, {
+    throw new ConfigurationError(`the ${env.EVENT_STORE ?? DEFAULT_STORE} event store is misconfigured`, {
       cause: error,
     });
   }
 }
 
+const DEFAULT_STORE = "d1";
+
+/**
+ * Migrations run once per isolate and database, on the first request that needs the store: the
+ * check costs one query, and the first deployment needs no separate step. A failed run is retried
+ * by the next request rather than remembered.
+ */
+const migrated = new WeakMap<D1DatabaseLike, Promise<unknown>>();
+
+/** The D1 store, whose every operation first waits for the schema to be in place. */
+class D1EventStore extends SqliteEventStore {
+  readonly #ready: Promise<unknown>;
+
+  constructor(db: D1DatabaseLike) {
+    super({ driver: d1Driver(db) });
+    let ready = migrated.get(db);
+    if (ready === undefined) {
+      ready = this.migrate();
+      migrated.set(db, ready);
+      ready.catch(() => migrated.delete(db));
+    }
+    this.#ready = ready;
+  }
+
+  protected override async commit(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion) {
+    await this.#ready;
+    return super.commit(streamId, events, expected);
+  }
+
+  protected override async *readStreamEvents(streamId: string, options: ReadStreamOptions) {
+    await this.#ready;
+    yield* super.readStreamEvents(streamId, options);
+  }
+
+  protected override async *readAllEvents(options: ReadAllOptions) {
+    await this.#ready;
+    yield* super.readAllEvents(options);
+  }
+
+  protected override async streamVersion(streamId: string) {
+    await this.#ready;
+    return super.streamVersion(streamId);
+  }
+
+  override async getLastGlobalPosition() {
+    await this.#ready;
+    return super.getLastGlobalPosition();
+  }
+}
+
 function storeFor(env: Env): OpenedStore {
-  const kind = env.EVENT_STORE ?? "dynamodb";
+  const kind = env.EVENT_STORE ?? DEFAULT_STORE;
+  if (kind === "d1") {
+    if (env.DB === undefined) throw new ConfigurationError("no D1 database: bind one as DB (wrangler.toml)");
+    return { store: new D1EventStore(env.DB), close: async () => {} };
+  }
   if (kind === "dynamodb") {
     const tableName = env.DYNAMODB_TABLE;
     if (tableName === undefined || tableName === "") throw new ConfigurationError("DYNAMODB_TABLE is not set");
@@ -84,5 +143,5 @@ function storeFor(env: Env): OpenedStore {
     const store = new PostgresEventStore({ url, schema: env.PG_SCHEMA || "eventflows", client: { max: 2 } });
     return { store, close: () => store.close() };
   }
-  throw new ConfigurationError(`EVENT_STORE is "${kind.slice(0, 32)}": use "dynamodb" or "postgres"`);
+  throw new ConfigurationError(`EVENT_STORE is "${kind.slice(0, 32)}": use "d1", "dynamodb" or "postgres"`);
 }

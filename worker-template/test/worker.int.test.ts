@@ -1,8 +1,9 @@
 /**
  * The worker template end to end in workerd: the template is bundled as wrangler bundles it, run
  * by miniflare with wrangler.toml's compatibility date, flags and vars, and driven over HTTP against
- * the harness's real DynamoDB Local and PostgreSQL (through a Hyperdrive binding). Each stored event
- * is then read back from this process, straight from the store. Bad requests get problem+json 4xx
+ * its default D1 database (miniflare's local D1, as `wrangler dev` has it), the harness's real
+ * DynamoDB Local and PostgreSQL (through a Hyperdrive binding). Each stored event is then read back
+ * from this process, straight from the store. Bad requests get problem+json 4xx
  * and leave the store exactly as it was.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -12,6 +13,7 @@ import { join, relative } from "node:path";
 import { Miniflare } from "miniflare";
 import { createDynamoDbClient, DynamoDbEventStore } from "../../adapters/dynamodb/index.js";
 import { createPostgresClient, PostgresEventStore } from "../../adapters/postgres/index.js";
+import { type D1DatabaseLike, d1Driver, SqliteEventStore } from "../../adapters/sqlite/index.js";
 import { packageEntries } from "../../scripts/lib/package-exports.ts";
 import { type EventEnvelope, type EventStore, ulid } from "../../src/index.js";
 import { cacheDir, repoRoot } from "../../test/services/common.ts";
@@ -31,7 +33,11 @@ interface WranglerConfig {
   readonly compatibility_date: string;
   readonly compatibility_flags?: readonly string[];
   readonly vars: Readonly<Record<string, string>>;
-  readonly env: { readonly postgres: { readonly vars: Readonly<Record<string, string>> } };
+  readonly d1_databases: readonly { readonly binding: string }[];
+  readonly env: {
+    readonly dynamodb: { readonly vars: Readonly<Record<string, string>> };
+    readonly postgres: { readonly vars: Readonly<Record<string, string>> };
+  };
 }
 
 const wrangler = Bun.TOML.parse(readFileSync(join(templateDir, "wrangler.toml"), "utf8")) as unknown as WranglerConfig;
@@ -50,7 +56,11 @@ interface Worker {
   readonly logs: string[];
 }
 
-function workerFor(bindings: Record<string, string>, hyperdrives: Record<string, string> = {}): Worker {
+function workerFor(
+  bindings: Record<string, string>,
+  hyperdrives: Record<string, string> = {},
+  d1Databases: readonly string[] = [],
+): Worker {
   const logs: string[] = [];
   const miniflare = new Miniflare({
     modules: [{ type: "ESModule", path: "worker.mjs", contents: bundle.code }],
@@ -58,6 +68,7 @@ function workerFor(bindings: Record<string, string>, hyperdrives: Record<string,
     compatibilityFlags: [...(wrangler.compatibility_flags ?? [])],
     bindings,
     hyperdrives,
+    d1Databases: [...d1Databases],
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         stream.on("data", (chunk: Buffer) => {
@@ -102,9 +113,27 @@ async function dispatch(worker: Worker, path: string, init: RequestInit = {}): P
 interface Deployment {
   readonly bindings: Record<string, string>;
   readonly hyperdrives?: Record<string, string>;
-  /** The same store the Worker writes to, opened from this process. */
-  readonly store: EventStore;
+  readonly d1Databases?: readonly string[];
+  /** The same store the Worker writes to, opened from this process once the Worker runs. */
+  readonly store: (worker: Worker) => Promise<EventStore>;
   readonly dispose: () => Promise<void>;
+}
+
+/**
+ * wrangler.toml's top level as `wrangler dev` runs it: miniflare's local D1 (in memory here), no
+ * other service. The test reads the database through miniflare's proxy of the same binding.
+ */
+async function d1Deployment(): Promise<Deployment> {
+  const bindingNames = wrangler.d1_databases.map((database) => database.binding);
+  return {
+    bindings: { ...wrangler.vars, API_TOKEN: TOKEN },
+    d1Databases: bindingNames,
+    store: async (worker) => {
+      const db = (await worker.miniflare.getD1Database(bindingNames[0] as string)) as unknown as D1DatabaseLike;
+      return new SqliteEventStore({ driver: d1Driver(db) });
+    },
+    dispose: async () => {},
+  };
 }
 
 /** A table of its own, created with the template's own script (bundled, run by Node). */
@@ -127,9 +156,10 @@ async function dynamoDbDeployment(): Promise<Deployment> {
   if (created.status !== 0) throw new Error(`scripts/create-table.mjs failed: ${created.stderr}${created.stdout}`);
   expect(created.stdout).toContain(`${tableName}: created`);
   const local = { region, credentials, endpoint };
+  const store = new DynamoDbEventStore({ ...local, tableName });
   return {
     bindings: {
-      ...wrangler.vars,
+      ...wrangler.env.dynamodb.vars,
       DYNAMODB_TABLE: tableName,
       AWS_REGION: region,
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,
@@ -137,7 +167,7 @@ async function dynamoDbDeployment(): Promise<Deployment> {
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       API_TOKEN: TOKEN,
     },
-    store: new DynamoDbEventStore({ ...local, tableName }),
+    store: async () => store,
     dispose: async () => {
       await createDynamoDbClient(local).send("DeleteTable", { TableName: tableName });
     },
@@ -158,7 +188,7 @@ async function postgresDeployment(): Promise<Deployment> {
   return {
     bindings: { ...wrangler.env.postgres.vars, PG_SCHEMA: schema, API_TOKEN: TOKEN },
     hyperdrives: { HYPERDRIVE: withPassword(url) },
-    store: new PostgresEventStore({ sql, schema }),
+    store: async () => new PostgresEventStore({ sql, schema }),
     dispose: async () => {
       await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await sql.end();
@@ -193,11 +223,12 @@ test(`the bundle (as wrangler deploy --minify makes it) stays under ${GZIP_LIMIT
   console.log(
     `worker template bundle: ${(bundle.bytes / 1024).toFixed(1)} KB minified, ${(bundle.gzipBytes / 1024).toFixed(1)} KB gzipped`,
   );
-  // Both stores, Hono, valibot and the core are in it: an empty bundle would pass a size check too.
+  // The three stores, Hono, valibot and the core are in it: an empty bundle would pass a size check too.
   for (const part of [
     "hono",
     "valibot",
     "postgres",
+    "@eventflows/core adapters/sqlite",
     "@eventflows/core adapters/aws",
     "@eventflows/core adapters/dynamodb",
   ]) {
@@ -227,17 +258,20 @@ test("the template type-checks under its own tsconfig.json, as a user's copy doe
 });
 
 for (const [name, deploy] of [
+  ["D1 (the default, offline)", d1Deployment],
   ["DynamoDB (DynamoDB Local)", dynamoDbDeployment],
   ["PostgreSQL (through a Hyperdrive binding)", postgresDeployment],
 ] as const) {
   describe(`the worker template in workerd, ${name}`, () => {
     let deployment: Deployment;
     let worker: Worker;
+    let store: EventStore;
 
     beforeAll(async () => {
       deployment = await deploy();
-      worker = workerFor(deployment.bindings, deployment.hyperdrives);
+      worker = workerFor(deployment.bindings, deployment.hyperdrives, deployment.d1Databases);
       await worker.miniflare.ready;
+      store = await deployment.store(worker);
     });
     afterAll(async () => {
       await worker?.miniflare.dispose();
@@ -256,9 +290,9 @@ for (const [name, deploy] of [
 
     /** Runs `request` and checks it answered `status`/`code` as problem+json and wrote nothing. */
     async function refused(request: () => Promise<Response>, status: number, code: string) {
-      const before = await allEvents(deployment.store);
+      const before = await allEvents(store);
       const body = await expectProblem(await request(), status, code);
-      expect(await allEvents(deployment.store)).toEqual(before);
+      expect(await allEvents(store)).toEqual(before);
       return body;
     }
 
@@ -332,7 +366,7 @@ for (const [name, deploy] of [
       expect(((await byPost.json()) as { version: number }).version).toBe(4);
 
       const stored: EventEnvelope[] = [];
-      for await (const event of deployment.store.readStream(`TodoList-${listId}`)) stored.push(event);
+      for await (const event of store.readStream(`TodoList-${listId}`)) stored.push(event);
       expect(stored.map(({ version, type, data }) => ({ version, type, data }))).toEqual([
         { version: 1, type: "TodoListCreated", data: { title: "Groceries" } },
         { version: 2, type: "TodoAdded", data: { todoId: 1, text: "milk" } },
@@ -351,12 +385,12 @@ for (const [name, deploy] of [
       const retry = () => command("AddTodo", { listId, text: "once" }, { "idempotency-key": `add-${listId}` });
       const first = await retry();
       expect(await first.json()).toEqual({ todoId: 1, version: 2 });
-      const before = await allEvents(deployment.store);
+      const before = await allEvents(store);
       const replayed = await retry();
       expect(replayed.status).toBe(200);
       expect(replayed.headers.get("idempotent-replayed")).toBe("true");
       expect(await replayed.json()).toEqual({ todoId: 1, version: 2 });
-      expect(await allEvents(deployment.store)).toEqual(before);
+      expect(await allEvents(store)).toEqual(before);
     });
 
     describe("bad input: problem+json 4xx, nothing written", () => {
@@ -441,7 +475,7 @@ describe("the worker template in workerd, misconfigured", () => {
   beforeAll(async () => {
     const { endpoint } = await ensureDynamoDb();
     // No AWS credentials: the store cannot be made.
-    worker = workerFor({ ...wrangler.vars, API_TOKEN: TOKEN, AWS_ENDPOINT_URL_DYNAMODB: endpoint });
+    worker = workerFor({ ...wrangler.env.dynamodb.vars, API_TOKEN: TOKEN, AWS_ENDPOINT_URL_DYNAMODB: endpoint });
     await worker.miniflare.ready;
   });
   afterAll(async () => {
@@ -463,7 +497,7 @@ describe("the worker template in workerd, misconfigured", () => {
   });
 
   test("without API_TOKEN every command and query is refused, with a 500 and the reason in the log", async () => {
-    const open = workerFor({ ...wrangler.vars, AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" });
+    const open = workerFor({ ...wrangler.env.dynamodb.vars, AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b" });
     try {
       const response = await dispatch(open, `/queries/GetList?listId=${ulid()}`, {
         headers: { authorization: "Bearer anything" },

@@ -1,23 +1,28 @@
 /**
  * @eventflows/core/sqlite in workerd: on a D1 database (binding SQLITE_D1), inside a
  * SQLite-backed Durable Object (binding SQLITE_DO, class SqliteContractObject below), and from the
- * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS). Durable
+ * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS), which also
+ * pushes new events to live subscribers (sqlite-live.ts). Durable
  * Object storage exists only inside the object, so its suites run there: the Worker asks the object
  * for the case names, then to run each case, and reports what it answers.
  */
 import {
   type D1DatabaseLike,
   DurableObjectEventStore,
+  type DurableObjectStateLike,
   type DurableObjectStorageLike,
   type DurableObjectStubLike,
   d1Driver,
   durableObjectDriver,
+  type HibernatableWebSocketLike,
   handleEventStoreRequest,
+  LiveSubscribers,
   SqliteEventStore,
 } from "../../../adapters/sqlite/index.js";
 import { type ContractSuite, eventEvolutionContract, eventStoreContract } from "../../../src/testing/index.js";
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
+import { liveSubscriptionSuite } from "./sqlite-live.js";
 
 const KINDS = ["event", "snapshot", "checkpoint", "projection"] as const;
 
@@ -26,19 +31,29 @@ interface DurableObjectNamespaceLike {
   get(id: unknown): DurableObjectStubLike;
 }
 
-/** An event store object as an application would write one: its storage served to Workers. */
+/**
+ * An event store object as an application would write one: its storage served to Workers, new
+ * events pushed to live subscribers over hibernatable WebSockets.
+ */
 export class SqliteEventStoreObject {
   readonly #store: SqliteEventStore;
+  readonly #live: LiveSubscribers;
   readonly #ready: Promise<unknown>;
 
-  constructor(state: { readonly storage: DurableObjectStorageLike }) {
+  constructor(state: DurableObjectStateLike & { readonly storage: DurableObjectStorageLike }) {
     this.#store = new SqliteEventStore({ driver: durableObjectDriver(state.storage) });
+    this.#live = new LiveSubscribers(state, this.#store);
     this.#ready = this.#store.migrate();
   }
 
   async fetch(request: Request): Promise<Response> {
     await this.#ready;
-    return handleEventStoreRequest(this.#store, request);
+    return handleEventStoreRequest(this.#store, request, { live: this.#live });
+  }
+
+  // Completes the closing handshake a subscriber started (stop, or a reconnect).
+  webSocketClose(socket: HibernatableWebSocketLike, code: number): void {
+    socket.close(code === 1005 ? 1000 : code, "closed");
   }
 }
 
@@ -158,12 +173,14 @@ export const sqliteWorkerdSuites: SuiteModule = {
         const namespace = binding<DurableObjectNamespaceLike>(env, "SQLITE_EVENTS");
         const stub = namespace.get(namespace.idFromName("contracts"));
         const create = (options = {}) => new DurableObjectEventStore({ ...options, stub });
-        return {
-          suite: withRace(
-            eventStoreContract({ name: "DurableObjectEventStore contract (Worker to Durable Object)", create }),
-            create,
-          ),
-        };
+        const raced = withRace(
+          eventStoreContract({ name: "DurableObjectEventStore contract (Worker to Durable Object)", create }),
+          create,
+        );
+        // Live push: a subscriber's stub and each writer's are distinct stubs of one object, so
+        // what it receives was appended by other requests.
+        const live = liveSubscriptionSuite(() => namespace.get(namespace.idFromName("live")));
+        return { suite: { ...raced, cases: [...raced.cases, ...live.cases] } };
       },
     },
   ],

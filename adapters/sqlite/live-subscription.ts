@@ -1,0 +1,137 @@
+import {
+  type EventEnvelope,
+  type StoreSubscription,
+  type SubscribeToAllOptions,
+  ValidationError,
+} from "../../src/index.js";
+
+/** The client's end of a WebSocket in workerd (`response.webSocket`). */
+export interface ClientWebSocketLike {
+  accept(): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
+  addEventListener(type: "close" | "error", listener: () => void): void;
+}
+
+/** How a live subscription is followed: {@link SubscribeToAllOptions} without polling. */
+export type SubscribeLiveOptions<E extends EventEnvelope = EventEnvelope> = Omit<
+  SubscribeToAllOptions<E>,
+  "pollIntervalMs" | "batchSize"
+>;
+
+type Expand = (stored: EventEnvelope) => EventEnvelope | readonly EventEnvelope[];
+
+/**
+ * Follows an object's feed over a WebSocket the object pushes events into. Events are handled one
+ * at a time in the order they arrive, which is global-position order; one already handled (at or
+ * below `position`) is skipped. A handler that throws, or a connection that drops, closes the
+ * socket and connects again after `retryDelayMs` from the last handled position, so the failed
+ * event comes again: at least once, in order, never skipping.
+ */
+export function startLiveSubscription(
+  connect: (after: number) => Promise<ClientWebSocketLike>,
+  options: SubscribeLiveOptions,
+  expand: Expand | undefined,
+): StoreSubscription {
+  if (typeof options?.handler !== "function") {
+    throw new ValidationError("Invalid subscription", [{ path: ["handler"], message: "must be a function" }]);
+  }
+  const after = options.after ?? 0;
+  const retryDelayMs = options.retryDelayMs ?? 1000;
+  for (const [name, value, max] of [
+    ["after", after, Number.MAX_SAFE_INTEGER],
+    ["retryDelayMs", retryDelayMs, 3_600_000],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+      throw new ValidationError("Invalid subscription", [
+        { path: [name], message: `${name} must be an integer from 0 to ${max}` },
+      ]);
+    }
+  }
+  const onError =
+    options.onError ?? ((error: unknown) => console.error("[eventflows] live subscription failed", error));
+
+  let position = after;
+  let stopped = false;
+  let socket: ClientWebSocketLike | undefined;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The handling in progress: stop() waits for it. */
+  let handling: Promise<void> = Promise.resolve();
+  /** Each connection's number: messages and closes of a connection given up on are ignored. */
+  let generation = 0;
+
+  const handle = async (stored: EventEnvelope) => {
+    if ((stored.globalPosition ?? 0) <= position) return;
+    const expanded = expand === undefined ? stored : expand(stored);
+    for (const event of Array.isArray(expanded) ? expanded : [expanded as EventEnvelope]) {
+      await options.handler(event);
+    }
+    position = stored.globalPosition ?? position;
+  };
+
+  const reconnectLater = (current: number) => {
+    if (stopped || current !== generation) return;
+    generation += 1;
+    socket?.close(1000, "reconnecting");
+    socket = undefined;
+    retryTimer = setTimeout(open, retryDelayMs);
+  };
+
+  async function open(): Promise<void> {
+    retryTimer = undefined;
+    if (stopped) return;
+    const current = ++generation;
+    let opened: ClientWebSocketLike;
+    try {
+      opened = await connect(position);
+    } catch (error) {
+      onError(error, undefined);
+      return reconnectLater(current);
+    }
+    if (stopped || current !== generation) {
+      opened.close(1000, "stopped");
+      return;
+    }
+    socket = opened;
+    opened.addEventListener("message", ({ data }) => {
+      handling = handling.then(async () => {
+        if (stopped || current !== generation) return;
+        let event: EventEnvelope | undefined;
+        try {
+          event = JSON.parse(String(data)) as EventEnvelope;
+          await handle(event);
+        } catch (error) {
+          onError(error, event);
+          reconnectLater(current);
+        }
+      });
+    });
+    const dropped = () => {
+      handling = handling.then(() => reconnectLater(current));
+    };
+    opened.addEventListener("close", dropped);
+    opened.addEventListener("error", dropped);
+    opened.accept();
+  }
+
+  const abort = () => void subscription.stop();
+  options.signal?.addEventListener("abort", abort, { once: true });
+  const subscription: StoreSubscription = {
+    get position() {
+      return position;
+    },
+    async stop() {
+      if (!stopped) {
+        stopped = true;
+        options.signal?.removeEventListener("abort", abort);
+        if (retryTimer !== undefined) clearTimeout(retryTimer);
+        socket?.close(1000, "stopped");
+        socket = undefined;
+      }
+      await handling;
+    },
+  };
+  if (options.signal?.aborted) void subscription.stop();
+  else void open();
+  return subscription;
+}

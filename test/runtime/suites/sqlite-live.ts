@@ -1,0 +1,186 @@
+/**
+ * Live push from a Durable Object event store, in workerd: a subscriber (DurableObjectEventStore's
+ * subscribeLive, one WebSocket to the object) receives what other requests append, in order, and
+ * resumes from a position after reconnecting. Runs inside the test Worker against
+ * SqliteEventStoreObject (sqlite-workerd.ts), which serves LiveSubscribers.
+ */
+import {
+  DurableObjectEventStore,
+  type DurableObjectStubLike,
+  type SubscribeLiveOptions,
+} from "../../../adapters/sqlite/index.js";
+import { ErrorCode, type EventEnvelope, type StoreSubscription, ulid } from "../../../src/index.js";
+import { assert, assertEqual, assertRejects, type ContractSuite, eventually } from "../../../src/testing/index.js";
+
+const summary = (events: readonly EventEnvelope[]) => events.map((e) => `${e.streamId} v${e.version} ${e.type}`);
+
+/** `stub()` gives a new stub of the one object each time: every store below makes requests of its own. */
+export function liveSubscriptionSuite(stub: () => DurableObjectStubLike): ContractSuite {
+  const store = () => new DurableObjectEventStore({ stub: stub() });
+
+  /** A subscription from `after` that records what its handler got. */
+  function follow(after: number, extra: Partial<SubscribeLiveOptions> = {}) {
+    const received: EventEnvelope[] = [];
+    const subscription: StoreSubscription = store().subscribeLive({
+      after,
+      retryDelayMs: 20,
+      handler: (event) => {
+        received.push(event);
+      },
+      ...extra,
+    });
+    return { received, subscription };
+  }
+
+  return {
+    name: "DurableObjectEventStore live push (WebSocket hibernation API)",
+    cases: [
+      {
+        name: "a subscriber receives the events other requests append, in global order, without polling",
+        run: async () => {
+          const writer = store();
+          const start = await writer.getLastGlobalPosition();
+          const { received, subscription } = follow(start);
+          try {
+            const a = `Live-${ulid()}`;
+            const b = `Live-${ulid()}`;
+            // Separate writers, separate requests: the object pushes after each commit.
+            await writer.appendToStream(a, [
+              { type: "Opened", data: 1 },
+              { type: "Added", data: 2 },
+            ]);
+            await store().appendToStream(b, [{ type: "Opened", data: 3 }]);
+            await writer.appendToStream(a, [{ type: "Closed", data: 4 }]);
+            await eventually(() => assertEqual(received.length, 4, "events received"), 5000);
+            assertEqual(
+              summary(received),
+              [`${a} v1 Opened`, `${a} v2 Added`, `${b} v1 Opened`, `${a} v3 Closed`],
+              "what was received",
+            );
+            const positions = received.map((e) => e.globalPosition as number);
+            assertEqual(
+              positions,
+              positions.map((_, i) => start + 1 + i),
+              "positions follow the start one by one",
+            );
+            assertEqual(subscription.position, start + 4, "the subscription's position");
+          } finally {
+            await subscription.stop();
+          }
+        },
+      },
+      {
+        name: "after a reconnect it resumes from its position: what was appended meanwhile, nothing twice",
+        run: async () => {
+          const writer = store();
+          const stream = `Resume-${ulid()}`;
+          const first = follow(await writer.getLastGlobalPosition());
+          await writer.appendToStream(stream, [{ type: "One", data: 1 }]);
+          await eventually(() => assertEqual(first.received.length, 1, "events received"), 5000);
+          await first.subscription.stop();
+          const resumeAt = first.subscription.position;
+
+          // Appended while nobody is connected.
+          await writer.appendToStream(stream, [
+            { type: "Two", data: 2 },
+            { type: "Three", data: 3 },
+          ]);
+          const second = follow(resumeAt);
+          try {
+            await eventually(() => assertEqual(second.received.length, 2, "caught up"), 5000);
+            await writer.appendToStream(stream, [{ type: "Four", data: 4 }]);
+            await eventually(() => assertEqual(second.received.length, 3, "then live"), 5000);
+            assertEqual(
+              summary(second.received),
+              [`${stream} v2 Two`, `${stream} v3 Three`, `${stream} v4 Four`],
+              "the resumed subscription's events",
+            );
+            assertEqual(summary(first.received), [`${stream} v1 One`], "the first subscription's events");
+          } finally {
+            await second.subscription.stop();
+          }
+        },
+      },
+      {
+        name: "subscribers at different positions each get exactly the events after their own, past a page of 100",
+        run: async () => {
+          const writer = store();
+          const stream = `Pages-${ulid()}`;
+          const start = await writer.getLastGlobalPosition();
+          const early = follow(start);
+          try {
+            // More than one delivery page (LiveSubscribers reads 100 events per query).
+            const batch = Array.from({ length: 150 }, (_, n) => ({ type: "Counted", data: n }));
+            await writer.appendToStream(stream, batch);
+            await eventually(() => assertEqual(early.received.length, 150, "the early subscriber's events"), 10_000);
+            const late = follow(start + 100);
+            try {
+              await eventually(() => assertEqual(late.received.length, 50, "the late subscriber's catch-up"), 10_000);
+              await store().appendToStream(stream, [{ type: "Last", data: 150 }]);
+              await eventually(() => {
+                assertEqual(early.received.length, 151, "the early subscriber's events");
+                assertEqual(late.received.length, 51, "the late subscriber's events");
+              }, 5000);
+              const data = (events: EventEnvelope[]) => events.map((e) => e.data);
+              assertEqual(
+                data(early.received),
+                Array.from({ length: 151 }, (_, n) => n),
+                "early: every event once, in order",
+              );
+              assertEqual(
+                data(late.received),
+                Array.from({ length: 51 }, (_, n) => 100 + n),
+                "late: from its position on",
+              );
+            } finally {
+              await late.subscription.stop();
+            }
+          } finally {
+            await early.subscription.stop();
+          }
+        },
+      },
+      {
+        name: "a handler that throws gets the same event again after the reconnect, and order holds",
+        run: async () => {
+          const writer = store();
+          const stream = `Retry-${ulid()}`;
+          let failures = 0;
+          const errors: unknown[] = [];
+          const { received, subscription } = follow(await writer.getLastGlobalPosition(), {
+            handler: (event) => {
+              if (event.type === "Flaky" && failures++ === 0) throw new Error("handler failed once");
+              received.push(event);
+            },
+            onError: (error) => errors.push(error),
+          });
+          try {
+            await writer.appendToStream(stream, [
+              { type: "Flaky", data: 1 },
+              { type: "After", data: 2 },
+            ]);
+            await eventually(() => assertEqual(received.length, 2, "events handled"), 5000);
+            assertEqual(summary(received), [`${stream} v1 Flaky`, `${stream} v2 After`], "handled in order");
+            assertEqual(failures, 2, "the failed event was handled again");
+            assert(errors.length === 1, `onError was told once, got ${errors.length}`);
+          } finally {
+            await subscription.stop();
+          }
+        },
+      },
+      {
+        name: "the object refuses a subscription that is not a WebSocket upgrade, and bad options throw",
+        run: async () => {
+          const response = await stub().fetch("https://event-store.object/subscribe?after=0");
+          const reply = (await response.json()) as { ok: boolean; error?: { code: string } };
+          assertEqual(reply.error?.code, ErrorCode.Validation, "the reply's error code");
+          const bad = await assertRejects(
+            async () => store().subscribeLive({ after: -1, handler: () => {} }),
+            ErrorCode.Validation,
+          );
+          assert(bad !== undefined, "a negative position is refused");
+        },
+      },
+    ],
+  };
+}
