@@ -6,6 +6,7 @@ import {
   ReadModelStore,
   type ReadModelStoreCapabilities,
   type ReadModelTransaction,
+  StagedCheckpointStore,
   ValidationError,
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
@@ -91,7 +92,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
     const stagedKey = (collection: string, id: string) => JSON.stringify([collection, id]);
     const store = this;
     const tx: ReadModelTransaction = {
-      checkpoints: new StagedCheckpoints(this.checkpoints, checkpoints),
+      checkpoints: new StagedCheckpointStore(this.checkpoints, checkpoints, "DynamoDB"),
       async get<D>(collection: string, id: string) {
         const found = staged.get(stagedKey(collection, id));
         if (found === undefined) return (await store.readDocument(collection, id)) as D | undefined;
@@ -207,33 +208,6 @@ export class DynamoDbCheckpointStore extends CheckpointStore {
       [this.layout.partitionKey]: str(CHECKPOINT_PARTITION_PREFIX + id),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
-  }
-}
-
-/** A transaction's checkpoints: read through to the table, written at commit, conditionally. */
-class StagedCheckpoints extends CheckpointStore {
-  constructor(
-    readonly committed: DynamoDbCheckpointStore,
-    readonly staged: Map<string, { position: number; expected: number | undefined }>,
-  ) {
-    super();
-  }
-
-  protected async readCheckpoint(id: string): Promise<number | undefined> {
-    return this.staged.get(id)?.position ?? this.committed.load(id);
-  }
-
-  protected async writeCheckpoint(id: string, position: number, expected: number | undefined): Promise<void> {
-    const before = this.staged.get(id);
-    if (before !== undefined && expected !== undefined && before.position !== expected) {
-      throw checkpointConflict(id, expected, before.position);
-    }
-    // The condition the commit checks is against what was committed when this transaction began.
-    this.staged.set(id, { position, expected: before === undefined ? expected : before.expected });
-  }
-
-  protected async deleteCheckpoint(): Promise<void> {
-    throw new ValidationError("Checkpoints cannot be deleted inside a DynamoDB read-model transaction");
   }
 }
 

@@ -1,10 +1,11 @@
 import {
-  CheckpointStore,
+  type CheckpointStore,
   checkpointConflict,
   type ReadModelDocument,
   ReadModelStore,
   type ReadModelStoreCapabilities,
   type ReadModelTransaction,
+  StagedCheckpointStore,
   ValidationError,
 } from "../../src/index.js";
 import { SqliteCheckpointStore } from "./checkpoint-store.js";
@@ -85,7 +86,7 @@ export class SqliteReadModelStore extends ReadModelStore {
     const key = (collection: string, id: string) => JSON.stringify([collection, id]);
     const store = this;
     const tx: ReadModelTransaction = {
-      checkpoints: new StagedCheckpoints(this.checkpoints, positions),
+      checkpoints: new StagedCheckpointStore(this.checkpoints, positions, "SQLite"),
       async get<D>(collection: string, id: string) {
         const found = staged.get(key(collection, id));
         if (found === undefined) return (await store.readDocument(collection, id)) as D | undefined;
@@ -166,32 +167,6 @@ ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, position = `;
         params: [expected, position, now, id],
       },
     ];
-  }
-}
-
-/** A transaction's checkpoints: read through to the table, written with the batch. */
-class StagedCheckpoints extends CheckpointStore {
-  constructor(
-    readonly committed: CheckpointStore,
-    readonly staged: Map<string, { position: number; expected: number | undefined }>,
-  ) {
-    super();
-  }
-
-  protected async readCheckpoint(id: string): Promise<number | undefined> {
-    return this.staged.get(id)?.position ?? this.committed.load(id);
-  }
-
-  protected async writeCheckpoint(id: string, position: number, expected: number | undefined): Promise<void> {
-    const before = this.staged.get(id);
-    if (before !== undefined && expected !== undefined && before.position !== expected) {
-      throw checkpointConflict(id, expected, before.position);
-    }
-    this.staged.set(id, { position, expected: before === undefined ? expected : before.expected });
-  }
-
-  protected async deleteCheckpoint(): Promise<void> {
-    throw new ValidationError("Checkpoints cannot be deleted inside a SQLite read-model transaction");
   }
 }
 
