@@ -73,7 +73,7 @@ describe("migrations", () => {
     }
     const beforeUpgrade = await collect(store.readAll());
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5, 6], version: LATEST_SCHEMA_VERSION });
+    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5, 6, 7], version: LATEST_SCHEMA_VERSION });
     const checks = await sql`
       SELECT conname FROM pg_constraint WHERE conrelid = ${`${schema}.events`}::regclass AND contype = 'c' ORDER BY conname`;
     expect(checks.map((c) => c.conname)).toEqual(["events_position_not_below_transaction", "events_version_positive"]);

@@ -69,25 +69,38 @@ export function openStore(env: Env): OpenedStore {
 const DEFAULT_STORE = "d1";
 
 /**
- * Migrations run once per isolate and database, on the first request that needs the store: the
- * check costs one query, and the first deployment needs no separate step. A failed run is retried
- * by the next request rather than remembered.
+ * Migrations run on the first request that needs the store, until one run has succeeded in this
+ * isolate: afterwards no query at all. The check is one query, and the first deployment needs no
+ * separate step. A run is never shared between requests: workerd cancels a request's I/O when its
+ * response is sent, so a migration started by a request that ended first (a health probe, say)
+ * would never settle for the requests waiting on it. Concurrent first runs are safe: the SQLite
+ * store's `migrate()` lets the loser of the race re-read the records.
  */
-const migrated = new WeakMap<D1DatabaseLike, Promise<unknown>>();
+const migrated = new WeakSet<D1DatabaseLike>();
 
-/** The D1 store, whose every operation first waits for the schema to be in place. */
+/** The D1 store, whose every operation first makes sure the schema is in place. */
 class D1EventStore extends SqliteEventStore {
-  readonly #ready: Promise<unknown>;
+  readonly #db: D1DatabaseLike;
+  #migration: Promise<void> | undefined;
 
   constructor(db: D1DatabaseLike) {
     super({ driver: d1Driver(db) });
-    let ready = migrated.get(db);
-    if (ready === undefined) {
-      ready = this.migrate();
-      migrated.set(db, ready);
-      ready.catch(() => migrated.delete(db));
-    }
-    this.#ready = ready;
+    this.#db = db;
+  }
+
+  /** Resolves once the schema is in place; a failed run is retried by the next call. */
+  get #ready(): Promise<void> {
+    if (migrated.has(this.#db)) return Promise.resolve();
+    this.#migration ??= this.migrate().then(
+      () => {
+        migrated.add(this.#db);
+      },
+      (error: unknown) => {
+        this.#migration = undefined;
+        throw error;
+      },
+    );
+    return this.#migration;
   }
 
   protected override async commit(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion) {

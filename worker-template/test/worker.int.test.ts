@@ -465,7 +465,7 @@ for (const [name, deploy] of [
     });
 
     test("no request above failed on the server (nothing was reported to onError)", () => {
-      expect(worker.logs.filter((line) => line.includes("[eventflows]") || line.includes("Error"))).toEqual([]);
+      expect(worker.logs.filter((line) => line.includes('"level":"error"') || line.includes("Error"))).toEqual([]);
     });
   });
 }
@@ -493,7 +493,7 @@ describe("the worker template in workerd, misconfigured", () => {
       "INTERNAL_ERROR",
     );
     for (const body of [ready, failed]) expect(JSON.stringify(body)).not.toMatch(/AWS_|credential|dynamodb/i);
-    await loggedAfter(worker, "[eventflows] command CreateList failed", ["ConfigurationError", "AWS_ACCESS_KEY_ID"]);
+    await loggedAfter(worker, "command CreateList failed", ["ConfigurationError", "AWS_ACCESS_KEY_ID"]);
   });
 
   test("without API_TOKEN every command and query is refused, with a 500 and the reason in the log", async () => {
@@ -503,7 +503,7 @@ describe("the worker template in workerd, misconfigured", () => {
         headers: { authorization: "Bearer anything" },
       });
       await expectProblem(response, 500, "INTERNAL_ERROR");
-      await loggedAfter(open, "[eventflows] query GetList failed", ["API_TOKEN is not set"]);
+      await loggedAfter(open, "query GetList failed", ["API_TOKEN is not set"]);
     } finally {
       await open.miniflare.dispose();
     }
