@@ -6,6 +6,7 @@
  * `pg` for postgres, `ddb` for dynamodb); an unknown name stops the run before anything runs,
  * naming the benchmarks there are. A file that uses node:sqlite runs on the Node 22 under
  * .cache/node22 (installed from npm on first use, as the runtime tests do): Node 20 has none.
+ * `bun run bench --render-only` runs nothing and rewrites `bench/RESULTS.md` from the saved results.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -57,8 +58,10 @@ async function main(): Promise<never> {
     .sort();
   let runtimes: readonly Runtime[];
   let files: string[];
+  const args = process.argv.slice(2);
+  if (args.includes("--render-only")) return run([], []);
   try {
-    const parsed = parseArgs(process.argv.slice(2));
+    const parsed = parseArgs(args);
     runtimes = parsed.runtimes;
     files = selectBenchmarks(parsed.names, available).map((name) => `${name}.bench.ts`);
   } catch (error) {
