@@ -18,3 +18,4 @@ export {
 export { type EmfOptions, emfLines, MAX_EMF_DIMENSIONS, writeEmf } from "./emf.js";
 export { exportMetrics, flushMetrics, type OtlpHttpOptions, type WaitUntilContext } from "./otlp-http.js";
 export { keyValues, type OtlpKeyValue, otlpMetricsJson } from "./otlp-json.js";
+export { type RegisteredOpenTelemetry, type RegisterOpenTelemetryOptions, registerOpenTelemetry } from "./register.js";
