@@ -1,5 +1,6 @@
 /**
- * @module @eventflows/core/otel: OpenTelemetry wiring without an SDK in the library. The Prometheus
+ * @module @eventflows/core/otel: OpenTelemetry wiring without an SDK in the library. `registerOpenTelemetry`
+ * registers the application's SDK as the API globals in one call (Node, Bun, Lambda). The Prometheus
  * text serializer (also on the HTTP routes' `metrics` option), CloudWatch Embedded Metric Format
  * lines for Lambda, and a fetch-based OTLP/HTTP JSON metrics export for Workers, flushed with
  * `waitUntil`. Each takes what an SDK `MetricReader` collects, passed in by the application.
