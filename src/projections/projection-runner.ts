@@ -311,7 +311,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     const projection = this.projection;
     const from = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
     const events: EventEnvelope[] = [];
-    for await (const event of this.#store.readAll({ after: from, maxCount: this.#settings.batchSize })) {
+    for await (const event of this.#store.readFeed({ after: from, maxCount: this.#settings.batchSize })) {
       events.push(event);
     }
     const position = events[events.length - 1]?.globalPosition ?? from;
