@@ -1,5 +1,6 @@
 /**
- * @module @eventflows/core/otel: OpenTelemetry wiring without an SDK in the library. The Prometheus
+ * @module @eventflows/core/otel: OpenTelemetry wiring without an SDK in the library. `registerOpenTelemetry`
+ * registers the application's SDK as the API globals in one call (Node, Bun, Lambda). The Prometheus
  * text serializer (also on the HTTP routes' `metrics` option), CloudWatch Embedded Metric Format
  * lines for Lambda, and a fetch-based OTLP/HTTP JSON metrics export for Workers, flushed with
  * `waitUntil`. Each takes what an SDK `MetricReader` collects, passed in by the application.
@@ -18,3 +19,4 @@ export {
 export { type EmfOptions, emfLines, MAX_EMF_DIMENSIONS, writeEmf } from "./emf.js";
 export { exportMetrics, flushMetrics, type OtlpHttpOptions, type WaitUntilContext } from "./otlp-http.js";
 export { keyValues, type OtlpKeyValue, otlpMetricsJson } from "./otlp-json.js";
+export { type RegisteredOpenTelemetry, type RegisterOpenTelemetryOptions, registerOpenTelemetry } from "./register.js";

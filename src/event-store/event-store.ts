@@ -78,7 +78,7 @@ export abstract class EventStore {
   /** The backend, as OpenTelemetry's `db.system` names it on this store's spans: adapters set their own. */
   protected readonly dbSystem: string = "other";
   readonly #traced: boolean;
-  /** Set while a subscription asks for its next batch: `readAll` then skips its span and slow-call check. */
+  /** Set while a follower (`readFeed`) asks for its next batch: `readAll` then skips its span and slow-call check. */
   #quietRead = false;
 
   constructor(options: EventStoreOptions = {}) {
@@ -275,6 +275,20 @@ export abstract class EventStore {
   }
 
   /**
+   * `readAll` as a follower of the feed reads it (store subscriptions, projection runners): without a
+   * `readAll` span or slow-call check. A follower polls, and a span per poll would bury the spans of
+   * what it does with the events, which it traces itself.
+   */
+  readFeed<E extends EventEnvelope = EventEnvelope>(options: ReadAllOptions = {}): AsyncGenerator<E, void, undefined> {
+    this.#quietRead = true;
+    try {
+      return this.readAll<E>(options);
+    } finally {
+      this.#quietRead = false;
+    }
+  }
+
+  /**
    * A read with a span (from the first event asked for to the last, so it includes the reader's own
    * time between events) and the slow-call check, which counts only the time spent waiting on the
    * store. The read itself when neither is on.
@@ -373,15 +387,7 @@ export abstract class EventStore {
     // past a stored event only once every event a split made of it is handled.
     const source = {
       capabilities: this.capabilities,
-      // Unobserved: a subscription polls, and a span per poll would bury the handlers' own spans.
-      readAll: (read: ReadAllOptions) => {
-        this.#quietRead = true;
-        try {
-          return this.readAll({ ...read, raw: true });
-        } finally {
-          this.#quietRead = false;
-        }
-      },
+      readAll: (read: ReadAllOptions) => this.readFeed({ ...read, raw: true }),
     };
     const register = (wake: () => void) => {
       this.#waiters.add(wake);

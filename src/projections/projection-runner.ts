@@ -11,6 +11,7 @@ import { callHook } from "../internal/hooks.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Projection } from "./projection.js";
 import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
+import { recordBatchLag, traceBatch } from "./projection-telemetry.js";
 import type { ReadModelStore, ReadModelTransaction } from "./read-model-store.js";
 
 /** Where a stateful projection's state is kept: in its read-model store, committed with its checkpoint. */
@@ -52,6 +53,11 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
    * failure stops the runner (`onFailure`), it does not fail the append. Defaults to false.
    */
   readonly inline?: boolean;
+  /**
+   * `false` turns this runner's spans off. Defaults to true: each batch that reads events gets a
+   * `projection <name>` span whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 export interface BatchResult {
@@ -104,6 +110,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   #firstTry: Promise<void> = Promise.resolve();
   #triedFirst: () => void = () => undefined;
   readonly #inline: boolean;
+  readonly #traced: boolean;
 
   constructor(options: ProjectionRunnerOptions<E, S>) {
     const issues = optionIssues(options as Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown });
@@ -129,6 +136,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       ((error) => getLogger().error(`projection "${name}" failed; retrying`, { projection: name, error }));
     this.#onBatch = options.onBatch;
     this.#inline = options.inline === true;
+    this.#traced = options.telemetry !== false;
   }
 
   /** Whether this runner holds the lease (is the active one). */
@@ -279,8 +287,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     await this.#firstTry;
     if (this.#stopped || !this.#active) return;
     try {
-      let batch = await this.#serialBatch();
-      while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch();
+      let batch = await this.#serialBatch(true);
+      while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch(true);
     } catch (error) {
       if (isProjectionFailedError(error)) {
         this.#fail(error);
@@ -290,26 +298,27 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     }
   }
 
-  #serialBatch(): Promise<BatchResult> {
-    const next = this.#serial.then(() => this.#batch());
+  #serialBatch(inline = false): Promise<BatchResult> {
+    const next = this.#serial.then(() => this.#batch(inline));
     this.#serial = next.catch(() => undefined);
     return next;
   }
 
   /** One batch in one read-model transaction: read after the checkpoint, handle, move the checkpoint. */
-  async #batch(): Promise<BatchResult> {
+  async #batch(inline = false): Promise<BatchResult> {
     // Once failed, no batch runs until the runner is started again.
     if (this.#failure !== undefined) throw this.#failure;
     const projection = this.projection;
     const from = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
     const events: EventEnvelope[] = [];
-    for await (const event of this.#store.readAll({ after: from, maxCount: this.#settings.batchSize })) {
+    for await (const event of this.#store.readFeed({ after: from, maxCount: this.#settings.batchSize })) {
       events.push(event);
     }
     const position = events[events.length - 1]?.globalPosition ?? from;
     let handled = 0;
-    if (events.length > 0) {
-      await this.#readModels.transaction(async (tx) => {
+    const bounds = { projection: projection.name, from, to: position, inline };
+    const apply = () =>
+      this.#readModels.transaction(async (tx) => {
         let state = (await this.#loadState(tx)) as S;
         for (const event of events) {
           if (!projection.matches(event)) continue;
@@ -326,10 +335,12 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
         }
         if (projection.stateful && handled > 0) await tx.put(PROJECTION_STATE_COLLECTION, projection.name, state);
         await tx.checkpoints.store(this.#checkpointId, position, { expected: from });
+        return handled;
       });
-    }
+    if (events.length > 0) await traceBatch(this.#traced, events, bounds, apply);
     this.#position = position;
     const batch = { read: events.length, handled, position };
+    await recordBatchLag(this.#store, projection.name, events, position, this.#settings.batchSize);
     this.#notify();
     // The batch has committed: a hook that throws must not make it look failed.
     if (batch.read > 0 && this.#onBatch !== undefined) callHook("onBatch", this.#onBatch, batch);

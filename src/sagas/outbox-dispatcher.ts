@@ -72,7 +72,13 @@ export class OutboxDispatcher {
         try {
           await commands.execute(entry.type, entry.payload, {
             id: entry.id,
-            metadata: { correlationId: `${record.saga}/${record.key}`, causationId: entry.causationId },
+            metadata: {
+              correlationId: `${record.saga}/${record.key}`,
+              causationId: entry.causationId,
+              // The decision's trace: a command re-driven after a crash still joins it.
+              ...(entry.traceparent === undefined ? {} : { traceparent: entry.traceparent }),
+              ...(entry.tracestate === undefined ? {} : { tracestate: entry.tracestate }),
+            },
           });
           done = true;
         } catch (error) {

@@ -8,10 +8,12 @@ import { ulid } from "../ids.js";
 import { callHook } from "../internal/hooks.js";
 import { integerOptionIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
+import { recordSagaStatus } from "../telemetry/metrics.js";
 import type { FiredTimeout, SagaDefinition } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe } from "./records.js";
 import { type SagaStore, sagaConflict } from "./saga-store.js";
+import { outboxTraceContext, traceStep, traceTimeout } from "./saga-telemetry.js";
 import { StepContext } from "./step-context.js";
 import {
   FINAL_STATUSES,
@@ -45,6 +47,11 @@ export interface SagaRuntimeOptions {
   readonly tickLimit?: number;
   /** This runtime's name in timeout leases. Defaults to a fresh ULID. */
   readonly owner?: string;
+  /**
+   * `false` turns this runtime's spans off. Defaults to true: each step gets a `saga <name>` span and
+   * each fired timeout a `saga <name> timeout` span whenever a provider is registered.
+   */
+  readonly telemetry?: boolean;
 }
 
 /** What happened to one event in one saga. */
@@ -86,6 +93,8 @@ export interface FiredTimeoutReport {
   readonly firedAt: number;
   readonly latenessMs: number;
   readonly outcome: SagaOutcomeKind;
+  /** For `failed`: what failed. */
+  readonly error?: unknown;
 }
 
 export interface TickResult {
@@ -115,6 +124,7 @@ export class SagaRuntime {
   readonly #leaseMs: number;
   readonly #tickLimit: number;
   readonly #dispatcher: OutboxDispatcher;
+  readonly #traced: boolean;
   readonly owner: string;
 
   constructor(options: SagaRuntimeOptions) {
@@ -142,6 +152,7 @@ export class SagaRuntime {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#tickLimit = options.tickLimit ?? 500;
     this.owner = options.owner ?? ulid();
+    this.#traced = options.telemetry !== false;
     this.#dispatcher = new OutboxDispatcher({
       store: options.store,
       commands: options.commands,
@@ -160,7 +171,7 @@ export class SagaRuntime {
   /** Applies one event to every saga that reacts to it. Never throws: see each outcome. */
   async handle(event: EventEnvelope): Promise<SagaOutcome[]> {
     const sagas = [...this.#sagas.values()].filter((saga) => saga.types.has(event.type));
-    return Promise.all(sagas.map((saga) => this.#apply(saga, event)));
+    return Promise.all(sagas.map((saga) => traceStep(this.#traced, saga.name, event, () => this.#apply(saga, event))));
   }
 
   /** Feeds the sagas from an in-process bus. Returns the unsubscribe. */
@@ -204,7 +215,7 @@ export class SagaRuntime {
     });
     const fired: FiredTimeoutReport[] = [];
     for (const timeout of claimed) {
-      const report = await this.#fire(timeout, now);
+      const report = await traceTimeout(this.#traced, timeout, now, () => this.#fire(timeout, now));
       if (report !== undefined) {
         fired.push(report);
         if (this.#onTimeoutFired !== undefined) callHook("onTimeoutFired", this.#onTimeoutFired, report);
@@ -248,7 +259,8 @@ export class SagaRuntime {
     let count = 0;
     for (const record of pending) {
       if (record.status === "needs-attention" || !this.#sagas.has(record.saga)) continue;
-      await this.#dispatcher.dispatch(record.saga, record.key);
+      const after = await this.#dispatcher.dispatch(record.saga, record.key);
+      if (after !== undefined) recordSagaStatus(record.saga, record.status, after.status);
       count++;
     }
     return count;
@@ -310,7 +322,9 @@ export class SagaRuntime {
         if (isConcurrencyError(error) && attempt < CONFLICT_RETRIES) continue;
         throw error;
       }
-      return (await this.#dispatcher.dispatch(saga, key)) ?? ((await this.#store.load(saga, key)) as SagaRecord);
+      const after = (await this.#dispatcher.dispatch(saga, key)) ?? ((await this.#store.load(saga, key)) as SagaRecord);
+      recordSagaStatus(saga, record.status, after.status);
+      return after;
     }
   }
 
@@ -332,7 +346,9 @@ export class SagaRuntime {
         if (isConcurrencyError(error) && attempt < CONFLICT_RETRIES) continue;
         throw error;
       }
-      return (await this.#dispatcher.dispatch(saga, key)) ?? ((await this.#store.load(saga, key)) as SagaRecord);
+      const after = (await this.#dispatcher.dispatch(saga, key)) ?? ((await this.#store.load(saga, key)) as SagaRecord);
+      recordSagaStatus(saga, record.status, after.status);
+      return after;
     }
   }
 
@@ -419,6 +435,7 @@ export class SagaRuntime {
             };
       status = (await this.#dispatcher.dispatch(saga.name, key, saved))?.status ?? status;
     }
+    recordSagaStatus(saga.name, record?.status, status);
     const outcome = FINAL_STATUSES.has(status) ? "completed" : record === undefined ? "started" : "applied";
     return { ...base, outcome, version };
   }
@@ -435,7 +452,7 @@ export class SagaRuntime {
       latenessMs: Math.max(0, now - timeout.dueAt),
     };
     const trigger = { id: timeout.id, type: `timeout:${timeout.name}` };
-    const report = (outcome: SagaOutcomeKind): FiredTimeoutReport => ({
+    const report = (outcome: SagaOutcomeKind, error?: unknown): FiredTimeoutReport => ({
       saga: timeout.saga,
       key: timeout.key,
       name: timeout.name,
@@ -443,6 +460,7 @@ export class SagaRuntime {
       firedAt: now,
       latenessMs: fired.latenessMs,
       outcome,
+      ...(error === undefined ? {} : { error }),
     });
     try {
       for (let attempt = 0; attempt <= CONFLICT_RETRIES; attempt++) {
@@ -461,7 +479,7 @@ export class SagaRuntime {
             registered: Object.keys(saga.onTimeout ?? {}),
           });
           await this.#failed(saga.name, timeout.key, trigger, error);
-          return report("failed");
+          return report("failed", error);
         }
         const outcome = await this.#step(
           saga,
@@ -471,10 +489,11 @@ export class SagaRuntime {
           (s, ctx) => handler(s, fired, ctx),
           timeout.id,
         );
-        if (outcome !== "conflict") return report(outcome.outcome);
+        if (outcome !== "conflict") return report(outcome.outcome, outcome.error);
       }
     } catch (error) {
       await this.#failed(saga.name, timeout.key, trigger, error, true);
+      return report("failed", error);
     }
     // Still claimed: it fires again once the lease expires.
     return report("failed");
@@ -534,12 +553,14 @@ function commitFor(
   firedTimeoutId: string | undefined,
 ): SagaCommit {
   let step = record?.step ?? 0;
+  const traced = outboxTraceContext();
   const outbox: OutboxEntry[] = ctx.commands.map((command) => ({
     id: `${saga}/${key}/${++step}`,
     type: command.type,
     payload: command.payload,
     causationId: handledId,
     compensation: false,
+    ...traced,
   }));
   let compensations = [...(record?.compensations ?? []), ...ctx.compensations];
   const parked = record?.status === "needs-attention" ? record.attention : undefined;
@@ -547,7 +568,13 @@ function commitFor(
   if (ctx.compensating && status !== "compensating") {
     // Newest first, each under an id of its own: dispatched once, in reverse order of the steps.
     for (const compensation of [...compensations].reverse()) {
-      outbox.push({ id: `${saga}/${key}/c${++step}`, ...compensation, causationId: handledId, compensation: true });
+      outbox.push({
+        id: `${saga}/${key}/c${++step}`,
+        ...compensation,
+        causationId: handledId,
+        compensation: true,
+        ...traced,
+      });
     }
     compensations = [];
     status = "compensating";

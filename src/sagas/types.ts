@@ -16,6 +16,9 @@ export interface OutboxEntry {
   /** The event (or timeout) id whose handling decided it: the command's causation id. */
   readonly causationId: string;
   readonly compensation: boolean;
+  /** The W3C trace context of the step that decided it (when traced): sent in the command's metadata. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
 }
 
 /** A compensating command a step registered, dispatched only if the saga compensates. */

@@ -8,6 +8,12 @@ import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { defineStream } from "../events/stream.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { QueryBus } from "../messaging/query-bus.js";
+import { InMemoryReadModelStore } from "../projections/in-memory-read-model-store.js";
+import { projection } from "../projections/projection.js";
+import { ProjectionRunner } from "../projections/projection-runner.js";
+import { defineSaga } from "../sagas/define-saga.js";
+import { InMemorySagaStore } from "../sagas/in-memory-saga-store.js";
+import { SagaRuntime } from "../sagas/saga-runtime.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
 import { everyNEvents } from "../snapshot/policies.js";
 import { configureMetrics, dispatchTimer, MAX_LABEL_VALUES, MetricName, OTHER_LABEL, resetMetrics } from "./metrics.js";
@@ -28,6 +34,20 @@ class Counter extends AggregateRoot<{ total: number }, CounterEvent> {
   }
 }
 const Counters = defineStream("Counter");
+
+/** A saga keyed by stream id that writes the event's data into its state: neither may reach a label. */
+const secretSaga = defineSaga<{ type: "Happened"; data: { secret: string } }, { seen: string }>({
+  name: "Watcher",
+  startedBy: ["Happened"],
+  correlate: (event) => event.streamId,
+  initialState: { seen: "" },
+  on: {
+    Happened: (_state, event, ctx) => {
+      ctx.dispatch("Unregistered", { secret: event.data.secret });
+      return { seen: event.data.secret };
+    },
+  },
+});
 
 const labelValues = (all: readonly Point[]) => all.flatMap((point) => Object.values(point.attributes).map(String));
 
@@ -252,7 +272,25 @@ describe("metrics through the OpenTelemetry API", () => {
             const result = await store.appendToStream(streamId, [{ type: "Happened", data: { secret } }]);
             ids.push(streamId, ...result.events.map((event) => event.id));
           }
-          const values = labelValues(await collect());
+          // A projection over those events and a saga keyed by their stream ids: names and outcomes only.
+          await new ProjectionRunner({
+            projection: projection({ name: "audit", handle: () => undefined }),
+            eventStore: store,
+            readModels: new InMemoryReadModelStore(),
+          }).catchUp();
+          const runtime = new SagaRuntime({
+            store: new InMemorySagaStore(),
+            commands: new CommandBus(),
+            sagas: [secretSaga],
+            maxAttempts: 1,
+            retryDelayMs: 0,
+            onError: () => undefined,
+          });
+          for await (const event of store.readAll()) await runtime.handle(event);
+          const all = await collect();
+          expect(named(all, MetricName.sagaSteps).length).toBeGreaterThan(0);
+          expect(named(all, MetricName.projectionLag).length).toBe(1);
+          const values = labelValues(all);
           for (const id of ids) expect(values).not.toContain(id);
           expect(values.join(" ")).not.toContain(secret);
         },

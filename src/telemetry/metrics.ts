@@ -4,7 +4,8 @@
  * instruments are made on first use from whatever provider is registered then, and made again when
  * another is registered, so an SDK set up after the library is imported is picked up.
  *
- * Labels are bounded: message and event types, aggregate types, subscription names and error codes,
+ * Labels are bounded: message and event types, aggregate types, subscription, projection and saga
+ * names, saga statuses, outcomes and error codes,
  * which the application's code defines, never event ids, stream ids or payloads. Each label keeps at
  * most {@link MAX_LABEL_VALUES} distinct values; later ones are counted under `_OTHER`, so a type
  * taken from user input (an HTTP route's command name) cannot grow a time series per request.
@@ -17,6 +18,7 @@ import {
   type Histogram,
   type MeterProvider,
   metrics,
+  type UpDownCounter,
 } from "@opentelemetry/api";
 import { isEventFlowsError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -38,6 +40,9 @@ export const MetricLabel = {
   operation: "eventflows.operation",
   outcome: "eventflows.outcome",
   errorType: "error.type",
+  projection: "eventflows.projection",
+  saga: "eventflows.saga",
+  sagaStatus: "eventflows.saga.status",
 } as const;
 
 /** The instruments' names (Prometheus shows them with `_` for `.` and the unit appended). */
@@ -51,10 +56,15 @@ export const MetricName = {
   rehydrationDuration: "eventflows.aggregate.rehydration.duration",
   eventsReplayed: "eventflows.aggregate.events_replayed",
   subscriptionLag: "eventflows.subscription.lag",
+  projectionLag: "eventflows.projection.lag",
+  projectionPositionsBehind: "eventflows.projection.positions_behind",
+  sagaSteps: "eventflows.saga.steps",
+  sagaInstances: "eventflows.saga.instances",
+  sagaTimeoutLateness: "eventflows.saga.timeout.lateness",
 } as const;
 
 /** Where an error was counted (the `eventflows.operation` label of `eventflows.errors`). */
-export type MetricOperation = "command" | "query" | "append" | "publish" | "consume" | "load";
+export type MetricOperation = "command" | "query" | "append" | "publish" | "consume" | "load" | "projection" | "saga";
 
 export interface MetricsSettings {
   /** False turns every metric of the library off, whatever provider is registered. Defaults to true. */
@@ -74,6 +84,11 @@ interface Instruments {
   readonly rehydration: Histogram;
   readonly replayed: Histogram;
   readonly lag: Gauge;
+  readonly projectionLag: Gauge;
+  readonly projectionBehind: Gauge;
+  readonly sagaSteps: Counter;
+  readonly sagaInstances: UpDownCounter;
+  readonly timeoutLateness: Histogram;
 }
 
 let enabled = true;
@@ -143,6 +158,27 @@ function make(provider: MeterProvider): Instruments | undefined {
     lag: meter.createGauge(MetricName.subscriptionLag, {
       unit: "s",
       description: "Age of the last event a store subscription handled; 0 once caught up",
+    }),
+    projectionLag: meter.createGauge(MetricName.projectionLag, {
+      unit: "s",
+      description: "Age of the last event a projection batch took in; 0 once caught up",
+    }),
+    projectionBehind: meter.createGauge(MetricName.projectionPositionsBehind, {
+      unit: "{event}",
+      description: "Global positions between a projection's checkpoint and the newest event, after a batch",
+    }),
+    sagaSteps: meter.createCounter(MetricName.sagaSteps, {
+      unit: "{step}",
+      description: "Events and fired timeouts applied to saga instances, by outcome",
+    }),
+    sagaInstances: meter.createUpDownCounter(MetricName.sagaInstances, {
+      unit: "{instance}",
+      description: "Saga instances by status, as the status changes this process made moved them",
+    }),
+    timeoutLateness: meter.createHistogram(MetricName.sagaTimeoutLateness, {
+      unit: "s",
+      description: "How long after its due time a saga timeout fired",
+      advice: { explicitBucketBoundaries: [0, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] },
     }),
   };
 }
@@ -289,4 +325,55 @@ function addByType(counter: Counter, events: readonly EventEnvelope[], extra: At
 
 function elapsedSeconds(started: number): number {
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * Records a projection's lag after a batch: returns undefined when no metrics are recorded (the
+ * runner then skips the head look-up `behind` needs), else a function to call with the projection's
+ * name, the last event the batch took in and the positions still behind (0 once caught up).
+ */
+export function projectionLagRecorder():
+  | ((name: string, last: EventEnvelope | undefined, behind: number) => void)
+  | undefined {
+  const m = instruments();
+  if (m === undefined) return undefined;
+  return (name, last, behind) => {
+    const attributes = { [MetricLabel.projection]: boundedLabel(MetricLabel.projection, name) };
+    const age = behind === 0 || last === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(last.timestamp)) / 1000);
+    m.projectionLag.record(age, attributes);
+    m.projectionBehind.record(behind, attributes);
+  };
+}
+
+/** Counts one event or fired timeout applied to a saga, by the step's outcome (`started`, `failed`…). */
+export function countSagaStep(saga: string, outcome: string, error?: unknown): void {
+  const m = instruments();
+  if (m === undefined) return;
+  m.sagaSteps.add(1, {
+    [MetricLabel.saga]: boundedLabel(MetricLabel.saga, saga),
+    [MetricLabel.outcome]: boundedLabel(MetricLabel.outcome, outcome),
+  });
+  if (outcome === "failed") {
+    m.errors.add(1, { [MetricLabel.errorType]: errorCode(error), [MetricLabel.operation]: "saga" });
+  }
+}
+
+/** Moves one saga instance from its status (none when it is new) to another in `eventflows.saga.instances`. */
+export function recordSagaStatus(saga: string, from: string | undefined, to: string): void {
+  if (from === to) return;
+  const m = instruments();
+  if (m === undefined) return;
+  const name = boundedLabel(MetricLabel.saga, saga);
+  if (from !== undefined) {
+    m.sagaInstances.add(-1, { [MetricLabel.saga]: name, [MetricLabel.sagaStatus]: from });
+  }
+  m.sagaInstances.add(1, { [MetricLabel.saga]: name, [MetricLabel.sagaStatus]: to });
+}
+
+/** Records how late a saga timeout fired, by saga and outcome. */
+export function recordTimeoutLateness(saga: string, latenessMs: number, outcome: string): void {
+  instruments()?.timeoutLateness.record(latenessMs / 1000, {
+    [MetricLabel.saga]: boundedLabel(MetricLabel.saga, saga),
+    [MetricLabel.outcome]: boundedLabel(MetricLabel.outcome, outcome),
+  });
 }

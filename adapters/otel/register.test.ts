@@ -1,0 +1,144 @@
+/**
+ * The real trace export path: the SDK's `OTLPTraceExporter` (`@opentelemetry/exporter-trace-otlp-http`)
+ * wired with `registerOpenTelemetry`, POSTing OTLP/HTTP JSON to a receiver this test starts; the
+ * decoded payload holds the library's spans, their attributes and their nesting.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import {
+  activeTracer,
+  CommandBus,
+  eventMetadataFor,
+  InMemoryEventStore,
+  InMemoryReadModelStore,
+  isValidationError,
+  ProjectionRunner,
+  projection,
+} from "../../src/index.js";
+import { type RegisteredOpenTelemetry, registerOpenTelemetry } from "./index.js";
+
+interface OtlpSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId?: string;
+  readonly name: string;
+  readonly attributes: readonly { key: string; value: Record<string, unknown> }[];
+}
+
+const SECRET = "sk_live_9f8e7d6c5b4a39281726";
+const received: { path: string; contentType: string | null; body: unknown }[] = [];
+let server: ReturnType<typeof Bun.serve>;
+let registered: RegisteredOpenTelemetry | undefined;
+
+beforeAll(() => {
+  server = Bun.serve({
+    port: 0,
+    async fetch(request) {
+      received.push({
+        path: new URL(request.url).pathname,
+        contentType: request.headers.get("content-type"),
+        body: await request.json(),
+      });
+      return Response.json({});
+    },
+  });
+});
+afterEach(async () => {
+  await registered?.shutdown();
+  registered = undefined;
+  received.length = 0;
+});
+afterAll(() => server.stop(true));
+
+function spansOf(body: unknown): OtlpSpan[] {
+  const resourceSpans = (body as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] }).resourceSpans;
+  return resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans));
+}
+
+/** An OTLP attribute list as a plain object (string, int and bool values). */
+function attributes(span: OtlpSpan): Record<string, unknown> {
+  return Object.fromEntries(
+    span.attributes.map(({ key, value }) => [
+      key,
+      value.stringValue ?? (value.intValue === undefined ? value.boolValue : Number(value.intValue)),
+    ]),
+  );
+}
+
+describe("registerOpenTelemetry with the OTLP/HTTP trace exporter", () => {
+  test("one call registers the SDK; flush() sends the library's spans, decoded with their attributes and nesting", async () => {
+    const exporter = new OTLPTraceExporter({ url: `http://localhost:${server.port}/v1/traces` });
+    registered = registerOpenTelemetry({
+      tracerProvider: new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter })] }),
+      contextManager: new AsyncLocalStorageContextManager(),
+    });
+    const store = new InMemoryEventStore();
+    const commands = new CommandBus();
+    commands.register("Pay", async (payload: unknown, message) => {
+      await store.appendToStream("Order-o1", [{ type: "Paid", data: payload }], {
+        metadata: eventMetadataFor(message),
+      });
+    });
+    const runner = new ProjectionRunner({
+      projection: projection({ name: "receipts", handle: () => undefined }),
+      eventStore: store,
+      readModels: new InMemoryReadModelStore(),
+    });
+    await commands.execute("Pay", { card: SECRET }, { metadata: { correlationId: "corr-1" } });
+    await runner.catchUp();
+    await registered.flush();
+
+    expect(received.length).toBeGreaterThan(0);
+    expect(received.every((each) => each.path === "/v1/traces" && each.contentType === "application/json")).toBe(true);
+    const spans = received.flatMap((each) => spansOf(each.body));
+    const one = (name: string) => {
+      const found = spans.filter((span) => span.name === name);
+      expect(found.map((span) => span.name)).toEqual([name]);
+      return found[0] as OtlpSpan;
+    };
+    const command = one("command Pay");
+    const append = one("appendToStream");
+    const batch = one("projection receipts");
+    expect(attributes(command)).toMatchObject({
+      "eventflows.message.kind": "command",
+      "eventflows.message.type": "Pay",
+      "eventflows.correlation_id": "corr-1",
+    });
+    expect(attributes(append)).toMatchObject({
+      "db.system": "memory",
+      "eventflows.stream_id": "Order-o1",
+      "eventflows.event_count": 1,
+      "eventflows.outcome": "committed",
+    });
+    expect(attributes(batch)).toMatchObject({
+      "eventflows.projection": "receipts",
+      "messaging.batch.message_count": 1,
+      "eventflows.outcome": "committed",
+      "eventflows.inline": false,
+    });
+    expect(append.traceId).toBe(command.traceId);
+    expect(append.parentSpanId).toBe(command.spanId);
+    expect(batch.traceId).toBe(command.traceId);
+    expect(batch.parentSpanId).toBe(append.spanId);
+    expect(JSON.stringify(received)).not.toContain(SECRET);
+  });
+
+  test("shutdown() removes the globals: the library is untraced again, and a second registration is refused until then", async () => {
+    registered = registerOpenTelemetry({ tracerProvider: new TracerProvider({}) });
+    expect(activeTracer()).toBeDefined();
+    expect(() => registerOpenTelemetry({ tracerProvider: new TracerProvider({}) })).toThrow(/already set up/);
+    await registered.shutdown();
+    registered = undefined;
+    expect(activeTracer()).toBeUndefined();
+    registered = registerOpenTelemetry({ tracerProvider: new TracerProvider({}) });
+    let threw: unknown;
+    try {
+      registerOpenTelemetry({});
+    } catch (error) {
+      threw = error;
+    }
+    expect(isValidationError(threw)).toBe(true);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * The one call that wires an OpenTelemetry SDK the application built (Node, Bun, Lambda) to the
+ * library: registers the context manager, tracer provider, meter provider and propagator as the
+ * API's globals, and hands back what to call at the end of a Lambda invocation (`flush`) and at
+ * shut-down. The SDK stays the application's dependency: everything here is typed structurally
+ * against `@opentelemetry/api`, nothing of the SDK is imported.
+ */
+import {
+  type ContextManager,
+  context,
+  type MeterProvider,
+  metrics,
+  propagation,
+  type TextMapPropagator,
+  type TracerProvider,
+  trace,
+} from "@opentelemetry/api";
+import { ValidationError } from "../../src/index.js";
+
+/** What an SDK provider offers beyond the API: both `TracerProvider` and `MeterProvider` of the SDK have these. */
+interface Flushable {
+  forceFlush?(): Promise<void>;
+  shutdown?(): Promise<void>;
+}
+
+export interface RegisterOpenTelemetryOptions {
+  /** The SDK's `TracerProvider` (with its span processors and exporter). */
+  readonly tracerProvider?: TracerProvider & Flushable;
+  /** The SDK's `MeterProvider` (with its readers). */
+  readonly meterProvider?: MeterProvider & Flushable;
+  /**
+   * Where the active span lives across `await`s: `AsyncLocalStorageContextManager` from
+   * `@opentelemetry/context-async-hooks` on Node, Bun and Lambda. Enabled here if it is not yet.
+   * Without one, spans do not nest (each is the root of its own trace).
+   */
+  readonly contextManager?: ContextManager;
+  /** A propagator for code that injects and extracts HTTP headers through the API (the library itself reads `traceparent` on its own). */
+  readonly propagator?: TextMapPropagator;
+}
+
+export interface RegisteredOpenTelemetry {
+  /** Exports what the providers hold now: `await` it before a Lambda handler returns (the process may be frozen after). */
+  flush(): Promise<void>;
+  /** Flushes, shuts the providers down and removes the globals this call registered. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Registers the SDK pieces given as the OpenTelemetry API's globals, which is all the library reads:
+ * every store, bus, runner and route made before or after traces and measures through them.
+ * @throws {ValidationError} nothing to register, or a global of the same kind is registered already
+ *   (the API keeps the first; call `shutdown()` of the earlier registration first).
+ */
+export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): RegisteredOpenTelemetry {
+  const { tracerProvider, meterProvider, contextManager, propagator } = options ?? {};
+  if (!tracerProvider && !meterProvider && !contextManager && !propagator) {
+    throw new ValidationError("Nothing to register", [
+      { path: [], message: "give a tracerProvider, a meterProvider, a contextManager or a propagator" },
+    ]);
+  }
+  const undo: (() => void)[] = [];
+  const refuse = (kind: string) => {
+    for (const step of undo.reverse()) step();
+    return new ValidationError("OpenTelemetry is already set up", [
+      { path: [kind], message: `a global ${kind} is registered already` },
+    ]);
+  };
+  if (contextManager !== undefined) {
+    // The API's setter does not enable it: a manager left disabled would keep no active span.
+    const enabled = contextManager.enable();
+    if (!context.setGlobalContextManager(enabled)) {
+      enabled.disable();
+      throw refuse("contextManager");
+    }
+    undo.push(() => context.disable());
+  }
+  if (propagator !== undefined) {
+    if (!propagation.setGlobalPropagator(propagator)) throw refuse("propagator");
+    undo.push(() => propagation.disable());
+  }
+  if (tracerProvider !== undefined) {
+    if (!trace.setGlobalTracerProvider(tracerProvider)) throw refuse("tracerProvider");
+    undo.push(() => trace.disable());
+  }
+  if (meterProvider !== undefined) {
+    if (!metrics.setGlobalMeterProvider(meterProvider)) throw refuse("meterProvider");
+    undo.push(() => metrics.disable());
+  }
+  const providers = [tracerProvider, meterProvider].filter((each) => each !== undefined);
+  const flush = async () => {
+    await Promise.all(providers.map((provider) => provider.forceFlush?.()));
+  };
+  return {
+    flush,
+    async shutdown() {
+      try {
+        await flush();
+        await Promise.all(providers.map((provider) => provider.shutdown?.()));
+      } finally {
+        for (const step of undo.reverse()) step();
+      }
+    },
+  };
+}
