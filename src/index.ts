@@ -264,6 +264,14 @@ export {
   type RebuildProjectionResult,
   rebuildProjection,
 } from "./projections/rebuild.js";
+export {
+  MAX_RECORDED_WRITES,
+  type RecordedWrite,
+  type ReplayContext,
+  type ReplayOptions,
+  type ReplayResult,
+  replay,
+} from "./projections/replay.js";
 export { rebuildCheckpointId, shadowCollection } from "./projections/shadow-read-models.js";
 export {
   type Correlate,
