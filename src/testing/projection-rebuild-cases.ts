@@ -80,7 +80,7 @@ export function rebuildCases(add: (name: string, run: (fixture: RebuildFixture) 
   };
 
   add(
-    "rebuild: the shadow fills beside the live read model, then swaps in documents, state and checkpoint",
+    "rebuild: the shadow fills beside the live read model, then swaps in documents, state and checkpoint (a store without the capability refuses, writing nothing)",
     async (fixture) => {
       const cat = category();
       const name = `rebuilt-${ulid()}`;
