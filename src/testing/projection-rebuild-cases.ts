@@ -4,6 +4,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import type { Progress } from "../projections/progress.js";
 import { projection } from "../projections/projection.js";
+import type { ProjectionLock } from "../projections/projection-lock.js";
 import {
   PROJECTION_STATE_COLLECTION,
   ProjectionRunner,
@@ -18,6 +19,7 @@ import { assert, assertEqual, assertRejects } from "./assert.js";
 interface RebuildFixture {
   readonly eventStore: EventStore;
   readonly readModels: ReadModelStore;
+  readonly lock: ProjectionLock;
 }
 
 type Counted = EventEnvelope<"Counted", { readonly n: number }>;
@@ -191,4 +193,64 @@ export function rebuildCases(add: (name: string, run: (fixture: RebuildFixture) 
     assert(restarted.read >= 2, "restart read the feed again from the start");
     assertEqual(await fixture.readModels.get(cat, `${cat}-a`), { count: 2, sum: 3, last: 2 }, "counted once");
   });
+
+  add(
+    "rebuild: with the runners' lock, the swap waits for the live runner's lease, then takes in what it missed",
+    async (fixture) => {
+      const cat = category();
+      const name = `locked-${ulid()}`;
+      const models = fixture.readModels;
+      await append(fixture.eventStore, `${cat}-a`, [1, 2]);
+      if (await refused(fixture, cat, name)) return;
+      const live = new ProjectionRunner({
+        projection: totals(cat, name, 1),
+        eventStore: fixture.eventStore,
+        readModels: models,
+        lock: fixture.lock,
+        pollIntervalMs: 20,
+        standbyPollMs: 20,
+        retryDelayMs: 20,
+        onError: () => undefined,
+        onFailure: () => undefined,
+      });
+      live.start();
+      await live.whenCaughtUp();
+      let settled = false;
+      const rebuilt = rebuild(fixture, cat, name, { lock: fixture.lock, lockPollMs: 20 }).finally(() => {
+        settled = true;
+      });
+      await append(fixture.eventStore, `${cat}-a`, [3]);
+      await live.whenCaughtUp();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert(!settled, "the swap waits while the live runner holds the lease");
+      assertEqual(
+        await models.get(cat, `${cat}-a`),
+        { count: 3, sum: 6 },
+        "the live runner kept the live model current",
+      );
+      await live.stop();
+      const result = await rebuilt;
+      assertEqual(result.swapped, true, "swapped once the lease was free");
+      assertEqual(await models.get(cat, `${cat}-a`), { count: 3, sum: 6, last: 3 }, "every event once, new code");
+      assertEqual(
+        await models.checkpoints.load(projectionCheckpointId(name)),
+        await fixture.eventStore.getLastGlobalPosition(),
+        "live checkpoint at the head",
+      );
+      assert(await fixture.lock.acquire(name, "after", 1000), "the rebuild released the lease");
+      await fixture.lock.release(name, "after");
+
+      // Waiting for a lease that is never freed ends with the signal.
+      const holder = `holder-${ulid()}`;
+      assert(await fixture.lock.acquire(name, holder, 30_000), "lease taken");
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      await assertRejects(
+        () => rebuild(fixture, cat, name, { lock: fixture.lock, lockPollMs: 20, signal: controller.signal }),
+        ErrorCode.Aborted,
+        "aborted while waiting for the lease",
+      );
+      await fixture.lock.release(name, holder);
+    },
+  );
 }
