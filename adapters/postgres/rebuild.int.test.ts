@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { replay, ulid } from "../../src/index.js";
+import { rebuildCheckpointId, replay, shadowCollection, ulid } from "../../src/index.js";
 import type { Counted } from "../../test/postgres/counting-projection.ts";
 import { rebuildKillRun } from "../../test/postgres/rebuild-kill.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
@@ -49,6 +49,8 @@ describe("replay on PostgreSQL", () => {
     const store = new PostgresEventStore({ sql, schema });
     const readModels = new PostgresReadModelStore({ sql, schema });
     const cart = `ReplayCart-${ulid()}`;
+    // The feed holds the other tests' events too: start after them.
+    const after = await store.getLastGlobalPosition();
     await store.appendToStream(
       cart,
       Array.from({ length: 30 }, (_, n) => ({ type: "Counted", data: { i: 0, n } })),
@@ -66,6 +68,7 @@ describe("replay on PostgreSQL", () => {
       readModels,
       checkpoint: "replay-dry",
       category: "ReplayCart",
+      after,
       batchSize: 7,
       handle: async (event, { readModels: models }) => {
         const doc = (await models.get<{ sum: number }>("replayed", event.streamId)) ?? { sum: 0 };
@@ -76,5 +79,73 @@ describe("replay on PostgreSQL", () => {
     // The handler read the stored document, then its own recorded writes.
     expect(result.recorded.at(-1)).toEqual({ collection: "replayed", id: cart, document: { sum: -1 + 435 } });
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe("PostgresReadModelStore.swap against a live batch in flight", () => {
+  const seed = async (readModels: PostgresReadModelStore, name: string, collection: string) => {
+    await readModels.put(collection, "old", { generation: 1 });
+    await readModels.checkpoints.store(`projection:${name}`, 10);
+    await readModels.put(shadowCollection(name, collection), "new", { generation: 2 });
+    await readModels.checkpoints.store(rebuildCheckpointId(name), 20);
+  };
+  const plan = (name: string, collection: string) => ({
+    collections: [{ from: shadowCollection(name, collection), to: collection }],
+    documents: [],
+    checkpoints: [{ from: rebuildCheckpointId(name), to: `projection:${name}` }],
+  });
+
+  test("a batch that moved the live checkpoint first commits, then the swap replaces what it wrote", async () => {
+    const readModels = new PostgresReadModelStore({ sql, schema });
+    const name = `inflight-${ulid()}`;
+    const collection = `c-${ulid()}`;
+    await seed(readModels, name, collection);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let moved = () => {};
+    const checkpointMoved = new Promise<void>((resolve) => {
+      moved = resolve;
+    });
+    const batch = readModels.transaction(async (tx) => {
+      await tx.put(collection, "from-live-batch", { generation: 1 });
+      await tx.checkpoints.store(`projection:${name}`, 11, { expected: 10 });
+      moved();
+      await held;
+    });
+    await checkpointMoved;
+    let swapped = false;
+    const swap = readModels.swap(plan(name, collection)).then(() => {
+      swapped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(swapped).toBe(false); // waiting on the live checkpoint row
+    release();
+    await batch;
+    await swap;
+    expect(await readModels.list(collection)).toEqual([{ id: "new", document: { generation: 2 } }]);
+    expect(await readModels.checkpoints.load(`projection:${name}`)).toBe(20);
+  });
+
+  test("a batch that moves the live checkpoint after the swap fails its compare-and-set and writes nothing", async () => {
+    const readModels = new PostgresReadModelStore({ sql, schema });
+    const name = `late-${ulid()}`;
+    const collection = `c-${ulid()}`;
+    await seed(readModels, name, collection);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const batch = readModels.transaction(async (tx) => {
+      await tx.put(collection, "from-live-batch", { generation: 1 });
+      await held;
+      await tx.checkpoints.store(`projection:${name}`, 11, { expected: 10 });
+    });
+    await readModels.swap(plan(name, collection));
+    release();
+    await expect(batch).rejects.toMatchObject({ code: "CONCURRENCY_CONFLICT" });
+    expect(await readModels.list(collection)).toEqual([{ id: "new", document: { generation: 2 } }]);
+    expect(await readModels.checkpoints.load(`projection:${name}`)).toBe(20);
   });
 });
