@@ -40,7 +40,10 @@ export interface RebuildProjectionOptions<E extends EventEnvelope = EventEnvelop
   readonly owner?: string;
   /** How often to try for the lease before the swap. Defaults to 1,000 ms. */
   readonly lockPollMs?: number;
-  /** The lease's length (renewed by each batch while held). Defaults to 30,000 ms. */
+  /**
+   * The lease's length. It is taken once, before the final catch-up and the swap, and not renewed:
+   * on leases that lapse (in memory, DynamoDB) keep it longer than those take. Defaults to 30,000 ms.
+   */
   readonly leaseMs?: number;
   /** Stops the rebuild after the batch in hand: nothing is swapped; see `onAbort`. */
   readonly signal?: AbortSignal;
