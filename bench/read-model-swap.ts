@@ -3,11 +3,11 @@
  * generation of N documents in (replacing N live ones), and what a reader waits meanwhile.
  *   bun bench/read-model-swap.ts [documents, default 10000,100000]
  */
-import { PostgresEventStore, PostgresReadModelStore } from "../adapters/postgres/index.ts";
+import { PostgresEventStore, PostgresReadModelStore, type PostgresSql } from "../adapters/postgres/index.ts";
 import { postgresTestClient, uniqueSchema } from "../test/services/postgres.ts";
 
 const sizes = (process.argv[2] ?? "10000,100000").split(",").map(Number);
-const sql = await postgresTestClient({ max: 4 });
+const sql: PostgresSql = await postgresTestClient({ max: 4 });
 const schema = uniqueSchema("swapbench");
 await new PostgresEventStore({ sql, schema }).migrate();
 const readModels = new PostgresReadModelStore({ sql, schema });
