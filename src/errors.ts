@@ -37,6 +37,8 @@ export const ErrorCode = {
   UpcastFailed: "UPCAST_FAILED",
   ProjectionFailed: "PROJECTION_FAILED",
   NoTransition: "NO_TRANSITION",
+  RebuildNotSupported: "REBUILD_NOT_SUPPORTED",
+  Aborted: "ABORTED",
 } as const;
 
 /**
@@ -297,6 +299,34 @@ export class ProjectionFailedError extends EventFlowsError {
 }
 
 /**
+ * A read-model store that cannot swap a shadow generation in atomically refuses rebuilds, before
+ * anything is written (see `ReadModelStoreCapabilities.rebuilds`).
+ */
+export class RebuildNotSupportedError extends EventFlowsError {
+  override readonly name = "RebuildNotSupportedError";
+  constructor(
+    readonly store: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(ErrorCode.RebuildNotSupported, `${store} cannot swap read-model generations: rebuilds are refused`, options);
+  }
+}
+
+/**
+ * A long operation (a rebuild, a replay) stopped because its `AbortSignal` fired. What committed
+ * before stays committed; `cause` is the signal's reason.
+ */
+export class AbortedError extends EventFlowsError {
+  override readonly name = "AbortedError";
+  constructor(
+    readonly operation: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(ErrorCode.Aborted, `${operation} was aborted`, options);
+  }
+}
+
+/**
  * A process manager received an event that no transition leaves its current state with, and that
  * state does not declare the event ignored. Reported (error hook, failure log), never dropped.
  */
@@ -345,5 +375,8 @@ export const isProjectionFailedError = (error: unknown): error is ProjectionFail
   hasCode(error, ErrorCode.ProjectionFailed);
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>
   hasCode(error, ErrorCode.SnapshotCorrupt);
+export const isRebuildNotSupportedError = (error: unknown): error is RebuildNotSupportedError =>
+  hasCode(error, ErrorCode.RebuildNotSupported);
+export const isAbortedError = (error: unknown): error is AbortedError => hasCode(error, ErrorCode.Aborted);
 export const isNoTransitionError = (error: unknown): error is NoTransitionError =>
   hasCode(error, ErrorCode.NoTransition);

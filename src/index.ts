@@ -37,6 +37,7 @@ export { checkDedupId, type DedupStore, dedupIdIssues, MAX_DEDUP_ID_LENGTH } fro
 export { InMemoryDedupStore, type InMemoryDedupStoreOptions } from "./dedup/in-memory-dedup-store.js";
 export { ambientEnv, type EnvSource, readEnv } from "./env.js";
 export {
+  AbortedError,
   ConcurrencyError,
   DuplicateHandlerError,
   ErrorCode,
@@ -46,6 +47,7 @@ export {
   HandlerNotFoundError,
   type HandlerNotFoundErrorOptions,
   type Issue,
+  isAbortedError,
   isConcurrencyError,
   isDuplicateHandlerError,
   isEventFlowsError,
@@ -53,6 +55,7 @@ export {
   isNoTransitionError,
   isPayloadTooLargeError,
   isProjectionFailedError,
+  isRebuildNotSupportedError,
   isServiceError,
   isSnapshotCorruptError,
   isStreamNotFoundError,
@@ -61,6 +64,7 @@ export {
   NoTransitionError,
   PayloadTooLargeError,
   ProjectionFailedError,
+  RebuildNotSupportedError,
   ServiceError,
   SnapshotCorruptError,
   StreamNotFoundError,
@@ -225,6 +229,7 @@ export {
 } from "./messaging/middleware.js";
 export { QueryBus } from "./messaging/query-bus.js";
 export { InMemoryReadModelStore } from "./projections/in-memory-read-model-store.js";
+export type { Progress } from "./projections/progress.js";
 export {
   MAX_PROJECTION_NAME_LENGTH,
   type Projection,
@@ -246,11 +251,28 @@ export {
 export {
   MAX_READ_MODEL_KEY_LENGTH,
   type ReadModelDocument,
+  type ReadModelDrop,
+  type ReadModelKey,
   ReadModelStore,
   type ReadModelStoreCapabilities,
+  type ReadModelSwap,
   type ReadModelTransaction,
   type ReadModelWriter,
 } from "./projections/read-model-store.js";
+export {
+  type RebuildProjectionOptions,
+  type RebuildProjectionResult,
+  rebuildProjection,
+} from "./projections/rebuild.js";
+export {
+  MAX_RECORDED_WRITES,
+  type RecordedWrite,
+  type ReplayContext,
+  type ReplayOptions,
+  type ReplayResult,
+  replay,
+} from "./projections/replay.js";
+export { rebuildCheckpointId, shadowCollection } from "./projections/shadow-read-models.js";
 export {
   type Correlate,
   defineSaga,

@@ -1,8 +1,10 @@
 import {
   type CheckpointStore,
   type ReadModelDocument,
+  type ReadModelDrop,
   ReadModelStore,
   type ReadModelStoreCapabilities,
+  type ReadModelSwap,
   type ReadModelTransaction,
   type ReadModelWriter,
   ValidationError,
@@ -12,6 +14,7 @@ import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { dropGeneration, swapGeneration } from "./read-model-generations.js";
 
 export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
   /** A client, or a transaction to join (then `transaction` nests as a savepoint). */
@@ -25,10 +28,11 @@ export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
  * the transaction from `postgresSqlOf(context.readModels)`.
  */
 export class PostgresReadModelStore extends ReadModelStore {
-  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true };
+  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true, rebuilds: true };
   readonly checkpoints: CheckpointStore;
   readonly #sql: PostgresQueryable;
   readonly #names: PostgresNameOptions;
+  readonly #tables: TableNames;
   readonly #statements: DocumentStatements;
 
   constructor(options: PostgresReadModelStoreOptions) {
@@ -40,7 +44,8 @@ export class PostgresReadModelStore extends ReadModelStore {
     }
     this.#sql = options.sql;
     this.#names = { schema: options.schema, tablePrefix: options.tablePrefix };
-    this.#statements = documentStatements(tableNames(options));
+    this.#tables = tableNames(options);
+    this.#statements = documentStatements(this.#tables);
     this.checkpoints = new PostgresCheckpointStore(options);
   }
 
@@ -64,6 +69,15 @@ export class PostgresReadModelStore extends ReadModelStore {
         .values()) as unknown as [string, unknown][];
       return rows.map(([id, document]) => ({ id, document }));
     });
+  }
+
+  /** In one transaction (see `swapGeneration` for the order that keeps live batches safe). */
+  protected override swapGeneration(swap: ReadModelSwap): Promise<void> {
+    return this.runTransaction((tx) => swapGeneration((tx as PostgresReadModelTransaction).sql, this.#tables, swap));
+  }
+
+  protected override dropGeneration(drop: ReadModelDrop): Promise<void> {
+    return this.runTransaction((tx) => dropGeneration((tx as PostgresReadModelTransaction).sql, this.#tables, drop));
   }
 
   protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {

@@ -2,8 +2,10 @@ import {
   type CheckpointStore,
   checkpointConflict,
   type ReadModelDocument,
+  type ReadModelDrop,
   ReadModelStore,
   type ReadModelStoreCapabilities,
+  type ReadModelSwap,
   type ReadModelTransaction,
   StagedCheckpointStore,
   ValidationError,
@@ -28,7 +30,7 @@ export interface SqliteReadModelStoreOptions extends SqliteNameOptions {
  * fail, and the whole batch with it.
  */
 export class SqliteReadModelStore extends ReadModelStore {
-  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true };
+  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true, rebuilds: true };
   readonly checkpoints: CheckpointStore;
   readonly #driver: SqliteDriver;
   readonly #table: string;
@@ -122,6 +124,38 @@ export class SqliteReadModelStore extends ReadModelStore {
       throw error;
     }
     return result;
+  }
+
+  /** One `driver.batch`, so one transaction: readers see the generation before or after it. */
+  protected override async swapGeneration(swap: ReadModelSwap): Promise<void> {
+    const rm = this.#table;
+    const cp = this.#checkpointTable;
+    const statements: SqliteStatement[] = [];
+    for (const { from, to } of swap.checkpoints) {
+      statements.push({ sql: `DELETE FROM ${cp} WHERE id = ?`, params: [to] });
+      statements.push({ sql: `UPDATE ${cp} SET id = ? WHERE id = ?`, params: [to, from] });
+    }
+    for (const { from, to } of swap.collections) {
+      statements.push({ sql: `DELETE FROM ${rm} WHERE collection = ?`, params: [to] });
+      statements.push({ sql: `UPDATE ${rm} SET collection = ? WHERE collection = ?`, params: [to, from] });
+    }
+    for (const { from, to } of swap.documents) {
+      statements.push(this.#delete(to.collection, to.id));
+      statements.push({
+        sql: `UPDATE ${rm} SET collection = ?, id = ? WHERE collection = ? AND id = ?`,
+        params: [to.collection, to.id, from.collection, from.id],
+      });
+    }
+    if (statements.length > 0) await guard("swapReadModels", this.#driver.name, () => this.#driver.batch(statements));
+  }
+
+  protected override async dropGeneration(drop: ReadModelDrop): Promise<void> {
+    const statements: SqliteStatement[] = [
+      ...drop.checkpoints.map((id) => ({ sql: `DELETE FROM ${this.#checkpointTable} WHERE id = ?`, params: [id] })),
+      ...drop.collections.map((c) => ({ sql: `DELETE FROM ${this.#table} WHERE collection = ?`, params: [c] })),
+      ...drop.documents.map(({ collection, id }) => this.#delete(collection, id)),
+    ];
+    if (statements.length > 0) await guard("dropReadModels", this.#driver.name, () => this.#driver.batch(statements));
   }
 
   #put(collection: string, id: string, document: unknown): SqliteStatement {

@@ -1,8 +1,10 @@
 import { CheckpointStore, checkpointConflict } from "../checkpoint/checkpoint-store.js";
 import {
   type ReadModelDocument,
+  type ReadModelDrop,
   ReadModelStore,
   type ReadModelStoreCapabilities,
+  type ReadModelSwap,
   type ReadModelTransaction,
 } from "./read-model-store.js";
 
@@ -15,7 +17,7 @@ const DELETED = Symbol("deleted");
  * Documents are copied on the way in and out, so callers never share them with the store.
  */
 export class InMemoryReadModelStore extends ReadModelStore {
-  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true };
+  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true, rebuilds: true };
   readonly #documents = new Map<string, Map<string, unknown>>();
   readonly #positions = new Map<string, number>();
   readonly checkpoints: CheckpointStore = new MapCheckpointStore(this.#positions);
@@ -76,6 +78,34 @@ export class InMemoryReadModelStore extends ReadModelStore {
       else this.#positions.set(id, position);
     }
     return result;
+  }
+
+  // One synchronous step: no reader or transaction sees half a swap.
+  protected override async swapGeneration(swap: ReadModelSwap): Promise<void> {
+    for (const { from, to } of swap.collections) {
+      const moved = this.#documents.get(from);
+      this.#documents.delete(from);
+      if (moved === undefined) this.#documents.delete(to);
+      else this.#documents.set(to, moved);
+    }
+    for (const { from, to } of swap.documents) {
+      const moved = this.#documents.get(from.collection)?.get(from.id);
+      this.#documents.get(from.collection)?.delete(from.id);
+      if (moved === undefined) this.#documents.get(to.collection)?.delete(to.id);
+      else this.#set(to.collection, to.id, moved);
+    }
+    for (const { from, to } of swap.checkpoints) {
+      const moved = this.#positions.get(from);
+      this.#positions.delete(from);
+      if (moved === undefined) this.#positions.delete(to);
+      else this.#positions.set(to, moved);
+    }
+  }
+
+  protected override async dropGeneration(drop: ReadModelDrop): Promise<void> {
+    for (const collection of drop.collections) this.#documents.delete(collection);
+    for (const { collection, id } of drop.documents) this.#documents.get(collection)?.delete(id);
+    for (const id of drop.checkpoints) this.#positions.delete(id);
   }
 
   #set(collection: string, id: string, document: unknown): void {

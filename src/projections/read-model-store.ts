@@ -1,5 +1,5 @@
-import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
-import { type Issue, ValidationError } from "../errors.js";
+import { type CheckpointStore, MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
+import { type Issue, RebuildNotSupportedError, ValidationError } from "../errors.js";
 import { jsonIssues } from "../internal/json.js";
 import { nameIssues } from "../internal/validate.js";
 
@@ -35,6 +35,35 @@ export interface ReadModelStoreCapabilities {
    * batch (at-least-once), so handlers must then be idempotent (`put`, not increments).
    */
   readonly atomicCheckpoints: boolean;
+  /**
+   * `swap` and `drop` work: the store can take a shadow generation in atomically, so projections
+   * can be rebuilt blue/green (`rebuildProjection`). Absent or false: both throw
+   * `RebuildNotSupportedError` and rebuilds are refused before anything is written.
+   */
+  readonly rebuilds?: boolean;
+}
+
+/** One document's place. */
+export interface ReadModelKey {
+  readonly collection: string;
+  readonly id: string;
+}
+
+/** What `swap` moves, in one atomic step. */
+export interface ReadModelSwap {
+  /** Whole collections: `to` loses every document it has, then takes every document of `from`, which ends empty. */
+  readonly collections: readonly { readonly from: string; readonly to: string }[];
+  /** Single documents: `to` takes `from`'s document (or is removed when `from` has none); `from` is removed. */
+  readonly documents: readonly { readonly from: ReadModelKey; readonly to: ReadModelKey }[];
+  /** Checkpoints: `to` takes `from`'s position (or is removed when `from` has none); `from` is removed. */
+  readonly checkpoints: readonly { readonly from: string; readonly to: string }[];
+}
+
+/** What `drop` removes, in one step: whole collections, single documents, checkpoints. */
+export interface ReadModelDrop {
+  readonly collections: readonly string[];
+  readonly documents: readonly ReadModelKey[];
+  readonly checkpoints: readonly string[];
 }
 
 /**
@@ -76,6 +105,45 @@ export abstract class ReadModelStore implements ReadModelWriter {
     return this.runTransaction((tx) => work(validating(tx)));
   }
 
+  /**
+   * Takes a generation in: moves collections, documents and checkpoints as `swap` says, all at once
+   * (readers see the state before or after, never between). Rebuilds swap their shadow in with it.
+   * @throws {RebuildNotSupportedError} the store has no `rebuilds` capability.
+   */
+  async swap(swap: ReadModelSwap): Promise<void> {
+    this.#assertRebuilds();
+    assertMoves(swap);
+    return this.swapGeneration(swap);
+  }
+
+  /**
+   * Removes whole collections, single documents and checkpoints (a shadow generation given up).
+   * @throws {RebuildNotSupportedError} the store has no `rebuilds` capability.
+   */
+  async drop(drop: ReadModelDrop): Promise<void> {
+    this.#assertRebuilds();
+    assertMoves({
+      collections: drop.collections.map((c) => ({ from: c, to: c })),
+      documents: drop.documents.map((k) => ({ from: k, to: k })),
+      checkpoints: drop.checkpoints.map((c) => ({ from: c, to: c })),
+    });
+    return this.dropGeneration(drop);
+  }
+
+  /** Implements `swap` atomically (inputs checked). Stores with the `rebuilds` capability override it. */
+  protected swapGeneration(_swap: ReadModelSwap): Promise<void> {
+    return Promise.reject(new RebuildNotSupportedError(this.constructor.name));
+  }
+
+  /** Implements `drop` (inputs checked). Stores with the `rebuilds` capability override it. */
+  protected dropGeneration(_drop: ReadModelDrop): Promise<void> {
+    return Promise.reject(new RebuildNotSupportedError(this.constructor.name));
+  }
+
+  #assertRebuilds(): void {
+    if (this.capabilities.rebuilds !== true) throw new RebuildNotSupportedError(this.constructor.name);
+  }
+
   protected abstract readDocument(collection: string, id: string): Promise<unknown>;
   protected abstract writeDocument(collection: string, id: string, document: unknown): Promise<void>;
   protected abstract deleteDocument(collection: string, id: string): Promise<void>;
@@ -111,6 +179,39 @@ function keyIssues(collection: unknown, id: unknown): Issue[] {
     ...nameIssues(collection, "collection", MAX_READ_MODEL_KEY_LENGTH, ["collection"]),
     ...nameIssues(id, "document id", MAX_READ_MODEL_KEY_LENGTH, ["id"]),
   ];
+}
+
+function assertMoves(swap: ReadModelSwap): void {
+  const issues: Issue[] = [];
+  if (typeof swap !== "object" || swap === null)
+    throw new ValidationError("Invalid read-model swap", [{ path: [], message: "an object is required" }]);
+  for (const key of ["collections", "documents", "checkpoints"] as const) {
+    if (!Array.isArray(swap[key])) issues.push({ path: [key], message: `${key} must be an array` });
+  }
+  if (issues.length === 0) {
+    swap.collections.forEach(({ from, to }, i) => {
+      issues.push(...nameIssues(from, "collection", MAX_READ_MODEL_KEY_LENGTH, ["collections", i, "from"]));
+      issues.push(...nameIssues(to, "collection", MAX_READ_MODEL_KEY_LENGTH, ["collections", i, "to"]));
+    });
+    swap.documents.forEach(({ from, to }, i) => {
+      for (const [side, key] of [
+        ["from", from],
+        ["to", to],
+      ] as const) {
+        issues.push(
+          ...keyIssues(key?.collection, key?.id).map((issue) => ({
+            ...issue,
+            path: ["documents", i, side, ...issue.path],
+          })),
+        );
+      }
+    });
+    swap.checkpoints.forEach(({ from, to }, i) => {
+      issues.push(...nameIssues(from, "checkpoint id", MAX_CHECKPOINT_ID_LENGTH, ["checkpoints", i, "from"]));
+      issues.push(...nameIssues(to, "checkpoint id", MAX_CHECKPOINT_ID_LENGTH, ["checkpoints", i, "to"]));
+    });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid read-model swap", issues);
 }
 
 function assertKey(collection: unknown, id: unknown): void {

@@ -8,6 +8,7 @@ import { ProjectionRunner, type ProjectionRunnerOptions } from "../projections/p
 import type { ReadModelStore } from "../projections/read-model-store.js";
 import { assert, assertEqual, assertRejects, eventually } from "./assert.js";
 import type { ContractCase, ContractSuite } from "./contract.js";
+import { rebuildCases } from "./projection-rebuild-cases.js";
 
 /** What one case runs on: a store to follow, where read models go, and the lock runners share. */
 export interface ProjectionFixture {
@@ -375,5 +376,6 @@ export function projectionContract(options: ProjectionContractOptions): Contract
     );
   });
 
+  rebuildCases(add);
   return { name: options.name, cases };
 }

@@ -1,0 +1,63 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { abortableSleep, ProgressMeter } from "./progress.js";
+
+describe("ProgressMeter", () => {
+  test("rate, remaining and ETA from events done over time", () => {
+    const meter = new ProgressMeter(100, 1100, 0);
+    expect(meter.report(0)).toEqual({
+      done: 0,
+      position: 100,
+      head: 1100,
+      remaining: 1000,
+      eventsPerSecond: 0,
+      etaMs: undefined,
+      elapsedMs: 0,
+    });
+    meter.advance(250, 350);
+    // 250 events in 500 ms = 500/s; 750 positions to go = 1,500 ms.
+    expect(meter.report(500)).toMatchObject({
+      done: 250,
+      position: 350,
+      remaining: 750,
+      eventsPerSecond: 500,
+      etaMs: 1500,
+    });
+  });
+
+  test("a position past the head raises the head; remaining never goes below 0 (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(1000),
+        fc.nat(1000),
+        fc.array(fc.tuple(fc.nat(100), fc.nat(5000)), { maxLength: 20 }),
+        (start, head, steps) => {
+          const meter = new ProgressMeter(start, head, 0);
+          let done = 0;
+          for (const [read, position] of steps) {
+            meter.advance(read, position);
+            done += read;
+            const report = meter.report(1000);
+            expect(report.remaining).toBeGreaterThanOrEqual(0);
+            expect(report.head).toBeGreaterThanOrEqual(report.position);
+            expect(report.done).toBe(done);
+            if (meter.pastHead) meter.head = report.position;
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe("abortableSleep", () => {
+  test("rejects with an AbortedError carrying the reason as soon as the signal fires", async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort("why"), 20);
+    await expect(abortableSleep(10_000, controller.signal, "test")).rejects.toMatchObject({
+      code: "ABORTED",
+      cause: "why",
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

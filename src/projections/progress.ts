@@ -1,0 +1,81 @@
+import { AbortedError } from "../errors.js";
+
+/** How far a long pass over the feed (a rebuild, a replay) is: what a progress bar shows. */
+export interface Progress {
+  /** Events read so far by this run (a resumed rebuild counts from where it resumed). */
+  readonly done: number;
+  /** Where the run is: a global position, or a stream version when replaying one stream. */
+  readonly position: number;
+  /** Where the feed ended when last looked at (it is looked at again once `position` passes it). */
+  readonly head: number;
+  /** Positions still to go: `head - position` (an estimate of events: global positions may have gaps). */
+  readonly remaining: number;
+  /** Events read per second by this run so far. */
+  readonly eventsPerSecond: number;
+  /** Estimated milliseconds to `head` at the current rate; undefined before the first event. */
+  readonly etaMs: number | undefined;
+  /** Milliseconds since this run started. */
+  readonly elapsedMs: number;
+}
+
+/** @internal Counts events and time for `Progress` reports. */
+export class ProgressMeter {
+  readonly #started: number;
+  #done = 0;
+  #position: number;
+  #head: number;
+
+  constructor(position: number, head: number, now: number = Date.now()) {
+    this.#started = now;
+    this.#position = position;
+    this.#head = Math.max(head, position);
+  }
+
+  get head(): number {
+    return this.#head;
+  }
+
+  /** Whether the position has passed the head seen so far (time to look at the feed's head again). */
+  get pastHead(): boolean {
+    return this.#position > this.#head;
+  }
+
+  set head(head: number) {
+    this.#head = Math.max(head, this.#position);
+  }
+
+  advance(read: number, position: number): void {
+    this.#done += read;
+    this.#position = Math.max(this.#position, position);
+  }
+
+  report(now: number = Date.now()): Progress {
+    const elapsedMs = Math.max(0, now - this.#started);
+    const head = Math.max(this.#head, this.#position);
+    const remaining = head - this.#position;
+    const eventsPerSecond = elapsedMs === 0 ? 0 : (this.#done * 1000) / elapsedMs;
+    const etaMs = eventsPerSecond > 0 ? Math.round((remaining / eventsPerSecond) * 1000) : undefined;
+    return { done: this.#done, position: this.#position, head, remaining, eventsPerSecond, etaMs, elapsedMs };
+  }
+}
+
+/** @internal Throws an `AbortedError` for `operation` if `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, operation: string): void {
+  if (signal?.aborted) throw new AbortedError(operation, { cause: signal.reason });
+}
+
+/** @internal Waits `ms`, or rejects with an `AbortedError` as soon as `signal` fires. */
+export function abortableSleep(ms: number, signal: AbortSignal | undefined, operation: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError(operation, { cause: signal.reason }));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbortedError(operation, { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,52 @@
+import { describe, expect, test } from "bun:test";
+import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
+
+describe("ReadModelStore.swap and drop", () => {
+  test("swap replaces whole collections, moves single documents and checkpoints, in one step", async () => {
+    const store = new InMemoryReadModelStore();
+    await store.put("live", "old", 1);
+    await store.put("next", "new", 2);
+    await store.put("state-next", "p", { s: 2 });
+    await store.put("state", "p", { s: 1 });
+    await store.put("state", "q", { s: 9 });
+    await store.checkpoints.store("next", 5);
+    await store.checkpoints.store("live", 3);
+    await store.swap({
+      collections: [{ from: "next", to: "live" }],
+      documents: [{ from: { collection: "state-next", id: "p" }, to: { collection: "state", id: "p" } }],
+      checkpoints: [{ from: "next", to: "live" }],
+    });
+    expect(await store.list("live")).toEqual([{ id: "new", document: 2 }]);
+    expect(await store.list("next")).toEqual([]);
+    expect(await store.list("state")).toEqual([
+      { id: "p", document: { s: 2 } },
+      { id: "q", document: { s: 9 } },
+    ]);
+    expect(await store.checkpoints.load("live")).toBe(5);
+    expect(await store.checkpoints.load("next")).toBeUndefined();
+    await store.drop({ collections: ["live"], documents: [{ collection: "state", id: "q" }], checkpoints: ["live"] });
+    expect(await store.list("live")).toEqual([]);
+    expect(await store.list("state")).toEqual([{ id: "p", document: { s: 2 } }]);
+    expect(await store.checkpoints.load("live")).toBeUndefined();
+  });
+
+  test("malformed moves are refused; a store without the capability refuses with REBUILD_NOT_SUPPORTED", async () => {
+    const store = new InMemoryReadModelStore();
+    await expect(
+      store.swap({ collections: [{ from: "", to: "x" }], documents: [], checkpoints: [] }),
+    ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await expect(store.swap({ collections: "x", documents: [], checkpoints: [] } as never)).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    class Unable extends InMemoryReadModelStore {
+      override readonly capabilities = { atomicCheckpoints: true };
+    }
+    const unable = new Unable();
+    await expect(unable.swap({ collections: [], documents: [], checkpoints: [] })).rejects.toMatchObject({
+      code: "REBUILD_NOT_SUPPORTED",
+    });
+    await expect(unable.drop({ collections: [], documents: [], checkpoints: [] })).rejects.toMatchObject({
+      code: "REBUILD_NOT_SUPPORTED",
+    });
+  });
+});

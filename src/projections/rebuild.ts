@@ -1,0 +1,162 @@
+import { type Issue, isAbortedError, RebuildNotSupportedError, ValidationError } from "../errors.js";
+import type { EventStore } from "../event-store/event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { nameIssues } from "../internal/validate.js";
+import { abortableSleep, type Progress, ProgressMeter, throwIfAborted } from "./progress.js";
+import type { Projection } from "./projection.js";
+import type { ProjectionLock } from "./projection-lock.js";
+import { PROJECTION_STATE_COLLECTION, ProjectionRunner, projectionCheckpointId } from "./projection-runner.js";
+import type { ReadModelStore } from "./read-model-store.js";
+import { MAX_READ_MODEL_KEY_LENGTH } from "./read-model-store.js";
+import { ShadowReadModels } from "./shadow-read-models.js";
+
+export interface RebuildProjectionOptions<E extends EventEnvelope = EventEnvelope, S = undefined> {
+  /** The projection to rebuild: its handler (the new code) runs over the whole feed into the shadow. */
+  readonly projection: Projection<E, S>;
+  /** The store whose global feed is read from the start. It must have a global order. */
+  readonly eventStore: EventStore;
+  /** The live read models; the shadow lives beside them in the same store. Needs the `rebuilds` capability. */
+  readonly readModels: ReadModelStore;
+  /**
+   * Every collection the projection writes. The swap replaces exactly these (and the projection's
+   * state and checkpoint); a write to any other collection fails the rebuild.
+   */
+  readonly collections: readonly string[];
+  /** Events read and applied per shadow transaction. Defaults to 1,000, at most 10,000. */
+  readonly batchSize?: number;
+  /**
+   * Swap the shadow in once it has caught up with the feed. Defaults to true; false leaves it built
+   * (a later rebuild resumes at its checkpoint and swaps).
+   */
+  readonly swap?: boolean;
+  /** Drop a shadow left by an earlier, unfinished rebuild and start from the feed's start. Defaults to false (resume). */
+  readonly restart?: boolean;
+  /**
+   * The lock the projection's runners share. Given, the swap waits for the lease (stop the live
+   * runners running the old code), catches up under it and swaps, so no live batch lands between.
+   */
+  readonly lock?: ProjectionLock;
+  /** The rebuild's name in the lock. Defaults to a random UUID. */
+  readonly owner?: string;
+  /** How often to try for the lease before the swap. Defaults to 1,000 ms. */
+  readonly lockPollMs?: number;
+  /**
+   * The lease's length. It is taken once, before the final catch-up and the swap, and not renewed:
+   * on leases that lapse (in memory, DynamoDB) keep it longer than those take. Defaults to 30,000 ms.
+   */
+  readonly leaseMs?: number;
+  /** Stops the rebuild after the batch in hand: nothing is swapped; see `onAbort`. */
+  readonly signal?: AbortSignal;
+  /** On abort: `"keep"` the shadow for a later rebuild to resume (the default), or `"drop"` it. */
+  readonly onAbort?: "keep" | "drop";
+  /** Called after each committed shadow batch. */
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+export interface RebuildProjectionResult {
+  /** Events read by this run (a resumed rebuild counts from where it resumed). */
+  readonly read: number;
+  /** The shadow's checkpoint, which became the live one when swapped. */
+  readonly position: number;
+  /** Whether the shadow was swapped in. */
+  readonly swapped: boolean;
+  readonly elapsedMs: number;
+}
+
+/**
+ * Rebuilds a projection blue/green: runs it from the start of the feed into a shadow generation of
+ * its read models while the live ones keep serving, then swaps the shadow in atomically (documents,
+ * state and checkpoint in one step of the read-model store). The shadow keeps its own checkpoint,
+ * so a rebuild that crashed or was aborted resumes where it stopped.
+ * @throws {RebuildNotSupportedError} the read-model store cannot swap atomically; nothing was written.
+ * @throws {AbortedError} `signal` fired; nothing was swapped.
+ * @throws {ProjectionFailedError} the handler threw; the shadow keeps what committed before.
+ */
+export async function rebuildProjection<E extends EventEnvelope, S>(
+  options: RebuildProjectionOptions<E, S>,
+): Promise<RebuildProjectionResult> {
+  const issues = rebuildIssues(options as unknown as RebuildProjectionOptions);
+  if (issues.length > 0) throw new ValidationError("Invalid projection rebuild", issues);
+  const { projection, eventStore, readModels, signal } = options;
+  if (readModels.capabilities.rebuilds !== true) throw new RebuildNotSupportedError(readModels.constructor.name);
+  const operation = `rebuild of projection "${projection.name}"`;
+  const shadow = new ShadowReadModels(readModels, projection.name, options.collections, () =>
+    throwIfAborted(signal, operation),
+  );
+  const started = Date.now();
+  try {
+    throwIfAborted(signal, operation);
+    if (options.restart === true) await readModels.drop(shadow.dropPlan);
+    const from = (await shadow.checkpoints.load(projectionCheckpointId(projection.name))) ?? 0;
+    const meter = new ProgressMeter(from, await eventStore.getLastGlobalPosition(), started);
+    const runner = new ProjectionRunner<E, S>({
+      projection,
+      eventStore,
+      readModels: shadow,
+      batchSize: options.batchSize ?? 1000,
+      onFailure: () => undefined,
+      onBatch: (batch) => {
+        meter.advance(batch.read, batch.position);
+        options.onProgress?.(meter.report());
+      },
+    });
+    const catchUp = async () => {
+      const done = await runner.catchUp();
+      // The runner's own lock is private to it: it is never held elsewhere.
+      return done?.position ?? from;
+    };
+    let position = await catchUp();
+    let swapped = false;
+    if (options.swap !== false) {
+      const { lock } = options;
+      const owner = options.owner ?? crypto.randomUUID();
+      const leaseMs = options.leaseMs ?? 30_000;
+      if (lock !== undefined) {
+        while (!(await lock.acquire(projection.name, owner, leaseMs))) {
+          await abortableSleep(options.lockPollMs ?? 1000, signal, operation);
+        }
+      }
+      try {
+        // What was appended while the shadow caught up, or while waiting for the lease.
+        position = await catchUp();
+        throwIfAborted(signal, operation);
+        await readModels.swap(shadow.swapPlan);
+        swapped = true;
+      } finally {
+        await lock?.release(projection.name, owner);
+      }
+    }
+    return { read: meter.report().done, position, swapped, elapsedMs: Date.now() - started };
+  } catch (error) {
+    if (isAbortedError(error) && options.onAbort === "drop") await readModels.drop(shadow.dropPlan);
+    throw error;
+  }
+}
+
+function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
+  const issues: Issue[] = [];
+  if (!Array.isArray(options.collections) || options.collections.length === 0) {
+    issues.push({ path: ["collections"], message: "name every collection the projection writes (at least one)" });
+  } else {
+    options.collections.forEach((c, i) => {
+      issues.push(...nameIssues(c, "collection", MAX_READ_MODEL_KEY_LENGTH, ["collections", i]));
+      if (c === PROJECTION_STATE_COLLECTION) {
+        issues.push({
+          path: ["collections", i],
+          message: `"${c}" holds every projection's state; it is not swapped whole`,
+        });
+      }
+    });
+  }
+  if (options.onAbort !== undefined && options.onAbort !== "keep" && options.onAbort !== "drop") {
+    issues.push({ path: ["onAbort"], message: 'onAbort must be "keep" or "drop"' });
+  }
+  for (const key of ["lockPollMs", "leaseMs"] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)) {
+      issues.push({ path: [key], message: `${key} must be an integer of at least 1` });
+    }
+  }
+  return issues;
+}

@@ -1,0 +1,259 @@
+import { MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
+import { type Issue, ValidationError } from "../errors.js";
+import type { EventStore } from "../event-store/event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { categoryOf } from "../events/stream.js";
+import { nameIssues } from "../internal/validate.js";
+import { abortableSleep, type Progress, ProgressMeter, throwIfAborted } from "./progress.js";
+import type { ReadModelStore, ReadModelWriter } from "./read-model-store.js";
+
+/** What a replay's handler gets besides the event. */
+export interface ReplayContext {
+  /** Whether this is a dry run: then nothing the handler writes through `readModels` is written. */
+  readonly dryRun: boolean;
+  /**
+   * Read models: reads see the store (`readModels` option) and, in a dry run, the writes the replay
+   * has recorded so far; writes are made in the batch's transaction, or in a dry run only recorded.
+   */
+  readonly readModels: ReadModelWriter;
+}
+
+/** A write a dry run recorded instead of making: `document` undefined is a delete. */
+export interface RecordedWrite {
+  readonly collection: string;
+  readonly id: string;
+  readonly document: unknown;
+}
+
+export interface ReplayOptions<E extends EventEnvelope = EventEnvelope> {
+  readonly eventStore: EventStore;
+  /** Replay this one stream, in version order. */
+  readonly stream?: string;
+  /** Replay the streams of this category (`Cart` for `Cart-01J...`), over the global feed. */
+  readonly category?: string;
+  /**
+   * Start after this position (exclusive): a stream version with `stream`, a global position
+   * otherwise. Defaults to 0, the start.
+   */
+  readonly after?: number;
+  /**
+   * Only events whose timestamp is at or after this time. The feed is still read from `after`:
+   * this filters, it does not seek (give `after` as well to skip reading old history).
+   */
+  readonly since?: Date | string;
+  readonly handle: (event: E, context: ReplayContext) => void | Promise<void>;
+  /** Where the handler's writes go when `dryRun` is false (and what its reads see). */
+  readonly readModels?: ReadModelStore;
+  /** Defaults to true: the handler gets the events, nothing is written and no checkpoint moves. */
+  readonly dryRun?: boolean;
+  /**
+   * Not in a dry run: a checkpoint in `readModels` moved after each batch (in the batch's
+   * transaction), so a replay started again with it resumes there. Not with `stream`.
+   */
+  readonly checkpoint?: string;
+  /** At most this many events per second reach the handler. Unlimited when absent. */
+  readonly eventsPerSecond?: number;
+  /** Events read per batch (and per transaction when writing). Defaults to 100, at most 10,000. */
+  readonly batchSize?: number;
+  /** Stops the replay between two events with an `AbortedError`; what committed stays. */
+  readonly signal?: AbortSignal;
+  /** Called after each batch. */
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+export interface ReplayResult {
+  /** Events read (after `after`). */
+  readonly read: number;
+  /** Events handed to the handler (those `since` let through). */
+  readonly handled: number;
+  /** Where the replay ended: a stream version with `stream`, a global position otherwise. */
+  readonly position: number;
+  readonly dryRun: boolean;
+  /** Writes the handler made (or, in a dry run, would have made). */
+  readonly writes: number;
+  /** In a dry run, the first 1,000 writes recorded, in order; empty otherwise. */
+  readonly recorded: readonly RecordedWrite[];
+  readonly elapsedMs: number;
+}
+
+/** The most writes a dry run keeps in `recorded`. */
+export const MAX_RECORDED_WRITES = 1000;
+
+/**
+ * Replays history to a handler: one stream, one category or the global feed, from a position and
+ * optionally from a time. A dry run by default: the handler sees every event and its writes are
+ * only recorded. Rate-limited with `eventsPerSecond`, cancellable with `signal`.
+ * @throws {AbortedError} `signal` fired.
+ * @throws {ValidationError} bad options, or a write without `readModels` when not a dry run.
+ */
+export async function replay<E extends EventEnvelope = EventEnvelope>(
+  options: ReplayOptions<E>,
+): Promise<ReplayResult> {
+  const issues = replayIssues(options as unknown as ReplayOptions);
+  if (issues.length > 0) throw new ValidationError("Invalid replay", issues);
+  const { eventStore, stream, category, readModels, signal } = options;
+  const dryRun = options.dryRun !== false;
+  const batchSize = options.batchSize ?? 100;
+  const since = options.since === undefined ? undefined : new Date(options.since).getTime();
+  const checkpoint = dryRun ? undefined : options.checkpoint;
+  const operation = "replay";
+  const started = Date.now();
+  throwIfAborted(signal, operation);
+
+  let position = options.after ?? 0;
+  if (checkpoint !== undefined && readModels !== undefined) {
+    position = Math.max(position, (await readModels.checkpoints.load(checkpoint)) ?? 0);
+  }
+  const head =
+    stream === undefined ? await eventStore.getLastGlobalPosition() : await eventStore.getStreamVersion(stream);
+  const meter = new ProgressMeter(position, head, started);
+  const recorder = new Recorder(readModels);
+  let read = 0;
+  let handled = 0;
+  for (;;) {
+    const events: EventEnvelope[] = [];
+    const source =
+      stream === undefined
+        ? eventStore.readAll({ after: position, maxCount: batchSize })
+        : eventStore.readStream(stream, { fromVersion: position + 1, maxCount: batchSize });
+    for await (const event of source) events.push(event);
+    if (events.length === 0) break;
+    const from = position;
+    const last = events[events.length - 1] as EventEnvelope;
+    const next = stream === undefined ? (last.globalPosition ?? from) : last.version;
+    const apply = async (writer: ReadModelWriter) => {
+      for (const event of events) {
+        throwIfAborted(signal, operation);
+        if (category !== undefined && categoryOf(event.streamId) !== category) continue;
+        if (since !== undefined && Date.parse(event.timestamp) < since) continue;
+        await pace(options.eventsPerSecond, handled, started, signal);
+        await options.handle(event as E, { dryRun, readModels: writer });
+        handled++;
+      }
+    };
+    if (dryRun || readModels === undefined) await apply(recorder.writer(dryRun));
+    else {
+      await readModels.transaction(async (tx) => {
+        await apply(recorder.counting(tx));
+        if (checkpoint !== undefined) await tx.checkpoints.store(checkpoint, next, { expected: from });
+      });
+    }
+    read += events.length;
+    position = next;
+    meter.advance(events.length, position);
+    if (meter.pastHead) meter.head = position;
+    options.onProgress?.(meter.report());
+    if (events.length < batchSize) break;
+  }
+  return {
+    read,
+    handled,
+    position,
+    dryRun,
+    writes: recorder.writes,
+    recorded: recorder.recorded,
+    elapsedMs: Date.now() - started,
+  };
+}
+
+/** Waits until handing one more event keeps the rate at or under `perSecond` since `started`. */
+async function pace(perSecond: number | undefined, handled: number, started: number, signal?: AbortSignal) {
+  if (perSecond === undefined) return;
+  const due = started + (handled * 1000) / perSecond;
+  const wait = due - Date.now();
+  if (wait > 0) await abortableSleep(wait, signal, "replay");
+}
+
+/** Counts writes; in a dry run keeps them in an overlay (so the handler reads its own) instead of writing. */
+class Recorder {
+  writes = 0;
+  readonly recorded: RecordedWrite[] = [];
+  readonly #overlay = new Map<string, RecordedWrite>();
+  readonly #store: ReadModelStore | undefined;
+
+  constructor(store: ReadModelStore | undefined) {
+    this.#store = store;
+  }
+
+  /** A dry run's writer (or, without a store, one that refuses writes outside a dry run). */
+  writer(dryRun: boolean): ReadModelWriter {
+    const store = this.#store;
+    const record = (collection: string, id: string, document: unknown) => {
+      if (!dryRun) {
+        throw new ValidationError("Replay without readModels", [
+          { path: ["readModels"], message: "a replay that writes (dryRun: false) needs readModels" },
+        ]);
+      }
+      const write = { collection, id, document: structuredClone(document) };
+      this.#overlay.set(JSON.stringify([collection, id]), write);
+      this.writes++;
+      if (this.recorded.length < MAX_RECORDED_WRITES) this.recorded.push(write);
+    };
+    return {
+      get: async <T>(collection: string, id: string) => {
+        const staged = this.#overlay.get(JSON.stringify([collection, id]));
+        if (staged !== undefined) return structuredClone(staged.document) as T | undefined;
+        return store === undefined ? undefined : store.get<T>(collection, id);
+      },
+      put: async (collection, id, document) => record(collection, id, document),
+      delete: async (collection, id) => record(collection, id, undefined),
+    };
+  }
+
+  /** Passes writes to `writer` and counts them. */
+  counting(writer: ReadModelWriter): ReadModelWriter {
+    return {
+      get: (collection, id) => writer.get(collection, id),
+      put: async (collection, id, document) => {
+        await writer.put(collection, id, document);
+        this.writes++;
+      },
+      delete: async (collection, id) => {
+        await writer.delete(collection, id);
+        this.writes++;
+      },
+    };
+  }
+}
+
+function replayIssues(options: ReplayOptions): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
+  const issues: Issue[] = [];
+  if (typeof options.eventStore?.readAll !== "function") {
+    issues.push({ path: ["eventStore"], message: "eventStore must be an EventStore" });
+  }
+  if (typeof options.handle !== "function") issues.push({ path: ["handle"], message: "handle must be a function" });
+  if (options.stream !== undefined && options.category !== undefined) {
+    issues.push({ path: ["category"], message: "give a stream or a category, not both" });
+  }
+  if (options.stream !== undefined) issues.push(...nameIssues(options.stream, "stream id", 1000, ["stream"]));
+  if (options.category !== undefined) issues.push(...nameIssues(options.category, "category", 1000, ["category"]));
+  if (options.stream === undefined && options.eventStore?.capabilities?.globalOrder === false) {
+    issues.push({ path: ["eventStore"], message: "this event store has no global feed: replay one stream" });
+  }
+  if (options.after !== undefined && (!Number.isSafeInteger(options.after) || options.after < 0)) {
+    issues.push({ path: ["after"], message: "after must be a non-negative integer" });
+  }
+  if (options.since !== undefined && Number.isNaN(new Date(options.since).getTime())) {
+    issues.push({ path: ["since"], message: "since must be a Date or an ISO 8601 time" });
+  }
+  const rate = options.eventsPerSecond;
+  if (rate !== undefined && (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0)) {
+    issues.push({ path: ["eventsPerSecond"], message: "eventsPerSecond must be a positive number" });
+  }
+  const size = options.batchSize;
+  if (size !== undefined && (!Number.isSafeInteger(size) || size < 1 || size > 10_000)) {
+    issues.push({ path: ["batchSize"], message: "batchSize must be an integer from 1 to 10,000" });
+  }
+  if (options.checkpoint !== undefined) {
+    issues.push(...nameIssues(options.checkpoint, "checkpoint id", MAX_CHECKPOINT_ID_LENGTH, ["checkpoint"]));
+    if (options.stream !== undefined)
+      issues.push({ path: ["checkpoint"], message: "a stream replay has no checkpoint" });
+    if (options.readModels === undefined)
+      issues.push({ path: ["checkpoint"], message: "a checkpoint needs readModels" });
+  }
+  if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
+    issues.push({ path: ["dryRun"], message: "dryRun must be a boolean" });
+  }
+  return issues;
+}

@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
+import { rebuildCheckpointId, ShadowReadModels, shadowCollection } from "./shadow-read-models.js";
+
+describe("ShadowReadModels", () => {
+  test("documents, state and the projection's checkpoint live under the shadow's names", async () => {
+    const live = new InMemoryReadModelStore();
+    const shadow = new ShadowReadModels(live, "p", ["carts"]);
+    await shadow.transaction(async (tx) => {
+      await tx.put("carts", "a", 1);
+      await tx.put("projection-state", "p", { n: 1 });
+      await tx.checkpoints.store("projection:p", 7, { expected: 0 });
+    });
+    expect(await live.get(shadowCollection("p", "carts"), "a")).toBe(1);
+    expect(await live.get("carts", "a")).toBeUndefined();
+    expect(await live.get(shadowCollection("p", "projection-state"), "p")).toEqual({ n: 1 });
+    expect(await live.checkpoints.load(rebuildCheckpointId("p"))).toBe(7);
+    expect(await live.checkpoints.load("projection:p")).toBeUndefined();
+    expect(await shadow.list("carts")).toEqual([{ id: "a", document: 1 }]);
+  });
+
+  test("undeclared collections and other checkpoints are refused", async () => {
+    const shadow = new ShadowReadModels(new InMemoryReadModelStore(), "p", ["carts"]);
+    await expect(shadow.put("orders", "a", 1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await expect(shadow.checkpoints.store("projection:other", 1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+
+  test("the swap plan moves the declared collections, the state document and the checkpoint", () => {
+    const shadow = new ShadowReadModels(new InMemoryReadModelStore(), "p", ["carts", "lines"]);
+    expect(shadow.swapPlan).toEqual({
+      collections: [
+        { from: "~rebuild/p/carts", to: "carts" },
+        { from: "~rebuild/p/lines", to: "lines" },
+      ],
+      documents: [
+        {
+          from: { collection: "~rebuild/p/projection-state", id: "p" },
+          to: { collection: "projection-state", id: "p" },
+        },
+      ],
+      checkpoints: [{ from: "rebuild:p", to: "projection:p" }],
+    });
+    expect(shadow.dropPlan).toEqual({
+      collections: ["~rebuild/p/carts", "~rebuild/p/lines"],
+      documents: [{ collection: "~rebuild/p/projection-state", id: "p" }],
+      checkpoints: ["rebuild:p"],
+    });
+  });
+});
