@@ -8,7 +8,9 @@ import { isEventFlowsError } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import { GENERATE_USAGE, generate } from "./generate/command.js";
 import type { CliIo } from "./io.js";
+import { MIGRATE_USAGE, migrate } from "./migrate.js";
 import { commonFlags } from "./parse.js";
+import { STATS_USAGE, stats } from "./stats.js";
 
 export { CliErrorCode, CliUsageError, FileConflictError } from "./errors.js";
 export type { CliIo } from "./io.js";
@@ -18,6 +20,9 @@ export const USAGE = `Usage: eventflows <command> [options]
 Commands:
   generate <kind> <Name>   write an aggregate, command, query, event, projection or saga
                            with its Given-When-Then test
+  migrate <store>          bring a store's schema to the latest version (postgres, sqlite),
+                           or create its table (dynamodb)
+  stats <store>            events, streams and head position of a store (postgres, sqlite)
   help [command]           show this text, or a command's
 
 Every command takes --help, --json (machine-readable output) and --verbose (stack traces).
@@ -27,6 +32,8 @@ type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
   generate: { run: generate, usage: GENERATE_USAGE },
+  migrate: { run: migrate, usage: MIGRATE_USAGE },
+  stats: { run: stats, usage: STATS_USAGE },
 };
 
 /**
