@@ -39,7 +39,7 @@ beforeAll(() => {
     join(project, "package.json"),
     JSON.stringify({ name: "generated-app", private: true, type: "module", dependencies: { "@eventflows/core": "*" } }),
   );
-  // A Node user's usual setup: strict, NodeNext, compiled to build/ and tested with node --test.
+  // A Node user's setup, on the strict side: NodeNext, compiled to build/ and tested with node --test.
   writeFileSync(
     join(project, "tsconfig.json"),
     JSON.stringify({
@@ -49,6 +49,10 @@ beforeAll(() => {
         moduleResolution: "NodeNext",
         strict: true,
         noUncheckedIndexedAccess: true,
+        exactOptionalPropertyTypes: true,
+        noImplicitOverride: true,
+        verbatimModuleSyntax: true,
+        isolatedModules: true,
         types: ["node"],
         outDir: "build",
         skipLibCheck: true,
