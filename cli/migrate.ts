@@ -1,7 +1,7 @@
 import { CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
-import { checkStoreOptions, STORE_OPTIONS, storeName, withPostgres, withSqlite } from "./stores.js";
+import { checkInput, checkStoreOptions, STORE_OPTIONS, storeName, withPostgres, withSqlite } from "./stores.js";
 
 export const MIGRATE_USAGE = `Usage: eventflows migrate <store> [options]
 
@@ -26,6 +26,8 @@ sqlite:
 dynamodb: region, endpoint and credentials from the AWS variables (AWS_REGION,
   AWS_ENDPOINT_URL_DYNAMODB, AWS_ACCESS_KEY_ID, ...)
   --table <name>     the table name (required)
+  --partition-key <name>, --sort-key <name>
+                     the key attribute names, if the store is configured with others (default: pk, sk)
 Options:
   --to <version>     postgres, sqlite: stop at this schema version (default: the latest)
   --json             print the result as JSON
@@ -55,7 +57,13 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
       throw new CliUsageError("The dynamodb store needs --table <name>", "migrate");
     }
     const dynamodb = await import("../adapters/dynamodb/index.js");
-    const layout = dynamodb.tableLayout({ tableName: values.table });
+    const layout = checkInput("migrate", () =>
+      dynamodb.tableLayout({
+        tableName: values.table ?? "",
+        partitionKey: values["partition-key"],
+        sortKey: values["sort-key"],
+      }),
+    );
     const outcome = await dynamodb.ensureEventStoreTable(dynamodb.createDynamoDbClient({ env: io.env }), layout);
     if (values.json) io.stdout(JSON.stringify({ store: name, table: values.table, outcome }));
     else io.stdout(`dynamodb: table ${values.table} ${outcome === "created" ? "created" : "exists"} and is active.`);

@@ -95,6 +95,14 @@ describe("eventflows migrate / stats on PostgreSQL", () => {
     expect(eventflows(["migrate", "postgres"]).code).toBe(2); // no URL anywhere
     expect(eventflows(["migrate", "postgres", "--to", "x"], { DATABASE_URL: url }).code).toBe(2);
     expect(eventflows(["migrate", "postgres", "--file", "x.db"], { DATABASE_URL: url }).code).toBe(2);
+    for (const bad of [
+      ["--schema", "Bad;Name"],
+      ["--prefix", "x-y"],
+    ]) {
+      const result = eventflows(["migrate", "postgres", ...bad], { DATABASE_URL: url });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("Invalid");
+    }
     expect(eventflows(["migrate", "mysql"]).code).toBe(2);
     expect(eventflows(["stats"]).code).toBe(2);
   });
@@ -125,6 +133,7 @@ describe("eventflows migrate / stats on SQLite", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("No SQLite database");
     expect(eventflows(["migrate", "sqlite"]).code).toBe(2);
+    expect(eventflows(["migrate", "sqlite", "--file", "events.db", "--prefix", "Bad-Prefix"]).code).toBe(2);
   });
 });
 
@@ -145,6 +154,17 @@ describe("eventflows migrate on DynamoDB Local", () => {
     const again = eventflows(["migrate", "dynamodb", "--table", table], env);
     expect(again.stdout).toBe(`dynamodb: table ${table} exists and is active.\n`);
     expect(eventflows(["migrate", "dynamodb"], env).code).toBe(2);
+    expect(eventflows(["migrate", "dynamodb", "--table", "x"], env).code).toBe(2); // too short a name
+    // Key names of a store configured with others.
+    const custom = eventflows(
+      ["migrate", "dynamodb", "--table", `${table}-keys`, "--partition-key", "PK", "--sort-key", "SK", "--json"],
+      env,
+    );
+    expect(JSON.parse(custom.stdout).outcome).toBe("created");
+    // The same table with the default key names is another layout: refused, exit 1.
+    const mismatch = eventflows(["migrate", "dynamodb", "--table", `${table}-keys`], env);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr.trim().split("\n")).toHaveLength(1);
     expect(eventflows(["stats", "dynamodb", "--table", table], env).code).toBe(2);
   }, 120_000);
 });

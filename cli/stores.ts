@@ -30,6 +30,8 @@ export const STORE_OPTIONS = {
   prefix: { type: "string" },
   file: { type: "string" },
   table: { type: "string" },
+  "partition-key": { type: "string" },
+  "sort-key": { type: "string" },
 } as const;
 
 export interface StoreValues {
@@ -39,6 +41,8 @@ export interface StoreValues {
   readonly prefix?: string;
   readonly file?: string;
   readonly table?: string;
+  readonly "partition-key"?: string;
+  readonly "sort-key"?: string;
 }
 
 /** Options that belong to other stores are refused rather than ignored: a typo must not go unnoticed. */
@@ -46,12 +50,25 @@ export function checkStoreOptions(command: string, store: StoreName, values: Sto
   const own: Record<StoreName, readonly (keyof StoreValues)[]> = {
     postgres: ["url", "url-file", "schema", "prefix"],
     sqlite: ["file", "prefix"],
-    dynamodb: ["table"],
+    dynamodb: ["table", "partition-key", "sort-key"],
   };
   for (const key of Object.keys(STORE_OPTIONS) as (keyof StoreValues)[]) {
     if (values[key] !== undefined && !own[store].includes(key)) {
       throw new CliUsageError(`--${key} is not an option of the ${store} store`, command);
     }
+  }
+}
+
+/**
+ * Runs a check of the adapter's (table names, a URL's rules) and turns its `ValidationError` into a
+ * usage error: what the user typed is wrong, so the exit code is 2, before any connection is made.
+ */
+export function checkInput<T>(command: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (isValidationError(error)) throw new CliUsageError(error.message, command);
+    throw error;
   }
 }
 
@@ -70,6 +87,7 @@ export async function withPostgres<T>(
   ) => Promise<T>,
 ): Promise<T> {
   const pg = await loadPostgres();
+  checkInput(command, () => pg.tableNames({ schema: values.schema, tablePrefix: values.prefix }));
   let url: string;
   try {
     url = await pg.resolvePostgresUrl(
@@ -137,6 +155,7 @@ export async function withSqlite<T>(
   if (!create && !existsSync(path))
     throw new EventFlowsError("CLI_STORE_FAILED", `No SQLite database at ${values.file}`);
   const sqlite = await import("../adapters/sqlite/index.js");
+  checkInput(command, () => sqlite.sqliteTableNames({ tablePrefix: values.prefix }));
   // Specifiers in variables: the build type-checks this file with Node's types only, and neither
   // module is loaded on a runtime that lacks it.
   const bunModule = "bun:sqlite";
