@@ -130,6 +130,18 @@ describe("eventflows generate (the real binary)", () => {
     expect(readFileSync(file, "utf8")).not.toContain("// mine");
   });
 
+  test("the built command on Node: migrate and stats on a SQLite file with node:sqlite (Node 22); Node 20 is told why not", async () => {
+    const node22 = await ensureNode22();
+    const migrated = eventflows(["migrate", "sqlite", "--file", "node.db", "--json"], node22);
+    expect(migrated.code).toBe(0);
+    expect(JSON.parse(migrated.stdout).applied.length).toBeGreaterThan(0);
+    const figures = eventflows(["stats", "sqlite", "--file", "node.db", "--json"], node22);
+    expect(JSON.parse(figures.stdout)).toMatchObject({ store: "sqlite", events: 0, streams: 0, headPosition: 0 });
+    const old = eventflows(["stats", "sqlite", "--file", "node.db"], "node");
+    expect(old.code).toBe(1);
+    expect(old.stderr).toStartWith("eventflows: The sqlite store needs Bun or Node 22.5+ (node:sqlite)");
+  }, 60_000);
+
   test("--dir writes elsewhere (created if missing)", () => {
     const result = eventflows(["generate", "event", "ItemAdded", "--dir", "lib/events"]);
     expect(result.code).toBe(0);
