@@ -1,11 +1,20 @@
 import { CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
-import { checkInput, checkStoreOptions, STORE_OPTIONS, storeName, withPostgres, withSqlite } from "./stores.js";
+import {
+  checkInput,
+  checkStoreOptions,
+  STORE_OPTIONS,
+  type StoreValues,
+  storeName,
+  withPostgres,
+  withSqlite,
+} from "./stores.js";
 
 export const MIGRATE_USAGE = `Usage: eventflows migrate <store> [options]
 
 Brings a store's schema to the latest version (or --to). Idempotent: running it again applies nothing.
+With --status it changes nothing and lists the migrations applied and pending.
 
 Stores:
   postgres   every migration of @eventflows/core/postgres, in one transaction under an advisory lock
@@ -30,12 +39,18 @@ dynamodb: region, endpoint and credentials from the AWS variables (AWS_REGION,
                      the key attribute names, if the store is configured with others (default: pk, sk)
 Options:
   --to <version>     postgres, sqlite: stop at this schema version (default: the latest)
+  --status           postgres, sqlite: show the schema version, the migrations applied and
+                     pending, and change nothing (what eventflows-pg status does)
   --json             print the result as JSON
   --verbose          print stack traces of errors
   -h, --help         show this text`;
 
 export async function migrate(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommand("migrate", args, { ...STORE_OPTIONS, to: { type: "string" } });
+  const { values, positionals } = parseCommand("migrate", args, {
+    ...STORE_OPTIONS,
+    to: { type: "string" },
+    status: { type: "boolean" },
+  });
   if (values.help) {
     io.stdout(MIGRATE_USAGE);
     return 0;
@@ -51,6 +66,13 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     );
   }
   const to = values.to === undefined ? undefined : Number(values.to);
+  if (values.status) {
+    if (name === "dynamodb") throw new CliUsageError("--status is for postgres and sqlite", "migrate");
+    if (to !== undefined) throw new CliUsageError("--status and --to do not go together", "migrate");
+    const status = await migrationStatus(name, values, io);
+    printStatus(name, status, values.json === true, io);
+    return 0;
+  }
 
   if (name === "dynamodb") {
     if (values.table === undefined || values.table === "") {
@@ -87,4 +109,49 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     );
   }
   return 0;
+}
+
+interface MigrationStatus {
+  readonly version: number;
+  readonly latest: number;
+  readonly applied: readonly { version: number; name: string; appliedAt?: string }[];
+  readonly pending: readonly { version: number; name: string }[];
+}
+
+/** What `eventflows-pg status` shows, for either store: nothing is changed. */
+async function migrationStatus(name: "postgres" | "sqlite", values: StoreValues, io: CliIo): Promise<MigrationStatus> {
+  if (name === "postgres") {
+    return withPostgres("migrate", values, io, async (pg, sql) => {
+      const applied = await pg.appliedMigrations(sql, { schema: values.schema, tablePrefix: values.prefix });
+      const done = new Set(applied.map((m) => m.version));
+      return {
+        version: applied.reduce((max, m) => Math.max(max, m.version), 0),
+        latest: pg.LATEST_SCHEMA_VERSION,
+        applied: applied.map((m) => ({ version: m.version, name: m.name, appliedAt: String(m.appliedAt) })),
+        pending: pg.migrations.filter((m) => !done.has(m.version)).map((m) => ({ version: m.version, name: m.name })),
+      };
+    });
+  }
+  return withSqlite("migrate", values, io, false, async (sqlite, driver) => {
+    const version = await sqlite.sqliteSchemaVersion(driver, { tablePrefix: values.prefix });
+    const all = sqlite.sqliteMigrations.map((m) => ({ version: m.version, name: m.name }));
+    return {
+      version,
+      latest: sqlite.LATEST_SQLITE_SCHEMA_VERSION,
+      applied: all.filter((m) => m.version <= version),
+      pending: all.filter((m) => m.version > version),
+    };
+  });
+}
+
+function printStatus(name: string, status: MigrationStatus, json: boolean, io: CliIo): void {
+  if (json) {
+    io.stdout(JSON.stringify({ store: name, ...status }));
+    return;
+  }
+  const lines = [`${name}: schema version ${status.version} of ${status.latest}.`];
+  for (const m of status.applied)
+    lines.push(`  applied  ${m.version} ${m.name}${m.appliedAt ? ` (${m.appliedAt})` : ""}`);
+  for (const m of status.pending) lines.push(`  pending  ${m.version} ${m.name}`);
+  io.stdout(lines.join("\n"));
 }

@@ -43,6 +43,16 @@ describe("eventflows migrate / stats on PostgreSQL", () => {
     const first = eventflows(["migrate", "postgres", "--schema", schema, "--to", "2", "--json"], env);
     expect(first).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(first.stdout)).toEqual({ store: "postgres", applied: [1, 2], version: 2 });
+    const status = eventflows(["migrate", "postgres", "--schema", schema, "--status", "--json"], env);
+    expect(status).toMatchObject({ code: 0, stderr: "" });
+    const parsed = JSON.parse(status.stdout);
+    expect(parsed).toMatchObject({ store: "postgres", version: 2, latest: LATEST_SCHEMA_VERSION });
+    expect(parsed.applied.map((m: { name: string }) => m.name)).toEqual(["events", "checkpoints"]);
+    expect(parsed.pending).toHaveLength(LATEST_SCHEMA_VERSION - 2);
+    const statusText = eventflows(["migrate", "postgres", "--schema", schema, "--status"], env);
+    expect(statusText.stdout).toContain(`postgres: schema version 2 of ${LATEST_SCHEMA_VERSION}.`);
+    expect(statusText.stdout).toMatch(/pending {2}3 snapshots/);
+    expect(eventflows(["migrate", "postgres", "--status", "--to", "3"], env).code).toBe(2);
     const rest = eventflows(["migrate", "postgres", "--schema", schema], env);
     expect(rest.stdout).toContain(`schema is at version ${LATEST_SCHEMA_VERSION}.`);
     const again = eventflows(["migrate", "postgres", "--schema", schema], env);
@@ -114,6 +124,9 @@ describe("eventflows migrate / stats on SQLite", () => {
     expect(first).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(first.stdout).version).toBe(LATEST_SQLITE_SCHEMA_VERSION);
     expect(JSON.parse(eventflows(["migrate", "sqlite", "--file", "events.db", "--json"]).stdout).applied).toEqual([]);
+    const status = JSON.parse(eventflows(["migrate", "sqlite", "--file", "events.db", "--status", "--json"]).stdout);
+    expect(status).toMatchObject({ version: LATEST_SQLITE_SCHEMA_VERSION, pending: [] });
+    expect(status.applied).toHaveLength(LATEST_SQLITE_SCHEMA_VERSION);
     const db = new Database(join(dir, "events.db"));
     const store = createSqliteEventStore({ driver: bunSqliteDriver(db) });
     await store.appendToStream("Cart-1", [
