@@ -142,6 +142,15 @@ describe("eventflows generate (the real binary)", () => {
     expect(old.stderr).toStartWith("eventflows: The sqlite store needs Bun or Node 22.5+ (node:sqlite)");
   }, 60_000);
 
+  test("--version prints the package's version, from the sources (Bun) and the build (Node)", () => {
+    const { version } = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string };
+    expect(eventflows(["--version"])).toMatchObject({ code: 0, stdout: `${version}\n` });
+    expect(eventflows(["--version", "--json"], "node")).toMatchObject({
+      code: 0,
+      stdout: `{"version":"${version}"}\n`,
+    });
+  });
+
   test("--dir writes elsewhere (created if missing)", () => {
     const result = eventflows(["generate", "event", "ItemAdded", "--dir", "lib/events"]);
     expect(result.code).toBe(0);

@@ -11,6 +11,7 @@ import type { CliIo } from "./io.js";
 import { MIGRATE_USAGE, migrate } from "./migrate.js";
 import { commonFlags } from "./parse.js";
 import { STATS_USAGE, stats } from "./stats.js";
+import { packageVersion } from "./version.js";
 
 export { CliErrorCode, CliUsageError, FileConflictError } from "./errors.js";
 export type { CliIo } from "./io.js";
@@ -26,6 +27,7 @@ Commands:
   help [command]           show this text, or a command's
 
 Every command takes --help, --json (machine-readable output) and --verbose (stack traces).
+eventflows --version prints the package's version.
 Exit codes: 0 done, 1 failed, 2 bad usage.`;
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
@@ -47,6 +49,11 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   try {
     if (name === undefined || name === "--help" || name === "-h") {
       io.stdout(USAGE);
+      return 0;
+    }
+    if (name === "--version") {
+      const version = packageVersion();
+      io.stdout(flags.json ? JSON.stringify({ version }) : version);
       return 0;
     }
     if (name === "help") {
