@@ -42,11 +42,44 @@ export function build(): void {
   });
   if (tsc.status !== 0) throw new Error(`build: tsc failed (exit ${tsc.status ?? tsc.signal})`);
 
+  buildCli(configDir);
+
   const notEmitted = present.flatMap((entry) =>
     [entry.js, entry.types].filter((file) => !existsSync(join(repoRoot, file))),
   );
   if (notEmitted.length > 0) throw new Error(`build: tsc did not emit ${notEmitted.join(", ")}`);
-  console.log(`build: ${present.map((entry) => entry.subpath).join(", ")} → dist/ and dist/types/`);
+  console.log(`build: ${present.map((entry) => entry.subpath).join(", ")} and the CLI → dist/ and dist/types/`);
+}
+
+/** Where the `eventflows` command's source is, and what the build emits for bin/eventflows.js to run. */
+export const CLI_SOURCE = "cli/main.ts";
+export const CLI_BUILT = "dist/cli/main.js";
+
+/**
+ * The `eventflows` command (cli/) is Node-only, so it is compiled on its own with Node's types; the
+ * core and adapters it imports are emitted again, identically.
+ */
+function buildCli(configDir: string): void {
+  const config = join(configDir, "tsconfig.cli.json");
+  writeFileSync(
+    config,
+    JSON.stringify(
+      {
+        extends: "../../tsconfig.build.json",
+        compilerOptions: { types: ["node"] },
+        include: [],
+        files: [join(repoRoot, CLI_SOURCE)],
+      },
+      null,
+      2,
+    ),
+  );
+  const tsc = spawnSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", config], {
+    cwd: repoRoot,
+    stdio: "inherit",
+  });
+  if (tsc.status !== 0) throw new Error(`build: tsc failed on the CLI (exit ${tsc.status ?? tsc.signal})`);
+  if (!existsSync(join(repoRoot, CLI_BUILT))) throw new Error(`build: tsc did not emit ${CLI_BUILT}`);
 }
 
 if (import.meta.main) {

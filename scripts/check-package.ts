@@ -12,7 +12,7 @@
  *   bun scripts/check-package.ts --keep           keep the temporary project (its path is printed)
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { publint } from "publint";
@@ -324,6 +324,20 @@ async function main(): Promise<number> {
       }
     }
 
+    // The CLI from the tarball (Node, the built dist/cli) writes into the installed project.
+    const generated = spawnSync(
+      join(project, "node_modules", ".bin", "eventflows"),
+      ["generate", "aggregate", "PackageCheck", "--dir", "generated", "--json"],
+      { cwd: project, encoding: "utf8" },
+    );
+    const written = generated.status === 0 ? (JSON.parse(generated.stdout) as { files: { path: string }[] }).files : [];
+    if (written.length !== 2 || !written.every((file) => existsSync(join(project, file.path)))) {
+      failed = true;
+      console.error(`✗ eventflows generate exited ${generated.status}:\n${generated.stdout}${generated.stderr}`);
+    } else {
+      console.log(`✓ eventflows generate aggregate wrote ${written.map((file) => file.path).join(", ")}`);
+    }
+
     writeFileSync(join(project, "types-check.ts"), typesCheck(expected));
     for (const setup of TYPE_SETUPS) {
       const tsconfig = `tsconfig.${setup.resolution}.json`;
@@ -341,7 +355,8 @@ async function main(): Promise<number> {
             // Our declarations are checked too, not only the file importing them.
             skipLibCheck: false,
           },
-          files: ["types-check.ts"],
+          // The module `eventflows generate` wrote compiles against the packed types too.
+          files: ["types-check.ts", "generated/package-check.ts"],
         }),
       );
       const tsc = spawnSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", tsconfig, "--pretty", "false"], {

@@ -1,4 +1,4 @@
-import { type EnvSource, isEventFlowsError, readEnv } from "../../src/index.js";
+import { type EnvSource, isEventFlowsError, readEnv, ValidationError } from "../../src/index.js";
 import { createPostgresClient, URL_VARIABLE } from "./client.js";
 import { appliedMigrations, migrate } from "./migrate.js";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.js";
@@ -99,7 +99,33 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
   }
 }
 
-async function resolveUrl(parsed: Parsed, io: CliIo): Promise<string> {
+/** Where a command takes the PostgreSQL URL from, besides the environment. */
+export interface PostgresUrlOptions {
+  /** A URL without a password (a command line shows in ps). */
+  readonly url?: string;
+  /** A file whose first line is the URL. */
+  readonly urlFile?: string;
+}
+
+/**
+ * The URL by the rules of this command, for other commands (`eventflows migrate postgres`) to share
+ * them: `--url-file`, else `--url` refused when it carries a password, else $EVENTFLOWS_PG_URL,
+ * else $DATABASE_URL.
+ * @throws {ValidationError} what is wrong with the options (no URL, both given, a password, an unreadable file).
+ */
+export async function resolvePostgresUrl(
+  options: PostgresUrlOptions,
+  io: Pick<CliIo, "env" | "readFile">,
+): Promise<string> {
+  try {
+    return await resolveUrl({ command: "", ...options }, io);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new ValidationError(error.message, []);
+  }
+}
+
+async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): Promise<string> {
   if (parsed.url !== undefined && parsed.urlFile !== undefined)
     throw new UsageError("Pass --url or --url-file, not both.");
   if (parsed.urlFile !== undefined) {

@@ -5,7 +5,14 @@
  */
 
 export { PostgresCheckpointStore, type PostgresCheckpointStoreOptions } from "./checkpoint-store.js";
-export { CLI_URL_VARIABLE, CLI_USAGE, type CliIo, runPostgresCli } from "./cli.js";
+export {
+  CLI_URL_VARIABLE,
+  CLI_USAGE,
+  type CliIo,
+  type PostgresUrlOptions,
+  resolvePostgresUrl,
+  runPostgresCli,
+} from "./cli.js";
 export {
   createPostgresClient,
   DEFAULT_CLIENT_OPTIONS,
@@ -53,4 +60,5 @@ export {
   PostgresSnapshotStore,
   type PostgresSnapshotStoreOptions,
 } from "./snapshot-store.js";
+export { type PostgresStoreStats, postgresStoreStats } from "./stats.js";
 export { PostgresTransaction } from "./transaction.js";

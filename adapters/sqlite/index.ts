@@ -54,4 +54,5 @@ export {
   SqliteSnapshotStore,
   type SqliteSnapshotStoreOptions,
 } from "./snapshot-store.js";
+export { type SqliteStoreStats, sqliteStoreStats } from "./stats.js";
 export { DEFAULT_BUSY_TIMEOUT_MS, type FileDefaultsOptions } from "./sync-driver.js";

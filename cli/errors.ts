@@ -1,0 +1,34 @@
+import { EventFlowsError, type Issue } from "../src/index.js";
+
+/** Stable codes of the errors the `eventflows` command raises itself. */
+export const CliErrorCode = {
+  Usage: "CLI_USAGE",
+  FileConflict: "CLI_FILE_CONFLICT",
+} as const;
+
+/**
+ * The command line is wrong: an unknown command or option, a missing or bad argument, an invalid
+ * name. The command exits 2 on it (1 is kept for failures of the work itself).
+ */
+export class CliUsageError extends EventFlowsError {
+  override readonly name = "CliUsageError";
+  constructor(
+    message: string,
+    /** The command whose `--help` explains the usage, e.g. `generate`. */
+    readonly command?: string,
+    readonly issues: readonly Issue[] = [],
+  ) {
+    super(CliErrorCode.Usage, message);
+  }
+}
+
+/** `generate` would replace files that differ from what it writes; nothing was written. */
+export class FileConflictError extends EventFlowsError {
+  override readonly name = "FileConflictError";
+  constructor(readonly paths: readonly string[]) {
+    super(
+      CliErrorCode.FileConflict,
+      `Not overwriting ${paths.join(", ")}: changed since generated (or written by hand); pass --force to replace`,
+    );
+  }
+}

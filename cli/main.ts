@@ -1,0 +1,94 @@
+/**
+ * The `eventflows` command: code generation, store migrations and statistics. Node-only (it reads
+ * and writes files, parses arguments with node:util), so it lives outside src/ and adapters/,
+ * which stay free of Node built-ins; bin/eventflows.js starts it on Node 20+ and Bun.
+ * @module
+ */
+import { isEventFlowsError } from "../src/index.js";
+import { CliUsageError } from "./errors.js";
+import { GENERATE_USAGE, generate } from "./generate/command.js";
+import type { CliIo } from "./io.js";
+import { MIGRATE_USAGE, migrate } from "./migrate.js";
+import { commonFlags } from "./parse.js";
+import { STATS_USAGE, stats } from "./stats.js";
+import { packageVersion } from "./version.js";
+
+export { CliErrorCode, CliUsageError, FileConflictError } from "./errors.js";
+export type { CliIo } from "./io.js";
+
+export const USAGE = `Usage: eventflows <command> [options]
+
+Commands:
+  generate <kind> <Name>   write an aggregate, command, query, event, projection or saga
+                           with its Given-When-Then test
+  migrate <store>          bring a store's schema to the latest version (postgres, sqlite),
+                           or create its table (dynamodb)
+  stats <store>            events, streams and head position of a store (postgres, sqlite)
+  help [command]           show this text, or a command's
+
+Every command takes --help, --json (machine-readable output) and --verbose (stack traces).
+eventflows --version prints the package's version.
+Exit codes: 0 done, 1 failed, 2 bad usage.`;
+
+type Command = (args: readonly string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
+  generate: { run: generate, usage: GENERATE_USAGE },
+  migrate: { run: migrate, usage: MIGRATE_USAGE },
+  stats: { run: stats, usage: STATS_USAGE },
+};
+
+/**
+ * Runs one command line (without the program name) and resolves to the exit code: 0 done, 1 the
+ * work failed, 2 the command line is wrong. Errors go to `io.stderr` as one line (JSON under
+ * `--json`), with the stack only under `--verbose`; it never throws.
+ */
+export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  const flags = commonFlags(args);
+  const [name, ...rest] = args;
+  try {
+    if (name === undefined || name === "--help" || name === "-h") {
+      io.stdout(USAGE);
+      return 0;
+    }
+    if (name === "--version") {
+      const version = packageVersion();
+      io.stdout(flags.json ? JSON.stringify({ version }) : version);
+      return 0;
+    }
+    if (name === "help") {
+      const topic = rest[0];
+      if (topic === undefined) io.stdout(USAGE);
+      else io.stdout(usageOf(topic));
+      return 0;
+    }
+    const command = COMMANDS[name];
+    if (command === undefined) throw new CliUsageError(unknownCommand(name));
+    return await command.run(rest, io);
+  } catch (error) {
+    report(error, io, flags, name !== undefined && name in COMMANDS ? name : undefined);
+    return error instanceof CliUsageError ? 2 : 1;
+  }
+}
+
+function usageOf(topic: string): string {
+  const command = COMMANDS[topic];
+  if (command === undefined) throw new CliUsageError(unknownCommand(topic));
+  return command.usage;
+}
+
+function unknownCommand(name: string): string {
+  return `Unknown command "${name}": one of ${Object.keys(COMMANDS).join(", ")}, help`;
+}
+
+function report(error: unknown, io: CliIo, flags: { json: boolean; verbose: boolean }, command?: string): void {
+  const code = isEventFlowsError(error) ? error.code : "UNEXPECTED";
+  const message = error instanceof Error ? error.message : String(error);
+  const hint =
+    error instanceof CliUsageError
+      ? ` (see: eventflows ${error.command ?? command ?? ""} --help)`.replace("  ", " ")
+      : "";
+  if (flags.json) io.stderr(JSON.stringify({ error: { code, message } }));
+  else io.stderr(`eventflows: ${message.split("\n")[0]}${hint}`);
+  if (flags.verbose && error instanceof Error && error.stack !== undefined) io.stderr(error.stack);
+}

@@ -1,0 +1,157 @@
+import { CliUsageError } from "./errors.js";
+import type { CliIo } from "./io.js";
+import { parseCommand } from "./parse.js";
+import {
+  checkInput,
+  checkStoreOptions,
+  STORE_OPTIONS,
+  type StoreValues,
+  storeName,
+  withPostgres,
+  withSqlite,
+} from "./stores.js";
+
+export const MIGRATE_USAGE = `Usage: eventflows migrate <store> [options]
+
+Brings a store's schema to the latest version (or --to). Idempotent: running it again applies nothing.
+With --status it changes nothing and lists the migrations applied and pending.
+
+Stores:
+  postgres   every migration of @eventflows/core/postgres, in one transaction under an advisory lock
+             (what eventflows-pg migrate does)
+  sqlite     every migration of @eventflows/core/sqlite, in one transaction (bun:sqlite on Bun,
+             node:sqlite on Node 22.5+)
+  dynamodb   creates the event store's table (string partition key, numeric sort key, on-demand)
+             unless it exists, and waits until it is active; DynamoDB has no schema to migrate
+
+postgres: the URL comes from $EVENTFLOWS_PG_URL, else $DATABASE_URL, or from
+  --url-file <path>  a file whose first line is the URL
+  --url <url>        a URL without a password only (a command line shows in ps)
+  --schema <name>    schema holding the tables (default: eventflows)
+  --prefix <prefix>  table name prefix (default: none)
+sqlite:
+  --file <path>      the database file (created if missing)
+  --prefix <prefix>  table name prefix (default: eventflows_)
+dynamodb: region, endpoint and credentials from the AWS variables (AWS_REGION,
+  AWS_ENDPOINT_URL_DYNAMODB, AWS_ACCESS_KEY_ID, ...)
+  --table <name>     the table name (required)
+  --partition-key <name>, --sort-key <name>
+                     the key attribute names, if the store is configured with others (default: pk, sk)
+Options:
+  --to <version>     postgres, sqlite: stop at this schema version (default: the latest)
+  --status           postgres, sqlite: show the schema version, the migrations applied and
+                     pending, and change nothing (what eventflows-pg status does)
+  --json             print the result as JSON
+  --verbose          print stack traces of errors
+  -h, --help         show this text`;
+
+export async function migrate(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand("migrate", args, {
+    ...STORE_OPTIONS,
+    to: { type: "string" },
+    status: { type: "boolean" },
+  });
+  if (values.help) {
+    io.stdout(MIGRATE_USAGE);
+    return 0;
+  }
+  const [store, ...extra] = positionals;
+  const name = storeName("migrate", store, ["postgres", "sqlite", "dynamodb"]);
+  if (extra.length > 0) throw new CliUsageError(`Unexpected argument "${extra[0]}"`, "migrate");
+  checkStoreOptions("migrate", name, values);
+  if (values.to !== undefined && (name === "dynamodb" || !/^\d+$/.test(values.to))) {
+    throw new CliUsageError(
+      name === "dynamodb" ? "--to is for postgres and sqlite" : "--to takes a schema version number",
+      "migrate",
+    );
+  }
+  const to = values.to === undefined ? undefined : Number(values.to);
+  if (values.status) {
+    if (name === "dynamodb") throw new CliUsageError("--status is for postgres and sqlite", "migrate");
+    if (to !== undefined) throw new CliUsageError("--status and --to do not go together", "migrate");
+    const status = await migrationStatus(name, values, io);
+    printStatus(name, status, values.json === true, io);
+    return 0;
+  }
+
+  if (name === "dynamodb") {
+    if (values.table === undefined || values.table === "") {
+      throw new CliUsageError("The dynamodb store needs --table <name>", "migrate");
+    }
+    const dynamodb = await import("../adapters/dynamodb/index.js");
+    const layout = checkInput("migrate", () =>
+      dynamodb.tableLayout({
+        tableName: values.table ?? "",
+        partitionKey: values["partition-key"],
+        sortKey: values["sort-key"],
+      }),
+    );
+    const outcome = await dynamodb.ensureEventStoreTable(dynamodb.createDynamoDbClient({ env: io.env }), layout);
+    if (values.json) io.stdout(JSON.stringify({ store: name, table: values.table, outcome }));
+    else io.stdout(`dynamodb: table ${values.table} ${outcome === "created" ? "created" : "exists"} and is active.`);
+    return 0;
+  }
+  const result =
+    name === "postgres"
+      ? await withPostgres("migrate", values, io, (pg, sql) =>
+          pg.migrate(sql, { schema: values.schema, tablePrefix: values.prefix, to }),
+        )
+      : await withSqlite("migrate", values, io, true, (sqlite, driver) =>
+          sqlite.migrateSqlite(driver, { tablePrefix: values.prefix, to }),
+        );
+  if (values.json) {
+    io.stdout(JSON.stringify({ store: name, applied: result.applied, version: result.version }));
+  } else {
+    io.stdout(
+      result.applied.length === 0
+        ? `${name}: schema is up to date at version ${result.version}.`
+        : `${name}: applied migration(s) ${result.applied.join(", ")}; schema is at version ${result.version}.`,
+    );
+  }
+  return 0;
+}
+
+interface MigrationStatus {
+  readonly version: number;
+  readonly latest: number;
+  readonly applied: readonly { version: number; name: string; appliedAt?: string }[];
+  readonly pending: readonly { version: number; name: string }[];
+}
+
+/** What `eventflows-pg status` shows, for either store: nothing is changed. */
+async function migrationStatus(name: "postgres" | "sqlite", values: StoreValues, io: CliIo): Promise<MigrationStatus> {
+  if (name === "postgres") {
+    return withPostgres("migrate", values, io, async (pg, sql) => {
+      const applied = await pg.appliedMigrations(sql, { schema: values.schema, tablePrefix: values.prefix });
+      const done = new Set(applied.map((m) => m.version));
+      return {
+        version: applied.reduce((max, m) => Math.max(max, m.version), 0),
+        latest: pg.LATEST_SCHEMA_VERSION,
+        applied: applied.map((m) => ({ version: m.version, name: m.name, appliedAt: String(m.appliedAt) })),
+        pending: pg.migrations.filter((m) => !done.has(m.version)).map((m) => ({ version: m.version, name: m.name })),
+      };
+    });
+  }
+  return withSqlite("migrate", values, io, false, async (sqlite, driver) => {
+    const version = await sqlite.sqliteSchemaVersion(driver, { tablePrefix: values.prefix });
+    const all = sqlite.sqliteMigrations.map((m) => ({ version: m.version, name: m.name }));
+    return {
+      version,
+      latest: sqlite.LATEST_SQLITE_SCHEMA_VERSION,
+      applied: all.filter((m) => m.version <= version),
+      pending: all.filter((m) => m.version > version),
+    };
+  });
+}
+
+function printStatus(name: string, status: MigrationStatus, json: boolean, io: CliIo): void {
+  if (json) {
+    io.stdout(JSON.stringify({ store: name, ...status }));
+    return;
+  }
+  const lines = [`${name}: schema version ${status.version} of ${status.latest}.`];
+  for (const m of status.applied)
+    lines.push(`  applied  ${m.version} ${m.name}${m.appliedAt ? ` (${m.appliedAt})` : ""}`);
+  for (const m of status.pending) lines.push(`  pending  ${m.version} ${m.name}`);
+  io.stdout(lines.join("\n"));
+}

@@ -1,0 +1,183 @@
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LATEST_SCHEMA_VERSION, PostgresEventStore, type PostgresSql } from "../adapters/postgres/index.js";
+import { bunSqliteDriver, createSqliteEventStore, LATEST_SQLITE_SCHEMA_VERSION } from "../adapters/sqlite/index.js";
+import { ensureDynamoDb } from "../test/services/dynamodb.ts";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../test/services/postgres.ts";
+
+// `eventflows migrate` and `eventflows stats`, run as the real binary (Bun, the sources) against the
+// PostgreSQL and DynamoDB Local of test/services/, and a SQLite file.
+const bin = join(import.meta.dirname, "..", "bin", "eventflows.js");
+const schema = uniqueSchema("cli_stats");
+let url: string;
+let sql: PostgresSql;
+let dir: string;
+
+beforeAll(async () => {
+  url = await ensurePostgres();
+  sql = await postgresTestClient();
+  dir = mkdtempSync(join(tmpdir(), "eventflows-cli-stores-"));
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function eventflows(args: readonly string[], env: Record<string, string | undefined> = {}) {
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    cwd: dir,
+    env: { ...process.env, DATABASE_URL: undefined, EVENTFLOWS_PG_URL: undefined, ...env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("eventflows migrate / stats on PostgreSQL", () => {
+  test("migrate in steps, idempotently; stats counts events and streams and reads the head", async () => {
+    const env = { EVENTFLOWS_PG_URL: url };
+    const first = eventflows(["migrate", "postgres", "--schema", schema, "--to", "2", "--json"], env);
+    expect(first).toMatchObject({ code: 0, stderr: "" });
+    expect(JSON.parse(first.stdout)).toEqual({ store: "postgres", applied: [1, 2], version: 2 });
+    const status = eventflows(["migrate", "postgres", "--schema", schema, "--status", "--json"], env);
+    expect(status).toMatchObject({ code: 0, stderr: "" });
+    const parsed = JSON.parse(status.stdout);
+    expect(parsed).toMatchObject({ store: "postgres", version: 2, latest: LATEST_SCHEMA_VERSION });
+    expect(parsed.applied.map((m: { name: string }) => m.name)).toEqual(["events", "checkpoints"]);
+    expect(parsed.pending).toHaveLength(LATEST_SCHEMA_VERSION - 2);
+    const statusText = eventflows(["migrate", "postgres", "--schema", schema, "--status"], env);
+    expect(statusText.stdout).toContain(`postgres: schema version 2 of ${LATEST_SCHEMA_VERSION}.`);
+    expect(statusText.stdout).toMatch(/pending {2}3 snapshots/);
+    expect(eventflows(["migrate", "postgres", "--status", "--to", "3"], env).code).toBe(2);
+    const rest = eventflows(["migrate", "postgres", "--schema", schema], env);
+    expect(rest.stdout).toContain(`schema is at version ${LATEST_SCHEMA_VERSION}.`);
+    const again = eventflows(["migrate", "postgres", "--schema", schema], env);
+    expect(again).toMatchObject({
+      code: 0,
+      stdout: `postgres: schema is up to date at version ${LATEST_SCHEMA_VERSION}.\n`,
+    });
+
+    const store = new PostgresEventStore({ sql, schema });
+    await store.appendToStream("Cart-1", [
+      { type: "ItemAdded", data: {} },
+      { type: "ItemAdded", data: {} },
+    ]);
+    await store.appendToStream("Cart-2", [{ type: "ItemAdded", data: {} }]);
+    const head = await store.getLastGlobalPosition();
+
+    // The URL from a file this time, as eventflows-pg takes it.
+    const urlFile = join(dir, "pg-url");
+    writeFileSync(urlFile, `${url}\n`, { mode: 0o600 });
+    const figures = eventflows(["stats", "postgres", "--url-file", "pg-url", "--schema", schema, "--json"]);
+    expect(figures).toMatchObject({ code: 0, stderr: "" });
+    expect(JSON.parse(figures.stdout)).toEqual({
+      store: "postgres",
+      schemaVersion: LATEST_SCHEMA_VERSION,
+      events: 3,
+      streams: 2,
+      headPosition: head,
+    });
+    expect(head).toBeGreaterThan(0);
+    const text = eventflows(["stats", "postgres", "--schema", schema], env);
+    expect(text.stdout).toMatch(/events +3\nstreams +2\n/);
+
+    const empty = eventflows(["stats", "postgres", "--schema", uniqueSchema("cli_none"), "--json"], env);
+    expect(JSON.parse(empty.stdout)).toMatchObject({ schemaVersion: 0, events: 0, streams: 0, headPosition: 0 });
+  });
+
+  test("a password on the command line is a usage error; an unreachable server fails with exit 1, the password unseen", () => {
+    const exposed = eventflows(["migrate", "postgres", "--url", "postgres://admin:hunter2-secret@127.0.0.1:1/db"]);
+    expect(exposed.code).toBe(2);
+    expect(exposed.stderr).not.toContain("hunter2-secret");
+    expect(exposed.stderr.trim().split("\n")).toHaveLength(1);
+
+    const down = eventflows(["stats", "postgres", "--json"], {
+      DATABASE_URL: "postgres://admin:hunter2-secret@127.0.0.1:1/db",
+    });
+    expect(down.code).toBe(1);
+    expect(down.stderr).not.toContain("hunter2-secret");
+    expect(JSON.parse(down.stderr).error.message).toContain("postgres");
+
+    expect(eventflows(["migrate", "postgres"]).code).toBe(2); // no URL anywhere
+    expect(eventflows(["migrate", "postgres", "--to", "x"], { DATABASE_URL: url }).code).toBe(2);
+    expect(eventflows(["migrate", "postgres", "--file", "x.db"], { DATABASE_URL: url }).code).toBe(2);
+    for (const bad of [
+      ["--schema", "Bad;Name"],
+      ["--prefix", "x-y"],
+    ]) {
+      const result = eventflows(["migrate", "postgres", ...bad], { DATABASE_URL: url });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("Invalid");
+    }
+    expect(eventflows(["migrate", "mysql"]).code).toBe(2);
+    expect(eventflows(["stats"]).code).toBe(2);
+  });
+});
+
+describe("eventflows migrate / stats on SQLite", () => {
+  test("migrate creates the file and is idempotent; stats reads it; a missing file fails with exit 1", async () => {
+    const first = eventflows(["migrate", "sqlite", "--file", "events.db", "--json"]);
+    expect(first).toMatchObject({ code: 0, stderr: "" });
+    expect(JSON.parse(first.stdout).version).toBe(LATEST_SQLITE_SCHEMA_VERSION);
+    expect(JSON.parse(eventflows(["migrate", "sqlite", "--file", "events.db", "--json"]).stdout).applied).toEqual([]);
+    const status = JSON.parse(eventflows(["migrate", "sqlite", "--file", "events.db", "--status", "--json"]).stdout);
+    expect(status).toMatchObject({ version: LATEST_SQLITE_SCHEMA_VERSION, pending: [] });
+    expect(status.applied).toHaveLength(LATEST_SQLITE_SCHEMA_VERSION);
+    const db = new Database(join(dir, "events.db"));
+    const store = createSqliteEventStore({ driver: bunSqliteDriver(db) });
+    await store.appendToStream("Cart-1", [
+      { type: "ItemAdded", data: {} },
+      { type: "ItemAdded", data: {} },
+    ]);
+    db.close();
+    const figures = eventflows(["stats", "sqlite", "--file", "events.db", "--json"]);
+    expect(JSON.parse(figures.stdout)).toEqual({
+      store: "sqlite",
+      schemaVersion: LATEST_SQLITE_SCHEMA_VERSION,
+      events: 2,
+      streams: 1,
+      headPosition: 2,
+    });
+    const missing = eventflows(["stats", "sqlite", "--file", "missing.db"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("No SQLite database");
+    expect(eventflows(["migrate", "sqlite"]).code).toBe(2);
+    expect(eventflows(["migrate", "sqlite", "--file", "events.db", "--prefix", "Bad-Prefix"]).code).toBe(2);
+  });
+});
+
+describe("eventflows migrate on DynamoDB Local", () => {
+  test("creates the event store's table, then finds it", async () => {
+    const local = await ensureDynamoDb();
+    const env = {
+      AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+      AWS_REGION: local.region,
+      AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+      AWS_SESSION_TOKEN: undefined,
+    };
+    const table = `cli-${Date.now().toString(36)}`;
+    const created = eventflows(["migrate", "dynamodb", "--table", table, "--json"], env);
+    expect(created).toMatchObject({ code: 0, stderr: "" });
+    expect(JSON.parse(created.stdout)).toEqual({ store: "dynamodb", table, outcome: "created" });
+    const again = eventflows(["migrate", "dynamodb", "--table", table], env);
+    expect(again.stdout).toBe(`dynamodb: table ${table} exists and is active.\n`);
+    expect(eventflows(["migrate", "dynamodb"], env).code).toBe(2);
+    expect(eventflows(["migrate", "dynamodb", "--table", "x"], env).code).toBe(2); // too short a name
+    // Key names of a store configured with others.
+    const custom = eventflows(
+      ["migrate", "dynamodb", "--table", `${table}-keys`, "--partition-key", "PK", "--sort-key", "SK", "--json"],
+      env,
+    );
+    expect(JSON.parse(custom.stdout).outcome).toBe("created");
+    // The same table with the default key names is another layout: refused, exit 1.
+    const mismatch = eventflows(["migrate", "dynamodb", "--table", `${table}-keys`], env);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr.trim().split("\n")).toHaveLength(1);
+    expect(eventflows(["stats", "dynamodb", "--table", table], env).code).toBe(2);
+  }, 120_000);
+});

@@ -1,0 +1,194 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { EventFlowsError, isEventFlowsError, isValidationError } from "../src/index.js";
+import { CliUsageError } from "./errors.js";
+import type { CliIo } from "./io.js";
+
+/** The stores `migrate` and `stats` know. */
+export const STORES = ["postgres", "sqlite", "dynamodb"] as const;
+export type StoreName = (typeof STORES)[number];
+
+export function storeName(command: string, value: string | undefined, allowed: readonly StoreName[]): StoreName {
+  const found = allowed.find((store) => store === value);
+  if (found === undefined) {
+    throw new CliUsageError(
+      value === undefined
+        ? `Missing the store: one of ${allowed.join(", ")}`
+        : `Unknown store "${value}": one of ${allowed.join(", ")}`,
+      command,
+    );
+  }
+  return found;
+}
+
+/** The options naming a store's tables and the connection, shared by `migrate` and `stats`. */
+export const STORE_OPTIONS = {
+  url: { type: "string" },
+  "url-file": { type: "string" },
+  schema: { type: "string" },
+  prefix: { type: "string" },
+  file: { type: "string" },
+  table: { type: "string" },
+  "partition-key": { type: "string" },
+  "sort-key": { type: "string" },
+} as const;
+
+export interface StoreValues {
+  readonly url?: string;
+  readonly "url-file"?: string;
+  readonly schema?: string;
+  readonly prefix?: string;
+  readonly file?: string;
+  readonly table?: string;
+  readonly "partition-key"?: string;
+  readonly "sort-key"?: string;
+}
+
+/** Options that belong to other stores are refused rather than ignored: a typo must not go unnoticed. */
+export function checkStoreOptions(command: string, store: StoreName, values: StoreValues): void {
+  const own: Record<StoreName, readonly (keyof StoreValues)[]> = {
+    postgres: ["url", "url-file", "schema", "prefix"],
+    sqlite: ["file", "prefix"],
+    dynamodb: ["table", "partition-key", "sort-key"],
+  };
+  for (const key of Object.keys(STORE_OPTIONS) as (keyof StoreValues)[]) {
+    if (values[key] !== undefined && !own[store].includes(key)) {
+      throw new CliUsageError(`--${key} is not an option of the ${store} store`, command);
+    }
+  }
+}
+
+/**
+ * Runs a check of the adapter's (table names, a URL's rules) and turns its `ValidationError` into a
+ * usage error: what the user typed is wrong, so the exit code is 2, before any connection is made.
+ */
+export function checkInput<T>(command: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (isValidationError(error)) throw new CliUsageError(error.message, command);
+    throw error;
+  }
+}
+
+/**
+ * Opens a PostgreSQL client by the rules of `eventflows-pg` (no password on the command line; the URL
+ * from $EVENTFLOWS_PG_URL, $DATABASE_URL or --url-file), runs `work`, and closes it. The adapter and
+ * postgres.js are loaded only here, so `generate` works without the optional peer installed.
+ */
+export async function withPostgres<T>(
+  command: string,
+  values: StoreValues,
+  io: CliIo,
+  work: (
+    pg: typeof import("../adapters/postgres/index.js"),
+    sql: import("../adapters/postgres/index.js").PostgresSql,
+  ) => Promise<T>,
+): Promise<T> {
+  const pg = await loadPostgres();
+  checkInput(command, () => pg.tableNames({ schema: values.schema, tablePrefix: values.prefix }));
+  let url: string;
+  try {
+    url = await pg.resolvePostgresUrl(
+      { url: values.url, urlFile: values["url-file"] === undefined ? undefined : resolve(io.cwd, values["url-file"]) },
+      { env: io.env, readFile: (path) => readFile(path, "utf8") },
+    );
+  } catch (error) {
+    if (isValidationError(error)) throw new CliUsageError(error.message, command);
+    throw error;
+  }
+  const sql = pg.createPostgresClient(url, { max: 1, connect_timeout: 10 });
+  try {
+    return await work(pg, sql);
+  } catch (error) {
+    if (isEventFlowsError(error)) throw error;
+    // postgres.js's own errors may quote the connection string: say what failed, not how.
+    throw new EventFlowsError(
+      "CLI_STORE_FAILED",
+      `postgres ${command} failed (details hidden to keep the URL out of the output)`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function loadPostgres() {
+  try {
+    return await import("../adapters/postgres/index.js");
+  } catch (error) {
+    if (/['"]postgres['"]/.test(String((error as Error)?.message))) {
+      throw new EventFlowsError(
+        "CLI_MISSING_PACKAGE",
+        "The postgres store needs the postgres package (postgres.js): run `npm install postgres` and try again",
+      );
+    }
+    throw error;
+  }
+}
+
+/** The smallest surface of bun:sqlite's Database and node:sqlite's DatabaseSync used here. */
+interface OpenedDatabase {
+  close(): void;
+}
+
+/**
+ * Opens a SQLite file with the runtime's driver (bun:sqlite on Bun, node:sqlite on Node 22.5+),
+ * runs `work`, and closes it. `create: false` refuses a file that does not exist (for `stats`).
+ */
+export async function withSqlite<T>(
+  command: string,
+  values: StoreValues,
+  io: CliIo,
+  create: boolean,
+  work: (
+    sqlite: typeof import("../adapters/sqlite/index.js"),
+    driver: import("../adapters/sqlite/index.js").SqliteDriver,
+  ) => Promise<T>,
+): Promise<T> {
+  if (values.file === undefined || values.file === "")
+    throw new CliUsageError("The sqlite store needs --file <path>", command);
+  const path = resolve(io.cwd, values.file);
+  if (!create && !existsSync(path))
+    throw new EventFlowsError("CLI_STORE_FAILED", `No SQLite database at ${values.file}`);
+  const sqlite = await import("../adapters/sqlite/index.js");
+  checkInput(command, () => sqlite.sqliteTableNames({ tablePrefix: values.prefix }));
+  // Specifiers in variables: the build type-checks this file with Node's types only, and neither
+  // module is loaded on a runtime that lacks it.
+  const bunModule = "bun:sqlite";
+  const nodeModule = "node:sqlite";
+  let db: OpenedDatabase;
+  let driver: import("../adapters/sqlite/index.js").SqliteDriver;
+  if ("Bun" in globalThis) {
+    const { Database } = (await import(bunModule)) as {
+      Database: new (path: string) => OpenedDatabase & import("../adapters/sqlite/index.js").BunSqliteDatabase;
+    };
+    const opened = new Database(path);
+    db = opened;
+    driver = sqlite.bunSqliteDriver(opened);
+  } else {
+    let DatabaseSync: new (path: string) => OpenedDatabase & import("../adapters/sqlite/index.js").NodeSqliteDatabase;
+    try {
+      ({ DatabaseSync } = await import(nodeModule));
+    } catch (error) {
+      throw new EventFlowsError(
+        "CLI_UNSUPPORTED_RUNTIME",
+        `The sqlite store needs Bun or Node 22.5+ (node:sqlite); this is Node ${process.versions.node}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const opened = new DatabaseSync(path);
+    db = opened;
+    driver = sqlite.nodeSqliteDriver(opened);
+  }
+  try {
+    return await work(sqlite, driver);
+  } finally {
+    db.close();
+  }
+}
