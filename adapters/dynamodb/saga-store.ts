@@ -319,6 +319,32 @@ export class DynamoDbSagaStore extends SagaStore {
     return claimed.sort((a, b) => a.dueAt - b.dueAt);
   }
 
+  protected override async readNextDue(): Promise<number | undefined> {
+    let next: number | undefined;
+    for (let shard = 0; shard < this.timeoutShards; shard++) {
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Query", {
+        TableName: this.layout.tableName,
+        ConsistentRead: true,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
+        ExpressionAttributeValues: { ":pk": str(dueShard(shard)) },
+        Limit: 100,
+      });
+      const items = page.Items ?? [];
+      const dueOf = (item: Record<string, unknown>) =>
+        Number((item[this.layout.sortKey] as { N: string }).N.split(".")[0]);
+      for (const item of items) {
+        const until = readString(item, S.owner) === undefined ? undefined : readNumber(item, S.until);
+        const at = Math.max(dueOf(item), until ?? Number.NEGATIVE_INFINITY);
+        if (next === undefined || at < next) next = at;
+      }
+      // Past a full page every timeout is due no earlier than the page's last: an early bound is safe.
+      const last = items.at(-1);
+      if (page.LastEvaluatedKey !== undefined && last !== undefined) next = Math.min(next ?? Infinity, dueOf(last));
+    }
+    return next;
+  }
+
   protected async deleteTimeout(timeoutId: string): Promise<void> {
     const where = this.#claimed.get(timeoutId) ?? (await this.#findTimeout(timeoutId));
     if (where === undefined) return;
