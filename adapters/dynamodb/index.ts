@@ -45,7 +45,7 @@ export {
   SAGA_FAILURE_PARTITION_PREFIX,
   SAGA_HANDLED_PARTITION_PREFIX,
   SAGA_PARTITION_PREFIX,
-} from "./saga-keys.js";
+} from "./saga-items.js";
 export { DynamoDbSagaStore, type DynamoDbSagaStoreOptions } from "./saga-store.js";
 export {
   DynamoDbSnapshotStore,

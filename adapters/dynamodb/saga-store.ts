@@ -3,7 +3,6 @@ import {
   type Issue,
   type ListSagasOptions,
   type OutboxEntry,
-  PayloadTooLargeError,
   type SagaCommit,
   type SagaFailure,
   type SagaRecord,
@@ -15,25 +14,18 @@ import {
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import {
-  MAX_ITEM_BYTES,
-  MAX_TRANSACTION_BYTES,
-  MAX_TRANSACTION_ITEMS,
-  type TableLayout,
-  type TableLayoutOptions,
-  tableLayout,
-} from "./layout.js";
-import {
-  itemBytes,
+  checkTransaction,
   outboxSortKey,
   partitionOf,
-  SAGA_DUE_PARTITION_PREFIX,
+  S,
   SAGA_FAILURE_PARTITION_PREFIX,
   SAGA_HANDLED_PARTITION_PREFIX,
   SAGA_PARTITION_PREFIX,
   shardOf,
-  timeoutSortKey,
-} from "./saga-keys.js";
+} from "./saga-items.js";
+import { SagaTimeoutShards } from "./saga-timeouts.js";
 import { ensureEventStoreTable } from "./table.js";
 
 export interface DynamoDbSagaStoreOptions extends AwsJsonClientOptions, TableLayoutOptions, SagaStoreOptions {
@@ -46,28 +38,6 @@ export interface DynamoDbSagaStoreOptions extends AwsJsonClientOptions, TableLay
    */
   readonly timeoutShards?: number;
 }
-
-/** Attribute names of the saga items (the table's key names must differ from them). */
-const S = {
-  saga: "sg",
-  key: "ck",
-  version: "v",
-  state: "st",
-  status: "ss",
-  step: "step",
-  compensations: "comp",
-  attention: "att",
-  timeouts: "tmo",
-  created: "at",
-  seq: "seq",
-  entry: "entry",
-  id: "id",
-  name: "name",
-  data: "data",
-  owner: "owner",
-  until: "until",
-  failure: "fail",
-} as const;
 
 const FINAL = new Set(["completed", "compensated"]);
 /** Per pending timeout name: its id, shard and sort key, kept on the instance so a commit can delete it. */
@@ -92,10 +62,9 @@ export class DynamoDbSagaStore extends SagaStore {
   readonly client: AwsJsonClient;
   readonly layout: TableLayout;
   readonly timeoutShards: number;
+  readonly #timeouts: SagaTimeoutShards;
   /** The pending timeouts of recently loaded or committed instances, by partition: saves a read per commit. */
   readonly #pending = new Map<string, { readonly version: number; readonly timeouts: PendingTimeouts }>();
-  /** Timeouts this store claimed, by id: `dropTimeout` finds their keys without a search. */
-  readonly #claimed = new Map<string, { readonly shard: number; readonly sortKey: string }>();
   #failureSeq = 0;
 
   /** @throws {ValidationError} bad names, a key attribute the store uses itself, a bad shard count. */
@@ -120,6 +89,7 @@ export class DynamoDbSagaStore extends SagaStore {
     this.layout = layout;
     this.timeoutShards = shards;
     this.client = options.client ?? createDynamoDbClient(options);
+    this.#timeouts = new SagaTimeoutShards(this.client, layout, shards);
   }
 
   /** Creates the table unless it exists (the event store's key schema), and waits until it is active. */
@@ -198,27 +168,13 @@ export class DynamoDbSagaStore extends SagaStore {
       if (found === undefined || deletes.has(found[0])) continue;
       deletes.add(found[0]);
       delete remaining[name];
-      items.push({ Delete: { TableName: tableName, Key: this.#key(dueShard(found[1]), found[2]) } });
+      items.push(this.#timeouts.remove({ shard: found[1], sortKey: found[2] }));
     }
     const shard = schedule.length > 0 ? await shardOf(saga, key, this.timeoutShards) : 0;
     for (const timeout of schedule) {
-      const sortKey = await timeoutSortKey(timeout.dueAt, timeout.id);
-      remaining[timeout.name] = [timeout.id, shard, sortKey];
-      items.push({
-        Put: {
-          TableName: tableName,
-          Item: {
-            ...this.#key(dueShard(shard), sortKey),
-            [S.id]: str(timeout.id),
-            [S.saga]: str(saga),
-            [S.key]: str(key),
-            [S.name]: str(timeout.name),
-            [S.data]: str(JSON.stringify(timeout.data ?? null)),
-          },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": partitionKey },
-        },
-      });
+      const { place, request } = await this.#timeouts.put(timeout, shard);
+      remaining[timeout.name] = [timeout.id, place.shard, place.sortKey];
+      items.push(request);
     }
     if (touchesTimeouts) instance[S.timeouts] = str(JSON.stringify(remaining));
     const head = this.#instanceWrite(pk, saga, key, expectedVersion, instance, commit.attention === undefined);
@@ -282,77 +238,15 @@ export class DynamoDbSagaStore extends SagaStore {
   }
 
   protected async claimTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
-    const now = Math.floor(options.now);
-    const claimed: SagaTimeout[] = [];
-    for (let shard = 0; shard < this.timeoutShards && claimed.length < options.limit; shard++) {
-      let start: unknown;
-      do {
-        const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send(
-          "Query",
-          {
-            TableName: this.layout.tableName,
-            ConsistentRead: true,
-            KeyConditionExpression: "#pk = :pk AND #sk < :bound",
-            FilterExpression: "attribute_not_exists(#owner) OR #until <= :now",
-            ExpressionAttributeNames: {
-              "#pk": this.layout.partitionKey,
-              "#sk": this.layout.sortKey,
-              "#owner": S.owner,
-              "#until": S.until,
-            },
-            ExpressionAttributeValues: { ":pk": str(dueShard(shard)), ":bound": num(now + 1), ":now": num(now) },
-            Limit: Math.max(25, options.limit * 2),
-            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-          },
-        );
-        start = page.LastEvaluatedKey;
-        const candidates = page.Items ?? [];
-        // Claim as many as still wanted at once; those another scheduler took first are skipped.
-        for (let i = 0; i < candidates.length && claimed.length < options.limit; ) {
-          const batch = candidates.slice(i, i + options.limit - claimed.length);
-          i += batch.length;
-          const won = await Promise.all(batch.map((item) => this.#claim(item, shard, now, options)));
-          for (const timeout of won) if (timeout !== undefined) claimed.push(timeout);
-        }
-      } while (start !== undefined && claimed.length < options.limit);
-    }
-    return claimed.sort((a, b) => a.dueAt - b.dueAt);
+    return this.#timeouts.claim(options);
   }
 
   protected override async readNextDue(): Promise<number | undefined> {
-    let next: number | undefined;
-    for (let shard = 0; shard < this.timeoutShards; shard++) {
-      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Query", {
-        TableName: this.layout.tableName,
-        ConsistentRead: true,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
-        ExpressionAttributeValues: { ":pk": str(dueShard(shard)) },
-        Limit: 100,
-      });
-      const items = page.Items ?? [];
-      const dueOf = (item: Record<string, unknown>) =>
-        Number((item[this.layout.sortKey] as { N: string }).N.split(".")[0]);
-      for (const item of items) {
-        const until = readString(item, S.owner) === undefined ? undefined : readNumber(item, S.until);
-        const at = Math.max(dueOf(item), until ?? Number.NEGATIVE_INFINITY);
-        if (next === undefined || at < next) next = at;
-      }
-      // Past a full page every timeout is due no earlier than the page's last: an early bound is safe.
-      const last = items.at(-1);
-      if (page.LastEvaluatedKey !== undefined && last !== undefined) next = Math.min(next ?? Infinity, dueOf(last));
-    }
-    return next;
+    return this.#timeouts.nextDue();
   }
 
   protected async deleteTimeout(timeoutId: string): Promise<void> {
-    const where = this.#claimed.get(timeoutId) ?? (await this.#findTimeout(timeoutId));
-    if (where === undefined) return;
-    this.#claimed.delete(timeoutId);
-    await this.client.send("DeleteItem", {
-      TableName: this.layout.tableName,
-      Key: this.#key(dueShard(where.shard), where.sortKey),
-    });
+    return this.#timeouts.drop(timeoutId);
   }
 
   protected async listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]> {
@@ -536,69 +430,6 @@ export class DynamoDbSagaStore extends SagaStore {
     return result.Item === undefined ? 0 : (readNumber(result.Item, S.version) ?? 0);
   }
 
-  async #claim(
-    item: Record<string, unknown>,
-    shard: number,
-    now: number,
-    options: ClaimDueTimeoutsOptions,
-  ): Promise<SagaTimeout | undefined> {
-    const sortKey = (item[this.layout.sortKey] as { N: string }).N;
-    try {
-      await this.client.send("UpdateItem", {
-        TableName: this.layout.tableName,
-        Key: this.#key(dueShard(shard), sortKey),
-        // attribute_exists: a timeout cancelled or fired meanwhile is not brought back by the update.
-        ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#owner) OR #until <= :now)",
-        UpdateExpression: "SET #owner = :owner, #until = :until",
-        ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#owner": S.owner, "#until": S.until },
-        ExpressionAttributeValues: {
-          ":now": num(now),
-          ":owner": str(options.owner),
-          ":until": num(now + options.leaseMs),
-        },
-      });
-    } catch (error) {
-      if (isServiceErrorCode(error, "ConditionalCheckFailedException")) return undefined;
-      throw error;
-    }
-    const id = readString(item, S.id) ?? "";
-    this.#claimed.set(id, { shard, sortKey });
-    if (this.#claimed.size > CACHED_INSTANCES) this.#claimed.delete(this.#claimed.keys().next().value as string);
-    return {
-      id,
-      saga: readString(item, S.saga) ?? "",
-      key: readString(item, S.key) ?? "",
-      name: readString(item, S.name) ?? "",
-      dueAt: Number(sortKey.split(".")[0]),
-      data: JSON.parse(readString(item, S.data) ?? "null"),
-    };
-  }
-
-  /** A timeout this store did not claim: searched for in every shard (rare: the runtime drops what it claimed). */
-  async #findTimeout(timeoutId: string): Promise<{ shard: number; sortKey: string } | undefined> {
-    for (let shard = 0; shard < this.timeoutShards; shard++) {
-      let start: unknown;
-      do {
-        const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send(
-          "Query",
-          {
-            TableName: this.layout.tableName,
-            ConsistentRead: true,
-            KeyConditionExpression: "#pk = :pk",
-            FilterExpression: "#id = :id",
-            ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#id": S.id },
-            ExpressionAttributeValues: { ":pk": str(dueShard(shard)), ":id": str(timeoutId) },
-            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-          },
-        );
-        const found = page.Items?.[0];
-        if (found !== undefined) return { shard, sortKey: (found[this.layout.sortKey] as { N: string }).N };
-        start = page.LastEvaluatedKey;
-      } while (start !== undefined);
-    }
-    return undefined;
-  }
-
   #record(instance: Record<string, unknown>, outbox: readonly Record<string, unknown>[]): SagaRecord {
     const attention = readString(instance, S.attention);
     return {
@@ -618,35 +449,5 @@ export class DynamoDbSagaStore extends SagaStore {
 
   #key(pk: string, sortKey: string): Record<string, unknown> {
     return { [this.layout.partitionKey]: str(pk), [this.layout.sortKey]: { N: sortKey } };
-  }
-}
-
-const dueShard = (shard: number) => `${SAGA_DUE_PARTITION_PREFIX}${shard}`;
-
-/** DynamoDB's transaction limits, checked before anything is sent. */
-function checkTransaction(saga: string, key: string, transaction: readonly Record<string, unknown>[]): void {
-  if (transaction.length > MAX_TRANSACTION_ITEMS) {
-    throw new ValidationError(`Saga step too large for "${saga}" "${key}"`, [
-      {
-        path: [],
-        message: `the step writes ${transaction.length} items (state, handled id, outbox entries, timeouts); DynamoDB commits at most ${MAX_TRANSACTION_ITEMS} at once`,
-      },
-    ]);
-  }
-  let total = 0;
-  for (const action of transaction) {
-    const write = (action.Put ?? action.Update ?? action.Delete) as {
-      Item?: Record<string, unknown>;
-      Key?: Record<string, unknown>;
-      ExpressionAttributeValues?: Record<string, unknown>;
-    };
-    const bytes = itemBytes(write.Item ?? { ...write.Key, ...write.ExpressionAttributeValues });
-    if (bytes > MAX_ITEM_BYTES) {
-      throw new PayloadTooLargeError(`An item of the saga step of "${saga}" "${key}"`, bytes, MAX_ITEM_BYTES);
-    }
-    total += bytes;
-  }
-  if (total > MAX_TRANSACTION_BYTES) {
-    throw new PayloadTooLargeError(`The saga step of "${saga}" "${key}"`, total, MAX_TRANSACTION_BYTES);
   }
 }

@@ -1,4 +1,10 @@
-import { utf8Length } from "../../src/index.js";
+import { PayloadTooLargeError, utf8Length, ValidationError } from "../../src/index.js";
+import { MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS } from "./layout.js";
+
+/*
+ * The saga store's items: where they live (partition and sort keys), their attribute names, and
+ * DynamoDB's limits on what one commit writes.
+ */
 
 /**
  * Partition-key prefixes of the saga store's items. The control character keeps them off stream ids.
@@ -61,3 +67,56 @@ export function itemBytes(item: Readonly<Record<string, unknown>>): number {
   }
   return bytes;
 }
+
+/** Attribute names of the saga items (the table's key names must differ from them). */
+export const S = {
+  saga: "sg",
+  key: "ck",
+  version: "v",
+  state: "st",
+  status: "ss",
+  step: "step",
+  compensations: "comp",
+  attention: "att",
+  timeouts: "tmo",
+  created: "at",
+  seq: "seq",
+  entry: "entry",
+  id: "id",
+  name: "name",
+  data: "data",
+  owner: "owner",
+  until: "until",
+  failure: "fail",
+} as const;
+
+/** DynamoDB's transaction limits, checked before anything is sent. */
+export function checkTransaction(saga: string, key: string, transaction: readonly Record<string, unknown>[]): void {
+  if (transaction.length > MAX_TRANSACTION_ITEMS) {
+    throw new ValidationError(`Saga step too large for "${saga}" "${key}"`, [
+      {
+        path: [],
+        message: `the step writes ${transaction.length} items (state, handled id, outbox entries, timeouts); DynamoDB commits at most ${MAX_TRANSACTION_ITEMS} at once`,
+      },
+    ]);
+  }
+  let total = 0;
+  for (const action of transaction) {
+    const write = (action.Put ?? action.Update ?? action.Delete) as {
+      Item?: Record<string, unknown>;
+      Key?: Record<string, unknown>;
+      ExpressionAttributeValues?: Record<string, unknown>;
+    };
+    const bytes = itemBytes(write.Item ?? { ...write.Key, ...write.ExpressionAttributeValues });
+    if (bytes > MAX_ITEM_BYTES) {
+      throw new PayloadTooLargeError(`An item of the saga step of "${saga}" "${key}"`, bytes, MAX_ITEM_BYTES);
+    }
+    total += bytes;
+  }
+  if (total > MAX_TRANSACTION_BYTES) {
+    throw new PayloadTooLargeError(`The saga step of "${saga}" "${key}"`, total, MAX_TRANSACTION_BYTES);
+  }
+}
+
+/** The partition of a due shard. */
+export const dueShard = (shard: number): string => `${SAGA_DUE_PARTITION_PREFIX}${shard}`;
