@@ -1,7 +1,7 @@
 /**
  * Sagas bench (issue 13): saga steps per second (event in -> state saved with its handled id and
  * outbox -> command dispatched -> outbox entry marked done) through `SagaRuntime`, against the same
- * writes made by hand (the ceiling), in memory and on PostgreSQL; and an @nestjs/cqrs saga (no
+ * writes made by hand (the ceiling), in memory, on PostgreSQL and on DynamoDB Local; and an @nestjs/cqrs saga (no
  * state, no persistence) in the same run. Each iteration starts a new instance, so no step waits
  * on another.
  *
@@ -9,9 +9,11 @@
  * (`runtime.start`) with a 1 s tick, in memory; p50/p99 of firing time minus due time.
  *
  * Run: `bun bench/sagas.bench.ts`, or `bun run bench sagas` to also refresh bench/RESULTS.md.
- * PostgreSQL comes from the test harness (or EVENTFLOWS_PG_URL); the schema made here is dropped.
+ * PostgreSQL and DynamoDB Local come from the test harness (or EVENTFLOWS_PG_URL, AWS_ENDPOINT_URL_DYNAMODB);
+ * the schema and the table made here are dropped.
  */
 import { bench, do_not_optimize, group, summary } from "mitata";
+import { createDynamoDbClient, DynamoDbSagaStore } from "../adapters/dynamodb/index.js";
 import { createPostgresClient, PostgresEventStore, PostgresSagaStore } from "../adapters/postgres/index.js";
 import {
   CommandBus,
@@ -22,6 +24,7 @@ import {
   type SagaStore,
   ulid,
 } from "../src/index.js";
+import { ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { ensurePostgres } from "../test/services/postgres.ts";
 import { interleaved } from "./lib/interleave.js";
 import { startNestSaga } from "./lib/nest-saga.js";
@@ -129,6 +132,49 @@ async function bareSql(): Promise<void> {
   );
 }
 
+const local = await ensureDynamoDb();
+const ddbClient = createDynamoDbClient(local);
+const ddbTable = `bench_sagas_${Date.now().toString(36)}`;
+const ddb = new DynamoDbSagaStore({ ...local, client: ddbClient, tableName: ddbTable });
+await ddb.ensureTable();
+const ddbRuntime = new SagaRuntime({ store: ddb, commands, sagas: [saga] });
+
+// The ceiling on DynamoDB: the items a step writes, by hand through the same client: a read of the
+// instance, one TransactWriteItems of its conditional put, the handled id's and the outbox entry's,
+// then the entry's delete once the command ran.
+async function bareDynamoDb(): Promise<void> {
+  const event = placed();
+  const key = (event.data as { orderId: string }).orderId;
+  const entryId = `Bare/${key}/1`;
+  const item = (pk: string, sk = "0") => ({ pk: { S: pk }, sk: { N: sk } });
+  await ddbClient.send("GetItem", { TableName: ddbTable, Key: item(`bare:${key}`), ConsistentRead: true });
+  const absent = { ConditionExpression: "attribute_not_exists(pk)" };
+  await ddbClient.send("TransactWriteItems", {
+    TransactItems: [
+      {
+        Put: {
+          TableName: ddbTable,
+          Item: { ...item(`bare:${key}`), v: { N: "1" }, st: { S: JSON.stringify({ sku: "TEA-001" }) } },
+          ...absent,
+        },
+      },
+      { Put: { TableName: ddbTable, Item: item(`bare-handled:${key}:${event.id}`), ...absent } },
+      {
+        Put: {
+          TableName: ddbTable,
+          Item: {
+            ...item(`bare:${key}`, "1"),
+            entry: { S: JSON.stringify({ id: entryId, type: "ReserveStock", payload: { sku: "TEA-001" } }) },
+          },
+          ...absent,
+        },
+      },
+    ],
+  });
+  await commands.execute("ReserveStock", { sku: "TEA-001" }, { id: entryId });
+  await ddbClient.send("DeleteItem", { TableName: ddbTable, Key: item(`bare:${key}`, "1") });
+}
+
 const eventsPerIteration: Record<string, number> = {};
 const pairs: [string, string][] = [];
 const add = (name: string, run: () => Promise<unknown>) => {
@@ -148,12 +194,19 @@ try {
       add("postgres: PostgresSagaStore calls by hand", () => byHand(pg));
       add("postgres: bare SQL, one transaction", bareSql);
     });
+    group("DynamoDB Local: one saga step", () => {
+      add("dynamodb: SagaRuntime.handle", () => ddbRuntime.handle(placed()));
+      add("dynamodb: DynamoDbSagaStore calls by hand", () => byHand(ddb));
+      add("dynamodb: bare requests (read, one transaction, delete)", bareDynamoDb);
+    });
   });
   pairs.push(
     ["in memory: SagaRuntime.handle", "in memory: the same store calls by hand"],
     ["in memory: SagaRuntime.handle", "@nestjs/cqrs: @Saga to command handler (no state, nothing saved)"],
     ["postgres: SagaRuntime.handle", "postgres: bare SQL, one transaction"],
     ["postgres: PostgresSagaStore calls by hand", "postgres: bare SQL, one transaction"],
+    ["dynamodb: SagaRuntime.handle", "dynamodb: bare requests (read, one transaction, delete)"],
+    ["dynamodb: DynamoDbSagaStore calls by hand", "dynamodb: bare requests (read, one transaction, delete)"],
   );
   // Round robin, so load that comes and goes on a shared machine cannot favour one side of a pair.
   const cross = [
@@ -173,11 +226,19 @@ try {
       ],
       { rounds: 20, batch: 5 },
     )),
+    ...(await interleaved(
+      [
+        ["dynamodb: SagaRuntime.handle", () => ddbRuntime.handle(placed())],
+        ["dynamodb: DynamoDbSagaStore calls by hand", () => byHand(ddb)],
+        ["dynamodb: bare requests (read, one transaction, delete)", bareDynamoDb],
+      ],
+      { rounds: 20, batch: 5 },
+    )),
   ];
   const medianOf = (name: string) => cross.find((c) => c.name === name)?.medianNs ?? Number.NaN;
   const share = (ours: string, ceiling: string) => `${Math.round((100 * medianOf(ceiling)) / medianOf(ours))}%`;
   const shares = [
-    `Interleaved medians: in memory the runtime runs at ${share("in memory: SagaRuntime.handle", "in memory: the same store calls by hand")} of the hand-written steps' speed; on PostgreSQL at ${share("postgres: SagaRuntime.handle", "postgres: bare SQL, one transaction")} of bare SQL's.`,
+    `Interleaved medians: in memory the runtime runs at ${share("in memory: SagaRuntime.handle", "in memory: the same store calls by hand")} of the hand-written steps' speed; on PostgreSQL at ${share("postgres: SagaRuntime.handle", "postgres: bare SQL, one transaction")} of bare SQL's; on DynamoDB Local at ${share("dynamodb: SagaRuntime.handle", "dynamodb: bare requests (read, one transaction, delete)")} of the bare requests'.`,
   ];
   await runAndReport("sagas", "Sagas: one step (event in, state saved, command out) vs the same writes by hand", {
     eventsPerIteration,
@@ -188,6 +249,7 @@ try {
       "A step: load the instance, commit state + handled id + outbox entry, dispatch the command, mark it done.",
       "@nestjs/cqrs sagas keep no state and save nothing: an RxJS map from the event to the command, then its handler.",
       "The bare-SQL ceiling writes the same three rows in one transaction of plain statements and deletes the outbox row.",
+      "The DynamoDB ceiling sends, through the same client, a GetItem of the instance, one TransactWriteItems of the same three conditional puts, and the outbox item's DeleteItem.",
     ],
   });
   const lateness = await timeoutLateness(200, 1000);
@@ -197,6 +259,7 @@ try {
   await nest.close();
   await pgSql.unsafe(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
   await pgSql.end();
+  await ddbClient.send("DeleteTable", { TableName: ddbTable }).catch(() => undefined);
 }
 
 /** Fires `count` timeouts due over 8 s with the timer loop ticking every `tickMs`; lateness quantiles as markdown. */

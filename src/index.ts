@@ -308,6 +308,15 @@ export {
   type SagaStoreOptions,
   sagaConflict,
 } from "./sagas/saga-store.js";
+export {
+  type AlarmStorageLike,
+  SagaAlarmDriver,
+  type SagaAlarmDriverOptions,
+  type SagaRuntimeSource,
+  type ScheduledControllerLike,
+  sagaCronHandler,
+  type WaitUntilContext,
+} from "./sagas/timer-drivers.js";
 export type {
   ClaimDueTimeoutsOptions,
   Compensation,

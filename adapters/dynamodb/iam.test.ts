@@ -64,6 +64,8 @@ const STORE_OF_FILE: Readonly<Record<string, readonly Set<string>[]>> = {
   "keyed-store.ts": [listed("dedupStore"), listed("idempotencyStore")],
   "read-model-store.ts": [listed("readModelStore")],
   "projection-lock.ts": [listed("projectionLock")],
+  "saga-store.ts": [listed("sagaStore")],
+  "saga-timeouts.ts": [listed("sagaStore")],
   "table.ts": (Object.keys(dynamoDbIamActions) as DynamoDbStoreName[]).map((store) =>
     listed(store, (op) => op === "ensureTable"),
   ),

@@ -108,6 +108,30 @@ export const dynamoDbIamActions = {
     /** The table is the event store's (`DynamoDbEventStore.ensureTable`). */
     ensureTable: CREATE_TABLE,
   },
+  sagaStore: {
+    /** `load`: one consistent `Query` of the instance's partition (the instance and its outbox). */
+    load: ["dynamodb:Query"],
+    /** `hasHandled`: one consistent `GetItem`. */
+    hasHandled: ["dynamodb:GetItem"],
+    /**
+     * `commit`: one `TransactWriteItems` of the instance's put or update, the handled id's put, the
+     * outbox entries' puts and the timeouts' deletes and puts (a step that writes only the instance
+     * sends the `PutItem` or `UpdateItem` alone); a `GetItem` of the instance's pending timeouts
+     * when it was not loaded through this store, and of its version after a conflict.
+     */
+    commit: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"],
+    /** `markDispatched`: one `DeleteItem`. */
+    markDispatched: ["dynamodb:DeleteItem"],
+    /** `claimDueTimeouts`: a consistent `Query` per shard, a conditional `UpdateItem` per timeout; `nextDueAt`: a `Query` per shard. */
+    claimDueTimeouts: ["dynamodb:Query", "dynamodb:UpdateItem"],
+    /** `dropTimeout`: one `DeleteItem` (a `Query` per shard first, for a timeout this store did not claim). */
+    dropTimeout: ["dynamodb:Query", "dynamodb:DeleteItem"],
+    /** `recordFailure`: one `PutItem`; `failures`: a `Query` of the saga's failures (a `Scan` for all sagas). */
+    failures: ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"],
+    /** `list` (operators, and the runtime's re-drive at start): a `Scan` of the table. */
+    list: ["dynamodb:Scan"],
+    ensureTable: CREATE_TABLE,
+  },
 } as const satisfies Record<string, Record<string, readonly DynamoDbIamAction[]>>;
 
 export type DynamoDbStoreName = keyof typeof dynamoDbIamActions;

@@ -2,8 +2,8 @@
  * @module @eventflows/core/dynamodb: an event store in one DynamoDB table over the JSON protocol
  * (SigV4 over fetch, no AWS SDK), with optimistic concurrency, atomic multi-event appends, consistent reads
  * and a global feed whose ordering and completeness are documented in docs/adapters/dynamodb.md;
- * a snapshot store, in the same table or one of its own; and a read-model store, checkpoint store and
- * projection lock for the core's ProjectionRunner.
+ * a snapshot store, in the same table or one of its own; a read-model store, checkpoint store and
+ * projection lock for the core's ProjectionRunner; and a saga store for the core's SagaRuntime.
  */
 export type { AttributeValue, Item } from "./attribute-value.js";
 export { createDynamoDbClient, isServiceErrorCode } from "./client.js";
@@ -40,6 +40,13 @@ export {
   type DynamoDbReadModelStoreOptions,
   READ_MODEL_PARTITION_PREFIX,
 } from "./read-model-store.js";
+export {
+  SAGA_DUE_PARTITION_PREFIX,
+  SAGA_FAILURE_PARTITION_PREFIX,
+  SAGA_HANDLED_PARTITION_PREFIX,
+  SAGA_PARTITION_PREFIX,
+} from "./saga-items.js";
+export { DynamoDbSagaStore, type DynamoDbSagaStoreOptions } from "./saga-store.js";
 export {
   DynamoDbSnapshotStore,
   type DynamoDbSnapshotStoreOptions,

@@ -1,7 +1,8 @@
 /**
  * @module @eventflows/core/lambda: AWS Lambda handlers: API Gateway HTTP API (payload format 2.0)
  * events translated onto the HTTP dispatcher of `@eventflows/core/http` (the same routes and checks
- * as the Hono routes), and SQS batches handed to a consumer with partial batch responses. Web
+ * as the Hono routes), SQS batches handed to a consumer with partial batch responses, and a scheduled
+ * handler that fires due saga timeouts. Web
  * standards only; no AWS SDK, no `@types/aws-lambda`.
  */
 export type {
@@ -19,6 +20,7 @@ export {
   type HttpApiHandlerOptions,
   type HttpApiRequestContext,
 } from "./http-api-handler.js";
+export { createSagaTimerHandler, type SagaTimerHandler, type SagaTimerResult } from "./saga-timer-handler.js";
 export { createSqsHandler, type SqsBatchConsumer, type SqsHandler } from "./sqs-handler.js";
 export type {
   SqsBatchResponse,

@@ -197,6 +197,21 @@ export class PostgresSagaStore extends SagaStore {
       .sort((a, b) => a.dueAt - b.dueAt);
   }
 
+  protected override async readNextDue(): Promise<number | undefined> {
+    const rows = await guard("nextSagaTimeout", () =>
+      this.#sql.unsafe(
+        // Free ones by the due_at index; held ones (few: those being fired) by their lease's end.
+        `SELECT LEAST(
+    (SELECT min(due_at) FROM ${this.#n.sagaTimeouts} WHERE owner IS NULL),
+    (SELECT min(GREATEST(due_at, lease_until)) FROM ${this.#n.sagaTimeouts} WHERE owner IS NOT NULL))::text AS next`,
+        [],
+        { prepare: true },
+      ),
+    );
+    const next = rows[0]?.next;
+    return next === null || next === undefined ? undefined : Number(next);
+  }
+
   protected async deleteTimeout(timeoutId: string): Promise<void> {
     await guard("dropSagaTimeout", () =>
       this.#sql.unsafe(`DELETE FROM ${this.#n.sagaTimeouts} WHERE id = $1`, [timeoutId], { prepare: true }),

@@ -1,7 +1,8 @@
 /**
  * The example's Lambda functions, run in-process as Lambda would run them, against DynamoDB Local
  * and moto: an HTTP API event places an order (stored in DynamoDB, published to EventBridge), a rule
- * delivers it to SQS, and the consumer function handles the SQS event built from what arrived.
+ * delivers it to SQS, and the consumer function handles the SQS event built from what arrived (and
+ * starts the follow-up saga, whose timeout the saga-timer function fires once it is due).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AwsJsonClient, dynamoDbService, eventBridgeService, sqsService } from "../../adapters/aws/index.js";
@@ -10,6 +11,7 @@ import type { ApiGatewayProxyEventV2, SqsEvent } from "../../adapters/lambda/ind
 import { ulid } from "../../src/index.js";
 import { ensureDynamoDb, LOCAL_CREDENTIALS, LOCAL_REGION } from "../../test/services/dynamodb.ts";
 import { createBusWithQueues, ensureMoto } from "../../test/services/moto.ts";
+import { FOLLOW_UP_AFTER_MS, followUpRuntime, tableSagaStore } from "./functions/follow-up.ts";
 
 const SOURCE = "com.example.orders";
 const variables = [
@@ -28,6 +30,7 @@ const variables = [
 const saved = new Map(variables.map((name) => [name, process.env[name]]));
 
 let api: (event: ApiGatewayProxyEventV2) => Promise<{ statusCode: number; body?: string }>;
+let sagaTimer: (event?: unknown) => Promise<{ fired: number; maxLatenessMs: number }>;
 let consumer: (event: SqsEvent) => Promise<{ batchItemFailures: readonly { itemIdentifier: string }[] }>;
 let sqs: AwsJsonClient;
 let eventsQueueUrl: string;
@@ -61,6 +64,7 @@ beforeAll(async () => {
   delete process.env.AWS_SESSION_TOKEN;
   api = (await import("./functions/api.ts")).handler as typeof api;
   consumer = (await import("./functions/consumer.ts")).handler as typeof consumer;
+  sagaTimer = (await import("./functions/saga-timer.ts")).handler;
 }, 180_000);
 
 afterAll(() => {
@@ -150,6 +154,22 @@ describe("examples/aws-cdk functions", () => {
     }
     expect(lines.map((line) => JSON.parse(line))).toEqual([
       { msg: "order placed", orderId, sku: "A-1", correlationId: "example-corr" },
+    ]);
+
+    // The consumer started the follow-up saga in the table; its timeout is 15 minutes away.
+    const sagas = tableSagaStore(process.env.EVENTFLOWS_TABLE ?? "");
+    expect(await sagas.load("OrderFollowUp", orderId)).toMatchObject({ version: 1, status: "running" });
+    const due = await sagas.nextDueAt();
+    expect(due).toBeGreaterThan(Date.now() + FOLLOW_UP_AFTER_MS - 60_000);
+    expect(await sagaTimer({})).toEqual({ fired: 0, maxLatenessMs: 0 });
+    // Once due (the timer's clock moved on), one scheduled invocation sends the follow-up, once.
+    const followUps: Record<string, unknown>[] = [];
+    const later = followUpRuntime(sagas, (line) => followUps.push(line));
+    const tick = await later.tick((due ?? 0) + 1_500);
+    expect(tick.fired.map((f) => [f.key, f.latenessMs, f.outcome])).toEqual([[orderId, 1_500, "completed"]]);
+    expect(await later.tick((due ?? 0) + 60_000)).toEqual({ fired: [] });
+    expect(followUps).toEqual([
+      { msg: "order follow-up", orderId, sku: "A-1", commandId: `OrderFollowUp/${orderId}/1` },
     ]);
   }, 180_000);
 

@@ -157,7 +157,7 @@ describe("examples/aws-cdk: storage, messaging, least privilege", () => {
     });
   });
 
-  test("a customer-managed key: rotated, used by the table, usable by the API role only through DynamoDB", async () => {
+  test("a customer-managed key: rotated, used by the table, usable by the table's users only through DynamoDB", async () => {
     template.resourceCountIs("AWS::KMS::Key", 0);
     expect(() => synth({ customerManagedKey: true })).toThrow("explicit env.region");
     const withKey = synth({ customerManagedKey: true, env: { account: "123456789012", region: "eu-west-1" } });
@@ -168,13 +168,16 @@ describe("examples/aws-cdk: storage, messaging, least privilege", () => {
       Replicas: [Match.objectLike({ SSESpecification: { KMSMasterKeyId: { "Fn::GetAtt": [key, "Arn"] } } })],
     });
     const kms = statements(withKey).filter((s) => actionsOf(s).some((a) => a.startsWith("kms:")));
-    expect(kms).toHaveLength(1);
-    expect(kms[0]).toMatchObject({
-      Effect: "Allow",
-      Resource: { "Fn::GetAtt": [key, "Arn"] },
-      Condition: { StringEquals: { "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com" } },
-    });
-    expect(actionsOf(kms[0] as Statement).sort()).toEqual([...tableKeyActions].sort());
+    // The API, the consumer (saga store) and the saga timer use the table.
+    expect(kms).toHaveLength(3);
+    for (const statement of kms) {
+      expect(statement).toMatchObject({
+        Effect: "Allow",
+        Resource: { "Fn::GetAtt": [key, "Arn"] },
+        Condition: { StringEquals: { "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com" } },
+      });
+      expect(actionsOf(statement).sort()).toEqual([...tableKeyActions].sort());
+    }
   });
 
   test("the rule sends the service's events to the queue, with a dead-letter queue for failed deliveries", () => {
@@ -217,6 +220,37 @@ describe("examples/aws-cdk: storage, messaging, least privilege", () => {
     });
   });
 
+  test("saga timeouts: EventBridge Scheduler invokes the saga-timer function every minute, through a role that may invoke only it", () => {
+    const timer = logicalId(template, "AWS::Lambda::Function", "SagaTimerFunction");
+    template.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "rate(1 minute)",
+      FlexibleTimeWindow: { Mode: "OFF" },
+      Target: Match.objectLike({
+        Arn: { "Fn::GetAtt": [timer, "Arn"] },
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
+      }),
+    });
+    const schedulerRole = logicalId(template, "AWS::IAM::Role", "SagaTimerSchedulerRole");
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: [Match.objectLike({ Principal: { Service: "scheduler.amazonaws.com" } })],
+      }),
+    });
+    const invoke = statements().filter((s) => actionsOf(s).includes("lambda:InvokeFunction"));
+    expect(invoke).toEqual([
+      { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: { "Fn::GetAtt": [timer, "Arn"] } },
+    ]);
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: schedulerRole }],
+      PolicyDocument: Match.objectLike({ Statement: invoke }),
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Runtime: "nodejs22.x",
+      Environment: { Variables: Match.objectLike({ EVENTFLOWS_TABLE: Match.anyValue() }) },
+      Role: Match.anyValue(),
+    });
+  });
+
   test("least privilege: no wildcard action; the DynamoDB actions are the adapter's list (adapters/dynamodb/iam.ts)", () => {
     const all = statements();
     const allows = all.filter((s) => s.Effect === "Allow");
@@ -236,7 +270,24 @@ describe("examples/aws-cdk: storage, messaging, least privilege", () => {
       });
     }
     const dynamo = all.flatMap(actionsOf).filter((a) => a.startsWith("dynamodb:"));
-    expect(dynamo.sort()).toEqual(dynamoDbRunTimeActions(["eventStore"]));
+    expect([...new Set(dynamo)].sort()).toEqual(dynamoDbRunTimeActions(["eventStore", "sagaStore"]));
+    // Per role: the API the event store's actions, the consumer and the saga timer the saga store's.
+    const dynamoOf = (roleId: string) => {
+      const role = logicalId(template, "AWS::IAM::Role", roleId);
+      return Object.values(template.findResources("AWS::IAM::Policy"))
+        .filter((policy) => JSON.stringify((policy as Resource).Properties.Roles).includes(role))
+        .flatMap(
+          (policy) =>
+            (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+              .Statement,
+        )
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith("dynamodb:"))
+        .sort();
+    };
+    expect(dynamoOf("ApiRole")).toEqual(dynamoDbRunTimeActions(["eventStore"]));
+    expect(dynamoOf("ConsumerRole")).toEqual(dynamoDbRunTimeActions(["sagaStore"]));
+    expect(dynamoOf("SagaTimerRole")).toEqual(dynamoDbRunTimeActions(["sagaStore"]));
     expect(dynamo).toContain("dynamodb:BatchGetItem");
     expect(dynamo).not.toContain("dynamodb:TransactWriteItems");
     expect(all.flatMap(actionsOf).filter((a) => a.startsWith("events:"))).toEqual(["events:PutEvents"]);

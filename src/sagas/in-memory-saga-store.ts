@@ -110,6 +110,15 @@ export class InMemorySagaStore extends SagaStore {
     return due.map((pending) => copy(pending.timeout));
   }
 
+  protected override async readNextDue(): Promise<number | undefined> {
+    let next: number | undefined;
+    for (const { timeout, owner, leaseUntil } of this.#timeouts.values()) {
+      const at = owner === undefined ? timeout.dueAt : Math.max(timeout.dueAt, leaseUntil);
+      if (next === undefined || at < next) next = at;
+    }
+    return next;
+  }
+
   protected async deleteTimeout(timeoutId: string): Promise<void> {
     this.#removeTimeout(timeoutId);
   }

@@ -224,6 +224,11 @@ export class SagaRuntime {
     return { fired };
   }
 
+  /** When the store's next timeout can be claimed (undefined: none, or the store cannot tell): what alarm drivers sleep until. */
+  async nextTimeoutAt(): Promise<number | undefined> {
+    return this.#store.nextDueAt();
+  }
+
   /**
    * Ticks every `intervalMs` (default 1,000) until stopped, with `setTimeout`: the timer loop for
    * Bun and Node (on Workers, call `tick` from a Cron Trigger or a Durable Object alarm).

@@ -114,6 +114,16 @@ export abstract class SagaStore {
     return this.claimTimeouts(options);
   }
 
+  /**
+   * When a pending timeout can next be claimed: the earliest due time, or a held timeout's lease
+   * end if later; undefined when none is pending. For drivers that sleep until then (a Durable
+   * Object alarm). A store that cannot tell answers undefined, and such drivers wake on their own
+   * period instead.
+   */
+  async nextDueAt(): Promise<number | undefined> {
+    return this.readNextDue();
+  }
+
   /** Removes a timeout without firing it (its instance is gone or final). */
   async dropTimeout(timeoutId: string): Promise<void> {
     return this.deleteTimeout(timeoutId);
@@ -143,6 +153,10 @@ export abstract class SagaStore {
   protected abstract writeDispatched(saga: string, key: string, entryId: string): Promise<void>;
   protected abstract claimTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]>;
   protected abstract deleteTimeout(timeoutId: string): Promise<void>;
+  /** See {@link nextDueAt}; by default the store cannot tell. */
+  protected async readNextDue(): Promise<number | undefined> {
+    return undefined;
+  }
   protected abstract listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]>;
   protected abstract writeFailure(failure: SagaFailure): Promise<void>;
   protected abstract readFailures(saga: string | undefined, limit: number): Promise<SagaFailure[]>;

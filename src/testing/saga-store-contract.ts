@@ -13,6 +13,11 @@ export interface SagaStoreContractSettings {
 export interface SagaStoreContractOptions {
   readonly name: string;
   readonly create: (settings: SagaStoreContractSettings) => SagaStore | Promise<SagaStore>;
+  /**
+   * Whether the store tells when its next timeout is due (`nextDueAt`), which alarm drivers sleep
+   * until (default true). A store that cannot says false: the case then checks it answers undefined.
+   */
+  readonly nextDue?: boolean;
 }
 
 const MAX_STATE_BYTES = 4096;
@@ -233,6 +238,31 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     },
     60_000,
   );
+
+  add("nextDueAt: the earliest pending due time, or a held timeout's lease end", async (store, saga) => {
+    // Far in the past: earlier than any other case's timeouts in a shared table.
+    const base = -1_000_000_000 - Math.floor(Math.random() * 1_000_000);
+    const before = await store.nextDueAt();
+    if (options.nextDue === false) {
+      assertEqual(before, undefined, "a store without nextDue answers undefined");
+      return;
+    }
+    await store.commit(
+      first(saga, "k", {
+        schedule: [timeout(saga, "k", "a", base + 10), timeout(saga, "k", "b", base + 20)],
+      }),
+    );
+    assertEqual(await store.nextDueAt(), base + 10);
+    const claimed = await store.claimDueTimeouts({ now: base + 10, owner: "one", leaseMs: 5, limit: 1 });
+    assertEqual(
+      claimed.map((t) => t.name),
+      ["a"],
+    );
+    assertEqual(await store.nextDueAt(), base + 15, "a is held until base + 15, b is due at base + 20");
+    await store.commit({ ...first(saga, "k"), expectedVersion: 1, status: "completed" });
+    const after = await store.nextDueAt();
+    assert(after === undefined || after > base + 20, "a finished instance's timeouts are no longer due");
+  });
 
   add("instances are listed by saga and status", async (store, saga) => {
     await store.commit(first(saga, "a"));

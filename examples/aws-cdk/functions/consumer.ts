@@ -1,6 +1,6 @@
 /**
- * The consumer function: the SQS queue an EventBridge rule fills → envelopes → handlers, reporting
- * only failed messages back (the event source mapping has ReportBatchItemFailures). Events already
+ * The consumer function: the SQS queue an EventBridge rule fills → envelopes → handlers (a log line,
+ * and the follow-up saga: functions/follow-up.ts), reporting only failed messages back (the event source mapping has ReportBatchItemFailures). Events already
  * handled by this instance are skipped; deduplicating across instances needs a shared dedup store.
  *
  * Trust: the queue's policy lets only the rule send (and only over TLS), and the rule forwards only
@@ -10,12 +10,32 @@
  */
 import { createSqsEventConsumer, parseEventBridgeEvent } from "../../../adapters/eventbridge/index.js";
 import { createSqsHandler, type SqsBatchConsumer, type SqsRecord } from "../../../adapters/lambda/index.js";
-import { readEnv } from "../../../src/index.js";
+import { readEnv, type SagaRuntime } from "../../../src/index.js";
+import { followUpRuntime, tableSagaStore } from "./follow-up.js";
 import { orderHandlers } from "./orders.js";
 
+const logOrder = orderHandlers((line) => console.log(JSON.stringify(line)));
+// Made on the first message: the saga store's client reads the table name and credentials then.
+let sagas: SagaRuntime | undefined;
+
 const consumer = createSqsEventConsumer({
-  handlers: { OrderPlaced: orderHandlers((line) => console.log(JSON.stringify(line))) },
+  handlers: {
+    OrderPlaced: async (event) => {
+      await logOrder(event);
+      sagas ??= followUpRuntime(tableSagaStore(requiredEnv("EVENTFLOWS_TABLE")));
+      // A step the store failed is worth a redelivery: the message fails and SQS retries it (the saga
+      // recognises an event it already handled). A step the saga refused is recorded and not retried.
+      const retry = (await sagas.handle(event)).find((outcome) => outcome.retryable === true);
+      if (retry !== undefined) throw retry.error;
+    },
+  },
 });
+
+function requiredEnv(name: string): string {
+  const value = readEnv(name);
+  if (value === undefined) throw new Error(`${name} is not set: deploy with the stack in examples/aws-cdk`);
+  return value;
+}
 
 /** Hands on only the messages whose EventBridge `source` is `source`; the others are reported failed. */
 export function onlyFromSource(source: string, inner: SqsBatchConsumer): SqsBatchConsumer {

@@ -19,6 +19,9 @@ export const SORT_KEY = "sk";
  */
 export const eventStoreTableActions = dynamoDbRunTimeActions(["eventStore"]);
 
+/** What the saga store (`DynamoDbSagaStore`, in the same table) calls at run time, from the same list. */
+export const sagaStoreTableActions = dynamoDbRunTimeActions(["sagaStore"]);
+
 export interface EventStoreTableOptions {
   readonly removalPolicy: RemovalPolicy;
   /** Refuse `DeleteTable` (and so a stack deletion that would drop the events). */

@@ -8,6 +8,9 @@
  *                         ▼                                      ▼
  *                  publish dead-letter queue              consumer dead-letter queue
  *
+ *   EventBridge Scheduler (every minute) ──▶ saga-timer Lambda ──▶ the follow-up saga's due timeouts
+ *   (the consumer starts the saga on OrderPlaced; instances and timeouts live in the same table)
+ *
  * Every role is written out by hand with the actions each adapter documents (the DynamoDB ones from
  * adapters/dynamodb/iam.ts), on the resources it uses, so nothing has a wildcard action.
  */
@@ -19,10 +22,11 @@ import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws
 import { Architecture, Code, Function as LambdaFunction, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { CfnSchedule } from "aws-cdk-lib/aws-scheduler";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { bundleFunction, privateBundleDir } from "./bundle.js";
-import { eventStoreTable, eventStoreTableActions } from "./event-store-table.js";
+import { eventStoreTable, eventStoreTableActions, sagaStoreTableActions } from "./event-store-table.js";
 import { type ApiAuthorization, securedHttpApi } from "./http-api.js";
 import { type ApiThrottle, DEFAULT_THROTTLE, tableKeyActions } from "./settings.js";
 
@@ -161,6 +165,23 @@ export class EventFlowsStack extends Stack {
       removalPolicy,
     });
 
+    /** Table actions (and the key's, when the table has one) for a function role. */
+    const grantTable = (role: Role, actions: readonly string[]) => {
+      role.addToPolicy(
+        new PolicyStatement({ effect: Effect.ALLOW, actions: [...actions], resources: [table.tableArn] }),
+      );
+      if (key !== undefined) {
+        role.addToPolicy(
+          new PolicyStatement({
+            effect: Effect.ALLOW,
+            actions: [...tableKeyActions],
+            resources: [key.keyArn],
+            conditions: { StringEquals: { "kms:ViaService": `dynamodb.${this.region}.amazonaws.com` } },
+          }),
+        );
+      }
+    };
+
     // The consumer: reads the rule's queue, reports only failed messages back.
     const consumerLogs = new LogGroup(this, "ConsumerLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy });
     const consumerRole = lambdaRole(this, "ConsumerRole", consumerLogs);
@@ -173,8 +194,10 @@ export class EventFlowsStack extends Stack {
       timeout: CONSUMER_TIMEOUT,
       role: consumerRole,
       logGroup: consumerLogs,
-      environment: { EVENTFLOWS_EVENT_SOURCE: eventSource },
+      environment: { EVENTFLOWS_EVENT_SOURCE: eventSource, EVENTFLOWS_TABLE: table.tableName },
     });
+    // The consumer starts the follow-up saga: its instances and timeouts go to the table.
+    grantTable(consumerRole, sagaStoreTableActions);
     consumer.addEventSource(
       new SqsEventSource(eventsQueue, {
         batchSize: 10,
@@ -182,6 +205,43 @@ export class EventFlowsStack extends Stack {
         reportBatchItemFailures: true,
       }),
     );
+
+    // Saga timeouts: EventBridge Scheduler invokes the saga-timer function every minute, through a role
+    // that may invoke that function only; the function fires the due timeouts (leases make overlaps safe).
+    const timerLogs = new LogGroup(this, "SagaTimerLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy });
+    const timerRole = lambdaRole(this, "SagaTimerRole", timerLogs);
+    grantTable(timerRole, sagaStoreTableActions);
+    const sagaTimer = new LambdaFunction(this, "SagaTimerFunction", {
+      runtime: RUNTIME,
+      architecture: Architecture.ARM_64,
+      handler: "index.handler",
+      code: Code.fromAsset(bundleFunction(join(functionsDir, "saga-timer.ts"), bundleDir, "saga-timer")),
+      memorySize: 256,
+      timeout: Duration.seconds(50),
+      role: timerRole,
+      logGroup: timerLogs,
+      environment: { EVENTFLOWS_TABLE: table.tableName, NODE_OPTIONS: "--enable-source-maps" },
+    });
+    const schedulerRole = new Role(this, "SagaTimerSchedulerRole", {
+      assumedBy: new ServicePrincipal("scheduler.amazonaws.com"),
+    });
+    schedulerRole.addToPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ["lambda:InvokeFunction"],
+        resources: [sagaTimer.functionArn],
+      }),
+    );
+    new CfnSchedule(this, "SagaTimerSchedule", {
+      scheduleExpression: "rate(1 minute)",
+      flexibleTimeWindow: { mode: "OFF" },
+      target: {
+        arn: sagaTimer.functionArn,
+        roleArn: schedulerRole.roleArn,
+        // A missed minute is covered by the next one: retry briefly, never pile invocations up.
+        retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 60 },
+      },
+    });
 
     new CfnOutput(this, "ApiUrl", { value: httpApi.apiEndpoint });
     new CfnOutput(this, "EventBusName", { value: bus.eventBusName });

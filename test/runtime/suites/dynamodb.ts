@@ -9,6 +9,7 @@ import {
   DynamoDbIdempotencyStore,
   DynamoDbProjectionLock,
   DynamoDbReadModelStore,
+  DynamoDbSagaStore,
   DynamoDbSnapshotStore,
 } from "../../../adapters/dynamodb/index.js";
 import { ulid } from "../../../src/index.js";
@@ -19,6 +20,7 @@ import {
   eventStoreContract,
   idempotencyStoreContract,
   projectionContract,
+  sagaStoreContract,
   snapshotStoreContract,
 } from "../../../src/testing/index.js";
 import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -155,6 +157,13 @@ const idempotencyStoreSuite = keyedStoreSuite("dynamodb idempotency store", "ide
   }),
 );
 
+const sagaStoreSuite = keyedStoreSuite("dynamodb saga store", "sagaStoreContract", (options) =>
+  sagaStoreContract({
+    name: "DynamoDbSagaStore contract",
+    create: (settings) => new DynamoDbSagaStore({ ...options, ...settings }),
+  }),
+);
+
 export const dynamodbSuites: SuiteModule = {
   services: ["dynamodb"],
   workerdFlags: [],
@@ -166,5 +175,6 @@ export const dynamodbSuites: SuiteModule = {
     snapshotStoreSuite,
     dedupStoreSuite,
     idempotencyStoreSuite,
+    sagaStoreSuite,
   ],
 };

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type SagaCommit, ulid } from "../../src/index.js";
+import { registerContract, sagaStoreContract } from "../../src/testing/index.js";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSagaStore, SAGA_PARTITION_PREFIX } from "./index.js";
+
+let local: DynamoDbEndpoint;
+/** The event store's table, which the saga store shares. */
+let shared = "";
+/** A table of the saga store's own, with other key names and sharded timeouts. */
+let own = "";
+
+beforeAll(async () => {
+  local = await ensureDynamoDb();
+  shared = `sagas_${ulid()}`;
+  own = `sagas_own_${ulid()}`;
+  await new DynamoDbEventStore({ ...local, tableName: shared }).ensureTable();
+  await new DynamoDbSagaStore({ ...local, tableName: own, partitionKey: "PK", sortKey: "SK" }).ensureTable();
+}, 120_000);
+
+afterAll(async () => {
+  const client = createDynamoDbClient(local);
+  for (const table of [shared, own]) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
+});
+
+registerContract(
+  sagaStoreContract({
+    name: "DynamoDbSagaStore contract (DynamoDB Local, in the event store's table)",
+    create: (settings) => new DynamoDbSagaStore({ ...local, ...settings, tableName: shared }),
+  }),
+  { describe, test },
+);
+
+registerContract(
+  sagaStoreContract({
+    name: "DynamoDbSagaStore contract (DynamoDB Local, a table of its own, 4 timeout shards)",
+    create: (settings) =>
+      new DynamoDbSagaStore({
+        ...local,
+        ...settings,
+        tableName: own,
+        partitionKey: "PK",
+        sortKey: "SK",
+        timeoutShards: 4,
+      }),
+  }),
+  { describe, test },
+);
+
+describe("DynamoDbSagaStore", () => {
+  const base = (saga: string): SagaCommit => ({
+    saga,
+    key: "k",
+    expectedVersion: 0,
+    state: {},
+    status: "running",
+    step: 0,
+    compensations: [],
+  });
+  const entry = (saga: string, n: number, payload: unknown = {}) => ({
+    id: `${saga}/k/${n}`,
+    type: "Cmd",
+    payload,
+    causationId: "e1",
+    compensation: false,
+  });
+  const items = async (saga: string) => {
+    const scan = await createDynamoDbClient(local).send<{ Items?: unknown[] }>("Scan", {
+      TableName: shared,
+      ConsistentRead: true,
+      FilterExpression: "contains(#pk, :saga) OR #sg = :saga",
+      ExpressionAttributeNames: { "#pk": "pk", "#sg": "sg" },
+      ExpressionAttributeValues: { ":saga": { S: saga } },
+    });
+    return scan.Items?.length ?? 0;
+  };
+
+  test("a commit that fails half-way (its handled id is taken) leaves no outbox entry or timeout behind", async () => {
+    const store = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const saga = `Saga-${ulid()}`;
+    await store.commit({ ...base(saga), handledId: "e1" });
+    const before = await items(saga);
+    await expect(
+      store.commit({
+        ...base(saga),
+        expectedVersion: 1,
+        handledId: "e1",
+        outbox: [entry(saga, 1)],
+        schedule: [{ id: `${saga}/k/t/x/2`, saga, key: "k", name: "x", dueAt: 0, data: null }],
+      }),
+    ).rejects.toMatchObject({ code: "CONCURRENCY_CONFLICT" });
+    expect(await items(saga)).toBe(before);
+    expect((await store.load(saga, "k"))?.version).toBe(1);
+  });
+
+  test("a step over DynamoDB's transaction limits is refused before anything is written", async () => {
+    const store = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const saga = `Saga-${ulid()}`;
+    const many = Array.from({ length: 99 }, (_, i) => entry(saga, i));
+    await expect(store.commit({ ...base(saga), handledId: "e1", outbox: many })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    const big = Array.from({ length: 12 }, (_, i) => entry(saga, i, { blob: "x".repeat(390_000) }));
+    await expect(store.commit({ ...base(saga), outbox: big })).rejects.toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+    await expect(
+      store.commit({ ...base(saga), outbox: [entry(saga, 1, { blob: "x".repeat(410_000) })] }),
+    ).rejects.toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+    expect(await items(saga)).toBe(0);
+    expect(await store.hasHandled(saga, "k", "e1")).toBe(false);
+    // 98 entries with the instance and the handled id: exactly the limit.
+    await store.commit({ ...base(saga), handledId: "e1", outbox: many.slice(0, 98) });
+    expect((await store.load(saga, "k"))?.outbox.length).toBe(98);
+  });
+
+  test("names too long for a partition key are stored under their hash and read back whole", async () => {
+    const store = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const saga = `Saga-${ulid()}-${"é".repeat(480)}`;
+    const key = "ключ".repeat(128);
+    await store.commit({ ...base(saga), key, handledId: "e".repeat(512), outbox: [entry(saga, 1)] });
+    const record = await store.load(saga, key);
+    expect(record?.saga).toBe(saga);
+    expect(record?.key).toBe(key);
+    expect(record?.outbox.length).toBe(1);
+    expect(await store.hasHandled(saga, key, "e".repeat(512))).toBe(true);
+  });
+
+  test("an instance's stale timeout cache is caught: a commit from another process reads the current timeouts", async () => {
+    const one = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const two = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const saga = `Saga-${ulid()}`;
+    const timeout = (name: string, v: number) => ({
+      id: `${saga}/k/t/${name}/${v}`,
+      saga,
+      key: "k",
+      name,
+      dueAt: 1,
+      data: null,
+    });
+    await one.commit({ ...base(saga), schedule: [timeout("a", 1)] });
+    // `two` never loaded the instance: it reads its pending timeouts to cancel "a".
+    await two.commit({ ...base(saga), expectedVersion: 1, cancel: ["a"] });
+    // `one` cached version 1: its commit at version 1 conflicts instead of using the stale cache.
+    await expect(one.commit({ ...base(saga), expectedVersion: 1, cancel: ["a"] })).rejects.toMatchObject({
+      code: "CONCURRENCY_CONFLICT",
+    });
+    const due = await one.claimDueTimeouts({ now: 10, owner: "x", leaseMs: 1, limit: 1000 });
+    expect(due.filter((t) => t.saga === saga)).toEqual([]);
+  });
+
+  test("bad options are refused", () => {
+    expect(() => new DynamoDbSagaStore({ ...local, tableName: shared, partitionKey: "sg" })).toThrow(
+      "Invalid DynamoDB saga store options",
+    );
+    expect(() => new DynamoDbSagaStore({ ...local, tableName: shared, timeoutShards: 0 })).toThrow(
+      "Invalid DynamoDB saga store options",
+    );
+    expect(SAGA_PARTITION_PREFIX.startsWith("\u001f")).toBe(true);
+  });
+});

@@ -1,0 +1,453 @@
+import {
+  type ClaimDueTimeoutsOptions,
+  type Issue,
+  type ListSagasOptions,
+  type OutboxEntry,
+  type SagaCommit,
+  type SagaFailure,
+  type SagaRecord,
+  SagaStore,
+  type SagaStoreOptions,
+  type SagaTimeout,
+  sagaConflict,
+  ValidationError,
+} from "../../src/index.js";
+import { num, readNumber, readString, str } from "./attribute-value.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import {
+  checkTransaction,
+  outboxSortKey,
+  partitionOf,
+  S,
+  SAGA_FAILURE_PARTITION_PREFIX,
+  SAGA_HANDLED_PARTITION_PREFIX,
+  SAGA_PARTITION_PREFIX,
+  shardOf,
+} from "./saga-items.js";
+import { SagaTimeoutShards } from "./saga-timeouts.js";
+import { ensureEventStoreTable } from "./table.js";
+
+export interface DynamoDbSagaStoreOptions extends AwsJsonClientOptions, TableLayoutOptions, SagaStoreOptions {
+  /** The client to use, e.g. the event store's (`store.client`), to share its retry budget. */
+  readonly client?: AwsJsonClient;
+  /**
+   * Partitions the pending timeouts are spread over (default 1). A partition takes about 1,000 writes
+   * a second on DynamoDB: raise it when more timeouts than that are scheduled or fired per second.
+   * Claims read every shard. Only ever raise it: timeouts in a shard past a lowered count are never claimed.
+   */
+  readonly timeoutShards?: number;
+}
+
+const FINAL = new Set(["completed", "compensated"]);
+/** Per pending timeout name: its id, shard and sort key, kept on the instance so a commit can delete it. */
+type PendingTimeouts = Record<string, readonly [id: string, shard: number, sortKey: string]>;
+const CACHED_INSTANCES = 1000;
+
+/**
+ * Saga instances in a DynamoDB table with the event store's key schema (the event table itself, or a
+ * table of their own: `list` and a restart's re-drive scan the table, so give sagas their own table
+ * when the event table is large). Items, each under a control-character partition prefix:
+ * - the instance (sort key 0) and its undispatched outbox entries, in one partition: `load` is one Query;
+ * - one item per handled id; the pending timeouts in `timeoutShards` partitions sorted by due time;
+ *   recorded failures per saga.
+ *
+ * A commit is one `TransactWriteItems`: the instance's put or update (conditional on its version),
+ * the handled id's conditional put, the outbox entries' puts and the timeouts' deletes and puts. Its
+ * size is checked before sending (at most 100 items, each under 400 KB, 4 MB in all). Timeouts are
+ * claimed by a range Query of each shard and a conditional `UpdateItem` per timeout (free, or its
+ * lease lapsed), so competing schedulers each claim different ones.
+ */
+export class DynamoDbSagaStore extends SagaStore {
+  readonly client: AwsJsonClient;
+  readonly layout: TableLayout;
+  readonly timeoutShards: number;
+  readonly #timeouts: SagaTimeoutShards;
+  /** The pending timeouts of recently loaded or committed instances, by partition: saves a read per commit. */
+  readonly #pending = new Map<string, { readonly version: number; readonly timeouts: PendingTimeouts }>();
+  #failureSeq = 0;
+
+  /** @throws {ValidationError} bad names, a key attribute the store uses itself, a bad shard count. */
+  constructor(options: DynamoDbSagaStoreOptions) {
+    super(options);
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError("Invalid DynamoDB saga store options", [{ path: [], message: "options are required" }]);
+    }
+    const layout = tableLayout(options);
+    const own = new Set<string>(Object.values(S));
+    const issues: Issue[] = [];
+    for (const field of ["partitionKey", "sortKey"] as const) {
+      if (own.has(layout[field])) {
+        issues.push({ path: [field], message: `"${layout[field]}" is an attribute the saga store uses itself` });
+      }
+    }
+    const shards = options.timeoutShards ?? 1;
+    if (!Number.isSafeInteger(shards) || shards < 1 || shards > 256) {
+      issues.push({ path: ["timeoutShards"], message: "timeoutShards must be an integer from 1 to 256" });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid DynamoDB saga store options", issues);
+    this.layout = layout;
+    this.timeoutShards = shards;
+    this.client = options.client ?? createDynamoDbClient(options);
+    this.#timeouts = new SagaTimeoutShards(this.client, layout, shards);
+  }
+
+  /** Creates the table unless it exists (the event store's key schema), and waits until it is active. */
+  async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
+    return ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+  }
+
+  protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {
+    const pk = await partitionOf(SAGA_PARTITION_PREFIX, [saga, key]);
+    const items: Record<string, unknown>[] = [];
+    let start: unknown;
+    do {
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Query", {
+        TableName: this.layout.tableName,
+        ConsistentRead: true,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
+        ExpressionAttributeValues: { ":pk": str(pk) },
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      });
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    // Sort key 0 sorts first: the instance, then its outbox entries.
+    const [instance, ...outbox] = items;
+    if (instance === undefined || readNumber(instance, this.layout.sortKey) !== 0) return undefined;
+    const record = this.#record(instance, outbox);
+    this.#remember(pk, record.version, JSON.parse(readString(instance, S.timeouts) ?? "{}"));
+    return record;
+  }
+
+  protected async readHandled(saga: string, key: string, handledId: string): Promise<boolean> {
+    const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.layout.tableName,
+      Key: this.#key(await partitionOf(SAGA_HANDLED_PARTITION_PREFIX, [saga, key, handledId]), "0"),
+      ConsistentRead: true,
+      ProjectionExpression: "#pk",
+      ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
+    });
+    return result.Item !== undefined;
+  }
+
+  protected async writeCommit(commit: SagaCommit): Promise<number> {
+    const { saga, key, expectedVersion } = commit;
+    const { tableName, partitionKey } = this.layout;
+    const pk = await partitionOf(SAGA_PARTITION_PREFIX, [saga, key]);
+    const version = expectedVersion + 1;
+    const final = FINAL.has(commit.status);
+    const schedule = final ? [] : (commit.schedule ?? []);
+    const touchesTimeouts =
+      final || schedule.length > 0 || (commit.cancel?.length ?? 0) > 0 || commit.firedTimeoutId !== undefined;
+    let pending: PendingTimeouts = {};
+    if (touchesTimeouts && expectedVersion > 0) pending = await this.#pendingTimeouts(pk, saga, key, expectedVersion);
+    const remaining: Record<string, readonly [string, number, string]> = { ...pending };
+    const dropped = final
+      ? Object.keys(pending)
+      : [
+          ...(commit.cancel ?? []),
+          ...schedule.map((t) => t.name),
+          ...Object.entries(pending)
+            .filter(([, [id]]) => id === commit.firedTimeoutId)
+            .map(([name]) => name),
+        ];
+    const items: Record<string, unknown>[] = [];
+    const instance: Record<string, unknown> = {
+      [S.version]: num(version),
+      [S.state]: str(JSON.stringify(commit.state)),
+      [S.status]: str(commit.status),
+      [S.step]: num(commit.step),
+      [S.compensations]: str(JSON.stringify(commit.compensations)),
+      ...(commit.attention === undefined ? {} : { [S.attention]: str(JSON.stringify(commit.attention)) }),
+    };
+    const deletes = new Set<string>();
+    for (const name of dropped) {
+      const found = remaining[name];
+      if (found === undefined || deletes.has(found[0])) continue;
+      deletes.add(found[0]);
+      delete remaining[name];
+      items.push(this.#timeouts.remove({ shard: found[1], sortKey: found[2] }));
+    }
+    const shard = schedule.length > 0 ? await shardOf(saga, key, this.timeoutShards) : 0;
+    for (const timeout of schedule) {
+      const { place, request } = await this.#timeouts.put(timeout, shard);
+      remaining[timeout.name] = [timeout.id, place.shard, place.sortKey];
+      items.push(request);
+    }
+    if (touchesTimeouts) instance[S.timeouts] = str(JSON.stringify(remaining));
+    const head = this.#instanceWrite(pk, saga, key, expectedVersion, instance, commit.attention === undefined);
+    const handledIndex = commit.handledId === undefined ? -1 : 1;
+    const own: Record<string, unknown>[] = [head as Record<string, unknown>];
+    if (commit.handledId !== undefined) {
+      own.push({
+        Put: {
+          TableName: tableName,
+          Item: this.#key(await partitionOf(SAGA_HANDLED_PARTITION_PREFIX, [saga, key, commit.handledId]), "0"),
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": partitionKey },
+        },
+      });
+    }
+    for (const [i, entry] of (commit.outbox ?? []).entries()) {
+      own.push({
+        Put: {
+          TableName: tableName,
+          Item: {
+            ...this.#key(pk, await outboxSortKey(entry.id)),
+            [S.seq]: num(version * 1000 + i),
+            [S.entry]: str(JSON.stringify(entry)),
+          },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": partitionKey },
+        },
+      });
+    }
+    const transaction = [...own, ...items];
+    checkTransaction(saga, key, transaction);
+    try {
+      if (transaction.length === 1) {
+        // A step that writes only the instance needs no transaction (half the write units).
+        if (head.Put !== undefined) await this.client.send("PutItem", head.Put);
+        else await this.client.send("UpdateItem", head.Update);
+      } else {
+        await this.client.send("TransactWriteItems", {
+          TransactItems: transaction,
+          ClientRequestToken: crypto.randomUUID(),
+        });
+      }
+    } catch (error) {
+      const single = isServiceErrorCode(error, "ConditionalCheckFailedException");
+      const reasons = isServiceErrorCode(error, "TransactionCanceledException") ? error.cancellationReasons : [];
+      const failed = (i: number) => reasons[i]?.code === "ConditionalCheckFailed";
+      if (single || failed(0)) throw sagaConflict(saga, key, expectedVersion, await this.#version(pk));
+      if (handledIndex > 0 && failed(handledIndex)) throw sagaConflict(saga, key, expectedVersion, version);
+      throw error;
+    }
+    this.#remember(pk, version, remaining, touchesTimeouts || expectedVersion === 0 ? undefined : expectedVersion);
+    return version;
+  }
+
+  protected async writeDispatched(saga: string, key: string, entryId: string): Promise<void> {
+    const pk = await partitionOf(SAGA_PARTITION_PREFIX, [saga, key]);
+    await this.client.send("DeleteItem", {
+      TableName: this.layout.tableName,
+      Key: this.#key(pk, await outboxSortKey(entryId)),
+    });
+  }
+
+  protected async claimTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
+    return this.#timeouts.claim(options);
+  }
+
+  protected override async readNextDue(): Promise<number | undefined> {
+    return this.#timeouts.nextDue();
+  }
+
+  protected async deleteTimeout(timeoutId: string): Promise<void> {
+    return this.#timeouts.drop(timeoutId);
+  }
+
+  protected async listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]> {
+    const instances = new Map<string, Record<string, unknown>>();
+    const outboxes = new Map<string, Record<string, unknown>[]>();
+    const values: Record<string, unknown> = { ":prefix": str(SAGA_PARTITION_PREFIX) };
+    const names: Record<string, string> = { "#pk": this.layout.partitionKey };
+    let filter = "begins_with(#pk, :prefix)";
+    if (options.saga !== undefined) {
+      // Outbox items carry no saga name: instances are filtered here, their entries matched below.
+      filter += " AND (attribute_not_exists(#sg) OR #sg = :sg)";
+      names["#sg"] = S.saga;
+      values[":sg"] = str(options.saga);
+    }
+    let start: unknown;
+    do {
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Scan", {
+        TableName: this.layout.tableName,
+        ConsistentRead: true,
+        FilterExpression: filter,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      });
+      for (const item of page.Items ?? []) {
+        const pk = readString(item, this.layout.partitionKey) ?? "";
+        if (readNumber(item, this.layout.sortKey) === 0) instances.set(pk, item);
+        else outboxes.set(pk, [...(outboxes.get(pk) ?? []), item]);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return [...instances.entries()]
+      .filter(([pk, item]) => {
+        if (options.status !== undefined && readString(item, S.status) !== options.status) return false;
+        return options.pendingOutbox !== true || (outboxes.get(pk)?.length ?? 0) > 0;
+      })
+      .sort(([, a], [, b]) => (readNumber(a, S.created) ?? 0) - (readNumber(b, S.created) ?? 0))
+      .slice(0, options.limit)
+      .map(([pk, item]) => this.#record(item, outboxes.get(pk) ?? []));
+  }
+
+  protected async writeFailure(failure: SagaFailure): Promise<void> {
+    // Time first, then this process's counter (order within a millisecond), then random digits
+    // (two processes in the same millisecond never overwrite each other).
+    this.#failureSeq = (this.#failureSeq + 1) % 1000;
+    const random = crypto.getRandomValues(new Uint32Array(1))[0] as number;
+    const sortKey = `${Date.now() * 1000 + this.#failureSeq}.${String(random).padStart(10, "0")}`;
+    await this.client.send("PutItem", {
+      TableName: this.layout.tableName,
+      Item: {
+        ...this.#key(await partitionOf(SAGA_FAILURE_PARTITION_PREFIX, [failure.saga]), sortKey),
+        [S.failure]: str(JSON.stringify(failure)),
+      },
+    });
+  }
+
+  protected async readFailures(saga: string | undefined, limit: number): Promise<SagaFailure[]> {
+    const found: { sortKey: number; failure: SagaFailure }[] = [];
+    let start: unknown;
+    do {
+      const names = { "#pk": this.layout.partitionKey };
+      const from = start === undefined ? {} : { ExclusiveStartKey: start };
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } =
+        saga === undefined
+          ? await this.client.send("Scan", {
+              TableName: this.layout.tableName,
+              ConsistentRead: true,
+              FilterExpression: "begins_with(#pk, :pk)",
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: { ":pk": str(SAGA_FAILURE_PARTITION_PREFIX) },
+              ...from,
+            })
+          : await this.client.send("Query", {
+              TableName: this.layout.tableName,
+              ConsistentRead: true,
+              KeyConditionExpression: "#pk = :pk",
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: { ":pk": str(await partitionOf(SAGA_FAILURE_PARTITION_PREFIX, [saga])) },
+              Limit: limit,
+              ...from,
+            });
+      for (const item of page.Items ?? []) {
+        found.push({
+          sortKey: readNumber(item, this.layout.sortKey) ?? 0,
+          failure: JSON.parse(readString(item, S.failure) ?? "null") as SagaFailure,
+        });
+      }
+      start = saga !== undefined && found.length >= limit ? undefined : page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return found
+      .sort((a, b) => a.sortKey - b.sortKey)
+      .slice(0, limit)
+      .map((f) => f.failure);
+  }
+
+  #instanceWrite(
+    pk: string,
+    saga: string,
+    key: string,
+    expectedVersion: number,
+    attributes: Record<string, unknown>,
+    clearAttention: boolean,
+  ): { readonly Put?: Record<string, unknown>; readonly Update?: Record<string, unknown> } {
+    const { tableName, partitionKey } = this.layout;
+    if (expectedVersion === 0) {
+      return {
+        Put: {
+          TableName: tableName,
+          Item: {
+            ...this.#key(pk, "0"),
+            [S.saga]: str(saga),
+            [S.key]: str(key),
+            [S.created]: num(Date.now()),
+            ...attributes,
+          },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": partitionKey },
+        },
+      };
+    }
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ":expected": num(expectedVersion) };
+    const sets = Object.entries(attributes).map(([name, value], i) => {
+      names[`#a${i}`] = name;
+      values[`:a${i}`] = value;
+      return `#a${i} = :a${i}`;
+    });
+    names["#v"] = S.version;
+    if (clearAttention) names["#att"] = S.attention;
+    return {
+      Update: {
+        TableName: tableName,
+        Key: this.#key(pk, "0"),
+        UpdateExpression: `SET ${sets.join(", ")}${clearAttention ? " REMOVE #att" : ""}`,
+        ConditionExpression: "#v = :expected",
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    };
+  }
+
+  /** The pending timeouts of the instance at `version`: from the cache, else read (refused at once when it moved on). */
+  async #pendingTimeouts(pk: string, saga: string, key: string, version: number): Promise<PendingTimeouts> {
+    const cached = this.#pending.get(pk);
+    if (cached?.version === version) return cached.timeouts;
+    const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.layout.tableName,
+      Key: this.#key(pk, "0"),
+      ConsistentRead: true,
+      ProjectionExpression: "#v, #tmo",
+      ExpressionAttributeNames: { "#v": S.version, "#tmo": S.timeouts },
+    });
+    const actual = result.Item === undefined ? 0 : (readNumber(result.Item, S.version) ?? 0);
+    if (actual !== version) throw sagaConflict(saga, key, version, actual);
+    return JSON.parse(readString(result.Item ?? {}, S.timeouts) ?? "{}") as PendingTimeouts;
+  }
+
+  /** Remembers an instance's pending timeouts at a version (or carries them over from `from`, when unchanged). */
+  #remember(pk: string, version: number, timeouts: PendingTimeouts, from?: number): void {
+    if (from !== undefined) {
+      const cached = this.#pending.get(pk);
+      if (cached?.version !== from) {
+        this.#pending.delete(pk);
+        return;
+      }
+      timeouts = cached.timeouts;
+    }
+    this.#pending.delete(pk);
+    this.#pending.set(pk, { version, timeouts });
+    if (this.#pending.size > CACHED_INSTANCES) this.#pending.delete(this.#pending.keys().next().value as string);
+  }
+
+  async #version(pk: string): Promise<number> {
+    const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.layout.tableName,
+      Key: this.#key(pk, "0"),
+      ConsistentRead: true,
+      ProjectionExpression: "#v",
+      ExpressionAttributeNames: { "#v": S.version },
+    });
+    return result.Item === undefined ? 0 : (readNumber(result.Item, S.version) ?? 0);
+  }
+
+  #record(instance: Record<string, unknown>, outbox: readonly Record<string, unknown>[]): SagaRecord {
+    const attention = readString(instance, S.attention);
+    return {
+      saga: readString(instance, S.saga) ?? "",
+      key: readString(instance, S.key) ?? "",
+      version: readNumber(instance, S.version) ?? 0,
+      state: JSON.parse(readString(instance, S.state) ?? "null") as unknown,
+      status: readString(instance, S.status) as SagaRecord["status"],
+      step: readNumber(instance, S.step) ?? 0,
+      compensations: JSON.parse(readString(instance, S.compensations) ?? "[]"),
+      outbox: [...outbox]
+        .sort((a, b) => (readNumber(a, S.seq) ?? 0) - (readNumber(b, S.seq) ?? 0))
+        .map((item) => JSON.parse(readString(item, S.entry) ?? "null") as OutboxEntry),
+      attention: attention === undefined ? undefined : JSON.parse(attention),
+    };
+  }
+
+  #key(pk: string, sortKey: string): Record<string, unknown> {
+    return { [this.layout.partitionKey]: str(pk), [this.layout.sortKey]: { N: sortKey } };
+  }
+}

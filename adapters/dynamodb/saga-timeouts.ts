@@ -1,0 +1,200 @@
+import type { ClaimDueTimeoutsOptions, SagaTimeout } from "../../src/index.js";
+import { num, readNumber, readString, str } from "./attribute-value.js";
+import { type AwsJsonClient, isServiceErrorCode } from "./client.js";
+import type { TableLayout } from "./layout.js";
+import { dueShard, S, timeoutSortKey } from "./saga-items.js";
+
+type Page = { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown };
+/** Where a timeout's item is: its shard and sort key. */
+export interface TimeoutPlace {
+  readonly shard: number;
+  readonly sortKey: string;
+}
+const REMEMBERED_CLAIMS = 1000;
+
+/**
+ * The pending timeouts of a `DynamoDbSagaStore`, in `shards` partitions sorted by due time: the
+ * items a commit writes and deletes, claims with leases, the next due time, drops by id.
+ */
+export class SagaTimeoutShards {
+  /** Timeouts claimed here, by id: a drop finds their keys without a search. */
+  readonly #claimed = new Map<string, TimeoutPlace>();
+
+  constructor(
+    readonly client: AwsJsonClient,
+    readonly layout: TableLayout,
+    readonly shards: number,
+  ) {}
+
+  /** The conditional put of a scheduled timeout (a transaction item), and where it goes. */
+  async put(timeout: SagaTimeout, shard: number): Promise<{ place: TimeoutPlace; request: Record<string, unknown> }> {
+    const sortKey = await timeoutSortKey(timeout.dueAt, timeout.id);
+    return {
+      place: { shard, sortKey },
+      request: {
+        Put: {
+          TableName: this.layout.tableName,
+          Item: {
+            ...this.key({ shard, sortKey }),
+            [S.id]: str(timeout.id),
+            [S.saga]: str(timeout.saga),
+            [S.key]: str(timeout.key),
+            [S.name]: str(timeout.name),
+            [S.data]: str(JSON.stringify(timeout.data ?? null)),
+          },
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
+        },
+      },
+    };
+  }
+
+  /** The delete of a pending timeout (a transaction item). */
+  remove(place: TimeoutPlace): Record<string, unknown> {
+    return { Delete: { TableName: this.layout.tableName, Key: this.key(place) } };
+  }
+
+  /** Claims up to `limit` due timeouts, free or with a lapsed lease, oldest first per shard. */
+  async claim(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
+    const now = Math.floor(options.now);
+    const claimed: SagaTimeout[] = [];
+    for (let shard = 0; shard < this.shards && claimed.length < options.limit; shard++) {
+      let start: unknown;
+      do {
+        const page: Page = await this.client.send("Query", {
+          TableName: this.layout.tableName,
+          ConsistentRead: true,
+          KeyConditionExpression: "#pk = :pk AND #sk < :bound",
+          FilterExpression: "attribute_not_exists(#owner) OR #until <= :now",
+          ExpressionAttributeNames: {
+            "#pk": this.layout.partitionKey,
+            "#sk": this.layout.sortKey,
+            "#owner": S.owner,
+            "#until": S.until,
+          },
+          ExpressionAttributeValues: { ":pk": str(dueShard(shard)), ":bound": num(now + 1), ":now": num(now) },
+          Limit: Math.max(25, options.limit * 2),
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        });
+        start = page.LastEvaluatedKey;
+        const candidates = page.Items ?? [];
+        // Claim as many as still wanted at once; those another scheduler took first are skipped.
+        for (let i = 0; i < candidates.length && claimed.length < options.limit; ) {
+          const batch = candidates.slice(i, i + options.limit - claimed.length);
+          i += batch.length;
+          const won = await Promise.all(batch.map((item) => this.#claimOne(item, shard, now, options)));
+          for (const timeout of won) if (timeout !== undefined) claimed.push(timeout);
+        }
+      } while (start !== undefined && claimed.length < options.limit);
+    }
+    return claimed.sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  /**
+   * The earliest due time, or a held timeout's lease end if later, from the first 100 of each shard;
+   * past a full page, that page's last due time (every later one is due no earlier): early, never late.
+   */
+  async nextDue(): Promise<number | undefined> {
+    let next: number | undefined;
+    for (let shard = 0; shard < this.shards; shard++) {
+      const page: Page = await this.client.send("Query", {
+        TableName: this.layout.tableName,
+        ConsistentRead: true,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
+        ExpressionAttributeValues: { ":pk": str(dueShard(shard)) },
+        Limit: 100,
+      });
+      const items = page.Items ?? [];
+      for (const item of items) {
+        const until = readString(item, S.owner) === undefined ? undefined : readNumber(item, S.until);
+        const at = Math.max(this.#dueOf(item), until ?? Number.NEGATIVE_INFINITY);
+        if (next === undefined || at < next) next = at;
+      }
+      const last = items.at(-1);
+      if (page.LastEvaluatedKey !== undefined && last !== undefined) {
+        next = Math.min(next ?? Number.POSITIVE_INFINITY, this.#dueOf(last));
+      }
+    }
+    return next;
+  }
+
+  /** Deletes a timeout by id: one this store claimed directly, another after a search of the shards. */
+  async drop(timeoutId: string): Promise<void> {
+    const place = this.#claimed.get(timeoutId) ?? (await this.#find(timeoutId));
+    if (place === undefined) return;
+    this.#claimed.delete(timeoutId);
+    await this.client.send("DeleteItem", { TableName: this.layout.tableName, Key: this.key(place) });
+  }
+
+  key(place: TimeoutPlace): Record<string, unknown> {
+    return {
+      [this.layout.partitionKey]: str(dueShard(place.shard)),
+      [this.layout.sortKey]: { N: place.sortKey },
+    };
+  }
+
+  async #claimOne(
+    item: Record<string, unknown>,
+    shard: number,
+    now: number,
+    options: ClaimDueTimeoutsOptions,
+  ): Promise<SagaTimeout | undefined> {
+    const sortKey = (item[this.layout.sortKey] as { N: string }).N;
+    try {
+      await this.client.send("UpdateItem", {
+        TableName: this.layout.tableName,
+        Key: this.key({ shard, sortKey }),
+        // attribute_exists: a timeout cancelled or fired meanwhile is not brought back by the update.
+        ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#owner) OR #until <= :now)",
+        UpdateExpression: "SET #owner = :owner, #until = :until",
+        ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#owner": S.owner, "#until": S.until },
+        ExpressionAttributeValues: {
+          ":now": num(now),
+          ":owner": str(options.owner),
+          ":until": num(now + options.leaseMs),
+        },
+      });
+    } catch (error) {
+      if (isServiceErrorCode(error, "ConditionalCheckFailedException")) return undefined;
+      throw error;
+    }
+    const id = readString(item, S.id) ?? "";
+    this.#claimed.set(id, { shard, sortKey });
+    if (this.#claimed.size > REMEMBERED_CLAIMS) this.#claimed.delete(this.#claimed.keys().next().value as string);
+    return {
+      id,
+      saga: readString(item, S.saga) ?? "",
+      key: readString(item, S.key) ?? "",
+      name: readString(item, S.name) ?? "",
+      dueAt: this.#dueOf(item),
+      data: JSON.parse(readString(item, S.data) ?? "null"),
+    };
+  }
+
+  async #find(timeoutId: string): Promise<TimeoutPlace | undefined> {
+    for (let shard = 0; shard < this.shards; shard++) {
+      let start: unknown;
+      do {
+        const page: Page = await this.client.send("Query", {
+          TableName: this.layout.tableName,
+          ConsistentRead: true,
+          KeyConditionExpression: "#pk = :pk",
+          FilterExpression: "#id = :id",
+          ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#id": S.id },
+          ExpressionAttributeValues: { ":pk": str(dueShard(shard)), ":id": str(timeoutId) },
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        });
+        const found = page.Items?.[0];
+        if (found !== undefined) return { shard, sortKey: (found[this.layout.sortKey] as { N: string }).N };
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined);
+    }
+    return undefined;
+  }
+
+  /** The due time a sort key starts with (`<dueAt>.<hash>`). */
+  #dueOf(item: Record<string, unknown>): number {
+    return Number((item[this.layout.sortKey] as { N: string }).N.split(".")[0]);
+  }
+}

@@ -1,0 +1,50 @@
+import { type SagaRuntime, type TickResult, ValidationError } from "../../src/index.js";
+import type { LambdaContext } from "./api-gateway-types.js";
+
+/** What a scheduled invocation returns: how many timeouts fired, and how late the latest was. */
+export interface SagaTimerResult {
+  readonly fired: number;
+  readonly maxLatenessMs: number;
+}
+
+export type SagaTimerHandler = (event?: unknown, context?: LambdaContext) => Promise<SagaTimerResult>;
+
+/**
+ * A Lambda handler for a schedule (an EventBridge Scheduler schedule, or an EventBridge rule with
+ * `rate(1 minute)`): each invocation fires the saga timeouts due, with `runtime.tick()` at the
+ * runtime's clock. The event's payload is not read, so any schedule target input works. Overlapping
+ * invocations are safe: timeouts are claimed with leases and fired once. A failing tick throws, so
+ * the scheduler's retry policy applies.
+ *
+ * @example
+ * const runtime = new SagaRuntime({ store: new DynamoDbSagaStore({ tableName: "sagas" }), commands, sagas });
+ * export const handler = createSagaTimerHandler(runtime);
+ */
+/** `runtime` may be a factory: it runs on the first invocation (and again only after it failed). */
+export function createSagaTimerHandler(
+  runtime: SagaRuntime | (() => SagaRuntime | Promise<SagaRuntime>),
+  options: { readonly onTick?: (result: TickResult) => void } = {},
+): SagaTimerHandler {
+  if (typeof runtime !== "function" && typeof runtime?.tick !== "function") {
+    throw new ValidationError("Invalid saga timer handler", [
+      { path: ["runtime"], message: "runtime must be a SagaRuntime or a function that returns one" },
+    ]);
+  }
+  // A factory runs once per Lambda instance (warm invocations reuse its runtime); again after it failed.
+  let made: Promise<SagaRuntime> | undefined;
+  return async () => {
+    if (typeof runtime === "function" && made === undefined) {
+      made = Promise.resolve().then(runtime);
+      made.catch(() => {
+        made = undefined;
+      });
+    }
+    const resolved = made === undefined ? (runtime as SagaRuntime) : await made;
+    const result = await resolved.tick();
+    options.onTick?.(result);
+    return {
+      fired: result.fired.length,
+      maxLatenessMs: result.fired.reduce((max, fired) => Math.max(max, fired.latenessMs), 0),
+    };
+  };
+}

@@ -1,0 +1,142 @@
+import { describe, expect, test } from "bun:test";
+import { CommandBus } from "../index.js";
+import { defineSaga } from "./define-saga.js";
+import { InMemorySagaStore } from "./in-memory-saga-store.js";
+import { SagaRuntime } from "./saga-runtime.js";
+import { SagaAlarmDriver, sagaCronHandler } from "./timer-drivers.js";
+
+type Armed = { type: "Armed"; data: { id: string; after: number } };
+const sagaOf = (fired: string[]) =>
+  defineSaga<Armed, object>({
+    name: "Timer",
+    startedBy: ["Armed"],
+    correlate: (event) => event.data.id,
+    initialState: {},
+    on: {
+      Armed: (state, event, ctx) => {
+        ctx.schedule({ after: event.data.after, name: "t" });
+        return state;
+      },
+    },
+    onTimeout: {
+      t: (state, _timeout, ctx) => {
+        fired.push(ctx.key);
+        ctx.complete();
+        return state;
+      },
+    },
+  });
+const armed = (id: string, after: number) => ({
+  id: `e-${id}`,
+  type: "Armed",
+  streamId: `T-${id}`,
+  version: 1,
+  timestamp: new Date(0).toISOString(),
+  data: { id, after },
+  metadata: {},
+});
+
+/** A Durable Object's alarm storage, in memory (the real one is exercised in miniflare: timer-drivers.workerd.test.ts). */
+function fakeStorage() {
+  const set: number[] = [];
+  let alarm: number | null = null;
+  return {
+    set,
+    getAlarm: async () => alarm,
+    setAlarm: async (at: number) => {
+      alarm = at;
+      set.push(at);
+    },
+    fire: () => {
+      alarm = null;
+    },
+  };
+}
+
+function setup() {
+  let now = 1_000_000;
+  const fired: string[] = [];
+  const runtime = new SagaRuntime({
+    store: new InMemorySagaStore(),
+    commands: new CommandBus(),
+    sagas: [sagaOf(fired)],
+    now: () => now,
+  });
+  return { runtime, fired, clock: { get: () => now, set: (t: number) => (now = t) } };
+}
+
+describe("SagaAlarmDriver", () => {
+  test("sleeps until the next due time, fires it, then sleeps until the following one", async () => {
+    const { runtime, fired, clock } = setup();
+    const storage = fakeStorage();
+    const driver = new SagaAlarmDriver(storage, runtime, { now: clock.get });
+    expect(await driver.wake()).toBe(clock.get() + 60_000); // nothing due: the longest sleep
+    await runtime.handle(armed("a", 5_000));
+    await runtime.handle(armed("b", 9_000));
+    expect(await driver.wake()).toBe(1_005_000); // earlier than the alarm set: moved forward
+    await runtime.handle(armed("c", 30_000));
+    expect(await driver.wake()).toBe(1_005_000); // later than the alarm set: kept
+    clock.set(1_005_000);
+    storage.fire();
+    expect((await driver.alarm()).fired.map((f) => f.key)).toEqual(["a"]);
+    expect(await storage.getAlarm()).toBe(1_009_000);
+    clock.set(1_009_050);
+    storage.fire();
+    const [late] = (await driver.alarm()).fired;
+    expect(late).toMatchObject({ key: "b", latenessMs: 50 });
+    expect(await storage.getAlarm()).toBe(1_030_000);
+    expect(fired).toEqual(["a", "b"]);
+  });
+
+  test("an overdue timeout sets the alarm minDelayMs ahead, never in the past (no spinning)", async () => {
+    const { runtime, clock } = setup();
+    const storage = fakeStorage();
+    await runtime.handle(armed("a", 1));
+    clock.set(clock.get() + 100);
+    expect((await runtime.tick()).fired.length).toBe(1);
+    await runtime.handle(armed("b", 1));
+    clock.set(clock.get() + 100); // b is overdue too
+    const driver = new SagaAlarmDriver(storage, runtime, { now: clock.get, minDelayMs: 250 });
+    expect(await driver.wake()).toBe(clock.get() + 250);
+  });
+
+  test("a tick that throws still re-arms the alarm", async () => {
+    const { runtime, clock } = setup();
+    const storage = fakeStorage();
+    const broken = Object.assign(Object.create(runtime) as SagaRuntime, {
+      tick: async () => {
+        throw new Error("store down");
+      },
+      nextTimeoutAt: async () => undefined,
+    });
+    const driver = new SagaAlarmDriver(storage, broken, { now: clock.get, maxSleepMs: 5_000 });
+    await expect(driver.alarm()).rejects.toThrow("store down");
+    expect(await storage.getAlarm()).toBe(clock.get() + 5_000);
+  });
+
+  test("bad options are a ValidationError", () => {
+    const { runtime } = setup();
+    expect(() => new SagaAlarmDriver({} as never, runtime)).toThrow("Invalid saga alarm driver options");
+    expect(() => new SagaAlarmDriver(fakeStorage(), runtime, { maxSleepMs: 0 })).toThrow(
+      "Invalid saga alarm driver options",
+    );
+  });
+});
+
+describe("sagaCronHandler", () => {
+  test("each scheduled event fires what is due, under waitUntil, with a runtime made from env", async () => {
+    const { runtime, fired, clock } = setup();
+    await runtime.handle(armed("a", 1_000));
+    const waited: Promise<unknown>[] = [];
+    const ticks: number[] = [];
+    const handler = sagaCronHandler((env: { ready: boolean }) => (env.ready ? runtime : Promise.reject()), {
+      onTick: (result) => ticks.push(result.fired.length),
+    });
+    const ctx = { waitUntil: (p: Promise<unknown>) => void waited.push(p) };
+    await handler.scheduled({ cron: "* * * * *" }, { ready: true }, ctx);
+    expect(ticks).toEqual([0]);
+    clock.set(clock.get() + 1_000);
+    await handler.scheduled({ cron: "* * * * *" }, { ready: true }, ctx);
+    expect({ ticks, fired, waited: waited.length }).toEqual({ ticks: [0, 1], fired: ["a"], waited: 2 });
+  });
+});
