@@ -33,10 +33,19 @@ interface Env {
   readonly OTLP_KEY: string;
 }
 
+// What the error hook received, by error code, for the test to read at GET /export-errors.
+const exportErrors: { code: string; retryable: boolean }[] = [];
+
 export default {
   async fetch(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+    if (new URL(request.url).pathname === "/export-errors") return Response.json(exportErrors);
     const response = await dispatcher.handle(request, undefined);
-    flushSpans(ctx, buffer, { url: env.OTLP_URL, headers: { "x-api-key": env.OTLP_KEY }, timeoutMs: 2_000 });
+    flushSpans(ctx, buffer, {
+      url: env.OTLP_URL,
+      headers: { "x-api-key": env.OTLP_KEY },
+      timeoutMs: 1_000,
+      onError: (error) => exportErrors.push(error as { code: string; retryable: boolean }),
+    });
     return response;
   },
 };
