@@ -208,7 +208,7 @@ describe("OTLP/HTTP JSON traces from a Worker, flushed with waitUntil (miniflare
     let errors: { code: string; serviceCode?: string; retryable: boolean }[] = [];
     for (let i = 0; i < 200 && errors.length < 2; i++) {
       await Bun.sleep(25);
-      errors = await (await tracing.dispatchFetch("http://worker.test/export-errors")).json();
+      errors = (await (await tracing.dispatchFetch("http://worker.test/export-errors")).json()) as typeof errors;
     }
     expect(errors.map((error) => [error.code, error.retryable])).toEqual([
       ["SERVICE_ERROR", true],
