@@ -7,15 +7,20 @@
  * - global off: the SDK registered, `configureTelemetry({ tracing: false })`.
  * Workloads: a `CommandBus` dispatch of a trivial async handler (with the direct call as the
  * baseline), an in-memory append of one event, and an HTTP command (`POST /commands/:type` through
- * the shared dispatcher, a handler appending one event in memory). A last row times the SDK alone
- * starting and ending one span: the floor any instrumented call pays per span.
+ * the shared dispatcher, a handler appending one event in memory). A row times the SDK alone
+ * starting and ending one span. The SDK floor rows (the ceiling) make, with the bare SDK and no
+ * EventFlows code, the same spans as our instrumentation makes for each workload, with the same
+ * attributes, each run as the active span through `context.with` (AsyncLocalStorage) and the
+ * append's trace context formatted as a `traceparent`: one span for a dispatch, one for an append,
+ * three nested for an HTTP command. What the SDK state costs above "no provider", minus that floor,
+ * is ours.
  *
  * The provider is global, so each benchmark sets the state it measures in its setup (mitata runs the
  * code before `yield` once, before timing), and the interleaved cross-check sets it before each batch.
  *
  * Run: `bun bench/telemetry.bench.ts`, or `bun run bench telemetry` to also refresh bench/RESULTS.md.
  */
-import { context, trace } from "@opentelemetry/api";
+import { type Attributes, context, type Span, SpanKind, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { InMemorySpanExporter, type ReadableSpan, type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 import { bench, do_not_optimize, group, summary } from "mitata";
@@ -127,7 +132,81 @@ group("the SDK's own span", () => {
   });
 });
 
+// The SDK floor: what our instrumentation asks of the SDK per workload, with nothing of ours around it.
+const floorTracer = provider.getTracer("@eventflows/core");
+function floorSpan<T>(
+  name: string,
+  kind: SpanKind,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = context.active();
+  const span = floorTracer.startSpan(name, { kind, attributes }, parent);
+  return context.with(trace.setSpan(parent, span), fn, undefined, span).then((result) => {
+    span.end();
+    return result;
+  });
+}
+let floorStreams = 0;
+const floorDispatch = (work: () => Promise<unknown>) =>
+  floorSpan(
+    "command Ping",
+    SpanKind.INTERNAL,
+    { "eventflows.message.kind": "command", "eventflows.message.type": "Ping" },
+    work,
+  );
+const floorAppend = () =>
+  floorSpan(
+    "appendToStream",
+    SpanKind.CLIENT,
+    {
+      "db.system": "memory",
+      "db.operation.name": "appendToStream",
+      "eventflows.stream_id": `Order-${floorStreams++}`,
+      "eventflows.event_count": 1,
+      "eventflows.expected_version": "any",
+    },
+    async (span) => {
+      // Propagation into the event's metadata: its traceparent.
+      const { traceId, spanId } = span.spanContext();
+      const metadata = { traceparent: `00-${traceId}-${spanId}-01` };
+      span.setAttributes({ "eventflows.outcome": "committed", "eventflows.stream_version": 1 });
+      return metadata;
+    },
+  );
+const floors = {
+  dispatch: () => floorDispatch(handler),
+  append: floorAppend,
+  request: () =>
+    floorSpan(
+      "POST /commands/:type",
+      SpanKind.SERVER,
+      { "http.request.method": "POST", "http.route": "/commands/:type", "eventflows.message.type": "Place" },
+      async (span) => {
+        await floorDispatch(floorAppend);
+        span.setAttribute("http.response.status_code", 200);
+      },
+    ),
+} as const;
+const floorLabel = (workload: (typeof workloads)[number]) =>
+  `SDK floor: the same spans as ${workload === "dispatch" ? "one dispatch (1, around the direct call)" : workload === "append" ? "one append (1)" : "one HTTP command (3 nested)"}`;
+// The floor makes the spans it claims to: 1 + 1 + 3.
+enter("SDK");
+pending = [];
+for (const workload of workloads) await floors[workload]();
+if (pending.length !== 5) throw new Error(`SDK floor: ${pending.length} spans where 5 were expected`);
+group("SDK floor (the ceiling): the same spans, bare SDK", () => {
+  for (const workload of workloads) {
+    bench(floorLabel(workload), function* () {
+      enter("SDK");
+      const run = floors[workload];
+      yield async () => do_not_optimize(await run());
+    });
+  }
+});
+
 const overheads: [string, string][] = [];
+overheads.push([floorLabel("dispatch"), baseline]);
 for (const workload of workloads) {
   group(label(workload, "no provider").split(":")[0] as string, () => {
     summary(() => {
@@ -154,19 +233,24 @@ for (const workload of workloads) {
 
 /** Round-robin batches of every state, the state set before each batch: medians per call, in ns. */
 async function crossCheck(workload: (typeof workloads)[number], rounds: number, batch: number) {
-  const times = STATES.map(() => [] as number[]);
+  // Every state, then the SDK floor (and for a dispatch the direct call it wraps), in each round.
+  const variants: [string, State, () => Promise<unknown>][] = STATES.map((state) => [
+    label(workload, state),
+    state,
+    apps[state][workload],
+  ]);
+  variants.push([floorLabel(workload), "SDK", floors[workload]]);
+  if (workload === "dispatch") variants.push([baseline, "no provider", handler]);
+  const times = variants.map(() => [] as number[]);
   for (let round = 0; round < rounds; round++) {
-    for (const [index, state] of STATES.entries()) {
+    for (const [index, [, state, run]] of variants.entries()) {
       enter(state);
-      const run = apps[state][workload];
       const started = performance.now();
       for (let i = 0; i < batch; i++) await run();
       times[index]?.push(((performance.now() - started) * 1e6) / batch);
     }
   }
-  return STATES.map(
-    (state, index): InterleavedResult => ({ name: label(workload, state), medianNs: median(times[index] ?? []) }),
-  );
+  return variants.map(([name], index): InterleavedResult => ({ name, medianNs: median(times[index] ?? []) }));
 }
 
 const crossChecks: InterleavedResult[] = [];
@@ -176,14 +260,24 @@ for (const [workload, rounds, batch] of [
   ["append", 30, 500],
   ["request", 30, 100],
 ] as const) {
-  const results = await crossCheck(workload, rounds, batch);
-  crossChecks.push(...results);
+  const all = await crossCheck(workload, rounds, batch);
+  const results = all.slice(0, STATES.length);
+  crossChecks.push(...all);
   const none = results[0]?.medianNs ?? Number.NaN;
   notes.push(
     `${label(workload, "no provider").split(":")[0]}, interleaved medians: ` +
       results
         .map((r) => `${r.name.split(": ")[1]} ${Math.round(r.medianNs)} ns (${(r.medianNs / none).toFixed(2)}x)`)
         .join(", "),
+  );
+  // Tracing's cost (SDK minus no provider), split into the SDK's floor and ours.
+  const traced = (results[1]?.medianNs ?? Number.NaN) - none;
+  const floorNs =
+    (all[STATES.length]?.medianNs ?? Number.NaN) -
+    (workload === "dispatch" ? (all[STATES.length + 1]?.medianNs ?? 0) : 0);
+  notes.push(
+    `${label(workload, "no provider").split(":")[0]}, tracing cost ${Math.round(traced)} ns = SDK floor ${Math.round(floorNs)} ns ` +
+      `(${Math.round((floorNs / traced) * 100)}%) + ours ${Math.round(traced - floorNs)} ns (${Math.round(((traced - floorNs) / traced) * 100)}%) (interleaved medians)`,
   );
 }
 enter("no provider");

@@ -1,15 +1,17 @@
 /**
- * Sends collected metrics to an OTLP/HTTP receiver (an OpenTelemetry Collector, a vendor's endpoint)
- * with `fetch` and the JSON encoding: what a Cloudflare Worker uses, where no exporter package runs
- * and nothing may outlive the request unless handed to `waitUntil`. `flushMetrics` does that: the
+ * Sends collected metrics and ended spans to an OTLP/HTTP receiver (an OpenTelemetry Collector, a
+ * vendor's endpoint) with `fetch` and the JSON encoding: what a Cloudflare Worker uses, where nothing
+ * may outlive the request unless handed to `waitUntil`. `flushMetrics` and `flushSpans` do that: the
  * response goes out first, the export finishes in the background of the same invocation.
  */
 import { getLogger, ServiceError, ValidationError } from "../../src/index.js";
 import type { MetricsCollector } from "../http/index.js";
 import { otlpMetricsJson } from "./otlp-json.js";
+import { otlpTracesJson, type ReadableSpanLike } from "./otlp-traces-json.js";
+import type { SpanBuffer } from "./span-buffer.js";
 
 export interface OtlpHttpOptions {
-  /** The receiver's metrics URL, `https://collector.example.com/v1/metrics`. */
+  /** The receiver's URL for this signal: `https://collector.example.com/v1/metrics` or `…/v1/traces`. */
   readonly url: string;
   /** Sent with every export (an API key, say); never written into errors. */
   readonly headers?: Readonly<Record<string, string>>;
@@ -19,7 +21,13 @@ export interface OtlpHttpOptions {
   readonly fetch?: (request: Request) => Promise<Response>;
 }
 
-/** The Workers execution context, as far as `flushMetrics` needs it. */
+/** What a flush adds: where a failed export goes. */
+export interface OtlpFlushOptions extends OtlpHttpOptions {
+  /** Gets a failed export's error (a `ServiceError`). Defaults to an error line on the library's logger. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** The Workers execution context, as far as the flushes need it. */
 export interface WaitUntilContext {
   waitUntil(promise: Promise<unknown>): void;
 }
@@ -29,18 +37,35 @@ export interface WaitUntilContext {
  * @throws {ServiceError} the receiver answered with an error status (retryable for 429 and 5xx) or did not answer in time.
  */
 export async function exportMetrics(collector: MetricsCollector, options: OtlpHttpOptions): Promise<void> {
-  let url: URL;
+  const url = receiverUrl(options);
+  const { resourceMetrics } = await collector.collect();
+  await post(url, otlpMetricsJson(resourceMetrics), options, "exportMetrics");
+}
+
+/**
+ * POSTs ended spans as one OTLP JSON body; nothing is sent for none.
+ * @throws {ServiceError} the receiver answered with an error status (retryable for 429 and 5xx) or did not answer in time.
+ */
+export async function exportSpans(spans: readonly ReadableSpanLike[], options: OtlpHttpOptions): Promise<void> {
+  const url = receiverUrl(options);
+  if (spans.length === 0) return;
+  await post(url, otlpTracesJson(spans), options, "exportSpans");
+}
+
+function receiverUrl(options: OtlpHttpOptions): URL {
   try {
-    url = new URL(options?.url);
+    return new URL(options?.url);
   } catch {
     throw new ValidationError("Invalid OTLP options", [{ path: ["url"], message: "url must be an absolute URL" }]);
   }
-  const { resourceMetrics } = await collector.collect();
+}
+
+async function post(url: URL, body: unknown, options: OtlpHttpOptions, operation: string): Promise<void> {
   const send = options.fetch ?? ((request: Request) => fetch(request));
   const request = new Request(url, {
     method: "POST",
     headers: { ...options.headers, "content-type": "application/json" },
-    body: JSON.stringify(otlpMetricsJson(resourceMetrics)),
+    body: JSON.stringify(body),
     signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
   });
   let response: Response;
@@ -48,7 +73,7 @@ export async function exportMetrics(collector: MetricsCollector, options: OtlpHt
     response = await send(request);
   } catch (error) {
     // The cause may name the host; the message does not.
-    throw new ServiceError("otlp", "exportMetrics", "NetworkError", true, "the receiver did not answer", {
+    throw new ServiceError("otlp", operation, "NetworkError", true, "the receiver did not answer", {
       cause: error,
     });
   }
@@ -58,7 +83,7 @@ export async function exportMetrics(collector: MetricsCollector, options: OtlpHt
     const retryable = response.status === 429 || response.status >= 500;
     throw new ServiceError(
       "otlp",
-      "exportMetrics",
+      operation,
       String(response.status),
       retryable,
       `the receiver answered ${response.status}`,
@@ -73,11 +98,25 @@ export async function exportMetrics(collector: MetricsCollector, options: OtlpHt
  * Exports at the end of a request without delaying its response: `ctx.waitUntil(exportMetrics(…))`.
  * A failed export goes to `onError` (default: an error line on the library's logger), never to the request.
  */
-export function flushMetrics(
-  ctx: WaitUntilContext,
-  collector: MetricsCollector,
-  options: OtlpHttpOptions & { readonly onError?: (error: unknown) => void },
-): void {
+export function flushMetrics(ctx: WaitUntilContext, collector: MetricsCollector, options: OtlpFlushOptions): void {
   const onError = options.onError ?? ((error: unknown) => getLogger().error("metrics export failed", { error }));
   ctx.waitUntil(exportMetrics(collector, options).catch(onError));
+}
+
+/**
+ * Takes what the buffer holds now and exports it without delaying the response:
+ * `ctx.waitUntil(exportSpans(…))`. Spans the buffer had to drop since the last flush are reported as a
+ * warning on the library's logger. A failed export goes to `onError` (default: an error line on the
+ * library's logger), never to the request; its spans are not retried.
+ */
+export function flushSpans(ctx: WaitUntilContext, buffer: SpanBuffer, options: OtlpFlushOptions): void {
+  const onError = options.onError ?? ((error: unknown) => getLogger().error("trace export failed", { error }));
+  const { spans, dropped } = buffer.take();
+  if (dropped > 0) getLogger().warn("spans dropped: the span buffer was full", { dropped, kept: spans.length });
+  // Started inside the promise chain so that a synchronous throw (an invalid url) reaches onError too.
+  ctx.waitUntil(
+    Promise.resolve()
+      .then(() => exportSpans(spans, options))
+      .catch(onError),
+  );
 }

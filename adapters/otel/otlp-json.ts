@@ -99,7 +99,7 @@ function times(point: { readonly startTime?: HrTimeLike; readonly endTime?: HrTi
   };
 }
 
-function nanos(time: HrTimeLike | undefined): string {
+export function nanos(time: HrTimeLike | undefined): string {
   if (time === undefined) return "0";
   return (BigInt(time[0]) * 1_000_000_000n + BigInt(time[1])).toString();
 }

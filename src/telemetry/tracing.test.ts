@@ -126,17 +126,22 @@ describe("spans with an SDK registered", () => {
 
   test("a failing dispatch records the error's code; an unregistered type stays out of the span name", async () => {
     const commands = new CommandBus();
-    await expect(commands.execute("Nope", {})).rejects.toThrow();
+    await expect(commands.execute("Nope", {}, { metadata: { correlationId: "corr-2" } })).rejects.toThrow();
     const span = tracing.named("command");
     expect(span.attributes["eventflows.message.type"]).toBeUndefined();
     expect(span.attributes["eventflows.error.code"]).toBe("HANDLER_NOT_FOUND");
+    expect(span.attributes["eventflows.message.kind"]).toBe("command");
+    expect(span.attributes["eventflows.correlation_id"]).toBe("corr-2");
   });
 
   test("query dispatch has its own span", async () => {
     const queries = new QueryBus();
     queries.register("Count", () => 3);
     expect(await queries.execute("Count", {})).toBe(3);
-    expect(tracing.named("query Count").attributes["eventflows.message.kind"]).toBe("query");
+    expect(tracing.named("query Count").attributes).toEqual({
+      "eventflows.message.kind": "query",
+      "eventflows.message.type": "Count",
+    });
   });
 
   test("a dispatch with a traceparent in its metadata and no active span continues that trace", async () => {
