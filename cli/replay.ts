@@ -1,4 +1,10 @@
-import { EventFlowsError, isAbortedError, type Progress, replay as replayHistory } from "../src/index.js";
+import {
+  EventFlowsError,
+  isAbortedError,
+  type Progress,
+  type RecordedWrite,
+  replay as replayHistory,
+} from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
 import type { CliIo } from "./io.js";
@@ -42,7 +48,7 @@ Options:
 Progress goes to stderr as for rebuild.
 Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (what --apply committed stays).`;
 
-/** Writes a dry run lists in its text summary (the JSON one carries the first ones too). */
+/** Documents a dry run lists in its text summary (the JSON one carries the first writes). */
 const LISTED_WRITES = 10;
 
 export async function replay(args: readonly string[], io: CliIo): Promise<number> {
@@ -130,10 +136,7 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
     const lines = [
       `replay of projection "${projection.name}"${dryRun ? " (dry run: nothing written; --apply writes)" : ""}: ${result.read.toLocaleString("en-US")} events read, ${matched.toLocaleString("en-US")} handled, up to position ${result.position} in ${formatDuration(result.elapsedMs)}; ${result.writes.toLocaleString("en-US")} writes ${dryRun ? "would have been made" : "made"}.`,
     ];
-    for (const write of result.recorded.slice(0, LISTED_WRITES)) {
-      lines.push(`  would ${write.document === undefined ? "delete" : "put"} ${write.collection}/${write.id}`);
-    }
-    if (dryRun && result.writes > LISTED_WRITES) lines.push(`  ... and ${result.writes - LISTED_WRITES} more`);
+    lines.push(...listWrites(result.recorded, result.writes));
     io.stdout(lines.join("\n"));
     return 0;
   } catch (error) {
@@ -146,4 +149,25 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
       `replay interrupted${where}${dryRun ? "" : " (what was written stays)"}${resume}`,
     );
   }
+}
+
+/**
+ * A dry run's writes as lines, one per document (a handler that updates a document per event would
+ * otherwise fill the screen with one id): `would put carts/Cart-1 (3 writes)`.
+ */
+function listWrites(recorded: readonly RecordedWrite[], total: number): string[] {
+  const byDocument = new Map<string, { write: RecordedWrite; count: number }>();
+  for (const write of recorded) {
+    const key = JSON.stringify([write.collection, write.id]);
+    const seen = byDocument.get(key);
+    if (seen === undefined) byDocument.set(key, { write, count: 1 });
+    else byDocument.set(key, { write, count: seen.count + 1 });
+  }
+  const lines = [...byDocument.values()].slice(0, LISTED_WRITES).map(({ write, count }) => {
+    const last = write.document === undefined ? "delete" : "put";
+    return `  would ${last} ${write.collection}/${write.id}${count > 1 ? ` (${count} writes)` : ""}`;
+  });
+  const listed = [...byDocument.values()].slice(0, LISTED_WRITES).reduce((sum, entry) => sum + entry.count, 0);
+  if (total > listed) lines.push(`  ... and ${total - listed} more writes`);
+  return lines;
 }
