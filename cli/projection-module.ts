@@ -54,8 +54,12 @@ export async function loadProjection(
   const declared = value as { projection?: unknown; collections?: unknown } | null;
   if (typeof declared === "object" && declared !== null && isProjection(declared.projection)) {
     const collections = flagged ?? declared.collections ?? [];
-    if (!Array.isArray(collections) || !collections.every((c) => typeof c === "string")) {
-      throw new CliUsageError(`"${exportName}".collections must be an array of collection names`, command);
+    const named = Array.isArray(collections) && collections.every((c) => typeof c === "string");
+    if (!named || (needCollections && collections.length === 0)) {
+      throw new CliUsageError(
+        `"${exportName}".collections must name the collections the projection writes (or give --collections a,b)`,
+        command,
+      );
     }
     return { projection: declared.projection, collections };
   }

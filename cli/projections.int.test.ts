@@ -229,6 +229,12 @@ describe("eventflows rebuild / replay on SQLite", () => {
     expect(new Map(docs.map((d) => [d.id, d.document.items]))).toEqual(expected);
     again.close();
 
+    // A bare projection export, its collections on the command line: the same documents again.
+    const bare = ["--export", "cartCounts", "--collections", "cart-counts"];
+    const bareRun = eventflows(["rebuild", module, ...bare, "--store", "sqlite", "--file", "events.db", "--json"]);
+    expect(JSON.parse(bareRun.stdout)).toMatchObject({ projection: "cart-counts", swapped: true });
+    expect(count()).toEqual(after);
+
     const dry = eventflows(["replay", module, "--store", "sqlite", "--file", "events.db", "--json"]);
     expect(JSON.parse(dry.stdout)).toMatchObject({
       store: "sqlite",
