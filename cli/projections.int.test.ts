@@ -58,6 +58,20 @@ async function appendHistory(store: EventStore, carts: number): Promise<Map<stri
   return expected;
 }
 
+/** Runs the binary and sends it SIGINT as soon as it shows progress (its first stderr output). */
+function interruptOnProgress(args: readonly string[], extra: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env: env(extra) });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      const first = stderr === "";
+      stderr += String(chunk);
+      if (first) child.kill("SIGINT");
+    });
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+}
+
 /** What a projection run from scratch over the same feed writes: the reference a rebuild must equal. */
 async function freshProjection(store: EventStore) {
   const readModels = new InMemoryReadModelStore();
@@ -88,20 +102,10 @@ describe("eventflows rebuild / replay on PostgreSQL", () => {
     expect(await live()).toBe(before);
 
     // Start over, slowly, and interrupt once progress shows.
-    const interrupted = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [bin, "rebuild", module, "--store", "postgres", "--schema", schema, "--restart", "--batch-size", "20"],
-        { cwd: dir, env: env({ CART_PROJECTION_SLOW_MS: "2" }) },
-      );
-      let stderr = "";
-      child.stderr.on("data", (chunk) => {
-        const first = stderr === "";
-        stderr += String(chunk);
-        if (first) child.kill("SIGINT");
-      });
-      child.on("close", (code) => resolve({ code, stderr }));
-    });
+    const interrupted = await interruptOnProgress(
+      ["rebuild", module, "--store", "postgres", "--schema", schema, "--restart", "--batch-size", "20"],
+      { CART_PROJECTION_SLOW_MS: "2" },
+    );
     expect(interrupted.code).toBe(130);
     expect(interrupted.stderr).toMatch(/interrupted at position \d+; the shadow is kept: run the same command again/);
     const stoppedAt = await readModels.checkpoints.load("rebuild:cart-counts");
@@ -163,6 +167,24 @@ describe("eventflows rebuild / replay on PostgreSQL", () => {
     ]);
     expect(JSON.parse(applied.stdout)).toMatchObject({ dryRun: false, handled: cart, writes: cart });
     expect(await readModels.get("cart-counts", "Cart-3")).toEqual({ items: 2 * cart });
+
+    // Ctrl-C between two events of a rate-limited dry run: exit 130 and where to continue from.
+    const beforeStop = await rows();
+    const stopped = await interruptOnProgress([
+      "replay",
+      module,
+      "--store",
+      "postgres",
+      "--schema",
+      schema,
+      "--rate",
+      "200",
+      "--batch-size",
+      "10",
+    ]);
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toMatch(/replay interrupted at position \d+: continue with --after \d+\n$/);
+    expect(await rows()).toBe(beforeStop);
 
     const stateful = eventflows(["replay", module, "--export", "totals", "--store", "postgres", "--schema", schema]);
     expect(stateful.code).toBe(1);
