@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `eventflows` command (generate, migrate, stats). Its logic lives in cli/, which may use Node
+// The `eventflows` command (generate, migrate, stats, rebuild, replay). Its logic lives in cli/, which may use Node
 // APIs (files, util.parseArgs) because it is never part of a bundle for Workers; this wrapper hands
 // it the process's arguments, streams, environment and working directory. Node runs the built
 // dist/; Bun runs the TypeScript source when present, so a checkout needs no build step.
@@ -13,6 +13,8 @@ const { runCli } = await import(entry.href);
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(`${text}\n`),
   stderr: (text) => process.stderr.write(`${text}\n`),
+  stderrRaw: (text) => process.stderr.write(text),
+  stderrIsTty: process.stderr.isTTY === true,
   env: process.env,
   cwd: process.cwd(),
 });

@@ -10,6 +10,13 @@ export interface CliIo {
   readonly env: EnvSource;
   /** The directory relative paths (`--dir`, `--file`) start from. */
   readonly cwd: string;
+  /**
+   * Writes to stderr as is (no newline added): the progress bar rewrites its line with `\r`.
+   * Absent, progress is printed as whole lines through `stderr`.
+   */
+  readonly stderrRaw?: (text: string) => void;
+  /** Whether stderr is a terminal: then progress is one line rewritten in place. */
+  readonly stderrIsTty?: boolean;
 }
 
 /** The options every command takes. */

@@ -1,7 +1,7 @@
 /**
- * The `eventflows` command: code generation, store migrations and statistics. Node-only (it reads
- * and writes files, parses arguments with node:util), so it lives outside src/ and adapters/,
- * which stay free of Node built-ins; bin/eventflows.js starts it on Node 20+ and Bun.
+ * The `eventflows` command: code generation, store migrations and statistics, projection rebuilds
+ * and replays. Node-only (it reads and writes files, parses arguments with node:util, handles
+ * SIGINT), so it lives outside src/ and adapters/, which stay free of Node built-ins; bin/eventflows.js starts it on Node 20+ and Bun.
  * @module
  */
 import { isEventFlowsError } from "../src/index.js";
@@ -10,6 +10,8 @@ import { GENERATE_USAGE, generate } from "./generate/command.js";
 import type { CliIo } from "./io.js";
 import { MIGRATE_USAGE, migrate } from "./migrate.js";
 import { commonFlags } from "./parse.js";
+import { REBUILD_USAGE, rebuild } from "./rebuild.js";
+import { REPLAY_USAGE, replay } from "./replay.js";
 import { STATS_USAGE, stats } from "./stats.js";
 import { packageVersion } from "./version.js";
 
@@ -24,11 +26,14 @@ Commands:
   migrate <store>          bring a store's schema to the latest version (postgres, sqlite),
                            or create its table (dynamodb)
   stats <store>            events, streams and head position of a store (postgres, sqlite)
+  rebuild <module>         rebuild a projection blue/green from the first event, with progress;
+                           Ctrl-C stops it resumably (--store postgres, sqlite)
+  replay <module>          run history through a projection's handler: a dry run unless --apply
   help [command]           show this text, or a command's
 
 Every command takes --help, --json (machine-readable output) and --verbose (stack traces).
 eventflows --version prints the package's version.
-Exit codes: 0 done, 1 failed, 2 bad usage.`;
+Exit codes: 0 done, 1 failed, 2 bad usage (130: rebuild or replay interrupted).`;
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
@@ -36,6 +41,8 @@ const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
   generate: { run: generate, usage: GENERATE_USAGE },
   migrate: { run: migrate, usage: MIGRATE_USAGE },
   stats: { run: stats, usage: STATS_USAGE },
+  rebuild: { run: rebuild, usage: REBUILD_USAGE },
+  replay: { run: replay, usage: REPLAY_USAGE },
 };
 
 /**

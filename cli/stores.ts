@@ -85,6 +85,8 @@ export async function withPostgres<T>(
     pg: typeof import("../adapters/postgres/index.js"),
     sql: import("../adapters/postgres/index.js").PostgresSql,
   ) => Promise<T>,
+  /** Connections in the pool: a rebuild reads the feed while it commits batches. */
+  connections = 1,
 ): Promise<T> {
   const pg = await loadPostgres();
   checkInput(command, () => pg.tableNames({ schema: values.schema, tablePrefix: values.prefix }));
@@ -98,7 +100,7 @@ export async function withPostgres<T>(
     if (isValidationError(error)) throw new CliUsageError(error.message, command);
     throw error;
   }
-  const sql = pg.createPostgresClient(url, { max: 1, connect_timeout: 10 });
+  const sql = pg.createPostgresClient(url, { max: connections, connect_timeout: 10 });
   try {
     return await work(pg, sql);
   } catch (error) {

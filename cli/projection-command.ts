@@ -1,0 +1,100 @@
+import type { EventStore, Progress } from "../src/index.js";
+import { CliUsageError } from "./errors.js";
+import type { CliIo } from "./io.js";
+import { ProgressOutput } from "./progress-output.js";
+import { type LoadedProjection, loadProjection } from "./projection-module.js";
+import { checkStoreOptions, STORE_OPTIONS, type StoreName, type StoreValues, storeName } from "./stores.js";
+
+/** The options `rebuild` and `replay` share. */
+export const PROJECTION_OPTIONS = {
+  ...STORE_OPTIONS,
+  store: { type: "string" },
+  export: { type: "string" },
+  collections: { type: "string" },
+  "batch-size": { type: "string" },
+} as const;
+
+interface ProjectionValues extends StoreValues {
+  readonly store?: string;
+  readonly export?: string;
+  readonly collections?: string;
+  readonly "batch-size"?: string;
+}
+
+/** `--store`, required, checked with the options that belong to it. */
+export function storeOf(command: string, values: ProjectionValues): StoreName {
+  const name = storeName(command, values.store, ["postgres", "sqlite", "dynamodb"]);
+  checkStoreOptions(command, name, values);
+  return name;
+}
+
+/** The module argument and `--batch-size`, checked, then the module imported. */
+export async function takeModule(
+  command: string,
+  positionals: readonly string[],
+  values: ProjectionValues,
+  io: CliIo,
+  needCollections: boolean,
+): Promise<{ loaded: LoadedProjection; batchSize: number | undefined }> {
+  const [path, ...extra] = positionals;
+  if (path === undefined) throw new CliUsageError("Missing the module that exports the projection", command);
+  if (extra.length > 0) throw new CliUsageError(`Unexpected argument "${extra[0]}"`, command);
+  const batchSize = integerOption(command, "batch-size", values["batch-size"], 1, 10_000);
+  const loaded = await loadProjection(
+    command,
+    io.cwd,
+    path,
+    values.export ?? "default",
+    values.collections,
+    needCollections,
+  );
+  return { loaded, batchSize };
+}
+
+/** An integer option within bounds, or a usage error naming it. */
+export function integerOption(
+  command: string,
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new CliUsageError(`--${name} takes an integer from ${min} to ${max}`, command);
+  }
+  return n;
+}
+
+/**
+ * Where a pass over the feed starts, for the progress line: just before the first event after
+ * `after` (PostgreSQL's positions do not start at 1), or `after` itself for one stream's versions.
+ */
+export async function feedOrigin(eventStore: EventStore, after: number, stream?: string): Promise<number> {
+  if (stream !== undefined) return after;
+  for await (const event of eventStore.readAll({ after, maxCount: 1 })) {
+    return Math.max(after, (event.globalPosition ?? after + 1) - 1);
+  }
+  return after;
+}
+
+/** Runs `work` with progress shown on stderr, and ends the progress line however it ends. */
+export async function runWithProgress<T>(
+  io: CliIo,
+  origin: number,
+  work: (onProgress: (progress: Progress) => void) => Promise<T>,
+): Promise<T> {
+  const output = new ProgressOutput(io, origin);
+  try {
+    return await work(output.report);
+  } finally {
+    output.finish();
+  }
+}
+
+/** What Ctrl-C ends with: one line on stderr saying how to go on, and exit code 130 (128 + SIGINT). */
+export function reportInterrupted(io: CliIo, json: boolean, message: string): number {
+  io.stderr(json ? JSON.stringify({ error: { code: "ABORTED", message } }) : `eventflows: ${message}`);
+  return 130;
+}

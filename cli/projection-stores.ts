@@ -1,0 +1,42 @@
+import type { EventStore, ReadModelStore } from "../src/index.js";
+import type { CliIo } from "./io.js";
+import { type StoreValues, withPostgres, withSqlite } from "./stores.js";
+
+/** The event store and the read-model store beside it, opened from the options `migrate` and `stats` take. */
+export interface ProjectionStores {
+  readonly eventStore: EventStore;
+  readonly readModels: ReadModelStore;
+}
+
+/**
+ * Opens both stores on one database (PostgreSQL by the URL rules of `migrate`, or a SQLite file
+ * that must exist), runs `work`, and closes the connection however `work` ends.
+ */
+export function withProjectionStores<T>(
+  command: string,
+  store: "postgres" | "sqlite",
+  values: StoreValues,
+  io: CliIo,
+  work: (stores: ProjectionStores) => Promise<T>,
+): Promise<T> {
+  if (store === "postgres") {
+    const names = { schema: values.schema, tablePrefix: values.prefix };
+    return withPostgres(
+      command,
+      values,
+      io,
+      (pg, sql) =>
+        work({
+          eventStore: new pg.PostgresEventStore({ sql, ...names }),
+          readModels: new pg.PostgresReadModelStore({ sql, ...names }),
+        }),
+      2,
+    );
+  }
+  return withSqlite(command, values, io, false, (sqlite, driver) =>
+    work({
+      eventStore: sqlite.createSqliteEventStore({ driver, tablePrefix: values.prefix }),
+      readModels: new sqlite.SqliteReadModelStore({ driver, tablePrefix: values.prefix }),
+    }),
+  );
+}

@@ -1,0 +1,268 @@
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { migrate, PostgresEventStore, PostgresReadModelStore, type PostgresSql } from "../adapters/postgres/index.js";
+import { bunSqliteDriver, createSqliteEventStore, SqliteReadModelStore } from "../adapters/sqlite/index.js";
+import { type EventStore, InMemoryReadModelStore, ProjectionRunner } from "../src/index.js";
+import { cartCounts } from "../test/fixtures/cli-cart-projection.ts";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../test/services/postgres.ts";
+
+// `eventflows rebuild` and `eventflows replay`, run as the real binary (Bun, the sources) against the
+// PostgreSQL of test/services/ and a SQLite file, with the projection module in test/fixtures/.
+const bin = join(import.meta.dirname, "..", "bin", "eventflows.js");
+const module = join(import.meta.dirname, "..", "test", "fixtures", "cli-cart-projection.ts");
+const schema = uniqueSchema("cli_rebuild");
+const CARTS = 100;
+let url: string;
+let sql: PostgresSql;
+let dir: string;
+
+beforeAll(async () => {
+  url = await ensurePostgres();
+  sql = await postgresTestClient();
+  dir = mkdtempSync(join(tmpdir(), "eventflows-cli-rebuild-"));
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const env = (extra: Record<string, string> = {}) => ({
+  ...process.env,
+  DATABASE_URL: undefined,
+  EVENTFLOWS_PG_URL: url,
+  ...extra,
+});
+
+function eventflows(args: readonly string[], extra: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: dir, env: env(extra) });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Cart-i gets 20 + i % 11 items; every fifth cart an Order event the projection's filter skips. */
+async function appendHistory(store: EventStore, carts: number): Promise<Map<string, number>> {
+  const expected = new Map<string, number>();
+  for (let i = 0; i < carts; i++) {
+    const items = 20 + (i % 11);
+    await store.appendToStream(
+      `Cart-${i}`,
+      Array.from({ length: items }, (_, n) => ({ type: "ItemAdded", data: { n } })),
+    );
+    if (i % 5 === 0) await store.appendToStream(`Order-${i}`, [{ type: "OrderPlaced", data: {} }]);
+    expected.set(`Cart-${i}`, items);
+  }
+  return expected;
+}
+
+/** Runs the binary and sends it SIGINT as soon as it shows progress (its first stderr output). */
+function interruptOnProgress(args: readonly string[], extra: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env: env(extra) });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      const first = stderr === "";
+      stderr += String(chunk);
+      if (first) child.kill("SIGINT");
+    });
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+}
+
+/** What a projection run from scratch over the same feed writes: the reference a rebuild must equal. */
+async function freshProjection(store: EventStore) {
+  const readModels = new InMemoryReadModelStore();
+  await new ProjectionRunner({ projection: cartCounts, eventStore: store, readModels, batchSize: 500 }).catchUp();
+  return readModels.list<{ items: number }>("cart-counts");
+}
+
+describe("eventflows rebuild / replay on PostgreSQL", () => {
+  test("rebuild: --no-swap leaves the live model alone, Ctrl-C exits 130 and keeps the shadow, a second run resumes and swaps", async () => {
+    await migrate(sql, { schema });
+    const store = new PostgresEventStore({ sql, schema });
+    const readModels = new PostgresReadModelStore({ sql, schema });
+    const expected = await appendHistory(store, CARTS);
+    const total = [...expected.values()].reduce((a, b) => a + b, 0) + CARTS / 5;
+    expect(total).toBeGreaterThan(2000);
+    // The live read model as an older, wrong handler left it.
+    await readModels.put("cart-counts", "Cart-0", { items: 999 });
+    await readModels.put("cart-counts", "Cart-gone", { items: 1 });
+    const live = async () => JSON.stringify(await readModels.list("cart-counts"));
+    const before = await live();
+
+    const built = eventflows(["rebuild", module, "--store", "postgres", "--schema", schema, "--no-swap", "--json"]);
+    expect(built.code).toBe(0);
+    const summary = JSON.parse(built.stdout);
+    expect(summary).toMatchObject({ command: "rebuild", projection: "cart-counts", read: total, swapped: false });
+    expect(summary.position).toBe(await store.getLastGlobalPosition());
+    expect(built.stderr).toMatch(/^100% {2}[\d,]+ events {2}position [\d,]+\/[\d,]+ {2}[\d,]+ ev\/s {2}ETA \S+$/m);
+    expect(await live()).toBe(before);
+
+    // Start over, slowly, and interrupt once progress shows.
+    const interrupted = await interruptOnProgress(
+      ["rebuild", module, "--store", "postgres", "--schema", schema, "--restart", "--batch-size", "20"],
+      { CART_PROJECTION_SLOW_MS: "2" },
+    );
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toMatch(/interrupted at position \d+; the shadow is kept: run the same command again/);
+    const stoppedAt = await readModels.checkpoints.load("rebuild:cart-counts");
+    expect(stoppedAt).toBeGreaterThan(0);
+    expect(stoppedAt).toBeLessThan(await store.getLastGlobalPosition());
+    expect(await live()).toBe(before);
+
+    const resumed = eventflows(["rebuild", module, "--store", "postgres", "--schema", schema, "--json"]);
+    expect(resumed.code).toBe(0);
+    const done = JSON.parse(resumed.stdout);
+    expect(done.swapped).toBe(true);
+    expect(done.read).toBeLessThan(total); // it resumed rather than started over
+    const rebuilt = await readModels.list<{ items: number }>("cart-counts");
+    expect(rebuilt).toEqual(await freshProjection(store));
+    expect(new Map(rebuilt.map((d) => [d.id, d.document.items]))).toEqual(expected);
+
+    const text = eventflows(["rebuild", module, "--store", "postgres", "--schema", schema, "--no-swap"]);
+    expect(text.stdout).toContain('rebuild of projection "cart-counts": ');
+    expect(text.stdout).toContain("built, not swapped (--no-swap)");
+  }, 60_000);
+
+  test("replay: a dry run writes nothing, --apply writes, a stateful projection is refused", async () => {
+    const rows = async () => JSON.stringify(await sql.unsafe(`SELECT * FROM ${schema}.read_models ORDER BY 1, 2`));
+    const before = await rows();
+    const dry = eventflows(["replay", module, "--store", "postgres", "--schema", schema, "--category", "Cart"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("(dry run: nothing written; --apply writes)");
+    expect(dry.stdout).toMatch(/ {2}would put cart-counts\/Cart-\d+/);
+    const json = eventflows([
+      "replay",
+      module,
+      "--store",
+      "postgres",
+      "--schema",
+      schema,
+      "--json",
+      "--rate",
+      "100000",
+    ]);
+    const summary = JSON.parse(json.stdout);
+    expect(summary).toMatchObject({ command: "replay", dryRun: true });
+    expect(summary.writes).toBe(summary.handled);
+    expect(summary.handled).toBeGreaterThan(2000);
+    expect(await rows()).toBe(before);
+
+    const readModels = new PostgresReadModelStore({ sql, schema });
+    const cart = (await readModels.get<{ items: number }>("cart-counts", "Cart-3"))?.items ?? 0;
+    const applied = eventflows([
+      "replay",
+      module,
+      "--store",
+      "postgres",
+      "--schema",
+      schema,
+      "--stream",
+      "Cart-3",
+      "--apply",
+      "--json",
+    ]);
+    expect(JSON.parse(applied.stdout)).toMatchObject({ dryRun: false, handled: cart, writes: cart });
+    expect(await readModels.get("cart-counts", "Cart-3")).toEqual({ items: 2 * cart });
+
+    // Ctrl-C between two events of a rate-limited dry run: exit 130 and where to continue from.
+    const beforeStop = await rows();
+    const stopped = await interruptOnProgress([
+      "replay",
+      module,
+      "--store",
+      "postgres",
+      "--schema",
+      schema,
+      "--rate",
+      "200",
+      "--batch-size",
+      "10",
+    ]);
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toMatch(/replay interrupted at position \d+: continue with --after \d+\n$/);
+    expect(await rows()).toBe(beforeStop);
+
+    const stateful = eventflows(["replay", module, "--export", "totals", "--store", "postgres", "--schema", schema]);
+    expect(stateful.code).toBe(1);
+    expect(stateful.stderr).toContain("keeps state");
+  }, 30_000);
+
+  test("usage errors exit 2 with one line; DynamoDB is refused with exit 1", () => {
+    const pg = ["--store", "postgres", "--schema", schema];
+    for (const args of [
+      ["rebuild", "--store", "postgres"], // no module
+      ["rebuild", module], // no store
+      ["rebuild", module, "--store", "mysql"],
+      ["rebuild", module, ...pg, "--batch-size", "0"],
+      ["rebuild", module, ...pg, "--export", "nope"],
+      ["rebuild", module, ...pg, "--export", "cartCounts"], // a bare projection needs --collections
+      ["rebuild", "missing.ts", ...pg],
+      ["rebuild", module, ...pg, "--file", "x.db"],
+      ["replay", module, ...pg, "--stream", "Cart-1", "--category", "Cart"],
+      ["replay", module, ...pg, "--since", "yesterday"],
+      ["replay", module, ...pg, "--rate", "-1"],
+      ["replay", module, ...pg, "--after", "x"],
+    ]) {
+      const result = eventflows(args);
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    const dynamo = eventflows(["rebuild", module, "--store", "dynamodb", "--json"]);
+    expect(dynamo.code).toBe(1);
+    expect(JSON.parse(dynamo.stderr).error).toEqual({
+      code: "REBUILD_NOT_SUPPORTED",
+      message: "DynamoDbReadModelStore cannot swap read-model generations: rebuilds are refused",
+    });
+    expect(eventflows(["rebuild", "--help"]).stdout).toContain("--no-swap");
+    expect(eventflows(["help", "replay"]).stdout).toContain("--apply");
+  });
+});
+
+describe("eventflows rebuild / replay on SQLite", () => {
+  test("a rebuild equals a fresh projection; a dry-run replay writes nothing", async () => {
+    expect(eventflows(["migrate", "sqlite", "--file", "events.db"]).code).toBe(0);
+    const db = new Database(join(dir, "events.db"));
+    const store = createSqliteEventStore({ driver: bunSqliteDriver(db) });
+    const expected = await appendHistory(store, 30);
+    await new SqliteReadModelStore({ driver: bunSqliteDriver(db) }).put("cart-counts", "Cart-0", { items: -1 });
+    db.close();
+
+    const rebuilt = eventflows(["rebuild", module, "--store", "sqlite", "--file", "events.db", "--json"]);
+    expect(rebuilt.code).toBe(0);
+    expect(JSON.parse(rebuilt.stdout)).toMatchObject({ store: "sqlite", swapped: true });
+    const count = () => {
+      const check = new Database(join(dir, "events.db"));
+      try {
+        return check.query("SELECT collection, id, document FROM eventflows_read_models ORDER BY 1, 2").all();
+      } finally {
+        check.close();
+      }
+    };
+    const after = count();
+    const again = new Database(join(dir, "events.db"));
+    const docs = await new SqliteReadModelStore({ driver: bunSqliteDriver(again) }).list<{ items: number }>(
+      "cart-counts",
+    );
+    expect(docs).toEqual(await freshProjection(createSqliteEventStore({ driver: bunSqliteDriver(again) })));
+    expect(new Map(docs.map((d) => [d.id, d.document.items]))).toEqual(expected);
+    again.close();
+
+    // A bare projection export, its collections on the command line: the same documents again.
+    const bare = ["--export", "cartCounts", "--collections", "cart-counts"];
+    const bareRun = eventflows(["rebuild", module, ...bare, "--store", "sqlite", "--file", "events.db", "--json"]);
+    expect(JSON.parse(bareRun.stdout)).toMatchObject({ projection: "cart-counts", swapped: true });
+    expect(count()).toEqual(after);
+
+    const dry = eventflows(["replay", module, "--store", "sqlite", "--file", "events.db", "--json"]);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      store: "sqlite",
+      dryRun: true,
+      writes: [...expected.values()].reduce((a, b) => a + b, 0),
+    });
+    expect(count()).toEqual(after);
+  }, 30_000);
+});
