@@ -15,7 +15,7 @@ describe("ProgressMeter", () => {
       elapsedMs: 0,
     });
     meter.advance(250, 350);
-    // 250 events in 500 ms = 500/s; 750 positions to go = 1,500 ms.
+    // 250 events in 500 ms = 500/s; 250 positions covered in 500 ms, 750 to go = 1,500 ms.
     expect(meter.report(500)).toMatchObject({
       done: 250,
       position: 350,
@@ -23,6 +23,14 @@ describe("ProgressMeter", () => {
       eventsPerSecond: 500,
       etaMs: 1500,
     });
+  });
+
+  test("the ETA follows positions covered, not events: gaps between positions do not inflate it", () => {
+    // PostgreSQL-like: each transaction's events take a block of 4,096 positions.
+    const meter = new ProgressMeter(0, 40_960, 0);
+    meter.advance(5, 5 * 4096);
+    // 5 events covered 20,480 positions in 1 s; 20,480 positions to go take 1 s more.
+    expect(meter.report(1000)).toMatchObject({ done: 5, remaining: 20_480, eventsPerSecond: 5, etaMs: 1000 });
   });
 
   test("a position past the head raises the head; remaining never goes below 0 (property)", () => {

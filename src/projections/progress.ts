@@ -12,7 +12,11 @@ export interface Progress {
   readonly remaining: number;
   /** Events read per second by this run so far. */
   readonly eventsPerSecond: number;
-  /** Estimated milliseconds to `head` at the current rate; undefined before the first event. */
+  /**
+   * Estimated milliseconds to `head`, at the rate this run has covered global positions so far (not
+   * events: positions may have gaps, a PostgreSQL transaction takes a whole block); undefined before
+   * the first event.
+   */
   readonly etaMs: number | undefined;
   /** Milliseconds since this run started. */
   readonly elapsedMs: number;
@@ -21,12 +25,14 @@ export interface Progress {
 /** @internal Counts events and time for `Progress` reports. */
 export class ProgressMeter {
   readonly #started: number;
+  readonly #from: number;
   #done = 0;
   #position: number;
   #head: number;
 
   constructor(position: number, head: number, now: number = Date.now()) {
     this.#started = now;
+    this.#from = position;
     this.#position = position;
     this.#head = Math.max(head, position);
   }
@@ -54,7 +60,8 @@ export class ProgressMeter {
     const head = Math.max(this.#head, this.#position);
     const remaining = head - this.#position;
     const eventsPerSecond = elapsedMs === 0 ? 0 : (this.#done * 1000) / elapsedMs;
-    const etaMs = eventsPerSecond > 0 ? Math.round((remaining / eventsPerSecond) * 1000) : undefined;
+    const covered = this.#position - this.#from;
+    const etaMs = covered > 0 && elapsedMs > 0 ? Math.round((remaining * elapsedMs) / covered) : undefined;
     return { done: this.#done, position: this.#position, head, remaining, eventsPerSecond, etaMs, elapsedMs };
   }
 }
