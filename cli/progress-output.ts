@@ -20,9 +20,9 @@ export function formatDuration(ms: number | undefined): string {
 /**
  * One progress line: `[#####-----]  42%  1,200 events  position 3,153,921/3,158,017  3,100 ev/s  ETA 1.2s`.
  * `origin` is the position the run started after. The fraction and the ETA are measured in
- * positions, not events: the library's `remaining` and `etaMs` count positions as events, which is
- * right on a dense feed (SQLite, memory, one stream) but far off on PostgreSQL, whose transactions
- * take blocks of 4,096 positions. On a sparse feed they are estimates in transactions appended.
+ * positions covered, not events (as the library's `etaMs` is): PostgreSQL's transactions take blocks
+ * of 4,096 positions, so counting events against positions would be far off there. On a sparse feed
+ * they are estimates in transactions appended.
  */
 export function formatProgress(progress: Progress, origin: number, bar: boolean): string {
   const span = progress.head - origin;
