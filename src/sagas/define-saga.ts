@@ -145,6 +145,14 @@ export function defineSaga<E extends DomainEvent, State>(
 
 /** One key, or several joined (each escaped, so `["a/b", "c"]` and `["a", "b/c"]` differ). */
 function keyFrom(name: string, event: { type: string; id: string }, value: unknown): string | ValidationError {
+  // One non-empty string (the common case) is its own key: one check, no arrays.
+  if (
+    typeof value === "string" &&
+    value !== "" &&
+    nameIssues(value, "correlation key", MAX_SAGA_KEY_LENGTH).length === 0
+  ) {
+    return value;
+  }
   const parts = Array.isArray(value) ? (value as unknown[]) : [value];
   const issues: Issue[] = [];
   if (parts.length === 0) issues.push({ path: ["correlate"], message: "returned no key" });

@@ -38,7 +38,8 @@ export class OutboxDispatcher {
    * undefined when a loop already running for it in this process will do it.
    */
   async dispatch(saga: string, key: string, saved?: SagaRecord): Promise<SagaRecord | undefined> {
-    const id = JSON.stringify([saga, key]);
+    // The name's length first: no (saga, key) pair spells another's id, and no JSON is built per step.
+    const id = `${saga.length}:${saga}/${key}`;
     const running = this.#running.get(id);
     if (running !== undefined) {
       running.again = true;
@@ -65,21 +66,18 @@ export class OutboxDispatcher {
   async #dispatch(record: SagaRecord): Promise<SagaRecord> {
     if (record.status === "needs-attention") return record;
     const { store, commands } = this.options;
+    const correlationId = `${record.saga}/${record.key}`;
     for (const entry of record.outbox) {
       let lastError: unknown;
       let done = false;
       for (let attempt = 1; attempt <= this.options.maxAttempts && !done; attempt++) {
         try {
-          await commands.execute(entry.type, entry.payload, {
-            id: entry.id,
-            metadata: {
-              correlationId: `${record.saga}/${record.key}`,
-              causationId: entry.causationId,
-              // The decision's trace: a command re-driven after a crash still joins it.
-              ...(entry.traceparent === undefined ? {} : { traceparent: entry.traceparent }),
-              ...(entry.tracestate === undefined ? {} : { tracestate: entry.tracestate }),
-            },
-          });
+          // Fresh per attempt: a handler that changes what it was given cannot change the retry.
+          const metadata: Record<string, string> = { correlationId, causationId: entry.causationId };
+          // The decision's trace: a command re-driven after a crash still joins it.
+          if (entry.traceparent !== undefined) metadata.traceparent = entry.traceparent;
+          if (entry.tracestate !== undefined) metadata.tracestate = entry.tracestate;
+          await commands.execute(entry.type, entry.payload, { id: entry.id, metadata });
           done = true;
         } catch (error) {
           lastError = error;

@@ -16,6 +16,7 @@ import { type SagaStore, sagaConflict } from "./saga-store.js";
 import { outboxTraceContext, traceStep, traceTimeout } from "./saga-telemetry.js";
 import { StepContext } from "./step-context.js";
 import {
+  type Compensation,
   FINAL_STATUSES,
   type OutboxEntry,
   type SagaCommit,
@@ -118,13 +119,16 @@ const CONFLICT_RETRIES = 20;
 export class SagaRuntime {
   readonly #store: SagaStore;
   readonly #sagas = new Map<string, AnySaga>();
+  // The sagas each event type goes to, in registration order: `handle` looks them up instead of
+  // filtering every saga on every event.
+  readonly #byType = new Map<string, AnySaga[]>();
   readonly #now: () => number;
   readonly #onError: (failure: SagaFailureReport) => void;
   readonly #onTimeoutFired: ((fired: FiredTimeoutReport) => void) | undefined;
   readonly #leaseMs: number;
   readonly #tickLimit: number;
   readonly #dispatcher: OutboxDispatcher;
-  readonly #traced: boolean;
+  readonly #telemetry: boolean;
   readonly owner: string;
 
   constructor(options: SagaRuntimeOptions) {
@@ -145,6 +149,11 @@ export class SagaRuntime {
         ]);
       }
       this.#sagas.set(saga.name, saga);
+      for (const type of saga.types) {
+        const sagas = this.#byType.get(type);
+        if (sagas === undefined) this.#byType.set(type, [saga]);
+        else sagas.push(saga);
+      }
     }
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? defaultOnError;
@@ -152,7 +161,7 @@ export class SagaRuntime {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#tickLimit = options.tickLimit ?? 500;
     this.owner = options.owner ?? ulid();
-    this.#traced = options.telemetry !== false;
+    this.#telemetry = options.telemetry !== false;
     this.#dispatcher = new OutboxDispatcher({
       store: options.store,
       commands: options.commands,
@@ -170,8 +179,15 @@ export class SagaRuntime {
 
   /** Applies one event to every saga that reacts to it. Never throws: see each outcome. */
   async handle(event: EventEnvelope): Promise<SagaOutcome[]> {
-    const sagas = [...this.#sagas.values()].filter((saga) => saga.types.has(event.type));
-    return Promise.all(sagas.map((saga) => traceStep(this.#traced, saga.name, event, () => this.#apply(saga, event))));
+    const sagas = this.#byType.get(event.type);
+    if (sagas === undefined) return [];
+    // Most events go to one saga: no array of promises to wait on together.
+    if (sagas.length === 1) return [await this.#applyTraced(sagas[0] as AnySaga, event)];
+    return Promise.all(sagas.map((saga) => this.#applyTraced(saga, event)));
+  }
+
+  #applyTraced(saga: AnySaga, event: EventEnvelope): Promise<SagaOutcome> {
+    return traceStep(this.#telemetry, saga.name, event, () => this.#apply(saga, event));
   }
 
   /** Feeds the sagas from an in-process bus. Returns the unsubscribe. */
@@ -215,7 +231,7 @@ export class SagaRuntime {
     });
     const fired: FiredTimeoutReport[] = [];
     for (const timeout of claimed) {
-      const report = await traceTimeout(this.#traced, timeout, now, () => this.#fire(timeout, now));
+      const report = await traceTimeout(this.#telemetry, timeout, now, () => this.#fire(timeout, now));
       if (report !== undefined) {
         fired.push(report);
         if (this.#onTimeoutFired !== undefined) callHook("onTimeoutFired", this.#onTimeoutFired, report);
@@ -558,24 +574,34 @@ function commitFor(
   firedTimeoutId: string | undefined,
 ): SagaCommit {
   let step = record?.step ?? 0;
-  const traced = outboxTraceContext();
-  const outbox: OutboxEntry[] = ctx.commands.map((command) => ({
-    id: `${saga}/${key}/${++step}`,
-    type: command.type,
-    payload: command.payload,
-    causationId: handledId,
-    compensation: false,
-    ...traced,
-  }));
-  let compensations = [...(record?.compensations ?? []), ...ctx.compensations];
+  // The active span is looked up only when there are commands to carry it.
+  const traced = ctx.commands.length > 0 || ctx.compensating ? outboxTraceContext() : NO_TRACE;
+  const outbox: OutboxEntry[] = [];
+  for (const command of ctx.commands) {
+    outbox.push({
+      id: `${saga}/${key}/${++step}`,
+      type: command.type,
+      payload: command.payload,
+      causationId: handledId,
+      compensation: false,
+      ...traced,
+    });
+  }
+  const before = record?.compensations ?? NONE;
+  let compensations: readonly Compensation[] =
+    ctx.compensations.length === 0
+      ? before
+      : before.length === 0
+        ? ctx.compensations
+        : [...before, ...ctx.compensations];
   const parked = record?.status === "needs-attention" ? record.attention : undefined;
   let status = parked?.resumeStatus ?? record?.status ?? "running";
   if (ctx.compensating && status !== "compensating") {
     // Newest first, each under an id of its own: dispatched once, in reverse order of the steps.
-    for (const compensation of [...compensations].reverse()) {
+    for (let i = compensations.length - 1; i >= 0; i--) {
       outbox.push({
         id: `${saga}/${key}/c${++step}`,
-        ...compensation,
+        ...(compensations[i] as Compensation),
         causationId: handledId,
         compensation: true,
         ...traced,
@@ -597,17 +623,24 @@ function commitFor(
     attention: parked === undefined ? undefined : { ...parked, resumeStatus: status },
     handledId,
     outbox,
-    schedule: [...ctx.schedules].map(([name, timeout]) => ({
-      id: `${saga}/${key}/t/${name}/${version}`,
-      saga,
-      key,
-      name,
-      dueAt: timeout.dueAt,
-      data: timeout.data,
-    })),
-    cancel: [...ctx.cancels],
+    schedule: ctx.schedules.size === 0 ? [] : scheduled(saga, key, version, ctx),
+    cancel: ctx.cancels.size === 0 ? [] : [...ctx.cancels],
     ...(firedTimeoutId === undefined ? {} : { firedTimeoutId }),
   };
+}
+
+const NO_TRACE: { traceparent?: string; tracestate?: string } = {};
+const NONE: readonly Compensation[] = [];
+
+function scheduled(saga: string, key: string, version: number, ctx: StepContext): SagaTimeout[] {
+  return [...ctx.schedules].map(([name, timeout]) => ({
+    id: `${saga}/${key}/t/${name}/${version}`,
+    saga,
+    key,
+    name,
+    dueAt: timeout.dueAt,
+    data: timeout.data,
+  }));
 }
 
 function isServiceFailure(error: unknown): boolean {
