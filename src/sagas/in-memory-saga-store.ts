@@ -3,7 +3,6 @@ import {
   type ClaimDueTimeoutsOptions,
   FINAL_STATUSES,
   type ListSagasOptions,
-  type OutboxEntry,
   type SagaCommit,
   type SagaFailure,
   type SagaRecord,
@@ -12,6 +11,8 @@ import {
 
 interface Instance {
   record: SagaRecord;
+  // The record's JSON, made once per write: a load is one parse, not a stringify and a parse.
+  json: string | undefined;
   readonly handled: Set<string>;
 }
 
@@ -25,6 +26,12 @@ interface Pending {
 // caller mutating what it loaded cannot change the store behind its back.
 const copy = <T>(value: T): T => (value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T));
 
+/** A copy of the instance's record, from its JSON (made again only after the record changed). */
+function loaded(instance: Instance): SagaRecord {
+  instance.json ??= JSON.stringify(instance.record);
+  return JSON.parse(instance.json) as SagaRecord;
+}
+
 /**
  * The reference saga store, in memory: for tests and single-process apps. Every method runs
  * without awaiting in between, so each commit and each claim is atomic within the process.
@@ -37,7 +44,8 @@ export class InMemorySagaStore extends SagaStore {
   readonly #failures: SagaFailure[] = [];
 
   protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {
-    return copy(this.#instances.get(idOf(saga, key))?.record);
+    const instance = this.#instances.get(idOf(saga, key));
+    return instance === undefined ? undefined : loaded(instance);
   }
 
   protected async readHandled(saga: string, key: string, handledId: string): Promise<boolean> {
@@ -53,20 +61,23 @@ export class InMemorySagaStore extends SagaStore {
     if (commit.handledId !== undefined && current?.handled.has(commit.handledId)) {
       throw sagaConflict(commit.saga, commit.key, commit.expectedVersion, version);
     }
-    const outbox: OutboxEntry[] = [...(current?.record.outbox ?? []), ...copy(commit.outbox ?? [])];
-    const record: SagaRecord = {
+    // One JSON round trip copies everything the caller passed (state, compensations, new outbox
+    // entries, attention) and gives the text the next load parses.
+    const json = JSON.stringify({
       saga: commit.saga,
       key: commit.key,
       version: version + 1,
-      state: copy(commit.state),
+      state: commit.state,
       status: commit.status,
       step: commit.step,
-      compensations: copy(commit.compensations),
-      outbox,
-      attention: copy(commit.attention),
-    };
-    const instance = current ?? { record, handled: new Set<string>() };
+      compensations: commit.compensations,
+      outbox: current === undefined ? (commit.outbox ?? []) : [...current.record.outbox, ...(commit.outbox ?? [])],
+      attention: commit.attention,
+    } satisfies SagaRecord);
+    const record = JSON.parse(json) as SagaRecord;
+    const instance = current ?? { record, json, handled: new Set<string>() };
     instance.record = record;
+    instance.json = json;
     if (commit.handledId !== undefined) instance.handled.add(commit.handledId);
     this.#instances.set(id, instance);
     if (commit.firedTimeoutId !== undefined) this.#removeTimeout(commit.firedTimeoutId);
@@ -96,6 +107,7 @@ export class InMemorySagaStore extends SagaStore {
     const instance = this.#instances.get(idOf(saga, key));
     if (instance === undefined) return;
     instance.record = { ...instance.record, outbox: instance.record.outbox.filter((entry) => entry.id !== entryId) };
+    instance.json = undefined;
   }
 
   protected async claimTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
@@ -135,11 +147,12 @@ export class InMemorySagaStore extends SagaStore {
 
   protected async listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]> {
     const found: SagaRecord[] = [];
-    for (const { record } of this.#instances.values()) {
+    for (const instance of this.#instances.values()) {
+      const { record } = instance;
       if (options.saga !== undefined && record.saga !== options.saga) continue;
       if (options.status !== undefined && record.status !== options.status) continue;
       if (options.pendingOutbox === true && record.outbox.length === 0) continue;
-      found.push(copy(record));
+      found.push(loaded(instance));
       if (found.length >= options.limit) break;
     }
     return found;
@@ -154,5 +167,5 @@ export class InMemorySagaStore extends SagaStore {
   }
 }
 
-// A separator no saga name contains unescaped: names may hold "/", so the key is JSON.
-const idOf = (saga: string, key: string) => JSON.stringify([saga, key]);
+// Names may hold "/": the saga name's length first makes every (saga, key) pair's id its own.
+const idOf = (saga: string, key: string) => `${saga.length}:${saga}/${key}`;
