@@ -415,18 +415,19 @@ export class SagaRuntime {
     run: (state: unknown, ctx: StepContext) => unknown,
     firedTimeoutId?: string,
   ): Promise<SagaOutcome | "conflict"> {
-    const base = { saga: saga.name, key, eventId: trigger.id };
     const ctx = new StepContext(key, this.#now);
     const state = record === undefined ? this.#initialState(saga) : record.state;
     let next: unknown;
     try {
-      next = (await run(state, ctx)) ?? state;
+      const returned = run(state, ctx);
+      // A synchronous handler's state is used as it is: no turn of the microtask queue for it.
+      next = (isThenable(returned) ? await returned : returned) ?? state;
     } catch (error) {
       return this.#failed(saga.name, key, trigger, error);
     }
     if (ctx.ignored !== undefined) {
       if (firedTimeoutId !== undefined) await this.#store.dropTimeout(firedTimeoutId);
-      return { ...base, outcome: "ignored", reason: ctx.ignored };
+      return { saga: saga.name, key, eventId: trigger.id, outcome: "ignored", reason: ctx.ignored };
     }
     const commit = commitFor(saga.name, key, record, next, ctx, trigger.id, firedTimeoutId);
     let version: number;
@@ -458,7 +459,7 @@ export class SagaRuntime {
     }
     recordSagaStatus(saga.name, record?.status, status);
     const outcome = FINAL_STATUSES.has(status) ? "completed" : record === undefined ? "started" : "applied";
-    return { ...base, outcome, version };
+    return { saga: saga.name, key, eventId: trigger.id, outcome, version };
   }
 
   async #fire(timeout: SagaTimeout, now: number): Promise<FiredTimeoutReport | undefined> {
@@ -623,8 +624,8 @@ function commitFor(
     attention: parked === undefined ? undefined : { ...parked, resumeStatus: status },
     handledId,
     outbox,
-    schedule: ctx.schedules.size === 0 ? [] : scheduled(saga, key, version, ctx),
-    cancel: ctx.cancels.size === 0 ? [] : [...ctx.cancels],
+    schedule: ctx.schedules === undefined ? [] : scheduled(saga, key, version, ctx.schedules),
+    cancel: ctx.cancels === undefined ? [] : [...ctx.cancels],
     ...(firedTimeoutId === undefined ? {} : { firedTimeoutId }),
   };
 }
@@ -632,8 +633,13 @@ function commitFor(
 const NO_TRACE: { traceparent?: string; tracestate?: string } = {};
 const NONE: readonly Compensation[] = [];
 
-function scheduled(saga: string, key: string, version: number, ctx: StepContext): SagaTimeout[] {
-  return [...ctx.schedules].map(([name, timeout]) => ({
+function scheduled(
+  saga: string,
+  key: string,
+  version: number,
+  schedules: NonNullable<StepContext["schedules"]>,
+): SagaTimeout[] {
+  return [...schedules].map(([name, timeout]) => ({
     id: `${saga}/${key}/t/${name}/${version}`,
     saga,
     key,
@@ -641,6 +647,10 @@ function scheduled(saga: string, key: string, version: number, ctx: StepContext)
     dueAt: timeout.dueAt,
     data: timeout.data,
   }));
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
 }
 
 function isServiceFailure(error: unknown): boolean {

@@ -11,8 +11,9 @@ import type { Compensation } from "./types.js";
 export class StepContext implements SagaContext {
   readonly commands: Compensation[] = [];
   readonly compensations: Compensation[] = [];
-  readonly schedules = new Map<string, { readonly dueAt: number; readonly data: unknown }>();
-  readonly cancels = new Set<string>();
+  // Made on first use: most steps schedule and cancel nothing.
+  schedules: Map<string, { readonly dueAt: number; readonly data: unknown }> | undefined;
+  cancels: Set<string> | undefined;
   compensating = false;
   completed = false;
   ignored: string | undefined;
@@ -39,13 +40,15 @@ export class StepContext implements SagaContext {
   schedule(options: ScheduleOptions): void {
     assertName(options?.name, "timeout name");
     const dueAt = dueTime(options, this.now());
-    this.cancels.delete(options.name);
+    this.cancels?.delete(options.name);
+    this.schedules ??= new Map();
     this.schedules.set(options.name, { dueAt, data: options.data ?? null });
   }
 
   cancel(name: string): void {
     assertName(name, "timeout name");
-    this.schedules.delete(name);
+    this.schedules?.delete(name);
+    this.cancels ??= new Set();
     this.cancels.add(name);
   }
 
