@@ -29,7 +29,8 @@ export class OutboxDispatcher {
   // pass: two steps of one instance finishing together send each command once. A step that
   // finishes while the loop runs (its command's handler raised the event that caused the step,
   // say) asks for one more pass instead of waiting for the loop, which is waiting for it.
-  readonly #running = new Map<string, { again: boolean }>();
+  // By saga, then key: no id string is built (and hashed) per step.
+  readonly #running = new Map<string, Map<string, { again: boolean }>>();
 
   constructor(private readonly options: OutboxDispatcherOptions) {}
 
@@ -38,15 +39,18 @@ export class OutboxDispatcher {
    * undefined when a loop already running for it in this process will do it.
    */
   async dispatch(saga: string, key: string, saved?: SagaRecord): Promise<SagaRecord | undefined> {
-    // The name's length first: no (saga, key) pair spells another's id, and no JSON is built per step.
-    const id = `${saga.length}:${saga}/${key}`;
-    const running = this.#running.get(id);
+    let runningOfSaga = this.#running.get(saga);
+    if (runningOfSaga === undefined) {
+      runningOfSaga = new Map();
+      this.#running.set(saga, runningOfSaga);
+    }
+    const running = runningOfSaga.get(key);
     if (running !== undefined) {
       running.again = true;
       return undefined;
     }
     const loop = { again: true };
-    this.#running.set(id, loop);
+    runningOfSaga.set(key, loop);
     // `saved` is the instance as a step just saved it: the first pass need not read it back.
     let known = saved;
     try {
@@ -59,7 +63,7 @@ export class OutboxDispatcher {
       }
       return result;
     } finally {
-      this.#running.delete(id);
+      runningOfSaga.delete(key);
     }
   }
 
