@@ -2,6 +2,7 @@ import {
   type CheckpointStore,
   type ReadModelDocument,
   type ReadModelDrop,
+  type ReadModelKey,
   ReadModelStore,
   type ReadModelStoreCapabilities,
   type ReadModelSwap,
@@ -133,6 +134,28 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
     return (cached.document === undefined ? undefined : structuredClone(cached.document)) as T | undefined;
   }
 
+  /** One SELECT for every key not read or written here yet; the absent ones are remembered as absent. */
+  async preload(keys: readonly ReadModelKey[]): Promise<void> {
+    const wanted: { c: string; i: string }[] = [];
+    for (const { collection, id } of keys) {
+      assertStorable(collection, id);
+      if (!this.#documents.has(JSON.stringify([collection, id]))) wanted.push({ c: collection, i: id });
+    }
+    if (wanted.length === 0) return;
+    const rows = await guard("getReadModels", async () => {
+      const query = this.sql.unsafe(this.#statements.readMany, [JSON.stringify(wanted)], { prepare: true });
+      return (await query.values()) as unknown as [string, string, unknown][];
+    });
+    const found = new Map(rows.map(([collection, id, document]) => [JSON.stringify([collection, id]), document]));
+    for (const { c, i } of wanted) {
+      const key = JSON.stringify([c, i]);
+      // A get that ran meanwhile (a handler does not, preload comes first) keeps what it read.
+      if (!this.#documents.has(key)) {
+        this.#documents.set(key, { collection: c, id: i, document: found.get(key), dirty: false });
+      }
+    }
+  }
+
   async put(collection: string, id: string, document: unknown): Promise<void> {
     assertStorable(collection, id);
     assertStorableDocument(JSON.stringify(document));
@@ -209,6 +232,8 @@ export function readModelTransactionOn(sql: PostgresTransactionSql, names: Table
 
 interface DocumentStatements {
   readonly read: string;
+  /** The documents of $1, a JSON array of `{ c, i }`, as rows of collection, id, document. */
+  readonly readMany: string;
   readonly write: string;
   readonly remove: string;
   readonly list: string;
@@ -222,6 +247,8 @@ function documentStatements(names: TableNames): DocumentStatements {
   const table = names.readModels;
   return {
     read: `SELECT document FROM ${table} WHERE collection = $1 AND id = $2`,
+    readMany: `SELECT t.collection, t.id, t.document FROM ${table} AS t
+  JOIN jsonb_to_recordset($1::text::jsonb) AS r(c text, i text) ON t.collection = r.c AND t.id = r.i`,
     write: `INSERT INTO ${table} (collection, id, document) VALUES ($1, $2, $3::text::jsonb)
   ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = now()`,
     remove: `DELETE FROM ${table} WHERE collection = $1 AND id = $2`,
