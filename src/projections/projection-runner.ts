@@ -200,8 +200,15 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     try {
       let read = 0;
       let leasedAt = Date.now();
+      let ahead: ReadAhead | undefined;
       for (;;) {
-        const batch = await this.#batch();
+        let next: ReadAhead | undefined;
+        // After the first batch the position is the one this runner committed: the next read starts
+        // from it while the batch commits (the checkpoint's compare-and-set still guards the commit).
+        const batch = await this.#batch(false, ahead, (n) => {
+          next = n;
+        });
+        ahead = next;
         read += batch.read;
         if (batch.read < batchSize) return { read, position: this.#position };
         // Renewed once a third of the lease has passed, not per batch: a round trip saved per batch,
@@ -313,16 +320,19 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   }
 
   /** One batch in one read-model transaction: read after the checkpoint, handle, move the checkpoint. */
-  async #batch(inline = false): Promise<BatchResult> {
+  async #batch(inline = false, ahead?: ReadAhead, readNext?: (ahead: ReadAhead) => void): Promise<BatchResult> {
     // Once failed, no batch runs until the runner is started again.
     if (this.#failure !== undefined) throw this.#failure;
     const projection = this.projection;
-    const from = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
-    const events: EventEnvelope[] = [];
-    for await (const event of this.#store.readFeed({ after: from, maxCount: this.#settings.batchSize })) {
-      events.push(event);
-    }
+    const from = ahead?.from ?? (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
+    const events = await (ahead?.events ?? this.#read(from));
     const position = events[events.length - 1]?.globalPosition ?? from;
+    if (readNext !== undefined && events.length === this.#settings.batchSize) {
+      // The next batch's read runs while this one commits; if this one fails, it is dropped unseen.
+      const next = this.#read(position);
+      next.catch(() => undefined);
+      readNext({ from: position, events: next });
+    }
     let handled = 0;
     const bounds = { projection: projection.name, from, to: position, inline };
     const apply = () =>
@@ -354,6 +364,12 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     // The batch has committed: a hook that throws must not make it look failed.
     if (batch.read > 0 && this.#onBatch !== undefined) callHook("onBatch", this.#onBatch, batch);
     return batch;
+  }
+
+  async #read(after: number): Promise<EventEnvelope[]> {
+    const events: EventEnvelope[] = [];
+    for await (const event of this.#store.readFeed({ after, maxCount: this.#settings.batchSize })) events.push(event);
+    return events;
   }
 
   /**
@@ -425,6 +441,12 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       }
     });
   }
+}
+
+/** A batch read ahead: the position it reads after and the read under way. */
+interface ReadAhead {
+  readonly from: number;
+  readonly events: Promise<EventEnvelope[]>;
 }
 
 interface Settings {
