@@ -232,6 +232,7 @@ export { InMemoryReadModelStore } from "./projections/in-memory-read-model-store
 export type { Progress } from "./projections/progress.js";
 export {
   MAX_PROJECTION_NAME_LENGTH,
+  type PrefetchKey,
   type Projection,
   type ProjectionContext,
   type ProjectionDefinition,

@@ -12,7 +12,7 @@ import { getLogger } from "../logging/library-logger.js";
 import type { Projection } from "./projection.js";
 import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
 import { recordBatchLag, traceBatch } from "./projection-telemetry.js";
-import type { ReadModelStore, ReadModelTransaction } from "./read-model-store.js";
+import type { ReadModelKey, ReadModelStore, ReadModelTransaction } from "./read-model-store.js";
 
 /** Where a stateful projection's state is kept: in its read-model store, committed with its checkpoint. */
 export const PROJECTION_STATE_COLLECTION = "projection-state";
@@ -196,13 +196,28 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     this.#failure = undefined;
     if (!(await this.#lock.acquire(this.projection.name, this.#owner, this.#settings.leaseMs))) return undefined;
     this.#active = true;
+    const { batchSize, leaseMs } = this.#settings;
     try {
       let read = 0;
+      let leasedAt = Date.now();
+      let ahead: ReadAhead | undefined;
       for (;;) {
-        const batch = await this.#batch();
+        let next: ReadAhead | undefined;
+        // After the first batch the position is the one this runner committed: the next read starts
+        // from it while the batch commits (the checkpoint's compare-and-set still guards the commit).
+        const batch = await this.#batch(false, ahead, (n) => {
+          next = n;
+        });
+        ahead = next;
         read += batch.read;
-        if (batch.read < this.#settings.batchSize) return { read, position: this.#position };
-        await this.#lock.acquire(this.projection.name, this.#owner, this.#settings.leaseMs);
+        if (batch.read < batchSize) return { read, position: this.#position };
+        // Renewed once a third of the lease has passed, not per batch: a round trip saved per batch,
+        // and two thirds of the lease still to go when a batch starts (the checkpoint's
+        // compare-and-set stops a batch whose lease was lost anyway).
+        if (Date.now() - leasedAt >= leaseMs / 3) {
+          leasedAt = Date.now();
+          await this.#lock.acquire(this.projection.name, this.#owner, leaseMs);
+        }
       }
     } catch (error) {
       if (isProjectionFailedError(error)) this.#fail(error);
@@ -305,20 +320,24 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   }
 
   /** One batch in one read-model transaction: read after the checkpoint, handle, move the checkpoint. */
-  async #batch(inline = false): Promise<BatchResult> {
+  async #batch(inline = false, ahead?: ReadAhead, readNext?: (ahead: ReadAhead) => void): Promise<BatchResult> {
     // Once failed, no batch runs until the runner is started again.
     if (this.#failure !== undefined) throw this.#failure;
     const projection = this.projection;
-    const from = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
-    const events: EventEnvelope[] = [];
-    for await (const event of this.#store.readFeed({ after: from, maxCount: this.#settings.batchSize })) {
-      events.push(event);
-    }
+    const from = ahead?.from ?? (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
+    const events = await (ahead?.events ?? this.#read(from));
     const position = events[events.length - 1]?.globalPosition ?? from;
+    if (readNext !== undefined && events.length === this.#settings.batchSize) {
+      // The next batch's read runs while this one commits; if this one fails, it is dropped unseen.
+      const next = this.#read(position);
+      next.catch(() => undefined);
+      readNext({ from: position, events: next });
+    }
     let handled = 0;
     const bounds = { projection: projection.name, from, to: position, inline };
     const apply = () =>
       this.#readModels.transaction(async (tx) => {
+        await this.#preload(tx, events);
         let state = (await this.#loadState(tx)) as S;
         for (const event of events) {
           if (!projection.matches(event)) continue;
@@ -345,6 +364,48 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     // The batch has committed: a hook that throws must not make it look failed.
     if (batch.read > 0 && this.#onBatch !== undefined) callHook("onBatch", this.#onBatch, batch);
     return batch;
+  }
+
+  async #read(after: number): Promise<EventEnvelope[]> {
+    const events: EventEnvelope[] = [];
+    for await (const event of this.#store.readFeed({ after, maxCount: this.#settings.batchSize })) events.push(event);
+    return events;
+  }
+
+  /**
+   * Loads what the batch's handlers will read (the projection's `prefetch` keys and its state) in
+   * one go, where the store has a bulk read. A `prefetch` that throws or answers something that is
+   * not a key fails the projection at that event, like its handler would.
+   */
+  async #preload(tx: ReadModelTransaction, events: readonly EventEnvelope[]): Promise<void> {
+    const projection = this.projection;
+    const prefetch = projection.prefetch;
+    if (prefetch === undefined || tx.preload === undefined) return;
+    const keys = new Map<string, ReadModelKey>();
+    if (projection.stateful) {
+      keys.set(JSON.stringify([PROJECTION_STATE_COLLECTION, projection.name]), {
+        collection: PROJECTION_STATE_COLLECTION,
+        id: projection.name,
+      });
+    }
+    for (const event of events) {
+      if (!projection.matches(event)) continue;
+      try {
+        const key = prefetch(event);
+        if (key === undefined) continue;
+        if (!Array.isArray(key) || typeof key[0] !== "string" || typeof key[1] !== "string") {
+          throw new ValidationError("Invalid prefetch key", [
+            { path: ["prefetch"], message: "prefetch returns [collection, id] or undefined" },
+          ]);
+        }
+        keys.set(JSON.stringify(key), { collection: key[0], id: key[1] });
+      } catch (error) {
+        throw new ProjectionFailedError(projection.name, event.globalPosition ?? 0, event.id, event.type, {
+          cause: error,
+        });
+      }
+    }
+    if (keys.size > 0) await tx.preload([...keys.values()]);
   }
 
   async #loadState(tx: ReadModelTransaction): Promise<unknown> {
@@ -380,6 +441,12 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       }
     });
   }
+}
+
+/** A batch read ahead: the position it reads after and the read under way. */
+interface ReadAhead {
+  readonly from: number;
+  readonly events: Promise<EventEnvelope[]>;
 }
 
 interface Settings {

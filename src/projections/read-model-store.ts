@@ -26,6 +26,12 @@ export interface ReadModelWriter {
 export interface ReadModelTransaction extends ReadModelWriter {
   /** Checkpoints inside the transaction: a compare-and-set conflict here rolls the documents back too. */
   readonly checkpoints: CheckpointStore;
+  /**
+   * Loads these documents ahead (a projection's `prefetch`), so later `get`s of them make no round
+   * trip; documents the transaction already read or wrote are left as they are. Optional: a store
+   * without a bulk read leaves it out, and the handler's `get`s read as usual.
+   */
+  preload?(keys: readonly ReadModelKey[]): Promise<void>;
 }
 
 export interface ReadModelStoreCapabilities {
@@ -170,6 +176,11 @@ function validating(tx: ReadModelTransaction): ReadModelTransaction {
     delete: async (collection: string, id: string) => {
       assertKey(collection, id);
       return tx.delete(collection, id);
+    },
+    preload: async (keys: readonly ReadModelKey[]) => {
+      for (const { collection, id } of keys) assertKey(collection, id);
+      // A store without a bulk read: nothing to do ahead, the handler's gets read one by one.
+      await tx.preload?.(keys);
     },
   });
 }

@@ -97,6 +97,8 @@ export class ShadowReadModels extends ReadModelStore {
         get: (collection, id) => tx.get(map(collection), id),
         put: (collection, id, document) => tx.put(map(collection), id, document),
         delete: (collection, id) => tx.delete(map(collection), id),
+        preload: (keys) =>
+          tx.preload?.(keys.map((k) => ({ collection: map(k.collection), id: k.id }))) ?? Promise.resolve(),
       };
       return work(shadow);
     });

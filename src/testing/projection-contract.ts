@@ -161,6 +161,99 @@ export function projectionContract(options: ProjectionContractOptions): Contract
     assertEqual(result.position, await fixture.eventStore.getLastGlobalPosition(), "checkpoint at the head");
   });
 
+  add(
+    "prefetch: the batch's documents loaded ahead give the same documents and state as reading each",
+    async (fixture) => {
+      const cat = category();
+      // A document there before the runner, one the batch creates, one it deletes and writes again.
+      await fixture.readModels.put(cat, `${cat}-a`, { count: 10, sum: 100 });
+      await fixture.readModels.put(cat, `${cat}-c`, { count: 1, sum: 1 });
+      await append(fixture.eventStore, `${cat}-a`, [1, 2]);
+      await append(fixture.eventStore, `${cat}-b`, [3]);
+      await append(fixture.eventStore, `${cat}-a`, [4]);
+      await append(fixture.eventStore, `${cat}-c`, [5, 6]);
+      const prefetched: string[] = [];
+      const base = totals(cat);
+      const defined = projection<Counted, Totals>({
+        name: `prefetch-${ulid()}`,
+        categories: [cat],
+        types: ["Counted"],
+        initialState: { count: 0, sum: 0 },
+        prefetch: (event) => {
+          prefetched.push(event.streamId);
+          return event.data.n === 4 ? undefined : [cat, event.streamId];
+        },
+        handle: async (event, context): Promise<Totals> => {
+          // Deleted and read again within the batch: the read sees the delete, not what was loaded.
+          if (event.data.n === 5) {
+            await context.readModels.delete(cat, event.streamId);
+            assertEqual(await context.readModels.get(cat, event.streamId), undefined, "a delete is seen in the batch");
+          }
+          return (await base.handle(event, context)) as Totals;
+        },
+      });
+      const result = await runner(fixture, defined, { batchSize: 4 }).catchUp();
+      assert(result !== undefined, "the lease was free, catchUp ran");
+      assertEqual(prefetched.length, 6, "prefetch is asked once per event the filters take");
+      assertEqual(await stateOf(fixture, defined), { count: 6, sum: 21 }, "state");
+      assertEqual(
+        await fixture.readModels.get(cat, `${cat}-a`),
+        { count: 13, sum: 107 },
+        "a: stored document counted on",
+      );
+      assertEqual(await fixture.readModels.get(cat, `${cat}-b`), { count: 1, sum: 3 }, "b: created");
+      assertEqual(
+        await fixture.readModels.get(cat, `${cat}-c`),
+        { count: 2, sum: 11 },
+        "c: deleted at 5, then counted anew",
+      );
+    },
+  );
+
+  add(
+    "a prefetch that throws or returns no key fails catchUp at that event; nothing is skipped or read past",
+    async (fixture) => {
+      const cat = category();
+      await append(fixture.eventStore, `${cat}-a`, [1, 2, 3]);
+      let bad: "throws" | "not a key" | undefined = "throws";
+      const base = totals(cat);
+      const defined = projection<Counted, Totals>({
+        name: `prefetch-fail-${ulid()}`,
+        categories: [cat],
+        types: ["Counted"],
+        initialState: { count: 0, sum: 0 },
+        prefetch: (event) => {
+          if (event.data.n === 2 && bad === "throws") throw new Error("boom");
+          if (event.data.n === 2 && bad === "not a key") return cat as unknown as [string, string];
+          return [cat, event.streamId];
+        },
+        handle: base.handle,
+      });
+      for (const kind of ["throws", "not a key"] as const) {
+        bad = kind;
+        // One event a batch: the failing batch's successor is being read ahead, and must not be applied.
+        const error = await runner(fixture, defined, { batchSize: 1 })
+          .catchUp()
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        assert(isProjectionFailedError(error), `${kind}: a ProjectionFailedError`);
+        const second: EventEnvelope[] = [];
+        for await (const event of fixture.eventStore.readStream(`${cat}-a`)) second.push(event);
+        assertEqual(error.eventId, second[1]?.id, `${kind}: names the event`);
+        assertEqual(
+          await fixture.readModels.get(cat, `${cat}-a`),
+          { count: 1, sum: 1 },
+          `${kind}: the batch before it committed, nothing after it`,
+        );
+      }
+      bad = undefined;
+      await runner(fixture, defined, { batchSize: 1 }).catchUp();
+      assertEqual(await stateOf(fixture, defined), { count: 3, sum: 6 }, "every event once after the fix");
+    },
+  );
+
   add("resumes from its checkpoint without counting anything twice", async (fixture) => {
     const cat = category();
     const defined = totals(cat);
