@@ -126,18 +126,14 @@ function inTransaction(
     if (!matchesExpectedVersion(expected, current)) return { conflict: current };
     const { rows } = batch;
     const last = rows.length - 1;
-    let first = 0;
-    let final = 0;
-    rows.forEach((row, i) => {
-      const params = [streamId, current + i + 1, ...row];
-      if (i > 0 && i < last) all(statements.insertNext, params);
-      else {
-        const position = Number(all(statements.insertOne, params)[0]?.position);
-        if (i === 0) first = position;
-        if (i === last) final = position;
-      }
-    });
-    if (final - first !== last) return all(statements.positionsOf, [streamId, current + 1, current + rows.length]);
+    const at = (i: number) => [streamId, current + i + 1, ...(rows[i] as readonly string[])];
+    const head = all(statements.insertOne, at(0));
+    if (last === 0) return head;
+    for (let i = 1; i < last; i++) all(statements.insertNext, at(i));
+    const first = Number(head[0]?.position);
+    if (Number(all(statements.insertOne, at(last))[0]?.position) - first !== last) {
+      return all(statements.positionsOf, [streamId, current + 1, current + rows.length]);
+    }
     return rows.map((_, i) => ({ version: current + i + 1, position: first + i }));
   });
 }

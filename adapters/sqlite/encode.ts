@@ -46,9 +46,12 @@ export function encodeBatch(
     const size = bytesOver(data.length + metadata.length, maxEventBytes, () => utf8Length(data) + utf8Length(metadata));
     if (size > maxEventBytes) throw new PayloadTooLargeError(`Event ${index} (${event.type})`, size, maxEventBytes);
     // Inserted row by row, each value is its own parameter: under the backend's cap too (2 MB on Durable Objects).
-    for (const value of maxEventBytes > maxValueBytes ? [data, metadata] : []) {
-      const bytes = bytesOver(value.length, maxValueBytes, () => utf8Length(value));
-      if (bytes > maxValueBytes) throw new PayloadTooLargeError(`Event ${index} (${event.type})`, bytes, maxValueBytes);
+    if (maxEventBytes > maxValueBytes) {
+      for (const value of [data, metadata]) {
+        const bytes = bytesOver(value.length, maxValueBytes, () => utf8Length(value));
+        if (bytes > maxValueBytes)
+          throw new PayloadTooLargeError(`Event ${index} (${event.type})`, bytes, maxValueBytes);
+      }
     }
     issues.push(...textIssues(event.type, [index, "type"]));
     rows.push([event.id, event.type, data, metadata, event.timestamp]);
