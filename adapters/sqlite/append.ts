@@ -122,7 +122,10 @@ function inTransaction(
 ): Outcome {
   const { statements } = context;
   return transaction((all) => {
-    const current = Number(all(statements.streamVersion, [streamId])[0]?.version ?? 0);
+    // A new stream needs no read: its first INSERT at version 1 fails UNIQUE (stream_id, version)
+    // if the stream exists, which appendEvents answers as a conflict (or as a retry, by the ids).
+    const fresh = expected === "no-stream" || expected === 0;
+    const current = fresh ? 0 : Number(all(statements.streamVersion, [streamId])[0]?.version ?? 0);
     if (!matchesExpectedVersion(expected, current)) return { conflict: current };
     const { rows } = batch;
     const last = rows.length - 1;

@@ -182,6 +182,20 @@ describe("SqliteEventStore: input and errors", () => {
     expect(await store.getStreamVersion(stream)).toBe(1);
   });
 
+  test("a new-stream append (no read) meets an existing stream: a ConcurrencyError with its version, or the retry answered", async () => {
+    const stream = `Fresh-${ulid()}`;
+    const first = [{ id: ulid(), type: "Opened", data: 1 }];
+    await store.appendToStream(stream, first, { expectedVersion: "no-stream" });
+    for (const expectedVersion of ["no-stream", 0] as const) {
+      await expect(
+        store.appendToStream(stream, [{ type: "Again", data: 2 }], { expectedVersion }),
+      ).rejects.toMatchObject({ code: ErrorCode.Concurrency, actualVersion: 1 });
+    }
+    const retried = await store.appendToStream(stream, first, { expectedVersion: 0 });
+    expect(retried).toMatchObject({ retried: true, nextExpectedVersion: 1 });
+    expect(await store.getStreamVersion(stream)).toBe(1);
+  });
+
   test("with a driver's maxValueBytes, each data and metadata text must fit it; the batch may exceed it", async () => {
     // Row by row, every value is its own parameter: the cap (2 MB on Durable Objects) is per value.
     const capped = new SqliteEventStore({ driver: { ...store.driver, maxValueBytes: 300 }, maxEventBytes: 1000 });
