@@ -9,7 +9,9 @@
  * a table with the same columns and keys, no version check; the read is one prepared SELECT of the
  * stream with JSON.parse of data and metadata (what any event store must return).
  *
- * Not here (yet): Emmett's SQLite store (not installed).
+ * Not here (yet): Emmett's SQLite store. `@event-driven-io/emmett-sqlite` (0.38.5, 0.42.4 on npm) takes
+ * `@event-driven-io/emmett` (same version) and the native `sqlite3` package (^5.1.7, an asynchronous
+ * callback driver, not bun:sqlite or node:sqlite) as peer dependencies; none of them is installed.
  * Run: `bun run bench sqlite` (Bun, then Node 22 from .cache/node22) to also refresh bench/RESULTS.md,
  * or `bun bench/sqlite.bench.ts` for Bun alone.
  */
@@ -196,7 +198,7 @@ try {
       interleaved: crossCheck,
       notes: [
         "bun:sqlite on Bun, node:sqlite on Node 22 (its DatabaseSync; Node 20 has none), a file database in a temp folder, WAL, synchronous=NORMAL (no fsync per commit; the default FULL adds one, the same for both sides), one connection, one writer. Ratios are the ceiling's time over ours: 1.00× would be no overhead at all.",
-        "Each of our appends is one write transaction on the connection: BEGIN IMMEDIATE, the stream's version read and checked, one INSERT … RETURNING (a batch travels as one JSON parameter, expanded by json_each), COMMIT; then the envelopes are returned and the after-commit step runs.",
+        "Each of our appends is one write transaction on the connection: BEGIN IMMEDIATE, the stream's version read and checked, one prepared INSERT per event (the first and last with RETURNING position), COMMIT; then the envelopes are returned and the after-commit step runs. Beyond the ceiling it pays the version read, RETURNING, and the core's validation, ULIDs and envelopes.",
         "ceiling: one prepared INSERT per event in one BEGIN IMMEDIATE … COMMIT (for 1, 10 and 100), no version check; read: one prepared SELECT of the stream plus JSON.parse of data and metadata. Ours reads in pages of 1,000.",
         "The interleaved cross-check alternates single iterations (a batch of one): 400 rounds per append size, 40 for the read.",
       ],

@@ -17,7 +17,7 @@ export interface SqliteStoreContext {
   readonly driver: SqliteDriver;
   readonly statements: EventStatements;
   readonly maxEventBytes: number;
-  readonly maxBatchBytes: number;
+  readonly maxValueBytes: number;
   readonly readPageSize: number;
 }
 
@@ -41,7 +41,9 @@ export async function appendEvents(
 ): Promise<Committed> {
   assertStorableStreamId(streamId);
   const { driver } = context;
-  const batch = encodeBatch(events, context.maxEventBytes, context.maxBatchBytes);
+  const batch = encodeBatch(events, context.maxEventBytes, context.maxValueBytes);
+  // The single-statement form sends the batch as one JSON parameter: encoded (and its size checked) first.
+  if (driver.transaction === undefined) batch.json();
   let outcome: Outcome;
   try {
     outcome =
@@ -87,7 +89,7 @@ async function inOneStatement(
   batch: EncodedBatch,
   expected: ExpectedVersion,
 ): Promise<Outcome> {
-  const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, -1];
+  const [kind, version] = expectation(expected);
   try {
     return await context.driver.all(context.statements.append, [
       streamId,
@@ -96,7 +98,7 @@ async function inOneStatement(
       kind,
       version,
       streamId,
-      batch.json,
+      batch.json(),
     ]);
   } catch (error) {
     if (failureOf(error).kind === "not-null") return { conflict: undefined };
@@ -104,7 +106,13 @@ async function inOneStatement(
   }
 }
 
-/** The append as a read and an insert in one write transaction; the lock is held from the read on. */
+/**
+ * The append in one write transaction, the lock held from its start: the stream's version read and
+ * checked, then one prepared INSERT per event. Only the first and last return their position: in
+ * between, AUTOINCREMENT under the held lock hands out the next numbers, and when the last is
+ * exactly first + n - 1 the n increasing positions can only be consecutive. Otherwise (which SQLite
+ * does not do) they are read back.
+ */
 function inTransaction(
   transaction: NonNullable<SqliteDriver["transaction"]>,
   context: SqliteStoreContext,
@@ -114,13 +122,28 @@ function inTransaction(
 ): Outcome {
   const { statements } = context;
   return transaction((all) => {
-    const current = Number(all(statements.streamVersion, [streamId])[0]?.version ?? 0);
+    // A new stream needs no read: its first INSERT at version 1 fails UNIQUE (stream_id, version)
+    // if the stream exists, which appendEvents answers as a conflict (or as a retry, by the ids).
+    const fresh = expected === "no-stream" || expected === 0;
+    const current = fresh ? 0 : Number(all(statements.streamVersion, [streamId])[0]?.version ?? 0);
     if (!matchesExpectedVersion(expected, current)) return { conflict: current };
-    const [only] = batch.rows;
-    return batch.rows.length === 1 && only !== undefined
-      ? all(statements.insertOne, [streamId, current + 1, ...only])
-      : all(statements.insertAfter, [streamId, current, batch.json]);
+    const { rows } = batch;
+    const last = rows.length - 1;
+    const at = (i: number) => [streamId, current + i + 1, ...(rows[i] as readonly string[])];
+    const head = all(statements.insertOne, at(0));
+    if (last === 0) return head;
+    for (let i = 1; i < last; i++) all(statements.insertNext, at(i));
+    const first = Number(head[0]?.position);
+    if (Number(all(statements.insertOne, at(last))[0]?.position) - first !== last) {
+      return all(statements.positionsOf, [streamId, current + 1, current + rows.length]);
+    }
+    return rows.map((_, i) => ({ version: current + i + 1, position: first + i }));
   });
+}
+
+/** An expectation as `append` binds it: its kind, and the exact version (-1 for the others). */
+function expectation(expected: ExpectedVersion): [kind: string, version: number] {
+  return typeof expected === "number" ? ["exact", expected] : [expected, -1];
 }
 
 async function storedByIds(context: SqliteStoreContext, ids: readonly string[]): Promise<EventEnvelope[]> {

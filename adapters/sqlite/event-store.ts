@@ -60,7 +60,7 @@ export class SqliteEventStore extends EventStore {
       driver: options.driver,
       statements: eventStatements(this.names),
       maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
-      maxBatchBytes: options.driver.maxValueBytes ?? SQLITE_MAX_VALUE_BYTES,
+      maxValueBytes: options.driver.maxValueBytes ?? SQLITE_MAX_VALUE_BYTES,
       readPageSize: options.readPageSize ?? 1000,
     };
   }

@@ -6,7 +6,13 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { ErrorCode, isConcurrencyError, ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
-import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
+import {
+  bunSqliteDriver,
+  SqliteCheckpointStore,
+  SqliteEventStore,
+  SqliteSnapshotStore,
+  type SyncStatementRunner,
+} from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-reliability-"));
 const file = join(dir, "events.db");
@@ -174,6 +180,66 @@ describe("SqliteEventStore: input and errors", () => {
     });
     await small.appendToStream(stream, [{ type: "Accents", data: "é".repeat(40) }]);
     expect(await store.getStreamVersion(stream)).toBe(1);
+  });
+
+  test("a new-stream append (no read) meets an existing stream: a ConcurrencyError with its version, or the retry answered", async () => {
+    const stream = `Fresh-${ulid()}`;
+    const first = [{ id: ulid(), type: "Opened", data: 1 }];
+    await store.appendToStream(stream, first, { expectedVersion: "no-stream" });
+    for (const expectedVersion of ["no-stream", 0] as const) {
+      await expect(
+        store.appendToStream(stream, [{ type: "Again", data: 2 }], { expectedVersion }),
+      ).rejects.toMatchObject({ code: ErrorCode.Concurrency, actualVersion: 1 });
+    }
+    const retried = await store.appendToStream(stream, first, { expectedVersion: 0 });
+    expect(retried).toMatchObject({ retried: true, nextExpectedVersion: 1 });
+    expect(await store.getStreamVersion(stream)).toBe(1);
+  });
+
+  test("with a driver's maxValueBytes, each data and metadata text must fit it; the batch may exceed it", async () => {
+    // Row by row, every value is its own parameter: the cap (2 MB on Durable Objects) is per value.
+    const capped = new SqliteEventStore({ driver: { ...store.driver, maxValueBytes: 300 }, maxEventBytes: 1000 });
+    const stream = `Capped-${ulid()}`;
+    await expect(capped.appendToStream(stream, [{ type: "Big", data: "x".repeat(400) }])).rejects.toMatchObject({
+      code: ErrorCode.PayloadTooLarge,
+      limit: 300,
+    });
+    await expect(
+      capped.appendToStream(stream, [{ type: "Big", data: 1, metadata: { note: "y".repeat(400) } }]),
+    ).rejects.toMatchObject({ code: ErrorCode.PayloadTooLarge });
+    expect(await store.streamExists(stream)).toBe(false);
+    const batch = Array.from({ length: 10 }, (_, i) => ({ type: "Fits", data: `${i}`.repeat(200) }));
+    const appended = await capped.appendToStream(stream, batch);
+    expect(appended.events.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  test("a batch's positions are those stored: first and last RETURNING, read back if not consecutive (a wrapped driver makes the gap: SQLite never does)", async () => {
+    // SQLite's AUTOINCREMENT hands out consecutive positions under the write lock; a driver that
+    // skips one between the first and last INSERT shows the store reads the real ones back.
+    const base = store.driver;
+    const transaction = base.transaction;
+    if (transaction === undefined) throw new Error("bun:sqlite driver has a transaction");
+    const skipping = {
+      ...base,
+      transaction: <T>(work: (all: SyncStatementRunner) => T): T =>
+        transaction((all) => {
+          let inserts = 0;
+          return work((sql, params) => {
+            if (sql.startsWith("INSERT") && ++inserts === 2)
+              all("UPDATE sqlite_sequence SET seq = seq + 5 WHERE name = 'eventflows_events'");
+            return all(sql, params);
+          });
+        }),
+    };
+    const gappy = new SqliteEventStore({ driver: skipping });
+    const stream = `Gaps-${ulid()}`;
+    const appended = await gappy.appendToStream(
+      stream,
+      [1, 2, 3, 4].map((n) => ({ type: "N", data: n })),
+    );
+    const stored = await collect(store.readStream(stream));
+    expect(appended.events.map((e) => e.globalPosition)).toEqual(stored.map((e) => e.globalPosition));
+    expect(stored[1]?.globalPosition).toBe((stored[0]?.globalPosition ?? 0) + 6);
   });
 
   test("bad options are refused with a ValidationError", () => {

@@ -2,8 +2,9 @@ import type { SqliteTableNames } from "./names.js";
 
 export interface EventStatements {
   readonly append: string;
-  readonly insertAfter: string;
   readonly insertOne: string;
+  readonly insertNext: string;
+  readonly positionsOf: string;
   readonly eventsByIds: string;
   readonly readForward: string;
   readonly readBackward: string;
@@ -40,17 +41,21 @@ FROM (
 ORDER BY j.key
 RETURNING position, version`,
     /*
-     * For appends inside a driver's transaction, once the version is checked there: stream, the
-     * version the stream is at, the batch as for `append`. (Single events: insertOne.)
+     * Inside a driver's transaction, once the stream's version is checked there, each event is one
+     * prepared INSERT (stream, version, id, type, data JSON, metadata JSON, timestamp): measured
+     * 20-30% faster for batches of 10 and 100 than one json_each statement on bun:sqlite and
+     * node:sqlite, whose JSON-in-JSON text costs more to build and to parse than the calls. Folding
+     * the version check into the first INSERT (as INSERT … SELECT, or as a scalar subquery in
+     * VALUES) measured slower on bun:sqlite than the separate read and INSERT: 16-23 µs against 9.
+     * insertOne returns the row's position (first and last event); insertNext, for the others, none.
      */
-    insertAfter: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
-SELECT ?, ? + j.key + 1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
-FROM json_each(?) AS j
-ORDER BY j.key
-RETURNING position, version`,
     insertOne: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 RETURNING position, version`,
+    insertNext: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
+VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    /* Stream, lowest and highest version: those rows' positions, in version order. */
+    positionsOf: `SELECT position, version FROM ${n.events} WHERE stream_id = ? AND version BETWEEN ? AND ? ORDER BY version`,
     eventsByIds: `SELECT ${COLUMNS} FROM ${n.events} WHERE id IN (SELECT value FROM json_each(?))`,
     readForward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`,
     readBackward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?`,
