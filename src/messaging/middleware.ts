@@ -1,5 +1,6 @@
 import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
 import { type Issue, isConcurrencyError, ValidationError } from "../errors.js";
+import { sleep } from "../internal/sleep.js";
 import { assertDelayMs, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Logger } from "../logging/logger.js";
@@ -194,8 +195,4 @@ export function logging(logger?: Pick<Logger, "info" | "error">): Middleware {
       throw error;
     }
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

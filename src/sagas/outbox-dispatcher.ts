@@ -1,4 +1,5 @@
 import { isConcurrencyError } from "../errors.js";
+import { sleep } from "../internal/sleep.js";
 import type { ExecuteOptions } from "../messaging/message.js";
 import { carry, describe } from "./records.js";
 import type { SagaStore } from "./saga-store.js";
@@ -145,5 +146,3 @@ export class OutboxDispatcher {
     return record;
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => (ms <= 0 ? resolve() : setTimeout(resolve, ms)));

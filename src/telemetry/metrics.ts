@@ -196,13 +196,13 @@ export function boundedLabel(label: string, value: string): string {
   return value;
 }
 
-function errorCode(error: unknown): string {
+function errorLabel(error: unknown): string {
   return isEventFlowsError(error) ? boundedLabel(MetricLabel.errorType, error.code) : OTHER_LABEL;
 }
 
 /** Counts a failure by its code (`_OTHER` for errors that are not the library's). */
 export function countError(operation: MetricOperation, error: unknown): void {
-  instruments()?.errors.add(1, { [MetricLabel.errorType]: errorCode(error), [MetricLabel.operation]: operation });
+  instruments()?.errors.add(1, { [MetricLabel.errorType]: errorLabel(error), [MetricLabel.operation]: operation });
 }
 
 /**
@@ -223,7 +223,7 @@ export function dispatchTimer(
         return result;
       },
       (error: unknown) => {
-        const code = errorCode(error);
+        const code = errorLabel(error);
         histogram.record(elapsedSeconds(started), {
           [MetricLabel.messageType]: boundedLabel(MetricLabel.messageType, type),
           [MetricLabel.outcome]: "error",
@@ -267,7 +267,7 @@ export function countPublished(events: readonly EventEnvelope[], failure?: Failu
   if (m === undefined) return;
   addByType(m.published, events, { [MetricLabel.outcome]: failure === undefined ? "ok" : "error" });
   if (failure !== undefined) {
-    m.errors.add(1, { [MetricLabel.errorType]: errorCode(failure.error), [MetricLabel.operation]: "publish" });
+    m.errors.add(1, { [MetricLabel.errorType]: errorLabel(failure.error), [MetricLabel.operation]: "publish" });
   }
 }
 
@@ -284,7 +284,7 @@ export function countConsumed(consumer: string, event: EventEnvelope, failure?: 
     [MetricLabel.outcome]: failure === undefined ? "ok" : "error",
   });
   if (failure !== undefined) {
-    m.errors.add(1, { [MetricLabel.errorType]: errorCode(failure.error), [MetricLabel.operation]: "consume" });
+    m.errors.add(1, { [MetricLabel.errorType]: errorLabel(failure.error), [MetricLabel.operation]: "consume" });
   }
 }
 
@@ -354,7 +354,7 @@ export function countSagaStep(saga: string, outcome: string, error?: unknown): v
     [MetricLabel.outcome]: boundedLabel(MetricLabel.outcome, outcome),
   });
   if (outcome === "failed") {
-    m.errors.add(1, { [MetricLabel.errorType]: errorCode(error), [MetricLabel.operation]: "saga" });
+    m.errors.add(1, { [MetricLabel.errorType]: errorLabel(error), [MetricLabel.operation]: "saga" });
   }
 }
 
