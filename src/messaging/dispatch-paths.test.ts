@@ -1,10 +1,13 @@
 // The bus dispatches by one of three paths (no hooks and no middleware; middleware only; hooks), the
 // first two without an async frame of their own. These tests hold every path to the same contract.
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import * as v from "valibot";
 import { HandlerNotFoundError, ValidationError } from "../errors.js";
 import { CommandBus } from "./command-bus.js";
 import type { Message } from "./message.js";
 import type { MessageBusOptions, Middleware } from "./message-bus.js";
+import { validation } from "./middleware.js";
 import { QueryBus } from "./query-bus.js";
 
 type Commands = { Run: { payload: { fail: "sync" | "async" | "no" }; result: string } };
@@ -14,6 +17,9 @@ const passThrough: Middleware = (_message, next) => next();
 const setups: Record<string, (options?: MessageBusOptions) => CommandBus<Commands>> = {
   "no hooks, no middleware": (options) => new CommandBus<Commands>(options),
   "middleware only": (options) => new CommandBus<Commands>(options).use(passThrough),
+  // validation runs inline, as a synchronous step, not as a middleware call: the same contract.
+  "validation only": (options) =>
+    new CommandBus<Commands>(options).use(validation({ Run: v.object({ fail: v.picklist(["sync", "async", "no"]) }) })),
   "before and after hooks": (options) =>
     new CommandBus<Commands>(options).before(() => undefined).after(() => undefined),
 };
@@ -162,6 +168,106 @@ describe("middleware chain", () => {
     bus.register("C", () => ++runs);
     expect(await bus.execute("C", null)).toBe(2);
     expect(runs).toBe(2);
+  });
+});
+
+describe("validation as a step of the chain", () => {
+  type Orders = { Place: { payload: { quantity: number }; result: unknown } };
+  const Place = v.object({ quantity: v.pipe(v.string(), v.transform(Number), v.number(), v.minValue(1)) });
+
+  test("keeps its place: a middleware before it sees the raw payload, one after it and the handler the parsed one", async () => {
+    const seen: unknown[] = [];
+    const watch =
+      (label: string): Middleware =>
+      (message, next) => {
+        seen.push([label, message.payload]);
+        return next();
+      };
+    const bus = new CommandBus<Orders>()
+      .use(watch("before"))
+      .use(validation<Orders>({ Place: Place as never }))
+      .use(watch("after"));
+    bus.register("Place", (payload) => payload);
+    expect(await bus.execute("Place", { quantity: "3" } as never)).toEqual({ quantity: 3 });
+    expect(seen).toEqual([
+      ["before", { quantity: "3" }],
+      ["after", { quantity: 3 }],
+    ]);
+  });
+
+  test("a refused payload is a ValidationError rejection: the handler and later middleware never run, the failure is counted", async () => {
+    let reached = 0;
+    const bus = new CommandBus<Orders>().use(validation<Orders>({ Place: Place as never })).use((_message, next) => {
+      reached++;
+      return next();
+    });
+    bus.register("Place", () => {
+      reached++;
+    });
+    const pending = bus.execute("Place", { quantity: "0" } as never);
+    await expect(pending).rejects.toBeInstanceOf(ValidationError);
+    expect(reached).toBe(0);
+    expect(bus.stats("Place")).toMatchObject({ executions: 1, failures: 1 });
+  });
+
+  test("an outer middleware that calls next() again runs the validation again", async () => {
+    let validations = 0;
+    const counted = v.pipe(
+      v.object({ quantity: v.number() }),
+      v.check(() => ++validations > 0),
+    );
+    const bus = new CommandBus<Orders>()
+      .use(async (_message, next) => {
+        await next();
+        return next();
+      })
+      .use(validation<Orders>({ Place: counted }));
+    bus.register("Place", ({ quantity }) => quantity);
+    expect(await bus.execute("Place", { quantity: 2 })).toBe(2);
+    expect(validations).toBe(2);
+  });
+
+  test("called as a plain middleware, outside a bus, it checks the same way", async () => {
+    const middleware = validation<Orders>({ Place: Place as never });
+    const message = { kind: "command", type: "Place", payload: { quantity: "5" } } as unknown as Message;
+    expect(await middleware(message, async () => message.payload)).toEqual({ quantity: 5 });
+    const refused = { ...message, payload: { quantity: "x" } } as Message;
+    await expect(middleware(refused, async () => "unreached")).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  test("any payload: the bus accepts exactly what the schema accepts, and hands the handler its output", async () => {
+    const Schema = v.object({ id: v.pipe(v.string(), v.minLength(1)), tags: v.optional(v.array(v.string()), []) });
+    const bus = new CommandBus<{ C: { payload: unknown; result: unknown } }>().use(validation({ C: Schema }));
+    bus.register("C", (payload) => payload);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything(),
+          fc.record({ id: fc.string(), tags: fc.option(fc.array(fc.string()), { nil: undefined }) }),
+        ),
+        async (payload) => {
+          const expected = v.safeParse(Schema, payload);
+          const outcome = await bus.execute("C", payload).then(
+            (output) => ({ ok: true, output }),
+            (error: unknown) => ({ ok: false, error }),
+          );
+          expect(outcome.ok).toBe(expected.success);
+          if (expected.success) expect((outcome as { output: unknown }).output).toEqual(expected.output);
+          else expect((outcome as { error: unknown }).error).toBeInstanceOf(ValidationError);
+        },
+      ),
+    );
+  });
+});
+
+describe("messages sent without metadata", () => {
+  test("share one empty metadata object, frozen: MessageMetadata is read-only", async () => {
+    const bus = new QueryBus<{ Q: { payload: null; result: Message["metadata"] } }>();
+    bus.register("Q", (_payload, message) => message.metadata);
+    const metadata = await bus.execute("Q", null);
+    expect(metadata).toEqual({});
+    expect(Object.isFrozen(metadata)).toBe(true);
+    expect(await bus.execute("Q", null, { metadata: { correlationId: "c-1" } })).toEqual({ correlationId: "c-1" });
   });
 });
 

@@ -12,6 +12,7 @@ import {
   type Message,
   type MessageKind,
   type MessageMap,
+  type MessageMetadata,
   type PayloadOf,
   type ResultOf,
 } from "./message.js";
@@ -23,6 +24,17 @@ export type MessageHandler<Payload = unknown, Result = unknown> = (
 
 /** Wraps dispatch: call `next()` to continue (it may be called again, to retry), or return/throw to stop. */
 export type Middleware = (message: Message, next: () => Promise<unknown>) => Promise<unknown>;
+
+/**
+ * Marks a middleware that only does synchronous work and then continues (`validation`): the bus
+ * runs that work inline instead of calling the middleware, which behaves the same when called.
+ */
+export const MIDDLEWARE_STEP: unique symbol = Symbol("eventflows.middlewareStep");
+
+/** A middleware that is also a synchronous step: it may change the message or throw, then dispatch goes on. */
+export interface SteppedMiddleware extends Middleware {
+  readonly [MIDDLEWARE_STEP]: (message: Message) => void;
+}
 
 export type BeforeHook = (message: Message) => void | Promise<void>;
 
@@ -44,6 +56,9 @@ export interface ExecutionStats {
   /** When the last timed execution ended (ISO time). */
   readonly lastExecutedAt: string | undefined;
 }
+
+/** The metadata of a message sent without any: shared, so frozen (`MessageMetadata` is read-only). */
+const NO_METADATA: MessageMetadata = Object.freeze({});
 
 /** By default the stats time the first dispatch of each type, then one in this many. */
 const DEFAULT_TIMING_SAMPLE = 16;
@@ -84,13 +99,19 @@ interface MutableStats {
 
 type Pipeline = (message: Message, handler: MessageHandler) => Promise<unknown>;
 
+interface Registration {
+  readonly handler: MessageHandler;
+  /** This type's stats entry, once dispatched (the entry outlives the registration, in `#stats`). */
+  entry: MutableStats | undefined;
+}
+
 /**
  * What the command and query buses share: one handler per type, before/after hooks, a middleware
  * pipeline, introspection and per-type execution stats. `M` types each message's payload and result.
  */
 export abstract class MessageBus<M extends MessageMap = MessageMap> {
   readonly #kind: MessageKind;
-  readonly #handlers = new Map<string, MessageHandler>();
+  readonly #handlers = new Map<string, Registration>();
   readonly #middleware: Middleware[] = [];
   readonly #before: BeforeHook[] = [];
   readonly #after: AfterHook[] = [];
@@ -124,9 +145,9 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       ]);
     }
     if (this.#handlers.has(type)) throw new DuplicateHandlerError(this.#kind, type);
-    this.#handlers.set(type, handler as MessageHandler);
+    this.#handlers.set(type, { handler: handler as MessageHandler, entry: undefined });
     return () => {
-      if (this.#handlers.get(type) === handler) this.#handlers.delete(type);
+      if (this.#handlers.get(type)?.handler === handler) this.#handlers.delete(type);
     };
   }
 
@@ -198,14 +219,14 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     options?: ExecuteOptions,
   ): Promise<ResultOf<M, T>> {
     const tracer = this.#traced ? activeTracer() : undefined;
-    const run = () =>
+    // Timed only with a provider registered, and only registered types: an unknown one may be user input.
+    const timer = dispatchTimer(this.#kind);
+    const dispatched =
       tracer === undefined
         ? this.#execute(type, payload, options)
         : this.#tracedExecute(tracer, type, payload, options);
-    // Timed only with a provider registered, and only registered types: an unknown one may be user input.
-    const timer = dispatchTimer(this.#kind);
-    if (timer === undefined || !this.#handlers.has(type)) return run();
-    return timer(type, run()) as Promise<ResultOf<M, T>>;
+    if (timer === undefined || !this.#handlers.has(type)) return dispatched;
+    return timer(type, dispatched) as Promise<ResultOf<M, T>>;
   }
 
   /**
@@ -244,20 +265,36 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     payload: PayloadOf<M, T>,
     options?: ExecuteOptions,
   ): Promise<ResultOf<M, T>> {
-    let handler: MessageHandler | undefined;
+    let registration: Registration | undefined;
     let message: Message;
     try {
-      handler = this.#handlers.get(type);
-      if (handler === undefined) {
+      registration = this.#handlers.get(type);
+      if (registration === undefined) {
         assertTypeName(type, `${this.#kind} type`);
         throw new HandlerNotFoundError(this.#kind, type, { registered: [...this.#handlers.keys()] });
       }
-      message = new DispatchedMessage(this.#kind, type, payload, options?.metadata ?? {}, options?.signal, options?.id);
+      message = new DispatchedMessage(
+        this.#kind,
+        type,
+        payload,
+        options?.metadata ?? NO_METADATA,
+        options?.signal,
+        options?.id,
+      );
     } catch (error) {
       countError(this.#kind, error);
       return Promise.reject(error);
     }
-    const entry = this.#track ? this.#entry(type) : undefined;
+    const handler = registration.handler;
+    // The stats entry hangs off the registration: one map lookup per dispatch, not two.
+    let entry: MutableStats | undefined;
+    if (this.#track) {
+      entry = registration.entry;
+      if (entry === undefined) {
+        entry = this.#entry(type);
+        registration.entry = entry;
+      }
+    }
     const timed = entry !== undefined && this.#timeEvery > 0 && entry.begun++ % this.#timeEvery === 0;
     if (this.#hooked) return this.#dispatch(message, handler, entry, timed) as Promise<ResultOf<M, T>>;
     // No hooks (the common case): the handler's or the middleware chain's promise is all there is to
@@ -273,7 +310,14 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     const onError = this.#onError;
     if (onError === undefined) {
       if (entry === undefined) return Promise.resolve(returned) as Promise<ResultOf<M, T>>;
-      if (!timed) return Promise.resolve(returned).then(entry.fulfilled, entry.rejected) as Promise<ResultOf<M, T>>;
+      if (!timed) {
+        // A handler that answered synchronously has ended: counted now, and one promise, not two.
+        if (!isThenable(returned)) {
+          entry.executions++;
+          return Promise.resolve(returned) as Promise<ResultOf<M, T>>;
+        }
+        return Promise.resolve(returned).then(entry.fulfilled, entry.rejected) as Promise<ResultOf<M, T>>;
+      }
     }
     return Promise.resolve(returned).then(
       (result) => {
@@ -391,13 +435,29 @@ function publicStats(entry: MutableStats): ExecutionStats {
 
 const direct: Pipeline = async (message, handler) => handler(message.payload, message);
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
 function compose(middleware: readonly Middleware[]): Pipeline {
   const chain = [...middleware];
+  // A middleware with a synchronous step (`validation`) runs as that step, inline: no closure, no
+  // promise and no microtask of its own per dispatch. Its place in the order is kept.
+  const steps = chain.map((entry) => (entry as Partial<SteppedMiddleware>)[MIDDLEWARE_STEP]);
   return (message, handler) => {
     // Always a promise, never a synchronous throw, whatever a middleware or the handler does.
     const dispatch = (index: number): Promise<unknown> => {
-      const next = chain[index];
       try {
+        let step = steps[index];
+        while (step !== undefined) {
+          step(message);
+          step = steps[++index];
+        }
+        const next = chain[index];
         return Promise.resolve(
           next === undefined ? handler(message.payload, message) : next(message, () => dispatch(index + 1)),
         );

@@ -4,8 +4,8 @@ import { sleep } from "../internal/sleep.js";
 import { assertDelayMs, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Logger } from "../logging/logger.js";
-import type { MessageMap, PayloadOf } from "./message.js";
-import type { Middleware } from "./message-bus.js";
+import type { Message, MessageMap, PayloadOf } from "./message.js";
+import { MIDDLEWARE_STEP, type Middleware, type SteppedMiddleware } from "./message-bus.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a schema of any input and output
 export type AnySchema = BaseSchema<unknown, any, BaseIssue<unknown>>;
@@ -27,24 +27,28 @@ export type PayloadSchemas<M extends MessageMap = MessageMap> = {
  * @throws {ValidationError} with one issue per problem valibot found.
  */
 export function validation<M extends MessageMap = MessageMap>(schemas: PayloadSchemas<M>): Middleware {
-  // Not `async`: returning `next()`'s promise from an async function would cost two more microtask hops.
-  return (message, next) => {
-    const schema = (schemas as Readonly<Record<string, AnySchema | undefined>>)[message.type];
-    if (schema === undefined) return next();
-    let parsed: ReturnType<typeof safeParse<AnySchema>>;
+  const table = schemas as Readonly<Record<string, AnySchema | undefined>>;
+  // The whole check is synchronous: the bus runs it inline, as a step (see MIDDLEWARE_STEP).
+  const step = (message: Message): void => {
+    const schema = table[message.type];
+    if (schema === undefined) return;
+    const parsed = safeParse(schema, message.payload);
+    if (!parsed.success) {
+      throw new ValidationError(`Invalid ${message.kind} "${message.type}"`, parsed.issues.map(toIssue));
+    }
+    (message as { payload: unknown }).payload = parsed.output;
+  };
+  // Called as a plain middleware (outside a bus): the same check. Not `async`: returning `next()`'s
+  // promise from an async function would cost two more microtask hops.
+  const middleware: Middleware = (message, next) => {
     try {
-      parsed = safeParse(schema, message.payload);
+      step(message);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!parsed.success) {
-      return Promise.reject(
-        new ValidationError(`Invalid ${message.kind} "${message.type}"`, parsed.issues.map(toIssue)),
-      );
-    }
-    (message as { payload: unknown }).payload = parsed.output;
     return next();
   };
+  return Object.assign(middleware, { [MIDDLEWARE_STEP]: step }) satisfies SteppedMiddleware;
 }
 
 /**
