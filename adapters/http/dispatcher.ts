@@ -6,6 +6,7 @@
 import { safeParse, safeParseAsync } from "valibot";
 import {
   type AnySchema,
+  activeTracer,
   callHook,
   getLogger,
   HandlerNotFoundError,
@@ -180,7 +181,6 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   };
 
   const dispatchMessage = async (request: Request, context: X, kind: MessageKind, type: string): Promise<Response> => {
-    const info = (): ErrorInfo<X> => ({ kind, type, request, context });
     let correlationId: string | undefined;
     try {
       const method = request.method;
@@ -195,12 +195,10 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       const source = sources[kind];
       if (route === undefined || source === undefined) throw new HandlerNotFoundError(kind, clipType(type));
 
-      const headers = request.headers;
-      const given = kind === "command" && idempotency !== undefined ? idempotencyKeyFrom(headers) : undefined;
-      const key =
-        given === undefined || idempotency === undefined
-          ? undefined
-          : await scopeKey(idempotency, principal, request, given);
+      const given = kind === "command" && idempotency !== undefined ? idempotencyKeyFrom(request.headers) : undefined;
+      // Checked before the body is read (400 first); hashed with the body below, in one round of digests.
+      const scope =
+        given === undefined || idempotency === undefined ? undefined : callerScope(idempotency, principal, request);
 
       let payload: unknown;
       let bytes: Uint8Array | ArrayBuffer | undefined;
@@ -233,20 +231,30 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       const bus = resolve(source, context);
       // Asked here, so a 404 never carries what the bus would say about its other handlers.
       if (!bus.has(route.type)) throw new HandlerNotFoundError(kind, route.type);
-      const run = () => bus.execute(route.type, parsed.output, { metadata: metadata as MessageMetadata });
-      if (key === undefined || idempotency === undefined) {
-        return respond(storedResponse(await run()), correlationHeader, correlationId, false);
+      const options = { metadata: metadata as MessageMetadata };
+      if (scope === undefined || given === undefined || idempotency === undefined) {
+        return respond(
+          storedResponse(await bus.execute(route.type, parsed.output, options)),
+          correlationHeader,
+          correlationId,
+          false,
+        );
       }
+      // Web Crypto digests are asynchronous (on Node a trip to the thread pool each): all three at once.
+      const [key, fingerprint] = await Promise.all([
+        scopedIdempotencyKey(scope, given),
+        requestFingerprint(route.type, bytes ?? new Uint8Array(0)),
+      ]);
       const once = await runOnce({
         store: idempotency.store,
         key,
-        fingerprint: await requestFingerprint(route.type, bytes ?? new Uint8Array(0)),
-        run,
-        report: (error) => report(error, info()),
+        fingerprint,
+        run: () => bus.execute(route.type, parsed.output, options),
+        report: (error) => report(error, { kind, type, request, context }),
       });
       return respond(once.response, correlationHeader, correlationId, once.replayed);
     } catch (error) {
-      return fail(error, correlationId ?? crypto.randomUUID(), info());
+      return fail(error, correlationId ?? crypto.randomUUID(), { kind, type, request, context });
     }
   };
 
@@ -342,7 +350,8 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     handle(request, context, mount) {
       const { base, path } = mount ?? { base: "", path: pathOf(request.url) };
       const found = target(path);
-      if (!traced) return route(request, context, found, base);
+      // No provider registered (the usual case): no span, so nothing to build for one.
+      if (!traced || activeTracer() === undefined) return route(request, context, found, base);
       const known =
         found.route === "message" && (found.kind === "command" ? commandRoutes : queryRoutes).has(found.type);
       return tracedRequest(
@@ -409,12 +418,8 @@ function hasExplicitScope(option: IdempotencyStore | IdempotencyOptions | false 
   return typeof option === "object" && option !== null && typeof (option as IdempotencyOptions).scope === "function";
 }
 
-async function scopeKey(
-  settings: IdempotencySettings,
-  principal: Principal | undefined,
-  request: Request,
-  key: string,
-): Promise<string> {
+/** The caller's key space for idempotency keys. */
+function callerScope(settings: IdempotencySettings, principal: Principal | undefined, request: Request): string {
   const scope = settings.scope(principal, request);
   if (typeof scope !== "string") {
     // Without an identity every caller would share one key space: one could replay another's response.
@@ -426,7 +431,7 @@ async function scopeKey(
       },
     ]);
   }
-  return scopedIdempotencyKey(scope, key);
+  return scope;
 }
 
 function metricsSettings(options: MetricsRoute | undefined) {
@@ -465,10 +470,15 @@ function respond(
   correlationId: string,
   replayed: boolean,
 ): Response {
-  const headers: Record<string, string> = { [correlationHeader]: correlationId };
-  if (replayed) headers[IDEMPOTENT_REPLAYED_HEADER] = "true";
-  if (stored.status === 204) return new Response(null, { status: 204, headers });
-  headers["content-type"] = stored.contentType;
+  if (stored.status === 204) {
+    const headers: Record<string, string> = { [correlationHeader]: correlationId };
+    if (replayed) headers[IDEMPOTENT_REPLAYED_HEADER] = "true";
+    return new Response(null, { status: 204, headers });
+  }
+  // The usual answer in one object literal: no header added key by key.
+  const headers: Record<string, string> = replayed
+    ? { "content-type": stored.contentType, [correlationHeader]: correlationId, [IDEMPOTENT_REPLAYED_HEADER]: "true" }
+    : { "content-type": stored.contentType, [correlationHeader]: correlationId };
   return new Response(stored.body, { status: stored.status, headers });
 }
 

@@ -29,6 +29,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** `application/json`, or any `+json` type, with or without parameters such as `charset=utf-8`. */
 export function isJsonMediaType(contentType: string): boolean {
+  // What nearly every client sends, answered without slicing or lower-casing.
+  if (contentType === "application/json") return true;
   const semicolon = contentType.indexOf(";");
   const mediaType = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
   return mediaType === "application/json" || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
