@@ -243,11 +243,13 @@ await runAndReport("hono", "Hono routes: EventFlows routes vs a bare Hono handle
 // mitata measures one benchmark after the other; on a shared machine the load changes between them.
 // Interleaving the two sides in short alternating batches and taking the median of the per-round
 // ratios cancels most of that drift: this is the overhead figure to read. The median batch of each
-// side gives the time per request, and their difference the fixed cost our route adds.
+// side gives the time per request; the fixed cost our route adds is the median of the paired
+// differences (each round's two adjacent batches), which drift cancels the same way.
 interface Interleaved {
   readonly ratio: number;
   readonly oursUs: number;
   readonly bareUs: number;
+  readonly extraUs: number;
 }
 async function interleavedRatio(ours: () => Promise<void>, bare: () => Promise<void>): Promise<Interleaved> {
   const rounds = 300;
@@ -258,6 +260,7 @@ async function interleavedRatio(ours: () => Promise<void>, bare: () => Promise<v
     return performance.now() - started;
   };
   const ratios: number[] = [];
+  const differences: number[] = [];
   const oursMs: number[] = [];
   const bareMs: number[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -271,11 +274,17 @@ async function interleavedRatio(ours: () => Promise<void>, bare: () => Promise<v
       a = await time(ours);
     }
     ratios.push(a / b);
+    differences.push(a - b);
     oursMs.push(a);
     bareMs.push(b);
   }
   const median = (values: number[]) => values.sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
-  return { ratio: median(ratios), oursUs: (median(oursMs) * 1000) / batch, bareUs: (median(bareMs) * 1000) / batch };
+  return {
+    ratio: median(ratios),
+    oursUs: (median(oursMs) * 1000) / batch,
+    bareUs: (median(bareMs) * 1000) / batch,
+    extraUs: (median(differences) * 1000) / batch,
+  };
 }
 
 const interleaved: [string, string, () => Promise<void>, () => Promise<void>][] = [
@@ -312,13 +321,13 @@ const interleaved: [string, string, () => Promise<void>, () => Promise<void>][] 
 ];
 const lines = [
   "",
-  "Overhead of the EventFlows route over the bare handler, interleaved (median of 300 alternating rounds of 100 requests each; the mitata rows above ran one after the other). Per request: each side's median batch; the difference is the fixed cost the route adds:",
+  "Overhead of the EventFlows route over the bare handler, interleaved (median of 300 alternating rounds of 100 requests each; the mitata rows above ran one after the other). Per request: each side's median batch; the fixed cost is the median of the rounds' paired differences per request (negative: the bare side took longer):",
   "",
 ];
 for (const [name, against, oursFn, bareFn] of interleaved) {
-  const { ratio, oursUs, bareUs } = await interleavedRatio(oursFn, bareFn);
+  const { ratio, oursUs, bareUs, extraUs } = await interleavedRatio(oursFn, bareFn);
   lines.push(
-    `- ${name} vs ${against}: our time / bare time = ${ratio.toFixed(3)} (${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}%); ${oursUs.toFixed(2)} µs vs ${bareUs.toFixed(2)} µs per request, ${Math.abs(oursUs - bareUs).toFixed(2)} µs ${oursUs >= bareUs ? "more" : "less"}`,
+    `- ${name} vs ${against}: our time / bare time = ${ratio.toFixed(3)} (${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}%); ${oursUs.toFixed(2)} µs vs ${bareUs.toFixed(2)} µs per request; the route's fixed cost ${extraUs.toFixed(2)} µs`,
   );
 }
 appendToReport("hono", lines.join("\n"));

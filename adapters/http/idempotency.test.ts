@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { idempotencyKeyFrom, principalIdentity, requestFingerprint, scopedIdempotencyKey } from "./idempotency.js";
 
 describe("idempotencyKeyFrom", () => {
@@ -25,6 +26,44 @@ describe("requestFingerprint", () => {
     expect(await requestFingerprint("B", body)).not.toBe(same);
     expect(await requestFingerprint("A", new TextEncoder().encode('{"a":2}'))).not.toBe(same);
     expect(same).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+// The digests are computed in JavaScript for small inputs and by Web Crypto for large ones: both
+// must be plain SHA-256, so a key stored by either path (or by an earlier version) still matches.
+async function webCryptoHex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+describe("digests", () => {
+  test("the fingerprint is SHA-256 of `<type>\\n<body>`, small bodies and large alike", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 16_000, maxLength: 40_000 })),
+        async (type, body) => {
+          const input = new Uint8Array([...new TextEncoder().encode(`${type}\n`), ...body]);
+          expect(await requestFingerprint(type, body)).toBe(await webCryptoHex(input));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test("the scoped key is SHA-256 of the scope (first 32 hex digits) and of the key, short scopes and long", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 200 }), fc.string({ minLength: 6_000, maxLength: 9_000 })),
+        fc.string({ minLength: 1, maxLength: 255 }),
+        async (scope, key) => {
+          const encode = (text: string) => new TextEncoder().encode(text);
+          const expected = `${(await webCryptoHex(encode(scope))).slice(0, 32)}:${await webCryptoHex(encode(key))}`;
+          expect(await scopedIdempotencyKey(scope, key)).toBe(expected);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
 

@@ -18,6 +18,7 @@ import {
   sha256Hex,
   ValidationError,
 } from "../../src/index.js";
+import { sha256, sha256Hex as syncSha256Hex } from "../aws/signing-sha256.js";
 import { IdempotencyInProgressError, IdempotencyKeyReusedError } from "./errors.js";
 import { PROBLEM_CONTENT_TYPE, problemFor } from "./problem-details.js";
 import { isVisibleAscii } from "./text-scan.js";
@@ -48,6 +49,14 @@ export function idempotencyKeyFrom(headers: Headers): string | undefined {
 
 const encoder = new TextEncoder();
 
+/**
+ * Inputs up to this size are hashed synchronously in JavaScript (the SigV4 layer's SHA-256): a few
+ * microseconds, where Web Crypto's asynchronous digest is a thread-pool round trip on Node (tens of
+ * microseconds, and far more on a busy machine). Larger bodies go to Web Crypto, whose native code
+ * is faster per byte and keeps a 1 MiB body from holding the event loop.
+ */
+const SYNC_DIGEST_LIMIT = 16 * 1024;
+
 /** SHA-256 (hex) of what identifies a request: its command type and its exact body bytes. */
 export async function requestFingerprint(type: string, body: Uint8Array | ArrayBuffer): Promise<string> {
   const bytes = body instanceof Uint8Array ? body : new Uint8Array(body);
@@ -55,7 +64,7 @@ export async function requestFingerprint(type: string, body: Uint8Array | ArrayB
   const input = new Uint8Array(prefix.length + bytes.length);
   input.set(prefix, 0);
   input.set(bytes, prefix.length);
-  return sha256Hex(input);
+  return input.length <= SYNC_DIGEST_LIMIT ? hexOf(sha256(input)) : sha256Hex(input);
 }
 
 /**
@@ -65,11 +74,16 @@ export async function requestFingerprint(type: string, body: Uint8Array | ArrayB
  * (`InMemoryIdempotencyStore` does).
  */
 export async function scopedIdempotencyKey(scope: string, key: string): Promise<string> {
-  const [scopeDigest, keyDigest] = await Promise.all([
-    sha256Hex(encoder.encode(scope)),
-    sha256Hex(encoder.encode(key)),
-  ]);
-  return `${scopeDigest.slice(0, 32)}:${keyDigest}`;
+  // A key is at most 255 characters; a scope longer than the synchronous limit goes to Web Crypto.
+  const scopeDigest =
+    scope.length * 3 <= SYNC_DIGEST_LIMIT ? syncSha256Hex(scope) : await sha256Hex(encoder.encode(scope));
+  return `${scopeDigest.slice(0, 32)}:${syncSha256Hex(key)}`;
+}
+
+function hexOf(digest: Uint8Array): string {
+  let hex = "";
+  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
+  return hex;
 }
 
 /**
