@@ -1,0 +1,51 @@
+/**
+ * `bun examples/ecommerce/main.ts`: serves the shop over HTTP. The backend is chosen by the
+ * environment: `EVENTFLOWS_PG_URL` set means PostgreSQL; otherwise everything is in memory.
+ *   PORT                 the port to listen on (3000; 0 picks a free one)
+ *   PAYMENT_TIMEOUT_MS   how long the saga waits for a payment answer (15 minutes)
+ *   SAGA_TIMER_MS        how often due saga timeouts are looked for (1000)
+ *   SHOP_USERS           JSON `{ "<token>": { "userId": "…", "role": "admin" | "customer" } }`
+ */
+
+import { createShop } from "./app.js";
+import type { User } from "./auth.js";
+import { type Backend, inMemoryBackend, postgresBackend } from "./backends.js";
+
+const env = process.env;
+const DEMO_USERS: Record<string, User> = {
+  "admin-token": { userId: "admin", role: "admin" },
+  "ada-token": { userId: "ada", role: "customer" },
+  "bob-token": { userId: "bob", role: "customer" },
+};
+
+const number = (name: string, fallback: number) => {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got ${env[name]}`);
+  return value;
+};
+
+async function chooseBackend(): Promise<Backend> {
+  const url = env.EVENTFLOWS_PG_URL;
+  if (url !== undefined && url !== "") return postgresBackend(url, env.EVENTFLOWS_PG_SCHEMA);
+  return inMemoryBackend();
+}
+
+const backend = await chooseBackend();
+const shop = await createShop(backend, {
+  users: env.SHOP_USERS === undefined ? DEMO_USERS : (JSON.parse(env.SHOP_USERS) as Record<string, User>),
+  paymentTimeoutMs: number("PAYMENT_TIMEOUT_MS", 15 * 60_000),
+  timerIntervalMs: number("SAGA_TIMER_MS", 1_000),
+});
+await shop.start();
+const server = Bun.serve({ port: number("PORT", 3000), fetch: shop.fetch });
+console.log(`shop listening on http://localhost:${server.port}/api (${backend.name})`);
+if (env.SHOP_USERS === undefined) console.log("demo tokens: admin-token (admin), ada-token and bob-token (customers)");
+
+async function shutdown() {
+  await server.stop();
+  await shop.stop();
+  await backend.close();
+  process.exit(0);
+}
+process.once("SIGINT", shutdown);
+process.once("SIGTERM", shutdown);
