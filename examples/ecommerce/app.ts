@@ -1,9 +1,9 @@
 /**
- * The shop, wired: buses and handlers, the checkout saga (fed from the store's global feed, its
- * timeouts fired by the timer loop), the two projections, and the HTTP API. `start()` sets the
+ * The shop, wired: buses and handlers, the checkout saga (fed from the store's global feed, or
+ * the backend's queue; its timeouts fired by the timer loop), the two projections, and the HTTP API. `start()` sets the
  * background work going; `fetch` serves requests.
  */
-import { CommandBus, QueryBus, SagaRuntime, type StoreSubscription } from "@eventflows/core";
+import { CommandBus, QueryBus, SagaRuntime } from "@eventflows/core";
 import { bearerAuth, type User } from "./auth.js";
 import type { Backend } from "./backends.js";
 import { checkoutSaga, DEFAULT_PAYMENT_TIMEOUT_MS } from "./checkout-saga.js";
@@ -42,14 +42,16 @@ export async function createShop(backend: Backend, options: ShopOptions): Promis
   const runners = [backend.runner(ordersProjection), backend.runner(stockProjection)];
   const api = shopApi({ commands, queries, eventStore, auth: await bearerAuth(options.users) });
 
-  let feed: StoreSubscription | undefined;
+  let feed: { stop(): Promise<void> } | undefined;
   let timer: { stop(): Promise<void> } | undefined;
   return {
     fetch: (request) => api.fetch(request),
     async start() {
       for (const runner of runners) runner.start();
       // From the saved checkpoint: after a restart the saga picks up where it stopped.
-      feed = await sagas.subscribe(eventStore, { checkpoints, checkpointId: "checkout-saga", pollIntervalMs: 200 });
+      feed =
+        backend.feedSagas?.(sagas) ??
+        (await sagas.subscribe(eventStore, { checkpoints, checkpointId: "checkout-saga", pollIntervalMs: 200 }));
       timer = sagas.start({ intervalMs: options.timerIntervalMs ?? 1_000 });
     },
     async stop() {

@@ -12,6 +12,7 @@ import {
   type Projection,
   ProjectionRunner,
   type ReadModelStore,
+  type SagaRuntime,
   type SagaStore,
 } from "@eventflows/core";
 import {
@@ -30,6 +31,8 @@ export interface Backend {
   readonly readModels: ReadModelStore;
   // biome-ignore lint/suspicious/noExplicitAny: a runner for any projection's event and state types
   runner(projection: Projection<any, any>): ProjectionRunner<any, any>;
+  /** How the sagas hear of events, when not from the store's global feed (the default). */
+  feedSagas?(sagas: SagaRuntime): { stop(): Promise<void> };
   close(): Promise<void>;
 }
 

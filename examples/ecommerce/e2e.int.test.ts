@@ -1,10 +1,15 @@
 /**
  * The e-commerce example end to end: its one command started as a process on each backend, driven
  * over real HTTP by the shared scenario. In memory needs nothing; PostgreSQL is the harness's
- * cluster (EVENTFLOWS_PG_URL), each run in a schema of its own.
+ * cluster (EVENTFLOWS_PG_URL), each run in a schema of its own; DynamoDB is DynamoDB Local and
+ * EventBridge and SQS are moto, each run with a table and a bus of its own.
  */
 import { afterAll, beforeAll, setDefaultTimeout } from "bun:test";
+import { createDynamoDbClient } from "../../adapters/dynamodb/index.js";
 import { createPostgresClient } from "../../adapters/postgres/index.js";
+import { ulid } from "../../src/index.js";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { ensureMoto } from "../../test/services/moto.ts";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { type RunningShop, startShop } from "./e2e-client.js";
 import { SCENARIO_ENV, shopScenario } from "./e2e-scenario.js";
@@ -13,16 +18,37 @@ setDefaultTimeout(60_000);
 
 const shops: Record<string, RunningShop> = {};
 const pgSchema = uniqueSchema("shop");
+const tableName = `shop_${ulid()}`;
 let pgUrl: string;
+let dynamoDb: DynamoDbEndpoint;
+
+async function awsEnvironment(): Promise<Record<string, string>> {
+  dynamoDb = await ensureDynamoDb();
+  const moto = await ensureMoto();
+  return {
+    SHOP_DYNAMODB_TABLE: tableName,
+    SHOP_EVENT_BUS: `shop-${Date.now().toString(36)}`,
+    AWS_REGION: dynamoDb.region,
+    AWS_ACCESS_KEY_ID: dynamoDb.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: dynamoDb.credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoDb.endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: moto.events,
+    AWS_ENDPOINT_URL_EVENTS: moto.events,
+    AWS_ENDPOINT_URL_SQS: moto.sqs,
+  };
+}
 
 beforeAll(async () => {
   pgUrl = await ensurePostgres();
-  const [memory, postgres] = await Promise.all([
+  const aws = await awsEnvironment();
+  const [memory, postgres, dynamodb] = await Promise.all([
     startShop({ ...SCENARIO_ENV, EVENTFLOWS_PG_URL: "" }),
     startShop({ ...SCENARIO_ENV, EVENTFLOWS_PG_URL: pgUrl, EVENTFLOWS_PG_SCHEMA: pgSchema }),
+    startShop({ ...SCENARIO_ENV, ...aws }),
   ]);
   shops.memory = memory;
   shops.postgres = postgres;
+  shops.dynamodb = dynamodb;
 }, 120_000);
 
 afterAll(async () => {
@@ -32,7 +58,13 @@ afterAll(async () => {
     await sql.unsafe(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
     await sql.end();
   }
+  if (dynamoDb !== undefined) {
+    await createDynamoDbClient(dynamoDb)
+      .send("DeleteTable", { TableName: tableName })
+      .catch(() => undefined);
+  }
 });
 
 shopScenario("in memory", () => shops.memory as RunningShop);
 shopScenario("PostgreSQL", () => shops.postgres as RunningShop);
+shopScenario("DynamoDB + EventBridge", () => shops.dynamodb as RunningShop);

@@ -1,6 +1,7 @@
 /**
  * `bun examples/ecommerce/main.ts`: serves the shop over HTTP. The backend is chosen by the
- * environment: `EVENTFLOWS_PG_URL` set means PostgreSQL; otherwise everything is in memory.
+ * environment: `SHOP_DYNAMODB_TABLE` set means DynamoDB, with EventBridge (`SHOP_EVENT_BUS`, "shop"
+ * by default); else `EVENTFLOWS_PG_URL` set means PostgreSQL; otherwise everything is in memory.
  *   PORT                 the port to listen on (3000; 0 picks a free one)
  *   PAYMENT_TIMEOUT_MS   how long the saga waits for a payment answer (15 minutes)
  *   SAGA_TIMER_MS        how often due saga timeouts are looked for (1000)
@@ -9,6 +10,7 @@
 
 import { createShop } from "./app.js";
 import type { User } from "./auth.js";
+import { awsBackend } from "./aws-backend.js";
 import { type Backend, inMemoryBackend, postgresBackend } from "./backends.js";
 
 const env = process.env;
@@ -25,6 +27,8 @@ const number = (name: string, fallback: number) => {
 };
 
 async function chooseBackend(): Promise<Backend> {
+  const table = env.SHOP_DYNAMODB_TABLE;
+  if (table !== undefined && table !== "") return awsBackend(table, env.SHOP_EVENT_BUS || "shop");
   const url = env.EVENTFLOWS_PG_URL;
   if (url !== undefined && url !== "") return postgresBackend(url, env.EVENTFLOWS_PG_SCHEMA);
   return inMemoryBackend();
