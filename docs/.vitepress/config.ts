@@ -23,6 +23,10 @@ export default defineConfig({
         ],
       },
       {
+        text: "Examples",
+        items: [{ text: "E-commerce: sagas, projections, HTTP", link: "/examples/ecommerce" }],
+      },
+      {
         text: "Core",
         items: [
           { text: "Aggregates", link: "/core/aggregates" },
