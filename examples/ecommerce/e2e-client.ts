@@ -1,16 +1,25 @@
 /**
- * Test support for the end-to-end tests: starts the shop with its one command (`bun
- * examples/ecommerce/main.ts`) as its own process, on a free port, and talks to it over HTTP.
- * Test-only code: Node APIs are fine here.
+ * Test support for the examples' end-to-end tests: starts an example with its one command (`bun
+ * examples/ecommerce/main.ts`, `bun examples/task-management/dev.ts`) as its own process, on a free
+ * port, and talks to it over HTTP. Test-only code: Node APIs are fine here.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 
-export interface RunningShop {
+export interface CallOptions {
+  readonly token?: string;
+  readonly body?: unknown;
+  readonly method?: string;
+  /** Another base URL than the one the app printed (another tenant's path, say). */
+  readonly base?: string;
+}
+
+export interface RunningApp {
+  /** The API's base URL, as the app printed it: `listening on <url>`. */
   readonly url: string;
   /** What the process printed, for a failing test to show. */
   readonly output: string[];
-  call(path: string, init?: { token?: string; body?: unknown; method?: string }): Promise<Reply>;
+  call(path: string, init?: CallOptions): Promise<Reply>;
   stop(): Promise<void>;
 }
 
@@ -21,8 +30,16 @@ export interface Reply {
   readonly body: any;
 }
 
-export async function startShop(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningShop> {
-  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, "main.ts")], {
+export function startShop(env: Record<string, string>): Promise<RunningApp> {
+  return startExample(join(import.meta.dirname, "main.ts"), env);
+}
+
+export async function startExample(
+  script: string,
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<RunningApp> {
+  const child: ChildProcess = spawn(process.execPath, [script], {
     env: { ...process.env, PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -31,7 +48,7 @@ export async function startShop(env: Record<string, string>, timeoutMs = 60_000)
     const timer = setTimeout(() => reject(new Error(`the shop did not start:\n${output.join("")}`)), timeoutMs);
     const onData = (chunk: Buffer) => {
       output.push(chunk.toString());
-      const match = /listening on (http:\/\/\S+\/api)/.exec(output.join(""));
+      const match = /listening on (http:\/\/\S+)/.exec(output.join(""));
       if (match !== null) {
         clearTimeout(timer);
         resolve(match[1] as string);
@@ -52,7 +69,7 @@ export async function startShop(env: Record<string, string>, timeoutMs = 60_000)
       const headers: Record<string, string> = {};
       if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
       if (init.body !== undefined) headers["content-type"] = "application/json";
-      const response = await fetch(`${url}${path}`, {
+      const response = await fetch(`${init.base ?? url}${path}`, {
         method: init.method ?? (init.body === undefined ? "GET" : "POST"),
         headers,
         ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),

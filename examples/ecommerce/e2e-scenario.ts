@@ -5,11 +5,11 @@
  * read models answering; auth refusing; bad input answered with typed 4xx problems.
  */
 import { describe, expect, test } from "bun:test";
-import { eventually, type RunningShop } from "./e2e-client.js";
+import { eventually, type RunningApp } from "./e2e-client.js";
 
 export const SCENARIO_ENV = { PAYMENT_TIMEOUT_MS: "1500", SAGA_TIMER_MS: "100" } as const;
 
-export function shopScenario(label: string, shop: () => RunningShop): void {
+export function shopScenario(label: string, shop: () => RunningApp): void {
   const sku = `TEA-${Date.now().toString(36).toUpperCase()}`;
   const admin = "admin-token";
   const ada = "ada-token";

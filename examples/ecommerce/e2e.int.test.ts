@@ -11,12 +11,12 @@ import { ulid } from "../../src/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { ensureMoto } from "../../test/services/moto.ts";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
-import { type RunningShop, startShop } from "./e2e-client.js";
+import { type RunningApp, startShop } from "./e2e-client.js";
 import { SCENARIO_ENV, shopScenario } from "./e2e-scenario.js";
 
 setDefaultTimeout(60_000);
 
-const shops: Record<string, RunningShop> = {};
+const shops: Record<string, RunningApp> = {};
 const pgSchema = uniqueSchema("shop");
 const tableName = `shop_${ulid()}`;
 let pgUrl: string;
@@ -65,6 +65,6 @@ afterAll(async () => {
   }
 });
 
-shopScenario("in memory", () => shops.memory as RunningShop);
-shopScenario("PostgreSQL", () => shops.postgres as RunningShop);
-shopScenario("DynamoDB + EventBridge", () => shops.dynamodb as RunningShop);
+shopScenario("in memory", () => shops.memory as RunningApp);
+shopScenario("PostgreSQL", () => shops.postgres as RunningApp);
+shopScenario("DynamoDB + EventBridge", () => shops.dynamodb as RunningApp);
