@@ -24,7 +24,10 @@ export default defineConfig({
       },
       {
         text: "Examples",
-        items: [{ text: "E-commerce: sagas, projections, HTTP", link: "/examples/ecommerce" }],
+        items: [
+          { text: "E-commerce: sagas, projections, HTTP", link: "/examples/ecommerce" },
+          { text: "Task management on Durable Objects", link: "/examples/task-management" },
+        ],
       },
       {
         text: "Core",
