@@ -4,7 +4,7 @@
  * cluster (EVENTFLOWS_PG_URL), each run in a schema of its own; DynamoDB is DynamoDB Local and
  * EventBridge and SQS are moto, each run with a table and a bus of its own.
  */
-import { afterAll, beforeAll, setDefaultTimeout } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createDynamoDbClient } from "../../adapters/dynamodb/index.js";
 import { createPostgresClient } from "../../adapters/postgres/index.js";
 import { ulid } from "../../src/index.js";
@@ -68,3 +68,10 @@ afterAll(async () => {
 shopScenario("in memory", () => shops.memory as RunningApp);
 shopScenario("PostgreSQL", () => shops.postgres as RunningApp);
 shopScenario("DynamoDB + EventBridge", () => shops.dynamodb as RunningApp);
+
+test("SHOP_USERS is checked at start-up: a short token stops the shop, naming the rule", async () => {
+  const users = JSON.stringify({ short: { userId: "eve", role: "admin" } });
+  await expect(startShop({ SHOP_USERS: users, EVENTFLOWS_PG_URL: "" })).rejects.toThrow(
+    "a token of at least 16 characters",
+  );
+});

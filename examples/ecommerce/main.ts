@@ -8,6 +8,7 @@
  *   SHOP_USERS           JSON `{ "<token>": { "userId": "…", "role": "admin" | "customer" } }`
  */
 
+import * as v from "valibot";
 import { createShop } from "./app.js";
 import type { User } from "./auth.js";
 import { awsBackend } from "./aws-backend.js";
@@ -19,6 +20,18 @@ const DEMO_USERS: Record<string, User> = {
   "ada-token": { userId: "ada", role: "customer" },
   "bob-token": { userId: "bob", role: "customer" },
 };
+
+const Users = v.record(
+  v.pipe(v.string(), v.minLength(16, "a token of at least 16 characters")),
+  v.object({ userId: v.pipe(v.string(), v.minLength(1)), role: v.picklist(["admin", "customer"]) }),
+);
+
+function users(): Record<string, User> {
+  if (env.SHOP_USERS === undefined) return DEMO_USERS;
+  const parsed = v.safeParse(Users, JSON.parse(env.SHOP_USERS));
+  if (!parsed.success) throw new Error(`SHOP_USERS: ${parsed.issues.map((issue) => issue.message).join("; ")}`);
+  return parsed.output;
+}
 
 const number = (name: string, fallback: number) => {
   const value = Number(env[name] ?? fallback);
@@ -36,7 +49,7 @@ async function chooseBackend(): Promise<Backend> {
 
 const backend = await chooseBackend();
 const shop = await createShop(backend, {
-  users: env.SHOP_USERS === undefined ? DEMO_USERS : (JSON.parse(env.SHOP_USERS) as Record<string, User>),
+  users: users(),
   paymentTimeoutMs: number("PAYMENT_TIMEOUT_MS", 15 * 60_000),
   timerIntervalMs: number("SAGA_TIMER_MS", 1_000),
 });
