@@ -40,7 +40,8 @@ export async function createShop(backend: Backend, options: ShopOptions): Promis
     sagas: [checkoutSaga(options.paymentTimeoutMs ?? DEFAULT_PAYMENT_TIMEOUT_MS)],
   });
   const runners = [backend.runner(ordersProjection), backend.runner(stockProjection)];
-  const api = shopApi({ commands, queries, eventStore, auth: await bearerAuth(options.users) });
+  const auth = await bearerAuth(options.users);
+  const api = shopApi({ commands, queries, eventStore, auth, idempotency: backend.idempotency });
 
   let feed: { stop(): Promise<void> } | undefined;
   let timer: { stop(): Promise<void> } | undefined;

@@ -1,7 +1,7 @@
 /**
- * DynamoDB and EventBridge: the events, saga instances, read models, checkpoints and leases share
- * one DynamoDB table; every committed event is published to an EventBridge bus, whose rule delivers
- * it to an SQS queue the checkout saga consumes. Region, credentials and endpoints come from the
+ * DynamoDB and EventBridge: the events, saga instances, read models, checkpoints, leases and
+ * idempotency records share one DynamoDB table; every committed event is published to an
+ * EventBridge bus, whose rule delivers it to an SQS queue the checkout saga consumes. Region, credentials and endpoints come from the
  * usual AWS variables (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, _EVENTS, _SQS, …).
  */
 import { ProjectionRunner, type SagaRuntime } from "@eventflows/core";
@@ -9,6 +9,7 @@ import { AwsJsonClient, eventBridgeService, sqsService } from "@eventflows/core/
 import {
   DynamoDbCheckpointStore,
   DynamoDbEventStore,
+  DynamoDbIdempotencyStore,
   DynamoDbProjectionLock,
   DynamoDbReadModelStore,
   DynamoDbSagaStore,
@@ -35,6 +36,7 @@ export async function awsBackend(tableName: string, eventBusName: string): Promi
     sagaStore,
     checkpoints: new DynamoDbCheckpointStore(shared),
     readModels,
+    idempotency: new DynamoDbIdempotencyStore(shared),
     runner: (projection) => new ProjectionRunner({ projection, eventStore, readModels, lock, batchSize: 25 }),
     feedSagas: (sagas) => consumeQueue(sagas, sqs, queueUrl),
     close: async () => undefined,

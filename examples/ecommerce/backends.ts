@@ -5,8 +5,10 @@
 import {
   type CheckpointStore,
   type EventStore,
+  type IdempotencyStore,
   InMemoryCheckpointStore,
   InMemoryEventStore,
+  InMemoryIdempotencyStore,
   InMemoryReadModelStore,
   InMemorySagaStore,
   type Projection,
@@ -19,6 +21,7 @@ import {
   createPostgresClient,
   PostgresCheckpointStore,
   PostgresEventStore,
+  PostgresIdempotencyStore,
   PostgresReadModelStore,
   PostgresSagaStore,
 } from "@eventflows/core/postgres";
@@ -29,6 +32,8 @@ export interface Backend {
   readonly sagaStore: SagaStore;
   readonly checkpoints: CheckpointStore;
   readonly readModels: ReadModelStore;
+  /** Where the HTTP routes remember the responses of requests sent with an Idempotency-Key. */
+  readonly idempotency: IdempotencyStore;
   // biome-ignore lint/suspicious/noExplicitAny: a runner for any projection's event and state types
   runner(projection: Projection<any, any>): ProjectionRunner<any, any>;
   /** How the sagas hear of events, when not from the store's global feed (the default). */
@@ -46,6 +51,7 @@ export function inMemoryBackend(): Backend {
     sagaStore: new InMemorySagaStore(),
     checkpoints: new InMemoryCheckpointStore(),
     readModels,
+    idempotency: new InMemoryIdempotencyStore(),
     runner: (projection) => new ProjectionRunner({ projection, eventStore, readModels }),
     close: async () => undefined,
   };
@@ -68,6 +74,7 @@ export async function postgresBackend(url: string, schema?: string): Promise<Bac
     sagaStore: new PostgresSagaStore({ sql, ...names }),
     checkpoints: new PostgresCheckpointStore({ sql, ...names }),
     readModels: new PostgresReadModelStore({ sql, ...names }),
+    idempotency: new PostgresIdempotencyStore({ sql, ...names }),
     runner: (projection) => eventStore.projectionRunner(projection),
     close: () => sql.end({ timeout: 5 }),
   };

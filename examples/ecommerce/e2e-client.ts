@@ -10,6 +10,7 @@ export interface CallOptions {
   readonly token?: string;
   readonly body?: unknown;
   readonly method?: string;
+  readonly headers?: Readonly<Record<string, string>>;
   /** Another base URL than the one the app printed (another tenant's path, say). */
   readonly base?: string;
 }
@@ -26,6 +27,7 @@ export interface RunningApp {
 export interface Reply {
   readonly status: number;
   readonly contentType: string | null;
+  readonly headers: Headers;
   // biome-ignore lint/suspicious/noExplicitAny: a JSON body, checked by the tests
   readonly body: any;
 }
@@ -66,7 +68,7 @@ export async function startExample(
     url,
     output,
     async call(path, init = {}) {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...init.headers };
       if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
       if (init.body !== undefined) headers["content-type"] = "application/json";
       const response = await fetch(`${init.base ?? url}${path}`, {
@@ -78,6 +80,7 @@ export async function startExample(
       return {
         status: response.status,
         contentType: response.headers.get("content-type"),
+        headers: response.headers,
         body: text === "" ? undefined : JSON.parse(text),
       };
     },

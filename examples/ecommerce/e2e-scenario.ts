@@ -128,5 +128,25 @@ export function shopScenario(label: string, shop: () => RunningApp): void {
       expect(Object.keys(document.body.paths)).not.toContain("/commands/ReserveStock");
       expect(document.body.components.securitySchemes.bearer).toEqual({ type: "http", scheme: "bearer" });
     });
+
+    test("a PlaceOrder retried with its Idempotency-Key gets the first answer, and places one order", async () => {
+      const request = {
+        token: ada,
+        headers: { "idempotency-key": crypto.randomUUID() },
+        body: { sku, quantity: 1, paymentToken: "tok_visa" },
+      };
+      const first = await shop().call("/commands/PlaceOrder", request);
+      const retried = await shop().call("/commands/PlaceOrder", request);
+      expect(first.status).toBe(200);
+      expect([retried.status, retried.body, retried.headers.get("idempotent-replayed")]).toEqual([
+        200,
+        first.body,
+        "true",
+      ]);
+      await settled(first.body.orderId);
+      // 2 on the shelf before, one order of 1 taken: a second order would have left none.
+      const view = await eventually(stock, (reply) => reply.body?.reserved === 4);
+      expect(view.body).toMatchObject({ available: 1, reserved: 4 });
+    });
   });
 }

@@ -1,9 +1,9 @@
 /**
  * The HTTP API: the public commands and the queries as Hono routes, each validated by its valibot
  * schema (which also makes the OpenAPI document at /api/openapi.json), behind the auth hook, with
- * health probes on the store.
+ * Idempotency-Key support in the backend's store and health probes on the store.
  */
-import type { CommandBus, EventStore, QueryBus } from "@eventflows/core";
+import type { CommandBus, EventStore, IdempotencyStore, QueryBus } from "@eventflows/core";
 import { type AuthHook, eventFlowsRoutes } from "@eventflows/core/hono";
 import { Hono } from "hono";
 import * as v from "valibot";
@@ -18,9 +18,10 @@ export interface HttpOptions {
   readonly queries: QueryBus<ShopQueries>;
   readonly eventStore: EventStore;
   readonly auth: AuthHook;
+  readonly idempotency: IdempotencyStore;
 }
 
-export function shopApi({ commands, queries, eventStore, auth }: HttpOptions): Hono {
+export function shopApi({ commands, queries, eventStore, auth, idempotency }: HttpOptions): Hono {
   const app = new Hono();
   app.route(
     "/api",
@@ -45,6 +46,8 @@ export function shopApi({ commands, queries, eventStore, auth }: HttpOptions): H
         },
       },
       auth,
+      // A retried request with the same Idempotency-Key gets the first response: one order, not two.
+      idempotency: { store: idempotency },
       health: { store: eventStore },
       openapi: {
         info: { title: "EventFlows shop", version: "1.0.0" },
