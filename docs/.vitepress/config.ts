@@ -23,6 +23,13 @@ export default defineConfig({
         ],
       },
       {
+        text: "Examples",
+        items: [
+          { text: "E-commerce: sagas, projections, HTTP", link: "/examples/ecommerce" },
+          { text: "Task management on Durable Objects", link: "/examples/task-management" },
+        ],
+      },
+      {
         text: "Core",
         items: [
           { text: "Aggregates", link: "/core/aggregates" },

@@ -1,0 +1,98 @@
+/**
+ * The commands and queries of one project's board, their handlers and their valibot schemas (which
+ * validate requests and make the OpenAPI document). Queries first bring the board up to date, so a
+ * caller reads its own writes.
+ */
+import {
+  AggregateRepository,
+  CommandBus,
+  ConcurrencyError,
+  type EventStore,
+  eventMetadataFor,
+  type Message,
+  type ProjectionRunner,
+  QueryBus,
+  type ReadModelStore,
+  StreamNotFoundError,
+  ulid,
+} from "@eventflows/core";
+import * as v from "valibot";
+import { type Board, EMPTY_BOARD, type TaskCard } from "./board.js";
+import { Task, TaskStream } from "./task.js";
+
+type Changed = { version: number };
+export type TaskCommands = {
+  CreateTask: { payload: { title: string }; result: { taskId: string; version: number } };
+  RenameTask: { payload: { taskId: string; title: string; expectedVersion: number }; result: Changed };
+  AssignTask: { payload: { taskId: string; assignee: string }; result: Changed };
+  StartTask: { payload: { taskId: string }; result: Changed };
+  CompleteTask: { payload: { taskId: string }; result: Changed };
+  ReopenTask: { payload: { taskId: string }; result: Changed };
+};
+export type TaskQueries = {
+  GetBoard: { payload: Record<string, never>; result: Board };
+  GetTask: { payload: { taskId: string }; result: TaskCard };
+};
+
+const taskId = v.pipe(v.string(), v.ulid());
+const title = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200));
+
+export const commandSchemas = {
+  CreateTask: v.object({ title }),
+  RenameTask: v.object({ taskId, title, expectedVersion: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
+  AssignTask: v.object({ taskId, assignee: v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]{0,31}$/, "a user id")) }),
+  StartTask: v.object({ taskId }),
+  CompleteTask: v.object({ taskId }),
+  ReopenTask: v.object({ taskId }),
+};
+export const querySchemas = { GetBoard: v.object({}), GetTask: v.object({ taskId }) };
+
+export interface BoardStores {
+  readonly eventStore: EventStore;
+  readonly readModels: ReadModelStore;
+  /** The board's projection runner: `catchUp()` applies what the feed holds beyond its checkpoint. */
+  readonly board: Pick<ProjectionRunner, "catchUp">;
+}
+
+export function boardBuses({ eventStore, readModels, board }: BoardStores) {
+  const tasks = new AggregateRepository({ store: eventStore, stream: TaskStream, create: (id) => new Task(id) });
+  const commands = new CommandBus<TaskCommands>();
+  const queries = new QueryBus<TaskQueries>();
+  const user = (message: Message) => String(message.metadata.userId);
+  /** Load, decide, save; retried on a concurrent change to the same task. */
+  const change = async (id: string, message: Message, decide: (task: Task) => void): Promise<Changed> => {
+    const { appended } = await tasks.update(id, decide, { metadata: eventMetadataFor(message) });
+    return { version: appended.nextExpectedVersion };
+  };
+
+  commands.register("CreateTask", async ({ title }, message) => {
+    const task = new Task(ulid());
+    task.create(title, user(message));
+    const appended = await tasks.save(task, { metadata: eventMetadataFor(message) });
+    return { taskId: task.id, version: appended.nextExpectedVersion };
+  });
+  // An edit of what the caller saw: refused with a 409 when the task changed since.
+  commands.register("RenameTask", async ({ taskId, title, expectedVersion }, message) => {
+    const task = await tasks.load(taskId);
+    if (task.version !== expectedVersion) throw new ConcurrencyError(task.id, expectedVersion, task.version);
+    task.rename(title);
+    const appended = await tasks.save(task, { metadata: eventMetadataFor(message) });
+    return { version: appended.nextExpectedVersion };
+  });
+  commands.register("AssignTask", ({ taskId, assignee }, m) => change(taskId, m, (t) => t.assign(assignee, user(m))));
+  commands.register("StartTask", ({ taskId }, m) => change(taskId, m, (t) => t.start(user(m))));
+  commands.register("CompleteTask", ({ taskId }, m) => change(taskId, m, (t) => t.complete(user(m))));
+  commands.register("ReopenTask", ({ taskId }, m) => change(taskId, m, (t) => t.reopen(user(m))));
+
+  const currentBoard = async (): Promise<Board> => {
+    await board.catchUp();
+    return (await readModels.get<Board>("board", "board")) ?? EMPTY_BOARD;
+  };
+  queries.register("GetBoard", currentBoard);
+  queries.register("GetTask", async ({ taskId }) => {
+    const card = (await currentBoard()).tasks[taskId];
+    if (card === undefined) throw new StreamNotFoundError(TaskStream.name(taskId));
+    return card;
+  });
+  return { commands, queries };
+}

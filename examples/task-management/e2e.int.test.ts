@@ -1,0 +1,137 @@
+/**
+ * The task-management example end to end in workerd: its one command (`bun
+ * examples/task-management/dev.ts`, the Worker bundled as wrangler bundles it, run by miniflare
+ * with a SQLite-backed Durable Object per project) started as a process, driven over real HTTP.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RunningApp, startExample } from "../ecommerce/e2e-client.js";
+
+setDefaultTimeout(60_000);
+
+let app: RunningApp;
+const ada = "ada-token";
+const grace = "grace-token";
+
+beforeAll(async () => {
+  app = await startExample(join(import.meta.dirname, "dev.ts"), { PORT: "0" });
+}, 120_000);
+afterAll(async () => {
+  await app?.stop();
+});
+
+const create = async (title: string, base?: string) => {
+  const created = await app.call("/commands/CreateTask", { token: ada, body: { title }, ...(base ? { base } : {}) });
+  expect(created.status).toBe(200);
+  return created.body as { taskId: string; version: number };
+};
+const board = (base?: string) => app.call("/queries/GetBoard", { token: ada, ...(base ? { base } : {}) });
+
+describe("task management end to end (workerd, Durable Objects)", () => {
+  test("a task goes from todo to done; the board read model answers, up to date", async () => {
+    const { taskId, version } = await create("Write the release notes");
+    expect(version).toBe(1);
+    const steps = [
+      ["AssignTask", { taskId, assignee: "grace" }],
+      ["StartTask", { taskId }],
+      ["CompleteTask", { taskId }],
+    ] as const;
+    for (const [type, body] of steps) {
+      const done = await app.call(`/commands/${type}`, { token: grace, body });
+      expect([type, done.status]).toEqual([type, 200]);
+    }
+    const card = await app.call(`/queries/GetTask?taskId=${taskId}`, { token: ada });
+    expect(card.body).toEqual({
+      taskId,
+      title: "Write the release notes",
+      status: "done",
+      assignee: "grace",
+      version: 4,
+    });
+    expect((await board()).body.counts).toEqual({ todo: 0, "in-progress": 0, done: 1 });
+  });
+
+  test("an edit of a stale version is a 409 naming the versions; the current one goes through", async () => {
+    const { taskId } = await create("Fix the login page");
+    await app.call("/commands/AssignTask", { token: ada, body: { taskId, assignee: "ada" } });
+    const stale = await app.call("/commands/RenameTask", {
+      token: ada,
+      body: { taskId, title: "Fix login", expectedVersion: 1 },
+    });
+    expect(stale.status).toBe(409);
+    expect(stale.body).toMatchObject({ code: "CONCURRENCY_CONFLICT", expectedVersion: 1, actualVersion: 2 });
+    const current = await app.call("/commands/RenameTask", {
+      token: ada,
+      body: { taskId, title: "Fix login", expectedVersion: 2 },
+    });
+    expect(current).toMatchObject({ status: 200, body: { version: 3 } });
+    expect((await app.call(`/queries/GetTask?taskId=${taskId}`, { token: ada })).body.title).toBe("Fix login");
+  });
+
+  test("each project is its own Durable Object: its own board and feed", async () => {
+    const other = app.url.replace("/projects/demo/", "/projects/other-team/");
+    const before = (await board()).body.counts;
+    await create("Plan the offsite", other);
+    expect((await board(other)).body.counts).toEqual({ todo: 1, "in-progress": 0, done: 0 });
+    expect((await board()).body.counts).toEqual(before);
+  });
+
+  test("auth: no token and a bad token are 401; the OpenAPI document is public", async () => {
+    const anonymous = await app.call("/queries/GetBoard");
+    expect([anonymous.status, anonymous.body.code]).toEqual([401, "UNAUTHORIZED"]);
+    const forged = await app.call("/commands/CreateTask", { token: "forged", body: { title: "x" } });
+    expect([forged.status, forged.body.code]).toEqual([401, "UNAUTHORIZED"]);
+    const document = await app.call("/openapi.json");
+    expect(document.status).toBe(200);
+    expect(Object.keys(document.body.paths)).toContain("/commands/CreateTask");
+  });
+
+  test("bad input and broken rules are typed 4xx problems, and change nothing", async () => {
+    const before = (await board()).body;
+    const empty = await app.call("/commands/CreateTask", { token: ada, body: { title: "   " } });
+    expect(empty).toMatchObject({ status: 400, contentType: "application/problem+json" });
+    expect(empty.body).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["title"] }] });
+    const { taskId } = await create("Unassigned");
+    const early = await app.call("/commands/StartTask", { token: ada, body: { taskId } });
+    expect([early.status, early.body.code, early.body.detail]).toEqual([
+      400,
+      "VALIDATION_FAILED",
+      `Refused by the board: taskId: task ${taskId} has no assignee`,
+    ]);
+    const missing = await app.call("/commands/StartTask", {
+      token: ada,
+      body: { taskId: "01ARZ3NDEKTSV4RRFFQ69G5FAV" },
+    });
+    expect([missing.status, missing.body.code]).toEqual([404, "STREAM_NOT_FOUND"]);
+    const after = (await board()).body;
+    expect(after.counts.todo).toBe(before.counts.todo + 1); // only the task created in between
+    expect(after.tasks[taskId]).toMatchObject({ status: "todo", version: 1 });
+  });
+
+  test("a path outside the projects is a problem+json 404 from the Worker", async () => {
+    const reply = await app.call("/nowhere", { base: new URL(app.url).origin });
+    expect([reply.status, reply.contentType, reply.body.code]).toEqual([404, "application/problem+json", "NOT_FOUND"]);
+  });
+});
+
+test("with TASKS_PERSIST_DIR the objects' databases outlive the process: a second run finds the first's tasks", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "eventflows-tasks-"));
+  const env = { PORT: "0", TASKS_PERSIST_DIR: dir };
+  try {
+    const first = await startExample(join(import.meta.dirname, "dev.ts"), env);
+    const created = await first.call("/commands/CreateTask", { token: ada, body: { title: "Survive a restart" } });
+    expect(created.status).toBe(200);
+    await first.stop();
+    const second = await startExample(join(import.meta.dirname, "dev.ts"), env);
+    try {
+      const card = await second.call(`/queries/GetTask?taskId=${created.body.taskId}`, { token: ada });
+      expect(card).toMatchObject({ status: 200, body: { title: "Survive a restart", version: 1 } });
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
