@@ -17,14 +17,15 @@ import {
   ValidationError,
 } from "../../../src/index.js";
 import { AdminNotFoundError } from "./errors.js";
+import { countEvents, pageStartBefore } from "./feed-window.js";
 import type { AdminProjection } from "./options.js";
 import { bodyBoolean, bodyInteger, bodyText, integerParam, MAX_PAGE, objectBody, textParam } from "./params.js";
 import { type EventSummary, summary, traceOf } from "./views.js";
 
-/** How many of the newest feed positions the streams list looks at. */
+/** How many of the newest events the streams list looks at. */
 export const STREAM_SCAN = 1000;
-/** The most positions (or versions) one replay from the UI may cover: longer ones belong in a job. */
-export const MAX_REPLAY_SPAN = 10_000;
+/** The most events one replay from the UI may cover: longer ones belong in a job (`replay()`). */
+export const MAX_REPLAY_EVENTS = 10_000;
 /** The most changed documents a dry run shows, each with its current and replayed content. */
 export const MAX_SHOWN_CHANGES = 50;
 
@@ -35,6 +36,8 @@ export interface FeedPage {
   readonly events: readonly EventSummary[];
   /** Read on after this position for the next page; absent when this page reached the head. */
   readonly next?: number;
+  /** Read after this position for the page before; absent on the first page. */
+  readonly previous?: number;
 }
 
 /** A page of the global feed after `after`; without it, the newest page. */
@@ -42,12 +45,14 @@ export async function feed(store: EventStore, params: URLSearchParams): Promise<
   const limit = integerParam(params, "limit", 1, MAX_PAGE) ?? 50;
   const given = integerParam(params, "after", 0);
   const head = await store.getLastGlobalPosition();
-  // Positions may have gaps (PostgreSQL): the newest page then holds fewer than `limit` events.
-  const after = given ?? Math.max(0, head - limit);
+  const after = given ?? (await pageStartBefore(store, head, limit));
   const events: EventSummary[] = [];
   for await (const event of store.readAll({ after, maxCount: limit })) events.push(summary(event));
   const last = events[events.length - 1]?.globalPosition ?? after;
-  return events.length === limit && last < head ? { head, after, events, next: last } : { head, after, events };
+  const page: FeedPage = { head, after, events };
+  const next = events.length === limit && last < head ? { next: last } : {};
+  const previous = after > 0 ? { previous: await pageStartBefore(store, after, limit) } : {};
+  return { ...page, ...next, ...previous };
 }
 
 export interface StreamListing {
@@ -60,7 +65,7 @@ export interface StreamListing {
 }
 
 /**
- * The streams written to among the newest {@link STREAM_SCAN} feed positions, most recent first. The
+ * The streams written to among the newest {@link STREAM_SCAN} events of the feed, most recent first. The
  * event store port has no list of all streams: older streams are found by id (`/api/stream`).
  */
 export async function streams(store: EventStore, params: URLSearchParams) {
@@ -72,7 +77,8 @@ export async function streams(store: EventStore, params: URLSearchParams) {
     ]);
   const head = await store.getLastGlobalPosition();
   const found = new Map<string, StreamListing>();
-  for await (const event of store.readAll({ after: Math.max(0, head - STREAM_SCAN), maxCount: STREAM_SCAN })) {
+  const after = await pageStartBefore(store, head, STREAM_SCAN);
+  for await (const event of store.readAll({ after, maxCount: STREAM_SCAN })) {
     if (!event.streamId.startsWith(prefix)) continue;
     found.delete(event.streamId);
     found.set(event.streamId, {
@@ -176,9 +182,10 @@ export async function replayInto(store: EventStore, list: readonly AdminProjecti
   }
   const end =
     to ?? (streamId === undefined ? await store.getLastGlobalPosition() : await store.getStreamVersion(streamId));
-  if (end - after > MAX_REPLAY_SPAN) {
+  const span = streamId === undefined ? await countEvents(store, after, end, MAX_REPLAY_EVENTS + 1) : end - after;
+  if (span > MAX_REPLAY_EVENTS) {
     throw new ValidationError("Replay range too long", [
-      { path: ["to"], message: `replay at most ${MAX_REPLAY_SPAN} positions here; use replay() in a job for more` },
+      { path: ["to"], message: `replay at most ${MAX_REPLAY_EVENTS} events here; use replay() in a job for more` },
     ]);
   }
   const result = await replay({

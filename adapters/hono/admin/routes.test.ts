@@ -10,7 +10,7 @@ import {
 } from "../../../src/index.js";
 import { ADMIN_TOKEN, adminWorld, HOSTILE, HOSTILE_STREAM, TRACEPARENT } from "../../../test/admin/world.ts";
 import { type AuthRequest, adminRoutes, ForbiddenError } from "../index.js";
-import { MAX_REPLAY_SPAN } from "./api.js";
+import { MAX_REPLAY_EVENTS } from "./api.js";
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const action = { ...auth, "x-eventflows-admin": "1", "content-type": "application/json" };
@@ -319,7 +319,12 @@ describe("adminRoutes: replay into a projection", () => {
       [app, { projection: "cart-items" }, 400, "VALIDATION_FAILED"],
       [app, { projection: "cart-items", dryRun: "yes" }, 400, "VALIDATION_FAILED"],
       [app, { projection: "cart-items", dryRun: true, after: -1 }, 400, "VALIDATION_FAILED"],
-      [app, { projection: "cart-items", dryRun: true, to: MAX_REPLAY_SPAN + 1 }, 400, "VALIDATION_FAILED"],
+      [
+        app,
+        { projection: "cart-items", stream: "Cart-1", dryRun: true, to: MAX_REPLAY_EVENTS + 1 },
+        400,
+        "VALIDATION_FAILED",
+      ],
       [app, [1, 2], 400, "VALIDATION_FAILED"],
       [app, null, 400, "VALIDATION_FAILED"],
     ];

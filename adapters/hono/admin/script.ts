@@ -79,7 +79,7 @@ export const ADMIN_SCRIPT = String.raw`
       var tbody = table("Events by global position, newest first", ["Position", "Stream", "Version", "Type", "Time"], page.events.slice().reverse().map(eventRow));
       var newest = page.events.length ? page.events[page.events.length - 1].globalPosition : page.after;
       var nav = el("p", { class: "pager" }, []);
-      if (page.after > 0) nav.appendChild(link("Older", "/feed?after=" + Math.max(0, page.after - 50)));
+      if (page.previous !== undefined) nav.appendChild(link("Older", "/feed?after=" + page.previous));
       if (page.next !== undefined) nav.appendChild(link("Newer", "/feed?after=" + page.next));
       var watch = el("input", { type: "checkbox", id: "watch" });
       var latest = params.after === undefined || page.next === undefined;
@@ -168,7 +168,7 @@ export const ADMIN_SCRIPT = String.raw`
         var body = request(true, toInput.value ? Number(toInput.value) : undefined);
         api("projections/replay", body).then(function (r) {
           out.textContent = "";
-          out.appendChild(el("p", { class: "summary" }, ["Dry run: " + r.read + " events read, " + r.handled + " handled, " + r.writes + " writes to " + r.changes.length + (r.truncated ? "+" : "") + " documents, up to " + r.position + "."]));
+          out.appendChild(el("p", { class: "summary" }, ["Dry run: " + r.read + " events read, " + r.handled + " handled; " + r.writes + " writes to " + r.changes.length + (r.truncated ? "+" : "") + " document(s); up to " + r.position + "."]));
           out.appendChild(table("What the replay would change", ["Collection", "Id", "Now", "After the replay"], r.changes.map(function (c) {
             return row([c.collection, c.id, c.before === undefined ? "(none)" : json(c.before), c.deleted ? "(deleted)" : json(c.after)]);
           })));
@@ -182,7 +182,7 @@ export const ADMIN_SCRIPT = String.raw`
           out.appendChild(confirm);
         }, function (error) { out.textContent = ""; say(error.message, true); });
       });
-      show([heading("Projections"), table("Projections and their lag", ["Name", "Checkpoint", "Head", "Behind", "Status"], rows), list.projections.length ? form : el("p", null, ["No projections were given to the admin routes."])]);
+      show([heading("Projections"), table("Projections and their lag", ["Name", "Checkpoint", "Head", "Behind (positions)", "Status"], rows), list.projections.length ? form : el("p", null, ["No projections were given to the admin routes."])]);
     });
   }
 
@@ -193,7 +193,7 @@ export const ADMIN_SCRIPT = String.raw`
         button.setAttribute("aria-label", "Resume " + s.saga + " " + s.key);
         button.addEventListener("click", function () {
           button.setAttribute("disabled", "");
-          api("sagas/resume", { saga: s.saga, key: s.key }).then(function (r) { say("Resumed " + r.saga + " " + r.key + ": now " + r.status + "."); route(); }, function (error) { say(error.message, true); button.removeAttribute("disabled"); });
+          api("sagas/resume", { saga: s.saga, key: s.key }).then(function (r) { sagas().then(function () { say("Resumed " + r.saga + " " + r.key + ": now " + r.status + "."); }); }, function (error) { say(error.message, true); button.removeAttribute("disabled"); });
         });
         var a = s.attention || {};
         return row([s.saga, s.key, a.commandType, a.error, String(a.attempts), a.at ? time(a.at) : "", button]);
