@@ -136,7 +136,11 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
         expect(await page.locator("pre.json").first().textContent()).toContain('"sku": "TEA"');
         await shot("event");
         await axe("event");
-        await page.goto(`${base()}/#/event/${encodeURIComponent(HOSTILE_STREAM)}/1`);
+        await page.getByRole("link", { name: "Streams" }).click();
+        await page.getByLabel("Open a stream by id").fill(HOSTILE_STREAM);
+        await page.getByRole("button", { name: "Open" }).click();
+        await page.getByRole("heading", { name: `Stream ${HOSTILE_STREAM}` }).waitFor();
+        await page.getByRole("link", { name: "ItemAdded" }).first().click();
         await page.getByRole("heading", { name: `ItemAdded #1 of ${HOSTILE_STREAM}` }).waitFor();
         expect(await page.locator("pre.json").first().textContent()).toContain(HOSTILE.replaceAll('"', '\\"'));
         expect(await page.evaluate("window.__pwned")).toBeUndefined();

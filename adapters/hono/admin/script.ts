@@ -104,7 +104,10 @@ export const ADMIN_SCRIPT = String.raw`
       var input = el("input", { id: "prefix", name: "prefix", type: "search", value: params.prefix || "" });
       var form = el("form", { role: "search" }, [el("label", { for: "prefix" }, ["Stream id starts with "]), input, el("button", { type: "submit" }, ["Filter"])]);
       form.addEventListener("submit", function (ev) { ev.preventDefault(); location.hash = "/streams" + q({ prefix: input.value }); });
-      show([heading("Streams"), el("p", null, ["Streams with events among the newest " + list.scanned + " of the global feed, most recent first."]), form,
+      var idInput = el("input", { id: "stream-id", name: "id", type: "text", autocomplete: "off" });
+      var open = el("form", null, [el("label", { for: "stream-id" }, ["Open a stream by id "]), idInput, el("button", { type: "submit" }, ["Open"])]);
+      open.addEventListener("submit", function (ev) { ev.preventDefault(); if (idInput.value) location.hash = streamHash(idInput.value); });
+      show([heading("Streams"), open, el("p", null, ["Streams with events among the newest " + list.scanned + " of the global feed, most recent first."]), form,
         table("Streams", ["Stream", "Category", "Version", "Last event", "Time"], list.streams.map(function (s) {
           return row([link(s.streamId, streamHash(s.streamId)), s.category, String(s.version), s.lastType, time(s.lastTimestamp)]);
         }))]);

@@ -1,0 +1,36 @@
+/**
+ * The operations UI fits the Workers bundle budget (GZIP_LIMIT_BYTES, the worker template's), bundled
+ * as wrangler does: a DynamoDB Worker serving only the UI (bench/fixtures/admin-dynamodb-worker.ts),
+ * and the worker template without and with the UI mounted (bench/fixtures/admin-worker.ts), to
+ * measure what mounting it adds. The page, stylesheet and script are text in the bundle (about 18
+ * KB of the 33 KB it adds, minified); the API reuses the store and the core's `replay`.
+ *   bun test test/admin/admin-bundle.test.ts     prints the figures
+ */
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { bundleWorkerTemplate, GZIP_LIMIT_BYTES } from "../../worker-template/test/bundle.ts";
+
+/** What mounting the UI may add to a Worker, gzipped. */
+const ADMIN_BUDGET_BYTES = 12 * 1024;
+const fixtures = join(import.meta.dirname, "..", "..", "bench", "fixtures");
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+test("a DynamoDB Worker serving the operations UI stays under the Workers bundle budget", async () => {
+  const bundle = await bundleWorkerTemplate(join(fixtures, "admin-dynamodb-worker.ts"));
+  console.log(`DynamoDB Worker with /admin: ${kb(bundle.bytes)} minified, ${kb(bundle.gzipBytes)} gzipped`);
+  expect(bundle.code).toContain("x-eventflows-admin");
+  expect(bundle.gzipBytes).toBeLessThan(GZIP_LIMIT_BYTES);
+}, 60_000);
+
+test("mounting the UI on the worker template adds under 12 KB gzipped", async () => {
+  const [plain, admin] = await Promise.all([
+    bundleWorkerTemplate(),
+    bundleWorkerTemplate(join(fixtures, "admin-worker.ts")),
+  ]);
+  console.log(
+    `worker template ${kb(plain.bytes)} minified / ${kb(plain.gzipBytes)} gzipped; with /admin ${kb(admin.bytes)} / ` +
+      `${kb(admin.gzipBytes)}: the UI adds ${kb(admin.bytes - plain.bytes)} / ${kb(admin.gzipBytes - plain.gzipBytes)}`,
+  );
+  expect(admin.code).toContain("x-eventflows-admin");
+  expect(admin.gzipBytes - plain.gzipBytes).toBeLessThan(ADMIN_BUDGET_BYTES);
+}, 60_000);
