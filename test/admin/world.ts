@@ -7,36 +7,21 @@
 import { Hono } from "hono";
 import { adminRoutes, UnauthorizedError } from "../../adapters/hono/index.js";
 import {
-  type EventEnvelope,
   type EventStore,
   ProjectionRunner,
-  projection,
   type ReadModelStore,
   SagaRuntime,
   type SagaStore,
 } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
 import { orderSaga, recordingBus } from "../sagas/order-saga.ts";
+import { cartItems } from "./cart-projection.ts";
 
 export const ADMIN_TOKEN = "admin-test-token";
 /** What an attacker writes: markup that would run if the page ever rendered data as HTML. */
 export const HOSTILE = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>`;
 export const HOSTILE_STREAM = `Cart-<svg onload="window.__pwned=3">`;
 export const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-type ItemAdded = EventEnvelope<"ItemAdded", { readonly sku: string }>;
-
-/** One document per cart: the skus added, each once (the handler is idempotent, so a replay restores). */
-export const cartItems = projection<EventEnvelope>({
-  name: "cart-items",
-  categories: ["Cart"],
-  handle: async (event, { readModels }) => {
-    if (event.type !== "ItemAdded") return;
-    const { sku } = (event as ItemAdded).data;
-    const cart = (await readModels.get<{ skus: string[] }>("carts", event.streamId)) ?? { skus: [] };
-    if (!cart.skus.includes(sku)) await readModels.put("carts", event.streamId, { skus: [...cart.skus, sku] });
-  },
-});
 
 export interface AdminWorldStores {
   readonly eventStore: EventStore;

@@ -87,13 +87,17 @@ export const ADMIN_SCRIPT = String.raw`
       else watch.setAttribute("disabled", "");
       show([heading("Global feed"), el("p", { class: "controls" }, [watch, el("label", { for: "watch" }, [" Watch live (new events appear at the top)"])]), nav, tbody]);
       var body = tbody.querySelector("tbody");
+      var asking = false;
       function poll() {
-        if (!watch.checked || document.visibilityState !== "visible" || !document.body.contains(body)) return;
+        // One question at a time: a slow answer must not let two polls add the same events.
+        if (asking || !watch.checked || document.visibilityState !== "visible" || !document.body.contains(body)) return;
+        asking = true;
         api("feed" + q({ after: newest, limit: 100 })).then(function (more) {
+          asking = false;
           if (!document.body.contains(body) || more.events.length === 0) return;
           more.events.forEach(function (e) { body.insertBefore(eventRow(e), body.firstChild); newest = e.globalPosition; });
           live.textContent = more.events.length + (more.events.length === 1 ? " new event" : " new events");
-        }, function (error) { say(error.message, true); });
+        }, function (error) { asking = false; say(error.message, true); });
       }
       timer = setInterval(poll, config.pollIntervalMs);
     });
