@@ -32,7 +32,13 @@ export interface AdminWorldStores {
 export async function adminWorld(stores: AdminWorldStores) {
   const { eventStore, readModels, sagaStore } = stores;
   await eventStore.appendToStream("Cart-1", [
-    { type: "ItemAdded", data: { sku: "TEA" }, metadata: { traceparent: TRACEPARENT, userId: "ada" } },
+    // A fixed id, so the screenshots of this event are the same from run to run.
+    {
+      id: "01KBHW00000000000000000001",
+      type: "ItemAdded",
+      data: { sku: "TEA" },
+      metadata: { traceparent: TRACEPARENT, userId: "ada" },
+    },
     { type: "ItemAdded", data: { sku: "COFFEE" } },
   ]);
   await eventStore.appendToStream("Cart-2", [{ type: "ItemAdded", data: { sku: "MILK" } }]);

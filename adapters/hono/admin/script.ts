@@ -24,7 +24,7 @@ export const ADMIN_SCRIPT = String.raw`
   }
   function link(text, hash) { return el("a", { href: "#" + hash }, [text]); }
   function json(value) { return el("pre", { class: "json", tabindex: "0" }, [JSON.stringify(value, null, 2)]); }
-  function time(iso) { return el("time", { datetime: iso }, [String(iso).replace("T", " ").replace("Z", "")]); }
+  function time(iso) { return el("time", { datetime: iso }, [String(iso).replace("T", " ").replace("Z", " UTC")]); }
   function table(caption, heads, rows) {
     return el("table", null, [
       el("caption", null, [caption]),
