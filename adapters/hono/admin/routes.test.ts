@@ -228,6 +228,49 @@ describe("adminRoutes: reading", () => {
     expect(await sagas.text()).not.toContain("<");
   });
 
+  test("any event data and stream id comes back exactly, with no raw < in the text; bad ids are typed 4xx (property)", async () => {
+    const { app, eventStore } = await world();
+    const text = fc.oneof(
+      fc.string(),
+      fc.string({ unit: "binary" }),
+      fc.constantFrom(HOSTILE, "</script><script>alert(1)</script>", "\u2028"),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        fc.dictionary(fc.string({ maxLength: 8 }), text, { maxKeys: 3 }),
+        async (streamSuffix, data) => {
+          const streamId = `Any-${streamSuffix}`;
+          let version: number;
+          try {
+            version = (
+              await eventStore.appendToStream(streamId, [{ type: "Any", data, metadata: { note: streamSuffix } }])
+            ).nextExpectedVersion;
+          } catch {
+            // Ids the store refuses (control characters, lone surrogates) are refused by the API too.
+            const response = await app.request(`/admin/api/stream?id=${encodeURIComponent(streamId)}`, {
+              headers: auth,
+            });
+            expect([400, 404]).toContain(response.status);
+            return;
+          }
+          const response = await app.request(
+            `/admin/api/event?stream=${encodeURIComponent(streamId)}&version=${version}`,
+            { headers: auth },
+          );
+          const body = await response.text();
+          expect(response.status).toBe(200);
+          expect(body).not.toContain("<");
+          const { event } = JSON.parse(body) as {
+            event: { streamId: string; data: unknown; metadata: { note: string } };
+          };
+          expect(event).toMatchObject({ streamId, data, metadata: { note: streamSuffix } });
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   test("any after and limit: a page within bounds, or a 400; never a 500 (property)", async () => {
     const { app, eventStore } = await world();
     const head = await eventStore.getLastGlobalPosition();
