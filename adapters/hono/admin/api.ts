@@ -36,21 +36,30 @@ export interface FeedPage {
   readonly events: readonly EventSummary[];
   /** Read on after this position for the next page; absent when this page reached the head. */
   readonly next?: number;
-  /** Read after this position for the page before; absent on the first page. */
+  /** The page before: read after `previous` up to `after`; absent on the first page. */
   readonly previous?: number;
 }
 
-/** A page of the global feed after `after`; without it, the newest page. */
+/**
+ * A page of the global feed: up to `limit` events after `after` (the newest page without it), and no
+ * further than `to` when given (the page before another one ends where that one starts).
+ */
 export async function feed(store: EventStore, params: URLSearchParams): Promise<FeedPage> {
   const limit = integerParam(params, "limit", 1, MAX_PAGE) ?? 50;
   const given = integerParam(params, "after", 0);
+  const to = integerParam(params, "to", 0);
   const head = await store.getLastGlobalPosition();
+  const end = Math.min(to ?? head, head);
   const after = given ?? (await pageStartBefore(store, head, limit));
   const events: EventSummary[] = [];
-  for await (const event of store.readAll({ after, maxCount: limit })) events.push(summary(event));
-  const last = events[events.length - 1]?.globalPosition ?? after;
+  for await (const event of store.readAll({ after, maxCount: limit })) {
+    if ((event.globalPosition ?? 0) > end) break;
+    events.push(summary(event));
+  }
+  // Where this page stopped reading: its last event when full, else the end it was bounded by.
+  const reached = events.length === limit ? (events[events.length - 1]?.globalPosition ?? after) : Math.max(end, after);
   const page: FeedPage = { head, after, events };
-  const next = events.length === limit && last < head ? { next: last } : {};
+  const next = reached < head ? { next: reached } : {};
   const previous = after > 0 ? { previous: await pageStartBefore(store, after, limit) } : {};
   return { ...page, ...next, ...previous };
 }

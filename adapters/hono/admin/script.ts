@@ -75,11 +75,11 @@ export const ADMIN_SCRIPT = String.raw`
   // The global feed, newest first. Live: polls for events after the newest shown, every
   // pollIntervalMs while the tab is visible. The SSE route (issue 21, scope 1) can replace this poll.
   function feed(params) {
-    return api("feed" + q({ after: params.after, limit: 50 })).then(function (page) {
+    return api("feed" + q({ after: params.after, to: params.to, limit: 50 })).then(function (page) {
       var tbody = table("Events by global position, newest first", ["Position", "Stream", "Version", "Type", "Time"], page.events.slice().reverse().map(eventRow));
       var newest = page.events.length ? page.events[page.events.length - 1].globalPosition : page.after;
       var nav = el("p", { class: "pager" }, []);
-      if (page.previous !== undefined) nav.appendChild(link("Older", "/feed?after=" + page.previous));
+      if (page.previous !== undefined) nav.appendChild(link("Older", "/feed?after=" + page.previous + "&to=" + page.after));
       if (page.next !== undefined) nav.appendChild(link("Newer", "/feed?after=" + page.next));
       var watch = el("input", { type: "checkbox", id: "watch" });
       var latest = params.after === undefined || page.next === undefined;
