@@ -17,8 +17,10 @@ export async function countEvents(store: EventStore, after: number, end: number,
 
 /**
  * The position to read after for the `count` events up to `end` (or all of them, from 0, when there
- * are fewer): widening steps back from `end` until the window holds `count` events, then a binary
- * search for the largest such start. About 2·log2(end / count) reads of at most `count` events.
+ * are fewer): widening steps back from `end` until the window holds `count` events; then, when the
+ * window holds at most {@link WINDOW_FACTOR}·`count` (the feed is about as dense there as nearer
+ * the end), one read of it; else a binary search for the largest such start. About log2(end / count)
+ * reads of at most `count` events, and one more (or log2 of the window) to place the start.
  */
 export async function pageStartBefore(store: EventStore, end: number, count: number): Promise<number> {
   let high = end; // holds fewer than `count` events after it (none at all)
@@ -29,6 +31,9 @@ export async function pageStartBefore(store: EventStore, end: number, count: num
     if (low === 0) return 0;
     high = low;
   }
+  const window = await positionsIn(store, low, end, WINDOW_FACTOR * count);
+  if (window.length < WINDOW_FACTOR * count)
+    return window.length === count ? low : (window[window.length - count - 1] as number);
   // Invariant: at least `count` events in (low, end], fewer in (high, end].
   while (high - low > 1) {
     const middle = Math.floor((low + high) / 2);
@@ -36,4 +41,17 @@ export async function pageStartBefore(store: EventStore, end: number, count: num
     else high = middle;
   }
   return low;
+}
+
+/** How many times `count` events one read of the found window may hold before a search is cheaper. */
+const WINDOW_FACTOR = 4;
+
+async function positionsIn(store: EventStore, after: number, end: number, cap: number): Promise<number[]> {
+  const positions: number[] = [];
+  for await (const event of store.readAll({ after, maxCount: cap })) {
+    const position = event.globalPosition ?? 0;
+    if (position > end) break;
+    positions.push(position);
+  }
+  return positions;
 }
