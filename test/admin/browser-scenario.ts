@@ -117,6 +117,10 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
         expect(await page.locator("img, svg, main script").count()).toBe(0);
         await shot("feed");
         await axe("feed");
+        // The stylesheet follows the system's dark mode: its contrast is checked too.
+        await page.emulateMedia({ colorScheme: "dark" });
+        await axe("feed, dark");
+        await page.emulateMedia({ colorScheme: "light" });
       },
       timeout,
     );
