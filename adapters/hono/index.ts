@@ -3,6 +3,7 @@
  * errors, idempotency keys, auth hook, correlation ids), health checks and an OpenAPI 3.1 document.
  * The routes mount the framework-free HTTP dispatcher of ../http (shared with the Lambda handlers),
  * which is re-exported here, as are the idempotency store port and its contract suite from the core.
+ * `adminRoutes` is the operations UI (off unless mounted, always behind the auth hook).
  */
 
 export {
@@ -11,6 +12,9 @@ export {
   idempotencyStoreContract,
 } from "../../src/testing/index.js";
 export * from "../http/index.js";
+export { AdminNotFoundError } from "./admin/errors.js";
+export type { AdminProjection, AdminRoutesOptions } from "./admin/options.js";
+export { ADMIN_CSRF_HEADER, ADMIN_SECURITY_HEADERS, type AdminAction, adminRoutes } from "./admin/routes.js";
 export { type EventJsonSchema, eventJsonSchemas } from "./event-schemas.js";
 export { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 export {

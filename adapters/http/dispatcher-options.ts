@@ -51,14 +51,18 @@ export interface QueryRoutes<Q extends MessageMap, X = unknown> {
   readonly schemas: { readonly [T in keyof Q & string]?: RouteSchema<Q[T]["payload"]> };
 }
 
-/** Which route the auth hook is asked about: a command or query, or (when enabled) health, OpenAPI and metrics. */
-export type AuthKind = MessageKind | "health" | "openapi" | "metrics";
+/**
+ * Which route the auth hook is asked about: a command or query, (when enabled) health, OpenAPI and
+ * metrics, or the operations UI (`adminRoutes` of the Hono adapter, always).
+ */
+export type AuthKind = MessageKind | "health" | "openapi" | "metrics" | "admin";
 
 export interface AuthRequest<X = unknown> {
   readonly kind: AuthKind;
   /**
    * The type named in the path; it may not exist (the hook runs first, so 404s do not reveal types).
-   * `"live"` or `"ready"` for health, `"openapi"` for the document.
+   * `"live"` or `"ready"` for health, `"openapi"` for the document; for `"admin"`, the action:
+   * `"read"` (the page and every GET), `"replay"` or `"resume"`.
    */
   readonly type: string;
   readonly request: Request;

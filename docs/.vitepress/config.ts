@@ -58,6 +58,7 @@ export default defineConfig({
           { text: "Lambda under RIE", link: "/lambda-runtime" },
           { text: "Deploying on AWS", link: "/deployment" },
           { text: "Security", link: "/security" },
+          { text: "Operations UI (/admin)", link: "/guide/operations-ui" },
           { text: "Cloudflare worker template", link: "/worker-template" },
           { text: "Architecture (for contributors)", link: "/architecture" },
         ],

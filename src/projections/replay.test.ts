@@ -81,6 +81,21 @@ describe("replay", () => {
     expect(seen(category)).toEqual(["Cart-a:3", "Cart-b:5", "Cart-b:6"]);
   });
 
+  test("to: a stream up to a version, the feed up to a position (inclusive), events appended later left out", async () => {
+    const eventStore = await seeded();
+    const seen: Counted[] = [];
+    const s = await replay<Counted>({ eventStore, stream: "Cart-a", to: 2, handle: (e) => void seen.push(e) });
+    expect(seen.map((e) => e.data.n)).toEqual([1, 2]);
+    expect(s.position).toBe(2);
+    const feed: Counted[] = [];
+    const f = await replay<Counted>({ eventStore, after: 1, to: 4, batchSize: 2, handle: (e) => void feed.push(e) });
+    expect(feed.map((e) => e.data.n)).toEqual([2, 3, 4]);
+    expect({ read: f.read, position: f.position }).toEqual({ read: 3, position: 4 });
+    await expect(replay({ eventStore, to: -1, handle: () => undefined })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+  });
+
   test("since: only events at or after a time", async () => {
     const eventStore = await seeded();
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -155,20 +170,30 @@ describe("replay", () => {
         fc.integer({ min: 0, max: 35 }),
         fc.constantFrom(undefined, "Cart", "Order"),
         fc.integer({ min: 1, max: 7 }),
-        async (appends, after, category, batchSize) => {
+        fc.option(fc.integer({ min: 0, max: 35 }), { nil: undefined }),
+        async (appends, after, category, batchSize, to) => {
           const eventStore = new InMemoryEventStore();
           for (const [cat, k] of appends)
             await eventStore.appendToStream(`${cat}-${k}`, [{ type: "Counted", data: { n: 1 } }]);
           const all: EventEnvelope[] = [];
           for await (const e of eventStore.readAll()) all.push(e);
+          const inRange = (e: EventEnvelope) =>
+            (e.globalPosition ?? 0) > after && (to === undefined || (e.globalPosition ?? 0) <= to);
           const expected = all
-            .filter((e) => (e.globalPosition ?? 0) > after)
+            .filter(inRange)
             .filter((e) => category === undefined || e.streamId.startsWith(`${category}-`))
             .map((e) => e.id);
           const seen: string[] = [];
-          const result = await replay({ eventStore, after, category, batchSize, handle: (e) => void seen.push(e.id) });
+          const result = await replay({
+            eventStore,
+            after,
+            to,
+            category,
+            batchSize,
+            handle: (e) => void seen.push(e.id),
+          });
           expect(seen).toEqual(expected);
-          expect(result.read).toBe(all.filter((e) => (e.globalPosition ?? 0) > after).length);
+          expect(result.read).toBe(all.filter(inRange).length);
         },
       ),
       { numRuns: 50 },

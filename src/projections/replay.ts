@@ -37,6 +37,12 @@ export interface ReplayOptions<E extends EventEnvelope = EventEnvelope> {
    */
   readonly after?: number;
   /**
+   * Stop at this position (inclusive): a stream version with `stream`, a global position otherwise.
+   * Defaults to the end of the stream or feed. A dry run's `position` given here on the confirming
+   * run replays exactly the events the dry run saw, not those appended since.
+   */
+  readonly to?: number;
+  /**
    * Only events whose timestamp is at or after this time. The feed is still read from `after`:
    * this filters, it does not seek (give `after` as well to skip reading old history).
    */
@@ -106,7 +112,8 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   }
   const head =
     stream === undefined ? await eventStore.getLastGlobalPosition() : await eventStore.getStreamVersion(stream);
-  const meter = new ProgressMeter(position, head, started);
+  const to = options.to;
+  const meter = new ProgressMeter(position, to === undefined ? head : Math.min(head, to), started);
   const recorder = new Recorder(readModels);
   let read = 0;
   let handled = 0;
@@ -116,7 +123,14 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
       stream === undefined
         ? eventStore.readAll({ after: position, maxCount: batchSize })
         : eventStore.readStream(stream, { fromVersion: position + 1, maxCount: batchSize });
-    for await (const event of source) events.push(event);
+    let full = true;
+    for await (const event of source) {
+      if (to !== undefined && (stream === undefined ? (event.globalPosition ?? 0) : event.version) > to) {
+        full = false;
+        break;
+      }
+      events.push(event);
+    }
     if (events.length === 0) break;
     const from = position;
     const last = events[events.length - 1] as EventEnvelope;
@@ -143,7 +157,7 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
     meter.advance(events.length, position);
     if (meter.pastHead) meter.head = position;
     options.onProgress?.(meter.report());
-    if (events.length < batchSize) break;
+    if (!full || events.length < batchSize || (to !== undefined && position >= to)) break;
   }
   return {
     read,
@@ -233,6 +247,9 @@ function replayIssues(options: ReplayOptions): Issue[] {
   }
   if (options.after !== undefined && (!Number.isSafeInteger(options.after) || options.after < 0)) {
     issues.push({ path: ["after"], message: "after must be a non-negative integer" });
+  }
+  if (options.to !== undefined && (!Number.isSafeInteger(options.to) || options.to < 0)) {
+    issues.push({ path: ["to"], message: "to must be a non-negative integer" });
   }
   if (options.since !== undefined && Number.isNaN(new Date(options.since).getTime())) {
     issues.push({ path: ["since"], message: "since must be a Date or an ISO 8601 time" });

@@ -1,0 +1,94 @@
+/** What the operations UI (`adminRoutes`) is configured with, and the checks made when it is built. */
+import type { Context } from "hono";
+import {
+  type EventStore,
+  type Issue,
+  type ProjectionRunner,
+  type ReadModelStore,
+  type SagaRuntime,
+  ValidationError,
+} from "../../../src/index.js";
+import type { AuthHook, ErrorInfo, FromContext } from "../routes.js";
+
+/** A projection the UI shows and can replay into: its runner (name, lag, state) and its read models. */
+export interface AdminProjection {
+  // biome-ignore lint/suspicious/noExplicitAny: any projection, whatever its events and state
+  readonly runner: ProjectionRunner<any, any>;
+  /** The store the runner writes to: where a confirmed replay writes, and what a dry run compares with. */
+  readonly readModels: ReadModelStore;
+}
+
+export interface AdminRoutesOptions {
+  /** The store whose streams and global feed are browsed. */
+  readonly store: FromContext<EventStore>;
+  /**
+   * Required: the same hook as the command routes'. Asked with kind `"admin"` and type `"read"` (the
+   * page, its assets and every GET), `"replay"` or `"resume"` on every request; anything but a
+   * Principal or `true` refuses (403), and it may throw `UnauthorizedError` (401).
+   */
+  readonly auth: AuthHook;
+  /** Projections shown with their lag, and offered for replay. None by default. */
+  readonly projections?: FromContext<readonly AdminProjection[]>;
+  /** The saga runtime whose parked instances are listed and resumed. None by default. */
+  readonly sagas?: FromContext<SagaRuntime>;
+  /**
+   * A link to the trace of an event whose metadata carries a W3C `traceparent`: an `http(s)` URL
+   * with `{traceId}` in it (`https://grafana.example/explore?traceId={traceId}`). Without it the UI
+   * shows the trace id, unlinked.
+   */
+  readonly traceUrl?: string;
+  /** How often the page asks for new events while visible, in ms. Defaults to 1000. */
+  readonly pollIntervalMs?: number;
+  /** Told of every server-side failure (5xx), with the error the response does not disclose. */
+  readonly onError?: (error: unknown, info: ErrorInfo) => void;
+}
+
+export interface AdminSettings {
+  readonly store: FromContext<EventStore>;
+  readonly auth: AuthHook;
+  readonly projections: FromContext<readonly AdminProjection[]>;
+  readonly sagas: FromContext<SagaRuntime> | undefined;
+  readonly traceUrl: string | undefined;
+  readonly pollIntervalMs: number;
+  readonly onError: ((error: unknown, info: ErrorInfo) => void) | undefined;
+}
+
+/** @throws {ValidationError} no auth hook, no store, a bad trace URL template or poll interval. */
+export function adminSettings(options: AdminRoutesOptions): AdminSettings {
+  const issues: Issue[] = [];
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid admin options", [{ path: [], message: "options are required" }]);
+  }
+  // No hook, no UI: an operations page that replays and resumes is never served open.
+  if (typeof options.auth !== "function") {
+    issues.push({ path: ["auth"], message: "auth is required: the operations UI is never served without it" });
+  }
+  if (options.store === undefined || options.store === null)
+    issues.push({ path: ["store"], message: "store is required" });
+  const { traceUrl } = options;
+  if (
+    traceUrl !== undefined &&
+    (typeof traceUrl !== "string" || !/^https?:\/\/[^\s]+$/i.test(traceUrl) || !traceUrl.includes("{traceId}"))
+  ) {
+    issues.push({ path: ["traceUrl"], message: "traceUrl must be an http(s) URL containing {traceId}" });
+  }
+  const poll = options.pollIntervalMs ?? 1000;
+  if (!Number.isSafeInteger(poll) || poll < 100 || poll > 60_000) {
+    issues.push({ path: ["pollIntervalMs"], message: "pollIntervalMs must be an integer from 100 to 60,000" });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid admin options", issues);
+  return {
+    store: options.store,
+    auth: options.auth,
+    projections: options.projections ?? [],
+    sagas: options.sagas,
+    traceUrl,
+    pollIntervalMs: poll,
+    onError: options.onError,
+  };
+}
+
+/** A value given directly, or made from the request's context (Workers build clients from `c.env`). */
+export function resolve<T>(value: FromContext<T>, context: Context): T {
+  return typeof value === "function" ? (value as (context: Context) => T)(context) : value;
+}

@@ -1,0 +1,75 @@
+/**
+ * Reading the admin API's inputs: query parameters and JSON bodies, each checked and bounded, every
+ * problem a `ValidationError` (400) naming the parameter.
+ */
+import { type Issue, ValidationError } from "../../../src/index.js";
+
+/** The most items a page of the feed, a stream or the streams list holds. */
+export const MAX_PAGE = 200;
+
+/** A non-negative integer parameter, or `undefined` when absent or empty. */
+export function integerParam(
+  params: URLSearchParams,
+  name: string,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  const text = params.get(name);
+  if (text === null || text === "") return undefined;
+  if (!/^\d{1,16}$/.test(text)) throw invalid(name, `${name} must be an integer from ${min} to ${max}`);
+  return bounded(Number(text), name, min, max);
+}
+
+/** A required, non-empty text parameter of at most `maxLength` characters. */
+export function textParam(params: URLSearchParams, name: string, maxLength = 1000): string {
+  const text = params.get(name);
+  if (text === null || text === "") throw invalid(name, `${name} is required`);
+  if (text.length > maxLength) throw invalid(name, `${name} is longer than ${maxLength} characters`);
+  return text;
+}
+
+/** The body's fields, which must be an object. */
+export function objectBody(value: unknown): Readonly<Record<string, unknown>> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ValidationError("Invalid request body", [{ path: [], message: "the body must be a JSON object" }]);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function bodyText(body: Readonly<Record<string, unknown>>, name: string, required: true): string;
+export function bodyText(body: Readonly<Record<string, unknown>>, name: string, required: false): string | undefined;
+export function bodyText(body: Readonly<Record<string, unknown>>, name: string, required: boolean): string | undefined {
+  const value = body[name];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== "string" || value.length === 0) throw invalid(name, `${name} must be a non-empty string`);
+  if (value.length > 1000) throw invalid(name, `${name} is longer than 1000 characters`);
+  return value;
+}
+
+export function bodyInteger(body: Readonly<Record<string, unknown>>, name: string): number | undefined {
+  const value = body[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw invalid(name, `${name} must be a non-negative integer`);
+  }
+  return value;
+}
+
+export function bodyBoolean(body: Readonly<Record<string, unknown>>, name: string): boolean {
+  const value = body[name];
+  // Required: a replay writes only when told so in as many words.
+  if (typeof value !== "boolean") throw invalid(name, `${name} must be true or false`);
+  return value;
+}
+
+function bounded(value: number, name: string, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalid(name, `${name} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function invalid(name: string, message: string): ValidationError {
+  const issue: Issue = { path: [name], message };
+  return new ValidationError(`Invalid ${name}`, [issue]);
+}

@@ -1,0 +1,167 @@
+/**
+ * `adminRoutes`: the operations UI as a Hono sub-app, served only behind the auth hook. One page
+ * (HTML, CSS and a script, all static) and a JSON API under `api/`; reads are GET, the two actions
+ * (replay into a projection, resume a saga) are POST with a CSRF header. Every response carries a
+ * CSP that allows scripts and styles from this origin only, so injected markup could not run even
+ * if the page ever rendered it (it renders event data as text).
+ */
+import { type Context, Hono } from "hono";
+import { getLogger } from "../../../src/index.js";
+import {
+  errorResponse,
+  ForbiddenError,
+  MethodNotAllowedError,
+  type Principal,
+  pathOf,
+  RouteNotFoundError,
+  readJsonBody,
+} from "../../http/index.js";
+import type { AuthRequest } from "../routes.js";
+import * as api from "./api.js";
+import { type AdminRoutesOptions, type AdminSettings, adminSettings, resolve } from "./options.js";
+import { ADMIN_PAGE } from "./page.js";
+import { ADMIN_SCRIPT } from "./script.js";
+import { ADMIN_STYLE } from "./style.js";
+
+/** The header every POST of the page carries: a cross-site form cannot send it, a cross-site fetch needs CORS for it. */
+export const ADMIN_CSRF_HEADER = "x-eventflows-admin";
+
+/** The largest JSON body an admin action takes. */
+const BODY_LIMIT = 64 * 1024;
+
+export const ADMIN_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-resource-policy": "same-origin",
+  "cache-control": "no-store",
+};
+
+/** What the auth hook is told the request does (`AuthRequest.type` with kind `"admin"`). */
+export type AdminAction = "read" | "replay" | "resume";
+
+interface AdminRoute {
+  readonly method: "GET" | "POST";
+  readonly action: AdminAction;
+  readonly run: (c: Context, settings: AdminSettings, params: URLSearchParams) => Promise<Response> | Response;
+}
+
+const get = (run: AdminRoute["run"]): AdminRoute => ({ method: "GET", action: "read", run });
+
+const routes: Readonly<Record<string, AdminRoute>> = {
+  "/": get(() => text(ADMIN_PAGE, "text/html; charset=utf-8")),
+  "/admin.js": get(() => text(ADMIN_SCRIPT, "text/javascript; charset=utf-8")),
+  "/admin.css": get(() => text(ADMIN_STYLE, "text/css; charset=utf-8")),
+  "/api/config": get((c, s) =>
+    json({
+      pollIntervalMs: s.pollIntervalMs,
+      projections: resolve(s.projections, c).length > 0,
+      sagas: s.sagas !== undefined,
+      traceLinks: s.traceUrl !== undefined,
+    }),
+  ),
+  "/api/feed": get(async (c, s, params) => json(await api.feed(resolve(s.store, c), params))),
+  "/api/streams": get(async (c, s, params) => json(await api.streams(resolve(s.store, c), params))),
+  "/api/stream": get(async (c, s, params) => json(await api.stream(resolve(s.store, c), params))),
+  "/api/event": get(async (c, s, params) => json(await api.event(resolve(s.store, c), params, s.traceUrl))),
+  "/api/projections": get(async (c, s) => json(await api.projections(resolve(s.projections, c)))),
+  "/api/projections/replay": {
+    method: "POST",
+    action: "replay",
+    run: async (c, s) =>
+      json(await api.replayInto(resolve(s.store, c), resolve(s.projections, c), await body(c.req.raw))),
+  },
+  "/api/sagas": get(async (c, s) => json(await api.sagas(s.sagas === undefined ? undefined : resolve(s.sagas, c)))),
+  "/api/sagas/resume": {
+    method: "POST",
+    action: "resume",
+    run: async (c, s) =>
+      json(await api.resume(s.sagas === undefined ? undefined : resolve(s.sagas, c), await body(c.req.raw))),
+  },
+};
+
+/**
+ * The operations UI: mount it where you like (`app.route("/admin", adminRoutes({ … }))`); nothing
+ * serves it unless you do. Every request, the page and its assets included, first goes through
+ * `auth` (required) with kind `"admin"`; refused requests get 401 or 403 and nothing else.
+ *
+ * @throws {ValidationError} no `auth` or `store`, a `traceUrl` that is not an http(s) URL with `{traceId}`.
+ */
+export function adminRoutes(options: AdminRoutesOptions): Hono {
+  const settings = adminSettings(options);
+  const app = new Hono();
+  app.all("*", async (c) => {
+    const { base, path } = mountOf(c);
+    const route = routes[path === "" ? "/" : path];
+    try {
+      await authorize(settings, { kind: "admin", type: route?.action ?? "read", request: c.req.raw, context: c });
+      // The page's URLs are relative to the mount with its slash: `/admin` goes to `/admin/`.
+      if (path === "")
+        return new Response(null, { status: 308, headers: { ...ADMIN_SECURITY_HEADERS, location: `${base}/` } });
+      if (route === undefined) throw new RouteNotFoundError();
+      if (c.req.method !== route.method) throw new MethodNotAllowedError(c.req.method, [route.method]);
+      if (route.method === "POST") checkCsrf(c.req.raw);
+      return await route.run(c, settings, new URL(c.req.url).searchParams);
+    } catch (error) {
+      const response = errorResponse(error, ADMIN_SECURITY_HEADERS);
+      if (response.status >= 500) {
+        const report = settings.onError ?? defaultOnError;
+        report(error, { request: c.req.raw, context: c });
+      }
+      return response;
+    }
+  });
+  return app;
+}
+
+async function authorize(settings: AdminSettings, request: AuthRequest): Promise<Principal | undefined> {
+  const decision = await settings.auth(request);
+  if (decision === true) return undefined;
+  // As the dispatcher does: anything but an explicit yes is a no.
+  if (decision === false || typeof decision !== "object" || decision === null) throw new ForbiddenError();
+  return decision;
+}
+
+function checkCsrf(request: Request): void {
+  if (request.headers.get(ADMIN_CSRF_HEADER) !== "1") {
+    throw new ForbiddenError(`Send the ${ADMIN_CSRF_HEADER}: 1 header with admin actions`);
+  }
+  // Browsers say where a request comes from; a page of another site never gets to act here.
+  const site = request.headers.get("sec-fetch-site");
+  if (site !== null && site !== "same-origin" && site !== "none")
+    throw new ForbiddenError("Cross-site admin actions are refused");
+}
+
+async function body(request: Request): Promise<unknown> {
+  return (await readJsonBody(request, BODY_LIMIT)).value;
+}
+
+function json(data: unknown): Response {
+  // `<` escaped too: the JSON stays JSON, and no sniffing reader could find markup in it.
+  return text(JSON.stringify(data).replaceAll("<", "\\u003c"), "application/json; charset=utf-8");
+}
+
+function text(content: string, type: string): Response {
+  return new Response(content, { headers: { ...ADMIN_SECURITY_HEADERS, "content-type": type } });
+}
+
+/** Where the sub-app is mounted (from the route Hono matched, `/admin/*`) and the path under it. */
+function mountOf(c: Context): { base: string; path: string } {
+  const matched = c.req.routePath;
+  const pattern = matched.endsWith("/*") ? matched.slice(0, -2) : "";
+  const depth = pattern === "" ? 0 : pattern.split("/").length - 1;
+  const raw = pathOf(c.req.url);
+  let index = 0;
+  for (let i = 0; i < depth; i++) {
+    const next = raw.indexOf("/", index + 1);
+    index = next === -1 ? raw.length : next;
+    if (next === -1) break;
+  }
+  return { base: raw.slice(0, index), path: raw.slice(index) };
+}
+
+function defaultOnError(error: unknown, info: { readonly request: Request }): void {
+  getLogger().error("admin request failed with a server error", { method: info.request.method, error });
+}

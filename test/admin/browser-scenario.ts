@@ -1,0 +1,211 @@
+/**
+ * The operations UI driven in a real headless Chromium (Debian's /usr/bin/chromium over the DevTools
+ * protocol with playwright-core; no browser download): load, browse streams, open an event, replay
+ * into a projection (dry run, then confirm), resume a parked saga, watch a live event arrive, and an
+ * axe-core check of every view. One browser per test file. A browser that cannot start fails the
+ * suite with what is missing; it never skips.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { ADMIN_TOKEN, type AdminWorldStores, adminWorld, HOSTILE, HOSTILE_STREAM, TRACEPARENT } from "./world.ts";
+
+export const CHROMIUM = process.env.EVENTFLOWS_CHROMIUM ?? "/usr/bin/chromium";
+const axeSource = await Bun.file(createRequire(import.meta.url).resolve("axe-core/axe.min.js")).text();
+
+export interface AdminUiScenarioOptions {
+  readonly name: string;
+  readonly stores: () => Promise<AdminWorldStores>;
+  /** Where to save the screenshots the docs show; none when absent. */
+  readonly screenshots?: string;
+  readonly cleanup?: () => Promise<void>;
+}
+
+/** Launches Chromium, or fails saying what is missing. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `No Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set EVENTFLOWS_CHROMIUM`,
+    );
+  }
+  try {
+    return await chromium.launch({ executablePath: CHROMIUM });
+  } catch (error) {
+    throw new Error(`Chromium at ${CHROMIUM} did not start: ${(error as Error).message}`);
+  }
+}
+
+export function adminUiScenario(options: AdminUiScenarioOptions): void {
+  describe(`operations UI in headless Chromium: ${options.name}`, () => {
+    let browser: Browser;
+    let server: ReturnType<typeof Bun.serve>;
+    let page: Page;
+    let world: Awaited<ReturnType<typeof adminWorld>>;
+    const problems: string[] = [];
+    // A browser step takes a second or two on a loaded machine; a hang still fails well before the run's own limit.
+    const timeout = 30_000;
+
+    beforeAll(async () => {
+      world = await adminWorld(await options.stores());
+      server = Bun.serve({
+        port: 0,
+        hostname: "127.0.0.1",
+        fetch: (request) =>
+          // The browser asks the site's root for an icon: not the admin routes' business.
+          new URL(request.url).pathname === "/favicon.ico"
+            ? new Response(null, { status: 204 })
+            : world.app.fetch(request),
+      });
+      browser = await launchChromium();
+      const context = await browser.newContext({
+        viewport: { width: 1100, height: 720 },
+        extraHTTPHeaders: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        colorScheme: "light",
+      });
+      page = await context.newPage();
+      // Anything hostile data could make run would show up as a dialog, a console error or a flag.
+      page.on("dialog", (dialog) => {
+        problems.push(`dialog: ${dialog.message()}`);
+        void dialog.dismiss();
+      });
+      page.on("console", (message) => {
+        if (message.type() === "error") problems.push(`console: ${message.text()}`);
+      });
+      page.on("response", (response) => {
+        if (response.status() >= 400) problems.push(`${response.status()} from ${response.url()}`);
+      });
+      page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      if (options.screenshots !== undefined) mkdirSync(options.screenshots, { recursive: true });
+    }, timeout);
+
+    afterAll(async () => {
+      await browser?.close();
+      server?.stop(true);
+      await options.cleanup?.();
+    });
+
+    async function shot(name: string) {
+      if (options.screenshots !== undefined)
+        await page.screenshot({ path: join(options.screenshots, `${name}.png`), fullPage: true });
+    }
+
+    async function axe(view: string) {
+      // Evaluated over the DevTools protocol: the page's CSP (no inline scripts) does not apply to it.
+      const result = (await page.evaluate(`${axeSource};
+        axe.run(document).then((r) => ({
+          passes: r.passes.length,
+          violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")) })),
+        }))`)) as { passes: number; violations: { id: string; impact: string; nodes: string[] }[] };
+      expect(result.passes).toBeGreaterThan(10);
+      const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+      expect({ view, serious }).toEqual({ view, serious: [] });
+    }
+
+    const base = () => `http://127.0.0.1:${server.port}/admin`;
+
+    test(
+      "loads the newest feed; hostile event data shows as text and runs nothing",
+      async () => {
+        await page.goto(base());
+        expect(page.url()).toBe(`${base()}/`);
+        await page.getByRole("heading", { name: "Global feed" }).waitFor();
+        await page.getByRole("cell", { name: HOSTILE_STREAM }).waitFor();
+        expect(await page.getByRole("link", { name: HOSTILE_STREAM }).count()).toBe(1);
+        expect(await page.evaluate("window.__pwned")).toBeUndefined();
+        expect(await page.locator("img, svg, main script").count()).toBe(0);
+        await shot("feed");
+        await axe("feed");
+        // The stylesheet follows the system's dark mode: its contrast is checked too.
+        await page.emulateMedia({ colorScheme: "dark" });
+        await axe("feed, dark");
+        await page.emulateMedia({ colorScheme: "light" });
+      },
+      timeout,
+    );
+
+    test(
+      "browses streams, opens one, opens an event: envelope, data, metadata and the trace link",
+      async () => {
+        await page.getByRole("link", { name: "Streams" }).click();
+        await page.getByRole("heading", { name: "Streams" }).waitFor();
+        await page.getByRole("link", { name: "Cart-1", exact: true }).click();
+        await page.getByRole("heading", { name: "Stream Cart-1" }).waitFor();
+        await axe("stream");
+        await page.getByRole("link", { name: "ItemAdded" }).first().click();
+        await page.getByRole("heading", { name: "ItemAdded #1 of Cart-1" }).waitFor();
+        const trace = page.getByRole("link", { name: TRACEPARENT.slice(3, 35) });
+        expect(await trace.getAttribute("href")).toBe(`https://traces.example/trace/${TRACEPARENT.slice(3, 35)}`);
+        expect(await page.locator("pre.json").first().textContent()).toContain('"sku": "TEA"');
+        await shot("event");
+        await axe("event");
+        await page.getByRole("link", { name: "Streams" }).click();
+        await page.getByLabel("Open a stream by id").fill(HOSTILE_STREAM);
+        await page.getByRole("button", { name: "Open" }).click();
+        await page.getByRole("heading", { name: `Stream ${HOSTILE_STREAM}` }).waitFor();
+        await page.getByRole("link", { name: "ItemAdded" }).first().click();
+        await page.getByRole("heading", { name: `ItemAdded #1 of ${HOSTILE_STREAM}` }).waitFor();
+        expect(await page.locator("pre.json").first().textContent()).toContain(HOSTILE.replaceAll('"', '\\"'));
+        expect(await page.evaluate("window.__pwned")).toBeUndefined();
+      },
+      timeout,
+    );
+
+    test(
+      "replays a stream into the projection: dry run shows the change, confirm writes it",
+      async () => {
+        await world.readModels.delete("carts", "Cart-1");
+        await page.getByRole("link", { name: "Projections" }).click();
+        await page.getByRole("heading", { name: "Projections" }).waitFor();
+        await page.getByRole("cell", { name: "cart-items" }).waitFor();
+        await page.getByLabel("Stream (empty: the global feed)").fill("Cart-1");
+        await page.getByRole("button", { name: "Dry run" }).click();
+        await page.getByText("Dry run: 2 events read, 2 handled; 2 writes to 1 document(s); up to 2.").waitFor();
+        expect(await page.getByRole("table", { name: "What the replay would change" }).textContent()).toContain(
+          "COFFEE",
+        );
+        expect(await world.readModels.get("carts", "Cart-1")).toBeUndefined();
+        await shot("replay");
+        await axe("replay");
+        await page.getByRole("button", { name: "Confirm replay of 2 events" }).click();
+        await page.getByText("Replayed: 2 events handled, 2 writes made.").waitFor();
+        expect(await world.readModels.get("carts", "Cart-1")).toEqual({ skus: ["TEA", "COFFEE"] });
+      },
+      timeout,
+    );
+
+    test(
+      "lists a parked saga and resumes it",
+      async () => {
+        await page.getByRole("link", { name: "Sagas" }).click();
+        await page.getByRole("heading", { name: "Sagas needing attention" }).waitFor();
+        await page.getByRole("cell", { name: "ReserveStock is down", exact: false }).first().waitFor();
+        await shot("sagas");
+        await axe("sagas");
+        world.failing.set("ReserveStock", 0);
+        await page.getByRole("button", { name: "Resume Order o1" }).click();
+        await page.getByText("Resumed Order o1: now running.").waitFor();
+        expect(world.sent.map((s) => s.type)).toEqual(["ReserveStock"]);
+      },
+      timeout,
+    );
+
+    test("watches the feed: an event appended now appears at the top without a reload", async () => {
+      await page.getByRole("link", { name: "Global feed" }).click();
+      await page.getByRole("heading", { name: "Global feed" }).waitFor();
+      // A hidden tab does not poll: the event waits until the tab is visible again.
+      await page.evaluate(
+        `Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" })`,
+      );
+      await world.eventStore.appendToStream("Cart-live", [{ type: "ItemAdded", data: { sku: "FRESH" } }]);
+      await Bun.sleep(1000);
+      expect(await page.locator("tbody tr", { hasText: "Cart-live" }).count()).toBe(0);
+      await page.evaluate(`delete document.visibilityState`);
+      await page.locator("tbody tr:first-child", { hasText: "Cart-live" }).waitFor({ timeout: 10_000 });
+      expect(await page.locator("#live-status").textContent()).toBe("1 new event");
+      await shot("live");
+      expect(problems).toEqual([]);
+    });
+  });
+}
