@@ -43,7 +43,9 @@ export interface PersonalDataOptions<E extends DomainEvent = DomainEvent> {
   /** Where the subjects' keys live: delete one there to erase the subject. */
   readonly keys: SubjectKeyStore;
   /** Personal fields per event type (the type as stored, at the schema version it is appended at). */
-  readonly events?: { readonly [T in E["type"]]?: PersonalFields<PersonalEventInput<Extract<E, { type: T }>>> };
+  readonly events?: string extends E["type"]
+    ? { readonly [type: string]: PersonalFields<PersonalEventInput> }
+    : { readonly [T in E["type"]]?: PersonalFields<PersonalEventInput<Extract<E, { type: T }>>> };
   /** Personal fields of snapshots, per stream category (`"Customer"` for `Customer-42`). */
   readonly snapshots?: { readonly [category: string]: PersonalFields<PersonalSnapshotInput> };
 }
