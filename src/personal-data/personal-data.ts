@@ -188,18 +188,34 @@ interface Found {
   readonly value: EncryptedValue;
 }
 
-/** Every encrypted value in `value`, wherever it sits: decryption needs no declaration, so old events read after the declaration changes. */
+/**
+ * Every encrypted value in `value`, wherever it sits: decryption needs no declaration, so old events
+ * read after the declaration changes. `path` is one array pushed and popped on the way down, copied
+ * only where a value is found: most reads find few or none.
+ */
 function collect(value: unknown, path: (string | number)[], out: Found[]): void {
   if (typeof value !== "object" || value === null) return;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) collect(value[i], [...path, i], out);
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (typeof item !== "object" || item === null) continue;
+      path.push(i);
+      collect(item, path, out);
+      path.pop();
+    }
     return;
   }
   if (isEncryptedValue(value)) {
-    out.push({ path, value });
+    out.push({ path: path.slice(), value });
     return;
   }
-  for (const key in value) collect((value as Record<string, unknown>)[key], [...path, key], out);
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== "object" || item === null) continue;
+    path.push(key);
+    collect(item, path, out);
+    path.pop();
+  }
 }
 
 function valueAt(root: unknown, path: FieldPath): unknown {
