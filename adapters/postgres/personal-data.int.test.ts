@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { ERASED_FIELDS_METADATA, ErrorCode, rebuildProjection, ulid } from "../../src/index.js";
+import {
+  ERASED_FIELDS_METADATA,
+  ErrorCode,
+  type EventEnvelope,
+  InMemoryEventBus,
+  projection,
+  rebuildProjection,
+  ulid,
+} from "../../src/index.js";
 import { collect, registerContract, subjectKeyStoreContract } from "../../src/testing/index.js";
 import {
   customerHistory,
@@ -91,6 +99,37 @@ describe("crypto-shredding on PostgreSQL", () => {
     const error = await store.appendToStream(stream, customerHistory("gone")).catch((e: unknown) => e);
     expect((error as { code?: string }).code).toBe(ErrorCode.Service);
     expect(await store.getStreamVersion(stream)).toBe(0);
+  });
+
+  test("inline projections and transactions see decrypted events, and the bus gets them decrypted", async () => {
+    const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
+    const bus = new InMemoryEventBus();
+    const published: unknown[] = [];
+    bus.subscribe({ all: true }, (event) => {
+      published.push((event.data as { email?: string }).email);
+    });
+    const seen: unknown[] = [];
+    const inline = projection<EventEnvelope>({
+      name: `inline_${ulid().toLowerCase()}`,
+      types: ["CustomerRegistered"],
+      handle: async (event) => {
+        seen.push((event.data as { email: string }).email);
+      },
+    });
+    const personal = customerPersonalData(keys);
+    const store = new PostgresEventStore({ sql, schema, personalData: personal, bus, projections: [inline] });
+    const [plainAppend, inTransaction] = [`in${ulid()}`, `tx${ulid()}`];
+    await store.appendToStream(`Customer-${plainAppend}`, customerHistory(plainAppend));
+    await store.withTransaction(async (tx) => {
+      await tx.appendToStream(`Customer-${inTransaction}`, customerHistory(inTransaction));
+    });
+    const emails = [secretsOf(plainAppend).email, secretsOf(inTransaction).email];
+    expect(seen).toEqual(emails);
+    expect(published.filter((email) => email !== undefined)).toEqual(emails);
+    const rows = await sql.unsafe(`SELECT data::text AS data FROM ${schema}.events WHERE stream_id = $1`, [
+      `Customer-${inTransaction}`,
+    ]);
+    expect(rows.map((row) => String(row.data)).join()).not.toContain(secretsOf(inTransaction).email);
   });
 
   test("erase a subject, rebuild the projection: pg_dump finds none of its plaintext in events, snapshots or read models", async () => {
