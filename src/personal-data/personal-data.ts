@@ -56,6 +56,9 @@ export interface PersonalDataOptions<E extends DomainEvent = DomainEvent> {
  */
 export const ERASED_FIELDS_METADATA = "personalDataErased";
 
+/** Events a decrypting reader reads and decrypts ahead of its consumer. */
+const READ_AHEAD = 16;
+
 interface Rule<Input> {
   readonly paths: readonly (readonly string[])[];
   readonly subject: (input: Input) => string;
@@ -110,24 +113,56 @@ export class PersonalData {
     return { ...event, data: value, metadata: { ...event.metadata, [ERASED_FIELDS_METADATA]: erased } };
   }
 
-  /** `decryptEvent` over a store's reader, one event at a time. */
+  /**
+   * `decryptEvent` over a store's reader, in order. It reads up to {@link READ_AHEAD} events ahead
+   * and decrypts them at once: each Web Crypto call is an asynchronous hop that costs far more than
+   * the AES itself, and calls in flight together share that cost (one at a time, reads took 2-4x as
+   * long). The store's reader is still asked for one event at a time.
+   */
   decrypting(events: AsyncGenerator<EventEnvelope, void, undefined>): AsyncGenerator<EventEnvelope, void, undefined> {
-    const decrypt = (
-      result: IteratorResult<EventEnvelope, void>,
-    ): IteratorResult<EventEnvelope, void> | Promise<IteratorResult<EventEnvelope, void>> =>
-      result.done === true
-        ? result
-        : this.decryptEvent(result.value).then(
-            (value): IteratorResult<EventEnvelope, void> => ({ value, done: false }),
-            (error: unknown) => {
-              const rethrow = () => Promise.reject(error);
-              return events.return(undefined).then(rethrow, rethrow);
-            },
-          );
+    type Result = IteratorResult<EventEnvelope, void>;
+    const done: Result = { value: undefined, done: true };
+    const queue: Promise<Result>[] = [];
+    let reads: Promise<unknown> = Promise.resolve();
+    let ended = false;
+    let failed = false;
+    const pull = () => {
+      const read = reads.then((): Promise<Result> | Result => (ended ? done : events.next()));
+      reads = read.then(
+        (result) => {
+          if (result.done === true) ended = true;
+        },
+        () => {
+          ended = true;
+        },
+      );
+      const decrypted = read.then((result): Promise<Result> | Result =>
+        result.done === true ? result : this.decryptEvent(result.value).then((value) => ({ value, done: false })),
+      );
+      // Read ahead, so possibly never asked for: its failure is reported when (if) it is.
+      decrypted.catch(() => undefined);
+      queue.push(decrypted);
+    };
+    const stop = (): Promise<Result> => {
+      ended = true;
+      queue.length = 0;
+      return reads.then(() => events.return(undefined));
+    };
     const reader = {
-      next: () => events.next().then(decrypt),
-      return: () => events.return(undefined),
-      throw: (error?: unknown) => events.throw(error),
+      next: (): Promise<Result> => {
+        if (failed) return Promise.resolve(done);
+        while (queue.length < READ_AHEAD && !ended) pull();
+        const head = queue.shift();
+        if (head === undefined) return Promise.resolve(done);
+        return head.catch((error: unknown) => {
+          // A failed decryption ends the read: release the store's cursor, then report it.
+          failed = true;
+          const rethrow = () => Promise.reject(error);
+          return stop().then(rethrow, rethrow);
+        });
+      },
+      return: stop,
+      throw: (error?: unknown) => stop().then(() => Promise.reject(error)),
       [Symbol.asyncIterator]: () => reader,
     };
     return reader as unknown as AsyncGenerator<EventEnvelope, void, undefined>;
