@@ -18,7 +18,7 @@ export interface PersonalFields<Input> {
   /**
    * Dotted paths from the root of the event's `data` (or the snapshot's state): `"email"`,
    * `"address.street"`. The value there, whatever JSON it is (an object or array whole), is encrypted;
-   * an absent field is left absent.
+   * an absent or `null` field is left as it is.
    */
   readonly fields: readonly string[];
   /** The data subject the fields belong to, e.g. `(event) => event.data.customerId`. */
@@ -182,7 +182,12 @@ export class PersonalData {
   }
 
   async #encrypt<Input>(rule: Rule<Input>, input: Input, root: unknown): Promise<unknown> {
-    const present = rule.paths.filter((path) => valueAt(root, path) !== undefined);
+    // null carries nothing personal, and is what an erased field reads as: an aggregate or snapshot of an
+    // erased subject must still be writable, so null (like absent) needs no key.
+    const present = rule.paths.filter((path) => {
+      const value = valueAt(root, path);
+      return value !== undefined && value !== null;
+    });
     if (present.length === 0) return root;
     const subject = rule.subject(input);
     assertSubjectId(subject);
