@@ -39,6 +39,8 @@ export const ErrorCode = {
   NoTransition: "NO_TRANSITION",
   RebuildNotSupported: "REBUILD_NOT_SUPPORTED",
   Aborted: "ABORTED",
+  SubjectErased: "SUBJECT_ERASED",
+  PersonalDataUnreadable: "PERSONAL_DATA_UNREADABLE",
 } as const;
 
 /**
@@ -347,6 +349,56 @@ export class NoTransitionError extends EventFlowsError {
   }
 }
 
+/**
+ * Personal data was to be written for a data subject whose key was deleted (crypto-shredded):
+ * erasure is final, so nothing is written. It names the subject id, never the data.
+ */
+export class SubjectErasedError extends EventFlowsError {
+  override readonly name = "SubjectErasedError";
+  constructor(
+    readonly subjectId: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.SubjectErased,
+      `Data subject "${subjectId}" was erased: no personal data is written for it`,
+      options,
+    );
+  }
+}
+
+/** Why personal data could not be encrypted or decrypted (see {@link PersonalDataError}). */
+export type PersonalDataFailure =
+  /** The ciphertext does not authenticate under the subject's key: altered, or moved to another field or subject. */
+  | "tampered"
+  /** The stored value is not a well-formed encrypted value. */
+  | "malformed"
+  /** The key store has no key, and no erasure, for the subject the value names. */
+  | "unknown-key"
+  /** The stored key does not unwrap under the master key given (a wrong master key, or an altered row). */
+  | "key-unwrap"
+  /** The key store failed in a way that is not a backend ServiceError. */
+  | "key-store";
+
+/**
+ * Personal data could not be encrypted or decrypted, and the library refused to go on rather than
+ * write plaintext or return garbage (it fails closed). It names the subject and the field path,
+ * never a value or a key. A backend failure of a key store is a {@link ServiceError} instead.
+ */
+export class PersonalDataError extends EventFlowsError {
+  override readonly name = "PersonalDataError";
+  constructor(
+    readonly reason: PersonalDataFailure,
+    readonly subjectId: string | undefined,
+    readonly path: string | undefined,
+    options?: EventFlowsErrorOptions,
+  ) {
+    const where = path === undefined ? "" : ` at "${path}"`;
+    const whose = subjectId === undefined ? "" : ` of subject "${subjectId}"`;
+    super(ErrorCode.PersonalDataUnreadable, `Personal data${whose}${where} is unreadable (${reason})`, options);
+  }
+}
+
 function formatIssue(issue: Issue): string {
   return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
 }
@@ -380,3 +432,7 @@ export const isRebuildNotSupportedError = (error: unknown): error is RebuildNotS
 export const isAbortedError = (error: unknown): error is AbortedError => hasCode(error, ErrorCode.Aborted);
 export const isNoTransitionError = (error: unknown): error is NoTransitionError =>
   hasCode(error, ErrorCode.NoTransition);
+export const isSubjectErasedError = (error: unknown): error is SubjectErasedError =>
+  hasCode(error, ErrorCode.SubjectErased);
+export const isPersonalDataError = (error: unknown): error is PersonalDataError =>
+  hasCode(error, ErrorCode.PersonalDataUnreadable);

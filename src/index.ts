@@ -54,20 +54,25 @@ export {
   isHandlerNotFoundError,
   isNoTransitionError,
   isPayloadTooLargeError,
+  isPersonalDataError,
   isProjectionFailedError,
   isRebuildNotSupportedError,
   isServiceError,
   isSnapshotCorruptError,
   isStreamNotFoundError,
+  isSubjectErasedError,
   isUpcastError,
   isValidationError,
   NoTransitionError,
   PayloadTooLargeError,
+  PersonalDataError,
+  type PersonalDataFailure,
   ProjectionFailedError,
   RebuildNotSupportedError,
   ServiceError,
   SnapshotCorruptError,
   StreamNotFoundError,
+  SubjectErasedError,
   UpcastError,
   ValidationError,
 } from "./errors.js";
@@ -228,6 +233,30 @@ export {
   validation,
 } from "./messaging/middleware.js";
 export { QueryBus } from "./messaging/query-bus.js";
+export { ENCRYPTED_MARKER, type EncryptedValue } from "./personal-data/field-crypto.js";
+export { InMemorySubjectKeyStore } from "./personal-data/in-memory-subject-key-store.js";
+export {
+  ERASED_FIELDS_METADATA,
+  PersonalData,
+  type PersonalDataOptions,
+  type PersonalEventInput,
+  type PersonalFields,
+  type PersonalSnapshotInput,
+  personalData,
+} from "./personal-data/personal-data.js";
+export {
+  assertSubjectId,
+  DEFAULT_KEY_CACHE_SIZE,
+  DEFAULT_KEY_CACHE_TTL_MS,
+  MAX_SUBJECT_ID_LENGTH,
+  masterKeyIssues,
+  newSubjectKey,
+  type SubjectKeyLookup,
+  SubjectKeyStore,
+  type SubjectKeyStoreOptions,
+  unwrapSubjectKey,
+  wrapSubjectKey,
+} from "./personal-data/subject-key-store.js";
 export { InMemoryReadModelStore } from "./projections/in-memory-read-model-store.js";
 export type { Progress } from "./projections/progress.js";
 export {

@@ -66,6 +66,7 @@ const STORE_OF_FILE: Readonly<Record<string, readonly Set<string>[]>> = {
   "projection-lock.ts": [listed("projectionLock")],
   "saga-store.ts": [listed("sagaStore")],
   "saga-timeouts.ts": [listed("sagaStore")],
+  "subject-key-store.ts": [listed("subjectKeyStore")],
   "table.ts": (Object.keys(dynamoDbIamActions) as DynamoDbStoreName[]).map((store) =>
     listed(store, (op) => op === "ensureTable"),
   ),

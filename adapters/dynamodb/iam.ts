@@ -132,6 +132,17 @@ export const dynamoDbIamActions = {
     list: ["dynamodb:Scan"],
     ensureTable: CREATE_TABLE,
   },
+  subjectKeyStore: {
+    /** `get` (and `createOrGet` on a cache miss): one consistent `GetItem`. */
+    get: ["dynamodb:GetItem"],
+    /** `createOrGet`: a conditional `PutItem` of the new wrapped key, then a consistent `GetItem` of what is stored. */
+    createOrGet: ["dynamodb:PutItem", "dynamodb:GetItem"],
+    /** `delete` (erasure): one `PutItem` of the tombstone over the key. */
+    delete: ["dynamodb:PutItem"],
+    /** `ping` (health checks): one `GetItem` of a key never written. */
+    ping: ["dynamodb:GetItem"],
+    ensureTable: CREATE_TABLE,
+  },
 } as const satisfies Record<string, Record<string, readonly DynamoDbIamAction[]>>;
 
 export type DynamoDbStoreName = keyof typeof dynamoDbIamActions;

@@ -52,4 +52,9 @@ export {
   type DynamoDbSnapshotStoreOptions,
   SNAPSHOT_PARTITION_PREFIX,
 } from "./snapshot-store.js";
+export {
+  DynamoDbSubjectKeyStore,
+  type DynamoDbSubjectKeyStoreOptions,
+  SUBJECT_KEY_PARTITION_PREFIX,
+} from "./subject-key-store.js";
 export { ensureEventStoreTable, eventStoreTableDefinition } from "./table.js";

@@ -135,6 +135,8 @@ export class PostgresEventStore extends PostgresStoreBase {
    * Inside a transaction a lost race on a stream aborts the transaction (PostgreSQL aborts it on
    * the failed statement): the ConcurrencyError propagates, and the whole unit should be retried.
    */
+  readonly #plaintext = (events: readonly EventEnvelope[]) => this.decryptList(events);
+
   async withTransaction<T>(
     work: (tx: PostgresTransaction) => Promise<T> | T,
     options: WithTransactionOptions = {},
@@ -158,11 +160,13 @@ export class PostgresEventStore extends PostgresStoreBase {
             this.#projections,
             this.maxJsonDepth,
             this.eventRegistry,
+            this.personalData,
           );
           return work(transaction);
         }),
       )) as T;
-      for (const events of transaction?.end() ?? []) await this.afterCommit(events);
+      // The transaction's appends are kept as stored: personal fields go to the bus decrypted.
+      for (const events of transaction?.end() ?? []) await this.afterCommit(await this.decryptList(events));
       return result;
     } catch (error) {
       throw isLostRace(error) ? await this.#withStreamVersion(error as ConcurrencyError) : error;
@@ -229,7 +233,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     if (!this.#autocommit) {
       // Already inside the application's transaction: it commits or rolls back the projections too.
       const tx = this.sql as PostgresTransactionSql;
-      return appendProjected(tx, this.context, this.#projections, streamId, events, expectedVersion);
+      return appendProjected(tx, this.context, this.#projections, streamId, events, expectedVersion, this.#plaintext);
     }
     // A transaction of its own, run again after each lost race (each one is another append stored,
     // so this ends): "any" then appends after the winner, an exact expectation reports the version.
@@ -237,7 +241,7 @@ export class PostgresEventStore extends PostgresStoreBase {
       try {
         return (await guard("appendToStream", () =>
           (this.sql as PostgresSql).begin((tx) =>
-            appendProjected(tx, this.context, this.#projections, streamId, events, expectedVersion),
+            appendProjected(tx, this.context, this.#projections, streamId, events, expectedVersion, this.#plaintext),
           ),
         )) as Committed;
       } catch (error) {

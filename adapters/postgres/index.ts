@@ -61,4 +61,5 @@ export {
   type PostgresSnapshotStoreOptions,
 } from "./snapshot-store.js";
 export { type PostgresStoreStats, postgresStoreStats } from "./stats.js";
+export { PostgresSubjectKeyStore, type PostgresSubjectKeyStoreOptions } from "./subject-key-store.js";
 export { PostgresTransaction } from "./transaction.js";

@@ -53,12 +53,15 @@ export async function appendProjected(
   streamId: string,
   events: readonly PendingEvent[],
   expectedVersion: ExpectedVersion,
+  plaintext: (events: readonly EventEnvelope[]) => Promise<readonly EventEnvelope[]>,
 ): Promise<Committed> {
   const appended = await appendEvents(sql, context, streamId, events, expectedVersion, false);
   if (appended.retried) return appended;
+  // Handlers see what readers see: personal fields decrypted.
+  const handled = await plaintext(appended.events);
   const readModels = readModelTransactionOn(sql, context.names);
   for (const projection of projections) {
-    const matching = appended.events.filter((event) => projection.matches(event));
+    const matching = handled.filter((event) => projection.matches(event));
     if (matching.length === 0) continue;
     let state = projection.stateful
       ? ((await readModels.get(PROJECTION_STATE_COLLECTION, projection.name)) ??

@@ -73,7 +73,7 @@ describe("migrations", () => {
     }
     const beforeUpgrade = await collect(store.readAll());
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5, 6, 7], version: LATEST_SCHEMA_VERSION });
+    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5, 6, 7, 8], version: LATEST_SCHEMA_VERSION });
     const checks = await sql`
       SELECT conname FROM pg_constraint WHERE conrelid = ${`${schema}.events`}::regclass AND contype = 'c' ORDER BY conname`;
     expect(checks.map((c) => c.conname)).toEqual(["events_position_not_below_transaction", "events_version_positive"]);
@@ -90,6 +90,7 @@ describe("migrations", () => {
       "saga_timeouts",
       "sagas",
       "snapshots",
+      "subject_keys",
     ]);
     const afterUpgrade = await collect(store.readAll());
     expect(afterUpgrade).toEqual(beforeUpgrade);
@@ -117,6 +118,7 @@ describe("migrations", () => {
       [5, "stream-order"],
       [6, "read-models"],
       [7, "sagas"],
+      [8, "subject-keys"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -201,6 +203,7 @@ describe("migrations", () => {
       "billing_saga_timeouts",
       "billing_sagas",
       "billing_snapshots",
+      "billing_subject_keys",
       "shipping_checkpoints",
       "shipping_dedup",
       "shipping_events",
@@ -213,6 +216,7 @@ describe("migrations", () => {
       "shipping_saga_timeouts",
       "shipping_sagas",
       "shipping_snapshots",
+      "shipping_subject_keys",
     ]);
     const stream = `Shared-${ulid()}`;
     await billing.appendToStream(stream, [{ type: "Billed", data: {} }]);

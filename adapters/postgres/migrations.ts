@@ -192,6 +192,24 @@ CREATE TABLE ${n.sagaFailures} (
 CREATE INDEX "${n.tablePrefix}saga_failures_saga" ON ${n.sagaFailures} (saga, seq);
 `,
   },
+  {
+    version: 8,
+    name: "subject-keys",
+    // Crypto-shredding: one row per data subject. Erasing nulls the wrapped key and keeps the row as
+    // a tombstone, so no key is ever made for the subject again.
+    sql: (n) => `
+CREATE TABLE ${n.subjectKeys} (
+  subject_id text COLLATE "C" NOT NULL,
+  wrapped_key bytea,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  erased_at timestamptz,
+  CONSTRAINT "${n.tablePrefix}subject_keys_pkey" PRIMARY KEY (subject_id),
+  CONSTRAINT "${n.tablePrefix}subject_keys_erased_has_no_key" CHECK ((wrapped_key IS NULL) = (erased_at IS NOT NULL))
+);
+COMMENT ON COLUMN ${n.subjectKeys}.wrapped_key IS
+  'the subject''s AES-256 key, AES-GCM-encrypted under the application''s master key (IV first); NULL once erased';
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

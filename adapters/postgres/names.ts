@@ -24,6 +24,7 @@ export interface TableNames {
   readonly sagaOutbox: string;
   readonly sagaTimeouts: string;
   readonly sagaFailures: string;
+  readonly subjectKeys: string;
   readonly migrations: string;
   /** Unquoted constraint names, to tell one unique violation from another. */
   readonly constraints: { readonly streamVersion: string; readonly eventId: string; readonly position: string };
@@ -81,6 +82,7 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
     sagaOutbox: table("saga_outbox"),
     sagaTimeouts: table("saga_timeouts"),
     sagaFailures: table("saga_failures"),
+    subjectKeys: table("subject_keys"),
     migrations: table("migrations"),
     constraints: {
       streamVersion: `${tablePrefix}events_stream_version`,

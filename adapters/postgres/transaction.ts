@@ -3,6 +3,7 @@ import {
   type EventRegistry,
   type ExpectedVersion,
   type PendingEvent,
+  type PersonalData,
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
@@ -29,9 +30,14 @@ export class PostgresTransaction extends PostgresStoreBase {
     projections: readonly AnyProjection[],
     maxJsonDepth: number,
     eventRegistry?: EventRegistry,
+    personalData?: PersonalData,
   ) {
-    // The store's own input limits, upcasters and schemas apply inside its transactions too.
-    super(context, eventRegistry === undefined ? { maxJsonDepth } : { maxJsonDepth, eventRegistry });
+    // The store's own input limits, upcasters, schemas and personal fields apply inside its transactions too.
+    super(context, {
+      maxJsonDepth,
+      ...(eventRegistry === undefined ? {} : { eventRegistry }),
+      ...(personalData === undefined ? {} : { personalData }),
+    });
     this.sql = sql;
     this.#projections = projections;
   }
@@ -63,7 +69,9 @@ export class PostgresTransaction extends PostgresStoreBase {
       : // A savepoint, so that a projection that throws takes its append with it even when the
         // caller catches the error and carries on with the transaction.
         await sql.savepoint((savepoint) =>
-          appendProjected(savepoint, this.context, this.#projections, streamId, events, expectedVersion),
+          appendProjected(savepoint, this.context, this.#projections, streamId, events, expectedVersion, (stored) =>
+            this.decryptList(stored),
+          ),
         );
     if (!result.retried) this.#committed.push(result.events);
     return result;

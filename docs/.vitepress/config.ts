@@ -35,6 +35,7 @@ export default defineConfig({
           { text: "Aggregates", link: "/core/aggregates" },
           { text: "Events and envelopes", link: "/core/events" },
           { text: "Schema evolution", link: "/core/evolution" },
+          { text: "Personal data and erasure", link: "/core/personal-data" },
           { text: "Streams", link: "/core/streams" },
           { text: "Value objects and ids", link: "/core/values-and-ids" },
           { text: "The event store", link: "/core/event-store" },

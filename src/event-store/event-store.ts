@@ -8,6 +8,7 @@ import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
+import type { PersonalData } from "../personal-data/personal-data.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { countAppended, countError, countPublished } from "../telemetry/metrics.js";
 import { stampTraceContext } from "../telemetry/propagation.js";
@@ -54,6 +55,13 @@ export interface EventStoreOptions {
    */
   readonly eventRegistry?: EventRegistry;
   /**
+   * Crypto-shredding (see `personalData()`): the personal fields it marks are encrypted per data
+   * subject before anything is written, and decrypted on every read (but a `raw` one), in
+   * subscriptions and in what is published; fields of an erased subject read as `null`, listed in
+   * the event's `personalDataErased` metadata. Decryption runs before upcasting.
+   */
+  readonly personalData?: PersonalData;
+  /**
    * `false` turns this store's spans off (appends, reads, publishing) whatever provider is
    * registered; slow calls are still logged. Defaults to true: spans whenever a provider is registered.
    */
@@ -75,6 +83,8 @@ export abstract class EventStore {
   protected readonly maxJsonDepth: number;
   /** The configured event registry: stores that make other stores (transactions) pass it on. */
   protected readonly eventRegistry: EventRegistry | undefined;
+  /** The configured crypto-shredding: stores that make other stores (transactions) pass it on. */
+  protected readonly personalData: PersonalData | undefined;
   /** The backend, as OpenTelemetry's `db.system` names it on this store's spans: adapters set their own. */
   protected readonly dbSystem: string = "other";
   readonly #traced: boolean;
@@ -85,6 +95,7 @@ export abstract class EventStore {
     this.#bus = options.bus;
     this.#traced = options.telemetry !== false;
     this.eventRegistry = options.eventRegistry;
+    this.personalData = options.personalData;
     this.#onPublishError = options.onPublishError ?? defaultOnPublishError;
     this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
     assertMaxJsonDepth(this.maxJsonDepth);
@@ -193,8 +204,11 @@ export abstract class EventStore {
         { path: [], message: `${pending.length} events, this store appends at most ${max} atomically` },
       ]);
     }
-    const commit = await this.commit(streamId, pending, expectedVersion).catch(countAndRethrow);
-    const committed = commit.events as readonly E[];
+    const personal = this.personalData;
+    // Encrypted before anything is written: a key that cannot be had fails the append, never stores plaintext.
+    const stored = personal === undefined ? pending : await personal.encryptEvents(streamId, pending);
+    const commit = await this.commit(streamId, stored, expectedVersion).catch(countAndRethrow);
+    const committed = (stored === pending ? commit.events : await this.#plaintext(commit, pending)) as readonly E[];
     const last = committed[committed.length - 1];
     const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
     // A retried append that had committed already was published then; publishing again would duplicate.
@@ -243,6 +257,25 @@ export abstract class EventStore {
     } finally {
       span?.end();
     }
+  }
+
+  /**
+   * The committed events as the caller appended them (what the result and the bus carry): the
+   * plaintext data put back, or, for a retried append, the stored events decrypted.
+   */
+  async #plaintext(commit: CommitResult, pending: readonly PendingEvent[]): Promise<readonly EventEnvelope[]> {
+    if (commit.retried === true) return this.decryptList(commit.events);
+    return commit.events.map((event, i) => {
+      const appended = pending[i];
+      return appended !== undefined && appended.id === event.id ? { ...event, data: appended.data } : event;
+    });
+  }
+
+  /** Events read from storage, their personal fields decrypted: for stores that publish stored events themselves. */
+  protected async decryptList(events: readonly EventEnvelope[]): Promise<readonly EventEnvelope[]> {
+    const personal = this.personalData;
+    if (personal === undefined) return events;
+    return Promise.all(events.map((event) => personal.decryptEvent(event)));
   }
 
   #publish(events: readonly EventEnvelope[]): Promise<PublishResult> {
@@ -339,8 +372,16 @@ export abstract class EventStore {
     events: AsyncGenerator<EventEnvelope, void, undefined>,
     raw: boolean | undefined,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
+    if (raw === true) return events;
+    const personal = this.personalData;
+    const plain = personal === undefined ? events : personal.decrypting(events);
     const registry = this.eventRegistry;
-    return registry === undefined || raw === true ? events : upcastingReader(events, registry);
+    return registry === undefined ? plain : upcastingReader(plain, registry);
+  }
+
+  #decrypting(events: AsyncGenerator<EventEnvelope, void, undefined>): AsyncGenerator<EventEnvelope, void, undefined> {
+    const personal = this.personalData;
+    return personal === undefined ? events : personal.decrypting(events);
   }
 
   #upcastList(events: readonly EventEnvelope[]): readonly EventEnvelope[] {
@@ -387,7 +428,7 @@ export abstract class EventStore {
     // past a stored event only once every event a split made of it is handled.
     const source = {
       capabilities: this.capabilities,
-      readAll: (read: ReadAllOptions) => this.readFeed({ ...read, raw: true }),
+      readAll: (read: ReadAllOptions) => this.#decrypting(this.readFeed({ ...read, raw: true })),
     };
     const register = (wake: () => void) => {
       this.#waiters.add(wake);

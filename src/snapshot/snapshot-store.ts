@@ -1,6 +1,7 @@
 import { isValidationError, PayloadTooLargeError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import type { PersonalData } from "../personal-data/personal-data.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { reportSlowPath } from "../telemetry/slow-paths.js";
 import { inSpan, type Span, SpanKind } from "../telemetry/spans.js";
@@ -46,6 +47,12 @@ export interface SnapshotStoreOptions {
    */
   readonly maxDecompressedBytes?: number;
   /**
+   * Crypto-shredding (see `personalData()`, the same object the event store takes): the personal
+   * fields it declares for the stream's category are encrypted before the state is serialized, and
+   * decrypted on load; fields of an erased subject load as `null`.
+   */
+  readonly personalData?: PersonalData;
+  /**
    * `false` turns this store's spans off whatever provider is registered. Defaults to true: a
    * `snapshot load` / `snapshot save` span per call whenever a provider is registered.
    */
@@ -73,11 +80,13 @@ export abstract class SnapshotStore {
   readonly #compression: Required<SnapshotCompression> | undefined;
   readonly #maxDecompressedBytes: number;
   readonly #traced: boolean;
+  readonly #personal: PersonalData | undefined;
   /** The backend, as OpenTelemetry's `db.system` names it on this store's spans: adapters set their own. */
   protected readonly dbSystem: string = "other";
 
   constructor(options: SnapshotStoreOptions = {}) {
     this.#traced = options.telemetry !== false;
+    this.#personal = options.personalData;
     const issues = optionIssues(options);
     if (issues.length > 0) throw new ValidationError("Invalid snapshot store options", issues);
     this.#serializer = options.serializer ?? jsonSerializer;
@@ -152,7 +161,9 @@ export abstract class SnapshotStore {
     const { streamId, version } = snapshot;
     const schemaVersion = snapshot.schemaVersion ?? 1;
     const serializer = this.#serializer;
-    let payload = serializeState(serializer, snapshot.state);
+    const personal = this.#personal;
+    const state = personal === undefined ? snapshot.state : await personal.encryptSnapshot(streamId, snapshot.state);
+    let payload = serializeState(serializer, state);
     let encoding = serializer.name;
     const compression = this.#compression;
     if (compression !== undefined && payload.byteLength >= compression.minBytes) {
@@ -201,7 +212,9 @@ export abstract class SnapshotStore {
     assertLoadOptions(options);
     const record = await this.readSnapshot(streamId, options.maxVersion);
     if (record === undefined) return undefined;
-    const state = (await this.#decode(record)) as State;
+    const decoded = await this.#decode(record);
+    const personal = this.#personal;
+    const state = (personal === undefined ? decoded : await personal.decryptSnapshot(decoded)) as State;
     return {
       streamId: record.streamId,
       version: record.version,

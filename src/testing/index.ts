@@ -42,3 +42,8 @@ export {
 } from "./saga-store-contract.js";
 export { type SnapshotStoreContractOptions, snapshotStoreContract } from "./snapshot-store-contract.js";
 export { StoreView } from "./store-view.js";
+export {
+  type SubjectKeyStoreContractOptions,
+  type SubjectKeyStoreContractSettings,
+  subjectKeyStoreContract,
+} from "./subject-key-store-contract.js";

@@ -11,6 +11,7 @@ import {
   DynamoDbReadModelStore,
   DynamoDbSagaStore,
   DynamoDbSnapshotStore,
+  DynamoDbSubjectKeyStore,
 } from "../../../adapters/dynamodb/index.js";
 import { ulid } from "../../../src/index.js";
 import {
@@ -22,6 +23,7 @@ import {
   projectionContract,
   sagaStoreContract,
   snapshotStoreContract,
+  subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
 
@@ -164,6 +166,15 @@ const sagaStoreSuite = keyedStoreSuite("dynamodb saga store", "sagaStoreContract
   }),
 );
 
+const subjectKeyStoreSuite = keyedStoreSuite("dynamodb subject key store", "subjectKeyStoreContract", (options) => {
+  const masterKey = crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+  return subjectKeyStoreContract({
+    name: "DynamoDbSubjectKeyStore contract",
+    create: async (settings) =>
+      new DynamoDbSubjectKeyStore({ ...options, ...settings, masterKey: (await masterKey) as CryptoKey }),
+  });
+});
+
 export const dynamodbSuites: SuiteModule = {
   services: ["dynamodb"],
   workerdFlags: [],
@@ -176,5 +187,6 @@ export const dynamodbSuites: SuiteModule = {
     dedupStoreSuite,
     idempotencyStoreSuite,
     sagaStoreSuite,
+    subjectKeyStoreSuite,
   ],
 };

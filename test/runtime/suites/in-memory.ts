@@ -10,6 +10,7 @@ import {
   InMemoryReadModelStore,
   InMemorySagaStore,
   InMemorySnapshotStore,
+  InMemorySubjectKeyStore,
   jsonLogger,
 } from "../../../src/index.js";
 import {
@@ -24,6 +25,7 @@ import {
   StoreView,
   sagaStoreContract,
   snapshotStoreContract,
+  subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import type { SuiteModule } from "../runtime-suite.js";
 
@@ -128,6 +130,20 @@ export const inMemorySuites: SuiteModule = {
           create: (sink) => jsonLogger({ level: "debug", write: sink }),
         }),
       }),
+    },
+    {
+      name: "in-memory subject key store",
+      contract: "subjectKeyStoreContract",
+      open: () => {
+        // Every store the suite makes shares one set of keys, as processes share a database.
+        const shared = new InMemorySubjectKeyStore();
+        return {
+          suite: subjectKeyStoreContract({
+            name: "InMemorySubjectKeyStore contract",
+            create: (settings) => shared.sharing(settings),
+          }),
+        };
+      },
     },
     {
       name: "in-memory saga store",

@@ -10,6 +10,7 @@ import {
   PostgresReadModelStore,
   PostgresSagaStore,
   PostgresSnapshotStore,
+  PostgresSubjectKeyStore,
 } from "../../../adapters/postgres/index.js";
 import { ulid } from "../../../src/index.js";
 import {
@@ -23,6 +24,7 @@ import {
   projectionContract,
   sagaStoreContract,
   snapshotStoreContract,
+  subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
 
@@ -118,6 +120,19 @@ export const postgresSuites: SuiteModule = {
             create: (settings) => new PostgresDedupStore({ sql, schema, ...settings }),
           }),
         ),
+    },
+    {
+      name: "postgres subject key store",
+      contract: "subjectKeyStoreContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) => {
+          const masterKey = crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+          return subjectKeyStoreContract({
+            name: "PostgresSubjectKeyStore contract",
+            create: async (settings) =>
+              new PostgresSubjectKeyStore({ sql, schema, masterKey: (await masterKey) as CryptoKey, ...settings }),
+          });
+        }),
     },
     {
       name: "postgres saga store",

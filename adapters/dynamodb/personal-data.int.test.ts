@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { AwsClient } from "aws4fetch";
+import { ERASED_FIELDS_METADATA, ErrorCode, ProjectionRunner, ulid } from "../../src/index.js";
+import { collect, registerContract, subjectKeyStoreContract } from "../../src/testing/index.js";
+import {
+  customerHistory,
+  customerPersonalData,
+  directoryProjection,
+  leaks,
+  secretsOf,
+} from "../../test/personal-data/erasure-fixture.ts";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import {
+  createDynamoDbClient,
+  DynamoDbEventStore,
+  DynamoDbReadModelStore,
+  DynamoDbSnapshotStore,
+  DynamoDbSubjectKeyStore,
+  SUBJECT_KEY_PARTITION_PREFIX,
+} from "./index.js";
+
+let local: DynamoDbEndpoint;
+let tableName = "";
+let masterKey: CryptoKey;
+
+const newMasterKey = () =>
+  crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]) as Promise<CryptoKey>;
+
+beforeAll(async () => {
+  local = await ensureDynamoDb();
+  tableName = `personal_${ulid()}`;
+  masterKey = await newMasterKey();
+  await new DynamoDbEventStore({ ...local, tableName }).ensureTable();
+}, 120_000);
+
+afterAll(async () => {
+  await createDynamoDbClient(local)
+    .send("DeleteTable", { TableName: tableName })
+    .catch(() => undefined);
+});
+
+registerContract(
+  subjectKeyStoreContract({
+    name: "DynamoDbSubjectKeyStore contract (DynamoDB Local, in the event store's table)",
+    create: (settings) => new DynamoDbSubjectKeyStore({ ...local, ...settings, tableName, masterKey }),
+  }),
+  { describe, test },
+);
+
+/**
+ * Every item of the table as a raw Scan returns it, through a client of the test's own (aws4fetch,
+ * not the library), with each Binary attribute decoded too, so plaintext inside one would show.
+ */
+async function scanTable(): Promise<string> {
+  const aws = new AwsClient({ ...local.credentials, region: local.region, service: "dynamodb" });
+  const pages: string[] = [];
+  let start: unknown;
+  do {
+    const response = await aws.fetch(local.endpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.Scan" },
+      body: JSON.stringify({ TableName: tableName, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`Scan failed: ${text}`);
+    pages.push(text);
+    const page = JSON.parse(text) as { LastEvaluatedKey?: unknown };
+    start = page.LastEvaluatedKey;
+  } while (start !== undefined);
+  const binaries = pages.flatMap((page) =>
+    [...page.matchAll(/"B":"([A-Za-z0-9+/=]*)"/g)].map((m) => new TextDecoder().decode(base64Bytes(m[1] as string))),
+  );
+  return [...pages, ...binaries].join("\n");
+}
+
+function base64Bytes(text: string): Uint8Array {
+  const binary = atob(text);
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+describe("crypto-shredding on DynamoDB", () => {
+  test("items hold only wrapped keys, which another master key cannot unwrap", async () => {
+    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
+    const subject = `wrap-${ulid()}`;
+    await keys.createOrGet(subject);
+    const scan = await scanTable();
+    expect(scan).toContain(SUBJECT_KEY_PARTITION_PREFIX.slice(1) + subject);
+    const stranger = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey: await newMasterKey() });
+    await expect(stranger.get(subject)).rejects.toMatchObject({
+      code: ErrorCode.PersonalDataUnreadable,
+      reason: "key-unwrap",
+    });
+  });
+
+  test("erase a subject, project again from the start: a raw Scan finds none of its plaintext in events, snapshots or read models", async () => {
+    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
+    const personal = customerPersonalData(keys);
+    const store = new DynamoDbEventStore({ ...local, tableName, personalData: personal });
+    const snapshots = new DynamoDbSnapshotStore({ ...local, tableName, personalData: personal, compression: false });
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const [erased, kept] = [`ada${ulid()}`, `bob${ulid()}`];
+    for (const customer of [erased, kept]) {
+      await store.appendToStream(`Customer-${customer}`, customerHistory(customer));
+      const { email, name } = secretsOf(customer);
+      await snapshots.save({ streamId: `Customer-${customer}`, version: 2, state: { email, name, visits: 2 } });
+    }
+    const project = (name: string) =>
+      new ProjectionRunner({ projection: directoryProjection(name), eventStore: store, readModels }).catchUp();
+    await project(`directory-${ulid()}`);
+    expect(leaks(await scanTable(), erased)).toContain(secretsOf(erased).email); // the read model, before erasure
+
+    await keys.delete(erased);
+    // DynamoDB read models have no blue-green rebuild: a projection run from the start rewrites the documents.
+    await project(`directory-${ulid()}`);
+
+    const scan = await scanTable();
+    expect(leaks(scan, erased)).toEqual([]);
+    expect(leaks(scan, kept)).toContain(secretsOf(kept).email); // the control: the dump does show plaintext
+    const history = await collect(store.readStream(`Customer-${erased}`));
+    expect(history.map((event) => event.data)).toEqual([
+      { customerId: erased, email: null, name: null, tier: "gold" },
+      { customerId: erased, address: { street: null, city: "Lyon" } },
+    ]);
+    expect(history[1]?.metadata[ERASED_FIELDS_METADATA]).toEqual(["address.street"]);
+    expect(await readModels.get("directory", erased)).toEqual({ email: null, name: null, tier: "gold", street: null });
+    expect((await snapshots.load(`Customer-${erased}`))?.state).toEqual({ email: null, name: null, visits: 2 });
+  }, 60_000);
+});

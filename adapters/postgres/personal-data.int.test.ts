@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import {
+  ERASED_FIELDS_METADATA,
+  ErrorCode,
+  type EventEnvelope,
+  InMemoryEventBus,
+  projection,
+  rebuildProjection,
+  ulid,
+} from "../../src/index.js";
+import { collect, registerContract, subjectKeyStoreContract } from "../../src/testing/index.js";
+import {
+  customerHistory,
+  customerPersonalData,
+  directoryProjection,
+  leaks,
+  secretsOf,
+} from "../../test/personal-data/erasure-fixture.ts";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import {
+  PostgresEventStore,
+  PostgresReadModelStore,
+  PostgresSnapshotStore,
+  type PostgresSql,
+  PostgresSubjectKeyStore,
+} from "./index.js";
+
+let sql: PostgresSql;
+let url = "";
+const schema = uniqueSchema("personal");
+let masterKey: CryptoKey;
+
+const newMasterKey = () =>
+  crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]) as Promise<CryptoKey>;
+
+beforeAll(async () => {
+  url = await ensurePostgres();
+  sql = await postgresTestClient({ max: 10 });
+  masterKey = await newMasterKey();
+  await new PostgresEventStore({ sql, schema }).migrate();
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+registerContract(
+  subjectKeyStoreContract({
+    name: "PostgresSubjectKeyStore contract",
+    create: (settings) => new PostgresSubjectKeyStore({ sql, schema, masterKey, ...settings }),
+  }),
+  { describe, test },
+);
+
+/** Every row of the schema as pg_dump writes it: PostgreSQL's own view of what is stored. */
+function dumpSchema(): string {
+  const dump = spawnSync("pg_dump", ["--data-only", `--schema=${schema}`, url], { encoding: "utf8" });
+  if (dump.status !== 0) throw new Error(`pg_dump failed: ${dump.stderr}`);
+  return dump.stdout;
+}
+
+describe("crypto-shredding on PostgreSQL", () => {
+  test("the subject_keys table holds only wrapped keys, which another master key or another subject's row cannot unwrap", async () => {
+    const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
+    const [a, b] = [`wrap-a-${ulid()}`, `wrap-b-${ulid()}`];
+    await keys.createOrGet(a);
+    await keys.createOrGet(b);
+    const rows = await sql.unsafe(
+      `SELECT subject_id, octet_length(wrapped_key) AS bytes FROM ${schema}.subject_keys WHERE subject_id IN ($1, $2)`,
+      [a, b],
+    );
+    // 12-byte IV + 32-byte key + 16-byte tag: a sealed key, not 32 raw bytes.
+    expect(rows.map((row) => row.bytes)).toEqual([60, 60]);
+    const stranger = new PostgresSubjectKeyStore({ sql, schema, masterKey: await newMasterKey() });
+    await expect(stranger.get(a)).rejects.toMatchObject({
+      code: ErrorCode.PersonalDataUnreadable,
+      reason: "key-unwrap",
+    });
+    await sql.unsafe(
+      `UPDATE ${schema}.subject_keys SET wrapped_key = (SELECT wrapped_key FROM ${schema}.subject_keys WHERE subject_id = $1) WHERE subject_id = $2`,
+      [a, b],
+    );
+    const fresh = new PostgresSubjectKeyStore({ sql, schema, masterKey });
+    await expect(fresh.get(b)).rejects.toMatchObject({ code: ErrorCode.PersonalDataUnreadable, reason: "key-unwrap" });
+  });
+
+  test("a key store whose database is gone fails closed: the append is refused with a typed error and writes nothing", async () => {
+    const broken = await postgresTestClient({ max: 1 });
+    await broken.end();
+    const keys = new PostgresSubjectKeyStore({
+      sql: broken as unknown as PostgresSql,
+      schema,
+      masterKey,
+      cacheSize: 0,
+    });
+    const store = new PostgresEventStore({ sql, schema, personalData: customerPersonalData(keys) });
+    const stream = `Customer-${ulid()}`;
+    const error = await store.appendToStream(stream, customerHistory("gone")).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe(ErrorCode.Service);
+    expect(await store.getStreamVersion(stream)).toBe(0);
+  });
+
+  test("inline projections and transactions see decrypted events, and the bus gets them decrypted", async () => {
+    const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
+    const bus = new InMemoryEventBus();
+    const published: unknown[] = [];
+    bus.subscribe({ all: true }, (event) => {
+      published.push((event.data as { email?: string }).email);
+    });
+    const seen: unknown[] = [];
+    const inline = projection<EventEnvelope>({
+      name: `inline_${ulid().toLowerCase()}`,
+      types: ["CustomerRegistered"],
+      handle: async (event) => {
+        seen.push((event.data as { email: string }).email);
+      },
+    });
+    const personal = customerPersonalData(keys);
+    const store = new PostgresEventStore({ sql, schema, personalData: personal, bus, projections: [inline] });
+    const [plainAppend, inTransaction] = [`in${ulid()}`, `tx${ulid()}`];
+    await store.appendToStream(`Customer-${plainAppend}`, customerHistory(plainAppend));
+    await store.withTransaction(async (tx) => {
+      await tx.appendToStream(`Customer-${inTransaction}`, customerHistory(inTransaction));
+    });
+    const emails = [secretsOf(plainAppend).email, secretsOf(inTransaction).email];
+    expect(seen).toEqual(emails);
+    expect(published.filter((email) => email !== undefined)).toEqual(emails);
+    const rows = await sql.unsafe(`SELECT data::text AS data FROM ${schema}.events WHERE stream_id = $1`, [
+      `Customer-${inTransaction}`,
+    ]);
+    expect(rows.map((row) => String(row.data)).join()).not.toContain(secretsOf(inTransaction).email);
+  });
+
+  test("erase a subject, rebuild the projection: pg_dump finds none of its plaintext in events, snapshots or read models", async () => {
+    const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
+    const personal = customerPersonalData(keys);
+    const store = new PostgresEventStore({ sql, schema, personalData: personal });
+    const snapshots = new PostgresSnapshotStore({ sql, schema, personalData: personal, compression: false });
+    const readModels = new PostgresReadModelStore({ sql, schema });
+    const [erased, kept] = [`ada${ulid()}`, `bob${ulid()}`];
+    for (const customer of [erased, kept]) {
+      await store.appendToStream(`Customer-${customer}`, customerHistory(customer));
+      const { email, name } = secretsOf(customer);
+      await snapshots.save({ streamId: `Customer-${customer}`, version: 2, state: { email, name, visits: 2 } });
+    }
+    const directory = directoryProjection(`directory_${ulid().toLowerCase()}`);
+    await store.projectionRunner(directory, { readModels }).catchUp();
+    expect(await readModels.get("directory", erased)).toMatchObject({ email: secretsOf(erased).email });
+    // Before erasure the read model holds plaintext (an application's choice), the events and snapshots never.
+    const before = dumpSchema();
+    expect(before).toContain(secretsOf(erased).email);
+
+    await keys.delete(erased);
+    const rebuilt = await rebuildProjection({
+      projection: directory,
+      eventStore: store,
+      readModels,
+      collections: ["directory"],
+    });
+    expect(rebuilt.swapped).toBe(true);
+
+    const after = dumpSchema();
+    expect(leaks(after, erased)).toEqual([]);
+    // The control: the other subject's read model still holds its plaintext, so the dump does show it.
+    expect(leaks(after, kept)).toContain(secretsOf(kept).email);
+    // Events still read, with the erased fields as null and listed.
+    const history = await collect(store.readStream(`Customer-${erased}`));
+    expect(history.map((event) => event.data)).toEqual([
+      { customerId: erased, email: null, name: null, tier: "gold" },
+      { customerId: erased, address: { street: null, city: "Lyon" } },
+    ]);
+    expect(history[0]?.metadata[ERASED_FIELDS_METADATA]).toEqual(["email", "name"]);
+    expect(await readModels.get("directory", erased)).toEqual({ email: null, name: null, tier: "gold", street: null });
+    expect((await snapshots.load(`Customer-${erased}`))?.state).toEqual({ email: null, name: null, visits: 2 });
+  });
+});

@@ -1,0 +1,102 @@
+import {
+  type Issue,
+  masterKeyIssues,
+  newSubjectKey,
+  type SubjectKeyLookup,
+  SubjectKeyStore,
+  type SubjectKeyStoreOptions,
+  unwrapSubjectKey,
+  ValidationError,
+  wrapSubjectKey,
+} from "../../src/index.js";
+import type { PostgresQueryable } from "./client.js";
+import { guard } from "./errors.js";
+import { type PostgresNameOptions, tableNames } from "./names.js";
+import { pingPostgres } from "./ping.js";
+
+export interface PostgresSubjectKeyStoreOptions extends PostgresNameOptions, SubjectKeyStoreOptions {
+  readonly sql: PostgresQueryable;
+  /**
+   * The application's AES-GCM key (from a KMS, a secret binding, `crypto.subtle.importKey`) under
+   * which every subject key is stored: the table never holds a key in plaintext. Losing it loses
+   * every subject's personal data.
+   */
+  readonly masterKey: CryptoKey;
+}
+
+/**
+ * Subject keys in the `subject_keys` table of migration 8: one row per data subject, its key
+ * wrapped by the master key with the subject id authenticated. `delete` nulls the key and keeps the
+ * row as a tombstone (`erased_at`), so the subject is never given a key again.
+ */
+export class PostgresSubjectKeyStore extends SubjectKeyStore {
+  readonly #sql: PostgresQueryable;
+  readonly #masterKey: CryptoKey;
+  readonly #statements: { readonly read: string; readonly insert: string; readonly erase: string };
+
+  /** @throws {ValidationError} a missing client or master key, bad names or cache options. */
+  constructor(options: PostgresSubjectKeyStoreOptions) {
+    super(options);
+    const issues: Issue[] = [];
+    if (typeof options?.sql !== "function") {
+      issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
+    }
+    issues.push(...masterKeyIssues(options?.masterKey));
+    if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL subject key store options", issues);
+    const table = tableNames(options).subjectKeys;
+    this.#sql = options.sql;
+    this.#masterKey = options.masterKey;
+    // Keys travel as base64 text: no driver-specific binary handling on any runtime.
+    this.#statements = {
+      read: `SELECT encode(wrapped_key, 'base64') AS wrapped FROM ${table} WHERE subject_id = $1`,
+      insert: `INSERT INTO ${table} (subject_id, wrapped_key) VALUES ($1, decode($2, 'base64'))
+  ON CONFLICT (subject_id) DO NOTHING`,
+      erase: `INSERT INTO ${table} (subject_id, wrapped_key, erased_at) VALUES ($1, NULL, now())
+  ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, erased_at = coalesce(${table}.erased_at, now())`,
+    };
+  }
+
+  /** One `select 1` (see pingPostgres): for health checks. */
+  ping(signal?: AbortSignal): Promise<void> {
+    return pingPostgres(this.#sql, signal);
+  }
+
+  protected async readKey(subjectId: string): Promise<SubjectKeyLookup> {
+    const rows = await guard("readSubjectKey", () =>
+      this.#sql.unsafe(this.#statements.read, [subjectId], { prepare: true }),
+    );
+    const row = rows[0] as unknown as { wrapped: string | null } | undefined;
+    if (row === undefined) return { status: "unknown" };
+    if (row.wrapped === null) return { status: "erased" };
+    return { status: "active", key: await unwrapSubjectKey(this.#masterKey, subjectId, fromBase64(row.wrapped)) };
+  }
+
+  protected async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
+    const { raw } = await newSubjectKey();
+    const wrapped = await wrapSubjectKey(this.#masterKey, subjectId, raw);
+    raw.fill(0);
+    // Inserted unless a row exists (another writer's key, or a tombstone); then the row decides.
+    await guard("createSubjectKey", () =>
+      this.#sql.unsafe(this.#statements.insert, [subjectId, toBase64(wrapped)], { prepare: true }),
+    );
+    return this.readKey(subjectId);
+  }
+
+  protected async eraseKey(subjectId: string): Promise<void> {
+    await guard("eraseSubjectKey", () => this.#sql.unsafe(this.#statements.erase, [subjectId], { prepare: true }));
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  // PostgreSQL's encode() breaks base64 lines every 76 characters.
+  const binary = atob(text.replace(/\s/g, ""));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

@@ -1,0 +1,66 @@
+import { describe, expect, test } from "bun:test";
+import { ErrorCode, InMemorySubjectKeyStore, isPersonalDataError, type SubjectKeyLookup } from "../index.js";
+import { registerContract, subjectKeyStoreContract } from "../testing/index.js";
+
+const shared = new InMemorySubjectKeyStore();
+registerContract(
+  subjectKeyStoreContract({ name: "InMemorySubjectKeyStore contract", create: (settings) => shared.sharing(settings) }),
+  { describe, test },
+);
+
+describe("subject key cache", () => {
+  test("holds at most cacheSize keys, dropping the least recently used", async () => {
+    const store = new InMemorySubjectKeyStore({ cacheSize: 3 });
+    for (const subject of ["a", "b", "c", "d", "e"]) await store.createOrGet(subject);
+    expect(store.cachedKeys).toBe(3);
+  });
+
+  test("cacheSize 0 caches nothing, and the keys still work", async () => {
+    const store = new InMemorySubjectKeyStore({ cacheSize: 0 });
+    await store.createOrGet("a");
+    expect(store.cachedKeys).toBe(0);
+    expect((await store.get("a")).status).toBe("active");
+  });
+
+  test("a lookup in flight while a delete runs does not put the deleted key back in the cache (a store slowed by hand)", async () => {
+    let hold = false;
+    let release: () => void = () => undefined;
+    class SlowReads extends InMemorySubjectKeyStore {
+      protected override async readKey(subjectId: string): Promise<SubjectKeyLookup> {
+        const lookup = await super.readKey(subjectId);
+        if (hold) await new Promise<void>((resolve) => (release = resolve));
+        return lookup;
+      }
+    }
+    const clock = { now: 0 };
+    const store = new SlowReads({ cacheTtlMs: 1000, now: () => clock.now });
+    await store.createOrGet("s");
+    clock.now += 1000; // the cached key has aged out: the next get reads the backend
+    hold = true;
+    const inFlight = store.get("s");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await store.delete("s");
+    hold = false;
+    release();
+    expect((await inFlight).status).toBe("active"); // it read before the delete
+    expect((await store.get("s")).status).toBe("erased");
+    await expect(store.createOrGet("s")).rejects.toMatchObject({ code: ErrorCode.SubjectErased });
+  });
+
+  test("options are checked", () => {
+    expect(() => new InMemorySubjectKeyStore({ cacheSize: -1 })).toThrow(/cacheSize/);
+    expect(() => new InMemorySubjectKeyStore({ cacheTtlMs: 0 })).toThrow(/cacheTtlMs/);
+  });
+
+  test("a backend that throws something untyped fails closed with a PersonalDataError (a failing store made by hand)", async () => {
+    class Broken extends InMemorySubjectKeyStore {
+      protected override async insertKey(): Promise<SubjectKeyLookup> {
+        throw new Error("disk on fire");
+      }
+    }
+    const error = await new Broken().createOrGet("s").catch((e: unknown) => e);
+    expect(isPersonalDataError(error)).toBe(true);
+    expect((error as { code: string }).code).toBe(ErrorCode.PersonalDataUnreadable);
+    expect((error as { reason: string }).reason).toBe("key-store");
+  });
+});

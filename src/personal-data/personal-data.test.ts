@@ -1,0 +1,259 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import {
+  ERASED_FIELDS_METADATA,
+  ErrorCode,
+  type EventEnvelope,
+  eventRegistry,
+  InMemoryEventBus,
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+  InMemorySubjectKeyStore,
+  type PendingEvent,
+  personalData,
+  type SubjectKeyLookup,
+} from "../index.js";
+import { collect, StoreView } from "../testing/index.js";
+
+type Customer =
+  | { type: "Registered"; data: { customerId: string; email: string; name: string; address: { city: string } } }
+  | { type: "Renamed"; data: { customerId: string; name: string } };
+
+const registered = (customerId: string, email: string) => ({
+  type: "Registered",
+  data: { customerId, email, name: `Name of ${customerId}`, address: { city: "Lyon" }, plan: "gold" },
+});
+
+function setup(keys = new InMemorySubjectKeyStore()) {
+  const personal = personalData<Customer>({
+    keys,
+    events: {
+      Registered: { fields: ["email", "name", "address.city"], subject: (e) => e.data.customerId },
+      Renamed: { fields: ["name"], subject: (e) => e.data.customerId },
+    },
+    snapshots: { Customer: { fields: ["email"], subject: (s) => s.streamId.slice("Customer-".length) } },
+  });
+  const backing = new InMemoryEventStore();
+  const bus = new InMemoryEventBus();
+  const store = new StoreView(backing, { personalData: personal, bus });
+  return { keys, personal, backing, store, bus };
+}
+
+const rawText = async (store: InMemoryEventStore) => JSON.stringify(await collect(store.readAll({ raw: true })));
+
+describe("crypto-shredding on an event store", () => {
+  test("marked fields are stored encrypted and every read path, the append result and the bus see them decrypted", async () => {
+    const { store, backing, bus } = setup();
+    const published: EventEnvelope[] = [];
+    bus.subscribe({ all: true }, (event) => {
+      published.push(event);
+    });
+    const result = await store.appendToStream("Customer-c1", [registered("c1", "ada@example.com")]);
+    expect((result.events[0]?.data as { email?: string } | undefined)?.email).toBe("ada@example.com");
+    expect((published[0]?.data as { email?: string } | undefined)?.email).toBe("ada@example.com");
+
+    const stored = await rawText(backing);
+    for (const secret of ["ada@example.com", "Name of c1", "Lyon"]) expect(stored).not.toContain(secret);
+    expect(stored).toContain("gold"); // unmarked fields stay as they are
+    expect(stored).toContain('"$personal":"aes-256-gcm/1"');
+
+    const expected = registered("c1", "ada@example.com").data;
+    const [fromStream] = await collect(store.readStream("Customer-c1"));
+    const [fromAll] = await collect(store.readAll());
+    expect(fromStream?.data).toEqual(expected);
+    expect(fromAll?.data).toEqual(expected);
+    const handled: EventEnvelope[] = [];
+    const subscription = store.subscribeToAll({ handler: (event) => void handled.push(event), pollIntervalMs: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await subscription.stop();
+    expect(handled[0]?.data).toEqual(expected);
+    // raw reads are as stored: for copies and audits.
+    const [raw] = await collect(store.readStream("Customer-c1", { raw: true }));
+    expect(JSON.stringify(raw)).not.toContain("ada@example.com");
+  });
+
+  test("an erased subject's fields read as null, listed in metadata, while the rest of the event and other subjects read", async () => {
+    const { store, keys } = setup();
+    await store.appendToStream("Customer-c1", [registered("c1", "ada@example.com")]);
+    await store.appendToStream("Customer-c2", [registered("c2", "bob@example.com")]);
+    await keys.delete("c1");
+    const [erased, kept] = await collect(store.readAll());
+    expect(erased?.data).toEqual({ customerId: "c1", email: null, name: null, address: { city: null }, plan: "gold" });
+    expect(erased?.metadata[ERASED_FIELDS_METADATA]).toEqual(["address.city", "email", "name"]);
+    expect((kept?.data as { email?: string } | undefined)?.email).toBe("bob@example.com");
+    expect(kept?.metadata[ERASED_FIELDS_METADATA]).toBeUndefined();
+  });
+
+  test("appending personal data of an erased subject is refused and writes nothing", async () => {
+    const { store, keys, backing } = setup();
+    await keys.delete("c1");
+    await expect(store.appendToStream("Customer-c1", [registered("c1", "x@example.com")])).rejects.toMatchObject({
+      code: ErrorCode.SubjectErased,
+    });
+    expect(await collect(backing.readAll())).toEqual([]);
+  });
+
+  test("an event without its marked fields needs no key; other event types are untouched", async () => {
+    const { store, keys } = setup();
+    await store.appendToStream("Other-1", [
+      { type: "Registered", data: { customerId: "c9" } },
+      { type: "Noted", data: {} },
+    ]);
+    expect((await keys.get("c9")).status).toBe("unknown");
+  });
+
+  test("null fields need no key, so an erased subject's aggregate and snapshot can still be saved", async () => {
+    const { store, keys, personal } = setup();
+    await keys.delete("c5");
+    const nulls = { customerId: "c5", email: null, name: null, address: { city: null }, plan: "gold" };
+    await store.appendToStream("Customer-c5", [{ type: "Registered", data: nulls }]);
+    const [event] = await collect(store.readStream("Customer-c5"));
+    expect(event?.data).toEqual(nulls);
+    const snapshots = new InMemorySnapshotStore({ personalData: personal });
+    await snapshots.save({ streamId: "Customer-c5", version: 1, state: { email: null, visits: 1 } });
+    expect((await snapshots.load("Customer-c5"))?.state).toEqual({ email: null, visits: 1 });
+  });
+
+  test("upcasters see decrypted data", async () => {
+    const { personal, backing } = setup();
+    // The first release wrote Renamed v1; the second upcasts it, reading the personal field.
+    const v1 = new StoreView(backing, { personalData: personal });
+    await v1.appendToStream("Customer-c3", [{ type: "Renamed", data: { customerId: "c3", name: "Cleo" } }]);
+    const registry = eventRegistry().upcast("Renamed", 1, (data: { name: string }) => ({
+      ...data,
+      initial: data.name.slice(0, 1),
+    }));
+    const v2 = new StoreView(backing, { personalData: personal, eventRegistry: registry });
+    const [event] = await collect(v2.readStream("Customer-c3"));
+    expect(event?.data).toEqual({ customerId: "c3", name: "Cleo", initial: "C" });
+  });
+
+  test("any JSON value of a marked field round-trips (fast-check)", async () => {
+    const { personal } = setup();
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), fc.jsonValue(), async (email, name) => {
+        const data = { customerId: "c-prop", email, name };
+        const pending: PendingEvent = { id: "e", type: "Registered", data, metadata: {}, timestamp: "t" };
+        const [sealed] = await personal.encryptEvents("Customer-p", [pending]);
+        const envelope = { ...(sealed as PendingEvent), streamId: "Customer-p", version: 1 };
+        const opened = await personal.decryptEvent(envelope);
+        // JSON has one zero: -0 is stored as 0, as every backend's JSON stores it.
+        expect(opened.data).toEqual(JSON.parse(JSON.stringify(data)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("tampered, moved, re-labelled and malformed ciphertext are typed errors, never garbage", async () => {
+    const { store, backing, keys } = setup();
+    await store.appendToStream("Customer-c1", [registered("c1", "ada@example.com")]);
+    await keys.createOrGet("c2");
+    const [stored] = await collect(backing.readAll({ raw: true }));
+    const data = (stored as EventEnvelope<string, Record<string, Record<string, string>>>).data;
+    const email = data.email as Record<string, string>;
+    const name = data.name as Record<string, string>;
+    const flipped = `${(email.data as string).slice(0, -4)}${(email.data as string).slice(-4) === "AAAA" ? "BBBB" : "AAAA"}`;
+    const variants: [string, unknown, string][] = [
+      ["altered ciphertext", { ...data, email: { ...email, data: flipped } }, "tampered"],
+      ["moved to another field", { ...data, email: name }, "tampered"],
+      ["relabelled to another subject", { ...data, email: { ...email, subject: "c2" } }, "tampered"],
+      ["a subject with no key", { ...data, email: { ...email, subject: "nobody" } }, "unknown-key"],
+      ["malformed", { ...data, email: { $personal: "aes-256-gcm/1", subject: "c1", iv: "!!", data: "" } }, "malformed"],
+      ["unknown format", { ...data, email: { ...email, $personal: "rot13" } }, "malformed"],
+    ];
+    for (const [label, altered, reason] of variants) {
+      const event = { ...(stored as EventEnvelope), data: altered };
+      const error = await setup(keys)
+        .personal.decryptEvent(event)
+        .catch((e: unknown) => e);
+      expect({ label, code: (error as { code?: string }).code, reason: (error as { reason?: string }).reason }).toEqual(
+        {
+          label,
+          code: ErrorCode.PersonalDataUnreadable,
+          reason,
+        },
+      );
+      expect(String((error as Error).message)).not.toContain("ada@example.com");
+    }
+  });
+
+  test("key store faults fail closed: the append writes nothing and the read stops with a typed error (a failing key store made by hand)", async () => {
+    let failing = false;
+    class Flaky extends InMemorySubjectKeyStore {
+      protected override async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
+        if (failing) throw new Error("connection reset");
+        return super.insertKey(subjectId);
+      }
+      protected override async readKey(subjectId: string): Promise<SubjectKeyLookup> {
+        if (failing) throw new Error("connection reset");
+        return super.readKey(subjectId);
+      }
+    }
+    const { store, backing } = setup(new Flaky({ cacheSize: 0 }));
+    await store.appendToStream("Customer-c1", [registered("c1", "ada@example.com")]);
+    failing = true;
+    await expect(store.appendToStream("Customer-c2", [registered("c2", "bob@example.com")])).rejects.toMatchObject({
+      code: ErrorCode.PersonalDataUnreadable,
+    });
+    expect((await collect(backing.readAll())).length).toBe(1);
+    await expect(collect(store.readAll())).rejects.toMatchObject({ code: ErrorCode.PersonalDataUnreadable });
+  });
+
+  test("reads ahead in order, releases the store's reader when stopped early, and stops at a bad event", async () => {
+    const { personal, store } = setup();
+    await store.appendToStream(
+      "Customer-many",
+      Array.from({ length: 50 }, (_, i) => registered(`m${i}`, `m${i}@example.com`)),
+    );
+    const all = await collect(store.readStream("Customer-many"));
+    expect(all.map((event) => (event.data as { email: string }).email)).toEqual(
+      Array.from({ length: 50 }, (_, i) => `m${i}@example.com`),
+    );
+    let released = 0;
+    let pulled = 0;
+    async function* source(events: EventEnvelope[], breakAt?: number) {
+      try {
+        for (const [i, event] of events.entries()) {
+          pulled++;
+          yield i === breakAt ? { ...event, data: { email: { $personal: "aes-256-gcm/1", subject: "m1" } } } : event;
+        }
+      } finally {
+        released++;
+      }
+    }
+    const stored = await collect(store.readStream("Customer-many", { raw: true }));
+    for await (const event of personal.decrypting(source(stored))) {
+      if (event.version === 3) break;
+    }
+    expect(released).toBe(1);
+    expect(pulled).toBeLessThanOrEqual(3 + 16);
+    const error = await collect(personal.decrypting(source(stored, 20))).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCode.PersonalDataUnreadable, reason: "malformed" });
+    expect(released).toBe(2);
+  });
+
+  test("declarations are checked", () => {
+    const keys = new InMemorySubjectKeyStore();
+    expect(() => personalData({ keys: {} as InMemorySubjectKeyStore })).toThrow(/keys/);
+    expect(() => personalData({ keys, events: { A: { fields: [], subject: () => "s" } } })).toThrow(/fields/);
+    expect(() => personalData({ keys, events: { A: { fields: ["a..b"], subject: () => "s" } } })).toThrow(/dotted/);
+    expect(() => personalData({ keys, events: { A: { fields: ["a", "a.b"], subject: () => "s" } } })).toThrow(/inside/);
+  });
+});
+
+describe("crypto-shredding of snapshots", () => {
+  test("the category's fields are stored encrypted, load decrypted, and load as null once erased", async () => {
+    const { personal, keys } = setup();
+    const snapshots = new InMemorySnapshotStore({ personalData: personal });
+    const state = { email: "ada@example.com", visits: 3 };
+    await snapshots.save({ streamId: "Customer-c1", version: 1, state });
+    await snapshots.save({ streamId: "Order-1", version: 1, state: { email: "not-declared@example.com" } });
+    const direct = snapshots as unknown as { readSnapshot(s: string): Promise<{ payload: Uint8Array }> };
+    const payload = new TextDecoder().decode((await direct.readSnapshot("Customer-c1")).payload);
+    expect(payload).not.toContain("ada@example.com");
+    expect((await snapshots.load("Customer-c1"))?.state).toEqual(state);
+    expect((await snapshots.load("Order-1"))?.state).toEqual({ email: "not-declared@example.com" });
+    await keys.delete("c1");
+    expect((await snapshots.load("Customer-c1"))?.state).toEqual({ email: null, visits: 3 });
+  });
+});

@@ -1,0 +1,219 @@
+import { type Issue, isEventFlowsError, PersonalDataError, SubjectErasedError, ValidationError } from "../errors.js";
+import { kindOf, nameIssues } from "../internal/validate.js";
+import { KeyCache } from "./key-cache.js";
+
+/** Longest data subject id accepted, in characters. */
+export const MAX_SUBJECT_ID_LENGTH = 256;
+
+/** What a key store holds for one data subject. */
+export type SubjectKeyLookup =
+  /** The subject's AES-GCM key (256 bits, not extractable). */
+  | { readonly status: "active"; readonly key: CryptoKey }
+  /** The subject's key was deleted: its personal data is unreadable for good. */
+  | { readonly status: "erased" }
+  /** No key was ever made for the subject. */
+  | { readonly status: "unknown" };
+
+export interface SubjectKeyStoreOptions {
+  /**
+   * Most keys (and erasures) kept in memory; the least recently used goes first. Defaults to 1,000;
+   * 0 turns the cache off (every lookup asks the backend).
+   */
+  readonly cacheSize?: number;
+  /**
+   * How long a cached key is trusted, in ms. A delete through this instance drops its cached key at
+   * once; a delete made by another process is seen here once this has passed. Defaults to 60,000.
+   */
+  readonly cacheTtlMs?: number;
+  /** The cache's clock, in ms. Defaults to `Date.now`. */
+  readonly now?: () => number;
+}
+
+export const DEFAULT_KEY_CACHE_SIZE = 1000;
+export const DEFAULT_KEY_CACHE_TTL_MS = 60_000;
+
+/**
+ * The port of per-subject encryption keys for crypto-shredding. Subclasses implement storage
+ * (`readKey`, `insertKey`, `eraseKey`); this base validates subject ids, caches keys with a bound,
+ * makes sure a deleted key never outlives its delete in this process, and fails closed: anything a
+ * backend throws that is not already a typed error becomes a {@link PersonalDataError}.
+ *
+ * Deleting is final: a deleted subject keeps a tombstone, so no new key is ever made for it.
+ */
+export abstract class SubjectKeyStore {
+  readonly #cache: KeyCache<SubjectKeyLookup>;
+  /** Bumped by every delete: a lookup that started before one does not cache what it read. */
+  #deletes = 0;
+
+  constructor(options: SubjectKeyStoreOptions = {}) {
+    const issues: Issue[] = [];
+    const size = options.cacheSize ?? DEFAULT_KEY_CACHE_SIZE;
+    if (!Number.isSafeInteger(size) || size < 0) {
+      issues.push({ path: ["cacheSize"], message: `must be a non-negative integer, got ${kindOf(size)}` });
+    }
+    const ttl = options.cacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
+    if (typeof ttl !== "number" || !(ttl > 0)) {
+      issues.push({ path: ["cacheTtlMs"], message: `must be a positive number, got ${kindOf(ttl)}` });
+    }
+    if (options.now !== undefined && typeof options.now !== "function") {
+      issues.push({ path: ["now"], message: "now must be a function" });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid subject key store options", issues);
+    this.#cache = new KeyCache(size, ttl, options.now ?? Date.now);
+  }
+
+  /**
+   * The subject's key, made and stored first if it has none. Concurrent calls, in this process or
+   * others, get one key.
+   * @throws {SubjectErasedError} the subject was erased: no key is made again.
+   * @throws {ValidationError} a bad subject id.
+   */
+  async createOrGet(subjectId: string): Promise<CryptoKey> {
+    assertSubjectId(subjectId);
+    const cached = this.#cache.get(subjectId);
+    let lookup = cached;
+    if (lookup === undefined || lookup.status === "unknown") {
+      const deletes = this.#deletes;
+      lookup = await this.#call(subjectId, () => this.insertKey(subjectId));
+      if (deletes === this.#deletes) this.#cache.set(subjectId, lookup);
+    }
+    if (lookup.status === "active") return lookup.key;
+    if (lookup.status === "erased") throw new SubjectErasedError(subjectId);
+    throw new PersonalDataError("key-store", subjectId, undefined);
+  }
+
+  /** The subject's key, or whether it was erased or never made. */
+  async get(subjectId: string): Promise<SubjectKeyLookup> {
+    assertSubjectId(subjectId);
+    const cached = this.#cache.get(subjectId);
+    if (cached !== undefined) return cached;
+    const deletes = this.#deletes;
+    const lookup = await this.#call(subjectId, () => this.readKey(subjectId));
+    // "unknown" is not cached: another process may make the key any moment.
+    if (lookup.status !== "unknown" && deletes === this.#deletes) this.#cache.set(subjectId, lookup);
+    return lookup;
+  }
+
+  /**
+   * Crypto-shreds the subject: deletes its key and leaves a tombstone, so everything encrypted under
+   * it reads as erased from now on, and no key is made for it again. Deleting twice, or deleting a
+   * subject that never had a key, is harmless (and still leaves the tombstone).
+   */
+  async delete(subjectId: string): Promise<void> {
+    assertSubjectId(subjectId);
+    this.#deletes++;
+    this.#cache.delete(subjectId);
+    try {
+      await this.#call(subjectId, () => this.eraseKey(subjectId));
+    } finally {
+      // Dropped again: a lookup that finished while the delete ran must not have left the key here.
+      this.#cache.delete(subjectId);
+      this.#deletes++;
+    }
+    this.#cache.set(subjectId, { status: "erased" });
+  }
+
+  /** Keys held in this instance's cache now (for tests and metrics). */
+  get cachedKeys(): number {
+    return this.#cache.size;
+  }
+
+  async #call<T>(subjectId: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isEventFlowsError(error)) throw error;
+      throw new PersonalDataError("key-store", subjectId, undefined, { cause: error });
+    }
+  }
+
+  /** What the backend holds for the subject. */
+  protected abstract readKey(subjectId: string): Promise<SubjectKeyLookup>;
+  /**
+   * Stores a new key for the subject unless it has one or was erased, and returns what the backend
+   * holds afterwards (the winner's key when another writer got there first).
+   */
+  protected abstract insertKey(subjectId: string): Promise<SubjectKeyLookup>;
+  /** Deletes the subject's key, leaving a tombstone; idempotent. */
+  protected abstract eraseKey(subjectId: string): Promise<void>;
+}
+
+export function assertSubjectId(subjectId: unknown): asserts subjectId is string {
+  const issues = nameIssues(subjectId, "subject id", MAX_SUBJECT_ID_LENGTH);
+  if (issues.length > 0) throw new ValidationError("Invalid data subject id", issues);
+}
+
+const KEY_ALGORITHM = { name: "AES-GCM", length: 256 } as const;
+const WRAP_LABEL = "eventflows/subject-key/v1\u0000";
+const IV_BYTES = 12;
+const encoder = new TextEncoder();
+
+/** A new subject key: 32 random bytes, and the non-extractable CryptoKey made of them. */
+export async function newSubjectKey(): Promise<{ readonly raw: Uint8Array; readonly key: CryptoKey }> {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  return { raw, key: await importSubjectKey(raw) };
+}
+
+function importSubjectKey(raw: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", raw as Uint8Array<ArrayBuffer>, KEY_ALGORITHM, false, ["encrypt", "decrypt"]);
+}
+
+/**
+ * A subject key as a backend stores it: AES-GCM under the application's master key, with the
+ * subject id as additional data (a wrapped key copied to another subject's row does not unwrap).
+ * The bytes are the 12-byte IV followed by the ciphertext. For key store adapters.
+ */
+export async function wrapSubjectKey(masterKey: CryptoKey, subjectId: string, raw: Uint8Array): Promise<Uint8Array> {
+  const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: encoder.encode(WRAP_LABEL + subjectId) },
+    masterKey,
+    raw as Uint8Array<ArrayBuffer>,
+  );
+  const wrapped = new Uint8Array(IV_BYTES + sealed.byteLength);
+  wrapped.set(iv);
+  wrapped.set(new Uint8Array(sealed), IV_BYTES);
+  return wrapped;
+}
+
+/**
+ * The key {@link wrapSubjectKey} wrapped, as a non-extractable CryptoKey.
+ * @throws {PersonalDataError} `key-unwrap`: a wrong master key, another subject's row, altered bytes.
+ */
+export async function unwrapSubjectKey(
+  masterKey: CryptoKey,
+  subjectId: string,
+  wrapped: Uint8Array,
+): Promise<CryptoKey> {
+  let raw: ArrayBuffer;
+  try {
+    raw = await crypto.subtle.decrypt(
+      {
+        name: "AES-GCM",
+        iv: wrapped.subarray(0, IV_BYTES) as Uint8Array<ArrayBuffer>,
+        additionalData: encoder.encode(WRAP_LABEL + subjectId),
+      },
+      masterKey,
+      wrapped.subarray(IV_BYTES) as Uint8Array<ArrayBuffer>,
+    );
+  } catch (error) {
+    throw new PersonalDataError("key-unwrap", subjectId, undefined, { cause: error });
+  }
+  return importSubjectKey(new Uint8Array(raw));
+}
+
+/** Checks a master key before a store uses it: an AES-GCM CryptoKey that may encrypt and decrypt. */
+export function masterKeyIssues(masterKey: unknown): Issue[] {
+  const key = masterKey as CryptoKey | undefined;
+  if (
+    typeof key !== "object" ||
+    key === null ||
+    (key as { algorithm?: { name?: unknown } }).algorithm?.name !== "AES-GCM"
+  ) {
+    return [{ path: ["masterKey"], message: "masterKey must be an AES-GCM CryptoKey" }];
+  }
+  if (!key.usages.includes("encrypt") || !key.usages.includes("decrypt")) {
+    return [{ path: ["masterKey"], message: "masterKey must allow encrypt and decrypt" }];
+  }
+  return [];
+}
