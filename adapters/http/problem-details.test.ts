@@ -7,6 +7,7 @@ import {
   PayloadTooLargeError,
   ServiceError,
   StreamNotFoundError,
+  SubjectErasedError,
   ValidationError,
 } from "../../src/index.js";
 import {
@@ -34,6 +35,7 @@ describe("problemFor maps the error hierarchy by code", () => {
     ["method", new MethodNotAllowedError("PUT", ["POST"]), 405, "METHOD_NOT_ALLOWED"],
     ["concurrency", new ConcurrencyError("Cart-1", 2, 3), 409, "CONCURRENCY_CONFLICT"],
     ["idempotency in progress", new IdempotencyInProgressError(), 409, "IDEMPOTENCY_IN_PROGRESS"],
+    ["subject erased", new SubjectErasedError("user-7"), 410, "SUBJECT_ERASED"],
     ["too large", new PayloadTooLargeError("request body", 2000, 1000), 413, "PAYLOAD_TOO_LARGE"],
     ["media type", new UnsupportedMediaTypeError("text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE"],
     ["key reused", new IdempotencyKeyReusedError(), 422, "IDEMPOTENCY_KEY_REUSED"],

@@ -37,6 +37,8 @@ const statusByCode: Readonly<Record<string, number>> = {
   [HttpErrorCode.MethodNotAllowed]: 405,
   [ErrorCode.Concurrency]: 409,
   [HttpErrorCode.IdempotencyInProgress]: 409,
+  // The data subject was erased for good: the request names something that is gone, not a retryable conflict.
+  [ErrorCode.SubjectErased]: 410,
   [ErrorCode.PayloadTooLarge]: 413,
   [HttpErrorCode.UnsupportedMediaType]: 415,
   [HttpErrorCode.IdempotencyKeyReused]: 422,
@@ -50,6 +52,7 @@ const phrases: Readonly<Record<number, string>> = {
   404: "Not Found",
   405: "Method Not Allowed",
   409: "Conflict",
+  410: "Gone",
   413: "Content Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
