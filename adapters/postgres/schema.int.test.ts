@@ -68,10 +68,15 @@ describe("PostgreSQL schema", () => {
   });
 
   test("the append looks the stream's version and the retry probe up by index", async () => {
-    for (const statement of [st.append, st.appendAlone]) {
-      const text = await plan(statement, [hot, "any", 0, new Date().toISOString(), "[]", "01ARZ3NDEKTSV4RRFFQ69G5FAV"]);
+    const id = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    for (const [statement, parameters] of [
+      [st.append, [hot, "any", 0, new Date().toISOString(), "[]", id]],
+      [st.appendAlone, [hot, "any", 0, new Date().toISOString(), "[]"]],
+      [st.appendRefused, [hot, id]],
+    ] as const) {
+      const text = await plan(statement, [...parameters]);
       expect(text).toContain("events_stream_version");
-      expect(text).toContain("events_event_id");
+      if (statement !== st.appendAlone) expect(text).toContain("events_event_id");
       expect(text).not.toContain("Seq Scan");
     }
   });
