@@ -7,7 +7,7 @@
  * concurrent writers. Sequential and many-stream writers pass the expected version they know (what
  * an aggregate save does); the 16 writers of one hot stream append without an expectation and
  * retry on a conflict (both libraries can lose that race). Reads: one 10,000-event stream, and
- * 10,000 events of the global feed in pages of 1,000. "ceiling" rows are what no event store can
+ * 10,000 events of the global feed. "ceiling" rows are what no event store can
  * beat: a bare multi-row INSERT through postgres.js into a table with one index, and one bare SELECT
  * of the same rows. A round-robin cross-check (lib/interleave.ts) times ours, Emmett and the ceiling
  * in alternation, so that a burst of load on a shared machine cannot favour one side.
@@ -368,7 +368,7 @@ try {
       "Each of our appends is one statement (one round trip): version check, idempotency probe and multi-row insert together. Emmett calls its append function in a transaction.",
       "ceiling (appends): a bare multi-row INSERT (unnest of arrays) via postgres.js into a table with one index, each writer into a stream of its own; no version check, no idempotency, no global order. Against a ceiling, peer time / ours is the share of the ceiling's throughput ours reaches (0.80x = 80%).",
       "ceiling (reads): one bare SELECT of the same rows and columns via postgres.js, its own types (jsonb parsed, timestamptz as Date); no pages, no envelopes, and for the feed no in-flight-transaction bound.",
-      "Global-feed reads: ours in pages of 1,000 over the position index; Emmett's readMessagesBatch in batches of 1,000.",
+      "Reads: ours in pages that grow from 1,000 (readPageSize) to 4,000 events (the stream by its (stream_id, version) index, the feed by the position index); Emmett's readStream, and its readMessagesBatch in batches of 1,000.",
       "Interleaved cross-check: per append workload, ours, Emmett and the ceiling alternate (batches of 5 appends with one writer, 2 at 100 events, 1 iteration with 16 writers; 16 rounds, 12 with 16 writers); the reads alternate one read each, 9 rounds.",
     ],
     interleaved: crossCheck,

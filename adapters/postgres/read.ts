@@ -10,6 +10,14 @@ const MAX_VERSION = 2 ** 31 - 1;
 // fresh one (a client, yes; a transaction, whose connection is gone, no).
 
 /**
+ * How far pages grow: each page after the first asks for twice as many rows as the one before, up to
+ * this many times `readPageSize`. A long read then makes a few round trips instead of one per
+ * `readPageSize` events (10,000 events: 4 instead of 10 at the default), the first events still
+ * come after one small page, and at most two pages (the one being consumed and the next) are held.
+ */
+export const PAGE_GROWTH_LIMIT = 4;
+
+/**
  * Reads in pages (keyset pagination, so no connection is held while the caller works through a
  * page) and fetches the next page while the caller consumes the current one. Rows are turned into
  * envelopes here, in the one generator the caller iterates: a generator per layer would cost every
@@ -22,13 +30,16 @@ async function* paged<Row extends readonly unknown[]>(
   maxCount: number,
 ): AsyncGenerator<EventEnvelope, void, undefined> {
   let remaining = maxCount;
-  let next = remaining > 0 ? fetch(undefined, Math.min(pageSize, remaining)) : undefined;
+  let size = pageSize;
+  let limit = Math.min(size, remaining);
+  let next = limit > 0 ? fetch(undefined, limit) : undefined;
   while (next !== undefined) {
-    const limit = Math.min(pageSize, remaining);
     const rows = await next;
     remaining -= rows.length;
-    const cursor = rows[rows.length - 1];
-    next = rows.length === limit && remaining > 0 ? fetch(cursor, Math.min(pageSize, remaining)) : undefined;
+    const full = rows.length === limit;
+    size = Math.min(size * 2, pageSize * PAGE_GROWTH_LIMIT);
+    limit = Math.min(size, remaining);
+    next = full && remaining > 0 ? fetch(rows[rows.length - 1], limit) : undefined;
     // A caller that stops early never awaits the prefetch; its failure must not go unhandled.
     next?.catch(() => undefined);
     for (const row of rows) yield toEnvelope(row);
