@@ -1,6 +1,7 @@
 import {
   assertUnchangedRetry,
   ConcurrencyError,
+  checkExpectedVersion,
   type EventEnvelope,
   type ExpectedVersion,
   type PendingEvent,
@@ -9,7 +10,7 @@ import {
 } from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId, type EncodedBatch, encodeBatch } from "./encode.js";
-import { constraintOf, isLostConnection, SERVICE, sqlState, toEventFlowsError } from "./errors.js";
+import { constraintOf, guardReconnecting, isLostConnection, SERVICE, sqlState, toEventFlowsError } from "./errors.js";
 import type { TableNames } from "./names.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import { type FeedRow, fromFeedRow, toPosition } from "./rows.js";
@@ -38,11 +39,15 @@ export function isLostRace(error: unknown): boolean {
   return typeof error === "object" && error !== null && lostRaces.has(error);
 }
 
+/** The in-transaction append's answer: the version it saw, the first position, events inserted, ids already stored. */
 type AppendRow = [number, string | null, number, number];
+/** One row per event appendAlone inserted: its position (bigint text) and version. */
+type InsertedRow = [string, number];
 
 /**
  * Appends in one statement. `alone`: the statement is its own transaction, so it can use the leaner
- * statement, and a lost race leaves nothing behind: the statement runs again to learn the stream's
+ * statement (a refused append then takes a second one, to learn the stream's version or find the
+ * batch stored by an earlier try), and a lost race leaves nothing behind: the statement runs again to learn the stream's
  * version (and, with "any" or "stream-exists", to append after the winner). It runs again as often
  * as it loses, which ends: the unique key fails a statement only once the winner has committed, so
  * every lost race is another append stored. Inside a transaction the failed statement has aborted
@@ -67,17 +72,17 @@ export async function appendEvents(
   let attempts = alone ? attemptsOn(sql) : 1;
   let reconnected = false;
   for (;;) {
-    let row: AppendRow | undefined;
+    let rows: AppendRow[] | InsertedRow[];
     try {
-      [row] = (await sql
+      rows = (await sql
         .unsafe(
           alone ? context.statements.appendAlone : context.statements.append,
-          [streamId, kind, version, timestamp, batch.json, batch.ids[0] ?? ""],
-          {
-            prepare: true,
-          },
+          alone
+            ? [streamId, kind, version, timestamp, batch.json]
+            : [streamId, kind, version, timestamp, batch.json, batch.ids[0] ?? ""],
+          { prepare: true },
         )
-        .values()) as unknown as AppendRow[];
+        .values()) as unknown as AppendRow[] | InsertedRow[];
     } catch (error) {
       if (isLostConnection(error) && --attempts > 0) {
         reconnected = true;
@@ -100,13 +105,35 @@ export async function appendEvents(
       if (sqlState(error) === "23502") throw tooManyInTransaction(events.length);
       throw toEventFlowsError(error, "appendToStream");
     }
-    if (row === undefined) {
-      throw new ServiceError(SERVICE, "appendToStream", "NO_ROW", false, "the append statement returned no row");
+    let current: number;
+    let start: number;
+    if (alone) {
+      const inserted = rows as InsertedRow[];
+      let first = inserted[0];
+      if (first === undefined) {
+        // Refused by the version check: a retry of a stored batch, or a conflict.
+        const [actual, idsStored] = await refusal(sql, context, streamId, batch);
+        if (idsStored > 0) return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
+        // Throws the conflict; returns when another append moved the stream to the expected version
+        // after the refused statement ran, and the append runs again.
+        checkExpectedVersion(streamId, expected, actual);
+        continue;
+      }
+      for (const row of inserted) if (row[1] < first[1]) first = row;
+      current = first[1] - 1;
+      start = toPosition(first[0]);
+    } else {
+      const row = (rows as AppendRow[])[0];
+      if (row === undefined) {
+        throw new ServiceError(SERVICE, "appendToStream", "NO_ROW", false, "the append statement returned no row");
+      }
+      const [seen, first, inserted, idsAlreadyStored] = row;
+      if (idsAlreadyStored > 0)
+        return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
+      if (inserted === 0 || first === null) throw new ConcurrencyError(streamId, expected, seen);
+      current = seen;
+      start = toPosition(first);
     }
-    const [current, first, inserted, idsAlreadyStored] = row;
-    if (idsAlreadyStored > 0) return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
-    if (inserted === 0 || first === null) throw new ConcurrencyError(streamId, expected, current);
-    const start = toPosition(first);
     return {
       events: events.map((event, i) => ({
         id: event.id,
@@ -120,6 +147,21 @@ export async function appendEvents(
       })),
     };
   }
+}
+
+/** Why appendAlone inserted nothing: the stream's version now, and how many of the batch's first id are stored. */
+async function refusal(
+  sql: PostgresQueryable,
+  context: StoreContext,
+  streamId: string,
+  batch: EncodedBatch,
+): Promise<[number, number]> {
+  return guardReconnecting("appendToStream", attemptsOn(sql), async () => {
+    const [row] = (await sql
+      .unsafe(context.statements.appendRefused, [streamId, batch.ids[0] ?? ""], { prepare: true })
+      .values()) as unknown as [[number, number]];
+    return row;
+  });
 }
 
 /**

@@ -179,6 +179,70 @@ describe("idempotent retries", () => {
   });
 });
 
+describe("a refused append (the store's own transaction: a second statement asks why)", () => {
+  test("a retry under the expectation it was first made with is recognised by its ids: retried: true", async () => {
+    const stream = `RetriedExact-${ulid()}`;
+    const batch = [{ id: ulid(), type: "Opened", data: { n: 1 } }];
+    const first = await store.appendToStream(stream, batch, { expectedVersion: "no-stream" });
+    const again = await store.appendToStream(stream, batch, { expectedVersion: "no-stream" });
+    expect(again.retried).toBe(true);
+    expect(again.events).toEqual(first.events);
+    expect(await store.getStreamVersion(stream)).toBe(1);
+  });
+
+  test("a conflict carries the stream's version for every kind of expectation; nothing is written", async () => {
+    const stream = `Refused-${ulid()}`;
+    await store.appendToStream(stream, [
+      { type: "A", data: {} },
+      { type: "B", data: {} },
+    ]);
+    for (const expectedVersion of [0, 1, 3, "no-stream"] as const) {
+      const error = await store
+        .appendToStream(stream, [{ type: "C", data: {} }], { expectedVersion })
+        .catch((e: unknown) => e);
+      expect(isConcurrencyError(error)).toBe(true);
+      expect((error as ConcurrencyError).actualVersion).toBe(2);
+      expect((error as ConcurrencyError).expectedVersion).toBe(expectedVersion);
+    }
+    const empty = await store
+      .appendToStream(`Never-${ulid()}`, [{ type: "C", data: {} }], { expectedVersion: "stream-exists" })
+      .catch((e: unknown) => e);
+    expect((empty as ConcurrencyError).actualVersion).toBe(0);
+    expect(await store.getStreamVersion(stream)).toBe(2);
+  });
+
+  test("a stream that reaches the expected version between the two statements gets the append (the race forced by a wrapped client)", async () => {
+    const stream = `Caught-${ulid()}`;
+    let raced = false;
+    // The client as postgres.js made it, except that the "why refused" statement first lets another
+    // append create the stream: what a concurrent writer may do between the two statements.
+    const wrapped = new Proxy(sql, {
+      get(target, property, receiver) {
+        if (property !== "unsafe") return Reflect.get(target, property, receiver);
+        return (text: string, parameters: never[], options: object) => {
+          if (raced || !text.includes("count(*)") || !text.includes("event_id = $2")) {
+            return target.unsafe(text, parameters, options);
+          }
+          raced = true;
+          return {
+            values: async () => {
+              await store.appendToStream(stream, [{ type: "Created", data: {} }]);
+              return target.unsafe(text, parameters, options).values();
+            },
+          };
+        };
+      },
+    });
+    const racing = new PostgresEventStore({ sql: wrapped, schema });
+    const result = await racing.appendToStream(stream, [{ type: "Updated", data: {} }], {
+      expectedVersion: "stream-exists",
+    });
+    expect(raced).toBe(true);
+    expect(result.nextExpectedVersion).toBe(2);
+    expect((await collect(store.readStream(stream))).map((e) => e.type)).toEqual(["Created", "Updated"]);
+  });
+});
+
 describe("a race lost inside a transaction", () => {
   test("actualVersion is the stream's version, never read from the server's message (a stream id that looks like one)", async () => {
     const stream = `Evil, 99) already exists`;

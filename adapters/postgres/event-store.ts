@@ -51,7 +51,10 @@ export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNa
   readonly env?: EnvSource;
   /** Largest event accepted (data and metadata as JSON, UTF-8 bytes). Defaults to 1 MiB. */
   readonly maxEventBytes?: number;
-  /** Events fetched per query when reading. Defaults to 1,000. */
+  /**
+   * Events the first query of a read fetches. Defaults to 1,000. Each following page asks for twice
+   * as many, up to 4 times this (`PAGE_GROWTH_LIMIT` in read.ts), so a long read makes few round trips.
+   */
   readonly readPageSize?: number;
   /**
    * Inline projections (`projection({ ... })`): updated in the append's own transaction, through the

@@ -10,30 +10,43 @@ const MAX_VERSION = 2 ** 31 - 1;
 // fresh one (a client, yes; a transaction, whose connection is gone, no).
 
 /**
+ * How far pages grow: each page after the first asks for twice as many rows as the one before, up to
+ * this many times `readPageSize`. A long read then makes a few round trips instead of one per
+ * `readPageSize` events (10,000 events: 4 instead of 10 at the default), the first events still
+ * come after one small page, and at most two pages (the one being consumed and the next) are held.
+ */
+export const PAGE_GROWTH_LIMIT = 4;
+
+/**
  * Reads in pages (keyset pagination, so no connection is held while the caller works through a
- * page) and fetches the next page while the caller consumes the current one.
+ * page) and fetches the next page while the caller consumes the current one. Rows are turned into
+ * envelopes here, in the one generator the caller iterates: a generator per layer would cost every
+ * event another round of promises.
  */
 async function* paged<Row extends readonly unknown[]>(
   fetch: (cursor: Row | undefined, limit: number) => Promise<Row[]>,
+  toEnvelope: (row: Row) => EventEnvelope,
   pageSize: number,
   maxCount: number,
-): AsyncGenerator<Row, void, undefined> {
+): AsyncGenerator<EventEnvelope, void, undefined> {
   let remaining = maxCount;
-  let cursor: Row | undefined;
-  let next = remaining > 0 ? fetch(undefined, Math.min(pageSize, remaining)) : undefined;
+  let size = pageSize;
+  let limit = Math.min(size, remaining);
+  let next = limit > 0 ? fetch(undefined, limit) : undefined;
   while (next !== undefined) {
-    const limit = Math.min(pageSize, remaining);
     const rows = await next;
     remaining -= rows.length;
-    cursor = rows[rows.length - 1];
-    next = rows.length === limit && remaining > 0 ? fetch(cursor, Math.min(pageSize, remaining)) : undefined;
+    const full = rows.length === limit;
+    size = Math.min(size * 2, pageSize * PAGE_GROWTH_LIMIT);
+    limit = Math.min(size, remaining);
+    next = full && remaining > 0 ? fetch(rows[rows.length - 1], limit) : undefined;
     // A caller that stops early never awaits the prefetch; its failure must not go unhandled.
     next?.catch(() => undefined);
-    for (const row of rows) yield row;
+    for (const row of rows) yield toEnvelope(row);
   }
 }
 
-export async function* readStreamPages(
+export function readStreamPages(
   sql: PostgresQueryable,
   context: StoreContext,
   streamId: string,
@@ -43,7 +56,7 @@ export async function* readStreamPages(
   const backward = options.direction === "backward";
   const statement = backward ? context.statements.readBackward : context.statements.readForward;
   const first = options.fromVersion ?? (backward ? MAX_VERSION : 1);
-  const rows = paged<StreamRow>(
+  return paged<StreamRow>(
     (cursor, limit) =>
       guardReconnecting("readStream", attempts, async () => {
         const from = cursor === undefined ? first : backward ? cursor[1] - 1 : cursor[1] + 1;
@@ -51,19 +64,19 @@ export async function* readStreamPages(
           .unsafe(statement, [streamId, Math.min(from, MAX_VERSION), limit], { prepare: true })
           .values()) as unknown as StreamRow[];
       }),
+    (row) => fromStreamRow(streamId, row),
     context.readPageSize,
     options.maxCount ?? Number.POSITIVE_INFINITY,
   );
-  for await (const row of rows) yield fromStreamRow(streamId, row);
 }
 
-export async function* readAllPages(
+export function readAllPages(
   sql: PostgresQueryable,
   context: StoreContext,
   options: ReadAllOptions,
   attempts: number,
 ): AsyncGenerator<EventEnvelope, void, undefined> {
-  const rows = paged<FeedRow>(
+  return paged<FeedRow>(
     (cursor, limit) =>
       guardReconnecting("readAll", attempts, async () => {
         const after = cursor === undefined ? String(options.after ?? 0) : cursor[1];
@@ -71,10 +84,10 @@ export async function* readAllPages(
           .unsafe(context.statements.readAll, [after, limit], { prepare: true })
           .values()) as unknown as FeedRow[];
       }),
+    fromFeedRow,
     context.readPageSize,
     options.maxCount ?? Number.POSITIVE_INFINITY,
   );
-  for await (const row of rows) yield fromFeedRow(row);
 }
 
 export async function streamVersionOf(

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { type EventEnvelope, ulid } from "../../src/index.js";
+import { collect } from "../../src/testing/index.js";
+import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { PostgresEventStore, type PostgresSql } from "./index.js";
+import { PAGE_GROWTH_LIMIT } from "./read.js";
+
+let sql: PostgresSql;
+let store: PostgresEventStore;
+const schema = uniqueSchema("pages");
+const stream = `Paged-${ulid()}`;
+const LENGTH = 60;
+let stored: EventEnvelope[];
+let feedStart: number;
+
+beforeAll(async () => {
+  sql = await postgresTestClient({ max: 4 });
+  store = new PostgresEventStore({ sql, schema });
+  await store.migrate();
+  feedStart = await store.getLastGlobalPosition();
+  // Several appends, so that the feed's positions have the gaps between transactions' blocks.
+  for (let from = 0; from < LENGTH; from += 7) {
+    const size = Math.min(7, LENGTH - from);
+    await store.appendToStream(
+      stream,
+      Array.from({ length: size }, (_, n) => ({ type: "Counted", data: { n: from + n } })),
+    );
+  }
+  stored = await collect(store.readStream(stream));
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+/** The client, with the limit of every page query recorded (the last parameter of a read). */
+function counting(limits: number[]): PostgresSql {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property !== "unsafe") return Reflect.get(target, property, receiver);
+      return (text: string, parameters: unknown[], options: object) => {
+        if (/LIMIT \$\d/.test(text)) limits.push(Number(parameters[parameters.length - 1]));
+        return target.unsafe(text, parameters as never[], options);
+      };
+    },
+  });
+}
+
+describe("reads in growing pages", () => {
+  test("each page asks for twice the one before, up to PAGE_GROWTH_LIMIT times readPageSize; a short page ends the read", async () => {
+    const limits: number[] = [];
+    const paging = new PostgresEventStore({ sql: counting(limits), schema, readPageSize: 2 });
+    expect(await collect(paging.readStream(stream))).toEqual(stored);
+    const cap = 2 * PAGE_GROWTH_LIMIT;
+    // 2 + 4 + 8 * 6 = 54 events in full pages, then a page of 8 that brings the last 6.
+    expect(limits).toEqual([2, 4, cap, cap, cap, cap, cap, cap, cap]);
+    limits.length = 0;
+    expect((await collect(paging.readAll({ after: feedStart, maxCount: 15 }))).map((e) => e.id)).toEqual(
+      stored.slice(0, 15).map((e) => e.id),
+    );
+    // maxCount trims the last page's limit: 2 + 4 + 8 = 14, then 1.
+    expect(limits).toEqual([2, 4, cap, 1]);
+  });
+
+  test("any page size, direction, start and count read what one query would (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 9 }),
+        fc.boolean(),
+        fc.option(fc.integer({ min: 1, max: LENGTH + 3 }), { nil: undefined }),
+        fc.option(fc.integer({ min: 0, max: LENGTH + 3 }), { nil: undefined }),
+        async (readPageSize, backward, fromVersion, maxCount) => {
+          const paging = new PostgresEventStore({ sql, schema, readPageSize });
+          const read = await collect(
+            paging.readStream(stream, {
+              ...(backward ? { direction: "backward" as const } : {}),
+              ...(fromVersion === undefined ? {} : { fromVersion }),
+              ...(maxCount === undefined ? {} : { maxCount }),
+            }),
+          );
+          const ordered = backward ? [...stored].reverse() : stored;
+          const from = fromVersion ?? (backward ? Number.POSITIVE_INFINITY : 1);
+          const expected = ordered
+            .filter((e) => (backward ? e.version <= from : e.version >= from))
+            .slice(0, maxCount ?? LENGTH);
+          expect(read).toEqual(expected);
+          const feed = await collect(
+            paging.readAll({ after: feedStart, ...(maxCount === undefined ? {} : { maxCount }) }),
+          );
+          expect(feed).toEqual(stored.slice(0, maxCount ?? LENGTH));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
