@@ -6,9 +6,17 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { prepareEvents } from "../../src/index.js";
-import { type AppendPlan, cancellationCause, checkHead, planAppend } from "./append-plan.js";
+import {
+  type AppendPlan,
+  COUNTER_INDEX,
+  cancellationCause,
+  checkHead,
+  groupActions,
+  planAppend,
+  planGroup,
+} from "./append-plan.js";
 import { encodeEvents } from "./codec.js";
-import { LOG_PARTITION, MAX_TRANSACTION_ITEMS, POSITIONS_PER_COMMIT, tableLayout } from "./layout.js";
+import { LOG_PARTITION, MAX_TRANSACTION_ITEMS, META_PARTITION, POSITIONS_PER_COMMIT, tableLayout } from "./layout.js";
 
 const layout = tableLayout({ tableName: "events", partitionKey: "p", sortKey: "s" });
 const encoded = (count: number) =>
@@ -95,6 +103,60 @@ describe("planAppend", () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("planGroup", () => {
+  test("the counter moves from the value the writer saw by the number of members, each member's marker under the next number", () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 2 ** 40 }),
+        fc.array(fc.record({ version: fc.nat({ max: 1_000 }), count: fc.integer({ min: 1, max: 5 }) }), {
+          minLength: 1,
+          maxLength: 10,
+        }),
+        (counter, shapes) => {
+          const members = shapes.map((shape, i) => ({
+            streamId: `Order-${i}`,
+            version: shape.version,
+            encoded: encoded(shape.count),
+          }));
+          const plan = planGroup(layout, { counter, members, token: "t", now: 1 });
+          const items = actions(plan as unknown as AppendPlan);
+          expect(items.length).toBe(1 + shapes.reduce((n, s) => n + groupActions(s.version, s.count), 0));
+          const update = items[COUNTER_INDEX]?.Update as Record<string, unknown>;
+          expect(keyOf(update.Key as Record<string, unknown>)).toEqual([META_PARTITION, 0]);
+          expect(update.ConditionExpression).toBe(counter === 0 ? "attribute_not_exists(#next)" : "#next = :counter");
+          expect(update.ReturnValuesOnConditionCheckFailure).toBe("ALL_OLD");
+          expect((update.ExpressionAttributeValues as Record<string, unknown>)[":next"]).toEqual({
+            N: String(counter + members.length),
+          });
+          plan.members.forEach((indexes, i) => {
+            const marker = items[indexes.markerIndex as number]?.Put?.Item;
+            expect(keyOf(marker)).toEqual([LOG_PARTITION, counter + 1 + i]);
+            const events = items.slice(indexes.firstEventIndex, indexes.firstEventIndex + indexes.count);
+            expect(events.map((a) => keyOf(a.Put?.Item))).toEqual(
+              Array.from({ length: indexes.count }, (_, v) => [`Order-${i}`, (shapes[i]?.version ?? 0) + v + 1]),
+            );
+            expect(events[0]?.Put?.Item?.gp).toEqual({ N: String((counter + 1 + i) * POSITIONS_PER_COMMIT) });
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test("a cancellation is read per member: one member's taken version is its own", () => {
+    const members = [0, 3, 1].map((version, i) => ({ streamId: `S-${i}`, version, encoded: encoded(2) }));
+    const plan = planGroup(layout, { counter: 9, members, token: "t", now: 1 });
+    const reasons = actions(plan as unknown as AppendPlan).map(() => ({ code: "None" }));
+    const second = plan.members[1] as (typeof plan.members)[number];
+    reasons[second.firstEventIndex + 1] = { code: "ConditionalCheckFailed" };
+    expect(plan.members.map((m) => cancellationCause(m, "TransactionCanceledException", reasons))).toEqual([
+      undefined,
+      "stream-moved",
+      undefined,
+    ]);
   });
 });
 

@@ -214,16 +214,7 @@ export class CommitLog {
   /** Writes a tombstone unless the number has a marker; true when it was written. */
   async #tombstone(commit: number, send: SendOptions = {}): Promise<boolean> {
     try {
-      await this.#client.send(
-        "PutItem",
-        {
-          TableName: this.#layout.tableName,
-          Item: { ...this.#key(LOG_PARTITION, commit), [M.void]: { BOOL: true }, [M.at]: num(Date.now()) },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": this.#layout.partitionKey },
-        },
-        send,
-      );
+      await this.#client.send("PutItem", tombstoneItem(this.#layout, commit, Date.now()), send);
       return true;
     } catch (error) {
       if (isServiceErrorCode(error, "ConditionalCheckFailedException")) return false;
@@ -328,5 +319,20 @@ export function markerItem(
       ConditionExpression: "attribute_not_exists(#pk)",
       ExpressionAttributeNames: { "#pk": layout.partitionKey },
     },
+  };
+}
+
+/** The conditional put of a tombstone: number `commit` is void, unless a marker holds it already. */
+export function tombstoneItem(layout: TableLayout, commit: number, at: number): Record<string, unknown> {
+  return {
+    TableName: layout.tableName,
+    Item: {
+      [layout.partitionKey]: str(LOG_PARTITION),
+      [layout.sortKey]: num(commit),
+      [M.void]: { BOOL: true },
+      [M.at]: num(at),
+    },
+    ConditionExpression: "attribute_not_exists(#pk)",
+    ExpressionAttributeNames: { "#pk": layout.partitionKey },
   };
 }

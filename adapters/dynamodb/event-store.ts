@@ -24,6 +24,7 @@ import {
 } from "./client.js";
 import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf } from "./codec.js";
 import { CommitLog, type CommitMarker } from "./commit-log.js";
+import { GroupCommitter, isDefinitiveFailure } from "./group-commit.js";
 import {
   A,
   MAX_TRANSACTION_ITEMS,
@@ -61,6 +62,13 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
  */
 const MAX_ROUNDS = 200;
 
+interface Deadlines {
+  /** Rounds, requests, retries and pauses. */
+  readonly write: number;
+  /** Settling an unknown outcome, after `write`. */
+  readonly settle: number;
+}
+
 interface Head {
   readonly version: number;
   readonly position: number | undefined;
@@ -85,6 +93,7 @@ export class DynamoDbEventStore extends EventStore {
   readonly client: AwsJsonClient;
   readonly layout: TableLayout;
   readonly #log: CommitLog | undefined;
+  readonly #groups: GroupCommitter | undefined;
 
   /** @throws {ValidationError} a bad table or key name, option, region, endpoint or missing credentials. */
   constructor(options: DynamoDbEventStoreOptions) {
@@ -104,6 +113,7 @@ export class DynamoDbEventStore extends EventStore {
     this.client = options.client ?? createDynamoDbClient(options);
     const feed = options.globalFeed ?? true;
     this.#log = feed ? new CommitLog(this.client, this.layout, gapTimeoutMs) : undefined;
+    this.#groups = feed ? new GroupCommitter(this.client, this.layout) : undefined;
     // A transaction holds 100 actions: the events, the check of the previous version and, with the
     // feed, the commit marker.
     this.capabilities = {
@@ -152,17 +162,49 @@ export class DynamoDbEventStore extends EventStore {
   }
 
   /**
-   * One round of an append: learn the head (unless the version is known) while reserving a commit
-   * number, write, and on failure say what the next round does. The number is the round's to give
-   * back: whatever way the round ends, the `finally` releases it unless a transaction used it or it
-   * was voided, so readers never wait out the gap timeout for an append that is over.
+   * One round of an append. With the feed, it first goes through the group committer: one
+   * transaction that takes its commit number as it commits (one round trip, after a head read for
+   * `"any"`/`"stream-exists"`). If that path is full or the counter keeps moving under it (other
+   * processes appending), the round reserves a number instead ({@link #reservedRound}).
    */
   async #round(
     streamId: string,
     encoded: readonly EncodedEvent[],
     expected: ExpectedVersion,
     known: number | undefined,
-    deadlines: { readonly write: number; readonly settle: number },
+    deadlines: Deadlines,
+  ): Promise<RoundOutcome> {
+    const groups = this.#groups;
+    if (groups === undefined) return this.#reservedRound(streamId, encoded, expected, known, deadlines);
+    const write = { deadline: deadlines.write };
+    let version = known;
+    if (version === undefined) {
+      const head = await this.#head(streamId, write);
+      if (checkHead(expected, head, undefined) === "conflict") {
+        throw new ConcurrencyError(streamId, expected, head.version);
+      }
+      version = head.version;
+    }
+    const pending = groups.submit({ streamId, version, encoded, deadlines });
+    const outcome = pending === undefined ? { contended: true as const } : await pending;
+    if ("commit" in outcome) return { events: committedEvents(streamId, version, outcome.commit, encoded) };
+    if ("cancelled" in outcome) return this.#afterCancel(streamId, expected, version, outcome.cancelled, write);
+    return this.#reservedRound(streamId, encoded, expected, version, deadlines);
+  }
+
+  /**
+   * A round that reserves its commit number first (an increment of the counter, which never
+   * conflicts) and then writes: two round trips. It learns the head (unless the version is known)
+   * while reserving. The number is the round's to give back: whatever way the round ends, the
+   * `finally` releases it unless a transaction used it or it was voided, so readers never wait out
+   * the gap timeout for an append that is over. Without the feed it is the one write.
+   */
+  async #reservedRound(
+    streamId: string,
+    encoded: readonly EncodedEvent[],
+    expected: ExpectedVersion,
+    known: number | undefined,
+    deadlines: Deadlines,
   ): Promise<RoundOutcome> {
     const log = this.#log;
     const write = { deadline: deadlines.write };
@@ -183,19 +225,10 @@ export class DynamoDbEventStore extends EventStore {
       }
       const token = crypto.randomUUID();
       const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now() });
-      const committed = () =>
-        encoded.map((e, i) =>
-          envelopeOf(
-            streamId,
-            version + i + 1,
-            commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
-            e.event,
-          ),
-        );
       try {
         await this.client.send(plan.operation, plan.body, write);
         held = undefined;
-        return { events: committed() };
+        return { events: committedEvents(streamId, version, commit, encoded) };
       } catch (error) {
         if (!isDefinitiveFailure(error)) {
           // The request may have committed on an attempt whose answer was lost: settle it.
@@ -204,7 +237,7 @@ export class DynamoDbEventStore extends EventStore {
           if (fate === undefined) throw error;
           // Committed, or voided by the settling: either way the number is spent.
           held = undefined;
-          if (fate === "committed") return { events: committed() };
+          if (fate === "committed") return { events: committedEvents(streamId, version, commit, encoded) };
         }
         const cause =
           error instanceof AwsServiceError
@@ -216,18 +249,29 @@ export class DynamoDbEventStore extends EventStore {
           held = undefined;
           return { retryAt: version, pause: false };
         }
-        // The stream is where we expected; only the commit order was wrong: a fresh number.
-        if (cause === "prev-check" && (await this.#head(streamId, write)).version === version) {
-          return { retryAt: version, pause: false };
-        }
-        if (typeof expected === "number" || expected === "no-stream") return { conflict: true };
-        // The stream moved on: append after its new head, under a fresh number (the one we hold is
-        // likely older than the head's now).
-        return { retryAt: undefined, pause: true };
+        return this.#afterCancel(streamId, expected, version, cause, write);
       }
     } finally {
       if (held !== undefined) log?.abandon(held);
     }
+  }
+
+  /** What the next round does after the append's own condition cancelled it. */
+  async #afterCancel(
+    streamId: string,
+    expected: ExpectedVersion,
+    version: number,
+    cause: "stream-moved" | "prev-check",
+    write: SendOptions,
+  ): Promise<RoundOutcome> {
+    // The stream is where we expected; only the commit order was wrong: a fresh number.
+    if (cause === "prev-check" && (await this.#head(streamId, write)).version === version) {
+      return { retryAt: version, pause: false };
+    }
+    if (typeof expected === "number" || expected === "no-stream") return { conflict: true };
+    // The stream moved on: append after its new head, under a fresh number (the one we hold is
+    // likely older than the head's now).
+    return { retryAt: undefined, pause: true };
   }
 
   /**
@@ -395,11 +439,19 @@ export class DynamoDbEventStore extends EventStore {
   }
 }
 
-/**
- * The write certainly did not happen: it was never sent (its deadline had passed), or DynamoDB
- * answered and refused it on the first attempt.
- */
-function isDefinitiveFailure(error: unknown): boolean {
-  if (!(error instanceof AwsServiceError)) return false;
-  return error.attempts === 0 || (error.attempts === 1 && !error.retryable && (error.status ?? 0) < 500);
+/** The envelopes of an append that committed at `version` (under commit number `commit` with the feed). */
+function committedEvents(
+  streamId: string,
+  version: number,
+  commit: number | undefined,
+  encoded: readonly EncodedEvent[],
+): EventEnvelope[] {
+  return encoded.map((e, i) =>
+    envelopeOf(
+      streamId,
+      version + i + 1,
+      commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
+      e.event,
+    ),
+  );
 }
