@@ -51,6 +51,19 @@ describe("planAppend", () => {
     expect(plan.body.ConditionExpression).toBe("attribute_not_exists(#pk)");
   });
 
+  test("without the feed, one event after a version known to exist is one conditional PutItem of the next version", () => {
+    const attempt = { streamId: "Order-1", version: 7, commit: undefined, encoded: encoded(1), token: "t", now: 0 };
+    const plan = planAppend(layout, { ...attempt, prevKnown: true });
+    expect(plan.operation).toBe("PutItem");
+    expect(keyOf(plan.body.Item as Record<string, unknown>)).toEqual(["Order-1", 8]);
+    // Not known: the transaction checks that version 7 exists; with the feed, always a transaction.
+    expect(planAppend(layout, attempt).operation).toBe("TransactWriteItems");
+    expect(planAppend(layout, { ...attempt, commit: 3, prevKnown: true }).operation).toBe("TransactWriteItems");
+    expect(planAppend(layout, { ...attempt, encoded: encoded(2), prevKnown: true }).operation).toBe(
+      "TransactWriteItems",
+    );
+  });
+
   test("every other append is one transaction: marker, previous-version check, events, each where the plan says", () => {
     fc.assert(
       fc.property(

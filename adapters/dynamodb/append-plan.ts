@@ -16,6 +16,11 @@ export interface AppendAttempt {
   readonly token: string;
   /** The marker's time, ms since the epoch (the writer's clock). */
   readonly now: number;
+  /**
+   * The store has seen version `version` of this stream exist (events are never deleted), so the
+   * version check can be left out: a conditional put of the next version alone is exact.
+   */
+  readonly prevKnown?: boolean;
 }
 
 /** The one request an append attempt sends, and where its conditions sit in it. */
@@ -28,19 +33,19 @@ export interface AppendPlan extends AppendIndexes {
 export type Cancellation = "stream-moved" | "prev-check" | "marker-taken";
 
 /**
- * Builds the request of one attempt, without I/O: a conditional put for a single first event
- * without the feed, else one transaction of the marker (with the feed), the previous version's
+ * Builds the request of one attempt, without I/O: without the feed, a conditional put for a single
+ * event to a new stream or after a version known to exist, else one transaction of the marker (with the feed), the previous version's
  * check (unless the stream is new) and the events' puts.
  */
 export function planAppend(layout: TableLayout, attempt: AppendAttempt): AppendPlan {
   const { tableName, partitionKey } = layout;
   const { streamId, version, commit, encoded, token } = attempt;
-  if (commit === undefined && version === 0 && encoded.length === 1) {
+  if (commit === undefined && encoded.length === 1 && (version === 0 || attempt.prevKnown === true)) {
     return {
       operation: "PutItem",
       body: {
         TableName: tableName,
-        Item: eventItem(layout, streamId, 1, undefined, encoded[0] as EncodedEvent),
+        Item: eventItem(layout, streamId, version + 1, undefined, encoded[0] as EncodedEvent),
         ConditionExpression: "attribute_not_exists(#pk)",
         ExpressionAttributeNames: { "#pk": partitionKey },
       },

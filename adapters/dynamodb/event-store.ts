@@ -62,6 +62,9 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
  */
 const MAX_ROUNDS = 200;
 
+/** Streams whose highest seen version a store without the feed keeps (see `#known`). */
+const KNOWN_STREAMS = 10_000;
+
 interface Deadlines {
   /** Rounds, requests, retries and pauses. */
   readonly write: number;
@@ -94,6 +97,13 @@ export class DynamoDbEventStore extends EventStore {
   readonly layout: TableLayout;
   readonly #log: CommitLog | undefined;
   readonly #groups: GroupCommitter | undefined;
+  /**
+   * Without the feed: the highest version this store has seen exist, per stream (from its appends,
+   * head reads and stream reads). Events are never deleted, so an entry never goes stale; it only
+   * spares a one-event append the check that its previous version exists. Bounded: the oldest
+   * entries go first.
+   */
+  readonly #known = new Map<string, number>();
 
   /** @throws {ValidationError} a bad table or key name, option, region, endpoint or missing credentials. */
   constructor(options: DynamoDbEventStoreOptions) {
@@ -134,7 +144,9 @@ export class DynamoDbEventStore extends EventStore {
     expectedVersion: ExpectedVersion,
   ): Promise<CommitResult> {
     const encoded = encodeEvents(this.layout, streamId, events);
-    return { events: await this.#append(streamId, encoded, expectedVersion) };
+    const committed = await this.#append(streamId, encoded, expectedVersion);
+    this.#remember(streamId, committed[committed.length - 1]?.version ?? 0);
+    return { events: committed };
   }
 
   async #append(
@@ -224,7 +236,10 @@ export class DynamoDbEventStore extends EventStore {
         if (verdict === "stale-number") return { retryAt: version, pause: false };
       }
       const token = crypto.randomUUID();
-      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now() });
+      // Without the feed, a version this store has seen exist needs no check: a one-event append
+      // after it is a single conditional PutItem (a head just read counts too).
+      const prevKnown = log === undefined && version > 0 && (this.#known.get(streamId) ?? 0) >= version;
+      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now(), prevKnown });
       try {
         await this.client.send(plan.operation, plan.body, write);
         held = undefined;
@@ -342,6 +357,7 @@ export class DynamoDbEventStore extends EventStore {
           gap = true;
           break;
         }
+        this.#remember(streamId, event.version);
         yield event;
         if (--remaining === 0) return;
         expected = backward ? event.version - 1 : event.version + 1;
@@ -424,9 +440,17 @@ export class DynamoDbEventStore extends EventStore {
       send,
     );
     const item = result.Items?.[0];
-    return item === undefined
-      ? { version: 0, position: undefined }
-      : { version: readNumber(item, sortKey) ?? 0, position: readNumber(item, A.position) };
+    if (item === undefined) return { version: 0, position: undefined };
+    const version = readNumber(item, sortKey) ?? 0;
+    this.#remember(streamId, version);
+    return { version, position: readNumber(item, A.position) };
+  }
+
+  #remember(streamId: string, version: number): void {
+    if (this.#log !== undefined || version <= (this.#known.get(streamId) ?? 0)) return;
+    this.#known.delete(streamId);
+    this.#known.set(streamId, version);
+    if (this.#known.size > KNOWN_STREAMS) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   #feed(): CommitLog {
