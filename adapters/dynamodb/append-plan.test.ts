@@ -124,19 +124,27 @@ describe("planGroup", () => {
     fc.assert(
       fc.property(
         fc.nat({ max: 2 ** 40 }),
-        fc.array(fc.record({ version: fc.nat({ max: 1_000 }), count: fc.integer({ min: 1, max: 5 }) }), {
-          minLength: 1,
-          maxLength: 10,
-        }),
+        fc.array(
+          fc.record({ version: fc.nat({ max: 1_000 }), count: fc.integer({ min: 1, max: 5 }), known: fc.boolean() }),
+          {
+            minLength: 1,
+            maxLength: 10,
+          },
+        ),
         (counter, shapes) => {
           const members = shapes.map((shape, i) => ({
             streamId: `Order-${i}`,
             version: shape.version,
             encoded: encoded(shape.count),
+            prevKnown: shape.known,
           }));
           const plan = planGroup(layout, { counter, members, token: "t", now: 1 });
           const items = actions(plan as unknown as AppendPlan);
-          expect(items.length).toBe(1 + shapes.reduce((n, s) => n + groupActions(s.version, s.count), 0));
+          // Per member: the marker, the version check unless the stream is new or its version known, the events.
+          const checked = (s: (typeof shapes)[number]) => s.version > 0 && !s.known;
+          const sizes = shapes.map((s) => 1 + (checked(s) ? 1 : 0) + s.count);
+          expect(members.map(groupActions)).toEqual(sizes);
+          expect(items.length).toBe(1 + sizes.reduce((a, b) => a + b, 0));
           const update = items[COUNTER_INDEX]?.Update as Record<string, unknown>;
           expect(keyOf(update.Key as Record<string, unknown>)).toEqual([META_PARTITION, 0]);
           expect(update.ConditionExpression).toBe(counter === 0 ? "attribute_not_exists(#next)" : "#next = :counter");
@@ -152,6 +160,14 @@ describe("planGroup", () => {
               Array.from({ length: indexes.count }, (_, v) => [`Order-${i}`, (shapes[i]?.version ?? 0) + v + 1]),
             );
             expect(events[0]?.Put?.Item?.gp).toEqual({ N: String((counter + 1 + i) * POSITIONS_PER_COMMIT) });
+            const shape = shapes[i] as (typeof shapes)[number];
+            if (!checked(shape)) expect(indexes.prevIndex).toBeUndefined();
+            else {
+              // The counter's condition orders the feed: the check only asks that the version exists.
+              const check = items[indexes.prevIndex as number]?.ConditionCheck as Record<string, unknown>;
+              expect(keyOf(check.Key as Record<string, unknown>)).toEqual([`Order-${i}`, shape.version]);
+              expect(check.ConditionExpression).toBe("attribute_exists(#pk)");
+            }
           });
         },
       ),

@@ -18,7 +18,8 @@ export interface AppendAttempt {
   readonly now: number;
   /**
    * The store has seen version `version` of this stream exist (events are never deleted), so the
-   * version check can be left out: a conditional put of the next version alone is exact.
+   * check that it exists can be left out: a conditional put of the next version alone is exact.
+   * With a reserved commit number the check stays (it also orders the stream in the feed).
    */
   readonly prevKnown?: boolean;
 }
@@ -56,7 +57,7 @@ export function planAppend(layout: TableLayout, attempt: AppendAttempt): AppendP
     };
   }
   const items: Record<string, unknown>[] = [];
-  const { prevIndex, markerIndex, firstEventIndex } = pushAppend(layout, items, attempt);
+  const { prevIndex, markerIndex, firstEventIndex } = pushAppend(layout, items, attempt, commit !== undefined);
   return {
     operation: "TransactWriteItems",
     body: { TransactItems: items, ClientRequestToken: token },
@@ -83,7 +84,12 @@ export interface AppendIndexes {
  * Pushes one append's actions onto a transaction: its marker (with the feed), the check that the
  * previous version exists (unless the stream is new) and its events' puts.
  */
-function pushAppend(layout: TableLayout, items: Record<string, unknown>[], attempt: AppendAttempt): AppendIndexes {
+function pushAppend(
+  layout: TableLayout,
+  items: Record<string, unknown>[],
+  attempt: AppendAttempt,
+  reserved: boolean,
+): AppendIndexes {
   const { tableName, partitionKey, sortKey } = layout;
   const { streamId, version, commit, encoded, token } = attempt;
   const positionOf = (i: number) => (commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i);
@@ -92,15 +98,16 @@ function pushAppend(layout: TableLayout, items: Record<string, unknown>[], attem
       ? undefined
       : items.push(markerItem(layout, commit, streamId, version + 1, encoded.length, token, attempt.now)) - 1;
   // The stream is at `version` exactly: the previous event exists (and the puts below find no next
-  // one). With the feed, the previous event also has a lower position than ours.
+  // one). With a reserved number, the previous event also has a lower position than ours. Left out
+  // where the previous event is known to exist, unless the number was reserved.
   const prevIndex =
-    version === 0
+    version === 0 || (attempt.prevKnown === true && !reserved)
       ? undefined
       : items.push({
           ConditionCheck: {
             TableName: tableName,
             Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
-            ...(commit === undefined
+            ...(commit === undefined || !reserved
               ? { ConditionExpression: "attribute_exists(#pk)", ExpressionAttributeNames: { "#pk": partitionKey } }
               : {
                   ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#gp) OR #gp < :gp)",
@@ -124,8 +131,8 @@ function pushAppend(layout: TableLayout, items: Record<string, unknown>[], attem
 }
 
 /** Actions one append takes in a group transaction: its marker, the version check, its events. */
-export function groupActions(version: number, count: number): number {
-  return 1 + (version === 0 ? 0 : 1) + count;
+export function groupActions(member: GroupMember): number {
+  return 1 + (member.version === 0 || member.prevKnown === true ? 0 : 1) + member.encoded.length;
 }
 
 /**
@@ -153,6 +160,8 @@ export interface GroupMember {
   readonly streamId: string;
   readonly version: number;
   readonly encoded: readonly EncodedEvent[];
+  /** The store has seen `version` exist: no check that it does (see {@link AppendAttempt}). */
+  readonly prevKnown?: boolean;
 }
 
 /** The transaction of a group commit: the counter's update first, then each member's actions. */
@@ -173,6 +182,9 @@ export const COUNTER_INDEX = 0;
  * in the same atomic write as the events and markers that use them: no number is ever reserved
  * ahead of its commit, so a reader never meets one whose events could still commit. A stale
  * `counter` fails only the condition, and `ALL_OLD` returns the counter's value for the next try.
+ * While the condition holds, every number ever taken (here or reserved) is at most `counter`, so
+ * the stream's previous event has a lower position than ours: the version check only needs the
+ * previous event to exist, and is left out where the store knows it does.
  */
 export function planGroup(
   layout: TableLayout,
@@ -186,7 +198,7 @@ export function planGroup(
   const { counter, token, now } = group;
   const items: Record<string, unknown>[] = [counterUpdate(layout, counter, counter + group.members.length)];
   const members = group.members.map((member, i) =>
-    pushAppend(layout, items, { ...member, commit: counter + 1 + i, token, now }),
+    pushAppend(layout, items, { ...member, commit: counter + 1 + i, token, now }, false),
   );
   return { body: { TransactItems: items, ClientRequestToken: token }, counter, members };
 }

@@ -43,12 +43,14 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
   readonly client?: AwsJsonClient;
   /**
    * Keep the global feed: every event gets a global position, and `readAll`/`subscribeToAll` work.
-   * It costs one counter update per append (shared by concurrent appends of a process) and one more
-   * item in the append's transaction. Defaults to true. Choose once per table.
+   * It costs two more items in the append's transaction (the commit counter's move and a marker;
+   * concurrent appends of a process share one transaction), still one round trip. Defaults to true.
+   * Choose once per table.
    */
   readonly globalFeed?: boolean;
   /**
-   * How long a feed reader waits for a commit number reserved by an append that has not committed,
+   * How long a feed reader waits for a commit number reserved by an append that has not committed
+   * (appends reserve only after repeated counter conflicts with other processes, as earlier releases did),
    * counted from when the next number committed, before declaring it void. Correctness does not
    * depend on it (a voided append retries under a new number); it bounds how long a crashed
    * appender can hold readers up. Defaults to 1,000 ms.
@@ -62,7 +64,7 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
  */
 const MAX_ROUNDS = 200;
 
-/** Streams whose highest seen version a store without the feed keeps (see `#known`). */
+/** Streams whose highest seen version a store keeps (see `#known`). */
 const KNOWN_STREAMS = 10_000;
 
 interface Deadlines {
@@ -86,7 +88,7 @@ type RoundOutcome =
 /**
  * An event store in one DynamoDB table, over the JSON protocol, SigV4-signed by the shared AWS client: no AWS SDK,
  * runs on Lambda, Workers, Bun and Node. One item per event (stream id = partition key, version =
- * sort key); appends are conditional, multi-event appends one `TransactWriteItems` with a
+ * sort key); an append is one conditional request, a `PutItem` or a `TransactWriteItems` with a
  * `ClientRequestToken`; reads are consistent. The global feed is a commit log in the same table
  * (see {@link CommitLog} and docs/adapters/dynamodb.md for what it guarantees).
  */
@@ -98,10 +100,10 @@ export class DynamoDbEventStore extends EventStore {
   readonly #log: CommitLog | undefined;
   readonly #groups: GroupCommitter | undefined;
   /**
-   * Without the feed: the highest version this store has seen exist, per stream (from its appends,
-   * head reads and stream reads). Events are never deleted, so an entry never goes stale; it only
-   * spares a one-event append the check that its previous version exists. Bounded: the oldest
-   * entries go first.
+   * The highest version this store has seen exist, per stream (from its appends, head reads and
+   * stream reads). Events are never deleted, so an entry never goes stale; it only spares an append
+   * the check that its previous version exists (without the feed, a one-event append is then a
+   * single PutItem). Bounded: the oldest entries go first.
    */
   readonly #known = new Map<string, number>();
 
@@ -197,7 +199,8 @@ export class DynamoDbEventStore extends EventStore {
       }
       version = head.version;
     }
-    const pending = groups.submit({ streamId, version, encoded, deadlines });
+    const prevKnown = version > 0 && (this.#known.get(streamId) ?? 0) >= version;
+    const pending = groups.submit({ streamId, version, encoded, deadlines, prevKnown });
     const outcome = pending === undefined ? { contended: true as const } : await pending;
     if ("commit" in outcome) return { events: committedEvents(streamId, version, outcome.commit, encoded) };
     if ("cancelled" in outcome) return this.#afterCancel(streamId, expected, version, outcome.cancelled, write);
@@ -236,9 +239,9 @@ export class DynamoDbEventStore extends EventStore {
         if (verdict === "stale-number") return { retryAt: version, pause: false };
       }
       const token = crypto.randomUUID();
-      // Without the feed, a version this store has seen exist needs no check: a one-event append
-      // after it is a single conditional PutItem (a head just read counts too).
-      const prevKnown = log === undefined && version > 0 && (this.#known.get(streamId) ?? 0) >= version;
+      // A version this store has seen exist needs no check (a head just read counts too): without
+      // the feed, a one-event append after it is a single conditional PutItem.
+      const prevKnown = version > 0 && (this.#known.get(streamId) ?? 0) >= version;
       const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now(), prevKnown });
       try {
         await this.client.send(plan.operation, plan.body, write);
@@ -447,7 +450,7 @@ export class DynamoDbEventStore extends EventStore {
   }
 
   #remember(streamId: string, version: number): void {
-    if (this.#log !== undefined || version <= (this.#known.get(streamId) ?? 0)) return;
+    if (version <= (this.#known.get(streamId) ?? 0)) return;
     this.#known.delete(streamId);
     this.#known.set(streamId, version);
     if (this.#known.size > KNOWN_STREAMS) this.#known.delete(this.#known.keys().next().value as string);

@@ -27,6 +27,14 @@ export type GroupOutcome =
   | { readonly cancelled: Exclude<Cancellation, "marker-taken"> }
   | { readonly contended: true };
 
+/** Appends that go out together, and what they take of a transaction's limits. */
+interface Group {
+  readonly entries: Entry[];
+  actions: number;
+  bytes: number;
+  readonly streams: Set<string>;
+}
+
 interface Entry {
   readonly append: GroupAppend;
   readonly resolve: (outcome: GroupOutcome) => void;
@@ -49,20 +57,18 @@ const ITEM_OVERHEAD_BYTES = 1_200;
  * Group commit for appends with the global feed: the appends of this process that wait together go
  * out as one `TransactWriteItems` that also moves the commit counter (see {@link planGroup}), so an
  * append costs one round trip. One such transaction is in flight at a time (each builds on the
- * counter value the previous one left); appends arriving meanwhile form the next one, up to 100
- * actions and 4 MB, one append per stream (two would collide on the same item). An append that does
- * not fit is refused at once (`submit` returns undefined) and takes the reservation path, so large
- * concurrent appends still run in parallel.
+ * counter value the previous one left); appends arriving meanwhile queue up in groups of up to 100
+ * actions and 4 MB, one append per stream (two would collide on the same item), sent in order. Only
+ * an append too large for any group (98 events to a stream whose version the store has not seen) is
+ * refused (`submit` returns undefined) and reserves a number instead.
  */
 export class GroupCommitter {
   readonly #client: AwsJsonClient;
   readonly #layout: TableLayout;
   /** The counter's value as this process last saw it: the next group's numbers follow it. */
   #counter = 0;
-  #next: Entry[] = [];
-  #nextActions = 1;
-  #nextBytes = 0;
-  readonly #nextStreams = new Set<string>();
+  /** The groups waiting to be sent, in order; the last one takes new appends while they fit. */
+  readonly #queue: Group[] = [];
   #busy = false;
 
   constructor(client: AwsJsonClient, layout: TableLayout) {
@@ -70,23 +76,28 @@ export class GroupCommitter {
     this.#layout = layout;
   }
 
-  /** Queues an append for the next group; undefined when it does not fit there. */
+  /** Queues an append for the next group it fits in; undefined when it cannot fit in any. */
   submit(append: GroupAppend): Promise<GroupOutcome> | undefined {
-    const actions = groupActions(append.version, append.encoded.length);
+    const actions = groupActions(append);
     let bytes = ITEM_OVERHEAD_BYTES;
     for (const e of append.encoded) bytes += e.bodyBytes + ITEM_OVERHEAD_BYTES;
+    if (1 + actions > MAX_TRANSACTION_ITEMS || bytes > MAX_TRANSACTION_BYTES) return undefined;
+    let group = this.#queue[this.#queue.length - 1];
     if (
-      this.#nextStreams.has(append.streamId) ||
-      this.#nextActions + actions > MAX_TRANSACTION_ITEMS ||
-      this.#nextBytes + bytes > MAX_TRANSACTION_BYTES
+      group === undefined ||
+      group.streams.has(append.streamId) ||
+      group.actions + actions > MAX_TRANSACTION_ITEMS ||
+      group.bytes + bytes > MAX_TRANSACTION_BYTES
     ) {
-      return undefined;
+      group = { entries: [], actions: 1, bytes: 0, streams: new Set() };
+      this.#queue.push(group);
     }
-    this.#nextActions += actions;
-    this.#nextBytes += bytes;
-    this.#nextStreams.add(append.streamId);
+    group.actions += actions;
+    group.bytes += bytes;
+    group.streams.add(append.streamId);
+    const entries = group.entries;
     return new Promise((resolve, reject) => {
-      this.#next.push({ append, resolve, reject, conflicts: 0 });
+      entries.push({ append, resolve, reject, conflicts: 0 });
       if (this.#busy) return;
       this.#busy = true;
       // After the current task: appends started together (Promise.all) share the first group.
@@ -96,13 +107,14 @@ export class GroupCommitter {
 
   async #drain(): Promise<void> {
     try {
-      while (this.#next.length > 0) {
-        let group = this.#next;
-        this.#next = [];
-        this.#nextActions = 1;
-        this.#nextBytes = 0;
-        this.#nextStreams.clear();
-        while (group.length > 0) group = await this.#commit(group);
+      for (let group = this.#queue.shift(); group !== undefined; group = this.#queue.shift()) {
+        let entries = group.entries;
+        try {
+          while (entries.length > 0) entries = await this.#commit(entries);
+        } catch (error) {
+          // #commit settles every entry itself; this only keeps a bug from leaving appends waiting.
+          this.#fail(entries, error);
+        }
       }
     } finally {
       this.#busy = false;
