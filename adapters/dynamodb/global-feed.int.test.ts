@@ -246,6 +246,26 @@ describe("DynamoDB global feed", () => {
     expect(await gaps(healthy)).toEqual([]);
   });
 
+  test("group commit: of two appends to one stream at one version, the second is refused once the first commits, without a request", async () => {
+    const healthy = await local.store();
+    const stream = `Twice-${ulid()}`;
+    await healthy.appendToStream(stream, [{ type: "First", data: 0 }]);
+    const counted = countingFetch();
+    const store = await local.store({ tableName: healthy.layout.tableName, fetch: counted.fetch });
+    await store.appendToStream(`Warm-${ulid()}`, [{ type: "Warm", data: 0 }]); // learns the counter
+    const sent = counted.count("TransactWriteItems");
+    const [first, second] = await Promise.allSettled(
+      ["a", "b"].map((data) => store.appendToStream(stream, [{ type: "Second", data }], { expectedVersion: 1 })),
+    );
+    expect(first?.status).toBe("fulfilled");
+    expect(second?.status).toBe("rejected");
+    expect(isConcurrencyError((second as PromiseRejectedResult).reason)).toBe(true);
+    expect((second as PromiseRejectedResult).reason).toMatchObject({ actualVersion: 2 });
+    // One stream per group: the second waited for the next group, and was answered before it went.
+    expect(counted.count("TransactWriteItems") - sent).toBe(1);
+    expect((await collect(healthy.readStream(stream))).map((e) => e.data)).toEqual([0, "a"]);
+  });
+
   describe("an append leaves no number behind, whatever way it ends (mock fetch: injected refusals and lost answers)", () => {
     const refusal = () =>
       Response.json(

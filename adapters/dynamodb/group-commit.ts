@@ -181,6 +181,26 @@ export class GroupCommitter {
     group.forEach((entry, i) => {
       entry.resolve({ commit: counter + 1 + i });
     });
+    this.#refuseOvertaken(group);
+  }
+
+  /**
+   * Queued appends to a stream that just committed, built on a version below its new head, would
+   * put a version that now exists (events are never deleted): they are answered at once, as their
+   * transaction would be, instead of each waiting for a group of its own (one stream per group).
+   */
+  #refuseOvertaken(committed: readonly Entry[]): void {
+    const heads = new Map(committed.map((e) => [e.append.streamId, e.append.version + e.append.encoded.length]));
+    for (const group of this.#queue) {
+      for (let i = group.entries.length - 1; i >= 0; i--) {
+        const entry = group.entries[i] as Entry;
+        const head = heads.get(entry.append.streamId);
+        if (head === undefined || entry.append.version >= head) continue;
+        group.entries.splice(i, 1);
+        group.streams.delete(entry.append.streamId);
+        entry.resolve({ cancelled: "stream-moved" });
+      }
+    }
   }
 
   #fail(group: readonly Entry[], error: unknown): Entry[] {
@@ -188,8 +208,9 @@ export class GroupCommitter {
     return [];
   }
 
+  /** The counter's value from a cancellation (`ALL_OLD`; no item: no number taken yet, a new table). */
   #learn(item: Readonly<Record<string, unknown>> | undefined): void {
-    this.#counter = Math.max(this.#counter, readNumber(item ?? {}, M.next) ?? 0);
+    this.#counter = readNumber(item ?? {}, M.next) ?? 0;
   }
 
   /**
