@@ -3,11 +3,12 @@
  * no SDK) against Castore 2.4's `DynamoDBSingleTableEventStorageAdapter` with @aws-sdk/client-dynamodb,
  * on the same DynamoDB Local, in the same run; plus the bundle size of each for Workers.
  *
- * Ours runs twice: with the global feed (the default: a counter update per append, shared by
- * concurrent appends of the process, and a commit marker in the transaction) and without it (what
- * Castore offers: no global order). Castore appends one event with PutItem and several atomically
- * with `EventStore.pushEventGroup` (TransactWriteItems), the version chosen by the caller; it checks
- * that the version is free, not that the previous one exists (we check both).
+ * Ours runs twice: with the global feed (the default: one transaction per append that also moves
+ * the commit counter and writes a commit marker; concurrent appends of the process share one) and
+ * without it (what Castore offers: no global order). Castore appends one event with PutItem and
+ * several atomically with `EventStore.pushEventGroup` (TransactWriteItems), the version chosen by the
+ * caller; it checks that the version is free, not that the previous one exists (we check both: a
+ * one-event append after a version the store has seen is a PutItem too).
  *
  * Workloads: batches of 1, 10, 25 and 98 events (98: the most one of our appends carries with the
  * feed; 100 transaction actions minus the marker and the version check), on one hot stream

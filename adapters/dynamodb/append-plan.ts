@@ -2,7 +2,7 @@ import type { ExpectedVersion } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
 import { type EncodedEvent, eventItem } from "./codec.js";
 import { markerItem } from "./commit-log.js";
-import { A, POSITIONS_PER_COMMIT, type TableLayout } from "./layout.js";
+import { A, COUNTER_SORT_KEY, M, META_PARTITION, POSITIONS_PER_COMMIT, type TableLayout } from "./layout.js";
 
 /** One attempt at an append: what it builds on and what it holds. */
 export interface AppendAttempt {
@@ -16,61 +16,98 @@ export interface AppendAttempt {
   readonly token: string;
   /** The marker's time, ms since the epoch (the writer's clock). */
   readonly now: number;
+  /**
+   * The store has seen version `version` of this stream exist (events are never deleted), so the
+   * check that it exists can be left out: a conditional put of the next version alone is exact.
+   * With a reserved commit number the check stays (it also orders the stream in the feed).
+   */
+  readonly prevKnown?: boolean;
 }
 
 /** The one request an append attempt sends, and where its conditions sit in it. */
-export interface AppendPlan {
+export interface AppendPlan extends AppendIndexes {
   readonly operation: "PutItem" | "TransactWriteItems";
   readonly body: Record<string, unknown>;
-  /** Index in `TransactItems` of the check that the previous version exists (and is older in the feed). */
-  readonly prevIndex: number | undefined;
-  /** Index of the commit marker's put. */
-  readonly markerIndex: number | undefined;
-  /** Index of the first event's put; the rest follow it. */
-  readonly firstEventIndex: number;
 }
 
 /** Which condition cancelled a write: the reason decides what the append does next. */
 export type Cancellation = "stream-moved" | "prev-check" | "marker-taken";
 
 /**
- * Builds the request of one attempt, without I/O: a conditional put for a single first event
- * without the feed, else one transaction of the marker (with the feed), the previous version's
+ * Builds the request of one attempt, without I/O: without the feed, a conditional put for a single
+ * event to a new stream or after a version known to exist, else one transaction of the marker (with the feed), the previous version's
  * check (unless the stream is new) and the events' puts.
  */
 export function planAppend(layout: TableLayout, attempt: AppendAttempt): AppendPlan {
-  const { tableName, partitionKey, sortKey } = layout;
+  const { tableName, partitionKey } = layout;
   const { streamId, version, commit, encoded, token } = attempt;
-  const positionOf = (i: number) => (commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i);
-  if (commit === undefined && version === 0 && encoded.length === 1) {
+  if (commit === undefined && encoded.length === 1 && (version === 0 || attempt.prevKnown === true)) {
     return {
       operation: "PutItem",
       body: {
         TableName: tableName,
-        Item: eventItem(layout, streamId, 1, undefined, encoded[0] as EncodedEvent),
+        Item: eventItem(layout, streamId, version + 1, undefined, encoded[0] as EncodedEvent),
         ConditionExpression: "attribute_not_exists(#pk)",
         ExpressionAttributeNames: { "#pk": partitionKey },
       },
       prevIndex: undefined,
       markerIndex: undefined,
       firstEventIndex: 0,
+      count: 1,
     };
   }
   const items: Record<string, unknown>[] = [];
+  const { prevIndex, markerIndex, firstEventIndex } = pushAppend(layout, items, attempt, commit !== undefined);
+  return {
+    operation: "TransactWriteItems",
+    body: { TransactItems: items, ClientRequestToken: token },
+    prevIndex,
+    markerIndex,
+    firstEventIndex,
+    count: encoded.length,
+  };
+}
+
+/** Where one append's actions sit in a transaction. */
+export interface AppendIndexes {
+  /** Index in `TransactItems` of the check that the previous version exists (and is older in the feed). */
+  readonly prevIndex: number | undefined;
+  /** Index of the commit marker's put. */
+  readonly markerIndex: number | undefined;
+  /** Index of the first event's put; the rest follow it. */
+  readonly firstEventIndex: number;
+  /** How many event puts follow it. */
+  readonly count: number;
+}
+
+/**
+ * Pushes one append's actions onto a transaction: its marker (with the feed), the check that the
+ * previous version exists (unless the stream is new) and its events' puts.
+ */
+function pushAppend(
+  layout: TableLayout,
+  items: Record<string, unknown>[],
+  attempt: AppendAttempt,
+  reserved: boolean,
+): AppendIndexes {
+  const { tableName, partitionKey, sortKey } = layout;
+  const { streamId, version, commit, encoded, token } = attempt;
+  const positionOf = (i: number) => (commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i);
   const markerIndex =
     commit === undefined
       ? undefined
       : items.push(markerItem(layout, commit, streamId, version + 1, encoded.length, token, attempt.now)) - 1;
   // The stream is at `version` exactly: the previous event exists (and the puts below find no next
-  // one). With the feed, the previous event also has a lower position than ours.
+  // one). With a reserved number, the previous event also has a lower position than ours. Left out
+  // where the previous event is known to exist, unless the number was reserved.
   const prevIndex =
-    version === 0
+    version === 0 || (attempt.prevKnown === true && !reserved)
       ? undefined
       : items.push({
           ConditionCheck: {
             TableName: tableName,
             Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
-            ...(commit === undefined
+            ...(commit === undefined || !reserved
               ? { ConditionExpression: "attribute_exists(#pk)", ExpressionAttributeNames: { "#pk": partitionKey } }
               : {
                   ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#gp) OR #gp < :gp)",
@@ -90,13 +127,80 @@ export function planAppend(layout: TableLayout, attempt: AppendAttempt): AppendP
       },
     });
   });
+  return { prevIndex, markerIndex, firstEventIndex, count: encoded.length };
+}
+
+/** Actions one append takes in a group transaction: its marker, the version check, its events. */
+export function groupActions(member: GroupMember): number {
+  return 1 + (member.version === 0 || member.prevKnown === true ? 0 : 1) + member.encoded.length;
+}
+
+/**
+ * The transaction action that moves the commit counter from `counter` to `next`, on condition that
+ * it still holds `counter` (`ALL_OLD` returns its value when it does not).
+ */
+export function counterUpdate(layout: TableLayout, counter: number, next: number): Record<string, unknown> {
   return {
-    operation: "TransactWriteItems",
-    body: { TransactItems: items, ClientRequestToken: token },
-    prevIndex,
-    markerIndex,
-    firstEventIndex,
+    Update: {
+      TableName: layout.tableName,
+      Key: { [layout.partitionKey]: str(META_PARTITION), [layout.sortKey]: num(COUNTER_SORT_KEY) },
+      UpdateExpression: "SET #next = :next",
+      // The counter item exists once any number was taken; before that it holds no value.
+      ConditionExpression: counter === 0 ? "attribute_not_exists(#next)" : "#next = :counter",
+      ExpressionAttributeNames: { "#next": M.next },
+      ExpressionAttributeValues:
+        counter === 0 ? { ":next": num(next) } : { ":next": num(next), ":counter": num(counter) },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    },
   };
+}
+
+/** One append of a group: the stream's version it builds on and its events. */
+export interface GroupMember {
+  readonly streamId: string;
+  readonly version: number;
+  readonly encoded: readonly EncodedEvent[];
+  /** The store has seen `version` exist: no check that it does (see {@link AppendAttempt}). */
+  readonly prevKnown?: boolean;
+}
+
+/** The transaction of a group commit: the counter's update first, then each member's actions. */
+export interface GroupPlan {
+  readonly body: Record<string, unknown>;
+  /** Member i commits under number `counter + 1 + i`. */
+  readonly counter: number;
+  readonly members: readonly AppendIndexes[];
+}
+
+/** Index of the counter's update in a group transaction. */
+export const COUNTER_INDEX = 0;
+
+/**
+ * Builds the one transaction of a group commit, without I/O. Its first action moves the commit
+ * counter from `counter` (the value the writer last saw) to `counter + members`, on condition that it
+ * still holds `counter`; member i's marker takes number `counter + 1 + i`. Numbers are thus taken
+ * in the same atomic write as the events and markers that use them: no number is ever reserved
+ * ahead of its commit, so a reader never meets one whose events could still commit. A stale
+ * `counter` fails only the condition, and `ALL_OLD` returns the counter's value for the next try.
+ * While the condition holds, every number ever taken (here or reserved) is at most `counter`, so
+ * the stream's previous event has a lower position than ours: the version check only needs the
+ * previous event to exist, and is left out where the store knows it does.
+ */
+export function planGroup(
+  layout: TableLayout,
+  group: {
+    readonly counter: number;
+    readonly members: readonly GroupMember[];
+    readonly token: string;
+    readonly now: number;
+  },
+): GroupPlan {
+  const { counter, token, now } = group;
+  const items: Record<string, unknown>[] = [counterUpdate(layout, counter, counter + group.members.length)];
+  const members = group.members.map((member, i) =>
+    pushAppend(layout, items, { ...member, commit: counter + 1 + i, token, now }, false),
+  );
+  return { body: { TransactItems: items, ClientRequestToken: token }, counter, members };
 }
 
 /**
@@ -120,7 +224,7 @@ export function checkHead(
  * reasons: the stream moved whatever else failed.
  */
 export function cancellationCause(
-  plan: AppendPlan,
+  plan: AppendIndexes,
   serviceCode: string | undefined,
   reasons: readonly { readonly code: string }[],
 ): Cancellation | undefined {
@@ -128,7 +232,8 @@ export function cancellationCause(
   if (serviceCode !== "TransactionCanceledException") return undefined;
   const failed = (index: number | undefined) =>
     index !== undefined && reasons[index]?.code === "ConditionalCheckFailed";
-  if (reasons.slice(plan.firstEventIndex).some((r) => r.code === "ConditionalCheckFailed")) return "stream-moved";
+  const events = reasons.slice(plan.firstEventIndex, plan.firstEventIndex + plan.count);
+  if (events.some((r) => r.code === "ConditionalCheckFailed")) return "stream-moved";
   if (failed(plan.prevIndex)) return "prev-check";
   if (failed(plan.markerIndex)) return "marker-taken";
   return undefined;

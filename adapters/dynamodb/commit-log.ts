@@ -29,10 +29,12 @@ const PAGE_SIZE = 250;
 const BATCH_GET_KEYS = 100;
 
 /**
- * The global feed's bookkeeping. Every append reserves a commit number from a counter item and
- * commits, in the same transaction as its events, a marker item keyed by that number. A reader
- * walks the markers in number order; a number without a marker (an append in flight, or one that
- * failed or died) is waited for, and after `gapTimeoutMs` declared void with a conditional put of a
+ * The global feed's bookkeeping. Every append commits, in the same transaction as its events, a
+ * marker item keyed by its commit number. Appends take the number in that transaction too (see
+ * `planGroup`), except those that reserve it first from the counter item (`reserve`: after repeated
+ * counter conflicts, and every append of earlier releases). A reader walks the markers in number
+ * order; a number without a marker (a reserved number in flight, or one whose append failed or
+ * died) is waited for, and after `gapTimeoutMs` declared void with a conditional put of a
  * tombstone. The append's own marker put is conditional too, so exactly one of the two wins: a
  * reader never passes a number whose events could still commit.
  */
@@ -214,16 +216,7 @@ export class CommitLog {
   /** Writes a tombstone unless the number has a marker; true when it was written. */
   async #tombstone(commit: number, send: SendOptions = {}): Promise<boolean> {
     try {
-      await this.#client.send(
-        "PutItem",
-        {
-          TableName: this.#layout.tableName,
-          Item: { ...this.#key(LOG_PARTITION, commit), [M.void]: { BOOL: true }, [M.at]: num(Date.now()) },
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": this.#layout.partitionKey },
-        },
-        send,
-      );
+      await this.#client.send("PutItem", tombstoneItem(this.#layout, commit, Date.now()), send);
       return true;
     } catch (error) {
       if (isServiceErrorCode(error, "ConditionalCheckFailedException")) return false;
@@ -328,5 +321,20 @@ export function markerItem(
       ConditionExpression: "attribute_not_exists(#pk)",
       ExpressionAttributeNames: { "#pk": layout.partitionKey },
     },
+  };
+}
+
+/** The conditional put of a tombstone: number `commit` is void, unless a marker holds it already. */
+export function tombstoneItem(layout: TableLayout, commit: number, at: number): Record<string, unknown> {
+  return {
+    TableName: layout.tableName,
+    Item: {
+      [layout.partitionKey]: str(LOG_PARTITION),
+      [layout.sortKey]: num(commit),
+      [M.void]: { BOOL: true },
+      [M.at]: num(at),
+    },
+    ConditionExpression: "attribute_not_exists(#pk)",
+    ExpressionAttributeNames: { "#pk": layout.partitionKey },
   };
 }

@@ -24,6 +24,7 @@ import {
 } from "./client.js";
 import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf } from "./codec.js";
 import { CommitLog, type CommitMarker } from "./commit-log.js";
+import { GroupCommitter, isDefinitiveFailure } from "./group-commit.js";
 import {
   A,
   MAX_TRANSACTION_ITEMS,
@@ -42,12 +43,14 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
   readonly client?: AwsJsonClient;
   /**
    * Keep the global feed: every event gets a global position, and `readAll`/`subscribeToAll` work.
-   * It costs one counter update per append (shared by concurrent appends of a process) and one more
-   * item in the append's transaction. Defaults to true. Choose once per table.
+   * It costs two more items in the append's transaction (the commit counter's move and a marker;
+   * concurrent appends of a process share one transaction), still one round trip. Defaults to true.
+   * Choose once per table.
    */
   readonly globalFeed?: boolean;
   /**
-   * How long a feed reader waits for a commit number reserved by an append that has not committed,
+   * How long a feed reader waits for a commit number reserved by an append that has not committed
+   * (appends reserve only after repeated counter conflicts with other processes, as earlier releases did),
    * counted from when the next number committed, before declaring it void. Correctness does not
    * depend on it (a voided append retries under a new number); it bounds how long a crashed
    * appender can hold readers up. Defaults to 1,000 ms.
@@ -60,6 +63,16 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
  * with a ConcurrencyError: only a stream under heavy contention gets near it.
  */
 const MAX_ROUNDS = 200;
+
+/** Streams whose highest seen version a store keeps (see `#known`). */
+const KNOWN_STREAMS = 10_000;
+
+interface Deadlines {
+  /** Rounds, requests, retries and pauses. */
+  readonly write: number;
+  /** Settling an unknown outcome, after `write`. */
+  readonly settle: number;
+}
 
 interface Head {
   readonly version: number;
@@ -75,7 +88,7 @@ type RoundOutcome =
 /**
  * An event store in one DynamoDB table, over the JSON protocol, SigV4-signed by the shared AWS client: no AWS SDK,
  * runs on Lambda, Workers, Bun and Node. One item per event (stream id = partition key, version =
- * sort key); appends are conditional, multi-event appends one `TransactWriteItems` with a
+ * sort key); an append is one conditional request, a `PutItem` or a `TransactWriteItems` with a
  * `ClientRequestToken`; reads are consistent. The global feed is a commit log in the same table
  * (see {@link CommitLog} and docs/adapters/dynamodb.md for what it guarantees).
  */
@@ -85,6 +98,14 @@ export class DynamoDbEventStore extends EventStore {
   readonly client: AwsJsonClient;
   readonly layout: TableLayout;
   readonly #log: CommitLog | undefined;
+  readonly #groups: GroupCommitter | undefined;
+  /**
+   * The highest version this store has seen exist, per stream (from its appends, head reads and
+   * stream reads). Events are never deleted, so an entry never goes stale; it only spares an append
+   * the check that its previous version exists (without the feed, a one-event append is then a
+   * single PutItem). Bounded: the oldest entries go first.
+   */
+  readonly #known = new Map<string, number>();
 
   /** @throws {ValidationError} a bad table or key name, option, region, endpoint or missing credentials. */
   constructor(options: DynamoDbEventStoreOptions) {
@@ -104,6 +125,7 @@ export class DynamoDbEventStore extends EventStore {
     this.client = options.client ?? createDynamoDbClient(options);
     const feed = options.globalFeed ?? true;
     this.#log = feed ? new CommitLog(this.client, this.layout, gapTimeoutMs) : undefined;
+    this.#groups = feed ? new GroupCommitter(this.client, this.layout) : undefined;
     // A transaction holds 100 actions: the events, the check of the previous version and, with the
     // feed, the commit marker.
     this.capabilities = {
@@ -124,7 +146,9 @@ export class DynamoDbEventStore extends EventStore {
     expectedVersion: ExpectedVersion,
   ): Promise<CommitResult> {
     const encoded = encodeEvents(this.layout, streamId, events);
-    return { events: await this.#append(streamId, encoded, expectedVersion) };
+    const committed = await this.#append(streamId, encoded, expectedVersion);
+    this.#remember(streamId, committed[committed.length - 1]?.version ?? 0);
+    return { events: committed };
   }
 
   async #append(
@@ -152,17 +176,50 @@ export class DynamoDbEventStore extends EventStore {
   }
 
   /**
-   * One round of an append: learn the head (unless the version is known) while reserving a commit
-   * number, write, and on failure say what the next round does. The number is the round's to give
-   * back: whatever way the round ends, the `finally` releases it unless a transaction used it or it
-   * was voided, so readers never wait out the gap timeout for an append that is over.
+   * One round of an append. With the feed, it first goes through the group committer: one
+   * transaction that takes its commit number as it commits (one round trip, after a head read for
+   * `"any"`/`"stream-exists"`). If that path is full or the counter keeps moving under it (other
+   * processes appending), the round reserves a number instead ({@link #reservedRound}).
    */
   async #round(
     streamId: string,
     encoded: readonly EncodedEvent[],
     expected: ExpectedVersion,
     known: number | undefined,
-    deadlines: { readonly write: number; readonly settle: number },
+    deadlines: Deadlines,
+  ): Promise<RoundOutcome> {
+    const groups = this.#groups;
+    if (groups === undefined) return this.#reservedRound(streamId, encoded, expected, known, deadlines);
+    const write = { deadline: deadlines.write };
+    let version = known;
+    if (version === undefined) {
+      const head = await this.#head(streamId, write);
+      if (checkHead(expected, head, undefined) === "conflict") {
+        throw new ConcurrencyError(streamId, expected, head.version);
+      }
+      version = head.version;
+    }
+    const prevKnown = version > 0 && (this.#known.get(streamId) ?? 0) >= version;
+    const pending = groups.submit({ streamId, version, encoded, deadlines, prevKnown });
+    const outcome = pending === undefined ? { contended: true as const } : await pending;
+    if ("commit" in outcome) return { events: committedEvents(streamId, version, outcome.commit, encoded) };
+    if ("cancelled" in outcome) return this.#afterCancel(streamId, expected, version, outcome.cancelled, write);
+    return this.#reservedRound(streamId, encoded, expected, version, deadlines);
+  }
+
+  /**
+   * A round that reserves its commit number first (an increment of the counter, which never
+   * conflicts) and then writes: two round trips. It learns the head (unless the version is known)
+   * while reserving. The number is the round's to give back: whatever way the round ends, the
+   * `finally` releases it unless a transaction used it or it was voided, so readers never wait out
+   * the gap timeout for an append that is over. Without the feed it is the one write.
+   */
+  async #reservedRound(
+    streamId: string,
+    encoded: readonly EncodedEvent[],
+    expected: ExpectedVersion,
+    known: number | undefined,
+    deadlines: Deadlines,
   ): Promise<RoundOutcome> {
     const log = this.#log;
     const write = { deadline: deadlines.write };
@@ -182,20 +239,14 @@ export class DynamoDbEventStore extends EventStore {
         if (verdict === "stale-number") return { retryAt: version, pause: false };
       }
       const token = crypto.randomUUID();
-      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now() });
-      const committed = () =>
-        encoded.map((e, i) =>
-          envelopeOf(
-            streamId,
-            version + i + 1,
-            commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
-            e.event,
-          ),
-        );
+      // A version this store has seen exist needs no check (a head just read counts too): without
+      // the feed, a one-event append after it is a single conditional PutItem.
+      const prevKnown = version > 0 && (this.#known.get(streamId) ?? 0) >= version;
+      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now(), prevKnown });
       try {
         await this.client.send(plan.operation, plan.body, write);
         held = undefined;
-        return { events: committed() };
+        return { events: committedEvents(streamId, version, commit, encoded) };
       } catch (error) {
         if (!isDefinitiveFailure(error)) {
           // The request may have committed on an attempt whose answer was lost: settle it.
@@ -204,7 +255,7 @@ export class DynamoDbEventStore extends EventStore {
           if (fate === undefined) throw error;
           // Committed, or voided by the settling: either way the number is spent.
           held = undefined;
-          if (fate === "committed") return { events: committed() };
+          if (fate === "committed") return { events: committedEvents(streamId, version, commit, encoded) };
         }
         const cause =
           error instanceof AwsServiceError
@@ -216,18 +267,29 @@ export class DynamoDbEventStore extends EventStore {
           held = undefined;
           return { retryAt: version, pause: false };
         }
-        // The stream is where we expected; only the commit order was wrong: a fresh number.
-        if (cause === "prev-check" && (await this.#head(streamId, write)).version === version) {
-          return { retryAt: version, pause: false };
-        }
-        if (typeof expected === "number" || expected === "no-stream") return { conflict: true };
-        // The stream moved on: append after its new head, under a fresh number (the one we hold is
-        // likely older than the head's now).
-        return { retryAt: undefined, pause: true };
+        return this.#afterCancel(streamId, expected, version, cause, write);
       }
     } finally {
       if (held !== undefined) log?.abandon(held);
     }
+  }
+
+  /** What the next round does after the append's own condition cancelled it. */
+  async #afterCancel(
+    streamId: string,
+    expected: ExpectedVersion,
+    version: number,
+    cause: "stream-moved" | "prev-check",
+    write: SendOptions,
+  ): Promise<RoundOutcome> {
+    // The stream is where we expected; only the commit order was wrong: a fresh number.
+    if (cause === "prev-check" && (await this.#head(streamId, write)).version === version) {
+      return { retryAt: version, pause: false };
+    }
+    if (typeof expected === "number" || expected === "no-stream") return { conflict: true };
+    // The stream moved on: append after its new head, under a fresh number (the one we hold is
+    // likely older than the head's now).
+    return { retryAt: undefined, pause: true };
   }
 
   /**
@@ -298,6 +360,7 @@ export class DynamoDbEventStore extends EventStore {
           gap = true;
           break;
         }
+        this.#remember(streamId, event.version);
         yield event;
         if (--remaining === 0) return;
         expected = backward ? event.version - 1 : event.version + 1;
@@ -380,9 +443,17 @@ export class DynamoDbEventStore extends EventStore {
       send,
     );
     const item = result.Items?.[0];
-    return item === undefined
-      ? { version: 0, position: undefined }
-      : { version: readNumber(item, sortKey) ?? 0, position: readNumber(item, A.position) };
+    if (item === undefined) return { version: 0, position: undefined };
+    const version = readNumber(item, sortKey) ?? 0;
+    this.#remember(streamId, version);
+    return { version, position: readNumber(item, A.position) };
+  }
+
+  #remember(streamId: string, version: number): void {
+    if (version <= (this.#known.get(streamId) ?? 0)) return;
+    this.#known.delete(streamId);
+    this.#known.set(streamId, version);
+    if (this.#known.size > KNOWN_STREAMS) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   #feed(): CommitLog {
@@ -395,11 +466,19 @@ export class DynamoDbEventStore extends EventStore {
   }
 }
 
-/**
- * The write certainly did not happen: it was never sent (its deadline had passed), or DynamoDB
- * answered and refused it on the first attempt.
- */
-function isDefinitiveFailure(error: unknown): boolean {
-  if (!(error instanceof AwsServiceError)) return false;
-  return error.attempts === 0 || (error.attempts === 1 && !error.retryable && (error.status ?? 0) < 500);
+/** The envelopes of an append that committed at `version` (under commit number `commit` with the feed). */
+function committedEvents(
+  streamId: string,
+  version: number,
+  commit: number | undefined,
+  encoded: readonly EncodedEvent[],
+): EventEnvelope[] {
+  return encoded.map((e, i) =>
+    envelopeOf(
+      streamId,
+      version + i + 1,
+      commit === undefined ? undefined : commit * POSITIONS_PER_COMMIT + i,
+      e.event,
+    ),
+  );
 }

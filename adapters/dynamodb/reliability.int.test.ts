@@ -66,17 +66,20 @@ describe("DynamoDbEventStore under contention", () => {
 });
 
 /**
- * Fails 30% of calls at random (seeded): a throttling answer (HTTP 400 ThrottlingException), a 500,
- * a connection dropped before the request left, or dropped after DynamoDB handled it (the answer is
- * lost: the case the idempotency token exists for).
+ * Fails 30% of calls at random (seeded): a throttling answer (HTTP 400 ThrottlingException), a
+ * 500, a connection dropped before the request left, or dropped after DynamoDB handled it (the
+ * answer is lost: the case the idempotency token exists for, also forced on the first transaction).
  */
 function faultyFetch(seed: number, rate = 0.3) {
   const random = seeded(seed);
   const counts = { calls: 0, throttled: 0, failed500: 0, droppedBefore: 0, droppedAfter: 0, writesLost: 0 };
   const fetch: FetchFunction = async (request) => {
     counts.calls++;
-    if (random() >= rate) return globalThis.fetch(request);
-    const kind = Math.floor(random() * 4);
+    // The first transaction always loses its answer: how many transactions a run sends depends on
+    // how its appends group, and the case the idempotency token exists for must be exercised.
+    const first = counts.writesLost === 0 && (await inspect(request)).operation === "TransactWriteItems";
+    if (!first && random() >= rate) return globalThis.fetch(request);
+    const kind = first ? 3 : Math.floor(random() * 4);
     if (kind === 0) {
       counts.throttled++;
       return Response.json(
@@ -110,7 +113,7 @@ describe("DynamoDbEventStore with injected faults (mock fetch: throttling, 5xx, 
     test(`every append completes exactly once and reads complete (${globalFeed ? "with" : "without"} feed)`, async () => {
       const healthy = await local.store({ globalFeed });
       const { tableName } = healthy.layout;
-      const faults = faultyFetch(globalFeed ? 7 : 11);
+      const faults = faultyFetch(globalFeed ? 13 : 11);
       const store = await local.store({
         tableName,
         globalFeed,
@@ -176,26 +179,40 @@ describe("DynamoDbEventStore with injected faults (mock fetch: throttling, 5xx, 
       retry: { maxAttempts: 1_000, baseDelayMs: 1, maxDelayMs: 2, budget: 50 },
     });
     const stream = `Hopeless-${ulid()}`;
-    // "no-stream": no head read, so the counter update is the only request in flight.
+    // "no-stream": no head read, so the append's transaction is the only request in flight.
     const error = await store
       .appendToStream(stream, [{ type: "Never", data: 1 }], { expectedVersion: "no-stream" })
       .catch((e) => e);
     expect(isServiceError(error)).toBe(true);
     expect(error).toMatchObject({ code: ErrorCode.Service, service: "DynamoDB", retryable: true, gaveUp: "budget" });
-    // 50 tokens pay for 10 retries of a 5xx: 11 calls, not 1,000.
-    expect(calls).toBe(11);
+    // 50 tokens pay for 10 retries of a 5xx: 11 calls, not 1,000; then one attempt at settling the
+    // unknown outcome (the counter fence), not retried either.
+    expect(calls).toBe(12);
     // The spent budget keeps failing calls from retrying at all.
     await expect(collect(store.readStream(stream))).rejects.toMatchObject({ attempts: 1, gaveUp: "budget" });
-    expect(calls).toBe(12);
+    expect(calls).toBe(13);
     expect(await healthy.streamExists(stream)).toBe(false);
   });
 
-  test("a dropped answer to the counter update only leaves a gap, which readers void", async () => {
+  test("a dropped answer to the fallback's counter increment only leaves a gap, which readers void", async () => {
     const healthy = await local.store();
     const { tableName } = healthy.layout;
+    // Two injected counter conflicts send the append to the reservation path (increment, then
+    // transaction); the increment's first answer is lost after DynamoDB applied it.
+    let conflicts = 0;
     let dropped = 0;
-    const dropFirstCounterAnswer: FetchFunction = async (request) => {
+    const conflictThenDrop: FetchFunction = async (request) => {
       const { operation } = await inspect(request);
+      if (operation === "TransactWriteItems" && conflicts < 2) {
+        conflicts++;
+        return Response.json(
+          {
+            __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            CancellationReasons: [{ Code: "ConditionalCheckFailed", Item: { next: { N: "0" } } }, { Code: "None" }],
+          },
+          { status: 400 },
+        );
+      }
       const response = await globalThis.fetch(request);
       if (operation === "UpdateItem" && dropped === 0) {
         dropped++;
@@ -204,16 +221,16 @@ describe("DynamoDbEventStore with injected faults (mock fetch: throttling, 5xx, 
       }
       return response;
     };
-    const store = await local.store({ tableName, fetch: dropFirstCounterAnswer, retry: { baseDelayMs: 1 } });
+    const store = await local.store({ tableName, fetch: conflictThenDrop, retry: { baseDelayMs: 1 } });
     const reader = await local.store({ tableName, gapTimeoutMs: 50 });
     const start = await reader.getLastGlobalPosition();
     const stream = `Gap-${ulid()}`;
     const first = await store.appendToStream(stream, [{ type: "A", data: 1 }]);
     await store.appendToStream(stream, [{ type: "B", data: 2 }]);
-    expect(dropped).toBe(1);
+    expect([conflicts, dropped]).toEqual([2, 1]);
     const feed = (await collect(reader.readAll({ after: start }))).filter((e) => e.streamId === stream);
     expect(feed.map((e) => e.data)).toEqual([1, 2]);
-    // The retried counter update took a second number: the first is a gap in the positions.
+    // The retried increment took a second number: the first is a gap in the positions.
     expect((first.events[0]?.globalPosition ?? 0) - start).toBeGreaterThanOrEqual(200);
   });
 });
