@@ -166,7 +166,7 @@ describe("importEvents", () => {
       checkpoints: new InMemoryCheckpointStore(),
     }).catch((e) => e);
     expect(isImportConflictError(gap)).toBe(true);
-    expect(gap.message).toContain("version 3 after 1");
+    expect(gap.message).toContain("version 3 next to 1");
   });
 
   test("bad batch sizes and concurrency are refused before anything is read", async () => {

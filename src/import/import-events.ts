@@ -68,21 +68,29 @@ export async function importEvents(options: ImportEventsOptions): Promise<Import
   return { ...counts, streams: streams.size, position, elapsedMs: Date.now() - started };
 }
 
-/** A batch's events by stream, in the order each stream's first event came. */
+/**
+ * A batch's events by stream, in the order each stream's first event came, each stream's sorted by
+ * version (a source's global order need not follow versions within one transaction: Emmett's does not).
+ */
 function byStream(events: readonly ImportedEvent[]): Map<string, ImportedEvent[]> {
   const groups = new Map<string, ImportedEvent[]>();
   for (const event of events) {
     const group = groups.get(event.streamId);
-    const last = group?.[group.length - 1];
-    if (last !== undefined && event.version !== last.version + 1) {
-      throw new ImportConflictError(
-        event.streamId,
-        event.version,
-        `the source yields version ${event.version} after ${last.version}: versions must follow each other`,
-      );
-    }
     if (group === undefined) groups.set(event.streamId, [event]);
     else group.push(event);
+  }
+  for (const group of groups.values()) {
+    group.sort((a, b) => a.version - b.version);
+    for (let i = 1; i < group.length; i++) {
+      const [before, event] = [group[i - 1] as ImportedEvent, group[i] as ImportedEvent];
+      if (event.version !== before.version + 1) {
+        throw new ImportConflictError(
+          event.streamId,
+          event.version,
+          `the source's batch holds version ${event.version} next to ${before.version}: a stream's versions must follow each other`,
+        );
+      }
+    }
   }
   return groups;
 }

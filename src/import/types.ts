@@ -18,7 +18,10 @@ export interface ImportedEvent {
   readonly timestamp: string;
 }
 
-/** A slice of the source: its events in stream order, and where to resume after it. */
+/**
+ * A slice of the source and where to resume after it. A stream's events in it may come in any
+ * order, but without gaps: together with the batches before, from version 1 on.
+ */
 export interface ImportBatch {
   readonly events: readonly ImportedEvent[];
   /**
