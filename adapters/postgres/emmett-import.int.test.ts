@@ -92,7 +92,9 @@ async function eventflowsRows(schema: string): Promise<string[]> {
   return rows.map((row) => row.line as string);
 }
 async function counts(schema: string): Promise<Record<string, number> | undefined> {
-  const [row] = await target.unsafe<Record<string, number>[]>(`SELECT count(*)::int AS events, count(DISTINCT event_id)::int AS ids,
+  const [row] = await target.unsafe<
+    Record<string, number>[]
+  >(`SELECT count(*)::int AS events, count(DISTINCT event_id)::int AS ids,
       count(DISTINCT stream_id)::int AS streams,
       (SELECT count(*)::int FROM (SELECT stream_id FROM ${schema}.events GROUP BY stream_id
         HAVING min(version) = 1 AND max(version) = count(*) AND count(*) = ${PER_STREAM}) whole) AS whole_streams
