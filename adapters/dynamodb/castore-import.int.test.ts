@@ -4,13 +4,7 @@ import { EventStore as CastoreEventStore, EventType } from "@castore/core";
 import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
 import { configureTelemetry, importEvents, isAbortedError, ulid } from "../../src/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import {
-  type AwsJsonClient,
-  castoreDynamoDbSource,
-  createDynamoDbClient,
-  DynamoDbCheckpointStore,
-  DynamoDbEventStore,
-} from "./index.js";
+import { castoreDynamoDbSource, createDynamoDbClient, DynamoDbCheckpointStore, DynamoDbEventStore } from "./index.js";
 
 // Events written with Castore 2.4's own library (the single-table DynamoDB adapter and the AWS SDK)
 // into DynamoDB Local, imported into EventFlows tables, then checked with raw Scans of both tables.
@@ -23,7 +17,7 @@ const run = ulid().slice(-8).toLowerCase();
 const castoreTable = `castore_import_${run}`;
 const tables = [castoreTable];
 let local: DynamoDbEndpoint;
-let client: AwsJsonClient;
+let client: ReturnType<typeof createDynamoDbClient>;
 
 beforeAll(async () => {
   // 98-event transactions on a loaded emulator pass the slow-call threshold: not what is tested here.
