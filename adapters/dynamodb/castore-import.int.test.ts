@@ -10,6 +10,8 @@ import { castoreDynamoDbSource, createDynamoDbClient, DynamoDbCheckpointStore, D
 // into DynamoDB Local, imported into EventFlows tables, then checked with raw Scans of both tables.
 // EVENTFLOWS_IMPORT_EVENTS sets the count: 10,000 here; `bun scripts/import-100k.ts` runs 100,000.
 const TOTAL = Number(process.env.EVENTFLOWS_IMPORT_EVENTS ?? 10_000);
+// Generous for a loaded two-core machine (10k events: 2 minutes a step), bounded so that a hang still fails.
+const TIMEOUT_MS = Math.max(120_000, TOTAL * 12);
 const PER_AGGREGATE = 100;
 const PER_GROUP = 25;
 const AGGREGATES = Math.ceil(TOTAL / PER_AGGREGATE);
@@ -90,7 +92,7 @@ beforeAll(async () => {
     await Promise.all(Array.from({ length: Math.min(16, AGGREGATES - from) }, (_, k) => writeAggregate(from + k)));
   }
   console.log(`castore: wrote ${TOTAL} events in ${Math.round(performance.now() - started)} ms`);
-}, 900_000);
+}, TIMEOUT_MS);
 
 afterAll(async () => {
   configureTelemetry({ slowStoreCallMs: 1000 });
@@ -141,48 +143,56 @@ const eventflowsLines = (tableName: string) =>
   });
 
 describe(`importing ${TOTAL} events from Castore on DynamoDB`, () => {
-  test("every event arrives once, in its aggregate's stream at its Castore version, with type, payload, metadata and time", async () => {
-    const { tableName, store, checkpoints } = await freshTarget();
-    const source = castoreDynamoDbSource(client, { tableName: castoreTable, eventStoreId: "CARTS" });
-    const started = performance.now();
-    const result = await importEvents({ source, target: store, checkpoints });
-    console.log(`castore import: ${TOTAL} events in ${Math.round(performance.now() - started)} ms`);
-    expect(result).toMatchObject({ read: TOTAL, imported: TOTAL, skipped: 0, streams: AGGREGATES });
-    const expected = await castoreLines();
-    expect(expected).toHaveLength(TOTAL);
-    expect(await eventflowsLines(tableName)).toEqual(expected);
-    const [first] = await Array.fromAsync(store.readStream("CARTS-cart-3", { maxCount: 1 }));
-    expect(first).toMatchObject({ version: 1, type: "ItemAdded", metadata: { tenant: "acme" } });
+  test(
+    "every event arrives once, in its aggregate's stream at its Castore version, with type, payload, metadata and time",
+    async () => {
+      const { tableName, store, checkpoints } = await freshTarget();
+      const source = castoreDynamoDbSource(client, { tableName: castoreTable, eventStoreId: "CARTS" });
+      const started = performance.now();
+      const result = await importEvents({ source, target: store, checkpoints });
+      console.log(`castore import: ${TOTAL} events in ${Math.round(performance.now() - started)} ms`);
+      expect(result).toMatchObject({ read: TOTAL, imported: TOTAL, skipped: 0, streams: AGGREGATES });
+      const expected = await castoreLines();
+      expect(expected).toHaveLength(TOTAL);
+      expect(await eventflowsLines(tableName)).toEqual(expected);
+      const [first] = await Array.fromAsync(store.readStream("CARTS-cart-3", { maxCount: 1 }));
+      expect(first).toMatchObject({ version: 1, type: "ItemAdded", metadata: { tenant: "acme" } });
 
-    const again = await importEvents({ source, target: store, checkpoints });
-    // The aggregates that began in the checkpoint's millisecond are read again and found stored.
-    expect(again).toMatchObject({ imported: 0, skipped: again.read });
-    expect(again.read).toBeLessThanOrEqual(PER_AGGREGATE);
-    const restarted = await importEvents({ source, target: store, checkpoints, restart: true });
-    expect(restarted).toMatchObject({ read: TOTAL, imported: 0, skipped: TOTAL });
-    expect(await eventflowsLines(tableName)).toHaveLength(TOTAL);
-  }, 900_000);
+      const again = await importEvents({ source, target: store, checkpoints });
+      // The aggregates that began in the checkpoint's millisecond are read again and found stored.
+      expect(again).toMatchObject({ imported: 0, skipped: again.read });
+      expect(again.read).toBeLessThanOrEqual(PER_AGGREGATE);
+      const restarted = await importEvents({ source, target: store, checkpoints, restart: true });
+      expect(restarted).toMatchObject({ read: TOTAL, imported: 0, skipped: TOTAL });
+      expect(await eventflowsLines(tableName)).toHaveLength(TOTAL);
+    },
+    TIMEOUT_MS,
+  );
 
-  test("an import interrupted after three batches resumes where it stopped", async () => {
-    const { tableName, store, checkpoints } = await freshTarget();
-    const source = castoreDynamoDbSource(client, { tableName: castoreTable, eventStoreId: "CARTS" });
-    const controller = new AbortController();
-    let batches = 0;
-    const stopped = await importEvents({
-      source,
-      target: store,
-      checkpoints,
-      batchSize: 500,
-      signal: controller.signal,
-      onProgress: () => {
-        if (++batches === 3) controller.abort(new Error("Ctrl-C"));
-      },
-    }).catch((error) => error);
-    expect(isAbortedError(stopped)).toBe(true);
-    expect(await eventflowsLines(tableName)).toHaveLength(1500);
-    const resumed = await importEvents({ source, target: store, checkpoints });
-    expect(resumed.imported).toBe(TOTAL - 1500);
-    expect(resumed.read - resumed.imported).toBe(resumed.skipped);
-    expect(await eventflowsLines(tableName)).toEqual(await castoreLines());
-  }, 900_000);
+  test(
+    "an import interrupted after three batches resumes where it stopped",
+    async () => {
+      const { tableName, store, checkpoints } = await freshTarget();
+      const source = castoreDynamoDbSource(client, { tableName: castoreTable, eventStoreId: "CARTS" });
+      const controller = new AbortController();
+      let batches = 0;
+      const stopped = await importEvents({
+        source,
+        target: store,
+        checkpoints,
+        batchSize: 500,
+        signal: controller.signal,
+        onProgress: () => {
+          if (++batches === 3) controller.abort(new Error("Ctrl-C"));
+        },
+      }).catch((error) => error);
+      expect(isAbortedError(stopped)).toBe(true);
+      expect(await eventflowsLines(tableName)).toHaveLength(1500);
+      const resumed = await importEvents({ source, target: store, checkpoints });
+      expect(resumed.imported).toBe(TOTAL - 1500);
+      expect(resumed.read - resumed.imported).toBe(resumed.skipped);
+      expect(await eventflowsLines(tableName)).toEqual(await castoreLines());
+    },
+    TIMEOUT_MS,
+  );
 });

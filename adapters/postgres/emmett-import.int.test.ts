@@ -15,6 +15,8 @@ import {
 // are fixed), imported into EventFlows schemas on the same server, then checked with SQL of our own.
 // EVENTFLOWS_IMPORT_EVENTS sets the count: 10,000 here; `bun scripts/import-100k.ts` runs 100,000.
 const TOTAL = Number(process.env.EVENTFLOWS_IMPORT_EVENTS ?? 10_000);
+// Generous for a loaded two-core machine (10k events: 2 minutes a step), bounded so that a hang still fails.
+const TIMEOUT_MS = Math.max(120_000, TOTAL * 12);
 const PER_STREAM = 100;
 const PER_APPEND = 10;
 const STREAMS = Math.ceil(TOTAL / PER_STREAM);
@@ -59,7 +61,7 @@ beforeAll(async () => {
   console.log(`emmett: wrote ${TOTAL} events in ${Math.round(performance.now() - started)} ms`);
   source = createPostgresClient(emmettUrl, { max: 2 });
   target = createPostgresClient(url, { max: 10 });
-}, 600_000);
+}, TIMEOUT_MS);
 
 afterAll(async () => {
   await source?.end();
@@ -103,51 +105,59 @@ async function counts(schema: string): Promise<Record<string, number> | undefine
 }
 
 describe(`importing ${TOTAL} events from Emmett on PostgreSQL`, () => {
-  test("every event arrives once, in its stream at its Emmett stream position, with type, data, metadata and time", async () => {
-    const { schema, store, checkpoints } = await freshTarget("emmett_import");
-    const started = performance.now();
-    const result = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
-    console.log(`emmett import: ${TOTAL} events in ${Math.round(performance.now() - started)} ms`);
-    expect(result).toMatchObject({ read: TOTAL, imported: TOTAL, skipped: 0, streams: STREAMS });
-    expect(await counts(schema)).toEqual({ events: TOTAL, ids: TOTAL, streams: STREAMS, whole_streams: STREAMS });
-    expect(await eventflowsRows(schema)).toEqual(await emmettRows());
-    const [meta] = await target.unsafe(
-      `SELECT metadata FROM ${schema}.events WHERE stream_id = 'cart-7' AND version = 3`,
-    );
-    expect(meta?.metadata).toEqual({ correlationId: "cart-7", tenant: "acme" });
+  test(
+    "every event arrives once, in its stream at its Emmett stream position, with type, data, metadata and time",
+    async () => {
+      const { schema, store, checkpoints } = await freshTarget("emmett_import");
+      const started = performance.now();
+      const result = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
+      console.log(`emmett import: ${TOTAL} events in ${Math.round(performance.now() - started)} ms`);
+      expect(result).toMatchObject({ read: TOTAL, imported: TOTAL, skipped: 0, streams: STREAMS });
+      expect(await counts(schema)).toEqual({ events: TOTAL, ids: TOTAL, streams: STREAMS, whole_streams: STREAMS });
+      expect(await eventflowsRows(schema)).toEqual(await emmettRows());
+      const [meta] = await target.unsafe(
+        `SELECT metadata FROM ${schema}.events WHERE stream_id = 'cart-7' AND version = 3`,
+      );
+      expect(meta?.metadata).toEqual({ correlationId: "cart-7", tenant: "acme" });
 
-    // A second run continues from the checkpoint (nothing new); a restarted one finds everything stored.
-    const again = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
-    expect(again).toMatchObject({ read: 0, imported: 0 });
-    const restarted = await importEvents({
-      source: emmettPostgresSource(source),
-      target: store,
-      checkpoints,
-      restart: true,
-      batchSize: 5000,
-    });
-    expect(restarted).toMatchObject({ read: TOTAL, imported: 0, skipped: TOTAL });
-    expect(await counts(schema)).toEqual({ events: TOTAL, ids: TOTAL, streams: STREAMS, whole_streams: STREAMS });
-  }, 600_000);
+      // A second run continues from the checkpoint (nothing new); a restarted one finds everything stored.
+      const again = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
+      expect(again).toMatchObject({ read: 0, imported: 0 });
+      const restarted = await importEvents({
+        source: emmettPostgresSource(source),
+        target: store,
+        checkpoints,
+        restart: true,
+        batchSize: 5000,
+      });
+      expect(restarted).toMatchObject({ read: TOTAL, imported: 0, skipped: TOTAL });
+      expect(await counts(schema)).toEqual({ events: TOTAL, ids: TOTAL, streams: STREAMS, whole_streams: STREAMS });
+    },
+    TIMEOUT_MS,
+  );
 
-  test("an import interrupted after three batches resumes where it stopped", async () => {
-    const { schema, store, checkpoints } = await freshTarget("emmett_resume");
-    const controller = new AbortController();
-    let batches = 0;
-    const stopped = await importEvents({
-      source: emmettPostgresSource(source),
-      target: store,
-      checkpoints,
-      batchSize: 500,
-      signal: controller.signal,
-      onProgress: () => {
-        if (++batches === 3) controller.abort(new Error("Ctrl-C"));
-      },
-    }).catch((error) => error);
-    expect(isAbortedError(stopped)).toBe(true);
-    expect((await counts(schema))?.events).toBe(1500);
-    const resumed = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
-    expect(resumed).toMatchObject({ read: TOTAL - 1500, imported: TOTAL - 1500, skipped: 0 });
-    expect(await counts(schema)).toEqual({ events: TOTAL, ids: TOTAL, streams: STREAMS, whole_streams: STREAMS });
-  }, 600_000);
+  test(
+    "an import interrupted after three batches resumes where it stopped",
+    async () => {
+      const { schema, store, checkpoints } = await freshTarget("emmett_resume");
+      const controller = new AbortController();
+      let batches = 0;
+      const stopped = await importEvents({
+        source: emmettPostgresSource(source),
+        target: store,
+        checkpoints,
+        batchSize: 500,
+        signal: controller.signal,
+        onProgress: () => {
+          if (++batches === 3) controller.abort(new Error("Ctrl-C"));
+        },
+      }).catch((error) => error);
+      expect(isAbortedError(stopped)).toBe(true);
+      expect((await counts(schema))?.events).toBe(1500);
+      const resumed = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
+      expect(resumed).toMatchObject({ read: TOTAL - 1500, imported: TOTAL - 1500, skipped: 0 });
+      expect(await counts(schema)).toEqual({ events: TOTAL, ids: TOTAL, streams: STREAMS, whole_streams: STREAMS });
+    },
+    TIMEOUT_MS,
+  );
 });

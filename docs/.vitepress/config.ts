@@ -52,6 +52,7 @@ export default defineConfig({
           { text: "Deploying on AWS", link: "/deployment" },
           { text: "Security", link: "/security" },
           { text: "Cloudflare worker template", link: "/worker-template" },
+          { text: "Benchmarks", link: "/benchmarks" },
           { text: "Architecture (for contributors)", link: "/architecture" },
         ],
       },
