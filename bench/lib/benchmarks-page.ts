@@ -183,7 +183,8 @@ of different runs. Where Bun and Node differ, quote the less favourable.
 
 ${sections.join("\n\n")}
 `;
-  return { markdown, charts };
+  // One blank line between blocks, as the formatter leaves Markdown.
+  return { markdown: markdown.replace(/\n{3,}/g, "\n\n").replace(/\n+$/, "\n"), charts };
 }
 
 /** Writes the page and its charts, removing charts of files that no longer chart anything. */
