@@ -114,9 +114,11 @@ async function scan(tableName: string, line: (item: Record<string, Record<string
   do {
     const page = await client.send<{ Items: Record<string, Record<string, string>>[]; LastEvaluatedKey?: unknown }>(
       "Scan",
+      // Pages of 1,000 items: on a loaded emulator a whole 1 MB page can take longer than the client's deadline.
       {
         TableName: tableName,
         ConsistentRead: true,
+        Limit: 1000,
         ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
       },
     );
