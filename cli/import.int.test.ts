@@ -177,8 +177,23 @@ describe("eventflows import", () => {
         ["import", "emmett-postgres", "--to", "postgres", "--table", "t"],
         "--table is not an option of the postgres store",
       ],
-      [["import", "emmett-postgres", "--to", "postgres", "--batch-size", "0"], "--batch-size takes an integer"],
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "t",
+          "--event-store-id",
+          "E",
+          "--to",
+          "sqlite",
+          "--batch-size",
+          "0",
+        ],
+        "--batch-size takes an integer",
+      ],
       [["import", "emmett-postgres"], "Missing the store"],
+      [["import", "emmett-postgres", "--to", "postgres"], "needs the source's URL"],
     ];
     for (const [args, message] of cases) {
       const result = eventflows(args);

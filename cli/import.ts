@@ -116,6 +116,16 @@ export async function importCommand(args: readonly string[], io: CliIo): Promise
   checkStoreOptions("import", target, values);
   if (target === "dynamodb" && (values.table ?? "") === "")
     throw new CliUsageError("The dynamodb store needs --table <name>", "import");
+  if (
+    source === "emmett-postgres" &&
+    (io.env.EVENTFLOWS_IMPORT_SOURCE_URL ?? "") === "" &&
+    values["from-url-file"] === undefined
+  ) {
+    throw new CliUsageError(
+      "emmett-postgres needs the source's URL: $EVENTFLOWS_IMPORT_SOURCE_URL or --from-url-file <path>",
+      "import",
+    );
+  }
   const batchSize = integerOption("import", "batch-size", values["batch-size"], 1, 10_000);
   const restart = values.restart === true;
 
