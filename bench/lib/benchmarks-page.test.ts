@@ -49,8 +49,15 @@ describe("the benchmark page", () => {
     });
     expect(splitName("no colon here")).toBeUndefined();
     expect(
-      ["ours", "ceiling", "Castore", "@nestjs/cqrs loadFromHistory", "hand-written loop (ceiling)"].map(roleOf),
-    ).toEqual(["ours", "ceiling", "peer", "peer", "ceiling"]);
+      [
+        "ours",
+        "ceiling",
+        "Castore",
+        "@nestjs/cqrs loadFromHistory",
+        "hand-written loop (ceiling)",
+        "direct call (baseline)",
+      ].map(roleOf),
+    ).toEqual(["ours", "ceiling", "peer", "peer", "ceiling", "ceiling"]);
   });
 
   test("a workload is charted when EventFlows ran beside a peer or the ceiling; bars ordered ours, peer, ceiling", () => {

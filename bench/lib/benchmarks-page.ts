@@ -15,7 +15,7 @@ export const CHARTS_DIR = join(root, "docs", "benchmark-charts");
 const RESULTS_URL = "https://github.com/eventflows/eventflows/blob/main/bench/RESULTS.md";
 
 const PEER = /\b(Emmett|Castore|ulidx)\b|@nestjs\/cqrs/i;
-const CEILING = /ceiling|hand-written loop/i;
+const CEILING = /ceiling|hand-written loop|\(baseline\)/i;
 const LABEL: Record<Runtime, string> = { bun: "Bun", node: "Node" };
 
 /** Whose figure a variant is, by the names the bench files give their variants. */
@@ -167,7 +167,7 @@ Every figure here comes from \`bench/results/*.json\`, which \`bun run bench\` w
 \`bun run bench --render-only\`, which measures nothing) renders this page and its charts again. Each chart
 puts EventFlows (blue), the peer library (orange: Emmett on PostgreSQL, Castore on DynamoDB,
 \`@nestjs/cqrs\` for buses and aggregates) and the ceiling (grey: the bare driver doing the same writes,
-or a hand-written loop) side by side, per workload, as measured in one run of one process against the
+a hand-written loop, or the direct call a bus is measured against) side by side, per workload, as measured in one run of one process against the
 same server. Only workloads where EventFlows runs beside a peer or a ceiling are charted; every figure,
 with p99s, ratios and interleaved cross-checks, is in [bench/RESULTS.md](${RESULTS_URL}).
 

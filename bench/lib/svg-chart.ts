@@ -101,7 +101,7 @@ export function renderBarChart(chart: BarChart): string {
   const height = y + 6;
   const legend = (["ours", "peer", "ceiling"] as const).map((role, i) => {
     const x = 10 + i * 180;
-    const name = { ours: "EventFlows", peer: "peer library", ceiling: "ceiling (bare driver)" }[role];
+    const name = { ours: "EventFlows", peer: "peer library", ceiling: "ceiling (bare driver, baseline)" }[role];
     return `<rect x="${x}" y="${HEADER}" width="12" height="12" fill="${ROLE_COLOURS[role]}"/><text x="${x + 18}" y="${HEADER + 11}" class="label">${name}</text>`;
   });
   const title = escapeXml(clip(chart.title, MAX_TITLE_CHARS));
