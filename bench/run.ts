@@ -7,11 +7,14 @@
  * naming the benchmarks there are. A file that uses node:sqlite runs on the Node 22 under
  * .cache/node22 (installed from npm on first use, as the runtime tests do): Node 20 has none.
  * `bun run bench --render-only` runs nothing and rewrites `bench/RESULTS.md` from the saved results.
+ * Either way the docs' benchmark page (`docs/benchmarks.md`, charts in `docs/benchmark-charts/`) is
+ * rendered again from the same results.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureNode22 } from "../test/lambda/tools.ts";
+import { writeBenchmarksPage } from "./lib/benchmarks-page.ts";
 import { RUNTIMES, type Runtime, readReports, resultsDir, sideBySide } from "./lib/report.ts";
 
 const benchDir = import.meta.dirname;
@@ -150,6 +153,8 @@ async function run(runtimes: readonly Runtime[], files: readonly string[]): Prom
     console.error(`could not format bench/RESULTS.md with biome:\n${formatted.stderr}`);
     failed = true;
   }
+  // The published page (docs/benchmarks.md) and its SVG charts, from the same saved results.
+  writeBenchmarksPage();
   process.exit(failed ? 1 : 0);
 }
 

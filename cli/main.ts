@@ -1,12 +1,13 @@
 /**
  * The `eventflows` command: code generation, store migrations and statistics, projection rebuilds
- * and replays. Node-only (it reads and writes files, parses arguments with node:util, handles
+ * and replays, imports from other event stores. Node-only (it reads and writes files, parses arguments with node:util, handles
  * SIGINT), so it lives outside src/ and adapters/, which stay free of Node built-ins; bin/eventflows.js starts it on Node 20+ and Bun.
  * @module
  */
 import { isEventFlowsError } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import { GENERATE_USAGE, generate } from "./generate/command.js";
+import { IMPORT_USAGE, importCommand } from "./import.js";
 import type { CliIo } from "./io.js";
 import { MIGRATE_USAGE, migrate } from "./migrate.js";
 import { commonFlags } from "./parse.js";
@@ -29,11 +30,13 @@ Commands:
   rebuild <module>         rebuild a projection blue/green from the first event, with progress;
                            Ctrl-C stops it resumably (--store postgres, sqlite)
   replay <module>          run history through a projection's handler: a dry run unless --apply
+  import <source>          move the events of an Emmett (PostgreSQL) or Castore (DynamoDB) store
+                           into an EventFlows store, resumably (--to postgres, dynamodb, sqlite)
   help [command]           show this text, or a command's
 
 Every command takes --help, --json (machine-readable output) and --verbose (stack traces).
 eventflows --version prints the package's version.
-Exit codes: 0 done, 1 failed, 2 bad usage (130: rebuild or replay interrupted).`;
+Exit codes: 0 done, 1 failed, 2 bad usage (130: rebuild, replay or import interrupted).`;
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
@@ -43,6 +46,7 @@ const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
   stats: { run: stats, usage: STATS_USAGE },
   rebuild: { run: rebuild, usage: REBUILD_USAGE },
   replay: { run: replay, usage: REPLAY_USAGE },
+  import: { run: importCommand, usage: IMPORT_USAGE },
 };
 
 /**

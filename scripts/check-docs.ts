@@ -9,6 +9,9 @@
  * Each ```ts block is its own module, importing "@eventflows/core" (and its subpaths) as a user
  * would; a tsconfig maps those names onto src/ and adapters/. Fence info words:
  *   ```ts no-check   not checked (for fragments that cannot stand alone; use sparingly)
+ *   ```ts peer       another library's code (Emmett, Castore, @nestjs/cqrs), shown beside ours for
+ *                    comparison: not checked, since the peers are not the library's dependencies; the page
+ *                    must say whose code it is
  *   ```ts from=examples/shopping-cart/cart.ts
  *                    a copy of that file (shown on GitHub too, where VitePress's `<<<` includes show
  *                    nothing): it must equal the file, which the test command type-checks and tests
@@ -182,7 +185,9 @@ function main(): number {
     console.error(`${block.source}:${block.firstLine}: differs from ${copiedFile(block)}: copy the file again`);
   }
   if (stale.length > 0) return 1;
-  const checked = all.filter((block) => !block.flags.has("no-check") && copiedFile(block) === undefined);
+  const checked = all.filter(
+    (block) => !block.flags.has("no-check") && !block.flags.has("peer") && copiedFile(block) === undefined,
+  );
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   writeBlocks(checked);
@@ -192,7 +197,7 @@ function main(): number {
   ];
   console.log(
     `check-docs: ${checked.length} TypeScript block(s) from ${files.length} markdown file(s)` +
-      ` (${all.length - checked.length - copies.length} marked no-check, ${copies.length} current copies of files)`,
+      ` (${all.filter((b) => b.flags.has("no-check")).length} marked no-check, ${all.filter((b) => b.flags.has("peer")).length} peer code, ${copies.length} current copies of files)`,
   );
 
   for (const project of projects.filter((p) => p.blocks.length > 0)) {

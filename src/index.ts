@@ -171,6 +171,10 @@ export {
   idempotencyScopeOf,
 } from "./idempotency/in-memory-idempotency-store.js";
 export { compareUlids, defineId, type Id, type IdType, isUlid, ulid, ulidTimestamp } from "./ids.js";
+export { ImportConflictError, ImportErrorCode, isImportConflictError } from "./import/errors.js";
+export { type ImportEventsOptions, importEvents } from "./import/import-events.js";
+export { importedEventId } from "./import/imported-event-id.js";
+export type { ImportBatch, ImportEventsResult, ImportedEvent, ImportSource } from "./import/types.js";
 export { callHook } from "./internal/hooks.js";
 export {
   assertMaxJsonDepth,

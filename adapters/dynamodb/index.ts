@@ -6,6 +6,7 @@
  * projection lock for the core's ProjectionRunner; and a saga store for the core's SagaRuntime.
  */
 export type { AttributeValue, Item } from "./attribute-value.js";
+export { type CastoreDynamoDbSourceOptions, castoreDynamoDbSource } from "./castore-source.js";
 export { createDynamoDbClient, isServiceErrorCode } from "./client.js";
 export type { CommitMarker } from "./commit-log.js";
 export { DEDUP_PARTITION_PREFIX, DynamoDbDedupStore, type DynamoDbDedupStoreOptions } from "./dedup-store.js";

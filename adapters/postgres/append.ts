@@ -63,9 +63,9 @@ export async function appendEvents(
   alone: boolean,
 ): Promise<Committed> {
   assertStorableStreamId(streamId);
-  const batch = encodeBatch(events, context.maxEventBytes);
-  const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, 0];
   const timestamp = events[0]?.timestamp ?? new Date().toISOString();
+  const batch = encodeBatch(events, context.maxEventBytes, undefined, timestamp);
+  const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, 0];
   // Alone, the statement is idempotent by its event ids: it runs again on another connection while
   // the one it ran on turns out lost (see attemptsOn), and a batch it then finds stored is this
   // call's own commit, made before the connection went.
@@ -141,7 +141,7 @@ export async function appendEvents(
         streamId,
         version: current + i + 1,
         globalPosition: start + i,
-        timestamp,
+        timestamp: event.timestamp,
         data: event.data,
         metadata: event.metadata,
       })),

@@ -30,6 +30,8 @@ export function encodeBatch(
   events: readonly PendingEvent[],
   maxEventBytes: number,
   maxBatchBytes = MAX_BATCH_BYTES,
+  /** The time the statement stores for every event without a `"c"` (its own time) in the JSON. */
+  batchTimestamp?: string,
 ): EncodedBatch {
   const parts: string[] = [];
   const ids: string[] = [];
@@ -46,7 +48,12 @@ export function encodeBatch(
     if (hasUnstorable(data)) issues.push(unstorable([index, "data"]));
     if (hasUnstorable(metadata)) issues.push(unstorable([index, "metadata"]));
     issues.push(...textIssues(event.type, [index, "type"]));
-    parts.push(`{"i":${JSON.stringify(event.id)},"t":${JSON.stringify(event.type)},"d":${data},"m":${metadata}}`);
+    // A time of its own (an imported event's) only where it differs from the append's: rare, and
+    // the statement falls back to the one parameter.
+    const time = batchTimestamp === undefined || event.timestamp === batchTimestamp ? "" : `,"c":"${event.timestamp}"`;
+    parts.push(
+      `{"i":${JSON.stringify(event.id)},"t":${JSON.stringify(event.type)},"d":${data},"m":${metadata}${time}}`,
+    );
     ids.push(event.id);
   });
   if (issues.length > 0) throw new ValidationError("Invalid events", issues);

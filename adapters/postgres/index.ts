@@ -24,6 +24,7 @@ export {
   URL_VARIABLE,
 } from "./client.js";
 export { PostgresDedupStore, type PostgresDedupStoreOptions } from "./dedup-store.js";
+export { type EmmettPostgresSourceOptions, emmettPostgresSource } from "./emmett-source.js";
 export { DEFAULT_MAX_EVENT_BYTES, MAX_BATCH_BYTES } from "./encode.js";
 export { SERVICE as POSTGRES_SERVICE, toEventFlowsError } from "./errors.js";
 export {

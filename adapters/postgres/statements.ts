@@ -50,7 +50,7 @@ export function statements(names: TableNames): Statements {
      * is all the never-skip guarantee needs (see position.ts). Past a block's last number the
      * position is NULL, which the primary key refuses. `start` is computed once, before the insert
      * (MATERIALIZED: inlined, it would run per row and wade through the rows being inserted).
-     * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp, $5 events as JSON, $6 the first event's id:
+     * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp (of every event without a "c" time of its own), $5 events as JSON, $6 the first event's id:
      * a retry repeats every id, so one index probe tells a retry from a new batch (an id reused
      * elsewhere in the batch still fails on the unique key).
      */
@@ -75,7 +75,7 @@ WITH last AS (
   INSERT INTO ${events} (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
   SELECT CASE WHEN start.last + input.n <= start.base + ${MAX_EVENTS_PER_TRANSACTION} THEN start.last + input.n END,
     start.xid, $1, cur.version + input.n, input.value->>'i', input.value->>'t', input.value->'d', input.value->'m',
-    $4::text::timestamptz
+    coalesce((input.value->>'c')::timestamptz, $4::text::timestamptz)
   FROM cur, start, input, taken
   WHERE taken.ids = 0 AND CASE $2::text
     WHEN 'any' THEN true
@@ -99,7 +99,8 @@ FROM cur, taken`,
     appendAlone: `
 INSERT INTO ${events} (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
 SELECT (pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + e.n, pg_current_xact_id(), $1, cur.version + e.n,
-  e.value->>'i', e.value->>'t', e.value->'d', e.value->'m', $4::text::timestamptz
+  e.value->>'i', e.value->>'t', e.value->'d', e.value->'m',
+  coalesce((e.value->>'c')::timestamptz, $4::text::timestamptz)
 FROM (SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version) AS cur,
   jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS e(value, n)
 WHERE CASE $2::text

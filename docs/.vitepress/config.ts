@@ -20,6 +20,7 @@ export default defineConfig({
           { text: "Getting started", link: "/guide/getting-started" },
           { text: "Event sourcing, CQRS and DDD", link: "/guide/concepts" },
           { text: "The shopping-cart example", link: "/guide/example" },
+          { text: "Migrating from Emmett, Castore, @nestjs/cqrs", link: "/guide/migrating" },
         ],
       },
       {
@@ -61,6 +62,7 @@ export default defineConfig({
           { text: "Security", link: "/security" },
           { text: "Operations UI (/admin)", link: "/guide/operations-ui" },
           { text: "Cloudflare worker template", link: "/worker-template" },
+          { text: "Benchmarks", link: "/benchmarks" },
           { text: "Architecture (for contributors)", link: "/architecture" },
         ],
       },

@@ -43,6 +43,35 @@ describe("prepareEvents", () => {
     expect(prepared[1]?.metadata).toEqual({ correlationId: "shared", tenant: "t1" });
   });
 
+  test("an event's own timestamp is kept as the same instant in UTC; text that is not an ISO date-time is refused", () => {
+    const now = new Date("2026-02-03T04:05:06.789Z");
+    const prepared = prepareEvents(
+      [
+        { type: "A", data: 1, timestamp: "2020-01-02T03:04:05.6+01:00" },
+        { type: "B", data: 2, timestamp: "2020-01-02T03:04:05Z" },
+        { type: "C", data: 3 },
+      ],
+      undefined,
+      now,
+    );
+    expect(prepared.map((e) => e.timestamp)).toEqual([
+      "2020-01-02T02:04:05.600Z",
+      "2020-01-02T03:04:05.000Z",
+      now.toISOString(),
+    ]);
+    for (const timestamp of ["2020-01-02", "2020-01-02T03:04:05", "yesterday", "2020-13-02T03:04:05Z", 5]) {
+      const error = (() => {
+        try {
+          prepareEvents([{ type: "A", data: 1, timestamp } as never], undefined, now);
+        } catch (caught) {
+          return caught;
+        }
+      })();
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues[0]?.path).toEqual([0, "timestamp"]);
+    }
+  });
+
   test("collects every problem in the batch into one ValidationError with paths", () => {
     const error = (() => {
       try {

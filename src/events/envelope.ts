@@ -30,6 +30,12 @@ export interface DomainEvent<Type extends string = string, Data = unknown> {
 export interface NewEvent<Type extends string = string, Data = unknown> extends DomainEvent<Type, Data> {
   readonly id?: string;
   readonly metadata?: EventMetadata;
+  /**
+   * When the event happened, as ISO-8601 text (stored in UTC, to the millisecond). Defaults to the
+   * time of the append: give it only to keep the original times of events copied from elsewhere
+   * (the importers do), since a store orders nothing by it.
+   */
+  readonly timestamp?: string;
 }
 
 /** A stored event with everything a reader needs. */
@@ -108,16 +114,29 @@ export function prepareEvents(
     else id = id.toUpperCase();
     if (ids.has(id)) issues.push({ path: [index, "id"], message: "duplicate event id in one append" });
     ids.add(id);
+    const own = event.timestamp === undefined ? timestamp : normalizedTimestamp(event.timestamp);
+    if (own === undefined) issues.push({ path: [index, "timestamp"], message: "a timestamp must be ISO-8601 text" });
     pending.push({
       id,
       type: event.type,
       data: event.data,
       metadata: shared === undefined ? { ...event.metadata } : { ...shared, ...event.metadata },
-      timestamp,
+      timestamp: own ?? timestamp,
     });
   });
   if (issues.length > 0) throw new ValidationError("Invalid events", issues);
   return pending;
+}
+
+// Date-time with a zone (Z or ±hh:mm): text without one would be read in the local time zone.
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The same instant as `Date.toISOString()` writes it (years 0 to 9999), or undefined when it is not one. */
+function normalizedTimestamp(value: unknown): string | undefined {
+  if (typeof value !== "string" || !ISO_DATE_TIME.test(value)) return undefined;
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms) || ms < -62_167_219_200_000 || ms > 253_402_300_799_999) return undefined;
+  return new Date(ms).toISOString();
 }
 
 function metadataIssues(metadata: unknown, path: (string | number)[], limits: JsonIssuesOptions): Issue[] {

@@ -100,6 +100,27 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     assertEqual(read.version, 1, "version");
   });
 
+  add("keeps an event's own timestamp (copies, imports), the append's time for the others", async (store) => {
+    const id = stream();
+    const before = Date.now();
+    const result = await store.appendToStream(id, [
+      { type: "Old", data: 1, timestamp: "2019-03-04T05:06:07.089Z" },
+      { type: "Older", data: 2, timestamp: "2018-01-01T00:00:00+02:00" },
+      { type: "Now", data: 3 },
+    ]);
+    const read = await collect(store.readStream(id));
+    for (const events of [result.events, read]) {
+      assertEqual(events[0]?.timestamp, "2019-03-04T05:06:07.089Z", "an own timestamp");
+      assertEqual(events[1]?.timestamp, "2017-12-31T22:00:00.000Z", "an own timestamp, in UTC");
+      assert(Date.parse(events[2]?.timestamp ?? "") >= before - 1000, "the append's time for an event without one");
+    }
+    await assertRejects(
+      () => store.appendToStream(id, [{ type: "Bad", data: 1, timestamp: "yesterday" }]),
+      ErrorCode.Validation,
+      "a timestamp that is not ISO-8601 is refused",
+    );
+  });
+
   add("stores stream ids and types verbatim: quotes, semicolons, unicode", async (store) => {
     for (const id of [
       `Q'uote"-${ulid()}`,

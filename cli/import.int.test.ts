@@ -1,0 +1,205 @@
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventStore as CastoreEventStore, EventType } from "@castore/core";
+import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
+import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql";
+import pg from "pg";
+import { createDynamoDbClient } from "../adapters/dynamodb/index.js";
+import type { PostgresSql } from "../adapters/postgres/index.js";
+import { ulid } from "../src/index.js";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../test/services/dynamodb.ts";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../test/services/postgres.ts";
+
+// `eventflows import`, run as the real binary (Bun, the sources): from an Emmett database into a
+// PostgreSQL schema, and from a Castore table into a SQLite file, with a second run that finds
+// everything stored. The 10k/100k-event checks are the importers' own tests (adapters/*/…-import.int.test.ts).
+const bin = join(import.meta.dirname, "..", "bin", "eventflows.js");
+const database = uniqueSchema("cli_emmett");
+const schema = uniqueSchema("cli_import");
+const castoreTable = `cli_castore_${ulid().slice(-8).toLowerCase()}`;
+let url: string;
+let emmettUrl: string;
+let admin: PostgresSql;
+let local: DynamoDbEndpoint;
+let dir: string;
+
+beforeAll(async () => {
+  url = await ensurePostgres();
+  admin = await postgresTestClient({ max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${database}`);
+  emmettUrl = url.replace(/\/[^/?]*(\?|$)/, `/${database}$1`);
+  const pool = new pg.Pool({ connectionString: emmettUrl, max: 2 });
+  const emmett = getPostgreSQLEventStore(emmettUrl, {
+    connectionOptions: { pooled: true, pool, connectionString: emmettUrl },
+  });
+  await emmett.schema.migrate();
+  for (let s = 0; s < 20; s++) {
+    await emmett.appendToStream(
+      `order-${s}`,
+      Array.from({ length: 5 }, (_, i) => ({ type: i === 0 ? "OrderPlaced" : "LineAdded", data: { s, i } })),
+    );
+  }
+  await pool.end();
+
+  local = await ensureDynamoDb();
+  await createDynamoDbClient(local).send("CreateTable", {
+    TableName: castoreTable,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: "aggregateId", AttributeType: "S" },
+      { AttributeName: "version", AttributeType: "N" },
+      { AttributeName: "eventStoreId", AttributeType: "S" },
+      { AttributeName: "timestamp", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "aggregateId", KeyType: "HASH" },
+      { AttributeName: "version", KeyType: "RANGE" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: "initialEvents",
+        KeySchema: [
+          { AttributeName: "eventStoreId", KeyType: "HASH" },
+          { AttributeName: "timestamp", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "KEYS_ONLY" },
+      },
+    ],
+  });
+  const taskCreated = new EventType<"TaskCreated", { title: string }>({ type: "TaskCreated" });
+  const tasks = new CastoreEventStore({
+    eventStoreId: "TASKS",
+    eventTypes: [taskCreated],
+    reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
+    eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
+      tableName: castoreTable,
+      dynamoDBClient: new DynamoDBClient({
+        endpoint: local.endpoint,
+        region: local.region,
+        credentials: local.credentials,
+      }),
+    }),
+  });
+  for (let t = 0; t < 12; t++) {
+    for (let version = 1; version <= 3; version++) {
+      await tasks.pushEvent({ aggregateId: `t${t}`, version, type: "TaskCreated", payload: { title: `task ${t}` } });
+    }
+  }
+  dir = mkdtempSync(join(tmpdir(), "eventflows-cli-import-"));
+}, 120_000);
+
+afterAll(async () => {
+  await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
+  await createDynamoDbClient(local)
+    .send("DeleteTable", { TableName: castoreTable })
+    .catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function eventflows(args: readonly string[], env: Record<string, string | undefined> = {}) {
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    cwd: dir,
+    env: { ...process.env, DATABASE_URL: undefined, EVENTFLOWS_PG_URL: undefined, ...env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("eventflows import", () => {
+  test("emmett-postgres into a PostgreSQL schema: 100 events, then a run that finds them stored", async () => {
+    writeFileSync(join(dir, "emmett-url"), `${emmettUrl}\n`);
+    const env = { EVENTFLOWS_PG_URL: url };
+    expect(eventflows(["migrate", "postgres", "--schema", schema], env).code).toBe(0);
+    const args = ["import", "emmett-postgres", "--from-url-file", "emmett-url", "--to", "postgres", "--schema", schema];
+    const first = eventflows([...args, "--batch-size", "30", "--json"], env);
+    expect(first).toMatchObject({ code: 0 });
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      command: "import",
+      source: "emmett-postgres",
+      store: "postgres",
+      read: 100,
+      imported: 100,
+      skipped: 0,
+      streams: 20,
+    });
+    expect(first.stderr).toContain("100 events");
+    const again = eventflows([...args, "--restart"], { ...env });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("100 events read, 0 imported, 100 found stored already, 20 streams");
+    const [row] = await admin.unsafe<{ n: number; top: number }[]>(
+      `SELECT count(*)::int AS n, max(version)::int AS top FROM ${schema}.events WHERE stream_id LIKE 'order-%'`,
+    );
+    expect(row).toEqual({ n: 100, top: 5 });
+    // The source's URL from its own variable works as the file does.
+    const byVariable = eventflows(args, { ...env, EVENTFLOWS_IMPORT_SOURCE_URL: emmettUrl });
+    expect(byVariable.stdout).toContain("0 events read");
+  });
+
+  test("castore-dynamodb into a SQLite file, streams named by --category", () => {
+    const file = join(dir, "tasks.db");
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const env = {
+      AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+      AWS_REGION: local.region,
+      AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+    };
+    const args = ["import", "castore-dynamodb", "--from-table", castoreTable, "--event-store-id", "TASKS"];
+    const run = eventflows([...args, "--category", "Task", "--to", "sqlite", "--file", file, "--json"], env);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ read: 36, imported: 36, streams: 12 });
+    const db = new Database(file, { readonly: true });
+    const rows = db
+      .query("SELECT stream_id, max(version) AS top, count(*) AS n FROM eventflows_events GROUP BY stream_id")
+      .all() as { stream_id: string; top: number; n: number }[];
+    db.close();
+    expect(rows).toHaveLength(12);
+    expect(rows.every((r) => r.stream_id.startsWith("Task-t") && r.top === 3 && r.n === 3)).toBe(true);
+  });
+
+  test("bad usage exits 2 and names the problem", () => {
+    const cases: [string[], string][] = [
+      [["import"], "Missing the source"],
+      [["import", "eventstoredb", "--to", "postgres"], 'Unknown source "eventstoredb"'],
+      [["import", "castore-dynamodb", "--to", "sqlite", "--file", "x.db"], "needs --from-table"],
+      [
+        ["import", "emmett-postgres", "--from-table", "t", "--to", "postgres"],
+        "--from-table is not an option of emmett-postgres",
+      ],
+      [
+        ["import", "emmett-postgres", "--to", "postgres", "--table", "t"],
+        "--table is not an option of the postgres store",
+      ],
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "t",
+          "--event-store-id",
+          "E",
+          "--to",
+          "sqlite",
+          "--batch-size",
+          "0",
+        ],
+        "--batch-size takes an integer",
+      ],
+      [["import", "emmett-postgres"], "Missing the store"],
+      [["import", "emmett-postgres", "--to", "postgres"], "needs the source's URL"],
+    ];
+    for (const [args, message] of cases) {
+      const result = eventflows(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+    }
+    expect(eventflows(["import", "--help"]).stdout).toContain("Usage: eventflows import <source>");
+  });
+});

@@ -1,0 +1,248 @@
+import {
+  type CheckpointStore,
+  type EventStore,
+  type ImportEventsResult,
+  type ImportSource,
+  importEvents,
+  isAbortedError,
+} from "../src/index.js";
+import { CliUsageError } from "./errors.js";
+import { withInterrupt } from "./interrupt.js";
+import type { CliIo } from "./io.js";
+import { parseCommand } from "./parse.js";
+import { formatDuration } from "./progress-output.js";
+import { integerOption, reportInterrupted, runWithProgress } from "./projection-command.js";
+import {
+  checkInput,
+  checkStoreOptions,
+  STORE_OPTIONS,
+  type StoreValues,
+  storeName,
+  withPostgres,
+  withSqlite,
+} from "./stores.js";
+
+export const IMPORT_USAGE = `Usage: eventflows import <source> --to <store> [options]
+
+Moves the events of another event store into an EventFlows store: stream ids, versions (Emmett's
+stream positions, Castore's aggregate versions), types, data, metadata and times are kept. In
+batches, with a checkpoint saved in the target after each: an interrupted import (Ctrl-C, a crash)
+resumes where it stopped when run again, and events found stored already are never written twice.
+Stop the source's writers before the last run: it then picks up what they wrote meanwhile.
+
+Sources:
+  emmett-postgres    an Emmett 0.42 store on PostgreSQL (@event-driven-io/emmett-postgresql)
+                     the URL from $EVENTFLOWS_IMPORT_SOURCE_URL, or --from-url-file <path>
+    --from-schema <name>       the schema of Emmett's tables (default: the search path)
+    --from-partition <name>    Emmett's partition (default: emt:default)
+  castore-dynamodb   a Castore 2.x single-table DynamoDB table (@castore/event-storage-adapter-dynamodb);
+                     region, endpoint and credentials from the AWS variables
+    --from-table <name>        the Castore table (required)
+    --event-store-id <id>      the Castore event store to import (required)
+    --category <name>          streams are named <category>-<aggregateId> (default: the event store id)
+
+Targets (--to), with the options of eventflows migrate (run it first):
+  postgres   the URL from $EVENTFLOWS_PG_URL or $DATABASE_URL, or --url-file; --schema, --prefix
+  dynamodb   --table <name>, --partition-key, --sort-key
+  sqlite     --file <path> (must exist), --prefix
+
+Options:
+  --batch-size <n>   source events per batch and checkpoint, 1 to 10000 (default: 1000)
+  --restart          forget the checkpoint and read the source from its beginning
+  --json             print the summary as one JSON object
+  --verbose          print stack traces of errors
+  -h, --help         show this text
+Progress goes to stderr (positions are Emmett's global positions, or Castore's first-event times
+in epoch milliseconds). Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (run again to resume).`;
+
+const SOURCES = ["emmett-postgres", "castore-dynamodb"] as const;
+type SourceName = (typeof SOURCES)[number];
+
+const IMPORT_OPTIONS = {
+  ...STORE_OPTIONS,
+  to: { type: "string" },
+  "from-url-file": { type: "string" },
+  "from-schema": { type: "string" },
+  "from-partition": { type: "string" },
+  "from-table": { type: "string" },
+  "event-store-id": { type: "string" },
+  category: { type: "string" },
+  "batch-size": { type: "string" },
+  restart: { type: "boolean" },
+} as const;
+
+interface ImportValues extends StoreValues {
+  readonly "from-url-file"?: string;
+  readonly "from-schema"?: string;
+  readonly "from-partition"?: string;
+  readonly "from-table"?: string;
+  readonly "event-store-id"?: string;
+  readonly category?: string;
+}
+
+/** The options each source owns: another source's are refused, not ignored. */
+const SOURCE_OPTIONS: Record<SourceName, readonly (keyof ImportValues)[]> = {
+  "emmett-postgres": ["from-url-file", "from-schema", "from-partition"],
+  "castore-dynamodb": ["from-table", "event-store-id", "category"],
+};
+
+export async function importCommand(args: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand("import", args, IMPORT_OPTIONS);
+  if (values.help) {
+    io.stdout(IMPORT_USAGE);
+    return 0;
+  }
+  const [sourceArg, ...extra] = positionals;
+  const source = SOURCES.find((name) => name === sourceArg);
+  if (source === undefined) {
+    throw new CliUsageError(
+      sourceArg === undefined
+        ? `Missing the source: one of ${SOURCES.join(", ")}`
+        : `Unknown source "${sourceArg}": one of ${SOURCES.join(", ")}`,
+      "import",
+    );
+  }
+  if (extra.length > 0) throw new CliUsageError(`Unexpected argument "${extra[0]}"`, "import");
+  for (const other of SOURCES.filter((name) => name !== source)) {
+    for (const key of SOURCE_OPTIONS[other]) {
+      if (values[key] !== undefined) throw new CliUsageError(`--${key} is not an option of ${source}`, "import");
+    }
+  }
+  if (source === "castore-dynamodb" && (values["from-table"] ?? "") === "")
+    throw new CliUsageError("castore-dynamodb needs --from-table <name>", "import");
+  if (source === "castore-dynamodb" && (values["event-store-id"] ?? "") === "")
+    throw new CliUsageError("castore-dynamodb needs --event-store-id <id>", "import");
+  const target = storeName("import", values.to, ["postgres", "dynamodb", "sqlite"]);
+  checkStoreOptions("import", target, values);
+  if (target === "dynamodb" && (values.table ?? "") === "")
+    throw new CliUsageError("The dynamodb store needs --table <name>", "import");
+  if (
+    source === "emmett-postgres" &&
+    (io.env.EVENTFLOWS_IMPORT_SOURCE_URL ?? "") === "" &&
+    values["from-url-file"] === undefined
+  ) {
+    throw new CliUsageError(
+      "emmett-postgres needs the source's URL: $EVENTFLOWS_IMPORT_SOURCE_URL or --from-url-file <path>",
+      "import",
+    );
+  }
+  const batchSize = integerOption("import", "batch-size", values["batch-size"], 1, 10_000);
+  const restart = values.restart === true;
+
+  let reached: number | undefined;
+  try {
+    const result = await withSource(source, values, io, (from) =>
+      withTarget(target, values, io, (store, checkpoints) =>
+        withInterrupt(async (signal) => {
+          const origin = restart ? 0 : ((await checkpoints.load(`import:${from.name}`)) ?? 0);
+          return runWithProgress(io, origin, (onProgress) =>
+            importEvents({
+              source: from,
+              target: store,
+              checkpoints,
+              batchSize,
+              restart,
+              signal,
+              onProgress: (progress) => {
+                reached = progress.position;
+                onProgress(progress);
+              },
+            }),
+          );
+        }),
+      ),
+    );
+    print(io, values.json === true, source, target, result);
+    return 0;
+  } catch (error) {
+    if (!isAbortedError(error)) throw error;
+    return reportInterrupted(
+      io,
+      values.json === true,
+      `import from ${source} interrupted${reached === undefined ? "" : ` at position ${reached}`}; run the same command again to resume`,
+    );
+  }
+}
+
+function print(io: CliIo, json: boolean, source: string, target: string, result: ImportEventsResult): void {
+  if (json) {
+    io.stdout(JSON.stringify({ command: "import", source, store: target, ...result }));
+    return;
+  }
+  const n = (value: number) => value.toLocaleString("en-US");
+  io.stdout(
+    `import from ${source} into ${target}: ${n(result.read)} events read, ${n(result.imported)} imported, ${n(result.skipped)} found stored already, ${n(result.streams)} streams, in ${formatDuration(result.elapsedMs)}; checkpoint at ${result.position}.`,
+  );
+}
+
+/** Opens the source by its options, runs `work`, and closes it. */
+async function withSource<T>(
+  source: SourceName,
+  values: ImportValues,
+  io: CliIo,
+  work: (source: ImportSource) => Promise<T>,
+): Promise<T> {
+  if (source === "emmett-postgres") {
+    // The source's URL by the target's rules, from its own variable and option.
+    const sourceIo = { ...io, env: { EVENTFLOWS_PG_URL: io.env.EVENTFLOWS_IMPORT_SOURCE_URL } };
+    return withPostgres("import", { "url-file": values["from-url-file"] }, sourceIo, async (pg, sql) => {
+      const from = checkInput("import", () =>
+        pg.emmettPostgresSource(sql, { schema: values["from-schema"], partition: values["from-partition"] }),
+      );
+      return work(from);
+    });
+  }
+  const dynamodb = await import("../adapters/dynamodb/index.js");
+  const client = dynamodb.createDynamoDbClient({ env: io.env });
+  const eventStoreId = values["event-store-id"] ?? "";
+  const category = values.category ?? eventStoreId;
+  const from = checkInput("import", () =>
+    dynamodb.castoreDynamoDbSource(client, {
+      tableName: values["from-table"] ?? "",
+      eventStoreId,
+      streamId: (aggregateId) => `${category}-${aggregateId}`,
+    }),
+  );
+  return work(from);
+}
+
+/** Opens the target event store and the checkpoint store beside it, runs `work`, and closes them. */
+async function withTarget<T>(
+  target: "postgres" | "dynamodb" | "sqlite",
+  values: StoreValues,
+  io: CliIo,
+  work: (store: EventStore, checkpoints: CheckpointStore) => Promise<T>,
+): Promise<T> {
+  if (target === "postgres") {
+    const names = { schema: values.schema, tablePrefix: values.prefix };
+    // Streams of one batch are appended side by side (8 at a time).
+    return withPostgres(
+      "import",
+      values,
+      io,
+      (pg, sql) =>
+        work(new pg.PostgresEventStore({ sql, ...names }), new pg.PostgresCheckpointStore({ sql, ...names })),
+      8,
+    );
+  }
+  if (target === "sqlite") {
+    return withSqlite("import", values, io, false, (sqlite, driver) =>
+      work(
+        sqlite.createSqliteEventStore({ driver, tablePrefix: values.prefix }),
+        new sqlite.SqliteCheckpointStore({ driver, tablePrefix: values.prefix }),
+      ),
+    );
+  }
+  const dynamodb = await import("../adapters/dynamodb/index.js");
+  const client = dynamodb.createDynamoDbClient({ env: io.env });
+  const layout = {
+    tableName: values.table ?? "",
+    partitionKey: values["partition-key"],
+    sortKey: values["sort-key"],
+  };
+  checkInput("import", () => dynamodb.tableLayout(layout));
+  return work(
+    new dynamodb.DynamoDbEventStore({ client, ...layout }),
+    new dynamodb.DynamoDbCheckpointStore({ client, ...layout }),
+  );
+}
