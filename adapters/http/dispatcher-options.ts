@@ -51,8 +51,11 @@ export interface QueryRoutes<Q extends MessageMap, X = unknown> {
   readonly schemas: { readonly [T in keyof Q & string]?: RouteSchema<Q[T]["payload"]> };
 }
 
-/** Which route the auth hook is asked about: a command or query, or (when enabled) health, OpenAPI and metrics. */
-export type AuthKind = MessageKind | "health" | "openapi" | "metrics";
+/**
+ * Which route the auth hook is asked about: a command or query, (when enabled) health, OpenAPI and
+ * metrics, or a live event stream (`"live"`, type `"events"`).
+ */
+export type AuthKind = MessageKind | "health" | "openapi" | "metrics" | "live";
 
 export interface AuthRequest<X = unknown> {
   readonly kind: AuthKind;
