@@ -220,6 +220,44 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect(hub.size).toBe(0);
   });
 
+  test("the client stops for good when the server refuses it (401), and says why", async () => {
+    const errors: { code: string; status?: number }[] = [];
+    const subscription = subscribeLive({ url: base, onEvent: () => {}, onError: (error) => errors.push(error) });
+    await subscription.closed;
+    expect(errors).toEqual([expect.objectContaining({ code: "LIVE_SUBSCRIPTION_REFUSED", status: 401 })]);
+  });
+
+  test("a client dropped by the server (hub shut down) is told the reason and reconnects, resuming", async () => {
+    const from = await store.getLastGlobalPosition();
+    let current = new LiveHub({ store });
+    const routes = liveRoutes({ hub: () => current });
+    const own = Bun.serve({ port: 0, fetch: routes.fetch });
+    const events: EventEnvelope[] = [];
+    const ends: string[] = [];
+    const subscription = subscribeLive({
+      url: `http://127.0.0.1:${own.port}/events`,
+      from,
+      backoff: { initialMs: 10, maxMs: 50 },
+      onEvent: (event) => void events.push(event),
+      onEnd: (reason) => void ends.push(reason),
+    });
+    try {
+      const first = await appendEvents(5);
+      await until(() => events.length === 5, 5000, "the first events");
+      const old = current;
+      current = new LiveHub({ store });
+      await old.close();
+      const second = await appendEvents(5);
+      await until(() => events.length === 10, 5000, "the events after the reconnect");
+      expect(ends).toEqual(["shutdown"]);
+      expect(ids(events)).toEqual(ids([...first, ...second]));
+    } finally {
+      await subscription.close();
+      await current.close();
+      own.stop(true);
+    }
+  });
+
   test("a slow SSE client (its socket not read) is dropped with a final `end` event while others keep up", async () => {
     const slowHub = new LiveHub({ store, bufferSize: 8, pollIntervalMs: 50 });
     const slowApp = liveRoutes({ hub: slowHub, heartbeatMs: 1000 });

@@ -23,13 +23,14 @@ export async function* parseSse(
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return;
-      onBytes?.();
-      text += decoder.decode(value, { stream: true });
+      if (!done) {
+        onBytes?.();
+        text += decoder.decode(value, { stream: true });
+      }
       for (;;) {
         const end = text.search(/\r\n|\r|\n/);
-        // A lone CR at the end may be the first half of a CRLF: wait for more.
-        if (end < 0 || (text[end] === "\r" && end === text.length - 1)) break;
+        // A lone CR at the end may be the first half of a CRLF: wait for more, unless no more comes.
+        if (end < 0 || (!done && text[end] === "\r" && end === text.length - 1)) break;
         const line = text.slice(0, end);
         text = text.slice(end + (text.startsWith("\r\n", end) ? 2 : 1));
         if (line === "") {
@@ -47,6 +48,8 @@ export async function* parseSse(
         else if (field === "data") data.push(value);
         else if (field === "id" && !value.includes("\0")) id = value;
       }
+      // What is left without a line end is an unfinished message: dropped, as EventSource does.
+      if (done) return;
     }
   } finally {
     reader.releaseLock();
