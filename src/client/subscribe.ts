@@ -147,6 +147,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           }
         });
       });
+      // A close always follows an error; listening keeps EventEmitter-based sockets (`ws`) from throwing.
+      socket.addEventListener("error", () => {});
       socket.addEventListener("close", (event) => {
         signal.removeEventListener("abort", abort);
         idle.stop();
