@@ -141,6 +141,41 @@ export function liveSubscriptionSuite(stub: () => DurableObjectStubLike): Contra
         },
       },
       {
+        name: "a filtered subscriber gets only its streams' category and types, in order; others are passed over",
+        run: async () => {
+          const writer = store();
+          const id = ulid();
+          const start = await writer.getLastGlobalPosition();
+          const filtered = follow(start, { filter: { categories: [`Watched${id}`], types: ["Opened", "Closed"] } });
+          const all = follow(start);
+          try {
+            await writer.appendToStream(`Watched${id}-1`, [
+              { type: "Opened", data: 1 },
+              { type: "Changed", data: 2 },
+            ]);
+            await writer.appendToStream(`Other${id}-1`, [{ type: "Opened", data: 3 }]);
+            await writer.appendToStream(`Watched${id}-2`, [
+              { type: "Opened", data: 4 },
+              { type: "Closed", data: 5 },
+            ]);
+            await eventually(() => assertEqual(all.received.length, 5, "the unfiltered subscriber's events"), 5000);
+            await eventually(() => assertEqual(filtered.received.length, 3, "the filtered subscriber's events"), 5000);
+            assertEqual(
+              filtered.received.map((e) => e.data),
+              [1, 4, 5],
+              "only the watched category's Opened and Closed, in order",
+            );
+            // It resumes past what it was not sent: a later event comes once, nothing before it again.
+            await writer.appendToStream(`Watched${id}-1`, [{ type: "Closed", data: 6 }]);
+            await eventually(() => assertEqual(filtered.received.length, 4, "the later event"), 5000);
+            assertEqual(filtered.received.at(-1)?.data, 6, "the later event");
+          } finally {
+            await filtered.subscription.stop();
+            await all.subscription.stop();
+          }
+        },
+      },
+      {
         name: "a handler that throws gets the same event again after the reconnect, and order holds",
         run: async () => {
           const writer = store();
