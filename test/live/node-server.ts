@@ -69,6 +69,8 @@ export async function serveOnNode(app: Hono): Promise<{ server: Server; port: nu
   const server = createServer(async (incoming, outgoing) => {
     const controller = new AbortController();
     outgoing.on("close", () => controller.abort());
+    // Each SSE message is a small write: without this, Nagle's algorithm holds it for the client's delayed ACK.
+    incoming.socket.setNoDelay(true);
     const headers = new Headers();
     for (const [name, value] of Object.entries(incoming.headers)) {
       if (typeof value === "string") headers.set(name, value);
