@@ -20,7 +20,14 @@ export {
   liveRoutes,
 } from "./live-routes.js";
 export { SSE_HEADERS, sseEnd, sseEvent } from "./live-sse.js";
-export { LIVE_CLOSE_CODES, type LiveMessage, liveSocketEvents, type UpgradeWebSocket } from "./live-websocket.js";
+export {
+  LIVE_CLOSE_CODES,
+  type LiveMessage,
+  type LiveSocket,
+  type LiveSocketEvents,
+  liveSocketEvents,
+  type UpgradeWebSocket,
+} from "./live-websocket.js";
 export {
   type DocumentSpec,
   type OpenApiInfo,

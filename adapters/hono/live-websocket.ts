@@ -1,5 +1,27 @@
-import type { UpgradeWebSocket, WSContext, WSEvents } from "hono/ws";
+import type { Context, MiddlewareHandler } from "hono";
 import type { EventEnvelope, LiveConnection, LiveEndReason } from "../../src/index.js";
+
+/**
+ * The part of Hono's `WSContext` the pump uses. Declared here rather than imported from `hono/ws`,
+ * whose declarations need the DOM library: the package's types must compile with Node's types alone.
+ */
+export interface LiveSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  readonly readyState: number;
+  /** The runtime's socket: Bun's has `getBufferedAmount()`, browsers' API `bufferedAmount`. */
+  readonly raw?: unknown;
+}
+
+/** The handlers a Hono WebSocket helper calls (a subset of Hono's `WSEvents`). */
+export interface LiveSocketEvents {
+  onOpen(event: unknown, ws: LiveSocket): void;
+  onClose(): void;
+  onError(): void;
+}
+
+/** Hono's `upgradeWebSocket` (from `hono/bun`, `hono/cloudflare-workers`, `hono/deno`, `@hono/node-ws`). */
+export type UpgradeWebSocket = (createEvents: (c: Context) => LiveSocketEvents) => MiddlewareHandler;
 
 /**
  * WebSocket close codes a live stream ends with (the reason text is the {@link LiveEndReason}):
@@ -17,15 +39,13 @@ export type LiveMessage<E extends EventEnvelope = EventEnvelope> =
   | { readonly kind: "event"; readonly event: E }
   | { readonly kind: "heartbeat" };
 
-export type { UpgradeWebSocket };
-
 interface BufferedSocket {
   readonly bufferedAmount?: number;
   getBufferedAmount?(): number;
 }
 
 /** What the runtime's socket has not sent yet, in bytes, when the runtime tells (Bun, browsers' API); else 0. */
-function buffered(ws: WSContext): number {
+function buffered(ws: LiveSocket): number {
   const raw = ws.raw as BufferedSocket | undefined;
   if (typeof raw?.getBufferedAmount === "function") return raw.getBufferedAmount();
   return typeof raw?.bufferedAmount === "number" ? raw.bufferedAmount : 0;
@@ -36,8 +56,12 @@ function buffered(ws: WSContext): number {
  * {@link LiveMessage}, waiting while the socket holds more than `maxBufferedBytes` unsent (the hub
  * ends a connection that stays behind: close code 4008, reason `slow-consumer`). Teardown is one `finally`.
  */
-export function liveSocketEvents(connection: LiveConnection, heartbeatMs: number, maxBufferedBytes: number): WSEvents {
-  const pump = async (ws: WSContext) => {
+export function liveSocketEvents(
+  connection: LiveConnection,
+  heartbeatMs: number,
+  maxBufferedBytes: number,
+): LiveSocketEvents {
+  const pump = async (ws: LiveSocket) => {
     let reason: LiveEndReason = "closed";
     try {
       for (;;) {

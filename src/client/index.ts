@@ -11,5 +11,6 @@ export {
   type LiveBackoff,
   type LiveClientOptions,
   type LiveClientSubscription,
+  type LiveHeaders,
   subscribeLive,
 } from "./subscribe.js";

@@ -3,6 +3,9 @@ import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
 import { parseSse } from "./sse-parser.js";
 
+/** Request headers by name (a plain object: `HeadersInit` is a DOM type, and Node's types lack it). */
+export type LiveHeaders = Readonly<Record<string, string>>;
+
 export interface LiveBackoff {
   /** First wait before reconnecting, in ms. Defaults to 500. */
   readonly initialMs?: number;
@@ -28,7 +31,7 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
   /** Told when the server ends the stream (`slow-consumer`, `shutdown`…); the client then reconnects. */
   readonly onEnd?: (reason: string) => void;
   /** SSE only: request headers (an `Authorization`), or a function giving them per connection. */
-  readonly headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
+  readonly headers?: LiveHeaders | (() => LiveHeaders | Promise<LiveHeaders>);
   /** WebSocket only: subprotocols, where a browser can carry a token (`WebSocket` cannot send headers). */
   readonly protocols?: string | string[];
   readonly backoff?: LiveBackoff;
