@@ -258,6 +258,33 @@ describe("live routes on Bun (real server and sockets)", () => {
     }
   });
 
+  test("a client without `from` dropped before its first event resumes from where its stream started (the open message)", async () => {
+    let current = new LiveHub({ store });
+    const routes = liveRoutes({ hub: () => current });
+    const own = Bun.serve({ port: 0, fetch: routes.fetch });
+    const events: EventEnvelope[] = [];
+    const subscription = subscribeLive({
+      url: `http://127.0.0.1:${own.port}/events`,
+      backoff: { initialMs: 200, maxMs: 200 },
+      onEvent: (event) => void events.push(event),
+    });
+    try {
+      await until(() => current.size === 1, 5000, "the subscription");
+      await Bun.sleep(20); // the open message is in
+      const old = current;
+      current = new LiveHub({ store });
+      await old.close();
+      // Appended while the client waits to reconnect: a reconnect "from now" would miss them.
+      const missed = await appendEvents(3);
+      await until(() => events.length === 3, 5000, "the events appended while disconnected");
+      expect(ids(events)).toEqual(ids(missed));
+    } finally {
+      await subscription.close();
+      await current.close();
+      own.stop(true);
+    }
+  });
+
   test("a slow SSE client (its socket not read) is dropped with a final `end` event while others keep up", async () => {
     const slowHub = new LiveHub({ store, bufferSize: 8, pollIntervalMs: 50 });
     const slowApp = liveRoutes({ hub: slowHub, heartbeatMs: 1000 });
@@ -270,7 +297,7 @@ describe("live routes on Bun (real server and sockets)", () => {
     });
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
     socket.write("GET /events/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
-    await until(() => received.includes(": connected"), 5000, "the slow client's subscription");
+    await until(() => received.includes("event: open"), 5000, "the slow client's subscription");
     socket.pause();
     const fast = subscribeLive({
       url: `http://127.0.0.1:${slowServer.port}/events`,

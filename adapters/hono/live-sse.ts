@@ -39,8 +39,10 @@ export function sseBody(
   const pump = async () => {
     let reason: LiveEndReason | undefined;
     try {
-      // A first line at once: the client knows it is subscribed; `retry` sets EventSource's reconnect delay.
-      await writer.write(encoder.encode("retry: 1000\n: connected\n\n"));
+      // At once: an `open` event with the position the stream starts after (a client that asked for
+      // new events only resumes from there if it drops before its first event); `retry` sets
+      // EventSource's reconnect delay.
+      await writer.write(encoder.encode(`retry: 1000\nevent: open\ndata: {"position":${connection.position}}\n\n`));
       for (;;) {
         // A reader that never drains must not hold the pump: the hub ending the connection frees it.
         const ready = await Promise.race([writer.ready.then(() => true), connection.done.then(() => false)]);

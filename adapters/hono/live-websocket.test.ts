@@ -24,7 +24,8 @@ describe("live WebSocket pump", () => {
     const deadline = Date.now() + 2000;
     while (closed === undefined && Date.now() < deadline) await Bun.sleep(10);
     expect(closed).toEqual([LIVE_CLOSE_CODES["slow-consumer"], "slow-consumer"]);
-    expect(sent).toEqual([]);
+    expect(sent).toEqual([JSON.stringify({ kind: "open", position: 0 })]); // and no event
+
     expect(hub.size).toBe(0);
     await hub.close();
   });

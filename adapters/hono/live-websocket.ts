@@ -36,6 +36,8 @@ export const LIVE_CLOSE_CODES: Readonly<Record<LiveEndReason, number>> = {
 
 /** One WebSocket message of a live stream: JSON, an event or a heartbeat. */
 export type LiveMessage<E extends EventEnvelope = EventEnvelope> =
+  /** First: the global position the stream starts after. */
+  | { readonly kind: "open"; readonly position: number }
   | { readonly kind: "event"; readonly event: E }
   | { readonly kind: "heartbeat" };
 
@@ -64,6 +66,7 @@ export function liveSocketEvents(
   const pump = async (ws: LiveSocket) => {
     let reason: LiveEndReason = "closed";
     try {
+      ws.send(JSON.stringify({ kind: "open", position: connection.position } satisfies LiveMessage));
       for (;;) {
         while (buffered(ws) > maxBufferedBytes && connection.ended === undefined) {
           await new Promise((resolve) => setTimeout(resolve, 10));

@@ -83,6 +83,20 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
     return url;
   };
 
+  /**
+   * The server says where the stream starts: a subscription for new events only resumes from there
+   * if it drops before its first event, rather than from the head it would then be given.
+   */
+  const opened = (data: string | { position?: unknown }) => {
+    let at: unknown;
+    try {
+      at = (typeof data === "string" ? (JSON.parse(data) as { position?: unknown }) : data).position;
+    } catch {
+      return;
+    }
+    if (position === undefined && typeof at === "number" && Number.isSafeInteger(at) && at >= 0) position = at;
+  };
+
   /** Handles an event unless the connection already gave it (a resume point is exclusive). */
   const handle = async (event: E, resumedAfter: number | undefined) => {
     const at = event.globalPosition;
@@ -107,6 +121,10 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
     const idle = watchIdle(idleTimeoutMs, () => current.abort());
     try {
       for await (const message of parseSse(response.body, idle.reset)) {
+        if (message.event === "open") {
+          opened(message.data);
+          continue;
+        }
         if (message.event === "end") {
           options.onEnd?.(endReason(message.data));
           return delivered;
@@ -140,7 +158,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         chain = chain.then(async () => {
           if (failed !== undefined) return;
           try {
-            const parsed = JSON.parse(String(message.data)) as { kind: string; event?: E };
+            const parsed = JSON.parse(String(message.data)) as { kind: string; event?: E; position?: unknown };
+            if (parsed.kind === "open") return opened(parsed);
             if (parsed.kind !== "event" || parsed.event === undefined) return;
             await handle(parsed.event, resumedAfter);
             delivered = true;
