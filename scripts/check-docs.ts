@@ -139,6 +139,7 @@ function writeTsconfig(project: Project): void {
       paths: {
         "@eventflows/core": [`${up}/src/index.ts`],
         "@eventflows/core/testing": [`${up}/src/testing/index.ts`],
+        "@eventflows/core/client": [`${up}/src/client/index.ts`],
         "@eventflows/core/*": [`${up}/adapters/*/index.ts`],
       },
     },

@@ -1,6 +1,6 @@
 /**
  * The layering check (ARCHITECTURE.md §1): an adapter imports the core only through its public
- * entries (src/index.ts, src/testing/index.ts), the shared layers (adapters/aws, adapters/http) and
+ * entries (src/index.ts, src/testing/index.ts, src/client/index.ts), the shared layers (adapters/aws, adapters/http) and
  * its own folder; never another adapter, never a core file behind the entries. Tests may also use
  * the harness under test/. Also fails on any import cycle among the files of src/ and adapters/,
  * type-only imports included, since a cycle there means two files that cannot be read apart.
@@ -14,7 +14,7 @@ import { repoRoot } from "./lib/package-exports.ts";
 export const SHARED_LAYERS = ["aws", "http"] as const;
 
 /** Core files an adapter may import: the public entries, as users import them. */
-export const CORE_ENTRIES = ["src/index.ts", "src/testing/index.ts"] as const;
+export const CORE_ENTRIES = ["src/index.ts", "src/testing/index.ts", "src/client/index.ts"] as const;
 
 /** A reviewed exception: one test file that proves two adapters work together. */
 export interface AllowedImport {

@@ -196,6 +196,22 @@ export {
   nameIssues,
 } from "./internal/validate.js";
 export {
+  checkFilter,
+  filterFromQuery,
+  filterToQuery,
+  type LiveConnection,
+  type LiveConnectOptions,
+  type LiveEndReason,
+  LiveErrorCode,
+  type LiveFilter,
+  LiveHub,
+  type LiveHubOptions,
+  type LiveItem,
+  MAX_FILTER_ENTRIES,
+  matchesFilter,
+  TooManyLiveClientsError,
+} from "./live/index.js";
+export {
   type ConsoleLoggerOptions,
   consoleLogger,
   type JsonLoggerOptions,

@@ -18,6 +18,21 @@ export { ADMIN_CSRF_HEADER, ADMIN_SECURITY_HEADERS, type AdminAction, adminRoute
 export { type EventJsonSchema, eventJsonSchemas } from "./event-schemas.js";
 export { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 export {
+  type LiveAuthorize,
+  type LiveRoutesOptions,
+  type LiveSubscriptionRequest,
+  liveRoutes,
+} from "./live-routes.js";
+export { SSE_HEADERS, sseEnd, sseEvent } from "./live-sse.js";
+export {
+  LIVE_CLOSE_CODES,
+  type LiveMessage,
+  type LiveSocket,
+  type LiveSocketEvents,
+  liveSocketEvents,
+  type UpgradeWebSocket,
+} from "./live-websocket.js";
+export {
   type DocumentSpec,
   type OpenApiInfo,
   type OpenApiOptions,

@@ -53,9 +53,10 @@ export interface QueryRoutes<Q extends MessageMap, X = unknown> {
 
 /**
  * Which route the auth hook is asked about: a command or query, (when enabled) health, OpenAPI and
- * metrics, or the operations UI (`adminRoutes` of the Hono adapter, always).
+ * metrics, the operations UI (`adminRoutes` of the Hono adapter, always), or a live event stream
+ * (`"live"`, type `"events"`).
  */
-export type AuthKind = MessageKind | "health" | "openapi" | "metrics" | "admin";
+export type AuthKind = MessageKind | "health" | "openapi" | "metrics" | "admin" | "live";
 
 export interface AuthRequest<X = unknown> {
   readonly kind: AuthKind;

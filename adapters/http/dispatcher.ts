@@ -456,7 +456,12 @@ function healthSettings<X>(options: HealthOptions<X>) {
   };
 }
 
-async function authorize<X>(hook: AuthHook<X>, request: AuthRequest<X>): Promise<Principal | undefined> {
+/**
+ * Runs an auth hook: its principal, `undefined` for `true`, or the error to answer with. Exported so
+ * that other routes (the live event streams) authorize exactly as commands are.
+ * @throws {ForbiddenError} the hook said anything but yes; its own `UnauthorizedError`/`ForbiddenError`.
+ */
+export async function authorize<X>(hook: AuthHook<X>, request: AuthRequest<X>): Promise<Principal | undefined> {
   const decision = await hook(request);
   if (decision === true) return undefined;
   // Anything but an explicit yes is a no: a hook that forgets to return must not open the door.

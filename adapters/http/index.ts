@@ -25,7 +25,7 @@ export {
   normalizeTraceparent,
   type RequestCorrelation,
 } from "./correlation.js";
-export { createHttpDispatcher, type HttpDispatcher, type Mount, pathOf } from "./dispatcher.js";
+export { authorize, createHttpDispatcher, type HttpDispatcher, type Mount, pathOf } from "./dispatcher.js";
 export type {
   AuthHook,
   AuthKind,

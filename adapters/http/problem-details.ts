@@ -8,7 +8,7 @@
  * client error (4xx) is the error's message, which EventFlows errors write to be shown; a server error
  * (5xx) never carries the message of the error behind it.
  */
-import { ErrorCode, type Issue, isEventFlowsError } from "../../src/index.js";
+import { ErrorCode, type Issue, isEventFlowsError, LiveErrorCode } from "../../src/index.js";
 import { HttpErrorCode } from "./errors.js";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -43,6 +43,7 @@ const statusByCode: Readonly<Record<string, number>> = {
   [HttpErrorCode.UnsupportedMediaType]: 415,
   [HttpErrorCode.IdempotencyKeyReused]: 422,
   [HttpErrorCode.NotReady]: 503,
+  [LiveErrorCode.TooManyClients]: 503,
 };
 
 const phrases: Readonly<Record<number, string>> = {

@@ -4,6 +4,8 @@ import {
   type EventStoreCapabilities,
   type EventStoreOptions,
   type ExpectedVersion,
+  filterFromQuery,
+  filterToQuery,
   type NewEvent,
   type PendingEvent,
   type ReadAllOptions,
@@ -29,7 +31,8 @@ const PAGE = 1000;
 
 export interface HandleEventStoreRequestOptions {
   /**
-   * The object's live subscribers: with them, `GET /subscribe?after=N` WebSocket upgrades are
+   * The object's live subscribers: with them, `GET /subscribe?after=N` WebSocket upgrades (with
+   * optional `stream`, `category` and `type` filters, as the Hono live routes take them) are
    * accepted, and every append is pushed to the connected subscribers.
    */
   readonly live?: LiveSubscribers;
@@ -50,7 +53,11 @@ export async function handleEventStoreRequest(
   try {
     if (operation === "subscribe" && options.live !== undefined) {
       const after = url.searchParams.get("after") ?? "0";
-      return options.live.accept(request, /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN);
+      return options.live.accept(
+        request,
+        /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN,
+        filterFromQuery(url.searchParams),
+      );
     }
     if (request.method !== "POST" || !OPERATIONS.includes(operation)) {
       throw new ValidationError("Invalid event store request", [
@@ -184,7 +191,8 @@ export class DurableObjectEventStore extends EventStore {
   subscribeLive<E extends EventEnvelope = EventEnvelope>(options: SubscribeLiveOptions<E>): StoreSubscription {
     const registry = this.eventRegistry;
     const connect = async (after: number): Promise<ClientWebSocketLike> => {
-      const response = await this.#stub.fetch(`https://event-store.object/subscribe?after=${after}`, {
+      const query = filterToQuery(options.filter ?? {}, new URLSearchParams({ after: String(after) }));
+      const response = await this.#stub.fetch(`https://event-store.object/subscribe?${query}`, {
         headers: { upgrade: "websocket" },
       });
       const socket = (response as { webSocket?: ClientWebSocketLike | null }).webSocket;

@@ -1,4 +1,11 @@
-import { type EventEnvelope, type EventStore, ValidationError } from "../../src/index.js";
+import {
+  checkFilter,
+  type EventEnvelope,
+  type EventStore,
+  type LiveFilter,
+  matchesFilter,
+  ValidationError,
+} from "../../src/index.js";
 
 /** A WebSocket as workerd gives it to a Durable Object under the hibernation API. */
 export interface HibernatableWebSocketLike {
@@ -22,9 +29,13 @@ export interface LiveSubscribersOptions {
 /** Tags the object's sockets that are live subscriptions (the object may hold other sockets). */
 const TAG = "eventflows-live";
 
-/** What each socket carries across hibernation: the position of the last event sent to it. */
+/**
+ * What each socket carries across hibernation: the position of the last event sent to it (or
+ * passed over by its filter), and its filter.
+ */
 interface Attachment {
   readonly position: number;
+  readonly filter?: LiveFilter;
 }
 
 type WebSocketPairLike = new () => { 0: HibernatableWebSocketLike; 1: HibernatableWebSocketLike };
@@ -68,10 +79,12 @@ export class LiveSubscribers {
 
   /**
    * Accepts a subscriber (a WebSocket upgrade request) starting after the global position `after`,
-   * and starts sending it what it missed.
-   * @throws {ValidationError} not an upgrade request, or `after` is not a non-negative integer.
+   * and starts sending it what it missed: the events `filter` matches (all without one), each as a
+   * `{"kind":"event","event":…}` message, the format of the Hono live routes, so a Worker can pass
+   * a browser's upgrade (after its auth hook) straight to the object.
+   * @throws {ValidationError} not an upgrade request, `after` is not a non-negative integer, a bad filter.
    */
-  accept(request: Request, after: number): Response {
+  accept(request: Request, after: number, filter?: LiveFilter): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       throw new ValidationError("Invalid subscription request", [
         { path: [], message: "subscribe with a WebSocket upgrade (Upgrade: websocket)" },
@@ -82,6 +95,7 @@ export class LiveSubscribers {
         { path: ["after"], message: "after must be a non-negative integer" },
       ]);
     }
+    const checked = filter === undefined ? undefined : checkFilter(filter);
     const Pair = (globalThis as { WebSocketPair?: WebSocketPairLike }).WebSocketPair;
     if (Pair === undefined) {
       throw new ValidationError("Live subscriptions need workerd", [
@@ -91,7 +105,10 @@ export class LiveSubscribers {
     const pair = new Pair();
     const server = pair[1];
     this.#ctx.acceptWebSocket(server, [TAG]);
-    server.serializeAttachment({ position: after } satisfies Attachment);
+    server.serializeAttachment({
+      position: after,
+      ...(checked === undefined ? {} : { filter: checked }),
+    } satisfies Attachment);
     this.notify();
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
   }
@@ -127,27 +144,31 @@ export class LiveSubscribers {
       return read;
     };
     for (const socket of this.#ctx.getWebSockets(TAG)) {
-      let position = positionOf(socket);
+      const attachment = attachmentOf(socket);
+      const filter = attachment.filter;
+      let position = attachment.position;
       for (;;) {
         const events = await page(position);
         if (events.length === 0) break;
         try {
           // Events go as stored: the client upcasts them with its own registry, as it does reads.
-          for (const event of events) socket.send(JSON.stringify(event));
+          for (const event of events) {
+            if (filter === undefined || matchesFilter(filter, event))
+              socket.send(JSON.stringify({ kind: "event", event }));
+          }
         } catch {
           break; // closed meanwhile: the subscriber reconnects from the position it handled
         }
         position = events[events.length - 1]?.globalPosition ?? position;
-        socket.serializeAttachment({ position } satisfies Attachment);
+        socket.serializeAttachment({ position, ...(filter === undefined ? {} : { filter }) } satisfies Attachment);
         if (events.length < this.#batchSize) break;
       }
     }
   }
 }
 
-function positionOf(socket: HibernatableWebSocketLike): number {
-  const attachment = socket.deserializeAttachment() as Attachment | null;
-  return attachment?.position ?? 0;
+function attachmentOf(socket: HibernatableWebSocketLike): Attachment {
+  return (socket.deserializeAttachment() as Attachment | null) ?? { position: 0 };
 }
 
 async function collect(events: AsyncIterable<EventEnvelope>): Promise<EventEnvelope[]> {

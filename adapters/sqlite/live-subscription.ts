@@ -1,5 +1,6 @@
 import {
   type EventEnvelope,
+  type LiveFilter,
   type StoreSubscription,
   type SubscribeToAllOptions,
   ValidationError,
@@ -13,11 +14,14 @@ export interface ClientWebSocketLike {
   addEventListener(type: "close" | "error", listener: () => void): void;
 }
 
-/** How a live subscription is followed: {@link SubscribeToAllOptions} without polling. */
+/** How a live subscription is followed: {@link SubscribeToAllOptions} without polling, and a filter. */
 export type SubscribeLiveOptions<E extends EventEnvelope = EventEnvelope> = Omit<
   SubscribeToAllOptions<E>,
   "pollIntervalMs" | "batchSize"
->;
+> & {
+  /** Only the events of these streams, categories or types (the object filters before sending). */
+  readonly filter?: LiveFilter;
+};
 
 type Expand = (stored: EventEnvelope) => EventEnvelope | readonly EventEnvelope[];
 
@@ -98,7 +102,10 @@ export function startLiveSubscription(
         if (stopped || current !== generation) return;
         let event: EventEnvelope | undefined;
         try {
-          event = JSON.parse(String(data)) as EventEnvelope;
+          // `{"kind":"event","event":…}`; other kinds (a heartbeat) carry no event.
+          const message = JSON.parse(String(data)) as { kind?: string; event?: EventEnvelope };
+          if (message.kind !== "event" || message.event === undefined) return;
+          event = message.event;
           await handle(event);
         } catch (error) {
           onError(error, event);

@@ -55,6 +55,7 @@ export default defineConfig({
         text: "Guides",
         items: [
           { text: "Testing", link: "/guide/testing" },
+          { text: "Live event streams (SSE, WebSocket)", link: "/guide/live-streams" },
           { text: "The eventflows command (CLI)", link: "/guide/cli" },
           { text: "Runtimes", link: "/guide/runtimes" },
           { text: "Lambda under RIE", link: "/lambda-runtime" },

@@ -141,6 +141,96 @@ export function liveSubscriptionSuite(stub: () => DurableObjectStubLike): Contra
         },
       },
       {
+        name: "a filtered subscriber gets only its streams' category and types, in order; others are passed over",
+        run: async () => {
+          const writer = store();
+          const id = ulid();
+          const start = await writer.getLastGlobalPosition();
+          const filtered = follow(start, { filter: { categories: [`Watched${id}`], types: ["Opened", "Closed"] } });
+          const all = follow(start);
+          try {
+            await writer.appendToStream(`Watched${id}-1`, [
+              { type: "Opened", data: 1 },
+              { type: "Changed", data: 2 },
+            ]);
+            await writer.appendToStream(`Other${id}-1`, [{ type: "Opened", data: 3 }]);
+            await writer.appendToStream(`Watched${id}-2`, [
+              { type: "Opened", data: 4 },
+              { type: "Closed", data: 5 },
+            ]);
+            await eventually(() => assertEqual(all.received.length, 5, "the unfiltered subscriber's events"), 5000);
+            await eventually(() => assertEqual(filtered.received.length, 3, "the filtered subscriber's events"), 5000);
+            assertEqual(
+              filtered.received.map((e) => e.data),
+              [1, 4, 5],
+              "only the watched category's Opened and Closed, in order",
+            );
+            // It resumes past what it was not sent: a later event comes once, nothing before it again.
+            await writer.appendToStream(`Watched${id}-1`, [{ type: "Closed", data: 6 }]);
+            await eventually(() => assertEqual(filtered.received.length, 4, "the later event"), 5000);
+            assertEqual(filtered.received.at(-1)?.data, 6, "the later event");
+          } finally {
+            await filtered.subscription.stop();
+            await all.subscription.stop();
+          }
+        },
+      },
+      {
+        name: "1,000 events reach 50 subscribers (one WebSocket each, six filters), each exactly its events in order",
+        run: async () => {
+          const writer = store();
+          const id = ulid();
+          const start = await writer.getLastGlobalPosition();
+          const categories = [`A${id}`, `B${id}`, `C${id}`];
+          const filters = [
+            undefined,
+            { categories: [categories[0] as string] },
+            { categories: [categories[1] as string, categories[2] as string] },
+            { types: ["Opened"] },
+            { streams: [`${categories[0]}-0`, `${categories[1]}-1`] },
+            { categories: [categories[0] as string], types: ["Changed"] },
+          ];
+          const subscribers = Array.from({ length: 50 }, (_, i) => {
+            const filter = filters[i % filters.length];
+            return { filter, ...follow(start, filter === undefined ? {} : { filter }) };
+          });
+          try {
+            const appended: EventEnvelope[] = [];
+            for (let i = 0; i < 100; i++) {
+              const category = categories[i % 3] as string;
+              const events = Array.from({ length: 10 }, (_, k) => ({
+                type: ["Opened", "Changed", "Closed"][(i + k) % 3] as string,
+                data: i * 10 + k,
+              }));
+              appended.push(...(await writer.appendToStream(`${category}-${i % 4}`, events)).events);
+            }
+            const wanted = (filter: (typeof filters)[number]) =>
+              appended.filter(
+                (e) =>
+                  filter === undefined ||
+                  ((filter.streams === undefined || filter.streams.includes(e.streamId)) &&
+                    (filter.categories === undefined ||
+                      filter.categories.includes(e.streamId.split("-")[0] as string)) &&
+                    (filter.types === undefined || filter.types.includes(e.type))),
+              );
+            for (const [i, subscriber] of subscribers.entries()) {
+              const expected = wanted(subscriber.filter).map((e) => e.data);
+              await eventually(
+                () => assertEqual(subscriber.received.length, expected.length, `subscriber ${i}'s count`),
+                30_000,
+              );
+              assertEqual(
+                subscriber.received.map((e) => e.data),
+                expected,
+                `subscriber ${i}: its events, in order`,
+              );
+            }
+          } finally {
+            await Promise.all(subscribers.map((s) => s.subscription.stop()));
+          }
+        },
+      },
+      {
         name: "a handler that throws gets the same event again after the reconnect, and order holds",
         run: async () => {
           const writer = store();

@@ -1,0 +1,345 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect as tcpConnect } from "node:net";
+import fc from "fast-check";
+import { Hono } from "hono";
+import { upgradeWebSocket, websocket } from "hono/bun";
+import { subscribeLive } from "../../src/client/index.js";
+import { type EventEnvelope, InMemoryEventStore, type LiveFilter, LiveHub, matchesFilter } from "../../src/index.js";
+import { ForbiddenError, UnauthorizedError } from "../http/index.js";
+import { liveRoutes } from "./live-routes.js";
+
+// A real Bun server, real sockets (fetch for SSE, Bun's WebSocket), the in-memory store behind a LiveHub.
+const store = new InMemoryEventStore();
+const hub = new LiveHub({ store, bufferSize: 2000, pollIntervalMs: 50 });
+const app = new Hono();
+app.route(
+  "/api",
+  liveRoutes({
+    hub,
+    upgradeWebSocket,
+    heartbeatMs: 200,
+    auth: ({ request }) => {
+      const token = request.headers.get("authorization") ?? new URL(request.url).searchParams.get("token");
+      if (token === null) throw new UnauthorizedError();
+      return { userId: token.replace(/^Bearer /, "") };
+    },
+    // "guest" may not subscribe to Secret; "limited" sees only events whose data.public is true.
+    authorize: (principal, { filter }) => {
+      if (principal?.userId === "guest" && (filter.categories ?? []).includes("Secret")) return false;
+      if (principal?.userId === "banned") throw new ForbiddenError("banned");
+      if (principal?.userId === "limited") return (event) => (event.data as { public?: boolean }).public === true;
+      return true;
+    },
+  }),
+);
+let server: ReturnType<typeof Bun.serve>;
+let base: string;
+beforeAll(() => {
+  server = Bun.serve({ port: 0, fetch: app.fetch, websocket, idleTimeout: 30 });
+  base = `http://127.0.0.1:${server.port}/api/events`;
+});
+afterAll(async () => {
+  await hub.close();
+  server.stop(true);
+});
+
+const CATEGORIES = ["Order", "Cart", "Secret"] as const;
+const TYPES = ["Opened", "Changed", "Closed"] as const;
+
+/** Appends `count` events over streams of three categories, in appends of 1-5, and returns them as stored. */
+async function appendEvents(count: number): Promise<EventEnvelope[]> {
+  const stored: EventEnvelope[] = [];
+  let i = 0;
+  while (i < count) {
+    const size = Math.min(count - i, 1 + (i % 5));
+    const category = CATEGORIES[i % 3] as string;
+    const streamId = `${category}-${i % 7}`;
+    const events = Array.from({ length: size }, (_, k) => ({
+      type: TYPES[(i + k) % 3] as string,
+      data: { n: i + k, public: (i + k) % 2 === 0 },
+    }));
+    const result = await store.appendToStream(streamId, events);
+    stored.push(...result.events);
+    i += size;
+  }
+  return stored;
+}
+
+const FILTERS: readonly LiveFilter[] = [
+  {},
+  { categories: ["Order"] },
+  { categories: ["Cart", "Secret"] },
+  { types: ["Opened"] },
+  { streams: ["Order-0", "Cart-1"] },
+  { categories: ["Order"], types: ["Changed", "Closed"] },
+];
+
+interface Received {
+  readonly events: EventEnvelope[];
+  readonly ends: string[];
+  close(): Promise<void>;
+}
+
+function subscribe(
+  transport: "sse" | "websocket",
+  filter: LiveFilter,
+  from: number,
+  user = "alice",
+  onEvent?: (event: EventEnvelope) => void,
+): Received {
+  const events: EventEnvelope[] = [];
+  const ends: string[] = [];
+  const subscription = subscribeLive({
+    url: transport === "sse" ? base : `${base}?token=${user}`,
+    transport,
+    filter,
+    from,
+    headers: { authorization: `Bearer ${user}` },
+    backoff: { initialMs: 20, maxMs: 100 },
+    onEvent: (event) => {
+      events.push(event);
+      onEvent?.(event);
+    },
+    onEnd: (reason) => ends.push(reason),
+  });
+  return { events, ends, close: () => subscription.close() };
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+const expectedFor = (all: readonly EventEnvelope[], filter: LiveFilter) => all.filter((e) => matchesFilter(filter, e));
+const ids = (events: readonly EventEnvelope[]) => events.map((e) => e.id);
+
+describe("live routes on Bun (real server and sockets)", () => {
+  test("1,000 events reach 50 SSE and 50 WebSocket clients, each exactly its filtered events in order", async () => {
+    const from = await store.getLastGlobalPosition();
+    const clients = Array.from({ length: 100 }, (_, i) =>
+      subscribe(i % 2 === 0 ? "sse" : "websocket", FILTERS[i % FILTERS.length] as LiveFilter, from),
+    );
+    try {
+      await until(() => hub.size === 100, 10_000, "100 connections");
+      const appended = await appendEvents(1000);
+      for (const [i, client] of clients.entries()) {
+        const expected = expectedFor(appended, FILTERS[i % FILTERS.length] as LiveFilter);
+        await until(() => client.events.length >= expected.length, 30_000, `client ${i}'s events`);
+        expect(ids(client.events)).toEqual(ids(expected));
+      }
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
+    await until(() => hub.size === 0, 5000, "teardown of every connection");
+  }, 60_000);
+
+  test("a client that disconnects and resumes from its last position loses and repeats nothing (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("sse" as const, "websocket" as const),
+        fc.nat({ max: FILTERS.length - 1 }),
+        fc.integer({ min: 0, max: 39 }),
+        async (transport, f, cut) => {
+          const filter = FILTERS[f] as LiveFilter;
+          const start = await store.getLastGlobalPosition();
+          const appended = await appendEvents(40);
+          const expected = expectedFor(appended, filter);
+          const wanted = Math.min(cut, expected.length);
+          // First connection: take `wanted` events, then drop the connection.
+          const first = subscribe(transport, filter, start);
+          await until(() => first.events.length >= wanted, 5000, "the first part");
+          await first.close();
+          const seen = first.events.slice(0, Math.max(wanted, first.events.length));
+          const resumeAt = seen.at(-1)?.globalPosition ?? start;
+          // More events while disconnected, then resume after the last one seen.
+          const later = await appendEvents(10);
+          const all = [...expected, ...expectedFor(later, filter)];
+          const second = subscribe(transport, filter, resumeAt);
+          try {
+            await until(() => seen.length + second.events.length >= all.length, 5000, "the resumed part");
+            await Bun.sleep(20);
+            expect(ids([...seen, ...second.events])).toEqual(ids(all));
+          } finally {
+            await second.close();
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
+  }, 60_000);
+
+  test("SSE resumes from Last-Event-ID, as EventSource sends it on reconnect", async () => {
+    const start = await store.getLastGlobalPosition();
+    const appended = await appendEvents(5);
+    const resumeAfter = appended[1]?.globalPosition as number;
+    const controller = new AbortController();
+    const response = await fetch(`${base}/stream?from=${start}`, {
+      headers: { authorization: "Bearer alice", "last-event-id": String(resumeAfter) },
+      signal: controller.signal,
+    });
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while ((text.match(/^data: /gm) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    const positions = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(positions).toEqual(appended.slice(2).map((e) => e.globalPosition as number));
+  });
+
+  test("per-event authorization withholds what the principal may not see", async () => {
+    const from = await store.getLastGlobalPosition();
+    const limited = subscribe("sse", {}, from, "limited");
+    try {
+      const appended = await appendEvents(30);
+      const expected = appended.filter((e) => (e.data as { public: boolean }).public);
+      await until(() => limited.events.length >= expected.length, 5000, "the public events");
+      await Bun.sleep(50);
+      expect(ids(limited.events)).toEqual(ids(expected));
+    } finally {
+      await limited.close();
+    }
+  });
+
+  test("unauthorized subscriptions get 401, forbidden ones 403, a bad position 400 (SSE and WebSocket)", async () => {
+    const sse = (query: string, authorization?: string) =>
+      fetch(`${base}/stream${query}`, { headers: authorization === undefined ? {} : { authorization } });
+    const noCredentials = await sse("");
+    expect(noCredentials.status).toBe(401);
+    expect(noCredentials.headers.get("www-authenticate")).toBe("Bearer");
+    expect((await noCredentials.json()).code).toBe("UNAUTHORIZED");
+    expect((await sse("?category=Secret", "Bearer guest")).status).toBe(403);
+    expect((await sse("", "Bearer banned")).status).toBe(403);
+    expect((await sse("?from=-1", "Bearer alice")).status).toBe(400);
+    const ws = (query: string) =>
+      fetch(`${base}/ws${query}`, { headers: { upgrade: "websocket", connection: "upgrade" } });
+    expect((await ws("")).status).toBe(401);
+    expect((await ws("?token=guest&category=Secret")).status).toBe(403);
+    expect(hub.size).toBe(0);
+  });
+
+  test("the client stops for good when the server refuses it (401), and says why", async () => {
+    const errors: { code: string; status?: number }[] = [];
+    const subscription = subscribeLive({ url: base, onEvent: () => {}, onError: (error) => errors.push(error) });
+    await subscription.closed;
+    expect(errors).toEqual([expect.objectContaining({ code: "LIVE_SUBSCRIPTION_REFUSED", status: 401 })]);
+  });
+
+  test("a client dropped by the server (hub shut down) is told the reason and reconnects, resuming", async () => {
+    const from = await store.getLastGlobalPosition();
+    let current = new LiveHub({ store });
+    const routes = liveRoutes({ hub: () => current });
+    const own = Bun.serve({ port: 0, fetch: routes.fetch });
+    const events: EventEnvelope[] = [];
+    const ends: string[] = [];
+    const subscription = subscribeLive({
+      url: `http://127.0.0.1:${own.port}/events`,
+      from,
+      backoff: { initialMs: 10, maxMs: 50 },
+      onEvent: (event) => void events.push(event),
+      onEnd: (reason) => void ends.push(reason),
+    });
+    try {
+      const first = await appendEvents(5);
+      await until(() => events.length === 5, 5000, "the first events");
+      const old = current;
+      current = new LiveHub({ store });
+      await old.close();
+      const second = await appendEvents(5);
+      await until(() => events.length === 10, 5000, "the events after the reconnect");
+      expect(ends).toEqual(["shutdown"]);
+      expect(ids(events)).toEqual(ids([...first, ...second]));
+    } finally {
+      await subscription.close();
+      await current.close();
+      own.stop(true);
+    }
+  });
+
+  test("a client without `from` dropped before its first event resumes from where its stream started (the open message)", async () => {
+    let current = new LiveHub({ store });
+    const routes = liveRoutes({ hub: () => current });
+    const own = Bun.serve({ port: 0, fetch: routes.fetch });
+    const events: EventEnvelope[] = [];
+    const subscription = subscribeLive({
+      url: `http://127.0.0.1:${own.port}/events`,
+      backoff: { initialMs: 200, maxMs: 200 },
+      onEvent: (event) => void events.push(event),
+    });
+    try {
+      await until(() => current.size === 1, 5000, "the subscription");
+      await Bun.sleep(20); // the open message is in
+      const old = current;
+      current = new LiveHub({ store });
+      await old.close();
+      // Appended while the client waits to reconnect: a reconnect "from now" would miss them.
+      const missed = await appendEvents(3);
+      await until(() => events.length === 3, 5000, "the events appended while disconnected");
+      expect(ids(events)).toEqual(ids(missed));
+    } finally {
+      await subscription.close();
+      await current.close();
+      own.stop(true);
+    }
+  });
+
+  test("a slow SSE client (its socket not read) is dropped with a final `end` event while others keep up", async () => {
+    const slowHub = new LiveHub({ store, bufferSize: 8, pollIntervalMs: 50 });
+    const slowApp = liveRoutes({ hub: slowHub, heartbeatMs: 1000 });
+    const slowServer = Bun.serve({ port: 0, fetch: slowApp.fetch, idleTimeout: 30 });
+    // A raw socket that sends the request and stops reading: the kernel buffers fill, then the server's.
+    const socket = tcpConnect(slowServer.port as number, "127.0.0.1");
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += chunk.toString();
+    });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write("GET /events/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    await until(() => received.includes("event: open"), 5000, "the slow client's subscription");
+    socket.pause();
+    const fast = subscribeLive({
+      url: `http://127.0.0.1:${slowServer.port}/events`,
+      from: await store.getLastGlobalPosition(),
+      onEvent: () => {},
+    });
+    try {
+      await until(() => slowHub.size === 2, 5000, "both connections");
+      // 64 KiB events until the slow connection is dropped: its socket buffers fill, then its 8-event buffer.
+      const big = "x".repeat(64 * 1024);
+      let appended = 0;
+      while (slowHub.size === 2 && appended < 2000) {
+        await store.appendToStream(`Big-${appended}`, [{ type: "Big", data: { big } }]);
+        appended += 1;
+        if (appended % 20 === 0) await Bun.sleep(5);
+      }
+      expect(slowHub.size).toBe(1); // only the fast client is left
+      const last = await store.getLastGlobalPosition();
+      await until(() => (fast.position ?? 0) >= last, 10_000, "the fast client to keep up");
+      // The slow client reads again: its stream ends with the reason.
+      socket.resume();
+      await until(() => received.includes("event: end"), 10_000, "the end event");
+      expect(received).toContain('event: end\ndata: {"reason":"slow-consumer"}');
+    } finally {
+      socket.destroy();
+      await fast.close();
+      await slowHub.close();
+      slowServer.stop(true);
+    }
+  }, 60_000);
+
+  test("the hub refuses connections past maxClients with 503 and Retry-After", async () => {
+    const smallHub = new LiveHub({ store, maxClients: 1 });
+    const small = liveRoutes({ hub: smallHub });
+    const first = await small.request("/events/stream");
+    expect(first.status).toBe(200);
+    const second = await small.request("/events/stream");
+    expect(second.status).toBe(503);
+    expect(second.headers.get("retry-after")).toBe("1");
+    expect((await second.json()).code).toBe("LIVE_TOO_MANY_CLIENTS");
+    await first.body?.cancel();
+    await until(() => smallHub.size === 0, 2000, "the cancelled stream's teardown");
+    await smallHub.close();
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * Live event streams over HTTP: `GET /events/stream` (Server-Sent Events) and `GET /events/ws`
+ * (WebSocket), served from a {@link LiveHub} that fans one store subscription out to every client.
+ * Authorization is the HTTP dispatcher's auth hook (kind `"live"`, type `"events"`), then a
+ * per-subscription decision; errors are the dispatcher's problem+json.
+ */
+import { type Context, Hono } from "hono";
+import {
+  type EventEnvelope,
+  filterFromQuery,
+  type LiveFilter,
+  type LiveHub,
+  ValidationError,
+} from "../../src/index.js";
+import {
+  type AuthHook,
+  authorize,
+  errorResponse,
+  ForbiddenError,
+  type FromContext,
+  type Principal,
+} from "../http/index.js";
+import { SSE_HEADERS, sseBody } from "./live-sse.js";
+import { liveSocketEvents, type UpgradeWebSocket } from "./live-websocket.js";
+
+/** What a principal asked to watch. */
+export interface LiveSubscriptionRequest {
+  readonly filter: LiveFilter;
+  /** The global position it resumes after; `undefined` for new events only. */
+  readonly after: number | undefined;
+  readonly request: Request;
+  readonly context: Context;
+}
+
+/**
+ * May this principal watch this subscription? `false` refuses it (403); `true` allows every event
+ * the filter matches; a function decides per event (`false` withholds that event). Throw
+ * `ForbiddenError`/`UnauthorizedError` to say why. The per-event function runs in the shared
+ * fan-out: keep it synchronous and cheap (decide what the principal may see here, close over it).
+ */
+export type LiveAuthorize = (
+  principal: Principal | undefined,
+  subscription: LiveSubscriptionRequest,
+) => boolean | ((event: EventEnvelope) => boolean) | Promise<boolean | ((event: EventEnvelope) => boolean)>;
+
+export interface LiveRoutesOptions {
+  /** The hub to serve from: one per process (share it between requests), over the store. */
+  readonly hub: FromContext<LiveHub, Context>;
+  /** The same auth hook as the command routes; asked with kind `"live"`, type `"events"`. None: open to all. */
+  readonly auth?: AuthHook<Context>;
+  /** Per-subscription (and per-event) authorization after the auth hook. None: every event the filter matches. */
+  readonly authorize?: LiveAuthorize;
+  /** Where the two routes are, relative to the mount. Defaults to `/events` (`/events/stream`, `/events/ws`). */
+  readonly path?: string;
+  /**
+   * The runtime's Hono WebSocket helper (`upgradeWebSocket` from `hono/bun`, `hono/cloudflare-workers`,
+   * `hono/deno`, or `@hono/node-ws`). None: no WebSocket route.
+   */
+  readonly upgradeWebSocket?: UpgradeWebSocket;
+  /** Idle time before a heartbeat (an SSE comment, a WebSocket `heartbeat` message), in ms. Defaults to 5,000. */
+  readonly heartbeatMs?: number;
+  /** WebSocket: unsent bytes a socket may hold before the pump waits for it. Defaults to 1 MiB. */
+  readonly maxBufferedBytes?: number;
+}
+
+const FROM = /^\d{1,16}$/;
+
+/**
+ * Builds a Hono app with the live routes; mount it beside the command routes with
+ * `app.route("/api", liveRoutes({ hub, auth }))`. Query parameters: `stream`, `category`, `type`
+ * (repeated or comma-separated) filter; `from` resumes after a global position (SSE: the
+ * `Last-Event-ID` header wins, as EventSource sends it on reconnect).
+ *
+ * @throws {ValidationError} invalid options.
+ */
+export function liveRoutes(options: LiveRoutesOptions): Hono {
+  const path = options.path ?? "/events";
+  const heartbeatMs = options.heartbeatMs ?? 5000;
+  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+  const issues = [];
+  if (options?.hub === undefined) issues.push({ path: ["hub"], message: "hub is required (a LiveHub)" });
+  if (!path.startsWith("/")) issues.push({ path: ["path"], message: "path must start with /" });
+  if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 10) {
+    issues.push({ path: ["heartbeatMs"], message: "heartbeatMs must be an integer of at least 10" });
+  }
+  if (!Number.isSafeInteger(maxBufferedBytes) || maxBufferedBytes < 1) {
+    issues.push({ path: ["maxBufferedBytes"], message: "maxBufferedBytes must be a positive integer" });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid live routes options", issues);
+  const base = path === "/" ? "" : path;
+
+  /** Auth hook, filter, resume point and authorization, then a hub connection; throws what the response says. */
+  const open = async (c: Context, lastEventId: string | undefined) => {
+    const request = c.req.raw;
+    const principal =
+      options.auth === undefined
+        ? undefined
+        : await authorize(options.auth, { kind: "live", type: "events", request, context: c });
+    const url = new URL(request.url);
+    const filter = filterFromQuery(url.searchParams);
+    const from = lastEventId ?? url.searchParams.get("from") ?? undefined;
+    if (from !== undefined && !FROM.test(from)) {
+      throw new ValidationError("Invalid live subscription", [
+        { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
+      ]);
+    }
+    const after = from === undefined ? undefined : Number(from);
+    const decision =
+      options.authorize === undefined
+        ? true
+        : await options.authorize(principal, { filter, after, request, context: c });
+    if (decision === false || (decision !== true && typeof decision !== "function")) throw new ForbiddenError();
+    const hub = typeof options.hub === "function" ? options.hub(c) : options.hub;
+    return hub.connect({ filter, after, allow: decision === true ? undefined : decision });
+  };
+
+  const app = new Hono();
+  app.get(`${base}/stream`, async (c) => {
+    try {
+      const lastEventId = c.req.header("last-event-id");
+      const connection = await open(c, lastEventId === "" ? undefined : lastEventId);
+      return new Response(sseBody(connection, heartbeatMs, c.req.raw.signal), { headers: SSE_HEADERS });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  });
+  const upgrade = options.upgradeWebSocket;
+  if (upgrade !== undefined) {
+    app.get(`${base}/ws`, async (c, next) => {
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        return errorResponse(
+          new ValidationError("Invalid live subscription", [
+            { path: [], message: "subscribe with a WebSocket upgrade (Upgrade: websocket)" },
+          ]),
+        );
+      }
+      let connection: Awaited<ReturnType<typeof open>>;
+      try {
+        connection = await open(c, undefined);
+      } catch (error) {
+        return errorResponse(error);
+      }
+      try {
+        const response = await upgrade(() => liveSocketEvents(connection, heartbeatMs, maxBufferedBytes))(c, next);
+        // No response: the helper could not upgrade (and called `next`). Bun answers 200, workerd 101.
+        if (response === undefined) connection.close();
+        return response;
+      } catch (error) {
+        connection.close();
+        return errorResponse(error);
+      }
+    });
+  }
+  return app;
+}

@@ -1,0 +1,32 @@
+import { describe, expect, test } from "bun:test";
+import type { WSContext } from "hono/ws";
+import { InMemoryEventStore, LiveHub } from "../../src/index.js";
+import { LIVE_CLOSE_CODES, liveSocketEvents } from "./live-websocket.js";
+
+describe("live WebSocket pump", () => {
+  // A mock socket: no runtime lets a test hold a real socket's send buffer full on demand.
+  test("mock socket that never drains: the pump waits, the hub drops it, the socket closes 4008 slow-consumer", async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store, bufferSize: 5 });
+    const connection = await hub.connect();
+    const sent: string[] = [];
+    let closed: [number | undefined, string | undefined] | undefined;
+    const ws = {
+      raw: { getBufferedAmount: () => 10_000_000 },
+      readyState: 1,
+      send: (message: string) => sent.push(message),
+      close: (code?: number, reason?: string) => {
+        closed = [code, reason];
+      },
+    } as unknown as WSContext;
+    liveSocketEvents(connection, 1000, 1024).onOpen?.(new Event("open"), ws);
+    for (let i = 0; i < 10; i++) await store.appendToStream(`Order-${i}`, [{ type: "Placed", data: {} }]);
+    const deadline = Date.now() + 2000;
+    while (closed === undefined && Date.now() < deadline) await Bun.sleep(10);
+    expect(closed).toEqual([LIVE_CLOSE_CODES["slow-consumer"], "slow-consumer"]);
+    expect(sent).toEqual([JSON.stringify({ kind: "open", position: 0 })]); // and no event
+
+    expect(hub.size).toBe(0);
+    await hub.close();
+  });
+});

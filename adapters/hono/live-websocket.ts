@@ -1,0 +1,96 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { EventEnvelope, LiveConnection, LiveEndReason } from "../../src/index.js";
+
+/**
+ * The part of Hono's `WSContext` the pump uses. Declared here rather than imported from `hono/ws`,
+ * whose declarations need the DOM library: the package's types must compile with Node's types alone.
+ */
+export interface LiveSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  readonly readyState: number;
+  /** The runtime's socket: Bun's has `getBufferedAmount()`, browsers' API `bufferedAmount`. */
+  readonly raw?: unknown;
+}
+
+/** The handlers a Hono WebSocket helper calls (a subset of Hono's `WSEvents`). */
+export interface LiveSocketEvents {
+  onOpen(event: unknown, ws: LiveSocket): void;
+  onClose(): void;
+  onError(): void;
+}
+
+/** Hono's `upgradeWebSocket` (from `hono/bun`, `hono/cloudflare-workers`, `hono/deno`, `@hono/node-ws`). */
+export type UpgradeWebSocket = (createEvents: (c: Context) => LiveSocketEvents) => MiddlewareHandler;
+
+/**
+ * WebSocket close codes a live stream ends with (the reason text is the {@link LiveEndReason}):
+ * 4008 a slow consumer, dropped; 1001 the server is shutting down; 1011 the server failed; 1000 closed.
+ */
+export const LIVE_CLOSE_CODES: Readonly<Record<LiveEndReason, number>> = {
+  "slow-consumer": 4008,
+  shutdown: 1001,
+  error: 1011,
+  closed: 1000,
+};
+
+/** One WebSocket message of a live stream: JSON, an event or a heartbeat. */
+export type LiveMessage<E extends EventEnvelope = EventEnvelope> =
+  /** First: the global position the stream starts after. */
+  | { readonly kind: "open"; readonly position: number }
+  | { readonly kind: "event"; readonly event: E }
+  | { readonly kind: "heartbeat" };
+
+interface BufferedSocket {
+  readonly bufferedAmount?: number;
+  getBufferedAmount?(): number;
+}
+
+/** What the runtime's socket has not sent yet, in bytes, when the runtime tells (Bun, browsers' API); else 0. */
+function buffered(ws: LiveSocket): number {
+  const raw = ws.raw as BufferedSocket | undefined;
+  if (typeof raw?.getBufferedAmount === "function") return raw.getBufferedAmount();
+  return typeof raw?.bufferedAmount === "number" ? raw.bufferedAmount : 0;
+}
+
+/**
+ * The WebSocket handlers of one live connection: on open, a pump sends each event as a
+ * {@link LiveMessage}, waiting while the socket holds more than `maxBufferedBytes` unsent (the hub
+ * ends a connection that stays behind: close code 4008, reason `slow-consumer`). Teardown is one `finally`.
+ */
+export function liveSocketEvents(
+  connection: LiveConnection,
+  heartbeatMs: number,
+  maxBufferedBytes: number,
+): LiveSocketEvents {
+  const pump = async (ws: LiveSocket) => {
+    let reason: LiveEndReason = "closed";
+    try {
+      ws.send(JSON.stringify({ kind: "open", position: connection.position } satisfies LiveMessage));
+      for (;;) {
+        while (buffered(ws) > maxBufferedBytes && connection.ended === undefined) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const item = await connection.next(heartbeatMs);
+        if (item === undefined) {
+          ws.send(JSON.stringify({ kind: "heartbeat" } satisfies LiveMessage));
+        } else if (item.kind === "end") {
+          reason = item.reason;
+          break;
+        } else {
+          ws.send(JSON.stringify({ kind: "event", event: item.event } satisfies LiveMessage));
+        }
+      }
+    } catch {
+      reason = "closed"; // the socket closed under a send
+    } finally {
+      connection.close();
+      if (ws.readyState === 1) ws.close(LIVE_CLOSE_CODES[reason], reason);
+    }
+  };
+  return {
+    onOpen: (_event, ws) => void pump(ws),
+    onClose: () => connection.close("closed"),
+    onError: () => connection.close("closed"),
+  };
+}

@@ -1,0 +1,80 @@
+import { ValidationError } from "../errors.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { categoryOf } from "../events/stream.js";
+
+/**
+ * Which events a live subscriber receives. Each list that is present must match (streams, then
+ * categories, then types are ANDed); within a list any entry matches. An empty filter matches every event.
+ */
+export interface LiveFilter {
+  /** Exact stream ids (`Order-01J…`). */
+  readonly streams?: readonly string[];
+  /** Stream categories: the part of the stream id before the first `-` (`Order`). */
+  readonly categories?: readonly string[];
+  /** Event types (`OrderPlaced`). */
+  readonly types?: readonly string[];
+}
+
+/** The most entries a filter may list in all: a filter is checked against every event, for every subscriber. */
+export const MAX_FILTER_ENTRIES = 100;
+const MAX_ENTRY_LENGTH = 256;
+
+export function matchesFilter(filter: LiveFilter, event: EventEnvelope): boolean {
+  if (filter.streams !== undefined && !filter.streams.includes(event.streamId)) return false;
+  if (filter.categories !== undefined && !filter.categories.includes(categoryOf(event.streamId))) return false;
+  if (filter.types !== undefined && !filter.types.includes(event.type)) return false;
+  return true;
+}
+
+/**
+ * Reads a filter from query parameters: `stream`, `category` and `type`, each repeated or
+ * comma-separated (`?category=Order,Cart&type=OrderPlaced`).
+ * @throws {ValidationError} more than {@link MAX_FILTER_ENTRIES} entries, or an empty or overlong one.
+ */
+export function filterFromQuery(params: URLSearchParams): LiveFilter {
+  const list = (name: string) => {
+    const values = params.getAll(name).flatMap((value) => value.split(","));
+    return values.length === 0 ? undefined : values;
+  };
+  return checkFilter({ streams: list("stream"), categories: list("category"), types: list("type") });
+}
+
+/** The query string of a filter, as {@link filterFromQuery} reads it. */
+export function filterToQuery(filter: LiveFilter, params: URLSearchParams = new URLSearchParams()): URLSearchParams {
+  for (const [name, values] of [
+    ["stream", filter.streams],
+    ["category", filter.categories],
+    ["type", filter.types],
+  ] as const) {
+    for (const value of values ?? []) params.append(name, value);
+  }
+  return params;
+}
+
+/** @throws {ValidationError} see {@link filterFromQuery}. */
+export function checkFilter(filter: LiveFilter): LiveFilter {
+  const issues: { path: string[]; message: string }[] = [];
+  let total = 0;
+  const result: { streams?: string[]; categories?: string[]; types?: string[] } = {};
+  for (const key of ["streams", "categories", "types"] as const) {
+    const values = filter[key];
+    if (values === undefined) continue;
+    if (!Array.isArray(values)) {
+      issues.push({ path: [key], message: `${key} must be a list of strings` });
+      continue;
+    }
+    total += values.length;
+    for (const value of values) {
+      if (typeof value !== "string" || value.length === 0 || value.length > MAX_ENTRY_LENGTH) {
+        issues.push({ path: [key], message: `each of ${key} must be a string of 1 to ${MAX_ENTRY_LENGTH} characters` });
+        break;
+      }
+    }
+    result[key] = [...new Set(values as string[])];
+  }
+  if (total > MAX_FILTER_ENTRIES) {
+    issues.push({ path: [], message: `a filter lists at most ${MAX_FILTER_ENTRIES} streams, categories and types` });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid live filter", issues);
+  return result;
+}

@@ -1,0 +1,164 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { isValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { TooManyLiveClientsError } from "./errors.js";
+import { filterFromQuery, filterToQuery, type LiveFilter, matchesFilter } from "./filter.js";
+import { type LiveConnection, LiveHub } from "./hub.js";
+
+async function drain(connection: LiveConnection, count: number): Promise<EventEnvelope[]> {
+  const events: EventEnvelope[] = [];
+  while (events.length < count) {
+    const item = await connection.next(2000);
+    if (item === undefined) throw new Error(`idle after ${events.length} of ${count} events`);
+    if (item.kind === "end") throw new Error(`ended (${item.reason}) after ${events.length} events`);
+    events.push(item.event);
+  }
+  return events;
+}
+
+async function append(store: InMemoryEventStore, count: number, streamId = "Order-1"): Promise<EventEnvelope[]> {
+  const events = Array.from({ length: count }, (_, n) => ({ type: n % 2 === 0 ? "Even" : "Odd", data: { n } }));
+  return [...(await store.appendToStream(streamId, events)).events];
+}
+
+describe("LiveHub", () => {
+  test("a connection resuming from an old position catches up, then follows the shared feed without a gap or repeat", async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store, batchSize: 7 });
+    const history = await append(store, 50);
+    const connection = await hub.connect({ after: 10 });
+    // Appends while it catches up: some arrive through reads, the rest through the fan-out.
+    const first = await drain(connection, 5);
+    const more = await append(store, 30);
+    const rest = await drain(connection, 40 + 30 - 5);
+    expect([...first, ...rest].map((e) => e.globalPosition)).toEqual(
+      [...history.slice(10), ...more].map((e) => e.globalPosition),
+    );
+    await hub.close();
+    expect(await connection.next()).toEqual({ kind: "end", reason: "shutdown" });
+  });
+
+  test("a connection without `after` gets only events appended after it connected", async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store });
+    await append(store, 5);
+    const connection = await hub.connect({ filter: { types: ["Odd"] } });
+    const fresh = await append(store, 6);
+    expect((await drain(connection, 3)).map((e) => e.id)).toEqual(
+      fresh.filter((e) => e.type === "Odd").map((e) => e.id),
+    );
+    await hub.close();
+  });
+
+  test("a connection that does not read is ended with slow-consumer at bufferSize; its buffer is freed; others go on", async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store, bufferSize: 10 });
+    const slow = await hub.connect({});
+    const fast = await hub.connect({});
+    const received: EventEnvelope[] = [];
+    const reading = (async () => {
+      while (received.length < 25) {
+        const item = await fast.next(2000);
+        if (item?.kind === "event") received.push(item.event);
+        else throw new Error("fast connection stopped");
+      }
+    })();
+    for (let i = 0; i < 25; i++) await append(store, 1, `Order-${i}`);
+    await reading;
+    expect(slow.ended).toBe("slow-consumer");
+    expect(await slow.done).toBe("slow-consumer");
+    // Buffered events are dropped with it: the end comes at once, then the same end again.
+    expect(await slow.next()).toEqual({ kind: "end", reason: "slow-consumer" });
+    expect(await slow.next()).toEqual({ kind: "end", reason: "slow-consumer" });
+    expect(hub.size).toBe(1);
+    await hub.close();
+  });
+
+  test("maxClients is enforced with TooManyLiveClientsError; a closed connection frees its place", async () => {
+    const hub = new LiveHub({ store: new InMemoryEventStore(), maxClients: 2 });
+    const a = await hub.connect();
+    await hub.connect();
+    await expect(hub.connect()).rejects.toBeInstanceOf(TooManyLiveClientsError);
+    a.close();
+    expect(hub.size).toBe(1);
+    await hub.connect();
+    await hub.close();
+  });
+
+  test("next resolves undefined after idleMs without an event (the caller's heartbeat)", async () => {
+    const hub = new LiveHub({ store: new InMemoryEventStore() });
+    const connection = await hub.connect();
+    expect(await connection.next(20)).toBeUndefined();
+    await hub.close();
+  });
+
+  test("an allow callback that throws withholds the event", async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store });
+    const connection = await hub.connect({
+      allow: (event) => {
+        if (event.type === "Odd") throw new Error("no");
+        return true;
+      },
+    });
+    const appended = await append(store, 4);
+    expect((await drain(connection, 2)).map((e) => e.id)).toEqual([appended[0]?.id, appended[2]?.id]);
+    await hub.close();
+  });
+
+  test("invalid options and positions are ValidationErrors", async () => {
+    const store = new InMemoryEventStore();
+    for (const options of [{ bufferSize: 0 }, { maxClients: -1 }, { batchSize: 1.5 }, { pollIntervalMs: "1" }]) {
+      expect(() => new LiveHub({ store, ...(options as object) })).toThrow(/Invalid live hub options/);
+    }
+    const hub = new LiveHub({ store });
+    const refused = await hub.connect({ after: -1 }).catch((error: unknown) => error);
+    expect(isValidationError(refused)).toBe(true);
+    await hub.close();
+  });
+});
+
+describe("live filters", () => {
+  const name = fc.stringMatching(/^[A-Za-z0-9_]{1,8}$/);
+  const list = fc.option(fc.uniqueArray(name, { minLength: 1, maxLength: 4 }), { nil: undefined });
+  const filter = fc
+    .record({ streams: list, categories: list, types: list })
+    .map((f) => Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined))) as fc.Arbitrary<LiveFilter>;
+
+  test("a filter survives its query string (property)", () => {
+    fc.assert(
+      fc.property(filter, (f) => {
+        expect(filterFromQuery(filterToQuery(f))).toEqual(f);
+      }),
+    );
+  });
+
+  test("a filter matches exactly the events of its streams, categories and types (property)", () => {
+    fc.assert(
+      fc.property(filter, name, name, name, (f, category, id, type) => {
+        const event = { streamId: `${category}-${id}`, type } as EventEnvelope;
+        const expected =
+          (f.streams === undefined || f.streams.includes(event.streamId)) &&
+          (f.categories === undefined || f.categories.includes(category)) &&
+          (f.types === undefined || f.types.includes(type));
+        expect(matchesFilter(f, event)).toBe(expected);
+      }),
+    );
+  });
+
+  test("too many or empty entries are refused", () => {
+    expect(() =>
+      filterFromQuery(
+        new URLSearchParams({
+          type: Array(101)
+            .fill("A")
+            .map((a, i) => a + i)
+            .join(","),
+        }),
+      ),
+    ).toThrow(/at most 100/);
+    expect(() => filterFromQuery(new URLSearchParams("stream=a,,b"))).toThrow(/1 to 256 characters/);
+  });
+});

@@ -1,0 +1,342 @@
+import { ValidationError } from "../errors.js";
+import type { EventStore } from "../event-store/event-store.js";
+import type { StoreSubscription } from "../event-store/subscription.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { integerOptionIssues } from "../internal/validate.js";
+import { getLogger } from "../logging/library-logger.js";
+import { TooManyLiveClientsError } from "./errors.js";
+import { type LiveFilter, matchesFilter } from "./filter.js";
+
+/**
+ * Why a live connection ended: `slow-consumer` (its buffer filled: it read slower than events came),
+ * `closed` (closed by the server side's code or the client went away), `shutdown` (the hub closed),
+ * `error` (reading the store failed while catching up).
+ */
+export type LiveEndReason = "slow-consumer" | "closed" | "shutdown" | "error";
+
+export type LiveItem<E extends EventEnvelope = EventEnvelope> =
+  | { readonly kind: "event"; readonly event: E }
+  | { readonly kind: "end"; readonly reason: LiveEndReason };
+
+export interface LiveHubOptions {
+  /** The store whose feed is fanned out: one `subscribeToAll` for all connections, `readAll` to catch one up. */
+  readonly store: EventStore;
+  /** Connections served at once; one more is refused with {@link TooManyLiveClientsError}. Defaults to 1,000. */
+  readonly maxClients?: number;
+  /**
+   * Events buffered per connection (after its filter) while it is slower than the feed. A
+   * connection whose buffer is full is ended with `slow-consumer`: memory per client never grows
+   * past this. Defaults to 1,000.
+   */
+  readonly bufferSize?: number;
+  /** Events read per query while a connection catches up from an older position. Defaults to 100. */
+  readonly batchSize?: number;
+  /** How often the shared subscription looks for events appended by other processes. Defaults to 500 ms. */
+  readonly pollIntervalMs?: number;
+}
+
+export interface LiveConnectOptions<E extends EventEnvelope = EventEnvelope> {
+  readonly filter?: LiveFilter;
+  /** Start after this global position (resume). Absent: only events appended from now on. */
+  readonly after?: number;
+  /**
+   * Per-event authorization: `false` withholds the event from this connection (it is skipped, not
+   * an error). Runs in the shared fan-out, so keep it synchronous and cheap: decide what a principal
+   * may see when it subscribes, and close over that.
+   */
+  readonly allow?: (event: E) => boolean;
+}
+
+/** One subscriber's view of the feed: pull its events with `next`, in global order. */
+export interface LiveConnection<E extends EventEnvelope = EventEnvelope> {
+  /** The global position of the last event this connection has been given (or passed over by its filter). */
+  readonly position: number;
+  /**
+   * The next event, or the end. Resolves `undefined` after `idleMs` without one (send a heartbeat).
+   * After an end item every call gives the same end.
+   */
+  next(idleMs?: number): Promise<LiveItem<E> | undefined>;
+  /** Why it ended, once it has (its buffer is freed then); `undefined` while open. */
+  readonly ended: LiveEndReason | undefined;
+  /** Resolves with the reason when the connection ends: race it against a write that may never drain. */
+  readonly done: Promise<LiveEndReason>;
+  /** Ends the connection and frees its buffer; a waiting `next` resolves with the end. Idempotent. */
+  close(reason?: LiveEndReason): void;
+}
+
+/**
+ * Fans one store's feed out to many live subscribers: one shared `subscribeToAll` (started with the
+ * first connection, stopped with the last), each connection with its filter, its authorization and
+ * a bounded buffer. A connection resuming from an older position first catches up through
+ * `readAll`, one page at a time as it is read, then joins the shared fan-out.
+ */
+export class LiveHub {
+  readonly #store: EventStore;
+  readonly #maxClients: number;
+  readonly #bufferSize: number;
+  readonly #batchSize: number;
+  readonly #pollIntervalMs: number;
+  readonly #connections = new Set<Connection>();
+  readonly #live = new Set<Connection>();
+  #subscription: StoreSubscription | undefined;
+  #starting: Promise<void> | undefined;
+  /** The global position of the last event the shared subscription handed out. */
+  #position = 0;
+  #closed = false;
+
+  constructor(options: LiveHubOptions) {
+    if (typeof options?.store?.subscribeToAll !== "function") {
+      throw new ValidationError("Invalid live hub options", [
+        { path: ["store"], message: "store must be an EventStore" },
+      ]);
+    }
+    const issues = [
+      ...integerOptionIssues(options.maxClients, "maxClients", 1_000_000),
+      ...integerOptionIssues(options.bufferSize, "bufferSize", 1_000_000),
+      ...integerOptionIssues(options.batchSize, "batchSize", 10_000),
+      ...integerOptionIssues(options.pollIntervalMs, "pollIntervalMs", 3_600_000),
+    ];
+    for (const key of ["maxClients", "bufferSize", "batchSize"] as const) {
+      if (options[key] === 0) issues.push({ path: [key], message: `${key} must be at least 1` });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid live hub options", issues);
+    this.#store = options.store;
+    this.#maxClients = options.maxClients ?? 1000;
+    this.#bufferSize = options.bufferSize ?? 1000;
+    this.#batchSize = options.batchSize ?? 100;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 500;
+  }
+
+  /** Connections open now. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Opens a connection.
+   * @throws {TooManyLiveClientsError} `maxClients` connections are open.
+   * @throws {ValidationError} `after` is not a non-negative integer, or the hub is closed.
+   */
+  async connect<E extends EventEnvelope = EventEnvelope>(
+    options: LiveConnectOptions<E> = {},
+  ): Promise<LiveConnection<E>> {
+    if (options.after !== undefined && (!Number.isSafeInteger(options.after) || options.after < 0)) {
+      throw new ValidationError("Invalid live subscription", [
+        { path: ["after"], message: "after must be a non-negative integer" },
+      ]);
+    }
+    if (this.#closed) throw new ValidationError("This live hub is closed");
+    if (this.#connections.size >= this.#maxClients) throw new TooManyLiveClientsError(this.#maxClients);
+    const connection = new Connection(this, options as LiveConnectOptions);
+    this.#connections.add(connection);
+    try {
+      await this.#start();
+    } catch (error) {
+      this.#connections.delete(connection);
+      this.#stopIfIdle();
+      throw error;
+    }
+    connection.position = options.after ?? this.#position;
+    // At or past the feed: live at once. Behind it: the connection catches up first (see `next`).
+    if (connection.position >= this.#position) this.#goLive(connection);
+    return connection as unknown as LiveConnection<E>;
+  }
+
+  /** Ends every connection (`shutdown`) and stops the shared subscription. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const connection of [...this.#connections]) connection.close("shutdown");
+    await this.#stop();
+  }
+
+  /** Internal: the connection joins the shared fan-out if it has caught up; true when it did. */
+  tryLive(connection: Connection): boolean {
+    if (connection.position < this.#position || !this.#connections.has(connection)) return false;
+    this.#goLive(connection);
+    return true;
+  }
+
+  /** Internal: the connection ended. */
+  remove(connection: Connection): void {
+    this.#connections.delete(connection);
+    this.#live.delete(connection);
+    this.#stopIfIdle();
+  }
+
+  get bufferSize(): number {
+    return this.#bufferSize;
+  }
+
+  /** Internal: one page of catch-up, read as stored then upcast by the store like any read. */
+  async readPage(after: number): Promise<EventEnvelope[]> {
+    const page: EventEnvelope[] = [];
+    for await (const event of this.#store.readAll({ after, maxCount: this.#batchSize })) page.push(event);
+    return page;
+  }
+
+  get batchSize(): number {
+    return this.#batchSize;
+  }
+
+  #goLive(connection: Connection): void {
+    // Events up to its position it already has: the shared feed may still bring some (it runs behind reads).
+    connection.skipThrough = connection.position;
+    this.#live.add(connection);
+  }
+
+  #start(): Promise<void> {
+    if (this.#subscription !== undefined) return Promise.resolve();
+    this.#starting ??= (async () => {
+      try {
+        this.#position = await this.#store.getLastGlobalPosition();
+        this.#subscription = this.#store.subscribeToAll({
+          after: this.#position,
+          pollIntervalMs: this.#pollIntervalMs,
+          name: "live",
+          telemetry: false,
+          handler: (event) => this.#fanOut(event),
+        });
+      } finally {
+        this.#starting = undefined;
+      }
+    })();
+    return this.#starting;
+  }
+
+  #fanOut(event: EventEnvelope): void {
+    this.#position = Math.max(this.#position, event.globalPosition ?? this.#position);
+    for (const connection of this.#live) connection.offer(event);
+  }
+
+  #stopIfIdle(): void {
+    if (this.#connections.size === 0 && this.#starting === undefined) void this.#stop();
+  }
+
+  async #stop(): Promise<void> {
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    this.#live.clear();
+    await subscription?.stop();
+  }
+}
+
+class Connection implements LiveConnection {
+  position = 0;
+  skipThrough = 0;
+  readonly #hub: LiveHub;
+  readonly #filter: LiveFilter | undefined;
+  readonly #allow: ((event: EventEnvelope) => boolean) | undefined;
+  #queue: EventEnvelope[] = [];
+  #head = 0;
+  #end: LiveEndReason | undefined;
+  #live = false;
+  #wake: (() => void) | undefined;
+  #resolveDone: ((reason: LiveEndReason) => void) | undefined;
+  readonly done = new Promise<LiveEndReason>((resolve) => {
+    this.#resolveDone = resolve;
+  });
+
+  constructor(hub: LiveHub, options: LiveConnectOptions) {
+    this.#hub = hub;
+    this.#filter = options.filter;
+    this.#allow = options.allow;
+  }
+
+  /** From the shared fan-out: buffer it if it is this connection's, or end the connection when full. */
+  offer(event: EventEnvelope): void {
+    if (this.#end !== undefined) return;
+    const at = event.globalPosition ?? 0;
+    if (at <= this.skipThrough) return;
+    this.#live = true;
+    this.position = Math.max(this.position, at);
+    if (!this.#wants(event)) return;
+    if (this.#queue.length - this.#head >= this.#hub.bufferSize) {
+      this.close("slow-consumer");
+      return;
+    }
+    this.#queue.push(event);
+    this.#wake?.();
+  }
+
+  async next(idleMs?: number): Promise<LiveItem | undefined> {
+    for (;;) {
+      if (this.#head < this.#queue.length) {
+        const event = this.#queue[this.#head] as EventEnvelope;
+        this.#queue[this.#head] = undefined as unknown as EventEnvelope;
+        this.#head += 1;
+        if (this.#head > 1024 && this.#head * 2 > this.#queue.length) this.#compact();
+        return { kind: "event", event };
+      }
+      if (this.#end !== undefined) return { kind: "end", reason: this.#end };
+      if (!this.#live && !this.#hub.tryLive(this)) {
+        await this.#catchUp();
+        continue;
+      }
+      this.#live = true;
+      const woken = await this.#wait(idleMs);
+      if (!woken) return undefined;
+    }
+  }
+
+  get ended(): LiveEndReason | undefined {
+    return this.#end;
+  }
+
+  close(reason: LiveEndReason = "closed"): void {
+    if (this.#end !== undefined) return;
+    this.#end = reason;
+    this.#resolveDone?.(reason);
+    this.#queue = [];
+    this.#head = 0;
+    this.#hub.remove(this);
+    this.#wake?.();
+  }
+
+  async #catchUp(): Promise<void> {
+    let page: EventEnvelope[];
+    try {
+      page = await this.#hub.readPage(this.position);
+    } catch (error) {
+      getLogger().error("live subscription catch-up read failed", { error });
+      this.close("error");
+      return;
+    }
+    if (this.#end !== undefined) return;
+    for (const event of page) {
+      this.position = Math.max(this.position, event.globalPosition ?? this.position);
+      if (this.#wants(event)) this.#queue.push(event);
+    }
+    // An empty page while the shared feed is ahead: the store has not shown that commit to this
+    // reader yet; wait a moment rather than spin.
+    if (page.length === 0 && !this.#hub.tryLive(this)) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  #wants(event: EventEnvelope): boolean {
+    if (this.#filter !== undefined && !matchesFilter(this.#filter, event)) return false;
+    if (this.#allow === undefined) return true;
+    try {
+      return this.#allow(event) === true;
+    } catch (error) {
+      // A failing authorization withholds the event: it never opens the door.
+      getLogger().error("live subscription allow callback failed", { error });
+      return false;
+    }
+  }
+
+  #wait(idleMs: number | undefined): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = idleMs === undefined ? undefined : setTimeout(() => done(false), idleMs);
+      const done = (woken: boolean) => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#wake = undefined;
+        resolve(woken);
+      };
+      this.#wake = () => done(true);
+    });
+  }
+
+  #compact(): void {
+    this.#queue = this.#queue.slice(this.#head);
+    this.#head = 0;
+  }
+}
