@@ -137,7 +137,8 @@ export class DurableObjectEventStore extends EventStore {
     events: readonly PendingEvent[],
     expectedVersion: ExpectedVersion,
   ): Promise<Committed> {
-    const sent = events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata }));
+    // The timestamp travels too: an event's own time (an import's) must survive the hop to the object.
+    const sent = events.map(({ id, type, data, metadata, timestamp }) => ({ id, type, data, metadata, timestamp }));
     const result = (await this.#call("append", { streamId, events: sent, expectedVersion })) as Committed;
     return result.retried ? result : { events: result.events };
   }
