@@ -26,6 +26,7 @@ import { build } from "esbuild";
 import { bench, group, summary } from "mitata";
 import { createDynamoDbClient, DynamoDbEventStore } from "../adapters/dynamodb/index.js";
 import { isConcurrencyError, type NewEvent, ulid } from "../src/index.js";
+import { castoreCreateTable } from "../test/fixtures/castore-table.js";
 import { ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { runAndReport } from "./lib/report.js";
 
@@ -41,30 +42,7 @@ await feedStore.ensureTable();
 await plainStore.ensureTable();
 
 const castoreTable = `bench_castore_${run}`;
-await client.send("CreateTable", {
-  TableName: castoreTable,
-  BillingMode: "PAY_PER_REQUEST",
-  AttributeDefinitions: [
-    { AttributeName: "aggregateId", AttributeType: "S" },
-    { AttributeName: "version", AttributeType: "N" },
-    { AttributeName: "eventStoreId", AttributeType: "S" },
-    { AttributeName: "timestamp", AttributeType: "S" },
-  ],
-  KeySchema: [
-    { AttributeName: "aggregateId", KeyType: "HASH" },
-    { AttributeName: "version", KeyType: "RANGE" },
-  ],
-  GlobalSecondaryIndexes: [
-    {
-      IndexName: "initialEvents",
-      KeySchema: [
-        { AttributeName: "eventStoreId", KeyType: "HASH" },
-        { AttributeName: "timestamp", KeyType: "RANGE" },
-      ],
-      Projection: { ProjectionType: "KEYS_ONLY" },
-    },
-  ],
-});
+await client.send("CreateTable", castoreCreateTable(castoreTable));
 const ceilingTable = `bench_ceiling_${run}`;
 await client.send("CreateTable", {
   TableName: ceilingTable,

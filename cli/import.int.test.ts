@@ -12,6 +12,7 @@ import pg from "pg";
 import { createDynamoDbClient } from "../adapters/dynamodb/index.js";
 import type { PostgresSql } from "../adapters/postgres/index.js";
 import { ulid } from "../src/index.js";
+import { castoreCreateTable } from "../test/fixtures/castore-table.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../test/services/postgres.ts";
 
@@ -47,30 +48,7 @@ beforeAll(async () => {
   await pool.end();
 
   local = await ensureDynamoDb();
-  await createDynamoDbClient(local).send("CreateTable", {
-    TableName: castoreTable,
-    BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: [
-      { AttributeName: "aggregateId", AttributeType: "S" },
-      { AttributeName: "version", AttributeType: "N" },
-      { AttributeName: "eventStoreId", AttributeType: "S" },
-      { AttributeName: "timestamp", AttributeType: "S" },
-    ],
-    KeySchema: [
-      { AttributeName: "aggregateId", KeyType: "HASH" },
-      { AttributeName: "version", KeyType: "RANGE" },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: "initialEvents",
-        KeySchema: [
-          { AttributeName: "eventStoreId", KeyType: "HASH" },
-          { AttributeName: "timestamp", KeyType: "RANGE" },
-        ],
-        Projection: { ProjectionType: "KEYS_ONLY" },
-      },
-    ],
-  });
+  await createDynamoDbClient(local).send("CreateTable", castoreCreateTable(castoreTable));
   const taskCreated = new EventType<"TaskCreated", { title: string }>({ type: "TaskCreated" });
   const tasks = new CastoreEventStore({
     eventStoreId: "TASKS",

@@ -3,6 +3,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventStore as CastoreEventStore, EventType } from "@castore/core";
 import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
 import { configureTelemetry, importEvents, isAbortedError, ulid } from "../../src/index.js";
+import { castoreCreateTable } from "../../test/fixtures/castore-table.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { castoreDynamoDbSource, createDynamoDbClient, DynamoDbCheckpointStore, DynamoDbEventStore } from "./index.js";
 
@@ -27,30 +28,7 @@ beforeAll(async () => {
   local = await ensureDynamoDb();
   client = createDynamoDbClient(local);
   // The table as Castore's documentation defines it: key aggregateId + version, the initialEvents index.
-  await client.send("CreateTable", {
-    TableName: castoreTable,
-    BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: [
-      { AttributeName: "aggregateId", AttributeType: "S" },
-      { AttributeName: "version", AttributeType: "N" },
-      { AttributeName: "eventStoreId", AttributeType: "S" },
-      { AttributeName: "timestamp", AttributeType: "S" },
-    ],
-    KeySchema: [
-      { AttributeName: "aggregateId", KeyType: "HASH" },
-      { AttributeName: "version", KeyType: "RANGE" },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: "initialEvents",
-        KeySchema: [
-          { AttributeName: "eventStoreId", KeyType: "HASH" },
-          { AttributeName: "timestamp", KeyType: "RANGE" },
-        ],
-        Projection: { ProjectionType: "KEYS_ONLY" },
-      },
-    ],
-  });
+  await client.send("CreateTable", castoreCreateTable(castoreTable));
   const itemAdded = new EventType<"ItemAdded", { cart: number; n: number; sku: string }, { tenant: string }>({
     type: "ItemAdded",
   });
