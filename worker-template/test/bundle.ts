@@ -7,7 +7,8 @@
  * `performance` (@cloudflare/unenv-preset, not installed here), about 2.5 KB gzipped more. Inside this repository `@eventflows/core` and its subpaths resolve to the
  * package's public entry points (package.json "exports", their sources), so the bundle holds what
  * a user's would, from this checkout, without a build step.
- *   bun worker-template/test/bundle.ts     prints the sizes
+ *   bun worker-template/test/bundle.ts           prints the sizes, by package and folder
+ *   bun worker-template/test/bundle.ts --files   by input file
  * Test-only code: Node APIs are fine here.
  */
 import { join } from "node:path";
@@ -29,6 +30,8 @@ export interface WorkerBundle {
   readonly gzipBytes: number;
   /** Minified bytes per package or source folder, largest first: what to look at when it grows. */
   readonly breakdown: readonly (readonly [string, number])[];
+  /** Minified bytes per input file, largest first: which module of a folder to look at. */
+  readonly files: readonly (readonly [string, number])[];
 }
 
 /** Resolves `@eventflows/core[/subpath]` to that entry's source; an unexported subpath fails, as on npm. */
@@ -79,17 +82,21 @@ export async function bundleWorkerTemplate(entry = join(templateDir, "src", "ind
   const output = result.outputFiles[0];
   if (output === undefined) throw new Error("bundling the worker template produced no JavaScript");
   const sizes = new Map<string, number>();
+  const files = new Map<string, number>();
   for (const meta of Object.values(result.metafile.outputs)) {
     for (const [input, { bytesInOutput }] of Object.entries(meta.inputs)) {
       const group = groupOf(input);
       sizes.set(group, (sizes.get(group) ?? 0) + bytesInOutput);
+      const file = fileOf(input);
+      files.set(file, (files.get(file) ?? 0) + bytesInOutput);
     }
   }
   return {
     code: output.text,
     bytes: output.contents.byteLength,
     gzipBytes: gzipSync(output.contents).byteLength,
-    breakdown: [...sizes].filter(([, bytes]) => bytes > 0).sort((a, b) => b[1] - a[1]),
+    breakdown: largestFirst(sizes),
+    files: largestFirst(files),
   };
 }
 
@@ -111,6 +118,17 @@ export async function bundleTemplateScript(entry: string): Promise<string> {
   return output.text;
 }
 
+function largestFirst(sizes: Map<string, number>): (readonly [string, number])[] {
+  return [...sizes].filter(([, bytes]) => bytes > 0).sort((a, b) => b[1] - a[1]);
+}
+
+/** An input's path from the package root (or from node_modules/), wherever the checkout's node_modules lives. */
+function fileOf(input: string): string {
+  const inModules = input.lastIndexOf("node_modules/");
+  if (inModules !== -1) return input.slice(inModules + "node_modules/".length);
+  return input.startsWith("../") ? input.slice(3) : `worker-template/${input}`;
+}
+
 function groupOf(input: string): string {
   const inModules = input.lastIndexOf("node_modules/");
   if (inModules !== -1) {
@@ -124,9 +142,15 @@ function groupOf(input: string): string {
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
+/** The breakdown by package and folder, or with `--files` by input file (what to cut next). */
+export function printBreakdown(bundle: WorkerBundle, args: readonly string[]): void {
+  const rows = args.includes("--files") ? bundle.files : bundle.breakdown;
+  for (const [name, bytes] of rows) console.log(`  ${kb(bytes).padStart(9)}  ${name}`);
+}
+
 if (import.meta.main) {
   const bundle = await bundleWorkerTemplate();
   console.log(`worker template: ${kb(bundle.bytes)} minified, ${kb(bundle.gzipBytes)} gzipped`);
   console.log(`limit: ${kb(GZIP_LIMIT_BYTES)} gzipped`);
-  for (const [group, bytes] of bundle.breakdown) console.log(`  ${kb(bytes).padStart(9)}  ${group}`);
+  printBreakdown(bundle, process.argv.slice(2));
 }
