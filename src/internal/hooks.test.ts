@@ -1,7 +1,10 @@
-import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import { callHook } from "./hooks.js";
 
 const consoleError = spyOn(console, "error").mockImplementation(() => {});
+// Cleared before each test as well: the whole suite runs in one process, and a log another file's
+// leftover async work writes while this file loads must not count as this test's.
+beforeEach(() => consoleError.mockClear());
 afterEach(() => consoleError.mockClear());
 
 describe("callHook", () => {
