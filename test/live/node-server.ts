@@ -4,7 +4,7 @@
  * WebSocket helper over the `ws` package (present as miniflare's dependency), whose sockets report
  * `bufferedAmount` as the live pump expects. Test code only: it uses Node built-ins.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Hono } from "hono";
 import { defineWebSocketHelper, type UpgradeWebSocket, WSContext } from "hono/ws";
@@ -64,11 +64,30 @@ export function nodeUpgradeWebSocket(ws: WsModule): UpgradeWebSocket {
   });
 }
 
+/**
+ * Resolves true on `drain`, false if the response closes first: a client gone while its socket
+ * buffer is full never drains, and waiting for it would hold the body's reader (and the live
+ * connection behind it) for ever.
+ */
+function drained(outgoing: ServerResponse): Promise<boolean> {
+  if (outgoing.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      outgoing.off("drain", onDrain);
+      outgoing.off("close", onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    outgoing.once("drain", onDrain);
+    outgoing.once("close", onClose);
+  });
+}
+
 /** Listens on a free port; resolves with the server and its port. */
 export async function serveOnNode(app: Hono): Promise<{ server: Server; port: number }> {
   const server = createServer(async (incoming, outgoing) => {
     const controller = new AbortController();
-    outgoing.on("close", () => controller.abort());
     // Each SSE message is a small write: without this, Nagle's algorithm holds it for the client's delayed ACK.
     incoming.socket.setNoDelay(true);
     const headers = new Headers();
@@ -80,6 +99,14 @@ export async function serveOnNode(app: Hono): Promise<{ server: Server; port: nu
       headers,
       signal: controller.signal,
     });
+    // Node's Request follows `controller.signal` only through a WeakRef: once nothing holds the
+    // Request (the handler has returned its streaming Response), a GC drops the Request's own
+    // signal and the client's disconnect never reaches the listeners the live routes put on it.
+    // This listener holds the Request until the socket closes.
+    outgoing.once("close", () => {
+      controller.abort();
+      void request.signal.aborted;
+    });
     const response = await app.fetch(request);
     outgoing.writeHead(response.status, Object.fromEntries(response.headers));
     if (response.body === null) return void outgoing.end();
@@ -88,7 +115,7 @@ export async function serveOnNode(app: Hono): Promise<{ server: Server; port: nu
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        if (!outgoing.write(value)) await new Promise((resolve) => outgoing.once("drain", resolve));
+        if (!outgoing.write(value) && !(await drained(outgoing))) break;
       }
     } catch {
       // The client went away.
