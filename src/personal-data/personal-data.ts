@@ -91,19 +91,26 @@ export class PersonalData {
     if (issues.length > 0) throw new ValidationError("Invalid personalData options", issues);
   }
 
-  /** The events with their personal fields encrypted; nothing is written when a key cannot be had. */
+  /**
+   * The events with their personal fields encrypted; nothing is written when a key cannot be had. The
+   * events are encrypted concurrently: Web Crypto calls in flight together share their per-call cost.
+   */
   async encryptEvents(streamId: string, events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     const rules = this.#events;
+    const sealed = await Promise.all(
+      events.map((event) => {
+        const rule = rules.get(event.type);
+        if (rule === undefined) return event.data;
+        const input = { type: event.type, data: event.data, metadata: event.metadata, streamId };
+        return this.#encrypt(rule, input, event.data, eventContext(event));
+      }),
+    );
     let out: PendingEvent[] | undefined;
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as PendingEvent;
-      const rule = rules.get(event.type);
-      if (rule === undefined) continue;
-      const input = { type: event.type, data: event.data, metadata: event.metadata, streamId };
-      const data = await this.#encrypt(rule, input, event.data, eventContext(event));
-      if (data === event.data) continue;
+      if (sealed[i] === event.data) continue;
       out ??= events.slice();
-      out[i] = { ...event, data };
+      out[i] = { ...event, data: sealed[i] };
     }
     return out ?? events;
   }
