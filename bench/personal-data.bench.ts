@@ -155,10 +155,11 @@ for (const backend of backends) {
 }
 
 notes.push(
-  "Each event is ~200 bytes of JSON; 3 fields (email, name, address.street) are encrypted per value with AES-256-GCM through Web Crypto " +
-    "(a fresh 96-bit IV each, subject and path as additional data) and stored as self-describing JSON. 100 subjects, keys cached. " +
-    "The target (issue 22) is < 20% overhead. Each value is one Web Crypto call (an asynchronous hop of tens of µs on Bun, more on Node 20), " +
-    "so the ratio depends on how cheap the store's own work is: near the target for PostgreSQL appends, far above it for reads and in memory.",
+  "Each event is ~200 bytes of JSON; its 3 personal fields (email, name, address.street) are encrypted together as ONE AES-256-GCM " +
+    "ciphertext through Web Crypto (format aes-256-gcm/2: a fresh 96-bit IV, subject, field list and event id + type as additional data), " +
+    "stored as self-describing JSON. 100 subjects, keys cached. The target (issue 22) is < 20% overhead. Each event costs one Web Crypto " +
+    "call (an asynchronous hop of tens of µs, more on Node 20) and one cached key lookup, so the ratio depends on how cheap the store's " +
+    "own work is: near the target for PostgreSQL appends, far above it for reads and in memory.",
 );
 try {
   await runAndReport("personal-data", "Crypto-shredding: 3 personal fields per event encrypted vs none", {

@@ -1,95 +1,141 @@
 import { PersonalDataError } from "../errors.js";
 
 /**
- * A personal field as stored: self-describing JSON that names the format, the data subject whose key
- * encrypted it, the 96-bit IV and the AES-GCM ciphertext (with its tag), both base64.
+ * The personal fields of one record (an event or a snapshot) and one data subject, as stored: ONE
+ * AES-GCM ciphertext of all their values, self-describing JSON that names the format, the subject whose
+ * key encrypted it, the dotted paths it holds (in the order of the values), the 96-bit IV and the
+ * ciphertext with its tag (both base64). It sits at the first of its fields; each other field holds a
+ * {@link SealedReference} to it.
  */
-export interface EncryptedValue {
+export interface SealedFields {
   readonly $personal: typeof FORMAT;
   readonly subject: string;
+  readonly fields: readonly string[];
   readonly iv: string;
   readonly data: string;
 }
 
+/** A personal field whose value is sealed in the {@link SealedFields} at the dotted path `in`. */
+export interface SealedReference {
+  readonly $personal: typeof FORMAT;
+  readonly subject: string;
+  readonly in: string;
+}
+
+export type EncryptedValue = SealedFields | SealedReference;
+
 /** The marker property of an encrypted value, and its one format so far. */
 export const ENCRYPTED_MARKER = "$personal";
-const FORMAT = "aes-256-gcm/1";
+export const FORMAT = "aes-256-gcm/2";
 const IV_BYTES = 12;
-const AAD_LABEL = "eventflows/personal-data/v1\u0000";
+const AAD_LABEL = "eventflows/personal-data/v2\u0000";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A path into the data: object keys and array indexes from its root. */
 export type FieldPath = readonly (string | number)[];
 
+/**
+ * What a ciphertext is bound to besides its subject and fields: `["event", id, type]` or
+ * `["snapshot", streamId]`, so that it cannot be moved to another event or snapshot either.
+ */
+export type SealContext = readonly string[];
+
 export function isEncryptedValue(value: unknown): value is EncryptedValue {
   return typeof value === "object" && value !== null && !Array.isArray(value) && ENCRYPTED_MARKER in value;
 }
 
-/** Dotted, for messages and the erased-fields list: `address.street`, `items.0`. */
+/** Dotted, for messages, the stored field lists and the erased-fields list: `address.street`, `items.0`. */
 export function dottedPath(path: FieldPath): string {
   return path.join(".");
 }
 
-// The subject and the exact path are authenticated with the ciphertext, so a value copied to another
-// field or another subject's record fails to decrypt instead of reading as that field's data.
-function additionalData(subject: string, path: FieldPath): Uint8Array<ArrayBuffer> {
-  return encoder.encode(AAD_LABEL + JSON.stringify([subject, path]));
+// Subject, record and field list are authenticated with the ciphertext: a ciphertext copied to another
+// event, snapshot, subject or set of fields fails to decrypt instead of reading as that record's data.
+function additionalData(subject: string, context: SealContext, fields: readonly string[]): Uint8Array<ArrayBuffer> {
+  return encoder.encode(AAD_LABEL + JSON.stringify([subject, context, fields]));
 }
 
-export async function encryptValue(
+/** One ciphertext of `values` (one per field, in order): one Web Crypto call however many fields. */
+export async function sealFields(
   key: CryptoKey,
   subject: string,
-  path: FieldPath,
-  value: unknown,
-): Promise<EncryptedValue> {
+  context: SealContext,
+  fields: readonly string[],
+  values: readonly unknown[],
+): Promise<SealedFields> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: additionalData(subject, path) },
+    { name: "AES-GCM", iv, additionalData: additionalData(subject, context, fields) },
     key,
-    encoder.encode(JSON.stringify(value)),
+    encoder.encode(JSON.stringify(values)),
   );
-  return { $personal: FORMAT, subject, iv: toBase64(iv), data: toBase64(new Uint8Array(sealed)) };
+  return { $personal: FORMAT, subject, fields, iv: toBase64(iv), data: toBase64(new Uint8Array(sealed)) };
 }
 
-/** @throws {PersonalDataError} `malformed`, or `tampered` when it does not authenticate under `key` here. */
-export async function decryptValue(key: CryptoKey, value: EncryptedValue, path: FieldPath): Promise<unknown> {
-  const { iv, data } = parts(value, path);
+export function referenceTo(sealed: SealedFields): SealedReference {
+  return { $personal: FORMAT, subject: sealed.subject, in: sealed.fields[0] as string };
+}
+
+/**
+ * The values of `sealed`, one per field.
+ * @throws {PersonalDataError} `malformed`, or `tampered` when it does not authenticate under `key` here.
+ */
+export async function openFields(
+  key: CryptoKey,
+  sealed: SealedFields,
+  context: SealContext,
+  path: FieldPath,
+): Promise<unknown[]> {
+  const { iv, data } = parts(sealed, path);
   let plain: ArrayBuffer;
   try {
     plain = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv, additionalData: additionalData(value.subject, path) },
+      { name: "AES-GCM", iv, additionalData: additionalData(sealed.subject, context, sealed.fields) },
       key,
       data,
     );
   } catch (error) {
-    throw new PersonalDataError("tampered", value.subject, dottedPath(path), { cause: error });
+    throw new PersonalDataError("tampered", sealed.subject, dottedPath(path), { cause: error });
   }
-  return JSON.parse(decoder.decode(plain));
+  const values: unknown = JSON.parse(decoder.decode(plain));
+  if (!Array.isArray(values) || values.length !== sealed.fields.length) {
+    throw new PersonalDataError("tampered", sealed.subject, dottedPath(path));
+  }
+  return values;
 }
 
-/** The subject an encrypted value names, checked to be a well-formed value first. */
-export function subjectOf(value: EncryptedValue, path: FieldPath): string {
-  parts(value, path);
-  return value.subject;
-}
-
-function parts(value: EncryptedValue, path: FieldPath): { iv: Uint8Array<ArrayBuffer>; data: Uint8Array<ArrayBuffer> } {
+/** A well-formed sealed value or reference, or a `malformed` error. */
+export function checked(value: EncryptedValue, path: FieldPath): EncryptedValue {
   const subject = typeof value.subject === "string" ? value.subject : undefined;
+  if (value.$personal !== FORMAT || subject === undefined) {
+    throw new PersonalDataError("malformed", subject, dottedPath(path));
+  }
+  if (isReference(value)) return value;
+  const { fields, iv, data } = value;
   if (
-    value.$personal !== FORMAT ||
-    subject === undefined ||
-    typeof value.iv !== "string" ||
-    typeof value.data !== "string"
+    !Array.isArray(fields) ||
+    fields.length === 0 ||
+    !fields.every((f) => typeof f === "string") ||
+    typeof iv !== "string" ||
+    typeof data !== "string"
   ) {
     throw new PersonalDataError("malformed", subject, dottedPath(path));
   }
+  return value;
+}
+
+export function isReference(value: EncryptedValue): value is SealedReference {
+  return "in" in value && typeof value.in === "string" && !("data" in value);
+}
+
+function parts(value: SealedFields, path: FieldPath): { iv: Uint8Array<ArrayBuffer>; data: Uint8Array<ArrayBuffer> } {
   try {
     const iv = fromBase64(value.iv);
     if (iv.length !== IV_BYTES) throw new Error("IV length");
     return { iv, data: fromBase64(value.data) };
   } catch (error) {
-    throw new PersonalDataError("malformed", subject, dottedPath(path), { cause: error });
+    throw new PersonalDataError("malformed", value.subject, dottedPath(path), { cause: error });
   }
 }
 

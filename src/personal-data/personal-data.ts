@@ -3,13 +3,17 @@ import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "..
 import { categoryOf } from "../events/stream.js";
 import { kindOf } from "../internal/validate.js";
 import {
-  decryptValue,
+  checked,
   dottedPath,
   type EncryptedValue,
-  encryptValue,
   type FieldPath,
   isEncryptedValue,
-  subjectOf,
+  isReference,
+  openFields,
+  referenceTo,
+  type SealContext,
+  type SealedFields,
+  sealFields,
 } from "./field-crypto.js";
 import { assertSubjectId, SubjectKeyStore } from "./subject-key-store.js";
 
@@ -67,7 +71,8 @@ interface Rule<Input> {
 /**
  * Crypto-shredding of personal fields, given to stores as their `personalData` option (every event
  * store and snapshot store takes it): marked fields are encrypted per data subject on the way in
- * (AES-GCM, a fresh IV per value, subject and path authenticated) and decrypted on the way out;
+ * (AES-GCM, one ciphertext per record and subject holding all its marked values, a fresh IV each, subject,
+ * record and field paths authenticated) and decrypted on the way out;
  * fields of an erased subject read as `null`.
  */
 export class PersonalData {
@@ -86,19 +91,26 @@ export class PersonalData {
     if (issues.length > 0) throw new ValidationError("Invalid personalData options", issues);
   }
 
-  /** The events with their personal fields encrypted; nothing is written when a key cannot be had. */
+  /**
+   * The events with their personal fields encrypted; nothing is written when a key cannot be had. The
+   * events are encrypted concurrently: Web Crypto calls in flight together share their per-call cost.
+   */
   async encryptEvents(streamId: string, events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     const rules = this.#events;
+    const sealed = await Promise.all(
+      events.map((event) => {
+        const rule = rules.get(event.type);
+        if (rule === undefined) return event.data;
+        const input = { type: event.type, data: event.data, metadata: event.metadata, streamId };
+        return this.#encrypt(rule, input, event.data, eventContext(event));
+      }),
+    );
     let out: PendingEvent[] | undefined;
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as PendingEvent;
-      const rule = rules.get(event.type);
-      if (rule === undefined) continue;
-      const input = { type: event.type, data: event.data, metadata: event.metadata, streamId };
-      const data = await this.#encrypt(rule, input, event.data);
-      if (data === event.data) continue;
+      if (sealed[i] === event.data) continue;
       out ??= events.slice();
-      out[i] = { ...event, data };
+      out[i] = { ...event, data: sealed[i] };
     }
     return out ?? events;
   }
@@ -108,7 +120,7 @@ export class PersonalData {
     const found: Found[] = [];
     collect(event.data, [], found);
     if (found.length === 0) return event;
-    const { value, erased } = await this.#decrypt(event.data, found);
+    const { value, erased } = await this.#decrypt(event.data, found, eventContext(event));
     if (erased.length === 0) return { ...event, data: value };
     return { ...event, data: value, metadata: { ...event.metadata, [ERASED_FIELDS_METADATA]: erased } };
   }
@@ -171,17 +183,19 @@ export class PersonalData {
   /** A snapshot's state with the personal fields of its stream category encrypted. */
   encryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
     const rule = this.#snapshots.get(categoryOf(streamId));
-    return rule === undefined ? Promise.resolve(state) : this.#encrypt(rule, { streamId, state }, state);
+    return rule === undefined
+      ? Promise.resolve(state)
+      : this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
   }
 
-  /** A snapshot's state decrypted; fields of an erased subject read as `null`. */
-  async decryptSnapshot(state: unknown): Promise<unknown> {
+  /** A snapshot's state (of the stream `streamId`) decrypted; fields of an erased subject read as `null`. */
+  async decryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
     const found: Found[] = [];
     collect(state, [], found);
-    return found.length === 0 ? state : (await this.#decrypt(state, found)).value;
+    return found.length === 0 ? state : (await this.#decrypt(state, found, snapshotContext(streamId))).value;
   }
 
-  async #encrypt<Input>(rule: Rule<Input>, input: Input, root: unknown): Promise<unknown> {
+  async #encrypt<Input>(rule: Rule<Input>, input: Input, root: unknown, context: SealContext): Promise<unknown> {
     // null carries nothing personal, and is what an erased field reads as: an aggregate or snapshot of an
     // erased subject must still be writable, so null (like absent) needs no key.
     const present = rule.paths.filter((path) => {
@@ -192,30 +206,86 @@ export class PersonalData {
     const subject = rule.subject(input);
     assertSubjectId(subject);
     const key = await this.keys.createOrGet(subject);
-    const sealed = await Promise.all(present.map((path) => encryptValue(key, subject, path, valueAt(root, path))));
-    let out = root;
-    for (let i = 0; i < present.length; i++) out = withValueAt(out, present[i] as readonly string[], sealed[i]);
+    const fields = present.map((path) => path.join("."));
+    const sealed = await sealFields(
+      key,
+      subject,
+      context,
+      fields,
+      present.map((path) => valueAt(root, path)),
+    );
+    const reference = referenceTo(sealed);
+    let out = withValueAt(root, present[0] as readonly string[], sealed);
+    for (let i = 1; i < present.length; i++) out = withValueAt(out, present[i] as readonly string[], reference);
     return out;
   }
 
-  async #decrypt(root: unknown, found: readonly Found[]): Promise<{ value: unknown; erased: string[] }> {
+  /**
+   * One key lookup and one Web Crypto call per ciphertext (per record and subject), however many fields
+   * it holds. Every reference must be answered by the ciphertext it names, holding its field for the
+   * same subject: anything else was moved or altered.
+   */
+  async #decrypt(
+    root: unknown,
+    found: readonly Found[],
+    context: SealContext,
+  ): Promise<{ value: unknown; erased: string[] }> {
+    const sealed: { path: FieldPath; value: SealedFields }[] = [];
+    const references: { path: FieldPath; value: EncryptedValue }[] = [];
+    for (const { path, value } of found) {
+      const valid = checked(value, path);
+      if (isReference(valid)) references.push({ path, value: valid });
+      else sealed.push({ path, value: valid as SealedFields });
+    }
     const erased: string[] = [];
-    const plain = await Promise.all(
-      found.map(async ({ path, value }) => {
-        const subject = subjectOf(value, path);
-        const lookup = await this.keys.get(subject);
-        if (lookup.status === "active") return decryptValue(lookup.key, value, path);
-        if (lookup.status === "erased") {
-          erased.push(dottedPath(path));
-          return null;
+    const opened = await Promise.all(
+      sealed.map(async ({ path, value }) => {
+        if (value.fields[0] !== dottedPath(path)) {
+          throw new PersonalDataError("tampered", value.subject, dottedPath(path));
         }
-        throw new PersonalDataError("unknown-key", subject, dottedPath(path));
+        const lookup = await this.keys.get(value.subject);
+        if (lookup.status === "active") return openFields(lookup.key, value, context, path);
+        if (lookup.status === "erased") {
+          erased.push(...value.fields);
+          return value.fields.map(() => null);
+        }
+        throw new PersonalDataError("unknown-key", value.subject, dottedPath(path));
       }),
     );
+    // Which ciphertext (by its first field) answers each field, for the references to be checked against.
+    const holders = new Map<string, SealedFields>();
     let out = root;
-    for (let i = 0; i < found.length; i++) out = withValueAt(out, (found[i] as Found).path, plain[i]);
+    for (let s = 0; s < sealed.length; s++) {
+      const { value } = sealed[s] as { value: SealedFields };
+      const values = opened[s] as unknown[];
+      for (let i = 0; i < value.fields.length; i++) {
+        const field = value.fields[i] as string;
+        holders.set(field, value);
+        out = withValueAt(out, field.split("."), values[i]);
+      }
+    }
+    for (const { path, value } of references) {
+      const holder = holders.get(dottedPath(path));
+      if (
+        holder === undefined ||
+        holder.subject !== value.subject ||
+        holder.fields[0] !== (value as { in: string }).in
+      ) {
+        throw new PersonalDataError("tampered", value.subject, dottedPath(path));
+      }
+    }
     return { value: out, erased: erased.sort() };
   }
+}
+
+/** A ciphertext of an event is bound to that event: its id and its type as stored. */
+function eventContext(event: { readonly id: string; readonly type: string }): SealContext {
+  return ["event", event.id, event.type];
+}
+
+/** A ciphertext of a snapshot is bound to its stream. */
+function snapshotContext(streamId: string): SealContext {
+  return ["snapshot", streamId];
 }
 
 /** Declares which fields are personal; pass the result to every store as `personalData`. */

@@ -214,7 +214,9 @@ export abstract class SnapshotStore {
     if (record === undefined) return undefined;
     const decoded = await this.#decode(record);
     const personal = this.#personal;
-    const state = (personal === undefined ? decoded : await personal.decryptSnapshot(decoded)) as State;
+    const state = (
+      personal === undefined ? decoded : await personal.decryptSnapshot(record.streamId, decoded)
+    ) as State;
     return {
       streamId: record.streamId,
       version: record.version,
