@@ -62,6 +62,7 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
   const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
   const project = `demo-${run}`;
   const otherProject = `other-${run}`;
+  const longestProject = `long-${run}-`.padEnd(34, "x");
   let started: RunningApp;
   let app: Pick<RunningApp, "url" | "call">;
 
@@ -72,7 +73,7 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
   }, 120_000);
   afterAll(async () => {
     await started?.stop();
-    await backend.cleanUp([project, otherProject]);
+    await backend.cleanUp([project, otherProject, longestProject]);
   });
 
   const create = async (title: string, base?: string) => {
@@ -168,6 +169,18 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
     const after = (await board()).body;
     expect(after.counts.todo).toBe(before.counts.todo + 1); // only the task created in between
     expect(after.tasks[taskId]).toMatchObject({ status: "todo", version: 1 });
+  });
+
+  test("a project name is up to 34 characters (tasks_<project> is then a PostgreSQL schema name); a longer one is a 404", async () => {
+    const at = (name: string) => app.url.replace(`/projects/${project}/`, `/projects/${name}/`);
+    expect(longestProject).toHaveLength(34);
+    await create("At the limit", at(longestProject));
+    const longer = await app.call("/queries/GetBoard", { token: ada, base: at(`${longestProject}x`) });
+    expect([longer.status, longer.contentType, longer.body.code]).toEqual([
+      404,
+      "application/problem+json",
+      "NOT_FOUND",
+    ]);
   });
 
   test("a path outside the projects is a problem+json 404 from the Worker", async () => {
