@@ -139,6 +139,17 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
     expect((await board()).body.counts).toEqual(before);
   });
 
+  test("creates and board reads at the same time: the board ends with every task, each counted once", async () => {
+    const before = (await board()).body.counts.todo as number;
+    const titles = Array.from({ length: 6 }, (_, i) => `Parallel ${i}`);
+    const replies = await Promise.all([...titles.map((title) => create(title)), ...titles.map(() => board())]);
+    for (const reply of replies.slice(titles.length)) expect((reply as { status: number }).status).toBe(200);
+    const after = (await board()).body;
+    expect(after.counts.todo).toBe(before + titles.length);
+    const ids = replies.slice(0, titles.length).map((created) => (created as { taskId: string }).taskId);
+    expect(ids.map((id) => after.tasks[id]?.title)).toEqual(titles);
+  });
+
   test("auth: no token and a bad token are 401; the OpenAPI document is public", async () => {
     const anonymous = await app.call("/queries/GetBoard");
     expect([anonymous.status, anonymous.body.code]).toEqual([401, "UNAUTHORIZED"]);
