@@ -27,7 +27,7 @@ export default defineConfig({
         text: "Examples",
         items: [
           { text: "E-commerce: sagas, projections, HTTP", link: "/examples/ecommerce" },
-          { text: "Task management on Durable Objects", link: "/examples/task-management" },
+          { text: "Task management on Workers (Durable Objects, PostgreSQL)", link: "/examples/task-management" },
         ],
       },
       {

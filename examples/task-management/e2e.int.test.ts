@@ -1,35 +1,88 @@
 /**
  * The task-management example end to end in workerd: its one command (`bun
- * examples/task-management/dev.ts`, the Worker bundled as wrangler bundles it, run by miniflare
- * with a SQLite-backed Durable Object per project) started as a process, driven over real HTTP.
+ * examples/task-management/dev.ts`, the Worker bundled as wrangler bundles it, run by miniflare)
+ * started as a process, driven over real HTTP. The same scenario runs on both backends: a
+ * SQLite-backed Durable Object per project, and PostgreSQL (the harness's, from test/services)
+ * through a Hyperdrive binding, a schema per project.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RunningApp, startExample } from "../ecommerce/e2e-client.js";
+import { createPostgresClient, PostgresEventStore } from "../../adapters/postgres/index.js";
+import { ensurePostgres } from "../../test/services/postgres.ts";
+import { type CallOptions, type RunningApp, startExample } from "../ecommerce/e2e-client.js";
+import { projectSchema } from "./postgres-project.js";
 
 setDefaultTimeout(60_000);
 
-let app: RunningApp;
 const ada = "ada-token";
 const grace = "grace-token";
 
-beforeAll(async () => {
-  app = await startExample(join(import.meta.dirname, "dev.ts"), { PORT: "0" });
-}, 120_000);
-afterAll(async () => {
-  await app?.stop();
-});
+interface Backend {
+  readonly name: string;
+  /** What dev.ts is started with. */
+  readonly env: () => Promise<Record<string, string>>;
+  /** The types of a project's events, read straight from the backend (PostgreSQL only: an object's database is its own). */
+  readonly storedTypes?: (project: string) => Promise<string[]>;
+  /** Removes what the run left behind (a PostgreSQL schema per project). */
+  readonly cleanUp: (projects: readonly string[]) => Promise<void>;
+}
 
-const create = async (title: string, base?: string) => {
-  const created = await app.call("/commands/CreateTask", { token: ada, body: { title }, ...(base ? { base } : {}) });
-  expect(created.status).toBe(200);
-  return created.body as { taskId: string; version: number };
-};
-const board = (base?: string) => app.call("/queries/GetBoard", { token: ada, ...(base ? { base } : {}) });
+const backends: readonly Backend[] = [
+  { name: "Durable Objects", env: async () => ({}), cleanUp: async () => {} },
+  {
+    name: "PostgreSQL through Hyperdrive",
+    env: async () => ({ EVENTFLOWS_PG_URL: await ensurePostgres() }),
+    storedTypes: async (project) => {
+      const sql = createPostgresClient(await ensurePostgres(), { max: 1 });
+      try {
+        const types: string[] = [];
+        for await (const event of new PostgresEventStore({ sql, schema: projectSchema(project) }).readAll()) {
+          types.push(event.type);
+        }
+        return types;
+      } finally {
+        await sql.end();
+      }
+    },
+    cleanUp: async (projects) => {
+      const sql = createPostgresClient(await ensurePostgres(), { max: 1 });
+      try {
+        for (const project of projects) await sql.unsafe(`DROP SCHEMA IF EXISTS ${projectSchema(project)} CASCADE`);
+      } finally {
+        await sql.end();
+      }
+    },
+  },
+];
 
-describe("task management end to end (workerd, Durable Objects)", () => {
+describe.each(backends)("task management end to end (workerd, $name)", (backend) => {
+  // Projects of this run only: a PostgreSQL database outlives the run, and its boards with it.
+  const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+  const project = `demo-${run}`;
+  const otherProject = `other-${run}`;
+  const longestProject = `long-${run}-`.padEnd(34, "x");
+  let started: RunningApp;
+  let app: Pick<RunningApp, "url" | "call">;
+
+  beforeAll(async () => {
+    started = await startExample(join(import.meta.dirname, "dev.ts"), { PORT: "0", ...(await backend.env()) });
+    const url = started.url.replace("/projects/demo/", `/projects/${project}/`);
+    app = { url, call: (path: string, init: CallOptions = {}) => started.call(path, { base: url, ...init }) };
+  }, 120_000);
+  afterAll(async () => {
+    await started?.stop();
+    await backend.cleanUp([project, otherProject, longestProject]);
+  });
+
+  const create = async (title: string, base?: string) => {
+    const created = await app.call("/commands/CreateTask", { token: ada, body: { title }, ...(base ? { base } : {}) });
+    expect(created.status).toBe(200);
+    return created.body as { taskId: string; version: number };
+  };
+  const board = (base?: string) => app.call("/queries/GetBoard", { token: ada, ...(base ? { base } : {}) });
+
   test("a task goes from todo to done; the board read model answers, up to date", async () => {
     const { taskId, version } = await create("Write the release notes");
     expect(version).toBe(1);
@@ -51,6 +104,14 @@ describe("task management end to end (workerd, Durable Objects)", () => {
       version: 4,
     });
     expect((await board()).body.counts).toEqual({ todo: 0, "in-progress": 0, done: 1 });
+    if (backend.storedTypes !== undefined) {
+      expect(await backend.storedTypes(project)).toEqual([
+        "TaskCreated",
+        "TaskAssigned",
+        "TaskStarted",
+        "TaskCompleted",
+      ]);
+    }
   });
 
   test("an edit of a stale version is a 409 naming the versions; the current one goes through", async () => {
@@ -70,12 +131,23 @@ describe("task management end to end (workerd, Durable Objects)", () => {
     expect((await app.call(`/queries/GetTask?taskId=${taskId}`, { token: ada })).body.title).toBe("Fix login");
   });
 
-  test("each project is its own Durable Object: its own board and feed", async () => {
-    const other = app.url.replace("/projects/demo/", "/projects/other-team/");
+  test("each project is kept apart (its own object or schema): its own board and feed", async () => {
+    const other = app.url.replace(`/projects/${project}/`, `/projects/${otherProject}/`);
     const before = (await board()).body.counts;
     await create("Plan the offsite", other);
     expect((await board(other)).body.counts).toEqual({ todo: 1, "in-progress": 0, done: 0 });
     expect((await board()).body.counts).toEqual(before);
+  });
+
+  test("creates and board reads at the same time: the board ends with every task, each counted once", async () => {
+    const before = (await board()).body.counts.todo as number;
+    const titles = Array.from({ length: 6 }, (_, i) => `Parallel ${i}`);
+    const replies = await Promise.all([...titles.map((title) => create(title)), ...titles.map(() => board())]);
+    for (const reply of replies.slice(titles.length)) expect((reply as { status: number }).status).toBe(200);
+    const after = (await board()).body;
+    expect(after.counts.todo).toBe(before + titles.length);
+    const ids = replies.slice(0, titles.length).map((created) => (created as { taskId: string }).taskId);
+    expect(ids.map((id) => after.tasks[id]?.title)).toEqual(titles);
   });
 
   test("auth: no token and a bad token are 401; the OpenAPI document is public", async () => {
@@ -108,6 +180,18 @@ describe("task management end to end (workerd, Durable Objects)", () => {
     const after = (await board()).body;
     expect(after.counts.todo).toBe(before.counts.todo + 1); // only the task created in between
     expect(after.tasks[taskId]).toMatchObject({ status: "todo", version: 1 });
+  });
+
+  test("a project name is up to 34 characters (tasks_<project> is then a PostgreSQL schema name); a longer one is a 404", async () => {
+    const at = (name: string) => app.url.replace(`/projects/${project}/`, `/projects/${name}/`);
+    expect(longestProject).toHaveLength(34);
+    await create("At the limit", at(longestProject));
+    const longer = await app.call("/queries/GetBoard", { token: ada, base: at(`${longestProject}x`) });
+    expect([longer.status, longer.contentType, longer.body.code]).toEqual([
+      404,
+      "application/problem+json",
+      "NOT_FOUND",
+    ]);
   });
 
   test("a path outside the projects is a problem+json 404 from the Worker", async () => {

@@ -5,22 +5,16 @@
  * across objects.
  */
 import { ProjectionRunner } from "@eventflows/core";
-import { eventFlowsRoutes } from "@eventflows/core/hono";
 import {
   type DurableObjectStorageLike,
   durableObjectDriver,
   SqliteEventStore,
   SqliteReadModelStore,
 } from "@eventflows/core/sqlite";
-import { Hono } from "hono";
-import { boardBuses, commandSchemas, querySchemas } from "./api.js";
-import { bearerAuth } from "./auth.js";
+import type { Hono } from "hono";
+import type { BoardStores } from "./api.js";
 import { boardProjection } from "./board.js";
-
-export interface Env {
-  /** Secret, JSON: `{ "<token>": "<userId>" }`. */
-  readonly USERS?: string;
-}
+import { type Env, projectRoutes } from "./routes.js";
 
 /** The header the Worker sets: which project this object is (an object does not know its name). */
 export const PROJECT_HEADER = "x-project-id";
@@ -28,51 +22,22 @@ export const PROJECT_HEADER = "x-project-id";
 export class ProjectObject {
   readonly #ready: Promise<unknown>;
   readonly #env: Env;
-  readonly #eventStore: SqliteEventStore;
-  readonly #readModels: SqliteReadModelStore;
-  readonly #board: Pick<ProjectionRunner, "catchUp">;
+  readonly #stores: BoardStores & { readonly eventStore: SqliteEventStore };
   #app: Promise<Hono> | undefined;
 
   constructor(ctx: { readonly storage: DurableObjectStorageLike }, env: Env) {
     const driver = durableObjectDriver(ctx.storage);
     this.#env = env;
-    this.#eventStore = new SqliteEventStore({ driver });
-    this.#readModels = new SqliteReadModelStore({ driver });
-    this.#board = new ProjectionRunner({
-      projection: boardProjection,
-      eventStore: this.#eventStore,
-      readModels: this.#readModels,
-    });
-    this.#ready = this.#eventStore.migrate(); // one read of the migrations table once migrated
+    const eventStore = new SqliteEventStore({ driver });
+    const readModels = new SqliteReadModelStore({ driver });
+    const board = new ProjectionRunner({ projection: boardProjection, eventStore, readModels });
+    this.#stores = { eventStore, readModels, board };
+    this.#ready = eventStore.migrate(); // one read of the migrations table once migrated
   }
 
   async fetch(request: Request): Promise<Response> {
     await this.#ready;
-    this.#app ??= this.#routes(request.headers.get(PROJECT_HEADER) ?? "");
+    this.#app ??= projectRoutes(request.headers.get(PROJECT_HEADER) ?? "", this.#stores, this.#env);
     return (await this.#app).fetch(request);
-  }
-
-  async #routes(project: string): Promise<Hono> {
-    const { commands, queries } = boardBuses({
-      eventStore: this.#eventStore,
-      readModels: this.#readModels,
-      board: this.#board,
-    });
-    const app = new Hono();
-    app.route(
-      `/projects/${project}/api`,
-      eventFlowsRoutes({
-        commands: { bus: commands, schemas: commandSchemas },
-        queries: { bus: queries, schemas: querySchemas },
-        auth: await bearerAuth(JSON.parse(this.#env.USERS ?? "{}") as Record<string, string>),
-        health: { store: this.#eventStore },
-        openapi: {
-          info: { title: `Tasks of project ${project}`, version: "1.0.0" },
-          securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-          security: [{ bearer: [] }],
-        },
-      }),
-    );
-    return app;
   }
 }

@@ -1,30 +1,40 @@
 /**
  * The Worker: `/projects/<project>/api/…` goes to that project's Durable Object, which serves the
- * commands, queries, health probes and OpenAPI document; anything else is a problem+json 404.
+ * commands, queries, health probes and OpenAPI document; anything else is a problem+json 404. With
+ * a Hyperdrive binding (HYPERDRIVE), the same routes run here instead, on PostgreSQL: one schema
+ * per project.
  *
  *   POST /projects/:project/api/commands/:type   CreateTask, RenameTask, AssignTask, StartTask, …
  *   GET  /projects/:project/api/queries/GetBoard
  *   GET  /projects/:project/api/openapi.json
  */
 import { problem, problemResponse } from "@eventflows/core/hono";
+import { type PostgresEnv, servePostgresProject } from "./postgres-project.js";
 import { PROJECT_HEADER } from "./project-object.js";
+import type { Env as RoutesEnv } from "./routes.js";
 
 export { ProjectObject } from "./project-object.js";
 
-interface Env {
+interface Env extends RoutesEnv {
   readonly PROJECTS: {
     idFromName(name: string): unknown;
     get(id: unknown): { fetch(request: Request): Promise<Response> };
   };
+  readonly HYPERDRIVE?: PostgresEnv["HYPERDRIVE"];
 }
 
-const PROJECT_PATH = /^\/projects\/([a-z0-9][a-z0-9-]{0,62})\/api(\/.*)?$/;
+// Up to 34 characters: `tasks_` and the name make a PostgreSQL schema name of at most 40.
+const PROJECT_PATH = /^\/projects\/([a-z0-9][a-z0-9-]{0,33})\/api(\/.*)?$/;
 
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
+  async fetch(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
     const match = PROJECT_PATH.exec(new URL(request.url).pathname);
     if (match === null) return problemResponse(problem(404, "NOT_FOUND", "Use /projects/<project>/api/…"));
     const project = match[1] as string;
+    const { HYPERDRIVE } = env;
+    if (HYPERDRIVE !== undefined) {
+      return servePostgresProject(request, project, { ...env, HYPERDRIVE }, (p) => ctx.waitUntil(p));
+    }
     const forwarded = new Request(request);
     forwarded.headers.set(PROJECT_HEADER, project); // the object trusts it: only this Worker reaches it
     return env.PROJECTS.get(env.PROJECTS.idFromName(project)).fetch(forwarded);
