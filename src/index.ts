@@ -275,6 +275,7 @@ export {
   SubjectKeyStore,
   type SubjectKeyStoreOptions,
   unwrapSubjectKey,
+  type WebCryptoKey,
   wrapSubjectKey,
 } from "./personal-data/subject-key-store.js";
 export { InMemoryReadModelStore } from "./projections/in-memory-read-model-store.js";

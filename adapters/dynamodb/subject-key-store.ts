@@ -8,6 +8,7 @@ import {
   type SubjectKeyStoreOptions,
   unwrapSubjectKey,
   ValidationError,
+  type WebCryptoKey,
   wrapSubjectKey,
 } from "../../src/index.js";
 import { num, readString, str } from "./attribute-value.js";
@@ -36,7 +37,7 @@ export interface DynamoDbSubjectKeyStoreOptions
    * subject key is stored: the table never holds a key in plaintext. Losing it loses every subject's
    * personal data.
    */
-  readonly masterKey: CryptoKey;
+  readonly masterKey: WebCryptoKey;
   /** The client to use, e.g. the event store's (`store.client`), to share its retry budget. */
   readonly client?: AwsJsonClient;
 }
@@ -49,7 +50,7 @@ export interface DynamoDbSubjectKeyStoreOptions
 export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
   readonly client: AwsJsonClient;
   readonly layout: TableLayout;
-  readonly #masterKey: CryptoKey;
+  readonly #masterKey: WebCryptoKey;
 
   /** @throws {ValidationError} a missing master key, bad table or key names, cache options, region or credentials. */
   constructor(options: DynamoDbSubjectKeyStoreOptions) {

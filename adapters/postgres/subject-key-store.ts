@@ -7,6 +7,7 @@ import {
   type SubjectKeyStoreOptions,
   unwrapSubjectKey,
   ValidationError,
+  type WebCryptoKey,
   wrapSubjectKey,
 } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
@@ -21,7 +22,7 @@ export interface PostgresSubjectKeyStoreOptions extends PostgresNameOptions, Sub
    * which every subject key is stored: the table never holds a key in plaintext. Losing it loses
    * every subject's personal data.
    */
-  readonly masterKey: CryptoKey;
+  readonly masterKey: WebCryptoKey;
 }
 
 /**
@@ -31,7 +32,7 @@ export interface PostgresSubjectKeyStoreOptions extends PostgresNameOptions, Sub
  */
 export class PostgresSubjectKeyStore extends SubjectKeyStore {
   readonly #sql: PostgresQueryable;
-  readonly #masterKey: CryptoKey;
+  readonly #masterKey: WebCryptoKey;
   readonly #statements: { readonly read: string; readonly insert: string; readonly erase: string };
 
   /** @throws {ValidationError} a missing client or master key, bad names or cache options. */

@@ -1,4 +1,5 @@
 import { PersonalDataError } from "../errors.js";
+import type { WebCryptoKey } from "./subject-key-store.js";
 
 /**
  * The personal fields of one record (an event or a snapshot) and one data subject, as stored: ONE
@@ -58,7 +59,7 @@ function additionalData(subject: string, context: SealContext, fields: readonly 
 
 /** One ciphertext of `values` (one per field, in order): one Web Crypto call however many fields. */
 export async function sealFields(
-  key: CryptoKey,
+  key: WebCryptoKey,
   subject: string,
   context: SealContext,
   fields: readonly string[],
@@ -82,7 +83,7 @@ export function referenceTo(sealed: SealedFields): SealedReference {
  * @throws {PersonalDataError} `malformed`, or `tampered` when it does not authenticate under `key` here.
  */
 export async function openFields(
-  key: CryptoKey,
+  key: WebCryptoKey,
   sealed: SealedFields,
   context: SealContext,
   path: FieldPath,

@@ -2,13 +2,20 @@ import { type Issue, isEventFlowsError, PersonalDataError, SubjectErasedError, V
 import { kindOf, nameIssues } from "../internal/validate.js";
 import { KeyCache } from "./key-cache.js";
 
+/**
+ * The runtime's Web Crypto key type (`CryptoKey`), named through the global `crypto` so that public
+ * types compile without the DOM library: Node's own types declare `CryptoKey` only as
+ * `crypto.webcrypto.CryptoKey`, not as a global.
+ */
+export type WebCryptoKey = Parameters<typeof crypto.subtle.encrypt>[1];
+
 /** Longest data subject id accepted, in characters. */
 export const MAX_SUBJECT_ID_LENGTH = 256;
 
 /** What a key store holds for one data subject. */
 export type SubjectKeyLookup =
   /** The subject's AES-GCM key (256 bits, not extractable). */
-  | { readonly status: "active"; readonly key: CryptoKey }
+  | { readonly status: "active"; readonly key: WebCryptoKey }
   /** The subject's key was deleted: its personal data is unreadable for good. */
   | { readonly status: "erased" }
   /** No key was ever made for the subject. */
@@ -68,7 +75,7 @@ export abstract class SubjectKeyStore {
    * @throws {SubjectErasedError} the subject was erased: no key is made again.
    * @throws {ValidationError} a bad subject id.
    */
-  async createOrGet(subjectId: string): Promise<CryptoKey> {
+  async createOrGet(subjectId: string): Promise<WebCryptoKey> {
     assertSubjectId(subjectId);
     const cached = this.#cache.get(subjectId);
     let lookup = cached;
@@ -149,12 +156,12 @@ const IV_BYTES = 12;
 const encoder = new TextEncoder();
 
 /** A new subject key: 32 random bytes, and the non-extractable CryptoKey made of them. */
-export async function newSubjectKey(): Promise<{ readonly raw: Uint8Array; readonly key: CryptoKey }> {
+export async function newSubjectKey(): Promise<{ readonly raw: Uint8Array; readonly key: WebCryptoKey }> {
   const raw = crypto.getRandomValues(new Uint8Array(32));
   return { raw, key: await importSubjectKey(raw) };
 }
 
-function importSubjectKey(raw: Uint8Array): Promise<CryptoKey> {
+function importSubjectKey(raw: Uint8Array): Promise<WebCryptoKey> {
   return crypto.subtle.importKey("raw", raw as Uint8Array<ArrayBuffer>, KEY_ALGORITHM, false, ["encrypt", "decrypt"]);
 }
 
@@ -163,7 +170,7 @@ function importSubjectKey(raw: Uint8Array): Promise<CryptoKey> {
  * subject id as additional data (a wrapped key copied to another subject's row does not unwrap).
  * The bytes are the 12-byte IV followed by the ciphertext. For key store adapters.
  */
-export async function wrapSubjectKey(masterKey: CryptoKey, subjectId: string, raw: Uint8Array): Promise<Uint8Array> {
+export async function wrapSubjectKey(masterKey: WebCryptoKey, subjectId: string, raw: Uint8Array): Promise<Uint8Array> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = await crypto.subtle.encrypt(
     { name: "AES-GCM", iv, additionalData: encoder.encode(WRAP_LABEL + subjectId) },
@@ -181,10 +188,10 @@ export async function wrapSubjectKey(masterKey: CryptoKey, subjectId: string, ra
  * @throws {PersonalDataError} `key-unwrap`: a wrong master key, another subject's row, altered bytes.
  */
 export async function unwrapSubjectKey(
-  masterKey: CryptoKey,
+  masterKey: WebCryptoKey,
   subjectId: string,
   wrapped: Uint8Array,
-): Promise<CryptoKey> {
+): Promise<WebCryptoKey> {
   let raw: ArrayBuffer;
   try {
     raw = await crypto.subtle.decrypt(
@@ -204,7 +211,7 @@ export async function unwrapSubjectKey(
 
 /** Checks a master key before a store uses it: an AES-GCM CryptoKey that may encrypt and decrypt. */
 export function masterKeyIssues(masterKey: unknown): Issue[] {
-  const key = masterKey as CryptoKey | undefined;
+  const key = masterKey as WebCryptoKey | undefined;
   if (
     typeof key !== "object" ||
     key === null ||

@@ -1,6 +1,6 @@
 import { ErrorCode } from "../errors.js";
 import { ulid } from "../ids.js";
-import { MAX_SUBJECT_ID_LENGTH, type SubjectKeyStore } from "../personal-data/subject-key-store.js";
+import { MAX_SUBJECT_ID_LENGTH, type SubjectKeyStore, type WebCryptoKey } from "../personal-data/subject-key-store.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
 import type { ContractCase, ContractSuite } from "./contract.js";
 
@@ -23,7 +23,7 @@ const CACHE_TTL_MS = 60_000;
 const encoder = new TextEncoder();
 
 /** Encrypts with one key and decrypts with another: true when they are the same key. */
-async function sameKey(a: CryptoKey, b: CryptoKey): Promise<boolean> {
+async function sameKey(a: WebCryptoKey, b: WebCryptoKey): Promise<boolean> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, a, encoder.encode("probe"));
   return crypto.subtle.decrypt({ name: "AES-GCM", iv }, b, sealed).then(
@@ -83,7 +83,7 @@ export function subjectKeyStoreContract(options: SubjectKeyStoreContractOptions)
     const stores = [await open(), await open(), await open()];
     const subject = `subject-${ulid()}`;
     const keys = await Promise.all(stores.flatMap((store) => [store.createOrGet(subject), store.createOrGet(subject)]));
-    for (const key of keys) assert(await sameKey(keys[0] as CryptoKey, key), "one key");
+    for (const key of keys) assert(await sameKey(keys[0] as WebCryptoKey, key), "one key");
   });
 
   add("another instance over the same backend sees the key", async (open) => {
