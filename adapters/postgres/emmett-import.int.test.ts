@@ -160,11 +160,11 @@ describe(`importing ${TOTAL} events from Emmett on PostgreSQL`, () => {
       expect(storedBeforeResume).toBeGreaterThanOrEqual(1500);
       expect(storedBeforeResume).toBeLessThan(2000);
       const resumed = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
-      expect(resumed).toMatchObject({
-        read: TOTAL - storedBeforeResume,
-        imported: TOTAL - storedBeforeResume,
-        skipped: 0,
-      });
+      // The checkpoint is the position the three batches reached; events stored past it by the
+      // completed transaction are read again and skipped, never written twice.
+      expect(resumed.imported).toBe(TOTAL - storedBeforeResume);
+      expect(resumed.read - resumed.skipped).toBe(TOTAL - storedBeforeResume);
+      expect(resumed.skipped).toBeLessThanOrEqual(storedBeforeResume - 1500);
       expect(await counts(schema)).toEqual({ events: TOTAL, ids: TOTAL, streams: STREAMS, whole_streams: STREAMS });
     },
     TIMEOUT_MS,
