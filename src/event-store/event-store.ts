@@ -373,8 +373,7 @@ export abstract class EventStore {
     raw: boolean | undefined,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
     if (raw === true) return events;
-    const personal = this.personalData;
-    const plain = personal === undefined ? events : personal.decrypting(events);
+    const plain = this.#decrypting(events);
     const registry = this.eventRegistry;
     return registry === undefined ? plain : upcastingReader(plain, registry);
   }
