@@ -1,5 +1,6 @@
 import { trace } from "@opentelemetry/api";
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
+import { type PromiseStatus, promiseStatusReader } from "../internal/promise-status.js";
 import { assertTypeName, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countError, dispatchTimer } from "../telemetry/metrics.js";
@@ -92,10 +93,20 @@ interface MutableStats {
   maxDurationMs: number;
   /** `performance.now()` when the last timed execution ended. */
   lastEndedAt: number;
-  /** Settle reactions of an untimed dispatch, made once per type: no closure per dispatch. */
-  readonly fulfilled: (result: unknown) => unknown;
-  readonly rejected: (error: unknown) => never;
+  /** Counting reactions of an untimed dispatch, made once per type: no closure per dispatch. */
+  readonly fulfilled: () => void;
+  readonly rejected: () => void;
+  /**
+   * Where the runtime reads a promise's state synchronously (Bun): untimed dispatches not yet
+   * counted, counted by `sweep` instead of by a reaction each.
+   */
+  readonly unswept: Promise<unknown>[];
+  /** `unswept` is swept when it grows to this length. */
+  sweepAt: number;
 }
+
+/** Unswept dispatches kept at least before a sweep: bounds what settled results stay referenced. */
+const SWEEP_MIN = 32;
 
 type Pipeline = (message: Message, handler: MessageHandler) => Promise<unknown>;
 
@@ -121,6 +132,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   readonly #timeEvery: number;
   readonly #onError: ((error: unknown, message: Message) => void) | undefined;
   readonly #traced: boolean;
+  readonly #status: ((promise: Promise<unknown>) => PromiseStatus) | undefined = promiseStatusReader();
   #pipeline: Pipeline = direct;
   // Before or after hooks make dispatch take the general, async path (see `execute`).
   #hooked = false;
@@ -201,11 +213,17 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   stats(): ExecutionStats[];
   stats(type: keyof M & string): ExecutionStats | undefined;
   stats(type?: keyof M & string): ExecutionStats[] | ExecutionStats | undefined {
+    const status = this.#status;
     if (type !== undefined) {
       const entry = this.#stats.get(type);
-      return entry === undefined ? undefined : publicStats(entry);
+      if (entry === undefined) return undefined;
+      if (status !== undefined) sweep(entry, status);
+      return publicStats(entry);
     }
-    return [...this.#stats.values()].map(publicStats);
+    return [...this.#stats.values()].map((entry) => {
+      if (status !== undefined) sweep(entry, status);
+      return publicStats(entry);
+    });
   }
 
   /**
@@ -316,7 +334,15 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
           entry.executions++;
           return Promise.resolve(returned) as Promise<ResultOf<M, T>>;
         }
-        return Promise.resolve(returned).then(entry.fulfilled, entry.rejected) as Promise<ResultOf<M, T>>;
+        // The caller gets the handler's own promise; the count is a reaction beside the caller's, not a
+        // link in its chain: registered first, it runs before the caller resumes, so the count is
+        // exact when the caller looks, and the caller waits one microtask less.
+        const settled = Promise.resolve(returned);
+        if (this.#status === undefined) settled.then(entry.fulfilled, entry.rejected);
+        // Where the state can be read later (Bun), not even that reaction: kept, counted at the next sweep
+        // or `stats()` read, whichever comes first, so a read is exact all the same.
+        else if (entry.unswept.push(settled) >= entry.sweepAt) sweep(entry, this.#status);
+        return settled as Promise<ResultOf<M, T>>;
       }
     }
     return Promise.resolve(returned).then(
@@ -369,15 +395,17 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
         totalDurationMs: 0,
         maxDurationMs: 0,
         lastEndedAt: 0,
-        fulfilled: (result) => {
+        fulfilled: () => {
           made.executions++;
-          return result;
         },
-        rejected: (error) => {
+        // The caller's own reaction sees the error: rethrowing here would reject a promise nobody
+        // holds, reported as unhandled.
+        rejected: () => {
           made.executions++;
           made.failures++;
-          throw error;
         },
+        unswept: [],
+        sweepAt: SWEEP_MIN,
       };
       entry = made;
       this.#stats.set(type, entry);
@@ -407,6 +435,24 @@ function record(entry: MutableStats, ok: boolean, started: number | undefined): 
   entry.totalDurationMs += durationMs;
   if (durationMs > entry.maxDurationMs) entry.maxDurationMs = durationMs;
   entry.lastEndedAt = ended;
+}
+
+/** Counts the kept dispatches that have ended and keeps the rest, for a later sweep. */
+function sweep(entry: MutableStats, status: (promise: Promise<unknown>) => PromiseStatus): void {
+  const unswept = entry.unswept;
+  let kept = 0;
+  for (const promise of unswept) {
+    const state = status(promise);
+    if (state === "pending") unswept[kept++] = promise;
+    else {
+      entry.executions++;
+      if (state === "rejected") entry.failures++;
+    }
+  }
+  unswept.length = kept;
+  // Many long dispatches in flight: sweep again only once as many more have begun, so each
+  // dispatch is looked at a bounded number of times on average.
+  entry.sweepAt = Math.max(SWEEP_MIN, kept * 2);
 }
 
 function timingSample(option: boolean | number | undefined): number {
