@@ -6,8 +6,10 @@
  * - component off: the SDK registered, the bus/store/dispatcher given `telemetry: false`;
  * - global off: the SDK registered, `configureTelemetry({ tracing: false })`.
  * Workloads: a `CommandBus` dispatch of a trivial async handler (with the direct call as the
- * baseline), an in-memory append of one event, and an HTTP command (`POST /commands/:type` through
- * the shared dispatcher, a handler appending one event in memory). A row times the SDK alone
+ * baseline), an in-memory append of one event, an HTTP command (`POST /commands/:type` through
+ * the shared dispatcher, a handler appending one event in memory), and the same append and HTTP
+ * command against PostgreSQL (a throwaway server through test/services/, fsync on): there the
+ * store's round trip and commit are in every state, so the rows show tracing's share of a real append. A row times the SDK alone
  * starting and ending one span. The SDK floor rows (the ceiling) make, with the bare SDK and no
  * EventFlows code, the same spans as our instrumentation makes for each workload, with the same
  * attributes, each run as the active span through `context.with` (AsyncLocalStorage) and the
@@ -26,7 +28,9 @@ import { InMemorySpanExporter, type ReadableSpan, type SpanProcessor, TracerProv
 import { bench, do_not_optimize, group, summary } from "mitata";
 import * as v from "valibot";
 import { createHttpDispatcher } from "../adapters/http/index.js";
-import { CommandBus, configureTelemetry, InMemoryEventStore } from "../src/index.js";
+import { createPostgresClient, PostgresEventStore } from "../adapters/postgres/index.js";
+import { CommandBus, configureTelemetry, type EventStore, InMemoryEventStore, ulid } from "../src/index.js";
+import { ensurePostgres } from "../test/services/postgres.ts";
 import { type InterleavedResult, median } from "./lib/interleave.js";
 import { runAndReport } from "./lib/report.js";
 
@@ -61,13 +65,14 @@ function enter(state: State): void {
   if (state === "global off") configureTelemetry({ tracing: false });
 }
 
-/** One application per state: `component off` builds its parts with `telemetry: false`. */
-function application(state: State) {
-  const telemetry = state !== "component off";
-  const store = new InMemoryEventStore({ telemetry });
-  const commands = new CommandBus({ telemetry });
-  let n = 0;
-  commands.register("Ping", async () => n++);
+// PostgreSQL: one schema for this run, one store per state on it (each with its own streams).
+const pgUrl = await ensurePostgres();
+const pgSchema = `bench_telemetry_${ulid().slice(-6).toLowerCase()}`;
+const sql = createPostgresClient(pgUrl, { max: 4 });
+await new PostgresEventStore({ sql, schema: pgSchema }).migrate();
+
+/** An HTTP command route whose handler appends one event to `store`. */
+function httpCommand(store: EventStore, telemetry: boolean, prefix: string) {
   const http = new CommandBus({ telemetry });
   http.register("Place", async (payload: unknown) => {
     const { id } = payload as { id: string };
@@ -78,23 +83,39 @@ function application(state: State) {
     commands: { bus: http, schemas: { Place: v.object({ id: v.string(), qty: v.number() }) } },
     telemetry,
   });
+  let requests = 0;
+  return async () => {
+    const response = await dispatcher.handle(
+      new Request("http://localhost/commands/Place", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: `{"id":"${prefix}${requests++}","qty":2}`,
+      }),
+      undefined,
+    );
+    if (response.status !== 200) throw new Error(`HTTP command failed: ${response.status}`);
+    return response.status;
+  };
+}
+
+/** One application per state: `component off` builds its parts with `telemetry: false`. */
+function application(state: State) {
+  const telemetry = state !== "component off";
+  const store = new InMemoryEventStore({ telemetry });
+  const pgStore = new PostgresEventStore({ sql, schema: pgSchema, telemetry });
+  const commands = new CommandBus({ telemetry });
+  let n = 0;
+  commands.register("Ping", async () => n++);
   // A new stream per append: one stream growing through the run would make later rows pay for its length.
   let streams = 0;
+  // Streams of the PostgreSQL rows: this run's and this state's own.
+  const pgPrefix = `${state.replace(" ", "-")}-`;
   return {
     dispatch: () => commands.execute("Ping", {}),
     append: () => store.appendToStream(`Order-${streams++}`, [{ type: "Placed", data: { qty: 1 } }]),
-    request: async () => {
-      const response = await dispatcher.handle(
-        new Request("http://localhost/commands/Place", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: `{"id":"h${streams++}","qty":2}`,
-        }),
-        undefined,
-      );
-      if (response.status !== 200) throw new Error(`HTTP command failed: ${response.status}`);
-      return response.status;
-    },
+    request: httpCommand(store, telemetry, "h"),
+    pgAppend: () => pgStore.appendToStream(`Order-${pgPrefix}${streams++}`, [{ type: "Placed", data: { qty: 1 } }]),
+    pgRequest: httpCommand(pgStore, telemetry, `pg-${pgPrefix}`),
   };
 }
 
@@ -112,14 +133,23 @@ for (const state of STATES) {
   await apps[state].dispatch();
   await apps[state].append();
   await apps[state].request();
+  await apps[state].pgAppend();
+  await apps[state].pgRequest();
   const spans = pending.length;
   if ((state === "SDK") !== spans > 0)
     throw new Error(`${state}: ${spans} spans where ${state === "SDK" ? "some" : "none"} were expected`);
 }
 
-const workloads = ["dispatch", "append", "request"] as const;
-const label = (workload: (typeof workloads)[number], state: State) =>
-  `${workload === "dispatch" ? "CommandBus dispatch" : workload === "append" ? "append 1 event (in memory)" : "HTTP command + append"}: ${state}`;
+const workloads = ["dispatch", "append", "request", "pgAppend", "pgRequest"] as const;
+type Workload = (typeof workloads)[number];
+const titles: Record<Workload, string> = {
+  dispatch: "CommandBus dispatch",
+  append: "append 1 event (in memory)",
+  request: "HTTP command + append",
+  pgAppend: "append 1 event (PostgreSQL)",
+  pgRequest: "HTTP command + append (PostgreSQL)",
+};
+const label = (workload: Workload, state: State) => `${titles[workload]}: ${state}`;
 const baseline = "CommandBus dispatch: direct call (baseline)";
 
 // The SDK's own cost, with no EventFlows code: what any instrumented call pays at least, per span.
@@ -174,29 +204,35 @@ const floorAppend = () =>
       return metadata;
     },
   );
-const floors = {
+const floorRequest = () =>
+  floorSpan(
+    "POST /commands/:type",
+    SpanKind.SERVER,
+    { "http.request.method": "POST", "http.route": "/commands/:type", "eventflows.message.type": "Place" },
+    async (span) => {
+      await floorDispatch(floorAppend);
+      span.setAttribute("http.response.status_code", 200);
+    },
+  );
+// The PostgreSQL rows make the same spans as their in-memory twins: the same floors.
+const floors: Record<Workload, () => Promise<unknown>> = {
   dispatch: () => floorDispatch(handler),
   append: floorAppend,
-  request: () =>
-    floorSpan(
-      "POST /commands/:type",
-      SpanKind.SERVER,
-      { "http.request.method": "POST", "http.route": "/commands/:type", "eventflows.message.type": "Place" },
-      async (span) => {
-        await floorDispatch(floorAppend);
-        span.setAttribute("http.response.status_code", 200);
-      },
-    ),
-} as const;
-const floorLabel = (workload: (typeof workloads)[number]) =>
-  `SDK floor: the same spans as ${workload === "dispatch" ? "one dispatch (1, around the direct call)" : workload === "append" ? "one append (1)" : "one HTTP command (3 nested)"}`;
+  request: floorRequest,
+  pgAppend: floorAppend,
+  pgRequest: floorRequest,
+};
+const floorLabel = (workload: Workload) =>
+  `SDK floor: the same spans as ${workload === "dispatch" ? "one dispatch (1, around the direct call)" : workload === "append" || workload === "pgAppend" ? "one append (1)" : "one HTTP command (3 nested)"}${workload.startsWith("pg") ? ", timed beside the PostgreSQL rows" : ""}`;
+/** The floors with a mitata row of their own: the PostgreSQL rows' are the same spans. */
+const floorWorkloads = ["dispatch", "append", "request"] as const;
 // The floor makes the spans it claims to: 1 + 1 + 3.
 enter("SDK");
 pending = [];
-for (const workload of workloads) await floors[workload]();
+for (const workload of floorWorkloads) await floors[workload]();
 if (pending.length !== 5) throw new Error(`SDK floor: ${pending.length} spans where 5 were expected`);
 group("SDK floor (the ceiling): the same spans, bare SDK", () => {
-  for (const workload of workloads) {
+  for (const workload of floorWorkloads) {
     bench(floorLabel(workload), function* () {
       enter("SDK");
       const run = floors[workload];
@@ -232,7 +268,7 @@ for (const workload of workloads) {
 }
 
 /** Round-robin batches of every state, the state set before each batch: medians per call, in ns. */
-async function crossCheck(workload: (typeof workloads)[number], rounds: number, batch: number) {
+async function crossCheck(workload: Workload, rounds: number, batch: number) {
   // Every state, then the SDK floor (and for a dispatch the direct call it wraps), in each round.
   const variants: [string, State, () => Promise<unknown>][] = STATES.map((state) => [
     label(workload, state),
@@ -259,6 +295,9 @@ for (const [workload, rounds, batch] of [
   ["dispatch", 40, 2000],
   ["append", 30, 500],
   ["request", 30, 100],
+  // About a millisecond per append (a commit with fsync): fewer, smaller batches.
+  ["pgAppend", 60, 10],
+  ["pgRequest", 60, 10],
 ] as const) {
   const all = await crossCheck(workload, rounds, batch);
   const results = all.slice(0, STATES.length);
@@ -284,6 +323,7 @@ enter("no provider");
 notes.push(
   "SDK: @opentelemetry/sdk-trace 3 TracerProvider, default sampler (all sampled), spans handed to InMemorySpanExporter 512 at a time (as a BatchSpanProcessor would); " +
     "a production BatchSpanProcessor + OTLP exporter adds its own export cost. The issue's targets: < 10% on append and HTTP, < 300 ns per dispatch, no measurable cost without a provider.",
+  "PostgreSQL rows: `PostgresEventStore` on a throwaway PostgreSQL 15 (fsync on, loopback, a pool of 4), each append one event to a new stream (one statement, one commit); the HTTP command is the in-memory row's route with the handler appending there. Their SDK floor is the in-memory rows' spans (the SDK does not see the database), timed in the same rounds.",
 );
 
 await runAndReport("telemetry", "Telemetry: no provider vs SDK provider vs opted out", {
@@ -293,3 +333,5 @@ await runAndReport("telemetry", "Telemetry: no provider vs SDK provider vs opted
   statistic: "p50",
 });
 for (const note of notes) console.log(note);
+await sql.unsafe(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
+await sql.end();

@@ -77,6 +77,7 @@ export function stampTraceContext(span: Span, metadata: readonly EventMetadata[]
     const target = each as Record<string, unknown>;
     target.traceparent = traceparent;
     if (tracestate !== undefined && tracestate !== "") target.tracestate = tracestate;
-    else delete target.tracestate;
+    // Deleted only when there: a delete can turn the object into a slower, dictionary-shaped one.
+    else if ("tracestate" in target) delete target.tracestate;
   }
 }
