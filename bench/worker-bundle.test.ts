@@ -1,7 +1,8 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 28.4 KB today, so the ceiling below only stops growth: lower it as code is cut.
+ * gzipped; it is 27.9 KB today (28.4 before each metric instrument became a definition of its own,
+ * bundled only where it is recorded), so the ceiling below only stops growth: lower it as code is cut.
  * docs/core/evolution.md states that this Worker bundles no schema library.
  *   bun bench/worker-bundle.ts --files     what each file adds
  */
@@ -9,7 +10,7 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 
-const CEILING_GZIP_BYTES = 30 * 1024;
+const CEILING_GZIP_BYTES = 28.5 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
@@ -25,11 +26,20 @@ const UNUSED = [
   "src/snapshot/",
 ];
 
+/** Metrics an append never records: each instrument is defined apart, so none of these comes along. */
+const UNRECORDED_METRICS = [
+  "eventflows.saga.steps",
+  "eventflows.projection.lag",
+  "eventflows.command.duration",
+  "eventflows.aggregate.rehydration.duration",
+];
+
 test("a DynamoDB Worker that appends one event bundles only the store's code, under its ceiling", async () => {
   const bundle = await bundleWorkerTemplate(join(import.meta.dirname, "fixtures", "dynamodb-worker.ts"));
   const files = bundle.files.map(([file]) => file);
   expect(files).toContain("adapters/dynamodb/event-store.ts");
   expect(files.filter((file) => UNUSED.some((unused) => file.startsWith(unused)))).toEqual([]);
+  expect(UNRECORDED_METRICS.filter((name) => bundle.code.includes(`"${name}"`))).toEqual([]);
   expect(bundle.code).toContain('"DynamoDbEventStore"');
   expect(bundle.gzipBytes).toBeLessThan(CEILING_GZIP_BYTES);
 }, 60_000);

@@ -16,6 +16,7 @@ import {
   createNoopMeter,
   type Gauge,
   type Histogram,
+  type Meter,
   type MeterProvider,
   metrics,
   type UpDownCounter,
@@ -45,22 +46,39 @@ export const MetricLabel = {
   sagaStatus: "eventflows.saga.status",
 } as const;
 
+// Each name a constant of its own: an instrument's definition below names only its own, so a bundle
+// that never records (say) saga metrics carries neither their names nor their definitions.
+const COMMAND_DURATION = "eventflows.command.duration";
+const QUERY_DURATION = "eventflows.query.duration";
+const EVENTS_APPENDED = "eventflows.events.appended";
+const EVENTS_PUBLISHED = "eventflows.events.published";
+const EVENTS_CONSUMED = "eventflows.events.consumed";
+const ERRORS = "eventflows.errors";
+const REHYDRATION_DURATION = "eventflows.aggregate.rehydration.duration";
+const EVENTS_REPLAYED = "eventflows.aggregate.events_replayed";
+const SUBSCRIPTION_LAG = "eventflows.subscription.lag";
+const PROJECTION_LAG = "eventflows.projection.lag";
+const PROJECTION_POSITIONS_BEHIND = "eventflows.projection.positions_behind";
+const SAGA_STEPS = "eventflows.saga.steps";
+const SAGA_INSTANCES = "eventflows.saga.instances";
+const SAGA_TIMEOUT_LATENESS = "eventflows.saga.timeout.lateness";
+
 /** The instruments' names (Prometheus shows them with `_` for `.` and the unit appended). */
 export const MetricName = {
-  commandDuration: "eventflows.command.duration",
-  queryDuration: "eventflows.query.duration",
-  eventsAppended: "eventflows.events.appended",
-  eventsPublished: "eventflows.events.published",
-  eventsConsumed: "eventflows.events.consumed",
-  errors: "eventflows.errors",
-  rehydrationDuration: "eventflows.aggregate.rehydration.duration",
-  eventsReplayed: "eventflows.aggregate.events_replayed",
-  subscriptionLag: "eventflows.subscription.lag",
-  projectionLag: "eventflows.projection.lag",
-  projectionPositionsBehind: "eventflows.projection.positions_behind",
-  sagaSteps: "eventflows.saga.steps",
-  sagaInstances: "eventflows.saga.instances",
-  sagaTimeoutLateness: "eventflows.saga.timeout.lateness",
+  commandDuration: COMMAND_DURATION,
+  queryDuration: QUERY_DURATION,
+  eventsAppended: EVENTS_APPENDED,
+  eventsPublished: EVENTS_PUBLISHED,
+  eventsConsumed: EVENTS_CONSUMED,
+  errors: ERRORS,
+  rehydrationDuration: REHYDRATION_DURATION,
+  eventsReplayed: EVENTS_REPLAYED,
+  subscriptionLag: SUBSCRIPTION_LAG,
+  projectionLag: PROJECTION_LAG,
+  projectionPositionsBehind: PROJECTION_POSITIONS_BEHIND,
+  sagaSteps: SAGA_STEPS,
+  sagaInstances: SAGA_INSTANCES,
+  sagaTimeoutLateness: SAGA_TIMEOUT_LATENESS,
 } as const;
 
 /** Where an error was counted (the `eventflows.operation` label of `eventflows.errors`). */
@@ -73,29 +91,16 @@ export interface MetricsSettings {
   readonly meterProvider?: MeterProvider;
 }
 
-interface Instruments {
-  readonly provider: MeterProvider;
-  readonly commandDuration: Histogram;
-  readonly queryDuration: Histogram;
-  readonly appended: Counter;
-  readonly published: Counter;
-  readonly consumed: Counter;
-  readonly errors: Counter;
-  readonly rehydration: Histogram;
-  readonly replayed: Histogram;
-  readonly lag: Gauge;
-  readonly projectionLag: Gauge;
-  readonly projectionBehind: Gauge;
-  readonly sagaSteps: Counter;
-  readonly sagaInstances: UpDownCounter;
-  readonly timeoutLateness: Histogram;
-}
+/** How one instrument is made from a meter: each is made on first use, once per provider. */
+type Definition<T> = (meter: Meter) => T;
 
 let enabled = true;
 let ownProvider: MeterProvider | undefined;
-// The provider last looked at, and its instruments (undefined: a no-op provider, record nothing).
+// The provider last looked at, its meter (undefined: a no-op provider, record nothing) and the
+// instruments made from it so far, by definition.
 let seen: MeterProvider | undefined;
-let current: Instruments | undefined;
+let currentMeter: Meter | undefined;
+const made = new Map<Definition<unknown>, unknown>();
 const labelValues = new Map<string, Set<string>>();
 
 /**
@@ -105,83 +110,111 @@ const labelValues = new Map<string, Set<string>>();
 export function configureMetrics(settings: MetricsSettings): void {
   if (settings.enabled !== undefined) enabled = settings.enabled;
   if ("meterProvider" in settings) ownProvider = settings.meterProvider;
-  seen = undefined;
-  current = undefined;
+  forgetInstruments();
 }
 
 /** Forgets the instruments and the label values seen: for tests that register providers in turn. */
 export function resetMetrics(): void {
   enabled = true;
   ownProvider = undefined;
-  seen = undefined;
-  current = undefined;
+  forgetInstruments();
   labelValues.clear();
   okAttributeCache.command.clear();
   okAttributeCache.query.clear();
 }
 
-function instruments(): Instruments | undefined {
+function forgetInstruments(): void {
+  seen = undefined;
+  currentMeter = undefined;
+  made.clear();
+}
+
+/** The meter to record with, or undefined when nothing would be recorded (off, or no provider registered). */
+function meter(): Meter | undefined {
   if (!enabled) return undefined;
   const provider = ownProvider ?? metrics.getMeterProvider();
   if (provider !== seen) {
     seen = provider;
-    current = make(provider);
+    made.clear();
+    const candidate = provider.getMeter(METER_NAME);
+    // The API's no-op provider hands out its one no-op meter: nothing would be recorded, so time nothing.
+    currentMeter = candidate === createNoopMeter() ? undefined : candidate;
   }
-  return current;
+  return currentMeter;
 }
 
-function make(provider: MeterProvider): Instruments | undefined {
-  const meter = provider.getMeter(METER_NAME);
-  // The API's no-op provider hands out its one no-op meter: nothing would be recorded, so time nothing.
-  if (meter === createNoopMeter()) return undefined;
-  const seconds = (name: string, description: string) => meter.createHistogram(name, { unit: "s", description });
-  return {
-    provider,
-    commandDuration: seconds(MetricName.commandDuration, "Command dispatch time, handler and middleware included"),
-    queryDuration: seconds(MetricName.queryDuration, "Query dispatch time, handler and middleware included"),
-    appended: meter.createCounter(MetricName.eventsAppended, { unit: "{event}", description: "Events committed" }),
-    published: meter.createCounter(MetricName.eventsPublished, {
-      unit: "{event}",
-      description: "Committed events handed to the bus after the commit, by outcome",
-    }),
-    consumed: meter.createCounter(MetricName.eventsConsumed, {
-      unit: "{event}",
-      description: "Events handled by bus subscribers and store subscriptions, by outcome",
-    }),
-    errors: meter.createCounter(MetricName.errors, { unit: "{error}", description: "Failures by error code" }),
-    rehydration: seconds(MetricName.rehydrationDuration, "Aggregate load time: snapshot, events and their replay"),
-    replayed: meter.createHistogram(MetricName.eventsReplayed, {
-      unit: "{event}",
-      description: "Events applied per aggregate load (after the snapshot, if any)",
-      advice: { explicitBucketBoundaries: [0, 1, 10, 100, 1_000, 10_000, 100_000] },
-    }),
-    lag: meter.createGauge(MetricName.subscriptionLag, {
-      unit: "s",
-      description: "Age of the last event a store subscription handled; 0 once caught up",
-    }),
-    projectionLag: meter.createGauge(MetricName.projectionLag, {
-      unit: "s",
-      description: "Age of the last event a projection batch took in; 0 once caught up",
-    }),
-    projectionBehind: meter.createGauge(MetricName.projectionPositionsBehind, {
-      unit: "{event}",
-      description: "Global positions between a projection's checkpoint and the newest event, after a batch",
-    }),
-    sagaSteps: meter.createCounter(MetricName.sagaSteps, {
-      unit: "{step}",
-      description: "Events and fired timeouts applied to saga instances, by outcome",
-    }),
-    sagaInstances: meter.createUpDownCounter(MetricName.sagaInstances, {
-      unit: "{instance}",
-      description: "Saga instances by status, as the status changes this process made moved them",
-    }),
-    timeoutLateness: meter.createHistogram(MetricName.sagaTimeoutLateness, {
-      unit: "s",
-      description: "How long after its due time a saga timeout fired",
-      advice: { explicitBucketBoundaries: [0, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] },
-    }),
-  };
+/** The instrument `definition` makes, from the current meter; undefined when nothing is recorded. */
+function instrument<T>(definition: Definition<T>): T | undefined {
+  const current = meter();
+  if (current === undefined) return undefined;
+  let value = made.get(definition) as T | undefined;
+  if (value === undefined) {
+    value = definition(current);
+    made.set(definition, value);
+  }
+  return value;
 }
+
+// The definitions: plain functions a bundler keeps only when a recording function that uses them is kept.
+const seconds = (meter: Meter, name: string, description: string) =>
+  meter.createHistogram(name, { unit: "s", description });
+const commandDuration: Definition<Histogram> = (m) =>
+  seconds(m, COMMAND_DURATION, "Command dispatch time, handler and middleware included");
+const queryDuration: Definition<Histogram> = (m) =>
+  seconds(m, QUERY_DURATION, "Query dispatch time, handler and middleware included");
+const appended: Definition<Counter> = (m) =>
+  m.createCounter(EVENTS_APPENDED, { unit: "{event}", description: "Events committed" });
+const published: Definition<Counter> = (m) =>
+  m.createCounter(EVENTS_PUBLISHED, {
+    unit: "{event}",
+    description: "Committed events handed to the bus after the commit, by outcome",
+  });
+const consumed: Definition<Counter> = (m) =>
+  m.createCounter(EVENTS_CONSUMED, {
+    unit: "{event}",
+    description: "Events handled by bus subscribers and store subscriptions, by outcome",
+  });
+const errors: Definition<Counter> = (m) =>
+  m.createCounter(ERRORS, { unit: "{error}", description: "Failures by error code" });
+const rehydration: Definition<Histogram> = (m) =>
+  seconds(m, REHYDRATION_DURATION, "Aggregate load time: snapshot, events and their replay");
+const replayed: Definition<Histogram> = (m) =>
+  m.createHistogram(EVENTS_REPLAYED, {
+    unit: "{event}",
+    description: "Events applied per aggregate load (after the snapshot, if any)",
+    advice: { explicitBucketBoundaries: [0, 1, 10, 100, 1_000, 10_000, 100_000] },
+  });
+const subscriptionLag: Definition<Gauge> = (m) =>
+  m.createGauge(SUBSCRIPTION_LAG, {
+    unit: "s",
+    description: "Age of the last event a store subscription handled; 0 once caught up",
+  });
+const projectionLag: Definition<Gauge> = (m) =>
+  m.createGauge(PROJECTION_LAG, {
+    unit: "s",
+    description: "Age of the last event a projection batch took in; 0 once caught up",
+  });
+const projectionBehind: Definition<Gauge> = (m) =>
+  m.createGauge(PROJECTION_POSITIONS_BEHIND, {
+    unit: "{event}",
+    description: "Global positions between a projection's checkpoint and the newest event, after a batch",
+  });
+const sagaSteps: Definition<Counter> = (m) =>
+  m.createCounter(SAGA_STEPS, {
+    unit: "{step}",
+    description: "Events and fired timeouts applied to saga instances, by outcome",
+  });
+const sagaInstances: Definition<UpDownCounter> = (m) =>
+  m.createUpDownCounter(SAGA_INSTANCES, {
+    unit: "{instance}",
+    description: "Saga instances by status, as the status changes this process made moved them",
+  });
+const timeoutLateness: Definition<Histogram> = (m) =>
+  m.createHistogram(SAGA_TIMEOUT_LATENESS, {
+    unit: "s",
+    description: "How long after its due time a saga timeout fired",
+    advice: { explicitBucketBoundaries: [0, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] },
+  });
 
 /** The value as a label, or `_OTHER` once the label has {@link MAX_LABEL_VALUES} other values. */
 export function boundedLabel(label: string, value: string): string {
@@ -202,7 +235,7 @@ function errorLabel(error: unknown): string {
 
 /** Counts a failure by its code (`_OTHER` for errors that are not the library's). */
 export function countError(operation: MetricOperation, error: unknown): void {
-  instruments()?.errors.add(1, { [MetricLabel.errorType]: errorLabel(error), [MetricLabel.operation]: operation });
+  instrument(errors)?.add(1, { [MetricLabel.errorType]: errorLabel(error), [MetricLabel.operation]: operation });
 }
 
 /**
@@ -212,10 +245,9 @@ export function countError(operation: MetricOperation, error: unknown): void {
 export function dispatchTimer(
   kind: "command" | "query",
 ): ((type: string, dispatch: Promise<unknown>) => Promise<unknown>) | undefined {
-  const m = instruments();
-  if (m === undefined) return undefined;
+  const histogram = instrument(kind === "command" ? commandDuration : queryDuration);
+  if (histogram === undefined) return undefined;
   const started = performance.now();
-  const histogram = kind === "command" ? m.commandDuration : m.queryDuration;
   return (type, dispatch) =>
     dispatch.then(
       (result) => {
@@ -229,7 +261,7 @@ export function dispatchTimer(
           [MetricLabel.outcome]: "error",
           [MetricLabel.errorType]: code,
         });
-        m.errors.add(1, { [MetricLabel.errorType]: code, [MetricLabel.operation]: kind });
+        instrument(errors)?.add(1, { [MetricLabel.errorType]: code, [MetricLabel.operation]: kind });
         throw error;
       },
     );
@@ -254,8 +286,8 @@ function okAttributes(kind: "command" | "query", type: string): Attributes {
 
 /** Counts committed events by type. */
 export function countAppended(events: readonly EventEnvelope[]): void {
-  const m = instruments();
-  if (m !== undefined) addByType(m.appended, events, {});
+  const counter = instrument(appended);
+  if (counter !== undefined) addByType(counter, events, {});
 }
 
 /** What failed, when something did: `{ error }` (an error may be any value, `undefined` included). */
@@ -263,11 +295,14 @@ export type Failure = { readonly error: unknown } | undefined;
 
 /** Counts events handed to the bus after a commit, by type and outcome; a failure once by its code. */
 export function countPublished(events: readonly EventEnvelope[], failure?: Failure): void {
-  const m = instruments();
-  if (m === undefined) return;
-  addByType(m.published, events, { [MetricLabel.outcome]: failure === undefined ? "ok" : "error" });
+  const counter = instrument(published);
+  if (counter === undefined) return;
+  addByType(counter, events, { [MetricLabel.outcome]: failure === undefined ? "ok" : "error" });
   if (failure !== undefined) {
-    m.errors.add(1, { [MetricLabel.errorType]: errorLabel(failure.error), [MetricLabel.operation]: "publish" });
+    instrument(errors)?.add(1, {
+      [MetricLabel.errorType]: errorLabel(failure.error),
+      [MetricLabel.operation]: "publish",
+    });
   }
 }
 
@@ -276,15 +311,18 @@ export function countPublished(events: readonly EventEnvelope[], failure?: Failu
  * failure by its code too. Exported for adapters that consume events outside the core's paths.
  */
 export function countConsumed(consumer: string, event: EventEnvelope, failure?: Failure): void {
-  const m = instruments();
-  if (m === undefined) return;
-  m.consumed.add(1, {
+  const counter = instrument(consumed);
+  if (counter === undefined) return;
+  counter.add(1, {
     [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, event.type),
     [MetricLabel.consumer]: boundedLabel(MetricLabel.consumer, consumer),
     [MetricLabel.outcome]: failure === undefined ? "ok" : "error",
   });
   if (failure !== undefined) {
-    m.errors.add(1, { [MetricLabel.errorType]: errorLabel(failure.error), [MetricLabel.operation]: "consume" });
+    instrument(errors)?.add(1, {
+      [MetricLabel.errorType]: errorLabel(failure.error),
+      [MetricLabel.operation]: "consume",
+    });
   }
 }
 
@@ -293,22 +331,23 @@ export function countConsumed(consumer: string, event: EventEnvelope, failure?: 
  * with the aggregate's type and the number of events replayed once it is loaded.
  */
 export function rehydrationTimer(): ((aggregateType: string, replayed: number) => void) | undefined {
-  const m = instruments();
-  if (m === undefined) return undefined;
+  const duration = instrument(rehydration);
+  const events = instrument(replayed);
+  if (duration === undefined || events === undefined) return undefined;
   const started = performance.now();
-  return (aggregateType, replayed) => {
+  return (aggregateType, count) => {
     const attributes = { [MetricLabel.aggregateType]: boundedLabel(MetricLabel.aggregateType, aggregateType) };
-    m.rehydration.record(elapsedSeconds(started), attributes);
-    m.replayed.record(replayed, attributes);
+    duration.record(elapsedSeconds(started), attributes);
+    events.record(count, attributes);
   };
 }
 
 /** Records how far behind a subscription is: the age of the last event it handled, 0 when caught up. */
 export function recordSubscriptionLag(name: string, last: EventEnvelope | undefined, caughtUp: boolean): void {
-  const m = instruments();
-  if (m === undefined) return;
+  const gauge = instrument(subscriptionLag);
+  if (gauge === undefined) return;
   const age = caughtUp || last === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(last.timestamp)) / 1000);
-  m.lag.record(age, { [MetricLabel.subscription]: boundedLabel(MetricLabel.subscription, name) });
+  gauge.record(age, { [MetricLabel.subscription]: boundedLabel(MetricLabel.subscription, name) });
 }
 
 /** Adds the events to a counter, one add per run of events of the same type. */
@@ -335,44 +374,45 @@ function elapsedSeconds(started: number): number {
 export function projectionLagRecorder():
   | ((name: string, last: EventEnvelope | undefined, behind: number) => void)
   | undefined {
-  const m = instruments();
-  if (m === undefined) return undefined;
+  const lag = instrument(projectionLag);
+  const positions = instrument(projectionBehind);
+  if (lag === undefined || positions === undefined) return undefined;
   return (name, last, behind) => {
     const attributes = { [MetricLabel.projection]: boundedLabel(MetricLabel.projection, name) };
     const age = behind === 0 || last === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(last.timestamp)) / 1000);
-    m.projectionLag.record(age, attributes);
-    m.projectionBehind.record(behind, attributes);
+    lag.record(age, attributes);
+    positions.record(behind, attributes);
   };
 }
 
 /** Counts one event or fired timeout applied to a saga, by the step's outcome (`started`, `failed`…). */
 export function countSagaStep(saga: string, outcome: string, error?: unknown): void {
-  const m = instruments();
-  if (m === undefined) return;
-  m.sagaSteps.add(1, {
+  const counter = instrument(sagaSteps);
+  if (counter === undefined) return;
+  counter.add(1, {
     [MetricLabel.saga]: boundedLabel(MetricLabel.saga, saga),
     [MetricLabel.outcome]: boundedLabel(MetricLabel.outcome, outcome),
   });
   if (outcome === "failed") {
-    m.errors.add(1, { [MetricLabel.errorType]: errorLabel(error), [MetricLabel.operation]: "saga" });
+    instrument(errors)?.add(1, { [MetricLabel.errorType]: errorLabel(error), [MetricLabel.operation]: "saga" });
   }
 }
 
 /** Moves one saga instance from its status (none when it is new) to another in `eventflows.saga.instances`. */
 export function recordSagaStatus(saga: string, from: string | undefined, to: string): void {
   if (from === to) return;
-  const m = instruments();
-  if (m === undefined) return;
+  const counter = instrument(sagaInstances);
+  if (counter === undefined) return;
   const name = boundedLabel(MetricLabel.saga, saga);
   if (from !== undefined) {
-    m.sagaInstances.add(-1, { [MetricLabel.saga]: name, [MetricLabel.sagaStatus]: from });
+    counter.add(-1, { [MetricLabel.saga]: name, [MetricLabel.sagaStatus]: from });
   }
-  m.sagaInstances.add(1, { [MetricLabel.saga]: name, [MetricLabel.sagaStatus]: to });
+  counter.add(1, { [MetricLabel.saga]: name, [MetricLabel.sagaStatus]: to });
 }
 
 /** Records how late a saga timeout fired, by saga and outcome. */
 export function recordTimeoutLateness(saga: string, latenessMs: number, outcome: string): void {
-  instruments()?.timeoutLateness.record(latenessMs / 1000, {
+  instrument(timeoutLateness)?.record(latenessMs / 1000, {
     [MetricLabel.saga]: boundedLabel(MetricLabel.saga, saga),
     [MetricLabel.outcome]: boundedLabel(MetricLabel.outcome, outcome),
   });
