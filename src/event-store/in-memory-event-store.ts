@@ -1,6 +1,7 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
 import { deepFreeze } from "../internal/deep-equal.js";
+import { copyJson } from "../internal/json.js";
 import { type CommitResult, checkExpectedVersion, EventStore, type EventStoreOptions } from "./event-store.js";
 import { assertUnchangedRetry } from "./retried-append.js";
 import type { EventStoreCapabilities, ExpectedVersion, ReadAllOptions, ReadStreamOptions } from "./types.js";
@@ -29,8 +30,9 @@ export class InMemoryEventStore extends EventStore {
     const replay = this.#retriedAppend(stream, events);
     if (replay !== undefined) return { events: replay, retried: true };
     checkExpectedVersion(streamId, expectedVersion, stream.length);
-    // Copy before touching state: structuredClone can still fail (e.g. on a getter that throws).
-    const data = events.map((event) => structuredClone({ data: event.data, metadata: event.metadata }));
+    // Copy before touching state: a copy can still fail (e.g. on a getter that throws). The events
+    // are JSON (checked on the way in), so a JSON walk copies them as structuredClone would, for less.
+    const data = events.map((event) => ({ data: copyJson(event.data), metadata: copyJson(event.metadata) }));
     const committed = events.map((event, i) =>
       deepFreeze<EventEnvelope>({
         id: event.id,
