@@ -59,11 +59,12 @@ test("liveRoutes SSE in workerd: a client receives the Cart events another reque
   ]);
 }, 60_000);
 
-// SSE only, and no resume part: an isolate's LiveHub lives across requests, and workerd binds its
-// shared store subscription (and a WebSocket's pump) to the request that started it; once that
-// request ends, workerd cancels what another request resolves for it, so the hub stops following
-// the store (docs/guide/live-streams.md, "Workers"). On Workers, WebSocket clients and resumption go
-// through a Durable Object: test/runtime/suites/sqlite-live.ts runs those in workerd.
+// SSE only, and no resume part: an isolate's LiveHub works across requests, and workerd cancels a
+// promise one request resolves for another whose response has ended. Run here, the resume part
+// timed out (clients that leave and come back one after another stopped receiving), and Hono's
+// cloudflare-workers helper never calls onOpen, where the WebSocket pump starts
+// (docs/guide/live-streams.md, "Workers"). On Workers, WebSocket clients and resumption go through a
+// Durable Object: test/runtime/suites/sqlite-live.ts runs those in workerd.
 test("the live scenario in workerd: 1,000 events to 50 SSE clients, each exactly its filtered events in order; 401/403", async () => {
   const base = await miniflare.ready;
   const call = async <T>(path: string, init?: RequestInit): Promise<T> =>
