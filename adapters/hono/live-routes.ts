@@ -53,8 +53,9 @@ export interface LiveRoutesOptions {
   /** Where the two routes are, relative to the mount. Defaults to `/events` (`/events/stream`, `/events/ws`). */
   readonly path?: string;
   /**
-   * The runtime's Hono WebSocket helper (`upgradeWebSocket` from `hono/bun`, `hono/cloudflare-workers`,
-   * `hono/deno`, or `@hono/node-ws`). None: no WebSocket route.
+   * The runtime's Hono WebSocket helper (`upgradeWebSocket` from `hono/bun`, `hono/deno`, or
+   * `@hono/node-ws`). None: no WebSocket route. Not `hono/cloudflare-workers`: its helper never calls
+   * `onOpen`, where the pump starts; on Workers, WebSockets go to a Durable Object (`LiveSubscribers`).
    */
   readonly upgradeWebSocket?: UpgradeWebSocket;
   /** Idle time before a heartbeat (an SSE comment, a WebSocket `heartbeat` message), in ms. Defaults to 5,000. */

@@ -20,7 +20,7 @@ export interface LiveSocketEvents {
   onError(): void;
 }
 
-/** Hono's `upgradeWebSocket` (from `hono/bun`, `hono/cloudflare-workers`, `hono/deno`, `@hono/node-ws`). */
+/** Hono's `upgradeWebSocket` (from `hono/bun`, `hono/deno`, `@hono/node-ws`; not `hono/cloudflare-workers`, which never calls `onOpen`). */
 export type UpgradeWebSocket = (createEvents: (c: Context) => LiveSocketEvents) => MiddlewareHandler;
 
 /**

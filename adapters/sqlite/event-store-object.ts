@@ -1,4 +1,5 @@
 import {
+  ErrorCode,
   type EventEnvelope,
   EventStore,
   type EventStoreCapabilities,
@@ -6,6 +7,8 @@ import {
   type ExpectedVersion,
   filterFromQuery,
   filterToQuery,
+  isEventFlowsError,
+  LiveErrorCode,
   type NewEvent,
   type PendingEvent,
   type ReadAllOptions,
@@ -53,11 +56,21 @@ export async function handleEventStoreRequest(
   try {
     if (operation === "subscribe" && options.live !== undefined) {
       const after = url.searchParams.get("after") ?? "0";
-      return options.live.accept(
-        request,
-        /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN,
-        filterFromQuery(url.searchParams),
-      );
+      try {
+        return options.live.accept(
+          request,
+          /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN,
+          filterFromQuery(url.searchParams),
+        );
+      } catch (error) {
+        // As the Hono live routes answer: a full object is 503 with Retry-After, a bad request 400.
+        const code = isEventFlowsError(error) ? error.code : undefined;
+        const full = code === LiveErrorCode.TooManyClients;
+        return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply, {
+          status: full ? 503 : code === ErrorCode.Validation ? 400 : 500,
+          headers: full ? { "retry-after": "1" } : {},
+        });
+      }
     }
     if (request.method !== "POST" || !OPERATIONS.includes(operation)) {
       throw new ValidationError("Invalid event store request", [

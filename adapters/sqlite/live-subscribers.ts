@@ -4,8 +4,10 @@ import {
   type EventStore,
   type LiveFilter,
   matchesFilter,
+  TooManyLiveClientsError,
   ValidationError,
 } from "../../src/index.js";
+import { LIVE_HEARTBEAT, LIVE_PING, parseClientMessage } from "./live-protocol.js";
 
 /** A WebSocket as workerd gives it to a Durable Object under the hibernation API. */
 export interface HibernatableWebSocketLike {
@@ -19,11 +21,28 @@ export interface HibernatableWebSocketLike {
 export interface DurableObjectStateLike {
   acceptWebSocket(socket: HibernatableWebSocketLike, tags?: string[]): void;
   getWebSockets(tag?: string): HibernatableWebSocketLike[];
+  /** workerd's: answers a request message with a response message without waking the object. */
+  setWebSocketAutoResponse?(pair?: unknown): void;
 }
 
 export interface LiveSubscribersOptions {
   /** Events read from the store per query while catching a subscriber up. Defaults to 100. */
   readonly batchSize?: number;
+  /**
+   * Subscribers connected at once; one more is refused with {@link TooManyLiveClientsError}
+   * (`handleEventStoreRequest` answers 503 with `Retry-After`). Defaults to 1,000.
+   */
+  readonly maxSubscribers?: number;
+  /**
+   * Events sent to a subscriber that it has not acknowledged yet. A subscriber at this bound is sent
+   * nothing more until it acknowledges (the store holds what it has not been sent: no memory grows);
+   * one that stays there `ackTimeoutMs` is closed with 4008 `slow-consumer`. Defaults to 1,000.
+   */
+  readonly maxUnacknowledged?: number;
+  /** How long a subscriber may leave a full window unacknowledged before it is dropped, in ms. Defaults to 10,000. */
+  readonly ackTimeoutMs?: number;
+  /** How often subscribers are asked to ping (the `open` message's `pingMs`), in ms. Defaults to 10,000. */
+  readonly pingMs?: number;
 }
 
 /** Tags the object's sockets that are live subscriptions (the object may hold other sockets). */
@@ -31,12 +50,21 @@ const TAG = "eventflows-live";
 
 /**
  * What each socket carries across hibernation: the position of the last event sent to it (or
- * passed over by its filter), and its filter.
+ * passed over by its filter), its filter, how many events it was sent and has acknowledged on this
+ * connection, and when it last acknowledged (or connected).
  */
 interface Attachment {
   readonly position: number;
   readonly filter?: LiveFilter;
+  readonly sent: number;
+  readonly acked: number;
+  readonly ackedAt: number;
 }
+
+/** The close code and reason of a subscriber dropped for not keeping up, as the Hono live routes close one. */
+const SLOW_CONSUMER = { code: 4008, reason: "slow-consumer" } as const;
+
+type PairLike = new (request: string, response: string) => unknown;
 
 type WebSocketPairLike = new () => { 0: HibernatableWebSocketLike; 1: HibernatableWebSocketLike };
 
@@ -46,12 +74,23 @@ type WebSocketPairLike = new () => { 0: HibernatableWebSocketLike; 1: Hibernatab
  * subscribers stay connected, at no duration cost. Each socket remembers (in its attachment) the
  * position of the last event sent to it, so a delivery after hibernation, or one racing a
  * subscriber's catch-up, sends every socket exactly the events after that position, in order.
- * Make one per object, over the store it serves, and pass it to {@link handleEventStoreRequest}.
+ * Make one per object, over the store it serves, and pass it to {@link handleEventStoreRequest};
+ * forward the object's `webSocketMessage` to {@link LiveSubscribers.message}.
+ *
+ * Flow control: workerd's server-side WebSocket tells nothing of what it has not sent yet (no
+ * `bufferedAmount`), so the bound is the client's acknowledgements. The `open` message gives
+ * `ackEvery`; the client answers `{"kind":"ack","received":n}` (events received on this connection)
+ * after handling that many. A subscriber `maxUnacknowledged` events behind is paused (the store, not
+ * memory, holds the rest) and, if it stays silent `ackTimeoutMs`, dropped with 4008 `slow-consumer`.
  */
 export class LiveSubscribers {
   readonly #ctx: DurableObjectStateLike;
   readonly #store: EventStore;
   readonly #batchSize: number;
+  readonly #maxSubscribers: number;
+  readonly #window: number;
+  readonly #ackTimeoutMs: number;
+  readonly #pingMs: number;
   /** Deliveries run one after another, so two never send the same socket the same event. */
   #delivering: Promise<void> = Promise.resolve();
 
@@ -61,15 +100,31 @@ export class LiveSubscribers {
         { path: ["ctx"], message: "ctx must be the Durable Object's state (this.ctx), with the WebSocket API" },
       ]);
     }
-    const batchSize = options.batchSize ?? 100;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
-      throw new ValidationError("Invalid live subscribers options", [
-        { path: ["batchSize"], message: "batchSize must be an integer from 1 to 10,000" },
-      ]);
-    }
+    const limits = [
+      ["batchSize", options.batchSize ?? 100, 10_000],
+      ["maxSubscribers", options.maxSubscribers ?? 1000, 32_768],
+      ["maxUnacknowledged", options.maxUnacknowledged ?? 1000, 1_000_000],
+      ["ackTimeoutMs", options.ackTimeoutMs ?? 10_000, 3_600_000],
+      ["pingMs", options.pingMs ?? 10_000, 3_600_000],
+    ] as const;
+    const issues = limits
+      .filter(([, value, max]) => !Number.isSafeInteger(value) || value < 1 || value > max)
+      .map(([name, , max]) => ({
+        path: [name],
+        message: `${name} must be an integer from 1 to ${max.toLocaleString("en")}`,
+      }));
+    if (issues.length > 0) throw new ValidationError("Invalid live subscribers options", issues);
     this.#ctx = ctx;
     this.#store = store;
-    this.#batchSize = batchSize;
+    [this.#batchSize, this.#maxSubscribers, this.#window, this.#ackTimeoutMs, this.#pingMs] = limits.map(
+      ([, value]) => value,
+    ) as [number, number, number, number, number];
+    // Heartbeats without waking the object: the runtime itself answers a subscriber's ping, even
+    // while the object hibernates. A server-sent heartbeat would need an alarm that wakes the object
+    // every few seconds for as long as anyone is connected, billed as duration: the cost hibernation
+    // exists to avoid. The client pings every `pingMs` and counts a silent connection as dropped.
+    const Pair = (globalThis as { WebSocketRequestResponsePair?: PairLike }).WebSocketRequestResponsePair;
+    if (Pair !== undefined) ctx.setWebSocketAutoResponse?.(new Pair(LIVE_PING, LIVE_HEARTBEAT));
   }
 
   /** How many subscribers are connected. */
@@ -81,8 +136,10 @@ export class LiveSubscribers {
    * Accepts a subscriber (a WebSocket upgrade request) starting after the global position `after`,
    * and starts sending it what it missed: the events `filter` matches (all without one), each as a
    * `{"kind":"event","event":…}` message, the format of the Hono live routes, so a Worker can pass
-   * a browser's upgrade (after its auth hook) straight to the object.
+   * a browser's upgrade (after its auth hook) straight to the object. The first message is
+   * `{"kind":"open","position":after,"ackEvery":…,"pingMs":…}`.
    * @throws {ValidationError} not an upgrade request, `after` is not a non-negative integer, a bad filter.
+   * @throws {TooManyLiveClientsError} `maxSubscribers` are connected.
    */
   accept(request: Request, after: number, filter?: LiveFilter): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -102,15 +159,38 @@ export class LiveSubscribers {
         { path: [], message: "WebSocketPair is not available in this runtime" },
       ]);
     }
+    if (this.count >= this.#maxSubscribers) throw new TooManyLiveClientsError(this.#maxSubscribers);
     const pair = new Pair();
     const server = pair[1];
     this.#ctx.acceptWebSocket(server, [TAG]);
     server.serializeAttachment({
       position: after,
       ...(checked === undefined ? {} : { filter: checked }),
+      sent: 0,
+      acked: 0,
+      ackedAt: Date.now(),
     } satisfies Attachment);
+    // Acknowledging every half window keeps a client that keeps up from ever being paused.
+    const ackEvery = Math.max(1, Math.floor(this.#window / 2));
+    server.send(JSON.stringify({ kind: "open", position: after, ackEvery, pingMs: this.#pingMs }));
     this.notify();
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
+  }
+
+  /**
+   * A message from a subscriber (call it from the object's `webSocketMessage`): an acknowledgement
+   * moves its window, and sends it more if it was paused. Returns false for a socket or message
+   * that is not a live subscription's, so the object can handle its own.
+   */
+  message(socket: HibernatableWebSocketLike, data: string | ArrayBuffer): boolean {
+    const attachment = socket.deserializeAttachment() as Attachment | null;
+    const received = parseClientMessage(data);
+    if (attachment === null || typeof attachment.sent !== "number" || received === undefined) return false;
+    // A count the server never sent is a client's mistake: it must not open the window wider.
+    const acked = Math.min(attachment.sent, Math.max(attachment.acked, received));
+    socket.serializeAttachment({ ...attachment, acked, ackedAt: Date.now() } satisfies Attachment);
+    if (attachment.sent - attachment.acked >= this.#window) this.notify();
+    return true;
   }
 
   /**
@@ -144,31 +224,59 @@ export class LiveSubscribers {
       return read;
     };
     for (const socket of this.#ctx.getWebSockets(TAG)) {
-      const attachment = attachmentOf(socket);
-      const filter = attachment.filter;
-      let position = attachment.position;
+      const start = attachmentOf(socket);
+      const { filter, acked, ackedAt } = start;
+      let { position, sent } = start;
+      let paused = false;
       for (;;) {
         const events = await page(position);
         if (events.length === 0) break;
         try {
           // Events go as stored: the client upcasts them with its own registry, as it does reads.
           for (const event of events) {
-            if (filter === undefined || matchesFilter(filter, event))
+            if (filter === undefined || matchesFilter(filter, event)) {
+              if (sent - acked >= this.#window) {
+                paused = true;
+                break;
+              }
               socket.send(JSON.stringify({ kind: "event", event }));
+              sent += 1;
+            }
+            position = event.globalPosition ?? position;
           }
         } catch {
           break; // closed meanwhile: the subscriber reconnects from the position it handled
         }
-        position = events[events.length - 1]?.globalPosition ?? position;
-        socket.serializeAttachment({ position, ...(filter === undefined ? {} : { filter }) } satisfies Attachment);
-        if (events.length < this.#batchSize) break;
+        if (paused || events.length < this.#batchSize) break;
+      }
+      socket.serializeAttachment({
+        position,
+        ...(filter === undefined ? {} : { filter }),
+        sent,
+        acked,
+        ackedAt,
+      } satisfies Attachment);
+      // Full window, no acknowledgement for too long: a client that stopped reading, not one catching up.
+      if (paused && Date.now() - ackedAt >= this.#ackTimeoutMs) {
+        try {
+          socket.close(SLOW_CONSUMER.code, SLOW_CONSUMER.reason);
+        } catch {
+          // already closing
+        }
       }
     }
   }
 }
 
 function attachmentOf(socket: HibernatableWebSocketLike): Attachment {
-  return (socket.deserializeAttachment() as Attachment | null) ?? { position: 0 };
+  const attachment = socket.deserializeAttachment() as Partial<Attachment> | null;
+  return {
+    position: attachment?.position ?? 0,
+    ...(attachment?.filter === undefined ? {} : { filter: attachment.filter }),
+    sent: attachment?.sent ?? 0,
+    acked: attachment?.acked ?? 0,
+    ackedAt: attachment?.ackedAt ?? Date.now(),
+  };
 }
 
 async function collect(events: AsyncIterable<EventEnvelope>): Promise<EventEnvelope[]> {

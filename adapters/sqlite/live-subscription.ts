@@ -5,10 +5,12 @@ import {
   type SubscribeToAllOptions,
   ValidationError,
 } from "../../src/index.js";
+import { ackMessage, LIVE_PING } from "./live-protocol.js";
 
 /** The client's end of a WebSocket in workerd (`response.webSocket`). */
 export interface ClientWebSocketLike {
   accept(): void;
+  send(message: string): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
   addEventListener(type: "close" | "error", listener: () => void): void;
@@ -30,7 +32,9 @@ type Expand = (stored: EventEnvelope) => EventEnvelope | readonly EventEnvelope[
  * at a time in the order they arrive, which is global-position order; one already handled (at or
  * below `position`) is skipped. A handler that throws, or a connection that drops, closes the
  * socket and connects again after `retryDelayMs` from the last handled position, so the failed
- * event comes again: at least once, in order, never skipping.
+ * event comes again: at least once, in order, never skipping. It speaks the object's flow control:
+ * an acknowledgement after every `ackEvery` events handled, a ping every `pingMs` (both from the
+ * object's `open` message), and a connection silent for three pings counts as dropped.
  */
 export function startLiveSubscription(
   connect: (after: number) => Promise<ClientWebSocketLike>,
@@ -97,16 +101,49 @@ export function startLiveSubscription(
       return;
     }
     socket = opened;
+    /** Events received on this connection and handled; acknowledged every `ackEvery`. */
+    let received = 0;
+    let ackEvery = 0;
+    let pinger: ReturnType<typeof setInterval> | undefined;
+    let lastHeard = Date.now();
+    const send = (message: string) => {
+      try {
+        opened.send(message);
+      } catch {
+        // closing: the close listener reconnects
+      }
+    };
     opened.addEventListener("message", ({ data }) => {
+      lastHeard = Date.now();
       handling = handling.then(async () => {
         if (stopped || current !== generation) return;
         let event: EventEnvelope | undefined;
         try {
-          // `{"kind":"event","event":…}`; other kinds (a heartbeat) carry no event.
-          const message = JSON.parse(String(data)) as { kind?: string; event?: EventEnvelope };
+          // `{"kind":"event","event":…}`; `open` sets the flow control; a heartbeat carries nothing.
+          const message = JSON.parse(String(data)) as {
+            kind?: string;
+            event?: EventEnvelope;
+            ackEvery?: unknown;
+            pingMs?: unknown;
+          };
+          if (message.kind === "open") {
+            if (Number.isSafeInteger(message.ackEvery)) ackEvery = message.ackEvery as number;
+            const pingMs = message.pingMs;
+            if (pinger === undefined && Number.isSafeInteger(pingMs) && (pingMs as number) > 0) {
+              pinger = setInterval(() => {
+                // A connection given up on (stopped, reconnecting) stops its own pinger.
+                if (stopped || current !== generation) return void clearInterval(pinger);
+                if (Date.now() - lastHeard > 3 * (pingMs as number)) return void dropped();
+                send(LIVE_PING);
+              }, pingMs as number);
+            }
+            return;
+          }
           if (message.kind !== "event" || message.event === undefined) return;
           event = message.event;
           await handle(event);
+          received += 1;
+          if (ackEvery > 0 && received % ackEvery === 0) send(ackMessage(received));
         } catch (error) {
           onError(error, event);
           reconnectLater(current);
@@ -114,6 +151,8 @@ export function startLiveSubscription(
       });
     });
     const dropped = () => {
+      if (pinger !== undefined) clearInterval(pinger);
+      pinger = undefined;
       handling = handling.then(() => reconnectLater(current));
     };
     opened.addEventListener("close", dropped);

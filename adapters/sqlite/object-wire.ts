@@ -4,8 +4,10 @@ import {
   EventFlowsError,
   type Issue,
   isEventFlowsError,
+  LiveErrorCode,
   PayloadTooLargeError,
   ServiceError,
+  TooManyLiveClientsError,
   ValidationError,
 } from "../../src/index.js";
 
@@ -69,6 +71,9 @@ export function fromWireError(wire: WireError): EventFlowsError {
       break;
     case ErrorCode.PayloadTooLarge:
       error = new PayloadTooLargeError(text("what"), number("size"), number("limit"));
+      break;
+    case LiveErrorCode.TooManyClients:
+      error = new TooManyLiveClientsError(number("limit"));
       break;
     case ErrorCode.Service:
       error = new ServiceError(text("service"), text("operation"), text("serviceCode"), f.retryable === true, "");

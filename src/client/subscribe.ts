@@ -52,6 +52,16 @@ export interface LiveClientSubscription {
   close(): Promise<void>;
 }
 
+/** What a Durable Object's `open` message adds (see `LiveSubscribers` of `@eventflows/core/sqlite`). */
+interface FlowControl {
+  readonly position?: unknown;
+  readonly ackEvery?: unknown;
+  readonly pingMs?: unknown;
+}
+
+/** A ping the runtime answers with a heartbeat for a hibernated Durable Object. */
+const PING = '{"kind":"ping"}';
+
 /** Connections refused for good: retrying cannot help. */
 const REFUSED = new Set([400, 401, 403, 404, 405]);
 
@@ -153,16 +163,34 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       const idle = watchIdle(idleTimeoutMs, () => socket.close(4000, "idle"));
       const abort = () => socket.close(1000, "closed");
       signal.addEventListener("abort", abort, { once: true });
+      // A Durable Object's LiveSubscribers asks for flow control in its `open` message: an
+      // acknowledgement every `ackEvery` events handled, a ping every `pingMs` (it sends no heartbeats
+      // itself, so that it can hibernate). The Hono live routes ask for neither.
+      let ackEvery = 0;
+      let received = 0;
+      let pinger: ReturnType<typeof setInterval> | undefined;
+      const send = (text: string) => {
+        if (socket.readyState === 1) socket.send(text);
+      };
       socket.addEventListener("message", (message) => {
         idle.reset();
         chain = chain.then(async () => {
           if (failed !== undefined) return;
           try {
-            const parsed = JSON.parse(String(message.data)) as { kind: string; event?: E; position?: unknown };
-            if (parsed.kind === "open") return opened(parsed);
+            const parsed = JSON.parse(String(message.data)) as FlowControl & { kind: string; event?: E };
+            if (parsed.kind === "open") {
+              if (Number.isSafeInteger(parsed.ackEvery) && (parsed.ackEvery as number) > 0)
+                ackEvery = parsed.ackEvery as number;
+              const pingMs = parsed.pingMs;
+              if (pinger === undefined && Number.isSafeInteger(pingMs) && (pingMs as number) >= 10)
+                pinger = setInterval(() => send(PING), pingMs as number);
+              return opened(parsed);
+            }
             if (parsed.kind !== "event" || parsed.event === undefined) return;
             await handle(parsed.event, resumedAfter);
             delivered = true;
+            received += 1;
+            if (ackEvery > 0 && received % ackEvery === 0) send(`{"kind":"ack","received":${received}}`);
           } catch (error) {
             failed = error;
             socket.close(1000, "handler failed");
@@ -174,6 +202,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       socket.addEventListener("close", (event) => {
         signal.removeEventListener("abort", abort);
         idle.stop();
+        if (pinger !== undefined) clearInterval(pinger);
         void chain.then(() => {
           if (failed !== undefined) return reject(failed);
           if (event.code >= 4000 && event.code !== 4000) options.onEnd?.(event.reason);

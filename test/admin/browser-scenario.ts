@@ -44,6 +44,7 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
     let page: Page;
     let world: Awaited<ReturnType<typeof adminWorld>>;
     const problems: string[] = [];
+    const requests: { url: string; type: string }[] = [];
     // A browser step takes a second or two on a loaded machine; a hang still fails well before the run's own limit.
     const timeout = 30_000;
 
@@ -77,11 +78,13 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
         if (response.status() >= 400) problems.push(`${response.status()} from ${response.url()}`);
       });
       page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      page.on("request", (request) => requests.push({ url: request.url(), type: request.resourceType() }));
       if (options.screenshots !== undefined) mkdirSync(options.screenshots, { recursive: true });
     }, timeout);
 
     afterAll(async () => {
       await browser?.close();
+      await world?.live.close();
       server?.stop(true);
       await options.cleanup?.();
     });
@@ -191,21 +194,38 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
       timeout,
     );
 
-    test("watches the feed: an event appended now appears at the top without a reload", async () => {
-      await page.getByRole("link", { name: "Global feed" }).click();
-      await page.getByRole("heading", { name: "Global feed" }).waitFor();
-      // A hidden tab does not poll: the event waits until the tab is visible again.
-      await page.evaluate(
-        `Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" })`,
-      );
-      await world.eventStore.appendToStream("Cart-live", [{ type: "ItemAdded", data: { sku: "FRESH" } }]);
-      await Bun.sleep(1000);
-      expect(await page.locator("tbody tr", { hasText: "Cart-live" }).count()).toBe(0);
-      await page.evaluate(`delete document.visibilityState`);
-      await page.locator("tbody tr:first-child", { hasText: "Cart-live" }).waitFor({ timeout: 10_000 });
-      expect(await page.locator("#live-status").textContent()).toBe("1 new event");
-      await shot("live");
-      expect(problems).toEqual([]);
-    });
+    test(
+      "watches the feed over SSE: an event appended now appears at the top without a reload or a poll",
+      async () => {
+        const shown = requests.length;
+        await page.getByRole("link", { name: "Global feed" }).click();
+        await page.getByRole("heading", { name: "Global feed" }).waitFor();
+        // A hidden tab holds no stream open: the event waits until the tab is visible again.
+        await page.evaluate(`Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+        document.dispatchEvent(new Event("visibilitychange"))`);
+        await world.eventStore.appendToStream("Cart-live", [{ type: "ItemAdded", data: { sku: "FRESH" } }]);
+        await Bun.sleep(1000);
+        expect(await page.locator("tbody tr", { hasText: "Cart-live" }).count()).toBe(0);
+        await page.evaluate(`delete document.visibilityState; document.dispatchEvent(new Event("visibilitychange"))`);
+        await page.locator("tbody tr:first-child", { hasText: "Cart-live" }).waitFor({ timeout: 10_000 });
+        expect(await page.locator("#live-status").textContent()).toBe("1 new event");
+        // It came over the SSE route, resumed after the newest event shown; the feed was never polled.
+        const since = requests.slice(shown).filter((r) => r.url.includes("/admin/api/"));
+        const streams = since.filter((r) => r.url.includes("/admin/api/live"));
+        expect(streams.length).toBeGreaterThanOrEqual(2); // opened, closed while hidden, opened again
+        expect(streams.every((r) => r.type === "eventsource")).toBe(true);
+        expect(since.filter((r) => r.url.includes("/admin/api/feed?after="))).toEqual([]);
+        // A second event arrives on the open stream, with no new request.
+        const before = requests.length;
+        await world.eventStore.appendToStream("Cart-live", [{ type: "ItemAdded", data: { sku: "FRESHER" } }]);
+        await page.locator("tbody tr", { hasText: "Cart-live" }).nth(1).waitFor({ timeout: 10_000 });
+        expect(await page.locator("#live-status").textContent()).toBe("2 new events");
+        expect(requests.slice(before).filter((r) => r.url.includes("/admin/api/"))).toEqual([]);
+        await shot("live");
+        await axe("live");
+        expect(problems).toEqual([]);
+      },
+      timeout,
+    );
   });
 }

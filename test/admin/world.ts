@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { adminRoutes, UnauthorizedError } from "../../adapters/hono/index.js";
 import {
   type EventStore,
+  LiveHub,
   ProjectionRunner,
   type ReadModelStore,
   SagaRuntime,
@@ -61,6 +62,8 @@ export async function adminWorld(stores: AdminWorldStores) {
   failing.set("ReserveStock", 2);
   await sagas.handle(testEnvelope("OrderPlaced", "Order-o1", { orderId: "o1", sku: HOSTILE }));
 
+  // The page watches the feed over SSE from this hub (the polling fallback has its unit tests).
+  const live = new LiveHub({ store: eventStore, pollIntervalMs: 100 });
   const app = new Hono();
   app.route(
     "/admin",
@@ -69,6 +72,7 @@ export async function adminWorld(stores: AdminWorldStores) {
       projections: [{ runner, readModels }],
       sagas,
       traceUrl: "https://traces.example/trace/{traceId}",
+      live,
       pollIntervalMs: 200,
       auth: ({ request }) => {
         if (request.headers.get("authorization") !== `Bearer ${ADMIN_TOKEN}`) throw new UnauthorizedError();
@@ -76,5 +80,5 @@ export async function adminWorld(stores: AdminWorldStores) {
       },
     }),
   );
-  return { app, runner, sagas, sent, failing, ...stores };
+  return { app, live, runner, sagas, sent, failing, ...stores };
 }

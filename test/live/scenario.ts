@@ -5,16 +5,26 @@
  * its last position and loses nothing; unauthorized subscriptions get 401/403. Web APIs only.
  */
 import { subscribeLive } from "../../src/client/index.js";
-import { type EventEnvelope, type EventStore, type LiveFilter, matchesFilter } from "../../src/index.js";
+import { type EventEnvelope, type LiveFilter, matchesFilter, type NewEvent } from "../../src/index.js";
+
+/** The part of an event store the scenario appends through: the store itself, or one behind a Worker's routes. */
+export interface ScenarioStore {
+  getLastGlobalPosition(): Promise<number>;
+  appendToStream(streamId: string, events: NewEvent[]): Promise<{ readonly events: readonly EventEnvelope[] }>;
+}
 
 export interface ScenarioOptions {
   /** Where the live routes are: `http://127.0.0.1:1234/api/events`. */
   readonly base: string;
-  readonly store: EventStore;
+  readonly store: ScenarioStore;
   /** Connections the hub holds now (to wait for every client to be subscribed). */
-  readonly connections: () => number;
+  readonly connections: () => number | Promise<number>;
   readonly WebSocket: typeof WebSocket;
   readonly clientsPerTransport: number;
+  /** Run the disconnect-and-resume part. Defaults to true. */
+  readonly resume?: boolean;
+  /** Which transports the clients use. Defaults to both. */
+  readonly transports?: readonly ("sse" | "websocket")[];
   readonly events: number;
   readonly log?: (line: string) => void;
 }
@@ -34,7 +44,7 @@ export const SCENARIO_FILTERS: readonly LiveFilter[] = [
 export const scenarioToken = (request: Request): string | null =>
   request.headers.get("authorization")?.replace(/^Bearer /, "") ?? new URL(request.url).searchParams.get("token");
 
-async function appendEvents(store: EventStore, count: number): Promise<EventEnvelope[]> {
+async function appendEvents(store: ScenarioStore, count: number): Promise<EventEnvelope[]> {
   const stored: EventEnvelope[] = [];
   let i = 0;
   while (i < count) {
@@ -47,9 +57,9 @@ async function appendEvents(store: EventStore, count: number): Promise<EventEnve
   return stored;
 }
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -81,27 +91,31 @@ export async function runLiveScenario(options: ScenarioOptions): Promise<void> {
 
   // 1. Fan-out: every client exactly its filtered events, in order.
   const n = options.clientsPerTransport;
+  const transports = options.transports ?? (["sse", "websocket"] as const);
+  const total = n * transports.length;
   let from = await store.getLastGlobalPosition();
-  const clients = Array.from({ length: 2 * n }, (_, i) => {
+  const clients = Array.from({ length: total }, (_, i) => {
     const filter = SCENARIO_FILTERS[i % SCENARIO_FILTERS.length] as LiveFilter;
-    return { filter, ...subscribe(i % 2 === 0 ? "sse" : "websocket", filter, from) };
+    return { filter, ...subscribe(transports[i % transports.length] as "sse" | "websocket", filter, from) };
   });
   const started = Date.now();
   try {
-    await until(() => options.connections() >= 2 * n, 20_000, `${2 * n} connections`);
+    await until(async () => (await options.connections()) >= total, 20_000, `${total} connections`);
     const appended = await appendEvents(store, options.events);
     for (const [i, client] of clients.entries()) {
       const expected = appended.filter((e) => matchesFilter(client.filter, e));
       await until(() => client.events.length >= expected.length, 60_000, `client ${i}'s events`);
       sameIds(client.events, expected, `client ${i}`);
     }
-    log(`${options.events} events to ${n} SSE + ${n} WebSocket clients in ${Date.now() - started} ms`);
+    log(
+      `${options.events} events to ${transports.map((t) => `${n} ${t === "sse" ? "SSE" : "WebSocket"}`).join(" + ")} clients in ${Date.now() - started} ms`,
+    );
   } finally {
     await Promise.all(clients.map((client) => client.subscription.close()));
   }
 
   // 2. Cut off and resume, at several cut points, both transports.
-  for (const transport of ["sse", "websocket"] as const) {
+  for (const transport of options.resume === false ? [] : transports) {
     for (const cut of [0, 1, 7, 19]) {
       from = await store.getLastGlobalPosition();
       const filter = SCENARIO_FILTERS[cut % SCENARIO_FILTERS.length] as LiveFilter;
@@ -122,7 +136,8 @@ export async function runLiveScenario(options: ScenarioOptions): Promise<void> {
       }
     }
   }
-  log("disconnect and resume at 8 cut points lost and repeated nothing");
+  if (options.resume !== false)
+    log(`disconnect and resume at ${4 * transports.length} cut points lost and repeated nothing`);
 
   // 3. Refusals.
   const status = async (path: string, authorization?: string) =>

@@ -1,14 +1,20 @@
 /**
- * A Worker for the workerd test of the live routes (live-workerd.int.test.ts): an in-memory store
- * and a LiveHub held by the isolate, `POST /append` to append events, and `liveRoutes` SSE at
- * /events/stream. Only web-standard code, bundled as wrangler bundles.
+ * A Worker for the workerd tests of the live routes (live-workerd.int.test.ts), bundled as wrangler
+ * bundles. Only web-standard code.
+ * - `/append` appends a few Cart and Order events to the first store; `/events/stream` serves it.
+ * - The scenario (test/live/scenario.ts) runs against `/api/events` (SSE, behind the scenario's auth
+ *   hook); `/scenario/*` appends to its store and reports the hub's connections.
  */
 import { Hono } from "hono";
 import { liveRoutes } from "../../adapters/hono/index.js";
-import { InMemoryEventStore, LiveHub } from "../../src/index.js";
+import { ForbiddenError, UnauthorizedError } from "../../adapters/http/index.js";
+import { InMemoryEventStore, LiveHub, type NewEvent } from "../../src/index.js";
+import { scenarioToken } from "./scenario.js";
 
 const store = new InMemoryEventStore();
 const hub = new LiveHub({ store, pollIntervalMs: 50 });
+const scenarioStore = new InMemoryEventStore();
+const scenarioHub = new LiveHub({ store: scenarioStore, pollIntervalMs: 50 });
 
 const app = new Hono();
 app.post("/append", async (c) => {
@@ -21,5 +27,28 @@ app.post("/append", async (c) => {
   return c.json({ head: await store.getLastGlobalPosition(), connections: hub.size });
 });
 app.route("/", liveRoutes({ hub, heartbeatMs: 1000 }));
+
+app.post("/scenario/append", async (c) => {
+  const { streamId, events } = (await c.req.json()) as { streamId: string; events: NewEvent[] };
+  return c.json({ events: (await scenarioStore.appendToStream(streamId, events)).events });
+});
+app.get("/scenario/head", async (c) => c.json(await scenarioStore.getLastGlobalPosition()));
+app.get("/scenario/connections", (c) => c.json({ live: scenarioHub.size }));
+app.route(
+  "/api",
+  liveRoutes({
+    hub: scenarioHub,
+    heartbeatMs: 500,
+    auth: ({ request }) => {
+      const user = scenarioToken(request);
+      if (user === null) throw new UnauthorizedError();
+      return { userId: user };
+    },
+    authorize: (principal, { filter }) => {
+      if (principal?.userId === "guest" && (filter.categories ?? []).includes("Secret")) throw new ForbiddenError();
+      return true;
+    },
+  }),
+);
 
 export default app;

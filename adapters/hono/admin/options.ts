@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import {
   type EventStore,
   type Issue,
+  type LiveHub,
   type ProjectionRunner,
   type ReadModelStore,
   type SagaRuntime,
@@ -37,7 +38,13 @@ export interface AdminRoutesOptions {
    * shows the trace id, unlinked.
    */
   readonly traceUrl?: string;
-  /** How often the page asks for new events while visible, in ms. Defaults to 1000. */
+  /**
+   * A live hub over the same store (one per process, as `liveRoutes` takes it): the page then
+   * watches the feed over Server-Sent Events from `api/live`, behind this UI's auth hook, instead of
+   * polling. Without it the page polls every `pollIntervalMs`.
+   */
+  readonly live?: FromContext<LiveHub>;
+  /** How often the page asks for new events while visible, when no `live` hub is given, in ms. Defaults to 1000. */
   readonly pollIntervalMs?: number;
   /** Told of every server-side failure (5xx), with the error the response does not disclose. */
   readonly onError?: (error: unknown, info: ErrorInfo) => void;
@@ -49,6 +56,7 @@ export interface AdminSettings {
   readonly projections: FromContext<readonly AdminProjection[]>;
   readonly sagas: FromContext<SagaRuntime> | undefined;
   readonly traceUrl: string | undefined;
+  readonly live: FromContext<LiveHub> | undefined;
   readonly pollIntervalMs: number;
   readonly onError: ((error: unknown, info: ErrorInfo) => void) | undefined;
 }
@@ -83,6 +91,7 @@ export function adminSettings(options: AdminRoutesOptions): AdminSettings {
     projections: options.projections ?? [],
     sagas: options.sagas,
     traceUrl,
+    live: options.live ?? undefined,
     pollIntervalMs: poll,
     onError: options.onError,
   };

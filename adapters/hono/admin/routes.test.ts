@@ -424,3 +424,53 @@ describe("adminRoutes: sagas", () => {
     expect((await post(app, "/admin/api/sagas/resume", { saga: "Order" })).status).toBe(400);
   });
 });
+
+describe("adminRoutes: api/live, the feed as Server-Sent Events from the live hub", () => {
+  test("the config says live; the stream resumes after `from` (or Last-Event-ID) and follows new events", async () => {
+    const w = await world();
+    try {
+      expect((await getJson(w.app, "/admin/api/config")).body).toMatchObject({ live: true });
+      const head = await w.eventStore.getLastGlobalPosition();
+      const response = await w.app.request(`/admin/api/live?from=${head - 1}`, { headers: auth });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("text/event-stream");
+      expect(response.headers.get("content-security-policy")).toContain("connect-src 'self'");
+      await w.eventStore.appendToStream("Cart-9", [{ type: "ItemAdded", data: { sku: "NEW" } }]);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let text = "";
+      while (!text.includes(`id: ${head + 1}\n`)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      await reader.cancel();
+      const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+      expect(ids).toEqual([head, head + 1]);
+      expect(text).toContain('"sku":"NEW"');
+
+      const resumed = await w.app.request("/admin/api/live?from=0", {
+        headers: { ...auth, "last-event-id": String(head) },
+      });
+      const resumedReader = (resumed.body as ReadableStream<Uint8Array>).getReader();
+      const first = await resumedReader.read();
+      expect(new TextDecoder().decode(first.value)).toContain(`{"position":${head}}`);
+      await resumedReader.cancel();
+    } finally {
+      await w.live.close();
+    }
+  });
+
+  test("behind the auth hook (401), a bad position is 400, and without a hub it is 404 and the page polls", async () => {
+    const w = await world();
+    try {
+      expect((await w.app.request("/admin/api/live")).status).toBe(401);
+      expect((await getJson(w.app, "/admin/api/live?from=x")).status).toBe(400);
+      const plain = new Hono();
+      plain.route("/admin", adminRoutes({ store: w.eventStore, auth: () => true }));
+      expect((await getJson(plain, "/admin/api/config")).body).toMatchObject({ live: false, pollIntervalMs: 1000 });
+      expect((await getJson(plain, "/admin/api/live")).status).toBe(404);
+    } finally {
+      await w.live.close();
+    }
+  });
+});

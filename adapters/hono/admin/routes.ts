@@ -18,6 +18,7 @@ import {
 } from "../../http/index.js";
 import type { AuthRequest } from "../routes.js";
 import * as api from "./api.js";
+import { liveFeed } from "./live-feed.js";
 import { type AdminRoutesOptions, type AdminSettings, adminSettings, resolve } from "./options.js";
 import { ADMIN_PAGE } from "./page.js";
 import { ADMIN_SCRIPT } from "./script.js";
@@ -56,12 +57,17 @@ const routes: Readonly<Record<string, AdminRoute>> = {
   "/admin.css": get(() => text(ADMIN_STYLE, "text/css; charset=utf-8")),
   "/api/config": get((c, s) =>
     json({
+      live: s.live !== undefined,
       pollIntervalMs: s.pollIntervalMs,
       projections: resolve(s.projections, c).length > 0,
       sagas: s.sagas !== undefined,
       traceLinks: s.traceUrl !== undefined,
     }),
   ),
+  "/api/live": get(async (c, s, params) => {
+    if (s.live === undefined) throw new RouteNotFoundError();
+    return liveFeed(c, resolve(s.live, c), params, ADMIN_SECURITY_HEADERS);
+  }),
   "/api/feed": get(async (c, s, params) => json(await api.feed(resolve(s.store, c), params))),
   "/api/streams": get(async (c, s, params) => json(await api.streams(resolve(s.store, c), params))),
   "/api/stream": get(async (c, s, params) => json(await api.stream(resolve(s.store, c), params))),

@@ -2,17 +2,29 @@
  * The operations UI's script, served as `admin.js` under the admin routes: plain ES5-style
  * JavaScript, no framework and no build step, so it costs a Worker only its own bytes. Held as text
  * (it runs in the browser, never here); the browser tests in admin-ui.*.test.ts exercise it.
+ *
+ * Hash routes, fetch to the JSON API under the same path, and DOM built with textContent only
+ * (event data is attacker-controlled: it never reaches innerHTML). Mutations are POST with a JSON
+ * body and the x-eventflows-admin header: a cross-site form cannot send either, and a cross-site
+ * fetch with them needs a CORS preflight the routes never grant.
+ *
+ * The global feed, newest first, is watched live only while the tab is visible: over SSE from
+ * `api/live` when the routes have a hub (`config.live`), else by polling. Why the feed's live watch is shaped as it is (kept out of the text: comments there ship to every
+ * Worker): `EventSource` reconnects by itself with `Last-Event-ID`, so `onerror` acts only when it
+ * has given up (readyState 2: the route refused it). A hidden tab closes its stream and reopens it
+ * after the newest event shown when visible again; an event is added only past that newest position,
+ * so a resumed stream or a late poll answer never shows one twice. Polls ask one at a time, so a
+ * slow answer cannot let two add the same events. `route()` stops the stream of the view it leaves.
  */
 export const ADMIN_SCRIPT = String.raw`
 "use strict";
-// The operations UI's script: hash routes, fetch to the JSON API under the same path, and DOM built
-// with textContent only (event data is attacker-controlled: it never reaches innerHTML).
 (function () {
   var main = document.getElementById("main");
   var notice = document.getElementById("notice");
   var live = document.getElementById("live-status");
-  var config = { pollIntervalMs: 1000, projections: false, sagas: false };
+  var config = { live: false, pollIntervalMs: 1000, projections: false, sagas: false };
   var timer = 0;
+  var stopLive = function () {};
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -44,8 +56,6 @@ export const ADMIN_SCRIPT = String.raw`
     notice.className = isError ? "notice error" : "notice";
   }
 
-  // Mutations are POST with a JSON body and the x-eventflows-admin header: a cross-site form cannot
-  // send either, and a cross-site fetch with them needs a CORS preflight the routes never grant.
   function api(path, body) {
     var init = { credentials: "same-origin", headers: { "x-eventflows-admin": "1", accept: "application/json" } };
     if (body !== undefined) {
@@ -72,8 +82,6 @@ export const ADMIN_SCRIPT = String.raw`
   }
   function heading(text) { return el("h2", { tabindex: "-1" }, [text]); }
 
-  // The global feed, newest first. Live: polls for events after the newest shown, every
-  // pollIntervalMs while the tab is visible. The SSE route (issue 21, scope 1) can replace this poll.
   function feed(params) {
     return api("feed" + q({ after: params.after, to: params.to, limit: 50 })).then(function (page) {
       var tbody = table("Events by global position, newest first", ["Position", "Stream", "Version", "Type", "Time"], page.events.slice().reverse().map(eventRow));
@@ -87,16 +95,45 @@ export const ADMIN_SCRIPT = String.raw`
       else watch.setAttribute("disabled", "");
       show([heading("Global feed"), el("p", { class: "controls" }, [watch, el("label", { for: "watch" }, [" Watch live (new events appear at the top)"])]), nav, tbody]);
       var body = tbody.querySelector("tbody");
+      var added = 0;
+      function watching() { return watch.checked && document.visibilityState === "visible" && document.body.contains(body); }
+      function add(events) {
+        events.forEach(function (e) {
+          if (e.globalPosition <= newest) return;
+          body.insertBefore(eventRow(e), body.firstChild);
+          newest = e.globalPosition;
+          added += 1;
+        });
+        live.textContent = added + (added === 1 ? " new event" : " new events");
+      }
+      if (config.live) {
+        var source = null;
+        var sync = function () {
+          if (!watching()) { if (source) source.close(); source = null; return; }
+          if (source) return;
+          source = new EventSource("api/live" + q({ from: newest }));
+          source.onmessage = function (message) {
+            if (!watching()) return sync();
+            add([JSON.parse(message.data)]);
+          };
+          source.onerror = function () {
+            if (source && source.readyState === 2) { source = null; say("The live feed was refused; reload to try again.", true); }
+          };
+        };
+        document.addEventListener("visibilitychange", sync);
+        watch.addEventListener("change", sync);
+        stopLive = function () { if (source) source.close(); source = null; document.removeEventListener("visibilitychange", sync); };
+        sync();
+        return;
+      }
       var asking = false;
       function poll() {
-        // One question at a time: a slow answer must not let two polls add the same events.
-        if (asking || !watch.checked || document.visibilityState !== "visible" || !document.body.contains(body)) return;
+        if (asking || !watching()) return;
         asking = true;
         api("feed" + q({ after: newest, limit: 100 })).then(function (more) {
           asking = false;
           if (!document.body.contains(body) || more.events.length === 0) return;
-          more.events.forEach(function (e) { body.insertBefore(eventRow(e), body.firstChild); newest = e.globalPosition; });
-          live.textContent = more.events.length + (more.events.length === 1 ? " new event" : " new events");
+          add(more.events);
         }, function (error) { asking = false; say(error.message, true); });
       }
       timer = setInterval(poll, config.pollIntervalMs);
@@ -212,6 +249,8 @@ export const ADMIN_SCRIPT = String.raw`
 
   function route() {
     clearInterval(timer);
+    stopLive();
+    stopLive = function () {};
     var hash = location.hash.replace(/^#/, "") || "/feed";
     var query = hash.indexOf("?");
     var path = query === -1 ? hash : hash.slice(0, query);

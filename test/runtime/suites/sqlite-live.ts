@@ -5,11 +5,13 @@
  * SqliteEventStoreObject (sqlite-workerd.ts), which serves LiveSubscribers.
  */
 import {
+  type ClientWebSocketLike,
   DurableObjectEventStore,
   type DurableObjectStubLike,
+  type LiveSubscribersOptions,
   type SubscribeLiveOptions,
 } from "../../../adapters/sqlite/index.js";
-import { ErrorCode, type EventEnvelope, type StoreSubscription, ulid } from "../../../src/index.js";
+import { ErrorCode, type EventEnvelope, LiveErrorCode, type StoreSubscription, ulid } from "../../../src/index.js";
 import { assert, assertEqual, assertRejects, type ContractSuite, eventually } from "../../../src/testing/index.js";
 
 const summary = (events: readonly EventEnvelope[]) => events.map((e) => `${e.streamId} v${e.version} ${e.type}`);
@@ -269,6 +271,185 @@ export function liveSubscriptionSuite(stub: () => DurableObjectStubLike): Contra
             ErrorCode.Validation,
           );
           assert(bad !== undefined, "a negative position is refused");
+        },
+      },
+    ],
+  };
+}
+
+/** The limits of the test's LimitedEventStoreObject (sqlite-workerd.ts). */
+export const LIMITED_LIVE = {
+  maxSubscribers: 4,
+  maxUnacknowledged: 20,
+  ackTimeoutMs: 300,
+  pingMs: 60_000,
+} as const satisfies LiveSubscribersOptions;
+
+/** A subscriber written by hand: it records every message and acknowledges only when told to. */
+async function rawSubscriber(stub: DurableObjectStubLike, after: number) {
+  const response = await stub.fetch(`https://event-store.object/subscribe?after=${after}`, {
+    headers: { upgrade: "websocket" },
+  });
+  const socket = (response as { webSocket?: ClientWebSocketLike | null }).webSocket;
+  if (socket === undefined || socket === null) throw new Error(`no WebSocket: ${response.status}`);
+  const messages: { kind: string; event?: EventEnvelope; ackEvery?: number; pingMs?: number; position?: number }[] = [];
+  let closed: { code: number; reason: string } | undefined;
+  socket.addEventListener("message", ({ data }) => void messages.push(JSON.parse(String(data))));
+  (
+    socket as unknown as {
+      addEventListener(type: "close", listener: (e: { code: number; reason: string }) => void): void;
+    }
+  ).addEventListener("close", ({ code, reason }) => {
+    closed = { code, reason };
+  });
+  socket.accept();
+  return {
+    messages,
+    socket,
+    events: () => messages.filter((m) => m.kind === "event").map((m) => m.event as EventEnvelope),
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+/** The object's own count of subscribers and of messages that woke it (its test-only `/live-stats`). */
+async function liveStats(stub: DurableObjectStubLike): Promise<{ subscribers: number; messages: number }> {
+  return (await (await stub.fetch("https://event-store.object/live-stats")).json()) as {
+    subscribers: number;
+    messages: number;
+  };
+}
+
+/** The object's flow control, heartbeats and cap, against an object built with {@link LIMITED_LIVE}. */
+export function liveLimitsSuite(stub: () => DurableObjectStubLike): ContractSuite {
+  const store = () => new DurableObjectEventStore({ stub: stub() });
+  const idle = () => eventually(async () => assertEqual((await liveStats(stub())).subscribers, 0, "subscribers"), 5000);
+  return {
+    name: "LiveSubscribers limits (heartbeats, slow subscribers, cap)",
+    cases: [
+      {
+        name: "the runtime answers a subscriber's ping with a heartbeat without waking the object; open gives ackEvery and pingMs",
+        run: async () => {
+          await idle();
+          const head = await store().getLastGlobalPosition();
+          const raw = await rawSubscriber(stub(), head);
+          try {
+            await eventually(() => assertEqual(raw.messages.length, 1, "the open message"), 5000);
+            assertEqual(
+              raw.messages[0],
+              { kind: "open", position: head, ackEvery: 10, pingMs: 60_000 },
+              "the open message",
+            );
+            const before = await liveStats(stub());
+            raw.socket.send('{"kind":"ping"}');
+            await eventually(() => assertEqual(raw.messages.at(-1)?.kind, "heartbeat", "the answer to the ping"), 5000);
+            assertEqual((await liveStats(stub())).messages, before.messages, "messages that reached the object");
+          } finally {
+            raw.socket.close(1000, "done");
+          }
+        },
+      },
+      {
+        name: "a subscriber that stops acknowledging gets its window, then is dropped with 4008 slow-consumer; the others keep up",
+        run: async () => {
+          await idle();
+          const writer = store();
+          const stream = `Slow-${ulid()}`;
+          const head = await writer.getLastGlobalPosition();
+          const silent = await rawSubscriber(stub(), head);
+          const acking = await rawSubscriber(stub(), head);
+          const received: EventEnvelope[] = [];
+          const follower = store().subscribeLive({
+            after: head,
+            retryDelayMs: 20,
+            handler: (e) => void received.push(e),
+          });
+          try {
+            for (let i = 0; i < 5; i++) {
+              await writer.appendToStream(
+                stream,
+                Array.from({ length: 10 }, (_, k) => ({ type: "Counted", data: i * 10 + k })),
+              );
+            }
+            await eventually(
+              () => assertEqual(received.length, 50, "the client that acknowledges: every event"),
+              10_000,
+            );
+            await eventually(() => assertEqual(silent.events().length, 20, "the silent subscriber: its window"), 5000);
+            // Paused, not dropped: acknowledging opens the window again.
+            await eventually(() => assertEqual(acking.events().length, 20, "the hand-acknowledging one"), 5000);
+            acking.socket.send('{"kind":"ack","received":20}');
+            await eventually(() => assertEqual(acking.events().length, 40, "after its acknowledgement"), 5000);
+            acking.socket.send('{"kind":"ack","received":40}');
+            await eventually(() => assertEqual(acking.events().length, 50, "the rest"), 5000);
+            assertEqual(silent.events().length, 20, "the silent one was sent nothing past its window");
+            await new Promise((resolve) => setTimeout(resolve, LIMITED_LIVE.ackTimeoutMs + 100));
+            await writer.appendToStream(stream, [{ type: "Counted", data: 50 }]);
+            await eventually(
+              () => assertEqual(silent.closed, { code: 4008, reason: "slow-consumer" }, "the silent one's close"),
+              5000,
+            );
+            await eventually(() => assertEqual(received.length, 51, "the follower after the drop"), 5000);
+            assertEqual(
+              received.map((e) => e.data),
+              Array.from({ length: 51 }, (_, n) => n),
+              "the follower: every event once, in order",
+            );
+            // 50 sent, 40 acknowledged: the 51st fits its window.
+            await eventually(() => assertEqual(acking.events().length, 51, "the hand-acknowledging one"), 5000);
+            assertEqual(
+              acking.events().map((e) => e.data),
+              Array.from({ length: 51 }, (_, n) => n),
+              "the hand-acknowledging one: in order, nothing twice",
+            );
+            assert(acking.closed === undefined, "the subscriber that acknowledged stays connected");
+          } finally {
+            await follower.stop();
+            silent.socket.close(1000, "done");
+            acking.socket.close(1000, "done");
+          }
+        },
+      },
+      {
+        name: "a full object refuses one more subscriber (503, Retry-After, LIVE_TOO_MANY_CLIENTS); a freed slot is taken again",
+        run: async () => {
+          await idle();
+          const head = await store().getLastGlobalPosition();
+          const connected = [];
+          for (let i = 0; i < LIMITED_LIVE.maxSubscribers; i++) connected.push(await rawSubscriber(stub(), head));
+          try {
+            const refused = await stub().fetch(`https://event-store.object/subscribe?after=${head}`, {
+              headers: { upgrade: "websocket" },
+            });
+            assertEqual(refused.status, 503, "the status");
+            assertEqual(refused.headers.get("retry-after"), "1", "Retry-After");
+            const reply = (await refused.json()) as { ok: boolean; error?: { code: string } };
+            assertEqual(reply.error?.code, LiveErrorCode.TooManyClients, "the error code");
+            // The store's client rebuilds the error and retries, as it does any dropped connection.
+            const errors: { code?: string }[] = [];
+            const received: EventEnvelope[] = [];
+            const waiting = store().subscribeLive({
+              after: head,
+              retryDelayMs: 50,
+              handler: (e) => void received.push(e),
+              onError: (error) => void errors.push(error as { code?: string }),
+            });
+            try {
+              await eventually(() => assert(errors.length > 0, "onError was told"), 5000);
+              assertEqual(errors[0]?.code, LiveErrorCode.TooManyClients, "the rebuilt error's code");
+              connected.pop()?.socket.close(1000, "leaving");
+              await store().appendToStream(`Cap-${ulid()}`, [{ type: "Late", data: 1 }]);
+              await eventually(
+                () => assertEqual(received.length, 1, "the waiting subscriber, once a slot freed"),
+                5000,
+              );
+            } finally {
+              await waiting.stop();
+            }
+          } finally {
+            for (const raw of connected) raw.socket.close(1000, "done");
+          }
         },
       },
     ],

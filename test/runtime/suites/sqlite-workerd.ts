@@ -17,12 +17,13 @@ import {
   type HibernatableWebSocketLike,
   handleEventStoreRequest,
   LiveSubscribers,
+  type LiveSubscribersOptions,
   SqliteEventStore,
 } from "../../../adapters/sqlite/index.js";
 import { type ContractSuite, eventEvolutionContract, eventStoreContract } from "../../../src/testing/index.js";
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
-import { liveSubscriptionSuite } from "./sqlite-live.js";
+import { LIMITED_LIVE, liveLimitsSuite, liveSubscriptionSuite } from "./sqlite-live.js";
 
 const KINDS = ["event", "snapshot", "checkpoint", "projection"] as const;
 
@@ -33,27 +34,49 @@ interface DurableObjectNamespaceLike {
 
 /**
  * An event store object as an application would write one: its storage served to Workers, new
- * events pushed to live subscribers over hibernatable WebSockets.
+ * events pushed to live subscribers over hibernatable WebSockets, their acknowledgements forwarded.
+ * `GET /live-stats` (this test's own) tells how many subscribers are connected and how many
+ * messages woke the object.
  */
 export class SqliteEventStoreObject {
   readonly #store: SqliteEventStore;
   readonly #live: LiveSubscribers;
   readonly #ready: Promise<unknown>;
+  #messages = 0;
 
-  constructor(state: DurableObjectStateLike & { readonly storage: DurableObjectStorageLike }) {
+  constructor(
+    state: DurableObjectStateLike & { readonly storage: DurableObjectStorageLike },
+    _env?: unknown,
+    liveOptions: LiveSubscribersOptions = {},
+  ) {
     this.#store = new SqliteEventStore({ driver: durableObjectDriver(state.storage) });
-    this.#live = new LiveSubscribers(state, this.#store);
+    this.#live = new LiveSubscribers(state, this.#store, liveOptions);
     this.#ready = this.#store.migrate();
   }
 
   async fetch(request: Request): Promise<Response> {
     await this.#ready;
+    if (new URL(request.url).pathname === "/live-stats") {
+      return Response.json({ subscribers: this.#live.count, messages: this.#messages });
+    }
     return handleEventStoreRequest(this.#store, request, { live: this.#live });
+  }
+
+  webSocketMessage(socket: HibernatableWebSocketLike, message: string | ArrayBuffer): void {
+    this.#messages += 1;
+    this.#live.message(socket, message);
   }
 
   // Completes the closing handshake a subscriber started (stop, or a reconnect).
   webSocketClose(socket: HibernatableWebSocketLike, code: number): void {
     socket.close(code === 1005 ? 1000 : code, "closed");
+  }
+}
+
+/** The same object with small live limits, for the cap and slow-subscriber cases. */
+export class LimitedEventStoreObject extends SqliteEventStoreObject {
+  constructor(state: DurableObjectStateLike & { readonly storage: DurableObjectStorageLike }, env?: unknown) {
+    super(state, env, LIMITED_LIVE);
   }
 }
 
@@ -124,7 +147,11 @@ export const sqliteWorkerdSuites: SuiteModule = {
   runtimes: ["workerd"],
   workerd: {
     d1Databases: ["SQLITE_D1"],
-    durableObjects: { SQLITE_DO: "SqliteContractObject", SQLITE_EVENTS: "SqliteEventStoreObject" },
+    durableObjects: {
+      SQLITE_DO: "SqliteContractObject",
+      SQLITE_EVENTS: "SqliteEventStoreObject",
+      SQLITE_EVENTS_LIMITED: "LimitedEventStoreObject",
+    },
   },
   suites: [
     ...KINDS.map((kind) => ({
@@ -180,7 +207,9 @@ export const sqliteWorkerdSuites: SuiteModule = {
         // Live push: a subscriber's stub and each writer's are distinct stubs of one object, so
         // what it receives was appended by other requests.
         const live = liveSubscriptionSuite(() => namespace.get(namespace.idFromName("live")));
-        return { suite: { ...raced, cases: [...raced.cases, ...live.cases] } };
+        const limited = binding<DurableObjectNamespaceLike>(env, "SQLITE_EVENTS_LIMITED");
+        const limits = liveLimitsSuite(() => limited.get(limited.idFromName("limits")));
+        return { suite: { ...raced, cases: [...raced.cases, ...live.cases, ...limits.cases] } };
       },
     },
   ],

@@ -1,0 +1,36 @@
+/**
+ * `api/live`: the global feed as Server-Sent Events for the operations UI, from the same `LiveHub`
+ * the live routes serve (the admin routes' auth hook has already admitted the request: an operator
+ * sees every event). The page's `EventSource` resumes with `Last-Event-ID` as any SSE client does.
+ */
+import type { Context } from "hono";
+import { type LiveHub, ValidationError } from "../../../src/index.js";
+import { SSE_HEADERS, sseBody } from "../live-sse.js";
+
+/** A heartbeat comment after this long idle keeps proxies from closing a quiet page's stream. */
+const HEARTBEAT_MS = 15_000;
+const POSITION = /^\d{1,16}$/;
+
+/**
+ * `headers` are the admin routes' own (CSP and the rest), under the SSE ones.
+ * @throws {ValidationError} `from` (or `Last-Event-ID`) is not a global position.
+ * @throws {TooManyLiveClientsError} the hub serves its `maxClients` already (503).
+ */
+export async function liveFeed(
+  c: Context,
+  hub: LiveHub,
+  params: URLSearchParams,
+  headers: Readonly<Record<string, string>>,
+): Promise<Response> {
+  const lastEventId = c.req.header("last-event-id");
+  const from = lastEventId === undefined || lastEventId === "" ? (params.get("from") ?? undefined) : lastEventId;
+  if (from !== undefined && !POSITION.test(from)) {
+    throw new ValidationError("Invalid live feed request", [
+      { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
+    ]);
+  }
+  const connection = await hub.connect({ after: from === undefined ? undefined : Number(from) });
+  return new Response(sseBody(connection, HEARTBEAT_MS, c.req.raw.signal), {
+    headers: { ...headers, ...SSE_HEADERS },
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * LiveSubscribers' flow control and cap with a stand-in for workerd's hibernation API (a ctx that
+ * keeps accepted sockets, a WebSocketPair whose server end records what it was sent): the mock is
+ * for what no emulator gives Bun; test/runtime/suites/sqlite-live.ts runs the same rules in workerd.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { InMemoryEventStore, LiveErrorCode } from "../../src/index.js";
+import { LiveSubscribers } from "./live-subscribers.js";
+
+class FakeSocket {
+  sent: string[] = [];
+  closed: { code?: number; reason?: string } | undefined;
+  #attachment: unknown = null;
+  send(message: string) {
+    if (this.closed !== undefined) throw new Error("closed");
+    this.sent.push(message);
+  }
+  close(code?: number, reason?: string) {
+    this.closed = { code, reason };
+  }
+  serializeAttachment(value: unknown) {
+    this.#attachment = structuredClone(value);
+  }
+  deserializeAttachment() {
+    return this.#attachment;
+  }
+  events() {
+    return this.sent.map((m) => JSON.parse(m)).filter((m) => m.kind === "event");
+  }
+}
+
+const globals = globalThis as Record<string, unknown>;
+beforeAll(() => {
+  globals.WebSocketPair = class {
+    0 = new FakeSocket();
+    1 = new FakeSocket();
+  };
+});
+afterAll(() => {
+  delete globals.WebSocketPair;
+});
+
+function setup(options = {}) {
+  const sockets: FakeSocket[] = [];
+  const ctx = {
+    acceptWebSocket: (socket: FakeSocket) => void sockets.push(socket),
+    getWebSockets: () => sockets.filter((s) => s.closed === undefined),
+  };
+  const store = new InMemoryEventStore();
+  const live = new LiveSubscribers(ctx as never, store, options);
+  const upgrade = () => new Request("https://o/subscribe", { headers: { upgrade: "websocket" } });
+  const subscribe = async (after = 0) => {
+    live.accept(upgrade(), after);
+    await live.deliver();
+    return sockets.at(-1) as FakeSocket;
+  };
+  const append = async (count: number) => {
+    for (let i = 0; i < count; i++) await store.appendToStream("S-1", [{ type: "E", data: i }]);
+    await live.deliver();
+  };
+  return { live, store, sockets, subscribe, append, upgrade };
+}
+
+describe("LiveSubscribers (stand-in hibernation API)", () => {
+  test("the open message gives the position, ackEvery (half the window) and pingMs", async () => {
+    const { subscribe } = setup({ maxUnacknowledged: 20, pingMs: 5000 });
+    const socket = await subscribe(7);
+    expect(JSON.parse(socket.sent[0] as string)).toEqual({ kind: "open", position: 7, ackEvery: 10, pingMs: 5000 });
+  });
+
+  test("a subscriber is paused at its window, resumes when it acknowledges, and is dropped only after ackTimeoutMs", async () => {
+    const { subscribe, append, live } = setup({ maxUnacknowledged: 5, ackTimeoutMs: 1000 });
+    const socket = await subscribe();
+    await append(12);
+    expect(socket.events().map((m) => m.event.data)).toEqual([0, 1, 2, 3, 4]);
+    expect(live.message(socket as never, '{"kind":"ack","received":5}')).toBe(true);
+    await live.deliver();
+    expect(socket.events().map((m) => m.event.data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // An acknowledgement past what was sent counts as all of it, no more: 10 acknowledged, 12 sent,
+    // so 3 of the next 10 fit the window.
+    live.message(socket as never, '{"kind":"ack","received":1000}');
+    await live.deliver();
+    expect(socket.events()).toHaveLength(12);
+    await append(10);
+    expect(socket.events()).toHaveLength(15);
+    expect(socket.closed).toBeUndefined();
+    await Bun.sleep(1100);
+    await append(1);
+    expect(socket.closed).toEqual({ code: 4008, reason: "slow-consumer" });
+    expect(live.message(socket as never, "not json")).toBe(false);
+  });
+
+  test("maxSubscribers caps the sockets with TooManyLiveClientsError; a closed one frees its slot", async () => {
+    const { subscribe, live, upgrade, sockets } = setup({ maxSubscribers: 2 });
+    await subscribe();
+    await subscribe();
+    expect(() => live.accept(upgrade(), 0)).toThrow(expect.objectContaining({ code: LiveErrorCode.TooManyClients }));
+    sockets[0]?.close(1000, "bye");
+    expect(live.count).toBe(1);
+    await subscribe();
+    expect(live.count).toBe(2);
+  });
+
+  test("bad limits are refused", () => {
+    const ctx = { acceptWebSocket: () => {}, getWebSockets: () => [] };
+    for (const options of [{ maxSubscribers: 0 }, { maxUnacknowledged: 1.5 }, { ackTimeoutMs: -1 }, { pingMs: 0 }]) {
+      expect(() => new LiveSubscribers(ctx, new InMemoryEventStore(), options)).toThrow(
+        expect.objectContaining({ code: "VALIDATION_FAILED" }),
+      );
+    }
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * subscribeLive's side of a Durable Object's flow control, over a real Bun WebSocket server that
+ * speaks LiveSubscribers' protocol (a stand-in for the object, which runs only in workerd; the
+ * object's own side is tested in test/runtime/suites/sqlite-live.ts): it acknowledges every
+ * `ackEvery` events handled and pings every `pingMs`, as the `open` message asks; without them
+ * (the Hono routes' `open`) it sends nothing.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { testEnvelope } from "../testing/index.js";
+import { subscribeLive } from "./index.js";
+
+let server: ReturnType<typeof Bun.serve> | undefined;
+afterEach(() => {
+  server?.stop(true);
+  server = undefined;
+});
+
+function objectLike(open: Record<string, unknown>, events: number) {
+  const received: string[] = [];
+  server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (request, s) =>
+      s.upgrade(request, { data: undefined }) ? undefined : new Response("upgrade", { status: 426 }),
+    websocket: {
+      open(ws) {
+        ws.send(JSON.stringify({ kind: "open", position: 0, ...open }));
+        for (let n = 1; n <= events; n++) {
+          ws.send(JSON.stringify({ kind: "event", event: { ...testEnvelope("E", "S-1", { n }), globalPosition: n } }));
+        }
+      },
+      message(ws, message) {
+        received.push(String(message));
+        // What workerd's auto-response does for the object.
+        if (String(message) === '{"kind":"ping"}') ws.send('{"kind":"heartbeat"}');
+      },
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}/events`, received };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+test("acknowledges every ackEvery events handled and pings every pingMs when the open message asks", async () => {
+  const { url, received } = objectLike({ ackEvery: 3, pingMs: 40 }, 7);
+  const handled: number[] = [];
+  const subscription = subscribeLive({
+    url,
+    transport: "websocket",
+    from: 0,
+    onEvent: (event) => void handled.push(event.globalPosition as number),
+  });
+  try {
+    await until(
+      () => handled.length === 7 && received.filter((m) => m.includes("ping")).length >= 2,
+      "events and pings",
+    );
+    expect(handled).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(received.filter((m) => m.includes("ack"))).toEqual([
+      '{"kind":"ack","received":3}',
+      '{"kind":"ack","received":6}',
+    ]);
+  } finally {
+    await subscription.close();
+  }
+});
+
+test("sends nothing to a server whose open message asks for no flow control (the Hono live routes)", async () => {
+  const { url, received } = objectLike({}, 5);
+  const handled: number[] = [];
+  const subscription = subscribeLive({
+    url,
+    transport: "websocket",
+    from: 0,
+    onEvent: (event) => void handled.push(event.globalPosition as number),
+  });
+  try {
+    await until(() => handled.length === 5, "events");
+    await Bun.sleep(100);
+    expect(received).toEqual([]);
+  } finally {
+    await subscription.close();
+  }
+});
