@@ -26,7 +26,7 @@ import {
 } from "../src/index.js";
 import { ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { ensurePostgres } from "../test/services/postgres.ts";
-import { interleaved } from "./lib/interleave.js";
+import { interleaved, pairedRatio } from "./lib/interleave.js";
 import { startNestSaga } from "./lib/nest-saga.js";
 import { appendToReport, runAndReport } from "./lib/report.js";
 
@@ -84,12 +84,23 @@ async function byHand(store: SagaStore): Promise<void> {
     handledId: event.id,
     outbox: [entry],
   });
-  await commands.execute("ReserveStock", { sku: "TEA-001" }, { id: entry.id });
+  // With the metadata the runtime sends (correlation and causation): the same dispatch, nothing less.
+  await commands.execute(
+    "ReserveStock",
+    { sku: "TEA-001" },
+    { id: entry.id, metadata: { correlationId: `Bench/${key}`, causationId: event.id } },
+  );
   await store.markDispatched("Bench", key, entry.id);
 }
 
-const memory = new InMemorySagaStore();
-const memoryRuntime = new SagaRuntime({ store: memory, commands, sagas: [saga] });
+// The in-memory store keeps every instance: it is made afresh before each interleaved round (for both
+// sides), so neither side's figure depends on how many instances the rounds before it left behind.
+let memory = new InMemorySagaStore();
+let memoryRuntime = new SagaRuntime({ store: memory, commands, sagas: [saga] });
+const freshMemory = () => {
+  memory = new InMemorySagaStore();
+  memoryRuntime = new SagaRuntime({ store: memory, commands, sagas: [saga] });
+};
 
 const nest = await startNestSaga();
 
@@ -216,7 +227,9 @@ try {
         ["in memory: the same store calls by hand", () => byHand(memory)],
         ["@nestjs/cqrs: @Saga to command handler (no state, nothing saved)", () => nest.step(ulid())],
       ],
-      { rounds: 30, batch: 100 },
+      // Many short rounds in shuffled order (Nest's RxJS garbage must not land on one side alone),
+      // each starting from an empty store.
+      { rounds: 120, batch: 50, shuffle: true, beforeRound: freshMemory },
     )),
     ...(await interleaved(
       [
@@ -237,8 +250,10 @@ try {
   ];
   const medianOf = (name: string) => cross.find((c) => c.name === name)?.medianNs ?? Number.NaN;
   const share = (ours: string, ceiling: string) => `${Math.round((100 * medianOf(ceiling)) / medianOf(ours))}%`;
+  const paired = (ours: string, ceiling: string) => `${Math.round(100 * pairedRatio(cross, ours, ceiling))}%`;
   const shares = [
     `Interleaved medians: in memory the runtime runs at ${share("in memory: SagaRuntime.handle", "in memory: the same store calls by hand")} of the hand-written steps' speed; on PostgreSQL at ${share("postgres: SagaRuntime.handle", "postgres: bare SQL, one transaction")} of bare SQL's; on DynamoDB Local at ${share("dynamodb: SagaRuntime.handle", "dynamodb: bare requests (read, one transaction, delete)")} of the bare requests'.`,
+    `Median of the per-round ratios (each round's two batches side by side in time): in memory ${paired("in memory: SagaRuntime.handle", "in memory: the same store calls by hand")}, PostgreSQL ${paired("postgres: SagaRuntime.handle", "postgres: bare SQL, one transaction")}, DynamoDB Local ${paired("dynamodb: SagaRuntime.handle", "dynamodb: bare requests (read, one transaction, delete)")}.`,
   ];
   await runAndReport("sagas", "Sagas: one step (event in, state saved, command out) vs the same writes by hand", {
     eventsPerIteration,
@@ -246,7 +261,7 @@ try {
     interleaved: cross,
     notes: [
       ...shares,
-      "A step: load the instance, commit state + handled id + outbox entry, dispatch the command, mark it done.",
+      "A step: load the instance, commit state + handled id + outbox entry, dispatch the command (with its correlation and causation ids), mark it done. In memory, each interleaved round starts from an empty store, for both sides.",
       "@nestjs/cqrs sagas keep no state and save nothing: an RxJS map from the event to the command, then its handler.",
       "The bare-SQL ceiling writes the same three rows in one transaction of plain statements and deletes the outbox row.",
       "The DynamoDB ceiling sends, through the same client, a GetItem of the instance, one TransactWriteItems of the same three conditional puts, and the outbox item's DeleteItem.",

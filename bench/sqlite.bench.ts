@@ -9,9 +9,11 @@
  * a table with the same columns and keys, no version check; the read is one prepared SELECT of the
  * stream with JSON.parse of data and metadata (what any event store must return).
  *
- * Not here (yet): Emmett's SQLite store. `@event-driven-io/emmett-sqlite` (0.38.5, 0.42.4 on npm) takes
- * `@event-driven-io/emmett` (same version) and the native `sqlite3` package (^5.1.7, an asynchronous
- * callback driver, not bun:sqlite or node:sqlite) as peer dependencies; none of them is installed.
+ * peer rows: Emmett's SQLite event store (`@event-driven-io/emmett-sqlite` 0.42.4 on the native `sqlite3`
+ * driver, an asynchronous callback driver, not bun:sqlite or node:sqlite), installed on first use into
+ * .cache with sqlite3 built from source (lib/emmett-sqlite-peer.ts says how and why): its own file in
+ * the same folder, one connection (Emmett's singleton option), WAL (Emmett sets it) and synchronous=NORMAL
+ * like the others; the same events, appended at the version it knows and read back whole.
  * Run: `bun run bench sqlite` (Bun, then Node 22 from .cache/node22) to also refresh bench/RESULTS.md,
  * or `bun bench/sqlite.bench.ts` for Bun alone.
  */
@@ -21,6 +23,7 @@ import { join } from "node:path";
 import { bench, group, summary } from "mitata";
 import { SqliteEventStore } from "../adapters/sqlite/index.js";
 import { ulid } from "../src/index.js";
+import { type EmmettSqliteEventStore, importEmmettSqlite } from "./lib/emmett-sqlite-peer.js";
 import type { InterleavedResult } from "./lib/interleave.js";
 import { runAndReport } from "./lib/report.js";
 import { openBenchSqlite } from "./lib/sqlite-connection.js";
@@ -40,6 +43,24 @@ const insert = db.prepare(
 const select = db.prepare(
   "SELECT position, stream_id, version, id, type, data, metadata, timestamp FROM ceiling WHERE stream_id = ? ORDER BY version",
 );
+
+// Emmett, when its native driver loads on this runtime (it is an N-API addon: Node, and Bun if it takes it).
+const emmett = await (async (): Promise<
+  { store: EmmettSqliteEventStore; close(): void } | { store: undefined; reason: string }
+> => {
+  try {
+    const module = await importEmmettSqlite();
+    const fileName = join(dir, "emmett.db");
+    const connection = module.sqliteConnection({ fileName });
+    await connection.command("PRAGMA synchronous = NORMAL");
+    const store = module.getSQLiteEventStore({ fileName, connectionOptions: { singleton: true, connection } });
+    return { store, close: () => connection.close() };
+  } catch (error) {
+    if ("Bun" in globalThis)
+      return { store: undefined, reason: String((error as Error)?.message ?? error).split("\n")[0] ?? "" };
+    throw error;
+  }
+})();
 
 const event = (n: number) => ({
   type: "ItemAdded",
@@ -71,18 +92,34 @@ function ceilingAppend(size: number): () => void {
   };
 }
 
+function emmettAppend(store: EmmettSqliteEventStore, size: number): () => Promise<void> {
+  const stream = `Hot-emmett${size}-${ulid()}`;
+  let version = 0n;
+  return async () => {
+    version = (await store.appendToStream(stream, batchOf(size), { expectedStreamVersion: version }))
+      .nextExpectedStreamVersion;
+  };
+}
+
 const eventsPerIteration: Record<string, number> = {};
 const pairs: [string, string][] = [];
 for (const size of [1, 10, 100]) {
   const ours = `ours: append ${size}`;
   const ceiling = `ceiling: append ${size}`;
+  const peer = `Emmett: append ${size}`;
   eventsPerIteration[ours] = size;
   eventsPerIteration[ceiling] = size;
   pairs.push([ours, ceiling]);
+  if (emmett.store !== undefined) {
+    eventsPerIteration[peer] = size;
+    // Ours as timed beside Emmett in the cross-check (see interleaved()): mitata's tables show it as "—".
+    pairs.push([`${ours} (against Emmett)`, peer]);
+  }
   group(`appends of ${size}`, () => {
     summary(() => {
       bench(ours, oursAppend(size));
       bench(ceiling, ceilingAppend(size));
+      if (emmett.store !== undefined) bench(peer, emmettAppend(emmett.store, size));
     });
   });
 }
@@ -108,6 +145,14 @@ const ceilingStream = (() => {
     });
 })();
 for (let written = 0; written < READ; written += 100) ceilingStream();
+const emmettLong = `Long-emmett-${ulid()}`;
+if (emmett.store !== undefined) {
+  let version = 0n;
+  for (let written = 0; written < READ; written += 100) {
+    version = (await emmett.store.appendToStream(emmettLong, batchOf(100), { expectedStreamVersion: version }))
+      .nextExpectedStreamVersion;
+  }
+}
 
 async function oursRead(): Promise<number> {
   let count = 0;
@@ -124,21 +169,34 @@ function ceilingRead(): number {
   }
   return count;
 }
+async function emmettRead(): Promise<number> {
+  return (await (emmett.store as EmmettSqliteEventStore).readStream(emmettLong)).events.length;
+}
 // A variant that reads less than it should must fail here, not look fast.
 for (const [name, count] of [
   ["ours", await oursRead()],
   ["ceiling", ceilingRead()],
+  ...(emmett.store === undefined ? [] : [["Emmett", await emmettRead()] as const]),
 ] as const) {
   if (count !== READ) throw new Error(`${name} read ${count} events, expected ${READ}`);
 }
-const reads = { ours: "ours: read one 10,000-event stream", ceiling: "ceiling: read one 10,000-event stream" };
+const reads = {
+  ours: "ours: read one 10,000-event stream",
+  ceiling: "ceiling: read one 10,000-event stream",
+  peer: "Emmett: read one 10,000-event stream",
+};
 eventsPerIteration[reads.ours] = READ;
 eventsPerIteration[reads.ceiling] = READ;
 pairs.push([reads.ours, reads.ceiling]);
+if (emmett.store !== undefined) {
+  eventsPerIteration[reads.peer] = READ;
+  pairs.push([`${reads.ours} (against Emmett)`, reads.peer]);
+}
 group("reads", () => {
   summary(() => {
     bench(reads.ours, oursRead);
     bench(reads.ceiling, ceilingRead);
+    if (emmett.store !== undefined) bench(reads.peer, emmettRead);
   });
 });
 
@@ -149,34 +207,58 @@ group("reads", () => {
  * shows each runtime's medians and ratios side by side.
  */
 async function interleaved(): Promise<InterleavedResult[]> {
-  const workloads: [string, string, () => unknown, () => unknown, number][] = [
-    ...[1, 10, 100].map(
-      (size) =>
-        [`ours: append ${size}`, `ceiling: append ${size}`, oursAppend(size), ceilingAppend(size), 400] as [
-          string,
-          string,
-          () => unknown,
-          () => unknown,
-          number,
+  const peer = emmett.store;
+  const withPeer = (name: string, run: () => unknown): [string, () => unknown][] =>
+    peer === undefined ? [] : [[name, run]];
+  // Per workload: the pairs to alternate ([name, run] each) and the rounds. Ours and the ceiling
+  // alternate alone, as before Emmett was here; Emmett is then timed against a second run of ours,
+  // so its driver's background work (its own thread pool, its WAL) cannot land on the ceiling pair.
+  const workloads: [[string, () => unknown][], number][] = [
+    ...[1, 10, 100].flatMap((size): [[string, () => unknown][], number][] => [
+      [
+        [
+          [`ours: append ${size}`, oursAppend(size)],
+          [`ceiling: append ${size}`, ceilingAppend(size)],
         ],
-    ),
-    [reads.ours, reads.ceiling, oursRead, ceilingRead, 40],
+        400,
+      ],
+      ...(peer === undefined
+        ? []
+        : ([
+            [
+              [
+                [`ours: append ${size} (against Emmett)`, oursAppend(size)],
+                ...withPeer(`Emmett: append ${size}`, emmettAppend(peer, size)),
+              ],
+              200,
+            ],
+          ] as [[string, () => unknown][], number][])),
+    ]),
+    [
+      [
+        [reads.ours, oursRead],
+        [reads.ceiling, ceilingRead],
+      ],
+      40,
+    ],
+    ...(peer === undefined
+      ? []
+      : ([[[[`${reads.ours} (against Emmett)`, oursRead], ...withPeer(reads.peer, emmettRead)], 20]] as [
+          [string, () => unknown][],
+          number,
+        ][])),
   ];
   const results: InterleavedResult[] = [];
-  for (const [oursName, ceilingName, ours, ceiling, rounds] of workloads) {
-    const times: [number[], number[]] = [[], []];
+  for (const [sides, rounds] of workloads) {
+    const times = sides.map(() => [] as number[]);
     for (let round = 0; round < rounds; round++) {
-      for (const [side, run] of [
-        [0, ours],
-        [1, ceiling],
-      ] as const) {
+      for (const [side, [, run]] of sides.entries()) {
         const started = performance.now();
         await run();
-        times[side].push(performance.now() - started);
+        times[side]?.push(performance.now() - started);
       }
     }
-    results.push({ name: oursName, medianNs: median(times[0]) * 1e6 });
-    results.push({ name: ceilingName, medianNs: median(times[1]) * 1e6 });
+    for (const [side, [name]] of sides.entries()) results.push({ name, medianNs: median(times[side] ?? []) * 1e6 });
   }
   return results;
 }
@@ -201,10 +283,14 @@ try {
         "Each of our appends is one write transaction on the connection: BEGIN IMMEDIATE, the stream's version read and checked, one prepared INSERT per event (the first and last with RETURNING position), COMMIT; then the envelopes are returned and the after-commit step runs. Beyond the ceiling it pays the version read, RETURNING, and the core's validation, ULIDs and envelopes.",
         "ceiling: one prepared INSERT per event in one BEGIN IMMEDIATE … COMMIT (for 1, 10 and 100), no version check; read: one prepared SELECT of the stream plus JSON.parse of data and metadata. Ours reads in pages of 1,000.",
         "The interleaved cross-check alternates single iterations (a batch of one): 400 rounds per append size, 40 for the read.",
+        emmett.store === undefined
+          ? `Emmett's SQLite store (emmett-sqlite 0.42.4 on the native sqlite3 driver) did not load on this runtime: ${emmett.reason}`
+          : "Emmett: @event-driven-io/emmett-sqlite 0.42.4 (with emmett 0.42.0) on the native sqlite3 5.1.7 driver built from source, one connection to its own file in the same folder, WAL and synchronous=NORMAL; appends at the version it knows (its streams row updated and checked, then one multi-row INSERT … RETURNING, in a transaction); the read is its readStream of the whole stream.",
       ],
     },
   );
 } finally {
+  if (emmett.store !== undefined) emmett.close();
   db.close();
   rmSync(dir, { recursive: true, force: true });
 }

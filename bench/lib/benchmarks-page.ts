@@ -165,7 +165,7 @@ export function renderBenchmarksPage(files: readonly FileReports[]): { markdown:
 
 Every figure here comes from \`bench/results/*.json\`, which \`bun run bench\` writes; the same command (or
 \`bun run bench --render-only\`, which measures nothing) renders this page and its charts again. Each chart
-puts EventFlows (blue), the peer library (orange: Emmett on PostgreSQL, Castore on DynamoDB,
+puts EventFlows (blue), the peer library (orange: Emmett on PostgreSQL and SQLite, Castore on DynamoDB,
 \`@nestjs/cqrs\` for buses and aggregates) and the ceiling (grey: the bare driver doing the same writes,
 a hand-written loop, or the direct call a bus is measured against) side by side, per workload, as measured in one run of one process against the
 same server. Only workloads where EventFlows runs beside a peer or a ceiling are charted; every figure,

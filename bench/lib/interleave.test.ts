@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { interleaved } from "./interleave.js";
+import { interleaved, pairedRatio } from "./interleave.js";
 
 /** Runs the variants through `interleaved` and records the order they ran in. */
 async function orderOf(count: number, rounds: number, shuffle: boolean): Promise<number[][]> {
@@ -44,5 +44,22 @@ describe("interleaved", () => {
     );
     expect(results.map((r) => r.name)).toEqual(["fast", "slow"]);
     expect((results[1]?.medianNs ?? 0) > (results[0]?.medianNs ?? 0)).toBe(true);
+  });
+});
+
+describe("pairedRatio", () => {
+  test("is the median of the per-round ratios, not the ratio of the medians", () => {
+    const results = [
+      { name: "ours", medianNs: 0, roundsNs: [10, 20, 40] },
+      { name: "ceiling", medianNs: 0, roundsNs: [8, 10, 36] },
+    ];
+    // Per round: 0.8, 0.5, 0.9 -> 0.8 (medians 20 vs 10 would say 0.5).
+    expect(pairedRatio(results, "ours", "ceiling")).toBeCloseTo(0.8);
+  });
+
+  test("beforeRound runs once before each round, outside every batch", async () => {
+    const log: string[] = [];
+    await interleaved([["a", () => void log.push("a")]], { rounds: 3, batch: 2, beforeRound: () => log.push("reset") });
+    expect(log).toEqual(["reset", "a", "a", "reset", "a", "a", "reset", "a", "a"]);
   });
 });

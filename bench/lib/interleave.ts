@@ -7,6 +7,8 @@ export interface InterleavedResult {
   readonly name: string;
   /** Median time of one call, in ns. */
   readonly medianNs: number;
+  /** Each round's time of one call, in ns, in round order: for {@link pairedRatio}. Not saved in reports. */
+  readonly roundsNs?: readonly number[];
 }
 
 export async function interleaved(
@@ -15,6 +17,7 @@ export async function interleaved(
     rounds = 30,
     batch = 200,
     shuffle = false,
+    beforeRound,
   }: {
     rounds?: number;
     batch?: number;
@@ -24,12 +27,15 @@ export async function interleaved(
      * slows its successor alone. Worth it where the variants' costs differ by far.
      */
     shuffle?: boolean;
+    /** Called before each round, outside the timing: to give every round the same starting state. */
+    beforeRound?: () => unknown;
   } = {},
 ): Promise<InterleavedResult[]> {
   const times = variants.map(() => [] as number[]);
   const random = seeded(0x5eed);
   const order = variants.map((_, index) => index);
   for (let round = 0; round < rounds; round++) {
+    await beforeRound?.();
     if (shuffle) {
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1));
@@ -47,7 +53,22 @@ export async function interleaved(
       times[index]?.push(((performance.now() - started) * 1e6) / batch);
     }
   }
-  return variants.map(([name], index) => ({ name, medianNs: median(times[index] ?? []) }));
+  return variants.map(([name], index) => ({
+    name,
+    medianNs: median(times[index] ?? []),
+    roundsNs: times[index] ?? [],
+  }));
+}
+
+/**
+ * The median over rounds of `ceiling` time / `ours` time, each round's two batches timed minutes
+ * apart at most: load that rises and falls over a run moves both sides of a round together, where
+ * a ratio of two medians taken over the whole run can pair a quiet batch with a busy one.
+ */
+export function pairedRatio(results: readonly InterleavedResult[], ours: string, ceiling: string): number {
+  const a = results.find((r) => r.name === ours)?.roundsNs ?? [];
+  const b = results.find((r) => r.name === ceiling)?.roundsNs ?? [];
+  return median(a.flatMap((time, round) => (b[round] === undefined ? [] : [(b[round] as number) / time])));
 }
 
 /** mulberry32: a small deterministic generator, for orders that repeat from run to run. */

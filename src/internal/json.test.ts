@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
-import { copyJson, DEFAULT_MAX_JSON_DEPTH, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "./json.js";
+import { copyJson, DEFAULT_MAX_JSON_DEPTH, jsonIssues, jsonRoundTrip, MAX_JSON_DEPTH_LIMIT } from "./json.js";
 
 /** `depth` levels of arrays and objects, alternating, around a number. */
 function nested(depth: number, objectsFirst = true): unknown {
@@ -121,5 +121,37 @@ describe("copyJson", () => {
     expect(copy.when).toBeInstanceOf(Date);
     expect(copy.when).not.toBe(when);
     expect(copy.list[0]).toEqual(new Map([[1, 2]]));
+  });
+});
+
+describe("jsonRoundTrip", () => {
+  test("equals a JSON round trip for every value jsonIssues accepts, and shares no container with it (property)", () => {
+    const withUndefined = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: "small" },
+        fc.jsonValue(),
+        fc.constantFrom(-0, undefined),
+        fc.array(tie("value"), { maxLength: 4 }),
+        fc.dictionary(fc.oneof(fc.string(), fc.constant("__proto__")), tie("value"), { maxKeys: 4 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), withUndefined), (value) => {
+        fc.pre(jsonIssues(value).length === 0);
+        const copy = jsonRoundTrip(value);
+        expect(copy).toStrictEqual(JSON.parse(JSON.stringify(value)));
+        expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
+        expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+        if (Object.keys(value).length > 0) expect(copy).not.toBe(value);
+      }),
+    );
+  });
+
+  test("a mutated copy leaves the original as it was", () => {
+    const original = { items: [{ sku: "A" }], total: 1 };
+    const copy = jsonRoundTrip(original);
+    copy.items[0] = { sku: "B" };
+    copy.total = 2;
+    expect(original).toEqual({ items: [{ sku: "A" }], total: 1 });
   });
 });

@@ -203,3 +203,33 @@ export function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * A deep copy of a value {@link jsonIssues} accepts, equal to `JSON.parse(JSON.stringify(value))`
+ * (object properties holding `undefined` are left out, as JSON leaves them out) without making and
+ * parsing the text: for small documents copied often, such as a saga's initial state per instance.
+ */
+export function jsonRoundTrip<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return (value === 0 ? 0 : value) as T; // -0 is written as 0
+  if (Array.isArray(value)) {
+    const copy: unknown[] = new Array(value.length);
+    // JSON writes a hole or an undefined item as null.
+    for (let i = 0; i < value.length; i++) copy[i] = value[i] === undefined ? null : jsonRoundTrip(value[i]);
+    return copy as T;
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    // An own "__proto__" key, as JSON.parse makes it, not the prototype.
+    if (key === "__proto__")
+      Object.defineProperty(copy, key, {
+        value: jsonRoundTrip(item),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else copy[key] = jsonRoundTrip(item);
+  }
+  return copy as T;
+}

@@ -6,7 +6,7 @@ import { streamName } from "../events/stream.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { jsonIssues } from "./json.js";
 import { isWellFormed, isWellFormedFallback } from "./unicode.js";
-import { assertStreamId, assertTypeName, MAX_STREAM_ID_LENGTH, nameIssues } from "./validate.js";
+import { assertStreamId, assertTypeName, isName, MAX_STREAM_ID_LENGTH, nameIssues } from "./validate.js";
 
 // Any UTF-16 code units, lone surrogates included (fast-check's string units never produce those).
 const codeUnits = fc
@@ -87,5 +87,22 @@ describe("well-formed UTF-16", () => {
       { path: ["k\uDC00"], message: "a key contains a lone UTF-16 surrogate (ill-formed Unicode)" },
     ]);
     expect(jsonIssues({ emoji: "\u{1F600}", "\u{1F600}": ["\u{10FFFF}"] })).toEqual([]);
+  });
+});
+
+describe("isName", () => {
+  test("is true exactly when nameIssues finds nothing (property)", () => {
+    const names = fc.oneof(
+      codeUnits,
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom("", " ", "\t a", "a\u0000b", "a\u007f", "x".repeat(21)),
+      fc.anything(),
+    );
+    fc.assert(
+      fc.property(names, fc.integer({ min: 1, max: 20 }), (name, max) => {
+        expect(isName(name, max)).toBe(nameIssues(name, "name", max).length === 0);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -25,6 +25,21 @@ export function nameIssues(value: unknown, what: string, maxLength: number, path
   return [];
 }
 
+/**
+ * Whether {@link nameIssues} finds nothing wrong, without building its (empty) list: for hot paths
+ * that check a name per call and spell the issues out only when there are some.
+ */
+export function isName(value: unknown, maxLength: number): value is string {
+  return (
+    typeof value === "string" &&
+    value.length > 0 &&
+    value.length <= maxLength &&
+    value.trim().length > 0 &&
+    !CONTROL.test(value) &&
+    isWellFormed(value)
+  );
+}
+
 export function assertStreamId(streamId: unknown): asserts streamId is string {
   const issues = nameIssues(streamId, "stream id", MAX_STREAM_ID_LENGTH);
   if (issues.length > 0) throw new ValidationError("Invalid stream id", issues);

@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { DomainEvent, EnvelopeOf } from "../events/envelope.js";
 import { jsonIssues } from "../internal/json.js";
-import { kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 import { MAX_SAGA_KEY_LENGTH } from "./saga-store.js";
 
 /** When a timeout is due: `after` milliseconds from now, or `at` a time (a Date or epoch milliseconds). */
@@ -146,13 +146,7 @@ export function defineSaga<E extends DomainEvent, State>(
 /** One key, or several joined (each escaped, so `["a/b", "c"]` and `["a", "b/c"]` differ). */
 function keyFrom(name: string, event: { type: string; id: string }, value: unknown): string | ValidationError {
   // One non-empty string (the common case) is its own key: one check, no arrays.
-  if (
-    typeof value === "string" &&
-    value !== "" &&
-    nameIssues(value, "correlation key", MAX_SAGA_KEY_LENGTH).length === 0
-  ) {
-    return value;
-  }
+  if (isName(value, MAX_SAGA_KEY_LENGTH)) return value;
   const parts = Array.isArray(value) ? (value as unknown[]) : [value];
   const issues: Issue[] = [];
   if (parts.length === 0) issues.push({ path: ["correlate"], message: "returned no key" });

@@ -6,9 +6,11 @@ import type { StoreSubscription, SubscribeToAllOptions } from "../event-store/su
 import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { callHook } from "../internal/hooks.js";
+import { jsonRoundTrip } from "../internal/json.js";
 import { integerOptionIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
-import { recordSagaStatus } from "../telemetry/metrics.js";
+import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
+import { activeTracer } from "../telemetry/tracer.js";
 import type { FiredTimeout, SagaDefinition } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe } from "./records.js";
@@ -182,12 +184,16 @@ export class SagaRuntime {
     const sagas = this.#byType.get(event.type);
     if (sagas === undefined) return [];
     // Most events go to one saga: no array of promises to wait on together.
-    if (sagas.length === 1) return [await this.#applyTraced(sagas[0] as AnySaga, event)];
-    return Promise.all(sagas.map((saga) => this.#applyTraced(saga, event)));
+    if (sagas.length === 1) return [countStep(await this.#applyTraced(sagas[0] as AnySaga, event))];
+    return (await Promise.all(sagas.map((saga) => this.#applyTraced(saga, event)))).map(countStep);
   }
 
+  // Without a tracer the step's own promise is all there is: no wrapper layer per step.
   #applyTraced(saga: AnySaga, event: EventEnvelope): Promise<SagaOutcome> {
-    return traceStep(this.#telemetry, saga.name, event, () => this.#apply(saga, event));
+    const tracer = this.#telemetry ? activeTracer() : undefined;
+    return tracer === undefined
+      ? this.#apply(saga, event)
+      : traceStep(tracer, saga.name, event, () => this.#apply(saga, event));
   }
 
   /** Feeds the sagas from an in-process bus. Returns the unsubscribe. */
@@ -374,19 +380,19 @@ export class SagaRuntime {
   }
 
   async #apply(saga: AnySaga, event: EventEnvelope): Promise<SagaOutcome> {
-    const base = { saga: saga.name, eventId: event.id };
     const key = saga.keyOf(event);
     if (key instanceof ValidationError) return this.#failed(saga.name, undefined, event, key);
     try {
       for (let attempt = 0; ; attempt++) {
         const record = await this.#store.load(saga.name, key);
         if (record === undefined && !saga.startedBy.includes(event.type)) {
-          return { ...base, key, outcome: "no-instance" };
+          return { saga: saga.name, key, eventId: event.id, outcome: "no-instance" };
         }
         if (record !== undefined && (await this.#store.hasHandled(saga.name, key, event.id))) {
-          return { ...base, key, outcome: "duplicate" };
+          return { saga: saga.name, key, eventId: event.id, outcome: "duplicate" };
         }
-        if (record !== undefined && FINAL_STATUSES.has(record.status)) return { ...base, key, outcome: "finished" };
+        if (record !== undefined && FINAL_STATUSES.has(record.status))
+          return { saga: saga.name, key, eventId: event.id, outcome: "finished" };
         const handler = saga.on[event.type] as (state: unknown, event: unknown, ctx: StepContext) => unknown;
         const outcome = await this.#step(saga, key, record, event, (state, ctx) => handler(state, event, ctx));
         if (outcome === "conflict") {
@@ -549,15 +555,8 @@ export class SagaRuntime {
   }
 
   // A fresh copy per new instance, so a handler that mutates its state cannot change the definition's.
-  // The initial state is JSON (defineSaga checks it): parsing its text is cheaper than structuredClone.
-  readonly #initialJson = new Map<string, string>();
   #initialState(saga: AnySaga): unknown {
-    let json = this.#initialJson.get(saga.name);
-    if (json === undefined) {
-      json = JSON.stringify(saga.initialState);
-      this.#initialJson.set(saga.name, json);
-    }
-    return JSON.parse(json);
+    return jsonRoundTrip(saga.initialState);
   }
 
   readonly #loopError = (error: unknown) =>
@@ -576,17 +575,19 @@ function commitFor(
 ): SagaCommit {
   let step = record?.step ?? 0;
   // The active span is looked up only when there are commands to carry it.
-  const traced = ctx.commands.length > 0 || ctx.compensating ? outboxTraceContext() : NO_TRACE;
+  const context = ctx.commands.length > 0 || ctx.compensating ? outboxTraceContext() : NO_TRACE;
+  const traced = context.traceparent === undefined ? NO_TRACE : context;
   const outbox: OutboxEntry[] = [];
   for (const command of ctx.commands) {
-    outbox.push({
+    const entry = {
       id: `${saga}/${key}/${++step}`,
       type: command.type,
       payload: command.payload,
       causationId: handledId,
       compensation: false,
-      ...traced,
-    });
+    };
+    // No spread of an empty trace context per command: object spread is a slow path.
+    outbox.push(traced === NO_TRACE ? entry : { ...entry, ...traced });
   }
   const before = record?.compensations ?? NONE;
   let compensations: readonly Compensation[] =
@@ -624,14 +625,23 @@ function commitFor(
     attention: parked === undefined ? undefined : { ...parked, resumeStatus: status },
     handledId,
     outbox,
-    schedule: ctx.schedules === undefined ? [] : scheduled(saga, key, version, ctx.schedules),
-    cancel: ctx.cancels === undefined ? [] : [...ctx.cancels],
-    ...(firedTimeoutId === undefined ? {} : { firedTimeoutId }),
+    schedule: ctx.schedules === undefined ? NO_TIMEOUTS : scheduled(saga, key, version, ctx.schedules),
+    cancel: ctx.cancels === undefined ? NO_NAMES : [...ctx.cancels],
+    // Every store reads it as "absent" when undefined: no spread of a conditional object per step.
+    firedTimeoutId,
   };
 }
 
-const NO_TRACE: { traceparent?: string; tracestate?: string } = {};
-const NONE: readonly Compensation[] = [];
+const NO_TRACE: { traceparent?: string; tracestate?: string } = Object.freeze({});
+const NONE: readonly Compensation[] = Object.freeze([]);
+const NO_TIMEOUTS: readonly SagaTimeout[] = Object.freeze([]);
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** Counts one step by outcome (spans are the tracer's; the count is made with or without one). */
+function countStep(outcome: SagaOutcome): SagaOutcome {
+  countSagaStep(outcome.saga, outcome.outcome, outcome.error);
+  return outcome;
+}
 
 function scheduled(
   saga: string,

@@ -1,4 +1,4 @@
-import { type Attributes, isSpanContextValid, trace } from "@opentelemetry/api";
+import { type Attributes, isSpanContextValid, type Tracer, trace } from "@opentelemetry/api";
 import type { EventEnvelope } from "../events/envelope.js";
 import { countSagaStep, recordTimeoutLateness } from "../telemetry/metrics.js";
 import { contextFromMetadata, formatTraceparent } from "../telemetry/propagation.js";
@@ -16,44 +16,38 @@ interface StepResult {
 }
 
 /**
- * Applies one event to one saga in a `saga <name>` span, when `traced` and a provider is registered,
- * and counts the step by outcome either way. Inside a span already (a bus delivering what an append
- * published) the span is its child; otherwise it continues the trace the event carries in its
- * metadata, as a consumer does. The runtime never throws: a `failed` outcome is recorded on the span.
+ * Applies one event to one saga in a `saga <name>` span (the caller got the tracer, so an untraced
+ * step pays no wrapper at all; it counts the step by outcome itself, traced or not). Inside a span
+ * already (a bus delivering what an append published) the span is its child; otherwise it continues
+ * the trace the event carries in its metadata, as a consumer does. The runtime never throws: a
+ * `failed` outcome is recorded on the span.
  */
-export async function traceStep<R extends StepResult>(
-  traced: boolean,
+export function traceStep<R extends StepResult>(
+  tracer: Tracer,
   saga: string,
   event: EventEnvelope,
   apply: () => Promise<R>,
 ): Promise<R> {
-  const tracer = traced ? activeTracer() : undefined;
-  let outcome: R;
-  if (tracer === undefined) outcome = await apply();
-  else {
-    const parent = trace.getActiveSpan() === undefined ? contextFromMetadata(event.metadata) : undefined;
-    const attributes: Attributes = {
-      "eventflows.saga": saga,
-      "messaging.operation.type": "process",
-      "messaging.message.id": event.id,
-      "eventflows.event_type": event.type,
-    };
-    outcome = await inSpan(
-      tracer,
-      `saga ${saga}`,
-      SpanKind.CONSUMER,
-      attributes,
-      async (span) => {
-        const result = await apply();
-        ended(span, result.outcome, result.key, result.error);
-        if (result.version !== undefined) span.setAttribute("eventflows.saga.version", result.version);
-        return result;
-      },
-      parent,
-    );
-  }
-  countSagaStep(saga, outcome.outcome, outcome.error);
-  return outcome;
+  const parent = trace.getActiveSpan() === undefined ? contextFromMetadata(event.metadata) : undefined;
+  const attributes: Attributes = {
+    "eventflows.saga": saga,
+    "messaging.operation.type": "process",
+    "messaging.message.id": event.id,
+    "eventflows.event_type": event.type,
+  };
+  return inSpan(
+    tracer,
+    `saga ${saga}`,
+    SpanKind.CONSUMER,
+    attributes,
+    async (span) => {
+      const result = await apply();
+      ended(span, result.outcome, result.key, result.error);
+      if (result.version !== undefined) span.setAttribute("eventflows.saga.version", result.version);
+      return result;
+    },
+    parent,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
-import { kindOf, MAX_DELAY_MS, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { isName, kindOf, MAX_DELAY_MS, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 import type { SagaContext, ScheduleOptions } from "./define-saga.js";
 import type { Compensation } from "./types.js";
 
@@ -86,6 +86,7 @@ function dueTime(options: ScheduleOptions, now: number): number {
 }
 
 function assertName(value: unknown, what: string): void {
+  if (isName(value, MAX_TYPE_LENGTH)) return;
   const issues = nameIssues(value, what, MAX_TYPE_LENGTH);
   if (issues.length > 0) throw new ValidationError(`Invalid ${what}`, issues);
 }
