@@ -63,10 +63,10 @@ export async function rowLevelSecurityEnabled(sql: PostgresSql, options: Postgre
  * transaction-local, so it never outlives the statement on a pooled connection). Give it as `sql`
  * to any PostgreSQL store; build one per tenant over one shared postgres.js client (the pool).
  *
- * A single statement becomes BEGIN, then the setting and the statement pipelined in one round
- * trip, then COMMIT (postgres.js's `begin` waits for BEGIN): two round trips more than the
- * statement alone. A transaction (`begin`) sets the tenant once, first. `reserve()` is refused: a
- * reserved connection would run statements outside such a transaction.
+ * A single statement becomes BEGIN, the setting, the statement and COMMIT, sent together on a
+ * connection reserved from the pool for them: one round trip, as the statement alone. A
+ * transaction (`begin`) sets the tenant once, first (one round trip more). `reserve()` is refused:
+ * a reserved connection would run the caller's statements outside such a transaction.
  * @throws {ValidationError} a client that is not a postgres.js client, or a tenant id that is empty or too long.
  */
 export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
@@ -175,15 +175,25 @@ class TenantQuery implements PromiseLike<Rows> {
   }
 
   async #start(): Promise<Rows> {
-    const results = await this.sql.begin((tx) => {
-      // Pipelined: the setting and the statement leave in one round trip, in this order.
-      const set = tx.unsafe(SET_TENANT, [this.tenant]);
+    // One round trip: BEGIN, the setting, the statement and COMMIT leave together on a connection
+    // reserved for them (postgres.js's begin would wait for BEGIN's answer first, and its own
+    // COMMIT's: two round trips more). A statement that fails aborts the transaction, and the
+    // COMMIT behind it then rolls back without an error, leaving the connection clean.
+    const reserved = await this.sql.reserve();
+    try {
+      const begin = reserved.unsafe("BEGIN");
+      const set = reserved.unsafe(SET_TENANT, [this.tenant]);
       // biome-ignore lint/suspicious/noExplicitAny: postgres.js's parameter type is its own serializable union
-      const query = tx.unsafe(this.text, this.parameters as any, this.options);
+      const query = reserved.unsafe(this.text, this.parameters as any, this.options);
+      const result = this.#values ? query.values() : query;
       this.#inner = query;
+      const commit = reserved.unsafe("COMMIT");
       if (this.#cancelled) query.cancel();
-      return [set, this.#values ? query.values() : query];
-    });
-    return (results as unknown as [unknown, Rows])[1];
+      const settled = await Promise.allSettled([begin, set, result, commit]);
+      for (const outcome of settled) if (outcome.status === "rejected") throw outcome.reason;
+      return (settled[2] as PromiseFulfilledResult<Rows>).value;
+    } finally {
+      reserved.release();
+    }
   }
 }
