@@ -5,11 +5,15 @@ import { isEventFlowsError, ulid } from "../../src/index.js";
 import {
   checkpointStoreContract,
   collect,
+  dedupStoreContract,
   eventStoreContract,
   holdCommitIn,
+  idempotencyStoreContract,
   projectionContract,
   registerContract,
+  sagaStoreContract,
   snapshotStoreContract,
+  subjectKeyStoreContract,
 } from "../../src/testing/index.js";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
@@ -17,11 +21,15 @@ import {
   enableRowLevelSecurity,
   migrate,
   PostgresCheckpointStore,
+  PostgresDedupStore,
   PostgresEventStore,
+  PostgresIdempotencyStore,
   PostgresProjectionLock,
   PostgresReadModelStore,
+  PostgresSagaStore,
   PostgresSnapshotStore,
   type PostgresSql,
+  PostgresSubjectKeyStore,
   rowLevelSecurityEnabled,
   tenantOf,
   tenantScopedSql,
@@ -91,6 +99,43 @@ registerContract(
         lock: new PostgresProjectionLock({ sql, schema }),
       };
     },
+  }),
+  { describe, test },
+);
+
+// The other stores of tenant data, on the same tables: each contract as one tenant.
+registerContract(
+  sagaStoreContract({
+    name: "PostgresSagaStore contract on row-level-security tables",
+    create: (settings) => new PostgresSagaStore({ sql: scoped("contract_a"), schema, ...settings }),
+  }),
+  { describe, test },
+);
+registerContract(
+  dedupStoreContract({
+    name: "PostgresDedupStore contract on row-level-security tables",
+    create: (settings) => new PostgresDedupStore({ sql: scoped("contract_a"), schema, ...settings }),
+  }),
+  { describe, test },
+);
+registerContract(
+  idempotencyStoreContract({
+    name: "PostgresIdempotencyStore contract on row-level-security tables",
+    create: (settings) => new PostgresIdempotencyStore({ sql: scoped("contract_a"), schema, ...settings }),
+  }),
+  { describe, test },
+);
+let masterKey: CryptoKey;
+beforeAll(async () => {
+  masterKey = (await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+    "encrypt",
+    "decrypt",
+  ])) as CryptoKey;
+});
+registerContract(
+  subjectKeyStoreContract({
+    name: "PostgresSubjectKeyStore contract on row-level-security tables",
+    create: (settings) => new PostgresSubjectKeyStore({ sql: scoped("contract_a"), schema, masterKey, ...settings }),
   }),
   { describe, test },
 );
