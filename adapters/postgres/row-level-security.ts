@@ -7,7 +7,10 @@ import { type PostgresNameOptions, type TableNames, tableNames } from "./names.j
 /** The longest tenant id {@link tenantScopedSql} accepts, in characters. */
 export const MAX_TENANT_ID_LENGTH = 128;
 
-const SET_TENANT = `SELECT set_config('${TENANT_SETTING}', $1, true)`;
+// The cast matters: with an untyped $1 each run cost about a round trip more (measured: a
+// one-event append through the pipeline below took twice as long as without the setting; with
+// the cast, as long), as if postgres.js described the statement before every run.
+const SET_TENANT = `SELECT set_config('${TENANT_SETTING}', $1::text, true)`;
 
 /** Every table migration 9 gave a tenant_id column and a policy: all but the migrations table. */
 function tenantTables(names: TableNames): string[] {
@@ -79,7 +82,7 @@ export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
   type Work = (tx: PostgresTransactionSql) => unknown;
   const begin = (options: string | undefined, work: Work) => {
     const scoped: Work = async (tx) => {
-      await tx.unsafe(SET_TENANT, [tenant]);
+      await tx.unsafe(SET_TENANT, [tenant], { prepare: true });
       return work(tx);
     };
     return options === undefined ? sql.begin(scoped) : sql.begin(options, scoped);
@@ -182,7 +185,7 @@ class TenantQuery implements PromiseLike<Rows> {
     const reserved = await this.sql.reserve();
     try {
       const begin = reserved.unsafe("BEGIN");
-      const set = reserved.unsafe(SET_TENANT, [this.tenant]);
+      const set = reserved.unsafe(SET_TENANT, [this.tenant], { prepare: true });
       // biome-ignore lint/suspicious/noExplicitAny: postgres.js's parameter type is its own serializable union
       const query = reserved.unsafe(this.text, this.parameters as any, this.options);
       const result = this.#values ? query.values() : query;
