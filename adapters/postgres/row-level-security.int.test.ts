@@ -293,6 +293,8 @@ describe("row-level security through the library API", () => {
     expect(await collect(unscoped.readAll({ after: 0 }))).toEqual([]);
     const refused = await unscoped.appendToStream(`Other-${ulid()}`, [{ type: "A", data: null }]).catch((e) => e);
     expect(isEventFlowsError(refused)).toBe(true);
+    expect(refused).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "42501", retryable: false });
+    expect(String((refused as Error).message)).toContain("tenantScopedSql(sql, tenant)");
     expect(String((refused as Error).message)).not.toContain("INSERT");
     const checkpoint = await new PostgresCheckpointStore({ sql: app, schema }).store("x", 1).catch((e) => e);
     expect(isEventFlowsError(checkpoint)).toBe(true);
