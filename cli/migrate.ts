@@ -29,6 +29,9 @@ postgres: the URL comes from $EVENTFLOWS_PG_URL, else $DATABASE_URL, or from
   --url <url>        a URL without a password only (a command line shows in ps)
   --schema <name>    schema holding the tables (default: eventflows)
   --prefix <prefix>  table name prefix (default: none)
+  --tenant-schemas <schema prefix>
+                     instead of one schema, every tenant's schema whose name starts with it (the
+                     schemaPrefix of ensureTenantSchema, e.g. tenant_), one after another
 sqlite:
   --file <path>      the database file (created if missing)
   --prefix <prefix>  table name prefix (default: eventflows_)
@@ -50,6 +53,7 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     ...STORE_OPTIONS,
     to: { type: "string" },
     status: { type: "boolean" },
+    "tenant-schemas": { type: "string" },
   });
   if (values.help) {
     io.stdout(MIGRATE_USAGE);
@@ -89,6 +93,26 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     const outcome = await dynamodb.ensureEventStoreTable(dynamodb.createDynamoDbClient({ env: io.env }), layout);
     if (values.json) io.stdout(JSON.stringify({ store: name, table: values.table, outcome }));
     else io.stdout(`dynamodb: table ${values.table} ${outcome === "created" ? "created" : "exists"} and is active.`);
+    return 0;
+  }
+  const tenantPrefix = values["tenant-schemas"];
+  if (tenantPrefix !== undefined) {
+    if (name !== "postgres") throw new CliUsageError("--tenant-schemas is for postgres", "migrate");
+    if (values.schema !== undefined || to !== undefined) {
+      throw new CliUsageError("--tenant-schemas goes with neither --schema nor --to", "migrate");
+    }
+    const results = await withPostgres("migrate", values, io, (pg, sql) =>
+      pg.migrateTenantSchemas(sql, { schemaPrefix: tenantPrefix, tablePrefix: values.prefix }),
+    );
+    if (values.json) {
+      io.stdout(JSON.stringify({ store: name, tenants: results }));
+    } else {
+      const lines = results.map(
+        (r) =>
+          `${r.schema}: ${r.applied.length === 0 ? "up to date" : `applied ${r.applied.join(", ")}`} at version ${r.version}.`,
+      );
+      io.stdout([`postgres: ${results.length} tenant schema(s) migrated.`, ...lines].join("\n"));
+    }
     return 0;
   }
   const result =

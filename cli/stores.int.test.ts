@@ -38,6 +38,32 @@ function eventflows(args: readonly string[], env: Record<string, string | undefi
 }
 
 describe("eventflows migrate / stats on PostgreSQL", () => {
+  test("--tenant-schemas migrates every tenant's schema with that prefix", async () => {
+    const env = { EVENTFLOWS_PG_URL: url };
+    const prefix = `${schema}_t_`;
+    const pg = await import("../adapters/postgres/index.js");
+    await pg.migrate(sql, { schema: `${prefix}acme`, to: 3 });
+    await pg.ensureTenantSchema(sql, "globex", { schemaPrefix: prefix });
+    try {
+      const run = eventflows(["migrate", "postgres", "--tenant-schemas", prefix, "--json"], env);
+      expect(run).toMatchObject({ code: 0, stderr: "" });
+      const later = Array.from({ length: LATEST_SCHEMA_VERSION - 3 }, (_, i) => i + 4);
+      expect(JSON.parse(run.stdout)).toEqual({
+        store: "postgres",
+        tenants: [
+          { tenant: "acme", schema: `${prefix}acme`, applied: later, version: LATEST_SCHEMA_VERSION },
+          { tenant: "globex", schema: `${prefix}globex`, applied: [], version: LATEST_SCHEMA_VERSION },
+        ],
+      });
+      const text = eventflows(["migrate", "postgres", "--tenant-schemas", prefix], env);
+      expect(text.stdout).toContain("postgres: 2 tenant schema(s) migrated.");
+      expect(text.stdout).toContain(`${prefix}acme: up to date at version ${LATEST_SCHEMA_VERSION}.`);
+      expect(eventflows(["migrate", "postgres", "--tenant-schemas", prefix, "--schema", "x"], env).code).toBe(2);
+    } finally {
+      for (const tenant of ["acme", "globex"]) await pg.dropTenantSchema(sql, tenant, { schemaPrefix: prefix });
+    }
+  });
+
   test("migrate in steps, idempotently; stats counts events and streams and reads the head", async () => {
     const env = { EVENTFLOWS_PG_URL: url };
     const first = eventflows(["migrate", "postgres", "--schema", schema, "--to", "2", "--json"], env);

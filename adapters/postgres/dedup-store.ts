@@ -43,7 +43,7 @@ export class PostgresDedupStore implements DedupStore {
     this.#statements = {
       has: `SELECT 1 FROM ${table} WHERE id = $1 AND expires_at > $2::text::bigint`,
       add: `INSERT INTO ${table} (id, expires_at) VALUES ($1, $2::text::bigint)
-  ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+  ON CONFLICT (id, tenant_id) DO UPDATE SET expires_at = excluded.expires_at`,
       purge: `DELETE FROM ${table} WHERE expires_at <= $1::text::bigint`,
     };
   }

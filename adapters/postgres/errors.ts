@@ -91,6 +91,18 @@ function fromServerError(error: ServerErrorFields & { code: string }, operation:
       { cause },
     );
   }
+  // A write the tenant policies refused (row-level security): the statement's transaction named no
+  // tenant, or another tenant than the row's.
+  if (state === "42501" && serverMessage.includes("row-level security")) {
+    return new ServiceError(
+      SERVICE,
+      operation,
+      state,
+      false,
+      "refused by the tables' tenant policies: run the store on tenantScopedSql(sql, tenant), and write only its own tenant's rows",
+      { cause },
+    );
+  }
   // Class 22: the server refused a value, e.g. a JSON string jsonb cannot hold.
   if (state.startsWith("22")) {
     // The server's message stays in the cause: it names the database's types, which an HTTP client

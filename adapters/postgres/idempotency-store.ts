@@ -60,14 +60,14 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
       // ON CONFLICT DO UPDATE locks the row and checks the WHERE against its latest version, so two
       // claims of one expired key cannot both take it over.
       claim: `INSERT INTO ${table} AS k (key, fingerprint, expires_at) VALUES ($1, $2, $3::text::bigint)
-  ON CONFLICT (key) DO UPDATE
+  ON CONFLICT (key, tenant_id) DO UPDATE
   SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at, status = NULL, body = NULL, content_type = NULL
   WHERE k.expires_at <= $4::text::bigint
   RETURNING 1`,
       read: `SELECT fingerprint, status, body, content_type FROM ${table} WHERE key = $1 AND expires_at > $2::text::bigint`,
       complete: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, status, body, content_type)
   VALUES ($1, $2, $3::text::bigint, $4::text::smallint, $5, $6)
-  ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at,
+  ON CONFLICT (key, tenant_id) DO UPDATE SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at,
     status = excluded.status, body = excluded.body, content_type = excluded.content_type`,
       release: `DELETE FROM ${table} WHERE key = $1 AND fingerprint = $2 AND status IS NULL`,
       purge: `DELETE FROM ${table} WHERE expires_at <= $1::text::bigint`,

@@ -45,7 +45,7 @@ export {
   migrate,
   schemaVersion,
 } from "./migrate.js";
-export { LATEST_SCHEMA_VERSION, type Migration, migrations } from "./migrations.js";
+export { LATEST_SCHEMA_VERSION, type Migration, migrations, TENANT_SETTING } from "./migrations.js";
 export { DEFAULT_SCHEMA, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 export { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
 export { PostgresProjectionLock, type PostgresProjectionLockOptions } from "./projection-lock.js";
@@ -55,6 +55,13 @@ export {
   PostgresReadModelTransaction,
   postgresSqlOf,
 } from "./read-model-store.js";
+export {
+  enableRowLevelSecurity,
+  MAX_TENANT_ID_LENGTH,
+  rowLevelSecurityEnabled,
+  tenantOf,
+  tenantScopedSql,
+} from "./row-level-security.js";
 export { PostgresSagaStore, type PostgresSagaStoreOptions } from "./saga-store.js";
 export {
   DEFAULT_MAX_SNAPSHOT_BYTES,
@@ -63,4 +70,15 @@ export {
 } from "./snapshot-store.js";
 export { type PostgresStoreStats, postgresStoreStats } from "./stats.js";
 export { PostgresSubjectKeyStore, type PostgresSubjectKeyStoreOptions } from "./subject-key-store.js";
+export {
+  DEFAULT_TENANT_SCHEMA_PREFIX,
+  dropTenantSchema,
+  ensureTenantSchema,
+  listTenantSchemas,
+  migrateTenantSchemas,
+  type TenantMigrateResult,
+  type TenantSchema,
+  type TenantSchemaOptions,
+  tenantSchemaName,
+} from "./tenant-schemas.js";
 export { PostgresTransaction } from "./transaction.js";

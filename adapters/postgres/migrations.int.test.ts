@@ -73,7 +73,10 @@ describe("migrations", () => {
     }
     const beforeUpgrade = await collect(store.readAll());
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [2, 3, 4, 5, 6, 7, 8], version: LATEST_SCHEMA_VERSION });
+    expect(await migrate(sql, { schema })).toEqual({
+      applied: [2, 3, 4, 5, 6, 7, 8, 9],
+      version: LATEST_SCHEMA_VERSION,
+    });
     const checks = await sql`
       SELECT conname FROM pg_constraint WHERE conrelid = ${`${schema}.events`}::regclass AND contype = 'c' ORDER BY conname`;
     expect(checks.map((c) => c.conname)).toEqual(["events_position_not_below_transaction", "events_version_positive"]);
@@ -119,6 +122,7 @@ describe("migrations", () => {
       [6, "read-models"],
       [7, "sagas"],
       [8, "subject-keys"],
+      [9, "tenant-column"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);

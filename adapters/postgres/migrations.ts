@@ -210,7 +210,85 @@ COMMENT ON COLUMN ${n.subjectKeys}.wrapped_key IS
   'the subject''s AES-256 key, AES-GCM-encrypted under the application''s master key (IV first); NULL once erased';
 `,
   },
+  {
+    version: 9,
+    name: "tenant-column",
+    // Row-level-security tenancy on one shared set of tables (see row-level-security.ts). Every
+    // table holding tenant data gets tenant_id, and every unique key gets it as its LAST column, so
+    // that the lookups every store runs without naming a tenant (stream_id = $1, id = $1) still use
+    // the key's index as a prefix, and the same stream id or checkpoint name may exist once per tenant.
+    // Existing rows, and every row written without a tenant, belong to the empty tenant '' (two steps:
+    // a constant default first, so the column is added without rewriting the table, then the setting).
+    // The policies exist from here on but bind only once enableRowLevelSecurity has run on the schema.
+    sql: (n) => {
+      const tenantTables: readonly (readonly [string, string, readonly (readonly [string, string])[]])[] = [
+        [
+          n.events,
+          "events",
+          [
+            [n.constraints.streamVersion, "UNIQUE (stream_id, version, tenant_id)"],
+            [n.constraints.eventId, "UNIQUE (event_id, tenant_id)"],
+          ],
+        ],
+        [n.checkpoints, "checkpoints", [[`${n.tablePrefix}checkpoints_pkey`, "PRIMARY KEY (id, tenant_id)"]]],
+        [n.snapshots, "snapshots", [[`${n.tablePrefix}snapshots_pkey`, "PRIMARY KEY (stream_id, version, tenant_id)"]]],
+        [n.dedup, "dedup", [[`${n.tablePrefix}dedup_pkey`, "PRIMARY KEY (id, tenant_id)"]]],
+        [
+          n.idempotencyKeys,
+          "idempotency_keys",
+          [[`${n.tablePrefix}idempotency_keys_pkey`, "PRIMARY KEY (key, tenant_id)"]],
+        ],
+        [
+          n.readModels,
+          "read_models",
+          [[`${n.tablePrefix}read_models_pkey`, "PRIMARY KEY (collection, id, tenant_id)"]],
+        ],
+        [n.sagas, "sagas", [[`${n.tablePrefix}sagas_pkey`, "PRIMARY KEY (saga, key, tenant_id)"]]],
+        [
+          n.sagaHandled,
+          "saga_handled",
+          [[`${n.tablePrefix}saga_handled_pkey`, "PRIMARY KEY (saga, key, handled_id, tenant_id)"]],
+        ],
+        [
+          n.sagaOutbox,
+          "saga_outbox",
+          [[`${n.tablePrefix}saga_outbox_pkey`, "PRIMARY KEY (saga, key, entry_id, tenant_id)"]],
+        ],
+        [
+          n.sagaTimeouts,
+          "saga_timeouts",
+          [
+            [`${n.tablePrefix}saga_timeouts_pkey`, "PRIMARY KEY (id, tenant_id)"],
+            [`${n.tablePrefix}saga_timeouts_name`, "UNIQUE (saga, key, name, tenant_id)"],
+          ],
+        ],
+        [n.sagaFailures, "saga_failures", []],
+        [n.subjectKeys, "subject_keys", [[`${n.tablePrefix}subject_keys_pkey`, "PRIMARY KEY (subject_id, tenant_id)"]]],
+      ];
+      return tenantTables
+        .map(([table, name, keys]) => {
+          const rekeyed = keys.map(
+            ([constraint, key]) => `,
+  DROP CONSTRAINT "${constraint}", ADD CONSTRAINT "${constraint}" ${key}`,
+          );
+          return `
+ALTER TABLE ${table} ADD COLUMN tenant_id text COLLATE "C" NOT NULL DEFAULT ''${rekeyed.join("")};
+ALTER TABLE ${table} ALTER COLUMN tenant_id SET DEFAULT ${TENANT_DEFAULT};
+CREATE POLICY "${n.tablePrefix}${name}_tenant" ON ${table}
+  USING (tenant_id = ${TENANT_OF_TRANSACTION}) WITH CHECK (tenant_id = ${TENANT_OF_TRANSACTION});`;
+        })
+        .join("\n");
+    },
+  },
 ];
+
+/** The transaction-local setting naming the tenant of row-level-security stores (see tenantScopedSql). */
+export const TENANT_SETTING = "eventflows.tenant";
+// What a row written without naming tenant_id belongs to: the transaction's tenant, or '' (none).
+const TENANT_DEFAULT = `coalesce(current_setting('${TENANT_SETTING}', true), '')`;
+// Unset and '' (what PostgreSQL leaves after a transaction-local value ended) both give NULL, which
+// matches no row: a statement run without a tenant sees nothing and writes nothing (fail closed).
+const TENANT_OF_TRANSACTION = `nullif(current_setting('${TENANT_SETTING}', true), '')`;
 
 export const LATEST_SCHEMA_VERSION = migrations.length;
 

@@ -72,7 +72,12 @@ export class PostgresProjectionLock extends ProjectionLock {
         release = done;
       });
       const held = this.#sql.begin(async (tx: PostgresTransactionSql) => {
-        const [row] = await tx.unsafe("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked", [lockKey]);
+        // Keyed by the transaction's tenant too (none: ''), so that on row-level-security tables each
+        // tenant's run of a projection holds a lease of its own (see tenantScopedSql).
+        const [row] = await tx.unsafe(
+          "SELECT pg_try_advisory_xact_lock(hashtextextended($1 || coalesce(' tenant ' || nullif(current_setting('eventflows.tenant', true), ''), ''), 0)) AS locked",
+          [lockKey],
+        );
         settled = true;
         if (row?.locked !== true) return resolve(false);
         this.#held.set(key, {

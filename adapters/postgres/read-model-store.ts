@@ -252,12 +252,12 @@ function documentStatements(names: TableNames): DocumentStatements {
     readMany: `SELECT t.collection, t.id, t.document FROM ${table} AS t
   JOIN jsonb_to_recordset($1::text::jsonb) AS r(c text, i text) ON t.collection = r.c AND t.id = r.i`,
     write: `INSERT INTO ${table} (collection, id, document) VALUES ($1, $2, $3::text::jsonb)
-  ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = now()`,
+  ON CONFLICT (collection, id, tenant_id) DO UPDATE SET document = excluded.document, updated_at = now()`,
     remove: `DELETE FROM ${table} WHERE collection = $1 AND id = $2`,
     list: `SELECT id, document FROM ${table} WHERE collection = $1 ORDER BY id`,
     writeMany: `INSERT INTO ${table} (collection, id, document)
   SELECT r.c, r.i, r.d FROM jsonb_to_recordset($1::text::jsonb) AS r(c text, i text, d jsonb)
-  ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = now()`,
+  ON CONFLICT (collection, id, tenant_id) DO UPDATE SET document = excluded.document, updated_at = now()`,
     removeMany: `DELETE FROM ${table} AS t USING jsonb_to_recordset($1::text::jsonb) AS r(c text, i text)
   WHERE t.collection = r.c AND t.id = r.i`,
   };

@@ -97,7 +97,7 @@ export class PostgresSagaStore extends SagaStore {
             ? await tx.unsafe(
                 `INSERT INTO ${n.sagas} (saga, key, version, state, status, step, compensations, attention)
   VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7::text::jsonb, $8::text::jsonb)
-  ON CONFLICT (saga, key) DO NOTHING RETURNING version`,
+  ON CONFLICT (saga, key, tenant_id) DO NOTHING RETURNING version`,
                 values,
                 { prepare: true },
               )

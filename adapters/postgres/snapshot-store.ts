@@ -45,7 +45,7 @@ interface SnapshotStatements {
 
 function snapshotStatements(table: string): SnapshotStatements {
   const upsert = `INSERT INTO ${table} (stream_id, version, schema_version, encoding, payload, created_at)`;
-  const onConflict = `ON CONFLICT (stream_id, version) DO UPDATE SET schema_version = excluded.schema_version,
+  const onConflict = `ON CONFLICT (stream_id, version, tenant_id) DO UPDATE SET schema_version = excluded.schema_version,
     encoding = excluded.encoding, payload = excluded.payload, created_at = excluded.created_at`;
   return {
     /*

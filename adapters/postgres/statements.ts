@@ -138,9 +138,9 @@ RETURNING global_position::text, version`,
     checkpoint: {
       read: `SELECT position::text FROM ${names.checkpoints} WHERE id = $1`,
       write: `INSERT INTO ${names.checkpoints} AS c (id, position) VALUES ($1, $2::text::bigint)
-  ON CONFLICT (id) DO UPDATE SET position = excluded.position, updated_at = now()`,
+  ON CONFLICT (id, tenant_id) DO UPDATE SET position = excluded.position, updated_at = now()`,
       writeIfNone: `INSERT INTO ${names.checkpoints} AS c (id, position) VALUES ($1, $2::text::bigint)
-  ON CONFLICT (id) DO UPDATE SET position = excluded.position, updated_at = now() WHERE c.position = 0
+  ON CONFLICT (id, tenant_id) DO UPDATE SET position = excluded.position, updated_at = now() WHERE c.position = 0
   RETURNING 1`,
       writeIfAt: `UPDATE ${names.checkpoints} SET position = $2::text::bigint, updated_at = now()
   WHERE id = $1 AND position = $3::text::bigint RETURNING 1`,

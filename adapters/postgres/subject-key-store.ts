@@ -51,9 +51,9 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
     this.#statements = {
       read: `SELECT encode(wrapped_key, 'base64') AS wrapped FROM ${table} WHERE subject_id = $1`,
       insert: `INSERT INTO ${table} (subject_id, wrapped_key) VALUES ($1, decode($2, 'base64'))
-  ON CONFLICT (subject_id) DO NOTHING`,
+  ON CONFLICT (subject_id, tenant_id) DO NOTHING`,
       erase: `INSERT INTO ${table} (subject_id, wrapped_key, erased_at) VALUES ($1, NULL, now())
-  ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, erased_at = coalesce(${table}.erased_at, now())`,
+  ON CONFLICT (subject_id, tenant_id) DO UPDATE SET wrapped_key = NULL, erased_at = coalesce(${table}.erased_at, now())`,
     };
   }
 

@@ -2,6 +2,8 @@
 
 import {
   createPostgresClient,
+  enableRowLevelSecurity,
+  migrate,
   PostgresCheckpointStore,
   PostgresDedupStore,
   PostgresEventStore,
@@ -11,6 +13,7 @@ import {
   PostgresSagaStore,
   PostgresSnapshotStore,
   PostgresSubjectKeyStore,
+  tenantScopedSql,
 } from "../../../adapters/postgres/index.js";
 import { ulid } from "../../../src/index.js";
 import {
@@ -45,6 +48,40 @@ async function withSchema(
   };
 }
 
+/**
+ * Row-level-security tables and a client of one tenant on them, as a role that is neither superuser
+ * nor BYPASSRLS (the harness's superuser would bypass the policies): the tenant-scoped client's
+ * pipeline (a reserved connection per statement) on this runtime's sockets.
+ */
+async function withTenantTables(
+  env: RuntimeEnv,
+  suite: (sql: ReturnType<typeof createPostgresClient>, schema: string) => ContractSuite,
+): Promise<OpenedSuite> {
+  const url = requiredVariable(env, "EVENTFLOWS_PG_URL");
+  const admin = createPostgresClient(url, { max: 1 });
+  const id = ulid().toLowerCase();
+  const role = `runtime_rls_${id.slice(-10)}`;
+  const schema = `runtime_rls_${id}`;
+  const [db] = await admin.unsafe("SELECT current_database() AS name");
+  await admin.unsafe(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOBYPASSRLS`);
+  await admin.unsafe(`GRANT CREATE ON DATABASE "${db?.name}" TO ${role}`);
+  const roleUrl = new URL(url);
+  roleUrl.username = role;
+  const sql = createPostgresClient(roleUrl.toString(), { max: 12 });
+  await migrate(sql, { schema });
+  await enableRowLevelSecurity(sql, { schema });
+  return {
+    suite: suite(tenantScopedSql(sql, "runtime_tenant"), schema),
+    close: async () => {
+      await sql.end();
+      await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.unsafe(`DROP OWNED BY ${role}`);
+      await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    },
+  };
+}
+
 export const postgresSuites: SuiteModule = {
   services: ["postgres"],
   // postgres.js reaches TCP on Workers through cloudflare:sockets and node:* modules.
@@ -57,6 +94,18 @@ export const postgresSuites: SuiteModule = {
         withSchema(env, (sql, schema) =>
           eventStoreContract({
             name: "PostgresEventStore contract",
+            create: (options) => new PostgresEventStore({ ...options, sql, schema }),
+            holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
+          }),
+        ),
+    },
+    {
+      name: "postgres event store, one tenant on row-level-security tables",
+      contract: "eventStoreContract",
+      open: (env) =>
+        withTenantTables(env, (sql, schema) =>
+          eventStoreContract({
+            name: "PostgresEventStore contract (tenantScopedSql, row-level security)",
             create: (options) => new PostgresEventStore({ ...options, sql, schema }),
             holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
           }),

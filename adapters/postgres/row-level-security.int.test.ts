@@ -1,0 +1,331 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import fc from "fast-check";
+import { isEventFlowsError, ulid } from "../../src/index.js";
+import {
+  checkpointStoreContract,
+  collect,
+  dedupStoreContract,
+  eventStoreContract,
+  holdCommitIn,
+  idempotencyStoreContract,
+  projectionContract,
+  registerContract,
+  sagaStoreContract,
+  snapshotStoreContract,
+  subjectKeyStoreContract,
+} from "../../src/testing/index.js";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import {
+  createPostgresClient,
+  enableRowLevelSecurity,
+  migrate,
+  PostgresCheckpointStore,
+  PostgresDedupStore,
+  PostgresEventStore,
+  PostgresIdempotencyStore,
+  PostgresProjectionLock,
+  PostgresReadModelStore,
+  PostgresSagaStore,
+  PostgresSnapshotStore,
+  type PostgresSql,
+  PostgresSubjectKeyStore,
+  rowLevelSecurityEnabled,
+  tenantOf,
+  tenantScopedSql,
+} from "./index.js";
+
+// The application connects as a role that is neither superuser nor BYPASSRLS, and owns the tables
+// (it ran the migrations), as most deployments do: FORCE ROW LEVEL SECURITY is what binds it.
+const schema = uniqueSchema("rls");
+const role = `ef_rls_${ulid().toLowerCase().slice(-10)}`;
+let admin: PostgresSql;
+let app: PostgresSql;
+let appUrl: string;
+
+beforeAll(async () => {
+  const url = await ensurePostgres();
+  admin = await postgresTestClient();
+  const [db] = await admin.unsafe("SELECT current_database() AS name");
+  await admin.unsafe(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOBYPASSRLS`);
+  await admin.unsafe(`GRANT CREATE ON DATABASE "${db?.name}" TO ${role}`);
+  const parsed = new URL(url);
+  parsed.username = role;
+  appUrl = parsed.toString();
+  app = createPostgresClient(appUrl, { max: 12 });
+  await migrate(app, { schema });
+  await enableRowLevelSecurity(app, { schema });
+});
+afterAll(async () => {
+  await app?.end();
+  await admin?.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin?.unsafe(`DROP OWNED BY ${role}`);
+  await admin?.unsafe(`DROP ROLE IF EXISTS ${role}`);
+  await admin?.end();
+});
+
+const scoped = (tenant: string) => tenantScopedSql(app, tenant);
+
+registerContract(
+  eventStoreContract({
+    name: "PostgresEventStore contract on row-level-security tables (tenant contract_a)",
+    create: (options) => new PostgresEventStore({ ...options, sql: scoped("contract_a"), schema }),
+    holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
+  }),
+  { describe, test },
+);
+registerContract(
+  snapshotStoreContract({
+    name: "PostgresSnapshotStore contract on row-level-security tables",
+    create: (options) => new PostgresSnapshotStore({ ...options, sql: scoped("contract_a"), schema }),
+  }),
+  { describe, test },
+);
+registerContract(
+  checkpointStoreContract({
+    name: "PostgresCheckpointStore contract on row-level-security tables",
+    create: () => new PostgresCheckpointStore({ sql: scoped("contract_a"), schema }),
+  }),
+  { describe, test },
+);
+registerContract(
+  projectionContract({
+    name: "projection contract on row-level-security tables (read models, checkpoints, leases of one tenant)",
+    create: () => {
+      const sql = scoped("contract_a");
+      return {
+        eventStore: new PostgresEventStore({ sql, schema }),
+        readModels: new PostgresReadModelStore({ sql, schema }),
+        lock: new PostgresProjectionLock({ sql, schema }),
+      };
+    },
+  }),
+  { describe, test },
+);
+
+// The other stores of tenant data, on the same tables: each contract as one tenant.
+registerContract(
+  sagaStoreContract({
+    name: "PostgresSagaStore contract on row-level-security tables",
+    create: (settings) => new PostgresSagaStore({ sql: scoped("contract_a"), schema, ...settings }),
+  }),
+  { describe, test },
+);
+registerContract(
+  dedupStoreContract({
+    name: "PostgresDedupStore contract on row-level-security tables",
+    create: (settings) => new PostgresDedupStore({ sql: scoped("contract_a"), schema, ...settings }),
+  }),
+  { describe, test },
+);
+registerContract(
+  idempotencyStoreContract({
+    name: "PostgresIdempotencyStore contract on row-level-security tables",
+    create: (settings) => new PostgresIdempotencyStore({ sql: scoped("contract_a"), schema, ...settings }),
+  }),
+  { describe, test },
+);
+let masterKey: CryptoKey;
+beforeAll(async () => {
+  masterKey = (await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+    "encrypt",
+    "decrypt",
+  ])) as CryptoKey;
+});
+registerContract(
+  subjectKeyStoreContract({
+    name: "PostgresSubjectKeyStore contract on row-level-security tables",
+    create: (settings) => new PostgresSubjectKeyStore({ sql: scoped("contract_a"), schema, masterKey, ...settings }),
+  }),
+  { describe, test },
+);
+
+/** Runs a psql script as the application role; psql's exit status, output and errors. */
+function psql(script: string) {
+  const run = spawnSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", appUrl], {
+    input: script,
+    encoding: "utf8",
+  });
+  if (run.error) throw run.error;
+  return { status: run.status, out: run.stdout.trim().split("\n"), err: run.stderr };
+}
+
+const asTenant = (tenant: string, body: string) =>
+  `BEGIN;\nSELECT set_config('eventflows.tenant', '${tenant}', true) \\g /dev/null\n${body}\nCOMMIT;\n`;
+
+describe("row-level security, checked with psql as the application role", () => {
+  test("tenant A reads, updates and deletes none of B's rows, and cannot insert or move rows into B", async () => {
+    const [a, b] = [`psql_a_${ulid()}`, `psql_b_${ulid()}`];
+    const stream = `Order-${ulid()}`;
+    // B's rows in every kind of table the stores write.
+    await new PostgresEventStore({ sql: scoped(b), schema }).appendToStream(stream, [
+      { type: "Placed", data: { n: 1 } },
+    ]);
+    await new PostgresSnapshotStore({ sql: scoped(b), schema }).save({ streamId: stream, version: 1, state: { n: 1 } });
+    await new PostgresCheckpointStore({ sql: scoped(b), schema }).store("orders", 7);
+    await new PostgresEventStore({ sql: scoped(a), schema }).appendToStream(stream, [
+      { type: "Placed", data: { n: 2 } },
+    ]);
+
+    const tables = ["events", "snapshots", "checkpoints"];
+    const reads = psql(
+      asTenant(
+        a,
+        tables
+          .flatMap((t) => [
+            `SELECT count(*) FROM ${schema}.${t} WHERE tenant_id = '${b}';`,
+            `WITH u AS (UPDATE ${schema}.${t} SET tenant_id = tenant_id WHERE tenant_id = '${b}' RETURNING 1) SELECT count(*) FROM u;`,
+            `WITH d AS (DELETE FROM ${schema}.${t} WHERE tenant_id = '${b}' RETURNING 1) SELECT count(*) FROM d;`,
+          ])
+          .concat(`SELECT count(*) FROM ${schema}.events WHERE stream_id = '${stream}';`)
+          .join("\n"),
+      ),
+    );
+    expect(reads.err).toBe("");
+    expect(reads.status).toBe(0);
+    // Nine zeros (B's rows are invisible to every statement), then A's own one event of the stream.
+    expect(reads.out).toEqual([...Array(9).fill("0"), "1"]);
+
+    const insert = psql(
+      asTenant(a, `INSERT INTO ${schema}.checkpoints (id, position, tenant_id) VALUES ('forged', 1, '${b}');`),
+    );
+    expect(insert.status).toBe(3);
+    expect(insert.err).toContain("row-level security");
+    const move = psql(asTenant(a, `UPDATE ${schema}.events SET tenant_id = '${b}' WHERE stream_id = '${stream}';`));
+    expect(move.status).toBe(3);
+    expect(move.err).toContain("row-level security");
+
+    // Without a tenant: nothing visible, nothing writable.
+    const none = psql(`SELECT count(*) FROM ${schema}.events;\n`);
+    expect(none.out).toEqual(["0"]);
+    const blind = psql(`INSERT INTO ${schema}.checkpoints (id, position) VALUES ('no-tenant', 1);\n`);
+    expect(blind.status).toBe(3);
+    expect(blind.err).toContain("row-level security");
+
+    // The rows are there: the superuser (which bypasses row-level security) sees both tenants'.
+    const [count] = await admin.unsafe(`SELECT count(*)::int AS n FROM ${schema}.events WHERE stream_id = $1`, [
+      stream,
+    ]);
+    expect(count?.n).toBe(2);
+  });
+
+  test("every tenant table enforces its policies on the owner too", async () => {
+    expect(await rowLevelSecurityEnabled(app, { schema })).toBe(true);
+    const rows = await admin.unsafe(
+      `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT (relrowsecurity AND relforcerowsecurity) ORDER BY relname`,
+      [schema],
+    );
+    expect(rows.map((r) => r.relname)).toEqual(["migrations"]);
+  });
+});
+
+describe("row-level security through the library API", () => {
+  test("the same stream id, checkpoint id and snapshot are one per tenant; crafted ids and positions reach nothing of another tenant", async () => {
+    const [a, b] = [`api_a_${ulid()}`, `api_b_${ulid()}`];
+    const storeA = new PostgresEventStore({ sql: scoped(a), schema });
+    const storeB = new PostgresEventStore({ sql: scoped(b), schema });
+    const stream = `Account-${ulid()}`;
+    const written = await storeA.appendToStream(stream, [
+      { type: "Opened", data: { secret: "a" } },
+      { type: "Deposited", data: { secret: "a" } },
+    ]);
+    // B sees no stream there, and its own append to that id starts at version 1.
+    expect(await storeB.getStreamVersion(stream)).toBe(0);
+    expect(await storeB.streamExists(stream)).toBe(false);
+    expect(await collect(storeB.readStream(stream))).toEqual([]);
+    const own = await storeB.appendToStream(stream, [{ type: "Opened", data: { secret: "b" } }], {
+      expectedVersion: "no-stream",
+    });
+    expect(own.nextExpectedVersion).toBe(1);
+    expect((await collect(storeB.readStream(stream))).map((e) => e.data)).toEqual([{ secret: "b" }]);
+    expect((await collect(storeA.readStream(stream))).map((e) => e.data)).toEqual([{ secret: "a" }, { secret: "a" }]);
+
+    // The global feed from just before A's events, and from 0: none of A's.
+    const position = written.events[0]?.globalPosition ?? 0;
+    for (const from of [0, position - 1, position]) {
+      const seen = await collect(storeB.readAll({ after: from }));
+      expect(seen.some((e) => e.streamId === stream && (e.data as { secret?: string }).secret === "a")).toBe(false);
+    }
+    const feedA = await collect(storeA.readAll({ after: position - 1 }));
+    expect(feedA.map((e) => e.globalPosition)).toEqual(written.events.map((e) => e.globalPosition));
+
+    // Stream ids that try to break out of the parameter change nothing.
+    for (const crafted of [`${stream}' OR tenant_id <> '`, `${stream}%`, `${stream}\u0000`.slice(0, -1)]) {
+      expect(await storeB.getStreamVersion(crafted)).toBe(crafted === stream ? 1 : 0);
+    }
+
+    const [checkpointsA, checkpointsB] = [a, b].map((t) => new PostgresCheckpointStore({ sql: scoped(t), schema }));
+    await checkpointsA?.store("billing", 42);
+    expect(await checkpointsB?.load("billing")).toBeUndefined();
+    await checkpointsB?.store("billing", 5);
+    expect(await checkpointsA?.load("billing")).toBe(42);
+
+    const [snapshotsA, snapshotsB] = [a, b].map((t) => new PostgresSnapshotStore({ sql: scoped(t), schema }));
+    await snapshotsA?.save({ streamId: stream, version: 2, state: { balance: 100 } });
+    expect(await snapshotsB?.load(stream)).toBeUndefined();
+  });
+
+  test("any stream id one tenant writes is invisible to another (property)", async () => {
+    const [a, b] = [`prop_a_${ulid()}`, `prop_b_${ulid()}`];
+    const storeA = new PostgresEventStore({ sql: scoped(a), schema });
+    const storeB = new PostgresEventStore({ sql: scoped(b), schema });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ minLength: 1, maxLength: 40, unit: "grapheme" }).filter((s) => !s.includes("\u0000")),
+        async (suffix) => {
+          const stream = `P-${ulid()}-${suffix}`;
+          await storeA.appendToStream(stream, [{ type: "Happened", data: null }]);
+          expect(await storeB.getStreamVersion(stream)).toBe(0);
+          expect(await storeB.streamExists(stream)).toBe(false);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  test("a store without a tenant on these tables fails closed: it reads nothing and writes nothing", async () => {
+    const tenant = `closed_${ulid()}`;
+    const stream = `Closed-${ulid()}`;
+    await new PostgresEventStore({ sql: scoped(tenant), schema }).appendToStream(stream, [{ type: "A", data: null }]);
+    const unscoped = new PostgresEventStore({ sql: app, schema });
+    expect(await unscoped.getStreamVersion(stream)).toBe(0);
+    expect(await collect(unscoped.readAll({ after: 0 }))).toEqual([]);
+    const refused = await unscoped.appendToStream(`Other-${ulid()}`, [{ type: "A", data: null }]).catch((e) => e);
+    expect(isEventFlowsError(refused)).toBe(true);
+    expect(refused).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "42501", retryable: false });
+    expect(String((refused as Error).message)).toContain("tenantScopedSql(sql, tenant)");
+    expect(String((refused as Error).message)).not.toContain("INSERT");
+    const checkpoint = await new PostgresCheckpointStore({ sql: app, schema }).store("x", 1).catch((e) => e);
+    expect(isEventFlowsError(checkpoint)).toBe(true);
+    const [rows] = await admin.unsafe(`SELECT count(*)::int AS n FROM ${schema}.events WHERE tenant_id = ''`);
+    expect(rows?.n).toBe(0);
+  });
+
+  test("each tenant's run of a projection holds a lease of its own", async () => {
+    const name = `lease-${ulid()}`;
+    const [a, b] = [`lease_a_${ulid()}`, `lease_b_${ulid()}`];
+    const lockA = new PostgresProjectionLock({ sql: scoped(a), schema });
+    const lockB = new PostgresProjectionLock({ sql: scoped(b), schema });
+    const lockA2 = new PostgresProjectionLock({ sql: scoped(a), schema });
+    try {
+      expect(await lockA.acquire(name, "a", 10_000)).toBe(true);
+      expect(await lockB.acquire(name, "b", 10_000)).toBe(true);
+      // The same tenant competing for it is refused while A holds it.
+      expect(await lockA2.acquire(name, "a2", 10_000)).toBe(false);
+    } finally {
+      await lockA.release(name, "a");
+      await lockB.release(name, "b");
+    }
+  });
+
+  test("bad tenant ids and clients are refused; reserve() is refused on a tenant-scoped client", () => {
+    for (const bad of ["", "x".repeat(129), 7 as unknown as string]) {
+      expect(() => tenantScopedSql(app, bad)).toThrow("Invalid tenant id");
+    }
+    expect(() => tenantScopedSql({} as PostgresSql, "a")).toThrow("Invalid tenant-scoped client");
+    expect(() => scoped("a").reserve()).toThrow("reserved connection");
+    expect(tenantOf(scoped("acme"))).toBe("acme");
+    expect(tenantOf(app)).toBeUndefined();
+  });
+});

@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { ulid } from "../../src/index.js";
+import {
+  collect,
+  eventStoreContract,
+  holdCommitIn,
+  projectionContract,
+  registerContract,
+  snapshotStoreContract,
+} from "../../src/testing/index.js";
+import { ensurePostgres } from "../../test/services/postgres.ts";
+import {
+  appliedMigrations,
+  createPostgresClient,
+  dropTenantSchema,
+  ensureTenantSchema,
+  LATEST_SCHEMA_VERSION,
+  listTenantSchemas,
+  migrateTenantSchemas,
+  PostgresEventStore,
+  PostgresProjectionLock,
+  PostgresReadModelStore,
+  PostgresSnapshotStore,
+  type PostgresSql,
+  tenantSchemaName,
+} from "./index.js";
+
+// A schema prefix of this run's own, so listing finds only the tenants made here.
+const schemaPrefix = `ts${ulid().toLowerCase().slice(-8)}_`;
+let sql: PostgresSql;
+let contractSchema: string;
+
+beforeAll(async () => {
+  // One pool for every tenant: schema per tenant needs no connection of its own.
+  sql = createPostgresClient(await ensurePostgres(), { max: 12 });
+  contractSchema = await ensureTenantSchema(sql, "contract", { schemaPrefix });
+});
+afterAll(async () => {
+  for (const { tenant } of await listTenantSchemas(sql, { schemaPrefix })) {
+    await dropTenantSchema(sql, tenant, { schemaPrefix });
+  }
+  await sql.end();
+});
+
+registerContract(
+  eventStoreContract({
+    name: "PostgresEventStore contract in a tenant's schema",
+    create: (options) => new PostgresEventStore({ ...options, sql, schema: contractSchema }),
+    holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
+  }),
+  { describe, test },
+);
+registerContract(
+  snapshotStoreContract({
+    name: "PostgresSnapshotStore contract in a tenant's schema",
+    create: (options) => new PostgresSnapshotStore({ ...options, sql, schema: contractSchema }),
+  }),
+  { describe, test },
+);
+registerContract(
+  projectionContract({
+    name: "projection contract in a tenant's schema",
+    create: () => ({
+      eventStore: new PostgresEventStore({ sql, schema: contractSchema }),
+      readModels: new PostgresReadModelStore({ sql, schema: contractSchema }),
+      lock: new PostgresProjectionLock({ sql, schema: contractSchema }),
+    }),
+  }),
+  { describe, test },
+);
+
+describe("schema per tenant", () => {
+  test("a new tenant's schema is created and migrated once, however many callers race for it", async () => {
+    const tenant = `race_${ulid().toLowerCase().slice(-6)}`;
+    const other = createPostgresClient(await ensurePostgres(), { max: 4 });
+    try {
+      // Two clients stand for two processes: each one's calls share one migration, and the
+      // advisory lock makes the second process find the schema migrated.
+      const schemas = await Promise.all([
+        ...Array.from({ length: 5 }, () => ensureTenantSchema(sql, tenant, { schemaPrefix })),
+        ...Array.from({ length: 5 }, () => ensureTenantSchema(other, tenant, { schemaPrefix })),
+      ]);
+      expect(new Set(schemas)).toEqual(new Set([`${schemaPrefix}${tenant}`]));
+      const applied = await appliedMigrations(sql, { schema: schemas[0] });
+      expect(applied.map((m) => m.version)).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+    } finally {
+      await other.end();
+    }
+  });
+
+  test("list, migrate all and drop tenants' schemas; a dropped tenant can be made again", async () => {
+    const [a, b] = [`list_a_${ulid().toLowerCase().slice(-6)}`, `list_b_${ulid().toLowerCase().slice(-6)}`];
+    await ensureTenantSchema(sql, a, { schemaPrefix });
+    await ensureTenantSchema(sql, b, { schemaPrefix });
+    const listed = (await listTenantSchemas(sql, { schemaPrefix })).map((t) => t.tenant);
+    expect(listed).toContain(a);
+    expect(listed).toContain(b);
+    const migrated = await migrateTenantSchemas(sql, { schemaPrefix });
+    expect(migrated.every((r) => r.applied.length === 0 && r.version === LATEST_SCHEMA_VERSION)).toBe(true);
+    expect(migrated.map((r) => r.tenant)).toEqual(listed);
+
+    const store = new PostgresEventStore({ sql, schema: tenantSchemaName(a, { schemaPrefix }) });
+    await store.appendToStream("Order-1", [{ type: "Placed", data: null }]);
+    await dropTenantSchema(sql, a, { schemaPrefix });
+    expect((await listTenantSchemas(sql, { schemaPrefix })).map((t) => t.tenant)).not.toContain(a);
+    await dropTenantSchema(sql, a, { schemaPrefix }); // absent: nothing to do
+    // Forgotten by this process too: ensuring it again migrates a new, empty schema.
+    await ensureTenantSchema(sql, a, { schemaPrefix });
+    expect(await store.getStreamVersion("Order-1")).toBe(0);
+  });
+
+  test("tenants share one pool, and the same stream id is a different stream in each", async () => {
+    const tenants = Array.from({ length: 6 }, (_, i) => `pool_${i}_${ulid().toLowerCase().slice(-6)}`);
+    const stores = await Promise.all(
+      tenants.map(
+        async (tenant) =>
+          new PostgresEventStore({ sql, schema: await ensureTenantSchema(sql, tenant, { schemaPrefix }) }),
+      ),
+    );
+    await Promise.all(stores.map((s, i) => s.appendToStream("Account-1", [{ type: "Opened", data: { i } }])));
+    for (const [i, store] of stores.entries()) {
+      expect((await collect(store.readStream("Account-1"))).map((e) => e.data)).toEqual([{ i }]);
+      expect((await collect(store.readAll())).map((e) => e.data)).toEqual([{ i }]);
+    }
+    const [row] = await sql.unsafe(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'eventflows' AND pid <> pg_backend_pid()",
+    );
+    // This client's connections are at most its max, whatever the number of tenants.
+    expect(row?.n).toBeLessThanOrEqual(12 + 4);
+  });
+
+  test("tenant ids that are not a-z, 0-9 and _ are refused before any SQL (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !/^[a-z0-9_]+$/.test(s)),
+        (tenant) => {
+          expect(() => tenantSchemaName(tenant)).toThrow("Invalid tenant id");
+        },
+      ),
+    );
+    expect(() => tenantSchemaName("x".repeat(40))).toThrow("Invalid PostgreSQL names");
+    expect(tenantSchemaName("acme")).toBe("tenant_acme");
+    expect(tenantSchemaName("acme", { schemaPrefix: "t_" })).toBe("t_acme");
+  });
+});
