@@ -55,6 +55,7 @@ export function jsonIssues(
   basePath: readonly (string | number)[] = [],
   options: JsonIssuesOptions = {},
 ): Issue[] {
+  if (isFlatJson(value)) return [];
   const walk: Walk = {
     basePath,
     maxDepth: options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH,
@@ -85,6 +86,24 @@ export function jsonIssues(
     walk.ancestors.delete(frame.value);
   }
   return issues.length > MAX_ISSUES ? issues.slice(0, MAX_ISSUES) : issues;
+}
+
+/**
+ * The common case without the walk's allocations: a scalar, or a plain object or array holding only
+ * good scalars (`{ n: 1, name: "x" }`), is JSON. False means "walk it", not "not JSON".
+ */
+function isFlatJson(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return scalarIssue(value, true) === undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (scalarIssue(value[i], true) !== undefined) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) return false;
+    if (!isWellFormed(key) || scalarIssue((value as Record<string, unknown>)[key], false) !== undefined) return false;
+  }
+  return true;
 }
 
 // The state of one check, passed to plain functions: no closures made per call on the hot path.

@@ -36,7 +36,7 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
   readonly pollIntervalMs?: number;
   /** How often a standby runner tries to take the lease. Defaults to 1,000 ms. */
   readonly standbyPollMs?: number;
-  /** How long a lease lasts unless renewed (every batch and poll renews it). Defaults to 30,000 ms. */
+  /** How long a lease lasts unless renewed (the active runner renews it once a third has passed). Defaults to 30,000 ms. */
   readonly leaseMs?: number;
   /** Wait before retrying after a transient failure (the store, a lost race). Defaults to 1,000 ms. */
   readonly retryDelayMs?: number;
@@ -265,21 +265,39 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   async #run(): Promise<void> {
     const { name } = this.projection;
     const { batchSize, pollIntervalMs, standbyPollMs, leaseMs, retryDelayMs } = this.#settings;
+    // The next batch, read while the last one committed (as in catchUp); dropped whenever the lease
+    // is not held or a batch fails, and by #batch when another batch moved the checkpoint meanwhile.
+    let ahead: ReadAhead | undefined;
+    let leasedAt = Number.NEGATIVE_INFINITY;
     try {
       while (!this.#stopped) {
         try {
-          try {
-            this.#active = await this.#lock.acquire(name, this.#owner, leaseMs);
-          } finally {
-            this.#triedFirst();
+          // Renewed once a third of the lease has passed while active, as in catchUp (not a round
+          // trip per batch); a standby tries at every turn, and an error makes the next turn renew.
+          // An inline runner renews at every turn as before: that wait is what lets the append's own
+          // step take its events in ahead of the woken loop.
+          if (this.#inline || !this.#active || Date.now() - leasedAt >= leaseMs / 3) {
+            try {
+              this.#active = await this.#lock.acquire(name, this.#owner, leaseMs);
+            } finally {
+              this.#triedFirst();
+            }
+            if (this.#active) leasedAt = Date.now();
           }
           if (!this.#active) {
+            ahead = undefined;
             await this.#pause(standbyPollMs);
             continue;
           }
-          const batch = await this.#serialBatch();
+          let next: ReadAhead | undefined;
+          const batch = await this.#serialBatch(false, ahead, (n) => {
+            next = n;
+          });
+          ahead = next;
           if (batch.read < batchSize) await this.#pause(pollIntervalMs);
         } catch (error) {
+          ahead = undefined;
+          leasedAt = Number.NEGATIVE_INFINITY;
           if (isProjectionFailedError(error)) {
             this.#fail(error);
             break;
@@ -313,8 +331,12 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     }
   }
 
-  #serialBatch(inline = false): Promise<BatchResult> {
-    const next = this.#serial.then(() => this.#batch(inline));
+  #serialBatch(inline = false, ahead?: ReadAhead, readNext?: (ahead: ReadAhead) => void): Promise<BatchResult> {
+    // A read ahead from a position that is no longer this runner's (an inline step ran a batch
+    // in between) is dropped: the batch reads from the checkpoint instead.
+    const next = this.#serial.then(() =>
+      this.#batch(inline, ahead !== undefined && ahead.from === this.#position ? ahead : undefined, readNext),
+    );
     this.#serial = next.catch(() => undefined);
     return next;
   }
@@ -337,7 +359,13 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     const bounds = { projection: projection.name, from, to: position, inline };
     const apply = () =>
       this.#readModels.transaction(async (tx) => {
-        await this.#preload(tx, events);
+        const move = () => tx.checkpoints.store(this.#checkpointId, position, { expected: from });
+        // Where the checkpoint commits with the documents, its compare-and-set goes out with the
+        // batch's first read (one round trip less on PostgreSQL, where the two are pipelined): a
+        // conflict or a handler failure rolls both back alike. Elsewhere it must follow the writes.
+        const early = this.#readModels.capabilities.atomicCheckpoints;
+        if (early) await Promise.all([this.#preload(tx, events), move()]);
+        else await this.#preload(tx, events);
         let state = (await this.#loadState(tx)) as S;
         for (const event of events) {
           if (!projection.matches(event)) continue;
@@ -353,7 +381,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           handled++;
         }
         if (projection.stateful && handled > 0) await tx.put(PROJECTION_STATE_COLLECTION, projection.name, state);
-        await tx.checkpoints.store(this.#checkpointId, position, { expected: from });
+        if (!early) await move();
         return handled;
       });
     if (events.length > 0) await traceBatch(this.#traced, events, bounds, apply);
@@ -381,13 +409,20 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     const projection = this.projection;
     const prefetch = projection.prefetch;
     if (prefetch === undefined || tx.preload === undefined) return;
-    const keys = new Map<string, ReadModelKey>();
-    if (projection.stateful) {
-      keys.set(JSON.stringify([PROJECTION_STATE_COLLECTION, projection.name]), {
-        collection: PROJECTION_STATE_COLLECTION,
-        id: projection.name,
-      });
-    }
+    // Deduplicated by collection, then id: no key string built per event.
+    const keys: ReadModelKey[] = [];
+    const seen = new Map<string, Set<string>>();
+    const add = (collection: string, id: string) => {
+      let ids = seen.get(collection);
+      if (ids === undefined) {
+        ids = new Set();
+        seen.set(collection, ids);
+      }
+      if (ids.has(id)) return;
+      ids.add(id);
+      keys.push({ collection, id });
+    };
+    if (projection.stateful) add(PROJECTION_STATE_COLLECTION, projection.name);
     for (const event of events) {
       if (!projection.matches(event)) continue;
       try {
@@ -398,14 +433,14 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
             { path: ["prefetch"], message: "prefetch returns [collection, id] or undefined" },
           ]);
         }
-        keys.set(JSON.stringify(key), { collection: key[0], id: key[1] });
+        add(key[0], key[1]);
       } catch (error) {
         throw new ProjectionFailedError(projection.name, event.globalPosition ?? 0, event.id, event.type, {
           cause: error,
         });
       }
     }
-    if (keys.size > 0) await tx.preload([...keys.values()]);
+    if (keys.length > 0) await tx.preload(keys);
   }
 
   async #loadState(tx: ReadModelTransaction): Promise<unknown> {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isValidationError } from "../errors.js";
+import { isValidationError, ServiceError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
@@ -110,5 +110,46 @@ describe("ProjectionRunner after a failure", () => {
     // The failed batch (1, 2, 3) rolled back, so 1 is seen again with the rest: nothing is skipped.
     expect(seen).toEqual([1, 1, 2, 3]);
     expect(failures).toHaveLength(1);
+  });
+});
+
+describe("ProjectionRunner.start() reading ahead", () => {
+  test("a batch that fails transiently drops what was read ahead: the retry applies every event once, in order", async () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    await eventStore.appendToStream(
+      "A-1",
+      [1, 2, 3, 4, 5, 6].map((n) => ({ type: "T", data: n })),
+    );
+    let failOnce = true;
+    const seen: unknown[] = [];
+    const errors: unknown[] = [];
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name: "read-ahead",
+        handle: async (event, { readModels: tx }) => {
+          // One event a batch: while event 3's batch runs, event 4 is being read ahead.
+          if (failOnce && event.data === 3) {
+            failOnce = false;
+            throw new ServiceError("test", "handle", "Busy", true, "try again");
+          }
+          seen.push(event.data);
+          const doc = (await tx.get<number[]>("log", "A-1")) ?? [];
+          await tx.put("log", "A-1", [...doc, event.data as number]);
+        },
+      }),
+      eventStore,
+      readModels,
+      batchSize: 1,
+      pollIntervalMs: 10,
+      retryDelayMs: 1,
+      onError: (error) => errors.push(error),
+    });
+    runner.start();
+    await runner.whenCaughtUp();
+    await runner.stop();
+    expect(errors).toHaveLength(1);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(await readModels.get("log", "A-1")).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });

@@ -164,21 +164,57 @@ export abstract class ReadModelStore implements ReadModelWriter {
  */
 function validating(tx: ReadModelTransaction): ReadModelTransaction {
   const wrapper: ReadModelTransaction = Object.create(tx);
+  // Keys already checked in this transaction, by collection: a batch meets the same few documents
+  // again and again, and a key's check does not change.
+  const checked = new Map<string, Set<string>>();
+  const known = (collection: string, id: string) => checked.get(collection)?.has(id) === true;
+  const remember = (collection: string, id: string) => {
+    let ids = checked.get(collection);
+    if (ids === undefined) {
+      ids = new Set();
+      checked.set(collection, ids);
+    }
+    ids.add(id);
+  };
+  const checkKey = (collection: string, id: string) => {
+    if (known(collection, id)) return;
+    assertKey(collection, id);
+    remember(collection, id);
+  };
+  // Not async: the adapter's own promise is handed back as it is, so a handler's get or put waits
+  // on one promise, not on a wrapper's too (a check that fails still rejects, never throws).
   return Object.assign(wrapper, {
-    get: async <T>(collection: string, id: string) => {
-      assertKey(collection, id);
+    get: <T>(collection: string, id: string): Promise<T | undefined> => {
+      try {
+        checkKey(collection, id);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return tx.get<T>(collection, id);
     },
-    put: async (collection: string, id: string, document: unknown) => {
-      assertDocument(collection, id, document);
+    put: (collection: string, id: string, document: unknown): Promise<void> => {
+      try {
+        if (known(collection, id)) assertJsonDocument(document);
+        else {
+          // A new key is checked with the document, so that one error names every problem.
+          assertDocument(collection, id, document);
+          remember(collection, id);
+        }
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return tx.put(collection, id, document);
     },
-    delete: async (collection: string, id: string) => {
-      assertKey(collection, id);
+    delete: (collection: string, id: string): Promise<void> => {
+      try {
+        checkKey(collection, id);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return tx.delete(collection, id);
     },
     preload: async (keys: readonly ReadModelKey[]) => {
-      for (const { collection, id } of keys) assertKey(collection, id);
+      for (const { collection, id } of keys) checkKey(collection, id);
       // A store without a bulk read: nothing to do ahead, the handler's gets read one by one.
       await tx.preload?.(keys);
     },
@@ -231,8 +267,17 @@ function assertKey(collection: unknown, id: unknown): void {
 }
 
 function assertDocument(collection: unknown, id: unknown, document: unknown): void {
-  const issues = keyIssues(collection, id);
-  if (document === undefined) issues.push({ path: ["document"], message: "a document is a JSON value, got undefined" });
-  else issues.push(...jsonIssues(document, ["document"]));
+  const issues = [...keyIssues(collection, id), ...documentIssues(document)];
   if (issues.length > 0) throw new ValidationError("Invalid read-model document", issues);
+}
+
+/** `assertDocument` for a key already checked. */
+function assertJsonDocument(document: unknown): void {
+  const issues = documentIssues(document);
+  if (issues.length > 0) throw new ValidationError("Invalid read-model document", issues);
+}
+
+function documentIssues(document: unknown): Issue[] {
+  if (document === undefined) return [{ path: ["document"], message: "a document is a JSON value, got undefined" }];
+  return jsonIssues(document, ["document"]);
 }
