@@ -463,6 +463,7 @@ export {
   type TenantStores,
   tenancy,
   tenantId,
+  tenantIdentifier,
   UnknownTenantError,
 } from "./tenancy/index.js";
 export { ValueObject } from "./value-object.js";

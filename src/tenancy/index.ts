@@ -20,4 +20,4 @@ export {
   tenancy,
 } from "./tenancy.js";
 export { TENANT_METADATA_KEY, TenantEventStore } from "./tenant-event-store.js";
-export { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId } from "./tenant-id.js";
+export { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId, tenantIdentifier } from "./tenant-id.js";

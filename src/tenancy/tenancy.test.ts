@@ -14,7 +14,7 @@ import { TenancyErrorCode } from "./errors.js";
 import { QuotaCounter } from "./quotas.js";
 import { tenancy } from "./tenancy.js";
 import { TENANT_METADATA_KEY, TenantEventStore } from "./tenant-event-store.js";
-import { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId } from "./tenant-id.js";
+import { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId, tenantIdentifier } from "./tenant-id.js";
 
 /** Stream ids built from the victim's id and tenant with arbitrary separators, case changes and encodings. */
 const craftStreamIds = ({ tenant, streamId }: { tenant: string; streamId: string }) =>
@@ -44,8 +44,8 @@ registerContract(
 );
 
 describe("tenantId", () => {
-  test("accepts short lower-case ids of letters, digits, '_' and '-'", () => {
-    for (const id of ["a", "acme", "acme-eu_1", "0", "x".repeat(MAX_TENANT_ID_LENGTH)])
+  test("accepts short lower-case ids of letters, digits and '-'", () => {
+    for (const id of ["a", "acme", "acme-eu-1", "0", "x".repeat(MAX_TENANT_ID_LENGTH)])
       expect(tenantId(id)).toBe(id as TenantId);
   });
 
@@ -77,11 +77,22 @@ describe("tenantId", () => {
     }
   });
 
+  test("tenantIdentifier maps distinct tenants to distinct SQL names", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 }), (x, y) => {
+        if (!isTenantId(x) || !isTenantId(y) || x === y) return;
+        expect(tenantIdentifier(x)).not.toBe(tenantIdentifier(y));
+        expect(tenantIdentifier(x)).toMatch(/^[a-z0-9_]+$/);
+      }),
+    );
+    expect(tenantIdentifier(tenantId("acme-eu-1"))).toBe("acme_eu_1");
+  });
+
   test("property: an accepted id is short and made only of safe characters", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 80, unit: "binary" }), (value) => {
         expect(isTenantId(value)).toBe(
-          value.length >= 1 && value.length <= MAX_TENANT_ID_LENGTH && /^[a-z0-9][a-z0-9_-]*$/.test(value),
+          value.length >= 1 && value.length <= MAX_TENANT_ID_LENGTH && /^[a-z0-9][a-z0-9-]*$/.test(value),
         );
       }),
       { numRuns: 2000 },

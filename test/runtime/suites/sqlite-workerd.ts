@@ -23,6 +23,7 @@ import { type ContractSuite, eventEvolutionContract, eventStoreContract } from "
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
 import { liveSubscriptionSuite } from "./sqlite-live.js";
+import { tenancyDurableObjectSuite } from "./tenancy.js";
 
 const KINDS = ["event", "snapshot", "checkpoint", "projection"] as const;
 
@@ -183,5 +184,6 @@ export const sqliteWorkerdSuites: SuiteModule = {
         return { suite: { ...raced, cases: [...raced.cases, ...live.cases] } };
       },
     },
+    tenancyDurableObjectSuite,
   ],
 };
