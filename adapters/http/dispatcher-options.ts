@@ -17,6 +17,7 @@ import type {
 } from "../../src/index.js";
 import type { Probe } from "./health.js";
 import type { MetricsCollector } from "./prometheus.js";
+import type { AnyTenantScope, TenancyRoutes } from "./tenancy.js";
 
 /** A valibot schema (sync or async) whose output is the payload `P` the handler receives. */
 export type PayloadSchema<P = unknown> =
@@ -36,8 +37,12 @@ export interface RouteDefinition<P = unknown> {
 
 export type RouteSchema<P = unknown> = PayloadSchema<P> | RouteDefinition<P>;
 
-/** A value, or a function of the request's context that gives it (Workers build clients from `c.env`). */
-export type FromContext<T, X> = T | ((context: X) => T);
+/**
+ * A value, or a function of the request's context that gives it (Workers build clients from `c.env`).
+ * With `tenancy`, the function also gets the caller's tenant scope: a command or query bus is then
+ * that tenant's (`(_, tenant) => tenant.services.commands`); it is undefined for health probes.
+ */
+export type FromContext<T, X> = T | ((context: X, tenant?: AnyTenantScope) => T);
 
 export interface CommandRoutes<C extends MessageMap, X = unknown> {
   readonly bus: FromContext<CommandBus<C>, X>;
@@ -173,6 +178,12 @@ export interface HttpDispatcherOptions<
   readonly document?: DocumentRoute;
   /** `GET /metrics` in the Prometheus text format, from an SDK metric reader (see {@link MetricsRoute}). */
   readonly metrics?: MetricsRoute;
+  /**
+   * Multi-tenancy: the caller's tenant, derived from the auth hook's principal, picks the command and
+   * query buses (`bus` as a function of the tenant scope), goes into every command's and query's
+   * metadata as `tenantId`, and scopes idempotency keys. See docs/guide/multi-tenancy.md.
+   */
+  readonly tenancy?: TenancyRoutes<X>;
   /** Adds to the metadata of every command and query (below the principal's and the correlation's). */
   readonly metadata?: (request: Request, context: X) => MessageMetadata | undefined;
   /**

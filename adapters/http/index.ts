@@ -106,3 +106,4 @@ export {
   readJsonBody,
 } from "./request-body.js";
 export type { Route } from "./route-table.js";
+export { type AnyTenantScope, type TenancyRoutes, tenantScope } from "./tenancy.js";
