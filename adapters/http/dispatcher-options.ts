@@ -14,10 +14,12 @@ import type {
   MessageMap,
   MessageMetadata,
   QueryBus,
+  Tenancy,
+  TenantScope,
+  TenantStores,
 } from "../../src/index.js";
 import type { Probe } from "./health.js";
 import type { MetricsCollector } from "./prometheus.js";
-import type { AnyTenantScope, TenancyRoutes } from "./tenancy.js";
 
 /** A valibot schema (sync or async) whose output is the payload `P` the handler receives. */
 export type PayloadSchema<P = unknown> =
@@ -197,4 +199,22 @@ export interface HttpDispatcherOptions<
    * caller's `traceparent` when `trustClientCorrelation` trusts it.
    */
   readonly telemetry?: boolean;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the services are the application's; routes only pass them on
+export type AnyTenantScope = TenantScope<TenantStores, any>;
+
+export interface TenancyRoutes<X = unknown> {
+  /** The tenants and their stores: `tenancy()` of the core. */
+  // biome-ignore lint/suspicious/noExplicitAny: any application's stores and services
+  readonly tenants: Tenancy<any, any>;
+  /**
+   * The caller's tenant, from the principal the auth hook returned (a claim of its token, say).
+   * `undefined` refuses the request: 401 without a principal, 403 with one. Never take it from
+   * what the caller sends unchecked (a header, the path): that lets any caller pick a tenant.
+   */
+  readonly tenantOf: (
+    principal: Principal | undefined,
+    request: AuthRequest<X>,
+  ) => string | undefined | Promise<string | undefined>;
 }

@@ -22,6 +22,7 @@ import {
 } from "../../src/index.js";
 import { CORRELATION_HEADER, correlationFrom, type RequestCorrelation } from "./correlation.js";
 import type {
+  AnyTenantScope,
   AuthHook,
   AuthRequest,
   ErrorInfo,
@@ -58,7 +59,7 @@ import { errorResponse, problemResponse } from "./problem-details.js";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
 import { clipType, type Route, routeTable } from "./route-table.js";
-import { type AnyTenantScope, tenantScope } from "./tenancy.js";
+import { tenantScope } from "./tenancy.js";
 import { recordRequestError, tracedRequest } from "./tracing.js";
 
 /** Where the routes are mounted, as the adapter knows it: the raw path before them, and the raw path after. */
