@@ -439,4 +439,31 @@ export {
 export { reportSlowPath, type SlowPathReport } from "./telemetry/slow-paths.js";
 export { errorCode, inSpan, recordError, startSpan, withActiveSpan } from "./telemetry/spans.js";
 export { activeTracer, TRACER_NAME } from "./telemetry/tracer.js";
+export {
+  InvalidTenantError,
+  isInvalidTenantError,
+  isTenantId,
+  isTenantIsolationError,
+  isTenantQuotaExceededError,
+  isUnknownTenantError,
+  MAX_TENANT_ID_LENGTH,
+  QuotaCounter,
+  type ScopedStores,
+  TENANT_METADATA_KEY,
+  type Tenancy,
+  TenancyErrorCode,
+  type TenancyOptions,
+  TenantEventStore,
+  type TenantId,
+  TenantIsolationError,
+  TenantQuotaExceededError,
+  type TenantQuotaLimit,
+  type TenantQuotas,
+  type TenantScope,
+  type TenantStores,
+  tenancy,
+  tenantId,
+  tenantIdentifier,
+  UnknownTenantError,
+} from "./tenancy/index.js";
 export { ValueObject } from "./value-object.js";

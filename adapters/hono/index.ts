@@ -54,4 +54,5 @@ export {
   type QueryRoutes,
   type RouteDefinition,
   type RouteSchema,
+  type TenancyRoutes,
 } from "./routes.js";

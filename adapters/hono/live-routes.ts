@@ -19,6 +19,8 @@ import {
   ForbiddenError,
   type FromContext,
   type Principal,
+  type TenancyRoutes,
+  tenantScope,
 } from "../http/index.js";
 import { SSE_HEADERS, sseBody } from "./live-sse.js";
 import { liveSocketEvents, type UpgradeWebSocket } from "./live-websocket.js";
@@ -44,8 +46,16 @@ export type LiveAuthorize = (
 ) => boolean | ((event: EventEnvelope) => boolean) | Promise<boolean | ((event: EventEnvelope) => boolean)>;
 
 export interface LiveRoutesOptions {
-  /** The hub to serve from: one per process (share it between requests), over the store. */
+  /**
+   * The hub to serve from: one per process (share it between requests), over the store. With
+   * `tenancy`, one per tenant over that tenant's store: `(c, tenant) => tenant.services.hub`.
+   */
   readonly hub: FromContext<LiveHub, Context>;
+  /**
+   * Multi-tenancy, as on the command routes: the caller's tenant from the auth hook's principal picks
+   * the hub, so a subscriber only ever follows its own tenant's feed, from any position it asks.
+   */
+  readonly tenancy?: TenancyRoutes<Context>;
   /** The same auth hook as the command routes; asked with kind `"live"`, type `"events"`. None: open to all. */
   readonly auth?: AuthHook<Context>;
   /** Per-subscription (and per-event) authorization after the auth hook. None: every event the filter matches. */
@@ -111,7 +121,11 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         ? true
         : await options.authorize(principal, { filter, after, request, context: c });
     if (decision === false || (decision !== true && typeof decision !== "function")) throw new ForbiddenError();
-    const hub = typeof options.hub === "function" ? options.hub(c) : options.hub;
+    const tenant =
+      options.tenancy === undefined
+        ? undefined
+        : await tenantScope(options.tenancy, principal, { kind: "live", type: "events", request, context: c });
+    const hub = typeof options.hub === "function" ? options.hub(c, tenant) : options.hub;
     return hub.connect({ filter, after, allow: decision === true ? undefined : decision });
   };
 

@@ -17,6 +17,7 @@ import {
   type FromContext as HttpFromContext,
   type HealthOptions as HttpHealthOptions,
   type QueryRoutes as HttpQueryRoutes,
+  type TenancyRoutes as HttpTenancyRoutes,
   type Mount,
   pathOf,
 } from "../http/index.js";
@@ -36,6 +37,8 @@ export type AuthRequest = HttpAuthRequest<Context>;
 export type AuthHook = HttpAuthHook<Context>;
 export type HealthOptions = HttpHealthOptions<Context>;
 export type ErrorInfo = HttpErrorInfo<Context>;
+/** The `tenancy` option: the caller's tenant from the auth hook's principal (see docs/guide/multi-tenancy.md). */
+export type TenancyRoutes = HttpTenancyRoutes<Context>;
 
 export interface EventFlowsRoutesOptions<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap>
   extends Omit<HttpDispatcherOptions<C, Q, Context>, "document"> {

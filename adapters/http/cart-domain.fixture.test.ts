@@ -6,6 +6,7 @@ import * as v from "valibot";
 import {
   CommandBus,
   type EventEnvelope,
+  type EventStore,
   eventMetadataFor,
   InMemoryEventStore,
   type MessageMetadata,
@@ -72,8 +73,10 @@ export interface Seen {
   readonly metadata: MessageMetadata;
 }
 
-export function cartDomain() {
-  const store = new InMemoryEventStore();
+/** The domain over `store` (a fresh in-memory store by default; a tenant's store in the tenancy tests). */
+export function cartDomain<S extends EventStore = InMemoryEventStore>(
+  store: S = new InMemoryEventStore() as EventStore as S,
+) {
   const commands = new CommandBus<CartCommands>();
   const queries = new QueryBus<CartQueries>();
   const seen: Seen[] = [];
@@ -138,7 +141,7 @@ export function cartDomain() {
 }
 
 /** Every stored event: compare before and after to prove a request wrote nothing. */
-export async function allEvents(store: InMemoryEventStore): Promise<EventEnvelope[]> {
+export async function allEvents(store: EventStore): Promise<EventEnvelope[]> {
   const events: EventEnvelope[] = [];
   for await (const event of store.readAll()) events.push(event);
   return events;

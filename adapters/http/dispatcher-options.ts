@@ -14,6 +14,9 @@ import type {
   MessageMap,
   MessageMetadata,
   QueryBus,
+  Tenancy,
+  TenantScope,
+  TenantStores,
 } from "../../src/index.js";
 import type { Probe } from "./health.js";
 import type { MetricsCollector } from "./prometheus.js";
@@ -36,8 +39,12 @@ export interface RouteDefinition<P = unknown> {
 
 export type RouteSchema<P = unknown> = PayloadSchema<P> | RouteDefinition<P>;
 
-/** A value, or a function of the request's context that gives it (Workers build clients from `c.env`). */
-export type FromContext<T, X> = T | ((context: X) => T);
+/**
+ * A value, or a function of the request's context that gives it (Workers build clients from `c.env`).
+ * With `tenancy`, the function also gets the caller's tenant scope: a command or query bus is then
+ * that tenant's (`(_, tenant) => tenant.services.commands`); it is undefined for health probes.
+ */
+export type FromContext<T, X> = T | ((context: X, tenant?: AnyTenantScope) => T);
 
 export interface CommandRoutes<C extends MessageMap, X = unknown> {
   readonly bus: FromContext<CommandBus<C>, X>;
@@ -173,6 +180,12 @@ export interface HttpDispatcherOptions<
   readonly document?: DocumentRoute;
   /** `GET /metrics` in the Prometheus text format, from an SDK metric reader (see {@link MetricsRoute}). */
   readonly metrics?: MetricsRoute;
+  /**
+   * Multi-tenancy: the caller's tenant, derived from the auth hook's principal, picks the command and
+   * query buses (`bus` as a function of the tenant scope), goes into every command's and query's
+   * metadata as `tenantId`, and scopes idempotency keys. See docs/guide/multi-tenancy.md.
+   */
+  readonly tenancy?: TenancyRoutes<X>;
   /** Adds to the metadata of every command and query (below the principal's and the correlation's). */
   readonly metadata?: (request: Request, context: X) => MessageMetadata | undefined;
   /**
@@ -186,4 +199,22 @@ export interface HttpDispatcherOptions<
    * caller's `traceparent` when `trustClientCorrelation` trusts it.
    */
   readonly telemetry?: boolean;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the services are the application's; routes only pass them on
+export type AnyTenantScope = TenantScope<TenantStores, any>;
+
+export interface TenancyRoutes<X = unknown> {
+  /** The tenants and their stores: `tenancy()` of the core. */
+  // biome-ignore lint/suspicious/noExplicitAny: any application's stores and services
+  readonly tenants: Tenancy<any, any>;
+  /**
+   * The caller's tenant, from the principal the auth hook returned (a claim of its token, say).
+   * `undefined` refuses the request: 401 without a principal, 403 with one. Never take it from
+   * what the caller sends unchecked (a header, the path): that lets any caller pick a tenant.
+   */
+  readonly tenantOf: (
+    principal: Principal | undefined,
+    request: AuthRequest<X>,
+  ) => string | undefined | Promise<string | undefined>;
 }

@@ -22,6 +22,7 @@ import {
 } from "../../src/index.js";
 import { CORRELATION_HEADER, correlationFrom, type RequestCorrelation } from "./correlation.js";
 import type {
+  AnyTenantScope,
   AuthHook,
   AuthRequest,
   ErrorInfo,
@@ -58,6 +59,7 @@ import { errorResponse, problemResponse } from "./problem-details.js";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
 import { clipType, type Route, routeTable } from "./route-table.js";
+import { tenantScope } from "./tenancy.js";
 import { recordRequestError, tracedRequest } from "./tracing.js";
 
 /** Where the routes are mounted, as the adapter knows it: the raw path before them, and the raw path after. */
@@ -125,6 +127,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const idempotency = idempotencySettings(options.idempotency);
   const onError = options.onError ?? defaultOnError;
   const auth = options.auth;
+  const tenancy = options.tenancy;
   const commandRoutes = routeTable("command", options.commands?.schemas ?? {});
   const queryRoutes = routeTable("query", options.queries?.schemas ?? {});
   const sources: Record<MessageKind, FromContext<MessageBus, X> | undefined> = {
@@ -191,6 +194,9 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       const correlation = correlate(request);
       correlationId = correlation.correlationId;
       const principal = auth === undefined ? undefined : await authorize(auth, { kind, type, request, context });
+      // Resolved before the route is looked up: a caller without a tenant learns nothing about types.
+      const tenant =
+        tenancy === undefined ? undefined : await tenantScope(tenancy, principal, { kind, type, request, context });
       const route = (kind === "command" ? commandRoutes : queryRoutes).get(type);
       const source = sources[kind];
       if (route === undefined || source === undefined) throw new HandlerNotFoundError(kind, clipType(type));
@@ -198,7 +204,9 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       const given = kind === "command" && idempotency !== undefined ? idempotencyKeyFrom(request.headers) : undefined;
       // Checked before the body is read (400 first); hashed with the body below, in one round of digests.
       const scope =
-        given === undefined || idempotency === undefined ? undefined : callerScope(idempotency, principal, request);
+        given === undefined || idempotency === undefined
+          ? undefined
+          : callerScope(idempotency, principal, request, tenant);
 
       let payload: unknown;
       let bytes: Uint8Array | ArrayBuffer | undefined;
@@ -225,10 +233,11 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
           ? { correlationId }
           : { ...extra, ...principal?.metadata, correlationId };
       if (principal?.userId !== undefined) metadata.userId = principal.userId;
+      if (tenant !== undefined) metadata.tenantId = tenant.tenant;
       if (correlation.traceparent !== undefined) metadata.traceparent = correlation.traceparent;
       if (correlation.tracestate !== undefined) metadata.tracestate = correlation.tracestate;
       if (given !== undefined) metadata.idempotencyKey = given;
-      const bus = resolve(source, context);
+      const bus = resolve(source, context, tenant);
       // Asked here, so a 404 never carries what the bus would say about its other handlers.
       if (!bus.has(route.type)) throw new HandlerNotFoundError(kind, route.type);
       const options = { metadata: metadata as MessageMetadata };
@@ -418,8 +427,13 @@ function hasExplicitScope(option: IdempotencyStore | IdempotencyOptions | false 
   return typeof option === "object" && option !== null && typeof (option as IdempotencyOptions).scope === "function";
 }
 
-/** The caller's key space for idempotency keys. */
-function callerScope(settings: IdempotencySettings, principal: Principal | undefined, request: Request): string {
+/** The caller's key space for idempotency keys: within its tenant's, with tenancy. */
+function callerScope(
+  settings: IdempotencySettings,
+  principal: Principal | undefined,
+  request: Request,
+  tenant: AnyTenantScope | undefined,
+): string {
   const scope = settings.scope(principal, request);
   if (typeof scope !== "string") {
     // Without an identity every caller would share one key space: one could replay another's response.
@@ -431,7 +445,8 @@ function callerScope(settings: IdempotencySettings, principal: Principal | undef
       },
     ]);
   }
-  return scope;
+  // Tenant ids hold no "\n": the tenant and the caller's scope cannot run into each other.
+  return tenant === undefined ? scope : `${tenant.tenant}\n${scope}`;
 }
 
 function metricsSettings(options: MetricsRoute | undefined) {
@@ -487,9 +502,9 @@ function respond(
   return new Response(stored.body, { status: stored.status, headers });
 }
 
-function resolve<T, X>(value: FromContext<T, X>, context: X): T {
+function resolve<T, X>(value: FromContext<T, X>, context: X, tenant?: AnyTenantScope): T {
   // Buses and stores are class instances, never functions: a function is a factory of the request's context.
-  return typeof value === "function" ? (value as (context: X) => T)(context) : value;
+  return typeof value === "function" ? (value as (context: X, tenant?: AnyTenantScope) => T)(context, tenant) : value;
 }
 
 /** The raw path of a URL: after the authority, before `?` or `#`. */

@@ -27,6 +27,7 @@ export {
 } from "./correlation.js";
 export { authorize, createHttpDispatcher, type HttpDispatcher, type Mount, pathOf } from "./dispatcher.js";
 export type {
+  AnyTenantScope,
   AuthHook,
   AuthKind,
   AuthRequest,
@@ -43,6 +44,7 @@ export type {
   QueryRoutes,
   RouteDefinition,
   RouteSchema,
+  TenancyRoutes,
 } from "./dispatcher-options.js";
 export {
   ForbiddenError,
@@ -106,3 +108,4 @@ export {
   readJsonBody,
 } from "./request-body.js";
 export type { Route } from "./route-table.js";
+export { tenantScope } from "./tenancy.js";

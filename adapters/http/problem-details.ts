@@ -8,7 +8,7 @@
  * client error (4xx) is the error's message, which EventFlows errors write to be shown; a server error
  * (5xx) never carries the message of the error behind it.
  */
-import { ErrorCode, type Issue, isEventFlowsError, LiveErrorCode } from "../../src/index.js";
+import { ErrorCode, type Issue, isEventFlowsError, LiveErrorCode, TenancyErrorCode } from "../../src/index.js";
 import { HttpErrorCode } from "./errors.js";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -31,6 +31,10 @@ const statusByCode: Readonly<Record<string, number>> = {
   [ErrorCode.Validation]: 400,
   [HttpErrorCode.Unauthorized]: 401,
   [HttpErrorCode.Forbidden]: 403,
+  // The caller's tenant is malformed or not served here: refused like any caller without rights.
+  // TENANT_ISOLATION is left out on purpose: a store that met another tenant's event is a server fault (500).
+  [TenancyErrorCode.InvalidTenant]: 403,
+  [TenancyErrorCode.UnknownTenant]: 403,
   [ErrorCode.HandlerNotFound]: 404,
   [ErrorCode.StreamNotFound]: 404,
   [HttpErrorCode.NotFound]: 404,
@@ -42,6 +46,7 @@ const statusByCode: Readonly<Record<string, number>> = {
   [ErrorCode.PayloadTooLarge]: 413,
   [HttpErrorCode.UnsupportedMediaType]: 415,
   [HttpErrorCode.IdempotencyKeyReused]: 422,
+  [TenancyErrorCode.QuotaExceeded]: 429,
   [HttpErrorCode.NotReady]: 503,
   [LiveErrorCode.TooManyClients]: 503,
 };
@@ -57,6 +62,7 @@ const phrases: Readonly<Record<number, string>> = {
   413: "Content Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",
+  429: "Too Many Requests",
   500: "Internal Server Error",
   503: "Service Unavailable",
 };
@@ -106,6 +112,8 @@ export function problemFor(error: unknown): ProblemDetails {
       return problem(status, code, error.message, { limit: fields.limit });
     case HttpErrorCode.MethodNotAllowed:
       return problem(status, code, error.message, { allow: fields.allow });
+    case TenancyErrorCode.QuotaExceeded:
+      return problem(status, code, error.message, { limit: fields.limit, max: fields.max });
     default:
       return problem(status, code, error.message);
   }
@@ -121,6 +129,10 @@ export function problemHeaders(error: unknown, problemDetails: ProblemDetails): 
   if (problemDetails.status === 405 && Array.isArray(fields.allow)) headers.allow = fields.allow.join(", ");
   if (problemDetails.status === 503 || problemDetails.code === HttpErrorCode.IdempotencyInProgress) {
     headers["retry-after"] = "1";
+  }
+  // A window quota frees up in retryAfterMs; an append too large for its quota does not, so no header.
+  if (problemDetails.status === 429 && typeof fields.retryAfterMs === "number" && fields.retryAfterMs > 0) {
+    headers["retry-after"] = String(Math.ceil(fields.retryAfterMs / 1000));
   }
   return headers;
 }

@@ -56,6 +56,7 @@ export default defineConfig({
         items: [
           { text: "Testing", link: "/guide/testing" },
           { text: "Live event streams (SSE, WebSocket)", link: "/guide/live-streams" },
+          { text: "Multi-tenancy", link: "/guide/multi-tenancy" },
           { text: "The eventflows command (CLI)", link: "/guide/cli" },
           { text: "Runtimes", link: "/guide/runtimes" },
           { text: "Lambda under RIE", link: "/lambda-runtime" },

@@ -47,3 +47,8 @@ export {
   type SubjectKeyStoreContractSettings,
   subjectKeyStoreContract,
 } from "./subject-key-store-contract.js";
+export {
+  type IsolatedStores,
+  type TenantIsolationContractOptions,
+  tenantIsolationContract,
+} from "./tenant-isolation-contract.js";

@@ -26,6 +26,7 @@ import {
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
+import { tenancyDynamoDbSuite } from "./tenancy.js";
 
 /** DynamoDB Local accepts any alphanumeric key id; the region only has to be consistent. */
 const LOCAL = { region: "us-east-1", credentials: { accessKeyId: "eventflows", secretAccessKey: "local" } };
@@ -188,5 +189,6 @@ export const dynamodbSuites: SuiteModule = {
     idempotencyStoreSuite,
     sagaStoreSuite,
     subjectKeyStoreSuite,
+    tenancyDynamoDbSuite,
   ],
 };

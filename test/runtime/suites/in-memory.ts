@@ -28,6 +28,7 @@ import {
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import type { SuiteModule } from "../runtime-suite.js";
+import { tenancyInMemorySuite } from "./tenancy.js";
 
 export const inMemorySuites: SuiteModule = {
   services: [],
@@ -155,5 +156,6 @@ export const inMemorySuites: SuiteModule = {
         }),
       }),
     },
+    tenancyInMemorySuite,
   ],
 };

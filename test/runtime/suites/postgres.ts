@@ -30,6 +30,7 @@ import {
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
+import { tenancyPostgresSuite } from "./tenancy.js";
 
 /** A client and a freshly migrated schema of its own (so runs and runtimes never see each other's rows). */
 async function withSchema(
@@ -205,5 +206,6 @@ export const postgresSuites: SuiteModule = {
           }),
         ),
     },
+    tenancyPostgresSuite,
   ],
 };

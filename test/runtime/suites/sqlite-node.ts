@@ -6,6 +6,7 @@
 import { type NodeSqliteDatabase, nodeSqliteDriver } from "../../../adapters/sqlite/index.js";
 import type { OpenedSuite, SuiteModule } from "../runtime-suite.js";
 import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract } from "./sqlite-contracts.js";
+import { tenancySqliteSuite } from "./tenancy.js";
 
 interface NodeModules {
   readonly DatabaseSync: new (path: string) => NodeSqliteDatabase & { close(): void };
@@ -38,13 +39,43 @@ async function open(kind: SqliteContract): Promise<OpenedSuite> {
   };
 }
 
+/** A database file per tenant in one temporary folder, each closed and removed after its case. */
+async function openPerTenant(): Promise<OpenedSuite> {
+  const { DatabaseSync, fs, tmp } = await nodeModules();
+  const dir = fs.mkdtempSync(`${tmp}/eventflows-node-tenants-`);
+  const open = new Map<string, { close(): void }>();
+  return {
+    suite: tenancySqliteSuite(
+      "node:sqlite, a file per tenant",
+      (tenant) => {
+        const db = new DatabaseSync(`${dir}/${tenant}.db`);
+        open.set(tenant, db);
+        return nodeSqliteDriver(db);
+      },
+      (tenants) => {
+        for (const tenant of tenants) {
+          open.get(tenant)?.close();
+          open.delete(tenant);
+        }
+      },
+    ),
+    close: async () => {
+      for (const db of open.values()) db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export const sqliteNodeSuites: SuiteModule = {
   services: [],
   workerdFlags: [],
   runtimes: ["node22"],
-  suites: (["event", "snapshot", "checkpoint", "projection"] as const).map((kind) => ({
-    name: `sqlite (node:sqlite) ${kind} store`,
-    contract: SQLITE_CONTRACTS[kind],
-    open: () => open(kind),
-  })),
+  suites: [
+    ...(["event", "snapshot", "checkpoint", "projection"] as const).map((kind) => ({
+      name: `sqlite (node:sqlite) ${kind} store`,
+      contract: SQLITE_CONTRACTS[kind],
+      open: () => open(kind),
+    })),
+    { name: "sqlite (node:sqlite) tenant isolation", contract: "tenantIsolationContract", open: openPerTenant },
+  ],
 };

@@ -24,6 +24,7 @@ import { type ContractSuite, eventEvolutionContract, eventStoreContract } from "
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
 import { LIMITED_LIVE, liveLimitsSuite, liveSubscriptionSuite } from "./sqlite-live.js";
+import { tenancyDurableObjectSuite } from "./tenancy.js";
 
 const KINDS = ["event", "snapshot", "checkpoint", "projection"] as const;
 
@@ -212,5 +213,6 @@ export const sqliteWorkerdSuites: SuiteModule = {
         return { suite: { ...raced, cases: [...raced.cases, ...live.cases, ...limits.cases] } };
       },
     },
+    tenancyDurableObjectSuite,
   ],
 };

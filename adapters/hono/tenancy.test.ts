@@ -1,0 +1,177 @@
+/**
+ * Multi-tenancy over HTTP: two principals of two tenants on one Hono app. Every route runs against
+ * the caller's tenant only, whatever cart ids, versions and metadata the caller crafts.
+ */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { Hono } from "hono";
+import { InMemoryEventStore, TenancyErrorCode, tenancy } from "../../src/index.js";
+import { collect } from "../../src/testing/index.js";
+import { type Principal, UnauthorizedError } from "../http/index.js";
+import { cartDomain } from "./cart-domain.fixture.test.ts";
+import { eventFlowsRoutes } from "./routes.js";
+
+/** Bearer tokens and who they are. */
+const principals: Record<string, Principal> = {
+  alice: { userId: "alice", metadata: { tenant: "acme" } },
+  bob: { userId: "bob", metadata: { tenant: "globex" } },
+  // The same user id in two tenants: their idempotency keys must not meet.
+  "admin-acme": { userId: "admin", metadata: { tenant: "acme" } },
+  "admin-globex": { userId: "admin", metadata: { tenant: "globex" } },
+  // A principal that claims another tenant in metadata it controls: the tenant still comes from tenantOf.
+  mallory: { userId: "mallory", metadata: { tenant: "globex", tenantId: "acme" } },
+  nobody: { userId: "nobody" },
+  ghost: { userId: "ghost", metadata: { tenant: "gone" } },
+  malformed: { userId: "m", metadata: { tenant: "Acme/../globex" } },
+  small: { userId: "s", metadata: { tenant: "small" } },
+};
+
+function setup(options: { shared?: InMemoryEventStore } = {}) {
+  const errors: unknown[] = [];
+  const tenants = tenancy({
+    stores: () => ({ eventStore: options.shared ?? new InMemoryEventStore() }),
+    services: ({ stores }) => cartDomain(stores.eventStore),
+    knows: (tenant) => tenant !== "gone",
+    quotas: (tenant) => (tenant === "small" ? { appendsPerWindow: 1, windowMs: 30_000 } : undefined),
+  });
+  const domain = cartDomain();
+  const app = new Hono();
+  app.route(
+    "/api",
+    eventFlowsRoutes({
+      commands: { bus: (_c, tenant) => (tenant?.services ?? domain).commands, schemas: domain.routes.commands.schemas },
+      queries: { bus: (_c, tenant) => (tenant?.services ?? domain).queries, schemas: domain.routes.queries.schemas },
+      auth: ({ request }) => {
+        const token = request.headers.get("authorization")?.replace(/^Bearer /, "");
+        if (token === undefined) throw new UnauthorizedError();
+        return principals[token] ?? false;
+      },
+      tenancy: { tenants, tenantOf: (principal) => principal?.metadata?.tenant as string | undefined },
+      onError: (error) => errors.push(error),
+    }),
+  );
+  const as = (token: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    app.request(`/api${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const storeOf = async (tenant: string) => (await tenants.forTenant(tenant)).stores.eventStore;
+  return { as, tenants, storeOf, errors, app };
+}
+
+describe("tenancy over HTTP", () => {
+  test("each tenant's commands and queries see its own carts only, the same cart ids included", async () => {
+    const { as, storeOf } = setup();
+    expect((await as("alice", "/commands/OpenCart", { cartId: "c1" })).status).toBe(200);
+    expect(await (await as("alice", "/commands/AddItem", { cartId: "c1", sku: "A", quantity: 2 })).json()).toEqual({
+      version: 2,
+    });
+    // Bob's query for Alice's cart finds nothing; his own cart c1 is a new stream at version 1.
+    expect((await as("bob", "/queries/GetCart?cartId=c1")).status).toBe(204);
+    expect(await (await as("bob", "/commands/OpenCart", { cartId: "c1" })).json()).toEqual({
+      cartId: "c1",
+      version: 1,
+    });
+    // Alice's version, crafted by Bob, is a conflict in his tenant, not a write to hers.
+    const crafted = await as("bob", "/commands/AddItem", { cartId: "c1", sku: "X", quantity: 1, expectedVersion: 2 });
+    expect(crafted.status).toBe(409);
+    expect(await (await as("alice", "/queries/GetCart?cartId=c1")).json()).toEqual({
+      cartId: "c1",
+      items: { A: 2 },
+      version: 2,
+    });
+    const acme = await collect((await storeOf("acme")).readAll());
+    expect(acme.map((e) => [e.type, e.metadata.tenantId])).toEqual([
+      ["CartOpened", "acme"],
+      ["ItemAdded", "acme"],
+    ]);
+  });
+
+  test("property: no cart id Bob crafts reads or writes Alice's carts", async () => {
+    const { as, storeOf } = setup();
+    await as("alice", "/commands/OpenCart", { cartId: "secret" });
+    await as("alice", "/commands/AddItem", { cartId: "secret", sku: "alice-only", quantity: 1 });
+    const before = await collect((await storeOf("acme")).readAll());
+    const cartId = fc.oneof(
+      fc.constantFrom("secret", "acme-secret", "Cart-secret", "acme", "SECRET", "secret-"),
+      fc.stringMatching(/^[A-Za-z0-9-]{1,40}$/),
+    );
+    await fc.assert(
+      fc.asyncProperty(cartId, async (id) => {
+        const read = await as("bob", `/queries/GetCart?cartId=${encodeURIComponent(id)}`);
+        expect([204, 200]).toContain(read.status);
+        if (read.status === 200) expect(JSON.stringify(await read.json())).not.toContain("alice-only");
+        await as("bob", "/commands/OpenCart", { cartId: id });
+        await as("bob", "/commands/AddItem", { cartId: id, sku: "x", quantity: 1 });
+      }),
+      { numRuns: 60 },
+    );
+    expect(await collect((await storeOf("acme")).readAll())).toEqual(before);
+  });
+
+  test("the tenant goes into every command's metadata over anything the principal claims", async () => {
+    const { as, storeOf, tenants } = setup();
+    await as("mallory", "/commands/OpenCart", { cartId: "m1" });
+    const [command] = (await tenants.forTenant("globex")).services.seen;
+    expect(command?.metadata.tenantId).toBe("globex");
+    const [stored] = await collect((await storeOf("globex")).readStream("Cart-m1"));
+    expect(stored?.metadata.tenantId).toBe("globex");
+    expect(await collect((await storeOf("acme")).readAll())).toEqual([]);
+  });
+
+  test("no tenant, an unknown or malformed tenant: refused before the route is looked up", async () => {
+    const { as, app, tenants } = setup();
+    for (const [token, status, code] of [
+      ["nobody", 403, "FORBIDDEN"],
+      ["ghost", 403, TenancyErrorCode.UnknownTenant],
+      ["malformed", 403, TenancyErrorCode.InvalidTenant],
+    ] as const) {
+      for (const path of ["/commands/OpenCart", "/commands/NoSuchCommand", "/queries/GetCart?cartId=c1"]) {
+        const response = await as(token, path, path.startsWith("/commands") ? { cartId: "c1" } : undefined);
+        expect(response.status).toBe(status);
+        expect(await response.json()).toMatchObject({ code });
+      }
+    }
+    expect((await app.request("/api/queries/GetCart?cartId=c1")).status).toBe(401);
+    expect(tenants.size).toBe(0);
+  });
+
+  test("idempotency keys are scoped by tenant: one user id in two tenants never replays the other's response", async () => {
+    const { as } = setup();
+    const key = { "idempotency-key": "k-1" };
+    const first = await as("admin-acme", "/commands/OpenCart", { cartId: "c9" }, key);
+    const second = await as("admin-globex", "/commands/OpenCart", { cartId: "c9" }, key);
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.headers.get("idempotent-replayed")).toBeNull();
+    const again = await as("admin-acme", "/commands/OpenCart", { cartId: "c9" }, key);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+  });
+
+  test("a tenant over its append quota gets 429 with Retry-After, and nothing is written", async () => {
+    const { as, storeOf } = setup();
+    expect((await as("small", "/commands/OpenCart", { cartId: "q1" })).status).toBe(200);
+    const over = await as("small", "/commands/OpenCart", { cartId: "q2" });
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(Number(over.headers.get("retry-after"))).toBeLessThanOrEqual(30);
+    expect(await over.json()).toMatchObject({
+      code: TenancyErrorCode.QuotaExceeded,
+      limit: "appendsPerWindow",
+      max: 1,
+    });
+    expect(await (await storeOf("small")).getStreamVersion("Cart-q2")).toBe(0);
+  });
+
+  test("a store shared by mistake fails closed: 500 without the other tenant's data, the error told to onError", async () => {
+    const shared = new InMemoryEventStore();
+    const { as, errors } = setup({ shared });
+    await as("alice", "/commands/OpenCart", { cartId: "c1" });
+    await as("alice", "/commands/AddItem", { cartId: "c1", sku: "card-4111", quantity: 1 });
+    const leaked = await as("bob", "/queries/GetCart?cartId=c1");
+    expect(leaked.status).toBe(500);
+    expect(await leaked.text()).not.toContain("4111");
+    expect(errors.map((e) => (e as { code?: string }).code)).toContain(TenancyErrorCode.Isolation);
+  });
+});

@@ -1,0 +1,27 @@
+/**
+ * The isolation contract itself can fail: a strategy that lets tenants share an event store (the
+ * mistake a key prefix or schema name computed wrongly amounts to) fails every case about events,
+ * and passes the one about snapshots and checkpoints, which it keeps apart.
+ */
+import { expect, test } from "bun:test";
+import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
+import { runContract } from "../testing/contract.js";
+import { tenantIsolationContract } from "../testing/tenant-isolation-contract.js";
+
+test("a strategy whose tenants share one event store fails every case about events", async () => {
+  const shared = new InMemoryEventStore();
+  const suite = tenantIsolationContract({
+    name: "shared by mistake",
+    forTenant: () => ({
+      eventStore: shared,
+      snapshotStore: new InMemorySnapshotStore(),
+      checkpointStore: new InMemoryCheckpointStore(),
+    }),
+  });
+  const results = await runContract(suite);
+  expect(results.length).toBe(suite.cases.length);
+  const failed = results.filter((r) => !r.ok).map((r) => r.name);
+  expect(failed).toEqual(suite.cases.map((c) => c.name).filter((name) => !name.includes("snapshots")));
+}, 60_000);

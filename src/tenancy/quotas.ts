@@ -1,0 +1,73 @@
+import { ValidationError } from "../errors.js";
+import { TenantQuotaExceededError } from "./errors.js";
+
+/**
+ * Per-tenant limits on appends, counted by each tenant's store in fixed windows. They bound what one
+ * tenant can do to a shared backend; they are per process (each instance counts its own appends).
+ */
+export interface TenantQuotas {
+  /** The window the per-window limits count in, in ms. Defaults to 60,000. */
+  readonly windowMs?: number;
+  /** Appends a tenant may make per window. */
+  readonly appendsPerWindow?: number;
+  /** Events a tenant may append per window. */
+  readonly eventsPerWindow?: number;
+  /** Events one append may carry. */
+  readonly eventsPerAppend?: number;
+}
+
+/** One tenant's counters: a fixed window that restarts at the first append after it ends. */
+export class QuotaCounter {
+  readonly #tenant: string;
+  readonly #quotas: TenantQuotas;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  #windowStart = Number.NEGATIVE_INFINITY;
+  #appends = 0;
+  #events = 0;
+
+  constructor(tenant: string, quotas: TenantQuotas, now: () => number = Date.now) {
+    assertQuotas(quotas);
+    this.#tenant = tenant;
+    this.#quotas = quotas;
+    this.#windowMs = quotas.windowMs ?? 60_000;
+    this.#now = now;
+  }
+
+  /**
+   * Counts an append of `events` events, or refuses it without counting it.
+   * @throws {TenantQuotaExceededError} the append would go over a limit.
+   */
+  take(events: number): void {
+    const { appendsPerWindow, eventsPerWindow, eventsPerAppend } = this.#quotas;
+    if (eventsPerAppend !== undefined && events > eventsPerAppend) {
+      throw new TenantQuotaExceededError(this.#tenant, "eventsPerAppend", eventsPerAppend, 0);
+    }
+    const now = this.#now();
+    if (now - this.#windowStart >= this.#windowMs) {
+      this.#windowStart = now;
+      this.#appends = 0;
+      this.#events = 0;
+    }
+    const retryAfterMs = this.#windowStart + this.#windowMs - now;
+    if (appendsPerWindow !== undefined && this.#appends + 1 > appendsPerWindow) {
+      throw new TenantQuotaExceededError(this.#tenant, "appendsPerWindow", appendsPerWindow, retryAfterMs);
+    }
+    if (eventsPerWindow !== undefined && this.#events + events > eventsPerWindow) {
+      throw new TenantQuotaExceededError(this.#tenant, "eventsPerWindow", eventsPerWindow, retryAfterMs);
+    }
+    this.#appends += 1;
+    this.#events += events;
+  }
+}
+
+function assertQuotas(quotas: TenantQuotas): void {
+  for (const key of ["windowMs", "appendsPerWindow", "eventsPerWindow", "eventsPerAppend"] as const) {
+    const value = quotas[key];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new ValidationError("Invalid tenant quotas", [
+        { path: [key], message: `${key} must be a positive integer` },
+      ]);
+    }
+  }
+}

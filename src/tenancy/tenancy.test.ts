@@ -1,0 +1,299 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
+import { ErrorCode } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { InMemoryReadModelStore } from "../projections/in-memory-read-model-store.js";
+import { projection } from "../projections/projection.js";
+import { ProjectionRunner } from "../projections/projection-runner.js";
+import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
+import { collect } from "../testing/assert.js";
+import { registerContract } from "../testing/contract.js";
+import { tenantIsolationContract } from "../testing/tenant-isolation-contract.js";
+import { TenancyErrorCode } from "./errors.js";
+import { QuotaCounter } from "./quotas.js";
+import { tenancy } from "./tenancy.js";
+import { TENANT_METADATA_KEY, TenantEventStore } from "./tenant-event-store.js";
+import { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId, tenantIdentifier } from "./tenant-id.js";
+
+/** Stream ids built from the victim's id and tenant with arbitrary separators, case changes and encodings. */
+const craftStreamIds = ({ tenant, streamId }: { tenant: string; streamId: string }) =>
+  fc.sample(
+    fc.oneof(
+      fc.tuple(fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 })).map(([l, r]) => `${l}${streamId}${r}`),
+      fc.string({ maxLength: 3 }).map((sep) => `${tenant}${sep}${streamId}`),
+      fc
+        .constantFrom(encodeURI, encodeURIComponent, (s: string) => s.toUpperCase())
+        .map((f) => f(`${tenant}:${streamId}`)),
+      fc.string({ minLength: 1, maxLength: 600 }),
+    ),
+    { numRuns: 40, seed: 22 },
+  );
+
+registerContract(
+  tenantIsolationContract({
+    name: "tenant isolation (in memory, an instance per tenant)",
+    forTenant: () => ({
+      eventStore: new InMemoryEventStore(),
+      snapshotStore: new InMemorySnapshotStore(),
+      checkpointStore: new InMemoryCheckpointStore(),
+    }),
+    craftStreamIds,
+  }),
+  { describe, test },
+);
+
+describe("tenantId", () => {
+  test("accepts short lower-case ids of letters, digits and '-'", () => {
+    for (const id of ["a", "acme", "acme-eu-1", "0", "x".repeat(MAX_TENANT_ID_LENGTH)])
+      expect(tenantId(id)).toBe(id as TenantId);
+  });
+
+  test("refuses anything else with a typed error that does not echo the value", () => {
+    for (const bad of [
+      "",
+      "Acme",
+      "-acme",
+      "_a",
+      "a/b",
+      "a:b",
+      "a.b",
+      "a#b",
+      "a b",
+      "é",
+      "x".repeat(MAX_TENANT_ID_LENGTH + 1),
+      7,
+      null,
+      undefined,
+    ]) {
+      let thrown: unknown;
+      try {
+        tenantId(bad);
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as { code?: string }).code).toBe(TenancyErrorCode.InvalidTenant);
+      if (typeof bad === "string" && bad.length > 0) expect((thrown as Error).message).not.toContain(bad);
+    }
+  });
+
+  test("tenantIdentifier maps distinct tenants to distinct SQL names", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 }), (x, y) => {
+        if (!isTenantId(x) || !isTenantId(y) || x === y) return;
+        expect(tenantIdentifier(x)).not.toBe(tenantIdentifier(y));
+        expect(tenantIdentifier(x)).toMatch(/^[a-z0-9_]+$/);
+      }),
+    );
+    expect(tenantIdentifier(tenantId("acme-eu-1"))).toBe("acme_eu_1");
+  });
+
+  test("property: an accepted id is short and made only of safe characters", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 80, unit: "binary" }), (value) => {
+        expect(isTenantId(value)).toBe(
+          value.length >= 1 && value.length <= MAX_TENANT_ID_LENGTH && /^[a-z0-9][a-z0-9-]*$/.test(value),
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe("tenancy()", () => {
+  test("makes each tenant's stores once, wraps the event store, and caches the scope", async () => {
+    let made = 0;
+    const tenants = tenancy({
+      stores: () => {
+        made++;
+        return { eventStore: new InMemoryEventStore() };
+      },
+    });
+    const [one, again] = await Promise.all([tenants.forTenant("acme"), tenants.forTenant("acme")]);
+    expect(one).toBe(again);
+    expect(made).toBe(1);
+    expect(one.stores.eventStore).toBeInstanceOf(TenantEventStore);
+    expect(one.tenant).toBe("acme" as TenantId);
+  });
+
+  test("stamps the tenant into every event over what the caller wrote", async () => {
+    const tenants = tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }) });
+    const { stores } = await tenants.forTenant("acme");
+    const { events } = await stores.eventStore.appendToStream(
+      "Cart-1",
+      [
+        { type: "A", data: {}, metadata: { tenantId: "other", kept: 1 } },
+        { type: "B", data: {} },
+      ],
+      { metadata: { tenantId: "other" } },
+    );
+    expect(events.map((e) => e.metadata[TENANT_METADATA_KEY])).toEqual(["acme", "acme"]);
+    expect(events[0]?.metadata.kept).toBe(1);
+    const inner = stores.eventStore.inner;
+    expect((await collect(inner.readAll())).map((e) => e.metadata[TENANT_METADATA_KEY])).toEqual(["acme", "acme"]);
+  });
+
+  test("defence in depth: a store shared by mistake refuses the other tenant's events, returning none of them", async () => {
+    const shared = new InMemoryEventStore();
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = await tenants.forTenant("acme");
+    const globex = await tenants.forTenant("globex");
+    await globex.stores.eventStore.appendToStream("Cart-1", [{ type: "Secret", data: { card: "4111" } }]);
+    await shared.appendToStream("Cart-2", [{ type: "Untagged", data: {} }]);
+    for (const read of [
+      () => collect(acme.stores.eventStore.readStream("Cart-1")),
+      () => collect(acme.stores.eventStore.readStream("Cart-2", { raw: true })),
+      () => collect(acme.stores.eventStore.readAll()),
+      () => collect(acme.stores.eventStore.readFeed()),
+    ]) {
+      let seen: unknown;
+      const error = await read().then(
+        (events) => {
+          seen = events;
+        },
+        (e: unknown) => e,
+      );
+      expect(seen).toBeUndefined();
+      expect((error as { code?: string }).code).toBe(TenancyErrorCode.Isolation);
+      expect((error as Error).message).not.toContain("globex");
+    }
+    const handled: unknown[] = [];
+    const failures: unknown[] = [];
+    const subscription = acme.stores.eventStore.subscribeToAll({
+      handler: (event) => {
+        handled.push(event);
+      },
+      onError: (error) => failures.push(error),
+      retryDelayMs: 5,
+    });
+    while (failures.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await subscription.stop();
+    expect(handled).toEqual([]);
+    expect((failures[0] as { code?: string }).code).toBe(TenancyErrorCode.Isolation);
+  });
+
+  test("refuses invalid and unknown tenants with typed errors, making no stores", async () => {
+    let made = 0;
+    const tenants = tenancy({
+      stores: () => {
+        made++;
+        return { eventStore: new InMemoryEventStore() };
+      },
+      knows: (tenant) => tenant !== "gone",
+    });
+    await expect(tenants.forTenant("Not Valid")).rejects.toMatchObject({ code: TenancyErrorCode.InvalidTenant });
+    await expect(tenants.forTenant("gone")).rejects.toMatchObject({ code: TenancyErrorCode.UnknownTenant });
+    expect(made).toBe(0);
+    expect(tenants.size).toBe(0);
+  });
+
+  test("keeps at most maxTenants, closing the least recently used tenant's stores once", async () => {
+    const closed: string[] = [];
+    const tenants = tenancy({
+      maxTenants: 2,
+      stores: (tenant) => {
+        const eventStore = Object.assign(new InMemoryEventStore(), {
+          close: async () => void closed.push(`${tenant}:events`),
+        });
+        return { eventStore, cache: { close: async () => void closed.push(`${tenant}:cache`) } };
+      },
+    });
+    const first = await tenants.forTenant("a");
+    await tenants.forTenant("b");
+    await tenants.forTenant("a"); // a is now the most recent: b goes next
+    await tenants.forTenant("c");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(closed.sort()).toEqual(["b:cache", "b:events"]);
+    expect(tenants.size).toBe(2);
+    expect(await tenants.forTenant("a")).toBe(first);
+    await tenants.close();
+    expect(closed.sort()).toEqual(["a:cache", "a:events", "b:cache", "b:events", "c:cache", "c:events"]);
+    expect(tenants.size).toBe(0);
+  });
+
+  test("a factory that fails is not cached", async () => {
+    let calls = 0;
+    const tenants = tenancy({
+      stores: () => {
+        calls++;
+        if (calls === 1) throw new Error("database down");
+        return { eventStore: new InMemoryEventStore() };
+      },
+    });
+    await expect(tenants.forTenant("acme")).rejects.toThrow("database down");
+    await tenants.forTenant("acme");
+    expect(calls).toBe(2);
+  });
+
+  test("a projection runs per tenant over that tenant's stores only (services)", async () => {
+    const tenants = tenancy({
+      stores: () => ({ eventStore: new InMemoryEventStore(), readModels: new InMemoryReadModelStore() }),
+      services: ({ stores }) => ({
+        runner: new ProjectionRunner({
+          projection: projection({
+            name: "carts",
+            handle: async (event, { readModels }) => {
+              const seen = (await readModels.get<{ count: number }>("carts", event.streamId))?.count ?? 0;
+              await readModels.put("carts", event.streamId, { count: seen + 1, tenant: event.metadata.tenantId });
+            },
+          }),
+          eventStore: stores.eventStore,
+          readModels: stores.readModels,
+        }),
+      }),
+    });
+    const acme = await tenants.forTenant("acme");
+    const globex = await tenants.forTenant("globex");
+    await acme.stores.eventStore.appendToStream("Cart-1", [{ type: "Added", data: {} }]);
+    await globex.stores.eventStore.appendToStream("Cart-1", [
+      { type: "Added", data: {} },
+      { type: "Added", data: {} },
+    ]);
+    await acme.services.runner.catchUp();
+    await globex.services.runner.catchUp();
+    expect(await acme.stores.readModels.get("carts", "Cart-1")).toEqual({ count: 1, tenant: "acme" });
+    expect(await globex.stores.readModels.get("carts", "Cart-1")).toEqual({ count: 2, tenant: "globex" });
+  });
+});
+
+describe("quotas", () => {
+  test("refuse appends over a window's appends or events, or one append's events, writing nothing", async () => {
+    const tenants = tenancy({
+      stores: () => ({ eventStore: new InMemoryEventStore() }),
+      quotas: (tenant) =>
+        tenant === "free" ? { appendsPerWindow: 2, eventsPerWindow: 3, eventsPerAppend: 2 } : undefined,
+    });
+    const free = (await tenants.forTenant("free")).stores.eventStore;
+    const one = { type: "A", data: {} };
+    await expect(free.appendToStream("S-1", [one, one, one])).rejects.toMatchObject({
+      code: TenancyErrorCode.QuotaExceeded,
+      limit: "eventsPerAppend",
+      retryAfterMs: 0,
+    });
+    await free.appendToStream("S-1", [one, one]);
+    const over = await free.appendToStream("S-1", [one, one]).catch((e: unknown) => e);
+    expect(over).toMatchObject({ code: TenancyErrorCode.QuotaExceeded, limit: "eventsPerWindow" });
+    expect((over as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+    await free.appendToStream("S-1", [one]);
+    await expect(free.appendToStream("S-1", [one])).rejects.toMatchObject({ limit: "appendsPerWindow" });
+    expect(await free.getStreamVersion("S-1")).toBe(3);
+    const paid = (await tenants.forTenant("paid")).stores.eventStore;
+    await paid.appendToStream("S-1", [one, one, one, one]);
+  });
+
+  test("a window restarts once it has passed", () => {
+    let now = 1_000;
+    const counter = new QuotaCounter("acme", { windowMs: 100, appendsPerWindow: 1 }, () => now);
+    counter.take(1);
+    now = 1_050;
+    expect(() => counter.take(1)).toThrow(expect.objectContaining({ retryAfterMs: 50 }));
+    now = 1_100;
+    counter.take(1);
+  });
+
+  test("invalid quotas are refused", () => {
+    expect(() => new QuotaCounter("acme", { eventsPerWindow: 0 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.Validation }),
+    );
+  });
+});

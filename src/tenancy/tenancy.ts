@@ -1,0 +1,153 @@
+import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
+import { ValidationError } from "../errors.js";
+import type { EventStore } from "../event-store/event-store.js";
+import { getLogger } from "../logging/library-logger.js";
+import type { SnapshotStore } from "../snapshot/snapshot-store.js";
+import { UnknownTenantError } from "./errors.js";
+import { QuotaCounter, type TenantQuotas } from "./quotas.js";
+import { TenantEventStore } from "./tenant-event-store.js";
+import { type TenantId, tenantId } from "./tenant-id.js";
+
+/** What a tenant's factory makes: its event store, and any other stores the application uses (more fields are kept). */
+export interface TenantStores {
+  readonly eventStore: EventStore;
+  readonly snapshotStore?: SnapshotStore;
+  readonly checkpointStore?: CheckpointStore;
+}
+
+/** A tenant's stores as handed out: the event store wrapped to stamp and check the tenant. */
+export type ScopedStores<S extends TenantStores> = Omit<S, "eventStore"> & { readonly eventStore: TenantEventStore };
+
+/** One tenant, resolved: its id, its stores and the services built over them. */
+export interface TenantScope<S extends TenantStores = TenantStores, V = undefined> {
+  readonly tenant: TenantId;
+  readonly stores: ScopedStores<S>;
+  readonly services: V;
+}
+
+export interface TenancyOptions<S extends TenantStores, V = undefined> {
+  /**
+   * Makes one tenant's stores: where the isolation strategy is chosen (an instance, a database, a
+   * table, a schema or a key prefix per tenant). Called once per tenant while it stays cached.
+   */
+  readonly stores: (tenant: TenantId) => S | Promise<S>;
+  /**
+   * Builds what handlers use (buses, repositories) over the tenant's stores as handed out, so that
+   * handler code never names a tenant: it only ever sees that tenant's stores.
+   */
+  readonly services?: (scope: { readonly tenant: TenantId; readonly stores: ScopedStores<S> }) => V | Promise<V>;
+  /** Whether the application serves this tenant; `false` refuses it with an `UnknownTenantError`. Defaults to every valid id. */
+  readonly knows?: (tenant: TenantId) => boolean | Promise<boolean>;
+  /**
+   * Tenants kept at once; the least recently used one beyond it is dropped and its stores and
+   * services closed (those with a `close()`). Keep it above the tenants active at the same time. Defaults to 1,000.
+   */
+  readonly maxTenants?: number;
+  /** Per-tenant limits on appends, the same for all or per tenant (`undefined`: none for that tenant). */
+  readonly quotas?: TenantQuotas | ((tenant: TenantId) => TenantQuotas | undefined);
+}
+
+/** The tenant -> stores mapping `tenancy()` makes. */
+export interface Tenancy<S extends TenantStores = TenantStores, V = undefined> {
+  /**
+   * The tenant's scope, made on first use and cached.
+   * @throws {InvalidTenantError} not a tenant id.
+   * @throws {UnknownTenantError} `knows` said no.
+   */
+  forTenant(tenant: string): Promise<TenantScope<S, V>>;
+  /** Tenants cached now. */
+  readonly size: number;
+  /** Drops a tenant from the cache and closes its stores and services. */
+  evict(tenant: string): Promise<void>;
+  /** Drops every tenant, closing their stores and services. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_TENANTS = 1_000;
+
+/**
+ * Owns the mapping from a tenant to its stores: made by `options.stores`, wrapped so that every
+ * event carries the tenant and no event of another tenant is ever returned, cached with a bound.
+ */
+export function tenancy<S extends TenantStores, V = undefined>(options: TenancyOptions<S, V>): Tenancy<S, V> {
+  const maxTenants = options.maxTenants ?? DEFAULT_MAX_TENANTS;
+  if (!Number.isSafeInteger(maxTenants) || maxTenants < 1) {
+    throw new ValidationError("Invalid tenancy options", [
+      { path: ["maxTenants"], message: "maxTenants must be a positive integer" },
+    ]);
+  }
+  // Insertion order is recency: a hit is moved to the end, the first entry is the least recently used.
+  const cache = new Map<TenantId, Promise<TenantScope<S, V>>>();
+
+  const make = async (tenant: TenantId): Promise<TenantScope<S, V>> => {
+    if (options.knows !== undefined && !(await options.knows(tenant))) throw new UnknownTenantError(tenant);
+    const made = await options.stores(tenant);
+    const quotas = typeof options.quotas === "function" ? options.quotas(tenant) : options.quotas;
+    const quota = quotas === undefined ? undefined : new QuotaCounter(tenant, quotas);
+    const stores = { ...made, eventStore: new TenantEventStore(tenant, made.eventStore, quota) } as ScopedStores<S>;
+    const services = (options.services === undefined ? undefined : await options.services({ tenant, stores })) as V;
+    return { tenant, stores, services };
+  };
+
+  const drop = async (tenant: TenantId): Promise<void> => {
+    const entry = cache.get(tenant);
+    if (entry === undefined) return;
+    cache.delete(tenant);
+    const scope = await entry.catch(() => undefined);
+    if (scope !== undefined) await closeScope(scope);
+  };
+
+  return {
+    forTenant(value) {
+      let tenant: TenantId;
+      try {
+        tenant = tenantId(value);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const cached = cache.get(tenant);
+      if (cached !== undefined) {
+        cache.delete(tenant);
+        cache.set(tenant, cached);
+        return cached;
+      }
+      const entry = make(tenant);
+      cache.set(tenant, entry);
+      // A failed factory is not cached: the next request tries again.
+      entry.catch(() => {
+        if (cache.get(tenant) === entry) cache.delete(tenant);
+      });
+      while (cache.size > maxTenants) {
+        const oldest = cache.keys().next().value as TenantId;
+        void drop(oldest);
+      }
+      return entry;
+    },
+    get size() {
+      return cache.size;
+    },
+    evict(value) {
+      return drop(tenantId(value));
+    },
+    async close() {
+      await Promise.all([...cache.keys()].map(drop));
+    },
+  };
+}
+
+/** Closes what a scope holds that can be closed, once each; a failing close is logged, never thrown. */
+async function closeScope(scope: TenantScope<TenantStores, unknown>): Promise<void> {
+  const seen = new Set<unknown>();
+  const closable: unknown[] = [scope.services, ...Object.values(scope.stores), scope.stores.eventStore.inner];
+  for (const item of closable) {
+    if (typeof item !== "object" || item === null || seen.has(item)) continue;
+    seen.add(item);
+    const close = (item as { close?: unknown }).close;
+    if (typeof close !== "function") continue;
+    try {
+      await close.call(item);
+    } catch (error) {
+      getLogger().error("closing an evicted tenant's store failed", { tenant: scope.tenant, error });
+    }
+  }
+}

@@ -1,0 +1,186 @@
+import type { CommitResult } from "../event-store/event-store.js";
+import { EventStore } from "../event-store/event-store.js";
+import type { StoreSubscription, SubscribeToAllOptions } from "../event-store/subscription.js";
+import type {
+  AppendToStreamOptions,
+  AppendToStreamResult,
+  EventStoreCapabilities,
+  ReadAllOptions,
+  ReadStreamOptions,
+} from "../event-store/types.js";
+import type { EventEnvelope, NewEvent } from "../events/envelope.js";
+import { TenantIsolationError } from "./errors.js";
+import type { QuotaCounter } from "./quotas.js";
+import type { TenantId } from "./tenant-id.js";
+
+/** The metadata field every event of a tenant's store carries. */
+export const TENANT_METADATA_KEY = "tenantId";
+
+/**
+ * One tenant's view of an event store: what `tenancy()` hands out. Every append stamps the tenant
+ * into each event's metadata (over whatever the caller put there) and counts against the tenant's
+ * quotas; every read, subscription and after-commit step refuses, with a {@link TenantIsolationError},
+ * an event whose metadata names another tenant or none. That is defence in depth: isolation itself
+ * comes from the store the tenant's factory made (its own instance, database, table, schema or key
+ * prefix); this layer makes a mistake there fail loudly instead of leaking.
+ *
+ * It delegates to the public API of the store it wraps, so that store's validation, encryption,
+ * upcasting, publishing and telemetry all apply unchanged.
+ */
+export class TenantEventStore extends EventStore {
+  readonly capabilities: EventStoreCapabilities;
+  readonly tenant: TenantId;
+  /** The store the tenant's factory made. */
+  readonly inner: EventStore;
+  readonly #quota: QuotaCounter | undefined;
+
+  constructor(tenant: TenantId, inner: EventStore, quota?: QuotaCounter) {
+    // The wrapped store traces its own calls: spans here would double them.
+    super({ telemetry: false });
+    this.tenant = tenant;
+    this.inner = inner;
+    this.capabilities = inner.capabilities;
+    this.#quota = quota;
+  }
+
+  override appendToStream<E extends EventEnvelope = EventEnvelope>(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: AppendToStreamOptions = {},
+  ): Promise<AppendToStreamResult<E>> {
+    // Not an array: the wrapped store refuses it with its usual ValidationError.
+    if (!Array.isArray(events)) return this.inner.appendToStream<E>(streamId, events, options);
+    try {
+      if (events.length > 0) this.#quota?.take(events.length);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const tenant = this.tenant;
+    const stamped = events.map((event: NewEvent) =>
+      typeof event === "object" && event !== null
+        ? { ...event, metadata: { ...event.metadata, [TENANT_METADATA_KEY]: tenant } }
+        : event,
+    );
+    return this.inner.appendToStream<E>(streamId, stamped, options);
+  }
+
+  override readStream<E extends EventEnvelope = EventEnvelope>(
+    streamId: string,
+    options: ReadStreamOptions = {},
+  ): AsyncGenerator<E, void, undefined> {
+    return this.#guard(this.inner.readStream<E>(streamId, options), "readStream");
+  }
+
+  override readAll<E extends EventEnvelope = EventEnvelope>(
+    options: ReadAllOptions = {},
+  ): AsyncGenerator<E, void, undefined> {
+    return this.#guard(this.inner.readAll<E>(options), "readAll");
+  }
+
+  override readFeed<E extends EventEnvelope = EventEnvelope>(
+    options: ReadAllOptions = {},
+  ): AsyncGenerator<E, void, undefined> {
+    return this.#guard(this.inner.readFeed<E>(options), "readAll");
+  }
+
+  override getStreamVersion(streamId: string): Promise<number> {
+    return this.inner.getStreamVersion(streamId);
+  }
+
+  override streamExists(streamId: string): Promise<boolean> {
+    return this.inner.streamExists(streamId);
+  }
+
+  override getLastGlobalPosition(): Promise<number> {
+    return this.inner.getLastGlobalPosition();
+  }
+
+  override ping(signal?: AbortSignal): Promise<void> {
+    return this.inner.ping(signal);
+  }
+
+  /**
+   * The wrapped store's subscription, each event checked before the handler sees it: an event of
+   * another tenant fails like a handler error (told to `onError`, retried, never passed), so the
+   * subscription stops there rather than hand it on.
+   */
+  override subscribeToAll<E extends EventEnvelope = EventEnvelope>(
+    options: SubscribeToAllOptions<E>,
+  ): StoreSubscription {
+    const handler = options.handler;
+    return this.inner.subscribeToAll<E>({
+      ...options,
+      handler: (event) => {
+        this.#check(event, "subscribeToAll");
+        return handler(event);
+      },
+    });
+  }
+
+  override watchAppends(listener: () => void): () => void {
+    return this.inner.watchAppends(listener);
+  }
+
+  override afterEachCommit(step: (events: readonly EventEnvelope[]) => Promise<void>): () => void {
+    return this.inner.afterEachCommit(async (events) => {
+      for (const event of events) this.#check(event, "afterEachCommit");
+      await step(events);
+    });
+  }
+
+  /** Never reached: appends go through the wrapped store's `appendToStream`. */
+  protected override commit(): Promise<CommitResult> {
+    return Promise.reject(new Error("TenantEventStore commits through the store it wraps"));
+  }
+
+  protected override readStreamEvents(
+    streamId: string,
+    options: ReadStreamOptions,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    return this.#guard(this.inner.readStream(streamId, { ...options, raw: true }), "readStream");
+  }
+
+  protected override readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
+    return this.#guard(this.inner.readAll({ ...options, raw: true }), "readAll");
+  }
+
+  protected override streamVersion(streamId: string): Promise<number> {
+    return this.inner.getStreamVersion(streamId);
+  }
+
+  #check(event: EventEnvelope, operation: string): void {
+    if (event.metadata?.[TENANT_METADATA_KEY] !== this.tenant) throw new TenantIsolationError(this.tenant, operation);
+  }
+
+  /**
+   * The wrapped read, each event checked as it passes. A plain iterator rather than an async
+   * generator: one promise per event instead of a generator's queue, which is most of what tenancy
+   * costs a read. A refused event ends the read (the wrapped cursor released) and is not returned.
+   */
+  #guard<E extends EventEnvelope>(
+    events: AsyncGenerator<E, void, undefined>,
+    operation: string,
+  ): AsyncGenerator<E, void, undefined> {
+    const check = (next: IteratorResult<E, void>): IteratorResult<E, void> => {
+      if (next.done !== true && next.value.metadata?.[TENANT_METADATA_KEY] !== this.tenant) {
+        const refused = new TenantIsolationError(this.tenant, operation);
+        return events.return(undefined).then(
+          () => {
+            throw refused;
+          },
+          () => {
+            throw refused;
+          },
+        ) as never;
+      }
+      return next;
+    };
+    const guarded: AsyncGenerator<E, void, undefined> = {
+      next: () => events.next().then(check),
+      return: (value) => events.return(value),
+      throw: (error) => events.throw(error).then(check),
+      [Symbol.asyncIterator]: () => guarded,
+    };
+    return guarded;
+  }
+}

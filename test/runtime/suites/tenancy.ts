@@ -1,0 +1,153 @@
+/**
+ * The tenant isolation contract under each isolation strategy, listed by the suite module of the
+ * backend it needs (in-memory.ts, dynamodb.ts, postgres.ts, sqlite-node.ts, sqlite-workerd.ts).
+ * Every strategy gives a tenant stores of its own: an instance, a table, a schema, a database file,
+ * a Durable Object.
+ */
+import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSnapshotStore } from "../../../adapters/dynamodb/index.js";
+import {
+  createPostgresClient,
+  PostgresCheckpointStore,
+  PostgresEventStore,
+  PostgresSnapshotStore,
+} from "../../../adapters/postgres/index.js";
+import {
+  DurableObjectEventStore,
+  type DurableObjectStubLike,
+  SqliteCheckpointStore,
+  type SqliteDriver,
+  SqliteEventStore,
+  SqliteSnapshotStore,
+} from "../../../adapters/sqlite/index.js";
+import {
+  InMemoryCheckpointStore,
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+  type TenantId,
+  tenantIdentifier,
+} from "../../../src/index.js";
+import { tenantIsolationContract } from "../../../src/testing/index.js";
+import { type RuntimeEnv, type RuntimeSuite, requiredVariable } from "../runtime-suite.js";
+
+const CONTRACT = "tenantIsolationContract";
+
+export const tenancyInMemorySuite: RuntimeSuite = {
+  name: "in-memory tenant isolation (an instance per tenant)",
+  contract: CONTRACT,
+  open: () => ({
+    suite: tenantIsolationContract({
+      name: "tenant isolation (in memory, an instance per tenant)",
+      forTenant: () => ({
+        eventStore: new InMemoryEventStore(),
+        snapshotStore: new InMemorySnapshotStore(),
+        checkpointStore: new InMemoryCheckpointStore(),
+      }),
+    }),
+  }),
+};
+
+const LOCAL = { region: "us-east-1", credentials: { accessKeyId: "eventflows", secretAccessKey: "local" } };
+
+/** DynamoDB, a table per tenant (the events' and the snapshots' tables), dropped after each case. */
+export const tenancyDynamoDbSuite: RuntimeSuite = {
+  name: "dynamodb tenant isolation (a table per tenant)",
+  contract: CONTRACT,
+  open: (env: RuntimeEnv) => {
+    const endpoint = requiredVariable(env, "AWS_ENDPOINT_URL_DYNAMODB");
+    const tables = (tenant: TenantId) => [`events-${tenant}`, `snapshots-${tenant}`];
+    return {
+      suite: tenantIsolationContract({
+        name: "tenant isolation (DynamoDB, a table per tenant)",
+        forTenant: async (tenant) => {
+          const [events, snapshots] = tables(tenant) as [string, string];
+          const eventStore = new DynamoDbEventStore({ ...LOCAL, endpoint, tableName: events, gapTimeoutMs: 200 });
+          const snapshotStore = new DynamoDbSnapshotStore({ ...LOCAL, endpoint, tableName: snapshots });
+          await Promise.all([eventStore.ensureTable(), snapshotStore.ensureTable()]);
+          return { eventStore, snapshotStore };
+        },
+        cleanup: async (tenants) => {
+          const client = createDynamoDbClient({ ...LOCAL, endpoint });
+          for (const table of tenants.flatMap(tables)) {
+            await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
+          }
+        },
+      }),
+    };
+  },
+};
+
+/** PostgreSQL, a schema per tenant (`t_<tenant>`), migrated on the tenant's first use, dropped after each case. */
+export const tenancyPostgresSuite: RuntimeSuite = {
+  name: "postgres tenant isolation (a schema per tenant)",
+  contract: CONTRACT,
+  open: (env: RuntimeEnv) => {
+    const sql = createPostgresClient(requiredVariable(env, "EVENTFLOWS_PG_URL"), { max: 4 });
+    const schemaOf = (tenant: TenantId) => `t_${tenantIdentifier(tenant)}`;
+    return {
+      suite: tenantIsolationContract({
+        name: "tenant isolation (PostgreSQL, a schema per tenant)",
+        forTenant: async (tenant) => {
+          const schema = schemaOf(tenant);
+          const eventStore = new PostgresEventStore({ sql, schema });
+          await eventStore.migrate();
+          return {
+            eventStore,
+            snapshotStore: new PostgresSnapshotStore({ sql, schema }),
+            checkpointStore: new PostgresCheckpointStore({ sql, schema }),
+          };
+        },
+        cleanup: async (tenants) => {
+          for (const tenant of tenants) await sql.unsafe(`DROP SCHEMA IF EXISTS ${schemaOf(tenant)} CASCADE`);
+        },
+      }),
+      close: async () => {
+        await sql.end();
+      },
+    };
+  },
+};
+
+/** SQLite, a database per tenant: `open(tenant)` gives a fresh database's driver (a file, here). */
+export function tenancySqliteSuite(
+  label: string,
+  open: (tenant: TenantId) => SqliteDriver | Promise<SqliteDriver>,
+  cleanup?: (tenants: readonly TenantId[]) => void | Promise<void>,
+): ReturnType<typeof tenantIsolationContract> {
+  return tenantIsolationContract({
+    name: `tenant isolation (SQLite, a database per tenant, ${label})`,
+    forTenant: async (tenant) => {
+      const driver = await open(tenant);
+      const eventStore = new SqliteEventStore({ driver });
+      await eventStore.migrate();
+      return {
+        eventStore,
+        snapshotStore: new SqliteSnapshotStore({ driver }),
+        checkpointStore: new SqliteCheckpointStore({ driver }),
+      };
+    },
+    ...(cleanup === undefined ? {} : { cleanup }),
+  });
+}
+
+interface DurableObjectNamespaceLike {
+  idFromName(name: string): unknown;
+  get(id: unknown): DurableObjectStubLike;
+}
+
+/** Workers: a Durable Object per tenant (`idFromName(tenant)`), its event store reached from the Worker. */
+export const tenancyDurableObjectSuite: RuntimeSuite = {
+  name: "sqlite (Durable Object per tenant) tenant isolation",
+  contract: CONTRACT,
+  open: (env: RuntimeEnv) => {
+    const namespace = (env as unknown as Record<string, DurableObjectNamespaceLike | undefined>).SQLITE_EVENTS;
+    if (namespace === undefined)
+      throw new Error("the SQLITE_EVENTS binding is missing: the runner did not configure it");
+    return {
+      suite: tenantIsolationContract({
+        name: "tenant isolation (Durable Objects, an object per tenant)",
+        forTenant: (tenant) =>
+          new DurableObjectEventStore({ stub: namespace.get(namespace.idFromName(`tenant:${tenant}`)) }),
+      }),
+    };
+  },
+};
