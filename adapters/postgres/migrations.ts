@@ -210,9 +210,30 @@ COMMENT ON COLUMN ${n.subjectKeys}.wrapped_key IS
   'the subject''s AES-256 key, AES-GCM-encrypted under the application''s master key (IV first); NULL once erased';
 `,
   },
+  {
+    // 10, not 9: the tenancy work takes 9. Versions need not be contiguous (migrate applies every
+    // one above the database's highest).
+    version: 10,
+    name: "stream-deletions",
+    // One row per deleted stream: soft (events kept, hidden from reads) or hard (events removed; the
+    // row stays as the tombstone that retires the id). Appends check it in their one statement.
+    sql: (n) => `
+CREATE TABLE ${n.streamDeletions} (
+  stream_id text COLLATE "C" NOT NULL,
+  mode text NOT NULL,
+  version integer NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "${n.tablePrefix}stream_deletions_pkey" PRIMARY KEY (stream_id),
+  CONSTRAINT "${n.tablePrefix}stream_deletions_mode" CHECK (mode IN ('soft', 'hard'))
+);
+COMMENT ON COLUMN ${n.streamDeletions}.version IS
+  'the stream''s version when it was deleted (a hard-deleted stream has no rows left to tell it)';
+`,
+  },
 ];
 
-export const LATEST_SCHEMA_VERSION = migrations.length;
+/** The highest schema version (versions need not be contiguous). */
+export const LATEST_SCHEMA_VERSION = Math.max(...migrations.map((m) => m.version));
 
 /** SHA-256 of a migration's SQL as applied, hex. */
 export function checksum(text: string): Promise<string> {

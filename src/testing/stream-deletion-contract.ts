@@ -16,7 +16,10 @@ import type { ContractCase, ContractSuite } from "./contract.js";
 export interface StreamDeletionContractOptions {
   /** Shown as the suite's name. */
   readonly name: string;
-  /** Makes a store with `capabilities.streamDeletion`; cases write only to streams of their own. `options.bus` must be passed through. */
+  /**
+   * Makes a store; cases write only to streams of their own. `options.bus` must be passed through.
+   * A store without `capabilities.streamDeletion` is checked to refuse every operation, typed.
+   */
   readonly create: (options: EventStoreOptions) => EventStore | Promise<EventStore>;
   /** Releases a store made by `create`. */
   readonly dispose?: (store: EventStore) => void | Promise<void>;
@@ -36,8 +39,8 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
         const bus = new InMemoryEventBus({ onError: () => undefined });
         const store = await options.create(withBus ? { bus } : {});
         try {
-          assert(store.capabilities.streamDeletion === true, "the store reports capabilities.streamDeletion");
-          await run(store, bus);
+          // Without the capability every case checks the refusal instead: typed, and nothing changed.
+          await (store.capabilities.streamDeletion === true ? run(store, bus) : refuses(store));
         } finally {
           await options.dispose?.(store);
         }
@@ -379,6 +382,22 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
   });
 
   return { name: options.name, cases };
+}
+
+/** A store without the capability: each operation throws STREAM_DELETION_NOT_SUPPORTED and the stream reads as before. */
+async function refuses(store: EventStore): Promise<void> {
+  const id = `Unsupported-${ulid()}`;
+  await store.appendToStream(id, [{ type: "Kept", data: {} }]);
+  const code = ErrorCode.StreamDeletionNotSupported;
+  await assertRejects(() => store.deleteStream(id), code, "soft delete");
+  await assertRejects(() => store.deleteStream(id, { mode: "hard" }), code, "hard delete");
+  await assertRejects(() => store.restoreStream(id), code, "restore");
+  await assertRejects(() => store.truncateStream(id, { before: 1 }), code, "truncate");
+  assertEqual(
+    (await collect(store.readStream(id))).map((e) => e.version),
+    [1],
+    "the stream is unchanged",
+  );
 }
 
 const ok = () => "ok";

@@ -24,6 +24,7 @@ import {
   projectionContract,
   sagaStoreContract,
   snapshotStoreContract,
+  streamDeletionContract,
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -59,6 +60,17 @@ export const postgresSuites: SuiteModule = {
             name: "PostgresEventStore contract",
             create: (options) => new PostgresEventStore({ ...options, sql, schema }),
             holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
+          }),
+        ),
+    },
+    {
+      name: "postgres stream deletion",
+      contract: "streamDeletionContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          streamDeletionContract({
+            name: "PostgresEventStore stream deletion contract",
+            create: (options) => new PostgresEventStore({ ...options, sql, schema }),
           }),
         ),
     },

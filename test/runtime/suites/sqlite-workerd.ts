@@ -24,7 +24,7 @@ import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
 import { liveSubscriptionSuite } from "./sqlite-live.js";
 
-const KINDS = ["event", "snapshot", "checkpoint", "projection"] as const;
+const KINDS = ["event", "snapshot", "checkpoint", "projection", "deletion"] as const;
 
 interface DurableObjectNamespaceLike {
   idFromName(name: string): unknown;
