@@ -19,6 +19,8 @@ export interface Statements {
   readonly deletion: {
     /** Serializes the change with every append: waits for appends under way, holds new ones until commit. */
     readonly lock: string;
+    /** Bounds the lock's wait, in a transaction of the store's own. */
+    readonly lockTimeout: string;
     /** The stream's stored version, its deletion mode and recorded version (NULLs when live). $1 stream id. */
     readonly state: string;
     /** $1 stream id, $2 mode, $3 version. */
@@ -156,6 +158,9 @@ RETURNING global_position::text, version`,
     streamVersion: `SELECT coalesce(max(version), 0) FROM ${events} WHERE stream_id = $1`,
     deletion: {
       // SHARE ROW EXCLUSIVE conflicts with the ROW EXCLUSIVE every INSERT takes, and with itself.
+      // Appends queue behind a waiting lock request, so the wait is bounded: past 5 s (an open
+      // transaction that appended and lingers) the change fails, retryable (55P03), and appends go on.
+      lockTimeout: "SET LOCAL lock_timeout = '5s'",
       lock: `LOCK TABLE ${events} IN SHARE ROW EXCLUSIVE MODE`,
       state: `SELECT coalesce((SELECT max(version) FROM ${events} WHERE stream_id = $1), 0), d.mode, d.version
   FROM (SELECT 1) AS one LEFT JOIN ${deletions} AS d ON d.stream_id = $1`,

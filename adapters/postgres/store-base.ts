@@ -73,9 +73,9 @@ export abstract class PostgresStoreBase extends EventStore {
       change.kind === "truncate" ? "truncateStream" : change.kind === "restore" ? "restoreStream" : "deleteStream";
     return guard(operation, async () => {
       if (typeof (sql as { begin?: unknown }).begin !== "function")
-        return commitStreamChangeIn(sql, this.context, change);
+        return commitStreamChangeIn(sql, this.context, change, false);
       return (await (sql as PostgresSql).begin((tx) =>
-        commitStreamChangeIn(tx, this.context, change),
+        commitStreamChangeIn(tx, this.context, change, true),
       )) as StreamChangeCommit;
     });
   }

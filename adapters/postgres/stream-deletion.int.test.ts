@@ -89,6 +89,39 @@ describe("stream deletion on PostgreSQL, checked with psql and pg_dump", () => {
     expect(await collect(store.readStream(id))).toEqual([]);
   });
 
+  test("a deletion waits at most 5 s for a transaction that appended and lingers: a retryable ServiceError, nothing changed", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const id = `Lingering-${ulid()}`;
+    await store.appendToStream(id, [{ type: "A", data: {} }]);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let appended: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => {
+      appended = resolve;
+    });
+    const lingering = store.withTransaction(async (tx) => {
+      await tx.appendToStream(`Other-${ulid()}`, [{ type: "B", data: {} }]);
+      appended();
+      await held;
+    });
+    await inside;
+    const started = Date.now();
+    try {
+      const error = await store.deleteStream(id, { mode: "hard" }).then(
+        () => undefined,
+        (e: { code?: string; retryable?: boolean }) => e,
+      );
+      expect(error).toMatchObject({ code: "SERVICE_ERROR", retryable: true });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4500);
+    } finally {
+      release();
+      await lingering;
+    }
+    expect((await collect(store.readStream(id))).map((e) => e.version)).toEqual([1]);
+  }, 30_000);
+
   test("an open application transaction's deletion joins it: rolled back, nothing changed", async () => {
     const store = new PostgresEventStore({ sql, schema });
     const id = `Rollback-${ulid()}`;

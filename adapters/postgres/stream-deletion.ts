@@ -23,9 +23,12 @@ export async function commitStreamChangeIn(
   tx: PostgresQueryable,
   context: StoreContext,
   change: StreamChange,
+  ownTransaction: boolean,
 ): Promise<StreamChangeCommit> {
   const st = context.statements.deletion;
   const { streamId } = change;
+  // The application's own transaction keeps its settings; the store's bounds its wait.
+  if (ownTransaction) await tx.unsafe(st.lockTimeout);
   await tx.unsafe(st.lock);
   const [row] = (await tx.unsafe(st.state, [streamId], { prepare: true }).values()) as unknown as [StateRow];
   const [stored, mode, deletedVersion] = row;
