@@ -41,6 +41,8 @@ export const ErrorCode = {
   Aborted: "ABORTED",
   SubjectErased: "SUBJECT_ERASED",
   PersonalDataUnreadable: "PERSONAL_DATA_UNREADABLE",
+  StreamDeleted: "STREAM_DELETED",
+  StreamDeletionNotSupported: "STREAM_DELETION_NOT_SUPPORTED",
 } as const;
 
 /**
@@ -399,6 +401,39 @@ export class PersonalDataError extends EventFlowsError {
   }
 }
 
+/**
+ * The stream was deleted: appends to it, truncating it, and restoring a hard-deleted one are refused,
+ * with nothing written. A soft-deleted stream takes appends again once restored (`restoreStream`); a
+ * hard-deleted stream id is retired for good.
+ */
+export class StreamDeletedError extends EventFlowsError {
+  override readonly name = "StreamDeletedError";
+  constructor(
+    readonly streamId: string,
+    readonly mode: "soft" | "hard",
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.StreamDeleted,
+      mode === "soft"
+        ? `Stream "${streamId}" is soft-deleted: restore it (restoreStream) before writing to it`
+        : `Stream "${streamId}" was hard-deleted: its id is retired and takes no more events`,
+      options,
+    );
+  }
+}
+
+/** The event store has no stream deletion (`capabilities.streamDeletion` is not true); nothing was changed. */
+export class StreamDeletionNotSupportedError extends EventFlowsError {
+  override readonly name = "StreamDeletionNotSupportedError";
+  constructor(
+    readonly store: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(ErrorCode.StreamDeletionNotSupported, `${store} cannot delete or truncate streams`, options);
+  }
+}
+
 function formatIssue(issue: Issue): string {
   return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
 }
@@ -436,3 +471,7 @@ export const isSubjectErasedError = (error: unknown): error is SubjectErasedErro
   hasCode(error, ErrorCode.SubjectErased);
 export const isPersonalDataError = (error: unknown): error is PersonalDataError =>
   hasCode(error, ErrorCode.PersonalDataUnreadable);
+export const isStreamDeletedError = (error: unknown): error is StreamDeletedError =>
+  hasCode(error, ErrorCode.StreamDeleted);
+export const isStreamDeletionNotSupportedError = (error: unknown): error is StreamDeletionNotSupportedError =>
+  hasCode(error, ErrorCode.StreamDeletionNotSupported);

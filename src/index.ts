@@ -59,6 +59,8 @@ export {
   isRebuildNotSupportedError,
   isServiceError,
   isSnapshotCorruptError,
+  isStreamDeletedError,
+  isStreamDeletionNotSupportedError,
   isStreamNotFoundError,
   isSubjectErasedError,
   isUpcastError,
@@ -71,6 +73,8 @@ export {
   RebuildNotSupportedError,
   ServiceError,
   SnapshotCorruptError,
+  StreamDeletedError,
+  StreamDeletionNotSupportedError,
   StreamNotFoundError,
   SubjectErasedError,
   UpcastError,
@@ -99,7 +103,35 @@ export {
   matchesExpectedVersion,
 } from "./event-store/event-store.js";
 export { InMemoryEventStore } from "./event-store/in-memory-event-store.js";
+export {
+  type ApplyRetentionOptions,
+  applyRetention,
+  type RetentionPolicies,
+  type RetentionReport,
+  type RetentionRule,
+  type RetentionSkip,
+  retention,
+} from "./event-store/retention.js";
 export { assertUnchangedRetry } from "./event-store/retried-append.js";
+export {
+  type DeleteStreamOptions,
+  isStreamLifecycleEvent,
+  lifecycleEvent,
+  planStreamChange,
+  type RestoreStreamOptions,
+  STREAM_LIFECYCLE_STREAM,
+  type StreamChange,
+  type StreamChangeAction,
+  type StreamChangeCommit,
+  type StreamChangeKind,
+  type StreamChangeResult,
+  type StreamDeletionMode,
+  type StreamDeletionState,
+  type StreamLifecycleData,
+  type StreamLifecycleEvent,
+  StreamLifecycleEventType,
+  type TruncateStreamOptions,
+} from "./event-store/stream-deletion.js";
 export type { StoreSubscription, SubscribeToAllOptions } from "./event-store/subscription.js";
 export type {
   AppendToStreamOptions,

@@ -6,6 +6,7 @@ import {
   type ExpectedVersion,
   type PendingEvent,
   ServiceError,
+  StreamDeletedError,
   ValidationError,
 } from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
@@ -39,8 +40,10 @@ export function isLostRace(error: unknown): boolean {
   return typeof error === "object" && error !== null && lostRaces.has(error);
 }
 
-/** The in-transaction append's answer: the version it saw, the first position, events inserted, ids already stored. */
-type AppendRow = [number, string | null, number, number];
+/** The in-transaction append's answer: the version it saw, the first position, events inserted, ids already stored, deletion mode. */
+type AppendRow = [number, string | null, number, number, DeletionMode];
+/** The stream's deletion mode, NULL while it is live. */
+type DeletionMode = "soft" | "hard" | null;
 /** One row per event appendAlone inserted: its position (bigint text) and version. */
 type InsertedRow = [string, number];
 
@@ -112,7 +115,8 @@ export async function appendEvents(
       let first = inserted[0];
       if (first === undefined) {
         // Refused by the version check: a retry of a stored batch, or a conflict.
-        const [actual, idsStored] = await refusal(sql, context, streamId, batch);
+        const [actual, idsStored, deleted] = await refusal(sql, context, streamId, batch);
+        if (deleted !== null) throw new StreamDeletedError(streamId, deleted);
         if (idsStored > 0) return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
         // Throws the conflict; returns when another append moved the stream to the expected version
         // after the refused statement ran, and the append runs again.
@@ -127,7 +131,8 @@ export async function appendEvents(
       if (row === undefined) {
         throw new ServiceError(SERVICE, "appendToStream", "NO_ROW", false, "the append statement returned no row");
       }
-      const [seen, first, inserted, idsAlreadyStored] = row;
+      const [seen, first, inserted, idsAlreadyStored, deleted] = row;
+      if (deleted !== null && inserted === 0) throw new StreamDeletedError(streamId, deleted);
       if (idsAlreadyStored > 0)
         return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
       if (inserted === 0 || first === null) throw new ConcurrencyError(streamId, expected, seen);
@@ -149,17 +154,17 @@ export async function appendEvents(
   }
 }
 
-/** Why appendAlone inserted nothing: the stream's version now, and how many of the batch's first id are stored. */
+/** Why appendAlone inserted nothing: the stream's version now, how many of the batch's first id are stored, whether it is deleted. */
 async function refusal(
   sql: PostgresQueryable,
   context: StoreContext,
   streamId: string,
   batch: EncodedBatch,
-): Promise<[number, number]> {
+): Promise<[number, number, DeletionMode]> {
   return guardReconnecting("appendToStream", attemptsOn(sql), async () => {
     const [row] = (await sql
       .unsafe(context.statements.appendRefused, [streamId, batch.ids[0] ?? ""], { prepare: true })
-      .values()) as unknown as [[number, number]];
+      .values()) as unknown as [[number, number, DeletionMode]];
     return row;
   });
 }

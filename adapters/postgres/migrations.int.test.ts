@@ -9,6 +9,7 @@ import {
   LATEST_SCHEMA_VERSION,
   migrate,
   migrations,
+  POSITION_BITS,
   PostgresCheckpointStore,
   PostgresEventStore,
   type PostgresSql,
@@ -57,24 +58,34 @@ describe("migrations", () => {
     const schema = fresh("upgrade");
     expect(await migrate(sql, { schema, to: 1 })).toEqual({ applied: [1], version: 1 });
     expect(await tablesIn(schema)).toEqual(["events", "migrations"]);
-    const store = new PostgresEventStore({ sql, schema });
+    // Written as a schema-1 store wrote them: the store of today appends and reads only on the latest schema.
     const streams = [`Order-${ulid()}`, `Order-${ulid()}`];
-    const written = [];
+    const written: { id: string; streamId: string; version: number; type: string; data: unknown }[] = [];
     for (const stream of streams) {
-      const result = await store.appendToStream(stream, [
+      const batch = [
         {
           type: "OrderPlaced",
           data: { total: 12.5, lines: [{ sku: "a", qty: 2 }] },
           metadata: { correlationId: "c1" },
         },
-        { type: "OrderPaid", data: { method: "card" } },
-      ]);
-      written.push(...result.events);
+        { type: "OrderPaid", data: { method: "card" }, metadata: {} },
+      ];
+      await sql.begin(async (tx) => {
+        for (const [i, event] of batch.entries()) {
+          const id = ulid();
+          await tx.unsafe(
+            `INSERT INTO ${schema}.events (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
+             VALUES ((pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + $1, pg_current_xact_id(), $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, now())`,
+            [i + 1, stream, i + 1, id, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata)],
+          );
+          written.push({ id, streamId: stream, version: i + 1, type: event.type, data: event.data });
+        }
+      });
     }
-    const beforeUpgrade = await collect(store.readAll());
+    const store = new PostgresEventStore({ sql, schema });
 
     expect(await migrate(sql, { schema })).toEqual({
-      applied: [2, 3, 4, 5, 6, 7, 8, 9],
+      applied: migrations.filter((m) => m.version > 1).map((m) => m.version),
       version: LATEST_SCHEMA_VERSION,
     });
     const checks = await sql`
@@ -93,11 +104,13 @@ describe("migrations", () => {
       "saga_timeouts",
       "sagas",
       "snapshots",
+      "stream_deletions",
       "subject_keys",
     ]);
     const afterUpgrade = await collect(store.readAll());
-    expect(afterUpgrade).toEqual(beforeUpgrade);
-    expect(afterUpgrade.map((e) => e.id)).toEqual(written.map((e) => e.id));
+    expect(
+      afterUpgrade.map(({ id, streamId, version, type, data }) => ({ id, streamId, version, type, data })),
+    ).toEqual(written);
     const next = await store.appendToStream(streams[0] ?? "", [{ type: "OrderShipped", data: {} }], {
       expectedVersion: 2,
     });
@@ -110,7 +123,7 @@ describe("migrations", () => {
   test("running them again does nothing; what ran is recorded with checksums", async () => {
     const schema = fresh("again");
     const first = await migrate(sql, { schema });
-    expect(first.applied).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+    expect(first.applied).toEqual(migrations.map((m) => m.version));
     expect(await migrate(sql, { schema })).toEqual({ applied: [], version: LATEST_SCHEMA_VERSION });
     const applied = await appliedMigrations(sql, { schema });
     expect(applied.map((m) => [m.version, m.name])).toEqual([
@@ -123,6 +136,7 @@ describe("migrations", () => {
       [7, "sagas"],
       [8, "subject-keys"],
       [9, "tenant-column"],
+      [10, "stream-deletions"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -136,7 +150,7 @@ describe("migrations", () => {
     const schema = fresh("concurrent");
     const results = await Promise.all(Array.from({ length: 6 }, () => migrate(sql, { schema })));
     const applied = results.flatMap((r) => r.applied).sort();
-    expect(applied).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+    expect(applied).toEqual(migrations.map((m) => m.version).sort());
     expect(results.every((r) => r.version === LATEST_SCHEMA_VERSION)).toBe(true);
   });
 
@@ -207,6 +221,7 @@ describe("migrations", () => {
       "billing_saga_timeouts",
       "billing_sagas",
       "billing_snapshots",
+      "billing_stream_deletions",
       "billing_subject_keys",
       "shipping_checkpoints",
       "shipping_dedup",
@@ -220,6 +235,7 @@ describe("migrations", () => {
       "shipping_saga_timeouts",
       "shipping_sagas",
       "shipping_snapshots",
+      "shipping_stream_deletions",
       "shipping_subject_keys",
     ]);
     const stream = `Shared-${ulid()}`;

@@ -280,6 +280,28 @@ CREATE POLICY "${n.tablePrefix}${name}_tenant" ON ${table}
         .join("\n");
     },
   },
+  {
+    version: 10,
+    name: "stream-deletions",
+    // One row per deleted stream (per tenant under row-level security, as migration 9's tables): soft
+    // (events kept, hidden from reads) or hard (events removed; the row stays as the tombstone that
+    // retires the id). Appends check it in their one statement.
+    sql: (n) => `
+CREATE TABLE ${n.streamDeletions} (
+  stream_id text COLLATE "C" NOT NULL,
+  tenant_id text COLLATE "C" NOT NULL DEFAULT ${TENANT_DEFAULT},
+  mode text NOT NULL,
+  version integer NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "${n.tablePrefix}stream_deletions_pkey" PRIMARY KEY (stream_id, tenant_id),
+  CONSTRAINT "${n.tablePrefix}stream_deletions_mode" CHECK (mode IN ('soft', 'hard'))
+);
+CREATE POLICY "${n.tablePrefix}stream_deletions_tenant" ON ${n.streamDeletions}
+  USING (tenant_id = ${TENANT_OF_TRANSACTION}) WITH CHECK (tenant_id = ${TENANT_OF_TRANSACTION});
+COMMENT ON COLUMN ${n.streamDeletions}.version IS
+  'the stream''s version when it was deleted (a hard-deleted stream has no rows left to tell it)';
+`,
+  },
 ];
 
 /** The transaction-local setting naming the tenant of row-level-security stores (see tenantScopedSql). */
@@ -290,7 +312,8 @@ const TENANT_DEFAULT = `coalesce(current_setting('${TENANT_SETTING}', true), '')
 // matches no row: a statement run without a tenant sees nothing and writes nothing (fail closed).
 const TENANT_OF_TRANSACTION = `nullif(current_setting('${TENANT_SETTING}', true), '')`;
 
-export const LATEST_SCHEMA_VERSION = migrations.length;
+/** The highest schema version (versions need not be contiguous). */
+export const LATEST_SCHEMA_VERSION = Math.max(...migrations.map((m) => m.version));
 
 /** SHA-256 of a migration's SQL as applied, hex. */
 export function checksum(text: string): Promise<string> {

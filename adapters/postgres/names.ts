@@ -25,6 +25,7 @@ export interface TableNames {
   readonly sagaTimeouts: string;
   readonly sagaFailures: string;
   readonly subjectKeys: string;
+  readonly streamDeletions: string;
   readonly migrations: string;
   /** Unquoted constraint names, to tell one unique violation from another. */
   readonly constraints: { readonly streamVersion: string; readonly eventId: string; readonly position: string };
@@ -83,6 +84,7 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
     sagaTimeouts: table("saga_timeouts"),
     sagaFailures: table("saga_failures"),
     subjectKeys: table("subject_keys"),
+    streamDeletions: table("stream_deletions"),
     migrations: table("migrations"),
     constraints: {
       streamVersion: `${tablePrefix}events_stream_version`,

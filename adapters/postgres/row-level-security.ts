@@ -12,7 +12,7 @@ export const MAX_TENANT_ID_LENGTH = 128;
 // the cast, as long), as if postgres.js described the statement before every run.
 const SET_TENANT = `SELECT set_config('${TENANT_SETTING}', $1::text, true)`;
 
-/** Every table migration 9 gave a tenant_id column and a policy: all but the migrations table. */
+/** Every table migrations 9 and 10 gave a tenant_id column and a policy: all but the migrations table. */
 function tenantTables(names: TableNames): string[] {
   return [
     names.events,
@@ -27,6 +27,7 @@ function tenantTables(names: TableNames): string[] {
     names.sagaTimeouts,
     names.sagaFailures,
     names.subjectKeys,
+    names.streamDeletions,
   ];
 }
 

@@ -15,6 +15,22 @@ export interface Statements {
   readonly readAll: string;
   readonly streamVersion: string;
   readonly lastGlobalPosition: string;
+  /** Stream deletion (see stream-deletion.ts). */
+  readonly deletion: {
+    /** Serializes the change with every append: waits for appends under way, holds new ones until commit. */
+    readonly lock: string;
+    /** Bounds the lock's wait, in a transaction of the store's own. */
+    readonly lockTimeout: string;
+    /** The stream's stored version, its deletion mode and recorded version (NULLs when live). $1 stream id. */
+    readonly state: string;
+    /** $1 stream id, $2 mode, $3 version. */
+    readonly mark: string;
+    readonly unmark: string;
+    /** Removes the stream's events below $2 and counts them. */
+    readonly removeBelow: string;
+    /** The soft-deleted stream ids, which readAll passes by. */
+    readonly hidden: string;
+  };
   readonly checkpoint: {
     readonly read: string;
     readonly write: string;
@@ -37,6 +53,7 @@ const COLUMNS = `global_position::text AS position_text, version, event_id, type
 
 export function statements(names: TableNames): Statements {
   const events = names.events;
+  const deletions = names.streamDeletions;
   return {
     /*
      * One round trip: reads the stream's version, checks the expectation, and inserts the batch,
@@ -77,14 +94,15 @@ WITH last AS (
     start.xid, $1, cur.version + input.n, input.value->>'i', input.value->>'t', input.value->'d', input.value->'m',
     coalesce((input.value->>'c')::timestamptz, $4::text::timestamptz)
   FROM cur, start, input, taken
-  WHERE taken.ids = 0 AND CASE $2::text
+  WHERE taken.ids = 0 AND NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1) AND CASE $2::text
     WHEN 'any' THEN true
     WHEN 'no-stream' THEN cur.version = 0
     WHEN 'stream-exists' THEN cur.version > 0
     ELSE cur.version = $3::integer END
   RETURNING global_position
 )
-SELECT cur.version, (SELECT min(global_position) FROM ins)::text, (SELECT count(*) FROM ins)::integer, taken.ids::integer
+SELECT cur.version, (SELECT min(global_position) FROM ins)::text, (SELECT count(*) FROM ins)::integer, taken.ids::integer,
+  (SELECT mode FROM ${deletions} WHERE stream_id = $1)
 FROM cur, taken`,
     /*
      * The same append when the statement is its transaction (the store's own appends): no earlier
@@ -103,24 +121,27 @@ SELECT (pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + e.n, pg_curren
   coalesce((e.value->>'c')::timestamptz, $4::text::timestamptz)
 FROM (SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version) AS cur,
   jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS e(value, n)
-WHERE CASE $2::text
+WHERE NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1) AND CASE $2::text
   WHEN 'any' THEN true
   WHEN 'no-stream' THEN cur.version = 0
   WHEN 'stream-exists' THEN cur.version > 0
   ELSE cur.version = $3::integer END
 RETURNING global_position::text, version`,
-    // Why appendAlone inserted nothing: the stream's version, and whether the first event's id is
-    // stored (a retry repeats every id). $1 stream id, $2 the first event's id.
+    // Why appendAlone inserted nothing: the stream's version, whether the first event's id is
+    // stored (a retry repeats every id), and whether the stream is deleted. $1 stream id, $2 the first event's id.
     appendRefused: `SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0),
-  (SELECT count(*) FROM ${events} WHERE event_id = $2)::integer`,
+  (SELECT count(*) FROM ${events} WHERE event_id = $2)::integer, (SELECT mode FROM ${deletions} WHERE stream_id = $1)`,
     // Ids as a JSON array: postgres.js can only send array parameters once it has fetched the
     // server's array types, which clients made with fetch_types: false never do.
     eventsByIds: `SELECT stream_id, ${COLUMNS} FROM ${events}
   WHERE event_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`,
+    // A soft-deleted stream reads as empty (a hard-deleted one has no rows).
     readForward: `SELECT ${COLUMNS} FROM ${events}
-  WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+  WHERE stream_id = $1 AND version >= $2 AND NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1)
+  ORDER BY version LIMIT $3`,
     readBackward: `SELECT ${COLUMNS} FROM ${events}
-  WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3`,
+  WHERE stream_id = $1 AND version <= $2 AND NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1)
+  ORDER BY version DESC LIMIT $3`,
     /*
      * The page first, then the reader's bound: with the bound in the index condition the planner
      * cannot estimate the range (its upper end is unknown until the statement runs) and assumes
@@ -135,6 +156,21 @@ RETURNING global_position::text, version`,
   WHERE global_position > $1 ORDER BY global_position LIMIT $2
 ) AS page WHERE global_position < (SELECT ${SAFE_BOUND}) ORDER BY global_position`,
     streamVersion: `SELECT coalesce(max(version), 0) FROM ${events} WHERE stream_id = $1`,
+    deletion: {
+      // SHARE ROW EXCLUSIVE conflicts with the ROW EXCLUSIVE every INSERT takes, and with itself.
+      // Appends queue behind a waiting lock request, so the wait is bounded: past 5 s (an open
+      // transaction that appended and lingers) the change fails, retryable (55P03), and appends go on.
+      lockTimeout: "SET LOCAL lock_timeout = '5s'",
+      lock: `LOCK TABLE ${events} IN SHARE ROW EXCLUSIVE MODE`,
+      state: `SELECT coalesce((SELECT max(version) FROM ${events} WHERE stream_id = $1), 0), d.mode, d.version
+  FROM (SELECT 1) AS one LEFT JOIN ${deletions} AS d ON d.stream_id = $1`,
+      mark: `INSERT INTO ${deletions} (stream_id, mode, version) VALUES ($1, $2, $3)
+  ON CONFLICT (stream_id, tenant_id) DO UPDATE SET mode = excluded.mode, deleted_at = now()`,
+      unmark: `DELETE FROM ${deletions} WHERE stream_id = $1`,
+      removeBelow: `WITH gone AS (DELETE FROM ${events} WHERE stream_id = $1 AND version < $2 RETURNING 1)
+  SELECT count(*)::integer FROM gone`,
+      hidden: `SELECT stream_id FROM ${deletions} WHERE mode = 'soft'`,
+    },
     checkpoint: {
       read: `SELECT position::text FROM ${names.checkpoints} WHERE id = $1`,
       write: `INSERT INTO ${names.checkpoints} AS c (id, position) VALUES ($1, $2::text::bigint)

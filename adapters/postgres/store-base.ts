@@ -5,13 +5,17 @@ import {
   type EventStoreOptions,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type StreamChange,
+  type StreamChangeCommit,
 } from "../../src/index.js";
 import type { StoreContext } from "./append.js";
-import { attemptsOn, type PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable, type PostgresSql } from "./client.js";
 import { assertStorableStreamId } from "./encode.js";
+import { guard } from "./errors.js";
 import { pingPostgres } from "./ping.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import { lastGlobalPosition, readAllPages, readStreamPages, streamVersionOf } from "./read.js";
+import { commitStreamChangeIn, hiddenStreamsOf } from "./stream-deletion.js";
 
 /** Reads shared by the store and its transactions; they differ in what runs the statements. */
 export abstract class PostgresStoreBase extends EventStore {
@@ -20,6 +24,7 @@ export abstract class PostgresStoreBase extends EventStore {
     globalOrder: true,
     idempotentAppends: true,
     maxEventsPerAppend: MAX_EVENTS_PER_TRANSACTION,
+    streamDeletion: true,
   };
   protected readonly context: StoreContext;
 
@@ -55,6 +60,28 @@ export abstract class PostgresStoreBase extends EventStore {
   protected streamVersion(streamId: string): Promise<number> {
     assertStorableStreamId(streamId);
     return streamVersionOf(this.queryable, this.context, streamId, this.attempts);
+  }
+
+  /**
+   * One transaction of its own on a client; inside the application's transaction (a transaction or
+   * reserved connection given as `sql`, or `withTransaction`), it joins that one.
+   */
+  protected override commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
+    assertStorableStreamId(change.streamId);
+    const sql = this.queryable;
+    const operation =
+      change.kind === "truncate" ? "truncateStream" : change.kind === "restore" ? "restoreStream" : "deleteStream";
+    return guard(operation, async () => {
+      if (typeof (sql as { begin?: unknown }).begin !== "function")
+        return commitStreamChangeIn(sql, this.context, change, false);
+      return (await (sql as PostgresSql).begin((tx) =>
+        commitStreamChangeIn(tx, this.context, change, true),
+      )) as StreamChangeCommit;
+    });
+  }
+
+  protected override hiddenStreams(): Promise<ReadonlySet<string>> {
+    return hiddenStreamsOf(this.queryable, this.context, this.attempts);
   }
 
   /** One query: the newest position a reader may see now (see the global-order notes in position.ts). */

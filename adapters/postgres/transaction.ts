@@ -4,6 +4,8 @@ import {
   type ExpectedVersion,
   type PendingEvent,
   type PersonalData,
+  type StreamChange,
+  type StreamChangeCommit,
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
@@ -59,6 +61,13 @@ export class PostgresTransaction extends PostgresStoreBase {
   end(): readonly (readonly EventEnvelope[])[] {
     this.#open = false;
     return this.#committed;
+  }
+
+  // A deletion inside the transaction: its lifecycle event is published with the appends, once committed.
+  protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
+    const result = await super.commitStreamChange(change);
+    if (result.event !== undefined) this.#committed.push([result.event]);
+    return result;
   }
 
   protected async commit(streamId: string, events: readonly PendingEvent[], expectedVersion: ExpectedVersion) {

@@ -5,6 +5,7 @@ import {
   type ExpectedVersion,
   matchesExpectedVersion,
   type PendingEvent,
+  StreamDeletedError,
   ValidationError,
 } from "../../src/index.js";
 import type { SqliteDriver, SqliteRow } from "./driver.js";
@@ -58,6 +59,7 @@ export async function appendEvents(
     if (failure.column === "id") throw idsTaken(batch.ids.length, 0);
     outcome = { conflict: undefined };
   }
+  if (!Array.isArray(outcome) && "deleted" in outcome) throw new StreamDeletedError(streamId, outcome.deleted);
   if (!Array.isArray(outcome)) {
     const stored = await storedByIds(context, batch.ids);
     if (stored.length > 0) return retriedAppend(streamId, events, stored);
@@ -80,7 +82,7 @@ export async function appendEvents(
   };
 }
 
-type Outcome = SqliteRow[] | { readonly conflict: number | undefined };
+type Outcome = SqliteRow[] | { readonly conflict: number | undefined } | { readonly deleted: "soft" | "hard" };
 
 /** The single-statement append; a failed version check shows as a NOT NULL failure (version unknown). */
 async function inOneStatement(
@@ -122,10 +124,10 @@ function inTransaction(
 ): Outcome {
   const { statements } = context;
   return transaction((all) => {
-    // A new stream needs no read: its first INSERT at version 1 fails UNIQUE (stream_id, version)
-    // if the stream exists, which appendEvents answers as a conflict (or as a retry, by the ids).
-    const fresh = expected === "no-stream" || expected === 0;
-    const current = fresh ? 0 : Number(all(statements.streamVersion, [streamId])[0]?.version ?? 0);
+    // One read, under the write lock: the stream's version and whether it is deleted (refused then).
+    const [state] = all(statements.deletion.state, [streamId, streamId]);
+    if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
+    const current = Number(state?.version ?? 0);
     if (!matchesExpectedVersion(expected, current)) return { conflict: current };
     const { rows } = batch;
     const last = rows.length - 1;

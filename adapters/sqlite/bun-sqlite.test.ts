@@ -9,6 +9,7 @@ import {
   eventStoreContract,
   registerContract,
   snapshotStoreContract,
+  streamDeletionContract,
 } from "../../src/testing/index.js";
 import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
 
@@ -58,6 +59,22 @@ registerContract(
   checkpointStoreContract({
     name: "SqliteCheckpointStore contract (bun:sqlite)",
     create: () => new SqliteCheckpointStore({ driver }),
+  }),
+  { describe, test },
+);
+
+// Stream deletion: in the driver's write transaction; without one (D1's form) every operation is refused, typed.
+registerContract(
+  streamDeletionContract({
+    name: "SqliteEventStore stream deletion contract (bun:sqlite)",
+    create: (options) => new SqliteEventStore({ ...options, driver, readPageSize: 100 }),
+  }),
+  { describe, test },
+);
+registerContract(
+  streamDeletionContract({
+    name: "SqliteEventStore stream deletion contract (bun:sqlite, no transaction as on D1: refused)",
+    create: (options) => new SqliteEventStore({ ...options, driver: oneStatement }),
   }),
   { describe, test },
 );

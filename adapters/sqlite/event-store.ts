@@ -9,16 +9,20 @@ import {
   type PendingEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
+  type StreamChange,
+  type StreamChangeCommit,
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type Committed, type SqliteStoreContext, streamVersion } from "./append.js";
 import type { SqliteDriver } from "./driver.js";
 import { assertStorableStreamId, DEFAULT_MAX_EVENT_BYTES, SQLITE_MAX_VALUE_BYTES } from "./encode.js";
+import { toEventFlowsError } from "./errors.js";
 import { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult } from "./migrate.js";
 import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
 import { lastPosition, readAllPages, readStreamPages } from "./read.js";
 import { eventStatements } from "./statements.js";
+import { commitStreamChangeIn, hiddenStreamsOf } from "./stream-deletion.js";
 
 export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOptions {
   /** The database, through a driver: `bunSqliteDriver(db)`, `nodeSqliteDriver(db)`, `d1Driver(env.DB)`, `durableObjectDriver(ctx.storage)`. */
@@ -45,7 +49,7 @@ export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOp
  */
 export class SqliteEventStore extends EventStore {
   protected override readonly dbSystem: string = "sqlite";
-  readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
+  readonly capabilities: EventStoreCapabilities;
   readonly driver: SqliteDriver;
   readonly names: SqliteTableNames;
   readonly #context: SqliteStoreContext;
@@ -55,6 +59,12 @@ export class SqliteEventStore extends EventStore {
     if (issues.length > 0) throw new ValidationError("Invalid SQLite event store options", issues);
     super(options);
     this.driver = options.driver;
+    // Deletions decide and write in one interactive transaction; D1 has none (see the docs).
+    this.capabilities = {
+      globalOrder: true,
+      idempotentAppends: true,
+      streamDeletion: options.driver.transaction !== undefined,
+    };
     this.names = tableNames(options);
     this.#context = {
       driver: options.driver,
@@ -94,6 +104,21 @@ export class SqliteEventStore extends EventStore {
   protected streamVersion(streamId: string): Promise<number> {
     assertStorableStreamId(streamId);
     return streamVersion(this.#context, streamId);
+  }
+
+  protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
+    assertStorableStreamId(change.streamId);
+    const transaction = this.driver.transaction;
+    if (transaction === undefined) return super.commitStreamChange(change);
+    try {
+      return commitStreamChangeIn(transaction, this.#context, change);
+    } catch (error) {
+      throw toEventFlowsError(error, change.kind === "truncate" ? "truncateStream" : "deleteStream", this.driver.name);
+    }
+  }
+
+  protected override hiddenStreams(): Promise<ReadonlySet<string>> {
+    return hiddenStreamsOf(this.#context);
   }
 
   /** One statement: the newest position stored. */

@@ -72,9 +72,23 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
 )`,
     ],
   },
+  {
+    version: 5,
+    name: "stream-deletions",
+    // One row per deleted stream: soft (events kept, hidden) or hard (events removed; the row retires the id).
+    statements: (n) => [
+      `CREATE TABLE ${n.streamDeletions} (
+  stream_id TEXT NOT NULL PRIMARY KEY,
+  mode TEXT NOT NULL CHECK (mode IN ('soft', 'hard')),
+  version INTEGER NOT NULL,
+  deleted_at TEXT NOT NULL
+)`,
+    ],
+  },
 ];
 
-export const LATEST_SQLITE_SCHEMA_VERSION = sqliteMigrations.length;
+/** The highest schema version (versions need not be contiguous). */
+export const LATEST_SQLITE_SCHEMA_VERSION = Math.max(...sqliteMigrations.map((m) => m.version));
 
 /** SHA-256 of a migration's statements as applied, hex. */
 export function checksum(statements: readonly string[]): Promise<string> {

@@ -16,6 +16,7 @@ export interface SqliteTableNames {
   readonly snapshots: string;
   readonly checkpoints: string;
   readonly readModels: string;
+  readonly streamDeletions: string;
   readonly migrations: string;
 }
 
@@ -47,6 +48,7 @@ export function tableNames(options: SqliteNameOptions = {}): SqliteTableNames {
     snapshots: quoted("snapshots"),
     checkpoints: quoted("checkpoints"),
     readModels: quoted("read_models"),
+    streamDeletions: quoted("stream_deletions"),
     migrations: quoted("migrations"),
   };
 }

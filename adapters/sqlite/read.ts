@@ -42,7 +42,7 @@ export function readStreamPages(
     (cursor, limit) =>
       guard("readStream", context.driver.name, () => {
         const from = cursor === undefined ? first : backward ? cursor.version - 1 : cursor.version + 1;
-        return context.driver.all(statement, [streamId, from, limit]);
+        return context.driver.all(statement, [streamId, from, streamId, limit]);
       }),
     context.readPageSize,
     options.maxCount ?? Number.POSITIVE_INFINITY,

@@ -336,16 +336,16 @@ describe("SQLite migrations", () => {
     const driver = bunSqliteDriver(db);
     const prefixed = new SqliteEventStore({ driver, tablePrefix: "m_" });
     expect(await prefixed.migrate({ to: 1 })).toEqual({ applied: [1], version: 1 });
-    expect(await prefixed.migrate()).toEqual({ applied: [2, 3, 4], version: 4 });
-    expect(await prefixed.migrate()).toEqual({ applied: [], version: 4 });
+    expect(await prefixed.migrate()).toEqual({ applied: [2, 3, 4, 5], version: 5 });
+    expect(await prefixed.migrate()).toEqual({ applied: [], version: 5 });
     const others = Array.from(
       { length: 4 },
       () =>
         new SqliteEventStore({ driver: bunSqliteDriver(new Database(join(dir, "migrations.db"))), tablePrefix: "n_" }),
     );
     const results = await Promise.all(others.map((s) => s.migrate()));
-    expect(results.every((r) => r.version === 4)).toBe(true);
-    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4]);
+    expect(results.every((r) => r.version === 5)).toBe(true);
+    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5]);
   });
 
   test("a recorded migration whose SQL changed stops the run", async () => {

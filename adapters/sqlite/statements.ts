@@ -11,6 +11,15 @@ export interface EventStatements {
   readonly readAll: string;
   readonly streamVersion: string;
   readonly lastPosition: string;
+  /** Stream deletion (see stream-deletion.ts). */
+  readonly deletion: {
+    /** The stream's stored version and deletion state: stream id twice. Also what a transaction's append checks. */
+    readonly state: string;
+    readonly mark: string;
+    readonly unmark: string;
+    readonly removeBelow: string;
+    readonly hidden: string;
+  };
 }
 
 const COLUMNS = "position, stream_id, version, id, type, data, metadata, timestamp";
@@ -57,10 +66,24 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
     /* Stream, lowest and highest version: those rows' positions, in version order. */
     positionsOf: `SELECT position, version FROM ${n.events} WHERE stream_id = ? AND version BETWEEN ? AND ? ORDER BY version`,
     eventsByIds: `SELECT ${COLUMNS} FROM ${n.events} WHERE id IN (SELECT value FROM json_each(?))`,
-    readForward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`,
-    readBackward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?`,
+    // A soft-deleted stream reads as empty (a hard-deleted one has no rows). Stream, version, limit,
+    // stream again (plain ? everywhere: every driver binds those).
+    readForward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version >= ?
+  AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?) ORDER BY version LIMIT ?`,
+    readBackward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version <= ?
+  AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?) ORDER BY version DESC LIMIT ?`,
     readAll: `SELECT ${COLUMNS} FROM ${n.events} WHERE position > ? ORDER BY position LIMIT ?`,
     streamVersion: `SELECT coalesce(max(version), 0) AS version FROM ${n.events} WHERE stream_id = ?`,
     lastPosition: `SELECT coalesce(max(position), 0) AS position FROM ${n.events}`,
+    deletion: {
+      state: `SELECT coalesce((SELECT max(version) FROM ${n.events} WHERE stream_id = ?), 0) AS version,
+  d.mode AS mode, d.version AS deleted_version
+  FROM (SELECT 1) AS one LEFT JOIN ${n.streamDeletions} AS d ON d.stream_id = ?`,
+      mark: `INSERT INTO ${n.streamDeletions} (stream_id, mode, version, deleted_at) VALUES (?, ?, ?, ?)
+  ON CONFLICT (stream_id) DO UPDATE SET mode = excluded.mode, deleted_at = excluded.deleted_at`,
+      unmark: `DELETE FROM ${n.streamDeletions} WHERE stream_id = ?`,
+      removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ? RETURNING 1 AS gone`,
+      hidden: `SELECT stream_id FROM ${n.streamDeletions} WHERE mode = 'soft'`,
+    },
   };
 }

@@ -37,6 +37,7 @@ export default defineConfig({
           { text: "Events and envelopes", link: "/core/events" },
           { text: "Schema evolution", link: "/core/evolution" },
           { text: "Personal data and erasure", link: "/core/personal-data" },
+          { text: "Deleting streams and retention", link: "/core/stream-deletion" },
           { text: "Streams", link: "/core/streams" },
           { text: "Value objects and ids", link: "/core/values-and-ids" },
           { text: "The event store", link: "/core/event-store" },

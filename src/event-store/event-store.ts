@@ -1,4 +1,4 @@
-import { ConcurrencyError, isConcurrencyError, ValidationError } from "../errors.js";
+import { ConcurrencyError, isConcurrencyError, StreamDeletionNotSupportedError, ValidationError } from "../errors.js";
 import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
 import type { EventRegistry } from "../evolution/event-registry.js";
@@ -16,6 +16,20 @@ import { reportSlowPath } from "../telemetry/slow-paths.js";
 import { recordError, type Span, SpanKind, startSpan, withActiveSpan } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
+import {
+  assertDeletionMode,
+  assertUserStream,
+  type DeleteStreamOptions,
+  newStreamChange,
+  type RestoreStreamOptions,
+  type StreamChange,
+  type StreamChangeCommit,
+  type StreamChangeKind,
+  type StreamChangeResult,
+  type StreamLifecycleEvent,
+  type TruncateStreamOptions,
+  visibleFeed,
+} from "./stream-deletion.js";
 import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
 import type {
   AppendToStreamOptions,
@@ -306,7 +320,15 @@ export abstract class EventStore {
     if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
     if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
     assertRaw(options.raw);
-    const events = this.#upcasting(this.readAllEvents(options), options.raw);
+    const stored =
+      this.capabilities.streamDeletion === true
+        ? visibleFeed(
+            (read) => this.readAllEvents(read),
+            options,
+            () => this.hiddenStreams(),
+          )
+        : this.readAllEvents(options);
+    const events = this.#upcasting(stored, options.raw);
     if (this.#quietRead) return events as AsyncGenerator<E, void, undefined>;
     return this.#observedRead("readAll", undefined, events) as AsyncGenerator<E, void, undefined>;
   }
@@ -460,6 +482,89 @@ export abstract class EventStore {
   afterEachCommit(step: (events: readonly EventEnvelope[]) => Promise<void>): () => void {
     this.#commitSteps.add(step);
     return () => this.#commitSteps.delete(step);
+  }
+
+  /**
+   * Soft-deletes (default) or hard-deletes a stream. Soft: its events stay stored but every read
+   * (`readStream`, `readAll`, subscriptions, projections) passes them by, and appends are refused
+   * with `StreamDeletedError` until `restoreStream`. Hard: its events are removed, and the id is
+   * retired (appends refused for good). Either way a `$stream-deleted` event is recorded in the
+   * `$streams` system stream, so followers of the feed learn of it. Idempotent: deleting again
+   * changes nothing (`changed: false`).
+   * @throws {ValidationError} bad stream id (or a `$` system stream), mode or expected version.
+   * @throws {StreamNotFoundError} the stream never had events.
+   * @throws {ConcurrencyError} the stream is not at `expectedVersion`; nothing changed.
+   * @throws {StreamDeletionNotSupportedError} the store has no stream deletion.
+   */
+  async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
+    const mode = options?.mode ?? "soft";
+    assertDeletionMode(mode);
+    return this.#changeStream(mode === "hard" ? "hard-delete" : "soft-delete", streamId, options?.expectedVersion);
+  }
+
+  /**
+   * Undoes a soft delete: the stream reads and takes appends again, and a `$stream-restored` event is
+   * recorded. A stream that is not deleted is left as it is (`changed: false`).
+   * @throws {StreamDeletedError} the stream was hard-deleted: there is nothing to restore.
+   */
+  async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
+    return this.#changeStream("restore", streamId, options?.expectedVersion);
+  }
+
+  /**
+   * Removes the stream's events below version `before`; the stream keeps its version and its later
+   * events, and a `$stream-truncated` event is recorded. Truncating again at the same or a lower
+   * version removes nothing (`changed: false`). Snapshots older than `before - 1` no longer have the
+   * events that follow them: delete them too (`SnapshotStore`), as `applyRetention` does.
+   * @throws {ValidationError} `before` is not an integer from 1 to the stream's version.
+   * @throws {StreamDeletedError} the stream is deleted.
+   */
+  async truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError("Invalid truncate options", [
+        { path: [], message: "options with before are required" },
+      ]);
+    }
+    assertPositiveInteger(options.before, "before");
+    return this.#changeStream("truncate", streamId, options.expectedVersion, options.before);
+  }
+
+  async #changeStream(
+    kind: StreamChangeKind,
+    streamId: string,
+    expected: ExpectedVersion | undefined,
+    before?: number,
+  ): Promise<StreamChangeResult> {
+    assertStreamId(streamId);
+    assertUserStream(streamId);
+    const expectedVersion = expected ?? "any";
+    assertExpectedVersion(expectedVersion);
+    if (this.capabilities.streamDeletion !== true) throw new StreamDeletionNotSupportedError(this.constructor.name);
+    const change = newStreamChange(kind, streamId, expectedVersion, before);
+    const commit = await this.commitStreamChange(change);
+    const base = { streamId, operation: kind, version: commit.version, removed: commit.removed };
+    if (commit.event === undefined) return { ...base, changed: false };
+    // Followers wake and the bus hears of it, as after any append.
+    await this.afterCommit([commit.event]);
+    return { ...base, changed: true, event: commit.event as StreamLifecycleEvent };
+  }
+
+  /**
+   * Commits one deletion, restore or truncation atomically: decides with `planStreamChange` from the
+   * stream's deletion state and version, then writes the deletion state, removes events, and appends
+   * the lifecycle event (`lifecycleEvent`) to `$streams`, all or nothing, serialized against appends
+   * to the stream. Stores with `capabilities.streamDeletion` override it; this default refuses.
+   */
+  protected commitStreamChange(_change: StreamChange): Promise<StreamChangeCommit> {
+    return Promise.reject(new StreamDeletionNotSupportedError(this.constructor.name));
+  }
+
+  /**
+   * The ids of the soft-deleted streams, whose events `readAll` passes by: read once per `readAll`
+   * call. Stores with `capabilities.streamDeletion` override it; `readStream` hides them in the store.
+   */
+  protected hiddenStreams(): Promise<ReadonlySet<string>> {
+    return Promise.resolve(new Set());
   }
 
   /**

@@ -1,9 +1,17 @@
-import { ValidationError } from "../errors.js";
+import { StreamDeletedError, ValidationError } from "../errors.js";
 import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
 import { deepFreeze } from "../internal/deep-equal.js";
 import { copyJson } from "../internal/json.js";
 import { type CommitResult, checkExpectedVersion, EventStore, type EventStoreOptions } from "./event-store.js";
 import { assertUnchangedRetry } from "./retried-append.js";
+import {
+  lifecycleEvent,
+  planStreamChange,
+  STREAM_LIFECYCLE_STREAM,
+  type StreamChange,
+  type StreamChangeCommit,
+  type StreamDeletionState,
+} from "./stream-deletion.js";
 import type { EventStoreCapabilities, ExpectedVersion, ReadAllOptions, ReadStreamOptions } from "./types.js";
 
 /**
@@ -11,11 +19,14 @@ import type { EventStoreCapabilities, ExpectedVersion, ReadAllOptions, ReadStrea
  * events are deep-frozen copies, so neither the appender nor a reader can change history.
  */
 export class InMemoryEventStore extends EventStore {
-  readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
+  readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true, streamDeletion: true };
   protected override readonly dbSystem: string = "memory";
-  readonly #streams = new Map<string, EventEnvelope[]>();
-  readonly #all: EventEnvelope[] = [];
+  // Removed events (hard deletes, truncations) leave holes, so that index + 1 stays the version
+  // in a stream and the global position in the feed.
+  readonly #streams = new Map<string, (EventEnvelope | undefined)[]>();
+  readonly #all: (EventEnvelope | undefined)[] = [];
   readonly #streamOfEventId = new Map<string, string>();
+  readonly #deleted = new Map<string, StreamDeletionState>();
 
   constructor(options?: EventStoreOptions) {
     super(options);
@@ -26,6 +37,8 @@ export class InMemoryEventStore extends EventStore {
     events: readonly PendingEvent[],
     expectedVersion: ExpectedVersion,
   ): Promise<CommitResult> {
+    const deleted = this.#deleted.get(streamId);
+    if (deleted !== undefined) throw new StreamDeletedError(streamId, deleted.mode);
     const stream = this.#streams.get(streamId) ?? [];
     const replay = this.#retriedAppend(stream, events);
     if (replay !== undefined) return { events: replay, retried: true };
@@ -56,23 +69,84 @@ export class InMemoryEventStore extends EventStore {
 
   protected async *readStreamEvents(streamId: string, options: ReadStreamOptions): AsyncGenerator<EventEnvelope> {
     const stream = this.#streams.get(streamId);
-    if (stream === undefined) return;
+    if (stream === undefined || this.#deleted.has(streamId)) return;
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (options.direction === "backward") {
       const from = Math.min(options.fromVersion ?? stream.length, stream.length);
-      for (let version = from; version >= 1 && remaining-- > 0; version--) yield stream[version - 1] as EventEnvelope;
+      for (let version = from; version >= 1 && remaining > 0; version--) {
+        const event = stream[version - 1];
+        if (event === undefined) continue;
+        remaining--;
+        yield event;
+      }
       return;
     }
-    for (let version = options.fromVersion ?? 1; version <= stream.length && remaining-- > 0; version++) {
-      yield stream[version - 1] as EventEnvelope;
+    for (let version = options.fromVersion ?? 1; version <= stream.length && remaining > 0; version++) {
+      const event = stream[version - 1];
+      if (event === undefined) continue;
+      remaining--;
+      yield event;
     }
   }
 
   protected async *readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope> {
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    for (let index = options.after ?? 0; index < this.#all.length && remaining-- > 0; index++) {
-      yield this.#all[index] as EventEnvelope;
+    for (let index = options.after ?? 0; index < this.#all.length && remaining > 0; index++) {
+      const event = this.#all[index];
+      if (event === undefined) continue;
+      remaining--;
+      yield event;
     }
+  }
+
+  protected override async hiddenStreams(): Promise<ReadonlySet<string>> {
+    const hidden = new Set<string>();
+    for (const [streamId, state] of this.#deleted) if (state.mode === "soft") hidden.add(streamId);
+    return hidden;
+  }
+
+  // Synchronous from the decision to the last write: no append can slip in between.
+  protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
+    const { streamId } = change;
+    const stream = this.#streams.get(streamId) ?? [];
+    const state = this.#deleted.get(streamId);
+    const { action, version } = planStreamChange(change, state, stream.length, checkExpectedVersion);
+    let removed = 0;
+    switch (action) {
+      case "none":
+        return { version, removed };
+      case "hide":
+        this.#deleted.set(streamId, { mode: "soft", version });
+        break;
+      case "unhide":
+        this.#deleted.delete(streamId);
+        break;
+      case "remove":
+        removed = this.#remove(stream, stream.length + 1);
+        this.#deleted.set(streamId, { mode: "hard", version });
+        break;
+      case "truncate":
+        removed = this.#remove(stream, change.before as number);
+        if (removed === 0) return { version, removed };
+        break;
+    }
+    const [event] = (await this.commit(STREAM_LIFECYCLE_STREAM, [lifecycleEvent(change, version, removed)], "any"))
+      .events;
+    return { version, removed, event };
+  }
+
+  /** Removes the stream's events below `before` from the stream and the feed; returns how many. */
+  #remove(stream: (EventEnvelope | undefined)[], before: number): number {
+    let removed = 0;
+    for (let index = 0; index < before - 1 && index < stream.length; index++) {
+      const event = stream[index];
+      if (event === undefined) continue;
+      stream[index] = undefined;
+      this.#all[(event.globalPosition as number) - 1] = undefined;
+      this.#streamOfEventId.delete(event.id);
+      removed++;
+    }
+    return removed;
   }
 
   override async getLastGlobalPosition(): Promise<number> {
@@ -80,6 +154,8 @@ export class InMemoryEventStore extends EventStore {
   }
 
   protected async streamVersion(streamId: string): Promise<number> {
+    // A hard-deleted stream has no events: version 0, as on the stores that count stored rows.
+    if (this.#deleted.get(streamId)?.mode === "hard") return 0;
     return this.#streams.get(streamId)?.length ?? 0;
   }
 
@@ -87,15 +163,15 @@ export class InMemoryEventStore extends EventStore {
    * A retry of an append that committed: every id already stored, in this stream, in this order.
    * Returns the stored events; throws when ids collide with other events; undefined when all are new.
    */
-  #retriedAppend(stream: EventEnvelope[], events: readonly PendingEvent[]): EventEnvelope[] | undefined {
+  #retriedAppend(stream: (EventEnvelope | undefined)[], events: readonly PendingEvent[]): EventEnvelope[] | undefined {
     const known = events.filter((event) => this.#streamOfEventId.has(event.id));
     if (known.length === 0) return undefined;
-    const first = stream.findIndex((stored) => stored.id === events[0]?.id);
-    const replay = first < 0 ? [] : stream.slice(first, first + events.length);
+    const first = stream.findIndex((stored) => stored?.id === events[0]?.id);
+    const replay = first < 0 ? [] : (stream.slice(first, first + events.length) as EventEnvelope[]);
     if (
       known.length === events.length &&
       replay.length === events.length &&
-      replay.every((e, i) => e.id === events[i]?.id)
+      replay.every((e, i) => e?.id === events[i]?.id)
     ) {
       assertUnchangedRetry(events, replay);
       return replay;

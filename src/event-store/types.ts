@@ -74,4 +74,9 @@ export interface EventStoreCapabilities {
   readonly idempotentAppends: boolean;
   /** The most events one atomic append may carry, if the backend limits it. */
   readonly maxEventsPerAppend?: number;
+  /**
+   * `deleteStream`, `restoreStream` and `truncateStream` work (see the stream deletion docs); without
+   * it they throw `StreamDeletionNotSupportedError`, changing nothing.
+   */
+  readonly streamDeletion?: boolean;
 }

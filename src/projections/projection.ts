@@ -1,5 +1,6 @@
 import { MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
 import { type Issue, ValidationError } from "../errors.js";
+import { isStreamLifecycleEvent } from "../event-store/stream-deletion.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { kindOf } from "../internal/validate.js";
@@ -25,7 +26,11 @@ export interface ProjectionFilters<Type extends string> {
   readonly streams?: readonly string[];
   /** Only streams of these categories (`Cart` for `Cart-01J...`, see `categoryOf`). */
   readonly categories?: readonly string[];
-  /** Only these event types. Required when the handler is typed with an event union. */
+  /**
+   * Only these event types. Required when the handler is typed with an event union. List
+   * `$stream-deleted` (and `$stream-restored`, `$stream-truncated`) to be told when a stream that
+   * passes `streams`/`categories` is deleted: those events pass the stream filters by the stream they name.
+   */
   readonly types?: readonly Type[];
 }
 
@@ -103,10 +108,16 @@ export function projection<E extends EventEnvelope = EventEnvelope, S = undefine
     stateful,
     handle,
     prefetch,
-    matches: (event: EventEnvelope): event is E =>
-      (typeSet === undefined || typeSet.has(event.type)) &&
-      (streamSet === undefined || streamSet.has(event.streamId)) &&
-      (categorySet === undefined || categorySet.has(categoryOf(event.streamId))),
+    matches: (event: EventEnvelope): event is E => {
+      if (typeSet !== undefined && !typeSet.has(event.type)) return false;
+      // A lifecycle event the projection asked for by type passes its stream filters by the stream
+      // it is about: how a projection of one category learns that one of its streams was deleted.
+      const streamId = typeSet !== undefined && isStreamLifecycleEvent(event) ? event.data.streamId : event.streamId;
+      return (
+        (streamSet === undefined || streamSet.has(streamId)) &&
+        (categorySet === undefined || categorySet.has(categoryOf(streamId)))
+      );
+    },
   });
 }
 

@@ -42,6 +42,7 @@ export {
 } from "./saga-store-contract.js";
 export { type SnapshotStoreContractOptions, snapshotStoreContract } from "./snapshot-store-contract.js";
 export { StoreView } from "./store-view.js";
+export { type StreamDeletionContractOptions, streamDeletionContract } from "./stream-deletion-contract.js";
 export {
   type SubjectKeyStoreContractOptions,
   type SubjectKeyStoreContractSettings,

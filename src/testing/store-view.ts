@@ -1,4 +1,5 @@
 import { type CommitResult, EventStore, type EventStoreOptions } from "../event-store/event-store.js";
+import type { StreamChange, StreamChangeCommit } from "../event-store/stream-deletion.js";
 import type { ExpectedVersion, ReadAllOptions, ReadStreamOptions } from "../event-store/types.js";
 import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
 
@@ -39,6 +40,23 @@ export class StoreView extends EventStore {
 
   override getLastGlobalPosition(): Promise<number> {
     return this.#backing.getLastGlobalPosition();
+  }
+
+  // The backing store commits the change and tells its own followers; this view tells its own.
+  protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
+    const { streamId, expectedVersion } = change;
+    const backing = this.#backing;
+    const result =
+      change.kind === "restore"
+        ? await backing.restoreStream(streamId, { expectedVersion })
+        : change.kind === "truncate"
+          ? await backing.truncateStream(streamId, { before: change.before as number, expectedVersion })
+          : await backing.deleteStream(streamId, {
+              mode: change.kind === "hard-delete" ? "hard" : "soft",
+              expectedVersion,
+            });
+    const base = { version: result.version, removed: result.removed };
+    return result.event === undefined ? base : { ...base, event: result.event };
   }
 
   protected streamVersion(streamId: string): Promise<number> {

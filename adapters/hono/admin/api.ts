@@ -111,6 +111,8 @@ export async function stream(store: EventStore, params: URLSearchParams) {
   if (version === 0) throw new StreamNotFoundError(id);
   const events: EventSummary[] = [];
   for await (const event of store.readStream(id, { fromVersion: from, maxCount: limit })) events.push(summary(event));
+  // A soft-deleted stream keeps its version but reads as empty: 404, as a hard-deleted one (version 0) does.
+  if (events.length === 0 && (await isHidden(store, id))) throw new StreamNotFoundError(id);
   const last = events[events.length - 1]?.version ?? from - 1;
   return {
     streamId: id,
@@ -119,6 +121,11 @@ export async function stream(store: EventStore, params: URLSearchParams) {
     events,
     ...(last < version && events.length === limit ? { next: last + 1 } : {}),
   };
+}
+
+async function isHidden(store: EventStore, id: string): Promise<boolean> {
+  for await (const _ of store.readStream(id, { direction: "backward", maxCount: 1 })) return false;
+  return true;
 }
 
 /** One event, whole (envelope, data, metadata), with the trace its metadata names. */

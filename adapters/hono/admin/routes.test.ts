@@ -187,6 +187,28 @@ describe("adminRoutes: reading", () => {
     ]);
   });
 
+  test("a deleted stream, soft or hard, is a typed 404 like one that never was; its events too", async () => {
+    const eventStore = new InMemoryEventStore();
+    const { app } = await adminWorld({
+      eventStore,
+      readModels: new InMemoryReadModelStore(),
+      sagaStore: new InMemorySagaStore(),
+    });
+    await eventStore.appendToStream("Gone-soft", [{ type: "A", data: {} }]);
+    await eventStore.appendToStream("Gone-hard", [{ type: "A", data: {} }]);
+    await eventStore.deleteStream("Gone-soft");
+    await eventStore.deleteStream("Gone-hard", { mode: "hard" });
+    for (const id of ["Gone-soft", "Gone-hard"]) {
+      expect((await getJson(app, `/admin/api/stream?id=${id}`)).body).toMatchObject({
+        status: 404,
+        code: "STREAM_NOT_FOUND",
+      });
+      expect((await getJson(app, `/admin/api/event?stream=${id}&version=1`)).status).toBe(404);
+    }
+    await eventStore.restoreStream("Gone-soft");
+    expect((await getJson(app, "/admin/api/stream?id=Gone-soft")).status).toBe(200);
+  });
+
   test("missing things are typed 404s; bad parameters typed 400s", async () => {
     const { app } = await world();
     expect((await getJson(app, "/admin/api/stream?id=Cart-404")).body).toMatchObject({

@@ -25,6 +25,7 @@ import {
   StoreView,
   sagaStoreContract,
   snapshotStoreContract,
+  streamDeletionContract,
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import type { SuiteModule } from "../runtime-suite.js";
@@ -40,6 +41,16 @@ export const inMemorySuites: SuiteModule = {
       open: () => ({
         suite: eventStoreContract({
           name: "InMemoryEventStore contract",
+          create: (options) => new InMemoryEventStore(options),
+        }),
+      }),
+    },
+    {
+      name: "in-memory stream deletion",
+      contract: "streamDeletionContract",
+      open: () => ({
+        suite: streamDeletionContract({
+          name: "InMemoryEventStore stream deletion contract",
           create: (options) => new InMemoryEventStore(options),
         }),
       }),

@@ -27,6 +27,7 @@ import {
   projectionContract,
   sagaStoreContract,
   snapshotStoreContract,
+  streamDeletionContract,
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -109,6 +110,28 @@ export const postgresSuites: SuiteModule = {
             name: "PostgresEventStore contract (tenantScopedSql, row-level security)",
             create: (options) => new PostgresEventStore({ ...options, sql, schema }),
             holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
+          }),
+        ),
+    },
+    {
+      name: "postgres stream deletion",
+      contract: "streamDeletionContract",
+      open: (env) =>
+        withSchema(env, (sql, schema) =>
+          streamDeletionContract({
+            name: "PostgresEventStore stream deletion contract",
+            create: (options) => new PostgresEventStore({ ...options, sql, schema }),
+          }),
+        ),
+    },
+    {
+      name: "postgres stream deletion, one tenant on row-level-security tables",
+      contract: "streamDeletionContract",
+      open: (env) =>
+        withTenantTables(env, (sql, schema) =>
+          streamDeletionContract({
+            name: "PostgresEventStore stream deletion contract (tenantScopedSql, row-level security)",
+            create: (options) => new PostgresEventStore({ ...options, sql, schema }),
           }),
         ),
     },

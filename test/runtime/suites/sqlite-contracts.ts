@@ -19,15 +19,17 @@ import {
   eventStoreContract,
   projectionContract,
   snapshotStoreContract,
+  streamDeletionContract,
 } from "../../../src/testing/index.js";
 
-export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection";
+export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection" | "deletion";
 
 export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   event: "eventStoreContract",
   snapshot: "snapshotStoreContract",
   checkpoint: "checkpointStoreContract",
   projection: "projectionContract",
+  deletion: "streamDeletionContract",
 };
 
 /** The contract suite of one store kind over `driver` (migrated first by the caller). */
@@ -46,6 +48,13 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
         readModels: new SqliteReadModelStore({ driver }),
         lock: new InMemoryProjectionLock(),
       }),
+    });
+  }
+  if (kind === "deletion") {
+    // On D1 (no interactive transaction) the store reports no streamDeletion: the suite checks the refusal.
+    return streamDeletionContract({
+      name: `SqliteEventStore stream deletion contract (${label})`,
+      create: (options) => new SqliteEventStore({ ...options, driver }),
     });
   }
   if (kind === "checkpoint") {

@@ -26,7 +26,7 @@ import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRa
 import { LIMITED_LIVE, liveLimitsSuite, liveSubscriptionSuite } from "./sqlite-live.js";
 import { tenancyDurableObjectSuite } from "./tenancy.js";
 
-const KINDS = ["event", "snapshot", "checkpoint", "projection"] as const;
+const KINDS = ["event", "snapshot", "checkpoint", "projection", "deletion"] as const;
 
 interface DurableObjectNamespaceLike {
   idFromName(name: string): unknown;

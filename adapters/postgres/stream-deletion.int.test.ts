@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { ulid } from "../../src/index.js";
+import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
+import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
+import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
+
+const schema = uniqueSchema("deletion");
+let url = "";
+let sql: PostgresSql;
+
+beforeAll(async () => {
+  url = await ensurePostgres();
+  sql = createPostgresClient(url, { max: 12 });
+  await new PostgresEventStore({ sql, schema }).migrate();
+});
+afterAll(async () => {
+  await sql?.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql?.end();
+});
+
+registerContract(
+  streamDeletionContract({
+    name: "PostgresEventStore stream deletion contract",
+    create: (options) => new PostgresEventStore({ ...options, sql, schema }),
+  }),
+  { describe, test },
+);
+
+/** The whole schema's rows as pg_dump writes them: PostgreSQL's own view, not the store's. */
+function dumpSchema(): string {
+  const dump = spawnSync("pg_dump", ["--data-only", `--schema=${schema}`, url], { encoding: "utf8" });
+  if (dump.status !== 0) throw new Error(`pg_dump failed: ${dump.stderr}`);
+  return dump.stdout;
+}
+
+function psql(query: string): string {
+  const run = spawnSync("psql", [url, "-At", "-c", query], { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`psql failed: ${run.stderr}`);
+  return run.stdout.trim();
+}
+
+describe("stream deletion on PostgreSQL, checked with psql and pg_dump", () => {
+  test("after a hard delete no row of the stream is left; a soft delete leaves them; truncation leaves the kept ones", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const marker = `needle-${ulid()}`;
+    const [hard, soft, cut] = [`Erase-${ulid()}`, `Hide-${ulid()}`, `Cut-${ulid()}`];
+    for (const id of [hard, soft, cut]) {
+      await store.appendToStream(
+        id,
+        Array.from({ length: 4 }, (_, i) => ({ type: "Noted", data: { marker: `${marker}-${id}-${i + 1}` } })),
+      );
+    }
+    await store.deleteStream(hard, { mode: "hard" });
+    await store.deleteStream(soft);
+    await store.truncateStream(cut, { before: 3 });
+    const count = (id: string) => psql(`SELECT count(*) FROM ${schema}.events WHERE stream_id = '${id}'`);
+    expect(count(hard)).toBe("0");
+    expect(count(soft)).toBe("4");
+    expect(count(cut)).toBe("2");
+    expect(psql(`SELECT mode || ':' || version FROM ${schema}.stream_deletions WHERE stream_id = '${hard}'`)).toBe(
+      "hard:4",
+    );
+    const dump = dumpSchema();
+    for (let i = 1; i <= 4; i++) expect(dump).not.toContain(`${marker}-${hard}-${i}`);
+    for (let i = 1; i <= 4; i++) expect(dump).toContain(`${marker}-${soft}-${i}`);
+    expect(dump).not.toContain(`${marker}-${cut}-1`);
+    expect(dump).not.toContain(`${marker}-${cut}-2`);
+    expect(dump).toContain(`${marker}-${cut}-3`);
+  });
+
+  test("an append waits for a deletion holding its transaction open, then is refused (no event lands after it)", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const id = `Held-${ulid()}`;
+    await store.appendToStream(id, [{ type: "A", data: {} }]);
+    let append: Promise<unknown> | undefined;
+    await sql.begin(async (tx) => {
+      const inTx = new PostgresEventStore({ sql: tx, schema });
+      await inTx.deleteStream(id, { mode: "hard" });
+      // The table lock is held: this append cannot run before the commit below.
+      append = store.appendToStream(id, [{ type: "B", data: {} }]).then(
+        () => "ok",
+        (error: { code?: string }) => error.code,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    });
+    expect(await append).toBe("STREAM_DELETED");
+    expect(psql(`SELECT count(*) FROM ${schema}.events WHERE stream_id = '${id}'`)).toBe("0");
+    expect(await collect(store.readStream(id))).toEqual([]);
+  });
+
+  test("a deletion waits at most 5 s for a transaction that appended and lingers: a retryable ServiceError, nothing changed", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const id = `Lingering-${ulid()}`;
+    await store.appendToStream(id, [{ type: "A", data: {} }]);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let appended: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => {
+      appended = resolve;
+    });
+    const lingering = store.withTransaction(async (tx) => {
+      await tx.appendToStream(`Other-${ulid()}`, [{ type: "B", data: {} }]);
+      appended();
+      await held;
+    });
+    await inside;
+    const started = Date.now();
+    try {
+      const error = await store.deleteStream(id, { mode: "hard" }).then(
+        () => undefined,
+        (e: { code?: string; retryable?: boolean }) => e,
+      );
+      expect(error).toMatchObject({ code: "SERVICE_ERROR", retryable: true });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4500);
+    } finally {
+      release();
+      await lingering;
+    }
+    expect((await collect(store.readStream(id))).map((e) => e.version)).toEqual([1]);
+  }, 30_000);
+
+  test("an open application transaction's deletion joins it: rolled back, nothing changed", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const id = `Rollback-${ulid()}`;
+    await store.appendToStream(id, [{ type: "A", data: {} }]);
+    await expect(
+      store.withTransaction(async (tx) => {
+        await tx.deleteStream(id, { mode: "hard" });
+        throw new Error("changed my mind");
+      }),
+    ).rejects.toThrow("changed my mind");
+    expect((await collect(store.readStream(id))).map((e) => e.version)).toEqual([1]);
+  });
+});

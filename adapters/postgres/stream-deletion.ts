@@ -1,0 +1,81 @@
+import {
+  checkExpectedVersion,
+  lifecycleEvent,
+  planStreamChange,
+  STREAM_LIFECYCLE_STREAM,
+  type StreamChange,
+  type StreamChangeCommit,
+  type StreamDeletionState,
+} from "../../src/index.js";
+import { appendEvents, type StoreContext } from "./append.js";
+import type { PostgresQueryable } from "./client.js";
+import { guardReconnecting } from "./errors.js";
+
+type StateRow = [number, "soft" | "hard" | null, number | null];
+
+/**
+ * Commits a deletion, restore or truncation in the transaction `tx`: locks the events table against
+ * appends (see `deletion.lock`), reads the stream's state, decides (`planStreamChange`), writes,
+ * and appends the lifecycle event to `$streams`, which the transaction's commit makes visible with
+ * the change. Appends wait for the commit (milliseconds: one stream's rows), then see the deletion.
+ */
+export async function commitStreamChangeIn(
+  tx: PostgresQueryable,
+  context: StoreContext,
+  change: StreamChange,
+  ownTransaction: boolean,
+): Promise<StreamChangeCommit> {
+  const st = context.statements.deletion;
+  const { streamId } = change;
+  // The application's own transaction keeps its settings; the store's bounds its wait.
+  if (ownTransaction) await tx.unsafe(st.lockTimeout);
+  await tx.unsafe(st.lock);
+  const [row] = (await tx.unsafe(st.state, [streamId], { prepare: true }).values()) as unknown as [StateRow];
+  const [stored, mode, deletedVersion] = row;
+  const state: StreamDeletionState | undefined =
+    mode === null ? undefined : { mode, version: deletedVersion ?? stored };
+  const { action, version } = planStreamChange(change, state, stored, checkExpectedVersion);
+  let removed = 0;
+  switch (action) {
+    case "none":
+      return { version, removed };
+    case "hide":
+      await tx.unsafe(st.mark, [streamId, "soft", version], { prepare: true });
+      break;
+    case "unhide":
+      await tx.unsafe(st.unmark, [streamId], { prepare: true });
+      break;
+    case "remove":
+      removed = await removeBelow(tx, st.removeBelow, streamId, 2 ** 31 - 1);
+      await tx.unsafe(st.mark, [streamId, "hard", version], { prepare: true });
+      break;
+    case "truncate":
+      removed = await removeBelow(tx, st.removeBelow, streamId, change.before as number);
+      if (removed === 0) return { version, removed };
+      break;
+  }
+  const committed = await appendEvents(
+    tx,
+    context,
+    STREAM_LIFECYCLE_STREAM,
+    [lifecycleEvent(change, version, removed)],
+    "any",
+    false,
+  );
+  return { version, removed, event: committed.events[0] };
+}
+
+async function removeBelow(tx: PostgresQueryable, statement: string, streamId: string, before: number) {
+  const [row] = (await tx.unsafe(statement, [streamId, before], { prepare: true }).values()) as unknown as [[number]];
+  return row[0];
+}
+
+/** The soft-deleted stream ids (one query per `readAll`). */
+export function hiddenStreamsOf(sql: PostgresQueryable, context: StoreContext, attempts: number) {
+  return guardReconnecting("readAll", attempts, async () => {
+    const rows = (await sql.unsafe(context.statements.deletion.hidden, [], { prepare: true }).values()) as unknown as [
+      string,
+    ][];
+    return new Set(rows.map((r) => r[0]));
+  });
+}

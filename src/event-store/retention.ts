@@ -1,0 +1,162 @@
+import { type EventFlowsError, type Issue, isEventFlowsError, ValidationError } from "../errors.js";
+import { categoryOf } from "../events/stream.js";
+import { kindOf } from "../internal/validate.js";
+import type { SnapshotStore } from "../snapshot/snapshot-store.js";
+import type { EventStore } from "./event-store.js";
+import type { StreamChangeResult } from "./stream-deletion.js";
+
+/** What a category keeps. Give one or both. */
+export interface RetentionRule {
+  /**
+   * A stream whose newest event is older than this many milliseconds is hard-deleted (its events
+   * removed, a `$stream-deleted` event recorded), along with its snapshots.
+   */
+  readonly maxAgeMs?: number;
+  /** A stream keeps its newest `keepLast` events: older ones are removed (`truncateStream`). At least 1. */
+  readonly keepLast?: number;
+}
+
+/** Retention rules by stream category (`Cart` for `Cart-01J...`). Categories not named are never touched. */
+export type RetentionPolicies = Readonly<Record<string, RetentionRule>>;
+
+/**
+ * Declares retention rules per category, checked once here.
+ * @throws {ValidationError} a rule with neither limit, or a limit that is not a positive integer.
+ */
+export function retention(policies: Record<string, RetentionRule>): RetentionPolicies {
+  const issues: Issue[] = [];
+  if (typeof policies !== "object" || policies === null) {
+    throw new ValidationError("Invalid retention policies", [
+      { path: [], message: `expected an object of rules by category, got ${kindOf(policies)}` },
+    ]);
+  }
+  for (const [category, rule] of Object.entries(policies)) {
+    if (category === "" || category.startsWith("$")) {
+      issues.push({ path: [category], message: "a category is a non-empty name, not a $ system stream" });
+    }
+    if (typeof rule !== "object" || rule === null) {
+      issues.push({ path: [category], message: `a rule is an object, got ${kindOf(rule)}` });
+      continue;
+    }
+    if (rule.maxAgeMs === undefined && rule.keepLast === undefined) {
+      issues.push({ path: [category], message: "a rule needs maxAgeMs, keepLast or both" });
+    }
+    for (const key of ["maxAgeMs", "keepLast"] as const) {
+      const value = rule[key];
+      if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)) {
+        issues.push({ path: [category, key], message: `${key} must be a positive integer, got ${kindOf(value)}` });
+      }
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid retention policies", issues);
+  return Object.freeze(Object.fromEntries(Object.entries(policies).map(([c, r]) => [c, Object.freeze({ ...r })])));
+}
+
+export interface ApplyRetentionOptions {
+  readonly store: EventStore;
+  readonly policies: RetentionPolicies;
+  /** Their snapshots are deleted with hard-deleted streams, and when a truncation passed the newest one. */
+  readonly snapshots?: SnapshotStore;
+  /** The time ages are measured from; defaults to now. */
+  readonly now?: Date;
+  /** Stops between streams; what was done stays done. */
+  readonly signal?: AbortSignal;
+}
+
+/** A stream retention left alone this run, and why (the error's code: a concurrent append, a deletion). */
+export interface RetentionSkip {
+  readonly streamId: string;
+  readonly code: string;
+}
+
+/** What one `applyRetention` run did. */
+export interface RetentionReport {
+  /** Streams of the named categories seen (soft-deleted streams are not seen: they are hidden). */
+  readonly scanned: number;
+  readonly deleted: readonly StreamChangeResult[];
+  readonly truncated: readonly StreamChangeResult[];
+  /** Snapshots deleted with them. */
+  readonly snapshotsDeleted: number;
+  readonly skipped: readonly RetentionSkip[];
+}
+
+interface StreamSummary {
+  version: number;
+  newest: string;
+}
+
+/**
+ * Applies retention rules once: call it from a timer or a cron job (a scheduled Worker, an
+ * EventBridge schedule). It reads the feed to find the streams of the named categories, then
+ * hard-deletes those past `maxAgeMs` and truncates those over `keepLast`, each with the version it
+ * saw as the expected version: a stream appended to meanwhile is skipped (`CONCURRENCY_CONFLICT`)
+ * and taken up by the next run. Streams of other categories and the `$` system streams are never
+ * touched. Running it again right away changes nothing.
+ * @throws {StreamDeletionNotSupportedError} the store has no stream deletion.
+ */
+export async function applyRetention(options: ApplyRetentionOptions): Promise<RetentionReport> {
+  const { store, policies, snapshots, signal } = options;
+  const now = (options.now ?? new Date()).getTime();
+  const streams = await summarize(store, policies, signal);
+  const deleted: StreamChangeResult[] = [];
+  const truncated: StreamChangeResult[] = [];
+  const skipped: RetentionSkip[] = [];
+  let snapshotsDeleted = 0;
+  for (const [streamId, summary] of streams) {
+    signal?.throwIfAborted();
+    const rule = policies[categoryOf(streamId)] as RetentionRule;
+    const expectedVersion = summary.version;
+    try {
+      if (rule.maxAgeMs !== undefined && now - Date.parse(summary.newest) > rule.maxAgeMs) {
+        deleted.push(await store.deleteStream(streamId, { mode: "hard", expectedVersion }));
+        if (snapshots !== undefined) snapshotsDeleted += await snapshots.delete(streamId);
+        continue;
+      }
+      if (rule.keepLast !== undefined && summary.version > rule.keepLast) {
+        const before = summary.version - rule.keepLast + 1;
+        const result = await store.truncateStream(streamId, { before, expectedVersion });
+        if (result.changed) truncated.push(result);
+        if (snapshots !== undefined) snapshotsDeleted += await dropStaleSnapshots(snapshots, streamId, before);
+      }
+    } catch (error) {
+      if (!isEventFlowsError(error) || isUnsupported(error)) throw error;
+      skipped.push({ streamId, code: error.code });
+    }
+  }
+  return { scanned: streams.size, deleted, truncated, snapshotsDeleted, skipped };
+}
+
+function isUnsupported(error: EventFlowsError): boolean {
+  return error.code === "STREAM_DELETION_NOT_SUPPORTED";
+}
+
+/** Each stream of a named category: its version and the time of its newest event, from one pass over the feed. */
+async function summarize(
+  store: EventStore,
+  policies: RetentionPolicies,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, StreamSummary>> {
+  const streams = new Map<string, StreamSummary>();
+  for await (const event of store.readAll({ raw: true })) {
+    if (policies[categoryOf(event.streamId)] === undefined || event.streamId.startsWith("$")) continue;
+    signal?.throwIfAborted();
+    const summary = streams.get(event.streamId);
+    if (summary === undefined) streams.set(event.streamId, { version: event.version, newest: event.timestamp });
+    else if (event.version > summary.version) {
+      summary.version = event.version;
+      summary.newest = event.timestamp;
+    }
+  }
+  return streams;
+}
+
+/**
+ * After a truncation before `before`: the newest snapshot still works when it is at `before - 1` or
+ * later (the events after it are kept). An older one would be followed by removed events, so the
+ * stream's snapshots are deleted and the next save writes a fresh one.
+ */
+async function dropStaleSnapshots(snapshots: SnapshotStore, streamId: string, before: number): Promise<number> {
+  const newest = await snapshots.load(streamId);
+  if (newest === undefined || newest.version >= before - 1) return 0;
+  return snapshots.delete(streamId);
+}
