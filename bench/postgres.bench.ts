@@ -221,7 +221,11 @@ function ceilingIteration(w: Workload, tag: string, appender = ceilingAppender):
   return () =>
     Promise.all(
       versions.map(async (version, writer) => {
-        versions[writer] = await appender.append(`Ceiling-${w.size}-${writer}-${tag}-${run}`, w.size, version);
+        versions[writer] = await appender.append(
+          `Ceiling-${w.size}-${w.writers}-${writer}-${tag}-${run}`,
+          w.size,
+          version,
+        );
       }),
     );
 }
