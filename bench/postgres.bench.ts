@@ -9,7 +9,8 @@
  * retry on a conflict (both libraries can lose that race). Reads: one 10,000-event stream, and
  * 10,000 events of the global feed. "ceiling" rows are what no event store can
  * beat: a bare multi-row INSERT through postgres.js into a table with one index, and one bare SELECT
- * of the same rows. A round-robin cross-check (lib/interleave.ts) times ours, Emmett and the ceiling
+ * of the same rows; "ceiling, events table" inserts the same rows into a copy of our events table
+ * (its unique keys on position, stream and version, and event id), the ceiling of that design. A round-robin cross-check (lib/interleave.ts) times ours, Emmett and the ceiling
  * in alternation, so that a burst of load on a shared machine cannot favour one side.
  *
  * Run: `bun bench/postgres.bench.ts`, or `bun run bench postgres` to also refresh bench/RESULTS.md.
@@ -19,6 +20,7 @@ import { getPostgreSQLEventStore, readMessagesBatch } from "@event-driven-io/emm
 import { bench, group, summary } from "mitata";
 import pg from "pg";
 import { createPostgresClient, PostgresEventStore } from "../adapters/postgres/index.js";
+import { POSITION_BITS } from "../adapters/postgres/position.js";
 import { isConcurrencyError, ulid } from "../src/index.js";
 import { ensurePostgres } from "../test/services/postgres.ts";
 import { type InterleavedResult, interleaved } from "./lib/interleave.js";
@@ -54,6 +56,8 @@ const emmettReader = dumbo({ connectionString: emmettUrl });
 await sql.unsafe(
   `CREATE TABLE ${schema}.ceiling (id bigserial PRIMARY KEY, stream_id text NOT NULL, version integer NOT NULL, type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL)`,
 );
+// The same table as ours (columns, unique keys, checks), for the ceiling of the same rows.
+await sql.unsafe(`CREATE TABLE ${schema}.ceiling_events (LIKE ${ours.names.events} INCLUDING ALL)`);
 
 // --- Workload ------------------------------------------------------------------------------------
 
@@ -134,6 +138,34 @@ const ceilingAppender: Appender = {
   },
 };
 
+/**
+ * The ceiling of the same rows: a bare multi-row INSERT into a copy of our events table (same
+ * columns, unique keys and checks), with the positions and ids ours stores; no version check.
+ */
+const sameTableAppender: Appender = {
+  async append(stream, size, expected) {
+    const events = batchOf(size);
+    await sql.unsafe(
+      `INSERT INTO ${schema}.ceiling_events (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
+       SELECT (pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + x.n, pg_current_xact_id(), x.s, x.v, x.i, x.t, x.d::jsonb, x.m::jsonb, now()
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS x(s, v, i, t, d, m, n)`,
+      [
+        sql.array(events.map(() => stream)),
+        sql.array(events.map((_, i) => expected + i + 1)),
+        sql.array(events.map(() => ulid())),
+        sql.array(events.map((e) => e.type)),
+        sql.array(events.map((e) => JSON.stringify(e.data))),
+        sql.array(events.map((e) => JSON.stringify(e.metadata))),
+      ],
+      { prepare: true },
+    );
+    return expected + size;
+  },
+  async appendAny(stream, size) {
+    await this.append(stream, size, 0);
+  },
+};
+
 /** Per-writer stream sets and versions, so appends with expectations never conflict. */
 function manyStreams(label: string, writers: number) {
   const perWriter = Math.ceil(STREAMS / writers);
@@ -162,7 +194,9 @@ interface Workload {
 const label = (library: string, w: Workload) =>
   `${library}: ${w.hot ? "hot stream" : "1,000 streams"}, batch ${w.size}, ${w.writers} writer${w.writers > 1 ? "s" : ""}`;
 /** The ceiling checks no version, so where it writes does not matter: one stream per writer. */
-const ceilingLabel = (w: Workload) => `ceiling: batch ${w.size}, ${w.writers} writer${w.writers > 1 ? "s" : ""}`;
+const ceilingLabel = (w: Workload, table = "") =>
+  `ceiling${table}: batch ${w.size}, ${w.writers} writer${w.writers > 1 ? "s" : ""}`;
+const SAME_TABLE = ", events table";
 
 /** One iteration of a workload: `writers` appends of `size` events, concurrently. */
 function iteration(library: string, appender: Appender, w: Workload, tag: string): () => Promise<unknown> {
@@ -182,12 +216,16 @@ function iteration(library: string, appender: Appender, w: Workload, tag: string
 }
 
 /** The ceiling's iteration: each writer appends to a stream of its own, no version checked. */
-function ceilingIteration(w: Workload, tag: string): () => Promise<unknown> {
+function ceilingIteration(w: Workload, tag: string, appender = ceilingAppender): () => Promise<unknown> {
   const versions = new Array<number>(w.writers).fill(0);
   return () =>
     Promise.all(
       versions.map(async (version, writer) => {
-        versions[writer] = await ceilingAppender.append(`Ceiling-${w.size}-${writer}-${tag}-${run}`, w.size, version);
+        versions[writer] = await appender.append(
+          `Ceiling-${w.size}-${w.writers}-${writer}-${tag}-${run}`,
+          w.size,
+          version,
+        );
       }),
     );
 }
@@ -216,11 +254,16 @@ for (const size of [1, 10, 100]) {
             bench(name, iteration(library, appender, w, "m"));
           }
           pairs.push([label("ours", w), label("Emmett", w)]);
-          if (hasCeiling(w)) pairs.push([label("ours", w), ceilingLabel(w)]);
+          if (hasCeiling(w))
+            pairs.push([label("ours", w), ceilingLabel(w)], [label("ours", w), ceilingLabel(w, SAME_TABLE)]);
         }
-        const name = ceilingLabel({ size, hot: false, writers });
-        eventsPerIteration[name] = size * writers;
-        bench(name, ceilingIteration({ size, hot: false, writers }, "m"));
+        const ceiling = { size, hot: false, writers };
+        eventsPerIteration[ceilingLabel(ceiling)] = size * writers;
+        eventsPerIteration[ceilingLabel(ceiling, SAME_TABLE)] = size * writers;
+        bench(ceilingLabel(ceiling), ceilingIteration(ceiling, "m"));
+        bench(ceilingLabel(ceiling, SAME_TABLE), ceilingIteration(ceiling, "m", sameTableAppender));
+        // What the events table's keys cost by themselves: the one ceiling as a share of the other.
+        pairs.push([ceilingLabel(ceiling, SAME_TABLE), ceilingLabel(ceiling)]);
       });
     });
   }
@@ -240,7 +283,10 @@ async function interleavedAppends(): Promise<InterleavedResult[]> {
     ]);
     // One ceiling per size and writer count, timed beside the first workload it compares with.
     const ceiling = ceilingLabel(w);
-    if (hasCeiling(w) && !results.some((r) => r.name === ceiling)) variants.push([ceiling, ceilingIteration(w, "x")]);
+    if (hasCeiling(w) && !results.some((r) => r.name === ceiling)) {
+      variants.push([ceiling, ceilingIteration(w, "x")]);
+      variants.push([ceilingLabel(w, SAME_TABLE), ceilingIteration(w, "x", sameTableAppender)]);
+    }
     const batch = w.writers > 1 ? 1 : w.size === 100 ? 2 : 5;
     results.push(...(await interleaved(variants, { rounds: w.writers > 1 ? 12 : 16, batch, shuffle: true })));
   }
@@ -370,6 +416,7 @@ try {
       "Same PostgreSQL 15 server (throwaway cluster, fsync on, loopback), same run, 20 connections per library. One iteration of a 16-writer row is 16 concurrent appends; events/s counts every event of the iteration.",
       "Each of our appends is one statement (one round trip): version check, idempotency probe and multi-row insert together. Emmett calls its append function in a transaction.",
       "ceiling (appends): a bare multi-row INSERT (unnest of arrays) via postgres.js into a table with one index, each writer into a stream of its own; no version check, no idempotency, no global order. Against a ceiling, peer time / ours is the share of the ceiling's throughput ours reaches (0.80x = 80%).",
+      "ceiling, events table: the same bare multi-row INSERT into a copy of our events table (LIKE ... INCLUDING ALL: primary key on the position, unique (stream_id, version) and event id, the checks), with the positions, transaction ids and event ids ours stores; no version check. Paired with the plain ceiling it shows what those keys cost the server by themselves.",
       "ceiling (reads): one bare SELECT of the same rows and columns via postgres.js, its own types (jsonb parsed, timestamptz as Date); no pages, no envelopes, and for the feed no in-flight-transaction bound.",
       "Reads: ours in pages that grow from 1,000 (readPageSize) to 4,000 events (the stream by its (stream_id, version) index, the feed by the position index); Emmett's readStream, and its readMessagesBatch in batches of 1,000.",
       "Interleaved cross-check: per append workload, ours, Emmett and the ceiling alternate (batches of 5 appends with one writer, 2 at 100 events, 1 iteration with 16 writers; 16 rounds, 12 with 16 writers); the reads alternate one read each, 11 rounds. Each round runs its variants in another order (a fixed-seed shuffle), so that none always follows the slowest (Emmett's feed read leaves a second's garbage behind).",
