@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
-import { InvalidTenantError, isEventFlowsError, tenantId, ulid } from "../../src/index.js";
+import { InvalidTenantError, isEventFlowsError, isTenantId, tenantId, ulid } from "../../src/index.js";
 import {
   checkpointStoreContract,
   collect,
@@ -335,5 +335,21 @@ describe("row-level security through the library API", () => {
     expect(() => scoped("a").reserve()).toThrow("reserved connection");
     expect(tenantOf(scoped("acme"))).toBe(tenantId("acme"));
     expect(tenantOf(app)).toBeUndefined();
+  });
+
+  test("property: a value is accepted exactly when tenantId() accepts it, and sets itself as the tenant", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,50}$/)), (value) => {
+        let client: PostgresSql | undefined;
+        try {
+          client = tenantScopedSql(app, value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidTenantError);
+        }
+        expect(client !== undefined).toBe(isTenantId(value));
+        if (client !== undefined) expect(tenantOf(client)).toBe(tenantId(value));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
