@@ -57,7 +57,6 @@ export {
 } from "./read-model-store.js";
 export {
   enableRowLevelSecurity,
-  MAX_TENANT_ID_LENGTH,
   rowLevelSecurityEnabled,
   tenantOf,
   tenantScopedSql,
