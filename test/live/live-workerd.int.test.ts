@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import { subscribeLive } from "../../src/client/index.js";
 import { parseSse } from "../../src/client/sse-parser.js";
 import type { EventEnvelope } from "../../src/index.js";
 import { bundleWorkerTemplate, templateDir } from "../../worker-template/test/bundle.ts";
@@ -127,6 +128,57 @@ test("liveRoutes SSE in workerd: the first client leaves, a second keeps receivi
   await append(5);
   expect((await sseEvents(second, 6)).map((e) => e.n)).toEqual([0, 1, 2, 3, 4, 5]);
   expect((await sseEvents(third, 5)).map((e) => e.n)).toEqual([1, 2, 3, 4, 5]);
+}, 30_000);
+
+test("liveRoutes SSE in workerd: a slow client (its socket not read) is dropped with slow-consumer while another keeps up", async () => {
+  const base = await miniflare.ready;
+  const slow = connect(Number(base.port), base.hostname);
+  let slowReceived = "";
+  slow.on("data", (chunk) => {
+    slowReceived += chunk.toString();
+  });
+  await new Promise<void>((resolve) => slow.once("connect", () => resolve()));
+  slow.write(`GET /slow/events/stream HTTP/1.1\r\nHost: ${base.host}\r\n\r\n`);
+  const waitFor = async (check: () => boolean, what: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  await waitFor(() => slowReceived.includes("event: open"), "the slow client's subscription");
+  slow.pause();
+  const fastEnds: string[] = [];
+  const fast = subscribeLive({
+    url: new URL("/slow/events", base).href,
+    from: 0,
+    onEvent: () => {},
+    onEnd: (reason) => void fastEnds.push(reason),
+  });
+  try {
+    let state = { head: 0, connections: 0 };
+    const append = async () => {
+      state = (await (await fetch(new URL("/slow/append", base), { method: "POST" })).json()) as typeof state;
+    };
+    await append();
+    // The fast client has its first event: both are connected.
+    await waitFor(() => (fast.position ?? 0) >= state.head, "the fast client's first event");
+    // 64 KiB events until the slow connection is dropped, the fast client catching up every few.
+    while (state.connections !== 1 && state.head < 400) {
+      await append();
+      if (state.head % 4 === 0) await waitFor(() => (fast.position ?? 0) >= state.head, "the fast client to keep up");
+    }
+    expect(state.connections).toBe(1);
+    await waitFor(() => (fast.position ?? 0) >= state.head, "the fast client to keep up");
+    expect(fastEnds).toEqual([]);
+    slow.resume();
+    await waitFor(() => slowReceived.includes("event: end"), "the end event");
+    expect(slowReceived).toContain('event: end\ndata: {"reason":"slow-consumer"}');
+    console.log(`workerd: the slow SSE client was dropped after ${state.head} events of 64 KiB; the fast one kept up`);
+  } finally {
+    slow.destroy();
+    await fast.close();
+  }
 }, 30_000);
 
 // SSE clients (Hono's cloudflare-workers helper never calls onOpen, where the WebSocket pump
