@@ -36,7 +36,9 @@ export function sseBody(
   signal: AbortSignal,
 ): ReadableStream<Uint8Array> {
   const gone = () => connection.close("closed");
-  signal.addEventListener("abort", gone, { once: true });
+  // The client may have gone while the hub connected it: an abort already fired fires no listener.
+  if (signal.aborted) gone();
+  else signal.addEventListener("abort", gone, { once: true });
   const finish = () => {
     signal.removeEventListener("abort", gone);
     connection.close();

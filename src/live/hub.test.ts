@@ -61,6 +61,50 @@ describe("LiveHub", () => {
     expect(started.every((s) => s.stopped)).toBe(true);
   });
 
+  // Mock: the first shared subscription's loop is dead (workerd cancels a finished request's timers
+  // and continuations, and the hub may never hear that the client of that request left).
+  test("a shared subscription that stopped making progress (mock: its loop died) is restarted by an idle connection, nothing lost or repeated", async () => {
+    const store = new InMemoryEventStore();
+    const subscribe = store.subscribeToAll.bind(store);
+    let calls = 0;
+    store.subscribeToAll = ((options: Parameters<typeof subscribe>[0]) => {
+      calls += 1;
+      if (calls > 1) return subscribe(options);
+      return { stop: async () => undefined } as unknown as ReturnType<typeof subscribe>;
+    }) as typeof store.subscribeToAll;
+    const hub = new LiveHub({ store, pollIntervalMs: 10 });
+    const connection = await hub.connect();
+    const appended = await append(store, 5);
+    const received: EventEnvelope[] = [];
+    const deadline = Date.now() + 5000;
+    while (received.length < appended.length && Date.now() < deadline) {
+      const item = await connection.next(50);
+      if (item?.kind === "event") received.push(item.event);
+    }
+    expect(calls).toBe(2);
+    expect(received.map((e) => e.id)).toEqual(appended.map((e) => e.id));
+    const more = await append(store, 3);
+    expect((await drain(connection, 3)).map((e) => e.id)).toEqual(more.map((e) => e.id));
+    connection.close();
+    await hub.close();
+  });
+
+  test("an idle hub with nothing new appended is not restarted by heartbeats", async () => {
+    const store = new InMemoryEventStore();
+    const subscribe = store.subscribeToAll.bind(store);
+    let calls = 0;
+    store.subscribeToAll = ((options: Parameters<typeof subscribe>[0]) => {
+      calls += 1;
+      return subscribe(options);
+    }) as typeof store.subscribeToAll;
+    const hub = new LiveHub({ store, pollIntervalMs: 10 });
+    const connection = await hub.connect();
+    for (let i = 0; i < 5; i++) expect(await connection.next(50)).toBeUndefined();
+    expect(calls).toBe(1);
+    connection.close();
+    await hub.close();
+  });
+
   test("a connection resuming from an old position catches up, then follows the shared feed without a gap or repeat", async () => {
     const store = new InMemoryEventStore();
     const hub = new LiveHub({ store, batchSize: 7 });

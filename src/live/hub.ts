@@ -88,6 +88,9 @@ export class LiveHub {
   #orphaned = false;
   /** The global position of the last event the shared subscription handed out. */
   #position = 0;
+  /** `#position` at the last stall check (see `restartIfStalled`). */
+  #checkedAt = -1;
+  #lastCheckMs = 0;
   #closed = false;
 
   constructor(options: LiveHubOptions) {
@@ -184,6 +187,31 @@ export class LiveHub {
   }
 
   /**
+   * Internal: called by a live connection whose wait for events timed out (its heartbeat), in its
+   * own request's context. If the store's head is past what the shared subscription has handed out,
+   * and that did not move since the last such check, the subscription is stalled: on workerd its
+   * owner's request can be cancelled without the hub ever hearing that the client left (no abort,
+   * no body cancel), and the subscription's loop dies with it. Restart it here, after the last
+   * position handed out (nothing lost or repeated). True when it was restarted.
+   */
+  async restartIfStalled(connection: Connection): Promise<boolean> {
+    if (this.#subscription === undefined || this.#starting !== undefined || this.#closed) return false;
+    // One store read per few poll intervals for the whole hub, however many connections idle.
+    const now = Date.now();
+    if (now - this.#lastCheckMs < this.#pollIntervalMs * 4) return false;
+    this.#lastCheckMs = now;
+    const handedOut = this.#position;
+    const head = await this.#store.getLastGlobalPosition();
+    const stalled = head > handedOut && handedOut === this.#checkedAt;
+    this.#checkedAt = handedOut;
+    if (!stalled || this.#position !== handedOut || !this.#connections.has(connection)) return false;
+    getLogger().warn("live hub: the shared subscription made no progress for a heartbeat; restarting it");
+    this.#rehome();
+    await this.resume(connection);
+    return true;
+  }
+
+  /**
    * The owner of the shared subscription left while others listen. Its loop (its poll timer, its
    * wait for the next append) belongs to the owner's call: on workerd, where each request is its
    * own I/O context, the runtime cancels those when that request ends, and the fan-out would stop
@@ -244,6 +272,11 @@ export class LiveHub {
       } finally {
         this.#starting = undefined;
       }
+      // Connections may have left while it started, the one it started for included (`remove` does
+      // not stop a starting subscription): a subscription nobody owns would run in a finished
+      // request's context, which workerd has cancelled, and later connections would wait on it forever.
+      if (this.#connections.size === 0) await this.#stop();
+      else if (!this.#connections.has(owner)) this.#rehome();
     })();
     return this.#starting;
   }
@@ -329,7 +362,10 @@ class Connection implements LiveConnection {
       await this.#hub.resume(this);
       if (this.#end !== undefined || this.#head < this.#queue.length) continue;
       const woken = await this.#wait(idleMs);
-      if (!woken) return undefined;
+      if (!woken) {
+        if (await this.#hub.restartIfStalled(this)) continue;
+        return undefined;
+      }
     }
   }
 

@@ -121,7 +121,11 @@ export async function runLiveScenario(options: ScenarioOptions): Promise<void> {
       const filter = SCENARIO_FILTERS[cut % SCENARIO_FILTERS.length] as LiveFilter;
       const before = (await appendEvents(store, 20)).filter((e) => matchesFilter(filter, e));
       const first = subscribe(transport, filter, from);
-      await until(() => first.events.length >= Math.min(cut, before.length), 10_000, "the first part");
+      await until(
+        () => first.events.length >= Math.min(cut, before.length),
+        10_000,
+        `the first part (cut ${cut}, ${transport}, got ${first.events.length} of ${before.length})`,
+      );
       await first.subscription.close();
       const resumeAt = first.events.at(-1)?.globalPosition ?? from;
       const after = (await appendEvents(store, 10)).filter((e) => matchesFilter(filter, e));
