@@ -61,7 +61,7 @@ describe("the tenant metrics label", () => {
     const { collect } = collectingMetrics();
     configureMetrics({ tenantLabel: true });
     const { streams, ids } = await appendPerTenant();
-    const commands = new CommandBus<{ Ping: { payload: { n: number }; result: void } }>();
+    const commands = new CommandBus<{ Ping: { payload: { n: number }; result: undefined } }>();
     commands.register("Ping", async () => undefined);
     for (let n = 0; n < TENANTS; n++) {
       await commands.execute("Ping", { n }, { metadata: { [TENANT_METADATA_KEY]: `tenant-${n}` } });
