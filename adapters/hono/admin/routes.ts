@@ -141,7 +141,7 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
  * missing stream or event (the feed, a replay over a shared table) answers 404 too, saying nothing.
  */
 function hideOtherTenants(error: unknown): unknown {
-  return isTenantIsolationError(error) ? new AdminNotFoundError("events", "of this tenant there") : error;
+  return isTenantIsolationError(error) ? new AdminNotFoundError("event", "of this tenant there") : error;
 }
 
 function crossedTenants(error: unknown): boolean {
