@@ -10,6 +10,7 @@ import {
   InMemoryEventStore,
   InMemoryReadModelStore,
   InMemorySagaStore,
+  LiveHub,
   ProjectionRunner,
   SagaRuntime,
   TenancyErrorCode,
@@ -43,7 +44,8 @@ async function setup(options: { shared?: InMemoryEventStore } = {}) {
         maxAttempts: 2,
         onError: () => undefined,
       });
-      return { readModels, runner, sagas, failing };
+      const hub = new LiveHub({ store: stores.eventStore, pollIntervalMs: 50 });
+      return { readModels, runner, sagas, failing, hub };
     },
   });
   const app = new Hono().route(
@@ -51,6 +53,7 @@ async function setup(options: { shared?: InMemoryEventStore } = {}) {
     adminRoutes({
       projections: (_c, tenant) => [{ runner: tenant?.services.runner, readModels: tenant?.services.readModels }],
       sagas: (_c, tenant) => tenant?.services.sagas,
+      live: (_c, tenant) => tenant?.services.hub,
       auth: ({ request }) => {
         const token = request.headers.get("authorization")?.replace(/^Bearer /, "");
         if (token === undefined) throw new UnauthorizedError();
@@ -73,7 +76,10 @@ async function setup(options: { shared?: InMemoryEventStore } = {}) {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
   const scope = (tenant: string) => tenants.forTenant(tenant);
-  return { app, as, scope, errors };
+  const close = async () => {
+    for (const tenant of ["acme", "globex"]) await (await scope(tenant)).services.hub.close();
+  };
+  return { app, as, scope, errors, close };
 }
 
 /** Each tenant writes its own carts and one of its own orders, which parks its saga. */
@@ -133,6 +139,35 @@ describe("adminRoutes with tenancy: each operator sees and acts on its own tenan
     expect(await acme.services.readModels.get("carts", "Cart-acme")).toBeUndefined();
     const globex = await scope("globex");
     expect(await globex.services.readModels.get("carts", "Cart-acme")).toBeUndefined();
+  });
+
+  test("the live feed follows the operator's tenant's hub only", async () => {
+    const { app, scope, close } = await setup();
+    try {
+      await seed(scope);
+      const response = await app.request("/admin/api/live?from=0", { headers: { authorization: "Bearer op-globex" } });
+      expect(response.status).toBe(200);
+      const acme = await scope("acme");
+      const globex = await scope("globex");
+      await acme.stores.eventStore.appendToStream("Cart-acme", [{ type: "ItemAdded", data: { sku: "ACME-LIVE" } }]);
+      await globex.stores.eventStore.appendToStream("Cart-globex", [
+        { type: "ItemAdded", data: { sku: "GLOBEX-LIVE" } },
+      ]);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let text = "";
+      while (!text.includes("GLOBEX-LIVE")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      await reader.cancel();
+      expect(text).toContain("globex-TEA");
+      expect(text).toContain("GLOBEX-LIVE");
+      expect(text).not.toContain("acme");
+      expect(text).not.toContain("ACME");
+    } finally {
+      await close();
+    }
   });
 
   test("an operator without a tenant gets nothing, the page included: 401 without a principal, 403 with one", async () => {
