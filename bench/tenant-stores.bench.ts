@@ -123,7 +123,8 @@ for (const backend of backends) {
 
 notes.push(
   "The tenant store copies each appended event to add tenantId to its metadata and compares one metadata field per " +
-    "event read; with a table per tenant that is the whole cost of tenancy (the isolation itself is the table). " +
+    "event read, inside the wrapped store's own read loop (a call per event, no promise of its own); with a table " +
+    "per tenant that is the whole cost of tenancy (the isolation itself is the table). " +
     "The target (issue 22) is < 10%.",
 );
 try {

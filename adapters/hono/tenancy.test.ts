@@ -3,9 +3,17 @@
  * the caller's tenant only, whatever cart ids, versions and metadata the caller crafts.
  */
 import { describe, expect, test } from "bun:test";
+import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import fc from "fast-check";
 import { Hono } from "hono";
-import { InMemoryEventStore, TenancyErrorCode, tenancy } from "../../src/index.js";
+import {
+  configureMetrics,
+  InMemoryEventStore,
+  MetricLabel,
+  MetricName,
+  TenancyErrorCode,
+  tenancy,
+} from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import { type Principal, UnauthorizedError } from "../http/index.js";
 import { cartDomain } from "./cart-domain.fixture.test.ts";
@@ -108,6 +116,32 @@ describe("tenancy over HTTP", () => {
       { numRuns: 60 },
     );
     expect(await collect((await storeOf("acme")).readAll())).toEqual(before);
+  });
+
+  test("with the tenant metrics label on, dispatches and appends count under the caller's tenant, not a claimed one", async () => {
+    const reader = new (class extends MetricReader {
+      protected async onForceFlush() {}
+      protected async onShutdown() {}
+    })();
+    configureMetrics({ meterProvider: new MeterProvider({ readers: [reader] }), tenantLabel: true });
+    try {
+      const { as } = setup();
+      await as("alice", "/commands/OpenCart", { cartId: "c1" });
+      await as("mallory", "/commands/OpenCart", { cartId: "m1" });
+      const { resourceMetrics } = await reader.collect();
+      const metrics = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
+      for (const name of [MetricName.commandDuration, MetricName.eventsAppended]) {
+        const tenants = metrics
+          .filter((metric) => metric.descriptor.name === name)
+          .flatMap((metric) =>
+            (metric.dataPoints as { attributes: Record<string, unknown> }[]).map((p) => p.attributes),
+          )
+          .map((attributes) => attributes[MetricLabel.tenant]);
+        expect(tenants.sort()).toEqual(["acme", "globex"]);
+      }
+    } finally {
+      configureMetrics({ meterProvider: undefined, tenantLabel: false });
+    }
   });
 
   test("the tenant goes into every command's metadata over anything the principal claims", async () => {

@@ -22,6 +22,7 @@ import { reportSlowPath } from "../telemetry/slow-paths.js";
 import { recordError, type Span, SpanKind, startSpan, withActiveSpan } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
+import { type ReadCheck, readCheckOf } from "./read-check.js";
 import {
   assertDeletionMode,
   assertUserStream,
@@ -318,7 +319,11 @@ export abstract class EventStore {
     assertStreamId(streamId);
     assertReadStreamOptions(options);
     const events = this.#upcasting(this.readStreamEvents(streamId, options), options.raw);
-    return this.#observedRead("readStream", streamId, events) as AsyncGenerator<E, void, undefined>;
+    return this.#observedRead("readStream", streamId, events, readCheckOf(options)) as AsyncGenerator<
+      E,
+      void,
+      undefined
+    >;
   }
 
   /** Reads every stream's events by global position, upcast by the store's `eventRegistry` unless `raw`. */
@@ -335,8 +340,13 @@ export abstract class EventStore {
           )
         : this.readAllEvents(options);
     const events = this.#upcasting(stored, options.raw);
-    if (this.#quietRead) return events as AsyncGenerator<E, void, undefined>;
-    return this.#observedRead("readAll", undefined, events) as AsyncGenerator<E, void, undefined>;
+    const check = readCheckOf(options);
+    if (this.#quietRead && check === undefined) return events as AsyncGenerator<E, void, undefined>;
+    return this.#observedRead("readAll", undefined, events, check, this.#quietRead) as AsyncGenerator<
+      E,
+      void,
+      undefined
+    >;
   }
 
   /**
@@ -355,17 +365,20 @@ export abstract class EventStore {
 
   /**
    * A read with a span (from the first event asked for to the last, so it includes the reader's own
-   * time between events) and the slow-call check, which counts only the time spent waiting on the
-   * store. The read itself when neither is on.
+   * time between events), the slow-call check, which counts only the time spent waiting on the
+   * store, and the caller's {@link ReadCheck} on each event (`quiet`: the check only). The read itself
+   * when none is on.
    */
   #observedRead(
     operation: string,
     streamId: string | undefined,
     events: AsyncGenerator<EventEnvelope, void, undefined>,
+    check: ReadCheck | undefined,
+    quiet = false,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
-    const tracer = this.#traced ? activeTracer() : undefined;
-    const slowMs = telemetryConfig().slowStoreCallMs;
-    if (tracer === undefined && slowMs === false) return events;
+    const tracer = this.#traced && !quiet ? activeTracer() : undefined;
+    const slowMs = quiet ? false : telemetryConfig().slowStoreCallMs;
+    if (tracer === undefined && slowMs === false && check === undefined) return events;
     const attributes = this.#dbAttributes(operation, streamId);
     const finish = this.#finish.bind(this);
     return (async function* observed() {
@@ -376,16 +389,19 @@ export abstract class EventStore {
       try {
         while (true) {
           const asked = performance.now();
+          done = true;
           const next = await events.next();
+          done = false;
           storeMs += performance.now() - asked;
           if (next.done === true) break;
+          // A refused event is never yielded; `done` stays false, so `finally` releases the cursor.
+          check?.(next.value);
           count++;
           yield next.value;
         }
         done = true;
         span?.setAttribute("eventflows.outcome", "read");
       } catch (error) {
-        done = true;
         if (span !== undefined) {
           span.setAttribute("eventflows.outcome", "error");
           recordError(span, error);

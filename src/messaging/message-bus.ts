@@ -244,7 +244,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
         ? this.#execute(type, payload, options)
         : this.#tracedExecute(tracer, type, payload, options);
     if (timer === undefined || !this.#handlers.has(type)) return dispatched;
-    return timer(type, dispatched) as Promise<ResultOf<M, T>>;
+    return timer(type, dispatched, options?.metadata) as Promise<ResultOf<M, T>>;
   }
 
   /**

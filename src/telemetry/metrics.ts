@@ -9,6 +9,7 @@
  * which the application's code defines, never event ids, stream ids or payloads. Each label keeps at
  * most {@link MAX_LABEL_VALUES} distinct values; later ones are counted under `_OTHER`, so a type
  * taken from user input (an HTTP route's command name) cannot grow a time series per request.
+ * The tenant label is opt-in (`configureMetrics({ tenantLabel: true })`) and bounded the same way.
  */
 import {
   type Attributes,
@@ -44,7 +45,16 @@ export const MetricLabel = {
   projection: "eventflows.projection",
   saga: "eventflows.saga",
   sagaStatus: "eventflows.saga.status",
+  /** Opt-in (`tenantLabel`): the `tenantId` of the event's or message's metadata, bounded like the rest. */
+  tenant: "eventflows.tenant",
 } as const;
+
+/**
+ * The metadata field the tenant label is read from: the one `tenancy()`'s stores stamp on every
+ * event and the HTTP dispatcher puts on every command and query (the tenancy module's
+ * `TENANT_METADATA_KEY`, repeated here because telemetry sits below the stores that import it).
+ */
+const TENANT_KEY = "tenantId";
 
 // Each name a constant of its own: an instrument's definition below names only its own, so a bundle
 // that never records (say) saga metrics carries neither their names nor their definitions.
@@ -89,12 +99,20 @@ export interface MetricsSettings {
   readonly enabled?: boolean;
   /** A provider of the library's own instead of the global one (`metrics.setGlobalMeterProvider`). */
   readonly meterProvider?: MeterProvider;
+  /**
+   * Adds the `eventflows.tenant` label to events appended, published and consumed and to command and
+   * query durations, from the `tenantId` in their metadata. Off by default: a label per tenant
+   * multiplies every series by the tenants active, so it keeps at most {@link MAX_LABEL_VALUES}
+   * tenants and counts the rest as `_OTHER`.
+   */
+  readonly tenantLabel?: boolean;
 }
 
 /** How one instrument is made from a meter: each is made on first use, once per provider. */
 type Definition<T> = (meter: Meter) => T;
 
 let enabled = true;
+let tenantLabel = false;
 let ownProvider: MeterProvider | undefined;
 // The provider last looked at, its meter (undefined: a no-op provider, record nothing) and the
 // instruments made from it so far, by definition.
@@ -110,12 +128,14 @@ const labelValues = new Map<string, Set<string>>();
 export function configureMetrics(settings: MetricsSettings): void {
   if (settings.enabled !== undefined) enabled = settings.enabled;
   if ("meterProvider" in settings) ownProvider = settings.meterProvider;
+  if (settings.tenantLabel !== undefined) tenantLabel = settings.tenantLabel === true;
   forgetInstruments();
 }
 
 /** Forgets the instruments and the label values seen: for tests that register providers in turn. */
 export function resetMetrics(): void {
   enabled = true;
+  tenantLabel = false;
   ownProvider = undefined;
   forgetInstruments();
   labelValues.clear();
@@ -229,6 +249,18 @@ export function boundedLabel(label: string, value: string): string {
   return value;
 }
 
+/** The bounded tenant label of what carries a tenant in its metadata, when the label is on; else undefined. */
+function tenantOf(metadata: Readonly<Record<string, unknown>> | undefined): string | undefined {
+  if (!tenantLabel) return undefined;
+  const tenant = metadata?.[TENANT_KEY];
+  return typeof tenant === "string" ? boundedLabel(MetricLabel.tenant, tenant) : undefined;
+}
+
+/** The attributes with the tenant label added when there is one (a copy: cached attributes stay shared). */
+function withTenant(attributes: Attributes, tenant: string | undefined): Attributes {
+  return tenant === undefined ? attributes : { ...attributes, [MetricLabel.tenant]: tenant };
+}
+
 function errorLabel(error: unknown): string {
   return isEventFlowsError(error) ? boundedLabel(MetricLabel.errorType, error.code) : OTHER_LABEL;
 }
@@ -244,23 +276,26 @@ export function countError(operation: MetricOperation, error: unknown): void {
  */
 export function dispatchTimer(
   kind: "command" | "query",
-): ((type: string, dispatch: Promise<unknown>) => Promise<unknown>) | undefined {
+):
+  | ((type: string, dispatch: Promise<unknown>, metadata?: Readonly<Record<string, unknown>>) => Promise<unknown>)
+  | undefined {
   const histogram = instrument(kind === "command" ? commandDuration : queryDuration);
   if (histogram === undefined) return undefined;
   const started = performance.now();
-  return (type, dispatch) =>
+  return (type, dispatch, metadata) =>
     dispatch.then(
       (result) => {
-        histogram.record(elapsedSeconds(started), okAttributes(kind, type));
+        histogram.record(elapsedSeconds(started), withTenant(okAttributes(kind, type), tenantOf(metadata)));
         return result;
       },
       (error: unknown) => {
         const code = errorLabel(error);
-        histogram.record(elapsedSeconds(started), {
+        const attributes: Attributes = {
           [MetricLabel.messageType]: boundedLabel(MetricLabel.messageType, type),
           [MetricLabel.outcome]: "error",
           [MetricLabel.errorType]: code,
-        });
+        };
+        histogram.record(elapsedSeconds(started), withTenant(attributes, tenantOf(metadata)));
         instrument(errors)?.add(1, { [MetricLabel.errorType]: code, [MetricLabel.operation]: kind });
         throw error;
       },
@@ -313,11 +348,12 @@ export function countPublished(events: readonly EventEnvelope[], failure?: Failu
 export function countConsumed(consumer: string, event: EventEnvelope, failure?: Failure): void {
   const counter = instrument(consumed);
   if (counter === undefined) return;
-  counter.add(1, {
+  const attributes: Attributes = {
     [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, event.type),
     [MetricLabel.consumer]: boundedLabel(MetricLabel.consumer, consumer),
     [MetricLabel.outcome]: failure === undefined ? "ok" : "error",
-  });
+  };
+  counter.add(1, withTenant(attributes, tenantOf(event.metadata)));
   if (failure !== undefined) {
     instrument(errors)?.add(1, {
       [MetricLabel.errorType]: errorLabel(failure.error),
@@ -350,14 +386,22 @@ export function recordSubscriptionLag(name: string, last: EventEnvelope | undefi
   gauge.record(age, { [MetricLabel.subscription]: boundedLabel(MetricLabel.subscription, name) });
 }
 
-/** Adds the events to a counter, one add per run of events of the same type. */
+/** Adds the events to a counter, one add per run of events of the same type (and tenant, with its label on). */
 function addByType(counter: Counter, events: readonly EventEnvelope[], extra: Attributes): void {
   let i = 0;
   while (i < events.length) {
-    const type = (events[i] as EventEnvelope).type;
+    const first = events[i] as EventEnvelope;
+    const type = first.type;
+    const tenant = tenantLabel ? first.metadata?.[TENANT_KEY] : undefined;
     let j = i + 1;
-    while (j < events.length && (events[j] as EventEnvelope).type === type) j++;
-    counter.add(j - i, { ...extra, [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, type) });
+    while (
+      j < events.length &&
+      (events[j] as EventEnvelope).type === type &&
+      (!tenantLabel || (events[j] as EventEnvelope).metadata?.[TENANT_KEY] === tenant)
+    )
+      j++;
+    const attributes = { ...extra, [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, type) };
+    counter.add(j - i, withTenant(attributes, tenantOf(first.metadata)));
     i = j;
   }
 }

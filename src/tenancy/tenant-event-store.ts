@@ -1,5 +1,6 @@
 import type { CommitResult } from "../event-store/event-store.js";
 import { EventStore } from "../event-store/event-store.js";
+import { READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
 import type {
   DeleteStreamOptions,
   RestoreStreamOptions,
@@ -39,6 +40,13 @@ export class TenantEventStore extends EventStore {
   /** The store the tenant's factory made. */
   readonly inner: EventStore;
   readonly #quota: QuotaCounter | undefined;
+  /**
+   * Whether the wrapped store reads through the core's own read path, which runs a {@link ReadCheck}
+   * on each event in the loop it already has: the check then costs a call per event, not a promise.
+   * A store that overrides the public reads (another wrapper) gets the checking iterator instead.
+   */
+  readonly #coreReads: boolean;
+  readonly #checks: Readonly<Record<string, ReadCheck>>;
 
   constructor(tenant: TenantId, inner: EventStore, quota?: QuotaCounter) {
     // The wrapped store traces its own calls: spans here would double them.
@@ -47,6 +55,13 @@ export class TenantEventStore extends EventStore {
     this.inner = inner;
     this.capabilities = inner.capabilities;
     this.#quota = quota;
+    const base = EventStore.prototype;
+    this.#coreReads =
+      inner.readStream === base.readStream && inner.readAll === base.readAll && inner.readFeed === base.readFeed;
+    this.#checks = {
+      readStream: (event) => this.#check(event, "readStream"),
+      readAll: (event) => this.#check(event, "readAll"),
+    };
   }
 
   override appendToStream<E extends EventEnvelope = EventEnvelope>(
@@ -96,18 +111,21 @@ export class TenantEventStore extends EventStore {
     streamId: string,
     options: ReadStreamOptions = {},
   ): AsyncGenerator<E, void, undefined> {
+    if (this.#coreReads) return this.inner.readStream<E>(streamId, this.#checked(options, "readStream"));
     return this.#guard(this.inner.readStream<E>(streamId, options), "readStream");
   }
 
   override readAll<E extends EventEnvelope = EventEnvelope>(
     options: ReadAllOptions = {},
   ): AsyncGenerator<E, void, undefined> {
+    if (this.#coreReads) return this.inner.readAll<E>(this.#checked(options, "readAll"));
     return this.#guard(this.inner.readAll<E>(options), "readAll");
   }
 
   override readFeed<E extends EventEnvelope = EventEnvelope>(
     options: ReadAllOptions = {},
   ): AsyncGenerator<E, void, undefined> {
+    if (this.#coreReads) return this.inner.readFeed<E>(this.#checked(options, "readAll"));
     return this.#guard(this.inner.readFeed<E>(options), "readAll");
   }
 
@@ -165,15 +183,20 @@ export class TenantEventStore extends EventStore {
     streamId: string,
     options: ReadStreamOptions,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
-    return this.#guard(this.inner.readStream(streamId, { ...options, raw: true }), "readStream");
+    return this.readStream(streamId, { ...options, raw: true });
   }
 
   protected override readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
-    return this.#guard(this.inner.readAll({ ...options, raw: true }), "readAll");
+    return this.readAll({ ...options, raw: true });
   }
 
   protected override streamVersion(streamId: string): Promise<number> {
     return this.inner.getStreamVersion(streamId);
+  }
+
+  /** The read options with this tenant's check, which the wrapped store's core read path runs on each event. */
+  #checked<O extends ReadStreamOptions | ReadAllOptions>(options: O, operation: "readStream" | "readAll"): O {
+    return { ...options, [READ_CHECK]: this.#checks[operation] };
   }
 
   #check(event: EventEnvelope, operation: string): void {
@@ -181,9 +204,9 @@ export class TenantEventStore extends EventStore {
   }
 
   /**
-   * The wrapped read, each event checked as it passes. A plain iterator rather than an async
-   * generator: one promise per event instead of a generator's queue, which is most of what tenancy
-   * costs a read. A refused event ends the read (the wrapped cursor released) and is not returned.
+   * The wrapped read, each event checked as it passes: for a wrapped store whose reads are not the
+   * core's. A plain iterator rather than an async generator: one promise per event instead of a
+   * generator's queue. A refused event ends the read (the wrapped cursor released) and is not returned.
    */
   #guard<E extends EventEnvelope>(
     events: AsyncGenerator<E, void, undefined>,

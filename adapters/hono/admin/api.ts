@@ -7,6 +7,7 @@ import {
   categoryOf,
   type EventEnvelope,
   type EventStore,
+  isTenantIsolationError,
   MAX_RECORDED_WRITES,
   type ReadModelStore,
   type RecordedWrite,
@@ -110,7 +111,11 @@ export async function stream(store: EventStore, params: URLSearchParams) {
   const version = await store.getStreamVersion(id);
   if (version === 0) throw new StreamNotFoundError(id);
   const events: EventSummary[] = [];
-  for await (const event of store.readStream(id, { fromVersion: from, maxCount: limit })) events.push(summary(event));
+  try {
+    for await (const event of store.readStream(id, { fromVersion: from, maxCount: limit })) events.push(summary(event));
+  } catch (error) {
+    throw asMissing(error, () => new StreamNotFoundError(id, { cause: error }));
+  }
   // A soft-deleted stream keeps its version but reads as empty: 404, as a hard-deleted one (version 0) does.
   if (events.length === 0 && (await isHidden(store, id))) throw new StreamNotFoundError(id);
   const last = events[events.length - 1]?.version ?? from - 1;
@@ -135,12 +140,25 @@ export async function event(store: EventStore, params: URLSearchParams, traceUrl
   if (version === undefined)
     throw new ValidationError("Invalid version", [{ path: ["version"], message: "version is required" }]);
   let found: EventEnvelope | undefined;
-  for await (const candidate of store.readStream(id, { fromVersion: version, maxCount: 1 })) {
-    if (candidate.version === version) found = candidate;
+  try {
+    for await (const candidate of store.readStream(id, { fromVersion: version, maxCount: 1 })) {
+      if (candidate.version === version) found = candidate;
+    }
+  } catch (error) {
+    throw asMissing(error, () => new AdminNotFoundError("event", `${id} version ${version}`, { cause: error }));
   }
   if (found === undefined) throw new AdminNotFoundError("event", `${id} version ${version}`);
   const trace = traceOf(found, traceUrl);
   return trace === undefined ? { event: found } : { event: found, trace };
+}
+
+/**
+ * With tenancy, a stream id of another tenant on a shared table reads as that tenant's events, which
+ * the tenant's store refuses: answered exactly as a missing stream or event is (the isolation error
+ * kept as the cause, for `onError`), so a crafted id tells nothing about other tenants.
+ */
+function asMissing(error: unknown, missing: () => Error): unknown {
+  return isTenantIsolationError(error) ? missing() : error;
 }
 
 /** Every projection with its checkpoint, the head of the feed, the lag, and how its runner is doing here. */

@@ -9,7 +9,8 @@ import {
   type SagaRuntime,
   ValidationError,
 } from "../../../src/index.js";
-import type { AuthHook, ErrorInfo, FromContext } from "../routes.js";
+import type { AnyTenantScope } from "../../http/index.js";
+import type { AuthHook, ErrorInfo, FromContext, TenancyRoutes } from "../routes.js";
 
 /** A projection the UI shows and can replay into: its runner (name, lag, state) and its read models. */
 export interface AdminProjection {
@@ -20,8 +21,12 @@ export interface AdminProjection {
 }
 
 export interface AdminRoutesOptions {
-  /** The store whose streams and global feed are browsed. */
-  readonly store: FromContext<EventStore>;
+  /**
+   * The store whose streams and global feed are browsed. Required without `tenancy`; with it, a
+   * function of the tenant (`(c, tenant) => …`) or left out for the tenant's own
+   * `tenant.stores.eventStore`.
+   */
+  readonly store?: FromContext<EventStore>;
   /**
    * Required: the same hook as the command routes'. Asked with kind `"admin"` and type `"read"` (the
    * page, its assets and every GET), `"replay"` or `"resume"` on every request; anything but a
@@ -46,12 +51,20 @@ export interface AdminRoutesOptions {
   readonly live?: FromContext<LiveHub>;
   /** How often the page asks for new events while visible, when no `live` hub is given, in ms. Defaults to 1000. */
   readonly pollIntervalMs?: number;
+  /**
+   * Multi-tenancy, as on the command routes: the operator's tenant comes from the principal the auth
+   * hook returned, and every API reads and acts on that tenant's store, projections, sagas and hub
+   * only (each then a function of the tenant: a value would be shared by every tenant, so it is
+   * refused). An event of another tenant met on the way answers 404, as a missing one does.
+   */
+  readonly tenancy?: TenancyRoutes;
   /** Told of every server-side failure (5xx), with the error the response does not disclose. */
   readonly onError?: (error: unknown, info: ErrorInfo) => void;
 }
 
 export interface AdminSettings {
   readonly store: FromContext<EventStore>;
+  readonly tenancy: TenancyRoutes | undefined;
   readonly auth: AuthHook;
   readonly projections: FromContext<readonly AdminProjection[]>;
   readonly sagas: FromContext<SagaRuntime> | undefined;
@@ -71,8 +84,22 @@ export function adminSettings(options: AdminRoutesOptions): AdminSettings {
   if (typeof options.auth !== "function") {
     issues.push({ path: ["auth"], message: "auth is required: the operations UI is never served without it" });
   }
-  if (options.store === undefined || options.store === null)
-    issues.push({ path: ["store"], message: "store is required" });
+  const { tenancy } = options;
+  if (tenancy === undefined) {
+    if (options.store === undefined || options.store === null)
+      issues.push({ path: ["store"], message: "store is required" });
+  } else {
+    if (typeof tenancy !== "object" || tenancy === null || typeof tenancy.tenantOf !== "function") {
+      issues.push({ path: ["tenancy"], message: "tenancy needs tenants and a tenantOf function" });
+    }
+    // A value would be one tenant's store (or runtime) shown to every tenant's operator.
+    for (const key of ["store", "projections", "sagas", "live"] as const) {
+      const value = options[key];
+      if (value !== undefined && typeof value !== "function") {
+        issues.push({ path: [key], message: `with tenancy, ${key} must be a function of the tenant` });
+      }
+    }
+  }
   const { traceUrl } = options;
   if (
     traceUrl !== undefined &&
@@ -86,7 +113,8 @@ export function adminSettings(options: AdminRoutesOptions): AdminSettings {
   }
   if (issues.length > 0) throw new ValidationError("Invalid admin options", issues);
   return {
-    store: options.store,
+    store: options.store ?? ((_context, tenant) => tenantStore(tenant)),
+    tenancy,
     auth: options.auth,
     projections: options.projections ?? [],
     sagas: options.sagas,
@@ -97,7 +125,18 @@ export function adminSettings(options: AdminRoutesOptions): AdminSettings {
   };
 }
 
-/** A value given directly, or made from the request's context (Workers build clients from `c.env`). */
-export function resolve<T>(value: FromContext<T>, context: Context): T {
-  return typeof value === "function" ? (value as (context: Context) => T)(context) : value;
+/**
+ * A value given directly, or made from the request's context (Workers build clients from `c.env`)
+ * and, with tenancy, the operator's tenant scope.
+ */
+export function resolve<T>(value: FromContext<T>, context: Context, tenant?: AnyTenantScope): T {
+  return typeof value === "function"
+    ? (value as (context: Context, tenant?: AnyTenantScope) => T)(context, tenant)
+    : value;
+}
+
+/** The tenant's own event store: the default `store` with tenancy (never reached without it: `store` is then required). */
+function tenantStore(tenant: AnyTenantScope | undefined): EventStore {
+  if (tenant === undefined) throw new Error("adminRoutes: no tenant scope for the default store");
+  return tenant.stores.eventStore;
 }

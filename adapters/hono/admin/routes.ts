@@ -6,8 +6,9 @@
  * if the page ever rendered it (it renders event data as text).
  */
 import { type Context, Hono } from "hono";
-import { getLogger } from "../../../src/index.js";
+import { getLogger, isTenantIsolationError } from "../../../src/index.js";
 import {
+  type AnyTenantScope,
   errorResponse,
   ForbiddenError,
   MethodNotAllowedError,
@@ -15,9 +16,11 @@ import {
   pathOf,
   RouteNotFoundError,
   readJsonBody,
+  tenantScope,
 } from "../../http/index.js";
 import type { AuthRequest } from "../routes.js";
 import * as api from "./api.js";
+import { AdminNotFoundError } from "./errors.js";
 import { liveFeed } from "./live-feed.js";
 import { type AdminRoutesOptions, type AdminSettings, adminSettings, resolve } from "./options.js";
 import { ADMIN_PAGE } from "./page.js";
@@ -46,7 +49,12 @@ export type AdminAction = "read" | "replay" | "resume";
 interface AdminRoute {
   readonly method: "GET" | "POST";
   readonly action: AdminAction;
-  readonly run: (c: Context, settings: AdminSettings, params: URLSearchParams) => Promise<Response> | Response;
+  readonly run: (
+    c: Context,
+    settings: AdminSettings,
+    params: URLSearchParams,
+    tenant: AnyTenantScope | undefined,
+  ) => Promise<Response> | Response;
 }
 
 const get = (run: AdminRoute["run"]): AdminRoute => ({ method: "GET", action: "read", run });
@@ -55,36 +63,38 @@ const routes: Readonly<Record<string, AdminRoute>> = {
   "/": get(() => text(ADMIN_PAGE, "text/html; charset=utf-8")),
   "/admin.js": get(() => text(ADMIN_SCRIPT, "text/javascript; charset=utf-8")),
   "/admin.css": get(() => text(ADMIN_STYLE, "text/css; charset=utf-8")),
-  "/api/config": get((c, s) =>
+  "/api/config": get((c, s, _p, t) =>
     json({
       live: s.live !== undefined,
       pollIntervalMs: s.pollIntervalMs,
-      projections: resolve(s.projections, c).length > 0,
+      projections: resolve(s.projections, c, t).length > 0,
       sagas: s.sagas !== undefined,
       traceLinks: s.traceUrl !== undefined,
     }),
   ),
-  "/api/live": get(async (c, s, params) => {
+  "/api/live": get(async (c, s, params, t) => {
     if (s.live === undefined) throw new RouteNotFoundError();
-    return liveFeed(c, resolve(s.live, c), params, ADMIN_SECURITY_HEADERS);
+    return liveFeed(c, resolve(s.live, c, t), params, ADMIN_SECURITY_HEADERS);
   }),
-  "/api/feed": get(async (c, s, params) => json(await api.feed(resolve(s.store, c), params))),
-  "/api/streams": get(async (c, s, params) => json(await api.streams(resolve(s.store, c), params))),
-  "/api/stream": get(async (c, s, params) => json(await api.stream(resolve(s.store, c), params))),
-  "/api/event": get(async (c, s, params) => json(await api.event(resolve(s.store, c), params, s.traceUrl))),
-  "/api/projections": get(async (c, s) => json(await api.projections(resolve(s.projections, c)))),
+  "/api/feed": get(async (c, s, params, t) => json(await api.feed(resolve(s.store, c, t), params))),
+  "/api/streams": get(async (c, s, params, t) => json(await api.streams(resolve(s.store, c, t), params))),
+  "/api/stream": get(async (c, s, params, t) => json(await api.stream(resolve(s.store, c, t), params))),
+  "/api/event": get(async (c, s, params, t) => json(await api.event(resolve(s.store, c, t), params, s.traceUrl))),
+  "/api/projections": get(async (c, s, _p, t) => json(await api.projections(resolve(s.projections, c, t)))),
   "/api/projections/replay": {
     method: "POST",
     action: "replay",
-    run: async (c, s) =>
-      json(await api.replayInto(resolve(s.store, c), resolve(s.projections, c), await body(c.req.raw))),
+    run: async (c, s, _p, t) =>
+      json(await api.replayInto(resolve(s.store, c, t), resolve(s.projections, c, t), await body(c.req.raw))),
   },
-  "/api/sagas": get(async (c, s) => json(await api.sagas(s.sagas === undefined ? undefined : resolve(s.sagas, c)))),
+  "/api/sagas": get(async (c, s, _p, t) =>
+    json(await api.sagas(s.sagas === undefined ? undefined : resolve(s.sagas, c, t))),
+  ),
   "/api/sagas/resume": {
     method: "POST",
     action: "resume",
-    run: async (c, s) =>
-      json(await api.resume(s.sagas === undefined ? undefined : resolve(s.sagas, c), await body(c.req.raw))),
+    run: async (c, s, _p, t) =>
+      json(await api.resume(s.sagas === undefined ? undefined : resolve(s.sagas, c, t), await body(c.req.raw))),
   },
 };
 
@@ -102,17 +112,21 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
     const { base, path } = mountOf(c);
     const route = routes[path === "" ? "/" : path];
     try {
-      await authorize(settings, { kind: "admin", type: route?.action ?? "read", request: c.req.raw, context: c });
+      const asked: AuthRequest = { kind: "admin", type: route?.action ?? "read", request: c.req.raw, context: c };
+      const principal = await authorize(settings, asked);
+      // The tenant is known before anything is routed: an operator without one gets nothing, not even the page.
+      const tenant = settings.tenancy === undefined ? undefined : await tenantScope(settings.tenancy, principal, asked);
       // The page's URLs are relative to the mount with its slash: `/admin` goes to `/admin/`.
       if (path === "")
         return new Response(null, { status: 308, headers: { ...ADMIN_SECURITY_HEADERS, location: `${base}/` } });
       if (route === undefined) throw new RouteNotFoundError();
       if (c.req.method !== route.method) throw new MethodNotAllowedError(c.req.method, [route.method]);
       if (route.method === "POST") checkCsrf(c.req.raw);
-      return await route.run(c, settings, new URL(c.req.url).searchParams);
+      return await route.run(c, settings, new URL(c.req.url).searchParams, tenant);
     } catch (error) {
-      const response = errorResponse(error, ADMIN_SECURITY_HEADERS);
-      if (response.status >= 500) {
+      const response = errorResponse(hideOtherTenants(error), ADMIN_SECURITY_HEADERS);
+      // Another tenant's event met on a read is the store's fault: told to onError, answered as missing.
+      if (response.status >= 500 || crossedTenants(error)) {
         const report = settings.onError ?? defaultOnError;
         report(error, { request: c.req.raw, context: c });
       }
@@ -120,6 +134,18 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
     }
   });
   return app;
+}
+
+/**
+ * A tenant's store that met another tenant's event where the API did not already answer it as a
+ * missing stream or event (the feed, a replay over a shared table) answers 404 too, saying nothing.
+ */
+function hideOtherTenants(error: unknown): unknown {
+  return isTenantIsolationError(error) ? new AdminNotFoundError("event", "of this tenant there") : error;
+}
+
+function crossedTenants(error: unknown): boolean {
+  return isTenantIsolationError(error) || (error instanceof Error && isTenantIsolationError(error.cause));
 }
 
 async function authorize(settings: AdminSettings, request: AuthRequest): Promise<Principal | undefined> {
