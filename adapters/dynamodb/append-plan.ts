@@ -2,7 +2,7 @@ import type { ExpectedVersion } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
 import { type EncodedEvent, eventItem } from "./codec.js";
 import { markerItem } from "./commit-log.js";
-import { A, COUNTER_SORT_KEY, M, META_PARTITION, POSITIONS_PER_COMMIT, type TableLayout } from "./layout.js";
+import { A, COUNTER_SORT_KEY, D, M, META_PARTITION, POSITIONS_PER_COMMIT, type TableLayout } from "./layout.js";
 
 /** One attempt at an append: what it builds on and what it holds. */
 export interface AppendAttempt {
@@ -17,9 +17,12 @@ export interface AppendAttempt {
   /** The marker's time, ms since the epoch (the writer's clock). */
   readonly now: number;
   /**
-   * The store has seen version `version` of this stream exist (events are never deleted), so the
+   * Version `version` of this stream is known to exist and no event of it is ever removed, so the
    * check that it exists can be left out: a conditional put of the next version alone is exact.
    * With a reserved commit number the check stays (it also orders the stream in the feed).
+   * `DynamoDbEventStore` never sets it: a hard delete or truncation by another process frees the
+   * slots below the stream's version, and only the check (which also reads the deletion state on
+   * the stream's first item) keeps a stale append out of them.
    */
   readonly prevKnown?: boolean;
 }
@@ -107,11 +110,16 @@ function pushAppend(
           ConditionCheck: {
             TableName: tableName,
             Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
+            // A deleted stream's first item and fence carry `del`, a truncated stream's first item
+            // `cut`: an append built on either is refused by the check it makes anyway.
             ...(commit === undefined || !reserved
-              ? { ConditionExpression: "attribute_exists(#pk)", ExpressionAttributeNames: { "#pk": partitionKey } }
+              ? {
+                  ConditionExpression: PREVIOUS_EXISTS,
+                  ExpressionAttributeNames: { "#pk": partitionKey, "#del": D.mode, "#cut": D.cut },
+                }
               : {
-                  ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#gp) OR #gp < :gp)",
-                  ExpressionAttributeNames: { "#pk": partitionKey, "#gp": A.position },
+                  ConditionExpression: `${PREVIOUS_EXISTS} AND (attribute_not_exists(#gp) OR #gp < :gp)`,
+                  ExpressionAttributeNames: { "#pk": partitionKey, "#del": D.mode, "#cut": D.cut, "#gp": A.position },
                   ExpressionAttributeValues: { ":gp": num(commit * POSITIONS_PER_COMMIT) },
                 }),
           },
@@ -129,6 +137,8 @@ function pushAppend(
   });
   return { prevIndex, markerIndex, firstEventIndex, count: encoded.length };
 }
+
+const PREVIOUS_EXISTS = "attribute_exists(#pk) AND attribute_not_exists(#del) AND attribute_not_exists(#cut)";
 
 /** Actions one append takes in a group transaction: its marker, the version check, its events. */
 export function groupActions(member: GroupMember): number {

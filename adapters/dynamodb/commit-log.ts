@@ -3,7 +3,9 @@ import { num, readBool, readNumber, readString, str } from "./attribute-value.js
 import { type AwsJsonClient, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
 import { decodeItem } from "./codec.js";
 import {
+  A,
   COUNTER_SORT_KEY,
+  D,
   LOG_PARTITION,
   M,
   META_PARTITION,
@@ -163,7 +165,8 @@ export class CommitLog {
     for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
       await this.#batchGet(keys.slice(start, start + BATCH_GET_KEYS), found);
     }
-    return keys.map(({ stream, version }) => found.get(keyId(stream, version)) as EventEnvelope);
+    // Events a hard delete or truncation removed are absent: the feed passes them by.
+    return keys.flatMap(({ stream, version }) => found.get(keyId(stream, version)) ?? []);
   }
 
   /**
@@ -263,6 +266,8 @@ export class CommitLog {
         },
       );
       for (const item of result.Responses?.[layout.tableName] ?? []) {
+        // The stub a hard delete or truncation leaves of version 1: the event is gone.
+        if (item[A.type] === undefined) continue;
         const event = decodeItem(layout, item);
         found.set(keyId(event.streamId, event.version), event);
       }
@@ -271,7 +276,29 @@ export class CommitLog {
         const version = readNumber(key, layout.sortKey) ?? 0;
         return !found.has(keyId(stream, version));
       });
+      if (round === 0 && pending.length > 0) pending = await this.#notRemoved(pending);
     }
+  }
+
+  /**
+   * The keys among missing events that were not removed. A hard delete or truncation marks the
+   * stream's first item (its `del` or `cut`) before removing anything, so a missing event of a
+   * marked stream is gone for good: a reader never waits on it. One read per stream concerned.
+   */
+  async #notRemoved(keys: Record<string, { S: string } | { N: string }>[]) {
+    const layout = this.#layout;
+    const streams = new Set(keys.map((key) => readString(key, layout.partitionKey) ?? ""));
+    const cuts = new Map<string, number>();
+    await Promise.all(
+      [...streams].map(async (stream) => {
+        const first = await this.#get(stream, 1);
+        const hard = readString(first ?? {}, D.mode) === "hard";
+        cuts.set(stream, hard ? Number.POSITIVE_INFINITY : (readNumber(first ?? {}, D.cut) ?? 1));
+      }),
+    );
+    return keys.filter(
+      (key) => (readNumber(key, layout.sortKey) ?? 0) >= (cuts.get(readString(key, layout.partitionKey) ?? "") ?? 1),
+    );
   }
 
   #parse(item: Record<string, unknown>): CommitMarker {

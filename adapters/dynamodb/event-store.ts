@@ -10,10 +10,15 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   ServiceError,
+  STREAM_LIFECYCLE_STREAM,
+  type StreamChange,
+  type StreamChangeCommit,
+  StreamDeletedError,
+  type StreamDeletionMode,
   ValidationError,
 } from "../../src/index.js";
 import { cancellationCause, checkHead, planAppend } from "./append-plan.js";
-import { num, readNumber, str } from "./attribute-value.js";
+import { num, readNumber, readString, str } from "./attribute-value.js";
 import {
   type AwsJsonClient,
   type AwsJsonClientOptions,
@@ -27,12 +32,14 @@ import { CommitLog, type CommitMarker } from "./commit-log.js";
 import { GroupCommitter, isDefinitiveFailure } from "./group-commit.js";
 import {
   A,
+  D,
   MAX_TRANSACTION_ITEMS,
   POSITIONS_PER_COMMIT,
   type TableLayout,
   type TableLayoutOptions,
   tableLayout,
 } from "./layout.js";
+import { DynamoDbStreamDeletions } from "./stream-deletion.js";
 import { ensureEventStoreTable } from "./table.js";
 
 export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
@@ -64,9 +71,6 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
  */
 const MAX_ROUNDS = 200;
 
-/** Streams whose highest seen version a store keeps (see `#known`). */
-const KNOWN_STREAMS = 10_000;
-
 interface Deadlines {
   /** Rounds, requests, retries and pauses. */
   readonly write: number;
@@ -77,6 +81,8 @@ interface Deadlines {
 interface Head {
   readonly version: number;
   readonly position: number | undefined;
+  /** The stream is deleted (its fence or hard-deletion stub is its last item). */
+  readonly deleted?: StreamDeletionMode;
 }
 
 /** How a round ended: with the events, a conflict, or a next round at a version (undefined: read the head). */
@@ -99,13 +105,7 @@ export class DynamoDbEventStore extends EventStore {
   readonly layout: TableLayout;
   readonly #log: CommitLog | undefined;
   readonly #groups: GroupCommitter | undefined;
-  /**
-   * The highest version this store has seen exist, per stream (from its appends, head reads and
-   * stream reads). Events are never deleted, so an entry never goes stale; it only spares an append
-   * the check that its previous version exists (without the feed, a one-event append is then a
-   * single PutItem). Bounded: the oldest entries go first.
-   */
-  readonly #known = new Map<string, number>();
+  readonly #deletions: DynamoDbStreamDeletions;
 
   /** @throws {ValidationError} a bad table or key name, option, region, endpoint or missing credentials. */
   constructor(options: DynamoDbEventStoreOptions) {
@@ -132,7 +132,19 @@ export class DynamoDbEventStore extends EventStore {
       globalOrder: feed,
       idempotentAppends: false,
       maxEventsPerAppend: MAX_TRANSACTION_ITEMS - (feed ? 2 : 1),
+      streamDeletion: true,
     };
+    this.#deletions = new DynamoDbStreamDeletions(this.client, this.layout, {
+      append: async (event) => {
+        const encoded = encodeEvents(this.layout, STREAM_LIFECYCLE_STREAM, [event]);
+        return (await this.#append(STREAM_LIFECYCLE_STREAM, encoded, "any"))[0] as EventEnvelope;
+      },
+      find: async (eventId) => {
+        const recent = this.#readStream(STREAM_LIFECYCLE_STREAM, { direction: "backward", maxCount: 100 }, {});
+        for await (const event of recent) if (event.id === eventId) return event;
+        return undefined;
+      },
+    });
   }
 
   /** Creates the table if it does not exist (on-demand billing) and waits until it is active. */
@@ -146,9 +158,7 @@ export class DynamoDbEventStore extends EventStore {
     expectedVersion: ExpectedVersion,
   ): Promise<CommitResult> {
     const encoded = encodeEvents(this.layout, streamId, events);
-    const committed = await this.#append(streamId, encoded, expectedVersion);
-    this.#remember(streamId, committed[committed.length - 1]?.version ?? 0);
-    return { events: committed };
+    return { events: await this.#append(streamId, encoded, expectedVersion) };
   }
 
   async #append(
@@ -172,7 +182,7 @@ export class DynamoDbEventStore extends EventStore {
       // "any" / "stream-exists" after the stream moved on: a jittered pause spreads contending writers out.
       if (outcome.pause) await sleep(Math.floor(Math.random() * Math.min(2 ** round, 50)));
     }
-    throw new ConcurrencyError(streamId, expected, await this.streamVersion(streamId));
+    throw new ConcurrencyError(streamId, expected, (await this.#liveHead(streamId)).version);
   }
 
   /**
@@ -193,14 +203,13 @@ export class DynamoDbEventStore extends EventStore {
     const write = { deadline: deadlines.write };
     let version = known;
     if (version === undefined) {
-      const head = await this.#head(streamId, write);
+      const head = await this.#liveHead(streamId, write);
       if (checkHead(expected, head, undefined) === "conflict") {
         throw new ConcurrencyError(streamId, expected, head.version);
       }
       version = head.version;
     }
-    const prevKnown = version > 0 && (this.#known.get(streamId) ?? 0) >= version;
-    const pending = groups.submit({ streamId, version, encoded, deadlines, prevKnown });
+    const pending = groups.submit({ streamId, version, encoded, deadlines });
     const outcome = pending === undefined ? { contended: true as const } : await pending;
     if ("commit" in outcome) return { events: committedEvents(streamId, version, outcome.commit, encoded) };
     if ("cancelled" in outcome) return this.#afterCancel(streamId, expected, version, outcome.cancelled, write);
@@ -224,7 +233,7 @@ export class DynamoDbEventStore extends EventStore {
     const log = this.#log;
     const write = { deadline: deadlines.write };
     const [head, reserved] = await Promise.allSettled([
-      known === undefined ? this.#head(streamId, write) : undefined,
+      known === undefined ? this.#liveHead(streamId, write) : undefined,
       log === undefined ? undefined : log.reserve(),
     ]);
     let held = reserved.status === "fulfilled" ? reserved.value : undefined;
@@ -239,10 +248,7 @@ export class DynamoDbEventStore extends EventStore {
         if (verdict === "stale-number") return { retryAt: version, pause: false };
       }
       const token = crypto.randomUUID();
-      // A version this store has seen exist needs no check (a head just read counts too): without
-      // the feed, a one-event append after it is a single conditional PutItem.
-      const prevKnown = version > 0 && (this.#known.get(streamId) ?? 0) >= version;
-      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now(), prevKnown });
+      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now() });
       try {
         await this.client.send(plan.operation, plan.body, write);
         held = undefined;
@@ -283,7 +289,7 @@ export class DynamoDbEventStore extends EventStore {
     write: SendOptions,
   ): Promise<RoundOutcome> {
     // The stream is where we expected; only the commit order was wrong: a fresh number.
-    if (cause === "prev-check" && (await this.#head(streamId, write)).version === version) {
+    if (cause === "prev-check" && (await this.#liveHead(streamId, write)).version === version) {
       return { retryAt: version, pause: false };
     }
     if (typeof expected === "number" || expected === "no-stream") return { conflict: true };
@@ -330,6 +336,10 @@ export class DynamoDbEventStore extends EventStore {
     const backward = options.direction === "backward";
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (remaining === 0) return;
+    // The deletion state sits on the stream's first item: read beside the first page.
+    const deletion = this.#deletions.state(streamId);
+    deletion.catch(() => undefined);
+    let cut: number | undefined;
     const { tableName, partitionKey, sortKey } = this.layout;
     let bound = backward ? options.fromVersion : (options.fromVersion ?? 1);
     let expected = backward ? undefined : bound;
@@ -353,20 +363,32 @@ export class DynamoDbEventStore extends EventStore {
         },
         send,
       );
+      if (cut === undefined) {
+        const state = await deletion;
+        if (state.mode !== undefined) return;
+        cut = state.cut;
+        if (!backward && (expected as number) < cut) expected = cut;
+      }
       let gap = false;
       for (const item of page.Items ?? []) {
+        // A fence, a stub, or an event below the cut that a truncation has yet to remove.
+        if (item[A.type] === undefined) continue;
         const event = decodeItem(this.layout, item);
+        if (event.version < cut) {
+          if (backward) return;
+          continue;
+        }
         if (expected !== undefined && event.version !== expected) {
           gap = true;
           break;
         }
-        this.#remember(streamId, event.version);
         yield event;
         if (--remaining === 0) return;
         expected = backward ? event.version - 1 : event.version + 1;
       }
-      // Backward, the stream ends at version 1: stopping above it means versions are missing.
-      if (!gap && page.LastEvaluatedKey === undefined && !(backward && expected !== undefined && expected >= 1)) return;
+      // Backward, the stream ends at its cut (version 1 untruncated): stopping above it means versions are missing.
+      if (!gap && page.LastEvaluatedKey === undefined && !(backward && expected !== undefined && expected >= cut))
+        return;
       if (!gap) {
         startKey = page.LastEvaluatedKey;
         if (startKey !== undefined) continue;
@@ -426,6 +448,21 @@ export class DynamoDbEventStore extends EventStore {
     return (await this.#head(streamId)).version;
   }
 
+  protected override commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
+    return this.#deletions.commit(change, async (streamId) => (await this.#head(streamId)).version);
+  }
+
+  protected override hiddenStreams(): Promise<ReadonlySet<string>> {
+    return this.#deletions.hidden();
+  }
+
+  /** The head of a stream that takes appends. @throws {StreamDeletedError} */
+  async #liveHead(streamId: string, send: SendOptions = {}): Promise<Head> {
+    const head = await this.#head(streamId, send);
+    if (head.deleted !== undefined) throw new StreamDeletedError(streamId, head.deleted);
+    return head;
+  }
+
   async #head(streamId: string, send: SendOptions = {}): Promise<Head> {
     const { tableName, partitionKey, sortKey } = this.layout;
     const result = await this.client.send<{ Items?: Record<string, unknown>[] }>(
@@ -433,9 +470,15 @@ export class DynamoDbEventStore extends EventStore {
       {
         TableName: tableName,
         KeyConditionExpression: "#pk = :s",
-        ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
+        ExpressionAttributeNames: {
+          "#pk": partitionKey,
+          "#sk": sortKey,
+          "#gp": A.position,
+          "#del": D.mode,
+          "#dv": D.version,
+        },
         ExpressionAttributeValues: { ":s": str(streamId) },
-        ProjectionExpression: "#sk, #gp",
+        ProjectionExpression: "#sk, #gp, #del, #dv",
         ScanIndexForward: false,
         ConsistentRead: true,
         Limit: 1,
@@ -445,15 +488,12 @@ export class DynamoDbEventStore extends EventStore {
     const item = result.Items?.[0];
     if (item === undefined) return { version: 0, position: undefined };
     const version = readNumber(item, sortKey) ?? 0;
-    this.#remember(streamId, version);
+    const deleted = readString(item, D.mode);
+    // A soft-deleted stream keeps its version; a hard-deleted one answers 0.
+    if (deleted === "soft")
+      return { version: readNumber(item, D.version) ?? version - 1, position: undefined, deleted };
+    if (deleted === "hard") return { version: 0, position: undefined, deleted };
     return { version, position: readNumber(item, A.position) };
-  }
-
-  #remember(streamId: string, version: number): void {
-    if (version <= (this.#known.get(streamId) ?? 0)) return;
-    this.#known.delete(streamId);
-    this.#known.set(streamId, version);
-    if (this.#known.size > KNOWN_STREAMS) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   #feed(): CommitLog {
