@@ -39,7 +39,7 @@ import {
   type TableLayoutOptions,
   tableLayout,
 } from "./layout.js";
-import { DynamoDbStreamDeletions } from "./stream-deletion.js";
+import { DynamoDbStreamDeletions, readFirstItemState } from "./stream-deletion.js";
 import { ensureEventStoreTable } from "./table.js";
 
 export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
@@ -336,9 +336,12 @@ export class DynamoDbEventStore extends EventStore {
     const backward = options.direction === "backward";
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (remaining === 0) return;
-    // The deletion state sits on the stream's first item: read beside the first page.
-    const deletion = this.#deletions.state(streamId);
-    deletion.catch(() => undefined);
+    // The deletion state sits on the stream's version-1 item (kept as a stub once its event is
+    // removed). A forward read from 1 gets it as its first item; any other read gets it beside its
+    // first page.
+    const fromStart = !backward && (options.fromVersion ?? 1) <= 1;
+    const deletion = fromStart ? undefined : this.#deletions.state(streamId);
+    deletion?.catch(() => undefined);
     let cut: number | undefined;
     const { tableName, partitionKey, sortKey } = this.layout;
     let bound = backward ? options.fromVersion : (options.fromVersion ?? 1);
@@ -364,7 +367,11 @@ export class DynamoDbEventStore extends EventStore {
         send,
       );
       if (cut === undefined) {
-        const state = await deletion;
+        const first = page.Items?.[0];
+        const state =
+          deletion === undefined
+            ? readFirstItemState(first !== undefined && readNumber(first, sortKey) === 1 ? first : undefined)
+            : await deletion;
         if (state.mode !== undefined) return;
         cut = state.cut;
         if (!backward && (expected as number) < cut) expected = cut;

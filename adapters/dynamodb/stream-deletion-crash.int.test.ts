@@ -116,6 +116,14 @@ describe("DynamoDB stream deletion across several batches", () => {
     expect((await collect(store.readStream(streamId, { direction: "backward" }))).map((e) => e.version)).toEqual([
       40, 39, 38, 37, 36, 35,
     ]);
+    // From a version below the cut (the state read beside the page) and from the cut on.
+    expect((await collect(store.readStream(streamId, { fromVersion: 5, maxCount: 2 }))).map((e) => e.version)).toEqual([
+      35, 36,
+    ]);
+    expect((await collect(store.readStream(streamId, { fromVersion: 39 }))).map((e) => e.version)).toEqual([39, 40]);
+    expect(
+      (await collect(store.readStream(streamId, { direction: "backward", fromVersion: 36 }))).map((e) => e.version),
+    ).toEqual([36, 35]);
     const feed = (await collect(store.readAll())).filter((e) => e.streamId === streamId);
     expect(feed.map((e) => e.version)).toEqual([35, 36, 37, 38, 39, 40]);
   }, 60_000);
