@@ -23,53 +23,48 @@ export const SSE_HEADERS = {
 
 /**
  * The body of an SSE response: the connection's events as they come, a heartbeat comment after
- * `heartbeatMs` idle, and an `end` event when the server ends it. Each write waits for the reader
- * (the socket) to take the last one, so a client that stops reading stops the pump, its buffer in the
- * hub fills, and the hub ends it (`slow-consumer`). Teardown is one `finally`.
+ * `heartbeatMs` idle, and an `end` event when the server ends it. A pull stream: it takes the next
+ * event only when the reader (the socket) asks for one, so a client that stops reading stops taking
+ * events, its buffer in the hub fills, and the hub ends it (`slow-consumer`). The reader cancelling
+ * the body (the client went away) frees the connection at once, in the canceller's own turn: on
+ * workerd a cancelled request's pending timers and continuations never run, so no pump waiting on
+ * them could notice.
  */
 export function sseBody(
   connection: LiveConnection,
   heartbeatMs: number,
   signal: AbortSignal,
 ): ReadableStream<Uint8Array> {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = writable.getWriter();
   const gone = () => connection.close("closed");
   signal.addEventListener("abort", gone, { once: true });
-  const pump = async () => {
-    let reason: LiveEndReason | undefined;
-    try {
-      // At once: an `open` event with the position the stream starts after (a client that asked for
-      // new events only resumes from there if it drops before its first event); `retry` sets
-      // EventSource's reconnect delay.
-      await writer.write(encoder.encode(`retry: 1000\nevent: open\ndata: {"position":${connection.position}}\n\n`));
-      for (;;) {
-        // A reader that never drains must not hold the pump: the hub ending the connection frees it.
-        const ready = await Promise.race([writer.ready.then(() => true), connection.done.then(() => false)]);
-        if (!ready) {
-          reason = connection.ended;
-          break;
-        }
+  const finish = () => {
+    signal.removeEventListener("abort", gone);
+    connection.close();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        // At once: an `open` event with the position the stream starts after (a client that asked
+        // for new events only resumes from there if it drops before its first event); `retry` sets
+        // EventSource's reconnect delay.
+        controller.enqueue(encoder.encode(`retry: 1000\nevent: open\ndata: {"position":${connection.position}}\n\n`));
+      },
+      async pull(controller) {
         const item = await connection.next(heartbeatMs);
         if (item === undefined) {
-          await writer.write(encoder.encode(SSE_HEARTBEAT));
-        } else if (item.kind === "end") {
-          reason = item.reason;
-          break;
+          controller.enqueue(encoder.encode(SSE_HEARTBEAT));
+        } else if (item.kind === "event") {
+          controller.enqueue(encoder.encode(sseEvent(item.event)));
         } else {
-          await writer.write(encoder.encode(sseEvent(item.event)));
+          finish();
+          // A client that stopped reading gets the end frame when (if) it reads again.
+          if (item.reason !== "closed") controller.enqueue(encoder.encode(sseEnd(item.reason)));
+          controller.close();
         }
-      }
-    } catch {
-      // The client went away (the write failed): nothing to tell it.
-    } finally {
-      signal.removeEventListener("abort", gone);
-      connection.close();
-      // Not awaited: a client that does not read gets the end frame when (if) it reads again.
-      if (reason !== undefined && reason !== "closed") writer.write(encoder.encode(sseEnd(reason))).catch(() => {});
-      writer.close().catch(() => {});
-    }
-  };
-  void pump();
-  return readable;
+      },
+      cancel: finish,
+    },
+    // Nothing read ahead: an event leaves the hub's buffer only when the socket takes it.
+    { highWaterMark: 0 },
+  );
 }

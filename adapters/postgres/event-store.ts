@@ -7,9 +7,6 @@ import {
   type Issue,
   integerOptionIssues,
   type PendingEvent,
-  type Projection,
-  ProjectionRunner,
-  type ProjectionRunnerOptions,
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type Committed, isLostRace, type StoreContext } from "./append.js";
@@ -30,8 +27,6 @@ import {
 } from "./inline-projection.js";
 import { type MigrateOptions, type MigrateResult, migrate } from "./migrate.js";
 import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
-import { PostgresProjectionLock } from "./projection-lock.js";
-import { PostgresReadModelStore } from "./read-model-store.js";
 import { statements } from "./statements.js";
 import { PostgresStoreBase } from "./store-base.js";
 import { PostgresTransaction } from "./transaction.js";
@@ -63,13 +58,6 @@ export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNa
    */
   readonly projections?: readonly AnyProjection[];
 }
-
-/** A runner's options on this store: the store, and by default the read models and lock, are given. */
-export type PostgresProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope, S = undefined> = Omit<
-  ProjectionRunnerOptions<E, S>,
-  "projection" | "eventStore" | "readModels" | "lock"
-> &
-  Partial<Pick<ProjectionRunnerOptions<E, S>, "readModels" | "lock">>;
 
 export type TransactionIsolation = "read committed" | "repeatable read" | "serializable";
 
@@ -182,28 +170,6 @@ export class PostgresEventStore extends PostgresStoreBase {
   async #withStreamVersion(lost: ConcurrencyError): Promise<ConcurrencyError> {
     const actual = await this.getStreamVersion(lost.streamId).catch(() => lost.actualVersion);
     return new ConcurrencyError(lost.streamId, lost.expectedVersion, actual, { cause: lost.cause });
-  }
-
-  /**
-   * A runner for a projection over this store's feed, with its documents, state and checkpoint in
-   * this database (a {@link PostgresReadModelStore}, one transaction per batch) and an advisory-lock
-   * lease (a {@link PostgresProjectionLock}), unless `readModels` or `lock` say otherwise: `start()`
-   * it in a long-lived process, or call `catchUp()` on a schedule. The client needs at least two
-   * connections (the lease keeps one).
-   */
-  projectionRunner<E extends EventEnvelope, S>(
-    projection: Projection<E, S>,
-    options: PostgresProjectionRunnerOptions<E, S> = {},
-  ): ProjectionRunner<E, S> {
-    const sql = this.#client("projectionRunner");
-    const names = { schema: this.context.names.schema, tablePrefix: this.context.names.tablePrefix };
-    return new ProjectionRunner<E, S>({
-      ...options,
-      projection,
-      eventStore: this,
-      readModels: options.readModels ?? new PostgresReadModelStore({ ...names, sql }),
-      lock: options.lock ?? new PostgresProjectionLock({ ...names, sql: sql as PostgresSql }),
-    });
   }
 
   /**

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { type EventEnvelope, projection } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { POSITION_BITS, PostgresEventStore, type PostgresSql } from "./index.js";
+import { POSITION_BITS, PostgresEventStore, type PostgresSql, postgresProjectionRunner } from "./index.js";
 
 let sql: PostgresSql;
 let store: PostgresEventStore;
@@ -252,7 +252,8 @@ describe("PostgresEventStore stream order in the global feed", () => {
       await subscription.stop();
     }
     const projected: number[] = [];
-    const runner = store.projectionRunner(
+    const runner = postgresProjectionRunner(
+      store,
       projection({
         name: `ordered-${crypto.randomUUID()}`,
         streams: [stream],

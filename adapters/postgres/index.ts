@@ -31,7 +31,6 @@ export {
   createPostgresEventStore,
   PostgresEventStore,
   type PostgresEventStoreOptions,
-  type PostgresProjectionRunnerOptions,
   type TransactionIsolation,
   type WithTransactionOptions,
 } from "./event-store.js";
@@ -48,6 +47,7 @@ export {
 export { LATEST_SCHEMA_VERSION, type Migration, migrations, TENANT_SETTING } from "./migrations.js";
 export { DEFAULT_SCHEMA, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 export { MAX_EVENTS_PER_TRANSACTION, POSITION_BITS } from "./position.js";
+export { type PostgresProjectionRunnerOptions, postgresProjectionRunner } from "./postgres-projection-runner.js";
 export { PostgresProjectionLock, type PostgresProjectionLockOptions } from "./projection-lock.js";
 export {
   PostgresReadModelStore,
@@ -57,7 +57,6 @@ export {
 } from "./read-model-store.js";
 export {
   enableRowLevelSecurity,
-  MAX_TENANT_ID_LENGTH,
   rowLevelSecurityEnabled,
   tenantOf,
   tenantScopedSql,

@@ -183,7 +183,7 @@ describe("migrations", () => {
       { schema: 'quo"te' },
       { schema: "" },
       { schema: "pg_catalog" },
-      { schema: "x".repeat(41) },
+      { schema: "x".repeat(64) },
       { tablePrefix: "has space" },
       { tablePrefix: "9starts_with_digit" },
       { tablePrefix: "x".repeat(31) },

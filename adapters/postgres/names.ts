@@ -36,8 +36,10 @@ export interface TableNames {
 export const DEFAULT_SCHEMA = "eventflows";
 
 // Lower case only: such names need no quoting in hand-written SQL, and PostgreSQL folds unquoted
-// names to lower case. The lengths keep every derived index name under PostgreSQL's 63 bytes.
-const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,39}$/;
+// names to lower case. A schema name is PostgreSQL's longest identifier (63 bytes; a longer one is
+// cut silently), since no other name derives from it: room for a prefix and a 48-character tenant
+// id (tenantSchemaName). The table prefix is shorter, so that every derived index name stays under 63.
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 const PREFIX_PATTERN = /^(?:[a-z_][a-z0-9_]{0,29})?$/;
 
 export function nameIssues(options: PostgresNameOptions): Issue[] {
@@ -47,7 +49,7 @@ export function nameIssues(options: PostgresNameOptions): Issue[] {
     issues.push({
       path: ["schema"],
       message:
-        "a schema name is 1-40 characters of a-z, 0-9 and _, starting with a letter or _ (and not pg_, which PostgreSQL reserves)",
+        "a schema name is 1-63 characters of a-z, 0-9 and _, starting with a letter or _ (and not pg_, which PostgreSQL reserves)",
     });
   }
   const prefix = options.tablePrefix ?? "";

@@ -24,6 +24,7 @@ import {
   PostgresSnapshotStore,
   type PostgresSql,
   PostgresSubjectKeyStore,
+  postgresProjectionRunner,
 } from "./index.js";
 
 let sql: PostgresSql;
@@ -145,7 +146,7 @@ describe("crypto-shredding on PostgreSQL", () => {
       await snapshots.save({ streamId: `Customer-${customer}`, version: 2, state: { email, name, visits: 2 } });
     }
     const directory = directoryProjection(`directory_${ulid().toLowerCase()}`);
-    await store.projectionRunner(directory, { readModels }).catchUp();
+    await postgresProjectionRunner(store, directory, { readModels }).catchUp();
     expect(await readModels.get("directory", erased)).toMatchObject({ email: secretsOf(erased).email });
     // Before erasure the read model holds plaintext (an application's choice), the events and snapshots never.
     const before = dumpSchema();

@@ -11,6 +11,7 @@ import {
   PostgresProjectionLock,
   PostgresReadModelStore,
   type PostgresSql,
+  postgresProjectionRunner,
   postgresSqlOf,
 } from "./index.js";
 
@@ -61,12 +62,14 @@ describe("PostgresEventStore.projectionRunner", () => {
         if (fail) throw new Error("first run fails after writing");
       },
     });
-    await expect(store.projectionRunner(totals, { onFailure: () => undefined }).catchUp()).rejects.toMatchObject({
+    await expect(
+      postgresProjectionRunner(store, totals, { onFailure: () => undefined }).catchUp(),
+    ).rejects.toMatchObject({
       code: "PROJECTION_FAILED",
     });
     expect((await sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart])).length).toBe(0);
     fail = false;
-    await store.projectionRunner(totals).catchUp();
+    await postgresProjectionRunner(store, totals).catchUp();
     const [row] = await sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart]);
     expect(Number(row?.items)).toBe(2);
   });
@@ -94,7 +97,7 @@ describe("PostgresEventStore.projectionRunner", () => {
           return;
         }
         expect(length).toBeLessThanOrEqual(MAX_PROJECTION_NAME_LENGTH);
-        const done = await store.projectionRunner(defined).catchUp();
+        const done = await postgresProjectionRunner(store, defined).catchUp();
         expect(done?.position).toBe(await store.getLastGlobalPosition());
       }),
       { numRuns: 15 },
@@ -156,11 +159,13 @@ describe("PostgresEventStore.projectionRunner", () => {
 
     // The killed process's lease went with its connection: a new runner takes over at once.
     await eventually(async () => {
-      expect(await store.projectionRunner(countingProjection(name, collection)).catchUp()).toBeDefined();
+      expect(await postgresProjectionRunner(store, countingProjection(name, collection)).catchUp()).toBeDefined();
     }, 10_000);
     const scratchName = `scratch-${ulid()}`;
     const scratchCollection = `scratch-${ulid()}`;
-    await store.projectionRunner(countingProjection(scratchName, scratchCollection), { batchSize: 7 }).catchUp();
+    await postgresProjectionRunner(store, countingProjection(scratchName, scratchCollection), {
+      batchSize: 7,
+    }).catchUp();
     const resumed = await readModels.list(collection);
     expect(resumed.length).toBeGreaterThan(0);
     expect(resumed).toEqual(await readModels.list(scratchCollection));
@@ -171,7 +176,7 @@ describe("PostgresEventStore.projectionRunner", () => {
     const store = new PostgresEventStore({ sql, schema });
     const ok = projection({ name: "fine", handle: () => undefined });
     for (const options of [{ batchSize: 0 }, { batchSize: 1.5 }, { pollIntervalMs: -1 }, { batchSize: 1_000_000 }]) {
-      expect(() => store.projectionRunner(ok, options as never)).toThrow("Invalid projection runner");
+      expect(() => postgresProjectionRunner(store, ok, options as never)).toThrow("Invalid projection runner");
     }
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
-import { isEventFlowsError, ulid } from "../../src/index.js";
+import { InvalidTenantError, isEventFlowsError, isTenantId, tenantId, ulid } from "../../src/index.js";
 import {
   checkpointStoreContract,
   collect,
@@ -68,8 +68,8 @@ const scoped = (tenant: string) => tenantScopedSql(app, tenant);
 
 registerContract(
   eventStoreContract({
-    name: "PostgresEventStore contract on row-level-security tables (tenant contract_a)",
-    create: (options) => new PostgresEventStore({ ...options, sql: scoped("contract_a"), schema }),
+    name: "PostgresEventStore contract on row-level-security tables (tenant contract-a)",
+    create: (options) => new PostgresEventStore({ ...options, sql: scoped("contract-a"), schema }),
     holdCommit: (store) => holdCommitIn((work) => (store as PostgresEventStore).withTransaction(work)),
   }),
   { describe, test },
@@ -77,14 +77,14 @@ registerContract(
 registerContract(
   snapshotStoreContract({
     name: "PostgresSnapshotStore contract on row-level-security tables",
-    create: (options) => new PostgresSnapshotStore({ ...options, sql: scoped("contract_a"), schema }),
+    create: (options) => new PostgresSnapshotStore({ ...options, sql: scoped("contract-a"), schema }),
   }),
   { describe, test },
 );
 registerContract(
   checkpointStoreContract({
     name: "PostgresCheckpointStore contract on row-level-security tables",
-    create: () => new PostgresCheckpointStore({ sql: scoped("contract_a"), schema }),
+    create: () => new PostgresCheckpointStore({ sql: scoped("contract-a"), schema }),
   }),
   { describe, test },
 );
@@ -92,7 +92,7 @@ registerContract(
   projectionContract({
     name: "projection contract on row-level-security tables (read models, checkpoints, leases of one tenant)",
     create: () => {
-      const sql = scoped("contract_a");
+      const sql = scoped("contract-a");
       return {
         eventStore: new PostgresEventStore({ sql, schema }),
         readModels: new PostgresReadModelStore({ sql, schema }),
@@ -107,21 +107,21 @@ registerContract(
 registerContract(
   sagaStoreContract({
     name: "PostgresSagaStore contract on row-level-security tables",
-    create: (settings) => new PostgresSagaStore({ sql: scoped("contract_a"), schema, ...settings }),
+    create: (settings) => new PostgresSagaStore({ sql: scoped("contract-a"), schema, ...settings }),
   }),
   { describe, test },
 );
 registerContract(
   dedupStoreContract({
     name: "PostgresDedupStore contract on row-level-security tables",
-    create: (settings) => new PostgresDedupStore({ sql: scoped("contract_a"), schema, ...settings }),
+    create: (settings) => new PostgresDedupStore({ sql: scoped("contract-a"), schema, ...settings }),
   }),
   { describe, test },
 );
 registerContract(
   idempotencyStoreContract({
     name: "PostgresIdempotencyStore contract on row-level-security tables",
-    create: (settings) => new PostgresIdempotencyStore({ sql: scoped("contract_a"), schema, ...settings }),
+    create: (settings) => new PostgresIdempotencyStore({ sql: scoped("contract-a"), schema, ...settings }),
   }),
   { describe, test },
 );
@@ -135,7 +135,7 @@ beforeAll(async () => {
 registerContract(
   subjectKeyStoreContract({
     name: "PostgresSubjectKeyStore contract on row-level-security tables",
-    create: (settings) => new PostgresSubjectKeyStore({ sql: scoped("contract_a"), schema, masterKey, ...settings }),
+    create: (settings) => new PostgresSubjectKeyStore({ sql: scoped("contract-a"), schema, masterKey, ...settings }),
   }),
   { describe, test },
 );
@@ -155,7 +155,7 @@ const asTenant = (tenant: string, body: string) =>
 
 describe("row-level security, checked with psql as the application role", () => {
   test("tenant A reads, updates and deletes none of B's rows, and cannot insert or move rows into B", async () => {
-    const [a, b] = [`psql_a_${ulid()}`, `psql_b_${ulid()}`];
+    const [a, b] = [`psql-a-${ulid().toLowerCase()}`, `psql-b-${ulid().toLowerCase()}`];
     const stream = `Order-${ulid()}`;
     // B's rows in every kind of table the stores write.
     await new PostgresEventStore({ sql: scoped(b), schema }).appendToStream(stream, [
@@ -222,7 +222,7 @@ describe("row-level security, checked with psql as the application role", () => 
 
 describe("row-level security through the library API", () => {
   test("the same stream id, checkpoint id and snapshot are one per tenant; crafted ids and positions reach nothing of another tenant", async () => {
-    const [a, b] = [`api_a_${ulid()}`, `api_b_${ulid()}`];
+    const [a, b] = [`api-a-${ulid().toLowerCase()}`, `api-b-${ulid().toLowerCase()}`];
     const storeA = new PostgresEventStore({ sql: scoped(a), schema });
     const storeB = new PostgresEventStore({ sql: scoped(b), schema });
     const stream = `Account-${ulid()}`;
@@ -267,7 +267,7 @@ describe("row-level security through the library API", () => {
   });
 
   test("any stream id one tenant writes is invisible to another (property)", async () => {
-    const [a, b] = [`prop_a_${ulid()}`, `prop_b_${ulid()}`];
+    const [a, b] = [`prop-a-${ulid().toLowerCase()}`, `prop-b-${ulid().toLowerCase()}`];
     const storeA = new PostgresEventStore({ sql: scoped(a), schema });
     const storeB = new PostgresEventStore({ sql: scoped(b), schema });
     await fc.assert(
@@ -285,7 +285,7 @@ describe("row-level security through the library API", () => {
   });
 
   test("a store without a tenant on these tables fails closed: it reads nothing and writes nothing", async () => {
-    const tenant = `closed_${ulid()}`;
+    const tenant = `closed-${ulid().toLowerCase()}`;
     const stream = `Closed-${ulid()}`;
     await new PostgresEventStore({ sql: scoped(tenant), schema }).appendToStream(stream, [{ type: "A", data: null }]);
     const unscoped = new PostgresEventStore({ sql: app, schema });
@@ -304,7 +304,7 @@ describe("row-level security through the library API", () => {
 
   test("each tenant's run of a projection holds a lease of its own", async () => {
     const name = `lease-${ulid()}`;
-    const [a, b] = [`lease_a_${ulid()}`, `lease_b_${ulid()}`];
+    const [a, b] = [`lease-a-${ulid().toLowerCase()}`, `lease-b-${ulid().toLowerCase()}`];
     const lockA = new PostgresProjectionLock({ sql: scoped(a), schema });
     const lockB = new PostgresProjectionLock({ sql: scoped(b), schema });
     const lockA2 = new PostgresProjectionLock({ sql: scoped(a), schema });
@@ -319,13 +319,37 @@ describe("row-level security through the library API", () => {
     }
   });
 
-  test("bad tenant ids and clients are refused; reserve() is refused on a tenant-scoped client", () => {
-    for (const bad of ["", "x".repeat(129), 7 as unknown as string]) {
-      expect(() => tenantScopedSql(app, bad)).toThrow("Invalid tenant id");
+  test("only the core's tenant ids are accepted, refused as by tenantId(); bad clients and reserve() are refused", () => {
+    for (const bad of ["", "Acme", "acme_eu", "-acme", "a:b", "x".repeat(49), 7 as unknown as string]) {
+      let refused: unknown;
+      try {
+        tenantScopedSql(app, bad);
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toBeInstanceOf(InvalidTenantError);
+      expect(refused).toMatchObject({ code: "TENANT_INVALID" });
     }
+    expect(tenantOf(scoped("acme-eu-1"))).toBe(tenantId("acme-eu-1"));
     expect(() => tenantScopedSql({} as PostgresSql, "a")).toThrow("Invalid tenant-scoped client");
     expect(() => scoped("a").reserve()).toThrow("reserved connection");
-    expect(tenantOf(scoped("acme"))).toBe("acme");
+    expect(tenantOf(scoped("acme"))).toBe(tenantId("acme"));
     expect(tenantOf(app)).toBeUndefined();
+  });
+
+  test("property: a value is accepted exactly when tenantId() accepts it, and sets itself as the tenant", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,50}$/)), (value) => {
+        let client: PostgresSql | undefined;
+        try {
+          client = tenantScopedSql(app, value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidTenantError);
+        }
+        expect(client !== undefined).toBe(isTenantId(value));
+        if (client !== undefined) expect(tenantOf(client)).toBe(tenantId(value));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

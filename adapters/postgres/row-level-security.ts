@@ -1,11 +1,8 @@
-import { ValidationError } from "../../src/index.js";
+import { type TenantId, tenantId, ValidationError } from "../../src/index.js";
 import type { PostgresSql, PostgresTransactionSql } from "./client.js";
 import { guard } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
-
-/** The longest tenant id {@link tenantScopedSql} accepts, in characters. */
-export const MAX_TENANT_ID_LENGTH = 128;
 
 // The cast matters: with an untyped $1 each run cost about a round trip more (measured: a
 // one-event append through the pipeline below took twice as long as without the setting; with
@@ -63,7 +60,8 @@ export async function rowLevelSecurityEnabled(sql: PostgresSql, options: Postgre
 
 /**
  * A client for one tenant of row-level-security tables: it runs every statement the stores send
- * in a transaction that first sets the tenant (`set_config('eventflows.tenant', tenant, true)`,
+ * in a transaction that first sets the tenant id, as it is
+ * (`set_config('eventflows.tenant', tenant, true)`,
  * transaction-local, so it never outlives the statement on a pooled connection). Give it as `sql`
  * to any PostgreSQL store; build one per tenant over one shared postgres.js client (the pool).
  *
@@ -71,19 +69,22 @@ export async function rowLevelSecurityEnabled(sql: PostgresSql, options: Postgre
  * connection reserved from the pool for them: one round trip, as the statement alone. A
  * transaction (`begin`) sets the tenant once, first (one round trip more). `reserve()` is refused:
  * a reserved connection would run the caller's statements outside such a transaction.
- * @throws {ValidationError} a client that is not a postgres.js client, or a tenant id that is empty or too long.
+ * @throws {InvalidTenantError} a value that is not a tenant id (see `tenantId` of `@eventflows/core`).
+ * @throws {ValidationError} a client that is not a postgres.js client.
  */
 export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
+  // The core's tenant ids, as tenancy() hands them to its stores factory: the setting is the id
+  // itself (a bound parameter, never spliced into SQL), so distinct tenants never share a value.
+  const id = tenantId(tenant);
   if (typeof (sql as { begin?: unknown })?.begin !== "function") {
     throw new ValidationError("Invalid tenant-scoped client", [
       { path: ["sql"], message: "sql must be a postgres.js client (postgres(...)), not a transaction" },
     ]);
   }
-  assertTenantId(tenant);
   type Work = (tx: PostgresTransactionSql) => unknown;
   const begin = (options: string | undefined, work: Work) => {
     const scoped: Work = async (tx) => {
-      await tx.unsafe(SET_TENANT, [tenant], { prepare: true });
+      await tx.unsafe(SET_TENANT, [id], { prepare: true });
       return work(tx);
     };
     return options === undefined ? sql.begin(scoped) : sql.begin(options, scoped);
@@ -92,7 +93,7 @@ export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
     get(target, property, receiver) {
       if (property === "unsafe") {
         return (text: string, parameters?: unknown[], options?: Record<string, unknown>) =>
-          new TenantQuery(target, tenant, text, parameters, options);
+          new TenantQuery(target, id, text, parameters, options);
       }
       if (property === "begin") {
         return (options: string | Work, work?: Work) =>
@@ -105,7 +106,7 @@ export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
           ]);
         };
       }
-      if (property === TENANT) return tenant;
+      if (property === TENANT) return id;
       return Reflect.get(target, property, receiver);
     },
     apply(_target, _this, args: unknown[]) {
@@ -116,20 +117,12 @@ export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
 }
 
 /** The tenant a client from {@link tenantScopedSql} sets; undefined for any other client. */
-export function tenantOf(sql: unknown): string | undefined {
+export function tenantOf(sql: unknown): TenantId | undefined {
   const tenant = (sql as Record<symbol, unknown> | null | undefined)?.[TENANT];
-  return typeof tenant === "string" ? tenant : undefined;
+  return typeof tenant === "string" ? (tenant as TenantId) : undefined;
 }
 
 const TENANT = Symbol("eventflows.tenant");
-
-function assertTenantId(tenant: unknown): asserts tenant is string {
-  if (typeof tenant !== "string" || tenant.length === 0 || tenant.length > MAX_TENANT_ID_LENGTH) {
-    throw new ValidationError("Invalid tenant id", [
-      { path: ["tenant"], message: `a tenant id is a string of 1-${MAX_TENANT_ID_LENGTH} characters` },
-    ]);
-  }
-}
 
 type Rows = Awaited<ReturnType<PostgresSql["unsafe"]>>;
 

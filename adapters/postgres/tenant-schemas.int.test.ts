@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { ulid } from "../../src/index.js";
+import { InvalidTenantError, isTenantId, tenantId, ulid } from "../../src/index.js";
 import {
   collect,
   eventStoreContract,
@@ -72,7 +72,7 @@ registerContract(
 
 describe("schema per tenant", () => {
   test("a new tenant's schema is created and migrated once, however many callers race for it", async () => {
-    const tenant = `race_${ulid().toLowerCase().slice(-6)}`;
+    const tenant = `race-${ulid().toLowerCase().slice(-6)}`;
     const other = createPostgresClient(await ensurePostgres(), { max: 4 });
     try {
       // Two clients stand for two processes: each one's calls share one migration, and the
@@ -81,7 +81,7 @@ describe("schema per tenant", () => {
         ...Array.from({ length: 5 }, () => ensureTenantSchema(sql, tenant, { schemaPrefix })),
         ...Array.from({ length: 5 }, () => ensureTenantSchema(other, tenant, { schemaPrefix })),
       ]);
-      expect(new Set(schemas)).toEqual(new Set([`${schemaPrefix}${tenant}`]));
+      expect(new Set(schemas)).toEqual(new Set([`${schemaPrefix}${tenant.replace("-", "_")}`]));
       const applied = await appliedMigrations(sql, { schema: schemas[0] });
       expect(applied.map((m) => m.version)).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
     } finally {
@@ -90,15 +90,15 @@ describe("schema per tenant", () => {
   });
 
   test("list, migrate all and drop tenants' schemas; a dropped tenant can be made again", async () => {
-    const [a, b] = [`list_a_${ulid().toLowerCase().slice(-6)}`, `list_b_${ulid().toLowerCase().slice(-6)}`];
+    const [a, b] = [`list-a-${ulid().toLowerCase().slice(-6)}`, `list-b-${ulid().toLowerCase().slice(-6)}`];
     await ensureTenantSchema(sql, a, { schemaPrefix });
     await ensureTenantSchema(sql, b, { schemaPrefix });
-    const listed = (await listTenantSchemas(sql, { schemaPrefix })).map((t) => t.tenant);
+    const listed: string[] = (await listTenantSchemas(sql, { schemaPrefix })).map((t) => t.tenant);
     expect(listed).toContain(a);
     expect(listed).toContain(b);
     const migrated = await migrateTenantSchemas(sql, { schemaPrefix });
     expect(migrated.every((r) => r.applied.length === 0 && r.version === LATEST_SCHEMA_VERSION)).toBe(true);
-    expect(migrated.map((r) => r.tenant)).toEqual(listed);
+    expect(migrated.map((r): string => r.tenant)).toEqual(listed);
 
     const store = new PostgresEventStore({ sql, schema: tenantSchemaName(a, { schemaPrefix }) });
     await store.appendToStream("Order-1", [{ type: "Placed", data: null }]);
@@ -111,7 +111,7 @@ describe("schema per tenant", () => {
   });
 
   test("tenants share one pool, and the same stream id is a different stream in each", async () => {
-    const tenants = Array.from({ length: 6 }, (_, i) => `pool_${i}_${ulid().toLowerCase().slice(-6)}`);
+    const tenants = Array.from({ length: 6 }, (_, i) => `pool-${i}-${ulid().toLowerCase().slice(-6)}`);
     const stores = await Promise.all(
       tenants.map(
         async (tenant) =>
@@ -130,17 +130,52 @@ describe("schema per tenant", () => {
     expect(row?.n).toBeLessThanOrEqual(12 + 4);
   });
 
-  test("tenant ids that are not a-z, 0-9 and _ are refused before any SQL (property)", () => {
+  test("exactly the core's tenant ids are accepted, '-' as '_' in the name; anything else is an InvalidTenantError (property)", () => {
     fc.assert(
-      fc.property(
-        fc.string({ minLength: 0, maxLength: 20 }).filter((s) => !/^[a-z0-9_]+$/.test(s)),
-        (tenant) => {
-          expect(() => tenantSchemaName(tenant)).toThrow("Invalid tenant id");
-        },
-      ),
+      fc.property(fc.string({ minLength: 0, maxLength: 60 }), (tenant) => {
+        if (isTenantId(tenant)) {
+          expect(tenantSchemaName(tenant)).toBe(`tenant_${tenant.replaceAll("-", "_")}`);
+          return;
+        }
+        let refused: unknown;
+        try {
+          tenantSchemaName(tenant);
+        } catch (error) {
+          refused = error;
+        }
+        expect(refused).toBeInstanceOf(InvalidTenantError);
+        expect(refused).toMatchObject({ code: "TENANT_INVALID" });
+      }),
+      { numRuns: 2000 },
     );
-    expect(() => tenantSchemaName("x".repeat(40))).toThrow("Invalid PostgreSQL names");
+    for (const bad of ["acme_eu", "Acme", "-acme", "", "x".repeat(49)]) {
+      expect(() => tenantSchemaName(bad)).toThrow(InvalidTenantError);
+    }
+    // The longest tenant id fits the default prefix; a prefix that makes the name pass 63 characters does not.
+    expect(tenantSchemaName("x".repeat(48))).toBe(`tenant_${"x".repeat(48)}`);
+    expect(() => tenantSchemaName("x".repeat(48), { schemaPrefix: "a_sixteen_chars_" })).toThrow(
+      "Invalid PostgreSQL names",
+    );
     expect(tenantSchemaName("acme")).toBe("tenant_acme");
+    expect(tenantSchemaName("acme-eu-1")).toBe("tenant_acme_eu_1");
     expect(tenantSchemaName("acme", { schemaPrefix: "t_" })).toBe("t_acme");
+  });
+
+  test("two tenants never share a schema: distinct ids, distinct names (property)", () => {
+    const tenantIds = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,47}$/);
+    fc.assert(
+      fc.property(tenantIds, tenantIds, (x, y) => {
+        if (x !== y) expect(tenantSchemaName(x)).not.toBe(tenantSchemaName(y));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test("listing maps each schema back to its tenant id, '_' as '-'", async () => {
+    const tenant = tenantId(`eu-west-${ulid().toLowerCase().slice(-6)}`);
+    const schema = await ensureTenantSchema(sql, tenant, { schemaPrefix });
+    expect(schema).toBe(`${schemaPrefix}${tenant.replaceAll("-", "_")}`);
+    expect(await listTenantSchemas(sql, { schemaPrefix })).toContainEqual({ tenant, schema });
+    await dropTenantSchema(sql, tenant, { schemaPrefix });
   });
 });

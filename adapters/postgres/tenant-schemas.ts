@@ -1,10 +1,10 @@
-import { ValidationError } from "../../src/index.js";
+import { isTenantId, type TenantId, tenantId, tenantIdentifier } from "../../src/index.js";
 import type { PostgresSql } from "./client.js";
 import { guard } from "./errors.js";
 import { type MigrateResult, migrate } from "./migrate.js";
 import { tableNames } from "./names.js";
 
-/** How tenants' schemas are named: `<schemaPrefix><tenant>`, each with the same table prefix. */
+/** How tenants' schemas are named: `<schemaPrefix><tenant with _ for ->`, each with the same table prefix. */
 export interface TenantSchemaOptions {
   /** Starts every tenant's schema name. Defaults to `"tenant_"`. */
   readonly schemaPrefix?: string;
@@ -14,29 +14,23 @@ export interface TenantSchemaOptions {
 
 /** A tenant's schema as {@link listTenantSchemas} finds it. */
 export interface TenantSchema {
-  readonly tenant: string;
+  readonly tenant: TenantId;
   readonly schema: string;
 }
 
 export const DEFAULT_TENANT_SCHEMA_PREFIX = "tenant_";
 
-// A tenant id becomes part of an identifier: the characters PostgreSQL needs no quoting for, lower
-// case (an unquoted name folds to it), so an operator can type the schema name in psql.
-const TENANT_PATTERN = /^[a-z0-9_]+$/;
-
 /**
- * The schema holding a tenant's tables: `<schemaPrefix><tenant>`, e.g. `tenant_acme`. Pass it as
- * `schema` to every store of that tenant, all on one shared client (the pool).
- * @throws {ValidationError} a tenant id other than a-z, 0-9 and _, or one whose schema name would pass 40 characters.
+ * The schema holding a tenant's tables: `<schemaPrefix><tenantIdentifier(tenant)>`, e.g. `tenant_acme`
+ * or `tenant_acme_eu` for `acme-eu`: the core's tenant ids, with `-` as `_` so that the name needs no
+ * quoting in psql. One schema per tenant, since tenant ids hold no `_`. Pass it as `schema` to every
+ * store of that tenant, all on one shared client (the pool).
+ * @throws {InvalidTenantError} a value that is not a tenant id (see `tenantId` of `@eventflows/core`).
+ * @throws {ValidationError} a prefix that makes no valid schema name (over 63 characters, `pg_…`).
  */
 export function tenantSchemaName(tenant: string, options: TenantSchemaOptions = {}): string {
   const prefix = options.schemaPrefix ?? DEFAULT_TENANT_SCHEMA_PREFIX;
-  if (typeof tenant !== "string" || !TENANT_PATTERN.test(tenant)) {
-    throw new ValidationError("Invalid tenant id", [
-      { path: ["tenant"], message: "a tenant id for schema-per-tenant isolation is a-z, 0-9 and _ only" },
-    ]);
-  }
-  const schema = `${prefix}${tenant}`;
+  const schema = `${prefix}${tenantIdentifier(tenantId(tenant))}`;
   // The schema rules (length, characters, no pg_) are the stores' own.
   tableNames({ schema, tablePrefix: options.tablePrefix });
   return schema;
@@ -88,16 +82,20 @@ export async function listTenantSchemas(sql: PostgresSql, options: TenantSchemaO
         ORDER BY nspname`,
       [prefix, migrationsTable],
     );
-    return rows
-      .map((row) => String(row.nspname))
-      .filter((schema) => TENANT_PATTERN.test(schema.slice(prefix.length)))
-      .map((schema) => ({ tenant: schema.slice(prefix.length), schema }));
+    const tenants: TenantSchema[] = [];
+    for (const row of rows) {
+      const schema = String(row.nspname);
+      // tenantSchemaName backwards: a schema no tenant id maps to is not a tenant's.
+      const tenant = schema.slice(prefix.length).replaceAll("_", "-");
+      if (isTenantId(tenant)) tenants.push({ tenant, schema });
+    }
+    return tenants;
   });
 }
 
 /** What {@link migrateTenantSchemas} did to one tenant's schema. */
 export interface TenantMigrateResult extends MigrateResult {
-  readonly tenant: string;
+  readonly tenant: TenantId;
   readonly schema: string;
 }
 

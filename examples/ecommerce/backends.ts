@@ -24,6 +24,7 @@ import {
   PostgresIdempotencyStore,
   PostgresReadModelStore,
   PostgresSagaStore,
+  postgresProjectionRunner,
 } from "@eventflows/core/postgres";
 
 export interface Backend {
@@ -75,7 +76,7 @@ export async function postgresBackend(url: string, schema?: string): Promise<Bac
     checkpoints: new PostgresCheckpointStore({ sql, ...names }),
     readModels: new PostgresReadModelStore({ sql, ...names }),
     idempotency: new PostgresIdempotencyStore({ sql, ...names }),
-    runner: (projection) => eventStore.projectionRunner(projection),
+    runner: (projection) => postgresProjectionRunner(eventStore, projection),
     close: () => sql.end({ timeout: 5 }),
   };
 }

@@ -7,7 +7,7 @@
  * Connections belong to the request that opened them on Workers (Hyperdrive pools them near the
  * database), so the stores are made per request and closed after the response.
  */
-import { PostgresEventStore, PostgresReadModelStore } from "@eventflows/core/postgres";
+import { PostgresEventStore, PostgresReadModelStore, postgresProjectionRunner } from "@eventflows/core/postgres";
 import { boardProjection } from "./board.js";
 import { type Env, projectRoutes } from "./routes.js";
 
@@ -43,7 +43,7 @@ export async function servePostgresProject(
       migrated.add(schema);
     }
     const readModels = new PostgresReadModelStore({ sql: eventStore.sql, schema });
-    const board = eventStore.projectionRunner(boardProjection, { readModels });
+    const board = postgresProjectionRunner(eventStore, boardProjection, { readModels });
     const app = await projectRoutes(project, { eventStore, readModels, board }, env);
     return await app.fetch(request);
   } finally {

@@ -1,6 +1,12 @@
 import { ConcurrencyError, isConcurrencyError, StreamDeletionNotSupportedError, ValidationError } from "../errors.js";
 import type { PublishResult } from "../event-bus/event-bus.js";
-import { type EventEnvelope, type NewEvent, type PendingEvent, prepareEvents } from "../events/envelope.js";
+import {
+  type EventEnvelope,
+  type EventMetadata,
+  type NewEvent,
+  type PendingEvent,
+  prepareEvents,
+} from "../events/envelope.js";
 import type { EventRegistry } from "../evolution/event-registry.js";
 import { upcastingReader } from "../evolution/upcasting-reader.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
@@ -499,7 +505,13 @@ export abstract class EventStore {
   async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
     const mode = options?.mode ?? "soft";
     assertDeletionMode(mode);
-    return this.#changeStream(mode === "hard" ? "hard-delete" : "soft-delete", streamId, options?.expectedVersion);
+    return this.#changeStream(
+      mode === "hard" ? "hard-delete" : "soft-delete",
+      streamId,
+      options?.expectedVersion,
+      undefined,
+      options?.metadata,
+    );
   }
 
   /**
@@ -508,7 +520,7 @@ export abstract class EventStore {
    * @throws {StreamDeletedError} the stream was hard-deleted: there is nothing to restore.
    */
   async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
-    return this.#changeStream("restore", streamId, options?.expectedVersion);
+    return this.#changeStream("restore", streamId, options?.expectedVersion, undefined, options?.metadata);
   }
 
   /**
@@ -526,7 +538,7 @@ export abstract class EventStore {
       ]);
     }
     assertPositiveInteger(options.before, "before");
-    return this.#changeStream("truncate", streamId, options.expectedVersion, options.before);
+    return this.#changeStream("truncate", streamId, options.expectedVersion, options.before, options.metadata);
   }
 
   async #changeStream(
@@ -534,13 +546,14 @@ export abstract class EventStore {
     streamId: string,
     expected: ExpectedVersion | undefined,
     before?: number,
+    metadata?: EventMetadata,
   ): Promise<StreamChangeResult> {
     assertStreamId(streamId);
     assertUserStream(streamId);
     const expectedVersion = expected ?? "any";
     assertExpectedVersion(expectedVersion);
     if (this.capabilities.streamDeletion !== true) throw new StreamDeletionNotSupportedError(this.constructor.name);
-    const change = newStreamChange(kind, streamId, expectedVersion, before);
+    const change = newStreamChange(kind, streamId, expectedVersion, before, metadata);
     const commit = await this.commitStreamChange(change);
     const base = { streamId, operation: kind, version: commit.version, removed: commit.removed };
     if (commit.event === undefined) return { ...base, changed: false };

@@ -1,5 +1,5 @@
 import { StreamDeletedError, StreamNotFoundError, ValidationError } from "../errors.js";
-import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
+import { type EventEnvelope, type EventMetadata, metadataIssues, type PendingEvent } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { kindOf } from "../internal/validate.js";
 import type { ExpectedVersion, ReadAllOptions } from "./types.js";
@@ -53,11 +53,21 @@ export interface DeleteStreamOptions {
   readonly mode?: StreamDeletionMode;
   /** The version the stream must be at; defaults to `"any"`. */
   readonly expectedVersion?: ExpectedVersion;
+  /**
+   * Metadata recorded on the lifecycle event (who asked, why, a correlation id): checked as an
+   * append's metadata is. A tenant's store adds its `tenantId` here.
+   */
+  readonly metadata?: EventMetadata;
 }
 
 export interface RestoreStreamOptions {
   /** The version the soft-deleted stream must be at; defaults to `"any"`. */
   readonly expectedVersion?: ExpectedVersion;
+  /**
+   * Metadata recorded on the lifecycle event (who asked, why, a correlation id): checked as an
+   * append's metadata is. A tenant's store adds its `tenantId` here.
+   */
+  readonly metadata?: EventMetadata;
 }
 
 export interface TruncateStreamOptions {
@@ -65,6 +75,11 @@ export interface TruncateStreamOptions {
   readonly before: number;
   /** The version the stream must be at; defaults to `"any"`. */
   readonly expectedVersion?: ExpectedVersion;
+  /**
+   * Metadata recorded on the lifecycle event (who asked, why, a correlation id): checked as an
+   * append's metadata is. A tenant's store adds its `tenantId` here.
+   */
+  readonly metadata?: EventMetadata;
 }
 
 export type StreamChangeKind = "soft-delete" | "hard-delete" | "restore" | "truncate";
@@ -97,6 +112,8 @@ export interface StreamChange {
   readonly expectedVersion: ExpectedVersion;
   /** `truncate` only. */
   readonly before?: number;
+  /** The lifecycle event's metadata, checked. */
+  readonly metadata?: EventMetadata;
   /** The lifecycle event's id and time, fixed before the store runs so that the store stays deterministic. */
   readonly eventId: string;
   readonly timestamp: string;
@@ -188,7 +205,7 @@ export function lifecycleEvent(
             version,
             removed,
           };
-  return { id: change.eventId, type, data, metadata: {}, timestamp: change.timestamp };
+  return { id: change.eventId, type, data, metadata: { ...change.metadata }, timestamp: change.timestamp };
 }
 
 /** A new change with its event id and time fixed. */
@@ -197,9 +214,15 @@ export function newStreamChange(
   streamId: string,
   expectedVersion: ExpectedVersion,
   before?: number,
+  metadata?: EventMetadata,
 ): StreamChange {
+  if (metadata !== undefined) {
+    const issues = metadataIssues(metadata, ["metadata"], {});
+    if (issues.length > 0) throw new ValidationError("Invalid stream change metadata", issues);
+  }
   const base = { kind, streamId, expectedVersion, eventId: ulid(), timestamp: new Date().toISOString() };
-  return before === undefined ? base : { ...base, before };
+  const withBefore = before === undefined ? base : { ...base, before };
+  return metadata === undefined ? withBefore : { ...withBefore, metadata };
 }
 
 /** Refuses changes to the store's own system streams (ids starting with `$`). */

@@ -139,7 +139,8 @@ function normalizedTimestamp(value: unknown): string | undefined {
   return new Date(ms).toISOString();
 }
 
-function metadataIssues(metadata: unknown, path: (string | number)[], limits: JsonIssuesOptions): Issue[] {
+/** What is wrong with event metadata (a plain JSON object with string ids and a positive schema version). */
+export function metadataIssues(metadata: unknown, path: (string | number)[], limits: JsonIssuesOptions): Issue[] {
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
     return [{ path, message: "metadata must be a plain object" }];
   }

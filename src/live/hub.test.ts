@@ -24,6 +24,43 @@ async function append(store: InMemoryEventStore, count: number, streamId = "Orde
 }
 
 describe("LiveHub", () => {
+  // Spies on the store's subscribeToAll (no runtime here cancels a request's timers as workerd does):
+  // the subscription the first connection started is stopped when it leaves, and one restarted by a
+  // remaining connection carries on after the last position handed out.
+  test("when the connection that started the shared subscription leaves, a remaining one restarts it without a gap or repeat", async () => {
+    const store = new InMemoryEventStore();
+    const subscribe = store.subscribeToAll.bind(store);
+    const started: { after: number | undefined; stopped: boolean }[] = [];
+    store.subscribeToAll = (options) => {
+      const record = { after: options.after, stopped: false };
+      started.push(record);
+      const subscription = subscribe(options);
+      return {
+        ...subscription,
+        stop: () => {
+          record.stopped = true;
+          return subscription.stop();
+        },
+      };
+    };
+    const hub = new LiveHub({ store });
+    const owner = await hub.connect();
+    const other = await hub.connect();
+    const first = await append(store, 3);
+    expect((await drain(other, 3)).map((e) => e.globalPosition)).toEqual(first.map((e) => e.globalPosition));
+    owner.close();
+    expect(started).toEqual([{ after: 0, stopped: true }]);
+    // Appended while no subscription runs: the restart must still deliver them.
+    const second = await append(store, 4);
+    expect((await drain(other, 4)).map((e) => e.globalPosition)).toEqual(second.map((e) => e.globalPosition));
+    expect(started).toEqual([
+      { after: 0, stopped: true },
+      { after: 3, stopped: false },
+    ]);
+    await hub.close();
+    expect(started.every((s) => s.stopped)).toBe(true);
+  });
+
   test("a connection resuming from an old position catches up, then follows the shared feed without a gap or repeat", async () => {
     const store = new InMemoryEventStore();
     const hub = new LiveHub({ store, batchSize: 7 });

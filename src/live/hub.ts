@@ -80,6 +80,12 @@ export class LiveHub {
   readonly #live = new Set<Connection>();
   #subscription: StoreSubscription | undefined;
   #starting: Promise<void> | undefined;
+  /** The connection whose call started the shared subscription: its loop runs in that call's context. */
+  #owner: Connection | undefined;
+  /** Bumped at each start: a stopped subscription's late deliveries are ignored. */
+  #generation = 0;
+  /** The shared subscription was stopped while connections remained: restart after `#position`. */
+  #orphaned = false;
   /** The global position of the last event the shared subscription handed out. */
   #position = 0;
   #closed = false;
@@ -130,7 +136,7 @@ export class LiveHub {
     const connection = new Connection(this, options as LiveConnectOptions);
     this.#connections.add(connection);
     try {
-      await this.#start();
+      await this.#start(connection);
     } catch (error) {
       this.#connections.delete(connection);
       this.#stopIfIdle();
@@ -160,7 +166,38 @@ export class LiveHub {
   remove(connection: Connection): void {
     this.#connections.delete(connection);
     this.#live.delete(connection);
+    if (connection === this.#owner && this.#connections.size > 0 && this.#subscription !== undefined) {
+      this.#rehome();
+      return;
+    }
     this.#stopIfIdle();
+  }
+
+  /**
+   * Internal: called by a connection about to wait for events, in its own request's context. If
+   * the shared subscription was stopped because its owner left, restart it here, after the last
+   * position handed out: nothing is lost or repeated.
+   */
+  resume(connection: Connection): Promise<void> {
+    if (!this.#orphaned || this.#closed || !this.#connections.has(connection)) return Promise.resolve();
+    return this.#start(connection);
+  }
+
+  /**
+   * The owner of the shared subscription left while others listen. Its loop (its poll timer, its
+   * wait for the next append) belongs to the owner's call: on workerd, where each request is its
+   * own I/O context, the runtime cancels those when that request ends, and the fan-out would stop
+   * for everyone. So stop it, and wake the live connections: the first to run restarts it in its
+   * own context (see `resume`). Elsewhere this costs one restart when the owner leaves.
+   */
+  #rehome(): void {
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    this.#owner = undefined;
+    this.#generation += 1;
+    this.#orphaned = true;
+    void subscription?.stop();
+    for (const connection of this.#live) connection.nudge();
   }
 
   get bufferSize(): number {
@@ -184,18 +221,26 @@ export class LiveHub {
     this.#live.add(connection);
   }
 
-  #start(): Promise<void> {
+  #start(owner: Connection): Promise<void> {
     if (this.#subscription !== undefined) return Promise.resolve();
     this.#starting ??= (async () => {
+      // Yield first: a restart has nothing else to await, and its `finally` must run after this assignment.
+      await undefined;
       try {
-        this.#position = await this.#store.getLastGlobalPosition();
+        // Restarted for remaining connections: carry on from what they were given.
+        if (!this.#orphaned) this.#position = await this.#store.getLastGlobalPosition();
+        const generation = ++this.#generation;
         this.#subscription = this.#store.subscribeToAll({
           after: this.#position,
           pollIntervalMs: this.#pollIntervalMs,
           name: "live",
           telemetry: false,
-          handler: (event) => this.#fanOut(event),
+          handler: (event) => {
+            if (generation === this.#generation) this.#fanOut(event);
+          },
         });
+        this.#owner = owner;
+        this.#orphaned = false;
       } finally {
         this.#starting = undefined;
       }
@@ -215,6 +260,9 @@ export class LiveHub {
   async #stop(): Promise<void> {
     const subscription = this.#subscription;
     this.#subscription = undefined;
+    this.#owner = undefined;
+    this.#orphaned = false;
+    this.#generation += 1;
     this.#live.clear();
     await subscription?.stop();
   }
@@ -258,6 +306,11 @@ class Connection implements LiveConnection {
     this.#wake?.();
   }
 
+  /** Internal: wake a waiting `next` (the hub's subscription needs restarting). */
+  nudge(): void {
+    this.#wake?.();
+  }
+
   async next(idleMs?: number): Promise<LiveItem | undefined> {
     for (;;) {
       if (this.#head < this.#queue.length) {
@@ -273,6 +326,8 @@ class Connection implements LiveConnection {
         continue;
       }
       this.#live = true;
+      await this.#hub.resume(this);
+      if (this.#end !== undefined || this.#head < this.#queue.length) continue;
       const woken = await this.#wait(idleMs);
       if (!woken) return undefined;
     }

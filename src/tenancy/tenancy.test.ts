@@ -133,6 +133,36 @@ describe("tenancy()", () => {
     expect((await collect(inner.readAll())).map((e) => e.metadata[TENANT_METADATA_KEY])).toEqual(["acme", "acme"]);
   });
 
+  test("deletes, restores and truncates through the wrapped store, the lifecycle events stamped so the tenant's feed still reads", async () => {
+    const tenants = tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }) });
+    const { stores } = await tenants.forTenant("acme");
+    const store = stores.eventStore;
+    await store.appendToStream(
+      "Cart-1",
+      [1, 2, 3].map((n) => ({ type: "Added", data: { n } })),
+    );
+    await store.appendToStream("Cart-2", [{ type: "Added", data: { n: 4 } }]);
+    expect((await store.truncateStream("Cart-1", { before: 3, metadata: { reason: "retention" } })).changed).toBe(true);
+    expect((await store.deleteStream("Cart-2")).changed).toBe(true);
+    expect((await store.restoreStream("Cart-2")).changed).toBe(true);
+    expect((await store.deleteStream("Cart-2", { mode: "hard" })).changed).toBe(true);
+    // Unstamped, these `$streams` events would make the tenant's own feed throw TenantIsolationError.
+    const feed = await collect(store.readAll());
+    const lifecycle = feed.filter((e) => e.streamId === "$streams");
+    expect(lifecycle.map((e) => e.type)).toEqual([
+      "$stream-truncated",
+      "$stream-deleted",
+      "$stream-restored",
+      "$stream-deleted",
+    ]);
+    expect(lifecycle.every((e) => e.metadata[TENANT_METADATA_KEY] === "acme")).toBe(true);
+    expect(lifecycle[0]?.metadata.reason).toBe("retention");
+    expect((await collect(store.readStream("Cart-1"))).map((e) => e.version)).toEqual([3]);
+    await expect(store.deleteStream("Cart-1", { metadata: [] as never })).rejects.toMatchObject({
+      code: ErrorCode.Validation,
+    });
+  });
+
   test("defence in depth: a store shared by mistake refuses the other tenant's events, returning none of them", async () => {
     const shared = new InMemoryEventStore();
     const tenants = tenancy({ stores: () => ({ eventStore: shared }) });

@@ -1,5 +1,11 @@
 import type { CommitResult } from "../event-store/event-store.js";
 import { EventStore } from "../event-store/event-store.js";
+import type {
+  DeleteStreamOptions,
+  RestoreStreamOptions,
+  StreamChangeResult,
+  TruncateStreamOptions,
+} from "../event-store/stream-deletion.js";
 import type { StoreSubscription, SubscribeToAllOptions } from "../event-store/subscription.js";
 import type {
   AppendToStreamOptions,
@@ -62,6 +68,28 @@ export class TenantEventStore extends EventStore {
         : event,
     );
     return this.inner.appendToStream<E>(streamId, stamped, options);
+  }
+
+  // Deletions go to the wrapped store (which commits them) with the tenant stamped on the lifecycle
+  // event, so the tenant's own feed reads it like any of its events.
+  override deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
+    return this.inner.deleteStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
+  }
+
+  override restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
+    return this.inner.restoreStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
+  }
+
+  override truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
+    if (typeof options !== "object" || options === null) return this.inner.truncateStream(streamId, options);
+    return this.inner.truncateStream(streamId, { ...options, metadata: this.#stamp(options.metadata) });
+  }
+
+  #stamp(metadata: DeleteStreamOptions["metadata"]): DeleteStreamOptions["metadata"] {
+    // Not a plain object: passed on as given, for the wrapped store to refuse with its ValidationError.
+    if (metadata !== undefined && (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)))
+      return metadata;
+    return { ...metadata, [TENANT_METADATA_KEY]: this.tenant };
   }
 
   override readStream<E extends EventEnvelope = EventEnvelope>(

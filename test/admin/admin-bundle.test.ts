@@ -17,7 +17,9 @@ import {
 } from "../../worker-template/test/bundle.ts";
 
 /** What mounting the UI may add to a Worker, gzipped. */
-const ADMIN_BUDGET_BYTES = 12 * 1024;
+// 13 KB, was 12: since the PostgreSQL store's projection runner became a function of its own, the
+// template no longer bundles the runner, so the UI's `replay` brings it (about 0.3 KB gzipped).
+const ADMIN_BUDGET_BYTES = 13 * 1024;
 const fixtures = join(import.meta.dirname, "..", "..", "bench", "fixtures");
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const page = join(import.meta.dirname, "..", "..", "docs", "guide", "operations-ui.md");
@@ -48,7 +50,7 @@ test("a DynamoDB Worker serving the operations UI stays under the Workers bundle
   expectStated(0, bundle.bytes, bundle.gzipBytes);
 }, 60_000);
 
-test("mounting the UI on the worker template adds under 12 KB gzipped", async () => {
+test("mounting the UI on the worker template adds under 13 KB gzipped", async () => {
   const [plain, admin] = await Promise.all([
     bundleWorkerTemplate(),
     bundleWorkerTemplate(join(fixtures, "admin-worker.ts")),

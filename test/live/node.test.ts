@@ -38,3 +38,12 @@ test("live streams on Node: 200 SSE clients leave and none outlives them; a body
   expect(run.status).toBe(0);
   expect(run.stdout).toContain("200 clients left, none outlived");
 }, 130_000);
+
+// Issue 21: a slow client is dropped while others keep up, through the real node:http bridge and
+// `ws` (a raw socket that stops reading, not a mock).
+test("live streams on Node: a slow SSE or WebSocket client (its socket not read) is dropped with its reason while a fast one keeps up", async () => {
+  const run = await runOnNode("node-slow.ts", []);
+  expect(run.status).toBe(0);
+  expect(run.stdout).toContain("sse: the slow client was dropped (slow-consumer)");
+  expect(run.stdout).toContain("websocket: the slow client was dropped (slow-consumer)");
+}, 130_000);

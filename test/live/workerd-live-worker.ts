@@ -4,6 +4,8 @@
  * - `/append` appends a few Cart and Order events to the first store; `/events/stream` serves it.
  * - The scenario (test/live/scenario.ts) runs against `/api/events` (SSE, behind the scenario's auth
  *   hook); `/scenario/*` appends to its store and reports the hub's connections.
+ * - `/slow/events/stream` serves a hub with an 8-event buffer; `/slow/append` appends one 64 KiB
+ *   event to its store and reports the hub's connections and the store's head.
  */
 import { Hono } from "hono";
 import { liveRoutes } from "../../adapters/hono/index.js";
@@ -50,5 +52,14 @@ app.route(
     },
   }),
 );
+
+const slowStore = new InMemoryEventStore();
+const slowHub = new LiveHub({ store: slowStore, bufferSize: 8, pollIntervalMs: 50 });
+const big = "x".repeat(64 * 1024);
+app.post("/slow/append", async (c) => {
+  await slowStore.appendToStream("Big-1", [{ type: "Big", data: { big } }]);
+  return c.json({ head: await slowStore.getLastGlobalPosition(), connections: slowHub.size });
+});
+app.route("/slow", liveRoutes({ hub: slowHub, heartbeatMs: 1000 }));
 
 export default app;

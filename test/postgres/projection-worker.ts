@@ -4,7 +4,7 @@
  * from scratch makes. Prints "batch <position>" after each committed batch.
  *   bun test/postgres/projection-worker.ts <url> <schema> <projection name> <collection>
  */
-import { createPostgresClient, PostgresEventStore } from "../../adapters/postgres/index.ts";
+import { createPostgresClient, PostgresEventStore, postgresProjectionRunner } from "../../adapters/postgres/index.ts";
 import { countingProjection } from "./counting-projection.ts";
 
 const [url, schema, name, collection] = process.argv.slice(2);
@@ -13,7 +13,7 @@ if (url === undefined || schema === undefined || name === undefined || collectio
   process.exit(2);
 }
 const store = new PostgresEventStore({ sql: createPostgresClient(url, { max: 3 }), schema });
-const runner = store.projectionRunner(countingProjection(name, collection, 2), {
+const runner = postgresProjectionRunner(store, countingProjection(name, collection, 2), {
   batchSize: 10,
   pollIntervalMs: 20,
   onBatch: (batch) => console.log(`batch ${batch.position}`),

@@ -1,7 +1,8 @@
 /**
  * The tenant isolation contract on Bun against the real services, under each strategy the runtime
  * suites define (test/runtime/suites/tenancy.ts): DynamoDB Local with a table per tenant, PostgreSQL
- * with a schema per tenant, bun:sqlite with a database file per tenant.
+ * with a schema per tenant and with a tenant column under row-level security, bun:sqlite with a
+ * database file per tenant.
  */
 import { Database } from "bun:sqlite";
 import { afterAll, describe, test } from "bun:test";
@@ -11,7 +12,12 @@ import { join } from "node:path";
 import { bunSqliteDriver } from "../../adapters/sqlite/index.js";
 import { registerContract } from "../../src/testing/index.js";
 import type { OpenedSuite, RuntimeEnv } from "../runtime/runtime-suite.ts";
-import { tenancyDynamoDbSuite, tenancyPostgresSuite, tenancySqliteSuite } from "../runtime/suites/tenancy.ts";
+import {
+  tenancyDynamoDbSuite,
+  tenancyPostgresRlsSuite,
+  tenancyPostgresSuite,
+  tenancySqliteSuite,
+} from "../runtime/suites/tenancy.ts";
 import { ensureDynamoDb } from "../services/dynamodb.ts";
 import { ensurePostgres } from "../services/postgres.ts";
 
@@ -20,7 +26,11 @@ const env = {
   EVENTFLOWS_PG_URL: await ensurePostgres(),
 } as unknown as RuntimeEnv;
 
-const opened: OpenedSuite[] = [await tenancyDynamoDbSuite.open(env), await tenancyPostgresSuite.open(env)];
+const opened: OpenedSuite[] = [
+  await tenancyDynamoDbSuite.open(env),
+  await tenancyPostgresSuite.open(env),
+  await tenancyPostgresRlsSuite.open(env),
+];
 afterAll(async () => {
   for (const suite of opened) await suite.close?.();
 });

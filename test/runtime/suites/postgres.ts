@@ -2,8 +2,6 @@
 
 import {
   createPostgresClient,
-  enableRowLevelSecurity,
-  migrate,
   PostgresCheckpointStore,
   PostgresDedupStore,
   PostgresEventStore,
@@ -31,7 +29,8 @@ import {
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
-import { tenancyPostgresSuite } from "./tenancy.js";
+import { openTenantTables } from "./postgres-tenant-tables.js";
+import { tenancyPostgresRlsSuite, tenancyPostgresSuite } from "./tenancy.js";
 
 /** A client and a freshly migrated schema of its own (so runs and runtimes never see each other's rows). */
 async function withSchema(
@@ -50,38 +49,13 @@ async function withSchema(
   };
 }
 
-/**
- * Row-level-security tables and a client of one tenant on them, as a role that is neither superuser
- * nor BYPASSRLS (the harness's superuser would bypass the policies): the tenant-scoped client's
- * pipeline (a reserved connection per statement) on this runtime's sockets.
- */
+/** One tenant's client on row-level-security tables: the tenant-scoped pipeline on this runtime's sockets. */
 async function withTenantTables(
   env: RuntimeEnv,
   suite: (sql: ReturnType<typeof createPostgresClient>, schema: string) => ContractSuite,
 ): Promise<OpenedSuite> {
-  const url = requiredVariable(env, "EVENTFLOWS_PG_URL");
-  const admin = createPostgresClient(url, { max: 1 });
-  const id = ulid().toLowerCase();
-  const role = `runtime_rls_${id.slice(-10)}`;
-  const schema = `runtime_rls_${id}`;
-  const [db] = await admin.unsafe("SELECT current_database() AS name");
-  await admin.unsafe(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOBYPASSRLS`);
-  await admin.unsafe(`GRANT CREATE ON DATABASE "${db?.name}" TO ${role}`);
-  const roleUrl = new URL(url);
-  roleUrl.username = role;
-  const sql = createPostgresClient(roleUrl.toString(), { max: 12 });
-  await migrate(sql, { schema });
-  await enableRowLevelSecurity(sql, { schema });
-  return {
-    suite: suite(tenantScopedSql(sql, "runtime_tenant"), schema),
-    close: async () => {
-      await sql.end();
-      await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.unsafe(`DROP OWNED BY ${role}`);
-      await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
-      await admin.end();
-    },
-  };
+  const { sql, schema, close } = await openTenantTables(env);
+  return { suite: suite(tenantScopedSql(sql, "runtime-tenant"), schema), close };
 }
 
 export const postgresSuites: SuiteModule = {
@@ -230,5 +204,6 @@ export const postgresSuites: SuiteModule = {
         ),
     },
     tenancyPostgresSuite,
+    tenancyPostgresRlsSuite,
   ],
 };

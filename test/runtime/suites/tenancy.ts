@@ -2,14 +2,17 @@
  * The tenant isolation contract under each isolation strategy, listed by the suite module of the
  * backend it needs (in-memory.ts, dynamodb.ts, postgres.ts, sqlite-node.ts, sqlite-workerd.ts).
  * Every strategy gives a tenant stores of its own: an instance, a table, a schema, a database file,
- * a Durable Object.
+ * a Durable Object, or a client that sets the tenant for row-level-security tables.
  */
 import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSnapshotStore } from "../../../adapters/dynamodb/index.js";
 import {
   createPostgresClient,
+  dropTenantSchema,
+  ensureTenantSchema,
   PostgresCheckpointStore,
   PostgresEventStore,
   PostgresSnapshotStore,
+  tenantScopedSql,
 } from "../../../adapters/postgres/index.js";
 import {
   DurableObjectEventStore,
@@ -24,10 +27,10 @@ import {
   InMemoryEventStore,
   InMemorySnapshotStore,
   type TenantId,
-  tenantIdentifier,
 } from "../../../src/index.js";
 import { tenantIsolationContract } from "../../../src/testing/index.js";
 import { type RuntimeEnv, type RuntimeSuite, requiredVariable } from "../runtime-suite.js";
+import { openTenantTables } from "./postgres-tenant-tables.js";
 
 const CONTRACT = "tenantIsolationContract";
 
@@ -76,33 +79,57 @@ export const tenancyDynamoDbSuite: RuntimeSuite = {
   },
 };
 
-/** PostgreSQL, a schema per tenant (`t_<tenant>`), migrated on the tenant's first use, dropped after each case. */
+/** PostgreSQL, a schema per tenant (`ensureTenantSchema`: `tenant_<id, - as _>`), dropped after each case. */
 export const tenancyPostgresSuite: RuntimeSuite = {
   name: "postgres tenant isolation (a schema per tenant)",
   contract: CONTRACT,
   open: (env: RuntimeEnv) => {
     const sql = createPostgresClient(requiredVariable(env, "EVENTFLOWS_PG_URL"), { max: 4 });
-    const schemaOf = (tenant: TenantId) => `t_${tenantIdentifier(tenant)}`;
     return {
       suite: tenantIsolationContract({
         name: "tenant isolation (PostgreSQL, a schema per tenant)",
         forTenant: async (tenant) => {
-          const schema = schemaOf(tenant);
-          const eventStore = new PostgresEventStore({ sql, schema });
-          await eventStore.migrate();
+          const schema = await ensureTenantSchema(sql, tenant);
           return {
-            eventStore,
+            eventStore: new PostgresEventStore({ sql, schema }),
             snapshotStore: new PostgresSnapshotStore({ sql, schema }),
             checkpointStore: new PostgresCheckpointStore({ sql, schema }),
           };
         },
         cleanup: async (tenants) => {
-          for (const tenant of tenants) await sql.unsafe(`DROP SCHEMA IF EXISTS ${schemaOf(tenant)} CASCADE`);
+          for (const tenant of tenants) await dropTenantSchema(sql, tenant);
         },
       }),
       close: async () => {
         await sql.end();
       },
+    };
+  },
+};
+
+/**
+ * PostgreSQL, one set of tables with a tenant column under row-level security: every tenant's stores
+ * on `tenantScopedSql(sql, tenant)` over one pool, as a role the policies bind. The schema (every
+ * case's rows) is dropped when the suite closes.
+ */
+export const tenancyPostgresRlsSuite: RuntimeSuite = {
+  name: "postgres tenant isolation (tenant column + row-level security)",
+  contract: CONTRACT,
+  open: async (env: RuntimeEnv) => {
+    const { sql, schema, close } = await openTenantTables(env, 4);
+    return {
+      suite: tenantIsolationContract({
+        name: "tenant isolation (PostgreSQL, tenant column + row-level security)",
+        forTenant: (tenant) => {
+          const scoped = tenantScopedSql(sql, tenant);
+          return {
+            eventStore: new PostgresEventStore({ sql: scoped, schema }),
+            snapshotStore: new PostgresSnapshotStore({ sql: scoped, schema }),
+            checkpointStore: new PostgresCheckpointStore({ sql: scoped, schema }),
+          };
+        },
+      }),
+      close,
     };
   },
 };
