@@ -7,8 +7,8 @@
  * the commit counter and writes a commit marker; concurrent appends of the process share one) and
  * without it (what Castore offers: no global order). Castore appends one event with PutItem and
  * several atomically with `EventStore.pushEventGroup` (TransactWriteItems), the version chosen by the
- * caller; it checks that the version is free, not that the previous one exists (we check both, and
- * that the stream is not deleted: only a stream's first event is a PutItem).
+ * caller; it checks that the version is free, not that the previous one exists (we check both: a
+ * one-event append after a version the store has seen is a PutItem too).
  *
  * Workloads: batches of 1, 10, 25 and 98 events (98: the most one of our appends carries with the
  * feed; 100 transaction actions minus the marker and the version check), on one hot stream

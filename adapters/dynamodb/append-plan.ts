@@ -17,12 +17,11 @@ export interface AppendAttempt {
   /** The marker's time, ms since the epoch (the writer's clock). */
   readonly now: number;
   /**
-   * Version `version` of this stream is known to exist and no event of it is ever removed, so the
-   * check that it exists can be left out: a conditional put of the next version alone is exact.
-   * With a reserved commit number the check stays (it also orders the stream in the feed).
-   * `DynamoDbEventStore` never sets it: a hard delete or truncation by another process frees the
-   * slots below the stream's version, and only the check (which also reads the deletion state on
-   * the stream's first item) keeps a stale append out of them.
+   * Version `version` of this stream is known to exist, so the check that it exists can be left
+   * out: a conditional put of the next version alone is exact, because no slot is ever freed (a
+   * removed event leaves a key-only item, a deleted stream a fence in its next slot), so a stale
+   * writer's put finds its slot taken. With a reserved commit number the check stays (it also
+   * orders the stream in the feed).
    */
   readonly prevKnown?: boolean;
 }
@@ -110,16 +109,17 @@ function pushAppend(
           ConditionCheck: {
             TableName: tableName,
             Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
-            // A deleted stream's first item and fence carry `del`, a truncated stream's first item
-            // `cut`: an append built on either is refused by the check it makes anyway.
+            // A deleted stream's first item and fence carry `del`: an append built on either is
+            // refused by the check it makes anyway. (Removed events keep their slot: a put into
+            // one fails on its own, so a truncated stream's `cut` needs no check.)
             ...(commit === undefined || !reserved
               ? {
                   ConditionExpression: PREVIOUS_EXISTS,
-                  ExpressionAttributeNames: { "#pk": partitionKey, "#del": D.mode, "#cut": D.cut },
+                  ExpressionAttributeNames: { "#pk": partitionKey, "#del": D.mode },
                 }
               : {
                   ConditionExpression: `${PREVIOUS_EXISTS} AND (attribute_not_exists(#gp) OR #gp < :gp)`,
-                  ExpressionAttributeNames: { "#pk": partitionKey, "#del": D.mode, "#cut": D.cut, "#gp": A.position },
+                  ExpressionAttributeNames: { "#pk": partitionKey, "#del": D.mode, "#gp": A.position },
                   ExpressionAttributeValues: { ":gp": num(commit * POSITIONS_PER_COMMIT) },
                 }),
           },
@@ -138,7 +138,7 @@ function pushAppend(
   return { prevIndex, markerIndex, firstEventIndex, count: encoded.length };
 }
 
-const PREVIOUS_EXISTS = "attribute_exists(#pk) AND attribute_not_exists(#del) AND attribute_not_exists(#cut)";
+const PREVIOUS_EXISTS = "attribute_exists(#pk) AND attribute_not_exists(#del)";
 
 /** Actions one append takes in a group transaction: its marker, the version check, its events. */
 export function groupActions(member: GroupMember): number {

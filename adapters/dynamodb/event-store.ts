@@ -71,6 +71,9 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
  */
 const MAX_ROUNDS = 200;
 
+/** Streams whose highest seen version a store keeps (see `#known`). */
+const KNOWN_STREAMS = 10_000;
+
 interface Deadlines {
   /** Rounds, requests, retries and pauses. */
   readonly write: number;
@@ -106,6 +109,15 @@ export class DynamoDbEventStore extends EventStore {
   readonly #log: CommitLog | undefined;
   readonly #groups: GroupCommitter | undefined;
   readonly #deletions: DynamoDbStreamDeletions;
+  /**
+   * The highest version this store has seen exist, per stream (from its appends, head reads and
+   * stream reads). No slot is ever freed (a removed event leaves a key-only item, a deleted stream
+   * a fence in its next slot), so an entry never lets an append into a used slot; it only spares an
+   * append the check that its previous version exists (without the feed, a one-event append is then
+   * a single PutItem; a stale entry makes that put fail on the taken slot). Bounded: the oldest
+   * entries go first.
+   */
+  readonly #known = new Map<string, number>();
 
   /** @throws {ValidationError} a bad table or key name, option, region, endpoint or missing credentials. */
   constructor(options: DynamoDbEventStoreOptions) {
@@ -158,7 +170,9 @@ export class DynamoDbEventStore extends EventStore {
     expectedVersion: ExpectedVersion,
   ): Promise<CommitResult> {
     const encoded = encodeEvents(this.layout, streamId, events);
-    return { events: await this.#append(streamId, encoded, expectedVersion) };
+    const committed = await this.#append(streamId, encoded, expectedVersion);
+    this.#remember(streamId, committed[committed.length - 1]?.version ?? 0);
+    return { events: committed };
   }
 
   async #append(
@@ -209,7 +223,8 @@ export class DynamoDbEventStore extends EventStore {
       }
       version = head.version;
     }
-    const pending = groups.submit({ streamId, version, encoded, deadlines });
+    const prevKnown = version > 0 && (this.#known.get(streamId) ?? 0) >= version;
+    const pending = groups.submit({ streamId, version, encoded, deadlines, prevKnown });
     const outcome = pending === undefined ? { contended: true as const } : await pending;
     if ("commit" in outcome) return { events: committedEvents(streamId, version, outcome.commit, encoded) };
     if ("cancelled" in outcome) return this.#afterCancel(streamId, expected, version, outcome.cancelled, write);
@@ -248,7 +263,10 @@ export class DynamoDbEventStore extends EventStore {
         if (verdict === "stale-number") return { retryAt: version, pause: false };
       }
       const token = crypto.randomUUID();
-      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now() });
+      // A version this store has seen exist needs no check (a head just read counts too): without
+      // the feed, a one-event append after it is a single conditional PutItem.
+      const prevKnown = version > 0 && (this.#known.get(streamId) ?? 0) >= version;
+      const plan = planAppend(this.layout, { streamId, version, commit, encoded, token, now: Date.now(), prevKnown });
       try {
         await this.client.send(plan.operation, plan.body, write);
         held = undefined;
@@ -374,21 +392,30 @@ export class DynamoDbEventStore extends EventStore {
             : await deletion;
         if (state.mode !== undefined) return;
         cut = state.cut;
-        if (!backward && (expected as number) < cut) expected = cut;
+        if (!backward && (expected as number) < cut) {
+          expected = cut;
+          // Removed events stay as key-only items below the cut: query from the cut, not through them.
+          if (page.LastEvaluatedKey !== undefined) {
+            bound = cut;
+            continue;
+          }
+        }
       }
       let gap = false;
       for (const item of page.Items ?? []) {
-        // A fence, a stub, or an event below the cut that a truncation has yet to remove.
-        if (item[A.type] === undefined) continue;
-        const event = decodeItem(this.layout, item);
-        if (event.version < cut) {
+        // Below the cut: a removed event's key-only item, or an event a truncation has yet to remove.
+        if ((readNumber(item, sortKey) ?? 0) < cut) {
           if (backward) return;
           continue;
         }
+        // A fence (its stream is deleted: not reached, the state says so first).
+        if (item[A.type] === undefined) continue;
+        const event = decodeItem(this.layout, item);
         if (expected !== undefined && event.version !== expected) {
           gap = true;
           break;
         }
+        this.#remember(streamId, event.version);
         yield event;
         if (--remaining === 0) return;
         expected = backward ? event.version - 1 : event.version + 1;
@@ -500,7 +527,15 @@ export class DynamoDbEventStore extends EventStore {
     if (deleted === "soft")
       return { version: readNumber(item, D.version) ?? version - 1, position: undefined, deleted };
     if (deleted === "hard") return { version: 0, position: undefined, deleted };
+    this.#remember(streamId, version);
     return { version, position: readNumber(item, A.position) };
+  }
+
+  #remember(streamId: string, version: number): void {
+    if (version <= (this.#known.get(streamId) ?? 0)) return;
+    this.#known.delete(streamId);
+    this.#known.set(streamId, version);
+    if (this.#known.size > KNOWN_STREAMS) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   #feed(): CommitLog {

@@ -61,10 +61,10 @@ export const dynamoDbIamActions = {
   /**
    * The event store's `deleteStream`, `restoreStream`, `truncateStream` (and `applyRetention`), apart
    * from `eventStore` so that only the role that erases gets `DeleteItem` and `BatchWriteItem`: the
-   * state by `GetItem` and `Query`, the mark by a transaction of `Update`, `Put`, `Delete` and
-   * `ConditionCheck` items, removals by `BatchWriteItem`, the tombstone by `PutItem`, the fence by
-   * `DeleteItem`, the hidden set and the pending change by `UpdateItem`, the `$streams` event as an
-   * append (`eventStore.append`).
+   * state by `GetItem` and `Query`, the mark by a transaction of `Update`, `Put`, `Delete` (a
+   * restore's fence) and `ConditionCheck` items, removals by `BatchWriteItem` (puts of key-only
+   * items), the version-1 stub by `PutItem`, the hidden set and the pending change by `UpdateItem`,
+   * the `$streams` event as an append (`eventStore.append`).
    */
   streamDeletion: {
     change: [

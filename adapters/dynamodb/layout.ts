@@ -57,8 +57,9 @@ export const M = {
 /**
  * Attribute names of stream deletion. The stream's item at version 1 carries its state (`del`, `dv`,
  * `cut`, and `op` while a change is under way); once its event is removed it stays as a stub of
- * these alone. A deleted stream also has a fence item at version `dv + 1` (with `del`), the slot its
- * next append would take, so that appends fail on the item they write anyway.
+ * these alone. Other removed events stay as key-only items (their slot stays taken). A deleted stream
+ * also has a fence item at version `dv + 1` (with `del`), the slot its next append would take, so
+ * that appends fail on the item they write anyway; a restore removes it, a hard delete keeps it.
  */
 export const D = {
   mode: "del",

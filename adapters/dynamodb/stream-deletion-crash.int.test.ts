@@ -38,7 +38,21 @@ async function streamItems(tableName: string, streamId: string) {
     FilterExpression: "pk = :s",
     ExpressionAttributeValues: { ":s": { S: streamId } },
   });
-  return (scan.Items ?? []).map((item) => Number(item.sk?.N));
+  return (scan.Items ?? []).map((item) => Number(item.sk?.N)).sort((a, b) => a - b);
+}
+
+/** The versions whose item still holds an event (removed ones stay as key-only items). */
+async function eventItems(tableName: string, streamId: string) {
+  const scan = await createDynamoDbClient(local.endpoint).send<{
+    Items?: Record<string, { S?: string; N?: string }>[];
+  }>("Scan", {
+    TableName: tableName,
+    ConsistentRead: true,
+    FilterExpression: "pk = :s AND attribute_exists(#type)",
+    ExpressionAttributeNames: { "#type": "type" },
+    ExpressionAttributeValues: { ":s": { S: streamId } },
+  });
+  return (scan.Items ?? []).map((item) => Number(item.sk?.N)).sort((a, b) => a - b);
 }
 
 async function fill(
@@ -73,8 +87,10 @@ describe("DynamoDB stream deletion across several batches", () => {
     await healthy.appendToStream(other, [{ type: "Kept", data: 1 }]);
 
     await expect(crashing.deleteStream(streamId, { mode: "hard" })).rejects.toThrow();
-    // Midway: the first batch is gone, the rest still stored, and every reader treats it as deleted.
-    expect((await streamItems(tableName, streamId)).length).toBeGreaterThan(2);
+    // Midway: the first batch is emptied, the rest still stored, and every reader treats it as deleted.
+    const left = await eventItems(tableName, streamId);
+    expect(left.length).toBeGreaterThan(2);
+    expect(left.length).toBeLessThan(60);
     expect(await collect(healthy.readStream(streamId))).toEqual([]);
     expect(await healthy.getStreamVersion(streamId)).toBe(0);
     const refused = await healthy.appendToStream(streamId, [{ type: "Noted", data: {} }]).catch((e) => e);
@@ -86,7 +102,9 @@ describe("DynamoDB stream deletion across several batches", () => {
 
     const finished = await healthy.deleteStream(streamId, { mode: "hard" });
     expect([finished.changed, finished.removed, finished.version]).toEqual([true, 60, 60]);
-    expect(await streamItems(tableName, streamId)).toEqual([1]);
+    // Every slot stays taken (1-60 key-only or the stub, 61 the fence), none holds an event.
+    expect(await streamItems(tableName, streamId)).toEqual(Array.from({ length: 61 }, (_, i) => i + 1));
+    expect(await eventItems(tableName, streamId)).toEqual([]);
     const again = await healthy.deleteStream(streamId, { mode: "hard" });
     expect(again.changed).toBe(false);
     const recorded = (await collect(healthy.readStream(STREAM_LIFECYCLE_STREAM))).filter(
@@ -111,7 +129,8 @@ describe("DynamoDB stream deletion across several batches", () => {
     await fill(store, streamId, 40);
     const result = await store.truncateStream(streamId, { before: 35 });
     expect([result.changed, result.removed]).toEqual([true, 34]);
-    expect(await streamItems(store.layout.tableName, streamId)).toEqual([1, 35, 36, 37, 38, 39, 40]);
+    expect(await streamItems(store.layout.tableName, streamId)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(await eventItems(store.layout.tableName, streamId)).toEqual([35, 36, 37, 38, 39, 40]);
     expect((await collect(store.readStream(streamId))).map((e) => e.version)).toEqual([35, 36, 37, 38, 39, 40]);
     expect((await collect(store.readStream(streamId, { direction: "backward" }))).map((e) => e.version)).toEqual([
       40, 39, 38, 37, 36, 35,

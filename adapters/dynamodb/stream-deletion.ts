@@ -60,8 +60,9 @@ export function readFirstItemState(item: Record<string, unknown> | undefined): F
 /**
  * Stream deletion on DynamoDB. A change first marks the stream in one transaction (its first item
  * takes the state and the pending change, a fence item takes the slot of its next append, the
- * hidden set takes its id), which readers and appends already obey; then removes the events in
- * batches, bottom up; then records the lifecycle event and clears the pending change. A crash in
+ * hidden set takes its id), which readers and appends already obey; then replaces the events by
+ * key-only items in batches, bottom up; then records the lifecycle event and clears the pending
+ * change. No slot is ever freed (a deleted stream keeps its fence for good). A crash in
  * between leaves the mark: the next change of the stream (a repeat of the call) finishes the work.
  */
 export class DynamoDbStreamDeletions {
@@ -276,7 +277,8 @@ export class DynamoDbStreamDeletions {
       });
     }
     if (op.kind === "hard-delete") {
-      await this.#client.send("DeleteItem", { TableName: tableName, Key: this.#key(streamId, op.version + 1) });
+      // The fence stays: it takes the slot after the stream's last version, so an append from a
+      // writer that saw that version fails its put and reads the deletion.
       await this.#client.send("UpdateItem", {
         TableName: tableName,
         Key: this.#key(META_PARTITION, HIDDEN_SORT_KEY),
@@ -309,13 +311,16 @@ export class DynamoDbStreamDeletions {
     return { version: op.version, removed: op.removed, event };
   }
 
-  /** Deletes versions `from`…`to` in batches, retrying what DynamoDB left unprocessed (throttling). */
+  /** Empties versions `from`…`to` in batches, retrying what DynamoDB left unprocessed (throttling). */
   async #remove(streamId: string, from: number, to: number): Promise<void> {
     const { tableName } = this.#layout;
     for (let start = from; start <= to; start += BATCH_WRITE_ITEMS) {
       let requests: unknown[] = [];
       for (let v = start; v <= Math.min(to, start + BATCH_WRITE_ITEMS - 1); v++) {
-        requests.push({ DeleteRequest: { Key: this.#key(streamId, v) } });
+        // Overwritten by a key-only item, not deleted: the data and metadata are gone, but the slot
+        // stays taken, so a stale append's conditional put into it still fails (no slot below a
+        // stream's version is ever free again, which is what lets an append skip the version check).
+        requests.push({ PutRequest: { Item: this.#key(streamId, v) } });
       }
       for (let round = 0; requests.length > 0; round++) {
         if (round >= UNPROCESSED_ROUNDS) {
