@@ -5,7 +5,6 @@ import { decodeItem } from "./codec.js";
 import {
   A,
   COUNTER_SORT_KEY,
-  D,
   LOG_PARTITION,
   M,
   META_PARTITION,
@@ -246,6 +245,8 @@ export class CommitLog {
   ): Promise<void> {
     const layout = this.#layout;
     let pending = keys.map(({ stream, version }) => this.#key(stream, version));
+    // Events a hard delete or truncation removed: their items stay, key-only (no `type`).
+    const removed = new Set<string>();
     // A marker is only ever written with its events, in one transaction; events missing after it
     // was seen can only be a read racing that transaction's last writes. Read again, briefly.
     for (let round = 0; pending.length > 0; round++) {
@@ -266,39 +267,15 @@ export class CommitLog {
         },
       );
       for (const item of result.Responses?.[layout.tableName] ?? []) {
-        // The stub a hard delete or truncation leaves of version 1: the event is gone.
-        if (item[A.type] === undefined) continue;
-        const event = decodeItem(layout, item);
-        found.set(keyId(event.streamId, event.version), event);
+        const id = keyId(readString(item, layout.partitionKey) ?? "", readNumber(item, layout.sortKey) ?? 0);
+        if (item[A.type] === undefined) removed.add(id);
+        else found.set(id, decodeItem(layout, item));
       }
       pending = pending.filter((key) => {
-        const stream = readString(key, layout.partitionKey) ?? "";
-        const version = readNumber(key, layout.sortKey) ?? 0;
-        return !found.has(keyId(stream, version));
+        const id = keyId(readString(key, layout.partitionKey) ?? "", readNumber(key, layout.sortKey) ?? 0);
+        return !found.has(id) && !removed.has(id);
       });
-      if (round === 0 && pending.length > 0) pending = await this.#notRemoved(pending);
     }
-  }
-
-  /**
-   * The keys among missing events that were not removed. A hard delete or truncation marks the
-   * stream's first item (its `del` or `cut`) before removing anything, so a missing event of a
-   * marked stream is gone for good: a reader never waits on it. One read per stream concerned.
-   */
-  async #notRemoved(keys: Record<string, { S: string } | { N: string }>[]) {
-    const layout = this.#layout;
-    const streams = new Set(keys.map((key) => readString(key, layout.partitionKey) ?? ""));
-    const cuts = new Map<string, number>();
-    await Promise.all(
-      [...streams].map(async (stream) => {
-        const first = await this.#get(stream, 1);
-        const hard = readString(first ?? {}, D.mode) === "hard";
-        cuts.set(stream, hard ? Number.POSITIVE_INFINITY : (readNumber(first ?? {}, D.cut) ?? 1));
-      }),
-    );
-    return keys.filter(
-      (key) => (readNumber(key, layout.sortKey) ?? 0) >= (cuts.get(readString(key, layout.partitionKey) ?? "") ?? 1),
-    );
   }
 
   #parse(item: Record<string, unknown>): CommitMarker {

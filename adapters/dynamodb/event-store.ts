@@ -10,7 +10,6 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   ServiceError,
-  STREAM_LIFECYCLE_STREAM,
   type StreamChange,
   type StreamChangeCommit,
   StreamDeletedError,
@@ -39,7 +38,7 @@ import {
   type TableLayoutOptions,
   tableLayout,
 } from "./layout.js";
-import { DynamoDbStreamDeletions, readFirstItemState } from "./stream-deletion.js";
+import type { DeletionStateRead, DynamoDbStreamChanges, DynamoDbStreamDeletion } from "./stream-deletion.js";
 import { ensureEventStoreTable } from "./table.js";
 
 export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
@@ -63,6 +62,13 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
    * appender can hold readers up. Defaults to 1,000 ms.
    */
   readonly gapTimeoutMs?: number;
+  /**
+   * Enables `deleteStream`, `restoreStream`, `truncateStream` (and `applyRetention`): pass
+   * `dynamoDbStreamDeletion`. Left out, the store reports no `capabilities.streamDeletion` and a
+   * bundle that never deletes leaves that code out; reads and appends still obey streams another
+   * store deleted or truncated, except that `readAll` does not pass soft-deleted streams' events by.
+   */
+  readonly streamDeletion?: DynamoDbStreamDeletion;
 }
 
 /**
@@ -108,7 +114,7 @@ export class DynamoDbEventStore extends EventStore {
   readonly layout: TableLayout;
   readonly #log: CommitLog | undefined;
   readonly #groups: GroupCommitter | undefined;
-  readonly #deletions: DynamoDbStreamDeletions;
+  readonly #deletions: DynamoDbStreamChanges | undefined;
   /**
    * The highest version this store has seen exist, per stream (from its appends, head reads and
    * stream reads). No slot is ever freed (a removed event leaves a key-only item, a deleted stream
@@ -144,18 +150,12 @@ export class DynamoDbEventStore extends EventStore {
       globalOrder: feed,
       idempotentAppends: false,
       maxEventsPerAppend: MAX_TRANSACTION_ITEMS - (feed ? 2 : 1),
-      streamDeletion: true,
+      streamDeletion: options.streamDeletion !== undefined,
     };
-    this.#deletions = new DynamoDbStreamDeletions(this.client, this.layout, {
-      append: async (event) => {
-        const encoded = encodeEvents(this.layout, STREAM_LIFECYCLE_STREAM, [event]);
-        return (await this.#append(STREAM_LIFECYCLE_STREAM, encoded, "any"))[0] as EventEnvelope;
-      },
-      find: async (eventId) => {
-        const recent = this.#readStream(STREAM_LIFECYCLE_STREAM, { direction: "backward", maxCount: 100 }, {});
-        for await (const event of recent) if (event.id === eventId) return event;
-        return undefined;
-      },
+    this.#deletions = options.streamDeletion?.(this.client, this.layout, {
+      append: (streamId, events) => this.#append(streamId, encodeEvents(this.layout, streamId, events), "any"),
+      read: (streamId, read) => this.#readStream(streamId, read, {}),
+      version: (streamId) => this.streamVersion(streamId),
     });
   }
 
@@ -354,13 +354,11 @@ export class DynamoDbEventStore extends EventStore {
     const backward = options.direction === "backward";
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (remaining === 0) return;
-    // The deletion state sits on the stream's version-1 item (kept as a stub once its event is
-    // removed). A forward read from 1 gets it as its first item; any other read gets it beside its
-    // first page.
-    const fromStart = !backward && (options.fromVersion ?? 1) <= 1;
-    const deletion = fromStart ? undefined : this.#deletions.state(streamId);
-    deletion?.catch(() => undefined);
-    let cut: number | undefined;
+    // With stream deletion, the stream's state (soft-deleted: nothing to read; truncated: its cut),
+    // read beside the first page or taken from it. Without it, removed events (key-only items) are
+    // passed by below.
+    const deletion = this.#deletions?.readState(streamId, !backward && (options.fromVersion ?? 1) <= 1);
+    let cut = deletion === undefined ? 1 : undefined;
     const { tableName, partitionKey, sortKey } = this.layout;
     let bound = backward ? options.fromVersion : (options.fromVersion ?? 1);
     let expected = backward ? undefined : bound;
@@ -385,11 +383,7 @@ export class DynamoDbEventStore extends EventStore {
         send,
       );
       if (cut === undefined) {
-        const first = page.Items?.[0];
-        const state =
-          deletion === undefined
-            ? readFirstItemState(first !== undefined && readNumber(first, sortKey) === 1 ? first : undefined)
-            : await deletion;
+        const state = await (deletion as DeletionStateRead)(page.Items?.[0]);
         if (state.mode !== undefined) return;
         cut = state.cut;
         if (!backward && (expected as number) < cut) {
@@ -482,12 +476,13 @@ export class DynamoDbEventStore extends EventStore {
     return (await this.#head(streamId)).version;
   }
 
+  // Both only called with `capabilities.streamDeletion`, that is with the option.
   protected override commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
-    return this.#deletions.commit(change, async (streamId) => (await this.#head(streamId)).version);
+    return (this.#deletions as DynamoDbStreamChanges).commit(change);
   }
 
   protected override hiddenStreams(): Promise<ReadonlySet<string>> {
-    return this.#deletions.hidden();
+    return (this.#deletions as DynamoDbStreamChanges).hidden();
   }
 
   /** The head of a stream that takes appends. @throws {StreamDeletedError} */
@@ -504,15 +499,10 @@ export class DynamoDbEventStore extends EventStore {
       {
         TableName: tableName,
         KeyConditionExpression: "#pk = :s",
-        ExpressionAttributeNames: {
-          "#pk": partitionKey,
-          "#sk": sortKey,
-          "#gp": A.position,
-          "#del": D.mode,
-          "#dv": D.version,
-        },
+        ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
         ExpressionAttributeValues: { ":s": str(streamId) },
-        ProjectionExpression: "#sk, #gp, #del, #dv",
+        // `del` and `dv` (a fence's) need no placeholder: they are no reserved words.
+        ProjectionExpression: `#sk, #gp, ${D.mode}, ${D.version}`,
         ScanIndexForward: false,
         ConsistentRead: true,
         Limit: 1,

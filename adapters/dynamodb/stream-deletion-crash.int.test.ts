@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { isStreamDeletedError, STREAM_LIFECYCLE_STREAM, ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import type { FetchFunction } from "../aws/index.js";
-import { createDynamoDbClient } from "./index.js";
+import { createDynamoDbClient, dynamoDbStreamDeletion } from "./index.js";
 import { inspect, useLocalDynamoDb } from "./local.fixture.test.ts";
 
 const local = useLocalDynamoDb();
@@ -70,10 +70,11 @@ async function fill(
 
 describe("DynamoDB stream deletion across several batches", () => {
   test("mock of a failed second BatchWriteItem: the half-deleted stream reads as deleted, the feed moves on, a repeat finishes", async () => {
-    const healthy = await local.store({ gapTimeoutMs: 200 });
+    const healthy = await local.store({ gapTimeoutMs: 200, streamDeletion: dynamoDbStreamDeletion });
     const { tableName } = healthy.layout;
     const crashing = await local.store({
       tableName,
+      streamDeletion: dynamoDbStreamDeletion,
       gapTimeoutMs: 200,
       fetch: batchWrites((call) =>
         call === 2
@@ -118,6 +119,7 @@ describe("DynamoDB stream deletion across several batches", () => {
 
   test("mock of throttling: items BatchWriteItem leaves unprocessed are sent again until removed", async () => {
     const store = await local.store({
+      streamDeletion: dynamoDbStreamDeletion,
       fetch: batchWrites((call, body) => {
         if (call > 3) return undefined;
         // DynamoDB answers a throttled batch with 200 and the requests it did not apply.
@@ -135,6 +137,19 @@ describe("DynamoDB stream deletion across several batches", () => {
     expect((await collect(store.readStream(streamId, { direction: "backward" }))).map((e) => e.version)).toEqual([
       40, 39, 38, 37, 36, 35,
     ]);
+    // From the start with a limit: the first page holds only key-only items below the cut, then the
+    // read queries again from the cut (two queries, not one per page of key-only items).
+    let queries = 0;
+    const counted = await local.store({
+      tableName: store.layout.tableName,
+      streamDeletion: dynamoDbStreamDeletion,
+      fetch: async (request) => {
+        if ((await inspect(request)).operation === "Query") queries++;
+        return globalThis.fetch(request);
+      },
+    });
+    expect((await collect(counted.readStream(streamId, { maxCount: 2 }))).map((e) => e.version)).toEqual([35, 36]);
+    expect(queries).toBe(2);
     // From a version below the cut (the state read beside the page) and from the cut on.
     expect((await collect(store.readStream(streamId, { fromVersion: 5, maxCount: 2 }))).map((e) => e.version)).toEqual([
       35, 36,

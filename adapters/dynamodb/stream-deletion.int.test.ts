@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isConcurrencyError, isStreamDeletedError, ulid } from "../../src/index.js";
 import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import { createDynamoDbClient, DynamoDbEventStore } from "./index.js";
+import { createDynamoDbClient, DynamoDbEventStore, dynamoDbStreamDeletion } from "./index.js";
 
 let local: DynamoDbEndpoint;
 const tables: string[] = [];
@@ -35,14 +35,21 @@ for (const globalFeed of [true, false]) {
         streamDeletionContract({
           name: `DynamoDbEventStore stream deletion contract (DynamoDB Local, ${label})`,
           create: (options) =>
-            new DynamoDbEventStore({ ...local, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
+            new DynamoDbEventStore({
+              ...local,
+              ...options,
+              tableName,
+              globalFeed,
+              gapTimeoutMs: 200,
+              streamDeletion: dynamoDbStreamDeletion,
+            }),
         }),
         { describe, test },
       );
     }
 
     test("a raw Scan after a hard delete finds only key-only items, the stub of version 1 and the fence", async () => {
-      const store = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      const store = new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion });
       const streamId = `Erased-${ulid()}`;
       for (let i = 0; i < 3; i++) {
         await store.appendToStream(
@@ -76,6 +83,16 @@ for (const globalFeed of [true, false]) {
       });
     });
 
+    test("without the streamDeletion option the store reports no capability and changes nothing", async () => {
+      const plain = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      expect(plain.capabilities.streamDeletion).toBe(false);
+      const streamId = `Plain-${ulid()}`;
+      await plain.appendToStream(streamId, [{ type: "Noted", data: {} }]);
+      const refused = await plain.deleteStream(streamId, { mode: "hard" }).catch((e) => e);
+      expect(refused?.code).toBe("STREAM_DELETION_NOT_SUPPORTED");
+      expect((await collect(plain.readStream(streamId))).length).toBe(1);
+    });
+
     async function rawItems(streamId: string) {
       const scan = await createDynamoDbClient(local).send<{ Items?: Record<string, { S?: string; N?: string }>[] }>(
         "Scan",
@@ -96,9 +113,10 @@ for (const globalFeed of [true, false]) {
      * the shortcut, a put into slot 3 without the version check), then a third through another store.
      */
     async function staleWriter(streamId: string) {
+      // Without `streamDeletion`: its appends obey deletions all the same.
       const stale = new DynamoDbEventStore({ ...local, tableName, globalFeed });
       for (let i = 1; i <= 2; i++) await stale.appendToStream(streamId, [{ type: "Noted", data: { i } }]);
-      const other = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      const other = new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion });
       await other.appendToStream(streamId, [{ type: "Noted", data: { i: 3 } }], { expectedVersion: 2 });
       return { stale, other };
     }

@@ -4,7 +4,9 @@ import {
   lifecycleEvent,
   type PendingEvent,
   planStreamChange,
+  type ReadStreamOptions,
   ServiceError,
+  STREAM_LIFECYCLE_STREAM,
   type StreamChange,
   type StreamChangeCommit,
   type StreamDeletionMode,
@@ -14,8 +16,49 @@ import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, isServiceErrorCode, sleep } from "./client.js";
 import { D, HIDDEN_SORT_KEY, META_PARTITION, type TableLayout } from "./layout.js";
 
-/** What the stream's first item says about its deletion. */
-export interface FirstItemState {
+// A DynamoDbEventStore given `streamDeletion` delegates its stream changes here, and the reads of a
+// stream's deletion state (a soft-deleted stream reads as empty). Its appends refuse deleted streams
+// and its reads pass removed events (key-only items) by without it.
+
+/** What the stream's first item says about its deletion, to a reader. */
+interface DeletionState {
+  readonly mode: StreamDeletionMode | undefined;
+  /** The lowest version kept after truncations (1 when never truncated). */
+  readonly cut: number;
+}
+
+function readFirstItemState(item: Record<string, unknown> = {}): DeletionState {
+  const mode = readString(item, D.mode);
+  return { mode: mode === "soft" || mode === "hard" ? mode : undefined, cut: readNumber(item, D.cut) ?? 1 };
+}
+
+/** The stream's first item (one consistent read), where its deletion state sits. */
+async function readFirstItem(
+  client: AwsJsonClient,
+  layout: TableLayout,
+  streamId: string,
+): Promise<Record<string, unknown> | undefined> {
+  const result = await client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+    TableName: layout.tableName,
+    Key: { [layout.partitionKey]: { S: streamId }, [layout.sortKey]: { N: "1" } },
+    ConsistentRead: true,
+    ProjectionExpression: "#pk, #del, #dv, #cut, #op",
+    ExpressionAttributeNames: {
+      "#pk": layout.partitionKey,
+      "#del": D.mode,
+      "#dv": D.version,
+      "#cut": D.cut,
+      "#op": D.op,
+    },
+  });
+  return result.Item;
+}
+
+/** A read's deletion state, from its first page's first item (or read beside it). */
+export type DeletionStateRead = (first: Record<string, unknown> | undefined) => Promise<DeletionState>;
+
+/** What the stream's first item says to a change: the deletion state, and a change left pending. */
+interface FirstItemState {
   readonly exists: boolean;
   readonly mode: StreamDeletionMode | undefined;
   readonly version: number | undefined;
@@ -35,27 +78,42 @@ interface PendingOp {
   readonly from?: number;
 }
 
-/** What the deletions need from the store: its lifecycle appends and a look-up of one already made. */
+/** What the deletions need from the store: its appends and reads, past the checks on `$` streams. */
 export interface LifecycleLog {
-  append(event: PendingEvent): Promise<EventEnvelope>;
-  find(eventId: string): Promise<EventEnvelope | undefined>;
+  append(streamId: string, events: readonly PendingEvent[]): Promise<EventEnvelope[]>;
+  read(streamId: string, options: ReadStreamOptions): AsyncGenerator<EventEnvelope, void, undefined>;
+  /** The stream's version (a soft-deleted one's when deleted, 0 once hard-deleted). */
+  version(streamId: string): Promise<number>;
 }
 
 const BATCH_WRITE_ITEMS = 25;
 const UNPROCESSED_ROUNDS = 10;
 const CHANGE_ATTEMPTS = 10;
 
-export function readFirstItemState(item: Record<string, unknown> | undefined): FirstItemState {
-  const mode = readString(item ?? {}, D.mode);
-  const op = readString(item ?? {}, D.op);
-  return {
-    exists: item !== undefined,
-    mode: mode === "soft" || mode === "hard" ? mode : undefined,
-    version: readNumber(item ?? {}, D.version),
-    cut: readNumber(item ?? {}, D.cut) ?? 1,
-    op: op === undefined ? undefined : (JSON.parse(op) as PendingOp),
-  };
+/** What a `DynamoDbEventStore` delegates its stream changes to (`streamDeletion` option). */
+export interface DynamoDbStreamChanges {
+  /**
+   * The deletion state of a stream being read: a forward read from version 1 takes it from its first
+   * item; any other gets it by a `GetItem` started now, beside its first page.
+   */
+  readState(streamId: string, fromStart: boolean): DeletionStateRead;
+  commit(change: StreamChange): Promise<StreamChangeCommit>;
+  hidden(): Promise<ReadonlySet<string>>;
 }
+
+/** The `streamDeletion` option's type: builds a store's stream changes from its client, table and log. */
+export type DynamoDbStreamDeletion = (
+  client: AwsJsonClient,
+  layout: TableLayout,
+  log: LifecycleLog,
+) => DynamoDbStreamChanges;
+
+/**
+ * Stream deletion for `DynamoDbEventStore`, opt-in so that a bundle that never deletes leaves it out:
+ * `new DynamoDbEventStore({ ..., streamDeletion: dynamoDbStreamDeletion })`.
+ */
+export const dynamoDbStreamDeletion: DynamoDbStreamDeletion = (client, layout, log) =>
+  new DynamoDbStreamDeletions(client, layout, log);
 
 /**
  * Stream deletion on DynamoDB. A change first marks the stream in one transaction (its first item
@@ -65,7 +123,7 @@ export function readFirstItemState(item: Record<string, unknown> | undefined): F
  * change. No slot is ever freed (a deleted stream keeps its fence for good). A crash in
  * between leaves the mark: the next change of the stream (a repeat of the call) finishes the work.
  */
-export class DynamoDbStreamDeletions {
+class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
   readonly #client: AwsJsonClient;
   readonly #layout: TableLayout;
   readonly #log: LifecycleLog;
@@ -76,22 +134,25 @@ export class DynamoDbStreamDeletions {
     this.#log = log;
   }
 
-  /** The stream's deletion state, from its first item (one consistent read). */
+  readState(streamId: string, fromStart: boolean): DeletionStateRead {
+    if (fromStart) {
+      const { sortKey } = this.#layout;
+      return async (first) => readFirstItemState(first && readNumber(first, sortKey) === 1 ? first : undefined);
+    }
+    const item = readFirstItem(this.#client, this.#layout, streamId);
+    item.catch(() => undefined);
+    return async () => readFirstItemState(await item);
+  }
+
   async state(streamId: string): Promise<FirstItemState> {
-    const result = await this.#client.send<{ Item?: Record<string, unknown> }>("GetItem", {
-      TableName: this.#layout.tableName,
-      Key: this.#key(streamId, 1),
-      ConsistentRead: true,
-      ProjectionExpression: "#pk, #del, #dv, #cut, #op",
-      ExpressionAttributeNames: {
-        "#pk": this.#layout.partitionKey,
-        "#del": D.mode,
-        "#dv": D.version,
-        "#cut": D.cut,
-        "#op": D.op,
-      },
-    });
-    return readFirstItemState(result.Item);
+    const item = await readFirstItem(this.#client, this.#layout, streamId);
+    const op = readString(item ?? {}, D.op);
+    return {
+      ...readFirstItemState(item),
+      exists: item !== undefined,
+      version: readNumber(item ?? {}, D.version),
+      op: op === undefined ? undefined : (JSON.parse(op) as PendingOp),
+    };
   }
 
   /** The ids `readAll` passes by. */
@@ -108,7 +169,7 @@ export class DynamoDbStreamDeletions {
    * Commits one change: finishes a change left pending first, decides with `planStreamChange`, marks,
    * removes, records. A concurrent append or change cancels the mark's transaction: it reads again.
    */
-  async commit(change: StreamChange, head: (streamId: string) => Promise<number>): Promise<StreamChangeCommit> {
+  async commit(change: StreamChange): Promise<StreamChangeCommit> {
     const { streamId } = change;
     for (let attempt = 1; attempt <= CHANGE_ATTEMPTS; attempt++) {
       const first = await this.state(streamId);
@@ -118,7 +179,7 @@ export class DynamoDbStreamDeletions {
         if (first.op.kind === change.kind && first.op.before === change.before) return finished;
         continue;
       }
-      const stored = await head(streamId);
+      const stored = await this.#log.version(streamId);
       const state: StreamDeletionState | undefined =
         first.mode === undefined ? undefined : { mode: first.mode, version: first.version ?? stored };
       const { action, version } = planStreamChange(change, state, stored, checkExpectedVersion);
@@ -294,7 +355,10 @@ export class DynamoDbStreamDeletions {
       ...(op.before === undefined ? {} : { before: op.before }),
     };
     const event =
-      (await this.#log.find(op.eventId)) ?? (await this.#log.append(lifecycleEvent(change, op.version, op.removed)));
+      (await this.#recorded(op.eventId)) ??
+      ((
+        await this.#log.append(STREAM_LIFECYCLE_STREAM, [lifecycleEvent(change, op.version, op.removed)])
+      )[0] as EventEnvelope);
     try {
       await this.#client.send("UpdateItem", {
         TableName: tableName,
@@ -309,6 +373,14 @@ export class DynamoDbStreamDeletions {
       if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
     }
     return { version: op.version, removed: op.removed, event };
+  }
+
+  /** The lifecycle event of a change that stopped after appending it: among the last 100 of `$streams`. */
+  async #recorded(eventId: string): Promise<EventEnvelope | undefined> {
+    for await (const event of this.#log.read(STREAM_LIFECYCLE_STREAM, { direction: "backward", maxCount: 100 })) {
+      if (event.id === eventId) return event;
+    }
+    return undefined;
   }
 
   /** Empties versions `from`…`to` in batches, retrying what DynamoDB left unprocessed (throttling). */

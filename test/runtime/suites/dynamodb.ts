@@ -12,6 +12,7 @@ import {
   DynamoDbSagaStore,
   DynamoDbSnapshotStore,
   DynamoDbSubjectKeyStore,
+  dynamoDbStreamDeletion,
 } from "../../../adapters/dynamodb/index.js";
 import { ulid } from "../../../src/index.js";
 import {
@@ -68,7 +69,8 @@ const streamDeletionSuite: RuntimeSuite = {
     return {
       suite: streamDeletionContract({
         name: "DynamoDbEventStore stream deletion contract",
-        create: (storeOptions) => new DynamoDbEventStore({ ...storeOptions, ...options }),
+        create: (storeOptions) =>
+          new DynamoDbEventStore({ ...storeOptions, ...options, streamDeletion: dynamoDbStreamDeletion }),
       }),
       close: async () => {
         await createDynamoDbClient({ ...LOCAL, endpoint }).send("DeleteTable", { TableName: tableName });
