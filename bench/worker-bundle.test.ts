@@ -3,7 +3,8 @@
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
  * gzipped; it is 28.7 KB today (28.4, then 27.9 once each metric instrument became a definition of its
  * own, bundled only where it is recorded; then 28.7 with stream deletion's methods on the EventStore
- * base class), so the ceiling below only stops growth: lower it as code is cut.
+ * base class; 29.2 with the DynamoDB store obeying deletions: key-only items, fences, the deletion
+ * state on reads), so the ceiling below only stops growth: lower it as code is cut.
  * docs/core/evolution.md states that this Worker bundles no schema library.
  *   bun bench/worker-bundle.ts --files     what each file adds
  */
@@ -11,7 +12,9 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 
-const CEILING_GZIP_BYTES = 29 * 1024;
+// 29.5 KB: stream deletion's changes are opt-in (`dynamoDbStreamDeletion`, left out here), but every
+// store keeps what makes its appends and reads obey another store's deletions (+0.5 KB gzipped).
+const CEILING_GZIP_BYTES = 29.5 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [

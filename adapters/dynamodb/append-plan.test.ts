@@ -163,10 +163,12 @@ describe("planGroup", () => {
             const shape = shapes[i] as (typeof shapes)[number];
             if (!checked(shape)) expect(indexes.prevIndex).toBeUndefined();
             else {
-              // The counter's condition orders the feed: the check only asks that the version exists.
+              // The counter's condition orders the feed: the check only asks that the version exists
+              // and is no deleted stream's first item or fence.
               const check = items[indexes.prevIndex as number]?.ConditionCheck as Record<string, unknown>;
               expect(keyOf(check.Key as Record<string, unknown>)).toEqual([`Order-${i}`, shape.version]);
-              expect(check.ConditionExpression).toBe("attribute_exists(#pk)");
+              expect(check.ConditionExpression).toBe("attribute_exists(#pk) AND attribute_not_exists(#del)");
+              expect(check.ExpressionAttributeNames).toEqual({ "#pk": "p", "#del": "del" });
             }
           });
         },

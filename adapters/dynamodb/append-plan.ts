@@ -2,7 +2,7 @@ import type { ExpectedVersion } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
 import { type EncodedEvent, eventItem } from "./codec.js";
 import { markerItem } from "./commit-log.js";
-import { A, COUNTER_SORT_KEY, M, META_PARTITION, POSITIONS_PER_COMMIT, type TableLayout } from "./layout.js";
+import { A, COUNTER_SORT_KEY, D, M, META_PARTITION, POSITIONS_PER_COMMIT, type TableLayout } from "./layout.js";
 
 /** One attempt at an append: what it builds on and what it holds. */
 export interface AppendAttempt {
@@ -17,9 +17,11 @@ export interface AppendAttempt {
   /** The marker's time, ms since the epoch (the writer's clock). */
   readonly now: number;
   /**
-   * The store has seen version `version` of this stream exist (events are never deleted), so the
-   * check that it exists can be left out: a conditional put of the next version alone is exact.
-   * With a reserved commit number the check stays (it also orders the stream in the feed).
+   * Version `version` of this stream is known to exist, so the check that it exists can be left
+   * out: a conditional put of the next version alone is exact, because no slot is ever freed (a
+   * removed event leaves a key-only item, a deleted stream a fence in its next slot), so a stale
+   * writer's put finds its slot taken. With a reserved commit number the check stays (it also
+   * orders the stream in the feed).
    */
   readonly prevKnown?: boolean;
 }
@@ -107,11 +109,17 @@ function pushAppend(
           ConditionCheck: {
             TableName: tableName,
             Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
+            // A deleted stream's first item and fence carry `del`: an append built on either is
+            // refused by the check it makes anyway. (Removed events keep their slot: a put into
+            // one fails on its own, so a truncated stream's `cut` needs no check.)
             ...(commit === undefined || !reserved
-              ? { ConditionExpression: "attribute_exists(#pk)", ExpressionAttributeNames: { "#pk": partitionKey } }
+              ? {
+                  ConditionExpression: PREVIOUS_EXISTS,
+                  ExpressionAttributeNames: { "#pk": partitionKey, "#del": D.mode },
+                }
               : {
-                  ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#gp) OR #gp < :gp)",
-                  ExpressionAttributeNames: { "#pk": partitionKey, "#gp": A.position },
+                  ConditionExpression: `${PREVIOUS_EXISTS} AND (attribute_not_exists(#gp) OR #gp < :gp)`,
+                  ExpressionAttributeNames: { "#pk": partitionKey, "#del": D.mode, "#gp": A.position },
                   ExpressionAttributeValues: { ":gp": num(commit * POSITIONS_PER_COMMIT) },
                 }),
           },
@@ -129,6 +137,8 @@ function pushAppend(
   });
   return { prevIndex, markerIndex, firstEventIndex, count: encoded.length };
 }
+
+const PREVIOUS_EXISTS = "attribute_exists(#pk) AND attribute_not_exists(#del)";
 
 /** Actions one append takes in a group transaction: its marker, the version check, its events. */
 export function groupActions(member: GroupMember): number {

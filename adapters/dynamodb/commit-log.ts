@@ -3,6 +3,7 @@ import { num, readBool, readNumber, readString, str } from "./attribute-value.js
 import { type AwsJsonClient, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
 import { decodeItem } from "./codec.js";
 import {
+  A,
   COUNTER_SORT_KEY,
   LOG_PARTITION,
   M,
@@ -163,7 +164,8 @@ export class CommitLog {
     for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
       await this.#batchGet(keys.slice(start, start + BATCH_GET_KEYS), found);
     }
-    return keys.map(({ stream, version }) => found.get(keyId(stream, version)) as EventEnvelope);
+    // Events a hard delete or truncation removed are absent: the feed passes them by.
+    return keys.flatMap(({ stream, version }) => found.get(keyId(stream, version)) ?? []);
   }
 
   /**
@@ -243,6 +245,8 @@ export class CommitLog {
   ): Promise<void> {
     const layout = this.#layout;
     let pending = keys.map(({ stream, version }) => this.#key(stream, version));
+    // Events a hard delete or truncation removed: their items stay, key-only (no `type`).
+    const removed = new Set<string>();
     // A marker is only ever written with its events, in one transaction; events missing after it
     // was seen can only be a read racing that transaction's last writes. Read again, briefly.
     for (let round = 0; pending.length > 0; round++) {
@@ -263,13 +267,13 @@ export class CommitLog {
         },
       );
       for (const item of result.Responses?.[layout.tableName] ?? []) {
-        const event = decodeItem(layout, item);
-        found.set(keyId(event.streamId, event.version), event);
+        const id = keyId(readString(item, layout.partitionKey) ?? "", readNumber(item, layout.sortKey) ?? 0);
+        if (item[A.type] === undefined) removed.add(id);
+        else found.set(id, decodeItem(layout, item));
       }
       pending = pending.filter((key) => {
-        const stream = readString(key, layout.partitionKey) ?? "";
-        const version = readNumber(key, layout.sortKey) ?? 0;
-        return !found.has(keyId(stream, version));
+        const id = keyId(readString(key, layout.partitionKey) ?? "", readNumber(key, layout.sortKey) ?? 0);
+        return !found.has(id) && !removed.has(id);
       });
     }
   }

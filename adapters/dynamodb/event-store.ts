@@ -10,10 +10,14 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   ServiceError,
+  type StreamChange,
+  type StreamChangeCommit,
+  StreamDeletedError,
+  type StreamDeletionMode,
   ValidationError,
 } from "../../src/index.js";
 import { cancellationCause, checkHead, planAppend } from "./append-plan.js";
-import { num, readNumber, str } from "./attribute-value.js";
+import { num, readNumber, readString, str } from "./attribute-value.js";
 import {
   type AwsJsonClient,
   type AwsJsonClientOptions,
@@ -27,12 +31,14 @@ import { CommitLog, type CommitMarker } from "./commit-log.js";
 import { GroupCommitter, isDefinitiveFailure } from "./group-commit.js";
 import {
   A,
+  D,
   MAX_TRANSACTION_ITEMS,
   POSITIONS_PER_COMMIT,
   type TableLayout,
   type TableLayoutOptions,
   tableLayout,
 } from "./layout.js";
+import type { DeletionStateRead, DynamoDbStreamChanges, DynamoDbStreamDeletion } from "./stream-deletion.js";
 import { ensureEventStoreTable } from "./table.js";
 
 export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
@@ -56,6 +62,13 @@ export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonCli
    * appender can hold readers up. Defaults to 1,000 ms.
    */
   readonly gapTimeoutMs?: number;
+  /**
+   * Enables `deleteStream`, `restoreStream`, `truncateStream` (and `applyRetention`): pass
+   * `dynamoDbStreamDeletion`. Left out, the store reports no `capabilities.streamDeletion` and a
+   * bundle that never deletes leaves that code out; reads and appends still obey streams another
+   * store deleted or truncated, except that `readAll` does not pass soft-deleted streams' events by.
+   */
+  readonly streamDeletion?: DynamoDbStreamDeletion;
 }
 
 /**
@@ -77,6 +90,8 @@ interface Deadlines {
 interface Head {
   readonly version: number;
   readonly position: number | undefined;
+  /** The stream is deleted (its fence or hard-deletion stub is its last item). */
+  readonly deleted?: StreamDeletionMode;
 }
 
 /** How a round ended: with the events, a conflict, or a next round at a version (undefined: read the head). */
@@ -99,11 +114,14 @@ export class DynamoDbEventStore extends EventStore {
   readonly layout: TableLayout;
   readonly #log: CommitLog | undefined;
   readonly #groups: GroupCommitter | undefined;
+  readonly #deletions: DynamoDbStreamChanges | undefined;
   /**
    * The highest version this store has seen exist, per stream (from its appends, head reads and
-   * stream reads). Events are never deleted, so an entry never goes stale; it only spares an append
-   * the check that its previous version exists (without the feed, a one-event append is then a
-   * single PutItem). Bounded: the oldest entries go first.
+   * stream reads). No slot is ever freed (a removed event leaves a key-only item, a deleted stream
+   * a fence in its next slot), so an entry never lets an append into a used slot; it only spares an
+   * append the check that its previous version exists (without the feed, a one-event append is then
+   * a single PutItem; a stale entry makes that put fail on the taken slot). Bounded: the oldest
+   * entries go first.
    */
   readonly #known = new Map<string, number>();
 
@@ -132,7 +150,13 @@ export class DynamoDbEventStore extends EventStore {
       globalOrder: feed,
       idempotentAppends: false,
       maxEventsPerAppend: MAX_TRANSACTION_ITEMS - (feed ? 2 : 1),
+      streamDeletion: options.streamDeletion !== undefined,
     };
+    this.#deletions = options.streamDeletion?.(this.client, this.layout, {
+      append: (streamId, events) => this.#append(streamId, encodeEvents(this.layout, streamId, events), "any"),
+      read: (streamId, read) => this.#readStream(streamId, read, {}),
+      version: (streamId) => this.streamVersion(streamId),
+    });
   }
 
   /** Creates the table if it does not exist (on-demand billing) and waits until it is active. */
@@ -172,7 +196,7 @@ export class DynamoDbEventStore extends EventStore {
       // "any" / "stream-exists" after the stream moved on: a jittered pause spreads contending writers out.
       if (outcome.pause) await sleep(Math.floor(Math.random() * Math.min(2 ** round, 50)));
     }
-    throw new ConcurrencyError(streamId, expected, await this.streamVersion(streamId));
+    throw new ConcurrencyError(streamId, expected, (await this.#liveHead(streamId)).version);
   }
 
   /**
@@ -193,7 +217,7 @@ export class DynamoDbEventStore extends EventStore {
     const write = { deadline: deadlines.write };
     let version = known;
     if (version === undefined) {
-      const head = await this.#head(streamId, write);
+      const head = await this.#liveHead(streamId, write);
       if (checkHead(expected, head, undefined) === "conflict") {
         throw new ConcurrencyError(streamId, expected, head.version);
       }
@@ -224,7 +248,7 @@ export class DynamoDbEventStore extends EventStore {
     const log = this.#log;
     const write = { deadline: deadlines.write };
     const [head, reserved] = await Promise.allSettled([
-      known === undefined ? this.#head(streamId, write) : undefined,
+      known === undefined ? this.#liveHead(streamId, write) : undefined,
       log === undefined ? undefined : log.reserve(),
     ]);
     let held = reserved.status === "fulfilled" ? reserved.value : undefined;
@@ -283,7 +307,7 @@ export class DynamoDbEventStore extends EventStore {
     write: SendOptions,
   ): Promise<RoundOutcome> {
     // The stream is where we expected; only the commit order was wrong: a fresh number.
-    if (cause === "prev-check" && (await this.#head(streamId, write)).version === version) {
+    if (cause === "prev-check" && (await this.#liveHead(streamId, write)).version === version) {
       return { retryAt: version, pause: false };
     }
     if (typeof expected === "number" || expected === "no-stream") return { conflict: true };
@@ -330,6 +354,11 @@ export class DynamoDbEventStore extends EventStore {
     const backward = options.direction === "backward";
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (remaining === 0) return;
+    // With stream deletion, the stream's state (soft-deleted: nothing to read; truncated: its cut),
+    // read beside the first page or taken from it. Without it, removed events (key-only items) are
+    // passed by below.
+    const deletion = this.#deletions?.readState(streamId, !backward && (options.fromVersion ?? 1) <= 1);
+    let cut = deletion === undefined ? 1 : undefined;
     const { tableName, partitionKey, sortKey } = this.layout;
     let bound = backward ? options.fromVersion : (options.fromVersion ?? 1);
     let expected = backward ? undefined : bound;
@@ -353,8 +382,28 @@ export class DynamoDbEventStore extends EventStore {
         },
         send,
       );
+      if (cut === undefined) {
+        const state = await (deletion as DeletionStateRead)(page.Items?.[0]);
+        if (state.mode !== undefined) return;
+        cut = state.cut;
+        if (!backward && (expected as number) < cut) {
+          expected = cut;
+          // Removed events stay as key-only items below the cut: query from the cut, not through them.
+          if (page.LastEvaluatedKey !== undefined) {
+            bound = cut;
+            continue;
+          }
+        }
+      }
       let gap = false;
       for (const item of page.Items ?? []) {
+        // Below the cut: a removed event's key-only item, or an event a truncation has yet to remove.
+        if ((readNumber(item, sortKey) ?? 0) < cut) {
+          if (backward) return;
+          continue;
+        }
+        // A fence (its stream is deleted: not reached, the state says so first).
+        if (item[A.type] === undefined) continue;
         const event = decodeItem(this.layout, item);
         if (expected !== undefined && event.version !== expected) {
           gap = true;
@@ -365,8 +414,9 @@ export class DynamoDbEventStore extends EventStore {
         if (--remaining === 0) return;
         expected = backward ? event.version - 1 : event.version + 1;
       }
-      // Backward, the stream ends at version 1: stopping above it means versions are missing.
-      if (!gap && page.LastEvaluatedKey === undefined && !(backward && expected !== undefined && expected >= 1)) return;
+      // Backward, the stream ends at its cut (version 1 untruncated): stopping above it means versions are missing.
+      if (!gap && page.LastEvaluatedKey === undefined && !(backward && expected !== undefined && expected >= cut))
+        return;
       if (!gap) {
         startKey = page.LastEvaluatedKey;
         if (startKey !== undefined) continue;
@@ -426,6 +476,22 @@ export class DynamoDbEventStore extends EventStore {
     return (await this.#head(streamId)).version;
   }
 
+  // Both only called with `capabilities.streamDeletion`, that is with the option.
+  protected override commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
+    return (this.#deletions as DynamoDbStreamChanges).commit(change);
+  }
+
+  protected override hiddenStreams(): Promise<ReadonlySet<string>> {
+    return (this.#deletions as DynamoDbStreamChanges).hidden();
+  }
+
+  /** The head of a stream that takes appends. @throws {StreamDeletedError} */
+  async #liveHead(streamId: string, send: SendOptions = {}): Promise<Head> {
+    const head = await this.#head(streamId, send);
+    if (head.deleted !== undefined) throw new StreamDeletedError(streamId, head.deleted);
+    return head;
+  }
+
   async #head(streamId: string, send: SendOptions = {}): Promise<Head> {
     const { tableName, partitionKey, sortKey } = this.layout;
     const result = await this.client.send<{ Items?: Record<string, unknown>[] }>(
@@ -435,7 +501,8 @@ export class DynamoDbEventStore extends EventStore {
         KeyConditionExpression: "#pk = :s",
         ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
         ExpressionAttributeValues: { ":s": str(streamId) },
-        ProjectionExpression: "#sk, #gp",
+        // `del` and `dv` (a fence's) need no placeholder: they are no reserved words.
+        ProjectionExpression: `#sk, #gp, ${D.mode}, ${D.version}`,
         ScanIndexForward: false,
         ConsistentRead: true,
         Limit: 1,
@@ -445,6 +512,11 @@ export class DynamoDbEventStore extends EventStore {
     const item = result.Items?.[0];
     if (item === undefined) return { version: 0, position: undefined };
     const version = readNumber(item, sortKey) ?? 0;
+    const deleted = readString(item, D.mode);
+    // A soft-deleted stream keeps its version; a hard-deleted one answers 0.
+    if (deleted === "soft")
+      return { version: readNumber(item, D.version) ?? version - 1, position: undefined, deleted };
+    if (deleted === "hard") return { version: 0, position: undefined, deleted };
     this.#remember(streamId, version);
     return { version, position: readNumber(item, A.position) };
   }

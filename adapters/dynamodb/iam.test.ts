@@ -58,6 +58,7 @@ const STORE_OF_FILE: Readonly<Record<string, readonly Set<string>[]>> = {
   "event-store.ts": [listed("eventStore")],
   "commit-log.ts": [listed("eventStore", (op) => op !== "ensureTable")],
   "append-plan.ts": [listed("eventStore", (op) => op !== "ensureTable")],
+  "stream-deletion.ts": [listed("streamDeletion")],
   "snapshot-store.ts": [listed("snapshotStore")],
   "dedup-store.ts": [listed("dedupStore")],
   "idempotency-store.ts": [listed("idempotencyStore")],

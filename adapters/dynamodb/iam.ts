@@ -37,8 +37,11 @@ export const dynamoDbIamActions = {
       "dynamodb:UpdateItem",
       "dynamodb:GetItem",
     ],
-    /** `readStream`, `streamExists`, the stream's version: consistent `Query`s. */
-    readStream: ["dynamodb:Query"],
+    /**
+     * `readStream`, `streamExists`, the stream's version: consistent `Query`s, and a `GetItem` of
+     * the stream's first item (its deletion state) beside a read's first page.
+     */
+    readStream: ["dynamodb:Query", "dynamodb:GetItem"],
     /** `ping` (health checks): the version of the `eventflows-health` stream, one `Query`. */
     ping: ["dynamodb:Query"],
     /**
@@ -53,6 +56,27 @@ export const dynamoDbIamActions = {
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
     ],
+    ensureTable: CREATE_TABLE,
+  },
+  /**
+   * The event store's `deleteStream`, `restoreStream`, `truncateStream` (and `applyRetention`), apart
+   * from `eventStore` so that only the role that erases gets `DeleteItem` and `BatchWriteItem`: the
+   * state by `GetItem` and `Query`, the mark by a transaction of `Update`, `Put`, `Delete` (a
+   * restore's fence) and `ConditionCheck` items, removals by `BatchWriteItem` (puts of key-only
+   * items), the version-1 stub by `PutItem`, the hidden set and the pending change by `UpdateItem`,
+   * the `$streams` event as an append (`eventStore.append`).
+   */
+  streamDeletion: {
+    change: [
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:BatchWriteItem",
+    ],
+    /** The event store's table. */
     ensureTable: CREATE_TABLE,
   },
   snapshotStore: {

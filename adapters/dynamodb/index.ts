@@ -54,6 +54,12 @@ export {
   SNAPSHOT_PARTITION_PREFIX,
 } from "./snapshot-store.js";
 export {
+  type DynamoDbStreamChanges,
+  type DynamoDbStreamDeletion,
+  dynamoDbStreamDeletion,
+  type LifecycleLog,
+} from "./stream-deletion.js";
+export {
   DynamoDbSubjectKeyStore,
   type DynamoDbSubjectKeyStoreOptions,
   SUBJECT_KEY_PARTITION_PREFIX,

@@ -19,6 +19,8 @@ export const META_PARTITION = "\u001feventflows";
 export const LOG_PARTITION = "\u001feventflows:log";
 export const COUNTER_SORT_KEY = 0;
 export const WATERMARK_SORT_KEY = 1;
+/** sort key 2: the ids of the streams `readAll` hides (soft-deleted, or being hard-deleted), as a string set. */
+export const HIDDEN_SORT_KEY = 2;
 
 /** A commit's events get positions `commit × 100 + index`: room for one append's largest batch. */
 export const POSITIONS_PER_COMMIT = 100;
@@ -52,7 +54,22 @@ export const M = {
   position: "position",
 } as const;
 
-const RESERVED_NAMES: ReadonlySet<string> = new Set([...Object.values(A), ...Object.values(M)]);
+/**
+ * Attribute names of stream deletion. The stream's item at version 1 carries its state (`del`, `dv`,
+ * `cut`, and `op` while a change is under way); once its event is removed it stays as a stub of
+ * these alone. Other removed events stay as key-only items (their slot stays taken). A deleted stream
+ * also has a fence item at version `dv + 1` (with `del`), the slot its next append would take, so
+ * that appends fail on the item they write anyway; a restore removes it, a hard delete keeps it.
+ */
+export const D = {
+  mode: "del",
+  version: "dv",
+  cut: "cut",
+  op: "op",
+  streams: "streams",
+} as const;
+
+const RESERVED_NAMES: ReadonlySet<string> = new Set([...Object.values(A), ...Object.values(M), ...Object.values(D)]);
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 export interface TableLayoutOptions {

@@ -12,6 +12,7 @@ import {
   DynamoDbSagaStore,
   DynamoDbSnapshotStore,
   DynamoDbSubjectKeyStore,
+  dynamoDbStreamDeletion,
 } from "../../../adapters/dynamodb/index.js";
 import { ulid } from "../../../src/index.js";
 import {
@@ -23,6 +24,7 @@ import {
   projectionContract,
   sagaStoreContract,
   snapshotStoreContract,
+  streamDeletionContract,
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
@@ -54,6 +56,28 @@ function eventStoreSuite(globalFeed: boolean): RuntimeSuite {
     },
   };
 }
+
+/** Soft and hard deletes, truncation and retention, with the global feed (the contract follows the feed). */
+const streamDeletionSuite: RuntimeSuite = {
+  name: "dynamodb stream deletion",
+  contract: "streamDeletionContract",
+  open: async (env) => {
+    const endpoint = requiredVariable(env, "AWS_ENDPOINT_URL_DYNAMODB");
+    const tableName = `runtime_deletion_${ulid()}`;
+    const options = { ...LOCAL, endpoint, tableName, globalFeed: true, gapTimeoutMs: 200 };
+    await new DynamoDbEventStore(options).ensureTable();
+    return {
+      suite: streamDeletionContract({
+        name: "DynamoDbEventStore stream deletion contract",
+        create: (storeOptions) =>
+          new DynamoDbEventStore({ ...storeOptions, ...options, streamDeletion: dynamoDbStreamDeletion }),
+      }),
+      close: async () => {
+        await createDynamoDbClient({ ...LOCAL, endpoint }).send("DeleteTable", { TableName: tableName });
+      },
+    };
+  },
+};
 
 /** Two releases of an application on one table (with the global feed): old writes v1, current reads. */
 const evolutionSuite: RuntimeSuite = {
@@ -182,6 +206,7 @@ export const dynamodbSuites: SuiteModule = {
   suites: [
     eventStoreSuite(true),
     eventStoreSuite(false),
+    streamDeletionSuite,
     evolutionSuite,
     projectionSuite,
     snapshotStoreSuite,

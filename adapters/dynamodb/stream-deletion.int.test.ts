@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { isConcurrencyError, isStreamDeletedError, ulid } from "../../src/index.js";
+import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { createDynamoDbClient, DynamoDbEventStore, dynamoDbStreamDeletion } from "./index.js";
+
+let local: DynamoDbEndpoint;
+const tables: string[] = [];
+
+beforeAll(async () => {
+  local = await ensureDynamoDb();
+}, 120_000);
+
+afterAll(async () => {
+  const client = createDynamoDbClient(local);
+  for (const table of tables) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
+});
+
+async function tableFor(globalFeed: boolean): Promise<string> {
+  const tableName = `deletion_${ulid()}`;
+  tables.push(tableName);
+  await new DynamoDbEventStore({ ...local, tableName, globalFeed }).ensureTable();
+  return tableName;
+}
+
+for (const globalFeed of [true, false]) {
+  const label = globalFeed ? "with the global feed" : "without the global feed";
+  let tableName = "";
+  describe(`DynamoDbEventStore stream deletion ${label}`, () => {
+    beforeAll(async () => {
+      tableName = await tableFor(globalFeed);
+    }, 60_000);
+    if (globalFeed) {
+      registerContract(
+        streamDeletionContract({
+          name: `DynamoDbEventStore stream deletion contract (DynamoDB Local, ${label})`,
+          create: (options) =>
+            new DynamoDbEventStore({
+              ...local,
+              ...options,
+              tableName,
+              globalFeed,
+              gapTimeoutMs: 200,
+              streamDeletion: dynamoDbStreamDeletion,
+            }),
+        }),
+        { describe, test },
+      );
+    }
+
+    test("a raw Scan after a hard delete finds only key-only items, the stub of version 1 and the fence", async () => {
+      const store = new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion });
+      const streamId = `Erased-${ulid()}`;
+      for (let i = 0; i < 3; i++) {
+        await store.appendToStream(
+          streamId,
+          Array.from({ length: 20 }, (_, n) => ({ type: "Noted", data: { n: i * 20 + n } })),
+        );
+      }
+      await store.truncateStream(streamId, { before: 10 });
+      await store.deleteStream(streamId, { mode: "soft" });
+      const result = await store.deleteStream(streamId, { mode: "hard" });
+      expect(result.removed).toBe(51);
+      const scan = await createDynamoDbClient(local).send<{ Items?: Record<string, { S?: string; N?: string }>[] }>(
+        "Scan",
+        {
+          TableName: tableName,
+          ConsistentRead: true,
+          FilterExpression: "pk = :s",
+          ExpressionAttributeValues: { ":s": { S: streamId } },
+        },
+      );
+      const items = (scan.Items ?? []).sort((a, b) => Number(a.sk?.N) - Number(b.sk?.N));
+      // Every slot stays taken (no append can re-create an event in it), none holds data.
+      expect(items.map((item) => Number(item.sk?.N))).toEqual(Array.from({ length: 61 }, (_, i) => i + 1));
+      expect(items[0]).toEqual({ pk: { S: streamId }, sk: { N: "1" }, del: { S: "hard" }, dv: { N: "60" } });
+      for (const item of items.slice(1, 60)) expect(Object.keys(item).sort()).toEqual(["pk", "sk"]);
+      expect(items[60]).toEqual({ pk: { S: streamId }, sk: { N: "61" }, del: { S: "hard" }, dv: { N: "60" } });
+      await expect(
+        store.appendToStream(streamId, [{ type: "Noted", data: {} }], { expectedVersion: "no-stream" }),
+      ).rejects.toMatchObject({
+        code: "STREAM_DELETED",
+      });
+    });
+
+    test("without the streamDeletion option the store reports no capability and changes nothing", async () => {
+      const plain = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      expect(plain.capabilities.streamDeletion).toBe(false);
+      const streamId = `Plain-${ulid()}`;
+      await plain.appendToStream(streamId, [{ type: "Noted", data: {} }]);
+      const refused = await plain.deleteStream(streamId, { mode: "hard" }).catch((e) => e);
+      expect(refused?.code).toBe("STREAM_DELETION_NOT_SUPPORTED");
+      expect((await collect(plain.readStream(streamId))).length).toBe(1);
+    });
+
+    async function rawItems(streamId: string) {
+      const scan = await createDynamoDbClient(local).send<{ Items?: Record<string, { S?: string; N?: string }>[] }>(
+        "Scan",
+        {
+          TableName: tableName,
+          ConsistentRead: true,
+          FilterExpression: "pk = :s",
+          ExpressionAttributeValues: { ":s": { S: streamId } },
+        },
+      );
+      return (scan.Items ?? [])
+        .map((item) => ({ version: Number(item.sk?.N), data: item.type !== undefined }))
+        .sort((a, b) => a.version - b.version);
+    }
+
+    /**
+     * Two one-event appends through the stale store (it knows version 2: its next one-event append is
+     * the shortcut, a put into slot 3 without the version check), then a third through another store.
+     */
+    async function staleWriter(streamId: string) {
+      // Without `streamDeletion`: its appends obey deletions all the same.
+      const stale = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      for (let i = 1; i <= 2; i++) await stale.appendToStream(streamId, [{ type: "Noted", data: { i } }]);
+      const other = new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion });
+      await other.appendToStream(streamId, [{ type: "Noted", data: { i: 3 } }], { expectedVersion: 2 });
+      return { stale, other };
+    }
+
+    test("a stale writer's shortcut append after another store's truncation is a conflict and re-creates nothing", async () => {
+      const streamId = `Stale-${ulid()}`;
+      const { stale, other } = await staleWriter(streamId);
+      await other.appendToStream(streamId, [{ type: "Noted", data: { i: 4 } }], { expectedVersion: 3 });
+      await other.truncateStream(streamId, { before: 4 });
+      // Slot 3 held a removed event: the stale store's shortcut put into it finds it taken.
+      const refused = await stale
+        .appendToStream(streamId, [{ type: "Noted", data: { i: 0 } }], { expectedVersion: 2 })
+        .catch((e) => e);
+      expect(isConcurrencyError(refused)).toBe(true);
+      // Slots 1-3 are key-only (version 1 with the cut), 4 is the kept event: nothing written back.
+      expect(await rawItems(streamId)).toEqual([
+        { version: 1, data: false },
+        { version: 2, data: false },
+        { version: 3, data: false },
+        { version: 4, data: true },
+      ]);
+      expect((await collect(other.readStream(streamId))).map((e) => e.data)).toEqual([{ i: 4 }]);
+      // At its head, the stale store appends after the cut as any writer does.
+      await stale.appendToStream(streamId, [{ type: "Noted", data: { i: 5 } }], { expectedVersion: 4 });
+      expect((await collect(other.readStream(streamId))).map((e) => e.version)).toEqual([4, 5]);
+    });
+
+    for (const mode of ["hard", "soft"] as const) {
+      test(`a stale writer's shortcut append after another store's ${mode} delete is refused with StreamDeletedError and re-creates nothing`, async () => {
+        const streamId = `Stale-${ulid()}`;
+        const { stale, other } = await staleWriter(streamId);
+        await other.deleteStream(streamId, { mode });
+        // At 2: the shortcut into slot 3; at 3: a put into the fence's slot; "any": the head read.
+        for (const expectedVersion of [2, 3, "any"] as const) {
+          const refused = await stale
+            .appendToStream(streamId, [{ type: "Noted", data: { i: 0 } }], { expectedVersion })
+            .catch((e) => e);
+          expect(isStreamDeletedError(refused)).toBe(true);
+        }
+        const items = await rawItems(streamId);
+        // Soft: the events and the fence at 4; hard: key-only items and the fence. No event at 4 or above.
+        expect(items.map((item) => item.version)).toEqual([1, 2, 3, 4]);
+        expect(items.map((item) => item.data)).toEqual(
+          mode === "soft" ? [true, true, true, false] : [false, false, false, false],
+        );
+      });
+    }
+  });
+}
