@@ -21,7 +21,7 @@ import {
 } from "../src/index.js";
 import { ensurePostgres } from "../test/services/postgres.ts";
 import { type InterleavedResult, interleaved } from "./lib/interleave.js";
-import { runAndReport } from "./lib/report.js";
+import { overheadNote, runAndReport } from "./lib/report.js";
 
 const READ_COUNT = 1000;
 const SUBJECTS = 100;
@@ -147,10 +147,7 @@ for (const backend of backends) {
     );
     crossChecks.push(...cross);
     const [none, enc] = cross.map((c) => c.medianNs) as [number, number];
-    notes.push(
-      `${sealedName}: interleaved cross-check ${(((enc - none) / none) * 100).toFixed(1)}% over none ` +
-        `(${(none / 1e3).toFixed(1)} µs vs ${(enc / 1e3).toFixed(1)} µs per call)`,
-    );
+    notes.push(overheadNote(sealedName, "none", none, enc));
   }
 }
 

@@ -23,7 +23,7 @@ import {
 import type { EventStore, NewEvent } from "../src/index.js";
 import { ensurePostgres } from "../test/services/postgres.ts";
 import { type InterleavedResult, interleaved } from "./lib/interleave.js";
-import { runAndReport } from "./lib/report.js";
+import { overheadNote, runAndReport } from "./lib/report.js";
 
 const READ_COUNT = 1000;
 const TENANTS = 20;
@@ -132,10 +132,7 @@ for (const [workload, events, make] of workloads) {
   const [none, ...rest] = cross.map((c) => c.medianNs) as [number, ...number[]];
   for (const [i, other] of others.entries()) {
     const ns = rest[i] as number;
-    notes.push(
-      `${other}: interleaved cross-check ${(((ns - none) / none) * 100).toFixed(1)}% over no tenancy ` +
-        `(${(none / 1e3).toFixed(1)} µs vs ${(ns / 1e3).toFixed(1)} µs per call)`,
-    );
+    notes.push(overheadNote(other, "no tenancy", none, ns));
   }
 }
 

@@ -13,7 +13,7 @@ import { createDynamoDbClient, DynamoDbEventStore } from "../adapters/dynamodb/i
 import { type EventStore, InMemoryEventStore, type NewEvent, TenantEventStore, tenantId, ulid } from "../src/index.js";
 import { ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { type InterleavedResult, interleaved } from "./lib/interleave.js";
-import { runAndReport } from "./lib/report.js";
+import { overheadNote, runAndReport } from "./lib/report.js";
 
 const READ_COUNT = 1000;
 const tenant = tenantId("acme");
@@ -114,10 +114,7 @@ for (const backend of backends) {
     );
     crossChecks.push(...cross);
     const [none, withTenancy] = cross.map((c) => c.medianNs) as [number, number];
-    notes.push(
-      `${scopedName}: interleaved cross-check ${(((withTenancy - none) / none) * 100).toFixed(1)}% over none ` +
-        `(${(none / 1e3).toFixed(1)} µs vs ${(withTenancy / 1e3).toFixed(1)} µs per call)`,
-    );
+    notes.push(overheadNote(scopedName, "none", none, withTenancy));
   }
 }
 

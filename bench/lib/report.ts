@@ -139,6 +139,18 @@ export async function runAndReport(name: string, title: string, spec: ReportSpec
  * Adds `markdown` (e.g. a table computed from the results) to this runtime's report of `name`,
  * after `runAndReport`; RESULTS.md shows it under the runtime's name.
  */
+/**
+ * One note line of an interleaved overhead: `<name>: interleaved cross-check +x% over <baseline> (a µs vs b µs per
+ * call)`, from the two medians in nanoseconds.
+ */
+export function overheadNote(name: string, baseline: string, baselineNs: number, variantNs: number): string {
+  const percent = (((variantNs - baselineNs) / baselineNs) * 100).toFixed(1);
+  return (
+    `${name}: interleaved cross-check ${percent}% over ${baseline} ` +
+    `(${(baselineNs / 1e3).toFixed(1)} µs vs ${(variantNs / 1e3).toFixed(1)} µs per call)`
+  );
+}
+
 export function appendToReport(name: string, markdown: string): void {
   const path = join(resultsDir, `${name}.${runtime}.json`);
   const report = JSON.parse(readFileSync(path, "utf8")) as RunReport;
