@@ -63,7 +63,7 @@ registerContract(
   { describe, test },
 );
 
-// Stream deletion: in the driver's write transaction; without one (D1's form) every operation is refused, typed.
+// Stream deletion: in the driver's write transaction; without one, as one guarded batch (D1's form).
 registerContract(
   streamDeletionContract({
     name: "SqliteEventStore stream deletion contract (bun:sqlite)",
@@ -73,7 +73,7 @@ registerContract(
 );
 registerContract(
   streamDeletionContract({
-    name: "SqliteEventStore stream deletion contract (bun:sqlite, no transaction as on D1: refused)",
+    name: "SqliteEventStore stream deletion contract (bun:sqlite, one guarded batch as on D1)",
     create: (options) => new SqliteEventStore({ ...options, driver: oneStatement }),
   }),
   { describe, test },

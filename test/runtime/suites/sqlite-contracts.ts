@@ -51,7 +51,7 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     });
   }
   if (kind === "deletion") {
-    // On D1 (no interactive transaction) the store reports no streamDeletion: the suite checks the refusal.
+    // On D1 (no interactive transaction) each change is one batch guarded in SQL (stream-deletion.ts).
     return streamDeletionContract({
       name: `SqliteEventStore stream deletion contract (${label})`,
       create: (options) => new SqliteEventStore({ ...options, driver }),
