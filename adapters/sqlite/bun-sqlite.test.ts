@@ -11,6 +11,7 @@ import {
   snapshotStoreContract,
   streamDeletionContract,
 } from "../../src/testing/index.js";
+import { withDeletionRace } from "../../test/runtime/suites/sqlite-contracts.js";
 import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
 
 // A file database in WAL mode, as an application would open it; migrated once, shared by every case.
@@ -72,9 +73,12 @@ registerContract(
   { describe, test },
 );
 registerContract(
-  streamDeletionContract({
-    name: "SqliteEventStore stream deletion contract (bun:sqlite, one guarded batch as on D1)",
-    create: (options) => new SqliteEventStore({ ...options, driver: oneStatement }),
-  }),
+  withDeletionRace(
+    streamDeletionContract({
+      name: "SqliteEventStore stream deletion contract (bun:sqlite, one guarded batch as on D1)",
+      create: (options) => new SqliteEventStore({ ...options, driver: oneStatement }),
+    }),
+    () => new SqliteEventStore({ driver: oneStatement }),
+  ),
   { describe, test },
 );
