@@ -30,7 +30,7 @@ export interface Committed {
 /**
  * Appends the batch. With a driver `transaction` (synchronous connections), the stream's version is
  * read and checked and the rows inserted in one write transaction. Without one (D1), in one
- * statement (see `append` in statements.ts), whose NOT NULL failure is the conflict. Either way a
+ * statement (see `append` in statements.ts), whose NOT NULL failure is the conflict or the deletion. Either way a
  * unique failure means ids already stored, and a conflict may be a retry of a committed append
  * (its version check fails too): the ids are looked up, and a retry answered with the stored events.
  */
@@ -84,7 +84,10 @@ export async function appendEvents(
 
 type Outcome = SqliteRow[] | { readonly conflict: number | undefined } | { readonly deleted: "soft" | "hard" };
 
-/** The single-statement append; a failed version check shows as a NOT NULL failure (version unknown). */
+/**
+ * The single-statement append; a failed version check, or a deleted stream, shows as a NOT NULL
+ * failure, after which the stream's state is read to say which.
+ */
 async function inOneStatement(
   context: SqliteStoreContext,
   streamId: string,
@@ -100,12 +103,17 @@ async function inOneStatement(
       kind,
       version,
       streamId,
+      streamId,
       batch.json(),
     ]);
   } catch (error) {
-    if (failureOf(error).kind === "not-null") return { conflict: undefined };
-    throw error;
+    if (failureOf(error).kind !== "not-null") throw error;
   }
+  // Refused: the expectation did not hold or the stream is deleted. One read says which (a change
+  // committed since may blur it; what was refused stays refused).
+  const [state] = await context.driver.all(context.statements.deletion.state, [streamId, streamId]);
+  if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
+  return { conflict: Number(state?.version ?? 0) };
 }
 
 /**

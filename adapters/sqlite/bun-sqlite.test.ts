@@ -11,6 +11,7 @@ import {
   snapshotStoreContract,
   streamDeletionContract,
 } from "../../src/testing/index.js";
+import { withDeletionRace } from "../../test/runtime/suites/sqlite-contracts.js";
 import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
 
 // A file database in WAL mode, as an application would open it; migrated once, shared by every case.
@@ -63,7 +64,7 @@ registerContract(
   { describe, test },
 );
 
-// Stream deletion: in the driver's write transaction; without one (D1's form) every operation is refused, typed.
+// Stream deletion: in the driver's write transaction; without one, as one guarded batch (D1's form).
 registerContract(
   streamDeletionContract({
     name: "SqliteEventStore stream deletion contract (bun:sqlite)",
@@ -72,9 +73,12 @@ registerContract(
   { describe, test },
 );
 registerContract(
-  streamDeletionContract({
-    name: "SqliteEventStore stream deletion contract (bun:sqlite, no transaction as on D1: refused)",
-    create: (options) => new SqliteEventStore({ ...options, driver: oneStatement }),
-  }),
+  withDeletionRace(
+    streamDeletionContract({
+      name: "SqliteEventStore stream deletion contract (bun:sqlite, one guarded batch as on D1)",
+      create: (options) => new SqliteEventStore({ ...options, driver: oneStatement }),
+    }),
+    () => new SqliteEventStore({ driver: oneStatement }),
+  ),
   { describe, test },
 );

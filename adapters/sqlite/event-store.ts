@@ -22,7 +22,7 @@ import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames }
 import { pingSqlite } from "./ping.js";
 import { lastPosition, readAllPages, readStreamPages } from "./read.js";
 import { eventStatements } from "./statements.js";
-import { commitStreamChangeIn, hiddenStreamsOf } from "./stream-deletion.js";
+import { commitStreamChangeIn, commitStreamChangeInBatch, hiddenStreamsOf } from "./stream-deletion.js";
 
 export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOptions {
   /** The database, through a driver: `bunSqliteDriver(db)`, `nodeSqliteDriver(db)`, `d1Driver(env.DB)`, `durableObjectDriver(ctx.storage)`. */
@@ -59,12 +59,8 @@ export class SqliteEventStore extends EventStore {
     if (issues.length > 0) throw new ValidationError("Invalid SQLite event store options", issues);
     super(options);
     this.driver = options.driver;
-    // Deletions decide and write in one interactive transaction; D1 has none (see the docs).
-    this.capabilities = {
-      globalOrder: true,
-      idempotentAppends: true,
-      streamDeletion: options.driver.transaction !== undefined,
-    };
+    // Deletions decide and write in one transaction: an interactive one, or on D1 one guarded batch.
+    this.capabilities = { globalOrder: true, idempotentAppends: true, streamDeletion: true };
     this.names = tableNames(options);
     this.#context = {
       driver: options.driver,
@@ -109,9 +105,10 @@ export class SqliteEventStore extends EventStore {
   protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
     assertStorableStreamId(change.streamId);
     const transaction = this.driver.transaction;
-    if (transaction === undefined) return super.commitStreamChange(change);
     try {
-      return commitStreamChangeIn(transaction, this.#context, change);
+      return transaction === undefined
+        ? await commitStreamChangeInBatch(this.#context, change)
+        : commitStreamChangeIn(transaction, this.#context, change);
     } catch (error) {
       throw toEventFlowsError(error, change.kind === "truncate" ? "truncateStream" : "deleteStream", this.driver.name);
     }

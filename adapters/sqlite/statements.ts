@@ -19,6 +19,16 @@ export interface EventStatements {
     readonly unmark: string;
     readonly removeBelow: string;
     readonly hidden: string;
+    /**
+     * For drivers without `transaction` (D1): the stream's state as a batched change is planned from
+     * it, with its row count and the rows below a version. Truncation's `before`, stream three times.
+     */
+    readonly observe: string;
+    /**
+     * For drivers without `transaction`: the lifecycle event's INSERT, first statement of the change's
+     * batch, guarded by the state the change was planned from (see stream-deletion.ts).
+     */
+    readonly recordIf: string;
   };
 }
 
@@ -27,13 +37,13 @@ const COLUMNS = "position, stream_id, version, id, type, data, metadata, timesta
 export function eventStatements(n: SqliteTableNames): EventStatements {
   return {
     /*
-     * Parameters: stream, the expectation's kind three times, its version, stream again, then the
+     * Parameters: stream, the expectation's kind three times, its version, stream twice more, then the
      * batch as one JSON array of [id, type, data JSON, metadata JSON, timestamp] (one parameter
      * whatever the batch size: D1 binds at most 100). `->>` (SQLite 3.38+) reads an element as SQL
      * text; D1, Durable Objects, Bun and Node 22 all ship a newer SQLite.
      *
      * For drivers without `transaction` (D1): one statement, so atomic. `head` reads the stream's version and yields it as
-     * the base only when the expectation holds, NULL otherwise, and a NULL version fails the NOT NULL
+     * the base only when the expectation holds and the stream is not deleted, NULL otherwise, and a NULL version fails the NOT NULL
      * constraint, which rolls the whole statement back (that failure is how a conflict shows). A
      * write statement takes SQLite's write lock before it reads, so no other append can move the
      * stream between the check and the insert. Rows go in in batch order, so positions follow
@@ -43,8 +53,8 @@ export function eventStatements(n: SqliteTableNames): EventStatements {
 SELECT ?, head.base + j.key + 1,
   j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
 FROM (
-  SELECT CASE WHEN ? = 'any' OR (? = 'no-stream' AND cur = 0) OR (? = 'stream-exists' AND cur > 0)
-    OR cur = ? THEN cur END AS base
+  SELECT CASE WHEN (? = 'any' OR (? = 'no-stream' AND cur = 0) OR (? = 'stream-exists' AND cur > 0) OR cur = ?)
+    AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?) THEN cur END AS base
   FROM (SELECT coalesce(max(version), 0) AS cur FROM ${n.events} WHERE stream_id = ?)
 ) AS head, json_each(?) AS j
 ORDER BY j.key
@@ -84,6 +94,28 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
       unmark: `DELETE FROM ${n.streamDeletions} WHERE stream_id = ?`,
       removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ? RETURNING 1 AS gone`,
       hidden: `SELECT stream_id FROM ${n.streamDeletions} WHERE mode = 'soft'`,
+      observe: `SELECT coalesce(max(version), 0) AS version, count(*) AS events, coalesce(sum(version < ?), 0) AS below,
+  (SELECT mode FROM ${n.streamDeletions} WHERE stream_id = ?) AS mode,
+  (SELECT version FROM ${n.streamDeletions} WHERE stream_id = ?) AS deleted_version
+  FROM ${n.events} WHERE stream_id = ?`,
+      /*
+       * Parameters: the lifecycle stream twice; the event's id, type, data, metadata and timestamp; the
+       * state planned from: version, row count, stream, mode, stream, deleted version (mode and deleted
+       * version NULL for a stream not deleted); the stream once more. When the stream still is as observed, the event takes the lifecycle
+       * stream's next version; otherwise its version is NULL, which fails the NOT NULL constraint and
+       * with it the whole batch (nothing of the change is written). The row count catches a concurrent
+       * truncation, which leaves the version as it was.
+       */
+      recordIf: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
+SELECT ?, CASE WHEN s.matches THEN (SELECT coalesce(max(version), 0) + 1 FROM ${n.events} WHERE stream_id = ?) END,
+  ?, ?, ?, ?, ?
+FROM (
+  SELECT coalesce(max(version), 0) = ? AND count(*) = ?
+    AND (SELECT mode FROM ${n.streamDeletions} WHERE stream_id = ?) IS ?
+    AND (SELECT version FROM ${n.streamDeletions} WHERE stream_id = ?) IS ? AS matches
+  FROM ${n.events} WHERE stream_id = ?
+) AS s
+RETURNING position, version`,
     },
   };
 }

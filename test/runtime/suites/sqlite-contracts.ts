@@ -14,8 +14,10 @@ import { ErrorCode, type EventStore, InMemoryProjectionLock, ulid } from "../../
 import {
   assert,
   assertEqual,
+  assertRejects,
   type ContractSuite,
   checkpointStoreContract,
+  collect,
   eventStoreContract,
   projectionContract,
   snapshotStoreContract,
@@ -51,7 +53,7 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     });
   }
   if (kind === "deletion") {
-    // On D1 (no interactive transaction) the store reports no streamDeletion: the suite checks the refusal.
+    // On D1 (no interactive transaction) each change is one batch guarded in SQL (stream-deletion.ts).
     return streamDeletionContract({
       name: `SqliteEventStore stream deletion contract (${label})`,
       create: (options) => new SqliteEventStore({ ...options, driver }),
@@ -104,4 +106,73 @@ export function withRace(suite: ContractSuite, create: () => EventStore): Contra
 export async function migrated(driver: SqliteDriver): Promise<SqliteDriver> {
   await new SqliteEventStore({ driver }).migrate();
   return driver;
+}
+
+/**
+ * The deletion suite plus a race for stores whose changes are guarded batches (D1): 16 appends with
+ * "any", a truncation and a hard delete of one stream, all at once. Every append is stored (and then
+ * removed) or refused as deleted, and the `$stream-*` events account for every event removed.
+ */
+export function withDeletionRace(suite: ContractSuite, create: () => EventStore): ContractSuite {
+  return {
+    ...suite,
+    cases: [
+      ...suite.cases,
+      {
+        name: "16 appends, a truncation and a hard delete of one stream at once: every event removed is counted, nothing lands after",
+        run: async () => {
+          const store = create();
+          const stream = `DeletionRace-${ulid()}`;
+          const start = await store.getLastGlobalPosition();
+          await store.appendToStream(
+            stream,
+            [1, 2, 3, 4, 5].map((n) => ({ type: "Seeded", data: n })),
+          );
+          // A change that finds the stream moved under each of its attempts gives up, retryable: retry it.
+          const retried = async (change: () => Promise<unknown>): Promise<unknown> => {
+            for (;;) {
+              try {
+                return await change();
+              } catch (error) {
+                if ((error as { serviceCode?: string }).serviceCode !== "CONTENDED") throw error;
+              }
+            }
+          };
+          const [appends, truncated, deleted] = await Promise.all([
+            Promise.allSettled(
+              Array.from({ length: 16 }, (_, i) => store.appendToStream(stream, [{ type: "Raced", data: i }])),
+            ),
+            retried(() => store.truncateStream(stream, { before: 3 })).catch((error: { code?: string }) => error),
+            retried(() => store.deleteStream(stream, { mode: "hard" })),
+          ]);
+          const refused = appends.flatMap((r) => (r.status === "rejected" ? [r.reason as { code?: string }] : []));
+          assert(
+            refused.every((e) => e.code === ErrorCode.StreamDeleted),
+            `appends are stored or refused as deleted: ${refused.map((e) => e.code).join(", ")}`,
+          );
+          assertEqual((deleted as { changed?: boolean }).changed, true, "the hard delete changed the stream");
+          const truncation = truncated as { code?: string; changed?: boolean };
+          assert(
+            truncation.code === undefined || truncation.code === ErrorCode.StreamDeleted,
+            `the truncation ran, or came after the delete: ${truncation.code}`,
+          );
+          const lifecycle = (await collect(store.readAll({ after: start }))).filter(
+            (e) => e.streamId === "$streams" && (e.data as { streamId?: string }).streamId === stream,
+          );
+          const removed = lifecycle.reduce((sum, e) => sum + Number((e.data as { removed?: number }).removed), 0);
+          assertEqual(
+            removed,
+            5 + appends.length - refused.length,
+            "events removed, as the $stream-* events count them",
+          );
+          assertEqual((await collect(store.readStream(stream))).length, 0, "events left");
+          await assertRejects(
+            () => store.appendToStream(stream, [{ type: "Late", data: null }]),
+            ErrorCode.StreamDeleted,
+            "an append after the delete",
+          );
+        },
+      },
+    ],
+  };
 }

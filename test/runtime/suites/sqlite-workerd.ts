@@ -1,5 +1,6 @@
 /**
- * @eventflows/core/sqlite in workerd: on a D1 database (binding SQLITE_D1), inside a
+ * @eventflows/core/sqlite in workerd: on a D1 database (binding SQLITE_D1; a D1 database per tenant on
+ * TENANT_A_D1 and TENANT_B_D1, tenancy.ts), inside a
  * SQLite-backed Durable Object (binding SQLITE_DO, class SqliteContractObject below), and from the
  * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS), which also
  * pushes new events to live subscribers (sqlite-live.ts). Durable
@@ -22,9 +23,16 @@ import {
 } from "../../../adapters/sqlite/index.js";
 import { type ContractSuite, eventEvolutionContract, eventStoreContract } from "../../../src/testing/index.js";
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
-import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract, withRace } from "./sqlite-contracts.js";
+import {
+  migrated,
+  SQLITE_CONTRACTS,
+  type SqliteContract,
+  sqliteContract,
+  withDeletionRace,
+  withRace,
+} from "./sqlite-contracts.js";
 import { LIMITED_LIVE, liveLimitsSuite, liveSubscriptionSuite } from "./sqlite-live.js";
-import { tenancyDurableObjectSuite } from "./tenancy.js";
+import { TENANT_D1_BINDINGS, tenancyD1Suite, tenancyDurableObjectSuite } from "./tenancy.js";
 
 const KINDS = ["event", "snapshot", "checkpoint", "projection", "deletion"] as const;
 
@@ -147,7 +155,8 @@ export const sqliteWorkerdSuites: SuiteModule = {
   workerdFlags: [],
   runtimes: ["workerd"],
   workerd: {
-    d1Databases: ["SQLITE_D1"],
+    // One D1 database per binding: SQLITE_D1 for the contracts, one per tenant for tenancyD1Suite.
+    d1Databases: ["SQLITE_D1", ...TENANT_D1_BINDINGS],
     durableObjects: {
       SQLITE_DO: "SqliteContractObject",
       SQLITE_EVENTS: "SqliteEventStoreObject",
@@ -158,9 +167,12 @@ export const sqliteWorkerdSuites: SuiteModule = {
     ...KINDS.map((kind) => ({
       name: `sqlite (D1) ${kind} store`,
       contract: SQLITE_CONTRACTS[kind],
-      open: async (env: RuntimeEnv) => ({
-        suite: sqliteContract(kind, "D1", await migrated(d1Driver(binding<D1DatabaseLike>(env, "SQLITE_D1")))),
-      }),
+      open: async (env: RuntimeEnv) => {
+        const driver = await migrated(d1Driver(binding<D1DatabaseLike>(env, "SQLITE_D1")));
+        const suite = sqliteContract(kind, "D1", driver);
+        // D1's changes are guarded batches, not transactions: raced against appends and each other too.
+        return { suite: kind === "deletion" ? withDeletionRace(suite, () => new SqliteEventStore({ driver })) : suite };
+      },
     })),
     ...KINDS.map((kind) => ({
       name: `sqlite (Durable Object) ${kind} store`,
@@ -214,5 +226,6 @@ export const sqliteWorkerdSuites: SuiteModule = {
       },
     },
     tenancyDurableObjectSuite,
+    tenancyD1Suite,
   ],
 };

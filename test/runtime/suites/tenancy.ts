@@ -15,8 +15,10 @@ import {
   tenantScopedSql,
 } from "../../../adapters/postgres/index.js";
 import {
+  type D1DatabaseLike,
   DurableObjectEventStore,
   type DurableObjectStubLike,
+  d1TenantDatabases,
   SqliteCheckpointStore,
   type SqliteDriver,
   SqliteEventStore,
@@ -26,9 +28,12 @@ import {
   InMemoryCheckpointStore,
   InMemoryEventStore,
   InMemorySnapshotStore,
+  TenancyErrorCode,
   type TenantId,
+  tenancy,
+  ulid,
 } from "../../../src/index.js";
-import { tenantIsolationContract } from "../../../src/testing/index.js";
+import { assertEqual, assertRejects, tenantIsolationContract } from "../../../src/testing/index.js";
 import { type RuntimeEnv, type RuntimeSuite, requiredVariable } from "../runtime-suite.js";
 import { openTenantTables } from "./postgres-tenant-tables.js";
 
@@ -178,3 +183,97 @@ export const tenancyDurableObjectSuite: RuntimeSuite = {
     };
   },
 };
+
+/** The D1 bindings of the D1-per-tenant suite: tenant A's and tenant B's databases. */
+export const TENANT_D1_BINDINGS = ["TENANT_A_D1", "TENANT_B_D1"] as const;
+
+/**
+ * Workers: a D1 database per tenant, each its own `[[d1_databases]]` binding, found through
+ * `d1TenantDatabases`. Each case has two new tenants, A and B (= A + "-1"): A's database is
+ * TENANT_A_D1 and B's TENANT_B_D1, emptied (tables dropped) after each case, as an offboarded
+ * tenant's would be. Two more cases: a tenant without a binding is refused, typed, never handed
+ * another tenant's database.
+ */
+export const tenancyD1Suite: RuntimeSuite = {
+  name: "sqlite (D1 database per tenant) tenant isolation",
+  contract: CONTRACT,
+  open: (env: RuntimeEnv) => {
+    const bindings = env as unknown as Record<string, D1DatabaseLike | undefined>;
+    for (const name of TENANT_D1_BINDINGS) {
+      if (bindings[name] === undefined)
+        throw new Error(`the ${name} binding is missing: the runner did not configure it`);
+    }
+    const [first, second] = TENANT_D1_BINDINGS;
+    const databases = d1TenantDatabases({ env, bindings: (tenant) => (tenant.endsWith("-1") ? second : first) });
+    const suite = tenancySqliteSuite(
+      "D1, a binding per tenant",
+      (tenant) => databases.driver(tenant),
+      async () => {
+        for (const name of TENANT_D1_BINDINGS) await dropTables(bindings[name] as D1DatabaseLike);
+      },
+    );
+    const served = `served-${ulid().toLowerCase()}` as TenantId;
+    const mapped = d1TenantDatabases({ env, bindings: { [served]: first, stranger: "NO_SUCH_BINDING" } });
+    const stores = (tenant: TenantId) => ({ eventStore: new SqliteEventStore({ driver: mapped.driver(tenant) }) });
+    return {
+      suite: {
+        ...suite,
+        cases: [
+          ...suite.cases,
+          {
+            name: "a tenant without a binding is an UnknownTenantError, through knows and through the stores factory",
+            run: async () => {
+              const refusing = tenancy({ stores });
+              const checked = tenancy({ knows: mapped.knows, stores });
+              for (const tenant of ["unmapped", "stranger", "constructor"]) {
+                await assertRejects(
+                  () => refusing.forTenant(tenant),
+                  TenancyErrorCode.UnknownTenant,
+                  `stores for ${tenant}`,
+                );
+                await assertRejects(() => checked.forTenant(tenant), TenancyErrorCode.UnknownTenant, `knows ${tenant}`);
+              }
+              assertEqual((await checked.forTenant(served)).tenant, served, "the mapped tenant is served");
+              await Promise.all([refusing.close(), checked.close()]);
+            },
+          },
+          {
+            name: "the mapped tenant's events land in its own binding's database only",
+            run: async () => {
+              const scope = await tenancy({ stores }).forTenant(served);
+              await (scope.stores.eventStore.inner as SqliteEventStore).migrate();
+              const stream = `Order-${ulid()}`;
+              await scope.stores.eventStore.appendToStream(stream, [{ type: "Placed", data: {} }]);
+              const count = async (name: string) => {
+                const db = bindings[name] as D1DatabaseLike;
+                const exists = await db
+                  .prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'eventflows_events'")
+                  .all();
+                if (Number((exists.results?.[0] as { n?: number })?.n) === 0) return 0;
+                const rows = await db
+                  .prepare("SELECT count(*) AS n FROM eventflows_events WHERE stream_id = ?")
+                  .bind(stream)
+                  .all();
+                return Number((rows.results?.[0] as { n?: number })?.n);
+              };
+              assertEqual(await count(first), 1, `events in ${first}`);
+              assertEqual(await count(second), 0, `events in ${second}`);
+              await dropTables(bindings[first] as D1DatabaseLike);
+            },
+          },
+        ],
+      },
+    };
+  },
+};
+
+/** Drops every table of a D1 database (its own `_cf_` tables aside). */
+async function dropTables(db: D1DatabaseLike): Promise<void> {
+  const listed = await db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+    )
+    .all();
+  const names = (listed.results ?? []).map((row) => String((row as { name: unknown }).name));
+  if (names.length > 0) await db.batch(names.map((name) => db.prepare(`DROP TABLE IF EXISTS "${name}"`)));
+}

@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { ErrorCode, TenancyErrorCode } from "../../src/index.js";
+import { type D1DatabaseLike, d1TenantDatabases } from "./index.js";
+
+// The mapping alone, over stand-in binding objects (no emulator runs outside workerd); the databases
+// themselves are real D1 in test/runtime (tenancyD1Suite: the isolation contract, a binding per tenant).
+const stand = (): D1DatabaseLike => ({
+  prepare: () => {
+    throw new Error("not used here");
+  },
+  batch: async () => [],
+});
+const env = { DB_ACME: stand(), DB_GLOBEX: stand(), NOT_D1: "a variable" };
+
+describe("d1TenantDatabases (stand-in binding objects)", () => {
+  test("a mapped tenant gets a D1 driver; any other, and a binding the Worker lacks, an UnknownTenantError", () => {
+    const databases = d1TenantDatabases({
+      env,
+      bindings: { acme: "DB_ACME", globex: "DB_GLOBEX", initech: "DB_INITECH", umbrella: "NOT_D1" },
+    });
+    expect(databases.driver("acme").name).toBe("d1");
+    expect(databases.knows("acme")).toBe(true);
+    for (const tenant of ["initech", "umbrella", "hooli", "constructor", "to-string", "__proto__"]) {
+      expect(databases.knows(tenant)).toBe(false);
+    }
+    for (const tenant of ["initech", "umbrella", "hooli", "constructor"]) {
+      expect(() => databases.driver(tenant)).toThrow(expect.objectContaining({ code: TenancyErrorCode.UnknownTenant }));
+    }
+  });
+
+  test("two tenants are never handed one database: any map naming a binding twice is refused", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,10}$/), { minLength: 2, maxLength: 6 }),
+        fc.nat(),
+        (tenants, pick) => {
+          const bindings = Object.fromEntries(tenants.map((tenant, i) => [tenant, `DB_${i}`]));
+          const [victim, other] = [tenants[pick % tenants.length], tenants[(pick + 1) % tenants.length]] as [
+            string,
+            string,
+          ];
+          bindings[other] = bindings[victim] as string;
+          expect(() => d1TenantDatabases({ env, bindings })).toThrow(
+            expect.objectContaining({ code: ErrorCode.Validation }),
+          );
+        },
+      ),
+    );
+  });
+
+  test("a function resolver: undefined or an empty name is a tenant not served; ids that are not tenant ids are refused, typed", () => {
+    const databases = d1TenantDatabases({
+      env,
+      bindings: (tenant) => (tenant === "acme" ? "DB_ACME" : tenant === "globex" ? "" : undefined),
+    });
+    expect(databases.knows("acme")).toBe(true);
+    expect(databases.knows("globex")).toBe(false);
+    expect(() => databases.driver("globex")).toThrow(expect.objectContaining({ code: TenancyErrorCode.UnknownTenant }));
+    for (const value of ["Acme", "acme/../globex", "", " acme", "a_b"]) {
+      expect(databases.knows(value)).toBe(false);
+      expect(() => databases.driver(value)).toThrow(expect.objectContaining({ code: TenancyErrorCode.InvalidTenant }));
+    }
+  });
+
+  test("bad options are a ValidationError", () => {
+    for (const options of [
+      undefined,
+      { env: null, bindings: {} },
+      { env, bindings: null },
+      { env, bindings: { Acme: "DB_ACME" } },
+      { env, bindings: { acme: "" } },
+      { env, bindings: { acme: 1 } },
+    ]) {
+      expect(() => d1TenantDatabases(options as never)).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation }),
+      );
+    }
+  });
+});

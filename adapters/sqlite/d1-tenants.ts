@@ -1,0 +1,100 @@
+import {
+  type Issue,
+  isTenantId,
+  type TenantId,
+  tenantId,
+  UnknownTenantError,
+  ValidationError,
+} from "../../src/index.js";
+import { type D1DatabaseLike, d1Driver } from "./d1-driver.js";
+import type { SqliteDriver } from "./driver.js";
+
+/** Each tenant's D1 binding name: a map, or a function that answers `undefined` for a tenant not served. */
+export type D1TenantBindings = Readonly<Record<string, string>> | ((tenant: TenantId) => string | undefined);
+
+export interface D1TenantDatabasesOptions {
+  /** The Worker's bindings (its `env`), where each tenant's `[[d1_databases]]` binding is found. */
+  readonly env: object;
+  /**
+   * Which binding is which tenant's database: `{ acme: "DB_ACME", globex: "DB_GLOBEX" }`, or a
+   * function. A map naming one binding for two tenants is refused (they would share a database); a
+   * function must give each tenant its own.
+   */
+  readonly bindings: D1TenantBindings;
+}
+
+/** The tenant -> D1 database mapping `d1TenantDatabases()` makes, for `tenancy({ knows, stores })`. */
+export interface D1TenantDatabases {
+  /** Whether the tenant has a binding and the Worker holds it: `tenancy({ knows })`. */
+  knows(tenant: string): boolean;
+  /**
+   * A driver over the tenant's own database. There is no default database: a tenant without a
+   * binding, or whose binding the Worker does not hold, is refused.
+   * @throws {InvalidTenantError} not a tenant id (the message does not echo it).
+   * @throws {UnknownTenantError} no database for this tenant here.
+   */
+  driver(tenant: string): SqliteDriver;
+}
+
+/**
+ * A database per tenant on Cloudflare D1: one `[[d1_databases]]` binding per tenant in the Worker's
+ * wrangler config, found by tenant through `bindings`. Use it in `tenancy()`'s `stores` to give each
+ * tenant stores over its own database (see docs/guide/multi-tenancy.md).
+ */
+export function d1TenantDatabases(options: D1TenantDatabasesOptions): D1TenantDatabases {
+  const issues = optionIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid D1 tenant databases options", issues);
+  const { env, bindings } = options;
+  const nameOf = (tenant: string): string | undefined => {
+    if (!isTenantId(tenant)) return undefined;
+    // Own keys only: a tenant named "constructor" must not find Object.prototype's.
+    if (typeof bindings !== "function") return Object.hasOwn(bindings, tenant) ? bindings[tenant] : undefined;
+    const name = bindings(tenant);
+    return typeof name === "string" && name !== "" ? name : undefined;
+  };
+  const databaseOf = (tenant: string): D1DatabaseLike | undefined => {
+    const name = nameOf(tenant);
+    const db = name === undefined ? undefined : (env as Record<string, unknown>)[name];
+    const like = db as Partial<D1DatabaseLike> | undefined;
+    return typeof like?.prepare === "function" && typeof like.batch === "function" ? (db as D1DatabaseLike) : undefined;
+  };
+  return {
+    knows: (tenant) => databaseOf(tenant) !== undefined,
+    driver: (tenant) => {
+      const id = tenantId(tenant);
+      const db = databaseOf(id);
+      if (db === undefined) throw new UnknownTenantError(id);
+      return d1Driver(db);
+    },
+  };
+}
+
+function optionIssues(options: D1TenantDatabasesOptions): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
+  const issues: Issue[] = [];
+  if (typeof options.env !== "object" || options.env === null) {
+    issues.push({ path: ["env"], message: "env must be the Worker's bindings object" });
+  }
+  const { bindings } = options;
+  if (typeof bindings === "function") return issues;
+  if (typeof bindings !== "object" || bindings === null) {
+    return [
+      ...issues,
+      { path: ["bindings"], message: "bindings must be a map of tenant to binding name, or a function" },
+    ];
+  }
+  const owners = new Map<string, string>();
+  for (const [tenant, name] of Object.entries(bindings)) {
+    if (!isTenantId(tenant)) issues.push({ path: ["bindings", tenant], message: "not a tenant id" });
+    if (typeof name !== "string" || name === "") {
+      issues.push({ path: ["bindings", tenant], message: "the binding name must be a non-empty string" });
+      continue;
+    }
+    const owner = owners.get(name);
+    if (owner !== undefined) {
+      issues.push({ path: ["bindings", tenant], message: `binding ${name} is already tenant ${owner}'s database` });
+    }
+    owners.set(name, tenant);
+  }
+  return issues;
+}
