@@ -112,11 +112,10 @@ export class GenerationPointers {
 
   /** Which collection a refused `check` or `point` item was about, from its key. */
   collectionOf(item: Record<string, unknown>): string | undefined {
-    const action = (item.ConditionCheck ?? item.Put) as {
-      Key?: Record<string, unknown>;
-      Item?: Record<string, unknown>;
-    };
-    const key = readString(action.Key ?? action.Item ?? {}, this.#layout.partitionKey);
+    const action = (item.ConditionCheck ?? item.Put ?? item.Delete) as
+      | { Key?: Record<string, unknown>; Item?: Record<string, unknown> }
+      | undefined;
+    const key = readString(action?.Key ?? action?.Item ?? {}, this.#layout.partitionKey);
     return key?.startsWith(GENERATION_PARTITION_PREFIX) ? key.slice(GENERATION_PARTITION_PREFIX.length) : undefined;
   }
 
