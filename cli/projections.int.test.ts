@@ -215,7 +215,7 @@ describe("eventflows rebuild / replay on PostgreSQL", () => {
     expect(dynamo.code).toBe(1);
     expect(JSON.parse(dynamo.stderr).error).toEqual({
       code: "REBUILD_NOT_SUPPORTED",
-      message: "DynamoDbReadModelStore cannot swap read-model generations: rebuilds are refused",
+      message: "eventflows rebuild cannot swap read-model generations: rebuilds are refused",
     });
     expect(eventflows(["rebuild", "--help"]).stdout).toContain("--no-swap");
     expect(eventflows(["help", "replay"]).stdout).toContain("--apply");

@@ -57,7 +57,8 @@ export async function rebuild(args: readonly string[], io: CliIo): Promise<numbe
     return 0;
   }
   const store = storeOf("rebuild", values);
-  if (store === "dynamodb") throw new RebuildNotSupportedError("DynamoDbReadModelStore");
+  // rebuildProjection runs on DynamoDB; this command does not open DynamoDB stores yet.
+  if (store === "dynamodb") throw new RebuildNotSupportedError("eventflows rebuild");
   const { loaded, batchSize } = await takeModule("rebuild", positionals, values, io, true);
   const swap = values["no-swap"] !== true;
   let last: Progress | undefined;
