@@ -1,4 +1,4 @@
-import { ReadModelGenerationChangedError } from "../../src/index.js";
+import { PROJECTION_STATE_COLLECTION, ReadModelGenerationChangedError } from "../../src/index.js";
 import { num, readString, str } from "./attribute-value.js";
 import type { AwsJsonClient } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
@@ -46,6 +46,8 @@ export class GenerationPointers {
 
   /** The collection's generation, from the cache while it is younger than `cacheMs`. */
   resolve(collection: string): Promise<ResolvedGeneration> {
+    // The projections' state collection is never re-pointed (swaps and drops refuse it whole): no read.
+    if (collection === PROJECTION_STATE_COLLECTION) return Promise.resolve(unpointed(collection));
     const now = Date.now();
     const cached = this.#cache.get(collection);
     if (cached !== undefined && now - cached.at < this.#cacheMs) return cached.resolved;
@@ -135,6 +137,10 @@ export class GenerationPointers {
       [this.#layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }
+}
+
+function unpointed(collection: string): ResolvedGeneration {
+  return { collection, namespace: collection, stored: undefined };
 }
 
 /** A fresh namespace: a new, empty generation (short, so keys stay far below DynamoDB's 2,048 bytes). */

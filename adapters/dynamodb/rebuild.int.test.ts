@@ -100,6 +100,41 @@ describe("DynamoDbReadModelStore generations", () => {
     expect(await rebuilder.checkpoints.load(projectionCheckpointId(name))).toBe(11);
   });
 
+  test("a running ProjectionRunner whose store still trusts the old pointer: its next batch is refused, reported to onError, and retried into the swapped generation, nothing counted twice", async () => {
+    const eventStore = new DynamoDbEventStore({ ...local, tableName });
+    const name = `running-${ulid()}`;
+    const collection = `running-${ulid()}`;
+    const stream = `Running${ulid()}-1`;
+    await eventStore.appendToStream(stream, [{ type: "Counted", data: { i: 0, n: 1 } }]);
+    const errors: unknown[] = [];
+    const live = new ProjectionRunner({
+      projection: countingProjection(name, collection),
+      eventStore,
+      readModels: store({ generationCacheMs: 60_000 }),
+      pollIntervalMs: 20,
+      retryDelayMs: 20,
+      onError: (error) => errors.push(error),
+    });
+    live.start();
+    try {
+      await live.whenCaughtUp();
+      const rebuilder = store();
+      const rebuilt = await rebuildProjection({
+        projection: countingProjection(name, collection),
+        eventStore,
+        readModels: rebuilder,
+        collections: [collection],
+      });
+      expect(rebuilt.swapped).toBe(true);
+      await eventStore.appendToStream(stream, [{ type: "Counted", data: { i: 0, n: 2 } }]);
+      await live.whenCaughtUp();
+      expect(await rebuilder.get(collection, stream)).toEqual({ count: 2, sum: 3 });
+      expect(errors).toContainEqual(expect.objectContaining({ code: "READ_MODEL_GENERATION_CHANGED", collection }));
+    } finally {
+      await live.stop();
+    }
+  }, 60_000);
+
   test("a plain put or delete through a stale pointer is refused too; reads are stale for at most generationCacheMs", async () => {
     const rebuilder = store();
     const stale = store({ generationCacheMs: 60_000 });
