@@ -60,6 +60,7 @@ export class GenerationPointers {
 
   /** The collection's generation, read now (swaps and drops decide on this, never on the cache). */
   async load(collection: string): Promise<ResolvedGeneration> {
+    if (collection === PROJECTION_STATE_COLLECTION) return unpointed(collection);
     const result = await this.#client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.#layout.tableName,
       Key: this.#key(collection),
