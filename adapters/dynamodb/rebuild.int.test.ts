@@ -246,6 +246,9 @@ describe("DynamoDbReadModelStore generations", () => {
     // The live generation is untouched.
     expect(await models.list(collection)).toEqual([{ id: "new", document: { generation: 2 } }]);
     expect(await models.purgeRetiredGenerations({ olderThanMs: 0 })).toMatchObject({ deleted: 0, done: true });
+    for (const bad of [{ maxRequests: 0 }, { olderThanMs: -1 }, { pageSize: 1.5 }]) {
+      await expect(models.purgeRetiredGenerations(bad)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    }
   }, 120_000);
 });
 
