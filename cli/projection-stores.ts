@@ -1,6 +1,6 @@
 import type { EventStore, ReadModelStore } from "../src/index.js";
 import type { CliIo } from "./io.js";
-import { type StoreValues, withPostgres, withSqlite } from "./stores.js";
+import { checkInput, type StoreValues, withPostgres, withSqlite } from "./stores.js";
 
 /** The event store and the read-model store beside it, opened from the options `migrate` and `stats` take. */
 export interface ProjectionStores {
@@ -14,11 +14,12 @@ export interface ProjectionStores {
  */
 export function withProjectionStores<T>(
   command: string,
-  store: "postgres" | "sqlite",
+  store: "postgres" | "sqlite" | "dynamodb",
   values: StoreValues,
   io: CliIo,
   work: (stores: ProjectionStores) => Promise<T>,
 ): Promise<T> {
+  if (store === "dynamodb") return withDynamoDb(command, values, io, work);
   if (store === "postgres") {
     const names = { schema: values.schema, tablePrefix: values.prefix };
     return withPostgres(
@@ -39,4 +40,21 @@ export function withProjectionStores<T>(
       readModels: new sqlite.SqliteReadModelStore({ driver, tablePrefix: values.prefix }),
     }),
   );
+}
+
+/** Both stores on one DynamoDB table (`--table`), the client configured from the environment (AWS_*). */
+async function withDynamoDb<T>(
+  command: string,
+  values: StoreValues,
+  io: CliIo,
+  work: (stores: ProjectionStores) => Promise<T>,
+): Promise<T> {
+  const dynamodb = await import("../adapters/dynamodb/index.js");
+  const layout = { tableName: values.table ?? "", partitionKey: values["partition-key"], sortKey: values["sort-key"] };
+  checkInput(command, () => dynamodb.tableLayout(layout));
+  const client = dynamodb.createDynamoDbClient({ env: io.env });
+  return work({
+    eventStore: new dynamodb.DynamoDbEventStore({ client, ...layout }),
+    readModels: new dynamodb.DynamoDbReadModelStore({ client, ...layout }),
+  });
 }

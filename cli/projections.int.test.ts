@@ -4,10 +4,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createDynamoDbClient, DynamoDbEventStore, DynamoDbReadModelStore } from "../adapters/dynamodb/index.js";
 import { migrate, PostgresEventStore, PostgresReadModelStore, type PostgresSql } from "../adapters/postgres/index.js";
 import { bunSqliteDriver, createSqliteEventStore, SqliteReadModelStore } from "../adapters/sqlite/index.js";
-import { type EventStore, InMemoryReadModelStore, ProjectionRunner } from "../src/index.js";
+import { type EventStore, InMemoryReadModelStore, ProjectionRunner, ulid } from "../src/index.js";
 import { cartCounts } from "../test/fixtures/cli-cart-projection.ts";
+import { ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../test/services/postgres.ts";
 
 // `eventflows rebuild` and `eventflows replay`, run as the real binary (Bun, the sources) against the
@@ -191,7 +193,7 @@ describe("eventflows rebuild / replay on PostgreSQL", () => {
     expect(stateful.stderr).toContain("keeps state");
   }, 30_000);
 
-  test("usage errors exit 2 with one line; DynamoDB is refused with exit 1", () => {
+  test("usage errors exit 2 with one line", () => {
     const pg = ["--store", "postgres", "--schema", schema];
     for (const args of [
       ["rebuild", "--store", "postgres"], // no module
@@ -212,14 +214,41 @@ describe("eventflows rebuild / replay on PostgreSQL", () => {
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
     }
     const dynamo = eventflows(["rebuild", module, "--store", "dynamodb", "--json"]);
-    expect(dynamo.code).toBe(1);
-    expect(JSON.parse(dynamo.stderr).error).toEqual({
-      code: "REBUILD_NOT_SUPPORTED",
-      message: "DynamoDbReadModelStore cannot swap read-model generations: rebuilds are refused",
-    });
+    expect(dynamo.code).toBe(2);
+    expect(dynamo.stderr).toContain("table");
     expect(eventflows(["rebuild", "--help"]).stdout).toContain("--no-swap");
     expect(eventflows(["help", "replay"]).stdout).toContain("--apply");
   });
+});
+
+describe("eventflows rebuild on DynamoDB Local", () => {
+  test("a rebuild swaps in what a fresh projection makes, the stale document gone", async () => {
+    const local = await ensureDynamoDb();
+    const tableName = `cli_rebuild_${ulid()}`;
+    const client = createDynamoDbClient(local);
+    const eventStore = new DynamoDbEventStore({ client, tableName });
+    await eventStore.ensureTable();
+    try {
+      const expected = await appendHistory(eventStore, 12);
+      const readModels = new DynamoDbReadModelStore({ client, tableName, generationCacheMs: 0 });
+      await readModels.put("cart-counts", "Cart-stale", { items: -1 });
+      const aws = {
+        AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+        AWS_REGION: local.region,
+        AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+      };
+      const args = ["rebuild", module, "--store", "dynamodb", "--table", tableName, "--batch-size", "50", "--json"];
+      const rebuilt = eventflows(args, aws);
+      expect({ code: rebuilt.code, stderr: rebuilt.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+      expect(JSON.parse(rebuilt.stdout)).toMatchObject({ store: "dynamodb", swapped: true });
+      const docs = await readModels.list<{ items: number }>("cart-counts");
+      expect(docs).toEqual(await freshProjection(eventStore));
+      expect(new Map(docs.map((d) => [d.id, d.document.items]))).toEqual(expected);
+    } finally {
+      await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
+    }
+  }, 60_000);
 });
 
 describe("eventflows rebuild / replay on SQLite", () => {

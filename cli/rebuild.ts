@@ -1,10 +1,4 @@
-import {
-  isAbortedError,
-  type Progress,
-  RebuildNotSupportedError,
-  rebuildCheckpointId,
-  rebuildProjection,
-} from "../src/index.js";
+import { isAbortedError, type Progress, rebuildCheckpointId, rebuildProjection } from "../src/index.js";
 import { withInterrupt } from "./interrupt.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
@@ -32,7 +26,8 @@ Stores (the event store and the read models in the same database):
   postgres   the URL from $EVENTFLOWS_PG_URL or $DATABASE_URL, or --url-file <path>, or --url
              (no password); --schema <name>, --prefix <prefix> as for migrate
   sqlite     --file <path> (must exist), --prefix <prefix>
-DynamoDB cannot swap read-model generations: a rebuild there is refused (exit 1).
+  dynamodb   --table <name> (--partition-key, --sort-key), the client from AWS_* as for migrate;
+             a batch commits at most 100 items: keep --batch-size under what that allows
 
 Options:
   --export <name>        the module's export to rebuild (default: default)
@@ -57,7 +52,6 @@ export async function rebuild(args: readonly string[], io: CliIo): Promise<numbe
     return 0;
   }
   const store = storeOf("rebuild", values);
-  if (store === "dynamodb") throw new RebuildNotSupportedError("DynamoDbReadModelStore");
   const { loaded, batchSize } = await takeModule("rebuild", positionals, values, io, true);
   const swap = values["no-swap"] !== true;
   let last: Progress | undefined;

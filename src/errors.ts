@@ -43,6 +43,7 @@ export const ErrorCode = {
   PersonalDataUnreadable: "PERSONAL_DATA_UNREADABLE",
   StreamDeleted: "STREAM_DELETED",
   StreamDeletionNotSupported: "STREAM_DELETION_NOT_SUPPORTED",
+  ReadModelGenerationChanged: "READ_MODEL_GENERATION_CHANGED",
 } as const;
 
 /**
@@ -317,6 +318,25 @@ export class RebuildNotSupportedError extends EventFlowsError {
 }
 
 /**
+ * A read-model write was refused because a collection it wrote was swapped to another generation
+ * (a rebuild's shadow taken in, or the shadow dropped) after the store last resolved it: nothing of
+ * the batch was written. A projection runner retries the batch, which then reads the new generation.
+ */
+export class ReadModelGenerationChangedError extends EventFlowsError {
+  override readonly name = "ReadModelGenerationChangedError";
+  constructor(
+    readonly collection: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.ReadModelGenerationChanged,
+      `Read-model collection "${collection}" was swapped to another generation since it was read: the write was refused, nothing of it was written; retry it`,
+      options,
+    );
+  }
+}
+
+/**
  * A long operation (a rebuild, a replay) stopped because its `AbortSignal` fired. What committed
  * before stays committed; `cause` is the signal's reason.
  */
@@ -464,6 +484,8 @@ export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorrupt
   hasCode(error, ErrorCode.SnapshotCorrupt);
 export const isRebuildNotSupportedError = (error: unknown): error is RebuildNotSupportedError =>
   hasCode(error, ErrorCode.RebuildNotSupported);
+export const isReadModelGenerationChangedError = (error: unknown): error is ReadModelGenerationChangedError =>
+  hasCode(error, ErrorCode.ReadModelGenerationChanged);
 export const isAbortedError = (error: unknown): error is AbortedError => hasCode(error, ErrorCode.Aborted);
 export const isNoTransitionError = (error: unknown): error is NoTransitionError =>
   hasCode(error, ErrorCode.NoTransition);

@@ -64,6 +64,8 @@ const STORE_OF_FILE: Readonly<Record<string, readonly Set<string>[]>> = {
   "idempotency-store.ts": [listed("idempotencyStore")],
   "keyed-store.ts": [listed("dedupStore"), listed("idempotencyStore")],
   "read-model-store.ts": [listed("readModelStore")],
+  "read-model-generations.ts": [listed("readModelStore")],
+  "read-model-purge.ts": [listed("readModelStore", (op) => op === "purge")],
   "projection-lock.ts": [listed("projectionLock")],
   "saga-store.ts": [listed("sagaStore")],
   "saga-timeouts.ts": [listed("sagaStore")],

@@ -111,16 +111,27 @@ export const dynamoDbIamActions = {
     ensureTable: CREATE_TABLE_WITH_TTL,
   },
   readModelStore: {
-    /** `get` (and a transaction's reads), `checkpoints.load`: one consistent `GetItem`. */
+    /** `get` (and a transaction's reads), `checkpoints.load`: one consistent `GetItem` (and one of the generation pointer, when not cached). */
     get: ["dynamodb:GetItem"],
-    /** `put`, `checkpoints.store` (conditional with `expected`): one `PutItem`. */
-    put: ["dynamodb:PutItem"],
-    /** `delete`, `checkpoints.delete`: one `DeleteItem`. */
-    delete: ["dynamodb:DeleteItem"],
+    /**
+     * `put`, `delete`: a `TransactWriteItems` of the write and a `ConditionCheck` of the collection's
+     * generation pointer (a plain `PutItem`/`DeleteItem` for projection state); `checkpoints.store`
+     * (conditional with `expected`): one `PutItem`.
+     */
+    put: ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
+    /** `checkpoints.delete`: one `DeleteItem`. */
+    delete: ["dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
     /** `list`: a `Scan` of the table (tests and tools). */
     list: ["dynamodb:Scan"],
-    /** `transaction`: one `TransactWriteItems` of the staged puts and deletes and the checkpoint's conditional put. */
-    transaction: ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+    /**
+     * `transaction`: one `TransactWriteItems` of the staged puts and deletes, the checkpoint's
+     * conditional put and a `ConditionCheck` of each collection's generation pointer.
+     */
+    transaction: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+    /** `swap`, `drop` (rebuilds): consistent `GetItem`s, then one `TransactWriteItems` of conditional puts and deletes. */
+    swap: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+    /** `purgeRetiredGenerations`: `GetItem`/`PutItem` of its cursor, a `Query` of retired generations, `Scan` pages, `BatchWriteItem` deletes. */
+    purge: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem"],
     /** The table is the event store's (`DynamoDbEventStore.ensureTable`). */
     ensureTable: CREATE_TABLE,
   },

@@ -34,6 +34,8 @@ export {
   type DynamoDbProjectionLockOptions,
   LEASE_PARTITION_PREFIX,
 } from "./projection-lock.js";
+export { GENERATION_PARTITION_PREFIX, RETIRED_PARTITION } from "./read-model-generations.js";
+export type { PurgeRetiredGenerationsOptions, PurgeRetiredGenerationsResult } from "./read-model-purge.js";
 export {
   CHECKPOINT_PARTITION_PREFIX,
   DynamoDbCheckpointStore,
