@@ -27,7 +27,9 @@ export {
   POSITIONS_PER_COMMIT,
   type TableLayout,
   type TableLayoutOptions,
+  TENANT_KEY_SEPARATOR,
   tableLayout,
+  tenantKeyPrefix,
 } from "./layout.js";
 export {
   DynamoDbProjectionLock,
@@ -65,3 +67,8 @@ export {
   SUBJECT_KEY_PARTITION_PREFIX,
 } from "./subject-key-store.js";
 export { ensureEventStoreTable, eventStoreTableDefinition } from "./table.js";
+export {
+  type SharedTableTenantStores,
+  type SharedTableTenantStoresOptions,
+  sharedTableTenantStores,
+} from "./tenant-stores.js";

@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { type Issue, isTenantId, ValidationError } from "../../src/index.js";
 
 /**
  * Where things live in the table. Events: one item per event, the stream id as partition key and
@@ -11,7 +11,38 @@ export interface TableLayout {
   readonly partitionKey: string;
   /** The sort key attribute (a number): the version. */
   readonly sortKey: string;
+  /**
+   * Starts every partition key this store reads or writes (`<tenant>#`), when the table is shared by
+   * tenants; absent, keys are the bare stream ids and the feed's own partitions, as without tenancy.
+   */
+  readonly keyPrefix?: string;
 }
+
+const TENANT_ISSUE = "a tenant id has 1 to 48 characters among a-z, 0-9 and '-', starting with a letter or digit";
+
+/** Between a tenant and the rest of a key: never in a tenant id, so no tenant's prefix starts another's. */
+export const TENANT_KEY_SEPARATOR = "#";
+
+/**
+ * The partition key prefix of a tenant in a shared table: `<tenant>#`. Tenant ids hold no `#`, so
+ * the prefixes are prefix-free: whatever follows (any stream id, the feed's control-character
+ * partitions), a key names one tenant only, and IAM can grant a tenant `<tenant>#*` (see `iam.ts`).
+ * @throws {ValidationError} not a tenant id (see `tenantId` of `@eventflows/core`).
+ */
+export function tenantKeyPrefix(tenant: string): string {
+  if (!isTenantId(tenant)) {
+    throw new ValidationError("Invalid DynamoDB table layout", [{ path: ["tenant"], message: TENANT_ISSUE }]);
+  }
+  return tenant + TENANT_KEY_SEPARATOR;
+}
+
+/** The partition key value of `key` (a stream id, a feed or store partition) in this layout. */
+export const partitionValue = (layout: TableLayout, key: string): string =>
+  layout.keyPrefix === undefined ? key : layout.keyPrefix + key;
+
+/** The stream id or key a stored partition key value holds, without the layout's prefix. */
+export const keyOfPartition = (layout: TableLayout, value: string): string =>
+  layout.keyPrefix === undefined ? value : value.slice(layout.keyPrefix.length);
 
 /** sort key 0: the commit counter; sort key 1: the resolved-feed watermark. */
 export const META_PARTITION = "\u001feventflows";
@@ -76,6 +107,13 @@ export interface TableLayoutOptions {
   readonly tableName: string;
   readonly partitionKey?: string;
   readonly sortKey?: string;
+  /**
+   * The tenant whose items these are, in a table several tenants share: every partition key gets the
+   * prefix `<tenant>#` ({@link tenantKeyPrefix}), so each tenant has its own streams, global feed,
+   * snapshots and checkpoints in the table. Ids and positions handed back never show it. A tenant id
+   * (`tenantId` of `@eventflows/core`). Leave it out for a table of one tenant.
+   */
+  readonly tenant?: string;
 }
 
 /** Validates the table and key names (DynamoDB's rules, checked before any request). */
@@ -102,6 +140,12 @@ export function tableLayout(options: TableLayoutOptions): TableLayout {
   }
   if (partitionKey === sortKey)
     issues.push({ path: ["sortKey"], message: "the sort key must differ from the partition key" });
+  if (options.tenant !== undefined && !isTenantId(options.tenant)) {
+    issues.push({ path: ["tenant"], message: TENANT_ISSUE });
+  }
   if (issues.length > 0) throw new ValidationError("Invalid DynamoDB table layout", issues);
-  return { tableName, partitionKey, sortKey };
+  // No keyPrefix property at all without a tenant: the layout (and every request) as before tenancy.
+  return options.tenant === undefined
+    ? { tableName, partitionKey, sortKey }
+    : { tableName, partitionKey, sortKey, keyPrefix: tenantKeyPrefix(options.tenant) };
 }

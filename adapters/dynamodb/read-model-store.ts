@@ -12,7 +12,13 @@ import {
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
-import { MAX_TRANSACTION_ITEMS, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import {
+  MAX_TRANSACTION_ITEMS,
+  partitionValue,
+  type TableLayout,
+  type TableLayoutOptions,
+  tableLayout,
+} from "./layout.js";
 
 /** Partition-key prefixes of read-model documents and checkpoints: the control character keeps them off stream ids. */
 export const READ_MODEL_PARTITION_PREFIX = "\u001feventflows:rm:";
@@ -66,6 +72,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
 
   protected async listDocuments(collection: string): Promise<ReadModelDocument[]> {
     const documents: ReadModelDocument[] = [];
+    const prefix = partitionValue(this.layout, READ_MODEL_PARTITION_PREFIX);
     let start: unknown;
     do {
       const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Scan", {
@@ -73,12 +80,12 @@ export class DynamoDbReadModelStore extends ReadModelStore {
         ConsistentRead: true,
         FilterExpression: "#col = :col AND begins_with(#pk, :prefix)",
         ExpressionAttributeNames: { "#col": COLLECTION, "#pk": this.layout.partitionKey },
-        ExpressionAttributeValues: { ":col": str(collection), ":prefix": str(READ_MODEL_PARTITION_PREFIX) },
+        ExpressionAttributeValues: { ":col": str(collection), ":prefix": str(prefix) },
         ...(start === undefined ? {} : { ExclusiveStartKey: start }),
       });
       for (const item of page.Items ?? []) {
         const key = readString(item, this.layout.partitionKey) ?? "";
-        const [, id] = JSON.parse(key.slice(READ_MODEL_PARTITION_PREFIX.length)) as [string, string];
+        const [, id] = JSON.parse(key.slice(prefix.length)) as [string, string];
         documents.push({ id, document: JSON.parse(readString(item, DOCUMENT) ?? "null") });
       }
       start = page.LastEvaluatedKey;
@@ -143,7 +150,9 @@ export class DynamoDbReadModelStore extends ReadModelStore {
 
   #key(collection: string, id: string): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(READ_MODEL_PARTITION_PREFIX + JSON.stringify([collection, id])),
+      [this.layout.partitionKey]: str(
+        partitionValue(this.layout, READ_MODEL_PARTITION_PREFIX + JSON.stringify([collection, id])),
+      ),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }
@@ -205,7 +214,7 @@ export class DynamoDbCheckpointStore extends CheckpointStore {
 
   #key(id: string): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(CHECKPOINT_PARTITION_PREFIX + id),
+      [this.layout.partitionKey]: str(partitionValue(this.layout, CHECKPOINT_PARTITION_PREFIX + id)),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }

@@ -85,6 +85,10 @@ export class DynamoDbSagaStore extends SagaStore {
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > 256) {
       issues.push({ path: ["timeoutShards"], message: "timeoutShards must be an integer from 1 to 256" });
     }
+    if (layout.keyPrefix !== undefined) {
+      // Its timeout shards and listing are table-wide: a table per tenant keeps sagas apart.
+      issues.push({ path: ["tenant"], message: "the saga store does not share a table between tenants yet" });
+    }
     if (issues.length > 0) throw new ValidationError("Invalid DynamoDB saga store options", issues);
     this.layout = layout;
     this.timeoutShards = shards;
