@@ -12,7 +12,16 @@ export type { CommitMarker } from "./commit-log.js";
 export { DEDUP_PARTITION_PREFIX, DynamoDbDedupStore, type DynamoDbDedupStoreOptions } from "./dedup-store.js";
 export { EVENT_CORRUPT, EventCorruptError, isEventCorruptError } from "./errors.js";
 export { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
-export { type DynamoDbIamAction, type DynamoDbStoreName, dynamoDbIamActions, dynamoDbRunTimeActions } from "./iam.js";
+export {
+  type DynamoDbIamAction,
+  type DynamoDbPolicyStatement,
+  type DynamoDbStoreName,
+  type DynamoDbTenantStatementOptions,
+  type DynamoDbTenantStoreName,
+  dynamoDbIamActions,
+  dynamoDbRunTimeActions,
+  dynamoDbTenantStatement,
+} from "./iam.js";
 export {
   DynamoDbIdempotencyStore,
   type DynamoDbIdempotencyStoreOptions,
