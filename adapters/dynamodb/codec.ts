@@ -16,14 +16,7 @@ import {
   str,
 } from "./attribute-value.js";
 import { EventCorruptError } from "./errors.js";
-import {
-  A,
-  keyOfPartition,
-  MAX_ITEM_BYTES,
-  MAX_TRANSACTION_BYTES,
-  partitionValue,
-  type TableLayout,
-} from "./layout.js";
+import { A, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, partitionValue, type TableLayout } from "./layout.js";
 
 /** An event serialized once: data and metadata as JSON text, which keeps any JSON exactly (DynamoDB maps cannot hold every number JSON can). */
 export interface EncodedEvent {
@@ -138,7 +131,7 @@ export function envelopeOf(
  */
 export function decodeItem(layout: TableLayout, item: Readonly<Record<string, unknown>>): EventEnvelope {
   // The caller's stream id: without the tenant's prefix.
-  const streamId = keyOfPartition(layout, readString(item, layout.partitionKey) ?? "");
+  const streamId = (readString(item, layout.partitionKey) ?? "").slice(layout.keyPrefix?.length);
   const version = readNumber(item, layout.sortKey) ?? 0;
   const corrupt = (reason: string) => new EventCorruptError(streamId, version, reason);
   const id = readString(item, A.id);

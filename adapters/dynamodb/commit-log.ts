@@ -294,8 +294,11 @@ export class CommitLog {
 
   /** The item key of a partition (a stream id, the log's or the meta partition), with the layout's prefix. */
   #key(partition: string, sortKey: number): Record<string, { S: string } | { N: string }> {
-    const { partitionKey, sortKey: sortName } = this.#layout;
-    return { [partitionKey]: { S: partitionValue(this.#layout, partition) }, [sortName]: { N: String(sortKey) } };
+    const layout = this.#layout;
+    return {
+      [layout.partitionKey]: { S: partitionValue(layout, partition) },
+      [layout.sortKey]: { N: String(sortKey) },
+    };
   }
 }
 

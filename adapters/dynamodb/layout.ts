@@ -1,4 +1,4 @@
-import { type Issue, isTenantId, ValidationError } from "../../src/index.js";
+import { type Issue, ValidationError } from "../../src/index.js";
 
 /**
  * Where things live in the table. Events: one item per event, the stream id as partition key and
@@ -18,7 +18,13 @@ export interface TableLayout {
   readonly keyPrefix?: string;
 }
 
-const TENANT_ISSUE = "a tenant id has 1 to 48 characters among a-z, 0-9 and '-', starting with a letter or digit";
+const TENANT_ISSUE = "not a tenant id (see tenantId)";
+/**
+ * The core's tenant ids (`isTenantId` of `@eventflows/core`: 1 to 48 of `a-z 0-9 -`, not starting with
+ * `-`), spelled out here so that a store without a tenant bundles none of the tenancy module.
+ * tenant-prefix.test.ts checks it agrees with `isTenantId`.
+ */
+export const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,47}$/;
 
 /** Between a tenant and the rest of a key: never in a tenant id, so no tenant's prefix starts another's. */
 export const TENANT_KEY_SEPARATOR = "#";
@@ -30,19 +36,14 @@ export const TENANT_KEY_SEPARATOR = "#";
  * @throws {ValidationError} not a tenant id (see `tenantId` of `@eventflows/core`).
  */
 export function tenantKeyPrefix(tenant: string): string {
-  if (!isTenantId(tenant)) {
+  if (typeof tenant !== "string" || !TENANT_ID.test(tenant)) {
     throw new ValidationError("Invalid DynamoDB table layout", [{ path: ["tenant"], message: TENANT_ISSUE }]);
   }
   return tenant + TENANT_KEY_SEPARATOR;
 }
 
 /** The partition key value of `key` (a stream id, a feed or store partition) in this layout. */
-export const partitionValue = (layout: TableLayout, key: string): string =>
-  layout.keyPrefix === undefined ? key : layout.keyPrefix + key;
-
-/** The stream id or key a stored partition key value holds, without the layout's prefix. */
-export const keyOfPartition = (layout: TableLayout, value: string): string =>
-  layout.keyPrefix === undefined ? value : value.slice(layout.keyPrefix.length);
+export const partitionValue = (layout: TableLayout, key: string): string => (layout.keyPrefix ?? "") + key;
 
 /** sort key 0: the commit counter; sort key 1: the resolved-feed watermark. */
 export const META_PARTITION = "\u001feventflows";
@@ -140,12 +141,12 @@ export function tableLayout(options: TableLayoutOptions): TableLayout {
   }
   if (partitionKey === sortKey)
     issues.push({ path: ["sortKey"], message: "the sort key must differ from the partition key" });
-  if (options.tenant !== undefined && !isTenantId(options.tenant)) {
+  const { tenant } = options;
+  if (tenant !== undefined && !(typeof tenant === "string" && TENANT_ID.test(tenant))) {
     issues.push({ path: ["tenant"], message: TENANT_ISSUE });
   }
   if (issues.length > 0) throw new ValidationError("Invalid DynamoDB table layout", issues);
   // No keyPrefix property at all without a tenant: the layout (and every request) as before tenancy.
-  return options.tenant === undefined
-    ? { tableName, partitionKey, sortKey }
-    : { tableName, partitionKey, sortKey, keyPrefix: tenantKeyPrefix(options.tenant) };
+  const layout: TableLayout = { tableName, partitionKey, sortKey };
+  return tenant === undefined ? layout : { ...layout, keyPrefix: tenant + TENANT_KEY_SEPARATOR };
 }

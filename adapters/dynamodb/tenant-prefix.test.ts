@@ -5,15 +5,15 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { ErrorCode, prepareEvents } from "../../src/index.js";
+import { ErrorCode, isTenantId, prepareEvents } from "../../src/index.js";
 import { counterUpdate, planAppend } from "./append-plan.js";
 import { decodeItem, encodeEvents, eventItem } from "./codec.js";
 import { markerItem, tombstoneItem } from "./commit-log.js";
 import {
-  keyOfPartition,
   LOG_PARTITION,
   META_PARTITION,
   partitionValue,
+  TENANT_ID,
   TENANT_KEY_SEPARATOR,
   tableLayout,
   tenantKeyPrefix,
@@ -46,7 +46,15 @@ describe("tenantKeyPrefix and the layout's tenant", () => {
     expect(layout).toEqual({ tableName: "events", partitionKey: "pk", sortKey: "sk" });
     expect("keyPrefix" in layout).toBe(false);
     expect(partitionValue(layout, "Order-1")).toBe("Order-1");
-    expect(keyOfPartition(layout, "Order-1")).toBe("Order-1");
+  });
+
+  test("the layout's tenant rule is the core's isTenantId, for any string", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), tenantArb, fc.stringMatching(/^[a-z0-9#*-]{0,60}$/)), (value) => {
+        expect(TENANT_ID.test(value)).toBe(isTenantId(value));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   test("a value that is no tenant id is refused, naming the field", () => {
