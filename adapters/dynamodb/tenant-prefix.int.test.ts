@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ulid } from "../../src/index.js";
-import { eventStoreContract, registerContract } from "../../src/testing/index.js";
+import { eventStoreContract, registerContract, runContract, tenantIsolationContract } from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
   createDynamoDbClient,
@@ -175,6 +175,10 @@ describe("one table, a key prefix per tenant", () => {
           expect([...own].some((key) => key.startsWith(`\u001feventflows:${prefix}`))).toBe(true);
         }
       }
+      // A tenant's read-model list (a Scan under its prefix) holds its documents only.
+      expect(
+        await new DynamoDbReadModelStore({ ...local, client, tableName: scanTable, tenant: "t" }).list("orders"),
+      ).toEqual([{ id: "Order-1", document: { tenant: "t" } }]);
       // Read back through each tenant, ids are as written, no prefix.
       const mine = new DynamoDbEventStore({ ...local, client, tableName: scanTable, tenant: "t" });
       const types = [];
@@ -183,6 +187,16 @@ describe("one table, a key prefix per tenant", () => {
     } finally {
       await client.send("DeleteTable", { TableName: scanTable }).catch(() => undefined);
     }
+  }, 120_000);
+
+  test("the isolation contract fails a factory that gives two tenants one prefix (the mistake it guards against)", async () => {
+    const stores = sharedTableTenantStores({ ...local, tableName, eventStore: { gapTimeoutMs: 200 } });
+    const shared = `shared-${ulid().toLowerCase()}`;
+    const suite = tenantIsolationContract({ name: "one prefix for all", forTenant: () => stores(shared) });
+    const results = await runContract(suite);
+    const failed = results.filter((r) => !r.ok).map((r) => r.name);
+    // Every case fails: events, feed and subscriptions, and snapshots and checkpoints (keyed by stream and id).
+    expect(failed).toEqual(suite.cases.map((c) => c.name));
   }, 120_000);
 
   test("the saga store refuses a tenant: its timeout shards and listing span the table", () => {
