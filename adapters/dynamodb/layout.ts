@@ -4,6 +4,7 @@ import { type Issue, ValidationError } from "../../src/index.js";
  * Where things live in the table. Events: one item per event, the stream id as partition key and
  * the version as (numeric) sort key. The global feed's bookkeeping sits under two partition keys
  * that start with a control character, which stream ids cannot contain, so they never collide.
+ * With a tenant (a table tenants share), every partition key, those included, starts with `<tenant>#`.
  */
 export interface TableLayout {
   readonly tableName: string;
