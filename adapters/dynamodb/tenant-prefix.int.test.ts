@@ -9,7 +9,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ulid } from "../../src/index.js";
-import { eventStoreContract, registerContract, runContract, tenantIsolationContract } from "../../src/testing/index.js";
+import {
+  eventStoreContract,
+  registerContract,
+  runContract,
+  sagaStoreContract,
+  tenantIsolationContract,
+} from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
   createDynamoDbClient,
@@ -198,10 +204,52 @@ describe("one table, a key prefix per tenant", () => {
     // Every case fails: events, feed and subscriptions, and snapshots and checkpoints (keyed by stream and id).
     expect(failed).toEqual(suite.cases.map((c) => c.name));
   }, 120_000);
+});
 
-  test("the saga store refuses a tenant: its timeout shards and listing span the table", () => {
-    expect(() => new DynamoDbSagaStore({ ...local, tableName, tenant: "acme" })).toThrow(
-      "Invalid DynamoDB saga store options",
-    );
+describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants' sagas share", () => {
+  // Another tenant's saga store works the same table first: its instances, due timeouts and failures
+  // would show in this tenant's lists, due timeouts and failures if a prefix leaked.
+  beforeAll(async () => {
+    const other = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-1" });
+    for (const key of ["k1", "k2"]) {
+      await other.commit({
+        saga: "checkout",
+        key,
+        expectedVersion: 0,
+        handledId: ulid(),
+        state: { other: true },
+        status: "running",
+        step: 0,
+        compensations: [],
+        schedule: [{ id: `checkout/${key}/t/tick/1`, saga: "checkout", key, name: "tick", dueAt: 0, data: {} }],
+      });
+    }
+    await other.recordFailure({
+      saga: "checkout",
+      key: "k1",
+      eventId: ulid(),
+      eventType: "Placed",
+      error: "boom",
+      at: new Date().toISOString(),
+    });
   });
+  test("a tenant's due timeouts, instances and failures are its own: the other tenant's stay out", async () => {
+    const mine = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-2" });
+    expect(await mine.claimDueTimeouts({ now: Date.now(), owner: "me", leaseMs: 60_000, limit: 100 })).toEqual([]);
+    expect(await mine.nextDueAt()).toBeUndefined();
+    expect(await mine.list()).toEqual([]);
+    expect(await mine.failures()).toEqual([]);
+    // The other tenant sees its own.
+    const other = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-1" });
+    expect(await other.nextDueAt()).toBe(0);
+    expect((await other.list()).map((r) => r.key).sort()).toEqual(["k1", "k2"]);
+  });
+
+  registerContract(
+    sagaStoreContract({
+      name: "DynamoDbSagaStore contract (DynamoDB Local, tenant 'sagas' in a shared table)",
+      create: (settings) => new DynamoDbSagaStore({ ...local, ...settings, tableName, tenant: "sagas" }),
+    }),
+    { describe, test },
+  );
 });
