@@ -3,7 +3,7 @@
  * with a prefix (beside another tenant's traffic in the same table), each tenant has a feed of its
  * own, and a raw Scan of the table finds every item under its tenant's prefix, whatever the stores
  * wrote (events, the feed's counter, watermark, log and hidden set, deletion stubs and fences,
- * snapshots, checkpoints, dedup, idempotency, lease, read-model and subject-key items). The tenant
+ * snapshots, checkpoints, dedup, idempotency, lease, read-model, subject-key and saga items). The tenant
  * isolation contract on this strategy is in test/runtime/suites/tenancy.ts (run by
  * test/tenancy/isolation.int.test.ts).
  */
@@ -154,6 +154,19 @@ describe("one table, a key prefix per tenant", () => {
         await new DynamoDbReadModelStore(shared).put("orders", "Order-1", { tenant });
         await new DynamoDbSubjectKeyStore({ ...shared, masterKey }).createOrGet("subject-1");
         await new DynamoDbEventStore(shared).ping();
+        const sagas = new DynamoDbSagaStore(shared);
+        await sagas.commit({
+          saga: "checkout",
+          key: "k1",
+          expectedVersion: 0,
+          handledId: ulid(),
+          state: {},
+          status: "running",
+          step: 0,
+          compensations: [],
+          schedule: [{ id: "checkout/k1/t/tick/1", saga: "checkout", key: "k1", name: "tick", dueAt: 0, data: {} }],
+        });
+        await sagas.recordFailure({ saga: "checkout", eventId: ulid(), eventType: "Placed", error: "boom", at: "" });
       }
       const keys: string[] = [];
       let start: unknown;
@@ -177,7 +190,19 @@ describe("one table, a key prefix per tenant", () => {
         for (const part of ["\u001feventflows", "\u001feventflows:log", "Order-1", "Cart", "t#Order-1", "#"]) {
           expect(own.has(part)).toBe(true);
         }
-        for (const prefix of ["snapshot:", "cp:", "dedup:", "idempotency:", "lease:", "rm:", "subject-key:"]) {
+        for (const prefix of [
+          "snapshot:",
+          "cp:",
+          "dedup:",
+          "idempotency:",
+          "lease:",
+          "rm:",
+          "subject-key:",
+          "saga:",
+          "saga-handled:",
+          "saga-due:",
+          "saga-failures:",
+        ]) {
           expect([...own].some((key) => key.startsWith(`\u001feventflows:${prefix}`))).toBe(true);
         }
       }
