@@ -2,7 +2,16 @@ import type { ExpectedVersion } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
 import { type EncodedEvent, eventItem } from "./codec.js";
 import { markerItem } from "./commit-log.js";
-import { A, COUNTER_SORT_KEY, D, M, META_PARTITION, POSITIONS_PER_COMMIT, type TableLayout } from "./layout.js";
+import {
+  A,
+  COUNTER_SORT_KEY,
+  D,
+  M,
+  META_PARTITION,
+  POSITIONS_PER_COMMIT,
+  partitionValue,
+  type TableLayout,
+} from "./layout.js";
 
 /** One attempt at an append: what it builds on and what it holds. */
 export interface AppendAttempt {
@@ -108,7 +117,7 @@ function pushAppend(
       : items.push({
           ConditionCheck: {
             TableName: tableName,
-            Key: { [partitionKey]: str(streamId), [sortKey]: num(version) },
+            Key: { [partitionKey]: str(partitionValue(layout, streamId)), [sortKey]: num(version) },
             // A deleted stream's first item and fence carry `del`: an append built on either is
             // refused by the check it makes anyway. (Removed events keep their slot: a put into
             // one fails on its own, so a truncated stream's `cut` needs no check.)
@@ -153,7 +162,10 @@ export function counterUpdate(layout: TableLayout, counter: number, next: number
   return {
     Update: {
       TableName: layout.tableName,
-      Key: { [layout.partitionKey]: str(META_PARTITION), [layout.sortKey]: num(COUNTER_SORT_KEY) },
+      Key: {
+        [layout.partitionKey]: str(partitionValue(layout, META_PARTITION)),
+        [layout.sortKey]: num(COUNTER_SORT_KEY),
+      },
       UpdateExpression: "SET #next = :next",
       // The counter item exists once any number was taken; before that it holds no value.
       ConditionExpression: counter === 0 ? "attribute_not_exists(#next)" : "#next = :counter",

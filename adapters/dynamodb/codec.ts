@@ -16,7 +16,7 @@ import {
   str,
 } from "./attribute-value.js";
 import { EventCorruptError } from "./errors.js";
-import { A, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, type TableLayout } from "./layout.js";
+import { A, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, partitionValue, type TableLayout } from "./layout.js";
 
 /** An event serialized once: data and metadata as JSON text, which keeps any JSON exactly (DynamoDB maps cannot hold every number JSON can). */
 export interface EncodedEvent {
@@ -34,7 +34,8 @@ export interface EncodedEvent {
  */
 export function encodeEvents(layout: TableLayout, streamId: string, events: readonly PendingEvent[]): EncodedEvent[] {
   // The key and the numbers at their widest: a conservative item size.
-  const keyBytes = layout.partitionKey.length + utf8Length(streamId) + layout.sortKey.length + NUMBER_BYTES;
+  const keyBytes =
+    layout.partitionKey.length + utf8Length(partitionValue(layout, streamId)) + layout.sortKey.length + NUMBER_BYTES;
   const positionBytes = A.position.length + NUMBER_BYTES;
   let total = 0;
   return events.map((event, index) => {
@@ -81,7 +82,7 @@ export function eventItem(
   encoded: EncodedEvent,
 ): Item {
   const item: Record<string, AttributeValue> = {
-    [layout.partitionKey]: str(streamId),
+    [layout.partitionKey]: str(partitionValue(layout, streamId)),
     [layout.sortKey]: num(version),
     [A.id]: str(encoded.event.id),
     [A.type]: str(encoded.event.type),
@@ -129,7 +130,8 @@ export function envelopeOf(
  * @throws {EventCorruptError} naming the stream and version.
  */
 export function decodeItem(layout: TableLayout, item: Readonly<Record<string, unknown>>): EventEnvelope {
-  const streamId = readString(item, layout.partitionKey) ?? "";
+  // The caller's stream id: without the tenant's prefix.
+  const streamId = (readString(item, layout.partitionKey) ?? "").slice(layout.keyPrefix?.length);
   const version = readNumber(item, layout.sortKey) ?? 0;
   const corrupt = (reason: string) => new EventCorruptError(streamId, version, reason);
   const id = readString(item, A.id);

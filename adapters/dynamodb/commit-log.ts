@@ -9,6 +9,7 @@ import {
   M,
   META_PARTITION,
   POSITIONS_PER_COMMIT,
+  partitionValue,
   type TableLayout,
   WATERMARK_SORT_KEY,
 } from "./layout.js";
@@ -129,7 +130,7 @@ export class CommitLog {
         TableName: this.#layout.tableName,
         KeyConditionExpression: "#pk = :log AND #sk >= :from",
         ExpressionAttributeNames: { "#pk": this.#layout.partitionKey, "#sk": this.#layout.sortKey },
-        ExpressionAttributeValues: { ":log": str(LOG_PARTITION), ":from": num(next) },
+        ExpressionAttributeValues: { ":log": str(partitionValue(this.#layout, LOG_PARTITION)), ":from": num(next) },
         ConsistentRead: true,
         Limit: PAGE_SIZE,
       });
@@ -164,8 +165,9 @@ export class CommitLog {
     for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
       await this.#batchGet(keys.slice(start, start + BATCH_GET_KEYS), found);
     }
-    // Events a hard delete or truncation removed are absent: the feed passes them by.
-    return keys.flatMap(({ stream, version }) => found.get(keyId(stream, version)) ?? []);
+    // Events a hard delete or truncation removed are absent: the feed passes them by. (Found by
+    // their stored keys, which carry the layout's prefix.)
+    return keys.flatMap(({ stream, version }) => found.get(keyId(partitionValue(this.#layout, stream), version)) ?? []);
   }
 
   /**
@@ -290,8 +292,13 @@ export class CommitLog {
     };
   }
 
+  /** The item key of a partition (a stream id, the log's or the meta partition), with the layout's prefix. */
   #key(partition: string, sortKey: number): Record<string, { S: string } | { N: string }> {
-    return { [this.#layout.partitionKey]: { S: partition }, [this.#layout.sortKey]: { N: String(sortKey) } };
+    const layout = this.#layout;
+    return {
+      [layout.partitionKey]: { S: partitionValue(layout, partition) },
+      [layout.sortKey]: { N: String(sortKey) },
+    };
   }
 }
 
@@ -314,7 +321,7 @@ export function markerItem(
     Put: {
       TableName: layout.tableName,
       Item: {
-        [layout.partitionKey]: str(LOG_PARTITION),
+        [layout.partitionKey]: str(partitionValue(layout, LOG_PARTITION)),
         [layout.sortKey]: num(commit),
         [M.stream]: str(streamId),
         [M.first]: num(first),
@@ -333,7 +340,7 @@ export function tombstoneItem(layout: TableLayout, commit: number, at: number): 
   return {
     TableName: layout.tableName,
     Item: {
-      [layout.partitionKey]: str(LOG_PARTITION),
+      [layout.partitionKey]: str(partitionValue(layout, LOG_PARTITION)),
       [layout.sortKey]: num(commit),
       [M.void]: { BOOL: true },
       [M.at]: num(at),

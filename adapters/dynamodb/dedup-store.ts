@@ -8,6 +8,7 @@ import {
   KEYED_ITEM_SORT_KEY,
   TTL_ATTRIBUTE,
 } from "./keyed-store.js";
+import { partitionValue } from "./layout.js";
 
 /**
  * Dedup items live under partition key `DEDUP_PARTITION_PREFIX + eventId`. The control character
@@ -69,7 +70,7 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
 
   #key(eventId: string): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(DEDUP_PARTITION_PREFIX + eventId),
+      [this.layout.partitionKey]: str(partitionValue(this.layout, DEDUP_PARTITION_PREFIX + eventId)),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }

@@ -34,6 +34,7 @@ import {
   D,
   MAX_TRANSACTION_ITEMS,
   POSITIONS_PER_COMMIT,
+  partitionValue,
   type TableLayout,
   type TableLayoutOptions,
   tableLayout,
@@ -360,6 +361,7 @@ export class DynamoDbEventStore extends EventStore {
     const deletion = this.#deletions?.readState(streamId, !backward && (options.fromVersion ?? 1) <= 1);
     let cut = deletion === undefined ? 1 : undefined;
     const { tableName, partitionKey, sortKey } = this.layout;
+    const key = partitionValue(this.layout, streamId);
     let bound = backward ? options.fromVersion : (options.fromVersion ?? 1);
     let expected = backward ? undefined : bound;
     let startKey: unknown;
@@ -373,8 +375,7 @@ export class DynamoDbEventStore extends EventStore {
             bound === undefined ? "#pk = :s" : backward ? "#pk = :s AND #sk <= :v" : "#pk = :s AND #sk >= :v",
           ExpressionAttributeNames:
             bound === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
-          ExpressionAttributeValues:
-            bound === undefined ? { ":s": str(streamId) } : { ":s": str(streamId), ":v": num(bound) },
+          ExpressionAttributeValues: bound === undefined ? { ":s": str(key) } : { ":s": str(key), ":v": num(bound) },
           ScanIndexForward: !backward,
           ConsistentRead: true,
           ...(Number.isFinite(remaining) ? { Limit: Math.min(remaining, 1_000) } : {}),
@@ -500,7 +501,7 @@ export class DynamoDbEventStore extends EventStore {
         TableName: tableName,
         KeyConditionExpression: "#pk = :s",
         ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey, "#gp": A.position },
-        ExpressionAttributeValues: { ":s": str(streamId) },
+        ExpressionAttributeValues: { ":s": str(partitionValue(this.layout, streamId)) },
         // `del` and `dv` (a fence's) need no placeholder: they are no reserved words.
         ProjectionExpression: `#sk, #gp, ${D.mode}, ${D.version}`,
         ScanIndexForward: false,

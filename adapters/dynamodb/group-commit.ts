@@ -10,7 +10,14 @@ import {
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, AwsServiceError } from "./client.js";
 import { tombstoneItem } from "./commit-log.js";
-import { LOG_PARTITION, M, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS, type TableLayout } from "./layout.js";
+import {
+  LOG_PARTITION,
+  M,
+  MAX_TRANSACTION_BYTES,
+  MAX_TRANSACTION_ITEMS,
+  partitionValue,
+  type TableLayout,
+} from "./layout.js";
 
 /** An append handed to the group committer, with the deadlines of its `appendToStream` call. */
 export interface GroupAppend extends GroupMember {
@@ -237,7 +244,10 @@ export class GroupCommitter {
       "GetItem",
       {
         TableName: this.#layout.tableName,
-        Key: { [this.#layout.partitionKey]: str(LOG_PARTITION), [this.#layout.sortKey]: num(counter + 1) },
+        Key: {
+          [this.#layout.partitionKey]: str(partitionValue(this.#layout, LOG_PARTITION)),
+          [this.#layout.sortKey]: num(counter + 1),
+        },
         ConsistentRead: true,
       },
       { deadline },

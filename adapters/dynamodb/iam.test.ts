@@ -6,7 +6,13 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type DynamoDbIamAction, type DynamoDbStoreName, dynamoDbIamActions, dynamoDbRunTimeActions } from "./iam.ts";
+import {
+  type DynamoDbIamAction,
+  type DynamoDbStoreName,
+  dynamoDbIamActions,
+  dynamoDbRunTimeActions,
+  dynamoDbTenantStatement,
+} from "./iam.ts";
 
 const here = import.meta.dirname;
 const sources = readdirSync(here)
@@ -157,5 +163,49 @@ describe("DynamoDB IAM actions", () => {
       "dynamodb:UpdateTimeToLive",
     ]);
     expect(dynamoDbRunTimeActions([])).toEqual([]);
+  });
+});
+
+describe("dynamoDbTenantStatement: a role limited to one tenant's keys of a shared table", () => {
+  const tableArn = "arn:aws:dynamodb:eu-west-1:123456789012:table/events";
+
+  test("the stores' run-time actions on the table, every leading key under the tenant's prefix", () => {
+    expect(dynamoDbTenantStatement({ tableArn, tenant: "acme", stores: ["eventStore", "snapshotStore"] })).toEqual({
+      Effect: "Allow",
+      Action: dynamoDbRunTimeActions(["eventStore", "snapshotStore"]),
+      Resource: [tableArn],
+      Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["acme#*"] } },
+    });
+  });
+
+  test("never Scan (a Scan names no key, so the condition would let it read every tenant)", () => {
+    const statement = dynamoDbTenantStatement({
+      tableArn,
+      tenant: "acme",
+      stores: ["eventStore", "streamDeletion", "snapshotStore", "readModelStore", "dedupStore", "idempotencyStore"],
+    });
+    expect(dynamoDbRunTimeActions(["readModelStore"])).toContain("dynamodb:Scan");
+    expect(statement.Action).not.toContain("dynamodb:Scan");
+    expect(statement.Action).toContain("dynamodb:BatchWriteItem");
+    for (const action of statement.Action) expect(action).not.toContain("*");
+  });
+
+  test("a policy variable for one role assumed with a session tag per tenant", () => {
+    const statement = dynamoDbTenantStatement({
+      tableArn,
+      tenant: `\${aws:PrincipalTag/tenant}`,
+      stores: ["eventStore"],
+    });
+    expect(statement.Condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]).toEqual([
+      `\${aws:PrincipalTag/tenant}#*`,
+    ]);
+  });
+
+  test("anything else is refused: a wildcard, another separator, an upper-case id", () => {
+    for (const tenant of ["*", "acme*", "a#b", "Acme", "", `\${aws:PrincipalTag/tenant}*`, `\${foo}`]) {
+      expect(() => dynamoDbTenantStatement({ tableArn, tenant, stores: ["eventStore"] })).toThrow(
+        "Invalid DynamoDB table layout",
+      );
+    }
   });
 });

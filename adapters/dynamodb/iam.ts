@@ -11,6 +11,8 @@
  * to the table's ARN (no index is used).
  */
 
+import { TENANT_KEY_SEPARATOR, tenantKeyPrefix } from "./layout.js";
+
 /** An IAM action of the DynamoDB service. */
 export type DynamoDbIamAction = `dynamodb:${string}`;
 
@@ -201,4 +203,49 @@ export function dynamoDbRunTimeActions(
     }
   }
   return [...actions].sort();
+}
+
+/** The stores that can run under a role limited to one tenant's keys (see {@link dynamoDbTenantStatement}). */
+export type DynamoDbTenantStoreName = Exclude<DynamoDbStoreName, "sagaStore">;
+
+export interface DynamoDbTenantStatementOptions {
+  /** The shared table's ARN. */
+  readonly tableArn: string;
+  /**
+   * The tenant: a tenant id (checked), or an IAM policy variable that holds one at request time,
+   * e.g. `"${aws:PrincipalTag/tenant}"` for one role assumed with a session tag per tenant.
+   */
+  readonly tenant: string;
+  readonly stores: readonly DynamoDbTenantStoreName[];
+}
+
+/** An IAM policy statement, as JSON (the shape CDK's `PolicyStatement.fromJson` and Terraform take). */
+export interface DynamoDbPolicyStatement {
+  readonly Effect: "Allow";
+  readonly Action: DynamoDbIamAction[];
+  readonly Resource: string[];
+  readonly Condition: { readonly "ForAllValues:StringLike": { readonly "dynamodb:LeadingKeys": string[] } };
+}
+
+const POLICY_VARIABLE = /^\$\{aws:[A-Za-z]+(\/[A-Za-z0-9_.:+=@-]+)?\}$/;
+
+/**
+ * The statement of a role limited to one tenant's items in a table tenants share (stores made with
+ * `tenant`): the stores' run-time actions on the table, on condition that every partition key a
+ * request names starts with `<tenant>#` (`dynamodb:LeadingKeys`). A transaction's and a batch's keys
+ * are each checked. `Scan` is never in it: a Scan names no key, and `ForAllValues` over no key is
+ * true, so a Scan would read every tenant's items; the read-model store's `list` (a Scan) is
+ * therefore unavailable to such a role, and nothing else on the role may grant `dynamodb:Scan`.
+ * @throws {ValidationError} a tenant that is neither a tenant id nor a policy variable.
+ */
+export function dynamoDbTenantStatement(options: DynamoDbTenantStatementOptions): DynamoDbPolicyStatement {
+  const prefix = POLICY_VARIABLE.test(options.tenant)
+    ? options.tenant + TENANT_KEY_SEPARATOR
+    : tenantKeyPrefix(options.tenant);
+  return {
+    Effect: "Allow",
+    Action: dynamoDbRunTimeActions(options.stores).filter((action) => action !== "dynamodb:Scan"),
+    Resource: [options.tableArn],
+    Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${prefix}*`] } },
+  };
 }

@@ -17,6 +17,7 @@ import {
   KEYED_ITEM_SORT_KEY,
   TTL_ATTRIBUTE,
 } from "./keyed-store.js";
+import { partitionValue } from "./layout.js";
 
 /** Idempotency items live under partition key `IDEMPOTENCY_PARTITION_PREFIX + key`, apart from any stream. */
 export const IDEMPOTENCY_PARTITION_PREFIX = "\u001feventflows:idempotency:";
@@ -146,7 +147,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
 
   #key(key: string): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(IDEMPOTENCY_PARTITION_PREFIX + key),
+      [this.layout.partitionKey]: str(partitionValue(this.layout, IDEMPOTENCY_PARTITION_PREFIX + key)),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }

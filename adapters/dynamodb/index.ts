@@ -12,7 +12,16 @@ export type { CommitMarker } from "./commit-log.js";
 export { DEDUP_PARTITION_PREFIX, DynamoDbDedupStore, type DynamoDbDedupStoreOptions } from "./dedup-store.js";
 export { EVENT_CORRUPT, EventCorruptError, isEventCorruptError } from "./errors.js";
 export { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
-export { type DynamoDbIamAction, type DynamoDbStoreName, dynamoDbIamActions, dynamoDbRunTimeActions } from "./iam.js";
+export {
+  type DynamoDbIamAction,
+  type DynamoDbPolicyStatement,
+  type DynamoDbStoreName,
+  type DynamoDbTenantStatementOptions,
+  type DynamoDbTenantStoreName,
+  dynamoDbIamActions,
+  dynamoDbRunTimeActions,
+  dynamoDbTenantStatement,
+} from "./iam.js";
 export {
   DynamoDbIdempotencyStore,
   type DynamoDbIdempotencyStoreOptions,
@@ -27,7 +36,9 @@ export {
   POSITIONS_PER_COMMIT,
   type TableLayout,
   type TableLayoutOptions,
+  TENANT_KEY_SEPARATOR,
   tableLayout,
+  tenantKeyPrefix,
 } from "./layout.js";
 export {
   DynamoDbProjectionLock,
@@ -67,3 +78,8 @@ export {
   SUBJECT_KEY_PARTITION_PREFIX,
 } from "./subject-key-store.js";
 export { ensureEventStoreTable, eventStoreTableDefinition } from "./table.js";
+export {
+  type SharedTableTenantStores,
+  type SharedTableTenantStoresOptions,
+  sharedTableTenantStores,
+} from "./tenant-stores.js";

@@ -1,6 +1,6 @@
 import { HEALTH_CHECK_STREAM, type Issue, ValidationError } from "../../src/index.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
-import { A, M, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { ensureEventStoreTable } from "./table.js";
 
 /**
@@ -54,7 +54,11 @@ export abstract class DynamoDbKeyedStore {
    */
   async ping(signal?: AbortSignal): Promise<void> {
     const { tableName, partitionKey, sortKey } = this.layout;
-    const key = { [partitionKey]: { S: HEALTH_CHECK_STREAM }, [sortKey]: { N: String(KEYED_ITEM_SORT_KEY) } };
+    // Under the tenant's prefix too: a role limited to the tenant's keys may read it.
+    const key = {
+      [partitionKey]: { S: partitionValue(this.layout, HEALTH_CHECK_STREAM) },
+      [sortKey]: { N: String(KEYED_ITEM_SORT_KEY) },
+    };
     const request = {
       TableName: tableName,
       Key: key,

@@ -4,6 +4,7 @@ import { type Issue, ValidationError } from "../../src/index.js";
  * Where things live in the table. Events: one item per event, the stream id as partition key and
  * the version as (numeric) sort key. The global feed's bookkeeping sits under two partition keys
  * that start with a control character, which stream ids cannot contain, so they never collide.
+ * With a tenant (a table tenants share), every partition key, those included, starts with `<tenant>#`.
  */
 export interface TableLayout {
   readonly tableName: string;
@@ -11,7 +12,39 @@ export interface TableLayout {
   readonly partitionKey: string;
   /** The sort key attribute (a number): the version. */
   readonly sortKey: string;
+  /**
+   * Starts every partition key this store reads or writes (`<tenant>#`), when the table is shared by
+   * tenants; absent, keys are the bare stream ids and the feed's own partitions, as without tenancy.
+   */
+  readonly keyPrefix?: string;
 }
+
+const TENANT_ISSUE = "not a tenant id (see tenantId)";
+/**
+ * The core's tenant ids (`isTenantId` of `@eventflows/core`: 1 to 48 of `a-z 0-9 -`, not starting with
+ * `-`), spelled out here so that a store without a tenant bundles none of the tenancy module.
+ * tenant-prefix.test.ts checks it agrees with `isTenantId`.
+ */
+export const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,47}$/;
+
+/** Between a tenant and the rest of a key: never in a tenant id, so no tenant's prefix starts another's. */
+export const TENANT_KEY_SEPARATOR = "#";
+
+/**
+ * The partition key prefix of a tenant in a shared table: `<tenant>#`. Tenant ids hold no `#`, so
+ * the prefixes are prefix-free: whatever follows (any stream id, the feed's control-character
+ * partitions), a key names one tenant only, and IAM can grant a tenant `<tenant>#*` (see `iam.ts`).
+ * @throws {ValidationError} not a tenant id (see `tenantId` of `@eventflows/core`).
+ */
+export function tenantKeyPrefix(tenant: string): string {
+  if (typeof tenant !== "string" || !TENANT_ID.test(tenant)) {
+    throw new ValidationError("Invalid DynamoDB table layout", [{ path: ["tenant"], message: TENANT_ISSUE }]);
+  }
+  return tenant + TENANT_KEY_SEPARATOR;
+}
+
+/** The partition key value of `key` (a stream id, a feed or store partition) in this layout. */
+export const partitionValue = (layout: TableLayout, key: string): string => (layout.keyPrefix ?? "") + key;
 
 /** sort key 0: the commit counter; sort key 1: the resolved-feed watermark. */
 export const META_PARTITION = "\u001feventflows";
@@ -76,6 +109,13 @@ export interface TableLayoutOptions {
   readonly tableName: string;
   readonly partitionKey?: string;
   readonly sortKey?: string;
+  /**
+   * The tenant whose items these are, in a table several tenants share: every partition key gets the
+   * prefix `<tenant>#` ({@link tenantKeyPrefix}), so each tenant has its own streams, global feed,
+   * snapshots and checkpoints in the table. Ids and positions handed back never show it. A tenant id
+   * (`tenantId` of `@eventflows/core`). Leave it out for a table of one tenant.
+   */
+  readonly tenant?: string;
 }
 
 /** Validates the table and key names (DynamoDB's rules, checked before any request). */
@@ -102,6 +142,12 @@ export function tableLayout(options: TableLayoutOptions): TableLayout {
   }
   if (partitionKey === sortKey)
     issues.push({ path: ["sortKey"], message: "the sort key must differ from the partition key" });
+  const { tenant } = options;
+  if (tenant !== undefined && !(typeof tenant === "string" && TENANT_ID.test(tenant))) {
+    issues.push({ path: ["tenant"], message: TENANT_ISSUE });
+  }
   if (issues.length > 0) throw new ValidationError("Invalid DynamoDB table layout", issues);
-  return { tableName, partitionKey, sortKey };
+  // No keyPrefix property at all without a tenant: the layout (and every request) as before tenancy.
+  const layout: TableLayout = { tableName, partitionKey, sortKey };
+  return tenant === undefined ? layout : { ...layout, keyPrefix: tenant + TENANT_KEY_SEPARATOR };
 }

@@ -2,7 +2,7 @@ import { ProjectionLock } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
 import { type AwsJsonClient, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
-import { type TableLayout, tableLayout } from "./layout.js";
+import { partitionValue, type TableLayout, tableLayout } from "./layout.js";
 import type { DynamoDbReadModelStoreOptions } from "./read-model-store.js";
 
 /** Partition-key prefix of lease items. */
@@ -64,7 +64,7 @@ export class DynamoDbProjectionLock extends ProjectionLock {
 
   #key(name: string): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(LEASE_PARTITION_PREFIX + name),
+      [this.layout.partitionKey]: str(partitionValue(this.layout, LEASE_PARTITION_PREFIX + name)),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }

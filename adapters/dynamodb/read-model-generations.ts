@@ -2,7 +2,7 @@ import { PROJECTION_STATE_COLLECTION, ReadModelGenerationChangedError } from "..
 import { num, readString, str } from "./attribute-value.js";
 import type { AwsJsonClient } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
-import type { TableLayout } from "./layout.js";
+import { partitionValue, type TableLayout } from "./layout.js";
 
 /**
  * Partition-key prefix of generation pointers: one item per collection that was ever swapped or
@@ -103,7 +103,7 @@ export class GenerationPointers {
       Put: {
         TableName: this.#layout.tableName,
         Item: {
-          [this.#layout.partitionKey]: str(RETIRED_PARTITION),
+          [this.#layout.partitionKey]: str(partitionValue(this.#layout, RETIRED_PARTITION)),
           // Random, never 0 (the purge's cursor): two retirements never share an item.
           [this.#layout.sortKey]: num(1 + Math.floor(Math.random() * (Number.MAX_SAFE_INTEGER - 1))),
           [NAMESPACE]: str(namespace),
@@ -119,7 +119,8 @@ export class GenerationPointers {
       | { Key?: Record<string, unknown>; Item?: Record<string, unknown> }
       | undefined;
     const key = readString(action?.Key ?? action?.Item ?? {}, this.#layout.partitionKey);
-    return key?.startsWith(GENERATION_PARTITION_PREFIX) ? key.slice(GENERATION_PARTITION_PREFIX.length) : undefined;
+    const prefix = partitionValue(this.#layout, GENERATION_PARTITION_PREFIX);
+    return key?.startsWith(prefix) ? key.slice(prefix.length) : undefined;
   }
 
   #unchanged(resolved: ResolvedGeneration): Record<string, unknown> {
@@ -134,7 +135,7 @@ export class GenerationPointers {
 
   #key(collection: string): Record<string, unknown> {
     return {
-      [this.#layout.partitionKey]: str(GENERATION_PARTITION_PREFIX + collection),
+      [this.#layout.partitionKey]: str(partitionValue(this.#layout, GENERATION_PARTITION_PREFIX + collection)),
       [this.#layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }

@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import type { AwsJsonClient } from "./client.js";
-import type { TableLayout } from "./layout.js";
+import { partitionValue, type TableLayout } from "./layout.js";
 import { NAMESPACE, RETIRED_AT, RETIRED_PARTITION } from "./read-model-generations.js";
 
 export interface PurgeRetiredGenerationsOptions {
@@ -64,7 +64,7 @@ export async function purgeRetiredGenerations(
     return client.send<T>(operation, input);
   };
   const key = (sortKey: number) => ({
-    [layout.partitionKey]: str(RETIRED_PARTITION),
+    [layout.partitionKey]: str(partitionValue(layout, RETIRED_PARTITION)),
     [layout.sortKey]: num(sortKey),
   });
   const deleteAll = async (keys: Record<string, unknown>[]) => {
@@ -147,7 +147,7 @@ async function nextPass(
         FilterExpression: "#at <= :cutoff",
         ExpressionAttributeNames: { "#pk": layout.partitionKey, "#sk": layout.sortKey, "#at": RETIRED_AT },
         ExpressionAttributeValues: {
-          ":pk": str(RETIRED_PARTITION),
+          ":pk": str(partitionValue(layout, RETIRED_PARTITION)),
           ":cursor": num(CURSOR_SORT_KEY),
           ":cutoff": num(cutoff),
         },

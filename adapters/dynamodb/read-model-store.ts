@@ -16,7 +16,13 @@ import {
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
-import { MAX_TRANSACTION_ITEMS, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import {
+  MAX_TRANSACTION_ITEMS,
+  partitionValue,
+  type TableLayout,
+  type TableLayoutOptions,
+  tableLayout,
+} from "./layout.js";
 import {
   freshNamespace,
   GenerationPointers,
@@ -86,7 +92,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
    */
   purgeRetiredGenerations(options: PurgeRetiredGenerationsOptions = {}): Promise<PurgeRetiredGenerationsResult> {
     return purgeRetiredGenerations(this.client, this.layout, options, {
-      documentPrefix: READ_MODEL_PARTITION_PREFIX,
+      documentPrefix: partitionValue(this.layout, READ_MODEL_PARTITION_PREFIX),
       namespaceAttribute: COLLECTION,
     });
   }
@@ -108,6 +114,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
   protected async listDocuments(collection: string): Promise<ReadModelDocument[]> {
     const { namespace } = await this.#pointers.resolve(collection);
     const documents: ReadModelDocument[] = [];
+    const prefix = partitionValue(this.layout, READ_MODEL_PARTITION_PREFIX);
     let start: unknown;
     do {
       const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Scan", {
@@ -115,12 +122,12 @@ export class DynamoDbReadModelStore extends ReadModelStore {
         ConsistentRead: true,
         FilterExpression: "#col = :col AND begins_with(#pk, :prefix)",
         ExpressionAttributeNames: { "#col": COLLECTION, "#pk": this.layout.partitionKey },
-        ExpressionAttributeValues: { ":col": str(namespace), ":prefix": str(READ_MODEL_PARTITION_PREFIX) },
+        ExpressionAttributeValues: { ":col": str(namespace), ":prefix": str(prefix) },
         ...(start === undefined ? {} : { ExclusiveStartKey: start }),
       });
       for (const item of page.Items ?? []) {
         const key = readString(item, this.layout.partitionKey) ?? "";
-        const [, id] = JSON.parse(key.slice(READ_MODEL_PARTITION_PREFIX.length)) as [string, string];
+        const [, id] = JSON.parse(key.slice(prefix.length)) as [string, string];
         documents.push({ id, document: JSON.parse(readString(item, DOCUMENT) ?? "null") });
       }
       start = page.LastEvaluatedKey;
@@ -358,7 +365,9 @@ export class DynamoDbReadModelStore extends ReadModelStore {
 
   #key(at: ResolvedGeneration, id: string): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(READ_MODEL_PARTITION_PREFIX + JSON.stringify([at.namespace, id])),
+      [this.layout.partitionKey]: str(
+        partitionValue(this.layout, READ_MODEL_PARTITION_PREFIX + JSON.stringify([at.namespace, id])),
+      ),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }
@@ -490,7 +499,7 @@ export class DynamoDbCheckpointStore extends CheckpointStore {
 
   #key(id: string): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(CHECKPOINT_PARTITION_PREFIX + id),
+      [this.layout.partitionKey]: str(partitionValue(this.layout, CHECKPOINT_PARTITION_PREFIX + id)),
       [this.layout.sortKey]: num(KEYED_ITEM_SORT_KEY),
     };
   }

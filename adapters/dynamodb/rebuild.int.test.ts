@@ -378,3 +378,77 @@ describe("rebuildProjection on DynamoDB, killed", () => {
     expect([...seen].filter((s) => s !== old && s !== now)).toEqual([]);
   }, 180_000);
 });
+
+describe("DynamoDbReadModelStore generations under a tenant's key prefix, in a table another tenant shares", () => {
+  test("two tenants swap the same collection name: pointers, retired markers and documents stay under each prefix; a stale batch names the collection; one tenant's purge leaves the other's generations", async () => {
+    const shared = `rebuild_tenants_${ulid()}`;
+    tables.push(shared);
+    await new DynamoDbEventStore({ ...local, tableName: shared }).ensureTable();
+    const tenantStore = (tenant: string, options: Partial<DynamoDbReadModelStoreOptions> = {}) =>
+      new DynamoDbReadModelStore({ ...local, tableName: shared, tenant, ...options });
+    const acme = tenantStore("acme");
+    const globex = tenantStore("globex");
+    const staleAcme = tenantStore("acme", { generationCacheMs: 60_000 });
+    // The same projection and collection names in both tenants.
+    const seededIn = async (models: DynamoDbReadModelStore, generation: number) => {
+      await models.put("orders", "old", { generation, live: false });
+      await models.checkpoints.store(projectionCheckpointId("orders-view"), 10);
+      await models.put(shadowCollection("orders-view", "orders"), "new", { generation, live: true });
+      await models.checkpoints.store(rebuildCheckpointId("orders-view"), 10);
+    };
+    const plan = {
+      collections: [{ from: shadowCollection("orders-view", "orders"), to: "orders" }],
+      documents: [],
+      checkpoints: [{ from: rebuildCheckpointId("orders-view"), to: projectionCheckpointId("orders-view") }],
+    };
+    await seededIn(acme, 1);
+    await seededIn(globex, 2);
+    expect(await staleAcme.get("orders", "old")).toEqual({ generation: 1, live: false });
+    await acme.swap(plan);
+    await globex.swap(plan);
+    expect(await acme.list("orders")).toEqual([{ id: "new", document: { generation: 1, live: true } }]);
+    expect(await globex.list("orders")).toEqual([{ id: "new", document: { generation: 2, live: true } }]);
+
+    // A stale writer of acme is refused, and the refusal names the collection (read back from a prefixed key).
+    await expect(staleAcme.put("orders", "stale", { x: 1 })).rejects.toMatchObject({
+      code: "READ_MODEL_GENERATION_CHANGED",
+      collection: "orders",
+    });
+
+    const scan = async () => {
+      const items: string[] = [];
+      let start: unknown;
+      do {
+        const page = await createDynamoDbClient(local).send<{
+          Items?: Record<string, { S?: string }>[];
+          LastEvaluatedKey?: unknown;
+        }>("Scan", {
+          TableName: shared,
+          ConsistentRead: true,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        });
+        for (const item of page.Items ?? []) items.push(item.pk?.S ?? "");
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined);
+      return items;
+    };
+    const before = await scan();
+    expect(before.length).toBeGreaterThan(0);
+    for (const key of before) expect(key.startsWith("acme#") || key.startsWith("globex#")).toBe(true);
+    const globexBefore = before.filter((key) => key.startsWith("globex#")).sort();
+
+    // acme's purge deletes acme's retired generation only: every globex item is still there.
+    let done = false;
+    for (let calls = 0; !done && calls < 100; calls++) {
+      done = (await acme.purgeRetiredGenerations({ olderThanMs: 0 })).done;
+    }
+    expect(done).toBe(true);
+    const after = await scan();
+    expect(after.filter((key) => key.startsWith("globex#")).sort()).toEqual(globexBefore);
+    expect(after.filter((key) => key.startsWith("acme#")).length).toBeLessThan(
+      before.filter((key) => key.startsWith("acme#")).length,
+    );
+    expect(await acme.list("orders")).toEqual([{ id: "new", document: { generation: 1, live: true } }]);
+    expect(await globex.list("orders")).toEqual([{ id: "new", document: { generation: 2, live: true } }]);
+  }, 120_000);
+});

@@ -14,7 +14,7 @@ import {
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
-import { type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import { partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import {
   checkTransaction,
   outboxSortKey,
@@ -98,7 +98,7 @@ export class DynamoDbSagaStore extends SagaStore {
   }
 
   protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {
-    const pk = await partitionOf(SAGA_PARTITION_PREFIX, [saga, key]);
+    const pk = await this.#partition(SAGA_PARTITION_PREFIX, [saga, key]);
     const items: Record<string, unknown>[] = [];
     let start: unknown;
     do {
@@ -124,7 +124,7 @@ export class DynamoDbSagaStore extends SagaStore {
   protected async readHandled(saga: string, key: string, handledId: string): Promise<boolean> {
     const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.layout.tableName,
-      Key: this.#key(await partitionOf(SAGA_HANDLED_PARTITION_PREFIX, [saga, key, handledId]), "0"),
+      Key: this.#key(await this.#partition(SAGA_HANDLED_PARTITION_PREFIX, [saga, key, handledId]), "0"),
       ConsistentRead: true,
       ProjectionExpression: "#pk",
       ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
@@ -135,7 +135,7 @@ export class DynamoDbSagaStore extends SagaStore {
   protected async writeCommit(commit: SagaCommit): Promise<number> {
     const { saga, key, expectedVersion } = commit;
     const { tableName, partitionKey } = this.layout;
-    const pk = await partitionOf(SAGA_PARTITION_PREFIX, [saga, key]);
+    const pk = await this.#partition(SAGA_PARTITION_PREFIX, [saga, key]);
     const version = expectedVersion + 1;
     const final = FINAL.has(commit.status);
     const schedule = final ? [] : (commit.schedule ?? []);
@@ -184,7 +184,7 @@ export class DynamoDbSagaStore extends SagaStore {
       own.push({
         Put: {
           TableName: tableName,
-          Item: this.#key(await partitionOf(SAGA_HANDLED_PARTITION_PREFIX, [saga, key, commit.handledId]), "0"),
+          Item: this.#key(await this.#partition(SAGA_HANDLED_PARTITION_PREFIX, [saga, key, commit.handledId]), "0"),
           ConditionExpression: "attribute_not_exists(#pk)",
           ExpressionAttributeNames: { "#pk": partitionKey },
         },
@@ -230,7 +230,7 @@ export class DynamoDbSagaStore extends SagaStore {
   }
 
   protected async writeDispatched(saga: string, key: string, entryId: string): Promise<void> {
-    const pk = await partitionOf(SAGA_PARTITION_PREFIX, [saga, key]);
+    const pk = await this.#partition(SAGA_PARTITION_PREFIX, [saga, key]);
     await this.client.send("DeleteItem", {
       TableName: this.layout.tableName,
       Key: this.#key(pk, await outboxSortKey(entryId)),
@@ -252,7 +252,7 @@ export class DynamoDbSagaStore extends SagaStore {
   protected async listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]> {
     const instances = new Map<string, Record<string, unknown>>();
     const outboxes = new Map<string, Record<string, unknown>[]>();
-    const values: Record<string, unknown> = { ":prefix": str(SAGA_PARTITION_PREFIX) };
+    const values: Record<string, unknown> = { ":prefix": str(partitionValue(this.layout, SAGA_PARTITION_PREFIX)) };
     const names: Record<string, string> = { "#pk": this.layout.partitionKey };
     let filter = "begins_with(#pk, :prefix)";
     if (options.saga !== undefined) {
@@ -297,7 +297,7 @@ export class DynamoDbSagaStore extends SagaStore {
     await this.client.send("PutItem", {
       TableName: this.layout.tableName,
       Item: {
-        ...this.#key(await partitionOf(SAGA_FAILURE_PARTITION_PREFIX, [failure.saga]), sortKey),
+        ...this.#key(await this.#partition(SAGA_FAILURE_PARTITION_PREFIX, [failure.saga]), sortKey),
         [S.failure]: str(JSON.stringify(failure)),
       },
     });
@@ -316,7 +316,7 @@ export class DynamoDbSagaStore extends SagaStore {
               ConsistentRead: true,
               FilterExpression: "begins_with(#pk, :pk)",
               ExpressionAttributeNames: names,
-              ExpressionAttributeValues: { ":pk": str(SAGA_FAILURE_PARTITION_PREFIX) },
+              ExpressionAttributeValues: { ":pk": str(partitionValue(this.layout, SAGA_FAILURE_PARTITION_PREFIX)) },
               ...from,
             })
           : await this.client.send("Query", {
@@ -324,7 +324,7 @@ export class DynamoDbSagaStore extends SagaStore {
               ConsistentRead: true,
               KeyConditionExpression: "#pk = :pk",
               ExpressionAttributeNames: names,
-              ExpressionAttributeValues: { ":pk": str(await partitionOf(SAGA_FAILURE_PARTITION_PREFIX, [saga])) },
+              ExpressionAttributeValues: { ":pk": str(await this.#partition(SAGA_FAILURE_PARTITION_PREFIX, [saga])) },
               Limit: limit,
               ...from,
             });
@@ -445,6 +445,11 @@ export class DynamoDbSagaStore extends SagaStore {
         .map((item) => JSON.parse(readString(item, S.entry) ?? "null") as OutboxEntry),
       attention: attention === undefined ? undefined : JSON.parse(attention),
     };
+  }
+
+  /** An item's partition, after the layout's tenant prefix (if any). */
+  async #partition(prefix: string, parts: readonly string[]): Promise<string> {
+    return partitionValue(this.layout, await partitionOf(prefix, parts));
   }
 
   #key(pk: string, sortKey: string): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import type { ClaimDueTimeoutsOptions, SagaTimeout } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, isServiceErrorCode } from "./client.js";
-import type { TableLayout } from "./layout.js";
+import { partitionValue, type TableLayout } from "./layout.js";
 import { dueShard, S, timeoutSortKey } from "./saga-items.js";
 
 type Page = { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown };
@@ -72,7 +72,11 @@ export class SagaTimeoutShards {
             "#owner": S.owner,
             "#until": S.until,
           },
-          ExpressionAttributeValues: { ":pk": str(dueShard(shard)), ":bound": num(now + 1), ":now": num(now) },
+          ExpressionAttributeValues: {
+            ":pk": str(partitionValue(this.layout, dueShard(shard))),
+            ":bound": num(now + 1),
+            ":now": num(now),
+          },
           Limit: Math.max(25, options.limit * 2),
           ...(start === undefined ? {} : { ExclusiveStartKey: start }),
         });
@@ -102,7 +106,7 @@ export class SagaTimeoutShards {
         ConsistentRead: true,
         KeyConditionExpression: "#pk = :pk",
         ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
-        ExpressionAttributeValues: { ":pk": str(dueShard(shard)) },
+        ExpressionAttributeValues: { ":pk": str(partitionValue(this.layout, dueShard(shard))) },
         Limit: 100,
       });
       const items = page.Items ?? [];
@@ -129,7 +133,7 @@ export class SagaTimeoutShards {
 
   key(place: TimeoutPlace): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(dueShard(place.shard)),
+      [this.layout.partitionKey]: str(partitionValue(this.layout, dueShard(place.shard))),
       [this.layout.sortKey]: { N: place.sortKey },
     };
   }
@@ -182,7 +186,10 @@ export class SagaTimeoutShards {
           KeyConditionExpression: "#pk = :pk",
           FilterExpression: "#id = :id",
           ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#id": S.id },
-          ExpressionAttributeValues: { ":pk": str(dueShard(shard)), ":id": str(timeoutId) },
+          ExpressionAttributeValues: {
+            ":pk": str(partitionValue(this.layout, dueShard(shard))),
+            ":id": str(timeoutId),
+          },
           ...(start === undefined ? {} : { ExclusiveStartKey: start }),
         });
         const found = page.Items?.[0];

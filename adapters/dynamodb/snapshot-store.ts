@@ -12,7 +12,7 @@ import { backoffDelay, type RetryPolicy, retryPolicy } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, sleep } from "./client.js";
-import { A, MAX_ITEM_BYTES, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import { A, MAX_ITEM_BYTES, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { ensureEventStoreTable } from "./table.js";
 
 export interface DynamoDbSnapshotStoreOptions extends SnapshotStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
@@ -82,7 +82,7 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
     this.#retry = retryPolicy(options.retry);
     const otherBytes =
       utf8Length(layout.partitionKey) +
-      utf8Length(SNAPSHOT_PARTITION_PREFIX) +
+      utf8Length(partitionValue(layout, SNAPSHOT_PARTITION_PREFIX)) +
       MAX_STREAM_ID_BYTES +
       utf8Length(layout.sortKey) +
       NUMBER_BYTES +
@@ -107,7 +107,7 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
 
   protected async writeSnapshot(record: StoredSnapshot, keepLast: number): Promise<{ readonly pruned: number }> {
     const { tableName, partitionKey, sortKey } = this.layout;
-    const partition = SNAPSHOT_PARTITION_PREFIX + record.streamId;
+    const partition = this.#partition(record.streamId);
     const put = this.client.send("PutItem", {
       TableName: tableName,
       Item: {
@@ -147,8 +147,8 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
         maxVersion === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
       ExpressionAttributeValues:
         maxVersion === undefined
-          ? { ":p": str(SNAPSHOT_PARTITION_PREFIX + streamId) }
-          : { ":p": str(SNAPSHOT_PARTITION_PREFIX + streamId), ":v": num(maxVersion) },
+          ? { ":p": str(this.#partition(streamId)) }
+          : { ":p": str(this.#partition(streamId)), ":v": num(maxVersion) },
       ScanIndexForward: false,
       ConsistentRead: true,
       Limit: 1,
@@ -158,7 +158,7 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
   }
 
   protected async deleteSnapshots(streamId: string): Promise<number> {
-    const keys = await this.#keys(SNAPSHOT_PARTITION_PREFIX + streamId);
+    const keys = await this.#keys(this.#partition(streamId));
     await this.#deleteAll(keys);
     return keys.length;
   }
@@ -241,6 +241,11 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
         }
       }),
     );
+  }
+
+  /** A stream's snapshot partition: after the layout's tenant prefix, if any. */
+  #partition(streamId: string): string {
+    return partitionValue(this.layout, SNAPSHOT_PARTITION_PREFIX + streamId);
   }
 
   #key(partition: string, version: number): Record<string, unknown> {

@@ -14,7 +14,7 @@ import {
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, isServiceErrorCode, sleep } from "./client.js";
-import { D, HIDDEN_SORT_KEY, META_PARTITION, type TableLayout } from "./layout.js";
+import { D, HIDDEN_SORT_KEY, META_PARTITION, partitionValue, type TableLayout } from "./layout.js";
 
 // A DynamoDbEventStore given `streamDeletion` delegates its stream changes here, and the reads of a
 // stream's deletion state (a soft-deleted stream reads as empty). Its appends refuse deleted streams
@@ -40,7 +40,7 @@ async function readFirstItem(
 ): Promise<Record<string, unknown> | undefined> {
   const result = await client.send<{ Item?: Record<string, unknown> }>("GetItem", {
     TableName: layout.tableName,
-    Key: { [layout.partitionKey]: { S: streamId }, [layout.sortKey]: { N: "1" } },
+    Key: { [layout.partitionKey]: { S: partitionValue(layout, streamId) }, [layout.sortKey]: { N: "1" } },
     ConsistentRead: true,
     ProjectionExpression: "#pk, #del, #dv, #cut, #op",
     ExpressionAttributeNames: {
@@ -437,8 +437,10 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
     };
   }
 
+  /** The item key of a stream's version or of the meta partition, with the layout's prefix. */
   #key(partition: string, sortKey: number): Record<string, { S: string } | { N: string }> {
-    return { [this.#layout.partitionKey]: { S: partition }, [this.#layout.sortKey]: { N: String(sortKey) } };
+    const { partitionKey, sortKey: sortName } = this.#layout;
+    return { [partitionKey]: { S: partitionValue(this.#layout, partition) }, [sortName]: { N: String(sortKey) } };
   }
 }
 

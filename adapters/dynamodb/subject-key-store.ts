@@ -14,7 +14,7 @@ import {
 import { num, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
-import { A, M, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { ensureEventStoreTable } from "./table.js";
 
 /**
@@ -122,7 +122,7 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
 
   #key(subjectId: string): Record<string, unknown> {
     return {
-      [this.layout.partitionKey]: str(SUBJECT_KEY_PARTITION_PREFIX + subjectId),
+      [this.layout.partitionKey]: str(partitionValue(this.layout, SUBJECT_KEY_PARTITION_PREFIX + subjectId)),
       [this.layout.sortKey]: num(SORT_KEY),
     };
   }

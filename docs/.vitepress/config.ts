@@ -79,6 +79,7 @@ export default defineConfig({
           { text: "DynamoDB (event store)", link: "/adapters/dynamodb" },
           { text: "PostgreSQL (event store, projections)", link: "/adapters/postgres" },
           { text: "PostgreSQL tenant isolation", link: "/adapters/postgres-tenancy" },
+          { text: "DynamoDB tenant isolation", link: "/adapters/dynamodb-tenancy" },
           { text: "SQLite, D1, Durable Objects (event store)", link: "/adapters/sqlite" },
           { text: "OpenTelemetry (metrics export)", link: "/adapters/otel" },
           // Adapter pages go here: add docs/adapters/<name>.md and one line below it, e.g.

@@ -13,7 +13,7 @@ import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Template } from "aws-cdk-lib/assertions";
-import { dynamoDbRunTimeActions } from "../../adapters/dynamodb/iam.ts";
+import { dynamoDbRunTimeActions, dynamoDbTenantStatement } from "../../adapters/dynamodb/iam.ts";
 import type { EventFlowsStackProps } from "./lib/eventflows-stack.ts";
 import { ensureCdkDependencies, exampleDir } from "./lib/install.ts";
 import { ACCESS_LOG_FIELDS, tableKeyActions } from "./lib/settings.ts";
@@ -296,6 +296,57 @@ describe("examples/aws-cdk: storage, messaging, least privilege", () => {
       expect((role as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns).toBeUndefined();
     }
   });
+});
+
+describe("examples/aws-cdk: a tenant's role on the shared table (dynamodb:LeadingKeys)", () => {
+  test("off by default; with tenantDataRole, the API function may assume one role, tagged per tenant, limited to <tenant>#", () => {
+    expect(Object.keys(template.findResources("AWS::IAM::Role")).some((id) => id.startsWith("TenantDataRole"))).toBe(
+      false,
+    );
+    const withTenants = synth({ tenantDataRole: true });
+    const role = logicalId(withTenants, "AWS::IAM::Role", "TenantDataRole");
+    const api = logicalId(withTenants, "AWS::IAM::Role", "ApiRole");
+    const table = logicalId(withTenants, "AWS::DynamoDB::GlobalTable", "EventStore");
+    // The role's one statement: the stores' actions on the table, every leading key under the tag's prefix.
+    const own = Object.values(withTenants.findResources("AWS::IAM::Policy"))
+      .filter((policy) => JSON.stringify((policy as Resource).Properties.Roles).includes(role))
+      .flatMap(
+        (policy) =>
+          (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+            .Statement,
+      );
+    const expected = dynamoDbTenantStatement({
+      tableArn: "table",
+      tenant: `\${aws:PrincipalTag/tenant}`,
+      stores: ["eventStore", "snapshotStore", "readModelStore"],
+    });
+    expect(own).toEqual([
+      {
+        Effect: "Allow",
+        Action: expected.Action,
+        Resource: { "Fn::GetAtt": [table, "Arn"] },
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`\${aws:PrincipalTag/tenant}#*`] } },
+      },
+    ]);
+    expect(expected.Action).not.toContain("dynamodb:Scan");
+    // Trusted: the API role, with session tags, never without a tenant tag.
+    const trust = (withTenants.findResources("AWS::IAM::Role")[role] as Resource).Properties
+      .AssumeRolePolicyDocument as { Statement: Statement[] };
+    expect(trust.Statement).toEqual([
+      expect.objectContaining({
+        Effect: "Allow",
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Principal: { AWS: { "Fn::GetAtt": [api, "Arn"] } },
+      }),
+      expect.objectContaining({
+        Effect: "Deny",
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Condition: { Null: { "aws:RequestTag/tenant": "true" } },
+      }),
+    ]);
+    const assume = statements(withTenants).filter((s) => actionsOf(s).includes("sts:AssumeRole"));
+    expect(assume).toEqual([expect.objectContaining({ Effect: "Allow", Resource: { "Fn::GetAtt": [role, "Arn"] } })]);
+  }, 120_000);
 });
 
 describe("examples/aws-cdk: the package", () => {

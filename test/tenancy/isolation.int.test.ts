@@ -1,6 +1,7 @@
 /**
  * The tenant isolation contract on Bun against the real services, under each strategy the runtime
- * suites define (test/runtime/suites/tenancy.ts): DynamoDB Local with a table per tenant, PostgreSQL
+ * suites define (test/runtime/suites/tenancy.ts): DynamoDB Local with a table per tenant and with one
+ * table and a key prefix per tenant, PostgreSQL
  * with a schema per tenant and with a tenant column under row-level security, bun:sqlite with a
  * database file per tenant.
  */
@@ -13,6 +14,7 @@ import { bunSqliteDriver } from "../../adapters/sqlite/index.js";
 import { registerContract } from "../../src/testing/index.js";
 import type { OpenedSuite, RuntimeEnv } from "../runtime/runtime-suite.ts";
 import {
+  tenancyDynamoDbSharedTableSuite,
   tenancyDynamoDbSuite,
   tenancyPostgresRlsSuite,
   tenancyPostgresSuite,
@@ -28,6 +30,7 @@ const env = {
 
 const opened: OpenedSuite[] = [
   await tenancyDynamoDbSuite.open(env),
+  await tenancyDynamoDbSharedTableSuite.open(env),
   await tenancyPostgresSuite.open(env),
   await tenancyPostgresRlsSuite.open(env),
 ];

@@ -29,6 +29,7 @@ import { bundleFunction, privateBundleDir } from "./bundle.js";
 import { eventStoreTable, eventStoreTableActions, sagaStoreTableActions } from "./event-store-table.js";
 import { type ApiAuthorization, securedHttpApi } from "./http-api.js";
 import { type ApiThrottle, DEFAULT_THROTTLE, tableKeyActions } from "./settings.js";
+import { tenantDataRole } from "./tenant-data-role.js";
 
 export interface EventFlowsStackProps extends StackProps {
   /** The `Source` of the events this service publishes; the rule matches it. */
@@ -49,6 +50,11 @@ export interface EventFlowsStackProps extends StackProps {
   readonly throttle?: ApiThrottle;
   /** Encrypt the table with a customer-managed KMS key of the stack (rotated yearly). Defaults to false. */
   readonly customerManagedKey?: boolean;
+  /**
+   * Add a role the API function may assume with a `tenant` session tag, limited to that tenant's
+   * key prefix in the table (`dynamodb:LeadingKeys`, see lib/tenant-data-role.ts). Defaults to false.
+   */
+  readonly tenantDataRole?: boolean;
 }
 
 const functionsDir = join(import.meta.dirname, "..", "functions");
@@ -139,6 +145,22 @@ export class EventFlowsStack extends Stack {
         resources: [publishDeadLetters.queueArn],
       }),
     );
+    if (props.tenantDataRole === true) {
+      const tenantRole = tenantDataRole(this, {
+        tableArn: table.tableArn,
+        keyArn: key?.keyArn,
+        region: this.region,
+        assumedBy: apiRole,
+      });
+      apiRole.addToPolicy(
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ["sts:AssumeRole", "sts:TagSession"],
+          resources: [tenantRole.roleArn],
+        }),
+      );
+      new CfnOutput(this, "TenantDataRoleArn", { value: tenantRole.roleArn });
+    }
     const environment = {
       EVENTFLOWS_TABLE: table.tableName,
       EVENTFLOWS_EVENT_BUS: bus.eventBusName,

@@ -28,7 +28,7 @@ import {
   subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 import { type RuntimeSuite, requiredVariable, type SuiteModule } from "../runtime-suite.js";
-import { tenancyDynamoDbSuite } from "./tenancy.js";
+import { tenancyDynamoDbSharedTableSuite, tenancyDynamoDbSuite } from "./tenancy.js";
 
 /** DynamoDB Local accepts any alphanumeric key id; the region only has to be consistent. */
 const LOCAL = { region: "us-east-1", credentials: { accessKeyId: "eventflows", secretAccessKey: "local" } };
@@ -215,5 +215,6 @@ export const dynamodbSuites: SuiteModule = {
     sagaStoreSuite,
     subjectKeyStoreSuite,
     tenancyDynamoDbSuite,
+    tenancyDynamoDbSharedTableSuite,
   ],
 };

@@ -4,7 +4,14 @@
  * Every strategy gives a tenant stores of its own: an instance, a table, a schema, a database file,
  * a Durable Object, or a client that sets the tenant for row-level-security tables.
  */
-import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSnapshotStore } from "../../../adapters/dynamodb/index.js";
+import {
+  createDynamoDbClient,
+  DynamoDbEventStore,
+  DynamoDbSnapshotStore,
+  ensureEventStoreTable,
+  sharedTableTenantStores,
+  tableLayout,
+} from "../../../adapters/dynamodb/index.js";
 import {
   createPostgresClient,
   dropTenantSchema,
@@ -80,6 +87,43 @@ export const tenancyDynamoDbSuite: RuntimeSuite = {
           }
         },
       }),
+    };
+  },
+};
+
+/**
+ * DynamoDB, one table for every tenant, each under its key prefix (`<tenant>#`: `sharedTableTenantStores`).
+ * A's crafted ids add what a prefix scheme invites: B's prefix and the separator in every place, and
+ * control characters (refused as stream ids). The table is dropped when the suite closes.
+ */
+export const tenancyDynamoDbSharedTableSuite: RuntimeSuite = {
+  name: "dynamodb tenant isolation (one table, a key prefix per tenant)",
+  contract: CONTRACT,
+  open: async (env: RuntimeEnv) => {
+    const endpoint = requiredVariable(env, "AWS_ENDPOINT_URL_DYNAMODB");
+    const client = createDynamoDbClient({ ...LOCAL, endpoint });
+    const tableName = `runtime_tenants_${ulid()}`;
+    await ensureEventStoreTable(client, tableLayout({ tableName }));
+    return {
+      suite: tenantIsolationContract({
+        name: "tenant isolation (DynamoDB, one table, a key prefix per tenant)",
+        forTenant: sharedTableTenantStores({ client, tableName, eventStore: { gapTimeoutMs: 200 } }),
+        craftStreamIds: ({ tenant, streamId }) => [
+          `#${streamId}`,
+          `${tenant}#${streamId}`,
+          `${tenant}##${streamId}`,
+          `-1#${streamId}`,
+          `1#${streamId}`,
+          `\u001feventflows`,
+          `${streamId}#`,
+          `${streamId}\u0000`,
+          `\u001f${streamId}`,
+          `${tenant}#\u001feventflows:log`,
+        ],
+      }),
+      close: async () => {
+        await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
+      },
     };
   },
 };

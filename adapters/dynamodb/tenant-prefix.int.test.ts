@@ -1,0 +1,280 @@
+/**
+ * Tenants in ONE table of DynamoDB Local, each under its key prefix: the event store's contract runs
+ * with a prefix (beside another tenant's traffic in the same table), each tenant has a feed of its
+ * own, and a raw Scan of the table finds every item under its tenant's prefix, whatever the stores
+ * wrote (events, the feed's counter, watermark, log and hidden set, deletion stubs and fences,
+ * snapshots, checkpoints, dedup, idempotency, lease, read-model, subject-key and saga items). The tenant
+ * isolation contract on this strategy is in test/runtime/suites/tenancy.ts (run by
+ * test/tenancy/isolation.int.test.ts).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ulid } from "../../src/index.js";
+import {
+  eventStoreContract,
+  registerContract,
+  runContract,
+  sagaStoreContract,
+  tenantIsolationContract,
+} from "../../src/testing/index.js";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import {
+  createDynamoDbClient,
+  DynamoDbCheckpointStore,
+  DynamoDbDedupStore,
+  DynamoDbEventStore,
+  DynamoDbIdempotencyStore,
+  DynamoDbProjectionLock,
+  DynamoDbReadModelStore,
+  DynamoDbSagaStore,
+  DynamoDbSnapshotStore,
+  DynamoDbSubjectKeyStore,
+  dynamoDbStreamDeletion,
+  sharedTableTenantStores,
+} from "./index.js";
+
+let local: DynamoDbEndpoint;
+const tableName = `tenants_${ulid()}`;
+
+beforeAll(async () => {
+  local = await ensureDynamoDb();
+  const store = new DynamoDbEventStore({ ...local, tableName });
+  await store.ensureTable();
+}, 120_000);
+
+afterAll(async () => {
+  await createDynamoDbClient(local)
+    .send("DeleteTable", { TableName: tableName })
+    .catch(() => undefined);
+});
+
+describe("DynamoDbEventStore with a tenant's key prefix, in a table other tenants share", () => {
+  // Another tenant appends to the same stream ids all along: a prefix that leaked would show in the contract.
+  let noise: Promise<void> | undefined;
+  let stop = false;
+  beforeAll(() => {
+    const other = new DynamoDbEventStore({ ...local, tableName, tenant: "contract-1", gapTimeoutMs: 200 });
+    noise = (async () => {
+      for (let i = 0; !stop; i++) {
+        await other.appendToStream(`stream-${i % 5}`, [{ type: "Noise", data: { i } }]).catch(() => undefined);
+        await Bun.sleep(20);
+      }
+    })();
+  });
+  afterAll(async () => {
+    stop = true;
+    await noise;
+  });
+  registerContract(
+    eventStoreContract({
+      name: "DynamoDbEventStore contract (DynamoDB Local, tenant 'contract' in a shared table)",
+      create: (options) =>
+        new DynamoDbEventStore({ ...local, ...options, tableName, tenant: "contract", gapTimeoutMs: 200 }),
+    }),
+    { describe, test },
+  );
+});
+
+describe("one table, a key prefix per tenant", () => {
+  test("each tenant has a feed of its own: positions from the start, its events only", async () => {
+    const stores = sharedTableTenantStores({ ...local, tableName, eventStore: { gapTimeoutMs: 200 } });
+    const [a, b] = [stores(`feed-${ulid().toLowerCase()}`), stores(`feed-${ulid().toLowerCase()}`)];
+    await a.eventStore.appendToStream("Order-1", [{ type: "A1", data: {} }]);
+    await b.eventStore.appendToStream("Order-1", [
+      { type: "B1", data: {} },
+      { type: "B2", data: {} },
+    ]);
+    await a.eventStore.appendToStream("Order-1", [{ type: "A2", data: {} }]);
+    const feedOf = async (store: DynamoDbEventStore) => {
+      const events = [];
+      for await (const event of store.readAll()) events.push(event);
+      return events.map((e) => [e.type, e.streamId, e.version, e.globalPosition]);
+    };
+    // Commit numbers count per tenant (positions are commit × 100 + index).
+    expect(await feedOf(a.eventStore)).toEqual([
+      ["A1", "Order-1", 1, 100],
+      ["A2", "Order-1", 2, 200],
+    ]);
+    expect(await feedOf(b.eventStore)).toEqual([
+      ["B1", "Order-1", 1, 100],
+      ["B2", "Order-1", 2, 101],
+    ]);
+    expect(await a.eventStore.getLastGlobalPosition()).toBe(200);
+    expect(await b.eventStore.getLastGlobalPosition()).toBe(101);
+    // A subscription of A's from B's last position onward sees only A's later events.
+    const seen: string[] = [];
+    const subscription = a.eventStore.subscribeToAll({
+      after: 101,
+      handler: async (event) => {
+        seen.push(`${event.type}@${event.globalPosition}`);
+      },
+    });
+    await b.eventStore.appendToStream("Order-2", [{ type: "B3", data: {} }]);
+    await a.eventStore.appendToStream("Order-2", [{ type: "A3", data: {} }]);
+    const deadline = Date.now() + 10_000;
+    while (!seen.includes("A3@300") && Date.now() < deadline) await Bun.sleep(50);
+    await subscription.stop();
+    expect(seen).toEqual(["A2@200", "A3@300"]);
+  }, 60_000);
+
+  test("a raw Scan finds every item each tenant's stores wrote under that tenant's prefix", async () => {
+    const scanTable = `tenants_scan_${ulid()}`;
+    await new DynamoDbEventStore({ ...local, tableName: scanTable }).ensureTable();
+    await new DynamoDbDedupStore({ ...local, tableName: scanTable }).ensureTimeToLive();
+    const client = createDynamoDbClient(local);
+    try {
+      // "t" and "t-1": the second tenant's id starts with the first's.
+      const tenants = ["t", "t-1", "other"];
+      const masterKey = (await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+        "encrypt",
+        "decrypt",
+      ])) as CryptoKey;
+      for (const tenant of tenants) {
+        const shared = { ...local, client, tableName: scanTable, tenant };
+        const events = new DynamoDbEventStore({ ...shared, streamDeletion: dynamoDbStreamDeletion, gapTimeoutMs: 200 });
+        // Stream ids that hold the separator, another tenant's prefix, the feed's partition names.
+        for (const streamId of ["Order-1", "#", "t#Order-1", "-1#Order-1", "other#\u2028", "Cart"]) {
+          await events.appendToStream(streamId, [{ type: "Placed", data: { tenant } }]);
+          await events.appendToStream(streamId, [
+            { type: "Paid", data: {} },
+            { type: "Shipped", data: {} },
+          ]);
+        }
+        await events.deleteStream("Cart");
+        await events.deleteStream("t#Order-1", { mode: "hard" });
+        await events.truncateStream("Order-1", { before: 2 });
+        for await (const _ of events.readAll()) {
+          // Reading the feed through raises its watermark.
+        }
+        await events.getLastGlobalPosition();
+        await new DynamoDbSnapshotStore(shared).save({ streamId: "Order-1", version: 3, state: { tenant } });
+        await new DynamoDbCheckpointStore(shared).store("projection", 100);
+        await new DynamoDbDedupStore(shared).add(ulid());
+        await new DynamoDbIdempotencyStore(shared).claim("key", "fingerprint");
+        await new DynamoDbProjectionLock(shared).acquire("projection", "me", 60_000);
+        await new DynamoDbReadModelStore(shared).put("orders", "Order-1", { tenant });
+        await new DynamoDbSubjectKeyStore({ ...shared, masterKey }).createOrGet("subject-1");
+        await new DynamoDbEventStore(shared).ping();
+        const sagas = new DynamoDbSagaStore(shared);
+        await sagas.commit({
+          saga: "checkout",
+          key: "k1",
+          expectedVersion: 0,
+          handledId: ulid(),
+          state: {},
+          status: "running",
+          step: 0,
+          compensations: [],
+          schedule: [{ id: "checkout/k1/t/tick/1", saga: "checkout", key: "k1", name: "tick", dueAt: 0, data: {} }],
+        });
+        await sagas.recordFailure({ saga: "checkout", eventId: ulid(), eventType: "Placed", error: "boom", at: "" });
+      }
+      const keys: string[] = [];
+      let start: unknown;
+      do {
+        const page: { Items?: { pk: { S: string } }[]; LastEvaluatedKey?: unknown } = await client.send("Scan", {
+          TableName: scanTable,
+          ConsistentRead: true,
+          ProjectionExpression: "pk",
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        });
+        for (const item of page.Items ?? []) keys.push(item.pk.S);
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined);
+      const unprefixed = keys.filter((key) => !tenants.some((tenant) => key.startsWith(`${tenant}#`)));
+      expect(unprefixed).toEqual([]);
+      for (const tenant of tenants) {
+        const own = new Set(
+          keys.filter((key) => key.startsWith(`${tenant}#`)).map((key) => key.slice(tenant.length + 1)),
+        );
+        // The feed's partitions (counter and watermark and hidden set, log), each store's items.
+        for (const part of ["\u001feventflows", "\u001feventflows:log", "Order-1", "Cart", "t#Order-1", "#"]) {
+          expect(own.has(part)).toBe(true);
+        }
+        for (const prefix of [
+          "snapshot:",
+          "cp:",
+          "dedup:",
+          "idempotency:",
+          "lease:",
+          "rm:",
+          "subject-key:",
+          "saga:",
+          "saga-handled:",
+          "saga-due:",
+          "saga-failures:",
+        ]) {
+          expect([...own].some((key) => key.startsWith(`\u001feventflows:${prefix}`))).toBe(true);
+        }
+      }
+      // A tenant's read-model list (a Scan under its prefix) holds its documents only.
+      expect(
+        await new DynamoDbReadModelStore({ ...local, client, tableName: scanTable, tenant: "t" }).list("orders"),
+      ).toEqual([{ id: "Order-1", document: { tenant: "t" } }]);
+      // Read back through each tenant, ids are as written, no prefix.
+      const mine = new DynamoDbEventStore({ ...local, client, tableName: scanTable, tenant: "t" });
+      const types = [];
+      for await (const event of mine.readStream("-1#Order-1")) types.push([event.streamId, event.data]);
+      expect(types[0]).toEqual(["-1#Order-1", { tenant: "t" }]);
+    } finally {
+      await client.send("DeleteTable", { TableName: scanTable }).catch(() => undefined);
+    }
+  }, 120_000);
+
+  test("the isolation contract fails a factory that gives two tenants one prefix (the mistake it guards against)", async () => {
+    const stores = sharedTableTenantStores({ ...local, tableName, eventStore: { gapTimeoutMs: 200 } });
+    const shared = `shared-${ulid().toLowerCase()}`;
+    const suite = tenantIsolationContract({ name: "one prefix for all", forTenant: () => stores(shared) });
+    const results = await runContract(suite);
+    const failed = results.filter((r) => !r.ok).map((r) => r.name);
+    // Every case fails: events, feed and subscriptions, and snapshots and checkpoints (keyed by stream and id).
+    expect(failed).toEqual(suite.cases.map((c) => c.name));
+  }, 120_000);
+});
+
+describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants' sagas share", () => {
+  // Another tenant's saga store works the same table first: its instances, due timeouts and failures
+  // would show in this tenant's lists, due timeouts and failures if a prefix leaked.
+  beforeAll(async () => {
+    const other = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-1" });
+    for (const key of ["k1", "k2"]) {
+      await other.commit({
+        saga: "checkout",
+        key,
+        expectedVersion: 0,
+        handledId: ulid(),
+        state: { other: true },
+        status: "running",
+        step: 0,
+        compensations: [],
+        schedule: [{ id: `checkout/${key}/t/tick/1`, saga: "checkout", key, name: "tick", dueAt: 0, data: {} }],
+      });
+    }
+    await other.recordFailure({
+      saga: "checkout",
+      key: "k1",
+      eventId: ulid(),
+      eventType: "Placed",
+      error: "boom",
+      at: new Date().toISOString(),
+    });
+  });
+  test("a tenant's due timeouts, instances and failures are its own: the other tenant's stay out", async () => {
+    const mine = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-2" });
+    expect(await mine.claimDueTimeouts({ now: Date.now(), owner: "me", leaseMs: 60_000, limit: 100 })).toEqual([]);
+    expect(await mine.nextDueAt()).toBeUndefined();
+    expect(await mine.list()).toEqual([]);
+    expect(await mine.failures()).toEqual([]);
+    // The other tenant sees its own.
+    const other = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-1" });
+    expect(await other.nextDueAt()).toBe(0);
+    expect((await other.list()).map((r) => r.key).sort()).toEqual(["k1", "k2"]);
+  });
+
+  registerContract(
+    sagaStoreContract({
+      name: "DynamoDbSagaStore contract (DynamoDB Local, tenant 'sagas' in a shared table)",
+      create: (settings) => new DynamoDbSagaStore({ ...local, ...settings, tableName, tenant: "sagas" }),
+    }),
+    { describe, test },
+  );
+});

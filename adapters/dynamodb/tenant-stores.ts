@@ -1,0 +1,54 @@
+import type { AwsJsonClient, AwsJsonClientOptions } from "./client.js";
+import { createDynamoDbClient } from "./client.js";
+import { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
+import { type TableLayoutOptions, tableLayout } from "./layout.js";
+import { DynamoDbCheckpointStore } from "./read-model-store.js";
+import { DynamoDbSnapshotStore, type DynamoDbSnapshotStoreOptions } from "./snapshot-store.js";
+
+/** What every tenant's stores share (the table and the client), besides each store's own options. */
+type Shared = "tenant" | "tableName" | "partitionKey" | "sortKey" | "client" | keyof AwsJsonClientOptions;
+
+export interface SharedTableTenantStoresOptions extends AwsJsonClientOptions, Omit<TableLayoutOptions, "tenant"> {
+  /** The one client of every tenant's stores (and its retry budget); made from the other options when left out. */
+  readonly client?: AwsJsonClient;
+  /** Options of each tenant's event store (the feed, the gap timeout, stream deletion, publishing...). */
+  readonly eventStore?: Omit<DynamoDbEventStoreOptions, Shared>;
+  /** Options of each tenant's snapshot store (compression, retry...). */
+  readonly snapshotStore?: Omit<DynamoDbSnapshotStoreOptions, Shared>;
+}
+
+/** One tenant's stores in the shared table: every partition key they read or write starts with `<tenant>#`. */
+export interface SharedTableTenantStores {
+  readonly eventStore: DynamoDbEventStore;
+  readonly snapshotStore: DynamoDbSnapshotStore;
+  readonly checkpointStore: DynamoDbCheckpointStore;
+}
+
+/**
+ * The key-prefix strategy of `tenancy({ stores })`: every tenant in one table, each under its own
+ * partition key prefix (`<tenant>#`), with a global feed, snapshots and checkpoints of its own.
+ * Returns the `stores` factory; `tenancy()` calls it on a tenant's first use and caches what it made
+ * (up to `maxTenants`). Stores are cheap to make (no request): the table must exist already (created by
+ * the deployment, or once with `ensureEventStoreTable`), since a role limited to one tenant's keys
+ * cannot describe or create it.
+ * @throws {ValidationError} a bad table or key name, region, endpoint or credentials (at once), or a
+ * tenant that is no tenant id (when the factory is called).
+ */
+export function sharedTableTenantStores(
+  options: SharedTableTenantStoresOptions,
+): (tenant: string) => SharedTableTenantStores {
+  const client = options.client ?? createDynamoDbClient(options);
+  const table = {
+    tableName: options.tableName,
+    ...(options.partitionKey === undefined ? {} : { partitionKey: options.partitionKey }),
+    ...(options.sortKey === undefined ? {} : { sortKey: options.sortKey }),
+    client,
+  };
+  // Fails now on a bad table or key name rather than on the first tenant.
+  tableLayout(table);
+  return (tenant) => ({
+    eventStore: new DynamoDbEventStore({ ...options.eventStore, ...table, tenant }),
+    snapshotStore: new DynamoDbSnapshotStore({ ...options.snapshotStore, ...table, tenant }),
+    checkpointStore: new DynamoDbCheckpointStore({ ...table, tenant }),
+  });
+}
