@@ -137,9 +137,11 @@ export class PersonalData {
   }
 
   /**
-   * `decryptEvent` over a store's reader, in order. It reads up to {@link READ_AHEAD} events ahead
-   * and decrypts them at once: each Web Crypto call is an asynchronous hop that costs far more than
-   * the AES itself, and calls in flight together share that cost (one at a time, reads took 2-4x as
+   * `decryptEvent` over a store's reader, in order. While every event decrypts without a promise
+   * (its keys cached, synchronous AES-GCM here), each is read and decrypted in turn. From the first
+   * that needs one (a key to fetch, Web Crypto), it reads up to {@link READ_AHEAD} events ahead and
+   * decrypts them at once: each Web Crypto call is an asynchronous hop that costs far more than the
+   * AES itself, and calls in flight together share that cost (one at a time, reads took 2-4x as
    * long). The store's reader is still asked for one event at a time.
    */
   decrypting(events: AsyncGenerator<EventEnvelope, void, undefined>): AsyncGenerator<EventEnvelope, void, undefined> {
@@ -149,9 +151,10 @@ export class PersonalData {
     let reads: Promise<unknown> = Promise.resolve();
     let ended = false;
     let failed = false;
-    const pull = () => {
-      const read = reads.then((): Promise<Result> | Result => (ended ? done : events.next()));
-      reads = read.then(
+    let ahead = false;
+    const read = (): Promise<Result> => {
+      const next = reads.then((): Promise<Result> | Result => (ended ? done : events.next()));
+      reads = next.then(
         (result) => {
           if (result.done === true) ended = true;
         },
@@ -159,7 +162,10 @@ export class PersonalData {
           ended = true;
         },
       );
-      const decrypted = read.then((result): Promise<Result> | Result =>
+      return next;
+    };
+    const pull = () => {
+      const decrypted = read().then((result): Promise<Result> | Result =>
         result.done === true ? result : settled(this.#decryptEvent(result.value)),
       );
       // Read ahead, so possibly never asked for: its failure is reported when (if) it is.
@@ -171,18 +177,27 @@ export class PersonalData {
       queue.length = 0;
       return reads.then(() => events.return(undefined));
     };
+    const fail = (error: unknown): Promise<Result> => {
+      // A failed decryption ends the read: release the store's cursor, then report it.
+      failed = true;
+      const rethrow = () => Promise.reject(error);
+      return stop().then(rethrow, rethrow);
+    };
+    const inTurn = (result: Result): Promise<Result> | Result => {
+      if (result.done === true) return result;
+      const event = this.#decryptEvent(result.value);
+      if (!(event instanceof Promise)) return { value: event, done: false };
+      ahead = true;
+      return settled(event);
+    };
     const reader = {
       next: (): Promise<Result> => {
         if (failed) return Promise.resolve(done);
+        if (!ahead) return read().then(inTurn).catch(fail);
         while (queue.length < READ_AHEAD && !ended) pull();
         const head = queue.shift();
         if (head === undefined) return Promise.resolve(done);
-        return head.catch((error: unknown) => {
-          // A failed decryption ends the read: release the store's cursor, then report it.
-          failed = true;
-          const rethrow = () => Promise.reject(error);
-          return stop().then(rethrow, rethrow);
-        });
+        return head.catch(fail);
       },
       return: stop,
       throw: (error?: unknown) => stop().then(() => Promise.reject(error)),
