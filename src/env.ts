@@ -20,3 +20,17 @@ export function readEnv(name: string, env?: EnvSource): string | undefined {
   const fromAmbient = ambientEnv()[name];
   return fromAmbient === "" ? undefined : fromAmbient;
 }
+
+/**
+ * A built-in module of the runtime, through `process.getBuiltinModule` (Node ≥ 20.16, Bun), or
+ * `undefined` where there is none (Workers without it, browsers). No static import, so bundles for
+ * Workers and browsers hold no Node built-in; callers must work without it.
+ */
+export function runtimeBuiltin<T>(name: string): T | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return proc?.getBuiltinModule?.(name) as T | undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,5 +1,6 @@
 import { PersonalDataError } from "../errors.js";
 import type { WebCryptoKey } from "./subject-key-store.js";
+import { hasSyncKey, openSync, sealSync } from "./sync-aes-gcm.js";
 
 /**
  * The personal fields of one record (an event or a snapshot) and one data subject, as stored: ONE
@@ -57,7 +58,10 @@ function additionalData(subject: string, context: SealContext, fields: readonly 
   return encoder.encode(AAD_LABEL + JSON.stringify([subject, context, fields]));
 }
 
-/** One ciphertext of `values` (one per field, in order): one Web Crypto call however many fields. */
+/**
+ * One ciphertext of `values` (one per field, in order): one AES-GCM call however many fields. Synchronous
+ * where the key has a synchronous context ({@link sealFieldsNow}), otherwise one Web Crypto call.
+ */
 export async function sealFields(
   key: WebCryptoKey,
   subject: string,
@@ -65,6 +69,8 @@ export async function sealFields(
   fields: readonly string[],
   values: readonly unknown[],
 ): Promise<SealedFields> {
+  const now = sealFieldsNow(key, subject, context, fields, values);
+  if (now !== undefined) return now;
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = await crypto.subtle.encrypt(
     { name: "AES-GCM", iv, additionalData: additionalData(subject, context, fields) },
@@ -74,12 +80,32 @@ export async function sealFields(
   return { $personal: FORMAT, subject, fields, iv: toBase64(iv), data: toBase64(new Uint8Array(sealed)) };
 }
 
+/** {@link sealFields} without a promise, or `undefined` when `key` has no synchronous context here. */
+export function sealFieldsNow(
+  key: WebCryptoKey,
+  subject: string,
+  context: SealContext,
+  fields: readonly string[],
+  values: readonly unknown[],
+): SealedFields | undefined {
+  if (!hasSyncKey(key)) return undefined;
+  const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+  const sealed = sealSync(
+    key,
+    iv,
+    additionalData(subject, context, fields),
+    encoder.encode(JSON.stringify(values)),
+  ) as Uint8Array;
+  return { $personal: FORMAT, subject, fields, iv: toBase64(iv), data: toBase64(sealed) };
+}
+
 export function referenceTo(sealed: SealedFields): SealedReference {
   return { $personal: FORMAT, subject: sealed.subject, in: sealed.fields[0] as string };
 }
 
 /**
- * The values of `sealed`, one per field.
+ * The values of `sealed`, one per field: synchronously where `key` has a synchronous context
+ * ({@link openFieldsNow}), otherwise through Web Crypto.
  * @throws {PersonalDataError} `malformed`, or `tampered` when it does not authenticate under `key` here.
  */
 export async function openFields(
@@ -88,6 +114,7 @@ export async function openFields(
   context: SealContext,
   path: FieldPath,
 ): Promise<unknown[]> {
+  if (hasSyncKey(key)) return openFieldsNow(key, sealed, context, path);
   const { iv, data } = parts(sealed, path);
   let plain: ArrayBuffer;
   try {
@@ -99,6 +126,26 @@ export async function openFields(
   } catch (error) {
     throw new PersonalDataError("tampered", sealed.subject, dottedPath(path), { cause: error });
   }
+  return parsed(new Uint8Array(plain), sealed, path);
+}
+
+/**
+ * {@link openFields} without a promise, for a key {@link hasSyncKey} answers true for.
+ * @throws {PersonalDataError} as {@link openFields}.
+ */
+export function openFieldsNow(
+  key: WebCryptoKey,
+  sealed: SealedFields,
+  context: SealContext,
+  path: FieldPath,
+): unknown[] {
+  const { iv, data } = parts(sealed, path);
+  const plain = openSync(key, iv, additionalData(sealed.subject, context, sealed.fields), data);
+  if (plain === undefined) throw new PersonalDataError("tampered", sealed.subject, dottedPath(path));
+  return parsed(plain, sealed, path);
+}
+
+function parsed(plain: Uint8Array, sealed: SealedFields, path: FieldPath): unknown[] {
   const values: unknown = JSON.parse(decoder.decode(plain));
   if (!Array.isArray(values) || values.length !== sealed.fields.length) {
     throw new PersonalDataError("tampered", sealed.subject, dottedPath(path));
@@ -143,7 +190,12 @@ function parts(value: SealedFields, path: FieldPath): { iv: Uint8Array<ArrayBuff
 // Below the argument limits of every engine (JavaScriptCore's is 64K).
 const CHUNK = 0x8000;
 
+/** The engine's own base64 (`Uint8Array.prototype.toBase64`, `Uint8Array.fromBase64`) where it has them: Bun today. */
+const nativeBase64 = Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> };
+const nativeToBase64 = (Uint8Array.prototype as unknown as { toBase64?: () => string }).toBase64;
+
 function toBase64(bytes: Uint8Array): string {
+  if (nativeToBase64 !== undefined) return nativeToBase64.call(bytes);
   let binary = "";
   for (let i = 0; i < bytes.length; i += CHUNK) {
     binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
@@ -152,6 +204,7 @@ function toBase64(bytes: Uint8Array): string {
 }
 
 function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  if (nativeBase64.fromBase64 !== undefined) return nativeBase64.fromBase64(text);
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

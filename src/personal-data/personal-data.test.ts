@@ -39,6 +39,27 @@ function setup(keys = new InMemorySubjectKeyStore()) {
   return { keys, personal, backing, store, bus };
 }
 
+/**
+ * Keys imported straight through Web Crypto, as a third-party key store may: no synchronous context,
+ * so reads and writes take the Web Crypto path even where the runtime has node:crypto.
+ */
+class WebCryptoOnlyKeys extends InMemorySubjectKeyStore {
+  readonly #keys = new Map<string, SubjectKeyLookup>();
+  protected override async readKey(subjectId: string): Promise<SubjectKeyLookup> {
+    return this.#keys.get(subjectId) ?? { status: "unknown" };
+  }
+  protected override async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
+    const raw = crypto.getRandomValues(new Uint8Array(32));
+    const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+    const stored = this.#keys.get(subjectId) ?? { status: "active", key };
+    this.#keys.set(subjectId, stored);
+    return stored;
+  }
+  protected override async eraseKey(subjectId: string): Promise<void> {
+    this.#keys.set(subjectId, { status: "erased" });
+  }
+}
+
 const rawText = async (store: InMemoryEventStore) => JSON.stringify(await collect(store.readAll({ raw: true })));
 
 describe("crypto-shredding on an event store", () => {
@@ -72,17 +93,28 @@ describe("crypto-shredding on an event store", () => {
     expect(JSON.stringify(raw)).not.toContain("ada@example.com");
   });
 
-  test("an erased subject's fields read as null, listed in metadata, while the rest of the event and other subjects read", async () => {
-    const { store, keys } = setup();
-    await store.appendToStream("Customer-c1", [registered("c1", "ada@example.com")]);
-    await store.appendToStream("Customer-c2", [registered("c2", "bob@example.com")]);
-    await keys.delete("c1");
-    const [erased, kept] = await collect(store.readAll());
-    expect(erased?.data).toEqual({ customerId: "c1", email: null, name: null, address: { city: null }, plan: "gold" });
-    expect(erased?.metadata[ERASED_FIELDS_METADATA]).toEqual(["address.city", "email", "name"]);
-    expect((kept?.data as { email?: string } | undefined)?.email).toBe("bob@example.com");
-    expect(kept?.metadata[ERASED_FIELDS_METADATA]).toBeUndefined();
-  });
+  for (const [cipher, makeKeys] of [
+    ["synchronous AES-GCM", () => new InMemorySubjectKeyStore()],
+    ["Web Crypto", () => new WebCryptoOnlyKeys()],
+  ] as const) {
+    test(`an erased subject's fields read as null, listed in metadata, while the rest of the event and other subjects read (${cipher})`, async () => {
+      const { store, keys } = setup(makeKeys());
+      await store.appendToStream("Customer-c1", [registered("c1", "ada@example.com")]);
+      await store.appendToStream("Customer-c2", [registered("c2", "bob@example.com")]);
+      await keys.delete("c1");
+      const [erased, kept] = await collect(store.readAll());
+      expect(erased?.data).toEqual({
+        customerId: "c1",
+        email: null,
+        name: null,
+        address: { city: null },
+        plan: "gold",
+      });
+      expect(erased?.metadata[ERASED_FIELDS_METADATA]).toEqual(["address.city", "email", "name"]);
+      expect((kept?.data as { email?: string } | undefined)?.email).toBe("bob@example.com");
+      expect(kept?.metadata[ERASED_FIELDS_METADATA]).toBeUndefined();
+    });
+  }
 
   test("appending personal data of an erased subject is refused and writes nothing", async () => {
     const { store, keys, backing } = setup();
@@ -148,50 +180,61 @@ describe("crypto-shredding on an event store", () => {
     );
   });
 
-  test("tampered, moved, re-labelled and malformed ciphertext are typed errors, never garbage", async () => {
-    const { store, backing, keys } = setup();
-    await store.appendToStream("Customer-c1", [
-      registered("c1", "ada@example.com"),
-      registered("c1", "ada@example.org"),
-    ]);
-    await keys.createOrGet("c2");
-    const [stored, second] = await collect(backing.readAll({ raw: true }));
-    type Stored = EventEnvelope<string, Record<string, Record<string, string>>>;
-    const data = (stored as Stored).data;
-    const email = data.email as Record<string, string>;
-    const name = data.name as Record<string, string>;
-    // One ciphertext per event holds all three fields, at the first; the others refer to it.
-    expect(Object.keys(email).sort()).toEqual(["$personal", "data", "fields", "iv", "subject"]);
-    expect(email.fields as unknown).toEqual(["email", "name", "address.city"]);
-    expect(name).toEqual({ $personal: "aes-256-gcm/2", subject: "c1", in: "email" });
-    const flipped = `${(email.data as string).slice(0, -4)}${(email.data as string).slice(-4) === "AAAA" ? "BBBB" : "AAAA"}`;
-    const variants: [string, unknown, string][] = [
-      ["altered ciphertext", { ...data, email: { ...email, data: flipped } }, "tampered"],
-      ["moved to another field", { ...data, email: name }, "tampered"],
-      ["moved to another event of the subject", (second as Stored).data, "tampered"],
-      ["fields relabelled", { ...data, email: { ...email, fields: ["email", "address.city", "name"] } }, "tampered"],
-      ["a reference without its ciphertext", { ...data, email: "ada@example.com" }, "tampered"],
-      ["a reference to another field", { ...data, name: { ...name, in: "address.city" } }, "tampered"],
-      ["relabelled to another subject", { ...data, email: { ...email, subject: "c2" } }, "tampered"],
-      ["a subject with no key", { ...data, email: { ...email, subject: "nobody" } }, "unknown-key"],
-      ["malformed", { ...data, email: { $personal: "aes-256-gcm/2", subject: "c1", iv: "!!", data: "" } }, "malformed"],
-      ["unknown format", { ...data, email: { ...email, $personal: "rot13" } }, "malformed"],
-    ];
-    for (const [label, altered, reason] of variants) {
-      const event = { ...(stored as EventEnvelope), data: altered };
-      const error = await setup(keys)
-        .personal.decryptEvent(event)
-        .catch((e: unknown) => e);
-      expect({ label, code: (error as { code?: string }).code, reason: (error as { reason?: string }).reason }).toEqual(
-        {
+  for (const [cipher, makeKeys] of [
+    ["synchronous AES-GCM", () => new InMemorySubjectKeyStore()],
+    ["Web Crypto", () => new WebCryptoOnlyKeys()],
+  ] as const) {
+    test(`tampered, moved, re-labelled and malformed ciphertext are typed errors, never garbage (${cipher})`, async () => {
+      const { store, backing, keys } = setup(makeKeys());
+      await store.appendToStream("Customer-c1", [
+        registered("c1", "ada@example.com"),
+        registered("c1", "ada@example.org"),
+      ]);
+      await keys.createOrGet("c2");
+      const [stored, second] = await collect(backing.readAll({ raw: true }));
+      type Stored = EventEnvelope<string, Record<string, Record<string, string>>>;
+      const data = (stored as Stored).data;
+      const email = data.email as Record<string, string>;
+      const name = data.name as Record<string, string>;
+      // One ciphertext per event holds all three fields, at the first; the others refer to it.
+      expect(Object.keys(email).sort()).toEqual(["$personal", "data", "fields", "iv", "subject"]);
+      expect(email.fields as unknown).toEqual(["email", "name", "address.city"]);
+      expect(name).toEqual({ $personal: "aes-256-gcm/2", subject: "c1", in: "email" });
+      const flipped = `${(email.data as string).slice(0, -4)}${(email.data as string).slice(-4) === "AAAA" ? "BBBB" : "AAAA"}`;
+      const variants: [string, unknown, string][] = [
+        ["altered ciphertext", { ...data, email: { ...email, data: flipped } }, "tampered"],
+        ["moved to another field", { ...data, email: name }, "tampered"],
+        ["moved to another event of the subject", (second as Stored).data, "tampered"],
+        ["fields relabelled", { ...data, email: { ...email, fields: ["email", "address.city", "name"] } }, "tampered"],
+        ["a reference without its ciphertext", { ...data, email: "ada@example.com" }, "tampered"],
+        ["a reference to another field", { ...data, name: { ...name, in: "address.city" } }, "tampered"],
+        ["relabelled to another subject", { ...data, email: { ...email, subject: "c2" } }, "tampered"],
+        ["a subject with no key", { ...data, email: { ...email, subject: "nobody" } }, "unknown-key"],
+        [
+          "malformed",
+          { ...data, email: { $personal: "aes-256-gcm/2", subject: "c1", iv: "!!", data: "" } },
+          "malformed",
+        ],
+        ["unknown format", { ...data, email: { ...email, $personal: "rot13" } }, "malformed"],
+      ];
+      for (const [label, altered, reason] of variants) {
+        const event = { ...(stored as EventEnvelope), data: altered };
+        const error = await setup(keys)
+          .personal.decryptEvent(event)
+          .catch((e: unknown) => e);
+        expect({
+          label,
+          code: (error as { code?: string }).code,
+          reason: (error as { reason?: string }).reason,
+        }).toEqual({
           label,
           code: ErrorCode.PersonalDataUnreadable,
           reason,
-        },
-      );
-      expect(String((error as Error).message)).not.toContain("ada@example.com");
-    }
-  });
+        });
+        expect(String((error as Error).message)).not.toContain("ada@example.com");
+      }
+    });
+  }
 
   test("key store faults fail closed: the append writes nothing and the read stops with a typed error (a failing key store made by hand)", async () => {
     let failing = false;
@@ -215,38 +258,43 @@ describe("crypto-shredding on an event store", () => {
     await expect(collect(store.readAll())).rejects.toMatchObject({ code: ErrorCode.PersonalDataUnreadable });
   });
 
-  test("reads ahead in order, releases the store's reader when stopped early, and stops at a bad event", async () => {
-    const { personal, store } = setup();
-    await store.appendToStream(
-      "Customer-many",
-      Array.from({ length: 50 }, (_, i) => registered(`m${i}`, `m${i}@example.com`)),
-    );
-    const all = await collect(store.readStream("Customer-many"));
-    expect(all.map((event) => (event.data as { email: string }).email)).toEqual(
-      Array.from({ length: 50 }, (_, i) => `m${i}@example.com`),
-    );
-    let released = 0;
-    let pulled = 0;
-    async function* source(events: EventEnvelope[], breakAt?: number) {
-      try {
-        for (const [i, event] of events.entries()) {
-          pulled++;
-          yield i === breakAt ? { ...event, data: { email: { $personal: "aes-256-gcm/2", subject: "m1" } } } : event;
+  for (const [cipher, makeKeys, ahead] of [
+    ["synchronous AES-GCM: in turn", () => new InMemorySubjectKeyStore(), 0],
+    ["Web Crypto: reading ahead", () => new WebCryptoOnlyKeys(), 16],
+  ] as const) {
+    test(`reads in order, releases the store's reader when stopped early, and stops at a bad event (${cipher})`, async () => {
+      const { personal, store } = setup(makeKeys());
+      await store.appendToStream(
+        "Customer-many",
+        Array.from({ length: 50 }, (_, i) => registered(`m${i}`, `m${i}@example.com`)),
+      );
+      const all = await collect(store.readStream("Customer-many"));
+      expect(all.map((event) => (event.data as { email: string }).email)).toEqual(
+        Array.from({ length: 50 }, (_, i) => `m${i}@example.com`),
+      );
+      let released = 0;
+      let pulled = 0;
+      async function* source(events: EventEnvelope[], breakAt?: number) {
+        try {
+          for (const [i, event] of events.entries()) {
+            pulled++;
+            yield i === breakAt ? { ...event, data: { email: { $personal: "aes-256-gcm/2", subject: "m1" } } } : event;
+          }
+        } finally {
+          released++;
         }
-      } finally {
-        released++;
       }
-    }
-    const stored = await collect(store.readStream("Customer-many", { raw: true }));
-    for await (const event of personal.decrypting(source(stored))) {
-      if (event.version === 3) break;
-    }
-    expect(released).toBe(1);
-    expect(pulled).toBeLessThanOrEqual(3 + 16);
-    const error = await collect(personal.decrypting(source(stored, 20))).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: ErrorCode.PersonalDataUnreadable, reason: "malformed" });
-    expect(released).toBe(2);
-  });
+      const stored = await collect(store.readStream("Customer-many", { raw: true }));
+      for await (const event of personal.decrypting(source(stored))) {
+        if (event.version === 3) break;
+      }
+      expect(released).toBe(1);
+      expect(pulled).toBeLessThanOrEqual(3 + ahead);
+      const error = await collect(personal.decrypting(source(stored, 20))).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.PersonalDataUnreadable, reason: "malformed" });
+      expect(released).toBe(2);
+    });
+  }
 
   test("declarations are checked", () => {
     const keys = new InMemorySubjectKeyStore();

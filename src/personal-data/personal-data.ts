@@ -10,12 +10,15 @@ import {
   isEncryptedValue,
   isReference,
   openFields,
+  openFieldsNow,
   referenceTo,
   type SealContext,
   type SealedFields,
   sealFields,
+  sealFieldsNow,
 } from "./field-crypto.js";
-import { assertSubjectId, SubjectKeyStore } from "./subject-key-store.js";
+import { assertSubjectId, cachedSubjectKey, SubjectKeyStore } from "./subject-key-store.js";
+import { hasSyncKey } from "./sync-aes-gcm.js";
 
 /** Which fields of a record are personal, and whose: declared once per event type or snapshot category. */
 export interface PersonalFields<Input> {
@@ -117,18 +120,28 @@ export class PersonalData {
 
   /** The event with its personal fields decrypted, erased ones as `null` and listed in its metadata. */
   async decryptEvent<E extends EventEnvelope>(event: E): Promise<E> {
+    return this.#decryptEvent(event);
+  }
+
+  /** {@link decryptEvent}, without a promise when every key it needs is cached and usable synchronously. */
+  #decryptEvent<E extends EventEnvelope>(event: E): E | Promise<E> {
     const found: Found[] = [];
     collect(event.data, [], found);
     if (found.length === 0) return event;
-    const { value, erased } = await this.#decrypt(event.data, found, eventContext(event));
-    if (erased.length === 0) return { ...event, data: value };
-    return { ...event, data: value, metadata: { ...event.metadata, [ERASED_FIELDS_METADATA]: erased } };
+    const done = ({ value, erased }: Decrypted): E =>
+      erased.length === 0
+        ? { ...event, data: value }
+        : { ...event, data: value, metadata: { ...event.metadata, [ERASED_FIELDS_METADATA]: erased } };
+    const decrypted = this.#decrypt(event.data, found, eventContext(event));
+    return decrypted instanceof Promise ? decrypted.then(done) : done(decrypted);
   }
 
   /**
-   * `decryptEvent` over a store's reader, in order. It reads up to {@link READ_AHEAD} events ahead
-   * and decrypts them at once: each Web Crypto call is an asynchronous hop that costs far more than
-   * the AES itself, and calls in flight together share that cost (one at a time, reads took 2-4x as
+   * `decryptEvent` over a store's reader, in order. While every event decrypts without a promise
+   * (its keys cached, synchronous AES-GCM here), each is read and decrypted in turn. From the first
+   * that needs one (a key to fetch, Web Crypto), it reads up to {@link READ_AHEAD} events ahead and
+   * decrypts them at once: each Web Crypto call is an asynchronous hop that costs far more than the
+   * AES itself, and calls in flight together share that cost (one at a time, reads took 2-4x as
    * long). The store's reader is still asked for one event at a time.
    */
   decrypting(events: AsyncGenerator<EventEnvelope, void, undefined>): AsyncGenerator<EventEnvelope, void, undefined> {
@@ -138,9 +151,10 @@ export class PersonalData {
     let reads: Promise<unknown> = Promise.resolve();
     let ended = false;
     let failed = false;
-    const pull = () => {
-      const read = reads.then((): Promise<Result> | Result => (ended ? done : events.next()));
-      reads = read.then(
+    let ahead = false;
+    const read = (): Promise<Result> => {
+      const next = reads.then((): Promise<Result> | Result => (ended ? done : events.next()));
+      reads = next.then(
         (result) => {
           if (result.done === true) ended = true;
         },
@@ -148,8 +162,11 @@ export class PersonalData {
           ended = true;
         },
       );
-      const decrypted = read.then((result): Promise<Result> | Result =>
-        result.done === true ? result : this.decryptEvent(result.value).then((value) => ({ value, done: false })),
+      return next;
+    };
+    const pull = () => {
+      const decrypted = read().then((result): Promise<Result> | Result =>
+        result.done === true ? result : settled(this.#decryptEvent(result.value)),
       );
       // Read ahead, so possibly never asked for: its failure is reported when (if) it is.
       decrypted.catch(() => undefined);
@@ -160,18 +177,27 @@ export class PersonalData {
       queue.length = 0;
       return reads.then(() => events.return(undefined));
     };
+    const fail = (error: unknown): Promise<Result> => {
+      // A failed decryption ends the read: release the store's cursor, then report it.
+      failed = true;
+      const rethrow = () => Promise.reject(error);
+      return stop().then(rethrow, rethrow);
+    };
+    const inTurn = (result: Result): Promise<Result> | Result => {
+      if (result.done === true) return result;
+      const event = this.#decryptEvent(result.value);
+      if (!(event instanceof Promise)) return { value: event, done: false };
+      ahead = true;
+      return settled(event);
+    };
     const reader = {
       next: (): Promise<Result> => {
         if (failed) return Promise.resolve(done);
+        if (!ahead) return read().then(inTurn).catch(fail);
         while (queue.length < READ_AHEAD && !ended) pull();
         const head = queue.shift();
         if (head === undefined) return Promise.resolve(done);
-        return head.catch((error: unknown) => {
-          // A failed decryption ends the read: release the store's cursor, then report it.
-          failed = true;
-          const rethrow = () => Promise.reject(error);
-          return stop().then(rethrow, rethrow);
-        });
+        return head.catch(fail);
       },
       return: stop,
       throw: (error?: unknown) => stop().then(() => Promise.reject(error)),
@@ -181,11 +207,9 @@ export class PersonalData {
   }
 
   /** A snapshot's state with the personal fields of its stream category encrypted. */
-  encryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
+  async encryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
     const rule = this.#snapshots.get(categoryOf(streamId));
-    return rule === undefined
-      ? Promise.resolve(state)
-      : this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
+    return rule === undefined ? state : this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
   }
 
   /** A snapshot's state (of the stream `streamId`) decrypted; fields of an erased subject read as `null`. */
@@ -195,7 +219,11 @@ export class PersonalData {
     return found.length === 0 ? state : (await this.#decrypt(state, found, snapshotContext(streamId))).value;
   }
 
-  async #encrypt<Input>(rule: Rule<Input>, input: Input, root: unknown, context: SealContext): Promise<unknown> {
+  /**
+   * `root` with the rule's fields sealed: without a promise when the subject's key is cached and usable
+   * synchronously (a fast path only: the result is the same), else after the key store and Web Crypto.
+   */
+  #encrypt<Input>(rule: Rule<Input>, input: Input, root: unknown, context: SealContext): unknown {
     // null carries nothing personal, and is what an erased field reads as: an aggregate or snapshot of an
     // erased subject must still be writable, so null (like absent) needs no key.
     const present = rule.paths.filter((path) => {
@@ -205,77 +233,110 @@ export class PersonalData {
     if (present.length === 0) return root;
     const subject = rule.subject(input);
     assertSubjectId(subject);
-    const key = await this.keys.createOrGet(subject);
     const fields = present.map((path) => path.join("."));
-    const sealed = await sealFields(
-      key,
-      subject,
-      context,
-      fields,
-      present.map((path) => valueAt(root, path)),
-    );
-    const reference = referenceTo(sealed);
-    let out = withValueAt(root, present[0] as readonly string[], sealed);
-    for (let i = 1; i < present.length; i++) out = withValueAt(out, present[i] as readonly string[], reference);
-    return out;
+    const values = present.map((path) => valueAt(root, path));
+    const cached = cachedSubjectKey(this.keys, subject);
+    const now = cached?.status === "active" ? sealFieldsNow(cached.key, subject, context, fields, values) : undefined;
+    if (now !== undefined) return placed(root, present, now);
+    return this.keys
+      .createOrGet(subject)
+      .then((key) => sealFields(key, subject, context, fields, values))
+      .then((sealed) => placed(root, present, sealed));
   }
 
   /**
-   * One key lookup and one Web Crypto call per ciphertext (per record and subject), however many fields
-   * it holds. Every reference must be answered by the ciphertext it names, holding its field for the
-   * same subject: anything else was moved or altered.
+   * One key lookup and one AES-GCM call per ciphertext (per record and subject), however many fields
+   * it holds. Without a promise when every key is cached and usable synchronously; otherwise the
+   * ciphertexts are opened concurrently. Every reference must be answered by the ciphertext it names,
+   * holding its field for the same subject: anything else was moved or altered.
    */
-  async #decrypt(
-    root: unknown,
-    found: readonly Found[],
-    context: SealContext,
-  ): Promise<{ value: unknown; erased: string[] }> {
+  #decrypt(root: unknown, found: readonly Found[], context: SealContext): Decrypted | Promise<Decrypted> {
     const sealed: { path: FieldPath; value: SealedFields }[] = [];
     const references: { path: FieldPath; value: EncryptedValue }[] = [];
     for (const { path, value } of found) {
       const valid = checked(value, path);
       if (isReference(valid)) references.push({ path, value: valid });
-      else sealed.push({ path, value: valid as SealedFields });
+      else if (valid.fields[0] !== dottedPath(path)) {
+        throw new PersonalDataError("tampered", valid.subject, dottedPath(path));
+      } else sealed.push({ path, value: valid as SealedFields });
     }
-    const erased: string[] = [];
-    const opened = await Promise.all(
+    const now = this.#openNow(sealed, context);
+    if (now !== undefined) return assembled(root, sealed, now, references);
+    return Promise.all(
       sealed.map(async ({ path, value }) => {
-        if (value.fields[0] !== dottedPath(path)) {
-          throw new PersonalDataError("tampered", value.subject, dottedPath(path));
-        }
         const lookup = await this.keys.get(value.subject);
         if (lookup.status === "active") return openFields(lookup.key, value, context, path);
-        if (lookup.status === "erased") {
-          erased.push(...value.fields);
-          return value.fields.map(() => null);
-        }
+        if (lookup.status === "erased") return null;
         throw new PersonalDataError("unknown-key", value.subject, dottedPath(path));
       }),
-    );
-    // Which ciphertext (by its first field) answers each field, for the references to be checked against.
-    const holders = new Map<string, SealedFields>();
-    let out = root;
-    for (let s = 0; s < sealed.length; s++) {
-      const { value } = sealed[s] as { value: SealedFields };
-      const values = opened[s] as unknown[];
-      for (let i = 0; i < value.fields.length; i++) {
-        const field = value.fields[i] as string;
-        holders.set(field, value);
-        out = withValueAt(out, field.split("."), values[i]);
-      }
-    }
-    for (const { path, value } of references) {
-      const holder = holders.get(dottedPath(path));
-      if (
-        holder === undefined ||
-        holder.subject !== value.subject ||
-        holder.fields[0] !== (value as { in: string }).in
-      ) {
-        throw new PersonalDataError("tampered", value.subject, dottedPath(path));
-      }
-    }
-    return { value: out, erased: erased.sort() };
+    ).then((opened) => assembled(root, sealed, opened, references));
   }
+
+  /** Every ciphertext's values (`null` for an erased subject), or `undefined` if one needs a promise. */
+  #openNow(sealed: readonly { path: FieldPath; value: SealedFields }[], context: SealContext) {
+    const opened: (unknown[] | null)[] = [];
+    for (const { path, value } of sealed) {
+      const lookup = cachedSubjectKey(this.keys, value.subject);
+      if (lookup?.status === "erased") opened.push(null);
+      else if (lookup?.status === "active" && hasSyncKey(lookup.key)) {
+        opened.push(openFieldsNow(lookup.key, value, context, path));
+      } else return undefined;
+    }
+    return opened;
+  }
+}
+
+interface Decrypted {
+  readonly value: unknown;
+  readonly erased: string[];
+}
+
+/**
+ * `root` with every ciphertext's values put back (`null` where its subject was erased), once each
+ * reference is checked against the ciphertext that answers its field.
+ */
+function assembled(
+  root: unknown,
+  sealed: readonly { path: FieldPath; value: SealedFields }[],
+  opened: readonly (unknown[] | null)[],
+  references: readonly { path: FieldPath; value: EncryptedValue }[],
+): Decrypted {
+  const erased: string[] = [];
+  // Which ciphertext (by its first field) answers each field, for the references to be checked against.
+  const holders = new Map<string, SealedFields>();
+  let out = root;
+  for (let s = 0; s < sealed.length; s++) {
+    const { value } = sealed[s] as { value: SealedFields };
+    const values = opened[s];
+    if (values === null || values === undefined) erased.push(...value.fields);
+    for (let i = 0; i < value.fields.length; i++) {
+      const field = value.fields[i] as string;
+      holders.set(field, value);
+      out = withValueAt(out, field.split("."), values == null ? null : values[i]);
+    }
+  }
+  for (const { path, value } of references) {
+    const holder = holders.get(dottedPath(path));
+    if (holder === undefined || holder.subject !== value.subject || holder.fields[0] !== (value as { in: string }).in) {
+      throw new PersonalDataError("tampered", value.subject, dottedPath(path));
+    }
+  }
+  return { value: out, erased: erased.sort() };
+}
+
+/** `root` with `sealed` at its first field and a reference to it at each other. */
+function placed(root: unknown, present: readonly (readonly string[])[], sealed: SealedFields): unknown {
+  const reference = referenceTo(sealed);
+  let out = withValueAt(root, present[0] as readonly string[], sealed);
+  for (let i = 1; i < present.length; i++) out = withValueAt(out, present[i] as readonly string[], reference);
+  return out;
+}
+
+/** A decrypted event as a reader's result, whether it came with or without a promise. */
+function settled(
+  event: EventEnvelope | Promise<EventEnvelope>,
+): IteratorResult<EventEnvelope, void> | Promise<IteratorResult<EventEnvelope, void>> {
+  return event instanceof Promise ? event.then((value) => ({ value, done: false })) : { value: event, done: false };
 }
 
 /** A ciphertext of an event is bound to that event: its id and its type as stored. */

@@ -1,6 +1,7 @@
 import { type Issue, isEventFlowsError, PersonalDataError, SubjectErasedError, ValidationError } from "../errors.js";
 import { kindOf, nameIssues } from "../internal/validate.js";
 import { KeyCache } from "./key-cache.js";
+import { forgetSyncKey, rememberSyncKey } from "./sync-aes-gcm.js";
 
 /**
  * The runtime's Web Crypto key type (`CryptoKey`), named through the global `crypto` so that public
@@ -39,6 +40,16 @@ export interface SubjectKeyStoreOptions {
 export const DEFAULT_KEY_CACHE_SIZE = 1000;
 export const DEFAULT_KEY_CACHE_TTL_MS = 60_000;
 
+let peekCache: (store: SubjectKeyStore, subjectId: string) => SubjectKeyLookup | undefined;
+
+/**
+ * What `store` has cached for the subject, without a promise (`undefined`: ask {@link SubjectKeyStore.get}).
+ * For {@link PersonalData}: a read whose keys are all cached decrypts without an asynchronous hop.
+ */
+export function cachedSubjectKey(store: SubjectKeyStore, subjectId: string): SubjectKeyLookup | undefined {
+  return peekCache(store, subjectId);
+}
+
 /**
  * The port of per-subject encryption keys for crypto-shredding. Subclasses implement storage
  * (`readKey`, `insertKey`, `eraseKey`); this base validates subject ids, caches keys with a bound,
@@ -51,6 +62,10 @@ export abstract class SubjectKeyStore {
   readonly #cache: KeyCache<SubjectKeyLookup>;
   /** Bumped by every delete: a lookup that started before one does not cache what it read. */
   #deletes = 0;
+
+  static {
+    peekCache = (store, subjectId) => store.#cache.get(subjectId);
+  }
 
   constructor(options: SubjectKeyStoreOptions = {}) {
     const issues: Issue[] = [];
@@ -109,6 +124,9 @@ export abstract class SubjectKeyStore {
   async delete(subjectId: string): Promise<void> {
     assertSubjectId(subjectId);
     this.#deletes++;
+    const cached = this.#cache.get(subjectId);
+    // Its synchronous cipher context goes now, not when the CryptoKey is collected.
+    if (cached?.status === "active") forgetSyncKey(cached.key);
     this.#cache.delete(subjectId);
     try {
       await this.#call(subjectId, () => this.eraseKey(subjectId));
@@ -161,8 +179,13 @@ export async function newSubjectKey(): Promise<{ readonly raw: Uint8Array; reado
   return { raw, key: await importSubjectKey(raw) };
 }
 
-function importSubjectKey(raw: Uint8Array): Promise<WebCryptoKey> {
-  return crypto.subtle.importKey("raw", raw as Uint8Array<ArrayBuffer>, KEY_ALGORITHM, false, ["encrypt", "decrypt"]);
+async function importSubjectKey(raw: Uint8Array): Promise<WebCryptoKey> {
+  const key = await crypto.subtle.importKey("raw", raw as Uint8Array<ArrayBuffer>, KEY_ALGORITHM, false, [
+    "encrypt",
+    "decrypt",
+  ]);
+  rememberSyncKey(key, raw);
+  return key;
 }
 
 /**
