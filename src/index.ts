@@ -105,6 +105,7 @@ export {
   matchesExpectedVersion,
 } from "./event-store/event-store.js";
 export { InMemoryEventStore } from "./event-store/in-memory-event-store.js";
+export { type EventPages, type EventReader, eventsOf, pagesOf } from "./event-store/read-pages.js";
 export {
   type ApplyRetentionOptions,
   applyRetention,

@@ -46,6 +46,44 @@ async function waitUntilBlocked(applicationName: string): Promise<void> {
   }, 10_000);
 }
 
+/** The client, with every statement it is asked to run recorded (a prepared statement is one round trip). */
+function counting(texts: string[]): PostgresSql {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property !== "unsafe") return Reflect.get(target, property, receiver);
+      return (text: string, parameters: never[], options: object) => {
+        texts.push(text);
+        return target.unsafe(text, parameters, options);
+      };
+    },
+  });
+}
+
+describe("statements per append (the round-trip budget)", () => {
+  test("an accepted append of 1 or 100 events, to a new or an existing stream, any expectation, is one prepared statement", async () => {
+    const texts: string[] = [];
+    const counted = new PostgresEventStore({ sql: counting(texts), schema });
+    const stream = `Budget-${ulid()}`;
+    const batch = (size: number) => Array.from({ length: size }, (_, n) => ({ type: "Counted", data: { n } }));
+    const appends: [number, "no-stream" | "any" | "stream-exists" | number][] = [
+      [1, "no-stream"],
+      [100, 1],
+      [1, "any"],
+      [100, "stream-exists"],
+    ];
+    for (const [size, expectedVersion] of appends) {
+      texts.length = 0;
+      await counted.appendToStream(stream, batch(size), { expectedVersion });
+      expect(texts.length).toBe(1);
+      expect(texts[0]).toStartWith("\nINSERT INTO");
+    }
+    // A refused append asks why with a second statement: conflicts are the slow path.
+    texts.length = 0;
+    await expect(counted.appendToStream(stream, batch(1), { expectedVersion: 1 })).rejects.toThrow();
+    expect(texts.length).toBe(2);
+  });
+});
+
 describe("appends with no expectation under contention", () => {
   test('16 writers appending with "any" to one stream: none fails, every event is stored once, versions contiguous', async () => {
     const writers = 16;

@@ -4,7 +4,7 @@ import { type EventEnvelope, ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresEventStore, type PostgresSql } from "./index.js";
-import { PAGE_GROWTH_LIMIT } from "./read.js";
+import { PAGE_GROWTH, PAGE_GROWTH_LIMIT } from "./read.js";
 
 let sql: PostgresSql;
 let store: PostgresEventStore;
@@ -48,19 +48,20 @@ function counting(limits: number[]): PostgresSql {
 }
 
 describe("reads in growing pages", () => {
-  test("each page asks for twice the one before, up to PAGE_GROWTH_LIMIT times readPageSize; a short page ends the read", async () => {
+  test("each page asks for PAGE_GROWTH times the one before, up to PAGE_GROWTH_LIMIT times readPageSize; a short page ends the read", async () => {
+    expect([PAGE_GROWTH, PAGE_GROWTH_LIMIT]).toEqual([4, 16]);
     const limits: number[] = [];
     const paging = new PostgresEventStore({ sql: counting(limits), schema, readPageSize: 2 });
     expect(await collect(paging.readStream(stream))).toEqual(stored);
     const cap = 2 * PAGE_GROWTH_LIMIT;
-    // 2 + 4 + 8 * 6 = 54 events in full pages, then a page of 8 that brings the last 6.
-    expect(limits).toEqual([2, 4, cap, cap, cap, cap, cap, cap, cap]);
+    // 2 + 8 + 32 = 42 events in full pages, then a page of 32 that brings the last 18.
+    expect(limits).toEqual([2, 8, cap, cap]);
     limits.length = 0;
     expect((await collect(paging.readAll({ after: feedStart, maxCount: 15 }))).map((e) => e.id)).toEqual(
       stored.slice(0, 15).map((e) => e.id),
     );
-    // maxCount trims the last page's limit: 2 + 4 + 8 = 14, then 1.
-    expect(limits).toEqual([2, 4, cap, 1]);
+    // maxCount trims the last page's limit: 2 + 8 = 10, then 5.
+    expect(limits).toEqual([2, 8, 5]);
   });
 
   test("any page size, direction, start and count read what one query would (property)", async () => {

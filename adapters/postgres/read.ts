@@ -1,4 +1,4 @@
-import type { EventEnvelope, ReadAllOptions, ReadStreamOptions } from "../../src/index.js";
+import type { EventEnvelope, EventPages, ReadAllOptions, ReadStreamOptions } from "../../src/index.js";
 import type { StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
 import { guardReconnecting } from "./errors.js";
@@ -10,25 +10,28 @@ const MAX_VERSION = 2 ** 31 - 1;
 // fresh one (a client, yes; a transaction, whose connection is gone, no).
 
 /**
- * How far pages grow: each page after the first asks for twice as many rows as the one before, up to
- * this many times `readPageSize`. A long read then makes a few round trips instead of one per
- * `readPageSize` events (10,000 events: 4 instead of 10 at the default), the first events still
- * come after one small page, and at most two pages (the one being consumed and the next) are held.
+ * How pages grow: each page after the first asks for `PAGE_GROWTH` times as many rows as the one
+ * before, up to `PAGE_GROWTH_LIMIT` times `readPageSize`. A long read then makes few round trips
+ * (10,000 events: 1,000 + 4,000 + 5,000, three instead of ten at the default), the first events
+ * still come after one small page, and at most two pages (the one being consumed and the next) are
+ * held. A read with `maxCount` asks for no more than it has left, so the last page is exact and no
+ * empty page follows it.
  */
-export const PAGE_GROWTH_LIMIT = 4;
+export const PAGE_GROWTH = 4;
+export const PAGE_GROWTH_LIMIT = 16;
 
 /**
  * Reads in pages (keyset pagination, so no connection is held while the caller works through a
  * page) and fetches the next page while the caller consumes the current one. Rows are turned into
- * envelopes here, in the one generator the caller iterates: a generator per layer would cost every
- * event another round of promises.
+ * envelopes a page at a time, and pages are what the core's read layers pass on (see the core's
+ * read-pages.ts): the reader's events are flattened once, at the outermost layer.
  */
 async function* paged<Row extends readonly unknown[]>(
   fetch: (cursor: Row | undefined, limit: number) => Promise<Row[]>,
   toEnvelope: (row: Row) => EventEnvelope,
   pageSize: number,
   maxCount: number,
-): AsyncGenerator<EventEnvelope, void, undefined> {
+): EventPages {
   let remaining = maxCount;
   let size = pageSize;
   let limit = Math.min(size, remaining);
@@ -37,12 +40,12 @@ async function* paged<Row extends readonly unknown[]>(
     const rows = await next;
     remaining -= rows.length;
     const full = rows.length === limit;
-    size = Math.min(size * 2, pageSize * PAGE_GROWTH_LIMIT);
+    size = Math.min(size * PAGE_GROWTH, pageSize * PAGE_GROWTH_LIMIT);
     limit = Math.min(size, remaining);
     next = full && remaining > 0 ? fetch(rows[rows.length - 1], limit) : undefined;
     // A caller that stops early never awaits the prefetch; its failure must not go unhandled.
     next?.catch(() => undefined);
-    for (const row of rows) yield toEnvelope(row);
+    if (rows.length > 0) yield rows.map(toEnvelope);
   }
 }
 
@@ -52,7 +55,7 @@ export function readStreamPages(
   streamId: string,
   options: ReadStreamOptions,
   attempts: number,
-): AsyncGenerator<EventEnvelope, void, undefined> {
+): EventPages {
   const backward = options.direction === "backward";
   const statement = backward ? context.statements.readBackward : context.statements.readForward;
   const first = options.fromVersion ?? (backward ? MAX_VERSION : 1);
@@ -75,7 +78,7 @@ export function readAllPages(
   context: StoreContext,
   options: ReadAllOptions,
   attempts: number,
-): AsyncGenerator<EventEnvelope, void, undefined> {
+): EventPages {
   return paged<FeedRow>(
     (cursor, limit) =>
       guardReconnecting("readAll", attempts, async () => {

@@ -1,8 +1,10 @@
 import {
   type EventEnvelope,
+  type EventPages,
   EventStore,
   type EventStoreCapabilities,
   type EventStoreOptions,
+  eventsOf,
   type ReadAllOptions,
   type ReadStreamOptions,
   type StreamChange,
@@ -45,16 +47,25 @@ export abstract class PostgresStoreBase extends EventStore {
     return pingPostgres(this.queryable, signal);
   }
 
-  protected readStreamEvents(
-    streamId: string,
-    options: ReadStreamOptions,
-  ): AsyncGenerator<EventEnvelope, void, undefined> {
+  /** Pages as fetched: the core's read layers pass them on whole (see `EventStore.readStreamPages`). */
+  protected override readStreamPages(streamId: string, options: ReadStreamOptions): EventPages {
     assertStorableStreamId(streamId);
     return readStreamPages(this.queryable, this.context, streamId, options, this.attempts);
   }
 
-  protected readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
+  protected override readAllPages(options: ReadAllOptions): EventPages {
     return readAllPages(this.queryable, this.context, options, this.attempts);
+  }
+
+  protected readStreamEvents(
+    streamId: string,
+    options: ReadStreamOptions,
+  ): AsyncGenerator<EventEnvelope, void, undefined> {
+    return eventsOf(this.readStreamPages(streamId, options));
+  }
+
+  protected readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
+    return eventsOf(this.readAllPages(options));
   }
 
   protected streamVersion(streamId: string): Promise<number> {

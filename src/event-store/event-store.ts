@@ -23,6 +23,7 @@ import { recordError, type Span, SpanKind, startSpan, withActiveSpan } from "../
 import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { type ReadCheck, readCheckOf } from "./read-check.js";
+import { type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
 import {
   assertDeletionMode,
   assertUserStream,
@@ -318,8 +319,8 @@ export abstract class EventStore {
   ): AsyncGenerator<E, void, undefined> {
     assertStreamId(streamId);
     assertReadStreamOptions(options);
-    const events = this.#upcasting(this.readStreamEvents(streamId, options), options.raw);
-    return this.#observedRead("readStream", streamId, events, readCheckOf(options)) as AsyncGenerator<
+    const pages = this.#plain(this.readStreamPages(streamId, options), options.raw);
+    return this.#observedRead("readStream", streamId, pages, readCheckOf(options)) as AsyncGenerator<
       E,
       void,
       undefined
@@ -334,15 +335,13 @@ export abstract class EventStore {
     const stored =
       this.capabilities.streamDeletion === true
         ? visibleFeed(
-            (read) => this.readAllEvents(read),
+            (read) => this.readAllPages(read),
             options,
             () => this.hiddenStreams(),
           )
-        : this.readAllEvents(options);
-    const events = this.#upcasting(stored, options.raw);
-    const check = readCheckOf(options);
-    if (this.#quietRead && check === undefined) return events as AsyncGenerator<E, void, undefined>;
-    return this.#observedRead("readAll", undefined, events, check, this.#quietRead) as AsyncGenerator<
+        : this.readAllPages(options);
+    const pages = this.#plain(stored, options.raw);
+    return this.#observedRead("readAll", undefined, pages, readCheckOf(options), this.#quietRead) as AsyncGenerator<
       E,
       void,
       undefined
@@ -364,64 +363,50 @@ export abstract class EventStore {
   }
 
   /**
-   * A read with a span (from the first event asked for to the last, so it includes the reader's own
-   * time between events), the slow-call check, which counts only the time spent waiting on the
-   * store, and the caller's {@link ReadCheck} on each event (`quiet`: the check only). The read itself
-   * when none is on.
+   * The read's pages flattened into events, the one step per event of the whole read (read-pages.ts).
+   * With a span (from the first event asked for to the last, so it includes the reader's own time
+   * between events), the slow-call check, which counts only the time spent waiting on the store,
+   * and the caller's {@link ReadCheck} on each event (`quiet`: the check only), when any is on.
    */
   #observedRead(
     operation: string,
     streamId: string | undefined,
-    events: AsyncGenerator<EventEnvelope, void, undefined>,
+    pages: EventPages,
     check: ReadCheck | undefined,
     quiet = false,
-  ): AsyncGenerator<EventEnvelope, void, undefined> {
+  ): EventReader {
     const tracer = this.#traced && !quiet ? activeTracer() : undefined;
     const slowMs = quiet ? false : telemetryConfig().slowStoreCallMs;
-    if (tracer === undefined && slowMs === false && check === undefined) return events;
+    if (tracer === undefined && slowMs === false && check === undefined) return eventsOf(pages);
     const attributes = this.#dbAttributes(operation, streamId);
     const finish = this.#finish.bind(this);
-    return (async function* observed() {
-      const span = tracer === undefined ? undefined : startSpan(tracer, operation, SpanKind.CLIENT, attributes);
-      let count = 0;
-      let storeMs = 0;
-      let done = false;
-      try {
-        while (true) {
-          const asked = performance.now();
-          done = true;
-          const next = await events.next();
-          done = false;
-          storeMs += performance.now() - asked;
-          if (next.done === true) break;
-          // A refused event is never yielded; `done` stays false, so `finally` releases the cursor.
-          check?.(next.value);
-          count++;
-          yield next.value;
+    let span: Span | undefined;
+    return eventsOf(pages, {
+      timed: slowMs !== false,
+      check,
+      start: () => {
+        span = tracer === undefined ? undefined : startSpan(tracer, operation, SpanKind.CLIENT, attributes);
+      },
+      end: (outcome, count, storeMs, error) => {
+        if (span !== undefined && outcome !== "stopped") {
+          span.setAttribute("eventflows.outcome", outcome);
+          if (outcome === "error") recordError(span, error);
         }
-        done = true;
-        span?.setAttribute("eventflows.outcome", "read");
-      } catch (error) {
-        if (span !== undefined) {
-          span.setAttribute("eventflows.outcome", "error");
-          recordError(span, error);
-        }
-        throw error;
-      } finally {
-        // The reader stopped early: release the store's cursor as a for-await would.
-        if (!done) await events.return(undefined);
         span?.setAttribute("eventflows.event_count", count);
         finish(span, storeMs, slowMs, operation, streamId, count);
-      }
-    })();
+      },
+    });
   }
 
-  #upcasting(
-    events: AsyncGenerator<EventEnvelope, void, undefined>,
-    raw: boolean | undefined,
-  ): AsyncGenerator<EventEnvelope, void, undefined> {
-    if (raw === true) return events;
-    const plain = this.#decrypting(events);
+  /**
+   * The stored pages as the reader sees them: decrypted and upcast, unless `raw`. Decryption works
+   * on events, reading ahead of the reader so that Web Crypto calls run together (see
+   * `PersonalData.decrypting`); its events go on as pages of one, its cost being the crypto.
+   */
+  #plain(pages: EventPages, raw: boolean | undefined): EventPages {
+    if (raw === true) return pages;
+    const personal = this.personalData;
+    const plain = personal === undefined ? pages : pagesOf(personal.decrypting(eventsOf(pages)));
     const registry = this.eventRegistry;
     return registry === undefined ? plain : upcastingReader(plain, registry);
   }
@@ -611,6 +596,19 @@ export abstract class EventStore {
     options: ReadStreamOptions,
   ): AsyncGenerator<EventEnvelope, void, undefined>;
   protected abstract readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined>;
+  /**
+   * The stream's events as pages, what `readStream` reads. This default takes `readStreamEvents`
+   * event by event; a store that fetches pages overrides it to hand them on whole, so that every
+   * layer of the read costs a step per page instead of a promise per event (its `readStreamEvents`
+   * then flattens these pages; a subclass that overrides `readStreamEvents` must override this too).
+   */
+  protected readStreamPages(streamId: string, options: ReadStreamOptions): EventPages {
+    return pagesOf(this.readStreamEvents(streamId, options));
+  }
+  /** The feed as pages, what `readAll` reads: as {@link EventStore.readStreamPages}, over `readAllEvents`. */
+  protected readAllPages(options: ReadAllOptions): EventPages {
+    return pagesOf(this.readAllEvents(options));
+  }
   protected abstract streamVersion(streamId: string): Promise<number>;
 }
 

@@ -2,6 +2,7 @@ import { StreamDeletedError, StreamNotFoundError, ValidationError } from "../err
 import { type EventEnvelope, type EventMetadata, metadataIssues, type PendingEvent } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { kindOf } from "../internal/validate.js";
+import type { EventPages } from "./read-pages.js";
 import type { ExpectedVersion, ReadAllOptions } from "./types.js";
 
 /**
@@ -243,33 +244,50 @@ export function assertDeletionMode(mode: unknown): asserts mode is StreamDeletio
 }
 
 /**
- * The feed without the events of soft-deleted streams. `maxCount` counts the events yielded, so a
- * follower that asks for a batch always gets past hidden events (a page of hidden events alone would
- * otherwise look like the end of the feed, or hold a follower at the same position forever).
+ * The feed without the events of soft-deleted streams, page by page. `maxCount` counts the events
+ * yielded, so a follower that asks for a batch always gets past hidden events (a page of hidden
+ * events alone would otherwise look like the end of the feed, or hold a follower at the same
+ * position forever). The deleted streams are looked up while the first page is read.
  */
 export async function* visibleFeed(
-  read: (options: ReadAllOptions) => AsyncGenerator<EventEnvelope, void, undefined>,
+  read: (options: ReadAllOptions) => EventPages,
   options: ReadAllOptions,
   hidden: () => Promise<ReadonlySet<string>>,
-): AsyncGenerator<EventEnvelope, void, undefined> {
-  const streams = await hidden();
-  if (streams.size === 0) {
-    yield* read(options);
-    return;
-  }
-  let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-  let after = options.after ?? 0;
-  while (remaining > 0) {
-    const asked = remaining;
-    let stored = 0;
-    const page = read(Number.isFinite(asked) ? { ...options, after, maxCount: asked } : { ...options, after });
-    for await (const event of page) {
-      stored++;
-      after = event.globalPosition ?? after;
-      if (streams.has(event.streamId)) continue;
-      remaining--;
-      yield event;
+): EventPages {
+  let page = read(options);
+  try {
+    const [streams, first] = await Promise.all([hidden(), page.next()]);
+    if (streams.size === 0) {
+      if (first.done === true) return;
+      yield first.value;
+      yield* page;
+      return;
     }
-    if (stored < asked || !Number.isFinite(asked)) return;
+    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+    let after = options.after ?? 0;
+    let pending: IteratorResult<readonly EventEnvelope[], void> | undefined = first;
+    while (remaining > 0) {
+      const asked = remaining;
+      let stored = 0;
+      for (;;) {
+        const result: IteratorResult<readonly EventEnvelope[], void> = pending ?? (await page.next());
+        pending = undefined;
+        if (result.done === true) break;
+        stored += result.value.length;
+        const last = result.value[result.value.length - 1];
+        after = last?.globalPosition ?? after;
+        const shown = result.value.filter((event) => !streams.has(event.streamId));
+        if (shown.length >= remaining) {
+          yield shown.length === remaining ? shown : shown.slice(0, remaining);
+          return;
+        }
+        remaining -= shown.length;
+        if (shown.length > 0) yield shown;
+      }
+      if (stored < asked || !Number.isFinite(asked)) return;
+      page = read(Number.isFinite(remaining) ? { ...options, after, maxCount: remaining } : { ...options, after });
+    }
+  } finally {
+    await page.return(undefined);
   }
 }
