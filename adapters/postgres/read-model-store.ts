@@ -30,7 +30,13 @@ export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
  * the transaction from `postgresSqlOf(context.readModels)`.
  */
 export class PostgresReadModelStore extends ReadModelStore {
-  readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true, rebuilds: true };
+  // 1,000 events a batch: a batch costs a transaction and a commit (an fsync) however few it holds;
+  // measured 2-4x faster catch-up than 100 (bench/projections.bench.ts state, 2026-12-03).
+  readonly capabilities: ReadModelStoreCapabilities = {
+    atomicCheckpoints: true,
+    rebuilds: true,
+    defaultBatchSize: 1000,
+  };
   readonly checkpoints: CheckpointStore;
   readonly #sql: PostgresQueryable;
   readonly #names: PostgresNameOptions;
@@ -155,16 +161,16 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
     this.checkpoints = new PostgresCheckpointStore({ ...names, sql });
   }
 
-  async get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
-    let cached = this.#documents.get(collection)?.get(id);
-    if (cached === undefined) {
-      const document = await readDocument(this.sql, this.#statements, collection, id);
-      // A get that ran meanwhile for the same key (handlers that do not await) keeps what it read.
-      cached = this.#cached(collection, id) ?? this.#remember({ collection, id, document, dirty: false });
-    }
-    // A copy each time, so the handler cannot change what the transaction holds. What it holds is
-    // JSON data (parsed, or copied as JSON would), so the copy is JSON's own round trip, without text.
-    return (cached.document === undefined ? undefined : jsonRoundTrip(cached.document)) as T | undefined;
+  get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
+    const cached = this.#cached(collection, id);
+    // Not async: a document the batch holds already (the usual case) costs one settled promise.
+    return cached === undefined ? this.#read<T>(collection, id) : Promise.resolve(copyOf<T>(cached));
+  }
+
+  async #read<T>(collection: string, id: string): Promise<T | undefined> {
+    const document = await readDocument(this.sql, this.#statements, collection, id);
+    // A get that ran meanwhile for the same key (handlers that do not await) keeps what it read.
+    return copyOf<T>(this.#cached(collection, id) ?? this.#remember({ collection, id, document, dirty: false }));
   }
 
   /** One SELECT for every key not read or written here yet; the absent ones are remembered as absent. */
@@ -198,7 +204,8 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   }
 
   async put(collection: string, id: string, document: unknown): Promise<void> {
-    if (this.#cached(collection, id) === undefined) assertStorable(collection, id);
+    const cached = this.#cached(collection, id);
+    if (cached === undefined) assertStorable(collection, id);
     let copy: unknown;
     if (this.#validated) {
       // JSON data (the wrapper checked it): copied as JSON would copy it; only jsonb's own limit is left.
@@ -210,7 +217,12 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
       assertStorableDocument(text);
       copy = JSON.parse(text);
     }
-    this.#remember({ collection, id, document: copy, dirty: true });
+    if (cached === undefined) this.#remember({ collection, id, document: copy, dirty: true });
+    else {
+      // A document a batch updates event after event: the one entry is updated in place.
+      cached.document = copy;
+      cached.dirty = true;
+    }
   }
 
   async delete(collection: string, id: string): Promise<void> {
@@ -270,8 +282,16 @@ interface CachedDocument {
   readonly collection: string;
   readonly id: string;
   /** As read or written here, JSON data of the transaction's own; undefined: there is none (never was, or deleted). */
-  readonly document: unknown;
+  document: unknown;
   dirty: boolean;
+}
+
+/**
+ * A copy of what the transaction holds, so the handler cannot change it. What it holds is JSON data
+ * (parsed, or copied as JSON would), so the copy is JSON's own round trip, without text.
+ */
+function copyOf<T>(cached: CachedDocument): T | undefined {
+  return (cached.document === undefined ? undefined : jsonRoundTrip(cached.document)) as T | undefined;
 }
 
 /**
