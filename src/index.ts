@@ -217,6 +217,7 @@ export {
   type JsonIssuesOptions,
   type JsonValue,
   jsonIssues,
+  jsonRoundTrip,
   MAX_JSON_DEPTH_LIMIT,
   utf8Length,
 } from "./internal/json.js";

@@ -30,7 +30,10 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
   readonly lock?: ProjectionLock;
   /** This runner's name in the lock. Defaults to a random UUID. */
   readonly owner?: string;
-  /** Events read and applied per transaction. Defaults to 100, at most 10,000. */
+  /**
+   * Events read and applied per transaction, at most 10,000. Defaults to the read-model store's
+   * `capabilities.defaultBatchSize` (PostgreSQL: 1,000), else 100.
+   */
   readonly batchSize?: number;
   /** How often to look for events appended by other processes when caught up. Defaults to 500 ms. */
   readonly pollIntervalMs?: number;
@@ -122,7 +125,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     this.#owner = options.owner ?? crypto.randomUUID();
     this.#checkpointId = projectionCheckpointId(options.projection.name);
     this.#settings = {
-      batchSize: options.batchSize ?? 100,
+      batchSize: options.batchSize ?? defaultBatchSize(options.readModels),
       pollIntervalMs: options.pollIntervalMs ?? 500,
       standbyPollMs: options.standbyPollMs ?? 1000,
       leaseMs: options.leaseMs ?? 30_000,
@@ -490,6 +493,12 @@ interface Settings {
   readonly standbyPollMs: number;
   readonly leaseMs: number;
   readonly retryDelayMs: number;
+}
+
+/** The store's own default where it gives a valid one (a third-party store may not), else 100. */
+function defaultBatchSize(readModels: ReadModelStore): number {
+  const size = readModels.capabilities?.defaultBatchSize;
+  return typeof size === "number" && Number.isSafeInteger(size) && size >= 1 && size <= 10_000 ? size : 100;
 }
 
 /** The checkpoint id a projection's position is stored under. */

@@ -74,6 +74,37 @@ describe("ProjectionRunner options", () => {
   });
 });
 
+describe("ProjectionRunner batch size", () => {
+  test("without batchSize it takes the read-model store's defaultBatchSize, 100 when the store gives none or a bad one", async () => {
+    const store = new InMemoryEventStore();
+    for (let i = 0; i < 25; i++) {
+      await store.appendToStream(
+        `S-${i}`,
+        Array.from({ length: 100 }, () => ({ type: "E", data: {} })),
+      );
+    }
+    const batchesOf = async (defaultBatchSize: unknown, batchSize?: number) => {
+      const readModels = new InMemoryReadModelStore();
+      Object.defineProperty(readModels, "capabilities", {
+        value: { ...readModels.capabilities, defaultBatchSize },
+      });
+      const sizes: number[] = [];
+      const runner = new ProjectionRunner({
+        projection: projection({ name: "sized", handle: () => undefined }),
+        eventStore: store,
+        readModels,
+        ...(batchSize === undefined ? {} : { batchSize }),
+        onBatch: (batch) => sizes.push(batch.read),
+      });
+      await runner.catchUp();
+      return sizes;
+    };
+    expect(await batchesOf(1000)).toEqual([1000, 1000, 500]);
+    expect(await batchesOf(1000, 2000)).toEqual([2000, 500]);
+    for (const bad of [undefined, 0, 1.5, 20_000, "1000"]) expect((await batchesOf(bad)).length).toBe(25);
+  });
+});
+
 describe("ProjectionRunner after a failure", () => {
   test("once the fault is fixed, start() again resumes at the failed event and skips none", async () => {
     const eventStore = new InMemoryEventStore();

@@ -47,6 +47,13 @@ export interface ReadModelStoreCapabilities {
    * `RebuildNotSupportedError` and rebuilds are refused before anything is written.
    */
   readonly rebuilds?: boolean;
+  /**
+   * How many events a `ProjectionRunner` takes per batch (one transaction) when its `batchSize` is not
+   * given: what this store commits well in one transaction. Absent: 100. PostgreSQL says 1,000: a
+   * batch costs a transaction and a commit however few events it holds, so 100-event batches catch up
+   * 2-4.5 times slower there.
+   */
+  readonly defaultBatchSize?: number;
 }
 
 /** One document's place. */
