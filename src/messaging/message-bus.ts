@@ -1,4 +1,4 @@
-import { trace } from "@opentelemetry/api";
+import { context, trace } from "@opentelemetry/api";
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
 import { type PromiseStatus, promiseStatusReader } from "../internal/promise-status.js";
 import { assertTypeName, kindOf } from "../internal/validate.js";
@@ -113,6 +113,8 @@ type Pipeline = (message: Message, handler: MessageHandler) => Promise<unknown>;
 
 interface Registration {
   readonly handler: MessageHandler;
+  /** Its dispatch spans' name (`command PlaceOrder`), made once: not a new string per traced dispatch. */
+  readonly spanName: string;
   /** This type's stats entry, once dispatched (the entry outlives the registration, in `#stats`). */
   entry: MutableStats | undefined;
 }
@@ -158,7 +160,11 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       ]);
     }
     if (this.#handlers.has(type)) throw new DuplicateHandlerError(this.#kind, type);
-    this.#handlers.set(type, { handler: handler as MessageHandler, entry: undefined });
+    this.#handlers.set(type, {
+      handler: handler as MessageHandler,
+      spanName: `${this.#kind} ${type}`,
+      entry: undefined,
+    });
     return () => {
       if (this.#handlers.get(type)?.handler === handler) this.#handlers.delete(type);
     };
@@ -261,7 +267,8 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     options: ExecuteOptions | undefined,
   ): Promise<ResultOf<M, T>> {
     // An unregistered type is whatever a caller sent: it stays out of the span name (bounded names).
-    const known = this.#handlers.has(type);
+    const registration = this.#handlers.get(type);
+    const known = registration !== undefined;
     const metadata = options?.metadata;
     const correlationId = typeof metadata?.correlationId === "string" ? metadata.correlationId : undefined;
     // Object literals, not one object grown key by key: the SDK copies and checks every span's
@@ -276,8 +283,10 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
             "eventflows.correlation_id": correlationId,
           };
     if (!known && correlationId !== undefined) attributes["eventflows.correlation_id"] = correlationId;
-    const parent = trace.getActiveSpan() === undefined ? contextFromMetadata(metadata) : undefined;
-    const name = known ? `${this.#kind} ${type}` : this.#kind;
+    // The active context, read once: the parent, unless no span runs and the message carries a trace.
+    const active = context.active();
+    const parent = trace.getSpan(active) === undefined ? (contextFromMetadata(metadata) ?? active) : active;
+    const name = registration === undefined ? this.#kind : registration.spanName;
     return inSpan(tracer, name, SpanKind.INTERNAL, attributes, () => this.#execute(type, payload, options), parent);
   }
 
