@@ -7,7 +7,7 @@
  * dispatch with nothing registered, a fifth of the bus's own cost. Once it exists, the API's own
  * getters decide as before.
  */
-const OTEL_GLOBAL = Symbol.for("opentelemetry.js.api.1");
+const OTEL_GLOBAL = /* @__PURE__ */ Symbol.for("opentelemetry.js.api.1");
 
 /** True while nothing has been registered with the OpenTelemetry API in this realm. */
 export function otelUnregistered(): boolean {
