@@ -3,6 +3,7 @@
  * Hono routes mount it, the Lambda handler translates API Gateway events onto it; it alone parses,
  * routes, limits, validates, authorizes, keeps idempotency keys, correlates and maps errors.
  */
+import type { Span } from "@opentelemetry/api";
 import { safeParse, safeParseAsync } from "valibot";
 import {
   type AnySchema,
@@ -154,10 +155,11 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     }
   };
 
-  const fail = (error: unknown, correlationId: string, info: ErrorInfo<X>): Response => {
+  // `span`: the request's span, when it is traced.
+  const fail = (error: unknown, correlationId: string, info: ErrorInfo<X>, span: Span | undefined): Response => {
     const response = errorResponse(error, { [correlationHeader]: correlationId });
     if (response.status >= 500) {
-      recordRequestError(info.request, error);
+      recordRequestError(span, error);
       report(error, info);
     }
     return response;
@@ -183,7 +185,13 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     return { route: "none" };
   };
 
-  const dispatchMessage = async (request: Request, context: X, kind: MessageKind, type: string): Promise<Response> => {
+  const dispatchMessage = async (
+    request: Request,
+    context: X,
+    kind: MessageKind,
+    type: string,
+    span: Span | undefined,
+  ): Promise<Response> => {
     let correlationId: string | undefined;
     try {
       const method = request.method;
@@ -263,7 +271,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       });
       return respond(once.response, correlationHeader, correlationId, once.replayed);
     } catch (error) {
-      return fail(error, correlationId ?? crypto.randomUUID(), { kind, type, request, context });
+      return fail(error, correlationId ?? crypto.randomUUID(), { kind, type, request, context }, span);
     }
   };
 
@@ -290,6 +298,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     context: X,
     which: "live" | "ready" | "document" | "metrics",
     base: string,
+    span: Span | undefined,
   ): Promise<Response> => {
     const correlationId = lenientCorrelation(request).correlationId;
     const echo = { [correlationHeader]: correlationId };
@@ -329,7 +338,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       }
       return request.method === "HEAD" ? new Response(null, response) : response;
     } catch (error) {
-      return fail(error, correlationId, info);
+      return fail(error, correlationId, info, span);
     }
   };
 
@@ -360,28 +369,30 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       const { base, path } = mount ?? { base: "", path: pathOf(request.url) };
       const found = target(path);
       // No provider registered (the usual case): no span, so nothing to build for one.
-      if (!traced || activeTracer() === undefined) return route(request, context, found, base);
+      const tracer = traced ? activeTracer() : undefined;
+      if (tracer === undefined) return route(request, context, found, base, undefined);
       const known =
         found.route === "message" && (found.kind === "command" ? commandRoutes : queryRoutes).has(found.type);
       return tracedRequest(
+        tracer,
         request,
         routeTemplate(found, document?.path),
         known ? (found as { type: string }).type : undefined,
         () => (typeof trust === "function" ? trust(request) : trust),
-        () => route(request, context, found, base),
+        (span) => route(request, context, found, base, span),
       );
     },
   };
 
-  function route(request: Request, context: X, found: Target, base: string): Promise<Response> {
+  function route(request: Request, context: X, found: Target, base: string, span: Span | undefined): Promise<Response> {
     switch (found.route) {
       case "message":
-        return dispatchMessage(request, context, found.kind, found.type);
+        return dispatchMessage(request, context, found.kind, found.type, span);
       case "live":
       case "ready":
       case "document":
       case "metrics":
-        return serveRead(request, context, found.route, base);
+        return serveRead(request, context, found.route, base, span);
       default:
         return Promise.resolve(
           errorResponse(new RouteNotFoundError(), { [correlationHeader]: lenientCorrelation(request).correlationId }),

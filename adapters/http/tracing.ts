@@ -3,22 +3,23 @@
  * The span continues the caller's W3C trace context when the dispatcher trusts the client (the same
  * rule as for correlation ids), or the span that is active already (a runtime's own HTTP span).
  */
-import { type Context, type Span, SpanKind, trace } from "@opentelemetry/api";
-import { activeTracer, contextFromMetadata, recordError, startSpan, withActiveSpan } from "../../src/index.js";
+import { type Context, context, type Span, SpanKind, type Tracer, trace } from "@opentelemetry/api";
+import { contextFromMetadata, recordError } from "../../src/index.js";
 import { normalizeTraceparent } from "./correlation.js";
 
-const spans = new WeakMap<Request, Span>();
-
-/** Runs `handle` in a span named `<METHOD> <route>`, and records the response status on it. */
+/**
+ * Runs `handle` in a span named `<METHOD> <route>`, and records the response status on it. `handle`
+ * is given the span, so that a 5xx can record its error there ({@link recordRequestError}) without a
+ * look-up per request.
+ */
 export function tracedRequest(
+  tracer: Tracer,
   request: Request,
   route: string | undefined,
   messageType: string | undefined,
   trusted: () => boolean,
-  handle: () => Promise<Response>,
+  handle: (span: Span) => Promise<Response>,
 ): Promise<Response> {
-  const tracer = activeTracer();
-  if (tracer === undefined) return handle();
   const method = request.method;
   // Object literals, not one object grown key by key: the cheapest shape for the SDK to copy and check.
   const attributes: Record<string, string> =
@@ -28,12 +29,15 @@ export function tracedRequest(
         ? { "http.request.method": method, "http.route": route }
         : { "http.request.method": method, "http.route": route, "eventflows.message.type": messageType };
   if (route === undefined && messageType !== undefined) attributes["eventflows.message.type"] = messageType;
-  const inner = trace.getActiveSpan() !== undefined;
-  const parent = callerContext(request, trusted);
+  // The active context is read once: it tells whether a span runs already (a runtime's server span,
+  // then the parent as it is) and is the parent otherwise, unless a trusted caller sent its own.
+  const active = context.active();
+  const inner = trace.getSpan(active) !== undefined;
+  const parent = inner ? active : (callerContext(request, trusted) ?? active);
   const name = route === undefined ? method : `${method} ${route}`;
-  const span = startSpan(tracer, name, inner ? SpanKind.INTERNAL : SpanKind.SERVER, attributes, parent);
-  spans.set(request, span);
-  return withActiveSpan(span, handle).then(
+  const span = tracer.startSpan(name, { kind: inner ? SpanKind.INTERNAL : SpanKind.SERVER, attributes }, parent);
+  // The span goes into the active context (whatever else it holds stays), not into the caller's.
+  return context.with(trace.setSpan(active, span), handle, undefined, span).then(
     (response) => {
       span.setAttribute("http.response.status_code", response.status);
       span.end();
@@ -48,15 +52,12 @@ export function tracedRequest(
 }
 
 /** Marks the request's span failed with the error behind a 5xx response (the response itself says less). */
-export function recordRequestError(request: Request, error: unknown): void {
-  const span = spans.get(request);
+export function recordRequestError(span: Span | undefined, error: unknown): void {
   if (span !== undefined) recordError(span, error);
 }
 
-// The caller's trace context, when trusted and no span is active yet (a runtime instrumentation's
-// server span, which is then the parent as it is).
+// The caller's trace context, when trusted (asked only when no span is active yet).
 function callerContext(request: Request, trusted: () => boolean): Context | undefined {
-  if (trace.getActiveSpan() !== undefined) return undefined;
   const raw = trusted() ? request.headers.get("traceparent") : null;
   const traceparent = raw === null ? undefined : normalizeTraceparent(raw);
   if (traceparent === undefined) return undefined;

@@ -1,9 +1,10 @@
-import { trace } from "@opentelemetry/api";
+import { context, trace } from "@opentelemetry/api";
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
 import { type PromiseStatus, promiseStatusReader } from "../internal/promise-status.js";
 import { assertTypeName, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
-import { countError, dispatchTimer } from "../telemetry/metrics.js";
+import { countError, dispatchTimer, ownMeterProvider } from "../telemetry/metrics.js";
+import { otelUnregistered } from "../telemetry/otel-global.js";
 import { contextFromMetadata } from "../telemetry/propagation.js";
 import { inSpan, SpanKind, type Tracer } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -84,8 +85,8 @@ export interface MessageBusOptions {
 
 interface MutableStats {
   readonly type: string;
-  /** Dispatches begun: picks the ones to time. */
-  begun: number;
+  /** Dispatches to begin before the next timed one: a countdown, cheaper per dispatch than a modulo. */
+  untilTimed: number;
   executions: number;
   failures: number;
   timedExecutions: number;
@@ -112,6 +113,8 @@ type Pipeline = (message: Message, handler: MessageHandler) => Promise<unknown>;
 
 interface Registration {
   readonly handler: MessageHandler;
+  /** Its dispatch spans' name (`command PlaceOrder`), made once: not a new string per traced dispatch. */
+  readonly spanName: string;
   /** This type's stats entry, once dispatched (the entry outlives the registration, in `#stats`). */
   entry: MutableStats | undefined;
 }
@@ -157,7 +160,11 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       ]);
     }
     if (this.#handlers.has(type)) throw new DuplicateHandlerError(this.#kind, type);
-    this.#handlers.set(type, { handler: handler as MessageHandler, entry: undefined });
+    this.#handlers.set(type, {
+      handler: handler as MessageHandler,
+      spanName: `${this.#kind} ${type}`,
+      entry: undefined,
+    });
     return () => {
       if (this.#handlers.get(type)?.handler === handler) this.#handlers.delete(type);
     };
@@ -236,6 +243,8 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     payload: PayloadOf<M, T>,
     options?: ExecuteOptions,
   ): Promise<ResultOf<M, T>> {
+    // Nothing registered with OpenTelemetry (the usual case): no span, no timer, one property read.
+    if (otelUnregistered() && !ownMeterProvider()) return this.#execute(type, payload, options);
     const tracer = this.#traced ? activeTracer() : undefined;
     // Timed only with a provider registered, and only registered types: an unknown one may be user input.
     const timer = dispatchTimer(this.#kind);
@@ -258,7 +267,8 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     options: ExecuteOptions | undefined,
   ): Promise<ResultOf<M, T>> {
     // An unregistered type is whatever a caller sent: it stays out of the span name (bounded names).
-    const known = this.#handlers.has(type);
+    const registration = this.#handlers.get(type);
+    const known = registration !== undefined;
     const metadata = options?.metadata;
     const correlationId = typeof metadata?.correlationId === "string" ? metadata.correlationId : undefined;
     // Object literals, not one object grown key by key: the SDK copies and checks every span's
@@ -273,8 +283,10 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
             "eventflows.correlation_id": correlationId,
           };
     if (!known && correlationId !== undefined) attributes["eventflows.correlation_id"] = correlationId;
-    const parent = trace.getActiveSpan() === undefined ? contextFromMetadata(metadata) : undefined;
-    const name = known ? `${this.#kind} ${type}` : this.#kind;
+    // The active context, read once: the parent, unless no span runs and the message carries a trace.
+    const active = context.active();
+    const parent = trace.getSpan(active) === undefined ? (contextFromMetadata(metadata) ?? active) : active;
+    const name = registration === undefined ? this.#kind : registration.spanName;
     return inSpan(tracer, name, SpanKind.INTERNAL, attributes, () => this.#execute(type, payload, options), parent);
   }
 
@@ -313,7 +325,11 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
         registration.entry = entry;
       }
     }
-    const timed = entry !== undefined && this.#timeEvery > 0 && entry.begun++ % this.#timeEvery === 0;
+    let timed = false;
+    if (entry !== undefined && this.#timeEvery > 0 && --entry.untilTimed === 0) {
+      entry.untilTimed = this.#timeEvery;
+      timed = true;
+    }
     if (this.#hooked) return this.#dispatch(message, handler, entry, timed) as Promise<ResultOf<M, T>>;
     // No hooks (the common case): the handler's or the middleware chain's promise is all there is to
     // wait for, so dispatch adds no async frame of its own; at most one reaction to keep the stats,
@@ -338,10 +354,20 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
         // link in its chain: registered first, it runs before the caller resumes, so the count is
         // exact when the caller looks, and the caller waits one microtask less.
         const settled = Promise.resolve(returned);
-        if (this.#status === undefined) settled.then(entry.fulfilled, entry.rejected);
-        // Where the state can be read later (Bun), not even that reaction: kept, counted at the next sweep
-        // or `stats()` read, whichever comes first, so a read is exact all the same.
-        else if (entry.unswept.push(settled) >= entry.sweepAt) sweep(entry, this.#status);
+        const status = this.#status;
+        if (status === undefined) settled.then(entry.fulfilled, entry.rejected);
+        else {
+          // Where the state can be read (Bun), not even that reaction: an async handler that never
+          // awaited has settled already and is counted now; one still pending is kept, counted at the
+          // next sweep or `stats()` read, whichever comes first, so a read is exact all the same.
+          const state = status(settled);
+          if (state === "pending") {
+            if (entry.unswept.push(settled) >= entry.sweepAt) sweep(entry, status);
+          } else {
+            entry.executions++;
+            if (state === "rejected") entry.failures++;
+          }
+        }
         return settled as Promise<ResultOf<M, T>>;
       }
     }
@@ -388,7 +414,8 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     if (entry === undefined) {
       const made: MutableStats = {
         type,
-        begun: 0,
+        // The first dispatch of a type is timed, then one in `timeExecutions`.
+        untilTimed: 1,
         executions: 0,
         failures: 0,
         timedExecutions: 0,

@@ -70,6 +70,43 @@ for (const [how, arrange] of Object.entries(counters)) {
       );
     });
 
+    test("async handlers that settle before returning (no await) and ones still pending: each counted once, failures apart", async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.constantFrom("settled ok", "settled fail", "held ok", "held fail"), {
+            minLength: 1,
+            maxLength: 100,
+          }),
+          async (fates) => {
+            arrange();
+            const bus = new CommandBus<Commands>({ timeExecutions: false });
+            const held: { resolve: () => void; reject: () => void }[] = [];
+            bus.register("Run", async (n) => {
+              const fate = fates[n] as string;
+              if (fate === "settled ok") return n;
+              if (fate === "settled fail") throw new RangeError("no");
+              await new Promise<void>((resolve, reject) => {
+                held.push({ resolve, reject: () => reject(new RangeError("no")) });
+              });
+              return n;
+            });
+            const calls = fates.map((_, n) => bus.execute("Run", n).catch(() => -1));
+            let k = 0;
+            for (const fate of fates) {
+              if (!fate.startsWith("held")) continue;
+              const entry = held[k++];
+              if (fate === "held ok") entry?.resolve();
+              else entry?.reject();
+            }
+            await Promise.all(calls);
+            const failed = fates.filter((fate) => fate.endsWith("fail")).length;
+            expect(bus.stats("Run")).toMatchObject({ executions: fates.length, failures: failed });
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+
     test("the caller gets the handler's result or error unchanged, and a caught failure is no unhandled rejection", async () => {
       arrange();
       const unhandled: unknown[] = [];

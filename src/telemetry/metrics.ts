@@ -24,6 +24,7 @@ import {
 } from "@opentelemetry/api";
 import { isEventFlowsError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { otelUnregistered } from "./otel-global.js";
 
 /** The instrumentation scope the library's instruments are registered under. */
 export const METER_NAME = "@eventflows/core";
@@ -149,9 +150,16 @@ function forgetInstruments(): void {
   made.clear();
 }
 
+/** True when `configureMetrics` gave the library a provider of its own (it records whatever the API's global is). */
+export function ownMeterProvider(): boolean {
+  return ownProvider !== undefined;
+}
+
 /** The meter to record with, or undefined when nothing would be recorded (off, or no provider registered). */
 function meter(): Meter | undefined {
   if (!enabled) return undefined;
+  // Nothing registered with the API and no provider of our own: the no-op, without looking it up.
+  if (ownProvider === undefined && otelUnregistered()) return undefined;
   const provider = ownProvider ?? metrics.getMeterProvider();
   if (provider !== seen) {
     seen = provider;

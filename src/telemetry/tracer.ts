@@ -1,5 +1,6 @@
 import { ProxyTracerProvider, type Tracer, type TracerProvider, trace } from "@opentelemetry/api";
 import { telemetryConfig } from "./config.js";
+import { otelUnregistered } from "./otel-global.js";
 
 export const TRACER_NAME = "@eventflows/core";
 
@@ -17,7 +18,7 @@ let cachedTracer: Tracer | undefined;
  * only when that delegate changes.
  */
 export function activeTracer(): Tracer | undefined {
-  if (!telemetryConfig().tracing) return undefined;
+  if (!telemetryConfig().tracing || otelUnregistered()) return undefined;
   const global = trace.getTracerProvider() as DelegatingProvider;
   const provider = typeof global.getDelegate === "function" ? global.getDelegate() : global;
   if (provider === cachedProvider) return cachedTracer;
