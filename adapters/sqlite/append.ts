@@ -28,11 +28,12 @@ export interface Committed {
 }
 
 /**
- * Appends the batch. With a driver `transaction` (synchronous connections), the stream's version is
- * read and checked and the rows inserted in one write transaction. Without one (D1), in one
- * statement (see `append` in statements.ts), whose NOT NULL failure is the conflict. Either way a
- * unique failure means ids already stored, and a conflict may be a retry of a committed append
- * (its version check fails too): the ids are looked up, and a retry answered with the stored events.
+ * Appends the batch. Through a driver's `write` (bun:sqlite, node:sqlite), see {@link throughWrites}.
+ * With only a driver `transaction` (Durable Objects), the stream's version is read and checked and
+ * the rows inserted in one write transaction. Without either (D1), in one statement (see `append`
+ * in statements.ts), whose NOT NULL failure is the conflict. Either way a unique failure means ids
+ * already stored, and a conflict may be a retry of a committed append (its version check fails
+ * too): the ids are looked up, and a retry answered with the stored events.
  */
 export async function appendEvents(
   context: SqliteStoreContext,
@@ -50,24 +51,28 @@ export async function appendEvents(
     outcome =
       driver.transaction === undefined
         ? await inOneStatement(context, streamId, batch, expected)
-        : inTransaction(driver.transaction, context, streamId, batch, expected);
+        : driver.write === undefined
+          ? inTransaction(driver.transaction, context, streamId, batch, expected)
+          : throughWrites(driver.write, driver.transaction, context, streamId, batch, expected);
   } catch (error) {
     const failure = failureOf(error);
-    if (failure.kind !== "unique") throw toEventFlowsError(error, "appendToStream", driver.name);
-    const stored = await storedByIds(context, batch.ids);
-    if (stored.length > 0) return retriedAppend(streamId, events, stored);
-    if (failure.column === "id") throw idsTaken(batch.ids.length, 0);
-    outcome = { conflict: undefined };
+    if (failure.kind === "not-null" && driver.write !== undefined) {
+      outcome = await refusal(context, streamId);
+    } else {
+      if (failure.kind !== "unique") throw toEventFlowsError(error, "appendToStream", driver.name);
+      const stored = await storedByIds(context, batch.ids);
+      if (stored.length > 0) return retriedAppend(streamId, events, stored);
+      if (failure.column === "id") throw idsTaken(batch.ids.length, 0);
+      outcome = { conflict: undefined };
+    }
   }
-  if (!Array.isArray(outcome) && "deleted" in outcome) throw new StreamDeletedError(streamId, outcome.deleted);
-  if (!Array.isArray(outcome)) {
+  if ("deleted" in outcome) throw new StreamDeletedError(streamId, outcome.deleted);
+  if ("conflict" in outcome) {
     const stored = await storedByIds(context, batch.ids);
     if (stored.length > 0) return retriedAppend(streamId, events, stored);
     throw new ConcurrencyError(streamId, expected, outcome.conflict ?? (await streamVersion(context, streamId)));
   }
-  const placed = outcome
-    .map((row) => ({ version: Number(row.version), position: Number(row.position) }))
-    .sort((a, b) => a.version - b.version);
+  const placed = outcome;
   return {
     events: events.map((event, i) => ({
       id: event.id,
@@ -82,7 +87,74 @@ export async function appendEvents(
   };
 }
 
-type Outcome = SqliteRow[] | { readonly conflict: number | undefined } | { readonly deleted: "soft" | "hard" };
+/** Where each event of the batch went, in batch order. */
+type Placed = readonly { readonly version: number; readonly position: number }[];
+
+type Outcome = Placed | { readonly conflict: number | undefined } | { readonly deleted: "soft" | "hard" };
+
+/** Rows of `position, version`, as RETURNING gives them (in no promised order), in version order. */
+function placedFrom(rows: readonly SqliteRow[]): Placed {
+  return rows
+    .map((row) => ({ version: Number(row.version), position: Number(row.position) }))
+    .sort((a, b) => a.version - b.version);
+}
+
+/**
+ * The append through the driver's `write`, each row's position its INSERT's last rowid (no
+ * RETURNING). At a known version (a number, or 0 for "no-stream") the first row's INSERT is
+ * `insertAt`, which checks the version and the deletion state itself: a one-event append is that
+ * one statement, atomic on its own (a write statement holds SQLite's write lock from before it
+ * reads until it commits), with no BEGIN and COMMIT around it. A larger batch runs its INSERTs in
+ * one write transaction; "any" and "stream-exists" read the stream's state first, in it. A failed
+ * check throws (NOT NULL), rolls everything back, and is told apart by {@link refusal}.
+ */
+function throughWrites(
+  write: NonNullable<SqliteDriver["write"]>,
+  transaction: NonNullable<SqliteDriver["transaction"]>,
+  context: SqliteStoreContext,
+  streamId: string,
+  batch: EncodedBatch,
+  expected: ExpectedVersion,
+): Outcome {
+  const { statements } = context;
+  const { rows } = batch;
+  const known = typeof expected === "number" ? expected : expected === "no-stream" ? 0 : undefined;
+  // insertAt takes the expected version (the row gets the next one), insertNext the row's own.
+  const insert = (sql: string, version: number, i: number) =>
+    write(sql, [streamId, version, ...(rows[i] as readonly string[])]).lastInsertRowid;
+  if (known !== undefined && rows.length === 1) {
+    return [{ version: known + 1, position: insert(statements.insertAt, known, 0) }];
+  }
+  return transaction((all): Outcome => {
+    let base = known ?? 0;
+    let first: number;
+    if (known === undefined) {
+      const [state] = all(statements.deletion.state, [streamId, streamId]);
+      if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
+      base = Number(state?.version ?? 0);
+      if (!matchesExpectedVersion(expected, base)) return { conflict: base };
+      first = insert(statements.insertNext, base + 1, 0);
+    } else {
+      first = insert(statements.insertAt, base, 0);
+    }
+    const placed = [{ version: base + 1, position: first }];
+    for (let i = 1; i < rows.length; i++) {
+      placed.push({ version: base + i + 1, position: insert(statements.insertNext, base + i + 1, i) });
+    }
+    return placed;
+  });
+}
+
+/** Why `insertAt`'s check failed: the stream is deleted, or at another version. */
+async function refusal(context: SqliteStoreContext, streamId: string): Promise<Outcome> {
+  try {
+    const [state] = await context.driver.all(context.statements.deletion.state, [streamId, streamId]);
+    if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
+    return { conflict: Number(state?.version ?? 0) };
+  } catch (error) {
+    throw toEventFlowsError(error, "appendToStream", context.driver.name);
+  }
+}
 
 /** The single-statement append; a failed version check shows as a NOT NULL failure (version unknown). */
 async function inOneStatement(
@@ -93,15 +165,17 @@ async function inOneStatement(
 ): Promise<Outcome> {
   const [kind, version] = expectation(expected);
   try {
-    return await context.driver.all(context.statements.append, [
-      streamId,
-      kind,
-      kind,
-      kind,
-      version,
-      streamId,
-      batch.json(),
-    ]);
+    return placedFrom(
+      await context.driver.all(context.statements.append, [
+        streamId,
+        kind,
+        kind,
+        kind,
+        version,
+        streamId,
+        batch.json(),
+      ]),
+    );
   } catch (error) {
     if (failureOf(error).kind === "not-null") return { conflict: undefined };
     throw error;
@@ -133,11 +207,11 @@ function inTransaction(
     const last = rows.length - 1;
     const at = (i: number) => [streamId, current + i + 1, ...(rows[i] as readonly string[])];
     const head = all(statements.insertOne, at(0));
-    if (last === 0) return head;
+    if (last === 0) return placedFrom(head);
     for (let i = 1; i < last; i++) all(statements.insertNext, at(i));
     const first = Number(head[0]?.position);
     if (Number(all(statements.insertOne, at(last))[0]?.position) - first !== last) {
-      return all(statements.positionsOf, [streamId, current + 1, current + rows.length]);
+      return placedFrom(all(statements.positionsOf, [streamId, current + 1, current + rows.length]));
     }
     return rows.map((_, i) => ({ version: current + i + 1, position: first + i }));
   });

@@ -4,7 +4,10 @@ import { applyFileDefaults, type FileDefaultsOptions, syncDriver } from "./sync-
 
 /** The part of bun:sqlite's `Database` the driver uses. */
 export interface BunSqliteDatabase {
-  query(sql: string): { all(...params: SqliteValue[]): unknown[] };
+  query(sql: string): {
+    all(...params: SqliteValue[]): unknown[];
+    run(...params: SqliteValue[]): { changes: number; lastInsertRowid: number | bigint };
+  };
   exec(sql: string): unknown;
 }
 
@@ -25,6 +28,10 @@ export function bunSqliteDriver(db: BunSqliteDatabase, options: BunSqliteDriverO
   }
   const connection = {
     all: (sql: string, params: readonly SqliteValue[]) => db.query(sql).all(...params) as SqliteRow[],
+    run: (sql: string, params: readonly SqliteValue[]) => {
+      const { changes, lastInsertRowid } = db.query(sql).run(...params);
+      return { changes, lastInsertRowid: Number(lastInsertRowid) };
+    },
     exec: (sql: string) => {
       db.exec(sql);
     },

@@ -8,7 +8,15 @@
 export { BUN_SQLITE, type BunSqliteDatabase, type BunSqliteDriverOptions, bunSqliteDriver } from "./bun-driver.js";
 export { SqliteCheckpointStore, type SqliteCheckpointStoreOptions } from "./checkpoint-store.js";
 export { D1, D1_MAX_VALUE_BYTES, type D1DatabaseLike, type D1StatementLike, d1Driver } from "./d1-driver.js";
-export type { SqliteDriver, SqliteRow, SqliteStatement, SqliteValue, SyncStatementRunner } from "./driver.js";
+export type {
+  SqliteDriver,
+  SqliteRow,
+  SqliteStatement,
+  SqliteValue,
+  SqliteWriteResult,
+  SyncStatementRunner,
+  SyncWriteRunner,
+} from "./driver.js";
 export {
   DURABLE_OBJECT,
   DURABLE_OBJECT_MAX_VALUE_BYTES,

@@ -11,6 +11,7 @@ import {
   SqliteCheckpointStore,
   SqliteEventStore,
   SqliteSnapshotStore,
+  type SqliteValue,
   type SyncStatementRunner,
 } from "./index.js";
 
@@ -213,7 +214,31 @@ describe("SqliteEventStore: input and errors", () => {
     expect(appended.events.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
-  test("a batch's positions are those stored: first and last RETURNING, read back if not consecutive (a wrapped driver makes the gap: SQLite never does)", async () => {
+  test("a batch's positions are those stored: each INSERT's rowid through the driver's write (a wrapped driver makes the gap: SQLite never does)", async () => {
+    const base = store.driver;
+    const write = base.write;
+    if (write === undefined) throw new Error("bun:sqlite driver has write");
+    let inserts = 0;
+    const skipping = {
+      ...base,
+      write: (sql: string, params?: readonly SqliteValue[]) => {
+        if (sql.startsWith("INSERT") && ++inserts === 2)
+          write("UPDATE sqlite_sequence SET seq = seq + 5 WHERE name = 'eventflows_events'");
+        return write(sql, params);
+      },
+    };
+    const gappy = new SqliteEventStore({ driver: skipping });
+    const stream = `Gaps-${ulid()}`;
+    const appended = await gappy.appendToStream(
+      stream,
+      [1, 2, 3, 4].map((n) => ({ type: "N", data: n })),
+    );
+    const stored = await collect(store.readStream(stream));
+    expect(appended.events.map((e) => e.globalPosition)).toEqual(stored.map((e) => e.globalPosition));
+    expect(stored[1]?.globalPosition).toBe((stored[0]?.globalPosition ?? 0) + 6);
+  });
+
+  test("a batch's positions are those stored: without write, first and last RETURNING, read back if not consecutive (a wrapped driver makes the gap: SQLite never does)", async () => {
     // SQLite's AUTOINCREMENT hands out consecutive positions under the write lock; a driver that
     // skips one between the first and last INSERT shows the store reads the real ones back.
     const base = store.driver;
@@ -221,6 +246,7 @@ describe("SqliteEventStore: input and errors", () => {
     if (transaction === undefined) throw new Error("bun:sqlite driver has a transaction");
     const skipping = {
       ...base,
+      write: undefined,
       transaction: <T>(work: (all: SyncStatementRunner) => T): T =>
         transaction((all) => {
           let inserts = 0;

@@ -4,6 +4,7 @@ export interface EventStatements {
   readonly append: string;
   readonly insertOne: string;
   readonly insertNext: string;
+  readonly insertAt: string;
   readonly positionsOf: string;
   readonly eventsByIds: string;
   readonly readForward: string;
@@ -63,6 +64,24 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 RETURNING position, version`,
     insertNext: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    /*
+     * The first (or only) row of an append at a known version (an exact number, or 0 for
+     * "no-stream"), for drivers with `write`: the version check folded into the INSERT, so a
+     * one-event append is this one statement, atomic on its own, and no transaction. Parameters as
+     * insertNext, the expected version in place of the row's (?2; the row gets ?2 + 1).
+     * Its version is NULL, so the NOT NULL constraint fails and nothing is written, unless the
+     * stream is not deleted and holds version ?2 (or, for ?2 = 0, no row at all). With the
+     * (stream_id, version) key refusing ?2 + 1 when it is taken, and versions always one
+     * unbroken range (appends add at the top, truncation removes from the bottom), that is "the
+     * stream's version is exactly ?2". Probes of single index keys, not max(version): inside an
+     * INSERT, measured 10 µs slower on bun:sqlite (a plain INSERT is ~18). VALUES, not INSERT …
+     * SELECT, which reads the table it writes and so goes through a temporary table (5-15 µs more).
+     */
+    insertAt: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
+VALUES (?1, CASE WHEN (CASE WHEN ?2 = 0 THEN NOT EXISTS (SELECT 1 FROM ${n.events} WHERE stream_id = ?1)
+    ELSE EXISTS (SELECT 1 FROM ${n.events} WHERE stream_id = ?1 AND version = ?2) END)
+  AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?1) THEN ?2 + 1 END,
+  ?3, ?4, ?5, ?6, ?7)`,
     /* Stream, lowest and highest version: those rows' positions, in version order. */
     positionsOf: `SELECT position, version FROM ${n.events} WHERE stream_id = ? AND version BETWEEN ? AND ? ORDER BY version`,
     eventsByIds: `SELECT ${COLUMNS} FROM ${n.events} WHERE id IN (SELECT value FROM json_each(?))`,
