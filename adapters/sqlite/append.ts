@@ -8,10 +8,10 @@ import {
   StreamDeletedError,
   ValidationError,
 } from "../../src/index.js";
-import type { SqliteDriver, SqliteRow } from "./driver.js";
+import type { SqliteDriver, SqliteRow, SqliteValue } from "./driver.js";
 import { assertStorableStreamId, type EncodedBatch, encodeBatch, fromRow } from "./encode.js";
 import { failureOf, toEventFlowsError } from "./errors.js";
-import type { EventStatements } from "./statements.js";
+import { type EventStatements, MAX_ROWS_PER_INSERT } from "./statements.js";
 
 /** What the append and read paths need from their store. */
 export interface SqliteStoreContext {
@@ -100,13 +100,13 @@ function placedFrom(rows: readonly SqliteRow[]): Placed {
 }
 
 /**
- * The append through the driver's `write`, each row's position its INSERT's last rowid (no
- * RETURNING). At a known version (a number, or 0 for "no-stream") the first row's INSERT is
- * `insertAt`, which checks the version and the deletion state itself: a one-event append is that
- * one statement, atomic on its own (a write statement holds SQLite's write lock from before it
- * reads until it commits), with no BEGIN and COMMIT around it. A larger batch runs its INSERTs in
- * one write transaction; "any" and "stream-exists" read the stream's state first, in it. A failed
- * check throws (NOT NULL), rolls everything back, and is told apart by {@link refusal}.
+ * The append through the driver's `write`: the batch as one INSERT ({@link insertRows}, in chunks of
+ * {@link MAX_ROWS_PER_INSERT}), positions from its last rowid. At a known version (a number, or 0
+ * for "no-stream") the INSERT checks the version and the deletion state itself, so an append of up
+ * to 100 events is that one statement, with no BEGIN and COMMIT around it (a write statement holds
+ * SQLite's write lock from before it reads until it commits, and is atomic). Larger batches, and
+ * "any" and "stream-exists", which read the stream's state first, run in one write transaction. A
+ * failed check throws (NOT NULL), writes nothing, and is told apart by {@link refusal}.
  */
 function throughWrites(
   write: NonNullable<SqliteDriver["write"]>,
@@ -119,33 +119,30 @@ function throughWrites(
   const { statements } = context;
   const { rows } = batch;
   const known = typeof expected === "number" ? expected : expected === "no-stream" ? 0 : undefined;
-  // insertAt takes the expected version (the row gets the next one), insertNext the row's own.
-  const insert = (sql: string, version: number, i: number) =>
-    write(sql, [streamId, version, ...(rows[i] as readonly string[])]).lastInsertRowid;
-  if (known !== undefined && rows.length === 1) {
-    return [{ version: known + 1, position: insert(statements.insertAt, known, 0) }];
-  }
-  return transaction((all): Outcome => {
-    let base = known ?? 0;
-    let first: number;
-    if (known === undefined) {
-      const [state] = all(statements.deletion.state, [streamId, streamId]);
-      if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
-      base = Number(state?.version ?? 0);
-      if (!matchesExpectedVersion(expected, base)) return { conflict: base };
-      first = insert(statements.insertNext, base + 1, 0);
-    } else {
-      first = insert(statements.insertAt, base, 0);
-    }
-    const placed = [{ version: base + 1, position: first }];
-    for (let i = 1; i < rows.length; i++) {
-      placed.push({ version: base + i + 1, position: insert(statements.insertNext, base + i + 1, i) });
+  const place = (base: number, checked: boolean): Placed => {
+    const placed: { version: number; position: number }[] = [];
+    for (let from = 0; from < rows.length; from += MAX_ROWS_PER_INSERT) {
+      const count = Math.min(MAX_ROWS_PER_INSERT, rows.length - from);
+      const params: SqliteValue[] = [streamId, base + from];
+      for (let i = from; i < from + count; i++) params.push(...(rows[i] as readonly string[]));
+      // One statement's AUTOINCREMENT rowids are consecutive: nothing else writes while it runs.
+      const first = write(statements.insertRows(count, checked && from === 0), params).lastInsertRowid - count + 1;
+      for (let i = 0; i < count; i++) placed.push({ version: base + from + i + 1, position: first + i });
     }
     return placed;
+  };
+  if (known !== undefined && rows.length <= MAX_ROWS_PER_INSERT) return place(known, true);
+  return transaction((all): Outcome => {
+    if (known !== undefined) return place(known, true);
+    const [state] = all(statements.deletion.state, [streamId, streamId]);
+    if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
+    const current = Number(state?.version ?? 0);
+    if (!matchesExpectedVersion(expected, current)) return { conflict: current };
+    return place(current, false);
   });
 }
 
-/** Why `insertAt`'s check failed: the stream is deleted, or at another version. */
+/** Why an append's checked INSERT's check failed: the stream is deleted, or at another version. */
 async function refusal(context: SqliteStoreContext, streamId: string): Promise<Outcome> {
   try {
     const [state] = await context.driver.all(context.statements.deletion.state, [streamId, streamId]);

@@ -154,6 +154,51 @@ describe("SqliteEventStore: input and errors", () => {
     );
   });
 
+  test("any sequence of appends (1-250 events, every kind of expectation, right or wrong) matches a model: versions, positions in version order, conflicts writing nothing (fast-check)", async () => {
+    const expectation = fc.oneof(
+      fc.constantFrom("any", "no-stream", "stream-exists"),
+      fc.integer({ min: -2, max: 2 }), // an offset from the true version: 0 is right
+    );
+    const step = fc.record({
+      size: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 95, max: 250 })),
+      expectation,
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
+        const stream = `Model-${ulid()}`;
+        let version = 0;
+        for (const { size, expectation: e } of steps) {
+          const expected = typeof e === "number" ? Math.max(0, version + e) : e;
+          const fits =
+            expected === "any" ||
+            (expected === "no-stream" && version === 0) ||
+            (expected === "stream-exists" && version > 0) ||
+            expected === version;
+          const before = await store.getLastGlobalPosition();
+          const batch = Array.from({ length: size }, (_, n) => ({ type: "M", data: n }));
+          const appending = store.appendToStream(stream, batch, { expectedVersion: expected });
+          if (!fits) {
+            const error = await appending.then(
+              () => undefined,
+              (failure: unknown) => failure,
+            );
+            expect(isConcurrencyError(error)).toBe(true);
+            expect(await store.getLastGlobalPosition()).toBe(before);
+            continue;
+          }
+          const { events } = await appending;
+          expect(events.map((event) => event.version)).toEqual(batch.map((_, n) => version + n + 1));
+          expect(events.map((event) => event.globalPosition)).toEqual(batch.map((_, n) => before + n + 1));
+          version += size;
+        }
+        const stored = await collect(store.readStream(stream));
+        expect(stored.map((event) => event.version)).toEqual(stored.map((_, n) => n + 1));
+        expect(stored.length).toBe(version);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   test("stream ids and types with unpaired surrogates are refused before anything is written", async () => {
     await expect(store.appendToStream("broken-\ud800", [{ type: "A", data: 1 }])).rejects.toMatchObject({
       code: ErrorCode.Validation,
@@ -214,7 +259,7 @@ describe("SqliteEventStore: input and errors", () => {
     expect(appended.events.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
-  test("a batch's positions are those stored: each INSERT's rowid through the driver's write (a wrapped driver makes the gap: SQLite never does)", async () => {
+  test("a batch's positions are those stored: each INSERT's last rowid through the driver's write, 100 rows an INSERT (a wrapped driver makes a gap between them: SQLite never does)", async () => {
     const base = store.driver;
     const write = base.write;
     if (write === undefined) throw new Error("bun:sqlite driver has write");
@@ -231,11 +276,14 @@ describe("SqliteEventStore: input and errors", () => {
     const stream = `Gaps-${ulid()}`;
     const appended = await gappy.appendToStream(
       stream,
-      [1, 2, 3, 4].map((n) => ({ type: "N", data: n })),
+      Array.from({ length: 150 }, (_, n) => ({ type: "N", data: n })),
+      { expectedVersion: "no-stream" },
     );
     const stored = await collect(store.readStream(stream));
+    expect(inserts).toBe(2);
     expect(appended.events.map((e) => e.globalPosition)).toEqual(stored.map((e) => e.globalPosition));
-    expect(stored[1]?.globalPosition).toBe((stored[0]?.globalPosition ?? 0) + 6);
+    expect(appended.events.map((e) => e.version)).toEqual(stored.map((e) => e.version));
+    expect(stored[100]?.globalPosition).toBe((stored[99]?.globalPosition ?? 0) + 6);
   });
 
   test("a batch's positions are those stored: without write, first and last RETURNING, read back if not consecutive (a wrapped driver makes the gap: SQLite never does)", async () => {
