@@ -199,6 +199,49 @@ describe("SqliteEventStore: input and errors", () => {
     );
   });
 
+  test("reads in pages: any page size and maxCount give the stream's events in order; a reader stopped early or failing ends (fast-check)", async () => {
+    const stream = `Pages-${ulid()}`;
+    await store.appendToStream(
+      stream,
+      Array.from({ length: 23 }, (_, n) => ({ type: "P", data: n })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }), async (page, max) => {
+        const paged = new SqliteEventStore({ driver: store.driver, readPageSize: page });
+        const read = await collect(paged.readStream(stream, { maxCount: max }));
+        expect(read.map((event) => event.data)).toEqual(Array.from({ length: Math.min(max, 23) }, (_, n) => n));
+        const backward = await collect(paged.readStream(stream, { direction: "backward", maxCount: max }));
+        expect(backward.map((event) => event.data)).toEqual(
+          Array.from({ length: Math.min(max, 23) }, (_, n) => 22 - n),
+        );
+      }),
+      { numRuns: 40 },
+    );
+    const reader = new SqliteEventStore({ driver: store.driver, readPageSize: 5 }).readStream(stream);
+    expect((await reader.next()).value?.data).toBe(0);
+    expect(await reader.return(undefined)).toEqual({ value: undefined, done: true });
+    expect((await reader.next()).done).toBe(true);
+    let pages = 0;
+    const failing = new SqliteEventStore({
+      driver: {
+        ...store.driver,
+        all: (sql, params) =>
+          ++pages === 2 ? Promise.reject(new Error("disk I/O error")) : store.driver.all(sql, params),
+      },
+      readPageSize: 5,
+    }).readStream(stream);
+    const seen: unknown[] = [];
+    const failure = await (async () => {
+      for await (const event of failing) seen.push(event.data);
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect(failure).toMatchObject({ code: ErrorCode.Service, serviceCode: "SQLITE_ERROR", operation: "readStream" });
+    expect((await failing.next()).done).toBe(true);
+  });
+
   test("stream ids and types with unpaired surrogates are refused before anything is written", async () => {
     await expect(store.appendToStream("broken-\ud800", [{ type: "A", data: 1 }])).rejects.toMatchObject({
       code: ErrorCode.Validation,
