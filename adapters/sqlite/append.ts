@@ -123,8 +123,9 @@ function throughWrites(
     const placed: { version: number; position: number }[] = [];
     for (let from = 0; from < rows.length; from += MAX_ROWS_PER_INSERT) {
       const count = Math.min(MAX_ROWS_PER_INSERT, rows.length - from);
-      const params: SqliteValue[] = [streamId, base + from];
-      for (let i = from; i < from + count; i++) params.push(...(rows[i] as readonly string[]));
+      // A checked first row reads stream, expected, stream, stream, expected, then stream and version as every row.
+      const params: SqliteValue[] = checked && from === 0 ? [streamId, base, streamId, streamId, base] : [];
+      for (let i = from; i < from + count; i++) params.push(streamId, base + i + 1, ...(rows[i] as readonly string[]));
       // One statement's AUTOINCREMENT rowids are consecutive: nothing else writes while it runs.
       const first = write(statements.insertRows(count, checked && from === 0), params).lastInsertRowid - count + 1;
       for (let i = 0; i < count; i++) placed.push({ version: base + from + i + 1, position: first + i });
