@@ -22,6 +22,7 @@ import { reportSlowPath } from "../telemetry/slow-paths.js";
 import { recordError, type Span, SpanKind, startSpan, withActiveSpan } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
+import { ObservedRead } from "./observed-read.js";
 import { type ReadCheck, readCheckOf } from "./read-check.js";
 import {
   assertDeletionMode,
@@ -380,40 +381,12 @@ export abstract class EventStore {
     const slowMs = quiet ? false : telemetryConfig().slowStoreCallMs;
     if (tracer === undefined && slowMs === false && check === undefined) return events;
     const attributes = this.#dbAttributes(operation, streamId);
-    const finish = this.#finish.bind(this);
-    return (async function* observed() {
-      const span = tracer === undefined ? undefined : startSpan(tracer, operation, SpanKind.CLIENT, attributes);
-      let count = 0;
-      let storeMs = 0;
-      let done = false;
-      try {
-        while (true) {
-          const asked = performance.now();
-          done = true;
-          const next = await events.next();
-          done = false;
-          storeMs += performance.now() - asked;
-          if (next.done === true) break;
-          // A refused event is never yielded; `done` stays false, so `finally` releases the cursor.
-          check?.(next.value);
-          count++;
-          yield next.value;
-        }
-        done = true;
-        span?.setAttribute("eventflows.outcome", "read");
-      } catch (error) {
-        if (span !== undefined) {
-          span.setAttribute("eventflows.outcome", "error");
-          recordError(span, error);
-        }
-        throw error;
-      } finally {
-        // The reader stopped early: release the store's cursor as a for-await would.
-        if (!done) await events.return(undefined);
-        span?.setAttribute("eventflows.event_count", count);
-        finish(span, storeMs, slowMs, operation, streamId, count);
-      }
-    })();
+    return new ObservedRead(
+      events,
+      check,
+      () => (tracer === undefined ? undefined : startSpan(tracer, operation, SpanKind.CLIENT, attributes)),
+      (span, storeMs, count) => this.#finish(span, storeMs, slowMs, operation, streamId, count),
+    );
   }
 
   #upcasting(
