@@ -280,7 +280,7 @@ try {
       interleaved: crossCheck,
       notes: [
         "bun:sqlite on Bun, node:sqlite on Node 22 (its DatabaseSync; Node 20 has none), a file database in a temp folder, WAL, synchronous=NORMAL (no fsync per commit; the default FULL adds one, the same for both sides), one connection, one writer. Ratios are the ceiling's time over ours: 1.00× would be no overhead at all.",
-        "Each of our appends is one write transaction on the connection: BEGIN IMMEDIATE, the stream's version read and checked, one prepared INSERT per event (the first and last with RETURNING position), COMMIT; then the envelopes are returned and the after-commit step runs. Beyond the ceiling it pays the version read, RETURNING, and the core's validation, ULIDs and envelopes.",
+        "Each of our appends (at the version it knows, up to 100 events) is one multi-row INSERT whose first row checks the version and the deletion state (two index probes; a NULL version fails NOT NULL when they do not hold), with no BEGIN or COMMIT and no read first; positions come from its lastInsertRowid. Then the envelopes are returned and the after-commit step runs. Beyond the ceiling it pays the check, and the core's validation, ULIDs and envelopes.",
         "ceiling: one prepared INSERT per event in one BEGIN IMMEDIATE … COMMIT (for 1, 10 and 100), no version check; read: one prepared SELECT of the stream plus JSON.parse of data and metadata. Ours reads in pages of 1,000.",
         "The interleaved cross-check alternates single iterations (a batch of one): 400 rounds per append size, 40 for the read.",
         emmett.store === undefined

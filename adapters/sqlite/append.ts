@@ -8,10 +8,10 @@ import {
   StreamDeletedError,
   ValidationError,
 } from "../../src/index.js";
-import type { SqliteDriver, SqliteRow } from "./driver.js";
+import type { SqliteDriver, SqliteRow, SqliteValue } from "./driver.js";
 import { assertStorableStreamId, type EncodedBatch, encodeBatch, fromRow } from "./encode.js";
 import { failureOf, toEventFlowsError } from "./errors.js";
-import type { EventStatements } from "./statements.js";
+import { type EventStatements, MAX_ROWS_PER_INSERT } from "./statements.js";
 
 /** What the append and read paths need from their store. */
 export interface SqliteStoreContext {
@@ -28,11 +28,12 @@ export interface Committed {
 }
 
 /**
- * Appends the batch. With a driver `transaction` (synchronous connections), the stream's version is
- * read and checked and the rows inserted in one write transaction. Without one (D1), in one
- * statement (see `append` in statements.ts), whose NOT NULL failure is the conflict or the deletion. Either way a
- * unique failure means ids already stored, and a conflict may be a retry of a committed append
- * (its version check fails too): the ids are looked up, and a retry answered with the stored events.
+ * Appends the batch. Through a driver's `write` (bun:sqlite, node:sqlite), see {@link throughWrites}.
+ * With only a driver `transaction` (Durable Objects), the stream's version is read and checked and
+ * the rows inserted in one write transaction. Without either (D1), in one statement (see `append`
+ * in statements.ts), whose NOT NULL failure is the conflict or the deletion. Either way a unique failure means ids
+ * already stored, and a conflict may be a retry of a committed append (its version check fails
+ * too): the ids are looked up, and a retry answered with the stored events.
  */
 export async function appendEvents(
   context: SqliteStoreContext,
@@ -50,24 +51,28 @@ export async function appendEvents(
     outcome =
       driver.transaction === undefined
         ? await inOneStatement(context, streamId, batch, expected)
-        : inTransaction(driver.transaction, context, streamId, batch, expected);
+        : driver.write === undefined
+          ? inTransaction(driver.transaction, context, streamId, batch, expected)
+          : throughWrites(driver.write, driver.transaction, context, streamId, batch, expected);
   } catch (error) {
     const failure = failureOf(error);
-    if (failure.kind !== "unique") throw toEventFlowsError(error, "appendToStream", driver.name);
-    const stored = await storedByIds(context, batch.ids);
-    if (stored.length > 0) return retriedAppend(streamId, events, stored);
-    if (failure.column === "id") throw idsTaken(batch.ids.length, 0);
-    outcome = { conflict: undefined };
+    if (failure.kind === "not-null" && driver.write !== undefined) {
+      outcome = await refusal(context, streamId);
+    } else {
+      if (failure.kind !== "unique") throw toEventFlowsError(error, "appendToStream", driver.name);
+      const stored = await storedByIds(context, batch.ids);
+      if (stored.length > 0) return retriedAppend(streamId, events, stored);
+      if (failure.column === "id") throw idsTaken(batch.ids.length, 0);
+      outcome = { conflict: undefined };
+    }
   }
-  if (!Array.isArray(outcome) && "deleted" in outcome) throw new StreamDeletedError(streamId, outcome.deleted);
-  if (!Array.isArray(outcome)) {
+  if ("deleted" in outcome) throw new StreamDeletedError(streamId, outcome.deleted);
+  if ("conflict" in outcome) {
     const stored = await storedByIds(context, batch.ids);
     if (stored.length > 0) return retriedAppend(streamId, events, stored);
     throw new ConcurrencyError(streamId, expected, outcome.conflict ?? (await streamVersion(context, streamId)));
   }
-  const placed = outcome
-    .map((row) => ({ version: Number(row.version), position: Number(row.position) }))
-    .sort((a, b) => a.version - b.version);
+  const placed = outcome;
   return {
     events: events.map((event, i) => ({
       id: event.id,
@@ -82,7 +87,72 @@ export async function appendEvents(
   };
 }
 
-type Outcome = SqliteRow[] | { readonly conflict: number | undefined } | { readonly deleted: "soft" | "hard" };
+/** Where each event of the batch went, in batch order. */
+type Placed = readonly { readonly version: number; readonly position: number }[];
+
+type Outcome = Placed | { readonly conflict: number | undefined } | { readonly deleted: "soft" | "hard" };
+
+/** Rows of `position, version`, as RETURNING gives them (in no promised order), in version order. */
+function placedFrom(rows: readonly SqliteRow[]): Placed {
+  return rows
+    .map((row) => ({ version: Number(row.version), position: Number(row.position) }))
+    .sort((a, b) => a.version - b.version);
+}
+
+/**
+ * The append through the driver's `write`: the batch as one INSERT ({@link insertRows}, in chunks of
+ * {@link MAX_ROWS_PER_INSERT}), positions from its last rowid. At a known version (a number, or 0
+ * for "no-stream") the INSERT checks the version and the deletion state itself, so an append of up
+ * to 100 events is that one statement, with no BEGIN and COMMIT around it (a write statement holds
+ * SQLite's write lock from before it reads until it commits, and is atomic). Larger batches, and
+ * "any" and "stream-exists", which read the stream's state first, run in one write transaction. A
+ * failed check throws (NOT NULL), writes nothing, and is told apart by {@link refusal}.
+ */
+function throughWrites(
+  write: NonNullable<SqliteDriver["write"]>,
+  transaction: NonNullable<SqliteDriver["transaction"]>,
+  context: SqliteStoreContext,
+  streamId: string,
+  batch: EncodedBatch,
+  expected: ExpectedVersion,
+): Outcome {
+  const { statements } = context;
+  const { rows } = batch;
+  const known = typeof expected === "number" ? expected : expected === "no-stream" ? 0 : undefined;
+  const place = (base: number, checked: boolean): Placed => {
+    const placed: { version: number; position: number }[] = [];
+    for (let from = 0; from < rows.length; from += MAX_ROWS_PER_INSERT) {
+      const count = Math.min(MAX_ROWS_PER_INSERT, rows.length - from);
+      // A checked first row reads stream, expected, stream, stream, expected, then stream and version as every row.
+      const params: SqliteValue[] = checked && from === 0 ? [streamId, base, streamId, streamId, base] : [];
+      for (let i = from; i < from + count; i++) params.push(streamId, base + i + 1, ...(rows[i] as readonly string[]));
+      // One statement's AUTOINCREMENT rowids are consecutive: nothing else writes while it runs.
+      const first = write(statements.insertRows(count, checked && from === 0), params).lastInsertRowid - count + 1;
+      for (let i = 0; i < count; i++) placed.push({ version: base + from + i + 1, position: first + i });
+    }
+    return placed;
+  };
+  if (known !== undefined && rows.length <= MAX_ROWS_PER_INSERT) return place(known, true);
+  return transaction((all): Outcome => {
+    if (known !== undefined) return place(known, true);
+    const [state] = all(statements.deletion.state, [streamId, streamId]);
+    if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
+    const current = Number(state?.version ?? 0);
+    if (!matchesExpectedVersion(expected, current)) return { conflict: current };
+    return place(current, false);
+  });
+}
+
+/** Why an append's checked INSERT's check failed: the stream is deleted, or at another version. */
+async function refusal(context: SqliteStoreContext, streamId: string): Promise<Outcome> {
+  try {
+    const [state] = await context.driver.all(context.statements.deletion.state, [streamId, streamId]);
+    if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
+    return { conflict: Number(state?.version ?? 0) };
+  } catch (error) {
+    throw toEventFlowsError(error, "appendToStream", context.driver.name);
+  }
+}
 
 /**
  * The single-statement append; a failed version check, or a deleted stream, shows as a NOT NULL
@@ -96,16 +166,18 @@ async function inOneStatement(
 ): Promise<Outcome> {
   const [kind, version] = expectation(expected);
   try {
-    return await context.driver.all(context.statements.append, [
-      streamId,
-      kind,
-      kind,
-      kind,
-      version,
-      streamId,
-      streamId,
-      batch.json(),
-    ]);
+    return placedFrom(
+      await context.driver.all(context.statements.append, [
+        streamId,
+        kind,
+        kind,
+        kind,
+        version,
+        streamId,
+        streamId,
+        batch.json(),
+      ]),
+    );
   } catch (error) {
     if (failureOf(error).kind !== "not-null") throw error;
   }
@@ -141,11 +213,11 @@ function inTransaction(
     const last = rows.length - 1;
     const at = (i: number) => [streamId, current + i + 1, ...(rows[i] as readonly string[])];
     const head = all(statements.insertOne, at(0));
-    if (last === 0) return head;
+    if (last === 0) return placedFrom(head);
     for (let i = 1; i < last; i++) all(statements.insertNext, at(i));
     const first = Number(head[0]?.position);
     if (Number(all(statements.insertOne, at(last))[0]?.position) - first !== last) {
-      return all(statements.positionsOf, [streamId, current + 1, current + rows.length]);
+      return placedFrom(all(statements.positionsOf, [streamId, current + 1, current + rows.length]));
     }
     return rows.map((_, i) => ({ version: current + i + 1, position: first + i }));
   });

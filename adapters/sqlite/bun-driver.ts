@@ -1,10 +1,13 @@
 import { ValidationError } from "../../src/index.js";
-import type { SqliteDriver, SqliteRow, SqliteValue } from "./driver.js";
+import type { SqliteDriver, SqliteRow, SqliteValue, SqliteWriteResult } from "./driver.js";
 import { applyFileDefaults, type FileDefaultsOptions, syncDriver } from "./sync-driver.js";
 
 /** The part of bun:sqlite's `Database` the driver uses. */
 export interface BunSqliteDatabase {
-  query(sql: string): { all(...params: SqliteValue[]): unknown[] };
+  query(sql: string): {
+    all(...params: SqliteValue[]): unknown[];
+    run(...params: SqliteValue[]): { changes: number; lastInsertRowid: number | bigint };
+  };
   exec(sql: string): unknown;
 }
 
@@ -25,6 +28,13 @@ export function bunSqliteDriver(db: BunSqliteDatabase, options: BunSqliteDriverO
   }
   const connection = {
     all: (sql: string, params: readonly SqliteValue[]) => db.query(sql).all(...params) as SqliteRow[],
+    run: (sql: string, params: readonly SqliteValue[]) => {
+      const result = db.query(sql).run(...params);
+      // A number unless the database was opened with safeIntegers: the result as it is, then.
+      return typeof result.lastInsertRowid === "number"
+        ? (result as SqliteWriteResult)
+        : { changes: result.changes, lastInsertRowid: Number(result.lastInsertRowid) };
+    },
     exec: (sql: string) => {
       db.exec(sql);
     },

@@ -49,6 +49,22 @@ registerContract(
   }),
   { describe, test },
 );
+// Without the driver's write: appends read the state and insert row by row in the transaction, as on Durable Objects.
+const transactionOnly = { ...driver, write: undefined };
+registerContract(
+  eventStoreContract({
+    name: "SqliteEventStore contract (bun:sqlite, transaction without write as on Durable Objects)",
+    create: (options) => new SqliteEventStore({ ...options, driver: transactionOnly, readPageSize: 100 }),
+  }),
+  { describe, test },
+);
+registerContract(
+  streamDeletionContract({
+    name: "SqliteEventStore stream deletion contract (bun:sqlite, transaction without write as on Durable Objects)",
+    create: (options) => new SqliteEventStore({ ...options, driver: transactionOnly, readPageSize: 100 }),
+  }),
+  { describe, test },
+);
 registerContract(
   snapshotStoreContract({
     name: "SqliteSnapshotStore contract (bun:sqlite)",

@@ -39,7 +39,24 @@ export interface SqliteDriver {
    * transactions, leaves it out.
    */
   readonly transaction?: <T>(work: (all: SyncStatementRunner) => T) => T;
+  /**
+   * Optional, for synchronous connections that report what a write did (bun:sqlite, node:sqlite,
+   * better-sqlite3): runs one write statement at once, on its own (SQLite makes it atomic) or inside
+   * `transaction`'s work, and returns the rows it changed and the last rowid it inserted. Appends
+   * then take the new rows' positions from it instead of a RETURNING clause, and a one-event append
+   * is that one statement, with no transaction around it.
+   */
+  readonly write?: SyncWriteRunner;
 }
+
+/** What one write statement did: rows changed, and the rowid of the last row it inserted. */
+export interface SqliteWriteResult {
+  readonly changes: number;
+  readonly lastInsertRowid: number;
+}
+
+/** Runs one write statement synchronously (see {@link SqliteDriver.write}). */
+export type SyncWriteRunner = (sql: string, params?: readonly SqliteValue[]) => SqliteWriteResult;
 
 /** Runs one statement synchronously, inside a driver's `transaction`. */
 export type SyncStatementRunner = (sql: string, params?: readonly SqliteValue[]) => SqliteRow[];

@@ -40,7 +40,8 @@ export function encodeBatch(
 ): EncodedBatch {
   const rows: string[][] = [];
   const issues: Issue[] = [];
-  events.forEach((event, index) => {
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index] as PendingEvent;
     const data = JSON.stringify(event.data);
     const metadata = JSON.stringify(event.metadata);
     const size = bytesOver(data.length + metadata.length, maxEventBytes, () => utf8Length(data) + utf8Length(metadata));
@@ -53,9 +54,10 @@ export function encodeBatch(
           throw new PayloadTooLargeError(`Event ${index} (${event.type})`, bytes, maxValueBytes);
       }
     }
-    issues.push(...textIssues(event.type, [index, "type"]));
+    // Checked here without building an empty list per event: this runs for every event appended.
+    if (!isWellFormedUnicode(event.type)) issues.push(...textIssues(event.type, [index, "type"]));
     rows.push([event.id, event.type, data, metadata, event.timestamp]);
-  });
+  }
   if (issues.length > 0) throw new ValidationError("Invalid events", issues);
   let text: string | undefined;
   const json = () => {

@@ -1,5 +1,6 @@
 import {
   type EventEnvelope,
+  type EventPages,
   EventStore,
   type EventStoreCapabilities,
   type EventStoreOptions,
@@ -20,7 +21,7 @@ import { toEventFlowsError } from "./errors.js";
 import { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult } from "./migrate.js";
 import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
-import { lastPosition, readAllPages, readStreamPages } from "./read.js";
+import { lastPosition, readAllEvents, readAllPages, readStreamEvents, readStreamPages } from "./read.js";
 import { eventStatements } from "./statements.js";
 import { commitStreamChangeIn, commitStreamChangeInBatch, hiddenStreamsOf } from "./stream-deletion.js";
 
@@ -90,10 +91,20 @@ export class SqliteEventStore extends EventStore {
     options: ReadStreamOptions,
   ): AsyncGenerator<EventEnvelope, void, undefined> {
     assertStorableStreamId(streamId);
-    return readStreamPages(this.#context, streamId, options);
+    return readStreamEvents(this.#context, streamId, options);
   }
 
   protected readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
+    return readAllEvents(this.#context, options);
+  }
+
+  /** Pages as fetched: the core's read layers pass them on whole (see `EventStore.readStreamPages`). */
+  protected override readStreamPages(streamId: string, options: ReadStreamOptions): EventPages {
+    assertStorableStreamId(streamId);
+    return readStreamPages(this.#context, streamId, options);
+  }
+
+  protected override readAllPages(options: ReadAllOptions): EventPages {
     return readAllPages(this.#context, options);
   }
 

@@ -14,7 +14,15 @@ export {
   type D1TenantDatabasesOptions,
   d1TenantDatabases,
 } from "./d1-tenants.js";
-export type { SqliteDriver, SqliteRow, SqliteStatement, SqliteValue, SyncStatementRunner } from "./driver.js";
+export type {
+  SqliteDriver,
+  SqliteRow,
+  SqliteStatement,
+  SqliteValue,
+  SqliteWriteResult,
+  SyncStatementRunner,
+  SyncWriteRunner,
+} from "./driver.js";
 export {
   DURABLE_OBJECT,
   DURABLE_OBJECT_MAX_VALUE_BYTES,

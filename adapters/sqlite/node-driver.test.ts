@@ -16,7 +16,11 @@ describe("nodeSqliteDriver", () => {
           calls.push(`all ${sql}`);
           return [{ one: 1 }];
         },
-        run: () => calls.push(`run ${sql}`),
+        run: () => {
+          calls.push(`run ${sql}`);
+          // better-sqlite3 with safeIntegers, node:sqlite with readBigInts: bigint ids.
+          return { changes: 1, lastInsertRowid: 7n };
+        },
       }),
     };
     const driver = nodeSqliteDriver(db);
@@ -28,6 +32,7 @@ describe("nodeSqliteDriver", () => {
       "run INSERT INTO t VALUES (?)",
       "all SELECT 1 AS one",
     ]);
+    expect(driver.write?.("INSERT INTO t VALUES (?)", [2])).toEqual({ changes: 1, lastInsertRowid: 7 });
   });
 
   test("refuses what is not a database", () => {

@@ -13,7 +13,7 @@ export interface NodeSqliteDatabase {
 
 export interface NodeSqliteStatement {
   all(...params: SqliteValue[]): unknown[];
-  run?(...params: SqliteValue[]): unknown;
+  run?(...params: SqliteValue[]): { changes: number | bigint; lastInsertRowid: number | bigint };
   /** better-sqlite3's: false for statements that return no rows, whose `all()` it refuses. */
   readonly reader?: boolean;
 }
@@ -50,6 +50,12 @@ export function nodeSqliteDriver(db: NodeSqliteDatabase, options: NodeSqliteDriv
         return [];
       }
       return prepared.all(...params) as SqliteRow[];
+    },
+    run: (sql: string, params: readonly SqliteValue[]) => {
+      const prepared = statement(sql);
+      if (prepared.run === undefined) throw new TypeError("this statement object has no run()");
+      const { changes, lastInsertRowid } = prepared.run(...params);
+      return { changes: Number(changes), lastInsertRowid: Number(lastInsertRowid) };
     },
     exec: (sql: string) => {
       db.exec(sql);

@@ -11,6 +11,7 @@ import {
   SqliteCheckpointStore,
   SqliteEventStore,
   SqliteSnapshotStore,
+  type SqliteValue,
   type SyncStatementRunner,
 } from "./index.js";
 
@@ -153,6 +154,94 @@ describe("SqliteEventStore: input and errors", () => {
     );
   });
 
+  test("any sequence of appends (1-250 events, every kind of expectation, right or wrong) matches a model: versions, positions in version order, conflicts writing nothing (fast-check)", async () => {
+    const expectation = fc.oneof(
+      fc.constantFrom("any", "no-stream", "stream-exists"),
+      fc.integer({ min: -2, max: 2 }), // an offset from the true version: 0 is right
+    );
+    const step = fc.record({
+      size: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 95, max: 250 })),
+      expectation,
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
+        const stream = `Model-${ulid()}`;
+        let version = 0;
+        for (const { size, expectation: e } of steps) {
+          const expected = typeof e === "number" ? Math.max(0, version + e) : e;
+          const fits =
+            expected === "any" ||
+            (expected === "no-stream" && version === 0) ||
+            (expected === "stream-exists" && version > 0) ||
+            expected === version;
+          const before = await store.getLastGlobalPosition();
+          const batch = Array.from({ length: size }, (_, n) => ({ type: "M", data: n }));
+          const appending = store.appendToStream(stream, batch, { expectedVersion: expected });
+          if (!fits) {
+            const error = await appending.then(
+              () => undefined,
+              (failure: unknown) => failure,
+            );
+            expect(isConcurrencyError(error)).toBe(true);
+            expect(await store.getLastGlobalPosition()).toBe(before);
+            continue;
+          }
+          const { events } = await appending;
+          expect(events.map((event) => event.version)).toEqual(batch.map((_, n) => version + n + 1));
+          expect(events.map((event) => event.globalPosition)).toEqual(batch.map((_, n) => before + n + 1));
+          version += size;
+        }
+        const stored = await collect(store.readStream(stream));
+        expect(stored.map((event) => event.version)).toEqual(stored.map((_, n) => n + 1));
+        expect(stored.length).toBe(version);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  test("reads in pages: any page size and maxCount give the stream's events in order; a reader stopped early or failing ends (fast-check)", async () => {
+    const stream = `Pages-${ulid()}`;
+    await store.appendToStream(
+      stream,
+      Array.from({ length: 23 }, (_, n) => ({ type: "P", data: n })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }), async (page, max) => {
+        const paged = new SqliteEventStore({ driver: store.driver, readPageSize: page });
+        const read = await collect(paged.readStream(stream, { maxCount: max }));
+        expect(read.map((event) => event.data)).toEqual(Array.from({ length: Math.min(max, 23) }, (_, n) => n));
+        const backward = await collect(paged.readStream(stream, { direction: "backward", maxCount: max }));
+        expect(backward.map((event) => event.data)).toEqual(
+          Array.from({ length: Math.min(max, 23) }, (_, n) => 22 - n),
+        );
+      }),
+      { numRuns: 40 },
+    );
+    const reader = new SqliteEventStore({ driver: store.driver, readPageSize: 5 }).readStream(stream);
+    expect((await reader.next()).value?.data).toBe(0);
+    expect(await reader.return(undefined)).toEqual({ value: undefined, done: true });
+    expect((await reader.next()).done).toBe(true);
+    let pages = 0;
+    const failing = new SqliteEventStore({
+      driver: {
+        ...store.driver,
+        all: (sql, params) =>
+          ++pages === 2 ? Promise.reject(new Error("disk I/O error")) : store.driver.all(sql, params),
+      },
+      readPageSize: 5,
+    }).readStream(stream);
+    const seen: unknown[] = [];
+    const failure = await (async () => {
+      for await (const event of failing) seen.push(event.data);
+    })().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect(failure).toMatchObject({ code: ErrorCode.Service, serviceCode: "SQLITE_ERROR", operation: "readStream" });
+    expect((await failing.next()).done).toBe(true);
+  });
+
   test("stream ids and types with unpaired surrogates are refused before anything is written", async () => {
     await expect(store.appendToStream("broken-\ud800", [{ type: "A", data: 1 }])).rejects.toMatchObject({
       code: ErrorCode.Validation,
@@ -213,7 +302,34 @@ describe("SqliteEventStore: input and errors", () => {
     expect(appended.events.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
-  test("a batch's positions are those stored: first and last RETURNING, read back if not consecutive (a wrapped driver makes the gap: SQLite never does)", async () => {
+  test("a batch's positions are those stored: each INSERT's last rowid through the driver's write, 100 rows an INSERT (a wrapped driver makes a gap between them: SQLite never does)", async () => {
+    const base = store.driver;
+    const write = base.write;
+    if (write === undefined) throw new Error("bun:sqlite driver has write");
+    let inserts = 0;
+    const skipping = {
+      ...base,
+      write: (sql: string, params?: readonly SqliteValue[]) => {
+        if (sql.startsWith("INSERT") && ++inserts === 2)
+          write("UPDATE sqlite_sequence SET seq = seq + 5 WHERE name = 'eventflows_events'");
+        return write(sql, params);
+      },
+    };
+    const gappy = new SqliteEventStore({ driver: skipping });
+    const stream = `Gaps-${ulid()}`;
+    const appended = await gappy.appendToStream(
+      stream,
+      Array.from({ length: 150 }, (_, n) => ({ type: "N", data: n })),
+      { expectedVersion: "no-stream" },
+    );
+    const stored = await collect(store.readStream(stream));
+    expect(inserts).toBe(2);
+    expect(appended.events.map((e) => e.globalPosition)).toEqual(stored.map((e) => e.globalPosition));
+    expect(appended.events.map((e) => e.version)).toEqual(stored.map((e) => e.version));
+    expect(stored[100]?.globalPosition).toBe((stored[99]?.globalPosition ?? 0) + 6);
+  });
+
+  test("a batch's positions are those stored: without write, first and last RETURNING, read back if not consecutive (a wrapped driver makes the gap: SQLite never does)", async () => {
     // SQLite's AUTOINCREMENT hands out consecutive positions under the write lock; a driver that
     // skips one between the first and last INSERT shows the store reads the real ones back.
     const base = store.driver;
@@ -221,6 +337,7 @@ describe("SqliteEventStore: input and errors", () => {
     if (transaction === undefined) throw new Error("bun:sqlite driver has a transaction");
     const skipping = {
       ...base,
+      write: undefined,
       transaction: <T>(work: (all: SyncStatementRunner) => T): T =>
         transaction((all) => {
           let inserts = 0;

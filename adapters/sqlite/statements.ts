@@ -4,6 +4,8 @@ export interface EventStatements {
   readonly append: string;
   readonly insertOne: string;
   readonly insertNext: string;
+  /** An INSERT of `rows` rows (at most {@link MAX_ROWS_PER_INSERT}), `checked` or not: see {@link insertRows}. */
+  readonly insertRows: (rows: number, checked: boolean) => string;
   readonly positionsOf: string;
   readonly eventsByIds: string;
   readonly readForward: string;
@@ -33,6 +35,55 @@ export interface EventStatements {
 }
 
 const COLUMNS = "position, stream_id, version, id, type, data, metadata, timestamp";
+
+/**
+ * Most rows one INSERT of {@link insertRows} carries; a larger batch takes several, in one
+ * transaction. Every count up to it is its own statement text, prepared once and cached by the
+ * driver, so this also bounds how many the drivers keep (SQLite binds up to 32,766 parameters).
+ */
+export const MAX_ROWS_PER_INSERT = 100;
+
+/**
+ * One INSERT of `rows` events of one stream, for drivers with `write`. Parameters, plain `?` (numbered
+ * `?NNN` ones bind in time growing with their count on node:sqlite: 100 rows took 2.8 times as
+ * long): per row stream, version, id, type, data JSON, metadata JSON, timestamp; a `checked` first
+ * row takes stream, expected version, stream, stream, expected version before those (the stream
+ * then stands in the deletion probe, its version after THEN). One statement for the whole batch: each statement SQLite runs
+ * costs more than the rows it adds (measured on bun:sqlite, one INSERT of 10 rows 28% faster than
+ * ten of one, 100 rows 21%). Rows go in in the order listed, so positions follow versions.
+ *
+ * `checked`, the first row's version is NULL, so the NOT NULL constraint fails and nothing is
+ * written, unless the stream is not deleted and holds the expected version _v_ (for 0, no row at
+ * all). With the (stream_id, version) key refusing _v_ + 1 when it is taken, and a stream's
+ * versions one unbroken range (appends add at the top, truncation removes from the bottom), that is
+ * exactly "the stream is at _v_": an append at a known version is this one statement, atomic on its
+ * own, with no BEGIN and COMMIT. Single index probes, not max(version), which measured 10 µs slower
+ * inside an INSERT (a one-row INSERT is ~18 µs on bun:sqlite).
+ */
+export function insertRows(n: SqliteTableNames, rows: number, checked: boolean): string {
+  const row = "(?, ?, ?, ?, ?, ?, ?)";
+  const first = checked
+    ? `(?, CASE WHEN (CASE WHEN ? = 0 THEN NOT EXISTS (SELECT 1 FROM ${n.events} WHERE stream_id = ?)
+    ELSE EXISTS (SELECT 1 FROM ${n.events} WHERE stream_id = ? AND version = ?) END)
+  AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?) THEN ? END, ?, ?, ?, ?, ?)`
+    : row;
+  return `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp) VALUES
+${[first, ...Array.from({ length: rows - 1 }, () => row)].join(",\n")}`;
+}
+
+/** {@link insertRows}, each text built once. */
+function insertRowsCache(n: SqliteTableNames): (rows: number, checked: boolean) => string {
+  const built = new Map<number, string>();
+  return (rows, checked) => {
+    const key = checked ? -rows : rows;
+    let sql = built.get(key);
+    if (sql === undefined) {
+      sql = insertRows(n, rows, checked);
+      built.set(key, sql);
+    }
+    return sql;
+  };
+}
 
 export function eventStatements(n: SqliteTableNames): EventStatements {
   return {
@@ -73,6 +124,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 RETURNING position, version`,
     insertNext: `INSERT INTO ${n.events} (stream_id, version, id, type, data, metadata, timestamp)
 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    insertRows: insertRowsCache(n),
     /* Stream, lowest and highest version: those rows' positions, in version order. */
     positionsOf: `SELECT position, version FROM ${n.events} WHERE stream_id = ? AND version BETWEEN ? AND ? ORDER BY version`,
     eventsByIds: `SELECT ${COLUMNS} FROM ${n.events} WHERE id IN (SELECT value FROM json_each(?))`,

@@ -1,10 +1,19 @@
 import { ValidationError } from "../../src/index.js";
-import type { SqliteDriver, SqliteRow, SqliteStatement, SqliteValue, SyncStatementRunner } from "./driver.js";
+import type {
+  SqliteDriver,
+  SqliteRow,
+  SqliteStatement,
+  SqliteValue,
+  SqliteWriteResult,
+  SyncStatementRunner,
+} from "./driver.js";
 
 /** What a synchronous SQLite connection offers (bun:sqlite, node:sqlite, better-sqlite3 all do). */
 export interface SyncConnection {
   all(sql: string, params: readonly SqliteValue[]): SqliteRow[];
   exec(sql: string): void;
+  /** A write statement's changes and last inserted rowid (the driver's `write`), where the connection reports them. */
+  run?(sql: string, params: readonly SqliteValue[]): SqliteWriteResult;
 }
 
 /**
@@ -16,6 +25,7 @@ export interface SyncConnection {
  */
 export function syncDriver(name: string, connection: SyncConnection): SqliteDriver {
   const all: SyncStatementRunner = (sql, params = []) => connection.all(sql, params);
+  const run = connection.run?.bind(connection);
   const transaction = <T>(work: (run: SyncStatementRunner) => T): T => {
     const [commit, rollback] = open(connection);
     let committed = false;
@@ -34,6 +44,7 @@ export function syncDriver(name: string, connection: SyncConnection): SqliteDriv
     batch: async (statements: readonly SqliteStatement[]) =>
       transaction((run) => statements.map((s) => run(s.sql, s.params))),
     transaction,
+    ...(run === undefined ? {} : { write: (sql, params = []) => run(sql, params) }),
   };
 }
 
