@@ -1,16 +1,18 @@
 /**
- * The Worker's configuration (wrangler.toml vars, secrets and bindings) and the event store it
- * selects: Cloudflare D1 (the default, and what `wrangler dev` runs offline), DynamoDB over fetch,
- * or PostgreSQL through postgres.js (Hyperdrive in production).
+ * The Worker's configuration (wrangler.toml vars, secrets and bindings) and how an entry opens its
+ * one event store: Cloudflare D1 (src/index.ts, the default, and what `wrangler dev` runs offline),
+ * DynamoDB over fetch (src/dynamodb.ts) or PostgreSQL through postgres.js, Hyperdrive in production
+ * (src/postgres.ts). Each wrangler environment deploys one entry, so each bundle holds one store.
  */
-import type { EventStore, ExpectedVersion, PendingEvent, ReadAllOptions, ReadStreamOptions } from "@eventflows/core";
-import { DynamoDbEventStore } from "@eventflows/core/dynamodb";
-import { PostgresEventStore } from "@eventflows/core/postgres";
-import { type D1DatabaseLike, d1Driver, SqliteEventStore } from "@eventflows/core/sqlite";
+import type { EventStore } from "@eventflows/core";
+import type { D1DatabaseLike } from "@eventflows/core/sqlite";
 
 /** What wrangler.toml and `wrangler secret put` give the Worker. */
 export interface Env {
-  /** `"d1"` (the default), `"dynamodb"` or `"postgres"`. */
+  /**
+   * `"d1"`, `"dynamodb"` or `"postgres"`: the store of the entry this environment deploys (unset
+   * means that one). Any other value fails every request that needs the store, with the reason logged.
+   */
   readonly EVENT_STORE?: string;
   /** Secret: the bearer token every command and query must carry. */
   readonly API_TOKEN?: string;
@@ -48,113 +50,33 @@ export interface OpenedStore {
   readonly close: () => Promise<void>;
 }
 
-/**
- * The store for one request. PostgreSQL connections belong to the request that opened them on
- * Workers (Hyperdrive does the pooling), so a store is made per request and closed after it; the
- * DynamoDB store holds nothing but configuration and costs nothing to make.
- */
-export function openStore(env: Env): OpenedStore {
-  try {
-    return storeFor(env);
-  } catch (error) {
-    // A store refusing its options (no region, no credentials) is a deployment error too: left as
-    // the adapter's ValidationError it would answer the client 400, blaming the request.
-    if (error instanceof ConfigurationError) throw error;
-    throw new ConfigurationError(`the ${env.EVENT_STORE ?? DEFAULT_STORE} event store is misconfigured`, {
-      cause: error,
-    });
-  }
-}
+/** Opens the store one request uses; throws ConfigurationError when the deployment is wrong. */
+export type StoreOpener = (env: Env) => OpenedStore;
 
-const DEFAULT_STORE = "d1";
+/** The stores the template has an entry for, as `EVENT_STORE` names them. */
+export type StoreKind = "d1" | "dynamodb" | "postgres";
 
 /**
- * Migrations run on the first request that needs the store, until one run has succeeded in this
- * isolate: afterwards no query at all. The check is one query, and the first deployment needs no
- * separate step. A run is never shared between requests: workerd cancels a request's I/O when its
- * response is sent, so a migration started by a request that ended first (a health probe, say)
- * would never settle for the requests waiting on it. Concurrent first runs are safe: the SQLite
- * store's `migrate()` lets the loser of the race re-read the records.
+ * The opener of one entry's store. `EVENT_STORE` (wrangler.toml, per environment) must name that
+ * store or be unset: a deployment naming another store runs the wrong entry for its bindings, and
+ * says so rather than serve from a store it did not mean. A store refusing its options (no region,
+ * no credentials) is a deployment error too: left as the adapter's ValidationError it would answer
+ * the client 400, blaming the request.
  */
-const migrated = new WeakSet<D1DatabaseLike>();
-
-/** The D1 store, whose every operation first makes sure the schema is in place. */
-class D1EventStore extends SqliteEventStore {
-  readonly #db: D1DatabaseLike;
-  #migration: Promise<void> | undefined;
-
-  constructor(db: D1DatabaseLike) {
-    super({ driver: d1Driver(db) });
-    this.#db = db;
-  }
-
-  /** Resolves once the schema is in place; a failed run is retried by the next call. */
-  get #ready(): Promise<void> {
-    if (migrated.has(this.#db)) return Promise.resolve();
-    this.#migration ??= this.migrate().then(
-      () => {
-        migrated.add(this.#db);
-      },
-      (error: unknown) => {
-        this.#migration = undefined;
-        throw error;
-      },
-    );
-    return this.#migration;
-  }
-
-  protected override async commit(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion) {
-    await this.#ready;
-    return super.commit(streamId, events, expected);
-  }
-
-  protected override async *readStreamEvents(streamId: string, options: ReadStreamOptions) {
-    await this.#ready;
-    yield* super.readStreamEvents(streamId, options);
-  }
-
-  protected override async *readAllEvents(options: ReadAllOptions) {
-    await this.#ready;
-    yield* super.readAllEvents(options);
-  }
-
-  protected override async streamVersion(streamId: string) {
-    await this.#ready;
-    return super.streamVersion(streamId);
-  }
-
-  override async getLastGlobalPosition() {
-    await this.#ready;
-    return super.getLastGlobalPosition();
-  }
-}
-
-function storeFor(env: Env): OpenedStore {
-  const kind = env.EVENT_STORE ?? DEFAULT_STORE;
-  if (kind === "d1") {
-    if (env.DB === undefined) throw new ConfigurationError("no D1 database: bind one as DB (wrangler.toml)");
-    return { store: new D1EventStore(env.DB), close: async () => {} };
-  }
-  if (kind === "dynamodb") {
-    const tableName = env.DYNAMODB_TABLE;
-    if (tableName === undefined || tableName === "") throw new ConfigurationError("DYNAMODB_TABLE is not set");
-    // Only string variables: the AWS client reads region, credentials and endpoint from them.
-    const awsEnv = {
-      AWS_REGION: env.AWS_REGION,
-      AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
-      AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
-      AWS_ENDPOINT_URL_DYNAMODB: env.AWS_ENDPOINT_URL_DYNAMODB,
-    };
-    return { store: new DynamoDbEventStore({ tableName, env: awsEnv }), close: async () => {} };
-  }
-  if (kind === "postgres") {
-    const url = env.HYPERDRIVE?.connectionString ?? env.DATABASE_URL;
-    if (url === undefined || url === "") {
-      throw new ConfigurationError("no database: bind HYPERDRIVE (wrangler.toml) or set DATABASE_URL");
+export function storeOpener(kind: StoreKind, open: StoreOpener): StoreOpener {
+  return (env) => {
+    const named = env.EVENT_STORE ?? kind;
+    if (named !== kind) {
+      throw new ConfigurationError(
+        `EVENT_STORE is "${named.slice(0, 32)}", but this entry bundles only the ${kind} store: ` +
+          "deploy the wrangler.toml environment of that store (`wrangler deploy --env <store>`)",
+      );
     }
-    // Workers allow six simultaneous connections per request; one request here runs one query at a time.
-    const store = new PostgresEventStore({ url, schema: env.PG_SCHEMA || "eventflows", client: { max: 2 } });
-    return { store, close: () => store.close() };
-  }
-  throw new ConfigurationError(`EVENT_STORE is "${kind.slice(0, 32)}": use "d1", "dynamodb" or "postgres"`);
+    try {
+      return open(env);
+    } catch (error) {
+      if (error instanceof ConfigurationError) throw error;
+      throw new ConfigurationError(`the ${kind} event store is misconfigured`, { cause: error });
+    }
+  };
 }

@@ -7,16 +7,54 @@
  * `performance` (@cloudflare/unenv-preset, not installed here), about 2.5 KB gzipped more. Inside this repository `@eventflows/core` and its subpaths resolve to the
  * package's public entry points (package.json "exports", their sources), so the bundle holds what
  * a user's would, from this checkout, without a build step.
- *   bun worker-template/test/bundle.ts           prints the sizes, by package and folder
+ * Each wrangler.toml environment deploys its own entry (`main`), which bundles one store: every
+ * entry is measured.
+ *   bun worker-template/test/bundle.ts           prints each entry's size, by package and folder
  *   bun worker-template/test/bundle.ts --files   by input file
  * Test-only code: Node APIs are fine here.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { type BuildOptions, build, type Plugin } from "esbuild";
 import { packageEntries, repoRoot } from "../../scripts/lib/package-exports.ts";
 
 export const templateDir = join(repoRoot, "worker-template");
+
+/** One deployment of the template: a wrangler.toml environment ("" is the top level) and its entry. */
+export interface TemplateDeployment {
+  /** `wrangler deploy --env <env>`; "" for the top level (D1). */
+  readonly env: string;
+  /** The store, as the environment's `EVENT_STORE` names it. */
+  readonly store: string;
+  /** The entry's path from the template's folder (wrangler.toml `main`). */
+  readonly main: string;
+  readonly compatibilityFlags: readonly string[];
+  readonly vars: Readonly<Record<string, string>>;
+}
+
+interface WranglerEnvironment {
+  readonly main?: string;
+  readonly compatibility_flags?: readonly string[];
+  readonly vars?: Readonly<Record<string, string>>;
+}
+
+/** The deployments wrangler.toml defines, the top level first, with what each inherits resolved. */
+export function templateDeployments(): TemplateDeployment[] {
+  const toml = Bun.TOML.parse(readFileSync(join(templateDir, "wrangler.toml"), "utf8")) as WranglerEnvironment & {
+    readonly env?: Readonly<Record<string, WranglerEnvironment>>;
+  };
+  const environments: [string, WranglerEnvironment][] = [["", toml], ...Object.entries(toml.env ?? {})];
+  return environments.map(([env, config]) => {
+    // `main` and the flags are inherited by an environment; vars are not.
+    const main = config.main ?? toml.main;
+    const store = config.vars?.EVENT_STORE;
+    if (main === undefined || store === undefined)
+      throw new Error(`wrangler.toml env "${env}": no main or EVENT_STORE`);
+    const compatibilityFlags = config.compatibility_flags ?? toml.compatibility_flags ?? [];
+    return { env, store, main, compatibilityFlags, vars: config.vars ?? {} };
+  });
+}
 
 /** The target of issue 7: far under Cloudflare's limits (3 MB gzipped on the free plan). */
 export const GZIP_LIMIT_BYTES = 100 * 1024;
@@ -69,6 +107,7 @@ export const WRANGLER_LIKE: BuildOptions = {
   minify: true,
 };
 
+/** Bundles one entry of the template (by default `src/index.ts`, the D1 Worker) or any Worker module. */
 export async function bundleWorkerTemplate(entry = join(templateDir, "src", "index.ts")): Promise<WorkerBundle> {
   const result = await build({
     ...WRANGLER_LIKE,
@@ -149,8 +188,13 @@ export function printBreakdown(bundle: WorkerBundle, args: readonly string[]): v
 }
 
 if (import.meta.main) {
-  const bundle = await bundleWorkerTemplate();
-  console.log(`worker template: ${kb(bundle.bytes)} minified, ${kb(bundle.gzipBytes)} gzipped`);
-  console.log(`limit: ${kb(GZIP_LIMIT_BYTES)} gzipped`);
-  printBreakdown(bundle, process.argv.slice(2));
+  console.log(`limit: ${kb(GZIP_LIMIT_BYTES)} gzipped per entry`);
+  for (const deployment of templateDeployments()) {
+    const bundle = await bundleWorkerTemplate(join(templateDir, deployment.main));
+    const target = deployment.env === "" ? `--env=""` : `--env ${deployment.env}`;
+    console.log(
+      `${deployment.store} (${deployment.main}, ${target}): ${kb(bundle.bytes)} minified, ${kb(bundle.gzipBytes)} gzipped`,
+    );
+    printBreakdown(bundle, process.argv.slice(2));
+  }
 }

@@ -1,0 +1,71 @@
+/** The D1 store (the template's default): the tables are made by the Worker itself, on first use. */
+import type { ExpectedVersion, PendingEvent, ReadAllOptions, ReadStreamOptions } from "@eventflows/core";
+import { type D1DatabaseLike, d1Driver, SqliteEventStore } from "@eventflows/core/sqlite";
+import { ConfigurationError, storeOpener } from "../config.js";
+
+/**
+ * Migrations run on the first request that needs the store, until one run has succeeded in this
+ * isolate: afterwards no query at all. The check is one query, and the first deployment needs no
+ * separate step. A run is never shared between requests: workerd cancels a request's I/O when its
+ * response is sent, so a migration started by a request that ended first (a health probe, say)
+ * would never settle for the requests waiting on it. Concurrent first runs are safe: the SQLite
+ * store's `migrate()` lets the loser of the race re-read the records.
+ */
+const migrated = new WeakSet<D1DatabaseLike>();
+
+/** The D1 store, whose every operation first makes sure the schema is in place. */
+class D1EventStore extends SqliteEventStore {
+  readonly #db: D1DatabaseLike;
+  #migration: Promise<void> | undefined;
+
+  constructor(db: D1DatabaseLike) {
+    super({ driver: d1Driver(db) });
+    this.#db = db;
+  }
+
+  /** Resolves once the schema is in place; a failed run is retried by the next call. */
+  get #ready(): Promise<void> {
+    if (migrated.has(this.#db)) return Promise.resolve();
+    this.#migration ??= this.migrate().then(
+      () => {
+        migrated.add(this.#db);
+      },
+      (error: unknown) => {
+        this.#migration = undefined;
+        throw error;
+      },
+    );
+    return this.#migration;
+  }
+
+  protected override async commit(streamId: string, events: readonly PendingEvent[], expected: ExpectedVersion) {
+    await this.#ready;
+    return super.commit(streamId, events, expected);
+  }
+
+  protected override async *readStreamEvents(streamId: string, options: ReadStreamOptions) {
+    await this.#ready;
+    yield* super.readStreamEvents(streamId, options);
+  }
+
+  protected override async *readAllEvents(options: ReadAllOptions) {
+    await this.#ready;
+    yield* super.readAllEvents(options);
+  }
+
+  protected override async streamVersion(streamId: string) {
+    await this.#ready;
+    return super.streamVersion(streamId);
+  }
+
+  override async getLastGlobalPosition() {
+    await this.#ready;
+    return super.getLastGlobalPosition();
+  }
+}
+
+/** D1 holds nothing per request: the binding is the connection. */
+export const openD1Store = storeOpener("d1", (env) => {
+  if (env.DB === undefined) throw new ConfigurationError("no D1 database: bind one as DB (wrangler.toml)");
+  return { store: new D1EventStore(env.DB), close: async () => {} };
+});
