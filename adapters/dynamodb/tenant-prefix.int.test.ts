@@ -270,6 +270,34 @@ describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants
     expect((await other.list()).map((r) => r.key).sort()).toEqual(["k1", "k2"]);
   });
 
+  test("due timeouts of a store without a tenant, in the same table, are not a tenant's, and the tenant's are not its", async () => {
+    const plain = new DynamoDbSagaStore({ ...local, tableName });
+    const key = `plain-${ulid()}`;
+    const id = `checkout/${key}/t/tick/1`;
+    await plain.commit({
+      saga: "checkout",
+      key,
+      expectedVersion: 0,
+      handledId: ulid(),
+      state: {},
+      status: "running",
+      step: 0,
+      compensations: [],
+      schedule: [{ id, saga: "checkout", key, name: "tick", dueAt: 0, data: {} }],
+    });
+    // A tenant with no sagas of its own: a claim or a due-time query without its prefix would find the one above.
+    const mine = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-3" });
+    expect(await mine.nextDueAt()).toBeUndefined();
+    expect(await mine.claimDueTimeouts({ now: Date.now(), owner: "me", leaseMs: 60_000, limit: 100 })).toEqual([]);
+    const claimed = (
+      await plain.claimDueTimeouts({ now: Date.now(), owner: "plain", leaseMs: 60_000, limit: 100 })
+    ).map((timeout) => timeout.id);
+    expect(claimed).toContain(id);
+    expect(
+      claimed.filter((claimedId) => claimedId.startsWith("checkout/k1/") || claimedId.startsWith("checkout/k2/")),
+    ).toEqual([]);
+  });
+
   registerContract(
     sagaStoreContract({
       name: "DynamoDbSagaStore contract (DynamoDB Local, tenant 'sagas' in a shared table)",
