@@ -1,4 +1,10 @@
-import type { EventEnvelope, EventPages, ReadAllOptions, ReadStreamOptions } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  type EventPages,
+  eventsOf,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+} from "../../src/index.js";
 import type { SqliteStoreContext } from "./append.js";
 import type { SqliteRow } from "./driver.js";
 import { fromRow } from "./encode.js";
@@ -33,7 +39,7 @@ export function readStreamEvents(
   streamId: string,
   options: ReadStreamOptions,
 ): AsyncGenerator<EventEnvelope, void, undefined> {
-  return flat(readStreamPages(context, streamId, options));
+  return eventsOf(readStreamPages(context, streamId, options));
 }
 
 /** The feed's events one by one (what `readAllEvents` gives). */
@@ -41,11 +47,7 @@ export function readAllEvents(
   context: SqliteStoreContext,
   options: ReadAllOptions,
 ): AsyncGenerator<EventEnvelope, void, undefined> {
-  return flat(readAllPages(context, options));
-}
-
-async function* flat(pages: EventPages): AsyncGenerator<EventEnvelope, void, undefined> {
-  for await (const page of pages) yield* page;
+  return eventsOf(readAllPages(context, options));
 }
 
 /**
