@@ -28,6 +28,7 @@ import {
 } from "../src/index.js";
 import { ensurePostgres } from "../test/services/postgres.ts";
 import { type InterleavedResult, interleaved } from "./lib/interleave.js";
+import { appendsOf, readAllOf } from "./lib/overhead-workloads.js";
 import { overheadNote, runAndReport } from "./lib/report.js";
 
 const READ_COUNT = 1000;
@@ -91,14 +92,6 @@ const crossChecks: InterleavedResult[] = [];
 const notes: string[] = [];
 const sink: unknown[] = [];
 
-async function readAllOf(store: EventStore, streamId: string): Promise<number> {
-  let n = 0;
-  for await (const event of store.readStream(streamId)) {
-    sink[n++ % 16] = event.data;
-  }
-  return n;
-}
-
 for (const backend of backends) {
   const plain = backend.store({});
   const sealed = backend.store({ personalData: personal });
@@ -116,12 +109,7 @@ for (const backend of backends) {
   }
   if ((await readAllOf(sealed, readSealed)) !== READ_COUNT) throw new Error("read disagrees");
 
-  let counter = 0;
-  const appendOf = (store: EventStore, size: number, prefix: string) => () => {
-    const n = counter++;
-    const events = Array.from({ length: size }, (_, i) => registered(n * size + i));
-    return store.appendToStream(`${prefix}-${n % 50}`, events);
-  };
+  const appendOf = appendsOf(registered);
   const names = {
     append1Plain: `${backend.name}: append 1 event, no personal data`,
     append1Sealed: `${backend.name}: append 1 event, 3 fields encrypted`,

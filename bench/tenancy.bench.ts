@@ -23,6 +23,7 @@ import {
 import type { EventStore, NewEvent } from "../src/index.js";
 import { ensurePostgres } from "../test/services/postgres.ts";
 import { type InterleavedResult, interleaved } from "./lib/interleave.js";
+import { appendsOf, readAllOf } from "./lib/overhead-workloads.js";
 import { overheadNote, runAndReport } from "./lib/report.js";
 
 const READ_COUNT = 1000;
@@ -74,13 +75,6 @@ for (let t = 1; t < TENANTS; t++) {
   }
 }
 
-const sink: unknown[] = [];
-async function readAllOf(store: EventStore, streamId: string): Promise<number> {
-  let n = 0;
-  for await (const event of store.readStream(streamId)) sink[n++ % 16] = event.data;
-  return n;
-}
-
 const readStream = `Read-${run}`;
 for (const store of Object.values(variants)) {
   for (let i = 0; i < READ_COUNT; i += 100) {
@@ -92,14 +86,7 @@ for (const store of Object.values(variants)) {
   if ((await readAllOf(store, readStream)) !== READ_COUNT) throw new Error("read disagrees");
 }
 
-let counter = 0;
-const appendOf = (store: EventStore, size: number, prefix: string) => () => {
-  const n = counter++;
-  return store.appendToStream(
-    `${prefix}-${n % 50}`,
-    Array.from({ length: size }, (_, i) => placed(n * size + i)),
-  );
-};
+const appendOf = appendsOf(placed);
 
 const eventsPerIteration: Record<string, number> = {};
 const overheads: [string, string][] = [];

@@ -13,6 +13,7 @@ import { createDynamoDbClient, DynamoDbEventStore } from "../adapters/dynamodb/i
 import { type EventStore, InMemoryEventStore, type NewEvent, TenantEventStore, tenantId, ulid } from "../src/index.js";
 import { ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { type InterleavedResult, interleaved } from "./lib/interleave.js";
+import { appendsOf, readAllOf } from "./lib/overhead-workloads.js";
 import { overheadNote, runAndReport } from "./lib/report.js";
 
 const READ_COUNT = 1000;
@@ -39,13 +40,6 @@ const eventsPerIteration: Record<string, number> = {};
 const overheads: [string, string][] = [];
 const crossChecks: InterleavedResult[] = [];
 const notes: string[] = [];
-const sink: unknown[] = [];
-
-async function readAllOf(store: EventStore, streamId: string): Promise<number> {
-  let n = 0;
-  for await (const read of store.readStream(streamId)) sink[n++ % 16] = read.data;
-  return n;
-}
 
 for (const backend of backends) {
   const plain = backend.store();
@@ -59,14 +53,7 @@ for (const backend of backends) {
   }
   if ((await readAllOf(scoped, readScoped)) !== READ_COUNT) throw new Error("read disagrees");
 
-  let counter = 0;
-  const appendOf = (store: EventStore, size: number, prefix: string) => () => {
-    const n = counter++;
-    return store.appendToStream(
-      `${prefix}-${n % 50}`,
-      Array.from({ length: size }, (_, i) => event(n * size + i)),
-    );
-  };
+  const appendOf = appendsOf(event);
   const names = {
     append1Plain: `${backend.name}: append 1 event, no tenancy`,
     append1Scoped: `${backend.name}: append 1 event, tenant store`,
