@@ -102,6 +102,25 @@ describe("PostgreSQL schema", () => {
     }
   });
 
+  test("the store's own append probes the stream's version once, in the plan it is prepared with too", async () => {
+    // Pulled up into the statement, the version lookup ran once for the check and once for the
+    // versions inserted: a second index probe per append, server time the ceiling does not spend.
+    // A named prepared statement, as postgres.js runs it: after five runs the server may plan it generically.
+    await sql.begin(async (tx) => {
+      await tx.unsafe(`PREPARE append_plan AS ${st.appendAlone}`);
+      for (const mode of ["force_custom_plan", "force_generic_plan"]) {
+        await tx.unsafe(`SET LOCAL plan_cache_mode = ${mode}`);
+        const rows = await tx.unsafe(
+          `EXPLAIN EXECUTE append_plan('${hot}', 'exact', 3000, '${new Date().toISOString()}', '[]')`,
+        );
+        const text = rows.map((row) => String(row["QUERY PLAN"])).join("\n");
+        expect(text.match(/events_stream_version/g)?.length).toBe(1);
+        expect(text).not.toContain("Seq Scan");
+      }
+      await tx.unsafe("DEALLOCATE append_plan");
+    });
+  });
+
   test("event data and metadata are JSONB; versions are unique per stream", async () => {
     const columns = await sql`
       SELECT column_name, data_type FROM information_schema.columns
