@@ -415,7 +415,7 @@ try {
     statistic: "p50",
     notes: [
       "Same PostgreSQL 15 server (throwaway cluster, fsync on, loopback), same run, 20 connections per library. One iteration of a 16-writer row is 16 concurrent appends; events/s counts every event of the iteration.",
-      "Each of our appends is one statement (one round trip): version check, idempotency probe and multi-row insert together. Emmett calls its append function in a transaction.",
+      "Each of our appends is one statement (one round trip): version check, deleted-stream check and multi-row insert together; a retried batch's event ids meet the event-id unique key, and only a refused append takes a second statement to learn why. Emmett calls its append function in a transaction.",
       "ceiling (appends): a bare multi-row INSERT (unnest of arrays) via postgres.js into a table with one index, each writer into a stream of its own; no version check, no idempotency, no global order. Against a ceiling, peer time / ours is the share of the ceiling's throughput ours reaches (0.80x = 80%).",
       "ceiling, events table: the same bare multi-row INSERT into a copy of our events table (LIKE ... INCLUDING ALL: primary key on the position, unique (stream_id, version) and event id, the checks), with the positions, transaction ids and event ids ours stores; no version check. Paired with the plain ceiling it shows what those keys cost the server by themselves.",
       "ceiling (reads): one bare SELECT of the same rows and columns via postgres.js, its own types (jsonb parsed, timestamptz as Date); no pages, no envelopes, and for the feed no in-flight-transaction bound.",
