@@ -33,6 +33,22 @@ afterAll(async () => {
   await sql.end();
 });
 
+interface PlanNode {
+  readonly "Node Type": string;
+  readonly Output?: readonly string[];
+  readonly Plans?: readonly PlanNode[];
+}
+
+/** The first node of the plan tree, depth first, that matches. */
+function find(node: PlanNode, matches: (node: PlanNode) => boolean): PlanNode | undefined {
+  if (matches(node)) return node;
+  for (const child of node.Plans ?? []) {
+    const found = find(child, matches);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 async function plan(statement: string, parameters: unknown[]): Promise<string> {
   const rows = await sql.unsafe(`EXPLAIN ${statement}`, parameters as never[]);
   return rows.map((row) => String(row["QUERY PLAN"])).join("\n");
@@ -52,6 +68,29 @@ describe("PostgreSQL schema", () => {
       expect(text).not.toContain("Seq Scan");
       // Rows come in index order: no sort, no bitmap scan gathering the whole range first.
       expect(text).not.toMatch(/Sort|Bitmap/);
+    }
+  });
+
+  test("a stream page casts only the rows it returns, also where the planner gathers and sorts the stream", async () => {
+    // A bitmap scan and a sort (what the planner picks for a stream it expects to be short: a table
+    // not analyzed since the stream grew, or a generic plan) reads every row from the cursor to
+    // the stream's end. The text casts must wait for the page's LIMIT, not run on all of those rows.
+    for (const [statement, parameters] of [
+      [st.readForward, [hot, 1, 100]],
+      [st.readBackward, [hot, 2 ** 31 - 1, 100]],
+    ] as const) {
+      const rows = await sql.begin(async (tx) => {
+        await tx.unsafe("SET LOCAL enable_indexscan = off");
+        return tx.unsafe(`EXPLAIN (VERBOSE, FORMAT JSON) ${statement}`, [...parameters] as never[]);
+      });
+      const [explained] = (rows as unknown as [{ "QUERY PLAN": [{ Plan: PlanNode }] }])[0]["QUERY PLAN"];
+      const top = explained.Plan;
+      const limit = find(top, (node) => node["Node Type"] === "Limit");
+      expect(find(top, (node) => node["Node Type"] === "Bitmap Heap Scan")).toBeDefined();
+      expect(limit).toBeDefined();
+      const casts = (node: PlanNode) => (node.Output ?? []).some((column) => /::text|to_char/.test(column));
+      expect(casts(top)).toBe(true);
+      expect(find(limit as PlanNode, casts)).toBeUndefined();
     }
   });
 

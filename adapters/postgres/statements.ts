@@ -51,6 +51,15 @@ const SAFE_BOUND = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${
 const COLUMNS = `global_position::text AS position_text, version, event_id, type, data::text AS data_text,
   metadata::text AS metadata_text, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created`;
 
+/** The page of a stream read: $1 stream id, $2 the first version to read, $3 how many. */
+function streamPage(events: string, deletions: string, from: ">=" | "<=", order: "ASC" | "DESC"): string {
+  return `SELECT ${COLUMNS} FROM (
+  SELECT global_position, version, event_id, type, data, metadata, created_at FROM ${events}
+  WHERE stream_id = $1 AND version ${from} $2 AND NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1)
+  ORDER BY version ${order} LIMIT $3
+) AS page ORDER BY version ${order}`;
+}
+
 export function statements(names: TableNames): Statements {
   const events = names.events;
   const deletions = names.streamDeletions;
@@ -140,13 +149,16 @@ RETURNING global_position::text, version`,
     // server's array types, which clients made with fetch_types: false never do.
     eventsByIds: `SELECT stream_id, ${COLUMNS} FROM ${events}
   WHERE event_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`,
-    // A soft-deleted stream reads as empty (a hard-deleted one has no rows).
-    readForward: `SELECT ${COLUMNS} FROM ${events}
-  WHERE stream_id = $1 AND version >= $2 AND NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1)
-  ORDER BY version LIMIT $3`,
-    readBackward: `SELECT ${COLUMNS} FROM ${events}
-  WHERE stream_id = $1 AND version <= $2 AND NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1)
-  ORDER BY version DESC LIMIT $3`,
+    /*
+     * A soft-deleted stream reads as empty (a hard-deleted one has no rows). The page first, then
+     * the columns as text, as in readAll: where the planner gathers the stream's rows by a bitmap
+     * scan and sorts them (a table not analyzed since the stream grew, or a generic plan that
+     * expects a short stream), the casts would otherwise run on every row from the cursor to the
+     * stream's end, for every page: a 10,000-event read cast 24,000 rows (server time per page
+     * 40 ms instead of a few), and took twice as long as reading the same rows from the feed.
+     */
+    readForward: streamPage(events, deletions, ">=", "ASC"),
+    readBackward: streamPage(events, deletions, "<=", "DESC"),
     /*
      * The page first, then the reader's bound: with the bound in the index condition the planner
      * cannot estimate the range (its upper end is unknown until the statement runs) and assumes
