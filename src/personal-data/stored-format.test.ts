@@ -130,6 +130,29 @@ describe("the stored format aes-256-gcm/2", () => {
   });
 });
 
+describe("IVs", () => {
+  for (const [how, keys] of [
+    ["synchronous AES-GCM", () => new InMemorySubjectKeyStore()],
+    ["Web Crypto", () => new FixedKey("imported")],
+  ] as const) {
+    test(`every encryption gets its own 96-bit IV, across many appends (${how})`, async () => {
+      const personal = personalData({ keys: keys(), events: { T: { fields: ["email"], subject: () => "s1" } } });
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: personal });
+      // More than one draw of the IV pool, and appends of one and of many events.
+      for (let i = 0; i < 300; i++) await store.appendToStream(`S-${i}`, [{ type: "T", data: { email: "same" } }]);
+      await store.appendToStream(
+        "S-many",
+        Array.from({ length: 300 }, () => ({ type: "T", data: { email: "same" } })),
+      );
+      const ivs = (await collect(backing.readAll())).map((event) => (event.data as { email: { iv: string } }).email.iv);
+      expect(ivs.length).toBe(600);
+      expect(new Set(ivs).size).toBe(600);
+      for (const iv of ivs) expect(atob(iv).length).toBe(12);
+    });
+  }
+});
+
 describe("decrypting a store's pages", () => {
   const registered = (customerId: string) => ({
     type: "Registered",
