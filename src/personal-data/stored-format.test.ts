@@ -159,7 +159,12 @@ describe("decrypting a store's pages", () => {
     data: { customerId, email: `${customerId}@example.com`, plan: "gold" },
   });
   const declared = (keys: SubjectKeyStore) =>
-    personalData({ keys, events: { Registered: { fields: ["email"], subject: (e) => String(e.data.customerId) } } });
+    personalData({
+      keys,
+      events: {
+        Registered: { fields: ["email"], subject: (e) => String((e.data as { customerId: string }).customerId) },
+      },
+    });
 
   /** The stored events as pages of `size`, counting pages asked for and releases. */
   function pagesOf(events: readonly EventEnvelope[], size: number) {
