@@ -399,14 +399,14 @@ export abstract class EventStore {
   }
 
   /**
-   * The stored pages as the reader sees them: decrypted and upcast, unless `raw`. Decryption works
-   * on events, reading ahead of the reader so that Web Crypto calls run together (see
-   * `PersonalData.decrypting`); its events go on as pages of one, its cost being the crypto.
+   * The stored pages as the reader sees them: decrypted and upcast, unless `raw`. Decryption works a
+   * page at a time while every key is cached and synchronous, then event by event, reading ahead of
+   * the reader so that Web Crypto calls run together (see `PersonalData.decryptingPages`).
    */
   #plain(pages: EventPages, raw: boolean | undefined): EventPages {
     if (raw === true) return pages;
     const personal = this.personalData;
-    const plain = personal === undefined ? pages : pagesOf(personal.decrypting(eventsOf(pages)));
+    const plain = personal === undefined ? pages : personal.decryptingPages(pages);
     const registry = this.eventRegistry;
     return registry === undefined ? plain : upcastingReader(plain, registry);
   }

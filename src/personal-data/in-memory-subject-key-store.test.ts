@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { ErrorCode, InMemorySubjectKeyStore, isPersonalDataError, type SubjectKeyLookup } from "../index.js";
-import { registerContract, subjectKeyStoreContract } from "../testing/index.js";
+import {
+  ErrorCode,
+  InMemoryEventStore,
+  InMemorySubjectKeyStore,
+  isPersonalDataError,
+  personalData,
+  type SubjectKeyLookup,
+} from "../index.js";
+import { registerContract, StoreView, subjectKeyStoreContract } from "../testing/index.js";
 
 const shared = new InMemorySubjectKeyStore();
 registerContract(
@@ -45,6 +52,47 @@ describe("subject key cache", () => {
     expect((await inFlight).status).toBe("active"); // it read before the delete
     expect((await store.get("s")).status).toBe("erased");
     await expect(store.createOrGet("s")).rejects.toMatchObject({ code: ErrorCode.SubjectErased });
+  });
+
+  test("concurrent lookups and creations for one subject share one backend call; none started after a delete joins one from before it", async () => {
+    const calls = { read: 0, insert: 0 };
+    class Counted extends InMemorySubjectKeyStore {
+      protected override async readKey(subjectId: string): Promise<SubjectKeyLookup> {
+        calls.read++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return super.readKey(subjectId);
+      }
+      protected override async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
+        calls.insert++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return super.insertKey(subjectId);
+      }
+    }
+    const store = new Counted({ cacheSize: 0 });
+    const keys = await Promise.all(Array.from({ length: 10 }, () => store.createOrGet("a")));
+    expect(calls.insert).toBe(1);
+    expect(new Set(keys).size).toBe(1);
+    await Promise.all([store.createOrGet("b"), store.createOrGet("c")]);
+    expect(calls.insert).toBe(3); // one each: subjects are not shared
+
+    const lookups = await Promise.all(Array.from({ length: 10 }, () => store.get("a")));
+    expect(calls.read).toBe(1);
+    expect(lookups.every((lookup) => lookup.status === "active")).toBe(true);
+
+    const before = store.get("a");
+    await store.delete("a");
+    // Still under way when the delete ended: the next lookup asks the backend itself.
+    expect((await store.get("a")).status).toBe("erased");
+    expect(calls.read).toBe(3);
+    await before;
+
+    // An append of 10 events of a new subject makes its key once.
+    const personal = personalData({ keys: store, events: { T: { fields: ["email"], subject: () => "d" } } });
+    await new StoreView(new InMemoryEventStore(), { personalData: personal }).appendToStream(
+      "S-1",
+      Array.from({ length: 10 }, () => ({ type: "T", data: { email: "x@example.com" } })),
+    );
+    expect(calls.insert).toBe(4);
   });
 
   test("options are checked", () => {

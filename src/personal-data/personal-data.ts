@@ -1,7 +1,9 @@
 import { type Issue, PersonalDataError, ValidationError } from "../errors.js";
+import type { EventPages, EventReader } from "../event-store/read-pages.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { kindOf } from "../internal/validate.js";
+import { decryptingEvents, decryptingPages } from "./decrypting-reader.js";
 import {
   checked,
   dottedPath,
@@ -63,9 +65,6 @@ export interface PersonalDataOptions<E extends DomainEvent = DomainEvent> {
  */
 export const ERASED_FIELDS_METADATA = "personalDataErased";
 
-/** Events a decrypting reader reads and decrypts ahead of its consumer. */
-const READ_AHEAD = 16;
-
 interface Rule<Input> {
   readonly paths: readonly (readonly string[])[];
   readonly subject: (input: Input) => string;
@@ -125,6 +124,15 @@ export class PersonalData {
 
   /** {@link decryptEvent}, without a promise when every key it needs is cached and usable synchronously. */
   #decryptEvent<E extends EventEnvelope>(event: E): E | Promise<E> {
+    return this.#decryptEventIf(event, true) as E | Promise<E>;
+  }
+
+  /** {@link decryptEvent} if it needs no promise, else `undefined` (nothing started). */
+  #decryptEventNow<E extends EventEnvelope>(event: E): E | undefined {
+    return this.#decryptEventIf(event, false) as E | undefined;
+  }
+
+  #decryptEventIf<E extends EventEnvelope>(event: E, wait: boolean): E | Promise<E> | undefined {
     const found: Found[] = [];
     collect(event.data, [], found);
     if (found.length === 0) return event;
@@ -132,78 +140,32 @@ export class PersonalData {
       erased.length === 0
         ? { ...event, data: value }
         : { ...event, data: value, metadata: { ...event.metadata, [ERASED_FIELDS_METADATA]: erased } };
-    const decrypted = this.#decrypt(event.data, found, eventContext(event));
-    return decrypted instanceof Promise ? decrypted.then(done) : done(decrypted);
+    const { sealed, references } = sorted(found);
+    const context = eventContext(event);
+    const now = this.#openNow(sealed, context);
+    if (now !== undefined) return done(assembled(event.data, sealed, now, references));
+    if (!wait) return undefined;
+    return this.#openLater(sealed, context).then((opened) => done(assembled(event.data, sealed, opened, references)));
   }
 
   /**
-   * `decryptEvent` over a store's reader, in order. While every event decrypts without a promise
-   * (its keys cached, synchronous AES-GCM here), each is read and decrypted in turn. From the first
-   * that needs one (a key to fetch, Web Crypto), it reads up to {@link READ_AHEAD} events ahead and
-   * decrypts them at once: each Web Crypto call is an asynchronous hop that costs far more than the
-   * AES itself, and calls in flight together share that cost (one at a time, reads took 2-4x as
-   * long). The store's reader is still asked for one event at a time.
+   * `decryptEvent` over a store's reader, in order: in turn while every key is cached and synchronous,
+   * then reading ahead (see {@link decryptingEvents}).
    */
-  decrypting(events: AsyncGenerator<EventEnvelope, void, undefined>): AsyncGenerator<EventEnvelope, void, undefined> {
-    type Result = IteratorResult<EventEnvelope, void>;
-    const done: Result = { value: undefined, done: true };
-    const queue: Promise<Result>[] = [];
-    let reads: Promise<unknown> = Promise.resolve();
-    let ended = false;
-    let failed = false;
-    let ahead = false;
-    const read = (): Promise<Result> => {
-      const next = reads.then((): Promise<Result> | Result => (ended ? done : events.next()));
-      reads = next.then(
-        (result) => {
-          if (result.done === true) ended = true;
-        },
-        () => {
-          ended = true;
-        },
-      );
-      return next;
-    };
-    const pull = () => {
-      const decrypted = read().then((result): Promise<Result> | Result =>
-        result.done === true ? result : settled(this.#decryptEvent(result.value)),
-      );
-      // Read ahead, so possibly never asked for: its failure is reported when (if) it is.
-      decrypted.catch(() => undefined);
-      queue.push(decrypted);
-    };
-    const stop = (): Promise<Result> => {
-      ended = true;
-      queue.length = 0;
-      return reads.then(() => events.return(undefined));
-    };
-    const fail = (error: unknown): Promise<Result> => {
-      // A failed decryption ends the read: release the store's cursor, then report it.
-      failed = true;
-      const rethrow = () => Promise.reject(error);
-      return stop().then(rethrow, rethrow);
-    };
-    const inTurn = (result: Result): Promise<Result> | Result => {
-      if (result.done === true) return result;
-      const event = this.#decryptEvent(result.value);
-      if (!(event instanceof Promise)) return { value: event, done: false };
-      ahead = true;
-      return settled(event);
-    };
-    const reader = {
-      next: (): Promise<Result> => {
-        if (failed) return Promise.resolve(done);
-        if (!ahead) return read().then(inTurn).catch(fail);
-        while (queue.length < READ_AHEAD && !ended) pull();
-        const head = queue.shift();
-        if (head === undefined) return Promise.resolve(done);
-        return head.catch(fail);
-      },
-      return: stop,
-      throw: (error?: unknown) => stop().then(() => Promise.reject(error)),
-      [Symbol.asyncIterator]: () => reader,
-    };
-    return reader as unknown as AsyncGenerator<EventEnvelope, void, undefined>;
+  decrypting(events: EventReader): EventReader {
+    return decryptingEvents(events, (event) => this.#decryptEvent(event));
+  }
+
+  /**
+   * A store's pages with `decryptEvent` applied: a page at a time, without a promise per event, while
+   * every key is cached and synchronous (see {@link decryptingPages}).
+   */
+  decryptingPages(pages: EventPages): EventPages {
+    return decryptingPages(
+      pages,
+      (event) => this.#decryptEventNow(event),
+      (event) => this.#decryptEvent(event),
+    );
   }
 
   /** A snapshot's state with the personal fields of its stream category encrypted. */
@@ -247,21 +209,17 @@ export class PersonalData {
   /**
    * One key lookup and one AES-GCM call per ciphertext (per record and subject), however many fields
    * it holds. Without a promise when every key is cached and usable synchronously; otherwise the
-   * ciphertexts are opened concurrently. Every reference must be answered by the ciphertext it names,
-   * holding its field for the same subject: anything else was moved or altered.
+   * ciphertexts are opened concurrently.
    */
   #decrypt(root: unknown, found: readonly Found[], context: SealContext): Decrypted | Promise<Decrypted> {
-    const sealed: { path: FieldPath; value: SealedFields }[] = [];
-    const references: { path: FieldPath; value: EncryptedValue }[] = [];
-    for (const { path, value } of found) {
-      const valid = checked(value, path);
-      if (isReference(valid)) references.push({ path, value: valid });
-      else if (valid.fields[0] !== dottedPath(path)) {
-        throw new PersonalDataError("tampered", valid.subject, dottedPath(path));
-      } else sealed.push({ path, value: valid as SealedFields });
-    }
+    const { sealed, references } = sorted(found);
     const now = this.#openNow(sealed, context);
     if (now !== undefined) return assembled(root, sealed, now, references);
+    return this.#openLater(sealed, context).then((opened) => assembled(root, sealed, opened, references));
+  }
+
+  /** Every ciphertext's values (`null` for an erased subject), through the key store and Web Crypto if need be. */
+  #openLater(sealed: readonly Sealed[], context: SealContext): Promise<(unknown[] | null)[]> {
     return Promise.all(
       sealed.map(async ({ path, value }) => {
         const lookup = await this.keys.get(value.subject);
@@ -269,11 +227,11 @@ export class PersonalData {
         if (lookup.status === "erased") return null;
         throw new PersonalDataError("unknown-key", value.subject, dottedPath(path));
       }),
-    ).then((opened) => assembled(root, sealed, opened, references));
+    );
   }
 
   /** Every ciphertext's values (`null` for an erased subject), or `undefined` if one needs a promise. */
-  #openNow(sealed: readonly { path: FieldPath; value: SealedFields }[], context: SealContext) {
+  #openNow(sealed: readonly Sealed[], context: SealContext): (unknown[] | null)[] | undefined {
     const opened: (unknown[] | null)[] = [];
     for (const { path, value } of sealed) {
       const lookup = cachedSubjectKey(this.keys, value.subject);
@@ -286,6 +244,43 @@ export class PersonalData {
   }
 }
 
+interface Sealed {
+  readonly path: FieldPath;
+  readonly value: SealedFields;
+}
+
+/**
+ * The ciphertexts and the references of a record, checked: each ciphertext must sit at its first
+ * field; every reference must later be answered by the ciphertext it names (see {@link assembled}).
+ */
+function sorted(found: readonly Found[]): { sealed: Sealed[]; references: Found[] } {
+  const sealed: Sealed[] = [];
+  const references: Found[] = [];
+  for (const { path, value } of found) {
+    const valid = checked(value, path);
+    if (isReference(valid)) references.push({ path, value: valid });
+    else if (!isAt(valid.fields[0] as string, path)) {
+      throw new PersonalDataError("tampered", valid.subject, dottedPath(path));
+    } else sealed.push({ path, value: valid as SealedFields });
+  }
+  return { sealed, references };
+}
+
+/** Whether the dotted `field` names `path` (without joining the path: this runs for every ciphertext read). */
+function isAt(field: string, path: FieldPath): boolean {
+  let at = 0;
+  for (let i = 0; i < path.length; i++) {
+    const segment = String(path[i]);
+    if (i > 0) {
+      if (field.charCodeAt(at) !== 46) return false;
+      at++;
+    }
+    if (!field.startsWith(segment, at)) return false;
+    at += segment.length;
+  }
+  return at === field.length;
+}
+
 interface Decrypted {
   readonly value: unknown;
   readonly erased: string[];
@@ -293,50 +288,94 @@ interface Decrypted {
 
 /**
  * `root` with every ciphertext's values put back (`null` where its subject was erased), once each
- * reference is checked against the ciphertext that answers its field.
+ * reference is checked against the ciphertext that answers its field (the last one listing it).
+ * The objects on the fields' paths are copied once each (the stored event is never changed).
  */
 function assembled(
   root: unknown,
-  sealed: readonly { path: FieldPath; value: SealedFields }[],
+  sealed: readonly Sealed[],
   opened: readonly (unknown[] | null)[],
-  references: readonly { path: FieldPath; value: EncryptedValue }[],
+  references: readonly Found[],
 ): Decrypted {
   const erased: string[] = [];
-  // Which ciphertext (by its first field) answers each field, for the references to be checked against.
-  const holders = new Map<string, SealedFields>();
-  let out = root;
+  const copies = new Set<object>();
+  const out = copyOf(root, copies);
   for (let s = 0; s < sealed.length; s++) {
-    const { value } = sealed[s] as { value: SealedFields };
+    const { value } = sealed[s] as Sealed;
     const values = opened[s];
     if (values === null || values === undefined) erased.push(...value.fields);
     for (let i = 0; i < value.fields.length; i++) {
-      const field = value.fields[i] as string;
-      holders.set(field, value);
-      out = withValueAt(out, field.split("."), values == null ? null : values[i]);
+      put(out, segmentsOf(value.fields[i] as string), values == null ? null : values[i], copies);
     }
   }
   for (const { path, value } of references) {
-    const holder = holders.get(dottedPath(path));
+    const holder = holderOf(sealed, path);
     if (holder === undefined || holder.subject !== value.subject || holder.fields[0] !== (value as { in: string }).in) {
       throw new PersonalDataError("tampered", value.subject, dottedPath(path));
     }
   }
-  return { value: out, erased: erased.sort() };
+  return { value: out, erased: erased.length > 1 ? erased.sort() : erased };
+}
+
+/** The last ciphertext that lists the field at `path`. */
+function holderOf(sealed: readonly Sealed[], path: FieldPath): SealedFields | undefined {
+  for (let s = sealed.length - 1; s >= 0; s--) {
+    const { value } = sealed[s] as Sealed;
+    if (value.fields.some((field) => isAt(field, path))) return value;
+  }
+  return undefined;
+}
+
+/** A shallow copy of an object or array (a new object for anything else), remembered in `copies`. */
+function copyOf(value: unknown, copies: Set<object>): Record<string | number, unknown> {
+  const copy: Record<string | number, unknown> = Array.isArray(value)
+    ? (value.slice() as unknown as Record<number, unknown>)
+    : typeof value === "object" && value !== null
+      ? { ...value }
+      : {};
+  copies.add(copy);
+  return copy;
+}
+
+/** Sets `value` at `path` in `out` (a copy), copying each object on the way unless it is a copy already. */
+function put(out: Record<string | number, unknown>, path: FieldPath, value: unknown, copies: Set<object>): void {
+  let at = out;
+  const last = path.length - 1;
+  for (let i = 0; i < last; i++) {
+    const segment = path[i] as string | number;
+    const child = at[segment];
+    if (typeof child === "object" && child !== null && copies.has(child)) {
+      at = child as Record<string | number, unknown>;
+    } else {
+      const copy = copyOf(child, copies);
+      at[segment] = copy;
+      at = copy;
+    }
+  }
+  at[path[last] as string | number] = value;
+}
+
+/** A dotted field's segments, remembered: the same few fields are read on every event. */
+const segmentCache = new Map<string, readonly string[]>();
+function segmentsOf(field: string): readonly string[] {
+  let segments = segmentCache.get(field);
+  if (segments === undefined) {
+    segments = field.split(".");
+    // Bounded: field lists come from stored data.
+    if (segmentCache.size >= 1024) segmentCache.clear();
+    segmentCache.set(field, segments);
+  }
+  return segments;
 }
 
 /** `root` with `sealed` at its first field and a reference to it at each other. */
 function placed(root: unknown, present: readonly (readonly string[])[], sealed: SealedFields): unknown {
   const reference = referenceTo(sealed);
-  let out = withValueAt(root, present[0] as readonly string[], sealed);
-  for (let i = 1; i < present.length; i++) out = withValueAt(out, present[i] as readonly string[], reference);
+  const copies = new Set<object>();
+  const out = copyOf(root, copies);
+  put(out, present[0] as readonly string[], sealed, copies);
+  for (let i = 1; i < present.length; i++) put(out, present[i] as readonly string[], reference, copies);
   return out;
-}
-
-/** A decrypted event as a reader's result, whether it came with or without a promise. */
-function settled(
-  event: EventEnvelope | Promise<EventEnvelope>,
-): IteratorResult<EventEnvelope, void> | Promise<IteratorResult<EventEnvelope, void>> {
-  return event instanceof Promise ? event.then((value) => ({ value, done: false })) : { value: event, done: false };
 }
 
 /** A ciphertext of an event is bound to that event: its id and its type as stored. */
@@ -396,18 +435,6 @@ function valueAt(root: unknown, path: FieldPath): unknown {
     at = (at as Record<string | number, unknown>)[segment];
   }
   return at;
-}
-
-/** `root` with `value` at `path`, copying only the objects on the path (the caller's data is never changed). */
-function withValueAt(root: unknown, path: FieldPath, value: unknown): unknown {
-  if (path.length === 0) return value;
-  const [head, ...rest] = path as [string | number, ...(string | number)[]];
-  const container = root as Record<string | number, unknown>;
-  const copy: Record<string | number, unknown> = Array.isArray(root)
-    ? (root.slice() as unknown as Record<number, unknown>)
-    : { ...container };
-  copy[head] = withValueAt(container[head], rest, value);
-  return copy;
 }
 
 function rules<Input>(

@@ -62,6 +62,12 @@ export abstract class SubjectKeyStore {
   readonly #cache: KeyCache<SubjectKeyLookup>;
   /** Bumped by every delete: a lookup that started before one does not cache what it read. */
   #deletes = 0;
+  /**
+   * Lookups and creations under way, per subject: concurrent callers for one subject (the events of
+   * an append, a read's events decrypted ahead) share one backend call instead of making one each.
+   */
+  readonly #reading = new Map<string, Promise<SubjectKeyLookup>>();
+  readonly #creating = new Map<string, Promise<SubjectKeyLookup>>();
 
   static {
     peekCache = (store, subjectId) => store.#cache.get(subjectId);
@@ -95,9 +101,12 @@ export abstract class SubjectKeyStore {
     const cached = this.#cache.get(subjectId);
     let lookup = cached;
     if (lookup === undefined || lookup.status === "unknown") {
-      const deletes = this.#deletes;
-      lookup = await this.#call(subjectId, () => this.insertKey(subjectId));
-      if (deletes === this.#deletes) this.#cache.set(subjectId, lookup);
+      lookup = await this.#shared(this.#creating, subjectId, async () => {
+        const deletes = this.#deletes;
+        const made = await this.#call(subjectId, () => this.insertKey(subjectId));
+        if (deletes === this.#deletes) this.#cache.set(subjectId, made);
+        return made;
+      });
     }
     if (lookup.status === "active") return lookup.key;
     if (lookup.status === "erased") throw new SubjectErasedError(subjectId);
@@ -109,11 +118,13 @@ export abstract class SubjectKeyStore {
     assertSubjectId(subjectId);
     const cached = this.#cache.get(subjectId);
     if (cached !== undefined) return cached;
-    const deletes = this.#deletes;
-    const lookup = await this.#call(subjectId, () => this.readKey(subjectId));
-    // "unknown" is not cached: another process may make the key any moment.
-    if (lookup.status !== "unknown" && deletes === this.#deletes) this.#cache.set(subjectId, lookup);
-    return lookup;
+    return this.#shared(this.#reading, subjectId, async () => {
+      const deletes = this.#deletes;
+      const lookup = await this.#call(subjectId, () => this.readKey(subjectId));
+      // "unknown" is not cached: another process may make the key any moment.
+      if (lookup.status !== "unknown" && deletes === this.#deletes) this.#cache.set(subjectId, lookup);
+      return lookup;
+    });
   }
 
   /**
@@ -124,6 +135,9 @@ export abstract class SubjectKeyStore {
   async delete(subjectId: string): Promise<void> {
     assertSubjectId(subjectId);
     this.#deletes++;
+    // Whoever asks from now on waits for a lookup of its own, not one that started before the delete.
+    this.#reading.delete(subjectId);
+    this.#creating.delete(subjectId);
     const cached = this.#cache.get(subjectId);
     // Its synchronous cipher context goes now, not when the CryptoKey is collected.
     if (cached?.status === "active") forgetSyncKey(cached.key);
@@ -141,6 +155,21 @@ export abstract class SubjectKeyStore {
   /** Keys held in this instance's cache now (for tests and metrics). */
   get cachedKeys(): number {
     return this.#cache.size;
+  }
+
+  /** `work` for the subject, or the one already under way in `calls`. */
+  #shared(
+    calls: Map<string, Promise<SubjectKeyLookup>>,
+    subjectId: string,
+    work: () => Promise<SubjectKeyLookup>,
+  ): Promise<SubjectKeyLookup> {
+    const under = calls.get(subjectId);
+    if (under !== undefined) return under;
+    const call: Promise<SubjectKeyLookup> = work().finally(() => {
+      if (calls.get(subjectId) === call) calls.delete(subjectId);
+    });
+    calls.set(subjectId, call);
+    return call;
   }
 
   async #call<T>(subjectId: string, work: () => Promise<T>): Promise<T> {
