@@ -184,3 +184,55 @@ describe("ProjectionRunner.start() reading ahead", () => {
     expect(await readModels.get("log", "A-1")).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });
+
+describe("ProjectionRunner.catchUp() reading the feed", () => {
+  test("reads the feed once, from the checkpoint, and takes it in batches; a failed batch ends that read, the next call starts again from the checkpoint", async () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    await eventStore.appendToStream(
+      "A-1",
+      Array.from({ length: 25 }, (_, i) => ({ type: "T", data: i + 1 })),
+    );
+    const reads: unknown[] = [];
+    let returned = 0;
+    const readFeed = eventStore.readFeed.bind(eventStore);
+    eventStore.readFeed = ((options) => {
+      reads.push(options?.after);
+      const reader = readFeed(options);
+      const stop = reader.return.bind(reader);
+      reader.return = (value) => {
+        returned++;
+        return stop(value);
+      };
+      return reader;
+    }) as typeof eventStore.readFeed;
+    let failAt: number | undefined = 17;
+    const batches: number[] = [];
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name: "one-read",
+        handle: async (event, { readModels: tx }) => {
+          if (event.data === failAt) throw new Error("fault");
+          const doc = (await tx.get<number[]>("log", "A-1")) ?? [];
+          await tx.put("log", "A-1", [...doc, event.data as number]);
+        },
+      }),
+      eventStore,
+      readModels,
+      batchSize: 10,
+      onBatch: (batch) => batches.push(batch.read),
+      onFailure: () => undefined,
+    });
+    // Events 11-20 hold the failure: the first batch stays committed, the read is ended.
+    await expect(runner.catchUp()).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 17 });
+    expect(reads).toEqual([0]);
+    expect(returned).toBe(1);
+    expect(batches).toEqual([10]);
+    failAt = undefined;
+    expect(await runner.catchUp()).toEqual({ read: 15, position: 25 });
+    expect(reads).toEqual([0, 10]);
+    expect(returned).toBe(2);
+    expect(batches).toEqual([10, 10, 5]);
+    expect(await readModels.get("log", "A-1")).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+  });
+});
