@@ -9,12 +9,22 @@ import { createUlidGenerator } from "./internal/ulid-generator.js";
  */
 export type Id<Brand extends string = string> = string & { readonly __idBrand: Brand };
 
-let nextUlid: (() => string) | undefined;
+let nextUlid: ((now?: number) => string) | undefined;
 
 /** A new ULID string. Monotonic: ids made within one millisecond still sort in creation order. */
 export function ulid(): string {
   nextUlid ??= createUlidGenerator();
   return nextUlid();
+}
+
+/**
+ * {@link ulid} for a clock reading the caller already took (`Date.now()`), in the same monotonic
+ * sequence: for code that stamps the same instant elsewhere (an append's timestamp) and need not
+ * read the clock twice. Not exported from the package.
+ */
+export function ulidAt(now: number): string {
+  nextUlid ??= createUlidGenerator();
+  return nextUlid(now);
 }
 
 export function isUlid(value: unknown): value is string {

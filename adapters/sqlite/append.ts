@@ -66,25 +66,28 @@ export async function appendEvents(
       outcome = { conflict: undefined };
     }
   }
+  if (Array.isArray(outcome)) return { events: envelopes(streamId, events, outcome as Placed) };
   if ("deleted" in outcome) throw new StreamDeletedError(streamId, outcome.deleted);
   if ("conflict" in outcome) {
     const stored = await storedByIds(context, batch.ids);
     if (stored.length > 0) return retriedAppend(streamId, events, stored);
     throw new ConcurrencyError(streamId, expected, outcome.conflict ?? (await streamVersion(context, streamId)));
   }
-  const placed = outcome;
-  return {
-    events: events.map((event, i) => ({
-      id: event.id,
-      type: event.type,
-      streamId,
-      version: placed[i]?.version ?? 0,
-      globalPosition: placed[i]?.position ?? 0,
-      timestamp: event.timestamp,
-      data: event.data,
-      metadata: event.metadata,
-    })),
-  };
+  return { events: envelopes(streamId, events, outcome) };
+}
+
+/** The committed batch as envelopes, each with the version and position it got. */
+function envelopes(streamId: string, events: readonly PendingEvent[], placed: Placed): EventEnvelope[] {
+  return events.map((event, i) => ({
+    id: event.id,
+    type: event.type,
+    streamId,
+    version: placed[i]?.version ?? 0,
+    globalPosition: placed[i]?.position ?? 0,
+    timestamp: event.timestamp,
+    data: event.data,
+    metadata: event.metadata,
+  }));
 }
 
 /** Where each event of the batch went, in batch order. */
@@ -119,28 +122,47 @@ function throughWrites(
   const { statements } = context;
   const { rows } = batch;
   const known = typeof expected === "number" ? expected : expected === "no-stream" ? 0 : undefined;
-  const place = (base: number, checked: boolean): Placed => {
-    const placed: { version: number; position: number }[] = [];
-    for (let from = 0; from < rows.length; from += MAX_ROWS_PER_INSERT) {
-      const count = Math.min(MAX_ROWS_PER_INSERT, rows.length - from);
-      // A checked first row reads stream, expected, stream, stream, expected, then stream and version as every row.
-      const params: SqliteValue[] = checked && from === 0 ? [streamId, base, streamId, streamId, base] : [];
-      for (let i = from; i < from + count; i++) params.push(streamId, base + i + 1, ...(rows[i] as readonly string[]));
-      // One statement's AUTOINCREMENT rowids are consecutive: nothing else writes while it runs.
-      const first = write(statements.insertRows(count, checked && from === 0), params).lastInsertRowid - count + 1;
-      for (let i = 0; i < count; i++) placed.push({ version: base + from + i + 1, position: first + i });
-    }
-    return placed;
-  };
-  if (known !== undefined && rows.length <= MAX_ROWS_PER_INSERT) return place(known, true);
+  if (known !== undefined && rows.length <= MAX_ROWS_PER_INSERT) {
+    return place(write, statements, streamId, rows, known, true);
+  }
   return transaction((all): Outcome => {
-    if (known !== undefined) return place(known, true);
+    if (known !== undefined) return place(write, statements, streamId, rows, known, true);
     const [state] = all(statements.deletion.state, [streamId, streamId]);
     if (state?.mode === "soft" || state?.mode === "hard") return { deleted: state.mode };
     const current = Number(state?.version ?? 0);
     if (!matchesExpectedVersion(expected, current)) return { conflict: current };
-    return place(current, false);
+    return place(write, statements, streamId, rows, current, false);
   });
+}
+
+/**
+ * Inserts the rows at versions from `base` + 1, in INSERTs of up to {@link MAX_ROWS_PER_INSERT}
+ * rows, the first `checked` or not (see {@link throughWrites}). A plain function, not a closure
+ * made per append, and parameters pushed one by one, not spread: this is every append's path.
+ */
+function place(
+  write: NonNullable<SqliteDriver["write"]>,
+  statements: EventStatements,
+  streamId: string,
+  rows: readonly (readonly string[])[],
+  base: number,
+  checked: boolean,
+): Placed {
+  const placed: { version: number; position: number }[] = [];
+  for (let from = 0; from < rows.length; from += MAX_ROWS_PER_INSERT) {
+    const count = Math.min(MAX_ROWS_PER_INSERT, rows.length - from);
+    // A checked first row reads stream, expected, stream, stream, expected, then stream and version as every row.
+    const params: SqliteValue[] = checked && from === 0 ? [streamId, base, streamId, streamId, base] : [];
+    for (let i = from; i < from + count; i++) {
+      const row = rows[i] as readonly string[];
+      params.push(streamId, base + i + 1, row[0] as string, row[1] as string, row[2] as string);
+      params.push(row[3] as string, row[4] as string);
+    }
+    // One statement's AUTOINCREMENT rowids are consecutive: nothing else writes while it runs.
+    const first = write(statements.insertRows(count, checked && from === 0), params).lastInsertRowid - count + 1;
+    for (let i = 0; i < count; i++) placed.push({ version: base + from + i + 1, position: first + i });
+  }
+  return placed;
 }
 
 /** Why an append's checked INSERT's check failed: the stream is deleted, or at another version. */

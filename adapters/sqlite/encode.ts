@@ -39,45 +39,65 @@ export function encodeBatch(
   maxValueBytes: number,
 ): EncodedBatch {
   const rows: string[][] = [];
-  const issues: Issue[] = [];
+  let issues: Issue[] | undefined;
   for (let index = 0; index < events.length; index++) {
     const event = events[index] as PendingEvent;
     const data = JSON.stringify(event.data);
     const metadata = JSON.stringify(event.metadata);
-    const size = bytesOver(data.length + metadata.length, maxEventBytes, () => utf8Length(data) + utf8Length(metadata));
+    const size = within(data.length + metadata.length, maxEventBytes) ? 0 : utf8Length(data) + utf8Length(metadata);
     if (size > maxEventBytes) throw new PayloadTooLargeError(`Event ${index} (${event.type})`, size, maxEventBytes);
     // Inserted row by row, each value is its own parameter: under the backend's cap too (2 MB on Durable Objects).
     if (maxEventBytes > maxValueBytes) {
       for (const value of [data, metadata]) {
-        const bytes = bytesOver(value.length, maxValueBytes, () => utf8Length(value));
+        const bytes = within(value.length, maxValueBytes) ? 0 : utf8Length(value);
         if (bytes > maxValueBytes)
           throw new PayloadTooLargeError(`Event ${index} (${event.type})`, bytes, maxValueBytes);
       }
     }
     // Checked here without building an empty list per event: this runs for every event appended.
-    if (!isWellFormedUnicode(event.type)) issues.push(...textIssues(event.type, [index, "type"]));
+    if (!isWellFormedUnicode(event.type)) {
+      issues ??= [];
+      issues.push(...textIssues(event.type, [index, "type"]));
+    }
     rows.push([event.id, event.type, data, metadata, event.timestamp]);
   }
-  if (issues.length > 0) throw new ValidationError("Invalid events", issues);
-  let text: string | undefined;
-  const json = () => {
-    if (text !== undefined) return text;
-    text = JSON.stringify(rows);
-    const total = bytesOver(text.length, maxValueBytes, () => utf8Length(text as string));
-    if (total > maxValueBytes)
-      throw new PayloadTooLargeError(`The append's ${events.length} events`, total, maxValueBytes);
-    return text;
-  };
-  return { json, rows, ids: events.map((e) => e.id) };
+  if (issues !== undefined) throw new ValidationError("Invalid events", issues);
+  return new Encoded(rows, maxValueBytes);
 }
 
 /**
- * The UTF-8 size, counted only when it could exceed `limit`: a UTF-16 code unit takes at most three
- * UTF-8 bytes, so text of `units` code units with `units * 3 <= limit` is within it (and its
- * size is not needed). Counting every event's bytes was a visible share of an append's cost.
+ * Whether text of `units` UTF-16 code units is surely within `limit` UTF-8 bytes: a code unit takes
+ * at most three, so with `units * 3 <= limit` the size need not be counted. Counting every event's
+ * bytes was a visible share of an append's cost.
  */
-function bytesOver(units: number, limit: number, count: () => number): number {
-  return units * 3 <= limit ? units : count();
+function within(units: number, limit: number): boolean {
+  return units * 3 <= limit;
+}
+
+/** An {@link EncodedBatch}: a class, so an append makes one object, not closures, and only what it uses. */
+class Encoded implements EncodedBatch {
+  #text: string | undefined;
+  readonly rows: readonly (readonly string[])[];
+  readonly #maxValueBytes: number;
+
+  constructor(rows: readonly (readonly string[])[], maxValueBytes: number) {
+    this.rows = rows;
+    this.#maxValueBytes = maxValueBytes;
+  }
+
+  get ids(): readonly string[] {
+    return this.rows.map((row) => row[0] as string);
+  }
+
+  json(): string {
+    if (this.#text !== undefined) return this.#text;
+    const text = JSON.stringify(this.rows);
+    const total = within(text.length, this.#maxValueBytes) ? 0 : utf8Length(text);
+    if (total > this.#maxValueBytes)
+      throw new PayloadTooLargeError(`The append's ${this.rows.length} events`, total, this.#maxValueBytes);
+    this.#text = text;
+    return text;
+  }
 }
 
 /**
@@ -91,6 +111,7 @@ export function textIssues(value: string, path: (string | number)[]): Issue[] {
 }
 
 export function assertStorableStreamId(streamId: string): void {
+  if (isWellFormedUnicode(streamId)) return;
   const issues = textIssues(streamId, []);
   if (issues.length > 0) throw new ValidationError("Invalid stream id", issues);
 }

@@ -103,6 +103,7 @@ export abstract class EventStore {
   readonly #commitSteps = new Set<(events: readonly EventEnvelope[]) => Promise<void>>();
   /** The nesting limit of event data and metadata, as configured: adapters that check data themselves use it. */
   protected readonly maxJsonDepth: number;
+  readonly #prepareOptions: { readonly maxJsonDepth: number };
   /** The configured event registry: stores that make other stores (transactions) pass it on. */
   protected readonly eventRegistry: EventRegistry | undefined;
   /** The configured crypto-shredding: stores that make other stores (transactions) pass it on. */
@@ -121,6 +122,7 @@ export abstract class EventStore {
     this.#onPublishError = options.onPublishError ?? defaultOnPublishError;
     this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
     assertMaxJsonDepth(this.maxJsonDepth);
+    this.#prepareOptions = { maxJsonDepth: this.maxJsonDepth };
   }
 
   /**
@@ -136,28 +138,23 @@ export abstract class EventStore {
   ): Promise<AppendToStreamResult<E>> {
     const tracer = this.#traced ? activeTracer() : undefined;
     const slowMs = telemetryConfig().slowStoreCallMs;
-    if (tracer === undefined && slowMs === false) return this.#append(streamId, events, options, undefined);
+    // Untraced, #append makes the slow-call check itself: a .then() here would be one more promise per append.
+    if (tracer === undefined) return this.#append(streamId, events, options, undefined, slowMs);
     const started = performance.now();
     const count = Array.isArray(events) ? events.length : 0;
-    const span =
-      tracer === undefined
-        ? undefined
-        : // One object literal, not a spread of a map grown key by key: the SDK copies and checks every
-          // attribute, and a literal's fixed shape is the cheapest input to that (as for dispatch spans).
-          startSpan(tracer, "appendToStream", SpanKind.CLIENT, {
-            "db.system": this.dbSystem,
-            "db.operation.name": "appendToStream",
-            "eventflows.stream_id": streamId,
-            "eventflows.event_count": count,
-            "eventflows.expected_version": String(options?.expectedVersion ?? "any"),
-          });
-    const appended =
-      span === undefined
-        ? this.#append<E>(streamId, events, options, undefined)
-        : withActiveSpan(span, () => this.#append<E>(streamId, events, options, span));
+    // One object literal, not a spread of a map grown key by key: the SDK copies and checks every
+    // attribute, and a literal's fixed shape is the cheapest input to that (as for dispatch spans).
+    const span = startSpan(tracer, "appendToStream", SpanKind.CLIENT, {
+      "db.system": this.dbSystem,
+      "db.operation.name": "appendToStream",
+      "eventflows.stream_id": streamId,
+      "eventflows.event_count": count,
+      "eventflows.expected_version": String(options?.expectedVersion ?? "any"),
+    });
+    const appended = withActiveSpan(span, () => this.#append<E>(streamId, events, options, span, false));
     return appended.then(
       (result) => {
-        span?.setAttributes({
+        span.setAttributes({
           "eventflows.outcome": result.retried === true ? "retried" : "committed",
           "eventflows.stream_version": result.nextExpectedVersion,
         });
@@ -165,10 +162,8 @@ export abstract class EventStore {
         return result;
       },
       (error: unknown) => {
-        if (span !== undefined) {
-          span.setAttribute("eventflows.outcome", isConcurrencyError(error) ? "conflict" : "error");
-          recordError(span, error);
-        }
+        span.setAttribute("eventflows.outcome", isConcurrencyError(error) ? "conflict" : "error");
+        recordError(span, error);
         this.#finish(span, performance.now() - started, slowMs, "append", streamId, count);
         throw error;
       },
@@ -206,41 +201,57 @@ export abstract class EventStore {
     events: readonly NewEvent[],
     options: AppendToStreamOptions,
     span: Span | undefined,
+    slowMs: number | false,
   ): Promise<AppendToStreamResult<E>> {
-    assertStreamId(streamId);
-    const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
-    assertExpectedVersion(expectedVersion);
-    const prepared = prepareEvents(events, options.metadata, new Date(), { maxJsonDepth: this.maxJsonDepth });
-    const registry = this.eventRegistry;
-    const pending = registry === undefined ? prepared : await registry.prepareAppend(prepared);
-    // The events carry the append's trace context, so whoever consumes them continues this trace.
-    if (span !== undefined)
-      stampTraceContext(
-        span,
-        pending.map((event) => event.metadata),
-      );
-    if (pending.length === 0) {
-      const version = await this.streamVersion(streamId);
-      checkExpectedVersion(streamId, expectedVersion, version);
-      return { streamId, nextExpectedVersion: version, events: [] };
+    // The slow-call check of an untraced append (a traced one is timed around its span: slowMs false here).
+    const started = slowMs === false ? 0 : performance.now();
+    try {
+      assertStreamId(streamId);
+      const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
+      assertExpectedVersion(expectedVersion);
+      const prepared = prepareEvents(events, options.metadata, undefined, this.#prepareOptions);
+      const registry = this.eventRegistry;
+      const pending = registry === undefined ? prepared : await registry.prepareAppend(prepared);
+      // The events carry the append's trace context, so whoever consumes them continues this trace.
+      if (span !== undefined)
+        stampTraceContext(
+          span,
+          pending.map((event) => event.metadata),
+        );
+      if (pending.length === 0) {
+        const version = await this.streamVersion(streamId);
+        checkExpectedVersion(streamId, expectedVersion, version);
+        return { streamId, nextExpectedVersion: version, events: [] };
+      }
+      const max = this.capabilities.maxEventsPerAppend;
+      if (max !== undefined && pending.length > max) {
+        throw new ValidationError("Too many events in one append", [
+          { path: [], message: `${pending.length} events, this store appends at most ${max} atomically` },
+        ]);
+      }
+      const personal = this.personalData;
+      // Encrypted before anything is written: a key that cannot be had fails the append, never stores plaintext.
+      const stored = personal === undefined ? pending : await personal.encryptEvents(streamId, pending);
+      let commit: CommitResult;
+      try {
+        commit = await this.commit(streamId, stored, expectedVersion);
+      } catch (error) {
+        // Counted in a catch, not a .catch() on the promise: that would be one more promise per append.
+        countAndRethrow(error);
+      }
+      const committed = (stored === pending ? commit.events : await this.#plaintext(commit, pending)) as readonly E[];
+      const last = committed[committed.length - 1];
+      const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
+      // A retried append that had committed already was published then; publishing again would duplicate.
+      if (commit.retried) return { ...result, retried: true };
+      const published = await this.afterCommit(committed);
+      return published === undefined ? result : { ...result, published };
+    } finally {
+      if (slowMs !== false) {
+        const count = Array.isArray(events) ? events.length : 0;
+        this.#finish(undefined, performance.now() - started, slowMs, "append", streamId, count);
+      }
     }
-    const max = this.capabilities.maxEventsPerAppend;
-    if (max !== undefined && pending.length > max) {
-      throw new ValidationError("Too many events in one append", [
-        { path: [], message: `${pending.length} events, this store appends at most ${max} atomically` },
-      ]);
-    }
-    const personal = this.personalData;
-    // Encrypted before anything is written: a key that cannot be had fails the append, never stores plaintext.
-    const stored = personal === undefined ? pending : await personal.encryptEvents(streamId, pending);
-    const commit = await this.commit(streamId, stored, expectedVersion).catch(countAndRethrow);
-    const committed = (stored === pending ? commit.events : await this.#plaintext(commit, pending)) as readonly E[];
-    const last = committed[committed.length - 1];
-    const result = { streamId, nextExpectedVersion: last?.version ?? 0, events: committed };
-    // A retried append that had committed already was published then; publishing again would duplicate.
-    if (commit.retried) return { ...result, retried: true };
-    const published = await this.afterCommit(committed);
-    return published === undefined ? result : { ...result, published };
   }
 
   /**

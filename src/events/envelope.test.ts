@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ValidationError } from "../errors.js";
-import { isUlid } from "../ids.js";
+import { isUlid, ulidTimestamp } from "../ids.js";
 import { jsonIssues, utf8Length } from "../internal/json.js";
-import { createEvent, prepareEvents } from "./envelope.js";
+import { createEvent, type NewEvent, prepareEvents } from "./envelope.js";
 
 describe("prepareEvents", () => {
   test("any spelling of a ULID becomes its one upper-case spelling; two spellings of one id in a batch are duplicates (property)", () => {
@@ -94,6 +94,22 @@ describe("prepareEvents", () => {
       [2, "metadata", "schemaVersion"],
     ]);
     expect(error?.message).toContain("1.data.when: a Date (use toISOString()) is not plain JSON data");
+  });
+
+  test("without a given time, the batch's timestamp and its new ids' time are one clock reading", () => {
+    for (let round = 0; round < 50; round++) {
+      const prepared = prepareEvents([createEvent("A", 1), createEvent("B", 2)], undefined);
+      for (const event of prepared) expect(ulidTimestamp(event.id).toISOString()).toBe(event.timestamp);
+    }
+  });
+
+  test("holes in a sparse array of events are passed by; undefined in a filled slot is refused", () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    const sparse = [, createEvent("A", 1)] as unknown as NewEvent[];
+    expect(prepareEvents(sparse, undefined).map((e) => e.type)).toEqual(["A"]);
+    expect(() => prepareEvents([undefined, createEvent("A", 1)] as unknown as NewEvent[], undefined)).toThrow(
+      ValidationError,
+    );
   });
 
   test("duplicate ids within one append are refused", () => {

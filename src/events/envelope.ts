@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
-import { isUlid, ulid } from "../ids.js";
-import { type JsonIssuesOptions, jsonIssues } from "../internal/json.js";
-import { MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { isUlid, ulid, ulidAt } from "../ids.js";
+import { isFlatJson, type JsonIssuesOptions, jsonIssues } from "../internal/json.js";
+import { isName, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 
 /**
  * Metadata carried by every event. The named fields are understood by EventFlows; any other
@@ -82,40 +82,58 @@ export interface PrepareEventsOptions {
 /**
  * Validates events on their way into a store and fixes their ids and timestamps. Every problem in
  * the batch is collected into one {@link ValidationError}, thrown before anything is written.
+ * `now` defaults to the clock, read once: the batch's timestamp and its new ids' time are that instant.
  */
 export function prepareEvents(
   events: readonly NewEvent[],
   shared: EventMetadata | undefined,
-  now: Date = new Date(),
+  now?: Date,
   options: PrepareEventsOptions = {},
 ): PendingEvent[] {
   const limits = { maxDepth: options.maxJsonDepth };
   if (!Array.isArray(events)) {
     throw new ValidationError("Invalid events", [{ path: [], message: "events must be an array" }]);
   }
-  const issues: Issue[] = [];
-  if (shared !== undefined) issues.push(...metadataIssues(shared, ["options", "metadata"], limits));
-  const timestamp = now.toISOString();
-  const ids = new Set<string>();
+  // Every append runs this: problems are collected into a list made only when there is one, and
+  // the checks' fast paths (isName, isFlatJson) go first, so a valid event allocates no issue lists.
+  let issues: Issue[] | undefined;
+  const add = (found: readonly Issue[]) => {
+    if (found.length === 0) return;
+    issues ??= [];
+    issues.push(...found);
+  };
+  if (shared !== undefined) add(metadataIssues(shared, ["options", "metadata"], limits));
+  const clock = now === undefined ? Date.now() : undefined;
+  const timestamp = clock === undefined ? (now as Date).toISOString() : isoTimestamp(clock);
+  // Duplicates need a set only when the batch has more than one event.
+  const ids = events.length > 1 ? new Set<string>() : undefined;
   const pending: PendingEvent[] = [];
-  events.forEach((event, index) => {
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index];
+    // A hole in a sparse array is passed by, as forEach did.
+    if (event === undefined && !(index in events)) continue;
     if (typeof event !== "object" || event === null) {
-      issues.push({ path: [index], message: "an event must be an object with a type and data" });
-      return;
+      add([{ path: [index], message: "an event must be an object with a type and data" }]);
+      continue;
     }
-    issues.push(...nameIssues(event.type, "event type", MAX_TYPE_LENGTH, [index, "type"]));
-    if (!("data" in event)) issues.push({ path: [index, "data"], message: "data is required (use null for none)" });
-    else issues.push(...jsonIssues(event.data, [index, "data"], limits));
-    if (event.metadata !== undefined) issues.push(...metadataIssues(event.metadata, [index, "metadata"], limits));
+    if (!isName(event.type, MAX_TYPE_LENGTH)) {
+      add(nameIssues(event.type, "event type", MAX_TYPE_LENGTH, [index, "type"]));
+    }
+    if (!("data" in event)) add([{ path: [index, "data"], message: "data is required (use null for none)" }]);
+    else if (!isFlatJson(event.data)) add(jsonIssues(event.data, [index, "data"], limits));
+    if (event.metadata !== undefined) add(metadataIssues(event.metadata, [index, "metadata"], limits));
     let id = event.id;
-    if (id === undefined) id = ulid();
-    else if (!isUlid(id)) issues.push({ path: [index, "id"], message: "an event id must be a ULID" });
+    // New ids take the clock reading the timestamp took (ulid() would read it again).
+    if (id === undefined) id = clock === undefined ? ulid() : ulidAt(clock);
+    else if (!isUlid(id)) add([{ path: [index, "id"], message: "an event id must be a ULID" }]);
     // One spelling per ULID (upper case, as generated), so a retry in lower case is the same event.
     else id = id.toUpperCase();
-    if (ids.has(id)) issues.push({ path: [index, "id"], message: "duplicate event id in one append" });
-    ids.add(id);
+    if (ids !== undefined) {
+      if (ids.has(id)) add([{ path: [index, "id"], message: "duplicate event id in one append" }]);
+      ids.add(id);
+    }
     const own = event.timestamp === undefined ? timestamp : normalizedTimestamp(event.timestamp);
-    if (own === undefined) issues.push({ path: [index, "timestamp"], message: "a timestamp must be ISO-8601 text" });
+    if (own === undefined) add([{ path: [index, "timestamp"], message: "a timestamp must be ISO-8601 text" }]);
     pending.push({
       id,
       type: event.type,
@@ -123,9 +141,24 @@ export function prepareEvents(
       metadata: shared === undefined ? { ...event.metadata } : { ...shared, ...event.metadata },
       timestamp: own ?? timestamp,
     });
-  });
-  if (issues.length > 0) throw new ValidationError("Invalid events", issues);
+  }
+  if (issues !== undefined) throw new ValidationError("Invalid events", issues);
   return pending;
+}
+
+let isoMs = Number.NaN;
+let isoText = "";
+
+/**
+ * `new Date(ms).toISOString()`, kept for the last millisecond asked for: formatting costs more than
+ * the rest of a small event's preparation, and appends in one millisecond share the text.
+ */
+function isoTimestamp(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
 }
 
 // Date-time with a zone (Z or ±hh:mm): text without one would be read in the local time zone.
@@ -139,6 +172,8 @@ function normalizedTimestamp(value: unknown): string | undefined {
   return new Date(ms).toISOString();
 }
 
+const STRING_METADATA = ["correlationId", "causationId", "traceparent", "tracestate"] as const;
+
 /** What is wrong with event metadata (a plain JSON object with string ids and a positive schema version). */
 export function metadataIssues(metadata: unknown, path: (string | number)[], limits: JsonIssuesOptions): Issue[] {
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
@@ -146,7 +181,7 @@ export function metadataIssues(metadata: unknown, path: (string | number)[], lim
   }
   const issues = jsonIssues(metadata, path, limits);
   const m = metadata as EventMetadata;
-  for (const key of ["correlationId", "causationId", "traceparent", "tracestate"] as const) {
+  for (const key of STRING_METADATA) {
     if (m[key] !== undefined && typeof m[key] !== "string")
       issues.push({ path: [...path, key], message: `${key} must be a string` });
   }

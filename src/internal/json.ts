@@ -90,9 +90,10 @@ export function jsonIssues(
 
 /**
  * The common case without the walk's allocations: a scalar, or a plain object or array holding only
- * good scalars (`{ n: 1, name: "x" }`), is JSON. False means "walk it", not "not JSON".
+ * good scalars (`{ n: 1, name: "x" }`), is JSON. False means "walk it", not "not JSON": true is
+ * what makes {@link jsonIssues} return no issues at once, so hot paths ask this first.
  */
-function isFlatJson(value: unknown): boolean {
+export function isFlatJson(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return scalarIssue(value, true) === undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) if (scalarIssue(value[i], true) !== undefined) return false;

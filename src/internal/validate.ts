@@ -41,6 +41,8 @@ export function isName(value: unknown, maxLength: number): value is string {
 }
 
 export function assertStreamId(streamId: unknown): asserts streamId is string {
+  // Every append and read checks its stream id: the valid case without building an empty issue list.
+  if (isName(streamId, MAX_STREAM_ID_LENGTH)) return;
   const issues = nameIssues(streamId, "stream id", MAX_STREAM_ID_LENGTH);
   if (issues.length > 0) throw new ValidationError("Invalid stream id", issues);
 }
