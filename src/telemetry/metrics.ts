@@ -11,20 +11,10 @@
  * taken from user input (an HTTP route's command name) cannot grow a time series per request.
  * The tenant label is opt-in (`configureMetrics({ tenantLabel: true })`) and bounded the same way.
  */
-import {
-  type Attributes,
-  type Counter,
-  createNoopMeter,
-  type Gauge,
-  type Histogram,
-  type Meter,
-  type MeterProvider,
-  metrics,
-  type UpDownCounter,
-} from "@opentelemetry/api";
+import type { Attributes, Counter, Gauge, Histogram, Meter, MeterProvider, UpDownCounter } from "@opentelemetry/api";
 import { isEventFlowsError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { otelUnregistered } from "./otel-global.js";
+import { otelGlobal } from "./otel-global.js";
 
 /** The instrumentation scope the library's instruments are registered under. */
 export const METER_NAME = "@eventflows/core";
@@ -158,15 +148,16 @@ export function ownMeterProvider(): boolean {
 /** The meter to record with, or undefined when nothing would be recorded (off, or no provider registered). */
 function meter(): Meter | undefined {
   if (!enabled) return undefined;
-  // Nothing registered with the API and no provider of our own: the no-op, without looking it up.
-  if (ownProvider === undefined && otelUnregistered()) return undefined;
-  const provider = ownProvider ?? metrics.getMeterProvider();
+  // No provider of our own and none registered with the API (read from its global registry, see
+  // otel-global.ts): the API's no-op, so record nothing and time nothing.
+  const provider = ownProvider ?? otelGlobal("metrics");
+  if (provider === undefined) return undefined;
   if (provider !== seen) {
     seen = provider;
     made.clear();
     const candidate = provider.getMeter(METER_NAME);
-    // The API's no-op provider hands out its one no-op meter: nothing would be recorded, so time nothing.
-    currentMeter = candidate === createNoopMeter() ? undefined : candidate;
+    // A no-op provider hands out the API's no-op meter (known by its class name): nothing would be recorded.
+    currentMeter = candidate.constructor?.name === "NoopMeter" ? undefined : candidate;
   }
   return currentMeter;
 }
