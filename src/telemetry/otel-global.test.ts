@@ -1,12 +1,19 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { context, SpanKind as OtelSpanKind, ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import {
+  context,
+  isSpanContextValid,
+  SpanKind as OtelSpanKind,
+  ROOT_CONTEXT,
+  type Span,
+  trace,
+} from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { TracerProvider } from "@opentelemetry/sdk-trace";
 import { CommandBus } from "../messaging/command-bus.js";
 import { MetricName, resetMetrics } from "./metrics.js";
 import { collectingMetrics, named } from "./metrics-reader.fixture.test.js";
 import { activeSpan, otelUnregistered } from "./otel-global.js";
-import { contextFromMetadata } from "./propagation.js";
+import { contextFromMetadata, parseTraceparent, stampTraceContext } from "./propagation.js";
 import { SpanKind, startSpan, withActiveSpan } from "./spans.js";
 import { activeTracer } from "./tracer.js";
 
@@ -117,6 +124,36 @@ describe("the registry read without the API (what lets a Worker that never trace
     } finally {
       if (saved === undefined) delete slot[KEY];
       else slot[KEY] = saved;
+    }
+  });
+});
+
+describe("span context validity without the API's module", () => {
+  const valid = "0af7651916cd43dd8448eb211c80319c";
+  const span = "b7ad6b7169203331";
+
+  test("a traceparent with an all-zero trace or span id is ignored, as the API's isSpanContextValid says", () => {
+    expect(parseTraceparent(`00-${valid}-${span}-01`)).toBeDefined();
+    expect(parseTraceparent(`00-${"0".repeat(32)}-${span}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${valid}-${"0".repeat(16)}-01`)).toBeUndefined();
+  });
+
+  test("an invalid span context is never stamped on events; a valid one (any hex case) is", () => {
+    const stamp = (traceId: string, spanId: string) => {
+      const metadata: Record<string, unknown> = {};
+      const fake = { spanContext: () => ({ traceId, spanId, traceFlags: 1 }) } as unknown as Span;
+      stampTraceContext(fake, [metadata]);
+      return metadata.traceparent;
+    };
+    for (const [traceId, spanId] of [
+      [valid, span],
+      [valid.toUpperCase(), span],
+      ["0".repeat(32), span],
+      [valid, "0".repeat(16)],
+      [`${valid}0`, span],
+      [valid, "xyz"],
+    ] as const) {
+      expect(stamp(traceId, spanId) !== undefined).toBe(isSpanContextValid({ traceId, spanId, traceFlags: 1 }));
     }
   });
 });

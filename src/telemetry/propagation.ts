@@ -3,7 +3,6 @@
 import {
   type Context,
   createTraceState,
-  isSpanContextValid,
   type Link,
   ROOT_CONTEXT,
   type Span,
@@ -59,6 +58,13 @@ function setSpanContext(context: Context, spanContext: SpanContext): Context {
 }
 
 const HEX = /^[0-9a-f]+$/;
+
+/** Hex trace and span ids of 32 and 16 digits, not all zeros: the API's `isSpanContextValid` (its module is most of a kilobyte). */
+const VALID_IDS = /^(?!0{32})[0-9a-fA-F]{32}-(?!0{16})[0-9a-fA-F]{16}$/;
+
+function isSpanContextValid(spanContext: SpanContext): boolean {
+  return VALID_IDS.test(`${spanContext.traceId}-${spanContext.spanId}`);
+}
 
 /** The W3C `traceparent` (version 00) of a span context. */
 export function formatTraceparent(spanContext: SpanContext): string {
