@@ -60,8 +60,14 @@ export function activeContext(): Context | undefined {
   return otelGlobal("context")?.active();
 }
 
+/** The span a context holds (the API's `trace.getSpan`), if any. */
+export function spanOf(context: Context | undefined): Span | undefined {
+  return (context?.getValue(SPAN_KEY) as Span | undefined) || undefined;
+}
+
 /** The active span (the API's `trace.getActiveSpan()`), if any. */
 export function activeSpan(): Span | undefined {
+  // Not through spanOf: a bundle that needs only this one keeps only this one.
   return (activeContext()?.getValue(SPAN_KEY) as Span | undefined) || undefined;
 }
 

@@ -62,7 +62,7 @@ const HEX = /^[0-9a-f]+$/;
 /** Hex trace and span ids of 32 and 16 digits, not all zeros: the API's `isSpanContextValid` (its module is most of a kilobyte). */
 const VALID_IDS = /^(?!0{32})[0-9a-fA-F]{32}-(?!0{16})[0-9a-fA-F]{16}$/;
 
-function isSpanContextValid(spanContext: SpanContext): boolean {
+export function isSpanContextValid(spanContext: SpanContext): boolean {
   return VALID_IDS.test(`${spanContext.traceId}-${spanContext.spanId}`);
 }
 
