@@ -1,5 +1,5 @@
-import { trace } from "@opentelemetry/api";
 import { ValidationError } from "../errors.js";
+import { activeSpan } from "../telemetry/otel-global.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
 import { LOG_LEVELS, levelRank } from "./logger.js";
 import { normalizeFieldName, redactText, redactValue } from "./redaction.js";
@@ -41,7 +41,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
   const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
     if (levelRank(at) < min) return;
     const record: Record<string, unknown> = { time: now().toISOString(), level: at, msg: redactText(message) };
-    const span = trace.getActiveSpan()?.spanContext();
+    const span = activeSpan()?.spanContext();
     if (span !== undefined && span.traceId !== "00000000000000000000000000000000") {
       record.traceId = span.traceId;
       record.spanId = span.spanId;
@@ -102,7 +102,7 @@ export function pinoLogger(pino: PinoLike, options: Pick<JsonLoggerOptions, "red
   const names = new Set((options.redact ?? []).map(normalizeFieldName));
   const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
     const record: Record<string, unknown> = {};
-    const span = trace.getActiveSpan()?.spanContext();
+    const span = activeSpan()?.spanContext();
     if (span !== undefined && span.traceId !== "00000000000000000000000000000000") {
       record.traceId = span.traceId;
       record.spanId = span.spanId;

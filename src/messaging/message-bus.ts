@@ -1,10 +1,9 @@
-import { context, trace } from "@opentelemetry/api";
 import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
 import { type PromiseStatus, promiseStatusReader } from "../internal/promise-status.js";
 import { assertTypeName, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countError, dispatchTimer, ownMeterProvider } from "../telemetry/metrics.js";
-import { otelUnregistered } from "../telemetry/otel-global.js";
+import { activeContext, otelUnregistered, spanOf } from "../telemetry/otel-global.js";
 import { contextFromMetadata } from "../telemetry/propagation.js";
 import { inSpan, SpanKind, type Tracer } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -284,8 +283,8 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
           };
     if (!known && correlationId !== undefined) attributes["eventflows.correlation_id"] = correlationId;
     // The active context, read once: the parent, unless no span runs and the message carries a trace.
-    const active = context.active();
-    const parent = trace.getSpan(active) === undefined ? (contextFromMetadata(metadata) ?? active) : active;
+    const active = activeContext();
+    const parent = spanOf(active) === undefined ? (contextFromMetadata(metadata) ?? active) : active;
     const name = registration === undefined ? this.#kind : registration.spanName;
     return inSpan(tracer, name, SpanKind.INTERNAL, attributes, () => this.#execute(type, payload, options), parent);
   }

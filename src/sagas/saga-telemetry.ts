@@ -1,7 +1,8 @@
-import { type Attributes, isSpanContextValid, type Tracer, trace } from "@opentelemetry/api";
+import type { Attributes, Tracer } from "@opentelemetry/api";
 import type { EventEnvelope } from "../events/envelope.js";
 import { countSagaStep, recordTimeoutLateness } from "../telemetry/metrics.js";
-import { contextFromMetadata, formatTraceparent } from "../telemetry/propagation.js";
+import { activeSpan } from "../telemetry/otel-global.js";
+import { contextFromMetadata, formatTraceparent, isSpanContextValid } from "../telemetry/propagation.js";
 import { inSpan, recordError, type Span, SpanKind } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import type { SagaTimeout } from "./types.js";
@@ -28,7 +29,7 @@ export function traceStep<R extends StepResult>(
   event: EventEnvelope,
   apply: () => Promise<R>,
 ): Promise<R> {
-  const parent = trace.getActiveSpan() === undefined ? contextFromMetadata(event.metadata) : undefined;
+  const parent = activeSpan() === undefined ? contextFromMetadata(event.metadata) : undefined;
   const attributes: Attributes = {
     "eventflows.saga": saga,
     "messaging.operation.type": "process",
@@ -99,7 +100,7 @@ function ended(span: Span, outcome: string, key: string | undefined, error: unkn
  * still joins the trace of the event that decided it. Empty outside any span.
  */
 export function outboxTraceContext(): { traceparent?: string; tracestate?: string } {
-  const spanContext = trace.getActiveSpan()?.spanContext();
+  const spanContext = activeSpan()?.spanContext();
   if (spanContext === undefined || !isSpanContextValid(spanContext)) return {};
   const tracestate = spanContext.traceState?.serialize();
   return tracestate === undefined || tracestate === ""

@@ -1,5 +1,6 @@
-import { type Attributes, ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import { type Attributes, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { EventEnvelope } from "../events/envelope.js";
+import { activeSpan } from "./otel-global.js";
 import { contextFromMetadata } from "./propagation.js";
 import { inSpan, SpanKind, type Tracer } from "./spans.js";
 
@@ -32,7 +33,7 @@ export function processEvent<T>(
   detached = false,
 ): Promise<T> {
   const parent =
-    detached || trace.getActiveSpan() === undefined
+    detached || activeSpan() === undefined
       ? (contextFromMetadata(event.metadata) ?? (detached ? ROOT_CONTEXT : undefined))
       : undefined;
   return inSpan(

@@ -11,20 +11,10 @@
  * taken from user input (an HTTP route's command name) cannot grow a time series per request.
  * The tenant label is opt-in (`configureMetrics({ tenantLabel: true })`) and bounded the same way.
  */
-import {
-  type Attributes,
-  type Counter,
-  createNoopMeter,
-  type Gauge,
-  type Histogram,
-  type Meter,
-  type MeterProvider,
-  metrics,
-  type UpDownCounter,
-} from "@opentelemetry/api";
+import type { Attributes, Counter, Gauge, Histogram, Meter, MeterProvider, UpDownCounter } from "@opentelemetry/api";
 import { isEventFlowsError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { otelUnregistered } from "./otel-global.js";
+import { otelGlobal } from "./otel-global.js";
 
 /** The instrumentation scope the library's instruments are registered under. */
 export const METER_NAME = "@eventflows/core";
@@ -33,21 +23,36 @@ export const MAX_LABEL_VALUES = 100;
 /** The label value of everything beyond {@link MAX_LABEL_VALUES}, and of errors without a code. */
 export const OTHER_LABEL = "_OTHER";
 
+// Each label a constant of its own, as the names below: the recording functions name only what they
+// use, so a bundle that records (say) appends carries neither `MetricLabel` nor the other labels.
+const L_MESSAGE_TYPE = "eventflows.message.type";
+const L_EVENT_TYPE = "eventflows.event.type";
+const L_AGGREGATE_TYPE = "eventflows.aggregate.type";
+const L_SUBSCRIPTION = "eventflows.subscription";
+const L_CONSUMER = "eventflows.consumer";
+const L_OPERATION = "eventflows.operation";
+const L_OUTCOME = "eventflows.outcome";
+const L_ERROR_TYPE = "error.type";
+const L_PROJECTION = "eventflows.projection";
+const L_SAGA = "eventflows.saga";
+const L_SAGA_STATUS = "eventflows.saga.status";
+const L_TENANT = "eventflows.tenant";
+
 /** The label (attribute) names the library's metrics use. */
 export const MetricLabel = {
-  messageType: "eventflows.message.type",
-  eventType: "eventflows.event.type",
-  aggregateType: "eventflows.aggregate.type",
-  subscription: "eventflows.subscription",
-  consumer: "eventflows.consumer",
-  operation: "eventflows.operation",
-  outcome: "eventflows.outcome",
-  errorType: "error.type",
-  projection: "eventflows.projection",
-  saga: "eventflows.saga",
-  sagaStatus: "eventflows.saga.status",
+  messageType: L_MESSAGE_TYPE,
+  eventType: L_EVENT_TYPE,
+  aggregateType: L_AGGREGATE_TYPE,
+  subscription: L_SUBSCRIPTION,
+  consumer: L_CONSUMER,
+  operation: L_OPERATION,
+  outcome: L_OUTCOME,
+  errorType: L_ERROR_TYPE,
+  projection: L_PROJECTION,
+  saga: L_SAGA,
+  sagaStatus: L_SAGA_STATUS,
   /** Opt-in (`tenantLabel`): the `tenantId` of the event's or message's metadata, bounded like the rest. */
-  tenant: "eventflows.tenant",
+  tenant: L_TENANT,
 } as const;
 
 /**
@@ -158,15 +163,16 @@ export function ownMeterProvider(): boolean {
 /** The meter to record with, or undefined when nothing would be recorded (off, or no provider registered). */
 function meter(): Meter | undefined {
   if (!enabled) return undefined;
-  // Nothing registered with the API and no provider of our own: the no-op, without looking it up.
-  if (ownProvider === undefined && otelUnregistered()) return undefined;
-  const provider = ownProvider ?? metrics.getMeterProvider();
+  // No provider of our own and none registered with the API (read from its global registry, see
+  // otel-global.ts): the API's no-op, so record nothing and time nothing.
+  const provider = ownProvider ?? otelGlobal("metrics");
+  if (provider === undefined) return undefined;
   if (provider !== seen) {
     seen = provider;
     made.clear();
     const candidate = provider.getMeter(METER_NAME);
-    // The API's no-op provider hands out its one no-op meter: nothing would be recorded, so time nothing.
-    currentMeter = candidate === createNoopMeter() ? undefined : candidate;
+    // A no-op provider hands out the API's no-op meter (known by its class name): nothing would be recorded.
+    currentMeter = candidate.constructor?.name === "NoopMeter" ? undefined : candidate;
   }
   return currentMeter;
 }
@@ -261,21 +267,21 @@ export function boundedLabel(label: string, value: string): string {
 function tenantOf(metadata: Readonly<Record<string, unknown>> | undefined): string | undefined {
   if (!tenantLabel) return undefined;
   const tenant = metadata?.[TENANT_KEY];
-  return typeof tenant === "string" ? boundedLabel(MetricLabel.tenant, tenant) : undefined;
+  return typeof tenant === "string" ? boundedLabel(L_TENANT, tenant) : undefined;
 }
 
 /** The attributes with the tenant label added when there is one (a copy: cached attributes stay shared). */
 function withTenant(attributes: Attributes, tenant: string | undefined): Attributes {
-  return tenant === undefined ? attributes : { ...attributes, [MetricLabel.tenant]: tenant };
+  return tenant === undefined ? attributes : { ...attributes, [L_TENANT]: tenant };
 }
 
 function errorLabel(error: unknown): string {
-  return isEventFlowsError(error) ? boundedLabel(MetricLabel.errorType, error.code) : OTHER_LABEL;
+  return isEventFlowsError(error) ? boundedLabel(L_ERROR_TYPE, error.code) : OTHER_LABEL;
 }
 
 /** Counts a failure by its code (`_OTHER` for errors that are not the library's). */
 export function countError(operation: MetricOperation, error: unknown): void {
-  instrument(errors)?.add(1, { [MetricLabel.errorType]: errorLabel(error), [MetricLabel.operation]: operation });
+  instrument(errors)?.add(1, { [L_ERROR_TYPE]: errorLabel(error), [L_OPERATION]: operation });
 }
 
 /**
@@ -299,12 +305,12 @@ export function dispatchTimer(
       (error: unknown) => {
         const code = errorLabel(error);
         const attributes: Attributes = {
-          [MetricLabel.messageType]: boundedLabel(MetricLabel.messageType, type),
-          [MetricLabel.outcome]: "error",
-          [MetricLabel.errorType]: code,
+          [L_MESSAGE_TYPE]: boundedLabel(L_MESSAGE_TYPE, type),
+          [L_OUTCOME]: "error",
+          [L_ERROR_TYPE]: code,
         };
         histogram.record(elapsedSeconds(started), withTenant(attributes, tenantOf(metadata)));
-        instrument(errors)?.add(1, { [MetricLabel.errorType]: code, [MetricLabel.operation]: kind });
+        instrument(errors)?.add(1, { [L_ERROR_TYPE]: code, [L_OPERATION]: kind });
         throw error;
       },
     );
@@ -318,8 +324,8 @@ function okAttributes(kind: "command" | "query", type: string): Attributes {
   let attributes = cache.get(type);
   if (attributes === undefined) {
     attributes = {
-      [MetricLabel.messageType]: boundedLabel(MetricLabel.messageType, type),
-      [MetricLabel.outcome]: "ok",
+      [L_MESSAGE_TYPE]: boundedLabel(L_MESSAGE_TYPE, type),
+      [L_OUTCOME]: "ok",
     };
     // Past the label's bound every other type shares `_OTHER`: the cache stays as small as the label.
     if (cache.size < MAX_LABEL_VALUES) cache.set(type, attributes);
@@ -340,11 +346,11 @@ export type Failure = { readonly error: unknown } | undefined;
 export function countPublished(events: readonly EventEnvelope[], failure?: Failure): void {
   const counter = instrument(published);
   if (counter === undefined) return;
-  addByType(counter, events, { [MetricLabel.outcome]: failure === undefined ? "ok" : "error" });
+  addByType(counter, events, { [L_OUTCOME]: failure === undefined ? "ok" : "error" });
   if (failure !== undefined) {
     instrument(errors)?.add(1, {
-      [MetricLabel.errorType]: errorLabel(failure.error),
-      [MetricLabel.operation]: "publish",
+      [L_ERROR_TYPE]: errorLabel(failure.error),
+      [L_OPERATION]: "publish",
     });
   }
 }
@@ -357,15 +363,15 @@ export function countConsumed(consumer: string, event: EventEnvelope, failure?: 
   const counter = instrument(consumed);
   if (counter === undefined) return;
   const attributes: Attributes = {
-    [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, event.type),
-    [MetricLabel.consumer]: boundedLabel(MetricLabel.consumer, consumer),
-    [MetricLabel.outcome]: failure === undefined ? "ok" : "error",
+    [L_EVENT_TYPE]: boundedLabel(L_EVENT_TYPE, event.type),
+    [L_CONSUMER]: boundedLabel(L_CONSUMER, consumer),
+    [L_OUTCOME]: failure === undefined ? "ok" : "error",
   };
   counter.add(1, withTenant(attributes, tenantOf(event.metadata)));
   if (failure !== undefined) {
     instrument(errors)?.add(1, {
-      [MetricLabel.errorType]: errorLabel(failure.error),
-      [MetricLabel.operation]: "consume",
+      [L_ERROR_TYPE]: errorLabel(failure.error),
+      [L_OPERATION]: "consume",
     });
   }
 }
@@ -380,7 +386,7 @@ export function rehydrationTimer(): ((aggregateType: string, replayed: number) =
   if (duration === undefined || events === undefined) return undefined;
   const started = performance.now();
   return (aggregateType, count) => {
-    const attributes = { [MetricLabel.aggregateType]: boundedLabel(MetricLabel.aggregateType, aggregateType) };
+    const attributes = { [L_AGGREGATE_TYPE]: boundedLabel(L_AGGREGATE_TYPE, aggregateType) };
     duration.record(elapsedSeconds(started), attributes);
     events.record(count, attributes);
   };
@@ -391,7 +397,7 @@ export function recordSubscriptionLag(name: string, last: EventEnvelope | undefi
   const gauge = instrument(subscriptionLag);
   if (gauge === undefined) return;
   const age = caughtUp || last === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(last.timestamp)) / 1000);
-  gauge.record(age, { [MetricLabel.subscription]: boundedLabel(MetricLabel.subscription, name) });
+  gauge.record(age, { [L_SUBSCRIPTION]: boundedLabel(L_SUBSCRIPTION, name) });
 }
 
 /** Adds the events to a counter, one add per run of events of the same type (and tenant, with its label on). */
@@ -408,7 +414,7 @@ function addByType(counter: Counter, events: readonly EventEnvelope[], extra: At
       (!tenantLabel || (events[j] as EventEnvelope).metadata?.[TENANT_KEY] === tenant)
     )
       j++;
-    const attributes = { ...extra, [MetricLabel.eventType]: boundedLabel(MetricLabel.eventType, type) };
+    const attributes = { ...extra, [L_EVENT_TYPE]: boundedLabel(L_EVENT_TYPE, type) };
     counter.add(j - i, withTenant(attributes, tenantOf(first.metadata)));
     i = j;
   }
@@ -430,7 +436,7 @@ export function projectionLagRecorder():
   const positions = instrument(projectionBehind);
   if (lag === undefined || positions === undefined) return undefined;
   return (name, last, behind) => {
-    const attributes = { [MetricLabel.projection]: boundedLabel(MetricLabel.projection, name) };
+    const attributes = { [L_PROJECTION]: boundedLabel(L_PROJECTION, name) };
     const age = behind === 0 || last === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(last.timestamp)) / 1000);
     lag.record(age, attributes);
     positions.record(behind, attributes);
@@ -442,11 +448,11 @@ export function countSagaStep(saga: string, outcome: string, error?: unknown): v
   const counter = instrument(sagaSteps);
   if (counter === undefined) return;
   counter.add(1, {
-    [MetricLabel.saga]: boundedLabel(MetricLabel.saga, saga),
-    [MetricLabel.outcome]: boundedLabel(MetricLabel.outcome, outcome),
+    [L_SAGA]: boundedLabel(L_SAGA, saga),
+    [L_OUTCOME]: boundedLabel(L_OUTCOME, outcome),
   });
   if (outcome === "failed") {
-    instrument(errors)?.add(1, { [MetricLabel.errorType]: errorLabel(error), [MetricLabel.operation]: "saga" });
+    instrument(errors)?.add(1, { [L_ERROR_TYPE]: errorLabel(error), [L_OPERATION]: "saga" });
   }
 }
 
@@ -455,17 +461,17 @@ export function recordSagaStatus(saga: string, from: string | undefined, to: str
   if (from === to) return;
   const counter = instrument(sagaInstances);
   if (counter === undefined) return;
-  const name = boundedLabel(MetricLabel.saga, saga);
+  const name = boundedLabel(L_SAGA, saga);
   if (from !== undefined) {
-    counter.add(-1, { [MetricLabel.saga]: name, [MetricLabel.sagaStatus]: from });
+    counter.add(-1, { [L_SAGA]: name, [L_SAGA_STATUS]: from });
   }
-  counter.add(1, { [MetricLabel.saga]: name, [MetricLabel.sagaStatus]: to });
+  counter.add(1, { [L_SAGA]: name, [L_SAGA_STATUS]: to });
 }
 
 /** Records how late a saga timeout fired, by saga and outcome. */
 export function recordTimeoutLateness(saga: string, latenessMs: number, outcome: string): void {
   instrument(timeoutLateness)?.record(latenessMs / 1000, {
-    [MetricLabel.saga]: boundedLabel(MetricLabel.saga, saga),
-    [MetricLabel.outcome]: boundedLabel(MetricLabel.outcome, outcome),
+    [L_SAGA]: boundedLabel(L_SAGA, saga),
+    [L_OUTCOME]: boundedLabel(L_OUTCOME, outcome),
   });
 }

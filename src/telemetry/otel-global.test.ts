@@ -1,10 +1,20 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { trace } from "@opentelemetry/api";
+import {
+  context,
+  isSpanContextValid,
+  SpanKind as OtelSpanKind,
+  ROOT_CONTEXT,
+  type Span,
+  trace,
+} from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { TracerProvider } from "@opentelemetry/sdk-trace";
 import { CommandBus } from "../messaging/command-bus.js";
 import { MetricName, resetMetrics } from "./metrics.js";
 import { collectingMetrics, named } from "./metrics-reader.fixture.test.js";
-import { otelUnregistered } from "./otel-global.js";
+import { activeSpan, otelUnregistered } from "./otel-global.js";
+import { contextFromMetadata, parseTraceparent, stampTraceContext } from "./propagation.js";
+import { SpanKind, startSpan, withActiveSpan } from "./spans.js";
 import { activeTracer } from "./tracer.js";
 
 const KEY = Symbol.for("opentelemetry.js.api.1");
@@ -23,6 +33,7 @@ async function withNothingRegistered(fn: () => Promise<void>): Promise<void> {
 
 afterEach(() => {
   trace.disable();
+  context.disable();
   resetMetrics();
 });
 
@@ -57,5 +68,92 @@ describe("otelUnregistered: the one property the hot paths read first", () => {
       const durations = named(await collect(), MetricName.commandDuration);
       expect(durations.map((point) => point.value)).toEqual([2]);
     });
+  });
+});
+
+describe("the registry read without the API (what lets a Worker that never traces leave the API out)", () => {
+  test("SpanKind has the API enum's values", () => {
+    for (const name of ["INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"] as const) {
+      expect(SpanKind[name]).toBe(OtelSpanKind[name]);
+    }
+  });
+
+  test("with a context manager registered, the active span set here is the one the API and the SDK see", async () => {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [] }));
+    const tracer = activeTracer();
+    if (tracer === undefined) throw new Error("the registered SDK provider was not found");
+    const outer = startSpan(tracer, "outer", SpanKind.INTERNAL, {});
+    const inner = await withActiveSpan(outer, async () => {
+      expect(trace.getActiveSpan()).toBe(outer);
+      expect(activeSpan()).toBe(outer);
+      return startSpan(tracer, "inner", SpanKind.INTERNAL, {});
+    });
+    expect(activeSpan()).toBeUndefined();
+    expect((inner as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId).toBe(
+      outer.spanContext().spanId,
+    );
+  });
+
+  test("without a context manager, withActiveSpan runs the function and nothing is active", () => {
+    trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [] }));
+    const tracer = activeTracer();
+    if (tracer === undefined) throw new Error("the registered SDK provider was not found");
+    const span = startSpan(tracer, "alone", SpanKind.INTERNAL, {});
+    expect(withActiveSpan(span, () => activeSpan())).toBeUndefined();
+  });
+
+  test("a remote parent from an event's traceparent is what the API reads from that context", () => {
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const parent = contextFromMetadata({ traceparent }) ?? ROOT_CONTEXT;
+    const span = trace.getSpan(parent);
+    expect(span?.spanContext()).toEqual({
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+      spanId: "b7ad6b7169203331",
+      traceFlags: 1,
+      isRemote: true,
+    });
+    expect(span?.isRecording()).toBe(false);
+  });
+
+  test("a registry of a pre-release API version is not read, as the API itself refuses it", () => {
+    const saved = slot[KEY];
+    slot[KEY] = { version: "1.99.0-rc.1", trace: new TracerProvider({ spanProcessors: [] }) };
+    try {
+      expect(activeTracer()).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete slot[KEY];
+      else slot[KEY] = saved;
+    }
+  });
+});
+
+describe("span context validity without the API's module", () => {
+  const valid = "0af7651916cd43dd8448eb211c80319c";
+  const span = "b7ad6b7169203331";
+
+  test("a traceparent with an all-zero trace or span id is ignored, as the API's isSpanContextValid says", () => {
+    expect(parseTraceparent(`00-${valid}-${span}-01`)).toBeDefined();
+    expect(parseTraceparent(`00-${"0".repeat(32)}-${span}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${valid}-${"0".repeat(16)}-01`)).toBeUndefined();
+  });
+
+  test("an invalid span context is never stamped on events; a valid one (any hex case) is", () => {
+    const stamp = (traceId: string, spanId: string) => {
+      const metadata: Record<string, unknown> = {};
+      const fake = { spanContext: () => ({ traceId, spanId, traceFlags: 1 }) } as unknown as Span;
+      stampTraceContext(fake, [metadata]);
+      return metadata.traceparent;
+    };
+    for (const [traceId, spanId] of [
+      [valid, span],
+      [valid.toUpperCase(), span],
+      ["0".repeat(32), span],
+      [valid, "0".repeat(16)],
+      [`${valid}0`, span],
+      [valid, "xyz"],
+    ] as const) {
+      expect(stamp(traceId, spanId) !== undefined).toBe(isSpanContextValid({ traceId, spanId, traceFlags: 1 }));
+    }
   });
 });

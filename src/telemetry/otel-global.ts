@@ -1,15 +1,92 @@
+import type { Context, ContextManager, MeterProvider, Span, TracerProvider } from "@opentelemetry/api";
+
 /**
- * Whether anything at all is registered with `@opentelemetry/api`: the API keeps every registration
- * (tracer, meter and propagator providers, the context manager) in one object on `globalThis` under
- * this key, shared by every copy of API major version 1, made by the first registration and never
- * removed. Until it exists, every provider is the API's no-op, so the hot paths (a dispatch, an
- * append) read this one property and skip the provider look-ups: on Bun those cost about 25 ns per
- * dispatch with nothing registered, a fifth of the bus's own cost. Once it exists, the API's own
- * getters decide as before.
+ * The OpenTelemetry API's global registry, read without bundling the API. `@opentelemetry/api` keeps
+ * every registration (tracer, meter and propagator providers, the context manager) in one object on
+ * `globalThis` under this key, shared by every copy of API major version 1, made by the first
+ * registration and never removed; the object carries the registering copy's `version`. Reading it
+ * directly is what lets a Worker that configures no tracing leave the API (about 12 KB minified) out
+ * of its bundle: the library imports only the API's types. Until the object exists, every provider is
+ * the API's no-op, so the hot paths (a dispatch, an append) read this one property and stop there.
+ * An SDK registered through any copy of the API (the `otel` adapter's or the application's) is found.
  */
 const OTEL_GLOBAL = /* @__PURE__ */ Symbol.for("opentelemetry.js.api.1");
+
+/**
+ * The key a span is stored under in a context: the API's `trace.setSpan`/`getSpan` use this key
+ * (`createContextKey` is `Symbol.for`, since API 1.0), so contexts made here and by the API agree.
+ */
+const SPAN_KEY = /* @__PURE__ */ Symbol.for("OpenTelemetry Context Key SPAN");
+
+/** What the registry holds, as the API's `registerGlobal` writes it (only the parts read here). */
+interface OtelRegistry {
+  readonly version?: unknown;
+  /** The registering copy's `ProxyTracerProvider` (`getDelegate()` is the SDK's provider). */
+  readonly trace?: TracerProvider & { getDelegate?(): TracerProvider };
+  readonly context?: ContextManager;
+  readonly metrics?: MeterProvider;
+}
+
+/** API 1.x without a pre-release tag (as the API's own compatibility check asks of a global's version). */
+const COMPATIBLE = /^1\.\d+\.\d+$/;
+let compatibleRegistry: OtelRegistry | undefined;
 
 /** True while nothing has been registered with the OpenTelemetry API in this realm. */
 export function otelUnregistered(): boolean {
   return (globalThis as { [OTEL_GLOBAL]?: unknown })[OTEL_GLOBAL] === undefined;
+}
+
+/**
+ * A registered global (`trace`, `context`, `metrics`), or undefined when none is registered: what the
+ * API's `getGlobal` returns. Every member read here has been in the API since 1.0, so any 1.x
+ * registry serves (the API itself also refuses a registry of an older minor version than its own).
+ */
+export function otelGlobal<K extends "trace" | "context" | "metrics">(type: K): OtelRegistry[K] | undefined {
+  const registry = (globalThis as { [OTEL_GLOBAL]?: OtelRegistry })[OTEL_GLOBAL];
+  if (registry == null) return undefined;
+  // Checked once per registry object, not on every hot-path call (as the API caches it).
+  if (registry !== compatibleRegistry) {
+    if (typeof registry.version !== "string" || !COMPATIBLE.test(registry.version)) return undefined;
+    compatibleRegistry = registry;
+  }
+  return registry[type];
+}
+
+/**
+ * The active context, or undefined when no context manager is registered (the API's no-op manager
+ * then answers its root context, which holds nothing: a tracer given no context reads the same).
+ */
+export function activeContext(): Context | undefined {
+  return otelGlobal("context")?.active();
+}
+
+/** The span a context holds (the API's `trace.getSpan`), if any. */
+export function spanOf(context: Context | undefined): Span | undefined {
+  return (context?.getValue(SPAN_KEY) as Span | undefined) || undefined;
+}
+
+/** The active span (the API's `trace.getActiveSpan()`), if any. */
+export function activeSpan(): Span | undefined {
+  // Not through spanOf: a bundle that needs only this one keeps only this one.
+  return (activeContext()?.getValue(SPAN_KEY) as Span | undefined) || undefined;
+}
+
+/** `context` with `span` as its span (the API's `trace.setSpan`). */
+export function withSpan(context: Context, span: Span): Context {
+  return context.setValue(SPAN_KEY, span);
+}
+
+/**
+ * Runs `fn` with `span` active (the API's `context.with(trace.setSpan(context.active(), span), fn)`);
+ * without a context manager `fn` just runs, as under the API's no-op manager.
+ */
+export function runWithSpan<T, A extends unknown[]>(
+  span: Span,
+  fn: (...args: A) => T,
+  parent?: Context,
+  ...args: A
+): T {
+  const manager = otelGlobal("context");
+  if (manager === undefined) return fn(...args);
+  return manager.with(withSpan(parent ?? manager.active(), span), fn, undefined, ...args);
 }

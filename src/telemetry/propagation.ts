@@ -1,18 +1,70 @@
+// Only the API's standalone parts (each a small module of its own): its `trace` and `context`
+// objects would bring the whole API into code that never traces (see otel-global.ts).
 import {
   type Context,
-  context,
   createTraceState,
-  isSpanContextValid,
   type Link,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
   TraceFlags,
-  trace,
 } from "@opentelemetry/api";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
+import { activeContext, withSpan } from "./otel-global.js";
+
+/**
+ * A span that only carries a remote span context, as the API's `trace.setSpanContext` wraps one
+ * (its `NonRecordingSpan`): the parent a consumer's span continues an event's trace from.
+ */
+class RemoteSpan implements Span {
+  readonly #context: SpanContext;
+  constructor(spanContext: SpanContext) {
+    this.#context = spanContext;
+  }
+  spanContext(): SpanContext {
+    return this.#context;
+  }
+  setAttribute(): this {
+    return this;
+  }
+  setAttributes(): this {
+    return this;
+  }
+  addEvent(): this {
+    return this;
+  }
+  addLink(): this {
+    return this;
+  }
+  addLinks(): this {
+    return this;
+  }
+  setStatus(): this {
+    return this;
+  }
+  updateName(): this {
+    return this;
+  }
+  end(): void {}
+  isRecording(): boolean {
+    return false;
+  }
+  recordException(): void {}
+}
+
+/** The API's `trace.setSpanContext`. */
+function setSpanContext(context: Context, spanContext: SpanContext): Context {
+  return withSpan(context, new RemoteSpan(spanContext));
+}
 
 const HEX = /^[0-9a-f]+$/;
+
+/** Hex trace and span ids of 32 and 16 digits, not all zeros: the API's `isSpanContextValid` (its module is most of a kilobyte). */
+const VALID_IDS = /^(?!0{32})[0-9a-fA-F]{32}-(?!0{16})[0-9a-fA-F]{16}$/;
+
+export function isSpanContextValid(spanContext: SpanContext): boolean {
+  return VALID_IDS.test(`${spanContext.traceId}-${spanContext.spanId}`);
+}
 
 /** The W3C `traceparent` (version 00) of a span context. */
 export function formatTraceparent(spanContext: SpanContext): string {
@@ -45,7 +97,7 @@ export function parseTraceparent(traceparent: unknown, tracestate?: unknown): Sp
 /** The trace context an event carries, as a context to start its consumer's span in. */
 export function contextFromMetadata(metadata: EventMetadata | undefined): Context | undefined {
   const spanContext = parseTraceparent(metadata?.traceparent, metadata?.tracestate);
-  return spanContext === undefined ? undefined : trace.setSpanContext(ROOT_CONTEXT, spanContext);
+  return spanContext === undefined ? undefined : setSpanContext(ROOT_CONTEXT, spanContext);
 }
 
 /**
@@ -60,10 +112,11 @@ export function consumerParent(events: readonly EventEnvelope[]): { parent: Cont
     const spanContext = parseTraceparent(event.metadata?.traceparent, event.metadata?.tracestate);
     if (spanContext !== undefined) origins.set(`${spanContext.traceId}-${spanContext.spanId}`, spanContext);
   }
-  if (origins.size === 0) return { parent: context.active() };
+  const active = activeContext() ?? ROOT_CONTEXT;
+  if (origins.size === 0) return { parent: active };
   const list = [...origins.values()];
   const only = list[0] as SpanContext;
-  if (list.length === 1) return { parent: trace.setSpanContext(context.active(), only) };
+  if (list.length === 1) return { parent: setSpanContext(active, only) };
   return { parent: ROOT_CONTEXT, links: list.map((spanContext) => ({ context: spanContext })) };
 }
 

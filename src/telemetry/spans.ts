@@ -1,18 +1,29 @@
-import {
-  type Attributes,
-  type Context,
-  context,
-  type Link,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type Tracer,
-  trace,
+import type {
+  Attributes,
+  Context,
+  Link,
+  SpanKind as OtelSpanKind,
+  SpanStatusCode as OtelSpanStatusCode,
+  Span,
+  Tracer,
 } from "@opentelemetry/api";
 import { isEventFlowsError } from "../errors.js";
+import { activeContext, runWithSpan } from "./otel-global.js";
 
 export type { Span, Tracer };
-export { SpanKind };
+
+// The API's enums, by value (OpenTelemetry's specification fixes these numbers): importing them
+// would bundle the whole API into code that never traces (see otel-global.ts).
+/** The API's `SpanKind`. */
+export const SpanKind = {
+  INTERNAL: 0,
+  SERVER: 1,
+  CLIENT: 2,
+  PRODUCER: 3,
+  CONSUMER: 4,
+} as unknown as typeof OtelSpanKind;
+export type SpanKind = OtelSpanKind;
+const STATUS_ERROR = 2 as OtelSpanStatusCode.ERROR;
 
 /** Starts a span under `parent` (the active context when absent). */
 export function startSpan(
@@ -24,12 +35,13 @@ export function startSpan(
   links?: Link[],
 ): Span {
   const options = links === undefined || links.length === 0 ? { kind, attributes } : { kind, attributes, links };
-  return tracer.startSpan(name, options, parent ?? context.active());
+  // No parent and no context manager: the tracer's own API reads the same (empty) active context.
+  return tracer.startSpan(name, options, parent ?? activeContext());
 }
 
 /** Runs `fn` with `span` as the active span, so that spans started inside are its children. */
 export function withActiveSpan<T>(span: Span, fn: () => T): T {
-  return context.with(trace.setSpan(context.active(), span), fn);
+  return runWithSpan(span, fn);
 }
 
 /**
@@ -48,7 +60,7 @@ export function recordError(span: Span, error: unknown): void {
     ...(code === undefined ? {} : { "exception.code": code }),
     ...(message === undefined ? {} : { "exception.message": message }),
   });
-  span.setStatus({ code: SpanStatusCode.ERROR, message: code ?? name });
+  span.setStatus({ code: STATUS_ERROR, message: code ?? name });
 }
 
 export function errorCode(error: unknown): string | undefined {
@@ -69,11 +81,11 @@ export function inSpan<T>(
   parent?: Context,
   links?: Link[],
 ): Promise<T> {
-  const base = parent ?? context.active();
+  const base = parent ?? activeContext();
   const span = startSpan(tracer, name, kind, attributes, base, links);
   let running: Promise<T>;
   try {
-    running = context.with(trace.setSpan(base, span), fn, undefined, span);
+    running = runWithSpan(span, fn, base, span);
   } catch (error) {
     recordError(span, error);
     span.end();
