@@ -112,6 +112,10 @@ FROM cur, taken`,
      * and only then does {@link Statements.appendRefused} ask why. The CTE form above, with its
      * subqueries over the inserted rows, took about half as much server time again (EXPLAIN ANALYZE,
      * one event: 109 µs against 73 µs; a bare INSERT into the same table 54-60 µs).
+     * `OFFSET 0` keeps `cur` a subquery of its own. Pulled up, each of its four uses (the version
+     * and the three branches of the check) was a lookup of its own in the generic plan, which
+     * PostgreSQL then estimated dearer than planning each call: on row-level-security tables (whose
+     * lookups cost more in the estimate) it planned the statement anew on every call, always.
      * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp, $5 events as JSON.
      */
     appendAlone: `
@@ -119,7 +123,7 @@ INSERT INTO ${events} (global_position, transaction_id, stream_id, version, even
 SELECT (pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + e.n, pg_current_xact_id(), $1, cur.version + e.n,
   e.value->>'i', e.value->>'t', e.value->'d', e.value->'m',
   coalesce((e.value->>'c')::timestamptz, $4::text::timestamptz)
-FROM (SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version) AS cur,
+FROM (SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version OFFSET 0) AS cur,
   jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS e(value, n)
 WHERE NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1) AND CASE $2::text
   WHEN 'any' THEN true
