@@ -1,7 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isEventFlowsError } from "../../src/index.js";
-import { createPostgresClient, MIN_STATEMENT_TIMEOUT_MS, PostgresEventStore } from "./index.js";
+import { InvalidTenantError, isEventFlowsError, tenantId } from "../../src/index.js";
+import {
+  createPostgresClient,
+  MIN_STATEMENT_TIMEOUT_MS,
+  PostgresEventStore,
+  tenantOf,
+  tenantScopedSql,
+} from "./index.js";
 
 /** Everything an error shows when logged or serialised, causes included. */
 function everything(error: unknown): string {
@@ -91,5 +97,38 @@ describe("createPostgresClient", () => {
       "eventflows",
     );
     await defaults.end({ timeout: 0 });
+  });
+
+  test("tenant: a tenant id sent as the eventflows.tenant startup parameter, over the same key in connection; tenantOf tells it", async () => {
+    const client = createPostgresClient("postgres://app@localhost/db", {
+      tenant: "acme-eu",
+      connection: { "eventflows.tenant": "other" },
+    });
+    const connection = (client.options as unknown as { connection: Record<string, unknown> }).connection;
+    expect(connection["eventflows.tenant"]).toBe("acme-eu");
+    expect(tenantOf(client)).toBe(tenantId("acme-eu"));
+    // Its own tenant needs no wrapper; another tenant's would make its connections serve two.
+    expect(tenantScopedSql(client, "acme-eu")).toBe(client);
+    expect(() => tenantScopedSql(client, "globex")).toThrow("Invalid tenant-scoped client");
+    await client.end({ timeout: 0 });
+    const plain = createPostgresClient("postgres://app@localhost/db");
+    expect(tenantOf(plain)).toBeUndefined();
+    expect((plain.options as unknown as { connection: Record<string, unknown> }).connection).not.toHaveProperty(
+      "eventflows.tenant",
+    );
+    await plain.end({ timeout: 0 });
+  });
+
+  test("tenant: anything but a tenant id is an InvalidTenantError that does not echo it, before any client exists", () => {
+    for (const bad of ["", "Acme", "acme_eu", "a'; DROP TABLE x; --", 7 as unknown as string]) {
+      let thrown: unknown;
+      try {
+        createPostgresClient("postgres://app@localhost/db", { tenant: bad });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(InvalidTenantError);
+      if (typeof bad === "string" && bad.length > 0) expect(everything(thrown)).not.toContain(bad);
+    }
   });
 });

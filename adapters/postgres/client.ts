@@ -1,6 +1,7 @@
 import postgres from "postgres";
 import type { EnvSource } from "../../src/index.js";
-import { readEnv, ValidationError } from "../../src/index.js";
+import { readEnv, tenantId, ValidationError } from "../../src/index.js";
+import { TENANT_SETTING } from "./migrations.js";
 
 /**
  * A postgres.js client with any custom type map: the store only uses plain SQL and casts what it
@@ -24,6 +25,15 @@ export interface PostgresClientOptions extends postgres.Options<Record<string, p
   readonly statementTimeoutMs?: number;
   /** Shown in `pg_stat_activity`; defaults to `"eventflows"`. The same as `connection: { application_name }`. */
   readonly application_name?: string;
+  /**
+   * Row-level-security tenancy with a pool per tenant: every connection of this client belongs to
+   * this tenant (a core tenant id, see `tenantId`) for its whole life. The id is sent as the
+   * `eventflows.tenant` startup parameter, the setting the tenant policies read, so each statement
+   * runs as it is, with no transaction or setting around it (the shared-pool way,
+   * `tenantScopedSql`, adds both to every statement). It wins over the same key in `connection`.
+   * `tenantOf(client)` returns it.
+   */
+  readonly tenant?: string;
 }
 
 /**
@@ -69,9 +79,12 @@ export const URL_VARIABLE = "DATABASE_URL";
  * passed and wins. The URL defaults to `DATABASE_URL` (from `env`, then the process environment).
  * Close it with `await sql.end()` (or the store's `close()` when the store created it).
  * @throws {ValidationError} bad options or a URL that does not parse; never the URL or its password.
+ * @throws {InvalidTenantError} a `tenant` that is not a tenant id.
  */
 export function createPostgresClient(url?: string, options: PostgresClientOptions = {}, env?: EnvSource): PostgresSql {
-  const { statementTimeoutMs = DEFAULT_CLIENT_OPTIONS.statementTimeoutMs, application_name, ...rest } = options;
+  const { statementTimeoutMs = DEFAULT_CLIENT_OPTIONS.statementTimeoutMs, application_name, tenant, ...rest } = options;
+  // Validated first, and never echoed (see tenantId).
+  const ownTenant = tenant === undefined ? undefined : tenantId(tenant);
   const typesFetched = rest.fetch_types !== false;
   const minimum = typesFetched ? MIN_STATEMENT_TIMEOUT_MS : 1;
   if (
@@ -105,10 +118,12 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       application_name: application_name ?? "eventflows",
       ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
       ...rest.connection,
+      ...(ownTenant === undefined ? {} : { [TENANT_SETTING]: ownTenant }),
     },
   };
+  let client: PostgresSql;
   try {
-    return connectionUrl === undefined ? postgres(merged) : postgres(connectionUrl, merged);
+    client = connectionUrl === undefined ? postgres(merged) : postgres(connectionUrl, merged);
   } catch (error) {
     // postgres.js throws what URL parsing threw, whose `input` (and, on some runtimes, message) is
     // the whole URL with its password: say what is wrong without it, and keep no cause.
@@ -116,7 +131,12 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       { path: [connectionUrl === undefined ? "client" : "url"], message: refusal(error, connectionUrl) },
     ]);
   }
+  if (ownTenant !== undefined) Object.defineProperty(client, TENANT, { value: ownTenant });
+  return client;
 }
+
+/** Where a client bound to one tenant (the `tenant` option, or `tenantScopedSql`) says which; see `tenantOf`. */
+export const TENANT = Symbol("eventflows.tenant");
 
 function refusal(error: unknown, url: string | undefined): string {
   const code = (error as { code?: unknown } | null)?.code;

@@ -34,6 +34,8 @@ import {
   tenantOf,
   tenantScopedSql,
 } from "./index.js";
+import { tableNames } from "./names.js";
+import { statements } from "./statements.js";
 
 // The application connects as a role that is neither superuser nor BYPASSRLS, and owns the tables
 // (it ran the migrations), as most deployments do: FORCE ROW LEVEL SECURITY is what binds it.
@@ -300,6 +302,25 @@ describe("row-level security through the library API", () => {
     expect(isEventFlowsError(checkpoint)).toBe(true);
     const [rows] = await admin.unsafe(`SELECT count(*)::int AS n FROM ${schema}.events WHERE tenant_id = ''`);
     expect(rows?.n).toBe(0);
+  });
+
+  test("the append is planned once per connection, not on every call", async () => {
+    // A custom plan per call (what the append got on these tables while its cur subquery was
+    // pulled up, see appendAlone) costs a planning run each time; a cached generic plan does not.
+    const one = createPostgresClient(appUrl, { max: 1 });
+    try {
+      const store = new PostgresEventStore({ sql: tenantScopedSql(one, "plan"), schema });
+      for (let i = 0; i < 12; i++) await store.appendToStream(`Plan-${i % 3}`, [{ type: "A", data: { i } }]);
+      // The reserved connections and this statement are one and the same connection (max: 1).
+      const [plans] = await one.unsafe(
+        "SELECT generic_plans::integer AS generic, custom_plans::integer AS custom FROM pg_prepared_statements WHERE statement = $1",
+        [statements(tableNames({ schema })).appendAlone],
+      );
+      expect(plans?.generic).toBeGreaterThan(0);
+      expect(plans?.custom).toBeLessThanOrEqual(5);
+    } finally {
+      await one.end();
+    }
   });
 
   test("each tenant's run of a projection holds a lease of its own", async () => {

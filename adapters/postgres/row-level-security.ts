@@ -1,5 +1,5 @@
 import { type TenantId, tenantId, ValidationError } from "../../src/index.js";
-import type { PostgresSql, PostgresTransactionSql } from "./client.js";
+import { type PostgresSql, type PostgresTransactionSql, TENANT } from "./client.js";
 import { guard } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
@@ -69,8 +69,11 @@ export async function rowLevelSecurityEnabled(sql: PostgresSql, options: Postgre
  * connection reserved from the pool for them: one round trip, as the statement alone. A
  * transaction (`begin`) sets the tenant once, first (one round trip more). `reserve()` is refused:
  * a reserved connection would run the caller's statements outside such a transaction.
+ *
+ * A client made with `createPostgresClient(url, { tenant })` (a pool per tenant, the tenant set once
+ * per connection) is returned as it is for its own tenant.
  * @throws {InvalidTenantError} a value that is not a tenant id (see `tenantId` of `@eventflows/core`).
- * @throws {ValidationError} a client that is not a postgres.js client.
+ * @throws {ValidationError} a client that is not a postgres.js client, or one bound to another tenant.
  */
 export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
   // The core's tenant ids, as tenancy() hands them to its stores factory: the setting is the id
@@ -79,6 +82,15 @@ export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
   if (typeof (sql as { begin?: unknown })?.begin !== "function") {
     throw new ValidationError("Invalid tenant-scoped client", [
       { path: ["sql"], message: "sql must be a postgres.js client (postgres(...)), not a transaction" },
+    ]);
+  }
+  // A client whose connections carry a tenant already (createPostgresClient's `tenant`): its own
+  // tenant needs nothing more; another would have its connections serve two tenants.
+  const bound = tenantOf(sql);
+  if (bound === id) return sql;
+  if (bound !== undefined) {
+    throw new ValidationError("Invalid tenant-scoped client", [
+      { path: ["sql"], message: "sql is bound to another tenant: its connections serve that tenant only" },
     ]);
   }
   type Work = (tx: PostgresTransactionSql) => unknown;
@@ -121,8 +133,6 @@ export function tenantOf(sql: unknown): TenantId | undefined {
   const tenant = (sql as Record<symbol, unknown> | null | undefined)?.[TENANT];
   return typeof tenant === "string" ? (tenant as TenantId) : undefined;
 }
-
-const TENANT = Symbol("eventflows.tenant");
 
 type Rows = Awaited<ReturnType<PostgresSql["unsafe"]>>;
 

@@ -126,6 +126,10 @@ FROM cur, taken`,
      * version probe ran twice (once for the check, once for the versions) and the timestamp was
      * parsed for every row, which took 10-30% more server time (pg_stat_statements, 400 interleaved
      * runs: 100 events 2.9-3.2 ms against 2.3-2.4 ms, one event 110-183 µs against 99-127 µs).
+     * In the generic plan each of its four uses (the version and the three branches of the check)
+     * was a lookup of its own, which PostgreSQL then estimated dearer than planning each call: on
+     * row-level-security tables (whose lookups cost more in the estimate) it planned the statement
+     * anew on every call, always.
      * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp, $5 events as JSON.
      */
     appendAlone: `

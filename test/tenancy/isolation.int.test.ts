@@ -2,7 +2,8 @@
  * The tenant isolation contract on Bun against the real services, under each strategy the runtime
  * suites define (test/runtime/suites/tenancy.ts): DynamoDB Local with a table per tenant and with one
  * table and a key prefix per tenant, PostgreSQL
- * with a schema per tenant and with a tenant column under row-level security, bun:sqlite with a
+ * with a schema per tenant and with a tenant column under row-level security (over a shared pool and
+ * with a pool per tenant), bun:sqlite with a
  * database file per tenant.
  */
 import { Database } from "bun:sqlite";
@@ -16,6 +17,7 @@ import type { OpenedSuite, RuntimeEnv } from "../runtime/runtime-suite.ts";
 import {
   tenancyDynamoDbSharedTableSuite,
   tenancyDynamoDbSuite,
+  tenancyPostgresRlsPoolSuite,
   tenancyPostgresRlsSuite,
   tenancyPostgresSuite,
   tenancySqliteSuite,
@@ -33,6 +35,7 @@ const opened: OpenedSuite[] = [
   await tenancyDynamoDbSharedTableSuite.open(env),
   await tenancyPostgresSuite.open(env),
   await tenancyPostgresRlsSuite.open(env),
+  await tenancyPostgresRlsPoolSuite.open(env),
 ];
 afterAll(async () => {
   for (const suite of opened) await suite.close?.();

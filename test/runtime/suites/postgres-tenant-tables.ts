@@ -10,6 +10,8 @@ import { type RuntimeEnv, requiredVariable } from "../runtime-suite.js";
 export interface TenantTables {
   /** The application role's client: give it to `tenantScopedSql`, never to a store directly. */
   readonly sql: ReturnType<typeof createPostgresClient>;
+  /** The application role's URL: for clients of one tenant each (`createPostgresClient(url, { tenant })`). */
+  readonly url: string;
   readonly schema: string;
   /** Ends the client, drops the schema and the role. */
   readonly close: () => Promise<void>;
@@ -31,6 +33,7 @@ export async function openTenantTables(env: RuntimeEnv, max = 12): Promise<Tenan
   await enableRowLevelSecurity(sql, { schema });
   return {
     sql,
+    url: roleUrl.toString(),
     schema,
     close: async () => {
       await sql.end();

@@ -30,7 +30,7 @@ import {
 } from "../../../src/testing/index.js";
 import { type OpenedSuite, type RuntimeEnv, requiredVariable, type SuiteModule } from "../runtime-suite.js";
 import { openTenantTables } from "./postgres-tenant-tables.js";
-import { tenancyPostgresRlsSuite, tenancyPostgresSuite } from "./tenancy.js";
+import { tenancyPostgresRlsPoolSuite, tenancyPostgresRlsSuite, tenancyPostgresSuite } from "./tenancy.js";
 
 /** A client and a freshly migrated schema of its own (so runs and runtimes never see each other's rows). */
 async function withSchema(
@@ -205,5 +205,6 @@ export const postgresSuites: SuiteModule = {
     },
     tenancyPostgresSuite,
     tenancyPostgresRlsSuite,
+    tenancyPostgresRlsPoolSuite,
   ],
 };

@@ -2,7 +2,8 @@
  * The tenant isolation contract under each isolation strategy, listed by the suite module of the
  * backend it needs (in-memory.ts, dynamodb.ts, postgres.ts, sqlite-node.ts, sqlite-workerd.ts).
  * Every strategy gives a tenant stores of its own: an instance, a table, a schema, a database file,
- * a Durable Object, or a client that sets the tenant for row-level-security tables.
+ * a Durable Object, or a client that sets the tenant for row-level-security tables (per statement
+ * over a shared pool, or once per connection of a tenant's own pool).
  */
 import {
   createDynamoDbClient,
@@ -179,6 +180,37 @@ export const tenancyPostgresRlsSuite: RuntimeSuite = {
         },
       }),
       close,
+    };
+  },
+};
+
+/**
+ * The same row-level-security tables with a pool per tenant: each tenant's stores on a client of its
+ * own, whose connections carry the tenant from their start (`createPostgresClient(url, { tenant })`).
+ */
+export const tenancyPostgresRlsPoolSuite: RuntimeSuite = {
+  name: "postgres tenant isolation (tenant column + row-level security, a pool per tenant)",
+  contract: CONTRACT,
+  open: async (env: RuntimeEnv) => {
+    const { url, schema, close } = await openTenantTables(env, 1);
+    const pools: ReturnType<typeof createPostgresClient>[] = [];
+    return {
+      suite: tenantIsolationContract({
+        name: "tenant isolation (PostgreSQL, tenant column + row-level security, a pool per tenant)",
+        forTenant: (tenant) => {
+          const pool = createPostgresClient(url, { tenant, max: 2 });
+          pools.push(pool);
+          return {
+            eventStore: new PostgresEventStore({ sql: pool, schema }),
+            snapshotStore: new PostgresSnapshotStore({ sql: pool, schema }),
+            checkpointStore: new PostgresCheckpointStore({ sql: pool, schema }),
+          };
+        },
+      }),
+      close: async () => {
+        for (const pool of pools) await pool.end();
+        await close();
+      },
     };
   },
 };
