@@ -145,8 +145,6 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
    * key in it passed `assertStorable` on its way in, so a key met again is not checked again.
    */
   readonly #documents = new Map<string, Map<string, CachedDocument>>();
-  /** The entry last looked up or remembered: the one key a handler's get and put usually share. */
-  #last: CachedDocument | undefined;
   /** Whether every `put` comes through the store's validating wrapper (documents are JSON data). */
   readonly #validated: boolean;
 
@@ -266,12 +264,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   }
 
   #cached(collection: string, id: string): CachedDocument | undefined {
-    // A handler's put follows its get of the same document (the same strings): no lookup for it.
-    const last = this.#last;
-    if (last !== undefined && last.id === id && last.collection === collection) return last;
-    const cached = this.#documents.get(collection)?.get(id);
-    if (cached !== undefined) this.#last = cached;
-    return cached;
+    return this.#documents.get(collection)?.get(id);
   }
 
   #remember(cached: CachedDocument): CachedDocument {
@@ -281,7 +274,6 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
       this.#documents.set(cached.collection, ids);
     }
     ids.set(cached.id, cached);
-    this.#last = cached;
     return cached;
   }
 }

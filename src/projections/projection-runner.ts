@@ -200,29 +200,17 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     if (!(await this.#lock.acquire(this.projection.name, this.#owner, this.#settings.leaseMs))) return undefined;
     this.#active = true;
     const { batchSize, leaseMs } = this.#settings;
-    let feed: FeedBatches | undefined;
     try {
       let read = 0;
       let leasedAt = Date.now();
-      // One read of the feed for the whole catch-up, taken in batches: a batch's events are not a
-      // read of their own (a query, and on stores with stream deletion a look-up of the deleted
-      // streams, per batch), and the store's pages grow past the batch size (see readAll).
-      const from = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
-      feed = new FeedBatches(this.#store, from, batchSize);
-      let ahead: ReadAhead | undefined = { from, events: feed.take() };
+      let ahead: ReadAhead | undefined;
       for (;;) {
         let next: ReadAhead | undefined;
-        // After the first batch the position is the one this runner committed: the next batch is
-        // taken from the read while this one commits (the checkpoint's compare-and-set still guards
-        // the commit, and a batch that fails ends the read).
-        const batch = await this.#batch(
-          false,
-          ahead,
-          (n) => {
-            next = n;
-          },
-          feed,
-        );
+        // After the first batch the position is the one this runner committed: the next read starts
+        // from it while the batch commits (the checkpoint's compare-and-set still guards the commit).
+        const batch = await this.#batch(false, ahead, (n) => {
+          next = n;
+        });
         ahead = next;
         read += batch.read;
         if (batch.read < batchSize) return { read, position: this.#position };
@@ -239,7 +227,6 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       throw error;
     } finally {
       this.#active = false;
-      feed?.close();
       await this.#lock.release(this.projection.name, this.#owner);
     }
   }
@@ -358,12 +345,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   }
 
   /** One batch in one read-model transaction: read after the checkpoint, handle, move the checkpoint. */
-  async #batch(
-    inline = false,
-    ahead?: ReadAhead,
-    readNext?: (ahead: ReadAhead) => void,
-    feed?: FeedBatches,
-  ): Promise<BatchResult> {
+  async #batch(inline = false, ahead?: ReadAhead, readNext?: (ahead: ReadAhead) => void): Promise<BatchResult> {
     // Once failed, no batch runs until the runner is started again.
     if (this.#failure !== undefined) throw this.#failure;
     const projection = this.projection;
@@ -372,7 +354,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     const position = events[events.length - 1]?.globalPosition ?? from;
     if (readNext !== undefined && events.length === this.#settings.batchSize) {
       // The next batch's read runs while this one commits; if this one fails, it is dropped unseen.
-      const next = feed === undefined ? this.#read(position) : feed.take();
+      const next = this.#read(position);
       next.catch(() => undefined);
       readNext({ from: position, events: next });
     }
@@ -430,13 +412,10 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     const projection = this.projection;
     const prefetch = projection.prefetch;
     if (prefetch === undefined || tx.preload === undefined) return;
-    // Deduplicated by collection, then id: no key string built per event. Events of one stream come
-    // in runs (appends of many events), so the key just added is compared first, without a lookup.
+    // Deduplicated by collection, then id: no key string built per event.
     const keys: ReadModelKey[] = [];
     const seen = new Map<string, Set<string>>();
-    let last: ReadModelKey | undefined;
     const add = (collection: string, id: string) => {
-      if (last !== undefined && last.id === id && last.collection === collection) return;
       let ids = seen.get(collection);
       if (ids === undefined) {
         ids = new Set();
@@ -444,8 +423,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       }
       if (ids.has(id)) return;
       ids.add(id);
-      last = { collection, id };
-      keys.push(last);
+      keys.push({ collection, id });
     };
     if (projection.stateful) add(PROJECTION_STATE_COLLECTION, projection.name);
     for (const event of events) {
@@ -500,35 +478,6 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
         resolve();
       }
     });
-  }
-}
-
-/**
- * One feed read taken in batches, one `take` at a time: a catch-up's events, from one position to
- * the end of the feed as the store's read finds it. `close` ends the store's read (a batch failed,
- * or the catch-up is done); a take under way then settles as the reader's return lets it.
- */
-class FeedBatches {
-  readonly #reader: AsyncGenerator<EventEnvelope, void, undefined>;
-  readonly #size: number;
-
-  constructor(store: EventStore, after: number, size: number) {
-    this.#reader = store.readFeed({ after });
-    this.#size = size;
-  }
-
-  async take(): Promise<EventEnvelope[]> {
-    const events: EventEnvelope[] = [];
-    while (events.length < this.#size) {
-      const next = await this.#reader.next();
-      if (next.done === true) break;
-      events.push(next.value);
-    }
-    return events;
-  }
-
-  close(): void {
-    this.#reader.return(undefined).catch(() => undefined);
   }
 }
 

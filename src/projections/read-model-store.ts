@@ -174,16 +174,7 @@ function validating(tx: ReadModelTransaction): ReadModelTransaction {
   // Keys already checked in this transaction, by collection: a batch meets the same few documents
   // again and again, and a key's check does not change.
   const checked = new Map<string, Set<string>>();
-  // The key last checked: a handler's put follows its get of the same key, with the same strings.
-  let lastCollection: string | undefined;
-  let lastId: string | undefined;
-  const known = (collection: string, id: string) => {
-    if (id === lastId && collection === lastCollection) return true;
-    if (checked.get(collection)?.has(id) !== true) return false;
-    lastCollection = collection;
-    lastId = id;
-    return true;
-  };
+  const known = (collection: string, id: string) => checked.get(collection)?.has(id) === true;
   const remember = (collection: string, id: string) => {
     let ids = checked.get(collection);
     if (ids === undefined) {
@@ -191,8 +182,6 @@ function validating(tx: ReadModelTransaction): ReadModelTransaction {
       checked.set(collection, ids);
     }
     ids.add(id);
-    lastCollection = collection;
-    lastId = id;
   };
   const checkKey = (collection: string, id: string) => {
     if (known(collection, id)) return;
@@ -295,9 +284,7 @@ function assertJsonDocument(document: unknown): void {
   if (issues.length > 0) throw new ValidationError("Invalid read-model document", issues);
 }
 
-const DOCUMENT_PATH = ["document"] as const;
-
 function documentIssues(document: unknown): Issue[] {
   if (document === undefined) return [{ path: ["document"], message: "a document is a JSON value, got undefined" }];
-  return jsonIssues(document, DOCUMENT_PATH);
+  return jsonIssues(document, ["document"]);
 }
