@@ -15,7 +15,12 @@ import {
   snapshotStoreContract,
   subjectKeyStoreContract,
 } from "../../src/testing/index.js";
-import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import {
+  postgresTestClient,
+  type RestrictedTestRole,
+  restrictedTestRole,
+  uniqueSchema,
+} from "../../test/services/postgres.ts";
 import {
   createPostgresClient,
   enableRowLevelSecurity,
@@ -40,20 +45,15 @@ import { statements } from "./statements.js";
 // The application connects as a role that is neither superuser nor BYPASSRLS, and owns the tables
 // (it ran the migrations), as most deployments do: FORCE ROW LEVEL SECURITY is what binds it.
 const schema = uniqueSchema("rls");
-const role = `ef_rls_${ulid().toLowerCase().slice(-10)}`;
+let role: RestrictedTestRole | undefined;
 let admin: PostgresSql;
 let app: PostgresSql;
 let appUrl: string;
 
 beforeAll(async () => {
-  const url = await ensurePostgres();
   admin = await postgresTestClient();
-  const [db] = await admin.unsafe("SELECT current_database() AS name");
-  await admin.unsafe(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOBYPASSRLS`);
-  await admin.unsafe(`GRANT CREATE ON DATABASE "${db?.name}" TO ${role}`);
-  const parsed = new URL(url);
-  parsed.username = role;
-  appUrl = parsed.toString();
+  role = await restrictedTestRole(admin, "ef_rls");
+  appUrl = role.url;
   app = createPostgresClient(appUrl, { max: 12 });
   await migrate(app, { schema });
   await enableRowLevelSecurity(app, { schema });
@@ -61,8 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.end();
   await admin?.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin?.unsafe(`DROP OWNED BY ${role}`);
-  await admin?.unsafe(`DROP ROLE IF EXISTS ${role}`);
+  await role?.drop();
   await admin?.end();
 });
 

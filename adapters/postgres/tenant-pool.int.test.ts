@@ -11,7 +11,12 @@ import {
   projectionContract,
   registerContract,
 } from "../../src/testing/index.js";
-import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import {
+  postgresTestClient,
+  type RestrictedTestRole,
+  restrictedTestRole,
+  uniqueSchema,
+} from "../../test/services/postgres.ts";
 import {
   createPostgresClient,
   enableRowLevelSecurity,
@@ -26,7 +31,7 @@ import {
 
 // As in row-level-security.int.test.ts: a role that owns the tables, neither superuser nor BYPASSRLS.
 const schema = uniqueSchema("rls_pool");
-const role = `ef_pool_${ulid().toLowerCase().slice(-10)}`;
+let role: RestrictedTestRole | undefined;
 let admin: PostgresSql;
 let app: PostgresSql;
 let appUrl: string;
@@ -40,14 +45,9 @@ function poolOf(tenant: string, max = 3): PostgresSql {
 }
 
 beforeAll(async () => {
-  const url = await ensurePostgres();
   admin = await postgresTestClient();
-  const [db] = await admin.unsafe("SELECT current_database() AS name");
-  await admin.unsafe(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOBYPASSRLS`);
-  await admin.unsafe(`GRANT CREATE ON DATABASE "${db?.name}" TO ${role}`);
-  const parsed = new URL(url);
-  parsed.username = role;
-  appUrl = parsed.toString();
+  role = await restrictedTestRole(admin, "ef_pool");
+  appUrl = role.url;
   app = createPostgresClient(appUrl, { max: 4 });
   await migrate(app, { schema });
   await enableRowLevelSecurity(app, { schema });
@@ -56,8 +56,7 @@ afterAll(async () => {
   for (const pool of pools) await pool.end();
   await app?.end();
   await admin?.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin?.unsafe(`DROP OWNED BY ${role}`);
-  await admin?.unsafe(`DROP ROLE IF EXISTS ${role}`);
+  await role?.drop();
   await admin?.end();
 });
 

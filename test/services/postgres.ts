@@ -75,6 +75,40 @@ export async function postgresTestClient(options: postgres.Options<Record<string
   return postgres(await ensurePostgres(), { max: 5, onnotice: () => undefined, ...options });
 }
 
+/** A login role for row-level-security suites (see {@link restrictedTestRole}). */
+export interface RestrictedTestRole {
+  readonly name: string;
+  /** The test server's URL, logging in as this role. */
+  readonly url: string;
+  /** Drops what the role owns, then the role. */
+  drop(): Promise<void>;
+}
+
+/**
+ * A role as applications connect under row-level security: it may log in and create schemas in the
+ * test database (so it owns the tables it migrates), and is neither superuser nor BYPASSRLS, so the
+ * policies bind it. `admin` is a superuser client on the test server (`postgresTestClient()`).
+ */
+export async function restrictedTestRole(
+  admin: { unsafe(query: string): PromiseLike<readonly Record<string, unknown>[]> },
+  prefix: string,
+): Promise<RestrictedTestRole> {
+  const name = `${prefix}_${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+  const [db] = await admin.unsafe("SELECT current_database() AS name");
+  await admin.unsafe(`CREATE ROLE ${name} LOGIN NOSUPERUSER NOBYPASSRLS`);
+  await admin.unsafe(`GRANT CREATE ON DATABASE "${db?.name}" TO ${name}`);
+  const url = new URL(await ensurePostgres());
+  url.username = name;
+  return {
+    name,
+    url: url.toString(),
+    async drop() {
+      await admin.unsafe(`DROP OWNED BY ${name}`);
+      await admin.unsafe(`DROP ROLE IF EXISTS ${name}`);
+    },
+  };
+}
+
 /** A schema name of its own for each suite, so suites and reruns never see each other's rows. */
 export function uniqueSchema(label: string): string {
   return `t_${label}_${Date.now().toString(36)}_${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
