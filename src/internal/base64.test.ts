@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { tableFromBase64 as fromBase64, tableToBase64 as toBase64 } from "./base64.js";
+import { tableFromBase64 as fromBase64, fromBase64Into, tableToBase64 as toBase64 } from "./base64.js";
 
 const viaBinary = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
 
@@ -20,5 +20,18 @@ describe("base64", () => {
       expect(() => fromBase64(bad)).toThrow(SyntaxError);
     }
     expect(fromBase64("")).toEqual(new Uint8Array(0));
+  });
+
+  test("fromBase64Into writes the bytes at the start of the target, or answers -1 when they do not fit", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat(8), (bytes, spare) => {
+        const target = new Uint8Array(bytes.length + spare).fill(7);
+        const written = fromBase64Into(toBase64(bytes), target);
+        expect(written).toBe(bytes.length);
+        expect(target.subarray(0, written)).toEqual(bytes);
+        if (bytes.length > 0) expect(fromBase64Into(toBase64(bytes), new Uint8Array(bytes.length - 1))).toBe(-1);
+      }),
+    );
+    expect(() => fromBase64Into("QUJD!", new Uint8Array(8))).toThrow(SyntaxError);
   });
 });

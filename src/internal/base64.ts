@@ -9,6 +9,9 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const PAD = 61; // "="
 
 const native = Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> };
+const nativeSetFromBase64 = (
+  Uint8Array.prototype as unknown as { setFromBase64?: (text: string) => { read: number; written: number } }
+).setFromBase64;
 const nativeToBase64 = (Uint8Array.prototype as unknown as { toBase64?: () => string }).toBase64;
 
 let pairs: string[] | undefined;
@@ -39,6 +42,22 @@ export function toBase64(bytes: Uint8Array): string {
 /** @throws {SyntaxError} `text` is not padded base64 of the standard alphabet. */
 export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   return native.fromBase64 !== undefined ? native.fromBase64(text) : tableFromBase64(text);
+}
+
+/**
+ * Decodes `text` into the start of `target` (no new array where the engine has `setFromBase64`): the
+ * number of bytes written, or -1 when they do not fit.
+ * @throws {SyntaxError} as {@link fromBase64}.
+ */
+export function fromBase64Into(text: string, target: Uint8Array): number {
+  if (nativeSetFromBase64 !== undefined) {
+    const { read, written } = nativeSetFromBase64.call(target, text);
+    return read === text.length ? written : -1;
+  }
+  const bytes = tableFromBase64(text);
+  if (bytes.length > target.length) return -1;
+  target.set(bytes);
+  return bytes.length;
 }
 
 /** {@link toBase64} without the engine's codec (exported for its tests). */

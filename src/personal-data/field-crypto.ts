@@ -1,5 +1,5 @@
 import { PersonalDataError } from "../errors.js";
-import { fromBase64, toBase64 } from "../internal/base64.js";
+import { fromBase64, fromBase64Into, toBase64 } from "../internal/base64.js";
 import type { WebCryptoKey } from "./subject-key-store.js";
 import { hasSyncKey, openSync, sealSync } from "./sync-aes-gcm.js";
 
@@ -77,7 +77,27 @@ export function dottedPath(path: FieldPath): string {
 // The text is exactly `JSON.stringify([subject, context, fields])`, built without it: it runs for every
 // event read and written, and JSON.stringify of nested arrays was its largest cost on Bun.
 function additionalData(subject: string, context: SealContext, fields: readonly string[]): Uint8Array<ArrayBuffer> {
-  return encoder.encode(`${AAD_LABEL}[${quoted(subject)},${quotedList(context)},${quotedList(fields)}]`);
+  return encoder.encode(additionalText(subject, context, fields));
+}
+
+function additionalText(subject: string, context: SealContext, fields: readonly string[]): string {
+  return `${AAD_LABEL}[${quoted(subject)},${quotedList(context)},${quotedList(fields)}]`;
+}
+
+// The synchronous open decodes into these instead of new arrays: on Bun the small typed arrays made per
+// event read (IV, ciphertext, additional data) and the views cut from them cost more than the AES-GCM
+// open. Safe to share: nothing between filling them and the open's end awaits, and node:crypto copies
+// or consumes its inputs within each call.
+const scratchIv = new Uint8Array(IV_BYTES);
+let scratchData = new Uint8Array(new ArrayBuffer(1024));
+let scratchAad = new Uint8Array(new ArrayBuffer(1024));
+
+/** {@link additionalData} in `scratchAad` (grown if need be): a view of its start. */
+function additionalDataInScratch(subject: string, context: SealContext, fields: readonly string[]): Uint8Array {
+  const text = additionalText(subject, context, fields);
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  if (scratchAad.length < text.length * 3) scratchAad = new Uint8Array(new ArrayBuffer(text.length * 3));
+  return scratchAad.subarray(0, encoder.encodeInto(text, scratchAad).written);
 }
 
 /** Whether `JSON.stringify` would escape a character of `text` (or it holds a surrogate: escaped when lone). */
@@ -182,8 +202,8 @@ export function openFieldsNow(
   context: SealContext,
   path: FieldPath,
 ): unknown[] {
-  const { iv, data } = parts(sealed, path);
-  const plain = openSync(key, iv, additionalData(sealed.subject, context, sealed.fields), data);
+  const data = partsInScratch(sealed, path);
+  const plain = openSync(key, scratchIv, additionalDataInScratch(sealed.subject, context, sealed.fields), data);
   if (plain === undefined) throw new PersonalDataError("tampered", sealed.subject, dottedPath(path));
   return parsed(plain, sealed, path);
 }
@@ -223,6 +243,21 @@ function allStrings(list: readonly unknown[]): boolean {
 
 export function isReference(value: EncryptedValue): value is SealedReference {
   return "in" in value && typeof value.in === "string" && !("data" in value);
+}
+
+/** {@link parts} decoded into `scratchIv` and `scratchData`: the ciphertext and tag, a view of `scratchData`. */
+function partsInScratch(value: SealedFields, path: FieldPath): Uint8Array {
+  try {
+    if (fromBase64Into(value.iv, scratchIv) !== IV_BYTES) throw new Error("IV length");
+    // Base64 holds 3 bytes in each 4 characters.
+    const most = Math.ceil(value.data.length / 4) * 3;
+    if (scratchData.length < most) scratchData = new Uint8Array(new ArrayBuffer(most));
+    const written = fromBase64Into(value.data, scratchData);
+    if (written < 0) throw new Error("ciphertext length");
+    return scratchData.subarray(0, written);
+  } catch (error) {
+    throw new PersonalDataError("malformed", value.subject, dottedPath(path), { cause: error });
+  }
 }
 
 function parts(value: SealedFields, path: FieldPath): { iv: Uint8Array<ArrayBuffer>; data: Uint8Array<ArrayBuffer> } {

@@ -216,6 +216,10 @@ describe("crypto-shredding on an event store", () => {
           "malformed",
         ],
         ["unknown format", { ...data, email: { ...email, $personal: "rot13" } }, "malformed"],
+        ["an IV of 16 bytes", { ...data, email: { ...email, iv: btoa("x".repeat(16)) } }, "malformed"],
+        ["an IV of 8 bytes", { ...data, email: { ...email, iv: btoa("x".repeat(8)) } }, "malformed"],
+        ["a ciphertext that is not base64", { ...data, email: { ...email, data: "!!!!" } }, "malformed"],
+        ["a ciphertext shorter than its tag", { ...data, email: { ...email, data: btoa("short") } }, "tampered"],
       ];
       for (const [label, altered, reason] of variants) {
         const event = { ...(stored as EventEnvelope), data: altered };
