@@ -47,7 +47,7 @@ export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNa
   /** Largest event accepted (data and metadata as JSON, UTF-8 bytes). Defaults to 1 MiB. */
   readonly maxEventBytes?: number;
   /**
-   * Events the first query of a read fetches. Defaults to 1,000. Each following page asks for four
+   * Events the first query of a read fetches. Defaults to 1,000. Each following page asks for 16
    * times as many, up to 16 times this (`PAGE_GROWTH`, `PAGE_GROWTH_LIMIT` in read.ts), so a long
    * read makes few round trips.
    */
