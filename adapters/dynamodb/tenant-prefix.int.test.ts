@@ -155,17 +155,7 @@ describe("one table, a key prefix per tenant", () => {
         await new DynamoDbSubjectKeyStore({ ...shared, masterKey }).createOrGet("subject-1");
         await new DynamoDbEventStore(shared).ping();
         const sagas = new DynamoDbSagaStore(shared);
-        await sagas.commit({
-          saga: "checkout",
-          key: "k1",
-          expectedVersion: 0,
-          handledId: ulid(),
-          state: {},
-          status: "running",
-          step: 0,
-          compensations: [],
-          schedule: [{ id: "checkout/k1/t/tick/1", saga: "checkout", key: "k1", name: "tick", dueAt: 0, data: {} }],
-        });
+        await commitWithDueTimer(sagas, "k1");
         await sagas.recordFailure({ saga: "checkout", eventId: ulid(), eventType: "Placed", error: "boom", at: "" });
       }
       const keys: string[] = [];
@@ -237,17 +227,7 @@ describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants
   beforeAll(async () => {
     const other = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-1" });
     for (const key of ["k1", "k2"]) {
-      await other.commit({
-        saga: "checkout",
-        key,
-        expectedVersion: 0,
-        handledId: ulid(),
-        state: { other: true },
-        status: "running",
-        step: 0,
-        compensations: [],
-        schedule: [{ id: `checkout/${key}/t/tick/1`, saga: "checkout", key, name: "tick", dueAt: 0, data: {} }],
-      });
+      await commitWithDueTimer(other, key, { other: true });
     }
     await other.recordFailure({
       saga: "checkout",
@@ -273,18 +253,7 @@ describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants
   test("due timeouts of a store without a tenant, in the same table, are not a tenant's, and the tenant's are not its", async () => {
     const plain = new DynamoDbSagaStore({ ...local, tableName });
     const key = `plain-${ulid()}`;
-    const id = `checkout/${key}/t/tick/1`;
-    await plain.commit({
-      saga: "checkout",
-      key,
-      expectedVersion: 0,
-      handledId: ulid(),
-      state: {},
-      status: "running",
-      step: 0,
-      compensations: [],
-      schedule: [{ id, saga: "checkout", key, name: "tick", dueAt: 0, data: {} }],
-    });
+    const id = await commitWithDueTimer(plain, key);
     // A tenant with no sagas of its own: a claim or a due-time query without its prefix would find the one above.
     const mine = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-3" });
     expect(await mine.nextDueAt()).toBeUndefined();
@@ -306,3 +275,20 @@ describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants
     { describe, test },
   );
 });
+
+/** A new checkout saga instance `key`, running with `state`, with one timer already due; the timer's id. */
+async function commitWithDueTimer(sagas: DynamoDbSagaStore, key: string, state: object = {}): Promise<string> {
+  const id = `checkout/${key}/t/tick/1`;
+  await sagas.commit({
+    saga: "checkout",
+    key,
+    expectedVersion: 0,
+    handledId: ulid(),
+    state,
+    status: "running",
+    step: 0,
+    compensations: [],
+    schedule: [{ id, saga: "checkout", key, name: "tick", dueAt: 0, data: {} }],
+  });
+  return id;
+}
