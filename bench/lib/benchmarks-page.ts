@@ -179,7 +179,10 @@ with p99s, ratios and interleaved cross-checks, is in [bench/RESULTS.md](${RESUL
   from \`test/services/\`, on the same machine.
 
 Shared machines are noisy (figures move by ±20% between runs): compare the bars of one chart, not charts
-of different runs. Where Bun and Node differ, quote the less favourable.
+of different runs. Where Bun and Node differ, quote the less favourable. The bars are mitata's medians, each
+variant timed after the other; the Performance sections of the [PostgreSQL](./adapters/postgres.md#performance)
+and [SQLite](./adapters/sqlite.md#performance) pages quote the interleaved cross-check of the same runs, in which
+the variants alternate, so their ratios can differ from the bars'.
 
 ${sections.join("\n\n")}
 `;
