@@ -62,15 +62,40 @@ export function nameIssues(options: PostgresNameOptions): Issue[] {
   return issues;
 }
 
-/** Validates the names and derives every identifier the SQL uses. */
+/**
+ * Names already derived, by schema and prefix: stores made per transaction (a projection batch's
+ * checkpoint store) would otherwise validate and derive them, and render their statements, every time.
+ * Bounded: a schema per tenant makes one entry per tenant.
+ */
+const derived = new Map<string, TableNames>();
+const MAX_DERIVED = 1024;
+
+/** Validates the names and derives every identifier the SQL uses (the same object for the same names). */
 export function tableNames(options: PostgresNameOptions = {}): TableNames {
+  const { schema, tablePrefix } = options;
+  const cacheable =
+    (schema === undefined || typeof schema === "string") &&
+    (tablePrefix === undefined || typeof tablePrefix === "string");
+  // A NUL cannot be in a valid name, so the key is unambiguous; an invalid one is never cached.
+  const key = cacheable ? `${schema ?? DEFAULT_SCHEMA}\u0000${tablePrefix ?? ""}` : undefined;
+  const known = key === undefined ? undefined : derived.get(key);
+  if (known !== undefined) return known;
+  const names = deriveNames(options);
+  if (key !== undefined) {
+    if (derived.size >= MAX_DERIVED) derived.clear();
+    derived.set(key, names);
+  }
+  return names;
+}
+
+function deriveNames(options: PostgresNameOptions): TableNames {
   const issues = nameIssues(options);
   if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL names", issues);
   const schema = options.schema ?? DEFAULT_SCHEMA;
   const tablePrefix = options.tablePrefix ?? "";
   const quotedSchema = quote(schema);
   const table = (name: string) => `${quotedSchema}.${quote(`${tablePrefix}${name}`)}`;
-  return {
+  return Object.freeze({
     schema,
     tablePrefix,
     quotedSchema,
@@ -94,7 +119,7 @@ export function tableNames(options: PostgresNameOptions = {}): TableNames {
       position: `${tablePrefix}events_pkey`,
     },
     lockNamespace: `eventflows:${schema}.${tablePrefix}`,
-  };
+  });
 }
 
 /** Quotes an identifier that already passed validation (so it has no quote to escape). */

@@ -60,7 +60,19 @@ function streamPage(events: string, deletions: string, from: ">=" | "<=", order:
 ) AS page ORDER BY version ${order}`;
 }
 
+/** Rendered once per names object (tableNames hands out one per schema and prefix). */
+const rendered = new WeakMap<TableNames, Statements>();
+
 export function statements(names: TableNames): Statements {
+  let known = rendered.get(names);
+  if (known === undefined) {
+    known = render(names);
+    rendered.set(names, known);
+  }
+  return known;
+}
+
+function render(names: TableNames): Statements {
   const events = names.events;
   const deletions = names.streamDeletions;
   return {

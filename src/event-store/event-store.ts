@@ -343,6 +343,16 @@ export abstract class EventStore {
     if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
     if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
     assertRaw(options.raw);
+    const pages = this.#feedPages(options);
+    return this.#observedRead("readAll", undefined, pages, readCheckOf(options), this.#quietRead) as AsyncGenerator<
+      E,
+      void,
+      undefined
+    >;
+  }
+
+  /** The feed's pages as `readAll` hands them out: soft-deleted streams passed by, decrypted and upcast unless `raw`. */
+  #feedPages(options: ReadAllOptions): EventPages {
     const stored =
       this.capabilities.streamDeletion === true
         ? visibleFeed(
@@ -351,12 +361,24 @@ export abstract class EventStore {
             () => this.hiddenStreams(),
           )
         : this.readAllPages(options);
-    const pages = this.#plain(stored, options.raw);
-    return this.#observedRead("readAll", undefined, pages, readCheckOf(options), this.#quietRead) as AsyncGenerator<
-      E,
-      void,
-      undefined
-    >;
+    return this.#plain(stored, options.raw);
+  }
+
+  /**
+   * @internal What `readFeed({ after, maxCount })` yields, as one array read a page at a time: a
+   * follower that takes the feed a batch at a time (the projection runner) pays no promise per event.
+   * A store whose class overrides `readAll` or `readFeed` is read through them.
+   */
+  async readFeedBatch(after: number, maxCount: number): Promise<EventEnvelope[]> {
+    const events: EventEnvelope[] = [];
+    if (this.readAll !== EventStore.prototype.readAll || this.readFeed !== EventStore.prototype.readFeed) {
+      for await (const event of this.readFeed({ after, maxCount })) events.push(event);
+      return events;
+    }
+    assertNonNegativeInteger(after, "after");
+    assertNonNegativeInteger(maxCount, "maxCount");
+    for await (const page of this.#feedPages({ after, maxCount })) for (const event of page) events.push(event);
+    return events;
   }
 
   /**

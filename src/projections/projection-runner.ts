@@ -397,10 +397,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     return batch;
   }
 
-  async #read(after: number): Promise<EventEnvelope[]> {
-    const events: EventEnvelope[] = [];
-    for await (const event of this.#store.readFeed({ after, maxCount: this.#settings.batchSize })) events.push(event);
-    return events;
+  #read(after: number): Promise<EventEnvelope[]> {
+    return this.#store.readFeedBatch(after, this.#settings.batchSize);
   }
 
   /**
