@@ -91,7 +91,7 @@ function additionalText(subject: string, context: SealContext, fields: readonly 
 const scratchIv = new Uint8Array(IV_BYTES);
 let scratchData = new Uint8Array(new ArrayBuffer(1024));
 
-/** Views are kept for the first KiB of a scratch buffer (at most ~2,000 of them); beyond, made per call. */
+/** Views are kept for the first KiB of a scratch buffer (at most 1,025 of each kind); beyond, made per call. */
 const KEPT_VIEWS = 1024;
 
 /**
