@@ -84,10 +84,11 @@ function additionalText(subject: string, context: SealContext, fields: readonly 
   return `${AAD_LABEL}[${quoted(subject)},${quotedList(context)},${quotedList(fields)}]`;
 }
 
-// The synchronous open decodes into these instead of new arrays: on Bun the small typed arrays made per
-// event read (IV, ciphertext, additional data) and the views cut from them cost more than the AES-GCM
-// open. Safe to share: nothing between filling them and the open's end awaits, and node:crypto copies
-// or consumes its inputs within each call.
+// The synchronous open decodes into these instead of new arrays (and the synchronous seal writes its
+// additional data into scratchAad): on Bun the small typed arrays made per event read (IV, ciphertext,
+// additional data) and the views cut from them cost more than the AES-GCM open. Safe to share: nothing
+// between filling them and the call's end awaits, and node:crypto copies or consumes its inputs within
+// each call.
 const scratchIv = new Uint8Array(IV_BYTES);
 let scratchData = new Uint8Array(new ArrayBuffer(1024));
 
@@ -237,12 +238,10 @@ export function sealFieldsNow(
 ): SealedFields | undefined {
   if (!hasSyncKey(key)) return undefined;
   const iv = freshIv();
-  const sealed = sealSync(
-    key,
-    iv,
-    additionalData(subject, context, fields),
-    encoder.encode(JSON.stringify(values)),
-  ) as Uint8Array;
+  // The values first: JSON.stringify may run the caller's toJSON, which must not find the scratch buffer
+  // between its filling and its use.
+  const plain = encoder.encode(JSON.stringify(values));
+  const sealed = sealSync(key, iv, additionalDataInScratch(subject, context, fields), plain) as Uint8Array;
   return { $personal: FORMAT, subject, fields, iv: toBase64(iv), data: toBase64(sealed) };
 }
 

@@ -180,6 +180,30 @@ describe("crypto-shredding on an event store", () => {
     );
   });
 
+  test("a value whose toJSON decrypts another event while it is being encrypted still seals to its own record", async () => {
+    const { personal } = setup();
+    const [other] = await personal.encryptEvents("Customer-o", [
+      { id: "o", type: "Registered", data: registered("c-o", "o@example.com").data, metadata: {}, timestamp: "t" },
+    ]);
+    const otherEvent = { ...(other as PendingEvent), streamId: "Customer-o", version: 1 };
+    let reads = 0;
+    const email = {
+      toJSON: () => {
+        // Starts (and, the key being cached, finishes) a synchronous decryption in the middle of the seal.
+        void personal.decryptEvent(otherEvent);
+        reads++;
+        return "x@example.com";
+      },
+    };
+    const data = { ...registered("c-x", "unused").data, email };
+    const [sealed] = await personal.encryptEvents("Customer-x", [
+      { id: "x", type: "Registered", data, metadata: {}, timestamp: "t" },
+    ]);
+    expect(reads).toBeGreaterThan(0);
+    const opened = await personal.decryptEvent({ ...(sealed as PendingEvent), streamId: "Customer-x", version: 1 });
+    expect((opened.data as { email: string }).email).toBe("x@example.com");
+  });
+
   test("encrypting and decrypting never write to the record they are given, however its fields nest or share objects (fast-check)", async () => {
     const personal = personalData({
       keys: new InMemorySubjectKeyStore(),
