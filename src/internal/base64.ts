@@ -54,10 +54,7 @@ export function fromBase64Into(text: string, target: Uint8Array): number {
     const { read, written } = nativeSetFromBase64.call(target, text);
     return read === text.length ? written : -1;
   }
-  const bytes = tableFromBase64(text);
-  if (bytes.length > target.length) return -1;
-  target.set(bytes);
-  return bytes.length;
+  return tableFromBase64Into(text, target);
 }
 
 /** {@link toBase64} without the engine's codec (exported for its tests). */
@@ -79,11 +76,37 @@ export function tableToBase64(bytes: Uint8Array): string {
 
 /** {@link fromBase64} without the engine's codec (exported for its tests). */
 export function tableFromBase64(text: string): Uint8Array<ArrayBuffer> {
+  const padding = paddingOf(text);
+  const out = new Uint8Array((text.length / 4) * 3 - padding);
+  decodeInto(text, padding, out);
+  return out;
+}
+
+/**
+ * {@link fromBase64Into} without the engine's codec (exported for its tests): straight into `target`,
+ * no array of its own to copy from.
+ */
+export function tableFromBase64Into(text: string, target: Uint8Array): number {
+  const padding = paddingOf(text);
+  const length = (text.length / 4) * 3 - padding;
+  if (length > target.length) return -1;
+  decodeInto(text, padding, target);
+  return length;
+}
+
+/**
+ * How many `=` end `text` (0 to 2).
+ * @throws {SyntaxError} `text` is not a multiple of 4 characters long.
+ */
+function paddingOf(text: string): number {
   const length = text.length;
   if (length % 4 !== 0) throw new SyntaxError("base64 text must be padded to a multiple of 4 characters");
-  const padding =
-    length === 0 ? 0 : text.charCodeAt(length - 1) !== PAD ? 0 : text.charCodeAt(length - 2) === PAD ? 2 : 1;
-  const out = new Uint8Array((length / 4) * 3 - padding);
+  return length === 0 ? 0 : text.charCodeAt(length - 1) !== PAD ? 0 : text.charCodeAt(length - 2) === PAD ? 2 : 1;
+}
+
+/** Decodes `text`, which ends with `padding` `=`, into the start of `out` (which has room for it). */
+function decodeInto(text: string, padding: number, out: Uint8Array): void {
+  const length = text.length;
   const table = valueTable();
   const at = (i: number) => {
     const code = text.charCodeAt(i);
@@ -111,5 +134,4 @@ export function tableFromBase64(text: string): Uint8Array<ArrayBuffer> {
     out[o++] = v >> 16;
     if (padding === 1) out[o] = (v >> 8) & 255;
   }
-  return out;
 }

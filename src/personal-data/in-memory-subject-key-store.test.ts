@@ -22,6 +22,26 @@ describe("subject key cache", () => {
     expect(store.cachedKeys).toBe(3);
   });
 
+  test("a lookup makes a key the most recently used: a full cache drops the one used longest ago", async () => {
+    const reads: string[] = [];
+    class Counted extends InMemorySubjectKeyStore {
+      protected override async readKey(subjectId: string): Promise<SubjectKeyLookup> {
+        reads.push(subjectId);
+        return super.readKey(subjectId);
+      }
+    }
+    const store = new Counted({ cacheSize: 2 });
+    await store.createOrGet("a");
+    await store.createOrGet("b");
+    await store.get("a"); // cached: a is now used more recently than b
+    await store.createOrGet("c"); // drops b
+    await store.get("a");
+    await store.get("c");
+    expect(reads).toEqual([]);
+    await store.get("b");
+    expect(reads).toEqual(["b"]);
+  });
+
   test("cacheSize 0 caches nothing, and the keys still work", async () => {
     const store = new InMemorySubjectKeyStore({ cacheSize: 0 });
     await store.createOrGet("a");

@@ -180,6 +180,61 @@ describe("crypto-shredding on an event store", () => {
     );
   });
 
+  test("a value whose toJSON decrypts another event while it is being encrypted still seals to its own record", async () => {
+    const { personal } = setup();
+    const [other] = await personal.encryptEvents("Customer-o", [
+      { id: "o", type: "Registered", data: registered("c-o", "o@example.com").data, metadata: {}, timestamp: "t" },
+    ]);
+    const otherEvent = { ...(other as PendingEvent), streamId: "Customer-o", version: 1 };
+    let reads = 0;
+    const email = {
+      toJSON: () => {
+        // Starts (and, the key being cached, finishes) a synchronous decryption in the middle of the seal.
+        void personal.decryptEvent(otherEvent);
+        reads++;
+        return "x@example.com";
+      },
+    };
+    const data = { ...registered("c-x", "unused").data, email };
+    const [sealed] = await personal.encryptEvents("Customer-x", [
+      { id: "x", type: "Registered", data, metadata: {}, timestamp: "t" },
+    ]);
+    expect(reads).toBeGreaterThan(0);
+    const opened = await personal.decryptEvent({ ...(sealed as PendingEvent), streamId: "Customer-x", version: 1 });
+    expect((opened.data as { email: string }).email).toBe("x@example.com");
+  });
+
+  test("encrypting and decrypting never write to the record they are given, however its fields nest or share objects (fast-check)", async () => {
+    const personal = personalData({
+      keys: new InMemorySubjectKeyStore(),
+      events: { Nested: { fields: ["a.b.c", "a.b.d", "a.e", "f", "g.b.c", "h.0.x"], subject: () => "s-nested" } },
+    });
+    const frozen = <T>(value: T): T => {
+      if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+        for (const child of Object.values(value)) frozen(child);
+        Object.freeze(value);
+      }
+      return value;
+    };
+    const leaf = fc.option(fc.jsonValue(), { nil: undefined });
+    await fc.assert(
+      fc.asyncProperty(leaf, leaf, leaf, leaf, leaf, fc.boolean(), async (c, d, e, f, x, shared) => {
+        const data = JSON.parse(JSON.stringify({ a: { b: { c, d, other: 1 }, e, keep: [1, 2] }, f, h: [{ x }, 2] }));
+        // The same object at two places (an in-memory record may share them), or one of its own.
+        data.g = shared ? data.a : { b: { c: "g", other: 2 } };
+        const expected = JSON.parse(JSON.stringify(data));
+        const pending: PendingEvent = { id: "e", type: "Nested", data: frozen(data), metadata: {}, timestamp: "t" };
+        const [sealed] = await personal.encryptEvents("Nested-1", [pending]);
+        const envelope = frozen({ ...(sealed as PendingEvent), streamId: "Nested-1", version: 1 });
+        const stored = JSON.stringify(envelope);
+        expect((await personal.decryptEvent(envelope)).data).toEqual(expected);
+        expect(JSON.stringify(envelope)).toBe(stored);
+        expect(JSON.parse(JSON.stringify(data))).toEqual(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   for (const [cipher, makeKeys] of [
     ["synchronous AES-GCM", () => new InMemorySubjectKeyStore()],
     ["Web Crypto", () => new WebCryptoOnlyKeys()],

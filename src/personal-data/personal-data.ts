@@ -256,12 +256,13 @@ interface Sealed {
 function sorted(found: readonly Found[]): { sealed: Sealed[]; references: Found[] } {
   const sealed: Sealed[] = [];
   const references: Found[] = [];
-  for (const { path, value } of found) {
-    const valid = checked(value, path);
-    if (isReference(valid)) references.push({ path, value: valid });
-    else if (!isAt(valid.fields[0] as string, path)) {
-      throw new PersonalDataError("tampered", valid.subject, dottedPath(path));
-    } else sealed.push({ path, value: valid as SealedFields });
+  for (let i = 0; i < found.length; i++) {
+    const one = found[i] as Found;
+    const valid = checked(one.value, one.path);
+    if (isReference(valid)) references.push(one);
+    else if (!isAt(valid.fields[0] as string, one.path)) {
+      throw new PersonalDataError("tampered", valid.subject, dottedPath(one.path));
+    } else sealed.push(one as Sealed);
   }
   return { sealed, references };
 }
@@ -298,14 +299,13 @@ function assembled(
   references: readonly Found[],
 ): Decrypted {
   const erased: string[] = [];
-  const copies = new Set<object>();
-  const out = copyOf(root, copies);
+  const out = copyOf(root);
   for (let s = 0; s < sealed.length; s++) {
     const { value } = sealed[s] as Sealed;
     const values = opened[s];
     if (values === null || values === undefined) erased.push(...value.fields);
     for (let i = 0; i < value.fields.length; i++) {
-      put(out, segmentsOf(value.fields[i] as string), values == null ? null : values[i], copies);
+      put(out, root, segmentsOf(value.fields[i] as string), values == null ? null : values[i]);
     }
   }
   for (const { path, value } of references) {
@@ -320,34 +320,41 @@ function assembled(
 /** The last ciphertext that lists the field at `path`. */
 function holderOf(sealed: readonly Sealed[], path: FieldPath): SealedFields | undefined {
   for (let s = sealed.length - 1; s >= 0; s--) {
-    const { value } = sealed[s] as Sealed;
-    if (value.fields.some((field) => isAt(field, path))) return value;
+    const { fields } = (sealed[s] as Sealed).value;
+    for (let i = 0; i < fields.length; i++) if (isAt(fields[i] as string, path)) return (sealed[s] as Sealed).value;
   }
   return undefined;
 }
 
-/** A shallow copy of an object or array (a new object for anything else), remembered in `copies`. */
-function copyOf(value: unknown, copies: Set<object>): Record<string | number, unknown> {
-  const copy: Record<string | number, unknown> = Array.isArray(value)
+/** A shallow copy of an object or array (a new object for anything else). */
+function copyOf(value: unknown): Record<string | number, unknown> {
+  return Array.isArray(value)
     ? (value.slice() as unknown as Record<number, unknown>)
     : typeof value === "object" && value !== null
       ? { ...value }
       : {};
-  copies.add(copy);
-  return copy;
 }
 
-/** Sets `value` at `path` in `out` (a copy), copying each object on the way unless it is a copy already. */
-function put(out: Record<string | number, unknown>, path: FieldPath, value: unknown, copies: Set<object>): void {
+/**
+ * Sets `value` at `path` in `out`, a copy of `root`, copying each object on the way once: an object
+ * still the one `root` holds there is copied, any other object was made here (a copy, or a value
+ * put earlier) and is written to as it is. No set of copies to keep per record.
+ */
+function put(out: Record<string | number, unknown>, root: unknown, path: FieldPath, value: unknown): void {
   let at = out;
+  let original = root;
   const last = path.length - 1;
   for (let i = 0; i < last; i++) {
     const segment = path[i] as string | number;
     const child = at[segment];
-    if (typeof child === "object" && child !== null && copies.has(child)) {
+    original =
+      typeof original === "object" && original !== null
+        ? (original as Record<string | number, unknown>)[segment]
+        : undefined;
+    if (typeof child === "object" && child !== null && child !== original) {
       at = child as Record<string | number, unknown>;
     } else {
-      const copy = copyOf(child, copies);
+      const copy = copyOf(child);
       at[segment] = copy;
       at = copy;
     }
@@ -371,10 +378,9 @@ function segmentsOf(field: string): readonly string[] {
 /** `root` with `sealed` at its first field and a reference to it at each other. */
 function placed(root: unknown, present: readonly (readonly string[])[], sealed: SealedFields): unknown {
   const reference = referenceTo(sealed);
-  const copies = new Set<object>();
-  const out = copyOf(root, copies);
-  put(out, present[0] as readonly string[], sealed, copies);
-  for (let i = 1; i < present.length; i++) put(out, present[i] as readonly string[], reference, copies);
+  const out = copyOf(root);
+  put(out, root, present[0] as readonly string[], sealed);
+  for (let i = 1; i < present.length; i++) put(out, root, present[i] as readonly string[], reference);
   return out;
 }
 

@@ -128,6 +128,62 @@ describe("the stored format aes-256-gcm/2", () => {
       { numRuns: 100 },
     );
   });
+  test("a ciphertext built from the format's definition reads back, whatever the subject, id, type and field names, short or long (fast-check)", async () => {
+    // ASCII names, with and without characters JSON escapes, and any Unicode; long enough together to
+    // outgrow the buffer the additional data is first written into.
+    const text = (max: number) =>
+      fc.oneof(
+        fc.string({ maxLength: max }),
+        fc.string({ unit: fc.constantFrom("a", "~", "\u007f", " ", '"', "\\", "\n", "\u0000"), maxLength: max }),
+        fc.string({ unit: "grapheme", maxLength: max }),
+      );
+    const subject = text(256).filter((s) => s.trim().length > 0 && !/\p{Cc}/u.test(s));
+    const field = text(300).filter((f) => f.length > 0 && !f.includes("."));
+    const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["encrypt"]);
+    const personal = personalData({ keys: new FixedKey("unwrapped") });
+    await fc.assert(
+      fc.asyncProperty(
+        subject,
+        text(600),
+        text(100).filter((t) => t.length > 0),
+        fc.uniqueArray(field, { minLength: 1, maxLength: 3 }),
+        async (subject, id, type, fields) => {
+          const aad = `eventflows/personal-data/v2\u0000${JSON.stringify([subject, ["event", id, type], fields])}`;
+          const values = fields.map((_, i) => `value ${i}`);
+          const data = await crypto.subtle.encrypt(
+            { name: "AES-GCM", iv: IV, additionalData: new TextEncoder().encode(aad) },
+            key,
+            new TextEncoder().encode(JSON.stringify(values)),
+          );
+          const sealed = {
+            $personal: "aes-256-gcm/2",
+            subject,
+            fields,
+            iv: toBase64(IV),
+            data: toBase64(new Uint8Array(data)),
+          };
+          const reference = { $personal: "aes-256-gcm/2", subject, in: fields[0] };
+          const event = {
+            id,
+            type,
+            streamId: "S-1",
+            version: 1,
+            timestamp: new Date(0),
+            data: Object.fromEntries(fields.map((f, i) => [f, i === 0 ? sealed : reference])),
+            metadata: {},
+          } as unknown as EventEnvelope;
+          // Twice: the first read fetches the key, the second finds it cached.
+          for (let read = 0; read < 2; read++) {
+            expect((await personal.decryptEvent(event)).data).toEqual(
+              Object.fromEntries(fields.map((f, i) => [f, values[i]])),
+            );
+          }
+          await expect(personal.decryptEvent({ ...event, id: `${id}x` })).rejects.toMatchObject({ reason: "tampered" });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });
 
 describe("IVs", () => {

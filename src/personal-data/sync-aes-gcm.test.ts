@@ -72,10 +72,11 @@ describe("synchronous AES-GCM (node:crypto through process.getBuiltinModule)", (
         const fromWeb = new Uint8Array(await crypto.subtle.encrypt(params, web, plain));
         const fromSync = sealSync(sync, iv, aad, plain) as Uint8Array;
         expect(Array.from(fromSync)).toEqual(Array.from(fromWeb));
-        expect(Array.from(openSync(sync, iv, aad, fromWeb) as Uint8Array)).toEqual(Array.from(plain));
+        const apart = (sealed: Uint8Array) => [sealed.subarray(0, sealed.length - 16), sealed.subarray(-16)] as const;
+        expect(Array.from(openSync(sync, iv, aad, ...apart(fromWeb)) as Uint8Array)).toEqual(Array.from(plain));
         const altered = fromSync.slice();
         altered[altered.length - 1] = (altered[altered.length - 1] as number) ^ 0x80;
-        expect(openSync(sync, iv, aad, altered)).toBeUndefined();
+        expect(openSync(sync, iv, aad, ...apart(altered))).toBeUndefined();
         await expect(crypto.subtle.decrypt(params, web, altered)).rejects.toBeDefined();
       }),
       { numRuns: 100 },

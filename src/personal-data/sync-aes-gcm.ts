@@ -37,7 +37,8 @@ export interface NodeCrypto {
   createDecipheriv(algorithm: "aes-256-gcm", key: object, iv: Uint8Array): GcmDecipher;
 }
 
-const TAG_BYTES = 16;
+/** AES-GCM's tag, as Web Crypto appends it to the ciphertext. */
+export const TAG_BYTES = 16;
 const contexts = new WeakMap<WebCryptoKey, object>();
 let engine: NodeCrypto | null | undefined;
 
@@ -59,11 +60,11 @@ export function passesKnownAnswer(candidate: NodeCrypto | undefined): NodeCrypto
     const key = candidate.createSecretKey(new Uint8Array(32));
     const sealed = encryptWith(candidate, key, new Uint8Array(12), new Uint8Array(0), new Uint8Array(16));
     if (hex(sealed) !== "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919") return undefined;
-    const opened = decryptWith(candidate, key, new Uint8Array(12), new Uint8Array(0), sealed);
+    const opened = decryptWith(candidate, key, new Uint8Array(12), new Uint8Array(0), ...split(sealed));
     if (opened === undefined || hex(opened) !== "00".repeat(16)) return undefined;
     sealed[0] = (sealed[0] as number) ^ 1;
     // An altered ciphertext must not open.
-    return decryptWith(candidate, key, new Uint8Array(12), new Uint8Array(0), sealed) === undefined
+    return decryptWith(candidate, key, new Uint8Array(12), new Uint8Array(0), ...split(sealed)) === undefined
       ? candidate
       : undefined;
   } catch {
@@ -99,16 +100,18 @@ export function sealSync(
 }
 
 /**
- * The plaintext of `sealed` (ciphertext and tag, as Web Crypto takes it), or `undefined` when it does
- * not authenticate. Only for keys {@link hasSyncKey} answers true for.
+ * The plaintext of a ciphertext `body` and its 16-byte `tag` (Web Crypto's output is the two
+ * together), or `undefined` when it does not authenticate. Only for keys {@link hasSyncKey} answers
+ * true for. Body and tag come apart so that the caller can hand in views it keeps, not new ones.
  */
 export function openSync(
   key: WebCryptoKey,
   iv: Uint8Array,
   additionalData: Uint8Array,
-  sealed: Uint8Array,
+  body: Uint8Array,
+  tag: Uint8Array,
 ): Uint8Array | undefined {
-  return decryptWith(engine as NodeCrypto, contexts.get(key) as object, iv, additionalData, sealed);
+  return decryptWith(engine as NodeCrypto, contexts.get(key) as object, iv, additionalData, body, tag);
 }
 
 function encryptWith(
@@ -135,23 +138,29 @@ function decryptWith(
   key: object,
   iv: Uint8Array,
   additionalData: Uint8Array,
-  sealed: Uint8Array,
+  body: Uint8Array,
+  tag: Uint8Array,
 ): Uint8Array | undefined {
-  if (sealed.length < TAG_BYTES) return undefined;
+  if (tag.length !== TAG_BYTES) return undefined;
   const decipher = nodeCrypto.createDecipheriv("aes-256-gcm", key, iv);
   decipher.setAAD(additionalData);
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-  const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+  decipher.setAuthTag(tag);
+  const plain = decipher.update(body);
   try {
     const tail = decipher.final();
-    if (tail.length === 0) return body;
-    const out = new Uint8Array(body.length + tail.length);
-    out.set(body);
-    out.set(tail, body.length);
+    if (tail.length === 0) return plain;
+    const out = new Uint8Array(plain.length + tail.length);
+    out.set(plain);
+    out.set(tail, plain.length);
     return out;
   } catch {
     return undefined;
   }
+}
+
+/** Ciphertext and tag as Web Crypto gives them, apart. */
+function split(sealed: Uint8Array): [Uint8Array, Uint8Array] {
+  return [sealed.subarray(0, sealed.length - TAG_BYTES), sealed.subarray(sealed.length - TAG_BYTES)];
 }
 
 function hex(bytes: Uint8Array): string {
