@@ -96,6 +96,16 @@ const crossChecks: InterleavedResult[] = [];
 const notes: string[] = [];
 const sink: unknown[] = [];
 
+// The floor of the append rows: the same sealed JSON (encrypted once, here, for both backends) appended
+// by the plain store, so the row is as large as an encrypted one and no encryption runs.
+const pool = await sealedFor(personal, 1000);
+let poolAt = 0;
+const appendPresealed = (store: EventStore) => () => {
+  const batch = pool.slice(poolAt, poolAt + 10).map(({ type, data, metadata }) => ({ type, data, metadata }));
+  poolAt = (poolAt + 10) % pool.length;
+  return store.appendToStream(`Q10-${poolAt % 50}`, batch);
+};
+
 for (const backend of backends) {
   const plain = backend.store({});
   const sealed = backend.store({ personalData: personal });
@@ -114,15 +124,6 @@ for (const backend of backends) {
   if ((await readAllOf(sealed, readSealed)) !== READ_COUNT) throw new Error("read disagrees");
 
   const appendOf = appendsOf(registered);
-  // The floor of the append rows: the same sealed JSON (encrypted once, here) appended by the plain
-  // store, so the row is as large as an encrypted one and no encryption runs.
-  const pool = await sealedFor(personal, 1000);
-  let poolAt = 0;
-  const appendPresealed = (store: EventStore) => () => {
-    const batch = pool.slice(poolAt, poolAt + 10).map(({ type, data, metadata }) => ({ type, data, metadata }));
-    poolAt = (poolAt + 10) % pool.length;
-    return store.appendToStream(`Q10-${poolAt % 50}`, batch);
-  };
   const names = {
     append1Plain: `${backend.name}: append 1 event, no personal data`,
     append1Sealed: `${backend.name}: append 1 event, 3 fields encrypted`,
