@@ -159,6 +159,8 @@ function asciiAdditionalData(subject: string, context: SealContext, fields: read
   return at;
 }
 
+// The brackets and commas are written unchecked: a typed array ignores a write past its end, and every
+// caller checks the position it gets back against the buffer's length before using it.
 function asciiList(list: readonly string[], out: Uint8Array, start: number): number {
   let at = start;
   out[at++] = 0x5b;
