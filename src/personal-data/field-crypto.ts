@@ -265,7 +265,7 @@ export function sealFieldsNow(
   const text = JSON.stringify(values);
   // Plaintext, IV and ciphertext go through reused buffers (node:crypto copies what it is given): the
   // arrays and views made per record sealed cost 0.5-1.7 µs of CPU on Node 20 (making and collecting
-  // them), 0.2-0.3 µs on Bun. Grown like the other scratch buffers; UTF-8 takes at most 3 bytes per
+  // them), 0.15-0.3 µs on Bun. Grown like the other scratch buffers; UTF-8 takes at most 3 bytes per
   // UTF-16 code unit.
   if (scratchPlain.length < text.length * 3) {
     scratchPlain = new Uint8Array(new ArrayBuffer(text.length * 3));
