@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
+  bufferToBase64,
   tableFromBase64 as fromBase64,
   fromBase64Into,
   tableFromBase64Into,
@@ -16,6 +17,18 @@ describe("base64", () => {
         const text = toBase64(bytes);
         expect(text).toBe(viaBinary(bytes));
         expect(fromBase64(text)).toEqual(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
+      }),
+    );
+  });
+
+  test("encoding through node:buffer (Node has no native codec) agrees with btoa, for views at any offset (fast-check)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(7), fc.nat(7), (bytes, before, after) => {
+        const backing = new Uint8Array(before + bytes.length + after).fill(0xff);
+        backing.set(bytes, before);
+        const view = backing.subarray(before, before + bytes.length);
+        expect(bufferToBase64(view)).toBe(viaBinary(bytes));
+        expect(toBase64(view)).toBe(viaBinary(bytes));
       }),
     );
   });

@@ -1,7 +1,7 @@
 import { PersonalDataError } from "../errors.js";
 import { fromBase64, fromBase64Into, toBase64 } from "../internal/base64.js";
 import type { WebCryptoKey } from "./subject-key-store.js";
-import { hasSyncKey, openSync, sealSync, TAG_BYTES } from "./sync-aes-gcm.js";
+import { hasSyncKey, openSync, sealSyncInto, TAG_BYTES } from "./sync-aes-gcm.js";
 
 /**
  * The personal fields of one record (an event or a snapshot) and one data subject, as stored: ONE
@@ -45,13 +45,27 @@ let ivAt = 0;
  * drawn), so an IV given out, and still used by a Web Crypto call in flight, never changes.
  */
 function freshIv(): Uint8Array<ArrayBuffer> {
+  const at = nextIvAt();
+  return ivPool.subarray(at, at + IV_BYTES);
+}
+
+/** {@link freshIv} copied into `target` (for the synchronous seal: no view made per record). */
+function freshIvInto(target: Uint8Array): Uint8Array {
+  const at = nextIvAt();
+  const pool = ivPool;
+  for (let i = 0; i < IV_BYTES; i++) target[i] = pool[at + i] as number;
+  return target;
+}
+
+/** Where the next unused IV starts in `ivPool` (a new pool drawn when it is used up). */
+function nextIvAt(): number {
   if (ivAt + IV_BYTES > ivPool.length) {
     ivPool = crypto.getRandomValues(new Uint8Array(IV_BYTES * IVS_PER_DRAW));
     ivAt = 0;
   }
-  const iv = ivPool.subarray(ivAt, ivAt + IV_BYTES);
+  const at = ivAt;
   ivAt += IV_BYTES;
-  return iv;
+  return at;
 }
 
 /** A path into the data: object keys and array indexes from its root. */
@@ -121,6 +135,13 @@ class Views {
   }
 }
 let dataViews = new Views(scratchData);
+function growScratchData(length: number): void {
+  scratchData = new Uint8Array(new ArrayBuffer(length));
+  dataViews = new Views(scratchData);
+}
+/** The synchronous seal's plaintext, zeroed after each use. */
+let scratchPlain = new Uint8Array(new ArrayBuffer(1024));
+let plainViews = new Views(scratchPlain);
 /** Always starts with the label's bytes: every way of filling it writes them, or leaves them. */
 let scratchAad = new Uint8Array(new ArrayBuffer(1024));
 let aadViews = new Views(scratchAad);
@@ -239,12 +260,34 @@ export function sealFieldsNow(
   values: readonly unknown[],
 ): SealedFields | undefined {
   if (!hasSyncKey(key)) return undefined;
-  const iv = freshIv();
-  // The values first: JSON.stringify may run the caller's toJSON, which must not find the scratch buffer
-  // between its filling and its use.
-  const plain = encoder.encode(JSON.stringify(values));
-  const sealed = sealSync(key, iv, additionalDataInScratch(subject, context, fields), plain) as Uint8Array;
-  return { $personal: FORMAT, subject, fields, iv: toBase64(iv), data: toBase64(sealed) };
+  // The values first: JSON.stringify may run the caller's toJSON, which must not find the scratch buffers
+  // between their filling and their use.
+  const text = JSON.stringify(values);
+  // Plaintext, IV and ciphertext go through reused buffers (node:crypto copies what it is given): the
+  // arrays and views made per record sealed cost 0.5-1.7 µs of CPU on Node 20 (making and collecting
+  // them), 0.15-0.3 µs on Bun. Grown like the other scratch buffers; UTF-8 takes at most 3 bytes per
+  // UTF-16 code unit.
+  if (scratchPlain.length < text.length * 3) {
+    scratchPlain = new Uint8Array(new ArrayBuffer(text.length * 3));
+    plainViews = new Views(scratchPlain);
+  }
+  const length = encoder.encodeInto(text, scratchPlain).written;
+  const plain = plainViews.head(length);
+  if (scratchData.length < length + TAG_BYTES) growScratchData(length + TAG_BYTES);
+  let written: number;
+  try {
+    written = sealSyncInto(
+      key,
+      freshIvInto(scratchIv),
+      additionalDataInScratch(subject, context, fields),
+      plain,
+      scratchData,
+    );
+  } finally {
+    // The personal values are not left in a buffer that lives on.
+    scratchPlain.fill(0, 0, length);
+  }
+  return { $personal: FORMAT, subject, fields, iv: toBase64(scratchIv), data: toBase64(dataViews.head(written)) };
 }
 
 export function referenceTo(sealed: SealedFields): SealedReference {
@@ -340,10 +383,7 @@ function partsInScratch(value: SealedFields, path: FieldPath): number {
     if (fromBase64Into(value.iv, scratchIv) !== IV_BYTES) throw new Error("IV length");
     // Base64 holds 3 bytes in each 4 characters.
     const most = Math.ceil(value.data.length / 4) * 3;
-    if (scratchData.length < most) {
-      scratchData = new Uint8Array(new ArrayBuffer(most));
-      dataViews = new Views(scratchData);
-    }
+    if (scratchData.length < most) growScratchData(most);
     const written = fromBase64Into(value.data, scratchData);
     if (written < 0) throw new Error("ciphertext length");
     return written;

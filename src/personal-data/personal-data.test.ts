@@ -125,6 +125,30 @@ describe("crypto-shredding on an event store", () => {
     expect(await collect(backing.readAll())).toEqual([]);
   });
 
+  test("one append mixing cached keys, keys still to make, other types and absent fields seals each event in place, in order", async () => {
+    for (const keys of [new InMemorySubjectKeyStore(), new WebCryptoOnlyKeys()]) {
+      const { store, backing } = setup(keys);
+      await keys.createOrGet("warm");
+      const events = [
+        registered("warm", "a@example.com"),
+        registered("cold-1", "b@example.com"),
+        { type: "Noted", data: { note: "no personal data" } },
+        registered("warm", "c@example.com"),
+        { type: "Registered", data: { customerId: "cold-2", email: "d@example.com", address: {} } },
+        registered("cold-1", "e@example.com"),
+      ];
+      const { events: appended } = await store.appendToStream("Mixed-1", events);
+      expect(appended.map((e) => e.data)).toEqual(events.map((e) => e.data));
+      expect((await collect(store.readStream("Mixed-1"))).map((e) => e.data)).toEqual(events.map((e) => e.data));
+      const stored = await collect(backing.readStream("Mixed-1", { raw: true }));
+      const ivs = stored.map((e) => (e.data as { email?: { iv?: string } }).email?.iv);
+      expect(ivs.filter((iv) => iv !== undefined)).toHaveLength(5);
+      expect(new Set(ivs).size).toBe(6);
+      expect(stored[2]?.data).toEqual({ note: "no personal data" });
+      expect((stored[4]?.data as { email?: { fields: string[] } } | undefined)?.email?.fields).toEqual(["email"]);
+    }
+  });
+
   test("an event without its marked fields needs no key; other event types are untouched", async () => {
     const { store, keys } = setup();
     await store.appendToStream("Other-1", [

@@ -67,6 +67,8 @@ export const ERASED_FIELDS_METADATA = "personalDataErased";
 
 interface Rule<Input> {
   readonly paths: readonly (readonly string[])[];
+  /** The paths dotted (as a ciphertext lists them), made once instead of per record sealed. */
+  readonly fields: readonly string[];
   readonly subject: (input: Input) => string;
 }
 
@@ -99,14 +101,25 @@ export class PersonalData {
    */
   async encryptEvents(streamId: string, events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     const rules = this.#events;
-    const sealed = await Promise.all(
-      events.map((event) => {
-        const rule = rules.get(event.type);
-        if (rule === undefined) return event.data;
-        const input = { type: event.type, data: event.data, metadata: event.metadata, streamId };
-        return this.#encrypt(rule, input, event.data, eventContext(event));
-      }),
-    );
+    // Every event is started before any is awaited; a promise is waited for only where a key needs one
+    // (a cached synchronous key seals at once, and no promise is made for its event).
+    const sealed: unknown[] = new Array(events.length);
+    let waiting: Promise<unknown>[] | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as PendingEvent;
+      const rule = rules.get(event.type);
+      if (rule === undefined) {
+        sealed[i] = event.data;
+        continue;
+      }
+      const input = { type: event.type, data: event.data, metadata: event.metadata, streamId };
+      const data = this.#encrypt(rule, input, event.data, eventContext(event));
+      if (data instanceof Promise) {
+        waiting ??= [];
+        waiting.push(data.then((done) => (sealed[i] = done)));
+      } else sealed[i] = data;
+    }
+    if (waiting !== undefined) await Promise.all(waiting);
     let out: PendingEvent[] | undefined;
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as PendingEvent;
@@ -188,22 +201,46 @@ export class PersonalData {
   #encrypt<Input>(rule: Rule<Input>, input: Input, root: unknown, context: SealContext): unknown {
     // null carries nothing personal, and is what an erased field reads as: an aggregate or snapshot of an
     // erased subject must still be writable, so null (like absent) needs no key.
-    const present = rule.paths.filter((path) => {
+    const { paths } = rule;
+    const values: unknown[] = [];
+    let present: (readonly string[])[] | undefined;
+    let fields: string[] | undefined;
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i] as readonly string[];
       const value = valueAt(root, path);
-      return value !== undefined && value !== null;
-    });
-    if (present.length === 0) return root;
+      if (value === undefined || value === null) {
+        // The first absent field: the present ones so far, listed apart from here on.
+        present ??= paths.slice(0, i);
+        fields ??= rule.fields.slice(0, i);
+        continue;
+      }
+      values.push(value);
+      present?.push(path);
+      fields?.push(rule.fields[i] as string);
+    }
+    if (values.length === 0) return root;
+    present ??= paths as (readonly string[])[];
+    // A list of its own per ciphertext: the sealed value leaves the library (stores, encryptEvents' result).
+    fields ??= rule.fields.slice();
     const subject = rule.subject(input);
     assertSubjectId(subject);
-    const fields = present.map((path) => path.join("."));
-    const values = present.map((path) => valueAt(root, path));
     const cached = cachedSubjectKey(this.keys, subject);
     const now = cached?.status === "active" ? sealFieldsNow(cached.key, subject, context, fields, values) : undefined;
     if (now !== undefined) return placed(root, present, now);
-    return this.keys
-      .createOrGet(subject)
-      .then((key) => sealFields(key, subject, context, fields, values))
-      .then((sealed) => placed(root, present, sealed));
+    return this.#encryptLater(subject, context, fields, values, root, present);
+  }
+
+  /** {@link #encrypt}'s way through the key store and Web Crypto: an async function, so always a native promise. */
+  async #encryptLater(
+    subject: string,
+    context: SealContext,
+    fields: readonly string[],
+    values: readonly unknown[],
+    root: unknown,
+    present: readonly (readonly string[])[],
+  ): Promise<unknown> {
+    const key = await this.keys.createOrGet(subject);
+    return placed(root, present, await sealFields(key, subject, context, fields, values));
   }
 
   /**
@@ -475,7 +512,7 @@ function rules<Input>(
       issues.push({ path: [where, name, "subject"], message: "subject must be a function of the event" });
       continue;
     }
-    out.set(name, { paths, subject: rule.subject });
+    out.set(name, { paths, fields: paths.map((path) => path.join(".")), subject: rule.subject });
   }
   return out;
 }

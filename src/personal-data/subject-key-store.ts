@@ -1,5 +1,5 @@
 import { type Issue, isEventFlowsError, PersonalDataError, SubjectErasedError, ValidationError } from "../errors.js";
-import { kindOf, nameIssues } from "../internal/validate.js";
+import { isName, kindOf, nameIssues } from "../internal/validate.js";
 import { KeyCache } from "./key-cache.js";
 import { forgetSyncKey, rememberSyncKey } from "./sync-aes-gcm.js";
 
@@ -193,6 +193,8 @@ export abstract class SubjectKeyStore {
 }
 
 export function assertSubjectId(subjectId: unknown): asserts subjectId is string {
+  // Checked for every record sealed: the list of issues is built only when there are some.
+  if (isName(subjectId, MAX_SUBJECT_ID_LENGTH)) return;
   const issues = nameIssues(subjectId, "subject id", MAX_SUBJECT_ID_LENGTH);
   if (issues.length > 0) throw new ValidationError("Invalid data subject id", issues);
 }

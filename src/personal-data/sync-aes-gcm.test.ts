@@ -119,6 +119,20 @@ describe("synchronous AES-GCM (node:crypto through process.getBuiltinModule)", (
     );
   });
 
+  test("values of any size, in any order of sizes, seal synchronously and open through Web Crypto (the seal's buffers are reused and grown)", async () => {
+    const { sync, web } = await keyPair(crypto.getRandomValues(new Uint8Array(32)));
+    const sizes = [1, 5_000, 3, 40_000, 300, 2];
+    const sealed = sizes.map((size, i) => {
+      // Non-ASCII, so the UTF-8 plaintext is longer than the text.
+      const values = [`é${"ü".repeat(size)}`, i];
+      return { values, sealed: sealFieldsNow(sync, "s", ["event", `e${i}`], ["a", "b"], values) as SealedFields };
+    });
+    for (const { values, sealed: one } of sealed) {
+      expect(await openFields(web, one, ["event", `e${values[1]}`], ["a"])).toEqual(values);
+      expect(openFieldsNow(sync, one, ["event", `e${values[1]}`], ["a"])).toEqual(values);
+    }
+  });
+
   test("a key without a context (a third-party store's) seals through Web Crypto, and sealFieldsNow declines it", async () => {
     const { web } = await keyPair(crypto.getRandomValues(new Uint8Array(32)));
     expect(hasSyncKey(web)).toBe(false);

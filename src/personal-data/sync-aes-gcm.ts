@@ -95,8 +95,25 @@ export function sealSync(
   additionalData: Uint8Array,
   plain: Uint8Array,
 ): Uint8Array | undefined {
-  const context = contexts.get(key);
-  return context === undefined ? undefined : encryptWith(engine as NodeCrypto, context, iv, additionalData, plain);
+  if (!contexts.has(key)) return undefined;
+  const out = new Uint8Array(plain.length + TAG_BYTES);
+  const written = sealSyncInto(key, iv, additionalData, plain, out);
+  return written === out.length ? out : out.subarray(0, written);
+}
+
+/**
+ * {@link sealSync} into the start of `out`, which must have room for `plain.length + TAG_BYTES` bytes: the
+ * bytes written. Only for keys {@link hasSyncKey} answers true for. For callers that reuse one buffer:
+ * no array per record sealed.
+ */
+export function sealSyncInto(
+  key: WebCryptoKey,
+  iv: Uint8Array,
+  additionalData: Uint8Array,
+  plain: Uint8Array,
+  out: Uint8Array,
+): number {
+  return encryptInto(engine as NodeCrypto, contexts.get(key) as object, iv, additionalData, plain, out);
 }
 
 /**
@@ -121,16 +138,29 @@ function encryptWith(
   additionalData: Uint8Array,
   plain: Uint8Array,
 ): Uint8Array {
+  const out = new Uint8Array(plain.length + TAG_BYTES);
+  const written = encryptInto(nodeCrypto, key, iv, additionalData, plain, out);
+  return written === out.length ? out : out.subarray(0, written);
+}
+
+/** Ciphertext and tag written to `out` (room for `plain.length + TAG_BYTES`: GCM adds nothing else); the bytes written. */
+function encryptInto(
+  nodeCrypto: NodeCrypto,
+  key: object,
+  iv: Uint8Array,
+  additionalData: Uint8Array,
+  plain: Uint8Array,
+  out: Uint8Array,
+): number {
   const cipher = nodeCrypto.createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(additionalData);
   const body = cipher.update(plain);
   const tail = cipher.final();
   const tag = cipher.getAuthTag();
-  const out = new Uint8Array(body.length + tail.length + TAG_BYTES);
   out.set(body);
   out.set(tail, body.length);
   out.set(tag, body.length + tail.length);
-  return out;
+  return body.length + tail.length + TAG_BYTES;
 }
 
 function decryptWith(

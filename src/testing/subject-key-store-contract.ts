@@ -1,5 +1,7 @@
 import { ErrorCode } from "../errors.js";
+import type { PendingEvent } from "../events/envelope.js";
 import { ulid } from "../ids.js";
+import { personalData } from "../personal-data/personal-data.js";
 import { MAX_SUBJECT_ID_LENGTH, type SubjectKeyStore, type WebCryptoKey } from "../personal-data/subject-key-store.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
 import type { ContractCase, ContractSuite } from "./contract.js";
@@ -148,5 +150,49 @@ export function subjectKeyStoreContract(options: SubjectKeyStoreContractOptions)
     assertEqual((await store.get(subject)).status, "active", "erasing another case left this one");
   });
 
+  add(
+    "its keys seal personal fields as stored (aes-256-gcm/2) on this runtime: Web Crypto opens them, and they read back",
+    async (open) => {
+      const store = await open();
+      const subject = `subject-${ulid()}`;
+      const personal = personalData({
+        keys: store,
+        events: { Registered: { fields: ["email", "address.street"], subject: () => subject } },
+      });
+      const data = { email: "ada@example.com", address: { street: "1 Rue de la République", city: "Lyon" } };
+      // The key made on the way (through the key store), then cached (synchronous AES-GCM where the runtime has it).
+      for (const when of ["made", "cached"]) {
+        const id = ulid();
+        const pending: PendingEvent = {
+          id,
+          type: "Registered",
+          data,
+          metadata: {},
+          timestamp: new Date().toISOString(),
+        };
+        const [sealed] = (await personal.encryptEvents("Customer-1", [pending])) as [PendingEvent];
+        const value = (sealed.data as { email: { subject: string; fields: string[]; iv: string; data: string } }).email;
+        assertEqual(JSON.stringify(value.fields), '["email","address.street"]', `${when}: fields`);
+        const aad = `eventflows/personal-data/v2\u0000${JSON.stringify([subject, ["event", id, "Registered"], value.fields])}`;
+        const plain = await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: fromBase64(value.iv), additionalData: encoder.encode(aad) },
+          await store.createOrGet(subject),
+          fromBase64(value.data),
+        );
+        assertEqual(
+          new TextDecoder().decode(plain),
+          JSON.stringify([data.email, data.address.street]),
+          `${when}: opened`,
+        );
+        const read = await personal.decryptEvent({ ...sealed, streamId: "Customer-1", version: 1 });
+        assertEqual(JSON.stringify(read.data), JSON.stringify(data), `${when}: read back`);
+      }
+    },
+  );
+
   return { name: options.name, cases };
+}
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
