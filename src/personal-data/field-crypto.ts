@@ -31,7 +31,9 @@ export type EncryptedValue = SealedFields | SealedReference;
 export const ENCRYPTED_MARKER = "$personal";
 export const FORMAT = "aes-256-gcm/2";
 const IV_BYTES = 12;
-const AAD_LABEL = "eventflows/personal-data/v2\u0000";
+/** What each format's additional data starts with: a ciphertext of one format never opens as the other's. */
+export const AAD_LABEL = "eventflows/personal-data/v2\u0000";
+export const AAD_LABEL_V3 = "eventflows/personal-data/v3\u0000";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -44,7 +46,7 @@ let ivAt = 0;
  * A fresh random 96-bit IV. Each is handed out once: a pool is never refilled in place (a new one is
  * drawn), so an IV given out, and still used by a Web Crypto call in flight, never changes.
  */
-function freshIv(): Uint8Array<ArrayBuffer> {
+export function freshIv(): Uint8Array<ArrayBuffer> {
   if (ivAt + IV_BYTES > ivPool.length) {
     ivPool = crypto.getRandomValues(new Uint8Array(IV_BYTES * IVS_PER_DRAW));
     ivAt = 0;
@@ -76,12 +78,17 @@ export function dottedPath(path: FieldPath): string {
 // event, snapshot, subject or set of fields fails to decrypt instead of reading as that record's data.
 // The text is exactly `JSON.stringify([subject, context, fields])`, built without it: it runs for every
 // event read and written, and JSON.stringify of nested arrays was its largest cost on Bun.
-function additionalData(subject: string, context: SealContext, fields: readonly string[]): Uint8Array<ArrayBuffer> {
-  return encoder.encode(additionalText(subject, context, fields));
+export function additionalData(
+  subject: string,
+  context: SealContext,
+  fields: readonly string[],
+  label = AAD_LABEL,
+): Uint8Array<ArrayBuffer> {
+  return encoder.encode(additionalText(subject, context, fields, label));
 }
 
-function additionalText(subject: string, context: SealContext, fields: readonly string[]): string {
-  return `${AAD_LABEL}[${quoted(subject)},${quotedList(context)},${quotedList(fields)}]`;
+function additionalText(subject: string, context: SealContext, fields: readonly string[], label: string): string {
+  return `${label}[${quoted(subject)},${quotedList(context)},${quotedList(fields)}]`;
 }
 
 // The synchronous open decodes into these instead of new arrays (and the synchronous seal writes its
@@ -99,7 +106,7 @@ const KEPT_VIEWS = 1024;
  * Views of a scratch buffer (ciphertext, tag, additional data), each made once and kept: making them
  * per event read cost about 5% of a decryption's CPU on Bun and on Node. Dropped with their buffer when it grows.
  */
-class Views {
+export class Views {
   readonly #bytes: Uint8Array;
   /** By length, the views from the start; by start, the views that end 16 bytes later (tags). */
   readonly #heads: Uint8Array[] = [];
@@ -121,16 +128,27 @@ class Views {
   }
 }
 let dataViews = new Views(scratchData);
-/** Always starts with the label's bytes: every way of filling it writes them, or leaves them. */
+/** Always starts with the bytes of `scratchLabel`: every way of filling it writes them, or leaves them. */
 let scratchAad = new Uint8Array(new ArrayBuffer(1024));
 let aadViews = new Views(scratchAad);
+let scratchLabel = AAD_LABEL;
+// Both labels are ASCII of one length, so switching rewrites only their bytes.
 const LABEL_BYTES = encoder.encodeInto(AAD_LABEL, scratchAad).written;
 
 /** {@link additionalData} in `scratchAad` (grown if need be): a view of its start. */
-function additionalDataInScratch(subject: string, context: SealContext, fields: readonly string[]): Uint8Array {
+export function additionalDataInScratch(
+  subject: string,
+  context: SealContext,
+  fields: readonly string[],
+  label = AAD_LABEL,
+): Uint8Array {
+  if (label !== scratchLabel) {
+    encoder.encodeInto(label, scratchAad);
+    scratchLabel = label;
+  }
   const ascii = asciiAdditionalData(subject, context, fields);
   if (ascii > 0) return aadViews.head(ascii);
-  const text = additionalText(subject, context, fields);
+  const text = additionalText(subject, context, fields, label);
   // UTF-8 takes at most 3 bytes per UTF-16 code unit.
   if (scratchAad.length < text.length * 3) {
     scratchAad = new Uint8Array(new ArrayBuffer(text.length * 3));

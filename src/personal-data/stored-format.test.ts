@@ -105,6 +105,7 @@ describe("the stored format aes-256-gcm/2", () => {
         fc.pre(!/\p{Cc}/u.test(subject));
         const personal = personalData({
           keys: new FixedKey("unwrapped"),
+          format: 2,
           events: { T: { fields, subject: () => subject } },
         });
         const backing = new InMemoryEventStore();
@@ -191,21 +192,31 @@ describe("IVs", () => {
     ["synchronous AES-GCM", () => new InMemorySubjectKeyStore()],
     ["Web Crypto", () => new FixedKey("imported")],
   ] as const) {
-    test(`every encryption gets its own 96-bit IV, across many appends (${how})`, async () => {
-      const personal = personalData({ keys: keys(), events: { T: { fields: ["email"], subject: () => "s1" } } });
-      const backing = new InMemoryEventStore();
-      const store = new StoreView(backing, { personalData: personal });
-      // More than one draw of the IV pool, and appends of one and of many events.
-      for (let i = 0; i < 300; i++) await store.appendToStream(`S-${i}`, [{ type: "T", data: { email: "same" } }]);
-      await store.appendToStream(
-        "S-many",
-        Array.from({ length: 300 }, () => ({ type: "T", data: { email: "same" } })),
-      );
-      const ivs = (await collect(backing.readAll())).map((event) => (event.data as { email: { iv: string } }).email.iv);
-      expect(ivs.length).toBe(600);
-      expect(new Set(ivs).size).toBe(600);
-      for (const iv of ivs) expect(atob(iv).length).toBe(12);
-    });
+    for (const format of [2, 3] as const)
+      test(`every encryption gets its own 96-bit IV, across many appends (${how}, format /${format})`, async () => {
+        const personal = personalData({
+          keys: keys(),
+          format,
+          events: { T: { fields: ["email"], subject: () => "s1" } },
+        });
+        const backing = new InMemoryEventStore();
+        const store = new StoreView(backing, { personalData: personal });
+        // More than one draw of the IV pool, and appends of one and of many events.
+        for (let i = 0; i < 300; i++) await store.appendToStream(`S-${i}`, [{ type: "T", data: { email: "same" } }]);
+        await store.appendToStream(
+          "S-many",
+          Array.from({ length: 300 }, () => ({ type: "T", data: { email: "same" } })),
+        );
+        // Format /3 stores the IV as the first 16 base64 characters (12 bytes) of its one string.
+        const ivOf = (data: unknown) =>
+          format === 2
+            ? (data as { email: { iv: string } }).email.iv
+            : (data as { $personal: [string, string, string[], string] }).$personal[3].slice(0, 16);
+        const ivs = (await collect(backing.readAll())).map((event) => ivOf(event.data));
+        expect(ivs.length).toBe(600);
+        expect(new Set(ivs).size).toBe(600);
+        for (const iv of ivs) expect(atob(iv).length).toBe(12);
+      });
   }
 });
 
