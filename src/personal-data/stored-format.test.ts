@@ -1,15 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { FIXED_IV, FixedKey, RAW_KEY, toBase64 } from "../../test/personal-data/fixed-key.ts";
 import {
   ErrorCode,
   type EventEnvelope,
   InMemoryEventStore,
   InMemorySubjectKeyStore,
   personalData,
-  type SubjectKeyLookup,
-  SubjectKeyStore,
-  unwrapSubjectKey,
-  wrapSubjectKey,
+  type SubjectKeyStore,
 } from "../index.js";
 import { collect, StoreView } from "../testing/index.js";
 
@@ -17,8 +15,7 @@ import { collect, StoreView } from "../testing/index.js";
 // fixed key and IV, the values as JSON, and as additional data the label followed by
 // JSON.stringify([subject, ["event", id, type], fields]). Events are immutable: whatever the library
 // changes in how it builds this, what it wrote before must still read.
-const RAW_KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
-const IV = Uint8Array.from({ length: 12 }, (_, i) => 200 - i);
+const IV = FIXED_IV;
 // Characters JSON escapes (quote, backslash), non-ASCII and a surrogate pair, in the authenticated strings.
 const SUBJECT = 'cus"to\\mer-é😀';
 const EVENT_ID = "01JBQ3Y5G6M8P9R2S4T6V8W0XY";
@@ -29,8 +26,6 @@ const AAD = `eventflows/personal-data/v2\u0000${JSON.stringify([SUBJECT, ["event
 // The same ciphertext, pinned: it was computed once and must never change.
 const PINNED_DATA = "mY3+e+z2Lm9UJrWgwCaab2FaIsCjZmHjaGk+fix3Eg63lYU1DAvr7Yzmusvz8YqlUN4Us5V7rqiVaSERCMSYqcaZI5V0";
 
-const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
-
 async function storedCiphertext(): Promise<string> {
   const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["encrypt"]);
   const sealed = await crypto.subtle.encrypt(
@@ -39,26 +34,6 @@ async function storedCiphertext(): Promise<string> {
     new TextEncoder().encode(JSON.stringify(VALUES)),
   );
   return toBase64(new Uint8Array(sealed));
-}
-
-/** Hands out the fixed key: unwrapped by the library (synchronous AES-GCM where it can) or imported by hand (Web Crypto). */
-class FixedKey extends SubjectKeyStore {
-  constructor(readonly how: "unwrapped" | "imported") {
-    super();
-  }
-  protected async readKey(subjectId: string): Promise<SubjectKeyLookup> {
-    if (this.how === "imported") {
-      const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["encrypt", "decrypt"]);
-      return { status: "active", key };
-    }
-    const master = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
-    const key = await unwrapSubjectKey(master, subjectId, await wrapSubjectKey(master, subjectId, RAW_KEY));
-    return { status: "active", key };
-  }
-  protected async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
-    return this.readKey(subjectId);
-  }
-  protected async eraseKey(): Promise<void> {}
 }
 
 describe("the stored format aes-256-gcm/2", () => {
