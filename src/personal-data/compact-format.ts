@@ -18,9 +18,9 @@ import { hasSyncKey, openSync, sealSync, TAG_BYTES } from "./sync-aes-gcm.js";
  * `[format, subject, fields, sealed]`, `fields` the dotted paths it holds (in the order of the values),
  * `sealed` IV + ciphertext + tag as one base64 string. The fields themselves are absent from the stored
  * record (an array element is left as `null`). A reader finds it with one property check instead of
- * walking the record, and reads about 190 fewer bytes than format /2's marker and references for 3
- * fields (the stored form's size was most of a read's cost). An array, not an object: on Node 20
- * JSON.parse of such a row took 1.12 instead of 1.34 µs (Bun: 0.37 / 0.39).
+ * walking the record, and reads fewer bytes: 330 instead of /2's 540 for the personal-data bench's
+ * event (207 in plaintext), whose /2 rows read raw cost +60% over plain ones on Bun. An array, not an
+ * object: on Node 20 JSON.parse of such a row took 1.12 instead of 1.34 µs (Bun: 0.37 / 0.39).
  */
 export type CompactMarker = readonly [
   format: typeof FORMAT_V3,

@@ -4,7 +4,7 @@ import type { WebCryptoKey } from "./subject-key-store.js";
 import { hasSyncKey, openSync, sealSync, TAG_BYTES } from "./sync-aes-gcm.js";
 
 /**
- * The personal fields of one record (an event or a snapshot) and one data subject, as stored: ONE
+ * Format /2: the personal fields of one record (an event or a snapshot) and one data subject, as stored: ONE
  * AES-GCM ciphertext of all their values, self-describing JSON that names the format, the subject whose
  * key encrypted it, the dotted paths it holds (in the order of the values), the 96-bit IV and the
  * ciphertext with its tag (both base64). It sits at the first of its fields; each other field holds a
@@ -27,7 +27,7 @@ export interface SealedReference {
 
 export type EncryptedValue = SealedFields | SealedReference;
 
-/** The marker property of an encrypted value, and its one format so far. */
+/** The marker property of a /2 encrypted value (and a /3 record's root key: compact-format.ts), and /2's name. */
 export const ENCRYPTED_MARKER = "$personal";
 export const FORMAT = "aes-256-gcm/2";
 const IV_BYTES = 12;
