@@ -238,7 +238,7 @@ const decryptVariants = {
 const aesKey = createSecretKey(crypto.getRandomValues(new Uint8Array(32)));
 const aesIv = crypto.getRandomValues(new Uint8Array(12));
 const aesAad = new TextEncoder().encode(
-  `eventflows/personal-data/v2\u0000${JSON.stringify(["customer-1", ["event", "01J00000000000000000000000", "CustomerRegistered"], customerFields.fields])}`,
+  `eventflows/personal-data/v3\u0000${JSON.stringify(["customer-1", ["event", "01J00000000000000000000000", "CustomerRegistered"], customerFields.fields])}`,
 );
 const cipher = createCipheriv("aes-256-gcm", aesKey, aesIv).setAAD(aesAad);
 const aesBody = cipher.update(
@@ -268,16 +268,16 @@ group("personal data (one event decrypted, CPU only)", () => {
 
 notes.push(
   "Each event is ~200 bytes of JSON; its 3 personal fields (email, name, address.street) are encrypted together as ONE AES-256-GCM " +
-    "ciphertext (format aes-256-gcm/2: a fresh 96-bit IV, subject, field list and event id + type as additional data), stored as " +
-    "self-describing JSON. 100 subjects, keys cached. The target (issue 22) is < 20% overhead. On Node and Bun the library's own keys " +
+    "ciphertext (format aes-256-gcm/3: a fresh 96-bit IV; the format, subject, field list and event id + type as additional data), " +
+    "stored as one self-describing marker under the data's $personal key, the 3 fields absent. 100 subjects, keys cached. The target (issue 22) is < 20% overhead. On Node and Bun the library's own keys " +
     "use node:crypto's synchronous AES-GCM (reached through process.getBuiltinModule), so a cached-key read or append takes no " +
     "asynchronous hop; the last three rows give one event's decryption by itself (µs per event = time / 1,000), synchronous and through " +
     "Web Crypto (what Workers and keys imported by a third-party store pay), and the synchronous AES-GCM open alone (node:crypto, " +
     "same ciphertext and additional data sizes). A read decrypts a page at a time while its keys are cached and synchronous. The " +
     "AES-GCM open alone against the store's own per-event read is the floor of the read ratio: no change to the library removes it. " +
     '"Their encrypted JSON stored as is": the same events encrypted once beforehand and appended by the store without personal data, ' +
-    "so each row is as large as an encrypted one (the ~200-byte data becomes ~500 bytes: ciphertext, IV, field list, and a reference " +
-    "in each other personal field) and nothing is encrypted; its overhead over none is what the larger rows cost, the floor of the append rows. " +
+    "so each row is as large as an encrypted one (the ~200-byte data becomes ~330 bytes: the marker's format, subject, field list " +
+    "and IV + ciphertext + tag in base64, in place of the 3 fields) and nothing is encrypted; its overhead over none is what the larger rows cost, the floor of the append rows. " +
     '"Their encrypted JSON read as is": the same stored form read by the plain store (no decryption): what reading the larger rows costs. ' +
     '"The smallest AES-GCM form": the 3 values sealed with a fresh IV and stored as IV + ciphertext + tag in one base64 field, the ' +
     "other two fields absent, no subject or field list stored, read by the plain store: the least any AES-GCM stored form can cost a " +

@@ -92,6 +92,30 @@ describe("crypto-shredding on DynamoDB", () => {
     });
   });
 
+  test("format /3 events hold one marker and no marked field, read back decrypted; events of format /2 still read", async () => {
+    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
+    const store = new DynamoDbEventStore({ ...local, tableName, personalData: customerPersonalData(keys) });
+    const legacy = new DynamoDbEventStore({
+      ...local,
+      tableName,
+      personalData: customerPersonalData(keys, 2),
+    });
+    const [current, old] = [`v3${ulid()}`, `v2${ulid()}`];
+    await store.appendToStream(`Customer-${current}`, customerHistory(current));
+    await legacy.appendToStream(`Customer-${old}`, customerHistory(old));
+    const raw = await collect(store.readStream(`Customer-${current}`, { raw: true }));
+    expect(raw.map((event) => Object.keys(event.data as object).sort())).toEqual([
+      ["$personal", "customerId", "tier"],
+      ["$personal", "address", "customerId"],
+    ]);
+    for (const reader of [store, legacy]) {
+      for (const customer of [current, old]) {
+        const events = await collect(reader.readStream(`Customer-${customer}`));
+        expect(events.map((event) => event.data)).toEqual(customerHistory(customer).map((event) => event.data));
+      }
+    }
+  }, 60_000);
+
   test("erase a subject, project again from the start: a raw Scan finds none of its plaintext in events, snapshots or read models", async () => {
     const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
     const personal = customerPersonalData(keys);

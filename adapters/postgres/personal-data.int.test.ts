@@ -133,6 +133,37 @@ describe("crypto-shredding on PostgreSQL", () => {
     expect(rows.map((row) => String(row.data)).join()).not.toContain(secretsOf(inTransaction).email);
   });
 
+  test("format /3 rows hold one marker and no marked field, read back decrypted; rows of format /2 still read", async () => {
+    const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
+    const store = new PostgresEventStore({ sql, schema, personalData: customerPersonalData(keys) });
+    const legacy = new PostgresEventStore({
+      sql,
+      schema,
+      personalData: customerPersonalData(keys, 2),
+    });
+    const [current, old] = [`v3${ulid()}`, `v2${ulid()}`];
+    await store.appendToStream(`Customer-${current}`, customerHistory(current));
+    await legacy.appendToStream(`Customer-${old}`, customerHistory(old));
+    const rows = await sql.unsafe(`SELECT data FROM ${schema}.events WHERE stream_id = $1 ORDER BY version`, [
+      `Customer-${current}`,
+    ]);
+    expect(rows.map((row) => Object.keys(row.data as object).sort())).toEqual([
+      ["$personal", "customerId", "tier"],
+      ["$personal", "address", "customerId"],
+    ]);
+    expect((rows[0]?.data as { $personal: unknown[] } | undefined)?.$personal.slice(0, 3)).toEqual([
+      "aes-256-gcm/3",
+      current,
+      ["email", "name"],
+    ]);
+    for (const reader of [store, legacy]) {
+      for (const customer of [current, old]) {
+        const events = await collect(reader.readStream(`Customer-${customer}`));
+        expect(events.map((event) => event.data)).toEqual(customerHistory(customer).map((event) => event.data));
+      }
+    }
+  });
+
   test("erase a subject, rebuild the projection: pg_dump finds none of its plaintext in events, snapshots or read models", async () => {
     const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
     const personal = customerPersonalData(keys);

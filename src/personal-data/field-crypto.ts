@@ -4,7 +4,7 @@ import type { WebCryptoKey } from "./subject-key-store.js";
 import { hasSyncKey, openSync, sealSyncInto, TAG_BYTES } from "./sync-aes-gcm.js";
 
 /**
- * The personal fields of one record (an event or a snapshot) and one data subject, as stored: ONE
+ * Format /2: the personal fields of one record (an event or a snapshot) and one data subject, as stored: ONE
  * AES-GCM ciphertext of all their values, self-describing JSON that names the format, the subject whose
  * key encrypted it, the dotted paths it holds (in the order of the values), the 96-bit IV and the
  * ciphertext with its tag (both base64). It sits at the first of its fields; each other field holds a
@@ -27,11 +27,13 @@ export interface SealedReference {
 
 export type EncryptedValue = SealedFields | SealedReference;
 
-/** The marker property of an encrypted value, and its one format so far. */
+/** The marker property of a /2 encrypted value (and a /3 record's root key: compact-format.ts), and /2's name. */
 export const ENCRYPTED_MARKER = "$personal";
 export const FORMAT = "aes-256-gcm/2";
 const IV_BYTES = 12;
-const AAD_LABEL = "eventflows/personal-data/v2\u0000";
+/** What each format's additional data starts with: a ciphertext of one format never opens as the other's. */
+export const AAD_LABEL = "eventflows/personal-data/v2\u0000";
+export const AAD_LABEL_V3 = "eventflows/personal-data/v3\u0000";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -44,7 +46,7 @@ let ivAt = 0;
  * A fresh random 96-bit IV. Each is handed out once: a pool is never refilled in place (a new one is
  * drawn), so an IV given out, and still used by a Web Crypto call in flight, never changes.
  */
-function freshIv(): Uint8Array<ArrayBuffer> {
+export function freshIv(): Uint8Array<ArrayBuffer> {
   const at = nextIvAt();
   return ivPool.subarray(at, at + IV_BYTES);
 }
@@ -90,12 +92,17 @@ export function dottedPath(path: FieldPath): string {
 // event, snapshot, subject or set of fields fails to decrypt instead of reading as that record's data.
 // The text is exactly `JSON.stringify([subject, context, fields])`, built without it: it runs for every
 // event read and written, and JSON.stringify of nested arrays was its largest cost on Bun.
-function additionalData(subject: string, context: SealContext, fields: readonly string[]): Uint8Array<ArrayBuffer> {
-  return encoder.encode(additionalText(subject, context, fields));
+export function additionalData(
+  subject: string,
+  context: SealContext,
+  fields: readonly string[],
+  label = AAD_LABEL,
+): Uint8Array<ArrayBuffer> {
+  return encoder.encode(additionalText(subject, context, fields, label));
 }
 
-function additionalText(subject: string, context: SealContext, fields: readonly string[]): string {
-  return `${AAD_LABEL}[${quoted(subject)},${quotedList(context)},${quotedList(fields)}]`;
+function additionalText(subject: string, context: SealContext, fields: readonly string[], label: string): string {
+  return `${label}[${quoted(subject)},${quotedList(context)},${quotedList(fields)}]`;
 }
 
 // The synchronous open decodes into these instead of new arrays (and the synchronous seal writes its
@@ -113,7 +120,7 @@ const KEPT_VIEWS = 1024;
  * Views of a scratch buffer (ciphertext, tag, additional data), each made once and kept: making them
  * per event read cost about 5% of a decryption's CPU on Bun and on Node. Dropped with their buffer when it grows.
  */
-class Views {
+export class Views {
   readonly #bytes: Uint8Array;
   /** By length, the views from the start; by start, the views that end 16 bytes later (tags). */
   readonly #heads: Uint8Array[] = [];
@@ -142,16 +149,27 @@ function growScratchData(length: number): void {
 /** The synchronous seal's plaintext, zeroed after each use. */
 let scratchPlain = new Uint8Array(new ArrayBuffer(1024));
 let plainViews = new Views(scratchPlain);
-/** Always starts with the label's bytes: every way of filling it writes them, or leaves them. */
+/** Always starts with the bytes of `scratchLabel`: every way of filling it writes them, or leaves them. */
 let scratchAad = new Uint8Array(new ArrayBuffer(1024));
 let aadViews = new Views(scratchAad);
+let scratchLabel = AAD_LABEL;
+// Both labels are ASCII of one length, so switching rewrites only their bytes.
 const LABEL_BYTES = encoder.encodeInto(AAD_LABEL, scratchAad).written;
 
 /** {@link additionalData} in `scratchAad` (grown if need be): a view of its start. */
-function additionalDataInScratch(subject: string, context: SealContext, fields: readonly string[]): Uint8Array {
+export function additionalDataInScratch(
+  subject: string,
+  context: SealContext,
+  fields: readonly string[],
+  label = AAD_LABEL,
+): Uint8Array {
+  if (label !== scratchLabel) {
+    encoder.encodeInto(label, scratchAad);
+    scratchLabel = label;
+  }
   const ascii = asciiAdditionalData(subject, context, fields);
   if (ascii > 0) return aadViews.head(ascii);
-  const text = additionalText(subject, context, fields);
+  const text = additionalText(subject, context, fields, label);
   // UTF-8 takes at most 3 bytes per UTF-16 code unit.
   if (scratchAad.length < text.length * 3) {
     scratchAad = new Uint8Array(new ArrayBuffer(text.length * 3));
@@ -259,6 +277,42 @@ export function sealFieldsNow(
   fields: readonly string[],
   values: readonly unknown[],
 ): SealedFields | undefined {
+  const written = sealInScratch(key, subject, context, fields, values, AAD_LABEL);
+  if (written === undefined) return undefined;
+  return { $personal: FORMAT, subject, fields, iv: toBase64(scratchIv), data: toBase64(dataViews.head(written)) };
+}
+
+/**
+ * Format /3's sealed text (base64 of IV + ciphertext + tag) under `label`, sealed without a promise, or
+ * `undefined` when `key` has no synchronous context here.
+ */
+export function sealedTextNow(
+  key: WebCryptoKey,
+  subject: string,
+  context: SealContext,
+  fields: readonly string[],
+  values: readonly unknown[],
+  label: string,
+): string | undefined {
+  const written = sealInScratch(key, subject, context, fields, values, label);
+  if (written === undefined) return undefined;
+  // 12 bytes are exactly 16 base64 characters: the two encoded apart are the base64 of IV + sealed.
+  return toBase64(scratchIv) + toBase64(dataViews.head(written));
+}
+
+/**
+ * `values` sealed synchronously into the scratch buffers: the IV in `scratchIv`, ciphertext + tag at the
+ * start of `scratchData`; their length, or `undefined` when `key` has no synchronous context here. The
+ * caller encodes both before anything else seals.
+ */
+function sealInScratch(
+  key: WebCryptoKey,
+  subject: string,
+  context: SealContext,
+  fields: readonly string[],
+  values: readonly unknown[],
+  label: string,
+): number | undefined {
   if (!hasSyncKey(key)) return undefined;
   // The values first: JSON.stringify may run the caller's toJSON, which must not find the scratch buffers
   // between their filling and their use.
@@ -279,7 +333,7 @@ export function sealFieldsNow(
     written = sealSyncInto(
       key,
       freshIvInto(scratchIv),
-      additionalDataInScratch(subject, context, fields),
+      additionalDataInScratch(subject, context, fields, label),
       plain,
       scratchData,
     );
@@ -287,7 +341,7 @@ export function sealFieldsNow(
     // The personal values are not left in a buffer that lives on.
     scratchPlain.fill(0, 0, length);
   }
-  return { $personal: FORMAT, subject, fields, iv: toBase64(scratchIv), data: toBase64(dataViews.head(written)) };
+  return written;
 }
 
 export function referenceTo(sealed: SealedFields): SealedReference {

@@ -24,9 +24,10 @@ const registered = (customerId: string, email: string) => ({
   data: { customerId, email, name: `Name of ${customerId}`, address: { city: "Lyon" }, plan: "gold" },
 });
 
-function setup(keys = new InMemorySubjectKeyStore()) {
+function setup(keys = new InMemorySubjectKeyStore(), format?: 2 | 3) {
   const personal = personalData<Customer>({
     keys,
+    ...(format === undefined ? {} : { format }),
     events: {
       Registered: { fields: ["email", "name", "address.city"], subject: (e) => e.data.customerId },
       Renamed: { fields: ["name"], subject: (e) => e.data.customerId },
@@ -76,7 +77,7 @@ describe("crypto-shredding on an event store", () => {
     const stored = await rawText(backing);
     for (const secret of ["ada@example.com", "Name of c1", "Lyon"]) expect(stored).not.toContain(secret);
     expect(stored).toContain("gold"); // unmarked fields stay as they are
-    expect(stored).toContain('"$personal":"aes-256-gcm/2"');
+    expect(stored).toContain('"$personal":["aes-256-gcm/3"');
 
     const expected = registered("c1", "ada@example.com").data;
     const [fromStream] = await collect(store.readStream("Customer-c1"));
@@ -125,27 +126,37 @@ describe("crypto-shredding on an event store", () => {
     expect(await collect(backing.readAll())).toEqual([]);
   });
 
-  test("one append mixing cached keys, keys still to make, other types and absent fields seals each event in place, in order", async () => {
-    for (const keys of [new InMemorySubjectKeyStore(), new WebCryptoOnlyKeys()]) {
-      const { store, backing } = setup(keys);
-      await keys.createOrGet("warm");
-      const events = [
-        registered("warm", "a@example.com"),
-        registered("cold-1", "b@example.com"),
-        { type: "Noted", data: { note: "no personal data" } },
-        registered("warm", "c@example.com"),
-        { type: "Registered", data: { customerId: "cold-2", email: "d@example.com", address: {} } },
-        registered("cold-1", "e@example.com"),
-      ];
-      const { events: appended } = await store.appendToStream("Mixed-1", events);
-      expect(appended.map((e) => e.data)).toEqual(events.map((e) => e.data));
-      expect((await collect(store.readStream("Mixed-1"))).map((e) => e.data)).toEqual(events.map((e) => e.data));
-      const stored = await collect(backing.readStream("Mixed-1", { raw: true }));
-      const ivs = stored.map((e) => (e.data as { email?: { iv?: string } }).email?.iv);
-      expect(ivs.filter((iv) => iv !== undefined)).toHaveLength(5);
-      expect(new Set(ivs).size).toBe(6);
-      expect(stored[2]?.data).toEqual({ note: "no personal data" });
-      expect((stored[4]?.data as { email?: { fields: string[] } } | undefined)?.email?.fields).toEqual(["email"]);
+  test("one append mixing cached keys, keys still to make, other types and absent fields seals each event in place, in order, in either format", async () => {
+    for (const format of [2, 3] as const) {
+      for (const keys of [new InMemorySubjectKeyStore(), new WebCryptoOnlyKeys()]) {
+        const { store, backing } = setup(keys, format);
+        await keys.createOrGet("warm");
+        const events = [
+          registered("warm", "a@example.com"),
+          registered("cold-1", "b@example.com"),
+          { type: "Noted", data: { note: "no personal data" } },
+          registered("warm", "c@example.com"),
+          { type: "Registered", data: { customerId: "cold-2", email: "d@example.com", address: {} } },
+          registered("cold-1", "e@example.com"),
+        ];
+        const { events: appended } = await store.appendToStream("Mixed-1", events);
+        expect(appended.map((e) => e.data)).toEqual(events.map((e) => e.data));
+        expect((await collect(store.readStream("Mixed-1"))).map((e) => e.data)).toEqual(events.map((e) => e.data));
+        const stored = await collect(backing.readStream("Mixed-1", { raw: true }));
+        // Each sealed record's IV (/3: the first 16 base64 characters of its sealed text) and field list.
+        type Stored = { email?: { iv?: string; fields?: string[] }; $personal?: [string, string, string[], string] };
+        const sealedOf = (data: unknown) => {
+          const record = data as Stored;
+          return format === 2
+            ? { iv: record.email?.iv, fields: record.email?.fields }
+            : { iv: record.$personal?.[3].slice(0, 16), fields: record.$personal?.[2] };
+        };
+        const ivs = stored.map((e) => sealedOf(e.data).iv);
+        expect(ivs.filter((iv) => iv !== undefined)).toHaveLength(5);
+        expect(new Set(ivs).size).toBe(6);
+        expect(stored[2]?.data).toEqual({ note: "no personal data" });
+        expect(sealedOf(stored[4]?.data).fields).toEqual(["email"]);
+      }
     }
   });
 
@@ -184,22 +195,28 @@ describe("crypto-shredding on an event store", () => {
     expect(event?.data).toEqual({ customerId: "c3", name: "Cleo", initial: "C" });
   });
 
-  test("any JSON value of any subset of the marked fields round-trips, sealed in one ciphertext (fast-check)", async () => {
-    const { personal } = setup();
+  test("any JSON value of any subset of the marked fields round-trips, sealed in one ciphertext, in either format (fast-check)", async () => {
+    const personal = { 2: setup(undefined, 2).personal, 3: setup().personal };
     const field = fc.option(fc.jsonValue(), { nil: undefined });
     await fc.assert(
-      fc.asyncProperty(field, field, field, async (email, name, city) => {
-        const data = JSON.parse(JSON.stringify({ customerId: "c-prop", email, name, address: { city } }));
-        const pending: PendingEvent = { id: "e", type: "Registered", data, metadata: {}, timestamp: "t" };
-        const [sealed] = await personal.encryptEvents("Customer-p", [pending]);
-        const present = [email, name, city].filter((v) => v !== undefined && v !== null).length;
-        const stored = JSON.stringify((sealed as PendingEvent).data);
-        expect(stored.split('"iv":').length - 1).toBe(present === 0 ? 0 : 1);
-        const envelope = { ...(sealed as PendingEvent), streamId: "Customer-p", version: 1 };
-        const opened = await personal.decryptEvent(envelope);
-        // JSON has one zero: -0 is stored as 0, as every backend's JSON stores it.
-        expect(opened.data).toEqual(data);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(2 as const, 3 as const),
+        field,
+        field,
+        field,
+        async (format, email, name, city) => {
+          const data = JSON.parse(JSON.stringify({ customerId: "c-prop", email, name, address: { city } }));
+          const pending: PendingEvent = { id: "e", type: "Registered", data, metadata: {}, timestamp: "t" };
+          const [sealed] = await personal[format].encryptEvents("Customer-p", [pending]);
+          const present = [email, name, city].filter((v) => v !== undefined && v !== null).length;
+          const stored = JSON.stringify((sealed as PendingEvent).data);
+          expect(stored.split(format === 2 ? '"iv":' : '"$personal":').length - 1).toBe(present === 0 ? 0 : 1);
+          const envelope = { ...(sealed as PendingEvent), streamId: "Customer-p", version: 1 };
+          const opened = await personal[format].decryptEvent(envelope);
+          // JSON has one zero: -0 is stored as 0, as every backend's JSON stores it.
+          expect(opened.data).toEqual(data);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -228,11 +245,14 @@ describe("crypto-shredding on an event store", () => {
     expect((opened.data as { email: string }).email).toBe("x@example.com");
   });
 
-  test("encrypting and decrypting never write to the record they are given, however its fields nest or share objects (fast-check)", async () => {
-    const personal = personalData({
-      keys: new InMemorySubjectKeyStore(),
-      events: { Nested: { fields: ["a.b.c", "a.b.d", "a.e", "f", "g.b.c", "h.0.x"], subject: () => "s-nested" } },
-    });
+  test("encrypting and decrypting never write to the record they are given, however its fields nest or share objects, in either format (fast-check)", async () => {
+    const declared = (format: 2 | 3) =>
+      personalData({
+        keys: new InMemorySubjectKeyStore(),
+        format,
+        events: { Nested: { fields: ["a.b.c", "a.b.d", "a.e", "f", "g.b.c", "h.0.x"], subject: () => "s-nested" } },
+      });
+    const formats = { 2: declared(2), 3: declared(3) };
     const frozen = <T>(value: T): T => {
       if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
         for (const child of Object.values(value)) frozen(child);
@@ -242,19 +262,29 @@ describe("crypto-shredding on an event store", () => {
     };
     const leaf = fc.option(fc.jsonValue(), { nil: undefined });
     await fc.assert(
-      fc.asyncProperty(leaf, leaf, leaf, leaf, leaf, fc.boolean(), async (c, d, e, f, x, shared) => {
-        const data = JSON.parse(JSON.stringify({ a: { b: { c, d, other: 1 }, e, keep: [1, 2] }, f, h: [{ x }, 2] }));
-        // The same object at two places (an in-memory record may share them), or one of its own.
-        data.g = shared ? data.a : { b: { c: "g", other: 2 } };
-        const expected = JSON.parse(JSON.stringify(data));
-        const pending: PendingEvent = { id: "e", type: "Nested", data: frozen(data), metadata: {}, timestamp: "t" };
-        const [sealed] = await personal.encryptEvents("Nested-1", [pending]);
-        const envelope = frozen({ ...(sealed as PendingEvent), streamId: "Nested-1", version: 1 });
-        const stored = JSON.stringify(envelope);
-        expect((await personal.decryptEvent(envelope)).data).toEqual(expected);
-        expect(JSON.stringify(envelope)).toBe(stored);
-        expect(JSON.parse(JSON.stringify(data))).toEqual(expected);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(2 as const, 3 as const),
+        leaf,
+        leaf,
+        leaf,
+        leaf,
+        leaf,
+        fc.boolean(),
+        async (format, c, d, e, f, x, shared) => {
+          const personal = formats[format];
+          const data = JSON.parse(JSON.stringify({ a: { b: { c, d, other: 1 }, e, keep: [1, 2] }, f, h: [{ x }, 2] }));
+          // The same object at two places (an in-memory record may share them), or one of its own.
+          data.g = shared ? data.a : { b: { c: "g", other: 2 } };
+          const expected = JSON.parse(JSON.stringify(data));
+          const pending: PendingEvent = { id: "e", type: "Nested", data: frozen(data), metadata: {}, timestamp: "t" };
+          const [sealed] = await personal.encryptEvents("Nested-1", [pending]);
+          const envelope = frozen({ ...(sealed as PendingEvent), streamId: "Nested-1", version: 1 });
+          const stored = JSON.stringify(envelope);
+          expect((await personal.decryptEvent(envelope)).data).toEqual(expected);
+          expect(JSON.stringify(envelope)).toBe(stored);
+          expect(JSON.parse(JSON.stringify(data))).toEqual(expected);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -263,8 +293,8 @@ describe("crypto-shredding on an event store", () => {
     ["synchronous AES-GCM", () => new InMemorySubjectKeyStore()],
     ["Web Crypto", () => new WebCryptoOnlyKeys()],
   ] as const) {
-    test(`tampered, moved, re-labelled and malformed ciphertext are typed errors, never garbage (${cipher})`, async () => {
-      const { store, backing, keys } = setup(makeKeys());
+    test(`tampered, moved, re-labelled and malformed ciphertext are typed errors, never garbage (format /2, ${cipher})`, async () => {
+      const { store, backing, keys } = setup(makeKeys(), 2);
       await store.appendToStream("Customer-c1", [
         registered("c1", "ada@example.com"),
         registered("c1", "ada@example.org"),

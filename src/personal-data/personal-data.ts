@@ -3,10 +3,22 @@ import type { EventPages, EventReader } from "../event-store/read-pages.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { kindOf } from "../internal/validate.js";
+import {
+  type CompactMarker,
+  checkedMarker,
+  compactMarkerOf,
+  openCompact,
+  openCompactNow,
+  sealCompact,
+  sealCompactNow,
+  stripped,
+  takesCompactForm,
+} from "./compact-format.js";
 import { decryptingEvents, decryptingPages } from "./decrypting-reader.js";
 import {
   checked,
   dottedPath,
+  ENCRYPTED_MARKER,
   type EncryptedValue,
   type FieldPath,
   isEncryptedValue,
@@ -57,6 +69,11 @@ export interface PersonalDataOptions<E extends DomainEvent = DomainEvent> {
     : { readonly [T in E["type"]]?: PersonalFields<PersonalEventInput<Extract<E, { type: T }>>> };
   /** Personal fields of snapshots, per stream category (`"Customer"` for `Customer-42`). */
   readonly snapshots?: { readonly [category: string]: PersonalFields<PersonalSnapshotInput> };
+  /**
+   * The stored format written: 3 (the default, `aes-256-gcm/3`) or 2 (`aes-256-gcm/2`), for a rolling
+   * upgrade while processes of a release before /3 still read the same store. Both are always read.
+   */
+  readonly format?: 2 | 3;
 }
 
 /**
@@ -83,6 +100,7 @@ export class PersonalData {
   readonly keys: SubjectKeyStore;
   readonly #events: ReadonlyMap<string, Rule<PersonalEventInput>>;
   readonly #snapshots: ReadonlyMap<string, Rule<PersonalSnapshotInput>>;
+  readonly #compact: boolean;
 
   constructor(options: PersonalDataOptions) {
     const issues: Issue[] = [];
@@ -92,6 +110,11 @@ export class PersonalData {
     this.keys = options?.keys;
     this.#events = rules(options?.events ?? {}, "events", issues) as ReadonlyMap<string, Rule<PersonalEventInput>>;
     this.#snapshots = rules(options?.snapshots ?? {}, "snapshots", issues);
+    const format = options?.format ?? 3;
+    if (format !== 2 && format !== 3) {
+      issues.push({ path: ["format"], message: `format must be 2 or 3, got ${kindOf(format)}` });
+    }
+    this.#compact = format === 3;
     if (issues.length > 0) throw new ValidationError("Invalid personalData options", issues);
   }
 
@@ -101,6 +124,7 @@ export class PersonalData {
    */
   async encryptEvents(streamId: string, events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     const rules = this.#events;
+    for (let i = 0; i < events.length; i++) assertNoMarker((events[i] as PendingEvent).data, i, "data");
     // Every event is started before any is awaited; a promise is waited for only where a key needs one
     // (a cached synchronous key seals at once, and no promise is made for its event).
     const sealed: unknown[] = new Array(events.length);
@@ -146,13 +170,19 @@ export class PersonalData {
   }
 
   #decryptEventIf<E extends EventEnvelope>(event: E, wait: boolean): E | Promise<E> | undefined {
-    const found: Found[] = [];
-    collect(event.data, [], found);
-    if (found.length === 0) return event;
     const done = ({ value, erased }: Decrypted): E =>
       erased.length === 0
         ? { ...event, data: value }
         : { ...event, data: value, metadata: { ...event.metadata, [ERASED_FIELDS_METADATA]: erased } };
+    // Format /3: one property check; only records without its marker are walked for /2's.
+    const marker = compactMarkerOf(event.data);
+    if (marker !== undefined) {
+      const opened = this.#openCompact(event.data as Record<string, unknown>, marker, eventContext(event), wait);
+      return opened === undefined ? undefined : opened instanceof Promise ? opened.then(done) : done(opened);
+    }
+    const found: Found[] = [];
+    collect(event.data, [], found);
+    if (found.length === 0) return event;
     const { sealed, references } = sorted(found);
     const context = eventContext(event);
     const now = this.#openNow(sealed, context);
@@ -183,12 +213,18 @@ export class PersonalData {
 
   /** A snapshot's state with the personal fields of its stream category encrypted. */
   async encryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
+    assertNoMarker(state, undefined, "state");
     const rule = this.#snapshots.get(categoryOf(streamId));
     return rule === undefined ? state : this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
   }
 
   /** A snapshot's state (of the stream `streamId`) decrypted; fields of an erased subject read as `null`. */
   async decryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
+    const marker = compactMarkerOf(state);
+    if (marker !== undefined) {
+      return (await this.#openCompact(state as Record<string, unknown>, marker, snapshotContext(streamId), true))
+        ?.value;
+    }
     const found: Found[] = [];
     collect(state, [], found);
     return found.length === 0 ? state : (await this.#decrypt(state, found, snapshotContext(streamId))).value;
@@ -225,6 +261,15 @@ export class PersonalData {
     const subject = rule.subject(input);
     assertSubjectId(subject);
     const cached = cachedSubjectKey(this.keys, subject);
+    if (this.#compact && takesCompactForm(root)) {
+      const marker =
+        cached?.status === "active" ? sealCompactNow(cached.key, subject, context, fields, values) : undefined;
+      if (marker !== undefined) return stripped(root, present, marker);
+      return this.keys
+        .createOrGet(subject)
+        .then((key) => sealCompact(key, subject, context, fields, values))
+        .then((sealed) => stripped(root, present, sealed));
+    }
     const now = cached?.status === "active" ? sealFieldsNow(cached.key, subject, context, fields, values) : undefined;
     if (now !== undefined) return placed(root, present, now);
     return this.#encryptLater(subject, context, fields, values, root, present);
@@ -253,6 +298,30 @@ export class PersonalData {
     const now = this.#openNow(sealed, context);
     if (now !== undefined) return assembled(root, sealed, now, references);
     return this.#openLater(sealed, context).then((opened) => assembled(root, sealed, opened, references));
+  }
+
+  /**
+   * A /3 record decrypted (see compact-format.ts): without a promise when its key is cached and usable
+   * synchronously or its subject erased; otherwise `undefined` unless `wait`.
+   */
+  #openCompact(
+    root: Record<string, unknown>,
+    found: unknown,
+    context: SealContext,
+    wait: boolean,
+  ): Decrypted | Promise<Decrypted> | undefined {
+    const marker = checkedMarker(found);
+    const lookup = cachedSubjectKey(this.keys, marker[1]);
+    if (lookup?.status === "erased") return restored(root, marker, null);
+    if (lookup?.status === "active" && hasSyncKey(lookup.key)) {
+      return restored(root, marker, openCompactNow(lookup.key, marker, context));
+    }
+    if (!wait) return undefined;
+    return this.keys.get(marker[1]).then(async (later) => {
+      if (later.status === "active") return restored(root, marker, await openCompact(later.key, marker, context));
+      if (later.status === "erased") return restored(root, marker, null);
+      throw new PersonalDataError("unknown-key", marker[1], ENCRYPTED_MARKER);
+    });
   }
 
   /** Every ciphertext's values (`null` for an erased subject), through the key store and Web Crypto if need be. */
@@ -352,6 +421,37 @@ function assembled(
     }
   }
   return { value: out, erased: erased.length > 1 ? erased.sort() : erased };
+}
+
+/**
+ * A /3 record's plaintext: `root` without its marker, each listed field put back (`null` when `values`
+ * is, the subject erased). Objects on the fields' paths are copied once each, as {@link assembled} does.
+ */
+function restored(root: Record<string, unknown>, marker: CompactMarker, values: readonly unknown[] | null): Decrypted {
+  const out: Record<string, unknown> = {};
+  for (const key in root) if (key !== ENCRYPTED_MARKER) out[key] = root[key];
+  const fields = marker[2];
+  for (let i = 0; i < fields.length; i++) {
+    put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i]);
+  }
+  return { value: out, erased: values === null ? fields.slice().sort() : NOTHING_ERASED };
+}
+const NOTHING_ERASED: string[] = [];
+
+/**
+ * A record whose root holds the marker key of its own could not be told from a /3 record (nor, nested,
+ * from a /2 value): refused on the way in, whatever its event type or snapshot category.
+ */
+function assertNoMarker(root: unknown, index: number | undefined, where: "data" | "state"): void {
+  if (takesCompactForm(root) && Object.hasOwn(root, ENCRYPTED_MARKER)) {
+    const path = index === undefined ? [where, ENCRYPTED_MARKER] : [index, where, ENCRYPTED_MARKER];
+    throw new ValidationError(`The key "${ENCRYPTED_MARKER}" is reserved by personal data`, [
+      {
+        path,
+        message: `"${ENCRYPTED_MARKER}" at the root of ${where === "data" ? "an event's data" : "a snapshot's state"} is reserved for encrypted personal fields`,
+      },
+    ]);
+  }
 }
 
 /** The last ciphertext that lists the field at `path`. */

@@ -1,15 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { FIXED_IV, FixedKey, RAW_KEY, toBase64 } from "../../test/personal-data/fixed-key.ts";
 import {
   ErrorCode,
   type EventEnvelope,
   InMemoryEventStore,
   InMemorySubjectKeyStore,
   personalData,
-  type SubjectKeyLookup,
-  SubjectKeyStore,
-  unwrapSubjectKey,
-  wrapSubjectKey,
+  type SubjectKeyStore,
 } from "../index.js";
 import { collect, StoreView } from "../testing/index.js";
 
@@ -17,8 +15,7 @@ import { collect, StoreView } from "../testing/index.js";
 // fixed key and IV, the values as JSON, and as additional data the label followed by
 // JSON.stringify([subject, ["event", id, type], fields]). Events are immutable: whatever the library
 // changes in how it builds this, what it wrote before must still read.
-const RAW_KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
-const IV = Uint8Array.from({ length: 12 }, (_, i) => 200 - i);
+const IV = FIXED_IV;
 // Characters JSON escapes (quote, backslash), non-ASCII and a surrogate pair, in the authenticated strings.
 const SUBJECT = 'cus"to\\mer-é😀';
 const EVENT_ID = "01JBQ3Y5G6M8P9R2S4T6V8W0XY";
@@ -29,8 +26,6 @@ const AAD = `eventflows/personal-data/v2\u0000${JSON.stringify([SUBJECT, ["event
 // The same ciphertext, pinned: it was computed once and must never change.
 const PINNED_DATA = "mY3+e+z2Lm9UJrWgwCaab2FaIsCjZmHjaGk+fix3Eg63lYU1DAvr7Yzmusvz8YqlUN4Us5V7rqiVaSERCMSYqcaZI5V0";
 
-const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
-
 async function storedCiphertext(): Promise<string> {
   const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["encrypt"]);
   const sealed = await crypto.subtle.encrypt(
@@ -39,26 +34,6 @@ async function storedCiphertext(): Promise<string> {
     new TextEncoder().encode(JSON.stringify(VALUES)),
   );
   return toBase64(new Uint8Array(sealed));
-}
-
-/** Hands out the fixed key: unwrapped by the library (synchronous AES-GCM where it can) or imported by hand (Web Crypto). */
-class FixedKey extends SubjectKeyStore {
-  constructor(readonly how: "unwrapped" | "imported") {
-    super();
-  }
-  protected async readKey(subjectId: string): Promise<SubjectKeyLookup> {
-    if (this.how === "imported") {
-      const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["encrypt", "decrypt"]);
-      return { status: "active", key };
-    }
-    const master = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
-    const key = await unwrapSubjectKey(master, subjectId, await wrapSubjectKey(master, subjectId, RAW_KEY));
-    return { status: "active", key };
-  }
-  protected async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
-    return this.readKey(subjectId);
-  }
-  protected async eraseKey(): Promise<void> {}
 }
 
 describe("the stored format aes-256-gcm/2", () => {
@@ -105,6 +80,7 @@ describe("the stored format aes-256-gcm/2", () => {
         fc.pre(!/\p{Cc}/u.test(subject));
         const personal = personalData({
           keys: new FixedKey("unwrapped"),
+          format: 2,
           events: { T: { fields, subject: () => subject } },
         });
         const backing = new InMemoryEventStore();
@@ -191,21 +167,31 @@ describe("IVs", () => {
     ["synchronous AES-GCM", () => new InMemorySubjectKeyStore()],
     ["Web Crypto", () => new FixedKey("imported")],
   ] as const) {
-    test(`every encryption gets its own 96-bit IV, across many appends (${how})`, async () => {
-      const personal = personalData({ keys: keys(), events: { T: { fields: ["email"], subject: () => "s1" } } });
-      const backing = new InMemoryEventStore();
-      const store = new StoreView(backing, { personalData: personal });
-      // More than one draw of the IV pool, and appends of one and of many events.
-      for (let i = 0; i < 300; i++) await store.appendToStream(`S-${i}`, [{ type: "T", data: { email: "same" } }]);
-      await store.appendToStream(
-        "S-many",
-        Array.from({ length: 300 }, () => ({ type: "T", data: { email: "same" } })),
-      );
-      const ivs = (await collect(backing.readAll())).map((event) => (event.data as { email: { iv: string } }).email.iv);
-      expect(ivs.length).toBe(600);
-      expect(new Set(ivs).size).toBe(600);
-      for (const iv of ivs) expect(atob(iv).length).toBe(12);
-    });
+    for (const format of [2, 3] as const)
+      test(`every encryption gets its own 96-bit IV, across many appends (${how}, format /${format})`, async () => {
+        const personal = personalData({
+          keys: keys(),
+          format,
+          events: { T: { fields: ["email"], subject: () => "s1" } },
+        });
+        const backing = new InMemoryEventStore();
+        const store = new StoreView(backing, { personalData: personal });
+        // More than one draw of the IV pool, and appends of one and of many events.
+        for (let i = 0; i < 300; i++) await store.appendToStream(`S-${i}`, [{ type: "T", data: { email: "same" } }]);
+        await store.appendToStream(
+          "S-many",
+          Array.from({ length: 300 }, () => ({ type: "T", data: { email: "same" } })),
+        );
+        // Format /3 stores the IV as the first 16 base64 characters (12 bytes) of its one string.
+        const ivOf = (data: unknown) =>
+          format === 2
+            ? (data as { email: { iv: string } }).email.iv
+            : (data as { $personal: [string, string, string[], string] }).$personal[3].slice(0, 16);
+        const ivs = (await collect(backing.readAll())).map((event) => ivOf(event.data));
+        expect(ivs.length).toBe(600);
+        expect(new Set(ivs).size).toBe(600);
+        for (const iv of ivs) expect(atob(iv).length).toBe(12);
+      });
   }
 });
 

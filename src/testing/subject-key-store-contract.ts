@@ -157,6 +157,7 @@ export function subjectKeyStoreContract(options: SubjectKeyStoreContractOptions)
       const subject = `subject-${ulid()}`;
       const personal = personalData({
         keys: store,
+        format: 2,
         events: { Registered: { fields: ["email", "address.street"], subject: () => subject } },
       });
       const data = { email: "ada@example.com", address: { street: "1 Rue de la République", city: "Lyon" } };

@@ -33,9 +33,11 @@ export function customerHistory(customerId: string): NewEvent[] {
   ];
 }
 
-export function customerPersonalData(keys: SubjectKeyStore): PersonalData {
+/** The customers' declaration, writing the stored format `format` (the default when not given). */
+export function customerPersonalData(keys: SubjectKeyStore, format?: 2 | 3): PersonalData {
   return personalData<CustomerEvent>({
     keys,
+    ...(format === undefined ? {} : { format }),
     events: {
       CustomerRegistered: { fields: ["email", "name"], subject: (event) => event.data.customerId },
       CustomerMoved: { fields: ["address.street"], subject: (event) => event.data.customerId },

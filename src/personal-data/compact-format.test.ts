@@ -1,0 +1,492 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import * as v from "valibot";
+import { FIXED_IV, FixedKey, fromBase64, RAW_KEY, toBase64 } from "../../test/personal-data/fixed-key.ts";
+import {
+  ERASED_FIELDS_METADATA,
+  ErrorCode,
+  type EventEnvelope,
+  eventRegistry,
+  InMemoryEventStore,
+  InMemorySnapshotStore,
+  InMemorySubjectKeyStore,
+  type PendingEvent,
+  personalData,
+  type SubjectKeyLookup,
+} from "../index.js";
+import { collect, StoreView } from "../testing/index.js";
+
+// A record of format aes-256-gcm/3 as stored, built here from its definition with Web Crypto: a fixed
+// key and IV, the values as JSON, as additional data the /3 label followed by
+// JSON.stringify([subject, ["event", id, type], fields]), and the marker
+// ["aes-256-gcm/3", subject, fields, base64(IV + ciphertext + tag)] under the data's "$personal" key,
+// the fields themselves absent. Events are immutable: what the library wrote must always read.
+const SUBJECT = 'cus"to\\mer-é😀';
+const EVENT_ID = "01JBQ3Y5G6M8P9R2S4T6V8W0XY";
+const TYPE = "Registered";
+const FIELDS = ['e"mail', "name.first"];
+const VALUES = ["ada@example.com", { given: "Ada", family: "Lovelace" }];
+const label = (format: 2 | 3) => `eventflows/personal-data/v${format}\u0000`;
+const aadOf = (format: 2 | 3, subject: string, context: readonly string[], fields: readonly string[]) =>
+  new TextEncoder().encode(`${label(format)}${JSON.stringify([subject, context, fields])}`);
+// The same IV + ciphertext + tag, pinned: it was computed once and must never change.
+const PINNED =
+  "yMfGxcTDwsHAv769mY3+e+z2Lm9UJrWgwCaab2FaIsCjZ2HnfnM+fix3Eg63lYU/DBX2o8/mzIbJ+5ChX9pVq+oe171E/xqFwdnLA70QlzpugoY=";
+
+async function storedCiphertext(): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["encrypt"]);
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv: FIXED_IV, additionalData: aadOf(3, SUBJECT, ["event", EVENT_ID, TYPE], FIELDS) },
+    key,
+    new TextEncoder().encode(JSON.stringify(VALUES)),
+  );
+  return toBase64(new Uint8Array([...FIXED_IV, ...new Uint8Array(sealed)]));
+}
+
+/** Keys imported straight through Web Crypto, as a third-party key store may: no synchronous AES-GCM for them. */
+class WebCryptoOnlyKeys extends InMemorySubjectKeyStore {
+  readonly #keys = new Map<string, SubjectKeyLookup>();
+  protected override async readKey(subjectId: string): Promise<SubjectKeyLookup> {
+    return this.#keys.get(subjectId) ?? { status: "unknown" };
+  }
+  protected override async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
+    const raw = crypto.getRandomValues(new Uint8Array(32));
+    const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+    const stored = this.#keys.get(subjectId) ?? { status: "active", key };
+    this.#keys.set(subjectId, stored);
+    return stored;
+  }
+  protected override async eraseKey(subjectId: string): Promise<void> {
+    this.#keys.set(subjectId, { status: "erased" });
+  }
+}
+
+const ciphers = [
+  ["synchronous AES-GCM", () => new InMemorySubjectKeyStore()],
+  ["Web Crypto", () => new WebCryptoOnlyKeys()],
+] as const;
+
+type Marker = [string, string, string[], string];
+const customer = (id: string) => ({
+  customerId: id,
+  email: `${id}@example.com`,
+  name: `Name of ${id}`,
+  address: { street: `1 rue ${id}`, city: "Lyon" },
+  plan: "gold",
+});
+const declared = (keys: InMemorySubjectKeyStore, format?: 2 | 3) =>
+  personalData({
+    keys,
+    ...(format === undefined ? {} : { format }),
+    events: {
+      Registered: {
+        fields: ["email", "name", "address.street"],
+        subject: (e) => (e.data as { customerId: string }).customerId,
+      },
+    },
+    snapshots: { Customer: { fields: ["email", "name"], subject: (s) => s.streamId.slice("Customer-".length) } },
+  });
+
+describe("the stored format aes-256-gcm/3", () => {
+  test("the construction matches the pinned ciphertext", async () => {
+    expect(await storedCiphertext()).toBe(PINNED);
+  });
+
+  for (const how of ["unwrapped", "imported"] as const) {
+    test(`a record written to the format reads back (key ${how}), cold and cached, and not once altered`, async () => {
+      const backing = new InMemoryEventStore();
+      const marker = ["aes-256-gcm/3", SUBJECT, FIELDS, PINNED];
+      await backing.appendToStream("Customer-1", [
+        { id: EVENT_ID, type: TYPE, data: { name: { middle: "King" }, plan: "gold", $personal: marker } },
+      ]);
+      const store = new StoreView(backing, { personalData: personalData({ keys: new FixedKey(how) }) });
+      for (let read = 0; read < 2; read++) {
+        const [event] = await collect(store.readStream("Customer-1"));
+        expect(event?.data).toEqual({
+          'e"mail': VALUES[0],
+          name: { middle: "King", first: VALUES[1] },
+          plan: "gold",
+        });
+      }
+      const altered = ["aes-256-gcm/3", SUBJECT, FIELDS, PINNED.replace("yMfG", "yMfH")];
+      await backing.appendToStream("Customer-2", [
+        { id: "01JBQ3Y5G6M8P9R2S4T6V8W0XZ", type: TYPE, data: { $personal: altered } },
+      ]);
+      await expect(collect(store.readStream("Customer-2"))).rejects.toMatchObject({
+        code: ErrorCode.PersonalDataUnreadable,
+        reason: "tampered",
+      });
+    });
+  }
+
+  test("what the library seals opens under the format's definition, whatever the subject and field names (fast-check)", async () => {
+    const name = fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }).filter((n) => n.trim().length > 0);
+    const field = fc
+      .string({ unit: "grapheme", minLength: 1, maxLength: 8 })
+      .filter((f) => !f.includes(".") && f !== "$personal");
+    const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["decrypt"]);
+    await fc.assert(
+      fc.asyncProperty(name, fc.uniqueArray(field, { minLength: 1, maxLength: 3 }), async (subject, fields) => {
+        fc.pre(!/\p{Cc}/u.test(subject));
+        const personal = personalData({
+          keys: new FixedKey("unwrapped"),
+          events: { T: { fields, subject: () => subject } },
+        });
+        const backing = new InMemoryEventStore();
+        const store = new StoreView(backing, { personalData: personal });
+        const data = { ...Object.fromEntries(fields.map((f, i) => [f, `value ${i}`])), kept: 1 };
+        await store.appendToStream("S-1", [{ type: "T", data }]);
+        const [event] = (await collect(backing.readStream("S-1"))) as EventEnvelope[];
+        const stored = event?.data as Record<string, unknown>;
+        // The marked fields are absent; only the marker and the other fields are stored.
+        expect(Object.keys(stored).sort()).toEqual(["$personal", "kept"]);
+        const [format, markerSubject, markerFields, sealed] = stored.$personal as Marker;
+        expect([format, markerSubject, markerFields]).toEqual(["aes-256-gcm/3", subject, fields]);
+        const bytes = fromBase64(sealed);
+        const plain = await crypto.subtle.decrypt(
+          {
+            name: "AES-GCM",
+            iv: bytes.subarray(0, 12),
+            additionalData: aadOf(3, subject, ["event", event?.id as string, "T"], fields),
+          },
+          key,
+          bytes.subarray(12),
+        );
+        expect(JSON.parse(new TextDecoder().decode(plain))).toEqual(fields.map((_, i) => `value ${i}`));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test("a record built from the format's definition reads back, whatever the subject, id, type and field names (fast-check)", async () => {
+    const text = (max: number) =>
+      fc.oneof(
+        fc.string({ maxLength: max }),
+        fc.string({ unit: fc.constantFrom("a", "~", "\u007f", " ", '"', "\\", "\n", "\u0000"), maxLength: max }),
+        fc.string({ unit: "grapheme", maxLength: max }),
+      );
+    const subject = text(256).filter((s) => s.trim().length > 0 && !/\p{Cc}/u.test(s));
+    const field = text(300).filter((f) => f.length > 0 && !f.includes(".") && f !== "$personal");
+    const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["encrypt"]);
+    const personal = personalData({ keys: new FixedKey("unwrapped") });
+    await fc.assert(
+      fc.asyncProperty(
+        subject,
+        text(600),
+        text(100).filter((t) => t.length > 0),
+        fc.uniqueArray(field, { minLength: 1, maxLength: 3 }),
+        async (subject, id, type, fields) => {
+          const values = fields.map((_, i) => `value ${i}`);
+          const sealed = await crypto.subtle.encrypt(
+            { name: "AES-GCM", iv: FIXED_IV, additionalData: aadOf(3, subject, ["event", id, type], fields) },
+            key,
+            new TextEncoder().encode(JSON.stringify(values)),
+          );
+          const marker = [
+            "aes-256-gcm/3",
+            subject,
+            fields,
+            toBase64(new Uint8Array([...FIXED_IV, ...new Uint8Array(sealed)])),
+          ];
+          const event = {
+            id,
+            type,
+            streamId: "S-1",
+            version: 1,
+            timestamp: new Date(0),
+            data: { $personal: marker },
+            metadata: {},
+          } as unknown as EventEnvelope;
+          // Twice: the first read fetches the key, the second finds it cached.
+          for (let read = 0; read < 2; read++) {
+            expect((await personal.decryptEvent(event)).data).toEqual(
+              Object.fromEntries(fields.map((f, i) => [f, values[i]])),
+            );
+          }
+          await expect(personal.decryptEvent({ ...event, id: `${id}x` })).rejects.toMatchObject({ reason: "tampered" });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  for (const [cipher, makeKeys] of ciphers) {
+    test(`tampered, moved, re-labelled, version-swapped and malformed markers are typed errors, never garbage (${cipher})`, async () => {
+      const keys = makeKeys();
+      const personal = declared(keys);
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: personal });
+      const legacy = new StoreView(backing, { personalData: declared(keys, 2) });
+      await store.appendToStream("Customer-c1", [{ type: "Registered", data: customer("c1") }]);
+      await store.appendToStream("Customer-c1", [{ type: "Registered", data: customer("c1") }]);
+      await legacy.appendToStream("Customer-c1", [{ type: "Registered", data: customer("c1") }]);
+      const snapshots = new InMemorySnapshotStore({ personalData: personal });
+      await snapshots.save({ streamId: "Customer-c1", version: 1, state: { email: "x@example.com" } });
+      const snapshotMarker = (
+        (await personal.encryptSnapshot("Customer-c1", { email: "x@example.com", name: "X" })) as {
+          $personal: Marker;
+        }
+      ).$personal;
+      await keys.createOrGet("c2");
+      const [first, second, old] = await collect(backing.readAll({ raw: true }));
+      const data = first?.data as { $personal: Marker } & Record<string, unknown>;
+      const marker = data.$personal;
+      expect(Object.keys(data).sort()).toEqual(["$personal", "address", "customerId", "plan"]);
+      expect(data.address).toEqual({ city: "Lyon" });
+      expect(marker.slice(0, 3)).toEqual(["aes-256-gcm/3", "c1", ["email", "name", "address.street"]]);
+      const [format, subject, fields, sealed] = marker;
+      const flipped = `${sealed.slice(0, -4)}${sealed.slice(-4) === "AAAA" ? "BBBB" : "AAAA"}`;
+      const oldData = old?.data as { email: { iv: string; data: string } };
+      const variants: [string, unknown, string][] = [
+        ["altered ciphertext", { ...data, $personal: [format, subject, fields, flipped] }, "tampered"],
+        ["an altered IV", { ...data, $personal: [format, subject, fields, `B${sealed.slice(1)}`] }, "tampered"],
+        ["moved to another event of the subject", second?.data, "tampered"],
+        ["moved from a snapshot", { ...data, $personal: snapshotMarker }, "tampered"],
+        [
+          "fields relabelled",
+          { ...data, $personal: [format, subject, ["email", "address.street", "name"], sealed] },
+          "tampered",
+        ],
+        [
+          "a field dropped from the list",
+          { ...data, $personal: [format, subject, ["email", "name"], sealed] },
+          "tampered",
+        ],
+        ["relabelled to another subject", { ...data, $personal: [format, "c2", fields, sealed] }, "tampered"],
+        ["a subject with no key", { ...data, $personal: [format, "nobody", fields, sealed] }, "unknown-key"],
+        [
+          "a /3 ciphertext stored as /2",
+          {
+            ...data,
+            $personal: undefined,
+            email: { $personal: "aes-256-gcm/2", subject, fields, iv: sealed.slice(0, 16), data: sealed.slice(16) },
+          },
+          "tampered",
+        ],
+        [
+          "a /2 ciphertext stored as /3",
+          { ...data, $personal: [format, subject, fields, oldData.email.iv + oldData.email.data] },
+          "tampered",
+        ],
+        [
+          "a ciphertext shorter than IV and tag",
+          { ...data, $personal: [format, subject, fields, btoa("short")] },
+          "tampered",
+        ],
+        ["an unknown format version", { ...data, $personal: ["aes-256-gcm/4", subject, fields, sealed] }, "malformed"],
+        ["a /2 label on the marker", { ...data, $personal: ["aes-256-gcm/2", subject, fields, sealed] }, "malformed"],
+        ["a marker that is an object", { ...data, $personal: { format, subject, fields, sealed } }, "malformed"],
+        ["a marker that is a string", { ...data, $personal: "aes-256-gcm/3" }, "malformed"],
+        ["a marker without its ciphertext", { ...data, $personal: [format, subject, fields] }, "malformed"],
+        ["an empty field list", { ...data, $personal: [format, subject, [], sealed] }, "malformed"],
+        ["a field that is not a string", { ...data, $personal: [format, subject, ["email", 1], sealed] }, "malformed"],
+        ["a subject that is not a string", { ...data, $personal: [format, 7, fields, sealed] }, "malformed"],
+        ["a ciphertext that is not base64", { ...data, $personal: [format, subject, fields, "!!!!"] }, "malformed"],
+      ];
+      for (const [label, altered, reason] of variants) {
+        // A fresh declaration each time, so that the first lookup of a key is cold.
+        const event = { ...(first as EventEnvelope), data: JSON.parse(JSON.stringify(altered)) };
+        const error = await declared(keys)
+          .decryptEvent(event)
+          .catch((e: unknown) => e);
+        expect({
+          label,
+          code: (error as { code?: string }).code,
+          reason: (error as { reason?: string }).reason,
+        }).toEqual({
+          label,
+          code: ErrorCode.PersonalDataUnreadable,
+          reason,
+        });
+        expect(String((error as Error).message)).not.toContain("c1@example.com");
+      }
+      // The unaltered record reads back, the snapshot too.
+      expect((await personal.decryptEvent(first as EventEnvelope)).data).toEqual(customer("c1"));
+      expect((await snapshots.load("Customer-c1"))?.state).toEqual({ email: "x@example.com" });
+    });
+
+    test(`an erased subject's fields read as null, listed in metadata; its snapshots load as null (${cipher})`, async () => {
+      const keys = makeKeys();
+      const personal = declared(keys);
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: personal });
+      const snapshots = new InMemorySnapshotStore({ personalData: personal });
+      await store.appendToStream("Customer-c1", [{ type: "Registered", data: customer("c1") }]);
+      await store.appendToStream("Customer-c2", [{ type: "Registered", data: customer("c2") }]);
+      await snapshots.save({ streamId: "Customer-c1", version: 1, state: { email: "c1@example.com", visits: 2 } });
+      await keys.delete("c1");
+      const [erased, kept] = await collect(store.readAll());
+      expect(erased?.data).toEqual({
+        customerId: "c1",
+        email: null,
+        name: null,
+        address: { street: null, city: "Lyon" },
+        plan: "gold",
+      });
+      expect(erased?.metadata[ERASED_FIELDS_METADATA]).toEqual(["address.street", "email", "name"]);
+      expect(kept?.data).toEqual(customer("c2"));
+      expect(kept?.metadata[ERASED_FIELDS_METADATA]).toBeUndefined();
+      expect((await snapshots.load("Customer-c1"))?.state).toEqual({ email: null, visits: 2 });
+    });
+  }
+});
+
+describe("format /3 and the rest of the library", () => {
+  test("for random records and field lists, a read gives the record back, and once erased the record with its present fields null: events and snapshots (fast-check)", async () => {
+    const key = fc.constantFrom("a", "b", "c", "d", "é", "$x", "0");
+    const leaf = fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant(null), fc.constant(undefined));
+    const node = fc.dictionary(key, fc.oneof(leaf, fc.dictionary(key, leaf), fc.array(leaf, { maxLength: 3 })));
+    const paths = ["a", "b", "é", "$x", "a.b", "b.c", "c.0", "c.1", "d.a", "d.0", "0", "0.0"];
+    const fieldList = fc
+      .uniqueArray(fc.constantFrom(...paths), { minLength: 1, maxLength: 5 })
+      .filter((list) => !list.some((a) => list.some((b) => a !== b && b.startsWith(`${a}.`))));
+    const valueAt = (root: unknown, path: string) =>
+      path
+        .split(".")
+        .reduce<unknown>(
+          (at, s) => (typeof at === "object" && at !== null ? (at as Record<string, unknown>)[s] : undefined),
+          root,
+        );
+    const withNulls = (root: unknown, fields: readonly string[]) => {
+      const out = JSON.parse(JSON.stringify(root));
+      for (const field of fields) {
+        const value = valueAt(out, field);
+        if (value === undefined || value === null) continue;
+        const segments = field.split(".");
+        const holder = valueAt(out, segments.slice(0, -1).join(".")) ?? out;
+        (holder as Record<string, unknown>)[segments.at(-1) as string] = null;
+      }
+      return out;
+    };
+    await fc.assert(
+      fc.asyncProperty(node, fieldList, async (generated, fields) => {
+        const record = JSON.parse(JSON.stringify(generated));
+        const keys = new InMemorySubjectKeyStore();
+        const personal = personalData({
+          keys,
+          events: { T: { fields, subject: () => "s" } },
+          snapshots: { S: { fields, subject: () => "s" } },
+        });
+        const pending: PendingEvent = { id: "e1", type: "T", data: record, metadata: {}, timestamp: "t" };
+        const [sealed] = await personal.encryptEvents("S-1", [pending]);
+        // As a store hands it back: through JSON.
+        const stored = JSON.parse(JSON.stringify({ ...sealed, streamId: "S-1", version: 1 })) as EventEnvelope;
+        const present = fields.filter((f) => valueAt(record, f) !== undefined && valueAt(record, f) !== null);
+        expect((stored.data as { $personal?: Marker }).$personal?.[2]).toEqual(
+          present.length > 0 ? present : undefined,
+        );
+        for (const field of present) expect(valueAt(stored.data, field) ?? null).toBeNull();
+        const state = JSON.parse(JSON.stringify(await personal.encryptSnapshot("S-1", record)));
+        expect((await personal.decryptEvent(stored)).data).toEqual(record);
+        expect(await personal.decryptSnapshot("S-1", state)).toEqual(record);
+        await keys.delete("s");
+        const erased = await personal.decryptEvent(stored);
+        expect(erased.data).toEqual(withNulls(record, fields));
+        expect(erased.metadata[ERASED_FIELDS_METADATA]).toEqual(present.length > 0 ? [...present].sort() : undefined);
+        expect(await personal.decryptSnapshot("S-1", state)).toEqual(withNulls(record, fields));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a snapshot whose state is not a plain object is stored in format /2's places, and reads back", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const personal = personalData({
+      keys,
+      snapshots: { List: { fields: ["0.email"], subject: () => "s" } },
+    });
+    const state = [{ email: "a@example.com", n: 1 }, { n: 2 }];
+    const stored = (await personal.encryptSnapshot("List-1", state)) as [{ email: { $personal: string } }];
+    expect(stored[0].email.$personal).toBe("aes-256-gcm/2");
+    expect(await personal.decryptSnapshot("List-1", JSON.parse(JSON.stringify(stored)))).toEqual(state);
+  });
+
+  test("a top-level $personal key of one's own is refused on append and on save, whatever the format; nested, it is data", async () => {
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: declared(keys, format) });
+      for (const type of ["Registered", "Undeclared"]) {
+        const error = await store
+          .appendToStream("Customer-c1", [{ type, data: { ...customer("c1"), $personal: "mine" } }])
+          .catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: [0, "data", "$personal"] }] });
+      }
+      expect(await collect(backing.readAll())).toEqual([]);
+      const snapshots = new InMemorySnapshotStore({ personalData: declared(keys, format) });
+      await expect(
+        snapshots.save({ streamId: "Customer-c1", version: 1, state: { $personal: 1 } }),
+      ).rejects.toMatchObject({ code: ErrorCode.Validation });
+      // A store without personal data reserves nothing.
+      await new InMemoryEventStore().appendToStream("Other-1", [{ type: "T", data: { $personal: "mine" } }]);
+    }
+  });
+
+  test("format: 2 keeps writing /2 for readers of an older release; either format reads both", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const backing = new InMemoryEventStore();
+    const old = new StoreView(backing, { personalData: declared(keys, 2) });
+    const current = new StoreView(backing, { personalData: declared(keys) });
+    await old.appendToStream("Customer-c1", [{ type: "Registered", data: customer("c1") }]);
+    await current.appendToStream("Customer-c2", [{ type: "Registered", data: customer("c2") }]);
+    const [two, three] = await collect(backing.readAll({ raw: true }));
+    expect((two as EventEnvelope<string, { email: { $personal: string } }>).data.email.$personal).toBe("aes-256-gcm/2");
+    expect((three as EventEnvelope<string, { $personal: Marker }>).data.$personal[0]).toBe("aes-256-gcm/3");
+    for (const reader of [old, current]) {
+      expect((await collect(reader.readAll())).map((event) => event.data)).toEqual([customer("c1"), customer("c2")]);
+    }
+    expect(() => personalData({ keys, format: 4 as never })).toThrow(/format/);
+  });
+
+  test("an array element listed as a field is stored as null and read back", async () => {
+    const personal = personalData({
+      keys: new InMemorySubjectKeyStore(),
+      events: { T: { fields: ["phones.1"], subject: () => "s" } },
+    });
+    const data = { phones: ["+33 1", "+33 2", "+33 3"] };
+    const [sealed] = await personal.encryptEvents("S-1", [{ id: "e", type: "T", data, metadata: {}, timestamp: "t" }]);
+    expect(((sealed as PendingEvent).data as { phones: unknown[] }).phones).toEqual(["+33 1", null, "+33 3"]);
+    const event = { ...(sealed as PendingEvent), streamId: "S-1", version: 1 };
+    expect((await personal.decryptEvent(event)).data).toEqual(data);
+  });
+
+  test("schemas check the plaintext on append and on read, and upcasters see it", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const personal = declared(keys);
+    const backing = new InMemoryEventStore();
+    const strict = v.object({
+      customerId: v.string(),
+      email: v.pipe(v.string(), v.email()),
+      name: v.string(),
+      address: v.object({ street: v.string(), city: v.string() }),
+      plan: v.string(),
+    });
+    const writer = new StoreView(backing, {
+      personalData: personal,
+      eventRegistry: eventRegistry().schema("Registered", 1, strict),
+    });
+    await writer.appendToStream("Customer-c1", [{ type: "Registered", data: customer("c1") }]);
+    await expect(
+      writer.appendToStream("Customer-c1", [
+        { type: "Registered", data: { ...customer("c1"), email: "not an e-mail" } },
+      ]),
+    ).rejects.toMatchObject({ code: ErrorCode.Validation });
+    // Read: decrypted before upcasting and the read schema (of the upcast version).
+    const upcast = eventRegistry({ validateOnRead: true })
+      .upcast("Registered", 1, (data: { email: string | null }) => ({
+        ...data,
+        domain: data.email?.split("@")[1] ?? null,
+      }))
+      .schema(
+        "Registered",
+        2,
+        v.object({ email: v.nullable(v.pipe(v.string(), v.email())), domain: v.nullable(v.string()) }),
+      );
+    const reader = new StoreView(backing, { personalData: personal, eventRegistry: upcast });
+    const [event] = await collect(reader.readStream("Customer-c1"));
+    expect(event?.data).toMatchObject({ email: "c1@example.com", domain: "example.com" });
+    await keys.delete("c1");
+    const [erased] = await collect(reader.readStream("Customer-c1"));
+    expect(erased?.data).toMatchObject({ email: null, domain: null });
+  });
+});
