@@ -14,7 +14,7 @@ export function fromStreamRow(streamId: string, row: StreamRow): EventEnvelope {
     globalPosition: toPosition(row[0]),
     timestamp: row[6],
     data: JSON.parse(row[4]),
-    metadata: JSON.parse(row[5]),
+    metadata: metadataOf(row[5]),
   };
 }
 
@@ -27,8 +27,16 @@ export function fromFeedRow(row: FeedRow): EventEnvelope {
     globalPosition: toPosition(row[1]),
     timestamp: row[7],
     data: JSON.parse(row[5]),
-    metadata: JSON.parse(row[6]),
+    metadata: metadataOf(row[6]),
   };
+}
+
+/**
+ * Stored metadata as an object of the envelope's own. Events appended without metadata store `{}`:
+ * that text skips `JSON.parse` (a call per event of a feed read).
+ */
+function metadataOf(text: string): EventEnvelope["metadata"] {
+  return text === "{}" ? {} : JSON.parse(text);
 }
 
 /** bigint text to number; positions stay below 2^53 for 2^41 transactions (see position.ts). */

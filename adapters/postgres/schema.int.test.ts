@@ -101,7 +101,8 @@ describe("PostgreSQL schema", () => {
     ] as const) {
       const text = await plan(statement, [...parameters]);
       expect(text).toContain("events_pkey");
-      expect(text).not.toContain("Seq Scan");
+      // The feed's test for soft-deleted streams scans the (empty) deletions table, never the events.
+      expect(text).not.toMatch(/Seq Scan on events/);
       expect(text).not.toMatch(/Sort|Bitmap/);
     }
   });
@@ -119,9 +120,19 @@ describe("PostgreSQL schema", () => {
         SELECT ((pg_current_xact_id()::text::bigint + g) << 12) + 1, pg_current_xact_id(), 'Bulk-' || (g % 800),
           g / 800 + 1, 'E' || g, 'Filled', '{"n": 1}', '{}', now()
         FROM generate_series(0, 89999) AS g`);
-      const text = await plan(statements(tableNames({ schema: grown })).readAll, ["0", 1000]);
+      const readAll = statements(tableNames({ schema: grown })).readAll;
+      let text = await plan(readAll, ["0", 1000]);
       expect(text).toContain("Index Scan using events_pkey");
-      expect(text).not.toMatch(/Sort|Bitmap|Seq Scan/);
+      expect(text).not.toMatch(/Sort|Bitmap|Seq Scan on events/);
+      // Many soft-deleted streams, analyzed: a bare anti-join was planned as a hash join of every
+      // event after the cursor, then a sort, for each page.
+      await sql.unsafe(`
+        INSERT INTO ${grown}.stream_deletions (stream_id, mode, version)
+        SELECT 'Gone-' || g, 'soft', 1 FROM generate_series(0, 49999) AS g`);
+      await sql.unsafe(`ANALYZE ${grown}.stream_deletions`);
+      text = await plan(readAll, ["0", 1000]);
+      expect(text).toContain("Index Scan using events_pkey");
+      expect(text).not.toMatch(/Sort|Bitmap|Seq Scan on events|Join/);
     } finally {
       await sql.unsafe(`DROP SCHEMA IF EXISTS ${grown} CASCADE`);
     }

@@ -28,8 +28,6 @@ export interface Statements {
     readonly unmark: string;
     /** Removes the stream's events below $2 and counts them. */
     readonly removeBelow: string;
-    /** The soft-deleted stream ids, which readAll passes by. */
-    readonly hidden: string;
   };
   readonly checkpoint: {
     readonly read: string;
@@ -183,10 +181,19 @@ RETURNING global_position::text, version`,
      * Rows at or past the bound sort after every row below it, so filtering them leaves a prefix of
      * the page, and a short page ends the read as before. The bound is a subquery, so it is
      * computed once per page, not once per row (pg_current_snapshot() builds a snapshot per call).
+     * Soft-deleted streams are left out here, before the LIMIT, so a page counts only what it yields
+     * and a page of hidden events alone never looks like the end (a query of their ids per read cost
+     * a projection batch a round trip of its own). The first test runs once per page: with no stream
+     * soft-deleted, no row is probed. As a bare anti-join the planner, misled by a large deletions
+     * table, hash-joined and sorted every event after the cursor for each page; inside the OR the
+     * probe stays a filter on the walk of the primary key (hashed once per page, or by index).
      */
     readAll: `SELECT stream_id, ${COLUMNS} FROM (
-  SELECT global_position, stream_id, version, event_id, type, data, metadata, created_at FROM ${events}
-  WHERE global_position > $1 ORDER BY global_position LIMIT $2
+  SELECT global_position, stream_id, version, event_id, type, data, metadata, created_at FROM ${events} AS e
+  WHERE global_position > $1
+    AND (NOT EXISTS (SELECT 1 FROM ${deletions} WHERE mode = 'soft')
+      OR NOT EXISTS (SELECT 1 FROM ${deletions} AS d WHERE d.stream_id = e.stream_id AND d.mode = 'soft'))
+  ORDER BY global_position LIMIT $2
 ) AS page WHERE global_position < (SELECT ${SAFE_BOUND}) ORDER BY global_position`,
     streamVersion: `SELECT coalesce(max(version), 0) FROM ${events} WHERE stream_id = $1`,
     deletion: {
@@ -202,7 +209,6 @@ RETURNING global_position::text, version`,
       unmark: `DELETE FROM ${deletions} WHERE stream_id = $1`,
       removeBelow: `WITH gone AS (DELETE FROM ${events} WHERE stream_id = $1 AND version < $2 RETURNING 1)
   SELECT count(*)::integer FROM gone`,
-      hidden: `SELECT stream_id FROM ${deletions} WHERE mode = 'soft'`,
     },
     checkpoint: {
       read: `SELECT position::text FROM ${names.checkpoints} WHERE id = $1`,

@@ -17,7 +17,7 @@ import { guard } from "./errors.js";
 import { pingPostgres } from "./ping.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import { lastGlobalPosition, readAllPages, readStreamPages, streamVersionOf } from "./read.js";
-import { commitStreamChangeIn, hiddenStreamsOf } from "./stream-deletion.js";
+import { commitStreamChangeIn } from "./stream-deletion.js";
 
 /** Reads shared by the store and its transactions; they differ in what runs the statements. */
 export abstract class PostgresStoreBase extends EventStore {
@@ -89,10 +89,6 @@ export abstract class PostgresStoreBase extends EventStore {
         commitStreamChangeIn(tx, this.context, change, true),
       )) as StreamChangeCommit;
     });
-  }
-
-  protected override hiddenStreams(): Promise<ReadonlySet<string>> {
-    return hiddenStreamsOf(this.queryable, this.context, this.attempts);
   }
 
   /** One query: the newest position a reader may see now (see the global-order notes in position.ts). */

@@ -9,7 +9,6 @@ import {
 } from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
-import { guardReconnecting } from "./errors.js";
 
 type StateRow = [number, "soft" | "hard" | null, number | null];
 
@@ -68,14 +67,4 @@ export async function commitStreamChangeIn(
 async function removeBelow(tx: PostgresQueryable, statement: string, streamId: string, before: number) {
   const [row] = (await tx.unsafe(statement, [streamId, before], { prepare: true }).values()) as unknown as [[number]];
   return row[0];
-}
-
-/** The soft-deleted stream ids (one query per `readAll`). */
-export function hiddenStreamsOf(sql: PostgresQueryable, context: StoreContext, attempts: number) {
-  return guardReconnecting("readAll", attempts, async () => {
-    const rows = (await sql.unsafe(context.statements.deletion.hidden, [], { prepare: true }).values()) as unknown as [
-      string,
-    ][];
-    return new Set(rows.map((r) => r[0]));
-  });
 }
