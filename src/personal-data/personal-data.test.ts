@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { WebCryptoOnlyKeys } from "../../test/personal-data/fixed-key.ts";
 import {
   ERASED_FIELDS_METADATA,
   ErrorCode,
@@ -38,27 +39,6 @@ function setup(keys = new InMemorySubjectKeyStore(), format?: 2 | 3) {
   const bus = new InMemoryEventBus();
   const store = new StoreView(backing, { personalData: personal, bus });
   return { keys, personal, backing, store, bus };
-}
-
-/**
- * Keys imported straight through Web Crypto, as a third-party key store may: no synchronous context,
- * so reads and writes take the Web Crypto path even where the runtime has node:crypto.
- */
-class WebCryptoOnlyKeys extends InMemorySubjectKeyStore {
-  readonly #keys = new Map<string, SubjectKeyLookup>();
-  protected override async readKey(subjectId: string): Promise<SubjectKeyLookup> {
-    return this.#keys.get(subjectId) ?? { status: "unknown" };
-  }
-  protected override async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
-    const raw = crypto.getRandomValues(new Uint8Array(32));
-    const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
-    const stored = this.#keys.get(subjectId) ?? { status: "active", key };
-    this.#keys.set(subjectId, stored);
-    return stored;
-  }
-  protected override async eraseKey(subjectId: string): Promise<void> {
-    this.#keys.set(subjectId, { status: "erased" });
-  }
 }
 
 const rawText = async (store: InMemoryEventStore) => JSON.stringify(await collect(store.readAll({ raw: true })));
