@@ -200,13 +200,19 @@ export function copyJson<T>(value: T): T {
   if (proto !== Object.prototype && proto !== null) return structuredClone(value);
   const copy: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    const child = copyJson((value as Record<string, unknown>)[key]);
-    // `copy.__proto__ = x` would set the prototype; the key is an own property in the data.
-    if (key === "__proto__")
-      Object.defineProperty(copy, key, { value: child, enumerable: true, writable: true, configurable: true });
-    else copy[key] = child;
+    setOwn(copy, key, copyJson((value as Record<string, unknown>)[key]));
   }
   return copy as T;
+}
+
+/**
+ * `target[key] = value` as an own property for every key: JSON.parse makes "__proto__" an own key,
+ * which a plain assignment would turn into a change of `target`'s prototype (and lose the key).
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else target[key] = value;
 }
 
 /** UTF-8 length of a string without allocating the encoded bytes. */
@@ -241,15 +247,7 @@ export function jsonRoundTrip<T>(value: T): T {
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
     if (item === undefined) continue;
-    // An own "__proto__" key, as JSON.parse makes it, not the prototype.
-    if (key === "__proto__")
-      Object.defineProperty(copy, key, {
-        value: jsonRoundTrip(item),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    else copy[key] = jsonRoundTrip(item);
+    setOwn(copy, key, jsonRoundTrip(item));
   }
   return copy as T;
 }

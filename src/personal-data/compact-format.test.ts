@@ -421,6 +421,45 @@ describe("format /3 and the rest of the library", () => {
     expect(() => personalData({ keys, format: 4 as never })).toThrow(/format/);
   });
 
+  test("a key named __proto__ (an own key, as JSON.parse makes it) is kept, and a field the record only inherits is absent, in either format", async () => {
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const personal = personalData({
+        keys,
+        format,
+        events: { T: { fields: ["email", "a.b", "toString", "a.constructor"], subject: () => "s" } },
+        snapshots: { S: { fields: ["email", "a.b", "valueOf"], subject: () => "s" } },
+      });
+      const text = '{"id":"s1","email":"x@y","__proto__":{"polluted":1},"a":{"b":"q","__proto__":{"p":2}}}';
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: personal });
+      await store.appendToStream("S-1", [{ type: "T", data: JSON.parse(text) }]);
+      const [raw] = await collect(backing.readAll({ raw: true }));
+      const [read] = await collect(store.readStream("S-1"));
+      const snapshot = await personal.decryptSnapshot("S-1", await personal.encryptSnapshot("S-1", JSON.parse(text)));
+      for (const data of [(raw as EventEnvelope).data, (read as EventEnvelope).data, snapshot] as Record<
+        string,
+        unknown
+      >[]) {
+        expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+        expect(Object.hasOwn(data, "__proto__")).toBe(true);
+        expect(JSON.stringify(Object.getOwnPropertyDescriptor(data, "__proto__")?.value)).toBe('{"polluted":1}');
+        const a = data.a as Record<string, unknown>;
+        expect(Object.getPrototypeOf(a)).toBe(Object.prototype);
+        expect(Object.hasOwn(a, "__proto__")).toBe(true);
+      }
+      // Only the fields the record holds were sealed; inherited names stay absent after the read.
+      if (format === 3)
+        expect(((raw as EventEnvelope).data as { $personal: Marker }).$personal[2]).toEqual(["email", "a.b"]);
+      const plain = (read as EventEnvelope).data as Record<string, unknown>;
+      expect(JSON.parse(JSON.stringify(plain))).toEqual(JSON.parse(text));
+      expect(Object.keys(plain).sort()).toEqual(["__proto__", "a", "email", "id"]);
+      expect(Object.keys(plain.a as object).sort()).toEqual(["__proto__", "b"]);
+      expect(Object.keys(snapshot as object).sort()).toEqual(["__proto__", "a", "email", "id"]);
+      expect((read as EventEnvelope).metadata[ERASED_FIELDS_METADATA]).toBeUndefined();
+    }
+  });
+
   test("an array element listed as a field is stored as null and read back", async () => {
     const personal = personalData({
       keys: new InMemorySubjectKeyStore(),

@@ -1,5 +1,6 @@
 import { PersonalDataError } from "../errors.js";
 import { fromBase64, fromBase64Into, toBase64 } from "../internal/base64.js";
+import { setOwn } from "../internal/json.js";
 import {
   AAD_LABEL_V3,
   additionalData,
@@ -203,7 +204,7 @@ function without(node: object, paths: readonly (readonly string[])[], depth: num
   for (const key of Object.keys(source)) {
     const cut = through(paths, depth, key);
     if (cut === true) continue;
-    out[key] = cut === undefined ? source[key] : without(source[key] as object, cut, depth + 1);
+    setOwn(out, key, cut === undefined ? source[key] : without(source[key] as object, cut, depth + 1));
   }
   return out;
 }

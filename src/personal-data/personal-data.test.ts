@@ -395,6 +395,12 @@ describe("crypto-shredding on an event store", () => {
     expect(() => personalData({ keys, events: { A: { fields: [], subject: () => "s" } } })).toThrow(/fields/);
     expect(() => personalData({ keys, events: { A: { fields: ["a..b"], subject: () => "s" } } })).toThrow(/dotted/);
     expect(() => personalData({ keys, events: { A: { fields: ["a", "a.b"], subject: () => "s" } } })).toThrow(/inside/);
+    for (const field of ["__proto__", "a.__proto__"]) {
+      expect(() => personalData({ keys, events: { A: { fields: [field], subject: () => "s" } } })).toThrow(/__proto__/);
+      expect(() => personalData({ keys, snapshots: { A: { fields: [field], subject: () => "s" } } })).toThrow(
+        /__proto__/,
+      );
+    }
   });
 });
 

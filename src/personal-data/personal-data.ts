@@ -2,6 +2,7 @@ import { type Issue, PersonalDataError, ValidationError } from "../errors.js";
 import type { EventPages, EventReader } from "../event-store/read-pages.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
+import { setOwn } from "../internal/json.js";
 import { kindOf } from "../internal/validate.js";
 import {
   type CompactMarker,
@@ -429,7 +430,7 @@ function assembled(
  */
 function restored(root: Record<string, unknown>, marker: CompactMarker, values: readonly unknown[] | null): Decrypted {
   const out: Record<string, unknown> = {};
-  for (const key in root) if (key !== ENCRYPTED_MARKER) out[key] = root[key];
+  for (const key in root) if (key !== ENCRYPTED_MARKER) setOwn(out, key, root[key]);
   const fields = marker[2];
   for (let i = 0; i < fields.length; i++) {
     put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i]);
@@ -574,7 +575,8 @@ function collect(value: unknown, path: (string | number)[], out: Found[]): void 
 function valueAt(root: unknown, path: FieldPath): unknown {
   let at = root;
   for (const segment of path) {
-    if (typeof at !== "object" || at === null) return undefined;
+    // Own properties only: a field the record lacks is absent, even where its prototype has that name.
+    if (typeof at !== "object" || at === null || !Object.hasOwn(at, segment)) return undefined;
     at = (at as Record<string | number, unknown>)[segment];
   }
   return at;
@@ -602,6 +604,9 @@ function rules<Input>(
       const segments = typeof field === "string" ? field.split(".") : [];
       if (segments.length === 0 || segments.some((s) => s.length === 0)) {
         issues.push({ path: [where, name, "fields", i], message: `expected a dotted path like "address.street"` });
+      } else if (segments.includes("__proto__")) {
+        // Put back on a read, such a field would set an object's prototype instead of a key.
+        issues.push({ path: [where, name, "fields", i], message: `"__proto__" cannot name a personal field` });
       } else paths.push(segments);
     });
     const dotted = paths.map((p) => `${p.join(".")}.`);
