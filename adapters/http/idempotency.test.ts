@@ -89,5 +89,13 @@ describe("principalIdentity", () => {
     expect(principalIdentity({ metadata: { tenant: "t1" } })).not.toBe(
       principalIdentity({ metadata: { tenant: "t2" } }),
     );
+    // A "__proto__" key, as JSON.parse makes it (from claims, say), is part of the identity like any other.
+    const claims = (role: string) => JSON.parse(`{"tenant":"t1","__proto__":{"role":"${role}"}}`);
+    expect(principalIdentity({ userId: "u", metadata: claims("admin") })).not.toBe(
+      principalIdentity({ userId: "u", metadata: claims("reader") }) as string,
+    );
+    expect(principalIdentity({ userId: "u", metadata: claims("admin") })).not.toBe(
+      principalIdentity({ userId: "u", metadata: { tenant: "t1" } }) as string,
+    );
   });
 });

@@ -153,7 +153,9 @@ export function storedResponse(result: unknown): StoredResponse {
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, current: unknown) => {
     if (typeof current !== "object" || current === null || Array.isArray(current)) return current;
-    const sorted: Record<string, unknown> = {};
+    // No prototype: a "__proto__" key (an own key, as JSON.parse makes it) stays a key of the identity
+    // instead of setting a prototype that JSON.stringify would leave out.
+    const sorted: Record<string, unknown> = Object.create(null);
     for (const name of Object.keys(current).sort()) sorted[name] = (current as Record<string, unknown>)[name];
     return sorted;
   });
