@@ -127,6 +127,24 @@ describe("the library's logger", () => {
     ]);
   });
 
+  test("a field named __proto__ (an own key, as JSON.parse makes it) is logged as a field, redacted inside, at the top and nested", () => {
+    const { logger, raw, lines } = capture();
+    const fields = JSON.parse('{"__proto__":{"password":"hunter2","n":1},"order":{"__proto__":{"token":"t0k"}}}');
+    logger.info("parsed", fields);
+    expect(raw[0]).not.toContain("hunter2");
+    expect(raw[0]).not.toContain("t0k");
+    const line = lines[0] as Record<string, unknown>;
+    expect(Object.getOwnPropertyDescriptor(line, "__proto__")?.value).toEqual({ password: "[redacted]", n: 1 });
+    const order = line.order as Record<string, unknown>;
+    expect(Object.getOwnPropertyDescriptor(order, "__proto__")?.value).toEqual({ token: "[redacted]" });
+    const calls: object[] = [];
+    const log = (record: object) => void calls.push(record);
+    pinoLogger({ debug: log, info: log, warn: log, error: log }).info("parsed", fields);
+    const record = calls[0] as Record<string, unknown>;
+    expect(Object.getPrototypeOf(record)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(record, "__proto__")?.value).toEqual({ password: "[redacted]", n: 1 });
+  });
+
   test("pinoLogger passes fields first, redacted", () => {
     const calls: [string, object, string][] = [];
     const pino = {

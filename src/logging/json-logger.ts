@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors.js";
+import { setOwn } from "../internal/json.js";
 import { activeSpan } from "../telemetry/otel-global.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
 import { LOG_LEVELS, levelRank } from "./logger.js";
@@ -47,7 +48,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
       record.spanId = span.spanId;
     }
     const merged = base === undefined ? fields : { ...base, ...fields };
-    if (merged !== undefined) Object.assign(record, redactValue(merged, names));
+    if (merged !== undefined) assignOwn(record, redactValue(merged, names));
     let text: string;
     try {
       text = JSON.stringify(record);
@@ -107,8 +108,14 @@ export function pinoLogger(pino: PinoLike, options: Pick<JsonLoggerOptions, "red
       record.traceId = span.traceId;
       record.spanId = span.spanId;
     }
-    if (fields !== undefined) Object.assign(record, redactValue(fields, names));
+    if (fields !== undefined) assignOwn(record, redactValue(fields, names));
     pino[at](record, redactText(message));
   };
   return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}
+
+/** `Object.assign(record, fields)`, but a field named "__proto__" stays a field instead of setting a prototype. */
+function assignOwn(record: Record<string, unknown>, fields: unknown): void {
+  const source = fields as Record<string, unknown>;
+  for (const key of Object.keys(source)) setOwn(record, key, source[key]);
 }

@@ -1,3 +1,4 @@
+import { setOwn } from "../internal/json.js";
 /** Replaces a redacted value. */
 export const REDACTED = "[redacted]";
 
@@ -61,7 +62,7 @@ export function redactValue(value: unknown, names: ReadonlySet<string>, depth = 
   if (Array.isArray(value)) return value.slice(0, 50).map((item) => redactValue(item, names, depth + 1, seen));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = isRedactedField(key, names) ? REDACTED : redactValue(item, names, depth + 1, seen);
+    setOwn(out, key, isRedactedField(key, names) ? REDACTED : redactValue(item, names, depth + 1, seen));
   }
   return out;
 }
