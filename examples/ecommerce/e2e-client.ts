@@ -58,7 +58,9 @@ export async function startExample(
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-    child.once("exit", (code) => {
+    // "close", not "exit": "exit" can come before the child's last output has been read, and the
+    // error would then lack what the shop printed (a flaky start-up test did).
+    child.once("close", (code) => {
       clearTimeout(timer);
       reject(new Error(`the shop exited (${code}) before listening:\n${output.join("")}`));
     });
