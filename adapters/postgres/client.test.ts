@@ -41,7 +41,12 @@ describe("createPostgresClient", () => {
   });
 
   test("generated malformed URLs: whatever is thrown is an EventFlowsError that never shows the password (property)", async () => {
-    const password = fc.string({ minLength: 6, maxLength: 20, unit: "grapheme" }).filter((p) => p.trim().length >= 6);
+    // Marked with a prefix no stack or message holds: a bare generated "define" was found in the source
+    // line Bun.inspect quotes ("=== undefined"), failing the check with no password shown.
+    const password = fc
+      .string({ minLength: 6, maxLength: 20, unit: "grapheme" })
+      .filter((p) => p.trim().length >= 6)
+      .map((p) => `pw9Q${p}`);
     const port = fc.oneof(
       fc.integer({ min: 65_536, max: 10_000_000 }).map(String),
       fc.string({ maxLength: 6 }),
