@@ -151,47 +151,69 @@ export function subjectKeyStoreContract(options: SubjectKeyStoreContractOptions)
   });
 
   add(
-    "its keys seal personal fields as stored (aes-256-gcm/2) on this runtime: Web Crypto opens them, and they read back",
+    "its keys seal personal fields as stored (aes-256-gcm/3 and /2) on this runtime: Web Crypto opens them, and they read back",
     async (open) => {
       const store = await open();
-      const subject = `subject-${ulid()}`;
-      const personal = personalData({
-        keys: store,
-        format: 2,
-        events: { Registered: { fields: ["email", "address.street"], subject: () => subject } },
-      });
       const data = { email: "ada@example.com", address: { street: "1 Rue de la République", city: "Lyon" } };
-      // The key made on the way (through the key store), then cached (synchronous AES-GCM where the runtime has it).
-      for (const when of ["made", "cached"]) {
-        const id = ulid();
-        const pending: PendingEvent = {
-          id,
-          type: "Registered",
-          data,
-          metadata: {},
-          timestamp: new Date().toISOString(),
-        };
-        const [sealed] = (await personal.encryptEvents("Customer-1", [pending])) as [PendingEvent];
-        const value = (sealed.data as { email: { subject: string; fields: string[]; iv: string; data: string } }).email;
-        assertEqual(JSON.stringify(value.fields), '["email","address.street"]', `${when}: fields`);
-        const aad = `eventflows/personal-data/v2\u0000${JSON.stringify([subject, ["event", id, "Registered"], value.fields])}`;
-        const plain = await crypto.subtle.decrypt(
-          { name: "AES-GCM", iv: fromBase64(value.iv), additionalData: encoder.encode(aad) },
-          await store.createOrGet(subject),
-          fromBase64(value.data),
-        );
-        assertEqual(
-          new TextDecoder().decode(plain),
-          JSON.stringify([data.email, data.address.street]),
-          `${when}: opened`,
-        );
-        const read = await personal.decryptEvent({ ...sealed, streamId: "Customer-1", version: 1 });
-        assertEqual(JSON.stringify(read.data), JSON.stringify(data), `${when}: read back`);
+      for (const format of [3, 2] as const) {
+        const subject = `subject-${ulid()}`;
+        const personal = personalData({
+          keys: store,
+          format,
+          events: { Registered: { fields: ["email", "address.street"], subject: () => subject } },
+        });
+        // The key made on the way (through the key store), then cached (synchronous AES-GCM where the runtime has it).
+        for (const when of ["made", "cached"]) {
+          const label = `/${format}, ${when}`;
+          const id = ulid();
+          const pending: PendingEvent = {
+            id,
+            type: "Registered",
+            data,
+            metadata: {},
+            timestamp: new Date().toISOString(),
+          };
+          const [sealed] = (await personal.encryptEvents("Customer-1", [pending])) as [PendingEvent];
+          const { fields, iv, ciphertext } = sealedParts(sealed.data, format);
+          assertEqual(JSON.stringify(fields), '["email","address.street"]', `${label}: fields`);
+          const aad = `eventflows/personal-data/v${format}\u0000${JSON.stringify([subject, ["event", id, "Registered"], fields])}`;
+          const plain = await crypto.subtle.decrypt(
+            { name: "AES-GCM", iv, additionalData: encoder.encode(aad) },
+            await store.createOrGet(subject),
+            ciphertext,
+          );
+          assertEqual(
+            new TextDecoder().decode(plain),
+            JSON.stringify([data.email, data.address.street]),
+            `${label}: opened`,
+          );
+          const read = await personal.decryptEvent({ ...sealed, streamId: "Customer-1", version: 1 });
+          // Compared as values: /3 puts the restored fields after the record's other keys.
+          assertEqual(read.data, data, `${label}: read back`);
+        }
       }
     },
   );
 
   return { name: options.name, cases };
+}
+
+/**
+ * The field list, IV and ciphertext + tag of a record sealed in `format`, read from the stored shape:
+ * /3's `$personal` marker `[format, subject, fields, base64(IV + ciphertext + tag)]`, or /2's sealed
+ * value at the first field (`email` here), `{ fields, iv, data }`.
+ */
+function sealedParts(
+  data: unknown,
+  format: 2 | 3,
+): { fields: string[]; iv: Uint8Array<ArrayBuffer>; ciphertext: Uint8Array<ArrayBuffer> } {
+  if (format === 3) {
+    const [, , fields, sealed] = (data as { $personal: [string, string, string[], string] }).$personal;
+    const bytes = fromBase64(sealed);
+    return { fields, iv: bytes.slice(0, 12), ciphertext: bytes.slice(12) };
+  }
+  const value = (data as { email: { fields: string[]; iv: string; data: string } }).email;
+  return { fields: value.fields, iv: fromBase64(value.iv), ciphertext: fromBase64(value.data) };
 }
 
 function fromBase64(text: string): Uint8Array<ArrayBuffer> {
