@@ -276,7 +276,7 @@ notes.push(
     "same ciphertext and additional data sizes). A read decrypts a page at a time while its keys are cached and synchronous. The " +
     "AES-GCM open alone against the store's own per-event read is the floor of the read ratio: no change to the library removes it. " +
     '"Their encrypted JSON stored as is": the same events encrypted once beforehand and appended by the store without personal data, ' +
-    "so each row is as large as an encrypted one (the ~200-byte data becomes ~330 bytes: the marker's format, subject, field list " +
+    "so each row is as large as an encrypted one (the ~200-byte data becomes ~320 bytes: the marker's format, subject, field list " +
     "and IV + ciphertext + tag in base64, in place of the 3 fields) and nothing is encrypted; its overhead over none is what the larger rows cost, the floor of the append rows. " +
     '"Their encrypted JSON read as is": the same stored form read by the plain store (no decryption): what reading the larger rows costs. ' +
     '"The smallest AES-GCM form": the 3 values sealed with a fresh IV and stored as IV + ciphertext + tag in one base64 field, the ' +

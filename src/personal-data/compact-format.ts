@@ -20,8 +20,8 @@ import { hasSyncKey, openSync, TAG_BYTES } from "./sync-aes-gcm.js";
  * `[format, subject, fields, sealed]`, `fields` the dotted paths it holds (in the order of the values),
  * `sealed` IV + ciphertext + tag as one base64 string. The fields themselves are absent from the stored
  * record (an array element is left as `null`). A reader finds it with one property check instead of
- * walking the record, and reads fewer bytes: 330 instead of /2's 540 for the personal-data bench's
- * event (207 in plaintext), whose /2 rows read raw cost +60% over plain ones on Bun. An array, not an
+ * walking the record, and reads fewer bytes: 322 instead of /2's 514 for the personal-data bench's
+ * event (199 in plaintext; JSON.stringify, mean of its 1,000 events), whose /2 rows read raw cost +60% over plain ones on Bun. An array, not an
  * object: on Node 20 JSON.parse of such a row took 1.12 instead of 1.34 µs (Bun: 0.37 / 0.39).
  */
 export type CompactMarker = readonly [
