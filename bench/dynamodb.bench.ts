@@ -469,43 +469,47 @@ for (const [count, concurrent, rounds] of [
   }
 }
 /**
- * One event with the feed against Castore, the two alone in alternation. In the rotation above each of
- * Castore's requests follows six others, and its SDK request slows the more requests run between two
- * of its own (a throwaway script, 2026-12-04, Bun: 0.90-1.26 ms back to back, 1.40-1.45 ms alternating
- * with ours alone, 1.05-1.58 ms in a rotation of four, 2.11 ms in the bench's rotation of seven):
- * the rotation flattered ours against Castore on this row, and this pair is the fairer figure.
+ * Appends with the feed against Castore, the two alone in alternation. In the rotation above each of
+ * Castore's requests follows four to six others, and its SDK request slows the more requests run
+ * between two of its own (a throwaway script, 2026-12-04, one event, Bun: 0.90-1.26 ms back to back,
+ * 1.40-1.45 ms alternating with ours alone, 1.05-1.58 ms in a rotation of four, 2.11 ms in the bench's
+ * rotation of seven): the rotation flattered ours against Castore, and these pairs are the fairer figure.
  */
-const PAIRWISE = "append 1, hot stream, c1, ours and Castore alone";
-{
-  const pairwise: (readonly [string, Appender])[] = [
+const pairwise = (count: number) => `append ${count}, hot stream, c1, ours and Castore alone`;
+for (const [count, rounds] of [
+  [1, 200],
+  [10, 150],
+  [98, 60],
+] as const) {
+  const contenders: (readonly [string, Appender])[] = [
     ["ours, feed", appendOurs(feedStore)],
     ["Castore", appendCastore],
   ];
   crossChecked.push(
     ...(await interleaved(
-      pairwise.map(([label, append]) => {
-        const name = `${PAIRWISE}: ${label}`;
-        eventsPerIteration[name] = 1;
-        let stream = `Pair-${ulid()}`;
+      contenders.map(([label, append]) => {
+        const name = `${pairwise(count)}: ${label}`;
+        eventsPerIteration[name] = count;
+        let stream = `Pair${count}-${ulid()}`;
         let version = 0;
         return [
           name,
           async () => {
-            if (version >= 200) {
-              stream = `Pair-${ulid()}`;
+            if (version >= 200 * count) {
+              stream = `Pair${count}-${ulid()}`;
               version = 0;
             }
-            await append(stream, version, 1);
-            version += 1;
+            await append(stream, version, count);
+            version += count;
           },
         ] as const;
       }),
-      { rounds: 200, batch: 1 },
+      { rounds, batch: 1 },
     )),
   );
+  pairs.push([`${pairwise(count)}: ours, feed`, `${pairwise(count)}: Castore`]);
 }
 pairs.push(
-  [`${PAIRWISE}: ours, feed`, `${PAIRWISE}: Castore`],
   ["append 1, hot stream, c1: ours, feed", "append 1, hot stream, c1: ceiling, counter + event transaction"],
   ["append 1, hot stream, c1: ceiling, counter + event transaction", "append 1, hot stream, c1: ceiling"],
   ["append 1, hot stream, c1: ceiling, 1-action transaction", "append 1, hot stream, c1: ceiling"],
