@@ -9,7 +9,7 @@ import {
   registerContract,
   snapshotStoreContract,
 } from "../../src/testing/index.js";
-import { ensurePostgres } from "../../test/services/postgres.ts";
+import { ensurePostgres, postgresTestClient, restrictedTestRole } from "../../test/services/postgres.ts";
 import {
   appliedMigrations,
   createPostgresClient,
@@ -169,6 +169,25 @@ describe("schema per tenant", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  test("listing skips a schema with the prefix that the role may not use, and holds no migrations table", async () => {
+    const admin = await postgresTestClient({ max: 1 });
+    const role = await restrictedTestRole(admin, "ef_list");
+    const app = createPostgresClient(role.url, { max: 2 });
+    const prefix = `tl${ulid().toLowerCase().slice(-8)}_`;
+    try {
+      // Another application's schema under the same prefix, which the role may not use.
+      await admin.unsafe(`CREATE SCHEMA ${prefix}settings`);
+      const schema = await ensureTenantSchema(app, "acme", { schemaPrefix: prefix });
+      expect(await listTenantSchemas(app, { schemaPrefix: prefix })).toEqual([{ tenant: tenantId("acme"), schema }]);
+      expect((await migrateTenantSchemas(app, { schemaPrefix: prefix })).map((r) => r.schema)).toEqual([schema]);
+    } finally {
+      await app.end();
+      await admin.unsafe(`DROP SCHEMA IF EXISTS ${prefix}settings CASCADE`);
+      await role.drop();
+      await admin.end();
+    }
   });
 
   test("listing maps each schema back to its tenant id, '_' as '-'", async () => {

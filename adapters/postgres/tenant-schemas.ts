@@ -75,11 +75,13 @@ export async function listTenantSchemas(sql: PostgresSql, options: TenantSchemaO
   const prefix = options.schemaPrefix ?? DEFAULT_TENANT_SCHEMA_PREFIX;
   const migrationsTable = `${options.tablePrefix ?? ""}migrations`;
   return guard("listTenantSchemas", async () => {
+    // The catalog, not to_regclass: to_regclass fails the whole listing on a schema with the prefix
+    // that this role may not use (another application's tenant_settings, say).
     const rows = await sql.unsafe(
-      `SELECT nspname FROM pg_namespace
-        WHERE starts_with(nspname, $1) AND length(nspname) > length($1)
-          AND to_regclass(quote_ident(nspname) || '.' || quote_ident($2)) IS NOT NULL
-        ORDER BY nspname`,
+      `SELECT n.nspname FROM pg_namespace AS n
+        WHERE starts_with(n.nspname, $1) AND length(n.nspname) > length($1)
+          AND EXISTS (SELECT 1 FROM pg_class AS c WHERE c.relnamespace = n.oid AND c.relname = $2)
+        ORDER BY n.nspname`,
       [prefix, migrationsTable],
     );
     const tenants: TenantSchema[] = [];
