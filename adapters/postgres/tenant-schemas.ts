@@ -76,11 +76,13 @@ export async function listTenantSchemas(sql: PostgresSql, options: TenantSchemaO
   const migrationsTable = `${options.tablePrefix ?? ""}migrations`;
   return guard("listTenantSchemas", async () => {
     // The catalog, not to_regclass: to_regclass fails the whole listing on a schema with the prefix
-    // that this role may not use (another application's tenant_settings, say).
+    // that this role may not use (another application's tenant_settings, say). Tables only: to_regclass
+    // also matched a view, sequence or index of that name.
     const rows = await sql.unsafe(
       `SELECT n.nspname FROM pg_namespace AS n
         WHERE starts_with(n.nspname, $1) AND length(n.nspname) > length($1)
-          AND EXISTS (SELECT 1 FROM pg_class AS c WHERE c.relnamespace = n.oid AND c.relname = $2)
+          AND EXISTS (SELECT 1 FROM pg_class AS c
+                       WHERE c.relnamespace = n.oid AND c.relname = $2 AND c.relkind IN ('r', 'p'))
         ORDER BY n.nspname`,
       [prefix, migrationsTable],
     );
