@@ -45,9 +45,9 @@ interface Pair {
 const event = (type: string, data: unknown = {}) => ({ type, data });
 
 /**
- * Tenant A can never read, append to, subscribe to, project or replay tenant B's streams through a
- * tenant's stores as `tenancy()` hands them out, whatever stream ids and positions A crafts. Every
- * isolation strategy runs it.
+ * Tenant A can never read, append to, subscribe to or replay tenant B's streams, nor load B's
+ * snapshots and checkpoints, through a tenant's stores as `tenancy()` hands them out, whatever stream
+ * ids and positions A crafts. Every isolation strategy runs it.
  */
 export function tenantIsolationContract(options: TenantIsolationContractOptions): ContractSuite {
   const cases: ContractCase[] = [];
