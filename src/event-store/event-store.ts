@@ -22,7 +22,7 @@ import { reportSlowPath } from "../telemetry/slow-paths.js";
 import { recordError, type Span, SpanKind, startSpan, withActiveSpan } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
-import { type ReadCheck, readCheckOf } from "./read-check.js";
+import { READ_CHECK, type ReadCheck, readCheckOf } from "./read-check.js";
 import { type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
 import {
   assertDeletionMode,
@@ -491,9 +491,15 @@ export abstract class EventStore {
     const registry = this.eventRegistry;
     // The subscription reads stored events and upcasts each itself, so that its checkpoint moves
     // past a stored event only once every event a split made of it is handled.
+    // A wrapping store's check (a tenant's) runs in the read, before an event is decrypted, traced or
+    // handed to the handler or to onError: a refused event ends the read as a read failure.
+    const check = readCheckOf(options);
     const source = {
       capabilities: this.capabilities,
-      readAll: (read: ReadAllOptions) => this.#decrypting(this.readFeed({ ...read, raw: true })),
+      readAll: (read: ReadAllOptions) =>
+        this.#decrypting(
+          this.readFeed({ ...read, raw: true, ...(check === undefined ? {} : { [READ_CHECK]: check }) }),
+        ),
     };
     const register = (wake: () => void) => {
       this.#waiters.add(wake);

@@ -52,6 +52,18 @@ interface FeedSource {
 /** What the store makes of one stored event before handlers see it (upcasting): one or several events. */
 export type ExpandEvent = (stored: EventEnvelope) => EventEnvelope | readonly EventEnvelope[];
 
+/** What a subscription without `onError` does with a failure: an error line on the library's logger. */
+export function logSubscriptionError(
+  name: string | undefined,
+): (error: unknown, event: EventEnvelope | undefined) => void {
+  return (error, event) =>
+    getLogger().error(event === undefined ? "subscription read failed" : "subscription handler failed", {
+      ...eventFields(event),
+      ...(name === undefined ? {} : { subscription: name }),
+      error,
+    });
+}
+
 /**
  * `source.readAll` yields events as stored; `expand` (upcasting) turns each into what handlers see.
  * The checkpoint advances per stored event, once every event it expanded into is handled, so a
@@ -90,14 +102,7 @@ export function startSubscription(
     ]);
   }
   const name = options.name ?? "subscribeToAll";
-  const onError =
-    options.onError ??
-    ((error: unknown, event: EventEnvelope | undefined) =>
-      getLogger().error(event === undefined ? "subscription read failed" : "subscription handler failed", {
-        ...eventFields(event),
-        ...(options.name === undefined ? {} : { subscription: options.name }),
-        error,
-      }));
+  const onError = options.onError ?? logSubscriptionError(options.name);
   const traced = options.telemetry !== false;
 
   let position = after;

@@ -3,6 +3,8 @@ import fc from "fast-check";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
 import { ErrorCode } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
+import { setLogger } from "../logging/library-logger.js";
 import { InMemoryReadModelStore } from "../projections/in-memory-read-model-store.js";
 import { projection } from "../projections/projection.js";
 import { ProjectionRunner } from "../projections/projection-runner.js";
@@ -188,18 +190,58 @@ describe("tenancy()", () => {
       expect((error as Error).message).not.toContain("globex");
     }
     const handled: unknown[] = [];
-    const failures: unknown[] = [];
+    const failures: [unknown, unknown][] = [];
     const subscription = acme.stores.eventStore.subscribeToAll({
       handler: (event) => {
         handled.push(event);
       },
-      onError: (error) => failures.push(error),
+      onError: (error, event) => failures.push([error, event]),
       retryDelayMs: 5,
     });
     while (failures.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await subscription.stop();
     expect(handled).toEqual([]);
-    expect((failures[0] as { code?: string }).code).toBe(TenancyErrorCode.Isolation);
+    expect((failures[0]?.[0] as { code?: string }).code).toBe(TenancyErrorCode.Isolation);
+    // onError is the tenant's own code: it is not handed the other tenant's event.
+    expect(failures.every(([, event]) => event === undefined)).toBe(true);
+  });
+
+  test("a subscription through another wrapper's reads neither handles nor reports the other tenant's event", async () => {
+    // A wrapped store that overrides the public reads takes the checking handler, not the core's read check.
+    class Wrapped extends InMemoryEventStore {
+      override readAll<E extends EventEnvelope = EventEnvelope>(options = {}) {
+        return super.readAll<E>(options);
+      }
+    }
+    const shared = new Wrapped();
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = await tenants.forTenant("acme");
+    const globex = await tenants.forTenant("globex");
+    await globex.stores.eventStore.appendToStream("Secret-1", [{ type: "Secret", data: { card: "4111" } }]);
+    const lines: unknown[] = [];
+    const noop = () => undefined;
+    setLogger({ debug: noop, info: noop, warn: noop, error: (message, fields) => void lines.push([message, fields]) });
+    try {
+      for (const onError of [undefined, (error: unknown, event: unknown) => lines.push([error, event])]) {
+        const handled: unknown[] = [];
+        const subscription = acme.stores.eventStore.subscribeToAll({
+          handler: (event) => {
+            handled.push(event);
+          },
+          ...(onError === undefined ? {} : { onError }),
+          retryDelayMs: 5,
+        });
+        const before = lines.length;
+        while (lines.length === before) await new Promise((resolve) => setTimeout(resolve, 5));
+        await subscription.stop();
+        expect(handled).toEqual([]);
+      }
+    } finally {
+      setLogger(undefined);
+    }
+    const text = JSON.stringify(lines, (_key, value) => (value instanceof Error ? value.message : value));
+    expect(text).toContain("was refused an event of another tenant");
+    for (const leaked of ["Secret-1", "Secret", "4111", "globex"]) expect(text).not.toContain(leaked);
   });
 
   test("refuses invalid and unknown tenants with typed errors, making no stores", async () => {

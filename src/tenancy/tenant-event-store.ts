@@ -7,7 +7,11 @@ import type {
   StreamChangeResult,
   TruncateStreamOptions,
 } from "../event-store/stream-deletion.js";
-import type { StoreSubscription, SubscribeToAllOptions } from "../event-store/subscription.js";
+import {
+  logSubscriptionError,
+  type StoreSubscription,
+  type SubscribeToAllOptions,
+} from "../event-store/subscription.js";
 import type {
   AppendToStreamOptions,
   AppendToStreamResult,
@@ -61,6 +65,7 @@ export class TenantEventStore extends EventStore {
     this.#checks = {
       readStream: (event) => this.#check(event, "readStream"),
       readAll: (event) => this.#check(event, "readAll"),
+      subscribeToAll: (event) => this.#check(event, "subscribeToAll"),
     };
   }
 
@@ -146,20 +151,35 @@ export class TenantEventStore extends EventStore {
   }
 
   /**
-   * The wrapped store's subscription, each event checked before the handler sees it: an event of
-   * another tenant fails like a handler error (told to `onError`, retried, never passed), so the
-   * subscription stops there rather than hand it on.
+   * The wrapped store's subscription, each event checked before anything of it is used: an event of
+   * another tenant fails the subscription's read (told to `onError` without the event, retried, never
+   * passed), so the subscription stops there rather than hand it on. On the core's subscriptions the
+   * check runs in the read itself, before the event is decrypted, traced or handled; on another
+   * wrapper's, before the handler, and its `onError` is not given the refused event either.
    */
   override subscribeToAll<E extends EventEnvelope = EventEnvelope>(
     options: SubscribeToAllOptions<E>,
   ): StoreSubscription {
+    if (this.#coreReads && this.inner.subscribeToAll === EventStore.prototype.subscribeToAll) {
+      const checked = { ...options, [READ_CHECK]: this.#checks.subscribeToAll };
+      return this.inner.subscribeToAll<E>(checked as SubscribeToAllOptions<E>);
+    }
     const handler = options.handler;
+    const report = options.onError ?? logSubscriptionError(options.name);
+    const refused = new WeakSet<object>();
     return this.inner.subscribeToAll<E>({
       ...options,
       handler: (event) => {
-        this.#check(event, "subscribeToAll");
+        try {
+          this.#check(event, "subscribeToAll");
+        } catch (error) {
+          refused.add(error as object);
+          throw error;
+        }
         return handler(event);
       },
+      // Not even the default's log line names the refused event (its id, type and stream).
+      onError: (error, event) => report(error, refused.has(error as object) ? undefined : event),
     });
   }
 
