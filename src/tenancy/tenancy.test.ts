@@ -201,7 +201,7 @@ describe("tenancy()", () => {
     while (failures.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     await subscription.stop();
     expect(handled).toEqual([]);
-    expect((failures[0]?.[0] as { code?: string }).code).toBe(TenancyErrorCode.Isolation);
+    expect(failures[0]?.[0]).toMatchObject({ code: TenancyErrorCode.Isolation });
     // onError is the tenant's own code: it is not handed the other tenant's event.
     expect(failures.every(([, event]) => event === undefined)).toBe(true);
   });
