@@ -1,6 +1,7 @@
 import { type EventFlowsError, type Issue, isEventFlowsError, ValidationError } from "../errors.js";
 import { categoryOf } from "../events/stream.js";
 import { kindOf } from "../internal/validate.js";
+import { throwIfAborted } from "../projections/progress.js";
 import type { SnapshotStore } from "../snapshot/snapshot-store.js";
 import type { EventStore } from "./event-store.js";
 import type { StreamChangeResult } from "./stream-deletion.js";
@@ -59,7 +60,7 @@ export interface ApplyRetentionOptions {
   readonly snapshots?: SnapshotStore;
   /** The time ages are measured from; defaults to now. */
   readonly now?: Date;
-  /** Stops between streams; what was done stays done. */
+  /** Stops the run (an `AbortedError`) while it reads the feed or between streams; what was done stays done. */
   readonly signal?: AbortSignal;
 }
 
@@ -93,6 +94,7 @@ interface StreamSummary {
  * and taken up by the next run. Streams of other categories and the `$` system streams are never
  * touched. Running it again right away changes nothing.
  * @throws {StreamDeletionNotSupportedError} the store has no stream deletion.
+ * @throws {AbortedError} `signal` fired; the changes made before it stay made.
  */
 export async function applyRetention(options: ApplyRetentionOptions): Promise<RetentionReport> {
   const { store, policies, snapshots, signal } = options;
@@ -103,7 +105,7 @@ export async function applyRetention(options: ApplyRetentionOptions): Promise<Re
   const skipped: RetentionSkip[] = [];
   let snapshotsDeleted = 0;
   for (const [streamId, summary] of streams) {
-    signal?.throwIfAborted();
+    throwIfAborted(signal, "applyRetention");
     const rule = policies[categoryOf(streamId)] as RetentionRule;
     const expectedVersion = summary.version;
     try {
@@ -139,7 +141,7 @@ async function summarize(
   const streams = new Map<string, StreamSummary>();
   for await (const event of store.readAll({ raw: true })) {
     if (policies[categoryOf(event.streamId)] === undefined || event.streamId.startsWith("$")) continue;
-    signal?.throwIfAborted();
+    throwIfAborted(signal, "applyRetention");
     const summary = streams.get(event.streamId);
     if (summary === undefined) streams.set(event.streamId, { version: event.version, newest: event.timestamp });
     else if (event.version > summary.version) {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isValidationError } from "../errors.js";
+import { isAbortedError, isValidationError } from "../errors.js";
 import { projection } from "../projections/projection.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
 import { registerContract } from "../testing/contract.js";
@@ -96,6 +96,40 @@ describe("retention", () => {
     expect(report.snapshotsDeleted).toBe(2);
     expect(await snapshots.load("Long-1")).toBeUndefined();
     expect((await snapshots.load("Long-2"))?.version).toBe(5);
+  });
+
+  test("a fired signal stops a run with an AbortedError, the signal's reason as its cause; what was done stays done", async () => {
+    const store = new InMemoryEventStore();
+    for (const id of ["Long-1", "Long-2"]) {
+      await store.appendToStream(
+        id,
+        Array.from({ length: 3 }, () => ({ type: "A", data: {} })),
+      );
+    }
+    const policies = retention({ Long: { keepLast: 1 } });
+    const reason = new Error("shutting down");
+    const before = new AbortController();
+    before.abort(reason);
+    const early = await applyRetention({ store, policies, signal: before.signal }).catch((error: unknown) => error);
+    expect(isAbortedError(early)).toBe(true);
+    expect((early as Error).cause).toBe(reason);
+    expect(await store.getStreamVersion("Long-1")).toBe(3);
+    // Fired after the first stream's truncation: that one stays truncated, the second is not touched.
+    const midway = new AbortController();
+    const truncate = store.truncateStream.bind(store);
+    store.truncateStream = async (id, options) => {
+      const result = await truncate(id, options);
+      midway.abort(reason);
+      return result;
+    };
+    const late = await applyRetention({ store, policies, signal: midway.signal }).catch((error: unknown) => error);
+    expect(isAbortedError(late)).toBe(true);
+    const kept = async (id: string) => {
+      const versions: number[] = [];
+      for await (const event of store.readStream(id)) versions.push(event.version);
+      return versions;
+    };
+    expect([await kept("Long-1"), await kept("Long-2")]).toEqual([[3], [1, 2, 3]]);
   });
 });
 

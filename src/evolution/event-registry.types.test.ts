@@ -50,6 +50,12 @@ describe("typed event evolution", () => {
     registry.split("CartCheckedOut", 1, () => [{ type: "CartClosed", data: { items: 1 } }]);
     // @ts-expect-error: CartClosed's data is { items: number }
     registry.split("CartCheckedOut", 2, () => [{ type: "CartClosed", data: { total: 1 } }]);
+    // @ts-expect-error: { amount } is PaymentRequested's data, not CartClosed's: type and data go together
+    registry.split("CartCheckedOut", 3, () => [{ type: "CartClosed", data: { amount: 12 } }]);
+    registry.split("CartCheckedOut", 4, () => [
+      { type: "CartClosed", data: { items: 1 } },
+      { type: "PaymentRequested", data: { amount: 12 } },
+    ]);
     registry.schema("CartClosed", 1, v.object({ items: v.number() }));
     // @ts-expect-error: not a current event type
     registry.schema("CartCheckedOut", 1, v.object({ total: v.number() }));

@@ -27,16 +27,18 @@ export interface StandardIssue {
 export type DataOf<E extends DomainEvent, T extends E["type"]> = E extends DomainEvent<T> ? E["data"] : never;
 
 /**
- * An event an upcaster produces: a type and its data at the next schema version. `metadata`
- * replaces the stored event's metadata when given; `schemaVersion` is the produced event's version
- * (see {@link EventRegistry.split} for its default).
+ * An event an upcaster produces: a type and its data at the next schema version, of one member of
+ * `E` (the data must be that type's). `metadata` replaces the stored event's metadata when given;
+ * `schemaVersion` is the produced event's version (see {@link EventRegistry.split} for its default).
  */
-export interface UpcastEvent<E extends DomainEvent = DomainEvent> {
-  readonly type: E["type"];
-  readonly data: E["data"];
-  readonly metadata?: EventMetadata;
-  readonly schemaVersion?: number;
-}
+export type UpcastEvent<E extends DomainEvent = DomainEvent> = E extends DomainEvent
+  ? {
+      readonly type: E["type"];
+      readonly data: E["data"];
+      readonly metadata?: EventMetadata;
+      readonly schemaVersion?: number;
+    }
+  : never;
 
 /** One step of a chain: an event of `type` at `fromVersion` becomes one or more events. */
 export type UpcastStep = DataStep | EventStep;
