@@ -90,6 +90,32 @@ describe("EventRegistry.upcastEvent", () => {
     );
   });
 
+  test("a split event's parts never take the id of an event appended with it (ulid() is monotonic)", async () => {
+    fc.assert(
+      await fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 12 }),
+        async (sizes) => {
+          const registry = eventRegistry().split("Batch", 1, (event: { data: number[] }) =>
+            event.data.map((n) => ({ type: "One", data: n })),
+          );
+          const store = new InMemoryEventStore({ eventRegistry: registry });
+          // One append: its events' ids are made in one millisecond, consecutive in their random part.
+          await store.appendToStream(
+            "S-1",
+            sizes.map((size) =>
+              size === 0
+                ? { type: "Plain", data: 0 }
+                : { type: "Batch", data: Array.from({ length: size }, (_, i) => i) },
+            ),
+          );
+          const read = await collect(store.readStream("S-1"));
+          expect(read.length).toBe(sizes.reduce((sum, size) => sum + Math.max(size, 1), 0));
+          expect(new Set(read.map((e) => e.id)).size).toBe(read.length);
+        },
+      ),
+    );
+  });
+
   test("renames that go in a circle are reported instead of looping", () => {
     const registry = eventRegistry().rename("A", 1, "B").rename("B", 1, "A");
     expect(() => registry.upcastEvent(stored("A", null))).toThrow(/loop/);
