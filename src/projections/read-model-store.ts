@@ -268,7 +268,8 @@ function assertMoves(swap: ReadModelSwap): void {
   if (issues.length > 0) throw new ValidationError("Invalid read-model swap", issues);
 }
 
-function assertKey(collection: unknown, id: unknown): void {
+/** @internal Refuses a collection or document id the store would refuse (a `ValidationError` naming each problem). */
+export function assertKey(collection: unknown, id: unknown): void {
   const issues = keyIssues(collection, id);
   if (issues.length > 0) throw new ValidationError("Invalid read-model key", issues);
 }
