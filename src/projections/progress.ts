@@ -6,7 +6,10 @@ export interface Progress {
   readonly done: number;
   /** Where the run is: a global position, or a stream version when replaying one stream. */
   readonly position: number;
-  /** Where the feed ended when last looked at (it is looked at again once `position` passes it). */
+  /**
+   * Where the feed (or the replayed stream) ended when the run started, or a replay's `to` if lower;
+   * raised to `position` once the run passes it (the end is not read again).
+   */
   readonly head: number;
   /** Positions still to go: `head - position` (an estimate of events: global positions may have gaps). */
   readonly remaining: number;

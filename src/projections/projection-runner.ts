@@ -12,7 +12,7 @@ import { getLogger } from "../logging/library-logger.js";
 import type { Projection } from "./projection.js";
 import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
 import { recordBatchLag, traceBatch } from "./projection-telemetry.js";
-import type { ReadModelKey, ReadModelStore, ReadModelTransaction } from "./read-model-store.js";
+import { assertKey, type ReadModelKey, type ReadModelStore, type ReadModelTransaction } from "./read-model-store.js";
 
 /** Where a stateful projection's state is kept: in its read-model store, committed with its checkpoint. */
 export const PROJECTION_STATE_COLLECTION = "projection-state";
@@ -404,7 +404,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   /**
    * Loads what the batch's handlers will read (the projection's `prefetch` keys and its state) in
    * one go, where the store has a bulk read. A `prefetch` that throws or answers something that is
-   * not a key fails the projection at that event, like its handler would.
+   * not a valid key fails the projection at that event, like its handler would (not a failure to
+   * retry: the same event would give the same key).
    */
   async #preload(tx: ReadModelTransaction, events: readonly EventEnvelope[]): Promise<void> {
     const projection = this.projection;
@@ -413,17 +414,19 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     // Deduplicated by collection, then id: no key string built per event.
     const keys: ReadModelKey[] = [];
     const seen = new Map<string, Set<string>>();
-    const add = (collection: string, id: string) => {
+    const add = (collection: string, id: string, check: boolean) => {
       let ids = seen.get(collection);
+      if (ids?.has(id)) return;
+      // A new key from `prefetch` is checked here, at its event, as the transaction's preload would.
+      if (check) assertKey(collection, id);
       if (ids === undefined) {
         ids = new Set();
         seen.set(collection, ids);
       }
-      if (ids.has(id)) return;
       ids.add(id);
       keys.push({ collection, id });
     };
-    if (projection.stateful) add(PROJECTION_STATE_COLLECTION, projection.name);
+    if (projection.stateful) add(PROJECTION_STATE_COLLECTION, projection.name, false);
     for (const event of events) {
       if (!projection.matches(event)) continue;
       try {
@@ -434,7 +437,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
             { path: ["prefetch"], message: "prefetch returns [collection, id] or undefined" },
           ]);
         }
-        add(key[0], key[1]);
+        add(key[0], key[1], true);
       } catch (error) {
         throw new ProjectionFailedError(projection.name, event.globalPosition ?? 0, event.id, event.type, {
           cause: error,

@@ -184,3 +184,47 @@ describe("ProjectionRunner.start() reading ahead", () => {
     expect(await readModels.get("log", "A-1")).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });
+
+describe("ProjectionRunner prefetch keys", () => {
+  test("a prefetch key the store would refuse fails the projection at its event, not a retry", async () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: null }]);
+    await eventStore.appendToStream("Cart-2", [{ type: "T", data: null }]);
+    for (const bad of [
+      ["carts", "   "],
+      ["", "Cart-2"],
+      ["carts", "a\u0000b"],
+      ["carts", "x".repeat(257)],
+    ] as const) {
+      const defined = projection({
+        name: "bad-prefetch",
+        prefetch: (event) => (event.streamId === "Cart-2" ? bad : ["carts", event.streamId]),
+        handle: async (event, { readModels: tx }) => {
+          await tx.put("carts", event.streamId, 1);
+        },
+      });
+      await expect(
+        new ProjectionRunner({ projection: defined, eventStore, readModels, onFailure: () => undefined }).catchUp(),
+      ).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2, cause: { code: "VALIDATION_FAILED" } });
+      const errors: unknown[] = [];
+      const failures: unknown[] = [];
+      const runner = new ProjectionRunner({
+        projection: defined,
+        eventStore,
+        readModels,
+        retryDelayMs: 1,
+        onError: (error) => errors.push(error),
+        onFailure: (error) => failures.push(error),
+      });
+      runner.start();
+      await expect(runner.whenCaughtUp()).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2 });
+      await runner.stop();
+      expect(errors).toEqual([]);
+      expect(failures).toHaveLength(1);
+      // The batch rolled back: the event before the bad key is not kept either.
+      expect(await readModels.get("carts", "Cart-1")).toBeUndefined();
+      expect(await readModels.checkpoints.load("projection:bad-prefetch")).toBeUndefined();
+    }
+  });
+});

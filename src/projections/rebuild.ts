@@ -18,8 +18,8 @@ export interface RebuildProjectionOptions<E extends EventEnvelope = EventEnvelop
   /** The live read models; the shadow lives beside them in the same store. Needs the `rebuilds` capability. */
   readonly readModels: ReadModelStore;
   /**
-   * Every collection the projection writes. The swap replaces exactly these (and the projection's
-   * state and checkpoint); a write to any other collection fails the rebuild.
+   * Every collection the projection reads or writes. The swap replaces exactly these (and the
+   * projection's state and checkpoint); a read or write of any other collection fails the rebuild.
    */
   readonly collections: readonly string[];
   /** Events read and applied per shadow transaction. Defaults to 1,000, at most 10,000. */

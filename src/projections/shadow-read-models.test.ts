@@ -22,6 +22,13 @@ describe("ShadowReadModels", () => {
   test("undeclared collections and other checkpoints are refused", async () => {
     const shadow = new ShadowReadModels(new InMemoryReadModelStore(), "p", ["carts"]);
     await expect(shadow.put("orders", "a", 1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    // A read too: the shadow holds only the declared collections, so another one would read as empty.
+    for (const read of [() => shadow.get("orders", "a"), () => shadow.transaction((tx) => tx.get("orders", "a"))]) {
+      await expect(read()).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+        message: expect.stringMatching(/^Read or write outside the rebuild's collections/),
+      });
+    }
     await expect(shadow.checkpoints.store("projection:other", 1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
 

@@ -106,7 +106,7 @@ export class ShadowReadModels extends ReadModelStore {
 
   #map(collection: string): string {
     if (collection !== PROJECTION_STATE_COLLECTION && !this.#collections.has(collection)) {
-      throw new ValidationError("Write outside the rebuild's collections", [
+      throw new ValidationError("Read or write outside the rebuild's collections", [
         {
           path: ["collection"],
           message: `"${collection}" is not among the collections declared for the rebuild of "${this.#projection}"`,
