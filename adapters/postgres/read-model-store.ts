@@ -31,7 +31,7 @@ export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
  */
 export class PostgresReadModelStore extends ReadModelStore {
   // 1,000 events a batch: a batch costs a transaction and a commit (an fsync) however few it holds;
-  // measured 2-4.5x faster catch-up than 100 (bench/projections.bench.ts state, 2026-12-03).
+  // measured 2-4x faster catch-up than 100 (bench/projections.bench.ts state, 2026-12-03, commit 22fba22).
   readonly capabilities: ReadModelStoreCapabilities = {
     atomicCheckpoints: true,
     rebuilds: true,
