@@ -74,6 +74,47 @@ describe("PostgresEventStore.projectionRunner", () => {
     expect(Number(row?.items)).toBe(2);
   });
 
+  test("whenCaughtUp waits for an append that committed while an older transaction was still in flight", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const cart = `Cart-${ulid()}`;
+    const counted: string[] = [];
+    const runner = postgresProjectionRunner(
+      store,
+      projection({
+        name: `head-${ulid()}`,
+        streams: [cart],
+        handle: async (event) => {
+          counted.push(event.type);
+        },
+      }),
+      { pollIntervalMs: 20 },
+    );
+    // An older transaction with an id of its own, still open when the append commits: readers of the
+    // feed cannot pass it yet, so the append's event waits behind it.
+    const older = await sql.reserve();
+    let caughtUp = false;
+    try {
+      await older.unsafe("BEGIN");
+      await older.unsafe("SELECT pg_current_xact_id()");
+      await store.appendToStream(cart, [{ type: "Added", data: {} }]);
+      runner.start();
+      const waiting = runner.whenCaughtUp().then(() => {
+        caughtUp = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Before: whenCaughtUp took the readers' bound as its target and resolved here, the event unprojected.
+      expect(caughtUp).toBe(false);
+      expect((await runner.lag()).behind).toBeGreaterThan(0);
+      await older.unsafe("COMMIT");
+      await waiting;
+      expect(counted).toEqual(["Added"]);
+      expect((await runner.lag()).behind).toBe(0);
+    } finally {
+      older.release();
+      await runner.stop();
+    }
+  });
+
   test("postgresSqlOf refuses a writer that is not a PostgreSQL transaction", () => {
     const models = new PostgresReadModelStore({ sql, schema });
     expect(() => postgresSqlOf(models)).toThrow("Not a PostgreSQL read-model transaction");

@@ -111,15 +111,18 @@ export async function streamVersionOf(
   });
 }
 
-export async function lastGlobalPosition(
-  sql: PostgresQueryable,
-  context: StoreContext,
-  attempts: number,
-): Promise<number> {
-  return guardReconnecting("getLastGlobalPosition", attempts, async () => {
-    const [row] = (await sql
-      .unsafe(context.statements.lastGlobalPosition, [], { prepare: true })
-      .values()) as unknown as [[string]];
+export function lastGlobalPosition(sql: PostgresQueryable, context: StoreContext, attempts: number): Promise<number> {
+  return positionOf(sql, context.statements.lastGlobalPosition, "getLastGlobalPosition", attempts);
+}
+
+/** The newest committed position: every committed event's, in flight or not before it (one index probe). */
+export function headPosition(sql: PostgresQueryable, context: StoreContext, attempts: number): Promise<number> {
+  return positionOf(sql, context.statements.headPosition, "getHeadPosition", attempts);
+}
+
+function positionOf(sql: PostgresQueryable, statement: string, operation: string, attempts: number): Promise<number> {
+  return guardReconnecting(operation, attempts, async () => {
+    const [row] = (await sql.unsafe(statement, [], { prepare: true }).values()) as unknown as [[string]];
     return Number(row[0]);
   });
 }

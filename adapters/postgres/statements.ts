@@ -15,6 +15,7 @@ export interface Statements {
   readonly readAll: string;
   readonly streamVersion: string;
   readonly lastGlobalPosition: string;
+  readonly headPosition: string;
   /** Stream deletion (see stream-deletion.ts). */
   readonly deletion: {
     /** Serializes the change with every append: waits for appends under way, holds new ones until commit. */
@@ -222,5 +223,6 @@ RETURNING global_position::text, version`,
       remove: `DELETE FROM ${names.checkpoints} WHERE id = $1`,
     },
     lastGlobalPosition: `SELECT coalesce(max(global_position), 0)::text FROM ${events} WHERE global_position < ${SAFE_BOUND}`,
+    headPosition: `SELECT coalesce(max(global_position), 0)::text FROM ${events}`,
   };
 }

@@ -16,7 +16,7 @@ import { assertStorableStreamId } from "./encode.js";
 import { guard } from "./errors.js";
 import { pingPostgres } from "./ping.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
-import { lastGlobalPosition, readAllPages, readStreamPages, streamVersionOf } from "./read.js";
+import { headPosition, lastGlobalPosition, readAllPages, readStreamPages, streamVersionOf } from "./read.js";
 import { commitStreamChangeIn } from "./stream-deletion.js";
 
 /** Reads shared by the store and its transactions; they differ in what runs the statements. */
@@ -94,5 +94,10 @@ export abstract class PostgresStoreBase extends EventStore {
   /** One query: the newest position a reader may see now (see the global-order notes in position.ts). */
   override getLastGlobalPosition(): Promise<number> {
     return lastGlobalPosition(this.queryable, this.context, this.attempts);
+  }
+
+  /** One query: the newest committed position, above transactions still in flight (see `getHeadPosition`). */
+  override getHeadPosition(): Promise<number> {
+    return headPosition(this.queryable, this.context, this.attempts);
   }
 }

@@ -471,6 +471,17 @@ export abstract class EventStore {
   }
 
   /**
+   * The global position of the newest committed event, 0 for an empty store: what a follower that
+   * must have taken in every append made so far waits for (`ProjectionRunner.whenCaughtUp`, `lag`).
+   * The same as {@link getLastGlobalPosition} on every store but PostgreSQL, whose
+   * `getLastGlobalPosition` stops below transactions still in flight (so that a subscription starting
+   * there misses none of their events) and can be below an append that has already committed.
+   */
+  getHeadPosition(): Promise<number> {
+    return this.getLastGlobalPosition();
+  }
+
+  /**
    * Resolves when the backend answers, for health checks. This default reads the version of a stream
    * that need not exist (one single-key read); adapters answer it with their cheapest round trip.
    */

@@ -233,11 +233,12 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
 
   /**
    * Resolves once the projection's checkpoint (whichever runner moves it) has reached the newest
-   * event in the store at the time of the call.
+   * event committed at the time of the call (`getHeadPosition`): every append that returned before
+   * the call is projected, on PostgreSQL too while older transactions are still in flight.
    * @throws {ProjectionFailedError} this runner stopped on a handler failure before getting there.
    */
   async whenCaughtUp(): Promise<void> {
-    const target = await this.#store.getLastGlobalPosition();
+    const target = await this.#store.getHeadPosition();
     for (;;) {
       if (this.#failure !== undefined) throw this.#failure;
       const position = (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
@@ -255,10 +256,10 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     }
   }
 
-  /** How far behind the newest event the projection's checkpoint is, in global positions. */
+  /** How far behind the newest committed event (`getHeadPosition`) the projection's checkpoint is, in global positions. */
   async lag(): Promise<ProjectionLag> {
     const [head, position] = await Promise.all([
-      this.#store.getLastGlobalPosition(),
+      this.#store.getHeadPosition(),
       this.#readModels.checkpoints.load(this.#checkpointId),
     ]);
     const at = position ?? 0;

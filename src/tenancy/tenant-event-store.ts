@@ -146,6 +146,10 @@ export class TenantEventStore extends EventStore {
     return this.inner.getLastGlobalPosition();
   }
 
+  override getHeadPosition(): Promise<number> {
+    return this.inner.getHeadPosition();
+  }
+
   override ping(signal?: AbortSignal): Promise<void> {
     return this.inner.ping(signal);
   }

@@ -488,6 +488,28 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     },
   );
 
+  add(
+    `getHeadPosition counts every committed append, one that commits while an older one is open included ${WITHOUT_GLOBAL_ORDER}`,
+    async (store) => {
+      if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
+      const id = stream("head");
+      const commit = hold === undefined ? undefined : await hold(store);
+      let committed = false;
+      try {
+        await commit?.append(stream("older"), [{ type: "Older", data: 1 }]);
+        const { events } = await store.appendToStream(id, [{ type: "Newest", data: 2 }]);
+        const position = events[0]?.globalPosition ?? Number.POSITIVE_INFINITY;
+        const head = await store.getHeadPosition();
+        assert(head >= position, `getHeadPosition (${head}) is at least the committed append's position (${position})`);
+        assert(head >= (await lastPosition(store)), "getHeadPosition is never below getLastGlobalPosition");
+        await commit?.commit();
+        committed = true;
+      } finally {
+        if (commit !== undefined && !committed) await commit.abandon();
+      }
+    },
+  );
+
   add(`within a stream, feed order is version order${heldOrConcurrent} ${WITHOUT_GLOBAL_ORDER}`, async (store) => {
     if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
     if (hold === undefined) return concurrentStreamsInVersionOrder(store);

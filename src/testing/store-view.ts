@@ -42,6 +42,10 @@ export class StoreView extends EventStore {
     return this.#backing.getLastGlobalPosition();
   }
 
+  override getHeadPosition(): Promise<number> {
+    return this.#backing.getHeadPosition();
+  }
+
   // The backing store commits the change and tells its own followers; this view tells its own.
   protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
     const { streamId, expectedVersion } = change;
