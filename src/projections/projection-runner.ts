@@ -2,6 +2,7 @@ import {
   type Issue,
   isProjectionFailedError,
   isServiceError,
+  isValidationError,
   ProjectionFailedError,
   ValidationError,
 } from "../errors.js";
@@ -371,11 +372,16 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
         if (early) await Promise.all([this.#preload(tx, events), move()]);
         else await this.#preload(tx, events);
         let state = (await this.#loadState(tx)) as S;
+        // The last event whose handler returned the state: blamed if the state cannot be stored.
+        let stateFrom: EventEnvelope | undefined;
         for (const event of events) {
           if (!projection.matches(event)) continue;
           try {
             const next = await projection.handle(event, { readModels: tx, state });
-            if (projection.stateful && next !== undefined) state = next as S;
+            if (projection.stateful && next !== undefined) {
+              state = next as S;
+              stateFrom = event;
+            }
           } catch (error) {
             // A store that is briefly unavailable is retried; anything else is the handler's failure.
             if (isServiceError(error) && error.retryable) throw error;
@@ -384,7 +390,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           }
           handled++;
         }
-        if (projection.stateful && handled > 0) await tx.put(PROJECTION_STATE_COLLECTION, projection.name, state);
+        if (projection.stateful && handled > 0) await this.#saveState(tx, state, stateFrom);
         if (!early) await move();
         return handled;
       });
@@ -396,6 +402,22 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     // The batch has committed: a hook that throws must not make it look failed.
     if (batch.read > 0 && this.#onBatch !== undefined) callHook("onBatch", this.#onBatch, batch);
     return batch;
+  }
+
+  /**
+   * Stores the state the batch ended with. A state that is not JSON data (a NaN, a function) fails the
+   * projection at the last event whose handler returned it, like a handler error: the same events would
+   * make the same state, so retrying the batch could never succeed.
+   */
+  async #saveState(tx: ReadModelTransaction, state: S, from: EventEnvelope | undefined): Promise<void> {
+    try {
+      await tx.put(PROJECTION_STATE_COLLECTION, this.projection.name, state);
+    } catch (error) {
+      if (!isValidationError(error) || from === undefined) throw error;
+      throw new ProjectionFailedError(this.projection.name, from.globalPosition ?? 0, from.id, from.type, {
+        cause: error,
+      });
+    }
   }
 
   #read(after: number): Promise<EventEnvelope[]> {

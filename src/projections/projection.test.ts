@@ -228,3 +228,42 @@ describe("ProjectionRunner prefetch keys", () => {
     }
   });
 });
+
+describe("ProjectionRunner state", () => {
+  test("a state that is not JSON data fails the projection at the event that returned it, not a retry", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [
+      { type: "T", data: 1 },
+      { type: "T", data: 2 },
+      { type: "T", data: 3 },
+    ]);
+    const defined = projection<EventEnvelope<"T", number>, { n: number }>({
+      name: "nan-state",
+      types: ["T"],
+      initialState: { n: 0 },
+      // The second event makes the state NaN, which JSON cannot hold; the third keeps it.
+      handle: async (event, { state }) =>
+        event.data === 2 ? { n: Number.NaN } : event.data === 3 ? undefined : { n: state.n + event.data },
+    });
+    const readModels = new InMemoryReadModelStore();
+    await expect(
+      new ProjectionRunner({ projection: defined, eventStore, readModels, onFailure: () => undefined }).catchUp(),
+    ).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2, cause: { code: "VALIDATION_FAILED" } });
+    const errors: unknown[] = [];
+    const failures: unknown[] = [];
+    const runner = new ProjectionRunner({
+      projection: defined,
+      eventStore,
+      readModels,
+      retryDelayMs: 1,
+      onError: (error) => errors.push(error),
+      onFailure: (error) => failures.push(error),
+    });
+    runner.start();
+    await expect(runner.whenCaughtUp()).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2 });
+    await runner.stop();
+    expect(errors).toEqual([]);
+    expect(failures).toHaveLength(1);
+    expect(await readModels.checkpoints.load("projection:nan-state")).toBeUndefined();
+  });
+});
