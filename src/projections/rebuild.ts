@@ -8,7 +8,7 @@ import type { ProjectionLock } from "./projection-lock.js";
 import { PROJECTION_STATE_COLLECTION, ProjectionRunner, projectionCheckpointId } from "./projection-runner.js";
 import type { ReadModelStore } from "./read-model-store.js";
 import { MAX_READ_MODEL_KEY_LENGTH } from "./read-model-store.js";
-import { ShadowReadModels } from "./shadow-read-models.js";
+import { ShadowReadModels, shadowCollection } from "./shadow-read-models.js";
 
 export interface RebuildProjectionOptions<E extends EventEnvelope = EventEnvelope, S = undefined> {
   /** The projection to rebuild: its handler (the new code) runs over the whole feed into the shadow. */
@@ -133,6 +133,30 @@ export async function rebuildProjection<E extends EventEnvelope, S>(
   }
 }
 
+/**
+ * A rebuild keeps each collection (and a stateful projection's state) under a longer name until the
+ * swap (`shadowCollection`): one that would not fit a read-model key is refused here, before anything
+ * is written, rather than at the rebuild's first write.
+ */
+function shadowNameIssues(options: RebuildProjectionOptions): Issue[] {
+  const name = (options.projection as { name?: unknown } | undefined)?.name;
+  if (typeof name !== "string") return [];
+  const issues: Issue[] = [];
+  const kept: [string, (string | number)[]][] = options.collections.map((c, i) => [c, ["collections", i]]);
+  if (options.projection.stateful) kept.push([PROJECTION_STATE_COLLECTION, ["projection", "name"]]);
+  for (const [collection, path] of kept) {
+    if (typeof collection !== "string") continue;
+    const shadow = shadowCollection(name, collection);
+    if (shadow.length > MAX_READ_MODEL_KEY_LENGTH) {
+      issues.push({
+        path,
+        message: `a rebuild keeps "${collection}" as "~rebuild/<projection name>/${collection}", ${shadow.length} characters (at most ${MAX_READ_MODEL_KEY_LENGTH}): shorten the projection's name or the collection's`,
+      });
+    }
+  }
+  return issues;
+}
+
 function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
   const issues: Issue[] = [];
@@ -148,6 +172,7 @@ function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
         });
       }
     });
+    issues.push(...shadowNameIssues(options));
   }
   if (options.onAbort !== undefined && options.onAbort !== "keep" && options.onAbort !== "drop") {
     issues.push({ path: ["onAbort"], message: 'onAbort must be "keep" or "drop"' });

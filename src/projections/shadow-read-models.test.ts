@@ -1,5 +1,10 @@
 import { describe, expect, test } from "bun:test";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
+import { MAX_PROJECTION_NAME_LENGTH, type Projection, projection } from "./projection.js";
+import type { ReadModelWriter } from "./read-model-store.js";
+import { rebuildProjection } from "./rebuild.js";
 import { rebuildCheckpointId, ShadowReadModels, shadowCollection } from "./shadow-read-models.js";
 
 describe("ShadowReadModels", () => {
@@ -52,5 +57,42 @@ describe("ShadowReadModels", () => {
       documents: [{ collection: "~rebuild/p/projection-state", id: "p" }],
       checkpoints: ["rebuild:p"],
     });
+  });
+});
+
+describe("rebuildProjection's shadow names", () => {
+  test("a collection or state whose shadow name would not fit a key is refused before anything is written", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    const readModels = new InMemoryReadModelStore();
+    const name = "p".repeat(MAX_PROJECTION_NAME_LENGTH);
+    const handle = async (event: EventEnvelope, { readModels: tx }: { readModels: ReadModelWriter }) => {
+      await tx.put("carts", event.streamId, 1);
+    };
+    const refused = async <S>(defined: Projection<EventEnvelope, S>) => {
+      const error = await rebuildProjection({
+        projection: defined,
+        eventStore,
+        readModels,
+        collections: ["carts"],
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: "VALIDATION_FAILED" });
+      expect(String((error as Error & { issues: { message: string }[] }).issues[0]?.message)).toContain("shorten");
+      expect(await readModels.list("carts")).toEqual([]);
+      expect(await readModels.checkpoints.load(rebuildCheckpointId(defined.name))).toBeUndefined();
+    };
+    await refused(projection({ name, handle }));
+    // Stateful: "carts" would fit, the state's shadow collection ("~rebuild/<name>/projection-state") does not.
+    await refused(
+      projection({ name: "p".repeat(MAX_PROJECTION_NAME_LENGTH - 10), initialState: 0, handle: async () => 1 }),
+    );
+    // A name that leaves room for the shadow's prefix rebuilds.
+    const fits = projection({ name: "p".repeat(200), handle });
+    const done = await rebuildProjection({ projection: fits, eventStore, readModels, collections: ["carts"] });
+    expect(done).toMatchObject({ read: 1, swapped: true });
+    expect(await readModels.get("carts", "Cart-1")).toBe(1);
   });
 });
