@@ -134,4 +134,25 @@ describe("stream deletion on PostgreSQL, checked with psql and pg_dump", () => {
     ).rejects.toThrow("changed my mind");
     expect((await collect(store.readStream(id))).map((e) => e.version)).toEqual([1]);
   });
+
+  test("on a reserved connection a deletion joins the transaction open there; with none open, a ValidationError", async () => {
+    const id = `Reserved-${ulid()}`;
+    await new PostgresEventStore({ sql, schema }).appendToStream(id, [{ type: "A", data: {} }]);
+    const reserved = await sql.reserve();
+    try {
+      const store = new PostgresEventStore({ sql: reserved, schema });
+      const refused = await store.deleteStream(id).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["sql"] }] });
+      expect(String((refused as Error).message)).not.toContain("LOCK");
+      await reserved.unsafe("BEGIN");
+      expect((await store.deleteStream(id)).changed).toBe(true);
+      await reserved.unsafe("COMMIT");
+    } finally {
+      reserved.release();
+    }
+    expect(await collect(new PostgresEventStore({ sql, schema }).readStream(id))).toEqual([]);
+  });
 });

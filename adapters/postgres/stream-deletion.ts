@@ -6,9 +6,11 @@ import {
   type StreamChange,
   type StreamChangeCommit,
   type StreamDeletionState,
+  ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
+import { sqlState } from "./errors.js";
 
 type StateRow = [number, "soft" | "hard" | null, number | null];
 
@@ -28,7 +30,20 @@ export async function commitStreamChangeIn(
   const { streamId } = change;
   // The application's own transaction keeps its settings; the store's bounds its wait.
   if (ownTransaction) await tx.unsafe(st.lockTimeout);
-  await tx.unsafe(st.lock);
+  try {
+    await tx.unsafe(st.lock);
+  } catch (error) {
+    // 25P01: a reserved connection given as `sql` with no transaction open on it. The change joins the
+    // application's transaction, and there is none to join.
+    if (sqlState(error) !== "25P01") throw error;
+    throw new ValidationError("This store runs on a reserved connection with no transaction open", [
+      {
+        path: ["sql"],
+        message:
+          "deleting, restoring or truncating a stream there joins your transaction: BEGIN on it first, or give the store a client",
+      },
+    ]);
+  }
   const [row] = (await tx.unsafe(st.state, [streamId], { prepare: true }).values()) as unknown as [StateRow];
   const [stored, mode, deletedVersion] = row;
   const state: StreamDeletionState | undefined =
