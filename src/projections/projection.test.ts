@@ -4,7 +4,7 @@ import { isValidationError, ServiceError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
-import { MAX_PROJECTION_NAME_LENGTH, projection } from "./projection.js";
+import { MAX_PROJECTION_NAME_LENGTH, type Projection, projection } from "./projection.js";
 import { ProjectionRunner } from "./projection-runner.js";
 
 const envelope = (type: string, streamId: string): EventEnvelope => ({
@@ -204,24 +204,7 @@ describe("ProjectionRunner prefetch keys", () => {
           await tx.put("carts", event.streamId, 1);
         },
       });
-      await expect(
-        new ProjectionRunner({ projection: defined, eventStore, readModels, onFailure: () => undefined }).catchUp(),
-      ).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2, cause: { code: "VALIDATION_FAILED" } });
-      const errors: unknown[] = [];
-      const failures: unknown[] = [];
-      const runner = new ProjectionRunner({
-        projection: defined,
-        eventStore,
-        readModels,
-        retryDelayMs: 1,
-        onError: (error) => errors.push(error),
-        onFailure: (error) => failures.push(error),
-      });
-      runner.start();
-      await expect(runner.whenCaughtUp()).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2 });
-      await runner.stop();
-      expect(errors).toEqual([]);
-      expect(failures).toHaveLength(1);
+      await expectFailureAt(2, defined, eventStore, readModels);
       // The batch rolled back: the event before the bad key is not kept either.
       expect(await readModels.get("carts", "Cart-1")).toBeUndefined();
       expect(await readModels.checkpoints.load("projection:bad-prefetch")).toBeUndefined();
@@ -246,24 +229,38 @@ describe("ProjectionRunner state", () => {
         event.data === 2 ? { n: Number.NaN } : event.data === 3 ? undefined : { n: state.n + event.data },
     });
     const readModels = new InMemoryReadModelStore();
-    await expect(
-      new ProjectionRunner({ projection: defined, eventStore, readModels, onFailure: () => undefined }).catchUp(),
-    ).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2, cause: { code: "VALIDATION_FAILED" } });
-    const errors: unknown[] = [];
-    const failures: unknown[] = [];
-    const runner = new ProjectionRunner({
-      projection: defined,
-      eventStore,
-      readModels,
-      retryDelayMs: 1,
-      onError: (error) => errors.push(error),
-      onFailure: (error) => failures.push(error),
-    });
-    runner.start();
-    await expect(runner.whenCaughtUp()).rejects.toMatchObject({ code: "PROJECTION_FAILED", position: 2 });
-    await runner.stop();
-    expect(errors).toEqual([]);
-    expect(failures).toHaveLength(1);
+    await expectFailureAt(2, defined, eventStore, readModels);
     expect(await readModels.checkpoints.load("projection:nan-state")).toBeUndefined();
   });
 });
+
+/**
+ * A failure of the projection, not of a batch to retry: catchUp rejects with a ProjectionFailedError at
+ * `position` (a ValidationError its cause), and a started runner reports it to onFailure once, never to onError.
+ */
+async function expectFailureAt<S>(
+  position: number,
+  defined: Projection<EventEnvelope<"T", number>, S> | Projection<EventEnvelope, S>,
+  eventStore: InMemoryEventStore,
+  readModels: InMemoryReadModelStore,
+): Promise<void> {
+  const projection = defined as Projection<EventEnvelope, S>;
+  await expect(
+    new ProjectionRunner({ projection, eventStore, readModels, onFailure: () => undefined }).catchUp(),
+  ).rejects.toMatchObject({ code: "PROJECTION_FAILED", position, cause: { code: "VALIDATION_FAILED" } });
+  const errors: unknown[] = [];
+  const failures: unknown[] = [];
+  const runner = new ProjectionRunner({
+    projection,
+    eventStore,
+    readModels,
+    retryDelayMs: 1,
+    onError: (error) => errors.push(error),
+    onFailure: (error) => failures.push(error),
+  });
+  runner.start();
+  await expect(runner.whenCaughtUp()).rejects.toMatchObject({ code: "PROJECTION_FAILED", position });
+  await runner.stop();
+  expect(errors).toEqual([]);
+  expect(failures).toHaveLength(1);
+}
