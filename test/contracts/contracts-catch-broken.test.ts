@@ -26,10 +26,10 @@ async function failedCases(suite: ContractSuite): Promise<string[]> {
 const startsWithEach = (names: readonly string[], prefixes: readonly string[]) =>
   prefixes.length === names.length && prefixes.every((prefix, i) => names[i]?.startsWith(prefix));
 
-function storeSuite(positions: PositionMode, claimsIdempotency = false): ContractSuite {
+function storeSuite(positions: PositionMode, claimsIdempotency = false, headAtReadersBound = false): ContractSuite {
   return eventStoreContract({
     name: `FixtureEventStore (${positions}${claimsIdempotency ? ", claims idempotency" : ""})`,
-    create: (options) => new FixtureEventStore({ ...options, positions, claimsIdempotency }),
+    create: (options) => new FixtureEventStore({ ...options, positions, claimsIdempotency, headAtReadersBound }),
     holdCommit: (store) => (store as FixtureEventStore).hold(),
     longStreamLength: 250,
   });
@@ -38,6 +38,7 @@ function storeSuite(positions: PositionMode, claimsIdempotency = false): Contrac
 const SKIPS_LATE_COMMITS = "a reader never passes an event that commits later with a lower position";
 const FEED_OUT_OF_VERSION_ORDER = "within a stream, feed order is version order";
 const RETRY_DUPLICATED = "a retried append with the same event ids is not duplicated";
+const HEAD_BELOW_COMMIT = "getHeadPosition counts every committed append";
 
 describe("eventStoreContract catches broken stores", () => {
   test("the fixture built right (positions given at commit) passes every case", async () => {
@@ -52,6 +53,13 @@ describe("eventStoreContract catches broken stores", () => {
   test("positions by transaction start: the within-stream order case fails", async () => {
     const failed = await failedCases(storeSuite("by-transaction"));
     expect(startsWithEach(failed, [FEED_OUT_OF_VERSION_ORDER])).toBe(true);
+  }, 30_000);
+
+  test("a head position at the readers' bound, below a commit an older transaction holds back: the head case fails", async () => {
+    const failed = await failedCases(storeSuite("at-commit", false, true));
+    expect(failed).toEqual([]);
+    const held = await failedCases(storeSuite("by-transaction", false, true));
+    expect(startsWithEach(held, [HEAD_BELOW_COMMIT, FEED_OUT_OF_VERSION_ORDER])).toBe(true);
   }, 30_000);
 
   test("a store that claims idempotent appends without them: the retry case fails", async () => {

@@ -9,6 +9,8 @@
  *   oldest open transaction. Nothing is skipped, but an older transaction appending version 2
  *   after a younger one committed version 1 puts version 2 first in the feed.
  * - `claimsIdempotency`: says it deduplicates retried appends, and does not.
+ * - `headAtReadersBound`: its `getHeadPosition` is the readers' bound (`getLastGlobalPosition`), below a
+ *   commit that an older open transaction holds readers back from, as PostgreSQL's was before it had one.
  */
 import {
   type AppendToStreamOptions,
@@ -32,6 +34,7 @@ export type PositionMode = "at-commit" | "at-insert" | "by-transaction";
 export interface FixtureEventStoreOptions extends EventStoreOptions {
   readonly positions: PositionMode;
   readonly claimsIdempotency?: boolean;
+  readonly headAtReadersBound?: boolean;
 }
 
 interface Row {
@@ -54,12 +57,14 @@ export class FixtureEventStore extends EventStore {
   readonly #mode: PositionMode;
   readonly #rows: Row[] = [];
   readonly #transactions = new Set<Transaction>();
+  readonly #headAtReadersBound: boolean;
   #counter = 0;
   #began = 0;
 
   constructor(options: FixtureEventStoreOptions) {
     super(options);
     this.#mode = options.positions;
+    this.#headAtReadersBound = options.headAtReadersBound === true;
     this.capabilities = { globalOrder: true, idempotentAppends: options.claimsIdempotency === true };
   }
 
@@ -119,6 +124,14 @@ export class FixtureEventStore extends EventStore {
       .filter((e) => (e.globalPosition as number) > (options.after ?? 0) && (e.globalPosition as number) < horizon)
       .sort((a, b) => (a.globalPosition as number) - (b.globalPosition as number));
     yield* visible.slice(0, options.maxCount ?? visible.length);
+  }
+
+  /** The newest committed position, past the readers' bound in "by-transaction" mode (as on PostgreSQL). */
+  override async getHeadPosition(): Promise<number> {
+    if (this.#headAtReadersBound) return this.getLastGlobalPosition();
+    let head = 0;
+    for (const row of this.#rows) if (row.committed) head = Math.max(head, row.event.globalPosition as number);
+    return head;
   }
 
   protected async streamVersion(streamId: string): Promise<number> {
