@@ -222,6 +222,22 @@ describe("AggregateRepository with snapshots", () => {
     expect((await snapshotStore.load("Tally-t6"))?.schemaVersion).toBe(2);
   });
 
+  test("old code that met a newer schema version takes no snapshot after its saves either", async () => {
+    const store = new CountingEventStore();
+    const snapshotStore = new InMemorySnapshotStore({ keepLast: Number.POSITIVE_INFINITY });
+    const v2 = setup({ store, snapshotStore, schemaVersion: 2 });
+    await countTo(v2.repository, "t6b", 25);
+    expect((await snapshotStore.load("Tally-t6b"))?.schemaVersion).toBe(2);
+
+    // everyNEvents(10) would say yes at once: an aggregate loaded without a usable snapshot counts all its events.
+    const v1 = setup({ store, snapshotStore });
+    await countTo(v1.repository, "t6b", 2);
+    const newest = await snapshotStore.load("Tally-t6b");
+    expect([newest?.version, newest?.schemaVersion]).toEqual([20, 2]);
+    expect((await v2.repository.load("t6b")).currentState.total).toBe(27);
+    expect([v1.errors, v2.errors]).toEqual([[], []]);
+  });
+
   test("a snapshot that does not decode is reported; the load replays all events and snapshots again", async () => {
     const brittle = { ...jsonSerializer, name: "brittle" };
     const snapshotStore = new FailingSnapshotStore({ serializer: brittle });
@@ -265,6 +281,26 @@ describe("AggregateRepository with snapshots", () => {
     await repository.load("t8");
     expect(store.eventsRead).toBe(1);
     expect(errors).toHaveLength(1);
+  });
+
+  test("a snapshot just before a truncation's cut (what applyRetention keeps) still loads, with the events after it", async () => {
+    const { store, snapshots, repository, errors } = setup();
+    await countTo(repository, "t8b", 13);
+    expect((await snapshots.load("Tally-t8b"))?.version).toBe(10);
+    await store.truncateStream("Tally-t8b", { before: 11 });
+    store.eventsRead = 0;
+    const loaded = await repository.load("t8b");
+    expect(store.eventsRead).toBe(3);
+    expect([loaded.version, loaded.currentState.total]).toEqual([13, 13]);
+    expect(loaded.currentState.byLabel).toEqual(
+      new Map([
+        ["even", 7],
+        ["odd", 6],
+      ]),
+    );
+    await repository.flushSnapshots();
+    expect(errors).toEqual([]);
+    expect((await snapshots.load("Tally-t8b"))?.version).toBe(10);
   });
 
   test("a restoreSnapshot that throws is reported; the load replays from a fresh aggregate", async () => {

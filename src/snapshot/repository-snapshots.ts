@@ -58,6 +58,8 @@ export class RepositorySnapshots<A extends AnyAggregate> {
   readonly #waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   readonly #now: () => number;
   readonly #known = new WeakMap<A, KnownSnapshot>();
+  /** Aggregates loaded past a snapshot of a newer schema version (a rolling deploy): never snapshotted here. */
+  readonly #newerSchema = new WeakSet<A>();
   readonly #pending = new Set<Promise<void>>();
 
   constructor(options: RepositorySnapshotOptions<A>) {
@@ -96,8 +98,10 @@ export class RepositorySnapshots<A extends AnyAggregate> {
         replaceAll = restored === "ahead";
         aggregate = create();
       } else {
-        // Only an older shape is replaced: during a rolling deploy, old code must not overwrite the new one's.
+        // Only an older shape is replaced: during a rolling deploy, old code must not overwrite the new one's,
+        // neither now nor after a save of this aggregate (its policy would count from no snapshot at all).
         resnapshot = snapshot.schemaVersion < this.#schemaVersion;
+        if (!resnapshot) this.#newerSchema.add(aggregate);
       }
     }
     await aggregate.rehydrateAsync(store.readStream(streamId));
@@ -118,7 +122,7 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     previousVersion: number,
     result: AppendToStreamResult<EventEnvelope>,
   ): void {
-    if (result.events.length === 0) return;
+    if (result.events.length === 0 || this.#newerSchema.has(aggregate)) return;
     const known = this.#known.get(aggregate);
     let take: boolean;
     try {
@@ -168,10 +172,13 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       return "failed";
     }
     // Reading from the snapshot's own version proves the stream still has that event: a snapshot
-    // ahead of its stream (deleted, truncated, another store) would otherwise load a future state.
+    // ahead of its stream (deleted, recreated, another store) would otherwise load a future state.
+    // A stream truncated just after the snapshot (`before` = its version + 1, which applyRetention
+    // keeps the snapshot for) starts at the next event instead: the snapshot holds what was removed.
     const events = store.readStream(streamId, { fromVersion: snapshot.version });
     const first = await events.next();
-    if (first.done || first.value.version !== snapshot.version) {
+    const next = first.done ? undefined : first.value;
+    if (next === undefined || (next.version !== snapshot.version && next.version !== snapshot.version + 1)) {
       await events.return(undefined);
       const reason = "the stream has no event at this version: was it truncated or recreated?";
       this.#report(new SnapshotCorruptError(streamId, snapshot.version, reason), {
@@ -181,7 +188,9 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       });
       return "ahead";
     }
-    await aggregate.rehydrateAsync(after(events, snapshot.version));
+    await aggregate.rehydrateAsync(
+      after(next.version === snapshot.version ? events : startingWith(next, events), snapshot.version),
+    );
     this.#known.set(aggregate, { version: snapshot.version, at: Date.parse(snapshot.createdAt) });
     return aggregate;
   }
@@ -232,6 +241,15 @@ export class RepositorySnapshots<A extends AnyAggregate> {
  */
 async function* after(events: AsyncGenerator<EventEnvelope>, version: number): AsyncGenerator<EventEnvelope> {
   for await (const event of events) if (event.version > version) yield event;
+}
+
+/** `first`, then the rest of `events`. */
+async function* startingWith(
+  first: EventEnvelope,
+  events: AsyncGenerator<EventEnvelope>,
+): AsyncGenerator<EventEnvelope> {
+  yield first;
+  yield* events;
 }
 
 /** The state was just deserialized and belongs to nobody else: no defensive clone (it costs as much as decoding). */
