@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HandlerNotFoundError } from "../errors.js";
+import { HandlerNotFoundError, isValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { AggregateRoot, type EventHandlerMap, type EventOfType, handlerMethodName } from "./aggregate-root.js";
 
@@ -162,6 +162,29 @@ describe("AggregateRoot", () => {
     expect(restored.version).toBe(1);
     restored.increment(1);
     expect(snapshot.state.value).toBe(9);
+  });
+
+  test("a state structuredClone cannot copy is a ValidationError from toSnapshot and restoreSnapshot", () => {
+    class Holder extends AggregateRoot<{ format: unknown }, CounterEvent> {
+      constructor(id: string) {
+        super(id, { format: (n: number) => n.toFixed(2) });
+      }
+    }
+    const thrown = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    for (const error of [
+      thrown(() => new Holder("1").toSnapshot()),
+      thrown(() => new Holder("1").restoreSnapshot({ version: 1, state: { format: Symbol("x") } })),
+    ]) {
+      expect(isValidationError(error)).toBe(true);
+      expect((error as Error).message).toStartWith("Aggregate state cannot be copied");
+    }
   });
 
   test("handler method names follow the type's words", () => {

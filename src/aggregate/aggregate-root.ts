@@ -1,4 +1,4 @@
-import { HandlerNotFoundError } from "../errors.js";
+import { HandlerNotFoundError, ValidationError } from "../errors.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, NewEvent } from "../events/envelope.js";
 
 /** The member of an event union with the given type. */
@@ -186,8 +186,12 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     this.#persistedVersion = version;
   }
 
+  /**
+   * The state (a `structuredClone` of it) at `persistedVersion`.
+   * @throws {ValidationError} the state holds something `structuredClone` cannot copy (a function, a symbol).
+   */
   toSnapshot(): AggregateSnapshot<State> {
-    return { version: this.#persistedVersion, state: structuredClone(this.state) };
+    return { version: this.#persistedVersion, state: cloneState(this.state) };
   }
 
   /**
@@ -195,7 +199,7 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * theirs; `owned: true` says nobody else holds it (a freshly decoded snapshot) and skips the clone.
    */
   restoreSnapshot(snapshot: AggregateSnapshot<State>, options: { readonly owned?: boolean } = {}): this {
-    this.state = options.owned === true ? snapshot.state : structuredClone(snapshot.state);
+    this.state = options.owned === true ? snapshot.state : cloneState(snapshot.state);
     this.#version = snapshot.version;
     this.#persistedVersion = snapshot.version;
     this.#uncommitted = [];
@@ -246,6 +250,19 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     const method = (this as unknown as Record<string, unknown>)[handlerMethodName(type)];
     if (typeof method === "function") return (aggregate, event) => method.call(aggregate, event);
     return null;
+  }
+}
+
+/** A `structuredClone` of a snapshot's state; what it cannot copy is a ValidationError, not a DOMException. */
+function cloneState<State>(state: State): State {
+  try {
+    return structuredClone(state);
+  } catch (error) {
+    throw new ValidationError(
+      "Aggregate state cannot be copied",
+      [{ path: [], message: "structuredClone cannot copy it (a function or a symbol?): snapshots carry plain data" }],
+      { cause: error },
+    );
   }
 }
 
