@@ -131,4 +131,38 @@ describe("defineProcessManager", () => {
       }),
     ).toThrow(/goes to "nowhere", not a declared state[\s\S]*"b" is not a declared state/);
   });
+
+  test("a JavaScript caller's undeclared state under ignore or onTimeout is refused at definition", () => {
+    const define = defineProcessManager as (input: unknown) => unknown;
+    const base = {
+      name: "Bad",
+      startedBy: ["A"],
+      correlate: () => "k",
+      states: ["a"],
+      initial: "a",
+      data: {},
+      transitions: { a: { A: { to: "a" } } },
+    };
+    const refusal = (extra: object) => {
+      try {
+        define({ ...base, ...extra });
+      } catch (error) {
+        return error as { code?: string; issues?: { path: unknown[]; message: string }[] };
+      }
+      return undefined;
+    };
+    expect(refusal({ ignore: { b: ["A"] } })).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [{ path: ["ignore", "b"], message: '"b" is not a declared state' }],
+    });
+    expect(refusal({ onTimeout: { expiry: { a: { to: "nowhere" } } } })).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [{ path: ["onTimeout", "expiry", "a"], message: 'goes to "nowhere", not a declared state' }],
+    });
+    expect(refusal({ onTimeout: { expiry: { b: { to: "a" } } } })).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [{ path: ["onTimeout", "expiry", "b"], message: '"b" is not a declared state' }],
+    });
+    expect(refusal({ ignore: { a: ["A"] }, onTimeout: { expiry: { a: { to: "a" } } } })).toBeUndefined();
+  });
 });

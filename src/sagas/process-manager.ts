@@ -86,6 +86,24 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
       }
     }
   }
+  for (const from of Object.keys(input?.ignore ?? {})) {
+    if (!states.has(from)) issues.push({ path: ["ignore", from], message: `"${from}" is not a declared state` });
+  }
+  for (const [timeoutName, byState] of Object.entries(input?.onTimeout ?? {})) {
+    for (const [from, listed] of Object.entries(byState ?? {})) {
+      if (!states.has(from)) {
+        issues.push({ path: ["onTimeout", timeoutName, from], message: `"${from}" is not a declared state` });
+      }
+      for (const transition of [listed].flat() as (AnyTransition | undefined)[]) {
+        if (!states.has(transition?.to as string)) {
+          issues.push({
+            path: ["onTimeout", timeoutName, from],
+            message: `goes to "${String(transition?.to)}", not a declared state`,
+          });
+        }
+      }
+    }
+  }
   const name = typeof input?.name === "string" ? input.name : "?";
   if (issues.length > 0) throw new ValidationError(`Invalid process manager "${name}"`, issues);
   const ignore = (input.ignore ?? {}) as Record<string, readonly string[]>;

@@ -141,8 +141,10 @@ export abstract class SagaStore {
     return this.writeFailure(failure);
   }
 
-  /** Recorded failures, oldest first. */
+  /** Recorded failures, oldest first: at most `limit` (an integer from 1 to 10,000; default 100). */
   async failures(options: { readonly saga?: string; readonly limit?: number } = {}): Promise<SagaFailure[]> {
+    const issues = integerOptionIssues(options.limit, "limit", 10_000);
+    if (issues.length > 0) throw new ValidationError("Invalid saga failure listing", issues);
     return this.readFailures(options.saga, options.limit ?? 100);
   }
 

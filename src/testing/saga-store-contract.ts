@@ -294,6 +294,16 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
       ["e1", "e2"],
     );
     assertEqual(found[0]?.error, "Error: boom");
+    assertEqual(
+      (await store.failures({ saga, limit: 1 })).map((f) => f.eventId),
+      ["e1"],
+      "limit 1 lists the oldest",
+    );
+    // Refused alike on every store, before any read: not one store's clamp and another's backend error.
+    for (const limit of [-1, 0, 1.5, 10_001]) {
+      await assertRejects(() => store.failures({ saga, limit }), ErrorCode.Validation, `limit ${limit}`);
+      await assertRejects(() => store.failures({ limit }), ErrorCode.Validation, `limit ${limit}, every saga`);
+    }
   });
 
   add("keys keep their exact text: case and Unicode matter", async (store, saga) => {
