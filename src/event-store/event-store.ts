@@ -265,10 +265,22 @@ export abstract class EventStore {
     if (events.length === 0) return undefined;
     // Counted here, not in appendToStream: transactions commit outside it and call this step too.
     countAppended(events);
-    for (const wake of this.#waiters) wake();
+    // A listener or step that throws (even synchronously) is logged: the events are committed, so the
+    // append stands, and the listeners, steps and publishing after it still run.
+    for (const wake of this.#waiters) {
+      try {
+        wake();
+      } catch (error) {
+        callHook("watchAppends listener", reportListenerFailure, error);
+      }
+    }
     for (const step of this.#commitSteps) {
       // A step reports its own failures (a projection runner to its onFailure); the append stands.
-      await step(events).catch((error: unknown) => callHook("commit step", reportStepFailure, error));
+      try {
+        await step(events);
+      } catch (error) {
+        callHook("commit step", reportStepFailure, error);
+      }
     }
     if (this.#bus === undefined) return undefined;
     const tracer = this.#traced ? activeTracer() : undefined;
@@ -665,6 +677,10 @@ export abstract class EventStore {
 
 function reportStepFailure(error: unknown): void {
   getLogger().error("an after-commit step failed; the events are stored", { error });
+}
+
+function reportListenerFailure(error: unknown): void {
+  getLogger().error("a watchAppends listener failed; the events are stored", { error });
 }
 
 export function assertExpectedVersion(value: unknown): asserts value is ExpectedVersion {
