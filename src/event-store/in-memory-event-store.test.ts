@@ -78,3 +78,18 @@ describe("null options", () => {
     );
   });
 });
+
+describe("stored data is JSON", () => {
+  test("properties holding undefined are left out and -0 reads as 0, as in every database store", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Json-1", [
+      { type: "A", data: { gone: undefined, zero: -0, list: [1, { gone: undefined }] }, metadata: { gone: undefined } },
+    ]);
+    for await (const event of store.readStream("Json-1")) {
+      expect(Object.keys(event.data as object)).toEqual(["zero", "list"]);
+      expect(Object.is((event.data as { zero: number }).zero, 0)).toBe(true);
+      expect(Object.keys((event.data as { list: [number, object] }).list[1])).toEqual([]);
+      expect(Object.keys(event.metadata)).toEqual([]);
+    }
+  });
+});
