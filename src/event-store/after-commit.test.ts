@@ -120,4 +120,37 @@ describe("EventStore.afterCommit", () => {
     expect(line).toMatchObject({ level: "error", msg: "publishing 2 committed event(s) failed", events: 2 });
     expect(line.streamId).toBe("Hook-2");
   });
+
+  test("a watchAppends listener or afterEachCommit step that throws, even synchronously, is logged: the append stands and is published", async () => {
+    const bus = recordingBus();
+    const store = new InMemoryEventStore({ bus });
+    const woken: string[] = [];
+    store.watchAppends(() => {
+      throw new Error("listener broken");
+    });
+    store.watchAppends(() => woken.push("second listener"));
+    // A step typed async but throwing before it returns a promise (a plain function cast to the type).
+    store.afterEachCommit((() => {
+      throw new Error("step broken");
+    }) as unknown as (events: readonly EventEnvelope[]) => Promise<void>);
+    const stepped: number[] = [];
+    store.afterEachCommit(async (events) => {
+      stepped.push(events.length);
+    });
+    const result = await store.appendToStream("Listener-1", [{ type: "A", data: 1 }]);
+    expect(result.nextExpectedVersion).toBe(1);
+    expect(result.published).toEqual({ delivered: 1, failures: [] });
+    expect(bus.calls).toEqual([[...result.events]]);
+    expect(woken).toEqual(["second listener"]);
+    expect(stepped).toEqual([1]);
+    const lines = consoleError.mock.calls.map((call) => JSON.parse(String(call[0])));
+    expect(lines).toMatchObject([
+      {
+        level: "error",
+        msg: "a watchAppends listener failed; the events are stored",
+        error: { message: "listener broken" },
+      },
+      { level: "error", msg: "an after-commit step failed; the events are stored", error: { message: "step broken" } },
+    ]);
+  });
 });

@@ -114,7 +114,9 @@ export abstract class EventStore {
   /** Set while a follower (`readFeed`) asks for its next batch: `readAll` then skips its span and slow-call check. */
   #quietRead = false;
 
-  constructor(options: EventStoreOptions = {}) {
+  constructor(given: EventStoreOptions = {}) {
+    // null is taken as no options, as undefined is (a JavaScript caller's mistake gets no TypeError).
+    const options = given ?? {};
     this.#bus = options.bus;
     this.#traced = options.telemetry !== false;
     this.eventRegistry = options.eventRegistry;
@@ -134,8 +136,9 @@ export abstract class EventStore {
   appendToStream<E extends EventEnvelope = EventEnvelope>(
     streamId: string,
     events: readonly NewEvent[],
-    options: AppendToStreamOptions = {},
+    given: AppendToStreamOptions = {},
   ): Promise<AppendToStreamResult<E>> {
+    const options = given ?? {};
     const tracer = this.#traced ? activeTracer() : undefined;
     const slowMs = telemetryConfig().slowStoreCallMs;
     // Untraced, #append makes the slow-call check itself: a .then() here would be one more promise per append.
@@ -149,7 +152,7 @@ export abstract class EventStore {
       "db.operation.name": "appendToStream",
       "eventflows.stream_id": streamId,
       "eventflows.event_count": count,
-      "eventflows.expected_version": String(options?.expectedVersion ?? "any"),
+      "eventflows.expected_version": String(options.expectedVersion ?? "any"),
     });
     const appended = withActiveSpan(span, () => this.#append<E>(streamId, events, options, span, false));
     return appended.then(
@@ -265,10 +268,22 @@ export abstract class EventStore {
     if (events.length === 0) return undefined;
     // Counted here, not in appendToStream: transactions commit outside it and call this step too.
     countAppended(events);
-    for (const wake of this.#waiters) wake();
+    // A listener or step that throws (even synchronously) is logged: the events are committed, so the
+    // append stands, and the listeners, steps and publishing after it still run.
+    for (const wake of this.#waiters) {
+      try {
+        wake();
+      } catch (error) {
+        callHook("watchAppends listener", reportListenerFailure, error);
+      }
+    }
     for (const step of this.#commitSteps) {
       // A step reports its own failures (a projection runner to its onFailure); the append stands.
-      await step(events).catch((error: unknown) => callHook("commit step", reportStepFailure, error));
+      try {
+        await step(events);
+      } catch (error) {
+        callHook("commit step", reportStepFailure, error);
+      }
     }
     if (this.#bus === undefined) return undefined;
     const tracer = this.#traced ? activeTracer() : undefined;
@@ -326,8 +341,9 @@ export abstract class EventStore {
    */
   readStream<E extends EventEnvelope = EventEnvelope>(
     streamId: string,
-    options: ReadStreamOptions = {},
+    given: ReadStreamOptions = {},
   ): AsyncGenerator<E, void, undefined> {
+    const options = given ?? {};
     assertStreamId(streamId);
     assertReadStreamOptions(options);
     const pages = this.#plain(this.readStreamPages(streamId, options), options.raw);
@@ -339,7 +355,8 @@ export abstract class EventStore {
   }
 
   /** Reads every stream's events by global position, upcast by the store's `eventRegistry` unless `raw`. */
-  readAll<E extends EventEnvelope = EventEnvelope>(options: ReadAllOptions = {}): AsyncGenerator<E, void, undefined> {
+  readAll<E extends EventEnvelope = EventEnvelope>(given: ReadAllOptions = {}): AsyncGenerator<E, void, undefined> {
+    const options = given ?? {};
     if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
     if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
     assertRaw(options.raw);
@@ -504,7 +521,7 @@ export abstract class EventStore {
     // past a stored event only once every event a split made of it is handled.
     // A wrapping store's check (a tenant's) runs in the read, before an event is decrypted, traced or
     // handed to the handler or to onError: a refused event ends the read as a read failure.
-    const check = readCheckOf(options);
+    const check = options == null ? undefined : readCheckOf(options);
     const source = {
       capabilities: this.capabilities,
       readAll: (read: ReadAllOptions) =>
@@ -665,6 +682,10 @@ export abstract class EventStore {
 
 function reportStepFailure(error: unknown): void {
   getLogger().error("an after-commit step failed; the events are stored", { error });
+}
+
+function reportListenerFailure(error: unknown): void {
+  getLogger().error("a watchAppends listener failed; the events are stored", { error });
 }
 
 export function assertExpectedVersion(value: unknown): asserts value is ExpectedVersion {

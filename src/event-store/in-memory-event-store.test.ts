@@ -61,3 +61,35 @@ describe("InMemoryEventStore", () => {
     expect(await store.getLastGlobalPosition()).toBe(2);
   });
 });
+
+describe("null options", () => {
+  test("null for the options of the constructor, appendToStream, readStream, readAll and subscribeToAll is no options, never a TypeError", async () => {
+    const store = new InMemoryEventStore(null as never);
+    const appended = await store.appendToStream("Null-1", [{ type: "A", data: 1 }], null as never);
+    expect(appended.nextExpectedVersion).toBe(1);
+    const read: number[] = [];
+    for await (const event of store.readStream("Null-1", null as never)) read.push(event.version);
+    for await (const event of store.readAll(null as never)) read.push(event.globalPosition ?? 0);
+    for await (const event of store.readFeed(null as never)) read.push(event.globalPosition ?? 0);
+    expect(read).toEqual([1, 1, 1]);
+    // subscribeToAll needs a handler: null options are refused as having none.
+    expect(() => store.subscribeToAll(null as never)).toThrow(
+      "Invalid subscription: handler: must be a function, got undefined",
+    );
+  });
+});
+
+describe("stored data is JSON", () => {
+  test("properties holding undefined are left out and -0 reads as 0, as in every database store", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Json-1", [
+      { type: "A", data: { gone: undefined, zero: -0, list: [1, { gone: undefined }] }, metadata: { gone: undefined } },
+    ]);
+    for await (const event of store.readStream("Json-1")) {
+      expect(Object.keys(event.data as object)).toEqual(["zero", "list"]);
+      expect(Object.is((event.data as { zero: number }).zero, 0)).toBe(true);
+      expect(Object.keys((event.data as { list: [number, object] }).list[1])).toEqual([]);
+      expect(Object.keys(event.metadata)).toEqual([]);
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { StreamDeletedError, ValidationError } from "../errors.js";
 import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
 import { deepFreeze } from "../internal/deep-equal.js";
-import { copyJson } from "../internal/json.js";
+import { jsonRoundTrip } from "../internal/json.js";
 import { type CommitResult, checkExpectedVersion, EventStore, type EventStoreOptions } from "./event-store.js";
 import { assertUnchangedRetry } from "./retried-append.js";
 import {
@@ -44,8 +44,12 @@ export class InMemoryEventStore extends EventStore {
     if (replay !== undefined) return { events: replay, retried: true };
     checkExpectedVersion(streamId, expectedVersion, stream.length);
     // Copy before touching state: a copy can still fail (e.g. on a getter that throws). The events
-    // are JSON (checked on the way in), so a JSON walk copies them as structuredClone would, for less.
-    const data = events.map((event) => ({ data: copyJson(event.data), metadata: copyJson(event.metadata) }));
+    // are JSON (checked on the way in), so a JSON walk copies them, for less than structuredClone, and
+    // keeps what every database store keeps: properties holding undefined left out, -0 as 0.
+    const data = events.map((event) => ({
+      data: jsonRoundTrip(event.data),
+      metadata: jsonRoundTrip(event.metadata),
+    }));
     const committed = events.map((event, i) =>
       deepFreeze<EventEnvelope>({
         id: event.id,

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import fc from "fast-check";
 import { isValidationError } from "../errors.js";
 import { retryOnConcurrency } from "../messaging/middleware.js";
@@ -54,5 +54,66 @@ describe("delay options are validated with typed errors", () => {
     const subscription = store.subscribeToAll({ handler: () => {}, pollIntervalMs: 0.5, retryDelayMs: 0 });
     await subscription.stop();
     expect(typeof retryOnConcurrency({ baseDelayMs: 0, maxAttempts: 1 })).toBe("function");
+  });
+});
+
+describe("subscribeToAll's signal and onError", () => {
+  test("a signal that is not an AbortSignal is refused before anything starts", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Signal-1", [{ type: "A", data: 1 }]);
+    let handled = 0;
+    let thrown: unknown;
+    try {
+      store.subscribeToAll({ handler: () => void handled++, signal: {} as AbortSignal });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isValidationError(thrown)).toBe(true);
+    expect((thrown as Error).message).toBe("Invalid subscription: signal: must be an AbortSignal, got object");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(handled).toBe(0);
+  });
+
+  test("a signal that has fired already stops the subscription before it handles anything", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Signal-2", [{ type: "A", data: 1 }]);
+    const controller = new AbortController();
+    controller.abort();
+    let handled = 0;
+    const subscription = store.subscribeToAll({ handler: () => void handled++, signal: controller.signal });
+    await store.appendToStream("Signal-2", [{ type: "A", data: 2 }]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await subscription.stop();
+    expect(handled).toBe(0);
+    expect(subscription.position).toBe(0);
+  });
+
+  test("an onError that throws is logged; the subscription retries the event and goes on, and stop() resolves", async () => {
+    const consoleError = spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const store = new InMemoryEventStore();
+      await store.appendToStream("OnError-1", [{ type: "A", data: 1 }]);
+      const handled: number[] = [];
+      let failures = 0;
+      const subscription = store.subscribeToAll({
+        retryDelayMs: 0,
+        handler: (event) => {
+          if (failures++ === 0) throw new Error("handler failed once");
+          handled.push(event.version);
+        },
+        onError: () => {
+          throw new Error("onError broken");
+        },
+      });
+      await store.appendToStream("OnError-1", [{ type: "A", data: 2 }]);
+      for (let i = 0; i < 50 && handled.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      await subscription.stop();
+      expect(handled).toEqual([1, 2]);
+      expect(subscription.position).toBe(2);
+      const line = JSON.parse(String(consoleError.mock.calls[0]?.[0]));
+      expect(line).toMatchObject({ msg: "the onError hook itself threw", hook: "onError" });
+    } finally {
+      consoleError.mockRestore();
+    }
   });
 });

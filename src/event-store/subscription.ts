@@ -1,5 +1,6 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { callHook } from "../internal/hooks.js";
 import { assertDelayMs, assertNonNegativeInteger, assertPositiveInteger, kindOf } from "../internal/validate.js";
 import { eventFields, getLogger } from "../logging/library-logger.js";
 import { processEvent } from "../telemetry/consumer-spans.js";
@@ -101,19 +102,31 @@ export function startSubscription(
       { path: ["name"], message: `must be a non-empty string, got ${kindOf(options.name)}` },
     ]);
   }
+  const signal = options.signal;
+  if (
+    signal !== undefined &&
+    (typeof signal !== "object" || signal === null || typeof signal.addEventListener !== "function")
+  ) {
+    throw new ValidationError("Invalid subscription", [
+      { path: ["signal"], message: `must be an AbortSignal, got ${kindOf(signal)}` },
+    ]);
+  }
   const name = options.name ?? "subscribeToAll";
-  const onError = options.onError ?? logSubscriptionError(options.name);
+  const report = options.onError ?? logSubscriptionError(options.name);
+  // An onError that throws is logged: it must neither end the loop nor reject stop().
+  const onError = (error: unknown, event: EventEnvelope | undefined) => callHook("onError", report, error, event);
   const traced = options.telemetry !== false;
 
   let position = after;
-  let stopped = false;
+  // A signal that has fired already: the subscription starts stopped, and reads nothing.
+  let stopped = signal?.aborted === true;
   let dirty = false;
   let wakeNow: (() => void) | undefined;
   const wake = () => {
     dirty = true;
     wakeNow?.();
   };
-  const unregister = register(wake);
+  const unregister = stopped ? () => false : register(wake);
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
       if (dirty || stopped) return resolve();
@@ -182,7 +195,7 @@ export function startSubscription(
     unregister();
     await loop;
   };
-  options.signal?.addEventListener("abort", () => void stop(), { once: true });
+  if (!stopped) signal?.addEventListener("abort", () => void stop(), { once: true });
 
   return {
     get position() {
