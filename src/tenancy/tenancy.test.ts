@@ -239,6 +239,11 @@ describe("tenancy()", () => {
     } finally {
       setLogger(undefined);
     }
+    for (const bad of [null, {}]) {
+      expect(() => acme.stores.eventStore.subscribeToAll(bad as never)).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation }),
+      );
+    }
     const text = JSON.stringify(lines, (_key, value) => (value instanceof Error ? value.message : value));
     expect(text).toContain("was refused an event of another tenant");
     for (const leaked of ["Secret-1", "Secret", "4111", "globex"]) expect(text).not.toContain(leaked);

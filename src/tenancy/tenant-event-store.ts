@@ -164,6 +164,8 @@ export class TenantEventStore extends EventStore {
   override subscribeToAll<E extends EventEnvelope = EventEnvelope>(
     options: SubscribeToAllOptions<E>,
   ): StoreSubscription {
+    // Without a handler (or options) the wrapped store refuses it with its ValidationError.
+    if (typeof options?.handler !== "function") return this.inner.subscribeToAll<E>(options);
     if (this.#coreReads && this.inner.subscribeToAll === EventStore.prototype.subscribeToAll) {
       const checked = { ...options, [READ_CHECK]: this.#checks.subscribeToAll };
       return this.inner.subscribeToAll<E>(checked as SubscribeToAllOptions<E>);
