@@ -14,6 +14,7 @@ import {
   type IdempotencyStore,
   InMemoryIdempotencyStore,
   type Issue,
+  isEventFlowsError,
   type MessageBus,
   type MessageKind,
   type MessageMap,
@@ -42,6 +43,7 @@ import {
   DEFAULT_READINESS_CACHE_MS,
   notReadyProblem,
   type Probe,
+  type ProbeResult,
   type ReadinessReport,
   readinessCache,
   storeProbe,
@@ -281,16 +283,28 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     (readiness as NonNullable<typeof readiness>)(async () => {
       const settings = health as NonNullable<typeof health>;
       const probes: Record<string, Probe> = {};
-      try {
-        if (settings.store !== undefined) probes.store = storeProbe(resolve(settings.store, context));
-        if (settings.bus !== undefined) probes.bus = busProbe(resolve(settings.bus, context));
-      } catch (error) {
-        // Building a client from the environment failed: that is not being ready, not a crash.
-        report(error, { request, context });
-        return { ready: false, checks: {} };
-      }
+      const unbuilt: Record<string, ProbeResult> = {};
+      const build = (name: string, make: () => Probe) => {
+        try {
+          probes[name] = make();
+        } catch (error) {
+          // Building a client from the environment failed: that check failed (named, as any other), not a crash.
+          report(error, { request, context });
+          unbuilt[name] = isEventFlowsError(error)
+            ? { status: "failed", durationMs: 0, code: error.code }
+            : { status: "failed", durationMs: 0 };
+        }
+      };
+      const { store, bus } = settings;
+      if (store !== undefined) build("store", () => storeProbe(resolve(store, context)));
+      if (bus !== undefined) build("bus", () => busProbe(resolve(bus, context)));
       Object.assign(probes, settings.probes);
-      return checkReadiness(probes, settings.timeoutMs, (_name, error) => report(error, { request, context }));
+      const result = await checkReadiness(probes, settings.timeoutMs, (_name, error) =>
+        report(error, { request, context }),
+      );
+      if (Object.keys(unbuilt).length === 0) return result;
+      // First and last: the store and bus come first, and a probe of the same name does not hide their failure.
+      return { ready: false, checks: { ...unbuilt, ...result.checks, ...unbuilt } };
     });
 
   const serveRead = async (
