@@ -92,6 +92,8 @@ export interface HttpDispatcher<X = unknown> {
     readonly idempotency: boolean;
     readonly auth: boolean;
     readonly health: boolean;
+    /** The health routes run the auth hook (`health.auth` with an auth hook). */
+    readonly healthAuth: boolean;
   };
 }
 
@@ -378,6 +380,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       idempotency: idempotency !== undefined && (auth !== undefined || hasExplicitScope(options.idempotency)),
       auth: auth !== undefined,
       health: health !== undefined,
+      healthAuth: health?.auth === true && auth !== undefined,
     },
     handle(request, context, mount) {
       const { base, path } = mount ?? { base: "", path: pathOf(request.url) };
