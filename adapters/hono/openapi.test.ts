@@ -170,6 +170,17 @@ describe("OpenAPI document", () => {
     );
   });
 
+  test("an openapi path without its leading slash is a ValidationError naming it, not a silent 404", () => {
+    let caught: unknown;
+    try {
+      eventFlowsRoutes({ openapi: { path: "docs/openapi.json" } });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as ValidationError).issues[0]?.path).toEqual(["openapi", "path"]);
+  });
+
   test("openapi: false leaves the route out", async () => {
     expect((await eventFlowsRoutes({ openapi: false }).request("/openapi.json")).status).toBe(404);
   });

@@ -127,7 +127,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
 ): HttpDispatcher<X> {
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, "bodyLimit");
   const depthLimit = positiveInteger(options.jsonDepthLimit, DEFAULT_JSON_DEPTH_LIMIT, "jsonDepthLimit");
-  const correlationHeader = (options.correlationHeader ?? CORRELATION_HEADER).toLowerCase();
+  const correlationHeader = headerName(options.correlationHeader);
   const trust = options.trustClientCorrelation ?? true;
   const idempotency = idempotencySettings(options.idempotency);
   const onError = options.onError ?? defaultOnError;
@@ -141,6 +141,12 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   };
   const health = options.health === false ? undefined : healthSettings(options.health ?? {});
   const document = options.document;
+  if (document !== undefined && (typeof document.path !== "string" || !document.path.startsWith("/"))) {
+    // A path without its slash would never match: the document would be a silent 404.
+    throw new ValidationError("Invalid routes options", [
+      { path: ["document", "path"], message: "path must start with /" },
+    ]);
+  }
   const metrics = metricsSettings(options.metrics);
   const metadataOf = options.metadata;
   const traced = options.telemetry !== false;
@@ -556,6 +562,22 @@ function decodeSegment(segment: string): string {
   } catch {
     return segment;
   }
+}
+
+// An HTTP field name (RFC 9110 token), bounded: anything else fails every `Headers` call made with it.
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+
+function headerName(value: string | undefined): string {
+  if (value === undefined) return CORRELATION_HEADER;
+  if (typeof value !== "string" || !HEADER_NAME.test(value)) {
+    throw new ValidationError("Invalid routes options", [
+      {
+        path: ["correlationHeader"],
+        message: "correlationHeader must be a header name: 1 to 128 letters, digits or !#$%&'*+-.^_`|~",
+      },
+    ]);
+  }
+  return value.toLowerCase();
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string, title = "Invalid routes options") {
