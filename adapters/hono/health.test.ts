@@ -119,18 +119,37 @@ describe("health routes", () => {
     expect((await response.json()).checks.snapshots).toMatchObject({ status: "failed", code: "SERVICE_ERROR" });
   });
 
-  test("a store built from the request context that fails to build is 503, not a crash", async () => {
+  test("a store built from the request context that fails to build is 503, not a crash, and is named", async () => {
+    const reported: unknown[] = [];
+    let probed = 0;
     const app = eventFlowsRoutes({
       health: {
         store: () => {
           throw new Error("missing binding DATABASE_URL");
         },
+        bus: () => {
+          throw new ServiceError("eventbridge", "client", "ConfigError", false, "no region");
+        },
+        probes: { cache: async () => void probed++ },
       },
-      onError: () => undefined,
+      onError: (error) => reported.push(error),
     });
     const response = await app.request("/health/ready");
     expect(response.status).toBe(503);
-    expect(await response.text()).not.toContain("DATABASE_URL");
+    const text = await response.text();
+    expect(text).not.toContain("DATABASE_URL");
+    expect(text).not.toContain("no region");
+    const body = JSON.parse(text);
+    // The detail names the checks that failed, as for a probe that ran and failed.
+    expect(body.detail).toBe("Not ready: store failed, bus failed");
+    expect(body.checks).toMatchObject({
+      store: { status: "failed" },
+      bus: { status: "failed", code: "SERVICE_ERROR" },
+      cache: { status: "ok" },
+    });
+    expect(body.checks.store.code).toBeUndefined();
+    expect(probed).toBe(1);
+    expect(reported).toHaveLength(2);
   });
 
   test("health: false leaves the routes out", async () => {

@@ -118,6 +118,30 @@ describe("OpenAPI document", () => {
     expect(doc.components.securitySchemes).toEqual({ bearer: { type: "http", scheme: "bearer" } });
     expect(doc.paths["/commands/OpenCart"].post.responses["401"]).toBeDefined();
     expect(doc.paths["/health/live"].get.security).toEqual([]);
+    expect(doc.paths["/health/ready"].get.responses["401"]).toBeUndefined();
+  });
+
+  test("health routes behind the auth hook are documented with the document's security and its refusals", async () => {
+    const { routes } = cartDomain();
+    const app = eventFlowsRoutes({
+      ...routes,
+      auth: ({ request }) => request.headers.get("authorization") === "Bearer ok",
+      health: { auth: true },
+      openapi: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } }, security: [{ bearer: [] }] },
+    });
+    const doc = await documentAt(app, "/openapi.json");
+    for (const path of ["/health/live", "/health/ready"]) {
+      const operation = doc.paths[path].get;
+      // No `security: []` (which says no credentials are needed): the routes answer 401/403 without them.
+      expect(operation.security).toBeUndefined();
+      expect(operation.responses["401"]).toBeDefined();
+      expect(operation.responses["403"]).toBeDefined();
+      expect((await app.request(path)).status).toBe(403);
+    }
+    // An auth hook alone does not guard the probes: they stay open, and say so.
+    const open = eventFlowsRoutes({ ...routes, auth: () => false });
+    expect((await documentAt(open, "/openapi.json")).paths["/health/ready"].get.security).toEqual([]);
+    expect((await open.request("/health/ready")).status).toBe(200);
   });
 
   test("without idempotency there is no Idempotency-Key parameter and no 422", async () => {
@@ -144,6 +168,17 @@ describe("OpenAPI document", () => {
     expect(withAuth.paths["/commands/OpenCart"].post.parameters.map((p: { name: string }) => p.name)).toContain(
       "idempotency-key",
     );
+  });
+
+  test("an openapi path without its leading slash is a ValidationError naming it, not a silent 404", () => {
+    let caught: unknown;
+    try {
+      eventFlowsRoutes({ openapi: { path: "docs/openapi.json" } });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as ValidationError).issues[0]?.path).toEqual(["openapi", "path"]);
   });
 
   test("openapi: false leaves the route out", async () => {

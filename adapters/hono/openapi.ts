@@ -47,6 +47,8 @@ export interface RouteDescription {
 export interface DocumentSpec {
   readonly routes: readonly RouteDescription[];
   readonly health: boolean;
+  /** The health routes run the auth hook: they then take the document's `security` and answer 401 and 403. */
+  readonly healthAuth?: boolean;
   readonly idempotency: boolean;
   readonly auth: boolean;
   readonly bodyLimit: number;
@@ -106,7 +108,7 @@ export function openApiDocument(spec: DocumentSpec, options: OpenApiOptions, ser
         ? { post: operation(route, spec, "post") }
         : { ...getOperation(route, spec), post: operation(route, spec, "post") };
   }
-  if (spec.health) Object.assign(paths, healthPaths());
+  if (spec.health) Object.assign(paths, healthPaths(spec.healthAuth === true));
   const schemas: Record<string, JsonSchema> = { Problem: problemSchema };
   if (options.events !== undefined) {
     for (const event of eventJsonSchemas(options.events)) schemas[event.name] = event.schema;
@@ -246,19 +248,24 @@ const idempotencyKeySchema: JsonSchema = {
   pattern: `^(?:${VISIBLE}|${VISIBLE_NOT_QUOTE}${VISIBLE}{1,${KEY - 1}}|"${VISIBLE}{0,${KEY - 2}}${VISIBLE_NOT_QUOTE}|"${VISIBLE}{1,${KEY}}")$`,
 };
 
-function healthPaths(): Record<string, unknown> {
+function healthPaths(guarded: boolean): Record<string, unknown> {
   const ok = {
     description: "OK",
     content: { "application/json": { schema: { type: "object", properties: { status: { const: "ok" } } } } },
   };
+  // Open probes need no credentials whatever the document's `security`; guarded ones take it, and may refuse.
+  const access = guarded ? {} : { security: [] };
+  const refusals = guarded ? { 401: ref("Unauthorized"), 403: ref("Forbidden") } : {};
   return {
-    "/health/live": { get: { operationId: "health_live", tags: ["health"], security: [], responses: { 200: ok } } },
+    "/health/live": {
+      get: { operationId: "health_live", tags: ["health"], ...access, responses: { 200: ok, ...refusals } },
+    },
     "/health/ready": {
       get: {
         operationId: "health_ready",
         tags: ["health"],
-        security: [],
-        responses: { 200: ok, 503: ref("ServiceUnavailable") },
+        ...access,
+        responses: { 200: ok, ...refusals, 503: ref("ServiceUnavailable") },
       },
     },
   };

@@ -5,7 +5,7 @@
  * Hono's request and context and says where the routes are mounted.
  */
 import { type Context, Hono } from "hono";
-import type { MessageMap } from "../../src/index.js";
+import { type MessageMap, ValidationError } from "../../src/index.js";
 import {
   createHttpDispatcher,
   type DocumentRoute,
@@ -63,9 +63,15 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
   let spec: DocumentSpec | undefined;
   let document: DocumentRoute | undefined;
   if (openapi !== false) {
+    const path = openapi?.path ?? "/openapi.json";
+    if (typeof path !== "string" || !path.startsWith("/")) {
+      throw new ValidationError("Invalid routes options", [
+        { path: ["openapi", "path"], message: "path must start with /" },
+      ]);
+    }
     const documents = new Map<string, string>();
     document = {
-      path: openapi?.path ?? "/openapi.json",
+      path,
       auth: openapi?.auth === true,
       // The document names the path it is served under, so it is right wherever the app is mounted.
       document: (base) => {

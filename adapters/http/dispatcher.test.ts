@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ValidationError } from "../../src/index.js";
 import { httpBehaviourSuite } from "./behaviour-suite.fixture.test.ts";
 import { cartDomain } from "./cart-domain.fixture.test.ts";
 import { createHttpDispatcher, pathOf } from "./index.js";
@@ -40,5 +41,30 @@ describe("createHttpDispatcher", () => {
     expect(() => createHttpDispatcher({ jsonDepthLimit: 0 })).toThrow("jsonDepthLimit");
     expect(() => createHttpDispatcher({ bodyLimit: 1.5 })).toThrow("bodyLimit");
     expect(() => createHttpDispatcher({ health: { cacheMs: -1 } })).toThrow("cacheMs");
+  });
+
+  test("a correlation header that is no header name is refused when built, not by every request", async () => {
+    for (const correlationHeader of ["", "x request id", "x-id:", "é", "x".repeat(129)]) {
+      let caught: unknown;
+      try {
+        createHttpDispatcher({ correlationHeader });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ValidationError);
+      expect((caught as ValidationError).issues[0]?.path).toEqual(["correlationHeader"]);
+    }
+    const dispatcher = createHttpDispatcher({ correlationHeader: "X-Request-Id" });
+    const response = await dispatcher.handle(
+      new Request("http://localhost/health/live", { headers: { "x-request-id": "r-1" } }),
+      undefined,
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-request-id")).toBe("r-1");
+  });
+
+  test("a document path without its leading slash is refused (it would never match)", () => {
+    const document = { path: "openapi.json", document: () => "{}" };
+    expect(() => createHttpDispatcher({ document })).toThrow(ValidationError);
   });
 });

@@ -14,6 +14,7 @@ import {
   type IdempotencyStore,
   InMemoryIdempotencyStore,
   type Issue,
+  isEventFlowsError,
   type MessageBus,
   type MessageKind,
   type MessageMap,
@@ -42,6 +43,7 @@ import {
   DEFAULT_READINESS_CACHE_MS,
   notReadyProblem,
   type Probe,
+  type ProbeResult,
   type ReadinessReport,
   readinessCache,
   storeProbe,
@@ -90,6 +92,8 @@ export interface HttpDispatcher<X = unknown> {
     readonly idempotency: boolean;
     readonly auth: boolean;
     readonly health: boolean;
+    /** The health routes run the auth hook (`health.auth` with an auth hook). */
+    readonly healthAuth: boolean;
   };
 }
 
@@ -123,7 +127,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
 ): HttpDispatcher<X> {
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, "bodyLimit");
   const depthLimit = positiveInteger(options.jsonDepthLimit, DEFAULT_JSON_DEPTH_LIMIT, "jsonDepthLimit");
-  const correlationHeader = (options.correlationHeader ?? CORRELATION_HEADER).toLowerCase();
+  const correlationHeader = headerName(options.correlationHeader);
   const trust = options.trustClientCorrelation ?? true;
   const idempotency = idempotencySettings(options.idempotency);
   const onError = options.onError ?? defaultOnError;
@@ -137,6 +141,12 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   };
   const health = options.health === false ? undefined : healthSettings(options.health ?? {});
   const document = options.document;
+  if (document !== undefined && (typeof document.path !== "string" || !document.path.startsWith("/"))) {
+    // A path without its slash would never match: the document would be a silent 404.
+    throw new ValidationError("Invalid routes options", [
+      { path: ["document", "path"], message: "path must start with /" },
+    ]);
+  }
   const metrics = metricsSettings(options.metrics);
   const metadataOf = options.metadata;
   const traced = options.telemetry !== false;
@@ -281,16 +291,28 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     (readiness as NonNullable<typeof readiness>)(async () => {
       const settings = health as NonNullable<typeof health>;
       const probes: Record<string, Probe> = {};
-      try {
-        if (settings.store !== undefined) probes.store = storeProbe(resolve(settings.store, context));
-        if (settings.bus !== undefined) probes.bus = busProbe(resolve(settings.bus, context));
-      } catch (error) {
-        // Building a client from the environment failed: that is not being ready, not a crash.
-        report(error, { request, context });
-        return { ready: false, checks: {} };
-      }
+      const unbuilt: Record<string, ProbeResult> = {};
+      const build = (name: string, make: () => Probe) => {
+        try {
+          probes[name] = make();
+        } catch (error) {
+          // Building a client from the environment failed: that check failed (named, as any other), not a crash.
+          report(error, { request, context });
+          unbuilt[name] = isEventFlowsError(error)
+            ? { status: "failed", durationMs: 0, code: error.code }
+            : { status: "failed", durationMs: 0 };
+        }
+      };
+      const { store, bus } = settings;
+      if (store !== undefined) build("store", () => storeProbe(resolve(store, context)));
+      if (bus !== undefined) build("bus", () => busProbe(resolve(bus, context)));
       Object.assign(probes, settings.probes);
-      return checkReadiness(probes, settings.timeoutMs, (_name, error) => report(error, { request, context }));
+      const result = await checkReadiness(probes, settings.timeoutMs, (_name, error) =>
+        report(error, { request, context }),
+      );
+      if (Object.keys(unbuilt).length === 0) return result;
+      // First and last: the store and bus come first, and a probe of the same name does not hide their failure.
+      return { ready: false, checks: { ...unbuilt, ...result.checks, ...unbuilt } };
     });
 
   const serveRead = async (
@@ -364,6 +386,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       idempotency: idempotency !== undefined && (auth !== undefined || hasExplicitScope(options.idempotency)),
       auth: auth !== undefined,
       health: health !== undefined,
+      healthAuth: health?.auth === true && auth !== undefined,
     },
     handle(request, context, mount) {
       const { base, path } = mount ?? { base: "", path: pathOf(request.url) };
@@ -539,6 +562,22 @@ function decodeSegment(segment: string): string {
   } catch {
     return segment;
   }
+}
+
+// An HTTP field name (RFC 9110 token), bounded: anything else fails every `Headers` call made with it.
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+
+function headerName(value: string | undefined): string {
+  if (value === undefined) return CORRELATION_HEADER;
+  if (typeof value !== "string" || !HEADER_NAME.test(value)) {
+    throw new ValidationError("Invalid routes options", [
+      {
+        path: ["correlationHeader"],
+        message: "correlationHeader must be a header name: 1 to 128 letters, digits or !#$%&'*+-.^_`|~",
+      },
+    ]);
+  }
+  return value.toLowerCase();
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string, title = "Invalid routes options") {
