@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { ErrorCode } from "../../src/index.js";
+import { ErrorCode, StreamDeletedError } from "../../src/index.js";
 import { eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
 import {
   bunSqliteDriver,
@@ -62,6 +62,22 @@ describe("DurableObjectEventStore", () => {
     const broken = await reply("https://x/append", { method: "POST", body: "not json" });
     expect(broken.error).toMatchObject({ code: ErrorCode.Service });
     expect(broken.error?.message).not.toContain("JSON");
+  });
+
+  test("appending to a stream the object deleted is a StreamDeletedError on the client, with its mode", async () => {
+    const client = new DurableObjectEventStore({ stub });
+    await served.appendToStream("Deleted-soft", [{ type: "A", data: 1 }]);
+    await served.deleteStream("Deleted-soft");
+    await served.appendToStream("Deleted-hard", [{ type: "A", data: 1 }]);
+    await served.deleteStream("Deleted-hard", { mode: "hard" });
+    for (const [streamId, mode] of [
+      ["Deleted-soft", "soft"],
+      ["Deleted-hard", "hard"],
+    ] as const) {
+      const error = await client.appendToStream(streamId, [{ type: "A", data: 2 }]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StreamDeletedError);
+      expect(error).toMatchObject({ code: ErrorCode.StreamDeleted, streamId, mode });
+    }
   });
 
   test("bad options are refused", () => {

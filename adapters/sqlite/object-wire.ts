@@ -7,6 +7,7 @@ import {
   LiveErrorCode,
   PayloadTooLargeError,
   ServiceError,
+  StreamDeletedError,
   TooManyLiveClientsError,
   ValidationError,
 } from "../../src/index.js";
@@ -38,6 +39,7 @@ const FIELDS = [
   "operation",
   "serviceCode",
   "retryable",
+  "mode",
 ] as const;
 
 /** Our errors keep their code and fields; anything else becomes an opaque ServiceError (no internals). */
@@ -71,6 +73,9 @@ export function fromWireError(wire: WireError): EventFlowsError {
       break;
     case ErrorCode.PayloadTooLarge:
       error = new PayloadTooLargeError(text("what"), number("size"), number("limit"));
+      break;
+    case ErrorCode.StreamDeleted:
+      error = new StreamDeletedError(text("streamId"), f.mode === "hard" ? "hard" : "soft");
       break;
     case LiveErrorCode.TooManyClients:
       error = new TooManyLiveClientsError(number("limit"));
