@@ -86,6 +86,30 @@ describe("DurableObjectEventStore", () => {
     );
   });
 
+  test("a live subscription to an object that does not answer reports a retryable ServiceError and tries again", async () => {
+    let attempts = 0;
+    const down = new DurableObjectEventStore({
+      stub: {
+        fetch: () => {
+          attempts += 1;
+          return Promise.reject(new TypeError("Network connection lost."));
+        },
+      },
+    });
+    const errors: unknown[] = [];
+    const subscription = down.subscribeLive({ handler: () => {}, retryDelayMs: 1, onError: (e) => errors.push(e) });
+    while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    await subscription.stop();
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(errors[0]).toMatchObject({
+      code: ErrorCode.Service,
+      service: "EventStoreObject",
+      operation: "subscribe",
+      serviceCode: "UNAVAILABLE",
+      retryable: true,
+    });
+  });
+
   test("a subscribe request to an object without live subscribers is refused with a ValidationError", async () => {
     const response = await handleEventStoreRequest(
       served,

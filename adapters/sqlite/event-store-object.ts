@@ -206,9 +206,14 @@ export class DurableObjectEventStore extends EventStore {
     const registry = this.eventRegistry;
     const connect = async (after: number): Promise<ClientWebSocketLike> => {
       const query = filterToQuery(options.filter ?? {}, new URLSearchParams({ after: String(after) }));
-      const response = await this.#stub.fetch(`https://event-store.object/subscribe?${query}`, {
-        headers: { upgrade: "websocket" },
-      });
+      let response: Response;
+      try {
+        response = await this.#stub.fetch(`https://event-store.object/subscribe?${query}`, {
+          headers: { upgrade: "websocket" },
+        });
+      } catch (error) {
+        throw unavailable("subscribe", error);
+      }
       const socket = (response as { webSocket?: ClientWebSocketLike | null }).webSocket;
       if (socket === undefined || socket === null) {
         const reply = (await response.json().catch(() => undefined)) as WireReply | undefined;
@@ -244,11 +249,16 @@ export class DurableObjectEventStore extends EventStore {
     } catch (error) {
       // The object was unreachable, reset or overloaded: an append may or may not have committed;
       // retrying it with the same event ids is safe (idempotent appends).
-      throw new ServiceError(OBJECT_SERVICE, operation, "UNAVAILABLE", true, "the Durable Object did not answer", {
-        cause: error instanceof Error ? new Error(error.message) : undefined,
-      });
+      throw unavailable(operation, error);
     }
     if (!reply.ok) throw fromWireError(reply.error);
     return reply.value;
   }
+}
+
+/** The object was unreachable, reset or overloaded: a retryable ServiceError, the runtime's message as its cause. */
+function unavailable(operation: string, error: unknown): ServiceError {
+  return new ServiceError(OBJECT_SERVICE, operation, "UNAVAILABLE", true, "the Durable Object did not answer", {
+    cause: error instanceof Error ? new Error(error.message) : undefined,
+  });
 }
