@@ -146,7 +146,7 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
     expect(() => live.accept(upgrade, 0)).toThrow("Live subscriptions need workerd");
   });
 
-  test("subscribeLive refuses a bad position, retry delay or handler before connecting", () => {
+  test("subscribeLive refuses a bad position, retry delay, handler or filter before connecting", () => {
     let connected = 0;
     const client = new DurableObjectEventStore({
       stub: {
@@ -157,7 +157,15 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
       },
     });
     const handler = () => {};
-    for (const options of [{ after: -1, handler }, { after: 1.5, handler }, { retryDelayMs: -5, handler }, {}]) {
+    const tooMany = { types: Array.from({ length: 101 }, (_, i) => `T${i}`) };
+    for (const options of [
+      { after: -1, handler },
+      { after: 1.5, handler },
+      { retryDelayMs: -5, handler },
+      {},
+      { handler, filter: tooMany },
+      { handler, filter: { streams: [""] } },
+    ]) {
       expect(() => client.subscribeLive(options as never)).toThrow(
         expect.objectContaining({ code: ErrorCode.Validation }),
       );

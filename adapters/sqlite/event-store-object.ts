@@ -1,4 +1,5 @@
 import {
+  checkFilter,
   ErrorCode,
   type EventEnvelope,
   EventStore,
@@ -204,8 +205,10 @@ export class DurableObjectEventStore extends EventStore {
    */
   subscribeLive<E extends EventEnvelope = EventEnvelope>(options: SubscribeLiveOptions<E>): StoreSubscription {
     const registry = this.eventRegistry;
+    // Checked here as the object checks it: a filter it refuses would be refused on every reconnect.
+    const filter = options?.filter === undefined ? {} : checkFilter(options.filter);
     const connect = async (after: number): Promise<ClientWebSocketLike> => {
-      const query = filterToQuery(options.filter ?? {}, new URLSearchParams({ after: String(after) }));
+      const query = filterToQuery(filter, new URLSearchParams({ after: String(after) }));
       let response: Response;
       try {
         response = await this.#stub.fetch(`https://event-store.object/subscribe?${query}`, {
