@@ -86,6 +86,21 @@ describe("DurableObjectEventStore", () => {
     );
   });
 
+  test("an object whose answer is not an event store reply gives a ServiceError, not a TypeError", async () => {
+    for (const body of [{ error: "not found" }, null, { ok: false }, []]) {
+      const misrouted = new DurableObjectEventStore({
+        stub: { fetch: async () => Response.json(body, { status: 404 }) },
+      });
+      await expect(misrouted.appendToStream("S", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+        code: ErrorCode.Service,
+        service: "EventStoreObject",
+        serviceCode: "BAD_REPLY",
+        retryable: false,
+      });
+      await expect(misrouted.getLastGlobalPosition()).rejects.toMatchObject({ serviceCode: "BAD_REPLY" });
+    }
+  });
+
   test("a live subscription to an object that does not answer reports a retryable ServiceError and tries again", async () => {
     let attempts = 0;
     const down = new DurableObjectEventStore({

@@ -21,7 +21,7 @@ import {
 import type { Committed } from "./append.js";
 import type { LiveSubscribers } from "./live-subscribers.js";
 import { type ClientWebSocketLike, type SubscribeLiveOptions, startLiveSubscription } from "./live-subscription.js";
-import { fromWireError, OBJECT_SERVICE, toWireError, type WireReply } from "./object-wire.js";
+import { badReply, fromWireError, isWireReply, OBJECT_SERVICE, toWireError, type WireReply } from "./object-wire.js";
 
 /** The part of a Durable Object stub (`env.EVENTS.get(id)`) the client uses. */
 export interface DurableObjectStubLike {
@@ -219,8 +219,8 @@ export class DurableObjectEventStore extends EventStore {
       }
       const socket = (response as { webSocket?: ClientWebSocketLike | null }).webSocket;
       if (socket === undefined || socket === null) {
-        const reply = (await response.json().catch(() => undefined)) as WireReply | undefined;
-        if (reply !== undefined && !reply.ok) throw fromWireError(reply.error);
+        const reply: unknown = await response.json().catch(() => undefined);
+        if (isWireReply(reply) && !reply.ok) throw fromWireError(reply.error);
         throw new ServiceError(OBJECT_SERVICE, "subscribe", "NO_WEBSOCKET", false, "the object accepted no WebSocket");
       }
       return socket;
@@ -241,19 +241,20 @@ export class DurableObjectEventStore extends EventStore {
   }
 
   async #call(operation: Operation, body: unknown): Promise<unknown> {
-    let reply: WireReply;
+    let reply: unknown;
     try {
       const response = await this.#stub.fetch(`https://event-store.object/${operation}`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
       });
-      reply = (await response.json()) as WireReply;
+      reply = await response.json();
     } catch (error) {
       // The object was unreachable, reset or overloaded: an append may or may not have committed;
       // retrying it with the same event ids is safe (idempotent appends).
       throw unavailable(operation, error);
     }
+    if (!isWireReply(reply)) throw badReply(operation);
     if (!reply.ok) throw fromWireError(reply.error);
     return reply.value;
   }

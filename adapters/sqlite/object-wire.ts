@@ -42,6 +42,36 @@ const FIELDS = [
   "mode",
 ] as const;
 
+/**
+ * Whether a reply is one `handleEventStoreRequest` sends: anything else (an object whose `fetch`
+ * answers the path another way) must not be read as one.
+ */
+export function isWireReply(value: unknown): value is WireReply {
+  if (typeof value !== "object" || value === null) return false;
+  const { ok, error } = value as { ok?: unknown; error?: Partial<WireError> | null };
+  if (ok === true) return "value" in value;
+  return (
+    ok === false &&
+    typeof error === "object" &&
+    error !== null &&
+    typeof error.code === "string" &&
+    typeof error.message === "string" &&
+    typeof error.fields === "object" &&
+    error.fields !== null
+  );
+}
+
+/** An answer that is not an event store reply, as a ServiceError. */
+export function badReply(operation: string): ServiceError {
+  return new ServiceError(
+    OBJECT_SERVICE,
+    operation,
+    "BAD_REPLY",
+    false,
+    "the object's answer is not an event store reply: does its fetch call handleEventStoreRequest?",
+  );
+}
+
 /** Our errors keep their code and fields; anything else becomes an opaque ServiceError (no internals). */
 export function toWireError(error: unknown, operation: string): WireError {
   if (!isEventFlowsError(error)) {
