@@ -161,6 +161,41 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
     expect(() => live.accept(upgrade, 0)).toThrow("Live subscriptions need workerd");
   });
 
+  test("a filter too large for the socket's attachment refuses the subscription before the socket is accepted", () => {
+    // A stand-in pair whose attachment, as workerd's, takes at most 2,048 bytes.
+    class Socket {
+      send() {}
+      close() {}
+      serializeAttachment(value: unknown) {
+        if (JSON.stringify(value).length > 2048) throw new Error("attachment too large");
+      }
+      deserializeAttachment() {
+        return null;
+      }
+    }
+    const scope = globalThis as { WebSocketPair?: unknown };
+    const before = scope.WebSocketPair;
+    scope.WebSocketPair = class {
+      0 = new Socket();
+      1 = new Socket();
+    };
+    try {
+      let accepted = 0;
+      const live = new LiveSubscribers({ acceptWebSocket: () => void accepted++, getWebSockets: () => [] }, served);
+      const upgrade = new Request("https://x/subscribe", { headers: { upgrade: "websocket" } });
+      const filter = { streams: Array.from({ length: 30 }, (_, i) => `Stream-${i}-`.padEnd(100, "x")) };
+      expect(() => live.accept(upgrade, 0, filter)).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.Validation,
+          issues: [expect.objectContaining({ path: ["filter"] })],
+        }),
+      );
+      expect(accepted).toBe(0);
+    } finally {
+      scope.WebSocketPair = before;
+    }
+  });
+
   test("subscribeLive refuses a bad position, retry delay, handler or filter before connecting", () => {
     let connected = 0;
     const client = new DurableObjectEventStore({
