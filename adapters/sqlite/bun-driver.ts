@@ -39,6 +39,6 @@ export function bunSqliteDriver(db: BunSqliteDatabase, options: BunSqliteDriverO
       db.exec(sql);
     },
   };
-  applyFileDefaults(connection, options);
+  applyFileDefaults(connection, options, BUN_SQLITE);
   return syncDriver(BUN_SQLITE, connection);
 }

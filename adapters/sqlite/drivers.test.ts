@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/index.js";
 import { bunSqliteDriver, d1Driver, durableObjectDriver, nodeSqliteDriver } from "./index.js";
@@ -20,4 +21,25 @@ describe("SQLite drivers refuse what is not their database, with a ValidationErr
       }
     });
   }
+});
+
+describe("SQLite drivers over a connection that refuses their pragmas", () => {
+  test("fail with a ServiceError, not the database's own error", () => {
+    const db = new Database(":memory:");
+    db.close();
+    expect(() => bunSqliteDriver(db)).toThrow(
+      expect.objectContaining({ code: ErrorCode.Service, service: "SQLite", operation: "openDriver" }),
+    );
+    const refusing = {
+      prepare: () => {
+        throw new Error("database is locked");
+      },
+      exec: () => {
+        throw new Error("database is locked");
+      },
+    };
+    expect(() => nodeSqliteDriver(refusing)).toThrow(
+      expect.objectContaining({ code: ErrorCode.Service, serviceCode: "BUSY", retryable: true }),
+    );
+  });
 });

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { ErrorCode } from "../../src/index.js";
+import { ErrorCode, StreamDeletedError } from "../../src/index.js";
 import { eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
 import {
   bunSqliteDriver,
@@ -64,10 +64,65 @@ describe("DurableObjectEventStore", () => {
     expect(broken.error?.message).not.toContain("JSON");
   });
 
+  test("appending to a stream the object deleted is a StreamDeletedError on the client, with its mode", async () => {
+    const client = new DurableObjectEventStore({ stub });
+    await served.appendToStream("Deleted-soft", [{ type: "A", data: 1 }]);
+    await served.deleteStream("Deleted-soft");
+    await served.appendToStream("Deleted-hard", [{ type: "A", data: 1 }]);
+    await served.deleteStream("Deleted-hard", { mode: "hard" });
+    for (const [streamId, mode] of [
+      ["Deleted-soft", "soft"],
+      ["Deleted-hard", "hard"],
+    ] as const) {
+      const error = await client.appendToStream(streamId, [{ type: "A", data: 2 }]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StreamDeletedError);
+      expect(error).toMatchObject({ code: ErrorCode.StreamDeleted, streamId, mode });
+    }
+  });
+
   test("bad options are refused", () => {
     expect(() => new DurableObjectEventStore({ stub: {} as never })).toThrow(
       "Invalid Durable Object event store options",
     );
+  });
+
+  test("an object whose answer is not an event store reply gives a ServiceError, not a TypeError", async () => {
+    for (const body of [{ error: "not found" }, null, { ok: false }, []]) {
+      const misrouted = new DurableObjectEventStore({
+        stub: { fetch: async () => Response.json(body, { status: 404 }) },
+      });
+      await expect(misrouted.appendToStream("S", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+        code: ErrorCode.Service,
+        service: "EventStoreObject",
+        serviceCode: "BAD_REPLY",
+        retryable: false,
+      });
+      await expect(misrouted.getLastGlobalPosition()).rejects.toMatchObject({ serviceCode: "BAD_REPLY" });
+    }
+  });
+
+  test("a live subscription to an object that does not answer reports a retryable ServiceError and tries again", async () => {
+    let attempts = 0;
+    const down = new DurableObjectEventStore({
+      stub: {
+        fetch: () => {
+          attempts += 1;
+          return Promise.reject(new TypeError("Network connection lost."));
+        },
+      },
+    });
+    const errors: unknown[] = [];
+    const subscription = down.subscribeLive({ handler: () => {}, retryDelayMs: 1, onError: (e) => errors.push(e) });
+    while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    await subscription.stop();
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(errors[0]).toMatchObject({
+      code: ErrorCode.Service,
+      service: "EventStoreObject",
+      operation: "subscribe",
+      serviceCode: "UNAVAILABLE",
+      retryable: true,
+    });
   });
 
   test("a subscribe request to an object without live subscribers is refused with a ValidationError", async () => {
@@ -106,7 +161,42 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
     expect(() => live.accept(upgrade, 0)).toThrow("Live subscriptions need workerd");
   });
 
-  test("subscribeLive refuses a bad position, retry delay or handler before connecting", () => {
+  test("a filter too large for the socket's attachment refuses the subscription before the socket is accepted", () => {
+    // A stand-in pair whose attachment, as workerd's, takes at most 2,048 bytes.
+    class Socket {
+      send() {}
+      close() {}
+      serializeAttachment(value: unknown) {
+        if (JSON.stringify(value).length > 2048) throw new Error("attachment too large");
+      }
+      deserializeAttachment() {
+        return null;
+      }
+    }
+    const scope = globalThis as { WebSocketPair?: unknown };
+    const before = scope.WebSocketPair;
+    scope.WebSocketPair = class {
+      0 = new Socket();
+      1 = new Socket();
+    };
+    try {
+      let accepted = 0;
+      const live = new LiveSubscribers({ acceptWebSocket: () => void accepted++, getWebSockets: () => [] }, served);
+      const upgrade = new Request("https://x/subscribe", { headers: { upgrade: "websocket" } });
+      const filter = { streams: Array.from({ length: 30 }, (_, i) => `Stream-${i}-`.padEnd(100, "x")) };
+      expect(() => live.accept(upgrade, 0, filter)).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.Validation,
+          issues: [expect.objectContaining({ path: ["filter"] })],
+        }),
+      );
+      expect(accepted).toBe(0);
+    } finally {
+      scope.WebSocketPair = before;
+    }
+  });
+
+  test("subscribeLive refuses a bad position, retry delay, handler or filter before connecting", () => {
     let connected = 0;
     const client = new DurableObjectEventStore({
       stub: {
@@ -117,7 +207,15 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
       },
     });
     const handler = () => {};
-    for (const options of [{ after: -1, handler }, { after: 1.5, handler }, { retryDelayMs: -5, handler }, {}]) {
+    const tooMany = { types: Array.from({ length: 101 }, (_, i) => `T${i}`) };
+    for (const options of [
+      { after: -1, handler },
+      { after: 1.5, handler },
+      { retryDelayMs: -5, handler },
+      {},
+      { handler, filter: tooMany },
+      { handler, filter: { streams: [""] } },
+    ]) {
       expect(() => client.subscribeLive(options as never)).toThrow(
         expect.objectContaining({ code: ErrorCode.Validation }),
       );

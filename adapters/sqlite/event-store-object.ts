@@ -1,4 +1,5 @@
 import {
+  checkFilter,
   ErrorCode,
   type EventEnvelope,
   EventStore,
@@ -20,7 +21,7 @@ import {
 import type { Committed } from "./append.js";
 import type { LiveSubscribers } from "./live-subscribers.js";
 import { type ClientWebSocketLike, type SubscribeLiveOptions, startLiveSubscription } from "./live-subscription.js";
-import { fromWireError, OBJECT_SERVICE, toWireError, type WireReply } from "./object-wire.js";
+import { badReply, fromWireError, isWireReply, OBJECT_SERVICE, toWireError, type WireReply } from "./object-wire.js";
 
 /** The part of a Durable Object stub (`env.EVENTS.get(id)`) the client uses. */
 export interface DurableObjectStubLike {
@@ -204,15 +205,22 @@ export class DurableObjectEventStore extends EventStore {
    */
   subscribeLive<E extends EventEnvelope = EventEnvelope>(options: SubscribeLiveOptions<E>): StoreSubscription {
     const registry = this.eventRegistry;
+    // Checked here as the object checks it: a filter it refuses would be refused on every reconnect.
+    const filter = options?.filter === undefined ? {} : checkFilter(options.filter);
     const connect = async (after: number): Promise<ClientWebSocketLike> => {
-      const query = filterToQuery(options.filter ?? {}, new URLSearchParams({ after: String(after) }));
-      const response = await this.#stub.fetch(`https://event-store.object/subscribe?${query}`, {
-        headers: { upgrade: "websocket" },
-      });
+      const query = filterToQuery(filter, new URLSearchParams({ after: String(after) }));
+      let response: Response;
+      try {
+        response = await this.#stub.fetch(`https://event-store.object/subscribe?${query}`, {
+          headers: { upgrade: "websocket" },
+        });
+      } catch (error) {
+        throw unavailable("subscribe", error);
+      }
       const socket = (response as { webSocket?: ClientWebSocketLike | null }).webSocket;
       if (socket === undefined || socket === null) {
-        const reply = (await response.json().catch(() => undefined)) as WireReply | undefined;
-        if (reply !== undefined && !reply.ok) throw fromWireError(reply.error);
+        const reply: unknown = await response.json().catch(() => undefined);
+        if (isWireReply(reply) && !reply.ok) throw fromWireError(reply.error);
         throw new ServiceError(OBJECT_SERVICE, "subscribe", "NO_WEBSOCKET", false, "the object accepted no WebSocket");
       }
       return socket;
@@ -233,22 +241,28 @@ export class DurableObjectEventStore extends EventStore {
   }
 
   async #call(operation: Operation, body: unknown): Promise<unknown> {
-    let reply: WireReply;
+    let reply: unknown;
     try {
       const response = await this.#stub.fetch(`https://event-store.object/${operation}`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
       });
-      reply = (await response.json()) as WireReply;
+      reply = await response.json();
     } catch (error) {
       // The object was unreachable, reset or overloaded: an append may or may not have committed;
       // retrying it with the same event ids is safe (idempotent appends).
-      throw new ServiceError(OBJECT_SERVICE, operation, "UNAVAILABLE", true, "the Durable Object did not answer", {
-        cause: error instanceof Error ? new Error(error.message) : undefined,
-      });
+      throw unavailable(operation, error);
     }
+    if (!isWireReply(reply)) throw badReply(operation);
     if (!reply.ok) throw fromWireError(reply.error);
     return reply.value;
   }
+}
+
+/** The object was unreachable, reset or overloaded: a retryable ServiceError, the runtime's message as its cause. */
+function unavailable(operation: string, error: unknown): ServiceError {
+  return new ServiceError(OBJECT_SERVICE, operation, "UNAVAILABLE", true, "the Durable Object did not answer", {
+    cause: error instanceof Error ? new Error(error.message) : undefined,
+  });
 }

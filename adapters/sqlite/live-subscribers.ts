@@ -162,14 +162,26 @@ export class LiveSubscribers {
     if (this.count >= this.#maxSubscribers) throw new TooManyLiveClientsError(this.#maxSubscribers);
     const pair = new Pair();
     const server = pair[1];
+    // Before the socket is accepted: an attachment the runtime refuses (workerd keeps 2,048 bytes a
+    // socket) refuses the subscription, instead of leaving an accepted socket no one holds.
+    try {
+      server.serializeAttachment({
+        position: after,
+        ...(checked === undefined ? {} : { filter: checked }),
+        sent: 0,
+        acked: 0,
+        ackedAt: Date.now(),
+      } satisfies Attachment);
+    } catch {
+      throw new ValidationError("Invalid subscription request", [
+        {
+          path: ["filter"],
+          message:
+            "the filter is too large for the socket's attachment (2,048 bytes on workerd): list fewer or shorter entries",
+        },
+      ]);
+    }
     this.#ctx.acceptWebSocket(server, [TAG]);
-    server.serializeAttachment({
-      position: after,
-      ...(checked === undefined ? {} : { filter: checked }),
-      sent: 0,
-      acked: 0,
-      ackedAt: Date.now(),
-    } satisfies Attachment);
     // Acknowledging every half window keeps a client that keeps up from ever being paused.
     const ackEvery = Math.max(1, Math.floor(this.#window / 2));
     server.send(JSON.stringify({ kind: "open", position: after, ackEvery, pingMs: this.#pingMs }));

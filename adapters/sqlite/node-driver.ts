@@ -61,6 +61,6 @@ export function nodeSqliteDriver(db: NodeSqliteDatabase, options: NodeSqliteDriv
       db.exec(sql);
     },
   };
-  applyFileDefaults(connection, options);
+  applyFileDefaults(connection, options, NODE_SQLITE);
   return syncDriver(NODE_SQLITE, connection);
 }

@@ -7,6 +7,7 @@ import {
   LiveErrorCode,
   PayloadTooLargeError,
   ServiceError,
+  StreamDeletedError,
   TooManyLiveClientsError,
   ValidationError,
 } from "../../src/index.js";
@@ -38,7 +39,38 @@ const FIELDS = [
   "operation",
   "serviceCode",
   "retryable",
+  "mode",
 ] as const;
+
+/**
+ * Whether a reply is one `handleEventStoreRequest` sends: anything else (an object whose `fetch`
+ * answers the path another way) must not be read as one.
+ */
+export function isWireReply(value: unknown): value is WireReply {
+  if (typeof value !== "object" || value === null) return false;
+  const { ok, error } = value as { ok?: unknown; error?: Partial<WireError> | null };
+  if (ok === true) return "value" in value;
+  return (
+    ok === false &&
+    typeof error === "object" &&
+    error !== null &&
+    typeof error.code === "string" &&
+    typeof error.message === "string" &&
+    typeof error.fields === "object" &&
+    error.fields !== null
+  );
+}
+
+/** An answer that is not an event store reply, as a ServiceError. */
+export function badReply(operation: string): ServiceError {
+  return new ServiceError(
+    OBJECT_SERVICE,
+    operation,
+    "BAD_REPLY",
+    false,
+    "the object's answer is not an event store reply: does its fetch call handleEventStoreRequest?",
+  );
+}
 
 /** Our errors keep their code and fields; anything else becomes an opaque ServiceError (no internals). */
 export function toWireError(error: unknown, operation: string): WireError {
@@ -71,6 +103,9 @@ export function fromWireError(wire: WireError): EventFlowsError {
       break;
     case ErrorCode.PayloadTooLarge:
       error = new PayloadTooLargeError(text("what"), number("size"), number("limit"));
+      break;
+    case ErrorCode.StreamDeleted:
+      error = new StreamDeletedError(text("streamId"), f.mode === "hard" ? "hard" : "soft");
       break;
     case LiveErrorCode.TooManyClients:
       error = new TooManyLiveClientsError(number("limit"));

@@ -302,6 +302,26 @@ describe("SqliteEventStore: input and errors", () => {
     expect(appended.events.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
+  test("a snapshot over the driver's maxValueBytes is refused before anything is sent, whatever maxPayloadBytes says", async () => {
+    let batches = 0;
+    const capped = {
+      ...store.driver,
+      maxValueBytes: 1000,
+      batch: (statements: Parameters<typeof store.driver.batch>[0]) => {
+        batches += 1;
+        return store.driver.batch(statements);
+      },
+    };
+    for (const maxPayloadBytes of [undefined, 5000]) {
+      const snapshots = new SqliteSnapshotStore({ driver: capped, compression: false, maxPayloadBytes });
+      expect(snapshots.capabilities.maxPayloadBytes).toBe(1000);
+      await expect(
+        snapshots.save({ streamId: `Snap-${ulid()}`, version: 1, state: { text: "z".repeat(3000) } }),
+      ).rejects.toMatchObject({ code: ErrorCode.PayloadTooLarge, limit: 1000 });
+    }
+    expect(batches).toBe(0);
+  });
+
   test("a batch's positions are those stored: each INSERT's last rowid through the driver's write, 100 rows an INSERT (a wrapped driver makes a gap between them: SQLite never does)", async () => {
     const base = store.driver;
     const write = base.write;

@@ -18,8 +18,8 @@ export interface SqliteSnapshotStoreOptions extends SnapshotStoreOptions, Sqlite
   /** The database (the event store's `driver`, say). */
   readonly driver: SqliteDriver;
   /**
-   * Largest payload stored, in bytes after compression. Defaults to 16 MiB, or the driver's
-   * `maxValueBytes` when lower (2 MB on D1 and Durable Objects).
+   * Largest payload stored, in bytes after compression. Defaults to 16 MiB; never above the
+   * driver's `maxValueBytes` (2 MB on D1 and Durable Objects), which caps a larger value given here.
    */
   readonly maxPayloadBytes?: number;
 }
@@ -43,8 +43,11 @@ export class SqliteSnapshotStore extends SnapshotStore {
     super({ ...options, compression: options.compression ?? { format: "gzip" } });
     this.#driver = options.driver;
     this.#table = tableNames(options).snapshots;
-    const cap = Math.min(DEFAULT_MAX_SQLITE_SNAPSHOT_BYTES, options.driver.maxValueBytes ?? Number.POSITIVE_INFINITY);
-    this.capabilities = { maxPayloadBytes: options.maxPayloadBytes ?? cap };
+    // Never above the driver's cap on one value: a larger payload is refused here, before it is sent.
+    const wanted = options.maxPayloadBytes ?? DEFAULT_MAX_SQLITE_SNAPSHOT_BYTES;
+    this.capabilities = {
+      maxPayloadBytes: Math.min(wanted, options.driver.maxValueBytes ?? Number.POSITIVE_INFINITY),
+    };
   }
 
   /** One `SELECT 1` through the driver: for health checks. */

@@ -7,6 +7,7 @@ import type {
   SqliteWriteResult,
   SyncStatementRunner,
 } from "./driver.js";
+import { toEventFlowsError } from "./errors.js";
 
 /** What a synchronous SQLite connection offers (bun:sqlite, node:sqlite, better-sqlite3 all do). */
 export interface SyncConnection {
@@ -79,14 +80,21 @@ export interface FileDefaultsOptions {
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
-/** The pragmas a file database gets (see {@link FileDefaultsOptions}). */
-export function applyFileDefaults(connection: SyncConnection, options: FileDefaultsOptions): void {
+/**
+ * The pragmas a file database gets (see {@link FileDefaultsOptions}). A connection that refuses them
+ * (closed, or locked by another for longer than the timeout) fails with a ServiceError, as a statement would.
+ */
+export function applyFileDefaults(connection: SyncConnection, options: FileDefaultsOptions, driver: string): void {
   const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeout) || timeout < 0) {
     throw new ValidationError("Invalid SQLite driver options", [
       { path: ["busyTimeoutMs"], message: "busyTimeoutMs must be a non-negative integer (milliseconds)" },
     ]);
   }
-  connection.exec(`PRAGMA busy_timeout = ${timeout}`);
-  if (options.wal ?? true) connection.all("PRAGMA journal_mode = WAL", []);
+  try {
+    connection.exec(`PRAGMA busy_timeout = ${timeout}`);
+    if (options.wal ?? true) connection.all("PRAGMA journal_mode = WAL", []);
+  } catch (error) {
+    throw toEventFlowsError(error, "openDriver", driver);
+  }
 }
