@@ -117,32 +117,25 @@ describe("defineProcessManager", () => {
     expect((await stateOf()).state).toBe("expired");
   });
 
+  // A valid definition as a JavaScript caller might write it, to break one part at a time.
+  const define = defineProcessManager as (input: unknown) => unknown;
+  const base = {
+    name: "Bad",
+    startedBy: ["A"],
+    correlate: () => "k",
+    states: ["a"],
+    initial: "a",
+    data: {},
+    transitions: { a: { A: { to: "a" } } },
+  };
+
   test("a JavaScript caller's undeclared state is refused at definition", () => {
-    const define = defineProcessManager as (input: unknown) => unknown;
-    expect(() =>
-      define({
-        name: "Bad",
-        startedBy: ["A"],
-        correlate: () => "k",
-        states: ["a"],
-        initial: "a",
-        data: {},
-        transitions: { a: { A: { to: "nowhere" } }, b: {} },
-      }),
-    ).toThrow(/goes to "nowhere", not a declared state[\s\S]*"b" is not a declared state/);
+    expect(() => define({ ...base, transitions: { a: { A: { to: "nowhere" } }, b: {} } })).toThrow(
+      /goes to "nowhere", not a declared state[\s\S]*"b" is not a declared state/,
+    );
   });
 
   test("a JavaScript caller's undeclared state under ignore or onTimeout is refused at definition", () => {
-    const define = defineProcessManager as (input: unknown) => unknown;
-    const base = {
-      name: "Bad",
-      startedBy: ["A"],
-      correlate: () => "k",
-      states: ["a"],
-      initial: "a",
-      data: {},
-      transitions: { a: { A: { to: "a" } } },
-    };
     const refusal = (extra: object) => {
       try {
         define({ ...base, ...extra });
