@@ -51,7 +51,7 @@ export function filterToQuery(filter: LiveFilter, params: URLSearchParams = new 
   return params;
 }
 
-/** @throws {ValidationError} see {@link filterFromQuery}. */
+/** @throws {ValidationError} see {@link filterFromQuery}; an entry holding a comma, which the query form would split. */
 export function checkFilter(filter: LiveFilter): LiveFilter {
   const issues: { path: string[]; message: string }[] = [];
   let total = 0;
@@ -67,6 +67,15 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
     for (const value of values) {
       if (typeof value !== "string" || value.length === 0 || value.length > MAX_ENTRY_LENGTH) {
         issues.push({ path: [key], message: `each of ${key} must be a string of 1 to ${MAX_ENTRY_LENGTH} characters` });
+        break;
+      }
+      // The query form separates entries with commas: "Order-a,b" would reach the server as two entries,
+      // and the subscriber would get the events of streams it never named.
+      if (value.includes(",")) {
+        issues.push({
+          path: [key],
+          message: `an entry of ${key} cannot hold a comma (the query separates entries with it)`,
+        });
         break;
       }
     }

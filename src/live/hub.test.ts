@@ -4,7 +4,7 @@ import { isValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { TooManyLiveClientsError } from "./errors.js";
-import { filterFromQuery, filterToQuery, type LiveFilter, matchesFilter } from "./filter.js";
+import { checkFilter, filterFromQuery, filterToQuery, type LiveFilter, matchesFilter } from "./filter.js";
 import { type LiveConnection, LiveHub } from "./hub.js";
 
 async function drain(connection: LiveConnection, count: number): Promise<EventEnvelope[]> {
@@ -214,6 +214,14 @@ describe("live filters", () => {
         expect(filterFromQuery(filterToQuery(f))).toEqual(f);
       }),
     );
+    // Any entry a filter accepts (every character but the comma, "&", "=", "%", "+", spaces, any script) too.
+    const entry = fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }).filter((s) => !s.includes(","));
+    fc.assert(
+      fc.property(fc.uniqueArray(entry, { minLength: 1, maxLength: 5 }), (streams) => {
+        const checked = checkFilter({ streams });
+        expect(filterFromQuery(filterToQuery(checked))).toEqual(checked);
+      }),
+    );
   });
 
   test("a filter matches exactly the events of its streams, categories and types (property)", () => {
@@ -241,5 +249,13 @@ describe("live filters", () => {
       ),
     ).toThrow(/at most 100/);
     expect(() => filterFromQuery(new URLSearchParams("stream=a,,b"))).toThrow(/1 to 256 characters/);
+  });
+
+  test("an entry holding a comma is refused: the query form would split it into entries never named", () => {
+    for (const filter of [{ streams: ["Order-a,b"] }, { categories: ["Or,der"] }, { types: ["Placed,Paid"] }]) {
+      expect(() => checkFilter(filter)).toThrow(/cannot hold a comma/);
+    }
+    // What the query form does with a comma is unchanged: it separates entries.
+    expect(filterFromQuery(new URLSearchParams("stream=Order-a,b")).streams).toEqual(["Order-a", "b"]);
   });
 });
