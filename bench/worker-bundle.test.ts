@@ -1,10 +1,11 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 27.1 KB today (27,741 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 27.4 KB today (28,094 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. History: 28.4, then 27.9 once each metric instrument became a definition of its own; 28.7
  * with stream deletion's methods on the EventStore base class; 29.2 with the DynamoDB store obeying
- * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1 (below).
+ * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1
+ * and 27.4 (below).
  * docs/core/evolution.md states that this Worker bundles no schema library.
  *   bun bench/worker-bundle.ts --files     what each file adds
  */
@@ -30,7 +31,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // constants of their own (-50): 27,529 bytes gzipped.
 // 27.1 KB: both together (27,741 bytes gzipped: the cheaper append preparation adds +212 on top of
 // the registry and constant cuts); the ceiling keeps the usual small margin.
-const CEILING_GZIP_BYTES = 27.3 * 1024;
+// 27.4 KB (28,094 bytes, 2026-12-04): correctness fixes in the core every store class carries: a
+// watchAppends listener or synchronous after-commit step that throws is logged instead of failing a
+// committed append; subscribeToAll checks its signal and survives an onError that throws, and passes
+// a wrapping store's read check to its reads; null options read as none; getHeadPosition.
+const CEILING_GZIP_BYTES = 27.6 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
