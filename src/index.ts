@@ -241,6 +241,7 @@ export {
   LiveErrorCode,
   type LiveFilter,
   LiveHub,
+  LiveHubClosedError,
   type LiveHubOptions,
   type LiveItem,
   MAX_FILTER_ENTRIES,

@@ -258,6 +258,47 @@ describe("live routes on Bun (real server and sockets)", () => {
     }
   });
 
+  test("a closed hub answers 503 with Retry-After: a client it dropped with `shutdown` retries instead of stopping", async () => {
+    const from = await store.getLastGlobalPosition();
+    let current = new LiveHub({ store });
+    const routes = liveRoutes({ hub: () => current });
+    const own = Bun.serve({ port: 0, fetch: routes.fetch });
+    const events: EventEnvelope[] = [];
+    const statuses: (number | undefined)[] = [];
+    const subscription = subscribeLive({
+      url: `http://127.0.0.1:${own.port}/events`,
+      from,
+      backoff: { initialMs: 10, maxMs: 50 },
+      onEvent: (event) => void events.push(event),
+      onError: (error) => void statuses.push(error.status),
+    });
+    let stopped = false;
+    void subscription.closed.then(() => {
+      stopped = true;
+    });
+    try {
+      const first = await appendEvents(3);
+      await until(() => events.length === 3, 5000, "the first events");
+      const old = current;
+      await old.close(); // still the hub the routes serve: the reconnect meets it closed
+      await until(() => statuses.length >= 2, 5000, "reconnects refused by the closed hub");
+      expect(stopped).toBe(false);
+      expect(statuses.every((status) => status === 503)).toBe(true);
+      const closedAnswer = await routes.request("/events/stream");
+      expect(closedAnswer.status).toBe(503);
+      expect(closedAnswer.headers.get("retry-after")).toBe("1");
+      expect((await closedAnswer.json()).code).toBe("LIVE_HUB_CLOSED");
+      current = new LiveHub({ store });
+      const second = await appendEvents(3);
+      await until(() => events.length === 6, 5000, "the events after the new hub");
+      expect(ids(events)).toEqual(ids([...first, ...second]));
+    } finally {
+      await subscription.close();
+      await current.close();
+      own.stop(true);
+    }
+  });
+
   test("a client without `from` dropped before its first event resumes from where its stream started (the open message)", async () => {
     let current = new LiveHub({ store });
     const routes = liveRoutes({ hub: () => current });

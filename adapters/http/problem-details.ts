@@ -49,6 +49,8 @@ const statusByCode: Readonly<Record<string, number>> = {
   [TenancyErrorCode.QuotaExceeded]: 429,
   [HttpErrorCode.NotReady]: 503,
   [LiveErrorCode.TooManyClients]: 503,
+  // The server is shutting down: a client dropped with `shutdown` retries rather than stopping for good.
+  [LiveErrorCode.HubClosed]: 503,
 };
 
 const phrases: Readonly<Record<number, string>> = {

@@ -4,7 +4,7 @@ import type { StoreSubscription } from "../event-store/subscription.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { integerOptionIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
-import { TooManyLiveClientsError } from "./errors.js";
+import { LiveHubClosedError, TooManyLiveClientsError } from "./errors.js";
 import { type LiveFilter, matchesFilter } from "./filter.js";
 
 /**
@@ -124,7 +124,8 @@ export class LiveHub {
   /**
    * Opens a connection.
    * @throws {TooManyLiveClientsError} `maxClients` connections are open.
-   * @throws {ValidationError} `after` is not a non-negative integer, or the hub is closed.
+   * @throws {LiveHubClosedError} the hub is closed.
+   * @throws {ValidationError} `after` is not a non-negative integer.
    */
   async connect<E extends EventEnvelope = EventEnvelope>(
     options: LiveConnectOptions<E> = {},
@@ -134,7 +135,7 @@ export class LiveHub {
         { path: ["after"], message: "after must be a non-negative integer" },
       ]);
     }
-    if (this.#closed) throw new ValidationError("This live hub is closed");
+    if (this.#closed) throw new LiveHubClosedError();
     if (this.#connections.size >= this.#maxClients) throw new TooManyLiveClientsError(this.#maxClients);
     const connection = new Connection(this, options as LiveConnectOptions);
     this.#connections.add(connection);

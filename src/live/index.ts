@@ -1,5 +1,5 @@
 /** Live event streams: the runtime-neutral fan-out the HTTP routes (SSE, WebSocket) serve from. */
-export { LiveErrorCode, TooManyLiveClientsError } from "./errors.js";
+export { LiveErrorCode, LiveHubClosedError, TooManyLiveClientsError } from "./errors.js";
 export {
   checkFilter,
   filterFromQuery,
