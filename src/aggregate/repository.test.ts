@@ -140,6 +140,19 @@ describe("AggregateRepository", () => {
     await expect(repository.update("new", () => undefined, { maxAttempts: 0 })).rejects.toBeInstanceOf(ValidationError);
   });
 
+  test("null options to save and update are no options, never a TypeError", async () => {
+    const repository = new AggregateRepository({
+      store: new InMemoryEventStore(),
+      stream: defineStream("Account"),
+      create: (id) => new Account(id),
+    });
+    const account = new Account("n-1");
+    account.deposit(5);
+    expect((await repository.save(account, null)).nextExpectedVersion).toBe(1);
+    const updated = await repository.update("n-1", (loaded) => loaded.deposit(1), null);
+    expect([updated.attempts, updated.aggregate.balance]).toEqual([1, 6]);
+  });
+
   test("a function can name the streams", async () => {
     const store = new InMemoryEventStore();
     const repository = new AggregateRepository({

@@ -120,7 +120,8 @@ export class AggregateRepository<A extends AnyAggregate> {
    * Appends the aggregate's new events, expecting the stream at the version it was loaded at.
    * @throws {ConcurrencyError} someone else appended in between; reload and decide again.
    */
-  async save(aggregate: A, options: SaveOptions = {}): Promise<AppendToStreamResult<EventEnvelope>> {
+  async save(aggregate: A, given?: SaveOptions | null): Promise<AppendToStreamResult<EventEnvelope>> {
+    const options = given ?? {};
     const previousVersion = aggregate.persistedVersion;
     const expectedVersion = previousVersion === 0 ? "no-stream" : previousVersion;
     const streamId = this.#streamOf(aggregate.id);
@@ -150,8 +151,10 @@ export class AggregateRepository<A extends AnyAggregate> {
   async update<R>(
     id: string,
     decide: (aggregate: A) => R | Promise<R>,
-    options: UpdateOptions = {},
+    given?: UpdateOptions | null,
   ): Promise<UpdateResult<A, R>> {
+    // null is no options, as undefined is: never a TypeError.
+    const options = given ?? {};
     const maxAttempts = options.maxAttempts ?? 3;
     if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
       throw new ValidationError("Invalid update options", [

@@ -8,6 +8,8 @@ import {
   ValidationError,
 } from "../errors.js";
 import { isUlid } from "../ids.js";
+import { jsonLogger } from "../logging/json-logger.js";
+import { setLogger } from "../logging/library-logger.js";
 import { CommandBus } from "./command-bus.js";
 import { eventMetadataFor, type Message } from "./message.js";
 import { logging, retryOnConcurrency, validation } from "./middleware.js";
@@ -150,6 +152,40 @@ describe("CommandBus", () => {
     untracked.register("Add", () => 1);
     await untracked.execute("Add", { a: 1, b: 1 });
     expect(untracked.stats()).toEqual([]);
+  });
+
+  test("an onError that throws is logged, and the caller still gets the dispatch's error", async () => {
+    const logged: unknown[] = [];
+    setLogger({ ...jsonLogger(), error: (message, fields) => void logged.push([message, fields?.type]) });
+    try {
+      const throwing = {
+        onError: () => {
+          throw new Error("onError broke");
+        },
+      };
+      for (const noisy of [new CommandBus<Commands>(throwing), new CommandBus<Commands>(throwing).before(() => {})]) {
+        noisy.register("Add", () => {
+          throw new RangeError("handler failed");
+        });
+        await expect(noisy.execute("Add", { a: 1, b: 1 })).rejects.toThrow("handler failed");
+      }
+    } finally {
+      setLogger(undefined);
+    }
+    expect(logged).toEqual([
+      ["the bus's onError threw", "Add"],
+      ["the bus's onError threw", "Add"],
+    ]);
+  });
+
+  test("before and after refuse a hook that is not a function; null options are no options", async () => {
+    expect(() => new CommandBus().before(42 as never)).toThrow(ValidationError);
+    expect(() => new CommandBus().after("x" as never)).toThrow(ValidationError);
+    const bus = new CommandBus<Commands>(null);
+    bus.register("Add", ({ a, b }) => a + b);
+    expect(await bus.execute("Add", { a: 1, b: 2 })).toBe(3);
+    expect(bus.stats("Add")?.executions).toBe(1);
+    expect(() => retryOnConcurrency(null as never)).not.toThrow();
   });
 });
 

@@ -11,7 +11,7 @@ import { MessageBus, type MessageBusOptions } from "./message-bus.js";
  * const { orderId } = await commands.execute("PlaceOrder", { sku: "A-1" });
  */
 export class CommandBus<M extends MessageMap = MessageMap> extends MessageBus<M> {
-  constructor(options?: MessageBusOptions) {
+  constructor(options?: MessageBusOptions | null) {
     super("command", options);
   }
 }

@@ -139,7 +139,9 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   // Before or after hooks make dispatch take the general, async path (see `execute`).
   #hooked = false;
 
-  protected constructor(kind: MessageKind, options: MessageBusOptions = {}) {
+  protected constructor(kind: MessageKind, given?: MessageBusOptions | null) {
+    // null is no options, as undefined is: never a TypeError.
+    const options = given ?? {};
     this.#kind = kind;
     this.#track = options.trackExecutions ?? true;
     this.#timeEvery = timingSample(options.timeExecutions);
@@ -204,6 +206,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
 
   /** Runs before the middleware; a hook that throws stops the dispatch with its error. */
   before(hook: BeforeHook): this {
+    if (typeof hook !== "function") throw new ValidationError("A before hook must be a function");
     this.#before.push(hook);
     this.#hooked = true;
     return this;
@@ -211,6 +214,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
 
   /** Runs after the outcome is known; it cannot change it, and its own errors are only logged. */
   after(hook: AfterHook): this {
+    if (typeof hook !== "function") throw new ValidationError("An after hook must be a function");
     this.#after.push(hook);
     this.#hooked = true;
     return this;
@@ -377,7 +381,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       },
       (error: unknown) => {
         if (entry !== undefined) record(entry, false, timed ? started : undefined);
-        onError?.(error, message);
+        if (onError !== undefined) this.#tellError(error, message);
         throw error;
       },
     );
@@ -402,7 +406,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     if (entry !== undefined) record(entry, outcome.ok, timed ? started : undefined);
     if (this.#after.length > 0) await this.#runAfterHooks(message, outcome, performance.now() - started);
     if (!outcome.ok) {
-      this.#onError?.(outcome.error, message);
+      this.#tellError(outcome.error, message);
       throw outcome.error;
     }
     return outcome.result;
@@ -438,6 +442,17 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     }
     return entry;
   }
+  /** Tells `onError` of a failed dispatch; what it throws is logged, and the caller still gets `error`. */
+  #tellError(error: unknown, message: Message): void {
+    const onError = this.#onError;
+    if (onError === undefined) return;
+    try {
+      onError(error, message);
+    } catch (thrown) {
+      getLogger().error("the bus's onError threw", { error: thrown, kind: message.kind, type: message.type });
+    }
+  }
+
   async #runAfterHooks(message: Message, outcome: Outcome, durationMs: number): Promise<void> {
     for (const hook of this.#after) {
       // After hooks observe; one that fails must not change the outcome the caller sees.

@@ -148,7 +148,8 @@ export interface RetryOptions {
  * Runs the rest of the pipeline again when it throws a {@link ConcurrencyError}: the handler reloads
  * its aggregate and decides again. The last error is rethrown once attempts run out.
  */
-export function retryOnConcurrency(options: RetryOptions = {}): Middleware {
+export function retryOnConcurrency(given?: RetryOptions | null): Middleware {
+  const options = given ?? {};
   const maxAttempts = options.maxAttempts === undefined ? 3 : options.maxAttempts;
   const baseDelayMs = options.baseDelayMs === undefined ? 10 : options.baseDelayMs;
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {

@@ -12,7 +12,7 @@ import { MessageBus, type MessageBusOptions } from "./message-bus.js";
  * const order = await queries.execute("GetOrder", { orderId });
  */
 export class QueryBus<M extends MessageMap = MessageMap> extends MessageBus<M> {
-  constructor(options?: MessageBusOptions) {
+  constructor(options?: MessageBusOptions | null) {
     super("query", options);
   }
 }
