@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ServiceError } from "../errors.js";
+import { ServiceError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
@@ -70,5 +70,23 @@ describe("healthCheck", () => {
 
   test("no checks is healthy", async () => {
     expect(await healthCheck({ checks: {} })).toEqual({ healthy: true, checks: {} });
+  });
+
+  test("options it cannot run are a ValidationError naming them, not a TypeError", async () => {
+    const run = healthCheck as (options: unknown) => Promise<unknown>;
+    const refused = async (options: unknown) => {
+      const error = await run(options).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(ValidationError);
+      return (error as ValidationError).issues.map((issue) => issue.path.join("."));
+    };
+    expect(await refused(undefined)).toEqual(["checks"]);
+    expect(await refused({ checks: null })).toEqual(["checks"]);
+    expect(await refused({ checks: { store: {}, cache: "http://cache" } })).toEqual(["checks.store", "checks.cache"]);
+    expect(await refused({ checks: {}, timeoutMs: -1 })).toEqual(["timeoutMs"]);
+    expect(await refused({ checks: {}, timeoutMs: Number.NaN })).toEqual(["timeoutMs"]);
+    expect(await refused({ checks: {}, onError: "log" })).toEqual(["onError"]);
   });
 });

@@ -4,7 +4,7 @@
  * with it; anything else (a CLI, a custom server, a scheduled job) can call it too. Check errors go to
  * `onError`, never into the report: a failing connection's message may name hosts or users.
  */
-import { isEventFlowsError, ServiceError } from "../errors.js";
+import { type Issue, isEventFlowsError, ServiceError, ValidationError } from "../errors.js";
 
 /** Anything with a `ping()`: every store and bus of the library has one. */
 export interface Pingable {
@@ -45,8 +45,14 @@ export const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
 /** The stream a store's default `ping()` reads the version of: a single-key read on every backend. */
 export const HEALTH_CHECK_STREAM = "eventflows-health";
 
-/** Runs the checks concurrently; each gets `timeoutMs` and an AbortSignal that fires when it runs out. */
+/**
+ * Runs the checks concurrently; each gets `timeoutMs` and an AbortSignal that fires when it runs out.
+ * @throws {ValidationError} options without a `checks` object, a check that is neither a function nor
+ *   has a `ping()`, a `timeoutMs` that is not a non-negative number, or an `onError` that is not a function.
+ */
 export async function healthCheck(options: HealthCheckOptions): Promise<HealthReport> {
+  const issues = optionIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid health check options", issues);
   const timeoutMs = options.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
   const onError = options.onError ?? (() => undefined);
   const names = Object.keys(options.checks);
@@ -60,6 +66,29 @@ export async function healthCheck(options: HealthCheckOptions): Promise<HealthRe
     checks[name] = results[index] as HealthCheckResult;
   });
   return { healthy: results.every((result) => result.status === "ok"), checks };
+}
+
+function optionIssues(options: unknown): Issue[] {
+  const given = options as Partial<Record<keyof HealthCheckOptions, unknown>> | null | undefined;
+  const checks = given?.checks;
+  if (typeof checks !== "object" || checks === null || Array.isArray(checks)) {
+    return [{ path: ["checks"], message: "checks must be an object of named checks" }];
+  }
+  const issues: Issue[] = [];
+  for (const [name, target] of Object.entries(checks)) {
+    const pingable = typeof target === "object" && target !== null && typeof target.ping === "function";
+    if (typeof target !== "function" && !pingable) {
+      issues.push({ path: ["checks", name], message: "a check must be a function or have a ping() method" });
+    }
+  }
+  const timeoutMs = given?.timeoutMs;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0)) {
+    issues.push({ path: ["timeoutMs"], message: "timeoutMs must be a non-negative number of milliseconds" });
+  }
+  if (given?.onError !== undefined && typeof given.onError !== "function") {
+    issues.push({ path: ["onError"], message: "onError must be a function" });
+  }
+  return issues;
 }
 
 function asFunction(target: HealthCheckTarget): HealthCheckFunction {

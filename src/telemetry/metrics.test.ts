@@ -325,4 +325,28 @@ describe("metrics through the OpenTelemetry API", () => {
     await new InMemoryEventStore().appendToStream("S-1", [{ type: "A", data: {} }]);
     expect(await collect()).toEqual([]);
   });
+
+  test("settings that are not what they say are a ValidationError, and nothing is changed", async () => {
+    const configure = configureMetrics as (settings: unknown) => void;
+    const refused = (settings: unknown) => {
+      try {
+        configure(settings);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues.map((issue) => issue.path.join("."));
+      }
+      throw new Error(`accepted ${String(settings)}`);
+    };
+    expect(refused(undefined)).toEqual([""]);
+    expect(refused(null)).toEqual([""]);
+    expect(refused({ enabled: "false" })).toEqual(["enabled"]);
+    expect(refused({ tenantLabel: 1 })).toEqual(["tenantLabel"]);
+    expect(refused({ meterProvider: {} })).toEqual(["meterProvider"]);
+    expect(refused({ meterProvider: null })).toEqual(["meterProvider"]);
+    // The refused provider was not taken: an append still commits and returns (it threw a TypeError once committed).
+    const store = new InMemoryEventStore();
+    const result = await store.appendToStream("S-1", [{ type: "A", data: {} }]);
+    expect(result.nextExpectedVersion).toBe(1);
+    configureMetrics({ meterProvider: undefined });
+  });
 });

@@ -12,7 +12,7 @@
  * The tenant label is opt-in (`configureMetrics({ tenantLabel: true })`) and bounded the same way.
  */
 import type { Attributes, Counter, Gauge, Histogram, Meter, MeterProvider, UpDownCounter } from "@opentelemetry/api";
-import { isEventFlowsError } from "../errors.js";
+import { type Issue, isEventFlowsError, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { otelGlobal } from "./otel-global.js";
 
@@ -130,12 +130,35 @@ const labelValues = new Map<string, Set<string>>();
 /**
  * Turns the library's metrics off or on, or points them at a provider of their own. Settings not
  * given keep their value; `configureMetrics({})` changes nothing.
+ * @throws {ValidationError} settings that are not an object, `enabled` or `tenantLabel` that is not a
+ *   boolean, or a `meterProvider` without `getMeter`; nothing is changed. (Taken as it was, a provider
+ *   without `getMeter` made every recording site throw a TypeError: an append that had committed among them.)
  */
 export function configureMetrics(settings: MetricsSettings): void {
+  const issues = settingsIssues(settings);
+  if (issues.length > 0) throw new ValidationError("Invalid metrics settings", issues);
   if (settings.enabled !== undefined) enabled = settings.enabled;
   if ("meterProvider" in settings) ownProvider = settings.meterProvider;
   if (settings.tenantLabel !== undefined) tenantLabel = settings.tenantLabel === true;
   forgetInstruments();
+}
+
+function settingsIssues(settings: unknown): Issue[] {
+  if (typeof settings !== "object" || settings === null || Array.isArray(settings)) {
+    return [{ path: [], message: "settings must be an object ({ enabled, meterProvider, tenantLabel })" }];
+  }
+  const given = settings as Record<string, unknown>;
+  const issues: Issue[] = [];
+  for (const key of ["enabled", "tenantLabel"]) {
+    if (given[key] !== undefined && typeof given[key] !== "boolean") {
+      issues.push({ path: [key], message: `${key} must be a boolean` });
+    }
+  }
+  const provider = given.meterProvider as { getMeter?: unknown } | null | undefined;
+  if (provider !== undefined && (typeof provider !== "object" || typeof provider?.getMeter !== "function")) {
+    issues.push({ path: ["meterProvider"], message: "meterProvider must be a MeterProvider (with getMeter)" });
+  }
+  return issues;
 }
 
 /** Forgets the instruments and the label values seen: for tests that register providers in turn. */
