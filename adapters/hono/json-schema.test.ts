@@ -254,7 +254,12 @@ describe("the document accepts no text the schema refuses (generated Unicode)", 
   }
 
   test("for text of the Basic Multilingual Plane the length bounds are exact", () => {
-    const bmpUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
+    // No low surrogates: after a high one it would make an astral character (U+10000 from D800 DC00), which
+    // the document counts as one and valibot as two; lone high surrogates stay in.
+    const bmpUnit = fc
+      .integer({ min: 0, max: 0xffff })
+      .filter((unit) => unit < 0xdc00 || unit > 0xdfff)
+      .map((unit) => String.fromCharCode(unit));
     const bounded = v.pipe(v.string(), v.minLength(2), v.maxLength(7));
     const json = toJsonSchema(bounded);
     fc.assert(
