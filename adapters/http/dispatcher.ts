@@ -141,12 +141,8 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   };
   const health = options.health === false ? undefined : healthSettings(options.health ?? {});
   const document = options.document;
-  if (document !== undefined && (typeof document.path !== "string" || !document.path.startsWith("/"))) {
-    // A path without its slash would never match: the document would be a silent 404.
-    throw new ValidationError("Invalid routes options", [
-      { path: ["document", "path"], message: "path must start with /" },
-    ]);
-  }
+  const documentPath = document === undefined ? [] : routePathIssues(document.path, ["document", "path"]);
+  if (documentPath.length > 0) throw new ValidationError("Invalid routes options", documentPath);
   const metrics = metricsSettings(options.metrics);
   const metadataOf = options.metadata;
   const traced = options.telemetry !== false;
@@ -490,9 +486,7 @@ function metricsSettings(options: MetricsRoute | undefined) {
     issues.push({ path: ["metrics", "collector"], message: "collector must have collect(): an SDK MetricReader" });
   }
   const path = options?.path ?? "/metrics";
-  if (typeof path !== "string" || !path.startsWith("/")) {
-    issues.push({ path: ["metrics", "path"], message: "path must start with /" });
-  }
+  issues.push(...routePathIssues(path, ["metrics", "path"]));
   if (issues.length > 0) throw new ValidationError("Invalid metrics options", issues);
   return { collector: options.collector, path, auth: options.auth === true };
 }
@@ -562,6 +556,16 @@ function decodeSegment(segment: string): string {
   } catch {
     return segment;
   }
+}
+
+/**
+ * A route path the routes could serve: a string starting with `/`. Anything else would never match,
+ * and what it names would be a silent 404.
+ */
+function routePathIssues(value: unknown, at: readonly string[]): Issue[] {
+  return typeof value === "string" && value.startsWith("/")
+    ? []
+    : [{ path: [...at], message: "path must start with /" }];
 }
 
 // An HTTP field name (RFC 9110 token), bounded: anything else fails every `Headers` call made with it.
