@@ -58,6 +58,34 @@ describe("HTTP request spans", () => {
     expect(parentOf(http)).toBeUndefined();
   });
 
+  test("a trustClientCorrelation function that throws gets the 500 problem it gets without a tracer", async () => {
+    const commands = new CommandBus();
+    commands.register("Ping", () => ({}));
+    const reported: unknown[] = [];
+    const dispatcher = createHttpDispatcher({
+      commands: { bus: commands, schemas: { Ping: v.object({}) } },
+      trustClientCorrelation: () => {
+        throw new Error("trust check failed");
+      },
+      onError: (error) => reported.push(error),
+    });
+    const response = await dispatcher.handle(
+      new Request("http://localhost/commands/Ping", {
+        method: "POST",
+        headers: { "content-type": "application/json", traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` },
+        body: "{}",
+      }),
+      undefined,
+    );
+    expect(response.status).toBe(500);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+    expect((await response.json()).detail).not.toContain("trust check failed");
+    expect(reported.map((error) => (error as Error).message)).toEqual(["trust check failed"]);
+    const http = tracing.named("POST /commands/:type");
+    expect(http.spanContext().traceId).not.toBe(CLIENT_TRACE);
+    expect(http.attributes["http.response.status_code"]).toBe(500);
+  });
+
   test("a server error is recorded with its code; a 4xx only sets the status code; unknown types stay out", async () => {
     const commands = new CommandBus();
     commands.register("Boom", () => {

@@ -56,9 +56,17 @@ export function recordRequestError(span: Span | undefined, error: unknown): void
   if (span !== undefined) recordError(span, error);
 }
 
-// The caller's trace context, when trusted (asked only when no span is active yet).
+// The caller's trace context, when trusted (asked only when no span is active yet). A trust
+// function that throws trusts nothing here: the dispatcher asks it again inside its own error
+// handling, which answers the request with a 500 as it does when no tracer is registered.
 function callerContext(request: Request, trusted: () => boolean): Context | undefined {
-  const raw = trusted() ? request.headers.get("traceparent") : null;
+  let trust = false;
+  try {
+    trust = trusted();
+  } catch {
+    return undefined;
+  }
+  const raw = trust ? request.headers.get("traceparent") : null;
   const traceparent = raw === null ? undefined : normalizeTraceparent(raw);
   if (traceparent === undefined) return undefined;
   const tracestate = request.headers.get("tracestate") ?? undefined;
