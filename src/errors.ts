@@ -34,6 +34,7 @@ export const ErrorCode = {
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
   Service: "SERVICE_ERROR",
   SnapshotCorrupt: "SNAPSHOT_CORRUPT",
+  EventCorrupt: "EVENT_CORRUPT",
   UpcastFailed: "UPCAST_FAILED",
   ProjectionFailed: "PROJECTION_FAILED",
   NoTransition: "NO_TRANSITION",
@@ -255,6 +256,23 @@ export class SnapshotCorruptError extends EventFlowsError {
       `Snapshot of stream "${streamId}" at version ${version} is unreadable: ${reason}`,
       options,
     );
+  }
+}
+
+/**
+ * A stored event cannot be read as an event: a row or item written by another tool in a shape that
+ * has no sane reading (data or metadata that is not JSON, a missing id, type or time). It names the
+ * stream and version, never the stored contents (a parser's message would quote them).
+ */
+export class EventCorruptError extends EventFlowsError {
+  override readonly name = "EventCorruptError";
+  constructor(
+    readonly streamId: string,
+    readonly version: number,
+    readonly reason: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(ErrorCode.EventCorrupt, `Event ${version} of stream "${streamId}" is unreadable: ${reason}`, options);
   }
 }
 
@@ -482,6 +500,8 @@ export const isProjectionFailedError = (error: unknown): error is ProjectionFail
   hasCode(error, ErrorCode.ProjectionFailed);
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>
   hasCode(error, ErrorCode.SnapshotCorrupt);
+export const isEventCorruptError = (error: unknown): error is EventCorruptError =>
+  hasCode(error, ErrorCode.EventCorrupt);
 export const isRebuildNotSupportedError = (error: unknown): error is RebuildNotSupportedError =>
   hasCode(error, ErrorCode.RebuildNotSupported);
 export const isReadModelGenerationChangedError = (error: unknown): error is ReadModelGenerationChangedError =>

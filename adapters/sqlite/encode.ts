@@ -1,4 +1,5 @@
 import {
+  EventCorruptError,
   type EventEnvelope,
   type Issue,
   isWellFormedUnicode,
@@ -116,16 +117,30 @@ export function assertStorableStreamId(streamId: string): void {
   if (issues.length > 0) throw new ValidationError("Invalid stream id", issues);
 }
 
-/** A row of the events table (every column, as the statements select them) as an envelope. */
+/**
+ * A row of the events table (every column, as the statements select them) as an envelope.
+ * @throws {EventCorruptError} its data or metadata is not JSON (a row another tool wrote).
+ */
 export function fromRow(row: SqliteRow): EventEnvelope {
+  const streamId = String(row.stream_id);
+  const version = Number(row.version);
   return {
     id: String(row.id),
     type: String(row.type),
-    streamId: String(row.stream_id),
-    version: Number(row.version),
+    streamId,
+    version,
     globalPosition: Number(row.position),
     timestamp: String(row.timestamp),
-    data: JSON.parse(String(row.data)),
-    metadata: JSON.parse(String(row.metadata)),
+    data: storedJson(row.data, "data", streamId, version),
+    metadata: storedJson(row.metadata, "metadata", streamId, version) as EventEnvelope["metadata"],
   };
+}
+
+function storedJson(text: unknown, what: string, streamId: string, version: number): unknown {
+  try {
+    return JSON.parse(String(text));
+  } catch {
+    // Without the parser's error as cause: its message quotes the stored text.
+    throw new EventCorruptError(streamId, version, `its ${what} is text that is not JSON`);
+  }
 }
