@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
-import { copyJson, DEFAULT_MAX_JSON_DEPTH, jsonIssues, jsonRoundTrip, MAX_JSON_DEPTH_LIMIT } from "./json.js";
+import { DEFAULT_MAX_JSON_DEPTH, jsonIssues, jsonRoundTrip, MAX_JSON_DEPTH_LIMIT } from "./json.js";
 
 /** `depth` levels of arrays and objects, alternating, around a number. */
 function nested(depth: number, objectsFirst = true): unknown {
@@ -88,39 +88,6 @@ describe("the event store refuses data nested past its limit", () => {
         "maxJsonDepth must be an integer from 1 to 1000",
       );
     }
-  });
-});
-
-describe("copyJson", () => {
-  test("copies any JSON value as structuredClone does, sharing nothing with it", () => {
-    fc.assert(
-      fc.property(fc.jsonValue(), (value) => {
-        const copy = copyJson(value);
-        expect(copy).toEqual(structuredClone(value));
-        if (typeof value === "object" && value !== null) expect(copy).not.toBe(value);
-      }),
-    );
-  });
-
-  test("a __proto__ key stays an own key, a null-prototype object becomes a plain one, -0 stays -0", () => {
-    const data = JSON.parse('{"__proto__":{"polluted":true},"n":-0}') as Record<string, unknown>;
-    data.n = -0;
-    const bare = Object.assign(Object.create(null), { a: [1, { b: null }] });
-    const copy = copyJson({ data, bare }) as { data: Record<string, unknown>; bare: object };
-    expect(Object.getPrototypeOf(copy.data)).toBe(Object.prototype);
-    expect(Object.keys(copy.data)).toEqual(["__proto__", "n"]);
-    expect((copy.data as { polluted?: unknown }).polluted).toBeUndefined();
-    expect(Object.is(copy.data.n, -0)).toBe(true);
-    expect(Object.getPrototypeOf(copy.bare)).toBe(Object.prototype);
-    expect(copy.bare).toEqual({ a: [1, { b: null }] });
-  });
-
-  test("what is not plain JSON is copied by structuredClone", () => {
-    const when = new Date(0);
-    const copy = copyJson({ when, list: [new Map([[1, 2]])] });
-    expect(copy.when).toBeInstanceOf(Date);
-    expect(copy.when).not.toBe(when);
-    expect(copy.list[0]).toEqual(new Map([[1, 2]]));
   });
 });
 

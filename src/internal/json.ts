@@ -182,30 +182,6 @@ function scalarIssue(value: unknown, topOrArrayItem: boolean): string | undefine
 }
 
 /**
- * A deep copy of JSON data (what {@link jsonIssues} accepts), as `structuredClone` makes it: plain
- * objects (a null-prototype one included) become plain objects, arrays arrays, scalars stay. A
- * hand-written walk: for the small objects events carry, several times cheaper than
- * `structuredClone`, which serializes. Anything else found inside (a value that skipped the check)
- * goes to `structuredClone` after all. One difference: an object referenced twice in the value is
- * copied twice (structuredClone keeps one copy); JSON has no shared references, so no store's
- * reader could tell.
- */
-export function copyJson<T>(value: T): T {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) {
-    if (Object.getPrototypeOf(value) !== Array.prototype) return structuredClone(value);
-    return value.map(copyJson) as T;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    setOwn(copy, key, copyJson((value as Record<string, unknown>)[key]));
-  }
-  return copy as T;
-}
-
-/**
  * `target[key] = value` as an own property for every key: JSON.parse makes "__proto__" an own key,
  * which a plain assignment would turn into a change of `target`'s prototype (and lose the key).
  */
