@@ -154,7 +154,7 @@ describe("CommandBus", () => {
     expect(untracked.stats()).toEqual([]);
   });
 
-  test("an onError that throws is logged, and the caller still gets the dispatch's error", async () => {
+  test("an onError that throws, or an async one that rejects, is logged, and the caller still gets the dispatch's error", async () => {
     const logged: unknown[] = [];
     setLogger({ ...jsonLogger(), error: (message, fields) => void logged.push([message, fields?.type]) });
     try {
@@ -163,16 +163,24 @@ describe("CommandBus", () => {
           throw new Error("onError broke");
         },
       };
-      for (const noisy of [new CommandBus<Commands>(throwing), new CommandBus<Commands>(throwing).before(() => {})]) {
+      const rejecting = { onError: async () => Promise.reject(new Error("async onError broke")) };
+      for (const noisy of [
+        new CommandBus<Commands>(throwing),
+        new CommandBus<Commands>(throwing).before(() => {}),
+        new CommandBus<Commands>(rejecting),
+      ]) {
         noisy.register("Add", () => {
           throw new RangeError("handler failed");
         });
         await expect(noisy.execute("Add", { a: 1, b: 1 })).rejects.toThrow("handler failed");
       }
+      // The async hook's rejection settles after the caller got its error.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     } finally {
       setLogger(undefined);
     }
     expect(logged).toEqual([
+      ["the bus's onError threw", "Add"],
       ["the bus's onError threw", "Add"],
       ["the bus's onError threw", "Add"],
     ]);

@@ -442,14 +442,20 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     }
     return entry;
   }
-  /** Tells `onError` of a failed dispatch; what it throws is logged, and the caller still gets `error`. */
+  /**
+   * Tells `onError` of a failed dispatch; what it throws, or an async one rejects with, is logged
+   * (never an unhandled rejection), and the caller still gets `error` without waiting for it.
+   */
   #tellError(error: unknown, message: Message): void {
     const onError = this.#onError;
     if (onError === undefined) return;
-    try {
-      onError(error, message);
-    } catch (thrown) {
+    const report = (thrown: unknown) =>
       getLogger().error("the bus's onError threw", { error: thrown, kind: message.kind, type: message.type });
+    try {
+      const returned: unknown = onError(error, message);
+      if (returned instanceof Promise) returned.catch(report);
+    } catch (thrown) {
+      report(thrown);
     }
   }
 
