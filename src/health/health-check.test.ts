@@ -2,6 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { ServiceError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { jsonLogger } from "../logging/json-logger.js";
+import { setLogger } from "../logging/library-logger.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
 import { healthCheck } from "./health-check.js";
 
@@ -66,6 +68,36 @@ describe("healthCheck", () => {
     expect(aborted).toBe(true);
     expect(heard).toHaveLength(1);
     expect((heard[0] as ServiceError).serviceCode).toBe("TimeoutError");
+  });
+
+  test("an onError that throws is logged: the report still says which check failed or timed out", async () => {
+    const logged: unknown[] = [];
+    setLogger({ ...jsonLogger(), error: (message, fields) => void logged.push([message, fields?.hook]) });
+    try {
+      const report = await healthCheck({
+        checks: {
+          down: async () => {
+            throw new Error("down");
+          },
+          hung: () => new Promise(() => {}),
+          fine: async () => undefined,
+        },
+        timeoutMs: 25,
+        onError: () => {
+          throw new Error("the hook broke");
+        },
+      });
+      expect(report).toMatchObject({
+        healthy: false,
+        checks: { down: { status: "failed" }, hung: { status: "timed-out" }, fine: { status: "ok" } },
+      });
+    } finally {
+      setLogger(undefined);
+    }
+    expect(logged).toEqual([
+      ["the health onError hook itself threw", "health onError"],
+      ["the health onError hook itself threw", "health onError"],
+    ]);
   });
 
   test("no checks is healthy", async () => {

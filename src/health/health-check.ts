@@ -5,6 +5,7 @@
  * `onError`, never into the report: a failing connection's message may name hosts or users.
  */
 import { type Issue, isEventFlowsError, ServiceError, ValidationError } from "../errors.js";
+import { callHook } from "../internal/hooks.js";
 
 /** Anything with a `ping()`: every store and bus of the library has one. */
 export interface Pingable {
@@ -54,11 +55,14 @@ export async function healthCheck(options: HealthCheckOptions): Promise<HealthRe
   const issues = optionIssues(options);
   if (issues.length > 0) throw new ValidationError("Invalid health check options", issues);
   const timeoutMs = options.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
-  const onError = options.onError ?? (() => undefined);
+  const onError = options.onError;
   const names = Object.keys(options.checks);
   const results = await Promise.all(
     names.map((name) =>
-      runCheck(asFunction(options.checks[name] as HealthCheckTarget), timeoutMs, (error) => onError(name, error)),
+      runCheck(asFunction(options.checks[name] as HealthCheckTarget), timeoutMs, (error) => {
+        // A hook that throws must not turn the check's report into a failure of the whole probe.
+        if (onError !== undefined) callHook("health onError", onError, name, error);
+      }),
     ),
   );
   const checks: Record<string, HealthCheckResult> = {};
