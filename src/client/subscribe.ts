@@ -1,4 +1,5 @@
 import type { EventEnvelope } from "../events/envelope.js";
+import { callHook } from "../internal/hooks.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
 import { parseSse } from "./sse-parser.js";
@@ -78,7 +79,15 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   const maxMs = options.backoff?.maxMs ?? 30_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   const transport = options.transport ?? "sse";
-  const report = (error: LiveStreamError) => options.onError?.(error);
+  // The application's hooks are called through callHook: one that throws is logged, and the
+  // subscription goes on reconnecting (it neither dies nor leaves `closed` rejected or pending).
+  const onError = options.onError;
+  const report = (error: LiveStreamError) => {
+    if (onError !== undefined) callHook("live onError", onError, error);
+  };
+  const ended = (reason: string) => {
+    if (options.onEnd !== undefined) callHook("live onEnd", options.onEnd, reason);
+  };
   let position = options.from;
   let stopped = false;
   /** Aborts the connection in hand (and a backoff wait). */
@@ -136,7 +145,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           continue;
         }
         if (message.event === "end") {
-          options.onEnd?.(endReason(message.data));
+          ended(endReason(message.data));
           return delivered;
         }
         if (message.event !== "message") continue;
@@ -205,8 +214,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         if (pinger !== undefined) clearInterval(pinger);
         void chain.then(() => {
           if (failed !== undefined) return reject(failed);
-          if (event.code >= 4000 && event.code !== 4000) options.onEnd?.(event.reason);
-          else if (event.code === 1001) options.onEnd?.(event.reason || "shutdown");
+          if (event.code >= 4000 && event.code !== 4000) ended(event.reason);
+          else if (event.code === 1001) ended(event.reason || "shutdown");
           else if (!signal.aborted && event.code !== 1000) {
             report(new LiveStreamError(LiveClientErrorCode.Disconnected, `The live stream closed (${event.code})`));
           }
