@@ -56,6 +56,13 @@ export type StoreOpener = (env: Env) => OpenedStore;
 /** The stores the template has an entry for, as `EVENT_STORE` names them. */
 export type StoreKind = "d1" | "dynamodb" | "postgres";
 
+/** Each store's wrangler.toml environment, as `wrangler deploy` names it: D1 is the top level. */
+const DEPLOY_TARGETS: Readonly<Record<StoreKind, string>> = {
+  d1: '--env=""',
+  dynamodb: "--env dynamodb",
+  postgres: "--env postgres",
+};
+
 /**
  * The opener of one entry's store. `EVENT_STORE` (wrangler.toml, per environment) must name that
  * store or be unset: a deployment naming another store runs the wrong entry for its bindings, and
@@ -67,9 +74,12 @@ export function storeOpener(kind: StoreKind, open: StoreOpener): StoreOpener {
   return (env) => {
     const named = env.EVENT_STORE ?? kind;
     if (named !== kind) {
+      const target = Object.hasOwn(DEPLOY_TARGETS, named) ? DEPLOY_TARGETS[named as StoreKind] : undefined;
       throw new ConfigurationError(
         `EVENT_STORE is "${named.slice(0, 32)}", but this entry bundles only the ${kind} store: ` +
-          "deploy the wrangler.toml environment of that store (`wrangler deploy --env <store>`)",
+          (target === undefined
+            ? 'EVENT_STORE must be "d1", "dynamodb" or "postgres", the store of the environment deployed'
+            : `deploy that store's wrangler.toml environment (\`wrangler deploy ${target}\`)`),
       );
     }
     try {

@@ -6,7 +6,7 @@
  */
 import { expect, test } from "bun:test";
 import { InMemoryEventStore, ValidationError } from "../../src/index.js";
-import { ConfigurationError, type OpenedStore, storeOpener } from "../src/config.ts";
+import { ConfigurationError, type OpenedStore, type StoreOpener, storeOpener } from "../src/config.ts";
 
 const opened: OpenedStore = { store: new InMemoryEventStore(), close: async () => {} };
 
@@ -27,6 +27,27 @@ test("an EVENT_STORE naming another store (or none the template has) is refused 
     expect(() => open({ EVENT_STORE: named })).toThrow(`EVENT_STORE is "${named.slice(0, 32)}", but this entry`);
   }
   expect(calls).toBe(0);
+});
+
+test("the refusal names the deploy command of the store EVENT_STORE names, or the values it may take", () => {
+  const messageOf = (open: StoreOpener, named: string): string => {
+    try {
+      open({ EVENT_STORE: named });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error(`EVENT_STORE "${named}" was not refused`);
+  };
+  const d1 = storeOpener("d1", () => opened);
+  const dynamodb = storeOpener("dynamodb", () => opened);
+  expect(messageOf(d1, "postgres")).toContain("`wrangler deploy --env postgres`");
+  expect(messageOf(d1, "dynamodb")).toContain("`wrangler deploy --env dynamodb`");
+  expect(messageOf(dynamodb, "d1")).toContain('`wrangler deploy --env=""`');
+  for (const named of ["D1", "mysql", ""]) {
+    const message = messageOf(d1, named);
+    expect(message).toContain('EVENT_STORE must be "d1", "dynamodb" or "postgres"');
+    expect(message).not.toContain("wrangler deploy --env");
+  }
 });
 
 test("a store refusing its options becomes a ConfigurationError carrying it as the cause", () => {

@@ -528,6 +528,7 @@ describe("the worker template in workerd, misconfigured", () => {
         "ConfigurationError",
         // The log is JSON: the message's quotes are escaped.
         'EVENT_STORE is \\"postgres\\", but this entry bundles only the d1 store',
+        "`wrangler deploy --env postgres`",
       ]);
     } finally {
       await wrong.miniflare.dispose();

@@ -250,6 +250,25 @@ describe("adminRoutes: reading", () => {
     expect(await sagas.text()).not.toContain("<");
   });
 
+  test("a problem naming what was asked for has no raw < in its text either", async () => {
+    const { app } = await world();
+    const asked = "<img src=x onerror=alert(1)>";
+    const responses = [
+      await app.request(`/admin/api/stream?id=${encodeURIComponent(asked)}`, { headers: auth }),
+      await app.request(`/admin/api/event?stream=${encodeURIComponent(asked)}&version=1`, { headers: auth }),
+      await post(app, "/admin/api/projections/replay", { projection: asked, dryRun: true }),
+      await post(app, "/admin/api/sagas/resume", { saga: asked, key: asked }),
+    ];
+    for (const response of responses) {
+      const text = await response.text();
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(text).not.toContain("<");
+      const body = JSON.parse(text) as { status: number; detail: string };
+      expect([400, 404]).toContain(body.status);
+      expect(body.detail).toContain(asked);
+    }
+  });
+
   test("any event data and stream id comes back exactly, with no raw < in the text; bad ids are typed 4xx (property)", async () => {
     const { app, eventStore } = await world();
     const text = fc.oneof(

@@ -130,7 +130,8 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
         const report = settings.onError ?? defaultOnError;
         report(error, { request: c.req.raw, context: c });
       }
-      return response;
+      // A problem's detail names what was asked for (a stream id, a projection): escaped as answers are.
+      return new Response(escapeMarkup(await response.text()), { status: response.status, headers: response.headers });
     }
   });
   return app;
@@ -171,8 +172,12 @@ async function body(request: Request): Promise<unknown> {
 }
 
 function json(data: unknown): Response {
-  // `<` escaped too: the JSON stays JSON, and no sniffing reader could find markup in it.
-  return text(JSON.stringify(data).replaceAll("<", "\\u003c"), "application/json; charset=utf-8");
+  return text(escapeMarkup(JSON.stringify(data)), "application/json; charset=utf-8");
+}
+
+/** `<` as `\u003c` in JSON text: the JSON stays JSON, and no sniffing reader could find markup in it. */
+function escapeMarkup(jsonText: string): string {
+  return jsonText.replaceAll("<", "\\u003c");
 }
 
 function text(content: string, type: string): Response {
