@@ -145,6 +145,26 @@ describe("resolveAwsConfig: one source", () => {
     expect(resolved.endpoint).toBe("https://dynamodb.eu-west-1.amazonaws.com");
   });
 
+  test("an endpoint with a user or password in it is refused before any request, without echoing it", () => {
+    for (const endpoint of ["http://user:pw-secret@localhost:8000", "https://user@dynamodb.local"]) {
+      let thrown: unknown;
+      try {
+        resolveAwsConfig(dynamoDbService, {
+          region: "eu-west-1",
+          endpoint,
+          credentials: { accessKeyId: "AKID", secretAccessKey: "s" },
+        });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      expect((thrown as { issues: unknown }).issues).toEqual([
+        { path: ["endpoint"], message: "the endpoint must be an http(s) URL without a user or password" },
+      ]);
+      expect(JSON.stringify(thrown) + String(thrown)).not.toContain("pw-secret");
+    }
+  });
+
   test("an env object without keys does not borrow the ambient ones: the error says where it looked", () => {
     process.env.AWS_ACCESS_KEY_ID = "AKIDAMBIENT";
     process.env.AWS_SECRET_ACCESS_KEY = "s";

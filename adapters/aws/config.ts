@@ -63,7 +63,7 @@ export function resolveAwsConfig(service: AwsJsonService, config: AwsClientConfi
   endpoint ??= read("AWS_ENDPOINT_URL");
   if (endpoint === undefined && region !== undefined) endpoint = publicEndpoint(service, region);
   if (endpoint !== undefined && !isHttpUrl(endpoint)) {
-    issues.push({ path: ["endpoint"], message: "the endpoint must be an http(s) URL" });
+    issues.push({ path: ["endpoint"], message: "the endpoint must be an http(s) URL without a user or password" });
   }
   if (endpoint !== undefined) endpoint = signableEndpoint(endpoint);
   const credentials = resolveCredentials(config.credentials, read, where, issues);
@@ -140,10 +140,12 @@ function credentialIssues(credentials: unknown, fromEnv?: string): Issue[] {
   return issues;
 }
 
+// No user or password: fetch refuses such a URL on some runtimes (Node's message then quotes it,
+// password included) and sends it as Basic credentials on others; the requests are signed instead.
 function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
-    return url.protocol === "https:" || url.protocol === "http:";
+    return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "";
   } catch {
     return false;
   }

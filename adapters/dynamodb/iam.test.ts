@@ -137,11 +137,15 @@ describe("DynamoDB IAM actions", () => {
     expect(dynamoDbIamActions.eventStore.globalFeed).toContain("dynamodb:BatchGetItem");
   });
 
-  test("docs/deployment.md lists the event store's run-time actions exactly as here", () => {
+  test("docs/deployment.md lists the event store's and the saga store's run-time actions exactly as here", () => {
     const page = readFileSync(join(here, "..", "..", "docs", "deployment.md"), "utf8");
-    const row = page.split("\n").find((line) => line.startsWith("| DynamoDB event store (run time)"));
-    const actions = [...(row ?? "").matchAll(/`(dynamodb:\w+)`/g)].map((m) => m[1]);
-    expect(actions).toEqual(dynamoDbRunTimeActions(["eventStore"]));
+    const actionsOf = (start: string) => {
+      const row = page.split("\n").find((line) => line.startsWith(start));
+      return [...(row ?? "").matchAll(/`(dynamodb:\w+)`/g)].map((m) => m[1]);
+    };
+    expect(actionsOf("| DynamoDB event store (run time)")).toEqual(dynamoDbRunTimeActions(["eventStore"]));
+    // The example's consumer and saga timer keep the saga in the table.
+    expect(actionsOf("| DynamoDB saga store (run time")).toEqual(dynamoDbRunTimeActions(["sagaStore"]));
     expect(page).not.toContain("`dynamodb:TransactWriteItems`");
   });
 

@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { ConcurrencyError, isServiceError, isValidationError, type ServiceError } from "../../src/index.js";
+import {
+  ConcurrencyError,
+  isEventFlowsError,
+  isServiceError,
+  isValidationError,
+  type ServiceError,
+} from "../../src/index.js";
 import { toEventFlowsError } from "./errors.js";
+import { PostgresEventStore } from "./event-store.js";
 
 /** What postgres.js rejects with for a server error: the server's fields, plus the query and its parameters. */
 function serverError(code: string, message: string, extra: Record<string, unknown> = {}) {
@@ -53,6 +60,29 @@ describe("PostgreSQL error mapping", () => {
     expect(toEventFlowsError(closed, "readAll")).toMatchObject({ retryable: true });
     const ended = Object.assign(new Error("write CONNECTION_ENDED db:5432"), { code: "CONNECTION_ENDED" });
     expect(toEventFlowsError(ended, "readAll")).toMatchObject({ retryable: false });
+  });
+
+  test("a host name that does not resolve is a retryable ServiceError naming neither host nor password", async () => {
+    const unresolved = Object.assign(new Error("getaddrinfo ENOTFOUND db.internal"), { code: "ENOTFOUND" });
+    expect(toEventFlowsError(unresolved, "readStream")).toMatchObject({
+      code: "SERVICE_ERROR",
+      serviceCode: "ENOTFOUND",
+      retryable: true,
+    });
+    // Through a store, as an application meets it (.invalid never resolves, RFC 2606): no raw Node error.
+    const store = new PostgresEventStore({ url: "postgres://app:pw-secret@db-host.invalid:5432/app" });
+    let thrown: unknown;
+    try {
+      for await (const _ of store.readStream("Cart-1")) break;
+    } catch (error) {
+      thrown = error;
+    } finally {
+      await store.close();
+    }
+    expect(isEventFlowsError(thrown) && isServiceError(thrown)).toBe(true);
+    const cause = (thrown as ServiceError).cause;
+    const everything = `${String(thrown)} ${JSON.stringify(thrown)} ${String(cause)} ${JSON.stringify(cause)}`;
+    for (const leak of ["db-host", "pw-secret"]) expect(everything).not.toContain(leak);
   });
 
   test("messages and causes carry neither SQL, parameters, detail nor addresses", () => {

@@ -30,6 +30,8 @@ const CONNECTION_CODES = new Set([
   "ETIMEDOUT",
   "EHOSTUNREACH",
   "ENETUNREACH",
+  // The host name did not resolve: for good (a typo) or for now (a DNS outage, a service not yet up).
+  "ENOTFOUND",
   "EAI_AGAIN",
 ]);
 

@@ -187,10 +187,24 @@ describe("examples/terraform", () => {
       }
     }
     const bySid = (sid: string) => found.find((s) => s.sid === sid)?.actions;
-    // The DynamoDB actions are the adapter's own list (adapters/dynamodb/iam.ts), in one statement.
+    // The DynamoDB actions are the adapter's own lists (adapters/dynamodb/iam.ts): the event store's
+    // for the API, the saga store's for the consumer and the saga timer, and no other.
     expect(bySid("EventStore")).toEqual(dynamoDbRunTimeActions(["eventStore"]));
-    expect(found.flatMap((s) => s.actions).filter((a) => a.startsWith("dynamodb:"))).toEqual(
-      dynamoDbRunTimeActions(["eventStore"]),
+    const sagaStatements = found.filter((s) => s.sid === "SagaStore");
+    expect(sagaStatements.map((s) => s.actions)).toEqual([
+      dynamoDbRunTimeActions(["sagaStore"]),
+      dynamoDbRunTimeActions(["sagaStore"]),
+    ]);
+    const dynamo = found.filter((s) => s.actions.some((a) => a.startsWith("dynamodb:")));
+    expect(dynamo.map((s) => s.sid).sort()).toEqual(["EventStore", "SagaStore", "SagaStore"]);
+    for (const role of ["consumer", "saga_timer"]) {
+      expect(block(`data "aws_iam_policy_document" "${role}"`)).toMatch(
+        /sid = "SagaStore"[^}]*resources = \[aws_dynamodb_table\.events\.arn\]/,
+      );
+    }
+    // With a customer-managed key, the saga store's functions may use it as the API does.
+    expect(block('resource "aws_iam_role_policy" "saga_table_key"')).toMatch(
+      /name => role if var\.customer_managed_key[\s\S]*policy = data\.aws_iam_policy_document\.api_table_key\[0\]\.json/,
     );
     expect(bySid("TableKey")).toEqual([...tableKeyActions]);
     expect(bySid("Publish")).toEqual(["events:PutEvents"]);
@@ -207,9 +221,32 @@ describe("examples/terraform", () => {
     );
   });
 
-  test("the build script bundles both functions", () => {
+  test("the consumer gets the table its saga store needs; EventBridge Scheduler invokes the saga timer every minute", () => {
+    // functions/consumer.ts starts the follow-up saga in EVENTFLOWS_TABLE: without it every OrderPlaced fails.
+    for (const fn of ["consumer", "saga_timer"]) {
+      expect(block(`resource "aws_lambda_function" "${fn}"`)).toMatch(
+        /EVENTFLOWS_TABLE\s+= aws_dynamodb_table\.events\.name/,
+      );
+    }
+    expect(block('resource "aws_lambda_function" "saga_timer"')).toContain(
+      'filename         = data.archive_file.function["saga-timer"].output_path',
+    );
+    const schedule = block('resource "aws_scheduler_schedule" "saga_timer"');
+    expect(schedule).toMatch(/schedule_expression = "rate\(1 minute\)"/);
+    expect(schedule).toMatch(/arn\s+= aws_lambda_function\.saga_timer\.arn/);
+    expect(schedule).toMatch(/role_arn = aws_iam_role\.saga_timer_scheduler\.arn/);
+    expect(block('data "aws_iam_policy_document" "scheduler_assume"')).toContain(
+      'identifiers = ["scheduler.amazonaws.com"]',
+    );
+    // The schedule's role may invoke that one function, nothing else.
+    expect(block('data "aws_iam_policy_document" "saga_timer_scheduler"')).toMatch(
+      /actions\s+= \["lambda:InvokeFunction"\]\s+resources = \[aws_lambda_function\.saga_timer\.arn\]/,
+    );
+  });
+
+  test("the build script bundles the three functions", () => {
     const out = mkdtempSync(join(tmpdir(), "eventflows-tf-build-"));
     const dirs = buildFunctions(out);
-    expect(dirs.map((dir) => existsSync(join(dir, "index.mjs")))).toEqual([true, true]);
+    expect(dirs.map((dir) => existsSync(join(dir, "index.mjs")))).toEqual([true, true, true]);
   }, 60_000);
 });

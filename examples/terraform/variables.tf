@@ -17,7 +17,7 @@ variable "event_source" {
 }
 
 variable "bundle_dir" {
-  description = "Where `bun examples/terraform/build.ts` wrote the function bundles (api/ and consumer/)."
+  description = "Where `bun examples/terraform/build.ts` wrote the function bundles (api/, consumer/ and saga-timer/)."
   type        = string
   default     = "./.build"
 }

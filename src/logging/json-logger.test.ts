@@ -96,6 +96,18 @@ describe("jsonLogger", () => {
     );
   });
 
+  test("redaction takes linear time: a long word quoted in an error does not stall the line", () => {
+    const { logger, raw } = capture();
+    // An application error quoting what a client sent (a 1 MiB body allows far more); the old pattern
+    // took seconds on 200,000 letters, tried again from each one.
+    const word = "a".repeat(200_000);
+    const started = performance.now();
+    logger.error(`unknown sku ${word}`, { error: new Error(`unknown sku ${word} at postgres://app:pw-secret@db/x`) });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(raw.join("\n")).not.toContain("pw-secret");
+    expect(raw.join("\n")).toContain("postgres://app:[redacted]@db/x");
+  });
+
   test("a cycle or a deep object is cut, not a crash", () => {
     const { logger, lines } = capture();
     const cyclic: Record<string, unknown> = { a: 1 };
