@@ -171,12 +171,43 @@ export function failureFromResponse(status: number, headers: Headers, bodyText: 
  * (`timedOutAfterMs`: after how long).
  */
 export function transportFailure(cause: unknown, timedOutAfterMs?: number): AwsFailure {
+  const code = networkCode(cause);
+  const message =
+    timedOutAfterMs !== undefined
+      ? `no response within ${timedOutAfterMs} ms`
+      : `the request got no complete HTTP answer${code === undefined ? "" : ` (${code})`}`;
   return {
     code: timedOutAfterMs === undefined ? "NetworkError" : "TimeoutError",
-    message: timedOutAfterMs === undefined ? describe(cause) : `no response within ${timedOutAfterMs} ms`,
+    message,
     retryable: true,
-    cause,
+    cause: sanitizedCause(cause, code),
   };
+}
+
+/**
+ * The system's code for a failed connection (`ECONNREFUSED`, `ENOTFOUND`, Bun's `ConnectionRefused`),
+ * from the error or the causes it wraps (Node's fetch throws "fetch failed" with the socket's error
+ * as its cause).
+ */
+function networkCode(cause: unknown): string | undefined {
+  let error = cause;
+  for (let depth = 0; depth < 4 && typeof error === "object" && error !== null; depth++) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && /^[A-Za-z][A-Za-z0-9_]{1,39}$/.test(code)) return code;
+    error = (error as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * The cause kept on the error: its name and code only. Runtimes word connection failures with the
+ * host, port or whole URL ("getaddrinfo ENOTFOUND db.internal", Bun's `path`), which an endpoint
+ * built with credentials or an internal address must not carry into logs and error reports.
+ */
+function sanitizedCause(cause: unknown, code: string | undefined): Error {
+  const safe = new Error(code === undefined ? "the request got no complete HTTP answer" : `network failure ${code}`);
+  safe.name = cause instanceof Error ? cause.name : "Error";
+  return code === undefined ? safe : Object.assign(safe, { code });
 }
 
 /** A call whose deadline passed before it could be sent: nothing was sent. */
@@ -226,9 +257,4 @@ function statusCode(status: number): string {
 
 function shorten(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
-}
-
-function describe(cause: unknown): string {
-  if (cause instanceof Error) return shorten(`${cause.name}: ${cause.message}`);
-  return shorten(String(cause));
 }

@@ -313,6 +313,34 @@ describe("AwsJsonClient retries", () => {
     expect(c.retryBudget).toBe(6);
   });
 
+  test("a connection failure names its code, never the host: Node's wrapped cause and a real unresolvable endpoint", async () => {
+    const nodeLike: FetchFunction = async () => {
+      throw new TypeError("fetch failed", {
+        cause: Object.assign(new Error("getaddrinfo ENOTFOUND secret-db.internal"), {
+          code: "ENOTFOUND",
+          hostname: "secret-db.internal",
+        }),
+      });
+    };
+    const real = new AwsJsonClient(dynamoDbService, {
+      region: "eu-west-1",
+      endpoint: "http://secret-db.invalid:1",
+      credentials,
+      retry: { maxAttempts: 1 },
+    });
+    for (const c of [client({ fetch: nodeLike, retry: { maxAttempts: 1 } }), real]) {
+      const error = await c.send("GetItem", {}).catch((e) => e);
+      expect(error).toMatchObject({ code: ErrorCode.Service, serviceCode: "NetworkError", retryable: true });
+      const told = `${error.message} ${String(error.cause)} ${JSON.stringify(error)} ${JSON.stringify(error.cause)}`;
+      expect(told).not.toContain("secret-db");
+    }
+    const wrapped = await client({ fetch: nodeLike, retry: { maxAttempts: 1 } })
+      .send("GetItem", {})
+      .catch((e) => e);
+    expect(wrapped.message).toContain("(ENOTFOUND)");
+    expect(wrapped.cause).toMatchObject({ name: "TypeError", code: "ENOTFOUND" });
+  });
+
   test("an attempt without a response times out and is retried", async () => {
     let first = true;
     const fetch: FetchFunction = (request) =>
