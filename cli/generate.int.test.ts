@@ -184,5 +184,8 @@ describe("eventflows generate (the real binary)", () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toStartWith("Usage: eventflows");
     }
+    // The overview names every store rebuild takes, as its own --help does.
+    expect(eventflows(["--help"]).stdout).toContain("resumably (--store postgres, sqlite, dynamodb)");
+    expect(eventflows(["rebuild", "--help"]).stdout).toContain("  dynamodb   --table <name>");
   });
 });

@@ -142,6 +142,67 @@ describe("eventflows import", () => {
     expect(rows.every((r) => r.stream_id.startsWith("Task-t") && r.top === 3 && r.n === 3)).toBe(true);
   });
 
+  test("castore-dynamodb, two event stores of one table into one target: each has its own checkpoint", async () => {
+    // EARLY's aggregates start before LATE's: were the checkpoint shared (where LATE's import
+    // stopped), the import of EARLY would resume past all of them and read nothing.
+    const pushed = new EventType<"Pushed", { n: number }>({ type: "Pushed" });
+    const castore = (eventStoreId: string) =>
+      new CastoreEventStore({
+        eventStoreId,
+        eventTypes: [pushed],
+        reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
+        eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
+          tableName: castoreTable,
+          dynamoDBClient: new DynamoDBClient({
+            endpoint: local.endpoint,
+            region: local.region,
+            credentials: local.credentials,
+          }),
+        }),
+      });
+    for (let a = 0; a < 3; a++) {
+      await castore("EARLY").pushEvent({ aggregateId: `e${a}`, version: 1, type: "Pushed", payload: { n: a } });
+    }
+    await Bun.sleep(20);
+    for (let a = 0; a < 2; a++) {
+      await castore("LATE").pushEvent({ aggregateId: `l${a}`, version: 1, type: "Pushed", payload: { n: a } });
+    }
+    const file = join(dir, "two-stores.db");
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const env = {
+      AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+      AWS_REGION: local.region,
+      AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+    };
+    const importStore = (eventStoreId: string) =>
+      eventflows(
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          castoreTable,
+          "--event-store-id",
+          eventStoreId,
+          "--to",
+          "sqlite",
+          "--file",
+          file,
+          "--json",
+        ],
+        env,
+      );
+    const late = importStore("LATE");
+    expect(late.code).toBe(0);
+    expect(JSON.parse(late.stdout)).toMatchObject({ read: 2, imported: 2, streams: 2 });
+    const early = importStore("EARLY");
+    expect(early.code).toBe(0);
+    expect(JSON.parse(early.stdout)).toMatchObject({ read: 3, imported: 3, streams: 3 });
+    // Each resumes from its own checkpoint: nothing new on either.
+    expect(JSON.parse(importStore("LATE").stdout)).toMatchObject({ imported: 0 });
+    expect(JSON.parse(importStore("EARLY").stdout)).toMatchObject({ imported: 0 });
+  });
+
   test("bad usage exits 2 and names the problem", () => {
     const cases: [string[], string][] = [
       [["import"], "Missing the source"],

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   type CheckpointStore,
   type EventStore,
@@ -128,18 +129,20 @@ export async function importCommand(args: readonly string[], io: CliIo): Promise
   }
   const batchSize = integerOption("import", "batch-size", values["batch-size"], 1, 10_000);
   const restart = values.restart === true;
+  const checkpointId = importCheckpointId(source, values);
 
   let reached: number | undefined;
   try {
     const result = await withSource(source, values, io, (from) =>
       withTarget(target, values, io, (store, checkpoints) =>
         withInterrupt(async (signal) => {
-          const origin = restart ? 0 : ((await checkpoints.load(`import:${from.name}`)) ?? 0);
+          const origin = restart ? 0 : ((await checkpoints.load(checkpointId)) ?? 0);
           return runWithProgress(io, origin, (onProgress) =>
             importEvents({
               source: from,
               target: store,
               checkpoints,
+              checkpointId,
               batchSize,
               restart,
               signal,
@@ -173,6 +176,20 @@ function print(io: CliIo, json: boolean, source: string, target: string, result:
   io.stdout(
     `import from ${source} into ${target}: ${n(result.read)} events read, ${n(result.imported)} imported, ${n(result.skipped)} found stored already, ${n(result.streams)} streams, in ${formatDuration(result.elapsedMs)}; checkpoint at ${result.position}.`,
   );
+}
+
+/**
+ * The target's checkpoint for this source: one per Emmett schema and partition, per Castore table,
+ * event store and category. Shared by every source of a kind (importEvents' default), the position one
+ * source reached would make the import of another into the same target skip what lies before it.
+ */
+function importCheckpointId(source: SourceName, values: ImportValues): string {
+  const identity =
+    source === "emmett-postgres"
+      ? [values["from-schema"] ?? "", values["from-partition"] ?? "emt:default"]
+      : [values["from-table"] ?? "", values["event-store-id"] ?? "", values.category ?? values["event-store-id"] ?? ""];
+  const digest = createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 16);
+  return `import:${source}:${digest}`;
 }
 
 /** Opens the source by its options, runs `work`, and closes it. */

@@ -28,7 +28,7 @@ Commands:
                            or create its table (dynamodb)
   stats <store>            events, streams and head position of a store (postgres, sqlite)
   rebuild <module>         rebuild a projection blue/green from the first event, with progress;
-                           Ctrl-C stops it resumably (--store postgres, sqlite)
+                           Ctrl-C stops it resumably (--store postgres, sqlite, dynamodb)
   replay <module>          run history through a projection's handler: a dry run unless --apply
   import <source>          move the events of an Emmett (PostgreSQL) or Castore (DynamoDB) store
                            into an EventFlows store, resumably (--to postgres, dynamodb, sqlite)

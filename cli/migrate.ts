@@ -4,6 +4,7 @@ import { parseCommand } from "./parse.js";
 import {
   checkInput,
   checkStoreOptions,
+  loadPostgres,
   STORE_OPTIONS,
   type StoreValues,
   storeName,
@@ -70,9 +71,21 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     );
   }
   const to = values.to === undefined ? undefined : Number(values.to);
+  if (to !== undefined) {
+    // Checked here, before the SQLite file is created or PostgreSQL connected: a target past the
+    // shipped migrations is a wrong command line (exit 2), as the adapter's ValidationError says.
+    const latest =
+      name === "postgres"
+        ? (await loadPostgres()).LATEST_SCHEMA_VERSION
+        : (await import("../adapters/sqlite/index.js")).LATEST_SQLITE_SCHEMA_VERSION;
+    if (to > latest) throw new CliUsageError(`--to takes a schema version from 0 to ${latest}`, "migrate");
+  }
   if (values.status) {
     if (name === "dynamodb") throw new CliUsageError("--status is for postgres and sqlite", "migrate");
     if (to !== undefined) throw new CliUsageError("--status and --to do not go together", "migrate");
+    if (values["tenant-schemas"] !== undefined) {
+      throw new CliUsageError("--status and --tenant-schemas do not go together", "migrate");
+    }
     const status = await migrationStatus(name, values, io);
     printStatus(name, status, values.json === true, io);
     return 0;

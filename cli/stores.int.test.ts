@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LATEST_SCHEMA_VERSION, PostgresEventStore, type PostgresSql } from "../adapters/postgres/index.js";
@@ -130,6 +130,21 @@ describe("eventflows migrate / stats on PostgreSQL", () => {
 
     expect(eventflows(["migrate", "postgres"]).code).toBe(2); // no URL anywhere
     expect(eventflows(["migrate", "postgres", "--to", "x"], { DATABASE_URL: url }).code).toBe(2);
+    // A version past the shipped migrations is a wrong command line too, named before connecting.
+    const past = eventflows(["migrate", "postgres", "--to", String(LATEST_SCHEMA_VERSION + 1), "--json"], {
+      DATABASE_URL: "postgres://admin@127.0.0.1:1/db",
+    });
+    expect(past.code).toBe(2);
+    expect(JSON.parse(past.stderr).error).toEqual({
+      code: "CLI_USAGE",
+      message: `--to takes a schema version from 0 to ${LATEST_SCHEMA_VERSION}`,
+    });
+    // --status reads one schema: with --tenant-schemas it would show another than the tenants'.
+    const tenantStatus = eventflows(["migrate", "postgres", "--status", "--tenant-schemas", "tenant_"], {
+      DATABASE_URL: url,
+    });
+    expect(tenantStatus.code).toBe(2);
+    expect(tenantStatus.stderr).toContain("--status and --tenant-schemas do not go together");
     expect(eventflows(["migrate", "postgres", "--file", "x.db"], { DATABASE_URL: url }).code).toBe(2);
     for (const bad of [
       ["--schema", "Bad;Name"],
@@ -173,6 +188,27 @@ describe("eventflows migrate / stats on SQLite", () => {
     expect(missing.stderr).toContain("No SQLite database");
     expect(eventflows(["migrate", "sqlite"]).code).toBe(2);
     expect(eventflows(["migrate", "sqlite", "--file", "events.db", "--prefix", "Bad-Prefix"]).code).toBe(2);
+
+    // A target past the shipped migrations: exit 2, and no file left behind.
+    const past = eventflows([
+      "migrate",
+      "sqlite",
+      "--file",
+      "past.db",
+      "--to",
+      String(LATEST_SQLITE_SCHEMA_VERSION + 1),
+    ]);
+    expect(past.code).toBe(2);
+    expect(past.stderr).toContain(`--to takes a schema version from 0 to ${LATEST_SQLITE_SCHEMA_VERSION}`);
+    expect(existsSync(join(dir, "past.db"))).toBe(false);
+    // A path the driver cannot open is a failed store (exit 1) with the CLI's code, not an unexpected error.
+    for (const path of ["no-such-dir/events.db", "."]) {
+      const unopenable = eventflows(["migrate", "sqlite", "--file", path, "--json"]);
+      expect(unopenable.code).toBe(1);
+      const { error } = JSON.parse(unopenable.stderr);
+      expect(error.code).toBe("CLI_STORE_FAILED");
+      expect(error.message).toStartWith(`Cannot open the SQLite database at ${path}: `);
+    }
   });
 });
 

@@ -118,7 +118,8 @@ export async function withPostgres<T>(
   }
 }
 
-async function loadPostgres() {
+/** The PostgreSQL adapter, or a CLI_MISSING_PACKAGE error when postgres.js is not installed. */
+export async function loadPostgres() {
   try {
     return await import("../adapters/postgres/index.js");
   } catch (error) {
@@ -168,7 +169,7 @@ export async function withSqlite<T>(
     const { Database } = (await import(bunModule)) as {
       Database: new (path: string) => OpenedDatabase & import("../adapters/sqlite/index.js").BunSqliteDatabase;
     };
-    const opened = new Database(path);
+    const opened = openSqlite(values.file, () => new Database(path));
     db = opened;
     driver = sqlite.bunSqliteDriver(opened);
   } else {
@@ -184,7 +185,8 @@ export async function withSqlite<T>(
         },
       );
     }
-    const opened = new DatabaseSync(path);
+    const Driver = DatabaseSync;
+    const opened = openSqlite(values.file, () => new Driver(path));
     db = opened;
     driver = sqlite.nodeSqliteDriver(opened);
   }
@@ -192,5 +194,20 @@ export async function withSqlite<T>(
     return await work(sqlite, driver);
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Opens the file with the runtime's driver. A path it cannot open (a missing directory, a folder, no
+ * permission) is a failure of the work (exit 1) with the driver's reason, not an unexpected error.
+ */
+function openSqlite<D>(file: string, open: () => D): D {
+  try {
+    return open();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new EventFlowsError("CLI_STORE_FAILED", `Cannot open the SQLite database at ${file}: ${reason}`, {
+      cause: error,
+    });
   }
 }
