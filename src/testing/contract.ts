@@ -1,3 +1,6 @@
+import { ValidationError } from "../errors.js";
+import { kindOf } from "../internal/validate.js";
+
 /**
  * A contract suite is plain data: named cases, each an async function that throws on failure.
  * `registerContract` hands them to a test framework; `runContract` runs them anywhere, a Worker
@@ -22,6 +25,12 @@ export interface TestFramework {
 }
 
 export function registerContract(suite: ContractSuite, framework: TestFramework): void {
+  checkSuite(suite);
+  if (typeof framework?.describe !== "function" || typeof framework.test !== "function") {
+    throw new ValidationError("Invalid test framework", [
+      { path: ["framework"], message: "must have the framework's describe and test functions" },
+    ]);
+  }
   framework.describe(suite.name, () => {
     for (const testCase of suite.cases) framework.test(testCase.name, testCase.run, testCase.timeoutMs ?? 30_000);
   });
@@ -37,6 +46,7 @@ export interface CaseResult {
 
 /** Runs every case in order and reports each; never throws for a failing case. */
 export async function runContract(suite: ContractSuite): Promise<CaseResult[]> {
+  checkSuite(suite);
   const results: CaseResult[] = [];
   for (const testCase of suite.cases) {
     const started = Date.now();
@@ -55,4 +65,20 @@ export async function runContract(suite: ContractSuite): Promise<CaseResult[]> {
     }
   }
   return results;
+}
+
+/** A suite as the contract factories make it: a name and a list of cases, each a name and a function. */
+function checkSuite(suite: ContractSuite): void {
+  const given = suite as Partial<ContractSuite> | null | undefined;
+  const cases = given?.cases;
+  if (typeof given?.name === "string" && Array.isArray(cases)) {
+    const bad = cases.findIndex((c) => typeof c?.name !== "string" || typeof c.run !== "function");
+    if (bad === -1) return;
+    throw new ValidationError("Invalid contract suite", [
+      { path: ["cases", bad], message: "a case must have a name and a run function" },
+    ]);
+  }
+  throw new ValidationError("Invalid contract suite", [
+    { path: [], message: `expected what a contract factory returns ({ name, cases }), got ${kindOf(suite)}` },
+  ]);
 }

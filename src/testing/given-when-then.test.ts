@@ -56,6 +56,49 @@ describe("aggregateSpec", () => {
   });
 });
 
+describe("misused helpers", () => {
+  const spec = aggregateSpec((id) => new Lamp(id));
+  const refused = async (label: string, use: () => unknown) => {
+    let thrown: unknown;
+    try {
+      await use();
+    } catch (error) {
+      thrown = error;
+    }
+    expect({ label, thrown }).toEqual({ label, thrown: expect.any(ValidationError) });
+    expect((thrown as ValidationError).message).toStartWith("Invalid Given-When-Then argument");
+  };
+
+  test("refuse arguments that are not what they take with a ValidationError, never a TypeError", async () => {
+    const throwing = spec.given([]).when(() => {
+      throw new Error("the decision");
+    });
+    const succeeding = spec.given([]).when((lamp) => lamp.switchOn("a"));
+    for (const expected of [undefined, null, 42, "", {}]) {
+      await refused(`thenThrows(${String(expected)}) after a throw`, () => throwing.thenThrows(expected as never));
+      await refused(`thenThrows(${String(expected)}) after a success`, () => succeeding.thenThrows(expected as never));
+    }
+    await refused("aggregateSpec(42)", () => aggregateSpec(42 as never));
+    await refused("given(null)", () => spec.given(null as never));
+    await refused("when(5)", () => spec.given([]).when(5 as never));
+    await refused("thenEvents(null)", () => succeeding.thenEvents(null as never));
+    await refused("commandSpec(null)", () => commandSpec(null as never));
+    const store = new InMemoryEventStore();
+    await refused("commandSpec given(null)", () => commandSpec(store).given(null as never));
+    await refused("commandSpec when(5)", () =>
+      commandSpec(store)
+        .given()
+        .when(5 as never),
+    );
+    const seeded = commandSpec(store)
+      .given({ "Lamp-9": [{ type: "SwitchedOn", data: { by: "x" } }] })
+      .when(() => undefined);
+    await refused("commandSpec thenEvents(null)", () => seeded.thenEvents("Lamp-9", null as never));
+    await refused("commandSpec thenThrows(undefined)", () => seeded.thenThrows(undefined as never));
+    expect(await store.streamExists("Lamp-9")).toBe(false);
+  });
+});
+
 describe("commandSpec", () => {
   test("checks only the events the command appended", async () => {
     const store = new InMemoryEventStore();

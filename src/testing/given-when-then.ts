@@ -1,6 +1,8 @@
 import type { AnyAggregate, EventsOf } from "../aggregate/aggregate-root.js";
+import { ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { DomainEvent, EnvelopeOf, EventEnvelope, EventMetadata } from "../events/envelope.js";
+import { kindOf } from "../internal/validate.js";
 import { AssertionError, assertEqual, collect } from "./assert.js";
 
 /**
@@ -15,8 +17,10 @@ import { AssertionError, assertEqual, collect } from "./assert.js";
  *   .thenEvents([{ type: "CheckedOut", data: {} }]);
  */
 export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A, id = "spec-aggregate") {
+  checkFunction(create, "create");
   return {
     given(history: readonly EventsOf<A>[] = []) {
+      checkArray(history, "history");
       const build = () => {
         const aggregate = create(id);
         aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
@@ -24,6 +28,7 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
       };
       return {
         when(decide: (aggregate: A) => unknown) {
+          checkFunction(decide, "decide");
           const act = async () => {
             const aggregate = build();
             await decide(aggregate);
@@ -32,6 +37,7 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
           return {
             /** The decision raised exactly these events (type and data), in order. */
             async thenEvents(expected: readonly EventsOf<A>[]): Promise<A> {
+              checkArray(expected, "expected");
               const aggregate = await act();
               assertEqual(
                 aggregate.uncommittedEvents.map((e: DomainEvent) => ({ type: e.type, data: e.data })),
@@ -59,15 +65,23 @@ export type GivenEvent<E extends DomainEvent> = E & { readonly id?: string; read
  * expected events.
  */
 export function commandSpec<E extends DomainEvent = DomainEvent>(store: EventStore) {
+  if (typeof (store as { appendToStream?: unknown } | null)?.appendToStream !== "function") {
+    throw invalid("store", `must be an event store, got ${kindOf(store)}`);
+  }
   return {
     given(streams: Readonly<Record<string, readonly GivenEvent<E>[]>> = {}) {
+      if (typeof streams !== "object" || streams === null || Array.isArray(streams)) {
+        throw invalid("streams", `must be an object of stream ids to events, got ${kindOf(streams)}`);
+      }
       const seed = async () => {
         for (const [streamId, events] of Object.entries(streams)) await store.appendToStream(streamId, events);
       };
       return {
         when(action: () => unknown) {
+          checkFunction(action, "action");
           return {
             async thenEvents(streamId: string, expected: readonly E[]): Promise<EnvelopeOf<E>[]> {
+              checkArray(expected, "expected");
               await seed();
               const before = await store.getStreamVersion(streamId);
               await action();
@@ -80,6 +94,7 @@ export function commandSpec<E extends DomainEvent = DomainEvent>(store: EventSto
               return added;
             },
             async thenThrows(expected: ErrorExpectation) {
+              checkExpectation(expected);
               await seed();
               return expectThrow(action, expected, "the command");
             },
@@ -106,6 +121,7 @@ function envelopeFor(event: DomainEvent, streamId: string, version: number): Eve
 export type ErrorExpectation = string | (abstract new (...args: never[]) => Error) | ((error: unknown) => boolean);
 
 async function expectThrow(action: () => unknown, expected: ErrorExpectation, what: string): Promise<unknown> {
+  checkExpectation(expected);
   try {
     await action();
   } catch (error) {
@@ -135,4 +151,22 @@ function matches(error: unknown, expected: ErrorExpectation): boolean {
   if (expected.prototype instanceof Error || expected === Error)
     return error instanceof (expected as abstract new () => Error);
   return (expected as (error: unknown) => boolean)(error);
+}
+
+/** A misused helper is a bad argument, refused before anything runs: never a TypeError from inside it. */
+function invalid(path: string, message: string): ValidationError {
+  return new ValidationError("Invalid Given-When-Then argument", [{ path: [path], message }]);
+}
+
+function checkFunction(value: unknown, path: string): void {
+  if (typeof value !== "function") throw invalid(path, `must be a function, got ${kindOf(value)}`);
+}
+
+function checkArray(value: unknown, path: string): void {
+  if (!Array.isArray(value)) throw invalid(path, `must be an array of events, got ${kindOf(value)}`);
+}
+
+function checkExpectation(expected: unknown): void {
+  if ((typeof expected === "string" && expected !== "") || typeof expected === "function") return;
+  throw invalid("expected", `must be an error code, an error class or a predicate, got ${kindOf(expected)}`);
 }

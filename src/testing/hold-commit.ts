@@ -1,3 +1,4 @@
+import { ValidationError } from "../errors.js";
 import type { AppendToStreamOptions } from "../event-store/types.js";
 import type { NewEvent } from "../events/envelope.js";
 import type { HeldCommit } from "./event-store-contract.js";
@@ -21,6 +22,13 @@ class Abandoned extends Error {
 export function holdCommitIn<T extends TransactionAppender>(
   withTransaction: (work: (tx: T) => Promise<void>) => Promise<unknown>,
 ): Promise<HeldCommit> {
+  if (typeof withTransaction !== "function") {
+    return Promise.reject(
+      new ValidationError("Invalid holdCommitIn argument", [
+        { path: ["withTransaction"], message: "must be a function that runs its callback in a transaction" },
+      ]),
+    );
+  }
   const queue: { readonly run: (tx: T) => Promise<unknown>; readonly settle: (error?: unknown) => void }[] = [];
   let end: "commit" | "abandon" | undefined;
   let wake: (() => void) | undefined;
@@ -32,7 +40,13 @@ export function holdCommitIn<T extends TransactionAppender>(
     const held: HeldCommit = {
       append: (streamId, events, options) =>
         new Promise<void>((resolve, reject) => {
-          if (end !== undefined) return reject(new Error("the held commit has ended"));
+          if (end !== undefined) {
+            return reject(
+              new ValidationError("The held commit has ended", [
+                { path: [], message: `it was ${end === "commit" ? "committed" : "abandoned"}: append before that` },
+              ]),
+            );
+          }
           queue.push({
             run: (tx) => tx.appendToStream(streamId, events, options),
             settle: (error) => (error === undefined ? resolve() : reject(error)),
