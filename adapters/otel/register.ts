@@ -41,7 +41,7 @@ export interface RegisterOpenTelemetryOptions {
 export interface RegisteredOpenTelemetry {
   /** Exports what the providers hold now: `await` it before a Lambda handler returns (the process may be frozen after). */
   flush(): Promise<void>;
-  /** Flushes, shuts the providers down and removes the globals this call registered. */
+  /** Flushes, shuts the providers down and removes the globals this call registered; later calls do nothing more. */
   shutdown(): Promise<void>;
 }
 
@@ -90,15 +90,20 @@ export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): Re
   const flush = async () => {
     await Promise.all(providers.map((provider) => provider.forceFlush?.()));
   };
+  let stopped: Promise<void> | undefined;
   return {
     flush,
-    async shutdown() {
-      try {
-        await flush();
-        await Promise.all(providers.map((provider) => provider.shutdown?.()));
-      } finally {
-        for (const step of undo.reverse()) step();
-      }
+    shutdown() {
+      // Once: a second call must not remove globals that another registration made since.
+      stopped ??= (async () => {
+        try {
+          await flush();
+          await Promise.all(providers.map((provider) => provider.shutdown?.()));
+        } finally {
+          for (const step of undo.splice(0).reverse()) step();
+        }
+      })();
+      return stopped;
     },
   };
 }
