@@ -31,7 +31,7 @@ export interface RegisterOpenTelemetryOptions {
   /**
    * Where the active span lives across `await`s: `AsyncLocalStorageContextManager` from
    * `@opentelemetry/context-async-hooks` on Node, Bun and Lambda. Enabled here if it is not yet.
-   * Without one, spans do not nest (each is the root of its own trace).
+   * Without one, spans do not nest (a span is the root of its own trace, or the child of its message's `traceparent`).
    */
   readonly contextManager?: ContextManager;
   /** A propagator for code that injects and extracts HTTP headers through the API (the library itself reads `traceparent` on its own). */
