@@ -13,6 +13,7 @@ import {
   ServiceError,
   ValidationError,
 } from "./errors.js";
+import { ImportErrorCode } from "./import/errors.js";
 
 describe("errors", () => {
   test("every error has a stable code, a name and the fields users branch on", () => {
@@ -50,6 +51,13 @@ describe("errors", () => {
     expect(isValidationError(new ValidationError("x"))).toBe(true);
     expect(isPayloadTooLargeError(new ValidationError("x"))).toBe(false);
     expect(isServiceError(null)).toBe(false);
+  });
+
+  test("isEventFlowsError knows every code of the core's errors, the import's conflict included", () => {
+    for (const code of [...Object.values(ErrorCode), ImportErrorCode.Conflict]) {
+      expect([code, isEventFlowsError(Object.assign(new Error("copy"), { code }))]).toEqual([code, true]);
+    }
+    expect(ErrorCode.ImportConflict).toBe("IMPORT_CONFLICT");
   });
 });
 

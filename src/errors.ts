@@ -45,6 +45,8 @@ export const ErrorCode = {
   StreamDeleted: "STREAM_DELETED",
   StreamDeletionNotSupported: "STREAM_DELETION_NOT_SUPPORTED",
   ReadModelGenerationChanged: "READ_MODEL_GENERATION_CHANGED",
+  /** `ImportConflictError` (`ImportErrorCode.Conflict`); here so that `isEventFlowsError` knows it too. */
+  ImportConflict: "IMPORT_CONFLICT",
 } as const;
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ValidationError } from "./errors.js";
-import { compareUlids, defineId, isUlid, ulid, ulidTimestamp } from "./ids.js";
+import { compareUlids, defineId, type Id, isUlid, ulid, ulidTimestamp } from "./ids.js";
 
 describe("ids", () => {
   test("ulid() makes valid ids that sort in creation order, even within one millisecond", () => {
@@ -37,5 +37,26 @@ describe("ids", () => {
       'Invalid Order id: expected a ULID (26 Crockford base-32 characters), got "nope"',
     );
     expect(isUlid(42)).toBe(false);
+  });
+
+  test("the time of what is not a ULID is a ValidationError; a first character over 7 is no ULID", () => {
+    const OrderId = defineId("Order");
+    for (const bad of ["nope", "", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ", 42]) {
+      expect(() => ulidTimestamp(bad as string)).toThrow(ValidationError);
+      expect(() => OrderId.timestamp(bad as Id<"Order">)).toThrow(ValidationError);
+    }
+    expect(isUlid("8ZZZZZZZZZZZZZZZZZZZZZZZZZ")).toBe(false);
+    expect(() => OrderId.parse("8ZZZZZZZZZZZZZZZZZZZZZZZZZ")).toThrow(ValidationError);
+    expect(isUlid("7ZZZZZZZZZZZZZZZZZZZZZZZZZ")).toBe(true);
+    expect(ulidTimestamp("7ZZZZZZZZZZZZZZZZZZZZZZZZZ").getTime()).toBe(2 ** 48 - 1);
+  });
+
+  test("compareUlids orders by time whatever the case", () => {
+    // 0 1 B… is later than 0 1 a… (B = 11, A = 10), though "B" < "a" as characters.
+    const earlier = "01aaaaaaaaaaaaaaaaaaaaaaaa";
+    const later = "01BAAAAAAAAAAAAAAAAAAAAAAA";
+    expect(ulidTimestamp(earlier).getTime()).toBeLessThan(ulidTimestamp(later).getTime());
+    expect([later, earlier].sort(compareUlids)).toEqual([earlier, later]);
+    expect(compareUlids(earlier, earlier.toUpperCase())).toBe(0);
   });
 });

@@ -27,18 +27,29 @@ export function ulidAt(now: number): string {
   return nextUlid(now);
 }
 
+/**
+ * Whether a value is a ULID: 26 Crockford base-32 characters, in either case, whose first is 0 to 7
+ * (the spec's largest time is `7ZZZZZZZZZ`; a larger one has no 48-bit timestamp to decode).
+ */
 export function isUlid(value: unknown): value is string {
-  return typeof value === "string" && isValid(value);
+  return typeof value === "string" && isValid(value) && value.charCodeAt(0) <= 0x37;
 }
 
-/** The creation time encoded in a ULID. */
+/**
+ * The creation time encoded in a ULID.
+ * @throws {ValidationError} `id` is not a ULID.
+ */
 export function ulidTimestamp(id: string): Date {
+  if (!isUlid(id)) throw notAUlid("Invalid ULID", id);
   return new Date(decodeTime(id));
 }
 
-/** Compares two ULIDs by creation order (for `Array.prototype.sort`). */
+/** Compares two ULIDs by creation order (for `Array.prototype.sort`), whatever their case. */
 export function compareUlids(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  // Upper case first: "01a…" is earlier than "01B…", though 'a' sorts after 'B' as a character.
+  const x = a.toUpperCase();
+  const y = b.toUpperCase();
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export interface IdType<Brand extends string> {
@@ -48,6 +59,7 @@ export interface IdType<Brand extends string> {
   /** Validates untrusted input; throws {@link ValidationError} when it is not a ULID. */
   parse(value: unknown): Id<Brand>;
   is(value: unknown): value is Id<Brand>;
+  /** The id's creation time; throws {@link ValidationError} when it is not a ULID. */
   timestamp(id: Id<Brand>): Date;
 }
 
@@ -63,13 +75,20 @@ export function defineId<Brand extends string>(brand: Brand): IdType<Brand> {
     create: () => ulid() as Id<Brand>,
     parse(value) {
       if (isUlid(value)) return value.toUpperCase() as Id<Brand>;
-      throw new ValidationError(`Invalid ${brand} id`, [
-        { path: [], message: `expected a ULID (26 Crockford base-32 characters), got ${describe(value)}` },
-      ]);
+      throw notAUlid(`Invalid ${brand} id`, value);
     },
     is: (value): value is Id<Brand> => isUlid(value),
-    timestamp: (id) => ulidTimestamp(id),
+    timestamp(id) {
+      if (!isUlid(id)) throw notAUlid(`Invalid ${brand} id`, id);
+      return new Date(decodeTime(id));
+    },
   };
+}
+
+function notAUlid(message: string, value: unknown): ValidationError {
+  return new ValidationError(message, [
+    { path: [], message: `expected a ULID (26 Crockford base-32 characters), got ${describe(value)}` },
+  ]);
 }
 
 function describe(value: unknown): string {

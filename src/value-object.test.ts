@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ValidationError } from "./errors.js";
 import { ValueObject } from "./value-object.js";
 
 class Money extends ValueObject<{ amount: number; currency: string }> {
@@ -44,6 +45,16 @@ describe("ValueObject", () => {
     expect(() => {
       (address as unknown as { props: unknown }).props = {};
     }).toThrow(TypeError);
+  });
+
+  test("props that structuredClone cannot copy are a ValidationError naming the class, not a DataCloneError", () => {
+    class Callback extends ValueObject<{ run: () => void }> {
+      constructor() {
+        super({ run: () => "secret body" });
+      }
+    }
+    expect(() => new Callback()).toThrow(ValidationError);
+    expect(() => new Callback()).toThrow(/^Invalid Callback props: props must be data/);
   });
 
   test("operations return new values; JSON is the props", () => {

@@ -1,3 +1,4 @@
+import { ValidationError } from "./errors.js";
 import { deepEqual, deepFreeze } from "./internal/deep-equal.js";
 
 /**
@@ -12,9 +13,22 @@ import { deepEqual, deepFreeze } from "./internal/deep-equal.js";
 export abstract class ValueObject<Props extends object> {
   readonly props: Readonly<Props>;
 
+  /** @throws {ValidationError} `props` holds what `structuredClone` cannot copy (a function, a symbol, a DOM node). */
   protected constructor(props: Props) {
     // A copy, so that the caller's object stays theirs to mutate.
-    this.props = deepFreeze(structuredClone(props));
+    let copy: Props;
+    try {
+      copy = structuredClone(props);
+    } catch {
+      // The runtime's DataCloneError quotes the function's source on Node: named here, never shown.
+      throw new ValidationError(`Invalid ${new.target.name} props`, [
+        {
+          path: [],
+          message: "props must be data structuredClone can copy: no functions, symbols or class-bound handles",
+        },
+      ]);
+    }
+    this.props = deepFreeze(copy);
     Object.freeze(this);
   }
 

@@ -3,7 +3,7 @@
  * active span survives `await`s where `@opentelemetry/context-async-hooks` cannot be bundled: on
  * Cloudflare Workers, `AsyncLocalStorage` comes from `node:async_hooks` under the `nodejs_compat`
  * flag. Taking the instance keeps this module free of Node built-ins. Without a context manager every
- * span is the root of its own trace.
+ * span is the root of its own trace (or the child of its message's `traceparent`).
  */
 import { type Context, type ContextManager, ROOT_CONTEXT } from "@opentelemetry/api";
 

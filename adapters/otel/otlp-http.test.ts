@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { isServiceError } from "../../src/index.js";
+import { isServiceError, isValidationError } from "../../src/index.js";
 import { handReader } from "./otel.fixture.test.js";
-import { exportMetrics, flushMetrics } from "./otlp-http.js";
+import { exportMetrics, exportSpans, flushMetrics, type OtlpHttpOptions } from "./otlp-http.js";
 
 /** A local OTLP/HTTP receiver: it records each request and answers with the status the test sets. */
 const received: { path: string; contentType: string | null; apiKey: string | null; body: unknown }[] = [];
@@ -91,5 +91,38 @@ describe("OTLP/HTTP JSON metrics export (a local receiver)", () => {
     expect(waited).toHaveLength(1);
     await Promise.all(waited);
     expect(errors).toHaveLength(1);
+  });
+
+  test("bad options are a ValidationError naming the option, never its value, and nothing is sent", async () => {
+    received.length = 0;
+    const url = `http://127.0.0.1:${receiver.port}/v1/metrics`;
+    const span = {
+      name: "s",
+      kind: 0,
+      spanContext: () => ({ traceId: "a".repeat(32), spanId: "b".repeat(16), traceFlags: 1 }),
+      startTime: [1, 0] as const,
+      endTime: [2, 0] as const,
+      attributes: {},
+      status: { code: 0 },
+      events: [],
+      links: [],
+    };
+    const cases: [OtlpHttpOptions, string][] = [
+      [{ url, headers: { "x-api-key": "secret-key\nx" } }, "headers"],
+      [{ url, headers: { "Authorization: Bearer secret-key": "x" } }, "headers"],
+      [{ url: `http://user:secret-key@127.0.0.1:${receiver.port}/v1/metrics` }, "url"],
+      [{ url: "ftp://127.0.0.1/v1/metrics" }, "url"],
+      [{ url, timeoutMs: -1 }, "timeoutMs"],
+      [{ url, timeoutMs: Number.NaN }, "timeoutMs"],
+    ];
+    for (const [options, path] of cases) {
+      for (const attempt of [exportMetrics(handReader().reader, options), exportSpans([span], options)]) {
+        const error = await attempt.catch((e: unknown) => e);
+        expect(isValidationError(error)).toBe(true);
+        expect((error as { issues: { path: string[] }[] }).issues[0]?.path[0]).toBe(path);
+        expect(String((error as Error).message)).not.toContain("secret-key");
+      }
+    }
+    expect(received).toHaveLength(0);
   });
 });

@@ -4,7 +4,7 @@
  * may outlive the request unless handed to `waitUntil`. `flushMetrics` and `flushSpans` do that: the
  * response goes out first, the export finishes in the background of the same invocation.
  */
-import { getLogger, ServiceError, ValidationError } from "../../src/index.js";
+import { getLogger, type Issue, MAX_DELAY_MS, ServiceError, ValidationError } from "../../src/index.js";
 import type { MetricsCollector } from "../http/index.js";
 import { otlpMetricsJson } from "./otlp-json.js";
 import { otlpTracesJson, type ReadableSpanLike } from "./otlp-traces-json.js";
@@ -37,9 +37,14 @@ export interface WaitUntilContext {
  * @throws {ServiceError} the receiver answered with an error status (retryable for 429 and 5xx) or did not answer in time.
  */
 export async function exportMetrics(collector: MetricsCollector, options: OtlpHttpOptions): Promise<void> {
-  const url = receiverUrl(options);
+  const target = checkedOptions(options);
+  if (typeof collector?.collect !== "function") {
+    throw new ValidationError("Invalid OTLP export", [
+      { path: ["collector"], message: "must be a metric reader (an object with collect())" },
+    ]);
+  }
   const { resourceMetrics } = await collector.collect();
-  await post(url, otlpMetricsJson(resourceMetrics), options, "exportMetrics");
+  await post(target, otlpMetricsJson(resourceMetrics), options, "exportMetrics");
 }
 
 /**
@@ -47,26 +52,71 @@ export async function exportMetrics(collector: MetricsCollector, options: OtlpHt
  * @throws {ServiceError} the receiver answered with an error status (retryable for 429 and 5xx) or did not answer in time.
  */
 export async function exportSpans(spans: readonly ReadableSpanLike[], options: OtlpHttpOptions): Promise<void> {
-  const url = receiverUrl(options);
+  const target = checkedOptions(options);
   if (spans.length === 0) return;
-  await post(url, otlpTracesJson(spans), options, "exportSpans");
+  await post(target, otlpTracesJson(spans), options, "exportSpans");
 }
 
-function receiverUrl(options: OtlpHttpOptions): URL {
+interface Target {
+  readonly url: URL;
+  readonly headers: Headers;
+  readonly timeoutMs: number;
+}
+
+/**
+ * The options checked before anything is collected or sent. The runtime's own refusals (`Request`,
+ * `Headers`, `AbortSignal.timeout`) are `TypeError`s that quote the URL or the header value, which may
+ * hold a credential: the issues here name the option, never its value.
+ */
+function checkedOptions(options: OtlpHttpOptions): Target {
+  const issues: Issue[] = [];
+  let url: URL | undefined;
   try {
-    return new URL(options?.url);
+    url = new URL(options?.url);
   } catch {
-    throw new ValidationError("Invalid OTLP options", [{ path: ["url"], message: "url must be an absolute URL" }]);
+    issues.push({ path: ["url"], message: "url must be an absolute URL" });
   }
+  if (url !== undefined && url.protocol !== "http:" && url.protocol !== "https:") {
+    issues.push({ path: ["url"], message: "url must be an http: or https: URL" });
+  }
+  if (url !== undefined && (url.username !== "" || url.password !== "")) {
+    issues.push({ path: ["url"], message: "url must not hold credentials: send them in headers" });
+  }
+  const headers = new Headers({ "content-type": "application/json" });
+  const given: unknown = options?.headers ?? {};
+  if (typeof given !== "object" || given === null) {
+    issues.push({ path: ["headers"], message: "headers must be an object of header names to values" });
+  } else {
+    for (const [name, value] of Object.entries(given)) {
+      try {
+        if (typeof value !== "string") throw new TypeError("not a string");
+        if (name.toLowerCase() !== "content-type") headers.set(name, value);
+      } catch {
+        // A malformed name may be a pasted "Authorization: Bearer …" line: named only when it is a valid name.
+        const validName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name);
+        issues.push(
+          validName
+            ? { path: ["headers", name], message: "the value must be a string that is a valid header value" }
+            : { path: ["headers"], message: "a header name is not a valid HTTP header name" },
+        );
+      }
+    }
+  }
+  const timeoutMs = options?.timeoutMs ?? 10_000;
+  if (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_DELAY_MS) {
+    issues.push({ path: ["timeoutMs"], message: `timeoutMs must be an integer from 1 to ${MAX_DELAY_MS}` });
+  }
+  if (issues.length > 0 || url === undefined) throw new ValidationError("Invalid OTLP options", issues);
+  return { url, headers, timeoutMs };
 }
 
-async function post(url: URL, body: unknown, options: OtlpHttpOptions, operation: string): Promise<void> {
+async function post(target: Target, body: unknown, options: OtlpHttpOptions, operation: string): Promise<void> {
   const send = options.fetch ?? ((request: Request) => fetch(request));
-  const request = new Request(url, {
+  const request = new Request(target.url, {
     method: "POST",
-    headers: { ...options.headers, "content-type": "application/json" },
+    headers: target.headers,
     body: JSON.stringify(body),
-    signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    signal: AbortSignal.timeout(target.timeoutMs),
   });
   let response: Response;
   try {

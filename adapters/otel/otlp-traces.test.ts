@@ -7,7 +7,7 @@ import { isServiceError, isValidationError, setLogger } from "../../src/index.js
 import { asyncLocalContextManager } from "./async-local-context.js";
 import { exportSpans, flushSpans } from "./otlp-http.js";
 import { otlpTracesJson } from "./otlp-traces-json.js";
-import { SpanBuffer } from "./span-buffer.js";
+import { SpanBuffer, type SpanBufferOptions } from "./span-buffer.js";
 
 /** A local OTLP/HTTP receiver: it records each request and answers with the status the test sets. */
 const received: { path: string; apiKey: string | null; body: unknown }[] = [];
@@ -121,6 +121,8 @@ describe("OTLP/HTTP JSON traces", () => {
       }
       expect(isValidationError(thrown)).toBe(true);
     }
+    // No options at all, from JavaScript: the defaults.
+    expect(new SpanBuffer(null as unknown as SpanBufferOptions).maxSpans).toBe(512);
   });
 
   test("exportSpans POSTs to the receiver; an error status becomes a ServiceError without the headers", async () => {

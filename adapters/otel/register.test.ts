@@ -141,4 +141,13 @@ describe("registerOpenTelemetry with the OTLP/HTTP trace exporter", () => {
     }
     expect(isValidationError(threw)).toBe(true);
   });
+
+  test("shutdown() twice removes nothing the second time: a later registration's globals stay", async () => {
+    const earlier = registerOpenTelemetry({ tracerProvider: new TracerProvider({}) });
+    await earlier.shutdown();
+    registered = registerOpenTelemetry({ tracerProvider: new TracerProvider({}) });
+    await earlier.shutdown();
+    expect(activeTracer()).toBeDefined();
+    expect(() => registerOpenTelemetry({ tracerProvider: new TracerProvider({}) })).toThrow(/already set up/);
+  });
 });

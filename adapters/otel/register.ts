@@ -31,7 +31,7 @@ export interface RegisterOpenTelemetryOptions {
   /**
    * Where the active span lives across `await`s: `AsyncLocalStorageContextManager` from
    * `@opentelemetry/context-async-hooks` on Node, Bun and Lambda. Enabled here if it is not yet.
-   * Without one, spans do not nest (each is the root of its own trace).
+   * Without one, spans do not nest (a span is the root of its own trace, or the child of its message's `traceparent`).
    */
   readonly contextManager?: ContextManager;
   /** A propagator for code that injects and extracts HTTP headers through the API (the library itself reads `traceparent` on its own). */
@@ -41,7 +41,7 @@ export interface RegisterOpenTelemetryOptions {
 export interface RegisteredOpenTelemetry {
   /** Exports what the providers hold now: `await` it before a Lambda handler returns (the process may be frozen after). */
   flush(): Promise<void>;
-  /** Flushes, shuts the providers down and removes the globals this call registered. */
+  /** Flushes, shuts the providers down and removes the globals this call registered; later calls do nothing more. */
   shutdown(): Promise<void>;
 }
 
@@ -90,15 +90,20 @@ export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): Re
   const flush = async () => {
     await Promise.all(providers.map((provider) => provider.forceFlush?.()));
   };
+  let stopped: Promise<void> | undefined;
   return {
     flush,
-    async shutdown() {
-      try {
-        await flush();
-        await Promise.all(providers.map((provider) => provider.shutdown?.()));
-      } finally {
-        for (const step of undo.reverse()) step();
-      }
+    shutdown() {
+      // Once: a second call must not remove globals that another registration made since.
+      stopped ??= (async () => {
+        try {
+          await flush();
+          await Promise.all(providers.map((provider) => provider.shutdown?.()));
+        } finally {
+          for (const step of undo.splice(0).reverse()) step();
+        }
+      })();
+      return stopped;
     },
   };
 }

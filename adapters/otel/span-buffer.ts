@@ -19,7 +19,7 @@ export class SpanBuffer {
 
   /** @throws {ValidationError} `maxSpans` is not a positive integer. */
   constructor(options: SpanBufferOptions = {}) {
-    const maxSpans = options.maxSpans ?? 512;
+    const maxSpans = options?.maxSpans ?? 512;
     if (!Number.isInteger(maxSpans) || maxSpans < 1) {
       throw new ValidationError("Invalid span buffer options", [
         { path: ["maxSpans"], message: "maxSpans must be a positive integer" },

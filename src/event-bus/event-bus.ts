@@ -1,5 +1,7 @@
+import type { Issue } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { categoryOf } from "../events/stream.js";
+import { categoryOf, STREAM_SEPARATOR } from "../events/stream.js";
+import { kindOf, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 import { eventFields, getLogger } from "../logging/library-logger.js";
 
 export type EventHandler<E extends EventEnvelope = EventEnvelope> = (event: E) => void | Promise<void>;
@@ -88,6 +90,43 @@ export abstract class EventBus {
   ): Unsubscribe {
     return this.subscribe({ all: true }, handler as EventHandler, options);
   }
+}
+
+const PATTERN_FORMS = "pattern must be { all: true }, { type } or { category }";
+
+/**
+ * What is wrong with a subscription pattern: it must be exactly one of the three forms, with `all`
+ * true, and types or categories a name or a list of names (a category without `-`, which would
+ * never match: it separates a stream's category from its id).
+ */
+export function patternIssues(pattern: unknown): Issue[] {
+  if (typeof pattern !== "object" || pattern === null || Array.isArray(pattern)) {
+    return [{ path: ["pattern"], message: PATTERN_FORMS }];
+  }
+  const forms = (["all", "type", "category"] as const).filter((key) => key in pattern);
+  const [form] = forms;
+  if (form === undefined || forms.length > 1) return [{ path: ["pattern"], message: PATTERN_FORMS }];
+  const value = (pattern as Record<string, unknown>)[form];
+  if (form === "all") {
+    return value === true ? [] : [{ path: ["pattern", "all"], message: `must be true, got ${kindOf(value)}` }];
+  }
+  if (typeof value !== "string" && !Array.isArray(value)) {
+    return [{ path: ["pattern", form], message: `must be a ${form} name or a list of them, got ${kindOf(value)}` }];
+  }
+  const issues: Issue[] = [];
+  const names: readonly unknown[] = typeof value === "string" ? [value] : value;
+  names.forEach((name, index) => {
+    const path = typeof value === "string" ? ["pattern", form] : ["pattern", form, index];
+    const found =
+      form === "type"
+        ? nameIssues(name, "a type", MAX_TYPE_LENGTH, path)
+        : nameIssues(name, "a category", MAX_STREAM_ID_LENGTH, path);
+    if (found.length === 0 && form === "category" && (name as string).includes(STREAM_SEPARATOR)) {
+      found.push({ path, message: `a category must not contain "${STREAM_SEPARATOR}": no stream's category does` });
+    }
+    issues.push(...found);
+  });
+  return issues;
 }
 
 /** Compiles a pattern to a predicate once, at subscription time, so publishing stays cheap. */

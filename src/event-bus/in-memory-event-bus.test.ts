@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ValidationError } from "../errors.js";
 import { registerContract } from "../testing/contract.js";
 import { eventBusContract, testEnvelope } from "../testing/event-bus-contract.js";
 import { InMemoryEventBus } from "./in-memory-event-bus.js";
@@ -31,6 +32,19 @@ describe("InMemoryEventBus", () => {
     expect(bus.subscriptionNames()).toEqual(["auditLog", "x-handler"]);
     off();
     expect(bus.subscriptionNames()).toEqual(["auditLog"]);
+  });
+
+  test("a name that is not a string is refused, and the issues of a pattern say where", () => {
+    const bus = new InMemoryEventBus();
+    expect(() => bus.subscribeToAll(() => {}, { name: 42 as unknown as string })).toThrow(ValidationError);
+    let thrown: unknown;
+    try {
+      bus.subscribeToType(["ItemAdded", 7 as unknown as string], () => {});
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as ValidationError).issues.map((issue) => issue.path)).toEqual([["pattern", "type", 1]]);
+    expect(bus.subscriptionNames()).toEqual([]);
   });
 
   test("without an onError hook, failures are logged to console.error", async () => {

@@ -14,6 +14,7 @@ import {
   type HandlerFailure,
   matcherFor,
   type PublishResult,
+  patternIssues,
   type SubscribeOptions,
   type SubscriptionPattern,
   type Unsubscribe,
@@ -48,17 +49,13 @@ export class InMemoryEventBus extends EventBus {
         { path: ["handler"], message: `must be a function, got ${kindOf(handler)}` },
       ]);
     }
-    if (
-      typeof pattern !== "object" ||
-      pattern === null ||
-      !("all" in pattern || "type" in pattern || "category" in pattern)
-    ) {
-      throw new ValidationError("Invalid subscription", [
-        { path: ["pattern"], message: "pattern must be { all: true }, { type } or { category }" },
-      ]);
+    const issues = patternIssues(pattern);
+    if (options?.name !== undefined && typeof options.name !== "string") {
+      issues.push({ path: ["options", "name"], message: `must be a string, got ${kindOf(options.name)}` });
     }
+    if (issues.length > 0) throw new ValidationError("Invalid subscription", issues);
     const subscription: Subscription = {
-      name: options.name ?? (handler.name || "anonymous"),
+      name: options?.name ?? (handler.name || "anonymous"),
       matches: matcherFor(pattern),
       handler,
     };

@@ -28,4 +28,17 @@ describe("streams", () => {
     expect(() => streamName("Order", "x".repeat(600))).toThrow(ValidationError);
     expect(() => streamName("Order", "line\nbreak")).toThrow(ValidationError);
   });
+
+  test("a stream name that is not a string (untyped input) is a ValidationError, and matches() is false", () => {
+    const Orders = defineStream("Order");
+    for (const value of [42, null, undefined, {}]) {
+      expect(() => categoryOf(value as string)).toThrow(ValidationError);
+      expect(() => parseStreamName(value as string)).toThrow(ValidationError);
+      expect(() => Orders.idOf(value as string)).toThrow(ValidationError);
+      expect(Orders.matches(value as string)).toBe(false);
+    }
+    // Another category's long name is described, not echoed.
+    const long = `Customer-${"x".repeat(5_000)}`;
+    expect(() => Orders.idOf(long)).toThrow('Stream a 5009-character string is not in category "Order"');
+  });
 });

@@ -16,13 +16,19 @@ export function streamName(category: string, id: string): string {
   return name;
 }
 
-/** Splits a stream name into its category and id. A name without a separator is all category. */
+/**
+ * Splits a stream name into its category and id. A name without a separator is all category.
+ * @throws {ValidationError} `name` is not a string.
+ */
 export function parseStreamName(name: string): { category: string; id: string } {
+  assertString(name);
   const at = name.indexOf(STREAM_SEPARATOR);
   return at < 0 ? { category: name, id: "" } : { category: name.slice(0, at), id: name.slice(at + 1) };
 }
 
+/** @throws {ValidationError} `streamId` is not a string. */
 export function categoryOf(streamId: string): string {
+  assertString(streamId);
   const at = streamId.indexOf(STREAM_SEPARATOR);
   return at < 0 ? streamId : streamId.slice(0, at);
 }
@@ -45,14 +51,24 @@ export function defineStream(category: string): EventStream {
   return {
     category,
     name: (id) => streamName(category, id),
-    matches: (streamId) => streamId.startsWith(prefix) && streamId.length > prefix.length,
+    matches: (streamId) =>
+      typeof streamId === "string" && streamId.startsWith(prefix) && streamId.length > prefix.length,
     idOf(streamId) {
-      if (!streamId.startsWith(prefix) || streamId.length === prefix.length) {
-        throw new ValidationError(`Stream "${streamId}" is not in category "${category}"`);
+      if (typeof streamId !== "string" || !streamId.startsWith(prefix) || streamId.length === prefix.length) {
+        // kindOf: a long name is described by its length, not echoed.
+        throw new ValidationError(`Stream ${kindOf(streamId)} is not in category "${category}"`);
       }
       return streamId.slice(prefix.length);
     },
   };
+}
+
+function assertString(streamId: unknown): asserts streamId is string {
+  if (typeof streamId !== "string") {
+    throw new ValidationError("Invalid stream id", [
+      { path: [], message: `stream id must be a string, got ${kindOf(streamId)}` },
+    ]);
+  }
 }
 
 function assertCategory(category: unknown): asserts category is string {

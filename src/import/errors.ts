@@ -1,8 +1,8 @@
-import { EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
+import { ErrorCode, EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
 
 /** Stable codes of the import's errors. */
 export const ImportErrorCode = {
-  Conflict: "IMPORT_CONFLICT",
+  Conflict: ErrorCode.ImportConflict,
 } as const;
 
 /**

@@ -170,6 +170,22 @@ export function eventBusContract(options: EventBusContractOptions): ContractSuit
   add("subscribing with a bad pattern or handler is refused", async (bus) => {
     await assertRejects(() => bus.subscribe({ all: true }, "nope" as never), ErrorCode.Validation, "handler");
     await assertRejects(() => bus.subscribe({} as never, () => undefined), ErrorCode.Validation, "pattern");
+    // Patterns that would match everything, nothing, or throw at publish time: refused when subscribing.
+    for (const pattern of [
+      { all: false },
+      { type: 42 },
+      { type: ["ItemAdded", 7] },
+      { type: "" },
+      { category: null },
+      { category: "Cart-Line" },
+      { type: "ItemAdded", category: "Cart" },
+    ]) {
+      await assertRejects(
+        () => bus.subscribe(pattern as never, () => undefined),
+        ErrorCode.Validation,
+        `pattern ${JSON.stringify(pattern)}`,
+      );
+    }
   });
 
   return { name: options.name, cases };
