@@ -1,6 +1,7 @@
 import {
   ConcurrencyError,
   ErrorCode,
+  EventCorruptError,
   EventFlowsError,
   type Issue,
   isEventFlowsError,
@@ -40,6 +41,8 @@ const FIELDS = [
   "serviceCode",
   "retryable",
   "mode",
+  "version",
+  "reason",
 ] as const;
 
 /**
@@ -103,6 +106,9 @@ export function fromWireError(wire: WireError): EventFlowsError {
       break;
     case ErrorCode.PayloadTooLarge:
       error = new PayloadTooLargeError(text("what"), number("size"), number("limit"));
+      break;
+    case ErrorCode.EventCorrupt:
+      error = new EventCorruptError(text("streamId"), number("version"), text("reason"));
       break;
     case ErrorCode.StreamDeleted:
       error = new StreamDeletedError(text("streamId"), f.mode === "hard" ? "hard" : "soft");
