@@ -5,8 +5,10 @@ import {
   InMemoryEventStore,
   InMemoryReadModelStore,
   InMemorySagaStore,
+  jsonLogger,
   ProjectionRunner,
   projection,
+  setLogger,
 } from "../../../src/index.js";
 import { ADMIN_TOKEN, adminWorld, HOSTILE, HOSTILE_STREAM, TRACEPARENT } from "../../../test/admin/world.ts";
 import { type AuthRequest, adminRoutes, ForbiddenError } from "../index.js";
@@ -91,6 +93,33 @@ describe("adminRoutes: the auth hook decides every request, the page and its ass
     await post(app, "/ops/api/projections/replay", {});
     await post(app, "/ops/api/sagas/resume", {});
     expect(asked).toEqual(["admin:read", "admin:read", "admin:replay", "admin:resume"]);
+  });
+});
+
+describe("adminRoutes: onError", () => {
+  test("a hook that throws is logged; the operator still gets the 500 problem", async () => {
+    const store = new InMemoryEventStore();
+    store.getStreamVersion = () => Promise.reject(new Error("the store broke"));
+    const logged: string[] = [];
+    setLogger({ ...jsonLogger(), error: (message) => void logged.push(message) });
+    try {
+      const app = new Hono().route(
+        "/admin",
+        adminRoutes({
+          store,
+          auth: () => true,
+          onError: () => {
+            throw new Error("the hook broke");
+          },
+        }),
+      );
+      const response = await app.request("/admin/api/stream?id=Cart-1", { headers: auth });
+      expect(response.status).toBe(500);
+      expect(response.headers.get("content-type")).toContain("application/problem+json");
+    } finally {
+      setLogger(undefined);
+    }
+    expect(logged).toContain("the onError hook itself threw");
   });
 });
 

@@ -6,7 +6,7 @@
  * if the page ever rendered it (it renders event data as text).
  */
 import { type Context, Hono } from "hono";
-import { getLogger, isTenantIsolationError } from "../../../src/index.js";
+import { callHook, getLogger, isTenantIsolationError } from "../../../src/index.js";
 import {
   type AnyTenantScope,
   errorResponse,
@@ -127,8 +127,8 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
       const response = errorResponse(hideOtherTenants(error), ADMIN_SECURITY_HEADERS);
       // Another tenant's event met on a read is the store's fault: told to onError, answered as missing.
       if (response.status >= 500 || crossedTenants(error)) {
-        const report = settings.onError ?? defaultOnError;
-        report(error, { request: c.req.raw, context: c });
+        // Through callHook: a hook that throws is logged, and the operator still gets the problem answer.
+        callHook("onError", settings.onError ?? defaultOnError, error, { request: c.req.raw, context: c });
       }
       // A problem's detail names what was asked for (a stream id, a projection): escaped as answers are.
       return new Response(escapeMarkup(await response.text()), { status: response.status, headers: response.headers });
