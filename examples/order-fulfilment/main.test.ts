@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { runDemo } from "./demo.js";
+import { ServiceError } from "../../src/index.js";
+import { createFulfilment, runDemo, START } from "./demo.js";
 import { PAYMENT_TIMEOUT_MS } from "./saga.js";
 
 const report = await runDemo();
@@ -35,5 +36,40 @@ describe("order-fulfilment demo", () => {
     expect(report.stockLeft).toBe(3);
     expect(report.failures).toEqual([]);
     expect(report.needsAttention).toBe(0);
+  });
+});
+
+describe("order-fulfilment services", () => {
+  test("a command whose handler failed is done when the saga retries it, not skipped as already handled", async () => {
+    const app = createFulfilment({ now: START });
+    // The stock service's write fails once, as a database can: the saga's retry must still reserve.
+    const append = app.store.appendToStream.bind(app.store);
+    let failed = 0;
+    app.store.appendToStream = ((streamId, events, options) => {
+      if (failed === 0 && events.some((event) => event.type === "StockReserved")) {
+        failed += 1;
+        return Promise.reject(new ServiceError("Store", "appendToStream", "UNAVAILABLE", true, "try again"));
+      }
+      return append(streamId, events, options);
+    }) as typeof app.store.appendToStream;
+
+    await app.placeOrder({
+      orderId: "o-9",
+      sku: "TEA-001",
+      quantity: 2,
+      amountCents: 2500,
+      card: "4242-4242-4242-4242",
+    });
+
+    const events: string[] = [];
+    for await (const event of app.store.readStream("Order-o-9")) events.push(event.type);
+    expect(failed).toBe(1);
+    expect(events).toEqual(["OrderPlaced", "StockReserved", "PaymentCharged", "OrderShipped"]);
+    expect(app.services.stock.get("TEA-001")).toBe(3);
+    expect(app.services.log.filter((line) => line.startsWith("ReserveStock "))).toEqual([
+      "ReserveStock OrderFulfilment/o-9/1",
+    ]);
+    expect((await app.sagas.load("OrderFulfilment", "o-9"))?.status).toBe("completed");
+    expect(app.failures).toEqual([]);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * The services the saga drives, as command handlers: stock, payments, shipping and orders. Each
  * records the events it causes in the store, and skips a command id it has handled already, so
- * that a command the saga sends again after a crash takes effect once.
+ * that a command the saga sends again after a crash takes effect once. An id counts as handled
+ * only once its handler succeeded: a handler that failed is done again when the saga retries it.
+ * (Here everything is in memory; with a database, record the id in the effect's transaction.)
  */
 import type { CommandBus, InMemoryDedupStore, InMemoryEventStore, Message } from "../../src/index.js";
 import type { FulfilmentCommands, ShopEvent } from "./events.js";
@@ -27,9 +29,15 @@ export function registerServices(
     <P>(handle: (payload: P) => Promise<unknown>) =>
     async (payload: P, message: Message): Promise<undefined> => {
       if (await dedup.has(message.id)) return undefined;
+      // Logged first, so the commands it causes follow it; taken back if it fails.
+      const line = services.log.push(`${message.type} ${message.id}`) - 1;
+      try {
+        await handle(payload);
+      } catch (error) {
+        services.log.splice(line, 1);
+        throw error;
+      }
       await dedup.add(message.id);
-      services.log.push(`${message.type} ${message.id}`);
-      await handle(payload);
       return undefined;
     };
 
@@ -38,15 +46,22 @@ export function registerServices(
     once(async ({ orderId, sku, quantity }) => {
       const left = services.stock.get(sku) ?? 0;
       if (left < quantity) return record(orderId, { type: "StockUnavailable", data: { orderId, sku } });
+      // Taken at once, so two orders cannot both have the last units; put back if the event is not stored.
       services.stock.set(sku, left - quantity);
-      return record(orderId, { type: "StockReserved", data: { orderId, sku, quantity } });
+      try {
+        await record(orderId, { type: "StockReserved", data: { orderId, sku, quantity } });
+      } catch (error) {
+        services.stock.set(sku, (services.stock.get(sku) ?? 0) + quantity);
+        throw error;
+      }
     }),
   );
   commands.register(
     "ReleaseStock",
     once(async ({ orderId, sku, quantity }) => {
+      // Put back once the event is stored: a failed write, retried, does not add twice.
+      await record(orderId, { type: "StockReleased", data: { orderId, sku, quantity } });
       services.stock.set(sku, (services.stock.get(sku) ?? 0) + quantity);
-      return record(orderId, { type: "StockReleased", data: { orderId, sku, quantity } });
     }),
   );
   commands.register(

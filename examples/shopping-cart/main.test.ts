@@ -1,4 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ErrorCode } from "../../src/index.js";
 import { formatReport, runDemo } from "./demo.js";
 import { CartsReadModel } from "./read-model.js";
@@ -83,5 +87,24 @@ describe("shopping-cart demo", () => {
     expect(text).toContain("Events stored, in global order (8)");
     expect(text).toContain(`${ada?.cartId} ada: checked-out, 3 item(s), $43.00, at v6`);
     expect(text).toContain("open carts: grace");
+  });
+});
+
+describe("main.ts arguments", () => {
+  const main = join(import.meta.dirname, "main.ts");
+
+  test("anything but `--db <file>` is refused with the usage and exit 2, and nothing runs in memory instead", () => {
+    const dir = mkdtempSync(join(tmpdir(), "eventflows-demo-args-"));
+    try {
+      const file = join(dir, "shop.db");
+      for (const args of [[`--db=${file}`], ["--bd", file], ["--db"], ["--db", "--verbose"], ["--db", file, "extra"]]) {
+        const run = spawnSync(process.execPath, [main, ...args], { encoding: "utf8" });
+        expect({ args, status: run.status, stdout: run.stdout }).toEqual({ args, status: 2, stdout: "" });
+        expect(run.stderr).toContain("usage: bun run demo [-- --db <file.db>]");
+      }
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

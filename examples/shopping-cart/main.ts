@@ -7,9 +7,11 @@ import { formatReport, runDemo } from "./demo.js";
 import { NoSqliteError, openSqliteFile } from "./sqlite-file.js";
 
 const args = process.argv.slice(2);
-const at = args.indexOf("--db");
-const path = at === -1 ? undefined : args[at + 1];
-if (at !== -1 && (path === undefined || path.startsWith("--"))) {
+// Only `--db <file>` is understood: anything else (`--db=shop.db`, a typo) is refused rather than
+// quietly running in memory.
+const path = args.length === 2 && args[0] === "--db" && !args[1]?.startsWith("--") ? args[1] : undefined;
+if (args.length > 0 && path === undefined) {
+  console.error(`unexpected arguments: ${args.join(" ")}`);
   console.error("usage: bun run demo [-- --db <file.db>]");
   process.exit(2);
 }
