@@ -1,7 +1,8 @@
-import { ValidationError } from "../errors.js";
+import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { STREAM_SEPARATOR } from "../events/stream.js";
 import { callHook } from "../internal/hooks.js";
-import { kindOf } from "../internal/validate.js";
+import { kindOf, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -57,6 +58,8 @@ export class InMemoryEventBus extends EventBus {
         { path: ["pattern"], message: "pattern must be { all: true }, { type } or { category }" },
       ]);
     }
+    const issues = patternNameIssues(pattern);
+    if (issues.length > 0) throw new ValidationError("Invalid subscription", issues);
     const subscription: Subscription = {
       name: options.name ?? (handler.name || "anonymous"),
       matches: matcherFor(pattern),
@@ -101,4 +104,36 @@ export class InMemoryEventBus extends EventBus {
   #report(failure: HandlerFailure): void {
     callHook("onError", this.#onError, failure);
   }
+}
+
+/**
+ * What is wrong with a pattern's contents: `all` must be `true`, and the names a `{ type }` or `{ category }` pattern lists (one name or an array of
+ * them): each must be a name as the store takes it, and a category cannot hold the `-` that ends it
+ * in a stream id, so such a subscription would never match; refused rather than left silent.
+ */
+function patternNameIssues(pattern: SubscriptionPattern): Issue[] {
+  if ("all" in pattern) {
+    return pattern.all === true
+      ? []
+      : [{ path: ["pattern", "all"], message: `must be true, got ${kindOf(pattern.all)}` }];
+  }
+  const key = "type" in pattern ? "type" : "category" in pattern ? "category" : undefined;
+  if (key === undefined) return [];
+  const given: unknown = (pattern as Record<typeof key, unknown>)[key];
+  if (typeof given !== "string" && !Array.isArray(given)) {
+    return [{ path: ["pattern", key], message: `must be a name or an array of names, got ${kindOf(given)}` }];
+  }
+  const names: readonly unknown[] = typeof given === "string" ? [given] : given;
+  return names.flatMap((name, index) => {
+    const path = typeof given === "string" ? ["pattern", key] : ["pattern", key, index];
+    if (key === "type") return nameIssues(name, "an event type", MAX_TYPE_LENGTH, path);
+    const issues = nameIssues(name, "a category", MAX_STREAM_ID_LENGTH, path);
+    if (issues.length === 0 && (name as string).includes(STREAM_SEPARATOR)) {
+      issues.push({
+        path,
+        message: `${kindOf(name)} contains "${STREAM_SEPARATOR}", which ends a category in a stream id`,
+      });
+    }
+    return issues;
+  });
 }
