@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ValidationError } from "../errors.js";
 import { registerContract } from "../testing/contract.js";
 import { eventBusContract, testEnvelope } from "../testing/event-bus-contract.js";
 import { InMemoryEventBus } from "./in-memory-event-bus.js";
@@ -22,6 +23,21 @@ describe("InMemoryEventBus", () => {
     expect(late).toEqual([]);
     await bus.publish([testEnvelope("Second", "S-1")]);
     expect(late).toEqual(["Second"]);
+  });
+
+  test("options of the wrong kind are a ValidationError naming each; null is no options", () => {
+    let thrown: unknown;
+    try {
+      new InMemoryEventBus({ onError: "log", telemetry: "off" } as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ValidationError);
+    expect((thrown as ValidationError).issues).toEqual([
+      { path: ["onError"], message: 'must be a function, got "log"' },
+      { path: ["telemetry"], message: 'must be a boolean, got "off"' },
+    ]);
+    expect(() => new InMemoryEventBus(null)).not.toThrow();
   });
 
   test("lists its subscriptions by name, in delivery order", () => {
