@@ -153,6 +153,44 @@ describe("AggregateRepository", () => {
     expect([updated.attempts, updated.aggregate.balance]).toEqual([1, 6]);
   });
 
+  test("options, aggregates and decide functions of the wrong kind are ValidationErrors, never TypeErrors", async () => {
+    const issuesOf = async (action: () => unknown) => {
+      try {
+        await action();
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues;
+      }
+      throw new Error("expected a ValidationError");
+    };
+    expect(
+      await issuesOf(
+        () => new AggregateRepository({ store: 5, stream: undefined, create: "new", telemetry: 1 } as never),
+      ),
+    ).toEqual([
+      { path: ["store"], message: "must be an EventStore, got 5" },
+      { path: ["stream"], message: "must be defineStream(...) or a function from id to stream name, got undefined" },
+      { path: ["create"], message: 'must be a function, got "new"' },
+      { path: ["telemetry"], message: "must be a boolean, got 1" },
+    ]);
+    expect(await issuesOf(() => new AggregateRepository(null as never))).toEqual([
+      { path: [], message: "expected { store, stream, create }, got null" },
+    ]);
+    const store = new InMemoryEventStore();
+    const junk = new AggregateRepository({ store, stream: Accounts, create: () => ({}) as Account });
+    const created = [{ path: ["create"], message: "must return an aggregate (an AggregateRoot), got object" }];
+    expect(await issuesOf(() => junk.find("j-1"))).toEqual(created);
+    expect(await issuesOf(() => junk.update("j-1", () => undefined, { createIfMissing: true }))).toEqual(created);
+    const { repository } = setup();
+    expect(await issuesOf(() => repository.save(null as never))).toEqual([
+      { path: [], message: "save takes an aggregate (an AggregateRoot), got null" },
+    ]);
+    expect(await issuesOf(() => repository.update("d-1", 5 as never, { createIfMissing: true }))).toEqual([
+      { path: ["decide"], message: "must be a function, got 5" },
+    ]);
+    expect(await store.streamExists("Account-j-1")).toBe(false);
+  });
+
   test("a function can name the streams", async () => {
     const store = new InMemoryEventStore();
     const repository = new AggregateRepository({

@@ -1,8 +1,9 @@
-import { isConcurrencyError, StreamNotFoundError, ValidationError } from "../errors.js";
+import { type Issue, isConcurrencyError, StreamNotFoundError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
+import { kindOf } from "../internal/validate.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
@@ -51,10 +52,20 @@ export class AggregateRepository<A extends AnyAggregate> {
   readonly #traced: boolean;
 
   constructor(options: AggregateRepositoryOptions<A>) {
+    assertRepositoryOptions(options);
     this.#store = options.store;
     const stream = options.stream;
     this.#streamOf = typeof stream === "function" ? stream : (id) => stream.name(id);
-    this.#create = options.create;
+    const create = options.create;
+    this.#create = (id) => {
+      const aggregate = create(id);
+      if (!isAggregate(aggregate)) {
+        throw new ValidationError("Invalid repository options", [
+          { path: ["create"], message: `must return an aggregate (an AggregateRoot), got ${kindOf(aggregate)}` },
+        ]);
+      }
+      return aggregate;
+    };
     this.#traced = options.telemetry !== false;
     this.#snapshots = options.snapshots === undefined ? undefined : new RepositorySnapshots(options.snapshots);
   }
@@ -122,6 +133,11 @@ export class AggregateRepository<A extends AnyAggregate> {
    */
   async save(aggregate: A, given?: SaveOptions | null): Promise<AppendToStreamResult<EventEnvelope>> {
     const options = given ?? {};
+    if (!isAggregate(aggregate)) {
+      throw new ValidationError("Invalid aggregate", [
+        { path: [], message: `save takes an aggregate (an AggregateRoot), got ${kindOf(aggregate)}` },
+      ]);
+    }
     const previousVersion = aggregate.persistedVersion;
     const expectedVersion = previousVersion === 0 ? "no-stream" : previousVersion;
     const streamId = this.#streamOf(aggregate.id);
@@ -161,6 +177,11 @@ export class AggregateRepository<A extends AnyAggregate> {
         { path: ["maxAttempts"], message: "must be a positive integer" },
       ]);
     }
+    if (typeof decide !== "function") {
+      throw new ValidationError("Invalid update", [
+        { path: ["decide"], message: `must be a function, got ${kindOf(decide)}` },
+      ]);
+    }
     for (let attempt = 1; ; attempt++) {
       const aggregate = options.createIfMissing ? ((await this.find(id)) ?? this.#create(id)) : await this.load(id);
       const result = await decide(aggregate);
@@ -172,4 +193,43 @@ export class AggregateRepository<A extends AnyAggregate> {
       }
     }
   }
+}
+
+/** An aggregate as the repository uses it: what `AggregateRoot` gives every subclass. */
+function isAggregate(value: unknown): value is AnyAggregate {
+  const candidate = value as Partial<AnyAggregate> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.rehydrateAsync === "function" &&
+    typeof candidate.markCommitted === "function"
+  );
+}
+
+/** A JavaScript caller's mistakes (TypeScript refuses them), refused when the repository is made. */
+function assertRepositoryOptions(options: unknown): void {
+  const o = options as Partial<AggregateRepositoryOptions<AnyAggregate>> | null;
+  const issues: Issue[] = [];
+  if (typeof o !== "object" || o === null) {
+    issues.push({ path: [], message: `expected { store, stream, create }, got ${kindOf(o)}` });
+  } else {
+    const store = o.store as Partial<EventStore> | undefined;
+    if (typeof store?.readStream !== "function" || typeof store.appendToStream !== "function") {
+      issues.push({ path: ["store"], message: `must be an EventStore, got ${kindOf(o.store)}` });
+    }
+    const stream = o.stream as Partial<EventStream> | ((id: string) => string) | undefined;
+    if (typeof stream !== "function" && typeof stream?.name !== "function") {
+      issues.push({
+        path: ["stream"],
+        message: `must be defineStream(...) or a function from id to stream name, got ${kindOf(o.stream)}`,
+      });
+    }
+    if (typeof o.create !== "function") {
+      issues.push({ path: ["create"], message: `must be a function, got ${kindOf(o.create)}` });
+    }
+    if (o.telemetry !== undefined && typeof o.telemetry !== "boolean") {
+      issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(o.telemetry)}` });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid repository options", issues);
 }

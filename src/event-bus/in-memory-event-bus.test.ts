@@ -25,6 +25,21 @@ describe("InMemoryEventBus", () => {
     expect(late).toEqual(["Second"]);
   });
 
+  test("options of the wrong kind are a ValidationError naming each; null is no options", () => {
+    let thrown: unknown;
+    try {
+      new InMemoryEventBus({ onError: "log", telemetry: "off" } as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ValidationError);
+    expect((thrown as ValidationError).issues).toEqual([
+      { path: ["onError"], message: 'must be a function, got "log"' },
+      { path: ["telemetry"], message: 'must be a boolean, got "off"' },
+    ]);
+    expect(() => new InMemoryEventBus(null)).not.toThrow();
+  });
+
   test("lists its subscriptions by name, in delivery order", () => {
     const bus = new InMemoryEventBus();
     bus.subscribeToAll(function auditLog() {});

@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors.js";
+import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { kindOf } from "../internal/validate.js";
@@ -37,8 +37,18 @@ export class InMemoryEventBus extends EventBus {
   readonly #onError: (failure: HandlerFailure) => void;
   readonly #traced: boolean;
 
-  constructor(options: EventBusOptions = {}) {
+  constructor(given: EventBusOptions | null = {}) {
     super();
+    // null is no options, as undefined is: never a TypeError.
+    const options = given ?? {};
+    const issues: Issue[] = [];
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      issues.push({ path: ["onError"], message: `must be a function, got ${kindOf(options.onError)}` });
+    }
+    if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
+      issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(options.telemetry)}` });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid event bus options", issues);
     this.#onError = options.onError ?? defaultOnError;
     this.#traced = options.telemetry !== false;
   }

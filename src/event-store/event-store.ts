@@ -1,4 +1,10 @@
-import { ConcurrencyError, isConcurrencyError, StreamDeletionNotSupportedError, ValidationError } from "../errors.js";
+import {
+  ConcurrencyError,
+  type Issue,
+  isConcurrencyError,
+  StreamDeletionNotSupportedError,
+  ValidationError,
+} from "../errors.js";
 import type { PublishResult } from "../event-bus/event-bus.js";
 import {
   type EventEnvelope,
@@ -91,6 +97,40 @@ export interface EventStoreOptions {
 }
 
 /**
+ * What is wrong with the options every store takes: a JavaScript caller's mistakes (TypeScript refuses
+ * them), which would otherwise surface later as a TypeError from inside an append or a publish.
+ */
+function storeOptionIssues(options: EventStoreOptions): Issue[] {
+  const issues: Issue[] = [];
+  const offers = (value: unknown, ...methods: string[]) =>
+    typeof value === "object" &&
+    value !== null &&
+    methods.every((method) => typeof (value as Record<string, unknown>)[method] === "function");
+  if (options.bus !== undefined && !offers(options.bus, "publish")) {
+    issues.push({ path: ["bus"], message: `must be an event bus (with publish), got ${kindOf(options.bus)}` });
+  }
+  if (options.onPublishError !== undefined && typeof options.onPublishError !== "function") {
+    issues.push({ path: ["onPublishError"], message: `must be a function, got ${kindOf(options.onPublishError)}` });
+  }
+  if (options.eventRegistry !== undefined && !offers(options.eventRegistry, "prepareAppend", "upcastEvent")) {
+    issues.push({
+      path: ["eventRegistry"],
+      message: `must be what eventRegistry() builds, got ${kindOf(options.eventRegistry)}`,
+    });
+  }
+  if (options.personalData !== undefined && !offers(options.personalData, "encryptEvents", "decryptEvent")) {
+    issues.push({
+      path: ["personalData"],
+      message: `must be what personalData() builds, got ${kindOf(options.personalData)}`,
+    });
+  }
+  if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
+    issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(options.telemetry)}` });
+  }
+  return issues;
+}
+
+/**
  * The event store port. Subclasses implement storage (`commit`, `readStreamEvents`,
  * `readAllEvents`, `streamVersion`); this base validates every input, so each adapter gets the same
  * errors for the same mistakes, and publishes what was committed.
@@ -117,6 +157,8 @@ export abstract class EventStore {
   constructor(given: EventStoreOptions = {}) {
     // null is taken as no options, as undefined is (a JavaScript caller's mistake gets no TypeError).
     const options = given ?? {};
+    const issues = storeOptionIssues(options);
+    if (issues.length > 0) throw new ValidationError("Invalid event store options", issues);
     this.#bus = options.bus;
     this.#traced = options.telemetry !== false;
     this.eventRegistry = options.eventRegistry;

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { isValidationError, type ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
+import { eventRegistry } from "../evolution/event-registry.js";
 import { registerContract } from "../testing/contract.js";
 import { eventEvolutionContract } from "../testing/event-evolution-contract.js";
 import { eventStoreContract } from "../testing/event-store-contract.js";
@@ -25,6 +27,46 @@ registerContract(
 );
 
 describe("InMemoryEventStore", () => {
+  test("options of the wrong kind are a ValidationError when the store is made, not a TypeError in an append", async () => {
+    const refusal = (options: unknown) => {
+      try {
+        new InMemoryEventStore(options as never);
+      } catch (error) {
+        return error as ValidationError;
+      }
+      return undefined;
+    };
+    const error = refusal({
+      bus: 5,
+      onPublishError: "log",
+      eventRegistry: {},
+      personalData: true,
+      telemetry: "off",
+    });
+    expect(isValidationError(error)).toBe(true);
+    expect(error?.issues).toEqual([
+      { path: ["bus"], message: "must be an event bus (with publish), got 5" },
+      { path: ["onPublishError"], message: 'must be a function, got "log"' },
+      { path: ["eventRegistry"], message: "must be what eventRegistry() builds, got object" },
+      { path: ["personalData"], message: "must be what personalData() builds, got boolean" },
+      { path: ["telemetry"], message: 'must be a boolean, got "off"' },
+    ]);
+    // What the options are for is still taken, as is no option at all.
+    const bus = new InMemoryEventBus();
+    const store = new InMemoryEventStore({
+      bus,
+      onPublishError: () => undefined,
+      eventRegistry: eventRegistry(),
+      telemetry: false,
+    });
+    expect((await store.appendToStream("Options-1", [{ type: "A", data: {} }])).published).toEqual({
+      delivered: 0,
+      failures: [],
+    });
+    expect(refusal(undefined)).toBeUndefined();
+    expect(refusal(null)).toBeUndefined();
+  });
+
   test("returned events are frozen: readers cannot rewrite history", async () => {
     const store = new InMemoryEventStore();
     await store.appendToStream("Frozen-1", [{ type: "A", data: { value: 1 } }]);

@@ -229,6 +229,50 @@ describe("middleware", () => {
     expect(await bus.execute("Add", { a: 1, b: 1 })).toBe(2);
   });
 
+  test("validation finds no schema for a type named like an Object.prototype member", async () => {
+    type Named = {
+      toString: { payload: { n: number }; result: number };
+      constructor: { payload: null; result: string };
+    };
+    const bus = new CommandBus<Named>().use(validation<Named>({}));
+    bus.register("toString", ({ n }) => n);
+    bus.register("constructor", () => "ran");
+    expect(await bus.execute("toString", { n: 1 })).toBe(1);
+    expect(await bus.execute("constructor", null)).toBe("ran");
+  });
+
+  test("validation refuses, when called, an entry that is not a synchronous valibot schema", () => {
+    const asyncSchema = v.objectAsync({
+      name: v.pipeAsync(
+        v.string(),
+        v.checkAsync(async () => false, "taken"),
+      ),
+    });
+    const refusal = (given: unknown) => {
+      try {
+        validation(given as never);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const async = refusal({ Greet: asyncSchema });
+    expect(isValidationError(async)).toBe(true);
+    expect((async as ValidationError).issues).toEqual([
+      {
+        path: ["Greet"],
+        message:
+          "is an async schema (objectAsync, pipeAsync, …); validation() checks synchronously: give a synchronous one",
+      },
+    ]);
+    const notSchemas = refusal({ Greet: 5, Add: { kind: "schema" }, Other: undefined });
+    expect((notSchemas as ValidationError).issues).toEqual([
+      { path: ["Greet"], message: "must be a valibot schema, got 5" },
+      { path: ["Add"], message: "must be a valibot schema, got object" },
+    ]);
+    expect(isValidationError(refusal(null))).toBe(true);
+  });
+
   test("retryOnConcurrency re-runs the handler on ConcurrencyError only, up to the bound", async () => {
     const bus = new CommandBus<Commands>().use(retryOnConcurrency({ maxAttempts: 3, baseDelayMs: 0 }));
     let calls = 0;

@@ -280,3 +280,24 @@ describe("timeExecutions", () => {
     expect(() => new CommandBus({ timeExecutions: 1 })).not.toThrow();
   });
 });
+
+describe("bus options", () => {
+  test("trackExecutions, telemetry and onError of the wrong kind are refused, naming each", () => {
+    const given = { trackExecutions: "no", telemetry: 0, onError: "log" } as never;
+    for (const make of [() => new CommandBus(given), () => new QueryBus(given)]) {
+      let thrown: unknown;
+      try {
+        make();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ValidationError);
+      expect((thrown as ValidationError).issues).toEqual([
+        { path: ["trackExecutions"], message: 'trackExecutions must be a boolean, got "no"' },
+        { path: ["telemetry"], message: "telemetry must be a boolean, got 0" },
+        { path: ["onError"], message: 'onError must be a function, got "log"' },
+      ]);
+    }
+    expect(() => new CommandBus({ trackExecutions: false, telemetry: true, onError: () => undefined })).not.toThrow();
+  });
+});

@@ -1,4 +1,4 @@
-import { DuplicateHandlerError, HandlerNotFoundError, ValidationError } from "../errors.js";
+import { DuplicateHandlerError, HandlerNotFoundError, type Issue, ValidationError } from "../errors.js";
 import { type PromiseStatus, promiseStatusReader } from "../internal/promise-status.js";
 import { assertTypeName, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
@@ -142,6 +142,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   protected constructor(kind: MessageKind, given?: MessageBusOptions | null) {
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
+    assertBusOptions(options);
     this.#kind = kind;
     this.#track = options.trackExecutions ?? true;
     this.#timeEvery = timingSample(options.timeExecutions);
@@ -500,6 +501,20 @@ function sweep(entry: MutableStats, status: (promise: Promise<unknown>) => Promi
   // Many long dispatches in flight: sweep again only once as many more have begun, so each
   // dispatch is looked at a bounded number of times on average.
   entry.sweepAt = Math.max(SWEEP_MIN, kept * 2);
+}
+
+/** The options other than `timeExecutions` (checked by {@link timingSample}): a JavaScript caller's mistakes. */
+function assertBusOptions(options: MessageBusOptions): void {
+  const issues: Issue[] = [];
+  for (const key of ["trackExecutions", "telemetry"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "boolean") {
+      issues.push({ path: [key], message: `${key} must be a boolean, got ${kindOf(options[key])}` });
+    }
+  }
+  if (options.onError !== undefined && typeof options.onError !== "function") {
+    issues.push({ path: ["onError"], message: `onError must be a function, got ${kindOf(options.onError)}` });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid bus options", issues);
 }
 
 function timingSample(option: boolean | number | undefined): number {

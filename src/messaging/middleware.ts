@@ -23,14 +23,15 @@ export type PayloadSchemas<M extends MessageMap = MessageMap> = {
  * Validates each payload with the valibot schema registered for its type, before the handler runs.
  * The handler receives the schema's output (so transforms and defaults apply). Types without a
  * schema pass through. Give the message map (`validation<Commands>({...})`) to check each schema's
- * output against its payload type.
- * @throws {ValidationError} with one issue per problem valibot found.
+ * output against its payload type. Schemas must be synchronous: the check runs inline.
+ * @throws {ValidationError} at once, naming each entry that is not a synchronous valibot schema; at
+ * dispatch, with one issue per problem valibot found.
  */
 export function validation<M extends MessageMap = MessageMap>(schemas: PayloadSchemas<M>): Middleware {
-  const table = schemas as Readonly<Record<string, AnySchema | undefined>>;
+  const table = schemaTable(schemas);
   // The whole check is synchronous: the bus runs it inline, as a step (see MIDDLEWARE_STEP).
   const step = (message: Message): void => {
-    const schema = table[message.type];
+    const schema = table.get(message.type);
     if (schema === undefined) return;
     const parsed = safeParse(schema, message.payload);
     if (!parsed.success) {
@@ -49,6 +50,39 @@ export function validation<M extends MessageMap = MessageMap>(schemas: PayloadSc
     return next();
   };
   return Object.assign(middleware, { [MIDDLEWARE_STEP]: step }) satisfies SteppedMiddleware;
+}
+
+/**
+ * The schemas by message type, checked once: each must be a synchronous valibot schema (an async one
+ * would hand back a promise, which the synchronous check cannot await). A Map, so that a message type
+ * named like an Object.prototype member (`toString`) finds no schema it was not given.
+ * @throws {ValidationError} naming each type whose entry is not a synchronous valibot schema.
+ */
+function schemaTable(schemas: unknown): ReadonlyMap<string, AnySchema> {
+  if (typeof schemas !== "object" || schemas === null) {
+    throw new ValidationError("Invalid validation schemas", [
+      { path: [], message: `must be an object of valibot schemas by message type, got ${kindOf(schemas)}` },
+    ]);
+  }
+  const table = new Map<string, AnySchema>();
+  const issues: Issue[] = [];
+  for (const [type, schema] of Object.entries(schemas)) {
+    if (schema === undefined) continue;
+    const candidate = schema as { kind?: unknown; async?: unknown; "~run"?: unknown } | null;
+    if (typeof candidate !== "object" || candidate?.kind !== "schema" || typeof candidate["~run"] !== "function") {
+      issues.push({ path: [type], message: `must be a valibot schema, got ${kindOf(schema)}` });
+    } else if (candidate.async === true) {
+      issues.push({
+        path: [type],
+        message:
+          "is an async schema (objectAsync, pipeAsync, …); validation() checks synchronously: give a synchronous one",
+      });
+    } else {
+      table.set(type, schema as AnySchema);
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid validation schemas", issues);
+  return table;
 }
 
 /**

@@ -188,5 +188,19 @@ export function eventBusContract(options: EventBusContractOptions): ContractSuit
     }
   });
 
+  add("a pattern naming what no event can match is refused, and subscribes nothing", async (bus) => {
+    let calls = 0;
+    const count = () => void calls++;
+    await assertRejects(() => bus.subscribe({ all: false } as never, count), ErrorCode.Validation, "all: false");
+    await assertRejects(() => bus.subscribe({ type: 5 } as never, count), ErrorCode.Validation, "type: 5");
+    await assertRejects(() => bus.subscribeToType(["Placed", ""], count), ErrorCode.Validation, "an empty type");
+    await assertRejects(() => bus.subscribeToType("Placed\uD800", count), ErrorCode.Validation, "a lone surrogate");
+    await assertRejects(() => bus.subscribeToCategory(7 as never, count), ErrorCode.Validation, "category: 7");
+    // The category ends at the first "-" of a stream id, so "Order-1" is a stream, never a category.
+    await assertRejects(() => bus.subscribeToCategory("Order-1", count), ErrorCode.Validation, "a category with -");
+    await bus.publish([testEnvelope("Placed", "Order-1")]);
+    assertEqual(calls, 0);
+  });
+
   return { name: options.name, cases };
 }
