@@ -1,11 +1,11 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 27.6 KB today (28,263 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 27.8 KB today (28,459 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. History: 28.4, then 27.9 once each metric instrument became a definition of its own; 28.7
  * with stream deletion's methods on the EventStore base class; 29.2 with the DynamoDB store obeying
  * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1
- * 27.4 and 27.6 (below).
+ * 27.4, 27.6 and 27.8 (below).
  * docs/core/evolution.md states that this Worker bundles no schema library.
  *   bun bench/worker-bundle.ts --files     what each file adds
  */
@@ -37,8 +37,10 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // a wrapping store's read check to its reads; null options read as none; getHeadPosition.
 // 27.6 KB (28,263 bytes, 2026-12-04, stop 34): the AWS client's security fixes: an endpoint with a
 // user or password refused, and a request without an HTTP answer reported by its system code alone
-// (the runtime's message named the host or whole URL), +169 bytes gzipped.
-const CEILING_GZIP_BYTES = 27.8 * 1024;
+// (the runtime's message named the host or whole URL), +169 bytes gzipped. 27.8 KB (28,459 bytes):
+// the EventStore base checks the options every store takes (a bus, registry or personal-data option
+// of the wrong kind failed later, inside an append, as a TypeError), +196.
+const CEILING_GZIP_BYTES = 28.0 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
