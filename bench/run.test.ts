@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseArgs, selectBenchmarks } from "./run.ts";
+import { parseArgs, renderOnlyRequested, selectBenchmarks } from "./run.ts";
 
 const available = ["core", "dynamodb", "eventbridge", "hono", "postgres", "snapshots"];
 
@@ -22,4 +22,12 @@ test("--runtime picks bun, node or both (the default), anywhere among the names"
   expect(parseArgs(["--runtime", "both"])).toEqual({ runtimes: ["bun", "node"], names: [] });
   expect(() => parseArgs(["--runtime", "deno"])).toThrow("--runtime takes bun, node or both, not deno");
   expect(() => parseArgs(["--runtime"])).toThrow("not nothing");
+});
+
+test("--render-only, or npm's npm_config_render_only when npm took the flag, runs nothing; no flag runs everything", () => {
+  expect(renderOnlyRequested(["--render-only"], {})).toBe(true);
+  // `npm run bench --render-only`: npm passes no argument and sets the variable.
+  expect(renderOnlyRequested([], { npm_config_render_only: "true" })).toBe(true);
+  expect(renderOnlyRequested([], {})).toBe(false);
+  expect(renderOnlyRequested(["core"], { npm_config_render_only: undefined })).toBe(false);
 });

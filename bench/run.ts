@@ -6,7 +6,8 @@
  * `pg` for postgres, `ddb` for dynamodb); an unknown name stops the run before anything runs,
  * naming the benchmarks there are. A file that uses node:sqlite runs on the Node 22 under
  * .cache/node22 (installed from npm on first use, as the runtime tests do): Node 20 has none.
- * `bun run bench --render-only` runs nothing and rewrites `bench/RESULTS.md` from the saved results.
+ * `bun run bench --render-only` (or `npm run bench -- --render-only`; npm's own `npm run bench
+ * --render-only` too) runs nothing and rewrites `bench/RESULTS.md` from the saved results.
  * Either way the docs' benchmark page (`docs/benchmarks.md`, charts in `docs/benchmark-charts/`) is
  * rendered again from the same results.
  */
@@ -54,6 +55,18 @@ export function parseArgs(args: readonly string[]): { runtimes: readonly Runtime
   return { runtimes, names };
 }
 
+/**
+ * Whether to run nothing and only render: `--render-only`, or npm's form of it. `npm run bench
+ * --render-only` (no `--` before the flag) gives the flag to npm, which passes no argument on and sets
+ * `npm_config_render_only` instead: read as the same request, since no argument means every benchmark.
+ */
+export function renderOnlyRequested(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): boolean {
+  return args.includes("--render-only") || env.npm_config_render_only === "true";
+}
+
 async function main(): Promise<never> {
   const available = readdirSync(benchDir)
     .filter((file) => file.endsWith(".bench.ts"))
@@ -62,7 +75,7 @@ async function main(): Promise<never> {
   let runtimes: readonly Runtime[];
   let files: string[];
   const args = process.argv.slice(2);
-  if (args.includes("--render-only")) return run([], []);
+  if (renderOnlyRequested(args)) return run([], []);
   try {
     const parsed = parseArgs(args);
     runtimes = parsed.runtimes;

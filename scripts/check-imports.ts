@@ -1,5 +1,5 @@
 /**
- * The layering check (ARCHITECTURE.md §1): an adapter imports the core only through its public
+ * The layering check (docs/architecture.md, "The house"): an adapter imports the core only through its public
  * entries (src/index.ts, src/testing/index.ts, src/client/index.ts), the shared layers (adapters/aws, adapters/http) and
  * its own folder; never another adapter, never a core file behind the entries. Tests may also use
  * the harness under test/. Also fails on any import cycle among the files of src/ and adapters/,

@@ -166,15 +166,18 @@ export function renderBenchmarksPage(files: readonly FileReports[]): { markdown:
 Every figure here comes from \`bench/results/*.json\`, which \`bun run bench\` writes; the same command (or
 \`bun run bench --render-only\`, which measures nothing) renders this page and its charts again. Each chart
 puts EventFlows (blue), the peer library (orange: Emmett on PostgreSQL and SQLite, Castore on DynamoDB,
-\`@nestjs/cqrs\` for buses and aggregates) and the ceiling (grey: the bare driver doing the same writes,
-a hand-written loop, or the direct call a bus is measured against) side by side, per workload, as measured in one run of one process against the
-same server. Only workloads where EventFlows runs beside a peer or a ceiling are charted; every figure,
-with p99s, ratios and interleaved cross-checks, is in [bench/RESULTS.md](${RESULTS_URL}).
+\`@nestjs/cqrs\` for buses and aggregates, ulidx for ids) and the ceiling (grey: the bare driver doing the
+same writes, a hand-written loop, or the direct call a bus is measured against) side by side, per workload,
+as measured in one run of one process against the same server. A ceiling is charted where the file measures
+it under the workload's own name: the PostgreSQL file names its ceilings (a bare INSERT per batch size and
+writer count, the bare SELECTs) for workloads of their own, so its charts show EventFlows and Emmett only.
+Only workloads where EventFlows runs beside a peer or a ceiling are charted; every figure, with the
+ceilings, p99s, ratios and interleaved cross-checks, is in [bench/RESULTS.md](${RESULTS_URL}).
 
 - Machine: ${[...machines].map(markdownText).join(", ") || "not recorded"}, 2 cores, shared with other work: the
   load average stated with each run is the machine's 1-minute load (2.0 is both cores busy).
 - Runtimes: ${[...versions].sort().map(markdownText).join(", ") || "not recorded"}.
-- Dates: ${dates.length === 0 ? "none" : `${dates[0]?.slice(0, 10)} to ${dates[dates.length - 1]?.slice(0, 10)}`}.
+- Dates of the charted runs: ${dates.length === 0 ? "none" : `${dates[0]?.slice(0, 10)} to ${dates[dates.length - 1]?.slice(0, 10)}`}.
 - Services: PostgreSQL 15 (a local throwaway cluster, fsync on) and DynamoDB Local (AWS's emulator, Java)
   from \`test/services/\`, on the same machine.
 
