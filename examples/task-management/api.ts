@@ -74,7 +74,9 @@ export function boardBuses({ eventStore, readModels, board }: BoardStores) {
   // An edit of what the caller saw: refused with a 409 when the task changed since.
   commands.register("RenameTask", async ({ taskId, title, expectedVersion }, message) => {
     const task = await tasks.load(taskId);
-    if (task.version !== expectedVersion) throw new ConcurrencyError(task.id, expectedVersion, task.version);
+    if (task.version !== expectedVersion) {
+      throw new ConcurrencyError(TaskStream.name(taskId), expectedVersion, task.version);
+    }
     task.rename(title);
     const appended = await tasks.save(task, { metadata: eventMetadataFor(message) });
     return { version: appended.nextExpectedVersion };

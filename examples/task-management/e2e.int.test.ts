@@ -25,6 +25,8 @@ interface Backend {
   readonly env: () => Promise<Record<string, string>>;
   /** The types of a project's events, read straight from the backend (PostgreSQL only: an object's database is its own). */
   readonly storedTypes?: (project: string) => Promise<string[]>;
+  /** Leaves a project's storage unusable before the routes run (PostgreSQL: a schema migrated by other SQL). */
+  readonly breakProject?: (project: string) => Promise<void>;
   /** Removes what the run left behind (a PostgreSQL schema per project). */
   readonly cleanUp: (projects: readonly string[]) => Promise<void>;
 }
@@ -46,6 +48,19 @@ const backends: readonly Backend[] = [
         await sql.end();
       }
     },
+    breakProject: async (project) => {
+      const sql = createPostgresClient(await ensurePostgres(), { max: 1 });
+      const schema = projectSchema(project);
+      try {
+        await sql.unsafe(`CREATE SCHEMA ${schema}`);
+        await sql.unsafe(
+          `CREATE TABLE ${schema}.migrations (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+        );
+        await sql.unsafe(`INSERT INTO ${schema}.migrations (version, name, checksum) VALUES (1, 'other', 'other')`);
+      } finally {
+        await sql.end();
+      }
+    },
     cleanUp: async (projects) => {
       const sql = createPostgresClient(await ensurePostgres(), { max: 1 });
       try {
@@ -63,6 +78,7 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
   const project = `demo-${run}`;
   const otherProject = `other-${run}`;
   const longestProject = `long-${run}-`.padEnd(34, "x");
+  const brokenProject = `broken-${run}`;
   let started: RunningApp;
   let app: Pick<RunningApp, "url" | "call">;
 
@@ -73,7 +89,7 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
   }, 120_000);
   afterAll(async () => {
     await started?.stop();
-    await backend.cleanUp([project, otherProject, longestProject]);
+    await backend.cleanUp([project, otherProject, longestProject, brokenProject]);
   });
 
   const create = async (title: string, base?: string) => {
@@ -122,7 +138,12 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
       body: { taskId, title: "Fix login", expectedVersion: 1 },
     });
     expect(stale.status).toBe(409);
-    expect(stale.body).toMatchObject({ code: "CONCURRENCY_CONFLICT", expectedVersion: 1, actualVersion: 2 });
+    expect(stale.body).toMatchObject({
+      code: "CONCURRENCY_CONFLICT",
+      streamId: `Task-${taskId}`,
+      expectedVersion: 1,
+      actualVersion: 2,
+    });
     const current = await app.call("/commands/RenameTask", {
       token: ada,
       body: { taskId, title: "Fix login", expectedVersion: 2 },
@@ -194,9 +215,64 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
     ]);
   });
 
-  test("a path outside the projects is a problem+json 404 from the Worker", async () => {
+  test("a path outside the projects is a problem+json 404 from the Worker, and one outside a project's routes from the project", async () => {
     const reply = await app.call("/nowhere", { base: new URL(app.url).origin });
     expect([reply.status, reply.contentType, reply.body.code]).toEqual([404, "application/problem+json", "NOT_FOUND"]);
+    for (const path of ["", "/", "/nowhere", "/commands/CreateTask/more", "/health"]) {
+      const inProject = await app.call(path, { token: ada });
+      expect([path, inProject.status, inProject.contentType, inProject.body.code]).toEqual([
+        path,
+        404,
+        "application/problem+json",
+        "NOT_FOUND",
+      ]);
+    }
+  });
+
+  test("a failure before the routes answer is a problem+json 5xx that tells nothing of it", async () => {
+    // A USERS secret that is not JSON fails every project where its routes are built (in the object, or in the Worker).
+    const misconfigured = await startExample(join(import.meta.dirname, "dev.ts"), {
+      PORT: "0",
+      ...(await backend.env()),
+      USERS: "{not json",
+    });
+    try {
+      for (const attempt of [1, 2]) {
+        const base = misconfigured.url.replace("/projects/demo/", `/projects/${project}/`);
+        const reply = await misconfigured.call("/queries/GetBoard", { token: ada, base });
+        expect([attempt, reply.status, reply.contentType, reply.body]).toEqual([
+          attempt,
+          500,
+          "application/problem+json",
+          {
+            type: "about:blank",
+            title: "Internal Server Error",
+            status: 500,
+            detail: "An unexpected error occurred",
+            code: "INTERNAL_ERROR",
+          },
+        ]);
+      }
+    } finally {
+      await misconfigured.stop();
+    }
+    if (backend.breakProject !== undefined) {
+      await backend.breakProject(brokenProject);
+      const broken = app.url.replace(`/projects/${project}/`, `/projects/${brokenProject}/`);
+      const reply = await app.call("/queries/GetBoard", { token: ada, base: broken });
+      expect([reply.status, reply.contentType, reply.body]).toEqual([
+        500,
+        "application/problem+json",
+        {
+          type: "about:blank",
+          title: "Internal Server Error",
+          status: 500,
+          detail: "A backend service failed",
+          code: "SERVICE_ERROR",
+          retryable: false,
+        },
+      ]);
+    }
   });
 });
 
