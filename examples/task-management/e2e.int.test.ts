@@ -21,6 +21,8 @@ const grace = "grace-token";
 
 interface Backend {
   readonly name: string;
+  /** What dev.ts says it runs on, once listening. */
+  readonly storage: string;
   /** What dev.ts is started with. */
   readonly env: () => Promise<Record<string, string>>;
   /** The types of a project's events, read straight from the backend (PostgreSQL only: an object's database is its own). */
@@ -32,9 +34,16 @@ interface Backend {
 }
 
 const backends: readonly Backend[] = [
-  { name: "Durable Objects", env: async () => ({}), cleanUp: async () => {} },
+  {
+    name: "Durable Objects",
+    storage: "one Durable Object per project",
+    // Not on the PostgreSQL the test command exports for every integration test.
+    env: async () => ({ EVENTFLOWS_PG_URL: "" }),
+    cleanUp: async () => {},
+  },
   {
     name: "PostgreSQL through Hyperdrive",
+    storage: "PostgreSQL through Hyperdrive, one schema per project",
     env: async () => ({ EVENTFLOWS_PG_URL: await ensurePostgres() }),
     storedTypes: async (project) => {
       const sql = createPostgresClient(await ensurePostgres(), { max: 1 });
@@ -84,6 +93,7 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
 
   beforeAll(async () => {
     started = await startExample(join(import.meta.dirname, "dev.ts"), { PORT: "0", ...(await backend.env()) });
+    expect(started.output.join("")).toContain(`(workerd, ${backend.storage})`);
     const url = started.url.replace("/projects/demo/", `/projects/${project}/`);
     app = { url, call: (path: string, init: CallOptions = {}) => started.call(path, { base: url, ...init }) };
   }, 120_000);
@@ -278,9 +288,10 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
 
 test("with TASKS_PERSIST_DIR the objects' databases outlive the process: a second run finds the first's tasks", async () => {
   const dir = mkdtempSync(join(tmpdir(), "eventflows-tasks-"));
-  const env = { PORT: "0", TASKS_PERSIST_DIR: dir };
+  const env = { PORT: "0", TASKS_PERSIST_DIR: dir, EVENTFLOWS_PG_URL: "" };
   try {
     const first = await startExample(join(import.meta.dirname, "dev.ts"), env);
+    expect(first.output.join("")).toContain("(workerd, one Durable Object per project)");
     const created = await first.call("/commands/CreateTask", { token: ada, body: { title: "Survive a restart" } });
     expect(created.status).toBe(200);
     await first.stop();
