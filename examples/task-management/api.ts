@@ -1,7 +1,8 @@
 /**
  * The commands and queries of one project's board, their handlers and their valibot schemas (which
  * validate requests and make the OpenAPI document). Queries first bring the board up to date, so a
- * caller reads its own writes.
+ * caller reads its own writes (on PostgreSQL, within OWN_WRITES_WAIT_MS of an older transaction
+ * still in flight).
  */
 import {
   AggregateRepository,
@@ -51,8 +52,11 @@ export interface BoardStores {
   readonly eventStore: EventStore;
   readonly readModels: ReadModelStore;
   /** The board's projection runner: `catchUp()` applies what the feed holds beyond its checkpoint. */
-  readonly board: Pick<ProjectionRunner, "catchUp">;
+  readonly board: Pick<ProjectionRunner, "catchUp" | "lag">;
 }
+
+/** How long a query waits for the board to reach the writes that returned before it; then it answers as it stands. */
+export const OWN_WRITES_WAIT_MS = 2_000;
 
 export function boardBuses({ eventStore, readModels, board }: BoardStores) {
   const tasks = new AggregateRepository({ store: eventStore, stream: TaskStream, create: (id) => new Task(id) });
@@ -74,7 +78,9 @@ export function boardBuses({ eventStore, readModels, board }: BoardStores) {
   // An edit of what the caller saw: refused with a 409 when the task changed since.
   commands.register("RenameTask", async ({ taskId, title, expectedVersion }, message) => {
     const task = await tasks.load(taskId);
-    if (task.version !== expectedVersion) throw new ConcurrencyError(task.id, expectedVersion, task.version);
+    if (task.version !== expectedVersion) {
+      throw new ConcurrencyError(TaskStream.name(taskId), expectedVersion, task.version);
+    }
     task.rename(title);
     const appended = await tasks.save(task, { metadata: eventMetadataFor(message) });
     return { version: appended.nextExpectedVersion };
@@ -84,8 +90,20 @@ export function boardBuses({ eventStore, readModels, board }: BoardStores) {
   commands.register("CompleteTask", ({ taskId }, m) => change(taskId, m, (t) => t.complete(user(m))));
   commands.register("ReopenTask", ({ taskId }, m) => change(taskId, m, (t) => t.reopen(user(m))));
 
+  /**
+   * The board with every write that returned before the query: caught up to the feed's head as it
+   * is now. One catch-up does on SQLite; on PostgreSQL the feed's readers wait behind older
+   * transactions still in flight (and another request may hold the board's lease), so it tries
+   * again for up to OWN_WRITES_WAIT_MS.
+   */
   const currentBoard = async (): Promise<Board> => {
-    await board.catchUp();
+    const head = await eventStore.getHeadPosition();
+    const deadline = Date.now() + OWN_WRITES_WAIT_MS;
+    for (;;) {
+      const position = (await board.catchUp())?.position ?? (await board.lag()).position;
+      if (position >= head || Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     return (await readModels.get<Board>("board", "board")) ?? EMPTY_BOARD;
   };
   queries.register("GetBoard", currentBoard);

@@ -21,18 +21,29 @@ const grace = "grace-token";
 
 interface Backend {
   readonly name: string;
+  /** What dev.ts says it runs on, once listening. */
+  readonly storage: string;
   /** What dev.ts is started with. */
   readonly env: () => Promise<Record<string, string>>;
   /** The types of a project's events, read straight from the backend (PostgreSQL only: an object's database is its own). */
   readonly storedTypes?: (project: string) => Promise<string[]>;
+  /** Leaves a project's storage unusable before the routes run (PostgreSQL: a schema migrated by other SQL). */
+  readonly breakProject?: (project: string) => Promise<void>;
   /** Removes what the run left behind (a PostgreSQL schema per project). */
   readonly cleanUp: (projects: readonly string[]) => Promise<void>;
 }
 
 const backends: readonly Backend[] = [
-  { name: "Durable Objects", env: async () => ({}), cleanUp: async () => {} },
+  {
+    name: "Durable Objects",
+    storage: "one Durable Object per project",
+    // Not on the PostgreSQL the test command exports for every integration test.
+    env: async () => ({ EVENTFLOWS_PG_URL: "" }),
+    cleanUp: async () => {},
+  },
   {
     name: "PostgreSQL through Hyperdrive",
+    storage: "PostgreSQL through Hyperdrive, one schema per project",
     env: async () => ({ EVENTFLOWS_PG_URL: await ensurePostgres() }),
     storedTypes: async (project) => {
       const sql = createPostgresClient(await ensurePostgres(), { max: 1 });
@@ -42,6 +53,19 @@ const backends: readonly Backend[] = [
           types.push(event.type);
         }
         return types;
+      } finally {
+        await sql.end();
+      }
+    },
+    breakProject: async (project) => {
+      const sql = createPostgresClient(await ensurePostgres(), { max: 1 });
+      const schema = projectSchema(project);
+      try {
+        await sql.unsafe(`CREATE SCHEMA ${schema}`);
+        await sql.unsafe(
+          `CREATE TABLE ${schema}.migrations (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+        );
+        await sql.unsafe(`INSERT INTO ${schema}.migrations (version, name, checksum) VALUES (1, 'other', 'other')`);
       } finally {
         await sql.end();
       }
@@ -63,17 +87,19 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
   const project = `demo-${run}`;
   const otherProject = `other-${run}`;
   const longestProject = `long-${run}-`.padEnd(34, "x");
+  const brokenProject = `broken-${run}`;
   let started: RunningApp;
   let app: Pick<RunningApp, "url" | "call">;
 
   beforeAll(async () => {
     started = await startExample(join(import.meta.dirname, "dev.ts"), { PORT: "0", ...(await backend.env()) });
+    expect(started.output.join("")).toContain(`(workerd, ${backend.storage})`);
     const url = started.url.replace("/projects/demo/", `/projects/${project}/`);
     app = { url, call: (path: string, init: CallOptions = {}) => started.call(path, { base: url, ...init }) };
   }, 120_000);
   afterAll(async () => {
     await started?.stop();
-    await backend.cleanUp([project, otherProject, longestProject]);
+    await backend.cleanUp([project, otherProject, longestProject, brokenProject]);
   });
 
   const create = async (title: string, base?: string) => {
@@ -122,7 +148,12 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
       body: { taskId, title: "Fix login", expectedVersion: 1 },
     });
     expect(stale.status).toBe(409);
-    expect(stale.body).toMatchObject({ code: "CONCURRENCY_CONFLICT", expectedVersion: 1, actualVersion: 2 });
+    expect(stale.body).toMatchObject({
+      code: "CONCURRENCY_CONFLICT",
+      streamId: `Task-${taskId}`,
+      expectedVersion: 1,
+      actualVersion: 2,
+    });
     const current = await app.call("/commands/RenameTask", {
       token: ada,
       body: { taskId, title: "Fix login", expectedVersion: 2 },
@@ -194,17 +225,73 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
     ]);
   });
 
-  test("a path outside the projects is a problem+json 404 from the Worker", async () => {
+  test("a path outside the projects is a problem+json 404 from the Worker, and one outside a project's routes from the project", async () => {
     const reply = await app.call("/nowhere", { base: new URL(app.url).origin });
     expect([reply.status, reply.contentType, reply.body.code]).toEqual([404, "application/problem+json", "NOT_FOUND"]);
+    for (const path of ["", "/", "/nowhere", "/commands/CreateTask/more", "/health"]) {
+      const inProject = await app.call(path, { token: ada });
+      expect([path, inProject.status, inProject.contentType, inProject.body.code]).toEqual([
+        path,
+        404,
+        "application/problem+json",
+        "NOT_FOUND",
+      ]);
+    }
+  });
+
+  test("a failure before the routes answer is a problem+json 5xx that tells nothing of it", async () => {
+    // A USERS secret that is not JSON fails every project where its routes are built (in the object, or in the Worker).
+    const misconfigured = await startExample(join(import.meta.dirname, "dev.ts"), {
+      PORT: "0",
+      ...(await backend.env()),
+      USERS: "{not json",
+    });
+    try {
+      for (const attempt of [1, 2]) {
+        const base = misconfigured.url.replace("/projects/demo/", `/projects/${project}/`);
+        const reply = await misconfigured.call("/queries/GetBoard", { token: ada, base });
+        expect([attempt, reply.status, reply.contentType, reply.body]).toEqual([
+          attempt,
+          500,
+          "application/problem+json",
+          {
+            type: "about:blank",
+            title: "Internal Server Error",
+            status: 500,
+            detail: "An unexpected error occurred",
+            code: "INTERNAL_ERROR",
+          },
+        ]);
+      }
+    } finally {
+      await misconfigured.stop();
+    }
+    if (backend.breakProject !== undefined) {
+      await backend.breakProject(brokenProject);
+      const broken = app.url.replace(`/projects/${project}/`, `/projects/${brokenProject}/`);
+      const reply = await app.call("/queries/GetBoard", { token: ada, base: broken });
+      expect([reply.status, reply.contentType, reply.body]).toEqual([
+        500,
+        "application/problem+json",
+        {
+          type: "about:blank",
+          title: "Internal Server Error",
+          status: 500,
+          detail: "A backend service failed",
+          code: "SERVICE_ERROR",
+          retryable: false,
+        },
+      ]);
+    }
   });
 });
 
 test("with TASKS_PERSIST_DIR the objects' databases outlive the process: a second run finds the first's tasks", async () => {
   const dir = mkdtempSync(join(tmpdir(), "eventflows-tasks-"));
-  const env = { PORT: "0", TASKS_PERSIST_DIR: dir };
+  const env = { PORT: "0", TASKS_PERSIST_DIR: dir, EVENTFLOWS_PG_URL: "" };
   try {
     const first = await startExample(join(import.meta.dirname, "dev.ts"), env);
+    expect(first.output.join("")).toContain("(workerd, one Durable Object per project)");
     const created = await first.call("/commands/CreateTask", { token: ada, body: { title: "Survive a restart" } });
     expect(created.status).toBe(200);
     await first.stop();

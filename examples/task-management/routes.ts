@@ -1,9 +1,10 @@
 /**
  * One project's HTTP API over whichever stores hold it (its Durable Object's database, or its
  * PostgreSQL schema): the commands, queries, health probes and OpenAPI document under
- * `/projects/<project>/api`. Only the storage differs between the two; these routes are the same.
+ * `/projects/<project>/api`, and a problem+json 404 for any other path. Only the storage differs
+ * between the two; these routes are the same.
  */
-import { eventFlowsRoutes } from "@eventflows/core/hono";
+import { eventFlowsRoutes, problem, problemResponse } from "@eventflows/core/hono";
 import { Hono } from "hono";
 import { type BoardStores, boardBuses, commandSchemas, querySchemas } from "./api.js";
 import { bearerAuth } from "./auth.js";
@@ -38,6 +39,9 @@ export async function projectRoutes(project: string, stores: BoardStores, env: E
         security: [{ bearer: [] }],
       },
     }),
+  );
+  app.notFound((c) =>
+    problemResponse(problem(404, "NOT_FOUND", `No route for ${c.req.method} ${c.req.path.slice(0, 100)}`)),
   );
   return app;
 }

@@ -2,13 +2,14 @@
  * The Worker: `/projects/<project>/api/…` goes to that project's Durable Object, which serves the
  * commands, queries, health probes and OpenAPI document; anything else is a problem+json 404. With
  * a Hyperdrive binding (HYPERDRIVE), the same routes run here instead, on PostgreSQL: one schema
- * per project.
+ * per project. A failure before the routes answer (a store that cannot migrate, a USERS secret that
+ * is not JSON) is a problem+json 500 or 503 too, with nothing of the error in it.
  *
  *   POST /projects/:project/api/commands/:type   CreateTask, RenameTask, AssignTask, StartTask, …
  *   GET  /projects/:project/api/queries/GetBoard
  *   GET  /projects/:project/api/openapi.json
  */
-import { problem, problemResponse } from "@eventflows/core/hono";
+import { errorResponse, problem, problemResponse } from "@eventflows/core/hono";
 import { type PostgresEnv, servePostgresProject } from "./postgres-project.js";
 import { PROJECT_HEADER } from "./project-object.js";
 import type { Env as RoutesEnv } from "./routes.js";
@@ -32,11 +33,17 @@ export default {
     if (match === null) return problemResponse(problem(404, "NOT_FOUND", "Use /projects/<project>/api/…"));
     const project = match[1] as string;
     const { HYPERDRIVE } = env;
-    if (HYPERDRIVE !== undefined) {
-      return servePostgresProject(request, project, { ...env, HYPERDRIVE }, (p) => ctx.waitUntil(p));
+    try {
+      if (HYPERDRIVE !== undefined) {
+        return await servePostgresProject(request, project, { ...env, HYPERDRIVE }, (p) => ctx.waitUntil(p));
+      }
+      const forwarded = new Request(request);
+      forwarded.headers.set(PROJECT_HEADER, project); // the object trusts it: only this Worker reaches it
+      return await env.PROJECTS.get(env.PROJECTS.idFromName(project)).fetch(forwarded);
+    } catch (error) {
+      // The routes answer their own errors; this is what failed before them, or in the object.
+      console.error(`project ${project} failed`, error);
+      return errorResponse(error);
     }
-    const forwarded = new Request(request);
-    forwarded.headers.set(PROJECT_HEADER, project); // the object trusts it: only this Worker reaches it
-    return env.PROJECTS.get(env.PROJECTS.idFromName(project)).fetch(forwarded);
   },
 };
