@@ -59,7 +59,7 @@ export function inMemoryBackend(): Backend {
 }
 
 /**
- * PostgreSQL: one database holds everything, in `schema` (public by default). The migrations run
+ * PostgreSQL: one database holds everything, in `schema` (`eventflows` by default). The migrations run
  * at start-up here, for a one-command demo; a deployment runs them from its pipeline
  * (`eventflows migrate`).
  */

@@ -107,6 +107,18 @@ export function shopScenario(label: string, shop: () => RunningApp): void {
         "VALIDATION_FAILED",
         "Invalid order: sku: no product NO-SUCH-SKU",
       ]);
+      // A price past what a total can hold exactly (1e300 cents, say) is refused, and no product is listed.
+      const huge = await shop().call("/commands/ListProduct", {
+        token: admin,
+        body: { sku: `${sku}-X`, name: "Gold leaf", priceCents: 1e300 },
+      });
+      expect([huge.status, huge.body.code, huge.body.issues?.[0]?.path]).toEqual([
+        400,
+        "VALIDATION_FAILED",
+        ["priceCents"],
+      ]);
+      const unlisted = await shop().call(`/queries/GetStock?sku=${sku}-X`, { token: admin });
+      expect(unlisted.status).toBe(404);
       const restock = await shop().call("/commands/ReceiveStock", { token: admin, body: { sku: "NOPE", quantity: 1 } });
       expect([restock.status, restock.body.code]).toEqual([404, "STREAM_NOT_FOUND"]);
       const internal = await shop().call("/commands/ReserveStock", {

@@ -78,6 +78,21 @@ test("SHOP_USERS is checked at start-up: a short token stops the shop, naming th
   );
 });
 
+test("SHOP_USERS tokens are ones a client can send: a space or a non-ASCII character stops the shop", async () => {
+  for (const token of ["a token with spaces", "tökentökentökentöken"]) {
+    const users = JSON.stringify({ [token]: { userId: "eve", role: "admin" } });
+    const started = startShop({ SHOP_USERS: users, EVENTFLOWS_PG_URL: "" });
+    try {
+      await expect(started).rejects.toThrow("a token of visible ASCII characters, no spaces");
+    } finally {
+      await started.then(
+        (shop) => shop.stop(),
+        () => undefined,
+      );
+    }
+  }
+});
+
 test("on PostgreSQL a restart loses nothing: a payment timeout due while the shop was down fires after it", async () => {
   const env = { ...SCENARIO_ENV, EVENTFLOWS_PG_URL: pgUrl, EVENTFLOWS_PG_SCHEMA: restartSchema };
   const admin = { token: "admin-token" };

@@ -12,6 +12,8 @@ import { TEST_TOKENS } from "./payments.js";
 
 const sku = v.pipe(v.string(), v.regex(/^[A-Z0-9][A-Z0-9-]{0,31}$/, "an SKU: A-Z, 0-9 and -, up to 32"));
 const quantity = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000));
+// A million in the currency: a price times the largest quantity stays an exact integer.
+const priceCents = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100_000_000));
 
 export interface HttpOptions {
   readonly commands: CommandBus<ShopCommands>;
@@ -32,7 +34,7 @@ export function shopApi({ commands, queries, eventStore, auth, idempotency }: Ht
           ListProduct: v.object({
             sku,
             name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(100)),
-            priceCents: v.pipe(v.number(), v.integer(), v.minValue(0)),
+            priceCents,
           }),
           ReceiveStock: v.object({ sku, quantity }),
           PlaceOrder: { input: v.object({ sku, quantity, paymentToken: v.picklist(TEST_TOKENS) }), tags: ["orders"] },

@@ -22,7 +22,12 @@ const DEMO_USERS: Record<string, User> = {
 };
 
 const Users = v.record(
-  v.pipe(v.string(), v.minLength(16, "a token of at least 16 characters")),
+  // What a client can send in `Authorization: Bearer <token>` and the auth hook reads back.
+  v.pipe(
+    v.string(),
+    v.minLength(16, "a token of at least 16 characters"),
+    v.regex(/^[\x21-\x7e]+$/, "a token of visible ASCII characters, no spaces"),
+  ),
   v.object({ userId: v.pipe(v.string(), v.minLength(1)), role: v.picklist(["admin", "customer"]) }),
 );
 

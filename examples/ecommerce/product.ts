@@ -1,7 +1,7 @@
 /**
  * A product and its stock: listed once, restocked, and reserved per order. A reservation is keyed
- * by its order, so the saga's ReserveStock and ReleaseStock take effect once even when a command
- * is sent again after a crash.
+ * by its order, and an order refused or released is remembered, so the saga's ReserveStock and
+ * ReleaseStock take effect once even when a command is sent again after a crash.
  */
 import { AggregateRoot, type AppliedEvent, type EventOfType, ValidationError } from "@eventflows/core";
 import type { ProductEvent } from "./events.js";
@@ -14,6 +14,11 @@ export interface ProductState {
   readonly available: number;
   /** Quantity held per order id. */
   readonly reservations: Readonly<Record<string, number>>;
+  /**
+   * Orders refused or released: the saga is done with them, so their ReserveStock sent again changes
+   * nothing. It only grows, so its handlers add to it in place rather than copy it per event.
+   */
+  readonly closed: Record<string, true>;
 }
 
 /** A rule of the shop said no: a `ValidationError`, which the HTTP layer answers with a 400. */
@@ -22,7 +27,7 @@ const refused = (sku: string, message: string) =>
 
 export class Product extends AggregateRoot<ProductState, ProductEvent> {
   constructor(sku: string) {
-    super(sku, { listed: false, priceCents: 0, available: 0, reservations: {} });
+    super(sku, { listed: false, priceCents: 0, available: 0, reservations: {}, closed: {} });
   }
 
   get isListed(): boolean {
@@ -40,9 +45,9 @@ export class Product extends AggregateRoot<ProductState, ProductEvent> {
     return this.state.available;
   }
 
-  /** Reserves for an order, or records why not; an order reserved already changes nothing. */
+  /** Reserves for an order, or records why not; an order reserved, refused or released already changes nothing. */
   reserve(orderId: string, quantity: number): void {
-    if (orderId in this.state.reservations) return;
+    if (orderId in this.state.reservations || orderId in this.state.closed) return;
     const { available } = this.state;
     if (available < quantity) {
       this.raise("StockReservationRejected", { sku: this.id, orderId, requested: quantity, available });
@@ -80,12 +85,14 @@ export class Product extends AggregateRoot<ProductState, ProductEvent> {
     };
   }
 
-  protected onStockReservationRejected(): ProductState {
-    return this.state;
+  protected onStockReservationRejected(event: Applied<"StockReservationRejected">): void {
+    this.state.closed[event.data.orderId] = true;
   }
 
   protected onStockReleased(event: Applied<"StockReleased">): ProductState {
-    const { [event.data.orderId]: _released, ...reservations } = this.state.reservations;
-    return { ...this.state, available: this.state.available + event.data.quantity, reservations };
+    const { orderId, quantity } = event.data;
+    const { [orderId]: _released, ...reservations } = this.state.reservations;
+    this.state.closed[orderId] = true;
+    return { ...this.state, available: this.state.available + quantity, reservations };
   }
 }
