@@ -16,6 +16,7 @@ import { integerOption, reportInterrupted, runWithProgress } from "./projection-
 import {
   checkInput,
   checkStoreOptions,
+  dynamoDbClient,
   STORE_OPTIONS,
   type StoreValues,
   storeName,
@@ -210,7 +211,7 @@ async function withSource<T>(
     });
   }
   const dynamodb = await import("../adapters/dynamodb/index.js");
-  const client = dynamodb.createDynamoDbClient({ env: io.env });
+  const client = await dynamoDbClient(io);
   const eventStoreId = values["event-store-id"] ?? "";
   const category = values.category ?? eventStoreId;
   const from = checkInput("import", () =>
@@ -251,7 +252,7 @@ async function withTarget<T>(
     );
   }
   const dynamodb = await import("../adapters/dynamodb/index.js");
-  const client = dynamodb.createDynamoDbClient({ env: io.env });
+  const client = await dynamoDbClient(io);
   const layout = {
     tableName: values.table ?? "",
     partitionKey: values["partition-key"],

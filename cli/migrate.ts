@@ -4,6 +4,7 @@ import { parseCommand } from "./parse.js";
 import {
   checkInput,
   checkStoreOptions,
+  dynamoDbClient,
   loadPostgres,
   STORE_OPTIONS,
   type StoreValues,
@@ -66,7 +67,9 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
   checkStoreOptions("migrate", name, values);
   if (values.to !== undefined && (name === "dynamodb" || !/^\d+$/.test(values.to))) {
     throw new CliUsageError(
-      name === "dynamodb" ? "--to is for postgres and sqlite" : "--to takes a schema version number",
+      name === "dynamodb"
+        ? "--to is for postgres and sqlite"
+        : `--to takes a schema version number, not "${values.to}"`,
       "migrate",
     );
   }
@@ -103,7 +106,7 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
         sortKey: values["sort-key"],
       }),
     );
-    const outcome = await dynamodb.ensureEventStoreTable(dynamodb.createDynamoDbClient({ env: io.env }), layout);
+    const outcome = await dynamodb.ensureEventStoreTable(await dynamoDbClient(io), layout);
     if (values.json) io.stdout(JSON.stringify({ store: name, table: values.table, outcome }));
     else io.stdout(`dynamodb: table ${values.table} ${outcome === "created" ? "created" : "exists"} and is active.`);
     return 0;

@@ -27,9 +27,10 @@ export interface Parsed<O extends OptionSpecs> {
  * Node 20 and Bun both ship it, so the command needs no argument-parsing dependency.
  */
 export function parseCommand<O extends OptionSpecs>(command: string, args: readonly string[], options: O): Parsed<O> {
+  const joined = negativeValuesJoined(command, args, { ...COMMON_OPTIONS, ...options });
   try {
     const { values, positionals } = parseArgs({
-      args: [...args],
+      args: joined,
       options: { ...COMMON_OPTIONS, ...options },
       allowPositionals: true,
       strict: true,
@@ -40,6 +41,38 @@ export function parseCommand<O extends OptionSpecs>(command: string, args: reado
     const message = error instanceof Error ? error.message.split(/\.\s|\n/)[0] : String(error);
     throw new CliUsageError(message ?? "Bad arguments", command);
   }
+}
+
+/**
+ * parseArgs refuses a value that starts with "-" after an option that takes one (`--to -1`: "argument is
+ * ambiguous", as it could be a forgotten value followed by an option). A negative number cannot be an
+ * option, so it is handed over as the value (`--to=-1`), and the command's own check says what is wrong
+ * with it. Any other value starting with "-" stays refused, with a message that says how to give it.
+ */
+function negativeValuesJoined(command: string, args: readonly string[], options: OptionSpecs): string[] {
+  const takesValue = (arg: string) => arg.startsWith("--") && options[arg.slice(2)]?.type === "string";
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    if (arg === "--") {
+      joined.push(...args.slice(i));
+      break;
+    }
+    if (takesValue(arg) && next?.startsWith("-") && next !== "--") {
+      if (!/^-(\d|\.\d)/.test(next)) {
+        throw new CliUsageError(
+          `${arg} needs a value, and "${next}" is taken for an option: write ${arg}=${next} if it is the value`,
+          command,
+        );
+      }
+      joined.push(`${arg}=${next}`);
+      i++;
+      continue;
+    }
+    joined.push(arg);
+  }
+  return joined;
 }
 
 /** The flags a user may have put anywhere on the line, read before a command knows its options. */

@@ -62,7 +62,7 @@ export function integerOption(
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < min || n > max) {
-    throw new CliUsageError(`--${name} takes an integer from ${min} to ${max}`, command);
+    throw new CliUsageError(`--${name} takes an integer from ${min} to ${max}, not "${value}"`, command);
   }
   return n;
 }

@@ -1,6 +1,6 @@
 import type { EventStore, ReadModelStore } from "../src/index.js";
 import type { CliIo } from "./io.js";
-import { checkInput, type StoreValues, withPostgres, withSqlite } from "./stores.js";
+import { checkInput, dynamoDbClient, type StoreValues, withPostgres, withSqlite } from "./stores.js";
 
 /** The event store and the read-model store beside it, opened from the options `migrate` and `stats` take. */
 export interface ProjectionStores {
@@ -52,7 +52,7 @@ async function withDynamoDb<T>(
   const dynamodb = await import("../adapters/dynamodb/index.js");
   const layout = { tableName: values.table ?? "", partitionKey: values["partition-key"], sortKey: values["sort-key"] };
   checkInput(command, () => dynamodb.tableLayout(layout));
-  const client = dynamodb.createDynamoDbClient({ env: io.env });
+  const client = await dynamoDbClient(io);
   return work({
     eventStore: new dynamodb.DynamoDbEventStore({ client, ...layout }),
     readModels: new dynamodb.DynamoDbReadModelStore({ client, ...layout }),

@@ -77,7 +77,7 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
   }
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) {
-    throw new CliUsageError("--rate takes a positive number of events per second", "replay");
+    throw new CliUsageError(`--rate takes a positive number of events per second, not "${values.rate}"`, "replay");
   }
   const { loaded, batchSize } = await takeModule("replay", positionals, values, io, false);
   const { projection } = loaded;

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { EventFlowsError, isEventFlowsError, isValidationError } from "../src/index.js";
+import { EventFlowsError, type Issue, isEventFlowsError, isValidationError, ValidationError } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 
@@ -115,6 +115,52 @@ export async function withPostgres<T>(
     );
   } finally {
     await sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * The DynamoDB client of a command, configured from the AWS variables of the command's environment.
+ * The adapter's ValidationError speaks to code (pass `region`, set it "in `env`"); this one says which
+ * variables a command-line user sets. Still a ValidationError (exit 1), raised before any request.
+ */
+export async function dynamoDbClient(
+  io: CliIo,
+): Promise<ReturnType<typeof import("../adapters/dynamodb/index.js").createDynamoDbClient>> {
+  const dynamodb = await import("../adapters/dynamodb/index.js");
+  try {
+    return dynamodb.createDynamoDbClient({ env: io.env });
+  } catch (error) {
+    if (!isValidationError(error)) throw error;
+    const issues: Issue[] = [];
+    let credentials = false;
+    for (const issue of error.issues) {
+      const [field] = issue.path;
+      if (field === "region") {
+        issues.push(
+          io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION
+            ? { path: ["AWS_REGION"], message: issue.message }
+            : { path: [], message: "set AWS_REGION (or AWS_DEFAULT_REGION) to the table's region, e.g. eu-west-1" },
+        );
+      } else if (field === "endpoint") {
+        issues.push({
+          path: [],
+          message: "AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) must be an http(s) URL without a user or password",
+        });
+      } else if (field === "credentials" && !credentials) {
+        credentials = true;
+        issues.push({
+          path: [],
+          message:
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN with temporary credentials); " +
+            "AWS_PROFILE and ~/.aws are not read: `aws configure export-credentials --format env` prints the variables",
+        });
+      } else if (field !== "credentials") {
+        issues.push(issue);
+      }
+    }
+    throw new ValidationError("DynamoDB is configured from the AWS variables of the environment", issues, {
+      cause: error,
+    });
   }
 }
 

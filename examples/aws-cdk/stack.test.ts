@@ -4,12 +4,13 @@
  * logs), the table's keys, deletion protection and key, the dead-letter wiring, and least privilege
  * (the DynamoDB actions are exactly the adapter's list, no IAM statement grants a wildcard action).
  *
- * The example is a package of its own: its dependencies (aws-cdk-lib, constructs, esbuild) are
- * installed into examples/aws-cdk/node_modules first, and everything that needs them is imported after.
+ * The example is a package of its own: its dependencies (aws-cdk-lib, constructs, esbuild, and the pinned
+ * aws-cdk CLI and bun) are installed into examples/aws-cdk/node_modules first, and everything that needs them
+ * is imported after.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Template } from "aws-cdk-lib/assertions";
@@ -361,9 +362,53 @@ describe("examples/aws-cdk: the package", () => {
   test("a failed install of the example's dependencies says what is missing and what to run", () => {
     const empty = mkdtempSync(join(tmpdir(), "eventflows-cdk-empty-"));
     expect(() => ensureCdkDependencies(empty, join(empty, "no-npm-here"))).toThrow(
-      /needs aws-cdk-lib, constructs, esbuild: `npm install` in .* exited .*Run it yourself/,
+      /needs aws-cdk-lib, constructs, esbuild, aws-cdk, bun: `npm install` in .* exited .*Run it yourself/,
     );
   });
+
+  test("the tools that synthesize and deploy are pinned and locked: cdk.json's app and `cdk` come from the example's own devDependencies", () => {
+    const read = (path: string) => JSON.parse(readFileSync(join(exampleDir, path), "utf8"));
+    const pkg = read("package.json") as Record<string, Record<string, string>>;
+    const lock = read("package-lock.json") as { packages: Record<string, Record<string, unknown>> };
+    const root = read("../../package.json") as { devDependencies: Record<string, string> };
+    const app = (read("cdk.json") as { app: string }).app.split(" ");
+    const declared = { ...pkg.dependencies, ...pkg.devDependencies };
+    // `npx <tool>` runs an installed tool only when a package the example declares provides it; otherwise npx
+    // fetches whatever version the registry has that day.
+    const providerOf = (tool: string) =>
+      Object.keys(declared).find((name) => tool in ((lock.packages[`node_modules/${name}`]?.bin as object) ?? {}));
+    expect(app[0]).toBe("npx");
+    const tools = [app[1], ...Object.values(pkg.scripts ?? {}).map((script) => script.split(" ")[0])] as string[];
+    expect(tools.map((tool) => [tool, providerOf(tool)])).toEqual(tools.map((tool) => [tool, expect.any(String)]));
+    expect(providerOf("cdk")).toBe("aws-cdk");
+    for (const [name, version] of Object.entries(declared)) {
+      expect({ name, version }).toEqual({ name, version: expect.stringMatching(/^\d+\.\d+\.\d+$/) });
+      expect({ name, locked: lock.packages[`node_modules/${name}`]?.version }).toEqual({ name, locked: version });
+    }
+    expect(lock.packages[""]?.devDependencies).toEqual(pkg.devDependencies);
+    // The bun that runs the app is the one the repository itself is tested with.
+    expect(Bun.semver.satisfies(pkg.devDependencies?.bun as string, root.devDependencies.bun as string)).toBe(true);
+  });
+
+  test("`cdk synth` with the example's pinned CLI, cdk.json and bun synthesizes the app offline", () => {
+    const out = mkdtempSync(join(tmpdir(), "eventflows-cdk-synth-"));
+    const cdk = spawnSync(
+      join(exampleDir, "node_modules", ".bin", "cdk"),
+      ["synth", "--quiet", "--no-notices", "--output", out],
+      {
+        cwd: exampleDir,
+        encoding: "utf8",
+        // No AWS account, credentials or endpoint: synthesizing must need none of them.
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, CDK_DISABLE_CLI_TELEMETRY: "true" },
+      },
+    );
+    expect({ status: cdk.status, error: cdk.status === 0 ? "" : `${cdk.stdout}${cdk.stderr}` }).toEqual({
+      status: 0,
+      error: "",
+    });
+    const synthesized = JSON.parse(readFileSync(join(out, "EventFlowsOrders.template.json"), "utf8"));
+    expect(Object.keys(synthesized.Resources).length).toBeGreaterThan(10);
+  }, 300_000);
 
   test("the example type-checks against its own dependencies", () => {
     const tsc = spawnSync(

@@ -3,7 +3,9 @@
  * it (with terraform or tofu when installed, and always with fmt-check/, built on the same hclwrite
  * formatter); the API closed by default (an authorizer on every route, stage throttling, access
  * logs); the table's keys, deletion protection and key; the provider pins; the dead-letter wiring;
- * and least privilege (the DynamoDB actions are exactly the adapter's list, no wildcard action).
+ * each function's runtime, role and log group; the saga timer's schedule; and least privilege (the
+ * DynamoDB actions are exactly the adapter's list, no wildcard action). `terraform validate` needs the
+ * providers from the Terraform registry, which this project's builds cannot reach.
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -172,7 +174,18 @@ describe("examples/terraform", () => {
   test("dead letters: the rule target's DLQ, the consumer queue's redrive, partial batch responses", () => {
     const messaging = hcl["messaging.tf"] ?? "";
     expect(messaging).toMatch(/dead_letter_config \{\s+arn = aws_sqs_queue\.publish_dead_letters\.arn/);
-    expect(messaging).toMatch(/deadLetterTargetArn = aws_sqs_queue\.consumer_dead_letters\.arn/);
+    expect(messaging).toMatch(
+      /deadLetterTargetArn = aws_sqs_queue\.consumer_dead_letters\.arn\s+maxReceiveCount\s+= 5\n/,
+    );
+    // The rule retries for 24 hours, 185 attempts; the queue hides a message six times the consumer's timeout.
+    expect(block("retry_policy", block('resource "aws_cloudwatch_event_target" "queue"'))).toMatch(
+      /maximum_event_age_in_seconds = 86400\s+maximum_retry_attempts\s+= 185\n/,
+    );
+    const consumerTimeout = Number(/timeout\s+= (\d+)/.exec(block('resource "aws_lambda_function" "consumer"'))?.[1]);
+    expect(block('resource "aws_sqs_queue" "events"')).toContain(
+      `visibility_timeout_seconds = ${6 * consumerTimeout}\n`,
+    );
+    expect(block('resource "aws_dynamodb_table" "events"')).toMatch(/billing_mode\s+= "PAY_PER_REQUEST"/);
     expect(hcl["functions.tf"]).toContain('function_response_types            = ["ReportBatchItemFailures"]');
     expect(hcl["functions.tf"]).toContain("EVENTFLOWS_PUBLISH_DLQ_URL = aws_sqs_queue.publish_dead_letters.url");
     expect(hcl["http-api.tf"]).toContain('payload_format_version = "2.0"');
@@ -242,6 +255,52 @@ describe("examples/terraform", () => {
     expect(block('data "aws_iam_policy_document" "saga_timer_scheduler"')).toMatch(
       /actions\s+= \["lambda:InvokeFunction"\]\s+resources = \[aws_lambda_function\.saga_timer\.arn\]/,
     );
+  });
+
+  test("every function: Node 22 on arm64, its own bundle, role and log group, and logs only to that group", () => {
+    const functions = { api: "api", consumer: "consumer", saga_timer: "saga-timer" };
+    expect(blocks('resource "aws_lambda_function" "\\w+"')).toHaveLength(3);
+    for (const [fn, bundle] of Object.entries(functions)) {
+      const lambda = block(`resource "aws_lambda_function" "${fn}"`);
+      expect(lambda).toMatch(/runtime\s+= "nodejs22\.x"\n/);
+      expect(lambda).toMatch(/architectures\s+= \["arm64"\]\n/);
+      expect(lambda).toMatch(/handler\s+= "index\.handler"\n/);
+      expect(lambda).toContain(`filename         = data.archive_file.function["${bundle}"].output_path`);
+      expect(lambda).toContain(`source_code_hash = data.archive_file.function["${bundle}"].output_base64sha256`);
+      expect(lambda).toContain(`role             = aws_iam_role.${fn}.arn`);
+      expect(lambda).toMatch(
+        new RegExp(
+          `logging_config \\{\\s+log_format = "Text"\\s+log_group  = aws_cloudwatch_log_group\\.function\\["${bundle}"\\]\\.name`,
+        ),
+      );
+      expect(block(`resource "aws_iam_role" "${fn}"`)).toContain(
+        "assume_role_policy = data.aws_iam_policy_document.lambda_assume.json",
+      );
+      expect(block(`resource "aws_iam_role_policy" "${fn}"`)).toContain(
+        `policy = data.aws_iam_policy_document.${fn}.json`,
+      );
+      expect(block(`data "aws_iam_policy_document" "${fn}"`)).toMatch(
+        new RegExp(
+          `sid\\s+= "Logs"\\s+actions\\s+= \\["logs:CreateLogStream", "logs:PutLogEvents"\\]\\s+resources = \\["\\$\\{aws_cloudwatch_log_group\\.function\\["${bundle}"\\]\\.arn\\}:\\*"\\]`,
+        ),
+      );
+    }
+    // The functions' own policies and the table key's: no managed policy, no other attachment.
+    expect(all).not.toContain("aws_iam_role_policy_attachment");
+    expect(all).not.toContain("managed_policy_arns");
+    const assumedBy = [...all.matchAll(/identifiers = \["([\w.]+\.amazonaws\.com)"\]/g)].map((m) => m[1]).sort();
+    expect(assumedBy).toEqual(["events.amazonaws.com", "lambda.amazonaws.com", "scheduler.amazonaws.com"]);
+    // The schedule fires at the minute, with its own role, whose one policy is the invoke statement.
+    const schedule = block('resource "aws_scheduler_schedule" "saga_timer"');
+    expect(schedule).toMatch(/flexible_time_window \{\s+mode = "OFF"\s+\}/);
+    expect(block('resource "aws_iam_role" "saga_timer_scheduler"')).toContain(
+      "assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json",
+    );
+    const schedulerPolicies = blocks('resource "aws_iam_role_policy" "\\w+"').filter((p) =>
+      p.includes("aws_iam_role.saga_timer_scheduler"),
+    );
+    expect(schedulerPolicies).toHaveLength(1);
+    expect(schedulerPolicies[0]).toContain("policy = data.aws_iam_policy_document.saga_timer_scheduler.json");
   });
 
   test("the build script bundles the three functions", () => {

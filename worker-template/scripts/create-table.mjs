@@ -11,8 +11,7 @@ try {
   const outcome = await new DynamoDbEventStore({ tableName }).ensureTable();
   console.log(`${tableName}: ${outcome === "created" ? "created" : "exists already"}, active`);
 } catch (error) {
-  // ValidationError lists what is missing (region, credentials) in its issues.
-  const issues = error?.issues?.map((issue) => `\n  ${issue.path.join(".")}: ${issue.message}`).join("") ?? "";
-  console.error(`${tableName}: ${error instanceof Error ? error.message : String(error)}${issues}`);
+  // A ValidationError's message already names every issue (what is missing: region, credentials).
+  console.error(`${tableName}: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 }

@@ -10,8 +10,11 @@ import { join } from "node:path";
 
 export const exampleDir = join(import.meta.dirname, "..");
 
-/** The packages the stack imports, as examples/aws-cdk/package.json lists them. */
-const REQUIRED = ["aws-cdk-lib", "constructs", "esbuild"] as const;
+/**
+ * The packages the stack imports, and the pinned tools that synthesize it (`cdk`, and `bun`, which cdk.json runs
+ * the app with), as examples/aws-cdk/package.json lists them.
+ */
+const REQUIRED = ["aws-cdk-lib", "constructs", "esbuild", "aws-cdk", "bun"] as const;
 
 export function missingDependencies(dir = exampleDir): string[] {
   return REQUIRED.filter((name) => !existsSync(join(dir, "node_modules", name, "package.json")));

@@ -1,0 +1,138 @@
+/**
+ * What the command says to the person at the command line, run in-process (`runCli`) with no service:
+ * DynamoDB settings missing from the environment name the variables to set (not the adapter's
+ * `region`/`env` options, which are for code), and a negative number after an option that takes a
+ * value is checked as that option's value (exit 2 saying what is wrong with it), not refused by
+ * parseArgs as "ambiguous".
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EnvSource } from "../src/index.js";
+import { runCli } from "./main.js";
+
+async function eventflows(args: readonly string[], env: EnvSource = {}) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const cwd = mkdtempSync(join(tmpdir(), "eventflows-cli-line-"));
+  const code = await runCli(args, {
+    stdout: (text) => stdout.push(text),
+    stderr: (text) => stderr.push(text),
+    env,
+    cwd,
+  });
+  return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n"), cwd };
+}
+
+describe("DynamoDB without its AWS settings", () => {
+  const keys = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN with temporary credentials)";
+
+  test("migrate dynamodb: exit 1 naming the variables to set, nothing about the adapter's `env` option", async () => {
+    const run = await eventflows(["migrate", "dynamodb", "--table", "orders_events"]);
+    expect(run).toMatchObject({ code: 1, stdout: "" });
+    expect(run.stderr).toBe(
+      "eventflows: DynamoDB is configured from the AWS variables of the environment: " +
+        "set AWS_REGION (or AWS_DEFAULT_REGION) to the table's region, e.g. eu-west-1; " +
+        `${keys}; AWS_PROFILE and ~/.aws are not read: \`aws configure export-credentials --format env\` prints the variables`,
+    );
+    for (const codeWording of ["`env`", "ambient", "pass `region`", "pass `credentials`"]) {
+      expect(run.stderr).not.toContain(codeWording);
+    }
+  });
+
+  test("a region but no keys, --json: the VALIDATION_FAILED code, the keys to set", async () => {
+    const run = await eventflows(["migrate", "dynamodb", "--table", "orders_events", "--json"], {
+      AWS_REGION: "eu-west-1",
+    });
+    expect(run.code).toBe(1);
+    const { error } = JSON.parse(run.stderr) as { error: { code: string; message: string } };
+    expect(error.code).toBe("VALIDATION_FAILED");
+    expect(error.message).toContain(keys);
+    expect(error.message).not.toContain("AWS_REGION");
+  });
+
+  test("a malformed region or endpoint is named by its variable, the endpoint not echoed", async () => {
+    const run = await eventflows(["migrate", "dynamodb", "--table", "orders_events"], {
+      AWS_REGION: "Europe West",
+      AWS_ENDPOINT_URL_DYNAMODB: "http://admin:hunter2@127.0.0.1:8000",
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "secret",
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('AWS_REGION: "Europe West" is not a region name');
+    expect(run.stderr).toContain("AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) must be an http(s) URL");
+    expect(run.stderr).not.toContain("hunter2");
+  });
+
+  test("rebuild and import use the same wording", async () => {
+    const module = join(import.meta.dirname, "..", "test", "fixtures", "cli-cart-projection.ts");
+    const rebuilt = await eventflows(["rebuild", module, "--store", "dynamodb", "--table", "orders_events"]);
+    expect(rebuilt.code).toBe(1);
+    expect(rebuilt.stderr).toContain("set AWS_REGION (or AWS_DEFAULT_REGION)");
+    expect(rebuilt.stderr).not.toContain("`env`");
+    const imported = await eventflows([
+      "import",
+      "castore-dynamodb",
+      "--from-table",
+      "castore_events",
+      "--event-store-id",
+      "carts",
+      "--to",
+      "sqlite",
+      "--file",
+      "events.db",
+    ]);
+    expect(imported.code).toBe(1);
+    expect(imported.stderr).toContain("set AWS_REGION (or AWS_DEFAULT_REGION)");
+    expect(imported.stderr).not.toContain("`env`");
+  });
+});
+
+describe("a negative number as an option's value", () => {
+  test("migrate --to -1: exit 2 saying it is no schema version, before the SQLite file is created", async () => {
+    const run = await eventflows(["migrate", "sqlite", "--file", "events.db", "--to", "-1"]);
+    expect(run).toMatchObject({
+      code: 2,
+      stderr: 'eventflows: --to takes a schema version number, not "-1" (see: eventflows migrate --help)',
+    });
+    expect(existsSync(join(run.cwd, "events.db"))).toBe(false);
+  });
+
+  test("replay --rate -5 and --after -1, rebuild --batch-size -3: exit 2 saying what each takes", async () => {
+    const store = ["--store", "sqlite", "--file", "events.db"];
+    const rate = await eventflows(["replay", "projection.ts", ...store, "--rate", "-5"]);
+    expect(rate).toMatchObject({
+      code: 2,
+      stderr:
+        'eventflows: --rate takes a positive number of events per second, not "-5" (see: eventflows replay --help)',
+    });
+    const fraction = await eventflows(["replay", "projection.ts", ...store, "--rate", "-.5"]);
+    expect(fraction.stderr).toContain('--rate takes a positive number of events per second, not "-.5"');
+    const after = await eventflows(["replay", "projection.ts", ...store, "--after", "-1"]);
+    expect(after).toMatchObject({ code: 2 });
+    expect(after.stderr).toContain('--after takes an integer from 0 to 9007199254740991, not "-1"');
+    const batch = await eventflows(["rebuild", "projection.ts", ...store, "--batch-size", "-3"]);
+    expect(batch).toMatchObject({ code: 2 });
+    expect(batch.stderr).toContain('--batch-size takes an integer from 1 to 10000, not "-3"');
+    for (const run of [rate, fraction, after, batch]) expect(run.stderr).not.toContain("ambiguous");
+  });
+
+  test("a value that looks like an option is still refused, saying how to pass it; `--` ends the options", async () => {
+    const flag = await eventflows(["migrate", "sqlite", "--file", "events.db", "--to", "--verbose"]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toStartWith(
+      'eventflows: --to needs a value, and "--verbose" is taken for an option: write --to=--verbose if it is the value',
+    );
+    const prefix = await eventflows(["migrate", "sqlite", "--file", "events.db", "--prefix", "-x"]);
+    expect(prefix).toMatchObject({
+      code: 2,
+      stderr:
+        'eventflows: --prefix needs a value, and "-x" is taken for an option: write --prefix=-x if it is the value (see: eventflows migrate --help)',
+    });
+    // After `--`, "-1" is a positional: migrate takes none besides the store.
+    const positional = await eventflows(["migrate", "sqlite", "--file", "events.db", "--", "--to", "-1"]);
+    expect(positional.code).toBe(2);
+    expect(positional.stderr).toContain('Unexpected argument "--to"');
+  });
+});
