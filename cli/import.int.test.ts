@@ -27,6 +27,18 @@ let url: string;
 let emmettUrl: string;
 let admin: PostgresSql;
 let local: DynamoDbEndpoint;
+
+/** Castore's storage on the test's table in DynamoDB Local (its own SDK client). */
+function castoreStorage(): DynamoDBSingleTableEventStorageAdapter {
+  return new DynamoDBSingleTableEventStorageAdapter({
+    tableName: castoreTable,
+    dynamoDBClient: new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: local.region,
+      credentials: local.credentials,
+    }),
+  });
+}
 let dir: string;
 
 beforeAll(async () => {
@@ -54,14 +66,7 @@ beforeAll(async () => {
     eventStoreId: "TASKS",
     eventTypes: [taskCreated],
     reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-    eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
-      tableName: castoreTable,
-      dynamoDBClient: new DynamoDBClient({
-        endpoint: local.endpoint,
-        region: local.region,
-        credentials: local.credentials,
-      }),
-    }),
+    eventStorageAdapter: castoreStorage(),
   });
   for (let t = 0; t < 12; t++) {
     for (let version = 1; version <= 3; version++) {
@@ -151,14 +156,7 @@ describe("eventflows import", () => {
         eventStoreId,
         eventTypes: [pushed],
         reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-        eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
-          tableName: castoreTable,
-          dynamoDBClient: new DynamoDBClient({
-            endpoint: local.endpoint,
-            region: local.region,
-            credentials: local.credentials,
-          }),
-        }),
+        eventStorageAdapter: castoreStorage(),
       });
     for (let a = 0; a < 3; a++) {
       await castore("EARLY").pushEvent({ aggregateId: `e${a}`, version: 1, type: "Pushed", payload: { n: a } });
