@@ -6,7 +6,7 @@ import type { EventEnvelope, NewEvent } from "../events/envelope.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { isUlid, ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 export interface EventStoreContractOptions {
   /** Shown as the suite's name. */
@@ -43,6 +43,10 @@ export interface HeldCommit {
 
 /** The behaviour every EventStore must have. Capability flags select cases; nothing is skipped silently. */
 export function eventStoreContract(options: EventStoreContractOptions): ContractSuite {
+  checkContractOptions("eventStoreContract", options, {
+    functions: ["create"],
+    optionalFunctions: ["dispose", "holdCommit"],
+  });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: EventStore, bus: InMemoryEventBus) => Promise<void>, withBus = false) =>
     cases.push({
