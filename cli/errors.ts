@@ -1,10 +1,7 @@
-import { EventFlowsError, type Issue } from "../src/index.js";
+import { ErrorCodeRegistry, EventFlowsError, type Issue } from "../src/index.js";
 
 /** Stable codes of the errors the `eventflows` command raises itself. */
-export const CliErrorCode = {
-  Usage: "CLI_USAGE",
-  FileConflict: "CLI_FILE_CONFLICT",
-} as const;
+export const CliErrorCode = ErrorCodeRegistry.cli;
 
 /**
  * The command line is wrong: an unknown command or option, a missing or bad argument, an invalid

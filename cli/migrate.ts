@@ -117,6 +117,10 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     if (values.schema !== undefined || to !== undefined) {
       throw new CliUsageError("--tenant-schemas goes with neither --schema nor --to", "migrate");
     }
+    // The adapter's rules for the prefix, before anything connects: "" would take every schema named
+    // like a tenant id for a tenant's, and a malformed one would match nothing, silently.
+    const pg = await loadPostgres();
+    checkInput("migrate", () => pg.tenantSchemaName("a", { schemaPrefix: tenantPrefix, tablePrefix: values.prefix }));
     const results = await withPostgres("migrate", values, io, (pg, sql) =>
       pg.migrateTenantSchemas(sql, { schemaPrefix: tenantPrefix, tablePrefix: values.prefix }),
     );

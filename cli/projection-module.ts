@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { EventFlowsError, type Projection } from "../src/index.js";
-import { CliUsageError } from "./errors.js";
+import { CliErrorCode, CliUsageError } from "./errors.js";
 
 /** A projection and the read-model collections it writes, as `rebuild` and `replay` take them. */
 export interface LoadedProjection {
@@ -31,7 +31,9 @@ export async function loadProjection(
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new EventFlowsError("CLI_MODULE_FAILED", `Could not import ${path}: ${firstLine(error)}`, { cause: error });
+    throw new EventFlowsError(CliErrorCode.ModuleFailed, `Could not import ${path}: ${firstLine(error)}`, {
+      cause: error,
+    });
   }
   if (!(exportName in module)) {
     const names = Object.keys(module).join(", ") || "none";

@@ -5,7 +5,7 @@ import {
   type RecordedWrite,
   replay as replayHistory,
 } from "../src/index.js";
-import { CliUsageError } from "./errors.js";
+import { CliErrorCode, CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
@@ -83,7 +83,7 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
   const { projection } = loaded;
   if (projection.stateful) {
     throw new EventFlowsError(
-      "CLI_STATEFUL_REPLAY",
+      CliErrorCode.StatefulReplay,
       `Projection "${projection.name}" keeps state: replaying part of the feed would start it from initialState; rebuild it instead`,
     );
   }

@@ -59,6 +59,18 @@ describe("eventflows migrate / stats on PostgreSQL", () => {
       expect(text.stdout).toContain("postgres: 2 tenant schema(s) migrated.");
       expect(text.stdout).toContain(`${prefix}acme: up to date at version ${LATEST_SCHEMA_VERSION}.`);
       expect(eventflows(["migrate", "postgres", "--tenant-schemas", prefix, "--schema", "x"], env).code).toBe(2);
+      // An empty prefix took every schema named like a tenant id (the store's own "eventflows", this
+      // suite's) for a tenant's and migrated it; a malformed one matched nothing and said 0 migrated.
+      for (const bad of ["", "Bad", "tenant-", "pg_t_"]) {
+        const refused = eventflows(["migrate", "postgres", "--tenant-schemas", bad, "--json"], env);
+        expect({ bad, code: refused.code, stdout: refused.stdout }).toEqual({ bad, code: 2, stdout: "" });
+        expect(JSON.parse(refused.stderr)).toEqual({
+          error: {
+            code: "CLI_USAGE",
+            message: expect.stringContaining("tenant schema prefix is 1-62 characters of a-z, 0-9 and _"),
+          },
+        });
+      }
     } finally {
       for (const tenant of ["acme", "globex"]) await pg.dropTenantSchema(sql, tenant, { schemaPrefix: prefix });
     }

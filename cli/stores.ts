@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { EventFlowsError, type Issue, isEventFlowsError, isValidationError, ValidationError } from "../src/index.js";
-import { CliUsageError } from "./errors.js";
+import { CliErrorCode, CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 
 /** The stores `migrate` and `stats` know. */
@@ -107,7 +107,7 @@ export async function withPostgres<T>(
     if (isEventFlowsError(error)) throw error;
     // postgres.js's own errors may quote the connection string: say what failed, not how.
     throw new EventFlowsError(
-      "CLI_STORE_FAILED",
+      CliErrorCode.StoreFailed,
       `postgres ${command} failed (details hidden to keep the URL out of the output)`,
       {
         cause: error,
@@ -171,7 +171,7 @@ export async function loadPostgres() {
   } catch (error) {
     if (/['"]postgres['"]/.test(String((error as Error)?.message))) {
       throw new EventFlowsError(
-        "CLI_MISSING_PACKAGE",
+        CliErrorCode.MissingPackage,
         "The postgres store needs the postgres package (postgres.js): run `npm install postgres` and try again",
       );
     }
@@ -202,7 +202,7 @@ export async function withSqlite<T>(
     throw new CliUsageError("The sqlite store needs --file <path>", command);
   const path = resolve(io.cwd, values.file);
   if (!create && !existsSync(path))
-    throw new EventFlowsError("CLI_STORE_FAILED", `No SQLite database at ${values.file}`);
+    throw new EventFlowsError(CliErrorCode.StoreFailed, `No SQLite database at ${values.file}`);
   const sqlite = await import("../adapters/sqlite/index.js");
   checkInput(command, () => sqlite.sqliteTableNames({ tablePrefix: values.prefix }));
   // Specifiers in variables: the build type-checks this file with Node's types only, and neither
@@ -224,7 +224,7 @@ export async function withSqlite<T>(
       ({ DatabaseSync } = await import(nodeModule));
     } catch (error) {
       throw new EventFlowsError(
-        "CLI_UNSUPPORTED_RUNTIME",
+        CliErrorCode.UnsupportedRuntime,
         `The sqlite store needs Bun or Node 22.5+ (node:sqlite); this is Node ${process.versions.node}`,
         {
           cause: error,
@@ -252,7 +252,7 @@ function openSqlite<D>(file: string, open: () => D): D {
     return open();
   } catch (error) {
     const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new EventFlowsError("CLI_STORE_FAILED", `Cannot open the SQLite database at ${file}: ${reason}`, {
+    throw new EventFlowsError(CliErrorCode.StoreFailed, `Cannot open the SQLite database at ${file}: ${reason}`, {
       cause: error,
     });
   }

@@ -1,4 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { EventBridgeErrorCode } from "../adapters/eventbridge/errors.js";
+import { HttpErrorCode } from "../adapters/http/errors.js";
+import { CliErrorCode } from "../cli/errors.js";
+import { LiveClientErrorCode } from "./client/errors.js";
 import { ambientEnv, readEnv } from "./env.js";
 import {
   ConcurrencyError,
@@ -14,6 +18,8 @@ import {
   ValidationError,
 } from "./errors.js";
 import { ImportErrorCode } from "./import/errors.js";
+import { LiveErrorCode } from "./live/errors.js";
+import { TenancyErrorCode } from "./tenancy/errors.js";
 
 describe("errors", () => {
   test("every error has a stable code, a name and the fields users branch on", () => {
@@ -58,6 +64,29 @@ describe("errors", () => {
       expect([code, isEventFlowsError(Object.assign(new Error("copy"), { code }))]).toEqual([code, true]);
     }
     expect(ErrorCode.ImportConflict).toBe("IMPORT_CONFLICT");
+  });
+
+  test("isEventFlowsError knows every code the package defines, from any part, on an error from another copy", () => {
+    const parts = {
+      ErrorCode,
+      ImportErrorCode,
+      TenancyErrorCode,
+      LiveErrorCode,
+      LiveClientErrorCode,
+      HttpErrorCode,
+      EventBridgeErrorCode,
+      CliErrorCode,
+    };
+    for (const [part, codes] of Object.entries(parts)) {
+      for (const code of Object.values(codes)) {
+        expect([part, code, isEventFlowsError(Object.assign(new Error("copy"), { code }))]).toEqual([part, code, true]);
+      }
+    }
+    // Codes the parts raise as literals are in the registry too.
+    for (const code of ["CLI_STORE_FAILED", "CLI_MISSING_PACKAGE", "CLI_MODULE_FAILED", "CLI_STATEFUL_REPLAY"]) {
+      expect([code, isEventFlowsError(Object.assign(new Error("copy"), { code }))]).toEqual([code, true]);
+    }
+    expect(isEventFlowsError(Object.assign(new Error("copy"), { code: "NOT_THE_PACKAGES" }))).toBe(false);
   });
 });
 

@@ -50,6 +50,50 @@ export const ErrorCode = {
 } as const;
 
 /**
+ * Every code the package's errors carry, by the part that raises them: the one list. Each part's
+ * constant (`TenancyErrorCode`, `LiveErrorCode`, `HttpErrorCode`, `CliErrorCode`, ...) is its entry
+ * here, and {@link isEventFlowsError} knows an error from another copy of the package by these codes.
+ * Only strings: the core imports nothing from the parts.
+ */
+export const ErrorCodeRegistry = {
+  core: ErrorCode,
+  tenancy: {
+    InvalidTenant: "TENANT_INVALID",
+    UnknownTenant: "TENANT_UNKNOWN",
+    Isolation: "TENANT_ISOLATION",
+    QuotaExceeded: "TENANT_QUOTA_EXCEEDED",
+  },
+  import: { Conflict: ErrorCode.ImportConflict },
+  live: { TooManyClients: "LIVE_TOO_MANY_CLIENTS", HubClosed: "LIVE_HUB_CLOSED" },
+  liveClient: {
+    /** The server refused the subscription for good (401, 403, 400, 404): the client does not retry. */
+    Refused: "LIVE_SUBSCRIPTION_REFUSED",
+    /** The connection failed or dropped; the client retries with backoff. */
+    Disconnected: "LIVE_DISCONNECTED",
+  },
+  http: {
+    Unauthorized: "UNAUTHORIZED",
+    Forbidden: "FORBIDDEN",
+    UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+    NotFound: "NOT_FOUND",
+    MethodNotAllowed: "METHOD_NOT_ALLOWED",
+    IdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
+    IdempotencyInProgress: "IDEMPOTENCY_IN_PROGRESS",
+    NotReady: "NOT_READY",
+  },
+  eventBridge: { HandlersFailed: "HANDLERS_FAILED", OrderBlocked: "ORDER_BLOCKED" },
+  cli: {
+    Usage: "CLI_USAGE",
+    FileConflict: "CLI_FILE_CONFLICT",
+    StoreFailed: "CLI_STORE_FAILED",
+    MissingPackage: "CLI_MISSING_PACKAGE",
+    UnsupportedRuntime: "CLI_UNSUPPORTED_RUNTIME",
+    ModuleFailed: "CLI_MODULE_FAILED",
+    StatefulReplay: "CLI_STATEFUL_REPLAY",
+  },
+} as const;
+
+/**
  * An optimistic-concurrency check failed: the stream is not at the version the caller expected.
  * The message says what to do: load again and decide again, which `AggregateRepository.update` and
  * the `retryOnConcurrency()` middleware do for you.
@@ -482,7 +526,9 @@ function hasCode(error: unknown, code: string): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
 }
 
-const knownCodes: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
+const knownCodes: ReadonlySet<unknown> = new Set(
+  Object.values(ErrorCodeRegistry).flatMap((codes) => Object.values(codes as Record<string, string>)),
+);
 
 export const isEventFlowsError = (error: unknown): error is EventFlowsError =>
   error instanceof EventFlowsError || (error instanceof Error && knownCodes.has((error as { code?: unknown }).code));

@@ -41,6 +41,7 @@ export {
   ConcurrencyError,
   DuplicateHandlerError,
   ErrorCode,
+  ErrorCodeRegistry,
   EventCorruptError,
   EventFlowsError,
   type EventFlowsErrorOptions,

@@ -62,7 +62,7 @@ export function resolveAwsConfig(service: AwsJsonService, config: AwsClientConfi
   for (const suffix of service.endpointVariables) endpoint ??= read(`AWS_ENDPOINT_URL_${suffix}`);
   endpoint ??= read("AWS_ENDPOINT_URL");
   if (endpoint === undefined && region !== undefined) endpoint = publicEndpoint(service, region);
-  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
+  if (endpoint !== undefined && !isCredentialFreeHttpUrl(endpoint)) {
     issues.push({ path: ["endpoint"], message: "the endpoint must be an http(s) URL without a user or password" });
   }
   if (endpoint !== undefined) endpoint = signableEndpoint(endpoint);
@@ -140,9 +140,14 @@ function credentialIssues(credentials: unknown, fromEnv?: string): Issue[] {
   return issues;
 }
 
-// No user or password: fetch refuses such a URL on some runtimes (Node's message then quotes it,
-// password included) and sends it as Basic credentials on others; the requests are signed instead.
-function isHttpUrl(value: string): boolean {
+/**
+ * An http(s) URL with no user or password in it. Endpoints and queue URLs are checked with it: fetch
+ * refuses such a URL on some runtimes (Node's message then quotes it, password included) and sends it
+ * as Basic credentials on others, and a queue URL is sent in request bodies and kept in dead letters;
+ * the requests are signed instead. Errors about a refused URL must not repeat it.
+ */
+export function isCredentialFreeHttpUrl(value: unknown): boolean {
+  if (typeof value !== "string") return false;
   try {
     const url = new URL(value);
     return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "";

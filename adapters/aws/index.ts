@@ -8,6 +8,7 @@ export {
   type AwsClientConfig,
   type AwsCredentials,
   type AwsCredentialsProvider,
+  isCredentialFreeHttpUrl,
   publicEndpoint,
   type ResolvedAwsConfig,
   resolveAwsConfig,

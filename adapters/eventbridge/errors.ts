@@ -1,12 +1,9 @@
-import { type EventEnvelope, EventFlowsError, ServiceError } from "../../src/index.js";
+import { ErrorCodeRegistry, type EventEnvelope, EventFlowsError, ServiceError } from "../../src/index.js";
 import type { DeadLetter } from "./dead-letters.js";
 import type { EventBridgePublishResult } from "./publish-result.js";
 
 /** Error codes of this adapter, stable across releases. */
-export const EventBridgeErrorCode = {
-  HandlersFailed: "HANDLERS_FAILED",
-  OrderBlocked: "ORDER_BLOCKED",
-} as const;
+export const EventBridgeErrorCode = ErrorCodeRegistry.eventBridge;
 
 /** One or more handlers failed for a consumed event; `errors` holds what each threw. */
 export class HandlersFailedError extends EventFlowsError {

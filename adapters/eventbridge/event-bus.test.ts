@@ -143,4 +143,27 @@ describe("EventBridgeEventBus configuration", () => {
     expect(() => bus({ deadLetter: { queueUrl: "not a url" } })).toThrow(ValidationError);
     expect(() => bus({ entryRetry: { maxAttempts: 0 } })).toThrow(ValidationError);
   });
+
+  test("a dead-letter queue URL with a user or password in it is refused without echoing it", () => {
+    for (const queueUrl of [
+      "https://user:pw-secret@sqs.eu-west-1.amazonaws.com/1/dlq",
+      "http://pw-secret@127.0.0.1:9/q",
+    ]) {
+      let thrown: unknown;
+      try {
+        bus({ deadLetter: { queueUrl } });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      expect((thrown as ValidationError).issues).toEqual([
+        {
+          path: ["deadLetter", "queueUrl"],
+          message: "deadLetter must be a function or { queueUrl } with an http(s) URL without a user or password",
+        },
+      ]);
+      expect(JSON.stringify(thrown) + String(thrown) + (thrown as Error).stack).not.toContain("pw-secret");
+    }
+    expect(sent).toHaveLength(0);
+  });
 });

@@ -15,6 +15,7 @@ import {
   type AwsJsonClientOptions,
   backoffDelay,
   eventBridgeService,
+  isCredentialFreeHttpUrl,
   type RetryPolicy,
   retryPolicy,
   sleep,
@@ -48,7 +49,7 @@ export const MAX_REQUEST_BYTES = 256 * 1024;
 export const RETRYABLE_ENTRY_CODES: ReadonlySet<string> = new Set(["InternalFailure", "ThrottlingException"]);
 
 export interface DeadLetterQueueOptions {
-  /** The queue's URL. */
+  /** The queue's URL: http(s), with no user or password in it. */
   readonly queueUrl: string;
   /** An SQS client; otherwise one is made from `aws` (or the bus's own `aws` options). */
   readonly client?: AwsJsonClient;
@@ -140,10 +141,14 @@ export class EventBridgeEventBus implements EventPublisher {
       });
     }
     const deadLetter = options.deadLetter;
-    if (deadLetter !== undefined && typeof deadLetter !== "function" && !isQueueUrl(deadLetter?.queueUrl)) {
+    if (
+      deadLetter !== undefined &&
+      typeof deadLetter !== "function" &&
+      !isCredentialFreeHttpUrl(deadLetter?.queueUrl)
+    ) {
       issues.push({
         path: ["deadLetter", "queueUrl"],
-        message: "deadLetter must be a function or { queueUrl } with an http(s) URL",
+        message: "deadLetter must be a function or { queueUrl } with an http(s) URL without a user or password",
       });
     }
     if (issues.length > 0) throw new ValidationError("Invalid EventBridge bus options", issues);
@@ -296,14 +301,4 @@ function errorName(error: unknown): string {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function isQueueUrl(value: unknown): boolean {
-  if (typeof value !== "string") return false;
-  try {
-    const url = new URL(value);
-    return url.protocol === "https:" || url.protocol === "http:";
-  } catch {
-    return false;
-  }
 }

@@ -1,8 +1,9 @@
 import { type Issue, ValidationError } from "../../src/index.js";
-import { AwsJsonClient, type AwsJsonClientOptions, sqsService } from "../aws/index.js";
+import { AwsJsonClient, type AwsJsonClientOptions, isCredentialFreeHttpUrl, sqsService } from "../aws/index.js";
 import type { ConsumeResult, SqsEventConsumer } from "./consumer.js";
 
 export interface ReceiveAndConsumeOptions {
+  /** The queue's URL: http(s), with no user or password in it. */
   readonly queueUrl: string;
   readonly consumer: SqsEventConsumer;
   /** An SQS client; otherwise one is made from `aws`. Make it once and pass it when polling in a loop. */
@@ -49,8 +50,8 @@ export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Prom
   if (!Number.isSafeInteger(waitTimeSeconds) || waitTimeSeconds < 0 || waitTimeSeconds > 20) {
     issues.push({ path: ["waitTimeSeconds"], message: "waitTimeSeconds must be an integer from 0 to 20" });
   }
-  if (typeof options.queueUrl !== "string" || options.queueUrl === "") {
-    issues.push({ path: ["queueUrl"], message: "queueUrl is required" });
+  if (!isCredentialFreeHttpUrl(options.queueUrl)) {
+    issues.push({ path: ["queueUrl"], message: "queueUrl must be an http(s) URL without a user or password" });
   }
   if (typeof options.consumer?.consume !== "function") {
     issues.push({ path: ["consumer"], message: "consumer must be an SqsEventConsumer" });

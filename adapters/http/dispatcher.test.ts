@@ -63,6 +63,51 @@ describe("createHttpDispatcher", () => {
     expect(response.headers.get("x-request-id")).toBe("r-1");
   });
 
+  test("errors from another copy of the package (plain Errors with its codes) get their own status, not a 500", async () => {
+    // A copy's TenantQuotaExceededError, TooManyLiveClientsError, ... fail instanceof here; their codes
+    // were unknown outside the core's ErrorCode, so the quota came out as a 500 and not a 429.
+    const cases = [
+      {
+        code: "TENANT_QUOTA_EXCEEDED",
+        status: 429,
+        fields: { limit: "appendsPerWindow", max: 5, retryAfterMs: 2_500 },
+      },
+      { code: "TENANT_UNKNOWN", status: 403, fields: {} },
+      { code: "TENANT_INVALID", status: 403, fields: {} },
+      { code: "LIVE_TOO_MANY_CLIENTS", status: 503, fields: {} },
+      { code: "LIVE_HUB_CLOSED", status: 503, fields: {} },
+      { code: "IDEMPOTENCY_KEY_REUSED", status: 422, fields: {} },
+      { code: "SUBJECT_ERASED", status: 410, fields: {} },
+      { code: "NOT_THE_PACKAGES", status: 500, fields: {} },
+    ];
+    for (const { code, status, fields } of cases) {
+      const domain = cartDomain();
+      const foreign = Object.assign(new Error(`from another copy: ${code}`), { code, ...fields });
+      domain.commands.before(() => {
+        throw foreign;
+      });
+      const dispatcher = createHttpDispatcher({ ...domain.routes, onError: () => undefined });
+      const response = await dispatcher.handle(
+        new Request("http://localhost/commands/OpenCart", {
+          method: "POST",
+          body: '{"cartId":"c1"}',
+          headers: { "content-type": "application/json" },
+        }),
+        undefined,
+      );
+      const body = await response.json();
+      expect({ code, status: response.status, body: body.code }).toEqual({
+        code,
+        status,
+        body: status === 500 ? "INTERNAL_ERROR" : code,
+      });
+      if (code === "TENANT_QUOTA_EXCEEDED") {
+        expect(response.headers.get("retry-after")).toBe("3");
+        expect(body).toMatchObject({ limit: "appendsPerWindow", max: 5 });
+      }
+    }
+  });
+
   test("a document path without its leading slash is refused (it would never match)", () => {
     const document = { path: "openapi.json", document: () => "{}" };
     expect(() => createHttpDispatcher({ document })).toThrow(ValidationError);

@@ -1,20 +1,11 @@
-import { EventFlowsError, type EventFlowsErrorOptions } from "../../src/index.js";
+import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../../src/index.js";
 
 /**
  * Errors raised by the HTTP layer itself (not by the core): what a request did wrong before any
  * command or query ran. Each is an {@link EventFlowsError} with a stable `code`, mapped to a status by
  * `problemFor` in problem-details.ts. None of them depends on Hono, so other HTTP adapters reuse them.
  */
-export const HttpErrorCode = {
-  Unauthorized: "UNAUTHORIZED",
-  Forbidden: "FORBIDDEN",
-  UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
-  NotFound: "NOT_FOUND",
-  MethodNotAllowed: "METHOD_NOT_ALLOWED",
-  IdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
-  IdempotencyInProgress: "IDEMPOTENCY_IN_PROGRESS",
-  NotReady: "NOT_READY",
-} as const;
+export const HttpErrorCode = ErrorCodeRegistry.http;
 
 /** The request carries no valid credentials (401). `challenge` becomes the `WWW-Authenticate` header. */
 export class UnauthorizedError extends EventFlowsError {

@@ -159,12 +159,10 @@ export function problemResponse(
   });
 }
 
-const httpCodes: ReadonlySet<unknown> = new Set(Object.values(HttpErrorCode));
-
+// Every code of the package (the HTTP layer's, tenancy's, live's included) is in the core's
+// registry: an error from a second copy of this package, which fails `instanceof`, is known by it.
 function isHttpMappable(error: unknown): error is Error & { code: string } {
-  if (isEventFlowsError(error)) return true;
-  // Our HTTP-layer codes are not in the core's list, and a second copy of this package fails `instanceof`.
-  return error instanceof Error && httpCodes.has((error as { code?: unknown }).code);
+  return isEventFlowsError(error);
 }
 
 // Issues come from our ValidationError; still, only path and message go out, never anything else attached.

@@ -66,6 +66,46 @@ describe("CloudWatch Embedded Metric Format", () => {
     expect(written.map((line) => JSON.parse(line).jobs)).toEqual([2, 1]);
   });
 
+  test("an attribute named _aws or like one of the line's metrics is left out: the line's structure stays whole", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    const meter = provider.getMeter("t");
+    meter.createCounter("jobs").add(3, { _aws: "hijack", jobs: "not a number", queue: "q1" });
+    meter.createHistogram("lat", { unit: "ms" }).record(5, { "lat.sum": "x", "lat.count": "y", region: "eu" });
+    const lines = emfLines((await reader.collect()).resourceMetrics, { namespace: "N", timestamp: 1 });
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      {
+        _aws: {
+          Timestamp: 1,
+          CloudWatchMetrics: [{ Namespace: "N", Dimensions: [["queue"]], Metrics: [{ Name: "jobs", Unit: "None" }] }],
+        },
+        queue: "q1",
+        jobs: 3,
+      },
+      {
+        _aws: {
+          Timestamp: 1,
+          CloudWatchMetrics: [
+            {
+              Namespace: "N",
+              Dimensions: [["region"]],
+              Metrics: [
+                { Name: "lat.sum", Unit: "Milliseconds" },
+                { Name: "lat.count", Unit: "Count" },
+                { Name: "lat.max", Unit: "Milliseconds" },
+                { Name: "lat.min", Unit: "Milliseconds" },
+              ],
+            },
+          ],
+        },
+        region: "eu",
+        "lat.sum": 5,
+        "lat.count": 1,
+        "lat.max": 5,
+        "lat.min": 5,
+      },
+    ]);
+  });
+
   test("a namespace is required", () => {
     expect(() => emfLines({ scopeMetrics: [] }, { namespace: "" })).toThrow("Invalid EMF options");
   });

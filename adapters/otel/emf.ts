@@ -3,7 +3,8 @@
  * CloudWatch metrics, with no exporter, agent or network call. On Lambda, write them to stdout
  * (`console.log`) before the handler returns: the runtime ships the log lines.
  *
- * One line per data point, its attributes as dimensions. Counters are written as they were
+ * One line per data point, its attributes as dimensions (but for one named `_aws` or like one of the
+ * line's metric values, which would overwrite that part of the line: left out). Counters are written as they were
  * collected, so give the reader delta temporality (`aggregationTemporalitySelector: () =>
  * AggregationTemporality.DELTA`): CloudWatch sums what each line reports. A histogram becomes its
  * `.sum`, `.count` and `.max` (and `.min`) over the collection interval.
@@ -37,15 +38,18 @@ export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptio
       const kind = metric.dataPointType;
       if (kind !== HISTOGRAM && kind !== SUM && kind !== GAUGE) continue;
       for (const point of metric.dataPoints) {
-        const dimensions: Record<string, string> = {};
-        for (const [key, value] of Object.entries(point.attributes)) {
-          if (value === undefined || value === null) continue;
-          if (Object.keys(dimensions).length === MAX_EMF_DIMENSIONS) break;
-          dimensions[key] = Array.isArray(value) ? JSON.stringify(value) : String(value);
-        }
         const values =
           kind === HISTOGRAM ? histogramValues(metric, point.value as HistogramValue) : single(metric, point.value);
         if (values.length === 0) continue;
+        // The line's own members: an attribute of the same name would overwrite `_aws` (the metric
+        // definitions) or a metric's value, so such an attribute is left out of the dimensions.
+        const reserved = new Set(["_aws", ...values.map(([name]) => name)]);
+        const dimensions: Record<string, string> = {};
+        for (const [key, value] of Object.entries(point.attributes)) {
+          if (value === undefined || value === null || reserved.has(key)) continue;
+          if (Object.keys(dimensions).length === MAX_EMF_DIMENSIONS) break;
+          dimensions[key] = Array.isArray(value) ? JSON.stringify(value) : String(value);
+        }
         lines.push(
           JSON.stringify({
             _aws: {

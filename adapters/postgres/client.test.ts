@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { createServer, type Server } from "node:net";
 import fc from "fast-check";
-import { InvalidTenantError, isEventFlowsError, tenantId } from "../../src/index.js";
+import { InvalidTenantError, isEventFlowsError, isServiceError, tenantId } from "../../src/index.js";
 import {
   createPostgresClient,
   MIN_STATEMENT_TIMEOUT_MS,
@@ -136,4 +137,59 @@ describe("createPostgresClient", () => {
       if (typeof bad === "string" && bad.length > 0) expect(everything(thrown)).not.toContain(bad);
     }
   });
+
+  // A URL that points at a port where something else listens (DynamoDB Local's, say). A server that
+  // answers the startup with HTTP and closes made postgres.js reconnect at once, for ever, restarting
+  // its connect timer each time: reads and appends never settled.
+  for (const listener of ["answers HTTP and closes", "accepts and never answers"] as const) {
+    test(`a server that is not PostgreSQL (${listener}): reads and appends fail as retryable ServiceErrors within connect_timeout`, async () => {
+      const server = createServer((socket) => {
+        socket.on("error", () => undefined);
+        socket.on("data", () => {
+          if (listener === "answers HTTP and closes") {
+            socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+          }
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as { port: number };
+      const store = new PostgresEventStore({
+        url: `postgres://app:hunter2-secret@127.0.0.1:${port}/db`,
+        client: { connect_timeout: 1 },
+      });
+      try {
+        const operations = {
+          read: async () => {
+            for await (const _ of store.readStream("s-1")) break;
+          },
+          append: () => store.appendToStream("s-1", [{ type: "T", data: { n: 1 } }]),
+        };
+        for (const [name, run] of Object.entries(operations)) {
+          const started = performance.now();
+          const outcome = await Promise.race([
+            run().then(
+              () => "resolved",
+              (error: unknown) => error,
+            ),
+            Bun.sleep(8_000).then(() => "still pending after 8 s"),
+          ]);
+          expect({ name, outcome: isServiceError(outcome) ? "ServiceError" : outcome }).toEqual({
+            name,
+            outcome: "ServiceError",
+          });
+          expect(outcome).toMatchObject({ retryable: true });
+          expect(everything(outcome)).not.toContain("hunter2-secret");
+          expect(performance.now() - started).toBeLessThan(4_000);
+        }
+      } finally {
+        await store.close(0);
+        await closeServer(server);
+      }
+    }, 30_000);
+  }
 });
+
+function closeServer(server: Server): Promise<void> {
+  server.unref();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

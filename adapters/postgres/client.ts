@@ -131,8 +131,133 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       { path: [connectionUrl === undefined ? "client" : "url"], message: refusal(error, connectionUrl) },
     ]);
   }
+  const connectTimeout = merged.connect_timeout;
+  if (typeof connectTimeout === "number" && Number.isFinite(connectTimeout) && connectTimeout > 0) {
+    client = boundConnectionWait(client, connectTimeout * 1000);
+  }
   if (ownTenant !== undefined) Object.defineProperty(client, TENANT, { value: ownTenant });
   return client;
+}
+
+/**
+ * What a statement, transaction or `reserve()` that got no connection within `connect_timeout`
+ * rejects with: postgres.js's own code for it, which the stores turn into a retryable ServiceError.
+ */
+function connectionWaitError(): Error {
+  return Object.assign(
+    new Error("write CONNECT_TIMEOUT: no connection to PostgreSQL was ready within connect_timeout"),
+    { code: "CONNECT_TIMEOUT" },
+  );
+}
+
+/** The parts of a postgres.js query this module uses (set by postgres.js on every tagged or unsafe query). */
+interface PendingQuery extends Promise<unknown> {
+  handler: ((query: PendingQuery) => unknown) & { debug?: unknown };
+  /** The backend it was sent to: null until a ready connection takes it. */
+  state: unknown;
+  reject: (error: unknown) => void;
+  cancel: () => unknown;
+}
+
+function isPendingQuery(value: unknown): value is PendingQuery {
+  const query = value as Partial<PendingQuery> | null;
+  return value instanceof Promise && typeof query?.handler === "function" && typeof query.cancel === "function";
+}
+
+/**
+ * Bounds how long a statement, a transaction or `reserve()` waits for a connection by `waitMs`
+ * (`connect_timeout`). postgres.js's own connect timer is restarted on every attempt, and when a
+ * server that is not PostgreSQL (an HTTP port, say) closes the connection during the startup,
+ * postgres.js connects again at once, without end: the statement would wait forever. Here a
+ * statement still not taken by a ready connection after `waitMs` is cancelled (taken out of the
+ * queue, never sent) and rejected with CONNECT_TIMEOUT; a transaction whose callback has not started
+ * is rejected the same way, and its callback, if a connection comes later, throws before running.
+ * Statements already on a connection are bounded by `statement_timeout` instead.
+ */
+function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
+  const watch = (query: unknown): unknown => {
+    if (!isPendingQuery(query)) return query; // a fragment (sql("name"), sql(rows)), not a statement
+    const handler = query.handler;
+    // Armed when postgres.js hands the query to the pool, not when it is built: a query nested in
+    // another as a fragment is never handed over, and must never be rejected.
+    query.handler = Object.assign(
+      (pending: PendingQuery) => {
+        const timer = setTimeout(() => {
+          if (pending.state !== null && pending.state !== undefined) return;
+          pending.reject(connectionWaitError());
+          pending.cancel();
+        }, waitMs);
+        unref(timer);
+        const clear = () => clearTimeout(timer);
+        pending.then(clear, clear);
+        return handler(pending);
+      },
+      { debug: handler.debug },
+    );
+    return query;
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: postgres.js's begin and reserve take any callbacks
+  type Callback = (...args: any[]) => unknown;
+  const begin = (...args: unknown[]): Promise<unknown> => {
+    const work = args.at(-1);
+    if (typeof work !== "function") return (sql.begin as Callback)(...args) as Promise<unknown>;
+    let started = false;
+    let late = false;
+    const guarded = (tx: unknown) => {
+      started = true;
+      if (late) throw connectionWaitError(); // rolled back: the caller was told it failed
+      return (work as Callback)(tx);
+    };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (started) return;
+        late = true;
+        reject(connectionWaitError());
+      }, waitMs);
+      unref(timer);
+      const settled = (sql.begin as Callback)(...args.slice(0, -1), guarded) as Promise<unknown>;
+      settled.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  };
+  const reserve = (): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(connectionWaitError());
+      }, waitMs);
+      unref(timer);
+      sql.reserve().then(
+        (reserved) => {
+          clearTimeout(timer);
+          if (late) reserved.release();
+          else resolve(reserved);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  return new Proxy(sql, {
+    apply(target, self, args: unknown[]) {
+      return watch(Reflect.apply(target, self, args));
+    },
+    get(target, property, receiver) {
+      if (property === "begin") return begin;
+      if (property === "reserve") return reserve;
+      const value = Reflect.get(target, property, receiver);
+      if ((property === "unsafe" || property === "file") && typeof value === "function") {
+        return (...args: unknown[]) => watch((value as Callback)(...args));
+      }
+      return value;
+    },
+  });
+}
+
+/** A pending timer must not keep a Node or Bun process alive (Workers' timers are numbers). */
+function unref(timer: unknown): void {
+  (timer as { unref?: () => void }).unref?.();
 }
 
 /** Where a client bound to one tenant (the `tenant` option, or `tenantScopedSql`) says which; see `tenantOf`. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { InvalidTenantError, isTenantId, tenantId, ulid } from "../../src/index.js";
+import { InvalidTenantError, isTenantId, tenantId, ulid, ValidationError } from "../../src/index.js";
 import {
   collect,
   eventStoreContract,
@@ -162,6 +162,34 @@ describe("schema per tenant", () => {
     expect(tenantSchemaName("acme")).toBe("tenant_acme");
     expect(tenantSchemaName("acme-eu-1")).toBe("tenant_acme_eu_1");
     expect(tenantSchemaName("acme", { schemaPrefix: "t_" })).toBe("t_acme");
+  });
+
+  test("an empty or malformed schema prefix is a ValidationError for naming, listing and migrating, before any query", async () => {
+    // A client that must not be used: listing with "" took every schema named like a tenant id for a tenant's.
+    const unused = (() => {
+      throw new Error("no query may be sent");
+    }) as unknown as PostgresSql;
+    for (const schemaPrefix of ["", "Bad", "tenant-", "pg_t_", "x".repeat(63), 7 as unknown as string]) {
+      const refusals: unknown[] = [];
+      for (const run of [
+        async () => tenantSchemaName("acme", { schemaPrefix }),
+        () => listTenantSchemas(unused, { schemaPrefix }),
+        () => migrateTenantSchemas(unused, { schemaPrefix }),
+        () => ensureTenantSchema(unused, "acme", { schemaPrefix }),
+      ]) {
+        refusals.push(
+          await run().then(
+            () => "accepted",
+            (error: unknown) => error,
+          ),
+        );
+      }
+      for (const refused of refusals) {
+        expect(refused).toBeInstanceOf(ValidationError);
+        expect((refused as ValidationError).issues.map((i) => i.path)).toEqual([["schemaPrefix"]]);
+      }
+    }
+    expect(tenantSchemaName("a", { schemaPrefix: "x".repeat(62) })).toBe(`${"x".repeat(62)}a`);
   });
 
   test("two tenants never share a schema: distinct ids, distinct names (property)", () => {

@@ -1,4 +1,4 @@
-import { isTenantId, type TenantId, tenantId, tenantIdentifier } from "../../src/index.js";
+import { isTenantId, type TenantId, tenantId, tenantIdentifier, ValidationError } from "../../src/index.js";
 import type { PostgresSql } from "./client.js";
 import { guard } from "./errors.js";
 import { type MigrateResult, migrate } from "./migrate.js";
@@ -20,16 +20,37 @@ export interface TenantSchema {
 
 export const DEFAULT_TENANT_SCHEMA_PREFIX = "tenant_";
 
+// What starts a schema name and leaves room for at least one character of a tenant id. An empty
+// prefix would make every schema whose whole name reads as a tenant id a tenant's (the store's own
+// `eventflows` among them); one with capitals or other characters matches no schema the stores make.
+const SCHEMA_PREFIX_PATTERN = /^[a-z_][a-z0-9_]{0,61}$/;
+
+/** The prefix given, or the default, once checked: the same check for naming, listing and migrating. */
+function schemaPrefixOf(options: TenantSchemaOptions): string {
+  const prefix = options.schemaPrefix ?? DEFAULT_TENANT_SCHEMA_PREFIX;
+  if (typeof prefix !== "string" || !SCHEMA_PREFIX_PATTERN.test(prefix) || prefix.startsWith("pg_")) {
+    throw new ValidationError("Invalid tenant schema options", [
+      {
+        path: ["schemaPrefix"],
+        message:
+          "a tenant schema prefix is 1-62 characters of a-z, 0-9 and _, starting with a letter or _ (and not pg_, which PostgreSQL reserves)",
+      },
+    ]);
+  }
+  return prefix;
+}
+
 /**
  * The schema holding a tenant's tables: `<schemaPrefix><tenantIdentifier(tenant)>`, e.g. `tenant_acme`
  * or `tenant_acme_eu` for `acme-eu`: the core's tenant ids, with `-` as `_` so that the name needs no
  * quoting in psql. One schema per tenant, since tenant ids hold no `_`. Pass it as `schema` to every
  * store of that tenant, all on one shared client (the pool).
  * @throws {InvalidTenantError} a value that is not a tenant id (see `tenantId` of `@eventflows/core`).
- * @throws {ValidationError} a prefix that makes no valid schema name (over 63 characters, `pg_…`).
+ * @throws {ValidationError} an empty or malformed prefix, or one that makes no valid schema name
+ * (over 63 characters, `pg_…`).
  */
 export function tenantSchemaName(tenant: string, options: TenantSchemaOptions = {}): string {
-  const prefix = options.schemaPrefix ?? DEFAULT_TENANT_SCHEMA_PREFIX;
+  const prefix = schemaPrefixOf(options);
   const schema = `${prefix}${tenantIdentifier(tenantId(tenant))}`;
   // The schema rules (length, characters, no pg_) are the stores' own.
   tableNames({ schema, tablePrefix: options.tablePrefix });
@@ -70,9 +91,12 @@ export async function ensureTenantSchema(
   return schema;
 }
 
-/** The tenants that have a migrated schema (one holding the migrations table), by tenant id. */
+/**
+ * The tenants that have a migrated schema (one holding the migrations table), by tenant id.
+ * @throws {ValidationError} an empty or malformed prefix, before anything is read.
+ */
 export async function listTenantSchemas(sql: PostgresSql, options: TenantSchemaOptions = {}): Promise<TenantSchema[]> {
-  const prefix = options.schemaPrefix ?? DEFAULT_TENANT_SCHEMA_PREFIX;
+  const prefix = schemaPrefixOf(options);
   const migrationsTable = `${options.tablePrefix ?? ""}migrations`;
   return guard("listTenantSchemas", async () => {
     // The catalog, not to_regclass: to_regclass fails the whole listing on a schema with the prefix
@@ -106,6 +130,7 @@ export interface TenantMigrateResult extends MigrateResult {
 /**
  * Brings every tenant's schema to the latest version, one schema after another (each in its own
  * transaction, so a failure leaves the schemas before it migrated and stops there).
+ * @throws {ValidationError} an empty or malformed prefix, before anything is read or migrated.
  */
 export async function migrateTenantSchemas(
   sql: PostgresSql,

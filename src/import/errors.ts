@@ -1,9 +1,7 @@
-import { ErrorCode, EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
+import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
 
 /** Stable codes of the import's errors. */
-export const ImportErrorCode = {
-  Conflict: ErrorCode.ImportConflict,
-} as const;
+export const ImportErrorCode = ErrorCodeRegistry.import;
 
 /**
  * The target cannot take a source stream as it is: its stream already holds other events at those

@@ -1,6 +1,6 @@
-import { EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
+import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
 
-export const LiveErrorCode = { TooManyClients: "LIVE_TOO_MANY_CLIENTS", HubClosed: "LIVE_HUB_CLOSED" } as const;
+export const LiveErrorCode = ErrorCodeRegistry.live;
 
 /** A live hub already serves its `maxClients` subscribers: the HTTP routes answer 503 with `Retry-After`. */
 export class TooManyLiveClientsError extends EventFlowsError {

@@ -1,12 +1,7 @@
-import { EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
+import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
 
 /** Stable codes of the tenancy errors: branch on these, not on messages. */
-export const TenancyErrorCode = {
-  InvalidTenant: "TENANT_INVALID",
-  UnknownTenant: "TENANT_UNKNOWN",
-  Isolation: "TENANT_ISOLATION",
-  QuotaExceeded: "TENANT_QUOTA_EXCEEDED",
-} as const;
+export const TenancyErrorCode = ErrorCodeRegistry.tenancy;
 
 /**
  * A value that is not a tenant id (see `tenantId()`): refused before any store is made for it. The

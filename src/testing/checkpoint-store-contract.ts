@@ -3,7 +3,7 @@ import { ErrorCode } from "../errors.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { ulid } from "../ids.js";
 import { assertEqual, assertRejects } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 export interface CheckpointStoreContractOptions {
   /** Shown as the suite's name. */
@@ -16,6 +16,7 @@ export interface CheckpointStoreContractOptions {
 
 /** The behaviour every CheckpointStore must have. */
 export function checkpointStoreContract(options: CheckpointStoreContractOptions): ContractSuite {
+  checkContractOptions("checkpointStoreContract", options, { functions: ["create"], optionalFunctions: ["dispose"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: CheckpointStore) => Promise<void>) =>
     cases.push({

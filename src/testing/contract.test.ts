@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ValidationError } from "../errors.js";
 import { type ContractSuite, registerContract, runContract } from "./contract.js";
+import * as testing from "./index.js";
 
 const suite: ContractSuite = { name: "suite", cases: [{ name: "passes", run: async () => undefined }] };
 
@@ -23,5 +24,70 @@ describe("registerContract and runContract", () => {
     expect(await runContract(suite)).toEqual([
       { suite: "suite", name: "passes", ok: true, durationMs: expect.any(Number) },
     ]);
+  });
+});
+
+describe("contract factories", () => {
+  // Every factory the testing entry exports, with the function it calls to make what it tests.
+  const factories: Record<string, { make: (options: never) => ContractSuite; calls: string }> = {
+    checkpointStoreContract: { make: testing.checkpointStoreContract, calls: "create" },
+    dedupStoreContract: { make: testing.dedupStoreContract, calls: "create" },
+    eventBusContract: { make: testing.eventBusContract, calls: "create" },
+    eventEvolutionContract: { make: testing.eventEvolutionContract, calls: "create" },
+    eventStoreContract: { make: testing.eventStoreContract, calls: "create" },
+    idempotencyStoreContract: { make: testing.idempotencyStoreContract, calls: "create" },
+    loggerContract: { make: testing.loggerContract, calls: "create" },
+    projectionContract: { make: testing.projectionContract, calls: "create" },
+    remoteBusContract: { make: testing.remoteBusContract, calls: "open" },
+    sagaStoreContract: { make: testing.sagaStoreContract, calls: "create" },
+    snapshotStoreContract: { make: testing.snapshotStoreContract, calls: "create" },
+    streamDeletionContract: { make: testing.streamDeletionContract, calls: "create" },
+    subjectKeyStoreContract: { make: testing.subjectKeyStoreContract, calls: "create" },
+    tenantIsolationContract: { make: testing.tenantIsolationContract, calls: "forTenant" },
+  };
+
+  test("the list above is every factory the testing entry exports", () => {
+    const exported = Object.keys(testing).filter(
+      (name) => name.endsWith("Contract") && !["registerContract", "runContract"].includes(name),
+    );
+    expect(exported.sort()).toEqual(Object.keys(factories).sort());
+  });
+
+  for (const [factory, { make, calls }] of Object.entries(factories)) {
+    test(`${factory}: options without ${calls} (or not an object) are a ValidationError up front, not a suite of TypeErrors`, () => {
+      const limits = { maxEventsPerRequest: 10, maxRequestBytes: 1024 };
+      for (const [options, paths] of [
+        [{ name: "x", limits }, [[calls]]],
+        [{ name: "x", limits, [calls]: "not a function" }, [[calls]]],
+        [{ limits, [calls]: () => undefined }, [["name"]]],
+        [undefined, [[]]],
+        [null, [[]]],
+      ] as const) {
+        let thrown: unknown;
+        try {
+          make(options as never);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(ValidationError);
+        expect({ factory, paths: (thrown as ValidationError).issues.map((issue) => issue.path) }).toEqual({
+          factory,
+          paths: paths as unknown as (string | number)[][],
+        });
+      }
+      // With what it needs, the suite is built (its cases are not run here).
+      const suite = make({ name: "x", limits, [calls]: () => undefined } as never);
+      expect(suite.cases.length).toBeGreaterThan(0);
+    });
+  }
+
+  test("an optional function of the wrong kind is refused too (dispose, holdCommit, cleanup)", () => {
+    const create = () => undefined;
+    expect(() => testing.eventStoreContract({ name: "x", create, dispose: 1 } as never)).toThrow(ValidationError);
+    expect(() => testing.eventStoreContract({ name: "x", create, holdCommit: {} } as never)).toThrow(ValidationError);
+    expect(() => testing.tenantIsolationContract({ name: "x", forTenant: create, cleanup: "no" } as never)).toThrow(
+      ValidationError,
+    );
+    expect(() => testing.remoteBusContract({ name: "x", open: create } as never)).toThrow(ValidationError);
   });
 });

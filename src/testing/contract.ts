@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors.js";
+import { type Issue, ValidationError } from "../errors.js";
 import { kindOf } from "../internal/validate.js";
 
 /**
@@ -65,6 +65,51 @@ export async function runContract(suite: ContractSuite): Promise<CaseResult[]> {
     }
   }
   return results;
+}
+
+/** What a contract factory's options must hold, besides a `name`: its functions, required and optional. */
+export interface ContractOptionsShape {
+  readonly functions: readonly string[];
+  readonly optionalFunctions?: readonly string[];
+  /** Options that must be objects (the remote bus's `limits`). */
+  readonly objects?: readonly string[];
+}
+
+/**
+ * The check every contract factory makes of its options before it builds a suite: a `name` and the
+ * functions it calls (`create`, `open`, `forTenant`, ...). Without it, a missing `create` built a
+ * suite whose every case failed with "options.create is not a function".
+ * @throws {ValidationError} naming each option that is missing or of the wrong kind.
+ */
+export function checkContractOptions(factory: string, options: unknown, shape: ContractOptionsShape): void {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError(`Invalid ${factory} options`, [
+      {
+        path: [],
+        message: `expected an options object ({ name, ${shape.functions.join(", ")} }), got ${kindOf(options)}`,
+      },
+    ]);
+  }
+  const given = options as Record<string, unknown>;
+  const issues: Issue[] = [];
+  if (typeof given.name !== "string" || given.name.length === 0) {
+    issues.push({ path: ["name"], message: "must be a non-empty string naming the suite" });
+  }
+  for (const key of shape.functions) {
+    if (typeof given[key] !== "function")
+      issues.push({ path: [key], message: `must be a function, got ${kindOf(given[key])}` });
+  }
+  for (const key of shape.optionalFunctions ?? []) {
+    if (given[key] !== undefined && typeof given[key] !== "function") {
+      issues.push({ path: [key], message: `must be a function when given, got ${kindOf(given[key])}` });
+    }
+  }
+  for (const key of shape.objects ?? []) {
+    if (typeof given[key] !== "object" || given[key] === null) {
+      issues.push({ path: [key], message: `must be an object, got ${kindOf(given[key])}` });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(`Invalid ${factory} options`, issues);
 }
 
 /** A suite as the contract factories make it: a name and a list of cases, each a name and a function. */

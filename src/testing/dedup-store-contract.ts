@@ -3,7 +3,7 @@ import { ErrorCode } from "../errors.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { ulid } from "../ids.js";
 import { assertEqual, assertRejects } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 /** What a store under test is made with: its clock and its TTL must be these. */
 export interface DedupStoreContractSettings {
@@ -23,6 +23,7 @@ const TTL_MS = 60_000;
  * backend may keep one table for all cases; the clock is the suite's, so expiry needs no waiting.
  */
 export function dedupStoreContract(options: DedupStoreContractOptions): ContractSuite {
+  checkContractOptions("dedupStoreContract", options, { functions: ["create"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: DedupStore, clock: { now: number }) => Promise<void>) =>
     cases.push({

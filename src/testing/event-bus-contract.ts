@@ -3,7 +3,7 @@ import type { EventBus, EventBusOptions, HandlerFailure } from "../event-bus/eve
 import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects, eventually } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 export interface EventBusContractOptions {
   readonly name: string;
@@ -35,6 +35,7 @@ export function testEnvelope(type: string, streamId: string, data: unknown = {})
  * fails every case, saying so: a remote bus proves itself with `remoteBusContract` instead.
  */
 export function eventBusContract(options: EventBusContractOptions): ContractSuite {
+  checkContractOptions("eventBusContract", options, { functions: ["create"], optionalFunctions: ["dispose"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (bus: EventBus, failures: HandlerFailure[]) => Promise<void>) =>
     cases.push({

@@ -7,7 +7,7 @@ import { splitEventId } from "../evolution/split-ids.js";
 import { ulid } from "../ids.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 import { cartHistoryV1, cartRegistry, EvolvedCart } from "./evolution-fixture.js";
 
 export interface EventEvolutionContractOptions {
@@ -41,6 +41,7 @@ const shape = (events: readonly EventEnvelope[]) =>
  * validated, and a refused append writes nothing.
  */
 export function eventEvolutionContract(options: EventEvolutionContractOptions): ContractSuite {
+  checkContractOptions("eventEvolutionContract", options, { functions: ["create"], optionalFunctions: ["dispose"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (old: EventStore, current: EventStore, streamId: string) => Promise<void>) =>
     cases.push({

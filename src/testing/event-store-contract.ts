@@ -6,7 +6,7 @@ import type { EventEnvelope, NewEvent } from "../events/envelope.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { isUlid, ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 export interface EventStoreContractOptions {
   /** Shown as the suite's name. */
@@ -43,6 +43,10 @@ export interface HeldCommit {
 
 /** The behaviour every EventStore must have. Capability flags select cases; nothing is skipped silently. */
 export function eventStoreContract(options: EventStoreContractOptions): ContractSuite {
+  checkContractOptions("eventStoreContract", options, {
+    functions: ["create"],
+    optionalFunctions: ["dispose", "holdCommit"],
+  });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: EventStore, bus: InMemoryEventBus) => Promise<void>, withBus = false) =>
     cases.push({
@@ -380,6 +384,45 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     assertEqual(read?.data, { list: [1, 2], inner: { value: "before" } });
   });
 
+  add(
+    "a reader cannot rewrite history: mutating what an append or a read returned changes nothing stored",
+    async (store) => {
+      const id = stream();
+      const start = store.capabilities.globalOrder ? await lastPosition(store) : 0;
+      const appended = await store.appendToStream(id, [
+        { type: "Kept", data: { n: 1, inner: { list: [1] } }, metadata: { tag: "stored" } },
+      ]);
+      const stored = structuredClone(await collect(store.readStream(id)));
+      assertEqual(stored[0]?.data, { n: 1, inner: { list: [1] } }, "as appended");
+      // Each reader's copy is scribbled on as a careless caller would; a frozen copy (a TypeError) is as good.
+      const scribble = (list: readonly EventEnvelope[]) => {
+        for (const event of list) {
+          attempt(() => {
+            const data = event.data as { n: number; inner: { list: number[] } };
+            data.n = 99;
+            data.inner.list.push(99);
+          });
+          attempt(() => {
+            (event.metadata as Record<string, unknown>).tag = "rewritten";
+          });
+        }
+      };
+      scribble(appended.events);
+      assertEqual(await collect(store.readStream(id)), stored, "after mutating what appendToStream returned");
+      scribble(await collect(store.readStream(id)));
+      assertEqual(await collect(store.readStream(id)), stored, "after mutating what readStream returned");
+      scribble(await collect(store.readStream(id, { direction: "backward" })));
+      assertEqual(await collect(store.readStream(id)), stored, "after mutating what a backward read returned");
+      if (store.capabilities.globalOrder) {
+        const mine = async () => (await collect(store.readAll({ after: start }))).filter((e) => e.streamId === id);
+        await eventually(async () => assertEqual((await mine()).length, 1, "readAll shows the event"));
+        scribble(await mine());
+        assertEqual(await mine(), stored, "readAll after mutating what readAll returned");
+        assertEqual(await collect(store.readStream(id)), stored, "readStream after mutating what readAll returned");
+      }
+    },
+  );
+
   add("a long stream reads completely in both directions", async (store) => {
     const id = stream();
     const length = options.longStreamLength ?? 1000;
@@ -699,6 +742,15 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
 const lastPosition = (store: EventStore) => store.getLastGlobalPosition();
 
 /** What the global-order cases check of a store without global order, named in each case. */
+/** Runs a mutation that a frozen object refuses with a TypeError, which is as good as a copy. */
+function attempt(mutate: () => void): void {
+  try {
+    mutate();
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
+}
+
 const WITHOUT_GLOBAL_ORDER =
   "(without globalOrder: readAll, getLastGlobalPosition and subscribeToAll are refused with a ValidationError)";
 

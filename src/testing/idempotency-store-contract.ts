@@ -7,7 +7,7 @@ import {
 } from "../idempotency/idempotency-store.js";
 import { ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 /** What a store under test is made with: its clock and TTLs must be these. */
 export interface IdempotencyStoreContractSettings {
@@ -31,6 +31,7 @@ const created: StoredResponse = { status: 201, body: '{"id":"é-1"}', contentTyp
  * a backend may keep one table for all cases; the clock is the suite's, so expiry needs no waiting.
  */
 export function idempotencyStoreContract(options: IdempotencyStoreContractOptions): ContractSuite {
+  checkContractOptions("idempotencyStoreContract", options, { functions: ["create"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: IdempotencyStore, clock: { now: number }) => Promise<void>) =>
     cases.push({

@@ -1,6 +1,6 @@
 import type { Logger, LogLevel } from "../logging/logger.js";
 import { assert } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 export interface LoggerContractOptions {
   readonly name: string;
@@ -19,6 +19,7 @@ const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
  * credential-named field at any depth or inside text.
  */
 export function loggerContract(options: LoggerContractOptions): ContractSuite {
+  checkContractOptions("loggerContract", options, { functions: ["create"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (logger: Logger, written: string[]) => void) =>
     cases.push({

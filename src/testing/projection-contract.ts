@@ -7,7 +7,7 @@ import type { ProjectionLock } from "../projections/projection-lock.js";
 import { ProjectionRunner, type ProjectionRunnerOptions } from "../projections/projection-runner.js";
 import type { ReadModelStore } from "../projections/read-model-store.js";
 import { assert, assertEqual, assertRejects, eventually } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 import { rebuildCases } from "./projection-rebuild-cases.js";
 
 /** What one case runs on: a store to follow, where read models go, and the lock runners share. */
@@ -39,6 +39,7 @@ interface Totals {
  * read-model store and lock. Timing-sensitive cases use short polls; each case has its own time limit.
  */
 export function projectionContract(options: ProjectionContractOptions): ContractSuite {
+  checkContractOptions("projectionContract", options, { functions: ["create"], optionalFunctions: ["dispose"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (fixture: ProjectionFixture) => Promise<void>) =>
     cases.push({

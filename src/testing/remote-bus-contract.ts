@@ -4,7 +4,7 @@ import type { EventPublisher } from "../event-store/after-commit.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 import { testEnvelope } from "./event-bus-contract.js";
 
 /** One request the publisher sent to the remote service. */
@@ -62,6 +62,7 @@ export interface RemoteBusContractOptions {
  * adapter's consumer, again after a handler failed.
  */
 export function remoteBusContract(options: RemoteBusContractOptions): ContractSuite {
+  checkContractOptions("remoteBusContract", options, { functions: ["open"], objects: ["limits"] });
   const cases: ContractCase[] = [];
   const maxPolls = options.maxPolls ?? 60;
   const maxIdlePolls = options.maxIdlePolls ?? 5;

@@ -3,7 +3,7 @@ import { ulid } from "../ids.js";
 import type { SagaStore } from "../sagas/saga-store.js";
 import type { SagaCommit, SagaTimeout } from "../sagas/types.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 /** What a store under test is made with: its state limit must be this. */
 export interface SagaStoreContractSettings {
@@ -27,6 +27,7 @@ const MAX_STATE_BYTES = 4096;
  * keep one table for all cases; times are the suite's, so leases need no waiting.
  */
 export function sagaStoreContract(options: SagaStoreContractOptions): ContractSuite {
+  checkContractOptions("sagaStoreContract", options, { functions: ["create"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: SagaStore, saga: string) => Promise<void>, timeoutMs?: number) =>
     cases.push({

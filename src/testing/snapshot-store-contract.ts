@@ -6,7 +6,7 @@ import { msgpackSerializer } from "../snapshot/msgpack-serializer.js";
 import type { SnapshotSerializer } from "../snapshot/serializer.js";
 import type { SnapshotStore, SnapshotStoreOptions } from "../snapshot/snapshot-store.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 export interface SnapshotStoreContractOptions {
   /** Shown as the suite's name. */
@@ -27,6 +27,7 @@ class Money {
 
 /** The behaviour every SnapshotStore must have. */
 export function snapshotStoreContract(options: SnapshotStoreContractOptions): ContractSuite {
+  checkContractOptions("snapshotStoreContract", options, { functions: ["create"], optionalFunctions: ["dispose"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (make: (o?: SnapshotStoreOptions) => Promise<SnapshotStore>) => Promise<void>) =>
     cases.push({

@@ -11,7 +11,7 @@ import {
 import type { EventEnvelope, NewEvent } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 export interface StreamDeletionContractOptions {
   /** Shown as the suite's name. */
@@ -31,6 +31,7 @@ export interface StreamDeletionContractOptions {
  * events in the feed, a feed that followers pass through whatever was removed, concurrent appends.
  */
 export function streamDeletionContract(options: StreamDeletionContractOptions): ContractSuite {
+  checkContractOptions("streamDeletionContract", options, { functions: ["create"], optionalFunctions: ["dispose"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: EventStore, bus: InMemoryEventBus) => Promise<void>, withBus = false) =>
     cases.push({

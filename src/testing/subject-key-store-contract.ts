@@ -4,7 +4,7 @@ import { ulid } from "../ids.js";
 import { personalData } from "../personal-data/personal-data.js";
 import { MAX_SUBJECT_ID_LENGTH, type SubjectKeyStore, type WebCryptoKey } from "../personal-data/subject-key-store.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 /** What a store under test is made with: its cache's clock and age limit must be these. */
 export interface SubjectKeyStoreContractSettings {
@@ -41,6 +41,7 @@ async function sameKey(a: WebCryptoKey, b: WebCryptoKey): Promise<boolean> {
  * case, so a backend may keep one table for all cases.
  */
 export function subjectKeyStoreContract(options: SubjectKeyStoreContractOptions): ContractSuite {
+  checkContractOptions("subjectKeyStoreContract", options, { functions: ["create"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (open: () => Promise<SubjectKeyStore>, clock: { now: number }) => Promise<void>) =>
     cases.push({

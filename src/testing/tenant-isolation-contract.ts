@@ -8,7 +8,7 @@ import { type TenantStores, tenancy } from "../tenancy/tenancy.js";
 import { TENANT_METADATA_KEY, type TenantEventStore } from "../tenancy/tenant-event-store.js";
 import type { TenantId } from "../tenancy/tenant-id.js";
 import { assert, assertEqual, collect, eventually } from "./assert.js";
-import type { ContractCase, ContractSuite } from "./contract.js";
+import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
 /** A tenant's stores as an isolation strategy makes them: an event store, and the others it isolates too. */
 export interface IsolatedStores {
@@ -50,6 +50,10 @@ const event = (type: string, data: unknown = {}) => ({ type, data });
  * ids and positions A crafts. Every isolation strategy runs it.
  */
 export function tenantIsolationContract(options: TenantIsolationContractOptions): ContractSuite {
+  checkContractOptions("tenantIsolationContract", options, {
+    functions: ["forTenant"],
+    optionalFunctions: ["cleanup", "craftStreamIds"],
+  });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (pair: Pair) => Promise<void>) =>
     cases.push({

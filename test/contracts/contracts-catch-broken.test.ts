@@ -4,7 +4,13 @@
  * case's doing); built right, the same fixture passes every case.
  */
 import { describe, expect, test } from "bun:test";
-import { InMemoryDedupStore, InMemoryEventBus } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  InMemoryDedupStore,
+  InMemoryEventBus,
+  InMemoryEventStore,
+  type ReadStreamOptions,
+} from "../../src/index.js";
 import {
   type ContractSuite,
   dedupStoreContract,
@@ -39,6 +45,22 @@ const SKIPS_LATE_COMMITS = "a reader never passes an event that commits later wi
 const FEED_OUT_OF_VERSION_ORDER = "within a stream, feed order is version order";
 const RETRY_DUPLICATED = "a retried append with the same event ids is not duplicated";
 const HEAD_BELOW_COMMIT = "getHeadPosition counts every committed append";
+const REWRITES_HISTORY = "a reader cannot rewrite history";
+
+/** A store with a read cache that hands every reader its own objects: the next reader sees the last one's edits. */
+class SharingEventStore extends InMemoryEventStore {
+  readonly #cache = new Map<string, EventEnvelope>();
+  protected override async *readStreamEvents(streamId: string, options: ReadStreamOptions) {
+    for await (const event of super.readStreamEvents(streamId, options)) {
+      let shared = this.#cache.get(event.id);
+      if (shared === undefined) {
+        shared = structuredClone(event) as EventEnvelope;
+        this.#cache.set(event.id, shared);
+      }
+      yield shared;
+    }
+  }
+}
 
 describe("eventStoreContract catches broken stores", () => {
   test("the fixture built right (positions given at commit) passes every case", async () => {
@@ -66,6 +88,18 @@ describe("eventStoreContract catches broken stores", () => {
     const failed = await failedCases(storeSuite("at-commit", true));
     expect(startsWithEach(failed, [RETRY_DUPLICATED])).toBe(true);
   });
+
+  test("a store whose reads hand out the same mutable objects: the history case fails", async () => {
+    const suite = eventStoreContract({
+      name: "SharingEventStore",
+      create: (options) => new SharingEventStore(options),
+      longStreamLength: 50,
+    });
+    const failed = await failedCases(suite);
+    expect(startsWithEach(failed, [REWRITES_HISTORY])).toBe(true);
+    const result = (await runContract(suite)).find((r) => r.name.startsWith(REWRITES_HISTORY));
+    expect(result?.error).toContain("after mutating what readStream returned");
+  }, 30_000);
 
   test("without a holdCommit hook the global-order cases still run, with concurrent writers", async () => {
     const suite = eventStoreContract({

@@ -176,6 +176,8 @@ export class FixtureEventStore extends EventStore {
       // "at-commit" numbers rows when they become visible: gap-free and never behind a reader.
       if (this.#mode === "at-commit") (row.event as { globalPosition: number }).globalPosition = ++this.#counter;
       row.committed = true;
+      // Readers get the stored objects: frozen, so that none of them can rewrite what the next one reads.
+      deepFreeze(row.event);
     }
     return tx.rows.map((row) => row.event);
   }
@@ -186,4 +188,10 @@ export class FixtureEventStore extends EventStore {
       .map((row) => row.event)
       .sort((a, b) => a.version - b.version);
   }
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const inner of Object.values(value)) deepFreeze(inner);
 }
