@@ -182,15 +182,21 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
     // another as a fragment is never handed over, and must never be rejected.
     query.handler = Object.assign(
       (pending: PendingQuery) => {
-        const timer = setTimeout(() => {
-          if (pending.state !== null && pending.state !== undefined) return;
-          pending.reject(connectionWaitError());
-          pending.cancel();
-        }, waitMs);
-        unref(timer);
-        const clear = () => clearTimeout(timer);
-        pending.then(clear, clear);
-        return handler(pending);
+        const handed = handler(pending);
+        // An open connection takes the statement at once (postgres.js sets its backend as it hands
+        // it over): no timer for the usual case. Only a statement left waiting, for a connection
+        // being opened or a pool that is full, is bounded.
+        if (pending.state === null || pending.state === undefined) {
+          const timer = setTimeout(() => {
+            if (pending.state !== null && pending.state !== undefined) return;
+            pending.reject(connectionWaitError());
+            pending.cancel();
+          }, waitMs);
+          unref(timer);
+          const clear = () => clearTimeout(timer);
+          pending.then(clear, clear);
+        }
+        return handed;
       },
       { debug: handler.debug },
     );
