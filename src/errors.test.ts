@@ -7,6 +7,7 @@ import { ambientEnv, readEnv } from "./env.js";
 import {
   ConcurrencyError,
   ErrorCode,
+  ErrorCodeRegistry,
   EventFlowsError,
   isConcurrencyError,
   isEventFlowsError,
@@ -64,9 +65,16 @@ describe("errors", () => {
       expect([code, isEventFlowsError(Object.assign(new Error("copy"), { code }))]).toEqual([code, true]);
     }
     expect(ErrorCode.ImportConflict).toBe("IMPORT_CONFLICT");
+    expect(ErrorCodeRegistry.import.Conflict).toBe(ErrorCode.ImportConflict);
   });
 
-  test("isEventFlowsError knows every code the package defines, from any part, on an error from another copy", () => {
+  test("isEventFlowsError knows another copy's errors by their mark, whatever their code; a plain Error only by a core code", () => {
+    // What another copy of the package throws: its own EventFlowsError class, with the same global mark.
+    class OtherCopysError extends Error {
+      get [Symbol.for("eventflows.error")]() {
+        return true;
+      }
+    }
     const parts = {
       ErrorCode,
       ImportErrorCode,
@@ -79,14 +87,19 @@ describe("errors", () => {
     };
     for (const [part, codes] of Object.entries(parts)) {
       for (const code of Object.values(codes)) {
-        expect([part, code, isEventFlowsError(Object.assign(new Error("copy"), { code }))]).toEqual([part, code, true]);
+        const copy = Object.assign(new OtherCopysError("copy"), { code });
+        expect([part, code, isEventFlowsError(copy)]).toEqual([part, code, true]);
+        // A plain Error is taken for one by a core code alone (what copies made before the mark throw),
+        // never by another part's: another library's NOT_FOUND or FORBIDDEN is not one of ours.
+        const plain = Object.assign(new Error("other"), { code });
+        const core = (Object.values(ErrorCode) as string[]).includes(code);
+        expect([part, code, isEventFlowsError(plain)]).toEqual([part, code, core]);
       }
     }
-    // Codes the parts raise as literals are in the registry too.
-    for (const code of ["CLI_STORE_FAILED", "CLI_MISSING_PACKAGE", "CLI_MODULE_FAILED", "CLI_STATEFUL_REPLAY"]) {
-      expect([code, isEventFlowsError(Object.assign(new Error("copy"), { code }))]).toEqual([code, true]);
-    }
-    expect(isEventFlowsError(Object.assign(new Error("copy"), { code: "NOT_THE_PACKAGES" }))).toBe(false);
+    expect(isEventFlowsError(Object.assign(new OtherCopysError("copy"), { code: "A_NEWER_COPYS_CODE" }))).toBe(true);
+    // The mark is not an own, enumerable property: an error serializes as it did.
+    expect(Object.getOwnPropertySymbols(new EventFlowsError("X", "m"))).toEqual([]);
+    expect(JSON.stringify(new EventFlowsError("X", "m"))).toBe(JSON.stringify({ name: "EventFlowsError", code: "X" }));
   });
 });
 

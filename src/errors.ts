@@ -14,6 +14,13 @@ export interface EventFlowsErrorOptions {
   readonly cause?: unknown;
 }
 
+/**
+ * The mark every EventFlowsError carries, whichever copy of the package made it (a symbol of the
+ * global registry): how {@link isEventFlowsError} knows another copy's errors without taking any
+ * Error that merely has a code like ours (`NOT_FOUND`, `FORBIDDEN`) for one of the package's.
+ */
+const BRAND: unique symbol = Symbol.for("eventflows.error");
+
 export class EventFlowsError extends Error {
   override readonly name: string = "EventFlowsError";
   readonly code: string;
@@ -21,6 +28,11 @@ export class EventFlowsError extends Error {
   constructor(code: string, message: string, options: EventFlowsErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+  }
+
+  /** @internal On the prototype, not enumerable: serialized errors stay as they were. */
+  get [BRAND](): true {
+    return true;
   }
 }
 
@@ -52,8 +64,7 @@ export const ErrorCode = {
 /**
  * Every code the package's errors carry, by the part that raises them: the one list. Each part's
  * constant (`TenancyErrorCode`, `LiveErrorCode`, `HttpErrorCode`, `CliErrorCode`, ...) is its entry
- * here, and {@link isEventFlowsError} knows an error from another copy of the package by these codes.
- * Only strings: the core imports nothing from the parts.
+ * here. Only strings: the core imports nothing from the parts.
  */
 export const ErrorCodeRegistry = {
   core: ErrorCode,
@@ -63,7 +74,9 @@ export const ErrorCodeRegistry = {
     Isolation: "TENANT_ISOLATION",
     QuotaExceeded: "TENANT_QUOTA_EXCEEDED",
   },
-  import: { Conflict: ErrorCode.ImportConflict },
+  // A literal, not ErrorCode.ImportConflict: a property read would keep this object in every bundle
+  // (bundlers cannot prove it free of side effects), the smallest Worker included.
+  import: { Conflict: "IMPORT_CONFLICT" },
   live: { TooManyClients: "LIVE_TOO_MANY_CLIENTS", HubClosed: "LIVE_HUB_CLOSED" },
   liveClient: {
     /** The server refused the subscription for good (401, 403, 400, 404): the client does not retry. */
@@ -526,12 +539,18 @@ function hasCode(error: unknown, code: string): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
 }
 
-const knownCodes: ReadonlySet<unknown> = new Set(
-  Object.values(ErrorCodeRegistry).flatMap((codes) => Object.values(codes as Record<string, string>)),
-);
+// The core's codes are specific enough to recognise an error by alone: what copies made before the
+// mark existed throw. The other parts' codes (NOT_FOUND, FORBIDDEN, ...) are not: only the mark counts.
+const coreCodes: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
 
+/**
+ * An EventFlowsError of this copy of the package, or of another copy: by the mark every one carries,
+ * or (copies made before the mark) by one of the core's codes.
+ */
 export const isEventFlowsError = (error: unknown): error is EventFlowsError =>
-  error instanceof EventFlowsError || (error instanceof Error && knownCodes.has((error as { code?: unknown }).code));
+  error instanceof EventFlowsError ||
+  (error instanceof Error &&
+    ((error as { [BRAND]?: unknown })[BRAND] === true || coreCodes.has((error as { code?: unknown }).code)));
 export const isConcurrencyError = (error: unknown): error is ConcurrencyError => hasCode(error, ErrorCode.Concurrency);
 export const isStreamNotFoundError = (error: unknown): error is StreamNotFoundError =>
   hasCode(error, ErrorCode.StreamNotFound);

@@ -63,9 +63,15 @@ describe("createHttpDispatcher", () => {
     expect(response.headers.get("x-request-id")).toBe("r-1");
   });
 
-  test("errors from another copy of the package (plain Errors with its codes) get their own status, not a 500", async () => {
-    // A copy's TenantQuotaExceededError, TooManyLiveClientsError, ... fail instanceof here; their codes
-    // were unknown outside the core's ErrorCode, so the quota came out as a 500 and not a 429.
+  test("errors from another copy of the package get their own status, not a 500; a plain Error with our code does not", async () => {
+    // A copy's TenantQuotaExceededError, TooManyLiveClientsError, ... fail instanceof here; they carry the
+    // package's global mark (what OtherCopysError imitates). Their codes were unknown outside the core's
+    // ErrorCode, so the quota came out as a 500 and not a 429.
+    class OtherCopysError extends Error {
+      get [Symbol.for("eventflows.error")]() {
+        return true;
+      }
+    }
     const cases = [
       {
         code: "TENANT_QUOTA_EXCEEDED",
@@ -79,10 +85,14 @@ describe("createHttpDispatcher", () => {
       { code: "IDEMPOTENCY_KEY_REUSED", status: 422, fields: {} },
       { code: "SUBJECT_ERASED", status: 410, fields: {} },
       { code: "NOT_THE_PACKAGES", status: 500, fields: {} },
+      // Another library's Error that happens to use one of our codes: not ours, so a 500 that says nothing.
+      { code: "NOT_FOUND", status: 500, fields: {}, plain: true },
+      { code: "TENANT_QUOTA_EXCEEDED", status: 500, fields: { retryAfterMs: 1 }, plain: true },
     ];
-    for (const { code, status, fields } of cases) {
+    for (const { code, status, fields, plain } of cases) {
       const domain = cartDomain();
-      const foreign = Object.assign(new Error(`from another copy: ${code}`), { code, ...fields });
+      const message = `from another copy: ${code}`;
+      const foreign = Object.assign(plain ? new Error(message) : new OtherCopysError(message), { code, ...fields });
       domain.commands.before(() => {
         throw foreign;
       });
@@ -101,7 +111,7 @@ describe("createHttpDispatcher", () => {
         status,
         body: status === 500 ? "INTERNAL_ERROR" : code,
       });
-      if (code === "TENANT_QUOTA_EXCEEDED") {
+      if (code === "TENANT_QUOTA_EXCEEDED" && plain !== true) {
         expect(response.headers.get("retry-after")).toBe("3");
         expect(body).toMatchObject({ limit: "appendsPerWindow", max: 5 });
       }
