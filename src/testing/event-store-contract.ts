@@ -741,7 +741,6 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
 
 const lastPosition = (store: EventStore) => store.getLastGlobalPosition();
 
-/** What the global-order cases check of a store without global order, named in each case. */
 /** Runs a mutation that a frozen object refuses with a TypeError, which is as good as a copy. */
 function attempt(mutate: () => void): void {
   try {
@@ -751,6 +750,7 @@ function attempt(mutate: () => void): void {
   }
 }
 
+/** What the global-order cases check of a store without global order, named in each case. */
 const WITHOUT_GLOBAL_ORDER =
   "(without globalOrder: readAll, getLastGlobalPosition and subscribeToAll are refused with a ValidationError)";
 
