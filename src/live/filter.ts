@@ -1,6 +1,6 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { categoryOf } from "../events/stream.js";
+import { categoryOf, STREAM_SEPARATOR } from "../events/stream.js";
 
 /**
  * Which events a live subscriber receives. Each list that is present must match (streams, then
@@ -75,6 +75,14 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
         issues.push({
           path: [key],
           message: `an entry of ${key} cannot hold a comma (the query separates entries with it)`,
+        });
+        break;
+      }
+      // A category ends at the stream id's first "-": "Cart-1" as a category would match nothing, silently.
+      if (key === "categories" && value.includes(STREAM_SEPARATOR)) {
+        issues.push({
+          path: [key],
+          message: `a category holds no "${STREAM_SEPARATOR}" ("${STREAM_SEPARATOR}" ends it): list a stream under streams`,
         });
         break;
       }

@@ -258,4 +258,13 @@ describe("live filters", () => {
     // What the query form does with a comma is unchanged: it separates entries.
     expect(filterFromQuery(new URLSearchParams("stream=Order-a,b")).streams).toEqual(["Order-a", "b"]);
   });
+
+  test("a category holding '-' is refused: it ends a category, so such a filter would match nothing", () => {
+    expect(() => checkFilter({ categories: ["Order-1"] })).toThrow(/a category holds no "-"/);
+    expect(() => filterFromQuery(new URLSearchParams("category=Order-1"))).toThrow(/list a stream under streams/);
+    expect(checkFilter({ streams: ["Order-1"], categories: ["Order"] })).toEqual({
+      streams: ["Order-1"],
+      categories: ["Order"],
+    });
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isValidationError, ServiceError } from "../errors.js";
+import { isValidationError, ServiceError, type ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
@@ -25,6 +25,15 @@ describe("projection()", () => {
         typeof projection
       >[0]);
     expect(bad).toThrow(/name.*handle.*streams.*types/s);
+    // "Cart-1" is a stream: as a category it would match nothing, silently.
+    try {
+      projection({ name: "p", handle: () => undefined, categories: ["Cart", "Cart-1"] });
+      throw new Error("accepted");
+    } catch (error) {
+      expect((error as ValidationError).issues).toEqual([
+        { path: ["categories", 1], message: 'a category holds no "-" ("-" ends it): list a stream under streams' },
+      ]);
+    }
     expect(() => projection({ name: "x".repeat(MAX_PROJECTION_NAME_LENGTH + 1), handle: () => undefined })).toThrow(
       /at most/,
     );
