@@ -186,6 +186,29 @@ describe("CommandBus", () => {
     ]);
   });
 
+  test("execute options a caller got wrong are refused before the handler runs, naming each", async () => {
+    const bus = new CommandBus<Commands>();
+    let ran = 0;
+    bus.register("Add", ({ a, b }) => {
+      ran++;
+      return a + b;
+    });
+    for (const [options, paths] of [
+      [5, [[]]],
+      [{ id: "" }, [["id"]]],
+      [{ id: 7, metadata: "c-1", signal: {} }, [["id"], ["metadata"], ["signal"]]],
+      [{ metadata: [] }, [["metadata"]]],
+    ] as const) {
+      const error = await bus.execute("Add", { a: 1, b: 1 }, options as never).catch((e: unknown) => e);
+      expect(isValidationError(error)).toBe(true);
+      expect((error as ValidationError).issues.map((issue) => issue.path)).toEqual(paths as never);
+    }
+    expect(ran).toBe(0);
+    // Well-formed options still go through.
+    const controller = new AbortController();
+    expect(await bus.execute("Add", { a: 1, b: 2 }, { id: "cmd-1", metadata: {}, signal: controller.signal })).toBe(3);
+  });
+
   test("before and after refuse a hook that is not a function; null options are no options", async () => {
     expect(() => new CommandBus().before(42 as never)).toThrow(ValidationError);
     expect(() => new CommandBus().after("x" as never)).toThrow(ValidationError);

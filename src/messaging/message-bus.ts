@@ -307,6 +307,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
         assertTypeName(type, `${this.#kind} type`);
         throw new HandlerNotFoundError(this.#kind, type, { registered: [...this.#handlers.keys()] });
       }
+      if (options !== undefined) assertExecuteOptions(options);
       message = new DispatchedMessage(
         this.#kind,
         type,
@@ -575,4 +576,29 @@ function compose(middleware: readonly Middleware[]): Pipeline {
     };
     return dispatch(0);
   };
+}
+
+/**
+ * Refuses execute options a JavaScript caller got wrong, which would otherwise be taken silently: an
+ * empty id became the events' correlation and causation id, a metadata or options value that is not
+ * an object was ignored. Checked only when options are given (the usual dispatch passes none).
+ */
+function assertExecuteOptions(options: ExecuteOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid execute options", [
+      { path: [], message: `must be an object, got ${kindOf(options)}` },
+    ]);
+  }
+  const issues: Issue[] = [];
+  const { id, metadata, signal } = options;
+  if (id !== undefined && (typeof id !== "string" || id === "")) {
+    issues.push({ path: ["id"], message: `must be a non-empty string, got ${kindOf(id)}` });
+  }
+  if (metadata !== undefined && (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))) {
+    issues.push({ path: ["metadata"], message: `must be an object, got ${kindOf(metadata)}` });
+  }
+  if (signal !== undefined && typeof (signal as { aborted?: unknown } | null)?.aborted !== "boolean") {
+    issues.push({ path: ["signal"], message: `must be an AbortSignal, got ${kindOf(signal)}` });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid execute options", issues);
 }
