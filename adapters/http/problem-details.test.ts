@@ -100,11 +100,19 @@ describe("problemFor maps the error hierarchy by code", () => {
     expect(JSON.stringify([retryable, fatal])).not.toMatch(/arn:aws|relation|42P01|Throttling/);
   });
 
-  test("an error from another copy of the package is mapped by its code", () => {
-    const foreign = Object.assign(new Error("This Idempotency-Key was used for a different request"), {
-      code: "IDEMPOTENCY_KEY_REUSED",
-    });
+  test("an error from another copy of the package is mapped by its code; another library's with our code is a 500", () => {
+    // Another copy's errors carry the package's global mark, as this class imitates.
+    class OtherCopysError extends Error {
+      get [Symbol.for("eventflows.error")]() {
+        return true;
+      }
+    }
+    const message = "This Idempotency-Key was used for a different request";
+    const foreign = Object.assign(new OtherCopysError(message), { code: "IDEMPOTENCY_KEY_REUSED" });
     expect(problemFor(foreign).status).toBe(422);
+    const unrelated = Object.assign(new Error("db.internal: key 42 not found"), { code: "NOT_FOUND" });
+    expect(problemFor(unrelated)).toMatchObject({ status: 500, code: "INTERNAL_ERROR" });
+    expect(JSON.stringify(problemFor(unrelated))).not.toContain("db.internal");
   });
 });
 

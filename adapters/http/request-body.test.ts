@@ -47,6 +47,11 @@ describe("readJsonBody", () => {
     expect(isJsonMediaType("text/json")).toBe(false);
     expect(isJsonMediaType("application/jsonx")).toBe(false);
     expect(isJsonMediaType("text/plain")).toBe(false);
+    // JSON is UTF-8: another charset would be decoded as other text than the sender meant.
+    expect(isJsonMediaType('application/json; charset="UTF-8"')).toBe(true);
+    expect(isJsonMediaType("application/json;charset=utf8; profile=x")).toBe(true);
+    expect(isJsonMediaType("application/json; charset=latin1")).toBe(false);
+    expect(isJsonMediaType("application/merge-patch+json; Charset=ISO-8859-1")).toBe(false);
   });
 
   test("refuses a body of another media type (415), or one with content but no type", async () => {

@@ -27,13 +27,30 @@ export interface JsonBody {
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-/** `application/json`, or any `+json` type, with or without parameters such as `charset=utf-8`. */
+/**
+ * `application/json`, or any `+json` type, with or without parameters; a `charset` other than UTF-8
+ * (`charset=latin1`) is not: JSON is UTF-8 (RFC 8259), and the body is decoded as UTF-8 whatever the
+ * header says, so such a body would be read as other text than its sender meant.
+ */
 export function isJsonMediaType(contentType: string): boolean {
   // What nearly every client sends, answered without slicing or lower-casing.
   if (contentType === "application/json") return true;
-  const semicolon = contentType.indexOf(";");
-  const mediaType = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
-  return mediaType === "application/json" || (mediaType.startsWith("application/") && mediaType.endsWith("+json"));
+  const [type = "", ...parameters] = contentType.split(";");
+  const mediaType = type.trim().toLowerCase();
+  if (mediaType !== "application/json" && !(mediaType.startsWith("application/") && mediaType.endsWith("+json"))) {
+    return false;
+  }
+  for (const parameter of parameters) {
+    const equals = parameter.indexOf("=");
+    if (parameter.slice(0, equals).trim().toLowerCase() !== "charset") continue;
+    const charset = parameter
+      .slice(equals + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1")
+      .toLowerCase();
+    if (charset !== "utf-8" && charset !== "utf8") return false;
+  }
+  return true;
 }
 
 /**
