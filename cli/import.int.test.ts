@@ -28,6 +28,16 @@ let emmettUrl: string;
 let admin: PostgresSql;
 let local: DynamoDbEndpoint;
 
+/** The variables the CLI reads DynamoDB Local's address and credentials from. */
+function dynamoDbEnv(): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+    AWS_REGION: local.region,
+    AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+  };
+}
+
 /** Castore's storage on the test's table in DynamoDB Local (its own SDK client). */
 function castoreStorage(): DynamoDBSingleTableEventStorageAdapter {
   return new DynamoDBSingleTableEventStorageAdapter({
@@ -128,12 +138,7 @@ describe("eventflows import", () => {
   test("castore-dynamodb into a SQLite file, streams named by --category", () => {
     const file = join(dir, "tasks.db");
     expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
-    const env = {
-      AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
-      AWS_REGION: local.region,
-      AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
-    };
+    const env = dynamoDbEnv();
     const args = ["import", "castore-dynamodb", "--from-table", castoreTable, "--event-store-id", "TASKS"];
     const run = eventflows([...args, "--category", "Task", "--to", "sqlite", "--file", file, "--json"], env);
     expect(run.code).toBe(0);
@@ -167,12 +172,7 @@ describe("eventflows import", () => {
     }
     const file = join(dir, "two-stores.db");
     expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
-    const env = {
-      AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
-      AWS_REGION: local.region,
-      AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
-    };
+    const env = dynamoDbEnv();
     const importStore = (eventStoreId: string) =>
       eventflows(
         [
