@@ -175,31 +175,42 @@ function isPendingQuery(value: unknown): value is PendingQuery {
  * Statements already on a connection are bounded by `statement_timeout` instead.
  */
 function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
+  const waiting = (query: PendingQuery) => query.state === null || query.state === undefined;
+  // One bounded handler per postgres.js handler (the pool's, a reserved connection's), made once and
+  // reused: a statement costs a property write here, not a closure of its own.
+  const bounded = new WeakMap<PendingQuery["handler"], PendingQuery["handler"]>();
+  const boundedHandler = (handler: PendingQuery["handler"]): PendingQuery["handler"] => {
+    let wrapped = bounded.get(handler);
+    if (wrapped === undefined) {
+      wrapped = Object.assign(
+        (pending: PendingQuery) => {
+          const handed = handler(pending);
+          // An open connection takes the statement at once (postgres.js sets its backend as it hands
+          // it over): no timer for the usual case. Only a statement left waiting, for a connection
+          // being opened or a pool that is full, is bounded.
+          if (waiting(pending)) {
+            const timer = setTimeout(() => {
+              if (!waiting(pending)) return;
+              pending.reject(connectionWaitError());
+              pending.cancel();
+            }, waitMs);
+            unref(timer);
+            const clear = () => clearTimeout(timer);
+            pending.then(clear, clear);
+          }
+          return handed;
+        },
+        { debug: handler.debug },
+      );
+      bounded.set(handler, wrapped);
+    }
+    return wrapped;
+  };
   const watch = (query: unknown): unknown => {
     if (!isPendingQuery(query)) return query; // a fragment (sql("name"), sql(rows)), not a statement
-    const handler = query.handler;
     // Armed when postgres.js hands the query to the pool, not when it is built: a query nested in
     // another as a fragment is never handed over, and must never be rejected.
-    query.handler = Object.assign(
-      (pending: PendingQuery) => {
-        const handed = handler(pending);
-        // An open connection takes the statement at once (postgres.js sets its backend as it hands
-        // it over): no timer for the usual case. Only a statement left waiting, for a connection
-        // being opened or a pool that is full, is bounded.
-        if (pending.state === null || pending.state === undefined) {
-          const timer = setTimeout(() => {
-            if (pending.state !== null && pending.state !== undefined) return;
-            pending.reject(connectionWaitError());
-            pending.cancel();
-          }, waitMs);
-          unref(timer);
-          const clear = () => clearTimeout(timer);
-          pending.then(clear, clear);
-        }
-        return handed;
-      },
-      { debug: handler.debug },
-    );
+    query.handler = boundedHandler(query.handler);
     return query;
   };
   // biome-ignore lint/suspicious/noExplicitAny: postgres.js's begin and reserve take any callbacks
@@ -245,6 +256,9 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
         },
       );
     });
+  // Made once, not per property read: `sql.unsafe` is read for every statement.
+  const unsafe = (...args: unknown[]) => watch((sql.unsafe as Callback)(...args));
+  const file = (...args: unknown[]) => watch((sql.file as Callback)(...args));
   return new Proxy(sql, {
     apply(target, self, args: unknown[]) {
       return watch(Reflect.apply(target, self, args));
@@ -252,11 +266,9 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
     get(target, property, receiver) {
       if (property === "begin") return begin;
       if (property === "reserve") return reserve;
-      const value = Reflect.get(target, property, receiver);
-      if ((property === "unsafe" || property === "file") && typeof value === "function") {
-        return (...args: unknown[]) => watch((value as Callback)(...args));
-      }
-      return value;
+      if (property === "unsafe") return unsafe;
+      if (property === "file") return file;
+      return Reflect.get(target, property, receiver);
     },
   });
 }
