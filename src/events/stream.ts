@@ -7,6 +7,16 @@ import { assertStreamId, kindOf, MAX_STREAM_ID_LENGTH, nameIssues } from "../int
  */
 export const STREAM_SEPARATOR = "-";
 
+/**
+ * Why a filter's category that holds the separator is refused (projections, live filters): the
+ * category ends at a stream id's first `-`, so `Cart-1` is a stream, and as a category it would match nothing.
+ */
+export function categorySeparatorIssue(category: string): string | undefined {
+  return category.includes(STREAM_SEPARATOR)
+    ? `a category holds no "${STREAM_SEPARATOR}" ("${STREAM_SEPARATOR}" ends it): list a stream under streams`
+    : undefined;
+}
+
 export function streamName(category: string, id: string): string {
   assertCategory(category);
   const idIssues = nameIssues(id, "the id", MAX_STREAM_ID_LENGTH);

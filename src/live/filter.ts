@@ -1,6 +1,6 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { categoryOf, STREAM_SEPARATOR } from "../events/stream.js";
+import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
 
 /**
  * Which events a live subscriber receives. Each list that is present must match (streams, then
@@ -78,12 +78,10 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
         });
         break;
       }
-      // A category ends at the stream id's first "-": "Cart-1" as a category would match nothing, silently.
-      if (key === "categories" && value.includes(STREAM_SEPARATOR)) {
-        issues.push({
-          path: [key],
-          message: `a category holds no "${STREAM_SEPARATOR}" ("${STREAM_SEPARATOR}" ends it): list a stream under streams`,
-        });
+      // "Order-1" as a category would match nothing, silently (see categorySeparatorIssue).
+      const separator = key === "categories" ? categorySeparatorIssue(value) : undefined;
+      if (separator !== undefined) {
+        issues.push({ path: [key], message: separator });
         break;
       }
     }

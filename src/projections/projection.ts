@@ -2,7 +2,7 @@ import { MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
 import { type Issue, ValidationError } from "../errors.js";
 import { isStreamLifecycleEvent } from "../event-store/stream-deletion.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { categoryOf, STREAM_SEPARATOR } from "../events/stream.js";
+import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
 import { kindOf } from "../internal/validate.js";
 import type { ReadModelWriter } from "./read-model-store.js";
 
@@ -142,14 +142,9 @@ function definitionIssues(definition: unknown): Issue[] {
     if (!Array.isArray(list) || list.some((item) => typeof item !== "string" || item === "")) {
       issues.push({ path: [key], message: `${key} must be an array of non-empty strings` });
     } else if (key === "categories") {
-      // A category ends at the stream id's first "-": "Cart-1" is a stream, and as a category it matches nothing.
       list.forEach((item: string, index) => {
-        if (item.includes(STREAM_SEPARATOR)) {
-          issues.push({
-            path: [key, index],
-            message: `a category holds no "${STREAM_SEPARATOR}" ("${STREAM_SEPARATOR}" ends it): list a stream under streams`,
-          });
-        }
+        const issue = categorySeparatorIssue(item);
+        if (issue !== undefined) issues.push({ path: [key, index], message: issue });
       });
     }
   }
