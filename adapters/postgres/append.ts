@@ -135,7 +135,14 @@ export async function appendEvents(
       if (deleted !== null && inserted === 0) throw new StreamDeletedError(streamId, deleted);
       if (idsAlreadyStored > 0)
         return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
-      if (inserted === 0 || first === null) throw new ConcurrencyError(streamId, expected, seen);
+      if (inserted === 0 || first === null) {
+        // The statement looked at the first id only; a later one in use refuses the batch as on
+        // every store (before its expected version), and a batch stored in full is a retry.
+        if (batch.ids.length > 1 && (await refusal(sql, context, streamId, batch))[1] > 0) {
+          return ownCommit(await retriedAppend(sql, context, streamId, batch, events), reconnected);
+        }
+        throw new ConcurrencyError(streamId, expected, seen);
+      }
       current = seen;
       start = toPosition(first);
     }
@@ -154,7 +161,7 @@ export async function appendEvents(
   }
 }
 
-/** Why appendAlone inserted nothing: the stream's version now, how many of the batch's first id are stored, whether it is deleted. */
+/** Why an append inserted nothing: the stream's version now, how many of the batch's ids are stored, whether it is deleted. */
 async function refusal(
   sql: PostgresQueryable,
   context: StoreContext,
@@ -163,7 +170,7 @@ async function refusal(
 ): Promise<[number, number, DeletionMode]> {
   return guardReconnecting("appendToStream", attemptsOn(sql), async () => {
     const [row] = (await sql
-      .unsafe(context.statements.appendRefused, [streamId, batch.ids[0] ?? ""], { prepare: true })
+      .unsafe(context.statements.appendRefused, [streamId, JSON.stringify(batch.ids)], { prepare: true })
       .values()) as unknown as [[number, number, DeletionMode]];
     return row;
   });

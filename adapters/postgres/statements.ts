@@ -156,10 +156,13 @@ WHERE NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1) AND CASE $2::
   WHEN 'stream-exists' THEN cur.version > 0
   ELSE cur.version = $3::integer END
 RETURNING global_position::text, version`,
-    // Why appendAlone inserted nothing: the stream's version, whether the first event's id is
-    // stored (a retry repeats every id), and whether the stream is deleted. $1 stream id, $2 the first event's id.
+    // Why an append inserted nothing: the stream's version, how many of the batch's ids are stored
+    // (a retry repeats every id; ids in use refuse the batch before its expected version does, as on
+    // every store), and whether the stream is deleted. Only refused appends pay for it.
+    // $1 stream id, $2 the batch's ids as a JSON array.
     appendRefused: `SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0),
-  (SELECT count(*) FROM ${events} WHERE event_id = $2)::integer, (SELECT mode FROM ${deletions} WHERE stream_id = $1)`,
+  (SELECT count(*) FROM ${events} WHERE event_id = ANY(ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb))))::integer,
+  (SELECT mode FROM ${deletions} WHERE stream_id = $1)`,
     // Ids as a JSON array: postgres.js can only send array parameters once it has fetched the
     // server's array types, which clients made with fetch_types: false never do.
     eventsByIds: `SELECT stream_id, ${COLUMNS} FROM ${events}

@@ -680,6 +680,16 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
           "an id reused in another stream",
         );
         assert(reused.message.includes("already"), "says the id is taken");
+        // An id in use refuses the batch whatever its expected version (as the same ids with other
+        // data are refused above), wherever in the batch it is.
+        const behindNew = [{ id: ulid(), type: "Once", data: 3 }, batch[1] as NewEvent];
+        for (const expectedVersion of ["no-stream", 2] as const) {
+          await assertRejects(
+            () => store.appendToStream(id, behindNew, { expectedVersion }),
+            ErrorCode.Validation,
+            `an id in use behind a new one, expecting ${JSON.stringify(expectedVersion)}`,
+          );
+        }
       }
       assertEqual(await store.getStreamVersion(id), 2, "stored once");
       assertEqual(
