@@ -126,6 +126,7 @@ export abstract class ReadModelStore implements ReadModelWriter {
   async swap(swap: ReadModelSwap): Promise<void> {
     this.#assertRebuilds();
     assertMoves(swap);
+    assertNoMoveOntoItself(swap);
     return this.swapGeneration(swap);
   }
 
@@ -265,6 +266,29 @@ function assertMoves(swap: ReadModelSwap): void {
       issues.push(...nameIssues(to, "checkpoint id", MAX_CHECKPOINT_ID_LENGTH, ["checkpoints", i, "to"]));
     });
   }
+  if (issues.length > 0) throw new ValidationError("Invalid read-model swap", issues);
+}
+
+/**
+ * A move onto itself is refused: "`to` loses what it has, then takes `from`'s" would empty a
+ * collection on the stores that carry it out in that order (and DynamoDB refuses it), where the
+ * in-memory store kept it; there is nothing a caller can mean by it.
+ */
+function assertNoMoveOntoItself(swap: ReadModelSwap): void {
+  const issues: Issue[] = [];
+  const onto = (kind: string, at: string, pairs: readonly { from: unknown; to: unknown }[]) => {
+    for (const [i, { from, to }] of pairs.entries()) {
+      if (from === to) issues.push({ path: [at, i], message: `a ${kind} moved onto itself` });
+    }
+  };
+  onto("collection", "collections", swap.collections);
+  const key = (k: ReadModelKey) => JSON.stringify([k.collection, k.id]);
+  onto(
+    "document",
+    "documents",
+    swap.documents.map(({ from, to }) => ({ from: key(from), to: key(to) })),
+  );
+  onto("checkpoint", "checkpoints", swap.checkpoints);
   if (issues.length > 0) throw new ValidationError("Invalid read-model swap", issues);
 }
 

@@ -38,6 +38,25 @@ describe("ReadModelStore.swap and drop", () => {
     await expect(store.swap({ collections: "x", documents: [], checkpoints: [] } as never)).rejects.toMatchObject({
       code: "VALIDATION_FAILED",
     });
+    // A move onto itself: PostgreSQL and SQLite emptied the collection, DynamoDB refused it.
+    await store.put("kept", "a", { n: 1 });
+    await store.checkpoints.store("kept", 3);
+    for (const swap of [
+      { collections: [{ from: "kept", to: "kept" }], documents: [], checkpoints: [] },
+      {
+        collections: [],
+        documents: [{ from: { collection: "kept", id: "a" }, to: { collection: "kept", id: "a" } }],
+        checkpoints: [],
+      },
+      { collections: [], documents: [], checkpoints: [{ from: "kept", to: "kept" }] },
+    ]) {
+      await expect(store.swap(swap)).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+        message: expect.stringContaining("swap"),
+      });
+    }
+    expect(await store.list("kept")).toEqual([{ id: "a", document: { n: 1 } }]);
+    expect(await store.checkpoints.load("kept")).toBe(3);
     class Unable extends InMemoryReadModelStore {
       override readonly capabilities = { atomicCheckpoints: true };
     }
