@@ -136,3 +136,43 @@ describe("a negative number as an option's value", () => {
     expect(positional.stderr).toContain('Unexpected argument "--to"');
   });
 });
+
+describe("replay --since takes ISO 8601 only", () => {
+  const store = ["--store", "sqlite", "--file", "events.db"];
+
+  test("a date Date.parse guesses at (a locale's, words, no zone, a day the calendar lacks) is exit 2 naming --since", async () => {
+    for (const since of [
+      "12/01/2026",
+      "Dec 1 2026",
+      "1",
+      "2026",
+      "2026-1-1",
+      "2026-02-30",
+      "2026-11-01T09:30",
+      "2026-11-01 09:30Z",
+      "2026-11-01T24:00Z",
+      "yesterday",
+    ]) {
+      const run = await eventflows(["replay", "projection.ts", ...store, "--since", since]);
+      expect({ since, code: run.code }).toEqual({ since, code: 2 });
+      expect(run.stderr).toBe(
+        `eventflows: --since takes an ISO 8601 date or date-time with a zone (2026-11-01, 2026-11-01T09:30:00Z, 2026-11-01T10:30+01:00), not "${since}" (see: eventflows replay --help)`,
+      );
+    }
+  });
+
+  test("a date, or a date-time with Z or an offset, passes (the missing module is what fails next)", async () => {
+    for (const since of [
+      "2026-11-01",
+      "2028-02-29",
+      "2026-11-01T09:30:00Z",
+      "2026-11-01T10:30+01:00",
+      "2026-11-01T09:30:00.123Z",
+    ]) {
+      const run = await eventflows(["replay", "projection.ts", ...store, "--since", since]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).not.toContain("--since");
+      expect(run.stderr).toContain("projection.ts");
+    }
+  });
+});

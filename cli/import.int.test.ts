@@ -21,6 +21,14 @@ import { ensurePostgres, postgresTestClient, uniqueSchema } from "../test/servic
 // everything stored. The 10k/100k-event checks are the importers' own tests (adapters/*/…-import.int.test.ts).
 const bin = join(import.meta.dirname, "..", "bin", "eventflows.js");
 const database = uniqueSchema("cli_emmett");
+// A second Emmett database on the same server, same schema and partition, read by a role of its own
+// whose password is in the source URL; and a database without Emmett's tables.
+const otherDatabase = `${database}_b`;
+const emptyDatabase = `${database}_e`;
+const reader = `${database}_reader`;
+const readerPassword = `pw-${ulid()}`;
+let otherUrl: string;
+let emptyUrl: string;
 const schema = uniqueSchema("cli_import");
 const castoreTable = `cli_castore_${ulid().slice(-8).toLowerCase()}`;
 let url: string;
@@ -69,6 +77,29 @@ beforeAll(async () => {
   }
   await pool.end();
 
+  await admin.unsafe(`CREATE DATABASE ${otherDatabase}`);
+  await admin.unsafe(`CREATE DATABASE ${emptyDatabase}`);
+  await admin.unsafe(`CREATE ROLE ${reader} LOGIN PASSWORD '${readerPassword}'`);
+  const adminOtherUrl = url.replace(/\/[^/?]*(\?|$)/, `/${otherDatabase}$1`);
+  const otherPool = new pg.Pool({ connectionString: adminOtherUrl, max: 2 });
+  const other = getPostgreSQLEventStore(adminOtherUrl, {
+    connectionOptions: { pooled: true, pool: otherPool, connectionString: adminOtherUrl },
+  });
+  await other.schema.migrate();
+  for (let s = 0; s < 4; s++) {
+    await other.appendToStream(
+      `invoice-${s}`,
+      Array.from({ length: 3 }, (_, i) => ({ type: i === 0 ? "InvoiceIssued" : "LineBilled", data: { s, i } })),
+    );
+  }
+  await otherPool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${reader}`);
+  await otherPool.end();
+  const readerUrl = new URL(adminOtherUrl);
+  readerUrl.username = reader;
+  readerUrl.password = readerPassword;
+  otherUrl = readerUrl.toString();
+  emptyUrl = url.replace(/\/[^/?]*(\?|$)/, `/${emptyDatabase}$1`);
+
   local = await ensureDynamoDb();
   await createDynamoDbClient(local).send("CreateTable", castoreCreateTable(castoreTable));
   const taskCreated = new EventType<"TaskCreated", { title: string }>({ type: "TaskCreated" });
@@ -89,6 +120,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${otherDatabase} WITH (FORCE)`);
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${emptyDatabase} WITH (FORCE)`);
+  await admin.unsafe(`DROP ROLE IF EXISTS ${reader}`);
   await admin.end();
   await createDynamoDbClient(local)
     .send("DeleteTable", { TableName: castoreTable })
@@ -133,6 +167,93 @@ describe("eventflows import", () => {
     // The source's URL from its own variable works as the file does.
     const byVariable = eventflows(args, { ...env, EVENTFLOWS_IMPORT_SOURCE_URL: emmettUrl });
     expect(byVariable.stdout).toContain("0 events read");
+  });
+
+  test("emmett-postgres, two databases with the same schema and partition into one target: each has its own checkpoint, no password stored", async () => {
+    // The first test imported the first database (positions 1 to 100) into `schema`. The second one's
+    // 12 events sit at positions 1 to 12: were the checkpoint shared, its import would resume past them.
+    writeFileSync(join(dir, "emmett-other-url"), `${otherUrl}\n`, { mode: 0o600 });
+    const env = { EVENTFLOWS_PG_URL: url };
+    const target = ["--to", "postgres", "--schema", schema, "--json"];
+    const other = ["import", "emmett-postgres", "--from-url-file", "emmett-other-url", ...target];
+    const first = eventflows(other, env);
+    expect(first).toMatchObject({ code: 0 });
+    expect(JSON.parse(first.stdout)).toMatchObject({ read: 12, imported: 12, skipped: 0, streams: 4 });
+    // Each resumes from its own checkpoint: nothing new on either.
+    expect(JSON.parse(eventflows(other, env).stdout)).toMatchObject({ read: 0, imported: 0 });
+    writeFileSync(join(dir, "emmett-url"), `${emmettUrl}\n`);
+    const firstDatabase = eventflows(["import", "emmett-postgres", "--from-url-file", "emmett-url", ...target], env);
+    expect(JSON.parse(firstDatabase.stdout)).toMatchObject({ read: 0, imported: 0 });
+    const [row] = await admin.unsafe<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM ${schema}.events WHERE stream_id LIKE 'invoice-%'`,
+    );
+    expect(row?.n).toBe(12);
+    const checkpoints = await admin.unsafe<{ id: string }[]>(
+      `SELECT id FROM ${schema}.checkpoints WHERE id LIKE 'import:emmett-postgres:%' ORDER BY id`,
+    );
+    expect(checkpoints).toHaveLength(2);
+    // Neither the source's password nor its user is in any row of the target, nor in the output.
+    const tables = await admin.unsafe<{ name: string }[]>(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1",
+      [schema],
+    );
+    expect(tables.length).toBeGreaterThan(5);
+    for (const { name } of tables) {
+      const [found] = await admin.unsafe<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM ${schema}."${name}" t WHERE strpos(t::text, $1) > 0 OR strpos(t::text, $2) > 0`,
+        [readerPassword, reader],
+      );
+      expect({ name, rows: found?.n }).toEqual({ name, rows: 0 });
+    }
+    for (const output of [first.stdout, first.stderr]) {
+      expect(output).not.toContain(readerPassword);
+      expect(output).not.toContain(reader);
+    }
+  });
+
+  test("emmett-postgres, a --from-schema or database without Emmett's table: exit 2 saying so, nothing about migrations", () => {
+    writeFileSync(join(dir, "emmett-url"), `${emmettUrl}\n`);
+    writeFileSync(join(dir, "empty-url"), `${emptyUrl}\n`);
+    const env = { EVENTFLOWS_PG_URL: url };
+    const target = ["--to", "postgres", "--schema", schema];
+    const cases: [string[], string][] = [
+      [
+        ["--from-url-file", "emmett-url", "--from-schema", "no_such_schema"],
+        'eventflows: --from-schema "no_such_schema": the source database has no such schema (see: eventflows import --help)',
+      ],
+      [
+        ["--from-url-file", "emmett-url", "--from-schema", "pg_catalog"],
+        'eventflows: --from-schema "pg_catalog": the schema holds no Emmett event table (emt_messages) (see: eventflows import --help)',
+      ],
+      [
+        ["--from-url-file", "empty-url"],
+        "eventflows: The source database holds no Emmett event table (emt_messages) on its search path: name Emmett's schema with --from-schema (see: eventflows import --help)",
+      ],
+    ];
+    for (const [from, message] of cases) {
+      const run = eventflows(["import", "emmett-postgres", ...from, ...target], env);
+      expect({ from, code: run.code, stderr: run.stderr.trim(), stdout: run.stdout }).toEqual({
+        from,
+        code: 2,
+        stderr: message,
+        stdout: "",
+      });
+    }
+    const json = eventflows(
+      [
+        "import",
+        "emmett-postgres",
+        "--from-url-file",
+        "emmett-url",
+        "--from-schema",
+        "no_such_schema",
+        ...target,
+        "--json",
+      ],
+      env,
+    );
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stderr).error.code).toBe("CLI_USAGE");
   });
 
   test("castore-dynamodb into a SQLite file, streams named by --category", () => {

@@ -28,14 +28,17 @@ export const IMPORT_USAGE = `Usage: eventflows import <source> --to <store> [opt
 
 Moves the events of another event store into an EventFlows store: stream ids, versions (Emmett's
 stream positions, Castore's aggregate versions), types, data, metadata and times are kept. In
-batches, with a checkpoint saved in the target after each: an interrupted import (Ctrl-C, a crash)
-resumes where it stopped when run again, and events found stored already are never written twice.
+batches, with a checkpoint saved in the target after each, one per source (an Emmett database's
+host, port and name, schema and partition; a Castore table, event store and category): an interrupted
+import (Ctrl-C, a crash) resumes where it stopped when run again, and events found stored already are
+never written twice.
 Stop the source's writers before the last run: it then picks up what they wrote meanwhile.
 
 Sources:
   emmett-postgres    an Emmett 0.42 store on PostgreSQL (@event-driven-io/emmett-postgresql)
                      the URL from $EVENTFLOWS_IMPORT_SOURCE_URL, or --from-url-file <path>
-    --from-schema <name>       the schema of Emmett's tables (default: the search path)
+    --from-schema <name>       the schema of Emmett's tables (default: the search path); one
+                               without them (emt_messages) is a usage error
     --from-partition <name>    Emmett's partition (default: emt:default)
   castore-dynamodb   a Castore 2.x single-table DynamoDB table (@castore/event-storage-adapter-dynamodb);
                      region, endpoint and credentials from the AWS variables
@@ -130,13 +133,13 @@ export async function importCommand(args: readonly string[], io: CliIo): Promise
   }
   const batchSize = integerOption("import", "batch-size", values["batch-size"], 1, 10_000);
   const restart = values.restart === true;
-  const checkpointId = importCheckpointId(source, values);
 
   let reached: number | undefined;
   try {
-    const result = await withSource(source, values, io, (from) =>
+    const result = await withSource(source, values, io, (from, identity) =>
       withTarget(target, values, io, (store, checkpoints) =>
         withInterrupt(async (signal) => {
+          const checkpointId = importCheckpointId(source, identity);
           const origin = restart ? 0 : ((await checkpoints.load(checkpointId)) ?? 0);
           return runWithProgress(io, origin, (onProgress) =>
             importEvents({
@@ -180,48 +183,87 @@ function print(io: CliIo, json: boolean, source: string, target: string, result:
 }
 
 /**
- * The target's checkpoint for this source: one per Emmett schema and partition, per Castore table,
- * event store and category. Shared by every source of a kind (importEvents' default), the position one
- * source reached would make the import of another into the same target skip what lies before it.
+ * The target's checkpoint for this source: one per Emmett database (host, port, database name), schema
+ * and partition, per Castore table, event store and category. Shared by every source of a kind
+ * (importEvents' default), the position one source reached would make the import of another into the
+ * same target skip what lies before it. The id is a digest of the identity, which holds no user or
+ * password: it is stored in the target.
  */
-function importCheckpointId(source: SourceName, values: ImportValues): string {
-  const identity =
-    source === "emmett-postgres"
-      ? [values["from-schema"] ?? "", values["from-partition"] ?? "emt:default"]
-      : [values["from-table"] ?? "", values["event-store-id"] ?? "", values.category ?? values["event-store-id"] ?? ""];
+function importCheckpointId(source: SourceName, identity: readonly string[]): string {
   const digest = createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 16);
   return `import:${source}:${digest}`;
 }
 
-/** Opens the source by its options, runs `work`, and closes it. */
+/**
+ * Opens the source by its options, runs `work` with the source and what identifies it (for its
+ * checkpoint), and closes it.
+ */
 async function withSource<T>(
   source: SourceName,
   values: ImportValues,
   io: CliIo,
-  work: (source: ImportSource) => Promise<T>,
+  work: (source: ImportSource, identity: readonly string[]) => Promise<T>,
 ): Promise<T> {
   if (source === "emmett-postgres") {
     // The source's URL by the target's rules, from its own variable and option.
     const sourceIo = { ...io, env: { EVENTFLOWS_PG_URL: io.env.EVENTFLOWS_IMPORT_SOURCE_URL } };
     return withPostgres("import", { "url-file": values["from-url-file"] }, sourceIo, async (pg, sql) => {
-      const from = checkInput("import", () =>
-        pg.emmettPostgresSource(sql, { schema: values["from-schema"], partition: values["from-partition"] }),
-      );
-      return work(from);
+      const schema = values["from-schema"];
+      const partition = values["from-partition"] ?? "emt:default";
+      const from = checkInput("import", () => pg.emmettPostgresSource(sql, { schema, partition }));
+      await checkEmmettTable(pg, sql, schema);
+      // The database as postgres.js connects to it (the URL's, or PGHOST, PGPORT, PGDATABASE and their defaults).
+      const { host, port, database } = sql.options;
+      return work(from, [host.join(","), port.join(","), database, schema ?? "", partition]);
     });
   }
   const dynamodb = await import("../adapters/dynamodb/index.js");
   const client = await dynamoDbClient(io);
+  const tableName = values["from-table"] ?? "";
   const eventStoreId = values["event-store-id"] ?? "";
   const category = values.category ?? eventStoreId;
   const from = checkInput("import", () =>
     dynamodb.castoreDynamoDbSource(client, {
-      tableName: values["from-table"] ?? "",
+      tableName,
       eventStoreId,
       streamId: (aggregateId) => `${category}-${aggregateId}`,
     }),
   );
-  return work(from);
+  return work(from, [tableName, eventStoreId, category]);
+}
+
+/**
+ * A `--from-schema` that names no schema of the source database, or no Emmett table where the import
+ * would read, is a wrong command line (exit 2) saying which, before anything is read: the adapter's
+ * "tables do not exist" speaks of an EventFlows store and its migrations.
+ */
+async function checkEmmettTable(
+  pg: typeof import("../adapters/postgres/index.js"),
+  sql: import("../adapters/postgres/index.js").PostgresSql,
+  schema: string | undefined,
+): Promise<void> {
+  let found: { has_schema: boolean; has_table: boolean } | undefined;
+  try {
+    [found] = await sql.unsafe<{ has_schema: boolean; has_table: boolean }[]>(
+      `SELECT $1::text IS NULL OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text) AS has_schema,
+        to_regclass(CASE WHEN $1::text IS NULL THEN 'emt_messages' ELSE quote_ident($1::text) || '.emt_messages' END)
+          IS NOT NULL AS has_table`,
+      [schema ?? null],
+    );
+  } catch (error) {
+    throw pg.toEventFlowsError(error, "import");
+  }
+  if (found?.has_schema === false) {
+    throw new CliUsageError(`--from-schema "${schema}": the source database has no such schema`, "import");
+  }
+  if (found?.has_table === false) {
+    throw new CliUsageError(
+      schema === undefined
+        ? "The source database holds no Emmett event table (emt_messages) on its search path: name Emmett's schema with --from-schema"
+        : `--from-schema "${schema}": the schema holds no Emmett event table (emt_messages)`,
+      "import",
+    );
+  }
 }
 
 /** Opens the target event store and the checkpoint store beside it, runs `work`, and closes them. */

@@ -1,4 +1,5 @@
-import { CliUsageError } from "./errors.js";
+import { EventFlowsError } from "../src/index.js";
+import { CliErrorCode, CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
 import {
@@ -43,7 +44,9 @@ dynamodb: region, endpoint and credentials from the AWS variables (AWS_REGION,
   --partition-key <name>, --sort-key <name>
                      the key attribute names, if the store is configured with others (default: pk, sk)
 Options:
-  --to <version>     postgres, sqlite: stop at this schema version (default: the latest)
+  --to <version>     postgres, sqlite: stop at this schema version (default: the latest); a schema
+                     at a later version is left as it is and the command fails (exit 1): migrations
+                     are not undone
   --status           postgres, sqlite: show the schema version, the migrations applied and
                      pending, and change nothing (what eventflows-pg status does)
   --json             print the result as JSON
@@ -143,6 +146,13 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
       : await withSqlite("migrate", values, io, true, (sqlite, driver) =>
           sqlite.migrateSqlite(driver, { tablePrefix: values.prefix, to }),
         );
+  if (to !== undefined && result.version > to) {
+    // The adapters apply migrations and never undo one: a schema past --to stays as it is.
+    throw new EventFlowsError(
+      CliErrorCode.SchemaNewer,
+      `${name}: the schema is at version ${result.version}, newer than --to ${to}; migrations are not undone (there are no down-migrations), so nothing was changed`,
+    );
+  }
   if (values.json) {
     io.stdout(JSON.stringify({ store: name, applied: result.applied, version: result.version }));
   } else {

@@ -13,6 +13,7 @@ import { formatDuration } from "./progress-output.js";
 import {
   feedOrigin,
   integerOption,
+  isoTimeOption,
   PROJECTION_OPTIONS,
   reportInterrupted,
   runWithProgress,
@@ -38,7 +39,8 @@ Options:
   --stream <id>        replay this one stream, in version order
   --category <c>       replay the streams of this category (Cart for Cart-01J...)
   --after <position>   start after this global position (a stream version with --stream)
-  --since <iso time>   only events at or after this time (the feed is still read from --after)
+  --since <iso time>   only events at or after this time (the feed is still read from --after):
+                       an ISO 8601 date (midnight UTC) or date-time with a zone, e.g. 2026-11-01T09:30:00Z
   --rate <n>           at most n events per second reach the handler
   --batch-size <n>     events per batch (and per transaction with --apply), 1 to 10000 (default: 100)
   --apply              write; without it nothing is written
@@ -72,9 +74,7 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
   }
   if (values.collections !== undefined) throw new CliUsageError("--collections is for rebuild", "replay");
   const after = integerOption("replay", "after", values.after, 0, Number.MAX_SAFE_INTEGER);
-  if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) {
-    throw new CliUsageError(`--since takes an ISO 8601 time, not "${values.since}"`, "replay");
-  }
+  const since = isoTimeOption("replay", "since", values.since);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) {
     throw new CliUsageError(`--rate takes a positive number of events per second, not "${values.rate}"`, "replay");
@@ -101,7 +101,7 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
             stream: values.stream,
             category: values.category,
             after,
-            since: values.since,
+            since,
             eventsPerSecond: rate,
             batchSize,
             signal,

@@ -98,6 +98,23 @@ describe("eventflows migrate / stats on PostgreSQL", () => {
       code: 0,
       stdout: `postgres: schema is up to date at version ${LATEST_SCHEMA_VERSION}.\n`,
     });
+    // --to below the schema's version: not "up to date", and not reached (no down-migrations): exit 1.
+    const below = eventflows(["migrate", "postgres", "--schema", schema, "--to", "2"], env);
+    expect(below).toMatchObject({
+      code: 1,
+      stdout: "",
+      stderr: `eventflows: postgres: the schema is at version ${LATEST_SCHEMA_VERSION}, newer than --to 2; migrations are not undone (there are no down-migrations), so nothing was changed\n`,
+    });
+    const belowJson = eventflows(["migrate", "postgres", "--schema", schema, "--to", "2", "--json"], env);
+    expect(belowJson).toMatchObject({ code: 1, stdout: "" });
+    expect(JSON.parse(belowJson.stderr).error.code).toBe("CLI_SCHEMA_NEWER");
+    // --to at the schema's version is reached: done, nothing applied.
+    const atVersion = eventflows(
+      ["migrate", "postgres", "--schema", schema, "--to", String(LATEST_SCHEMA_VERSION)],
+      env,
+    );
+    expect(atVersion).toMatchObject({ code: 0, stderr: "" });
+    expect(atVersion.stdout).toContain(`up to date at version ${LATEST_SCHEMA_VERSION}`);
 
     const store = new PostgresEventStore({ sql, schema });
     await store.appendToStream("Cart-1", [
@@ -177,6 +194,11 @@ describe("eventflows migrate / stats on SQLite", () => {
     expect(first).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(first.stdout).version).toBe(LATEST_SQLITE_SCHEMA_VERSION);
     expect(JSON.parse(eventflows(["migrate", "sqlite", "--file", "events.db", "--json"]).stdout).applied).toEqual([]);
+    const below = eventflows(["migrate", "sqlite", "--file", "events.db", "--to", "1"]);
+    expect(below).toMatchObject({ code: 1, stdout: "" });
+    expect(below.stderr).toBe(
+      `eventflows: sqlite: the schema is at version ${LATEST_SQLITE_SCHEMA_VERSION}, newer than --to 1; migrations are not undone (there are no down-migrations), so nothing was changed\n`,
+    );
     const status = JSON.parse(eventflows(["migrate", "sqlite", "--file", "events.db", "--status", "--json"]).stdout);
     expect(status).toMatchObject({ version: LATEST_SQLITE_SCHEMA_VERSION, pending: [] });
     expect(status.applied).toHaveLength(LATEST_SQLITE_SCHEMA_VERSION);

@@ -103,6 +103,7 @@ export const ErrorCodeRegistry = {
     UnsupportedRuntime: "CLI_UNSUPPORTED_RUNTIME",
     ModuleFailed: "CLI_MODULE_FAILED",
     StatefulReplay: "CLI_STATEFUL_REPLAY",
+    SchemaNewer: "CLI_SCHEMA_NEWER",
   },
 } as const;
 

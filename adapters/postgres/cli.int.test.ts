@@ -47,6 +47,15 @@ describe("eventflows-pg command", () => {
     const again = cli(["migrate", "--url", url, "--schema", schema]);
     expect(again).toMatchObject({ code: 0 });
     expect(again.stdout).toContain(`Schema is up to date at version ${LATEST_SCHEMA_VERSION}.`);
+
+    // A target below the schema's version is not reached: no down-migrations, so exit 1 saying so.
+    const below = cli(["migrate", "--url", url, "--schema", schema, "--to", "2"]);
+    expect(below).toMatchObject({
+      code: 1,
+      stdout: "",
+      stderr: `The schema is at version ${LATEST_SCHEMA_VERSION}, newer than --to 2; migrations are not undone (there are no down-migrations), so nothing was changed.\n`,
+    });
+    expect(await schemaVersion(sql, { schema })).toBe(LATEST_SCHEMA_VERSION);
   });
 
   test("usage errors exit 2 with the usage text; failures exit 1 without leaking the password", () => {

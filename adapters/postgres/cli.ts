@@ -30,7 +30,8 @@ The database URL comes from $${CLI_URL_VARIABLE}, else $${URL_VARIABLE}, or from
 Options:
   --schema <name>    schema holding the tables (default: eventflows)
   --prefix <prefix>  table name prefix (default: none)
-  --to <version>     migrate: stop at this schema version (default: the latest, ${LATEST_SCHEMA_VERSION})`;
+  --to <version>     migrate: stop at this schema version (default: the latest, ${LATEST_SCHEMA_VERSION}); a schema
+                     at a later version is left as it is and the command fails: migrations are not undone`;
 
 interface Parsed {
   readonly command: string;
@@ -72,6 +73,13 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
     sql = createPostgresClient(url, { max: 1, connect_timeout: 10 });
     if (parsed.command === "migrate") {
       const result = await migrate(sql, { ...names, to: parsed.to });
+      if (parsed.to !== undefined && result.version > parsed.to) {
+        // Migrations are applied, never undone: a schema past --to stays as it is.
+        io.stderr(
+          `The schema is at version ${result.version}, newer than --to ${parsed.to}; migrations are not undone (there are no down-migrations), so nothing was changed.`,
+        );
+        return 1;
+      }
       io.stdout(
         result.applied.length === 0
           ? `Schema is up to date at version ${result.version}.`

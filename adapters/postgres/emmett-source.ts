@@ -1,6 +1,12 @@
-import { type ImportBatch, type ImportSource, importedEventId, ValidationError } from "../../src/index.js";
+import {
+  type ImportBatch,
+  type ImportSource,
+  importedEventId,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
 import type { PostgresSql } from "./client.js";
-import { guard } from "./errors.js";
+import { guard as guarded, SERVICE } from "./errors.js";
 
 export interface EmmettPostgresSourceOptions {
   /** The schema of Emmett's tables (`emt_messages`); defaults to none, i.e. the connection's search path. */
@@ -63,6 +69,22 @@ ORDER BY global_position LIMIT $3`;
 WHERE ${events} AND global_position > $2::text::bigint
   AND transaction_id::text = ANY(ARRAY(SELECT jsonb_array_elements_text($3::text::jsonb)))`;
   const head = `SELECT coalesce(max(global_position), 0)::text FROM ${table} WHERE partition = $1`;
+  const where = options.schema === undefined ? "on the search path" : `in schema "${options.schema}"`;
+  // The adapter's "tables do not exist: run the migrations" is about an EventFlows store, not this source.
+  const guard = <T>(operation: string, run: () => Promise<T>): Promise<T> =>
+    guarded(operation, run).catch((error: unknown) => {
+      if (error instanceof ServiceError && (error.serviceCode === "42P01" || error.serviceCode === "3F000")) {
+        throw new ServiceError(
+          SERVICE,
+          operation,
+          error.serviceCode,
+          false,
+          `the source database holds no Emmett event table (emt_messages) ${where}: check the database and the schema option`,
+          { cause: error.cause },
+        );
+      }
+      throw error;
+    });
   return {
     name: EMMETT_SOURCE,
     async *batches(position: number, limit: number): AsyncIterable<ImportBatch> {

@@ -5,7 +5,10 @@ import { checksum, LATEST_SCHEMA_VERSION, type Migration, migrations } from "./m
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 
 export interface MigrateOptions extends PostgresNameOptions {
-  /** Stop at this schema version (to test upgrades, or to roll out in steps). Defaults to the latest. */
+  /**
+   * Stop at this schema version (to test upgrades, or to roll out in steps). Defaults to the latest.
+   * Migrations are never undone: a schema already past it is left as it is, and `version` says where it is.
+   */
   readonly to?: number;
 }
 

@@ -5,7 +5,10 @@ import { checksum, LATEST_SQLITE_SCHEMA_VERSION, sqliteMigrations } from "./migr
 import { type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
 
 export interface SqliteMigrateOptions extends SqliteNameOptions {
-  /** Stop at this schema version (to test upgrades, or to roll out in steps). Defaults to the latest. */
+  /**
+   * Stop at this schema version (to test upgrades, or to roll out in steps). Defaults to the latest.
+   * Migrations are never undone: a schema already past it is left as it is, and `version` says where it is.
+   */
   readonly to?: number;
 }
 
