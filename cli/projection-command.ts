@@ -1,4 +1,5 @@
 import type { EventStore, Progress } from "../src/index.js";
+import { parseIsoTime } from "../src/internal/iso-time.js";
 import { CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { ProgressOutput } from "./progress-output.js";
@@ -67,37 +68,10 @@ export function integerOption(
   return n;
 }
 
-// ISO 8601 as the feed's times are written: a date (taken as UTC midnight, as Date.parse takes it),
-// or a date-time with seconds and fraction optional and a zone (Z or ±hh:mm). Text without a zone
-// would be read in the machine's time zone, and Date.parse's other forms ("12/01/2026") are the
-// runtime's guess at a locale.
-const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2})))?$/;
-
-/**
- * An ISO 8601 date or date-time with a zone, or a usage error naming the option. A day the calendar
- * lacks (2026-02-30, which Date.parse moves to March 2) or a field out of range is refused too.
- */
+/** An ISO 8601 date or date-time with a zone (see `parseIsoTime`), or a usage error naming the option. */
 export function isoTimeOption(command: string, name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const match = ISO_TIME.exec(value);
-  const [year, month, day, hour = 0, minute = 0, second = 0, zoneHour = 0, zoneMinute = 0] = (match ?? [])
-    .slice(1)
-    .map((field) => (field === undefined ? undefined : Number(field)));
-  // setUTCFullYear, not Date.UTC: that one reads the years 0 to 99 as 1900 to 1999.
-  const date = new Date(0);
-  date.setUTCFullYear(year ?? 0, (month ?? 1) - 1, day ?? 1);
-  const valid =
-    match !== null &&
-    date.getUTCFullYear() === year &&
-    date.getUTCMonth() + 1 === month &&
-    date.getUTCDate() === day &&
-    hour < 24 &&
-    minute < 60 &&
-    second < 60 &&
-    zoneHour < 24 &&
-    zoneMinute < 60 &&
-    Number.isFinite(Date.parse(value));
-  if (!valid) {
+  if (parseIsoTime(value) === undefined) {
     throw new CliUsageError(
       `--${name} takes an ISO 8601 date or date-time with a zone (2026-11-01, 2026-11-01T09:30:00Z, 2026-11-01T10:30+01:00), not "${value}"`,
       command,

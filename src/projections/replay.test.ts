@@ -96,6 +96,15 @@ describe("replay", () => {
     });
   });
 
+  test("since: an ISO 8601 date (UTC midnight) or date-time with a zone", async () => {
+    const eventStore = await seeded();
+    for (const since of ["2020-01-01", "2020-01-01T00:00:00Z", "2020-01-01T01:00:00.5+01:00"]) {
+      const result = await replay({ eventStore, since, handle: () => undefined });
+      expect(result.handled).toBeGreaterThan(0);
+    }
+    expect((await replay({ eventStore, since: "2999-01-01", handle: () => undefined })).handled).toBe(0);
+  });
+
   test("since: only events at or after a time", async () => {
     const eventStore = await seeded();
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -152,6 +161,11 @@ describe("replay", () => {
       { stream: "Cart-a", category: "Cart" },
       { after: -1 },
       { since: "not a time" },
+      // Date.parse guesses at these (a locale's order, the machine's zone, a day moved to March 2).
+      { since: "12/01/2026" },
+      { since: "2026-11-01T09:30" },
+      { since: "2026-02-30" },
+      { since: new Date(Number.NaN) },
       { eventsPerSecond: 0 },
       { batchSize: 0 },
       { checkpoint: "c" },

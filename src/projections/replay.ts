@@ -3,6 +3,7 @@ import { type Issue, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
+import { parseIsoTime } from "../internal/iso-time.js";
 import { nameIssues } from "../internal/validate.js";
 import { abortableSleep, type Progress, ProgressMeter, throwIfAborted } from "./progress.js";
 import type { ReadModelStore, ReadModelWriter } from "./read-model-store.js";
@@ -100,7 +101,7 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   const { eventStore, stream, category, readModels, signal } = options;
   const dryRun = options.dryRun !== false;
   const batchSize = options.batchSize ?? 100;
-  const since = options.since === undefined ? undefined : new Date(options.since).getTime();
+  const since = options.since === undefined ? undefined : sinceTime(options.since);
   const checkpoint = dryRun ? undefined : options.checkpoint;
   const operation = "replay";
   const started = Date.now();
@@ -251,8 +252,12 @@ function replayIssues(options: ReplayOptions): Issue[] {
   if (options.to !== undefined && (!Number.isSafeInteger(options.to) || options.to < 0)) {
     issues.push({ path: ["to"], message: "to must be a non-negative integer" });
   }
-  if (options.since !== undefined && Number.isNaN(new Date(options.since).getTime())) {
-    issues.push({ path: ["since"], message: "since must be a Date or an ISO 8601 time" });
+  if (options.since !== undefined && Number.isNaN(sinceTime(options.since))) {
+    issues.push({
+      path: ["since"],
+      message:
+        "since must be a valid Date or an ISO 8601 date or date-time with a zone (2026-11-01, 2026-11-01T09:30:00Z)",
+    });
   }
   const rate = options.eventsPerSecond;
   if (rate !== undefined && (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0)) {
@@ -273,4 +278,10 @@ function replayIssues(options: ReplayOptions): Issue[] {
     issues.push({ path: ["dryRun"], message: "dryRun must be a boolean" });
   }
   return issues;
+}
+
+/** `since` in milliseconds: a Date's time, or an ISO 8601 text's (NaN for anything else, as an invalid Date). */
+function sinceTime(since: Date | string): number {
+  if (since instanceof Date) return since.getTime();
+  return typeof since === "string" ? (parseIsoTime(since) ?? Number.NaN) : Number.NaN;
 }
