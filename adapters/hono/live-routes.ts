@@ -12,6 +12,7 @@ import {
   type LiveHub,
   ValidationError,
 } from "../../src/index.js";
+import { headResponse } from "../http/head.js";
 import {
   type AuthHook,
   authorize,
@@ -100,8 +101,11 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   if (issues.length > 0) throw new ValidationError("Invalid live routes options", issues);
   const base = path === "/" ? "" : path;
 
-  /** Auth hook, filter, resume point and authorization, then a hub connection; throws what the response says. */
-  const open = async (c: Context, lastEventId: string | undefined) => {
+  /**
+   * Auth hook, filter, resume point and authorization, then the hub and what to connect it with;
+   * throws what the response says.
+   */
+  const admit = async (c: Context, lastEventId: string | undefined) => {
     const request = c.req.raw;
     const principal =
       options.auth === undefined
@@ -126,28 +130,39 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         ? undefined
         : await tenantScope(options.tenancy, principal, { kind: "live", type: "events", request, context: c });
     const hub = typeof options.hub === "function" ? options.hub(c, tenant) : options.hub;
-    return hub.connect({ filter, after, allow: decision === true ? undefined : decision });
+    return { hub, subscription: { filter, after, allow: decision === true ? undefined : decision } };
+  };
+  const open = async (c: Context, lastEventId: string | undefined) => {
+    const { hub, subscription } = await admit(c, lastEventId);
+    return hub.connect(subscription);
   };
 
   const app = new Hono();
   app.get(`${base}/stream`, async (c) => {
     try {
       const lastEventId = c.req.header("last-event-id");
+      // HEAD (Hono routes it here): the same checks and headers, and no connection, which nothing would read.
+      if (c.req.method === "HEAD") {
+        await admit(c, lastEventId === "" ? undefined : lastEventId);
+        return new Response(null, { headers: SSE_HEADERS });
+      }
       const connection = await open(c, lastEventId === "" ? undefined : lastEventId);
       return new Response(sseBody(connection, heartbeatMs, c.req.raw.signal), { headers: SSE_HEADERS });
     } catch (error) {
-      return errorResponse(error);
+      return c.req.method === "HEAD" ? headResponse(errorResponse(error)) : errorResponse(error);
     }
   });
   const upgrade = options.upgradeWebSocket;
   if (upgrade !== undefined) {
     app.get(`${base}/ws`, async (c, next) => {
-      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-        return errorResponse(
+      // A HEAD (Hono routes it here) cannot be upgraded (RFC 6455 asks for GET): as a GET without the header.
+      if (c.req.method === "HEAD" || c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        const refused = errorResponse(
           new ValidationError("Invalid live subscription", [
             { path: [], message: "subscribe with a WebSocket upgrade (Upgrade: websocket)" },
           ]),
         );
+        return c.req.method === "HEAD" ? headResponse(refused) : refused;
       }
       let connection: Awaited<ReturnType<typeof open>>;
       try {

@@ -154,11 +154,11 @@ describe("query routes", () => {
     expect((await app.request("/api/queries/GetCart?cartId=nobody")).status).toBe(204);
   });
 
-  test("DELETE on a query route is 405 with Allow: GET, POST", async () => {
+  test("DELETE on a query route is 405 with Allow: GET, HEAD, POST", async () => {
     const { app } = setup();
     const response = await app.request("/api/queries/GetCart", { method: "DELETE" });
     expect(response.status).toBe(405);
-    expect(response.headers.get("allow")).toBe("GET, POST");
+    expect(response.headers.get("allow")).toBe("GET, HEAD, POST");
   });
 });
 

@@ -174,7 +174,7 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         const { send } = setup();
         const cases: [string, string[], string][] = [
           ["/commands/OpenCart", others, "POST"],
-          ["/queries/GetCart", others.filter((m) => m !== "GET"), "GET, POST"],
+          ["/queries/GetCart", others.filter((m) => m !== "GET"), "GET, HEAD, POST"],
           ["/health/live", ["POST", "PUT", "DELETE", "PROPFIND", "TRACE"], "GET, HEAD"],
           ["/health/ready", ["POST", "PATCH", "OPTIONS"], "GET, HEAD"],
         ];
@@ -194,6 +194,39 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         const response = await send(new Request(`${ORIGIN}/health/live`, { method: "HEAD" }));
         expect(response.status).toBe(200);
         expect(await response.text()).toBe("");
+      });
+
+      test("HEAD answers wherever GET does, as GET would (status, headers, the content's length), without content", async () => {
+        const { send, seen } = setup();
+        await send(post("/commands/OpenCart", { cartId: "c1" }));
+        const headers = { "x-correlation-id": "head-1" };
+        for (const path of [
+          "/queries/GetCart?cartId=c1",
+          "/queries/GetCart?cartId=nobody",
+          "/queries/GetCart",
+          "/queries/NoSuchQuery?cartId=c1",
+          "/health/live",
+          "/health/ready",
+        ]) {
+          const asGet = await send(get(path, headers));
+          const content = new Uint8Array(await asGet.arrayBuffer());
+          const asHead = await send(new Request(`${ORIGIN}${path}`, { method: "HEAD", headers }));
+          expect([path, asHead.status]).toEqual([path, asGet.status]);
+          for (const name of ["content-type", "allow", "x-correlation-id", "cache-control"]) {
+            expect([path, name, asHead.headers.get(name)]).toEqual([path, name, asGet.headers.get(name)]);
+          }
+          // The length GET's content has (a server fills in 0 for a response that has none).
+          const length = asHead.headers.get("content-length");
+          expect([path, length ?? "0"]).toEqual([path, String(content.byteLength)]);
+          expect([path, await asHead.text()]).toEqual([path, ""]);
+        }
+        // The query ran for HEAD as for GET (twice each: with a cart, without); nothing else ran.
+        expect(seen.filter((m) => m.type === "GetCart").length).toBe(4);
+        // A command route serves no GET, so no HEAD either: 405 with the same Allow, without content.
+        const onCommand = await send(new Request(`${ORIGIN}/commands/OpenCart`, { method: "HEAD" }));
+        expect(onCommand.status).toBe(405);
+        expect(onCommand.headers.get("allow")).toBe("POST");
+        expect(await onCommand.text()).toBe("");
       });
     });
 

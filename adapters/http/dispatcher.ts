@@ -36,6 +36,7 @@ import type {
   Principal,
 } from "./dispatcher-options.js";
 import { ForbiddenError, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
+import { headResponse } from "./head.js";
 import {
   busProbe,
   checkReadiness,
@@ -100,7 +101,8 @@ export interface HttpDispatcher<X = unknown> {
 const JSON_TYPE = "application/json";
 const NO_STORE = { "cache-control": "no-store" } as const;
 const COMMAND_METHODS = ["POST"] as const;
-const QUERY_METHODS = ["GET", "POST"] as const;
+// HEAD answers as GET does, without the content (RFC 9110 9.3.2): wherever GET is served.
+const QUERY_METHODS = ["GET", "HEAD", "POST"] as const;
 const READ_METHODS = ["GET", "HEAD"] as const;
 
 type Target =
@@ -115,7 +117,8 @@ type Target =
  * - `GET /health/live`, `GET /health/ready` (unless `health: false`), and the `document` and
  *   `metrics` routes if given.
  *
- * Any other method on these paths is 405 problem+json with `Allow`. A command or query request is
+ * `HEAD` is answered wherever `GET` is, as `GET` would be without the content (errors too). Any
+ * other method on these paths is 405 problem+json with `Allow`. A command or query request is
  * checked in this order, and stops at the first problem: method (405), correlation header (400), auth
  * hook (401/403), type declared (404), `Idempotency-Key` header and caller identity (400), media type
  * (415), size (413), nesting depth and JSON (400), schema (400), idempotency record (409/422), then dispatch.
@@ -201,7 +204,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     let correlationId: string | undefined;
     try {
       const method = request.method;
-      if (method !== "POST" && (kind === "command" || method !== "GET")) {
+      if (method !== "POST" && (kind === "command" || (method !== "GET" && method !== "HEAD"))) {
         correlationId = lenientCorrelation(request).correlationId;
         throw new MethodNotAllowedError(method, kind === "command" ? COMMAND_METHODS : QUERY_METHODS);
       }
@@ -354,7 +357,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         const text = (document as NonNullable<typeof document>).document(base === "" ? "/" : base);
         response = new Response(text, { headers: { "content-type": JSON_TYPE, ...echo } });
       }
-      return request.method === "HEAD" ? new Response(null, response) : response;
+      return response;
     } catch (error) {
       return fail(error, correlationId, info, span);
     }
@@ -389,17 +392,21 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       const found = target(path);
       // No provider registered (the usual case): no span, so nothing to build for one.
       const tracer = traced ? activeTracer() : undefined;
-      if (tracer === undefined) return route(request, context, found, base, undefined);
-      const known =
-        found.route === "message" && (found.kind === "command" ? commandRoutes : queryRoutes).has(found.type);
-      return tracedRequest(
-        tracer,
-        request,
-        routeTemplate(found, document?.path),
-        known ? (found as { type: string }).type : undefined,
-        () => (typeof trust === "function" ? trust(request) : trust),
-        (span) => route(request, context, found, base, span),
-      );
+      let answer: Promise<Response>;
+      if (tracer === undefined) answer = route(request, context, found, base, undefined);
+      else {
+        const known =
+          found.route === "message" && (found.kind === "command" ? commandRoutes : queryRoutes).has(found.type);
+        answer = tracedRequest(
+          tracer,
+          request,
+          routeTemplate(found, document?.path),
+          known ? (found as { type: string }).type : undefined,
+          () => (typeof trust === "function" ? trust(request) : trust),
+          (span) => route(request, context, found, base, span),
+        );
+      }
+      return request.method === "HEAD" ? answer.then(headResponse) : answer;
     },
   };
 

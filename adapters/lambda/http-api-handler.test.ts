@@ -144,6 +144,24 @@ describe("createHttpApiHandler", () => {
     expect((await handler(event("POST", "/commands/Forget"))).statusCode).toBe(404);
   });
 
+  test("HEAD refused before the dispatcher (outside basePath, a bad header) is GET's answer without the body", async () => {
+    const commands = new CommandBus<Commands>();
+    const handler = createHttpApiHandler({ commands: { bus: commands, schemas }, basePath: "/prod" });
+    const cases: [string, { headers?: Record<string, string> }][] = [
+      ["/elsewhere", {}],
+      ["/prod/commands/Forget", { headers: { "x-name": "caf\u00e9 \u2615" } }],
+    ];
+    for (const [path, options] of cases) {
+      const asGet = await handler(event("GET", path, options));
+      const asHead = await handler(event("HEAD", path, options));
+      expect(asGet.body).toBeString();
+      expect(asHead.statusCode).toBe(asGet.statusCode);
+      expect(asHead.body).toBeUndefined();
+      expect(asHead.headers?.["content-type"]).toBe("application/problem+json");
+      expect(asHead.headers?.["content-length"]).toBe(String(new TextEncoder().encode(asGet.body as string).length));
+    }
+  });
+
   describe("errors become problem+json", () => {
     test("a ValidationError is 400 with its issues", async () => {
       const { handler } = setup();
@@ -190,7 +208,7 @@ describe("createHttpApiHandler", () => {
       expect(result.statusCode).toBe(405);
       expect(result.headers?.allow).toBe("POST");
       const put = await handler(event("PUT", "/queries/GetOrder"));
-      expect(put.headers?.allow).toBe("GET, POST");
+      expect(put.headers?.allow).toBe("GET, HEAD, POST");
     });
 
     test("a ConcurrencyError is 409 with the stream and versions", async () => {

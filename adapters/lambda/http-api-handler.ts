@@ -1,4 +1,5 @@
 import { callHook, getLogger, type MessageMap, type MessageMetadata, ValidationError } from "../../src/index.js";
+import { headResponse } from "../http/head.js";
 import {
   type AuthHook,
   createHttpDispatcher,
@@ -116,14 +117,19 @@ export function createHttpApiHandler<C extends MessageMap = MessageMap, Q extend
       }
       const response = errorResponse(refused, { [correlationHeader]: crypto.randomUUID() });
       if (response.status >= 500) callHook("onError", userOnError, error, event);
-      return resultFromResponse(response);
+      return resultFromResponse(await headless(event, response));
     }
+    // The dispatcher answers HEAD without the content; so are the refusals made before it.
     const response =
       mount === undefined
-        ? errorResponse(notFound(), { [correlationHeader]: crypto.randomUUID() })
+        ? await headless(event, errorResponse(notFound(), { [correlationHeader]: crypto.randomUUID() }))
         : await dispatcher.handle(request, { event, lambda }, mount);
     return resultFromResponse(response);
   };
+}
+
+function headless(event: ApiGatewayProxyEventV2, response: Response): Response | Promise<Response> {
+  return event.requestContext.http.method.toUpperCase() === "HEAD" ? headResponse(response) : response;
 }
 
 function isMethodNotAllowedError(error: unknown): error is MethodNotAllowedError {

@@ -1,6 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ErrorCode } from "../../src/index.js";
+import { bunSqliteDriver } from "./bun-driver.js";
 import { failureOf, toEventFlowsError } from "./errors.js";
+import { SqliteEventStore } from "./event-store.js";
+import { nodeSqliteDriver } from "./node-driver.js";
 
 // Messages as each driver words them (bun:sqlite and node:sqlite pass SQLite's text; D1 prefixes
 // it; Durable Objects add SQLITE_* codes to the text).
@@ -22,6 +29,32 @@ const SAMPLES: [string, unknown, string][] = [
   ["Durable Object", new Error("no such table: eventflows_events: SQLITE_ERROR"), "no-table"],
   ["bun:sqlite", Object.assign(new Error("string or blob too big"), { code: "SQLITE_TOOBIG" }), "too-big"],
   ["any", new Error('near "SELEC": syntax error'), "other"],
+  // As bun:sqlite 1.4 and node:sqlite (Node 22.23) throw them for a text file and for garbled pages.
+  [
+    "bun:sqlite",
+    Object.assign(new Error("file is not a database"), { code: "SQLITE_NOTADB", errno: 26 }),
+    "not-a-database",
+  ],
+  [
+    "node:sqlite",
+    Object.assign(new Error("file is not a database"), {
+      code: "ERR_SQLITE_ERROR",
+      errcode: 26,
+      errstr: "file is not a database",
+    }),
+    "not-a-database",
+  ],
+  [
+    "bun:sqlite",
+    Object.assign(new Error("database disk image is malformed"), { code: "SQLITE_CORRUPT", errno: 11 }),
+    "corrupt",
+  ],
+  [
+    "node:sqlite",
+    Object.assign(new Error("database disk image is malformed"), { code: "ERR_SQLITE_ERROR", errcode: 11 }),
+    "corrupt",
+  ],
+  ["D1", new Error("D1_ERROR: file is not a database: SQLITE_NOTADB"), "not-a-database"],
 ];
 
 describe("SQLite errors", () => {
@@ -51,5 +84,86 @@ describe("SQLite errors", () => {
     for (const text of [typed.message, (typed.cause as Error).message, JSON.stringify(typed.cause)]) {
       expect(text).not.toMatch(/secret_table|password|INSERT|DROP/);
     }
+  });
+});
+
+describe("a file that is not a SQLite database", () => {
+  const dir = mkdtempSync(join(tmpdir(), "eventflows-not-a-db-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const opened: Database[] = [];
+  afterAll(() => {
+    for (const db of opened) db.close();
+  });
+  const file = (name: string, content: string | Uint8Array) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    const db = new Database(path);
+    opened.push(db);
+    return db;
+  };
+  const notADatabase = expect.objectContaining({
+    name: "ServiceError",
+    code: ErrorCode.Service,
+    service: "SQLite",
+    serviceCode: "NOT_A_DATABASE",
+    retryable: false,
+    message: expect.stringContaining("the file is not a SQLite database"),
+    cause: expect.objectContaining({ name: "SqliteError", driver: "bun:sqlite", code: "NOT_A_DATABASE" }),
+  });
+
+  test("bun:sqlite: making the driver over a text file fails typed, saying so and naming no path", () => {
+    const db = file("notes.db", "Meeting notes, not a database.\n".repeat(40));
+    let thrown: unknown;
+    try {
+      bunSqliteDriver(db);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toEqual(notADatabase);
+    expect(String((thrown as Error).message)).not.toContain(dir);
+    expect(JSON.stringify(thrown)).not.toContain(dir);
+  });
+
+  test("bun:sqlite with wal: false: the first statement (migrate, a read) fails the same way", async () => {
+    const db = file("plain.db", "just text\n".repeat(100));
+    const store = new SqliteEventStore({ driver: bunSqliteDriver(db, { wal: false }) });
+    await expect(store.migrate()).rejects.toMatchObject({ serviceCode: "NOT_A_DATABASE" });
+    await expect(store.getStreamVersion("Order-1")).rejects.toMatchObject({ serviceCode: "NOT_A_DATABASE" });
+  });
+
+  test("a database whose pages are garbled: NOT_A_DATABASE when the driver is made, CORRUPT later", async () => {
+    const good = join(dir, "good.db");
+    const made = new Database(good);
+    made.exec("CREATE TABLE t (a); INSERT INTO t VALUES (1);");
+    made.close();
+    const bytes = new Uint8Array(readFileSync(good));
+    // The 100-byte header stays; every page after it is garbage.
+    bytes.fill(0x41, 100);
+    const db = file("garbled.db", bytes);
+    expect(() => bunSqliteDriver(db)).toThrow(expect.objectContaining({ serviceCode: "NOT_A_DATABASE" }));
+    const store = new SqliteEventStore({ driver: bunSqliteDriver(db, { wal: false }) });
+    await expect(store.getStreamVersion("Order-1")).rejects.toMatchObject({
+      serviceCode: "CORRUPT",
+      message: expect.stringContaining("the database file is damaged"),
+    });
+  });
+
+  test("node:sqlite: the driver turns its error (code ERR_SQLITE_ERROR, errcode 26) into the same typed error", () => {
+    // node:sqlite's DatabaseSync as Node 22 behaves over a text file (Node 20 has none; the runtime pass runs Node 22).
+    const refuse = () => {
+      throw Object.assign(new Error("file is not a database"), {
+        code: "ERR_SQLITE_ERROR",
+        errcode: 26,
+        errstr: "file is not a database",
+      });
+    };
+    const db = { exec: refuse, prepare: () => ({ all: refuse, run: refuse }) };
+    expect(() => nodeSqliteDriver(db)).toThrow(
+      expect.objectContaining({
+        serviceCode: "NOT_A_DATABASE",
+        message: expect.stringContaining("the file is not a SQLite database"),
+        cause: expect.objectContaining({ driver: "node:sqlite" }),
+      }),
+    );
   });
 });

@@ -2,6 +2,9 @@ import { isEventFlowsError, ServiceError } from "../../src/index.js";
 
 export const SERVICE = "SQLite";
 
+/** The operation named when making a driver fails (its pragmas are the first statements on the file). */
+export const OPEN_DRIVER = "openDriver";
+
 /** What a failed statement was, read from the driver's error (each driver words and codes it differently). */
 export type SqliteFailure =
   | { readonly kind: "not-null" }
@@ -10,6 +13,8 @@ export type SqliteFailure =
   | { readonly kind: "no-table" }
   | { readonly kind: "too-big" }
   | { readonly kind: "full" }
+  | { readonly kind: "not-a-database" }
+  | { readonly kind: "corrupt" }
   | { readonly kind: "other" };
 
 /**
@@ -25,6 +30,9 @@ export function failureOf(error: unknown): SqliteFailure {
   if (/no such table/i.test(message)) return { kind: "no-table" };
   if (/too big|SQLITE_TOOBIG/i.test(message)) return { kind: "too-big" };
   if (/database or disk is full|SQLITE_FULL/i.test(message)) return { kind: "full" };
+  // SQLITE_NOTADB (26): no SQLite header, e.g. a text file; SQLITE_CORRUPT (11): pages that make no sense.
+  if (/file is not a database|SQLITE_NOTADB/i.test(message)) return { kind: "not-a-database" };
+  if (/database disk image is malformed|SQLITE_CORRUPT/i.test(message)) return { kind: "corrupt" };
   return { kind: "other" };
 }
 
@@ -42,17 +50,26 @@ const MESSAGES: Record<SqliteFailure["kind"], [code: string, retryable: boolean,
   "no-table": ["NOT_MIGRATED", false, "the store's tables do not exist here: run store.migrate() first"],
   "too-big": ["TOO_BIG", false, "a value exceeded the database's size limit"],
   full: ["FULL", false, "the database or its disk is full"],
+  "not-a-database": [
+    "NOT_A_DATABASE",
+    false,
+    "the file is not a SQLite database (or is damaged beyond reading): open the store's own database file",
+  ],
+  corrupt: ["CORRUPT", false, "the database file is damaged (SQLite found it malformed): restore it from a backup"],
   other: ["SQLITE_ERROR", false, "the statement failed"],
 };
 
 /**
  * Turns what a driver threw into a ServiceError. Our own errors pass through. The message is ours,
  * chosen by kind: SQLite's messages can quote the statement and values ("near …"), so neither they
- * nor the SQL reach the error; the cause carries only the driver's name and our code.
+ * nor the SQL reach the error; the cause carries only the driver's name and our code. A file found
+ * malformed when the driver is made (its first read) is taken for what it most likely is: no database.
  */
 export function toEventFlowsError(error: unknown, operation: string, driver: string): unknown {
   if (isEventFlowsError(error)) return error;
-  const [code, retryable, message] = MESSAGES[failureOf(error).kind];
+  let kind = failureOf(error).kind;
+  if (kind === "corrupt" && operation === OPEN_DRIVER) kind = "not-a-database";
+  const [code, retryable, message] = MESSAGES[kind];
   const cause = Object.assign(new Error(message), { name: "SqliteError", driver, code });
   return new ServiceError(SERVICE, operation, code, retryable, message, { cause });
 }

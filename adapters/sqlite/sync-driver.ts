@@ -7,7 +7,7 @@ import type {
   SqliteWriteResult,
   SyncStatementRunner,
 } from "./driver.js";
-import { toEventFlowsError } from "./errors.js";
+import { OPEN_DRIVER, toEventFlowsError } from "./errors.js";
 
 /** What a synchronous SQLite connection offers (bun:sqlite, node:sqlite, better-sqlite3 all do). */
 export interface SyncConnection {
@@ -95,6 +95,6 @@ export function applyFileDefaults(connection: SyncConnection, options: FileDefau
     connection.exec(`PRAGMA busy_timeout = ${timeout}`);
     if (options.wal ?? true) connection.all("PRAGMA journal_mode = WAL", []);
   } catch (error) {
-    throw toEventFlowsError(error, "openDriver", driver);
+    throw toEventFlowsError(error, OPEN_DRIVER, driver);
   }
 }

@@ -218,7 +218,8 @@ export function newStreamChange(
   metadata?: EventMetadata,
 ): StreamChange {
   if (metadata !== undefined) {
-    const issues = metadataIssues(metadata, ["metadata"], {});
+    // The lifecycle event is stored as any event is: U+0000 refused for every store, as in appends.
+    const issues = metadataIssues(metadata, ["metadata"], { refuseNul: true });
     if (issues.length > 0) throw new ValidationError("Invalid stream change metadata", issues);
   }
   const base = { kind, streamId, expectedVersion, eventId: ulid(), timestamp: new Date().toISOString() };

@@ -90,7 +90,8 @@ export function prepareEvents(
   now?: Date,
   options: PrepareEventsOptions = {},
 ): PendingEvent[] {
-  const limits = { maxDepth: options.maxJsonDepth };
+  // U+0000 is refused here for every store, before anything is written: PostgreSQL's jsonb cannot hold it.
+  const limits = { maxDepth: options.maxJsonDepth, refuseNul: true };
   if (!Array.isArray(events)) {
     throw new ValidationError("Invalid events", [{ path: [], message: "events must be an array" }]);
   }
@@ -120,7 +121,7 @@ export function prepareEvents(
       add(nameIssues(event.type, "event type", MAX_TYPE_LENGTH, [index, "type"]));
     }
     if (!("data" in event)) add([{ path: [index, "data"], message: "data is required (use null for none)" }]);
-    else if (!isFlatJson(event.data)) add(jsonIssues(event.data, [index, "data"], limits));
+    else if (!isFlatJson(event.data, true)) add(jsonIssues(event.data, [index, "data"], limits));
     if (event.metadata !== undefined) add(metadataIssues(event.metadata, [index, "metadata"], limits));
     let id = event.id;
     // New ids take the clock reading the timestamp took (ulid() would read it again).

@@ -2,7 +2,15 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
-import { DEFAULT_MAX_JSON_DEPTH, jsonIssues, jsonRoundTrip, MAX_JSON_DEPTH_LIMIT } from "./json.js";
+import {
+  DEFAULT_MAX_JSON_DEPTH,
+  isFlatJson,
+  jsonIssues,
+  jsonRoundTrip,
+  MAX_JSON_DEPTH_LIMIT,
+  NUL_KEY,
+  NUL_STRING,
+} from "./json.js";
 
 /** `depth` levels of arrays and objects, alternating, around a number. */
 function nested(depth: number, objectsFirst = true): unknown {
@@ -60,6 +68,40 @@ describe("jsonIssues depth limit", () => {
     expect(jsonIssues(wide)).toEqual([]);
     const bad = { a: [1, 2n], b: { c: Number.NaN }, d: () => 0 };
     expect(jsonIssues(bad).map((issue) => issue.path)).toEqual([["a", 1], ["b", "c"], ["d"]]);
+  });
+});
+
+describe("jsonIssues with refuseNul", () => {
+  test("U+0000 in a string is named by its path, in a key by the object holding it; neither is quoted", () => {
+    const value = { a: "x\u0000y", b: [1, { c: "\u0000" }], d: { "k\u0000": { deeper: "\u0000" } }, e: "fine" };
+    expect(jsonIssues(value)).toEqual([]);
+    expect(jsonIssues(value, ["data"], { refuseNul: true })).toEqual([
+      { path: ["data", "a"], message: NUL_STRING },
+      { path: ["data", "b", 1, "c"], message: NUL_STRING },
+      // The key's value is not walked: every path below would hold the key.
+      { path: ["data", "d"], message: NUL_KEY },
+    ]);
+    expect(jsonIssues("\u0000", ["data"], { refuseNul: true })).toEqual([{ path: ["data"], message: NUL_STRING }]);
+    // Escaped in the text, it is no NUL.
+    expect(jsonIssues({ "\\u0000": "\\u0000" }, [], { refuseNul: true })).toEqual([]);
+  });
+
+  test("the fast path agrees with the walk, with and without refuseNul (property)", () => {
+    const text = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom("\u0000", "a\u0000", "\ud800", "ok"));
+    const flat = fc.oneof(
+      fc.oneof(text, fc.integer(), fc.constant(null)),
+      fc.array(fc.oneof(text, fc.integer()), { maxLength: 4 }),
+      fc.dictionary(text, fc.oneof(text, fc.integer()), { maxKeys: 4 }),
+    );
+    fc.assert(
+      fc.property(flat, fc.boolean(), (value, refuseNul) => {
+        const clean = jsonIssues(value, [], { refuseNul }).length === 0;
+        // isFlatJson may say "walk it" of a good value (one without Object.prototype), never "fine" of a bad one.
+        if (isFlatJson(value, refuseNul)) expect(clean).toBe(true);
+        const hasNul = JSON.stringify(value).includes("\\u0000");
+        if (refuseNul && hasNul) expect([clean, isFlatJson(value, true)]).toEqual([false, false]);
+      }),
+    );
   });
 });
 

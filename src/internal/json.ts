@@ -16,7 +16,17 @@ export const MAX_JSON_DEPTH_LIMIT = 1000;
 export interface JsonIssuesOptions {
   /** How deeply arrays and objects may nest. Defaults to {@link DEFAULT_MAX_JSON_DEPTH}. */
   readonly maxDepth?: number;
+  /**
+   * Refuse U+0000 (NUL) in strings and keys, as event data and metadata do: PostgreSQL's jsonb
+   * cannot hold it, so no event store takes it. Off by default.
+   */
+  readonly refuseNul?: boolean;
 }
+
+/** The issue for a string holding U+0000 (with `refuseNul`); the path names where, never the text. */
+export const NUL_STRING = "a string contains U+0000 (NUL), which the event store cannot hold; encode such text first";
+/** The issue for a key holding U+0000 (with `refuseNul`), at the object holding it: the key is never quoted. */
+export const NUL_KEY = "a key contains U+0000 (NUL), which the event store cannot hold; encode such text first";
 
 /** Checks a configured nesting limit: an integer from 1 to {@link MAX_JSON_DEPTH_LIMIT}. */
 export function assertMaxJsonDepth(value: unknown, what = "maxJsonDepth"): asserts value is number {
@@ -45,8 +55,8 @@ const MAX_ISSUES = 10;
 /**
  * Finds what in a value would not survive a JSON round trip: BigInt, functions, symbols, cycles,
  * non-finite numbers, objects that are not plain (Date, Map, Set, class instances), which JSON
- * would silently turn into something else, strings and keys with lone surrogates, and nesting
- * deeper than `maxDepth`. Returns at most 10 issues, in document order; an empty list means the
+ * would silently turn into something else, strings and keys with lone surrogates (or, with
+ * `refuseNul`, U+0000), and nesting deeper than `maxDepth`. Returns at most 10 issues, in document order; an empty list means the
  * value is JSON. Iterative (a stack of containers, each with a cursor) and linear in the size of
  * the value, whatever its depth.
  */
@@ -55,10 +65,12 @@ export function jsonIssues(
   basePath: readonly (string | number)[] = [],
   options: JsonIssuesOptions = {},
 ): Issue[] {
-  if (isFlatJson(value)) return [];
+  const refuseNul = options.refuseNul === true;
+  if (isFlatJson(value, refuseNul)) return [];
   const walk: Walk = {
     basePath,
     maxDepth: options.maxDepth ?? DEFAULT_MAX_JSON_DEPTH,
+    refuseNul,
     issues: [],
     ancestors: new Set(),
     stack: [],
@@ -78,6 +90,11 @@ export function jsonIssues(
     } else if (frame.next < keys.length) {
       const key = keys[frame.next++] as string;
       if (!isWellFormed(key)) report(walk, frame, key, `a key ${LONE_SURROGATE}`);
+      else if (walk.refuseNul && key.includes("\0")) {
+        // Named by the object that holds it, and not entered: the key would be in every path below.
+        report(walk, frame, undefined, NUL_KEY);
+        continue;
+      }
       enter(walk, (frame.value as Record<string, unknown>)[key], frame, key);
       continue;
     }
@@ -91,18 +108,20 @@ export function jsonIssues(
 /**
  * The common case without the walk's allocations: a scalar, or a plain object or array holding only
  * good scalars (`{ n: 1, name: "x" }`), is JSON. False means "walk it", not "not JSON": true is
- * what makes {@link jsonIssues} return no issues at once, so hot paths ask this first.
+ * what makes {@link jsonIssues} return no issues at once, so hot paths ask this first (with the
+ * same `refuseNul`).
  */
-export function isFlatJson(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return scalarIssue(value, true) === undefined;
+export function isFlatJson(value: unknown, refuseNul = false): boolean {
+  if (typeof value !== "object" || value === null) return scalarIssue(value, true, refuseNul) === undefined;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (scalarIssue(value[i], true) !== undefined) return false;
+    for (let i = 0; i < value.length; i++) if (scalarIssue(value[i], true, refuseNul) !== undefined) return false;
     return true;
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return false;
   for (const key in value) {
     if (!Object.hasOwn(value, key)) return false;
-    if (!isWellFormed(key) || scalarIssue((value as Record<string, unknown>)[key], false) !== undefined) return false;
+    if (!isWellFormed(key) || (refuseNul && key.includes("\0"))) return false;
+    if (scalarIssue((value as Record<string, unknown>)[key], false, refuseNul) !== undefined) return false;
   }
   return true;
 }
@@ -111,6 +130,7 @@ export function isFlatJson(value: unknown): boolean {
 interface Walk {
   readonly basePath: readonly (string | number)[];
   readonly maxDepth: number;
+  readonly refuseNul: boolean;
   readonly issues: Issue[];
   readonly ancestors: Set<object>;
   readonly stack: Frame[];
@@ -118,7 +138,7 @@ interface Walk {
 
 // Checks one value; a container that passes is entered (pushed), everything else is settled here.
 function enter(walk: Walk, child: unknown, parent: Frame | undefined, key: string | number | undefined): void {
-  const problem = scalarIssue(child, key === undefined || typeof key === "number");
+  const problem = scalarIssue(child, key === undefined || typeof key === "number", walk.refuseNul);
   if (problem !== CONTAINER) {
     if (problem !== undefined) report(walk, parent, key, problem);
     return;
@@ -159,14 +179,20 @@ const CONTAINER = Symbol("container");
 /**
  * What is wrong with a value that is not an array or object, CONTAINER for one that is (its own
  * checks need the walk), undefined for a good scalar. `undefined` is dropped by JSON as a property,
- * which is harmless; at the top or in an array it is not.
+ * which is harmless; at the top or in an array it is not. The NUL test is made here, in the one
+ * pass over the value, on the strings the walk meets anyway.
  */
-function scalarIssue(value: unknown, topOrArrayItem: boolean): string | undefined | typeof CONTAINER {
+function scalarIssue(
+  value: unknown,
+  topOrArrayItem: boolean,
+  refuseNul: boolean,
+): string | undefined | typeof CONTAINER {
   switch (typeof value) {
     case "boolean":
       return undefined;
     case "string":
-      return isWellFormed(value) ? undefined : `a string ${LONE_SURROGATE}`;
+      if (!isWellFormed(value)) return `a string ${LONE_SURROGATE}`;
+      return refuseNul && value.includes("\0") ? NUL_STRING : undefined;
     case "number":
       return Number.isFinite(value) ? undefined : `${value} is not a JSON number`;
     case "bigint":

@@ -356,6 +356,60 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     assertEqual(await store.streamExists(id), false, "nothing written");
   });
 
+  add(
+    "text no store can hold (U+0000, a lone surrogate) is refused alike, naming where and never the text; nothing is written",
+    async (store) => {
+      const id = stream();
+      const NUL = "U+0000 (NUL), which the event store cannot hold";
+      const cases: [string, Partial<NewEvent>, AppendToStreamOptions, (string | number)[], string][] = [
+        ["a NUL in a data string", { data: { text: "secret\u0000text" } }, {}, [1, "data", "text"], NUL],
+        ["a NUL deep in data", { data: { a: [{ b: "\u0000secret" }] } }, {}, [1, "data", "a", 0, "b"], NUL],
+        ["a NUL in a data key", { data: { outer: { "secret\u0000key": 1 } } }, {}, [1, "data", "outer"], NUL],
+        ["data that is one string", { data: "secret\u0000" }, {}, [1, "data"], NUL],
+        ["a NUL in metadata", { data: {}, metadata: { note: "secret\u0000" } }, {}, [1, "metadata", "note"], NUL],
+        ["a NUL in a metadata key", { data: {}, metadata: { "secret\u0000": "x" } }, {}, [1, "metadata"], NUL],
+        [
+          "a NUL in the append's metadata",
+          { data: {} },
+          { metadata: { note: "secret\u0000" } },
+          ["options", "metadata", "note"],
+          NUL,
+        ],
+        ["a lone surrogate", { data: { text: "secret\ud800" } }, {}, [1, "data", "text"], "lone UTF-16 surrogate"],
+      ];
+      for (const [label, event, appendOptions, path, message] of cases) {
+        const error = (await assertRejects(
+          () =>
+            store.appendToStream(
+              id,
+              [{ type: "Fine", data: { ok: true } }, { type: "Bad", ...event } as NewEvent],
+              appendOptions,
+            ),
+          ErrorCode.Validation,
+          label,
+        )) as Error & { issues?: readonly { path: readonly (string | number)[]; message: string }[] };
+        assertEqual(error.name, "ValidationError", `${label}: the error`);
+        assertEqual(error.message.startsWith("Invalid events: "), true, `${label}: the message (${error.message})`);
+        assertEqual(
+          error.issues?.map((issue) => issue.path),
+          [path],
+          `${label}: the issue's path`,
+        );
+        assert(
+          error.issues?.[0]?.message.includes(message),
+          `${label}: the issue says what (${error.issues?.[0]?.message})`,
+        );
+        const text = `${error.message} ${JSON.stringify(error)}`;
+        assert(!text.includes("secret") && !text.includes("\u0000"), `${label}: the text is not quoted (${text})`);
+      }
+      assertEqual(await store.streamExists(id), false, "nothing written");
+      // Escaped, as JSON text, it is plain text like any other.
+      await store.appendToStream(id, [{ type: "Escaped", data: { text: "a literal \\u0000", "key \\u0000": 1 } }]);
+      const [back] = await collect(store.readStream(id));
+      assertEqual(back?.data, { text: "a literal \\u0000", "key \\u0000": 1 }, "an escaped NUL reads back as written");
+    },
+  );
+
   add("invalid read options are refused", async (store) => {
     const id = stream();
     for (const o of [

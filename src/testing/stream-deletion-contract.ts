@@ -246,6 +246,27 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
       );
     }
     await assertRejects(() => store.truncateStream(id, undefined as never), ErrorCode.Validation, "no options");
+    // Metadata no store can hold (U+0000: not in PostgreSQL's jsonb) is refused by every store, naming where only.
+    for (const [metadata, path] of [
+      [{ reason: "secret\u0000" }, ["metadata", "reason"]],
+      [{ "secret\u0000": "x" }, ["metadata"]],
+    ] as const) {
+      for (const change of [
+        () => store.deleteStream(id, { metadata }),
+        () => store.deleteStream(id, { mode: "hard", metadata }),
+        () => store.truncateStream(id, { before: 2, metadata }),
+      ]) {
+        const error = (await assertRejects(change, ErrorCode.Validation, "metadata with U+0000")) as Error & {
+          issues?: readonly { path: readonly (string | number)[] }[];
+        };
+        assertEqual(
+          error.issues?.map((issue) => issue.path),
+          [path],
+          "the issue's path",
+        );
+        assert(!`${error.message} ${JSON.stringify(error)}`.includes("secret"), "the text is not quoted");
+      }
+    }
     await assertRejects(() => store.deleteStream(stream()), ErrorCode.StreamNotFound, "a stream that never was");
     await assertRejects(() => store.restoreStream(stream()), ErrorCode.StreamNotFound);
     await assertRejects(() => store.truncateStream(stream(), { before: 1 }), ErrorCode.StreamNotFound);

@@ -29,6 +29,8 @@ export async function liveFeed(
       { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
     ]);
   }
+  // HEAD: the same checks and headers, and no connection, which nothing would read.
+  if (c.req.method === "HEAD") return new Response(null, { headers: { ...headers, ...SSE_HEADERS } });
   const connection = await hub.connect({ after: from === undefined ? undefined : Number(from) });
   return new Response(sseBody(connection, HEARTBEAT_MS, c.req.raw.signal), {
     headers: { ...headers, ...SSE_HEADERS },

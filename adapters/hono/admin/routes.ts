@@ -7,6 +7,7 @@
  */
 import { type Context, Hono } from "hono";
 import { callHook, getLogger, isTenantIsolationError } from "../../../src/index.js";
+import { headResponse } from "../../http/head.js";
 import {
   type AnyTenantScope,
   errorResponse,
@@ -120,9 +121,14 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
       if (path === "")
         return new Response(null, { status: 308, headers: { ...ADMIN_SECURITY_HEADERS, location: `${base}/` } });
       if (route === undefined) throw new RouteNotFoundError();
-      if (c.req.method !== route.method) throw new MethodNotAllowedError(c.req.method, [route.method]);
+      // HEAD answers as GET does, without the content (RFC 9110 9.3.2).
+      const head = c.req.method === "HEAD" && route.method === "GET";
+      if (c.req.method !== route.method && !head) {
+        throw new MethodNotAllowedError(c.req.method, route.method === "GET" ? ["GET", "HEAD"] : [route.method]);
+      }
       if (route.method === "POST") checkCsrf(c.req.raw);
-      return await route.run(c, settings, new URL(c.req.url).searchParams, tenant);
+      const response = await route.run(c, settings, new URL(c.req.url).searchParams, tenant);
+      return head ? await headResponse(response) : response;
     } catch (error) {
       const response = errorResponse(hideOtherTenants(error), ADMIN_SECURITY_HEADERS);
       // Another tenant's event met on a read is the store's fault: told to onError, answered as missing.
@@ -131,7 +137,11 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
         callHook("onError", settings.onError ?? defaultOnError, error, { request: c.req.raw, context: c });
       }
       // A problem's detail names what was asked for (a stream id, a projection): escaped as answers are.
-      return new Response(escapeMarkup(await response.text()), { status: response.status, headers: response.headers });
+      const escaped = new Response(escapeMarkup(await response.text()), {
+        status: response.status,
+        headers: response.headers,
+      });
+      return c.req.method === "HEAD" ? await headResponse(escaped) : escaped;
     }
   });
   return app;
