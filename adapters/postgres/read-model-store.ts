@@ -208,8 +208,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
     if (cached === undefined) assertStorable(collection, id);
     let copy: unknown;
     if (this.#validated) {
-      // JSON data (the wrapper checked it): copied as JSON would copy it; only jsonb's own limit is left.
-      if (containsNul(document)) throw unstorableDocument();
+      // JSON data without U+0000 (the wrapper checked it): copied as JSON would copy it.
       copy = jsonRoundTrip(document);
     } else {
       // Anything JSON.stringify takes, as it takes it (a Date becomes its ISO string).
@@ -395,23 +394,6 @@ function unstorableDocument(): ValidationError {
   return new ValidationError("Invalid read-model document", [
     { path: ["document"], message: "contains \\u0000 or an unpaired surrogate, which PostgreSQL jsonb cannot store" },
   ]);
-}
-
-/**
- * Whether JSON data (lone surrogates refused already) holds U+0000 in a string or key: the one thing
- * left that jsonb cannot store. Its depth is bounded by the check the data passed.
- */
-function containsNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\0");
-  if (typeof value !== "object" || value === null) return false;
-  if (Array.isArray(value)) {
-    for (const item of value) if (containsNul(item)) return true;
-    return false;
-  }
-  for (const key in value) {
-    if (key.includes("\0") || containsNul((value as Record<string, unknown>)[key])) return true;
-  }
-  return false;
 }
 
 /** Collection and id as PostgreSQL text: no unpaired surrogate (refused here, before the server would). */

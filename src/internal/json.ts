@@ -17,16 +17,16 @@ export interface JsonIssuesOptions {
   /** How deeply arrays and objects may nest. Defaults to {@link DEFAULT_MAX_JSON_DEPTH}. */
   readonly maxDepth?: number;
   /**
-   * Refuse U+0000 (NUL) in strings and keys, as event data and metadata do: PostgreSQL's jsonb
-   * cannot hold it, so no event store takes it. Off by default.
+   * Refuse U+0000 (NUL) in strings and keys, as event data, metadata and read-model documents do:
+   * PostgreSQL's jsonb cannot hold it, so no store takes it. Off by default.
    */
   readonly refuseNul?: boolean;
 }
 
 /** The issue for a string holding U+0000 (with `refuseNul`); the path names where, never the text. */
-export const NUL_STRING = "a string contains U+0000 (NUL), which the event store cannot hold; encode such text first";
+export const NUL_STRING = "a string contains U+0000 (NUL), which the stores cannot hold; encode such text first";
 /** The issue for a key holding U+0000 (with `refuseNul`), at the object holding it: the key is never quoted. */
-export const NUL_KEY = "a key contains U+0000 (NUL), which the event store cannot hold; encode such text first";
+export const NUL_KEY = "a key contains U+0000 (NUL), which the stores cannot hold; encode such text first";
 
 /** Checks a configured nesting limit: an integer from 1 to {@link MAX_JSON_DEPTH_LIMIT}. */
 export function assertMaxJsonDepth(value: unknown, what = "maxJsonDepth"): asserts value is number {

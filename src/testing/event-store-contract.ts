@@ -360,7 +360,7 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     "text no store can hold (U+0000, a lone surrogate) is refused alike, naming where and never the text; nothing is written",
     async (store) => {
       const id = stream();
-      const NUL = "U+0000 (NUL), which the event store cannot hold";
+      const NUL = "U+0000 (NUL), which the stores cannot hold";
       const cases: [string, Partial<NewEvent>, AppendToStreamOptions, (string | number)[], string][] = [
         ["a NUL in a data string", { data: { text: "secret\u0000text" } }, {}, [1, "data", "text"], NUL],
         ["a NUL deep in data", { data: { a: [{ b: "\u0000secret" }] } }, {}, [1, "data", "a", 0, "b"], NUL],
