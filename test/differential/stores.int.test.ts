@@ -1,0 +1,130 @@
+/**
+ * Every store against its in-memory reference on generated operation sequences: event stores
+ * (event-store-differential.ts), read-model stores with their checkpoints (read-model-differential.ts)
+ * and snapshot stores (snapshot-differential.ts), on SQLite (bun:sqlite), PostgreSQL and DynamoDB
+ * Local (the event store with the global feed on and off). Each backend is a database, schema or
+ * table of its own, shared by the runs: every run uses streams, collections and checkpoints of its own.
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, test } from "bun:test";
+import {
+  createDynamoDbClient,
+  DynamoDbEventStore,
+  DynamoDbReadModelStore,
+  DynamoDbSnapshotStore,
+  dynamoDbStreamDeletion,
+} from "../../adapters/dynamodb/index.js";
+import {
+  createPostgresClient,
+  PostgresEventStore,
+  PostgresReadModelStore,
+  PostgresSnapshotStore,
+  type PostgresSql,
+} from "../../adapters/postgres/index.js";
+import {
+  bunSqliteDriver,
+  SqliteEventStore,
+  SqliteReadModelStore,
+  SqliteSnapshotStore,
+} from "../../adapters/sqlite/index.js";
+import { type EventStore, type ReadModelStore, type SnapshotStore, ulid } from "../../src/index.js";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../services/dynamodb.ts";
+import { ensurePostgres, uniqueSchema } from "../services/postgres.ts";
+import { checkAgainstReference } from "./event-store-differential.ts";
+import { checkReadModelsAgainstReference } from "./read-model-differential.ts";
+import { checkSnapshotsAgainstReference } from "./snapshot-differential.ts";
+
+const TIMEOUT = 240_000;
+
+interface Backend {
+  /** One per label given to `differential`, in that order. */
+  readonly eventStores: readonly (() => EventStore)[];
+  readonly readModels: () => ReadModelStore;
+  readonly snapshots: (keepLast: number) => SnapshotStore;
+}
+
+/** Registers the three checks for a backend whose stores `backend()` makes once `beforeAll` has run. */
+function differential(name: string, backend: () => Backend, eventStoreLabels: readonly string[], runs = 25) {
+  describe(`${name} answers as the in-memory stores do`, () => {
+    for (const [i, label] of eventStoreLabels.entries()) {
+      test(
+        `event store${label}: generated appends, retries, reads, feed reads, deletes, restores and truncations`,
+        () => checkAgainstReference(() => (backend().eventStores[i] as () => EventStore)(), { numRuns: runs }),
+        TIMEOUT,
+      );
+    }
+    test(
+      "read-model store: generated puts, gets, deletes, lists, checkpoints, swaps, drops and transactions",
+      () => checkReadModelsAgainstReference(() => backend().readModels(), { numRuns: runs }),
+      TIMEOUT,
+    );
+    test(
+      "snapshot store: generated saves, loads and deletes, keepLast 1 to 3",
+      () => checkSnapshotsAgainstReference((keepLast) => backend().snapshots(keepLast), { numRuns: runs }),
+      TIMEOUT,
+    );
+  });
+}
+
+let sqlite: Backend | undefined;
+const db = new Database(":memory:");
+beforeAll(async () => {
+  const driver = bunSqliteDriver(db);
+  await new SqliteEventStore({ driver }).migrate();
+  sqlite = {
+    eventStores: [() => new SqliteEventStore({ driver, readPageSize: 2 })],
+    readModels: () => new SqliteReadModelStore({ driver }),
+    snapshots: (keepLast) => new SqliteSnapshotStore({ driver, keepLast }),
+  };
+});
+afterAll(() => db.close());
+differential("SQLite (bun:sqlite)", () => sqlite as Backend, [""]);
+
+let postgres: Backend | undefined;
+const schema = uniqueSchema("differential");
+let sql: PostgresSql | undefined;
+beforeAll(async () => {
+  const client = createPostgresClient(await ensurePostgres(), { max: 4 });
+  sql = client;
+  await new PostgresEventStore({ sql: client, schema }).migrate();
+  postgres = {
+    eventStores: [() => new PostgresEventStore({ sql: client, schema, readPageSize: 2 })],
+    readModels: () => new PostgresReadModelStore({ sql: client, schema }),
+    snapshots: (keepLast) => new PostgresSnapshotStore({ sql: client, schema, keepLast }),
+  };
+}, 60_000);
+afterAll(async () => {
+  await sql?.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql?.end();
+});
+differential("PostgreSQL", () => postgres as Backend, [""]);
+
+let dynamo: Backend | undefined;
+const tables = [`differential_${ulid()}`, `differential_${ulid()}`];
+let local: DynamoDbEndpoint | undefined;
+beforeAll(async () => {
+  const endpoint = await ensureDynamoDb();
+  local = endpoint;
+  const [withFeed, withoutFeed] = tables as [string, string];
+  await new DynamoDbEventStore({ ...endpoint, tableName: withFeed }).ensureTable();
+  await new DynamoDbEventStore({ ...endpoint, tableName: withoutFeed, globalFeed: false }).ensureTable();
+  const eventStore = (tableName: string, globalFeed: boolean) => () =>
+    new DynamoDbEventStore({
+      ...endpoint,
+      tableName,
+      globalFeed,
+      gapTimeoutMs: 200,
+      streamDeletion: dynamoDbStreamDeletion,
+    });
+  dynamo = {
+    eventStores: [eventStore(withFeed, true), eventStore(withoutFeed, false)],
+    readModels: () => new DynamoDbReadModelStore({ ...endpoint, tableName: withFeed }),
+    snapshots: (keepLast) => new DynamoDbSnapshotStore({ ...endpoint, tableName: withFeed, keepLast }),
+  };
+}, 120_000);
+afterAll(async () => {
+  if (local === undefined) return;
+  const client = createDynamoDbClient(local);
+  for (const table of tables) await client.send("DeleteTable", { TableName: table });
+});
+differential("DynamoDB Local", () => dynamo as Backend, [" (global feed on)", " (global feed off)"], 15);
