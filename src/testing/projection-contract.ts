@@ -120,7 +120,7 @@ export function projectionContract(options: ProjectionContractOptions): Contract
     await assertRejects(() => models.put(col, "d", undefined), ErrorCode.Validation, "undefined document");
     await assertRejects(() => models.get("", "d"), ErrorCode.Validation, "empty collection");
     // PostgreSQL's jsonb cannot hold U+0000: every store refuses it, so a projection moves between stores unchanged.
-    for (const document of [{ text: "a\u0000b" }, { ["k\u0000"]: 1 }, ["\u0000"]]) {
+    for (const document of [{ text: "a\u0000b" }, { "k\u0000": 1 }, ["\u0000"]]) {
       await assertRejects(() => models.put(col, "d", document), ErrorCode.Validation, "U+0000 in a document");
       await assertRejects(
         () => models.transaction((tx) => tx.put(col, "d", document)),
