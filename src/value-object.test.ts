@@ -62,4 +62,29 @@ describe("ValueObject", () => {
     expect(sum.props.amount).toBe(3);
     expect(JSON.stringify(sum)).toBe('{"amount":3,"currency":"EUR"}');
   });
+
+  test("typed arrays in props are copied, not frozen (JavaScript cannot freeze them): never a TypeError", () => {
+    class Digest extends ValueObject<{ bytes: Uint8Array; words: Uint32Array[] }> {
+      constructor(bytes: Uint8Array) {
+        super({ bytes, words: [Uint32Array.from([7])] });
+      }
+    }
+    const bytes = Uint8Array.from([1, 2, 3]);
+    const digest = new Digest(bytes);
+    bytes[0] = 9;
+    expect([...digest.props.bytes]).toEqual([1, 2, 3]);
+    expect(digest.equals(new Digest(Uint8Array.from([1, 2, 3])))).toBe(true);
+    expect(Object.isFrozen(digest.props)).toBe(true);
+  });
+
+  test("Sets in props are compared by content, objects in them too", () => {
+    class Tags extends ValueObject<{ tags: Set<{ name: string }>; codes: Set<string> }> {
+      constructor(names: string[]) {
+        super({ tags: new Set(names.map((name) => ({ name }))), codes: new Set(names) });
+      }
+    }
+    expect(new Tags(["a", "b"]).equals(new Tags(["b", "a"]))).toBe(true);
+    expect(new Tags(["a", "b"]).equals(new Tags(["a", "c"]))).toBe(false);
+    expect(new Tags(["a", "a"]).equals(new Tags(["a", "b"]))).toBe(false);
+  });
 });
