@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { ValidationError } from "./errors.js";
 import { ValueObject } from "./value-object.js";
 
@@ -23,6 +24,23 @@ class Other extends ValueObject<{ amount: number; currency: string }> {
     super({ amount: 1, currency: "EUR" });
   }
 }
+
+/** Props data: what structuredClone copies and toEqual compares (no NaN, no invalid Date, no object Map keys). */
+const { propsValue } = fc.letrec<{ propsValue: unknown }>((tie) => ({
+  propsValue: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    fc.oneof(fc.string(), fc.double({ noNaN: true }), fc.boolean(), fc.constant(null), fc.constant(undefined)),
+    fc.bigInt(),
+    fc.date({ noInvalidDate: true }),
+    fc.uint8Array({ maxLength: 8 }),
+    fc.array(tie("propsValue"), { maxLength: 4 }),
+    fc.dictionary(fc.oneof(fc.string(), fc.constant("__proto__")), tie("propsValue"), { maxKeys: 4 }),
+    fc
+      .array(fc.tuple(fc.oneof(fc.string(), fc.integer()), tie("propsValue")), { maxLength: 3 })
+      .map((entries) => new Map(entries)),
+    fc.array(tie("propsValue"), { maxLength: 3 }).map((items) => new Set(items)),
+  ),
+}));
 
 describe("ValueObject", () => {
   test("equality is structural, and class-sensitive", () => {
@@ -61,5 +79,95 @@ describe("ValueObject", () => {
     const sum = Money.of(1, "EUR").add(Money.of(2, "EUR"));
     expect(sum.props.amount).toBe(3);
     expect(JSON.stringify(sum)).toBe('{"amount":3,"currency":"EUR"}');
+  });
+
+  test("typed arrays in props are copied, not frozen (JavaScript cannot freeze them): never a TypeError", () => {
+    class Digest extends ValueObject<{ bytes: Uint8Array; words: Uint32Array[] }> {
+      constructor(bytes: Uint8Array) {
+        super({ bytes, words: [Uint32Array.from([7])] });
+      }
+    }
+    const bytes = Uint8Array.from([1, 2, 3]);
+    const digest = new Digest(bytes);
+    bytes[0] = 9;
+    expect([...digest.props.bytes]).toEqual([1, 2, 3]);
+    expect(digest.equals(new Digest(Uint8Array.from([1, 2, 3])))).toBe(true);
+    expect(Object.isFrozen(digest.props)).toBe(true);
+  });
+
+  test("Sets in props are compared by content, objects in them too", () => {
+    class Tags extends ValueObject<{ tags: Set<{ name: string }>; codes: Set<string> }> {
+      constructor(names: string[]) {
+        super({ tags: new Set(names.map((name) => ({ name }))), codes: new Set(names) });
+      }
+    }
+    expect(new Tags(["a", "b"]).equals(new Tags(["b", "a"]))).toBe(true);
+    expect(new Tags(["a", "b"]).equals(new Tags(["a", "c"]))).toBe(false);
+    expect(new Tags(["a", "a"]).equals(new Tags(["a", "b"]))).toBe(false);
+  });
+
+  test("value objects held in props keep their class (in objects, arrays, Maps and Sets), shared as they are", () => {
+    class Line extends ValueObject<{
+      price: Money;
+      extras: Money[];
+      byCode: Map<string, Money>;
+      tags: Set<Money>;
+      note: { total: Money };
+    }> {
+      static of(price: Money) {
+        return new Line({
+          price,
+          extras: [price],
+          byCode: new Map([["a", price]]),
+          tags: new Set([price]),
+          note: { total: price },
+        });
+      }
+    }
+    const price = Money.of(5, "EUR");
+    const line = Line.of(price);
+    const nested = [line.props.price, line.props.extras[0], line.props.byCode.get("a"), [...line.props.tags][0]];
+    expect(nested.every((value) => value === price)).toBe(true);
+    expect(line.props.note.total).toBeInstanceOf(Money);
+    expect(line.props.price.add(Money.of(1, "EUR")).props.amount).toBe(6);
+    expect(Object.isFrozen(line.props.price)).toBe(true);
+    expect(line.equals(Line.of(Money.of(5, "EUR")))).toBe(true);
+    expect(line.equals(Line.of(Money.of(6, "EUR")))).toBe(false);
+    // toJSON all the way down: the nested value serialises as its data, not as { props: ... }.
+    expect(JSON.parse(JSON.stringify(line))).toEqual({
+      price: { amount: 5, currency: "EUR" },
+      extras: [{ amount: 5, currency: "EUR" }],
+      byCode: {},
+      tags: {},
+      note: { total: { amount: 5, currency: "EUR" } },
+    });
+  });
+
+  test("other props are copied as structuredClone copies them: cycles, shared references, __proto__ keys", () => {
+    class Box extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    const copies = (value: unknown) => {
+      const copy = new Box(value).props.value;
+      expect(copy).toEqual(structuredClone(value));
+      if (typeof value === "object" && value !== null) expect(copy).not.toBe(value);
+    };
+    fc.assert(fc.property(propsValue, copies), { numRuns: 500 });
+    const shared = { n: 1 };
+    const cycle: Record<string, unknown> = { shared, again: shared, at: new Date(0) };
+    cycle.self = cycle;
+    const copy = new Box(cycle).props.value as typeof cycle;
+    expect([copy.self === copy, copy.shared === copy.again, copy.shared === shared]).toEqual([true, true, false]);
+    const parsed = JSON.parse('{"__proto__": {"polluted": true}}');
+    const withKey = new Box(parsed).props.value as Record<string, unknown>;
+    expect([Object.hasOwn(withKey, "__proto__"), Object.getPrototypeOf(withKey) === Object.prototype]).toEqual([
+      true,
+      true,
+    ]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(() => new Box(new Map([["run", () => "secret body"]]))).toThrow(ValidationError);
+    expect(() => new Box([Symbol("s")])).toThrow(ValidationError);
   });
 });

@@ -15,10 +15,11 @@ export abstract class ValueObject<Props extends object> {
 
   /** @throws {ValidationError} `props` holds what `structuredClone` cannot copy (a function, a symbol, a DOM node). */
   protected constructor(props: Props) {
-    // A copy, so that the caller's object stays theirs to mutate.
+    // A copy, so that the caller's object stays theirs to mutate. Value objects inside are kept as
+    // they are: immutable already, so sharing them is safe, and they keep their class.
     let copy: Props;
     try {
-      copy = structuredClone(props);
+      copy = copyProps(props, new Map()) as Props;
     } catch {
       // The runtime's DataCloneError quotes the function's source on Node: named here, never shown.
       throw new ValidationError(`Invalid ${new.target.name} props`, [
@@ -42,4 +43,44 @@ export abstract class ValueObject<Props extends object> {
   toJSON(): Readonly<Props> {
     return this.props;
   }
+}
+
+/**
+ * What `structuredClone` makes of `value`, except that value objects inside plain objects, arrays,
+ * Maps and Sets are kept (not turned into plain objects). `seen` keeps shared and circular references
+ * shared and circular in the copy, as `structuredClone` does. Throws on a function or a symbol.
+ */
+function copyProps(value: unknown, seen: Map<object, unknown>): unknown {
+  if (typeof value === "function" || typeof value === "symbol") throw new TypeError("cannot be copied");
+  if (typeof value !== "object" || value === null || value instanceof ValueObject) return value;
+  const known = seen.get(value);
+  if (known !== undefined) return known;
+  const proto = Object.getPrototypeOf(value);
+  if (Array.isArray(value) || proto === Object.prototype || proto === null) {
+    const copy = (Array.isArray(value) ? new Array(value.length) : {}) as Record<string, unknown>;
+    seen.set(value, copy);
+    for (const key of Object.keys(value)) {
+      const item = copyProps((value as Record<string, unknown>)[key], seen);
+      // A "__proto__" key (JSON.parse makes one) stays a key, as in structuredClone's copy.
+      if (key === "__proto__") Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true });
+      else copy[key] = item;
+    }
+    return copy;
+  }
+  if (value instanceof Map) {
+    const copy = new Map();
+    seen.set(value, copy);
+    for (const [key, item] of value) copy.set(copyProps(key, seen), copyProps(item, seen));
+    return copy;
+  }
+  if (value instanceof Set) {
+    const copy = new Set();
+    seen.set(value, copy);
+    for (const item of value) copy.add(copyProps(item, seen));
+    return copy;
+  }
+  // Dates, typed arrays, instances of other classes (copied as their data): as structuredClone copies them.
+  const copy = structuredClone(value);
+  seen.set(value, copy);
+  return copy;
 }

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
+  AggregateRepository,
+  AggregateRoot,
   type ConcurrencyError,
+  defineStream,
   type EventEnvelope,
   InMemoryEventBus,
   isConcurrencyError,
@@ -135,6 +138,37 @@ describe("appends with no expectation under contention", () => {
     const stored = new Set(events.slice(1).map((e) => e.id));
     expect(new Set(counted.filter((id) => stored.has(id))).size).toBe(writers * perWriter);
   }, 120_000);
+});
+
+describe("AggregateRepository.update under contention", () => {
+  test("5 and 10 concurrent updates of one aggregate all succeed with the default settings", async () => {
+    class Counter extends AggregateRoot<{ count: number }, { type: "Counted"; data: { by: number } }> {
+      constructor(id: string) {
+        super(id, { count: 0 });
+      }
+      count() {
+        this.raise("Counted", { by: 1 });
+      }
+      protected onCounted(event: { data: { by: number } }) {
+        this.state.count += event.data.by;
+      }
+    }
+    const counters = new AggregateRepository({
+      store,
+      stream: defineStream("Counter"),
+      create: (id) => new Counter(id),
+    });
+    for (const writers of [5, 10, 10]) {
+      const id = ulid();
+      await counters.update(id, (counter) => counter.count(), { createIfMissing: true });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: writers }, () => counters.update(id, (counter) => counter.count())),
+      );
+      expect(outcomes.filter((outcome) => outcome.status === "rejected")).toEqual([]);
+      const versions = (await collect(store.readStream(`Counter-${id}`))).map((event) => event.version);
+      expect(versions).toEqual(Array.from({ length: writers + 1 }, (_, i) => i + 1));
+    }
+  });
 });
 
 describe("idempotent retries", () => {

@@ -1,6 +1,6 @@
 /** The saga runtime on PostgresSagaStore: the order saga end to end, and competing schedulers on the real server. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { defineSaga, type FiredTimeoutReport, SagaRuntime, ulid } from "../../src/index.js";
+import { defineSaga, type FiredTimeoutReport, type SagaFailureReport, SagaRuntime, ulid } from "../../src/index.js";
 import { eventually } from "../../src/testing/index.js";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
@@ -116,4 +116,58 @@ describe("SagaRuntime on PostgreSQL", () => {
     const states = await new PostgresSagaStore({ sql, schema }).list({ saga: name, limit: 100 });
     expect(states.map((r) => (r.state as { fired: number }).fired)).toEqual(Array(20).fill(10));
   }, 60_000);
+
+  test("a stored timeout the saga no longer handles is reported once and its row deleted, not fired every leaseMs", async () => {
+    const name = `Renamed-${ulid()}`;
+    const definition = (onTimeout: Record<string, (state: object) => object>) =>
+      defineSaga<{ type: "Go"; data: { id: string } }, object>({
+        name,
+        startedBy: ["Go"],
+        correlate: (event) => event.data.id,
+        initialState: {},
+        on: {
+          Go: (state, _event, ctx) => {
+            ctx.schedule({ after: 1000, name: "remind" });
+            return state;
+          },
+        },
+        onTimeout,
+      });
+    const store = new PostgresSagaStore({ sql, schema });
+    const commands = recordingBus().bus;
+    const before = new SagaRuntime({ store, commands, sagas: [definition({ remind: (s) => s })], now: () => T0 });
+    // A step cannot schedule a timeout its saga does not handle: refused, nothing written.
+    const refused = new SagaRuntime({ store, commands, sagas: [definition({})], now: () => T0, onError: () => {} });
+    const [outcome] = await refused.handle(orderEvent("Go" as never, "y", { id: "y" }));
+    expect(outcome?.error).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["schedule", "name"] }] });
+    expect(await store.load(name, "y")).toBeUndefined();
+
+    await before.handle(orderEvent("Go" as never, "x", { id: "x" }));
+    const timeoutRows = async () =>
+      Number((await sql.unsafe(`SELECT count(*) AS n FROM ${schema}.saga_timeouts WHERE saga = $1`, [name]))[0]?.n);
+    expect(await timeoutRows()).toBe(1);
+    const failures: SagaFailureReport[] = [];
+    const after = new SagaRuntime({
+      store,
+      commands,
+      sagas: [definition({ reminder: (s) => s })],
+      now: () => T0,
+      leaseMs: 1000,
+      onError: (failure) => failures.push(failure),
+    });
+    const mine = (fired: readonly FiredTimeoutReport[]) => fired.filter((f) => f.saga === name);
+    const [fired] = mine((await after.tick(T0 + 1000)).fired);
+    expect([fired?.outcome, (fired?.error as { code?: string } | undefined)?.code]).toEqual([
+      "failed",
+      "HANDLER_NOT_FOUND",
+    ]);
+    for (const at of [T0 + 5000, T0 + 60_000]) expect(mine((await after.tick(at)).fired)).toEqual([]);
+    expect(failures.map((f) => [f.saga, f.key, f.event.type])).toEqual([[name, "x", "timeout:remind"]]);
+    expect((await after.failures(name)).map((f) => [f.key, f.eventType])).toEqual([
+      ["y", "Go"],
+      ["x", "timeout:remind"],
+    ]);
+    expect(await timeoutRows()).toBe(0);
+    expect((await store.load(name, "x"))?.status).toBe("running");
+  });
 });

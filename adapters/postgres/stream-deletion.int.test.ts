@@ -1,9 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { ulid } from "../../src/index.js";
+import {
+  AggregateRepository,
+  AggregateRoot,
+  defineStream,
+  everyNEvents,
+  StreamNotFoundError,
+  ulid,
+} from "../../src/index.js";
 import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
-import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
+import { createPostgresClient, PostgresEventStore, PostgresSnapshotStore, type PostgresSql } from "./index.js";
 
 const schema = uniqueSchema("deletion");
 let url = "";
@@ -154,5 +161,48 @@ describe("stream deletion on PostgreSQL, checked with psql and pg_dump", () => {
       reserved.release();
     }
     expect(await collect(new PostgresEventStore({ sql, schema }).readStream(id))).toEqual([]);
+  });
+
+  test("a repository with snapshots loads a deleted stream as not found, reporting no snapshot fault", async () => {
+    class Meter extends AggregateRoot<{ total: number }, { type: "Read"; data: { kwh: number } }> {
+      constructor(id: string) {
+        super(id, { total: 0 });
+      }
+      read(kwh: number) {
+        this.raise("Read", { kwh });
+      }
+      protected onRead(event: { data: { kwh: number } }) {
+        this.state.total += event.data.kwh;
+      }
+    }
+    const store = new PostgresEventStore({ sql, schema });
+    const snapshots = new PostgresSnapshotStore({ sql, schema });
+    const reported: unknown[] = [];
+    const meters = new AggregateRepository({
+      store,
+      stream: defineStream("Meter"),
+      create: (id) => new Meter(id),
+      snapshots: { store: snapshots, policy: everyNEvents(2), onError: (error) => reported.push(error) },
+    });
+    const id = ulid();
+    for (let i = 0; i < 5; i++) await meters.update(id, (meter) => meter.read(2), { createIfMissing: true });
+    await meters.flushSnapshots();
+    // Writes run in the background, so which version the last one was taken at varies.
+    const taken = (await snapshots.load(`Meter-${id}`))?.version;
+    expect(taken).toBeGreaterThanOrEqual(2);
+    await store.deleteStream(`Meter-${id}`);
+    for (let i = 0; i < 2; i++) {
+      expect(await meters.find(id)).toBeUndefined();
+      await expect(meters.load(id)).rejects.toBeInstanceOf(StreamNotFoundError);
+    }
+    await meters.flushSnapshots();
+    expect(reported).toEqual([]);
+    expect((await snapshots.load(`Meter-${id}`))?.version).toBe(taken as number);
+    await store.restoreStream(`Meter-${id}`);
+    expect((await meters.load(id)).currentState.total).toBe(10);
+    await store.deleteStream(`Meter-${id}`, { mode: "hard" });
+    await expect(meters.load(id)).rejects.toBeInstanceOf(StreamNotFoundError);
+    await meters.flushSnapshots();
+    expect(reported).toEqual([]);
   });
 });

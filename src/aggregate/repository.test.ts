@@ -125,6 +125,73 @@ describe("AggregateRepository", () => {
     expect(calls).toBe(2);
   });
 
+  test("5 and 10 concurrent updates of one aggregate all succeed with the default settings", async () => {
+    const { repository } = setup();
+    for (const writers of [5, 10]) {
+      const id = `busy-${writers}`;
+      await repository.update(id, (account) => account.deposit(1), { createIfMissing: true });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: writers }, () =>
+          repository.update(id, async (account) => {
+            await Promise.resolve(); // yield, as a handler awaiting I/O would: every writer loads the same version
+            account.deposit(1);
+          }),
+        ),
+      );
+      expect(outcomes.filter((outcome) => outcome.status === "rejected")).toEqual([]);
+      expect((await repository.load(id)).balance).toBe(writers + 1);
+    }
+  });
+
+  test("a retry waits a random time up to baseDelayMs, doubled each retry; the first attempt never waits", async () => {
+    const { store, repository } = setup();
+    await repository.update("slow", (account) => account.deposit(1), { createIfMissing: true });
+    const random = Math.random;
+    const timeout = globalThis.setTimeout;
+    const waits: number[] = [];
+    Math.random = () => 0.999;
+    globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+      waits.push(ms ?? 0);
+      return timeout(handler, 0);
+    }) as typeof setTimeout;
+    try {
+      await repository.update("slow", (account) => account.deposit(1));
+      expect(waits).toEqual([]);
+      let calls = 0;
+      const conflicting = await repository.update(
+        "slow",
+        async (account) => {
+          // Someone else appends in between, twice.
+          if (++calls <= 2) await store.appendToStream("Account-slow", [{ type: "Deposited", data: { amount: 1 } }]);
+          account.deposit(1);
+        },
+        { baseDelayMs: 40 },
+      );
+      expect(conflicting.attempts).toBe(3);
+      expect(waits.map(Math.round)).toEqual([40, 80]);
+      waits.length = 0;
+      calls = 0;
+      const atOnce = await repository.update(
+        "slow",
+        async (account) => {
+          if (++calls <= 1) await store.appendToStream("Account-slow", [{ type: "Deposited", data: { amount: 1 } }]);
+          account.deposit(1);
+        },
+        { baseDelayMs: 0 },
+      );
+      expect([atOnce.attempts, waits]).toEqual([2, []]);
+    } finally {
+      Math.random = random;
+      globalThis.setTimeout = timeout;
+    }
+    for (const bad of [-1, Number.NaN, "10", 2 ** 31]) {
+      await expect(
+        repository.update("slow", (account) => account.deposit(1), { baseDelayMs: bad as number }),
+      ).rejects.toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["baseDelayMs"] }] });
+    }
+    expect((await repository.load("slow")).balance).toBe(7);
+  });
+
   test("update does not retry other errors, and createIfMissing starts a new aggregate", async () => {
     const { repository } = setup();
     await expect(repository.update("none", (a) => a.deposit(1))).rejects.toBeInstanceOf(StreamNotFoundError);

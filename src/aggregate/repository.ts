@@ -3,7 +3,8 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
-import { kindOf } from "../internal/validate.js";
+import { sleep } from "../internal/sleep.js";
+import { assertDelayMs, kindOf } from "../internal/validate.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
@@ -30,8 +31,17 @@ export interface SaveOptions {
 }
 
 export interface UpdateOptions extends SaveOptions {
-  /** Attempts in all when the save meets a concurrent change. Defaults to 3. */
+  /**
+   * Attempts in all when the save meets a concurrent change. Defaults to 6: with the default backoff,
+   * enough for ten concurrent updates of one aggregate on PostgreSQL to all get through.
+   */
   readonly maxAttempts?: number;
+  /**
+   * Base wait before a retry, in milliseconds; doubled each retry, with full jitter (a random wait
+   * from 0 up to it), so that writers that collided do not collide again. The first attempt never
+   * waits. Defaults to 10; 0 retries at once.
+   */
+  readonly baseDelayMs?: number;
   /** Start from a new aggregate when the stream does not exist, instead of throwing. */
   readonly createIfMissing?: boolean;
 }
@@ -161,8 +171,8 @@ export class AggregateRepository<A extends AnyAggregate> {
 
   /**
    * Load, decide, save, retrying on a concurrent change: on a `ConcurrencyError` the aggregate is
-   * loaded afresh and `decide` runs again, up to `maxAttempts` times in all. `decide` must therefore
-   * have no side effects beyond raising events.
+   * loaded afresh and `decide` runs again, after a short random wait (`baseDelayMs`), up to
+   * `maxAttempts` times in all. `decide` must therefore have no side effects beyond raising events.
    */
   async update<R>(
     id: string,
@@ -171,12 +181,14 @@ export class AggregateRepository<A extends AnyAggregate> {
   ): Promise<UpdateResult<A, R>> {
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
-    const maxAttempts = options.maxAttempts ?? 3;
+    const maxAttempts = options.maxAttempts ?? 6;
     if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
       throw new ValidationError("Invalid update options", [
         { path: ["maxAttempts"], message: "must be a positive integer" },
       ]);
     }
+    const baseDelayMs = options.baseDelayMs ?? 10;
+    assertDelayMs(baseDelayMs, "baseDelayMs");
     if (typeof decide !== "function") {
       throw new ValidationError("Invalid update", [
         { path: ["decide"], message: `must be a function, got ${kindOf(decide)}` },
@@ -191,6 +203,7 @@ export class AggregateRepository<A extends AnyAggregate> {
       } catch (error) {
         if (!isConcurrencyError(error) || attempt >= maxAttempts) throw error;
       }
+      if (baseDelayMs > 0) await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
     }
   }
 }

@@ -19,7 +19,16 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (a instanceof Set) {
     const other = b as Set<unknown>;
     if (a.size !== other.size) return false;
-    for (const value of a) if (!other.has(value)) return false;
+    const unmatched: unknown[] = [];
+    for (const value of a) if (!other.has(value)) unmatched.push(value);
+    if (unmatched.length === 0) return true;
+    // Members that are objects are compared by content: each pairs with an equal one not yet taken.
+    const candidates = [...other].filter((value) => !a.has(value));
+    for (const value of unmatched) {
+      const match = candidates.findIndex((candidate) => deepEqual(value, candidate));
+      if (match === -1) return false;
+      candidates.splice(match, 1);
+    }
     return true;
   }
   const keysA = Object.keys(a);
@@ -32,9 +41,12 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
-/** Freezes a value and everything reachable from it. */
+/**
+ * Freezes a value and everything reachable from it. Typed arrays are left as they are: JavaScript
+ * cannot freeze one that has elements (`Object.freeze` throws a TypeError).
+ */
 export function deepFreeze<T>(value: T): T {
-  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
+  if (typeof value !== "object" || value === null || Object.isFrozen(value) || ArrayBuffer.isView(value)) return value;
   Object.freeze(value);
   for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
   return value;

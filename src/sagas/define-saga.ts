@@ -126,6 +126,19 @@ export function defineSaga<E extends DomainEvent, State>(
       issues.push({ path: ["on", type], message: `"${type}" has no handler` });
     }
   }
+  const onTimeout: unknown = input?.onTimeout;
+  if (onTimeout !== undefined && (typeof onTimeout !== "object" || onTimeout === null)) {
+    issues.push({
+      path: ["onTimeout"],
+      message: `must be an object of handlers by timeout name, got ${kindOf(onTimeout)}`,
+    });
+  } else {
+    for (const [timeout, handler] of Object.entries(onTimeout ?? {})) {
+      if (typeof handler !== "function") {
+        issues.push({ path: ["onTimeout", timeout], message: `must be a function, got ${kindOf(handler)}` });
+      }
+    }
+  }
   issues.push(...jsonIssues(input?.initialState, ["initialState"]));
   if (issues.length > 0) throw new ValidationError(`Invalid saga "${name}"`, issues);
 
@@ -141,6 +154,17 @@ export function defineSaga<E extends DomainEvent, State>(
     return keyFrom(name, event, value);
   };
   return { ...input, handles, types, keyOf };
+}
+
+/** The saga's own `onTimeout` handler for `name`: never one inherited from Object (`toString`, `constructor`). */
+export function timeoutHandler<State>(
+  saga: Pick<SagaDefinitionInput<DomainEvent, State>, "onTimeout">,
+  name: string,
+): SagaHandler<State, FiredTimeout> | undefined {
+  const handlers = saga.onTimeout;
+  if (handlers === undefined || handlers === null || !Object.hasOwn(handlers, name)) return undefined;
+  const handler = handlers[name];
+  return typeof handler === "function" ? handler : undefined;
 }
 
 /** One key, or several joined (each escaped, so `["a/b", "c"]` and `["a", "b/c"]` differ). */

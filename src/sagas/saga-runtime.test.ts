@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type Commands, orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
-import { ErrorCode } from "../errors.js";
+import { ErrorCode, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { CommandBus } from "../messaging/command-bus.js";
@@ -210,6 +210,8 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     expect(() => defineSaga({ ...base, on: {} })).toThrow(/"A" has no handler/);
     expect(() => defineSaga({ ...base, initialState: { at: new Date() } })).toThrow(/initialState/);
     expect(() => defineSaga({ ...base, startedBy: [] })).toThrow(/startedBy/);
+    expect(() => defineSaga({ ...base, onTimeout: { expiry: "later" as never } })).toThrow(ValidationError);
+    expect(() => defineSaga({ ...base, onTimeout: 5 as never })).toThrow(/onTimeout/);
   });
 
   test("an event without its key fails as a ValidationError and writes nothing", async () => {

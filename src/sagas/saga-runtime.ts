@@ -11,7 +11,7 @@ import { integerOptionIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
-import type { FiredTimeout, SagaDefinition } from "./define-saga.js";
+import { type FiredTimeout, type SagaDefinition, timeoutHandler } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe } from "./records.js";
 import { type SagaStore, sagaConflict } from "./saga-store.js";
@@ -421,7 +421,7 @@ export class SagaRuntime {
     run: (state: unknown, ctx: StepContext) => unknown,
     firedTimeoutId?: string,
   ): Promise<SagaOutcome | "conflict"> {
-    const ctx = new StepContext(key, this.#now);
+    const ctx = new StepContext(key, this.#now, saga);
     const state = record === undefined ? this.#initialState(saga) : record.state;
     let next: unknown;
     try {
@@ -501,12 +501,15 @@ export class SagaRuntime {
           await this.#store.dropTimeout(timeout.id);
           return undefined;
         }
-        const handler = saga.onTimeout?.[timeout.name];
+        const handler = timeoutHandler(saga, timeout.name);
         if (handler === undefined) {
+          // Scheduled by code that had a handler (steps cannot schedule one without): reported once,
+          // then dropped, since nothing here can ever handle it (left claimed, it would fire every leaseMs).
           const error = new HandlerNotFoundError("event", trigger.type, {
             registered: Object.keys(saga.onTimeout ?? {}),
           });
           await this.#failed(saga.name, timeout.key, trigger, error);
+          await this.#store.dropTimeout(timeout.id);
           return report("failed", error);
         }
         const outcome = await this.#step(

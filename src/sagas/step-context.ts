@@ -1,6 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
+import type { DomainEvent } from "../events/envelope.js";
 import { isName, kindOf, MAX_DELAY_MS, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
-import type { SagaContext, ScheduleOptions } from "./define-saga.js";
+import { type SagaContext, type SagaDefinitionInput, type ScheduleOptions, timeoutHandler } from "./define-saga.js";
 import type { Compensation } from "./types.js";
 
 /**
@@ -21,6 +22,8 @@ export class StepContext implements SagaContext {
   constructor(
     readonly key: string,
     readonly now: () => number,
+    /** The saga the step belongs to: a timeout it has no `onTimeout` handler for is refused. */
+    readonly saga?: Pick<SagaDefinitionInput<DomainEvent, unknown>, "name" | "onTimeout">,
   ) {}
 
   dispatch(type: string, payload: unknown): void {
@@ -40,6 +43,14 @@ export class StepContext implements SagaContext {
   schedule(options: ScheduleOptions): void {
     assertName(options?.name, "timeout name");
     const dueAt = dueTime(options, this.now());
+    if (this.saga !== undefined && timeoutHandler(this.saga, options.name) === undefined) {
+      throw new ValidationError(`Invalid timeout "${options.name}"`, [
+        {
+          path: ["schedule", "name"],
+          message: `saga "${this.saga.name}" has no onTimeout handler for "${options.name}": nothing would handle it`,
+        },
+      ]);
+    }
     this.cancels?.delete(options.name);
     this.schedules ??= new Map();
     this.schedules.set(options.name, { dueAt, data: options.data ?? null });

@@ -1,8 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import { HandlerNotFoundError, ValidationError } from "../errors.js";
 import { defineSaga } from "./define-saga.js";
 import { InMemorySagaStore } from "./in-memory-saga-store.js";
 import { type FiredTimeoutReport, SagaRuntime } from "./saga-runtime.js";
+import type { SagaFailureReport } from "./types.js";
 
 const T0 = Date.parse("2026-12-03T10:00:00Z");
 const MINUTE = 60_000;
@@ -93,6 +95,88 @@ describe("saga timeouts", () => {
     expect((await runtime.tick(T0 + 2000)).fired).toEqual([]);
     expect((await runtime.tick(T0 + 6000)).fired.map((f) => f.outcome)).toEqual(["applied"]);
     expect((await store.load("Flaky", "x"))?.state).toEqual({ fired: 1 });
+  });
+
+  test("a step scheduling a timeout its saga has no onTimeout handler for fails as a ValidationError, nothing written", async () => {
+    const saga = defineSaga<{ type: "Go"; data: { id: string; name: string } }, object>({
+      name: "Unhandled",
+      startedBy: ["Go"],
+      correlate: (event) => event.data.id,
+      initialState: {},
+      on: {
+        Go: (state, event, ctx) => {
+          ctx.schedule({ after: 1000, name: event.data.name });
+          return state;
+        },
+      },
+      onTimeout: { known: (state) => state },
+    });
+    const store = new InMemorySagaStore();
+    const errors: unknown[] = [];
+    const runtime = new SagaRuntime({
+      store,
+      commands: recordingBus().bus,
+      sagas: [saga],
+      now: () => T0,
+      onError: (failure) => errors.push(failure.error),
+    });
+    // "toString" is no handler either, though every object inherits one.
+    for (const name of ["unknown", "toString"]) {
+      const [outcome] = await runtime.handle(orderEvent("Go" as never, name, { id: name, name }));
+      expect(outcome?.outcome).toBe("failed");
+      expect(outcome?.error).toBeInstanceOf(ValidationError);
+      expect((outcome?.error as ValidationError | undefined)?.issues).toEqual([
+        { path: ["schedule", "name"], message: expect.stringContaining(`no onTimeout handler for "${name}"`) },
+      ]);
+    }
+    expect(errors).toHaveLength(2);
+    expect(await store.list()).toEqual([]);
+    expect(await store.nextDueAt()).toBeUndefined();
+    expect((await runtime.handle(orderEvent("Go" as never, "k", { id: "k", name: "known" })))[0]?.outcome).toBe(
+      "started",
+    );
+  });
+
+  test("a stored timeout the saga no longer handles is reported once and dropped, not fired every leaseMs", async () => {
+    const definition = (onTimeout: Record<string, (state: object) => object>) =>
+      defineSaga<{ type: "Go"; data: { id: string } }, object>({
+        name: "Renamed",
+        startedBy: ["Go"],
+        correlate: (event) => event.data.id,
+        initialState: {},
+        on: {
+          Go: (state, _event, ctx) => {
+            ctx.schedule({ after: 1000, name: "remind" });
+            return state;
+          },
+        },
+        onTimeout,
+      });
+    const store = new InMemorySagaStore();
+    const commands = recordingBus().bus;
+    // The version that scheduled it had the handler; the one running now has renamed it.
+    const before = new SagaRuntime({ store, commands, sagas: [definition({ remind: (s) => s })], now: () => T0 });
+    await before.handle(orderEvent("Go" as never, "x", { id: "x" }));
+    const failures: SagaFailureReport[] = [];
+    const after = new SagaRuntime({
+      store,
+      commands,
+      sagas: [definition({ reminder: (s) => s })],
+      now: () => T0,
+      leaseMs: 5000,
+      onError: (failure) => failures.push(failure),
+    });
+    const [fired] = (await after.tick(T0 + 1000)).fired;
+    expect(fired?.outcome).toBe("failed");
+    expect(fired?.error).toBeInstanceOf(HandlerNotFoundError);
+    expect(failures.map((f) => [f.key, f.event.type, (f.error as HandlerNotFoundError).code])).toEqual([
+      ["x", "timeout:remind", "HANDLER_NOT_FOUND"],
+    ]);
+    expect((await after.failures("Renamed")).map((f) => f.eventType)).toEqual(["timeout:remind"]);
+    for (const at of [T0 + 7000, T0 + 60_000, T0 + 3_600_000]) expect((await after.tick(at)).fired).toEqual([]);
+    expect(failures).toHaveLength(1);
+    expect(await store.nextDueAt()).toBeUndefined();
+    expect((await store.load("Renamed", "x"))?.status).toBe("running");
   });
 
   test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {

@@ -1,7 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { AggregateRoot, type AggregateSnapshot } from "../aggregate/aggregate-root.js";
 import { AggregateRepository } from "../aggregate/repository.js";
-import { ConcurrencyError, isSnapshotCorruptError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import {
+  ConcurrencyError,
+  isSnapshotCorruptError,
+  SnapshotCorruptError,
+  StreamNotFoundError,
+  ValidationError,
+} from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { defineStream } from "../events/stream.js";
@@ -281,6 +287,31 @@ describe("AggregateRepository with snapshots", () => {
     await repository.load("t8");
     expect(store.eventsRead).toBe(1);
     expect(errors).toHaveLength(1);
+  });
+
+  test("a deleted stream (soft or hard) loads as not found, with no snapshot report and its snapshots kept", async () => {
+    const { store, snapshots, repository, errors } = setup();
+    await countTo(repository, "t8d", 12);
+    expect((await snapshots.load("Tally-t8d"))?.version).toBe(10);
+    await store.deleteStream("Tally-t8d");
+    for (let i = 0; i < 2; i++) {
+      expect(await repository.find("t8d")).toBeUndefined();
+      const failure = await repository.load("t8d").catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(StreamNotFoundError);
+      expect((failure as StreamNotFoundError).code).toBe("STREAM_NOT_FOUND");
+    }
+    await repository.flushSnapshots();
+    expect(errors).toEqual([]);
+    // A soft delete is undone by a restore: the snapshot is still there and used.
+    expect((await snapshots.load("Tally-t8d"))?.version).toBe(10);
+    await store.restoreStream("Tally-t8d");
+    store.eventsRead = 0;
+    expect((await repository.load("t8d")).version).toBe(12);
+    expect(store.eventsRead).toBe(3);
+    await store.deleteStream("Tally-t8d", { mode: "hard" });
+    await expect(repository.load("t8d")).rejects.toBeInstanceOf(StreamNotFoundError);
+    await repository.flushSnapshots();
+    expect(errors).toEqual([]);
   });
 
   test("a snapshot just before a truncation's cut (what applyRetention keeps) still loads, with the events after it", async () => {

@@ -83,7 +83,8 @@ export class RepositorySnapshots<A extends AnyAggregate> {
   /**
    * Restores the newest usable snapshot, then applies only the later events. Falls back to a full
    * replay when there is no snapshot, when it has another schema version, does not decode, or is
-   * ahead of the stream; after a fallback from a bad or outdated snapshot it takes a fresh one.
+   * ahead of the stream; after a fallback from a bad or outdated snapshot it takes a fresh one. A
+   * stream that reads as empty (deleted) loads as a fresh aggregate: no report, snapshots untouched.
    */
   async load(aggregate: A, create: () => A, streamId: string, store: EventStore): Promise<A> {
     const snapshot = await this.#latest(streamId);
@@ -93,6 +94,9 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       if (snapshot.schemaVersion === this.#schemaVersion) {
         const restored = await this.#fromSnapshot(aggregate, snapshot, streamId, store);
         if (typeof restored === "object") return restored;
+        // The stream reads as empty (deleted, soft or hard): the load finds no aggregate, as without
+        // snapshots. Not a snapshot fault, and a soft delete can be undone: the snapshots stay.
+        if (restored === "absent") return create();
         resnapshot = true;
         // A snapshot ahead of its stream stays the newest until deleted: every load would trip on it.
         replaceAll = restored === "ahead";
@@ -164,7 +168,7 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     snapshot: Snapshot,
     streamId: string,
     store: EventStore,
-  ): Promise<A | "failed" | "ahead"> {
+  ): Promise<A | "failed" | "ahead" | "absent"> {
     try {
       restoreOwned(aggregate, snapshot.version, snapshot.state);
     } catch (error) {
@@ -180,6 +184,7 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     const next = first.done ? undefined : first.value;
     if (next === undefined || (next.version !== snapshot.version && next.version !== snapshot.version + 1)) {
       await events.return(undefined);
+      if (next === undefined && (await isEmpty(store.readStream(streamId, { maxCount: 1 })))) return "absent";
       const reason = "the stream has no event at this version: was it truncated or recreated?";
       this.#report(new SnapshotCorruptError(streamId, snapshot.version, reason), {
         operation: "restore",
@@ -241,6 +246,13 @@ export class RepositorySnapshots<A extends AnyAggregate> {
  */
 async function* after(events: AsyncGenerator<EventEnvelope>, version: number): AsyncGenerator<EventEnvelope> {
   for await (const event of events) if (event.version > version) yield event;
+}
+
+/** Whether `events` yields nothing; reads at most one. */
+async function isEmpty(events: AsyncGenerator<EventEnvelope>): Promise<boolean> {
+  const first = await events.next();
+  await events.return(undefined);
+  return first.done === true;
 }
 
 /** `first`, then the rest of `events`. */
