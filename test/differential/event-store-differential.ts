@@ -145,7 +145,8 @@ interface Side {
   seen: number;
 }
 
-type Outcome = { readonly ok: unknown } | { readonly error: string };
+/** What one operation answered: a value (undefined as null), or the code of the error it threw. */
+export type Outcome = { readonly ok: unknown } | { readonly error: string };
 
 /**
  * Runs the generated sequences on `create()`'s store and on the reference. Throws (fast-check's
@@ -194,12 +195,7 @@ export async function checkAgainstReference(
               }),
           );
         } else outcomes = await both(reference, subject, (side) => answer(side, op, ids));
-        const [want, got] = outcomes;
-        if (canonical(want) !== canonical(got)) {
-          throw new Error(
-            `step ${step} (${JSON.stringify(op)}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
-          );
-        }
+        assertSameAnswer(step, op, ...outcomes);
       }
     }),
     { numRuns: options.numRuns ?? 25, ...(options.seed === undefined ? {} : { seed: options.seed }) },
@@ -219,9 +215,18 @@ async function both(
   return [await outcomeOf(() => work(reference)), await outcomeOf(() => work(subject))];
 }
 
-async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> {
+/** Throws, naming the step and its operation, when the store answered otherwise than the reference. */
+export function assertSameAnswer(step: number, op: unknown, want: Outcome, got: Outcome): void {
+  if (canonical(want) !== canonical(got)) {
+    throw new Error(
+      `step ${step} (${canonical(op)}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
+    );
+  }
+}
+
+export async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> {
   try {
-    return { ok: await work() };
+    return { ok: (await work()) ?? null };
   } catch (error) {
     // Every error that leaves the library is one of its own, whatever the backend said.
     if (!isEventFlowsError(error)) throw new Error(`an error that is not an EventFlowsError: ${String(error)}`);

@@ -10,13 +10,12 @@
 import fc from "fast-check";
 import {
   InMemoryReadModelStore,
-  isEventFlowsError,
   type ReadModelStore,
   type ReadModelTransaction,
   type ReadModelWriter,
   ulid,
 } from "../../src/index.js";
-import { anyJson, canonical } from "./event-store-differential.ts";
+import { anyJson, assertSameAnswer, outcomeOf } from "./event-store-differential.ts";
 
 type Writes =
   | { readonly kind: "put"; readonly collection: number; readonly id: number; readonly document: unknown }
@@ -98,8 +97,6 @@ interface Names {
   readonly checkpoints: readonly string[];
 }
 
-type Outcome = { readonly ok: unknown } | { readonly error: string };
-
 /**
  * Runs generated sequences on `create()`'s store and on the reference; throws at the first answer
  * that differs (fast-check's report holds the shrunk sequence).
@@ -127,12 +124,7 @@ export async function checkReadModelsAgainstReference(
         const subject = create();
         for (const [step, op] of ops.entries()) {
           const want = await outcomeOf(() => apply(reference, op, names));
-          const got = await outcomeOf(() => apply(subject, op, names));
-          if (canonical(want) !== canonical(got)) {
-            throw new Error(
-              `step ${step} (${canonical(op)}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
-            );
-          }
+          assertSameAnswer(step, op, want, await outcomeOf(() => apply(subject, op, names)));
         }
       },
     ),
@@ -203,15 +195,5 @@ async function write_(
         op.position,
         op.expected === undefined ? {} : { expected: op.expected },
       );
-  }
-}
-
-async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> {
-  try {
-    return { ok: (await work()) ?? null };
-  } catch (error) {
-    if (error instanceof Rollback) throw error;
-    if (!isEventFlowsError(error)) throw new Error(`an error that is not an EventFlowsError: ${String(error)}`);
-    return { error: error.code };
   }
 }
