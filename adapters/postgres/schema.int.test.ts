@@ -143,7 +143,7 @@ describe("PostgreSQL schema", () => {
     for (const [statement, parameters] of [
       [st.append, [hot, "any", 0, new Date().toISOString(), "[]", id]],
       [st.appendAlone, [hot, "any", 0, new Date().toISOString(), "[]"]],
-      [st.appendRefused, [hot, id]],
+      [st.appendRefused, [hot, JSON.stringify([id])]],
     ] as const) {
       const text = await plan(statement, [...parameters]);
       expect(text).toContain("events_stream_version");
