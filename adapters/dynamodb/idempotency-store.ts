@@ -24,7 +24,6 @@ export const IDEMPOTENCY_PARTITION_PREFIX = "\u001feventflows:idempotency:";
 
 /** Attribute names of idempotency items; a completed item has all three response attributes. */
 const I = { fingerprint: "fp", status: "st", body: "body", contentType: "ct" } as const;
-// The hono adapter's limits, repeated: adapters share no runtime code, and every store must refuse the same input.
 /** A claim that lost its conditional put re-reads; the item may vanish between (released, expired) a few times at most. */
 const CLAIM_ATTEMPTS = 5;
 

@@ -1,19 +1,17 @@
 import {
+  checkIdempotencyInput,
   type IdempotencyClaim,
   type IdempotencyStore,
   type Issue,
-  idempotencyInputIssues,
   ServiceError,
   type StoredResponse,
   ValidationError,
 } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
-import { textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
-// The hono adapter's limits, repeated: adapters share no runtime code, and every store must refuse the same input.
 /** A claim that lost the insert re-reads; the row may vanish between (released, expired) a few times at most. */
 const CLAIM_ATTEMPTS = 5;
 
@@ -80,7 +78,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
-    checkInput(key, fingerprint);
+    checkIdempotencyInput(key, fingerprint);
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.#now();
       const claimed = await guard("claimIdempotencyKey", () =>
@@ -112,7 +110,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
-    checkInput(key, fingerprint, response);
+    checkIdempotencyInput(key, fingerprint, response);
     const expiresAt = String(this.#now() + this.#ttlMs);
     await guard("completeIdempotencyKey", () =>
       this.#sql.unsafe(
@@ -124,7 +122,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   async release(key: string, fingerprint: string): Promise<void> {
-    checkInput(key, fingerprint);
+    checkIdempotencyInput(key, fingerprint);
     await guard("releaseIdempotencyKey", () =>
       this.#sql.unsafe(this.#statements.release, [key, fingerprint], { prepare: true }),
     );
@@ -137,22 +135,6 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     );
     return rows.count;
   }
-}
-
-/** The checks every idempotency store makes, plus what PostgreSQL text cannot hold (U+0000, lone surrogates). */
-function checkInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
-  const issues = idempotencyInputIssues(key, fingerprint, ...response);
-  if (issues.length === 0) {
-    issues.push(...textIssues(key as string, ["key"]), ...textIssues(fingerprint as string, ["fingerprint"]));
-    const r = response[0] as StoredResponse | undefined;
-    for (const field of ["body", "contentType"] as const) {
-      if (r === undefined) break;
-      if (r[field].includes("\u0000")) {
-        issues.push({ path: ["response", field], message: "contains U+0000, which PostgreSQL text cannot store" });
-      } else issues.push(...textIssues(r[field], ["response", field]));
-    }
-  }
-  if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string, issues: Issue[]): number {

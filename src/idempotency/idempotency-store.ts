@@ -46,19 +46,20 @@ export interface IdempotencyStore {
 export const MAX_FINGERPRINT_LENGTH = 255;
 
 /**
- * What every store checks before touching its records, so all refuse the same input. Stores with
- * stricter text rules (PostgreSQL) add their own issues to these.
+ * What every store checks before touching its records, so all refuse the same input: besides the
+ * lengths and the response's shape, text no store can hold as it was given (U+0000, which PostgreSQL
+ * text refuses; a lone surrogate, which has no UTF-8 form) in the key, the fingerprint or the
+ * response. The HTTP layer never sends such text: its keys and fingerprints are hex digests, and
+ * its bodies are `JSON.stringify` output, which escapes both.
  */
 export function idempotencyInputIssues(key: unknown, fingerprint: unknown, ...response: [unknown?]): Issue[] {
   const issues: Issue[] = [];
   if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     issues.push({ path: ["key"], message: `must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` });
-  } else if (!isWellFormed(key)) {
-    issues.push({ path: ["key"], message: LONE_SURROGATE });
-  }
+  } else textIssues(key, ["key"], issues);
   if (typeof fingerprint !== "string" || fingerprint.length === 0 || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
     issues.push({ path: ["fingerprint"], message: `must be a string of 1 to ${MAX_FINGERPRINT_LENGTH} characters` });
-  }
+  } else textIssues(fingerprint, ["fingerprint"], issues);
   if (response.length > 0) {
     const r = response[0] as Partial<StoredResponse> | null;
     if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
@@ -67,15 +68,27 @@ export function idempotencyInputIssues(key: unknown, fingerprint: unknown, ...re
         issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
       }
       if (typeof r.body !== "string") issues.push({ path: ["response", "body"], message: "must be a string" });
+      else textIssues(r.body, ["response", "body"], issues);
       if (typeof r.contentType !== "string") {
         issues.push({ path: ["response", "contentType"], message: "must be a string" });
-      }
+      } else textIssues(r.contentType, ["response", "contentType"], issues);
     }
   }
   return issues;
 }
 
-/** @throws {ValidationError} a key or fingerprint that is not 1 to 255 characters, or a malformed response. */
+/** Adds the issue of text a store cannot hold: U+0000, or a lone surrogate. */
+function textIssues(text: string, path: string[], issues: Issue[]): void {
+  if (text.includes("\u0000")) issues.push({ path, message: NUL_TEXT });
+  else if (!isWellFormed(text)) issues.push({ path, message: LONE_SURROGATE });
+}
+
+const NUL_TEXT = "contains U+0000 (NUL), which the stores cannot hold";
+
+/**
+ * @throws {ValidationError} a key or fingerprint that is not 1 to 255 characters, text with U+0000 or
+ * a lone surrogate, or a malformed response.
+ */
 export function checkIdempotencyInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
   const issues = idempotencyInputIssues(key, fingerprint, ...response);
   if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);

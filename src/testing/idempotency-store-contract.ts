@@ -177,6 +177,40 @@ export function idempotencyStoreContract(options: IdempotencyStoreContractOption
     },
   );
 
+  add(
+    "U+0000 or a lone surrogate in a key, fingerprint or response is a ValidationError, and nothing is written",
+    async (store) => {
+      const plain = ulid();
+      const bad: [string, string][] = [
+        [`${plain}\u0000`, "fp"],
+        [ulid(), "fp\u0000"],
+        [ulid(), "fp\uD800"],
+      ];
+      for (const [key, fingerprint] of bad) {
+        const label = JSON.stringify([key, fingerprint]);
+        await assertRejects(() => store.claim(key, fingerprint), ErrorCode.Validation, `claim ${label}`);
+        await assertRejects(() => store.complete(key, fingerprint, created), ErrorCode.Validation, `complete ${label}`);
+        await assertRejects(() => store.release(key, fingerprint), ErrorCode.Validation, `release ${label}`);
+      }
+      assertEqual(await store.claim(plain, "fp"), { state: "claimed" }, "no key was stored cut short");
+      const key = ulid();
+      await store.claim(key, "fp");
+      for (const response of [
+        { ...created, body: "a\u0000b" },
+        { ...created, body: "a\uDC00b" },
+        { ...created, contentType: "text/plain\u0000" },
+        { ...created, contentType: "text/\uD800" },
+      ]) {
+        await assertRejects(() => store.complete(key, "fp", response), ErrorCode.Validation, JSON.stringify(response));
+      }
+      assertEqual(
+        await store.claim(key, "fp"),
+        { state: "in-progress", fingerprint: "fp" },
+        "the claim stays in progress",
+      );
+    },
+  );
+
   add("a malformed response is a ValidationError, and the claim stays in progress", async (store) => {
     const key = ulid();
     await store.claim(key, "fp");

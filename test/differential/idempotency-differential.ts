@@ -1,0 +1,195 @@
+/**
+ * Differential testing of idempotency stores (the Hono routes' `Idempotency-Key` store) through the
+ * public API, as event-store-differential.ts does for event stores: generated sequences of claims,
+ * completions, releases and clock moves past the (small) TTLs, with generated keys (any code point,
+ * empty, the longest accepted and one longer), fingerprints and responses (any status, any body
+ * text), on the store under test and on a fresh `InMemoryIdempotencyStore` with the same TTLs and
+ * clock (the reference). Every answer must be the same: claims (the state, the fingerprint, the
+ * stored response) and error codes. Keys are the run's own. Concurrency has its own tests (the
+ * contract). Test-only code.
+ */
+import fc from "fast-check";
+import {
+  type IdempotencyStore,
+  InMemoryIdempotencyStore,
+  isEventFlowsError,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type StoredResponse,
+  ulid,
+} from "../../src/index.js";
+import { canonical } from "./event-store-differential.ts";
+
+/** The TTLs both sides are made with; the clock moves by steps around them. */
+export const IDEMPOTENCY_TTL_MS = 50;
+export const IDEMPOTENCY_IN_PROGRESS_TTL_MS = 20;
+
+export interface IdempotencySettings {
+  readonly now: () => number;
+  readonly ttlMs: number;
+  readonly inProgressTtlMs: number;
+}
+
+type IdempotencyOperation =
+  | { readonly kind: "claim"; readonly key: number; readonly fingerprint: number }
+  | { readonly kind: "complete"; readonly key: number; readonly fingerprint: number; readonly response: unknown }
+  | { readonly kind: "release"; readonly key: number; readonly fingerprint: number }
+  | { readonly kind: "advance"; readonly ms: number };
+
+const KEYS = 5;
+const FINGERPRINTS = 4;
+
+/** Text of any code point: lone surrogates and U+0000 included, which every store must answer alike. */
+const anyText = (maxLength: number) => fc.string({ unit: "binary", maxLength });
+
+/** A key of a run: built from the run's own prefix, so no run meets another's records (shrinking included). */
+type KeyOf = (prefix: string) => string;
+
+/**
+ * Keys of a run: the run's prefix and generated text, and the ones every store must refuse alike
+ * (empty, one over the limit, U+0000, a lone surrogate).
+ */
+const keys: fc.Arbitrary<KeyOf[]> = fc.array(
+  fc.oneof(
+    { arbitrary: anyText(6).map((text) => (prefix: string) => `${prefix}${text}`), weight: 4 },
+    fc.constantFrom<KeyOf>(
+      () => "",
+      (prefix) => `${prefix}:scoped`,
+      (prefix) => prefix.padEnd(MAX_IDEMPOTENCY_KEY_LENGTH, "k"),
+      (prefix) => prefix.padEnd(MAX_IDEMPOTENCY_KEY_LENGTH + 1, "k"),
+      (prefix) => `${prefix}\u0000`,
+      (prefix) => `${prefix}\ud800`,
+      (prefix) => `${prefix}é流😀`,
+      // The same text in NFD: another key.
+      (prefix) => `${prefix}e\u0301流😀`,
+    ),
+  ),
+  { minLength: KEYS, maxLength: KEYS },
+);
+
+const fingerprints: fc.Arbitrary<string[]> = fc.array(
+  fc.oneof(
+    { arbitrary: fc.constantFrom("fp-1", "fp-2", "a".repeat(64)), weight: 3 },
+    anyText(4),
+    fc.constantFrom("", "f".repeat(256), "fp\u0000", "fp\udc00"),
+  ),
+  { minLength: FINGERPRINTS, maxLength: FINGERPRINTS },
+);
+
+/** Responses a store must keep exactly, and malformed ones it must refuse. */
+const responses: fc.Arbitrary<unknown> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      status: fc.constantFrom(200, 201, 204, 100, 599),
+      body: anyText(12),
+      contentType: fc.oneof(fc.constantFrom("application/json", "", "text/plain; charset=utf-8"), anyText(4)),
+    }),
+    weight: 4,
+  },
+  fc.record({
+    status: fc.constantFrom(99, 600, 200.5, Number.NaN),
+    body: fc.constant("{}"),
+    contentType: fc.constant("application/json"),
+  }),
+  fc.constantFrom(null, { status: 200, body: 1, contentType: "" }, { status: 200, body: "", contentType: null }),
+);
+
+function operations(maxOperations: number): fc.Arbitrary<IdempotencyOperation[]> {
+  const key = fc.nat({ max: KEYS - 1 });
+  const fingerprint = fc.nat({ max: FINGERPRINTS - 1 });
+  return fc.array(
+    fc.oneof(
+      { arbitrary: fc.record({ kind: fc.constant("claim" as const), key, fingerprint }), weight: 4 },
+      {
+        arbitrary: fc.record({ kind: fc.constant("complete" as const), key, fingerprint, response: responses }),
+        weight: 2,
+      },
+      fc.record({ kind: fc.constant("release" as const), key, fingerprint }),
+      // Around both TTLs: just before, at, just after.
+      fc.record({
+        kind: fc.constant("advance" as const),
+        ms: fc.constantFrom(
+          1,
+          IDEMPOTENCY_IN_PROGRESS_TTL_MS - 1,
+          IDEMPOTENCY_IN_PROGRESS_TTL_MS,
+          IDEMPOTENCY_TTL_MS - 1,
+          IDEMPOTENCY_TTL_MS,
+        ),
+      }),
+    ),
+    { minLength: 1, maxLength: maxOperations, size: "max" },
+  );
+}
+
+type Outcome = { readonly ok: unknown } | { readonly error: string };
+
+/**
+ * Runs generated sequences on `create(settings)`'s store and on the reference, both on one clock
+ * that only the sequence moves; throws at the first answer that differs.
+ */
+export async function checkIdempotencyAgainstReference(
+  create: (settings: IdempotencySettings) => IdempotencyStore,
+  options: { readonly numRuns?: number; readonly maxOperations?: number } = {},
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(
+      keys,
+      fingerprints,
+      operations(options.maxOperations ?? 25),
+      async (keyMakers, fingerprintPool, ops) => {
+        const prefix = `${ulid().slice(-10).toLowerCase()}-`;
+        const keyPool = keyMakers.map((make) => make(prefix));
+        const clock = { now: 1_700_000_000_000 + Math.floor(Math.random() * 1e9) };
+        const settings: IdempotencySettings = {
+          now: () => clock.now,
+          ttlMs: IDEMPOTENCY_TTL_MS,
+          inProgressTtlMs: IDEMPOTENCY_IN_PROGRESS_TTL_MS,
+        };
+        const reference = new InMemoryIdempotencyStore(settings);
+        const subject = create(settings);
+        for (const [step, op] of ops.entries()) {
+          if (op.kind === "advance") {
+            clock.now += op.ms;
+            continue;
+          }
+          const want = await outcomeOf(() => apply(reference, op, keyPool, fingerprintPool));
+          const got = await outcomeOf(() => apply(subject, op, keyPool, fingerprintPool));
+          if (canonical(want) !== canonical(got)) {
+            const key = JSON.stringify(keyPool[op.key]);
+            const fingerprint = JSON.stringify(fingerprintPool[op.fingerprint]);
+            throw new Error(
+              `step ${step} (${canonical(op)}, key ${key}, fingerprint ${fingerprint}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
+            );
+          }
+        }
+      },
+    ),
+    { numRuns: options.numRuns ?? 25 },
+  );
+}
+
+async function apply(
+  store: IdempotencyStore,
+  op: Exclude<IdempotencyOperation, { kind: "advance" }>,
+  keyPool: readonly string[],
+  fingerprintPool: readonly string[],
+): Promise<unknown> {
+  const key = keyPool[op.key] as string;
+  const fingerprint = fingerprintPool[op.fingerprint] as string;
+  switch (op.kind) {
+    case "claim":
+      return store.claim(key, fingerprint);
+    case "complete":
+      return store.complete(key, fingerprint, op.response as StoredResponse);
+    case "release":
+      return store.release(key, fingerprint);
+  }
+}
+
+async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> {
+  try {
+    return { ok: (await work()) ?? null };
+  } catch (error) {
+    if (!isEventFlowsError(error)) throw new Error(`an error that is not an EventFlowsError: ${String(error)}`);
+    return { error: error.code };
+  }
+}
