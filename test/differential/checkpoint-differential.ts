@@ -9,14 +9,8 @@
  * run's own. Test-only code.
  */
 import fc from "fast-check";
-import {
-  type CheckpointStore,
-  InMemoryCheckpointStore,
-  isEventFlowsError,
-  MAX_CHECKPOINT_ID_LENGTH,
-  ulid,
-} from "../../src/index.js";
-import { canonical } from "./event-store-differential.ts";
+import { type CheckpointStore, InMemoryCheckpointStore, MAX_CHECKPOINT_ID_LENGTH, ulid } from "../../src/index.js";
+import { assertSameAnswer, outcomeOf } from "./event-store-differential.ts";
 
 type CheckpointOperation =
   | { readonly kind: "load"; readonly id: number }
@@ -86,8 +80,6 @@ function operations(maxOperations: number): fc.Arbitrary<CheckpointOperation[]> 
   );
 }
 
-type Outcome = { readonly ok: unknown } | { readonly error: unknown };
-
 /** Runs generated sequences on `create()`'s store and on the reference; throws at the first answer that differs. */
 export async function checkCheckpointsAgainstReference(
   create: () => CheckpointStore,
@@ -104,11 +96,7 @@ export async function checkCheckpointsAgainstReference(
         const saved = op.kind === "store" && op.expected === "saved" ? await savedOf(reference, names[op.id]) : 0;
         const want = await outcomeOf(() => apply(reference, op, names, saved));
         const got = await outcomeOf(() => apply(subject, op, names, saved));
-        if (canonical(want) !== canonical(got)) {
-          throw new Error(
-            `step ${step} (${describe(op)}, id ${JSON.stringify(names[op.id])}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
-          );
-        }
+        assertSameAnswer(step, op, want, got, `, id ${JSON.stringify(names[op.id])}`, describe(op));
       }
     }),
     { numRuns: options.numRuns ?? 25 },
@@ -147,15 +135,4 @@ function describe(op: CheckpointOperation): string {
       ? `${String(v)}${typeof v === "bigint" ? "n" : ""}`
       : v,
   );
-}
-
-async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> {
-  try {
-    return { ok: (await work()) ?? null };
-  } catch (error) {
-    if (!isEventFlowsError(error)) throw new Error(`an error that is not an EventFlowsError: ${String(error)}`);
-    const conflict = error as { expectedVersion?: unknown; actualVersion?: unknown };
-    // A conflict says what was expected and what was found: every store must say the same.
-    return { error: [error.code, conflict.expectedVersion ?? null, conflict.actualVersion ?? null] };
-  }
 }

@@ -145,8 +145,13 @@ interface Side {
   seen: number;
 }
 
-/** What one operation answered: a value (undefined as null), or the code of the error it threw. */
-export type Outcome = { readonly ok: unknown } | { readonly error: string };
+/**
+ * What one operation answered: a value (undefined as null), or the code of the error it threw, with
+ * what a conflict expected and found (every store must say the same).
+ */
+export type Outcome =
+  | { readonly ok: unknown }
+  | { readonly error: string; readonly expected?: unknown; readonly actual?: unknown };
 
 /**
  * Runs the generated sequences on `create()`'s store and on the reference. Throws (fast-check's
@@ -215,11 +220,21 @@ async function both(
   return [await outcomeOf(() => work(reference)), await outcomeOf(() => work(subject))];
 }
 
-/** Throws, naming the step and its operation, when the store answered otherwise than the reference. */
-export function assertSameAnswer(step: number, op: unknown, want: Outcome, got: Outcome): void {
+/**
+ * Throws, naming the step and its operation (`described`, or the operation as JSON) and what it
+ * was about (`about`: the generated key or id in play), when the store answered otherwise than the reference.
+ */
+export function assertSameAnswer(
+  step: number,
+  op: unknown,
+  want: Outcome,
+  got: Outcome,
+  about = "",
+  described = canonical(op),
+): void {
   if (canonical(want) !== canonical(got)) {
     throw new Error(
-      `step ${step} (${canonical(op)}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
+      `step ${step} (${described}${about}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
     );
   }
 }
@@ -230,7 +245,9 @@ export async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> 
   } catch (error) {
     // Every error that leaves the library is one of its own, whatever the backend said.
     if (!isEventFlowsError(error)) throw new Error(`an error that is not an EventFlowsError: ${String(error)}`);
-    return { error: error.code };
+    const conflict = error as { expectedVersion?: unknown; actualVersion?: unknown };
+    if (conflict.expectedVersion === undefined && conflict.actualVersion === undefined) return { error: error.code };
+    return { error: error.code, expected: conflict.expectedVersion ?? null, actual: conflict.actualVersion ?? null };
   }
 }
 

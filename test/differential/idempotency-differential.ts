@@ -12,12 +12,11 @@ import fc from "fast-check";
 import {
   type IdempotencyStore,
   InMemoryIdempotencyStore,
-  isEventFlowsError,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   type StoredResponse,
   ulid,
 } from "../../src/index.js";
-import { canonical } from "./event-store-differential.ts";
+import { assertSameAnswer, outcomeOf } from "./event-store-differential.ts";
 
 /** The TTLs both sides are made with; the clock moves by steps around them. */
 export const IDEMPOTENCY_TTL_MS = 50;
@@ -120,8 +119,6 @@ function operations(maxOperations: number): fc.Arbitrary<IdempotencyOperation[]>
   );
 }
 
-type Outcome = { readonly ok: unknown } | { readonly error: string };
-
 /**
  * Runs generated sequences on `create(settings)`'s store and on the reference, both on one clock
  * that only the sequence moves; throws at the first answer that differs.
@@ -153,13 +150,8 @@ export async function checkIdempotencyAgainstReference(
           }
           const want = await outcomeOf(() => apply(reference, op, keyPool, fingerprintPool));
           const got = await outcomeOf(() => apply(subject, op, keyPool, fingerprintPool));
-          if (canonical(want) !== canonical(got)) {
-            const key = JSON.stringify(keyPool[op.key]);
-            const fingerprint = JSON.stringify(fingerprintPool[op.fingerprint]);
-            throw new Error(
-              `step ${step} (${canonical(op)}, key ${key}, fingerprint ${fingerprint}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
-            );
-          }
+          const about = `, key ${JSON.stringify(keyPool[op.key])}, fingerprint ${JSON.stringify(fingerprintPool[op.fingerprint])}`;
+          assertSameAnswer(step, op, want, got, about);
         }
       },
     ),
@@ -182,14 +174,5 @@ async function apply(
       return store.complete(key, fingerprint, op.response as StoredResponse);
     case "release":
       return store.release(key, fingerprint);
-  }
-}
-
-async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> {
-  try {
-    return { ok: (await work()) ?? null };
-  } catch (error) {
-    if (!isEventFlowsError(error)) throw new Error(`an error that is not an EventFlowsError: ${String(error)}`);
-    return { error: error.code };
   }
 }

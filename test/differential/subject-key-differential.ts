@@ -12,13 +12,12 @@
 import fc from "fast-check";
 import {
   InMemorySubjectKeyStore,
-  isEventFlowsError,
   MAX_SUBJECT_ID_LENGTH,
   type SubjectKeyStore,
   ulid,
   type WebCryptoKey,
 } from "../../src/index.js";
-import { canonical } from "./event-store-differential.ts";
+import { assertSameAnswer, outcomeOf } from "./event-store-differential.ts";
 
 /** The caches' age limit on both sides; the clock moves by steps around it. */
 export const SUBJECT_KEY_CACHE_TTL_MS = 1_000;
@@ -83,8 +82,6 @@ function operations(maxOperations: number): fc.Arbitrary<SubjectKeyOperation[]> 
   );
 }
 
-type Outcome = { readonly ok: unknown } | { readonly error: string };
-
 /** One side: its two instances over one backend, and the keys it has answered, in order. */
 interface Side {
   readonly instances: readonly [SubjectKeyStore, SubjectKeyStore];
@@ -116,11 +113,7 @@ export async function checkSubjectKeysAgainstReference(
         }
         const want = await outcomeOf(() => apply(reference, op, ids));
         const got = await outcomeOf(() => apply(subject, op, ids));
-        if (canonical(want) !== canonical(got)) {
-          throw new Error(
-            `step ${step} (${canonical(op)}, subject ${JSON.stringify(ids[op.subject])}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
-          );
-        }
+        assertSameAnswer(step, op, want, got, `, subject ${JSON.stringify(ids[op.subject])}`);
       }
     }),
     { numRuns: options.numRuns ?? 25 },
@@ -157,13 +150,4 @@ async function keyNumber(side: Side, key: WebCryptoKey): Promise<number> {
   if (known !== -1) return known;
   side.keys.push(print);
   return side.keys.length - 1;
-}
-
-async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> {
-  try {
-    return { ok: (await work()) ?? null };
-  } catch (error) {
-    if (!isEventFlowsError(error)) throw new Error(`an error that is not an EventFlowsError: ${String(error)}`);
-    return { error: error.code };
-  }
 }
