@@ -394,7 +394,9 @@ export {
 } from "./sagas/saga-runtime.js";
 export {
   DEFAULT_MAX_SAGA_STATE_BYTES,
+  MAX_SAGA_ID_LENGTH,
   MAX_SAGA_KEY_LENGTH,
+  outboxEntryInUse,
   SagaStore,
   type SagaStoreOptions,
   sagaConflict,

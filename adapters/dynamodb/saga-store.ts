@@ -3,6 +3,7 @@ import {
   type Issue,
   type ListSagasOptions,
   type OutboxEntry,
+  outboxEntryInUse,
   type SagaCommit,
   type SagaFailure,
   type SagaRecord,
@@ -162,20 +163,28 @@ export class DynamoDbSagaStore extends SagaStore {
       [S.compensations]: str(JSON.stringify(commit.compensations)),
       ...(commit.attention === undefined ? {} : { [S.attention]: str(JSON.stringify(commit.attention)) }),
     };
-    const deletes = new Set<string>();
+    const deletes = new Map<string, readonly [id: string, shard: number, sortKey: string]>();
     for (const name of dropped) {
       const found = remaining[name];
       if (found === undefined || deletes.has(found[0])) continue;
-      deletes.add(found[0]);
+      deletes.set(found[0], found);
       delete remaining[name];
-      items.push(this.#timeouts.remove({ shard: found[1], sortKey: found[2] }));
     }
     const shard = schedule.length > 0 ? await shardOf(saga, key, this.timeoutShards) : 0;
+    const puts: Record<string, unknown>[] = [];
     for (const timeout of schedule) {
       const { place, request } = await this.#timeouts.put(timeout, shard);
       remaining[timeout.name] = [timeout.id, place.shard, place.sortKey];
-      items.push(request);
+      const same = deletes.get(timeout.id);
+      if (same !== undefined && same[1] === place.shard && same[2] === place.sortKey) {
+        // Rescheduled as it was (same id and due time): one item, which the put replaces, free again.
+        deletes.delete(timeout.id);
+        const { ConditionExpression: _, ExpressionAttributeNames: __, ...put } = request.Put as Record<string, unknown>;
+        puts.push({ Put: put });
+      } else puts.push(request);
     }
+    for (const [, place] of deletes) items.push(this.#timeouts.remove({ shard: place[1], sortKey: place[2] }));
+    items.push(...puts);
     if (touchesTimeouts) instance[S.timeouts] = str(JSON.stringify(remaining));
     const head = this.#instanceWrite(pk, saga, key, expectedVersion, instance, commit.attention === undefined);
     const handledIndex = commit.handledId === undefined ? -1 : 1;
@@ -223,6 +232,10 @@ export class DynamoDbSagaStore extends SagaStore {
       const failed = (i: number) => reasons[i]?.code === "ConditionalCheckFailed";
       if (single || failed(0)) throw sagaConflict(saga, key, expectedVersion, await this.#version(pk));
       if (handledIndex > 0 && failed(handledIndex)) throw sagaConflict(saga, key, expectedVersion, version);
+      // An outbox entry's put: its id is still pending (the base class refused duplicates within the commit).
+      const outboxStart = handledIndex > 0 ? 2 : 1;
+      const taken = (commit.outbox ?? []).find((_, i) => failed(outboxStart + i));
+      if (taken !== undefined) throw outboxEntryInUse(saga, key, taken.id);
       throw error;
     }
     this.#remember(pk, version, remaining, touchesTimeouts || expectedVersion === 0 ? undefined : expectedVersion);

@@ -125,9 +125,19 @@ export class SagaTimeoutShards {
 
   /** Deletes a timeout by id: one this store claimed directly, another after a search of the shards. */
   async drop(timeoutId: string): Promise<void> {
-    const place = this.#claimed.get(timeoutId) ?? (await this.#find(timeoutId));
-    if (place === undefined) return;
+    const claimed = this.#claimed.get(timeoutId);
     this.#claimed.delete(timeoutId);
+    if (claimed !== undefined) {
+      const gone: { Attributes?: Record<string, unknown> } = await this.client.send("DeleteItem", {
+        TableName: this.layout.tableName,
+        Key: this.key(claimed),
+        ReturnValues: "ALL_OLD",
+      });
+      // Not there any more: fired, or rescheduled under its id at another due time (then searched for).
+      if (gone.Attributes !== undefined) return;
+    }
+    const place = await this.#find(timeoutId);
+    if (place === undefined) return;
     await this.client.send("DeleteItem", { TableName: this.layout.tableName, Key: this.key(place) });
   }
 

@@ -3,6 +3,7 @@ import {
   type Issue,
   type ListSagasOptions,
   type OutboxEntry,
+  outboxEntryInUse,
   type SagaCommit,
   type SagaFailure,
   type SagaRecord,
@@ -123,12 +124,18 @@ export class PostgresSagaStore extends SagaStore {
         }
         const outbox = commit.outbox ?? [];
         if (outbox.length > 0) {
-          await tx.unsafe(
+          const added = await tx.unsafe(
             `INSERT INTO ${n.sagaOutbox} (saga, key, entry_id, entry)
-  SELECT $1, $2, e.value->>'id', e.value FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS e(value, n) ORDER BY e.n`,
+  SELECT $1, $2, e.value->>'id', e.value FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS e(value, n) ORDER BY e.n
+  ON CONFLICT DO NOTHING RETURNING entry_id`,
             [saga, key, JSON.stringify(outbox)],
             { prepare: true },
           );
+          // An id still pending (the base class refused duplicates within the commit): the whole commit rolls back.
+          if (added.length < outbox.length) {
+            const taken = new Set(added.map((row) => String(row.entry_id)));
+            throw outboxEntryInUse(saga, key, outbox.find((entry) => !taken.has(entry.id))?.id ?? "");
+          }
         }
         if (commit.firedTimeoutId !== undefined) {
           await tx.unsafe(`DELETE FROM ${n.sagaTimeouts} WHERE id = $1`, [commit.firedTimeoutId], { prepare: true });

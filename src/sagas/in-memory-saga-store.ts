@@ -1,4 +1,4 @@
-import { SagaStore, sagaConflict } from "./saga-store.js";
+import { outboxEntryInUse, SagaStore, sagaConflict } from "./saga-store.js";
 import {
   type ClaimDueTimeoutsOptions,
   FINAL_STATUSES,
@@ -60,6 +60,11 @@ export class InMemorySagaStore extends SagaStore {
       throw sagaConflict(commit.saga, commit.key, commit.expectedVersion, version);
     if (commit.handledId !== undefined && current?.handled.has(commit.handledId)) {
       throw sagaConflict(commit.saga, commit.key, commit.expectedVersion, version);
+    }
+    for (const entry of commit.outbox ?? []) {
+      if (current?.record.outbox.some((pending) => pending.id === entry.id)) {
+        throw outboxEntryInUse(commit.saga, commit.key, entry.id);
+      }
     }
     // One JSON round trip copies everything the caller passed (state, compensations, new outbox
     // entries, attention) and gives the text the next load parses.

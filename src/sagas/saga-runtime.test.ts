@@ -176,6 +176,21 @@ describe("SagaRuntime: compensation and operations", () => {
     await expect(runtime.compensate("Order", "o1")).rejects.toMatchObject({ code: ErrorCode.Validation });
   });
 
+  test("a command failing with U+0000 in its message still parks the instance and is recorded", async () => {
+    const store = new InMemorySagaStore();
+    const down = new CommandBus<Commands>();
+    down.register("ReserveStock", () => {
+      throw new Error("refused: \u0000 in the reply");
+    });
+    const runtime = new SagaRuntime({ store, commands: down, sagas: [orderSaga], maxAttempts: 1, onError: () => {} });
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    // The stores refuse U+0000 in JSON: the error's text is kept with U+FFFD in its place.
+    const parked = await store.load("Order", "o1");
+    expect(parked?.status).toBe("needs-attention");
+    expect(parked?.attention?.error).toBe("Error: refused: \ufffd in the reply");
+    expect((await runtime.failures("Order")).at(-1)?.error).toBe("Error: refused: \ufffd in the reply");
+  });
+
   test("after a crash between save and dispatch, redrive sends each pending command once, same id", async () => {
     const store = new InMemorySagaStore();
     const down = new CommandBus<Commands>();

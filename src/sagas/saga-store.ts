@@ -1,17 +1,35 @@
 import { ConcurrencyError, type Issue, PayloadTooLargeError, ValidationError } from "../errors.js";
 import { jsonIssues, utf8Length } from "../internal/json.js";
-import { integerOptionIssues, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { integerOptionIssues, isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 import type {
   ClaimDueTimeoutsOptions,
   ListSagasOptions,
   SagaCommit,
   SagaFailure,
   SagaRecord,
+  SagaStatus,
   SagaTimeout,
 } from "./types.js";
 
 /** Longest saga name or correlation key accepted, in characters. */
 export const MAX_SAGA_KEY_LENGTH = 512;
+/**
+ * Longest handled id, outbox entry id, causation id or timeout id accepted, in characters: room for
+ * a timeout id (`<saga>/<key>/t/<name>/<version>`) made of the longest names.
+ */
+export const MAX_SAGA_ID_LENGTH = 2048;
+/** Highest version (and step) an instance may reach: PostgreSQL keeps them as 32-bit integers. */
+export const MAX_SAGA_VERSION = 2_147_483_647;
+
+const STATUSES: ReadonlySet<string> = new Set<SagaStatus>([
+  "running",
+  "compensating",
+  "completed",
+  "compensated",
+  "needs-attention",
+]);
+// U+0000 as in event data: PostgreSQL's jsonb cannot hold it, so no saga store takes it (one rule everywhere).
+const JSON_RULES = { refuseNul: true } as const;
 /** Default cap on a saga's serialized state, in bytes: well inside a DynamoDB item (400 KB). */
 export const DEFAULT_MAX_SAGA_STATE_BYTES = 262_144;
 
@@ -43,7 +61,7 @@ export abstract class SagaStore {
 
   /** Whether the instance has committed with this handled id (an event id or a timeout id). */
   async hasHandled(saga: string, key: string, handledId: string): Promise<boolean> {
-    assertSagaKey(saga, key);
+    assertSagaKey(saga, key, idIssues(handledId, "handled id", ["handledId"]));
     return this.readHandled(saga, key, handledId);
   }
 
@@ -57,6 +75,11 @@ export abstract class SagaStore {
    */
   async commit(commit: SagaCommit): Promise<number> {
     this.check(commit);
+    // Stores keep due times in whole milliseconds: a fractional one is rounded down here, for all alike.
+    const schedule = commit.schedule;
+    if (schedule?.some((t) => !Number.isInteger(t.dueAt))) {
+      return this.writeCommit({ ...commit, schedule: schedule.map((t) => ({ ...t, dueAt: Math.floor(t.dueAt) })) });
+    }
     return this.writeCommit(commit);
   }
 
@@ -64,27 +87,75 @@ export abstract class SagaStore {
   check(commit: SagaCommit): void {
     assertSagaKey(commit.saga, commit.key);
     const issues: Issue[] = [];
-    if (!Number.isSafeInteger(commit.expectedVersion) || commit.expectedVersion < 0) {
+    if (!isCount(commit.expectedVersion, MAX_SAGA_VERSION - 1)) {
       issues.push({
         path: ["expectedVersion"],
-        message: `must be a non-negative integer, got ${kindOf(commit.expectedVersion)}`,
+        message: `must be an integer from 0 to ${MAX_SAGA_VERSION - 1}, got ${kindOf(commit.expectedVersion)}`,
       });
     }
-    issues.push(...jsonIssues(commit.state, ["state"]));
+    if (!STATUSES.has(commit.status as string)) {
+      issues.push({
+        path: ["status"],
+        message: `must be one of ${[...STATUSES].join(", ")}, got ${kindOf(commit.status)}`,
+      });
+    }
+    if (!isCount(commit.step, MAX_SAGA_VERSION)) {
+      issues.push({
+        path: ["step"],
+        message: `must be an integer from 0 to ${MAX_SAGA_VERSION}, got ${kindOf(commit.step)}`,
+      });
+    }
+    issues.push(...jsonIssues(commit.state, ["state"], JSON_RULES));
+    if (commit.handledId !== undefined) issues.push(...idIssues(commit.handledId, "handled id", ["handledId"]));
+    const entryIds = new Set<unknown>();
     for (const [i, entry] of (commit.outbox ?? []).entries()) {
+      issues.push(...idIssues(entry.id, "outbox entry id", ["outbox", i, "id"]));
+      if (entryIds.has(entry.id)) issues.push({ path: ["outbox", i, "id"], message: "duplicate outbox entry id" });
+      entryIds.add(entry.id);
       issues.push(...nameIssues(entry.type, "command type", MAX_TYPE_LENGTH, ["outbox", i, "type"]));
-      issues.push(...jsonIssues(entry.payload, ["outbox", i, "payload"]));
+      issues.push(...idIssues(entry.causationId, "causation id", ["outbox", i, "causationId"]));
+      // The whole entry is stored as JSON: its payload, and its trace context when it has one.
+      issues.push(...jsonIssues(entry, ["outbox", i], JSON_RULES));
     }
     for (const [i, compensation] of commit.compensations.entries()) {
       issues.push(...nameIssues(compensation.type, "command type", MAX_TYPE_LENGTH, ["compensations", i, "type"]));
-      issues.push(...jsonIssues(compensation.payload, ["compensations", i, "payload"]));
+      issues.push(...jsonIssues(compensation.payload, ["compensations", i, "payload"], JSON_RULES));
     }
+    if (commit.attention !== undefined) issues.push(...jsonIssues(commit.attention, ["attention"], JSON_RULES));
+    const names = new Set<unknown>();
+    const timeoutIds = new Set<unknown>();
     for (const [i, timeout] of (commit.schedule ?? []).entries()) {
+      issues.push(...idIssues(timeout.id, "timeout id", ["schedule", i, "id"]));
+      if (timeoutIds.has(timeout.id)) issues.push({ path: ["schedule", i, "id"], message: "duplicate timeout id" });
+      timeoutIds.add(timeout.id);
       issues.push(...nameIssues(timeout.name, "timeout name", MAX_TYPE_LENGTH, ["schedule", i, "name"]));
-      if (!Number.isFinite(timeout.dueAt)) {
-        issues.push({ path: ["schedule", i, "dueAt"], message: `must be a finite time, got ${kindOf(timeout.dueAt)}` });
+      if (timeout.saga !== commit.saga || timeout.key !== commit.key) {
+        issues.push({ path: ["schedule", i], message: "a timeout belongs to the instance that schedules it" });
+      } else if (
+        typeof timeout.id === "string" &&
+        !timeout.id.startsWith(`${timeoutIdPrefix(commit)}${timeout.name}/`)
+      ) {
+        // Its instance and name in its id: no two instances or names ever hold one id.
+        issues.push({ path: ["schedule", i, "id"], message: "a timeout id is <saga>/<key>/t/<name>/<version>" });
       }
-      issues.push(...jsonIssues(timeout.data, ["schedule", i, "data"]));
+      if (names.has(timeout.name)) issues.push({ path: ["schedule", i, "name"], message: "duplicate timeout name" });
+      names.add(timeout.name);
+      if (!isTime(timeout.dueAt)) {
+        issues.push({
+          path: ["schedule", i, "dueAt"],
+          message: `must be a time in milliseconds, got ${kindOf(timeout.dueAt)}`,
+        });
+      }
+      issues.push(...jsonIssues(timeout.data, ["schedule", i, "data"], JSON_RULES));
+    }
+    for (const [i, name] of (commit.cancel ?? []).entries()) {
+      issues.push(...nameIssues(name, "timeout name", MAX_TYPE_LENGTH, ["cancel", i]));
+    }
+    if (commit.firedTimeoutId !== undefined) {
+      issues.push(...idIssues(commit.firedTimeoutId, "timeout id", ["firedTimeoutId"]));
+      if (typeof commit.firedTimeoutId === "string" && !commit.firedTimeoutId.startsWith(timeoutIdPrefix(commit))) {
+        issues.push({ path: ["firedTimeoutId"], message: "a fired timeout is one of the instance's own" });
+      }
     }
     if (issues.length > 0) throw new ValidationError(`Invalid saga step for "${commit.saga}" "${commit.key}"`, issues);
     const size = utf8Length(JSON.stringify(commit.state) ?? "");
@@ -95,7 +166,7 @@ export abstract class SagaStore {
 
   /** Marks an outbox entry dispatched; it is no longer loaded. Marking twice is harmless. */
   async markDispatched(saga: string, key: string, entryId: string): Promise<void> {
-    assertSagaKey(saga, key);
+    assertSagaKey(saga, key, idIssues(entryId, "outbox entry id", ["entryId"]));
     return this.writeDispatched(saga, key, entryId);
   }
 
@@ -105,13 +176,16 @@ export abstract class SagaStore {
    */
   async claimDueTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
     const issues = [
-      ...(Number.isFinite(options.now) ? [] : [{ path: ["now"], message: "must be a finite time" }]),
+      ...(isTime(options.now)
+        ? []
+        : [{ path: ["now"], message: `must be a time in milliseconds, got ${kindOf(options.now)}` }]),
       ...nameIssues(options.owner, "owner", MAX_SAGA_KEY_LENGTH, ["owner"]),
       ...integerOptionIssues(options.leaseMs, "leaseMs", 24 * 60 * 60 * 1000),
       ...integerOptionIssues(options.limit, "limit", 10_000),
     ];
     if (issues.length > 0) throw new ValidationError("Invalid timeout claim", issues);
-    return this.claimTimeouts(options);
+    // Due times are whole milliseconds (see commit): so is the time they are compared with.
+    return this.claimTimeouts(Number.isInteger(options.now) ? options : { ...options, now: Math.floor(options.now) });
   }
 
   /**
@@ -126,24 +200,41 @@ export abstract class SagaStore {
 
   /** Removes a timeout without firing it (its instance is gone or final). */
   async dropTimeout(timeoutId: string): Promise<void> {
+    const issues = idIssues(timeoutId, "timeout id", ["timeoutId"]);
+    if (issues.length > 0) throw new ValidationError("Invalid timeout id", issues);
     return this.deleteTimeout(timeoutId);
   }
 
   /** Instances by saga, status or pending outbox, oldest first. */
   async list(options: ListSagasOptions = {}): Promise<SagaRecord[]> {
     const issues = integerOptionIssues(options.limit, "limit", 10_000);
+    if (options.saga !== undefined)
+      issues.push(...nameIssues(options.saga, "saga name", MAX_SAGA_KEY_LENGTH, ["saga"]));
+    if (options.status !== undefined && !STATUSES.has(options.status)) {
+      issues.push({
+        path: ["status"],
+        message: `must be one of ${[...STATUSES].join(", ")}, got ${kindOf(options.status)}`,
+      });
+    }
     if (issues.length > 0) throw new ValidationError("Invalid saga listing", issues);
     return this.listInstances({ ...options, limit: options.limit ?? 100 });
   }
 
   /** Records a failed step for operators. */
   async recordFailure(failure: SagaFailure): Promise<void> {
+    const issues = [
+      ...nameIssues(failure?.saga, "saga name", MAX_SAGA_KEY_LENGTH, ["saga"]),
+      ...jsonIssues(failure, [], JSON_RULES),
+    ];
+    if (issues.length > 0) throw new ValidationError("Invalid saga failure", issues);
     return this.writeFailure(failure);
   }
 
   /** Recorded failures, oldest first: at most `limit` (an integer from 1 to 10,000; default 100). */
   async failures(options: { readonly saga?: string; readonly limit?: number } = {}): Promise<SagaFailure[]> {
     const issues = integerOptionIssues(options.limit, "limit", 10_000);
+    if (options.saga !== undefined)
+      issues.push(...nameIssues(options.saga, "saga name", MAX_SAGA_KEY_LENGTH, ["saga"]));
     if (issues.length > 0) throw new ValidationError("Invalid saga failure listing", issues);
     return this.readFailures(options.saga, options.limit ?? 100);
   }
@@ -179,7 +270,29 @@ export function sagaKeyIssues(saga: unknown, key: unknown): Issue[] {
   ];
 }
 
-function assertSagaKey(saga: unknown, key: unknown): void {
-  const issues = sagaKeyIssues(saga, key);
+function assertSagaKey(saga: unknown, key: unknown, more: readonly Issue[] = []): void {
+  const issues = [...sagaKeyIssues(saga, key), ...more];
   if (issues.length > 0) throw new ValidationError("Invalid saga instance", issues);
 }
+
+/** What the id of every timeout of an instance starts with (its name follows). */
+const timeoutIdPrefix = (commit: SagaCommit): string => `${commit.saga}/${commit.key}/t/`;
+
+/** The error a commit gets for an outbox entry id the instance still has pending; nothing is written. */
+export function outboxEntryInUse(saga: string, key: string, entryId: string): ValidationError {
+  return new ValidationError(`Invalid saga step for "${saga}" "${key}"`, [
+    { path: ["outbox"], message: `outbox entry id "${entryId}" is pending already: each entry has an id of its own` },
+  ]);
+}
+
+/** Handled, outbox entry, causation and timeout ids: names, as long as a timeout id may be. */
+function idIssues(value: unknown, what: string, path: (string | number)[]): Issue[] {
+  return isName(value, MAX_SAGA_ID_LENGTH) ? [] : nameIssues(value, what, MAX_SAGA_ID_LENGTH, path);
+}
+
+const isCount = (value: unknown, max: number): boolean =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= max;
+
+/** A due time or a claim's time: milliseconds since the epoch, as far as a 64-bit column keeps them exactly. */
+const isTime = (value: unknown): value is number =>
+  typeof value === "number" && Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER;

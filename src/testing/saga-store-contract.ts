@@ -164,6 +164,124 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     await store.commit(first(saga, "k", { state: { big: "x".repeat(MAX_STATE_BYTES - 20) } }));
   });
 
+  add(
+    "U+0000 in a state, payload, compensation, timeout data or attention is refused by every store",
+    async (store, saga) => {
+      const entry = { id: `${saga}/k/1`, type: "Cmd", payload: {}, causationId: "e", compensation: false };
+      const attention = {
+        entryId: entry.id,
+        commandType: "Cmd",
+        error: "x",
+        attempts: 1,
+        at: "",
+        resumeStatus: "running",
+      };
+      const nul = [
+        { state: { note: "a\u0000b" } },
+        { state: { "\u0000": 1 } },
+        { outbox: [{ ...entry, payload: { note: "\u0000" } }] },
+        { compensations: [{ type: "Undo", payload: ["\u0000"] }] },
+        { schedule: [{ ...timeout(saga, "k", "a", 0), data: { note: "\u0000" } }] },
+        { attention: { ...attention, error: "boom\u0000" } as SagaCommit["attention"] },
+      ];
+      for (const [i, extra] of nul.entries()) {
+        await assertRejects(
+          () => store.commit(first(saga, "k", { ...extra, handledId: "e" })),
+          ErrorCode.Validation,
+          `case ${i}`,
+        );
+      }
+      assertEqual(await store.load(saga, "k"), undefined, "nothing written");
+      assertEqual(await store.hasHandled(saga, "k", "e"), false);
+    },
+  );
+
+  add("ids that no store can keep alike are refused before anything is written", async (store, saga) => {
+    const entry = { id: `${saga}/k/1`, type: "Cmd", payload: {}, causationId: "e", compensation: false };
+    const bad: Partial<SagaCommit>[] = [
+      { handledId: "e\u0000" },
+      { handledId: "\ud800" },
+      { outbox: [{ ...entry, id: "" }] },
+      { outbox: [{ ...entry, causationId: "e\u0000" }] },
+      { outbox: [entry, { ...entry, payload: { n: 2 } }] },
+      { schedule: [timeout(saga, "k", "a", 0), { ...timeout(saga, "k", "a", 5), id: `${saga}/k/t/a/9` }] },
+      { schedule: [{ ...timeout(saga, "k", "a", 0), id: `${saga}/k/t/b/1` }] },
+      { schedule: [{ ...timeout(saga, "other", "a", 0) }] },
+      { schedule: [timeout(saga, "k", "a", 1e300)] },
+      { cancel: ["a\u0000"] },
+      { firedTimeoutId: `${saga}/other/t/a/1` },
+      { status: "paused" as SagaCommit["status"] },
+      { step: 1.5 },
+      { step: 2 ** 31 },
+      { expectedVersion: 2 ** 31 },
+    ];
+    for (const [i, extra] of bad.entries()) {
+      await assertRejects(() => store.commit(first(saga, "k", { ...extra })), ErrorCode.Validation, `case ${i}`);
+    }
+    assertEqual(await store.load(saga, "k"), undefined, "nothing written");
+    await assertRejects(() => store.hasHandled(saga, "k", "e\u0000"), ErrorCode.Validation);
+    await assertRejects(() => store.markDispatched(saga, "k", ""), ErrorCode.Validation);
+    await assertRejects(() => store.dropTimeout("t\u0000"), ErrorCode.Validation);
+    await assertRejects(
+      () => store.claimDueTimeouts({ now: 1e300, owner: "o", leaseMs: 1, limit: 1 }),
+      ErrorCode.Validation,
+    );
+    await assertRejects(() => store.list({ saga, status: "paused" as SagaCommit["status"] }), ErrorCode.Validation);
+    const failure = { saga, key: "k", eventId: "e", eventType: "T", error: "x\u0000", at: "" };
+    await assertRejects(() => store.recordFailure(failure), ErrorCode.Validation);
+    assertEqual(await store.failures({ saga }), []);
+  });
+
+  add("an outbox entry id still pending is refused, and the commit writes nothing", async (store, saga) => {
+    const entry = { id: `${saga}/k/1`, type: "Cmd", payload: {}, causationId: "e1", compensation: false };
+    await store.commit(first(saga, "k", { outbox: [entry] }));
+    await assertRejects(
+      () =>
+        store.commit({
+          ...first(saga, "k"),
+          expectedVersion: 1,
+          handledId: "e2",
+          outbox: [{ ...entry, payload: { n: 2 } }],
+        }),
+      ErrorCode.Validation,
+    );
+    const record = await store.load(saga, "k");
+    assertEqual([record?.version, record?.outbox], [1, [entry]]);
+    assertEqual(await store.hasHandled(saga, "k", "e2"), false, "the handled id of a refused commit");
+    await store.markDispatched(saga, "k", entry.id);
+    await store.commit({ ...first(saga, "k"), expectedVersion: 1, outbox: [entry] });
+    assertEqual((await store.load(saga, "k"))?.outbox, [entry], "once dispatched, an id may come again");
+  });
+
+  add(
+    "a timeout rescheduled under its own id replaces it, free again; dropping it then drops it",
+    async (store, saga) => {
+      const base = -2_000_000_000 - Math.floor(Math.random() * 1_000_000);
+      const due = async (at: number, owner: string) =>
+        (await store.claimDueTimeouts({ now: at, owner, leaseMs: 60_000, limit: 100 })).filter((t) => t.saga === saga);
+      const t = timeout(saga, "k", "a", base + 5);
+      await store.commit(first(saga, "k", { schedule: [t] }));
+      assertEqual((await due(base + 10, "one")).length, 1, "claimed");
+      await store.commit({ ...first(saga, "k"), expectedVersion: 1, schedule: [t] });
+      assertEqual(
+        (await due(base + 10, "two")).map((x) => x.dueAt),
+        [base + 5],
+        "same id and due time: free again",
+      );
+      await store.commit({ ...first(saga, "k"), expectedVersion: 2, schedule: [{ ...t, dueAt: base + 7.5 }] });
+      await store.dropTimeout(t.id);
+      assertEqual(await due(base + 100, "three"), [], "dropped after a reschedule at another time");
+      await store.commit({ ...first(saga, "k"), expectedVersion: 3, schedule: [{ ...t, dueAt: base + 7.5 }] });
+      assertEqual(
+        (await due(base + 7.9, "four")).map((x) => x.dueAt),
+        [base + 7],
+        "due times are whole milliseconds",
+      );
+      // Finished: nothing of this case is due in the other cases' ranges (a shared table).
+      await store.commit({ ...first(saga, "k"), expectedVersion: 4, status: "completed" });
+    },
+  );
+
   add("due timeouts are claimed once per lease, oldest first; future ones wait", async (store, saga) => {
     const now = Date.now();
     await store.commit(
