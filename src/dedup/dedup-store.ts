@@ -7,8 +7,8 @@ import { isWellFormed, LONE_SURROGATE } from "../internal/unicode.js";
  * succeeded. Back it with a table shared by all consumers (DynamoDbDedupStore, PostgresDedupStore)
  * to deduplicate across Lambda instances; the in-memory one covers a single process.
  *
- * `has` and `add` both refuse an id that is not 1 to {@link MAX_DEDUP_ID_LENGTH} characters with a
- * ValidationError, so every store accepts the same ids.
+ * `has` and `add` both refuse an id that is not 1 to {@link MAX_DEDUP_ID_LENGTH} characters, or holds a
+ * lone surrogate or U+0000, with a ValidationError, so every store accepts the same ids.
  */
 export interface DedupStore {
   has(eventId: string): boolean | Promise<boolean>;
@@ -26,7 +26,11 @@ export function dedupIdIssues(eventId: unknown): Issue[] {
     return [{ path: ["eventId"], message: `must be a string of 1 to ${MAX_DEDUP_ID_LENGTH} characters` }];
   }
   // A lone surrogate would be stored as "?" by some backends, merging distinct ids into one.
-  return isWellFormed(eventId) ? [] : [{ path: ["eventId"], message: LONE_SURROGATE }];
+  if (!isWellFormed(eventId)) return [{ path: ["eventId"], message: LONE_SURROGATE }];
+  // PostgreSQL text cannot hold U+0000: refused for every store, so that they all take the same ids.
+  return eventId.includes("\0")
+    ? [{ path: ["eventId"], message: "contains U+0000 (NUL), which the stores cannot hold" }]
+    : [];
 }
 
 /** @throws {ValidationError} an id that is not a string of 1 to {@link MAX_DEDUP_ID_LENGTH} characters. */

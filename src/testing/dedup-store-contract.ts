@@ -94,12 +94,14 @@ export function dedupStoreContract(options: DedupStoreContractOptions): Contract
   });
 
   add(
-    "empty, oversized, ill-formed (lone surrogate) and non-string ids are a ValidationError, and nothing is stored",
+    "empty, oversized, ill-formed (lone surrogate), U+0000 and non-string ids are a ValidationError, and nothing is stored",
     async (store) => {
       const oversized = ulid().padEnd(MAX_DEDUP_ID_LENGTH + 1, "x");
       // Some backends store a lone surrogate as "?": two such ids would become one.
       const illFormed = `${ulid()}\uD800`;
-      for (const bad of ["", oversized, illFormed, 42 as unknown as string, undefined as unknown as string]) {
+      // PostgreSQL text cannot hold U+0000: no store takes it.
+      const nul = `${ulid()}\u0000`;
+      for (const bad of ["", oversized, illFormed, nul, 42 as unknown as string, undefined as unknown as string]) {
         await assertRejects(() => store.add(bad), ErrorCode.Validation, `add(${String(bad).slice(0, 30)})`);
         await assertRejects(() => store.has(bad), ErrorCode.Validation, `has(${String(bad).slice(0, 30)})`);
       }
