@@ -16,7 +16,6 @@
 import fc from "fast-check";
 import {
   InMemorySagaStore,
-  isEventFlowsError,
   type SagaCommit,
   type SagaRecord,
   type SagaStatus,
@@ -24,7 +23,7 @@ import {
   type SagaTimeout,
   ulid,
 } from "../../src/index.js";
-import { anyJson, canonical } from "./event-store-differential.ts";
+import { anyJson, assertSameAnswer, canonical, outcomeOf } from "./event-store-differential.ts";
 
 const SAGAS = 2;
 const KEYS = 4;
@@ -286,8 +285,6 @@ function operations(maxOperations: number, values: fc.Arbitrary<unknown>): fc.Ar
   );
 }
 
-type Outcome = { readonly ok: unknown } | { readonly error: string };
-
 /** Each run's times are earlier than every earlier run's: a claim never reaches another run's timeouts. */
 let runs = 0;
 const RUN_SPAN = 10_000_000;
@@ -340,11 +337,7 @@ export async function checkSagasAgainstReference(
           if (op.kind === "commit" && "ok" in got) {
             for (const t of commitOf(op, names, step, 0).schedule ?? []) scheduled.add(t.id);
           }
-          if (canonical(want) !== canonical(got)) {
-            throw new Error(
-              `step ${step} (${canonical(op)}): the reference answered ${canonical(want)}, the store ${canonical(got)}`,
-            );
-          }
+          assertSameAnswer(step, op, want, got);
         }
       } finally {
         // What the run left pending is not due in later runs' ranges, but would be their next due time.
@@ -480,14 +473,5 @@ async function apply(store: SagaStore, op: SagaOperation, names: Run, step: numb
         saga: names.sagas[op.saga] as string,
         ...(op.limit === undefined ? {} : { limit: op.limit }),
       });
-  }
-}
-
-async function outcomeOf(work: () => Promise<unknown>): Promise<Outcome> {
-  try {
-    return { ok: (await work()) ?? null };
-  } catch (error) {
-    if (!isEventFlowsError(error)) throw new Error(`an error that is not an EventFlowsError: ${String(error)}`);
-    return { error: error.code };
   }
 }
