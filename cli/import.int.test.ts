@@ -46,10 +46,10 @@ function dynamoDbEnv(): Record<string, string> {
   };
 }
 
-/** Castore's storage on the test's table in DynamoDB Local (its own SDK client). */
-function castoreStorage(): DynamoDBSingleTableEventStorageAdapter {
+/** Castore's storage on a table of the test's (by default the shared one) in DynamoDB Local (its own SDK client). */
+function castoreStorage(tableName = castoreTable): DynamoDBSingleTableEventStorageAdapter {
   return new DynamoDBSingleTableEventStorageAdapter({
-    tableName: castoreTable,
+    tableName,
     dynamoDBClient: new DynamoDBClient({
       endpoint: local.endpoint,
       region: local.region,
@@ -320,6 +320,105 @@ describe("eventflows import", () => {
     // Each resumes from its own checkpoint: nothing new on either.
     expect(JSON.parse(importStore("LATE").stdout)).toMatchObject({ imported: 0 });
     expect(JSON.parse(importStore("EARLY").stdout)).toMatchObject({ imported: 0 });
+  });
+
+  test("castore-dynamodb, tables of one name in two regions or behind two endpoints into one target: each has its own checkpoint", async () => {
+    // DynamoDB Local runs with -sharedDb here (one database whatever the region), so a proxy plays AWS:
+    // behind it, a table is the one of its name suffixed with the request's region. Three sources, all
+    // "<name>" with event store ORDERS: DynamoDB Local's own (A), the proxy's in the same region (B:
+    // another endpoint), the proxy's in another region (C). C's aggregates start first, then B's, then
+    // A's: were the checkpoint shared, the imports after A's would resume past all of theirs and read nothing.
+    const name = `cli_castore_rg_${ulid().slice(-8).toLowerCase()}`;
+    const otherRegion = local.region === "eu-west-3" ? "ap-south-1" : "eu-west-3";
+    const proxy = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(request) {
+        const region = /Credential=[^/]+\/[^/]+\/([^/]+)\//.exec(request.headers.get("authorization") ?? "")?.[1];
+        const body = JSON.parse(await request.text()) as { TableName?: string };
+        if (typeof body.TableName === "string") body.TableName = `${body.TableName}.${region}`;
+        const headers = new Headers(request.headers);
+        headers.delete("host");
+        headers.delete("content-length");
+        const response = await fetch(local.endpoint, { method: "POST", headers, body: JSON.stringify(body) });
+        return new Response(await response.arrayBuffer(), { status: response.status, headers: response.headers });
+      },
+    });
+    const viaProxy = `http://127.0.0.1:${proxy.port}`;
+    const tables = [`${name}.${otherRegion}`, `${name}.${local.region}`, name];
+    const admin = createDynamoDbClient(local);
+    try {
+      const pushed = new EventType<"Pushed", { n: number }>({ type: "Pushed" });
+      for (const [t, table] of tables.entries()) {
+        await admin.send("CreateTable", castoreCreateTable(table));
+        const orders = new CastoreEventStore({
+          eventStoreId: "ORDERS",
+          eventTypes: [pushed],
+          reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
+          eventStorageAdapter: castoreStorage(table),
+        });
+        for (let a = 0; a < 2 + t; a++) {
+          await orders.pushEvent({ aggregateId: `${"cba"[t]}${a}`, version: 1, type: "Pushed", payload: { n: a } });
+          await orders.pushEvent({ aggregateId: `${"cba"[t]}${a}`, version: 2, type: "Pushed", payload: { n: a } });
+        }
+        await Bun.sleep(20);
+      }
+      const file = join(dir, "regions.db");
+      expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+      // Run without blocking this process: the proxy answers from its event loop.
+      const importFrom = async (env: Record<string, string>) => {
+        const args = ["--event-store-id", "ORDERS", "--category", "Order", "--to", "sqlite", "--file", file, "--json"];
+        const run = Bun.spawn([process.execPath, bin, "import", "castore-dynamodb", "--from-table", name, ...args], {
+          cwd: dir,
+          env: { ...process.env, DATABASE_URL: undefined, EVENTFLOWS_PG_URL: undefined, ...dynamoDbEnv(), ...env },
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const [code, stdout, stderr] = await Promise.all([
+          run.exited,
+          new Response(run.stdout).text(),
+          new Response(run.stderr).text(),
+        ]);
+        expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
+        return JSON.parse(stdout) as { read: number; imported: number; streams: number };
+      };
+      const sources: [string, Record<string, string>, number][] = [
+        ["A: DynamoDB Local itself", {}, 4],
+        ["B: another endpoint, the same region", { AWS_ENDPOINT_URL_DYNAMODB: viaProxy }, 3],
+        ["C: that endpoint, another region", { AWS_ENDPOINT_URL_DYNAMODB: viaProxy, AWS_REGION: otherRegion }, 2],
+      ];
+      for (const [source, env, aggregates] of sources) {
+        expect([source, await importFrom(env)]).toEqual([
+          source,
+          expect.objectContaining({ read: 2 * aggregates, imported: 2 * aggregates, streams: aggregates }),
+        ]);
+      }
+      // Each resumes from its own checkpoint: nothing new on any (the last aggregate, which began in the
+      // checkpoint's millisecond, is read again and found stored).
+      for (const [source, env] of sources) {
+        const again = await importFrom(env);
+        expect([source, again.imported, again.read <= 2]).toEqual([source, 0, true]);
+      }
+      const db = new Database(file, { readonly: true });
+      const rows = db.query("SELECT stream_id FROM eventflows_events GROUP BY stream_id ORDER BY stream_id").all();
+      const ids = db.query("SELECT id FROM eventflows_checkpoints ORDER BY id").all() as { id: string }[];
+      db.close();
+      expect(rows.map((row) => (row as { stream_id: string }).stream_id)).toEqual([
+        "Order-a0",
+        "Order-a1",
+        "Order-a2",
+        "Order-a3",
+        "Order-b0",
+        "Order-b1",
+        "Order-b2",
+        "Order-c0",
+        "Order-c1",
+      ]);
+      expect(ids.filter(({ id }) => id.startsWith("import:castore-dynamodb:"))).toHaveLength(3);
+    } finally {
+      proxy.stop(true);
+      for (const table of tables) await admin.send("DeleteTable", { TableName: table }).catch(() => undefined);
+    }
   });
 
   test("bad usage exits 2 and names the problem", () => {

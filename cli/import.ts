@@ -29,9 +29,9 @@ export const IMPORT_USAGE = `Usage: eventflows import <source> --to <store> [opt
 Moves the events of another event store into an EventFlows store: stream ids, versions (Emmett's
 stream positions, Castore's aggregate versions), types, data, metadata and times are kept. In
 batches, with a checkpoint saved in the target after each, one per source (an Emmett database's
-host, port and name, schema and partition; a Castore table, event store and category): an interrupted
-import (Ctrl-C, a crash) resumes where it stopped when run again, and events found stored already are
-never written twice.
+host, port and name, schema and partition; a Castore table's region, endpoint and name, event store
+and category): an interrupted import (Ctrl-C, a crash) resumes where it stopped when run again, and
+events found stored already are never written twice.
 Stop the source's writers before the last run: it then picks up what they wrote meanwhile.
 
 Sources:
@@ -184,7 +184,7 @@ function print(io: CliIo, json: boolean, source: string, target: string, result:
 
 /**
  * The target's checkpoint for this source: one per Emmett database (host, port, database name), schema
- * and partition, per Castore table, event store and category. Shared by every source of a kind
+ * and partition, per Castore table (region, endpoint, name), event store and category. Shared by every source of a kind
  * (importEvents' default), the position one source reached would make the import of another into the
  * same target skip what lies before it. The id is a digest of the identity, which holds no user or
  * password: it is stored in the target.
@@ -229,7 +229,10 @@ async function withSource<T>(
       streamId: (aggregateId) => `${category}-${aggregateId}`,
     }),
   );
-  return work(from, [tableName, eventStoreId, category]);
+  // The table as the client reaches it: the same name in another region, or behind another endpoint, is
+  // another table. The endpoint's origin and path only: never the credentials, nor a query string.
+  const endpoint = new URL(client.endpoint);
+  return work(from, [tableName, eventStoreId, category, client.region, `${endpoint.origin}${endpoint.pathname}`]);
 }
 
 /**

@@ -89,6 +89,39 @@ describe("HEAD over a real server", () => {
     expect(hub.size).toBe(0);
   });
 
+  test("a full hub, then a closed one: the live streams answer HEAD 503 as GET does, with Retry-After and GET's length", async () => {
+    const small = new LiveHub({ store, maxClients: 1, pollIntervalMs: 50 });
+    const smallApp = new Hono();
+    smallApp.route("/api", liveRoutes({ hub: small }));
+    smallApp.route("/admin", adminRoutes({ store, auth: () => true, live: small }));
+    const smallServer = Bun.serve({ port: 0, fetch: smallApp.fetch });
+    const at = `http://127.0.0.1:${smallServer.port}`;
+    const taken = new AbortController();
+    try {
+      // The one client the hub serves, its stream left open.
+      const first = await fetch(`${at}/api/events/stream`, { signal: taken.signal });
+      expect([first.status, small.size]).toEqual([200, 1]);
+      for (const state of ["full", "closed"]) {
+        if (state === "closed") await small.close();
+        for (const path of ["/api/events/stream", "/admin/api/live"]) {
+          const asGet = await fetch(`${at}${path}`);
+          const problem = new Uint8Array(await asGet.arrayBuffer());
+          const asHead = await fetch(`${at}${path}`, { method: "HEAD" });
+          expect([state, path, asGet.status, asHead.status]).toEqual([state, path, 503, 503]);
+          for (const name of [...FIELDS, "retry-after"]) {
+            expect([state, path, name, asHead.headers.get(name)]).toEqual([state, path, name, asGet.headers.get(name)]);
+          }
+          expect([path, asHead.headers.get("content-length")]).toEqual([path, String(problem.byteLength)]);
+          expect(await asHead.text()).toBe("");
+        }
+      }
+    } finally {
+      taken.abort();
+      await small.close();
+      smallServer.stop(true);
+    }
+  });
+
   test("HEAD on the WebSocket route is what a GET without the upgrade gets (a HEAD cannot be upgraded)", async () => {
     const asGet = await fetch(`${origin}/api/events/ws`);
     const problem = await asGet.text();

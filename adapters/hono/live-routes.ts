@@ -141,9 +141,11 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   app.get(`${base}/stream`, async (c) => {
     try {
       const lastEventId = c.req.header("last-event-id");
-      // HEAD (Hono routes it here): the same checks and headers, and no connection, which nothing would read.
+      // HEAD (Hono routes it here): the same checks and headers, the hub's included (closed, full: 503),
+      // and no connection, which nothing would read.
       if (c.req.method === "HEAD") {
-        await admit(c, lastEventId === "" ? undefined : lastEventId);
+        const { hub } = await admit(c, lastEventId === "" ? undefined : lastEventId);
+        hub.assertCanConnect();
         return new Response(null, { headers: SSE_HEADERS });
       }
       const connection = await open(c, lastEventId === "" ? undefined : lastEventId);

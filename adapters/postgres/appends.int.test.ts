@@ -3,12 +3,14 @@ import fc from "fast-check";
 import {
   AggregateRepository,
   AggregateRoot,
+  CommandBus,
   type ConcurrencyError,
   defineStream,
   type EventEnvelope,
   InMemoryEventBus,
   isConcurrencyError,
   projection,
+  retryOnConcurrency,
   ulid,
 } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
@@ -140,35 +142,57 @@ describe("appends with no expectation under contention", () => {
   }, 120_000);
 });
 
-describe("AggregateRepository.update under contention", () => {
-  test("5 and 10 concurrent updates of one aggregate all succeed with the default settings", async () => {
-    class Counter extends AggregateRoot<{ count: number }, { type: "Counted"; data: { by: number } }> {
-      constructor(id: string) {
-        super(id, { count: 0 });
-      }
-      count() {
-        this.raise("Counted", { by: 1 });
-      }
-      protected onCounted(event: { data: { by: number } }) {
-        this.state.count += event.data.by;
-      }
+describe("AggregateRepository.update and retryOnConcurrency under contention", () => {
+  class Counter extends AggregateRoot<{ count: number }, { type: "Counted"; data: { by: number } }> {
+    constructor(id: string) {
+      super(id, { count: 0 });
     }
-    const counters = new AggregateRepository({
+    count() {
+      this.raise("Counted", { by: 1 });
+    }
+    protected onCounted(event: { data: { by: number } }) {
+      this.state.count += event.data.by;
+    }
+  }
+  const counters = () =>
+    new AggregateRepository({
       store,
       stream: defineStream("Counter"),
       create: (id) => new Counter(id),
     });
+
+  test("5 and 10 concurrent updates of one aggregate all succeed with the default settings", async () => {
+    const repository = counters();
     for (const writers of [5, 10, 10]) {
       const id = ulid();
-      await counters.update(id, (counter) => counter.count(), { createIfMissing: true });
+      await repository.update(id, (counter) => counter.count(), { createIfMissing: true });
       const outcomes = await Promise.allSettled(
-        Array.from({ length: writers }, () => counters.update(id, (counter) => counter.count())),
+        Array.from({ length: writers }, () => repository.update(id, (counter) => counter.count())),
       );
       expect(outcomes.filter((outcome) => outcome.status === "rejected")).toEqual([]);
       const versions = (await collect(store.readStream(`Counter-${id}`))).map((event) => event.version);
       expect(versions).toEqual(Array.from({ length: writers + 1 }, (_, i) => i + 1));
     }
   });
+
+  test("10 concurrent commands updating one aggregate through retryOnConcurrency() all succeed, burst after burst", async () => {
+    // With the old default of 3 attempts about one command in seven failed here (146 of 1,000).
+    const repository = counters();
+    const bus = new CommandBus<{ Count: { payload: { id: string }; result: number } }>().use(retryOnConcurrency());
+    bus.register("Count", async ({ id }) => {
+      const counter = await repository.load(id);
+      counter.count();
+      await repository.save(counter);
+      return counter.version;
+    });
+    for (let burst = 0; burst < 30; burst++) {
+      const id = ulid();
+      await repository.update(id, (counter) => counter.count(), { createIfMissing: true });
+      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => bus.execute("Count", { id })));
+      expect(outcomes.filter((outcome) => outcome.status === "rejected")).toEqual([]);
+      expect((await repository.load(id)).version).toBe(11);
+    }
+  }, 60_000);
 });
 
 describe("idempotent retries", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HandlerNotFoundError, isValidationError } from "../errors.js";
+import { HandlerNotFoundError, isValidationError, type ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { AggregateRoot, type EventHandlerMap, type EventOfType, handlerMethodName } from "./aggregate-root.js";
 
@@ -185,6 +185,69 @@ describe("AggregateRoot", () => {
       expect(isValidationError(error)).toBe(true);
       expect((error as Error).message).toStartWith("Aggregate state cannot be copied");
     }
+  });
+
+  test("a class instance in the state is refused by toSnapshot and restoreSnapshot, naming where; structuredClone would strip its class", () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+      norm() {
+        return Math.hypot(this.x, this.y);
+      }
+    }
+    class Shape extends AggregateRoot<unknown, CounterEvent> {
+      constructor(id: string, state: unknown) {
+        super(id, state);
+      }
+    }
+    const issuesOf = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        expect(isValidationError(error)).toBe(true);
+        expect((error as Error).message).toStartWith("Aggregate state cannot be copied");
+        return (error as ValidationError).issues.map((issue) => [issue.path, issue.message.split(" would")[0]]);
+      }
+      return "not thrown";
+    };
+    const point = new Point(3, 4);
+    const state = {
+      at: point,
+      path: [new Point(0, 0)],
+      named: new Map<unknown, unknown>([["origin", point]]),
+      tags: new Set([point]),
+    };
+    const expected = [
+      [["at"], "an instance of Point"],
+      [["path", 0], "an instance of Point"],
+      [["named", "origin"], "an instance of Point"],
+      [["tags", "<item 0>"], "an instance of Point"],
+    ];
+    // The same instance met again (a shared reference) is not listed twice: here it is listed once, at its first place.
+    expect(issuesOf(() => new Shape("1", state).toSnapshot())).toEqual(expected.slice(0, 2));
+    expect(issuesOf(() => new Shape("1", { m: new Map([[new Point(1, 1), 1]]) }).toSnapshot())).toEqual([
+      [["m", "<key 0>"], "an instance of Point"],
+    ]);
+    expect(issuesOf(() => new Shape("1", null).restoreSnapshot({ version: 1, state: { p: new Point(1, 2) } }))).toEqual(
+      [[["p"], "an instance of Point"]],
+    );
+    expect(issuesOf(() => new Shape("1", { f: () => 1 }).toSnapshot())).toEqual([
+      [["f"], "a function cannot be copied: snapshots carry plain data"],
+    ]);
+    // What structuredClone keeps as it is passes: plain data, Dates, Maps, Sets, typed arrays, cycles.
+    const cyclic: Record<string, unknown> = {
+      when: new Date(0),
+      bytes: new Uint8Array([1]),
+      floats: new Float64Array([1.5]),
+    };
+    cyclic.self = cyclic;
+    const snapshot = new Shape("1", { cyclic, list: [1, "a", null], map: new Map([["k", new Set([1])]]) }).toSnapshot();
+    expect((snapshot.state as { cyclic: { self: unknown } }).cyclic.self).toBe(
+      (snapshot.state as { cyclic: unknown }).cyclic,
+    );
+    expect(new Shape("1", null).restoreSnapshot(snapshot).currentState).toEqual(snapshot.state);
   });
 
   test("handler method names follow the type's words", () => {

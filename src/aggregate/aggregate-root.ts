@@ -1,4 +1,4 @@
-import { HandlerNotFoundError, ValidationError } from "../errors.js";
+import { HandlerNotFoundError, type Issue, ValidationError } from "../errors.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, NewEvent } from "../events/envelope.js";
 
 /** The member of an event union with the given type. */
@@ -187,8 +187,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   }
 
   /**
-   * The state (a `structuredClone` of it) at `persistedVersion`.
-   * @throws {ValidationError} the state holds something `structuredClone` cannot copy (a function, a symbol).
+   * The state (a `structuredClone` of it) at `persistedVersion`. Snapshots carry plain data: an
+   * aggregate whose state holds class instances (value objects) overrides this and `restoreSnapshot`
+   * to convert them.
+   * @throws {ValidationError} naming where the state holds something a copy would not keep: a class
+   * instance (it would come back a plain object, without its methods), a function, a symbol.
    */
   toSnapshot(): AggregateSnapshot<State> {
     return { version: this.#persistedVersion, state: cloneState(this.state) };
@@ -197,6 +200,8 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   /**
    * Replaces state and versions with a snapshot's. The state is cloned, so the caller's copy stays
    * theirs; `owned: true` says nobody else holds it (a freshly decoded snapshot) and skips the clone.
+   * @throws {ValidationError} as `toSnapshot` does, when the state to clone holds a class instance,
+   * a function or a symbol.
    */
   restoreSnapshot(snapshot: AggregateSnapshot<State>, options: { readonly owned?: boolean } = {}): this {
     this.state = options.owned === true ? snapshot.state : cloneState(snapshot.state);
@@ -253,17 +258,103 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   }
 }
 
-/** A `structuredClone` of a snapshot's state; what it cannot copy is a ValidationError, not a DOMException. */
+/**
+ * A `structuredClone` of a snapshot's state. What it would not keep is refused first, with paths: a
+ * class instance comes back from structuredClone as a plain object (so a value object loses its
+ * methods, and the next handler fails on it), and functions and symbols cannot be copied at all.
+ */
 function cloneState<State>(state: State): State {
+  const issues = uncopiable(state);
+  if (issues.length > 0) throw new ValidationError("Aggregate state cannot be copied", issues);
   try {
     return structuredClone(state);
   } catch (error) {
     throw new ValidationError(
       "Aggregate state cannot be copied",
-      [{ path: [], message: "structuredClone cannot copy it (a function or a symbol?): snapshots carry plain data" }],
+      [{ path: [], message: "structuredClone cannot copy it: snapshots carry plain data" }],
       { cause: error },
     );
   }
+}
+
+// The prototypes structuredClone gives back as they were: any other object comes back a plain object.
+const CLONED_AS_IS = new Set<unknown>([
+  Object.prototype,
+  null,
+  Array.prototype,
+  Date.prototype,
+  Map.prototype,
+  Set.prototype,
+  RegExp.prototype,
+  ArrayBuffer.prototype,
+  DataView.prototype,
+  ...[
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ].map((type) => type.prototype),
+  ...[Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError].map((type) => type.prototype),
+  Boolean.prototype,
+  Number.prototype,
+  String.prototype,
+]);
+
+/**
+ * Where `state` holds what its structuredClone would not keep (at most 10 places): class instances,
+ * functions, symbols. Walks plain objects, arrays, Maps and Sets, iteratively (any depth) and once per
+ * object (cycles and shared references are fine: structuredClone keeps them).
+ */
+function uncopiable(state: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Set<object>();
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: state, path: [] }];
+  while (stack.length > 0 && issues.length < 10) {
+    const { value, path } = stack.pop() as { value: unknown; path: (string | number)[] };
+    if (typeof value === "function" || typeof value === "symbol") {
+      issues.push({ path, message: `a ${typeof value} cannot be copied: snapshots carry plain data` });
+      continue;
+    }
+    if (typeof value !== "object" || value === null || seen.has(value)) continue;
+    seen.add(value);
+    const proto = Object.getPrototypeOf(value);
+    if (!CLONED_AS_IS.has(proto)) {
+      const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+      issues.push({
+        path,
+        message: `an instance of ${typeof name === "string" && name !== "" ? name : "a class"} would come back a plain object, without its methods: override toSnapshot() and restoreSnapshot() to convert it`,
+      });
+      continue;
+    }
+    const children: [string | number, unknown][] = [];
+    if (value instanceof Map) {
+      let i = 0;
+      for (const [key, item] of value) {
+        children.push([`<key ${i}>`, key]);
+        children.push([typeof key === "string" || typeof key === "number" ? key : `<value ${i}>`, item]);
+        i++;
+      }
+    } else if (value instanceof Set) {
+      let i = 0;
+      for (const item of value) children.push([`<item ${i++}>`, item]);
+    } else if (Array.isArray(value) || proto === Object.prototype || proto === null) {
+      for (const key of Object.keys(value))
+        children.push([Array.isArray(value) ? Number(key) : key, (value as Record<string, unknown>)[key]]);
+    }
+    // Last first, so issues come out in document order.
+    for (let i = children.length - 1; i >= 0; i--) {
+      const [key, item] = children[i] as [string | number, unknown];
+      stack.push({ value: item, path: [...path, key] });
+    }
+  }
+  return issues;
 }
 
 /** The `on...` methods a subclass declares: candidates for "did you mean" when a handler is missing. */

@@ -1,10 +1,10 @@
-import { type Issue, isConcurrencyError, StreamNotFoundError, ValidationError } from "../errors.js";
+import { type Issue, StreamNotFoundError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
-import { sleep } from "../internal/sleep.js";
-import { assertDelayMs, kindOf } from "../internal/validate.js";
+import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
+import { kindOf } from "../internal/validate.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
@@ -181,30 +181,18 @@ export class AggregateRepository<A extends AnyAggregate> {
   ): Promise<UpdateResult<A, R>> {
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
-    const maxAttempts = options.maxAttempts ?? 6;
-    if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
-      throw new ValidationError("Invalid update options", [
-        { path: ["maxAttempts"], message: "must be a positive integer" },
-      ]);
-    }
-    const baseDelayMs = options.baseDelayMs ?? 10;
-    assertDelayMs(baseDelayMs, "baseDelayMs");
+    const retry = conflictRetry(options, "update options");
     if (typeof decide !== "function") {
       throw new ValidationError("Invalid update", [
         { path: ["decide"], message: `must be a function, got ${kindOf(decide)}` },
       ]);
     }
-    for (let attempt = 1; ; attempt++) {
+    return retryConflicts(retry, async (attempts) => {
       const aggregate = options.createIfMissing ? ((await this.find(id)) ?? this.#create(id)) : await this.load(id);
       const result = await decide(aggregate);
-      try {
-        const appended = await this.save(aggregate, options);
-        return { aggregate, result, appended, attempts: attempt };
-      } catch (error) {
-        if (!isConcurrencyError(error) || attempt >= maxAttempts) throw error;
-      }
-      if (baseDelayMs > 0) await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
-    }
+      const appended = await this.save(aggregate, options);
+      return { aggregate, result, appended, attempts };
+    });
   }
 }
 

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { isValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { TooManyLiveClientsError } from "./errors.js";
+import { LiveHubClosedError, TooManyLiveClientsError } from "./errors.js";
 import { checkFilter, filterFromQuery, filterToQuery, type LiveFilter, matchesFilter } from "./filter.js";
 import { type LiveConnection, LiveHub } from "./hub.js";
 
@@ -166,6 +166,20 @@ describe("LiveHub", () => {
     expect(hub.size).toBe(1);
     await hub.connect();
     await hub.close();
+  });
+
+  test("assertCanConnect throws what connect would for a full or closed hub, and connects nothing", async () => {
+    const hub = new LiveHub({ store: new InMemoryEventStore(), maxClients: 1 });
+    hub.assertCanConnect();
+    expect(hub.size).toBe(0);
+    const only = await hub.connect();
+    expect(() => hub.assertCanConnect()).toThrow(TooManyLiveClientsError);
+    only.close();
+    hub.assertCanConnect();
+    await hub.close();
+    expect(() => hub.assertCanConnect()).toThrow(LiveHubClosedError);
+    await expect(hub.connect()).rejects.toBeInstanceOf(LiveHubClosedError);
+    expect(hub.size).toBe(0);
   });
 
   test("next resolves undefined after idleMs without an event (the caller's heartbeat)", async () => {

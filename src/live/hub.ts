@@ -122,6 +122,17 @@ export class LiveHub {
   }
 
   /**
+   * Throws what `connect` would now for the hub's own state (closed, or `maxClients` connections
+   * open), and connects nothing: for a HEAD request, answered with the status a GET would get.
+   * @throws {TooManyLiveClientsError} `maxClients` connections are open.
+   * @throws {LiveHubClosedError} the hub is closed.
+   */
+  assertCanConnect(): void {
+    if (this.#closed) throw new LiveHubClosedError();
+    if (this.#connections.size >= this.#maxClients) throw new TooManyLiveClientsError(this.#maxClients);
+  }
+
+  /**
    * Opens a connection.
    * @throws {TooManyLiveClientsError} `maxClients` connections are open.
    * @throws {LiveHubClosedError} the hub is closed.
@@ -135,8 +146,7 @@ export class LiveHub {
         { path: ["after"], message: "after must be a non-negative integer" },
       ]);
     }
-    if (this.#closed) throw new LiveHubClosedError();
-    if (this.#connections.size >= this.#maxClients) throw new TooManyLiveClientsError(this.#maxClients);
+    this.assertCanConnect();
     const connection = new Connection(this, options as LiveConnectOptions);
     this.#connections.add(connection);
     try {

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
+import { AggregateRoot } from "../aggregate/aggregate-root.js";
+import { AggregateRepository } from "../aggregate/repository.js";
 import {
   ConcurrencyError,
   DuplicateHandlerError,
@@ -7,12 +9,26 @@ import {
   isValidationError,
   ValidationError,
 } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { defineStream } from "../events/stream.js";
 import { isUlid } from "../ids.js";
 import { jsonLogger } from "../logging/json-logger.js";
 import { setLogger } from "../logging/library-logger.js";
 import { CommandBus } from "./command-bus.js";
 import { eventMetadataFor, type Message } from "./message.js";
 import { logging, retryOnConcurrency, validation } from "./middleware.js";
+
+class Tally extends AggregateRoot<{ count: number }, { type: "Counted"; data: { by: number } }> {
+  constructor(id: string) {
+    super(id, { count: 0 });
+  }
+  count() {
+    this.raise("Counted", { by: 1 });
+  }
+  protected onCounted(event: { data: { by: number } }) {
+    this.state.count += event.data.by;
+  }
+}
 
 type Commands = {
   Add: { payload: { a: number; b: number }; result: number };
@@ -317,6 +333,56 @@ describe("middleware", () => {
     await expect(other.execute("Add", { a: 0, b: 0 })).rejects.toBeInstanceOf(TypeError);
     expect(otherCalls).toBe(1);
     expect(() => retryOnConcurrency({ maxAttempts: 0 })).toThrow(ValidationError);
+  });
+
+  test("retryOnConcurrency() makes 6 attempts by default, waiting up to 10 ms doubled each retry, as update does", async () => {
+    const bus = new CommandBus<Commands>().use(retryOnConcurrency());
+    let calls = 0;
+    let conflicts = 5;
+    bus.register("Add", () => {
+      calls++;
+      if (calls <= conflicts) throw new ConcurrencyError("S-1", calls, calls + 1);
+      return calls;
+    });
+    const random = Math.random;
+    const timeout = globalThis.setTimeout;
+    const waits: number[] = [];
+    Math.random = () => 0.999;
+    globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+      waits.push(ms ?? 0);
+      return timeout(handler, 0);
+    }) as typeof setTimeout;
+    try {
+      expect(await bus.execute("Add", { a: 0, b: 0 })).toBe(6);
+      expect(waits.map(Math.round)).toEqual([10, 20, 40, 80, 160]);
+      calls = 0;
+      conflicts = 6;
+      await expect(bus.execute("Add", { a: 0, b: 0 })).rejects.toBeInstanceOf(ConcurrencyError);
+      expect(calls).toBe(6);
+    } finally {
+      Math.random = random;
+      globalThis.setTimeout = timeout;
+    }
+  });
+
+  test("retryOnConcurrency() lets 10 concurrent commands updating one aggregate all through", async () => {
+    const store = new InMemoryEventStore();
+    const repository = new AggregateRepository({ store, stream: defineStream("Tally"), create: (id) => new Tally(id) });
+    const bus = new CommandBus<{ Count: { payload: { id: string }; result: number } }>().use(retryOnConcurrency());
+    bus.register("Count", async ({ id }) => {
+      const tally = (await repository.find(id)) ?? new Tally(id);
+      await Promise.resolve(); // yield, as a handler awaiting I/O would: every command loads the same version
+      tally.count();
+      await repository.save(tally);
+      return tally.version;
+    });
+    for (let burst = 0; burst < 20; burst++) {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 10 }, () => bus.execute("Count", { id: `tally-${burst}` })),
+      );
+      expect(outcomes.filter((outcome) => outcome.status === "rejected")).toEqual([]);
+      expect((await repository.load(`tally-${burst}`)).version).toBe(10);
+    }
   });
 
   test("logging writes structured lines without payloads", async () => {

@@ -1,7 +1,7 @@
 import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
-import { type Issue, isConcurrencyError, ValidationError } from "../errors.js";
-import { sleep } from "../internal/sleep.js";
-import { assertDelayMs, kindOf } from "../internal/validate.js";
+import { type Issue, ValidationError } from "../errors.js";
+import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
+import { kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Logger } from "../logging/logger.js";
 import type { Message, MessageMap, PayloadOf } from "./message.js";
@@ -172,7 +172,10 @@ function clip(text: string): string {
 }
 
 export interface RetryOptions {
-  /** Attempts in all, the first included. Defaults to 3. */
+  /**
+   * Attempts in all, the first included. Defaults to 6: with the default backoff, enough for ten
+   * concurrent commands updating one aggregate on PostgreSQL to all get through.
+   */
   readonly maxAttempts?: number;
   /** Base delay before a retry; doubled each time, with full jitter. Defaults to 10 ms; 0 retries at once. */
   readonly baseDelayMs?: number;
@@ -180,28 +183,12 @@ export interface RetryOptions {
 
 /**
  * Runs the rest of the pipeline again when it throws a {@link ConcurrencyError}: the handler reloads
- * its aggregate and decides again. The last error is rethrown once attempts run out.
+ * its aggregate and decides again. The last error is rethrown once attempts run out. The same retry
+ * and defaults as `AggregateRepository.update`.
  */
 export function retryOnConcurrency(given?: RetryOptions | null): Middleware {
-  const options = given ?? {};
-  const maxAttempts = options.maxAttempts === undefined ? 3 : options.maxAttempts;
-  const baseDelayMs = options.baseDelayMs === undefined ? 10 : options.baseDelayMs;
-  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
-    throw new ValidationError("Invalid retry options", [
-      { path: ["maxAttempts"], message: `must be a positive integer, got ${kindOf(maxAttempts)}` },
-    ]);
-  }
-  assertDelayMs(baseDelayMs, "baseDelayMs");
-  return async (_message, next) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await next();
-      } catch (error) {
-        if (!isConcurrencyError(error) || attempt >= maxAttempts) throw error;
-        if (baseDelayMs > 0) await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
-      }
-    }
-  };
+  const retry = conflictRetry(given ?? {}, "retry options");
+  return (_message, next) => retryConflicts(retry, () => next());
 }
 
 /**

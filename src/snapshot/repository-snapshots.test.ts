@@ -11,6 +11,7 @@ import {
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { defineStream } from "../events/stream.js";
+import { ValueObject } from "../value-object.js";
 import { InMemorySnapshotStore } from "./in-memory-snapshot-store.js";
 import { jsonSerializer } from "./json-serializer.js";
 import { everyNEvents, olderThan, type SnapshotPolicy } from "./policies.js";
@@ -346,6 +347,133 @@ describe("AggregateRepository with snapshots", () => {
     const loaded = await repository.load("t9");
     expect([loaded.version, loaded.currentState.total]).toEqual([10, 10]);
     expect(errors.map(([, c]) => c.operation)).toContain("restore");
+  });
+
+  describe("value objects in the state", () => {
+    class Money extends ValueObject<{ cents: number }> {
+      static of(cents: number) {
+        return new Money({ cents });
+      }
+      plus(cents: number) {
+        return Money.of(this.props.cents + cents);
+      }
+    }
+    type PurseEvent = { type: "Paid"; data: { cents: number } };
+    interface PurseState {
+      balance: Money;
+      history: Map<string, Money>;
+    }
+    class Purse extends AggregateRoot<PurseState, PurseEvent> {
+      constructor(id: string) {
+        super(id, { balance: Money.of(0), history: new Map() });
+      }
+      pay(cents: number) {
+        this.raise("Paid", { cents });
+      }
+      protected onPaid(event: PurseEvent) {
+        const balance = this.state.balance.plus(event.data.cents);
+        this.state = { balance, history: new Map(this.state.history).set(`n${this.state.history.size + 1}`, balance) };
+      }
+    }
+    /** Converts its value objects to plain data and back, as snapshots.md shows. */
+    class ConvertingPurse extends Purse {
+      override toSnapshot(): AggregateSnapshot<PurseState> {
+        const state = {
+          balance: this.state.balance.props.cents,
+          history: [...this.state.history].map(([key, money]) => [key, money.props.cents]),
+        };
+        return { version: this.persistedVersion, state: state as unknown as PurseState };
+      }
+      override restoreSnapshot(snapshot: AggregateSnapshot<PurseState>, options?: { owned?: boolean }): this {
+        const plain = snapshot.state as unknown as { balance: number; history: [string, number][] };
+        super.restoreSnapshot(snapshot, options);
+        this.state = {
+          balance: Money.of(plain.balance),
+          history: new Map(plain.history.map(([key, cents]) => [key, Money.of(cents)])),
+        };
+        return this;
+      }
+    }
+    const purses = (create: (id: string) => Purse, snapshots = new InMemorySnapshotStore()) => {
+      const errors: [unknown, SnapshotErrorContext][] = [];
+      const repository = new AggregateRepository({
+        store: new InMemoryEventStore(),
+        stream: defineStream("Purse"),
+        create,
+        snapshots: {
+          store: snapshots,
+          policy: everyNEvents(2),
+          onError: (error, context) => errors.push([error, context]),
+        },
+      });
+      return { repository, snapshots, errors };
+    };
+
+    test("a class instance in the state is a ValidationError naming its path, reported at snapshot time; saves and loads go on", async () => {
+      const { repository, snapshots, errors } = purses((id) => new Purse(id));
+      for (let i = 0; i < 4; i++) await repository.update("p1", (purse) => purse.pay(5), { createIfMissing: true });
+      await repository.flushSnapshots();
+      expect(await snapshots.load("Purse-p1")).toBeUndefined();
+      expect(errors.map(([error, context]) => [error instanceof ValidationError, context])).toEqual([
+        [true, { operation: "save", streamId: "Purse-p1", version: 2 }],
+        [true, { operation: "save", streamId: "Purse-p1", version: 3 }],
+        [true, { operation: "save", streamId: "Purse-p1", version: 4 }],
+      ]);
+      expect((errors[0] as [ValidationError, SnapshotErrorContext])[0].issues).toEqual([
+        {
+          path: ["balance"],
+          message:
+            "an instance of Money would come back a plain object, without its methods: override toSnapshot() and restoreSnapshot() to convert it",
+        },
+        { path: ["history", "n1"], message: expect.stringContaining("an instance of Money") },
+      ]);
+      // Before, the snapshot held {"props":{"cents":10}} and this load's next handler threw a TypeError.
+      await repository.update("p1", (purse) => purse.pay(5));
+      const loaded = await repository.load("p1");
+      expect([loaded.version, loaded.currentState.balance.equals(Money.of(25))]).toEqual([5, true]);
+    });
+
+    test("an aggregate that converts them in toSnapshot and restoreSnapshot is snapshotted and restored with its classes", async () => {
+      const { repository, snapshots, errors } = purses((id) => new ConvertingPurse(id));
+      for (let i = 0; i < 4; i++) await repository.update("p2", (purse) => purse.pay(5), { createIfMissing: true });
+      await repository.flushSnapshots();
+      expect((await snapshots.load("Purse-p2"))?.state).toEqual({
+        balance: 20,
+        history: [
+          ["n1", 5],
+          ["n2", 10],
+          ["n3", 15],
+          ["n4", 20],
+        ],
+      });
+      await repository.update("p2", (purse) => purse.pay(5));
+      const loaded = await repository.load("p2");
+      expect(loaded.currentState.balance.equals(Money.of(25))).toBe(true);
+      expect(loaded.currentState.history.get("n4")?.plus(1).equals(Money.of(21))).toBe(true);
+      expect(errors).toEqual([]);
+    });
+
+    test("a stored snapshot the handlers throw on (a value object saved as plain data) is reported and replaced; the load replays", async () => {
+      const { repository, snapshots, errors } = purses((id) => new Purse(id));
+      for (let i = 0; i < 3; i++) await repository.update("p3", (purse) => purse.pay(5), { createIfMissing: true });
+      await repository.flushSnapshots();
+      // What an older version stored: its structuredClone had made Money a plain object.
+      await snapshots.save({
+        streamId: "Purse-p3",
+        version: 2,
+        state: { balance: { props: { cents: 10 } }, history: new Map() },
+      });
+      errors.length = 0;
+      const loaded = await repository.load("p3");
+      expect([loaded.version, loaded.currentState.balance.equals(Money.of(15))]).toEqual([3, true]);
+      expect(errors.map(([error, context]) => [error instanceof TypeError, context])).toEqual([
+        [true, { operation: "restore", streamId: "Purse-p3", version: 2 }],
+        [false, { operation: "save", streamId: "Purse-p3", version: 3 }],
+      ]);
+      await repository.flushSnapshots();
+      expect(await snapshots.load("Purse-p3")).toBeUndefined();
+      expect((await repository.load("p3")).version).toBe(3);
+    });
   });
 
   test("a policy that throws is reported and the save stands", async () => {

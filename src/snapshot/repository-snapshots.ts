@@ -1,5 +1,5 @@
 import type { AnyAggregate } from "../aggregate/aggregate-root.js";
-import { isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import { isEventFlowsError, isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -82,8 +82,8 @@ export class RepositorySnapshots<A extends AnyAggregate> {
 
   /**
    * Restores the newest usable snapshot, then applies only the later events. Falls back to a full
-   * replay when there is no snapshot, when it has another schema version, does not decode, or is
-   * ahead of the stream; after a fallback from a bad or outdated snapshot it takes a fresh one. A
+   * replay when there is no snapshot, when it has another schema version, does not decode, is ahead
+   * of the stream, or leaves a state the later events' handlers throw on; after a fallback from a bad or outdated snapshot it takes a fresh one. A
    * stream that reads as empty (deleted) loads as a fresh aggregate: no report, snapshots untouched.
    */
   async load(aggregate: A, create: () => A, streamId: string, store: EventStore): Promise<A> {
@@ -98,8 +98,9 @@ export class RepositorySnapshots<A extends AnyAggregate> {
         // snapshots. Not a snapshot fault, and a soft delete can be undone: the snapshots stay.
         if (restored === "absent") return create();
         resnapshot = true;
-        // A snapshot ahead of its stream stays the newest until deleted: every load would trip on it.
-        replaceAll = restored === "ahead";
+        // A snapshot ahead of its stream, or one the handlers cannot go on from, stays the newest until
+        // deleted: every load would trip on it.
+        replaceAll = restored === "stale";
         aggregate = create();
       } else {
         // Only an older shape is replaced: during a rolling deploy, old code must not overwrite the new one's,
@@ -168,7 +169,7 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     snapshot: Snapshot,
     streamId: string,
     store: EventStore,
-  ): Promise<A | "failed" | "ahead" | "absent"> {
+  ): Promise<A | "failed" | "stale" | "absent"> {
     try {
       restoreOwned(aggregate, snapshot.version, snapshot.state);
     } catch (error) {
@@ -191,11 +192,22 @@ export class RepositorySnapshots<A extends AnyAggregate> {
         streamId,
         version: snapshot.version,
       });
-      return "ahead";
+      return "stale";
     }
-    await aggregate.rehydrateAsync(
-      after(next.version === snapshot.version ? events : startingWith(next, events), snapshot.version),
-    );
+    try {
+      await aggregate.rehydrateAsync(
+        after(next.version === snapshot.version ? events : startingWith(next, events), snapshot.version),
+      );
+    } catch (error) {
+      // The store's own errors (it is down, the stream is gone) are the load's, as without snapshots.
+      // Any other is a state the handlers cannot go on from (a value object turned into a plain object
+      // by an older version, a shape changed without a schemaVersion bump): reported, then the events
+      // decide. A fault of the handlers themselves fails the full replay too, and reaches the caller.
+      if (isEventFlowsError(error)) throw error;
+      await events.return(undefined);
+      this.#report(error, { operation: "restore", streamId, version: snapshot.version });
+      return "stale";
+    }
     this.#known.set(aggregate, { version: snapshot.version, at: Date.parse(snapshot.createdAt) });
     return aggregate;
   }
@@ -208,7 +220,8 @@ export class RepositorySnapshots<A extends AnyAggregate> {
         snapshot = aggregate.toSnapshot();
       } catch (error) {
         this.#report(error, { operation: "save", streamId, version: aggregate.persistedVersion });
-        return;
+        // The snapshots to replace are still deleted: the loads after would trip on them again.
+        if (!replaceAll) return;
       }
     }
     const version = snapshot?.version ?? 0;

@@ -15,6 +15,7 @@ const POSITION = /^\d{1,16}$/;
  * `headers` are the admin routes' own (CSP and the rest), under the SSE ones.
  * @throws {ValidationError} `from` (or `Last-Event-ID`) is not a global position.
  * @throws {TooManyLiveClientsError} the hub serves its `maxClients` already (503).
+ * @throws {LiveHubClosedError} the hub is closed (503).
  */
 export async function liveFeed(
   c: Context,
@@ -29,8 +30,12 @@ export async function liveFeed(
       { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
     ]);
   }
-  // HEAD: the same checks and headers, and no connection, which nothing would read.
-  if (c.req.method === "HEAD") return new Response(null, { headers: { ...headers, ...SSE_HEADERS } });
+  // HEAD: the same checks and headers, the hub's included (closed, full: 503), and no connection,
+  // which nothing would read.
+  if (c.req.method === "HEAD") {
+    hub.assertCanConnect();
+    return new Response(null, { headers: { ...headers, ...SSE_HEADERS } });
+  }
   const connection = await hub.connect({ after: from === undefined ? undefined : Number(from) });
   return new Response(sseBody(connection, HEARTBEAT_MS, c.req.raw.signal), {
     headers: { ...headers, ...SSE_HEADERS },
