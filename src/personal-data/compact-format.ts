@@ -60,11 +60,20 @@ export function checkedMarker(value: unknown): CompactMarker {
     !Array.isArray(fields) ||
     fields.length === 0 ||
     !allStrings(fields) ||
+    fields.some(namesProto) ||
     typeof marker[3] !== "string"
   ) {
     throw new PersonalDataError("malformed", subject, ENCRYPTED_MARKER);
   }
   return marker as unknown as CompactMarker;
+}
+
+/**
+ * A field with a `__proto__` segment, which no declaration may name (see personalData's checks):
+ * put back, it would set the record's prototype instead of a field.
+ */
+function namesProto(field: string): boolean {
+  return field.includes("__proto__") && field.split(".").includes("__proto__");
 }
 
 function allStrings(list: readonly unknown[]): boolean {
