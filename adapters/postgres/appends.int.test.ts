@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
   AggregateRepository,
-  AggregateRoot,
   CommandBus,
   type ConcurrencyError,
   defineStream,
@@ -14,6 +13,7 @@ import {
   ulid,
 } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
+import { Counter } from "../../test/fixtures/contention.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { type AnyProjection, PostgresEventStore, type PostgresSql } from "./index.js";
 
@@ -143,17 +143,6 @@ describe("appends with no expectation under contention", () => {
 });
 
 describe("AggregateRepository.update and retryOnConcurrency under contention", () => {
-  class Counter extends AggregateRoot<{ count: number }, { type: "Counted"; data: { by: number } }> {
-    constructor(id: string) {
-      super(id, { count: 0 });
-    }
-    count() {
-      this.raise("Counted", { by: 1 });
-    }
-    protected onCounted(event: { data: { by: number } }) {
-      this.state.count += event.data.by;
-    }
-  }
   const counters = () =>
     new AggregateRepository({
       store,

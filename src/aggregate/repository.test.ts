@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { recordWaits } from "../../test/fixtures/contention.ts";
 import { ConcurrencyError, StreamNotFoundError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { defineStream } from "../events/stream.js";
@@ -146,14 +147,7 @@ describe("AggregateRepository", () => {
   test("a retry waits a random time up to baseDelayMs, doubled each retry; the first attempt never waits", async () => {
     const { store, repository } = setup();
     await repository.update("slow", (account) => account.deposit(1), { createIfMissing: true });
-    const random = Math.random;
-    const timeout = globalThis.setTimeout;
-    const waits: number[] = [];
-    Math.random = () => 0.999;
-    globalThis.setTimeout = ((handler: () => void, ms?: number) => {
-      waits.push(ms ?? 0);
-      return timeout(handler, 0);
-    }) as typeof setTimeout;
+    const { waits, restore } = recordWaits();
     try {
       await repository.update("slow", (account) => account.deposit(1));
       expect(waits).toEqual([]);
@@ -181,8 +175,7 @@ describe("AggregateRepository", () => {
       );
       expect([atOnce.attempts, waits]).toEqual([2, []]);
     } finally {
-      Math.random = random;
-      globalThis.setTimeout = timeout;
+      restore();
     }
     for (const bad of [-1, Number.NaN, "10", 2 ** 31]) {
       await expect(

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { AggregateRoot } from "../aggregate/aggregate-root.js";
+import { Counter, recordWaits } from "../../test/fixtures/contention.ts";
 import { AggregateRepository } from "../aggregate/repository.js";
 import {
   ConcurrencyError,
@@ -17,18 +17,6 @@ import { setLogger } from "../logging/library-logger.js";
 import { CommandBus } from "./command-bus.js";
 import { eventMetadataFor, type Message } from "./message.js";
 import { logging, retryOnConcurrency, validation } from "./middleware.js";
-
-class Tally extends AggregateRoot<{ count: number }, { type: "Counted"; data: { by: number } }> {
-  constructor(id: string) {
-    super(id, { count: 0 });
-  }
-  count() {
-    this.raise("Counted", { by: 1 });
-  }
-  protected onCounted(event: { data: { by: number } }) {
-    this.state.count += event.data.by;
-  }
-}
 
 type Commands = {
   Add: { payload: { a: number; b: number }; result: number };
@@ -344,14 +332,7 @@ describe("middleware", () => {
       if (calls <= conflicts) throw new ConcurrencyError("S-1", calls, calls + 1);
       return calls;
     });
-    const random = Math.random;
-    const timeout = globalThis.setTimeout;
-    const waits: number[] = [];
-    Math.random = () => 0.999;
-    globalThis.setTimeout = ((handler: () => void, ms?: number) => {
-      waits.push(ms ?? 0);
-      return timeout(handler, 0);
-    }) as typeof setTimeout;
+    const { waits, restore } = recordWaits();
     try {
       expect(await bus.execute("Add", { a: 0, b: 0 })).toBe(6);
       expect(waits.map(Math.round)).toEqual([10, 20, 40, 80, 160]);
@@ -360,17 +341,20 @@ describe("middleware", () => {
       await expect(bus.execute("Add", { a: 0, b: 0 })).rejects.toBeInstanceOf(ConcurrencyError);
       expect(calls).toBe(6);
     } finally {
-      Math.random = random;
-      globalThis.setTimeout = timeout;
+      restore();
     }
   });
 
   test("retryOnConcurrency() lets 10 concurrent commands updating one aggregate all through", async () => {
     const store = new InMemoryEventStore();
-    const repository = new AggregateRepository({ store, stream: defineStream("Tally"), create: (id) => new Tally(id) });
+    const repository = new AggregateRepository({
+      store,
+      stream: defineStream("Tally"),
+      create: (id) => new Counter(id),
+    });
     const bus = new CommandBus<{ Count: { payload: { id: string }; result: number } }>().use(retryOnConcurrency());
     bus.register("Count", async ({ id }) => {
-      const tally = (await repository.find(id)) ?? new Tally(id);
+      const tally = (await repository.find(id)) ?? new Counter(id);
       await Promise.resolve(); // yield, as a handler awaiting I/O would: every command loads the same version
       tally.count();
       await repository.save(tally);
