@@ -140,10 +140,12 @@ export abstract class SagaStore {
       }
       if (names.has(timeout.name)) issues.push({ path: ["schedule", i, "name"], message: "duplicate timeout name" });
       names.add(timeout.name);
-      if (!isTime(timeout.dueAt)) {
+      // Not before 1970: DynamoDB's due index orders `<dueAt>.<hash>` as a number, which for a negative
+      // due time sorts the hash below it (a timeout due 1 ms later was claimed).
+      if (!isTime(timeout.dueAt) || timeout.dueAt < 0) {
         issues.push({
           path: ["schedule", i, "dueAt"],
-          message: `must be a time in milliseconds, got ${kindOf(timeout.dueAt)}`,
+          message: `must be a time in milliseconds from 0 (1970), got ${kindOf(timeout.dueAt)}`,
         });
       }
       issues.push(...jsonIssues(timeout.data, ["schedule", i, "data"], JSON_RULES));

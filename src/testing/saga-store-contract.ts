@@ -208,6 +208,8 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
       { schedule: [{ ...timeout(saga, "k", "a", 0), id: `${saga}/k/t/b/1` }] },
       { schedule: [{ ...timeout(saga, "other", "a", 0) }] },
       { schedule: [timeout(saga, "k", "a", 1e300)] },
+      // Before 1970: DynamoDB's due index sorted a negative due time's tie-breaker the wrong way.
+      { schedule: [timeout(saga, "k", "a", -1000)] },
       { cancel: ["a\u0000"] },
       { firedTimeoutId: `${saga}/other/t/a/1` },
       { status: "paused" as SagaCommit["status"] },
@@ -256,7 +258,8 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
   add(
     "a timeout rescheduled under its own id replaces it, free again; dropping it then drops it",
     async (store, saga) => {
-      const base = -2_000_000_000 - Math.floor(Math.random() * 1_000_000);
+      // January 1970 (due times are not negative): before any other case's timeouts in a shared table.
+      const base = 1_000_000_000 + Math.floor(Math.random() * 1_000_000);
       const due = async (at: number, owner: string) =>
         (await store.claimDueTimeouts({ now: at, owner, leaseMs: 60_000, limit: 100 })).filter((t) => t.saga === saga);
       const t = timeout(saga, "k", "a", base + 5);
@@ -359,8 +362,9 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
   );
 
   add("nextDueAt: the earliest pending due time, or a held timeout's lease end", async (store, saga) => {
-    // Far in the past: earlier than any other case's timeouts in a shared table.
-    const base = -1_000_000_000 - Math.floor(Math.random() * 1_000_000);
+    // Far in the past (January 1970; due times are not negative): earlier than any other case's
+    // timeouts in a shared table but the case above's, which it drops.
+    const base = 2_000_000_000 + Math.floor(Math.random() * 1_000_000);
     const before = await store.nextDueAt();
     if (options.nextDue === false) {
       assertEqual(before, undefined, "a store without nextDue answers undefined");
