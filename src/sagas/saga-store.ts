@@ -174,7 +174,8 @@ export abstract class SagaStore {
 
   /**
    * Claims timeouts due at `now` that no one holds (or whose lease expired), for `leaseMs`, so
-   * competing schedulers each fire a different one. Oldest due first.
+   * competing schedulers each fire a different one. Oldest due first (a store that spreads timeouts
+   * over partitions, DynamoDB with `timeoutShards`, within each partition).
    */
   async claimDueTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
     const issues = [

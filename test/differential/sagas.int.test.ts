@@ -19,11 +19,11 @@ import { checkSagasAgainstReference } from "./saga-differential.ts";
 
 const TIMEOUT = 120_000;
 
-function differential(name: string, store: () => SagaStore, runs: number) {
+function differential(name: string, store: () => SagaStore, runs: number, sharded = false) {
   describe(`${name} answers as the in-memory stores do`, () => {
     test(
       "saga store: generated commits, loads, handled ids, outbox, timeout claims, drops, listings and failures",
-      () => checkSagasAgainstReference(store, { numRuns: runs }),
+      () => checkSagasAgainstReference(store, { numRuns: runs, sharded }),
       TIMEOUT,
     );
   });
@@ -69,4 +69,5 @@ differential(
       timeoutShards: 3,
     }),
   15,
+  true,
 );
