@@ -225,7 +225,7 @@ export {
   utf8Length,
 } from "./internal/json.js";
 export { sha256Hex } from "./internal/sha256.js";
-export { isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
+export { compareCodePoints, isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
 export {
   assertDelayMs,
   integerOptionIssues,

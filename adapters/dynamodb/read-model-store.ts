@@ -1,6 +1,7 @@
 import {
   CheckpointStore,
   checkpointConflict,
+  compareCodePoints,
   type Issue,
   PROJECTION_STATE_COLLECTION,
   type ReadModelDocument,
@@ -132,7 +133,8 @@ export class DynamoDbReadModelStore extends ReadModelStore {
       }
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
-    return documents.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // By code point, as PostgreSQL and SQLite order ids (UTF-8 bytes), not by UTF-16 code unit.
+    return documents.sort((a, b) => compareCodePoints(a.id, b.id));
   }
 
   protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {

@@ -5,7 +5,7 @@ import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { streamName } from "../events/stream.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { jsonIssues } from "./json.js";
-import { isWellFormed, isWellFormedFallback } from "./unicode.js";
+import { compareCodePoints, isWellFormed, isWellFormedFallback } from "./unicode.js";
 import { assertStreamId, assertTypeName, isName, MAX_STREAM_ID_LENGTH, nameIssues } from "./validate.js";
 
 // Any UTF-16 code units, lone surrogates included (fast-check's string units never produce those).
@@ -103,6 +103,26 @@ describe("isName", () => {
         expect(isName(name, max)).toBe(nameIssues(name, "name", max).length === 0);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe("compareCodePoints", () => {
+  test("orders as UTF-8 bytes do (code points), where UTF-16's < puts U+10000 before U+F900", () => {
+    // U+10000 is the surrogate pair D800 DC00, which UTF-16 code units order before U+F900.
+    expect("\u{10000}" < "\uF900").toBe(true);
+    expect(compareCodePoints("\uF900", "\u{10000}")).toBeLessThan(0);
+    const utf8 = (s: string) => [...new TextEncoder().encode(s)];
+    const byBytes = (a: string, b: string) => {
+      const [x, y] = [utf8(a), utf8(b)];
+      for (let i = 0; i < Math.min(x.length, y.length); i++)
+        if (x[i] !== y[i]) return (x[i] as number) - (y[i] as number);
+      return x.length - y.length;
+    };
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme" }), fc.string({ unit: "grapheme" }), (a, b) => {
+        expect(Math.sign(compareCodePoints(a, b))).toBe(Math.sign(byBytes(a, b)));
+      }),
     );
   });
 });

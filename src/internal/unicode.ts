@@ -24,3 +24,23 @@ export function isWellFormedFallback(text: string): boolean {
 }
 
 export const LONE_SURROGATE = "contains a lone UTF-16 surrogate (ill-formed Unicode)";
+
+/**
+ * Orders strings by code point, as the backends order text (PostgreSQL's "C" collation, SQLite's
+ * BINARY and DynamoDB compare UTF-8 bytes, which follow code points). JavaScript's `<` compares UTF-16
+ * code units, which puts a character above U+FFFF (a surrogate pair, 0xD800-0xDFFF) before U+E000-U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+// Surrogates move above U+E000-U+FFFF, which move down into the gap they leave: code point order.
+function codePointRank(unit: number): number {
+  return unit < 0xd800 ? unit : unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+}

@@ -1,4 +1,5 @@
 import { CheckpointStore, checkpointConflict } from "../checkpoint/checkpoint-store.js";
+import { compareCodePoints } from "../internal/unicode.js";
 import {
   type ReadModelDocument,
   type ReadModelDrop,
@@ -37,7 +38,8 @@ export class InMemoryReadModelStore extends ReadModelStore {
 
   protected async listDocuments(collection: string): Promise<ReadModelDocument[]> {
     const documents = [...(this.#documents.get(collection) ?? new Map<string, unknown>()).entries()];
-    documents.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // By code point, as every other store orders ids (UTF-8 bytes), not by UTF-16 code unit.
+    documents.sort(([a], [b]) => compareCodePoints(a, b));
     return documents.map(([id, document]) => ({ id, document: structuredClone(document) }));
   }
 

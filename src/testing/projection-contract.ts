@@ -113,6 +113,15 @@ export function projectionContract(options: ProjectionContractOptions): Contract
       ],
       "listed by id",
     );
+    // By code point, as UTF-8 bytes order them: U+F900 before U+10000 (which UTF-16's < puts first).
+    const wide = category();
+    await models.put(wide, "\u{10000}", 1);
+    await models.put(wide, "\uF900", 2);
+    assertEqual(
+      (await models.list(wide)).map((d) => d.document),
+      [2, 1],
+      "ids in code point order",
+    );
     await models.delete(col, "a");
     await models.delete(col, "never");
     assertEqual(await models.get(col, "a"), undefined, "deleted");

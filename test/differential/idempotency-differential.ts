@@ -125,7 +125,13 @@ function operations(maxOperations: number): fc.Arbitrary<IdempotencyOperation[]>
  */
 export async function checkIdempotencyAgainstReference(
   create: (settings: IdempotencySettings) => IdempotencyStore,
-  options: { readonly numRuns?: number; readonly maxOperations?: number } = {},
+  options: {
+    readonly numRuns?: number;
+    readonly maxOperations?: number;
+    /** To replay a failure fast-check reported (its seed and path). */
+    readonly seed?: number;
+    readonly path?: string;
+  } = {},
 ): Promise<void> {
   await fc.assert(
     fc.asyncProperty(
@@ -155,7 +161,11 @@ export async function checkIdempotencyAgainstReference(
         }
       },
     ),
-    { numRuns: options.numRuns ?? 25 },
+    {
+      numRuns: options.numRuns ?? 25,
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+      ...(options.path === undefined ? {} : { path: options.path }),
+    },
   );
 }
 
