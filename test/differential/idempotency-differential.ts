@@ -141,7 +141,10 @@ export async function checkIdempotencyAgainstReference(
       async (keyMakers, fingerprintPool, ops) => {
         const prefix = `${ulid().slice(-10).toLowerCase()}-`;
         const keyPool = keyMakers.map((make) => make(prefix));
-        const clock = { now: 1_700_000_000_000 + Math.floor(Math.random() * 1e9) };
+        // A year ahead of the wall clock: DynamoDB (Local too) deletes items whose TTL attribute, set
+        // from this clock, is in the real past, at a moment of its own; a clock in the past made
+        // remembered keys vanish mid-run (1 run in about 50).
+        const clock = { now: Date.now() + 365 * 24 * 3600 * 1000 + Math.floor(Math.random() * 1e9) };
         const settings: IdempotencySettings = {
           now: () => clock.now,
           ttlMs: IDEMPOTENCY_TTL_MS,
