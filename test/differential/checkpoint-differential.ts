@@ -10,7 +10,7 @@
  */
 import fc from "fast-check";
 import { type CheckpointStore, InMemoryCheckpointStore, MAX_CHECKPOINT_ID_LENGTH, ulid } from "../../src/index.js";
-import { assertSameAnswer, outcomeOf } from "./event-store-differential.ts";
+import { assertSameAnswer, outcomeOf, runNames } from "./event-store-differential.ts";
 
 type CheckpointOperation =
   | { readonly kind: "load"; readonly id: number }
@@ -25,30 +25,20 @@ type CheckpointOperation =
 
 const IDS = 4;
 
-/** A checkpoint id of a run, built from the run's own prefix (shrinking included). */
-type IdOf = (prefix: string) => string;
-
-const ids: fc.Arbitrary<IdOf[]> = fc.array(
-  fc.oneof(
-    { arbitrary: fc.string({ unit: "binary", maxLength: 6 }).map((text) => (p: string) => `${p}${text}`), weight: 4 },
-    fc.string({ unit: "grapheme", minLength: 1, maxLength: 4 }).map((text) => (p: string) => `${text}${p}`),
-    fc.constantFrom<IdOf>(
-      () => "",
-      () => " \t",
-      (p) => `Orders_${p}`,
-      (p) => `orders_${p}`,
-      (p) => `${p}é`,
-      (p) => `${p}e\u0301`,
-      (p) => `${p}'; DROP TABLE checkpoints;--`,
-      (p) => p.padEnd(MAX_CHECKPOINT_ID_LENGTH, "c"),
-      (p) => p.padEnd(MAX_CHECKPOINT_ID_LENGTH + 1, "c"),
-      (p) => `${p}\u0000`,
-      (p) => `${p}\udbff`,
-      (p) => `${p} 流😀 `,
-    ),
-  ),
-  { minLength: IDS, maxLength: IDS },
-);
+const ids = runNames(IDS, [
+  () => "",
+  () => " \t",
+  (p) => `Orders_${p}`,
+  (p) => `orders_${p}`,
+  (p) => `${p}é`,
+  (p) => `${p}e\u0301`,
+  (p) => `${p}'; DROP TABLE checkpoints;--`,
+  (p) => p.padEnd(MAX_CHECKPOINT_ID_LENGTH, "c"),
+  (p) => p.padEnd(MAX_CHECKPOINT_ID_LENGTH + 1, "c"),
+  (p) => `${p}\u0000`,
+  (p) => `${p}\udbff`,
+  (p) => `${p} 流😀 `,
+]);
 
 /** Mostly positions a store keeps; every kind of one it must refuse too. */
 const positions: fc.Arbitrary<unknown> = fc.oneof(

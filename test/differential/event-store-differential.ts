@@ -358,6 +358,24 @@ function normal(event: EventEnvelope, ids: readonly string[]) {
   };
 }
 
+/** A name of a run (an id, a key), built from the run's own prefix, so no run meets another's (shrinking included). */
+export type NameOf = (prefix: string) => string;
+
+/**
+ * `count` names of a run: mostly the prefix with generated text of any code point after it, some with
+ * well-formed text before it, and `special` ones (what every store must keep apart or refuse alike).
+ */
+export function runNames(count: number, special: readonly NameOf[]): fc.Arbitrary<NameOf[]> {
+  return fc.array(
+    fc.oneof(
+      { arbitrary: fc.string({ unit: "binary", maxLength: 6 }).map((text) => (p: string) => `${p}${text}`), weight: 4 },
+      fc.string({ unit: "grapheme", minLength: 1, maxLength: 4 }).map((text) => (p: string) => `${text}${p}`),
+      fc.constantFrom(...special),
+    ),
+    { minLength: count, maxLength: count },
+  );
+}
+
 /** JSON with object keys sorted: JSON objects are unordered, and PostgreSQL's jsonb reorders keys. */
 export function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>

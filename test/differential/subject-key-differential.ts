@@ -17,7 +17,7 @@ import {
   ulid,
   type WebCryptoKey,
 } from "../../src/index.js";
-import { assertSameAnswer, outcomeOf } from "./event-store-differential.ts";
+import { assertSameAnswer, outcomeOf, runNames } from "./event-store-differential.ts";
 
 /** The caches' age limit on both sides; the clock moves by steps around it. */
 export const SUBJECT_KEY_CACHE_TTL_MS = 1_000;
@@ -38,30 +38,20 @@ type SubjectKeyOperation =
 
 const SUBJECTS = 4;
 
-/** A subject id of a run, built from the run's own prefix (shrinking included). */
-type SubjectOf = (prefix: string) => string;
-
 /** Generated text of any code point: lone surrogates and control characters included. */
-const subjects: fc.Arbitrary<SubjectOf[]> = fc.array(
-  fc.oneof(
-    { arbitrary: fc.string({ unit: "binary", maxLength: 6 }).map((text) => (p: string) => `${p}${text}`), weight: 4 },
-    fc.string({ unit: "grapheme", minLength: 1, maxLength: 4 }).map((text) => (p: string) => `${text}${p}`),
-    fc.constantFrom<SubjectOf>(
-      () => "",
-      () => "   ",
-      (p) => `${p}Émilie`,
-      (p) => `${p}émilie`,
-      (p) => `${p}e\u0301milie`,
-      (p) => p.padEnd(MAX_SUBJECT_ID_LENGTH, "s"),
-      (p) => p.padEnd(MAX_SUBJECT_ID_LENGTH + 1, "s"),
-      (p) => `${p}\u0000`,
-      (p) => `${p}\ud800`,
-      (p) => `${p}\u007f`,
-      (p) => `${p} 流😀 `,
-    ),
-  ),
-  { minLength: SUBJECTS, maxLength: SUBJECTS },
-);
+const subjects = runNames(SUBJECTS, [
+  () => "",
+  () => "   ",
+  (p) => `${p}Émilie`,
+  (p) => `${p}émilie`,
+  (p) => `${p}e\u0301milie`,
+  (p) => p.padEnd(MAX_SUBJECT_ID_LENGTH, "s"),
+  (p) => p.padEnd(MAX_SUBJECT_ID_LENGTH + 1, "s"),
+  (p) => `${p}\u0000`,
+  (p) => `${p}\ud800`,
+  (p) => `${p}\u007f`,
+  (p) => `${p} 流😀 `,
+]);
 
 function operations(maxOperations: number): fc.Arbitrary<SubjectKeyOperation[]> {
   const subject = fc.nat({ max: SUBJECTS - 1 });
