@@ -231,7 +231,8 @@ export class DynamoDbSagaStore extends SagaStore {
       const reasons = isServiceErrorCode(error, "TransactionCanceledException") ? error.cancellationReasons : [];
       const failed = (i: number) => reasons[i]?.code === "ConditionalCheckFailed";
       if (single || failed(0)) throw sagaConflict(saga, key, expectedVersion, await this.#version(pk));
-      if (handledIndex > 0 && failed(handledIndex)) throw sagaConflict(saga, key, expectedVersion, version);
+      // Handled already, the version check passed: the stored version is the one expected.
+      if (handledIndex > 0 && failed(handledIndex)) throw sagaConflict(saga, key, expectedVersion, expectedVersion);
       // An outbox entry's put: its id is still pending (the base class refused duplicates within the commit).
       const outboxStart = handledIndex > 0 ? 2 : 1;
       const taken = (commit.outbox ?? []).find((_, i) => failed(outboxStart + i));

@@ -119,8 +119,9 @@ export class PostgresSagaStore extends SagaStore {
             [saga, key, commit.handledId],
             { prepare: true },
           );
-          // Handled already: the whole commit rolls back, as a lost race would.
-          if (handled.length === 0) throw sagaConflict(saga, key, commit.expectedVersion, version);
+          // Handled already: the whole commit rolls back, as a lost race would, and the version
+          // stored stays the one expected (the update above is undone).
+          if (handled.length === 0) throw sagaConflict(saga, key, commit.expectedVersion, commit.expectedVersion);
         }
         const outbox = commit.outbox ?? [];
         if (outbox.length > 0) {

@@ -1,4 +1,4 @@
-import { ErrorCode } from "../errors.js";
+import { type ConcurrencyError, ErrorCode } from "../errors.js";
 import { ulid } from "../ids.js";
 import type { SagaStore } from "../sagas/saga-store.js";
 import type { SagaCommit, SagaTimeout } from "../sagas/types.js";
@@ -108,9 +108,15 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     assertEqual(await store.hasHandled(saga, "k", "e1"), true);
     assertEqual(await store.hasHandled(saga, "k", "e2"), false);
     assertEqual(await store.hasHandled(saga, "other", "e1"), false, "per instance");
-    await assertRejects(
+    const error = await assertRejects(
       () => store.commit({ ...first(saga, "k"), expectedVersion: 1, handledId: "e1" }),
       ErrorCode.Concurrency,
+    );
+    // Nothing was written: the conflict reports the version stored, which is the one expected.
+    assertEqual(
+      [(error as ConcurrencyError).expectedVersion, (error as ConcurrencyError).actualVersion],
+      [1, 1],
+      "the conflict's expected and actual versions",
     );
     assertEqual((await store.load(saga, "k"))?.version, 1);
   });

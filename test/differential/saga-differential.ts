@@ -344,8 +344,8 @@ export async function checkSagasAgainstReference(
                 ? ((await reference.load(sagaOf(names, op.instance), keyOf(names, op.instance)).catch(() => undefined))
                     ?.version ?? 0)
                 : 0;
-            const want = codeOnly(await outcomeOf(() => apply(reference, op, names, step, version)));
-            const got = codeOnly(await outcomeOf(() => apply(subject, op, names, step, version)));
+            const want = await outcomeOf(() => apply(reference, op, names, step, version));
+            const got = await outcomeOf(() => apply(subject, op, names, step, version));
             if (op.kind === "commit" && "ok" in got) {
               for (const t of commitOf(op, names, step, 0).schedule ?? []) scheduled.add(t.id);
             }
@@ -487,13 +487,4 @@ async function apply(store: SagaStore, op: SagaOperation, names: Run, step: numb
         ...(op.limit === undefined ? {} : { limit: op.limit }),
       });
   }
-}
-
-/**
- * A saga conflict's versions are not compared: for a handled id committed again, the in-memory store
- * reports the instance's version where PostgreSQL and DynamoDB, which learn of it from a failed
- * condition, report the least version the conflict proves (the expected one plus one).
- */
-function codeOnly(outcome: Outcome): Outcome {
-  return "error" in outcome ? { error: outcome.error } : outcome;
 }
