@@ -37,6 +37,29 @@ describe("SagaRuntime on PostgreSQL", () => {
     expect((await runtime.tick(T0 + 60 * 60_000)).fired.filter((f) => f.key === id)).toEqual([]);
   });
 
+  test("an event id PostgreSQL cannot keep fails the step, and its failure is still recorded there", async () => {
+    const store = new PostgresSagaStore({ sql, schema });
+    const { bus, sent } = recordingBus();
+    const errors: SagaFailureReport[] = [];
+    const runtime = new SagaRuntime({
+      store,
+      commands: bus,
+      sagas: [orderSaga],
+      now: () => T0,
+      onError: (failure) => errors.push(failure),
+    });
+    const u = ulid();
+    const ids = [`${u}\u0000`, `${u}\udc00`, `${u}${"x".repeat(3000)}`];
+    for (const id of ids) {
+      const [outcome] = await runtime.handle({ ...orderEvent("OrderPlaced", ulid(), { sku: "A" }), id });
+      expect(outcome).toMatchObject({ outcome: "failed", error: { code: "VALIDATION_FAILED" } });
+    }
+    expect(errors.map((e) => e.event.id)).toEqual(ids);
+    const recorded = (await runtime.failures()).map((f) => f.eventId).filter((id) => id.startsWith(u));
+    expect(recorded).toEqual([`${u}\ufffd`, `${u}\ufffd`, `${u}${"x".repeat(2048 - u.length)}`]);
+    expect(sent).toEqual([]);
+  });
+
   test("fed from the PostgreSQL global feed, it resumes from its checkpoint and applies each event once", async () => {
     const events = new PostgresEventStore({ sql, schema });
     const checkpoints = new PostgresCheckpointStore({ sql, schema });

@@ -5,7 +5,7 @@ import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { streamName } from "../events/stream.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { jsonIssues } from "./json.js";
-import { compareCodePoints, isWellFormed, isWellFormedFallback } from "./unicode.js";
+import { compareCodePoints, isWellFormed, isWellFormedFallback, keepableText } from "./unicode.js";
 import { assertStreamId, assertTypeName, isName, MAX_STREAM_ID_LENGTH, nameIssues } from "./validate.js";
 
 // Any UTF-16 code units, lone surrogates included (fast-check's string units never produce those).
@@ -122,6 +122,26 @@ describe("compareCodePoints", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme" }), fc.string({ unit: "grapheme" }), (a, b) => {
         expect(Math.sign(compareCodePoints(a, b))).toBe(Math.sign(byBytes(a, b)));
+      }),
+    );
+  });
+});
+
+describe("keepableText", () => {
+  test("cuts to max, then replaces U+0000 and lone surrogates with U+FFFD, as UTF-8 encoding would (property)", () => {
+    const withNul = fc
+      .tuple(codeUnits, fc.nat({ max: 12 }))
+      .map(([text, at]) => `${text.slice(0, at)}${at % 3 === 0 ? "\u0000" : ""}${text.slice(at)}`);
+    // The reference: TextEncoder writes U+FFFD for every lone surrogate; U+0000 is replaced by hand.
+    const reference = (text: string, max: number) =>
+      new TextDecoder().decode(new TextEncoder().encode(text.slice(0, max))).replaceAll("\u0000", "\ufffd");
+    fc.assert(
+      fc.property(withNul, fc.integer({ min: 1, max: 14 }), (text, max) => {
+        const kept = keepableText(text, max);
+        expect(kept).toBe(reference(text, max));
+        expect(isWellFormed(kept)).toBe(true);
+        expect(kept.includes("\u0000")).toBe(false);
+        if (text.length <= max && isWellFormed(text) && !text.includes("\u0000")) expect(kept).toBe(text);
       }),
     );
   });

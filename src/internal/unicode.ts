@@ -23,6 +23,34 @@ export function isWellFormedFallback(text: string): boolean {
   return true;
 }
 
+/**
+ * Text as every store keeps it, for records that describe rather than identify (a failure's event id,
+ * an error message): cut to `max` characters, then U+0000 (which PostgreSQL text refuses) and lone
+ * surrogates (no UTF-8 form; a cut may leave one) become U+FFFD.
+ */
+export function keepableText(text: string, max: number): string {
+  const cut = text.length > max ? text.slice(0, max) : text;
+  const formed = isWellFormed(cut) ? cut : replaceLoneSurrogates(cut);
+  return formed.includes("\0") ? formed.replaceAll("\0", "\ufffd") : formed;
+}
+
+function replaceLoneSurrogates(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        out += text.slice(i, i + 2);
+        i++;
+        continue;
+      }
+      out += "\ufffd";
+    } else out += code >= 0xdc00 && code <= 0xdfff ? "\ufffd" : String.fromCharCode(code);
+  }
+  return out;
+}
+
 export const LONE_SURROGATE = "contains a lone UTF-16 surrogate (ill-formed Unicode)";
 
 /**

@@ -1,3 +1,5 @@
+import { keepableText } from "../internal/unicode.js";
+import { MAX_SAGA_ID_LENGTH } from "./saga-store.js";
 import type { SagaCommit, SagaRecord } from "./types.js";
 
 /** The instance as it is, for a commit that changes only its status. */
@@ -15,15 +17,24 @@ export function carry(record: SagaRecord): SagaCommit {
 }
 
 /**
- * Name, code and message: what an operator needs, without a stack or a payload. U+0000, which no
- * saga store keeps in JSON, becomes U+FFFD, so that the instance can still be parked and the failure recorded.
+ * Name, code and message: what an operator needs, without a stack or a payload, cut to 2,000
+ * characters and kept as every saga store can (see {@link keepableText}), so that the instance can
+ * still be parked and the failure recorded.
  */
 export function describe(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return keepable(`${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`.slice(0, 2000));
+    return keepableText(`${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`, 2000);
   }
-  return keepable(String(error).slice(0, 2000));
+  return keepableText(String(error), 2000);
 }
 
-const keepable = (text: string): string => (text.includes("\0") ? text.replaceAll("\0", "\ufffd") : text);
+/**
+ * An event id, event type or key as a failure record keeps it: the step may have failed because the
+ * store cannot keep the text as it is (U+0000, a lone surrogate, over the handled-id length), and the
+ * record must still be written. Ids a store can keep (at most 2,048 characters) are unchanged; an id that
+ * is not a string at all (an event from an untyped source) is recorded as its `String` form.
+ */
+export function recordedText(text: unknown): string {
+  return keepableText(typeof text === "string" ? text : String(text), MAX_SAGA_ID_LENGTH);
+}

@@ -239,6 +239,24 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     expect(sent).toEqual([]);
   });
 
+  test("an event id no store keeps as a handled id fails the step, and the failure is still recorded", async () => {
+    const { runtime, store, sent, errors } = setup();
+    const ids = ["e\u0000x", "e\ud800x", "x".repeat(3000), `${"y".repeat(2047)}\u{1F600}`];
+    for (const [i, id] of ids.entries()) {
+      const [outcome] = await runtime.handle({ ...orderEvent("OrderPlaced", `o${i}`, { sku: "A" }), id });
+      expect(outcome).toMatchObject({ outcome: "failed", retryable: false });
+      expect(outcome?.error).toMatchObject({ code: ErrorCode.Validation });
+    }
+    // One report per failure: the record was written, so no second report says it was not.
+    expect(errors.map((e) => e.event.id)).toEqual(ids);
+    const recorded = (await runtime.failures()).map((f) => f.eventId);
+    // Kept as every store can: U+0000 and lone surrogates become U+FFFD; cut to 2,048 characters (a
+    // cut that would split a surrogate pair leaves U+FFFD).
+    expect(recorded).toEqual(["e\ufffdx", "e\ufffdx", "x".repeat(2048), `${"y".repeat(2047)}\ufffd`]);
+    expect(await store.list()).toEqual([]);
+    expect(sent).toEqual([]);
+  });
+
   test("several keys make one composite key; a missing one is named", async () => {
     const saga = defineSaga<{ type: "X"; data: { tenant?: string; id: string } }, object>({
       name: "Composite",

@@ -13,7 +13,7 @@ import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { type FiredTimeout, type SagaDefinition, timeoutHandler } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
-import { carry, describe } from "./records.js";
+import { carry, describe, recordedText } from "./records.js";
 import { type SagaStore, sagaConflict } from "./saga-store.js";
 import { outboxTraceContext, traceStep, traceTimeout } from "./saga-telemetry.js";
 import { StepContext } from "./step-context.js";
@@ -546,9 +546,9 @@ export class SagaRuntime {
     try {
       await this.#store.recordFailure({
         saga: failure.saga,
-        key: failure.key,
-        eventId: failure.event.id,
-        eventType: failure.event.type,
+        key: failure.key === undefined ? undefined : recordedText(failure.key),
+        eventId: recordedText(failure.event.id),
+        eventType: recordedText(failure.event.type),
         error: describe(failure.error),
         at: new Date(this.#now()).toISOString(),
       });

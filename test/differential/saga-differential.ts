@@ -23,7 +23,7 @@ import {
   type SagaTimeout,
   ulid,
 } from "../../src/index.js";
-import { anyJson, assertSameAnswer, canonical, type Outcome, outcomeOf } from "./event-store-differential.ts";
+import { anyJson, assertSameAnswer, canonical, outcomeOf } from "./event-store-differential.ts";
 
 const SAGAS = 2;
 const KEYS = 4;
