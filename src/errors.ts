@@ -92,6 +92,7 @@ export const ErrorCodeRegistry = {
     MethodNotAllowed: "METHOD_NOT_ALLOWED",
     IdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
     IdempotencyInProgress: "IDEMPOTENCY_IN_PROGRESS",
+    IdempotencyResponseNotKept: "IDEMPOTENCY_RESPONSE_NOT_KEPT",
     NotReady: "NOT_READY",
   },
   eventBridge: { HandlersFailed: "HANDLERS_FAILED", OrderBlocked: "ORDER_BLOCKED" },

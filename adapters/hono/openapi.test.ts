@@ -67,7 +67,7 @@ describe("OpenAPI document", () => {
       required: ["version"],
     });
     expect(Object.keys(addItem.responses).sort()).toEqual(
-      ["200", "204", "400", "404", "409", "413", "415", "422", "500", "503"].sort(),
+      ["200", "204", "400", "404", "409", "410", "413", "415", "422", "500", "503"].sort(),
     );
     expect(addItem.parameters.map((p: { name: string }) => p.name)).toEqual(["x-correlation-id", "idempotency-key"]);
     expect(doc.components.responses.BadRequest.content["application/problem+json"].schema).toEqual({

@@ -88,6 +88,11 @@ const problems: Readonly<Record<string, { readonly status: number; readonly desc
     status: 409,
     description: "A concurrent change (CONCURRENCY_CONFLICT), or the same Idempotency-Key still running",
   },
+  Gone: {
+    status: 410,
+    description:
+      "The data subject was erased (SUBJECT_ERASED), or this Idempotency-Key's request already ran and its response was too large to keep for replay (IDEMPOTENCY_RESPONSE_NOT_KEPT)",
+  },
   ContentTooLarge: { status: 413, description: "The body is over the size limit (PAYLOAD_TOO_LARGE)" },
   UnsupportedMediaType: { status: 415, description: "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)" },
   UnprocessableContent: {
@@ -208,7 +213,10 @@ function responses(route: RouteDescription, spec: DocumentSpec, method: "get" | 
     out[403] = ref("Forbidden");
   }
   out[404] = ref("NotFound");
-  if (route.kind === "command") out[409] = ref("Conflict");
+  if (route.kind === "command") {
+    out[409] = ref("Conflict");
+    out[410] = ref("Gone");
+  }
   if (method === "post") {
     out[413] = ref("ContentTooLarge");
     out[415] = ref("UnsupportedMediaType");

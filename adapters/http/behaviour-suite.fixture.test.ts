@@ -11,7 +11,7 @@ import { CommandBus, InMemoryEventStore, ServiceError } from "../../src/index.js
 import { allEvents, type CartCommands, type CartQueries, cartDomain } from "./cart-domain.fixture.test.ts";
 import type { HttpDispatcherOptions } from "./dispatcher-options.js";
 import { UnauthorizedError } from "./errors.js";
-import { InMemoryIdempotencyStore } from "./index.js";
+import { InMemoryIdempotencyStore, MAX_REPLAYED_RESPONSE_BYTES } from "./index.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the suite passes plain values, never functions of a context
 export type SuiteOptions = HttpDispatcherOptions<CartCommands, CartQueries, any>;
@@ -319,6 +319,36 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(await retry.json()).toEqual(await first.json());
         expect(retry.headers.get("idempotent-replayed")).toBe("true");
         expect(await allEvents(store)).toHaveLength(1);
+      });
+
+      test("a response over the replay limit is answered once; a retry gets 410 and runs nothing again", async () => {
+        const bus = new CommandBus<{ Export: { payload: { size: number }; result: { rows: string } } }>();
+        let runs = 0;
+        bus.register("Export", ({ size }) => {
+          runs++;
+          return { rows: "r".repeat(size) };
+        });
+        const { send } = setup({
+          auth: caller("u-1"),
+          commands: { bus, schemas: { Export: v.object({ size: v.number() }) } },
+        } as never);
+        const exportOf = (size: number, key: string) => post("/commands/Export", { size }, { "idempotency-key": key });
+        // Just at the limit: kept and replayed as it was.
+        const atLimit = MAX_REPLAYED_RESPONSE_BYTES - '{"rows":""}'.length;
+        expect((await send(exportOf(atLimit, "k-at"))).status).toBe(200);
+        const replay = await send(exportOf(atLimit, "k-at"));
+        expect(replay.headers.get("idempotent-replayed")).toBe("true");
+        expect(((await replay.json()) as { rows: string }).rows).toHaveLength(atLimit);
+        // One byte over: the first caller still gets the whole response, a retry a 410 naming it.
+        const first = await send(exportOf(atLimit + 1, "k-over"));
+        expect(first.status).toBe(200);
+        expect(((await first.json()) as { rows: string }).rows).toHaveLength(atLimit + 1);
+        const retry = await send(exportOf(atLimit + 1, "k-over"));
+        expect(retry.headers.get("idempotent-replayed")).toBe("true");
+        const problem = await expectProblem(retry, 410, "IDEMPOTENCY_RESPONSE_NOT_KEPT");
+        expect(problem).toMatchObject({ originalStatus: 200, size: MAX_REPLAYED_RESPONSE_BYTES + 1 });
+        expect(problem.limit).toBe(MAX_REPLAYED_RESPONSE_BYTES);
+        expect(runs).toBe(2);
       });
 
       test("the same key with another body is 422", async () => {

@@ -89,6 +89,28 @@ export class IdempotencyInProgressError extends EventFlowsError {
   }
 }
 
+/**
+ * A retry of a request that ran, whose response was too large to keep for replay (410): the command
+ * is not run again. `originalStatus` is the status the first request answered; `size` its body's
+ * UTF-8 bytes, over `limit`.
+ */
+export class IdempotencyResponseNotKeptError extends EventFlowsError {
+  override readonly name = "IdempotencyResponseNotKeptError";
+  constructor(
+    readonly originalStatus: number,
+    readonly size: number,
+    readonly limit: number,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      HttpErrorCode.IdempotencyResponseNotKept,
+      `The request with this Idempotency-Key already ran (status ${originalStatus}); its response, ${size} bytes, ` +
+        `was over the ${limit} bytes kept for replay, so it cannot be sent again: read the result another way`,
+      options,
+    );
+  }
+}
+
 // Echoed request values are clipped: an error message names the problem, it does not mirror input.
 function clip(value: string): string {
   return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);

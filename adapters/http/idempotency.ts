@@ -9,22 +9,32 @@
  * response and every valid key (1 to 255 characters) fits every store.
  *
  * Only successful responses are remembered: when the command fails, the key is released, so the
- * client may retry once the cause is fixed (a concurrency conflict, a backend outage).
+ * client may retry once the cause is fixed (a concurrency conflict, a backend outage). A response
+ * body over {@link MAX_REPLAYED_RESPONSE_BYTES} is not kept: the key remembers that the request ran,
+ * and a retry gets 410 `IDEMPOTENCY_RESPONSE_NOT_KEPT` instead of running the command again.
  */
 import {
   type IdempotencyStore,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   type StoredResponse,
   sha256Hex,
+  utf8Length,
   ValidationError,
 } from "../../src/index.js";
 import { sha256, sha256Hex as syncSha256Hex } from "../aws/signing-sha256.js";
-import { IdempotencyInProgressError, IdempotencyKeyReusedError } from "./errors.js";
+import { IdempotencyInProgressError, IdempotencyKeyReusedError, IdempotencyResponseNotKeptError } from "./errors.js";
 import { PROBLEM_CONTENT_TYPE, problemFor } from "./problem-details.js";
 import { isVisibleAscii } from "./text-scan.js";
 
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 export const IDEMPOTENT_REPLAYED_HEADER = "idempotent-replayed";
+
+/**
+ * Largest response body remembered for replay, in UTF-8 bytes (256 KiB): what every store keeps
+ * (DynamoDB's item holds 400 KB; the in-memory store's per-caller share is 4 MiB). A larger one is
+ * remembered as a 410 problem that names its status and size.
+ */
+export const MAX_REPLAYED_RESPONSE_BYTES = 256 * 1024;
 
 /**
  * The `Idempotency-Key` header's value: a plain token, or an RFC 8941 string in quotes, as the
@@ -137,8 +147,18 @@ export async function runOnce(once: RunOnce): Promise<{ response: StoredResponse
     const details = problemFor(error);
     response = { status: details.status, body: JSON.stringify(details), contentType: PROBLEM_CONTENT_TYPE };
   }
-  await store.complete(key, fingerprint, response).catch(once.report);
+  await store.complete(key, fingerprint, kept(response)).catch(once.report);
   return { response, replayed: false };
+}
+
+/** What a retry will get: the response itself, or, when its body is too large to keep, a 410 that says so. */
+function kept(response: StoredResponse): StoredResponse {
+  // UTF-8 is at most 3 bytes per UTF-16 unit: most bodies need no count.
+  if (response.body.length * 3 <= MAX_REPLAYED_RESPONSE_BYTES) return response;
+  const size = utf8Length(response.body);
+  if (size <= MAX_REPLAYED_RESPONSE_BYTES) return response;
+  const details = problemFor(new IdempotencyResponseNotKeptError(response.status, size, MAX_REPLAYED_RESPONSE_BYTES));
+  return { status: details.status, body: JSON.stringify(details), contentType: PROBLEM_CONTENT_TYPE };
 }
 
 /** A handler's result as a response: JSON, or 204 when there is nothing to send. */

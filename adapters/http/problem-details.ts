@@ -43,6 +43,9 @@ const statusByCode: Readonly<Record<string, number>> = {
   [HttpErrorCode.IdempotencyInProgress]: 409,
   // The data subject was erased for good: the request names something that is gone, not a retryable conflict.
   [ErrorCode.SubjectErased]: 410,
+  // The request ran, but its response was not kept for replay: gone for good, and running it again is
+  // what the key exists to prevent.
+  [HttpErrorCode.IdempotencyResponseNotKept]: 410,
   [ErrorCode.PayloadTooLarge]: 413,
   [HttpErrorCode.UnsupportedMediaType]: 415,
   [HttpErrorCode.IdempotencyKeyReused]: 422,
@@ -112,6 +115,12 @@ export function problemFor(error: unknown): ProblemDetails {
       });
     case ErrorCode.PayloadTooLarge:
       return problem(status, code, error.message, { limit: fields.limit });
+    case HttpErrorCode.IdempotencyResponseNotKept:
+      return problem(status, code, error.message, {
+        originalStatus: fields.originalStatus,
+        size: fields.size,
+        limit: fields.limit,
+      });
     case HttpErrorCode.MethodNotAllowed:
       return problem(status, code, error.message, { allow: fields.allow });
     case TenancyErrorCode.QuotaExceeded:
