@@ -69,6 +69,45 @@ describe("replay", () => {
     expect(await readModels.get("sums", "Cart-a")).toEqual({ sum: 16 });
   });
 
+  test("a checkpointed replay from `after` past the checkpoint (or with none yet) starts there and moves it", async () => {
+    const eventStore = await seeded();
+    const readModels = new InMemoryReadModelStore();
+    const first = await replay<Counted>({
+      eventStore,
+      readModels,
+      dryRun: false,
+      checkpoint: "r",
+      after: 3,
+      batchSize: 2,
+      handle: counting,
+    });
+    expect(first).toMatchObject({ read: 3, handled: 3, position: 6 });
+    expect(await readModels.checkpoints.load("r")).toBe(6);
+    expect(await readModels.get("sums", "Cart-b")).toEqual({ sum: 11 });
+    // A checkpoint behind `after`: the replay skips ahead to `after` and the checkpoint follows.
+    await readModels.checkpoints.store("s", 1);
+    const second = await replay<Counted>({
+      eventStore,
+      readModels,
+      dryRun: false,
+      checkpoint: "s",
+      after: 4,
+      handle: counting,
+    });
+    expect(second).toMatchObject({ read: 2, position: 6 });
+    expect(await readModels.checkpoints.load("s")).toBe(6);
+    // A checkpoint ahead of `after` wins: nothing is read twice.
+    const third = await replay<Counted>({
+      eventStore,
+      readModels,
+      dryRun: false,
+      checkpoint: "s",
+      after: 2,
+      handle: counting,
+    });
+    expect(third.read).toBe(0);
+  });
+
   test("a stream by version, a category over the feed, from a position", async () => {
     const eventStore = await seeded();
     const seen = (result: Counted[]) => result.map((e) => `${e.streamId}:${e.data.n}`);

@@ -108,8 +108,12 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   throwIfAborted(signal, operation);
 
   let position = options.after ?? 0;
+  // What the checkpoint holds (none counts as 0): each batch's compare-and-set expects it, not
+  // `after`, which may lie past it (a first run from a position, or one resumed further on).
+  let saved = 0;
   if (checkpoint !== undefined && readModels !== undefined) {
-    position = Math.max(position, (await readModels.checkpoints.load(checkpoint)) ?? 0);
+    saved = (await readModels.checkpoints.load(checkpoint)) ?? 0;
+    position = Math.max(position, saved);
   }
   const head =
     stream === undefined ? await eventStore.getLastGlobalPosition() : await eventStore.getStreamVersion(stream);
@@ -150,8 +154,9 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
     else {
       await readModels.transaction(async (tx) => {
         await apply(recorder.counting(tx));
-        if (checkpoint !== undefined) await tx.checkpoints.store(checkpoint, next, { expected: from });
+        if (checkpoint !== undefined) await tx.checkpoints.store(checkpoint, next, { expected: saved });
       });
+      saved = next;
     }
     read += events.length;
     position = next;
