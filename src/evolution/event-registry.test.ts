@@ -197,6 +197,56 @@ describe("validation on append", () => {
     expect(await store.getStreamVersion("S-1")).toBe(1);
   });
 
+  test("a schema that throws, rejects or answers garbage is a ValidationError on append and on read", async () => {
+    const secret = "card-4111111111111111";
+    const broken = (validate: (value: unknown) => unknown) => ({
+      "~standard": { version: 1 as const, vendor: "test", validate: validate as () => { value: unknown } },
+    });
+    const schemas = [
+      broken(() => {
+        throw new TypeError(`cannot read ${secret}`);
+      }),
+      broken(async () => {
+        throw new TypeError(`cannot read ${secret}`);
+      }),
+      broken(() => undefined),
+      broken(() => ({ issues: "bad" })),
+      broken(() => ({ issues: [null] })),
+      broken(() => ({ issues: [{ path: ["x"] }] })),
+    ];
+    for (const schema of schemas) {
+      const store = new InMemoryEventStore({ eventRegistry: eventRegistry().schema("Paid", 1, schema) });
+      const error = await store.appendToStream("Pay-1", [{ type: "Paid", data: { card: secret } }]).catch((e) => e);
+      expect([isValidationError(error), error.message]).toEqual([true, expect.stringContaining('"Paid" v1 failed')]);
+      expect(error.message).not.toContain(secret);
+      expect(await store.getStreamVersion("Pay-1")).toBe(0);
+    }
+    // On read (validateOnRead): the event is named; an asynchronous schema's promise, not awaited
+    // on read, must not reject unhandled (that ends a Node process).
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      for (const [i, schema] of schemas.entries()) {
+        const registry = eventRegistry({ validateOnRead: true }).schema("Paid", 1, schema);
+        const error = (() => {
+          try {
+            registry.upcastEvent(stored("Paid", { card: secret }, 1));
+          } catch (e) {
+            return e as ValidationError;
+          }
+        })();
+        expect(isValidationError(error)).toBe(true);
+        expect(error?.message).toContain(i === 1 ? "asynchronous" : 'stream "S-1", version 7');
+        expect(error?.message).not.toContain(secret);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   test("without a registry nothing is stamped and nothing is validated", async () => {
     const store = new InMemoryEventStore();
     const { events } = await store.appendToStream("S-1", [{ type: "CartOpened", data: { owner: "" } }]);

@@ -210,7 +210,9 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
         }
       }
       const schema = this.#schemas.get(event.type)?.get(version ?? 1);
-      if (schema !== undefined) issues.push(...(await schemaIssues(schema, event.data, [i, "data"])));
+      if (schema !== undefined) {
+        issues.push(...(await schemaIssues(schema, event.data, [i, "data"], `"${event.type}" v${version ?? 1}`)));
+      }
     }
     if (issues.length > 0) throw new ValidationError("Invalid events", issues);
     return prepared;
@@ -262,8 +264,21 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     if (!this.#validateOnRead) return event;
     const schema = this.#schemas.get(event.type)?.get(version);
     if (schema === undefined) return event;
-    const issues = schemaIssues(schema, event.data, ["data"]);
+    const what = `"${event.type}" v${version}`;
+    let issues: ReturnType<typeof schemaIssues>;
+    try {
+      issues = schemaIssues(schema, event.data, ["data"], what);
+    } catch (error) {
+      const failed = error as ValidationError;
+      throw new ValidationError(
+        `Stored event ${event.id} (stream "${event.streamId}", version ${event.version}, ${event.type} v${version}) could not be checked: its schema failed`,
+        failed.issues,
+        { cause: failed.cause },
+      );
+    }
     if (issues instanceof Promise) {
+      // Not awaited on read: a rejection must not go unhandled (it ends a Node process).
+      issues.catch(() => undefined);
       throw new ValidationError(`The schema of "${event.type}" v${version} is asynchronous`, [
         { path: [event.type, version], message: "only synchronous schemas are checked on read" },
       ]);
