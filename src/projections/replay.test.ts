@@ -175,6 +175,22 @@ describe("replay", () => {
     expect(progress[0]?.eventsPerSecond).toBeLessThan(200);
   });
 
+  test("eventsPerSecond below one event per timer's longest delay (24.8 days) still holds the next event back", async () => {
+    const eventStore = await seeded();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const run = replay<Counted>({
+      eventStore,
+      eventsPerSecond: 1e-7, // one event per 116 days
+      signal: controller.signal,
+      handle: (e) => void seen.push(e.data.n),
+    }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
+    expect(((await run) as Error).name).toBe("AbortedError");
+    expect(seen).toEqual([1]);
+  });
+
   test("an abort stops the replay with AbortedError between two events", async () => {
     const eventStore = await seeded();
     const controller = new AbortController();
