@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isUpcastError, isValidationError, type UpcastError, ValidationError } from "../errors.js";
+import { isEventFlowsError, isUpcastError, isValidationError, type UpcastError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { compareUlids, isUlid, ulid } from "../ids.js";
@@ -121,6 +121,98 @@ describe("EventRegistry.upcastEvent", () => {
     expect(() => registry.upcastEvent(stored("A", null))).toThrow(/loop/);
   });
 
+  test("whatever the steps and schemas return, a read yields well-formed events or an EventFlowsError (property)", async () => {
+    const types = ["A", "B", "C"];
+    const outcome = fc.oneof(fc.constant<"throw">("throw"), fc.record({ value: fc.anything() }));
+    const part = fc.oneof(
+      fc.anything(),
+      fc.record(
+        {
+          type: fc.oneof(fc.constantFrom(...types), fc.anything()),
+          data: fc.anything(),
+          metadata: fc.oneof(fc.constant({ correlationId: "x" }), fc.anything()),
+          schemaVersion: fc.oneof(fc.integer({ min: -1, max: 4 }), fc.double(), fc.anything()),
+        },
+        { requiredKeys: ["type"] },
+      ),
+    );
+    const step = fc.record({
+      type: fc.constantFrom(...types),
+      fromVersion: fc.integer({ min: 1, max: 3 }),
+      kind: fc.constantFrom("upcast", "async", "rename", "split", "asyncSplit"),
+      to: fc.constantFrom(...types),
+      upcast: outcome,
+      parts: fc.oneof(fc.array(part, { maxLength: 4 }), fc.anything()),
+    });
+    const schema = fc.record({
+      type: fc.constantFrom(...types),
+      version: fc.integer({ min: 1, max: 4 }),
+      answer: fc.oneof(
+        fc.constant<"throw">("throw"),
+        fc.constant({ value: 1 }),
+        fc.constant({ issues: [{ message: "no", path: ["x"] }] }),
+        fc.anything(),
+      ),
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(step, { maxLength: 6 }),
+          fc.array(schema, { maxLength: 4 }),
+          fc.boolean(),
+          fc.constantFrom(...types),
+          fc.integer({ min: 1, max: 3 }),
+          async (steps, schemas, validateOnRead, type, schemaVersion) => {
+            const registry = eventRegistry({ validateOnRead });
+            const answer = <T>(a: "throw" | T): T => {
+              if (a === "throw") throw new Error("from the application");
+              return a;
+            };
+            for (const s of steps) {
+              try {
+                if (s.kind === "upcast") registry.upcast(s.type, s.fromVersion, () => answer(s.upcast).value);
+                else if (s.kind === "async") registry.upcast(s.type, s.fromVersion, async () => answer(s.upcast).value);
+                else if (s.kind === "rename") registry.rename(s.type, s.fromVersion, s.to);
+                else if (s.kind === "split") registry.split(s.type, s.fromVersion, () => s.parts as never);
+                else registry.split(s.type, s.fromVersion, (async () => answer(s.upcast) && s.parts) as never);
+              } catch (error) {
+                expect(isValidationError(error)).toBe(true); // a second step for one version
+              }
+            }
+            for (const s of schemas) {
+              const validate = () => answer(s.answer) as never;
+              registry.schema(s.type, s.version, { "~standard": { version: 1, vendor: "test", validate } });
+            }
+            let read: EventEnvelope | readonly EventEnvelope[];
+            try {
+              read = registry.upcastEvent(stored(type, { n: 1 }, schemaVersion));
+            } catch (error) {
+              expect(isEventFlowsError(error)).toBe(true);
+              return;
+            }
+            for (const event of Array.isArray(read) ? read : [read as EventEnvelope]) {
+              expect(typeof event.type === "string" && event.type.length > 0).toBe(true);
+              expect(event.data).not.toBeUndefined();
+              expect(event.data instanceof Promise).toBe(false);
+              expect(typeof event.metadata === "object" && event.metadata !== null).toBe(true);
+              expect(Array.isArray(event.metadata)).toBe(false);
+              expect(Number.isSafeInteger(event.metadata.schemaVersion)).toBe(true);
+              expect(event.metadata.schemaVersion).toBeGreaterThanOrEqual(1);
+            }
+          },
+        ),
+        { numRuns: 500 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   test("bad registrations are refused with a ValidationError", () => {
     const registry = eventRegistry().upcast("A", 1, (d) => d);
     expect(() => registry.upcast("A", 1, (d) => d)).toThrow(/already has a step/);
@@ -135,7 +227,16 @@ describe("EventRegistry.upcastEvent", () => {
       expect(bad).toThrow(ValidationError);
     }
     const empty = eventRegistry().split("A", 1, () => []);
-    expect(() => empty.upcastEvent(stored("A", null))).toThrow(/returned no events/);
+    expect(() => empty.upcastEvent(stored("A", null))).toThrow(
+      /returned no events for event \w+ \(stream "S-1", version 7\)/,
+    );
+    // A block body without `return`, an async upcaster, a part without a type: never handed on as data.
+    const noReturn = eventRegistry().upcast("A", 1, (data: object) => void { ...data, more: 1 });
+    expect(() => noReturn.upcastEvent(stored("A", {}, 1))).toThrow(/"A" v1 returned no data .* got undefined/);
+    const promised = eventRegistry().upcast("A", 1, async (data: object) => ({ ...data }));
+    expect(() => promised.upcastEvent(stored("A", {}, 1))).toThrow(/got a promise/);
+    const typeless = eventRegistry().split("A", 1, () => [{ data: 1 } as never]);
+    expect(() => typeless.upcastEvent(stored("A", {}, 1))).toThrow(/0\.type: event type must be a string/);
   });
 
   test("currentVersion: upcasts, schemas and rename targets raise it; a renamed type stays at its last step", () => {
@@ -195,6 +296,56 @@ describe("validation on append", () => {
     const error = await store.appendToStream("S-1", [{ type: "Checked", data: "no" }]).catch((e: unknown) => e);
     expect((error as ValidationError).issues).toEqual([{ path: [0, "data", "field"], message: "not ok" }]);
     expect(await store.getStreamVersion("S-1")).toBe(1);
+  });
+
+  test("a schema that throws, rejects or answers garbage is a ValidationError on append and on read", async () => {
+    const secret = "card-4111111111111111";
+    const broken = (validate: (value: unknown) => unknown) => ({
+      "~standard": { version: 1 as const, vendor: "test", validate: validate as () => { value: unknown } },
+    });
+    const schemas = [
+      broken(() => {
+        throw new TypeError(`cannot read ${secret}`);
+      }),
+      broken(async () => {
+        throw new TypeError(`cannot read ${secret}`);
+      }),
+      broken(() => undefined),
+      broken(() => ({ issues: "bad" })),
+      broken(() => ({ issues: [null] })),
+      broken(() => ({ issues: [{ path: ["x"] }] })),
+    ];
+    for (const schema of schemas) {
+      const store = new InMemoryEventStore({ eventRegistry: eventRegistry().schema("Paid", 1, schema) });
+      const error = await store.appendToStream("Pay-1", [{ type: "Paid", data: { card: secret } }]).catch((e) => e);
+      expect([isValidationError(error), error.message]).toEqual([true, expect.stringContaining('"Paid" v1 failed')]);
+      expect(error.message).not.toContain(secret);
+      expect(await store.getStreamVersion("Pay-1")).toBe(0);
+    }
+    // On read (validateOnRead): the event is named; an asynchronous schema's promise, not awaited
+    // on read, must not reject unhandled (that ends a Node process).
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      for (const [i, schema] of schemas.entries()) {
+        const registry = eventRegistry({ validateOnRead: true }).schema("Paid", 1, schema);
+        const error = (() => {
+          try {
+            registry.upcastEvent(stored("Paid", { card: secret }, 1));
+          } catch (e) {
+            return e as ValidationError;
+          }
+        })();
+        expect(isValidationError(error)).toBe(true);
+        expect(error?.message).toContain(i === 1 ? "asynchronous" : 'stream "S-1", version 7');
+        expect(error?.message).not.toContain(secret);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
   });
 
   test("without a registry nothing is stamped and nothing is validated", async () => {

@@ -1,6 +1,6 @@
 import { type Issue, isEventFlowsError, UpcastError, ValidationError } from "../errors.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
-import { assertPositiveInteger, assertTypeName, kindOf } from "../internal/validate.js";
+import { assertPositiveInteger, assertTypeName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 import { schemaIssues } from "./schema-issues.js";
 import { splitEventId } from "./split-ids.js";
 import type { StandardSchema, UpcastEvent, UpcastStep } from "./types.js";
@@ -105,10 +105,18 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       kind: "split",
       apply: (event) => {
         const produced = splitter(event as EventEnvelope<T, From>);
+        if (produced instanceof Promise) produced.catch(() => undefined); // never awaited: splitters are synchronous
         if (!Array.isArray(produced) || produced.length === 0) {
-          throw new ValidationError(`The splitter of "${type}" v${fromVersion} returned no events`, [
+          throw new ValidationError(`The splitter of "${type}" v${fromVersion} returned no events${forEvent(event)}`, [
             { path: [type, fromVersion], message: `must return a non-empty array, got ${kindOf(produced)}` },
           ]);
+        }
+        const issues = produced.flatMap(partIssues);
+        if (issues.length > 0) {
+          throw new ValidationError(
+            `The splitter of "${type}" v${fromVersion} returned malformed events${forEvent(event)}`,
+            issues,
+          );
         }
         return produced.map((e) =>
           e.schemaVersion !== undefined ? e : { ...e, schemaVersion: e.type === type ? fromVersion + 1 : 1 },
@@ -182,6 +190,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     while (step?.kind === "upcast") {
       const at = step.wantsEvent ? envelopeAt(event, event.type, data, event.metadata, version) : undefined;
       data = step.upcast(data, at as EventEnvelope);
+      if (data === undefined || data instanceof Promise) upcastNoData(data, event, event.type, version);
       step = byVersion?.get(++version);
     }
     if (step === undefined)
@@ -210,7 +219,9 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
         }
       }
       const schema = this.#schemas.get(event.type)?.get(version ?? 1);
-      if (schema !== undefined) issues.push(...(await schemaIssues(schema, event.data, [i, "data"])));
+      if (schema !== undefined) {
+        issues.push(...(await schemaIssues(schema, event.data, [i, "data"], `"${event.type}" v${version ?? 1}`)));
+      }
     }
     if (issues.length > 0) throw new ValidationError("Invalid events", issues);
     return prepared;
@@ -233,13 +244,14 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
         return;
       }
       if (steps >= MAX_CHAIN) {
-        throw new ValidationError(`The upcasters of "${stored.type}" loop`, [
+        throw new ValidationError(`The upcasters of "${stored.type}" loop${forEvent(stored)}`, [
           { path: [type, version], message: `still upcasting after ${MAX_CHAIN} steps: do renames go in a circle?` },
         ]);
       }
       if (step.kind === "upcast") {
         // The common step: data in, data out; no envelope is built unless the upcaster reads it.
         data = step.upcast(data, step.wantsEvent ? at() : (undefined as never));
+        if (data === undefined || data instanceof Promise) upcastNoData(data, stored, type, version);
         version++;
         continue;
       }
@@ -262,8 +274,21 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     if (!this.#validateOnRead) return event;
     const schema = this.#schemas.get(event.type)?.get(version);
     if (schema === undefined) return event;
-    const issues = schemaIssues(schema, event.data, ["data"]);
+    const what = `"${event.type}" v${version}`;
+    let issues: ReturnType<typeof schemaIssues>;
+    try {
+      issues = schemaIssues(schema, event.data, ["data"], what);
+    } catch (error) {
+      const failed = error as ValidationError;
+      throw new ValidationError(
+        `Stored event ${event.id} (stream "${event.streamId}", version ${event.version}, ${event.type} v${version}) could not be checked: its schema failed`,
+        failed.issues,
+        { cause: failed.cause },
+      );
+    }
     if (issues instanceof Promise) {
+      // Not awaited on read: a rejection must not go unhandled (it ends a Node process).
+      issues.catch(() => undefined);
       throw new ValidationError(`The schema of "${event.type}" v${version} is asynchronous`, [
         { path: [event.type, version], message: "only synchronous schemas are checked on read" },
       ]);
@@ -337,6 +362,44 @@ export type RegistryEvents<R> = R extends EventRegistry<infer E> ? E : never;
 /** Creates an {@link EventRegistry} for the current event union `E`. */
 export function eventRegistry<E extends DomainEvent = DomainEvent>(options?: EventRegistryOptions): EventRegistry<E> {
   return new EventRegistry<E>(options);
+}
+
+/** `for event <id> (stream "…", version n)`: which stored event a registry's own error is about. */
+function forEvent(event: EventEnvelope): string {
+  return ` for event ${event.id} (stream "${event.streamId}", version ${event.version})`;
+}
+
+/**
+ * An upcaster returned no data (a block body without `return`) or a promise (upcasters are
+ * synchronous): the read stops here rather than hand its handlers `undefined` or a promise as data.
+ */
+function upcastNoData(data: unknown, stored: EventEnvelope, type: string, version: number): never {
+  // Never awaited: a rejection must not go unhandled (that ends a Node process).
+  if (data instanceof Promise) data.catch(() => undefined);
+  const got = data === undefined ? "undefined (does it return its result?)" : "a promise (upcasters are synchronous)";
+  throw new ValidationError(`The upcaster of "${type}" v${version} returned no data${forEvent(stored)}`, [
+    { path: [type, version], message: `must return the data at v${version + 1}, got ${got}` },
+  ]);
+}
+
+/** What is wrong with one event a splitter returned (the `i`-th): it becomes an envelope read by handlers. */
+function partIssues(part: unknown, i: number): Issue[] {
+  if (typeof part !== "object" || part === null || Array.isArray(part)) {
+    return [{ path: [i], message: `must be { type, data, metadata?, schemaVersion? }, got ${kindOf(part)}` }];
+  }
+  const { type, data, metadata, schemaVersion } = part as Partial<UpcastEvent>;
+  const issues = nameIssues(type, "event type", MAX_TYPE_LENGTH, [i, "type"]);
+  if (data === undefined) issues.push({ path: [i, "data"], message: "data is required (use null for none)" });
+  if (metadata !== undefined && (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))) {
+    issues.push({ path: [i, "metadata"], message: "metadata must be a plain object" });
+  }
+  if (schemaVersion !== undefined && (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1)) {
+    issues.push({
+      path: [i, "schemaVersion"],
+      message: `schemaVersion must be a positive integer, got ${kindOf(schemaVersion)}`,
+    });
+  }
+  return issues;
 }
 
 function assertFunction(value: unknown, what: string): void {

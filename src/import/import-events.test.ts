@@ -169,6 +169,34 @@ describe("importEvents", () => {
     expect(gap.message).toContain("version 3 next to 1");
   });
 
+  test("a source event whose version is not an integer from 1 is refused; nothing of its batch is written (property)", async () => {
+    const [good] = await interleaved(1, 1);
+    const badVersion = fc.oneof(
+      fc.integer({ max: 0 }),
+      fc.double().filter((v) => !Number.isSafeInteger(v)),
+      fc.constantFrom("1", "2", null, undefined, 2 ** 53),
+    );
+    await fc.assert(
+      fc.asyncProperty(badVersion, async (version) => {
+        const odd = { ...(good as ImportedEvent), streamId: "Odd-1", version: version as number };
+        const target = new InMemoryEventStore();
+        const checkpoints = new InMemoryCheckpointStore();
+        const error = await importEvents({
+          source: arraySource([good as ImportedEvent, odd]),
+          target,
+          checkpoints,
+        }).catch((e) => e);
+        expect([error.code, error.message]).toEqual([
+          "VALIDATION_FAILED",
+          expect.stringContaining(`of stream "Odd-1" has version`),
+        ]);
+        expect(await all(target)).toEqual([]);
+        expect(await checkpoints.load("import:array")).toBeUndefined();
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   test("bad batch sizes and concurrency are refused before anything is read", async () => {
     const source = arraySource(await interleaved(1, 1));
     for (const bad of [{ batchSize: 0 }, { batchSize: 10_001 }, { concurrency: 0 }, { batchSize: 1.5 }]) {

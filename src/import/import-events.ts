@@ -1,6 +1,7 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import { isConcurrencyError, isValidationError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
+import { kindOf } from "../internal/validate.js";
 import { type Progress, ProgressMeter, throwIfAborted } from "../projections/progress.js";
 import { ImportConflictError } from "./errors.js";
 import type { ImportEventsResult, ImportedEvent, ImportSource } from "./types.js";
@@ -75,6 +76,16 @@ export async function importEvents(options: ImportEventsOptions): Promise<Import
 function byStream(events: readonly ImportedEvent[]): Map<string, ImportedEvent[]> {
   const groups = new Map<string, ImportedEvent[]>();
   for (const event of events) {
+    // The version becomes the expected version of an append: 0, 1.5 or "2" would be a store's
+    // complaint about some other option, or a conflict that is not one.
+    if (typeof event?.version !== "number" || !Number.isSafeInteger(event.version) || event.version < 1) {
+      throw new ValidationError("Invalid source event", [
+        {
+          path: ["version"],
+          message: `event ${event?.id} of stream "${event?.streamId}" has version ${kindOf(event?.version)}: a source's versions are integers from 1`,
+        },
+      ]);
+    }
     const group = groups.get(event.streamId);
     if (group === undefined) groups.set(event.streamId, [event]);
     else group.push(event);

@@ -1,3 +1,4 @@
+import { MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
 import { type Issue, isAbortedError, RebuildNotSupportedError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -177,6 +178,18 @@ function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
   if (options.onAbort !== undefined && options.onAbort !== "keep" && options.onAbort !== "drop") {
     issues.push({ path: ["onAbort"], message: 'onAbort must be "keep" or "drop"' });
   }
+  // Checked here, before `restart` drops a shadow: a runner built later would refuse it only then.
+  const size = options.batchSize;
+  if (size !== undefined && (typeof size !== "number" || !Number.isSafeInteger(size) || size < 1 || size > 10_000)) {
+    issues.push({ path: ["batchSize"], message: "batchSize must be an integer from 1 to 10,000" });
+  }
+  for (const key of ["swap", "restart"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "boolean") {
+      issues.push({ path: [key], message: `${key} must be a boolean` });
+    }
+  }
+  if (options.owner !== undefined)
+    issues.push(...nameIssues(options.owner, "owner", MAX_CHECKPOINT_ID_LENGTH, ["owner"]));
   for (const key of ["lockPollMs", "leaseMs"] as const) {
     const value = options[key];
     if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)) {

@@ -69,6 +69,45 @@ describe("replay", () => {
     expect(await readModels.get("sums", "Cart-a")).toEqual({ sum: 16 });
   });
 
+  test("a checkpointed replay from `after` past the checkpoint (or with none yet) starts there and moves it", async () => {
+    const eventStore = await seeded();
+    const readModels = new InMemoryReadModelStore();
+    const first = await replay<Counted>({
+      eventStore,
+      readModels,
+      dryRun: false,
+      checkpoint: "r",
+      after: 3,
+      batchSize: 2,
+      handle: counting,
+    });
+    expect(first).toMatchObject({ read: 3, handled: 3, position: 6 });
+    expect(await readModels.checkpoints.load("r")).toBe(6);
+    expect(await readModels.get("sums", "Cart-b")).toEqual({ sum: 11 });
+    // A checkpoint behind `after`: the replay skips ahead to `after` and the checkpoint follows.
+    await readModels.checkpoints.store("s", 1);
+    const second = await replay<Counted>({
+      eventStore,
+      readModels,
+      dryRun: false,
+      checkpoint: "s",
+      after: 4,
+      handle: counting,
+    });
+    expect(second).toMatchObject({ read: 2, position: 6 });
+    expect(await readModels.checkpoints.load("s")).toBe(6);
+    // A checkpoint ahead of `after` wins: nothing is read twice.
+    const third = await replay<Counted>({
+      eventStore,
+      readModels,
+      dryRun: false,
+      checkpoint: "s",
+      after: 2,
+      handle: counting,
+    });
+    expect(third.read).toBe(0);
+  });
+
   test("a stream by version, a category over the feed, from a position", async () => {
     const eventStore = await seeded();
     const seen = (result: Counted[]) => result.map((e) => `${e.streamId}:${e.data.n}`);
@@ -134,6 +173,22 @@ describe("replay", () => {
     expect(progress[0]?.remaining).toBe(4);
     expect(progress[0]?.eventsPerSecond).toBeGreaterThan(0);
     expect(progress[0]?.eventsPerSecond).toBeLessThan(200);
+  });
+
+  test("eventsPerSecond below one event per timer's longest delay (24.8 days) still holds the next event back", async () => {
+    const eventStore = await seeded();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const run = replay<Counted>({
+      eventStore,
+      eventsPerSecond: 1e-7, // one event per 116 days
+      signal: controller.signal,
+      handle: (e) => void seen.push(e.data.n),
+    }).catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
+    expect(((await run) as Error).name).toBe("AbortedError");
+    expect(seen).toEqual([1]);
   });
 
   test("an abort stops the replay with AbortedError between two events", async () => {

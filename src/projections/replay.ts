@@ -4,7 +4,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
-import { nameIssues } from "../internal/validate.js";
+import { MAX_DELAY_MS, nameIssues } from "../internal/validate.js";
 import { abortableSleep, type Progress, ProgressMeter, throwIfAborted } from "./progress.js";
 import type { ReadModelStore, ReadModelWriter } from "./read-model-store.js";
 
@@ -108,8 +108,12 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   throwIfAborted(signal, operation);
 
   let position = options.after ?? 0;
+  // What the checkpoint holds (none counts as 0): each batch's compare-and-set expects it, not
+  // `after`, which may lie past it (a first run from a position, or one resumed further on).
+  let saved = 0;
   if (checkpoint !== undefined && readModels !== undefined) {
-    position = Math.max(position, (await readModels.checkpoints.load(checkpoint)) ?? 0);
+    saved = (await readModels.checkpoints.load(checkpoint)) ?? 0;
+    position = Math.max(position, saved);
   }
   const head =
     stream === undefined ? await eventStore.getLastGlobalPosition() : await eventStore.getStreamVersion(stream);
@@ -150,8 +154,9 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
     else {
       await readModels.transaction(async (tx) => {
         await apply(recorder.counting(tx));
-        if (checkpoint !== undefined) await tx.checkpoints.store(checkpoint, next, { expected: from });
+        if (checkpoint !== undefined) await tx.checkpoints.store(checkpoint, next, { expected: saved });
       });
+      saved = next;
     }
     read += events.length;
     position = next;
@@ -175,8 +180,10 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
 async function pace(perSecond: number | undefined, handled: number, started: number, signal?: AbortSignal) {
   if (perSecond === undefined) return;
   const due = started + (handled * 1000) / perSecond;
-  const wait = due - Date.now();
-  if (wait > 0) await abortableSleep(wait, signal, "replay");
+  // In steps a timer can take: a longer delay fires at once (a rate under one event in 24.8 days).
+  for (let wait = due - Date.now(); wait > 0; wait = due - Date.now()) {
+    await abortableSleep(Math.min(wait, MAX_DELAY_MS), signal, "replay");
+  }
 }
 
 /** Counts writes; in a dry run keeps them in an overlay (so the handler reads its own) instead of writing. */

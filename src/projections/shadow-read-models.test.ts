@@ -96,3 +96,44 @@ describe("rebuildProjection's shadow names", () => {
     expect(await readModels.get("carts", "Cart-1")).toBe(1);
   });
 });
+
+describe("rebuildProjection's options", () => {
+  test("a bad batchSize, swap, restart or owner is refused before anything is dropped, built or swapped", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    const readModels = new InMemoryReadModelStore();
+    const counting = (size: number) =>
+      projection({
+        name: "sizes",
+        handle: async (event: EventEnvelope, { readModels: tx }: { readModels: ReadModelWriter }) => {
+          await tx.put("carts", event.streamId, size);
+        },
+      });
+    // A shadow left by an earlier rebuild (swap: false), and the live document.
+    await readModels.put("carts", "Cart-1", 0);
+    await rebuildProjection({ projection: counting(1), eventStore, readModels, collections: ["carts"], swap: false });
+    for (const bad of [
+      { batchSize: 0 },
+      { batchSize: 10_001 },
+      { batchSize: 2.5 },
+      { swap: "no" },
+      { swap: 0 },
+      { restart: "yes" },
+      { owner: "" },
+      { owner: 7 },
+    ]) {
+      const error = await rebuildProjection({
+        projection: counting(2),
+        eventStore,
+        readModels,
+        collections: ["carts"],
+        restart: true,
+        ...(bad as object),
+      }).catch((e: unknown) => e);
+      expect([bad, (error as { code?: string }).code]).toEqual([bad, "VALIDATION_FAILED"]);
+      expect(String((error as Error).message)).toContain("Invalid projection rebuild");
+      expect(await readModels.get("carts", "Cart-1")).toBe(0);
+      expect(await readModels.checkpoints.load(rebuildCheckpointId("sizes"))).toBe(1);
+    }
+  });
+});
