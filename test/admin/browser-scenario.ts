@@ -227,5 +227,19 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
       },
       timeout,
     );
+
+    test(
+      "a link that is not valid percent-encoding opens as typed: a typed 404 said on the page, not a page stuck loading",
+      async () => {
+        await page.goto(`${base()}/#/stream/%E0%A4%A`);
+        await page.getByText('Stream "%E0%A4%A" does not exist').waitFor();
+        await page.goto(`${base()}/#/streams?prefix=%ZZ`);
+        await page.getByRole("heading", { name: "Streams" }).waitFor();
+        expect(await page.getByLabel("Stream id starts with").inputValue()).toBe("%ZZ");
+        // The 404 of the stream asked for, and nothing else: no page error.
+        expect(problems.filter((p) => !p.includes("404 from") && !p.includes("404 (Not Found)"))).toEqual([]);
+      },
+      timeout,
+    );
   });
 }

@@ -15,6 +15,8 @@
  * after the newest event shown when visible again; an event is added only past that newest position,
  * so a resumed stream or a late poll answer never shows one twice. Polls ask one at a time, so a
  * slow answer cannot let two add the same events. `route()` stops the stream of the view it leaves.
+ * A hash that is not valid percent-encoding (a hand-edited or truncated link) is taken as typed:
+ * `decodeURIComponent` would throw and leave the page at "Loading…" with no word of why.
  */
 export const ADMIN_SCRIPT = String.raw`
 "use strict";
@@ -247,6 +249,7 @@ export const ADMIN_SCRIPT = String.raw`
     });
   }
 
+  function decode(text) { try { return decodeURIComponent(text); } catch (e) { return text; } }
   function route() {
     clearInterval(timer);
     stopLive();
@@ -255,8 +258,8 @@ export const ADMIN_SCRIPT = String.raw`
     var query = hash.indexOf("?");
     var path = query === -1 ? hash : hash.slice(0, query);
     var params = {};
-    if (query !== -1) hash.slice(query + 1).split("&").forEach(function (p) { var kv = p.split("="); params[decodeURIComponent(kv[0])] = decodeURIComponent(kv[1] || ""); });
-    var parts = path.split("/").map(function (p) { return decodeURIComponent(p); });
+    if (query !== -1) hash.slice(query + 1).split("&").forEach(function (p) { var kv = p.split("="); params[decode(kv[0])] = decode(kv[1] || ""); });
+    var parts = path.split("/").map(decode);
     document.querySelectorAll("nav a").forEach(function (a) {
       if (a.getAttribute("href") === "#/" + parts[1]) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
     });
