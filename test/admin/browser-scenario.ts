@@ -241,5 +241,34 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
       },
       timeout,
     );
+
+    test(
+      "a view answered after the operator moved on is dropped: it does not draw over the view now shown",
+      async () => {
+        await page.goto(`${base()}/#/streams`);
+        await page.getByRole("heading", { name: "Streams" }).waitFor();
+        // A slow feed: the operator opens it, then the sagas before its answer comes.
+        await page.route("**/api/feed*", async (route) => {
+          await Bun.sleep(1500);
+          await route.continue();
+        });
+        try {
+          const asked = page.waitForRequest("**/api/feed*");
+          const answered = page.waitForResponse("**/api/feed*");
+          await page.getByRole("link", { name: "Global feed" }).click();
+          await asked;
+          await page.getByRole("link", { name: "Sagas" }).click();
+          await page.getByRole("heading", { name: "Sagas needing attention" }).waitFor();
+          await answered;
+          await Bun.sleep(300);
+          expect(await page.evaluate("location.hash")).toBe("#/sagas");
+          expect(await page.locator("main h2").textContent()).toBe("Sagas needing attention");
+          expect(await page.locator("#notice").textContent()).toBe("");
+        } finally {
+          await page.unrouteAll({ behavior: "ignoreErrors" });
+        }
+      },
+      timeout,
+    );
   });
 }
