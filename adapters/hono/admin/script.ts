@@ -29,7 +29,7 @@ export const ADMIN_SCRIPT = String.raw`
   var config = { live: false, pollIntervalMs: 1000, projections: false, sagas: false };
   var timer = 0;
   var generation = 0;
-  var STALE = new Error("stale");
+  var STALE = {};
   var stopLive = function () {};
 
   function el(tag, attrs, children) {
