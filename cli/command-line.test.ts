@@ -137,6 +137,33 @@ describe("a negative number as an option's value", () => {
   });
 });
 
+describe("an option given twice", () => {
+  test("is exit 2 naming it, not the last one kept: a --url with a password is not masked by a second --url", async () => {
+    // Both point at a closed port: had the second been taken, the command would fail to connect (exit 1).
+    const url = await eventflows([
+      "migrate",
+      "postgres",
+      "--url",
+      "postgres://ops:s3cret-pw@127.0.0.1:1/app",
+      "--url",
+      "postgres://ops@127.0.0.1:1/app",
+    ]);
+    expect(url).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: "eventflows: --url is given twice (see: eventflows migrate --help)",
+    });
+    expect(url.stderr).not.toContain("s3cret");
+    const file = await eventflows(["migrate", "sqlite", "--file=a.db", "--file", "b.db", "--json"]);
+    expect(file.code).toBe(2);
+    expect(JSON.parse(file.stderr)).toEqual({ error: { code: "CLI_USAGE", message: "--file is given twice" } });
+    expect(existsSync(join(file.cwd, "a.db")) || existsSync(join(file.cwd, "b.db"))).toBe(false);
+    // A flag twice changes nothing: it is still one flag.
+    const flags = await eventflows(["generate", "event", "CartOpened", "--json", "--json"]);
+    expect(flags.code).toBe(0);
+  });
+});
+
 describe("replay --since takes ISO 8601 only", () => {
   const store = ["--store", "sqlite", "--file", "events.db"];
 

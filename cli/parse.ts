@@ -28,19 +28,29 @@ export interface Parsed<O extends OptionSpecs> {
  */
 export function parseCommand<O extends OptionSpecs>(command: string, args: readonly string[], options: O): Parsed<O> {
   const joined = negativeValuesJoined(command, args, { ...COMMON_OPTIONS, ...options });
+  let parsed: ReturnType<typeof parseArgs<{ options: OptionSpecs; allowPositionals: true; tokens: true }>>;
   try {
-    const { values, positionals } = parseArgs({
+    parsed = parseArgs({
       args: joined,
       options: { ...COMMON_OPTIONS, ...options },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
-    return { values: values as Parsed<O>["values"], positionals };
   } catch (error) {
     // parseArgs's messages are one sentence ("Unknown option '--x'..."); its codes are ERR_PARSE_ARGS_*.
     const message = error instanceof Error ? error.message.split(/\.\s|\n/)[0] : String(error);
     throw new CliUsageError(message ?? "Bad arguments", command);
   }
+  // parseArgs keeps the last of an option given twice: the other value would be dropped unseen (a
+  // `--url` with a password followed by one without would connect, the password still in ps).
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || token.value === undefined) continue;
+    if (seen.has(token.name)) throw new CliUsageError(`--${token.name} is given twice`, command);
+    seen.add(token.name);
+  }
+  return { values: parsed.values as Parsed<O>["values"], positionals: parsed.positionals };
 }
 
 /**

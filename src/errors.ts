@@ -105,6 +105,7 @@ export const ErrorCodeRegistry = {
     ModuleFailed: "CLI_MODULE_FAILED",
     StatefulReplay: "CLI_STATEFUL_REPLAY",
     SchemaNewer: "CLI_SCHEMA_NEWER",
+    WriteFailed: "CLI_WRITE_FAILED",
   },
 } as const;
 

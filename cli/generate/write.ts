@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
-import { FileConflictError } from "../errors.js";
+import { EventFlowsError } from "../../src/index.js";
+import { CliErrorCode, FileConflictError } from "../errors.js";
 import type { Template } from "./templates.js";
 
 /** What happened to one file: new, already exactly this, or replaced under `--force`. */
@@ -26,17 +27,47 @@ export function writeTemplates(
 ): WrittenFile[] {
   const planned = templates.map((template) => {
     const absolute = resolve(cwd, dir, template.file);
-    const current = existsSync(absolute) ? readFileSync(absolute, "utf8") : undefined;
+    const path = relative(cwd, absolute).split("\\").join("/");
+    const current = existsSync(absolute) ? fileStep(path, () => readFileSync(absolute, "utf8")) : undefined;
     const status: FileStatus =
       current === undefined ? "created" : current === template.content ? "unchanged" : "overwritten";
-    return { absolute, template, status, path: relative(cwd, absolute).split("\\").join("/") };
+    return { absolute, template, status, path };
   });
   const conflicts = planned.filter((file) => file.status === "overwritten");
   if (conflicts.length > 0 && !force) throw new FileConflictError(conflicts.map((file) => file.path));
   for (const file of planned) {
     if (file.status === "unchanged") continue;
-    mkdirSync(dirname(file.absolute), { recursive: true });
-    writeFileSync(file.absolute, file.template.content);
+    fileStep(file.path, () => {
+      mkdirSync(dirname(file.absolute), { recursive: true });
+      writeFileSync(file.absolute, file.template.content);
+    });
   }
   return planned.map(({ path, status }) => ({ path, status }));
+}
+
+/** What a file system error means for the file to write, in words (its code kept as the cause's). */
+const REASONS: Readonly<Record<string, string>> = {
+  EEXIST: "a part of its directory is a file",
+  ENOTDIR: "a part of its directory is a file",
+  EISDIR: "it is a directory",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the device",
+};
+
+/** Runs one read or write of `path`, a failure of it a CLI_WRITE_FAILED error naming the file. */
+function fileStep<T>(path: string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    const code = String((error as { code?: unknown } | undefined)?.code ?? "");
+    throw new EventFlowsError(
+      CliErrorCode.WriteFailed,
+      `Cannot write ${path}: ${REASONS[code] ?? (code || "failed")}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }

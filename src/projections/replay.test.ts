@@ -118,6 +118,14 @@ describe("replay", () => {
     const category: Counted[] = [];
     await replay<Counted>({ eventStore, category: "Cart", after: 2, handle: (e) => void category.push(e) });
     expect(seen(category)).toEqual(["Cart-a:3", "Cart-b:5", "Cart-b:6"]);
+    // After the largest version there is: nothing to read, not an error about a version past it.
+    const last = await replay({
+      eventStore,
+      stream: "Cart-a",
+      after: Number.MAX_SAFE_INTEGER,
+      handle: () => undefined,
+    });
+    expect({ read: last.read, position: last.position }).toEqual({ read: 0, position: Number.MAX_SAFE_INTEGER });
   });
 
   test("to: a stream up to a version, the feed up to a position (inclusive), events appended later left out", async () => {

@@ -123,6 +123,8 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   let read = 0;
   let handled = 0;
   for (;;) {
+    // No version follows the largest safe integer (and reading from one past it is refused).
+    if (stream !== undefined && position >= Number.MAX_SAFE_INTEGER) break;
     const events: EventEnvelope[] = [];
     const source =
       stream === undefined

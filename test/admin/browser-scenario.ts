@@ -227,5 +227,48 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
       },
       timeout,
     );
+
+    test(
+      "a link that is not valid percent-encoding opens as typed: a typed 404 said on the page, not a page stuck loading",
+      async () => {
+        await page.goto(`${base()}/#/stream/%E0%A4%A`);
+        await page.getByText('Stream "%E0%A4%A" does not exist').waitFor();
+        await page.goto(`${base()}/#/streams?prefix=%ZZ`);
+        await page.getByRole("heading", { name: "Streams" }).waitFor();
+        expect(await page.getByLabel("Stream id starts with").inputValue()).toBe("%ZZ");
+        // The 404 of the stream asked for, and nothing else: no page error.
+        expect(problems.filter((p) => !p.includes("404 from") && !p.includes("404 (Not Found)"))).toEqual([]);
+      },
+      timeout,
+    );
+
+    test(
+      "a view answered after the operator moved on is dropped: it does not draw over the view now shown",
+      async () => {
+        await page.goto(`${base()}/#/streams`);
+        await page.getByRole("heading", { name: "Streams" }).waitFor();
+        // A slow feed: the operator opens it, then the sagas before its answer comes.
+        await page.route("**/api/feed*", async (route) => {
+          await Bun.sleep(1500);
+          await route.continue();
+        });
+        try {
+          const asked = page.waitForRequest("**/api/feed*");
+          const answered = page.waitForResponse("**/api/feed*");
+          await page.getByRole("link", { name: "Global feed" }).click();
+          await asked;
+          await page.getByRole("link", { name: "Sagas" }).click();
+          await page.getByRole("heading", { name: "Sagas needing attention" }).waitFor();
+          await answered;
+          await Bun.sleep(300);
+          expect(await page.evaluate("location.hash")).toBe("#/sagas");
+          expect(await page.locator("main h2").textContent()).toBe("Sagas needing attention");
+          expect(await page.locator("#notice").textContent()).toBe("");
+        } finally {
+          await page.unrouteAll({ behavior: "ignoreErrors" });
+        }
+      },
+      timeout,
+    );
   });
 }

@@ -25,7 +25,7 @@ export async function liveFeed(
 ): Promise<Response> {
   const lastEventId = c.req.header("last-event-id");
   const from = lastEventId === undefined || lastEventId === "" ? (params.get("from") ?? undefined) : lastEventId;
-  if (from !== undefined && !POSITION.test(from)) {
+  if (from !== undefined && (!POSITION.test(from) || !Number.isSafeInteger(Number(from)))) {
     throw new ValidationError("Invalid live feed request", [
       { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
     ]);

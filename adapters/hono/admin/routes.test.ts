@@ -536,7 +536,21 @@ describe("adminRoutes: api/live, the feed as Server-Sent Events from the live hu
     const w = await world();
     try {
       expect((await w.app.request("/admin/api/live")).status).toBe(401);
-      expect((await getJson(w.app, "/admin/api/live?from=x")).status).toBe(400);
+      // Past the largest safe integer, as in a Last-Event-ID: a 400 naming from, not the hub's own `after`.
+      for (const [query, headers] of [
+        ["?from=x", {}],
+        ["?from=9007199254740992", {}],
+        ["", { "last-event-id": "9999999999999999" }],
+      ] as const) {
+        const refused = await w.app.request(`/admin/api/live${query}`, { headers: { ...auth, ...headers } });
+        const problem = (await refused.json()) as { issues: { path: string[] }[] };
+        expect({ query, headers, status: refused.status, path: problem.issues[0]?.path }).toEqual({
+          query,
+          headers,
+          status: 400,
+          path: ["from"],
+        });
+      }
       const plain = new Hono();
       plain.route("/admin", adminRoutes({ store: w.eventStore, auth: () => true }));
       expect((await getJson(plain, "/admin/api/config")).body).toMatchObject({ live: false, pollIntervalMs: 1000 });

@@ -15,6 +15,10 @@
  * after the newest event shown when visible again; an event is added only past that newest position,
  * so a resumed stream or a late poll answer never shows one twice. Polls ask one at a time, so a
  * slow answer cannot let two add the same events. `route()` stops the stream of the view it leaves.
+ * A read answered after the operator moved to another view is dropped (STALE): drawn, it would
+ * replace the view shown now and start the feed's watch behind it. Actions (POST) are never dropped.
+ * A hash that is not valid percent-encoding (a hand-edited or truncated link) is taken as typed:
+ * `decodeURIComponent` would throw and leave the page at "Loading…" with no word of why.
  */
 export const ADMIN_SCRIPT = String.raw`
 "use strict";
@@ -24,6 +28,8 @@ export const ADMIN_SCRIPT = String.raw`
   var live = document.getElementById("live-status");
   var config = { live: false, pollIntervalMs: 1000, projections: false, sagas: false };
   var timer = 0;
+  var generation = 0;
+  var STALE = {};
   var stopLive = function () {};
 
   function el(tag, attrs, children) {
@@ -57,6 +63,7 @@ export const ADMIN_SCRIPT = String.raw`
   }
 
   function api(path, body) {
+    var asked = generation;
     var init = { credentials: "same-origin", headers: { "x-eventflows-admin": "1", accept: "application/json" } };
     if (body !== undefined) {
       init.method = "POST";
@@ -65,6 +72,7 @@ export const ADMIN_SCRIPT = String.raw`
     }
     return fetch("api/" + path, init).then(function (response) {
       return response.json().then(function (data) {
+        if (body === undefined && asked !== generation) throw STALE;
         if (!response.ok) throw new Error((data && data.detail) || response.status + " " + response.statusText);
         return data;
       });
@@ -134,7 +142,7 @@ export const ADMIN_SCRIPT = String.raw`
           asking = false;
           if (!document.body.contains(body) || more.events.length === 0) return;
           add(more.events);
-        }, function (error) { asking = false; say(error.message, true); });
+        }, function (error) { asking = false; if (error !== STALE) say(error.message, true); });
       }
       timer = setInterval(poll, config.pollIntervalMs);
     });
@@ -237,7 +245,7 @@ export const ADMIN_SCRIPT = String.raw`
         button.setAttribute("aria-label", "Resume " + s.saga + " " + s.key);
         button.addEventListener("click", function () {
           button.setAttribute("disabled", "");
-          api("sagas/resume", { saga: s.saga, key: s.key }).then(function (r) { sagas().then(function () { say("Resumed " + r.saga + " " + r.key + ": now " + r.status + "."); }); }, function (error) { say(error.message, true); button.removeAttribute("disabled"); });
+          api("sagas/resume", { saga: s.saga, key: s.key }).then(function (r) { sagas().then(function () { say("Resumed " + r.saga + " " + r.key + ": now " + r.status + "."); }, function (error) { if (error !== STALE) say(error.message, true); }); }, function (error) { say(error.message, true); button.removeAttribute("disabled"); });
         });
         var a = s.attention || {};
         return row([s.saga, s.key, a.commandType, a.error, String(a.attempts), a.at ? time(a.at) : "", button]);
@@ -247,7 +255,9 @@ export const ADMIN_SCRIPT = String.raw`
     });
   }
 
+  function decode(text) { try { return decodeURIComponent(text); } catch (e) { return text; } }
   function route() {
+    generation += 1;
     clearInterval(timer);
     stopLive();
     stopLive = function () {};
@@ -255,8 +265,8 @@ export const ADMIN_SCRIPT = String.raw`
     var query = hash.indexOf("?");
     var path = query === -1 ? hash : hash.slice(0, query);
     var params = {};
-    if (query !== -1) hash.slice(query + 1).split("&").forEach(function (p) { var kv = p.split("="); params[decodeURIComponent(kv[0])] = decodeURIComponent(kv[1] || ""); });
-    var parts = path.split("/").map(function (p) { return decodeURIComponent(p); });
+    if (query !== -1) hash.slice(query + 1).split("&").forEach(function (p) { var kv = p.split("="); params[decode(kv[0])] = decode(kv[1] || ""); });
+    var parts = path.split("/").map(decode);
     document.querySelectorAll("nav a").forEach(function (a) {
       if (a.getAttribute("href") === "#/" + parts[1]) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
     });
@@ -267,7 +277,7 @@ export const ADMIN_SCRIPT = String.raw`
       : parts[1] === "projections" ? projections()
       : parts[1] === "sagas" ? sagas()
       : feed(params);
-    view.catch(function (error) { say(error.message, true); });
+    view.catch(function (error) { if (error !== STALE) say(error.message, true); });
   }
 
   api("config").then(function (c) { config = c; }).catch(function () {}).then(function () {
