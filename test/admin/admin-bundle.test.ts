@@ -19,7 +19,9 @@ import {
 /** What mounting the UI may add to a Worker, gzipped. */
 // 13 KB, was 12: since the PostgreSQL store's projection runner became a function of its own, the
 // template no longer bundles the runner, so the UI's `replay` brings it (about 0.3 KB gzipped).
-const ADMIN_BUDGET_BYTES = 13 * 1024;
+// 13.5 KB (2026-12-04, stop 36): the page script's correctness fixes (a malformed hash decoded safely,
+// a view's late answer dropped once the operator moved on) took it to 13,302 bytes, 10 under 13 KB.
+const ADMIN_BUDGET_BYTES = 13.5 * 1024;
 const fixtures = join(import.meta.dirname, "..", "..", "bench", "fixtures");
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const page = join(import.meta.dirname, "..", "..", "docs", "guide", "operations-ui.md");
@@ -50,7 +52,7 @@ test("a DynamoDB Worker serving the operations UI stays under the Workers bundle
   expectStated(0, bundle.bytes, bundle.gzipBytes);
 }, 60_000);
 
-test("mounting the UI on the worker template adds under 13 KB gzipped", async () => {
+test("mounting the UI on the worker template adds under 13.5 KB gzipped", async () => {
   const [plain, admin] = await Promise.all([
     bundleWorkerTemplate(),
     bundleWorkerTemplate(join(fixtures, "admin-worker.ts")),
