@@ -81,6 +81,15 @@ describe("eventflows-pg command", () => {
     expect(unreachable.stderr).toContain("postgres migrate failed");
     expect(unreachable.stderr).not.toContain("hunter2-secret");
     expect(cli(["help"])).toMatchObject({ code: 0 });
+    for (const args of [
+      ["migrate", "--help"],
+      ["status", "-h"],
+      ["migrate", "--url", "x", "--help"],
+    ]) {
+      const result = cli(args);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("Usage: eventflows-pg");
+    }
   });
 
   test("a password on the command line is refused (ps shows it); the URL comes from the environment or --url-file", async () => {

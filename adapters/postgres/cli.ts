@@ -173,6 +173,8 @@ function parse(args: readonly string[]): Parsed {
   const [command, ...rest] = args;
   if (command === undefined || command === "--help" || command === "-h") return { command: "help" };
   if (!["migrate", "status", "help"].includes(command)) throw new UsageError(`Unknown command "${command}".`);
+  // `migrate --help` asks for the usage, as `--help` alone does (not an unknown option, exit 2).
+  if (rest.includes("--help") || rest.includes("-h")) return { command: "help" };
   const options: Record<string, string> = {};
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i] ?? "";
