@@ -84,6 +84,32 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     expect(sent).toHaveLength(0);
   });
 
+  test("entries EventBridge would refuse (Source or DetailType empty or no string, Detail no JSON object, Resources no strings) are one ValidationError, before anything is sent", async () => {
+    const good = testEnvelope("A", "S-1");
+    const cases: [EventBridgeEventBusOptions, string][] = [
+      [{ detailType: () => "" }, "0.detailType"],
+      [{ source: "" }, "0.source"],
+      [{ source: (() => 42) as unknown as () => string }, "0.source"],
+      [{ resources: () => ["arn:aws:s3:::ok", 7 as unknown as string] }, "0.resources.1"],
+    ];
+    const mapped = (detail: string): EventBridgeEventBusOptions => ({
+      mapping: {
+        toEntry: () => ({ source: "com.example", detailType: "A", detail }),
+        fromEvent: () => good,
+      },
+    });
+    // A Detail that is no JSON object would also have made the dead letter's body throw a SyntaxError.
+    for (const detail of ["not json", "[1]", "7", "null"]) cases.push([mapped(detail), "0.detail"]);
+    for (const [options, path] of cases) {
+      const error = await bus(options)
+        .publish([good])
+        .catch((e) => e);
+      expect(isValidationError(error)).toBe(true);
+      expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
+    }
+    expect(sent).toHaveLength(0);
+  });
+
   test("publishing nothing sends nothing", async () => {
     expect(await bus().publish([])).toEqual({ delivered: 0, failures: [], published: [], deadLettered: [] });
     expect(sent).toHaveLength(0);

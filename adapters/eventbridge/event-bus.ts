@@ -33,6 +33,7 @@ import {
 import { PublishIncompleteError } from "./errors.js";
 import type { PutEventsRequestEntry, PutEventsResponse } from "./eventbridge-types.js";
 import {
+  type EntryParts,
   type EnvelopeMappingOptions,
   type EventBridgeMapping,
   entrySize,
@@ -126,6 +127,8 @@ export class EventBridgeEventBus implements EventPublisher {
   readonly #deadLetters: DeadLetterSink | undefined;
   readonly #onError: ((failure: HandlerFailure) => void) | undefined;
   readonly #subscription: string;
+  /** Whether `Detail` comes from the caller's mapping, so must be checked (the default's is always an object). */
+  readonly #customMapping: boolean;
 
   constructor(options: EventBridgeEventBusOptions = {}) {
     const issues: Issue[] = [];
@@ -156,6 +159,7 @@ export class EventBridgeEventBus implements EventPublisher {
     this.#maxRequestBytes = maxRequestBytes;
     this.client = options.client ?? new AwsJsonClient(eventBridgeService, options.aws);
     this.#mapping = options.mapping ?? envelopeMapping(options);
+    this.#customMapping = options.mapping !== undefined;
     const retry = options.entryRetry ?? {};
     this.#retry = retryPolicy({
       maxAttempts: retry.maxAttempts ?? 5,
@@ -215,8 +219,11 @@ export class EventBridgeEventBus implements EventPublisher {
     }
     const issues = events.flatMap((event, index) => envelopeIssues(event, index));
     if (issues.length > 0) throw new ValidationError("Invalid events", issues);
-    return events.map((event) => {
-      const parts = this.#mapping.toEntry(event);
+    const mapped = events.map((event) => this.#mapping.toEntry(event));
+    const entryProblems = mapped.flatMap((parts, index) => entryIssues(parts, index, this.#customMapping));
+    if (entryProblems.length > 0) throw new ValidationError("Invalid EventBridge entries", entryProblems);
+    return events.map((event, index) => {
+      const parts = mapped[index] as EntryParts;
       const size = entrySize(parts);
       if (size > this.#maxRequestBytes) {
         throw new PayloadTooLargeError(
@@ -288,6 +295,47 @@ export class EventBridgeEventBus implements EventPublisher {
     };
     if (this.#onError !== undefined) callHook("onError", this.#onError, failure);
     return failure;
+  }
+}
+
+/**
+ * What EventBridge fails an entry for whatever is retried: a `Source` or `DetailType` that is empty or
+ * no string, a `Detail` that is no JSON object (`MalformedDetail`), `Resources` that are not strings.
+ * Such an entry is a mistake of the mapping, refused before anything is sent rather than dead-lettered.
+ */
+function entryIssues(parts: EntryParts, index: number, checkDetail: boolean): Issue[] {
+  const issues: Issue[] = [];
+  if (typeof parts?.source !== "string" || parts.source === "") {
+    issues.push({ path: [index, "source"], message: "an entry's Source must be a non-empty string" });
+  }
+  if (typeof parts?.detailType !== "string" || parts.detailType === "") {
+    issues.push({ path: [index, "detailType"], message: "an entry's DetailType must be a non-empty string" });
+  }
+  if (checkDetail && !isJsonObjectText(parts?.detail)) {
+    issues.push({ path: [index, "detail"], message: "an entry's Detail must be a JSON object, as text" });
+  }
+  const resources = parts?.resources;
+  if (resources !== undefined) {
+    if (!Array.isArray(resources)) {
+      issues.push({ path: [index, "resources"], message: "an entry's Resources must be an array of strings" });
+    } else {
+      resources.forEach((resource, at) => {
+        if (typeof resource !== "string" || resource === "") {
+          issues.push({ path: [index, "resources", at], message: "a resource must be a non-empty string" });
+        }
+      });
+    }
+  }
+  return issues;
+}
+
+function isJsonObjectText(text: unknown): boolean {
+  if (typeof text !== "string") return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
   }
 }
 
