@@ -35,3 +35,30 @@ test("receiveAndConsume refuses a queue URL that is not http(s) or has a user or
   }
   expect(sent).toHaveLength(0);
 });
+
+test("receiveAndConsume refuses numbers SQS would refuse (maxMessages, waitTimeSeconds, visibilityTimeoutSeconds) before any request", async () => {
+  const consumer = createSqsEventConsumer({ handlers: {} });
+  const queueUrl = "http://127.0.0.1:9/000000000000/q";
+  const cases: [Record<string, unknown>, string][] = [
+    [{ maxMessages: 0 }, "maxMessages"],
+    [{ maxMessages: 11 }, "maxMessages"],
+    [{ waitTimeSeconds: 21 }, "waitTimeSeconds"],
+    [{ waitTimeSeconds: 0.5 }, "waitTimeSeconds"],
+    // SQS takes 0 to 43,200 seconds (12 hours), whole.
+    [{ visibilityTimeoutSeconds: -5 }, "visibilityTimeoutSeconds"],
+    [{ visibilityTimeoutSeconds: 1.5 }, "visibilityTimeoutSeconds"],
+    [{ visibilityTimeoutSeconds: 43_201 }, "visibilityTimeoutSeconds"],
+    [{ visibilityTimeoutSeconds: "30" }, "visibilityTimeoutSeconds"],
+  ];
+  for (const [options, path] of cases) {
+    let thrown: unknown;
+    try {
+      await receiveAndConsume({ queueUrl, consumer, aws, ...options });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isValidationError(thrown)).toBe(true);
+    expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
+  }
+  expect(sent).toHaveLength(0);
+});
