@@ -6,6 +6,7 @@ import {
   type EventPublisher,
   type HandlerFailure,
   type Issue,
+  isServiceError,
   PayloadTooLargeError,
   ServiceError,
   ValidationError,
@@ -258,9 +259,8 @@ export class EventBridgeEventBus implements EventPublisher {
       } catch (error) {
         // The whole request failed after the client's own retries: every entry in it failed alike.
         const code = (error as { serviceCode?: unknown }).serviceCode;
-        for (const item of pending) {
-          failed.push(letter(item, typeof code === "string" ? code : errorName(error), errorMessage(error)));
-        }
+        const errorCode = typeof code === "string" ? code : errorName(error);
+        for (const item of pending) failed.push(letter(item, errorCode, requestErrorMessage(error, errorCode)));
         return;
       }
       const results = response.Entries ?? [];
@@ -347,6 +347,12 @@ function errorName(error: unknown): string {
   return error instanceof Error ? error.name : "Error";
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * What a failed request said, as an entry's `ErrorMessage` is: a service error's own text without
+ * its "EventBridge PutEvents failed (code): " prefix, which the failure built from the letter adds again.
+ */
+function requestErrorMessage(error: unknown, code: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const prefix = `EventBridge PutEvents failed (${code}): `;
+  return isServiceError(error) && message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }
