@@ -168,6 +168,31 @@ describe("EventBridgeEventBus configuration", () => {
     expect(() => bus({ maxRequestBytes: MAX_REQUEST_BYTES + 1 })).toThrow(ValidationError);
     expect(() => bus({ deadLetter: { queueUrl: "not a url" } })).toThrow(ValidationError);
     expect(() => bus({ entryRetry: { maxAttempts: 0 } })).toThrow(ValidationError);
+    // From JavaScript, options of the wrong kind: each failed later, at publish, with a bare TypeError
+    // (a retryableEntryCodes array only once an entry had failed, after the others were sent).
+    const wrong: [Record<string, unknown>, string][] = [
+      [{ source: 5 }, "source"],
+      [{ detailType: "OrderPlaced" }, "detailType"],
+      [{ resources: ["arn:aws:s3:::b"] }, "resources"],
+      [{ mapping: {} }, "mapping"],
+      [{ retryableEntryCodes: ["InternalFailure"] }, "retryableEntryCodes"],
+      [{ onError: "log" }, "onError"],
+      [{ deadLetter: { queueUrl: "http://127.0.0.1:9/1/q", maxMessageBytes: 0 } }, "deadLetter.maxMessageBytes"],
+      [
+        { deadLetter: { queueUrl: "http://127.0.0.1:9/1/q", maxMessageBytes: Number.NaN } },
+        "deadLetter.maxMessageBytes",
+      ],
+    ];
+    for (const [options, path] of wrong) {
+      let thrown: unknown;
+      try {
+        bus(options as EventBridgeEventBusOptions);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
+    }
   });
 
   test("a dead-letter queue URL with a user or password in it is refused without echoing it", () => {

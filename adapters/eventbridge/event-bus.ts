@@ -155,6 +155,34 @@ export class EventBridgeEventBus implements EventPublisher {
         message: "deadLetter must be a function or { queueUrl } with an http(s) URL without a user or password",
       });
     }
+    if (
+      deadLetter !== undefined &&
+      typeof deadLetter !== "function" &&
+      deadLetter?.maxMessageBytes !== undefined &&
+      (!Number.isSafeInteger(deadLetter.maxMessageBytes) || deadLetter.maxMessageBytes < 1)
+    ) {
+      issues.push({ path: ["deadLetter", "maxMessageBytes"], message: "maxMessageBytes must be a positive integer" });
+    }
+    // What TypeScript says of the rest, for JavaScript callers: each would otherwise fail later, at
+    // publish, with a TypeError.
+    const kinds: [keyof EventBridgeEventBusOptions, boolean, string][] = [
+      ["source", isOneOf(options.source, "string", "function"), "a string or a function of the event"],
+      ["detailType", isOneOf(options.detailType, "function"), "a function of the event"],
+      ["resources", isOneOf(options.resources, "function"), "a function of the event"],
+      [
+        "mapping",
+        options.mapping === undefined ||
+          (typeof options.mapping?.toEntry === "function" && typeof options.mapping.fromEvent === "function"),
+        "an object with toEntry and fromEvent functions",
+      ],
+      [
+        "retryableEntryCodes",
+        options.retryableEntryCodes === undefined || typeof options.retryableEntryCodes?.has === "function",
+        "a set of error codes",
+      ],
+      ["onError", isOneOf(options.onError, "function"), "a function"],
+    ];
+    for (const [name, ok, what] of kinds) if (!ok) issues.push({ path: [name], message: `${name} must be ${what}` });
     if (issues.length > 0) throw new ValidationError("Invalid EventBridge bus options", issues);
     this.eventBusName = eventBusName;
     this.#maxRequestBytes = maxRequestBytes;
@@ -296,6 +324,10 @@ export class EventBridgeEventBus implements EventPublisher {
     if (this.#onError !== undefined) callHook("onError", this.#onError, failure);
     return failure;
   }
+}
+
+function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {
+  return value === undefined || kinds.includes(typeof value as "string" | "function");
 }
 
 /**
