@@ -24,7 +24,10 @@ export interface DeadLetterSink {
   send(letters: readonly DeadLetter[]): Promise<readonly { letter: DeadLetter; error: unknown }[]>;
 }
 
-/** SQS's message size limit, which SendMessageBatch also applies to a whole batch. */
+/**
+ * SQS's message size limit, body and message attributes together, which SendMessageBatch also
+ * applies to a whole batch.
+ */
 export const SQS_MAX_MESSAGE_BYTES = 256 * 1024;
 
 /** Marks a dead letter's body; also tells what happened, for whoever reads the queue. */
@@ -57,6 +60,8 @@ export function deadLetterBody(letter: DeadLetter, eventBusName: string, region:
   });
 }
 
+type MessageAttributes = Readonly<Record<string, { readonly DataType: "String"; readonly StringValue: string }>>;
+
 interface SendMessageBatchResponse {
   readonly Successful?: readonly { readonly Id: string }[];
   readonly Failed?: readonly {
@@ -84,16 +89,24 @@ export function sqsDeadLetterSink(options: SqsDeadLetterSinkOptions): DeadLetter
   return {
     async send(letters) {
       const lost: { letter: DeadLetter; error: unknown }[] = [];
-      const messages: { letter: DeadLetter; body: string; size: number }[] = [];
+      const messages: { letter: DeadLetter; body: string; attributes: MessageAttributes; size: number }[] = [];
       for (const letter of letters) {
         const body = deadLetterBody(letter, options.eventBusName, options.client.region);
-        const size = utf8Length(body);
+        const attributes: MessageAttributes = {
+          errorCode: { DataType: "String", StringValue: letter.errorCode },
+          eventType: { DataType: "String", StringValue: letter.event.type },
+        };
+        // SQS counts every part of each message attribute (name, type, value) against the limit too.
+        let size = utf8Length(body);
+        for (const [name, value] of Object.entries(attributes)) {
+          size += utf8Length(name) + utf8Length(value.DataType) + utf8Length(value.StringValue);
+        }
         if (size > limit) {
           lost.push({
             letter,
             error: new PayloadTooLargeError(`dead letter of event ${letter.event.id}`, size, limit),
           });
-        } else messages.push({ letter, body, size });
+        } else messages.push({ letter, body, attributes, size });
       }
       for (const batch of batchBySize(messages, 10, limit)) {
         let pending = batch;
@@ -105,10 +118,7 @@ export function sqsDeadLetterSink(options: SqsDeadLetterSinkOptions): DeadLetter
               Entries: pending.map((message, index) => ({
                 Id: String(index),
                 MessageBody: message.body,
-                MessageAttributes: {
-                  errorCode: { DataType: "String", StringValue: message.letter.errorCode },
-                  eventType: { DataType: "String", StringValue: message.letter.event.type },
-                },
+                MessageAttributes: message.attributes,
               })),
             });
           } catch (error) {

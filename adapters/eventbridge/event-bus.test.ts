@@ -8,7 +8,13 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
-import { EventBridgeEventBus, type EventBridgeEventBusOptions, MAX_REQUEST_BYTES } from "./index.js";
+import {
+  type DeadLetter,
+  deadLetterBody,
+  EventBridgeEventBus,
+  type EventBridgeEventBusOptions,
+  MAX_REQUEST_BYTES,
+} from "./index.js";
 
 // No request may leave these tests: a fetch that records and refuses proves nothing was sent.
 const sent: Request[] = [];
@@ -216,5 +222,65 @@ describe("EventBridgeEventBus configuration", () => {
       expect(JSON.stringify(thrown) + String(thrown) + (thrown as Error).stack).not.toContain("pw-secret");
     }
     expect(sent).toHaveLength(0);
+  });
+});
+
+describe("dead letters within SQS's size limit (a test double: moto does not count message attributes)", () => {
+  test("a SendMessageBatch is sized with its message attributes, as SQS counts them, so letters that fit are all kept", async () => {
+    // PutEvents fails every entry for good; the SQS double refuses a batch whose bodies and message
+    // attributes (name, type and value of each) come to more than the queue's maximum, as SQS does.
+    const limit = { bytes: 0 };
+    const batches: number[] = [];
+    const double = async (request: Request): Promise<Response> => {
+      const body = (await request.json()) as { Entries: Record<string, unknown>[] };
+      if (request.headers.get("x-amz-target") === "AWSEvents.PutEvents") {
+        const failed = body.Entries.map(() => ({ ErrorCode: "AccessDeniedException", ErrorMessage: "denied" }));
+        return Response.json({ FailedEntryCount: failed.length, Entries: failed });
+      }
+      const entries = body.Entries as {
+        Id: string;
+        MessageBody: string;
+        MessageAttributes: Record<string, { DataType: string; StringValue: string }>;
+      }[];
+      const bytes = (text: string) => new TextEncoder().encode(text).length;
+      const total = entries.reduce(
+        (sum, entry) =>
+          sum +
+          bytes(entry.MessageBody) +
+          Object.entries(entry.MessageAttributes).reduce(
+            (n, [name, value]) => n + bytes(name) + bytes(value.DataType) + bytes(value.StringValue),
+            0,
+          ),
+        0,
+      );
+      if (total > limit.bytes) {
+        return Response.json(
+          {
+            __type: "com.amazonaws.sqs#BatchRequestTooLong",
+            message: "Batch requests cannot be longer than the limit",
+          },
+          { status: 400 },
+        );
+      }
+      batches.push(entries.length);
+      return Response.json({ Successful: entries.map((entry) => ({ Id: entry.Id })), Failed: [] });
+    };
+    const events = Array.from({ length: 10 }, () => testEnvelope("OrderPlaced", "Order-1", { note: "x".repeat(600) }));
+    // Measure the ten letters' bodies through a handler, then give the queue room for them but not
+    // for their attributes too.
+    const letters: DeadLetter[] = [];
+    await new EventBridgeEventBus({
+      aws: { ...aws, fetch: double },
+      deadLetter: (l) => void letters.push(...l),
+    }).publish(events);
+    const bodies = letters.map((letter) => deadLetterBody(letter, "default", "us-east-1").length);
+    limit.bytes = bodies.reduce((a, b) => a + b, 0) + 100;
+    const result = await new EventBridgeEventBus({
+      aws: { ...aws, fetch: double },
+      deadLetter: { queueUrl: "http://127.0.0.1:9/000000000000/dlq", maxMessageBytes: limit.bytes },
+    }).publish(events);
+    expect(result.deadLettered).toHaveLength(10);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(batches.length).toBeGreaterThan(1);
   });
 });
