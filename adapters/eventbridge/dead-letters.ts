@@ -40,7 +40,7 @@ export const DEAD_LETTER_FIELD = "eventflows-dead-letter";
  */
 export function deadLetterBody(letter: DeadLetter, eventBusName: string, region: string): string {
   const entry = letter.entry;
-  return JSON.stringify({
+  return sqsSafeJson({
     version: "0",
     id: letter.event.id,
     "detail-type": entry.DetailType,
@@ -58,6 +58,23 @@ export function deadLetterBody(letter: DeadLetter, eventBusName: string, region:
       failedAt: new Date().toISOString(),
     },
   });
+}
+
+/**
+ * Characters SQS refuses in a message body and in attribute values (it takes #x9, #xA, #xD, #x20 to
+ * #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF). JSON text escapes the rest of them already, but
+ * not U+FFFE and U+FFFF, which JSON and EventBridge take, and an event's data may hold.
+ */
+const SQS_REFUSED = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/** JSON text SQS takes: the same value, U+FFFE and U+FFFF written as escapes. */
+function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(SQS_REFUSED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** An attribute value SQS takes: what it refuses becomes U+FFFD (the body holds the exact text). */
+function sqsSafeText(text: string): string {
+  return text.replace(SQS_REFUSED, "\uFFFD");
 }
 
 type MessageAttributes = Readonly<Record<string, { readonly DataType: "String"; readonly StringValue: string }>>;
@@ -93,8 +110,8 @@ export function sqsDeadLetterSink(options: SqsDeadLetterSinkOptions): DeadLetter
       for (const letter of letters) {
         const body = deadLetterBody(letter, options.eventBusName, options.client.region);
         const attributes: MessageAttributes = {
-          errorCode: { DataType: "String", StringValue: letter.errorCode },
-          eventType: { DataType: "String", StringValue: letter.event.type },
+          errorCode: { DataType: "String", StringValue: sqsSafeText(letter.errorCode) },
+          eventType: { DataType: "String", StringValue: sqsSafeText(letter.event.type) },
         };
         // SQS counts every part of each message attribute (name, type, value) against the limit too.
         let size = utf8Length(body);

@@ -9,6 +9,7 @@ import {
 } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
 import {
+  createSqsEventConsumer,
   type DeadLetter,
   deadLetterBody,
   EventBridgeEventBus,
@@ -282,5 +283,49 @@ describe("dead letters within SQS's size limit (a test double: moto does not cou
     expect(result.deadLettered).toHaveLength(10);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(10);
     expect(batches.length).toBeGreaterThan(1);
+  });
+});
+
+describe("dead letters in characters SQS takes (a test double: moto takes any)", () => {
+  test("U+FFFE and U+FFFF, which SQS refuses in a message, in an event's data and type: the letter is kept and reads back whole", async () => {
+    // SQS takes #x9, #xA, #xD, #x20 to #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF in a body
+    // and in attribute values, and refuses the request otherwise; EventBridge takes these in Detail.
+    const refused = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+    const kept: string[] = [];
+    const double = async (request: Request): Promise<Response> => {
+      const body = (await request.json()) as { Entries: Record<string, unknown>[] };
+      if (request.headers.get("x-amz-target") === "AWSEvents.PutEvents") {
+        const failed = body.Entries.map(() => ({ ErrorCode: "AccessDeniedException", ErrorMessage: "denied" }));
+        return Response.json({ FailedEntryCount: failed.length, Entries: failed });
+      }
+      const entries = body.Entries as {
+        Id: string;
+        MessageBody: string;
+        MessageAttributes: Record<string, { StringValue: string }>;
+      }[];
+      const texts = entries.flatMap((e) => [
+        e.MessageBody,
+        ...Object.values(e.MessageAttributes).map((a) => a.StringValue),
+      ]);
+      if (texts.some((text) => refused.test(text))) {
+        return Response.json(
+          { __type: "com.amazonaws.sqs#InvalidMessageContents", message: "Invalid characters found." },
+          { status: 400 },
+        );
+      }
+      kept.push(...entries.map((e) => e.MessageBody));
+      return Response.json({ Successful: entries.map((entry) => ({ Id: entry.Id })), Failed: [] });
+    };
+    const events = [
+      testEnvelope("Order\uFFFFPlaced", "Order-1", { note: "a\uFFFEb\uFFFFc", ok: "é😀" }),
+      testEnvelope("OrderPlaced", "Order-2", { "key\uFFFF": 1 }),
+    ];
+    const result = await new EventBridgeEventBus({
+      aws: { ...aws, fetch: double },
+      deadLetter: { queueUrl: "http://127.0.0.1:9/000000000000/dlq" },
+    }).publish(events);
+    expect(result.deadLettered).toHaveLength(2);
+    const consumer = createSqsEventConsumer({ handlers: () => undefined });
+    expect(kept.map((body) => consumer.decode(body))).toEqual(events);
   });
 });
