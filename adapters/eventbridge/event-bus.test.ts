@@ -5,6 +5,7 @@ import {
   isPayloadTooLargeError,
   isValidationError,
   PayloadTooLargeError,
+  type ServiceError,
   ValidationError,
 } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
@@ -15,6 +16,7 @@ import {
   EventBridgeEventBus,
   type EventBridgeEventBusOptions,
   MAX_REQUEST_BYTES,
+  PublishIncompleteError,
 } from "./index.js";
 
 // No request may leave these tests: a fetch that records and refuses proves nothing was sent.
@@ -327,5 +329,42 @@ describe("dead letters in characters SQS takes (a test double: moto takes any)",
     expect(result.deadLettered).toHaveLength(2);
     const consumer = createSqsEventConsumer({ handlers: () => undefined });
     expect(kept.map((body) => consumer.decode(body))).toEqual(events);
+  });
+});
+
+describe("how retryable a failed publish says it is (a test double answers PutEvents)", () => {
+  test("a network outage, or an entry code the bus retries, that outlasts the retries is retryable; a refusal for good is not", async () => {
+    const down = async (): Promise<Response> => {
+      throw Object.assign(new Error("connect ECONNREFUSED 10.0.0.7:443"), { code: "ECONNREFUSED" });
+    };
+    const failing =
+      (code: string) =>
+      async (request: Request): Promise<Response> => {
+        const { Entries } = (await request.json()) as { Entries: unknown[] };
+        return Response.json({
+          FailedEntryCount: Entries.length,
+          Entries: Entries.map(() => ({ ErrorCode: code, ErrorMessage: "failed" })),
+        });
+      };
+    const cases: [EventBridgeEventBusOptions, boolean][] = [
+      [{ aws: { ...aws, fetch: down, retry: { maxAttempts: 2, baseDelayMs: 0 } } }, true],
+      [{ aws: { ...aws, fetch: failing("ThrottlingException") } }, true],
+      [{ aws: { ...aws, fetch: failing("AccessDeniedException") } }, false],
+      // A code the bus was told to retry is retryable in its errors too.
+      [
+        { aws: { ...aws, fetch: failing("ConcurrencyLimit") }, retryableEntryCodes: new Set(["ConcurrencyLimit"]) },
+        true,
+      ],
+    ];
+    for (const [options, retryable] of cases) {
+      const error = await new EventBridgeEventBus({ ...options, entryRetry: { maxAttempts: 2, baseDelayMs: 0 } })
+        .publish([testEnvelope("A", "S-1")])
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(PublishIncompleteError);
+      expect((error as PublishIncompleteError).retryable).toBe(retryable);
+      expect((error as PublishIncompleteError).result.failures.map((f) => (f.error as ServiceError).retryable)).toEqual(
+        [retryable],
+      );
+    }
   });
 });

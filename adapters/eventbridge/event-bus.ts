@@ -221,8 +221,11 @@ export class EventBridgeEventBus implements EventPublisher {
     const pending = this.#prepare(events);
     const published: { event: EventEnvelope; eventId: string }[] = [];
     const failed: DeadLetter[] = [];
+    // Letters whose failure is worth another try later: a retryable entry code, or a request that
+    // failed for a passing reason (network, throttling, 5xx) after the client's retries.
+    const transient = new Set<DeadLetter>();
     for (const batch of batchBySize(pending, MAX_ENTRIES_PER_REQUEST, this.#maxRequestBytes))
-      await this.#putBatch(batch, published, failed);
+      await this.#putBatch(batch, published, failed, transient);
     if (failed.length === 0) return { delivered: published.length, failures: [], published, deadLettered: [] };
 
     const lost =
@@ -231,9 +234,12 @@ export class EventBridgeEventBus implements EventPublisher {
         : await this.#deadLetters.send(failed);
     const lostLetters = new Set(lost.map((l) => l.letter));
     const deadLettered = failed.filter((letter) => !lostLetters.has(letter));
-    const failures = failed.map((letter) => this.#failure(letter));
+    const failures = failed.map((letter) => this.#failure(letter, transient.has(letter)));
     const result: EventBridgePublishResult = { delivered: published.length, failures, published, deadLettered };
-    if (lost.length > 0) throw new PublishIncompleteError(this.eventBusName, result, lost);
+    if (lost.length > 0) {
+      const retryable = lost.every(({ letter }) => transient.has(letter));
+      throw new PublishIncompleteError(this.eventBusName, result, lost, retryable);
+    }
     return result;
   }
 
@@ -277,6 +283,7 @@ export class EventBridgeEventBus implements EventPublisher {
     batch: readonly Pending[],
     published: { event: EventEnvelope; eventId: string }[],
     failed: DeadLetter[],
+    transient: Set<DeadLetter>,
   ): Promise<void> {
     let pending = batch;
     for (let round = 1; pending.length > 0; round++) {
@@ -288,7 +295,12 @@ export class EventBridgeEventBus implements EventPublisher {
         // The whole request failed after the client's own retries: every entry in it failed alike.
         const code = (error as { serviceCode?: unknown }).serviceCode;
         const errorCode = typeof code === "string" ? code : errorName(error);
-        for (const item of pending) failed.push(letter(item, errorCode, requestErrorMessage(error, errorCode)));
+        const passing = (isServiceError(error) && error.retryable) || this.#retryable.has(errorCode);
+        for (const item of pending) {
+          const failure = letter(item, errorCode, requestErrorMessage(error, errorCode));
+          failed.push(failure);
+          if (passing) transient.add(failure);
+        }
         return;
       }
       const results = response.Entries ?? [];
@@ -302,22 +314,20 @@ export class EventBridgeEventBus implements EventPublisher {
         const code = result?.ErrorCode ?? "MissingResultEntry";
         const message = result?.ErrorMessage ?? "PutEvents returned no result for this entry";
         if (this.#retryable.has(code) && item.attempts < this.#retry.maxAttempts) retry.push(item);
-        else failed.push(letter(item, code, message));
+        else {
+          const failure = letter(item, code, message);
+          failed.push(failure);
+          if (this.#retryable.has(code)) transient.add(failure);
+        }
       });
       pending = retry;
       if (pending.length > 0) await sleep(backoffDelay(this.#retry, round));
     }
   }
 
-  #failure(letter: DeadLetter): HandlerFailure {
+  #failure(letter: DeadLetter, retryable: boolean): HandlerFailure {
     const failure: HandlerFailure = {
-      error: new ServiceError(
-        "EventBridge",
-        "PutEvents",
-        letter.errorCode,
-        this.#retryable.has(letter.errorCode),
-        letter.errorMessage,
-      ),
+      error: new ServiceError("EventBridge", "PutEvents", letter.errorCode, retryable, letter.errorMessage),
       event: letter.event,
       subscription: this.#subscription,
     };
