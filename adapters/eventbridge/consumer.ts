@@ -259,11 +259,12 @@ function assertBatch(messages: unknown): asserts messages is readonly SqsMessage
   if (!Array.isArray(messages)) {
     throw new ValidationError("Invalid SQS batch", [{ path: [], message: "messages must be an array" }]);
   }
-  const issues = messages.flatMap((message, index) =>
+  // Array.from visits a hole of a sparse array (as undefined), which flatMap passes by.
+  const issues = Array.from(messages as readonly SqsMessage[], (message, index) =>
     typeof message?.messageId === "string" && typeof message.body === "string"
       ? []
       : [{ path: [index], message: "an SQS message needs a string messageId and body" }],
-  );
+  ).flat();
   // A message without an id cannot be reported back, so the batch is refused whole and returns to the queue.
   if (issues.length > 0) throw new ValidationError("Invalid SQS batch", issues);
 }

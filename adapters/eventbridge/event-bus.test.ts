@@ -75,6 +75,17 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     await expect(bus().publish("events" as never)).rejects.toThrow(ValidationError);
   });
 
+  test("a hole in a sparse array is refused like undefined, not a TypeError", async () => {
+    const sparse: EventEnvelope[] = [];
+    sparse[1] = testEnvelope("A", "S-1");
+    const error = await bus()
+      .publish(sparse)
+      .catch((e) => e);
+    expect(isValidationError(error)).toBe(true);
+    expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(["0"]);
+    expect(sent).toHaveLength(0);
+  });
+
   test("an event whose entry can never fit a request is a PayloadTooLargeError, before anything is sent", async () => {
     const small = testEnvelope("Small", "S-1");
     const huge = testEnvelope("Huge", "S-1", { blob: "x".repeat(MAX_REQUEST_BYTES) });

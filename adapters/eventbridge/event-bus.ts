@@ -252,7 +252,8 @@ export class EventBridgeEventBus implements EventPublisher {
     if (!Array.isArray(events)) {
       throw new ValidationError("Invalid events", [{ path: [], message: "events must be an array of envelopes" }]);
     }
-    const issues = events.flatMap((event, index) => envelopeIssues(event, index));
+    // Array.from visits a hole of a sparse array (as undefined), which flatMap and map pass by.
+    const issues = Array.from(events, (event, index) => envelopeIssues(event, index)).flat();
     if (issues.length > 0) throw new ValidationError("Invalid events", issues);
     const mapped = events.map((event) => this.#mapping.toEntry(event));
     const entryProblems = mapped.flatMap((parts, index) => entryIssues(parts, index, this.#customMapping));
