@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import {
   type EventEnvelope,
   InMemoryEventStore,
@@ -15,8 +16,11 @@ import {
   deadLetterBody,
   EventBridgeEventBus,
   type EventBridgeEventBusOptions,
+  type EventBridgePublishResult,
+  entrySize,
   MAX_REQUEST_BYTES,
   PublishIncompleteError,
+  type PutEventsRequestEntry,
 } from "./index.js";
 
 // No request may leave these tests: a fetch that records and refuses proves nothing was sent.
@@ -377,5 +381,97 @@ describe("how retryable a failed publish says it is (a test double answers PutEv
         [retryable],
       );
     }
+  });
+});
+
+describe("publish under failures (a test double answers PutEvents and SendMessageBatch; moto fails no entry)", () => {
+  test("property: requests keep EventBridge's limits and the publish order, and every event is published, dead-lettered or named undelivered, once", async () => {
+    const plans = fc.array(
+      fc.constantFrom(
+        undefined,
+        undefined,
+        "InternalFailure",
+        "ThrottlingException",
+        "AccessDeniedException",
+        "Missing",
+      ),
+      { minLength: 1, maxLength: 6 },
+    );
+    const specs = fc.array(fc.record({ pad: fc.nat(3_000), plan: plans }), { maxLength: 35 });
+    await fc.assert(
+      fc.asyncProperty(
+        specs,
+        fc.integer({ min: 3_500, max: 20_000 }),
+        fc.constantFrom("none", "queue", "refusing"),
+        async (spec, maxRequestBytes, deadLetter) => {
+          const events = spec.map(({ pad }) => testEnvelope("A", "S-1", { pad: "x".repeat(pad) }));
+          const plan = new Map(events.map((event, i) => [event.id, spec[i]?.plan ?? []]));
+          const attempts = new Map<string, number>();
+          const firstSent: string[] = [];
+          const accepted: string[] = [];
+          const double = async (request: Request): Promise<Response> => {
+            const body = (await request.json()) as { Entries: PutEventsRequestEntry[] };
+            if (request.headers.get("x-amz-target") !== "AWSEvents.PutEvents") {
+              if (deadLetter === "refusing")
+                return Response.json({ __type: "AccessDenied", message: "no" }, { status: 403 });
+              const ids = (body.Entries as unknown as { Id: string }[]).map(({ Id }) => ({ Id }));
+              return Response.json({ Successful: ids, Failed: [] });
+            }
+            expect(body.Entries.length).toBeLessThanOrEqual(10);
+            const sizes = body.Entries.map((e) =>
+              entrySize({ source: e.Source, detailType: e.DetailType, detail: e.Detail, time: new Date() }),
+            );
+            expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(maxRequestBytes);
+            const results = body.Entries.map((entry) => {
+              const id = (JSON.parse(entry.Detail) as EventEnvelope).id;
+              const attempt = (attempts.get(id) ?? 0) + 1;
+              attempts.set(id, attempt);
+              if (attempt === 1) firstSent.push(id);
+              const steps = plan.get(id) ?? [];
+              return { id, code: steps[Math.min(attempt, steps.length) - 1] };
+            });
+            // "Missing": the response ends before this entry (EventBridge answered for fewer).
+            const end = results.findIndex((r) => r.code === "Missing");
+            const answered = end < 0 ? results : results.slice(0, end);
+            const entries = answered.map(({ id, code }) => {
+              if (code !== undefined) return { ErrorCode: code, ErrorMessage: "failed" };
+              accepted.push(id);
+              return { EventId: `ev-${id}` };
+            });
+            return Response.json({
+              FailedEntryCount: entries.filter((e) => "ErrorCode" in e).length,
+              Entries: entries,
+            });
+          };
+          const bus = new EventBridgeEventBus({
+            aws: { ...aws, fetch: double },
+            maxRequestBytes,
+            entryRetry: { baseDelayMs: 0, maxDelayMs: 0 },
+            ...(deadLetter === "none" ? {} : { deadLetter: { queueUrl: "http://127.0.0.1:9/000000000000/dlq" } }),
+          });
+          let result: EventBridgePublishResult;
+          let undelivered: string[] = [];
+          try {
+            result = await bus.publish(events);
+          } catch (error) {
+            if (isPayloadTooLargeError(error)) {
+              expect(firstSent).toEqual([]);
+              return;
+            }
+            expect(error).toBeInstanceOf(PublishIncompleteError);
+            result = (error as PublishIncompleteError).result;
+            undelivered = (error as PublishIncompleteError).undelivered.map(({ letter }) => letter.event.id);
+          }
+          expect(firstSent).toEqual(events.map((e) => e.id));
+          const published = result.published.map((p) => p.event.id);
+          expect(published.toSorted()).toEqual(accepted.toSorted());
+          const dead = result.deadLettered.map((l) => l.event.id);
+          expect([...published, ...dead, ...undelivered].toSorted()).toEqual(events.map((e) => e.id).toSorted());
+          expect(result.delivered).toBe(published.length);
+          expect(result.failures).toHaveLength(dead.length + undelivered.length);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });
