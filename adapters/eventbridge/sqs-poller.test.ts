@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { isValidationError, type ValidationError } from "../../src/index.js";
-import { createSqsEventConsumer, receiveAndConsume } from "./index.js";
+import { testEnvelope } from "../../src/testing/index.js";
+import { createSqsEventConsumer, envelopeDetail, receiveAndConsume } from "./index.js";
 
 const sent: Request[] = [];
 const aws = {
@@ -61,4 +62,36 @@ test("receiveAndConsume refuses numbers SQS would refuse (maxMessages, waitTimeS
     expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
   }
   expect(sent).toHaveLength(0);
+});
+
+test("a DeleteMessageBatch or release request that fails outright after its retries is counted undeleted, not thrown with the batch's result lost (a test double answers SQS)", async () => {
+  const bodies = [testEnvelope("A", "S-1"), testEnvelope("B", "S-2")].map((event) =>
+    JSON.stringify({ source: "test", "detail-type": event.type, detail: envelopeDetail(event) }),
+  );
+  bodies.push("not json");
+  const calls: string[] = [];
+  const double = async (request: Request): Promise<Response> => {
+    const action = request.headers.get("x-amz-target")?.split(".")[1] ?? "";
+    calls.push(action);
+    if (action === "ReceiveMessage") {
+      return Response.json({
+        Messages: bodies.map((Body, i) => ({ MessageId: `m-${i}`, ReceiptHandle: `r-${i}`, Body })),
+      });
+    }
+    return Response.json({ __type: "com.amazonaws.sqs#InternalError", message: "internal" }, { status: 500 });
+  };
+  const handled: string[] = [];
+  const consumer = createSqsEventConsumer({ handlers: (event) => void handled.push(event.type), onFailure: () => {} });
+  const result = await receiveAndConsume({
+    queueUrl: "http://127.0.0.1:9/000000000000/q",
+    consumer,
+    aws: { ...aws, fetch: double, retry: { maxAttempts: 2, baseDelayMs: 0 } },
+    releaseFailed: true,
+  });
+  expect(handled).toEqual(["A", "B"]);
+  expect(result.received).toBe(3);
+  expect(result.result.handled).toBe(2);
+  expect(result.deleted).toBe(0);
+  expect(result.undeleted).toBe(2);
+  expect(calls).toContain("ChangeMessageVisibilityBatch");
 });

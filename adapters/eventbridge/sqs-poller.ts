@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { getLogger, type Issue, ValidationError } from "../../src/index.js";
 import { AwsJsonClient, type AwsJsonClientOptions, isCredentialFreeHttpUrl, sqsService } from "../aws/index.js";
 import type { ConsumeResult, SqsEventConsumer } from "./consumer.js";
 
@@ -29,7 +29,10 @@ export interface ReceiveAndConsumeResult {
   readonly result: ConsumeResult;
   /** Messages deleted: those handled, duplicates and unhandled. Failed ones stay for redelivery. */
   readonly deleted: number;
-  /** Messages handled but not deleted (DeleteMessageBatch failed): they come back, and dedup skips them. */
+  /**
+   * Messages handled but not deleted (DeleteMessageBatch failed for them, or as a whole after its
+   * retries, which is logged): they come back, and dedup skips them.
+   */
   readonly undeleted: number;
 }
 
@@ -96,20 +99,34 @@ export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Prom
   let undeleted = 0;
   for (let i = 0; i < done.length; i += 10) {
     const chunk = done.slice(i, i + 10);
-    const response = await client.send<{ Failed?: readonly unknown[] }>("DeleteMessageBatch", {
-      QueueUrl: options.queueUrl,
-      Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
-    });
-    undeleted += response.Failed?.length ?? 0;
+    try {
+      const response = await client.send<{ Failed?: readonly unknown[] }>("DeleteMessageBatch", {
+        QueueUrl: options.queueUrl,
+        Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
+      });
+      undeleted += response.Failed?.length ?? 0;
+    } catch (error) {
+      // After the client's retries: these come back after the visibility timeout and dedup skips
+      // them. Thrown, the error would lose the result of a batch whose handlers have run.
+      undeleted += chunk.length;
+      getLogger().error("SQS DeleteMessageBatch failed: the handled messages will be received again", { error });
+    }
   }
   if (options.releaseFailed === true) {
     const retry = messages.filter((m) => failed.has(m.MessageId));
     for (let i = 0; i < retry.length; i += 10) {
       const chunk = retry.slice(i, i + 10);
-      await client.send("ChangeMessageVisibilityBatch", {
-        QueueUrl: options.queueUrl,
-        Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
-      });
+      try {
+        await client.send("ChangeMessageVisibilityBatch", {
+          QueueUrl: options.queueUrl,
+          Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
+        });
+      } catch (error) {
+        // Failed messages come back after the visibility timeout anyway.
+        getLogger().error("SQS ChangeMessageVisibilityBatch failed: failed messages come back after the timeout", {
+          error,
+        });
+      }
     }
   }
   return { received: messages.length, result, deleted: done.length - undeleted, undeleted };
