@@ -184,9 +184,38 @@ describe("SqsEventConsumer", () => {
     await expect(consumer.consume("nope" as never)).rejects.toThrow(ValidationError);
   });
 
+  test("a hole in a sparse batch is refused like a message without an id, not a TypeError", async () => {
+    const consumer = createSqsEventConsumer({ handlers: () => undefined });
+    const sparse: { messageId: string; body: string }[] = [];
+    sparse[1] = { messageId: "m-1", body: "{}" };
+    const error = await consumer.consume(sparse).catch((e) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(["0"]);
+  });
+
   test("bad options are refused", () => {
     expect(() => createSqsEventConsumer({ handlers: 42 as never })).toThrow(ValidationError);
     expect(() => createSqsEventConsumer({ handlers: { A: "x" as never } })).toThrow(ValidationError);
+    // From JavaScript, options of the wrong kind: each was taken, then failed every message with a
+    // bare TypeError (redelivered until the queue's redrive gave up on the lot).
+    const wrong: [Record<string, unknown>, string][] = [
+      [{ dedup: {} }, "dedup"],
+      [{ mapping: {} }, "mapping"],
+      [{ eventRegistry: {} }, "eventRegistry"],
+      [{ fifo: "yes" }, "fifo"],
+      [{ onFailure: 5 }, "onFailure"],
+      [{ telemetry: "off" }, "telemetry"],
+    ];
+    for (const [options, path] of wrong) {
+      let thrown: unknown;
+      try {
+        createSqsEventConsumer({ handlers: () => undefined, ...options });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ValidationError);
+      expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
+    }
   });
 });
 

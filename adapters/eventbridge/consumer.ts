@@ -100,6 +100,7 @@ export class SqsEventConsumer {
 
   constructor(options: SqsEventConsumerOptions) {
     this.#dispatch = dispatcherFor(options?.handlers);
+    assertOptionKinds(options);
     this.#mapping = options.mapping ?? envelopeMapping();
     this.#dedup = options.dedup === false ? undefined : (options.dedup ?? new InMemoryDedupStore());
     this.#fifo = options.fifo ?? false;
@@ -258,11 +259,12 @@ function assertBatch(messages: unknown): asserts messages is readonly SqsMessage
   if (!Array.isArray(messages)) {
     throw new ValidationError("Invalid SQS batch", [{ path: [], message: "messages must be an array" }]);
   }
-  const issues = messages.flatMap((message, index) =>
+  // Array.from visits a hole of a sparse array (as undefined), which flatMap passes by.
+  const issues = Array.from(messages as readonly SqsMessage[], (message, index) =>
     typeof message?.messageId === "string" && typeof message.body === "string"
       ? []
       : [{ path: [index], message: "an SQS message needs a string messageId and body" }],
-  );
+  ).flat();
   // A message without an id cannot be reported back, so the batch is refused whole and returns to the queue.
   if (issues.length > 0) throw new ValidationError("Invalid SQS batch", issues);
 }
@@ -316,6 +318,38 @@ function dispatcherFor(target: EventTarget | undefined): (event: EventEnvelope) 
   throw new ValidationError("Invalid SQS consumer", [
     { path: ["handlers"], message: "handlers must be an EventBus, a function, or an object of handlers by type" },
   ]);
+}
+
+/**
+ * What TypeScript says of the options, for JavaScript callers: a dedup store, mapping or registry
+ * of the wrong kind would otherwise fail every message with a TypeError, redelivered until the
+ * queue's redrive gives up on the lot.
+ */
+function assertOptionKinds(options: SqsEventConsumerOptions): void {
+  const has = (value: unknown, ...methods: string[]) =>
+    typeof value === "object" &&
+    value !== null &&
+    methods.every((method) => typeof (value as Record<string, unknown>)[method] === "function");
+  const kinds: [keyof SqsEventConsumerOptions, boolean, string][] = [
+    [
+      "dedup",
+      options.dedup === undefined || options.dedup === false || has(options.dedup, "has", "add"),
+      "a DedupStore or false",
+    ],
+    ["mapping", options.mapping === undefined || has(options.mapping, "toEntry", "fromEvent"), "an EventBridgeMapping"],
+    [
+      "eventRegistry",
+      options.eventRegistry === undefined || has(options.eventRegistry, "upcastEvent"),
+      "an EventRegistry",
+    ],
+    ["fifo", options.fifo === undefined || typeof options.fifo === "boolean", "a boolean"],
+    ["onFailure", options.onFailure === undefined || typeof options.onFailure === "function", "a function"],
+    ["telemetry", options.telemetry === undefined || typeof options.telemetry === "boolean", "a boolean"],
+  ];
+  const issues = kinds.flatMap(([name, ok, what]) =>
+    ok ? [] : [{ path: [name], message: `${name} must be ${what}` }],
+  );
+  if (issues.length > 0) throw new ValidationError("Invalid SQS consumer", issues);
 }
 
 function defaultOnFailure(failure: MessageFailure): void {

@@ -24,7 +24,10 @@ export interface DeadLetterSink {
   send(letters: readonly DeadLetter[]): Promise<readonly { letter: DeadLetter; error: unknown }[]>;
 }
 
-/** SQS's message size limit, which SendMessageBatch also applies to a whole batch. */
+/**
+ * SQS's message size limit, body and message attributes together, which SendMessageBatch also
+ * applies to a whole batch.
+ */
 export const SQS_MAX_MESSAGE_BYTES = 256 * 1024;
 
 /** Marks a dead letter's body; also tells what happened, for whoever reads the queue. */
@@ -37,7 +40,7 @@ export const DEAD_LETTER_FIELD = "eventflows-dead-letter";
  */
 export function deadLetterBody(letter: DeadLetter, eventBusName: string, region: string): string {
   const entry = letter.entry;
-  return JSON.stringify({
+  return sqsSafeJson({
     version: "0",
     id: letter.event.id,
     "detail-type": entry.DetailType,
@@ -56,6 +59,25 @@ export function deadLetterBody(letter: DeadLetter, eventBusName: string, region:
     },
   });
 }
+
+/**
+ * Characters SQS refuses in a message body and in attribute values (it takes #x9, #xA, #xD, #x20 to
+ * #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF). JSON text escapes the rest of them already, but
+ * not U+FFFE and U+FFFF, which JSON and EventBridge take, and an event's data may hold.
+ */
+const SQS_REFUSED = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/** JSON text SQS takes: the same value, U+FFFE and U+FFFF written as escapes. */
+function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(SQS_REFUSED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** An attribute value SQS takes: what it refuses becomes U+FFFD (the body holds the exact text). */
+function sqsSafeText(text: string): string {
+  return text.replace(SQS_REFUSED, "\uFFFD");
+}
+
+type MessageAttributes = Readonly<Record<string, { readonly DataType: "String"; readonly StringValue: string }>>;
 
 interface SendMessageBatchResponse {
   readonly Successful?: readonly { readonly Id: string }[];
@@ -84,16 +106,24 @@ export function sqsDeadLetterSink(options: SqsDeadLetterSinkOptions): DeadLetter
   return {
     async send(letters) {
       const lost: { letter: DeadLetter; error: unknown }[] = [];
-      const messages: { letter: DeadLetter; body: string; size: number }[] = [];
+      const messages: { letter: DeadLetter; body: string; attributes: MessageAttributes; size: number }[] = [];
       for (const letter of letters) {
         const body = deadLetterBody(letter, options.eventBusName, options.client.region);
-        const size = utf8Length(body);
+        const attributes: MessageAttributes = {
+          errorCode: { DataType: "String", StringValue: sqsSafeText(letter.errorCode) },
+          eventType: { DataType: "String", StringValue: sqsSafeText(letter.event.type) },
+        };
+        // SQS counts every part of each message attribute (name, type, value) against the limit too.
+        let size = utf8Length(body);
+        for (const [name, value] of Object.entries(attributes)) {
+          size += utf8Length(name) + utf8Length(value.DataType) + utf8Length(value.StringValue);
+        }
         if (size > limit) {
           lost.push({
             letter,
             error: new PayloadTooLargeError(`dead letter of event ${letter.event.id}`, size, limit),
           });
-        } else messages.push({ letter, body, size });
+        } else messages.push({ letter, body, attributes, size });
       }
       for (const batch of batchBySize(messages, 10, limit)) {
         let pending = batch;
@@ -105,10 +135,7 @@ export function sqsDeadLetterSink(options: SqsDeadLetterSinkOptions): DeadLetter
               Entries: pending.map((message, index) => ({
                 Id: String(index),
                 MessageBody: message.body,
-                MessageAttributes: {
-                  errorCode: { DataType: "String", StringValue: message.letter.errorCode },
-                  eventType: { DataType: "String", StringValue: message.letter.event.type },
-                },
+                MessageAttributes: message.attributes,
               })),
             });
           } catch (error) {

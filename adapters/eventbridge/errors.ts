@@ -35,21 +35,24 @@ export class OrderBlockedError extends EventFlowsError {
  * Some events were neither published nor dead-lettered (no dead-letter target, or it failed too).
  * `undelivered` names each with why; `result` says what happened to the others. A
  * {@link ServiceError}: an event store treats it as a failed publish and re-drives from the store.
+ * `retryable` when every undelivered event failed for a passing reason (a code the bus retries, a
+ * network failure, throttling); by default, when each failed with `InternalFailure` or `ThrottlingException`.
  */
 export class PublishIncompleteError extends ServiceError {
   constructor(
     readonly eventBusName: string,
     readonly result: EventBridgePublishResult,
     readonly undelivered: readonly { readonly letter: DeadLetter; readonly error: unknown }[],
+    retryable: boolean = undelivered.every(
+      ({ letter }) => letter.errorCode === "InternalFailure" || letter.errorCode === "ThrottlingException",
+    ),
   ) {
     const first = undelivered[0]?.letter;
     super(
       "EventBridge",
       "PutEvents",
       first?.errorCode ?? "Unknown",
-      undelivered.every(
-        ({ letter }) => letter.errorCode === "InternalFailure" || letter.errorCode === "ThrottlingException",
-      ),
+      retryable,
       `${undelivered.length} event(s) were neither published to ${eventBusName} nor dead-lettered` +
         (first === undefined ? "" : `; first: ${first.event.type} ${first.event.id} (${first.errorMessage})`),
       { cause: undelivered[0]?.error },

@@ -366,6 +366,12 @@ describe("EventBridgeEventBus on moto", () => {
       expect(result.deadLettered.map((l) => [l.event.id, l.errorCode])).toEqual(
         published.map((e) => [e.id, "ResourceNotFoundException"]),
       );
+      // What AWS said, once: not the client's error text wrapped in the same "failed (code)" prefix again.
+      const said = `Event bus ${bus.eventBusName} does not exist.`;
+      expect(result.deadLettered.map((l) => l.errorMessage)).toEqual([said, said]);
+      expect(result.failures.map((f) => (f.error as Error).message)).toEqual(
+        published.map(() => `EventBridge PutEvents failed (ResourceNotFoundException): ${said}`),
+      );
       const dead = await envelopesIn(deadLetterQueueUrl);
       expect(dead.map((e) => e.id).sort()).toEqual(published.map((e) => e.id).sort());
     },

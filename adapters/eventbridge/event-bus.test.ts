@@ -1,14 +1,27 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import {
   type EventEnvelope,
   InMemoryEventStore,
   isPayloadTooLargeError,
   isValidationError,
   PayloadTooLargeError,
+  type ServiceError,
   ValidationError,
 } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
-import { EventBridgeEventBus, type EventBridgeEventBusOptions, MAX_REQUEST_BYTES } from "./index.js";
+import {
+  createSqsEventConsumer,
+  type DeadLetter,
+  deadLetterBody,
+  EventBridgeEventBus,
+  type EventBridgeEventBusOptions,
+  type EventBridgePublishResult,
+  entrySize,
+  MAX_REQUEST_BYTES,
+  PublishIncompleteError,
+  type PutEventsRequestEntry,
+} from "./index.js";
 
 // No request may leave these tests: a fetch that records and refuses proves nothing was sent.
 const sent: Request[] = [];
@@ -66,6 +79,17 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     await expect(bus().publish("events" as never)).rejects.toThrow(ValidationError);
   });
 
+  test("a hole in a sparse array is refused like undefined, not a TypeError", async () => {
+    const sparse: EventEnvelope[] = [];
+    sparse[1] = testEnvelope("A", "S-1");
+    const error = await bus()
+      .publish(sparse)
+      .catch((e) => e);
+    expect(isValidationError(error)).toBe(true);
+    expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(["0"]);
+    expect(sent).toHaveLength(0);
+  });
+
   test("an event whose entry can never fit a request is a PayloadTooLargeError, before anything is sent", async () => {
     const small = testEnvelope("Small", "S-1");
     const huge = testEnvelope("Huge", "S-1", { blob: "x".repeat(MAX_REQUEST_BYTES) });
@@ -81,6 +105,32 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
   test("maxRequestBytes lowers the limit, and entry size counts multi-byte characters as bytes", async () => {
     const event = testEnvelope("A", "S-1", { text: "€".repeat(400) });
     await expect(bus({ maxRequestBytes: 1_000 }).publish([event])).rejects.toThrow(PayloadTooLargeError);
+    expect(sent).toHaveLength(0);
+  });
+
+  test("entries EventBridge would refuse (Source or DetailType empty or no string, Detail no JSON object, Resources no strings) are one ValidationError, before anything is sent", async () => {
+    const good = testEnvelope("A", "S-1");
+    const cases: [EventBridgeEventBusOptions, string][] = [
+      [{ detailType: () => "" }, "0.detailType"],
+      [{ source: "" }, "0.source"],
+      [{ source: (() => 42) as unknown as () => string }, "0.source"],
+      [{ resources: () => ["arn:aws:s3:::ok", 7 as unknown as string] }, "0.resources.1"],
+    ];
+    const mapped = (detail: string): EventBridgeEventBusOptions => ({
+      mapping: {
+        toEntry: () => ({ source: "com.example", detailType: "A", detail }),
+        fromEvent: () => good,
+      },
+    });
+    // A Detail that is no JSON object would also have made the dead letter's body throw a SyntaxError.
+    for (const detail of ["not json", "[1]", "7", "null"]) cases.push([mapped(detail), "0.detail"]);
+    for (const [options, path] of cases) {
+      const error = await bus(options)
+        .publish([good])
+        .catch((e) => e);
+      expect(isValidationError(error)).toBe(true);
+      expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
+    }
     expect(sent).toHaveLength(0);
   });
 
@@ -142,6 +192,31 @@ describe("EventBridgeEventBus configuration", () => {
     expect(() => bus({ maxRequestBytes: MAX_REQUEST_BYTES + 1 })).toThrow(ValidationError);
     expect(() => bus({ deadLetter: { queueUrl: "not a url" } })).toThrow(ValidationError);
     expect(() => bus({ entryRetry: { maxAttempts: 0 } })).toThrow(ValidationError);
+    // From JavaScript, options of the wrong kind: each failed later, at publish, with a bare TypeError
+    // (a retryableEntryCodes array only once an entry had failed, after the others were sent).
+    const wrong: [Record<string, unknown>, string][] = [
+      [{ source: 5 }, "source"],
+      [{ detailType: "OrderPlaced" }, "detailType"],
+      [{ resources: ["arn:aws:s3:::b"] }, "resources"],
+      [{ mapping: {} }, "mapping"],
+      [{ retryableEntryCodes: ["InternalFailure"] }, "retryableEntryCodes"],
+      [{ onError: "log" }, "onError"],
+      [{ deadLetter: { queueUrl: "http://127.0.0.1:9/1/q", maxMessageBytes: 0 } }, "deadLetter.maxMessageBytes"],
+      [
+        { deadLetter: { queueUrl: "http://127.0.0.1:9/1/q", maxMessageBytes: Number.NaN } },
+        "deadLetter.maxMessageBytes",
+      ],
+    ];
+    for (const [options, path] of wrong) {
+      let thrown: unknown;
+      try {
+        bus(options as EventBridgeEventBusOptions);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
+    }
   });
 
   test("a dead-letter queue URL with a user or password in it is refused without echoing it", () => {
@@ -165,5 +240,238 @@ describe("EventBridgeEventBus configuration", () => {
       expect(JSON.stringify(thrown) + String(thrown) + (thrown as Error).stack).not.toContain("pw-secret");
     }
     expect(sent).toHaveLength(0);
+  });
+});
+
+describe("dead letters within SQS's size limit (a test double: moto does not count message attributes)", () => {
+  test("a SendMessageBatch is sized with its message attributes, as SQS counts them, so letters that fit are all kept", async () => {
+    // PutEvents fails every entry for good; the SQS double refuses a batch whose bodies and message
+    // attributes (name, type and value of each) come to more than the queue's maximum, as SQS does.
+    const limit = { bytes: 0 };
+    const batches: number[] = [];
+    const double = async (request: Request): Promise<Response> => {
+      const body = (await request.json()) as { Entries: Record<string, unknown>[] };
+      if (request.headers.get("x-amz-target") === "AWSEvents.PutEvents") {
+        const failed = body.Entries.map(() => ({ ErrorCode: "AccessDeniedException", ErrorMessage: "denied" }));
+        return Response.json({ FailedEntryCount: failed.length, Entries: failed });
+      }
+      const entries = body.Entries as {
+        Id: string;
+        MessageBody: string;
+        MessageAttributes: Record<string, { DataType: string; StringValue: string }>;
+      }[];
+      const bytes = (text: string) => new TextEncoder().encode(text).length;
+      const total = entries.reduce(
+        (sum, entry) =>
+          sum +
+          bytes(entry.MessageBody) +
+          Object.entries(entry.MessageAttributes).reduce(
+            (n, [name, value]) => n + bytes(name) + bytes(value.DataType) + bytes(value.StringValue),
+            0,
+          ),
+        0,
+      );
+      if (total > limit.bytes) {
+        return Response.json(
+          {
+            __type: "com.amazonaws.sqs#BatchRequestTooLong",
+            message: "Batch requests cannot be longer than the limit",
+          },
+          { status: 400 },
+        );
+      }
+      batches.push(entries.length);
+      return Response.json({ Successful: entries.map((entry) => ({ Id: entry.Id })), Failed: [] });
+    };
+    const events = Array.from({ length: 10 }, () => testEnvelope("OrderPlaced", "Order-1", { note: "x".repeat(600) }));
+    // Measure the ten letters' bodies through a handler, then give the queue room for them but not
+    // for their attributes too.
+    const letters: DeadLetter[] = [];
+    await new EventBridgeEventBus({
+      aws: { ...aws, fetch: double },
+      deadLetter: (l) => void letters.push(...l),
+    }).publish(events);
+    const bodies = letters.map((letter) => deadLetterBody(letter, "default", "us-east-1").length);
+    limit.bytes = bodies.reduce((a, b) => a + b, 0) + 100;
+    const result = await new EventBridgeEventBus({
+      aws: { ...aws, fetch: double },
+      deadLetter: { queueUrl: "http://127.0.0.1:9/000000000000/dlq", maxMessageBytes: limit.bytes },
+    }).publish(events);
+    expect(result.deadLettered).toHaveLength(10);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(batches.length).toBeGreaterThan(1);
+  });
+});
+
+describe("dead letters in characters SQS takes (a test double: moto takes any)", () => {
+  test("U+FFFE and U+FFFF, which SQS refuses in a message, in an event's data and type: the letter is kept and reads back whole", async () => {
+    // SQS takes #x9, #xA, #xD, #x20 to #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF in a body
+    // and in attribute values, and refuses the request otherwise; EventBridge takes these in Detail.
+    const refused = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+    const kept: string[] = [];
+    const double = async (request: Request): Promise<Response> => {
+      const body = (await request.json()) as { Entries: Record<string, unknown>[] };
+      if (request.headers.get("x-amz-target") === "AWSEvents.PutEvents") {
+        const failed = body.Entries.map(() => ({ ErrorCode: "AccessDeniedException", ErrorMessage: "denied" }));
+        return Response.json({ FailedEntryCount: failed.length, Entries: failed });
+      }
+      const entries = body.Entries as {
+        Id: string;
+        MessageBody: string;
+        MessageAttributes: Record<string, { StringValue: string }>;
+      }[];
+      const texts = entries.flatMap((e) => [
+        e.MessageBody,
+        ...Object.values(e.MessageAttributes).map((a) => a.StringValue),
+      ]);
+      if (texts.some((text) => refused.test(text))) {
+        return Response.json(
+          { __type: "com.amazonaws.sqs#InvalidMessageContents", message: "Invalid characters found." },
+          { status: 400 },
+        );
+      }
+      kept.push(...entries.map((e) => e.MessageBody));
+      return Response.json({ Successful: entries.map((entry) => ({ Id: entry.Id })), Failed: [] });
+    };
+    const events = [
+      testEnvelope("Order\uFFFFPlaced", "Order-1", { note: "a\uFFFEb\uFFFFc", ok: "é😀" }),
+      testEnvelope("OrderPlaced", "Order-2", { "key\uFFFF": 1 }),
+    ];
+    const result = await new EventBridgeEventBus({
+      aws: { ...aws, fetch: double },
+      deadLetter: { queueUrl: "http://127.0.0.1:9/000000000000/dlq" },
+    }).publish(events);
+    expect(result.deadLettered).toHaveLength(2);
+    const consumer = createSqsEventConsumer({ handlers: () => undefined });
+    expect(kept.map((body) => consumer.decode(body))).toEqual(events);
+  });
+});
+
+describe("how retryable a failed publish says it is (a test double answers PutEvents)", () => {
+  test("a network outage, or an entry code the bus retries, that outlasts the retries is retryable; a refusal for good is not", async () => {
+    const down = async (): Promise<Response> => {
+      throw Object.assign(new Error("connect ECONNREFUSED 10.0.0.7:443"), { code: "ECONNREFUSED" });
+    };
+    const failing =
+      (code: string) =>
+      async (request: Request): Promise<Response> => {
+        const { Entries } = (await request.json()) as { Entries: unknown[] };
+        return Response.json({
+          FailedEntryCount: Entries.length,
+          Entries: Entries.map(() => ({ ErrorCode: code, ErrorMessage: "failed" })),
+        });
+      };
+    const cases: [EventBridgeEventBusOptions, boolean][] = [
+      [{ aws: { ...aws, fetch: down, retry: { maxAttempts: 2, baseDelayMs: 0 } } }, true],
+      [{ aws: { ...aws, fetch: failing("ThrottlingException") } }, true],
+      [{ aws: { ...aws, fetch: failing("AccessDeniedException") } }, false],
+      // A code the bus was told to retry is retryable in its errors too.
+      [
+        { aws: { ...aws, fetch: failing("ConcurrencyLimit") }, retryableEntryCodes: new Set(["ConcurrencyLimit"]) },
+        true,
+      ],
+    ];
+    for (const [options, retryable] of cases) {
+      const error = await new EventBridgeEventBus({ ...options, entryRetry: { maxAttempts: 2, baseDelayMs: 0 } })
+        .publish([testEnvelope("A", "S-1")])
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(PublishIncompleteError);
+      expect((error as PublishIncompleteError).retryable).toBe(retryable);
+      expect((error as PublishIncompleteError).result.failures.map((f) => (f.error as ServiceError).retryable)).toEqual(
+        [retryable],
+      );
+    }
+  });
+});
+
+describe("publish under failures (a test double answers PutEvents and SendMessageBatch; moto fails no entry)", () => {
+  test("property: requests keep EventBridge's limits and the publish order, and every event is published, dead-lettered or named undelivered, once", async () => {
+    const plans = fc.array(
+      fc.constantFrom(
+        undefined,
+        undefined,
+        "InternalFailure",
+        "ThrottlingException",
+        "AccessDeniedException",
+        "Missing",
+      ),
+      { minLength: 1, maxLength: 6 },
+    );
+    const specs = fc.array(fc.record({ pad: fc.nat(3_000), plan: plans }), { maxLength: 35 });
+    await fc.assert(
+      fc.asyncProperty(
+        specs,
+        fc.integer({ min: 3_500, max: 20_000 }),
+        fc.constantFrom("none", "queue", "refusing"),
+        async (spec, maxRequestBytes, deadLetter) => {
+          const events = spec.map(({ pad }) => testEnvelope("A", "S-1", { pad: "x".repeat(pad) }));
+          const plan = new Map(events.map((event, i) => [event.id, spec[i]?.plan ?? []]));
+          const attempts = new Map<string, number>();
+          const firstSent: string[] = [];
+          const accepted: string[] = [];
+          const double = async (request: Request): Promise<Response> => {
+            const body = (await request.json()) as { Entries: PutEventsRequestEntry[] };
+            if (request.headers.get("x-amz-target") !== "AWSEvents.PutEvents") {
+              if (deadLetter === "refusing")
+                return Response.json({ __type: "AccessDenied", message: "no" }, { status: 403 });
+              const ids = (body.Entries as unknown as { Id: string }[]).map(({ Id }) => ({ Id }));
+              return Response.json({ Successful: ids, Failed: [] });
+            }
+            expect(body.Entries.length).toBeLessThanOrEqual(10);
+            const sizes = body.Entries.map((e) =>
+              entrySize({ source: e.Source, detailType: e.DetailType, detail: e.Detail, time: new Date() }),
+            );
+            expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(maxRequestBytes);
+            const results = body.Entries.map((entry) => {
+              const id = (JSON.parse(entry.Detail) as EventEnvelope).id;
+              const attempt = (attempts.get(id) ?? 0) + 1;
+              attempts.set(id, attempt);
+              if (attempt === 1) firstSent.push(id);
+              const steps = plan.get(id) ?? [];
+              return { id, code: steps[Math.min(attempt, steps.length) - 1] };
+            });
+            // "Missing": the response ends before this entry (EventBridge answered for fewer).
+            const end = results.findIndex((r) => r.code === "Missing");
+            const answered = end < 0 ? results : results.slice(0, end);
+            const entries = answered.map(({ id, code }) => {
+              if (code !== undefined) return { ErrorCode: code, ErrorMessage: "failed" };
+              accepted.push(id);
+              return { EventId: `ev-${id}` };
+            });
+            return Response.json({
+              FailedEntryCount: entries.filter((e) => "ErrorCode" in e).length,
+              Entries: entries,
+            });
+          };
+          const bus = new EventBridgeEventBus({
+            aws: { ...aws, fetch: double },
+            maxRequestBytes,
+            entryRetry: { baseDelayMs: 0, maxDelayMs: 0 },
+            ...(deadLetter === "none" ? {} : { deadLetter: { queueUrl: "http://127.0.0.1:9/000000000000/dlq" } }),
+          });
+          let result: EventBridgePublishResult;
+          let undelivered: string[] = [];
+          try {
+            result = await bus.publish(events);
+          } catch (error) {
+            if (isPayloadTooLargeError(error)) {
+              expect(firstSent).toEqual([]);
+              return;
+            }
+            expect(error).toBeInstanceOf(PublishIncompleteError);
+            result = (error as PublishIncompleteError).result;
+            undelivered = (error as PublishIncompleteError).undelivered.map(({ letter }) => letter.event.id);
+          }
+          expect(firstSent).toEqual(events.map((e) => e.id));
+          const published = result.published.map((p) => p.event.id);
+          expect(published.toSorted()).toEqual(accepted.toSorted());
+          const dead = result.deadLettered.map((l) => l.event.id);
+          expect([...published, ...dead, ...undelivered].toSorted()).toEqual(events.map((e) => e.id).toSorted());
+          expect(result.delivered).toBe(published.length);
+          expect(result.failures).toHaveLength(dead.length + undelivered.length);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });

@@ -6,6 +6,7 @@ import {
   type EventPublisher,
   type HandlerFailure,
   type Issue,
+  isServiceError,
   PayloadTooLargeError,
   ServiceError,
   ValidationError,
@@ -33,6 +34,7 @@ import {
 import { PublishIncompleteError } from "./errors.js";
 import type { PutEventsRequestEntry, PutEventsResponse } from "./eventbridge-types.js";
 import {
+  type EntryParts,
   type EnvelopeMappingOptions,
   type EventBridgeMapping,
   entrySize,
@@ -126,6 +128,8 @@ export class EventBridgeEventBus implements EventPublisher {
   readonly #deadLetters: DeadLetterSink | undefined;
   readonly #onError: ((failure: HandlerFailure) => void) | undefined;
   readonly #subscription: string;
+  /** Whether `Detail` comes from the caller's mapping, so must be checked (the default's is always an object). */
+  readonly #customMapping: boolean;
 
   constructor(options: EventBridgeEventBusOptions = {}) {
     const issues: Issue[] = [];
@@ -151,11 +155,40 @@ export class EventBridgeEventBus implements EventPublisher {
         message: "deadLetter must be a function or { queueUrl } with an http(s) URL without a user or password",
       });
     }
+    if (
+      deadLetter !== undefined &&
+      typeof deadLetter !== "function" &&
+      deadLetter?.maxMessageBytes !== undefined &&
+      (!Number.isSafeInteger(deadLetter.maxMessageBytes) || deadLetter.maxMessageBytes < 1)
+    ) {
+      issues.push({ path: ["deadLetter", "maxMessageBytes"], message: "maxMessageBytes must be a positive integer" });
+    }
+    // What TypeScript says of the rest, for JavaScript callers: each would otherwise fail later, at
+    // publish, with a TypeError.
+    const kinds: [keyof EventBridgeEventBusOptions, boolean, string][] = [
+      ["source", isOneOf(options.source, "string", "function"), "a string or a function of the event"],
+      ["detailType", isOneOf(options.detailType, "function"), "a function of the event"],
+      ["resources", isOneOf(options.resources, "function"), "a function of the event"],
+      [
+        "mapping",
+        options.mapping === undefined ||
+          (typeof options.mapping?.toEntry === "function" && typeof options.mapping.fromEvent === "function"),
+        "an object with toEntry and fromEvent functions",
+      ],
+      [
+        "retryableEntryCodes",
+        options.retryableEntryCodes === undefined || typeof options.retryableEntryCodes?.has === "function",
+        "a set of error codes",
+      ],
+      ["onError", isOneOf(options.onError, "function"), "a function"],
+    ];
+    for (const [name, ok, what] of kinds) if (!ok) issues.push({ path: [name], message: `${name} must be ${what}` });
     if (issues.length > 0) throw new ValidationError("Invalid EventBridge bus options", issues);
     this.eventBusName = eventBusName;
     this.#maxRequestBytes = maxRequestBytes;
     this.client = options.client ?? new AwsJsonClient(eventBridgeService, options.aws);
     this.#mapping = options.mapping ?? envelopeMapping(options);
+    this.#customMapping = options.mapping !== undefined;
     const retry = options.entryRetry ?? {};
     this.#retry = retryPolicy({
       maxAttempts: retry.maxAttempts ?? 5,
@@ -188,8 +221,11 @@ export class EventBridgeEventBus implements EventPublisher {
     const pending = this.#prepare(events);
     const published: { event: EventEnvelope; eventId: string }[] = [];
     const failed: DeadLetter[] = [];
+    // Letters whose failure is worth another try later: a retryable entry code, or a request that
+    // failed for a passing reason (network, throttling, 5xx) after the client's retries.
+    const transient = new Set<DeadLetter>();
     for (const batch of batchBySize(pending, MAX_ENTRIES_PER_REQUEST, this.#maxRequestBytes))
-      await this.#putBatch(batch, published, failed);
+      await this.#putBatch(batch, published, failed, transient);
     if (failed.length === 0) return { delivered: published.length, failures: [], published, deadLettered: [] };
 
     const lost =
@@ -198,9 +234,12 @@ export class EventBridgeEventBus implements EventPublisher {
         : await this.#deadLetters.send(failed);
     const lostLetters = new Set(lost.map((l) => l.letter));
     const deadLettered = failed.filter((letter) => !lostLetters.has(letter));
-    const failures = failed.map((letter) => this.#failure(letter));
+    const failures = failed.map((letter) => this.#failure(letter, transient.has(letter)));
     const result: EventBridgePublishResult = { delivered: published.length, failures, published, deadLettered };
-    if (lost.length > 0) throw new PublishIncompleteError(this.eventBusName, result, lost);
+    if (lost.length > 0) {
+      const retryable = lost.every(({ letter }) => transient.has(letter));
+      throw new PublishIncompleteError(this.eventBusName, result, lost, retryable);
+    }
     return result;
   }
 
@@ -213,10 +252,14 @@ export class EventBridgeEventBus implements EventPublisher {
     if (!Array.isArray(events)) {
       throw new ValidationError("Invalid events", [{ path: [], message: "events must be an array of envelopes" }]);
     }
-    const issues = events.flatMap((event, index) => envelopeIssues(event, index));
+    // Array.from visits a hole of a sparse array (as undefined), which flatMap and map pass by.
+    const issues = Array.from(events, (event, index) => envelopeIssues(event, index)).flat();
     if (issues.length > 0) throw new ValidationError("Invalid events", issues);
-    return events.map((event) => {
-      const parts = this.#mapping.toEntry(event);
+    const mapped = events.map((event) => this.#mapping.toEntry(event));
+    const entryProblems = mapped.flatMap((parts, index) => entryIssues(parts, index, this.#customMapping));
+    if (entryProblems.length > 0) throw new ValidationError("Invalid EventBridge entries", entryProblems);
+    return events.map((event, index) => {
+      const parts = mapped[index] as EntryParts;
       const size = entrySize(parts);
       if (size > this.#maxRequestBytes) {
         throw new PayloadTooLargeError(
@@ -241,6 +284,7 @@ export class EventBridgeEventBus implements EventPublisher {
     batch: readonly Pending[],
     published: { event: EventEnvelope; eventId: string }[],
     failed: DeadLetter[],
+    transient: Set<DeadLetter>,
   ): Promise<void> {
     let pending = batch;
     for (let round = 1; pending.length > 0; round++) {
@@ -251,8 +295,12 @@ export class EventBridgeEventBus implements EventPublisher {
       } catch (error) {
         // The whole request failed after the client's own retries: every entry in it failed alike.
         const code = (error as { serviceCode?: unknown }).serviceCode;
+        const errorCode = typeof code === "string" ? code : errorName(error);
+        const passing = (isServiceError(error) && error.retryable) || this.#retryable.has(errorCode);
         for (const item of pending) {
-          failed.push(letter(item, typeof code === "string" ? code : errorName(error), errorMessage(error)));
+          const failure = letter(item, errorCode, requestErrorMessage(error, errorCode));
+          failed.push(failure);
+          if (passing) transient.add(failure);
         }
         return;
       }
@@ -267,27 +315,70 @@ export class EventBridgeEventBus implements EventPublisher {
         const code = result?.ErrorCode ?? "MissingResultEntry";
         const message = result?.ErrorMessage ?? "PutEvents returned no result for this entry";
         if (this.#retryable.has(code) && item.attempts < this.#retry.maxAttempts) retry.push(item);
-        else failed.push(letter(item, code, message));
+        else {
+          const failure = letter(item, code, message);
+          failed.push(failure);
+          if (this.#retryable.has(code)) transient.add(failure);
+        }
       });
       pending = retry;
       if (pending.length > 0) await sleep(backoffDelay(this.#retry, round));
     }
   }
 
-  #failure(letter: DeadLetter): HandlerFailure {
+  #failure(letter: DeadLetter, retryable: boolean): HandlerFailure {
     const failure: HandlerFailure = {
-      error: new ServiceError(
-        "EventBridge",
-        "PutEvents",
-        letter.errorCode,
-        this.#retryable.has(letter.errorCode),
-        letter.errorMessage,
-      ),
+      error: new ServiceError("EventBridge", "PutEvents", letter.errorCode, retryable, letter.errorMessage),
       event: letter.event,
       subscription: this.#subscription,
     };
     if (this.#onError !== undefined) callHook("onError", this.#onError, failure);
     return failure;
+  }
+}
+
+function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {
+  return value === undefined || kinds.includes(typeof value as "string" | "function");
+}
+
+/**
+ * What EventBridge fails an entry for whatever is retried: a `Source` or `DetailType` that is empty or
+ * no string, a `Detail` that is no JSON object (`MalformedDetail`), `Resources` that are not strings.
+ * Such an entry is a mistake of the mapping, refused before anything is sent rather than dead-lettered.
+ */
+function entryIssues(parts: EntryParts, index: number, checkDetail: boolean): Issue[] {
+  const issues: Issue[] = [];
+  if (typeof parts?.source !== "string" || parts.source === "") {
+    issues.push({ path: [index, "source"], message: "an entry's Source must be a non-empty string" });
+  }
+  if (typeof parts?.detailType !== "string" || parts.detailType === "") {
+    issues.push({ path: [index, "detailType"], message: "an entry's DetailType must be a non-empty string" });
+  }
+  if (checkDetail && !isJsonObjectText(parts?.detail)) {
+    issues.push({ path: [index, "detail"], message: "an entry's Detail must be a JSON object, as text" });
+  }
+  const resources = parts?.resources;
+  if (resources !== undefined) {
+    if (!Array.isArray(resources)) {
+      issues.push({ path: [index, "resources"], message: "an entry's Resources must be an array of strings" });
+    } else {
+      resources.forEach((resource, at) => {
+        if (typeof resource !== "string" || resource === "") {
+          issues.push({ path: [index, "resources", at], message: "a resource must be a non-empty string" });
+        }
+      });
+    }
+  }
+  return issues;
+}
+
+function isJsonObjectText(text: unknown): boolean {
+  if (typeof text !== "string") return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
   }
 }
 
@@ -299,6 +390,12 @@ function errorName(error: unknown): string {
   return error instanceof Error ? error.name : "Error";
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * What a failed request said, as an entry's `ErrorMessage` is: a service error's own text without
+ * its "EventBridge PutEvents failed (code): " prefix, which the failure built from the letter adds again.
+ */
+function requestErrorMessage(error: unknown, code: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const prefix = `EventBridge PutEvents failed (${code}): `;
+  return isServiceError(error) && message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }

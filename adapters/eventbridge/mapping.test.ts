@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type EventEnvelope, ulid, ValidationError } from "../../src/index.js";
-import { entrySize, envelopeFromDetail, envelopeMapping } from "./index.js";
+import { entrySize, envelopeFromDetail, envelopeIssues, envelopeMapping } from "./index.js";
 
 const jsonValue = fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown);
 
@@ -48,6 +48,29 @@ describe("envelopeMapping", () => {
           detail: JSON.parse(entry.detail),
         };
         expect(mapping.fromEvent(JSON.parse(JSON.stringify(delivered)))).toEqual(envelope);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("property: an envelope publish accepts (envelopeIssues finds nothing) is one the consumer reads back", () => {
+    // Hand-built envelopes: publish must refuse what every consumer would refuse, or the event
+    // becomes a message no consumer can take (redelivered until the queue's redrive gives up).
+    const odd = fc.record({
+      id: fc.oneof(
+        fc.constant(null).map(() => ulid()),
+        fc.constant(null).map(() => ulid().toLowerCase()),
+        fc.constantFrom("not-a-ulid", "3d9e9a47-1c6e-4c1b-9f7a-0b1f4c5a6d7e", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ"),
+      ),
+      globalPosition: fc.constantFrom(undefined, 1, 42, 0, -1, 1.5, "7", Number.MAX_SAFE_INTEGER + 2),
+    });
+    const mapping = envelopeMapping();
+    fc.assert(
+      fc.property(envelopes, odd, (envelope, { id, globalPosition }) => {
+        const candidate = { ...envelope, id, globalPosition } as EventEnvelope;
+        if (envelopeIssues(candidate, 0).length > 0) return;
+        const detail = JSON.parse(mapping.toEntry(candidate).detail);
+        expect(() => envelopeFromDetail(detail)).not.toThrow();
       }),
       { numRuns: 300 },
     );

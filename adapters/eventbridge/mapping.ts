@@ -142,7 +142,9 @@ export function envelopeIssues(event: unknown, index: number): Issue[] {
   }
   const e = event as Partial<EventEnvelope>;
   const issues: Issue[] = [];
-  if (typeof e.id !== "string" || e.id === "") issues.push({ path: [index, "id"], message: "id must be a string" });
+  // What a consumer refuses (envelopeFromDetail) is refused here too, before it becomes a message
+  // that no consumer can take: an id that is no ULID, a global position that is no positive integer.
+  if (!isUlid(e.id)) issues.push({ path: [index, "id"], message: "id must be a ULID" });
   if (typeof e.type !== "string" || e.type === "") {
     issues.push({ path: [index, "type"], message: "type must be a non-empty string" });
   }
@@ -151,6 +153,9 @@ export function envelopeIssues(event: unknown, index: number): Issue[] {
   }
   if (!isPositiveInteger(e.version)) {
     issues.push({ path: [index, "version"], message: "version must be a positive integer" });
+  }
+  if (e.globalPosition !== undefined && !isPositiveInteger(e.globalPosition)) {
+    issues.push({ path: [index, "globalPosition"], message: "globalPosition must be a positive integer" });
   }
   if (typeof e.timestamp !== "string" || Number.isNaN(Date.parse(e.timestamp))) {
     issues.push({ path: [index, "timestamp"], message: "timestamp must be an ISO-8601 date" });

@@ -1,18 +1,22 @@
 /**
  * A long poll is held by SQS for up to `WaitTimeSeconds`: the poller's receive must outlast it even
- * when the client's own attempt timeout and deadline are shorter. Against moto, an empty queue.
+ * when the client's own attempt timeout and deadline are shorter. And a stop (the signal) ends a
+ * receive, never a batch already received. Against moto.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { ulid } from "../../src/index.js";
+import { type EventEnvelope, ulid } from "../../src/index.js";
+import { testEnvelope } from "../../src/testing/index.js";
 import { motoAwsOptions } from "../../test/services/moto.ts";
 import { AwsJsonClient, sqsService } from "../aws/index.js";
-import { createSqsEventConsumer, receiveAndConsume } from "./index.js";
+import { createSqsEventConsumer, envelopeDetail, receiveAndConsume } from "./index.js";
 
 let sqs: AwsJsonClient;
+let plain: AwsJsonClient;
 let queueUrl: string;
 
 beforeAll(async () => {
   const aws = await motoAwsOptions();
+  plain = new AwsJsonClient(sqsService, aws.sqs);
   sqs = new AwsJsonClient(sqsService, { ...aws.sqs, timeoutMs: 400, attemptTimeoutMs: 300 });
   const created = await new AwsJsonClient(sqsService, aws.sqs).send<{ QueueUrl: string }>("CreateQueue", {
     QueueName: `long-poll-${ulid()}`,
@@ -27,5 +31,69 @@ describe("receiveAndConsume long polls", () => {
     const result = await receiveAndConsume({ client: sqs, queueUrl, consumer, waitTimeSeconds: 1 });
     expect(result.received).toBe(0);
     expect(result.result.batchItemFailures).toEqual([]);
+  });
+});
+
+async function queueWith(events: readonly EventEnvelope[]): Promise<string> {
+  const { QueueUrl } = await plain.send<{ QueueUrl: string }>("CreateQueue", {
+    QueueName: `stop-${ulid()}`,
+    Attributes: { VisibilityTimeout: "1" },
+  });
+  await plain.send("SendMessageBatch", {
+    QueueUrl,
+    Entries: events.map((event, i) => ({
+      Id: String(i),
+      MessageBody: JSON.stringify({ source: "test", "detail-type": event.type, detail: envelopeDetail(event) }),
+    })),
+  });
+  return QueueUrl;
+}
+
+describe("receiveAndConsume and its signal", () => {
+  test("a stop while a received batch is being handled: the batch is still deleted, not redelivered to run again", async () => {
+    const events = [testEnvelope("A", "S-1"), testEnvelope("B", "S-2"), testEnvelope("C", "S-3")];
+    const url = await queueWith(events);
+    const stop = new AbortController();
+    const seen: string[] = [];
+    // A worker stopping (SIGTERM) while its handlers run: its in-memory dedup store goes with it.
+    const consumer = createSqsEventConsumer({
+      handlers: (event) => {
+        seen.push(event.id);
+        stop.abort(new Error("stopping"));
+      },
+    });
+    const result = await receiveAndConsume({ client: plain, queueUrl: url, consumer, signal: stop.signal });
+    expect(result.received).toBe(3);
+    expect(result.result.handled).toBe(3);
+    expect(result.deleted).toBe(3);
+    expect(seen.sort()).toEqual(events.map((e) => e.id).sort());
+    // Past the 1 s visibility timeout, nothing comes back.
+    await Bun.sleep(1_500);
+    const again = await plain.send<{ Messages?: unknown[] }>("ReceiveMessage", {
+      QueueUrl: url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 0,
+    });
+    expect(again.Messages ?? []).toEqual([]);
+  });
+
+  test("a stop during a long poll ends it with the signal's reason, having handled nothing", async () => {
+    const { QueueUrl: url } = await plain.send<{ QueueUrl: string }>("CreateQueue", { QueueName: `stop-${ulid()}` });
+    const seen: unknown[] = [];
+    const consumer = createSqsEventConsumer({ handlers: (event) => void seen.push(event) });
+    const reason = new Error("stopping");
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(reason), 200);
+    const started = Date.now();
+    const outcome = await receiveAndConsume({
+      client: plain,
+      queueUrl: url,
+      consumer,
+      waitTimeSeconds: 5,
+      signal: stop.signal,
+    }).catch((error: unknown) => error);
+    expect(outcome).toBe(reason);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(seen).toEqual([]);
   });
 });

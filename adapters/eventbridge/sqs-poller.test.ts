@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { isValidationError, type ValidationError } from "../../src/index.js";
-import { createSqsEventConsumer, receiveAndConsume } from "./index.js";
+import { testEnvelope } from "../../src/testing/index.js";
+import { createSqsEventConsumer, envelopeDetail, receiveAndConsume } from "./index.js";
 
 const sent: Request[] = [];
 const aws = {
@@ -34,4 +35,63 @@ test("receiveAndConsume refuses a queue URL that is not http(s) or has a user or
     expect(JSON.stringify(thrown) + String(thrown) + (thrown as Error).stack).not.toContain("pw-secret");
   }
   expect(sent).toHaveLength(0);
+});
+
+test("receiveAndConsume refuses numbers SQS would refuse (maxMessages, waitTimeSeconds, visibilityTimeoutSeconds) before any request", async () => {
+  const consumer = createSqsEventConsumer({ handlers: {} });
+  const queueUrl = "http://127.0.0.1:9/000000000000/q";
+  const cases: [Record<string, unknown>, string][] = [
+    [{ maxMessages: 0 }, "maxMessages"],
+    [{ maxMessages: 11 }, "maxMessages"],
+    [{ waitTimeSeconds: 21 }, "waitTimeSeconds"],
+    [{ waitTimeSeconds: 0.5 }, "waitTimeSeconds"],
+    // SQS takes 0 to 43,200 seconds (12 hours), whole.
+    [{ visibilityTimeoutSeconds: -5 }, "visibilityTimeoutSeconds"],
+    [{ visibilityTimeoutSeconds: 1.5 }, "visibilityTimeoutSeconds"],
+    [{ visibilityTimeoutSeconds: 43_201 }, "visibilityTimeoutSeconds"],
+    [{ visibilityTimeoutSeconds: "30" }, "visibilityTimeoutSeconds"],
+  ];
+  for (const [options, path] of cases) {
+    let thrown: unknown;
+    try {
+      await receiveAndConsume({ queueUrl, consumer, aws, ...options });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isValidationError(thrown)).toBe(true);
+    expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
+  }
+  expect(sent).toHaveLength(0);
+});
+
+test("a DeleteMessageBatch or release request that fails outright after its retries is counted undeleted, not thrown with the batch's result lost (a test double answers SQS)", async () => {
+  const bodies = [testEnvelope("A", "S-1"), testEnvelope("B", "S-2")].map((event) =>
+    JSON.stringify({ source: "test", "detail-type": event.type, detail: envelopeDetail(event) }),
+  );
+  bodies.push("not json");
+  const calls: string[] = [];
+  const double = async (request: Request): Promise<Response> => {
+    const action = request.headers.get("x-amz-target")?.split(".")[1] ?? "";
+    calls.push(action);
+    if (action === "ReceiveMessage") {
+      return Response.json({
+        Messages: bodies.map((Body, i) => ({ MessageId: `m-${i}`, ReceiptHandle: `r-${i}`, Body })),
+      });
+    }
+    return Response.json({ __type: "com.amazonaws.sqs#InternalError", message: "internal" }, { status: 500 });
+  };
+  const handled: string[] = [];
+  const consumer = createSqsEventConsumer({ handlers: (event) => void handled.push(event.type), onFailure: () => {} });
+  const result = await receiveAndConsume({
+    queueUrl: "http://127.0.0.1:9/000000000000/q",
+    consumer,
+    aws: { ...aws, fetch: double, retry: { maxAttempts: 2, baseDelayMs: 0 } },
+    releaseFailed: true,
+  });
+  expect(handled).toEqual(["A", "B"]);
+  expect(result.received).toBe(3);
+  expect(result.result.handled).toBe(2);
+  expect(result.deleted).toBe(0);
+  expect(result.undeleted).toBe(2);
+  expect(calls).toContain("ChangeMessageVisibilityBatch");
 });

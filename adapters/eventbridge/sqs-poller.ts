@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { getLogger, type Issue, ValidationError } from "../../src/index.js";
 import { AwsJsonClient, type AwsJsonClientOptions, isCredentialFreeHttpUrl, sqsService } from "../aws/index.js";
 import type { ConsumeResult, SqsEventConsumer } from "./consumer.js";
 
@@ -13,10 +13,14 @@ export interface ReceiveAndConsumeOptions {
   readonly maxMessages?: number;
   /** Long polling, 0 to 20 seconds. Defaults to 0 (return at once). */
   readonly waitTimeSeconds?: number;
-  /** How long received messages stay hidden; defaults to the queue's setting. */
+  /** How long received messages stay hidden, 0 to 43,200 seconds (12 hours); defaults to the queue's setting. */
   readonly visibilityTimeoutSeconds?: number;
   /** Make failed messages visible again at once instead of after the visibility timeout. Defaults to false. */
   readonly releaseFailed?: boolean;
+  /**
+   * Stops the receive (a long poll), which then rejects with the signal's reason. A batch already
+   * received is handled and deleted in full: stopping never makes handled messages come back.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -25,7 +29,10 @@ export interface ReceiveAndConsumeResult {
   readonly result: ConsumeResult;
   /** Messages deleted: those handled, duplicates and unhandled. Failed ones stay for redelivery. */
   readonly deleted: number;
-  /** Messages handled but not deleted (DeleteMessageBatch failed): they come back, and dedup skips them. */
+  /**
+   * Messages handled but not deleted (DeleteMessageBatch failed for them, or as a whole after its
+   * retries, which is logged): they come back, and dedup skips them.
+   */
   readonly undeleted: number;
 }
 
@@ -50,6 +57,13 @@ export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Prom
   if (!Number.isSafeInteger(waitTimeSeconds) || waitTimeSeconds < 0 || waitTimeSeconds > 20) {
     issues.push({ path: ["waitTimeSeconds"], message: "waitTimeSeconds must be an integer from 0 to 20" });
   }
+  const visibility = options.visibilityTimeoutSeconds;
+  if (visibility !== undefined && (!Number.isSafeInteger(visibility) || visibility < 0 || visibility > 43_200)) {
+    issues.push({
+      path: ["visibilityTimeoutSeconds"],
+      message: "visibilityTimeoutSeconds must be an integer from 0 to 43200 (12 hours)",
+    });
+  }
   if (!isCredentialFreeHttpUrl(options.queueUrl)) {
     issues.push({ path: ["queueUrl"], message: "queueUrl must be an http(s) URL without a user or password" });
   }
@@ -58,9 +72,14 @@ export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Prom
   }
   if (issues.length > 0) throw new ValidationError("Invalid receiveAndConsume options", issues);
   const client = options.client ?? new AwsJsonClient(sqsService, options.aws);
-  const send = { ...(options.signal === undefined ? {} : { signal: options.signal }) };
   // A long poll is held by SQS for up to waitTimeSeconds: each attempt gets that on top of its own time.
-  const receive = { ...send, serverWaitMs: waitTimeSeconds * 1000 };
+  // The signal stops the receive only: a batch received is handled, then deleted (or released) whatever
+  // the signal says since, or a worker stopping mid-batch would see the whole batch redelivered and
+  // handled again (its in-memory dedup store gone with it). Those calls keep the client's deadline.
+  const receive = {
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    serverWaitMs: waitTimeSeconds * 1000,
+  };
   const received = await client.send<{ Messages?: readonly ReceivedMessage[] }>(
     "ReceiveMessage",
     {
@@ -80,25 +99,34 @@ export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Prom
   let undeleted = 0;
   for (let i = 0; i < done.length; i += 10) {
     const chunk = done.slice(i, i + 10);
-    const response = await client.send<{ Failed?: readonly unknown[] }>(
-      "DeleteMessageBatch",
-      { QueueUrl: options.queueUrl, Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })) },
-      send,
-    );
-    undeleted += response.Failed?.length ?? 0;
+    try {
+      const response = await client.send<{ Failed?: readonly unknown[] }>("DeleteMessageBatch", {
+        QueueUrl: options.queueUrl,
+        Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
+      });
+      undeleted += response.Failed?.length ?? 0;
+    } catch (error) {
+      // After the client's retries: these come back after the visibility timeout and dedup skips
+      // them. Thrown, the error would lose the result of a batch whose handlers have run.
+      undeleted += chunk.length;
+      getLogger().error("SQS DeleteMessageBatch failed: the handled messages will be received again", { error });
+    }
   }
   if (options.releaseFailed === true) {
     const retry = messages.filter((m) => failed.has(m.MessageId));
     for (let i = 0; i < retry.length; i += 10) {
       const chunk = retry.slice(i, i + 10);
-      await client.send(
-        "ChangeMessageVisibilityBatch",
-        {
+      try {
+        await client.send("ChangeMessageVisibilityBatch", {
           QueueUrl: options.queueUrl,
           Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
-        },
-        send,
-      );
+        });
+      } catch (error) {
+        // Failed messages come back after the visibility timeout anyway.
+        getLogger().error("SQS ChangeMessageVisibilityBatch failed: failed messages come back after the timeout", {
+          error,
+        });
+      }
     }
   }
   return { received: messages.length, result, deleted: done.length - undeleted, undeleted };

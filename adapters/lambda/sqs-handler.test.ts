@@ -84,5 +84,11 @@ describe("createSqsHandler", () => {
     await expect(handler({} as never)).rejects.toThrow(ValidationError);
     await expect(handler({ Records: [{ body: "x" }] } as never)).rejects.toThrow(/messageId/);
     expect(() => createSqsHandler({} as never)).toThrow(ValidationError);
+    // A hole is a record without a messageId, refused alike, not a TypeError later.
+    const sparse: unknown[] = [];
+    sparse[1] = { messageId: "m-1", body: "x" };
+    const error = await handler({ Records: sparse } as never).catch((e) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(["Records.0"]);
   });
 });

@@ -50,11 +50,12 @@ function recordsOf(event: unknown): readonly SqsRecord[] {
   if (!Array.isArray(records)) {
     throw new ValidationError("Not an SQS event", [{ path: ["Records"], message: "expected an array of SQS records" }]);
   }
-  const issues = records.flatMap((record, index) =>
+  // Array.from visits a hole of a sparse array (as undefined), which flatMap passes by.
+  const issues = Array.from(records, (record, index) =>
     typeof record?.messageId === "string" && typeof record.body === "string"
       ? []
       : [{ path: ["Records", index], message: "an SQS record needs a string messageId and body" }],
-  );
+  ).flat();
   // Without a messageId a record cannot be reported back; refusing the batch returns it to the queue whole.
   if (issues.length > 0) throw new ValidationError("Not an SQS event", issues);
   return records as SqsRecord[];
