@@ -135,6 +135,33 @@ describe("tenancy()", () => {
     expect((await collect(inner.readAll())).map((e) => e.metadata[TENANT_METADATA_KEY])).toEqual(["acme", "acme"]);
   });
 
+  test("property: metadata the wrapped store refuses is refused through the tenant's store too, nothing written", async () => {
+    const tenants = tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }) });
+    const { stores } = await tenants.forTenant("acme");
+    const plain = new InMemoryEventStore();
+    const outcome = (append: Promise<unknown>) =>
+      append.then(
+        () => "written",
+        (error: { code?: string }) => error.code,
+      );
+    const metadata = fc.oneof(
+      fc.anything(),
+      fc.constantFrom("abc", [1, 2], null, 5, new Map([["a", 1]]), new Date(0), new (class Meta {})()),
+    );
+    await fc.assert(
+      fc.asyncProperty(metadata, async (value) => {
+        const streamId = `Cart-${crypto.randomUUID()}`;
+        const event = { type: "A", data: {}, metadata: value as never };
+        const expected = await outcome(plain.appendToStream(streamId, [event]));
+        expect(await outcome(stores.eventStore.appendToStream(streamId, [event]))).toBe(expected);
+        // Either way, what the tenant's store holds is the tenant's: its reads never refuse it.
+        const read = await collect(stores.eventStore.readStream(streamId));
+        expect(read.length).toBe(expected === "written" ? 1 : 0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test("deletes, restores and truncates through the wrapped store, the lifecycle events stamped so the tenant's feed still reads", async () => {
     const tenants = tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }) });
     const { stores } = await tenants.forTenant("acme");
