@@ -329,6 +329,37 @@ describe("tenancy()", () => {
     expect(calls).toBe(2);
   });
 
+  test("services or quotas that fail leave no stores open: the stores made are closed, invalid quotas make none", async () => {
+    const closed: string[] = [];
+    const made: string[] = [];
+    let servicesFail = true;
+    const tenants = tenancy({
+      stores: (tenant) => {
+        made.push(tenant);
+        return { eventStore: new InMemoryEventStore(), pool: { close: async () => void closed.push(tenant) } };
+      },
+      services: () => {
+        if (servicesFail) throw new Error("services down");
+        return {};
+      },
+      quotas: (tenant) => (tenant === "bad-quotas" ? { eventsPerWindow: 0 } : undefined),
+    });
+    await expect(tenants.forTenant("acme")).rejects.toThrow("services down");
+    expect(closed).toEqual(["acme"]);
+    expect(tenants.size).toBe(0);
+    servicesFail = false;
+    await tenants.forTenant("acme");
+    expect(closed).toEqual(["acme"]);
+    await expect(tenants.forTenant("bad-quotas")).rejects.toMatchObject({ code: ErrorCode.Validation });
+    expect(made).toEqual(["acme", "acme"]);
+    // evict is asynchronous for every input: an invalid id rejects, as forTenant's does.
+    let evicted: Promise<void> | undefined;
+    expect(() => {
+      evicted = tenants.evict("Not Valid");
+    }).not.toThrow();
+    await expect(evicted).rejects.toMatchObject({ code: TenancyErrorCode.InvalidTenant });
+  });
+
   test("a projection runs per tenant over that tenant's stores only (services)", async () => {
     const tenants = tenancy({
       stores: () => ({ eventStore: new InMemoryEventStore(), readModels: new InMemoryReadModelStore() }),
