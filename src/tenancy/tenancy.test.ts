@@ -416,6 +416,28 @@ describe("quotas", () => {
     await paid.appendToStream("S-1", [one, one, one, one]);
   });
 
+  test("an append of more events than a whole window allows is refused with no retry time: no wait fixes it", async () => {
+    let now = 1_000;
+    const counter = new QuotaCounter("acme", { windowMs: 60_000, eventsPerWindow: 3 }, () => now);
+    expect(() => counter.take(4)).toThrow(
+      expect.objectContaining({ code: TenancyErrorCode.QuotaExceeded, limit: "eventsPerWindow", retryAfterMs: 0 }),
+    );
+    // Refused without counting: the window's three events are still there to take.
+    counter.take(3);
+    now = 2_000;
+    expect(() => counter.take(1)).toThrow(expect.objectContaining({ retryAfterMs: 59_000 }));
+    const tenants = tenancy({
+      stores: () => ({ eventStore: new InMemoryEventStore() }),
+      quotas: { eventsPerWindow: 2 },
+    });
+    const store = (await tenants.forTenant("acme")).stores.eventStore;
+    const one = { type: "A", data: {} };
+    const over = await store.appendToStream("S-1", [one, one, one]).catch((e: unknown) => e);
+    expect(over).toMatchObject({ limit: "eventsPerWindow", max: 2, retryAfterMs: 0 });
+    expect((over as Error).message).not.toContain("retry in");
+    expect(await store.getStreamVersion("S-1")).toBe(0);
+  });
+
   test("a window restarts once it has passed", () => {
     let now = 1_000;
     const counter = new QuotaCounter("acme", { windowMs: 100, appendsPerWindow: 1 }, () => now);
