@@ -21,6 +21,7 @@ import {
   type FromContext,
   type Principal,
   type TenancyRoutes,
+  tenancyIssues,
   tenantScope,
 } from "../http/index.js";
 import { SSE_HEADERS, sseBody } from "./live-sse.js";
@@ -54,7 +55,8 @@ export interface LiveRoutesOptions {
   readonly hub: FromContext<LiveHub, Context>;
   /**
    * Multi-tenancy, as on the command routes: the caller's tenant from the auth hook's principal picks
-   * the hub, so a subscriber only ever follows its own tenant's feed, from any position it asks.
+   * the hub, so a subscriber only ever follows its own tenant's feed, from any position it asks. `hub`
+   * must then be a function of the tenant: one hub shared by every tenant is refused.
    */
   readonly tenancy?: TenancyRoutes<Context>;
   /** The same auth hook as the command routes; asked with kind `"live"`, type `"events"`. None: open to all. */
@@ -86,11 +88,16 @@ const FROM = /^\d{1,16}$/;
  * @throws {ValidationError} invalid options.
  */
 export function liveRoutes(options: LiveRoutesOptions): Hono {
-  const path = options.path ?? "/events";
-  const heartbeatMs = options.heartbeatMs ?? 5000;
-  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+  const path = options?.path ?? "/events";
+  const heartbeatMs = options?.heartbeatMs ?? 5000;
+  const maxBufferedBytes = options?.maxBufferedBytes ?? 1024 * 1024;
   const issues = [];
   if (options?.hub === undefined) issues.push({ path: ["hub"], message: "hub is required (a LiveHub)" });
+  issues.push(...tenancyIssues(options?.tenancy));
+  // One hub follows one store's feed: shared by every tenant, it would serve each caller another tenant's events.
+  if (options?.tenancy !== undefined && options.hub !== undefined && typeof options.hub !== "function") {
+    issues.push({ path: ["hub"], message: "with tenancy, hub must be a function of the tenant (one hub per tenant)" });
+  }
   if (!path.startsWith("/")) issues.push({ path: ["path"], message: "path must start with /" });
   if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 10) {
     issues.push({ path: ["heartbeatMs"], message: "heartbeatMs must be an integer of at least 10" });

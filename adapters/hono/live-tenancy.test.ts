@@ -4,9 +4,10 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { Hono } from "hono";
-import { type EventEnvelope, InMemoryEventStore, LiveHub, tenancy } from "../../src/index.js";
+import { ErrorCode, type EventEnvelope, InMemoryEventStore, LiveHub, tenancy } from "../../src/index.js";
 import { UnauthorizedError } from "../http/index.js";
 import { liveRoutes } from "./live-routes.js";
+import { eventFlowsRoutes } from "./routes.js";
 
 const tenants = tenancy({
   stores: () => ({ eventStore: new InMemoryEventStore() }),
@@ -107,5 +108,32 @@ describe("live routes with tenancy", () => {
     const response = await app.request("/api/events/stream", { headers: { authorization: "nobody" } });
     expect(response.status).toBe(403);
     await response.body?.cancel();
+  });
+
+  test("one hub shared by every tenant, or a tenancy option without tenants or tenantOf, is refused when built", async () => {
+    // A hub follows one store's feed: served to every tenant's callers, it would hand acme globex's events.
+    const globex = await tenants.forTenant("globex");
+    const shared = new LiveHub({ store: globex.stores.eventStore });
+    const tenantOf = (principal?: { metadata?: Record<string, unknown> }) => principal?.metadata?.tenant as string;
+    const builds = [
+      () => liveRoutes({ hub: shared, tenancy: { tenants, tenantOf } }),
+      () => liveRoutes({ hub: () => shared, tenancy: { tenants } as never }),
+      () => liveRoutes({ hub: () => shared, tenancy: { tenantOf } as never }),
+      () => liveRoutes({ hub: () => shared, tenancy: null as never }),
+      () => eventFlowsRoutes({ tenancy: { tenants } as never }),
+      () => eventFlowsRoutes({ tenancy: { tenants: {}, tenantOf } as never }),
+      () => liveRoutes(undefined as never),
+    ];
+    try {
+      for (const build of builds) {
+        expect(build).toThrow(expect.objectContaining({ code: ErrorCode.Validation }));
+      }
+      // A function of the tenant is the way: built, and each tenant gets its own hub.
+      expect(() =>
+        liveRoutes({ hub: (_c, tenant) => tenant?.services.hub, tenancy: { tenants, tenantOf } }),
+      ).not.toThrow();
+    } finally {
+      await shared.close();
+    }
   });
 });

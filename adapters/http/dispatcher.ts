@@ -63,7 +63,7 @@ import { errorResponse, problemResponse } from "./problem-details.js";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
 import { clipType, type Route, routeTable } from "./route-table.js";
-import { tenantScope } from "./tenancy.js";
+import { tenancyIssues, tenantScope } from "./tenancy.js";
 import { recordRequestError, tracedRequest } from "./tracing.js";
 
 /** Where the routes are mounted, as the adapter knows it: the raw path before them, and the raw path after. */
@@ -136,6 +136,8 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const onError = options.onError ?? defaultOnError;
   const auth = options.auth;
   const tenancy = options.tenancy;
+  const tenancyProblems = tenancyIssues(tenancy);
+  if (tenancyProblems.length > 0) throw new ValidationError("Invalid routes options", tenancyProblems);
   const commandRoutes = routeTable("command", options.commands?.schemas ?? {});
   const queryRoutes = routeTable("query", options.queries?.schemas ?? {});
   const sources: Record<MessageKind, FromContext<MessageBus, X> | undefined> = {

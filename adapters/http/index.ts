@@ -110,4 +110,4 @@ export {
   readJsonBody,
 } from "./request-body.js";
 export type { Route } from "./route-table.js";
-export { tenantScope } from "./tenancy.js";
+export { tenancyIssues, tenantScope } from "./tenancy.js";

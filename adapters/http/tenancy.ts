@@ -3,8 +3,27 @@
  * returned, and the request runs against that tenant's scope (its stores and the services built
  * over them), so handlers never read a tenant from the request themselves.
  */
+import type { Issue } from "../../src/index.js";
 import type { AnyTenantScope, AuthRequest, Principal, TenancyRoutes } from "./dispatcher-options.js";
 import { ForbiddenError, UnauthorizedError } from "./errors.js";
+
+/**
+ * What is wrong with a `tenancy` option, checked when the routes are built: without `tenants` (a
+ * `tenancy()`) and a `tenantOf` function, every request would fail with a TypeError (500).
+ */
+export function tenancyIssues(tenancy: unknown): Issue[] {
+  if (tenancy === undefined) return [];
+  const routes = tenancy as Partial<TenancyRoutes> | null;
+  if (
+    typeof routes !== "object" ||
+    routes === null ||
+    typeof routes.tenantOf !== "function" ||
+    typeof routes.tenants?.forTenant !== "function"
+  ) {
+    return [{ path: ["tenancy"], message: "tenancy needs tenants (a tenancy()) and a tenantOf function" }];
+  }
+  return [];
+}
 
 /**
  * The caller's tenant scope.

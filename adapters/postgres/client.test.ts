@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
 import fc from "fast-check";
-import { InvalidTenantError, isEventFlowsError, isServiceError, tenantId } from "../../src/index.js";
+import { ErrorCode, InvalidTenantError, isEventFlowsError, isServiceError, tenantId } from "../../src/index.js";
 import {
   createPostgresClient,
   MIN_STATEMENT_TIMEOUT_MS,
@@ -123,6 +123,32 @@ describe("createPostgresClient", () => {
       "eventflows.tenant",
     );
     await plain.end({ timeout: 0 });
+  });
+
+  test("tenant: a URL whose query sets another tenant (which postgres.js would send over the option) is refused", async () => {
+    for (const query of [
+      "eventflows.tenant=globex",
+      "sslmode=disable&eventflows.tenant=",
+      "eventflows%2Etenant=globex",
+    ]) {
+      let thrown: unknown;
+      try {
+        createPostgresClient(`postgres://app:s3cret@localhost/db?${query}`, { tenant: "acme" });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: ["url"] }] });
+      expect(everything(thrown)).not.toContain("s3cret");
+      expect(everything(thrown)).not.toContain("globex");
+    }
+    // The same tenant in the URL, or none, is the option's own: accepted.
+    const same = createPostgresClient("postgres://app@localhost/db?eventflows.tenant=acme", { tenant: "acme" });
+    expect(tenantOf(same)).toBe(tenantId("acme"));
+    await same.end({ timeout: 0 });
+    // Without the option the URL's setting is the pool's own business: tenantScopedSql still sets a tenant per transaction.
+    const unbound = createPostgresClient("postgres://app@localhost/db?eventflows.tenant=globex");
+    expect(tenantOf(unbound)).toBeUndefined();
+    await unbound.end({ timeout: 0 });
   });
 
   test("tenant: anything but a tenant id is an InvalidTenantError that does not echo it, before any client exists", () => {

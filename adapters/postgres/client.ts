@@ -30,7 +30,8 @@ export interface PostgresClientOptions extends postgres.Options<Record<string, p
    * this tenant (a core tenant id, see `tenantId`) for its whole life. The id is sent as the
    * `eventflows.tenant` startup parameter, the setting the tenant policies read, so each statement
    * runs as it is, with no transaction or setting around it (the shared-pool way,
-   * `tenantScopedSql`, adds both to every statement). It wins over the same key in `connection`.
+   * `tenantScopedSql`, adds both to every statement). It wins over the same key in `connection`; a
+   * URL whose query sets another (`?eventflows.tenant=…`, which postgres.js would send instead) is refused.
    * `tenantOf(client)` returns it.
    */
   readonly tenant?: string;
@@ -80,6 +81,7 @@ export const URL_VARIABLE = "DATABASE_URL";
  * Close it with `await sql.end()` (or the store's `close()` when the store created it).
  * @throws {ValidationError} bad options or a URL that does not parse; never the URL or its password.
  * @throws {InvalidTenantError} a `tenant` that is not a tenant id.
+ * @throws {ValidationError} with `tenant`, a URL whose query sets `eventflows.tenant` to another tenant.
  */
 export function createPostgresClient(url?: string, options: PostgresClientOptions = {}, env?: EnvSource): PostgresSql {
   const { statementTimeoutMs = DEFAULT_CLIENT_OPTIONS.statementTimeoutMs, application_name, tenant, ...rest } = options;
@@ -105,6 +107,16 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
   if (connectionUrl !== undefined && typeof connectionUrl !== "string") {
     throw new ValidationError("Invalid PostgreSQL client options", [
       { path: ["url"], message: "url must be a string" },
+    ]);
+  }
+  // postgres.js makes a URL's unknown query parameters startup parameters, over `connection`: a URL
+  // naming another tenant (`?eventflows.tenant=…`) would have this tenant's pool serve that tenant.
+  if (ownTenant !== undefined && connectionUrl !== undefined && urlSetsOtherTenant(connectionUrl, ownTenant)) {
+    throw new ValidationError("Invalid PostgreSQL client options", [
+      {
+        path: ["url"],
+        message: `the URL sets ${TENANT_SETTING} to another tenant than the tenant option: remove it from the URL`,
+      },
     ]);
   }
   const merged = {
@@ -293,6 +305,15 @@ function refusal(error: unknown, url: string | undefined): string {
   return secrets.some((secret) => message.includes(secret))
     ? "postgres.js refused the client options"
     : `postgres.js refused the client options: ${message.slice(0, 200)}`;
+}
+
+/** Whether a URL's query sets the tenant setting to anything but `tenant` (read as postgres.js reads it). */
+function urlSetsOtherTenant(url: string, tenant: string): boolean {
+  const mark = url.indexOf("?");
+  if (mark === -1) return false;
+  const end = url.indexOf("#", mark);
+  const query = new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end));
+  return query.getAll(TENANT_SETTING).some((value) => value !== tenant);
 }
 
 /** The user and password spelled in a URL, found without parsing it (it may not parse). */

@@ -50,7 +50,8 @@ export type TenantQuotaLimit = "appendsPerWindow" | "eventsPerWindow" | "eventsP
 
 /**
  * An append went over one of its tenant's quotas: nothing was written. `retryAfterMs` says when the
- * window frees up (0 for `eventsPerAppend`, which no wait fixes). The HTTP routes answer 429 with `Retry-After`.
+ * window frees up (0 when no wait fixes it: over `eventsPerAppend`, or more events than `eventsPerWindow`
+ * in one append). The HTTP routes answer 429, with `Retry-After` unless `retryAfterMs` is 0.
  */
 export class TenantQuotaExceededError extends EventFlowsError {
   override readonly name = "TenantQuotaExceededError";
@@ -65,7 +66,9 @@ export class TenantQuotaExceededError extends EventFlowsError {
       TenancyErrorCode.QuotaExceeded,
       limit === "eventsPerAppend"
         ? `Tenant "${tenant}" may append at most ${max} events at once`
-        : `Tenant "${tenant}" is over its quota of ${max} ${limit === "appendsPerWindow" ? "appends" : "events"} per window; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+        : retryAfterMs === 0
+          ? `Tenant "${tenant}" may append at most ${max} events per window: this append alone has more`
+          : `Tenant "${tenant}" is over its quota of ${max} ${limit === "appendsPerWindow" ? "appends" : "events"} per window; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
       options,
     );
   }

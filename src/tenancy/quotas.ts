@@ -43,6 +43,10 @@ export class QuotaCounter {
     if (eventsPerAppend !== undefined && events > eventsPerAppend) {
       throw new TenantQuotaExceededError(this.#tenant, "eventsPerAppend", eventsPerAppend, 0);
     }
+    // More events than a whole window allows: no wait fixes it either (no retry time, no Retry-After).
+    if (eventsPerWindow !== undefined && events > eventsPerWindow) {
+      throw new TenantQuotaExceededError(this.#tenant, "eventsPerWindow", eventsPerWindow, 0);
+    }
     const now = this.#now();
     if (now - this.#windowStart >= this.#windowMs) {
       this.#windowStart = now;

@@ -135,6 +135,33 @@ describe("tenancy()", () => {
     expect((await collect(inner.readAll())).map((e) => e.metadata[TENANT_METADATA_KEY])).toEqual(["acme", "acme"]);
   });
 
+  test("property: metadata the wrapped store refuses is refused through the tenant's store too, nothing written", async () => {
+    const tenants = tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }) });
+    const { stores } = await tenants.forTenant("acme");
+    const plain = new InMemoryEventStore();
+    const outcome = (append: Promise<unknown>) =>
+      append.then(
+        () => "written",
+        (error: { code?: string }) => error.code,
+      );
+    const metadata = fc.oneof(
+      fc.anything(),
+      fc.constantFrom("abc", [1, 2], null, 5, new Map([["a", 1]]), new Date(0), new (class Meta {})()),
+    );
+    await fc.assert(
+      fc.asyncProperty(metadata, async (value) => {
+        const streamId = `Cart-${crypto.randomUUID()}`;
+        const event = { type: "A", data: {}, metadata: value as never };
+        const expected = await outcome(plain.appendToStream(streamId, [event]));
+        expect(await outcome(stores.eventStore.appendToStream(streamId, [event]))).toBe(expected);
+        // Either way, what the tenant's store holds is the tenant's: its reads never refuse it.
+        const read = await collect(stores.eventStore.readStream(streamId));
+        expect(read.length).toBe(expected === "written" ? 1 : 0);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test("deletes, restores and truncates through the wrapped store, the lifecycle events stamped so the tenant's feed still reads", async () => {
     const tenants = tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }) });
     const { stores } = await tenants.forTenant("acme");
@@ -302,6 +329,37 @@ describe("tenancy()", () => {
     expect(calls).toBe(2);
   });
 
+  test("services or quotas that fail leave no stores open: the stores made are closed, invalid quotas make none", async () => {
+    const closed: string[] = [];
+    const made: string[] = [];
+    let servicesFail = true;
+    const tenants = tenancy({
+      stores: (tenant) => {
+        made.push(tenant);
+        return { eventStore: new InMemoryEventStore(), pool: { close: async () => void closed.push(tenant) } };
+      },
+      services: () => {
+        if (servicesFail) throw new Error("services down");
+        return {};
+      },
+      quotas: (tenant) => (tenant === "bad-quotas" ? { eventsPerWindow: 0 } : undefined),
+    });
+    await expect(tenants.forTenant("acme")).rejects.toThrow("services down");
+    expect(closed).toEqual(["acme"]);
+    expect(tenants.size).toBe(0);
+    servicesFail = false;
+    await tenants.forTenant("acme");
+    expect(closed).toEqual(["acme"]);
+    await expect(tenants.forTenant("bad-quotas")).rejects.toMatchObject({ code: ErrorCode.Validation });
+    expect(made).toEqual(["acme", "acme"]);
+    // evict is asynchronous for every input: an invalid id rejects, as forTenant's does.
+    let evicted: Promise<void> | undefined;
+    expect(() => {
+      evicted = tenants.evict("Not Valid");
+    }).not.toThrow();
+    await expect(evicted).rejects.toMatchObject({ code: TenancyErrorCode.InvalidTenant });
+  });
+
   test("a projection runs per tenant over that tenant's stores only (services)", async () => {
     const tenants = tenancy({
       stores: () => ({ eventStore: new InMemoryEventStore(), readModels: new InMemoryReadModelStore() }),
@@ -356,6 +414,28 @@ describe("quotas", () => {
     expect(await free.getStreamVersion("S-1")).toBe(3);
     const paid = (await tenants.forTenant("paid")).stores.eventStore;
     await paid.appendToStream("S-1", [one, one, one, one]);
+  });
+
+  test("an append of more events than a whole window allows is refused with no retry time: no wait fixes it", async () => {
+    let now = 1_000;
+    const counter = new QuotaCounter("acme", { windowMs: 60_000, eventsPerWindow: 3 }, () => now);
+    expect(() => counter.take(4)).toThrow(
+      expect.objectContaining({ code: TenancyErrorCode.QuotaExceeded, limit: "eventsPerWindow", retryAfterMs: 0 }),
+    );
+    // Refused without counting: the window's three events are still there to take.
+    counter.take(3);
+    now = 2_000;
+    expect(() => counter.take(1)).toThrow(expect.objectContaining({ retryAfterMs: 59_000 }));
+    const tenants = tenancy({
+      stores: () => ({ eventStore: new InMemoryEventStore() }),
+      quotas: { eventsPerWindow: 2 },
+    });
+    const store = (await tenants.forTenant("acme")).stores.eventStore;
+    const one = { type: "A", data: {} };
+    const over = await store.appendToStream("S-1", [one, one, one]).catch((e: unknown) => e);
+    expect(over).toMatchObject({ limit: "eventsPerWindow", max: 2, retryAfterMs: 0 });
+    expect((over as Error).message).not.toContain("retry in");
+    expect(await store.getStreamVersion("S-1")).toBe(0);
   });
 
   test("a window restarts once it has passed", () => {

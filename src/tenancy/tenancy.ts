@@ -57,7 +57,10 @@ export interface Tenancy<S extends TenantStores = TenantStores, V = undefined> {
   forTenant(tenant: string): Promise<TenantScope<S, V>>;
   /** Tenants cached now. */
   readonly size: number;
-  /** Drops a tenant from the cache and closes its stores and services. */
+  /**
+   * Drops a tenant from the cache and closes its stores and services.
+   * @throws {InvalidTenantError} not a tenant id (the promise rejects).
+   */
   evict(tenant: string): Promise<void>;
   /** Drops every tenant, closing their stores and services. */
   close(): Promise<void>;
@@ -81,11 +84,19 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
 
   const make = async (tenant: TenantId): Promise<TenantScope<S, V>> => {
     if (options.knows !== undefined && !(await options.knows(tenant))) throw new UnknownTenantError(tenant);
-    const made = await options.stores(tenant);
+    // The quotas first: invalid ones are refused before any store (a pool, a connection) is made.
     const quotas = typeof options.quotas === "function" ? options.quotas(tenant) : options.quotas;
     const quota = quotas === undefined ? undefined : new QuotaCounter(tenant, quotas);
+    const made = await options.stores(tenant);
     const stores = { ...made, eventStore: new TenantEventStore(tenant, made.eventStore, quota) } as ScopedStores<S>;
-    const services = (options.services === undefined ? undefined : await options.services({ tenant, stores })) as V;
+    let services: V;
+    try {
+      services = (options.services === undefined ? undefined : await options.services({ tenant, stores })) as V;
+    } catch (error) {
+      // Not cached, so nothing else would ever close the stores just made: close them now.
+      await closeScope({ tenant, stores, services: undefined });
+      throw error;
+    }
     return { tenant, stores, services };
   };
 
@@ -127,7 +138,11 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
       return cache.size;
     },
     evict(value) {
-      return drop(tenantId(value));
+      try {
+        return drop(tenantId(value));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
     async close() {
       await Promise.all([...cache.keys()].map(drop));

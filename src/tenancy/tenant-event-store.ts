@@ -82,8 +82,10 @@ export class TenantEventStore extends EventStore {
       return Promise.reject(error);
     }
     const tenant = this.tenant;
+    // Metadata that is not a plain object (a string, an array, a Map, null) is passed on as given, for the
+    // wrapped store to refuse with its ValidationError: spread, it would become an object and be stored.
     const stamped = events.map((event: NewEvent) =>
-      typeof event === "object" && event !== null
+      typeof event === "object" && event !== null && stampable(event.metadata)
         ? { ...event, metadata: { ...event.metadata, [TENANT_METADATA_KEY]: tenant } }
         : event,
     );
@@ -107,8 +109,7 @@ export class TenantEventStore extends EventStore {
 
   #stamp(metadata: DeleteStreamOptions["metadata"]): DeleteStreamOptions["metadata"] {
     // Not a plain object: passed on as given, for the wrapped store to refuse with its ValidationError.
-    if (metadata !== undefined && (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)))
-      return metadata;
+    if (!stampable(metadata)) return metadata;
     return { ...metadata, [TENANT_METADATA_KEY]: this.tenant };
   }
 
@@ -260,4 +261,12 @@ export class TenantEventStore extends EventStore {
     };
     return guarded;
   }
+}
+
+/** Metadata the tenant can be stamped into: none yet, or a plain object (not an array, a Map, a Date...). */
+function stampable(metadata: unknown): boolean {
+  if (metadata === undefined) return true;
+  if (typeof metadata !== "object" || metadata === null) return false;
+  const prototype = Object.getPrototypeOf(metadata);
+  return prototype === Object.prototype || prototype === null;
 }
