@@ -481,6 +481,80 @@ describe("format /3 and the rest of the library", () => {
     expect((await personal.decryptEvent(event)).data).toEqual(data);
   });
 
+  test("an array's length is no field: declared, it is absent, and the array reads whole before and after erasure", async () => {
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const personal = personalData({
+        keys,
+        format,
+        events: { T: { fields: ["phones.length", "email"], subject: () => "s" } },
+      });
+      const data = { email: "a@example.com", phones: ["+33 1", "+33 2"] };
+      const [sealed] = await personal.encryptEvents("S-1", [
+        { id: "e", type: "T", data, metadata: {}, timestamp: "t" },
+      ]);
+      const event = { ...(sealed as PendingEvent), streamId: "S-1", version: 1 };
+      expect(JSON.stringify(event.data)).not.toContain("a@example.com");
+      expect((await personal.decryptEvent(event)).data).toEqual(data);
+      await keys.delete("s");
+      const erased = await personal.decryptEvent(event);
+      expect(erased.data).toEqual({ email: null, phones: ["+33 1", "+33 2"] });
+      expect(erased.metadata[ERASED_FIELDS_METADATA]).toEqual(["email"]);
+    }
+  });
+
+  test("an erased subject's field list altered in the store puts nothing where the record has no such place: typed errors, in either format", async () => {
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const personal = personalData({
+        keys,
+        format,
+        events: { T: { fields: ["email", "phones.1"], subject: () => "s" } },
+      });
+      const data = { id: "1", email: "a@example.com", phones: ["+33 1", "+33 2"], note: "kept" };
+      const [sealed] = await personal.encryptEvents("S-1", [
+        { id: "e", type: "T", data, metadata: {}, timestamp: "t" },
+      ]);
+      const event = { ...(sealed as PendingEvent), streamId: "S-1", version: 1 };
+      await keys.delete("s");
+      expect((await personal.decryptEvent(event)).data).toEqual({ ...data, email: null, phones: ["+33 1", null] });
+      const relisted = (fields: string[]) => {
+        const copy = JSON.parse(JSON.stringify(event.data));
+        if (format === 3) copy.$personal[2] = fields;
+        else copy.email.fields = fields;
+        return { ...event, data: copy };
+      };
+      const variants: [string[], string][] = [
+        // Put back, these would set the record's prototype (to an object, or to null).
+        [["email", "__proto__.x"], "malformed"],
+        [["email", "__proto__"], "malformed"],
+        // Through a value that is not an object: it would become one.
+        [["email", "note.x"], "tampered"],
+        [["email", "id.0"], "tampered"],
+        // Elements the array does not hold: the array would grow (to 4 billion elements for the last).
+        [["email", "phones.2"], "tampered"],
+        [["email", "phones.4294967294"], "tampered"],
+        [["email", "phones.01"], "tampered"],
+        [["email", "phones.x"], "tampered"],
+        [["email", "phones.1.x"], "tampered"],
+      ];
+      for (const [fields, reason] of variants) {
+        const error = await personal.decryptEvent(relisted(fields)).catch((e: unknown) => e);
+        expect({
+          format,
+          fields,
+          code: (error as { code?: string }).code,
+          reason: (error as { reason?: string }).reason,
+        }).toEqual({
+          format,
+          fields,
+          code: ErrorCode.PersonalDataUnreadable,
+          reason,
+        });
+      }
+    }
+  });
+
   test("schemas check the plaintext on append and on read, and upcasters see it", async () => {
     const keys = new InMemorySubjectKeyStore();
     const personal = declared(keys);

@@ -412,7 +412,10 @@ function assembled(
     const values = opened[s];
     if (values === null || values === undefined) erased.push(...value.fields);
     for (let i = 0; i < value.fields.length; i++) {
-      put(out, root, segmentsOf(value.fields[i] as string), values == null ? null : values[i]);
+      const field = value.fields[i] as string;
+      if (!put(out, root, segmentsOf(field), values == null ? null : values[i])) {
+        throw new PersonalDataError("tampered", value.subject, field);
+      }
     }
   }
   for (const { path, value } of references) {
@@ -433,7 +436,9 @@ function restored(root: Record<string, unknown>, marker: CompactMarker, values: 
   for (const key in root) if (key !== ENCRYPTED_MARKER) setOwn(out, key, root[key]);
   const fields = marker[2];
   for (let i = 0; i < fields.length; i++) {
-    put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i]);
+    if (!put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i])) {
+      throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
+    }
   }
   return { value: out, erased: values === null ? fields.slice().sort() : NOTHING_ERASED };
 }
@@ -477,19 +482,27 @@ function copyOf(value: unknown): Record<string | number, unknown> {
  * Sets `value` at `path` in `out`, a copy of `root`, copying each object on the way once: an object
  * still the one `root` holds there is copied, any other object was made here (a copy, or a value
  * put earlier) and is written to as it is. No set of copies to keep per record.
+ *
+ * `false` (and nothing set) where the record has no such place: a path through a value that is not an
+ * object or array, or to an array element the record does not hold (a sealed record keeps each
+ * listed element, as `null` or its ciphertext). Only a field list altered in the store gets there:
+ * under an active key it fails to authenticate first; an erased subject's has nothing to vouch for it.
+ * An array's `length` (listed by releases that read it as a field) is left as it is.
  */
-function put(out: Record<string | number, unknown>, root: unknown, path: FieldPath, value: unknown): void {
+function put(out: Record<string | number, unknown>, root: unknown, path: FieldPath, value: unknown): boolean {
   let at = out;
   let original = root;
   const last = path.length - 1;
   for (let i = 0; i < last; i++) {
     const segment = path[i] as string | number;
+    if (Array.isArray(at) && !isElementOf(at, segment)) return false;
     const child = at[segment];
+    if (child !== undefined && (typeof child !== "object" || child === null)) return false;
     original =
       typeof original === "object" && original !== null
         ? (original as Record<string | number, unknown>)[segment]
         : undefined;
-    if (typeof child === "object" && child !== null && child !== original) {
+    if (typeof child === "object" && child !== original) {
       at = child as Record<string | number, unknown>;
     } else {
       const copy = copyOf(child);
@@ -497,7 +510,16 @@ function put(out: Record<string | number, unknown>, root: unknown, path: FieldPa
       at = copy;
     }
   }
-  at[path[last] as string | number] = value;
+  const segment = path[last] as string | number;
+  if (Array.isArray(at) && !isElementOf(at, segment)) return segment === "length";
+  at[segment] = value;
+  return true;
+}
+
+/** Whether `segment` names an element `array` holds: a canonical index below its length. */
+function isElementOf(array: readonly unknown[], segment: string | number): boolean {
+  const index = Number(segment);
+  return Number.isInteger(index) && index >= 0 && index < array.length && String(index) === String(segment);
 }
 
 /** A dotted field's segments, remembered: the same few fields are read on every event. */
@@ -577,6 +599,8 @@ function valueAt(root: unknown, path: FieldPath): unknown {
   for (const segment of path) {
     // Own properties only: a field the record lacks is absent, even where its prototype has that name.
     if (typeof at !== "object" || at === null || !Object.hasOwn(at, segment)) return undefined;
+    // An array's own keys are its elements and `length`, which is no field of the record.
+    if (segment === "length" && Array.isArray(at)) return undefined;
     at = (at as Record<string | number, unknown>)[segment];
   }
   return at;
