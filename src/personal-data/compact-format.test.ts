@@ -393,7 +393,7 @@ describe("format /3 and the rest of the library", () => {
     expect(await personal.decryptSnapshot("List-1", JSON.parse(JSON.stringify(stored)))).toEqual(state);
   });
 
-  test("a top-level $personal key of one's own is refused on append and on save, whatever the format; nested, it is data", async () => {
+  test("a top-level $personal key of one's own is refused on append and on save, whatever the format", async () => {
     for (const format of [2, 3] as const) {
       const keys = new InMemorySubjectKeyStore();
       const backing = new InMemoryEventStore();
@@ -411,6 +411,52 @@ describe("format /3 and the rest of the library", () => {
       ).rejects.toMatchObject({ code: ErrorCode.Validation });
       // A store without personal data reserves nothing.
       await new InMemoryEventStore().appendToStream("Other-1", [{ type: "T", data: { $personal: "mine" } }]);
+    }
+  });
+
+  test("nested, a $personal key is data under a /3 marker; in a record stored without one, whose reads would take it for a /2 value and fail, it is refused and nothing is written", async () => {
+    const nested = { note: { $personal: "aes-256-gcm/2", subject: "x" }, list: [{ $personal: 1 }] };
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: declared(keys, format) });
+      const { email: _email, name: _name, address: _address, ...nothingPersonal } = customer("c1");
+      const refused: [string, PendingEvent["data"]][] = [
+        ["Undeclared", { ...customer("c1"), ...nested }],
+        ["Registered", { ...nothingPersonal, ...nested }],
+      ];
+      if (format === 2) refused.push(["Registered", { ...customer("c1"), ...nested }]);
+      for (const [type, data] of refused) {
+        const error = await store
+          .appendToStream("Customer-c1", [
+            { type: "Undeclared", data: { plain: 1 } },
+            { type, data },
+          ])
+          .catch((e: unknown) => e);
+        expect({ format, type, error }).toMatchObject({
+          format,
+          type,
+          error: { code: ErrorCode.Validation, issues: [{ path: [1, "data", "note", "$personal"] }] },
+        });
+      }
+      const snapshots = new InMemorySnapshotStore({ personalData: declared(keys, format) });
+      for (const [streamId, state] of [
+        ["Other-1", nested],
+        ["Customer-c1", [{ email: "a@example.com" }, nested]],
+      ] as const) {
+        await expect(snapshots.save({ streamId, version: 1, state })).rejects.toMatchObject({
+          code: ErrorCode.Validation,
+        });
+      }
+      if (format === 3) {
+        await store.appendToStream("Customer-c1", [{ type: "Registered", data: { ...customer("c1"), ...nested } }]);
+        await snapshots.save({ streamId: "Customer-c1", version: 1, state: { email: "a@example.com", ...nested } });
+        expect((await collect(store.readAll())).map((event) => event.data)).toEqual([{ ...customer("c1"), ...nested }]);
+        expect((await snapshots.load("Customer-c1"))?.state).toEqual({ email: "a@example.com", ...nested });
+      } else {
+        expect(await collect(backing.readAll())).toEqual([]);
+        expect(await snapshots.load("Customer-c1")).toBeUndefined();
+      }
     }
   });
 

@@ -148,6 +148,7 @@ export class PersonalData {
     let out: PendingEvent[] | undefined;
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as PendingEvent;
+      if (compactMarkerOf(sealed[i]) === undefined) assertNoNestedMarker(event.data, i, "data");
       if (sealed[i] === event.data) continue;
       out ??= events.slice();
       out[i] = { ...event, data: sealed[i] };
@@ -216,7 +217,10 @@ export class PersonalData {
   async encryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
     assertNoMarker(state, undefined, "state");
     const rule = this.#snapshots.get(categoryOf(streamId));
-    return rule === undefined ? state : this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
+    const sealed =
+      rule === undefined ? state : await this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
+    if (compactMarkerOf(sealed) === undefined) assertNoNestedMarker(state, undefined, "state");
+    return sealed;
   }
 
   /** A snapshot's state (of the stream `streamId`) decrypted; fields of an erased subject read as `null`. */
@@ -458,6 +462,24 @@ function assertNoMarker(root: unknown, index: number | undefined, where: "data" 
       },
     ]);
   }
+}
+
+/**
+ * A record stored without a /3 marker is walked on every read for /2 values: an object of its own with
+ * the marker key, anywhere in it, would be taken for one and fail every read of the record (and every
+ * projection reading past it) as `malformed`. Refused on the way in instead; under a /3 marker it is data.
+ */
+function assertNoNestedMarker(root: unknown, index: number | undefined, where: "data" | "state"): void {
+  const found: Found[] = [];
+  collect(root, [], found);
+  if (found.length === 0) return;
+  const at = [where, ...(found[0] as Found).path, ENCRYPTED_MARKER];
+  throw new ValidationError(`The key "${ENCRYPTED_MARKER}" is reserved by personal data`, [
+    {
+      path: index === undefined ? at : [index, ...at],
+      message: `an object with a "${ENCRYPTED_MARKER}" key would be read as encrypted personal data`,
+    },
+  ]);
 }
 
 /** The last ciphertext that lists the field at `path`. */
