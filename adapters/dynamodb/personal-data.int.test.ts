@@ -92,6 +92,32 @@ describe("crypto-shredding on DynamoDB", () => {
     });
   });
 
+  test("deleting a subject again, through this instance or another, keeps the tombstone's time of the erasure", async () => {
+    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
+    const subject = `twice-${ulid()}`;
+    const erasedAt = async () => {
+      const { Item } = await keys.client.send<{ Item?: { erased?: { S?: string }; wk?: unknown } }>("GetItem", {
+        TableName: tableName,
+        Key: {
+          [keys.layout.partitionKey]: { S: SUBJECT_KEY_PARTITION_PREFIX + subject },
+          [keys.layout.sortKey]: { N: "0" },
+        },
+        ConsistentRead: true,
+      });
+      expect(Item?.wk).toBeUndefined();
+      return Item?.erased?.S;
+    };
+    await keys.createOrGet(subject);
+    await keys.delete(subject);
+    const first = await erasedAt();
+    expect(Number.isNaN(Date.parse(first ?? ""))).toBe(false);
+    await Bun.sleep(5);
+    await keys.delete(subject);
+    await new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey }).delete(subject);
+    expect(await erasedAt()).toBe(first);
+    expect((await keys.get(subject)).status).toBe("erased");
+  });
+
   test("format /3 events hold one marker and no marked field, read back decrypted; events of format /2 still read", async () => {
     const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
     const store = new DynamoDbEventStore({ ...local, tableName, personalData: customerPersonalData(keys) });

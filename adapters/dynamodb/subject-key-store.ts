@@ -113,11 +113,18 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
   }
 
   protected async eraseKey(subjectId: string): Promise<void> {
-    // A put, not an update: the item is replaced whole, so no attribute of the key survives it.
-    await this.client.send("PutItem", {
-      TableName: this.layout.tableName,
-      Item: { ...this.#key(subjectId), [ERASED]: str(new Date().toISOString()) },
-    });
+    // A put, not an update: the item is replaced whole, so no attribute of the key survives it. Unless
+    // it is a tombstone already: deleting again keeps the time of the erasure (as PostgreSQL's does).
+    try {
+      await this.client.send("PutItem", {
+        TableName: this.layout.tableName,
+        Item: { ...this.#key(subjectId), [ERASED]: str(new Date().toISOString()) },
+        ConditionExpression: "attribute_not_exists(#erased)",
+        ExpressionAttributeNames: { "#erased": ERASED },
+      });
+    } catch (error) {
+      if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
+    }
   }
 
   #key(subjectId: string): Record<string, unknown> {
