@@ -273,6 +273,18 @@ describe("the stored format aes-256-gcm/3", () => {
         ["a field named __proto__", { ...data, $personal: [format, subject, ["__proto__"], sealed] }, "malformed"],
         ["a nested __proto__", { ...data, $personal: [format, subject, ["a.__proto__.b"], sealed] }, "malformed"],
         ["a subject that is not a string", { ...data, $personal: [format, 7, fields, sealed] }, "malformed"],
+        // Not the key store's ValidationError: the stored record is at fault, not the reader's input.
+        ["an empty subject", { ...data, $personal: [format, "", fields, sealed] }, "malformed"],
+        [
+          "a subject over 256 characters",
+          { ...data, $personal: [format, "c".repeat(257), fields, sealed] },
+          "malformed",
+        ],
+        [
+          "a subject with a control character",
+          { ...data, $personal: [format, "c\u0001", fields, sealed] },
+          "malformed",
+        ],
         ["a ciphertext that is not base64", { ...data, $personal: [format, subject, fields, "!!!!"] }, "malformed"],
       ];
       for (const [label, altered, reason] of variants) {

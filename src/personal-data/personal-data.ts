@@ -3,7 +3,7 @@ import type { EventPages, EventReader } from "../event-store/read-pages.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { setOwn } from "../internal/json.js";
-import { kindOf } from "../internal/validate.js";
+import { isName, kindOf } from "../internal/validate.js";
 import {
   type CompactMarker,
   checkedMarker,
@@ -32,7 +32,13 @@ import {
   sealFields,
   sealFieldsNow,
 } from "./field-crypto.js";
-import { assertSubjectId, cachedSubjectKey, SubjectKeyStore } from "./subject-key-store.js";
+import {
+  assertSubjectId,
+  cachedSubjectKey,
+  MAX_SUBJECT_ID_LENGTH,
+  type SubjectKeyLookup,
+  SubjectKeyStore,
+} from "./subject-key-store.js";
 import { hasSyncKey } from "./sync-aes-gcm.js";
 
 /** Which fields of a record are personal, and whose: declared once per event type or snapshot category. */
@@ -322,18 +328,31 @@ export class PersonalData {
       return restored(root, marker, openCompactNow(lookup.key, marker, context));
     }
     if (!wait) return undefined;
-    return this.keys.get(marker[1]).then(async (later) => {
+    return this.#lookup(marker[1], ENCRYPTED_MARKER).then(async (later) => {
       if (later.status === "active") return restored(root, marker, await openCompact(later.key, marker, context));
       if (later.status === "erased") return restored(root, marker, null);
       throw new PersonalDataError("unknown-key", marker[1], ENCRYPTED_MARKER);
     });
   }
 
+  /**
+   * The key store's answer for a stored subject that is not cached. A subject no key store takes (empty,
+   * too long, control characters) was not written by the library: `malformed`, not the key store's
+   * `ValidationError`, which would blame the reader's input for the stored record. (A cached subject
+   * passed these checks when it was cached.)
+   */
+  #lookup(subject: string, path: string): Promise<SubjectKeyLookup> {
+    if (!isName(subject, MAX_SUBJECT_ID_LENGTH)) {
+      return Promise.reject(new PersonalDataError("malformed", undefined, path));
+    }
+    return this.keys.get(subject);
+  }
+
   /** Every ciphertext's values (`null` for an erased subject), through the key store and Web Crypto if need be. */
   #openLater(sealed: readonly Sealed[], context: SealContext): Promise<(unknown[] | null)[]> {
     return Promise.all(
       sealed.map(async ({ path, value }) => {
-        const lookup = await this.keys.get(value.subject);
+        const lookup = await this.#lookup(value.subject, dottedPath(path));
         if (lookup.status === "active") return openFields(lookup.key, value, context, path);
         if (lookup.status === "erased") return null;
         throw new PersonalDataError("unknown-key", value.subject, dottedPath(path));
