@@ -79,6 +79,25 @@ function base64Bytes(text: string): Uint8Array {
 }
 
 describe("crypto-shredding on DynamoDB", () => {
+  test("options that are missing, null or wrong are a ValidationError", async () => {
+    const bad: [string, unknown][] = [
+      ["null", null],
+      ["no master key", { ...local, tableName }],
+      ["no table", { ...local, masterKey }],
+      ["a key attribute the store uses itself", { ...local, tableName, masterKey, partitionKey: "wk" }],
+      ["a negative cacheSize", { ...local, tableName, masterKey, cacheSize: -1 }],
+    ];
+    for (const [label, options] of bad) {
+      let error: unknown;
+      try {
+        new DynamoDbSubjectKeyStore(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect({ label, code: (error as { code?: string })?.code }).toEqual({ label, code: ErrorCode.Validation });
+    }
+  });
+
   test("items hold only wrapped keys, which another master key cannot unwrap", async () => {
     const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
     const subject = `wrap-${ulid()}`;

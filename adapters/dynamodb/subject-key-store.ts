@@ -55,6 +55,11 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
   /** @throws {ValidationError} a missing master key, bad table or key names, cache options, region or credentials. */
   constructor(options: DynamoDbSubjectKeyStoreOptions) {
     super(options);
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError("Invalid DynamoDB subject key store options", [
+        { path: [], message: "options are required" },
+      ]);
+    }
     const layout = tableLayout(options);
     const issues: Issue[] = [...masterKeyIssues(options?.masterKey)];
     const own = new Set([WRAPPED, ERASED, ...Object.values(A), ...Object.values(M)]);
