@@ -79,6 +79,25 @@ function base64Bytes(text: string): Uint8Array {
 }
 
 describe("crypto-shredding on DynamoDB", () => {
+  test("options that are missing, null or wrong are a ValidationError", async () => {
+    const bad: [string, unknown][] = [
+      ["null", null],
+      ["no master key", { ...local, tableName }],
+      ["no table", { ...local, masterKey }],
+      ["a key attribute the store uses itself", { ...local, tableName, masterKey, partitionKey: "wk" }],
+      ["a negative cacheSize", { ...local, tableName, masterKey, cacheSize: -1 }],
+    ];
+    for (const [label, options] of bad) {
+      let error: unknown;
+      try {
+        new DynamoDbSubjectKeyStore(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect({ label, code: (error as { code?: string })?.code }).toEqual({ label, code: ErrorCode.Validation });
+    }
+  });
+
   test("items hold only wrapped keys, which another master key cannot unwrap", async () => {
     const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
     const subject = `wrap-${ulid()}`;
@@ -90,6 +109,32 @@ describe("crypto-shredding on DynamoDB", () => {
       code: ErrorCode.PersonalDataUnreadable,
       reason: "key-unwrap",
     });
+  });
+
+  test("deleting a subject again, through this instance or another, keeps the tombstone's time of the erasure", async () => {
+    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
+    const subject = `twice-${ulid()}`;
+    const erasedAt = async () => {
+      const { Item } = await keys.client.send<{ Item?: { erased?: { S?: string }; wk?: unknown } }>("GetItem", {
+        TableName: tableName,
+        Key: {
+          [keys.layout.partitionKey]: { S: SUBJECT_KEY_PARTITION_PREFIX + subject },
+          [keys.layout.sortKey]: { N: "0" },
+        },
+        ConsistentRead: true,
+      });
+      expect(Item?.wk).toBeUndefined();
+      return Item?.erased?.S;
+    };
+    await keys.createOrGet(subject);
+    await keys.delete(subject);
+    const first = await erasedAt();
+    expect(Number.isNaN(Date.parse(first ?? ""))).toBe(false);
+    await Bun.sleep(5);
+    await keys.delete(subject);
+    await new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey }).delete(subject);
+    expect(await erasedAt()).toBe(first);
+    expect((await keys.get(subject)).status).toBe("erased");
   });
 
   test("format /3 events hold one marker and no marked field, read back decrypted; events of format /2 still read", async () => {

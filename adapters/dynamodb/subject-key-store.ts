@@ -55,6 +55,11 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
   /** @throws {ValidationError} a missing master key, bad table or key names, cache options, region or credentials. */
   constructor(options: DynamoDbSubjectKeyStoreOptions) {
     super(options);
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError("Invalid DynamoDB subject key store options", [
+        { path: [], message: "options are required" },
+      ]);
+    }
     const layout = tableLayout(options);
     const issues: Issue[] = [...masterKeyIssues(options?.masterKey)];
     const own = new Set([WRAPPED, ERASED, ...Object.values(A), ...Object.values(M)]);
@@ -113,11 +118,18 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
   }
 
   protected async eraseKey(subjectId: string): Promise<void> {
-    // A put, not an update: the item is replaced whole, so no attribute of the key survives it.
-    await this.client.send("PutItem", {
-      TableName: this.layout.tableName,
-      Item: { ...this.#key(subjectId), [ERASED]: str(new Date().toISOString()) },
-    });
+    // A put, not an update: the item is replaced whole, so no attribute of the key survives it. Unless
+    // it is a tombstone already: deleting again keeps the time of the erasure (as PostgreSQL's does).
+    try {
+      await this.client.send("PutItem", {
+        TableName: this.layout.tableName,
+        Item: { ...this.#key(subjectId), [ERASED]: str(new Date().toISOString()) },
+        ConditionExpression: "attribute_not_exists(#erased)",
+        ExpressionAttributeNames: { "#erased": ERASED },
+      });
+    } catch (error) {
+      if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
+    }
   }
 
   #key(subjectId: string): Record<string, unknown> {

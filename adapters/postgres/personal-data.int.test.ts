@@ -62,6 +62,25 @@ function dumpSchema(): string {
 }
 
 describe("crypto-shredding on PostgreSQL", () => {
+  test("options that are missing, null or wrong are a ValidationError", async () => {
+    const bad: [string, unknown][] = [
+      ["null", null],
+      ["no master key", { sql, schema }],
+      ["a master key that may not decrypt", { sql, schema, masterKey: { algorithm: { name: "AES-GCM" }, usages: [] } }],
+      ["no client", { schema, masterKey }],
+      ["a negative cacheSize", { sql, schema, masterKey, cacheSize: -1 }],
+    ];
+    for (const [label, options] of bad) {
+      let error: unknown;
+      try {
+        new PostgresSubjectKeyStore(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect({ label, code: (error as { code?: string })?.code }).toEqual({ label, code: ErrorCode.Validation });
+    }
+  });
+
   test("the subject_keys table holds only wrapped keys, which another master key or another subject's row cannot unwrap", async () => {
     const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
     const [a, b] = [`wrap-a-${ulid()}`, `wrap-b-${ulid()}`];

@@ -1,7 +1,15 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
-import { ErrorCode, StreamDeletedError } from "../../src/index.js";
-import { eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
+import {
+  ERASED_FIELDS_METADATA,
+  ErrorCode,
+  type EventEnvelope,
+  InMemoryEventStore,
+  InMemorySubjectKeyStore,
+  personalData,
+  StreamDeletedError,
+} from "../../src/index.js";
+import { collect, eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
 import {
   bunSqliteDriver,
   DurableObjectEventStore,
@@ -123,6 +131,63 @@ describe("DurableObjectEventStore", () => {
       serviceCode: "UNAVAILABLE",
       retryable: true,
     });
+  });
+
+  test("a live subscription hands its handler personal fields decrypted (null once erased), and a record that does not decrypt to onError, never to the handler (a socket made by hand)", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const personal = personalData({ keys, events: { Registered: { fields: ["email"], subject: () => "c1" } } });
+    const source = new InMemoryEventStore({ personalData: personal });
+    await source.appendToStream("Customer-c1", [
+      { type: "Registered", data: { email: "ada@example.com", plan: "pro" } },
+    ]);
+    const [stored] = (await collect(source.readAll({ raw: true }))) as [EventEnvelope];
+    expect(JSON.stringify(stored)).not.toContain("ada@example.com");
+    /** An object that pushes `events` as stored on every connection, as the object's feed would. */
+    const pushing = (events: readonly unknown[]) => ({
+      fetch: async () => {
+        const listeners: ((event: { data: unknown }) => void)[] = [];
+        const webSocket = {
+          addEventListener: (type: string, listener: (event: { data: unknown }) => void) => {
+            if (type === "message") listeners.push(listener);
+          },
+          send: () => {},
+          close: () => {},
+          accept: () =>
+            queueMicrotask(() => {
+              for (const event of events) {
+                for (const listener of listeners) listener({ data: JSON.stringify({ kind: "event", event }) });
+              }
+            }),
+        };
+        return { webSocket } as never;
+      },
+    });
+    const follow = async (events: readonly unknown[]) => {
+      const store = new DurableObjectEventStore({ stub: pushing(events), personalData: personal });
+      const handled: EventEnvelope[] = [];
+      const errors: unknown[] = [];
+      const subscription = store.subscribeLive({
+        handler: (event) => void handled.push(event),
+        retryDelayMs: 1,
+        onError: (error) => void errors.push(error),
+      });
+      while (handled.length + errors.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      await subscription.stop();
+      return { handled, errors };
+    };
+    const read = await follow([stored]);
+    expect(read.errors).toEqual([]);
+    expect(read.handled.map((event) => event.data)).toEqual([{ plan: "pro", email: "ada@example.com" }]);
+    const marker = (stored.data as { $personal: unknown[] }).$personal;
+    const altered = { ...stored, data: { plan: "pro", $personal: [marker[0], marker[1], ["plan"], marker[3]] } };
+    const tampered = await follow([altered]);
+    expect(tampered.handled).toEqual([]);
+    expect(tampered.errors[0]).toMatchObject({ code: ErrorCode.PersonalDataUnreadable, reason: "tampered" });
+    await keys.delete("c1");
+    const erased = await follow([stored]);
+    expect(erased.handled.map((event) => [event.data, event.metadata[ERASED_FIELDS_METADATA]])).toEqual([
+      [{ plan: "pro", email: null }, ["email"]],
+    ]);
   });
 
   test("a subscribe request to an object without live subscribers is refused with a ValidationError", async () => {

@@ -225,10 +225,12 @@ export class DurableObjectEventStore extends EventStore {
       }
       return socket;
     };
+    const personal = this.personalData;
     return startLiveSubscription(
       connect,
       options as SubscribeLiveOptions,
       registry === undefined ? undefined : (stored) => registry.upcastEvent(stored),
+      personal === undefined ? undefined : (stored) => personal.decryptEvent(stored),
     );
   }
 

@@ -40,6 +40,7 @@ export function startLiveSubscription(
   connect: (after: number) => Promise<ClientWebSocketLike>,
   options: SubscribeLiveOptions,
   expand: Expand | undefined,
+  decrypt?: (stored: EventEnvelope) => Promise<EventEnvelope>,
 ): StoreSubscription {
   if (typeof options?.handler !== "function") {
     throw new ValidationError("Invalid subscription", [{ path: ["handler"], message: "must be a function" }]);
@@ -70,7 +71,10 @@ export function startLiveSubscription(
 
   const handle = async (stored: EventEnvelope) => {
     if ((stored.globalPosition ?? 0) <= position) return;
-    const expanded = expand === undefined ? stored : expand(stored);
+    // Personal fields are decrypted before upcasting, as on every other read path; a failure is handled
+    // as a handler's: reported, and the event comes again on the next connection.
+    const plain = decrypt === undefined ? stored : await decrypt(stored);
+    const expanded = expand === undefined ? plain : expand(plain);
     for (const event of Array.isArray(expanded) ? expanded : [expanded as EventEnvelope]) {
       await options.handler(event);
     }

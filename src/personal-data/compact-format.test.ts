@@ -273,6 +273,18 @@ describe("the stored format aes-256-gcm/3", () => {
         ["a field named __proto__", { ...data, $personal: [format, subject, ["__proto__"], sealed] }, "malformed"],
         ["a nested __proto__", { ...data, $personal: [format, subject, ["a.__proto__.b"], sealed] }, "malformed"],
         ["a subject that is not a string", { ...data, $personal: [format, 7, fields, sealed] }, "malformed"],
+        // Not the key store's ValidationError: the stored record is at fault, not the reader's input.
+        ["an empty subject", { ...data, $personal: [format, "", fields, sealed] }, "malformed"],
+        [
+          "a subject over 256 characters",
+          { ...data, $personal: [format, "c".repeat(257), fields, sealed] },
+          "malformed",
+        ],
+        [
+          "a subject with a control character",
+          { ...data, $personal: [format, "c\u0001", fields, sealed] },
+          "malformed",
+        ],
         ["a ciphertext that is not base64", { ...data, $personal: [format, subject, fields, "!!!!"] }, "malformed"],
       ];
       for (const [label, altered, reason] of variants) {
@@ -393,7 +405,7 @@ describe("format /3 and the rest of the library", () => {
     expect(await personal.decryptSnapshot("List-1", JSON.parse(JSON.stringify(stored)))).toEqual(state);
   });
 
-  test("a top-level $personal key of one's own is refused on append and on save, whatever the format; nested, it is data", async () => {
+  test("a top-level $personal key of one's own is refused on append and on save, whatever the format", async () => {
     for (const format of [2, 3] as const) {
       const keys = new InMemorySubjectKeyStore();
       const backing = new InMemoryEventStore();
@@ -411,6 +423,52 @@ describe("format /3 and the rest of the library", () => {
       ).rejects.toMatchObject({ code: ErrorCode.Validation });
       // A store without personal data reserves nothing.
       await new InMemoryEventStore().appendToStream("Other-1", [{ type: "T", data: { $personal: "mine" } }]);
+    }
+  });
+
+  test("nested, a $personal key is data under a /3 marker; in a record stored without one, whose reads would take it for a /2 value and fail, it is refused and nothing is written", async () => {
+    const nested = { note: { $personal: "aes-256-gcm/2", subject: "x" }, list: [{ $personal: 1 }] };
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: declared(keys, format) });
+      const { email: _email, name: _name, address: _address, ...nothingPersonal } = customer("c1");
+      const refused: [string, PendingEvent["data"]][] = [
+        ["Undeclared", { ...customer("c1"), ...nested }],
+        ["Registered", { ...nothingPersonal, ...nested }],
+      ];
+      if (format === 2) refused.push(["Registered", { ...customer("c1"), ...nested }]);
+      for (const [type, data] of refused) {
+        const error = await store
+          .appendToStream("Customer-c1", [
+            { type: "Undeclared", data: { plain: 1 } },
+            { type, data },
+          ])
+          .catch((e: unknown) => e);
+        expect({ format, type, error }).toMatchObject({
+          format,
+          type,
+          error: { code: ErrorCode.Validation, issues: [{ path: [1, "data", "note", "$personal"] }] },
+        });
+      }
+      const snapshots = new InMemorySnapshotStore({ personalData: declared(keys, format) });
+      for (const [streamId, state] of [
+        ["Other-1", nested],
+        ["Customer-c1", [{ email: "a@example.com" }, nested]],
+      ] as const) {
+        await expect(snapshots.save({ streamId, version: 1, state })).rejects.toMatchObject({
+          code: ErrorCode.Validation,
+        });
+      }
+      if (format === 3) {
+        await store.appendToStream("Customer-c1", [{ type: "Registered", data: { ...customer("c1"), ...nested } }]);
+        await snapshots.save({ streamId: "Customer-c1", version: 1, state: { email: "a@example.com", ...nested } });
+        expect((await collect(store.readAll())).map((event) => event.data)).toEqual([{ ...customer("c1"), ...nested }]);
+        expect((await snapshots.load("Customer-c1"))?.state).toEqual({ email: "a@example.com", ...nested });
+      } else {
+        expect(await collect(backing.readAll())).toEqual([]);
+        expect(await snapshots.load("Customer-c1")).toBeUndefined();
+      }
     }
   });
 
@@ -479,6 +537,80 @@ describe("format /3 and the rest of the library", () => {
     expect(((sealed as PendingEvent).data as { phones: unknown[] }).phones).toEqual(["+33 1", null, "+33 3"]);
     const event = { ...(sealed as PendingEvent), streamId: "S-1", version: 1 };
     expect((await personal.decryptEvent(event)).data).toEqual(data);
+  });
+
+  test("an array's length is no field: declared, it is absent, and the array reads whole before and after erasure", async () => {
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const personal = personalData({
+        keys,
+        format,
+        events: { T: { fields: ["phones.length", "email"], subject: () => "s" } },
+      });
+      const data = { email: "a@example.com", phones: ["+33 1", "+33 2"] };
+      const [sealed] = await personal.encryptEvents("S-1", [
+        { id: "e", type: "T", data, metadata: {}, timestamp: "t" },
+      ]);
+      const event = { ...(sealed as PendingEvent), streamId: "S-1", version: 1 };
+      expect(JSON.stringify(event.data)).not.toContain("a@example.com");
+      expect((await personal.decryptEvent(event)).data).toEqual(data);
+      await keys.delete("s");
+      const erased = await personal.decryptEvent(event);
+      expect(erased.data).toEqual({ email: null, phones: ["+33 1", "+33 2"] });
+      expect(erased.metadata[ERASED_FIELDS_METADATA]).toEqual(["email"]);
+    }
+  });
+
+  test("an erased subject's field list altered in the store puts nothing where the record has no such place: typed errors, in either format", async () => {
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const personal = personalData({
+        keys,
+        format,
+        events: { T: { fields: ["email", "phones.1"], subject: () => "s" } },
+      });
+      const data = { id: "1", email: "a@example.com", phones: ["+33 1", "+33 2"], note: "kept" };
+      const [sealed] = await personal.encryptEvents("S-1", [
+        { id: "e", type: "T", data, metadata: {}, timestamp: "t" },
+      ]);
+      const event = { ...(sealed as PendingEvent), streamId: "S-1", version: 1 };
+      await keys.delete("s");
+      expect((await personal.decryptEvent(event)).data).toEqual({ ...data, email: null, phones: ["+33 1", null] });
+      const relisted = (fields: string[]) => {
+        const copy = JSON.parse(JSON.stringify(event.data));
+        if (format === 3) copy.$personal[2] = fields;
+        else copy.email.fields = fields;
+        return { ...event, data: copy };
+      };
+      const variants: [string[], string][] = [
+        // Put back, these would set the record's prototype (to an object, or to null).
+        [["email", "__proto__.x"], "malformed"],
+        [["email", "__proto__"], "malformed"],
+        // Through a value that is not an object: it would become one.
+        [["email", "note.x"], "tampered"],
+        [["email", "id.0"], "tampered"],
+        // Elements the array does not hold: the array would grow (to 4 billion elements for the last).
+        [["email", "phones.2"], "tampered"],
+        [["email", "phones.4294967294"], "tampered"],
+        [["email", "phones.01"], "tampered"],
+        [["email", "phones.x"], "tampered"],
+        [["email", "phones.1.x"], "tampered"],
+      ];
+      for (const [fields, reason] of variants) {
+        const error = await personal.decryptEvent(relisted(fields)).catch((e: unknown) => e);
+        expect({
+          format,
+          fields,
+          code: (error as { code?: string }).code,
+          reason: (error as { reason?: string }).reason,
+        }).toEqual({
+          format,
+          fields,
+          code: ErrorCode.PersonalDataUnreadable,
+          reason,
+        });
+      }
+    }
   });
 
   test("schemas check the plaintext on append and on read, and upcasters see it", async () => {

@@ -7,6 +7,7 @@ import {
   additionalDataInScratch,
   ENCRYPTED_MARKER,
   freshIv,
+  namesProto,
   type SealContext,
   sealedTextNow,
   Views,
@@ -66,14 +67,6 @@ export function checkedMarker(value: unknown): CompactMarker {
     throw new PersonalDataError("malformed", subject, ENCRYPTED_MARKER);
   }
   return marker as unknown as CompactMarker;
-}
-
-/**
- * A field with a `__proto__` segment, which no declaration may name (see personalData's checks):
- * put back, it would set the record's prototype instead of a field.
- */
-function namesProto(field: string): boolean {
-  return field.includes("__proto__") && field.split(".").includes("__proto__");
 }
 
 function allStrings(list: readonly unknown[]): boolean {

@@ -414,12 +414,21 @@ export function checked(value: EncryptedValue, path: FieldPath): EncryptedValue 
     !Array.isArray(fields) ||
     fields.length === 0 ||
     !allStrings(fields) ||
+    fields.some(namesProto) ||
     typeof iv !== "string" ||
     typeof data !== "string"
   ) {
     throw new PersonalDataError("malformed", subject, dottedPath(path));
   }
   return value;
+}
+
+/**
+ * A field with a `__proto__` segment, which no declaration may name (see personalData's checks):
+ * put back, it would set the record's prototype instead of a field. Refused in either format.
+ */
+export function namesProto(field: string): boolean {
+  return field.includes("__proto__") && field.split(".").includes("__proto__");
 }
 
 function allStrings(list: readonly unknown[]): boolean {

@@ -118,6 +118,9 @@ describe("subject key cache", () => {
   test("options are checked", () => {
     expect(() => new InMemorySubjectKeyStore({ cacheSize: -1 })).toThrow(/cacheSize/);
     expect(() => new InMemorySubjectKeyStore({ cacheTtlMs: 0 })).toThrow(/cacheTtlMs/);
+    expect(() => new InMemorySubjectKeyStore({ now: "soon" as never })).toThrow(/now/);
+    // null options are the defaults, as undefined ones are (not a TypeError from reading them).
+    expect(new InMemorySubjectKeyStore(null as never).cachedKeys).toBe(0);
   });
 
   test("a backend that throws something untyped fails closed with a PersonalDataError (a failing store made by hand)", async () => {

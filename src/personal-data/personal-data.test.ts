@@ -299,6 +299,9 @@ describe("crypto-shredding on an event store", () => {
         ["a reference to another field", { ...data, name: { ...name, in: "address.city" } }, "tampered"],
         ["relabelled to another subject", { ...data, email: { ...email, subject: "c2" } }, "tampered"],
         ["a subject with no key", { ...data, email: { ...email, subject: "nobody" } }, "unknown-key"],
+        // Not the key store's ValidationError: the stored record is at fault, not the reader's input.
+        ["an empty subject", { ...data, email: { ...email, subject: "" } }, "malformed"],
+        ["a subject over 256 characters", { ...data, email: { ...email, subject: "c".repeat(257) } }, "malformed"],
         [
           "malformed",
           { ...data, email: { $personal: "aes-256-gcm/2", subject: "c1", iv: "!!", data: "" } },

@@ -3,7 +3,7 @@ import type { EventPages, EventReader } from "../event-store/read-pages.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { setOwn } from "../internal/json.js";
-import { kindOf } from "../internal/validate.js";
+import { isName, kindOf } from "../internal/validate.js";
 import {
   type CompactMarker,
   checkedMarker,
@@ -32,7 +32,13 @@ import {
   sealFields,
   sealFieldsNow,
 } from "./field-crypto.js";
-import { assertSubjectId, cachedSubjectKey, SubjectKeyStore } from "./subject-key-store.js";
+import {
+  assertSubjectId,
+  cachedSubjectKey,
+  MAX_SUBJECT_ID_LENGTH,
+  type SubjectKeyLookup,
+  SubjectKeyStore,
+} from "./subject-key-store.js";
 import { hasSyncKey } from "./sync-aes-gcm.js";
 
 /** Which fields of a record are personal, and whose: declared once per event type or snapshot category. */
@@ -148,6 +154,7 @@ export class PersonalData {
     let out: PendingEvent[] | undefined;
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as PendingEvent;
+      if (compactMarkerOf(sealed[i]) === undefined) assertNoNestedMarker(event.data, i, "data");
       if (sealed[i] === event.data) continue;
       out ??= events.slice();
       out[i] = { ...event, data: sealed[i] };
@@ -216,7 +223,10 @@ export class PersonalData {
   async encryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
     assertNoMarker(state, undefined, "state");
     const rule = this.#snapshots.get(categoryOf(streamId));
-    return rule === undefined ? state : this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
+    const sealed =
+      rule === undefined ? state : await this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
+    if (compactMarkerOf(sealed) === undefined) assertNoNestedMarker(state, undefined, "state");
+    return sealed;
   }
 
   /** A snapshot's state (of the stream `streamId`) decrypted; fields of an erased subject read as `null`. */
@@ -318,18 +328,31 @@ export class PersonalData {
       return restored(root, marker, openCompactNow(lookup.key, marker, context));
     }
     if (!wait) return undefined;
-    return this.keys.get(marker[1]).then(async (later) => {
+    return this.#lookup(marker[1], ENCRYPTED_MARKER).then(async (later) => {
       if (later.status === "active") return restored(root, marker, await openCompact(later.key, marker, context));
       if (later.status === "erased") return restored(root, marker, null);
       throw new PersonalDataError("unknown-key", marker[1], ENCRYPTED_MARKER);
     });
   }
 
+  /**
+   * The key store's answer for a stored subject that is not cached. A subject no key store takes (empty,
+   * too long, control characters) was not written by the library: `malformed`, not the key store's
+   * `ValidationError`, which would blame the reader's input for the stored record. (A cached subject
+   * passed these checks when it was cached.)
+   */
+  #lookup(subject: string, path: string): Promise<SubjectKeyLookup> {
+    if (!isName(subject, MAX_SUBJECT_ID_LENGTH)) {
+      return Promise.reject(new PersonalDataError("malformed", undefined, path));
+    }
+    return this.keys.get(subject);
+  }
+
   /** Every ciphertext's values (`null` for an erased subject), through the key store and Web Crypto if need be. */
   #openLater(sealed: readonly Sealed[], context: SealContext): Promise<(unknown[] | null)[]> {
     return Promise.all(
       sealed.map(async ({ path, value }) => {
-        const lookup = await this.keys.get(value.subject);
+        const lookup = await this.#lookup(value.subject, dottedPath(path));
         if (lookup.status === "active") return openFields(lookup.key, value, context, path);
         if (lookup.status === "erased") return null;
         throw new PersonalDataError("unknown-key", value.subject, dottedPath(path));
@@ -412,7 +435,10 @@ function assembled(
     const values = opened[s];
     if (values === null || values === undefined) erased.push(...value.fields);
     for (let i = 0; i < value.fields.length; i++) {
-      put(out, root, segmentsOf(value.fields[i] as string), values == null ? null : values[i]);
+      const field = value.fields[i] as string;
+      if (!put(out, root, segmentsOf(field), values == null ? null : values[i])) {
+        throw new PersonalDataError("tampered", value.subject, field);
+      }
     }
   }
   for (const { path, value } of references) {
@@ -433,7 +459,9 @@ function restored(root: Record<string, unknown>, marker: CompactMarker, values: 
   for (const key in root) if (key !== ENCRYPTED_MARKER) setOwn(out, key, root[key]);
   const fields = marker[2];
   for (let i = 0; i < fields.length; i++) {
-    put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i]);
+    if (!put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i])) {
+      throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
+    }
   }
   return { value: out, erased: values === null ? fields.slice().sort() : NOTHING_ERASED };
 }
@@ -453,6 +481,24 @@ function assertNoMarker(root: unknown, index: number | undefined, where: "data" 
       },
     ]);
   }
+}
+
+/**
+ * A record stored without a /3 marker is walked on every read for /2 values: an object of its own with
+ * the marker key, anywhere in it, would be taken for one and fail every read of the record (and every
+ * projection reading past it) as `malformed`. Refused on the way in instead; under a /3 marker it is data.
+ */
+function assertNoNestedMarker(root: unknown, index: number | undefined, where: "data" | "state"): void {
+  const found: Found[] = [];
+  collect(root, [], found);
+  if (found.length === 0) return;
+  const at = [where, ...(found[0] as Found).path, ENCRYPTED_MARKER];
+  throw new ValidationError(`The key "${ENCRYPTED_MARKER}" is reserved by personal data`, [
+    {
+      path: index === undefined ? at : [index, ...at],
+      message: `an object with a "${ENCRYPTED_MARKER}" key would be read as encrypted personal data`,
+    },
+  ]);
 }
 
 /** The last ciphertext that lists the field at `path`. */
@@ -477,19 +523,27 @@ function copyOf(value: unknown): Record<string | number, unknown> {
  * Sets `value` at `path` in `out`, a copy of `root`, copying each object on the way once: an object
  * still the one `root` holds there is copied, any other object was made here (a copy, or a value
  * put earlier) and is written to as it is. No set of copies to keep per record.
+ *
+ * `false` (and nothing set) where the record has no such place: a path through a value that is not an
+ * object or array, or to an array element the record does not hold (a sealed record keeps each
+ * listed element, as `null` or its ciphertext). Only a field list altered in the store gets there:
+ * under an active key it fails to authenticate first; an erased subject's has nothing to vouch for it.
+ * An array's `length` (listed by releases that read it as a field) is left as it is.
  */
-function put(out: Record<string | number, unknown>, root: unknown, path: FieldPath, value: unknown): void {
+function put(out: Record<string | number, unknown>, root: unknown, path: FieldPath, value: unknown): boolean {
   let at = out;
   let original = root;
   const last = path.length - 1;
   for (let i = 0; i < last; i++) {
     const segment = path[i] as string | number;
+    if (Array.isArray(at) && !isElementOf(at, segment)) return false;
     const child = at[segment];
+    if (child !== undefined && (typeof child !== "object" || child === null)) return false;
     original =
       typeof original === "object" && original !== null
         ? (original as Record<string | number, unknown>)[segment]
         : undefined;
-    if (typeof child === "object" && child !== null && child !== original) {
+    if (typeof child === "object" && child !== original) {
       at = child as Record<string | number, unknown>;
     } else {
       const copy = copyOf(child);
@@ -497,7 +551,16 @@ function put(out: Record<string | number, unknown>, root: unknown, path: FieldPa
       at = copy;
     }
   }
-  at[path[last] as string | number] = value;
+  const segment = path[last] as string | number;
+  if (Array.isArray(at) && !isElementOf(at, segment)) return segment === "length";
+  at[segment] = value;
+  return true;
+}
+
+/** Whether `segment` names an element `array` holds: a canonical index below its length. */
+function isElementOf(array: readonly unknown[], segment: string | number): boolean {
+  const index = Number(segment);
+  return Number.isInteger(index) && index >= 0 && index < array.length && String(index) === String(segment);
 }
 
 /** A dotted field's segments, remembered: the same few fields are read on every event. */
@@ -577,6 +640,8 @@ function valueAt(root: unknown, path: FieldPath): unknown {
   for (const segment of path) {
     // Own properties only: a field the record lacks is absent, even where its prototype has that name.
     if (typeof at !== "object" || at === null || !Object.hasOwn(at, segment)) return undefined;
+    // An array's own keys are its elements and `length`, which is no field of the record.
+    if (segment === "length" && Array.isArray(at)) return undefined;
     at = (at as Record<string | number, unknown>)[segment];
   }
   return at;

@@ -75,19 +75,20 @@ export abstract class SubjectKeyStore {
 
   constructor(options: SubjectKeyStoreOptions = {}) {
     const issues: Issue[] = [];
-    const size = options.cacheSize ?? DEFAULT_KEY_CACHE_SIZE;
+    // null too: a subclass's own checks of its options (a missing client or master key) come after this.
+    const size = options?.cacheSize ?? DEFAULT_KEY_CACHE_SIZE;
     if (!Number.isSafeInteger(size) || size < 0) {
       issues.push({ path: ["cacheSize"], message: `must be a non-negative integer, got ${kindOf(size)}` });
     }
-    const ttl = options.cacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
+    const ttl = options?.cacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
     if (typeof ttl !== "number" || !(ttl > 0)) {
       issues.push({ path: ["cacheTtlMs"], message: `must be a positive number, got ${kindOf(ttl)}` });
     }
-    if (options.now !== undefined && typeof options.now !== "function") {
+    if (options?.now !== undefined && typeof options.now !== "function") {
       issues.push({ path: ["now"], message: "now must be a function" });
     }
     if (issues.length > 0) throw new ValidationError("Invalid subject key store options", issues);
-    this.#cache = new KeyCache(size, ttl, options.now ?? Date.now);
+    this.#cache = new KeyCache(size, ttl, options?.now ?? Date.now);
   }
 
   /**
