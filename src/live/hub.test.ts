@@ -105,6 +105,28 @@ describe("LiveHub", () => {
     await hub.close();
   });
 
+  test("a store read failing during the stall check ends nothing: the connection gets its heartbeat, stays open and goes on", async () => {
+    const store = new InMemoryEventStore();
+    const head = store.getLastGlobalPosition.bind(store);
+    let failing = false;
+    store.getLastGlobalPosition = async () => {
+      if (failing) throw new Error("connection to postgres://app:secret@db refused");
+      return head();
+    };
+    const hub = new LiveHub({ store, pollIntervalMs: 10 });
+    const connection = await hub.connect();
+    failing = true;
+    // Each idle wait runs the stall check (at most once per 40 ms): its failed read is no stall.
+    for (let i = 0; i < 3; i++) expect(await connection.next(50)).toBeUndefined();
+    expect(connection.ended).toBeUndefined();
+    expect(hub.size).toBe(1);
+    failing = false;
+    const appended = await append(store, 2);
+    expect((await drain(connection, 2)).map((e) => e.id)).toEqual(appended.map((e) => e.id));
+    connection.close();
+    await hub.close();
+  });
+
   test("a connection resuming from an old position catches up, then follows the shared feed without a gap or repeat", async () => {
     const store = new InMemoryEventStore();
     const hub = new LiveHub({ store, batchSize: 7 });
