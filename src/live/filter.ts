@@ -51,7 +51,10 @@ export function filterToQuery(filter: LiveFilter, params: URLSearchParams = new 
   return params;
 }
 
-/** @throws {ValidationError} see {@link filterFromQuery}; an entry holding a comma, which the query form would split. */
+/**
+ * @throws {ValidationError} see {@link filterFromQuery}; an entry holding a comma, which the query form would
+ * split; an empty list, which it cannot carry (sent as no list, it would match every event, not none).
+ */
 export function checkFilter(filter: LiveFilter): LiveFilter {
   const issues: { path: string[]; message: string }[] = [];
   let total = 0;
@@ -61,6 +64,11 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
     if (values === undefined) continue;
     if (!Array.isArray(values)) {
       issues.push({ path: [key], message: `${key} must be a list of strings` });
+      continue;
+    }
+    // The query form cannot carry an empty list: sent as none, it would match every event.
+    if (values.length === 0) {
+      issues.push({ path: [key], message: `${key} must list at least one entry, or be left out to match any` });
       continue;
     }
     total += values.length;

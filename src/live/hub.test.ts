@@ -260,6 +260,26 @@ describe("live filters", () => {
     );
   });
 
+  test("a filter checkFilter accepts matches the same events once through its query string (property)", () => {
+    // What subscribeLive sends: an empty list, which the query cannot carry, must not widen to every event.
+    const anyList = fc.option(fc.uniqueArray(name, { maxLength: 3 }), { nil: undefined });
+    const anyFilter = fc.record({ streams: anyList, categories: anyList, types: anyList });
+    fc.assert(
+      fc.property(anyFilter, name, name, name, (f, category, id, type) => {
+        let checked: LiveFilter;
+        try {
+          checked = checkFilter(f);
+        } catch (error) {
+          expect(isValidationError(error)).toBe(true);
+          return;
+        }
+        const event = { streamId: `${category}-${id}`, type } as EventEnvelope;
+        expect(matchesFilter(filterFromQuery(filterToQuery(checked)), event)).toBe(matchesFilter(f, event));
+      }),
+    );
+    expect(() => checkFilter({ streams: [] })).toThrow(/streams must list at least one entry/);
+  });
+
   test("a filter matches exactly the events of its streams, categories and types (property)", () => {
     fc.assert(
       fc.property(filter, name, name, name, (f, category, id, type) => {
