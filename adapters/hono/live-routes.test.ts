@@ -213,6 +213,20 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect((await sse("?category=Secret", "Bearer guest")).status).toBe(403);
     expect((await sse("", "Bearer banned")).status).toBe(403);
     expect((await sse("?from=-1", "Bearer alice")).status).toBe(400);
+    // Past 2^53 (within the sixteen digits a position may have): 400 for GET and HEAD alike, on `from`.
+    for (const from of ["9007199254740992", "9999999999999999"]) {
+      const refused = await sse(`?from=${from}`, "Bearer alice");
+      expect([from, refused.status]).toEqual([from, 400]);
+      expect((await refused.json()).issues).toEqual([{ path: ["from"], message: expect.stringContaining("from") }]);
+      const head = await fetch(`${base}/stream?from=${from}`, {
+        method: "HEAD",
+        headers: { authorization: "Bearer alice" },
+      });
+      expect([from, head.status]).toEqual([from, 400]);
+    }
+    const largest = await sse("?from=9007199254740991", "Bearer alice");
+    expect(largest.status).toBe(200);
+    await largest.body?.cancel();
     const ws = (query: string) =>
       fetch(`${base}/ws${query}`, { headers: { upgrade: "websocket", connection: "upgrade" } });
     expect((await ws("")).status).toBe(401);

@@ -114,12 +114,13 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
     const url = new URL(request.url);
     const filter = filterFromQuery(url.searchParams);
     const from = lastEventId ?? url.searchParams.get("from") ?? undefined;
-    if (from !== undefined && !FROM.test(from)) {
+    const after = from === undefined ? undefined : Number(from);
+    // Sixteen digits may be past 2^53: refused here, so that HEAD (which connects nothing) answers as GET does.
+    if (from !== undefined && (!FROM.test(from) || !Number.isSafeInteger(after))) {
       throw new ValidationError("Invalid live subscription", [
         { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
       ]);
     }
-    const after = from === undefined ? undefined : Number(from);
     const decision =
       options.authorize === undefined
         ? true
