@@ -171,6 +171,71 @@ describe("live routes on Bun (real server and sockets)", () => {
     );
   }, 60_000);
 
+  // A network that cuts each of the first responses after some bytes (inside an event or between
+  // two), by an error or a clean end, while events are appended: the client reconnects by itself.
+  test("a client whose connections are cut at any byte gets each event after its resume point once, in order (property)", async () => {
+    const cutting = (cuts: readonly { at: number; error: boolean }[]): typeof fetch => {
+      let n = 0;
+      return (async (input: string | URL | Request, init?: RequestInit) => {
+        const response = await fetch(input, init);
+        const cut = cuts[n++];
+        if (cut === undefined || response.body === null) return response;
+        const reader = response.body.getReader();
+        let passed = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const { done, value } = await reader.read();
+            if (done) return controller.close();
+            if (passed + value.length < cut.at) {
+              passed += value.length;
+              return controller.enqueue(value);
+            }
+            controller.enqueue(value.subarray(0, cut.at - passed));
+            await reader.cancel();
+            if (cut.error) controller.error(new TypeError("terminated"));
+            else controller.close();
+          },
+          cancel: (reason) => reader.cancel(reason),
+        });
+        return new Response(body, { status: response.status, headers: response.headers });
+      }) as typeof fetch;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat({ max: FILTERS.length - 1 }),
+        fc.array(fc.record({ at: fc.integer({ min: 1, max: 4000 }), error: fc.boolean() }), { maxLength: 5 }),
+        async (f, cuts) => {
+          const filter = FILTERS[f] as LiveFilter;
+          const start = await store.getLastGlobalPosition();
+          const events: EventEnvelope[] = [];
+          const subscription = subscribeLive({
+            url: base,
+            filter,
+            from: start,
+            headers: { authorization: "Bearer alice" },
+            backoff: { initialMs: 5, maxMs: 20 },
+            fetch: cutting(cuts),
+            onEvent: (event) => void events.push(event),
+          });
+          try {
+            const appended: EventEnvelope[] = [];
+            for (let i = 0; i < 4; i++) {
+              appended.push(...(await appendEvents(10)));
+              await Bun.sleep(5);
+            }
+            const expected = expectedFor(appended, filter);
+            await until(() => events.length >= expected.length, 5000, "every event");
+            await Bun.sleep(20);
+            expect(ids(events)).toEqual(ids(expected));
+          } finally {
+            await subscription.close();
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  }, 60_000);
+
   test("SSE resumes from Last-Event-ID, as EventSource sends it on reconnect", async () => {
     const start = await store.getLastGlobalPosition();
     const appended = await appendEvents(5);
