@@ -449,6 +449,71 @@ describe("live routes on Bun (real server and sockets)", () => {
     }
   }, 60_000);
 
+  test("Bun dropping WebSocket messages past its backpressureLimit ends the client with 4008 slow-consumer, without a gap", async () => {
+    const dropHub = new LiveHub({ store, bufferSize: 8, pollIntervalMs: 50 });
+    const dropApp = new Hono().route("/", liveRoutes({ hub: dropHub, upgradeWebSocket, heartbeatMs: 1000 }));
+    // Below the pump's maxBufferedBytes (1 MiB): Bun drops what is sent past it, and its send says so.
+    const dropServer = Bun.serve({
+      port: 0,
+      fetch: dropApp.fetch,
+      websocket: { ...websocket, backpressureLimit: 64 * 1024 },
+      idleTimeout: 30,
+    });
+    const socket = tcpConnect(dropServer.port as number, "127.0.0.1");
+    let received = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+    });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(
+      "GET /events/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    await until(() => received.includes('"kind":"open"'), 5000, "the subscription");
+    socket.pause();
+    try {
+      const big = "x".repeat(64 * 1024);
+      let appended = 0;
+      while (dropHub.size === 1 && appended < 400) {
+        await store.appendToStream(`Dropped-${appended}`, [{ type: "Big", data: { big } }]);
+        appended += 1;
+        if (appended % 10 === 0) await Bun.sleep(5);
+      }
+      expect(dropHub.size).toBe(0);
+      socket.resume();
+      // The server's frames (unmasked): the events it got are consecutive, and the last frame closes 4008.
+      const frames = (): { opcode: number; payload: Buffer }[] => {
+        const out: { opcode: number; payload: Buffer }[] = [];
+        let at = received.indexOf("\r\n\r\n") + 4;
+        while (at + 2 <= received.length) {
+          let length = (received[at + 1] as number) & 0x7f;
+          let start = at + 2;
+          if (length === 126) [length, start] = [received.readUInt16BE(at + 2), at + 4];
+          else if (length === 127) [length, start] = [Number(received.readBigUInt64BE(at + 2)), at + 10];
+          if (start + length > received.length) break;
+          out.push({ opcode: (received[at] as number) & 0x0f, payload: received.subarray(start, start + length) });
+          at = start + length;
+        }
+        return out;
+      };
+      await until(() => frames().at(-1)?.opcode === 8, 10_000, "the close frame");
+      const all = frames();
+      const close = all.at(-1)?.payload as Buffer;
+      expect([close.readUInt16BE(0), close.subarray(2).toString()]).toEqual([4008, "slow-consumer"]);
+      const positions = all
+        .filter((f) => f.opcode === 1)
+        .map((f) => JSON.parse(f.payload.toString()) as { kind: string; event?: EventEnvelope })
+        .filter((m) => m.kind === "event")
+        .map((m) => m.event?.globalPosition as number);
+      expect(positions.length).toBeGreaterThan(0);
+      expect(positions).toEqual(positions.map((_, i) => (positions[0] as number) + i));
+    } finally {
+      socket.destroy();
+      await dropHub.close();
+      dropServer.stop(true);
+    }
+  }, 60_000);
+
   test("the hub refuses connections past maxClients with 503 and Retry-After", async () => {
     const smallHub = new LiveHub({ store, maxClients: 1 });
     const small = liveRoutes({ hub: smallHub });
