@@ -207,8 +207,10 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
               if (Number.isSafeInteger(parsed.ackEvery) && (parsed.ackEvery as number) > 0)
                 ackEvery = parsed.ackEvery as number;
               const pingMs = parsed.pingMs;
+              // Its answer is what keeps the idle watch from dropping a quiet connection: at least
+              // twice per idleTimeoutMs, however rarely the server asks.
               if (pinger === undefined && Number.isSafeInteger(pingMs) && (pingMs as number) >= 10)
-                pinger = setInterval(() => send(PING), pingMs as number);
+                pinger = setInterval(() => send(PING), Math.min(pingMs as number, Math.max(10, idleTimeoutMs / 2)));
               return opened(parsed);
             }
             if (parsed.kind !== "event" || parsed.event === undefined) return;
