@@ -514,6 +514,35 @@ describe("live routes on Bun (real server and sockets)", () => {
     }
   }, 60_000);
 
+  test("options of the wrong kind are a ValidationError when the routes are built, not a 500 on every request", () => {
+    for (const options of [
+      undefined,
+      {},
+      { hub: 5 },
+      { hub: {} },
+      { hub, path: 5 },
+      { hub, path: "events" },
+      { hub, heartbeatMs: 5 },
+      { hub, maxBufferedBytes: 0 },
+      { hub, auth: "Bearer" },
+      { hub, authorize: true },
+      { hub, upgradeWebSocket: "bun" },
+      { hub, tenancy: { tenants: {} } },
+    ]) {
+      let thrown: unknown;
+      try {
+        liveRoutes(options as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect([options, (thrown as Error | undefined)?.message]).toEqual([
+        options,
+        expect.stringContaining("Invalid live routes options"),
+      ]);
+    }
+    expect(() => liveRoutes({ hub: () => hub, path: "/" })).not.toThrow();
+  });
+
   test("the hub refuses connections past maxClients with 503 and Retry-After", async () => {
     const smallHub = new LiveHub({ store, maxClients: 1 });
     const small = liveRoutes({ hub: smallHub });

@@ -86,12 +86,31 @@ const FROM = /^\d{1,16}$/;
  * @throws {ValidationError} invalid options.
  */
 export function liveRoutes(options: LiveRoutesOptions): Hono {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid live routes options", [{ path: [], message: "options must be an object" }]);
+  }
   const path = options.path ?? "/events";
   const heartbeatMs = options.heartbeatMs ?? 5000;
   const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
   const issues = [];
-  if (options?.hub === undefined) issues.push({ path: ["hub"], message: "hub is required (a LiveHub)" });
-  if (!path.startsWith("/")) issues.push({ path: ["path"], message: "path must start with /" });
+  // A wrong kind of value here would be a 500 on every request instead of one error at startup.
+  const hub = options.hub as unknown;
+  const isHub = typeof (hub as { connect?: unknown } | undefined)?.connect === "function";
+  if (hub === undefined) issues.push({ path: ["hub"], message: "hub is required (a LiveHub)" });
+  else if (typeof hub !== "function" && !isHub) {
+    issues.push({ path: ["hub"], message: "hub must be a LiveHub or a function giving one" });
+  }
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    issues.push({ path: ["path"], message: "path must be a string starting with /" });
+  }
+  for (const key of ["auth", "authorize", "upgradeWebSocket"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "function") {
+      issues.push({ path: [key], message: `${key} must be a function` });
+    }
+  }
+  if (options.tenancy !== undefined && typeof options.tenancy?.tenantOf !== "function") {
+    issues.push({ path: ["tenancy"], message: "tenancy must be { tenants, tenantOf }" });
+  }
   if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 10) {
     issues.push({ path: ["heartbeatMs"], message: "heartbeatMs must be an integer of at least 10" });
   }
