@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import type { EventEnvelope, LiveConnection, LiveEndReason } from "../../src/index.js";
+import { type EventEnvelope, getLogger, type LiveConnection, type LiveEndReason } from "../../src/index.js";
 
 /**
  * The part of Hono's `WSContext` the pump uses. Declared here rather than imported from `hono/ws`,
@@ -90,7 +90,15 @@ export function liveSocketEvents(
         while (buffered(ws) > maxBufferedBytes && connection.ended === undefined) {
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
-        const item = await connection.next(heartbeatMs);
+        let item: Awaited<ReturnType<LiveConnection["next"]>>;
+        try {
+          item = await connection.next(heartbeatMs);
+        } catch (error) {
+          // The server failed, not the socket: 1011, as the SSE body ends with `error`.
+          getLogger().error("live subscription failed", { error });
+          reason = "error";
+          break;
+        }
         if (item === undefined) {
           delivered = sent(ws, { kind: "heartbeat" });
         } else if (item.kind === "end") {
