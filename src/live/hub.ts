@@ -10,7 +10,7 @@ import { type LiveFilter, matchesFilter } from "./filter.js";
 /**
  * Why a live connection ended: `slow-consumer` (its buffer filled: it read slower than events came),
  * `closed` (closed by the server side's code or the client went away), `shutdown` (the hub closed),
- * `error` (reading the store failed while catching up).
+ * `error` (reading the store failed: while catching up, or under the routes serving it).
  */
 export type LiveEndReason = "slow-consumer" | "closed" | "shutdown" | "error";
 
