@@ -293,6 +293,29 @@ describe("live filters", () => {
     );
   });
 
+  test("a filter can name any stream the store accepts, by id or category, and any type (property)", async () => {
+    // Stream ids of up to 512 characters, types of up to 256: entries were capped at 256 for all three.
+    const segment = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9_]{1,${max}}$`));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.tuple(segment(300), fc.option(segment(211), { nil: undefined })),
+        segment(256),
+        async ([category, id], type) => {
+          const store = new InMemoryEventStore();
+          const streamId = id === undefined ? category : `${category}-${id}`;
+          const [event] = (await store.appendToStream(streamId, [{ type, data: {} }])).events;
+          for (const filter of [{ streams: [streamId] }, { categories: [category] }, { types: [type] }]) {
+            const parsed = filterFromQuery(filterToQuery(checkFilter(filter)));
+            expect(matchesFilter(parsed, event as EventEnvelope)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
+    expect(() => checkFilter({ streams: ["S".repeat(513)] })).toThrow(/1 to 512 characters/);
+    expect(() => checkFilter({ types: ["T".repeat(257)] })).toThrow(/1 to 256 characters/);
+  });
+
   test("too many or empty entries are refused", () => {
     expect(() =>
       filterFromQuery(
@@ -304,7 +327,7 @@ describe("live filters", () => {
         }),
       ),
     ).toThrow(/at most 100/);
-    expect(() => filterFromQuery(new URLSearchParams("stream=a,,b"))).toThrow(/1 to 256 characters/);
+    expect(() => filterFromQuery(new URLSearchParams("stream=a,,b"))).toThrow(/1 to 512 characters/);
   });
 
   test("an entry holding a comma is refused: the query form would split it into entries never named", () => {
