@@ -171,6 +171,124 @@ describe("live routes on Bun (real server and sockets)", () => {
     );
   }, 60_000);
 
+  // A network that cuts each of the first responses after some bytes (inside an event or between
+  // two), by an error or a clean end, while events are appended: the client reconnects by itself.
+  test("a client whose connections are cut at any byte gets each event after its resume point once, in order (property)", async () => {
+    const cutting = (cuts: readonly { at: number; error: boolean }[]): typeof fetch => {
+      let n = 0;
+      return (async (input: string | URL | Request, init?: RequestInit) => {
+        const response = await fetch(input, init);
+        const cut = cuts[n++];
+        if (cut === undefined || response.body === null) return response;
+        const reader = response.body.getReader();
+        let passed = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const { done, value } = await reader.read();
+            if (done) return controller.close();
+            if (passed + value.length < cut.at) {
+              passed += value.length;
+              return controller.enqueue(value);
+            }
+            controller.enqueue(value.subarray(0, cut.at - passed));
+            await reader.cancel();
+            if (cut.error) controller.error(new TypeError("terminated"));
+            else controller.close();
+          },
+          cancel: (reason) => reader.cancel(reason),
+        });
+        return new Response(body, { status: response.status, headers: response.headers });
+      }) as typeof fetch;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat({ max: FILTERS.length - 1 }),
+        fc.array(fc.record({ at: fc.integer({ min: 1, max: 4000 }), error: fc.boolean() }), { maxLength: 5 }),
+        async (f, cuts) => {
+          const filter = FILTERS[f] as LiveFilter;
+          const start = await store.getLastGlobalPosition();
+          const events: EventEnvelope[] = [];
+          const subscription = subscribeLive({
+            url: base,
+            filter,
+            from: start,
+            headers: { authorization: "Bearer alice" },
+            backoff: { initialMs: 5, maxMs: 20 },
+            fetch: cutting(cuts),
+            onEvent: (event) => void events.push(event),
+          });
+          try {
+            const appended: EventEnvelope[] = [];
+            for (let i = 0; i < 4; i++) {
+              appended.push(...(await appendEvents(10)));
+              await Bun.sleep(5);
+            }
+            const expected = expectedFor(appended, filter);
+            await until(() => events.length >= expected.length, 5000, "every event");
+            await Bun.sleep(20);
+            expect(ids(events)).toEqual(ids(expected));
+          } finally {
+            await subscription.close();
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  }, 60_000);
+
+  // The same over WebSocket: the first sockets close themselves after some messages (the client
+  // takes a close it did not ask for as a drop, whatever its code).
+  test("a WebSocket client whose sockets close after any message gets each event after its resume point once, in order (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat({ max: FILTERS.length - 1 }),
+        fc.array(fc.record({ after: fc.integer({ min: 1, max: 12 }), code: fc.constantFrom(1000, 3000, 4000) }), {
+          maxLength: 5,
+        }),
+        async (f, cuts) => {
+          const filter = FILTERS[f] as LiveFilter;
+          const start = await store.getLastGlobalPosition();
+          let opened = 0;
+          class Cutting extends WebSocket {
+            constructor(url: string | URL, protocols?: string | string[]) {
+              super(url, protocols);
+              const cut = cuts[opened++];
+              if (cut === undefined) return;
+              let messages = 0;
+              this.addEventListener("message", () => {
+                if (++messages === cut.after) this.close(cut.code, "cut");
+              });
+            }
+          }
+          const events: EventEnvelope[] = [];
+          const subscription = subscribeLive({
+            url: `${base}?token=alice`,
+            transport: "websocket",
+            WebSocket: Cutting,
+            filter,
+            from: start,
+            backoff: { initialMs: 5, maxMs: 20 },
+            onEvent: (event) => void events.push(event),
+          });
+          try {
+            const appended: EventEnvelope[] = [];
+            for (let i = 0; i < 4; i++) {
+              appended.push(...(await appendEvents(10)));
+              await Bun.sleep(5);
+            }
+            const expected = expectedFor(appended, filter);
+            await until(() => events.length >= expected.length, 5000, "every event");
+            await Bun.sleep(20);
+            expect(ids(events)).toEqual(ids(expected));
+          } finally {
+            await subscription.close();
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  }, 60_000);
+
   test("SSE resumes from Last-Event-ID, as EventSource sends it on reconnect", async () => {
     const start = await store.getLastGlobalPosition();
     const appended = await appendEvents(5);
@@ -213,6 +331,20 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect((await sse("?category=Secret", "Bearer guest")).status).toBe(403);
     expect((await sse("", "Bearer banned")).status).toBe(403);
     expect((await sse("?from=-1", "Bearer alice")).status).toBe(400);
+    // Past 2^53 (within the sixteen digits a position may have): 400 for GET and HEAD alike, on `from`.
+    for (const from of ["9007199254740992", "9999999999999999"]) {
+      const refused = await sse(`?from=${from}`, "Bearer alice");
+      expect([from, refused.status]).toEqual([from, 400]);
+      expect((await refused.json()).issues).toEqual([{ path: ["from"], message: expect.stringContaining("from") }]);
+      const head = await fetch(`${base}/stream?from=${from}`, {
+        method: "HEAD",
+        headers: { authorization: "Bearer alice" },
+      });
+      expect([from, head.status]).toEqual([from, 400]);
+    }
+    const largest = await sse("?from=9007199254740991", "Bearer alice");
+    expect(largest.status).toBe(200);
+    await largest.body?.cancel();
     const ws = (query: string) =>
       fetch(`${base}/ws${query}`, { headers: { upgrade: "websocket", connection: "upgrade" } });
     expect((await ws("")).status).toBe(401);
@@ -369,6 +501,100 @@ describe("live routes on Bun (real server and sockets)", () => {
       slowServer.stop(true);
     }
   }, 60_000);
+
+  test("Bun dropping WebSocket messages past its backpressureLimit ends the client with 4008 slow-consumer, without a gap", async () => {
+    const dropHub = new LiveHub({ store, bufferSize: 8, pollIntervalMs: 50 });
+    const dropApp = new Hono().route("/", liveRoutes({ hub: dropHub, upgradeWebSocket, heartbeatMs: 1000 }));
+    // Below the pump's maxBufferedBytes (1 MiB): Bun drops what is sent past it, and its send says so.
+    const dropServer = Bun.serve({
+      port: 0,
+      fetch: dropApp.fetch,
+      websocket: { ...websocket, backpressureLimit: 64 * 1024 },
+      idleTimeout: 30,
+    });
+    const socket = tcpConnect(dropServer.port as number, "127.0.0.1");
+    let received = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+    });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(
+      "GET /events/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    await until(() => received.includes('"kind":"open"'), 5000, "the subscription");
+    socket.pause();
+    try {
+      const big = "x".repeat(64 * 1024);
+      let appended = 0;
+      while (dropHub.size === 1 && appended < 400) {
+        await store.appendToStream(`Dropped-${appended}`, [{ type: "Big", data: { big } }]);
+        appended += 1;
+        if (appended % 10 === 0) await Bun.sleep(5);
+      }
+      expect(dropHub.size).toBe(0);
+      socket.resume();
+      // The server's frames (unmasked): the events it got are consecutive, and the last frame closes 4008.
+      const frames = (): { opcode: number; payload: Buffer }[] => {
+        const out: { opcode: number; payload: Buffer }[] = [];
+        let at = received.indexOf("\r\n\r\n") + 4;
+        while (at + 2 <= received.length) {
+          let length = (received[at + 1] as number) & 0x7f;
+          let start = at + 2;
+          if (length === 126) [length, start] = [received.readUInt16BE(at + 2), at + 4];
+          else if (length === 127) [length, start] = [Number(received.readBigUInt64BE(at + 2)), at + 10];
+          if (start + length > received.length) break;
+          out.push({ opcode: (received[at] as number) & 0x0f, payload: received.subarray(start, start + length) });
+          at = start + length;
+        }
+        return out;
+      };
+      await until(() => frames().at(-1)?.opcode === 8, 10_000, "the close frame");
+      const all = frames();
+      const close = all.at(-1)?.payload as Buffer;
+      expect([close.readUInt16BE(0), close.subarray(2).toString()]).toEqual([4008, "slow-consumer"]);
+      const positions = all
+        .filter((f) => f.opcode === 1)
+        .map((f) => JSON.parse(f.payload.toString()) as { kind: string; event?: EventEnvelope })
+        .filter((m) => m.kind === "event")
+        .map((m) => m.event?.globalPosition as number);
+      expect(positions.length).toBeGreaterThan(0);
+      expect(positions).toEqual(positions.map((_, i) => (positions[0] as number) + i));
+    } finally {
+      socket.destroy();
+      await dropHub.close();
+      dropServer.stop(true);
+    }
+  }, 60_000);
+
+  test("options of the wrong kind are a ValidationError when the routes are built, not a 500 on every request", () => {
+    for (const options of [
+      undefined,
+      {},
+      { hub: 5 },
+      { hub: {} },
+      { hub, path: 5 },
+      { hub, path: "events" },
+      { hub, heartbeatMs: 5 },
+      { hub, maxBufferedBytes: 0 },
+      { hub, auth: "Bearer" },
+      { hub, authorize: true },
+      { hub, upgradeWebSocket: "bun" },
+      { hub, tenancy: { tenants: {} } },
+    ]) {
+      let thrown: unknown;
+      try {
+        liveRoutes(options as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect([options, (thrown as Error | undefined)?.message]).toEqual([
+        options,
+        expect.stringContaining("Invalid live routes options"),
+      ]);
+    }
+    expect(() => liveRoutes({ hub: () => hub, path: "/" })).not.toThrow();
+  });
 
   test("the hub refuses connections past maxClients with 503 and Retry-After", async () => {
     const smallHub = new LiveHub({ store, maxClients: 1 });

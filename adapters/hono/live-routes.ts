@@ -88,17 +88,33 @@ const FROM = /^\d{1,16}$/;
  * @throws {ValidationError} invalid options.
  */
 export function liveRoutes(options: LiveRoutesOptions): Hono {
-  const path = options?.path ?? "/events";
-  const heartbeatMs = options?.heartbeatMs ?? 5000;
-  const maxBufferedBytes = options?.maxBufferedBytes ?? 1024 * 1024;
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid live routes options", [{ path: [], message: "options must be an object" }]);
+  }
+  const path = options.path ?? "/events";
+  const heartbeatMs = options.heartbeatMs ?? 5000;
+  const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
   const issues = [];
-  if (options?.hub === undefined) issues.push({ path: ["hub"], message: "hub is required (a LiveHub)" });
-  issues.push(...tenancyIssues(options?.tenancy));
+  // A wrong kind of value here would be a 500 on every request instead of one error at startup.
+  const hub = options.hub as unknown;
+  const isHub = typeof (hub as { connect?: unknown } | undefined)?.connect === "function";
+  if (hub === undefined) issues.push({ path: ["hub"], message: "hub is required (a LiveHub)" });
+  else if (typeof hub !== "function" && !isHub) {
+    issues.push({ path: ["hub"], message: "hub must be a LiveHub or a function giving one" });
+  }
+  if (typeof path !== "string" || !path.startsWith("/")) {
+    issues.push({ path: ["path"], message: "path must be a string starting with /" });
+  }
+  for (const key of ["auth", "authorize", "upgradeWebSocket"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "function") {
+      issues.push({ path: [key], message: `${key} must be a function` });
+    }
+  }
+  issues.push(...tenancyIssues(options.tenancy));
   // One hub follows one store's feed: shared by every tenant, it would serve each caller another tenant's events.
-  if (options?.tenancy !== undefined && options.hub !== undefined && typeof options.hub !== "function") {
+  if (options.tenancy !== undefined && hub !== undefined && typeof hub !== "function") {
     issues.push({ path: ["hub"], message: "with tenancy, hub must be a function of the tenant (one hub per tenant)" });
   }
-  if (!path.startsWith("/")) issues.push({ path: ["path"], message: "path must start with /" });
   if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 10) {
     issues.push({ path: ["heartbeatMs"], message: "heartbeatMs must be an integer of at least 10" });
   }
@@ -121,12 +137,13 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
     const url = new URL(request.url);
     const filter = filterFromQuery(url.searchParams);
     const from = lastEventId ?? url.searchParams.get("from") ?? undefined;
-    if (from !== undefined && !FROM.test(from)) {
+    const after = from === undefined ? undefined : Number(from);
+    // Sixteen digits may be past 2^53: refused here, so that HEAD (which connects nothing) answers as GET does.
+    if (from !== undefined && (!FROM.test(from) || !Number.isSafeInteger(after))) {
       throw new ValidationError("Invalid live subscription", [
         { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
       ]);
     }
-    const after = from === undefined ? undefined : Number(from);
     const decision =
       options.authorize === undefined
         ? true

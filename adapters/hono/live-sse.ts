@@ -1,4 +1,4 @@
-import type { EventEnvelope, LiveConnection, LiveEndReason } from "../../src/index.js";
+import { type EventEnvelope, getLogger, type LiveConnection, type LiveEndReason } from "../../src/index.js";
 
 const encoder = new TextEncoder();
 
@@ -52,7 +52,16 @@ export function sseBody(
         controller.enqueue(encoder.encode(`retry: 1000\nevent: open\ndata: {"position":${connection.position}}\n\n`));
       },
       async pull(controller) {
-        const item = await connection.next(heartbeatMs);
+        let item: Awaited<ReturnType<LiveConnection["next"]>>;
+        try {
+          item = await connection.next(heartbeatMs);
+        } catch (error) {
+          // An errored body would leave the connection in the hub (a place of `maxClients` held
+          // until its buffer fills) and cut the client off without a reason: end it as `error`.
+          getLogger().error("live subscription failed", { error });
+          connection.close("error");
+          item = { kind: "end", reason: "error" };
+        }
         if (item === undefined) {
           controller.enqueue(encoder.encode(SSE_HEARTBEAT));
         } else if (item.kind === "event") {

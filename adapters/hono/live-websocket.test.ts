@@ -1,6 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import type { WSContext } from "hono/ws";
-import { InMemoryEventStore, LiveHub } from "../../src/index.js";
+import {
+  InMemoryEventStore,
+  type LiveConnection,
+  type LiveEndReason,
+  LiveHub,
+  type LiveItem,
+} from "../../src/index.js";
+import { jsonLogger } from "../../src/logging/json-logger.js";
+import { setLogger } from "../../src/logging/library-logger.js";
 import { LIVE_CLOSE_CODES, liveSocketEvents } from "./live-websocket.js";
 
 describe("live WebSocket pump", () => {
@@ -28,5 +36,73 @@ describe("live WebSocket pump", () => {
 
     expect(hub.size).toBe(0);
     await hub.close();
+  });
+
+  // Bun's send answers 0 for a message it drops (past the server's backpressureLimit): going on would
+  // leave the client a gap it cannot see. A mock again: Bun's own drop is tried in live-routes.test.ts.
+  test("mock Bun socket that drops a message: the pump stops there and closes 4008 slow-consumer, the hub frees it", async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store });
+    const connection = await hub.connect();
+    const sent: string[] = [];
+    let closed: [number | undefined, string | undefined] | undefined;
+    const raw = {
+      getBufferedAmount: () => 0,
+      // The open message and two events go out, the third event is dropped.
+      send: (message: string) => (sent.length < 3 ? sent.push(message) : 0),
+    };
+    const ws = {
+      raw,
+      readyState: 1,
+      send: () => {
+        throw new Error("the pump sends through Bun's own send, whose answer Hono's drops");
+      },
+      close: (code?: number, reason?: string) => {
+        closed = [code, reason];
+      },
+    } as unknown as WSContext;
+    liveSocketEvents(connection, 1000, 1024).onOpen?.(new Event("open"), ws);
+    for (let i = 0; i < 5; i++) await store.appendToStream(`Order-${i}`, [{ type: "Placed", data: {} }]);
+    const deadline = Date.now() + 2000;
+    while (closed === undefined && Date.now() < deadline) await Bun.sleep(10);
+    expect(closed).toEqual([LIVE_CLOSE_CODES["slow-consumer"], "slow-consumer"]);
+    expect(sent.map((m) => (JSON.parse(m) as { kind: string }).kind)).toEqual(["open", "event", "event"]);
+    expect(hub.size).toBe(0);
+    await hub.close();
+  });
+
+  test("a connection whose next() fails closes the socket 1011 error (the server failed, not the socket) and is closed", async () => {
+    setLogger({ ...jsonLogger(), error: () => {} });
+    let ended: LiveEndReason | undefined;
+    const connection = {
+      position: 3,
+      get ended() {
+        return ended;
+      },
+      done: new Promise<LiveEndReason>(() => {}),
+      next: async (): Promise<LiveItem | undefined> => {
+        throw new Error("connection to postgres://app:secret@db refused");
+      },
+      close: (reason: LiveEndReason = "closed") => {
+        ended ??= reason;
+      },
+    } satisfies LiveConnection;
+    let closed: [number | undefined, string | undefined] | undefined;
+    const ws = {
+      readyState: 1,
+      send: () => {},
+      close: (code?: number, reason?: string) => {
+        closed = [code, reason];
+      },
+    } as unknown as WSContext;
+    try {
+      liveSocketEvents(connection, 1000, 1024).onOpen?.(new Event("open"), ws);
+      const deadline = Date.now() + 2000;
+      while (closed === undefined && Date.now() < deadline) await Bun.sleep(5);
+    } finally {
+      setLogger(undefined);
+    }
+    expect(closed).toEqual([LIVE_CLOSE_CODES.error, "error"]);
+    expect(ended).toBeDefined();
   });
 });

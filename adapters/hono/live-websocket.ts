@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import type { EventEnvelope, LiveConnection, LiveEndReason } from "../../src/index.js";
+import { type EventEnvelope, getLogger, type LiveConnection, type LiveEndReason } from "../../src/index.js";
 
 /**
  * The part of Hono's `WSContext` the pump uses. Declared here rather than imported from `hono/ws`,
@@ -44,6 +44,7 @@ export type LiveMessage<E extends EventEnvelope = EventEnvelope> =
 interface BufferedSocket {
   readonly bufferedAmount?: number;
   getBufferedAmount?(): number;
+  send?(data: string): unknown;
 }
 
 /** What the runtime's socket has not sent yet, in bytes, when the runtime tells (Bun, browsers' API); else 0. */
@@ -51,6 +52,19 @@ function buffered(ws: LiveSocket): number {
   const raw = ws.raw as BufferedSocket | undefined;
   if (typeof raw?.getBufferedAmount === "function") return raw.getBufferedAmount();
   return typeof raw?.bufferedAmount === "number" ? raw.bufferedAmount : 0;
+}
+
+/**
+ * Sends one message; false when the runtime dropped it. Bun's `send` answers 0 for a message it drops
+ * (past the server's `backpressureLimit`, 16 MiB by default, when `closeOnBackpressureLimit` is off),
+ * which Hono's helper does not pass on: a pump that went on would leave a gap the client never sees.
+ */
+function sent(ws: LiveSocket, message: LiveMessage): boolean {
+  const text = JSON.stringify(message);
+  const raw = ws.raw as BufferedSocket | undefined;
+  if (typeof raw?.getBufferedAmount === "function" && typeof raw.send === "function") return raw.send(text) !== 0;
+  ws.send(text);
+  return true;
 }
 
 /**
@@ -66,25 +80,38 @@ export function liveSocketEvents(
   const pump = async (ws: LiveSocket) => {
     let reason: LiveEndReason = "closed";
     try {
-      ws.send(JSON.stringify({ kind: "open", position: connection.position } satisfies LiveMessage));
+      let delivered = sent(ws, { kind: "open", position: connection.position });
       for (;;) {
+        // A message the runtime dropped: the client would miss it unknowing. End it as behind; it resumes.
+        if (!delivered) {
+          reason = "slow-consumer";
+          break;
+        }
         while (buffered(ws) > maxBufferedBytes && connection.ended === undefined) {
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
-        const item = await connection.next(heartbeatMs);
+        let item: Awaited<ReturnType<LiveConnection["next"]>>;
+        try {
+          item = await connection.next(heartbeatMs);
+        } catch (error) {
+          // The server failed, not the socket: 1011, as the SSE body ends with `error`.
+          getLogger().error("live subscription failed", { error });
+          reason = "error";
+          break;
+        }
         if (item === undefined) {
-          ws.send(JSON.stringify({ kind: "heartbeat" } satisfies LiveMessage));
+          delivered = sent(ws, { kind: "heartbeat" });
         } else if (item.kind === "end") {
           reason = item.reason;
           break;
         } else {
-          ws.send(JSON.stringify({ kind: "event", event: item.event } satisfies LiveMessage));
+          delivered = sent(ws, { kind: "event", event: item.event });
         }
       }
     } catch {
       reason = "closed"; // the socket closed under a send
     } finally {
-      connection.close();
+      connection.close(reason === "slow-consumer" ? reason : undefined);
       if (ws.readyState === 1) ws.close(LIVE_CLOSE_CODES[reason], reason);
     }
   };

@@ -17,6 +17,7 @@ afterEach(() => {
 
 function objectLike(open: Record<string, unknown>, events: number) {
   const received: string[] = [];
+  const connections = { count: 0 };
   server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -24,6 +25,7 @@ function objectLike(open: Record<string, unknown>, events: number) {
       s.upgrade(request, { data: undefined }) ? undefined : new Response("upgrade", { status: 426 }),
     websocket: {
       open(ws) {
+        connections.count += 1;
         ws.send(JSON.stringify({ kind: "open", position: 0, ...open }));
         for (let n = 1; n <= events; n++) {
           ws.send(JSON.stringify({ kind: "event", event: { ...testEnvelope("E", "S-1", { n }), globalPosition: n } }));
@@ -36,7 +38,7 @@ function objectLike(open: Record<string, unknown>, events: number) {
       },
     },
   });
-  return { url: `http://127.0.0.1:${server.port}/events`, received };
+  return { url: `http://127.0.0.1:${server.port}/events`, received, connections };
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -84,6 +86,19 @@ test("sends nothing to a server whose open message asks for no flow control (the
     await until(() => handled.length === 5, "events");
     await Bun.sleep(100);
     expect(received).toEqual([]);
+  } finally {
+    await subscription.close();
+  }
+});
+
+test("pings at least twice per idleTimeoutMs when the open message asks for rarer pings: a quiet connection stays up", async () => {
+  const { url, received, connections } = objectLike({ pingMs: 60_000 }, 0);
+  const subscription = subscribeLive({ url, transport: "websocket", from: 0, idleTimeoutMs: 100, onEvent: () => {} });
+  try {
+    await Bun.sleep(500);
+    // Pinging every 60 s, the idle watch closed it every 100 ms and it reconnected.
+    expect(connections.count).toBe(1);
+    expect(received.filter((m) => m.includes("ping")).length).toBeGreaterThanOrEqual(5);
   } finally {
     await subscription.close();
   }

@@ -16,23 +16,41 @@ export async function* parseSse(
 ): AsyncGenerator<SseMessage, void, undefined> {
   const decoder = new TextDecoder();
   const reader = body.getReader();
-  let text = "";
+  const lineEnd = /\r|\n/g;
+  // Only each new chunk is searched for line ends, and a line's parts are joined once, at its end:
+  // searching (and so flattening) all the text held for each chunk of a long line took time
+  // quadratic in its length (a 16 MB event: 15 s on Node).
+  let parts: string[] = [];
+  /** The last chunk ended with a CR: a LF opening the next is the rest of that CRLF. */
+  let afterCr = false;
   let event = "";
   let data: string[] = [];
   let id: string | undefined;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (!done) {
-        onBytes?.();
-        text += decoder.decode(value, { stream: true });
+      if (!done) onBytes?.();
+      const chunk = done ? decoder.decode() : decoder.decode(value, { stream: true });
+      let at = 0;
+      if (afterCr && chunk.length > 0) {
+        if (chunk.startsWith("\n")) at = 1;
+        afterCr = false;
       }
       for (;;) {
-        const end = text.search(/\r\n|\r|\n/);
-        // A lone CR at the end may be the first half of a CRLF: wait for more, unless no more comes.
-        if (end < 0 || (!done && text[end] === "\r" && end === text.length - 1)) break;
-        const line = text.slice(0, end);
-        text = text.slice(end + (text.startsWith("\r\n", end) ? 2 : 1));
+        lineEnd.lastIndex = at;
+        const end = lineEnd.exec(chunk)?.index;
+        if (end === undefined) {
+          if (at < chunk.length) parts.push(chunk.slice(at));
+          break;
+        }
+        const tail = chunk.slice(at, end);
+        const line = parts.length === 0 ? tail : parts.join("") + tail;
+        parts = [];
+        at = end + 1;
+        if (chunk[end] === "\r") {
+          if (at === chunk.length) afterCr = true;
+          else if (chunk[at] === "\n") at += 1;
+        }
         if (line === "") {
           if (data.length > 0) yield { event: event === "" ? "message" : event, data: data.join("\n"), id };
           event = "";

@@ -1,5 +1,7 @@
+import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
+import { integerOptionIssues } from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
 import { parseSse } from "./sse-parser.js";
@@ -27,7 +29,7 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
   readonly from?: number;
   /** Handles each event, in global order; the next waits for it. A throw reconnects from the last event handled. */
   readonly onEvent: (event: E) => void | Promise<void>;
-  /** Told of each failure; the client reconnects after it unless the server refused (401, 403, 400, 404). */
+  /** Told of each failure; the client reconnects after it unless the server refused (400, 401, 403, 404, 405). */
   readonly onError?: (error: LiveStreamError) => void;
   /** Told when the server ends the stream (`slow-consumer`, `shutdown`…); the client then reconnects. */
   readonly onEnd?: (reason: string) => void;
@@ -75,6 +77,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   options: LiveClientOptions<E>,
 ): LiveClientSubscription {
   const filter = checkFilter(options.filter ?? {});
+  checkOptions(options);
   const initialMs = options.backoff?.initialMs ?? 500;
   const maxMs = options.backoff?.maxMs ?? 30_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
@@ -92,6 +95,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   let stopped = false;
   /** Aborts the connection in hand (and a backoff wait). */
   let current = new AbortController();
+  /** Whether the connection in hand handled an event: a drop after that reconnects at once. */
+  let handled = false;
 
   const address = (path: string) => {
     // Query parameters the caller put in `url` (a token, say) are kept.
@@ -116,29 +121,43 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
     if (position === undefined && typeof at === "number" && Number.isSafeInteger(at) && at >= 0) position = at;
   };
 
-  /** Handles an event unless the connection already gave it (a resume point is exclusive). */
-  const handle = async (event: E, resumedAfter: number | undefined) => {
+  /**
+   * Handles an event unless it is at or before the last one handled (a resume point is exclusive,
+   * and a server that sends one again, or out of order, does not get it handled twice).
+   */
+  const handle = async (event: E) => {
     const at = event.globalPosition;
-    if (at !== undefined && resumedAfter !== undefined && at <= resumedAfter) return;
+    if (at !== undefined && position !== undefined && at <= position) return;
     await options.onEvent(event);
     if (at !== undefined) position = at;
+    handled = true;
   };
 
-  /** One SSE connection; resolves when it ends, true if it delivered anything. */
-  const overSse = async (signal: AbortSignal): Promise<boolean> => {
+  /** One SSE connection; resolves when it ends. */
+  const overSse = async (signal: AbortSignal): Promise<void> => {
     const doFetch = options.fetch ?? globalThis.fetch;
     const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
     const headers = new Headers(extra);
     headers.set("accept", "text/event-stream");
-    const resumedAfter = position;
-    const response = await doFetch(address("/stream"), { headers, signal });
-    if (!response.ok || response.body === null) {
-      await response.body?.cancel().catch(() => {});
-      throw refusal(response.status);
-    }
-    let delivered = false;
+    // From the request on: a server that never answers is as dead as one that stops sending.
     const idle = watchIdle(idleTimeoutMs, () => current.abort());
     try {
+      const response = await doFetch(address("/stream"), { headers, signal });
+      if (!response.ok || response.body === null) {
+        await response.body?.cancel().catch(() => {});
+        throw refusal(response.status);
+      }
+      // A page (a proxy's, an app's fallback) is no event stream: say so rather than read it as an empty one.
+      const type = response.headers.get("content-type");
+      if (type !== null && !/^\s*text\/event-stream\s*(;|$)/i.test(type)) {
+        await response.body.cancel().catch(() => {});
+        throw new LiveStreamError(
+          LiveClientErrorCode.Disconnected,
+          `The live stream answered ${response.status} without the text/event-stream content type`,
+          response.status,
+        );
+      }
+      idle.reset();
       for await (const message of parseSse(response.body, idle.reset)) {
         if (message.event === "open") {
           opened(message.data);
@@ -146,27 +165,24 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         }
         if (message.event === "end") {
           ended(endReason(message.data));
-          return delivered;
+          return;
         }
         if (message.event !== "message") continue;
-        await handle(JSON.parse(message.data) as E, resumedAfter);
-        delivered = true;
+        await handle(JSON.parse(message.data) as E);
       }
-      return delivered;
     } finally {
       idle.stop();
     }
   };
 
-  /** One WebSocket connection; resolves when it closes, true if it delivered anything. */
-  const overWebSocket = (signal: AbortSignal): Promise<boolean> =>
-    new Promise<boolean>((resolve, reject) => {
+  /** One WebSocket connection; resolves when it closes. */
+  const overWebSocket = (signal: AbortSignal): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
       const Socket = options.WebSocket ?? globalThis.WebSocket;
       const url = address("/ws");
-      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-      const resumedAfter = position;
+      // A secure URL stays secure: `wss:` given is kept, not turned into `ws:`.
+      url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
       const socket = new Socket(url, options.protocols);
-      let delivered = false;
       let chain: Promise<void> = Promise.resolve();
       let failed: unknown;
       const idle = watchIdle(idleTimeoutMs, () => socket.close(4000, "idle"));
@@ -191,13 +207,14 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
               if (Number.isSafeInteger(parsed.ackEvery) && (parsed.ackEvery as number) > 0)
                 ackEvery = parsed.ackEvery as number;
               const pingMs = parsed.pingMs;
+              // Its answer is what keeps the idle watch from dropping a quiet connection: at least
+              // twice per idleTimeoutMs, however rarely the server asks.
               if (pinger === undefined && Number.isSafeInteger(pingMs) && (pingMs as number) >= 10)
-                pinger = setInterval(() => send(PING), pingMs as number);
+                pinger = setInterval(() => send(PING), Math.min(pingMs as number, Math.max(10, idleTimeoutMs / 2)));
               return opened(parsed);
             }
             if (parsed.kind !== "event" || parsed.event === undefined) return;
-            await handle(parsed.event, resumedAfter);
-            delivered = true;
+            await handle(parsed.event);
             received += 1;
             if (ackEvery > 0 && received % ackEvery === 0) send(`{"kind":"ack","received":${received}}`);
           } catch (error) {
@@ -219,7 +236,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           else if (!signal.aborted && event.code !== 1000) {
             report(new LiveStreamError(LiveClientErrorCode.Disconnected, `The live stream closed (${event.code})`));
           }
-          resolve(delivered);
+          resolve();
         });
       });
     });
@@ -227,10 +244,9 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   const closed = (async () => {
     let attempt = 0;
     while (!stopped) {
-      current = new AbortController();
+      handled = false;
       try {
-        const delivered = await (transport === "websocket" ? overWebSocket : overSse)(current.signal);
-        attempt = delivered ? 0 : attempt + 1;
+        await (transport === "websocket" ? overWebSocket : overSse)(current.signal);
       } catch (error) {
         if (stopped) break;
         const failure =
@@ -241,9 +257,13 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
               });
         report(failure);
         if (failure.code === LiveClientErrorCode.Refused) break;
-        attempt += 1;
       }
       if (stopped) break;
+      // At once after a connection that handled an event, however it ended (a network error
+      // included); else backing off. Events the server sent again do not count: they made no progress.
+      attempt = handled ? 0 : attempt + 1;
+      // A fresh controller: the dropped connection's may be aborted (its idle timeout), which would skip the wait.
+      current = new AbortController();
       // Full jitter: many clients dropped at once do not come back at once.
       const wait = attempt === 0 ? 0 : Math.random() * Math.min(maxMs, initialMs * 2 ** (attempt - 1));
       await abortableSleep(wait, current.signal);
@@ -301,4 +321,46 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/**
+ * Options a subscription could only fail on, again and again: a negative or NaN backoff or idle
+ * timeout reconnected in a busy loop, an unparsable URL or a missing `WebSocket` was retried forever
+ * as a disconnect, a bad `from` was sent to be refused. Refused here, once, with a `ValidationError`.
+ */
+function checkOptions(options: LiveClientOptions<never>): void {
+  const issues: Issue[] = [];
+  let url: URL | undefined;
+  try {
+    url = new URL(options.url);
+  } catch {
+    issues.push({ path: ["url"], message: "url must be an absolute URL (https://api.example.com/api/events)" });
+  }
+  const transport = options.transport;
+  const schemes = transport === "websocket" ? ["http:", "https:", "ws:", "wss:"] : ["http:", "https:"];
+  if (url !== undefined && !schemes.includes(url.protocol)) {
+    issues.push({
+      path: ["url"],
+      message: `url must be an ${schemes.length === 2 ? "http(s)" : "http(s) or ws(s)"} URL`,
+    });
+  }
+  if (transport !== undefined && transport !== "sse" && transport !== "websocket") {
+    issues.push({ path: ["transport"], message: 'transport must be "sse" or "websocket"' });
+  }
+  if (options.from !== undefined && (!Number.isSafeInteger(options.from) || options.from < 0)) {
+    issues.push({ path: ["from"], message: "from must be a global position: a non-negative integer" });
+  }
+  if (typeof options.onEvent !== "function") issues.push({ path: ["onEvent"], message: "onEvent must be a function" });
+  issues.push(
+    ...integerOptionIssues(options.backoff?.initialMs, "backoff.initialMs", 3_600_000),
+    ...integerOptionIssues(options.backoff?.maxMs, "backoff.maxMs", 3_600_000),
+    ...integerOptionIssues(options.idleTimeoutMs, "idleTimeoutMs", 3_600_000),
+  );
+  if (transport === "websocket" && typeof (options.WebSocket ?? globalThis.WebSocket) !== "function") {
+    issues.push({ path: ["WebSocket"], message: "this runtime has no global WebSocket: pass one (Node 20: ws)" });
+  }
+  if (transport !== "websocket" && typeof (options.fetch ?? globalThis.fetch) !== "function") {
+    issues.push({ path: ["fetch"], message: "fetch must be a function" });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid live subscription options", issues);
 }

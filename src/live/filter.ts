@@ -1,6 +1,7 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
+import { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "../internal/validate.js";
 
 /**
  * Which events a live subscriber receives. Each list that is present must match (streams, then
@@ -17,7 +18,8 @@ export interface LiveFilter {
 
 /** The most entries a filter may list in all: a filter is checked against every event, for every subscriber. */
 export const MAX_FILTER_ENTRIES = 100;
-const MAX_ENTRY_LENGTH = 256;
+/** As long as what an entry names may be: any stream id (or its category, the whole id without a `-`), any type. */
+const MAX_ENTRY_LENGTH = { streams: MAX_STREAM_ID_LENGTH, categories: MAX_STREAM_ID_LENGTH, types: MAX_TYPE_LENGTH };
 
 export function matchesFilter(filter: LiveFilter, event: EventEnvelope): boolean {
   if (filter.streams !== undefined && !filter.streams.includes(event.streamId)) return false;
@@ -51,7 +53,10 @@ export function filterToQuery(filter: LiveFilter, params: URLSearchParams = new 
   return params;
 }
 
-/** @throws {ValidationError} see {@link filterFromQuery}; an entry holding a comma, which the query form would split. */
+/**
+ * @throws {ValidationError} see {@link filterFromQuery}; an entry holding a comma, which the query form would
+ * split; an empty list, which it cannot carry (sent as no list, it would match every event, not none).
+ */
 export function checkFilter(filter: LiveFilter): LiveFilter {
   const issues: { path: string[]; message: string }[] = [];
   let total = 0;
@@ -63,10 +68,18 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
       issues.push({ path: [key], message: `${key} must be a list of strings` });
       continue;
     }
+    // The query form cannot carry an empty list: sent as none, it would match every event.
+    if (values.length === 0) {
+      issues.push({ path: [key], message: `${key} must list at least one entry, or be left out to match any` });
+      continue;
+    }
     total += values.length;
     for (const value of values) {
-      if (typeof value !== "string" || value.length === 0 || value.length > MAX_ENTRY_LENGTH) {
-        issues.push({ path: [key], message: `each of ${key} must be a string of 1 to ${MAX_ENTRY_LENGTH} characters` });
+      if (typeof value !== "string" || value.length === 0 || value.length > MAX_ENTRY_LENGTH[key]) {
+        issues.push({
+          path: [key],
+          message: `each of ${key} must be a string of 1 to ${MAX_ENTRY_LENGTH[key]} characters`,
+        });
         break;
       }
       // The query form separates entries with commas: "Order-a,b" would reach the server as two entries,

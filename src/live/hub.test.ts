@@ -105,6 +105,28 @@ describe("LiveHub", () => {
     await hub.close();
   });
 
+  test("a store read failing during the stall check ends nothing: the connection gets its heartbeat, stays open and goes on", async () => {
+    const store = new InMemoryEventStore();
+    const head = store.getLastGlobalPosition.bind(store);
+    let failing = false;
+    store.getLastGlobalPosition = async () => {
+      if (failing) throw new Error("connection to postgres://app:secret@db refused");
+      return head();
+    };
+    const hub = new LiveHub({ store, pollIntervalMs: 10 });
+    const connection = await hub.connect();
+    failing = true;
+    // Each idle wait runs the stall check (at most once per 40 ms): its failed read is no stall.
+    for (let i = 0; i < 3; i++) expect(await connection.next(50)).toBeUndefined();
+    expect(connection.ended).toBeUndefined();
+    expect(hub.size).toBe(1);
+    failing = false;
+    const appended = await append(store, 2);
+    expect((await drain(connection, 2)).map((e) => e.id)).toEqual(appended.map((e) => e.id));
+    connection.close();
+    await hub.close();
+  });
+
   test("a connection resuming from an old position catches up, then follows the shared feed without a gap or repeat", async () => {
     const store = new InMemoryEventStore();
     const hub = new LiveHub({ store, batchSize: 7 });
@@ -238,6 +260,26 @@ describe("live filters", () => {
     );
   });
 
+  test("a filter checkFilter accepts matches the same events once through its query string (property)", () => {
+    // What subscribeLive sends: an empty list, which the query cannot carry, must not widen to every event.
+    const anyList = fc.option(fc.uniqueArray(name, { maxLength: 3 }), { nil: undefined });
+    const anyFilter = fc.record({ streams: anyList, categories: anyList, types: anyList });
+    fc.assert(
+      fc.property(anyFilter, name, name, name, (f, category, id, type) => {
+        let checked: LiveFilter;
+        try {
+          checked = checkFilter(f);
+        } catch (error) {
+          expect(isValidationError(error)).toBe(true);
+          return;
+        }
+        const event = { streamId: `${category}-${id}`, type } as EventEnvelope;
+        expect(matchesFilter(filterFromQuery(filterToQuery(checked)), event)).toBe(matchesFilter(f, event));
+      }),
+    );
+    expect(() => checkFilter({ streams: [] })).toThrow(/streams must list at least one entry/);
+  });
+
   test("a filter matches exactly the events of its streams, categories and types (property)", () => {
     fc.assert(
       fc.property(filter, name, name, name, (f, category, id, type) => {
@@ -251,6 +293,29 @@ describe("live filters", () => {
     );
   });
 
+  test("a filter can name any stream the store accepts, by id or category, and any type (property)", async () => {
+    // Stream ids of up to 512 characters, types of up to 256: entries were capped at 256 for all three.
+    const segment = (max: number) => fc.stringMatching(new RegExp(`^[A-Za-z0-9_]{1,${max}}$`));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.tuple(segment(300), fc.option(segment(211), { nil: undefined })),
+        segment(256),
+        async ([category, id], type) => {
+          const store = new InMemoryEventStore();
+          const streamId = id === undefined ? category : `${category}-${id}`;
+          const [event] = (await store.appendToStream(streamId, [{ type, data: {} }])).events;
+          for (const filter of [{ streams: [streamId] }, { categories: [category] }, { types: [type] }]) {
+            const parsed = filterFromQuery(filterToQuery(checkFilter(filter)));
+            expect(matchesFilter(parsed, event as EventEnvelope)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
+    expect(() => checkFilter({ streams: ["S".repeat(513)] })).toThrow(/1 to 512 characters/);
+    expect(() => checkFilter({ types: ["T".repeat(257)] })).toThrow(/1 to 256 characters/);
+  });
+
   test("too many or empty entries are refused", () => {
     expect(() =>
       filterFromQuery(
@@ -262,7 +327,7 @@ describe("live filters", () => {
         }),
       ),
     ).toThrow(/at most 100/);
-    expect(() => filterFromQuery(new URLSearchParams("stream=a,,b"))).toThrow(/1 to 256 characters/);
+    expect(() => filterFromQuery(new URLSearchParams("stream=a,,b"))).toThrow(/1 to 512 characters/);
   });
 
   test("an entry holding a comma is refused: the query form would split it into entries never named", () => {

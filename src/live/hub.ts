@@ -10,7 +10,7 @@ import { type LiveFilter, matchesFilter } from "./filter.js";
 /**
  * Why a live connection ended: `slow-consumer` (its buffer filled: it read slower than events came),
  * `closed` (closed by the server side's code or the client went away), `shutdown` (the hub closed),
- * `error` (reading the store failed while catching up).
+ * `error` (reading the store failed: while catching up, or under the routes serving it).
  */
 export type LiveEndReason = "slow-consumer" | "closed" | "shutdown" | "error";
 
@@ -212,7 +212,15 @@ export class LiveHub {
     if (now - this.#lastCheckMs < this.#pollIntervalMs * 4) return false;
     this.#lastCheckMs = now;
     const handedOut = this.#position;
-    const head = await this.#store.getLastGlobalPosition();
+    let head: number;
+    try {
+      head = await this.#store.getLastGlobalPosition();
+    } catch (error) {
+      // The store is briefly unreachable: that is no stall, and no reason to end this connection
+      // (the caller sends its heartbeat); the next check asks again.
+      getLogger().warn("live hub: reading the store's head for the stall check failed", { error });
+      return false;
+    }
     const stalled = head > handedOut && handedOut === this.#checkedAt;
     this.#checkedAt = handedOut;
     if (!stalled || this.#position !== handedOut || !this.#connections.has(connection)) return false;
