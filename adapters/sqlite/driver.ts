@@ -20,7 +20,8 @@ export interface SqliteDriver {
   readonly name: string;
   /**
    * The largest string or BLOB one parameter may carry, when the backend caps it below SQLite's own
-   * billion bytes (D1 and Durable Objects take 2 MB): appends larger than this are refused before
+   * billion bytes (D1 and Durable Objects take 2 MB), and so the largest row (SQLite's length limit
+   * caps both): appends larger than this (an event's data and metadata together) are refused before
    * anything is sent.
    */
   readonly maxValueBytes?: number;
