@@ -1,4 +1,4 @@
-import { ValidationError } from "../../src/index.js";
+import { type Issue, ValidationError } from "../../src/index.js";
 import type {
   SqliteDriver,
   SqliteRow,
@@ -84,16 +84,23 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
  * The pragmas a file database gets (see {@link FileDefaultsOptions}). A connection that refuses them
  * (closed, or locked by another for longer than the timeout) fails with a ServiceError, as a statement would.
  */
-export function applyFileDefaults(connection: SyncConnection, options: FileDefaultsOptions, driver: string): void {
-  const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+export function applyFileDefaults(
+  connection: SyncConnection,
+  options: FileDefaultsOptions | null | undefined,
+  driver: string,
+): void {
+  const timeout = options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const wal = options?.wal ?? true;
+  const issues: Issue[] = [];
   if (!Number.isSafeInteger(timeout) || timeout < 0) {
-    throw new ValidationError("Invalid SQLite driver options", [
-      { path: ["busyTimeoutMs"], message: "busyTimeoutMs must be a non-negative integer (milliseconds)" },
-    ]);
+    issues.push({ path: ["busyTimeoutMs"], message: "busyTimeoutMs must be a non-negative integer (milliseconds)" });
   }
+  // Checked, not taken for its truthiness: `wal: "false"` (from an environment variable, say) must not set WAL.
+  if (typeof wal !== "boolean") issues.push({ path: ["wal"], message: "wal must be true or false" });
+  if (issues.length > 0) throw new ValidationError("Invalid SQLite driver options", issues);
   try {
     connection.exec(`PRAGMA busy_timeout = ${timeout}`);
-    if (options.wal ?? true) connection.all("PRAGMA journal_mode = WAL", []);
+    if (wal) connection.all("PRAGMA journal_mode = WAL", []);
   } catch (error) {
     throw toEventFlowsError(error, OPEN_DRIVER, driver);
   }
