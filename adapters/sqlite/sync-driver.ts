@@ -36,7 +36,7 @@ export function syncDriver(name: string, connection: SyncConnection): SqliteDriv
       committed = true;
       return result;
     } finally {
-      if (!committed) connection.exec(rollback);
+      if (!committed) rollBack(connection, rollback);
     }
   };
   return {
@@ -47,6 +47,19 @@ export function syncDriver(name: string, connection: SyncConnection): SqliteDriv
     transaction,
     ...(run === undefined ? {} : { write: (sql, params = []) => run(sql, params) }),
   };
+}
+
+/**
+ * Rolls a failed batch back. After some failures (SQLITE_FULL, an I/O error) SQLite has rolled the
+ * transaction back itself, and ROLLBACK then fails ("no transaction is active"): that failure must
+ * not replace the one that caused it, which says what happened (FULL, or a retryable BUSY).
+ */
+function rollBack(connection: SyncConnection, rollback: string): void {
+  try {
+    connection.exec(rollback);
+  } catch {
+    // Already rolled back: the original error goes on.
+  }
 }
 
 const SAVEPOINT = "eventflows_batch";
