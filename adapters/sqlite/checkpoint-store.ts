@@ -1,8 +1,7 @@
 import { CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
-import type { SqliteDriver } from "./driver.js";
+import { driverIssues, type SqliteDriver } from "./driver.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
-import { driverIssues } from "./event-store.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
 

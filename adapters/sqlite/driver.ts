@@ -4,6 +4,8 @@
  * Object's storage) or anything else that speaks SQLite, better-sqlite3 included.
  */
 
+import { type Issue, ValidationError } from "../../src/index.js";
+
 /** A value bound to a statement parameter or read from a column. */
 export type SqliteValue = string | number | bigint | Uint8Array | null;
 
@@ -20,7 +22,8 @@ export interface SqliteDriver {
   readonly name: string;
   /**
    * The largest string or BLOB one parameter may carry, when the backend caps it below SQLite's own
-   * billion bytes (D1 and Durable Objects take 2 MB): appends larger than this are refused before
+   * billion bytes (D1 and Durable Objects take 2 MB), and so the largest row (SQLite's length limit
+   * caps both): appends larger than this (an event's data and metadata together) are refused before
    * anything is sent.
    */
   readonly maxValueBytes?: number;
@@ -60,3 +63,17 @@ export type SyncWriteRunner = (sql: string, params?: readonly SqliteValue[]) => 
 
 /** Runs one statement synchronously, inside a driver's `transaction`. */
 export type SyncStatementRunner = (sql: string, params?: readonly SqliteValue[]) => SqliteRow[];
+
+/** What is wrong with a value given as a driver: nothing, or that it is not one. */
+export function driverIssues(driver: unknown): Issue[] {
+  const d = driver as Partial<SqliteDriver> | null | undefined;
+  return typeof d?.all === "function" && typeof d.batch === "function" && typeof d.name === "string"
+    ? []
+    : [{ path: ["driver"], message: "driver must be a SQLite driver (bunSqliteDriver(db), d1Driver(env.DB), …)" }];
+}
+
+/** For the functions that take a driver as their first argument (migrations, schema version, stats). */
+export function assertDriver(driver: unknown): asserts driver is SqliteDriver {
+  const issues = driverIssues(driver);
+  if (issues.length > 0) throw new ValidationError("Invalid SQLite driver", issues);
+}

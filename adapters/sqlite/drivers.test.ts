@@ -1,7 +1,18 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/index.js";
-import { bunSqliteDriver, d1Driver, durableObjectDriver, nodeSqliteDriver } from "./index.js";
+import {
+  bunSqliteDriver,
+  d1Driver,
+  durableObjectDriver,
+  LiveSubscribers,
+  migrateSqlite,
+  nodeSqliteDriver,
+  SqliteEventStore,
+  sqliteSchemaVersion,
+  sqliteStoreStats,
+  sqliteTableNames,
+} from "./index.js";
 
 // The drivers themselves run against real databases elsewhere: bun:sqlite here, node:sqlite on
 // Node 22 and D1 and Durable Objects in workerd (test/runtime). This checks what they refuse.
@@ -21,6 +32,41 @@ describe("SQLite drivers refuse what is not their database, with a ValidationErr
       }
     });
   }
+});
+
+describe("SQLite driver options", () => {
+  test("null options are no options; a wal that is not a boolean is refused, not taken for its truthiness", () => {
+    const db = new Database(":memory:");
+    expect(bunSqliteDriver(db, null as never).name).toBe("bun:sqlite");
+    for (const wal of ["false", 0, "no"]) {
+      expect(() => bunSqliteDriver(db, { wal } as never)).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation, issues: [expect.objectContaining({ path: ["wal"] })] }),
+      );
+    }
+    db.close();
+  });
+});
+
+describe("The functions that take a driver refuse what is not one, with a ValidationError", () => {
+  test("migrateSqlite, sqliteSchemaVersion and sqliteStoreStats; null options are no options", async () => {
+    for (const notDriver of [undefined, null, {}, { all: () => [] }]) {
+      for (const run of [migrateSqlite, sqliteSchemaVersion, sqliteStoreStats]) {
+        await expect((run as (driver: unknown) => Promise<unknown>)(notDriver)).rejects.toMatchObject({
+          code: ErrorCode.Validation,
+          issues: [expect.objectContaining({ path: ["driver"] })],
+        });
+      }
+    }
+    const db = new Database(":memory:");
+    const driver = bunSqliteDriver(db);
+    expect(await migrateSqlite(driver, null)).toMatchObject({ version: 5 });
+    expect(await sqliteSchemaVersion(driver, null)).toBe(5);
+    expect(await sqliteStoreStats(driver, null)).toMatchObject({ schemaVersion: 5, events: 0 });
+    expect(sqliteTableNames(null).events).toBe('"eventflows_events"');
+    const ctx = { acceptWebSocket: () => {}, getWebSockets: () => [] };
+    expect(new LiveSubscribers(ctx, new SqliteEventStore({ driver }), null).count).toBe(0);
+    db.close();
+  });
 });
 
 describe("SQLite drivers over a connection that refuses their pragmas", () => {

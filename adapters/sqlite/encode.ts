@@ -30,8 +30,8 @@ export interface EncodedBatch {
 
 /**
  * Serializes a validated batch for the append statement.
- * @throws {PayloadTooLargeError} an event over `maxEventBytes`, or a data or metadata text over
- *   `maxValueBytes` (the backend's cap on one parameter).
+ * @throws {PayloadTooLargeError} an event over `maxEventBytes`, or its data and metadata texts together
+ *   over `maxValueBytes` (the backend's cap on one value, which caps a row too).
  * @throws {ValidationError} a type with an unpaired surrogate (UTF-8 text cannot store it verbatim).
  */
 export function encodeBatch(
@@ -47,13 +47,12 @@ export function encodeBatch(
     const metadata = JSON.stringify(event.metadata);
     const size = within(data.length + metadata.length, maxEventBytes) ? 0 : utf8Length(data) + utf8Length(metadata);
     if (size > maxEventBytes) throw new PayloadTooLargeError(`Event ${index} (${event.type})`, size, maxEventBytes);
-    // Inserted row by row, each value is its own parameter: under the backend's cap too (2 MB on Durable Objects).
+    // Inserted row by row, the event's row is under the backend's cap too (2 MB on Durable Objects): SQLite's
+    // length limit caps a row as it caps one value, so data and metadata must fit it together.
     if (maxEventBytes > maxValueBytes) {
-      for (const value of [data, metadata]) {
-        const bytes = within(value.length, maxValueBytes) ? 0 : utf8Length(value);
-        if (bytes > maxValueBytes)
-          throw new PayloadTooLargeError(`Event ${index} (${event.type})`, bytes, maxValueBytes);
-      }
+      const units = data.length + metadata.length;
+      const bytes = within(units, maxValueBytes) ? 0 : size || utf8Length(data) + utf8Length(metadata);
+      if (bytes > maxValueBytes) throw new PayloadTooLargeError(`Event ${index} (${event.type})`, bytes, maxValueBytes);
     }
     // Checked here without building an empty list per event: this runs for every event appended.
     if (!isWellFormedUnicode(event.type)) {

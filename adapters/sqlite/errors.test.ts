@@ -8,6 +8,7 @@ import { bunSqliteDriver } from "./bun-driver.js";
 import { failureOf, toEventFlowsError } from "./errors.js";
 import { SqliteEventStore } from "./event-store.js";
 import { nodeSqliteDriver } from "./node-driver.js";
+import { SqliteSnapshotStore } from "./snapshot-store.js";
 
 // Messages as each driver words them (bun:sqlite and node:sqlite pass SQLite's text; D1 prefixes
 // it; Durable Objects add SQLITE_* codes to the text).
@@ -165,5 +166,37 @@ describe("a file that is not a SQLite database", () => {
         cause: expect.objectContaining({ driver: "node:sqlite" }),
       }),
     );
+  });
+});
+
+describe("a database that fills up mid-transaction", () => {
+  const dir = mkdtempSync(join(tmpdir(), "eventflows-full-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("FULL, whichever path wrote, though SQLite rolled the transaction back itself", async () => {
+    const db = new Database(join(dir, "full.db"));
+    const driver = bunSqliteDriver(db);
+    const store = new SqliteEventStore({ driver });
+    await store.migrate();
+    const pages = Number((db.query("PRAGMA page_count").get() as { page_count: number }).page_count);
+    db.exec(`PRAGMA max_page_count = ${pages + 20}`);
+    const events = Array.from({ length: 50 }, () => ({ type: "Big", data: "x".repeat(2000) }));
+    const full = expect.objectContaining({ code: ErrorCode.Service, serviceCode: "FULL", retryable: false });
+    // Row by row in the driver's transaction (as on a Durable Object), a snapshot save's batch, and the write path.
+    const byRow = new SqliteEventStore({
+      driver: { name: "by-row", all: driver.all, batch: driver.batch, transaction: driver.transaction },
+    });
+    await expect(byRow.appendToStream("Full-1", events)).rejects.toEqual(full);
+    const snapshots = new SqliteSnapshotStore({ driver, compression: false });
+    await expect(snapshots.save({ streamId: "Full-2", version: 1, state: "y".repeat(200_000) })).rejects.toEqual(full);
+    await expect(store.appendToStream("Full-3", [...events, ...events, ...events])).rejects.toEqual(full);
+    // Inside the application's transaction too (the batch's savepoint went with it).
+    db.exec("BEGIN IMMEDIATE");
+    await expect(byRow.appendToStream("Full-4", events)).rejects.toEqual(full);
+    if (db.inTransaction) db.exec("ROLLBACK");
+    expect(await store.getStreamVersion("Full-1")).toBe(0);
+    expect(await snapshots.load("Full-2")).toBeUndefined();
+    expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    db.close();
   });
 });

@@ -15,7 +15,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type Committed, type SqliteStoreContext, streamVersion } from "./append.js";
-import type { SqliteDriver } from "./driver.js";
+import { driverIssues, type SqliteDriver } from "./driver.js";
 import { assertStorableStreamId, DEFAULT_MAX_EVENT_BYTES, SQLITE_MAX_VALUE_BYTES } from "./encode.js";
 import { toEventFlowsError } from "./errors.js";
 import { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult } from "./migrate.js";
@@ -138,13 +138,6 @@ export class SqliteEventStore extends EventStore {
 /** Creates a {@link SqliteEventStore}. */
 export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
   return new SqliteEventStore(options);
-}
-
-export function driverIssues(driver: unknown): Issue[] {
-  const d = driver as Partial<SqliteDriver> | null | undefined;
-  return typeof d?.all === "function" && typeof d.batch === "function" && typeof d.name === "string"
-    ? []
-    : [{ path: ["driver"], message: "driver must be a SQLite driver (bunSqliteDriver(db), d1Driver(env.DB), …)" }];
 }
 
 function optionIssues(options: SqliteEventStoreOptions): Issue[] {

@@ -94,7 +94,8 @@ export class LiveSubscribers {
   /** Deliveries run one after another, so two never send the same socket the same event. */
   #delivering: Promise<void> = Promise.resolve();
 
-  constructor(ctx: DurableObjectStateLike, store: EventStore, options: LiveSubscribersOptions = {}) {
+  constructor(ctx: DurableObjectStateLike, store: EventStore, given?: LiveSubscribersOptions | null) {
+    const options = given ?? {};
     if (typeof ctx?.acceptWebSocket !== "function" || typeof ctx.getWebSockets !== "function") {
       throw new ValidationError("Invalid live subscribers options", [
         { path: ["ctx"], message: "ctx must be the Durable Object's state (this.ctx), with the WebSocket API" },

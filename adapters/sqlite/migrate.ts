@@ -1,5 +1,5 @@
 import { checkAppliedMigrations, ValidationError } from "../../src/index.js";
-import type { SqliteDriver, SqliteStatement } from "./driver.js";
+import { assertDriver, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { guard, SERVICE } from "./errors.js";
 import { checksum, LATEST_SQLITE_SCHEMA_VERSION, sqliteMigrations } from "./migrations.js";
 import { type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
@@ -34,10 +34,11 @@ interface Recorded {
  */
 export async function migrateSqlite(
   driver: SqliteDriver,
-  options: SqliteMigrateOptions = {},
+  options?: SqliteMigrateOptions | null,
 ): Promise<SqliteMigrateResult> {
+  assertDriver(driver);
   const names = tableNames(options);
-  const target = options.to ?? LATEST_SQLITE_SCHEMA_VERSION;
+  const target = options?.to ?? LATEST_SQLITE_SCHEMA_VERSION;
   if (!Number.isSafeInteger(target) || target < 0 || target > LATEST_SQLITE_SCHEMA_VERSION) {
     throw new ValidationError("Invalid migration target", [
       { path: ["to"], message: `to must be an integer from 0 to ${LATEST_SQLITE_SCHEMA_VERSION}` },
@@ -80,7 +81,8 @@ export async function migrateSqlite(
 }
 
 /** The schema version in the database: 0 before the first migration. */
-export async function sqliteSchemaVersion(driver: SqliteDriver, options: SqliteNameOptions = {}): Promise<number> {
+export async function sqliteSchemaVersion(driver: SqliteDriver, options?: SqliteNameOptions | null): Promise<number> {
+  assertDriver(driver);
   const names = tableNames(options);
   return guard("schemaVersion", driver.name, async () => {
     const [exists] = await driver.all("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?", [

@@ -22,8 +22,8 @@ export interface SqliteTableNames {
 
 const PREFIX = /^[a-z_][a-z0-9_]{0,29}$/;
 
-export function nameIssues(options: SqliteNameOptions): Issue[] {
-  const prefix = options.tablePrefix;
+export function nameIssues(options: SqliteNameOptions | null | undefined): Issue[] {
+  const prefix = options?.tablePrefix;
   if (prefix === undefined) return [];
   if (typeof prefix !== "string" || !PREFIX.test(prefix) || prefix.startsWith("sqlite_")) {
     return [
@@ -37,10 +37,10 @@ export function nameIssues(options: SqliteNameOptions): Issue[] {
 }
 
 /** The quoted table names for a prefix (validated: only `a-z 0-9 _` reach the SQL). */
-export function tableNames(options: SqliteNameOptions = {}): SqliteTableNames {
+export function tableNames(options?: SqliteNameOptions | null): SqliteTableNames {
   const issues = nameIssues(options);
   if (issues.length > 0) throw new ValidationError("Invalid SQLite names", issues);
-  const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+  const prefix = options?.tablePrefix ?? DEFAULT_TABLE_PREFIX;
   const quoted = (name: string) => `"${prefix}${name}"`;
   return {
     prefix,

@@ -11,10 +11,9 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { SqliteCheckpointStore } from "./checkpoint-store.js";
-import type { SqliteDriver, SqliteStatement } from "./driver.js";
+import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
-import { driverIssues } from "./event-store.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 
 export interface SqliteReadModelStoreOptions extends SqliteNameOptions {

@@ -285,8 +285,9 @@ describe("SqliteEventStore: input and errors", () => {
     expect(await store.getStreamVersion(stream)).toBe(1);
   });
 
-  test("with a driver's maxValueBytes, each data and metadata text must fit it; the batch may exceed it", async () => {
-    // Row by row, every value is its own parameter: the cap (2 MB on Durable Objects) is per value.
+  test("with a driver's maxValueBytes, each event's data and metadata together must fit it; the batch may exceed it", async () => {
+    // Row by row, each event is its own row: the cap (2 MB on Durable Objects) is per value, and per row as well
+    // (SQLite's length limit caps both: in workerd, data and metadata of 1.5 MB each fail the INSERT as too big).
     const capped = new SqliteEventStore({ driver: { ...store.driver, maxValueBytes: 300 }, maxEventBytes: 1000 });
     const stream = `Capped-${ulid()}`;
     await expect(capped.appendToStream(stream, [{ type: "Big", data: "x".repeat(400) }])).rejects.toMatchObject({
@@ -296,6 +297,10 @@ describe("SqliteEventStore: input and errors", () => {
     await expect(
       capped.appendToStream(stream, [{ type: "Big", data: 1, metadata: { note: "y".repeat(400) } }]),
     ).rejects.toMatchObject({ code: ErrorCode.PayloadTooLarge });
+    // Each under the cap, together over it: refused before anything is sent, not failed by the database.
+    await expect(
+      capped.appendToStream(stream, [{ type: "Big", data: "x".repeat(200), metadata: { note: "y".repeat(200) } }]),
+    ).rejects.toMatchObject({ code: ErrorCode.PayloadTooLarge, limit: 300, size: 202 + 211 });
     expect(await store.streamExists(stream)).toBe(false);
     const batch = Array.from({ length: 10 }, (_, i) => ({ type: "Fits", data: `${i}`.repeat(200) }));
     const appended = await capped.appendToStream(stream, batch);

@@ -7,10 +7,9 @@ import {
   type StoredSnapshot,
   ValidationError,
 } from "../../src/index.js";
-import type { SqliteDriver, SqliteStatement } from "./driver.js";
+import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { assertStorableStreamId } from "./encode.js";
 import { guard } from "./errors.js";
-import { driverIssues } from "./event-store.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
 

@@ -16,7 +16,7 @@ export interface SqliteStoreStats {
 /** Counts the events and streams of the store (a full scan: a maintenance command) and reads its head position. */
 export async function sqliteStoreStats(
   driver: SqliteDriver,
-  options: SqliteNameOptions = {},
+  options?: SqliteNameOptions | null,
 ): Promise<SqliteStoreStats> {
   const version = await sqliteSchemaVersion(driver, options);
   if (version === 0) return { schemaVersion: 0, events: 0, streams: 0, headPosition: 0 };

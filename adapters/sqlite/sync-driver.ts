@@ -1,4 +1,4 @@
-import { ValidationError } from "../../src/index.js";
+import { type Issue, ValidationError } from "../../src/index.js";
 import type {
   SqliteDriver,
   SqliteRow,
@@ -36,7 +36,7 @@ export function syncDriver(name: string, connection: SyncConnection): SqliteDriv
       committed = true;
       return result;
     } finally {
-      if (!committed) connection.exec(rollback);
+      if (!committed) rollBack(connection, rollback);
     }
   };
   return {
@@ -47,6 +47,19 @@ export function syncDriver(name: string, connection: SyncConnection): SqliteDriv
     transaction,
     ...(run === undefined ? {} : { write: (sql, params = []) => run(sql, params) }),
   };
+}
+
+/**
+ * Rolls a failed batch back. After some failures (SQLITE_FULL, an I/O error) SQLite has rolled the
+ * transaction back itself, and ROLLBACK then fails ("no transaction is active"): that failure must
+ * not replace the one that caused it, which says what happened (FULL, or a retryable BUSY).
+ */
+function rollBack(connection: SyncConnection, rollback: string): void {
+  try {
+    connection.exec(rollback);
+  } catch {
+    // Already rolled back: the original error goes on.
+  }
 }
 
 const SAVEPOINT = "eventflows_batch";
@@ -84,16 +97,23 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
  * The pragmas a file database gets (see {@link FileDefaultsOptions}). A connection that refuses them
  * (closed, or locked by another for longer than the timeout) fails with a ServiceError, as a statement would.
  */
-export function applyFileDefaults(connection: SyncConnection, options: FileDefaultsOptions, driver: string): void {
-  const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+export function applyFileDefaults(
+  connection: SyncConnection,
+  options: FileDefaultsOptions | null | undefined,
+  driver: string,
+): void {
+  const timeout = options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const wal = options?.wal ?? true;
+  const issues: Issue[] = [];
   if (!Number.isSafeInteger(timeout) || timeout < 0) {
-    throw new ValidationError("Invalid SQLite driver options", [
-      { path: ["busyTimeoutMs"], message: "busyTimeoutMs must be a non-negative integer (milliseconds)" },
-    ]);
+    issues.push({ path: ["busyTimeoutMs"], message: "busyTimeoutMs must be a non-negative integer (milliseconds)" });
   }
+  // Checked, not taken for its truthiness: `wal: "false"` (from an environment variable, say) must not set WAL.
+  if (typeof wal !== "boolean") issues.push({ path: ["wal"], message: "wal must be true or false" });
+  if (issues.length > 0) throw new ValidationError("Invalid SQLite driver options", issues);
   try {
     connection.exec(`PRAGMA busy_timeout = ${timeout}`);
-    if (options.wal ?? true) connection.all("PRAGMA journal_mode = WAL", []);
+    if (wal) connection.all("PRAGMA journal_mode = WAL", []);
   } catch (error) {
     throw toEventFlowsError(error, OPEN_DRIVER, driver);
   }

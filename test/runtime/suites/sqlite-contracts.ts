@@ -69,7 +69,40 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     name: `SqliteEventStore contract (${label})`,
     create: (options) => new SqliteEventStore({ ...options, driver }),
   });
-  return withRace(suite, () => new SqliteEventStore({ driver }));
+  const raced = withRace(suite, () => new SqliteEventStore({ driver }));
+  return driver.maxValueBytes === undefined ? raced : withValueCap(raced, driver, driver.maxValueBytes);
+}
+
+/**
+ * For a backend that caps a value, and so a row (D1 and Durable Objects: 2 MB), with `maxEventBytes`
+ * raised above the cap: an event near the cap is stored; one whose data and metadata fit one by one
+ * but not together is refused with a PayloadTooLargeError before anything is sent, not by the database.
+ */
+function withValueCap(suite: ContractSuite, driver: SqliteDriver, cap: number): ContractSuite {
+  return {
+    ...suite,
+    cases: [
+      ...suite.cases,
+      {
+        name: "with maxEventBytes above the backend's cap: an event's data and metadata must fit it together",
+        run: async () => {
+          const store = new SqliteEventStore({ driver, maxEventBytes: 3 * cap });
+          const stream = `Capped-${ulid()}`;
+          const half = "h".repeat(Math.floor(cap * 0.6));
+          await assertRejects(
+            () => store.appendToStream(stream, [{ type: "Halves", data: half, metadata: { note: half } }]),
+            ErrorCode.PayloadTooLarge,
+            "data and metadata over the cap together",
+          );
+          assertEqual(await store.getStreamVersion(stream), 0, "nothing stored");
+          const near = "n".repeat(cap - 1000);
+          await store.appendToStream(stream, [{ type: "Near", data: near }]);
+          const [stored] = await collect(store.readStream(stream));
+          assertEqual(stored?.data, near, "the stored event's data");
+        },
+      },
+    ],
+  };
 }
 
 /** The event store suite plus a race: 16 writers at once on one stream, each expecting version 1. */
