@@ -1,7 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import type { LiveConnection, LiveEndReason, LiveItem } from "../../src/index.js";
-import { jsonLogger } from "../../src/logging/json-logger.js";
-import { setLogger } from "../../src/logging/library-logger.js";
+import { jsonLogger, type LiveConnection, type LiveEndReason, type LiveItem, setLogger } from "../../src/index.js";
 import { sseBody } from "./live-sse.js";
 
 afterEach(() => setLogger(undefined));

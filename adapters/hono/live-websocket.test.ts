@@ -2,13 +2,13 @@ import { describe, expect, test } from "bun:test";
 import type { WSContext } from "hono/ws";
 import {
   InMemoryEventStore,
+  jsonLogger,
   type LiveConnection,
   type LiveEndReason,
   LiveHub,
   type LiveItem,
+  setLogger,
 } from "../../src/index.js";
-import { jsonLogger } from "../../src/logging/json-logger.js";
-import { setLogger } from "../../src/logging/library-logger.js";
 import { LIVE_CLOSE_CODES, liveSocketEvents } from "./live-websocket.js";
 
 describe("live WebSocket pump", () => {
