@@ -116,6 +116,19 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
 const expectedFor = (all: readonly EventEnvelope[], filter: LiveFilter) => all.filter((e) => matchesFilter(filter, e));
 const ids = (events: readonly EventEnvelope[]) => events.map((e) => e.id);
 
+/** Appends 40 events in 4 rounds while a client follows, then expects it saw those its filter matches, each once, in order. */
+async function expectEachOnceWhileAppending(events: readonly EventEnvelope[], filter: LiveFilter): Promise<void> {
+  const appended: EventEnvelope[] = [];
+  for (let i = 0; i < 4; i++) {
+    appended.push(...(await appendEvents(10)));
+    await Bun.sleep(5);
+  }
+  const expected = expectedFor(appended, filter);
+  await until(() => events.length >= expected.length, 5000, "every event");
+  await Bun.sleep(20);
+  expect(ids(events)).toEqual(ids(expected));
+}
+
 describe("live routes on Bun (real server and sockets)", () => {
   test("1,000 events reach 50 SSE and 50 WebSocket clients, each exactly its filtered events in order", async () => {
     const from = await store.getLastGlobalPosition();
@@ -218,15 +231,7 @@ describe("live routes on Bun (real server and sockets)", () => {
             onEvent: (event) => void events.push(event),
           });
           try {
-            const appended: EventEnvelope[] = [];
-            for (let i = 0; i < 4; i++) {
-              appended.push(...(await appendEvents(10)));
-              await Bun.sleep(5);
-            }
-            const expected = expectedFor(appended, filter);
-            await until(() => events.length >= expected.length, 5000, "every event");
-            await Bun.sleep(20);
-            expect(ids(events)).toEqual(ids(expected));
+            await expectEachOnceWhileAppending(events, filter);
           } finally {
             await subscription.close();
           }
@@ -271,15 +276,7 @@ describe("live routes on Bun (real server and sockets)", () => {
             onEvent: (event) => void events.push(event),
           });
           try {
-            const appended: EventEnvelope[] = [];
-            for (let i = 0; i < 4; i++) {
-              appended.push(...(await appendEvents(10)));
-              await Bun.sleep(5);
-            }
-            const expected = expectedFor(appended, filter);
-            await until(() => events.length >= expected.length, 5000, "every event");
-            await Bun.sleep(20);
-            expect(ids(events)).toEqual(ids(expected));
+            await expectEachOnceWhileAppending(events, filter);
           } finally {
             await subscription.close();
           }
