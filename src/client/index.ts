@@ -6,7 +6,7 @@
 export type { EventEnvelope } from "../events/envelope.js";
 export type { LiveFilter } from "../live/filter.js";
 export { LiveClientErrorCode, LiveStreamError } from "./errors.js";
-export { parseSse, type SseMessage } from "./sse-parser.js";
+export { DEFAULT_MAX_SSE_MESSAGE_LENGTH, parseSse, type SseMessage } from "./sse-parser.js";
 export {
   type LiveBackoff,
   type LiveClientOptions,

@@ -1,3 +1,8 @@
+import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
+
+/** Longest SSE message read by default, in characters (32 Mi): far above an event a store keeps (1 MiB by default). */
+export const DEFAULT_MAX_SSE_MESSAGE_LENGTH = 32 * 1024 * 1024;
+
 /** One Server-Sent Events message: the fields EventSource would give it. */
 export interface SseMessage {
   readonly event: string;
@@ -9,10 +14,15 @@ export interface SseMessage {
  * Parses an SSE byte stream as the HTML spec's EventSource does (fields `event`, `data`, `id`;
  * comments and `retry` ignored, though any bytes count for `onBytes`, the idle watch; CR, LF or CRLF line ends), for a client that reads it over `fetch`
  * so that it can send headers (an `Authorization`), which `EventSource` cannot.
+ *
+ * A message (its unfinished line and the data lines so far) longer than `maxLength` characters
+ * ends the stream with a `LIVE_DISCONNECTED` error: a server that never ends a line or a message
+ * must not grow the reader's memory without bound.
  */
 export async function* parseSse(
   body: ReadableStream<Uint8Array>,
   onBytes?: () => void,
+  maxLength = DEFAULT_MAX_SSE_MESSAGE_LENGTH,
 ): AsyncGenerator<SseMessage, void, undefined> {
   const decoder = new TextDecoder();
   const reader = body.getReader();
@@ -21,6 +31,9 @@ export async function* parseSse(
   // searching (and so flattening) all the text held for each chunk of a long line took time
   // quadratic in its length (a 16 MB event: 15 s on Node).
   let parts: string[] = [];
+  /** Characters held for the message being read: its data lines, and the unfinished line. */
+  let dataHeld = 0;
+  let lineHeld = 0;
   /** The last chunk ended with a CR: a LF opening the next is the rest of that CRLF. */
   let afterCr = false;
   let event = "";
@@ -40,12 +53,17 @@ export async function* parseSse(
         lineEnd.lastIndex = at;
         const end = lineEnd.exec(chunk)?.index;
         if (end === undefined) {
-          if (at < chunk.length) parts.push(chunk.slice(at));
+          if (at < chunk.length) {
+            parts.push(chunk.slice(at));
+            lineHeld += chunk.length - at;
+            if (dataHeld + lineHeld > maxLength) throw tooLong(maxLength);
+          }
           break;
         }
         const tail = chunk.slice(at, end);
         const line = parts.length === 0 ? tail : parts.join("") + tail;
         parts = [];
+        lineHeld = 0;
         at = end + 1;
         if (chunk[end] === "\r") {
           if (at === chunk.length) afterCr = true;
@@ -55,6 +73,7 @@ export async function* parseSse(
           if (data.length > 0) yield { event: event === "" ? "message" : event, data: data.join("\n"), id };
           event = "";
           data = [];
+          dataHeld = 0;
           continue;
         }
         if (line.startsWith(":")) continue;
@@ -63,8 +82,12 @@ export async function* parseSse(
         let value = colon < 0 ? "" : line.slice(colon + 1);
         if (value.startsWith(" ")) value = value.slice(1);
         if (field === "event") event = value;
-        else if (field === "data") data.push(value);
-        else if (field === "id" && !value.includes("\0")) id = value;
+        else if (field === "data") {
+          data.push(value);
+          // As the message will carry it: its data lines joined by line feeds.
+          dataHeld += value.length + (data.length > 1 ? 1 : 0);
+          if (dataHeld > maxLength) throw tooLong(maxLength);
+        } else if (field === "id" && !value.includes("\0")) id = value;
       }
       // What is left without a line end is an unfinished message: dropped, as EventSource does.
       if (done) return;
@@ -73,4 +96,11 @@ export async function* parseSse(
     reader.releaseLock();
     await body.cancel().catch(() => {});
   }
+}
+
+function tooLong(maxLength: number): LiveStreamError {
+  return new LiveStreamError(
+    LiveClientErrorCode.Disconnected,
+    `The live stream sent a message longer than ${maxLength} characters (maxMessageLength)`,
+  );
 }

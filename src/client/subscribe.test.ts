@@ -58,6 +58,8 @@ describe("subscribeLive options", () => {
       { backoff: { initialMs: -1 } },
       { backoff: { initialMs: Number.NaN } },
       { backoff: { maxMs: 0 } },
+      { maxMessageLength: 0 },
+      { maxMessageLength: 1.5 },
       { idleTimeoutMs: 0 },
       { idleTimeoutMs: Number.POSITIVE_INFINITY },
       { onEvent: undefined as unknown as () => void },
@@ -175,5 +177,34 @@ describe("subscribeLive against a misbehaving server", () => {
     expect(errors[0]?.code).toBe(LiveClientErrorCode.Disconnected);
     expect(errors[0]?.status).toBe(200);
     expect(errors[0]?.message).toContain("text/event-stream");
+  });
+
+  test("a server that never ends a line is dropped past maxMessageLength, reported and retried: memory stays bounded", async () => {
+    let pulls = 0;
+    const { fetch, requests } = server((n) => {
+      if (n > 0) return new Response(`${open(0)}${event(1)}`, { headers: SSE });
+      // The first answer: an event, then one line that never ends.
+      let first = true;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          pulls++;
+          controller.enqueue(encoder.encode(first ? `${open(0)}data: ` : "x".repeat(1000)));
+          first = false;
+        },
+      });
+      return new Response(body, { headers: SSE });
+    });
+    const { handled, errors, subscription } = live(fetch, {
+      maxMessageLength: 5000,
+      backoff: { initialMs: 1, maxMs: 1 },
+    });
+    const deadline = Date.now() + 2000;
+    while (handled.length === 0 && Date.now() < deadline) await sleep(5);
+    await subscription.close();
+    expect(errors[0]?.code).toBe(LiveClientErrorCode.Disconnected);
+    expect(errors[0]?.message).toContain("longer than 5000 characters");
+    expect(pulls).toBeLessThanOrEqual(8);
+    expect(requests.length).toBeGreaterThanOrEqual(2);
+    expect(handled).toEqual([1]);
   });
 });

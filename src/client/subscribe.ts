@@ -4,7 +4,7 @@ import { callHook } from "../internal/hooks.js";
 import { integerOptionIssues } from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
-import { parseSse } from "./sse-parser.js";
+import { DEFAULT_MAX_SSE_MESSAGE_LENGTH, parseSse } from "./sse-parser.js";
 
 /** Request headers by name (a plain object: `HeadersInit` is a DOM type, and Node's types lack it). */
 export type LiveHeaders = Readonly<Record<string, string>>;
@@ -40,6 +40,12 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
   readonly backoff?: LiveBackoff;
   /** No bytes for this long (the server sends heartbeats) means a dead connection: reconnect. Defaults to 30,000 ms. */
   readonly idleTimeoutMs?: number;
+  /**
+   * SSE: the longest message read, in characters (its data, or a line not yet ended); a longer one
+   * drops the connection as `LIVE_DISCONNECTED`, so that a server that never ends a line cannot grow
+   * the client's memory without bound. Defaults to 33,554,432 (32 Mi).
+   */
+  readonly maxMessageLength?: number;
   /** Defaults to `globalThis.fetch`. */
   readonly fetch?: typeof fetch;
   /** Defaults to `globalThis.WebSocket`. */
@@ -81,6 +87,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   const initialMs = options.backoff?.initialMs ?? 500;
   const maxMs = options.backoff?.maxMs ?? 30_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  const maxMessageLength = options.maxMessageLength ?? DEFAULT_MAX_SSE_MESSAGE_LENGTH;
   const transport = options.transport ?? "sse";
   // The application's hooks are called through callHook: one that throws is logged, and the
   // subscription goes on reconnecting (it neither dies nor leaves `closed` rejected or pending).
@@ -158,7 +165,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         );
       }
       idle.reset();
-      for await (const message of parseSse(response.body, idle.reset)) {
+      for await (const message of parseSse(response.body, idle.reset, maxMessageLength)) {
         if (message.event === "open") {
           opened(message.data);
           continue;
@@ -355,6 +362,7 @@ function checkOptions(options: LiveClientOptions<never>): void {
     ...integerOptionIssues(options.backoff?.initialMs, "backoff.initialMs", 3_600_000),
     ...integerOptionIssues(options.backoff?.maxMs, "backoff.maxMs", 3_600_000),
     ...integerOptionIssues(options.idleTimeoutMs, "idleTimeoutMs", 3_600_000),
+    ...integerOptionIssues(options.maxMessageLength, "maxMessageLength", 1024 * 1024 * 1024),
   );
   if (transport === "websocket" && typeof (options.WebSocket ?? globalThis.WebSocket) !== "function") {
     issues.push({ path: ["WebSocket"], message: "this runtime has no global WebSocket: pass one (Node 20: ws)" });
