@@ -243,23 +243,35 @@ describe("EventBridgeEventBus configuration", () => {
   });
 });
 
+/** A SendMessageBatch entry as the SQS test doubles below read it. */
+interface SqsEntry {
+  readonly Id: string;
+  readonly MessageBody: string;
+  readonly MessageAttributes: Record<string, { DataType: string; StringValue: string }>;
+}
+
+/** A `fetch` where PutEvents fails every entry for good and `sqs` answers each SendMessageBatch. */
+function deadLetterDouble(sqs: (entries: SqsEntry[]) => Response): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const body = (await request.json()) as { Entries: Record<string, unknown>[] };
+    if (request.headers.get("x-amz-target") === "AWSEvents.PutEvents") {
+      const failed = body.Entries.map(() => ({ ErrorCode: "AccessDeniedException", ErrorMessage: "denied" }));
+      return Response.json({ FailedEntryCount: failed.length, Entries: failed });
+    }
+    return sqs(body.Entries as unknown as SqsEntry[]);
+  };
+}
+
+const sqsAccepted = (entries: readonly SqsEntry[]) =>
+  Response.json({ Successful: entries.map((entry) => ({ Id: entry.Id })), Failed: [] });
+
 describe("dead letters within SQS's size limit (a test double: moto does not count message attributes)", () => {
   test("a SendMessageBatch is sized with its message attributes, as SQS counts them, so letters that fit are all kept", async () => {
     // PutEvents fails every entry for good; the SQS double refuses a batch whose bodies and message
     // attributes (name, type and value of each) come to more than the queue's maximum, as SQS does.
     const limit = { bytes: 0 };
     const batches: number[] = [];
-    const double = async (request: Request): Promise<Response> => {
-      const body = (await request.json()) as { Entries: Record<string, unknown>[] };
-      if (request.headers.get("x-amz-target") === "AWSEvents.PutEvents") {
-        const failed = body.Entries.map(() => ({ ErrorCode: "AccessDeniedException", ErrorMessage: "denied" }));
-        return Response.json({ FailedEntryCount: failed.length, Entries: failed });
-      }
-      const entries = body.Entries as {
-        Id: string;
-        MessageBody: string;
-        MessageAttributes: Record<string, { DataType: string; StringValue: string }>;
-      }[];
+    const double = deadLetterDouble((entries) => {
       const bytes = (text: string) => new TextEncoder().encode(text).length;
       const total = entries.reduce(
         (sum, entry) =>
@@ -281,8 +293,8 @@ describe("dead letters within SQS's size limit (a test double: moto does not cou
         );
       }
       batches.push(entries.length);
-      return Response.json({ Successful: entries.map((entry) => ({ Id: entry.Id })), Failed: [] });
-    };
+      return sqsAccepted(entries);
+    });
     const events = Array.from({ length: 10 }, () => testEnvelope("OrderPlaced", "Order-1", { note: "x".repeat(600) }));
     // Measure the ten letters' bodies through a handler, then give the queue room for them but not
     // for their attributes too.
@@ -309,17 +321,7 @@ describe("dead letters in characters SQS takes (a test double: moto takes any)",
     // and in attribute values, and refuses the request otherwise; EventBridge takes these in Detail.
     const refused = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
     const kept: string[] = [];
-    const double = async (request: Request): Promise<Response> => {
-      const body = (await request.json()) as { Entries: Record<string, unknown>[] };
-      if (request.headers.get("x-amz-target") === "AWSEvents.PutEvents") {
-        const failed = body.Entries.map(() => ({ ErrorCode: "AccessDeniedException", ErrorMessage: "denied" }));
-        return Response.json({ FailedEntryCount: failed.length, Entries: failed });
-      }
-      const entries = body.Entries as {
-        Id: string;
-        MessageBody: string;
-        MessageAttributes: Record<string, { StringValue: string }>;
-      }[];
+    const double = deadLetterDouble((entries) => {
       const texts = entries.flatMap((e) => [
         e.MessageBody,
         ...Object.values(e.MessageAttributes).map((a) => a.StringValue),
@@ -331,8 +333,8 @@ describe("dead letters in characters SQS takes (a test double: moto takes any)",
         );
       }
       kept.push(...entries.map((e) => e.MessageBody));
-      return Response.json({ Successful: entries.map((entry) => ({ Id: entry.Id })), Failed: [] });
-    };
+      return sqsAccepted(entries);
+    });
     const events = [
       testEnvelope("Order\uFFFFPlaced", "Order-1", { note: "a\uFFFEb\uFFFFc", ok: "é😀" }),
       testEnvelope("OrderPlaced", "Order-2", { "key\uFFFF": 1 }),
