@@ -1,4 +1,5 @@
 import { AbortedError } from "../errors.js";
+import { MAX_DELAY_MS } from "../internal/validate.js";
 
 /** How far a long pass over the feed (a rebuild, a replay) is: what a progress bar shows. */
 export interface Progress {
@@ -75,7 +76,14 @@ export function throwIfAborted(signal: AbortSignal | undefined, operation: strin
 }
 
 /** @internal Waits `ms`, or rejects with an `AbortedError` as soon as `signal` fires. */
-export function abortableSleep(ms: number, signal: AbortSignal | undefined, operation: string): Promise<void> {
+export async function abortableSleep(ms: number, signal: AbortSignal | undefined, operation: string): Promise<void> {
+  // A timer fires at once past 2^31-1 ms (a replay paced under one event in 24.8 days): longer waits go in steps.
+  let left = ms;
+  for (; left > MAX_DELAY_MS; left -= MAX_DELAY_MS) await timerSleep(MAX_DELAY_MS, signal, operation);
+  return timerSleep(left, signal, operation);
+}
+
+function timerSleep(ms: number, signal: AbortSignal | undefined, operation: string): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AbortedError(operation, { cause: signal.reason }));
     const onAbort = () => {

@@ -4,7 +4,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
-import { MAX_DELAY_MS, nameIssues } from "../internal/validate.js";
+import { nameIssues } from "../internal/validate.js";
 import { abortableSleep, type Progress, ProgressMeter, throwIfAborted } from "./progress.js";
 import type { ReadModelStore, ReadModelWriter } from "./read-model-store.js";
 
@@ -182,10 +182,8 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
 async function pace(perSecond: number | undefined, handled: number, started: number, signal?: AbortSignal) {
   if (perSecond === undefined) return;
   const due = started + (handled * 1000) / perSecond;
-  // In steps a timer can take: a longer delay fires at once (a rate under one event in 24.8 days).
-  for (let wait = due - Date.now(); wait > 0; wait = due - Date.now()) {
-    await abortableSleep(Math.min(wait, MAX_DELAY_MS), signal, "replay");
-  }
+  const wait = due - Date.now();
+  if (wait > 0) await abortableSleep(wait, signal, "replay");
 }
 
 /** Counts writes; in a dry run keeps them in an overlay (so the handler reads its own) instead of writing. */
