@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { isValidationError, type ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
+import type { EventEnvelope } from "../events/envelope.js";
 import { eventRegistry } from "../evolution/event-registry.js";
 import { registerContract } from "../testing/contract.js";
 import { eventEvolutionContract } from "../testing/event-evolution-contract.js";
@@ -133,5 +135,93 @@ describe("stored data is JSON", () => {
       expect(Object.keys((event.data as { list: [number, object] }).list[1])).toEqual([]);
       expect(Object.keys(event.metadata)).toEqual([]);
     }
+  });
+});
+
+describe("reads in pages cut from the arrays", () => {
+  /** Versions (and positions) of a stream's events read one way, as the reader sees them. */
+  async function versions(events: AsyncIterable<EventEnvelope>, key: "version" | "globalPosition" = "version") {
+    const seen: number[] = [];
+    for await (const event of events) seen.push(event[key] as number);
+    return seen;
+  }
+
+  test("any history, truncation and read options: what a filter of the stored list gives, across page boundaries", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 5 }),
+        fc.nat({ max: 1300 }),
+        fc.record(
+          {
+            direction: fc.constantFrom("forward" as const, "backward" as const),
+            fromVersion: fc.integer({ min: 1, max: 2100 }),
+            maxCount: fc.nat({ max: 1500 }),
+          },
+          { requiredKeys: ["direction"] },
+        ),
+        fc.record({ after: fc.nat({ max: 2100 }), maxCount: fc.nat({ max: 1500 }) }, { requiredKeys: [] }),
+        async (batches, cut, streamRead, feedRead) => {
+          const store = new InMemoryEventStore();
+          // Another stream's event after each batch, so stream versions and feed positions differ.
+          const positionOf: number[] = [];
+          const feed: number[] = [];
+          for (const size of batches) {
+            await store.appendToStream(
+              "Paged-1",
+              Array.from({ length: size }, () => ({ type: "A", data: {} })),
+            );
+            await store.appendToStream("Other-1", [{ type: "B", data: {} }]);
+            for (let i = 0; i < size; i++) positionOf.push(feed.length + positionOf.length + 1);
+            feed.push(positionOf.length + feed.length + 1);
+          }
+          const total = positionOf.length;
+          const before = Math.min(cut, total);
+          if (before > 1) await store.truncateStream("Paged-1", { before });
+          const kept = positionOf.map((_, i) => i + 1).filter((v) => v >= before);
+
+          const from = streamRead.fromVersion;
+          let expected =
+            streamRead.direction === "backward"
+              ? kept.filter((v) => v <= (from ?? total)).reverse()
+              : kept.filter((v) => v >= (from ?? 1));
+          if (streamRead.maxCount !== undefined) expected = expected.slice(0, streamRead.maxCount);
+          expect(await versions(store.readStream("Paged-1", streamRead))).toEqual(expected);
+
+          // The feed: the kept events and the other stream's, by position, then the truncation's record.
+          const stored = [...kept.map((v) => positionOf[v - 1] as number), ...feed].sort((a, b) => a - b);
+          if (before > 1) stored.push(total + feed.length + 1);
+          let expectedFeed = stored.filter((p) => p > (feedRead.after ?? 0));
+          if (feedRead.maxCount !== undefined) expectedFeed = expectedFeed.slice(0, feedRead.maxCount);
+          expect(await versions(store.readAll(feedRead), "globalPosition")).toEqual(expectedFeed);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test("a read sees events appended while it runs, past the page it is on", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream(
+      "Growing-1",
+      Array.from({ length: 600 }, () => ({ type: "A", data: {} })),
+    );
+    const seen: number[] = [];
+    for await (const event of store.readStream("Growing-1")) {
+      seen.push(event.version);
+      if (event.version === 10) await store.appendToStream("Growing-1", [{ type: "A", data: {} }]);
+    }
+    expect(seen).toEqual(Array.from({ length: 601 }, (_, i) => i + 1));
+  });
+
+  test("a reader that stops early can read again; a stream soft-deleted before the read reads empty", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream(
+      "Stop-1",
+      Array.from({ length: 700 }, () => ({ type: "A", data: {} })),
+    );
+    for await (const event of store.readStream("Stop-1")) if (event.version === 3) break;
+    expect((await versions(store.readStream("Stop-1"))).length).toBe(700);
+    await store.deleteStream("Stop-1");
+    expect(await versions(store.readStream("Stop-1"))).toEqual([]);
   });
 });

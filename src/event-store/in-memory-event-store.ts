@@ -3,6 +3,7 @@ import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
 import { deepFreeze } from "../internal/deep-equal.js";
 import { jsonRoundTrip } from "../internal/json.js";
 import { type CommitResult, checkExpectedVersion, EventStore, type EventStoreOptions } from "./event-store.js";
+import { type EventPages, eventsOf, pagesFrom } from "./read-pages.js";
 import { assertUnchangedRetry } from "./retried-append.js";
 import {
   lifecycleEvent,
@@ -71,36 +72,50 @@ export class InMemoryEventStore extends EventStore {
     return { events: committed };
   }
 
-  protected async *readStreamEvents(streamId: string, options: ReadStreamOptions): AsyncGenerator<EventEnvelope> {
-    const stream = this.#streams.get(streamId);
-    if (stream === undefined || this.#deleted.has(streamId)) return;
-    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    if (options.direction === "backward") {
-      const from = Math.min(options.fromVersion ?? stream.length, stream.length);
-      for (let version = from; version >= 1 && remaining > 0; version--) {
-        const event = stream[version - 1];
-        if (event === undefined) continue;
-        remaining--;
-        yield event;
-      }
-      return;
+  // A subclass that overrides the event-by-event reads (a test's counting store) is read through its
+  // override; otherwise the pages are cut from the arrays directly.
+  protected override readStreamPages(streamId: string, options: ReadStreamOptions): EventPages {
+    if (this.readStreamEvents !== InMemoryEventStore.prototype.readStreamEvents) {
+      return super.readStreamPages(streamId, options);
     }
-    for (let version = options.fromVersion ?? 1; version <= stream.length && remaining > 0; version++) {
-      const event = stream[version - 1];
-      if (event === undefined) continue;
-      remaining--;
-      yield event;
-    }
+    return this.#streamPages(streamId, options);
   }
 
-  protected async *readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope> {
-    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    for (let index = options.after ?? 0; index < this.#all.length && remaining > 0; index++) {
-      const event = this.#all[index];
-      if (event === undefined) continue;
-      remaining--;
-      yield event;
-    }
+  protected override readAllPages(options: ReadAllOptions): EventPages {
+    if (this.readAllEvents !== InMemoryEventStore.prototype.readAllEvents) return super.readAllPages(options);
+    return this.#feedPages(options);
+  }
+
+  protected readStreamEvents(streamId: string, options: ReadStreamOptions): AsyncGenerator<EventEnvelope> {
+    return eventsOf(this.#streamPages(streamId, options));
+  }
+
+  protected readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope> {
+    return eventsOf(this.#feedPages(options));
+  }
+
+  // Each page is cut from the arrays when the reader asks for it, so a read sees appends made while it
+  // runs, as a database read paging by position does.
+  #streamPages(streamId: string, options: ReadStreamOptions): EventPages {
+    const backward = options.direction === "backward";
+    return slotPages(
+      () => (this.#deleted.has(streamId) ? undefined : this.#streams.get(streamId)),
+      (stream) =>
+        backward
+          ? Math.min(options.fromVersion ?? stream.length, stream.length) - 1
+          : Math.max(options.fromVersion ?? 1, 1) - 1,
+      backward ? -1 : 1,
+      options.maxCount,
+    );
+  }
+
+  #feedPages(options: ReadAllOptions): EventPages {
+    return slotPages(
+      () => this.#all,
+      () => options.after ?? 0,
+      1,
+      options.maxCount,
+    );
   }
 
   protected override async hiddenStreams(): Promise<ReadonlySet<string>> {
@@ -184,4 +199,38 @@ export class InMemoryEventStore extends EventStore {
       { path: [], message: `${known.length} of ${events.length} event ids are already stored (${known[0]?.id}...)` },
     ]);
   }
+}
+
+/** Events per page of an in-memory read: enough that paging costs nothing per event, small enough to start at once. */
+const READ_PAGE_SIZE = 512;
+
+/**
+ * Reads the slots `open()` gives (undefined: nothing to read) from `first(slots)`, `step` at a time,
+ * passing by removed events (holes), at most `maxCount` events in all.
+ */
+function slotPages(
+  open: () => readonly (EventEnvelope | undefined)[] | undefined,
+  first: (slots: readonly (EventEnvelope | undefined)[]) => number,
+  step: 1 | -1,
+  maxCount = Number.POSITIVE_INFINITY,
+): EventPages {
+  let slots: readonly (EventEnvelope | undefined)[] | undefined;
+  let index = 0;
+  let remaining = maxCount;
+  return pagesFrom(() => {
+    if (slots === undefined) {
+      slots = open();
+      if (slots === undefined) return undefined;
+      index = first(slots);
+    }
+    const page: EventEnvelope[] = [];
+    while (page.length < READ_PAGE_SIZE && remaining > 0 && index >= 0 && index < slots.length) {
+      const event = slots[index];
+      index += step;
+      if (event === undefined) continue;
+      remaining--;
+      page.push(event);
+    }
+    return page.length === 0 ? undefined : page;
+  });
 }

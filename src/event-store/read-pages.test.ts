@@ -1,7 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { EventEnvelope } from "../events/envelope.js";
-import { type EventPages, eventsOf, mapPages, PageFailure, pagesOf, type ReadObserver } from "./read-pages.js";
+import {
+  type EventPages,
+  eventsOf,
+  mapPages,
+  PageFailure,
+  pagesFrom,
+  pagesOf,
+  type ReadObserver,
+} from "./read-pages.js";
 
 const envelope = (n: number): EventEnvelope => ({
   id: `id-${n}`,
@@ -128,6 +136,27 @@ describe("reads as pages, flattened once", () => {
     const early = source([3]);
     for await (const _ of pagesOf(eventsOf(early.pages))) break;
     expect(early.released()).toBe(true);
+  });
+
+  test("pagesFrom: a page per call until undefined; a take that throws rejects once, then the pages are done", async () => {
+    let calls = 0;
+    const pages = pagesFrom(() => (++calls <= 2 ? [envelope(calls)] : undefined));
+    const seen: number[] = [];
+    for await (const page of pages) seen.push(...page.map((e) => e.version));
+    expect(seen).toEqual([1, 2]);
+    expect(await pages.next()).toEqual({ value: undefined, done: true });
+    expect(calls).toBe(3);
+
+    const failing = pagesFrom(() => {
+      throw new Error("store gone");
+    });
+    await expect(failing.next()).rejects.toThrow("store gone");
+    expect(await failing.next()).toEqual({ value: undefined, done: true });
+    let taken = 0;
+    const stopped = pagesFrom(() => [envelope(++taken)]);
+    for await (const _ of stopped) break;
+    expect(await stopped.next()).toEqual({ value: undefined, done: true });
+    expect(taken).toBe(1);
   });
 
   test("mapPages: a map that fails midway hands out the events before, then releases the store and reports", async () => {

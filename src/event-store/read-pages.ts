@@ -31,6 +31,39 @@ export function pagesOf(events: EventReader): EventPages {
   return pages as unknown as EventPages;
 }
 
+/**
+ * Pages made synchronously by `take`, one call per page, until it returns undefined: for stores that
+ * hold their events in memory, whose reads then cost no promise per event below the reader (an async
+ * generator yielding event by event costs several, which made in-memory reads ~4x slower).
+ */
+export function pagesFrom(take: () => readonly EventEnvelope[] | undefined): EventPages {
+  let done = false;
+  const pages = {
+    next: (): Promise<IteratorResult<readonly EventEnvelope[], void>> => {
+      if (done) return Promise.resolve(DONE);
+      try {
+        const page = take();
+        if (page !== undefined) return Promise.resolve({ value: page, done: false });
+        done = true;
+        return Promise.resolve(DONE);
+      } catch (error) {
+        done = true;
+        return Promise.reject(error);
+      }
+    },
+    return: () => {
+      done = true;
+      return Promise.resolve(DONE);
+    },
+    throw: (error?: unknown) => {
+      done = true;
+      return Promise.reject(error);
+    },
+    [Symbol.asyncIterator]: () => pages,
+  };
+  return pages as unknown as EventPages;
+}
+
 /** A page that failed midway: the events made before the failure, then the error. */
 export class PageFailure {
   constructor(
