@@ -4,7 +4,9 @@ import {
   InMemoryEventStore,
   InMemorySnapshotStore,
   isServiceError,
+  MAX_DELAY_MS,
   ServiceError,
+  ValidationError,
 } from "../../src/index.js";
 import { eventFlowsRoutes } from "./routes.js";
 
@@ -150,6 +152,15 @@ describe("health routes", () => {
     expect(body.checks.store.code).toBeUndefined();
     expect(probed).toBe(1);
     expect(reported).toHaveLength(2);
+  });
+
+  test("a timeoutMs past the longest timer (2^31-1 ms) is refused when the routes are built", async () => {
+    // Taken as it was, the timer fired at once: every probe slower than a millisecond "timed out".
+    expect(() => eventFlowsRoutes({ health: { timeoutMs: MAX_DELAY_MS + 1 } })).toThrow(ValidationError);
+    expect(() => eventFlowsRoutes({ health: { timeoutMs: MAX_DELAY_MS + 1 } })).toThrow("timeoutMs");
+    const slow = () => new Promise((resolve) => setTimeout(resolve, 20));
+    const app = eventFlowsRoutes({ health: { probes: { slow }, timeoutMs: MAX_DELAY_MS } });
+    expect((await app.request("/health/ready")).status).toBe(200);
   });
 
   test("health: false leaves the routes out", async () => {

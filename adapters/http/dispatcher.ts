@@ -15,6 +15,7 @@ import {
   InMemoryIdempotencyStore,
   type Issue,
   isEventFlowsError,
+  MAX_DELAY_MS,
   type MessageBus,
   type MessageKind,
   type MessageMap,
@@ -503,7 +504,14 @@ function metricsSettings(options: MetricsRoute | undefined) {
 function healthSettings<X>(options: HealthOptions<X>) {
   return {
     ...options,
-    timeoutMs: positiveInteger(options.timeoutMs, DEFAULT_PROBE_TIMEOUT_MS, "timeoutMs", "Invalid health options"),
+    // At most the longest timer a runtime keeps: past it every probe timed out at once, on every request.
+    timeoutMs: positiveInteger(
+      options.timeoutMs,
+      DEFAULT_PROBE_TIMEOUT_MS,
+      "timeoutMs",
+      "Invalid health options",
+      MAX_DELAY_MS,
+    ),
     cacheMs: nonNegativeInteger(options.cacheMs, DEFAULT_READINESS_CACHE_MS, "cacheMs"),
   };
 }
@@ -593,10 +601,17 @@ function headerName(value: string | undefined): string {
   return value.toLowerCase();
 }
 
-function positiveInteger(value: number | undefined, fallback: number, name: string, title = "Invalid routes options") {
+function positiveInteger(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  title = "Invalid routes options",
+  max = Number.MAX_SAFE_INTEGER,
+) {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ValidationError(title, [{ path: [name], message: `${name} must be a positive integer` }]);
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    const bound = max === Number.MAX_SAFE_INTEGER ? "a positive integer" : `an integer from 1 to ${max}`;
+    throw new ValidationError(title, [{ path: [name], message: `${name} must be ${bound}` }]);
   }
   return value;
 }

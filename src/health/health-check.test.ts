@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ServiceError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { MAX_DELAY_MS } from "../internal/validate.js";
 import { jsonLogger } from "../logging/json-logger.js";
 import { setLogger } from "../logging/library-logger.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
@@ -100,6 +101,14 @@ describe("healthCheck", () => {
     ]);
   });
 
+  test("the longest timeout a timer keeps waits for a slow check instead of timing it out", async () => {
+    const report = await healthCheck({
+      checks: { slow: () => new Promise((resolve) => setTimeout(resolve, 20)) },
+      timeoutMs: MAX_DELAY_MS,
+    });
+    expect(report.checks.slow?.status).toBe("ok");
+  });
+
   test("no checks is healthy", async () => {
     expect(await healthCheck({ checks: {} })).toEqual({ healthy: true, checks: {} });
   });
@@ -119,6 +128,8 @@ describe("healthCheck", () => {
     expect(await refused({ checks: { store: {}, cache: "http://cache" } })).toEqual(["checks.store", "checks.cache"]);
     expect(await refused({ checks: {}, timeoutMs: -1 })).toEqual(["timeoutMs"]);
     expect(await refused({ checks: {}, timeoutMs: Number.NaN })).toEqual(["timeoutMs"]);
+    // Past 2^31-1 ms a runtime's timer fires at once: every check would time out within a millisecond.
+    expect(await refused({ checks: {}, timeoutMs: MAX_DELAY_MS + 1 })).toEqual(["timeoutMs"]);
     expect(await refused({ checks: {}, onError: "log" })).toEqual(["onError"]);
   });
 });
