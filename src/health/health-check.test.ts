@@ -109,6 +109,22 @@ describe("healthCheck", () => {
     expect(report.checks.slow?.status).toBe("ok");
   });
 
+  test('a check named "__proto__" (an own key, as JSON.parse makes one) is reported under its name', async () => {
+    // Object.fromEntries makes own keys, as JSON.parse does: "__proto__" is a key here, not the prototype.
+    const checks = Object.fromEntries([
+      ["__proto__", () => Promise.reject(new ServiceError("redis", "ping", "ECONNREFUSED", true, "down"))],
+      ["cache", () => Promise.resolve()],
+    ]);
+    const report = await healthCheck({ checks });
+    expect(report.healthy).toBe(false);
+    expect(Object.keys(report.checks)).toEqual(["__proto__", "cache"]);
+    expect(Object.getPrototypeOf(report.checks)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(report.checks))).toMatchObject({
+      ["__proto__"]: { status: "failed", code: "SERVICE_ERROR" },
+      cache: { status: "ok" },
+    });
+  });
+
   test("no checks is healthy", async () => {
     expect(await healthCheck({ checks: {} })).toEqual({ healthy: true, checks: {} });
   });

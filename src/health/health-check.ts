@@ -6,6 +6,7 @@
  */
 import { type Issue, isEventFlowsError, ServiceError, ValidationError } from "../errors.js";
 import { callHook } from "../internal/hooks.js";
+import { setOwn } from "../internal/json.js";
 import { MAX_DELAY_MS } from "../internal/validate.js";
 
 /** Anything with a `ping()`: every store and bus of the library has one. */
@@ -68,8 +69,10 @@ export async function healthCheck(options: HealthCheckOptions): Promise<HealthRe
     ),
   );
   const checks: Record<string, HealthCheckResult> = {};
+  // An own field whatever the name: a check named "__proto__" (an own key, as JSON.parse makes one)
+  // set the report's prototype instead, and its failure was missing from the report.
   names.forEach((name, index) => {
-    checks[name] = results[index] as HealthCheckResult;
+    setOwn(checks, name, results[index]);
   });
   return { healthy: results.every((result) => result.status === "ok"), checks };
 }
