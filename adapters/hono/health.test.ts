@@ -163,6 +163,27 @@ describe("health routes", () => {
     expect((await app.request("/health/ready")).status).toBe(200);
   });
 
+  test("probes that can never run are refused when the routes are built, not answered 400 on every readiness request", async () => {
+    // Before: built without complaint, then every /health/ready was a 400 naming the probes and their fault.
+    for (const health of [
+      { probes: { cache: "http://cache.internal/ping" } },
+      { probes: { db: {} } },
+      { probes: "store" },
+      { store: 42 },
+      { bus: {} },
+    ]) {
+      expect(() => eventFlowsRoutes({ health: health as never })).toThrow(ValidationError);
+    }
+    const app = eventFlowsRoutes({
+      health: {
+        store: () => new InMemoryEventStore(),
+        bus: new InMemoryEventBus(),
+        probes: { ok: () => Promise.resolve() },
+      },
+    });
+    expect((await app.request("/health/ready")).status).toBe(200);
+  });
+
   test("health: false leaves the routes out", async () => {
     const app = eventFlowsRoutes({ health: false });
     expect((await app.request("/health/live")).status).toBe(404);

@@ -502,6 +502,8 @@ function metricsSettings(options: MetricsRoute | undefined) {
 }
 
 function healthSettings<X>(options: HealthOptions<X>) {
+  const issues = probeIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid health options", issues);
   return {
     ...options,
     // At most the longest timer a runtime keeps: past it every probe timed out at once, on every request.
@@ -514,6 +516,40 @@ function healthSettings<X>(options: HealthOptions<X>) {
     ),
     cacheMs: nonNegativeInteger(options.cacheMs, DEFAULT_READINESS_CACHE_MS, "cacheMs"),
   };
+}
+
+/**
+ * Probes that can never run, refused when the routes are built: taken as they were, every
+ * `/health/ready` answered 400 (the client blamed for the configuration) with the probes' names.
+ * A `store` or `bus` given as a function is built per request; a failure there is a failed check.
+ */
+function probeIssues<X>(options: HealthOptions<X>): Issue[] {
+  const issues: Issue[] = [];
+  const has = (target: unknown, method: string) =>
+    typeof target === "object" && target !== null && typeof (target as Record<string, unknown>)[method] === "function";
+  const { store, bus, probes } = options as Record<string, unknown>;
+  if (store !== undefined && typeof store !== "function" && !has(store, "ping")) {
+    issues.push({
+      path: ["store"],
+      message: "store must be an event store (with ping()) or a function of the context",
+    });
+  }
+  if (bus !== undefined && typeof bus !== "function" && !has(bus, "ping") && !has(bus, "publish")) {
+    issues.push({
+      path: ["bus"],
+      message: "bus must be an event bus (with ping() or publish()) or a function of the context",
+    });
+  }
+  if (probes !== undefined && probes !== null && (typeof probes !== "object" || Array.isArray(probes))) {
+    issues.push({ path: ["probes"], message: "probes must be an object of named probes" });
+  } else if (probes !== undefined && probes !== null) {
+    for (const [name, probe] of Object.entries(probes)) {
+      if (typeof probe !== "function" && !has(probe, "ping")) {
+        issues.push({ path: ["probes", name], message: "a probe must be a function or have a ping() method" });
+      }
+    }
+  }
+  return issues;
 }
 
 /**
