@@ -4,7 +4,9 @@ import {
   InMemoryEventStore,
   InMemorySnapshotStore,
   isServiceError,
+  MAX_DELAY_MS,
   ServiceError,
+  ValidationError,
 } from "../../src/index.js";
 import { eventFlowsRoutes } from "./routes.js";
 
@@ -150,6 +152,36 @@ describe("health routes", () => {
     expect(body.checks.store.code).toBeUndefined();
     expect(probed).toBe(1);
     expect(reported).toHaveLength(2);
+  });
+
+  test("a timeoutMs past the longest timer (2^31-1 ms) is refused when the routes are built", async () => {
+    // Taken as it was, the timer fired at once: every probe slower than a millisecond "timed out".
+    expect(() => eventFlowsRoutes({ health: { timeoutMs: MAX_DELAY_MS + 1 } })).toThrow(ValidationError);
+    expect(() => eventFlowsRoutes({ health: { timeoutMs: MAX_DELAY_MS + 1 } })).toThrow("timeoutMs");
+    const slow = () => new Promise((resolve) => setTimeout(resolve, 20));
+    const app = eventFlowsRoutes({ health: { probes: { slow }, timeoutMs: MAX_DELAY_MS } });
+    expect((await app.request("/health/ready")).status).toBe(200);
+  });
+
+  test("probes that can never run are refused when the routes are built, not answered 400 on every readiness request", async () => {
+    // Before: built without complaint, then every /health/ready was a 400 naming the probes and their fault.
+    for (const health of [
+      { probes: { cache: "http://cache.internal/ping" } },
+      { probes: { db: {} } },
+      { probes: "store" },
+      { store: 42 },
+      { bus: {} },
+    ]) {
+      expect(() => eventFlowsRoutes({ health: health as never })).toThrow(ValidationError);
+    }
+    const app = eventFlowsRoutes({
+      health: {
+        store: () => new InMemoryEventStore(),
+        bus: new InMemoryEventBus(),
+        probes: { ok: () => Promise.resolve() },
+      },
+    });
+    expect((await app.request("/health/ready")).status).toBe(200);
   });
 
   test("health: false leaves the routes out", async () => {

@@ -15,6 +15,7 @@ import {
   InMemoryIdempotencyStore,
   type Issue,
   isEventFlowsError,
+  MAX_DELAY_MS,
   type MessageBus,
   type MessageKind,
   type MessageMap,
@@ -501,11 +502,54 @@ function metricsSettings(options: MetricsRoute | undefined) {
 }
 
 function healthSettings<X>(options: HealthOptions<X>) {
+  const issues = probeIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid health options", issues);
   return {
     ...options,
-    timeoutMs: positiveInteger(options.timeoutMs, DEFAULT_PROBE_TIMEOUT_MS, "timeoutMs", "Invalid health options"),
+    // At most the longest timer a runtime keeps: past it every probe timed out at once, on every request.
+    timeoutMs: positiveInteger(
+      options.timeoutMs,
+      DEFAULT_PROBE_TIMEOUT_MS,
+      "timeoutMs",
+      "Invalid health options",
+      MAX_DELAY_MS,
+    ),
     cacheMs: nonNegativeInteger(options.cacheMs, DEFAULT_READINESS_CACHE_MS, "cacheMs"),
   };
+}
+
+/**
+ * Probes that can never run, refused when the routes are built: taken as they were, every
+ * `/health/ready` answered 400 (the client blamed for the configuration) with the probes' names.
+ * A `store` or `bus` given as a function is built per request; a failure there is a failed check.
+ */
+function probeIssues<X>(options: HealthOptions<X>): Issue[] {
+  const issues: Issue[] = [];
+  const has = (target: unknown, method: string) =>
+    typeof target === "object" && target !== null && typeof (target as Record<string, unknown>)[method] === "function";
+  const { store, bus, probes } = options as Record<string, unknown>;
+  if (store !== undefined && typeof store !== "function" && !has(store, "ping")) {
+    issues.push({
+      path: ["store"],
+      message: "store must be an event store (with ping()) or a function of the context",
+    });
+  }
+  if (bus !== undefined && typeof bus !== "function" && !has(bus, "ping") && !has(bus, "publish")) {
+    issues.push({
+      path: ["bus"],
+      message: "bus must be an event bus (with ping() or publish()) or a function of the context",
+    });
+  }
+  if (probes !== undefined && probes !== null && (typeof probes !== "object" || Array.isArray(probes))) {
+    issues.push({ path: ["probes"], message: "probes must be an object of named probes" });
+  } else if (probes !== undefined && probes !== null) {
+    for (const [name, probe] of Object.entries(probes)) {
+      if (typeof probe !== "function" && !has(probe, "ping")) {
+        issues.push({ path: ["probes", name], message: "a probe must be a function or have a ping() method" });
+      }
+    }
+  }
+  return issues;
 }
 
 /**
@@ -593,10 +637,17 @@ function headerName(value: string | undefined): string {
   return value.toLowerCase();
 }
 
-function positiveInteger(value: number | undefined, fallback: number, name: string, title = "Invalid routes options") {
+function positiveInteger(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  title = "Invalid routes options",
+  max = Number.MAX_SAFE_INTEGER,
+) {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ValidationError(title, [{ path: [name], message: `${name} must be a positive integer` }]);
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    const bound = max === Number.MAX_SAFE_INTEGER ? "a positive integer" : `an integer from 1 to ${max}`;
+    throw new ValidationError(title, [{ path: [name], message: `${name} must be ${bound}` }]);
   }
   return value;
 }

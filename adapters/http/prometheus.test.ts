@@ -64,6 +64,46 @@ describe("prometheusText", () => {
     expect(prometheusName("9lives-x", undefined, false)).toBe("_9lives_x");
   });
 
+  test("attribute keys that become one label name share it; empty, reserved and `le` keys are renamed", async () => {
+    const text = await collected((provider) => {
+      const meter = provider.getMeter("test");
+      meter.createCounter("merged").add(1, { "a.b": "dot", a_b: "under", "a-b": "dash" });
+      meter.createCounter("reserved").add(1, { "": "empty", __name__: "forged", "9": "digit" });
+      meter
+        .createHistogram("latency", { advice: { explicitBucketBoundaries: [1] } })
+        .record(0.5, { le: "mine", region: "eu" });
+    });
+    // Before: `merged_total{a_b="dot",a_b="under",a_b="dash"}`, `{="empty",__name__="forged"}` and two `le`
+    // labels, each of which failed the whole scrape.
+    expect(text).toContain('merged_total{a_b="dash;dot;under"} 1\n');
+    expect(text).toContain('reserved_total{_9="digit",_="empty",key___name__="forged"} 1\n');
+    expect(text).toContain('latency_bucket{key_le="mine",region="eu",le="1"} 1\n');
+    expect(text).toContain('latency_count{key_le="mine",region="eu"} 1\n');
+  });
+
+  test("a metric whose name (or a histogram series' name) another type holds is left out, not a second TYPE", async () => {
+    const text = await collected((provider) => {
+      const meter = provider.getMeter("test");
+      meter.createHistogram("x", { advice: { explicitBucketBoundaries: [1] } }).record(2);
+      meter.createGauge("x_count").record(7);
+      meter.createCounter("requests").add(1);
+      meter.createGauge("requests_total").record(9);
+      meter.createGauge("y_count").record(3);
+      meter.createHistogram("y", { advice: { explicitBucketBoundaries: [1] } }).record(2);
+    });
+    expect(text.match(/^# TYPE .*$/gm)).toEqual([
+      "# TYPE x histogram",
+      "# TYPE requests_total counter",
+      "# TYPE y_count gauge",
+    ]);
+    expect(text).toContain("x_count 1\n");
+    expect(text).toContain("requests_total 1\n");
+    expect(text).toContain("y_count 3\n");
+    expect(text).not.toContain(" 7\n");
+    expect(text).not.toContain(" 9\n");
+    expect(text).not.toContain("y_bucket");
+  });
+
   test("nothing recorded is an empty exposition", async () => {
     expect(await collected(() => undefined)).toBe("");
   });

@@ -77,10 +77,17 @@ const UNIT_SUFFIXES: Readonly<Record<string, string>> = {
   d: "days",
 };
 
-/** Serializes collected metrics as Prometheus text: `# HELP`, `# TYPE` and one line per sample. */
+/**
+ * Serializes collected metrics as Prometheus text: `# HELP`, `# TYPE` and one line per sample.
+ * Whatever the names and attributes, the text parses: a metric whose Prometheus name (or one of a
+ * histogram's `_bucket`, `_sum`, `_count` series) is already another family's is left out, and
+ * attribute keys that become one label name share it, their values joined with `;` (see {@link labelPairs}).
+ */
 export function prometheusText(resourceMetrics: ResourceMetricsLike): string {
   // Metrics of one name from several scopes share one family: HELP and TYPE once, samples together.
   const families = new Map<string, { help: string; type: string; lines: string[] }>();
+  // Every series name a family writes, to the family: a parser reads `x_count` as histogram `x`'s.
+  const claimed = new Map<string, string>();
   for (const scope of resourceMetrics.scopeMetrics) {
     for (const metric of scope.metrics) {
       const kind = metric.dataPointType;
@@ -89,11 +96,18 @@ export function prometheusText(resourceMetrics: ResourceMetricsLike): string {
       const name = prometheusName(metric.descriptor.name, metric.descriptor.unit, type === "counter");
       let family = families.get(name);
       if (family === undefined) {
+        const series = type === "histogram" ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+        if (series.some((each) => claimed.has(each))) continue;
+        for (const each of series) claimed.set(each, name);
         family = { help: metric.descriptor.description ?? "", type, lines: [] };
         families.set(name, family);
+      } else if (family.type !== type) {
+        // One name, two types (a counter `a` is `a_total`, as a gauge `a_total` is): a second TYPE line is
+        // no longer text a scraper parses, so the later metric is left out.
+        continue;
       }
       for (const point of metric.dataPoints) {
-        const labels = labelPairs(point.attributes);
+        const labels = labelPairs(point.attributes, type === "histogram");
         if (type === "histogram") family.lines.push(...histogramLines(name, labels, point.value as HistogramValue));
         else family.lines.push(`${name}${braces(labels)} ${sample(point.value as number)}`);
       }
@@ -134,19 +148,39 @@ function histogramLines(name: string, labels: readonly string[], value: Histogra
   return lines;
 }
 
-function labelPairs(attributes: MetricDataPointLike["attributes"]): string[] {
-  const pairs: string[] = [];
+/**
+ * The label pairs of a data point's attributes. Keys that sanitize to one label name (`a.b` and `a_b`)
+ * share it, their values joined with `;` in the order of the keys, as OpenTelemetry's Prometheus rules
+ * ask: a label twice in one sample is not text a scraper parses.
+ */
+function labelPairs(attributes: MetricDataPointLike["attributes"], histogram: boolean): string[] {
+  const labels = new Map<string, { key: string; text: string }[]>();
   for (const [key, value] of Object.entries(attributes)) {
     if (value === undefined || value === null) continue;
     const text = Array.isArray(value) ? JSON.stringify(value) : String(value);
-    pairs.push(`${labelName(key)}="${escapeLabel(text)}"`);
+    const name = labelName(key, histogram);
+    const values = labels.get(name);
+    if (values === undefined) labels.set(name, [{ key, text }]);
+    else values.push({ key, text });
+  }
+  const pairs: string[] = [];
+  for (const [name, values] of labels) {
+    values.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    pairs.push(`${name}="${escapeLabel(values.map((each) => each.text).join(";"))}"`);
   }
   return pairs;
 }
 
-function labelName(key: string): string {
-  const name = key.replace(/[^a-zA-Z0-9_]/g, "_");
-  return /^[0-9]/.test(name) ? `_${name}` : name;
+/**
+ * A label name Prometheus accepts: characters outside `[a-zA-Z0-9_]` become `_`, a leading digit (or
+ * nothing at all) gets a `_` before it, and names Prometheus keeps for itself (`__` at the start, and
+ * `le` on a histogram, where it is the bucket's) get `key_` before them.
+ */
+function labelName(key: string, histogram: boolean): string {
+  let name = key.replace(/[^a-zA-Z0-9_]/g, "_");
+  if (name === "" || /^[0-9]/.test(name)) name = `_${name}`;
+  if (name.startsWith("__") || (histogram && name === "le")) name = `key_${name}`;
+  return name;
 }
 
 const braces = (pairs: readonly string[]) => (pairs.length === 0 ? "" : `{${pairs.join(",")}}`);

@@ -13,9 +13,13 @@ import {
   eventMetadataFor,
   InMemoryEventStore,
   InMemoryReadModelStore,
+  isServiceError,
   isValidationError,
+  jsonLogger,
   ProjectionRunner,
   projection,
+  type ServiceError,
+  setLogger,
 } from "../../src/index.js";
 import { type RegisteredOpenTelemetry, registerOpenTelemetry } from "./index.js";
 
@@ -141,6 +145,50 @@ describe("registerOpenTelemetry with the OTLP/HTTP trace exporter", () => {
     }
     expect(isValidationError(threw)).toBe(true);
   });
+
+  test("flush() and shutdown() never reject when the collector is down: the failure goes to onError as a ServiceError", async () => {
+    // A port nothing listens on: the exporter's POST is refused.
+    const closed = Bun.serve({ port: 0, fetch: () => new Response() });
+    const url = `http://127.0.0.1:${closed.port}/v1/traces`;
+    closed.stop(true);
+    const tracedWithDeadCollector = () =>
+      new TracerProvider({
+        spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url, timeoutMillis: 1000 }) })],
+      });
+    const ping = () => {
+      const bus = new CommandBus<{ Ping: { payload: Record<string, never>; result: number } }>();
+      bus.register("Ping", () => 1);
+      return bus.execute("Ping", {});
+    };
+    const errors: unknown[] = [];
+    registered = registerOpenTelemetry({ tracerProvider: tracedWithDeadCollector(), onError: (e) => errors.push(e) });
+    await ping();
+    // Before: flush() rejected with the SDK's array of socket errors, and a Lambda handler awaiting it
+    // in `finally` failed its invocation because telemetry could not be sent.
+    expect(await registered.flush()).toBeUndefined();
+    expect(errors).toHaveLength(1);
+    expect(isServiceError(errors[0])).toBe(true);
+    expect((errors[0] as ServiceError).cause).toBeDefined();
+    await registered.shutdown();
+    registered = undefined;
+
+    // Without onError, an error line on the library's logger.
+    const lines: string[] = [];
+    setLogger(jsonLogger({ write: (line) => lines.push(line) }));
+    try {
+      registered = registerOpenTelemetry({ tracerProvider: tracedWithDeadCollector() });
+      await ping();
+      expect(await registered.shutdown()).toBeUndefined();
+      registered = undefined;
+      expect(lines.length).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({ level: "error", error: { code: "SERVICE_ERROR" } });
+    } finally {
+      setLogger(undefined);
+    }
+    expect(() => registerOpenTelemetry({ tracerProvider: new TracerProvider({}), onError: "log" as never })).toThrow(
+      /onError/,
+    );
+  }, 20_000);
 
   test("shutdown() twice removes nothing the second time: a later registration's globals stay", async () => {
     const earlier = registerOpenTelemetry({ tracerProvider: new TracerProvider({}) });

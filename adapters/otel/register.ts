@@ -15,7 +15,7 @@ import {
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
-import { ValidationError } from "../../src/index.js";
+import { callHook, getLogger, ServiceError, ValidationError } from "../../src/index.js";
 
 /** What an SDK provider offers beyond the API: both `TracerProvider` and `MeterProvider` of the SDK have these. */
 interface Flushable {
@@ -36,12 +36,24 @@ export interface RegisterOpenTelemetryOptions {
   readonly contextManager?: ContextManager;
   /** A propagator for code that injects and extracts HTTP headers through the API (the library itself reads `traceparent` on its own). */
   readonly propagator?: TextMapPropagator;
+  /**
+   * Gets what a provider's `forceFlush()` or `shutdown()` rejected with (an unreachable collector, say), as a
+   * `ServiceError` with the SDK's error as its `cause`: `flush()` and `shutdown()` never reject. Defaults to an
+   * error line on the library's logger.
+   */
+  readonly onError?: (error: unknown) => void;
 }
 
 export interface RegisteredOpenTelemetry {
-  /** Exports what the providers hold now: `await` it before a Lambda handler returns (the process may be frozen after). */
+  /**
+   * Exports what the providers hold now: `await` it before a Lambda handler returns (the process may be
+   * frozen after). It never rejects: a failed export goes to `onError`, not to the invocation.
+   */
   flush(): Promise<void>;
-  /** Flushes, shuts the providers down and removes the globals this call registered; later calls do nothing more. */
+  /**
+   * Flushes, shuts the providers down and removes the globals this call registered; later calls do nothing
+   * more. A failure goes to `onError`, as `flush()`'s does.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -52,7 +64,10 @@ export interface RegisteredOpenTelemetry {
  *   (the API keeps the first; call `shutdown()` of the earlier registration first).
  */
 export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): RegisteredOpenTelemetry {
-  const { tracerProvider, meterProvider, contextManager, propagator } = options ?? {};
+  const { tracerProvider, meterProvider, contextManager, propagator, onError } = options ?? {};
+  if (onError !== undefined && typeof onError !== "function") {
+    throw new ValidationError("Invalid OpenTelemetry options", [{ path: ["onError"], message: "must be a function" }]);
+  }
   if (!tracerProvider && !meterProvider && !contextManager && !propagator) {
     throw new ValidationError("Nothing to register", [
       { path: [], message: "give a tracerProvider, a meterProvider, a contextManager or a propagator" },
@@ -87,9 +102,28 @@ export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): Re
     undo.push(() => metrics.disable());
   }
   const providers = [tracerProvider, meterProvider].filter((each) => each !== undefined);
-  const flush = async () => {
-    await Promise.all(providers.map((provider) => provider.forceFlush?.()));
+  const report = onError ?? ((error: unknown) => getLogger().error("OpenTelemetry export failed", { error }));
+  // Each provider's call settles on its own; what one rejected with (the SDK's processors reject with
+  // the exporter's errors: an array of socket errors for a collector that is down) goes to `report`.
+  // Rejecting instead failed the Lambda invocation whose `finally` awaited the flush.
+  const settle = async (operation: "forceFlush" | "shutdown") => {
+    const results = await Promise.allSettled(providers.map(async (provider) => provider[operation]?.()));
+    for (const result of results) {
+      if (result.status === "fulfilled") continue;
+      const error = new ServiceError(
+        "opentelemetry",
+        operation,
+        "ExportFailed",
+        true,
+        "the provider's export failed (the SDK's error is the cause)",
+        {
+          cause: result.reason,
+        },
+      );
+      callHook("OpenTelemetry onError", report, error);
+    }
   };
+  const flush = () => settle("forceFlush");
   let stopped: Promise<void> | undefined;
   return {
     flush,
@@ -98,7 +132,7 @@ export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): Re
       stopped ??= (async () => {
         try {
           await flush();
-          await Promise.all(providers.map((provider) => provider.shutdown?.()));
+          await settle("shutdown");
         } finally {
           for (const step of undo.splice(0).reverse()) step();
         }

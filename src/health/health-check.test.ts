@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ServiceError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { MAX_DELAY_MS } from "../internal/validate.js";
 import { jsonLogger } from "../logging/json-logger.js";
 import { setLogger } from "../logging/library-logger.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
@@ -100,6 +101,30 @@ describe("healthCheck", () => {
     ]);
   });
 
+  test("the longest timeout a timer keeps waits for a slow check instead of timing it out", async () => {
+    const report = await healthCheck({
+      checks: { slow: () => new Promise((resolve) => setTimeout(resolve, 20)) },
+      timeoutMs: MAX_DELAY_MS,
+    });
+    expect(report.checks.slow?.status).toBe("ok");
+  });
+
+  test('a check named "__proto__" (an own key, as JSON.parse makes one) is reported under its name', async () => {
+    // Object.fromEntries makes own keys, as JSON.parse does: "__proto__" is a key here, not the prototype.
+    const checks = Object.fromEntries([
+      ["__proto__", () => Promise.reject(new ServiceError("redis", "ping", "ECONNREFUSED", true, "down"))],
+      ["cache", () => Promise.resolve()],
+    ]);
+    const report = await healthCheck({ checks });
+    expect(report.healthy).toBe(false);
+    expect(Object.keys(report.checks)).toEqual(["__proto__", "cache"]);
+    expect(Object.getPrototypeOf(report.checks)).toBe(Object.prototype);
+    expect(JSON.parse(JSON.stringify(report.checks))).toMatchObject({
+      ["__proto__"]: { status: "failed", code: "SERVICE_ERROR" },
+      cache: { status: "ok" },
+    });
+  });
+
   test("no checks is healthy", async () => {
     expect(await healthCheck({ checks: {} })).toEqual({ healthy: true, checks: {} });
   });
@@ -119,6 +144,8 @@ describe("healthCheck", () => {
     expect(await refused({ checks: { store: {}, cache: "http://cache" } })).toEqual(["checks.store", "checks.cache"]);
     expect(await refused({ checks: {}, timeoutMs: -1 })).toEqual(["timeoutMs"]);
     expect(await refused({ checks: {}, timeoutMs: Number.NaN })).toEqual(["timeoutMs"]);
+    // Past 2^31-1 ms a runtime's timer fires at once: every check would time out within a millisecond.
+    expect(await refused({ checks: {}, timeoutMs: MAX_DELAY_MS + 1 })).toEqual(["timeoutMs"]);
     expect(await refused({ checks: {}, onError: "log" })).toEqual(["onError"]);
   });
 });

@@ -6,6 +6,8 @@
  */
 import { type Issue, isEventFlowsError, ServiceError, ValidationError } from "../errors.js";
 import { callHook } from "../internal/hooks.js";
+import { setOwn } from "../internal/json.js";
+import { MAX_DELAY_MS } from "../internal/validate.js";
 
 /** Anything with a `ping()`: every store and bus of the library has one. */
 export interface Pingable {
@@ -49,7 +51,8 @@ export const HEALTH_CHECK_STREAM = "eventflows-health";
 /**
  * Runs the checks concurrently; each gets `timeoutMs` and an AbortSignal that fires when it runs out.
  * @throws {ValidationError} options without a `checks` object, a check that is neither a function nor
- *   has a `ping()`, a `timeoutMs` that is not a non-negative number, or an `onError` that is not a function.
+ *   has a `ping()`, a `timeoutMs` that is not a number from 0 to `MAX_DELAY_MS` (2^31-1 ms, the longest timer
+ *   a runtime keeps), or an `onError` that is not a function.
  */
 export async function healthCheck(options: HealthCheckOptions): Promise<HealthReport> {
   const issues = optionIssues(options);
@@ -66,8 +69,10 @@ export async function healthCheck(options: HealthCheckOptions): Promise<HealthRe
     ),
   );
   const checks: Record<string, HealthCheckResult> = {};
+  // An own field whatever the name: a check named "__proto__" (an own key, as JSON.parse makes one)
+  // set the report's prototype instead, and its failure was missing from the report.
   names.forEach((name, index) => {
-    checks[name] = results[index] as HealthCheckResult;
+    setOwn(checks, name, results[index]);
   });
   return { healthy: results.every((result) => result.status === "ok"), checks };
 }
@@ -86,8 +91,15 @@ function optionIssues(options: unknown): Issue[] {
     }
   }
   const timeoutMs = given?.timeoutMs;
-  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0)) {
-    issues.push({ path: ["timeoutMs"], message: "timeoutMs must be a non-negative number of milliseconds" });
+  // Past 2^31-1 ms a timer fires at once: such a timeout timed every check out within a millisecond.
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_DELAY_MS)
+  ) {
+    issues.push({
+      path: ["timeoutMs"],
+      message: `timeoutMs must be a number of milliseconds from 0 to ${MAX_DELAY_MS}`,
+    });
   }
   if (given?.onError !== undefined && typeof given.onError !== "function") {
     issues.push({ path: ["onError"], message: "onError must be a function" });

@@ -96,6 +96,28 @@ describe("jsonLogger", () => {
     );
   });
 
+  test("property: a connection URL's whole password is masked, with an empty user or an `@` or `:` in the password", () => {
+    // What a URL's userinfo may hold unencoded (RFC 3986 sub-delims, unreserved, `:`), and the `@` a
+    // URL parser also takes into the password when it is not the last one (`p@ss@db`: password `p@ss`).
+    const userinfo = fc.stringMatching(/^[A-Za-z0-9@:!$&'()*+,;=._~%-]{0,12}$/);
+    fc.assert(
+      fc.property(
+        fc.constantFrom("", "app", "user.name"),
+        userinfo,
+        fc.stringMatching(/^[A-Za-z0-9]{12,40}$/),
+        userinfo,
+        fc.constantFrom("redis", "postgres", "amqps", "mongodb+srv"),
+        (user, before, tail, after, scheme) => {
+          const url = `${scheme}://${user}:${before}${tail}${after}@db.internal:6379/0`;
+          const { logger, raw } = capture();
+          logger.error(`connect to ${url} failed`, { error: new Error(`${url} refused`), target: url });
+          expect(raw.join("\n")).not.toContain(tail);
+          expect(raw.join("\n")).toContain("@db.internal:6379/0");
+        },
+      ),
+    );
+  });
+
   test("redaction takes linear time: a long word quoted in an error does not stall the line", () => {
     const { logger, raw } = capture();
     // An application error quoting what a client sent (a 1 MiB body allows far more); the old pattern

@@ -24,7 +24,9 @@ export const DEFAULT_REDACTED_FIELDS: readonly string[] = [
 // token, a SigV4 authorization header's credential and signature. The URL pattern starts at `://`,
 // not at the scheme: a scheme-like prefix is tried at every letter of a text, and each try ran to the
 // end of a letter run, so a long word (a client's input quoted in an error) took quadratic time.
-const URL_PASSWORD = /(:\/\/[^:/?#\s@]+:)[^@\s/]+@/g;
+// The user may be empty (`redis://:password@cache`), and the password runs to the last `@` of the
+// authority, as a URL parser reads it: `postgres://app:p@ss@db` has the password `p@ss`, all of it masked.
+const URL_PASSWORD = /(:\/\/[^:/?#\s@]*:)[^\s/?#]*@/g;
 const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;
 const SIGV4 = /\b(Credential|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^,&\s]+/gi;
 
