@@ -39,6 +39,23 @@ describe("jsonLogger", () => {
     ]);
   });
 
+  test("fields named time, level, msg, traceId or spanId cannot forge the line's own: they are written as field.<name>", () => {
+    const { logger, lines } = capture({ now: () => new Date("2026-01-02T03:04:05.000Z"), base: { level: "base" } });
+    logger.info("hello", { level: "error", msg: "forged", time: "1970-01-01T00:00:00.000Z", traceId: "t", other: 1 });
+    expect(lines).toEqual([
+      {
+        time: "2026-01-02T03:04:05.000Z",
+        level: "info",
+        msg: "hello",
+        "field.level": "error",
+        "field.msg": "forged",
+        "field.time": "1970-01-01T00:00:00.000Z",
+        "field.traceId": "t",
+        other: 1,
+      },
+    ]);
+  });
+
   test("drops lines below its level", () => {
     const { logger, lines } = capture({ level: "warn" });
     logger.debug("d");
