@@ -135,6 +135,29 @@ describe("jsonLogger", () => {
     );
   });
 
+  test("property: a key=value credential (a libpq connection string, a query string) is masked, quoted or not", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("password", "PASSWORD", "passwd", "pwd", "secret", "token", "api_key", "apikey"),
+        fc.stringMatching(/^[A-Za-z0-9]{12,40}$/),
+        fc.constantFrom(
+          (v: string) => v,
+          (v: string) => `'${v} x'`,
+          (v: string) => `"${v} x"`,
+        ),
+        fc.constantFrom(" = ", "="),
+        (key, tail, quote, equals) => {
+          const { logger, raw } = capture();
+          const text = `host=db.internal port=5432 ${key}${equals}${quote(tail)} dbname=shop`;
+          logger.error(`connect failed: ${text}`, { error: new Error(`/login?user=a&${key}=${tail}&next=/`) });
+          expect(raw.join("\n")).not.toContain(tail);
+          expect(raw.join("\n")).toContain("dbname=shop");
+          expect(raw.join("\n")).toContain("next=/");
+        },
+      ),
+    );
+  });
+
   test("redaction takes linear time: a long word quoted in an error does not stall the line", () => {
     const { logger, raw } = capture();
     // An application error quoting what a client sent (a 1 MiB body allows far more); the old pattern

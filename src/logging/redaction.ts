@@ -28,6 +28,9 @@ export const DEFAULT_REDACTED_FIELDS: readonly string[] = [
 // authority, as a URL parser reads it: `postgres://app:p@ss@db` has the password `p@ss`, all of it masked.
 const URL_PASSWORD = /(:\/\/[^:/?#\s@]*:)[^\s/?#]*@/g;
 const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;
+// A key=value credential (libpq connection strings, query strings, form bodies): the value, quoted or
+// up to the next separator. Anchored at the key's word start, so it is tried once per word.
+const KEY_VALUE = /\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*=\s*)('[^']*'|"[^"]*"|[^\s&;,]+)/gi;
 const SIGV4 = /\b(Credential|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^,&\s]+/gi;
 
 export function normalizeFieldName(name: string): string {
@@ -39,7 +42,8 @@ export function redactText(text: string): string {
   return text
     .replace(URL_PASSWORD, `$1${REDACTED}@`)
     .replace(BEARER, `$1 ${REDACTED}`)
-    .replace(SIGV4, `$1=${REDACTED}`);
+    .replace(SIGV4, `$1=${REDACTED}`)
+    .replace(KEY_VALUE, `$1$2${REDACTED}`);
 }
 
 /**
