@@ -1,5 +1,6 @@
 import {
   type Issue,
+  isPayloadTooLargeError,
   isProjectionFailedError,
   isServiceError,
   isValidationError,
@@ -413,7 +414,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     try {
       await tx.put(PROJECTION_STATE_COLLECTION, this.projection.name, state);
     } catch (error) {
-      if (!isValidationError(error) || from === undefined) throw error;
+      // Too large for the store (DynamoDB's item) is the same: the same events would make it again.
+      if (!(isValidationError(error) || isPayloadTooLargeError(error)) || from === undefined) throw error;
       throw new ProjectionFailedError(this.projection.name, from.globalPosition ?? 0, from.id, from.type, {
         cause: error,
       });
