@@ -10,6 +10,7 @@ import {
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
+import { MAX_DELAY_MS } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Projection } from "./projection.js";
 import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
@@ -556,6 +557,13 @@ function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { p
   }
   if (typeof options.batchSize === "number" && options.batchSize > 10_000) {
     issues.push({ path: ["batchSize"], message: "batchSize must be at most 10,000" });
+  }
+  // Waits are timers: past setTimeout's limit one fires at once, and the runner would poll in a tight loop.
+  for (const key of ["pollIntervalMs", "standbyPollMs", "retryDelayMs"] as const) {
+    const value = options[key];
+    if (typeof value === "number" && value > MAX_DELAY_MS) {
+      issues.push({ path: [key], message: `${key} must be at most ${MAX_DELAY_MS} ms` });
+    }
   }
   return issues;
 }
