@@ -49,6 +49,14 @@ registerContract(
 );
 
 describe("DynamoDbProjectionLock", () => {
+  test("null options, or a now that is not a function, are a ValidationError when the lock is made (they were TypeErrors)", () => {
+    for (const options of [null, undefined, { ...local, tableName, now: 5 }]) {
+      expect(() => new DynamoDbProjectionLock(options as never)).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation }),
+      );
+    }
+  });
+
   test("a lease that is not renewed lapses and another owner takes it", async () => {
     let now = 1_000_000;
     const lock = new DynamoDbProjectionLock({ ...local, tableName, now: () => now });
