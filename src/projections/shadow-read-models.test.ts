@@ -174,7 +174,7 @@ describe("shadow names of projections whose names hold / or %", () => {
 });
 
 describe("rebuildProjection's options", () => {
-  test("a bad batchSize, swap, restart or owner is refused before anything is dropped, built or swapped", async () => {
+  test("a bad batchSize, swap, restart, owner, lock, onProgress or signal is refused before anything is dropped, built or swapped", async () => {
     const eventStore = new InMemoryEventStore();
     await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
     const readModels = new InMemoryReadModelStore();
@@ -197,6 +197,10 @@ describe("rebuildProjection's options", () => {
       { restart: "yes" },
       { owner: "" },
       { owner: 7 },
+      // Were a TypeError at the swap (the shadow built), a hook logged after each batch, an ignored signal.
+      { lock: {} },
+      { onProgress: 5 },
+      { signal: "stop" },
     ]) {
       const error = await rebuildProjection({
         projection: counting(2),
