@@ -1,4 +1,4 @@
-import { ProjectionLock } from "../../src/index.js";
+import { ProjectionLock, ValidationError } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
 import { type AwsJsonClient, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
@@ -25,6 +25,17 @@ export class DynamoDbProjectionLock extends ProjectionLock {
 
   constructor(options: DynamoDbProjectionLockOptions) {
     super();
+    // Checked before anything reads them: null options or a clock that is not one were TypeErrors.
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError("Invalid DynamoDB projection lock options", [
+        { path: [], message: "options are required" },
+      ]);
+    }
+    if (options.now !== undefined && typeof options.now !== "function") {
+      throw new ValidationError("Invalid DynamoDB projection lock options", [
+        { path: ["now"], message: "now must be a function" },
+      ]);
+    }
     this.layout = tableLayout(options);
     this.client = options.client ?? createDynamoDbClient(options);
     this.#now = options.now ?? Date.now;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { ProjectionRunner, ulid } from "../../src/index.js";
+import { ErrorCode, ProjectionRunner, projection, ulid } from "../../src/index.js";
 import { checkpointStoreContract, eventually, projectionContract, registerContract } from "../../src/testing/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
@@ -49,6 +49,14 @@ registerContract(
 );
 
 describe("DynamoDbProjectionLock", () => {
+  test("null options, or a now that is not a function, are a ValidationError when the lock is made (they were TypeErrors)", () => {
+    for (const options of [null, undefined, { ...local, tableName, now: 5 }]) {
+      expect(() => new DynamoDbProjectionLock(options as never)).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation }),
+      );
+    }
+  });
+
   test("a lease that is not renewed lapses and another owner takes it", async () => {
     let now = 1_000_000;
     const lock = new DynamoDbProjectionLock({ ...local, tableName, now: () => now });
@@ -63,6 +71,84 @@ describe("DynamoDbProjectionLock", () => {
     await lock.release(name, "b");
     expect(await lock.acquire(name, "a", 1000)).toBe(true);
   });
+});
+
+describe("DynamoDbReadModelStore sizes", () => {
+  // DynamoDB refuses an item over 400 KB and a transaction over 4 MB with a ValidationException: a
+  // ServiceError no retry can cure, which a running runner retried every retryDelayMs for ever.
+  test("a document over the 400 KB item is a PayloadTooLargeError before anything is sent, plain or in a transaction; one at the limit is stored", async () => {
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const collection = `sizes-${ulid()}`;
+    const tooBig = { code: ErrorCode.PayloadTooLarge, limit: 400 * 1024 };
+    const refused = await readModels.put(collection, "a", "x".repeat(400 * 1024)).catch((error: unknown) => error);
+    expect(refused).toMatchObject(tooBig);
+    expect(String(refused)).not.toContain("ValidationException");
+    await expect(
+      readModels.transaction(async (tx) => {
+        await tx.put(collection, "small", { ok: true });
+        await tx.put(collection, "a", "x".repeat(500 * 1024));
+      }),
+    ).rejects.toMatchObject(tooBig);
+    expect(await readModels.list(collection)).toEqual([]);
+    // The estimate counts as DynamoDB does (a number as its 21 bytes at most, so a little under): the largest
+    // document it allows (ids of the same length) is stored.
+    const over = (refused as { size: number }).size - 400 * 1024;
+    const largest = "x".repeat(400 * 1024 - over);
+    await readModels.put(collection, "b", largest);
+    await readModels.transaction((tx) => tx.put(collection, "c", largest));
+    expect((await readModels.list<string>(collection)).map((d) => [d.id, d.document.length])).toEqual([
+      ["b", largest.length],
+      ["c", largest.length],
+    ]);
+    await expect(readModels.put(collection, "b", `${largest}x`)).rejects.toMatchObject(tooBig);
+  }, 60_000);
+
+  test("a transaction over DynamoDB's 4 MB is a PayloadTooLargeError and writes nothing", async () => {
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const collection = `sizes-${ulid()}`;
+    const refused = readModels.transaction(async (tx) => {
+      for (let i = 0; i < 12; i++) await tx.put(collection, `d${i}`, "x".repeat(390 * 1024));
+    });
+    await expect(refused).rejects.toMatchObject({ code: ErrorCode.PayloadTooLarge, limit: 4 * 1024 * 1024 });
+    expect(await readModels.list(collection)).toEqual([]);
+  }, 60_000);
+
+  test("a handler writing a document, or a projection state, too large for an item fails the projection at that event (ProjectionFailedError), checkpoint and documents unmoved", async () => {
+    const eventStore = new DynamoDbEventStore({ ...local, tableName });
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const stream = `Sized-${ulid()}`;
+    const [, big] = (
+      await eventStore.appendToStream(stream, [
+        { type: "Small", data: 1 },
+        { type: "Big", data: 2 },
+      ])
+    ).events;
+    const collection = `sized-${ulid()}`;
+    const documents = projection({
+      name: `sized-${ulid()}`,
+      streams: [stream],
+      handle: async (event, { readModels }) =>
+        readModels.put(collection, event.id, event.type === "Big" ? "x".repeat(500 * 1024) : event.type),
+    });
+    const state = projection({
+      name: `sized-state-${ulid()}`,
+      streams: [stream],
+      initialState: "",
+      handle: (event) => (event.type === "Big" ? "x".repeat(500 * 1024) : undefined),
+    });
+    const runners = [
+      new ProjectionRunner({ projection: documents, eventStore, readModels, onFailure: () => undefined }),
+      new ProjectionRunner({ projection: state, eventStore, readModels, onFailure: () => undefined }),
+    ];
+    for (const runner of runners) {
+      const failed = await runner.catchUp().catch((error: unknown) => error);
+      expect(failed).toMatchObject({ code: ErrorCode.ProjectionFailed, eventId: big?.id });
+      expect((failed as Error).cause).toMatchObject({ code: ErrorCode.PayloadTooLarge });
+      expect(runner.failure).toBe(failed as never);
+      expect(await readModels.checkpoints.load(`projection:${runner.projection.name}`)).toBeUndefined();
+    }
+    expect(await readModels.list(collection)).toEqual([]);
+  }, 60_000);
 });
 
 describe("ProjectionRunner on DynamoDB", () => {

@@ -3,6 +3,7 @@ import {
   checkpointConflict,
   compareCodePoints,
   type Issue,
+  PayloadTooLargeError,
   PROJECTION_STATE_COLLECTION,
   type ReadModelDocument,
   type ReadModelDrop,
@@ -18,6 +19,8 @@ import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
 import {
+  MAX_ITEM_BYTES,
+  MAX_TRANSACTION_BYTES,
   MAX_TRANSACTION_ITEMS,
   partitionValue,
   type TableLayout,
@@ -37,6 +40,7 @@ import {
   type PurgeRetiredGenerationsResult,
   purgeRetiredGenerations,
 } from "./read-model-purge.js";
+import { itemBytes } from "./saga-items.js";
 
 /** Partition-key prefixes of read-model documents and checkpoints: the control character keeps them off stream ids. */
 export const READ_MODEL_PARTITION_PREFIX = "\u001feventflows:rm:";
@@ -138,7 +142,9 @@ export class DynamoDbReadModelStore extends ReadModelStore {
   }
 
   protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
-    const staged = new Map<string, { collection: string; id: string; document: unknown } | { deleted: true }>();
+    // A put is staged as the item it will write (its JSON text), so one too large for DynamoDB is
+    // refused at the put, in the handler, rather than failing every retry of the commit.
+    const staged = new Map<string, { item: Record<string, unknown>; text: string } | { deleted: true }>();
     const checkpoints = new Map<string, { position: number; expected: number | undefined }>();
     // Each collection's generation as the transaction first met it: all its reads and writes use
     // that one, and the commit checks it is still the live one.
@@ -158,10 +164,12 @@ export class DynamoDbReadModelStore extends ReadModelStore {
       async get<D>(collection: string, id: string) {
         const found = staged.get(stagedKey(collection, id));
         if (found === undefined) return (await store.#read(await pin(collection), id)) as D | undefined;
-        return "deleted" in found ? undefined : (structuredClone(found.document) as D);
+        return "deleted" in found ? undefined : (JSON.parse(found.text) as D);
       },
       async put(collection, id, document) {
-        staged.set(stagedKey(collection, id), { collection, id, document: structuredClone(document) });
+        const text = JSON.stringify(document);
+        const item = store.#itemOfText(await pin(collection), id, text);
+        staged.set(stagedKey(collection, id), { item, text });
       },
       async delete(collection, id) {
         staged.set(stagedKey(collection, id), { deleted: true });
@@ -175,7 +183,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
       items.push(
         "deleted" in change
           ? { Delete: { TableName: this.layout.tableName, Key: this.#key(at, id) } }
-          : { Put: { TableName: this.layout.tableName, Item: this.#item(at, id, change.document) } },
+          : { Put: { TableName: this.layout.tableName, Item: change.item } },
       );
     }
     const first = items.length;
@@ -192,6 +200,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
         },
       ]);
     }
+    assertTransactionBytes(items);
     try {
       await this.client.send("TransactWriteItems", { TransactItems: items });
     } catch (error) {
@@ -378,8 +387,14 @@ export class DynamoDbReadModelStore extends ReadModelStore {
     return this.#itemOfText(at, id, JSON.stringify(document));
   }
 
+  /** @throws {PayloadTooLargeError} the item would be over DynamoDB's 400 KB. */
   #itemOfText(at: ResolvedGeneration, id: string, text: string): Record<string, unknown> {
-    return { ...this.#key(at, id), [COLLECTION]: str(at.namespace), [DOCUMENT]: str(text) };
+    const item = { ...this.#key(at, id), [COLLECTION]: str(at.namespace), [DOCUMENT]: str(text) };
+    const bytes = itemBytes(item);
+    if (bytes > MAX_ITEM_BYTES) {
+      throw new PayloadTooLargeError(`The read-model document "${at.collection}" "${id}"`, bytes, MAX_ITEM_BYTES);
+    }
+    return item;
   }
 }
 
@@ -390,6 +405,21 @@ export class DynamoDbReadModelStore extends ReadModelStore {
  */
 function guards(at: ResolvedGeneration): boolean {
   return at.collection !== PROJECTION_STATE_COLLECTION;
+}
+
+/** Refuses a transaction over DynamoDB's 4 MB before it is sent (a runner's batch: lower its batchSize). */
+function assertTransactionBytes(items: readonly Record<string, unknown>[]): void {
+  let total = 0;
+  for (const action of items) {
+    const write = (action.Put ?? action.Delete ?? action.ConditionCheck) as {
+      Item?: Record<string, unknown>;
+      Key?: Record<string, unknown>;
+    };
+    total += itemBytes(write.Item ?? write.Key ?? {});
+  }
+  if (total > MAX_TRANSACTION_BYTES) {
+    throw new PayloadTooLargeError("The read-model transaction", total, MAX_TRANSACTION_BYTES);
+  }
 }
 
 /** Indexes of a cancelled transaction's items whose condition failed. */

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InMemoryProjectionLock } from "../../src/index.js";
+import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, ulid } from "../../src/index.js";
 import { projectionContract, registerContract } from "../../src/testing/index.js";
 import { bunSqliteDriver, SqliteEventStore, SqliteReadModelStore } from "./index.js";
 
@@ -34,5 +34,60 @@ describe("SqliteReadModelStore", () => {
   test("bad options are refused", () => {
     expect(() => new SqliteReadModelStore({ driver: undefined as never })).toThrow("Invalid read-model store options");
     expect(() => new SqliteReadModelStore({ driver, tablePrefix: "bad prefix" })).toThrow("Invalid");
+  });
+
+  test("with a driver's maxValueBytes (2 MB on D1 and Durable Objects), a document whose row is over it is a PayloadTooLargeError before anything is sent; in a runner, a ProjectionFailedError at its event", async () => {
+    let batches = 0;
+    const capped = {
+      ...driver,
+      maxValueBytes: 300,
+      batch: (statements: Parameters<typeof driver.batch>[0]) => {
+        batches += 1;
+        return driver.batch(statements);
+      },
+    };
+    const readModels = new SqliteReadModelStore({ driver: capped });
+    const collection = `capped-${ulid()}`;
+    const tooBig = { code: ErrorCode.PayloadTooLarge, limit: 300 };
+    // The row: collection (33), id (1) and the document's JSON (2 + its characters).
+    const fits = "x".repeat(300 - collection.length - 1 - 2);
+    await expect(readModels.put(collection, "a", `${fits}x`)).rejects.toMatchObject({ ...tooBig, size: 301 });
+    await expect(
+      readModels.transaction(async (tx) => {
+        await tx.put(collection, "b", "small");
+        await tx.put(collection, "a", "é".repeat(200)); // 402 bytes of UTF-8 in 202 characters
+      }),
+    ).rejects.toMatchObject({ ...tooBig, size: 436 });
+    expect(batches).toBe(0);
+    expect(await readModels.list(collection)).toEqual([]);
+    await readModels.put(collection, "a", fits);
+    await readModels.transaction((tx) => tx.put(collection, "b", fits));
+    expect((await readModels.list<string>(collection)).map((d) => d.document)).toEqual([fits, fits]);
+
+    const eventStore = new SqliteEventStore({ driver });
+    const stream = `Capped-${ulid()}`;
+    const [, big] = (
+      await eventStore.appendToStream(stream, [
+        { type: "Small", data: 1 },
+        { type: "Big", data: 2 },
+      ])
+    ).events;
+    const name = `capped-${ulid()}`;
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name,
+        streams: [stream],
+        handle: (event, { readModels }) =>
+          readModels.put(collection, event.id, event.type === "Big" ? "y".repeat(400) : 1),
+      }),
+      eventStore,
+      readModels,
+      onFailure: () => undefined,
+    });
+    const failed = await runner.catchUp().catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: ErrorCode.ProjectionFailed, eventId: big?.id });
+    expect((failed as Error).cause).toMatchObject(tooBig);
+    expect(await readModels.checkpoints.load(`projection:${name}`)).toBeUndefined();
+    expect(await readModels.list(collection)).toHaveLength(2);
   });
 });

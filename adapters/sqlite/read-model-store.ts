@@ -1,6 +1,7 @@
 import {
   type CheckpointStore,
   checkpointConflict,
+  PayloadTooLargeError,
   type ReadModelDocument,
   type ReadModelDrop,
   ReadModelStore,
@@ -8,11 +9,12 @@ import {
   type ReadModelSwap,
   type ReadModelTransaction,
   StagedCheckpointStore,
+  utf8Length,
   ValidationError,
 } from "../../src/index.js";
 import { SqliteCheckpointStore } from "./checkpoint-store.js";
 import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
-import { textIssues } from "./encode.js";
+import { SQLITE_MAX_VALUE_BYTES, textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 
@@ -34,6 +36,8 @@ export class SqliteReadModelStore extends ReadModelStore {
   readonly #driver: SqliteDriver;
   readonly #table: string;
   readonly #checkpointTable: string;
+  /** The driver's cap on one value, which caps a row too (2 MB on D1 and Durable Objects). */
+  readonly #maxValueBytes: number;
 
   constructor(options: SqliteReadModelStoreOptions) {
     super();
@@ -46,6 +50,7 @@ export class SqliteReadModelStore extends ReadModelStore {
     const names = tableNames(options);
     this.#table = names.readModels;
     this.#checkpointTable = names.checkpoints;
+    this.#maxValueBytes = options.driver.maxValueBytes ?? SQLITE_MAX_VALUE_BYTES;
     this.checkpoints = new SqliteCheckpointStore(options);
   }
 
@@ -61,7 +66,7 @@ export class SqliteReadModelStore extends ReadModelStore {
   }
 
   protected async writeDocument(collection: string, id: string, document: unknown): Promise<void> {
-    const statement = this.#put(collection, id, document);
+    const statement = this.#put(collection, id, JSON.stringify(document));
     await guard("putReadModel", this.#driver.name, () => this.#driver.all(statement.sql, statement.params));
   }
 
@@ -82,7 +87,9 @@ export class SqliteReadModelStore extends ReadModelStore {
   }
 
   protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
-    const staged = new Map<string, { document: unknown } | { deleted: true }>();
+    // A put is staged as its row's text, checked against the driver's cap at the put (in the handler),
+    // not when the batch fails in the database on every retry.
+    const staged = new Map<string, { text: string } | { deleted: true }>();
     const positions = new Map<string, { position: number; expected: number | undefined }>();
     const key = (collection: string, id: string) => JSON.stringify([collection, id]);
     const store = this;
@@ -91,11 +98,13 @@ export class SqliteReadModelStore extends ReadModelStore {
       async get<D>(collection: string, id: string) {
         const found = staged.get(key(collection, id));
         if (found === undefined) return (await store.readDocument(collection, id)) as D | undefined;
-        return "deleted" in found ? undefined : (structuredClone(found.document) as D);
+        return "deleted" in found ? undefined : (JSON.parse(found.text) as D);
       },
       async put(collection, id, document) {
         assertStorable(collection, id);
-        staged.set(key(collection, id), { document: structuredClone(document) });
+        const text = JSON.stringify(document);
+        store.#assertFits(collection, id, text);
+        staged.set(key(collection, id), { text });
       },
       async delete(collection, id) {
         assertStorable(collection, id);
@@ -108,7 +117,7 @@ export class SqliteReadModelStore extends ReadModelStore {
     for (const [id, { position, expected }] of positions) statements.push(...this.#checkpoint(id, position, expected));
     for (const [k, change] of staged) {
       const [collection, id] = JSON.parse(k) as [string, string];
-      statements.push("deleted" in change ? this.#delete(collection, id) : this.#put(collection, id, change.document));
+      statements.push("deleted" in change ? this.#delete(collection, id) : this.#put(collection, id, change.text));
     }
     if (statements.length === 0) return result;
     try {
@@ -157,13 +166,25 @@ export class SqliteReadModelStore extends ReadModelStore {
     if (statements.length > 0) await guard("dropReadModels", this.#driver.name, () => this.#driver.batch(statements));
   }
 
-  #put(collection: string, id: string, document: unknown): SqliteStatement {
+  #put(collection: string, id: string, text: string): SqliteStatement {
     assertStorable(collection, id);
+    this.#assertFits(collection, id, text);
     return {
       sql: `INSERT INTO ${this.#table} (collection, id, document, updated_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
-      params: [collection, id, JSON.stringify(document), new Date().toISOString()],
+      params: [collection, id, text, new Date().toISOString()],
     };
+  }
+
+  /** @throws {PayloadTooLargeError} the row (its keys and document) over the driver's `maxValueBytes`. */
+  #assertFits(collection: string, id: string, text: string): void {
+    const units = collection.length + id.length + text.length;
+    // A code unit is at most three UTF-8 bytes: most documents need no counting.
+    if (units * 3 <= this.#maxValueBytes) return;
+    const bytes = utf8Length(collection) + utf8Length(id) + utf8Length(text);
+    if (bytes > this.#maxValueBytes) {
+      throw new PayloadTooLargeError(`The read-model document "${collection}" "${id}"`, bytes, this.#maxValueBytes);
+    }
   }
 
   #delete(collection: string, id: string): SqliteStatement {

@@ -1,5 +1,5 @@
-import { AbortedError } from "../errors.js";
-import { MAX_DELAY_MS } from "../internal/validate.js";
+import { AbortedError, type Issue } from "../errors.js";
+import { kindOf, MAX_DELAY_MS } from "../internal/validate.js";
 
 /** How far a long pass over the feed (a rebuild, a replay) is: what a progress bar shows. */
 export interface Progress {
@@ -96,4 +96,27 @@ function timerSleep(ms: number, signal: AbortSignal | undefined, operation: stri
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * @internal The `signal` and `onProgress` options a rebuild or replay takes: an AbortSignal and a
+ * function. Checked with the other options, so a wrong one is a ValidationError before anything is
+ * read, not a TypeError after the first batch committed (or a signal that was never listened to).
+ */
+export function progressOptionIssues(options: { readonly signal?: unknown; readonly onProgress?: unknown }): Issue[] {
+  const issues: Issue[] = [];
+  const { signal, onProgress } = options;
+  if (
+    signal !== undefined &&
+    (typeof signal !== "object" ||
+      signal === null ||
+      typeof (signal as { aborted?: unknown }).aborted !== "boolean" ||
+      typeof (signal as { addEventListener?: unknown }).addEventListener !== "function")
+  ) {
+    issues.push({ path: ["signal"], message: `signal must be an AbortSignal, got ${kindOf(signal)}` });
+  }
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    issues.push({ path: ["onProgress"], message: `onProgress must be a function, got ${kindOf(onProgress)}` });
+  }
+  return issues;
 }

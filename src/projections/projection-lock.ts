@@ -1,5 +1,6 @@
 import { assertCheckpointId } from "../checkpoint/checkpoint-store.js";
-import { assertPositiveInteger } from "../internal/validate.js";
+import { ValidationError } from "../errors.js";
+import { assertPositiveInteger, kindOf } from "../internal/validate.js";
 
 /**
  * The lock port that keeps one runner per projection active across instances: a lease that an
@@ -41,7 +42,14 @@ export class InMemoryProjectionLock extends ProjectionLock {
 
   constructor(options: { readonly now?: () => number } = {}) {
     super();
-    this.#now = options.now ?? Date.now;
+    // null options are the defaults; a clock that is not one is refused now, not a TypeError at the first lease.
+    const now = options?.now;
+    if (now !== undefined && typeof now !== "function") {
+      throw new ValidationError("Invalid in-memory projection lock options", [
+        { path: ["now"], message: `now must be a function, got ${kindOf(now)}` },
+      ]);
+    }
+    this.#now = now ?? Date.now;
   }
 
   protected async tryAcquire(name: string, owner: string, ttlMs: number): Promise<boolean> {

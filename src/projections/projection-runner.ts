@@ -1,5 +1,6 @@
 import {
   type Issue,
+  isPayloadTooLargeError,
   isProjectionFailedError,
   isServiceError,
   isValidationError,
@@ -9,6 +10,7 @@ import {
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
+import { MAX_DELAY_MS } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Projection } from "./projection.js";
 import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
@@ -413,7 +415,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     try {
       await tx.put(PROJECTION_STATE_COLLECTION, this.projection.name, state);
     } catch (error) {
-      if (!isValidationError(error) || from === undefined) throw error;
+      // Too large for the store (DynamoDB's item) is the same: the same events would make it again.
+      if (!(isValidationError(error) || isPayloadTooLargeError(error)) || from === undefined) throw error;
       throw new ProjectionFailedError(this.projection.name, from.globalPosition ?? 0, from.id, from.type, {
         cause: error,
       });
@@ -554,6 +557,13 @@ function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { p
   }
   if (typeof options.batchSize === "number" && options.batchSize > 10_000) {
     issues.push({ path: ["batchSize"], message: "batchSize must be at most 10,000" });
+  }
+  // Waits are timers: past setTimeout's limit one fires at once, and the runner would poll in a tight loop.
+  for (const key of ["pollIntervalMs", "standbyPollMs", "retryDelayMs"] as const) {
+    const value = options[key];
+    if (typeof value === "number" && value > MAX_DELAY_MS) {
+      issues.push({ path: [key], message: `${key} must be at most ${MAX_DELAY_MS} ms` });
+    }
   }
   return issues;
 }

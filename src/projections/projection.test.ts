@@ -81,6 +81,30 @@ describe("ProjectionRunner options", () => {
       expect(String(error)).toMatch(/projection.*batchSize.*leaseMs/s);
     }
   });
+
+  test("a wait past setTimeout's limit (2,147,483,647 ms) is refused: it fired at once and the runner polled in a tight loop", () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    for (const key of ["pollIntervalMs", "standbyPollMs", "retryDelayMs"] as const) {
+      const make = (ms: number) =>
+        new ProjectionRunner({
+          projection: projection({ name: "waits", handle: () => {} }),
+          eventStore,
+          readModels,
+          [key]: ms,
+        });
+      expect(make(2 ** 31 - 1).running).toBe(false);
+      const refused = (() => {
+        try {
+          make(2 ** 31);
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(isValidationError(refused)).toBe(true);
+      expect((refused as ValidationError).issues.map((issue) => issue.path)).toEqual([[key]]);
+    }
+  });
 });
 
 describe("ProjectionRunner batch size", () => {

@@ -3,7 +3,7 @@ import { type Issue, isAbortedError, RebuildNotSupportedError, ValidationError }
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { nameIssues } from "../internal/validate.js";
-import { abortableSleep, type Progress, ProgressMeter, throwIfAborted } from "./progress.js";
+import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import type { Projection } from "./projection.js";
 import type { ProjectionLock } from "./projection-lock.js";
 import { PROJECTION_STATE_COLLECTION, ProjectionRunner, projectionCheckpointId } from "./projection-runner.js";
@@ -196,5 +196,10 @@ function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
       issues.push({ path: [key], message: `${key} must be an integer of at least 1` });
     }
   }
+  const lock = options.lock as Partial<ProjectionLock> | null | undefined;
+  if (lock !== undefined && (typeof lock?.acquire !== "function" || typeof lock.release !== "function")) {
+    issues.push({ path: ["lock"], message: "lock must be a ProjectionLock" });
+  }
+  issues.push(...progressOptionIssues(options));
   return issues;
 }

@@ -240,6 +240,36 @@ describe("replay", () => {
     }
   });
 
+  test("an onProgress, signal or readModels of the wrong kind is refused before anything is read or written (it was a TypeError after the first batch committed, or ignored)", async () => {
+    const eventStore = await seeded();
+    const readModels = new InMemoryReadModelStore();
+    let handled = 0;
+    for (const bad of [
+      { onProgress: 5 },
+      { onProgress: "log" },
+      { signal: 5 },
+      { signal: { aborted: false } },
+      { readModels: 5 },
+    ]) {
+      const error = await replay({
+        eventStore,
+        readModels,
+        dryRun: false,
+        handle: async (_event, context) => {
+          handled++;
+          await context.readModels.put("sizes", "x", handled);
+        },
+        ...(bad as object),
+      }).catch((e: unknown) => e);
+      expect([bad, error]).toMatchObject([
+        bad,
+        { code: "VALIDATION_FAILED", issues: [{ path: [Object.keys(bad)[0]] }] },
+      ]);
+    }
+    expect(handled).toBe(0);
+    expect(await readModels.list("sizes")).toEqual([]);
+  });
+
   test("the events handled are exactly the feed after `after` in the category (property)", async () => {
     await fc.assert(
       fc.asyncProperty(

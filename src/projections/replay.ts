@@ -5,7 +5,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
 import { nameIssues } from "../internal/validate.js";
-import { abortableSleep, type Progress, ProgressMeter, throwIfAborted } from "./progress.js";
+import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import type { ReadModelStore, ReadModelWriter } from "./read-model-store.js";
 
 /** What a replay's handler gets besides the event. */
@@ -284,6 +284,10 @@ function replayIssues(options: ReplayOptions): Issue[] {
   if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
     issues.push({ path: ["dryRun"], message: "dryRun must be a boolean" });
   }
+  if (options.readModels !== undefined && typeof options.readModels?.transaction !== "function") {
+    issues.push({ path: ["readModels"], message: "readModels must be a ReadModelStore" });
+  }
+  issues.push(...progressOptionIssues(options));
   return issues;
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
@@ -97,8 +98,83 @@ describe("rebuildProjection's shadow names", () => {
   });
 });
 
+describe("shadow names of projections whose names hold / or %", () => {
+  test("no two (projection, collection) pairs share a shadow collection or a rebuild checkpoint (property)", () => {
+    const text = fc.string({ unit: fc.constantFrom("a", "/", "%", "2", "F", "~"), minLength: 1, maxLength: 6 });
+    // The same text split at another "/": what "~rebuild/<projection>/<collection>" could not tell apart.
+    const resplit = fc.tuple(text, text, fc.nat()).map(([p, c, pick]) => {
+      const joined = `${p}/${c}`;
+      const slashes = [...joined].flatMap((ch, i) => (ch === "/" ? [i] : []));
+      const at = slashes[pick % slashes.length] as number;
+      return [
+        [p, c],
+        [joined.slice(0, at), joined.slice(at + 1)],
+      ];
+    });
+    const pairs = fc.oneof(fc.tuple(fc.tuple(text, text), fc.tuple(text, text)), resplit);
+    fc.assert(
+      fc.property(pairs, ([[p, c], [q, d]]) => {
+        fc.pre((p !== q || c !== d) && q !== "" && d !== "");
+        expect(shadowCollection(p as string, c as string)).not.toBe(shadowCollection(q as string, d as string));
+        if (p !== q) expect(rebuildCheckpointId(p as string)).not.toBe(rebuildCheckpointId(q as string));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(shadowCollection("p", "carts")).toBe("~rebuild/p/carts");
+  });
+
+  test('a rebuild of "p" (collection "a/x") leaves alone the shadow of "p/a" (collection "x"), which swaps in whole', async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    await eventStore.appendToStream("Cart-2", [{ type: "T", data: 2 }]);
+    const readModels = new InMemoryReadModelStore();
+    const writing = (name: string, collection: string) =>
+      projection({
+        name,
+        handle: async (event: EventEnvelope, { readModels: tx }: { readModels: ReadModelWriter }) => {
+          await tx.put(collection, `${name}:${event.streamId}`, name);
+        },
+      });
+    await rebuildProjection({
+      projection: writing("p/a", "x"),
+      eventStore,
+      readModels,
+      collections: ["x"],
+      swap: false,
+    });
+    await rebuildProjection({ projection: writing("p", "a/x"), eventStore, readModels, collections: ["a/x"] });
+    // Before, p's rebuild built into p/a's shadow and swapped it out with its own: p/a then swapped in nothing.
+    expect((await readModels.list("a/x")).map((d) => d.id)).toEqual(["p:Cart-1", "p:Cart-2"]);
+    const resumed = await rebuildProjection({
+      projection: writing("p/a", "x"),
+      eventStore,
+      readModels,
+      collections: ["x"],
+    });
+    expect(resumed).toMatchObject({ read: 0, swapped: true });
+    expect((await readModels.list("x")).map((d) => d.id)).toEqual(["p/a:Cart-1", "p/a:Cart-2"]);
+  });
+
+  test("the escaped name counts toward a shadow name's 256 characters, refused before anything is written", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    const readModels = new InMemoryReadModelStore();
+    // 82 slashes: 93 characters as "~rebuild/<name>/c", 257 escaped (the rebuild checkpoint, shorter, always fits then).
+    const name = "/".repeat(82);
+    const error = await rebuildProjection({
+      projection: projection({ name, handle: async () => {} }),
+      eventStore,
+      readModels,
+      collections: ["c"],
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["collections", 0] }] });
+    expect(await readModels.checkpoints.load(rebuildCheckpointId(name))).toBeUndefined();
+    expect(rebuildCheckpointId("/".repeat(83)).length).toBeLessThan(shadowCollection("/".repeat(83), "c").length);
+  });
+});
+
 describe("rebuildProjection's options", () => {
-  test("a bad batchSize, swap, restart or owner is refused before anything is dropped, built or swapped", async () => {
+  test("a bad batchSize, swap, restart, owner, lock, onProgress or signal is refused before anything is dropped, built or swapped", async () => {
     const eventStore = new InMemoryEventStore();
     await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
     const readModels = new InMemoryReadModelStore();
@@ -121,6 +197,10 @@ describe("rebuildProjection's options", () => {
       { restart: "yes" },
       { owner: "" },
       { owner: 7 },
+      // Were a TypeError at the swap (the shadow built), a hook logged after each batch, an ignored signal.
+      { lock: {} },
+      { onProgress: 5 },
+      { signal: "stop" },
     ]) {
       const error = await rebuildProjection({
         projection: counting(2),

@@ -10,14 +10,26 @@ import {
   type ReadModelTransaction,
 } from "./read-model-store.js";
 
-/** Where a rebuild of `projection` keeps `collection` until it is swapped in. */
+/**
+ * Where a rebuild of `projection` keeps `collection` until it is swapped in. A `/` or `%` in the
+ * projection's name is written `%2F` or `%25`, so the name ends at the first `/` and two projections'
+ * shadows never meet (`p` keeping `a/x` and `p/a` keeping `x` were both `~rebuild/p/a/x`).
+ */
 export function shadowCollection(projection: string, collection: string): string {
-  return `~rebuild/${projection}/${collection}`;
+  return `~rebuild/${escapeName(projection)}/${collection}`;
 }
 
-/** The checkpoint a rebuild of `projection` resumes from (the live one is `projectionCheckpointId`). */
+/**
+ * The checkpoint a rebuild of `projection` resumes from (the live one is `projectionCheckpointId`),
+ * its name escaped as in `shadowCollection`: a shadow kept under the unescaped name by an older
+ * version is not resumed into the escaped one, where its documents are not.
+ */
 export function rebuildCheckpointId(projection: string): string {
-  return `rebuild:${projection}`;
+  return `rebuild:${escapeName(projection)}`;
+}
+
+function escapeName(projection: string): string {
+  return projection.replace(/[%/]/g, (c) => (c === "%" ? "%25" : "%2F"));
 }
 
 /**

@@ -35,4 +35,15 @@ describe("InMemorySnapshotStore", () => {
       expect(() => new InMemorySnapshotStore({ maxPayloadBytes })).toThrow(ValidationError);
     }
   });
+
+  test("null options are the defaults, as undefined ones are; options that are no object are a ValidationError (both were TypeErrors or ignored)", async () => {
+    const store = new InMemorySnapshotStore(null as never);
+    expect(store.keepLast).toBe(2);
+    expect(store.capabilities).toEqual({});
+    await store.save({ streamId: "S-1", version: 1, state: 1 });
+    expect((await store.load("S-1"))?.state).toBe(1);
+    for (const options of [5, "gzip", true]) {
+      expect(() => new InMemorySnapshotStore(options as never)).toThrow(ValidationError);
+    }
+  });
 });

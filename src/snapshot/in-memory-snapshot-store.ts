@@ -18,8 +18,9 @@ export class InMemorySnapshotStore extends SnapshotStore {
 
   constructor(options: InMemorySnapshotStoreOptions = {}) {
     super(options);
-    if (options.maxPayloadBytes !== undefined) assertPositiveInteger(options.maxPayloadBytes, "maxPayloadBytes");
-    this.capabilities = options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes };
+    const maxPayloadBytes = options?.maxPayloadBytes;
+    if (maxPayloadBytes !== undefined) assertPositiveInteger(maxPayloadBytes, "maxPayloadBytes");
+    this.capabilities = maxPayloadBytes === undefined ? {} : { maxPayloadBytes };
   }
 
   protected async writeSnapshot(record: StoredSnapshot, keepLast: number): Promise<{ pruned: number }> {

@@ -84,7 +84,9 @@ export abstract class SnapshotStore {
   /** The backend, as OpenTelemetry's `db.system` names it on this store's spans: adapters set their own. */
   protected readonly dbSystem: string = "other";
 
-  constructor(options: SnapshotStoreOptions = {}) {
+  constructor(given: SnapshotStoreOptions = {}) {
+    // null too: the defaults, as undefined (not a TypeError from reading it before a subclass's own checks).
+    const options: SnapshotStoreOptions = given ?? {};
     this.#traced = options.telemetry !== false;
     this.#personal = options.personalData;
     const issues = optionIssues(options);
@@ -322,6 +324,7 @@ function assertLoadOptions(options: unknown): asserts options is LoadSnapshotOpt
 
 function optionIssues(options: SnapshotStoreOptions): { path: string[]; message: string }[] {
   const issues: { path: string[]; message: string }[] = [];
+  if (typeof options !== "object") return [{ path: [], message: `options must be an object, got ${kindOf(options)}` }];
   const { serializer, legacySerializers, compression, keepLast, maxDecompressedBytes } = options;
   if (
     maxDecompressedBytes !== undefined &&
