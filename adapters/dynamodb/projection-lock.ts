@@ -15,7 +15,7 @@ export interface DynamoDbProjectionLockOptions extends DynamoDbReadModelStoreOpt
 
 /**
  * Projection leases as items: taking or renewing one is a conditional PutItem that succeeds when
- * no lease exists, the caller holds it, or it has lapsed (`until` is past). A dead owner's lease
+ * no lease exists, the caller holds it, or it has lapsed (`until` reached, as in memory). A dead owner's lease
  * lapses after the runner's `leaseMs`; releasing deletes the item if the caller still holds it.
  */
 export class DynamoDbProjectionLock extends ProjectionLock {
@@ -47,7 +47,7 @@ export class DynamoDbProjectionLock extends ProjectionLock {
       await this.client.send("PutItem", {
         TableName: this.layout.tableName,
         Item: { ...this.#key(name), owner: str(owner), until: num(now + ttlMs) },
-        ConditionExpression: "attribute_not_exists(#owner) OR #owner = :owner OR #until < :now",
+        ConditionExpression: "attribute_not_exists(#owner) OR #owner = :owner OR #until <= :now",
         ExpressionAttributeNames: { "#owner": "owner", "#until": "until" },
         ExpressionAttributeValues: { ":owner": str(owner), ":now": num(now) },
       });

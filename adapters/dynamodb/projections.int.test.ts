@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { ErrorCode, ProjectionRunner, projection, ulid } from "../../src/index.js";
+import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, ulid } from "../../src/index.js";
 import { checkpointStoreContract, eventually, projectionContract, registerContract } from "../../src/testing/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
@@ -70,6 +70,25 @@ describe("DynamoDbProjectionLock", () => {
     expect(await lock.acquire(name, "a", 1000)).toBe(false);
     await lock.release(name, "b");
     expect(await lock.acquire(name, "a", 1000)).toBe(true);
+  });
+});
+
+describe("a lease ends at its until, on DynamoDB as in memory", () => {
+  // The in-memory lock took a lease back at until itself, DynamoDB's only a millisecond later.
+  test("at exactly acquired + ttlMs another owner takes it; a millisecond before, not", async () => {
+    for (const make of [
+      (now: () => number) => new DynamoDbProjectionLock({ ...local, tableName, now }),
+      (now: () => number) => new InMemoryProjectionLock({ now }),
+    ]) {
+      let now = 5_000_000;
+      const lock = make(() => now);
+      const name = `lease-end-${ulid()}`;
+      expect(await lock.acquire(name, "a", 1000)).toBe(true);
+      now += 999;
+      expect(await lock.acquire(name, "b", 1000)).toBe(false);
+      now += 1;
+      expect(await lock.acquire(name, "b", 1000)).toBe(true);
+    }
   });
 });
 

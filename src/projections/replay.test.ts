@@ -223,6 +223,8 @@ describe("replay", () => {
     for (const bad of [
       { stream: "Cart-a", category: "Cart" },
       { after: -1 },
+      // An empty range is the two swapped: it handled nothing and reported position 5.
+      { after: 5, to: 2 },
       { since: "not a time" },
       // Date.parse guesses at these (a locale's order, the machine's zone, a day moved to March 2).
       { since: "12/01/2026" },
@@ -278,7 +280,9 @@ describe("replay", () => {
         fc.constantFrom(undefined, "Cart", "Order"),
         fc.integer({ min: 1, max: 7 }),
         fc.option(fc.integer({ min: 0, max: 35 }), { nil: undefined }),
-        async (appends, after, category, batchSize, to) => {
+        async (appends, after, category, batchSize, toPastAfter) => {
+          // to is never below after (that range is refused).
+          const to = toPastAfter === undefined ? undefined : after + toPastAfter;
           const eventStore = new InMemoryEventStore();
           for (const [cat, k] of appends)
             await eventStore.appendToStream(`${cat}-${k}`, [{ type: "Counted", data: { n: 1 } }]);

@@ -258,6 +258,9 @@ function replayIssues(options: ReplayOptions): Issue[] {
   }
   if (options.to !== undefined && (!Number.isSafeInteger(options.to) || options.to < 0)) {
     issues.push({ path: ["to"], message: "to must be a non-negative integer" });
+  } else if (options.to !== undefined && options.after !== undefined && options.to < options.after) {
+    // An empty range is a mistake (the two swapped), not a replay that quietly handles nothing.
+    issues.push({ path: ["to"], message: "to must not be below after" });
   }
   if (options.since !== undefined && Number.isNaN(sinceTime(options.since))) {
     issues.push({

@@ -214,8 +214,13 @@ export async function replayInto(store: EventStore, list: readonly AdminProjecti
       { path: ["projection"], message: "its state follows its checkpoint: rebuild it instead" },
     ]);
   }
+  // Without a `to`, the head: an `after` past it replays nothing (replay refuses only a `to` below `after`).
   const end =
-    to ?? (streamId === undefined ? await store.getLastGlobalPosition() : await store.getStreamVersion(streamId));
+    to ??
+    Math.max(
+      after,
+      streamId === undefined ? await store.getLastGlobalPosition() : await store.getStreamVersion(streamId),
+    );
   const span = streamId === undefined ? await countEvents(store, after, end, MAX_REPLAY_EVENTS + 1) : end - after;
   if (span > MAX_REPLAY_EVENTS) {
     throw new ValidationError("Replay range too long", [
