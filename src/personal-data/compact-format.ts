@@ -7,6 +7,7 @@ import {
   additionalDataInScratch,
   ENCRYPTED_MARKER,
   freshIv,
+  namesFormat,
   namesProto,
   type SealContext,
   sealedTextNow,
@@ -37,11 +38,15 @@ const IV_BYTES = 12;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The value under the root's marker key, if the root is a non-array object that has one. */
+/**
+ * The value under the root's marker key, if the root is a non-array object whose marker names a format
+ * of the library (an array whose first element does, or such a string: see {@link namesFormat}). Any
+ * other value there is the record's own data, written before `personalData` was on: not a marker.
+ */
 export function compactMarkerOf(root: unknown): unknown {
-  return typeof root === "object" && root !== null && !Array.isArray(root)
-    ? (root as Record<string, unknown>)[ENCRYPTED_MARKER]
-    : undefined;
+  if (typeof root !== "object" || root === null || Array.isArray(root)) return undefined;
+  const value = (root as Record<string, unknown>)[ENCRYPTED_MARKER];
+  return namesFormat(Array.isArray(value) ? value[0] : value) ? value : undefined;
 }
 
 /** Whether a record of this root is stored in format /3 (else in /2's places). */

@@ -30,6 +30,8 @@ export type EncryptedValue = SealedFields | SealedReference;
 /** The marker property of a /2 encrypted value (and a /3 record's root key: compact-format.ts), and /2's name. */
 export const ENCRYPTED_MARKER = "$personal";
 export const FORMAT = "aes-256-gcm/2";
+/** What every format's name starts with: how a marker written by the library is told from data. */
+const FORMAT_FAMILY = "aes-256-gcm/";
 const IV_BYTES = 12;
 /** What each format's additional data starts with: a ciphertext of one format never opens as the other's. */
 export const AAD_LABEL = "eventflows/personal-data/v2\u0000";
@@ -79,8 +81,24 @@ export type FieldPath = readonly (string | number)[];
  */
 export type SealContext = readonly string[];
 
+/**
+ * Whether a value under the marker key names a format of the library (`aes-256-gcm/<version>`): only
+ * then is it read as encrypted personal data (malformed if it is not well formed, or of a version this
+ * release does not know). Any other value under the key is the record's own data, as written before
+ * `personalData` was turned on, and reads as stored.
+ */
+export function namesFormat(value: unknown): boolean {
+  return typeof value === "string" && value.startsWith(FORMAT_FAMILY);
+}
+
+/** A /2 encrypted value (or one that claims to be): an object whose marker key names a format. */
 export function isEncryptedValue(value: unknown): value is EncryptedValue {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && ENCRYPTED_MARKER in value;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    namesFormat((value as Record<string, unknown>)[ENCRYPTED_MARKER])
+  );
 }
 
 /** Dotted, for messages, the stored field lists and the erased-fields list: `address.street`, `items.0`. */

@@ -307,7 +307,9 @@ describe("crypto-shredding on an event store", () => {
           { ...data, email: { $personal: "aes-256-gcm/2", subject: "c1", iv: "!!", data: "" } },
           "malformed",
         ],
-        ["unknown format", { ...data, email: { ...email, $personal: "rot13" } }, "malformed"],
+        ["an unknown format version", { ...data, email: { ...email, $personal: "aes-256-gcm/9" } }, "malformed"],
+        // Naming no format, it is the record's own data: the references to it are left without their ciphertext.
+        ["no format named", { ...data, email: { ...email, $personal: "rot13" } }, "tampered"],
         ["an IV of 16 bytes", { ...data, email: { ...email, iv: btoa("x".repeat(16)) } }, "malformed"],
         ["an IV of 8 bytes", { ...data, email: { ...email, iv: btoa("x".repeat(8)) } }, "malformed"],
         ["a ciphertext that is not base64", { ...data, email: { ...email, data: "!!!!" } }, "malformed"],

@@ -436,7 +436,13 @@ function assembled(
     if (values === null || values === undefined) erased.push(...value.fields);
     for (let i = 0; i < value.fields.length; i++) {
       const field = value.fields[i] as string;
-      if (!put(out, root, segmentsOf(field), values == null ? null : values[i])) {
+      // The first field holds the ciphertext (checked by `sorted`), every other one a reference to it:
+      // a list naming a field that holds anything else (altered, where an erased subject's list has
+      // nothing left to vouch for it) would null out or overwrite the record's own data.
+      if (
+        (i > 0 && !refersTo(root, segmentsOf(field), value)) ||
+        !put(out, root, segmentsOf(field), values == null ? null : values[i])
+      ) {
         throw new PersonalDataError("tampered", value.subject, field);
       }
     }
@@ -459,7 +465,8 @@ function restored(root: Record<string, unknown>, marker: CompactMarker, values: 
   for (const key in root) if (key !== ENCRYPTED_MARKER) setOwn(out, key, root[key]);
   const fields = marker[2];
   for (let i = 0; i < fields.length; i++) {
-    if (!put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i])) {
+    // Vacant places only: the library stores a listed field absent (an array element as null).
+    if (!put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i], true)) {
       throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
     }
   }
@@ -528,9 +535,17 @@ function copyOf(value: unknown): Record<string | number, unknown> {
  * object or array, or to an array element the record does not hold (a sealed record keeps each
  * listed element, as `null` or its ciphertext). Only a field list altered in the store gets there:
  * under an active key it fails to authenticate first; an erased subject's has nothing to vouch for it.
- * An array's `length` (listed by releases that read it as a field) is left as it is.
+ * An array's `length` (listed by releases that read it as a field) is left as it is. With `vacantOnly`
+ * (a /3 record, whose listed fields are stored absent, an array element as `null`), also `false` where
+ * the record holds a value: an erased subject's altered list cannot null out the record's own fields.
  */
-function put(out: Record<string | number, unknown>, root: unknown, path: FieldPath, value: unknown): boolean {
+function put(
+  out: Record<string | number, unknown>,
+  root: unknown,
+  path: FieldPath,
+  value: unknown,
+  vacantOnly = false,
+): boolean {
   let at = out;
   let original = root;
   const last = path.length - 1;
@@ -552,9 +567,30 @@ function put(out: Record<string | number, unknown>, root: unknown, path: FieldPa
     }
   }
   const segment = path[last] as string | number;
-  if (Array.isArray(at) && !isElementOf(at, segment)) return segment === "length";
+  if (Array.isArray(at)) {
+    if (!isElementOf(at, segment)) return segment === "length";
+    if (vacantOnly && at[segment as number] !== null) return false;
+  } else if (vacantOnly && Object.hasOwn(at, segment)) return false;
   at[segment] = value;
   return true;
+}
+
+/**
+ * Whether the place `path` in the stored `root` holds a /2 reference to `sealed` (its subject, its first
+ * field). An array's `length` (listed by releases that read it as a field) is passed, as {@link put} does.
+ */
+function refersTo(root: unknown, path: readonly string[], sealed: SealedFields): boolean {
+  let at = root;
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i] as string;
+    if (typeof at !== "object" || at === null) return false;
+    if (Array.isArray(at) && segment === "length" && i === path.length - 1) return true;
+    if (!Object.hasOwn(at, segment)) return false;
+    at = (at as Record<string, unknown>)[segment];
+  }
+  return (
+    isEncryptedValue(at) && isReference(at) && at.subject === sealed.subject && at.in === (sealed.fields[0] as string)
+  );
 }
 
 /** Whether `segment` names an element `array` holds: a canonical index below its length. */
