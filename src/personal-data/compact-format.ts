@@ -7,8 +7,10 @@ import {
   additionalDataInScratch,
   ENCRYPTED_MARKER,
   freshIv,
+  KEPT_SCRATCH_BYTES,
   namesFormat,
   namesProto,
+  releaseScratch,
   type SealContext,
   sealedTextNow,
   Views,
@@ -148,13 +150,25 @@ let bodyViews = new Views(scratch.subarray(IV_BYTES));
 
 /** {@link openCompact} without a promise, for a key {@link hasSyncKey} answers true for. */
 export function openCompactNow(key: WebCryptoKey, marker: CompactMarker, context: SealContext): unknown[] {
-  const written = decoded(marker);
-  const body = written - IV_BYTES - TAG_BYTES;
-  const aad = additionalDataInScratch(marker[1], context, marker[2], AAD_LABEL_V3);
-  const plain =
-    body < 0 ? undefined : openSync(key, ivViews.head(IV_BYTES), aad, bodyViews.head(body), bodyViews.tag(body));
-  if (plain === undefined) throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
-  return parsed(plain, marker);
+  try {
+    const written = decoded(marker);
+    const body = written - IV_BYTES - TAG_BYTES;
+    const aad = additionalDataInScratch(marker[1], context, marker[2], AAD_LABEL_V3);
+    const plain =
+      body < 0 ? undefined : openSync(key, ivViews.head(IV_BYTES), aad, bodyViews.head(body), bodyViews.tag(body));
+    if (plain === undefined) throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
+    return parsed(plain, marker);
+  } finally {
+    // A buffer grown for a huge marker is not kept (see KEPT_SCRATCH_BYTES).
+    if (scratch.length > KEPT_SCRATCH_BYTES) useScratch(new Uint8Array(new ArrayBuffer(1024)));
+    releaseScratch();
+  }
+}
+
+function useScratch(bytes: Uint8Array<ArrayBuffer>): void {
+  scratch = bytes;
+  ivViews = new Views(scratch);
+  bodyViews = new Views(scratch.subarray(IV_BYTES));
 }
 
 /** `c` decoded into `scratch` (grown if need be): the number of bytes written. */
@@ -163,11 +177,7 @@ function decoded(marker: CompactMarker): number {
   try {
     // Base64 holds 3 bytes in each 4 characters.
     const most = Math.ceil(text.length / 4) * 3;
-    if (scratch.length < most) {
-      scratch = new Uint8Array(new ArrayBuffer(most));
-      ivViews = new Views(scratch);
-      bodyViews = new Views(scratch.subarray(IV_BYTES));
-    }
+    if (scratch.length < most) useScratch(new Uint8Array(new ArrayBuffer(most)));
     const written = fromBase64Into(text, scratch);
     if (written < 0) throw new Error("ciphertext length");
     return written;

@@ -174,6 +174,27 @@ let scratchLabel = AAD_LABEL;
 // Both labels are ASCII of one length, so switching rewrites only their bytes.
 const LABEL_BYTES = encoder.encodeInto(AAD_LABEL, scratchAad).written;
 
+/**
+ * The most bytes a scratch buffer keeps between calls. Each grows to fit the record in hand; one grown
+ * past this (a huge record sealed or opened) is given back after that call, so that one huge event does
+ * not hold its size for the life of the process. Common records stay far below it, and reuse the buffers.
+ */
+export const KEPT_SCRATCH_BYTES = 64 * 1024;
+
+/** Gives back every scratch buffer grown past {@link KEPT_SCRATCH_BYTES}: called once a seal or open is done with them. */
+export function releaseScratch(): void {
+  if (scratchData.length > KEPT_SCRATCH_BYTES) growScratchData(1024);
+  if (scratchPlain.length > KEPT_SCRATCH_BYTES) {
+    scratchPlain = new Uint8Array(new ArrayBuffer(1024));
+    plainViews = new Views(scratchPlain);
+  }
+  if (scratchAad.length > KEPT_SCRATCH_BYTES) {
+    scratchAad = new Uint8Array(new ArrayBuffer(1024));
+    aadViews = new Views(scratchAad);
+    encoder.encodeInto(scratchLabel, scratchAad);
+  }
+}
+
 /** {@link additionalData} in `scratchAad` (grown if need be): a view of its start. */
 export function additionalDataInScratch(
   subject: string,
@@ -295,9 +316,13 @@ export function sealFieldsNow(
   fields: readonly string[],
   values: readonly unknown[],
 ): SealedFields | undefined {
-  const written = sealInScratch(key, subject, context, fields, values, AAD_LABEL);
-  if (written === undefined) return undefined;
-  return { $personal: FORMAT, subject, fields, iv: toBase64(scratchIv), data: toBase64(dataViews.head(written)) };
+  try {
+    const written = sealInScratch(key, subject, context, fields, values, AAD_LABEL);
+    if (written === undefined) return undefined;
+    return { $personal: FORMAT, subject, fields, iv: toBase64(scratchIv), data: toBase64(dataViews.head(written)) };
+  } finally {
+    releaseScratch();
+  }
 }
 
 /**
@@ -312,10 +337,14 @@ export function sealedTextNow(
   values: readonly unknown[],
   label: string,
 ): string | undefined {
-  const written = sealInScratch(key, subject, context, fields, values, label);
-  if (written === undefined) return undefined;
-  // 12 bytes are exactly 16 base64 characters: the two encoded apart are the base64 of IV + sealed.
-  return toBase64(scratchIv) + toBase64(dataViews.head(written));
+  try {
+    const written = sealInScratch(key, subject, context, fields, values, label);
+    if (written === undefined) return undefined;
+    // 12 bytes are exactly 16 base64 characters: the two encoded apart are the base64 of IV + sealed.
+    return toBase64(scratchIv) + toBase64(dataViews.head(written));
+  } finally {
+    releaseScratch();
+  }
 }
 
 /**
@@ -402,14 +431,18 @@ export function openFieldsNow(
   context: SealContext,
   path: FieldPath,
 ): unknown[] {
-  const written = partsInScratch(sealed, path);
-  const aad = additionalDataInScratch(sealed.subject, context, sealed.fields);
-  const plain =
-    written < TAG_BYTES
-      ? undefined
-      : openSync(key, scratchIv, aad, dataViews.head(written - TAG_BYTES), dataViews.tag(written - TAG_BYTES));
-  if (plain === undefined) throw new PersonalDataError("tampered", sealed.subject, dottedPath(path));
-  return parsed(plain, sealed, path);
+  try {
+    const written = partsInScratch(sealed, path);
+    const aad = additionalDataInScratch(sealed.subject, context, sealed.fields);
+    const plain =
+      written < TAG_BYTES
+        ? undefined
+        : openSync(key, scratchIv, aad, dataViews.head(written - TAG_BYTES), dataViews.tag(written - TAG_BYTES));
+    if (plain === undefined) throw new PersonalDataError("tampered", sealed.subject, dottedPath(path));
+    return parsed(plain, sealed, path);
+  } finally {
+    releaseScratch();
+  }
 }
 
 function parsed(plain: Uint8Array, sealed: SealedFields, path: FieldPath): unknown[] {
