@@ -5,6 +5,7 @@ import {
   type EventEnvelope,
   eventRegistry,
   InMemoryEventBus,
+  isEventFlowsError,
   isValidationError,
   MetricName,
   ValidationError,
@@ -12,9 +13,11 @@ import {
 import { testEnvelope } from "../../src/testing/index.js";
 import {
   createSqsEventConsumer,
+  EventBridgeErrorCode,
   envelopeDetail,
   HandlersFailedError,
   InMemoryDedupStore,
+  MappingFailedError,
   type MessageFailure,
   OrderBlockedError,
   type SqsMessage,
@@ -146,6 +149,40 @@ describe("SqsEventConsumer", () => {
     expect(failures).toHaveLength(bodies.length);
     expect(failures.every((f) => isValidationError(f.error))).toBe(true);
     expect(failures.map((f) => (f.error as Error).message).join("\n")).not.toContain("not json");
+    expect(seen).toEqual([good.id]);
+  });
+
+  test("a custom mapping whose fromEvent throws: decode throws a MappingFailedError (cause kept, message without it), consume fails that message only", async () => {
+    const secret = new Error("internal: table events_v2 at 10.0.0.7");
+    const failures: MessageFailure[] = [];
+    const seen: string[] = [];
+    const good = testEnvelope("A", "S-1");
+    const consumer = createSqsEventConsumer({
+      handlers: (e) => void seen.push(e.id),
+      onFailure: (failure) => failures.push(failure),
+      mapping: {
+        toEntry: () => ({ source: "s", detailType: "A", detail: "{}" }),
+        fromEvent: (event) => {
+          if ((event.detail as { id?: string }).id !== good.id) throw secret;
+          return good;
+        },
+      },
+    });
+    const bad = message(testEnvelope("A", "S-2"));
+    const error = (() => {
+      try {
+        consumer.decode(bad.body);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(MappingFailedError);
+    expect(error).toMatchObject({ code: EventBridgeErrorCode.MappingFailed, step: "fromEvent", cause: secret });
+    expect(isEventFlowsError(error)).toBe(true);
+    expect((error as Error).message).not.toContain("10.0.0.7");
+    const result = await consumer.consume([bad, message(good)]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: bad.messageId }]);
+    expect(failures.map((f) => f.error)).toEqual([expect.any(MappingFailedError)]);
     expect(seen).toEqual([good.id]);
   });
 

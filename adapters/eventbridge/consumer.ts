@@ -17,7 +17,7 @@ import {
   processEvent,
   ValidationError,
 } from "../../src/index.js";
-import { HandlersFailedError, OrderBlockedError } from "./errors.js";
+import { HandlersFailedError, mapped, OrderBlockedError } from "./errors.js";
 import type { EventBridgeEvent } from "./eventbridge-types.js";
 import { type EventBridgeMapping, envelopeMapping } from "./mapping.js";
 
@@ -113,9 +113,11 @@ export class SqsEventConsumer {
    * Decodes a message body: an EventBridge event whose detail is an envelope, as it was sent (not
    * upcast: `consume` upcasts).
    * @throws {ValidationError} the body is not JSON, not an EventBridge event, or carries no envelope.
+   * @throws {MappingFailedError} a custom mapping's `fromEvent` threw something else.
    */
   decode(body: string): EventEnvelope {
-    return this.#mapping.fromEvent(parseEventBridgeEvent(body));
+    const event = parseEventBridgeEvent(body);
+    return mapped("fromEvent", undefined, () => this.#mapping.fromEvent(event));
   }
 
   /** Handles a batch; never throws for a bad message, only reports it. */

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   type EventEnvelope,
   InMemoryEventStore,
+  isEventFlowsError,
   isPayloadTooLargeError,
   isValidationError,
   PayloadTooLargeError,
@@ -14,11 +15,13 @@ import {
   createSqsEventConsumer,
   type DeadLetter,
   deadLetterBody,
+  EventBridgeErrorCode,
   EventBridgeEventBus,
   type EventBridgeEventBusOptions,
   type EventBridgePublishResult,
   entrySize,
   MAX_REQUEST_BYTES,
+  MappingFailedError,
   PublishIncompleteError,
   type PutEventsRequestEntry,
 } from "./index.js";
@@ -131,6 +134,45 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
       expect(isValidationError(error)).toBe(true);
       expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
     }
+    expect(sent).toHaveLength(0);
+  });
+
+  test("a mapping function that throws (source, detailType, resources, a custom toEntry) is a MappingFailedError naming the event, the thrown value its cause, before anything is sent", async () => {
+    const good = testEnvelope("A", "S-1");
+    const secret = new Error("postgres://app:hunter2@db/internal");
+    const throwing = () => {
+      throw secret;
+    };
+    const cases: EventBridgeEventBusOptions[] = [
+      { source: throwing },
+      { detailType: throwing },
+      { resources: throwing },
+      { mapping: { toEntry: throwing, fromEvent: () => good } },
+      {
+        detailType: () => {
+          throw "a string";
+        },
+      },
+    ];
+    for (const options of cases) {
+      const error = await bus(options)
+        .publish([testEnvelope("A", "S-0"), good])
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(MappingFailedError);
+      expect(isEventFlowsError(error)).toBe(true);
+      expect(error).toMatchObject({ code: EventBridgeErrorCode.MappingFailed, step: "toEntry" });
+      expect((error as Error).message).not.toContain("hunter2");
+      expect((error as Error).message).toContain("A");
+      expect([secret, "a string"].includes((error as Error).cause as Error)).toBe(true);
+    }
+    // A typed error of the mapping's own is passed on as it is.
+    const refusal = new ValidationError("not this one", [{ path: [], message: "no" }]);
+    const refusing = bus({
+      source: () => {
+        throw refusal;
+      },
+    });
+    expect(await refusing.publish([good]).catch((e) => e)).toBe(refusal);
     expect(sent).toHaveLength(0);
   });
 

@@ -31,7 +31,7 @@ import {
   SQS_MAX_MESSAGE_BYTES,
   sqsDeadLetterSink,
 } from "./dead-letters.js";
-import { PublishIncompleteError } from "./errors.js";
+import { mapped, PublishIncompleteError } from "./errors.js";
 import type { PutEventsRequestEntry, PutEventsResponse } from "./eventbridge-types.js";
 import {
   type EntryParts,
@@ -215,6 +215,7 @@ export class EventBridgeEventBus implements EventPublisher {
    * Publishes the events, in order.
    * @throws {ValidationError} an event is not a valid envelope: nothing is sent.
    * @throws {PayloadTooLargeError} an event's entry exceeds the request size limit: nothing is sent.
+   * @throws {MappingFailedError} a mapping function (`source`, `detailType`, `resources`, `toEntry`) threw: nothing is sent.
    * @throws {PublishIncompleteError} some events were neither published nor dead-lettered.
    */
   async publish(events: readonly EventEnvelope[]): Promise<EventBridgePublishResult> {
@@ -255,11 +256,12 @@ export class EventBridgeEventBus implements EventPublisher {
     // Array.from visits a hole of a sparse array (as undefined), which flatMap and map pass by.
     const issues = Array.from(events, (event, index) => envelopeIssues(event, index)).flat();
     if (issues.length > 0) throw new ValidationError("Invalid events", issues);
-    const mapped = events.map((event) => this.#mapping.toEntry(event));
-    const entryProblems = mapped.flatMap((parts, index) => entryIssues(parts, index, this.#customMapping));
+    // The mapping is the caller's code (the default one runs `source`, `detailType` and `resources`).
+    const entries = events.map((event) => mapped("toEntry", event, () => this.#mapping.toEntry(event)));
+    const entryProblems = entries.flatMap((parts, index) => entryIssues(parts, index, this.#customMapping));
     if (entryProblems.length > 0) throw new ValidationError("Invalid EventBridge entries", entryProblems);
     return events.map((event, index) => {
-      const parts = mapped[index] as EntryParts;
+      const parts = entries[index] as EntryParts;
       const size = entrySize(parts);
       if (size > this.#maxRequestBytes) {
         throw new PayloadTooLargeError(
