@@ -67,6 +67,23 @@ describe("SqsEventConsumer", () => {
     expect(second).toMatchObject({ handled: 0, duplicates: 1 });
   });
 
+  test("an event id is a ULID, whose case does not count: the same id in lower or mixed case is a duplicate, in one batch or across batches, through any dedup store", async () => {
+    const seen: string[] = [];
+    const dedup = new InMemoryDedupStore();
+    const consumer = createSqsEventConsumer({ handlers: (e) => void seen.push(e.id), dedup, ...quiet });
+    const a = testEnvelope("A", "S-1");
+    const lower = { ...a, id: a.id.toLowerCase() };
+    const mixed = { ...a, id: [...a.id].map((c, i) => (i % 2 === 0 ? c.toLowerCase() : c)).join("") };
+    expect(lower.id).not.toBe(a.id);
+    const first = await consumer.consume([message(lower), message(a)]);
+    const second = await consumer.consume([message(mixed)]);
+    expect(seen).toEqual([lower.id]);
+    expect(first).toMatchObject({ handled: 1, duplicates: 1 });
+    expect(second).toMatchObject({ handled: 0, duplicates: 1 });
+    // Remembered in the canonical (upper case) form, as the stores write ids.
+    expect(await dedup.has(a.id)).toBe(true);
+  });
+
   test("an event whose handler failed is not remembered, so its redelivery is handled", async () => {
     let fail = true;
     const seen: string[] = [];

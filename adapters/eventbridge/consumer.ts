@@ -180,7 +180,9 @@ export class SqsEventConsumer {
         if (each.event === undefined) throw each.error;
         const current = each.event;
         event = current;
-        if (this.#dedup !== undefined && (await this.#dedup.has(event.id))) {
+        // ULIDs are case-insensitive: the same id in lower case is the same event (stores write upper case).
+        const dedupId = current.id.toUpperCase();
+        if (this.#dedup !== undefined && (await this.#dedup.has(dedupId))) {
           duplicates++;
           continue;
         }
@@ -188,7 +190,7 @@ export class SqsEventConsumer {
           tracer === undefined
             ? await this.#handle(current)
             : await processEvent(tracer, current, "aws_sqs", undefined, () => this.#handle(current));
-        await this.#dedup?.add(event.id);
+        await this.#dedup?.add(dedupId);
         if (taken) handled++;
         else unhandled++;
         countConsumed("sqs", event);
