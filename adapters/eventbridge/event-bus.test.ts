@@ -229,6 +229,45 @@ describe("EventBridgeEventBus configuration", () => {
     expect(fromEnv.client.endpoint).toBe("https://events.eu-west-1.amazonaws.com");
   });
 
+  test("eventBusName is checked as EventBridge checks it (a name, or an event-bus ARN; 1 to 1600 characters), before any request", () => {
+    const accepted = [
+      "default",
+      "orders",
+      "orders.v2_eu-west/1",
+      "aws.partner/example.com/123456789012/source",
+      "arn:aws:events:eu-west-1:123456789012:event-bus/orders",
+      "arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/orders",
+      "arn:aws-cn:events:cn-north-1:123456789012:event-bus/default",
+      "n".repeat(1600),
+    ];
+    for (const eventBusName of accepted) expect(bus({ eventBusName }).eventBusName).toBe(eventBusName);
+    const refused = [
+      "",
+      "orders bus",
+      "orders\n",
+      "orders:prod",
+      "bus#1",
+      "ordres€",
+      "n".repeat(1601),
+      "arn:aws:events:eu-west-1:12345:event-bus/orders",
+      "arn:aws:sqs:eu-west-1:123456789012:event-bus/orders",
+      "arn:aws:events:eu-west-1:123456789012:rule/orders",
+      "arn:aws:events:eu-west-1:123456789012:event-bus/",
+      42,
+    ];
+    for (const eventBusName of refused) {
+      let thrown: unknown;
+      try {
+        bus({ eventBusName } as unknown as EventBridgeEventBusOptions);
+      } catch (error) {
+        thrown = error;
+      }
+      expect({ eventBusName, refused: isValidationError(thrown) }).toEqual({ eventBusName, refused: true });
+      expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(["eventBusName"]);
+    }
+    expect(sent).toHaveLength(0);
+  });
+
   test("bad options are refused", () => {
     expect(() => bus({ eventBusName: "" })).toThrow(ValidationError);
     expect(() => bus({ maxRequestBytes: MAX_REQUEST_BYTES + 1 })).toThrow(ValidationError);

@@ -134,8 +134,12 @@ export class EventBridgeEventBus implements EventPublisher {
   constructor(options: EventBridgeEventBusOptions = {}) {
     const issues: Issue[] = [];
     const eventBusName = options.eventBusName ?? "default";
-    if (typeof eventBusName !== "string" || eventBusName === "" || eventBusName.length > 1600) {
-      issues.push({ path: ["eventBusName"], message: "eventBusName must be a bus name or ARN" });
+    if (!isEventBusName(eventBusName)) {
+      issues.push({
+        path: ["eventBusName"],
+        message:
+          "eventBusName must be a bus name (letters, digits, . - _ /) or an event-bus ARN, of 1 to 1600 characters",
+      });
     }
     const maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
     if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1 || maxRequestBytes > MAX_REQUEST_BYTES) {
@@ -337,6 +341,18 @@ export class EventBridgeEventBus implements EventPublisher {
     if (this.#onError !== undefined) callHook("onError", this.#onError, failure);
     return failure;
   }
+}
+
+/**
+ * EventBridge's own check of a bus name or ARN (`EventBusNameOrArn` in its API reference: PutEvents
+ * entries, DescribeEventBus), so that a name it would refuse is a ValidationError from the constructor,
+ * not a failure of every entry (dead-lettered) or of the readiness probe.
+ */
+const EVENT_BUS_NAME_OR_ARN = /^(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/.\-_A-Za-z0-9]+$/;
+const MAX_EVENT_BUS_NAME_LENGTH = 1600;
+
+function isEventBusName(name: unknown): name is string {
+  return typeof name === "string" && name.length <= MAX_EVENT_BUS_NAME_LENGTH && EVENT_BUS_NAME_OR_ARN.test(name);
 }
 
 function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {
