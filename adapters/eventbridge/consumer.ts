@@ -181,7 +181,7 @@ export class SqsEventConsumer {
         const current = each.event;
         event = current;
         // ULIDs are case-insensitive: the same id in lower case is the same event (stores write upper case).
-        const dedupId = current.id.toUpperCase();
+        const dedupId = typeof current.id === "string" ? current.id.toUpperCase() : current.id;
         if (this.#dedup !== undefined && (await this.#dedup.has(dedupId))) {
           duplicates++;
           continue;

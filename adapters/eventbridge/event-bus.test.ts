@@ -127,6 +127,18 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     });
     // A Detail that is no JSON object would also have made the dead letter's body throw a SyntaxError.
     for (const detail of ["not json", "[1]", "7", "null"]) cases.push([mapped(detail), "0.detail"]);
+    // A Time that is no Date threw a TypeError out of publish; an invalid Date was sent as null.
+    for (const time of ["2024-01-01T00:00:00Z", 1_700_000_000, new Date(Number.NaN)]) {
+      cases.push([
+        {
+          mapping: {
+            toEntry: () => ({ source: "com.example", detailType: "A", detail: "{}", time: time as Date }),
+            fromEvent: () => good,
+          },
+        },
+        "0.time",
+      ]);
+    }
     for (const [options, path] of cases) {
       const error = await bus(options)
         .publish([good])

@@ -361,7 +361,8 @@ function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {
 
 /**
  * What EventBridge fails an entry for whatever is retried: a `Source` or `DetailType` that is empty or
- * no string, a `Detail` that is no JSON object (`MalformedDetail`), `Resources` that are not strings.
+ * no string, a `Detail` that is no JSON object (`MalformedDetail`), `Resources` that are not strings, a
+ * `Time` that is no valid date.
  * Such an entry is a mistake of the mapping, refused before anything is sent rather than dead-lettered.
  */
 function entryIssues(parts: EntryParts, index: number, checkDetail: boolean): Issue[] {
@@ -371,6 +372,11 @@ function entryIssues(parts: EntryParts, index: number, checkDetail: boolean): Is
   }
   if (typeof parts?.detailType !== "string" || parts.detailType === "") {
     issues.push({ path: [index, "detailType"], message: "an entry's DetailType must be a non-empty string" });
+  }
+  const time: unknown = parts?.time;
+  // Sent as seconds: anything but a valid Date threw a TypeError (a string) or sent null (an invalid Date).
+  if (time !== undefined && !(time instanceof Date && !Number.isNaN(time.getTime()))) {
+    issues.push({ path: [index, "time"], message: "an entry's Time must be a valid Date" });
   }
   if (checkDetail && !isJsonObjectText(parts?.detail)) {
     issues.push({ path: [index, "detail"], message: "an entry's Detail must be a JSON object, as text" });
