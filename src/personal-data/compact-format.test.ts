@@ -425,6 +425,32 @@ describe("format /3 and the rest of the library", () => {
     }
   });
 
+  test("personalDataErased in an appended event's metadata is refused, whatever the event's type, and nothing is written: only reads set it", async () => {
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: declared(keys, format) });
+      for (const type of ["Registered", "Undeclared"]) {
+        const error = await store
+          .appendToStream("Customer-c1", [
+            { type: "Undeclared", data: { plain: 1 } },
+            { type, data: customer("c1"), metadata: { [ERASED_FIELDS_METADATA]: ["email"] } },
+          ])
+          .catch((e: unknown) => e);
+        expect({ format, type, error }).toMatchObject({
+          format,
+          type,
+          error: { code: ErrorCode.Validation, issues: [{ path: [1, "metadata", ERASED_FIELDS_METADATA] }] },
+        });
+      }
+      expect(await collect(backing.readAll())).toEqual([]);
+    }
+    // A store without personal data reserves nothing.
+    await new InMemoryEventStore().appendToStream("Other-1", [
+      { type: "T", data: {}, metadata: { [ERASED_FIELDS_METADATA]: [] } },
+    ]);
+  });
+
   test("nested, a $personal key is data under a /3 marker; in a record stored without one, whose reads would take it for a /2 value and fail, it is refused and nothing is written", async () => {
     const nested = { note: { $personal: "aes-256-gcm/2", subject: "x" }, list: [{ $personal: 1 }] };
     for (const format of [2, 3] as const) {

@@ -131,7 +131,10 @@ export class PersonalData {
    */
   async encryptEvents(streamId: string, events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     const rules = this.#events;
-    for (let i = 0; i < events.length; i++) assertNoMarker((events[i] as PendingEvent).data, i, "data");
+    for (let i = 0; i < events.length; i++) {
+      assertNoMarker((events[i] as PendingEvent).data, i, "data");
+      assertNoErasedList((events[i] as PendingEvent).metadata, i);
+    }
     // Every event is started before any is awaited; a promise is waited for only where a key needs one
     // (a cached synchronous key seals at once, and no promise is made for its event).
     const sealed: unknown[] = new Array(events.length);
@@ -485,6 +488,21 @@ function assertNoMarker(root: unknown, index: number | undefined, where: "data" 
       {
         path,
         message: `"${ENCRYPTED_MARKER}" at the root of ${where === "data" ? "an event's data" : "a snapshot's state"} is reserved for encrypted personal fields`,
+      },
+    ]);
+  }
+}
+
+/**
+ * The erased-fields list is the reader's word that fields were erased: appended by the caller, it would
+ * read as an erasure that never happened (and say so of fields that read in full). Refused on the way in.
+ */
+function assertNoErasedList(metadata: unknown, index: number): void {
+  if (typeof metadata === "object" && metadata !== null && Object.hasOwn(metadata, ERASED_FIELDS_METADATA)) {
+    throw new ValidationError(`The metadata key "${ERASED_FIELDS_METADATA}" is reserved by personal data`, [
+      {
+        path: [index, "metadata", ERASED_FIELDS_METADATA],
+        message: `"${ERASED_FIELDS_METADATA}" is set by reads, for the fields of an erased subject`,
       },
     ]);
   }

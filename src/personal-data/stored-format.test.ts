@@ -107,7 +107,8 @@ describe("the stored format aes-256-gcm/2", () => {
   test("a ciphertext built from the format's definition reads back, whatever the subject, id, type and field names, short or long (fast-check)", async () => {
     // Names long enough together to outgrow the buffer the additional data is first written into.
     const subject = text(256).filter((s) => s.trim().length > 0 && !/\p{Cc}/u.test(s));
-    const field = text(300).filter((f) => f.length > 0 && !f.includes("."));
+    // Not "__proto__": no declaration may name it, and a stored list naming it is refused as malformed.
+    const field = text(300).filter((f) => f.length > 0 && !f.includes(".") && f !== "__proto__");
     const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["encrypt"]);
     const personal = personalData({ keys: new FixedKey("unwrapped") });
     await fc.assert(
