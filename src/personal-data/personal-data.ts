@@ -147,7 +147,7 @@ export class PersonalData {
         continue;
       }
       const input = { type: event.type, data: event.data, metadata: event.metadata, streamId };
-      const data = this.#encrypt(rule, input, event.data, eventContext(event));
+      const data = this.#encrypt(rule, input, event.data, eventContext(event), [i, "data"]);
       if (data instanceof Promise) {
         waiting ??= [];
         waiting.push(data.then((done) => (sealed[i] = done)));
@@ -227,7 +227,9 @@ export class PersonalData {
     assertNoMarker(state, undefined, "state");
     const rule = this.#snapshots.get(categoryOf(streamId));
     const sealed =
-      rule === undefined ? state : await this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
+      rule === undefined
+        ? state
+        : await this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId), ["state"]);
     if (compactMarkerOf(sealed) === undefined) assertNoNestedMarker(state, undefined, "state");
     return sealed;
   }
@@ -248,7 +250,13 @@ export class PersonalData {
    * `root` with the rule's fields sealed: without a promise when the subject's key is cached and usable
    * synchronously (a fast path only: the result is the same), else after the key store and Web Crypto.
    */
-  #encrypt<Input>(rule: Rule<Input>, input: Input, root: unknown, context: SealContext): unknown {
+  #encrypt<Input>(
+    rule: Rule<Input>,
+    input: Input,
+    root: unknown,
+    context: SealContext,
+    at: readonly (string | number)[],
+  ): unknown {
     // null carries nothing personal, and is what an erased field reads as: an aggregate or snapshot of an
     // erased subject must still be writable, so null (like absent) needs no key.
     const { paths } = rule;
@@ -272,7 +280,7 @@ export class PersonalData {
     present ??= paths as (readonly string[])[];
     // A list of its own per ciphertext: the sealed value leaves the library (stores, encryptEvents' result).
     fields ??= rule.fields.slice();
-    const subject = rule.subject(input);
+    const subject = subjectOf(rule, input, at);
     assertSubjectId(subject);
     const cached = cachedSubjectKey(this.keys, subject);
     if (this.#compact && takesCompactForm(root)) {
@@ -490,6 +498,23 @@ function assertNoMarker(root: unknown, index: number | undefined, where: "data" 
         message: `"${ENCRYPTED_MARKER}" at the root of ${where === "data" ? "an event's data" : "a snapshot's state"} is reserved for encrypted personal fields`,
       },
     ]);
+  }
+}
+
+/**
+ * The declaration's `subject` function (the application's code) on a record: what it throws (a record
+ * without the id it reads, say) is the record's fault as far as the caller can tell, a ValidationError
+ * that keeps it as `cause` and does not repeat its message; nothing is written.
+ */
+function subjectOf<Input>(rule: Rule<Input>, input: Input, at: readonly (string | number)[]): string {
+  try {
+    return rule.subject(input);
+  } catch (error) {
+    throw new ValidationError(
+      "The data subject of personal fields could not be determined",
+      [{ path: [...at], message: "the personalData declaration's subject function threw for this record: see cause" }],
+      { cause: error },
+    );
   }
 }
 
