@@ -95,7 +95,7 @@ export const ErrorCodeRegistry = {
     IdempotencyResponseNotKept: "IDEMPOTENCY_RESPONSE_NOT_KEPT",
     NotReady: "NOT_READY",
   },
-  eventBridge: { HandlersFailed: "HANDLERS_FAILED", OrderBlocked: "ORDER_BLOCKED" },
+  eventBridge: { HandlersFailed: "HANDLERS_FAILED", OrderBlocked: "ORDER_BLOCKED", MappingFailed: "MAPPING_FAILED" },
   cli: {
     Usage: "CLI_USAGE",
     FileConflict: "CLI_FILE_CONFLICT",

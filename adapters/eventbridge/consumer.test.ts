@@ -5,6 +5,7 @@ import {
   type EventEnvelope,
   eventRegistry,
   InMemoryEventBus,
+  isEventFlowsError,
   isValidationError,
   MetricName,
   ValidationError,
@@ -12,9 +13,11 @@ import {
 import { testEnvelope } from "../../src/testing/index.js";
 import {
   createSqsEventConsumer,
+  EventBridgeErrorCode,
   envelopeDetail,
   HandlersFailedError,
   InMemoryDedupStore,
+  MappingFailedError,
   type MessageFailure,
   OrderBlockedError,
   type SqsMessage,
@@ -62,6 +65,23 @@ describe("SqsEventConsumer", () => {
     expect(seen).toEqual([a.id, b.id]);
     expect(first).toMatchObject({ handled: 2, duplicates: 1 });
     expect(second).toMatchObject({ handled: 0, duplicates: 1 });
+  });
+
+  test("an event id is a ULID, whose case does not count: the same id in lower or mixed case is a duplicate, in one batch or across batches, through any dedup store", async () => {
+    const seen: string[] = [];
+    const dedup = new InMemoryDedupStore();
+    const consumer = createSqsEventConsumer({ handlers: (e) => void seen.push(e.id), dedup, ...quiet });
+    const a = testEnvelope("A", "S-1");
+    const lower = { ...a, id: a.id.toLowerCase() };
+    const mixed = { ...a, id: [...a.id].map((c, i) => (i % 2 === 0 ? c.toLowerCase() : c)).join("") };
+    expect(lower.id).not.toBe(a.id);
+    const first = await consumer.consume([message(lower), message(a)]);
+    const second = await consumer.consume([message(mixed)]);
+    expect(seen).toEqual([lower.id]);
+    expect(first).toMatchObject({ handled: 1, duplicates: 1 });
+    expect(second).toMatchObject({ handled: 0, duplicates: 1 });
+    // Remembered in the canonical (upper case) form, as the stores write ids.
+    expect(await dedup.has(a.id)).toBe(true);
   });
 
   test("an event whose handler failed is not remembered, so its redelivery is handled", async () => {
@@ -146,6 +166,40 @@ describe("SqsEventConsumer", () => {
     expect(failures).toHaveLength(bodies.length);
     expect(failures.every((f) => isValidationError(f.error))).toBe(true);
     expect(failures.map((f) => (f.error as Error).message).join("\n")).not.toContain("not json");
+    expect(seen).toEqual([good.id]);
+  });
+
+  test("a custom mapping whose fromEvent throws: decode throws a MappingFailedError (cause kept, message without it), consume fails that message only", async () => {
+    const secret = new Error("internal: table events_v2 at 10.0.0.7");
+    const failures: MessageFailure[] = [];
+    const seen: string[] = [];
+    const good = testEnvelope("A", "S-1");
+    const consumer = createSqsEventConsumer({
+      handlers: (e) => void seen.push(e.id),
+      onFailure: (failure) => failures.push(failure),
+      mapping: {
+        toEntry: () => ({ source: "s", detailType: "A", detail: "{}" }),
+        fromEvent: (event) => {
+          if ((event.detail as { id?: string }).id !== good.id) throw secret;
+          return good;
+        },
+      },
+    });
+    const bad = message(testEnvelope("A", "S-2"));
+    const error = (() => {
+      try {
+        consumer.decode(bad.body);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(MappingFailedError);
+    expect(error).toMatchObject({ code: EventBridgeErrorCode.MappingFailed, step: "fromEvent", cause: secret });
+    expect(isEventFlowsError(error)).toBe(true);
+    expect((error as Error).message).not.toContain("10.0.0.7");
+    const result = await consumer.consume([bad, message(good)]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: bad.messageId }]);
+    expect(failures.map((f) => f.error)).toEqual([expect.any(MappingFailedError)]);
     expect(seen).toEqual([good.id]);
   });
 

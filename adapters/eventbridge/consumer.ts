@@ -17,7 +17,7 @@ import {
   processEvent,
   ValidationError,
 } from "../../src/index.js";
-import { HandlersFailedError, OrderBlockedError } from "./errors.js";
+import { HandlersFailedError, mapped, OrderBlockedError } from "./errors.js";
 import type { EventBridgeEvent } from "./eventbridge-types.js";
 import { type EventBridgeMapping, envelopeMapping } from "./mapping.js";
 
@@ -113,9 +113,11 @@ export class SqsEventConsumer {
    * Decodes a message body: an EventBridge event whose detail is an envelope, as it was sent (not
    * upcast: `consume` upcasts).
    * @throws {ValidationError} the body is not JSON, not an EventBridge event, or carries no envelope.
+   * @throws {MappingFailedError} a custom mapping's `fromEvent` threw something else.
    */
   decode(body: string): EventEnvelope {
-    return this.#mapping.fromEvent(parseEventBridgeEvent(body));
+    const event = parseEventBridgeEvent(body);
+    return mapped("fromEvent", undefined, () => this.#mapping.fromEvent(event));
   }
 
   /** Handles a batch; never throws for a bad message, only reports it. */
@@ -178,7 +180,9 @@ export class SqsEventConsumer {
         if (each.event === undefined) throw each.error;
         const current = each.event;
         event = current;
-        if (this.#dedup !== undefined && (await this.#dedup.has(event.id))) {
+        // ULIDs are case-insensitive: the same id in lower case is the same event (stores write upper case).
+        const dedupId = typeof current.id === "string" ? current.id.toUpperCase() : current.id;
+        if (this.#dedup !== undefined && (await this.#dedup.has(dedupId))) {
           duplicates++;
           continue;
         }
@@ -186,7 +190,7 @@ export class SqsEventConsumer {
           tracer === undefined
             ? await this.#handle(current)
             : await processEvent(tracer, current, "aws_sqs", undefined, () => this.#handle(current));
-        await this.#dedup?.add(event.id);
+        await this.#dedup?.add(dedupId);
         if (taken) handled++;
         else unhandled++;
         countConsumed("sqs", event);

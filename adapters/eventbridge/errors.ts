@@ -1,4 +1,10 @@
-import { ErrorCodeRegistry, type EventEnvelope, EventFlowsError, ServiceError } from "../../src/index.js";
+import {
+  ErrorCodeRegistry,
+  type EventEnvelope,
+  EventFlowsError,
+  isEventFlowsError,
+  ServiceError,
+} from "../../src/index.js";
 import type { DeadLetter } from "./dead-letters.js";
 import type { EventBridgePublishResult } from "./publish-result.js";
 
@@ -17,6 +23,38 @@ export class HandlersFailedError extends EventFlowsError {
       `${errors.length} handler(s) failed for event ${event.type} ${event.id}`,
       { cause: errors[0] },
     );
+  }
+}
+
+/**
+ * A mapping function of yours threw: the bus's `source`, `detailType` or `resources`, or a custom
+ * mapping's `toEntry` (on `publish`: nothing is sent) or `fromEvent` (on `decode`; `consume` reports the
+ * message as failed). The message names the step and the event, never what was thrown: that is the `cause`.
+ */
+export class MappingFailedError extends EventFlowsError {
+  override readonly name = "MappingFailedError";
+  constructor(
+    readonly step: "toEntry" | "fromEvent",
+    readonly event: EventEnvelope | undefined,
+    cause: unknown,
+  ) {
+    super(
+      EventBridgeErrorCode.MappingFailed,
+      `The EventBridge mapping failed (${step})${event === undefined ? "" : ` for event ${event.type} ${event.id}`}: see cause`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * `map()`, with what it throws wrapped in a {@link MappingFailedError}: an EventFlowsError of the
+ * mapping's own (a `ValidationError` refusing a message, say) is passed on as it is.
+ */
+export function mapped<T>(step: "toEntry" | "fromEvent", event: EventEnvelope | undefined, map: () => T): T {
+  try {
+    return map();
+  } catch (error) {
+    throw isEventFlowsError(error) ? error : new MappingFailedError(step, event, error);
   }
 }
 

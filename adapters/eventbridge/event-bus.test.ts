@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   type EventEnvelope,
   InMemoryEventStore,
+  isEventFlowsError,
   isPayloadTooLargeError,
   isValidationError,
   PayloadTooLargeError,
@@ -14,11 +15,13 @@ import {
   createSqsEventConsumer,
   type DeadLetter,
   deadLetterBody,
+  EventBridgeErrorCode,
   EventBridgeEventBus,
   type EventBridgeEventBusOptions,
   type EventBridgePublishResult,
   entrySize,
   MAX_REQUEST_BYTES,
+  MappingFailedError,
   PublishIncompleteError,
   type PutEventsRequestEntry,
 } from "./index.js";
@@ -124,6 +127,18 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     });
     // A Detail that is no JSON object would also have made the dead letter's body throw a SyntaxError.
     for (const detail of ["not json", "[1]", "7", "null"]) cases.push([mapped(detail), "0.detail"]);
+    // A Time that is no Date threw a TypeError out of publish; an invalid Date was sent as null.
+    for (const time of ["2024-01-01T00:00:00Z", 1_700_000_000, new Date(Number.NaN)]) {
+      cases.push([
+        {
+          mapping: {
+            toEntry: () => ({ source: "com.example", detailType: "A", detail: "{}", time: time as Date }),
+            fromEvent: () => good,
+          },
+        },
+        "0.time",
+      ]);
+    }
     for (const [options, path] of cases) {
       const error = await bus(options)
         .publish([good])
@@ -131,6 +146,45 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
       expect(isValidationError(error)).toBe(true);
       expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
     }
+    expect(sent).toHaveLength(0);
+  });
+
+  test("a mapping function that throws (source, detailType, resources, a custom toEntry) is a MappingFailedError naming the event, the thrown value its cause, before anything is sent", async () => {
+    const good = testEnvelope("A", "S-1");
+    const secret = new Error("postgres://app:hunter2@db/internal");
+    const throwing = () => {
+      throw secret;
+    };
+    const cases: EventBridgeEventBusOptions[] = [
+      { source: throwing },
+      { detailType: throwing },
+      { resources: throwing },
+      { mapping: { toEntry: throwing, fromEvent: () => good } },
+      {
+        detailType: () => {
+          throw "a string";
+        },
+      },
+    ];
+    for (const options of cases) {
+      const error = await bus(options)
+        .publish([testEnvelope("A", "S-0"), good])
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(MappingFailedError);
+      expect(isEventFlowsError(error)).toBe(true);
+      expect(error).toMatchObject({ code: EventBridgeErrorCode.MappingFailed, step: "toEntry" });
+      expect((error as Error).message).not.toContain("hunter2");
+      expect((error as Error).message).toContain("A");
+      expect([secret, "a string"].includes((error as Error).cause as Error)).toBe(true);
+    }
+    // A typed error of the mapping's own is passed on as it is.
+    const refusal = new ValidationError("not this one", [{ path: [], message: "no" }]);
+    const refusing = bus({
+      source: () => {
+        throw refusal;
+      },
+    });
+    expect(await refusing.publish([good]).catch((e) => e)).toBe(refusal);
     expect(sent).toHaveLength(0);
   });
 
@@ -185,6 +239,45 @@ describe("EventBridgeEventBus configuration", () => {
     const fromEnv = new EventBridgeEventBus({ eventBusName: "orders" });
     expect(fromEnv.client.region).toBe("eu-west-1");
     expect(fromEnv.client.endpoint).toBe("https://events.eu-west-1.amazonaws.com");
+  });
+
+  test("eventBusName is checked as EventBridge checks it (a name, or an event-bus ARN; 1 to 1600 characters), before any request", () => {
+    const accepted = [
+      "default",
+      "orders",
+      "orders.v2_eu-west/1",
+      "aws.partner/example.com/123456789012/source",
+      "arn:aws:events:eu-west-1:123456789012:event-bus/orders",
+      "arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/orders",
+      "arn:aws-cn:events:cn-north-1:123456789012:event-bus/default",
+      "n".repeat(1600),
+    ];
+    for (const eventBusName of accepted) expect(bus({ eventBusName }).eventBusName).toBe(eventBusName);
+    const refused = [
+      "",
+      "orders bus",
+      "orders\n",
+      "orders:prod",
+      "bus#1",
+      "ordres€",
+      "n".repeat(1601),
+      "arn:aws:events:eu-west-1:12345:event-bus/orders",
+      "arn:aws:sqs:eu-west-1:123456789012:event-bus/orders",
+      "arn:aws:events:eu-west-1:123456789012:rule/orders",
+      "arn:aws:events:eu-west-1:123456789012:event-bus/",
+      42,
+    ];
+    for (const eventBusName of refused) {
+      let thrown: unknown;
+      try {
+        bus({ eventBusName } as unknown as EventBridgeEventBusOptions);
+      } catch (error) {
+        thrown = error;
+      }
+      expect({ eventBusName, refused: isValidationError(thrown) }).toEqual({ eventBusName, refused: true });
+      expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(["eventBusName"]);
+    }
+    expect(sent).toHaveLength(0);
   });
 
   test("bad options are refused", () => {

@@ -31,7 +31,7 @@ import {
   SQS_MAX_MESSAGE_BYTES,
   sqsDeadLetterSink,
 } from "./dead-letters.js";
-import { PublishIncompleteError } from "./errors.js";
+import { mapped, PublishIncompleteError } from "./errors.js";
 import type { PutEventsRequestEntry, PutEventsResponse } from "./eventbridge-types.js";
 import {
   type EntryParts,
@@ -134,8 +134,12 @@ export class EventBridgeEventBus implements EventPublisher {
   constructor(options: EventBridgeEventBusOptions = {}) {
     const issues: Issue[] = [];
     const eventBusName = options.eventBusName ?? "default";
-    if (typeof eventBusName !== "string" || eventBusName === "" || eventBusName.length > 1600) {
-      issues.push({ path: ["eventBusName"], message: "eventBusName must be a bus name or ARN" });
+    if (!isEventBusName(eventBusName)) {
+      issues.push({
+        path: ["eventBusName"],
+        message:
+          "eventBusName must be a bus name (letters, digits, . - _ /) or an event-bus ARN, of 1 to 1600 characters",
+      });
     }
     const maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
     if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1 || maxRequestBytes > MAX_REQUEST_BYTES) {
@@ -215,6 +219,7 @@ export class EventBridgeEventBus implements EventPublisher {
    * Publishes the events, in order.
    * @throws {ValidationError} an event is not a valid envelope: nothing is sent.
    * @throws {PayloadTooLargeError} an event's entry exceeds the request size limit: nothing is sent.
+   * @throws {MappingFailedError} a mapping function (`source`, `detailType`, `resources`, `toEntry`) threw: nothing is sent.
    * @throws {PublishIncompleteError} some events were neither published nor dead-lettered.
    */
   async publish(events: readonly EventEnvelope[]): Promise<EventBridgePublishResult> {
@@ -255,11 +260,12 @@ export class EventBridgeEventBus implements EventPublisher {
     // Array.from visits a hole of a sparse array (as undefined), which flatMap and map pass by.
     const issues = Array.from(events, (event, index) => envelopeIssues(event, index)).flat();
     if (issues.length > 0) throw new ValidationError("Invalid events", issues);
-    const mapped = events.map((event) => this.#mapping.toEntry(event));
-    const entryProblems = mapped.flatMap((parts, index) => entryIssues(parts, index, this.#customMapping));
+    // The mapping is the caller's code (the default one runs `source`, `detailType` and `resources`).
+    const entries = events.map((event) => mapped("toEntry", event, () => this.#mapping.toEntry(event)));
+    const entryProblems = entries.flatMap((parts, index) => entryIssues(parts, index, this.#customMapping));
     if (entryProblems.length > 0) throw new ValidationError("Invalid EventBridge entries", entryProblems);
     return events.map((event, index) => {
-      const parts = mapped[index] as EntryParts;
+      const parts = entries[index] as EntryParts;
       const size = entrySize(parts);
       if (size > this.#maxRequestBytes) {
         throw new PayloadTooLargeError(
@@ -337,13 +343,26 @@ export class EventBridgeEventBus implements EventPublisher {
   }
 }
 
+/**
+ * EventBridge's own check of a bus name or ARN (`EventBusNameOrArn` in its API reference: PutEvents
+ * entries, DescribeEventBus), so that a name it would refuse is a ValidationError from the constructor,
+ * not a failure of every entry (dead-lettered) or of the readiness probe.
+ */
+const EVENT_BUS_NAME_OR_ARN = /^(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/.\-_A-Za-z0-9]+$/;
+const MAX_EVENT_BUS_NAME_LENGTH = 1600;
+
+function isEventBusName(name: unknown): name is string {
+  return typeof name === "string" && name.length <= MAX_EVENT_BUS_NAME_LENGTH && EVENT_BUS_NAME_OR_ARN.test(name);
+}
+
 function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {
   return value === undefined || kinds.includes(typeof value as "string" | "function");
 }
 
 /**
  * What EventBridge fails an entry for whatever is retried: a `Source` or `DetailType` that is empty or
- * no string, a `Detail` that is no JSON object (`MalformedDetail`), `Resources` that are not strings.
+ * no string, a `Detail` that is no JSON object (`MalformedDetail`), `Resources` that are not strings, a
+ * `Time` that is no valid date.
  * Such an entry is a mistake of the mapping, refused before anything is sent rather than dead-lettered.
  */
 function entryIssues(parts: EntryParts, index: number, checkDetail: boolean): Issue[] {
@@ -353,6 +372,11 @@ function entryIssues(parts: EntryParts, index: number, checkDetail: boolean): Is
   }
   if (typeof parts?.detailType !== "string" || parts.detailType === "") {
     issues.push({ path: [index, "detailType"], message: "an entry's DetailType must be a non-empty string" });
+  }
+  const time: unknown = parts?.time;
+  // Sent as seconds: anything but a valid Date threw a TypeError (a string) or sent null (an invalid Date).
+  if (time !== undefined && !(time instanceof Date && !Number.isNaN(time.getTime()))) {
+    issues.push({ path: [index, "time"], message: "an entry's Time must be a valid Date" });
   }
   if (checkDetail && !isJsonObjectText(parts?.detail)) {
     issues.push({ path: [index, "detail"], message: "an entry's Detail must be a JSON object, as text" });

@@ -37,7 +37,13 @@ export {
   deadLetterBody,
   SQS_MAX_MESSAGE_BYTES,
 } from "./dead-letters.js";
-export { EventBridgeErrorCode, HandlersFailedError, OrderBlockedError, PublishIncompleteError } from "./errors.js";
+export {
+  EventBridgeErrorCode,
+  HandlersFailedError,
+  MappingFailedError,
+  OrderBlockedError,
+  PublishIncompleteError,
+} from "./errors.js";
 export {
   type DeadLetterQueueOptions,
   type EntryRetryOptions,

@@ -50,6 +50,9 @@ test("receiveAndConsume refuses numbers SQS would refuse (maxMessages, waitTimeS
     [{ visibilityTimeoutSeconds: 1.5 }, "visibilityTimeoutSeconds"],
     [{ visibilityTimeoutSeconds: 43_201 }, "visibilityTimeoutSeconds"],
     [{ visibilityTimeoutSeconds: "30" }, "visibilityTimeoutSeconds"],
+    // From JavaScript, options of the wrong kind: each was a bare TypeError (the client's at its first request).
+    [{ client: {} }, "client"],
+    [{ releaseFailed: "yes" }, "releaseFailed"],
   ];
   for (const [options, path] of cases) {
     let thrown: unknown;
@@ -62,6 +65,10 @@ test("receiveAndConsume refuses numbers SQS would refuse (maxMessages, waitTimeS
     expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
   }
   expect(sent).toHaveLength(0);
+  // No options at all: a ValidationError naming what is missing, not a TypeError.
+  const none = await receiveAndConsume(undefined as never).catch((error: unknown) => error);
+  expect(isValidationError(none)).toBe(true);
+  expect((none as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(["queueUrl", "consumer"]);
 });
 
 test("a DeleteMessageBatch or release request that fails outright after its retries is counted undeleted, not thrown with the batch's result lost (a test double answers SQS)", async () => {

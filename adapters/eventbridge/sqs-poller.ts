@@ -47,7 +47,9 @@ interface ReceivedMessage {
  * hands it to the consumer, deletes what it handled and leaves failed messages to be redelivered,
  * as Lambda's partial batch responses do.
  */
-export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Promise<ReceiveAndConsumeResult> {
+export async function receiveAndConsume(given: ReceiveAndConsumeOptions): Promise<ReceiveAndConsumeResult> {
+  // From JavaScript, no options at all: refused below like missing ones, not a TypeError.
+  const options = (given ?? {}) as ReceiveAndConsumeOptions;
   const issues: Issue[] = [];
   const maxMessages = options.maxMessages ?? 10;
   const waitTimeSeconds = options.waitTimeSeconds ?? 0;
@@ -69,6 +71,13 @@ export async function receiveAndConsume(options: ReceiveAndConsumeOptions): Prom
   }
   if (typeof options.consumer?.consume !== "function") {
     issues.push({ path: ["consumer"], message: "consumer must be an SqsEventConsumer" });
+  }
+  // What TypeScript says of the rest, for JavaScript callers.
+  if (options.client !== undefined && typeof options.client?.send !== "function") {
+    issues.push({ path: ["client"], message: "client must be an AwsJsonClient" });
+  }
+  if (options.releaseFailed !== undefined && typeof options.releaseFailed !== "boolean") {
+    issues.push({ path: ["releaseFailed"], message: "releaseFailed must be a boolean" });
   }
   if (issues.length > 0) throw new ValidationError("Invalid receiveAndConsume options", issues);
   const client = options.client ?? new AwsJsonClient(sqsService, options.aws);

@@ -84,6 +84,10 @@ describe("createSqsHandler", () => {
     await expect(handler({} as never)).rejects.toThrow(ValidationError);
     await expect(handler({ Records: [{ body: "x" }] } as never)).rejects.toThrow(/messageId/);
     expect(() => createSqsHandler({} as never)).toThrow(ValidationError);
+    // An onError that is no function was only found when the batch failed, and the error then went unreported.
+    expect(() =>
+      createSqsHandler(createSqsEventConsumer({ handlers: () => undefined }), { onError: "log" as never }),
+    ).toThrow(ValidationError);
     // A hole is a record without a messageId, refused alike, not a TypeError later.
     const sparse: unknown[] = [];
     sparse[1] = { messageId: "m-1", body: "x" };

@@ -33,13 +33,16 @@ export function createSqsHandler(
       { path: ["consumer"], message: "consumer must have a consume(messages) method" },
     ]);
   }
+  if (options?.onError !== undefined && typeof options.onError !== "function") {
+    throw new ValidationError("Invalid SQS handler", [{ path: ["onError"], message: "onError must be a function" }]);
+  }
   return async (event) => {
     const records = recordsOf(event);
     try {
       const response = await consumer.consume(records);
       return { batchItemFailures: response.batchItemFailures.map((f) => ({ itemIdentifier: f.itemIdentifier })) };
     } catch (error) {
-      callHook("onError", options.onError ?? defaultOnError, error);
+      callHook("onError", options?.onError ?? defaultOnError, error);
       return { batchItemFailures: records.map((record) => ({ itemIdentifier: record.messageId })) };
     }
   };

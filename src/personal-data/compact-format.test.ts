@@ -264,7 +264,6 @@ describe("the stored format aes-256-gcm/3", () => {
         ],
         ["an unknown format version", { ...data, $personal: ["aes-256-gcm/4", subject, fields, sealed] }, "malformed"],
         ["a /2 label on the marker", { ...data, $personal: ["aes-256-gcm/2", subject, fields, sealed] }, "malformed"],
-        ["a marker that is an object", { ...data, $personal: { format, subject, fields, sealed } }, "malformed"],
         ["a marker that is a string", { ...data, $personal: "aes-256-gcm/3" }, "malformed"],
         ["a marker without its ciphertext", { ...data, $personal: [format, subject, fields] }, "malformed"],
         ["an empty field list", { ...data, $personal: [format, subject, [], sealed] }, "malformed"],
@@ -424,6 +423,32 @@ describe("format /3 and the rest of the library", () => {
       // A store without personal data reserves nothing.
       await new InMemoryEventStore().appendToStream("Other-1", [{ type: "T", data: { $personal: "mine" } }]);
     }
+  });
+
+  test("personalDataErased in an appended event's metadata is refused, whatever the event's type, and nothing is written: only reads set it", async () => {
+    for (const format of [2, 3] as const) {
+      const keys = new InMemorySubjectKeyStore();
+      const backing = new InMemoryEventStore();
+      const store = new StoreView(backing, { personalData: declared(keys, format) });
+      for (const type of ["Registered", "Undeclared"]) {
+        const error = await store
+          .appendToStream("Customer-c1", [
+            { type: "Undeclared", data: { plain: 1 } },
+            { type, data: customer("c1"), metadata: { [ERASED_FIELDS_METADATA]: ["email"] } },
+          ])
+          .catch((e: unknown) => e);
+        expect({ format, type, error }).toMatchObject({
+          format,
+          type,
+          error: { code: ErrorCode.Validation, issues: [{ path: [1, "metadata", ERASED_FIELDS_METADATA] }] },
+        });
+      }
+      expect(await collect(backing.readAll())).toEqual([]);
+    }
+    // A store without personal data reserves nothing.
+    await new InMemoryEventStore().appendToStream("Other-1", [
+      { type: "T", data: {}, metadata: { [ERASED_FIELDS_METADATA]: [] } },
+    ]);
   });
 
   test("nested, a $personal key is data under a /3 marker; in a record stored without one, whose reads would take it for a /2 value and fail, it is refused and nothing is written", async () => {
@@ -595,6 +620,13 @@ describe("format /3 and the rest of the library", () => {
         [["email", "phones.01"], "tampered"],
         [["email", "phones.x"], "tampered"],
         [["email", "phones.1.x"], "tampered"],
+        // Places the record holds a value of its own at: nothing vouches for an erased subject's list,
+        // and these would read as null (or, listed twice, put one value over another).
+        [["email", "id"], "tampered"],
+        [["email", "note"], "tampered"],
+        [["email", "phones.0"], "tampered"],
+        [["phones", "email"], "tampered"],
+        [["email", "phones.1", "email"], "tampered"],
       ];
       for (const [fields, reason] of variants) {
         const error = await personal.decryptEvent(relisted(fields)).catch((e: unknown) => e);
@@ -611,6 +643,83 @@ describe("format /3 and the rest of the library", () => {
         });
       }
     }
+  });
+
+  test("records written before personalData was turned on read back as stored, whatever $personal keys they hold: only a value naming a format of the library (aes-256-gcm/…) is a marker", async () => {
+    const own: Record<string, unknown>[] = [
+      { $personal: "mine", plan: "gold" },
+      { $personal: { format: "aes-256-gcm/3", subject: "c1", fields: ["email"], sealed: "AAAA" } },
+      { $personal: ["not", "c1", ["email"], "AAAA"] },
+      { $personal: null, email: "a@example.com" },
+      { note: { $personal: true, x: 1 }, list: [{ $personal: 1 }, { $personal: ["aes"] }] },
+      { email: { $personal: "AES-256-GCM/2", subject: "c1", in: "name" } },
+    ];
+    const keys = new InMemorySubjectKeyStore();
+    const backing = new InMemoryEventStore();
+    const undeclared = new InMemoryEventStore();
+    await backing.appendToStream(
+      "Customer-c1",
+      own.map((data) => ({ type: "Registered", data })),
+    );
+    await undeclared.appendToStream("Other-1", [{ type: "T", data: own[4] as Record<string, unknown> }]);
+    for (const format of [2, 3] as const) {
+      const store = new StoreView(backing, { personalData: declared(keys, format) });
+      const read = await collect(store.readAll());
+      expect(read.map((event) => event.data)).toEqual(own);
+      expect(read.every((event) => event.metadata[ERASED_FIELDS_METADATA] === undefined)).toBe(true);
+      for (const state of own) {
+        expect(await declared(keys, format).decryptSnapshot("Customer-c1", state)).toEqual(state);
+      }
+      // Appended with personalData on, a nested $personal key that names no format is data too.
+      const later = new StoreView(undeclared, { personalData: declared(keys, format) });
+      await later.appendToStream("Other-1", [{ type: "T", data: own[4] as Record<string, unknown> }]);
+    }
+    expect(
+      (await collect(new StoreView(undeclared, { personalData: declared(keys) }).readAll())).map((e) => e.data),
+    ).toEqual([own[4], own[4], own[4]]);
+    // What the library wrote still reads, in either format, beside them.
+    for (const format of [2, 3] as const) {
+      const store = new StoreView(backing, { personalData: declared(keys, format) });
+      await store.appendToStream("Customer-c2", [{ type: "Registered", data: customer("c2") }]);
+    }
+    const read = await collect(new StoreView(backing, { personalData: declared(keys) }).readStream("Customer-c2"));
+    expect(read.map((event) => event.data)).toEqual([customer("c2"), customer("c2")]);
+  });
+
+  test("any record of the library's data without a marker of its own reads back as stored (fast-check)", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const personal = declared(keys);
+    // JSON whose objects may have a $personal key, holding anything but a string naming a format.
+    const notAFormat = fc.jsonValue().filter((value) => {
+      const tag = Array.isArray(value) ? value[0] : value;
+      return !(typeof tag === "string" && tag.startsWith("aes-256-gcm/"));
+    });
+    const { record } = fc.letrec((tie) => ({
+      record: fc.oneof(
+        { depthSize: "small" },
+        fc.jsonValue({ maxDepth: 1 }),
+        fc.array(tie("record"), { maxLength: 3 }),
+        fc.dictionary(fc.constantFrom("a", "b", "$personal", "email"), tie("record"), { maxKeys: 3 }),
+        fc.record({ $personal: notAFormat, a: tie("record") }),
+      ),
+    }));
+    await fc.assert(
+      fc.asyncProperty(record, async (data) => {
+        const stored = JSON.parse(JSON.stringify(data ?? null));
+        const event = {
+          id: "01JBQ3Y5G6M8P9R2S4T6V8W0XY",
+          type: "Registered",
+          streamId: "Customer-c1",
+          version: 1,
+          timestamp: new Date(0).toISOString(),
+          data: stored,
+          metadata: {},
+        } as EventEnvelope;
+        expect((await personal.decryptEvent(event)).data).toEqual(stored);
+        expect(await personal.decryptSnapshot("Other-1", stored)).toEqual(stored);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test("schemas check the plaintext on append and on read, and upcasters see it", async () => {

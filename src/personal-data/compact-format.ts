@@ -7,7 +7,10 @@ import {
   additionalDataInScratch,
   ENCRYPTED_MARKER,
   freshIv,
+  KEPT_SCRATCH_BYTES,
+  namesFormat,
   namesProto,
+  releaseScratch,
   type SealContext,
   sealedTextNow,
   Views,
@@ -37,11 +40,15 @@ const IV_BYTES = 12;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The value under the root's marker key, if the root is a non-array object that has one. */
+/**
+ * The value under the root's marker key, if the root is a non-array object whose marker names a format
+ * of the library (an array whose first element does, or such a string: see {@link namesFormat}). Any
+ * other value there is the record's own data, written before `personalData` was on: not a marker.
+ */
 export function compactMarkerOf(root: unknown): unknown {
-  return typeof root === "object" && root !== null && !Array.isArray(root)
-    ? (root as Record<string, unknown>)[ENCRYPTED_MARKER]
-    : undefined;
+  if (typeof root !== "object" || root === null || Array.isArray(root)) return undefined;
+  const value = (root as Record<string, unknown>)[ENCRYPTED_MARKER];
+  return namesFormat(Array.isArray(value) ? value[0] : value) ? value : undefined;
 }
 
 /** Whether a record of this root is stored in format /3 (else in /2's places). */
@@ -143,13 +150,25 @@ let bodyViews = new Views(scratch.subarray(IV_BYTES));
 
 /** {@link openCompact} without a promise, for a key {@link hasSyncKey} answers true for. */
 export function openCompactNow(key: WebCryptoKey, marker: CompactMarker, context: SealContext): unknown[] {
-  const written = decoded(marker);
-  const body = written - IV_BYTES - TAG_BYTES;
-  const aad = additionalDataInScratch(marker[1], context, marker[2], AAD_LABEL_V3);
-  const plain =
-    body < 0 ? undefined : openSync(key, ivViews.head(IV_BYTES), aad, bodyViews.head(body), bodyViews.tag(body));
-  if (plain === undefined) throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
-  return parsed(plain, marker);
+  try {
+    const written = decoded(marker);
+    const body = written - IV_BYTES - TAG_BYTES;
+    const aad = additionalDataInScratch(marker[1], context, marker[2], AAD_LABEL_V3);
+    const plain =
+      body < 0 ? undefined : openSync(key, ivViews.head(IV_BYTES), aad, bodyViews.head(body), bodyViews.tag(body));
+    if (plain === undefined) throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
+    return parsed(plain, marker);
+  } finally {
+    // A buffer grown for a huge marker is not kept (see KEPT_SCRATCH_BYTES).
+    if (scratch.length > KEPT_SCRATCH_BYTES) useScratch(new Uint8Array(new ArrayBuffer(1024)));
+    releaseScratch();
+  }
+}
+
+function useScratch(bytes: Uint8Array<ArrayBuffer>): void {
+  scratch = bytes;
+  ivViews = new Views(scratch);
+  bodyViews = new Views(scratch.subarray(IV_BYTES));
 }
 
 /** `c` decoded into `scratch` (grown if need be): the number of bytes written. */
@@ -158,11 +177,7 @@ function decoded(marker: CompactMarker): number {
   try {
     // Base64 holds 3 bytes in each 4 characters.
     const most = Math.ceil(text.length / 4) * 3;
-    if (scratch.length < most) {
-      scratch = new Uint8Array(new ArrayBuffer(most));
-      ivViews = new Views(scratch);
-      bodyViews = new Views(scratch.subarray(IV_BYTES));
-    }
+    if (scratch.length < most) useScratch(new Uint8Array(new ArrayBuffer(most)));
     const written = fromBase64Into(text, scratch);
     if (written < 0) throw new Error("ciphertext length");
     return written;

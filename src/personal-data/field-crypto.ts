@@ -30,6 +30,8 @@ export type EncryptedValue = SealedFields | SealedReference;
 /** The marker property of a /2 encrypted value (and a /3 record's root key: compact-format.ts), and /2's name. */
 export const ENCRYPTED_MARKER = "$personal";
 export const FORMAT = "aes-256-gcm/2";
+/** What every format's name starts with: how a marker written by the library is told from data. */
+const FORMAT_FAMILY = "aes-256-gcm/";
 const IV_BYTES = 12;
 /** What each format's additional data starts with: a ciphertext of one format never opens as the other's. */
 export const AAD_LABEL = "eventflows/personal-data/v2\u0000";
@@ -79,8 +81,24 @@ export type FieldPath = readonly (string | number)[];
  */
 export type SealContext = readonly string[];
 
+/**
+ * Whether a value under the marker key names a format of the library (`aes-256-gcm/<version>`): only
+ * then is it read as encrypted personal data (malformed if it is not well formed, or of a version this
+ * release does not know). Any other value under the key is the record's own data, as written before
+ * `personalData` was turned on, and reads as stored.
+ */
+export function namesFormat(value: unknown): boolean {
+  return typeof value === "string" && value.startsWith(FORMAT_FAMILY);
+}
+
+/** A /2 encrypted value (or one that claims to be): an object whose marker key names a format. */
 export function isEncryptedValue(value: unknown): value is EncryptedValue {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && ENCRYPTED_MARKER in value;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    namesFormat((value as Record<string, unknown>)[ENCRYPTED_MARKER])
+  );
 }
 
 /** Dotted, for messages, the stored field lists and the erased-fields list: `address.street`, `items.0`. */
@@ -155,6 +173,27 @@ let aadViews = new Views(scratchAad);
 let scratchLabel = AAD_LABEL;
 // Both labels are ASCII of one length, so switching rewrites only their bytes.
 const LABEL_BYTES = encoder.encodeInto(AAD_LABEL, scratchAad).written;
+
+/**
+ * The most bytes a scratch buffer keeps between calls. Each grows to fit the record in hand; one grown
+ * past this (a huge record sealed or opened) is given back after that call, so that one huge event does
+ * not hold its size for the life of the process. Common records stay far below it, and reuse the buffers.
+ */
+export const KEPT_SCRATCH_BYTES = 64 * 1024;
+
+/** Gives back every scratch buffer grown past {@link KEPT_SCRATCH_BYTES}: called once a seal or open is done with them. */
+export function releaseScratch(): void {
+  if (scratchData.length > KEPT_SCRATCH_BYTES) growScratchData(1024);
+  if (scratchPlain.length > KEPT_SCRATCH_BYTES) {
+    scratchPlain = new Uint8Array(new ArrayBuffer(1024));
+    plainViews = new Views(scratchPlain);
+  }
+  if (scratchAad.length > KEPT_SCRATCH_BYTES) {
+    scratchAad = new Uint8Array(new ArrayBuffer(1024));
+    aadViews = new Views(scratchAad);
+    encoder.encodeInto(scratchLabel, scratchAad);
+  }
+}
 
 /** {@link additionalData} in `scratchAad` (grown if need be): a view of its start. */
 export function additionalDataInScratch(
@@ -277,9 +316,13 @@ export function sealFieldsNow(
   fields: readonly string[],
   values: readonly unknown[],
 ): SealedFields | undefined {
-  const written = sealInScratch(key, subject, context, fields, values, AAD_LABEL);
-  if (written === undefined) return undefined;
-  return { $personal: FORMAT, subject, fields, iv: toBase64(scratchIv), data: toBase64(dataViews.head(written)) };
+  try {
+    const written = sealInScratch(key, subject, context, fields, values, AAD_LABEL);
+    if (written === undefined) return undefined;
+    return { $personal: FORMAT, subject, fields, iv: toBase64(scratchIv), data: toBase64(dataViews.head(written)) };
+  } finally {
+    releaseScratch();
+  }
 }
 
 /**
@@ -294,10 +337,14 @@ export function sealedTextNow(
   values: readonly unknown[],
   label: string,
 ): string | undefined {
-  const written = sealInScratch(key, subject, context, fields, values, label);
-  if (written === undefined) return undefined;
-  // 12 bytes are exactly 16 base64 characters: the two encoded apart are the base64 of IV + sealed.
-  return toBase64(scratchIv) + toBase64(dataViews.head(written));
+  try {
+    const written = sealInScratch(key, subject, context, fields, values, label);
+    if (written === undefined) return undefined;
+    // 12 bytes are exactly 16 base64 characters: the two encoded apart are the base64 of IV + sealed.
+    return toBase64(scratchIv) + toBase64(dataViews.head(written));
+  } finally {
+    releaseScratch();
+  }
 }
 
 /**
@@ -384,14 +431,18 @@ export function openFieldsNow(
   context: SealContext,
   path: FieldPath,
 ): unknown[] {
-  const written = partsInScratch(sealed, path);
-  const aad = additionalDataInScratch(sealed.subject, context, sealed.fields);
-  const plain =
-    written < TAG_BYTES
-      ? undefined
-      : openSync(key, scratchIv, aad, dataViews.head(written - TAG_BYTES), dataViews.tag(written - TAG_BYTES));
-  if (plain === undefined) throw new PersonalDataError("tampered", sealed.subject, dottedPath(path));
-  return parsed(plain, sealed, path);
+  try {
+    const written = partsInScratch(sealed, path);
+    const aad = additionalDataInScratch(sealed.subject, context, sealed.fields);
+    const plain =
+      written < TAG_BYTES
+        ? undefined
+        : openSync(key, scratchIv, aad, dataViews.head(written - TAG_BYTES), dataViews.tag(written - TAG_BYTES));
+    if (plain === undefined) throw new PersonalDataError("tampered", sealed.subject, dottedPath(path));
+    return parsed(plain, sealed, path);
+  } finally {
+    releaseScratch();
+  }
 }
 
 function parsed(plain: Uint8Array, sealed: SealedFields, path: FieldPath): unknown[] {

@@ -106,6 +106,43 @@ describe("crypto-shredding on an event store", () => {
     expect(await collect(backing.readAll())).toEqual([]);
   });
 
+  test("a subject function that throws (a record without the id it reads) is a ValidationError naming the record, its error the cause and not in the message; nothing is written", async () => {
+    const secret = new Error("lookup failed at 10.0.0.7");
+    const keys = new InMemorySubjectKeyStore();
+    const personal = personalData({
+      keys,
+      events: {
+        Registered: { fields: ["email"], subject: (e) => (e.data as { customer: { id: string } }).customer.id },
+      },
+      snapshots: {
+        Customer: {
+          fields: ["email"],
+          subject: () => {
+            throw secret;
+          },
+        },
+      },
+    });
+    const backing = new InMemoryEventStore();
+    const store = new StoreView(backing, { personalData: personal });
+    const error = await store
+      .appendToStream("Customer-c1", [
+        { type: "Registered", data: { customer: { id: "c1" }, email: "a@example.com" } },
+        { type: "Registered", data: { email: "b@example.com" } },
+      ])
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: [1, "data"] }] });
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(await collect(backing.readAll())).toEqual([]);
+    const snapshots = new InMemorySnapshotStore({ personalData: personal });
+    const saved = await snapshots
+      .save({ streamId: "Customer-c1", version: 1, state: { email: "a@example.com" } })
+      .catch((e: unknown) => e);
+    expect(saved).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: ["state"] }], cause: secret });
+    expect((saved as Error).message).not.toContain("10.0.0.7");
+    expect(await snapshots.load("Customer-c1")).toBeUndefined();
+  });
+
   test("one append mixing cached keys, keys still to make, other types and absent fields seals each event in place, in order, in either format", async () => {
     for (const format of [2, 3] as const) {
       for (const keys of [new InMemorySubjectKeyStore(), new WebCryptoOnlyKeys()]) {
@@ -307,7 +344,9 @@ describe("crypto-shredding on an event store", () => {
           { ...data, email: { $personal: "aes-256-gcm/2", subject: "c1", iv: "!!", data: "" } },
           "malformed",
         ],
-        ["unknown format", { ...data, email: { ...email, $personal: "rot13" } }, "malformed"],
+        ["an unknown format version", { ...data, email: { ...email, $personal: "aes-256-gcm/9" } }, "malformed"],
+        // Naming no format, it is the record's own data: the references to it are left without their ciphertext.
+        ["no format named", { ...data, email: { ...email, $personal: "rot13" } }, "tampered"],
         ["an IV of 16 bytes", { ...data, email: { ...email, iv: btoa("x".repeat(16)) } }, "malformed"],
         ["an IV of 8 bytes", { ...data, email: { ...email, iv: btoa("x".repeat(8)) } }, "malformed"],
         ["a ciphertext that is not base64", { ...data, email: { ...email, data: "!!!!" } }, "malformed"],

@@ -131,7 +131,10 @@ export class PersonalData {
    */
   async encryptEvents(streamId: string, events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     const rules = this.#events;
-    for (let i = 0; i < events.length; i++) assertNoMarker((events[i] as PendingEvent).data, i, "data");
+    for (let i = 0; i < events.length; i++) {
+      assertNoMarker((events[i] as PendingEvent).data, i, "data");
+      assertNoErasedList((events[i] as PendingEvent).metadata, i);
+    }
     // Every event is started before any is awaited; a promise is waited for only where a key needs one
     // (a cached synchronous key seals at once, and no promise is made for its event).
     const sealed: unknown[] = new Array(events.length);
@@ -144,7 +147,7 @@ export class PersonalData {
         continue;
       }
       const input = { type: event.type, data: event.data, metadata: event.metadata, streamId };
-      const data = this.#encrypt(rule, input, event.data, eventContext(event));
+      const data = this.#encrypt(rule, input, event.data, eventContext(event), [i, "data"]);
       if (data instanceof Promise) {
         waiting ??= [];
         waiting.push(data.then((done) => (sealed[i] = done)));
@@ -224,7 +227,9 @@ export class PersonalData {
     assertNoMarker(state, undefined, "state");
     const rule = this.#snapshots.get(categoryOf(streamId));
     const sealed =
-      rule === undefined ? state : await this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId));
+      rule === undefined
+        ? state
+        : await this.#encrypt(rule, { streamId, state }, state, snapshotContext(streamId), ["state"]);
     if (compactMarkerOf(sealed) === undefined) assertNoNestedMarker(state, undefined, "state");
     return sealed;
   }
@@ -245,7 +250,13 @@ export class PersonalData {
    * `root` with the rule's fields sealed: without a promise when the subject's key is cached and usable
    * synchronously (a fast path only: the result is the same), else after the key store and Web Crypto.
    */
-  #encrypt<Input>(rule: Rule<Input>, input: Input, root: unknown, context: SealContext): unknown {
+  #encrypt<Input>(
+    rule: Rule<Input>,
+    input: Input,
+    root: unknown,
+    context: SealContext,
+    at: readonly (string | number)[],
+  ): unknown {
     // null carries nothing personal, and is what an erased field reads as: an aggregate or snapshot of an
     // erased subject must still be writable, so null (like absent) needs no key.
     const { paths } = rule;
@@ -269,7 +280,7 @@ export class PersonalData {
     present ??= paths as (readonly string[])[];
     // A list of its own per ciphertext: the sealed value leaves the library (stores, encryptEvents' result).
     fields ??= rule.fields.slice();
-    const subject = rule.subject(input);
+    const subject = subjectOf(rule, input, at);
     assertSubjectId(subject);
     const cached = cachedSubjectKey(this.keys, subject);
     if (this.#compact && takesCompactForm(root)) {
@@ -436,7 +447,13 @@ function assembled(
     if (values === null || values === undefined) erased.push(...value.fields);
     for (let i = 0; i < value.fields.length; i++) {
       const field = value.fields[i] as string;
-      if (!put(out, root, segmentsOf(field), values == null ? null : values[i])) {
+      // The first field holds the ciphertext (checked by `sorted`), every other one a reference to it:
+      // a list naming a field that holds anything else (altered, where an erased subject's list has
+      // nothing left to vouch for it) would null out or overwrite the record's own data.
+      if (
+        (i > 0 && !refersTo(root, segmentsOf(field), value)) ||
+        !put(out, root, segmentsOf(field), values == null ? null : values[i])
+      ) {
         throw new PersonalDataError("tampered", value.subject, field);
       }
     }
@@ -459,7 +476,8 @@ function restored(root: Record<string, unknown>, marker: CompactMarker, values: 
   for (const key in root) if (key !== ENCRYPTED_MARKER) setOwn(out, key, root[key]);
   const fields = marker[2];
   for (let i = 0; i < fields.length; i++) {
-    if (!put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i])) {
+    // Vacant places only: the library stores a listed field absent (an array element as null).
+    if (!put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i], true)) {
       throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
     }
   }
@@ -478,6 +496,38 @@ function assertNoMarker(root: unknown, index: number | undefined, where: "data" 
       {
         path,
         message: `"${ENCRYPTED_MARKER}" at the root of ${where === "data" ? "an event's data" : "a snapshot's state"} is reserved for encrypted personal fields`,
+      },
+    ]);
+  }
+}
+
+/**
+ * The declaration's `subject` function (the application's code) on a record: what it throws (a record
+ * without the id it reads, say) is the record's fault as far as the caller can tell, a ValidationError
+ * that keeps it as `cause` and does not repeat its message; nothing is written.
+ */
+function subjectOf<Input>(rule: Rule<Input>, input: Input, at: readonly (string | number)[]): string {
+  try {
+    return rule.subject(input);
+  } catch (error) {
+    throw new ValidationError(
+      "The data subject of personal fields could not be determined",
+      [{ path: [...at], message: "the personalData declaration's subject function threw for this record: see cause" }],
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * The erased-fields list is the reader's word that fields were erased: appended by the caller, it would
+ * read as an erasure that never happened (and say so of fields that read in full). Refused on the way in.
+ */
+function assertNoErasedList(metadata: unknown, index: number): void {
+  if (typeof metadata === "object" && metadata !== null && Object.hasOwn(metadata, ERASED_FIELDS_METADATA)) {
+    throw new ValidationError(`The metadata key "${ERASED_FIELDS_METADATA}" is reserved by personal data`, [
+      {
+        path: [index, "metadata", ERASED_FIELDS_METADATA],
+        message: `"${ERASED_FIELDS_METADATA}" is set by reads, for the fields of an erased subject`,
       },
     ]);
   }
@@ -528,9 +578,17 @@ function copyOf(value: unknown): Record<string | number, unknown> {
  * object or array, or to an array element the record does not hold (a sealed record keeps each
  * listed element, as `null` or its ciphertext). Only a field list altered in the store gets there:
  * under an active key it fails to authenticate first; an erased subject's has nothing to vouch for it.
- * An array's `length` (listed by releases that read it as a field) is left as it is.
+ * An array's `length` (listed by releases that read it as a field) is left as it is. With `vacantOnly`
+ * (a /3 record, whose listed fields are stored absent, an array element as `null`), also `false` where
+ * the record holds a value: an erased subject's altered list cannot null out the record's own fields.
  */
-function put(out: Record<string | number, unknown>, root: unknown, path: FieldPath, value: unknown): boolean {
+function put(
+  out: Record<string | number, unknown>,
+  root: unknown,
+  path: FieldPath,
+  value: unknown,
+  vacantOnly = false,
+): boolean {
   let at = out;
   let original = root;
   const last = path.length - 1;
@@ -552,9 +610,30 @@ function put(out: Record<string | number, unknown>, root: unknown, path: FieldPa
     }
   }
   const segment = path[last] as string | number;
-  if (Array.isArray(at) && !isElementOf(at, segment)) return segment === "length";
+  if (Array.isArray(at)) {
+    if (!isElementOf(at, segment)) return segment === "length";
+    if (vacantOnly && at[segment as number] !== null) return false;
+  } else if (vacantOnly && Object.hasOwn(at, segment)) return false;
   at[segment] = value;
   return true;
+}
+
+/**
+ * Whether the place `path` in the stored `root` holds a /2 reference to `sealed` (its subject, its first
+ * field). An array's `length` (listed by releases that read it as a field) is passed, as {@link put} does.
+ */
+function refersTo(root: unknown, path: readonly string[], sealed: SealedFields): boolean {
+  let at = root;
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i] as string;
+    if (typeof at !== "object" || at === null) return false;
+    if (Array.isArray(at) && segment === "length" && i === path.length - 1) return true;
+    if (!Object.hasOwn(at, segment)) return false;
+    at = (at as Record<string, unknown>)[segment];
+  }
+  return (
+    isEncryptedValue(at) && isReference(at) && at.subject === sealed.subject && at.in === (sealed.fields[0] as string)
+  );
 }
 
 /** Whether `segment` names an element `array` holds: a canonical index below its length. */
