@@ -150,6 +150,19 @@ describe("subscribeLive against a misbehaving server", () => {
     expect(requests.length).toBe(2);
   });
 
+  test("close() in a long backoff wait ends the wait at once: closed resolves, nothing more is requested", async () => {
+    spyOn(Math, "random").mockReturnValue(1);
+    const { fetch, requests } = server(() => new Response("busy", { status: 503 }));
+    const { errors, subscription } = live(fetch, { backoff: { initialMs: 3_600_000, maxMs: 3_600_000 } });
+    while (errors.length === 0) await sleep(5);
+    const started = Date.now();
+    await subscription.close();
+    await subscription.closed;
+    expect(Date.now() - started).toBeLessThan(1000);
+    await sleep(20);
+    expect(requests.length).toBe(1);
+  });
+
   test("a server that never answers the request is a drop after idleTimeoutMs, and is retried", async () => {
     const { fetch, requests } = server(
       (_, init) =>

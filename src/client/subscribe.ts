@@ -3,6 +3,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { integerOptionIssues } from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
+import { abortableSleep } from "../projections/progress.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
 import { DEFAULT_MAX_SSE_MESSAGE_LENGTH, parseSse } from "./sse-parser.js";
 
@@ -31,7 +32,10 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
   readonly onEvent: (event: E) => void | Promise<void>;
   /** Told of each failure; the client reconnects after it unless the server refused (400, 401, 403, 404, 405). */
   readonly onError?: (error: LiveStreamError) => void;
-  /** Told when the server ends the stream (`slow-consumer`, `shutdown`…); the client then reconnects. */
+  /**
+   * Told when the server ends the stream, with its reason: `slow-consumer`, `shutdown`, `error` (the
+   * server failed reading the store: SSE's `end` message, WebSocket's close 1011); the client then reconnects.
+   */
   readonly onEnd?: (reason: string) => void;
   /** SSE only: request headers (an `Authorization`), or a function giving them per connection. */
   readonly headers?: LiveHeaders | (() => LiveHeaders | Promise<LiveHeaders>);
@@ -238,8 +242,11 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         if (pinger !== undefined) clearInterval(pinger);
         void chain.then(() => {
           if (failed !== undefined) return reject(failed);
+          // The server's ends (4008 slow-consumer, 1001 shutdown, 1011 error: it failed reading the
+          // store) go to onEnd, as the SSE `end` message does, the same failure the same callback.
           if (event.code >= 4000 && event.code !== 4000) ended(event.reason);
           else if (event.code === 1001) ended(event.reason || "shutdown");
+          else if (event.code === 1011) ended(event.reason || "error");
           else if (!signal.aborted && event.code !== 1000) {
             report(new LiveStreamError(LiveClientErrorCode.Disconnected, `The live stream closed (${event.code})`));
           }
@@ -273,7 +280,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       current = new AbortController();
       // Full jitter: many clients dropped at once do not come back at once.
       const wait = attempt === 0 ? 0 : Math.random() * Math.min(maxMs, initialMs * 2 ** (attempt - 1));
-      await abortableSleep(wait, current.signal);
+      // The core's sleep: it rejects on abort (close), which ends the wait as the loop wants.
+      await abortableSleep(wait, current.signal, "live reconnect").catch(() => {});
     }
     stopped = true;
   })();
@@ -315,19 +323,6 @@ function watchIdle(ms: number, onIdle: () => void): { reset: () => void; stop: (
     },
     stop: () => clearTimeout(timer),
   };
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }
 
 /**
