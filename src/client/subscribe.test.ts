@@ -64,6 +64,15 @@ describe("subscribeLive options", () => {
       { idleTimeoutMs: Number.POSITIVE_INFINITY },
       { onEvent: undefined as unknown as () => void },
       { transport: "websocket", WebSocket: "ws" as unknown as typeof WebSocket },
+      // Subprotocols WebSocket itself refuses (a SyntaxError on each connection, retried for ever):
+      // not tokens (a space, a comma, base64's "=" and "/"), empty, repeated, not strings.
+      { transport: "websocket", protocols: "a b" },
+      { transport: "websocket", protocols: "tok,en" },
+      { transport: "websocket", protocols: "eyJ0b2tlbiI6MX0=" },
+      { transport: "websocket", protocols: ["ok", "a/b"] },
+      { transport: "websocket", protocols: "" },
+      { transport: "websocket", protocols: ["x", "x"] },
+      { transport: "websocket", protocols: 42 as unknown as string },
     ];
     for (const options of bad) {
       let thrown: unknown;
@@ -101,6 +110,7 @@ describe("subscribeLive options", () => {
     const { subscription } = live(server(() => new Response("")).fetch, {
       url: "wss://live.test/events",
       transport: "websocket",
+      protocols: ["eventflows.v1", "Bearer.eyJhbGciOiJIUzI1NiJ9.e30.x-_y"],
       WebSocket: Socket as unknown as typeof WebSocket,
     });
     while (urls.length === 0) await sleep(2);

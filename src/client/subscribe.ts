@@ -39,7 +39,7 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
   readonly onEnd?: (reason: string) => void;
   /** SSE only: request headers (an `Authorization`), or a function giving them per connection. */
   readonly headers?: LiveHeaders | (() => LiveHeaders | Promise<LiveHeaders>);
-  /** WebSocket only: subprotocols, where a browser can carry a token (`WebSocket` cannot send headers). */
+  /** WebSocket only: subprotocols (HTTP tokens), where a browser can carry a token (`WebSocket` cannot send headers). */
   readonly protocols?: string | string[];
   readonly backoff?: LiveBackoff;
   /** No bytes for this long (the server sends heartbeats) means a dead connection: reconnect. Defaults to 30,000 ms. */
@@ -359,6 +359,7 @@ function checkOptions(options: LiveClientOptions<never>): void {
     ...integerOptionIssues(options.idleTimeoutMs, "idleTimeoutMs", 3_600_000),
     ...integerOptionIssues(options.maxMessageLength, "maxMessageLength", 1024 * 1024 * 1024),
   );
+  if (transport === "websocket" && options.protocols !== undefined) issues.push(...protocolIssues(options.protocols));
   if (transport === "websocket" && typeof (options.WebSocket ?? globalThis.WebSocket) !== "function") {
     issues.push({ path: ["WebSocket"], message: "this runtime has no global WebSocket: pass one (Node 20: ws)" });
   }
@@ -366,4 +367,19 @@ function checkOptions(options: LiveClientOptions<never>): void {
     issues.push({ path: ["fetch"], message: "fetch must be a function" });
   }
   if (issues.length > 0) throw new ValidationError("Invalid live subscription options", issues);
+}
+
+/** A subprotocol is an HTTP token (RFC 6455 4.1): what WebSocket accepts, once each. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Subprotocols `WebSocket` would refuse with a SyntaxError on every connection (a token with a space,
+ * a comma or base64's `=` and `/`, an empty one, one given twice): retried for ever as drops.
+ */
+function protocolIssues(protocols: unknown): Issue[] {
+  const list = typeof protocols === "string" ? [protocols] : protocols;
+  const message = "protocols must be a token or a list of distinct tokens (letters, digits and !#$%&'*+-.^_`|~)";
+  if (!Array.isArray(list)) return [{ path: ["protocols"], message }];
+  const valid = list.every((value) => typeof value === "string" && TOKEN.test(value));
+  return valid && new Set(list).size === list.length ? [] : [{ path: ["protocols"], message }];
 }
