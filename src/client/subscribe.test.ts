@@ -51,6 +51,8 @@ describe("subscribeLive options", () => {
       { url: "not a url" },
       { url: "ftp://live.test/events" },
       { url: "wss://live.test/events" }, // SSE runs over fetch: http(s) only
+      { url: "https://alice:s3cret@live.test/events" }, // fetch refuses it, quoting the password
+      { url: "wss://token@live.test/events", transport: "websocket" },
       { transport: "ws" as "websocket" },
       { from: -1 },
       { from: 1.5 },
@@ -82,6 +84,9 @@ describe("subscribeLive options", () => {
         thrown = error;
       }
       expect({ options, validation: isValidationError(thrown) }).toEqual({ options, validation: true });
+      expect(
+        JSON.stringify({ message: (thrown as Error).message, issues: (thrown as { issues?: unknown }).issues }),
+      ).not.toContain("s3cret");
     }
     expect(requests).toEqual([]);
     // Node 20 has no global WebSocket: without the option, the WebSocket transport is refused there.

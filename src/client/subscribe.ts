@@ -340,6 +340,11 @@ function checkOptions(options: LiveClientOptions<never>): void {
   }
   const transport = options.transport;
   const schemes = transport === "websocket" ? ["http:", "https:", "ws:", "wss:"] : ["http:", "https:"];
+  // fetch refuses them on Node and in browsers, its TypeError quoting the URL, password and all, to
+  // onError at every retry: refused here, without echoing them.
+  if (url !== undefined && (url.username !== "" || url.password !== "")) {
+    issues.push({ path: ["url"], message: "url must not hold credentials (user:password@): send them in headers" });
+  }
   if (url !== undefined && !schemes.includes(url.protocol)) {
     issues.push({
       path: ["url"],
