@@ -53,6 +53,10 @@ describe("subscribeLive options", () => {
       { url: "wss://live.test/events" }, // SSE runs over fetch: http(s) only
       { url: "https://alice:s3cret@live.test/events" }, // fetch refuses it, quoting the password
       { url: "wss://token@live.test/events", transport: "websocket" },
+      // Headers fetch refuses, Node's TypeError quoting the value: "Bearer s3cret " is an invalid header value.
+      { headers: { authorization: "Bearer s3cret\u0000" } },
+      { headers: { authorization: "Bearer s3cret\u0100" } },
+      { headers: { "bad name": "s3cret" } },
       { transport: "ws" as "websocket" },
       { from: -1 },
       { from: 1.5 },
@@ -163,6 +167,22 @@ describe("subscribeLive against a misbehaving server", () => {
     expect(handled).toEqual([1, 2, 3]);
     // The first connection handled events: the second comes at once; it handled none: a 500 ms wait.
     expect(requests.length).toBe(2);
+  });
+
+  test("headers given per connection that fetch refuses are reported without them (no cause quoting the token), and retried", async () => {
+    const { fetch, requests } = server(() => new Response(open(0), { headers: SSE }));
+    const { errors, subscription } = live(fetch, {
+      headers: () => ({ authorization: "Bearer s3cret\u0000" }),
+      backoff: { initialMs: 1, maxMs: 1 },
+    });
+    while (errors.length < 2) await sleep(2);
+    await subscription.close();
+    expect(requests).toEqual([]);
+    for (const error of errors) {
+      expect(error.code).toBe(LiveClientErrorCode.Disconnected);
+      expect(error.cause).toBeUndefined();
+      expect(error.message).not.toContain("s3cret");
+    }
   });
 
   test("close() in a long backoff wait ends the wait at once: closed resolves, nothing more is requested", async () => {

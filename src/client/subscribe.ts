@@ -148,7 +148,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   const overSse = async (signal: AbortSignal): Promise<void> => {
     const doFetch = options.fetch ?? globalThis.fetch;
     const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
-    const headers = new Headers(extra);
+    const headers = requestHeaders(extra);
     headers.set("accept", "text/event-stream");
     // From the request on: a server that never answers is as dead as one that stops sending.
     const idle = watchIdle(idleTimeoutMs, () => current.abort());
@@ -299,6 +299,20 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   };
 }
 
+/**
+ * The request's headers. Names or values the Fetch API refuses throw a TypeError that quotes them
+ * (Node's: "Headers.append: "Bearer <token>" is an invalid header value."): reported without it.
+ */
+function requestHeaders(extra: LiveHeaders | undefined): Headers {
+  try {
+    return new Headers(extra);
+  } catch {
+    throw new LiveStreamError(LiveClientErrorCode.Disconnected, INVALID_HEADERS);
+  }
+}
+
+const INVALID_HEADERS = "headers must be HTTP header names and values the Fetch API accepts";
+
 function refusal(status: number): LiveStreamError {
   return REFUSED.has(status)
     ? new LiveStreamError(LiveClientErrorCode.Refused, `The server refused the live subscription (${status})`, status)
@@ -365,6 +379,14 @@ function checkOptions(options: LiveClientOptions<never>): void {
     ...integerOptionIssues(options.maxMessageLength, "maxMessageLength", 1024 * 1024 * 1024),
   );
   if (transport === "websocket" && options.protocols !== undefined) issues.push(...protocolIssues(options.protocols));
+  // Given as they are (not a function giving them per connection): checked once, without echoing them.
+  if (transport !== "websocket" && options.headers !== undefined && typeof options.headers !== "function") {
+    try {
+      new Headers(options.headers);
+    } catch {
+      issues.push({ path: ["headers"], message: INVALID_HEADERS });
+    }
+  }
   if (transport === "websocket" && typeof (options.WebSocket ?? globalThis.WebSocket) !== "function") {
     issues.push({ path: ["WebSocket"], message: "this runtime has no global WebSocket: pass one (Node 20: ws)" });
   }
