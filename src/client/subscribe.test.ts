@@ -185,6 +185,53 @@ describe("subscribeLive against a misbehaving server", () => {
     }
   });
 
+  test("a network failure is reported as its name, message and code: not the runtime's error, whose path (Bun's) holds the URL and its token", async () => {
+    // As Bun's fetch fails: the URL, query and all, on the error's `path`; once at the request, once reading the body.
+    const failure = (url: string) =>
+      Object.assign(new TypeError("ECONNRESET: closed"), { code: "ECONNRESET", path: url });
+    const { fetch } = server((n) => {
+      const url = `http://live.test/events/stream?token=s3cret&n=${n}`;
+      if (n % 2 === 0) throw Object.assign(new TypeError("fetch failed", { cause: failure(url) }), { path: url });
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(encoder.encode(open(0))),
+        pull: (controller) => controller.error(failure(url)),
+      });
+      return new Response(body, { headers: SSE });
+    });
+    const { errors, subscription } = live(fetch, {
+      url: "http://live.test/events?token=s3cret",
+      backoff: { initialMs: 1, maxMs: 1 },
+    });
+    while (errors.length < 2) await sleep(2);
+    await subscription.close();
+    for (const error of errors.slice(0, 2)) {
+      expect(JSON.stringify(error, ["message", "name", "code", "path", "cause"])).not.toContain("s3cret");
+      const causes: unknown[] = [];
+      for (let cause = error.cause; cause instanceof Error; cause = cause.cause) causes.push(cause);
+      expect(causes.length).toBeGreaterThan(0);
+      for (const cause of causes) expect((cause as { path?: string }).path).toBeUndefined();
+      expect(causes.some((cause) => (cause as { code?: string }).code === "ECONNRESET")).toBe(true);
+    }
+  });
+
+  test("an onEvent that throws is reported with its own error as the cause, and the events resume after the last handled", async () => {
+    const { fetch, requests } = server(() => new Response(open(0) + event(1) + event(2), { headers: SSE }));
+    const own = new Error("the application's own failure");
+    let calls = 0;
+    const { errors, subscription } = live(fetch, {
+      backoff: { initialMs: 1, maxMs: 1 },
+      onEvent: (e) => {
+        calls += 1;
+        if (e.globalPosition === 2 && calls === 2) throw own;
+      },
+    });
+    while (errors.length === 0 || requests.length < 2) await sleep(2);
+    await subscription.close();
+    expect(errors[0]?.cause).toBe(own);
+    expect(errors[0]?.message).toBe("The onEvent handler failed");
+    expect(requests[1]?.url).toContain("from=1");
+  });
+
   test("close() in a long backoff wait ends the wait at once: closed resolves, nothing more is requested", async () => {
     spyOn(Math, "random").mockReturnValue(1);
     const { fetch, requests } = server(() => new Response("busy", { status: 503 }));

@@ -139,7 +139,11 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   const handle = async (event: E) => {
     const at = event.globalPosition;
     if (at !== undefined && position !== undefined && at <= position) return;
-    await options.onEvent(event);
+    try {
+      await options.onEvent(event);
+    } catch (error) {
+      throw new HandlerFailure(error);
+    }
     if (at !== undefined) position = at;
     handled = true;
   };
@@ -266,9 +270,13 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         const failure =
           error instanceof LiveStreamError
             ? error
-            : new LiveStreamError(LiveClientErrorCode.Disconnected, "The live stream failed", undefined, {
-                cause: error,
-              });
+            : error instanceof HandlerFailure
+              ? new LiveStreamError(LiveClientErrorCode.Disconnected, "The onEvent handler failed", undefined, {
+                  cause: error.error,
+                })
+              : new LiveStreamError(LiveClientErrorCode.Disconnected, "The live stream failed", undefined, {
+                  cause: plainCause(error),
+                });
         report(failure);
         if (failure.code === LiveClientErrorCode.Refused) break;
       }
@@ -297,6 +305,24 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       await closed;
     },
   };
+}
+
+/** The application's onEvent threw (or rejected) this: its own error, passed on as it is. */
+class HandlerFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * A runtime's failure (the network, the body's read) as its name, message and code, its causes so
+ * too: Bun's carry the URL (`path`), a token in its query included, which `onError` would hand on.
+ */
+function plainCause(error: unknown, depth = 0): Error | undefined {
+  if (!(error instanceof Error) || depth > 3) return undefined;
+  const plain = new Error(error.message, { cause: plainCause(error.cause, depth + 1) });
+  plain.name = error.name;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") Object.assign(plain, { code });
+  return plain;
 }
 
 /**
