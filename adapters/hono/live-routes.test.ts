@@ -3,8 +3,16 @@ import { connect as tcpConnect } from "node:net";
 import fc from "fast-check";
 import { Hono } from "hono";
 import { upgradeWebSocket, websocket } from "hono/bun";
-import { subscribeLive } from "../../src/client/index.js";
-import { type EventEnvelope, InMemoryEventStore, type LiveFilter, LiveHub, matchesFilter } from "../../src/index.js";
+import { parseSse, type SseMessage, subscribeLive } from "../../src/client/index.js";
+import {
+  type EventEnvelope,
+  InMemoryEventStore,
+  jsonLogger,
+  type LiveFilter,
+  LiveHub,
+  matchesFilter,
+  setLogger,
+} from "../../src/index.js";
 import { ForbiddenError, UnauthorizedError } from "../http/index.js";
 import { liveRoutes } from "./live-routes.js";
 
@@ -298,10 +306,41 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     let text = "";
-    while ((text.match(/^data: /gm) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    // The open message (its id the resume point, resumeAfter), then the three events after it.
+    while ((text.match(/^data: /gm) ?? []).length < 4) text += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
     const positions = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
-    expect(positions).toEqual(appended.slice(2).map((e) => e.globalPosition as number));
+    expect(positions).toEqual([resumeAfter, ...appended.slice(2).map((e) => e.globalPosition as number)]);
+  });
+
+  test("a raw EventSource dropped before its first event resumes from where its stream started: the open message carries the id", async () => {
+    // As a browser's EventSource: no `from`, and on reconnect the last `id` it saw as Last-Event-ID.
+    const first = new AbortController();
+    const response = await fetch(`${base}/stream`, {
+      headers: { authorization: "Bearer alice" },
+      signal: first.signal,
+    });
+    const messages = parseSse(response.body as ReadableStream<Uint8Array>);
+    const open = (await messages.next()).value as SseMessage;
+    expect(open.event).toBe("open");
+    const position = (JSON.parse(open.data) as { position: number }).position;
+    expect(open.id).toBe(String(position));
+    first.abort();
+    await messages.return();
+    // Appended while it is away: a reconnect without Last-Event-ID would start after them.
+    const missed = await appendEvents(3);
+    const again = new AbortController();
+    const resumed = await fetch(`${base}/stream`, {
+      headers: { authorization: "Bearer alice", "last-event-id": open.id as string },
+      signal: again.signal,
+    });
+    const received: EventEnvelope[] = [];
+    for await (const message of parseSse(resumed.body as ReadableStream<Uint8Array>)) {
+      if (message.event === "message") received.push(JSON.parse(message.data) as EventEnvelope);
+      if (received.length === missed.length) break;
+    }
+    again.abort();
+    expect(ids(received)).toEqual(ids(missed));
   });
 
   test("per-event authorization withholds what the principal may not see", async () => {
@@ -383,6 +422,44 @@ describe("live routes on Bun (real server and sockets)", () => {
     } finally {
       await subscription.close();
       await current.close();
+      own.stop(true);
+    }
+  });
+
+  test("the server failing to read the store reaches the same callback on both transports: onEnd('error')", async () => {
+    // A store whose catch-up read fails: the SSE body ends with `end` error, the WebSocket closes 1011 error.
+    const failing = new InMemoryEventStore();
+    await failing.appendToStream("Order-1", [{ type: "Opened", data: {} }]);
+    failing.readAll = () => {
+      throw new Error("the store is down");
+    };
+    const failingHub = new LiveHub({ store: failing });
+    setLogger({ ...jsonLogger(), error: () => {} }); // the failures are expected
+    const routes = new Hono().route("/", liveRoutes({ hub: failingHub, upgradeWebSocket }));
+    const own = Bun.serve({ port: 0, fetch: routes.fetch, websocket });
+    try {
+      for (const transport of ["sse", "websocket"] as const) {
+        const ends: string[] = [];
+        const errors: string[] = [];
+        const subscription = subscribeLive({
+          url: `http://127.0.0.1:${own.port}/events`,
+          transport,
+          from: 0,
+          backoff: { initialMs: 1000, maxMs: 1000 },
+          onEvent: () => {},
+          onEnd: (reason) => void ends.push(reason),
+          onError: (error) => void errors.push(error.message),
+        });
+        try {
+          await until(() => ends.length + errors.length > 0, 5000, `the ${transport} failure`);
+          expect({ transport, ends, errors }).toEqual({ transport, ends: ["error"], errors: [] });
+        } finally {
+          await subscription.close();
+        }
+      }
+    } finally {
+      setLogger(undefined);
+      await failingHub.close();
       own.stop(true);
     }
   });

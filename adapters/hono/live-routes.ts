@@ -125,8 +125,9 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   const base = path === "/" ? "" : path;
 
   /**
-   * Auth hook, filter, resume point and authorization, then the hub and what to connect it with;
-   * throws what the response says.
+   * Auth hook, tenant, filter, resume point and authorization, then the hub and what to connect it
+   * with; throws what the response says. The tenant before the query: a caller of no tenant (or of
+   * one not served) is refused as such, not told what is wrong with its filter first.
    */
   const admit = async (c: Context, lastEventId: string | undefined) => {
     const request = c.req.raw;
@@ -134,6 +135,10 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
       options.auth === undefined
         ? undefined
         : await authorize(options.auth, { kind: "live", type: "events", request, context: c });
+    const tenant =
+      options.tenancy === undefined
+        ? undefined
+        : await tenantScope(options.tenancy, principal, { kind: "live", type: "events", request, context: c });
     const url = new URL(request.url);
     const filter = filterFromQuery(url.searchParams);
     const from = lastEventId ?? url.searchParams.get("from") ?? undefined;
@@ -149,10 +154,6 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         ? true
         : await options.authorize(principal, { filter, after, request, context: c });
     if (decision === false || (decision !== true && typeof decision !== "function")) throw new ForbiddenError();
-    const tenant =
-      options.tenancy === undefined
-        ? undefined
-        : await tenantScope(options.tenancy, principal, { kind: "live", type: "events", request, context: c });
     const hub = typeof options.hub === "function" ? options.hub(c, tenant) : options.hub;
     return { hub, subscription: { filter, after, allow: decision === true ? undefined : decision } };
   };

@@ -32,7 +32,9 @@ describe("SSE body", () => {
       },
     } satisfies LiveConnection;
     const text = await readAll(sseBody(connection, 1000, new AbortController().signal));
-    expect(text).toBe(`retry: 1000\nevent: open\ndata: {"position":7}\n\nevent: end\ndata: {"reason":"error"}\n\n`);
+    expect(text).toBe(
+      `retry: 1000\nevent: open\nid: 7\ndata: {"position":7}\n\nevent: end\ndata: {"reason":"error"}\n\n`,
+    );
     expect(ended).toBe("error");
     expect(lines).toEqual(["live subscription failed"]);
   });

@@ -47,9 +47,13 @@ export function sseBody(
     {
       start(controller) {
         // At once: an `open` event with the position the stream starts after (a client that asked
-        // for new events only resumes from there if it drops before its first event); `retry` sets
-        // EventSource's reconnect delay.
-        controller.enqueue(encoder.encode(`retry: 1000\nevent: open\ndata: {"position":${connection.position}}\n\n`));
+        // for new events only resumes from there if it drops before its first event), also as its
+        // `id`, so that a browser's EventSource sends it back as `Last-Event-ID` on that reconnect
+        // rather than start again from the head; `retry` sets EventSource's reconnect delay.
+        const position = connection.position;
+        controller.enqueue(
+          encoder.encode(`retry: 1000\nevent: open\nid: ${position}\ndata: {"position":${position}}\n\n`),
+        );
       },
       async pull(controller) {
         let item: Awaited<ReturnType<LiveConnection["next"]>>;

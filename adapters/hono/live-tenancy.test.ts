@@ -27,7 +27,10 @@ app.route(
     auth: ({ request }) => {
       const token = request.headers.get("authorization");
       if (token === null) throw new UnauthorizedError();
-      return { userId: token, metadata: token === "nobody" ? {} : { tenant: token === "alice" ? "acme" : "globex" } };
+      // "nobody" belongs to no tenant; "stranger" to a value that is no tenant id.
+      if (token === "nobody") return { userId: token, metadata: {} };
+      const tenant = token === "alice" ? "acme" : token === "stranger" ? "No Such/Tenant" : "globex";
+      return { userId: token, metadata: { tenant } };
     },
     tenancy: { tenants, tenantOf: (principal) => principal?.metadata?.tenant as string | undefined },
   }),
@@ -108,6 +111,23 @@ describe("live routes with tenancy", () => {
     const response = await app.request("/api/events/stream", { headers: { authorization: "nobody" } });
     expect(response.status).toBe(403);
     await response.body?.cancel();
+  });
+
+  test("a caller of no tenant (or of no tenant id) is refused as such before its filter or position is looked at", async () => {
+    const bad = ["?category=Order-1", "?from=-1", "?stream=", `?type=${"x,".repeat(101)}`];
+    for (const token of ["nobody", "stranger"]) {
+      for (const query of bad) {
+        for (const method of ["GET", "HEAD"]) {
+          const response = await app.request(`/api/events/stream${query}`, {
+            method,
+            headers: { authorization: token },
+          });
+          expect(response.status).toBe(403);
+          const body = method === "GET" ? await response.text() : "";
+          expect(body).not.toMatch(/filter|from|category|VALIDATION/i);
+        }
+      }
+    }
   });
 
   test("one hub shared by every tenant, or a tenancy option without tenants or tenantOf, is refused when built", async () => {

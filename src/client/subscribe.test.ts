@@ -51,6 +51,12 @@ describe("subscribeLive options", () => {
       { url: "not a url" },
       { url: "ftp://live.test/events" },
       { url: "wss://live.test/events" }, // SSE runs over fetch: http(s) only
+      { url: "https://alice:s3cret@live.test/events" }, // fetch refuses it, quoting the password
+      { url: "wss://token@live.test/events", transport: "websocket" },
+      // Headers fetch refuses, Node's TypeError quoting the value: "Bearer s3cret " is an invalid header value.
+      { headers: { authorization: "Bearer s3cret\u0000" } },
+      { headers: { authorization: "Bearer s3cret\u0100" } },
+      { headers: { "bad name": "s3cret" } },
       { transport: "ws" as "websocket" },
       { from: -1 },
       { from: 1.5 },
@@ -64,6 +70,15 @@ describe("subscribeLive options", () => {
       { idleTimeoutMs: Number.POSITIVE_INFINITY },
       { onEvent: undefined as unknown as () => void },
       { transport: "websocket", WebSocket: "ws" as unknown as typeof WebSocket },
+      // Subprotocols WebSocket itself refuses (a SyntaxError on each connection, retried for ever):
+      // not tokens (a space, a comma, base64's "=" and "/"), empty, repeated, not strings.
+      { transport: "websocket", protocols: "a b" },
+      { transport: "websocket", protocols: "tok,en" },
+      { transport: "websocket", protocols: "eyJ0b2tlbiI6MX0=" },
+      { transport: "websocket", protocols: ["ok", "a/b"] },
+      { transport: "websocket", protocols: "" },
+      { transport: "websocket", protocols: ["x", "x"] },
+      { transport: "websocket", protocols: 42 as unknown as string },
     ];
     for (const options of bad) {
       let thrown: unknown;
@@ -73,6 +88,9 @@ describe("subscribeLive options", () => {
         thrown = error;
       }
       expect({ options, validation: isValidationError(thrown) }).toEqual({ options, validation: true });
+      expect(
+        JSON.stringify({ message: (thrown as Error).message, issues: (thrown as { issues?: unknown }).issues }),
+      ).not.toContain("s3cret");
     }
     expect(requests).toEqual([]);
     // Node 20 has no global WebSocket: without the option, the WebSocket transport is refused there.
@@ -101,6 +119,7 @@ describe("subscribeLive options", () => {
     const { subscription } = live(server(() => new Response("")).fetch, {
       url: "wss://live.test/events",
       transport: "websocket",
+      protocols: ["eventflows.v1", "Bearer.eyJhbGciOiJIUzI1NiJ9.e30.x-_y"],
       WebSocket: Socket as unknown as typeof WebSocket,
     });
     while (urls.length === 0) await sleep(2);
@@ -148,6 +167,82 @@ describe("subscribeLive against a misbehaving server", () => {
     expect(handled).toEqual([1, 2, 3]);
     // The first connection handled events: the second comes at once; it handled none: a 500 ms wait.
     expect(requests.length).toBe(2);
+  });
+
+  test("headers given per connection that fetch refuses are reported without them (no cause quoting the token), and retried", async () => {
+    const { fetch, requests } = server(() => new Response(open(0), { headers: SSE }));
+    const { errors, subscription } = live(fetch, {
+      headers: () => ({ authorization: "Bearer s3cret\u0000" }),
+      backoff: { initialMs: 1, maxMs: 1 },
+    });
+    while (errors.length < 2) await sleep(2);
+    await subscription.close();
+    expect(requests).toEqual([]);
+    for (const error of errors) {
+      expect(error.code).toBe(LiveClientErrorCode.Disconnected);
+      expect(error.cause).toBeUndefined();
+      expect(error.message).not.toContain("s3cret");
+    }
+  });
+
+  test("a network failure is reported as its name, message and code: not the runtime's error, whose path (Bun's) holds the URL and its token", async () => {
+    // As Bun's fetch fails: the URL, query and all, on the error's `path`; once at the request, once reading the body.
+    const failure = (url: string) =>
+      Object.assign(new TypeError("ECONNRESET: closed"), { code: "ECONNRESET", path: url });
+    const { fetch } = server((n) => {
+      const url = `http://live.test/events/stream?token=s3cret&n=${n}`;
+      if (n % 2 === 0) throw Object.assign(new TypeError("fetch failed", { cause: failure(url) }), { path: url });
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(encoder.encode(open(0))),
+        pull: (controller) => controller.error(failure(url)),
+      });
+      return new Response(body, { headers: SSE });
+    });
+    const { errors, subscription } = live(fetch, {
+      url: "http://live.test/events?token=s3cret",
+      backoff: { initialMs: 1, maxMs: 1 },
+    });
+    while (errors.length < 2) await sleep(2);
+    await subscription.close();
+    for (const error of errors.slice(0, 2)) {
+      expect(JSON.stringify(error, ["message", "name", "code", "path", "cause"])).not.toContain("s3cret");
+      const causes: unknown[] = [];
+      for (let cause = error.cause; cause instanceof Error; cause = cause.cause) causes.push(cause);
+      expect(causes.length).toBeGreaterThan(0);
+      for (const cause of causes) expect((cause as { path?: string }).path).toBeUndefined();
+      expect(causes.some((cause) => (cause as { code?: string }).code === "ECONNRESET")).toBe(true);
+    }
+  });
+
+  test("an onEvent that throws is reported with its own error as the cause, and the events resume after the last handled", async () => {
+    const { fetch, requests } = server(() => new Response(open(0) + event(1) + event(2), { headers: SSE }));
+    const own = new Error("the application's own failure");
+    let calls = 0;
+    const { errors, subscription } = live(fetch, {
+      backoff: { initialMs: 1, maxMs: 1 },
+      onEvent: (e) => {
+        calls += 1;
+        if (e.globalPosition === 2 && calls === 2) throw own;
+      },
+    });
+    while (errors.length === 0 || requests.length < 2) await sleep(2);
+    await subscription.close();
+    expect(errors[0]?.cause).toBe(own);
+    expect(errors[0]?.message).toBe("The onEvent handler failed");
+    expect(requests[1]?.url).toContain("from=1");
+  });
+
+  test("close() in a long backoff wait ends the wait at once: closed resolves, nothing more is requested", async () => {
+    spyOn(Math, "random").mockReturnValue(1);
+    const { fetch, requests } = server(() => new Response("busy", { status: 503 }));
+    const { errors, subscription } = live(fetch, { backoff: { initialMs: 3_600_000, maxMs: 3_600_000 } });
+    while (errors.length === 0) await sleep(5);
+    const started = Date.now();
+    await subscription.close();
+    await subscription.closed;
+    expect(Date.now() - started).toBeLessThan(1000);
+    await sleep(20);
+    expect(requests.length).toBe(1);
   });
 
   test("a server that never answers the request is a drop after idleTimeoutMs, and is retried", async () => {

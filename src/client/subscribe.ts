@@ -3,6 +3,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { integerOptionIssues } from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
+import { abortableSleep } from "../projections/progress.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
 import { DEFAULT_MAX_SSE_MESSAGE_LENGTH, parseSse } from "./sse-parser.js";
 
@@ -31,11 +32,14 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
   readonly onEvent: (event: E) => void | Promise<void>;
   /** Told of each failure; the client reconnects after it unless the server refused (400, 401, 403, 404, 405). */
   readonly onError?: (error: LiveStreamError) => void;
-  /** Told when the server ends the stream (`slow-consumer`, `shutdown`…); the client then reconnects. */
+  /**
+   * Told when the server ends the stream, with its reason: `slow-consumer`, `shutdown`, `error` (the
+   * server failed reading the store: SSE's `end` message, WebSocket's close 1011); the client then reconnects.
+   */
   readonly onEnd?: (reason: string) => void;
   /** SSE only: request headers (an `Authorization`), or a function giving them per connection. */
   readonly headers?: LiveHeaders | (() => LiveHeaders | Promise<LiveHeaders>);
-  /** WebSocket only: subprotocols, where a browser can carry a token (`WebSocket` cannot send headers). */
+  /** WebSocket only: subprotocols (HTTP tokens), where a browser can carry a token (`WebSocket` cannot send headers). */
   readonly protocols?: string | string[];
   readonly backoff?: LiveBackoff;
   /** No bytes for this long (the server sends heartbeats) means a dead connection: reconnect. Defaults to 30,000 ms. */
@@ -135,7 +139,11 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   const handle = async (event: E) => {
     const at = event.globalPosition;
     if (at !== undefined && position !== undefined && at <= position) return;
-    await options.onEvent(event);
+    try {
+      await options.onEvent(event);
+    } catch (error) {
+      throw new HandlerFailure(error);
+    }
     if (at !== undefined) position = at;
     handled = true;
   };
@@ -144,7 +152,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   const overSse = async (signal: AbortSignal): Promise<void> => {
     const doFetch = options.fetch ?? globalThis.fetch;
     const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
-    const headers = new Headers(extra);
+    const headers = requestHeaders(extra);
     headers.set("accept", "text/event-stream");
     // From the request on: a server that never answers is as dead as one that stops sending.
     const idle = watchIdle(idleTimeoutMs, () => current.abort());
@@ -238,8 +246,11 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         if (pinger !== undefined) clearInterval(pinger);
         void chain.then(() => {
           if (failed !== undefined) return reject(failed);
+          // The server's ends (4008 slow-consumer, 1001 shutdown, 1011 error: it failed reading the
+          // store) go to onEnd, as the SSE `end` message does, the same failure the same callback.
           if (event.code >= 4000 && event.code !== 4000) ended(event.reason);
           else if (event.code === 1001) ended(event.reason || "shutdown");
+          else if (event.code === 1011) ended(event.reason || "error");
           else if (!signal.aborted && event.code !== 1000) {
             report(new LiveStreamError(LiveClientErrorCode.Disconnected, `The live stream closed (${event.code})`));
           }
@@ -259,9 +270,13 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         const failure =
           error instanceof LiveStreamError
             ? error
-            : new LiveStreamError(LiveClientErrorCode.Disconnected, "The live stream failed", undefined, {
-                cause: error,
-              });
+            : error instanceof HandlerFailure
+              ? new LiveStreamError(LiveClientErrorCode.Disconnected, "The onEvent handler failed", undefined, {
+                  cause: error.error,
+                })
+              : new LiveStreamError(LiveClientErrorCode.Disconnected, "The live stream failed", undefined, {
+                  cause: plainCause(error),
+                });
         report(failure);
         if (failure.code === LiveClientErrorCode.Refused) break;
       }
@@ -273,7 +288,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       current = new AbortController();
       // Full jitter: many clients dropped at once do not come back at once.
       const wait = attempt === 0 ? 0 : Math.random() * Math.min(maxMs, initialMs * 2 ** (attempt - 1));
-      await abortableSleep(wait, current.signal);
+      // The core's sleep: it rejects on abort (close), which ends the wait as the loop wants.
+      await abortableSleep(wait, current.signal, "live reconnect").catch(() => {});
     }
     stopped = true;
   })();
@@ -290,6 +306,38 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
     },
   };
 }
+
+/** The application's onEvent threw (or rejected) this: its own error, passed on as it is. */
+class HandlerFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * A runtime's failure (the network, the body's read) as its name, message and code, its causes so
+ * too: Bun's carry the URL (`path`), a token in its query included, which `onError` would hand on.
+ */
+function plainCause(error: unknown, depth = 0): Error | undefined {
+  if (!(error instanceof Error) || depth > 3) return undefined;
+  const plain = new Error(error.message, { cause: plainCause(error.cause, depth + 1) });
+  plain.name = error.name;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") Object.assign(plain, { code });
+  return plain;
+}
+
+/**
+ * The request's headers. Names or values the Fetch API refuses throw a TypeError that quotes them
+ * (Node's: "Headers.append: "Bearer <token>" is an invalid header value."): reported without it.
+ */
+function requestHeaders(extra: LiveHeaders | undefined): Headers {
+  try {
+    return new Headers(extra);
+  } catch {
+    throw new LiveStreamError(LiveClientErrorCode.Disconnected, INVALID_HEADERS);
+  }
+}
+
+const INVALID_HEADERS = "headers must be HTTP header names and values the Fetch API accepts";
 
 function refusal(status: number): LiveStreamError {
   return REFUSED.has(status)
@@ -317,19 +365,6 @@ function watchIdle(ms: number, onIdle: () => void): { reset: () => void; stop: (
   };
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
-
 /**
  * Options a subscription could only fail on, again and again: a negative or NaN backoff or idle
  * timeout reconnected in a busy loop, an unparsable URL or a missing `WebSocket` was retried forever
@@ -345,6 +380,11 @@ function checkOptions(options: LiveClientOptions<never>): void {
   }
   const transport = options.transport;
   const schemes = transport === "websocket" ? ["http:", "https:", "ws:", "wss:"] : ["http:", "https:"];
+  // fetch refuses them on Node and in browsers, its TypeError quoting the URL, password and all, to
+  // onError at every retry: refused here, without echoing them.
+  if (url !== undefined && (url.username !== "" || url.password !== "")) {
+    issues.push({ path: ["url"], message: "url must not hold credentials (user:password@): send them in headers" });
+  }
   if (url !== undefined && !schemes.includes(url.protocol)) {
     issues.push({
       path: ["url"],
@@ -364,6 +404,15 @@ function checkOptions(options: LiveClientOptions<never>): void {
     ...integerOptionIssues(options.idleTimeoutMs, "idleTimeoutMs", 3_600_000),
     ...integerOptionIssues(options.maxMessageLength, "maxMessageLength", 1024 * 1024 * 1024),
   );
+  if (transport === "websocket" && options.protocols !== undefined) issues.push(...protocolIssues(options.protocols));
+  // Given as they are (not a function giving them per connection): checked once, without echoing them.
+  if (transport !== "websocket" && options.headers !== undefined && typeof options.headers !== "function") {
+    try {
+      new Headers(options.headers);
+    } catch {
+      issues.push({ path: ["headers"], message: INVALID_HEADERS });
+    }
+  }
   if (transport === "websocket" && typeof (options.WebSocket ?? globalThis.WebSocket) !== "function") {
     issues.push({ path: ["WebSocket"], message: "this runtime has no global WebSocket: pass one (Node 20: ws)" });
   }
@@ -371,4 +420,19 @@ function checkOptions(options: LiveClientOptions<never>): void {
     issues.push({ path: ["fetch"], message: "fetch must be a function" });
   }
   if (issues.length > 0) throw new ValidationError("Invalid live subscription options", issues);
+}
+
+/** A subprotocol is an HTTP token (RFC 6455 4.1): what WebSocket accepts, once each. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Subprotocols `WebSocket` would refuse with a SyntaxError on every connection (a token with a space,
+ * a comma or base64's `=` and `/`, an empty one, one given twice): retried for ever as drops.
+ */
+function protocolIssues(protocols: unknown): Issue[] {
+  const list = typeof protocols === "string" ? [protocols] : protocols;
+  const message = "protocols must be a token or a list of distinct tokens (letters, digits and !#$%&'*+-.^_`|~)";
+  if (!Array.isArray(list)) return [{ path: ["protocols"], message }];
+  const valid = list.every((value) => typeof value === "string" && TOKEN.test(value));
+  return valid && new Set(list).size === list.length ? [] : [{ path: ["protocols"], message }];
 }

@@ -1,6 +1,7 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
+import { isWellFormed, LONE_SURROGATE } from "../internal/unicode.js";
 import { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "../internal/validate.js";
 
 /**
@@ -55,7 +56,8 @@ export function filterToQuery(filter: LiveFilter, params: URLSearchParams = new 
 
 /**
  * @throws {ValidationError} see {@link filterFromQuery}; an entry holding a comma, which the query form would
- * split; an empty list, which it cannot carry (sent as no list, it would match every event, not none).
+ * split, or a lone UTF-16 surrogate, which it would turn into U+FFFD; an empty list, which it cannot carry
+ * (sent as no list, it would match every event, not none).
  */
 export function checkFilter(filter: LiveFilter): LiveFilter {
   const issues: { path: string[]; message: string }[] = [];
@@ -89,6 +91,12 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
           path: [key],
           message: `an entry of ${key} cannot hold a comma (the query separates entries with it)`,
         });
+        break;
+      }
+      // The query form is UTF-8: a lone surrogate would reach the server as U+FFFD, and the subscriber
+      // would follow a stream (or type) it never named. No stream id or type holds one anyway.
+      if (!isWellFormed(value)) {
+        issues.push({ path: [key], message: `an entry of ${key} ${LONE_SURROGATE}` });
         break;
       }
       // "Order-1" as a category would match nothing, silently (see categorySeparatorIssue).

@@ -260,6 +260,34 @@ describe("live filters", () => {
     );
   });
 
+  test("an entry checkFilter accepts survives its query string whatever its code units: a lone surrogate is refused (property)", () => {
+    // The query form is UTF-8: a lone surrogate would reach the server as U+FFFD, naming another stream or type.
+    const unit = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 3 }),
+      fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code)),
+    );
+    const entry = fc.array(unit, { minLength: 1, maxLength: 4 }).map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(entry, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom("streams", "categories", "types"),
+        (values, key) => {
+          let checked: LiveFilter;
+          try {
+            checked = checkFilter({ [key]: values });
+          } catch (error) {
+            expect(isValidationError(error)).toBe(true);
+            return;
+          }
+          expect(filterFromQuery(filterToQuery(checked))).toEqual(checked);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    expect(() => checkFilter({ streams: ["Cart-\uD800"] })).toThrow(/lone UTF-16 surrogate/);
+    expect(() => checkFilter({ types: ["\uDC00Placed"] })).toThrow(/lone UTF-16 surrogate/);
+  });
+
   test("a filter checkFilter accepts matches the same events once through its query string (property)", () => {
     // What subscribeLive sends: an empty list, which the query cannot carry, must not widen to every event.
     const anyList = fc.option(fc.uniqueArray(name, { maxLength: 3 }), { nil: undefined });

@@ -1,7 +1,9 @@
 /**
  * The isolation contract itself can fail: a strategy that lets tenants share an event store (the
  * mistake a key prefix or schema name computed wrongly amounts to) fails every case about events,
- * and passes the one about snapshots and checkpoints, which it keeps apart.
+ * and passes the one about snapshots and checkpoints, which it keeps apart. The tenant's store makes
+ * the mistake fail loudly: its probes (a stream's version, its existence, the feed's head) refuse
+ * another tenant's stream and feed with a TenantIsolationError, as its reads do.
  */
 import { expect, test } from "bun:test";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
@@ -24,4 +26,8 @@ test("a strategy whose tenants share one event store fails every case about even
   expect(results.length).toBe(suite.cases.length);
   const failed = results.filter((r) => !r.ok).map((r) => r.name);
   expect(failed).toEqual(suite.cases.map((c) => c.name).filter((name) => !name.includes("snapshots")));
+  // Loudly: A's probes of B's stream and of the shared feed are refused, as reads are, not answered
+  // with B's version, B's stream's existence or B's head.
+  const probes = results.find((r) => r.name.includes("probes"));
+  expect(probes?.error).toStartWith("TenantIsolationError");
 }, 60_000);

@@ -192,7 +192,7 @@ describe("tenancy()", () => {
     });
   });
 
-  test("defence in depth: a store shared by mistake refuses the other tenant's events, returning none of them", async () => {
+  test("defence in depth: a store shared by mistake refuses the other tenant's events and probes, returning none of them", async () => {
     const shared = new InMemoryEventStore();
     const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
     const acme = await tenants.forTenant("acme");
@@ -204,6 +204,12 @@ describe("tenancy()", () => {
       () => collect(acme.stores.eventStore.readStream("Cart-2", { raw: true })),
       () => collect(acme.stores.eventStore.readAll()),
       () => collect(acme.stores.eventStore.readFeed()),
+      // The probes too: another tenant's stream's version or existence, the shared feed's head.
+      () => acme.stores.eventStore.getStreamVersion("Cart-1"),
+      () => acme.stores.eventStore.streamExists("Cart-1"),
+      () => acme.stores.eventStore.getStreamVersion("Cart-2"),
+      () => acme.stores.eventStore.getLastGlobalPosition(),
+      () => acme.stores.eventStore.getHeadPosition(),
     ]) {
       let seen: unknown;
       const error = await read().then(

@@ -135,20 +135,46 @@ export class TenantEventStore extends EventStore {
     return this.#guard(this.inner.readFeed<E>(options), "readAll");
   }
 
-  override getStreamVersion(streamId: string): Promise<number> {
-    return this.inner.getStreamVersion(streamId);
+  // The probes answer about a stream or the feed without returning an event, but what they answer
+  // (that another tenant's stream exists, its version, how far another tenant's feed went) is read
+  // from it all the same: each reads the newest event it answered about (one more read, raw: neither
+  // decrypted nor upcast) and refuses, as a read would, when that event is not this tenant's.
+
+  override async getStreamVersion(streamId: string): Promise<number> {
+    const version = await this.inner.getStreamVersion(streamId);
+    if (version > 0) await this.#probeStream(streamId, "getStreamVersion");
+    return version;
   }
 
-  override streamExists(streamId: string): Promise<boolean> {
-    return this.inner.streamExists(streamId);
+  override async streamExists(streamId: string): Promise<boolean> {
+    const exists = await this.inner.streamExists(streamId);
+    if (exists) await this.#probeStream(streamId, "streamExists");
+    return exists;
   }
 
-  override getLastGlobalPosition(): Promise<number> {
-    return this.inner.getLastGlobalPosition();
+  override async getLastGlobalPosition(): Promise<number> {
+    return this.#probeFeed(await this.inner.getLastGlobalPosition(), "getLastGlobalPosition");
   }
 
-  override getHeadPosition(): Promise<number> {
-    return this.inner.getHeadPosition();
+  override async getHeadPosition(): Promise<number> {
+    return this.#probeFeed(await this.inner.getHeadPosition(), "getHeadPosition");
+  }
+
+  #probeStream(streamId: string, operation: string): Promise<void> {
+    return this.#probe(this.inner.readStream(streamId, { direction: "backward", maxCount: 1, raw: true }), operation);
+  }
+
+  async #probeFeed(position: number, operation: string): Promise<number> {
+    if (position > 0) await this.#probe(this.inner.readAll({ after: position - 1, maxCount: 1, raw: true }), operation);
+    return position;
+  }
+
+  /** The first event of a probe's read checked; none (a deleted stream's, say) passes. */
+  async #probe(events: AsyncGenerator<EventEnvelope, void, undefined>, operation: string): Promise<void> {
+    for await (const event of events) {
+      this.#check(event, operation);
+      break;
+    }
   }
 
   override ping(signal?: AbortSignal): Promise<void> {

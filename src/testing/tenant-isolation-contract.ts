@@ -45,9 +45,10 @@ interface Pair {
 const event = (type: string, data: unknown = {}) => ({ type, data });
 
 /**
- * Tenant A can never read, append to, subscribe to or replay tenant B's streams, nor load B's
- * snapshots and checkpoints, through a tenant's stores as `tenancy()` hands them out, whatever stream
- * ids and positions A crafts. Every isolation strategy runs it.
+ * Tenant A can never read, append to, subscribe to or replay tenant B's streams (nor learn their
+ * versions, their existence or B's head), nor load B's snapshots and checkpoints, through a tenant's
+ * stores as `tenancy()` hands them out, whatever stream ids and positions A crafts. Every isolation
+ * strategy runs it.
  */
 export function tenantIsolationContract(options: TenantIsolationContractOptions): ContractSuite {
   checkContractOptions("tenantIsolationContract", options, {
@@ -125,6 +126,30 @@ export function tenantIsolationContract(options: TenantIsolationContractOptions)
     }
     assertEqual(await A.eventStore.streamExists(streamId), false, "B's stream exists for A");
   });
+
+  add(
+    "A's probes (streamExists, getStreamVersion, getLastGlobalPosition, getHeadPosition) answer of A's streams and feed only",
+    async ({ a, b, A, B }) => {
+      const { streamId } = await victimStream(B);
+      const heads = async () => [await A.eventStore.getLastGlobalPosition(), await A.eventStore.getHeadPosition()];
+      assertEqual(await heads(), [0, 0], "A's head before A appended anything, B's feed holding events");
+      for (const id of craftedIds(b, streamId, a)) {
+        let exists = false;
+        try {
+          exists = await A.eventStore.streamExists(id);
+        } catch (error) {
+          assertEqual((error as { code?: unknown }).code, ErrorCode.Validation, `A's probe of ${JSON.stringify(id)}`);
+        }
+        assertEqual(exists, false, `B's stream ${JSON.stringify(id.slice(0, 80))} exists for A`);
+      }
+      const { events } = await A.eventStore.appendToStream(`Mine-${ulid()}`, [event("Mine")]);
+      const mine = events[0]?.globalPosition ?? 0;
+      // B appends after A: A's head stays at A's own last event.
+      await victimStream(B);
+      assertEqual(await heads(), [mine, mine], "A's head, B having appended after A");
+      assertEqual(await A.eventStore.getStreamVersion(streamId), 0, "the version of B's stream for A");
+    },
+  );
 
   add("A's appends under B's stream ids never reach B's stream", async ({ a, b, A, B }) => {
     const { streamId, events } = await victimStream(B);

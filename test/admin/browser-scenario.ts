@@ -270,5 +270,38 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
       },
       timeout,
     );
+
+    test(
+      "a right-to-left override in an event type or stream id stays in it: the heading and notice around it read left to right",
+      async () => {
+        // Last: the event it appends would show in the other views' figures and screenshots.
+        const rlo = "\u202E";
+        const streamId = `Cart-${rlo}evil`;
+        await world.eventStore.appendToStream(streamId, [{ type: `Item${rlo}Added`, data: {} }]);
+        /** Where `text` is drawn in the element `selector`, from the left: text runs reversed show up as order reversed. */
+        const left = (selector: string, text: string) =>
+          page.evaluate(`(() => {
+            const root = document.querySelector(${JSON.stringify(selector)});
+            const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+              const at = node.data.indexOf(${JSON.stringify(text)});
+              if (at < 0) continue;
+              const range = document.createRange();
+              range.setStart(node, at);
+              range.setEnd(node, at + ${text.length});
+              return range.getBoundingClientRect().left;
+            }
+            return Number.NaN;
+          })()`) as Promise<number>;
+        await page.goto(`${base()}/#/event/${encodeURIComponent(streamId)}/1`);
+        await page.getByRole("heading", { name: `Item${rlo}Added #1 of ${streamId}` }).waitFor();
+        expect(await left("main h2", "#1")).toBeLessThan(await left("main h2", "of"));
+        // A notice naming the id (a stream that does not exist) reads left to right after it too.
+        await page.goto(`${base()}/#/stream/${encodeURIComponent(`${streamId}-none`)}`);
+        await page.locator("#notice", { hasText: "does not exist" }).waitFor();
+        expect(await left("#notice", "does")).toBeLessThan(await left("#notice", "exist"));
+      },
+      timeout,
+    );
   });
 }

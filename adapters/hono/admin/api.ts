@@ -108,7 +108,13 @@ export async function stream(store: EventStore, params: URLSearchParams) {
   const id = textParam(params, "id");
   const from = integerParam(params, "from", 1) ?? 1;
   const limit = integerParam(params, "limit", 1, MAX_PAGE) ?? 50;
-  const version = await store.getStreamVersion(id);
+  let version: number;
+  try {
+    version = await store.getStreamVersion(id);
+  } catch (error) {
+    // Another tenant's stream on a shared table: its version is refused as its events are.
+    throw asMissing(error, () => new StreamNotFoundError(id, { cause: error }));
+  }
   if (version === 0) throw new StreamNotFoundError(id);
   const events: EventSummary[] = [];
   try {

@@ -58,7 +58,7 @@ export const ADMIN_SCRIPT = String.raw`
     if (heading) heading.focus();
   }
   function say(text, isError) {
-    notice.textContent = text;
+    notice.textContent = String(text).replace(/[\u202A-\u202E\u2066-\u2069]/g, "");
     notice.className = isError ? "notice error" : "notice";
   }
 
@@ -88,7 +88,8 @@ export const ADMIN_SCRIPT = String.raw`
   function eventRow(e) {
     return row([String(e.globalPosition === undefined ? "" : e.globalPosition), link(e.streamId, streamHash(e.streamId)), String(e.version), link(e.type, eventHash(e)), time(e.timestamp)]);
   }
-  function heading(text) { return el("h2", { tabindex: "-1" }, [text]); }
+  function heading() { return el("h2", { tabindex: "-1" }, [].slice.call(arguments)); }
+  function bdi(text) { return el("bdi", null, [text]); }
 
   function feed(params) {
     return api("feed" + q({ after: params.after, to: params.to, limit: 50 })).then(function (page) {
@@ -168,7 +169,7 @@ export const ADMIN_SCRIPT = String.raw`
       var nav = el("p", { class: "pager" }, []);
       if (page.from > 1) nav.appendChild(link("Earlier", streamHash(id) + "?from=" + Math.max(1, page.from - 50)));
       if (page.next !== undefined) nav.appendChild(link("Later", streamHash(id) + "?from=" + page.next));
-      show([heading("Stream " + id), el("p", null, ["Version " + page.version + "."]), nav,
+      show([heading("Stream ", bdi(id)), el("p", null, ["Version " + page.version + "."]), nav,
         table("Events of the stream, by version", ["Position", "Stream", "Version", "Type", "Time"], page.events.map(eventRow))]);
     });
   }
@@ -184,7 +185,7 @@ export const ADMIN_SCRIPT = String.raw`
       }
       var dl = el("dl", null, []);
       fields.forEach(function (f) { dl.appendChild(el("dt", null, [f[0]])); dl.appendChild(el("dd", null, [f[1]])); });
-      show([heading(e.type + " #" + e.version + " of " + e.streamId), dl, el("h3", null, ["Data"]), json(e.data), el("h3", null, ["Metadata"]), json(e.metadata)]);
+      show([heading(bdi(e.type), " #" + e.version + " of ", bdi(e.streamId)), dl, el("h3", null, ["Data"]), json(e.data), el("h3", null, ["Metadata"]), json(e.metadata)]);
     });
   }
 
