@@ -239,6 +239,34 @@ describe("tenancy()", () => {
     expect(failures.every(([, event]) => event === undefined)).toBe(true);
   });
 
+  test("defence in depth: on a store shared by mistake, deleting, truncating or restoring the other tenant's stream is refused and changes nothing", async () => {
+    const shared = new InMemoryEventStore();
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = (await tenants.forTenant("acme")).stores.eventStore;
+    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    await globex.appendToStream("Cart-1", [
+      { type: "Added", data: {} },
+      { type: "Added", data: {} },
+    ]);
+    for (const change of [
+      () => acme.deleteStream("Cart-1"),
+      () => acme.deleteStream("Cart-1", { mode: "hard" }),
+      () => acme.truncateStream("Cart-1", { before: 2 }),
+      () => acme.restoreStream("Cart-1"),
+    ]) {
+      const error = await change().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as { code?: string }).code).toBe(TenancyErrorCode.Isolation);
+    }
+    expect((await collect(globex.readStream("Cart-1"))).length).toBe(2);
+    // The tenant's own streams still change as before.
+    await acme.appendToStream("Cart-2", [{ type: "Added", data: {} }]);
+    expect((await acme.deleteStream("Cart-2")).changed).toBe(true);
+    expect((await acme.restoreStream("Cart-2")).changed).toBe(true);
+  });
+
   test("a subscription through another wrapper's reads neither handles nor reports the other tenant's event", async () => {
     // A wrapped store that overrides the public reads takes the checking handler, not the core's read check.
     class Wrapped extends InMemoryEventStore {

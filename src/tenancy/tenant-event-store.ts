@@ -93,17 +93,21 @@ export class TenantEventStore extends EventStore {
   }
 
   // Deletions go to the wrapped store (which commits them) with the tenant stamped on the lifecycle
-  // event, so the tenant's own feed reads it like any of its events.
-  override deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
+  // event, so the tenant's own feed reads it like any of its events. They destroy what they reach, so
+  // the stream's newest event is probed first: another tenant's stream is refused, not deleted.
+  override async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
+    await this.#probeStream(streamId, "deleteStream");
     return this.inner.deleteStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
   }
 
-  override restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
+  override async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
+    await this.#probeStream(streamId, "restoreStream");
     return this.inner.restoreStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
   }
 
-  override truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
+  override async truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
     if (typeof options !== "object" || options === null) return this.inner.truncateStream(streamId, options);
+    await this.#probeStream(streamId, "truncateStream");
     return this.inner.truncateStream(streamId, { ...options, metadata: this.#stamp(options.metadata) });
   }
 
