@@ -111,13 +111,50 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     expect(sent).toHaveLength(0);
   });
 
-  test("entries EventBridge would refuse (Source or DetailType empty or no string, Detail no JSON object, Resources no strings) are one ValidationError, before anything is sent", async () => {
+  test("null options are the defaults; options that are no object are a ValidationError, not a TypeError", () => {
+    // Without options nothing names a region or credentials (none in this test's environment): the
+    // same ValidationError as with no options at all, not a TypeError.
+    const none = (given: unknown) => {
+      try {
+        new EventBridgeEventBus(given as never);
+        return undefined;
+      } catch (error) {
+        return error;
+      }
+    };
+    expect(none(null)).toBeInstanceOf(ValidationError);
+    expect(String(none(null))).toBe(String(none(undefined)));
+    for (const bad of [42, "default"]) {
+      expect(() => new EventBridgeEventBus(bad as never)).toThrow(ValidationError);
+    }
+  });
+
+  test("entries at PutEventsRequestEntry's limits are sent (DetailType 128, Source 256, 100 resources of 2048)", async () => {
+    // The request is made (and refused by this file's fetch): no ValidationError before it.
+    const error = await bus({
+      detailType: () => "D".repeat(128),
+      source: "s".repeat(256),
+      resources: () => Array.from({ length: 100 }, (_, i) => `arn:aws:s3:::${String(i).padStart(2035, "r")}`),
+    })
+      .publish([testEnvelope("A", "S-1")])
+      .catch((e: unknown) => e);
+    expect(isValidationError(error)).toBe(false);
+    expect(sent.length).toBeGreaterThan(0);
+  });
+
+  test("entries EventBridge would refuse (Source or DetailType empty, no string or too long, Source aws.*, Detail no JSON object, Resources no strings, too many or too long) are one ValidationError, before anything is sent", async () => {
     const good = testEnvelope("A", "S-1");
     const cases: [EventBridgeEventBusOptions, string][] = [
       [{ detailType: () => "" }, "0.detailType"],
       [{ source: "" }, "0.source"],
       [{ source: (() => 42) as unknown as () => string }, "0.source"],
       [{ resources: () => ["arn:aws:s3:::ok", 7 as unknown as string] }, "0.resources.1"],
+      // PutEventsRequestEntry's limits, and the Source prefix AWS keeps for itself.
+      [{ detailType: () => "D".repeat(129) }, "0.detailType"],
+      [{ source: "s".repeat(257) }, "0.source"],
+      [{ source: "aws.orders" }, "0.source"],
+      [{ resources: () => Array.from({ length: 101 }, (_, i) => `arn:aws:s3:::b${i}`) }, "0.resources"],
+      [{ resources: () => [`arn:aws:s3:::${"r".repeat(2048)}`] }, "0.resources.0"],
     ];
     const mapped = (detail: string): EventBridgeEventBusOptions => ({
       mapping: {

@@ -131,7 +131,14 @@ export class EventBridgeEventBus implements EventPublisher {
   /** Whether `Detail` comes from the caller's mapping, so must be checked (the default's is always an object). */
   readonly #customMapping: boolean;
 
-  constructor(options: EventBridgeEventBusOptions = {}) {
+  constructor(given: EventBridgeEventBusOptions = {}) {
+    // null is no options, as everywhere in the library (it was a TypeError).
+    const options = given ?? {};
+    if (typeof options !== "object") {
+      throw new ValidationError("Invalid EventBridge event bus options", [
+        { path: [], message: "options must be an object" },
+      ]);
+    }
     const issues: Issue[] = [];
     const eventBusName = options.eventBusName ?? "default";
     if (!isEventBusName(eventBusName)) {
@@ -367,11 +374,17 @@ function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {
  */
 function entryIssues(parts: EntryParts, index: number, checkDetail: boolean): Issue[] {
   const issues: Issue[] = [];
-  if (typeof parts?.source !== "string" || parts.source === "") {
-    issues.push({ path: [index, "source"], message: "an entry's Source must be a non-empty string" });
+  // PutEventsRequestEntry's rules: EventBridge fails an entry past them, after the request.
+  if (typeof parts?.source !== "string" || parts.source === "" || parts.source.length > 256) {
+    issues.push({ path: [index, "source"], message: "an entry's Source must be a string of 1 to 256 characters" });
+  } else if (parts.source.startsWith("aws.")) {
+    issues.push({ path: [index, "source"], message: "an entry's Source cannot start with aws. (reserved by AWS)" });
   }
-  if (typeof parts?.detailType !== "string" || parts.detailType === "") {
-    issues.push({ path: [index, "detailType"], message: "an entry's DetailType must be a non-empty string" });
+  if (typeof parts?.detailType !== "string" || parts.detailType === "" || parts.detailType.length > 128) {
+    issues.push({
+      path: [index, "detailType"],
+      message: "an entry's DetailType must be a string of 1 to 128 characters",
+    });
   }
   const time: unknown = parts?.time;
   // Sent as seconds: anything but a valid Date threw a TypeError (a string) or sent null (an invalid Date).
@@ -386,9 +399,15 @@ function entryIssues(parts: EntryParts, index: number, checkDetail: boolean): Is
     if (!Array.isArray(resources)) {
       issues.push({ path: [index, "resources"], message: "an entry's Resources must be an array of strings" });
     } else {
+      if (resources.length > 100) {
+        issues.push({ path: [index, "resources"], message: "an entry holds at most 100 resources" });
+      }
       resources.forEach((resource, at) => {
-        if (typeof resource !== "string" || resource === "") {
-          issues.push({ path: [index, "resources", at], message: "a resource must be a non-empty string" });
+        if (typeof resource !== "string" || resource === "" || resource.length > 2048) {
+          issues.push({
+            path: [index, "resources", at],
+            message: "a resource must be a string of 1 to 2048 characters",
+          });
         }
       });
     }
