@@ -169,6 +169,29 @@ describe("subscribeLive against a misbehaving server", () => {
     expect(requests.length).toBe(2);
   });
 
+  test("an event whose globalPosition is no position drops the connection and is reported; the resume point stays the last good one", async () => {
+    const bad = (position: unknown) =>
+      `data: ${JSON.stringify({ id: "x", type: "E", streamId: "S-1", globalPosition: position, data: {} })}\n\n`;
+    const sent = [bad(1.5), bad("7"), bad(-1), bad(2 ** 53)];
+    const { fetch, requests } = server((n) =>
+      n < sent.length
+        ? new Response(open(0) + event(n + 1) + sent[n], { headers: SSE })
+        : new Response(open(0), { headers: SSE }),
+    );
+    const { handled, errors, subscription } = live(fetch, { backoff: { initialMs: 1, maxMs: 1 } });
+    while (requests.length <= sent.length) await sleep(2);
+    await subscription.close();
+    expect(handled).toEqual([1, 2, 3, 4]);
+    expect(errors.slice(0, sent.length).map((e) => e.code)).toEqual(sent.map(() => LiveClientErrorCode.Disconnected));
+    // Each reconnect resumed after the last event handled, never from what the bad event said.
+    expect(requests.slice(1, sent.length + 1).map((r) => new URL(r.url).searchParams.get("from"))).toEqual([
+      "1",
+      "2",
+      "3",
+      "4",
+    ]);
+  });
+
   test("headers given per connection that fetch refuses are reported without them (no cause quoting the token), and retried", async () => {
     const { fetch, requests } = server(() => new Response(open(0), { headers: SSE }));
     const { errors, subscription } = live(fetch, {

@@ -137,7 +137,15 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
    * and a server that sends one again, or out of order, does not get it handled twice).
    */
   const handle = async (event: E) => {
-    const at = event.globalPosition;
+    const at = event?.globalPosition;
+    // The position becomes the resume point (`from`): one that is no position would make every
+    // reconnect a 400, and the subscription end for good. Such an event drops the connection instead.
+    if (at !== undefined && !(typeof at === "number" && Number.isSafeInteger(at) && at >= 0)) {
+      throw new LiveStreamError(
+        LiveClientErrorCode.Disconnected,
+        "The live stream sent an event whose globalPosition is not a non-negative integer",
+      );
+    }
     if (at !== undefined && position !== undefined && at <= position) return;
     try {
       await options.onEvent(event);
