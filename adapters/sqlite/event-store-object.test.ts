@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import {
   ERASED_FIELDS_METADATA,
   ErrorCode,
@@ -67,9 +68,58 @@ describe("DurableObjectEventStore", () => {
       };
     expect((await reply("https://x/drop", { method: "POST", body: "{}" })).error?.code).toBe(ErrorCode.Validation);
     expect((await reply("https://x/append")).error?.code).toBe(ErrorCode.Validation);
-    const broken = await reply("https://x/append", { method: "POST", body: "not json" });
-    expect(broken.error).toMatchObject({ code: ErrorCode.Service });
-    expect(broken.error?.message).not.toContain("JSON");
+    // A store failing with something other than our errors: INTERNAL (500), none of its text.
+    const failing = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+    failing.appendToStream = () => Promise.reject(new TypeError("secret internals at /srv/object.js"));
+    const response = await handleEventStoreRequest(
+      failing,
+      new Request("https://x/append", { method: "POST", body: '{"streamId":"S-1","events":[]}' }),
+    );
+    expect(response.status).toBe(500);
+    const broken = (await response.json()) as { error?: { code: string; message: string; fields: object } };
+    expect(broken.error).toMatchObject({ code: ErrorCode.Service, fields: { serviceCode: "INTERNAL" } });
+    expect(JSON.stringify(broken)).not.toMatch(/secret|TypeError|srv/);
+  });
+
+  test("a body that is not JSON, not an object (null, an array, a number…), or whose options are not an object: a ValidationError, 400, nothing written (fast-check)", async () => {
+    const before = await served.getLastGlobalPosition();
+    const notObject = fc.oneof(
+      fc.constantFrom("null", "not json", "", "[", "{"),
+      fc
+        .jsonValue()
+        .filter((v) => typeof v !== "object" || v === null || Array.isArray(v))
+        .map((v) => JSON.stringify(v)),
+    );
+    const badOptions = fc
+      .jsonValue()
+      .filter((v) => typeof v !== "object" || v === null || Array.isArray(v))
+      .map((options) => JSON.stringify({ streamId: "Bad-body-1", options }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("append", "readStream", "readAll", "streamVersion", "lastPosition"),
+        fc.oneof(notObject, badOptions),
+        async (operation, body) => {
+          const response = await handleEventStoreRequest(
+            served,
+            new Request(`https://event-store.object/${operation}`, { method: "POST", body }),
+          );
+          expect(response.status).toBe(400);
+          const reply = (await response.json()) as { ok: boolean; error?: { code: string } };
+          expect(reply).toMatchObject({ ok: false, error: { code: ErrorCode.Validation } });
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(await served.getLastGlobalPosition()).toBe(before);
+    // Through the client, the same ValidationError.
+    const client = new DurableObjectEventStore({
+      stub: { fetch: (url) => handleEventStoreRequest(served, new Request(url, { method: "POST", body: "null" })) },
+    });
+    await expect(client.appendToStream("Bad-body-1", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+      name: "ValidationError",
+      code: ErrorCode.Validation,
+    });
+    expect(await served.getStreamVersion("Bad-body-1")).toBe(0);
   });
 
   test("appending to a stream the object deleted is a StreamDeletedError on the client, with its mode", async () => {

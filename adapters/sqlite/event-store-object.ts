@@ -18,6 +18,7 @@ import {
   type StoreSubscription,
   ValidationError,
 } from "../../src/index.js";
+import { problemFor } from "../http/problem-details.js";
 import type { Committed } from "./append.js";
 import type { LiveSubscribers } from "./live-subscribers.js";
 import { type ClientWebSocketLike, type SubscribeLiveOptions, startLiveSubscription } from "./live-subscription.js";
@@ -78,15 +79,39 @@ export async function handleEventStoreRequest(
         { path: [], message: `POST one of /${OPERATIONS.join(", /")}` },
       ]);
     }
-    const body = (await request.json()) as RequestBody;
+    const body = await requestBody(request);
     const value = await serve(store, operation as Operation, body);
     // Pushed after the commit, without holding up the reply; a failure is logged and the next
     // append delivers again from each subscriber's position.
     if (operation === "append") options.live?.notify();
     return Response.json({ ok: true, value } satisfies WireReply);
   } catch (error) {
-    return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply);
+    // The status the HTTP adapters give the same error (a bad request 400, a conflict 409, …); the
+    // client reads the reply's body whatever the status.
+    return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply, {
+      status: problemFor(isEventFlowsError(error) ? error : undefined).status,
+    });
   }
+}
+
+/** The request's body: a JSON object, whose `options` (for reads) is an object too when given. */
+async function requestBody(request: Request): Promise<RequestBody> {
+  const refuse = (path: string[], message: string) =>
+    new ValidationError("Invalid event store request", [{ path, message }]);
+  let body: unknown;
+  try {
+    body = await request.json();
+  } catch {
+    throw refuse([], "the body must be JSON");
+  }
+  if (!isObject(body)) throw refuse([], "the body must be a JSON object");
+  const options = (body as { options?: unknown }).options;
+  if (options !== undefined && !isObject(options)) throw refuse(["options"], "options must be an object");
+  return body as unknown as RequestBody;
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** As sent by the client; the store validates every field as it would a direct call's. */
