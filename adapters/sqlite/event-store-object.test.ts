@@ -4,9 +4,11 @@ import fc from "fast-check";
 import {
   ERASED_FIELDS_METADATA,
   ErrorCode,
+  EventCorruptError,
   type EventEnvelope,
   InMemoryEventStore,
   InMemorySubjectKeyStore,
+  isEventCorruptError,
   personalData,
   StreamDeletedError,
 } from "../../src/index.js";
@@ -19,6 +21,7 @@ import {
   LiveSubscribers,
   SqliteEventStore,
 } from "./index.js";
+import { toWireError } from "./object-wire.js";
 
 // The object's side and the client's, joined by a stub that hands each request to the handler in
 // this process (in workerd they run in a real Durable Object: test/runtime/suites/sqlite-workerd.ts).
@@ -238,6 +241,46 @@ describe("DurableObjectEventStore", () => {
     expect(erased.handled.map((event) => [event.data, event.metadata[ERASED_FIELDS_METADATA]])).toEqual([
       [{ plan: "pro", email: null }, ["email"]],
     ]);
+  });
+
+  test("a live subscription whose object could not read the next event reports the typed error to onError and connects again (a socket made by hand)", async () => {
+    let connections = 0;
+    const stub: DurableObjectStubLike = {
+      fetch: async () => {
+        connections += 1;
+        const listeners: ((event: { data: unknown }) => void)[] = [];
+        const send = (message: unknown) => {
+          for (const listener of listeners) listener({ data: JSON.stringify(message) });
+        };
+        const webSocket = {
+          addEventListener: (type: string, listener: (event: { data: unknown }) => void) => {
+            if (type === "message") listeners.push(listener);
+          },
+          send: () => {},
+          close: () => {},
+          // As LiveSubscribers sends it before closing with 1011.
+          accept: () =>
+            queueMicrotask(() => {
+              send({ kind: "open", position: 0, ackEvery: 500, pingMs: 10_000 });
+              send({ kind: "error", error: toWireError(new EventCorruptError("Order-1", 2, "data"), "subscribe") });
+            }),
+        };
+        return { webSocket } as never;
+      },
+    };
+    const handled: unknown[] = [];
+    const errors: unknown[] = [];
+    const subscription = new DurableObjectEventStore({ stub }).subscribeLive({
+      handler: (event) => void handled.push(event),
+      retryDelayMs: 1,
+      onError: (error) => void errors.push(error),
+    });
+    while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    await subscription.stop();
+    expect(handled).toEqual([]);
+    expect(connections).toBeGreaterThanOrEqual(2);
+    expect(isEventCorruptError(errors[0])).toBe(true);
+    expect(errors[0]).toMatchObject({ code: ErrorCode.EventCorrupt, streamId: "Order-1", version: 2 });
   });
 
   test("a subscribe request to an object without live subscribers is refused with a ValidationError", async () => {

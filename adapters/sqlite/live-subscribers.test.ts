@@ -3,8 +3,11 @@
  * keeps accepted sockets, a WebSocketPair whose server end records what it was sent): the mock is
  * for what no emulator gives Bun; test/runtime/suites/sqlite-live.ts runs the same rules in workerd.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { InMemoryEventStore, LiveErrorCode } from "../../src/index.js";
+import { ErrorCode, InMemoryEventStore, LiveErrorCode } from "../../src/index.js";
+import { bunSqliteDriver } from "./bun-driver.js";
+import { SqliteEventStore } from "./event-store.js";
 import { LiveSubscribers } from "./live-subscribers.js";
 
 class FakeSocket {
@@ -40,13 +43,12 @@ afterAll(() => {
   delete globals.WebSocketPair;
 });
 
-function setup(options = {}) {
+function setup(options = {}, store: InMemoryEventStore | SqliteEventStore = new InMemoryEventStore()) {
   const sockets: FakeSocket[] = [];
   const ctx = {
     acceptWebSocket: (socket: FakeSocket) => void sockets.push(socket),
     getWebSockets: () => sockets.filter((s) => s.closed === undefined),
   };
-  const store = new InMemoryEventStore();
   const live = new LiveSubscribers(ctx as never, store, options);
   const upgrade = () => new Request("https://o/subscribe", { headers: { upgrade: "websocket" } });
   const subscribe = async (after = 0) => {
@@ -99,6 +101,47 @@ describe("LiveSubscribers (stand-in hibernation API)", () => {
     expect(live.count).toBe(1);
     await subscribe();
     expect(live.count).toBe(2);
+  });
+
+  test("an event that cannot be read ends each subscriber that reaches it with a typed error and 1011, and the object serves the others", async () => {
+    const db = new Database(":memory:");
+    const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+    await store.migrate();
+    const { subscribe, append, live } = setup({}, store);
+    await append(3);
+    // Written behind the library's back: position 2's data is not JSON.
+    db.run(`UPDATE eventflows_events SET data = '{"card": "4111 1111' WHERE position = 2`);
+    const logged: unknown[] = [];
+    const log = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args);
+    try {
+      // Subscribed first, so the delivery meets the corrupt event before it serves the others.
+      const behind = await subscribe(0);
+      const past = await subscribe(2);
+      const alsoBehind = await subscribe(1);
+      await append(2);
+      await live.deliver();
+      for (const socket of [behind, alsoBehind]) {
+        const last = JSON.parse(socket.sent.at(-1) as string);
+        expect(last).toMatchObject({
+          kind: "error",
+          error: { code: ErrorCode.EventCorrupt, fields: { streamId: "S-1", version: 2 } },
+        });
+        expect(socket.sent.join("\n")).not.toContain("4111");
+        expect(socket.closed).toEqual({ code: 1011, reason: "error" });
+      }
+      // The page holding the corrupt event fails whole: nothing of it is sent, the position stays.
+      expect(behind.events()).toEqual([]);
+      expect(alsoBehind.events()).toEqual([]);
+      expect(past.closed).toBeUndefined();
+      expect(past.events().map((m) => m.event.globalPosition)).toEqual([3, 4, 5]);
+      await append(1);
+      expect(past.events().map((m) => m.event.globalPosition)).toEqual([3, 4, 5, 6]);
+      expect(logged.length).toBeGreaterThan(0);
+    } finally {
+      console.error = log;
+      db.close();
+    }
   });
 
   test("bad limits are refused", () => {

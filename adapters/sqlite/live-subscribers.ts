@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { LIVE_HEARTBEAT, LIVE_PING, parseClientMessage } from "./live-protocol.js";
+import { toWireError } from "./object-wire.js";
 
 /** A WebSocket as workerd gives it to a Durable Object under the hibernation API. */
 export interface HibernatableWebSocketLike {
@@ -63,6 +64,8 @@ interface Attachment {
 
 /** The close code and reason of a subscriber dropped for not keeping up, as the Hono live routes close one. */
 const SLOW_CONSUMER = { code: 4008, reason: "slow-consumer" } as const;
+/** ... and of one whose events the store failed to read. */
+const STORE_FAILED = { code: 1011, reason: "error" } as const;
 
 type PairLike = new (request: string, response: string) => unknown;
 
@@ -241,8 +244,18 @@ export class LiveSubscribers {
       const { filter, acked, ackedAt } = start;
       let { position, sent } = start;
       let paused = false;
+      let failed = false;
       for (;;) {
-        const events = await page(position);
+        let events: EventEnvelope[];
+        try {
+          events = await page(position);
+        } catch (error) {
+          // An event after its position cannot be read (a row another tool wrote, say): this subscriber
+          // is told and ended, the others go on; it reconnects from its position and meets it again.
+          endWithError(socket, error);
+          failed = true;
+          break;
+        }
         if (events.length === 0) break;
         try {
           // Events go as stored: the client upcasts them with its own registry, as it does reads.
@@ -262,6 +275,7 @@ export class LiveSubscribers {
         }
         if (paused || events.length < this.#batchSize) break;
       }
+      if (failed) continue;
       socket.serializeAttachment({
         position,
         ...(filter === undefined ? {} : { filter }),
@@ -278,6 +292,21 @@ export class LiveSubscribers {
         }
       }
     }
+  }
+}
+
+/**
+ * Ends a subscriber whose events could not be read: an `error` message carrying the typed error as
+ * the object's replies carry one (our errors name no internals; anything else is an opaque
+ * INTERNAL), then close code 1011 `error`, as the live routes end a stream whose read failed.
+ */
+function endWithError(socket: HibernatableWebSocketLike, error: unknown): void {
+  logDeliveryFailure(error);
+  try {
+    socket.send(JSON.stringify({ kind: "error", error: toWireError(error, "subscribe") }));
+    socket.close(STORE_FAILED.code, STORE_FAILED.reason);
+  } catch {
+    // already closing
   }
 }
 
