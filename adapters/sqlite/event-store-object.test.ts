@@ -11,6 +11,7 @@ import {
   isEventCorruptError,
   personalData,
   StreamDeletedError,
+  ulid,
 } from "../../src/index.js";
 import { collect, eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
 import {
@@ -123,6 +124,72 @@ describe("DurableObjectEventStore", () => {
       code: ErrorCode.Validation,
     });
     expect(await served.getStreamVersion("Bad-body-1")).toBe(0);
+  });
+
+  test("the object's read answers are bounded in bytes: any event sizes and bound give the client every event once, in order (fast-check)", async () => {
+    const answers: { events: number; chars: number; more: boolean }[] = [];
+    const reply = await handleEventStoreRequest(
+      served,
+      new Request("https://x/readAll", { method: "POST", body: "{}" }),
+      { maxReplyBytes: 0 },
+    );
+    expect(((await reply.json()) as { error: { code: string } }).error.code).toBe(ErrorCode.Validation);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ unit: fc.constantFrom("a", "é", '"', "😀"), maxLength: 600 }), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 0, max: 35 }),
+        async (sizes, maxReplyBytes, maxCount) => {
+          const stream = `Reply-bytes-${ulid()}`;
+          const before = await served.getLastGlobalPosition();
+          await served.appendToStream(
+            stream,
+            sizes.map((data) => ({ type: "Sized", data })),
+          );
+          answers.length = 0;
+          const client = new DurableObjectEventStore({
+            stub: {
+              fetch: async (url, init) => {
+                const response = await handleEventStoreRequest(served, new Request(url, init), { maxReplyBytes });
+                const text = await response.text();
+                const parsed = JSON.parse(text) as { value: unknown; more?: boolean };
+                if (Array.isArray(parsed.value)) {
+                  const chars = parsed.value.reduce((sum: number, event) => sum + JSON.stringify(event).length, 0);
+                  answers.push({ events: parsed.value.length, chars, more: parsed.more === true });
+                }
+                return new Response(text, { status: response.status });
+              },
+            },
+          });
+          const expected = Math.min(maxCount, sizes.length);
+          const forward = await collect(client.readStream(stream, { maxCount }));
+          expect(forward.map((event) => event.data)).toEqual(sizes.slice(0, expected));
+          const backward = await collect(client.readStream(stream, { direction: "backward", maxCount }));
+          expect(backward.map((event) => event.data)).toEqual(sizes.toReversed().slice(0, expected));
+          const feed = await collect(client.readAll({ after: before }));
+          expect(feed.map((event) => event.globalPosition)).toEqual(sizes.map((_, n) => before + n + 1));
+          for (const answer of answers) if (answer.events > 1) expect(answer.chars).toBeLessThanOrEqual(maxReplyBytes);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // A client asking for everything at once gets a bounded answer that says there is more.
+    const big = `Reply-big-${ulid()}`;
+    await served.appendToStream(
+      big,
+      Array.from({ length: 12 }, () => ({ type: "Big", data: "x".repeat(1_000_000) })),
+    );
+    const everything = await handleEventStoreRequest(
+      served,
+      new Request("https://x/readStream", { method: "POST", body: JSON.stringify({ streamId: big }) }),
+    );
+    const answer = (await everything.json()) as { value: unknown[]; more?: boolean };
+    expect(answer.value).toHaveLength(4); // about 1 MB of JSON each: 4 fit in 4 MiB
+    expect(answer.more).toBe(true);
+    expect(await collect(new DurableObjectEventStore({ stub }).readStream(big))).toHaveLength(12);
   });
 
   test("appending to a stream the object deleted is a StreamDeletedError on the client, with its mode", async () => {

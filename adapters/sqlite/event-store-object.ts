@@ -34,7 +34,17 @@ const OPERATIONS: readonly string[] = ["append", "readStream", "readAll", "strea
 /** Events per request when reading through the object. */
 const PAGE = 1000;
 
+/** The default of {@link HandleEventStoreRequestOptions.maxReplyBytes}: 4 MiB. */
+export const DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024;
+
 export interface HandleEventStoreRequestOptions {
+  /**
+   * How much one read's answer carries: its events' JSON, in characters. The answer ends before
+   * the event that would pass it (one larger event comes alone) and tells the client to ask for
+   * the rest, so an answer's size is bounded whatever the events' sizes and the count asked for
+   * (an object has 128 MB of memory). Defaults to 4 MiB.
+   */
+  readonly maxReplyBytes?: number;
   /**
    * The object's live subscribers: with them, `GET /subscribe?after=N` WebSocket upgrades (with
    * optional `stream`, `category` and `type` filters, as the Hono live routes take them) are
@@ -55,7 +65,13 @@ export async function handleEventStoreRequest(
 ): Promise<Response> {
   const url = new URL(request.url);
   const operation = url.pathname.slice(1);
+  const maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
   try {
+    if (!Number.isSafeInteger(maxReplyBytes) || maxReplyBytes < 1) {
+      throw new ValidationError("Invalid event store request options", [
+        { path: ["maxReplyBytes"], message: "maxReplyBytes must be a positive integer" },
+      ]);
+    }
     if (operation === "subscribe" && options.live !== undefined) {
       const after = url.searchParams.get("after") ?? "0";
       try {
@@ -80,7 +96,12 @@ export async function handleEventStoreRequest(
       ]);
     }
     const body = await requestBody(request);
-    const value = await serve(store, operation as Operation, body);
+    if (operation === "readStream" || operation === "readAll") {
+      const events =
+        operation === "readStream" ? store.readStream(body.streamId, body.options) : store.readAll(body.options);
+      return await readReply(events, maxReplyBytes);
+    }
+    const value = await serve(store, operation as Exclude<Operation, "readStream" | "readAll">, body);
     // Pushed after the commit, without holding up the reply; a failure is logged and the next
     // append delivers again from each subscriber's position.
     if (operation === "append") options.live?.notify();
@@ -122,16 +143,16 @@ interface RequestBody {
   readonly options: ReadStreamOptions & ReadAllOptions;
 }
 
-async function serve(store: EventStore, operation: Operation, body: RequestBody): Promise<unknown> {
+async function serve(
+  store: EventStore,
+  operation: Exclude<Operation, "readStream" | "readAll">,
+  body: RequestBody,
+): Promise<unknown> {
   switch (operation) {
     case "append": {
       const result = await store.appendToStream(body.streamId, body.events, { expectedVersion: body.expectedVersion });
       return { events: result.events, retried: result.retried === true };
     }
-    case "readStream":
-      return collect(store.readStream(body.streamId, body.options));
-    case "readAll":
-      return collect(store.readAll(body.options));
     case "streamVersion":
       return store.getStreamVersion(body.streamId);
     case "lastPosition":
@@ -139,10 +160,27 @@ async function serve(store: EventStore, operation: Operation, body: RequestBody)
   }
 }
 
-async function collect(events: AsyncIterable<EventEnvelope>): Promise<EventEnvelope[]> {
-  const list: EventEnvelope[] = [];
-  for await (const event of events) list.push(event);
-  return list;
+/**
+ * A read's answer: the events as JSON, each stringified once, until the next would pass
+ * `maxBytes` (characters of JSON; the first always goes). `more: true` when the answer ended there,
+ * before the count asked for: the client asks again after its last event.
+ */
+async function readReply(events: AsyncIterable<EventEnvelope>, maxBytes: number): Promise<Response> {
+  const parts: string[] = [];
+  let size = 0;
+  let more = false;
+  for await (const event of events) {
+    const text = JSON.stringify(event);
+    if (parts.length > 0 && size + text.length > maxBytes) {
+      more = true;
+      break;
+    }
+    parts.push(text);
+    size += text.length + 1;
+  }
+  return new Response(`{"ok":true,"value":[${parts.join(",")}]${more ? ',"more":true' : ""}}`, {
+    headers: { "content-type": "application/json" },
+  });
 }
 
 export interface DurableObjectEventStoreOptions extends EventStoreOptions {
@@ -191,18 +229,18 @@ export class DurableObjectEventStore extends EventStore {
     let from = options.fromVersion;
     while (remaining > 0) {
       const maxCount = Math.min(PAGE, remaining);
-      const page = (await this.#call("readStream", {
+      const { value: page, more } = await this.#read("readStream", {
         streamId,
         options: {
           direction: options.direction ?? "forward",
           maxCount,
           ...(from === undefined ? {} : { fromVersion: from }),
         },
-      })) as EventEnvelope[];
+      });
       for (const event of page) yield event;
       remaining -= page.length;
       const last = page[page.length - 1];
-      if (page.length < maxCount || last === undefined) return;
+      if ((page.length < maxCount && !more) || last === undefined) return;
       from = backward ? last.version - 1 : last.version + 1;
       if (from < 1) return;
     }
@@ -213,11 +251,11 @@ export class DurableObjectEventStore extends EventStore {
     let after = options.after ?? 0;
     while (remaining > 0) {
       const maxCount = Math.min(PAGE, remaining);
-      const page = (await this.#call("readAll", { options: { after, maxCount } })) as EventEnvelope[];
+      const { value: page, more } = await this.#read("readAll", { options: { after, maxCount } });
       for (const event of page) yield event;
       remaining -= page.length;
       const last = page[page.length - 1];
-      if (page.length < maxCount || last === undefined) return;
+      if ((page.length < maxCount && !more) || last === undefined) return;
       after = last.globalPosition ?? after;
     }
   }
@@ -268,6 +306,17 @@ export class DurableObjectEventStore extends EventStore {
   }
 
   async #call(operation: Operation, body: unknown): Promise<unknown> {
+    return (await this.#reply(operation, body)).value;
+  }
+
+  /** A read's events, and whether the object ended its answer early (its byte bound) with more to read. */
+  async #read(operation: "readStream" | "readAll", body: unknown): Promise<{ value: EventEnvelope[]; more: boolean }> {
+    const reply = await this.#reply(operation, body);
+    if (!Array.isArray(reply.value)) throw badReply(operation);
+    return { value: reply.value as EventEnvelope[], more: (reply as { more?: unknown }).more === true };
+  }
+
+  async #reply(operation: Operation, body: unknown): Promise<WireReply & { ok: true }> {
     let reply: unknown;
     try {
       const response = await this.#stub.fetch(`https://event-store.object/${operation}`, {
@@ -283,7 +332,7 @@ export class DurableObjectEventStore extends EventStore {
     }
     if (!isWireReply(reply)) throw badReply(operation);
     if (!reply.ok) throw fromWireError(reply.error);
-    return reply.value;
+    return reply;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { ErrorCode, InMemoryEventStore, LiveErrorCode } from "../../src/index.js";
 import { bunSqliteDriver } from "./bun-driver.js";
 import { SqliteEventStore } from "./event-store.js";
@@ -144,9 +145,57 @@ describe("LiveSubscribers (stand-in hibernation API)", () => {
     }
   });
 
+  test("a delivery's reads are bounded in bytes: any event sizes and bound send every event once, in order (fast-check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ unit: fc.constantFrom("a", "é", "😀"), maxLength: 500 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 4000 }),
+        fc.integer({ min: 1, max: 40 }),
+        async (sizes, maxBatchBytes, batchSize) => {
+          const store = new InMemoryEventStore();
+          // What each of the delivery's reads pulled from the store, as messages' lengths.
+          const reads: number[][] = [];
+          const readAll = store.readAll.bind(store);
+          store.readAll = ((options) => {
+            const pulled: number[] = [];
+            reads.push(pulled);
+            return (async function* () {
+              for await (const event of readAll(options)) {
+                pulled.push(JSON.stringify({ kind: "event", event }).length);
+                yield event;
+              }
+            })();
+          }) as typeof store.readAll;
+          const { subscribe, live } = setup({ maxBatchBytes, batchSize }, store);
+          const socket = await subscribe();
+          await store.appendToStream(
+            "S-1",
+            sizes.map((data) => ({ type: "E", data })),
+          );
+          await live.deliver();
+          expect(socket.events().map((m) => m.event.data)).toEqual(sizes);
+          for (const pulled of reads) {
+            // Held at once: what the read kept (the last one pulled may be the one that ended it, not kept).
+            const kept = pulled.slice(0, -1);
+            expect(pulled.length).toBeLessThanOrEqual(batchSize);
+            // More than one: within the bound (a first event larger than it goes alone).
+            if (kept.length > 1) expect(kept.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(maxBatchBytes);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   test("bad limits are refused", () => {
     const ctx = { acceptWebSocket: () => {}, getWebSockets: () => [] };
-    for (const options of [{ maxSubscribers: 0 }, { maxUnacknowledged: 1.5 }, { ackTimeoutMs: -1 }, { pingMs: 0 }]) {
+    for (const options of [
+      { maxSubscribers: 0 },
+      { maxUnacknowledged: 1.5 },
+      { ackTimeoutMs: -1 },
+      { pingMs: 0 },
+      { maxBatchBytes: 0 },
+    ]) {
       expect(() => new LiveSubscribers(ctx, new InMemoryEventStore(), options)).toThrow(
         expect.objectContaining({ code: "VALIDATION_FAILED" }),
       );
