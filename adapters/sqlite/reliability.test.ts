@@ -8,11 +8,14 @@ import { ErrorCode, isConcurrencyError, ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import {
   bunSqliteDriver,
+  migrateSqlite,
   SqliteCheckpointStore,
+  type SqliteDriver,
   SqliteEventStore,
   SqliteSnapshotStore,
   type SqliteValue,
   type SyncStatementRunner,
+  sqliteSchemaVersion,
 } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-reliability-"));
@@ -565,6 +568,35 @@ describe("SQLite migrations", () => {
     const results = await Promise.all(others.map((s) => s.migrate()));
     expect(results.every((r) => r.version === 5)).toBe(true);
     expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  test("a migrator that loses the race to others stopping at lower versions, one after another, still ends at the latest", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    // Before each of its batches, another migrator commits one more version (to 1, then to 2, then 3).
+    let others = 0;
+    const racing: SqliteDriver = {
+      ...driver,
+      batch: async (statements) => {
+        if (others < 3) await migrateSqlite(bunSqliteDriver(db), { to: ++others });
+        return driver.batch(statements);
+      },
+    };
+    expect(await migrateSqlite(racing)).toEqual({ applied: [4, 5], version: 5 });
+    expect(await sqliteSchemaVersion(driver)).toBe(5);
+    // A batch that fails with nothing recorded since is no race: its error stands, after one retry.
+    let batches = 0;
+    const broken: SqliteDriver = {
+      ...driver,
+      batch: async () => {
+        batches += 1;
+        throw new Error("disk I/O error");
+      },
+    };
+    const fresh = new SqliteEventStore({ driver: broken, tablePrefix: "broken_" });
+    await expect(fresh.migrate()).rejects.toMatchObject({ code: ErrorCode.Service, operation: "migrate" });
+    expect(batches).toBe(2);
   });
 
   test("a recorded migration whose SQL changed stops the run", async () => {
