@@ -19,7 +19,10 @@ export interface EventStatements {
     readonly state: string;
     readonly mark: string;
     readonly unmark: string;
+    /** Deletes a stream's rows below a version: stream, version. Returns no rows (a long stream's would all come back). */
     readonly removeBelow: string;
+    /** How many rows {@link removeBelow} removes: stream, version. */
+    readonly countBelow: string;
     readonly hidden: string;
     /**
      * For drivers without `transaction` (D1): the stream's state as a batched change is planned from
@@ -179,7 +182,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
       mark: `INSERT INTO ${n.streamDeletions} (stream_id, mode, version, deleted_at) VALUES (?, ?, ?, ?)
   ON CONFLICT (stream_id) DO UPDATE SET mode = excluded.mode, deleted_at = excluded.deleted_at`,
       unmark: `DELETE FROM ${n.streamDeletions} WHERE stream_id = ?`,
-      removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ? RETURNING 1 AS gone`,
+      removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ?`,
+      countBelow: `SELECT count(*) AS n FROM ${n.events} WHERE stream_id = ? AND version < ?`,
       hidden: `SELECT stream_id FROM ${n.streamDeletions} WHERE mode = 'soft'`,
       observe: `SELECT coalesce(max(version), 0) AS version, count(*) AS events, coalesce(sum(version < ?), 0) AS below,
   (SELECT mode FROM ${n.streamDeletions} WHERE stream_id = ?) AS mode,
