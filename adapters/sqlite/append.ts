@@ -20,6 +20,8 @@ export interface SqliteStoreContext {
   readonly maxEventBytes: number;
   readonly maxValueBytes: number;
   readonly readPageSize: number;
+  /** Bytes of data and metadata a read page stops before passing (one larger event comes alone). */
+  readonly readPageBytes: number;
 }
 
 export interface Committed {

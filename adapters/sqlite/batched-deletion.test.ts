@@ -204,3 +204,46 @@ describe("SqliteEventStore stream changes as one guarded batch: the same outcome
     );
   });
 });
+
+describe("removing a long stream's events", () => {
+  test("a hard delete or a truncation counts what it removes, and no statement brings the removed rows back (batch and transaction forms)", async () => {
+    /** The most rows any one statement returned, through `all`, `batch` and `transaction`. */
+    let most = 0;
+    const seen = (rows: readonly unknown[]) => {
+      most = Math.max(most, rows.length);
+      return rows;
+    };
+    const counting: SqliteDriver = {
+      name: base.name,
+      all: async (sql, params) => seen(await base.all(sql, params)) as never,
+      batch: async (statements) => {
+        const results = await base.batch(statements);
+        for (const rows of results) seen(rows);
+        return results;
+      },
+    };
+    const transactional: SqliteDriver = {
+      ...counting,
+      transaction: (work) =>
+        (base.transaction as NonNullable<SqliteDriver["transaction"]>)((all) =>
+          work((sql, params) => seen(all(sql, params)) as never),
+        ),
+    };
+    for (const driver of [counting, transactional]) {
+      const store = new SqliteEventStore({ driver });
+      const truncated = stream();
+      const deleted = stream();
+      for (const id of [truncated, deleted]) {
+        for (let i = 0; i < 3; i++) await plain.appendToStream(id, happened(1000));
+      }
+      most = 0;
+      expect(await store.truncateStream(truncated, { before: 2501 })).toMatchObject({ removed: 2500 });
+      expect(await store.deleteStream(deleted, { mode: "hard" })).toMatchObject({ removed: 3000 });
+      expect(most).toBeLessThanOrEqual(1);
+      expect((await collect(plain.readStream(truncated))).map((e) => e.version)).toEqual(
+        Array.from({ length: 500 }, (_, i) => 2501 + i),
+      );
+      expect(await plain.getStreamVersion(deleted)).toBe(0);
+    }
+  });
+});

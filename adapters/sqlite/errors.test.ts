@@ -5,9 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCode } from "../../src/index.js";
 import { bunSqliteDriver } from "./bun-driver.js";
+import { SqliteCheckpointStore } from "./checkpoint-store.js";
+import type { SqliteDriver } from "./driver.js";
 import { failureOf, toEventFlowsError } from "./errors.js";
 import { SqliteEventStore } from "./event-store.js";
-import { nodeSqliteDriver } from "./node-driver.js";
+import { type NodeSqliteDatabase, nodeSqliteDriver } from "./node-driver.js";
 import { SqliteSnapshotStore } from "./snapshot-store.js";
 
 // Messages as each driver words them (bun:sqlite and node:sqlite pass SQLite's text; D1 prefixes
@@ -56,6 +58,21 @@ const SAMPLES: [string, unknown, string][] = [
     "corrupt",
   ],
   ["D1", new Error("D1_ERROR: file is not a database: SQLITE_NOTADB"), "not-a-database"],
+  // As bun:sqlite 1.4 and node:sqlite (Node 22.23) throw them for a write to a database opened read-only.
+  [
+    "bun:sqlite",
+    Object.assign(new Error("attempt to write a readonly database"), { code: "SQLITE_READONLY", errno: 8 }),
+    "read-only",
+  ],
+  [
+    "node:sqlite",
+    Object.assign(new Error("attempt to write a readonly database"), {
+      code: "ERR_SQLITE_ERROR",
+      errcode: 8,
+      errstr: "attempt to write a readonly database",
+    }),
+    "read-only",
+  ],
 ];
 
 describe("SQLite errors", () => {
@@ -167,6 +184,83 @@ describe("a file that is not a SQLite database", () => {
       }),
     );
   });
+});
+
+// node:sqlite as Bun provides it, through a name: Node 20's types (which the tests compile with) have none.
+const NODE_SQLITE = "node:sqlite";
+const { DatabaseSync } = (await import(NODE_SQLITE)) as {
+  DatabaseSync: new (path: string, options: { readOnly: boolean }) => NodeSqliteDatabase & { close(): void };
+};
+
+describe("a database opened read-only", () => {
+  const dir = mkdtempSync(join(tmpdir(), "eventflows-read-only-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const readOnly = expect.objectContaining({
+    name: "ServiceError",
+    code: ErrorCode.Service,
+    service: "SQLite",
+    serviceCode: "READ_ONLY",
+    retryable: false,
+    message: expect.stringContaining("the database is read-only"),
+  });
+
+  /** A migrated file with one event, then opened read-only by `open`. */
+  const cases: [string, (path: string) => { driver: SqliteDriver; close(): void }][] = [
+    [
+      "bun:sqlite",
+      (path) => {
+        const db = new Database(path, { readonly: true });
+        return { driver: bunSqliteDriver(db), close: () => db.close() };
+      },
+    ],
+    [
+      "node:sqlite",
+      (path) => {
+        const db = new DatabaseSync(path, { readOnly: true });
+        return { driver: nodeSqliteDriver(db), close: () => db.close() };
+      },
+    ],
+  ];
+  for (const [name, open] of cases) {
+    test(`${name}: every write fails typed as READ_ONLY, reads go on, nothing is written`, async () => {
+      const path = join(dir, `${name.replace(":", "-")}.db`);
+      const writable = new Database(path);
+      const setUp = new SqliteEventStore({ driver: bunSqliteDriver(writable) });
+      await setUp.migrate();
+      await setUp.appendToStream("Order-1", [{ type: "Placed", data: {} }]);
+      writable.close();
+
+      const { driver, close } = open(path);
+      try {
+        const store = new SqliteEventStore({ driver });
+        const one = [{ type: "Paid", data: { secret: "card-4242" } }];
+        // Each write path: the one-statement append, the transaction ("any", and over 100 events), a new stream.
+        await expect(store.appendToStream("Order-1", one, { expectedVersion: 1 })).rejects.toEqual(readOnly);
+        await expect(store.appendToStream("Order-1", one)).rejects.toEqual(readOnly);
+        const many = Array.from({ length: 150 }, () => ({ type: "Noted", data: {} }));
+        await expect(store.appendToStream("Order-2", many, { expectedVersion: "no-stream" })).rejects.toEqual(readOnly);
+        await expect(store.deleteStream("Order-1")).rejects.toEqual(readOnly);
+        await expect(
+          new SqliteSnapshotStore({ driver }).save({ streamId: "Order-1", version: 1, state: {} }),
+        ).rejects.toEqual(readOnly);
+        await expect(new SqliteCheckpointStore({ driver }).store("projector", 1)).rejects.toEqual(readOnly);
+        let thrown: unknown;
+        try {
+          await store.appendToStream("Order-1", one, { expectedVersion: 1 });
+        } catch (error) {
+          thrown = error;
+        }
+        // No internals: neither SQLite's wording nor the data.
+        expect(JSON.stringify({ thrown, message: (thrown as Error).message })).not.toMatch(
+          /readonly database|card-4242|INSERT/,
+        );
+        expect(await store.getStreamVersion("Order-1")).toBe(1);
+        expect(await store.getStreamVersion("Order-2")).toBe(0);
+      } finally {
+        close();
+      }
+    });
+  }
 });
 
 describe("a database that fills up mid-transaction", () => {

@@ -13,6 +13,7 @@ export type SqliteFailure =
   | { readonly kind: "no-table" }
   | { readonly kind: "too-big" }
   | { readonly kind: "full" }
+  | { readonly kind: "read-only" }
   | { readonly kind: "not-a-database" }
   | { readonly kind: "corrupt" }
   | { readonly kind: "other" };
@@ -30,6 +31,8 @@ export function failureOf(error: unknown): SqliteFailure {
   if (/no such table/i.test(message)) return { kind: "no-table" };
   if (/too big|SQLITE_TOOBIG/i.test(message)) return { kind: "too-big" };
   if (/database or disk is full|SQLITE_FULL/i.test(message)) return { kind: "full" };
+  // SQLITE_READONLY (8): opened read-only, or a file (or its directory, for the journal) not writable.
+  if (/attempt to write a readonly database|SQLITE_READONLY/i.test(message)) return { kind: "read-only" };
   // SQLITE_NOTADB (26): no SQLite header, e.g. a text file; SQLITE_CORRUPT (11): pages that make no sense.
   if (/file is not a database|SQLITE_NOTADB/i.test(message)) return { kind: "not-a-database" };
   if (/database disk image is malformed|SQLITE_CORRUPT/i.test(message)) return { kind: "corrupt" };
@@ -50,6 +53,11 @@ const MESSAGES: Record<SqliteFailure["kind"], [code: string, retryable: boolean,
   "no-table": ["NOT_MIGRATED", false, "the store's tables do not exist here: run store.migrate() first"],
   "too-big": ["TOO_BIG", false, "a value exceeded the database's size limit"],
   full: ["FULL", false, "the database or its disk is full"],
+  "read-only": [
+    "READ_ONLY",
+    false,
+    "the database is read-only (opened read-only, or its file or folder is not writable): writes need a writable database",
+  ],
   "not-a-database": [
     "NOT_A_DATABASE",
     false,

@@ -1,13 +1,17 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import {
   ERASED_FIELDS_METADATA,
   ErrorCode,
+  EventCorruptError,
   type EventEnvelope,
   InMemoryEventStore,
   InMemorySubjectKeyStore,
+  isEventCorruptError,
   personalData,
   StreamDeletedError,
+  ulid,
 } from "../../src/index.js";
 import { collect, eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
 import {
@@ -18,6 +22,7 @@ import {
   LiveSubscribers,
   SqliteEventStore,
 } from "./index.js";
+import { toWireError } from "./object-wire.js";
 
 // The object's side and the client's, joined by a stub that hands each request to the handler in
 // this process (in workerd they run in a real Durable Object: test/runtime/suites/sqlite-workerd.ts).
@@ -67,9 +72,124 @@ describe("DurableObjectEventStore", () => {
       };
     expect((await reply("https://x/drop", { method: "POST", body: "{}" })).error?.code).toBe(ErrorCode.Validation);
     expect((await reply("https://x/append")).error?.code).toBe(ErrorCode.Validation);
-    const broken = await reply("https://x/append", { method: "POST", body: "not json" });
-    expect(broken.error).toMatchObject({ code: ErrorCode.Service });
-    expect(broken.error?.message).not.toContain("JSON");
+    // A store failing with something other than our errors: INTERNAL (500), none of its text.
+    const failing = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+    failing.appendToStream = () => Promise.reject(new TypeError("secret internals at /srv/object.js"));
+    const response = await handleEventStoreRequest(
+      failing,
+      new Request("https://x/append", { method: "POST", body: '{"streamId":"S-1","events":[]}' }),
+    );
+    expect(response.status).toBe(500);
+    const broken = (await response.json()) as { error?: { code: string; message: string; fields: object } };
+    expect(broken.error).toMatchObject({ code: ErrorCode.Service, fields: { serviceCode: "INTERNAL" } });
+    expect(JSON.stringify(broken)).not.toMatch(/secret|TypeError|srv/);
+  });
+
+  test("a body that is not JSON, not an object (null, an array, a number…), or whose options are not an object: a ValidationError, 400, nothing written (fast-check)", async () => {
+    const before = await served.getLastGlobalPosition();
+    const notObject = fc.oneof(
+      fc.constantFrom("null", "not json", "", "[", "{"),
+      fc
+        .jsonValue()
+        .filter((v) => typeof v !== "object" || v === null || Array.isArray(v))
+        .map((v) => JSON.stringify(v)),
+    );
+    const badOptions = fc
+      .jsonValue()
+      .filter((v) => typeof v !== "object" || v === null || Array.isArray(v))
+      .map((options) => JSON.stringify({ streamId: "Bad-body-1", options }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("append", "readStream", "readAll", "streamVersion", "lastPosition"),
+        fc.oneof(notObject, badOptions),
+        async (operation, body) => {
+          const response = await handleEventStoreRequest(
+            served,
+            new Request(`https://event-store.object/${operation}`, { method: "POST", body }),
+          );
+          expect(response.status).toBe(400);
+          const reply = (await response.json()) as { ok: boolean; error?: { code: string } };
+          expect(reply).toMatchObject({ ok: false, error: { code: ErrorCode.Validation } });
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(await served.getLastGlobalPosition()).toBe(before);
+    // Through the client, the same ValidationError.
+    const client = new DurableObjectEventStore({
+      stub: { fetch: (url) => handleEventStoreRequest(served, new Request(url, { method: "POST", body: "null" })) },
+    });
+    await expect(client.appendToStream("Bad-body-1", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+      name: "ValidationError",
+      code: ErrorCode.Validation,
+    });
+    expect(await served.getStreamVersion("Bad-body-1")).toBe(0);
+  });
+
+  test("the object's read answers are bounded in bytes: any event sizes and bound give the client every event once, in order (fast-check)", async () => {
+    const answers: { events: number; chars: number; more: boolean }[] = [];
+    const reply = await handleEventStoreRequest(
+      served,
+      new Request("https://x/readAll", { method: "POST", body: "{}" }),
+      { maxReplyBytes: 0 },
+    );
+    expect(((await reply.json()) as { error: { code: string } }).error.code).toBe(ErrorCode.Validation);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ unit: fc.constantFrom("a", "é", '"', "😀"), maxLength: 600 }), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 0, max: 35 }),
+        async (sizes, maxReplyBytes, maxCount) => {
+          const stream = `Reply-bytes-${ulid()}`;
+          const before = await served.getLastGlobalPosition();
+          await served.appendToStream(
+            stream,
+            sizes.map((data) => ({ type: "Sized", data })),
+          );
+          answers.length = 0;
+          const client = new DurableObjectEventStore({
+            stub: {
+              fetch: async (url, init) => {
+                const response = await handleEventStoreRequest(served, new Request(url, init), { maxReplyBytes });
+                const text = await response.text();
+                const parsed = JSON.parse(text) as { value: unknown; more?: boolean };
+                if (Array.isArray(parsed.value)) {
+                  const chars = parsed.value.reduce((sum: number, event) => sum + JSON.stringify(event).length, 0);
+                  answers.push({ events: parsed.value.length, chars, more: parsed.more === true });
+                }
+                return new Response(text, { status: response.status });
+              },
+            },
+          });
+          const expected = Math.min(maxCount, sizes.length);
+          const forward = await collect(client.readStream(stream, { maxCount }));
+          expect(forward.map((event) => event.data)).toEqual(sizes.slice(0, expected));
+          const backward = await collect(client.readStream(stream, { direction: "backward", maxCount }));
+          expect(backward.map((event) => event.data)).toEqual(sizes.toReversed().slice(0, expected));
+          const feed = await collect(client.readAll({ after: before }));
+          expect(feed.map((event) => event.globalPosition)).toEqual(sizes.map((_, n) => before + n + 1));
+          for (const answer of answers) if (answer.events > 1) expect(answer.chars).toBeLessThanOrEqual(maxReplyBytes);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // A client asking for everything at once gets a bounded answer that says there is more.
+    const big = `Reply-big-${ulid()}`;
+    await served.appendToStream(
+      big,
+      Array.from({ length: 12 }, () => ({ type: "Big", data: "x".repeat(1_000_000) })),
+    );
+    const everything = await handleEventStoreRequest(
+      served,
+      new Request("https://x/readStream", { method: "POST", body: JSON.stringify({ streamId: big }) }),
+    );
+    const answer = (await everything.json()) as { value: unknown[]; more?: boolean };
+    expect(answer.value).toHaveLength(4); // about 1 MB of JSON each: 4 fit in 4 MiB
+    expect(answer.more).toBe(true);
+    expect(await collect(new DurableObjectEventStore({ stub }).readStream(big))).toHaveLength(12);
   });
 
   test("appending to a stream the object deleted is a StreamDeletedError on the client, with its mode", async () => {
@@ -188,6 +308,46 @@ describe("DurableObjectEventStore", () => {
     expect(erased.handled.map((event) => [event.data, event.metadata[ERASED_FIELDS_METADATA]])).toEqual([
       [{ plan: "pro", email: null }, ["email"]],
     ]);
+  });
+
+  test("a live subscription whose object could not read the next event reports the typed error to onError and connects again (a socket made by hand)", async () => {
+    let connections = 0;
+    const stub: DurableObjectStubLike = {
+      fetch: async () => {
+        connections += 1;
+        const listeners: ((event: { data: unknown }) => void)[] = [];
+        const send = (message: unknown) => {
+          for (const listener of listeners) listener({ data: JSON.stringify(message) });
+        };
+        const webSocket = {
+          addEventListener: (type: string, listener: (event: { data: unknown }) => void) => {
+            if (type === "message") listeners.push(listener);
+          },
+          send: () => {},
+          close: () => {},
+          // As LiveSubscribers sends it before closing with 1011.
+          accept: () =>
+            queueMicrotask(() => {
+              send({ kind: "open", position: 0, ackEvery: 500, pingMs: 10_000 });
+              send({ kind: "error", error: toWireError(new EventCorruptError("Order-1", 2, "data"), "subscribe") });
+            }),
+        };
+        return { webSocket } as never;
+      },
+    };
+    const handled: unknown[] = [];
+    const errors: unknown[] = [];
+    const subscription = new DurableObjectEventStore({ stub }).subscribeLive({
+      handler: (event) => void handled.push(event),
+      retryDelayMs: 1,
+      onError: (error) => void errors.push(error),
+    });
+    while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    await subscription.stop();
+    expect(handled).toEqual([]);
+    expect(connections).toBeGreaterThanOrEqual(2);
+    expect(isEventCorruptError(errors[0])).toBe(true);
+    expect(errors[0]).toMatchObject({ code: ErrorCode.EventCorrupt, streamId: "Order-1", version: 2 });
   });
 
   test("a subscribe request to an object without live subscribers is refused with a ValidationError", async () => {

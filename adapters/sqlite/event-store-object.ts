@@ -18,6 +18,7 @@ import {
   type StoreSubscription,
   ValidationError,
 } from "../../src/index.js";
+import { problemFor } from "../http/problem-details.js";
 import type { Committed } from "./append.js";
 import type { LiveSubscribers } from "./live-subscribers.js";
 import { type ClientWebSocketLike, type SubscribeLiveOptions, startLiveSubscription } from "./live-subscription.js";
@@ -33,7 +34,17 @@ const OPERATIONS: readonly string[] = ["append", "readStream", "readAll", "strea
 /** Events per request when reading through the object. */
 const PAGE = 1000;
 
+/** The default of {@link HandleEventStoreRequestOptions.maxReplyBytes}: 4 MiB. */
+export const DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024;
+
 export interface HandleEventStoreRequestOptions {
+  /**
+   * How much one read's answer carries: its events' JSON, in characters. The answer ends before
+   * the event that would pass it (one larger event comes alone) and tells the client to ask for
+   * the rest, so an answer's size is bounded whatever the events' sizes and the count asked for
+   * (an object has 128 MB of memory). Defaults to 4 MiB.
+   */
+  readonly maxReplyBytes?: number;
   /**
    * The object's live subscribers: with them, `GET /subscribe?after=N` WebSocket upgrades (with
    * optional `stream`, `category` and `type` filters, as the Hono live routes take them) are
@@ -54,7 +65,13 @@ export async function handleEventStoreRequest(
 ): Promise<Response> {
   const url = new URL(request.url);
   const operation = url.pathname.slice(1);
+  const maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
   try {
+    if (!Number.isSafeInteger(maxReplyBytes) || maxReplyBytes < 1) {
+      throw new ValidationError("Invalid event store request options", [
+        { path: ["maxReplyBytes"], message: "maxReplyBytes must be a positive integer" },
+      ]);
+    }
     if (operation === "subscribe" && options.live !== undefined) {
       const after = url.searchParams.get("after") ?? "0";
       try {
@@ -78,15 +95,44 @@ export async function handleEventStoreRequest(
         { path: [], message: `POST one of /${OPERATIONS.join(", /")}` },
       ]);
     }
-    const body = (await request.json()) as RequestBody;
-    const value = await serve(store, operation as Operation, body);
+    const body = await requestBody(request);
+    if (operation === "readStream" || operation === "readAll") {
+      const events =
+        operation === "readStream" ? store.readStream(body.streamId, body.options) : store.readAll(body.options);
+      return await readReply(events, maxReplyBytes);
+    }
+    const value = await serve(store, operation as Exclude<Operation, "readStream" | "readAll">, body);
     // Pushed after the commit, without holding up the reply; a failure is logged and the next
     // append delivers again from each subscriber's position.
     if (operation === "append") options.live?.notify();
     return Response.json({ ok: true, value } satisfies WireReply);
   } catch (error) {
-    return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply);
+    // The status the HTTP adapters give the same error (a bad request 400, a conflict 409, …); the
+    // client reads the reply's body whatever the status.
+    return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply, {
+      status: problemFor(isEventFlowsError(error) ? error : undefined).status,
+    });
   }
+}
+
+/** The request's body: a JSON object, whose `options` (for reads) is an object too when given. */
+async function requestBody(request: Request): Promise<RequestBody> {
+  const refuse = (path: string[], message: string) =>
+    new ValidationError("Invalid event store request", [{ path, message }]);
+  let body: unknown;
+  try {
+    body = await request.json();
+  } catch {
+    throw refuse([], "the body must be JSON");
+  }
+  if (!isObject(body)) throw refuse([], "the body must be a JSON object");
+  const options = (body as { options?: unknown }).options;
+  if (options !== undefined && !isObject(options)) throw refuse(["options"], "options must be an object");
+  return body as unknown as RequestBody;
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** As sent by the client; the store validates every field as it would a direct call's. */
@@ -97,16 +143,16 @@ interface RequestBody {
   readonly options: ReadStreamOptions & ReadAllOptions;
 }
 
-async function serve(store: EventStore, operation: Operation, body: RequestBody): Promise<unknown> {
+async function serve(
+  store: EventStore,
+  operation: Exclude<Operation, "readStream" | "readAll">,
+  body: RequestBody,
+): Promise<unknown> {
   switch (operation) {
     case "append": {
       const result = await store.appendToStream(body.streamId, body.events, { expectedVersion: body.expectedVersion });
       return { events: result.events, retried: result.retried === true };
     }
-    case "readStream":
-      return collect(store.readStream(body.streamId, body.options));
-    case "readAll":
-      return collect(store.readAll(body.options));
     case "streamVersion":
       return store.getStreamVersion(body.streamId);
     case "lastPosition":
@@ -114,10 +160,27 @@ async function serve(store: EventStore, operation: Operation, body: RequestBody)
   }
 }
 
-async function collect(events: AsyncIterable<EventEnvelope>): Promise<EventEnvelope[]> {
-  const list: EventEnvelope[] = [];
-  for await (const event of events) list.push(event);
-  return list;
+/**
+ * A read's answer: the events as JSON, each stringified once, until the next would pass
+ * `maxBytes` (characters of JSON; the first always goes). `more: true` when the answer ended there,
+ * before the count asked for: the client asks again after its last event.
+ */
+async function readReply(events: AsyncIterable<EventEnvelope>, maxBytes: number): Promise<Response> {
+  const parts: string[] = [];
+  let size = 0;
+  let more = false;
+  for await (const event of events) {
+    const text = JSON.stringify(event);
+    if (parts.length > 0 && size + text.length > maxBytes) {
+      more = true;
+      break;
+    }
+    parts.push(text);
+    size += text.length + 1;
+  }
+  return new Response(`{"ok":true,"value":[${parts.join(",")}]${more ? ',"more":true' : ""}}`, {
+    headers: { "content-type": "application/json" },
+  });
 }
 
 export interface DurableObjectEventStoreOptions extends EventStoreOptions {
@@ -166,18 +229,18 @@ export class DurableObjectEventStore extends EventStore {
     let from = options.fromVersion;
     while (remaining > 0) {
       const maxCount = Math.min(PAGE, remaining);
-      const page = (await this.#call("readStream", {
+      const { value: page, more } = await this.#read("readStream", {
         streamId,
         options: {
           direction: options.direction ?? "forward",
           maxCount,
           ...(from === undefined ? {} : { fromVersion: from }),
         },
-      })) as EventEnvelope[];
+      });
       for (const event of page) yield event;
       remaining -= page.length;
       const last = page[page.length - 1];
-      if (page.length < maxCount || last === undefined) return;
+      if ((page.length < maxCount && !more) || last === undefined) return;
       from = backward ? last.version - 1 : last.version + 1;
       if (from < 1) return;
     }
@@ -188,11 +251,11 @@ export class DurableObjectEventStore extends EventStore {
     let after = options.after ?? 0;
     while (remaining > 0) {
       const maxCount = Math.min(PAGE, remaining);
-      const page = (await this.#call("readAll", { options: { after, maxCount } })) as EventEnvelope[];
+      const { value: page, more } = await this.#read("readAll", { options: { after, maxCount } });
       for (const event of page) yield event;
       remaining -= page.length;
       const last = page[page.length - 1];
-      if (page.length < maxCount || last === undefined) return;
+      if ((page.length < maxCount && !more) || last === undefined) return;
       after = last.globalPosition ?? after;
     }
   }
@@ -243,6 +306,17 @@ export class DurableObjectEventStore extends EventStore {
   }
 
   async #call(operation: Operation, body: unknown): Promise<unknown> {
+    return (await this.#reply(operation, body)).value;
+  }
+
+  /** A read's events, and whether the object ended its answer early (its byte bound) with more to read. */
+  async #read(operation: "readStream" | "readAll", body: unknown): Promise<{ value: EventEnvelope[]; more: boolean }> {
+    const reply = await this.#reply(operation, body);
+    if (!Array.isArray(reply.value)) throw badReply(operation);
+    return { value: reply.value as EventEnvelope[], more: (reply as { more?: unknown }).more === true };
+  }
+
+  async #reply(operation: Operation, body: unknown): Promise<WireReply & { ok: true }> {
     let reply: unknown;
     try {
       const response = await this.#stub.fetch(`https://event-store.object/${operation}`, {
@@ -258,7 +332,7 @@ export class DurableObjectEventStore extends EventStore {
     }
     if (!isWireReply(reply)) throw badReply(operation);
     if (!reply.ok) throw fromWireError(reply.error);
-    return reply.value;
+    return reply;
   }
 }
 

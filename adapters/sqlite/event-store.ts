@@ -32,6 +32,12 @@ export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOp
   readonly maxEventBytes?: number;
   /** Events fetched per statement when reading. Defaults to 1,000. */
   readonly readPageSize?: number;
+  /**
+   * Bytes of events (data and metadata, as stored) one read page holds at most: a page ends before
+   * the event that would pass it, and an event larger than this comes in a page of its own. Bounds
+   * what a read holds in memory whatever the events' sizes. Defaults to 4 MiB.
+   */
+  readonly readPageBytes?: number;
 }
 
 /**
@@ -69,6 +75,7 @@ export class SqliteEventStore extends EventStore {
       maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
       maxValueBytes: options.driver.maxValueBytes ?? SQLITE_MAX_VALUE_BYTES,
       readPageSize: options.readPageSize ?? 1000,
+      readPageBytes: options.readPageBytes ?? DEFAULT_READ_PAGE_BYTES,
     };
   }
 
@@ -135,6 +142,9 @@ export class SqliteEventStore extends EventStore {
   }
 }
 
+/** The default of {@link SqliteEventStoreOptions.readPageBytes}: 4 MiB. */
+export const DEFAULT_READ_PAGE_BYTES = 4 * 1024 * 1024;
+
 /** Creates a {@link SqliteEventStore}. */
 export function createSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
   return new SqliteEventStore(options);
@@ -146,6 +156,7 @@ function optionIssues(options: SqliteEventStoreOptions): Issue[] {
   issues.push(
     ...integerOptionIssues(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024),
     ...integerOptionIssues(options.readPageSize, "readPageSize", 100_000),
+    ...integerOptionIssues(options.readPageBytes, "readPageBytes", 1024 * 1024 * 1024),
   );
   return issues;
 }

@@ -3,8 +3,12 @@
  * keeps accepted sockets, a WebSocketPair whose server end records what it was sent): the mock is
  * for what no emulator gives Bun; test/runtime/suites/sqlite-live.ts runs the same rules in workerd.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { InMemoryEventStore, LiveErrorCode } from "../../src/index.js";
+import fc from "fast-check";
+import { ErrorCode, InMemoryEventStore, LiveErrorCode } from "../../src/index.js";
+import { bunSqliteDriver } from "./bun-driver.js";
+import { SqliteEventStore } from "./event-store.js";
 import { LiveSubscribers } from "./live-subscribers.js";
 
 class FakeSocket {
@@ -40,13 +44,12 @@ afterAll(() => {
   delete globals.WebSocketPair;
 });
 
-function setup(options = {}) {
+function setup(options = {}, store: InMemoryEventStore | SqliteEventStore = new InMemoryEventStore()) {
   const sockets: FakeSocket[] = [];
   const ctx = {
     acceptWebSocket: (socket: FakeSocket) => void sockets.push(socket),
     getWebSockets: () => sockets.filter((s) => s.closed === undefined),
   };
-  const store = new InMemoryEventStore();
   const live = new LiveSubscribers(ctx as never, store, options);
   const upgrade = () => new Request("https://o/subscribe", { headers: { upgrade: "websocket" } });
   const subscribe = async (after = 0) => {
@@ -101,9 +104,98 @@ describe("LiveSubscribers (stand-in hibernation API)", () => {
     expect(live.count).toBe(2);
   });
 
+  test("an event that cannot be read ends each subscriber that reaches it with a typed error and 1011, and the object serves the others", async () => {
+    const db = new Database(":memory:");
+    const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+    await store.migrate();
+    const { subscribe, append, live } = setup({}, store);
+    await append(3);
+    // Written behind the library's back: position 2's data is not JSON.
+    db.run(`UPDATE eventflows_events SET data = '{"card": "4111 1111' WHERE position = 2`);
+    const logged: unknown[] = [];
+    const log = console.error;
+    console.error = (...args: unknown[]) => void logged.push(args);
+    try {
+      // Subscribed first, so the delivery meets the corrupt event before it serves the others.
+      const behind = await subscribe(0);
+      const past = await subscribe(2);
+      const alsoBehind = await subscribe(1);
+      await append(2);
+      await live.deliver();
+      for (const socket of [behind, alsoBehind]) {
+        const last = JSON.parse(socket.sent.at(-1) as string);
+        expect(last).toMatchObject({
+          kind: "error",
+          error: { code: ErrorCode.EventCorrupt, fields: { streamId: "S-1", version: 2 } },
+        });
+        expect(socket.sent.join("\n")).not.toContain("4111");
+        expect(socket.closed).toEqual({ code: 1011, reason: "error" });
+      }
+      // The page holding the corrupt event fails whole: nothing of it is sent, the position stays.
+      expect(behind.events()).toEqual([]);
+      expect(alsoBehind.events()).toEqual([]);
+      expect(past.closed).toBeUndefined();
+      expect(past.events().map((m) => m.event.globalPosition)).toEqual([3, 4, 5]);
+      await append(1);
+      expect(past.events().map((m) => m.event.globalPosition)).toEqual([3, 4, 5, 6]);
+      expect(logged.length).toBeGreaterThan(0);
+    } finally {
+      console.error = log;
+      db.close();
+    }
+  });
+
+  test("a delivery's reads are bounded in bytes: any event sizes and bound send every event once, in order (fast-check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ unit: fc.constantFrom("a", "é", "😀"), maxLength: 500 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 4000 }),
+        fc.integer({ min: 1, max: 40 }),
+        async (sizes, maxBatchBytes, batchSize) => {
+          const store = new InMemoryEventStore();
+          // What each of the delivery's reads pulled from the store, as messages' lengths.
+          const reads: number[][] = [];
+          const readAll = store.readAll.bind(store);
+          store.readAll = ((options) => {
+            const pulled: number[] = [];
+            reads.push(pulled);
+            return (async function* () {
+              for await (const event of readAll(options)) {
+                pulled.push(JSON.stringify({ kind: "event", event }).length);
+                yield event;
+              }
+            })();
+          }) as typeof store.readAll;
+          const { subscribe, live } = setup({ maxBatchBytes, batchSize }, store);
+          const socket = await subscribe();
+          await store.appendToStream(
+            "S-1",
+            sizes.map((data) => ({ type: "E", data })),
+          );
+          await live.deliver();
+          expect(socket.events().map((m) => m.event.data)).toEqual(sizes);
+          for (const pulled of reads) {
+            // Held at once: what the read kept (the last one pulled may be the one that ended it, not kept).
+            const kept = pulled.slice(0, -1);
+            expect(pulled.length).toBeLessThanOrEqual(batchSize);
+            // More than one: within the bound (a first event larger than it goes alone).
+            if (kept.length > 1) expect(kept.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(maxBatchBytes);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   test("bad limits are refused", () => {
     const ctx = { acceptWebSocket: () => {}, getWebSockets: () => [] };
-    for (const options of [{ maxSubscribers: 0 }, { maxUnacknowledged: 1.5 }, { ackTimeoutMs: -1 }, { pingMs: 0 }]) {
+    for (const options of [
+      { maxSubscribers: 0 },
+      { maxUnacknowledged: 1.5 },
+      { ackTimeoutMs: -1 },
+      { pingMs: 0 },
+      { maxBatchBytes: 0 },
+    ]) {
       expect(() => new LiveSubscribers(ctx, new InMemoryEventStore(), options)).toThrow(
         expect.objectContaining({ code: "VALIDATION_FAILED" }),
       );

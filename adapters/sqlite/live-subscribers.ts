@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { LIVE_HEARTBEAT, LIVE_PING, parseClientMessage } from "./live-protocol.js";
+import { toWireError } from "./object-wire.js";
 
 /** A WebSocket as workerd gives it to a Durable Object under the hibernation API. */
 export interface HibernatableWebSocketLike {
@@ -28,6 +29,12 @@ export interface DurableObjectStateLike {
 export interface LiveSubscribersOptions {
   /** Events read from the store per query while catching a subscriber up. Defaults to 100. */
   readonly batchSize?: number;
+  /**
+   * How much one such read holds: its events' messages, in characters of JSON. It ends before the
+   * event that would pass this (one larger event goes alone), so a delivery's memory is bounded
+   * whatever the events' sizes. Defaults to 4 MiB.
+   */
+  readonly maxBatchBytes?: number;
   /**
    * Subscribers connected at once; one more is refused with {@link TooManyLiveClientsError}
    * (`handleEventStoreRequest` answers 503 with `Retry-After`). Defaults to 1,000.
@@ -63,6 +70,8 @@ interface Attachment {
 
 /** The close code and reason of a subscriber dropped for not keeping up, as the Hono live routes close one. */
 const SLOW_CONSUMER = { code: 4008, reason: "slow-consumer" } as const;
+/** ... and of one whose events the store failed to read. */
+const STORE_FAILED = { code: 1011, reason: "error" } as const;
 
 type PairLike = new (request: string, response: string) => unknown;
 
@@ -87,6 +96,7 @@ export class LiveSubscribers {
   readonly #ctx: DurableObjectStateLike;
   readonly #store: EventStore;
   readonly #batchSize: number;
+  readonly #maxBatchBytes: number;
   readonly #maxSubscribers: number;
   readonly #window: number;
   readonly #ackTimeoutMs: number;
@@ -103,6 +113,7 @@ export class LiveSubscribers {
     }
     const limits = [
       ["batchSize", options.batchSize ?? 100, 10_000],
+      ["maxBatchBytes", options.maxBatchBytes ?? 4 * 1024 * 1024, 1024 * 1024 * 1024],
       ["maxSubscribers", options.maxSubscribers ?? 1000, 32_768],
       ["maxUnacknowledged", options.maxUnacknowledged ?? 1000, 1_000_000],
       ["ackTimeoutMs", options.ackTimeoutMs ?? 10_000, 3_600_000],
@@ -117,9 +128,8 @@ export class LiveSubscribers {
     if (issues.length > 0) throw new ValidationError("Invalid live subscribers options", issues);
     this.#ctx = ctx;
     this.#store = store;
-    [this.#batchSize, this.#maxSubscribers, this.#window, this.#ackTimeoutMs, this.#pingMs] = limits.map(
-      ([, value]) => value,
-    ) as [number, number, number, number, number];
+    [this.#batchSize, this.#maxBatchBytes, this.#maxSubscribers, this.#window, this.#ackTimeoutMs, this.#pingMs] =
+      limits.map(([, value]) => value) as [number, number, number, number, number, number];
     // Heartbeats without waking the object: the runtime itself answers a subscriber's ping, even
     // while the object hibernates. A server-sent heartbeat would need an alarm that wakes the object
     // every few seconds for as long as anyone is connected, billed as duration: the cost hibernation
@@ -226,12 +236,12 @@ export class LiveSubscribers {
   }
 
   async #deliverAll(): Promise<void> {
-    // Subscribers at the same position share one read.
-    const pages = new Map<number, Promise<EventEnvelope[]>>();
+    // Subscribers at the same position share one read, and each event's message is made once.
+    const pages = new Map<number, Promise<Batch>>();
     const page = (after: number) => {
       let read = pages.get(after);
       if (read === undefined) {
-        read = collect(this.#store.readAll({ after, maxCount: this.#batchSize, raw: true }));
+        read = batchOf(this.#store.readAll({ after, maxCount: this.#batchSize, raw: true }), this.#maxBatchBytes);
         pages.set(after, read);
       }
       return read;
@@ -241,18 +251,28 @@ export class LiveSubscribers {
       const { filter, acked, ackedAt } = start;
       let { position, sent } = start;
       let paused = false;
+      let failed = false;
       for (;;) {
-        const events = await page(position);
-        if (events.length === 0) break;
+        let batch: Batch;
+        try {
+          batch = await page(position);
+        } catch (error) {
+          // An event after its position cannot be read (a row another tool wrote, say): this subscriber
+          // is told and ended, the others go on; it reconnects from its position and meets it again.
+          endWithError(socket, error);
+          failed = true;
+          break;
+        }
+        if (batch.events.length === 0) break;
         try {
           // Events go as stored: the client upcasts them with its own registry, as it does reads.
-          for (const event of events) {
+          for (const [event, message] of batch.events) {
             if (filter === undefined || matchesFilter(filter, event)) {
               if (sent - acked >= this.#window) {
                 paused = true;
                 break;
               }
-              socket.send(JSON.stringify({ kind: "event", event }));
+              socket.send(message);
               sent += 1;
             }
             position = event.globalPosition ?? position;
@@ -260,8 +280,9 @@ export class LiveSubscribers {
         } catch {
           break; // closed meanwhile: the subscriber reconnects from the position it handled
         }
-        if (paused || events.length < this.#batchSize) break;
+        if (paused || !(batch.more || batch.events.length === this.#batchSize)) break;
       }
+      if (failed) continue;
       socket.serializeAttachment({
         position,
         ...(filter === undefined ? {} : { filter }),
@@ -281,6 +302,21 @@ export class LiveSubscribers {
   }
 }
 
+/**
+ * Ends a subscriber whose events could not be read: an `error` message carrying the typed error as
+ * the object's replies carry one (our errors name no internals; anything else is an opaque
+ * INTERNAL), then close code 1011 `error`, as the live routes end a stream whose read failed.
+ */
+function endWithError(socket: HibernatableWebSocketLike, error: unknown): void {
+  logDeliveryFailure(error);
+  try {
+    socket.send(JSON.stringify({ kind: "error", error: toWireError(error, "subscribe") }));
+    socket.close(STORE_FAILED.code, STORE_FAILED.reason);
+  } catch {
+    // already closing
+  }
+}
+
 function attachmentOf(socket: HibernatableWebSocketLike): Attachment {
   const attachment = socket.deserializeAttachment() as Partial<Attachment> | null;
   return {
@@ -292,10 +328,23 @@ function attachmentOf(socket: HibernatableWebSocketLike): Attachment {
   };
 }
 
-async function collect(events: AsyncIterable<EventEnvelope>): Promise<EventEnvelope[]> {
-  const list: EventEnvelope[] = [];
-  for await (const event of events) list.push(event);
-  return list;
+/** Events read for a delivery, each with its `event` message; `more` when the byte bound ended the read early. */
+interface Batch {
+  readonly events: readonly (readonly [EventEnvelope, string])[];
+  readonly more: boolean;
+}
+
+/** Reads events until the next one's message would pass `maxBytes` characters (the first always comes). */
+async function batchOf(read: AsyncIterable<EventEnvelope>, maxBytes: number): Promise<Batch> {
+  const events: [EventEnvelope, string][] = [];
+  let size = 0;
+  for await (const event of read) {
+    const message = JSON.stringify({ kind: "event", event });
+    if (events.length > 0 && size + message.length > maxBytes) return { events, more: true };
+    events.push([event, message]);
+    size += message.length;
+  }
+  return { events, more: false };
 }
 
 function logDeliveryFailure(error: unknown): void {

@@ -6,6 +6,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { ackMessage, LIVE_PING } from "./live-protocol.js";
+import { badReply, fromWireError, isWireReply } from "./object-wire.js";
 
 /** The client's end of a WebSocket in workerd (`response.webSocket`). */
 export interface ClientWebSocketLike {
@@ -127,6 +128,7 @@ export function startLiveSubscription(
           const message = JSON.parse(String(data)) as {
             kind?: string;
             event?: EventEnvelope;
+            error?: unknown;
             ackEvery?: unknown;
             pingMs?: unknown;
           };
@@ -142,6 +144,12 @@ export function startLiveSubscription(
               }, pingMs as number);
             }
             return;
+          }
+          // The object could not read what comes next (`LiveSubscribers` closes the socket after it):
+          // its typed error goes to onError, and the subscription connects again from its position.
+          if (message.kind === "error") {
+            const reply = { ok: false, error: message.error };
+            throw isWireReply(reply) && !reply.ok ? fromWireError(reply.error) : badReply("subscribe");
           }
           if (message.kind !== "event" || message.event === undefined) return;
           event = message.event;

@@ -29,7 +29,8 @@ interface Recorded {
  * Brings the schema to the latest version (or `to`). The pending migrations and their records run
  * as one batch (one transaction): a crash leaves the schema as it was. Two callers at once (two
  * processes starting) both plan the same batch; SQLite runs one after the other, the second fails
- * on the tables the first created and rolls back, and reading the records again shows it done.
+ * on the tables the first created and rolls back, and reading the records again shows it done (or,
+ * if the winner stopped at a lower `to`, plans the rest again).
  * A recorded migration whose SQL no longer matches the shipped one stops the run.
  */
 export async function migrateSqlite(
@@ -55,7 +56,9 @@ export async function migrateSqlite(
       `CREATE TABLE IF NOT EXISTS ${names.migrations} (
   version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`,
     );
-    for (let attempt = 1; ; attempt++) {
+    /** The version found before the last failed batch: a failure with no progress since is not a race. */
+    let failedAt: number | undefined;
+    for (;;) {
       const recorded = await readRecorded(driver, names);
       checkAppliedMigrations(SERVICE, recorded, rendered);
       const current = recorded.reduce((max, m) => Math.max(max, m.version), 0);
@@ -73,8 +76,11 @@ export async function migrateSqlite(
         await driver.batch(batch);
         return { applied: pending.map((m) => m.version), version: pending[pending.length - 1]?.version ?? current };
       } catch (error) {
-        // Another migrator won the race: the next read shows its records (once; then the error stands).
-        if (attempt >= 2) throw error;
+        // Another migrator won the race: the next read shows its records. Migrators with other targets
+        // (`to`) can win one after another, so this goes on while the schema moves on between
+        // failures (at most once per migration); a failure with nothing recorded since stands.
+        if (failedAt === current) throw error;
+        failedAt = current;
       }
     }
   });

@@ -90,4 +90,21 @@ describe("SqliteReadModelStore", () => {
     expect(await readModels.checkpoints.load(`projection:${name}`)).toBeUndefined();
     expect(await readModels.list(collection)).toHaveLength(2);
   });
+
+  test("a stored document that is not JSON (another tool wrote it) is a DOCUMENT_CORRUPT ServiceError, quoting none of it", async () => {
+    const store = new SqliteReadModelStore({ driver });
+    await store.put("corrupt-docs", "1", { card: "4111 1111 1111 1111" });
+    db.run(`UPDATE eventflows_read_models SET document = '{"card": "4111 1111' WHERE collection = 'corrupt-docs'`);
+    const corrupt = (operation: string) =>
+      expect.objectContaining({
+        name: "ServiceError",
+        service: "SQLite",
+        operation,
+        serviceCode: "DOCUMENT_CORRUPT",
+        retryable: false,
+        message: expect.not.stringContaining("4111"),
+      });
+    await expect(store.get("corrupt-docs", "1")).rejects.toEqual(corrupt("getReadModel"));
+    await expect(store.list("corrupt-docs")).rejects.toEqual(corrupt("listReadModels"));
+  });
 });

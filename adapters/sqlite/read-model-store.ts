@@ -8,6 +8,7 @@ import {
   type ReadModelStoreCapabilities,
   type ReadModelSwap,
   type ReadModelTransaction,
+  ServiceError,
   StagedCheckpointStore,
   utf8Length,
   ValidationError,
@@ -15,7 +16,7 @@ import {
 import { SqliteCheckpointStore } from "./checkpoint-store.js";
 import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { SQLITE_MAX_VALUE_BYTES, textIssues } from "./encode.js";
-import { guard } from "./errors.js";
+import { guard, SERVICE } from "./errors.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 
 export interface SqliteReadModelStoreOptions extends SqliteNameOptions {
@@ -61,7 +62,7 @@ export class SqliteReadModelStore extends ReadModelStore {
         `SELECT document AS document FROM ${this.#table} WHERE collection = ? AND id = ?`,
         [collection, id],
       );
-      return row === undefined ? undefined : JSON.parse(String(row.document));
+      return row === undefined ? undefined : storedDocument(row.document, "getReadModel");
     });
   }
 
@@ -82,7 +83,7 @@ export class SqliteReadModelStore extends ReadModelStore {
         `SELECT id AS id, document AS document FROM ${this.#table} WHERE collection = ? ORDER BY id`,
         [collection],
       );
-      return rows.map((row) => ({ id: String(row.id), document: JSON.parse(String(row.document)) }));
+      return rows.map((row) => ({ id: String(row.id), document: storedDocument(row.document, "listReadModels") }));
     });
   }
 
@@ -221,6 +222,25 @@ ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, position = `;
         params: [expected, position, now, id],
       },
     ];
+  }
+}
+
+/**
+ * A stored document's JSON text, parsed. Text that is not JSON (another tool wrote the row) is a
+ * ServiceError `DOCUMENT_CORRUPT` saying so, not the catch-all "the statement failed"; neither the
+ * text nor the parser's message (which quotes it) reaches the error.
+ */
+function storedDocument(text: unknown, operation: string): unknown {
+  try {
+    return JSON.parse(String(text));
+  } catch {
+    throw new ServiceError(
+      SERVICE,
+      operation,
+      "DOCUMENT_CORRUPT",
+      false,
+      "a stored read-model document is not JSON (a row another tool wrote): repair or delete it, or rebuild the projection",
+    );
   }
 }
 

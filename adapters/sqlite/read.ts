@@ -19,18 +19,25 @@ function streamFetch(context: SqliteStoreContext, streamId: string, options: Rea
   const backward = options.direction === "backward";
   const statement = backward ? context.statements.readBackward : context.statements.readForward;
   const first = Math.min(options.fromVersion ?? (backward ? MAX_VERSION : 1), MAX_VERSION);
+  const budget = context.readPageBytes;
   return (cursor, limit) =>
     guard("readStream", context.driver.name, () => {
       const from = cursor === undefined ? first : backward ? cursor.version - 1 : cursor.version + 1;
-      return context.driver.all(statement, [streamId, from, streamId, limit]);
+      return context.driver.all(statement, [
+        ...[streamId, from, limit],
+        ...[streamId, from, streamId],
+        ...[budget, streamId, from, limit, budget],
+      ]);
     });
 }
 
 function feedFetch(context: SqliteStoreContext, options: ReadAllOptions): Fetch {
+  const budget = context.readPageBytes;
   return (cursor, limit) =>
-    guard("readAll", context.driver.name, () =>
-      context.driver.all(context.statements.readAll, [cursor?.globalPosition ?? options.after ?? 0, limit]),
-    );
+    guard("readAll", context.driver.name, () => {
+      const after = cursor?.globalPosition ?? options.after ?? 0;
+      return context.driver.all(context.statements.readAll, [after, limit, after, budget, after, limit, budget]);
+    });
 }
 
 /** The stream's events one by one (what `readStreamEvents` gives). */
@@ -52,7 +59,8 @@ export function readAllEvents(
 
 /**
  * Reads in pages by keyset (the last row's version or position), so no statement stays open while
- * the caller works through a page: a synchronous driver's connection is free between pages.
+ * the caller works through a page: a synchronous driver's connection is free between pages. A page
+ * holds at most `readPageSize` events and ends early at `readPageBytes` (see the statements).
  * Pages as fetched, for the core's read layers, which then take a step per page instead of a
  * promise per event (see `EventStore.readStreamPages`).
  */
@@ -67,7 +75,8 @@ async function* pages(fetch: Fetch, pageSize: number, maxCount: number): EventPa
     cursor = page[page.length - 1];
     remaining -= page.length;
     yield page;
-    if (rows.length < limit) return;
+    // Short of `limit`: the end, unless the byte budget cut the page before rows still there.
+    if (rows.length < limit && rows.length >= Number(rows[0]?.available ?? 0)) return;
   }
 }
 

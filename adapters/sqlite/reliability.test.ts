@@ -8,11 +8,14 @@ import { ErrorCode, isConcurrencyError, ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import {
   bunSqliteDriver,
+  migrateSqlite,
   SqliteCheckpointStore,
+  type SqliteDriver,
   SqliteEventStore,
   SqliteSnapshotStore,
   type SqliteValue,
   type SyncStatementRunner,
+  sqliteSchemaVersion,
 } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-reliability-"));
@@ -240,6 +243,83 @@ describe("SqliteEventStore: input and errors", () => {
     expect(seen).toEqual([0, 1, 2, 3, 4]);
     expect(failure).toMatchObject({ code: ErrorCode.Service, serviceCode: "SQLITE_ERROR", operation: "readStream" });
     expect((await failing.next()).done).toBe(true);
+  });
+
+  test("pages are bounded in bytes too: any event sizes, budget and page size give every event once, in order, forward, backward and in the feed; a page passes the budget only as one event alone (fast-check)", async () => {
+    // Each statement's rows as the driver returned them: what one page held.
+    const pages: { bytes: number; rows: number }[] = [];
+    const counting = {
+      ...store.driver,
+      all: async (sql: string, params?: readonly SqliteValue[]) => {
+        const rows = await store.driver.all(sql, params);
+        if (rows.some((row) => "data" in row)) {
+          const bytes = rows.reduce(
+            (sum, row) => sum + Buffer.byteLength(String(row.data)) + Buffer.byteLength(String(row.metadata)),
+            0,
+          );
+          pages.push({ bytes, rows: rows.length });
+        }
+        return rows;
+      },
+    };
+    // Sizes from empty to 3 KB, in characters of 1 to 4 UTF-8 bytes: the budget counts bytes, not characters.
+    const text = fc.string({ unit: fc.constantFrom("a", "é", "€", "😀"), maxLength: 800 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(text, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 6000 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 0, max: 45 }),
+        async (sizes, budget, pageSize, maxCount) => {
+          const stream = `Bytes-${ulid()}`;
+          const before = await store.getLastGlobalPosition();
+          await store.appendToStream(
+            stream,
+            sizes.map((data) => ({ type: "Sized", data })),
+          );
+          const reader = new SqliteEventStore({ driver: counting, readPageSize: pageSize, readPageBytes: budget });
+          const expected = Math.min(maxCount, sizes.length);
+          pages.length = 0;
+          const forward = await collect(reader.readStream(stream, { maxCount }));
+          expect(forward.map((event) => event.data)).toEqual(sizes.slice(0, expected));
+          const backward = await collect(reader.readStream(stream, { direction: "backward", maxCount }));
+          expect(backward.map((event) => event.data)).toEqual(sizes.toReversed().slice(0, expected));
+          const feed = await collect(reader.readAll({ after: before }));
+          expect(feed.map((event) => event.data)).toEqual(sizes);
+          expect(feed.map((event) => event.globalPosition)).toEqual(sizes.map((_, n) => before + n + 1));
+          for (const page of pages) {
+            expect(page.rows).toBeLessThanOrEqual(pageSize);
+            if (page.rows > 1) expect(page.bytes).toBeLessThanOrEqual(budget);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test("a page of large events stops at readPageBytes (4 MiB by default), not at 1,000 events", async () => {
+    const stream = `Large-pages-${ulid()}`;
+    const big = "x".repeat(512 * 1024);
+    await store.appendToStream(
+      stream,
+      Array.from({ length: 20 }, () => ({ type: "Big", data: big })),
+    );
+    const rows: number[] = [];
+    const counting = {
+      ...store.driver,
+      all: async (sql: string, params?: readonly SqliteValue[]) => {
+        const result = await store.driver.all(sql, params);
+        if (result.some((row) => "data" in row)) rows.push(result.length);
+        return result;
+      },
+    };
+    const reader = new SqliteEventStore({ driver: counting });
+    expect(await collect(reader.readStream(stream))).toHaveLength(20);
+    // 512 KiB and a few bytes each: 7 fit in 4 MiB.
+    expect(rows).toEqual([7, 7, 6]);
+    expect(() => new SqliteEventStore({ driver: store.driver, readPageBytes: 0 })).toThrow(
+      expect.objectContaining({ code: ErrorCode.Validation }),
+    );
   });
 
   test("stream ids and types with unpaired surrogates are refused before anything is written", async () => {
@@ -488,6 +568,35 @@ describe("SQLite migrations", () => {
     const results = await Promise.all(others.map((s) => s.migrate()));
     expect(results.every((r) => r.version === 5)).toBe(true);
     expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  test("a migrator that loses the race to others stopping at lower versions, one after another, still ends at the latest", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    // Before each of its batches, another migrator commits one more version (to 1, then to 2, then 3).
+    let others = 0;
+    const racing: SqliteDriver = {
+      ...driver,
+      batch: async (statements) => {
+        if (others < 3) await migrateSqlite(bunSqliteDriver(db), { to: ++others });
+        return driver.batch(statements);
+      },
+    };
+    expect(await migrateSqlite(racing)).toEqual({ applied: [4, 5], version: 5 });
+    expect(await sqliteSchemaVersion(driver)).toBe(5);
+    // A batch that fails with nothing recorded since is no race: its error stands, after one retry.
+    let batches = 0;
+    const broken: SqliteDriver = {
+      ...driver,
+      batch: async () => {
+        batches += 1;
+        throw new Error("disk I/O error");
+      },
+    };
+    const fresh = new SqliteEventStore({ driver: broken, tablePrefix: "broken_" });
+    await expect(fresh.migrate()).rejects.toMatchObject({ code: ErrorCode.Service, operation: "migrate" });
+    expect(batches).toBe(2);
   });
 
   test("a recorded migration whose SQL changed stops the run", async () => {

@@ -19,7 +19,10 @@ export interface EventStatements {
     readonly state: string;
     readonly mark: string;
     readonly unmark: string;
+    /** Deletes a stream's rows below a version: stream, version. Returns no rows (a long stream's would all come back). */
     readonly removeBelow: string;
+    /** How many rows {@link removeBelow} removes: stream, version. */
+    readonly countBelow: string;
     readonly hidden: string;
     /**
      * For drivers without `transaction` (D1): the stream's state as a batched change is planned from
@@ -35,6 +38,33 @@ export interface EventStatements {
 }
 
 const COLUMNS = "position, stream_id, version, id, type, data, metadata, timestamp";
+
+/**
+ * One page of a read: the rows `where` selects, in `order`, at most `limit` of them, and fewer where
+ * their data and metadata (UTF-8 bytes, as stored) would pass `budget`: the page ends before the row
+ * that would pass it, except that a first row larger than the budget comes alone. So a page holds a
+ * bounded number of bytes whatever the events' sizes (1,000 events of 1 MiB would otherwise be 1 GB
+ * in one answer).
+ *
+ * `octet_length` of a column is read from the row's header, without loading the value (SQLite
+ * 3.43+), so measuring the page costs no read of its contents. `s` (computed once) holds the rows
+ * available up to `limit` and their bytes; only a page over the budget pays for the running sum
+ * that finds where it ends. Each row carries `available` (the rows `s` counted): a page shorter than
+ * that was cut by the budget, and the rows after it are still to read.
+ *
+ * Parameters (plain `?`, which every driver binds): `where`'s, limit; `where`'s and `extra`'s;
+ * budget; `where`'s, limit, budget.
+ */
+function pageRead(n: SqliteTableNames, where: string, order: string, extra: string): string {
+  const bytes = "octet_length(data) + octet_length(metadata)";
+  return `WITH s AS MATERIALIZED (SELECT count(*) AS c, coalesce(sum(${bytes}), 0) AS t
+  FROM (SELECT data, metadata FROM ${n.events} WHERE ${where} ORDER BY ${order} LIMIT ?))
+SELECT ${COLUMNS}, (SELECT c FROM s) AS available FROM ${n.events} WHERE ${where} ${extra}
+ORDER BY ${order}
+LIMIT (SELECT CASE WHEN t <= ? THEN c ELSE max(1, (SELECT count(*) FROM (
+  SELECT sum(${bytes}) OVER (ORDER BY ${order} ROWS UNBOUNDED PRECEDING) AS upto
+  FROM ${n.events} WHERE ${where} ORDER BY ${order} LIMIT ?) WHERE upto <= ?)) END FROM s)`;
+}
 
 /**
  * Most rows one INSERT of {@link insertRows} carries; a larger batch takes several, in one
@@ -128,13 +158,21 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
     /* Stream, lowest and highest version: those rows' positions, in version order. */
     positionsOf: `SELECT position, version FROM ${n.events} WHERE stream_id = ? AND version BETWEEN ? AND ? ORDER BY version`,
     eventsByIds: `SELECT ${COLUMNS} FROM ${n.events} WHERE id IN (SELECT value FROM json_each(?))`,
-    // A soft-deleted stream reads as empty (a hard-deleted one has no rows). Stream, version, limit,
-    // stream again (plain ? everywhere: every driver binds those).
-    readForward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version >= ?
-  AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?) ORDER BY version LIMIT ?`,
-    readBackward: `SELECT ${COLUMNS} FROM ${n.events} WHERE stream_id = ? AND version <= ?
-  AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?) ORDER BY version DESC LIMIT ?`,
-    readAll: `SELECT ${COLUMNS} FROM ${n.events} WHERE position > ? ORDER BY position LIMIT ?`,
+    // A soft-deleted stream reads as empty (a hard-deleted one has no rows). Pages bounded in rows
+    // and bytes: see pageRead for the parameters.
+    readForward: pageRead(
+      n,
+      "stream_id = ? AND version >= ?",
+      "version",
+      `AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?)`,
+    ),
+    readBackward: pageRead(
+      n,
+      "stream_id = ? AND version <= ?",
+      "version DESC",
+      `AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?)`,
+    ),
+    readAll: pageRead(n, "position > ?", "position", ""),
     streamVersion: `SELECT coalesce(max(version), 0) AS version FROM ${n.events} WHERE stream_id = ?`,
     lastPosition: `SELECT coalesce(max(position), 0) AS position FROM ${n.events}`,
     deletion: {
@@ -144,7 +182,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
       mark: `INSERT INTO ${n.streamDeletions} (stream_id, mode, version, deleted_at) VALUES (?, ?, ?, ?)
   ON CONFLICT (stream_id) DO UPDATE SET mode = excluded.mode, deleted_at = excluded.deleted_at`,
       unmark: `DELETE FROM ${n.streamDeletions} WHERE stream_id = ?`,
-      removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ? RETURNING 1 AS gone`,
+      removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ?`,
+      countBelow: `SELECT count(*) AS n FROM ${n.events} WHERE stream_id = ? AND version < ?`,
       hidden: `SELECT stream_id FROM ${n.streamDeletions} WHERE mode = 'soft'`,
       observe: `SELECT coalesce(max(version), 0) AS version, count(*) AS events, coalesce(sum(version < ?), 0) AS below,
   (SELECT mode FROM ${n.streamDeletions} WHERE stream_id = ?) AS mode,

@@ -32,6 +32,12 @@ export function commitStreamChangeIn(
     const { action, version } = planStreamChange(change, deletionStateOf(row, stored), stored, checkExpectedVersion);
     let removed = 0;
     const now = new Date().toISOString();
+    // Counted, then deleted: a DELETE … RETURNING would bring every removed row into memory.
+    const removeBelow = (bound: number) => {
+      const count = Number(all(st.deletion.countBelow, [streamId, bound])[0]?.n ?? 0);
+      if (count > 0) all(st.deletion.removeBelow, [streamId, bound]);
+      return count;
+    };
     switch (action) {
       case "none":
         return { version, removed };
@@ -42,11 +48,11 @@ export function commitStreamChangeIn(
         all(st.deletion.unmark, [streamId]);
         break;
       case "remove":
-        removed = all(st.deletion.removeBelow, [streamId, 2 ** 31 - 1]).length;
+        removed = removeBelow(2 ** 31 - 1);
         all(st.deletion.mark, [streamId, "hard", version, now]);
         break;
       case "truncate":
-        removed = all(st.deletion.removeBelow, [streamId, change.before as number]).length;
+        removed = removeBelow(change.before as number);
         if (removed === 0) return { version, removed };
         break;
     }

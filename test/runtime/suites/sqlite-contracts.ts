@@ -69,8 +69,69 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     name: `SqliteEventStore contract (${label})`,
     create: (options) => new SqliteEventStore({ ...options, driver }),
   });
-  const raced = withRace(suite, () => new SqliteEventStore({ driver }));
+  const raced = withBytePages(
+    withRace(suite, () => new SqliteEventStore({ driver })),
+    driver,
+  );
   return driver.maxValueBytes === undefined ? raced : withValueCap(raced, driver, driver.maxValueBytes);
+}
+
+/**
+ * Pages bounded in bytes on this backend: with a small `readPageBytes`, reads take many pages (the
+ * statement's cut, `octet_length` and its running sum, run here), each within the bound unless one
+ * event alone, and readers see every event once, in order.
+ */
+function withBytePages(suite: ContractSuite, driver: SqliteDriver): ContractSuite {
+  return {
+    ...suite,
+    cases: [
+      ...suite.cases,
+      {
+        name: "pages bounded in bytes (readPageBytes): every event once, in order, forward, backward and in the feed",
+        run: async () => {
+          const budget = 200;
+          const pages: { rows: number; bytes: number }[] = [];
+          const utf8 = new TextEncoder();
+          const counting: SqliteDriver = {
+            ...driver,
+            all: async (sql, params) => {
+              const rows = await driver.all(sql, params);
+              if (rows.some((row) => "data" in row)) {
+                const size = (row: Record<string, unknown>) =>
+                  utf8.encode(String(row.data)).length + utf8.encode(String(row.metadata)).length;
+                pages.push({ rows: rows.length, bytes: rows.reduce((sum, row) => sum + size(row), 0) });
+              }
+              return rows;
+            },
+          };
+          const writer = new SqliteEventStore({ driver });
+          const stream = `Byte-pages-${ulid()}`;
+          const before = await writer.getLastGlobalPosition();
+          // From 2 to over 300 bytes of data, in characters of 1 to 4 UTF-8 bytes.
+          const data = Array.from({ length: 24 }, (_, n) => ["a", "é", "€", "😀"][n % 4]?.repeat((n * 37) % 90) ?? "");
+          await writer.appendToStream(
+            stream,
+            data.map((d) => ({ type: "Sized", data: d })),
+          );
+          const reader = new SqliteEventStore({ driver: counting, readPageBytes: budget, readPageSize: 50 });
+          const forward = await collect(reader.readStream(stream));
+          assertEqual(JSON.stringify(forward.map((e) => e.data)), JSON.stringify(data), "forward");
+          const backward = await collect(reader.readStream(stream, { direction: "backward" }));
+          assertEqual(JSON.stringify(backward.map((e) => e.data)), JSON.stringify(data.toReversed()), "backward");
+          const feed = await collect(reader.readAll({ after: before }));
+          assertEqual(
+            JSON.stringify(feed.map((e) => e.globalPosition)),
+            JSON.stringify(data.map((_, n) => before + n + 1)),
+            "the feed's positions",
+          );
+          assert(pages.length > 6, `reads took several pages each (${pages.length} in all)`);
+          for (const page of pages) {
+            assert(page.rows === 1 || page.bytes <= budget, `a page of ${page.rows} events holds ${page.bytes} bytes`);
+          }
+        },
+      },
+    ],
+  };
 }
 
 /**
