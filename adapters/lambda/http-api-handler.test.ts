@@ -188,6 +188,47 @@ describe("createHttpApiHandler", () => {
       expect(json(result.body).issues[0].message).toContain("base64");
     });
 
+    test("base64 with misplaced padding is 400, not a 500 (atob refuses what the alphabet check lets by)", async () => {
+      const reported: unknown[] = [];
+      const { handler } = setup((error) => reported.push(error));
+      for (const body of ["A=", "AB=", "==", "ABCDE=", "ABCDEF="]) {
+        const result = await handler(event("POST", "/commands/Forget", { body, base64: true }));
+        expect({ body, status: result.statusCode }).toEqual({ body, status: 400 });
+        expect(json(result.body).issues).toEqual([{ path: [], message: "the body is not valid base64" }]);
+        expect(() => requestFromEvent(event("POST", "/commands/Forget", { body, base64: true }))).toThrow(
+          ValidationError,
+        );
+      }
+      expect(reported).toEqual([]);
+    });
+
+    test("property: any base64-looking body is answered below 500; valid base64 of a JSON body is decoded", async () => {
+      const reported: unknown[] = [];
+      const { handler } = setup((error) => reported.push(error));
+      const base64ish = fc.string({
+        unit: fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n"),
+        maxLength: 24,
+      });
+      await fc.assert(
+        fc.asyncProperty(base64ish, async (body) => {
+          const result = await handler(event("POST", "/queries/GetOrder", { body, base64: true }));
+          expect(result.statusCode).toBeLessThan(500);
+        }),
+        { numRuns: 400 },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.dictionary(fc.string(), fc.string()), async (payload) => {
+          const bytes = new TextEncoder().encode(JSON.stringify(payload));
+          const body = btoa(String.fromCharCode(...bytes));
+          const result = await handler(event("POST", "/queries/GetOrder", { body, base64: true }));
+          expect(result.statusCode).toBe(200);
+          expect(json(result.body)).toEqual({ echo: payload });
+        }),
+        { numRuns: 100 },
+      );
+      expect(reported).toEqual([]);
+    });
+
     test("an unknown command type is 404 HANDLER_NOT_FOUND", async () => {
       const { handler } = setup();
       const result = await handler(event("POST", "/commands/Nope", { body: "{}" }));
