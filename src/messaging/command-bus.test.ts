@@ -62,6 +62,31 @@ describe("CommandBus", () => {
     expect(bus.registeredTypes()).toEqual([]);
   });
 
+  test("an unregister function removes its own registration only, never a later one of the same handler", async () => {
+    const bus = new CommandBus<Commands>();
+    const add = ({ a, b }: { a: number; b: number }) => a + b;
+    const first = bus.register("Add", add);
+    first();
+    const second = bus.register("Add", add);
+    first(); // stale: its registration is gone
+    expect(bus.has("Add")).toBe(true);
+    bus.unregister("Add");
+    bus.register("Add", add);
+    second(); // stale too: removed by unregister, then registered anew
+    expect(bus.has("Add")).toBe(true);
+    expect(await bus.execute("Add", { a: 2, b: 3 })).toBe(5);
+  });
+
+  test("assertAllHandled refuses types that are not an object with a ValidationError", () => {
+    const bus = new CommandBus();
+    for (const types of [undefined, null, "Add", 42, ["Add"]]) {
+      expect(() => bus.assertAllHandled(types as never)).toThrow(ValidationError);
+    }
+    bus.register("Add", () => 1);
+    expect(() => bus.assertAllHandled({ Add: true })).not.toThrow();
+    expect(() => bus.assertAllHandled({ Add: true, Sub: true })).toThrow(HandlerNotFoundError);
+  });
+
   test("hooks and middleware run in order around the handler", async () => {
     const bus = new CommandBus<Commands>();
     const log: string[] = [];
