@@ -43,6 +43,19 @@ describe("createHttpDispatcher", () => {
     expect(() => createHttpDispatcher({ health: { cacheMs: -1 } })).toThrow("cacheMs");
   });
 
+  test("hooks that are not functions, and switches that are not booleans, are refused when built, naming each", () => {
+    const bad = { auth: "bearer", metadata: {}, onError: null, trustClientCorrelation: "yes", telemetry: 1 };
+    let thrown: unknown;
+    try {
+      createHttpDispatcher(bad as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ValidationError);
+    expect((thrown as ValidationError).issues.map((issue) => issue.path[0])).toEqual(Object.keys(bad));
+    expect(() => createHttpDispatcher({ auth: () => true, trustClientCorrelation: () => false })).not.toThrow();
+  });
+
   test("a correlation header that is no header name is refused when built, not by every request", async () => {
     for (const correlationHeader of ["", "x request id", "x-id:", "é", "x".repeat(129)]) {
       let caught: unknown;

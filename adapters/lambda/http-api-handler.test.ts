@@ -322,6 +322,20 @@ describe("createHttpApiHandler", () => {
       expect(() => createHttpApiHandler({ commands, basePath: "api" })).toThrow("basePath");
     });
 
+    test("a base path that is not a string, or a metadata, onError or auth hook that is not a function, is refused when made", () => {
+      const commands = { bus: new CommandBus(), schemas: {} };
+      for (const [key, value] of [
+        ["basePath", 42],
+        ["basePath", null],
+        ["metadata", "tenant"],
+        ["onError", 5],
+        ["auth", "bearer"],
+      ] as const) {
+        expect(() => createHttpApiHandler({ commands, [key]: value } as never)).toThrow(ValidationError);
+        expect(() => createHttpApiHandler({ commands, [key]: value } as never)).toThrow(key);
+      }
+    });
+
     test("a bare bus is refused: only types given a schema are exposed", () => {
       const bus = new CommandBus();
       expect(() => createHttpApiHandler({ commands: bus as never })).toThrow("only the types given a schema");
