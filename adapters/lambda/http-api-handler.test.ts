@@ -217,13 +217,20 @@ describe("createHttpApiHandler", () => {
         { numRuns: 400 },
       );
       await fc.assert(
-        fc.asyncProperty(fc.dictionary(fc.string(), fc.string()), async (payload) => {
-          const bytes = new TextEncoder().encode(JSON.stringify(payload));
-          const body = btoa(String.fromCharCode(...bytes));
-          const result = await handler(event("POST", "/queries/GetOrder", { body, base64: true }));
-          expect(result.statusCode).toBe(200);
-          expect(json(result.body)).toEqual({ echo: payload });
-        }),
+        // Keys valibot's looseObject drops (its guard against prototype pollution) are left out.
+        fc.asyncProperty(
+          fc.dictionary(
+            fc.string().filter((key) => !["__proto__", "prototype", "constructor"].includes(key)),
+            fc.string(),
+          ),
+          async (payload) => {
+            const bytes = new TextEncoder().encode(JSON.stringify(payload));
+            const body = btoa(String.fromCharCode(...bytes));
+            const result = await handler(event("POST", "/queries/GetOrder", { body, base64: true }));
+            expect(result.statusCode).toBe(200);
+            expect(json(result.body)).toEqual({ echo: payload });
+          },
+        ),
         { numRuns: 100 },
       );
       expect(reported).toEqual([]);
