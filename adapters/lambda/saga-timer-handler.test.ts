@@ -82,4 +82,12 @@ describe("createSagaTimerHandler", () => {
   test("a missing runtime is a ValidationError", () => {
     expect(() => createSagaTimerHandler(undefined as never)).toThrow("Invalid saga timer handler");
   });
+
+  test("an onTick that is not a function is refused when made; null options are no options", async () => {
+    const runtime = { tick: async () => ({ fired: [] }) } as unknown as SagaRuntime;
+    for (const onTick of [5, "log", null]) {
+      expect(() => createSagaTimerHandler(runtime, { onTick } as never)).toThrow("onTick");
+    }
+    expect(await createSagaTimerHandler(runtime, null)()).toEqual({ fired: 0, maxLatenessMs: 0 });
+  });
 });

@@ -23,11 +23,21 @@ export type SagaTimerHandler = (event?: unknown, context?: LambdaContext) => Pro
 /** `runtime` may be a factory: it runs on the first invocation (and again only after it failed). */
 export function createSagaTimerHandler(
   runtime: SagaRuntime | (() => SagaRuntime | Promise<SagaRuntime>),
-  options: { readonly onTick?: (result: TickResult) => void } = {},
+  given?: { readonly onTick?: (result: TickResult) => void } | null,
 ): SagaTimerHandler {
   if (typeof runtime !== "function" && typeof runtime?.tick !== "function") {
     throw new ValidationError("Invalid saga timer handler", [
       { path: ["runtime"], message: "runtime must be a SagaRuntime or a function that returns one" },
+    ]);
+  }
+  // null is no options, as undefined is; an onTick that is no function would fail every tick after it fired.
+  const options = given ?? {};
+  if (options.onTick !== undefined && typeof options.onTick !== "function") {
+    throw new ValidationError("Invalid saga timer handler", [
+      {
+        path: ["onTick"],
+        message: `onTick must be a function, got ${options.onTick === null ? "null" : typeof options.onTick}`,
+      },
     ]);
   }
   // A factory runs once per Lambda instance (warm invocations reuse its runtime); again after it failed.
