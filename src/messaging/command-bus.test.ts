@@ -414,3 +414,52 @@ describe("middleware", () => {
     expect(lines[1]?.[1]?.error).toBe("VALIDATION_FAILED");
   });
 });
+
+describe("logging middleware, hostile cases", () => {
+  test("a logger that throws never changes the outcome: the result of a command that ran, or its own error", async () => {
+    const broken = {
+      info: () => {
+        throw new Error("log sink closed");
+      },
+      error: () => {
+        throw new Error("log sink closed");
+      },
+    };
+    let runs = 0;
+    const bus = new CommandBus<Commands>().use(logging(broken));
+    bus.register("Greet", ({ name }) => {
+      runs++;
+      if (name === "bad") throw new ValidationError("no");
+      return name;
+    });
+    expect(await bus.execute("Greet", { name: "ok" })).toBe("ok");
+    await expect(bus.execute("Greet", { name: "bad" })).rejects.toBeInstanceOf(ValidationError);
+    expect(runs).toBe(2);
+  });
+
+  test("a thrown value with no usable text (null prototype, throwing toString) reaches the caller as thrown, and is logged", async () => {
+    const lines: [string, Record<string, unknown> | undefined][] = [];
+    const logger = {
+      info: (m: string, f?: Record<string, unknown>) => lines.push([m, f]),
+      error: (m: string, f?: Record<string, unknown>) => lines.push([m, f]),
+    };
+    const bus = new CommandBus().use(logging(logger));
+    const bare = Object.create(null);
+    const liar = {
+      toString() {
+        throw new Error("toString boom");
+      },
+    };
+    for (const thrown of [bare, liar]) {
+      bus.unregister("Throw");
+      bus.register("Throw", () => {
+        throw thrown;
+      });
+      await expect(bus.execute("Throw", {})).rejects.toBe(thrown);
+    }
+    expect(lines.map(([m, f]) => [m, f?.error])).toEqual([
+      ["command Throw failed", "[object Object]"],
+      ["command Throw failed", "[object Object]"],
+    ]);
+  });
+});
