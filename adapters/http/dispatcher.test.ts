@@ -41,6 +41,9 @@ describe("createHttpDispatcher", () => {
     expect(() => createHttpDispatcher({ jsonDepthLimit: 0 })).toThrow("jsonDepthLimit");
     expect(() => createHttpDispatcher({ bodyLimit: 1.5 })).toThrow("bodyLimit");
     expect(() => createHttpDispatcher({ health: { cacheMs: -1 } })).toThrow("cacheMs");
+    for (const options of [undefined, null, "routes"]) {
+      expect(() => createHttpDispatcher(options as never)).toThrow(ValidationError);
+    }
   });
 
   test("hooks that are not functions, and switches that are not booleans, are refused when built, naming each", () => {

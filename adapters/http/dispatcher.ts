@@ -129,6 +129,11 @@ type Target =
 export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap, X = unknown>(
   options: HttpDispatcherOptions<C, Q, X>,
 ): HttpDispatcher<X> {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid routes options", [
+      { path: [], message: `options must be an object, got ${typeName(options)}` },
+    ]);
+  }
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, "bodyLimit");
   const depthLimit = positiveInteger(options.jsonDepthLimit, DEFAULT_JSON_DEPTH_LIMIT, "jsonDepthLimit");
   const correlationHeader = headerName(options.correlationHeader);

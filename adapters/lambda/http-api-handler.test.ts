@@ -325,6 +325,9 @@ describe("createHttpApiHandler", () => {
     test("no bus, a bad body limit, a bad base path", () => {
       const commands = { bus: new CommandBus(), schemas: {} };
       expect(() => createHttpApiHandler({})).toThrow(ValidationError);
+      for (const options of [undefined, null, "commands"]) {
+        expect(() => createHttpApiHandler(options as never)).toThrow(ValidationError);
+      }
       expect(() => createHttpApiHandler({ commands, bodyLimit: 0 })).toThrow("bodyLimit");
       expect(() => createHttpApiHandler({ commands, basePath: "api" })).toThrow("basePath");
     });

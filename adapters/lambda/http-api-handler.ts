@@ -73,6 +73,11 @@ export const authorizerPrincipal: AuthHook<HttpApiRequestContext> = ({ context }
 export function createHttpApiHandler<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap>(
   options: HttpApiHandlerOptions<C, Q>,
 ): HttpApiHandler {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid HTTP API handler options", [
+      { path: [], message: `options must be an object, got ${options === null ? "null" : typeof options}` },
+    ]);
+  }
   const basePath = normalizeBasePath(options.basePath);
   // Wrapped below before the dispatcher sees them, so checked here: the dispatcher would find functions.
   for (const key of ["metadata", "onError"] as const) {
