@@ -44,7 +44,17 @@ export function createSagaTimerHandler(
   let made: Promise<SagaRuntime> | undefined;
   return async () => {
     if (typeof runtime === "function" && made === undefined) {
-      made = Promise.resolve().then(runtime);
+      made = Promise.resolve()
+        .then(runtime)
+        .then((value) => {
+          // Checked here, or every warm invocation would fail with a TypeError on the cached value.
+          if (typeof (value as Partial<SagaRuntime> | null)?.tick !== "function") {
+            throw new ValidationError("Invalid saga timer handler", [
+              { path: ["runtime"], message: "the runtime factory must return a SagaRuntime (or a promise of one)" },
+            ]);
+          }
+          return value;
+        });
       made.catch(() => {
         made = undefined;
       });
