@@ -67,6 +67,9 @@ describe("InMemoryEventBus", () => {
       { path: ["telemetry"], message: 'must be a boolean, got "off"' },
     ]);
     expect(() => new InMemoryEventBus(null)).not.toThrow();
+    for (const given of ["quiet", 1, false]) {
+      expect(() => new InMemoryEventBus(given as never)).toThrow("options must be an object");
+    }
   });
 
   test("lists its subscriptions by name, in delivery order", () => {

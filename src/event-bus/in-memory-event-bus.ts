@@ -41,6 +41,11 @@ export class InMemoryEventBus extends EventBus {
     super();
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
+    if (typeof options !== "object") {
+      throw new ValidationError("Invalid event bus options", [
+        { path: [], message: `options must be an object, got ${kindOf(options)}` },
+      ]);
+    }
     const issues: Issue[] = [];
     if (options.onError !== undefined && typeof options.onError !== "function") {
       issues.push({ path: ["onError"], message: `must be a function, got ${kindOf(options.onError)}` });

@@ -324,4 +324,12 @@ describe("bus options", () => {
     }
     expect(() => new CommandBus({ trackExecutions: false, telemetry: true, onError: () => undefined })).not.toThrow();
   });
+
+  test("options that are not an object are refused; null is no options", () => {
+    for (const given of ["fast", 16, true]) {
+      expect(() => new CommandBus(given as never)).toThrow(ValidationError);
+      expect(() => new QueryBus(given as never)).toThrow("options must be an object");
+    }
+    expect(() => new CommandBus(null)).not.toThrow();
+  });
 });

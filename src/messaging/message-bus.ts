@@ -522,6 +522,11 @@ function sweep(entry: MutableStats, status: (promise: Promise<unknown>) => Promi
 
 /** The options other than `timeExecutions` (checked by {@link timingSample}): a JavaScript caller's mistakes. */
 function assertBusOptions(options: MessageBusOptions): void {
+  if (typeof options !== "object") {
+    throw new ValidationError("Invalid bus options", [
+      { path: [], message: `options must be an object, got ${kindOf(options)}` },
+    ]);
+  }
   const issues: Issue[] = [];
   for (const key of ["trackExecutions", "telemetry"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "boolean") {
