@@ -215,6 +215,43 @@ describe("CommandBus", () => {
     ]);
   });
 
+  test("when the library's logger throws too, the caller still gets the dispatch's own error or result", async () => {
+    setLogger({
+      ...jsonLogger(),
+      error: () => {
+        throw new Error("logger down");
+      },
+    });
+    try {
+      const throwing = () => {
+        throw new Error("onError broke");
+      };
+      for (const bus of [
+        new CommandBus<Commands>({ onError: throwing }),
+        new CommandBus<Commands>({ onError: throwing }).before(() => {}),
+      ]) {
+        bus.register("Add", () => {
+          throw new RangeError("handler failed");
+        });
+        await expect(bus.execute("Add", { a: 1, b: 1 })).rejects.toThrow("handler failed");
+      }
+      const observed = new CommandBus<Commands>().after(() => {
+        throw new Error("after hook broke");
+      });
+      observed.register("Add", ({ a, b }) => a + b);
+      expect(await observed.execute("Add", { a: 1, b: 1 })).toBe(2);
+      const rejecting = new CommandBus<Commands>({ onError: async () => Promise.reject(new Error("async broke")) });
+      rejecting.register("Add", () => {
+        throw new RangeError("handler failed");
+      });
+      await expect(rejecting.execute("Add", { a: 1, b: 1 })).rejects.toThrow("handler failed");
+      // The async hook's rejection is reported after the caller got its error: no unhandled rejection.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    } finally {
+      setLogger(undefined);
+    }
+  });
+
   test("execute options a caller got wrong are refused before the handler runs, naming each", async () => {
     const bus = new CommandBus<Commands>();
     let ran = 0;

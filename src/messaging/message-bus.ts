@@ -468,7 +468,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     const onError = this.#onError;
     if (onError === undefined) return;
     const report = (thrown: unknown) =>
-      getLogger().error("the bus's onError threw", { error: thrown, kind: message.kind, type: message.type });
+      logQuietly("the bus's onError threw", { error: thrown, kind: message.kind, type: message.type });
     try {
       const returned: unknown = onError(error, message);
       if (returned instanceof Promise) returned.catch(report);
@@ -483,9 +483,21 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       try {
         await hook(message, outcome, durationMs);
       } catch (error) {
-        getLogger().error("an after hook threw", { error, kind: message.kind, type: message.type });
+        logQuietly("an after hook threw", { error, kind: message.kind, type: message.type });
       }
     }
+  }
+}
+
+/**
+ * Logs a hook's failure on the library's logger; a logger that throws too (a closed sink) is
+ * ignored: the caller must still get the dispatch's own outcome, not the logger's error.
+ */
+function logQuietly(line: string, fields: Record<string, unknown>): void {
+  try {
+    getLogger().error(line, fields);
+  } catch {
+    // Nowhere left to report it.
   }
 }
 
