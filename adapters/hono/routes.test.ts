@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import * as v from "valibot";
-import { CommandBus, InMemoryIdempotencyStore, isUlid, QueryBus } from "../../src/index.js";
+import { CommandBus, InMemoryIdempotencyStore, isUlid, QueryBus, ValidationError } from "../../src/index.js";
 import { UnauthorizedError } from "../http/index.js";
 import { allEvents, type CartCommands, type CartQueries, cartDomain } from "./cart-domain.fixture.test.ts";
 import { type EventFlowsRoutesOptions, eventFlowsRoutes, mountEventFlows } from "./routes.js";
@@ -445,6 +445,9 @@ describe("mounting", () => {
     ).toThrow("valibot schema");
     expect(() => eventFlowsRoutes({ bodyLimit: 0 })).toThrow("bodyLimit");
     expect(() => eventFlowsRoutes({ health: { timeoutMs: -1 } })).toThrow("timeoutMs");
+    for (const options of [undefined, null, "routes"]) {
+      expect(() => eventFlowsRoutes(options as never)).toThrow(ValidationError);
+    }
     expect(() => eventFlowsRoutes({ queries: { bus: new QueryBus(), schemas: { "": v.object({}) } } })).toThrow();
   });
 });

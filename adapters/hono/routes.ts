@@ -59,6 +59,11 @@ export interface EventFlowsRoutesOptions<C extends MessageMap = MessageMap, Q ex
 export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap>(
   options: EventFlowsRoutesOptions<C, Q>,
 ): Hono {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid routes options", [
+      { path: [], message: `options must be an object, got ${options === null ? "null" : typeof options}` },
+    ]);
+  }
   const { openapi, ...rest } = options;
   let spec: DocumentSpec | undefined;
   let document: DocumentRoute | undefined;

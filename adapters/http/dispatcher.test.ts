@@ -41,6 +41,22 @@ describe("createHttpDispatcher", () => {
     expect(() => createHttpDispatcher({ jsonDepthLimit: 0 })).toThrow("jsonDepthLimit");
     expect(() => createHttpDispatcher({ bodyLimit: 1.5 })).toThrow("bodyLimit");
     expect(() => createHttpDispatcher({ health: { cacheMs: -1 } })).toThrow("cacheMs");
+    for (const options of [undefined, null, "routes"]) {
+      expect(() => createHttpDispatcher(options as never)).toThrow(ValidationError);
+    }
+  });
+
+  test("hooks that are not functions, and switches that are not booleans, are refused when built, naming each", () => {
+    const bad = { auth: "bearer", metadata: {}, onError: null, trustClientCorrelation: "yes", telemetry: 1 };
+    let thrown: unknown;
+    try {
+      createHttpDispatcher(bad as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ValidationError);
+    expect((thrown as ValidationError).issues.map((issue) => issue.path[0])).toEqual(Object.keys(bad));
+    expect(() => createHttpDispatcher({ auth: () => true, trustClientCorrelation: () => false })).not.toThrow();
   });
 
   test("a correlation header that is no header name is refused when built, not by every request", async () => {

@@ -129,9 +129,16 @@ type Target =
 export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap, X = unknown>(
   options: HttpDispatcherOptions<C, Q, X>,
 ): HttpDispatcher<X> {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid routes options", [
+      { path: [], message: `options must be an object, got ${typeName(options)}` },
+    ]);
+  }
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, "bodyLimit");
   const depthLimit = positiveInteger(options.jsonDepthLimit, DEFAULT_JSON_DEPTH_LIMIT, "jsonDepthLimit");
   const correlationHeader = headerName(options.correlationHeader);
+  const hookProblems = hookIssues(options);
+  if (hookProblems.length > 0) throw new ValidationError("Invalid routes options", hookProblems);
   const trust = options.trustClientCorrelation ?? true;
   const idempotency = idempotencySettings(options.idempotency);
   const onError = options.onError ?? defaultOnError;
@@ -619,6 +626,41 @@ function routePathIssues(value: unknown, at: readonly string[]): Issue[] {
   return typeof value === "string" && value.startsWith("/")
     ? []
     : [{ path: [...at], message: "path must start with /" }];
+}
+
+/**
+ * Hooks and switches a JavaScript caller gave as something else: `auth: "bearer"` was taken, and
+ * then every request it was called for failed as a 500 (or, for `onError`, the report was lost).
+ */
+function hookIssues(options: {
+  readonly auth?: unknown;
+  readonly metadata?: unknown;
+  readonly onError?: unknown;
+  readonly trustClientCorrelation?: unknown;
+  readonly telemetry?: unknown;
+}): Issue[] {
+  const issues: Issue[] = [];
+  for (const key of ["auth", "metadata", "onError"] as const) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== "function") {
+      issues.push({ path: [key], message: `${key} must be a function, got ${typeName(value)}` });
+    }
+  }
+  const trust = options.trustClientCorrelation;
+  if (trust !== undefined && typeof trust !== "boolean" && typeof trust !== "function") {
+    issues.push({
+      path: ["trustClientCorrelation"],
+      message: `trustClientCorrelation must be a boolean or a function, got ${typeName(trust)}`,
+    });
+  }
+  if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
+    issues.push({ path: ["telemetry"], message: `telemetry must be a boolean, got ${typeName(options.telemetry)}` });
+  }
+  return issues;
+}
+
+function typeName(value: unknown): string {
+  return value === null ? "null" : typeof value;
 }
 
 // An HTTP field name (RFC 9110 token), bounded: anything else fails every `Headers` call made with it.

@@ -73,6 +73,31 @@ describe("readJsonBody", () => {
     expect((await readJsonBody(post(big), big.length)).value).toEqual({ text: "x".repeat(200) });
   });
 
+  test("a body that breaks off before its end (the client went away) is a ValidationError, not a server error", async () => {
+    const broken = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"a":'));
+        },
+        pull(controller) {
+          controller.error(new Error("connection reset"));
+        },
+      });
+    const init = { method: "POST", headers: { "content-type": "application/json" }, duplex: "half" };
+    const streamed = new Request("http://localhost/x", { ...init, body: broken() } as RequestInit);
+    expect(await codeOf(readJsonBody(streamed))).toBe("VALIDATION_FAILED");
+    const declared = new Request("http://localhost/x", {
+      ...init,
+      body: broken(),
+      headers: { ...init.headers, "content-length": "20" },
+    } as RequestInit);
+    expect(await codeOf(readJsonBody(declared))).toBe("VALIDATION_FAILED");
+    // A body a middleware read already is the server's mistake: left a TypeError (a 500).
+    const used = post("{}");
+    await used.text();
+    await expect(readJsonBody(used)).rejects.toBeInstanceOf(TypeError);
+  });
+
   test("refuses malformed JSON and invalid UTF-8 as validation errors", async () => {
     for (const bad of ["{", "{'a':1}", "undefined", '{"a":1}}', "NaN"]) {
       expect(await codeOf(readJsonBody(post(bad)))).toBe("VALIDATION_FAILED");

@@ -56,7 +56,8 @@ export function isJsonMediaType(contentType: string): boolean {
 /**
  * @throws {UnsupportedMediaTypeError} a body that is not declared JSON.
  * @throws {PayloadTooLargeError} a body over `limit` bytes.
- * @throws {ValidationError} a body that is not UTF-8 or not JSON, or that nests deeper than `depthLimit`.
+ * @throws {ValidationError} a body that is not UTF-8 or not JSON, that nests deeper than `depthLimit`,
+ * or whose stream broke off before its end (the client went away).
  */
 export async function readJsonBody(
   request: Request,
@@ -76,13 +77,13 @@ export async function readJsonBody(
     // The length is known and within the limit: one read, no stream machinery (the runtime holds the
     // declared length to the bytes it delivers; the check below covers a runtime that does not).
     // Left an ArrayBuffer: wrapping it in a Uint8Array costs more per request than parsing a small body.
-    bytes = await request.arrayBuffer();
+    bytes = await received(request, () => request.arrayBuffer());
     if (bytes.byteLength > limit) throw new PayloadTooLargeError("request body", bytes.byteLength, limit);
   } else {
     const body = request.body;
     if (body === null) return { value: undefined, bytes: EMPTY };
     if (contentType !== null && !isJsonMediaType(contentType)) throw new UnsupportedMediaTypeError(contentType);
-    bytes = await readLimited(body, limit);
+    bytes = await received(request, () => readLimited(body, limit));
     if (bytes.byteLength === 0) return { value: undefined, bytes };
     // Some clients send an empty body without a type; a body with content must say it is JSON.
     if (contentType === null) throw new UnsupportedMediaTypeError(undefined);
@@ -111,6 +112,21 @@ export async function readJsonBody(
 }
 
 const NON_NEGATIVE_INTEGER = /^\d{1,15}$/;
+
+/**
+ * Reads the body; a stream that breaks off (the client went away mid-upload) is the request's
+ * fault, a 400, not a server error reported to `onError`. A body read before the routes (by a
+ * middleware) is the server's: that TypeError is left as it is.
+ */
+async function received<T>(request: Request, read: () => Promise<T>): Promise<T> {
+  if (request.bodyUsed) return read();
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof PayloadTooLargeError) throw error;
+    throw new ValidationError("Unreadable request body", [{ path: [], message: "the body broke off before its end" }]);
+  }
+}
 
 async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
   const reader = body.getReader();

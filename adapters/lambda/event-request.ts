@@ -106,10 +106,16 @@ function bodyBytes(body: string, isBase64: boolean): Uint8Array<ArrayBuffer> {
   if (!isBase64) return encoder.encode(body);
   // Both patterns are one character class each: linear in the body's length, whatever it holds.
   const compact = body.replace(/[\t\n\r ]+/g, "");
-  if (compact.length % 4 === 1 || !BASE64.test(compact)) {
-    throw new ValidationError("Malformed request body", [{ path: [], message: "the body is not valid base64" }]);
+  const malformed = () =>
+    new ValidationError("Malformed request body", [{ path: [], message: "the body is not valid base64" }]);
+  if (compact.length % 4 === 1 || !BASE64.test(compact)) throw malformed();
+  let binary: string;
+  try {
+    binary = atob(compact);
+  } catch {
+    // Padding the alphabet check lets through but atob refuses ("A=", "AB=", "=="): a DOMException.
+    throw malformed();
   }
-  const binary = atob(compact);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;

@@ -188,6 +188,54 @@ describe("createHttpApiHandler", () => {
       expect(json(result.body).issues[0].message).toContain("base64");
     });
 
+    test("base64 with misplaced padding is 400, not a 500 (atob refuses what the alphabet check lets by)", async () => {
+      const reported: unknown[] = [];
+      const { handler } = setup((error) => reported.push(error));
+      for (const body of ["A=", "AB=", "==", "ABCDE=", "ABCDEF="]) {
+        const result = await handler(event("POST", "/commands/Forget", { body, base64: true }));
+        expect({ body, status: result.statusCode }).toEqual({ body, status: 400 });
+        expect(json(result.body).issues).toEqual([{ path: [], message: "the body is not valid base64" }]);
+        expect(() => requestFromEvent(event("POST", "/commands/Forget", { body, base64: true }))).toThrow(
+          ValidationError,
+        );
+      }
+      expect(reported).toEqual([]);
+    });
+
+    test("property: any base64-looking body is answered below 500; valid base64 of a JSON body is decoded", async () => {
+      const reported: unknown[] = [];
+      const { handler } = setup((error) => reported.push(error));
+      const base64ish = fc.string({
+        unit: fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n"),
+        maxLength: 24,
+      });
+      await fc.assert(
+        fc.asyncProperty(base64ish, async (body) => {
+          const result = await handler(event("POST", "/queries/GetOrder", { body, base64: true }));
+          expect(result.statusCode).toBeLessThan(500);
+        }),
+        { numRuns: 400 },
+      );
+      await fc.assert(
+        // Keys valibot's looseObject drops (its guard against prototype pollution) are left out.
+        fc.asyncProperty(
+          fc.dictionary(
+            fc.string().filter((key) => !["__proto__", "prototype", "constructor"].includes(key)),
+            fc.string(),
+          ),
+          async (payload) => {
+            const bytes = new TextEncoder().encode(JSON.stringify(payload));
+            const body = btoa(String.fromCharCode(...bytes));
+            const result = await handler(event("POST", "/queries/GetOrder", { body, base64: true }));
+            expect(result.statusCode).toBe(200);
+            expect(json(result.body)).toEqual({ echo: payload });
+          },
+        ),
+        { numRuns: 100 },
+      );
+      expect(reported).toEqual([]);
+    });
+
     test("an unknown command type is 404 HANDLER_NOT_FOUND", async () => {
       const { handler } = setup();
       const result = await handler(event("POST", "/commands/Nope", { body: "{}" }));
@@ -277,8 +325,25 @@ describe("createHttpApiHandler", () => {
     test("no bus, a bad body limit, a bad base path", () => {
       const commands = { bus: new CommandBus(), schemas: {} };
       expect(() => createHttpApiHandler({})).toThrow(ValidationError);
+      for (const options of [undefined, null, "commands"]) {
+        expect(() => createHttpApiHandler(options as never)).toThrow(ValidationError);
+      }
       expect(() => createHttpApiHandler({ commands, bodyLimit: 0 })).toThrow("bodyLimit");
       expect(() => createHttpApiHandler({ commands, basePath: "api" })).toThrow("basePath");
+    });
+
+    test("a base path that is not a string, or a metadata, onError or auth hook that is not a function, is refused when made", () => {
+      const commands = { bus: new CommandBus(), schemas: {} };
+      for (const [key, value] of [
+        ["basePath", 42],
+        ["basePath", null],
+        ["metadata", "tenant"],
+        ["onError", 5],
+        ["auth", "bearer"],
+      ] as const) {
+        expect(() => createHttpApiHandler({ commands, [key]: value } as never)).toThrow(ValidationError);
+        expect(() => createHttpApiHandler({ commands, [key]: value } as never)).toThrow(key);
+      }
     });
 
     test("a bare bus is refused: only types given a schema are exposed", () => {

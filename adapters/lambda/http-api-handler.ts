@@ -73,7 +73,21 @@ export const authorizerPrincipal: AuthHook<HttpApiRequestContext> = ({ context }
 export function createHttpApiHandler<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap>(
   options: HttpApiHandlerOptions<C, Q>,
 ): HttpApiHandler {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid HTTP API handler options", [
+      { path: [], message: `options must be an object, got ${options === null ? "null" : typeof options}` },
+    ]);
+  }
   const basePath = normalizeBasePath(options.basePath);
+  // Wrapped below before the dispatcher sees them, so checked here: the dispatcher would find functions.
+  for (const key of ["metadata", "onError"] as const) {
+    const value: unknown = options[key];
+    if (value !== undefined && typeof value !== "function") {
+      throw new ValidationError("Invalid HTTP API handler options", [
+        { path: [key], message: `${key} must be a function, got ${value === null ? "null" : typeof value}` },
+      ]);
+    }
+  }
   if (options.commands === undefined && options.queries === undefined) {
     throw new ValidationError("Invalid HTTP API handler options", [
       { path: [], message: "give commands: { bus, schemas }, queries: { bus, schemas }, or both" },
@@ -155,7 +169,7 @@ function mountOf(event: ApiGatewayProxyEventV2, basePath: string | undefined): M
 function normalizeBasePath(basePath: string | undefined): string | undefined {
   if (basePath === undefined) return undefined;
   if (basePath === "" || basePath === "/") return "";
-  if (!basePath.startsWith("/") || basePath.includes("?") || basePath.includes("#")) {
+  if (typeof basePath !== "string" || !basePath.startsWith("/") || basePath.includes("?") || basePath.includes("#")) {
     throw new ValidationError("Invalid HTTP API handler options", [
       { path: ["basePath"], message: 'basePath must be a path starting with "/"' },
     ]);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CommandBus, defineSaga, InMemorySagaStore, SagaRuntime } from "../../src/index.js";
+import { CommandBus, defineSaga, InMemorySagaStore, SagaRuntime, ValidationError } from "../../src/index.js";
 import scheduled from "./fixtures/scheduled-event.json";
 import { createSagaTimerHandler } from "./index.js";
 
@@ -79,7 +79,26 @@ describe("createSagaTimerHandler", () => {
     expect(attempts).toBe(2); // a factory that failed is tried again on the next invocation
   });
 
+  test("a factory that returns no runtime fails each invocation with a ValidationError, and is tried again", async () => {
+    let calls = 0;
+    const handler = createSagaTimerHandler((() => {
+      calls++;
+      return calls === 1 ? undefined : { tick: "no" };
+    }) as never);
+    await expect(handler({})).rejects.toBeInstanceOf(ValidationError);
+    await expect(handler({})).rejects.toThrow("must return a SagaRuntime");
+    expect(calls).toBe(2);
+  });
+
   test("a missing runtime is a ValidationError", () => {
     expect(() => createSagaTimerHandler(undefined as never)).toThrow("Invalid saga timer handler");
+  });
+
+  test("an onTick that is not a function is refused when made; null options are no options", async () => {
+    const runtime = { tick: async () => ({ fired: [] }) } as unknown as SagaRuntime;
+    for (const onTick of [5, "log", null]) {
+      expect(() => createSagaTimerHandler(runtime, { onTick } as never)).toThrow("onTick");
+    }
+    expect(await createSagaTimerHandler(runtime, null)()).toEqual({ fired: 0, maxLatenessMs: 0 });
   });
 });

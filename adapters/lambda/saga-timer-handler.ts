@@ -23,18 +23,38 @@ export type SagaTimerHandler = (event?: unknown, context?: LambdaContext) => Pro
 /** `runtime` may be a factory: it runs on the first invocation (and again only after it failed). */
 export function createSagaTimerHandler(
   runtime: SagaRuntime | (() => SagaRuntime | Promise<SagaRuntime>),
-  options: { readonly onTick?: (result: TickResult) => void } = {},
+  given?: { readonly onTick?: (result: TickResult) => void } | null,
 ): SagaTimerHandler {
   if (typeof runtime !== "function" && typeof runtime?.tick !== "function") {
     throw new ValidationError("Invalid saga timer handler", [
       { path: ["runtime"], message: "runtime must be a SagaRuntime or a function that returns one" },
     ]);
   }
+  // null is no options, as undefined is; an onTick that is no function would fail every tick after it fired.
+  const options = given ?? {};
+  if (options.onTick !== undefined && typeof options.onTick !== "function") {
+    throw new ValidationError("Invalid saga timer handler", [
+      {
+        path: ["onTick"],
+        message: `onTick must be a function, got ${options.onTick === null ? "null" : typeof options.onTick}`,
+      },
+    ]);
+  }
   // A factory runs once per Lambda instance (warm invocations reuse its runtime); again after it failed.
   let made: Promise<SagaRuntime> | undefined;
   return async () => {
     if (typeof runtime === "function" && made === undefined) {
-      made = Promise.resolve().then(runtime);
+      made = Promise.resolve()
+        .then(runtime)
+        .then((value) => {
+          // Checked here, or every warm invocation would fail with a TypeError on the cached value.
+          if (typeof (value as Partial<SagaRuntime> | null)?.tick !== "function") {
+            throw new ValidationError("Invalid saga timer handler", [
+              { path: ["runtime"], message: "the runtime factory must return a SagaRuntime (or a promise of one)" },
+            ]);
+          }
+          return value;
+        });
       made.catch(() => {
         made = undefined;
       });

@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { type EventEnvelope, InMemoryEventBus, isValidationError, ValidationError } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  InMemoryEventBus,
+  isValidationError,
+  jsonLogger,
+  setLogger,
+  ValidationError,
+} from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
 import { createSqsEventConsumer, envelopeDetail } from "../eventbridge/index.js";
 import documented from "./fixtures/sqs-event.json";
@@ -77,6 +84,31 @@ describe("createSqsHandler", () => {
     const response = await handler(sqsEvent(["a", "b"]));
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(["message-0", "message-1"]);
     expect(errors).toHaveLength(1);
+  });
+
+  test("null options are no options: a failing batch is still reported whole; an onError that is no function is refused", async () => {
+    const handler = createSqsHandler(
+      {
+        consume: async () => {
+          throw new Error("dedup table unreachable");
+        },
+      },
+      null,
+    );
+    const lines: string[] = [];
+    setLogger(jsonLogger({ write: (line) => void lines.push(line) }));
+    try {
+      const response = await handler(sqsEvent(["a", "b"]));
+      expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(["message-0", "message-1"]);
+    } finally {
+      setLogger(undefined);
+    }
+    // The default onError: a line on the library's logger.
+    expect(lines.join("\n")).toContain("dedup table unreachable");
+    const consumer = createSqsEventConsumer({ handlers: () => undefined });
+    for (const onError of [5, "log", null]) {
+      expect(() => createSqsHandler(consumer, { onError } as never)).toThrow(ValidationError);
+    }
   });
 
   test("something that is not an SQS event is refused with a ValidationError", async () => {

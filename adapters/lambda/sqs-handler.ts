@@ -26,15 +26,19 @@ export type SqsHandler = (event: SqsEvent, context?: LambdaContext) => Promise<S
  */
 export function createSqsHandler(
   consumer: SqsBatchConsumer,
-  options: { readonly onError?: (error: unknown) => void } = {},
+  given?: { readonly onError?: (error: unknown) => void } | null,
 ): SqsHandler {
   if (typeof consumer?.consume !== "function") {
     throw new ValidationError("Invalid SQS handler", [
       { path: ["consumer"], message: "consumer must have a consume(messages) method" },
     ]);
   }
-  if (options?.onError !== undefined && typeof options.onError !== "function") {
-    throw new ValidationError("Invalid SQS handler", [{ path: ["onError"], message: "onError must be a function" }]);
+  // null is no options, as undefined is: never a TypeError when the batch fails.
+  const options = given ?? {};
+  if (options.onError !== undefined && typeof options.onError !== "function") {
+    throw new ValidationError("Invalid SQS handler", [
+      { path: ["onError"], message: `onError must be a function, got ${typeName(options.onError)}` },
+    ]);
   }
   return async (event) => {
     const records = recordsOf(event);
@@ -62,6 +66,10 @@ function recordsOf(event: unknown): readonly SqsRecord[] {
   // Without a messageId a record cannot be reported back; refusing the batch returns it to the queue whole.
   if (issues.length > 0) throw new ValidationError("Not an SQS event", issues);
   return records as SqsRecord[];
+}
+
+function typeName(value: unknown): string {
+  return value === null ? "null" : typeof value;
 }
 
 function defaultOnError(error: unknown): void {

@@ -25,6 +25,35 @@ describe("InMemoryEventBus", () => {
     expect(late).toEqual(["Second"]);
   });
 
+  test("publish refuses what is not a list of envelopes with a ValidationError, before any handler runs", async () => {
+    const bus = new InMemoryEventBus({ onError: () => undefined });
+    const seen: string[] = [];
+    bus.subscribeToCategory("Cart", (event) => void seen.push(event.type));
+    bus.subscribeToType("Shipped", (event) => void seen.push(event.type));
+    const good = testEnvelope("Shipped", "Cart-1");
+    for (const events of [
+      null,
+      undefined,
+      "Cart-1",
+      {},
+      [good, null],
+      [good, {}],
+      [good, { type: "X", streamId: 7 }],
+    ]) {
+      await expect(bus.publish(events as never)).rejects.toBeInstanceOf(ValidationError);
+    }
+    let thrown: unknown;
+    await bus.publish([good, { type: 1 }] as never).catch((error: unknown) => {
+      thrown = error;
+    });
+    expect((thrown as ValidationError).issues).toEqual([
+      { path: [1, "type"], message: "must be a string, got 1" },
+      { path: [1, "streamId"], message: "must be a string, got undefined" },
+    ]);
+    expect(seen).toEqual([]);
+    expect(await bus.publish([good])).toEqual({ delivered: 2, failures: [] });
+  });
+
   test("options of the wrong kind are a ValidationError naming each; null is no options", () => {
     let thrown: unknown;
     try {
@@ -38,6 +67,9 @@ describe("InMemoryEventBus", () => {
       { path: ["telemetry"], message: 'must be a boolean, got "off"' },
     ]);
     expect(() => new InMemoryEventBus(null)).not.toThrow();
+    for (const given of ["quiet", 1, false]) {
+      expect(() => new InMemoryEventBus(given as never)).toThrow("options must be an object");
+    }
   });
 
   test("lists its subscriptions by name, in delivery order", () => {

@@ -41,6 +41,11 @@ export class InMemoryEventBus extends EventBus {
     super();
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
+    if (typeof options !== "object") {
+      throw new ValidationError("Invalid event bus options", [
+        { path: [], message: `options must be an object, got ${kindOf(options)}` },
+      ]);
+    }
     const issues: Issue[] = [];
     if (options.onError !== undefined && typeof options.onError !== "function") {
       issues.push({ path: ["onError"], message: `must be a function, got ${kindOf(options.onError)}` });
@@ -76,7 +81,12 @@ export class InMemoryEventBus extends EventBus {
     };
   }
 
+  /**
+   * @throws {ValidationError} `events` is not an array of envelopes (each an object with a string
+   * `type` and `streamId`): checked before any handler runs, so nothing is half delivered.
+   */
   async publish(events: readonly EventEnvelope[]): Promise<PublishResult> {
+    assertEnvelopes(events);
     let delivered = 0;
     const failures: HandlerFailure[] = [];
     const subscriptions = this.#subscriptions;
@@ -108,4 +118,32 @@ export class InMemoryEventBus extends EventBus {
   #report(failure: HandlerFailure): void {
     callHook("onError", this.#onError, failure);
   }
+}
+
+/**
+ * What a JavaScript caller may hand `publish` by mistake: not a list, or an entry no pattern can
+ * be matched against (a category pattern reads `streamId`, a type pattern `type`). Refused whole,
+ * before the first delivery, rather than failing halfway with a TypeError.
+ */
+function assertEnvelopes(events: unknown): asserts events is readonly EventEnvelope[] {
+  if (!Array.isArray(events)) {
+    throw new ValidationError("Invalid events to publish", [
+      { path: [], message: `must be an array of event envelopes, got ${kindOf(events)}` },
+    ]);
+  }
+  const issues: Issue[] = [];
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index] as Partial<EventEnvelope> | null | undefined;
+    if (typeof event !== "object" || event === null) {
+      issues.push({ path: [index], message: `must be an event envelope, got ${kindOf(event)}` });
+      continue;
+    }
+    if (typeof event.type !== "string") {
+      issues.push({ path: [index, "type"], message: `must be a string, got ${kindOf(event.type)}` });
+    }
+    if (typeof event.streamId !== "string") {
+      issues.push({ path: [index, "streamId"], message: `must be a string, got ${kindOf(event.streamId)}` });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid events to publish", issues);
 }

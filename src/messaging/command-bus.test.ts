@@ -62,6 +62,31 @@ describe("CommandBus", () => {
     expect(bus.registeredTypes()).toEqual([]);
   });
 
+  test("an unregister function removes its own registration only, never a later one of the same handler", async () => {
+    const bus = new CommandBus<Commands>();
+    const add = ({ a, b }: { a: number; b: number }) => a + b;
+    const first = bus.register("Add", add);
+    first();
+    const second = bus.register("Add", add);
+    first(); // stale: its registration is gone
+    expect(bus.has("Add")).toBe(true);
+    bus.unregister("Add");
+    bus.register("Add", add);
+    second(); // stale too: removed by unregister, then registered anew
+    expect(bus.has("Add")).toBe(true);
+    expect(await bus.execute("Add", { a: 2, b: 3 })).toBe(5);
+  });
+
+  test("assertAllHandled refuses types that are not an object with a ValidationError", () => {
+    const bus = new CommandBus();
+    for (const types of [undefined, null, "Add", 42, ["Add"]]) {
+      expect(() => bus.assertAllHandled(types as never)).toThrow(ValidationError);
+    }
+    bus.register("Add", () => 1);
+    expect(() => bus.assertAllHandled({ Add: true })).not.toThrow();
+    expect(() => bus.assertAllHandled({ Add: true, Sub: true })).toThrow(HandlerNotFoundError);
+  });
+
   test("hooks and middleware run in order around the handler", async () => {
     const bus = new CommandBus<Commands>();
     const log: string[] = [];
@@ -188,6 +213,43 @@ describe("CommandBus", () => {
       ["the bus's onError threw", "Add"],
       ["the bus's onError threw", "Add"],
     ]);
+  });
+
+  test("when the library's logger throws too, the caller still gets the dispatch's own error or result", async () => {
+    setLogger({
+      ...jsonLogger(),
+      error: () => {
+        throw new Error("logger down");
+      },
+    });
+    try {
+      const throwing = () => {
+        throw new Error("onError broke");
+      };
+      for (const bus of [
+        new CommandBus<Commands>({ onError: throwing }),
+        new CommandBus<Commands>({ onError: throwing }).before(() => {}),
+      ]) {
+        bus.register("Add", () => {
+          throw new RangeError("handler failed");
+        });
+        await expect(bus.execute("Add", { a: 1, b: 1 })).rejects.toThrow("handler failed");
+      }
+      const observed = new CommandBus<Commands>().after(() => {
+        throw new Error("after hook broke");
+      });
+      observed.register("Add", ({ a, b }) => a + b);
+      expect(await observed.execute("Add", { a: 1, b: 1 })).toBe(2);
+      const rejecting = new CommandBus<Commands>({ onError: async () => Promise.reject(new Error("async broke")) });
+      rejecting.register("Add", () => {
+        throw new RangeError("handler failed");
+      });
+      await expect(rejecting.execute("Add", { a: 1, b: 1 })).rejects.toThrow("handler failed");
+      // The async hook's rejection is reported after the caller got its error: no unhandled rejection.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    } finally {
+      setLogger(undefined);
+    }
   });
 
   test("execute options a caller got wrong are refused before the handler runs, naming each", async () => {
@@ -387,5 +449,54 @@ describe("middleware", () => {
     expect(JSON.stringify(lines)).not.toContain("secret-value");
     expect(lines[1]?.[0]).toBe("command Greet failed");
     expect(lines[1]?.[1]?.error).toBe("VALIDATION_FAILED");
+  });
+});
+
+describe("logging middleware, hostile cases", () => {
+  test("a logger that throws never changes the outcome: the result of a command that ran, or its own error", async () => {
+    const broken = {
+      info: () => {
+        throw new Error("log sink closed");
+      },
+      error: () => {
+        throw new Error("log sink closed");
+      },
+    };
+    let runs = 0;
+    const bus = new CommandBus<Commands>().use(logging(broken));
+    bus.register("Greet", ({ name }) => {
+      runs++;
+      if (name === "bad") throw new ValidationError("no");
+      return name;
+    });
+    expect(await bus.execute("Greet", { name: "ok" })).toBe("ok");
+    await expect(bus.execute("Greet", { name: "bad" })).rejects.toBeInstanceOf(ValidationError);
+    expect(runs).toBe(2);
+  });
+
+  test("a thrown value with no usable text (null prototype, throwing toString) reaches the caller as thrown, and is logged", async () => {
+    const lines: [string, Record<string, unknown> | undefined][] = [];
+    const logger = {
+      info: (m: string, f?: Record<string, unknown>) => lines.push([m, f]),
+      error: (m: string, f?: Record<string, unknown>) => lines.push([m, f]),
+    };
+    const bus = new CommandBus().use(logging(logger));
+    const bare = Object.create(null);
+    const liar = {
+      toString() {
+        throw new Error("toString boom");
+      },
+    };
+    for (const thrown of [bare, liar]) {
+      bus.unregister("Throw");
+      bus.register("Throw", () => {
+        throw thrown;
+      });
+      await expect(bus.execute("Throw", {})).rejects.toBe(thrown);
+    }
+    expect(lines.map(([m, f]) => [m, f?.error])).toEqual([
+      ["command Throw failed", "[object Object]"],
+      ["command Throw failed", "[object Object]"],
+    ]);
   });
 });

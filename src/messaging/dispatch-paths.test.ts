@@ -112,6 +112,30 @@ for (const [path, create] of Object.entries(setups)) {
       expect(seen).toEqual([]);
     });
 
+    test("a result whose then getter throws is a rejection, never a synchronous throw, and is counted", async () => {
+      for (const options of [{}, { timeExecutions: false }, { trackExecutions: false }, { onError: () => undefined }]) {
+        const bus = create(options);
+        bus.register("Run", () => {
+          // A proxy that throws on any property it does not know, as some client objects do.
+          return new Proxy({} as { then?: unknown }, {
+            get: (_target, key) => {
+              throw new TypeError(`no property ${String(key)}`);
+            },
+          }) as never;
+        });
+        for (let i = 0; i < 3; i++) {
+          let pending: Promise<unknown> | undefined;
+          expect(() => {
+            pending = bus.execute("Run", { fail: "no" });
+          }).not.toThrow();
+          await expect(pending).rejects.toThrow("no property then");
+        }
+        if (options !== undefined && !("trackExecutions" in options)) {
+          expect(bus.stats("Run")).toMatchObject({ executions: 3, failures: 3 });
+        }
+      }
+    });
+
     test("lastExecutedAt is the wall-clock time the dispatch ended", async () => {
       const bus = create();
       register(bus);
@@ -299,5 +323,13 @@ describe("bus options", () => {
       ]);
     }
     expect(() => new CommandBus({ trackExecutions: false, telemetry: true, onError: () => undefined })).not.toThrow();
+  });
+
+  test("options that are not an object are refused; null is no options", () => {
+    for (const given of ["fast", 16, true]) {
+      expect(() => new CommandBus(given as never)).toThrow(ValidationError);
+      expect(() => new QueryBus(given as never)).toThrow("options must be an object");
+    }
+    expect(() => new CommandBus(null)).not.toThrow();
   });
 });

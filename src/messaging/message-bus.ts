@@ -162,13 +162,15 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       ]);
     }
     if (this.#handlers.has(type)) throw new DuplicateHandlerError(this.#kind, type);
-    this.#handlers.set(type, {
+    const registration: Registration = {
       handler: handler as MessageHandler,
       spanName: `${this.#kind} ${type}`,
       entry: undefined,
-    });
+    };
+    this.#handlers.set(type, registration);
+    // This registration only: once it is gone, a later one (of the same function, too) is not this one's to remove.
     return () => {
-      if (this.#handlers.get(type)?.handler === handler) this.#handlers.delete(type);
+      if (this.#handlers.get(type) === registration) this.#handlers.delete(type);
     };
   }
 
@@ -189,8 +191,14 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
    * pass an object with a key per type (the valibot schemas given to `validation`, or `{ A: true, ... }`):
    * the compiler refuses one that misses a type of `M`, and this call refuses a type with no handler.
    * @throws {HandlerNotFoundError} naming every type without a handler.
+   * @throws {ValidationError} `types` is not an object.
    */
   assertAllHandled(types: { readonly [T in keyof M & string]: unknown }): void {
+    if (typeof types !== "object" || types === null || Array.isArray(types)) {
+      throw new ValidationError(`Invalid ${this.#kind} types`, [
+        { path: [], message: `must be an object with a key per ${this.#kind} type, got ${kindOf(types)}` },
+      ]);
+    }
     const missing = Object.keys(types).filter((type) => !this.#handlers.has(type));
     const first = missing[0];
     if (first === undefined) return;
@@ -351,7 +359,15 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       if (entry === undefined) return Promise.resolve(returned) as Promise<ResultOf<M, T>>;
       if (!timed) {
         // A handler that answered synchronously has ended: counted now, and one promise, not two.
-        if (!isThenable(returned)) {
+        let thenable: boolean;
+        try {
+          thenable = isThenable(returned);
+        } catch (error) {
+          // A result whose `then` getter throws (a proxy, say): as a promise would take it, a rejection.
+          returned = Promise.reject(error);
+          thenable = true;
+        }
+        if (!thenable) {
           entry.executions++;
           return Promise.resolve(returned) as Promise<ResultOf<M, T>>;
         }
@@ -452,7 +468,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     const onError = this.#onError;
     if (onError === undefined) return;
     const report = (thrown: unknown) =>
-      getLogger().error("the bus's onError threw", { error: thrown, kind: message.kind, type: message.type });
+      logQuietly("the bus's onError threw", { error: thrown, kind: message.kind, type: message.type });
     try {
       const returned: unknown = onError(error, message);
       if (returned instanceof Promise) returned.catch(report);
@@ -467,9 +483,21 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
       try {
         await hook(message, outcome, durationMs);
       } catch (error) {
-        getLogger().error("an after hook threw", { error, kind: message.kind, type: message.type });
+        logQuietly("an after hook threw", { error, kind: message.kind, type: message.type });
       }
     }
+  }
+}
+
+/**
+ * Logs a hook's failure on the library's logger; a logger that throws too (a closed sink) is
+ * ignored: the caller must still get the dispatch's own outcome, not the logger's error.
+ */
+function logQuietly(line: string, fields: Record<string, unknown>): void {
+  try {
+    getLogger().error(line, fields);
+  } catch {
+    // Nowhere left to report it.
   }
 }
 
@@ -506,6 +534,11 @@ function sweep(entry: MutableStats, status: (promise: Promise<unknown>) => Promi
 
 /** The options other than `timeExecutions` (checked by {@link timingSample}): a JavaScript caller's mistakes. */
 function assertBusOptions(options: MessageBusOptions): void {
+  if (typeof options !== "object") {
+    throw new ValidationError("Invalid bus options", [
+      { path: [], message: `options must be an object, got ${kindOf(options)}` },
+    ]);
+  }
   const issues: Issue[] = [];
   for (const key of ["trackExecutions", "telemetry"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "boolean") {

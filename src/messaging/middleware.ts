@@ -208,17 +208,36 @@ export function logging(logger?: Pick<Logger, "info" | "error">): Middleware {
       causationId: message.metadata.causationId,
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
     });
+    let result: unknown;
     try {
-      const result = await next();
-      log.info(`${message.kind} ${message.type} handled`, fields());
-      return result;
+      result = await next();
     } catch (error) {
-      const code = (error as { code?: unknown })?.code;
-      log.error(`${message.kind} ${message.type} failed`, {
-        ...fields(),
-        error: typeof code === "string" ? code : String(error),
-      });
+      observe(() => log.error(`${message.kind} ${message.type} failed`, { ...fields(), error: describeError(error) }));
       throw error;
     }
+    observe(() => log.info(`${message.kind} ${message.type} handled`, fields()));
+    return result;
   };
+}
+
+/**
+ * Runs a log call that only observes: a logger that throws (a closed sink) must not turn a command
+ * that ran into a failure its caller would retry, nor replace the error a failed one has.
+ */
+function observe(write: () => void): void {
+  try {
+    write();
+  } catch {
+    // The logger is what failed: there is nowhere left to report it.
+  }
+}
+
+/** The error's `code` when it has one, else its text; never a throw (a null-prototype object, a throwing toString). */
+function describeError(error: unknown): string {
+  try {
+    const code = (error as { code?: unknown })?.code;
+    return typeof code === "string" ? code : String(error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
 }
