@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
+import { setLogger } from "../logging/library-logger.js";
 import { callHook } from "./hooks.js";
 
 const consoleError = spyOn(console, "error").mockImplementation(() => {});
@@ -64,5 +65,30 @@ describe("callHook", () => {
     await Promise.resolve();
     expect(ran).toBe(true);
     expect(consoleError).not.toHaveBeenCalled();
+  });
+
+  test("a logger that throws while reporting a failing hook changes nothing: callHook returns, an async hook's rejection stays handled", async () => {
+    const down = () => {
+      throw new Error("logger down");
+    };
+    setLogger({ debug: down, info: down, warn: down, error: down });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      expect(() =>
+        callHook("onThing", () => {
+          throw new Error("boom");
+        }),
+      ).not.toThrow();
+      callHook("onAsync", async () => {
+        throw new Error("async boom");
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      setLogger(undefined);
+    }
   });
 });

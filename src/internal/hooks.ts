@@ -16,5 +16,11 @@ export function callHook<A extends unknown[]>(name: string, hook: (...args: A) =
 }
 
 function reportHookFailure(name: string, error: unknown): void {
-  getLogger().error(`the ${name} hook itself threw`, { hook: name, error });
+  // The logger is the application's too: one that throws here must not turn the hook's failure into
+  // the library's (for callHook's caller) or into an unhandled rejection (for an async hook).
+  try {
+    getLogger().error(`the ${name} hook itself threw`, { hook: name, error });
+  } catch {
+    // Nothing is left to report it to.
+  }
 }
