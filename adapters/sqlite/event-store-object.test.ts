@@ -52,6 +52,26 @@ registerContract(
   { describe, test },
 );
 
+/**
+ * An object's answer to a subscribe request made by hand (Bun has no WebSocketPair): once accepted,
+ * `push` sends its messages to the client's listeners, as JSON text.
+ */
+function handMadeSocket(push: (send: (message: unknown) => void) => void) {
+  const listeners: ((event: { data: unknown }) => void)[] = [];
+  const send = (message: unknown) => {
+    for (const listener of listeners) listener({ data: JSON.stringify(message) });
+  };
+  const webSocket = {
+    addEventListener: (type: string, listener: (event: { data: unknown }) => void) => {
+      if (type === "message") listeners.push(listener);
+    },
+    send: () => {},
+    close: () => {},
+    accept: () => queueMicrotask(() => push(send)),
+  };
+  return { webSocket } as never;
+}
+
 describe("DurableObjectEventStore", () => {
   test("an object that does not answer is a retryable ServiceError", async () => {
     const down = new DurableObjectEventStore({
@@ -264,23 +284,10 @@ describe("DurableObjectEventStore", () => {
     expect(JSON.stringify(stored)).not.toContain("ada@example.com");
     /** An object that pushes `events` as stored on every connection, as the object's feed would. */
     const pushing = (events: readonly unknown[]) => ({
-      fetch: async () => {
-        const listeners: ((event: { data: unknown }) => void)[] = [];
-        const webSocket = {
-          addEventListener: (type: string, listener: (event: { data: unknown }) => void) => {
-            if (type === "message") listeners.push(listener);
-          },
-          send: () => {},
-          close: () => {},
-          accept: () =>
-            queueMicrotask(() => {
-              for (const event of events) {
-                for (const listener of listeners) listener({ data: JSON.stringify({ kind: "event", event }) });
-              }
-            }),
-        };
-        return { webSocket } as never;
-      },
+      fetch: async () =>
+        handMadeSocket((send) => {
+          for (const event of events) send({ kind: "event", event });
+        }),
     });
     const follow = async (events: readonly unknown[]) => {
       const store = new DurableObjectEventStore({ stub: pushing(events), personalData: personal });
@@ -315,24 +322,11 @@ describe("DurableObjectEventStore", () => {
     const stub: DurableObjectStubLike = {
       fetch: async () => {
         connections += 1;
-        const listeners: ((event: { data: unknown }) => void)[] = [];
-        const send = (message: unknown) => {
-          for (const listener of listeners) listener({ data: JSON.stringify(message) });
-        };
-        const webSocket = {
-          addEventListener: (type: string, listener: (event: { data: unknown }) => void) => {
-            if (type === "message") listeners.push(listener);
-          },
-          send: () => {},
-          close: () => {},
-          // As LiveSubscribers sends it before closing with 1011.
-          accept: () =>
-            queueMicrotask(() => {
-              send({ kind: "open", position: 0, ackEvery: 500, pingMs: 10_000 });
-              send({ kind: "error", error: toWireError(new EventCorruptError("Order-1", 2, "data"), "subscribe") });
-            }),
-        };
-        return { webSocket } as never;
+        // As LiveSubscribers sends it before closing with 1011.
+        return handMadeSocket((send) => {
+          send({ kind: "open", position: 0, ackEvery: 500, pingMs: 10_000 });
+          send({ kind: "error", error: toWireError(new EventCorruptError("Order-1", 2, "data"), "subscribe") });
+        });
       },
     };
     const handled: unknown[] = [];
