@@ -1,7 +1,7 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 28.0 KB today (28,632 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 28.1 KB today (28,736 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. History: 28.4, then 27.9 once each metric instrument became a definition of its own; 28.7
  * with stream deletion's methods on the EventStore base class; 29.2 with the DynamoDB store obeying
  * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1
@@ -42,7 +42,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // of the wrong kind failed later, inside an append, as a TypeError), +196. 28.0 KB (28,632 bytes,
 // stop 35): U+0000 refused in event data and metadata by the core's one pass over them, for every
 // store alike (PostgreSQL alone refused it), and lifecycle metadata checked the same way, +173.
-const CEILING_GZIP_BYTES = 28.0 * 1024;
+// 28.1 KB (28,736 bytes, stop 37): the JSON logger every store logs through masks a key=value
+// credential (password=, token=, … in a connection string or query string) and the whole password of
+// a URL with an empty user or an @ in it, and writes a field named like a line's own key (level, msg)
+// as field.<name> so that logged input cannot forge a line, +104.
+const CEILING_GZIP_BYTES = 28.1 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [

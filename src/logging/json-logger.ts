@@ -48,7 +48,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
       record.spanId = span.spanId;
     }
     const merged = base === undefined ? fields : { ...base, ...fields };
-    if (merged !== undefined) assignFields(record, redactValue(merged, names));
+    if (merged !== undefined) assignOwn(record, redactValue(merged, names), true);
     let text: string;
     try {
       text = JSON.stringify(record);
@@ -114,19 +114,17 @@ export function pinoLogger(pino: PinoLike, options: Pick<JsonLoggerOptions, "red
   return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
 }
 
+/** The JSON line's own keys, which a field of the same name must not forge (see `assignOwn`). */
+const LINE_KEYS = ["time", "level", "msg", "traceId", "spanId"];
+
 /**
- * The line's own keys: a field of the same name (from code that logs what a caller sent, say) must
- * not forge a line's level, message, time or trace, so it is written as `field.<name>` instead.
+ * `Object.assign(record, fields)`, but a field named "__proto__" stays a field instead of setting a
+ * prototype, and with `guard` a field named like one of the line's own keys (from code that logs what
+ * a caller sent, say) is written as `field.<name>`, so that it cannot forge a line's level or message.
  */
-const LINE_KEYS = new Set(["time", "level", "msg", "traceId", "spanId"]);
-
-function assignFields(record: Record<string, unknown>, fields: unknown): void {
+function assignOwn(record: Record<string, unknown>, fields: unknown, guard?: boolean): void {
   const source = fields as Record<string, unknown>;
-  for (const key of Object.keys(source)) setOwn(record, LINE_KEYS.has(key) ? `field.${key}` : key, source[key]);
-}
-
-/** `Object.assign(record, fields)`, but a field named "__proto__" stays a field instead of setting a prototype. */
-function assignOwn(record: Record<string, unknown>, fields: unknown): void {
-  const source = fields as Record<string, unknown>;
-  for (const key of Object.keys(source)) setOwn(record, key, source[key]);
+  for (const key of Object.keys(source)) {
+    setOwn(record, guard && LINE_KEYS.includes(key) ? `field.${key}` : key, source[key]);
+  }
 }

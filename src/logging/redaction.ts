@@ -30,7 +30,7 @@ const URL_PASSWORD = /(:\/\/[^:/?#\s@]*:)[^\s/?#]*@/g;
 const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;
 // A key=value credential (libpq connection strings, query strings, form bodies): the value, quoted or
 // up to the next separator. Anchored at the key's word start, so it is tried once per word.
-const KEY_VALUE = /\b(password|passwd|pwd|secret|token|api[_-]?key)(\s*=\s*)('[^']*'|"[^"]*"|[^\s&;,]+)/gi;
+const KEY_VALUE = /\b(pass(?:word|wd)|pwd|secret|token|api[_-]?key)(\s*=\s*)('[^']*'|"[^"]*"|[^\s&;,]+)/gi;
 const SIGV4 = /\b(Credential|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^,&\s]+/gi;
 
 export function normalizeFieldName(name: string): string {
