@@ -13,7 +13,7 @@ import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId, type EncodedBatch, encodeBatch } from "./encode.js";
 import { constraintOf, guardReconnecting, isLostConnection, SERVICE, sqlState, toEventFlowsError } from "./errors.js";
 import type { TableNames } from "./names.js";
-import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
+import { MAX_EVENTS_PER_TRANSACTION, MAX_VERSION } from "./position.js";
 import { type FeedRow, fromFeedRow, toPosition } from "./rows.js";
 import type { Statements } from "./statements.js";
 
@@ -68,7 +68,10 @@ export async function appendEvents(
   assertStorableStreamId(streamId);
   const timestamp = events[0]?.timestamp ?? new Date().toISOString();
   const batch = encodeBatch(events, context.maxEventBytes, undefined, timestamp);
-  const [kind, version] = typeof expected === "number" ? ["exact", expected] : [expected, 0];
+  // No stream is past MAX_VERSION (an integer column), so a higher expectation is a conflict: the
+  // statement gets -1, a version no stream is at, refuses the append and reports the stream's own.
+  const [kind, version] =
+    typeof expected === "number" ? ["exact", expected > MAX_VERSION ? -1 : expected] : [expected, 0];
   // Alone, the statement is idempotent by its event ids: it runs again on another connection while
   // the one it ran on turns out lost (see attemptsOn), and a batch it then finds stored is this
   // call's own commit, made before the connection went.

@@ -300,13 +300,17 @@ describe("a refused append (the store's own transaction: a second statement asks
       { type: "A", data: {} },
       { type: "B", data: {} },
     ]);
-    for (const expectedVersion of [0, 1, 3, "no-stream"] as const) {
-      const error = await store
-        .appendToStream(stream, [{ type: "C", data: {} }], { expectedVersion })
-        .catch((e: unknown) => e);
-      expect(isConcurrencyError(error)).toBe(true);
-      expect((error as ConcurrencyError).actualVersion).toBe(2);
-      expect((error as ConcurrencyError).expectedVersion).toBe(expectedVersion);
+    // Versions past an integer column's range too: no stream is there, so they are conflicts as on every store.
+    for (const expectedVersion of [0, 1, 3, "no-stream", 2 ** 31, Number.MAX_SAFE_INTEGER] as const) {
+      for (const append of [
+        () => store.appendToStream(stream, [{ type: "C", data: {} }], { expectedVersion }),
+        () => store.withTransaction((tx) => tx.appendToStream(stream, [{ type: "C", data: {} }], { expectedVersion })),
+      ]) {
+        const error = await append().catch((e: unknown) => e);
+        expect(isConcurrencyError(error)).toBe(true);
+        expect((error as ConcurrencyError).actualVersion).toBe(2);
+        expect((error as ConcurrencyError).expectedVersion).toBe(expectedVersion);
+      }
     }
     const empty = await store
       .appendToStream(`Never-${ulid()}`, [{ type: "C", data: {} }], { expectedVersion: "stream-exists" })

@@ -39,7 +39,10 @@ export class PostgresDedupStore implements DedupStore {
     const table = tableNames(options).dedup;
     this.#sql = options.sql;
     this.#ttlMs = ttl;
-    this.#now = options.now ?? Date.now;
+    // Whole milliseconds: the column is a bigint, and a clock such as performance.timeOrigin +
+    // performance.now() reads fractions, which PostgreSQL refused on every call.
+    const clock = options.now ?? Date.now;
+    this.#now = () => Math.floor(clock());
     this.#statements = {
       has: `SELECT 1 FROM ${table} WHERE id = $1 AND expires_at > $2::text::bigint`,
       add: `INSERT INTO ${table} (id, expires_at) VALUES ($1, $2::text::bigint)

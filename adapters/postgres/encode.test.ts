@@ -52,4 +52,18 @@ describe("encodeBatch", () => {
       }),
     );
   });
+
+  test("a timestamp in year 0, which the core allows and timestamptz cannot hold, is refused up front with its path", () => {
+    const ok = pending({});
+    const year0 = { ...pending({}), timestamp: "0000-06-01T00:00:00.000Z" };
+    let error: unknown;
+    try {
+      encodeBatch([ok, year0], 1_000_000, undefined, ok.timestamp);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: [1, "timestamp"] }] });
+    expect(`${String(error)} ${JSON.stringify(error)}`).not.toContain("postgres");
+    expect(() => encodeBatch([{ ...ok, timestamp: "0001-01-01T00:00:00.000Z" }], 1_000_000)).not.toThrow();
+  });
 });

@@ -24,7 +24,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * Serializes a validated batch for the append statement, refusing what PostgreSQL would reject or
  * alter, before anything is sent.
  * @throws {PayloadTooLargeError} an event over `maxEventBytes`, or a batch over {@link MAX_BATCH_BYTES}.
- * @throws {ValidationError} a value jsonb cannot store (U+0000, unpaired surrogates).
+ * @throws {ValidationError} a value jsonb cannot store (U+0000, unpaired surrogates), a timestamp in year 0.
  */
 export function encodeBatch(
   events: readonly PendingEvent[],
@@ -48,6 +48,10 @@ export function encodeBatch(
     if (hasUnstorable(data)) issues.push(unstorable([index, "data"]));
     if (hasUnstorable(metadata)) issues.push(unstorable([index, "metadata"]));
     issues.push(...textIssues(event.type, [index, "type"]));
+    // timestamptz has no year 0 (1 BC is a year of its own), which the core's timestamps allow.
+    if (event.timestamp.startsWith("0000-")) {
+      issues.push({ path: [index, "timestamp"], message: "the event store holds timestamps from year 1 on" });
+    }
     // A time of its own (an imported event's) only where it differs from the append's: rare, and
     // the statement falls back to the one parameter.
     const time = batchTimestamp === undefined || event.timestamp === batchTimestamp ? "" : `,"c":"${event.timestamp}"`;

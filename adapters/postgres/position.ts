@@ -8,3 +8,5 @@
 export const POSITION_BITS = 12;
 /** Events one transaction may append: n runs from 1 to this. */
 export const MAX_EVENTS_PER_TRANSACTION = 2 ** POSITION_BITS - 1;
+/** The highest version a stream can reach: `version` is an `integer` column. */
+export const MAX_VERSION = 2 ** 31 - 1;

@@ -2,9 +2,8 @@ import type { EventEnvelope, EventPages, ReadAllOptions, ReadStreamOptions } fro
 import type { StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
 import { guardReconnecting } from "./errors.js";
+import { MAX_VERSION } from "./position.js";
 import { type FeedRow, fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
-
-const MAX_VERSION = 2 ** 31 - 1;
 
 // Every read takes \`retry\`: whether a statement whose connection was lost runs once more on a
 // fresh one (a client, yes; a transaction, whose connection is gone, no).

@@ -48,6 +48,25 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     expect(row?.n).toBe(0);
   });
 
+  test("a clock that reads fractions of a millisecond works (the bigint columns take whole ones)", async () => {
+    let now = 1_000_000.75;
+    const dedup = new PostgresDedupStore({ sql, schema, now: () => now, ttlMs: 100 });
+    const keys = new PostgresIdempotencyStore({ sql, schema, now: () => now, ttlMs: 100, inProgressTtlMs: 50 });
+    const id = `fraction-${crypto.randomUUID()}`;
+    await dedup.add(id);
+    expect(await dedup.has(id)).toBe(true);
+    expect(await keys.claim(id, "fp")).toEqual({ state: "claimed" });
+    expect(await keys.claim(id, "fp")).toEqual({ state: "in-progress", fingerprint: "fp" });
+    await keys.complete(id, "fp", { status: 201, body: "done", contentType: "text/plain" });
+    expect((await keys.claim(id, "fp")).state).toBe("completed");
+    await keys.release(id, "fp");
+    now += 100.5;
+    expect(await dedup.has(id)).toBe(false);
+    expect(await keys.claim(id, "fp")).toEqual({ state: "claimed" });
+    expect(await dedup.purgeExpired()).toBeGreaterThanOrEqual(1);
+    expect(await keys.purgeExpired()).toBeGreaterThanOrEqual(0);
+  });
+
   test("text PostgreSQL cannot store is a ValidationError, not a server error", async () => {
     const dedup = new PostgresDedupStore({ sql, schema });
     const keys = new PostgresIdempotencyStore({ sql, schema });
