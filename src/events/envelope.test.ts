@@ -59,7 +59,19 @@ describe("prepareEvents", () => {
       "2020-01-02T03:04:05.000Z",
       now.toISOString(),
     ]);
-    for (const timestamp of ["2020-01-02", "2020-01-02T03:04:05", "yesterday", "2020-13-02T03:04:05Z", 5]) {
+    // Year 0 too (JavaScript's calendar has it, PostgreSQL's timestamptz does not): every store takes the same times.
+    const refused = [
+      "2020-01-02",
+      "2020-01-02T03:04:05",
+      "yesterday",
+      "2020-13-02T03:04:05Z",
+      5,
+      "0000-06-01T00:00:00Z",
+    ];
+    expect(
+      prepareEvents([{ type: "A", data: 1, timestamp: "0001-01-01T00:00:00Z" }], undefined, now)[0]?.timestamp,
+    ).toBe("0001-01-01T00:00:00.000Z");
+    for (const timestamp of refused) {
       const error = (() => {
         try {
           prepareEvents([{ type: "A", data: 1, timestamp } as never], undefined, now);

@@ -134,7 +134,13 @@ export function prepareEvents(
       ids.add(id);
     }
     const own = event.timestamp === undefined ? timestamp : normalizedTimestamp(event.timestamp);
-    if (own === undefined) add([{ path: [index, "timestamp"], message: "a timestamp must be ISO-8601 text" }]);
+    if (own === undefined)
+      add([
+        {
+          path: [index, "timestamp"],
+          message: "a timestamp must be ISO-8601 text with a zone, in the years 1 to 9999",
+        },
+      ]);
     pending.push({
       id,
       type: event.type,
@@ -165,11 +171,15 @@ function isoTimestamp(ms: number): string {
 // Date-time with a zone (Z or ±hh:mm): text without one would be read in the local time zone.
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
-/** The same instant as `Date.toISOString()` writes it (years 0 to 9999), or undefined when it is not one. */
+/**
+ * The same instant as `Date.toISOString()` writes it (years 1 to 9999), or undefined when it is not
+ * one. Not year 0, which JavaScript's calendar has and PostgreSQL's `timestamptz` does not: every
+ * store takes the same times.
+ */
 function normalizedTimestamp(value: unknown): string | undefined {
   if (typeof value !== "string" || !ISO_DATE_TIME.test(value)) return undefined;
   const ms = Date.parse(value);
-  if (!Number.isFinite(ms) || ms < -62_167_219_200_000 || ms > 253_402_300_799_999) return undefined;
+  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999) return undefined;
   return new Date(ms).toISOString();
 }
 
