@@ -6,7 +6,9 @@
  * works, `require()` every subpath where the runtime loads ES modules from require (Bun; Node from
  * 20.19 and 22.12, `process.features.require_module`; on an older Node the require must fail only
  * with ERR_REQUIRE_ESM, proving the "default" condition resolves), and type-check an import of
- * every subpath with `moduleResolution` "bundler" and "nodenext".
+ * every subpath with `moduleResolution` "bundler" and "nodenext". Then the Getting started guide as a
+ * reader follows it: its files (the blocks headed `// account.ts`, `// app.ts`, `// main.ts`) compiled
+ * with the tsconfig.json the page gives, and main.js run on Node.
  *   bun scripts/check-package.ts                  build, pack, install, check
  *   bun scripts/check-package.ts --allow-missing  tolerate exports whose source is not written yet
  *   bun scripts/check-package.ts --keep           keep the temporary project (its path is printed)
@@ -182,6 +184,32 @@ function typesCheck(expected: Record<string, string[]>): string {
     `}`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * What docs/guide/getting-started.md has a reader write: the blocks whose first line names a file,
+ * and the tsconfig.json its `echo '…' > tsconfig.json` line makes. Undefined pieces are the page's
+ * fault, reported as such.
+ */
+function gettingStarted(): { files: Record<string, string>; tsconfig: string; firstOutput: string } {
+  const page = "docs/guide/getting-started.md";
+  const text = readFileSync(join(repoRoot, page), "utf8");
+  const files: Record<string, string> = {};
+  for (const [, name = "", code = ""] of text.matchAll(/^```ts[^\n]*\n\/\/ ([\w-]+\.ts)\n([\s\S]*?)^```/gm)) {
+    files[name] = `// ${name}\n${code}`;
+  }
+  const tsconfig = /^echo '(\{.*\})' > tsconfig\.json/m.exec(text)?.[1];
+  // What main.ts says its first console.log prints (`console.log(…); // 70`).
+  const firstOutput = /console\.log\(.*\);\s*\/\/\s*(\S+)/.exec(files["main.ts"] ?? "")?.[1];
+  const lacking = [
+    ...["account.ts", "app.ts", "main.ts"]
+      .filter((name) => files[name] === undefined)
+      .map((name) => `a // ${name} block`),
+    ...(tsconfig === undefined ? ["an `echo '{…}' > tsconfig.json` line"] : []),
+    ...(firstOutput === undefined ? ["a stated output in main.ts"] : []),
+  ];
+  if (lacking.length > 0) throw new PackageCheckError(`${page} no longer has ${lacking.join(", ")}`);
+  return { files, tsconfig: tsconfig as string, firstOutput: firstOutput as string };
 }
 
 /**
@@ -379,6 +407,40 @@ async function main(): Promise<number> {
         console.log(`✓ ${label}: ${present.map((e) => e.specifier).join(", ")}${note}`);
       }
     }
+
+    // Getting started, as its reader does it: the page's files and tsconfig, `npx tsc && node build/main.js`.
+    const guide = gettingStarted();
+    const guideDir = join(project, "getting-started");
+    mkdirSync(guideDir);
+    for (const [name, code] of Object.entries(guide.files)) writeFileSync(join(guideDir, name), code);
+    writeFileSync(join(guideDir, "tsconfig.json"), guide.tsconfig);
+    const compiled = spawnSync(
+      join(repoRoot, "node_modules", ".bin", "tsc"),
+      ["-p", "tsconfig.json", "--pretty", "false"],
+      {
+        cwd: guideDir,
+        encoding: "utf8",
+      },
+    );
+    const ran =
+      compiled.status === 0 ? spawnSync("node", ["build/main.js"], { cwd: guideDir, encoding: "utf8" }) : undefined;
+    const firstLine = ran?.stdout.split("\n")[0]?.trim();
+    if (ran === undefined || ran.status !== 0 || firstLine !== guide.firstOutput) {
+      failed = true;
+      const output = ran === undefined ? `${compiled.stdout}${compiled.stderr}` : `${ran.stdout}${ran.stderr}`;
+      console.error(
+        `✗ getting started (${Object.keys(guide.files).join(", ")}, the page's tsconfig.json) ${
+          ran === undefined
+            ? "does not compile"
+            : `printed ${JSON.stringify(firstLine)} first, not ${guide.firstOutput}`
+        }:\n${output}`,
+      );
+    } else {
+      console.log(
+        `✓ getting started: ${Object.keys(guide.files).join(", ")} compile with the page's tsconfig.json and run on Node`,
+      );
+    }
+
     if (failed) return 1;
     console.log(`package: ${present.length} subpaths import on Node and Bun and type-check`);
     return 0;

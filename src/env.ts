@@ -12,13 +12,18 @@ export function ambientEnv(): EnvSource {
 
 /**
  * Reads a variable: explicit value first, then the given env object (Workers bindings), then the
- * ambient environment. Empty strings count as unset.
+ * ambient environment. Empty strings count as unset, and so do names an object only inherits
+ * (`toString`, `constructor`, `__proto__`): a variable is an own property.
  */
 export function readEnv(name: string, env?: EnvSource): string | undefined {
-  const fromGiven = env?.[name];
+  const fromGiven = own(env, name);
   if (fromGiven !== undefined && fromGiven !== "") return fromGiven;
-  const fromAmbient = ambientEnv()[name];
+  const fromAmbient = own(ambientEnv(), name);
   return fromAmbient === "" ? undefined : fromAmbient;
+}
+
+function own(source: EnvSource | undefined, name: string): string | undefined {
+  return typeof source === "object" && source !== null && Object.hasOwn(source, name) ? source[name] : undefined;
 }
 
 /**

@@ -107,6 +107,12 @@ describe("env", () => {
       expect(readEnv("EVENTFLOWS_TEST_VAR")).toBe("ambient");
       expect(ambientEnv().EVENTFLOWS_TEST_VAR).toBe("ambient");
       expect(readEnv("EVENTFLOWS_SURELY_UNSET")).toBeUndefined();
+      // What an object only inherits is no variable, in bindings or in the ambient environment.
+      for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf"]) {
+        expect({ name, value: readEnv(name, {}) }).toEqual({ name, value: undefined });
+        expect({ name, value: readEnv(name) }).toEqual({ name, value: undefined });
+      }
+      expect(readEnv("toString", { toString: "a binding" } as never)).toBe("a binding");
     } finally {
       delete process.env.EVENTFLOWS_TEST_VAR;
     }

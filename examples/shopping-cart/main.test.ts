@@ -97,12 +97,35 @@ describe("main.ts arguments", () => {
     const dir = mkdtempSync(join(tmpdir(), "eventflows-demo-args-"));
     try {
       const file = join(dir, "shop.db");
-      for (const args of [[`--db=${file}`], ["--bd", file], ["--db"], ["--db", "--verbose"], ["--db", file, "extra"]]) {
+      const refused = [
+        [`--db=${file}`],
+        ["--bd", file],
+        ["--db"],
+        ["--db", ""],
+        ["--db", "--verbose"],
+        ["--db", file, "extra"],
+      ];
+      for (const args of refused) {
         const run = spawnSync(process.execPath, [main, ...args], { encoding: "utf8" });
         expect({ args, status: run.status, stdout: run.stdout }).toEqual({ args, status: 2, stdout: "" });
         expect(run.stderr).toContain("usage: bun run demo [-- --db <file.db>]");
       }
       expect(existsSync(file)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a file SQLite cannot open (a folder, a missing folder) is one line on stderr and exit 1, not a stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "eventflows-demo-args-"));
+    try {
+      for (const path of [dir, join(dir, "missing", "shop.db")]) {
+        const run = spawnSync(process.execPath, [main, "--db", path], { encoding: "utf8" });
+        expect({ path, status: run.status, stdout: run.stdout }).toEqual({ path, status: 1, stdout: "" });
+        const lines = run.stderr.trim().split("\n");
+        const start = `--db ${path}: SQLite cannot open it (`;
+        expect({ lines: lines.length, start: lines[0]?.slice(0, start.length) }).toEqual({ lines: 1, start });
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

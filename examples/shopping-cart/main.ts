@@ -4,12 +4,16 @@
  * first run's events are there (and in the read model) before the second run's.
  */
 import { formatReport, runDemo } from "./demo.js";
-import { NoSqliteError, openSqliteFile } from "./sqlite-file.js";
+import { CannotOpenError, NoSqliteError, openSqliteFile } from "./sqlite-file.js";
 
 const args = process.argv.slice(2);
-// Only `--db <file>` is understood: anything else (`--db=shop.db`, a typo) is refused rather than
-// quietly running in memory.
-const path = args.length === 2 && args[0] === "--db" && !args[1]?.startsWith("--") ? args[1] : undefined;
+// Only `--db <file>` is understood: anything else (`--db=shop.db`, a typo, an empty path, which SQLite
+// would take for a temporary database) is refused rather than quietly running without the file.
+const given = args[1];
+const path =
+  args.length === 2 && args[0] === "--db" && given !== undefined && given !== "" && !given.startsWith("--")
+    ? given
+    : undefined;
 if (args.length > 0 && path === undefined) {
   console.error(`unexpected arguments: ${args.join(" ")}`);
   console.error("usage: bun run demo [-- --db <file.db>]");
@@ -28,7 +32,7 @@ if (path === undefined) {
       file.close();
     }
   } catch (error) {
-    if (!(error instanceof NoSqliteError)) throw error;
+    if (!(error instanceof NoSqliteError || error instanceof CannotOpenError)) throw error;
     console.error(error.message);
     process.exit(1);
   }

@@ -22,13 +22,29 @@ export class NoSqliteError extends Error {
   override readonly name = "NoSqliteError";
 }
 
+/** Thrown when SQLite cannot open the file (a folder, a folder that does not exist, no permission). */
+export class CannotOpenError extends Error {
+  override readonly name = "CannotOpenError";
+  constructor(path: string, cause: unknown) {
+    super(`--db ${path}: SQLite cannot open it (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+  }
+}
+
+function opened<T>(path: string, open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    throw new CannotOpenError(path, error);
+  }
+}
+
 export async function openSqliteFile(path: string): Promise<SqliteFile> {
   let driver: SqliteDriver;
   let close: () => void;
   let module: string;
   if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") {
     const { Database } = await import("bun:sqlite");
-    const db = new Database(path, { create: true });
+    const db = opened(path, () => new Database(path, { create: true }));
     driver = bunSqliteDriver(db);
     close = () => db.close();
     module = "bun:sqlite";
@@ -44,7 +60,7 @@ export async function openSqliteFile(path: string): Promise<SqliteFile> {
           "run the demo with Bun or Node 22, or without --db to keep the events in memory",
       );
     }
-    const db = new sqlite.DatabaseSync(path);
+    const db = opened(path, () => new sqlite.DatabaseSync(path));
     driver = nodeSqliteDriver(db);
     close = () => db.close();
     module = "node:sqlite";

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { AggregateRoot, type EventOfType } from "../aggregate/aggregate-root.js";
 import { ErrorCode, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
@@ -96,6 +97,56 @@ describe("misused helpers", () => {
     await refused("commandSpec thenEvents(null)", () => seeded.thenEvents("Lamp-9", null as never));
     await refused("commandSpec thenThrows(undefined)", () => seeded.thenThrows(undefined as never));
     expect(await store.streamExists("Lamp-9")).toBe(false);
+  });
+
+  // Not an event: what a JavaScript caller (or a JSON fixture) may put in a history or expectation.
+  const notAnEvent = fc.oneof(
+    fc.constantFrom(null, undefined, 0, "", "SwitchedOn", [], [{ type: "SwitchedOn" }], () => undefined),
+    fc.record({ type: fc.oneof(fc.constant(""), fc.integer(), fc.constant(null), fc.array(fc.string())) }),
+    fc.record({ data: fc.anything() }),
+  );
+  const eventsWithOneBad = fc
+    .tuple(fc.integer({ min: 0, max: 3 }), notAnEvent)
+    .map(([at, bad]) => [...Array.from({ length: at }, () => ({ type: "SwitchedOff", data: null })), bad]);
+
+  test("an element of given's or thenEvents' events that is not an event is refused before anything runs", async () => {
+    await fc.assert(
+      fc.asyncProperty(eventsWithOneBad, async (events) => {
+        let decided = false;
+        const decide = (lamp: Lamp) => {
+          decided = true;
+          lamp.switchOn("a");
+        };
+        await refused("given([...])", () =>
+          spec
+            .given(events as never)
+            .when(decide)
+            .thenEvents([]),
+        );
+        await refused("thenEvents([...])", () =>
+          spec
+            .given([])
+            .when(decide)
+            .thenEvents(events as never),
+        );
+        const store = new InMemoryEventStore();
+        await refused("commandSpec thenEvents([...])", () =>
+          commandSpec(store)
+            .given()
+            .when(() => {
+              decided = true;
+            })
+            .thenEvents("Lamp-8", events as never),
+        );
+        expect(decided).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+    expect(() => spec.given([{ type: "SwitchedOff", data: null }, null] as never)).toThrow(
+      expect.objectContaining({
+        issues: [{ path: ["history", 1], message: "must be an event ({ type, data }), got null" }],
+      }),
+    );
   });
 });
 

@@ -154,16 +154,29 @@ function matches(error: unknown, expected: ErrorExpectation): boolean {
 }
 
 /** A misused helper is a bad argument, refused before anything runs: never a TypeError from inside it. */
-function invalid(path: string, message: string): ValidationError {
-  return new ValidationError("Invalid Given-When-Then argument", [{ path: [path], message }]);
+function invalid(path: string | readonly (string | number)[], message: string): ValidationError {
+  return new ValidationError("Invalid Given-When-Then argument", [
+    { path: typeof path === "string" ? [path] : [...path], message },
+  ]);
 }
 
 function checkFunction(value: unknown, path: string): void {
   if (typeof value !== "function") throw invalid(path, `must be a function, got ${kindOf(value)}`);
 }
 
+/** An array of `{ type, data }` events: each one an object with a non-empty string type. */
 function checkArray(value: unknown, path: string): void {
   if (!Array.isArray(value)) throw invalid(path, `must be an array of events, got ${kindOf(value)}`);
+  for (let i = 0; i < value.length; i++) {
+    const event: unknown = value[i];
+    if (typeof event !== "object" || event === null || Array.isArray(event)) {
+      throw invalid([path, i], `must be an event ({ type, data }), got ${kindOf(event)}`);
+    }
+    const type = (event as { type?: unknown }).type;
+    if (typeof type !== "string" || type === "") {
+      throw invalid([path, i, "type"], `must be a non-empty string, got ${kindOf(type)}`);
+    }
+  }
 }
 
 function checkExpectation(expected: unknown): void {
