@@ -13,7 +13,8 @@ export function ambientEnv(): EnvSource {
 /**
  * Reads a variable: explicit value first, then the given env object (Workers bindings), then the
  * ambient environment. Empty strings count as unset, and so do names an object only inherits
- * (`toString`, `constructor`, `__proto__`): a variable is an own property.
+ * (`toString`, `constructor`, `__proto__`) and values that are not text (a binding object, a JSON
+ * var): a variable is an own property holding a string.
  */
 export function readEnv(name: string, env?: EnvSource): string | undefined {
   const fromGiven = own(env, name);
@@ -22,8 +23,12 @@ export function readEnv(name: string, env?: EnvSource): string | undefined {
   return fromAmbient === "" ? undefined : fromAmbient;
 }
 
+// Text only: a Worker's JSON [vars] or a binding object (a D1 database, say) under the name is no
+// variable's value, and a caller typed for text would misread it.
 function own(source: EnvSource | undefined, name: string): string | undefined {
-  return typeof source === "object" && source !== null && Object.hasOwn(source, name) ? source[name] : undefined;
+  if (typeof source !== "object" || source === null || !Object.hasOwn(source, name)) return undefined;
+  const value: unknown = source[name];
+  return typeof value === "string" ? value : undefined;
 }
 
 /**

@@ -113,6 +113,12 @@ describe("env", () => {
         expect({ name, value: readEnv(name) }).toEqual({ name, value: undefined });
       }
       expect(readEnv("toString", { toString: "a binding" } as never)).toBe("a binding");
+      // A value that is not text (a Worker's JSON var, a binding object) is no variable either: the
+      // ambient one, if any, is read instead.
+      for (const value of [5, { prepare: () => {} }, ["a"], true]) {
+        expect(readEnv("EVENTFLOWS_TEST_VAR", { EVENTFLOWS_TEST_VAR: value } as never)).toBe("ambient");
+        expect(readEnv("EVENTFLOWS_SURELY_UNSET", { EVENTFLOWS_SURELY_UNSET: value } as never)).toBeUndefined();
+      }
     } finally {
       delete process.env.EVENTFLOWS_TEST_VAR;
     }
