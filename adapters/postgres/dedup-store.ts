@@ -1,5 +1,6 @@
 import { type DedupStore, dedupIdIssues, type Issue, ValidationError } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
+import { wholeMillisecondClock } from "./clock.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
@@ -39,10 +40,7 @@ export class PostgresDedupStore implements DedupStore {
     const table = tableNames(options).dedup;
     this.#sql = options.sql;
     this.#ttlMs = ttl;
-    // Whole milliseconds: the column is a bigint, and a clock such as performance.timeOrigin +
-    // performance.now() reads fractions, which PostgreSQL refused on every call.
-    const clock = options.now ?? Date.now;
-    this.#now = () => Math.floor(clock());
+    this.#now = wholeMillisecondClock(options.now);
     this.#statements = {
       has: `SELECT 1 FROM ${table} WHERE id = $1 AND expires_at > $2::text::bigint`,
       add: `INSERT INTO ${table} (id, expires_at) VALUES ($1, $2::text::bigint)

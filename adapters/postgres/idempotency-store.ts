@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
+import { wholeMillisecondClock } from "./clock.js";
 import { guard, SERVICE } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
@@ -53,10 +54,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL idempotency store options", issues);
     const table = tableNames(options).idempotencyKeys;
     this.#sql = options.sql;
-    // Whole milliseconds: the column is a bigint, and a clock such as performance.timeOrigin +
-    // performance.now() reads fractions, which PostgreSQL refused on every call.
-    const clock = options.now ?? Date.now;
-    this.#now = () => Math.floor(clock());
+    this.#now = wholeMillisecondClock(options.now);
     this.#statements = {
       // ON CONFLICT DO UPDATE locks the row and checks the WHERE against its latest version, so two
       // claims of one expired key cannot both take it over.

@@ -67,6 +67,18 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     expect(await keys.purgeExpired()).toBeGreaterThanOrEqual(0);
   });
 
+  test("a clock reading that is no time (NaN, Infinity) is a ValidationError naming now, before any statement", async () => {
+    for (const reading of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
+      const dedup = new PostgresDedupStore({ sql, schema, now: () => reading });
+      const keys = new PostgresIdempotencyStore({ sql, schema, now: () => reading });
+      for (const call of [() => dedup.add("c"), () => dedup.has("c"), () => keys.claim("c", "fp")]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).issues[0]?.path).toEqual(["now"]);
+      }
+    }
+  });
+
   test("text PostgreSQL cannot store is a ValidationError, not a server error", async () => {
     const dedup = new PostgresDedupStore({ sql, schema });
     const keys = new PostgresIdempotencyStore({ sql, schema });
