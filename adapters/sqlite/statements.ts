@@ -57,8 +57,8 @@ const COLUMNS = "position, stream_id, version, id, type, data, metadata, timesta
  */
 function pageRead(n: SqliteTableNames, where: string, order: string, extra: string): string {
   const bytes = "octet_length(data) + octet_length(metadata)";
-  return `WITH s AS MATERIALIZED (SELECT count(*) AS c, coalesce(sum(${bytes}), 0) AS t
-  FROM (SELECT data, metadata FROM ${n.events} WHERE ${where} ORDER BY ${order} LIMIT ?))
+  return `WITH s AS MATERIALIZED (SELECT count(*) AS c, coalesce(sum(b), 0) AS t
+  FROM (SELECT ${bytes} AS b FROM ${n.events} WHERE ${where} ORDER BY ${order} LIMIT ?))
 SELECT ${COLUMNS}, (SELECT c FROM s) AS available FROM ${n.events} WHERE ${where} ${extra}
 ORDER BY ${order}
 LIMIT (SELECT CASE WHEN t <= ? THEN c ELSE max(1, (SELECT count(*) FROM (
