@@ -247,3 +247,38 @@ describe("removing a long stream's events", () => {
     }
   });
 });
+
+describe("the feed passes soft-deleted streams by in its statement", () => {
+  // Each readAll read every soft-deleted stream id into a set before its first page: a follower
+  // polling the feed read them all at every poll, however many streams had been deleted.
+  test("a feed read reads no deleted stream ids, however many streams are soft-deleted; what it shows is unchanged", async () => {
+    const rowsRead: number[] = [];
+    const counting: SqliteDriver = {
+      ...base,
+      all: async (sql, params) => {
+        const rows = await base.all(sql, params);
+        rowsRead.push(rows.length);
+        return rows;
+      },
+    };
+    const store = new SqliteEventStore({ driver: counting });
+    const prefix = `Hidden${ulid()}`;
+    const start = await store.getLastGlobalPosition();
+    for (let i = 0; i < 300; i++) {
+      await store.appendToStream(`${prefix}-${i}`, [{ type: "Noted", data: { i } }]);
+      if (i % 3 !== 0) await store.deleteStream(`${prefix}-${i}`);
+    }
+    rowsRead.length = 0;
+    const shown = await collect(store.readAll({ after: start }));
+    const events = shown.filter((event) => event.streamId.startsWith(prefix));
+    expect(events.map((event) => (event.data as { i: number }).i)).toEqual(
+      Array.from({ length: 100 }, (_, n) => n * 3),
+    );
+    // The feed's own rows (100 events and the 200 deletions' lifecycle events) and the one row saying
+    // some stream is soft-deleted: no list of ids.
+    expect(rowsRead.reduce((sum, n) => sum + n, 0)).toBe(shown.length + 1);
+    await store.restoreStream(`${prefix}-1`);
+    const restored = await collect(store.readAll({ after: start }));
+    expect(restored.some((event) => event.streamId === `${prefix}-1`)).toBe(true);
+  });
+});

@@ -23,7 +23,7 @@ import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames }
 import { pingSqlite } from "./ping.js";
 import { lastPosition, readAllEvents, readAllPages, readStreamEvents, readStreamPages } from "./read.js";
 import { eventStatements } from "./statements.js";
-import { commitStreamChangeIn, commitStreamChangeInBatch, hiddenStreamsOf } from "./stream-deletion.js";
+import { commitStreamChangeIn, commitStreamChangeInBatch } from "./stream-deletion.js";
 
 export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOptions {
   /** The database, through a driver: `bunSqliteDriver(db)`, `nodeSqliteDriver(db)`, `d1Driver(env.DB)`, `durableObjectDriver(ctx.storage)`. */
@@ -130,10 +130,6 @@ export class SqliteEventStore extends EventStore {
     } catch (error) {
       throw toEventFlowsError(error, change.kind === "truncate" ? "truncateStream" : "deleteStream", this.driver.name);
     }
-  }
-
-  protected override hiddenStreams(): Promise<ReadonlySet<string>> {
-    return hiddenStreamsOf(this.#context);
   }
 
   /** One statement: the newest position stored. */

@@ -12,7 +12,7 @@ import {
 import type { SqliteStoreContext } from "./append.js";
 import type { SqliteDriver, SqliteRow, SqliteStatement } from "./driver.js";
 import { encodeBatch } from "./encode.js";
-import { failureOf, SERVICE, toEventFlowsError } from "./errors.js";
+import { failureOf, SERVICE } from "./errors.js";
 
 /**
  * Commits a deletion, restore or truncation in one write transaction of the driver: SQLite's single
@@ -153,14 +153,4 @@ function recorded(pending: ReturnType<typeof lifecycleEvent>, inserted: SqliteRo
     data: pending.data,
     metadata: pending.metadata,
   };
-}
-
-/** The soft-deleted stream ids (one statement per `readAll`). */
-export async function hiddenStreamsOf(context: SqliteStoreContext): Promise<ReadonlySet<string>> {
-  try {
-    const rows = await context.driver.all(context.statements.deletion.hidden);
-    return new Set(rows.map((r) => String(r.stream_id)));
-  } catch (error) {
-    throw toEventFlowsError(error, "readAll", context.driver.name);
-  }
 }
