@@ -14,7 +14,7 @@ import { activeTracer } from "../telemetry/tracer.js";
 import { type FiredTimeout, type SagaDefinition, timeoutHandler } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe, recordedText } from "./records.js";
-import { type SagaStore, sagaConflict } from "./saga-store.js";
+import { type SagaStore, sagaConflict, timeoutIdName } from "./saga-store.js";
 import { outboxTraceContext, traceStep, traceTimeout } from "./saga-telemetry.js";
 import { StepContext } from "./step-context.js";
 import {
@@ -653,7 +653,7 @@ function scheduled(
   schedules: NonNullable<StepContext["schedules"]>,
 ): SagaTimeout[] {
   return [...schedules].map(([name, timeout]) => ({
-    id: `${saga}/${key}/t/${name}/${version}`,
+    id: `${saga}/${key}/t/${timeoutIdName(name)}/${version}`,
     saga,
     key,
     name,
