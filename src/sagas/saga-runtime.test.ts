@@ -296,6 +296,19 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     expect((await runtime.handle(orderEvent("X" as never, "a", { size: 10 })))[0]?.outcome).toBe("started");
   });
 
+  test("an event without an id is refused (it could never be told from its redelivery); null is no event", async () => {
+    const { runtime, store, sent, errors } = setup();
+    const { id: _, ...noId } = orderEvent("OrderPlaced", "o1", { sku: "TEA" });
+    for (let delivery = 0; delivery < 2; delivery++) {
+      const [outcome] = await runtime.handle(noId as never);
+      expect(outcome).toMatchObject({ outcome: "failed", retryable: false, error: { code: ErrorCode.Validation } });
+    }
+    expect(errors.length).toBe(2);
+    expect(await store.load("Order", "o1")).toBeUndefined();
+    expect(sent).toEqual([]);
+    expect(await runtime.handle(null as never)).toEqual([]);
+  });
+
   test("a bad timeout or command in a step fails it as a ValidationError", async () => {
     const saga = defineSaga<{ type: "X"; data: { orderId: string; bad: string } }, object>({
       name: "BadStep",

@@ -7,14 +7,14 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { callHook } from "../internal/hooks.js";
 import { jsonRoundTrip } from "../internal/json.js";
-import { integerOptionIssues } from "../internal/validate.js";
+import { integerOptionIssues, isName, nameIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { type FiredTimeout, type SagaDefinition, timeoutHandler } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe, recordedText } from "./records.js";
-import { type SagaStore, sagaConflict } from "./saga-store.js";
+import { MAX_SAGA_ID_LENGTH, type SagaStore, sagaConflict, timeoutIdName } from "./saga-store.js";
 import { outboxTraceContext, traceStep, traceTimeout } from "./saga-telemetry.js";
 import { StepContext } from "./step-context.js";
 import {
@@ -181,7 +181,8 @@ export class SagaRuntime {
 
   /** Applies one event to every saga that reacts to it. Never throws: see each outcome. */
   async handle(event: EventEnvelope): Promise<SagaOutcome[]> {
-    const sagas = this.#byType.get(event.type);
+    // Not an event at all (null from an untyped source): no type, so no saga reacts; never a TypeError.
+    const sagas = this.#byType.get((event as EventEnvelope | null | undefined)?.type as string);
     if (sagas === undefined) return [];
     // Most events go to one saga: no array of promises to wait on together.
     if (sagas.length === 1) return [countStep(await this.#applyTraced(sagas[0] as AnySaga, event))];
@@ -382,6 +383,17 @@ export class SagaRuntime {
   async #apply(saga: AnySaga, event: EventEnvelope): Promise<SagaOutcome> {
     const key = saga.keyOf(event);
     if (key instanceof ValidationError) return this.#failed(saga.name, undefined, event, key);
+    // The id is what makes a redelivery a duplicate: an event without one (or one no store keeps) is
+    // refused, not applied undeduplicated on every delivery.
+    if (!isName(event.id, MAX_SAGA_ID_LENGTH)) {
+      const issues = nameIssues(event.id, "event id", MAX_SAGA_ID_LENGTH, ["id"]);
+      return this.#failed(
+        saga.name,
+        key,
+        event,
+        new ValidationError(`Saga "${saga.name}" cannot handle ${event.type}`, issues),
+      );
+    }
     try {
       for (let attempt = 0; ; attempt++) {
         const record = await this.#store.load(saga.name, key);
@@ -653,7 +665,7 @@ function scheduled(
   schedules: NonNullable<StepContext["schedules"]>,
 ): SagaTimeout[] {
   return [...schedules].map(([name, timeout]) => ({
-    id: `${saga}/${key}/t/${name}/${version}`,
+    id: `${saga}/${key}/t/${timeoutIdName(name)}/${version}`,
     saga,
     key,
     name,

@@ -15,7 +15,8 @@ import type {
 export const MAX_SAGA_KEY_LENGTH = 512;
 /**
  * Longest handled id, outbox entry id, causation id or timeout id accepted, in characters: room for
- * a timeout id (`<saga>/<key>/t/<name>/<version>`) made of the longest names.
+ * a timeout id (`<saga>/<key>/t/<name>/<version>`) made of the longest names, each `/` and `%` of the
+ * name escaped.
  */
 export const MAX_SAGA_ID_LENGTH = 2048;
 /** Highest version (and step) an instance may reach: PostgreSQL keeps them as 32-bit integers. */
@@ -133,10 +134,14 @@ export abstract class SagaStore {
         issues.push({ path: ["schedule", i], message: "a timeout belongs to the instance that schedules it" });
       } else if (
         typeof timeout.id === "string" &&
-        !timeout.id.startsWith(`${timeoutIdPrefix(commit)}${timeout.name}/`)
+        typeof timeout.name === "string" &&
+        !timeout.id.startsWith(`${timeoutIdPrefix(commit)}${timeoutIdName(timeout.name)}/`)
       ) {
         // Its instance and name in its id: no two instances or names ever hold one id.
-        issues.push({ path: ["schedule", i, "id"], message: "a timeout id is <saga>/<key>/t/<name>/<version>" });
+        issues.push({
+          path: ["schedule", i, "id"],
+          message: "a timeout id is <saga>/<key>/t/<name>/<version>, with / and % in the name escaped (%2F, %25)",
+        });
       }
       if (names.has(timeout.name)) issues.push({ path: ["schedule", i, "name"], message: "duplicate timeout name" });
       names.add(timeout.name);
@@ -280,6 +285,14 @@ function assertSagaKey(saga: unknown, key: unknown, more: readonly Issue[] = [])
 
 /** What the id of every timeout of an instance starts with (its name follows). */
 const timeoutIdPrefix = (commit: SagaCommit): string => `${commit.saga}/${commit.key}/t/`;
+
+/**
+ * A timeout's name as its id holds it: `%` and `/` escaped, so the id's last two parts are always
+ * the name and the version. Unescaped, instance `k` with a timeout `x/t/y` and instance `k/t/x` with a
+ * timeout `y` would both get `<saga>/k/t/x/t/y/1`: one instance's timeout replaced the other's.
+ */
+export const timeoutIdName = (name: string): string =>
+  name.includes("/") || name.includes("%") ? name.replaceAll("%", "%25").replaceAll("/", "%2F") : name;
 
 /** The error a commit gets for an outbox entry id the instance still has pending; nothing is written. */
 export function outboxEntryInUse(saga: string, key: string, entryId: string): ValidationError {

@@ -242,4 +242,37 @@ describe("saga timeouts", () => {
     expect((await store.load("Order", "o1"))?.status).toBe("compensated");
     expect(sent.map((s) => s.type)).toEqual(["ReserveStock", "ReleaseStock"]);
   });
+
+  test("timeouts of instances whose keys and names hold / (k: x/t/y; k/t/x: y) both fire, each in its own instance", async () => {
+    type Start = { type: "Start"; data: { orderId: string; name: string } };
+    const fire = (
+      _state: object,
+      fired: { name: string },
+      ctx: { key: string; dispatch: (t: string, p: unknown) => void },
+    ) => void ctx.dispatch("ReserveStock", { orderId: ctx.key, sku: fired.name });
+    const saga = defineSaga<Start, object>({
+      name: "Slashes",
+      startedBy: ["Start"],
+      correlate: (event) => event.data.orderId,
+      initialState: {},
+      on: { Start: (_state, event, ctx) => void ctx.schedule({ at: T0 + MINUTE, name: event.data.name }) },
+      onTimeout: { "x/t/y": fire, y: fire },
+    });
+    const { bus, sent } = recordingBus();
+    const runtime = new SagaRuntime({ store: new InMemorySagaStore(), commands: bus, sagas: [saga], now: () => T0 });
+    const started = [
+      ...(await runtime.handle(orderEvent("Start" as never, "k", { name: "x/t/y" }))),
+      ...(await runtime.handle(orderEvent("Start" as never, "k/t/x", { name: "y" }))),
+    ];
+    expect(started.map((o) => o.outcome)).toEqual(["started", "started"]);
+    const { fired } = await runtime.tick(T0 + 2 * MINUTE);
+    expect(fired.map((f) => [f.key, f.name, f.outcome])).toEqual([
+      ["k", "x/t/y", "applied"],
+      ["k/t/x", "y", "applied"],
+    ]);
+    expect(sent.map((s) => s.payload)).toEqual([
+      { orderId: "k", sku: "x/t/y" },
+      { orderId: "k/t/x", sku: "y" },
+    ]);
+  });
 });

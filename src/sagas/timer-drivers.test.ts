@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CommandBus } from "../index.js";
+import { CommandBus, ValidationError } from "../index.js";
 import { defineSaga } from "./define-saga.js";
 import { InMemorySagaStore } from "./in-memory-saga-store.js";
 import { SagaRuntime } from "./saga-runtime.js";
@@ -138,5 +138,20 @@ describe("sagaCronHandler", () => {
     clock.set(clock.get() + 1_000);
     await handler.scheduled({ cron: "* * * * *" }, { ready: true }, ctx);
     expect({ ticks, fired, waited: waited.length }).toEqual({ ticks: [0, 1], fired: ["a"], waited: 2 });
+  });
+
+  test("a source or onTick that is not one is a ValidationError, at once or from the factory: never a TypeError", async () => {
+    const { runtime } = setup();
+    const ctx = { waitUntil: () => {} };
+    for (const bad of [undefined, null, {}, 5]) {
+      expect(() => sagaCronHandler(bad as never)).toThrow(ValidationError);
+    }
+    expect(() => sagaCronHandler(runtime, { onTick: 5 as never })).toThrow(ValidationError);
+    expect(() => sagaCronHandler(runtime, { onTick: null as never })).toThrow(ValidationError);
+    await sagaCronHandler(runtime, null).scheduled({}, {}, ctx);
+    for (const made of [{}, undefined, Promise.resolve(null)]) {
+      const handler = sagaCronHandler(() => made as never);
+      await expect(handler.scheduled({}, {}, ctx)).rejects.toBeInstanceOf(ValidationError);
+    }
   });
 });

@@ -23,12 +23,30 @@ export interface WaitUntilContext {
  */
 export function sagaCronHandler<Env = unknown>(
   source: SagaRuntimeSource<Env>,
-  options: { readonly onTick?: (result: TickResult) => void } = {},
+  given?: { readonly onTick?: (result: TickResult) => void } | null,
 ): { scheduled(controller: ScheduledControllerLike, env: Env, ctx: WaitUntilContext): Promise<void> } {
+  // Checked here, as createSagaTimerHandler does: not a TypeError on every Cron Trigger (one after it fired).
+  const issues: Issue[] = [];
+  if (typeof source !== "function" && typeof (source as Partial<SagaRuntime> | null)?.tick !== "function") {
+    issues.push({ path: ["source"], message: "source must be a SagaRuntime or a function of env that returns one" });
+  }
+  const options = given ?? {};
+  if (options.onTick !== undefined && typeof options.onTick !== "function") {
+    issues.push({
+      path: ["onTick"],
+      message: `onTick must be a function, got ${options.onTick === null ? "null" : typeof options.onTick}`,
+    });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid saga cron handler", issues);
   return {
     async scheduled(_controller, env, ctx) {
       const run = (async () => {
         const runtime = typeof source === "function" ? await source(env) : source;
+        if (typeof (runtime as Partial<SagaRuntime> | null)?.tick !== "function") {
+          throw new ValidationError("Invalid saga cron handler", [
+            { path: ["source"], message: "the runtime factory must return a SagaRuntime (or a promise of one)" },
+          ]);
+        }
         const result = await runtime.tick();
         options.onTick?.(result);
       })();

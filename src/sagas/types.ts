@@ -60,7 +60,7 @@ export interface SagaRecord<State = unknown> {
 
 /** A timeout an instance scheduled. Scheduling a name again replaces the pending one. */
 export interface SagaTimeout {
-  /** Unique per scheduling: `<saga>/<key>/t/<name>/<version>`, the dedup id of its firing. */
+  /** Unique per scheduling: `<saga>/<key>/t/<name>/<version>` (`%` and `/` of the name escaped), the dedup id of its firing. */
   readonly id: string;
   readonly saga: string;
   readonly key: string;

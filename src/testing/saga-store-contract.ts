@@ -1,6 +1,6 @@
 import { type ConcurrencyError, ErrorCode } from "../errors.js";
 import { ulid } from "../ids.js";
-import type { SagaStore } from "../sagas/saga-store.js";
+import { type SagaStore, timeoutIdName } from "../sagas/saga-store.js";
 import type { SagaCommit, SagaTimeout } from "../sagas/types.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
@@ -47,7 +47,7 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     ...extra,
   });
   const timeout = (saga: string, key: string, name: string, dueAt: number, version = 1): SagaTimeout => ({
-    id: `${saga}/${key}/t/${name}/${version}`,
+    id: `${saga}/${key}/t/${timeoutIdName(name)}/${version}`,
     saga,
     key,
     name,
@@ -212,6 +212,8 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
       { outbox: [entry, { ...entry, payload: { n: 2 } }] },
       { schedule: [timeout(saga, "k", "a", 0), { ...timeout(saga, "k", "a", 5), id: `${saga}/k/t/a/9` }] },
       { schedule: [{ ...timeout(saga, "k", "a", 0), id: `${saga}/k/t/b/1` }] },
+      // A / of the name unescaped in the id: instance k/t/x's timeout y would have the same id.
+      { schedule: [{ ...timeout(saga, "k", "x/t/y", 0), id: `${saga}/k/t/x/t/y/1` }] },
       { schedule: [{ ...timeout(saga, "other", "a", 0) }] },
       { schedule: [timeout(saga, "k", "a", 1e300)] },
       // Before 1970: DynamoDB's due index sorted a negative due time's tie-breaker the wrong way.
@@ -319,6 +321,37 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
       "after the lease expires",
     );
   });
+
+  add(
+    "timeouts of two instances whose keys and names hold / (k: x/t/y; k/t/x: y) are both kept",
+    async (store, saga) => {
+      const now = Date.now();
+      await store.commit(first(saga, "k", { schedule: [timeout(saga, "k", "x/t/y", now - 20)] }));
+      await store.commit(first(saga, "k/t/x", { schedule: [timeout(saga, "k/t/x", "y", now - 10)] }));
+      const claimed = (await store.claimDueTimeouts({ now, owner: "one", leaseMs: 1000, limit: 100 })).filter(
+        (t) => t.saga === saga,
+      );
+      assertEqual(
+        claimed.map((t) => [t.key, t.name]),
+        [
+          ["k", "x/t/y"],
+          ["k/t/x", "y"],
+        ],
+      );
+      await store.commit({
+        ...first(saga, "k"),
+        expectedVersion: 1,
+        handledId: claimed[0]?.id as string,
+        firedTimeoutId: claimed[0]?.id as string,
+      });
+      const left = await store.claimDueTimeouts({ now: now + 1000, owner: "two", leaseMs: 1000, limit: 100 });
+      assertEqual(
+        left.filter((t) => t.saga === saga).map((t) => [t.key, t.name]),
+        [["k/t/x", "y"]],
+        "firing one leaves the other",
+      );
+    },
+  );
 
   add("firing, cancelling, rescheduling and finishing remove timeouts", async (store, saga) => {
     const now = Date.now() - 1000;
