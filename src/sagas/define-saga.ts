@@ -97,6 +97,12 @@ export function defineSaga<E extends DomainEvent, State>(
 ): SagaDefinition<E, State> {
   const issues: Issue[] = [];
   issues.push(...nameIssues(input?.name, "saga name", MAX_SAGA_KEY_LENGTH, ["name"]));
+  // The name opens every command and timeout id (`<name>/<key>/…`), whose keys may hold `/`: saga
+  // `a/b` with key `c` and saga `a` with key `b/c` would send commands under one id (a command-side
+  // dedup store would drop the second) and share timeout ids.
+  if (typeof input?.name === "string" && input.name.includes("/")) {
+    issues.push({ path: ["name"], message: "a saga name cannot contain /: it opens the ids of its commands" });
+  }
   const name = typeof input?.name === "string" ? input.name : "?";
   if (!Array.isArray(input?.startedBy) || input.startedBy.length === 0) {
     issues.push({ path: ["startedBy"], message: "must list at least one event type" });

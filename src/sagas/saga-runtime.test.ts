@@ -227,6 +227,32 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     expect(() => defineSaga({ ...base, startedBy: [] })).toThrow(/startedBy/);
     expect(() => defineSaga({ ...base, onTimeout: { expiry: "later" as never } })).toThrow(ValidationError);
     expect(() => defineSaga({ ...base, onTimeout: 5 as never })).toThrow(/onTimeout/);
+    // A `/` in the name: saga `a/b` with key `c` and saga `a` with key `b/c` would share command ids.
+    expect(() => defineSaga({ ...base, name: "Order/Fulfilment" })).toThrow(/cannot contain \//);
+  });
+
+  test("runtime options it would only fail on later, and a start interval no timer keeps, are a ValidationError at once", () => {
+    const good = { store: new InMemorySagaStore(), commands: recordingBus().bus, sagas: [orderSaga] };
+    for (const bad of [
+      { store: undefined },
+      { store: {} },
+      { commands: undefined },
+      { sagas: undefined },
+      { sagas: [{}] },
+      { now: 5 },
+      { onError: "log" },
+      { owner: "" },
+    ]) {
+      expect({ bad, threw: () => new SagaRuntime({ ...good, ...(bad as object) } as never) }.threw).toThrow(
+        ValidationError,
+      );
+    }
+    expect(() => new SagaRuntime(null as never)).toThrow(ValidationError);
+    const runtime = new SagaRuntime(good);
+    for (const intervalMs of [-1, 0, 1.5, "x", 2 ** 31]) {
+      expect(() => runtime.start({ intervalMs: intervalMs as never })).toThrow(ValidationError);
+    }
+    runtime.start({ intervalMs: 50 }).stop();
   });
 
   test("an event without its key fails as a ValidationError and writes nothing", async () => {

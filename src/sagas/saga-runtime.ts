@@ -7,7 +7,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { callHook } from "../internal/hooks.js";
 import { jsonRoundTrip } from "../internal/json.js";
-import { integerOptionIssues, isName, nameIssues } from "../internal/validate.js";
+import { integerOptionIssues, isName, kindOf, MAX_DELAY_MS, nameIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -134,7 +134,13 @@ export class SagaRuntime {
   readonly owner: string;
 
   constructor(options: SagaRuntimeOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new ValidationError("Invalid saga runtime options", [
+        { path: [], message: `options must be an object, got ${kindOf(options)}` },
+      ]);
+    }
     const issues = [
+      ...runtimePartIssues(options),
       ...integerOptionIssues(options.maxAttempts, "maxAttempts", 100),
       ...integerOptionIssues(options.leaseMs, "leaseMs", 24 * 60 * 60 * 1000),
       ...integerOptionIssues(options.tickLimit, "tickLimit", 10_000),
@@ -258,7 +264,10 @@ export class SagaRuntime {
    * Re-drives undispatched outboxes once at start (a crash may have left some).
    */
   start(options: { readonly intervalMs?: number } = {}): { stop(): Promise<void> } {
-    const intervalMs = options.intervalMs ?? 1000;
+    // Past the timer's range, or no number at all, setTimeout fires at once: the loop would spin.
+    const issues = integerOptionIssues(options?.intervalMs, "intervalMs", MAX_DELAY_MS);
+    if (issues.length > 0) throw new ValidationError("Invalid saga timer options", issues);
+    const intervalMs = options?.intervalMs ?? 1000;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let running: Promise<void> = this.redrive().then(() => undefined, this.#loopError);
@@ -690,4 +699,37 @@ function defaultOnError(failure: SagaFailureReport): void {
     eventType: failure.event.type,
     error: failure.error,
   });
+}
+
+/**
+ * What the runtime takes from its options and calls later: each missing or of the wrong kind failed
+ * only then, as a TypeError (a store without `commit`, a `now` that is a number) or a ValidationError
+ * on every tick (an empty `owner`).
+ */
+function runtimePartIssues(options: SagaRuntimeOptions): { path: string[]; message: string }[] {
+  const issues: { path: string[]; message: string }[] = [];
+  const store = options.store as Partial<SagaStore> | undefined;
+  if (typeof store?.commit !== "function" || typeof store.load !== "function") {
+    issues.push({ path: ["store"], message: `store must be a SagaStore, got ${kindOf(options.store)}` });
+  }
+  if (typeof options.commands?.execute !== "function") {
+    issues.push({ path: ["commands"], message: "commands must have an execute(type, payload) method (a CommandBus)" });
+  }
+  if (!Array.isArray(options.sagas)) {
+    issues.push({
+      path: ["sagas"],
+      message: `sagas must be an array of defineSaga() results, got ${kindOf(options.sagas)}`,
+    });
+  } else if (options.sagas.some((saga) => typeof saga?.name !== "string" || !(saga.types instanceof Set))) {
+    issues.push({ path: ["sagas"], message: "each saga must be what defineSaga() returns" });
+  }
+  for (const key of ["now", "onError", "onTimeoutFired"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "function") {
+      issues.push({ path: [key], message: `${key} must be a function, got ${kindOf(options[key])}` });
+    }
+  }
+  if (options.owner !== undefined && (typeof options.owner !== "string" || options.owner === "")) {
+    issues.push({ path: ["owner"], message: "owner must be a non-empty string" });
+  }
+  return issues;
 }
