@@ -94,7 +94,10 @@ const problems: Readonly<Record<string, { readonly status: number; readonly desc
       "The data subject was erased (SUBJECT_ERASED), or this Idempotency-Key's request already ran and its response was too large to keep for replay (IDEMPOTENCY_RESPONSE_NOT_KEPT)",
   },
   ContentTooLarge: { status: 413, description: "The body is over the size limit (PAYLOAD_TOO_LARGE)" },
-  UnsupportedMediaType: { status: 415, description: "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)" },
+  UnsupportedMediaType: {
+    status: 415,
+    description: "The body is not application/json, or is content-coded (UNSUPPORTED_MEDIA_TYPE)",
+  },
   UnprocessableContent: {
     status: 422,
     description: "The Idempotency-Key was used for a different request (IDEMPOTENCY_KEY_REUSED)",
