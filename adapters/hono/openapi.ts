@@ -51,6 +51,8 @@ export interface DocumentSpec {
   readonly healthAuth?: boolean;
   readonly idempotency: boolean;
   readonly auth: boolean;
+  /** With tenancy a request may be refused for its tenant (401, 403) and an append for its quota (429). */
+  readonly tenancy?: boolean;
   readonly bodyLimit: number;
   readonly correlationHeader: string;
 }
@@ -82,7 +84,11 @@ const problemSchema: JsonSchema = {
 const problems: Readonly<Record<string, { readonly status: number; readonly description: string }>> = {
   BadRequest: { status: 400, description: "Malformed JSON or a body/query that fails validation (VALIDATION_FAILED)" },
   Unauthorized: { status: 401, description: "Missing or invalid credentials (UNAUTHORIZED)" },
-  Forbidden: { status: 403, description: "The caller may not do this (FORBIDDEN)" },
+  Forbidden: {
+    status: 403,
+    description:
+      "The caller may not do this (FORBIDDEN), or its tenant is invalid or unknown (TENANT_INVALID, TENANT_UNKNOWN)",
+  },
   NotFound: { status: 404, description: "No such command or query type (HANDLER_NOT_FOUND), or stream" },
   Conflict: {
     status: 409,
@@ -94,10 +100,17 @@ const problems: Readonly<Record<string, { readonly status: number; readonly desc
       "The data subject was erased (SUBJECT_ERASED), or this Idempotency-Key's request already ran and its response was too large to keep for replay (IDEMPOTENCY_RESPONSE_NOT_KEPT)",
   },
   ContentTooLarge: { status: 413, description: "The body is over the size limit (PAYLOAD_TOO_LARGE)" },
-  UnsupportedMediaType: { status: 415, description: "The body is not application/json (UNSUPPORTED_MEDIA_TYPE)" },
+  UnsupportedMediaType: {
+    status: 415,
+    description: "The body is not application/json, or is content-coded (UNSUPPORTED_MEDIA_TYPE)",
+  },
   UnprocessableContent: {
     status: 422,
     description: "The Idempotency-Key was used for a different request (IDEMPOTENCY_KEY_REUSED)",
+  },
+  TooManyRequests: {
+    status: 429,
+    description: "An append over the tenant's quota (TENANT_QUOTA_EXCEEDED); Retry-After when waiting helps",
   },
   InternalError: { status: 500, description: "An unexpected error; no internals are disclosed" },
   ServiceUnavailable: { status: 503, description: "A backend is unavailable; retry later" },
@@ -208,7 +221,8 @@ function responses(route: RouteDescription, spec: DocumentSpec, method: "get" | 
     204: { description: "The handler returned nothing", headers: echoed },
     400: ref("BadRequest"),
   };
-  if (spec.auth) {
+  // The tenant is resolved from the principal, or from the request without an auth hook: it may refuse too.
+  if (spec.auth || spec.tenancy === true) {
     out[401] = ref("Unauthorized");
     out[403] = ref("Forbidden");
   }
@@ -222,6 +236,7 @@ function responses(route: RouteDescription, spec: DocumentSpec, method: "get" | 
     out[415] = ref("UnsupportedMediaType");
   }
   if (route.kind === "command" && spec.idempotency) out[422] = ref("UnprocessableContent");
+  if (route.kind === "command" && spec.tenancy === true) out[429] = ref("TooManyRequests");
   out[500] = ref("InternalError");
   out[503] = ref("ServiceUnavailable");
   return out;

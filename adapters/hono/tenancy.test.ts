@@ -198,6 +198,40 @@ describe("tenancy over HTTP", () => {
     expect(await (await storeOf("small")).getStreamVersion("Cart-q2")).toBe(0);
   });
 
+  test("the OpenAPI document lists what tenancy answers: 429 on commands, 401 and 403 even without an auth hook", async () => {
+    const { as, app } = setup();
+    await as("small", "/commands/OpenCart", { cartId: "d1" });
+    expect((await as("small", "/commands/OpenCart", { cartId: "d2" })).status).toBe(429);
+    const doc = await (await app.request("/api/openapi.json")).json();
+    const statuses = (path: string, method: string) => Object.keys(doc.paths[path][method].responses);
+    expect(statuses("/commands/OpenCart", "post")).toContain("429");
+    expect(statuses("/queries/GetCart", "get")).not.toContain("429");
+    expect(doc.components.responses.TooManyRequests.description).toContain("TENANT_QUOTA_EXCEEDED");
+
+    // The tenant from a header, no auth hook: a request without one is 401, an unknown tenant 403.
+    const tenants = tenancy({
+      stores: () => ({ eventStore: new InMemoryEventStore() }),
+      services: ({ stores }) => cartDomain(stores.eventStore),
+      knows: (tenant) => tenant !== "gone",
+    });
+    const domain = cartDomain();
+    const open = eventFlowsRoutes({
+      commands: { bus: (_c, tenant) => (tenant?.services ?? domain).commands, schemas: domain.routes.commands.schemas },
+      queries: { bus: (_c, tenant) => (tenant?.services ?? domain).queries, schemas: domain.routes.queries.schemas },
+      tenancy: { tenants, tenantOf: (_principal, { request }) => request.headers.get("x-tenant") ?? undefined },
+    });
+    expect((await open.request("/queries/GetCart?cartId=c1")).status).toBe(401);
+    expect((await open.request("/queries/GetCart?cartId=c1", { headers: { "x-tenant": "gone" } })).status).toBe(403);
+    const openDoc = await (await open.request("/openapi.json")).json();
+    for (const [path, method] of [
+      ["/commands/OpenCart", "post"],
+      ["/queries/GetCart", "get"],
+      ["/queries/GetCart", "post"],
+    ] as const) {
+      expect(Object.keys(openDoc.paths[path][method].responses)).toEqual(expect.arrayContaining(["401", "403"]));
+    }
+  });
+
   test("a store shared by mistake fails closed: 500 without the other tenant's data, the error told to onError", async () => {
     const shared = new InMemoryEventStore();
     const { as, errors } = setup({ shared });

@@ -139,6 +139,20 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(big.limit).toBe(64);
       });
 
+      test("a content-coded body is 415 with Accept-Encoding: identity, never decoded nor read as plain JSON", async () => {
+        const { send, store } = setup();
+        for (const coding of ["gzip", "br"]) {
+          // Plain JSON bytes under a coding they do not have: taken as they were, the command ran.
+          const response = await send(post("/commands/OpenCart", { cartId: "c1" }, { "content-encoding": coding }));
+          const problem = await expectProblem(response, 415, "UNSUPPORTED_MEDIA_TYPE");
+          expect(problem.detail).toContain("Content-Encoding");
+          expect(response.headers.get("accept-encoding")).toBe("identity");
+        }
+        expect(await allEvents(store)).toEqual([]);
+        const plain = await send(post("/commands/OpenCart", { cartId: "c1" }, { "content-encoding": "identity" }));
+        expect(plain.status).toBe(200);
+      });
+
       test("a handler's unexpected error is 500 without its message, reported to onError", async () => {
         const { send, errors } = setup();
         const response = await send(post("/commands/Explode", {}));

@@ -96,6 +96,8 @@ export interface HttpDispatcher<X = unknown> {
     readonly health: boolean;
     /** The health routes run the auth hook (`health.auth` with an auth hook). */
     readonly healthAuth: boolean;
+    /** Requests run in the caller's tenant: 401 and 403 without an auth hook too, and 429 over a tenant's quota. */
+    readonly tenancy: boolean;
   };
 }
 
@@ -396,6 +398,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       auth: auth !== undefined,
       health: health !== undefined,
       healthAuth: health?.auth === true && auth !== undefined,
+      tenancy: tenancy !== undefined,
     },
     handle(request, context, mount) {
       const { base, path } = mount ?? { base: "", path: pathOf(request.url) };

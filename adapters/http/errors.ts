@@ -28,20 +28,25 @@ export class ForbiddenError extends EventFlowsError {
   }
 }
 
-/** The body is not JSON by its `Content-Type` (415). */
+/** The body is not JSON by its `Content-Type`, or is content-coded (`Content-Encoding: gzip`, which is not decoded) (415). */
 export class UnsupportedMediaTypeError extends EventFlowsError {
   override readonly name = "UnsupportedMediaTypeError";
+  /** The `Content-Encoding` refused (the body is not decoded), when that was the problem. */
+  readonly contentEncoding: string | undefined;
   constructor(
     readonly contentType: string | undefined,
-    options?: EventFlowsErrorOptions,
+    options?: EventFlowsErrorOptions & { readonly contentEncoding?: string },
   ) {
     super(
       HttpErrorCode.UnsupportedMediaType,
-      contentType === undefined
-        ? "The request has a body but no Content-Type; send application/json"
-        : `Content-Type ${clip(contentType)} is not supported; send application/json`,
+      options?.contentEncoding !== undefined
+        ? `Content-Encoding ${clip(options.contentEncoding)} is not supported; send the body without a content coding`
+        : contentType === undefined
+          ? "The request has a body but no Content-Type; send application/json"
+          : `Content-Type ${clip(contentType)} is not supported; send application/json`,
       options,
     );
+    this.contentEncoding = options?.contentEncoding;
   }
 }
 

@@ -130,7 +130,10 @@ export function problemFor(error: unknown): ProblemDetails {
   }
 }
 
-/** Headers a problem's status calls for: the auth challenge of a 401, `Allow` of a 405, `Retry-After` of a 503. */
+/**
+ * Headers a problem's status calls for: the auth challenge of a 401, `Allow` of a 405, `Accept-Encoding`
+ * of a 415 refusing a content coding, `Retry-After` of a 503.
+ */
 export function problemHeaders(error: unknown, problemDetails: ProblemDetails): Record<string, string> {
   const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE };
   const fields = (typeof error === "object" && error !== null ? error : {}) as Record<string, unknown>;
@@ -138,6 +141,9 @@ export function problemHeaders(error: unknown, problemDetails: ProblemDetails): 
     headers["www-authenticate"] = typeof fields.challenge === "string" ? fields.challenge : "Bearer";
   }
   if (problemDetails.status === 405 && Array.isArray(fields.allow)) headers.allow = fields.allow.join(", ");
+  // RFC 9110 15.5.16: a 415 for a content coding says which codings are accepted (none but identity).
+  if (problemDetails.status === 415 && typeof fields.contentEncoding === "string")
+    headers["accept-encoding"] = "identity";
   if (problemDetails.status === 503 || problemDetails.code === HttpErrorCode.IdempotencyInProgress) {
     headers["retry-after"] = "1";
   }

@@ -57,6 +57,54 @@ describe("queryReader", () => {
   });
 });
 
+describe("queryReader with unions and tuples", () => {
+  const schema = v.object({
+    size: v.optional(v.union([v.literal(10), v.literal(20)])),
+    flag: v.optional(v.union([v.boolean(), v.literal("auto")])),
+    mixed: v.optional(v.union([v.number(), v.string()])),
+    code: v.optional(v.union([v.number(), v.literal("7")])),
+    sizes: v.optional(v.array(v.nullable(v.union([v.literal(1), v.picklist([2, 3])])))),
+    pair: v.optional(v.tuple([v.number(), v.string(), v.boolean()])),
+  });
+  const read = queryReader(schema);
+
+  test("a union without a text option converts as its options allow; a value an option takes as text stays text", () => {
+    expect({ ...read("size=20&flag=true&sizes=1&sizes=3") }).toEqual({ size: 20, flag: true, sizes: [1, 3] });
+    expect({ ...read("flag=auto&mixed=5&code=7") }).toEqual({ flag: "auto", mixed: "5", code: "7" });
+    expect({ ...read("code=8&size=x") }).toEqual({ code: 8, size: "x" });
+  });
+
+  test("each tuple position converts as its item declares", () => {
+    expect({ ...read("pair=1&pair=1&pair=false") }).toEqual({ pair: [1, "1", false] });
+    expect({ ...read("pair=2") }).toEqual({ pair: [2] });
+  });
+
+  test("property: every value the schema accepts, sent as query text, is read back into one it accepts", () => {
+    const values = fc.record(
+      {
+        size: fc.constantFrom(10, 20),
+        flag: fc.constantFrom(true, false, "auto"),
+        mixed: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string()),
+        code: fc.oneof(fc.integer(), fc.constant("7")),
+        sizes: fc.array(fc.constantFrom(1, 2, 3), { minLength: 1, maxLength: 4 }),
+        pair: fc.tuple(fc.integer(), fc.string(), fc.boolean()),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(values, (payload) => {
+        const search = new URLSearchParams();
+        for (const [key, value] of Object.entries(payload)) {
+          for (const item of Array.isArray(value) ? value : [value]) search.append(key, String(item));
+        }
+        const parsed = v.safeParse(schema, read(search.toString()));
+        expect(parsed.issues).toBeUndefined();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("query string decoding matches URLSearchParams", () => {
   const read = queryReader(v.unknown());
   const viaUrlSearchParams = (search: string) => {

@@ -74,7 +74,13 @@ function coercerFor(node: Node): Coerce {
     case "tuple":
     case "loose_tuple":
     case "strict_tuple":
-      return list(identity);
+    case "tuple_with_rest": {
+      // Each position converts as its item declares (`tuple([number(), string()])`), the rest as `rest`.
+      const items = (node.items as Node[]).map((item) => scalarFor(unwrap(item)));
+      const rest = node.rest === undefined ? identity : scalarFor(unwrap(node.rest as Node));
+      return (value) =>
+        typeof value === "string" ? [(items[0] ?? rest)(value)] : value.map((item, i) => (items[i] ?? rest)(item));
+    }
     default: {
       const scalar = scalarFor(node);
       return (value) => (typeof value === "string" ? scalar(value) : value.map(scalar));
@@ -83,11 +89,62 @@ function coercerFor(node: Node): Coerce {
 }
 
 function scalarFor(node: Node): (value: string) => unknown {
+  if (node.type === "union") return unionScalar((node.options as Node[]).map(unwrap));
   if (node.type === "number") return toNumber;
   if (node.type === "boolean") return toBoolean;
   if ((node.type === "literal" && typeof node.literal === "number") || hasNumberOption(node)) return toNumber;
   if (node.type === "literal" && typeof node.literal === "boolean") return toBoolean;
   return identity;
+}
+
+/**
+ * A union converts as its options allow: `union([literal(1), literal(2)])` gets `?n=1` as the number 1,
+ * `union([boolean(), literal("x")])` gets `true` as a boolean. A value an option takes as text stays
+ * text: `union([number(), string()])` gets `"5"`, `union([number(), literal("5")])` too.
+ */
+function unionScalar(options: readonly Node[]): (value: string) => unknown {
+  const union: UnionKinds = { anyText: false, texts: new Set(), number: false, boolean: false };
+  for (const option of options) collectKinds(option, union);
+  if (union.anyText) return identity;
+  return (value) => {
+    if (union.texts.has(value)) return value;
+    if (union.number && isDecimalNumber(value)) return Number(value);
+    return union.boolean ? toBoolean(value) : value;
+  };
+}
+
+interface UnionKinds {
+  /** An option takes any text (`string`, `unknown`, `any`). */
+  anyText: boolean;
+  /** The texts options take exactly (string literals, picklist and enum options). */
+  readonly texts: Set<string>;
+  number: boolean;
+  boolean: boolean;
+}
+
+function collectKinds(node: Node, kinds: UnionKinds): void {
+  switch (node.type) {
+    case "union":
+      for (const option of node.options as Node[]) collectKinds(unwrap(option), kinds);
+      return;
+    case "string":
+    case "unknown":
+    case "any":
+      kinds.anyText = true;
+      return;
+    case "picklist":
+    case "enum":
+      for (const option of Array.isArray(node.options) ? node.options : []) {
+        if (typeof option === "string") kinds.texts.add(option);
+      }
+      break;
+    case "literal":
+      if (typeof node.literal === "string") kinds.texts.add(node.literal);
+      break;
+  }
+  const scalar = scalarFor(node);
+  if (scalar === toNumber) kinds.number = true;
+  if (scalar === toBoolean) kinds.boolean = true;
 }
 
 // One pass, bounded length: a regular expression here took quadratic time on long digit runs.

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { UnsupportedMediaTypeError } from "./errors.js";
 import { isJsonMediaType, readJsonBody } from "./request-body.js";
 
 const post = (body: BodyInit | null, headers: Record<string, string> = { "content-type": "application/json" }) =>
@@ -59,6 +60,31 @@ describe("readJsonBody", () => {
       "UNSUPPORTED_MEDIA_TYPE",
     );
     expect(await codeOf(readJsonBody(post(streamOf(['{"a":1}']), {})))).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  test("refuses a content-coded body (415), streamed or of declared length, whatever its bytes; identity is no coding", async () => {
+    const json = { "content-type": "application/json" };
+    for (const coding of ["gzip", "br", "deflate", "GZIP", "gzip, identity", "x-custom"]) {
+      // Bytes that claim a coding but are plain JSON were parsed as if uncoded.
+      for (const request of [
+        post('{"a":1}', { ...json, "content-encoding": coding }),
+        post(streamOf(['{"a":1}']), { ...json, "content-encoding": coding }),
+      ]) {
+        try {
+          await readJsonBody(request);
+          throw new Error(`accepted Content-Encoding ${coding}`);
+        } catch (error) {
+          expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
+          expect((error as UnsupportedMediaTypeError).contentEncoding).toBe(coding);
+          expect((error as Error).message).toContain("Content-Encoding");
+        }
+      }
+    }
+    for (const coding of ["identity", " Identity ", ""]) {
+      expect((await readJsonBody(post('{"a":1}', { ...json, "content-encoding": coding }))).value).toEqual({ a: 1 });
+    }
+    // No body, no coding to refuse.
+    expect((await readJsonBody(post(null, { ...json, "content-encoding": "gzip" }))).value).toBeUndefined();
   });
 
   test("refuses a declared length over the limit without reading, and a streamed body once it passes the limit", async () => {

@@ -54,7 +54,7 @@ export function isJsonMediaType(contentType: string): boolean {
 }
 
 /**
- * @throws {UnsupportedMediaTypeError} a body that is not declared JSON.
+ * @throws {UnsupportedMediaTypeError} a body that is not declared JSON, or that is content-coded.
  * @throws {PayloadTooLargeError} a body over `limit` bytes.
  * @throws {ValidationError} a body that is not UTF-8 or not JSON, that nests deeper than `depthLimit`,
  * or whose stream broke off before its end (the client went away).
@@ -73,6 +73,7 @@ export async function readJsonBody(
     if (size === 0) return { value: undefined, bytes: EMPTY };
     if (contentType === null || !isJsonMediaType(contentType))
       throw new UnsupportedMediaTypeError(contentType ?? undefined);
+    checkUncoded(headers, contentType);
     if (size > limit) throw new PayloadTooLargeError("request body", size, limit);
     // The length is known and within the limit: one read, no stream machinery (the runtime holds the
     // declared length to the bytes it delivers; the check below covers a runtime that does not).
@@ -83,6 +84,7 @@ export async function readJsonBody(
     const body = request.body;
     if (body === null) return { value: undefined, bytes: EMPTY };
     if (contentType !== null && !isJsonMediaType(contentType)) throw new UnsupportedMediaTypeError(contentType);
+    checkUncoded(headers, contentType ?? undefined);
     bytes = await received(request, () => readLimited(body, limit));
     if (bytes.byteLength === 0) return { value: undefined, bytes };
     // Some clients send an empty body without a type; a body with content must say it is JSON.
@@ -112,6 +114,19 @@ export async function readJsonBody(
 }
 
 const NON_NEGATIVE_INTEGER = /^\d{1,15}$/;
+
+/**
+ * A content-coded body (`Content-Encoding: gzip`) is refused: the bytes are not decoded, so a gzip
+ * body would be refused as not UTF-8, and a body that only claims a coding would be read as what it
+ * does not say it is. `identity` (no coding) is accepted.
+ */
+function checkUncoded(headers: Headers, contentType: string | undefined): void {
+  const coding = headers.get("content-encoding");
+  if (coding === null) return;
+  const trimmed = coding.trim();
+  if (trimmed === "" || trimmed.toLowerCase() === "identity") return;
+  throw new UnsupportedMediaTypeError(contentType, { contentEncoding: trimmed });
+}
 
 /**
  * Reads the body; a stream that breaks off (the client went away mid-upload) is the request's
