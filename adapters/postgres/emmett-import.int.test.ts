@@ -118,7 +118,7 @@ describe(`importing ${TOTAL} events from Emmett on PostgreSQL`, () => {
       const [meta] = await target.unsafe(
         `SELECT metadata FROM ${schema}.events WHERE stream_id = 'cart-7' AND version = 3`,
       );
-      expect(meta?.metadata).toEqual({ correlationId: "cart-7", tenant: "acme" });
+      expect(meta?.metadata).toEqual({ correlationId: "cart-7", tenant: "acme", schemaVersion: 1 });
 
       // A second run continues from the checkpoint (nothing new); a restarted one finds everything stored.
       const again = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
