@@ -282,6 +282,41 @@ describe("validation on append", () => {
     );
   });
 
+  test("an append at a version the registry does not reach is refused whole, whatever its data (property)", async () => {
+    // CartOpened is at v3, ItemAdded (renamed) at v1: a later version has no schema to check and no step to read.
+    const store = new InMemoryEventStore({ eventRegistry: cartRegistry() });
+    const ahead = fc.oneof(
+      fc.record({
+        type: fc.constant("CartOpened"),
+        schemaVersion: fc.integer({ min: 4, max: Number.MAX_SAFE_INTEGER }),
+      }),
+      fc.record({ type: fc.constant("ItemAdded"), schemaVersion: fc.integer({ min: 2, max: 1_000 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(ahead, fc.jsonValue(), async ({ type, schemaVersion }, data) => {
+        const streamId = `Cart-${ulid()}`;
+        const error = await store
+          .appendToStream(streamId, [
+            { type: "CartOpened", data: { owner: "ok", currency: "EUR", channel: "web" } },
+            { type, data: data ?? null, metadata: { schemaVersion } },
+          ])
+          .catch((e: unknown) => e);
+        expect(isValidationError(error)).toBe(true);
+        expect((error as ValidationError).issues.map((issue) => issue.path)).toEqual([
+          [1, "metadata", "schemaVersion"],
+        ]);
+        expect(await store.getStreamVersion(streamId)).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
+    // Its current version and older ones still append.
+    const { events } = await store.appendToStream("Cart-ok", [
+      { type: "CartOpened", data: { owner: "ok", currency: "EUR", channel: "web" }, metadata: { schemaVersion: 3 } },
+      { type: "ItemAdded", data: { sku: "tea", qty: 1 }, metadata: { schemaVersion: 1 } },
+    ]);
+    expect(events).toHaveLength(2);
+  });
+
   test("an async schema is awaited on append", async () => {
     const later = {
       "~standard": {

@@ -203,7 +203,8 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
 
   /**
    * For appends: stamps events of known types that carry no `schemaVersion` with the current one,
-   * and checks each against the schema of its version. Throws one `ValidationError` with every issue.
+   * and checks each against the schema of its version; a version above a known type's current one is
+   * refused. Throws one `ValidationError` with every issue.
    */
   async prepareAppend(events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     let prepared = events;
@@ -211,12 +212,20 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as PendingEvent;
       let version = event.metadata.schemaVersion;
+      const current = this.#current.get(event.type);
       if (version === undefined) {
-        version = this.#current.get(event.type);
+        version = current;
         if (version !== undefined) {
           if (prepared === events) prepared = [...events];
           (prepared as PendingEvent[])[i] = { ...event, metadata: { ...event.metadata, schemaVersion: version } };
         }
+      } else if (current !== undefined && version > current) {
+        // No step or schema knows this version: its data could be checked against nothing, nor read.
+        issues.push({
+          path: [i, "metadata", "schemaVersion"],
+          message: `"${event.type}" is at most at v${current} in the event registry, got v${version}`,
+        });
+        continue;
       }
       const schema = this.#schemas.get(event.type)?.get(version ?? 1);
       if (schema !== undefined) {
