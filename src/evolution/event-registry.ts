@@ -182,6 +182,18 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
 
   #upcast(event: EventEnvelope): EventEnvelope | readonly EventEnvelope[] {
     let version = event.metadata.schemaVersion ?? 1;
+    if (!Number.isSafeInteger(version) || version < 1) {
+      // Written by another tool, or by hand: no step nor schema of a known type can be chosen for it.
+      if (this.#current.has(event.type)) {
+        throw new ValidationError(`The stored schemaVersion of "${event.type}" is not a version${forEvent(event)}`, [
+          {
+            path: ["metadata", "schemaVersion"],
+            message: `must be a positive integer, got ${kindOf(version)}`,
+          },
+        ]);
+      }
+      return event;
+    }
     const byVersion = this.#steps.get(event.type);
     let step = byVersion?.get(version);
     if (step === undefined) return this.#checkRead(event, version);
