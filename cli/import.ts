@@ -214,7 +214,8 @@ async function withSource<T>(
       await checkEmmettTable(pg, sql, schema);
       // The database as postgres.js connects to it (the URL's, or PGHOST, PGPORT, PGDATABASE and their defaults).
       const { host, port, database } = sql.options;
-      return work(from, [host.join(","), port.join(","), database, schema ?? "", partition]);
+      // "tx": checkpoints are transaction ids since 2026-12-05; those of global positions before are not read.
+      return work(from, [host.join(","), port.join(","), database, schema ?? "", partition, "tx"]);
     });
   }
   const dynamodb = await import("../adapters/dynamodb/index.js");

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { Hono } from "hono";
+import * as v from "valibot";
 import { eventRegistry } from "../../src/index.js";
 import { cartRegistry } from "../../src/testing/index.js";
 import { cartDomain } from "./cart-domain.fixture.test.ts";
@@ -30,6 +32,31 @@ describe("event schemas as JSON Schema", () => {
     const [only] = eventJsonSchemas(eventRegistry().schema("Odd type!", 2, other));
     expect(only?.name).toBe("Event_Odd_type__v2");
     expect(only?.schema["x-eventflows-unchecked"]).toEqual(["a zod schema"]);
+  });
+
+  test("types that differ only in replaced characters keep a component each (property)", async () => {
+    const name = fc.stringMatching(/^[a-z]{1,3}[ :._!-]?[a-z]{0,3}$/);
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { minLength: 1, maxLength: 8 }), (types) => {
+        const registry = eventRegistry();
+        for (const [i, type] of types.entries()) registry.schema(type, 1 + (i % 2), v.object({ [type]: v.string() }));
+        const names = eventJsonSchemas(registry).map((s) => s.name);
+        expect(new Set(names).size).toBe(types.length);
+        for (const [i, type] of types.entries()) {
+          expect(names[i]).toStartWith(`Event_${type.replace(/[^A-Za-z0-9._-]/g, "_")}_v${1 + (i % 2)}`);
+          // A type no character of which is replaced keeps its plain name.
+          if (!/[^A-Za-z0-9._-]/.test(type)) expect(names[i]).toBe(`Event_${type}_v${1 + (i % 2)}`);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    const registry = eventRegistry()
+      .schema("Cart:Opened", 1, v.object({ a: v.string() }))
+      .schema("Cart Opened", 1, v.object({ b: v.string() }));
+    const app = eventFlowsRoutes({ openapi: { events: registry } });
+    const doc = (await (await app.request("/openapi.json")).json()) as { components: { schemas: object } };
+    const events = Object.entries(doc.components.schemas).filter(([key]) => key.startsWith("Event_"));
+    expect(events.map(([, schema]) => schema["x-eventflows-event"].type)).toEqual(["Cart:Opened", "Cart Opened"]);
   });
 
   test("the OpenAPI document lists them under components.schemas", async () => {

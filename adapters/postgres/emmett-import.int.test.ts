@@ -118,7 +118,7 @@ describe(`importing ${TOTAL} events from Emmett on PostgreSQL`, () => {
       const [meta] = await target.unsafe(
         `SELECT metadata FROM ${schema}.events WHERE stream_id = 'cart-7' AND version = 3`,
       );
-      expect(meta?.metadata).toEqual({ correlationId: "cart-7", tenant: "acme" });
+      expect(meta?.metadata).toEqual({ correlationId: "cart-7", tenant: "acme", schemaVersion: 1 });
 
       // A second run continues from the checkpoint (nothing new); a restarted one finds everything stored.
       const again = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
@@ -153,19 +153,61 @@ describe(`importing ${TOTAL} events from Emmett on PostgreSQL`, () => {
         },
       }).catch((error) => error);
       expect(isAbortedError(stopped)).toBe(true);
-      // Three batches of 500, each completed with the rest of every Emmett transaction it touches: at
-      // least 1,500 events, a few more when a transaction of the fixture's concurrent writers straddles
-      // a batch's end.
+      // Three batches of 500, each completed with the rest of the Emmett transaction the limit cut: at
+      // least 1,500 events, a few more when a batch's last transaction went on past it.
       const storedBeforeResume = Number((await counts(schema))?.events);
       expect(storedBeforeResume).toBeGreaterThanOrEqual(1500);
       expect(storedBeforeResume).toBeLessThan(2000);
       const resumed = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
-      // The checkpoint is the position the three batches reached; events stored past it by the
-      // completed transaction are read again and skipped, never written twice.
+      // The checkpoint is the last transaction the three batches read, each whole: what follows is new,
+      // and anything read again would be skipped, never written twice.
       expect(resumed.imported).toBe(TOTAL - storedBeforeResume);
       expect(resumed.read - resumed.skipped).toBe(TOTAL - storedBeforeResume);
       expect(resumed.skipped).toBeLessThanOrEqual(storedBeforeResume - 1500);
       expect(await counts(schema)).toEqual({ events: TOTAL, ids: TOTAL, streams: STREAMS, whole_streams: STREAMS });
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    "an append still running when a batch is read comes in a later run, though a later append committed first",
+    async () => {
+      // Emmett takes positions from a sequence before commit: here the running append holds a position
+      // below the committed one's. Read by global position, the checkpoint passed it and it was never imported.
+      const { schema, store, checkpoints } = await freshTarget("emmett_inflight");
+      const [early, late] = [await emmettPool.connect(), await emmettPool.connect()];
+      const append = (client: pg.PoolClient, stream: string) =>
+        client.query(
+          `INSERT INTO emt_messages (stream_id, stream_position, partition, message_data, message_metadata,
+             message_schema_version, message_type, message_kind, message_id, transaction_id)
+           VALUES ($1, 1, 'emt:default', '{"late":true}', '{}', '1', 'Late', 'E', gen_random_uuid()::text, pg_current_xact_id())
+           RETURNING global_position::text AS position`,
+          [stream],
+        );
+      try {
+        await early.query("BEGIN");
+        await early.query("SELECT pg_current_xact_id()");
+        await late.query("BEGIN");
+        await late.query("SELECT pg_current_xact_id()");
+        const running = await append(late, "inflight-late");
+        const committed = await append(early, "inflight-early");
+        expect(Number(running.rows[0].position)).toBeLessThan(Number(committed.rows[0].position));
+        await early.query("COMMIT");
+        const first = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
+        expect(first.imported).toBe(TOTAL + 1);
+        await late.query("COMMIT");
+        const second = await importEvents({ source: emmettPostgresSource(source), target: store, checkpoints });
+        expect(second).toMatchObject({ imported: 1, skipped: 0 });
+        const rows = await target.unsafe(
+          `SELECT stream_id FROM ${schema}.events WHERE stream_id LIKE 'inflight-%' ORDER BY stream_id`,
+        );
+        expect(rows.map((row) => row.stream_id)).toEqual(["inflight-early", "inflight-late"]);
+      } finally {
+        await early.query("ROLLBACK").catch(() => undefined);
+        await late.query("ROLLBACK").catch(() => undefined);
+        early.release();
+        late.release();
+      }
     },
     TIMEOUT_MS,
   );

@@ -43,12 +43,15 @@ const COLUMNS = `stream_id, stream_position::text AS version_text, global_positi
  * `created` time are kept; the event id is a ULID derived from Emmett's message id
  * (`importedEventId`), the same on every run. Archived messages and commands are not read.
  *
- * Batches follow Emmett's global position, and each batch is completed with the rest of the
- * transactions it touches: Emmett numbers one append's messages from a sequence in no particular
- * stream order, and concurrent appends interleave, so a cut by position alone could split a
- * stream's append. Only transactions below the reader's snapshot xmin are read (finished ones, as
- * Emmett's own readers require). The position (the checkpoint) is the global position the batch
- * reached; a resumed run may read again the tail of a transaction, which the import recognises.
+ * Batches follow Emmett's transactions, in the order of their ids (and each one's messages by global
+ * position), each transaction whole: one append is one transaction. Only transactions below the
+ * reader's snapshot xmin are read (finished ones, as Emmett's own readers require), so one that was
+ * still running when a batch was read comes in a later batch. Not by global position: Emmett takes a
+ * transaction's positions from a sequence before it commits, so a running append may hold positions
+ * below those of one committed after it, which a read by position would have passed for good. The
+ * position (the checkpoint) is the id of the last transaction read; `name` is `emmett-postgres-tx`,
+ * so an import checkpointed by global position before 2026-12-05 reads its source once more, and
+ * finds what it stored (counted as skipped).
  */
 export function emmettPostgresSource(sql: PostgresSql, options: EmmettPostgresSourceOptions = {}): ImportSource {
   if (options.schema !== undefined && !SCHEMA_PATTERN.test(options.schema)) {
@@ -59,16 +62,17 @@ export function emmettPostgresSource(sql: PostgresSql, options: EmmettPostgresSo
   const table = options.schema === undefined ? "emt_messages" : `"${options.schema}".emt_messages`;
   const partition = options.partition ?? "emt:default";
   const events = `partition = $1 AND is_archived = FALSE AND message_kind = 'E'`;
-  // Transactions a batch took whole are left out of the next reads: their tails lie past its position.
+  // In transaction order, finished transactions only: every transaction below the snapshot's xmin has
+  // ended, and one still running then has an id at or above it, so no later read can find one behind
+  // the position. Not by global position: a running append may hold a position below one committed.
   const read = `SELECT ${COLUMNS} FROM ${table}
-WHERE ${events} AND global_position > $2::text::bigint
+WHERE ${events} AND transaction_id > $2::text::xid8
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  AND transaction_id::text <> ALL(ARRAY(SELECT jsonb_array_elements_text($4::text::jsonb)))
-ORDER BY global_position LIMIT $3`;
+ORDER BY transaction_id, global_position LIMIT $3`;
   const rest = `SELECT ${COLUMNS} FROM ${table}
-WHERE ${events} AND global_position > $2::text::bigint
-  AND transaction_id::text = ANY(ARRAY(SELECT jsonb_array_elements_text($3::text::jsonb)))`;
-  const head = `SELECT coalesce(max(global_position), 0)::text FROM ${table} WHERE partition = $1`;
+WHERE ${events} AND transaction_id = $2::text::xid8 AND global_position > $3::text::bigint
+ORDER BY global_position`;
+  const head = `SELECT coalesce(max(transaction_id::text::bigint), 0)::text FROM ${table} WHERE partition = $1`;
   const where = options.schema === undefined ? "on the search path" : `in schema "${options.schema}"`;
   // The adapter's "tables do not exist: run the migrations" is about an EventFlows store, not this source.
   const guard = <T>(operation: string, run: () => Promise<T>): Promise<T> =>
@@ -86,32 +90,25 @@ WHERE ${events} AND global_position > $2::text::bigint
       throw error;
     });
   return {
-    name: EMMETT_SOURCE,
+    // Not EMMETT_SOURCE: checkpoints saved by global position (before 2026-12-05) are not transaction ids.
+    name: `${EMMETT_SOURCE}-tx`,
     async *batches(position: number, limit: number): AsyncIterable<ImportBatch> {
       let after = position;
-      // Transactions taken whole, with the highest position each holds.
-      let taken = new Map<string, number>();
       for (;;) {
         const rows = (await guard("import", () =>
-          sql
-            .unsafe(read, [partition, String(after), limit, JSON.stringify([...taken.keys()])], { prepare: true })
-            .values(),
+          sql.unsafe(read, [partition, String(after), limit], { prepare: true }).values(),
         )) as unknown as MessageRow[];
         if (rows.length === 0) return;
-        const last = Number(rows[rows.length - 1]?.[2]);
-        const transactions = [...new Set(rows.map((row) => row[8]))];
-        const tails = (await guard("import", () =>
-          sql.unsafe(rest, [partition, String(last), JSON.stringify(transactions)], { prepare: true }).values(),
-        )) as unknown as MessageRow[];
-        const all = [...rows, ...tails];
-        const next = new Map([...taken].filter(([, max]) => max > last));
-        for (const row of all) {
-          const at = Number(row[2]);
-          if (at > last) next.set(row[8], Math.max(next.get(row[8]) ?? 0, at));
-        }
-        taken = next;
-        after = last;
-        yield { events: await Promise.all(all.map(toImported)), position: last };
+        const last = rows[rows.length - 1] as MessageRow;
+        // The limit may cut the last transaction: its other messages complete the batch.
+        const tail =
+          rows.length < limit
+            ? []
+            : ((await guard("import", () =>
+                sql.unsafe(rest, [partition, last[8], last[2]], { prepare: true }).values(),
+              )) as unknown as MessageRow[]);
+        after = Number(last[8]);
+        yield { events: await Promise.all([...rows, ...tail].map(toImported)), position: after };
         if (rows.length < limit) return;
       }
     },

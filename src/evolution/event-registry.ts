@@ -182,6 +182,18 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
 
   #upcast(event: EventEnvelope): EventEnvelope | readonly EventEnvelope[] {
     let version = event.metadata.schemaVersion ?? 1;
+    if (!Number.isSafeInteger(version) || version < 1) {
+      // Written by another tool, or by hand: no step nor schema of a known type can be chosen for it.
+      if (this.#current.has(event.type)) {
+        throw new ValidationError(`The stored schemaVersion of "${event.type}" is not a version${forEvent(event)}`, [
+          {
+            path: ["metadata", "schemaVersion"],
+            message: `must be a positive integer, got ${kindOf(version)}`,
+          },
+        ]);
+      }
+      return event;
+    }
     const byVersion = this.#steps.get(event.type);
     let step = byVersion?.get(version);
     if (step === undefined) return this.#checkRead(event, version);
@@ -203,7 +215,8 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
 
   /**
    * For appends: stamps events of known types that carry no `schemaVersion` with the current one,
-   * and checks each against the schema of its version. Throws one `ValidationError` with every issue.
+   * and checks each against the schema of its version; a version above a known type's current one is
+   * refused. Throws one `ValidationError` with every issue.
    */
   async prepareAppend(events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     let prepared = events;
@@ -211,12 +224,20 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as PendingEvent;
       let version = event.metadata.schemaVersion;
+      const current = this.#current.get(event.type);
       if (version === undefined) {
-        version = this.#current.get(event.type);
+        version = current;
         if (version !== undefined) {
           if (prepared === events) prepared = [...events];
           (prepared as PendingEvent[])[i] = { ...event, metadata: { ...event.metadata, schemaVersion: version } };
         }
+      } else if (current !== undefined && version > current) {
+        // No step or schema knows this version: its data could be checked against nothing, nor read.
+        issues.push({
+          path: [i, "metadata", "schemaVersion"],
+          message: `"${event.type}" is at most at v${current} in the event registry, got v${version}`,
+        });
+        continue;
       }
       const schema = this.#schemas.get(event.type)?.get(version ?? 1);
       if (schema !== undefined) {

@@ -1,9 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import * as v from "valibot";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
 import { isAbortedError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { eventRegistry } from "../evolution/event-registry.js";
 import { isUlid, ulidTimestamp } from "../ids.js";
 import { isImportConflictError } from "./errors.js";
 import { importEvents } from "./import-events.js";
@@ -167,6 +169,35 @@ describe("importEvents", () => {
     }).catch((e) => e);
     expect(isImportConflictError(gap)).toBe(true);
     expect(gap.message).toContain("version 3 next to 1");
+  });
+
+  test("into a store with an eventRegistry, events are stored at schema version 1 and read upcast", async () => {
+    // What a source stored names no schema version: it is its type's first, not the registry's current one.
+    const registry = eventRegistry()
+      .upcast("CartOpened", 1, (data: { s: number }) => ({ ...data, currency: "EUR" }))
+      .schema("CartOpened", 2, v.object({ s: v.number(), version: v.number(), currency: v.string() }));
+    const events = await interleaved(2, 2);
+    const pinned = { ...(events[3] as ImportedEvent), metadata: { schemaVersion: 1, tenant: "acme" } };
+    const target = new InMemoryEventStore({ eventRegistry: registry });
+    const result = await importEvents({
+      source: arraySource([...events.slice(0, 3), pinned]),
+      target,
+      checkpoints: new InMemoryCheckpointStore(),
+    });
+    expect(result).toMatchObject({ imported: 4, skipped: 0 });
+    const raw: EventEnvelope[] = [];
+    for await (const event of target.readAll({ raw: true })) raw.push(event);
+    expect(raw.map((e) => e.metadata)).toEqual([
+      { correlationId: "c-0", schemaVersion: 1 },
+      { correlationId: "c-0", schemaVersion: 1 },
+      { correlationId: "c-1", schemaVersion: 1 },
+      { schemaVersion: 1, tenant: "acme" },
+    ]);
+    const opened = (await all(target)).filter((e) => e.type === "CartOpened");
+    expect(opened.map((e) => [e.metadata.schemaVersion, e.data])).toEqual([
+      [2, { s: 0, version: 1, currency: "EUR" }],
+      [2, { s: 1, version: 1, currency: "EUR" }],
+    ]);
   });
 
   test("a source event whose version is not an integer from 1 is refused; nothing of its batch is written (property)", async () => {

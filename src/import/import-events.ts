@@ -1,6 +1,7 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import { isConcurrencyError, isValidationError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
+import type { EventMetadata } from "../events/envelope.js";
 import { kindOf } from "../internal/validate.js";
 import { type Progress, ProgressMeter, throwIfAborted } from "../projections/progress.js";
 import { ImportConflictError } from "./errors.js";
@@ -33,7 +34,8 @@ export interface ImportEventsOptions {
  * exactly; streams of one batch are appended side by side, so the target's global order follows the
  * source's batch by batch, not event by event. The checkpoint is saved once a batch is stored: an
  * interrupted run resumes after the last whole batch, and events a run finds stored already (same
- * ids at the same versions) are counted as skipped, never written twice.
+ * ids at the same versions) are counted as skipped, never written twice. An event whose metadata
+ * names no `schemaVersion` is stored at version 1, so a target's `eventRegistry` upcasts it on read.
  * @throws {ImportConflictError} a target stream holds other events, or is behind the source.
  * @throws {AbortedError} `signal` fired; what committed stays, the next run resumes.
  */
@@ -132,7 +134,13 @@ async function appendChunk(
   try {
     const result = await target.appendToStream(
       streamId,
-      events.map(({ id, type, data, metadata, timestamp }) => ({ id, type, data, metadata, timestamp })),
+      events.map(({ id, type, data, metadata, timestamp }) => ({
+        id,
+        type,
+        data,
+        metadata: atVersion(metadata),
+        timestamp,
+      })),
       { expectedVersion: first.version - 1 },
     );
     return result.retried === true ? { imported: 0, skipped: events.length } : { imported: events.length, skipped: 0 };
@@ -173,6 +181,17 @@ async function appendChunk(
   }
   const rest = await appendChunk(target, events.slice(overlap));
   return { imported: rest.imported, skipped: rest.skipped + overlap };
+}
+
+/**
+ * A source event's metadata with `schemaVersion: 1` when it names none: what the source stored is its
+ * type's first schema version, and a target with an `eventRegistry` would otherwise stamp it with the
+ * type's current version (and check it against that version's schema) instead of upcasting it on read.
+ */
+function atVersion(metadata: EventMetadata): EventMetadata {
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return metadata;
+  if (metadata.schemaVersion !== undefined) return metadata;
+  return { ...metadata, schemaVersion: 1 };
 }
 
 async function streamVersion(target: EventStore, streamId: string): Promise<number> {

@@ -26,7 +26,7 @@ export interface ImportBatch {
   readonly events: readonly ImportedEvent[];
   /**
    * The source's position once this batch is imported: saved as the checkpoint and handed back to
-   * `batches` on the next run. What it means is the source's own (a global position, a time).
+   * `batches` on the next run. What it means is the source's own (a transaction id, a time).
    */
   readonly position: number;
 }

@@ -298,7 +298,8 @@ export function assertKey(collection: unknown, id: unknown): void {
   if (issues.length > 0) throw new ValidationError("Invalid read-model key", issues);
 }
 
-function assertDocument(collection: unknown, id: unknown, document: unknown): void {
+/** @internal Refuses a key or document the store would refuse (a `ValidationError` naming each problem). */
+export function assertDocument(collection: unknown, id: unknown, document: unknown): void {
   const issues = [...keyIssues(collection, id), ...documentIssues(document)];
   if (issues.length > 0) throw new ValidationError("Invalid read-model document", issues);
 }

@@ -215,6 +215,39 @@ describe("replay", () => {
     expect(seen).toEqual([1, 2]);
   });
 
+  test("a dry run refuses the writes the store refuses, as the real run does, with the same ValidationError (property)", async () => {
+    // It recorded them (undefined as a delete, NaN as null) or threw a DOMException from structuredClone.
+    const eventStore = await seeded();
+    const write = fc.record({
+      op: fc.constantFrom("put", "delete", "get"),
+      collection: fc.oneof(fc.constant("sums"), fc.string({ maxLength: 3 })),
+      id: fc.oneof(fc.constant("a"), fc.string({ maxLength: 3 })),
+      document: fc.oneof(fc.jsonValue(), fc.anything({ withBigInt: true, withMap: true, withDate: true })),
+    });
+    type Write = { op: string; collection: string; id: string; document: unknown };
+    const outcome = async (dryRun: boolean, { op, collection, id, document }: Write) =>
+      replay({
+        eventStore,
+        readModels: new InMemoryReadModelStore(),
+        dryRun,
+        to: 1,
+        handle: async (_event, { readModels }) => {
+          if (op === "put") await readModels.put(collection, id, document);
+          else if (op === "delete") await readModels.delete(collection, id);
+          else await readModels.get(collection, id);
+        },
+      }).then(
+        () => "ok",
+        (error: { name: string; code?: string; issues?: unknown }) => [error.name, error.code, error.issues],
+      );
+    await fc.assert(
+      fc.asyncProperty(write, async (w) => {
+        expect(await outcome(true, w)).toEqual(await outcome(false, w));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   test("writes without readModels outside a dry run, and bad options, are refused", async () => {
     const eventStore = await seeded();
     await expect(replay({ eventStore, dryRun: false, handle: counting as never })).rejects.toMatchObject({

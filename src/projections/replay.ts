@@ -6,7 +6,7 @@ import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
 import { nameIssues } from "../internal/validate.js";
 import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
-import type { ReadModelStore, ReadModelWriter } from "./read-model-store.js";
+import { assertDocument, assertKey, type ReadModelStore, type ReadModelWriter } from "./read-model-store.js";
 
 /** What a replay's handler gets besides the event. */
 export interface ReplayContext {
@@ -213,12 +213,20 @@ class Recorder {
     };
     return {
       get: async <T>(collection: string, id: string) => {
+        assertKey(collection, id);
         const staged = this.#overlay.get(JSON.stringify([collection, id]));
         if (staged !== undefined) return structuredClone(staged.document) as T | undefined;
         return store === undefined ? undefined : store.get<T>(collection, id);
       },
-      put: async (collection, id, document) => record(collection, id, document),
-      delete: async (collection, id) => record(collection, id, undefined),
+      // What the store would refuse is refused in a dry run too: it fails where the real run would.
+      put: async (collection, id, document) => {
+        assertDocument(collection, id, document);
+        record(collection, id, document);
+      },
+      delete: async (collection, id) => {
+        assertKey(collection, id);
+        record(collection, id, undefined);
+      },
     };
   }
 
