@@ -46,7 +46,9 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // credential (password=, token=, … in a connection string or query string) and the whole password of
 // a URL with an empty user or an @ in it, and writes a field named like a line's own key (level, msg)
 // as field.<name> so that logged input cannot forge a line, +104.
-const CEILING_GZIP_BYTES = 28.1 * 1024;
+// 28.2 KB (28,811 bytes, stop 38): every callback option of the core and adapters checked by one
+// shared helper (functionIssues/assertFunction, one wording), which the subscription code brings, +75.
+const CEILING_GZIP_BYTES = 28.2 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [

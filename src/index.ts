@@ -228,6 +228,8 @@ export { sha256Hex } from "./internal/sha256.js";
 export { compareCodePoints, isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
 export {
   assertDelayMs,
+  assertFunction,
+  functionIssues,
   integerOptionIssues,
   MAX_DELAY_MS,
   MAX_STREAM_ID_LENGTH,

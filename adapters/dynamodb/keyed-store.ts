@@ -1,4 +1,4 @@
-import { HEALTH_CHECK_STREAM, type Issue, ValidationError } from "../../src/index.js";
+import { functionIssues, HEALTH_CHECK_STREAM, type Issue, ValidationError } from "../../src/index.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { ensureEventStoreTable } from "./table.js";
@@ -38,9 +38,7 @@ export abstract class DynamoDbKeyedStore {
         issues.push({ path: [field], message: `"${layout[field]}" is an attribute the ${label} uses itself` });
       }
     }
-    if (options.now !== undefined && typeof options.now !== "function") {
-      issues.push({ path: ["now"], message: "now must be a function" });
-    }
+    issues.push(...functionIssues(options.now, "now"));
     if (issues.length > 0) throw new ValidationError(`Invalid ${label} options`, issues);
     this.layout = layout;
     this.client = options.client ?? createDynamoDbClient(options);

@@ -1,4 +1,4 @@
-import { ProjectionLock, ValidationError } from "../../src/index.js";
+import { assertFunction, ProjectionLock, ValidationError } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
 import { type AwsJsonClient, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
@@ -31,11 +31,7 @@ export class DynamoDbProjectionLock extends ProjectionLock {
         { path: [], message: "options are required" },
       ]);
     }
-    if (options.now !== undefined && typeof options.now !== "function") {
-      throw new ValidationError("Invalid DynamoDB projection lock options", [
-        { path: ["now"], message: "now must be a function" },
-      ]);
-    }
+    assertFunction(options.now, "now", "DynamoDB projection lock options", false);
     this.layout = tableLayout(options);
     this.client = options.client ?? createDynamoDbClient(options);
     this.#now = options.now ?? Date.now;

@@ -8,6 +8,7 @@ import { type Context, Hono } from "hono";
 import {
   type EventEnvelope,
   filterFromQuery,
+  functionIssues,
   type LiveFilter,
   type LiveHub,
   ValidationError,
@@ -105,11 +106,8 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   if (typeof path !== "string" || !path.startsWith("/")) {
     issues.push({ path: ["path"], message: "path must be a string starting with /" });
   }
-  for (const key of ["auth", "authorize", "upgradeWebSocket"] as const) {
-    if (options[key] !== undefined && typeof options[key] !== "function") {
-      issues.push({ path: [key], message: `${key} must be a function` });
-    }
-  }
+  for (const key of ["auth", "authorize", "upgradeWebSocket"] as const)
+    issues.push(...functionIssues(options[key], key));
   issues.push(...tenancyIssues(options.tenancy));
   // One hub follows one store's feed: shared by every tenant, it would serve each caller another tenant's events.
   if (options.tenancy !== undefined && hub !== undefined && typeof hub !== "function") {

@@ -9,6 +9,7 @@ import {
   type AnySchema,
   activeTracer,
   callHook,
+  functionIssues,
   getLogger,
   HandlerNotFoundError,
   type IdempotencyStore,
@@ -643,12 +644,7 @@ function hookIssues(options: {
   readonly telemetry?: unknown;
 }): Issue[] {
   const issues: Issue[] = [];
-  for (const key of ["auth", "metadata", "onError"] as const) {
-    const value = options[key];
-    if (value !== undefined && typeof value !== "function") {
-      issues.push({ path: [key], message: `${key} must be a function, got ${typeName(value)}` });
-    }
-  }
+  for (const key of ["auth", "metadata", "onError"] as const) issues.push(...functionIssues(options[key], key));
   const trust = options.trustClientCorrelation;
   if (trust !== undefined && typeof trust !== "boolean" && typeof trust !== "function") {
     issues.push({

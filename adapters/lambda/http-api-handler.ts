@@ -1,4 +1,11 @@
-import { callHook, getLogger, type MessageMap, type MessageMetadata, ValidationError } from "../../src/index.js";
+import {
+  callHook,
+  functionIssues,
+  getLogger,
+  type MessageMap,
+  type MessageMetadata,
+  ValidationError,
+} from "../../src/index.js";
 import { headResponse } from "../http/head.js";
 import {
   type AuthHook,
@@ -80,14 +87,8 @@ export function createHttpApiHandler<C extends MessageMap = MessageMap, Q extend
   }
   const basePath = normalizeBasePath(options.basePath);
   // Wrapped below before the dispatcher sees them, so checked here: the dispatcher would find functions.
-  for (const key of ["metadata", "onError"] as const) {
-    const value: unknown = options[key];
-    if (value !== undefined && typeof value !== "function") {
-      throw new ValidationError("Invalid HTTP API handler options", [
-        { path: [key], message: `${key} must be a function, got ${value === null ? "null" : typeof value}` },
-      ]);
-    }
-  }
+  const notCallable = [...functionIssues(options.metadata, "metadata"), ...functionIssues(options.onError, "onError")];
+  if (notCallable.length > 0) throw new ValidationError("Invalid HTTP API handler options", notCallable);
   if (options.commands === undefined && options.queries === undefined) {
     throw new ValidationError("Invalid HTTP API handler options", [
       { path: [], message: "give commands: { bus, schemas }, queries: { bus, schemas }, or both" },

@@ -1,4 +1,4 @@
-import { type SagaRuntime, type TickResult, ValidationError } from "../../src/index.js";
+import { assertFunction, type SagaRuntime, type TickResult, ValidationError } from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
 
 /** What a scheduled invocation returns: how many timeouts fired, and how late the latest was. */
@@ -32,14 +32,7 @@ export function createSagaTimerHandler(
   }
   // null is no options, as undefined is; an onTick that is no function would fail every tick after it fired.
   const options = given ?? {};
-  if (options.onTick !== undefined && typeof options.onTick !== "function") {
-    throw new ValidationError("Invalid saga timer handler", [
-      {
-        path: ["onTick"],
-        message: `onTick must be a function, got ${options.onTick === null ? "null" : typeof options.onTick}`,
-      },
-    ]);
-  }
+  assertFunction(options.onTick, "onTick", "saga timer handler", false);
   // A factory runs once per Lambda instance (warm invocations reuse its runtime); again after it failed.
   let made: Promise<SagaRuntime> | undefined;
   return async () => {

@@ -1,4 +1,4 @@
-import { callHook, getLogger, ValidationError } from "../../src/index.js";
+import { assertFunction, callHook, getLogger, ValidationError } from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
 import type { SqsBatchResponse, SqsEvent, SqsRecord } from "./sqs-types.js";
 
@@ -35,11 +35,7 @@ export function createSqsHandler(
   }
   // null is no options, as undefined is: never a TypeError when the batch fails.
   const options = given ?? {};
-  if (options.onError !== undefined && typeof options.onError !== "function") {
-    throw new ValidationError("Invalid SQS handler", [
-      { path: ["onError"], message: `onError must be a function, got ${typeName(options.onError)}` },
-    ]);
-  }
+  assertFunction(options.onError, "onError", "SQS handler", false);
   return async (event) => {
     const records = recordsOf(event);
     try {
@@ -68,7 +64,7 @@ function recordsOf(event: unknown): readonly SqsRecord[] {
   return records as SqsRecord[];
 }
 
-function typeName(value: unknown): string {
+function _typeName(value: unknown): string {
   return value === null ? "null" : typeof value;
 }
 

@@ -15,7 +15,7 @@ import {
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
-import { callHook, getLogger, ServiceError, ValidationError } from "../../src/index.js";
+import { assertFunction, callHook, getLogger, ServiceError, ValidationError } from "../../src/index.js";
 
 /** What an SDK provider offers beyond the API: both `TracerProvider` and `MeterProvider` of the SDK have these. */
 interface Flushable {
@@ -65,9 +65,7 @@ export interface RegisteredOpenTelemetry {
  */
 export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): RegisteredOpenTelemetry {
   const { tracerProvider, meterProvider, contextManager, propagator, onError } = options ?? {};
-  if (onError !== undefined && typeof onError !== "function") {
-    throw new ValidationError("Invalid OpenTelemetry options", [{ path: ["onError"], message: "must be a function" }]);
-  }
+  assertFunction(onError, "onError", "OpenTelemetry options", false);
   if (!tracerProvider && !meterProvider && !contextManager && !propagator) {
     throw new ValidationError("Nothing to register", [
       { path: [], message: "give a tracerProvider, a meterProvider, a contextManager or a propagator" },

@@ -1,4 +1,4 @@
-import { type DedupStore, dedupIdIssues, type Issue, ValidationError } from "../../src/index.js";
+import { type DedupStore, dedupIdIssues, functionIssues, type Issue, ValidationError } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
 import { wholeMillisecondClock } from "./clock.js";
 import { textIssues } from "./encode.js";
@@ -33,9 +33,7 @@ export class PostgresDedupStore implements DedupStore {
     }
     const ttl = options?.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
     if (!Number.isSafeInteger(ttl) || ttl < 1) issues.push({ path: ["ttlMs"], message: "must be a positive integer" });
-    if (options?.now !== undefined && typeof options.now !== "function") {
-      issues.push({ path: ["now"], message: "now must be a function" });
-    }
+    issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL dedup store options", issues);
     const table = tableNames(options).dedup;
     this.#sql = options.sql;

@@ -1,4 +1,5 @@
 import {
+  assertFunction,
   ConcurrencyError,
   type EnvSource,
   type EventEnvelope,
@@ -133,9 +134,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     work: (tx: PostgresTransaction) => Promise<T> | T,
     options: WithTransactionOptions = {},
   ): Promise<T> {
-    if (typeof work !== "function") {
-      throw new ValidationError("Invalid transaction", [{ path: ["work"], message: "work must be a function" }]);
-    }
+    assertFunction(work, "work", "transaction");
     const isolation = options.isolation ?? "read committed";
     if (!ISOLATION_LEVELS.includes(isolation)) {
       throw new ValidationError("Invalid transaction options", [

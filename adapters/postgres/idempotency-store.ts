@@ -1,5 +1,6 @@
 import {
   checkIdempotencyInput,
+  functionIssues,
   type IdempotencyClaim,
   type IdempotencyStore,
   type Issue,
@@ -48,9 +49,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     }
     this.#ttlMs = positiveInteger(options?.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);
     this.#inProgressTtlMs = positiveInteger(options?.inProgressTtlMs, 60_000, "inProgressTtlMs", issues);
-    if (options?.now !== undefined && typeof options.now !== "function") {
-      issues.push({ path: ["now"], message: "now must be a function" });
-    }
+    issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL idempotency store options", issues);
     const table = tableNames(options).idempotencyKeys;
     this.#sql = options.sql;

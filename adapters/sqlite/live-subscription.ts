@@ -1,4 +1,5 @@
 import {
+  assertFunction,
   type EventEnvelope,
   type LiveFilter,
   type StoreSubscription,
@@ -43,9 +44,7 @@ export function startLiveSubscription(
   expand: Expand | undefined,
   decrypt?: (stored: EventEnvelope) => Promise<EventEnvelope>,
 ): StoreSubscription {
-  if (typeof options?.handler !== "function") {
-    throw new ValidationError("Invalid subscription", [{ path: ["handler"], message: "must be a function" }]);
-  }
+  assertFunction(options?.handler, "handler", "subscription");
   const after = options.after ?? 0;
   const retryDelayMs = options.retryDelayMs ?? 1000;
   for (const [name, value, max] of [

@@ -4,7 +4,7 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
-import { kindOf } from "../internal/validate.js";
+import { assertFunction, functionIssues, kindOf } from "../internal/validate.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
@@ -182,11 +182,7 @@ export class AggregateRepository<A extends AnyAggregate> {
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
     const retry = conflictRetry(options, "update options");
-    if (typeof decide !== "function") {
-      throw new ValidationError("Invalid update", [
-        { path: ["decide"], message: `must be a function, got ${kindOf(decide)}` },
-      ]);
-    }
+    assertFunction(decide, "decide", "update");
     return retryConflicts(retry, async (attempts) => {
       const aggregate = options.createIfMissing ? ((await this.find(id)) ?? this.#create(id)) : await this.load(id);
       const result = await decide(aggregate);
@@ -225,9 +221,7 @@ function assertRepositoryOptions(options: unknown): void {
         message: `must be defineStream(...) or a function from id to stream name, got ${kindOf(o.stream)}`,
       });
     }
-    if (typeof o.create !== "function") {
-      issues.push({ path: ["create"], message: `must be a function, got ${kindOf(o.create)}` });
-    }
+    issues.push(...functionIssues(o.create, "create", true));
     if (o.telemetry !== undefined && typeof o.telemetry !== "boolean") {
       issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(o.telemetry)}` });
     }

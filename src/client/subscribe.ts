@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { integerOptionIssues } from "../internal/validate.js";
+import { functionIssues, integerOptionIssues } from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
 import { abortableSleep } from "../projections/progress.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
@@ -405,7 +405,7 @@ function checkOptions(options: LiveClientOptions<never>): void {
   if (options.from !== undefined && (!Number.isSafeInteger(options.from) || options.from < 0)) {
     issues.push({ path: ["from"], message: "from must be a global position: a non-negative integer" });
   }
-  if (typeof options.onEvent !== "function") issues.push({ path: ["onEvent"], message: "onEvent must be a function" });
+  issues.push(...functionIssues(options.onEvent, "onEvent", true));
   issues.push(
     ...integerOptionIssues(options.backoff?.initialMs, "backoff.initialMs", 3_600_000),
     ...integerOptionIssues(options.backoff?.maxMs, "backoff.maxMs", 3_600_000),

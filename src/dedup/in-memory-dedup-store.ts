@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors.js";
+import { functionIssues } from "../internal/validate.js";
 import { checkDedupId, type DedupStore } from "./dedup-store.js";
 
 export interface InMemoryDedupStoreOptions {
@@ -28,9 +29,7 @@ export class InMemoryDedupStore implements DedupStore {
     if (ttl !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(ttl) || ttl < 1)) {
       issues.push({ path: ["ttlMs"], message: "ttlMs must be a positive integer" });
     }
-    if (options.now !== undefined && typeof options.now !== "function") {
-      issues.push({ path: ["now"], message: "now must be a function" });
-    }
+    issues.push(...functionIssues(options.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid dedup store options", issues);
     this.#max = max;
     this.#ttlMs = ttl;

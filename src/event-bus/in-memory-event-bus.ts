@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { kindOf } from "../internal/validate.js";
+import { assertFunction, functionIssues, kindOf } from "../internal/validate.js";
 import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -47,9 +47,7 @@ export class InMemoryEventBus extends EventBus {
       ]);
     }
     const issues: Issue[] = [];
-    if (options.onError !== undefined && typeof options.onError !== "function") {
-      issues.push({ path: ["onError"], message: `must be a function, got ${kindOf(options.onError)}` });
-    }
+    issues.push(...functionIssues(options.onError, "onError"));
     if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
       issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(options.telemetry)}` });
     }
@@ -59,11 +57,7 @@ export class InMemoryEventBus extends EventBus {
   }
 
   subscribe(pattern: SubscriptionPattern, handler: EventHandler, options: SubscribeOptions = {}): Unsubscribe {
-    if (typeof handler !== "function") {
-      throw new ValidationError("Invalid subscription", [
-        { path: ["handler"], message: `must be a function, got ${kindOf(handler)}` },
-      ]);
-    }
+    assertFunction(handler, "handler", "subscription");
     const issues = patternIssues(pattern);
     if (options?.name !== undefined && typeof options.name !== "string") {
       issues.push({ path: ["options", "name"], message: `must be a string, got ${kindOf(options.name)}` });

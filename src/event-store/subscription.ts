@@ -1,7 +1,13 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { assertDelayMs, assertNonNegativeInteger, assertPositiveInteger, kindOf } from "../internal/validate.js";
+import {
+  assertDelayMs,
+  assertFunction,
+  assertNonNegativeInteger,
+  assertPositiveInteger,
+  kindOf,
+} from "../internal/validate.js";
 import { eventFields, getLogger } from "../logging/library-logger.js";
 import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed, recordSubscriptionLag } from "../telemetry/metrics.js";
@@ -79,11 +85,7 @@ export function startSubscription(
   if (!source.capabilities.globalOrder) {
     throw new ValidationError("This store has no global order to subscribe to");
   }
-  if (typeof options?.handler !== "function") {
-    throw new ValidationError("Invalid subscription", [
-      { path: ["handler"], message: `must be a function, got ${kindOf(options?.handler)}` },
-    ]);
-  }
+  assertFunction(options?.handler, "handler", "subscription");
   const after = options.after ?? 0;
   assertNonNegativeInteger(after, "after");
   const batchSize = options.batchSize ?? 100;
@@ -92,11 +94,7 @@ export function startSubscription(
   assertDelayMs(pollIntervalMs, "pollIntervalMs");
   const retryDelayMs = options.retryDelayMs === undefined ? 1000 : options.retryDelayMs;
   assertDelayMs(retryDelayMs, "retryDelayMs");
-  if (options.onError !== undefined && typeof options.onError !== "function") {
-    throw new ValidationError("Invalid subscription", [
-      { path: ["onError"], message: `must be a function, got ${kindOf(options.onError)}` },
-    ]);
-  }
+  assertFunction(options.onError, "onError", "subscription", false);
   if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) {
     throw new ValidationError("Invalid subscription", [
       { path: ["name"], message: `must be a non-empty string, got ${kindOf(options.name)}` },

@@ -1,6 +1,13 @@
 import { type Issue, isEventFlowsError, UpcastError, ValidationError } from "../errors.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
-import { assertPositiveInteger, assertTypeName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import {
+  assertFunction,
+  assertPositiveInteger,
+  assertTypeName,
+  kindOf,
+  MAX_TYPE_LENGTH,
+  nameIssues,
+} from "../internal/validate.js";
 import { schemaIssues } from "./schema-issues.js";
 import { splitEventId } from "./split-ids.js";
 import type { StandardSchema, UpcastEvent, UpcastStep } from "./types.js";
@@ -60,7 +67,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     fromVersion: number,
     upcaster: (data: From, event: EventEnvelope<T, From>) => To,
   ): this {
-    assertFunction(upcaster, "upcaster");
+    assertFunction(upcaster, "upcaster", "upcaster");
     return this.#add({
       type,
       fromVersion,
@@ -98,7 +105,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     fromVersion: number,
     splitter: (event: EventEnvelope<T, From>) => readonly UpcastEvent<E>[],
   ): this {
-    assertFunction(splitter, "splitter");
+    assertFunction(splitter, "splitter", "splitter");
     return this.#add({
       type,
       fromVersion,
@@ -421,12 +428,4 @@ function partIssues(part: unknown, i: number): Issue[] {
     });
   }
   return issues;
-}
-
-function assertFunction(value: unknown, what: string): void {
-  if (typeof value !== "function") {
-    throw new ValidationError(`Invalid ${what}`, [
-      { path: [what], message: `must be a function, got ${kindOf(value)}` },
-    ]);
-  }
 }

@@ -7,7 +7,7 @@
 import { type Issue, isEventFlowsError, ServiceError, ValidationError } from "../errors.js";
 import { callHook } from "../internal/hooks.js";
 import { setOwn } from "../internal/json.js";
-import { MAX_DELAY_MS } from "../internal/validate.js";
+import { functionIssues, MAX_DELAY_MS } from "../internal/validate.js";
 
 /** Anything with a `ping()`: every store and bus of the library has one. */
 export interface Pingable {
@@ -101,9 +101,7 @@ function optionIssues(options: unknown): Issue[] {
       message: `timeoutMs must be a number of milliseconds from 0 to ${MAX_DELAY_MS}`,
     });
   }
-  if (given?.onError !== undefined && typeof given.onError !== "function") {
-    issues.push({ path: ["onError"], message: "onError must be a function" });
-  }
+  issues.push(...functionIssues(given?.onError, "onError"));
   return issues;
 }
 

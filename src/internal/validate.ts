@@ -86,6 +86,29 @@ export function kindOf(value: unknown): string {
 }
 
 /**
+ * The issue of a callback that is not a function (`onError: must be a function, got "log"`), worded
+ * alike by every part that takes one. An absent (`undefined`) callback passes unless `required`.
+ */
+export function functionIssues(value: unknown, path: string | readonly (string | number)[], required = false): Issue[] {
+  if (typeof value === "function" || (value === undefined && !required)) return [];
+  return [{ path: typeof path === "string" ? [path] : path, message: `must be a function, got ${kindOf(value)}` }];
+}
+
+/**
+ * Throws a ValidationError (`Invalid <what>`, with {@link functionIssues}' issue) unless `value` is a
+ * function; an absent one passes when not `required`.
+ */
+export function assertFunction(
+  value: unknown,
+  path: string | readonly (string | number)[],
+  what: string,
+  required = true,
+): void {
+  const issues = functionIssues(value, path, required);
+  if (issues.length > 0) throw new ValidationError(`Invalid ${what}`, issues);
+}
+
+/**
  * The issue of an optional integer option outside 1..max (`undefined` passes: the default applies).
  * Stores use it for their size and page options, so they all word it the same way.
  */

@@ -319,7 +319,7 @@ describe("bus options", () => {
       expect((thrown as ValidationError).issues).toEqual([
         { path: ["trackExecutions"], message: 'trackExecutions must be a boolean, got "no"' },
         { path: ["telemetry"], message: "telemetry must be a boolean, got 0" },
-        { path: ["onError"], message: 'onError must be a function, got "log"' },
+        { path: ["onError"], message: 'must be a function, got "log"' },
       ]);
     }
     expect(() => new CommandBus({ trackExecutions: false, telemetry: true, onError: () => undefined })).not.toThrow();

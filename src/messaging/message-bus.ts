@@ -1,6 +1,6 @@
 import { DuplicateHandlerError, HandlerNotFoundError, type Issue, ValidationError } from "../errors.js";
 import { type PromiseStatus, promiseStatusReader } from "../internal/promise-status.js";
-import { assertTypeName, kindOf } from "../internal/validate.js";
+import { assertFunction, assertTypeName, functionIssues, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countError, dispatchTimer, ownMeterProvider } from "../telemetry/metrics.js";
 import { activeContext, otelUnregistered, spanOf } from "../telemetry/otel-global.js";
@@ -156,11 +156,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
    */
   register<T extends keyof M & string>(type: T, handler: MessageHandler<PayloadOf<M, T>, ResultOf<M, T>>): () => void {
     assertTypeName(type, `${this.#kind} type`);
-    if (typeof handler !== "function") {
-      throw new ValidationError(`Invalid ${this.#kind} handler`, [
-        { path: [type], message: `the handler must be a function, got ${kindOf(handler)}` },
-      ]);
-    }
+    assertFunction(handler, type, `${this.#kind} handler`);
     if (this.#handlers.has(type)) throw new DuplicateHandlerError(this.#kind, type);
     const registration: Registration = {
       handler: handler as MessageHandler,
@@ -207,7 +203,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
 
   /** Adds a middleware; the first added is the outermost. */
   use(middleware: Middleware): this {
-    if (typeof middleware !== "function") throw new ValidationError("Middleware must be a function");
+    assertFunction(middleware, "middleware", "middleware");
     this.#middleware.push(middleware);
     this.#pipeline = compose(this.#middleware);
     return this;
@@ -215,7 +211,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
 
   /** Runs before the middleware; a hook that throws stops the dispatch with its error. */
   before(hook: BeforeHook): this {
-    if (typeof hook !== "function") throw new ValidationError("A before hook must be a function");
+    assertFunction(hook, "before", "before hook");
     this.#before.push(hook);
     this.#hooked = true;
     return this;
@@ -223,7 +219,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
 
   /** Runs after the outcome is known; it cannot change it, and its own errors are only logged. */
   after(hook: AfterHook): this {
-    if (typeof hook !== "function") throw new ValidationError("An after hook must be a function");
+    assertFunction(hook, "after", "after hook");
     this.#after.push(hook);
     this.#hooked = true;
     return this;
@@ -545,9 +541,7 @@ function assertBusOptions(options: MessageBusOptions): void {
       issues.push({ path: [key], message: `${key} must be a boolean, got ${kindOf(options[key])}` });
     }
   }
-  if (options.onError !== undefined && typeof options.onError !== "function") {
-    issues.push({ path: ["onError"], message: `onError must be a function, got ${kindOf(options.onError)}` });
-  }
+  issues.push(...functionIssues(options.onError, "onError"));
   if (issues.length > 0) throw new ValidationError("Invalid bus options", issues);
 }
 

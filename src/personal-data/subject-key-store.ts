@@ -1,5 +1,5 @@
 import { type Issue, isEventFlowsError, PersonalDataError, SubjectErasedError, ValidationError } from "../errors.js";
-import { isName, kindOf, nameIssues } from "../internal/validate.js";
+import { functionIssues, isName, kindOf, nameIssues } from "../internal/validate.js";
 import { KeyCache } from "./key-cache.js";
 import { forgetSyncKey, rememberSyncKey } from "./sync-aes-gcm.js";
 
@@ -84,9 +84,7 @@ export abstract class SubjectKeyStore {
     if (typeof ttl !== "number" || !(ttl > 0)) {
       issues.push({ path: ["cacheTtlMs"], message: `must be a positive number, got ${kindOf(ttl)}` });
     }
-    if (options?.now !== undefined && typeof options.now !== "function") {
-      issues.push({ path: ["now"], message: "now must be a function" });
-    }
+    issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid subject key store options", issues);
     this.#cache = new KeyCache(size, ttl, options?.now ?? Date.now);
   }

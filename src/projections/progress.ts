@@ -1,5 +1,5 @@
 import { AbortedError, type Issue } from "../errors.js";
-import { kindOf, MAX_DELAY_MS } from "../internal/validate.js";
+import { functionIssues, kindOf, MAX_DELAY_MS } from "../internal/validate.js";
 
 /** How far a long pass over the feed (a rebuild, a replay) is: what a progress bar shows. */
 export interface Progress {
@@ -115,8 +115,6 @@ export function progressOptionIssues(options: { readonly signal?: unknown; reado
   ) {
     issues.push({ path: ["signal"], message: `signal must be an AbortSignal, got ${kindOf(signal)}` });
   }
-  if (onProgress !== undefined && typeof onProgress !== "function") {
-    issues.push({ path: ["onProgress"], message: `onProgress must be a function, got ${kindOf(onProgress)}` });
-  }
+  issues.push(...functionIssues(onProgress, "onProgress"));
   return issues;
 }

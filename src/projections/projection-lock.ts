@@ -1,6 +1,5 @@
 import { assertCheckpointId } from "../checkpoint/checkpoint-store.js";
-import { ValidationError } from "../errors.js";
-import { assertPositiveInteger, kindOf } from "../internal/validate.js";
+import { assertFunction, assertPositiveInteger } from "../internal/validate.js";
 
 /**
  * The lock port that keeps one runner per projection active across instances: a lease that an
@@ -44,11 +43,7 @@ export class InMemoryProjectionLock extends ProjectionLock {
     super();
     // null options are the defaults; a clock that is not one is refused now, not a TypeError at the first lease.
     const now = options?.now;
-    if (now !== undefined && typeof now !== "function") {
-      throw new ValidationError("Invalid in-memory projection lock options", [
-        { path: ["now"], message: `now must be a function, got ${kindOf(now)}` },
-      ]);
-    }
+    assertFunction(now, "now", "in-memory projection lock options", false);
     this.#now = now ?? Date.now;
   }
 

@@ -3,7 +3,7 @@ import { type Issue, ValidationError } from "../errors.js";
 import { isStreamLifecycleEvent } from "../event-store/stream-deletion.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
-import { kindOf } from "../internal/validate.js";
+import { functionIssues, kindOf } from "../internal/validate.js";
 import type { ReadModelWriter } from "./read-model-store.js";
 
 /** What a projection's handler gets besides the event. */
@@ -132,10 +132,7 @@ function definitionIssues(definition: unknown): Issue[] {
   } else if (d.name.length > MAX_PROJECTION_NAME_LENGTH) {
     issues.push({ path: ["name"], message: `a projection name is at most ${MAX_PROJECTION_NAME_LENGTH} characters` });
   }
-  if (typeof d.handle !== "function") issues.push({ path: ["handle"], message: "handle must be a function" });
-  if (d.prefetch !== undefined && typeof d.prefetch !== "function") {
-    issues.push({ path: ["prefetch"], message: "prefetch must be a function" });
-  }
+  issues.push(...functionIssues(d.handle, "handle", true), ...functionIssues(d.prefetch, "prefetch"));
   for (const key of ["streams", "categories", "types"] as const) {
     const list = d[key];
     if (list === undefined) continue;

@@ -4,7 +4,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
-import { nameIssues } from "../internal/validate.js";
+import { functionIssues, nameIssues } from "../internal/validate.js";
 import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import { assertDocument, assertKey, type ReadModelStore, type ReadModelWriter } from "./read-model-store.js";
 
@@ -252,7 +252,7 @@ function replayIssues(options: ReplayOptions): Issue[] {
   if (typeof options.eventStore?.readAll !== "function") {
     issues.push({ path: ["eventStore"], message: "eventStore must be an EventStore" });
   }
-  if (typeof options.handle !== "function") issues.push({ path: ["handle"], message: "handle must be a function" });
+  issues.push(...functionIssues(options.handle, "handle", true));
   if (options.stream !== undefined && options.category !== undefined) {
     issues.push({ path: ["category"], message: "give a stream or a category, not both" });
   }

@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { DomainEvent, EnvelopeOf } from "../events/envelope.js";
 import { jsonIssues } from "../internal/json.js";
-import { isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { functionIssues, isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 import { MAX_SAGA_KEY_LENGTH } from "./saga-store.js";
 
 /** When a timeout is due: `after` milliseconds from now, or `at` a time (a Date or epoch milliseconds). */
@@ -140,9 +140,7 @@ export function defineSaga<E extends DomainEvent, State>(
     });
   } else {
     for (const [timeout, handler] of Object.entries(onTimeout ?? {})) {
-      if (typeof handler !== "function") {
-        issues.push({ path: ["onTimeout", timeout], message: `must be a function, got ${kindOf(handler)}` });
-      }
+      issues.push(...functionIssues(handler, ["onTimeout", timeout], true));
     }
   }
   issues.push(...jsonIssues(input?.initialState, ["initialState"]));

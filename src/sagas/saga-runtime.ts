@@ -1,5 +1,5 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
-import { HandlerNotFoundError, isConcurrencyError, isEventFlowsError, ValidationError } from "../errors.js";
+import { HandlerNotFoundError, type Issue, isConcurrencyError, isEventFlowsError, ValidationError } from "../errors.js";
 import type { EventBus, Unsubscribe } from "../event-bus/event-bus.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { StoreSubscription, SubscribeToAllOptions } from "../event-store/subscription.js";
@@ -7,7 +7,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { callHook } from "../internal/hooks.js";
 import { jsonRoundTrip } from "../internal/json.js";
-import { integerOptionIssues, isName, kindOf, MAX_DELAY_MS, nameIssues } from "../internal/validate.js";
+import { functionIssues, integerOptionIssues, isName, kindOf, MAX_DELAY_MS, nameIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -706,8 +706,8 @@ function defaultOnError(failure: SagaFailureReport): void {
  * only then, as a TypeError (a store without `commit`, a `now` that is a number) or a ValidationError
  * on every tick (an empty `owner`).
  */
-function runtimePartIssues(options: SagaRuntimeOptions): { path: string[]; message: string }[] {
-  const issues: { path: string[]; message: string }[] = [];
+function runtimePartIssues(options: SagaRuntimeOptions): Issue[] {
+  const issues: Issue[] = [];
   const store = options.store as Partial<SagaStore> | undefined;
   if (typeof store?.commit !== "function" || typeof store.load !== "function") {
     issues.push({ path: ["store"], message: `store must be a SagaStore, got ${kindOf(options.store)}` });
@@ -723,11 +723,7 @@ function runtimePartIssues(options: SagaRuntimeOptions): { path: string[]; messa
   } else if (options.sagas.some((saga) => typeof saga?.name !== "string" || !(saga.types instanceof Set))) {
     issues.push({ path: ["sagas"], message: "each saga must be what defineSaga() returns" });
   }
-  for (const key of ["now", "onError", "onTimeoutFired"] as const) {
-    if (options[key] !== undefined && typeof options[key] !== "function") {
-      issues.push({ path: [key], message: `${key} must be a function, got ${kindOf(options[key])}` });
-    }
-  }
+  for (const key of ["now", "onError", "onTimeoutFired"] as const) issues.push(...functionIssues(options[key], key));
   if (options.owner !== undefined && (typeof options.owner !== "string" || options.owner === "")) {
     issues.push({ path: ["owner"], message: "owner must be a non-empty string" });
   }

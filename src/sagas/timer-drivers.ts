@@ -1,5 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
-import { integerOptionIssues } from "../internal/validate.js";
+import { functionIssues, integerOptionIssues } from "../internal/validate.js";
 import type { SagaRuntime, TickResult } from "./saga-runtime.js";
 
 /** A runtime, or how to make one from a Worker's bindings (e.g. a store client built from `env`). */
@@ -31,12 +31,7 @@ export function sagaCronHandler<Env = unknown>(
     issues.push({ path: ["source"], message: "source must be a SagaRuntime or a function of env that returns one" });
   }
   const options = given ?? {};
-  if (options.onTick !== undefined && typeof options.onTick !== "function") {
-    issues.push({
-      path: ["onTick"],
-      message: `onTick must be a function, got ${options.onTick === null ? "null" : typeof options.onTick}`,
-    });
-  }
+  issues.push(...functionIssues(options.onTick, "onTick"));
   if (issues.length > 0) throw new ValidationError("Invalid saga cron handler", issues);
   return {
     async scheduled(_controller, env, ctx) {

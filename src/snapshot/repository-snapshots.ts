@@ -1,10 +1,10 @@
 import type { AnyAggregate } from "../aggregate/aggregate-root.js";
-import { isEventFlowsError, isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import { type Issue, isEventFlowsError, isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { kindOf } from "../internal/validate.js";
+import { functionIssues, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { everyNEvents, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotStore } from "./snapshot-store.js";
@@ -284,7 +284,7 @@ function restoreOwned(aggregate: AnyAggregate, version: number, state: unknown):
 
 function assertOptions(options: unknown): void {
   const o = options as Partial<RepositorySnapshotOptions> | null;
-  const issues: { path: string[]; message: string }[] = [];
+  const issues: Issue[] = [];
   if (typeof o !== "object" || o === null) {
     issues.push({ path: [], message: `expected { store, policy? }, got ${kindOf(o)}` });
   } else {
@@ -292,11 +292,7 @@ function assertOptions(options: unknown): void {
     if (typeof store?.save !== "function" || typeof store.load !== "function") {
       issues.push({ path: ["store"], message: "must be a SnapshotStore" });
     }
-    for (const key of ["policy", "onError", "waitUntil", "now"] as const) {
-      if (o[key] !== undefined && typeof o[key] !== "function") {
-        issues.push({ path: [key], message: `must be a function, got ${kindOf(o[key])}` });
-      }
-    }
+    for (const key of ["policy", "onError", "waitUntil", "now"] as const) issues.push(...functionIssues(o[key], key));
     const schema = o.schemaVersion;
     if (schema !== undefined && !(typeof schema === "number" && Number.isSafeInteger(schema) && schema >= 0)) {
       issues.push({ path: ["schemaVersion"], message: `must be a non-negative integer, got ${kindOf(schema)}` });

@@ -1,5 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
-import { kindOf } from "../internal/validate.js";
+import { functionIssues, kindOf } from "../internal/validate.js";
 
 /**
  * A contract suite is plain data: named cases, each an async function that throws on failure.
@@ -95,15 +95,8 @@ export function checkContractOptions(factory: string, options: unknown, shape: C
   if (typeof given.name !== "string" || given.name.length === 0) {
     issues.push({ path: ["name"], message: "must be a non-empty string naming the suite" });
   }
-  for (const key of shape.functions) {
-    if (typeof given[key] !== "function")
-      issues.push({ path: [key], message: `must be a function, got ${kindOf(given[key])}` });
-  }
-  for (const key of shape.optionalFunctions ?? []) {
-    if (given[key] !== undefined && typeof given[key] !== "function") {
-      issues.push({ path: [key], message: `must be a function when given, got ${kindOf(given[key])}` });
-    }
-  }
+  for (const key of shape.functions) issues.push(...functionIssues(given[key], key, true));
+  for (const key of shape.optionalFunctions ?? []) issues.push(...functionIssues(given[key], key));
   for (const key of shape.objects ?? []) {
     if (typeof given[key] !== "object" || given[key] === null) {
       issues.push({ path: [key], message: `must be an object, got ${kindOf(given[key])}` });

@@ -2,7 +2,7 @@ import type { AnyAggregate, EventsOf } from "../aggregate/aggregate-root.js";
 import { ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { DomainEvent, EnvelopeOf, EventEnvelope, EventMetadata } from "../events/envelope.js";
-import { kindOf } from "../internal/validate.js";
+import { assertFunction, kindOf } from "../internal/validate.js";
 import { AssertionError, assertEqual, collect } from "./assert.js";
 
 /**
@@ -161,7 +161,7 @@ function invalid(path: string | readonly (string | number)[], message: string): 
 }
 
 function checkFunction(value: unknown, path: string): void {
-  if (typeof value !== "function") throw invalid(path, `must be a function, got ${kindOf(value)}`);
+  assertFunction(value, path, "Given-When-Then argument");
 }
 
 /** An array of `{ type, data }` events: each one an object with a non-empty string type. */
