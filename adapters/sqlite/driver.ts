@@ -27,6 +27,12 @@ export interface SqliteDriver {
    * anything is sent.
    */
   readonly maxValueBytes?: number;
+  /**
+   * The most statements one `batch` may send, when the backend caps it (D1: 1,000 by default, see
+   * `d1Driver`): a larger batch (a read-model transaction's, say) is refused with a `ValidationError`
+   * before anything is sent.
+   */
+  readonly maxBatchStatements?: number;
   /** Runs one statement (with `?` placeholders) and returns its rows: none for a write without RETURNING. */
   all(sql: string, params?: readonly SqliteValue[]): Promise<SqliteRow[]>;
   /**
@@ -76,4 +82,15 @@ export function driverIssues(driver: unknown): Issue[] {
 export function assertDriver(driver: unknown): asserts driver is SqliteDriver {
   const issues = driverIssues(driver);
   if (issues.length > 0) throw new ValidationError("Invalid SQLite driver", issues);
+}
+
+/** @throws {ValidationError} more statements than one batch may send; nothing is sent. */
+export function assertBatchFits(count: number, max: number | undefined, what: string): void {
+  if (max === undefined || count <= max) return;
+  throw new ValidationError("Too many statements for one batch", [
+    {
+      path: [],
+      message: `the ${what} needs ${count} statements, over the ${max} one batch may send (maxBatchStatements): nothing was sent`,
+    },
+  ]);
 }

@@ -14,6 +14,7 @@ import {
   ulid,
 } from "../../src/index.js";
 import { collect, eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
+import { OBJECT_PROTOCOL_HEADER } from "./event-store-object.js";
 import {
   bunSqliteDriver,
   DurableObjectEventStore,
@@ -204,12 +205,86 @@ describe("DurableObjectEventStore", () => {
     );
     const everything = await handleEventStoreRequest(
       served,
-      new Request("https://x/readStream", { method: "POST", body: JSON.stringify({ streamId: big }) }),
+      new Request("https://x/readStream", {
+        method: "POST",
+        headers: { [OBJECT_PROTOCOL_HEADER]: "2" },
+        body: JSON.stringify({ streamId: big }),
+      }),
     );
     const answer = (await everything.json()) as { value: unknown[]; more?: boolean };
     expect(answer.value).toHaveLength(4); // about 1 MB of JSON each: 4 fit in 4 MiB
     expect(answer.more).toBe(true);
     expect(await collect(new DurableObjectEventStore({ stub }).readStream(big))).toHaveLength(12);
+  });
+
+  test("events past maxReplyBytes (the 4 MiB default) all come back through the object, each page asked for after its last event; a client that does not say it reads 'more' (an older one) is refused loudly, never handed a short answer it would take for the end", async () => {
+    const stream = `Reply-old-${ulid()}`;
+    const before = await served.getLastGlobalPosition();
+    // 9 events of 1 MB (under the 1 MiB maxEventBytes): 9 MB in all, so no answer holds more than 4 of them.
+    const big = (n: number) => ({ type: "Big", data: `${n}`.padEnd(1_000_000, "x") });
+    const all = ["0", "1", "2", "3", "4", "5", "6", "7", "8"];
+    for (const n of all) await served.appendToStream(stream, [big(Number(n))]);
+    const requests: Headers[] = [];
+    const client = new DurableObjectEventStore({
+      stub: {
+        fetch: (url, init) => {
+          requests.push(new Headers(init?.headers));
+          return handleEventStoreRequest(served, new Request(url, init));
+        },
+      },
+    });
+    const tags = (events: EventEnvelope[]) => events.map((event) => (event.data as string).slice(0, 1));
+    expect(tags(await collect(client.readStream(stream)))).toEqual(all);
+    expect(requests.length).toBe(3);
+    expect(tags(await collect(client.readStream(stream, { direction: "backward" })))).toEqual(all.toReversed());
+    expect(tags(await collect(client.readAll({ after: before })))).toEqual(all);
+    expect(requests.every((headers) => headers.get(OBJECT_PROTOCOL_HEADER) === "2")).toBe(true);
+    // An older client asks as this one does, without the header, and reads a short answer as the end.
+    const older = (operation: string, body: unknown) =>
+      handleEventStoreRequest(
+        served,
+        new Request(`https://event-store.object/${operation}`, { method: "POST", body: JSON.stringify(body) }),
+      );
+    for (const [operation, body] of [
+      ["readStream", { streamId: stream, options: { direction: "forward", maxCount: 1000 } }],
+      ["readStream", { streamId: stream, options: { direction: "backward", maxCount: 1000 } }],
+      ["readAll", { options: { after: before, maxCount: 1000 } }],
+    ] as const) {
+      const response = await older(operation, body);
+      const reply = (await response.json()) as {
+        ok: boolean;
+        value?: unknown;
+        error?: { code: string; fields: object };
+      };
+      expect(reply.ok).toBe(false);
+      expect(reply.value).toBeUndefined();
+      expect(reply.error).toMatchObject({
+        code: ErrorCode.Service,
+        fields: { service: "EventStoreObject", operation, serviceCode: "CLIENT_OUTDATED", retryable: false },
+      });
+      expect(response.status).toBe(500);
+    }
+    // A read that fits is answered to it in full, as before.
+    const fits = (await (await older("readStream", { streamId: stream, options: { maxCount: 2 } })).json()) as {
+      value: unknown[];
+      more?: boolean;
+    };
+    expect(fits.value).toHaveLength(2);
+    expect(fits.more).toBeUndefined();
+    // Through the client, with the header taken off: the ServiceError, not four events for nine.
+    const stripped = new DurableObjectEventStore({
+      stub: {
+        fetch: (url, init) => {
+          const headers = new Headers(init?.headers);
+          headers.delete(OBJECT_PROTOCOL_HEADER);
+          return handleEventStoreRequest(served, new Request(url, { ...init, headers }));
+        },
+      },
+    });
+    await expect(collect(stripped.readStream(stream))).rejects.toMatchObject({
+      code: ErrorCode.Service,
+      serviceCode: "CLIENT_OUTDATED",
+    });
   });
 
   test("appending to a stream the object deleted is a StreamDeletedError on the client, with its mode", async () => {

@@ -34,6 +34,17 @@ const OPERATIONS: readonly string[] = ["append", "readStream", "readAll", "strea
 /** Events per request when reading through the object. */
 const PAGE = 1000;
 
+/**
+ * The request header by which a client says it reads a read answer's `more` (it asks again after a
+ * short answer that says so). A client without it (one released before answers were bounded in
+ * bytes) takes any answer shorter than it asked for as the end of the stream or feed: such a client
+ * is answered in full when the answer fits `maxReplyBytes`, and refused with a `ServiceError`
+ * (`CLIENT_OUTDATED`) when it does not, never given a short answer it would read as the end.
+ */
+export const OBJECT_PROTOCOL_HEADER = "eventflows-object-protocol";
+/** The protocol this client speaks: answers may end early with `more: true`. */
+const OBJECT_PROTOCOL = "2";
+
 /** The default of {@link HandleEventStoreRequestOptions.maxReplyBytes}: 4 MiB. */
 export const DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
@@ -99,7 +110,8 @@ export async function handleEventStoreRequest(
     if (operation === "readStream" || operation === "readAll") {
       const events =
         operation === "readStream" ? store.readStream(body.streamId, body.options) : store.readAll(body.options);
-      return await readReply(events, maxReplyBytes);
+      const readsMore = Number(request.headers.get(OBJECT_PROTOCOL_HEADER)) >= Number(OBJECT_PROTOCOL);
+      return await readReply(events, maxReplyBytes, readsMore ? undefined : operation);
     }
     const value = await serve(store, operation as Exclude<Operation, "readStream" | "readAll">, body);
     // Pushed after the commit, without holding up the reply; a failure is logged and the next
@@ -163,15 +175,25 @@ async function serve(
 /**
  * A read's answer: the events as JSON, each stringified once, until the next would pass
  * `maxBytes` (characters of JSON; the first always goes). `more: true` when the answer ended there,
- * before the count asked for: the client asks again after its last event.
+ * before the count asked for: the client asks again after its last event. For a client that does
+ * not read `more` (`outdated`, the operation's name), an answer that would end there is refused.
  */
-async function readReply(events: AsyncIterable<EventEnvelope>, maxBytes: number): Promise<Response> {
+async function readReply(events: AsyncIterable<EventEnvelope>, maxBytes: number, outdated?: string): Promise<Response> {
   const parts: string[] = [];
   let size = 0;
   let more = false;
   for await (const event of events) {
     const text = JSON.stringify(event);
     if (parts.length > 0 && size + text.length > maxBytes) {
+      if (outdated !== undefined) {
+        throw new ServiceError(
+          OBJECT_SERVICE,
+          outdated,
+          "CLIENT_OUTDATED",
+          false,
+          "this read's answer passes maxReplyBytes, and the client would take a shorter answer for the end: update @eventflows/core where the DurableObjectEventStore runs",
+        );
+      }
       more = true;
       break;
     }
@@ -321,7 +343,7 @@ export class DurableObjectEventStore extends EventStore {
     try {
       const response = await this.#stub.fetch(`https://event-store.object/${operation}`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", [OBJECT_PROTOCOL_HEADER]: OBJECT_PROTOCOL },
         body: JSON.stringify(body),
       });
       reply = await response.json();

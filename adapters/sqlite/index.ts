@@ -7,7 +7,15 @@
 
 export { BUN_SQLITE, type BunSqliteDatabase, type BunSqliteDriverOptions, bunSqliteDriver } from "./bun-driver.js";
 export { SqliteCheckpointStore, type SqliteCheckpointStoreOptions } from "./checkpoint-store.js";
-export { D1, D1_MAX_VALUE_BYTES, type D1DatabaseLike, type D1StatementLike, d1Driver } from "./d1-driver.js";
+export {
+  D1,
+  D1_MAX_BATCH_STATEMENTS,
+  D1_MAX_VALUE_BYTES,
+  type D1DatabaseLike,
+  type D1DriverOptions,
+  type D1StatementLike,
+  d1Driver,
+} from "./d1-driver.js";
 export {
   type D1TenantBindings,
   type D1TenantDatabases,

@@ -3,9 +3,18 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, ulid } from "../../src/index.js";
 import { projectionContract, registerContract } from "../../src/testing/index.js";
-import { bunSqliteDriver, SqliteEventStore, SqliteReadModelStore } from "./index.js";
+import {
+  bunSqliteDriver,
+  D1_MAX_BATCH_STATEMENTS,
+  type D1DatabaseLike,
+  type D1StatementLike,
+  d1Driver,
+  SqliteEventStore,
+  SqliteReadModelStore,
+} from "./index.js";
 
 // A file database in WAL mode, migrated once, shared by every case. SQLite has no lease lock of its
 // own: one database is one process's (or one Durable Object's), so the in-memory lock serves.
@@ -89,6 +98,84 @@ describe("SqliteReadModelStore", () => {
     expect((failed as Error).cause).toMatchObject(tooBig);
     expect(await readModels.checkpoints.load(`projection:${name}`)).toBeUndefined();
     expect(await readModels.list(collection)).toHaveLength(2);
+  });
+
+  test("on D1 a batch of more statements than maxBatchStatements (1,000 by default: D1's queries per Worker invocation) is refused with a ValidationError before anything is sent, nothing written; any fewer commit (fast-check, a D1 stand-in over bun:sqlite)", async () => {
+    // prepare/bind/all and batch as D1 has them, each batch one transaction; `sent` counts what reached it.
+    const sent: number[] = [];
+    type Bound = D1StatementLike & { sql: string; values: unknown[] };
+    const statement = (sql: string, values: unknown[] = []): Bound => ({
+      sql,
+      values,
+      bind: (...bound: unknown[]) => statement(sql, bound),
+      all: async () => ({ results: db.query(sql).all(...(values as never[])) }),
+    });
+    const d1: D1DatabaseLike = {
+      prepare: (sql) => statement(sql),
+      batch: async (statements) => {
+        sent.push(statements.length);
+        return db.transaction(() =>
+          (statements as Bound[]).map((s) => ({ results: db.query(s.sql).all(...(s.values as never[])) })),
+        )();
+      },
+    };
+    expect(d1Driver(d1).maxBatchStatements).toBe(D1_MAX_BATCH_STATEMENTS);
+    for (const bad of [0, -1, 1.5, Number.NaN, "10"]) {
+      expect(() => d1Driver(d1, { maxBatchStatements: bad as never })).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation }),
+      );
+    }
+    const tooMany = { code: ErrorCode.Validation, name: "ValidationError" };
+    // The default: 1,001 documents in one transaction cannot go as one D1 batch.
+    const defaults = new SqliteReadModelStore({ driver: d1Driver(d1) });
+    const wide = `d1-wide-${ulid()}`;
+    await expect(
+      defaults.transaction(async (tx) => {
+        for (let n = 0; n <= D1_MAX_BATCH_STATEMENTS; n++) await tx.put(wide, `${n}`, n);
+      }),
+    ).rejects.toMatchObject(tooMany);
+    expect(sent).toEqual([]);
+    expect(await defaults.list(wide)).toEqual([]);
+    await defaults.transaction(async (tx) => {
+      for (let n = 1; n <= D1_MAX_BATCH_STATEMENTS; n++) await tx.put(wide, `${n}`, n);
+    });
+    expect(sent).toEqual([D1_MAX_BATCH_STATEMENTS]);
+    expect(await defaults.list(wide)).toHaveLength(D1_MAX_BATCH_STATEMENTS);
+    // The driver refuses any batch over it, whoever sends it.
+    await expect(
+      d1Driver(d1, { maxBatchStatements: 2 }).batch([{ sql: "SELECT 1" }, { sql: "SELECT 2" }, { sql: "SELECT 3" }]),
+    ).rejects.toMatchObject(tooMany);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.boolean(),
+        async (maxBatchStatements, documents, checkpoint) => {
+          sent.length = 0;
+          const readModels = new SqliteReadModelStore({ driver: d1Driver(d1, { maxBatchStatements }) });
+          const collection = `d1-capped-${ulid()}`;
+          const id = `d1-capped-${ulid()}`;
+          // A checkpoint saved for the first time is one statement.
+          const statements = documents + (checkpoint ? 1 : 0);
+          const run = readModels.transaction(async (tx) => {
+            for (let n = 0; n < documents; n++) await tx.put(collection, `${n}`, { n });
+            if (checkpoint) await tx.checkpoints.store(id, 7);
+          });
+          if (statements <= maxBatchStatements) {
+            await run;
+            expect(sent).toEqual([statements]);
+            expect(await readModels.list(collection)).toHaveLength(documents);
+            expect(await readModels.checkpoints.load(id)).toBe(checkpoint ? 7 : undefined);
+          } else {
+            await expect(run).rejects.toMatchObject(tooMany);
+            expect(sent).toEqual([]);
+            expect(await readModels.list(collection)).toEqual([]);
+            expect(await readModels.checkpoints.load(id)).toBeUndefined();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   test("a stored document that is not JSON (another tool wrote it) is a DOCUMENT_CORRUPT ServiceError, quoting none of it", async () => {

@@ -14,7 +14,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { SqliteCheckpointStore } from "./checkpoint-store.js";
-import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
+import { assertBatchFits, driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { SQLITE_MAX_VALUE_BYTES, textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
@@ -121,6 +121,12 @@ export class SqliteReadModelStore extends ReadModelStore {
       statements.push("deleted" in change ? this.#delete(collection, id) : this.#put(collection, id, change.text));
     }
     if (statements.length === 0) return result;
+    // A runner's batch that writes this much cannot commit as one batch: lower its batchSize.
+    assertBatchFits(
+      statements.length,
+      this.#driver.maxBatchStatements,
+      "read-model transaction (lower the runner's batchSize)",
+    );
     try {
       await guard("readModelTransaction", this.#driver.name, () => this.#driver.batch(statements));
     } catch (error) {

@@ -267,6 +267,68 @@ describe("tenancy()", () => {
     expect((await acme.restoreStream("Cart-2")).changed).toBe(true);
   });
 
+  test("defence in depth: on a store shared by mistake, watchAppends wakes a tenant for its own commits only, not when another tenant appends", async () => {
+    const shared = new InMemoryEventStore();
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = (await tenants.forTenant("acme")).stores.eventStore;
+    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    const woken: string[] = [];
+    const stopAcme = acme.watchAppends(() => woken.push("acme"));
+    const stopGlobex = globex.watchAppends(() => woken.push("globex"));
+    await globex.appendToStream("Cart-1", [{ type: "Added", data: {} }]);
+    await shared.appendToStream("Cart-2", [{ type: "Untagged", data: {} }]);
+    await globex.deleteStream("Cart-1");
+    expect(woken).toEqual(["globex", "globex"]);
+    await acme.appendToStream("Cart-3", [{ type: "Added", data: {} }]);
+    await acme.deleteStream("Cart-3");
+    expect(woken).toEqual(["globex", "globex", "acme", "acme"]);
+    stopAcme();
+    await acme.appendToStream("Cart-4", [{ type: "Added", data: {} }]);
+    expect(woken).toHaveLength(4);
+    stopGlobex();
+  });
+
+  test("defence in depth: the other tenant's soft-deleted stream (no event left to read) is refused too: not restored, not hard-deleted, its version and existence not told", async () => {
+    const shared = new InMemoryEventStore();
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = (await tenants.forTenant("acme")).stores.eventStore;
+    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    await globex.appendToStream("Cart-1", [{ type: "Added", data: {} }]);
+    expect((await globex.deleteStream("Cart-1")).changed).toBe(true);
+    // Hidden through the unscoped store: nobody's stamp records who hid it.
+    await shared.appendToStream("Cart-9", [{ type: "Added", data: {}, metadata: { tenantId: "acme" } }]);
+    await shared.deleteStream("Cart-9");
+    for (const stream of ["Cart-1", "Cart-9"]) {
+      for (const call of [
+        () => acme.restoreStream(stream),
+        () => acme.deleteStream(stream, { mode: "hard" }),
+        () => acme.deleteStream(stream),
+        () => acme.truncateStream(stream, { before: 1 }),
+        () => acme.getStreamVersion(stream),
+        () => acme.streamExists(stream),
+      ]) {
+        const error = await call().then(
+          (answer) => answer,
+          (e: unknown) => e,
+        );
+        expect((error as { code?: string }).code).toBe(TenancyErrorCode.Isolation);
+      }
+    }
+    // Still globex's, still deleted: globex restores it and reads its event.
+    expect((await collect(shared.readAll())).some((e) => e.type === "$stream-restored")).toBe(false);
+    expect((await globex.restoreStream("Cart-1")).changed).toBe(true);
+    expect((await collect(globex.readStream("Cart-1"))).length).toBe(1);
+    // The tenant's own soft-deleted stream: its version is told, and it is restored.
+    await acme.appendToStream("Cart-2", [{ type: "Added", data: {} }]);
+    await acme.deleteStream("Cart-2");
+    await globex.appendToStream("Cart-3", [{ type: "Added", data: {} }]);
+    await globex.deleteStream("Cart-3");
+    expect(await acme.getStreamVersion("Cart-2")).toBe(1);
+    expect((await acme.restoreStream("Cart-2")).changed).toBe(true);
+    // A stream that never was, or was hard-deleted, has nothing to reach.
+    expect(await acme.getStreamVersion("Cart-404")).toBe(0);
+  });
+
   test("a subscription through another wrapper's reads neither handles nor reports the other tenant's event", async () => {
     // A wrapped store that overrides the public reads takes the checking handler, not the core's read check.
     class Wrapped extends InMemoryEventStore {

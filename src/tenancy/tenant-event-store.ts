@@ -7,6 +7,7 @@ import type {
   StreamChangeResult,
   TruncateStreamOptions,
 } from "../event-store/stream-deletion.js";
+import { isStreamLifecycleEvent, STREAM_LIFECYCLE_STREAM } from "../event-store/stream-deletion.js";
 import {
   logSubscriptionError,
   type StoreSubscription,
@@ -146,7 +147,7 @@ export class TenantEventStore extends EventStore {
 
   override async getStreamVersion(streamId: string): Promise<number> {
     const version = await this.inner.getStreamVersion(streamId);
-    if (version > 0) await this.#probeStream(streamId, "getStreamVersion");
+    if (version > 0) await this.#probeStream(streamId, "getStreamVersion", version);
     return version;
   }
 
@@ -164,8 +165,21 @@ export class TenantEventStore extends EventStore {
     return this.#probeFeed(await this.inner.getHeadPosition(), "getHeadPosition");
   }
 
-  #probeStream(streamId: string, operation: string): Promise<void> {
-    return this.#probe(this.inner.readStream(streamId, { direction: "backward", maxCount: 1, raw: true }), operation);
+  /**
+   * The stream's newest event checked. A soft-deleted stream shows none (every read passes its events
+   * by) yet keeps its version: the lifecycle event that hid it, in `$streams`, is checked instead (the
+   * deleting tenant's stamp, which its own probe let through), found by reading `$streams` backward.
+   * A stream with no version (none, or hard-deleted) has nothing to reach: it passes.
+   */
+  async #probeStream(streamId: string, operation: string, version?: number): Promise<void> {
+    const newest = this.inner.readStream(streamId, { direction: "backward", maxCount: 1, raw: true });
+    for await (const event of newest) return this.#check(event, operation);
+    if ((version ?? (await this.inner.getStreamVersion(streamId))) === 0) return;
+    for await (const event of this.inner.readStream(STREAM_LIFECYCLE_STREAM, { direction: "backward", raw: true })) {
+      if (isStreamLifecycleEvent(event) && event.data.streamId === streamId) return this.#check(event, operation);
+    }
+    // Hidden, and no record of who hid it: refused, as an event naming no tenant is.
+    throw new TenantIsolationError(this.tenant, operation);
   }
 
   async #probeFeed(position: number, operation: string): Promise<number> {
@@ -220,8 +234,16 @@ export class TenantEventStore extends EventStore {
     });
   }
 
+  /**
+   * Calls `listener` after each commit through the wrapped instance that holds one of this tenant's
+   * events: on a store shared by mistake, another tenant's appends do not wake it (they would tell it
+   * when that tenant writes). Runs in the wrapped store's after-commit steps, which see the events.
+   */
   override watchAppends(listener: () => void): () => void {
-    return this.inner.watchAppends(listener);
+    const tenant = this.tenant;
+    return this.inner.afterEachCommit(async (events) => {
+      if (events.some((event) => event.metadata?.[TENANT_METADATA_KEY] === tenant)) listener();
+    });
   }
 
   override afterEachCommit(step: (events: readonly EventEnvelope[]) => Promise<void>): () => void {
