@@ -250,9 +250,10 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   }
 
   #resolveHandler(type: string): Handler | null {
-    const fromMap = (
-      this.handlers as Record<string, ((state: unknown, event: unknown) => unknown) | undefined> | undefined
-    )?.[type];
+    const map = this.handlers as Record<string, ((state: unknown, event: unknown) => unknown) | undefined> | undefined;
+    // A type named like a member every object inherits (toString, valueOf, constructor) is an entry
+    // only when the map has it: Object.prototype's functions are no handlers.
+    const fromMap = map != null && (Object.hasOwn(map, type) || !(type in Object.prototype)) ? map[type] : undefined;
     if (typeof fromMap === "function") {
       return (aggregate, event) => fromMap((aggregate as unknown as { state: unknown }).state, event);
     }
