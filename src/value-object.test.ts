@@ -170,4 +170,39 @@ describe("ValueObject", () => {
     expect(() => new Box(new Map([["run", () => "secret body"]]))).toThrow(ValidationError);
     expect(() => new Box([Symbol("s")])).toThrow(ValidationError);
   });
+
+  test("values holding cycles compare by content too: never a RangeError", () => {
+    class Node extends ValueObject<{ name: string; next?: unknown; items?: unknown[] }> {
+      constructor(props: { name: string; next?: unknown; items?: unknown[] }) {
+        super(props);
+      }
+    }
+    // A ring of `length` objects named by `names` (repeated), closed back on its first.
+    const ring = (names: string[], length: number) => {
+      const nodes = Array.from({ length }, (_, i) => ({
+        name: names[i % names.length] as string,
+        next: {} as unknown,
+      }));
+      nodes.forEach((node, i) => {
+        node.next = nodes[(i + 1) % length];
+      });
+      return nodes[0] as { name: string; next: unknown };
+    };
+    expect(new Node(ring(["a"], 1)).equals(new Node(ring(["a"], 1)))).toBe(true);
+    expect(new Node(ring(["a", "b"], 2)).equals(new Node(ring(["a", "b"], 2)))).toBe(true);
+    expect(new Node(ring(["a", "b"], 2)).equals(new Node(ring(["a", "c"], 2)))).toBe(false);
+    const list: unknown[] = [1];
+    list.push(list);
+    const same: unknown[] = [1];
+    same.push(same);
+    const other: unknown[] = [2];
+    other.push(other);
+    expect(new Node({ name: "l", items: list }).equals(new Node({ name: "l", items: same }))).toBe(true);
+    expect(new Node({ name: "l", items: list }).equals(new Node({ name: "l", items: other }))).toBe(false);
+    const looped = new Set<unknown>();
+    looped.add(looped);
+    const alike = new Set<unknown>();
+    alike.add(alike);
+    expect(new Node({ name: "s", next: looped }).equals(new Node({ name: "s", next: alike }))).toBe(true);
+  });
 });

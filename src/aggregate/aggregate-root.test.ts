@@ -113,6 +113,34 @@ describe("AggregateRoot", () => {
     expect(counter.version).toBe(2);
   });
 
+  test("a stored type named like an Object.prototype member has no handler in a map that lacks it", () => {
+    // Stored events are not checked against the union: a type such as "toString" reaches the lookup.
+    for (const type of ["toString", "valueOf", "constructor", "hasOwnProperty", "__proto__", "isPrototypeOf"]) {
+      const counter = new MapCounter(type);
+      const history = [envelope(1, "Incremented", { by: 2 }), { ...envelope(2, "Incremented", null), type }];
+      expect(() => counter.rehydrate(history)).toThrow(HandlerNotFoundError);
+      expect(counter.currentState).toBe(2);
+    }
+  });
+
+  test("a map may still name such a type as its own entry", () => {
+    type OddEvent = { type: "toString"; data: null };
+    class Odd extends AggregateRoot<number, OddEvent> {
+      constructor(id: string) {
+        super(id, 0);
+      }
+      protected override get handlers(): EventHandlerMap<number, OddEvent> {
+        return { toString: (state) => state + 1 };
+      }
+      poke() {
+        this.raise("toString", null);
+      }
+    }
+    const odd = new Odd("o");
+    odd.poke();
+    expect([odd.currentState, odd.version]).toEqual([1, 1]);
+  });
+
   test("an event without a handler throws HandlerNotFoundError and records nothing", () => {
     const aggregate = new Incomplete("x");
     expect(() => aggregate.reset()).toThrow(HandlerNotFoundError);

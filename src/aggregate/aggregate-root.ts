@@ -179,10 +179,14 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     return this;
   }
 
-  /** Called by the repository after a save: the recorded events are now history. */
-  markCommitted(version: number = this.#version): void {
-    this.#uncommitted = [];
-    this.#version = version;
+  /**
+   * Called by the repository after a save: the recorded events are now history, and the stream is at
+   * `version`. `count` says how many of them the save took (all, by default): events raised while the
+   * save was in flight stay uncommitted, after the saved ones, for the next save.
+   */
+  markCommitted(version: number = this.#version, count: number = this.#uncommitted.length): void {
+    this.#uncommitted = this.#uncommitted.slice(count);
+    this.#version = version + this.#uncommitted.length;
     this.#persistedVersion = version;
   }
 
@@ -246,9 +250,10 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   }
 
   #resolveHandler(type: string): Handler | null {
-    const fromMap = (
-      this.handlers as Record<string, ((state: unknown, event: unknown) => unknown) | undefined> | undefined
-    )?.[type];
+    const map = this.handlers as Record<string, ((state: unknown, event: unknown) => unknown) | undefined> | undefined;
+    // A type named like a member every object inherits (toString, valueOf, constructor) is an entry
+    // only when the map has it: Object.prototype's functions are no handlers.
+    const fromMap = map != null && (Object.hasOwn(map, type) || !(type in Object.prototype)) ? map[type] : undefined;
     if (typeof fromMap === "function") {
       return (aggregate, event) => fromMap((aggregate as unknown as { state: unknown }).state, event);
     }

@@ -3,6 +3,7 @@ import { recordWaits } from "../../test/fixtures/contention.ts";
 import { ConcurrencyError, StreamNotFoundError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { defineStream } from "../events/stream.js";
+import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
 import { AggregateRoot, type EventOfType } from "./aggregate-root.js";
 import { AggregateRepository } from "./repository.js";
 
@@ -84,6 +85,46 @@ describe("AggregateRepository", () => {
     expect(error).toBeInstanceOf(ConcurrencyError);
     expect((error as ConcurrencyError).actualVersion).toBe(2);
     expect((await repository.load("a2")).balance).toBe(15);
+  });
+
+  test("events raised while a save is in flight stay uncommitted, and the next save stores them", async () => {
+    const { store, repository } = setup();
+    const account = new Account("racing");
+    account.deposit(10);
+    const saving = repository.save(account);
+    account.deposit(5); // raised after the append took its events, before it returned
+    const result = await saving;
+    expect(result.nextExpectedVersion).toBe(1);
+    expect(account.persistedVersion).toBe(1);
+    expect(account.version).toBe(2);
+    expect(account.uncommittedEvents).toEqual([{ type: "Deposited", data: { amount: 5 } }]);
+    expect((await repository.save(account)).nextExpectedVersion).toBe(2);
+    expect(account.hasChanges).toBe(false);
+    const loaded = await repository.load("racing");
+    expect([loaded.version, loaded.balance]).toEqual([2, 15]);
+    expect(await store.getStreamVersion("Account-racing")).toBe(2);
+  });
+
+  test("no snapshot is taken of a state holding events raised during the save", async () => {
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore();
+    const repository = new AggregateRepository({
+      store,
+      stream: Accounts,
+      create: (id) => new Account(id),
+      snapshots: { store: snapshots, policy: () => true },
+    });
+    const account = new Account("snap");
+    account.deposit(10);
+    const saving = repository.save(account);
+    account.deposit(5);
+    await saving;
+    await repository.flushSnapshots();
+    // A snapshot at version 1 holding 15 would outlive the unsaved deposit.
+    expect(await snapshots.load("Account-snap")).toBeUndefined();
+    await repository.save(account);
+    await repository.flushSnapshots();
+    expect(await snapshots.load("Account-snap")).toMatchObject({ version: 2, state: { balance: 15 } });
   });
 
   test("update retries on a concurrent change and decides again on fresh state", async () => {

@@ -151,13 +151,17 @@ export class AggregateRepository<A extends AnyAggregate> {
     const previousVersion = aggregate.persistedVersion;
     const expectedVersion = previousVersion === 0 ? "no-stream" : previousVersion;
     const streamId = this.#streamOf(aggregate.id);
-    const result = await this.#store.appendToStream(streamId, aggregate.uncommittedEvents, {
+    // A copy: events the aggregate raises while the append is in flight are not part of it, and stay
+    // uncommitted (for the next save) instead of being cleared with the saved ones.
+    const events = aggregate.uncommittedEvents.slice();
+    const result = await this.#store.appendToStream(streamId, events, {
       expectedVersion,
       ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
     });
-    aggregate.markCommitted(result.nextExpectedVersion);
-    // Never awaited and never throws: a snapshot is an optimisation, the events are saved.
-    this.#snapshots?.afterSave(aggregate, streamId, previousVersion, result);
+    aggregate.markCommitted(result.nextExpectedVersion, events.length);
+    // Never awaited and never throws: a snapshot is an optimisation, the events are saved. Not while
+    // events raised during the append are unsaved: the state holds them, the saved version does not.
+    if (!aggregate.hasChanges) this.#snapshots?.afterSave(aggregate, streamId, previousVersion, result);
     return result;
   }
 

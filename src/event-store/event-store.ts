@@ -31,6 +31,7 @@ import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } fro
 import { READ_CHECK, type ReadCheck, readCheckOf } from "./read-check.js";
 import { type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
 import {
+  assertAppendableStream,
   assertDeletionMode,
   assertUserStream,
   type DeleteStreamOptions,
@@ -245,6 +246,7 @@ export abstract class EventStore {
     const started = slowMs === false ? 0 : performance.now();
     try {
       assertStreamId(streamId);
+      assertAppendableStream(streamId);
       const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
       assertExpectedVersion(expectedVersion);
       const prepared = prepareEvents(events, options.metadata, undefined, this.#prepareOptions);

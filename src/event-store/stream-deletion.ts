@@ -236,6 +236,21 @@ export function assertUserStream(streamId: string): void {
   }
 }
 
+/**
+ * Refuses an append to `$streams`: its lifecycle events are written by `deleteStream`, `restoreStream`
+ * and `truncateStream` alone, and read as facts (a projection deletes what a `$stream-deleted` names).
+ */
+export function assertAppendableStream(streamId: string): void {
+  if (streamId === STREAM_LIFECYCLE_STREAM) {
+    throw new ValidationError("Invalid stream id", [
+      {
+        path: [],
+        message: `"${streamId}" is a system stream: only deleteStream, restoreStream and truncateStream write to it`,
+      },
+    ]);
+  }
+}
+
 export function assertDeletionMode(mode: unknown): asserts mode is StreamDeletionMode {
   if (mode !== "soft" && mode !== "hard") {
     throw new ValidationError("Invalid delete options", [

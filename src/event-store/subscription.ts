@@ -47,7 +47,10 @@ export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> 
 export interface StoreSubscription {
   /** The global position of the last event handled. */
   readonly position: number;
-  /** Stops after the event in hand (if any) is handled; resolves when the loop has ended. */
+  /**
+   * Stops after the event in hand (if any) is handled; resolves when the loop has ended. A handler
+   * stopping its own subscription must not await this: it would wait for itself.
+   */
   stop(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { isUlid, ulidTimestamp } from "../ids.js";
 import { jsonIssues, utf8Length } from "../internal/json.js";
 import { createEvent, type NewEvent, prepareEvents } from "./envelope.js";
@@ -41,6 +42,27 @@ describe("prepareEvents", () => {
     expect(prepared.every((e) => isUlid(e.id) && e.timestamp === now.toISOString())).toBe(true);
     expect(prepared[0]?.metadata).toEqual({ correlationId: "own", tenant: "t1" });
     expect(prepared[1]?.metadata).toEqual({ correlationId: "shared", tenant: "t1" });
+  });
+
+  test("an event's own metadata field holding undefined does not erase the shared one", async () => {
+    // raise("A", data, { correlationId: request.correlationId }) with none in hand, saved with the request's.
+    const [event] = prepareEvents(
+      [createEvent("A", null, { correlationId: undefined, causationId: "c-1", extra: undefined })],
+      { correlationId: "shared", extra: "x" },
+    );
+    expect(event?.metadata).toEqual({ correlationId: "shared", causationId: "c-1", extra: "x" });
+    const store = new InMemoryEventStore();
+    const { events } = await store.appendToStream("Meta-1", [createEvent("A", null, { correlationId: undefined })], {
+      metadata: { correlationId: "req-1" },
+    });
+    expect(events[0]?.metadata).toEqual({ correlationId: "req-1" });
+    const keyed = JSON.parse('{"__proto__": {"polluted": true}}');
+    const ownMetadata = {};
+    Object.defineProperty(ownMetadata, "__proto__", { value: undefined, enumerable: true });
+    const [own] = prepareEvents([createEvent("A", null, ownMetadata)], keyed);
+    expect(Object.getPrototypeOf(own?.metadata)).toBe(Object.prototype);
+    expect(Object.hasOwn(own?.metadata ?? {}, "__proto__")).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   test("an event's own timestamp is kept as the same instant in UTC; text that is not an ISO date-time is refused", () => {

@@ -145,12 +145,29 @@ export function prepareEvents(
       id,
       type: event.type,
       data: event.data,
-      metadata: shared === undefined ? { ...event.metadata } : { ...shared, ...event.metadata },
+      metadata: shared === undefined ? { ...event.metadata } : mergedMetadata(shared, event.metadata),
       timestamp: own ?? timestamp,
     });
   }
   if (issues !== undefined) throw new ValidationError("Invalid events", issues);
   return pending;
+}
+
+/**
+ * The append's shared metadata under the event's own. A field the event holds as `undefined` is one
+ * it does not have (JSON drops it): the shared value stays, as `raise(type, data, { correlationId })`
+ * with no correlation id in hand must not erase the one `save` passes.
+ */
+function mergedMetadata(shared: EventMetadata, own: EventMetadata | undefined): EventMetadata {
+  const merged: Record<string, unknown> = { ...shared, ...own };
+  if (own === undefined) return merged;
+  for (const key of Object.keys(own)) {
+    if (own[key] === undefined && Object.hasOwn(shared, key)) {
+      // defineProperty: a "__proto__" key stays a key, as the spread above keeps it.
+      Object.defineProperty(merged, key, { value: shared[key], enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return merged;
 }
 
 let isoMs = Number.NaN;

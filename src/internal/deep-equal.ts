@@ -1,19 +1,46 @@
-/** Structural equality for data: primitives, arrays, plain objects, Dates, Maps and Sets. */
+/**
+ * Structural equality for data: primitives, arrays, plain objects, Dates, Maps and Sets. Circular
+ * values compare too (a value object's props keep the cycles they were given): a pair met again
+ * while it is being compared counts as equal, so two cycles of the same shape are equal.
+ */
 export function deepEqual(a: unknown, b: unknown): boolean {
+  return equal(a, b, undefined);
+}
+
+/** The pairs being compared, on the way down: made at the first pair of objects. */
+type Comparing = Map<object, Set<object>>;
+
+function equal(a: unknown, b: unknown, given: Comparing | undefined): boolean {
   if (Object.is(a, b)) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
   if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
   if (a instanceof Date) return a.getTime() === (b as Date).getTime();
+  const comparing = given ?? new Map<object, Set<object>>();
+  let partners = comparing.get(a);
+  if (partners?.has(b)) return true;
+  if (partners === undefined) {
+    partners = new Set();
+    comparing.set(a, partners);
+  }
+  partners.add(b);
+  try {
+    return equalContents(a, b, comparing);
+  } finally {
+    partners.delete(b);
+  }
+}
+
+function equalContents(a: object, b: object, comparing: Comparing): boolean {
   if (Array.isArray(a)) {
     const other = b as unknown[];
     if (a.length !== other.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], other[i])) return false;
+    for (let i = 0; i < a.length; i++) if (!equal(a[i], other[i], comparing)) return false;
     return true;
   }
   if (a instanceof Map) {
     const other = b as Map<unknown, unknown>;
     if (a.size !== other.size) return false;
-    for (const [key, value] of a) if (!other.has(key) || !deepEqual(value, other.get(key))) return false;
+    for (const [key, value] of a) if (!other.has(key) || !equal(value, other.get(key), comparing)) return false;
     return true;
   }
   if (a instanceof Set) {
@@ -25,7 +52,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     // Members that are objects are compared by content: each pairs with an equal one not yet taken.
     const candidates = [...other].filter((value) => !a.has(value));
     for (const value of unmatched) {
-      const match = candidates.findIndex((candidate) => deepEqual(value, candidate));
+      const match = candidates.findIndex((candidate) => equal(value, candidate, comparing));
       if (match === -1) return false;
       candidates.splice(match, 1);
     }
@@ -36,7 +63,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (keysA.length !== keysB.length) return false;
   for (const key of keysA) {
     if (!Object.hasOwn(b, key)) return false;
-    if (!deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+    if (!equal((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], comparing)) return false;
   }
   return true;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { AggregateRoot, type EventOfType } from "../aggregate/aggregate-root.js";
-import { ErrorCode, ValidationError } from "../errors.js";
+import { ErrorCode, HandlerNotFoundError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { AssertionError } from "./assert.js";
 import { aggregateSpec, commandSpec } from "./given-when-then.js";
@@ -54,6 +54,29 @@ describe("aggregateSpec", () => {
     await expect(on.thenThrows(TypeError)).rejects.toBeInstanceOf(AssertionError);
     const off = spec.given([]).when((lamp) => lamp.switchOn("b"));
     await expect(off.thenThrows(ValidationError)).rejects.toThrow("expected the decision to throw");
+  });
+});
+
+describe("aggregateSpec's given", () => {
+  const spec = aggregateSpec((id) => new Lamp(id));
+  // A history the aggregate cannot replay: it has no handler for this type.
+  const broken = spec.given([{ type: "SwitchedAround", data: null } as unknown as LampEvent]);
+
+  test("a history that cannot be replayed fails thenThrows, whatever it expects: the decision never ran", async () => {
+    for (const expected of [HandlerNotFoundError, ErrorCode.HandlerNotFound, () => true] as const) {
+      const outcome = broken.when((lamp) => lamp.switchOn("b")).thenThrows(expected);
+      await expect(outcome).rejects.toBeInstanceOf(AssertionError);
+      await expect(outcome).rejects.toThrow("the given history could not be replayed, so the decision never ran");
+    }
+  });
+
+  test("and thenEvents alike, naming the replay's error as the cause", async () => {
+    const error = await broken
+      .when((lamp) => lamp.switchOn("b"))
+      .thenEvents([{ type: "SwitchedOn", data: { by: "b" } }])
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AssertionError);
+    expect((error as Error).cause).toBeInstanceOf(HandlerNotFoundError);
   });
 });
 

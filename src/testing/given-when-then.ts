@@ -21,9 +21,18 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
   return {
     given(history: readonly EventsOf<A>[] = []) {
       checkArray(history, "history");
+      // The history is replayed before the decision, and a failure there is the test's setup failing:
+      // never the error a thenThrows expects (the decision did not run).
       const build = () => {
         const aggregate = create(id);
-        aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
+        try {
+          aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
+        } catch (error) {
+          throw new AssertionError(
+            `the given history could not be replayed, so the decision never ran: ${describeError(error)}`,
+            { cause: error },
+          );
+        }
         return aggregate;
       };
       return {
@@ -33,6 +42,11 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
             const aggregate = build();
             await decide(aggregate);
             return aggregate;
+          };
+          const expectDecisionToThrow = async (expected: ErrorExpectation) => {
+            checkExpectation(expected);
+            const aggregate = build();
+            return expectThrow(() => decide(aggregate), expected, "the decision");
           };
           return {
             /** The decision raised exactly these events (type and data), in order. */
@@ -47,7 +61,7 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
               return aggregate;
             },
             /** The decision threw: an error with this code, of this class, or matching this predicate. */
-            thenThrows: (expected: ErrorExpectation) => expectThrow(act, expected, "the decision"),
+            thenThrows: expectDecisionToThrow,
           };
         },
       };

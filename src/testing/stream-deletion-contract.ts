@@ -232,6 +232,16 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
       await assertRejects(() => store.deleteStream(bad as string), ErrorCode.Validation, `stream id ${String(bad)}`);
     }
     await assertRejects(() => store.deleteStream(STREAM_LIFECYCLE_STREAM), ErrorCode.Validation, "the system stream");
+    // Only the store writes lifecycle events: a forged $stream-deleted would make projections drop a live stream.
+    const lifecycle = await store.getStreamVersion(STREAM_LIFECYCLE_STREAM);
+    const forged = [{ type: "$stream-deleted", data: { streamId: id, mode: "hard", version: 2, removed: 2 } }];
+    await assertRejects(
+      () => store.appendToStream(STREAM_LIFECYCLE_STREAM, forged),
+      ErrorCode.Validation,
+      "an append to the system stream",
+    );
+    await assertRejects(() => store.appendToStream(STREAM_LIFECYCLE_STREAM, []), ErrorCode.Validation, "an empty one");
+    assertEqual(await store.getStreamVersion(STREAM_LIFECYCLE_STREAM), lifecycle, "nothing appended to $streams");
     await assertRejects(() => store.deleteStream(id, { mode: "purge" as "hard" }), ErrorCode.Validation, "mode");
     await assertRejects(
       () => store.deleteStream(id, { expectedVersion: -1 }),
