@@ -259,7 +259,9 @@ async function main(): Promise<number> {
     console.log(
       `package: packed ${packed[0]?.filename}: ${files.length} files, ${((packed[0]?.size ?? 0) / 1024).toFixed(1)} KB`,
     );
-    const unwanted = files.filter((file) => /\.test\.ts$|^\.cache\/|^test\/|^scripts\/|^bench\//.test(file));
+    const unwanted = files.filter((file) =>
+      /\.test\.ts$|^\.cache\/|^test\/|^scripts\/|^bench\/|\/fixtures\//.test(file),
+    );
     if (unwanted.length > 0) throw new PackageCheckError(`the tarball ships ${unwanted.join(", ")}`);
     const unshipped = present.flatMap((entry) => [entry.js, entry.types]).filter((file) => !files.includes(file));
     if (unshipped.length > 0) throw new PackageCheckError(`the tarball lacks ${unshipped.join(", ")}`);
