@@ -6,7 +6,9 @@
  * works, `require()` every subpath where the runtime loads ES modules from require (Bun; Node from
  * 20.19 and 22.12, `process.features.require_module`; on an older Node the require must fail only
  * with ERR_REQUIRE_ESM, proving the "default" condition resolves), and type-check an import of
- * every subpath with `moduleResolution` "bundler" and "nodenext". Then the Getting started guide as a
+ * every subpath with `moduleResolution` "bundler" and "nodenext" (the latter with
+ * exactOptionalPropertyTypes and noUncheckedIndexedAccess), with this repository's TypeScript and
+ * with the oldest the README promises ("TypeScript 5.7 or later"). Then the Getting started guide as a
  * reader follows it: its files (the blocks headed `// account.ts`, `// app.ts`, `// main.ts`) compiled
  * with the tsconfig.json the page gives, and main.js run on Node.
  *   bun scripts/check-package.ts                  build, pack, install, check
@@ -65,6 +67,8 @@ interface TypeSetup {
   readonly lib: readonly string[];
   readonly types: readonly string[];
   readonly peerErrorsTolerated: boolean;
+  /** Compiler options of a user on the strict side, beyond `strict`. */
+  readonly strictExtras: Readonly<Record<string, boolean>>;
 }
 
 /** A Workers/bundler user (web types only) and a Node user (Node's types, no DOM). */
@@ -75,13 +79,16 @@ const TYPE_SETUPS: readonly TypeSetup[] = [
     lib: ["ES2023", "DOM", "DOM.Iterable"],
     types: [],
     peerErrorsTolerated: true,
+    strictExtras: {},
   },
   {
-    label: "moduleResolution nodenext, Node types, no DOM",
+    label: "moduleResolution nodenext, Node types, no DOM, exactOptionalPropertyTypes",
     resolution: "nodenext",
     lib: ["ES2023"],
     types: ["node"],
     peerErrorsTolerated: false,
+    // Optional fields a user fills from optional fields (metadata.correlationId) must take undefined.
+    strictExtras: { exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true },
   },
 ];
 
@@ -182,6 +189,14 @@ function typesCheck(expected: Record<string, string[]>): string {
     `  for await (const event of store.readStream("Cart-1")) return event;`,
     `  return undefined;`,
     `}`,
+    // What docs/core/events.md shows: a policy carries the event's correlation id (maybe absent) on.
+    `import { CommandBus } from "@eventflows/core";`,
+    `const commands = new CommandBus<{ Assign: { payload: { id: string }; result: void } }>();`,
+    `export async function policy(event: EventEnvelope): Promise<void> {`,
+    `  const metadata = { correlationId: event.metadata.correlationId, causationId: event.id };`,
+    `  await commands.execute("Assign", { id: event.streamId }, { metadata });`,
+    `  await store.appendToStream("Audit-1", [{ type: "Assigned", data: {}, metadata }]);`,
+    `}`,
   );
   return `${lines.join("\n")}\n`;
 }
@@ -210,6 +225,14 @@ function gettingStarted(): { files: Record<string, string>; tsconfig: string; fi
   ];
   if (lacking.length > 0) throw new PackageCheckError(`${page} no longer has ${lacking.join(", ")}`);
   return { files, tsconfig: tsconfig as string, firstOutput: firstOutput as string };
+}
+
+/** The oldest TypeScript the README promises ("TypeScript 5.7 or later"): the package's types are checked with it too. */
+function oldestTypeScript(): string {
+  const text = readFileSync(join(repoRoot, "README.md"), "utf8");
+  const version = /TypeScript (\d+\.\d+) or later/.exec(text)?.[1];
+  if (version === undefined) throw new PackageCheckError('README.md no longer says "TypeScript <version> or later"');
+  return version;
 }
 
 /**
@@ -259,13 +282,16 @@ async function main(): Promise<number> {
     console.log(
       `package: packed ${packed[0]?.filename}: ${files.length} files, ${((packed[0]?.size ?? 0) / 1024).toFixed(1)} KB`,
     );
-    const unwanted = files.filter((file) => /\.test\.ts$|^\.cache\/|^test\/|^scripts\/|^bench\//.test(file));
+    const unwanted = files.filter((file) =>
+      /\.test\.ts$|^\.cache\/|^test\/|^scripts\/|^bench\/|\/fixtures\//.test(file),
+    );
     if (unwanted.length > 0) throw new PackageCheckError(`the tarball ships ${unwanted.join(", ")}`);
     const unshipped = present.flatMap((entry) => [entry.js, entry.types]).filter((file) => !files.includes(file));
     if (unshipped.length > 0) throw new PackageCheckError(`the tarball lacks ${unshipped.join(", ")}`);
 
     await lintPackage(tarball, entries);
 
+    const oldest = oldestTypeScript();
     const project = join(work, "project");
     mkdirSync(project);
     const peerNames = Object.keys(pkg.peerDependencies ?? {});
@@ -280,8 +306,12 @@ async function main(): Promise<number> {
           private: true,
           type: "module",
           dependencies: { [pkg.name]: `file:${tarball}`, ...peers },
-          // A Node user's project has Node's types; postgres.js's declarations need them.
-          devDependencies: { "@types/node": pkg.devDependencies?.["@types/node"] ?? "^20.0.0" },
+          // A Node user's project has Node's types; postgres.js's declarations need them. The oldest
+          // TypeScript the README promises comes under another name, beside this repository's.
+          devDependencies: {
+            "@types/node": pkg.devDependencies?.["@types/node"] ?? "^20.0.0",
+            "typescript-oldest": `npm:typescript@~${oldest}.0`,
+          },
         },
         null,
         2,
@@ -367,6 +397,16 @@ async function main(): Promise<number> {
     }
 
     writeFileSync(join(project, "types-check.ts"), typesCheck(expected));
+    const compilers: [string, string][] = [
+      [
+        `TypeScript ${pkg.devDependencies?.typescript ?? "(this repository's)"}`,
+        join(repoRoot, "node_modules", ".bin", "tsc"),
+      ],
+      [
+        `TypeScript ${oldest}, the oldest the README promises`,
+        join(project, "node_modules", "typescript-oldest", "bin", "tsc"),
+      ],
+    ];
     for (const setup of TYPE_SETUPS) {
       const tsconfig = `tsconfig.${setup.resolution}.json`;
       writeFileSync(
@@ -379,6 +419,7 @@ async function main(): Promise<number> {
             lib: setup.lib,
             types: setup.types,
             strict: true,
+            ...setup.strictExtras,
             noEmit: true,
             // Our declarations are checked too, not only the file importing them.
             skipLibCheck: false,
@@ -387,24 +428,27 @@ async function main(): Promise<number> {
           files: ["types-check.ts", "generated/package-check.ts"],
         }),
       );
-      const tsc = spawnSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", tsconfig, "--pretty", "false"], {
-        cwd: project,
-        encoding: "utf8",
-      });
-      const errors = `${tsc.stdout}${tsc.stderr}`.split("\n").filter((line) => /error TS\d+/.test(line));
-      // Without Node's types, a peer's own declarations may not compile (postgres.js names Buffer);
-      // that is the peer's business. Every error in our declarations or the importing file counts.
-      const peerOnly = (line: string) =>
-        setup.peerErrorsTolerated && peerNames.some((name) => line.startsWith(`node_modules/${name}/`));
-      const ours = errors.filter((line) => !peerOnly(line));
-      const label = `types (${setup.label})`;
-      if (tsc.status !== 0 && (ours.length > 0 || errors.length === 0)) {
-        failed = true;
-        console.error(`✗ ${label}:\n${ours.length > 0 ? ours.join("\n") : `${tsc.stdout}${tsc.stderr}`}`);
-      } else {
-        const note =
-          errors.length > ours.length ? ` (${errors.length - ours.length} errors inside peers' own declarations)` : "";
-        console.log(`✓ ${label}: ${present.map((e) => e.specifier).join(", ")}${note}`);
+      for (const [compiler, tscBinary] of compilers) {
+        const tsc = spawnSync(tscBinary, ["-p", tsconfig, "--pretty", "false"], { cwd: project, encoding: "utf8" });
+        const errors = `${tsc.stdout}${tsc.stderr}`.split("\n").filter((line) => /error TS\d+/.test(line));
+        // Without Node's types, a peer's own declarations may not compile (postgres.js names Buffer);
+        // that is the peer's business. Every error in our declarations or the importing file counts.
+        const peerOnly = (line: string) =>
+          setup.peerErrorsTolerated && peerNames.some((name) => line.startsWith(`node_modules/${name}/`));
+        const ours = errors.filter((line) => !peerOnly(line));
+        const label = `types (${setup.label}; ${compiler})`;
+        if (tsc.status !== 0 && (ours.length > 0 || errors.length === 0)) {
+          failed = true;
+          console.error(
+            `✗ ${label}:\n${ours.length > 0 ? ours.join("\n") : `${tsc.stdout}${tsc.stderr}${tsc.error?.message ?? ""}`}`,
+          );
+        } else {
+          const note =
+            errors.length > ours.length
+              ? ` (${errors.length - ours.length} errors inside peers' own declarations)`
+              : "";
+          console.log(`✓ ${label}: ${present.map((e) => e.specifier).join(", ")}${note}`);
+        }
       }
     }
 

@@ -8,10 +8,10 @@ import { isName, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
  * JSON field is the application's own and is stored and returned unchanged.
  */
 export interface EventMetadata {
-  /** Groups everything caused by one user request or process. */
-  readonly correlationId?: string;
-  /** The id of the command or event that directly caused this event. */
-  readonly causationId?: string;
+  /** Groups everything caused by one user request or process. Undefined is the same as absent. */
+  readonly correlationId?: string | undefined;
+  /** The id of the command or event that directly caused this event. Undefined is the same as absent. */
+  readonly causationId?: string | undefined;
   /** The version of this event type's data shape, for upcasting. */
   readonly schemaVersion?: number;
   /** W3C trace context. */

@@ -9,11 +9,13 @@ export type MessageMap = { readonly [type: string]: { readonly payload: unknown;
 export type PayloadOf<M extends MessageMap, T extends keyof M> = M[T]["payload"];
 export type ResultOf<M extends MessageMap, T extends keyof M> = M[T]["result"];
 
+// `| undefined` on the optional fields: absent and undefined are one (a caller forwarding
+// `event.metadata.correlationId`, which may be absent, compiles under exactOptionalPropertyTypes).
 export interface MessageMetadata {
-  readonly correlationId?: string;
-  readonly causationId?: string;
+  readonly correlationId?: string | undefined;
+  readonly causationId?: string | undefined;
   /** The caller's identity, if an auth layer set one. */
-  readonly userId?: string;
+  readonly userId?: string | undefined;
   readonly [key: string]: unknown;
 }
 
