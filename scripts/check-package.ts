@@ -286,7 +286,10 @@ async function main(): Promise<number> {
       /\.test\.ts$|^\.cache\/|^test\/|^scripts\/|^bench\/|\/fixtures\//.test(file),
     );
     if (unwanted.length > 0) throw new PackageCheckError(`the tarball ships ${unwanted.join(", ")}`);
-    const unshipped = present.flatMap((entry) => [entry.js, entry.types]).filter((file) => !files.includes(file));
+    // package.json's "license" names MIT; the licence text must travel with the code it licenses.
+    const unshipped = [...present.flatMap((entry) => [entry.js, entry.types]), "LICENSE", "README.md"].filter(
+      (file) => !files.includes(file),
+    );
     if (unshipped.length > 0) throw new PackageCheckError(`the tarball lacks ${unshipped.join(", ")}`);
 
     await lintPackage(tarball, entries);
