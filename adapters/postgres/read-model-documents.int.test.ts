@@ -83,3 +83,26 @@ test("U+0000 anywhere in a document, in a string or a key, is refused at the put
     expect(await store.list(col)).toEqual([]);
   }
 });
+
+test("a document past the server's size limits (36 million numbers as jsonb) is a ValidationError naming no server internals; nothing commits", async () => {
+  const store = new PostgresReadModelStore({ sql, schema });
+  const col = `c${ulid()}`;
+  const huge = { xs: new Array(36_000_000).fill(0) };
+  const alone = await store.put(col, "huge", huge).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect((alone as { code?: string }).code).toBe("VALIDATION_FAILED");
+  expect(`${(alone as Error).message} ${JSON.stringify(alone)}`).not.toMatch(/alloc|memory|jsonb/i);
+  const batched = await store
+    .transaction(async (tx) => {
+      await tx.put(col, "ok", { n: 1 });
+      await tx.put(col, "huge", huge);
+    })
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  expect((batched as { code?: string }).code).toBe("VALIDATION_FAILED");
+  expect(await store.list(col)).toEqual([]);
+}, 60_000);
