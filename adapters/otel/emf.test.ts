@@ -174,6 +174,24 @@ describe("CloudWatch Embedded Metric Format", () => {
     );
   });
 
+  test("a histogram's sum, max or min that is not finite is left out (JSON would write null); its count stays", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    const meter = provider.getMeter("t");
+    meter.createHistogram("inf").record(Number.POSITIVE_INFINITY);
+    const overflow = meter.createHistogram("big");
+    overflow.record(1e308);
+    overflow.record(1e308);
+    const lines = emfLines((await reader.collect()).resourceMetrics, { namespace: "N", timestamp: 1 });
+    // Before: "inf.sum": null, "inf.max": null, "big.sum": null, and CloudWatch refused both lines.
+    expect(lines.every((line) => !line.includes("null"))).toBe(true);
+    const [inf, big] = lines.map((line) => JSON.parse(line));
+    expect(inf._aws.CloudWatchMetrics[0].Metrics).toEqual([{ Name: "inf.count", Unit: "Count" }]);
+    expect(inf["inf.count"]).toBe(1);
+    expect(big["big.count"]).toBe(2);
+    expect(big["big.max"]).toBe(1e308);
+    expect("big.sum" in big).toBe(false);
+  });
+
   test("a namespace is required", () => {
     expect(() => emfLines({ scopeMetrics: [] }, { namespace: "" })).toThrow("Invalid EMF options");
   });

@@ -139,7 +139,9 @@ function histogramValues(metric: MetricDataLike, value: HistogramValue): EmfValu
   ];
   if (value.count > 0 && typeof value.max === "number") values.push([`${name}.max`, value.max, unit]);
   if (value.count > 0 && typeof value.min === "number") values.push([`${name}.min`, value.min, unit]);
-  return values;
+  // JSON has no Infinity or NaN (they become null, and CloudWatch refuses the line): a sum that
+  // overflowed, or an infinite value recorded, is left out; the count stays.
+  return values.filter(([, number]) => Number.isFinite(number));
 }
 
 const UNITS: Readonly<Record<string, string>> = {
