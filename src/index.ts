@@ -402,6 +402,7 @@ export {
   SagaStore,
   type SagaStoreOptions,
   sagaConflict,
+  sagaTimeoutId,
 } from "./sagas/saga-store.js";
 export {
   type AlarmStorageLike,

@@ -149,6 +149,23 @@ describe("the exposition parses with Prometheus' own parser (promtool), whatever
         const text = prometheusText((await reader.collect()).resourceMetrics);
         const checked = promtool(text);
         if (checked.status !== 0 && checked.status !== 3) throw new Error(`${checked.output}\n${text}`);
+        // promtool does not look for a series written twice, which a scrape drops (or fails on): each
+        // name and label set (in any order) once.
+        const series = text
+          .split("\n")
+          .filter((line) => line !== "" && !line.startsWith("#"))
+          .map((line) => {
+            const open = line.indexOf("{");
+            if (open < 0) return line.slice(0, line.lastIndexOf(" "));
+            const close = line.lastIndexOf("}");
+            const pairs = line.slice(open + 1, close).match(/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"/g) ?? [];
+            return `${line.slice(0, open)}{${pairs.sort().join(",")}}`;
+          });
+        const seen = new Set<string>();
+        for (const each of series) {
+          if (seen.has(each)) throw new Error(`series ${each} written twice\n${text}`);
+          seen.add(each);
+        }
       }),
       { numRuns: 150 },
     );

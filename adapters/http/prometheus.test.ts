@@ -104,6 +104,63 @@ describe("prometheusText", () => {
     expect(text).not.toContain("y_bucket");
   });
 
+  test("one series from two scopes, or from attributes that differ in order, type or spelling, is written once, merged", async () => {
+    const text = await collected((provider) => {
+      for (const scope of ["lib-a", "lib-b"]) {
+        const meter = provider.getMeter(scope);
+        meter.createCounter("jobs.done").add(2, { queue: "q" });
+        meter.createUpDownCounter("jobs.open").add(3, { queue: "q" });
+        meter.createHistogram("job.duration", { unit: "s", advice: { explicitBucketBoundaries: [1] } }).record(0.5, {
+          queue: "q",
+        });
+        meter.createGauge("pool.size").record(scope === "lib-a" ? 4 : 9, { queue: "q" });
+      }
+      const meter = provider.getMeter("lib-c");
+      meter.createCounter("orders").add(1, { a: "x", b: "y" });
+      meter.createCounter("orders").add(1, { b: "y", a: "x" });
+      const hits = meter.createCounter("hits");
+      hits.add(1, { "k.x": "v" });
+      hits.add(1, { k_x: "v" });
+      hits.add(1, { n: 1 });
+      hits.add(1, { n: "1" });
+    });
+    // Before: each of these series twice (a scraper keeps one and drops the other, or fails the scrape).
+    const samples = text.split("\n").filter((line) => line !== "" && !line.startsWith("#"));
+    const series = samples.map((line) => line.slice(0, line.lastIndexOf(" ")));
+    expect(new Set(series).size).toBe(series.length);
+    expect(text).toContain('jobs_done_total{queue="q"} 4\n');
+    expect(text).toContain('jobs_open{queue="q"} 6\n');
+    expect(text).toContain('job_duration_seconds_bucket{queue="q",le="1"} 2\n');
+    expect(text).toContain('job_duration_seconds_sum{queue="q"} 1\n');
+    expect(text).toContain('job_duration_seconds_count{queue="q"} 2\n');
+    expect(text).toContain('pool_size{queue="q"} 4\n');
+    expect(text).toContain('hits_total{k_x="v"} 2\n');
+    expect(text).toContain('hits_total{n="1"} 2\n');
+    expect(text).toMatch(/orders_total\{a="x",b="y"\} 2\n/);
+  });
+
+  test("histograms of one series with other buckets keep the first; the reader's own values are not changed", async () => {
+    const reader = new TestReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    provider
+      .getMeter("a")
+      .createHistogram("h", { advice: { explicitBucketBoundaries: [1] } })
+      .record(0.5);
+    provider
+      .getMeter("b")
+      .createHistogram("h", { advice: { explicitBucketBoundaries: [1] } })
+      .record(0.5);
+    provider
+      .getMeter("c")
+      .createHistogram("h", { advice: { explicitBucketBoundaries: [2, 3] } })
+      .record(0.5);
+    const { resourceMetrics } = await reader.collect();
+    const text = prometheusText(resourceMetrics);
+    expect(text).toContain("h_count 2\n");
+    expect(text).not.toContain('le="2"');
+    expect(prometheusText(resourceMetrics)).toBe(text);
+  });
+
   test("nothing recorded is an empty exposition", async () => {
     expect(await collected(() => undefined)).toBe("");
   });

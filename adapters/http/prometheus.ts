@@ -82,10 +82,14 @@ const UNIT_SUFFIXES: Readonly<Record<string, string>> = {
  * Whatever the names and attributes, the text parses: a metric whose Prometheus name (or one of a
  * histogram's `_bucket`, `_sum`, `_count` series) is already another family's is left out, and
  * attribute keys that become one label name share it, their values joined with `;` (see {@link labelPairs}).
+ * Each series appears once: points that land on one name and label set (from two scopes, or from
+ * attributes that differ only in key order, value type or sanitizing) are merged: sums (counters,
+ * up-down counters) and histograms of the same buckets added up, a gauge's first value kept (and a
+ * histogram's whose buckets differ).
  */
 export function prometheusText(resourceMetrics: ResourceMetricsLike): string {
   // Metrics of one name from several scopes share one family: HELP and TYPE once, samples together.
-  const families = new Map<string, { help: string; type: string; lines: string[] }>();
+  const families = new Map<string, { help: string; type: string; series: Map<string, Series> }>();
   // Every series name a family writes, to the family: a parser reads `x_count` as histogram `x`'s.
   const claimed = new Map<string, string>();
   for (const scope of resourceMetrics.scopeMetrics) {
@@ -99,7 +103,7 @@ export function prometheusText(resourceMetrics: ResourceMetricsLike): string {
         const series = type === "histogram" ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
         if (series.some((each) => claimed.has(each))) continue;
         for (const each of series) claimed.set(each, name);
-        family = { help: metric.descriptor.description ?? "", type, lines: [] };
+        family = { help: metric.descriptor.description ?? "", type, series: new Map() };
         families.set(name, family);
       } else if (family.type !== type) {
         // One name, two types (a counter `a` is `a_total`, as a gauge `a_total` is): a second TYPE line is
@@ -108,8 +112,13 @@ export function prometheusText(resourceMetrics: ResourceMetricsLike): string {
       }
       for (const point of metric.dataPoints) {
         const labels = labelPairs(point.attributes, type === "histogram");
-        if (type === "histogram") family.lines.push(...histogramLines(name, labels, point.value as HistogramValue));
-        else family.lines.push(`${name}${braces(labels)} ${sample(point.value as number)}`);
+        // Prometheus tells series apart by their label set, whatever the order the labels are written in.
+        const key = [...labels].sort().join(",");
+        const known = family.series.get(key);
+        if (known === undefined) family.series.set(key, { labels, value: copied(point.value, type) });
+        // Sums (counters, up-down counters) add up; a gauge's later value is not more true than its first.
+        else if (kind === SUM) known.value = (known.value as number) + (point.value as number);
+        else if (type === "histogram") addHistogram(known.value as HistogramValue, point.value as HistogramValue);
       }
     }
   }
@@ -117,9 +126,44 @@ export function prometheusText(resourceMetrics: ResourceMetricsLike): string {
   for (const [name, family] of families) {
     if (family.help !== "") text += `# HELP ${name} ${escapeHelp(family.help)}\n`;
     text += `# TYPE ${name} ${family.type}\n`;
-    for (const line of family.lines) text += `${line}\n`;
+    for (const { labels, value } of family.series.values()) {
+      if (family.type === "histogram") {
+        for (const line of histogramLines(name, labels, value as HistogramValue)) text += `${line}\n`;
+      } else text += `${name}${braces(labels)} ${sample(value as number)}\n`;
+    }
   }
   return text;
+}
+
+/** One series of a family: its label pairs as first written, and its value (merged). */
+interface Series {
+  readonly labels: readonly string[];
+  value: number | HistogramValue;
+}
+
+/** A histogram's value is copied before another is added into it: the reader's own stays as it was. */
+function copied(value: unknown, type: string): number | HistogramValue {
+  if (type !== "histogram") return value as number;
+  const histogram = value as HistogramValue;
+  return {
+    buckets: { boundaries: histogram.buckets.boundaries, counts: [...histogram.buckets.counts] },
+    sum: histogram.sum,
+    count: histogram.count,
+  };
+}
+
+/** Adds `other` into `into` when their buckets are the same; otherwise `into` is kept as it is. */
+function addHistogram(into: HistogramValue, other: HistogramValue): void {
+  const bounds = into.buckets.boundaries;
+  const others = other.buckets.boundaries;
+  if (bounds.length !== others.length || bounds.some((bound, index) => bound !== others[index])) return;
+  const counts = into.buckets.counts as number[];
+  other.buckets.counts.forEach((count, index) => {
+    counts[index] = (counts[index] ?? 0) + count;
+  });
+  const merged = into as { sum?: number; count: number };
+  merged.sum = (into.sum ?? 0) + (other.sum ?? 0);
+  merged.count = into.count + other.count;
 }
 
 /** The Prometheus name of an OpenTelemetry metric: sanitized, with its unit and, for counters, `_total`. */

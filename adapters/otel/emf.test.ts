@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { AggregationTemporality } from "@opentelemetry/sdk-metrics";
+import fc from "fast-check";
 import { emfLines, writeEmf } from "./emf.js";
 import { handReader } from "./otel.fixture.test.js";
 
@@ -104,6 +105,91 @@ describe("CloudWatch Embedded Metric Format", () => {
         "lat.min": 5,
       },
     ]);
+  });
+
+  test("dimensions are what CloudWatch takes: printable ASCII, not blank, no leading colon, names to 255 and values to 1,024 characters", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    provider
+      .getMeter("t")
+      .createCounter("jobs")
+      .add(1, {
+        "": "empty name",
+        " ": "blank name",
+        ":colon": "refused",
+        [`n${"x".repeat(255)}`]: "name too long",
+        empty: "",
+        blank: "  ",
+        type: "Café",
+        line: "a\nb",
+        long: "v".repeat(2000),
+        prénom: "ada",
+        ["__proto__"]: "proto",
+        toString: "s",
+      });
+    const [line] = emfLines((await reader.collect()).resourceMetrics, { namespace: "N", timestamp: 1 });
+    const parsed = JSON.parse(line as string);
+    // Before: every attribute was a dimension as it was, and CloudWatch refused the line's metrics.
+    expect(parsed._aws.CloudWatchMetrics[0].Dimensions).toEqual([
+      ["type", "line", "long", "pr%C3%A9nom", "__proto__", "toString"],
+    ]);
+    expect(parsed.type).toBe("Caf%C3%A9");
+    expect(parsed.line).toBe("a%0Ab");
+    expect(parsed.long).toBe("v".repeat(1024));
+    expect(parsed["pr%C3%A9nom"]).toBe("ada");
+    expect(Object.getOwnPropertyDescriptor(parsed, "__proto__")?.value).toBe("proto");
+    expect(parsed.jobs).toBe(1);
+  });
+
+  test("property: whatever the attributes, every dimension follows CloudWatch's rules and is on the line", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(
+          fc.oneof(
+            fc.string({ unit: "binary", maxLength: 300 }),
+            fc.constantFrom("", ":", "_aws", "jobs", "__proto__"),
+          ),
+          fc.oneof(fc.string({ unit: "binary", maxLength: 1100 }), fc.integer(), fc.boolean(), fc.constant("")),
+          { maxKeys: 40 },
+        ),
+        async (attributes) => {
+          const { reader, provider } = handReader(AggregationTemporality.DELTA);
+          provider.getMeter("t").createCounter("jobs").add(1, attributes);
+          for (const line of emfLines((await reader.collect()).resourceMetrics, { namespace: "N", timestamp: 1 })) {
+            const parsed = JSON.parse(line);
+            const [names] = parsed._aws.CloudWatchMetrics[0].Dimensions as string[][];
+            expect((names as string[]).length).toBeLessThanOrEqual(30);
+            for (const name of names as string[]) {
+              expect(name).toMatch(/^[\x20-\x7e]{1,255}$/);
+              expect(name.trim()).not.toBe("");
+              expect(name.startsWith(":")).toBe(false);
+              const value = parsed[name];
+              expect(value).toMatch(/^[\x20-\x7e]{1,1024}$/);
+              expect(value.trim()).not.toBe("");
+            }
+            expect(parsed.jobs).toBe(1);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test("a histogram's sum, max or min that is not finite is left out (JSON would write null); its count stays", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    const meter = provider.getMeter("t");
+    meter.createHistogram("inf").record(Number.POSITIVE_INFINITY);
+    const overflow = meter.createHistogram("big");
+    overflow.record(1e308);
+    overflow.record(1e308);
+    const lines = emfLines((await reader.collect()).resourceMetrics, { namespace: "N", timestamp: 1 });
+    // Before: "inf.sum": null, "inf.max": null, "big.sum": null, and CloudWatch refused both lines.
+    expect(lines.every((line) => !line.includes("null"))).toBe(true);
+    const [inf, big] = lines.map((line) => JSON.parse(line));
+    expect(inf._aws.CloudWatchMetrics[0].Metrics).toEqual([{ Name: "inf.count", Unit: "Count" }]);
+    expect(inf["inf.count"]).toBe(1);
+    expect(big["big.count"]).toBe(2);
+    expect(big["big.max"]).toBe(1e308);
+    expect("big.sum" in big).toBe(false);
   });
 
   test("a namespace is required", () => {

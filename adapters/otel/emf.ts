@@ -21,6 +21,10 @@ export interface EmfOptions {
 
 /** CloudWatch allows at most 30 dimensions per metric. */
 export const MAX_EMF_DIMENSIONS = 30;
+/** Longest dimension name CloudWatch takes, in characters. */
+export const MAX_EMF_DIMENSION_NAME = 255;
+/** Longest dimension value CloudWatch takes, in characters. */
+export const MAX_EMF_DIMENSION_VALUE = 1024;
 
 const HISTOGRAM = 0;
 const GAUGE = 2;
@@ -44,12 +48,16 @@ export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptio
         // The line's own members: an attribute of the same name would overwrite `_aws` (the metric
         // definitions) or a metric's value, so such an attribute is left out of the dimensions.
         const reserved = new Set(["_aws", ...values.map(([name]) => name)]);
-        const dimensions: Record<string, string> = {};
+        // A Map: `__proto__` or `toString` as an attribute is a dimension like any other.
+        const kept = new Map<string, string>();
         for (const [key, value] of Object.entries(point.attributes)) {
-          if (value === undefined || value === null || reserved.has(key)) continue;
-          if (Object.keys(dimensions).length === MAX_EMF_DIMENSIONS) break;
-          dimensions[key] = Array.isArray(value) ? JSON.stringify(value) : String(value);
+          if (value === undefined || value === null) continue;
+          if (kept.size === MAX_EMF_DIMENSIONS) break;
+          const dimension = dimensionOf(key, Array.isArray(value) ? JSON.stringify(value) : String(value));
+          if (dimension === undefined || reserved.has(dimension[0]) || kept.has(dimension[0])) continue;
+          kept.set(dimension[0], dimension[1]);
         }
+        const dimensions = Object.fromEntries(kept);
         lines.push(
           JSON.stringify({
             _aws: {
@@ -57,7 +65,7 @@ export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptio
               CloudWatchMetrics: [
                 {
                   Namespace: options.namespace,
-                  Dimensions: [Object.keys(dimensions)],
+                  Dimensions: [[...kept.keys()]],
                   Metrics: values.map(([name, , unit]) => ({ Name: name, Unit: unit })),
                 },
               ],
@@ -87,6 +95,35 @@ export async function writeEmf(
   return lines.length;
 }
 
+/**
+ * An attribute as CloudWatch takes a dimension, or undefined where it cannot: names and values are
+ * printable ASCII (other characters are percent-encoded as UTF-8, `é` as `%C3%A9`), hold a character
+ * other than a space, and are at most 255 (name) and 1,024 (value, cut there) characters; a name does
+ * not start with `:`. CloudWatch drops the metrics of a line with one dimension it refuses.
+ */
+function dimensionOf(key: string, value: string): readonly [name: string, value: string] | undefined {
+  const name = printable(key);
+  if (name.trim() === "" || name.startsWith(":") || name.length > MAX_EMF_DIMENSION_NAME) return undefined;
+  const text = printable(value);
+  if (text.trim() === "") return undefined;
+  return [name, text.length > MAX_EMF_DIMENSION_VALUE ? text.slice(0, MAX_EMF_DIMENSION_VALUE) : text];
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** `text` with every character outside printable ASCII percent-encoded (an unpaired surrogate as U+FFFD's). */
+function printable(text: string): string {
+  if (PRINTABLE_ASCII.test(text)) return text;
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0) as number;
+    if (code >= 0x20 && code <= 0x7e) out += char;
+    else if (code >= 0xd800 && code <= 0xdfff) out += "%EF%BF%BD";
+    else out += encodeURIComponent(char);
+  }
+  return out;
+}
+
 type EmfValue = readonly [name: string, value: number, unit: string];
 
 function single(metric: MetricDataLike, value: unknown): EmfValue[] {
@@ -102,7 +139,9 @@ function histogramValues(metric: MetricDataLike, value: HistogramValue): EmfValu
   ];
   if (value.count > 0 && typeof value.max === "number") values.push([`${name}.max`, value.max, unit]);
   if (value.count > 0 && typeof value.min === "number") values.push([`${name}.min`, value.min, unit]);
-  return values;
+  // JSON has no Infinity or NaN (they become null, and CloudWatch refuses the line): a sum that
+  // overflowed, or an infinite value recorded, is left out; the count stays.
+  return values.filter(([, number]) => Number.isFinite(number));
 }
 
 const UNITS: Readonly<Record<string, string>> = {

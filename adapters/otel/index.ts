@@ -17,7 +17,14 @@ export {
   type ResourceMetricsLike,
 } from "../http/index.js";
 export { type AsyncLocalStorageLike, asyncLocalContextManager } from "./async-local-context.js";
-export { type EmfOptions, emfLines, MAX_EMF_DIMENSIONS, writeEmf } from "./emf.js";
+export {
+  type EmfOptions,
+  emfLines,
+  MAX_EMF_DIMENSION_NAME,
+  MAX_EMF_DIMENSION_VALUE,
+  MAX_EMF_DIMENSIONS,
+  writeEmf,
+} from "./emf.js";
 export {
   exportMetrics,
   exportSpans,

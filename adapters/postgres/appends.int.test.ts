@@ -8,6 +8,7 @@ import {
   type EventEnvelope,
   InMemoryEventBus,
   isConcurrencyError,
+  isValidationError,
   projection,
   retryOnConcurrency,
   ulid,
@@ -402,4 +403,39 @@ describe("input limits inside transactions", () => {
     await shallow.withTransaction((tx) => tx.appendToStream(stream, [{ type: "Shallow", data: { a: { b: 1 } } }]));
     expect(await shallow.getStreamVersion(stream)).toBe(1);
   });
+});
+
+describe("server size limits", () => {
+  test("an append whose jsonb form passes the server's 256 MB (75 events of 0.96 MB of zeros) is a ValidationError naming no database internals; nothing is written", async () => {
+    const stream = `Huge-${ulid()}`;
+    // Within maxEventBytes and MAX_BATCH_BYTES as JSON (72 MB), but about 8 bytes a number as jsonb.
+    const data = { xs: new Array(480_000).fill(0) };
+    const events = Array.from({ length: 75 }, () => ({ type: "Huge", data }));
+    const error = await store.appendToStream(stream, events).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(isValidationError(error)).toBe(true);
+    const shown = `${(error as Error).message} ${JSON.stringify(error)}`;
+    expect(shown).not.toMatch(/jsonb|268435455|exceeds the maximum|alloc/i);
+    expect(await store.getStreamVersion(stream)).toBe(0);
+    await expect(store.withTransaction((tx) => tx.appendToStream(stream, events))).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+    });
+    expect(await store.getStreamVersion(stream)).toBe(0);
+  }, 60_000);
+
+  test("an event the server cannot even parse in 1 GB (36 million numbers) is a ValidationError too", async () => {
+    const big = new PostgresEventStore({ sql, schema, maxEventBytes: 256 * 1024 * 1024 });
+    const stream = `Huger-${ulid()}`;
+    const error = await big
+      .appendToStream(stream, [{ type: "Huge", data: { xs: new Array(36_000_000).fill(0) } }])
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    expect(isValidationError(error)).toBe(true);
+    expect(`${(error as Error).message} ${JSON.stringify(error)}`).not.toMatch(/alloc|memory|jsonb/i);
+    expect(await store.getStreamVersion(stream)).toBe(0);
+  }, 60_000);
 });

@@ -50,6 +50,33 @@ describe("PostgreSQL error mapping", () => {
     );
   });
 
+  test("a value past a server size limit (54000, 54001, an allocation over 1 GB) is a ValidationError without the server's words", () => {
+    for (const [code, message] of [
+      ["54000", "total size of jsonb array elements exceeds the maximum of 268435455 bytes"],
+      ["54000", "string too long to represent as jsonb string"],
+      ["54000", 'index row size 3000 exceeds btree version 4 maximum 2704 for index "events_pkey"'],
+      ["54001", "stack depth limit exceeded"],
+      ["XX000", "invalid memory alloc request size 1073741824"],
+    ] as const) {
+      const mapped = toEventFlowsError(serverError(code, message), "appendToStream");
+      expect(isValidationError(mapped)).toBe(true);
+      expect(`${(mapped as Error).message} ${JSON.stringify(mapped)}`).not.toContain(message.slice(0, 20));
+    }
+  });
+
+  test("postgres.js's own refusals and TLS failures are ServiceErrors that are not retryable and quote no host", () => {
+    for (const [code, message] of [
+      ["SASL_SIGNATURE_MISMATCH", "SASL_SIGNATURE_MISMATCH: The server did not return the correct signature"],
+      ["MAX_PARAMETERS_EXCEEDED", "MAX_PARAMETERS_EXCEEDED: Max number of parameters (65534) exceeded"],
+      ["DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate for db.internal.example"],
+      ["ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match certificate's altnames: Host: db.internal.example"],
+    ] as const) {
+      const mapped = toEventFlowsError(Object.assign(new Error(message), { code }), "readAll");
+      expect(mapped).toMatchObject({ code: "SERVICE_ERROR", serviceCode: code, retryable: false });
+      expect(`${(mapped as Error).message} ${String((mapped as Error).cause)}`).not.toContain(message.slice(-20));
+    }
+  });
+
   test("connection failures are retryable, except a client the application closed", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:5432"), { code: "ECONNREFUSED" });
     expect(toEventFlowsError(refused, "appendToStream")).toMatchObject({

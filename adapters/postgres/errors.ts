@@ -72,7 +72,40 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
       : "the client was closed (close() or sql.end() was called)";
     return new ServiceError(SERVICE, operation, code, retryable, message, { cause: sanitizedCause(code, message) });
   }
+  // postgres.js's own refusals (a server signature that does not match, too many parameters, a
+  // protocol message it does not support) and the TLS layer's: the same request would fail again.
+  if (typeof code === "string" && (CLIENT_CODES.has(code) || TLS_CODE.test(code))) {
+    const message = TLS_CODE.test(code)
+      ? "the TLS handshake with PostgreSQL failed: check the server's certificate and the ssl options"
+      : "the PostgreSQL client refused the exchange with the server";
+    return new ServiceError(SERVICE, operation, code, false, message, { cause: sanitizedCause(code, message) });
+  }
   return error;
+}
+
+// postgres.js's generic errors (`code: message`) that a store's statements can meet.
+const CLIENT_CODES = new Set([
+  "SASL_SIGNATURE_MISMATCH",
+  "MAX_PARAMETERS_EXCEEDED",
+  "MESSAGE_NOT_SUPPORTED",
+  "COPY_IN_PROGRESS",
+  "UNSAFE_TRANSACTION",
+]);
+// Node's and Bun's certificate and TLS errors ("DEPTH_ZERO_SELF_SIGNED_CERT", "ERR_TLS_CERT_ALTNAME_INVALID",
+// "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", ...), whose messages name the host.
+const TLS_CODE = /^(?:ERR_TLS_|ERR_SSL_|UNABLE_TO_)|CERT/;
+
+/**
+ * Refusals at connection time, whose server text names the database, the role and the client's
+ * address: said in our words, the server's kept out of message and cause alike.
+ */
+function connectionRefusal(state: string): string | undefined {
+  if (state === "3D000") return "the database named in the connection settings does not exist on this server";
+  if (state === "28P01") return "password authentication failed: check the user and password of the connection";
+  if (state.startsWith("28")) {
+    return "the server refused the connection's role (it does not exist, may not log in, or may not connect from this host or to this database)";
+  }
+  return undefined;
 }
 
 function fromServerError(error: ServerErrorFields & { code: string }, operation: string): EventFlowsError {
@@ -82,6 +115,12 @@ function fromServerError(error: ServerErrorFields & { code: string }, operation:
     state.startsWith("426") || typeof error.message !== "string"
       ? "the statement was rejected"
       : error.message.slice(0, 200);
+  const refused = connectionRefusal(state);
+  if (refused !== undefined) {
+    return new ServiceError(SERVICE, operation, state, false, refused, {
+      cause: sanitizedCause(state, refused, error),
+    });
+  }
   const cause = sanitizedCause(state, serverMessage, error);
   if (state === "42P01" || state === "3F000") {
     return new ServiceError(
@@ -115,6 +154,20 @@ function fromServerError(error: ServerErrorFields & { code: string }, operation:
       {
         cause,
       },
+    );
+  }
+  // A value past one of the server's size limits: jsonb's 256 MB per value (its binary form, which
+  // can be several times the JSON's size), an index entry, or the 1 GB the server allocates at most
+  // at once while parsing it (an internal error, XX000, that says so). Bad input like class 22.
+  if (
+    state === "54000" ||
+    state === "54001" ||
+    (state === "XX000" && serverMessage.startsWith("invalid memory alloc request size"))
+  ) {
+    return new ValidationError(
+      "A value was too large for the store",
+      [{ path: [], message: `too large to store (${state}): store less in it, or split it` }],
+      { cause },
     );
   }
   const retryable = RETRYABLE_STATES.has(state) || state.startsWith("08");

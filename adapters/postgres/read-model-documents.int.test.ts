@@ -83,3 +83,64 @@ test("U+0000 anywhere in a document, in a string or a key, is refused at the put
     expect(await store.list(col)).toEqual([]);
   }
 });
+
+test("a document past the server's size limits (36 million numbers as jsonb) is a ValidationError naming no server internals; nothing commits", async () => {
+  const store = new PostgresReadModelStore({ sql, schema });
+  const col = `c${ulid()}`;
+  const huge = { xs: new Array(36_000_000).fill(0) };
+  const alone = await store.put(col, "huge", huge).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect((alone as { code?: string }).code).toBe("VALIDATION_FAILED");
+  expect(`${(alone as Error).message} ${JSON.stringify(alone)}`).not.toMatch(/alloc|memory|jsonb/i);
+  const batched = await store
+    .transaction(async (tx) => {
+      await tx.put(col, "ok", { n: 1 });
+      await tx.put(col, "huge", huge);
+    })
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  expect((batched as { code?: string }).code).toBe("VALIDATION_FAILED");
+  expect(await store.list(col)).toEqual([]);
+}, 60_000);
+
+test("a transaction's documents are written in chunks: 300 documents of 1 MB each (300 MB, past jsonb's 256 MB as one value) commit", async () => {
+  const store = new PostgresReadModelStore({ sql, schema });
+  const col = `c${ulid()}`;
+  const text = "d".repeat(1024 * 1024);
+  // Before: the batch went as one jsonb array and the server refused it (54000), every time it was retried.
+  await store.transaction(async (tx) => {
+    for (let i = 0; i < 300; i++) await tx.put(col, `doc-${i}`, { i, text });
+  });
+  const [row] = await sql.unsafe(
+    `SELECT count(*)::int AS n, sum(length(document->>'text'))::bigint::text AS chars FROM ${schema}.read_models WHERE collection = $1`,
+    [col],
+  );
+  expect([row?.n, row?.chars]).toEqual([300, String(300 * 1024 * 1024)]);
+}, 120_000);
+
+test("a document whose JSON is over 256 MiB is a PayloadTooLargeError before anything is sent, alone or in a transaction", async () => {
+  const store = new PostgresReadModelStore({ sql, schema });
+  const col = `c${ulid()}`;
+  const huge = { s: "x".repeat(2 ** 28) };
+  for (const write of [
+    () => store.put(col, "huge", huge),
+    () =>
+      store.transaction(async (tx) => {
+        await tx.put(col, "ok", { n: 1 });
+        await tx.put(col, "huge", huge);
+      }),
+  ]) {
+    const error = await write().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    // Before: a ServiceError 54000 quoting "string too long to represent as jsonb string" (over 1 GB: a
+    // reset connection, reported retryable).
+    expect(error).toMatchObject({ code: "PAYLOAD_TOO_LARGE", limit: 2 ** 28 - 1 });
+    expect(await store.list(col)).toEqual([]);
+  }
+}, 120_000);

@@ -1,6 +1,7 @@
 import {
   type CheckpointStore,
   jsonRoundTrip,
+  PayloadTooLargeError,
   type ReadModelDocument,
   type ReadModelDrop,
   type ReadModelKey,
@@ -9,11 +10,12 @@ import {
   type ReadModelSwap,
   type ReadModelTransaction,
   type ReadModelWriter,
+  utf8Length,
   ValidationError,
 } from "../../src/index.js";
 import { PostgresCheckpointStore } from "./checkpoint-store.js";
 import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
-import { textIssues } from "./encode.js";
+import { MAX_BATCH_BYTES, textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { dropGeneration, swapGeneration } from "./read-model-generations.js";
@@ -232,16 +234,31 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   /** @internal Writes the changed documents: called before the transaction commits. */
   async flush(): Promise<void> {
     // Each changed document is serialized here, once per batch however many events changed it.
-    const puts: string[] = [];
+    // In chunks of at most WRITE_CHUNK_CHARS: each chunk is one jsonb parameter, which PostgreSQL
+    // caps at 256 MB (and a message at 1 GB), however small each document is.
+    const puts: string[][] = [];
+    let chunk: string[] = [];
+    let chunkChars = 0;
     const deletes: { c: string; i: string }[] = [];
     for (const ids of this.#documents.values()) {
       for (const cached of ids.values()) {
         if (!cached.dirty) continue;
         if (cached.document === undefined) deletes.push({ c: cached.collection, i: cached.id });
-        else puts.push(JSON.stringify({ c: cached.collection, i: cached.id, d: cached.document }));
+        else {
+          const text = JSON.stringify({ c: cached.collection, i: cached.id, d: cached.document });
+          assertDocumentSize(text, cached.collection);
+          if (chunkChars > 0 && chunkChars + text.length > WRITE_CHUNK_CHARS) {
+            puts.push(chunk);
+            chunk = [];
+            chunkChars = 0;
+          }
+          chunk.push(text);
+          chunkChars += text.length;
+        }
         cached.dirty = false;
       }
     }
+    if (chunk.length > 0) puts.push(chunk);
     // A key is either deleted or written, never both: the two statements go out together
     // (postgres.js pipelines them on the transaction's connection), one round trip instead of two.
     const writes: Promise<unknown>[] = [];
@@ -252,10 +269,10 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
         ),
       );
     }
-    if (puts.length > 0) {
+    for (const each of puts) {
       writes.push(
         guard("putReadModels", () =>
-          this.sql.unsafe(this.#statements.writeMany, [`[${puts.join(",")}]`], { prepare: true }).execute(),
+          this.sql.unsafe(this.#statements.writeMany, [`[${each.join(",")}]`], { prepare: true }).execute(),
         ),
       );
     }
@@ -372,12 +389,29 @@ async function writeDocument(
   assertStorable(collection, id);
   const text = JSON.stringify(document);
   assertStorableDocument(text);
+  assertDocumentSize(text, collection);
   await guard("putReadModel", () => sql.unsafe(s.write, [collection, id, text], { prepare: true }));
 }
 
 async function deleteDocument(sql: PostgresQueryable, s: DocumentStatements, collection: string, id: string) {
   assertStorable(collection, id);
   await guard("deleteReadModel", () => sql.unsafe(s.remove, [collection, id], { prepare: true }));
+}
+
+/** Characters of documents one statement of a transaction's flush writes, at most (a larger document goes alone). */
+const WRITE_CHUNK_CHARS = 16 * 1024 * 1024;
+
+/**
+ * A document's JSON over {@link MAX_BATCH_BYTES} is refused before sending, as an append's events are:
+ * jsonb holds at most 256 MB, and over 1 GB the server drops the connection (a retryable-looking error).
+ */
+function assertDocumentSize(text: string, collection: string): void {
+  // At most 3 UTF-8 bytes per UTF-16 unit: most documents need no count.
+  if (text.length * 3 <= MAX_BATCH_BYTES) return;
+  const size = utf8Length(text);
+  if (size > MAX_BATCH_BYTES) {
+    throw new PayloadTooLargeError(`A document of read-model collection "${collection}"`, size, MAX_BATCH_BYTES);
+  }
 }
 
 const UNSTORABLE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;

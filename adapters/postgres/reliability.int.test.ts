@@ -261,6 +261,39 @@ describe("PostgreSQL reliability", () => {
     }
   });
 
+  test("a database, a role or a login the server refuses is a ServiceError that says which, in words that echo none of their names", async () => {
+    const suffix = ulid().toLowerCase();
+    const nologin = `ef_nologin_${suffix}`;
+    await sql.unsafe(`CREATE ROLE ${nologin} NOLOGIN`);
+    try {
+      const cases = [
+        { path: `/ef_no_db_${suffix}`, user: undefined, state: "3D000", says: /database .*does not exist/ },
+        { path: undefined, user: `ef_no_role_${suffix}`, state: "28000", says: /refused the connection's role/ },
+        { path: undefined, user: nologin, state: "28000", says: /refused the connection's role/ },
+      ];
+      for (const { path, user, state, says } of cases) {
+        const target = new URL(url);
+        if (path !== undefined) target.pathname = path;
+        if (user !== undefined) target.username = user;
+        const store = new PostgresEventStore({ url: target.href, schema });
+        try {
+          const error = (await store
+            .readAll()
+            .next()
+            .catch((e: unknown) => e)) as Error & { cause?: Error };
+          expect(error).toMatchObject({ code: "SERVICE_ERROR", serviceCode: state, retryable: false });
+          expect(error.message).toMatch(says);
+          const everything = `${String(error)} ${JSON.stringify(error)} ${String(error.cause)} ${JSON.stringify(error.cause)}`;
+          expect(everything).not.toContain(suffix);
+        } finally {
+          await store.close(0);
+        }
+      }
+    } finally {
+      await sql.unsafe(`DROP ROLE ${nologin}`);
+    }
+  });
+
   test("errors from the server carry no SQL, parameters or quoted values", async () => {
     const store = new PostgresEventStore({ sql, schema });
     const stream = `Conflict-${ulid()}`;

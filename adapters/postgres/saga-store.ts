@@ -139,7 +139,14 @@ export class PostgresSagaStore extends SagaStore {
           }
         }
         if (commit.firedTimeoutId !== undefined) {
-          await tx.unsafe(`DELETE FROM ${n.sagaTimeouts} WHERE id = $1`, [commit.firedTimeoutId], { prepare: true });
+          // Only the instance's own: an id is no proof of whose it is.
+          await tx.unsafe(
+            `DELETE FROM ${n.sagaTimeouts} WHERE id = $1 AND saga = $2 AND key = $3`,
+            [commit.firedTimeoutId, saga, key],
+            {
+              prepare: true,
+            },
+          );
         }
         const schedule = commit.schedule ?? [];
         const final = FINAL.includes(commit.status);

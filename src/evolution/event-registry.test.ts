@@ -268,6 +268,42 @@ describe("EventRegistry.upcastEvent", () => {
     expect(() => typeless.upcastEvent(stored("A", {}, 1))).toThrow(/0\.type: event type must be a string/);
   });
 
+  test("steps with a gap between them (v1 and v3, none from v2) are refused at the first append or read, naming type and step", async () => {
+    const gapped = () =>
+      eventRegistry()
+        .upcast("T", 3, (data: object) => ({ ...data, d: 1 }))
+        .upcast("T", 1, (data: object) => ({ ...data, b: 1 }))
+        .rename("Old", 1, "T", 1)
+        .upcast("Old", 4, (data: unknown) => data);
+    // Before: a v2 event (and a v1 one, upcast to v2) read as v2, un-upcast, while the current version is 4.
+    const read = (() => {
+      try {
+        return gapped().upcastEvent(stored("T", { a: 1 }, 2));
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(isValidationError(read)).toBe(true);
+    expect((read as ValidationError).issues).toEqual([
+      { path: ["T", 2], message: '"T" has steps from v1 and v3 but none from v2: events there would not reach v4' },
+      {
+        path: ["Old", 2],
+        message: '"Old" has steps from v1 and v4 but none from v2 to v3: events there would not reach v5',
+      },
+    ]);
+    const store = new InMemoryEventStore({ eventRegistry: gapped() });
+    await expect(store.appendToStream("S-1", [{ type: "Other", data: {} }])).rejects.toThrow(/gap/);
+    expect(await store.getStreamVersion("S-1")).toBe(0);
+    // Filled (in any order), the same registry reads v2 to v4.
+    const filled = gapped().upcast("T", 2, (data: object) => ({ ...data, c: 1 }));
+    expect(() => filled.upcastEvent(stored("T", {}, 2))).toThrow(/"Old" has steps from v1 and v4/);
+    filled.upcast("Old", 2, (data: unknown) => data).upcast("Old", 3, (data: unknown) => data);
+    expect(filled.upcastEvent(stored("T", { a: 1 }, 2))).toMatchObject({
+      data: { a: 1, c: 1, d: 1 },
+      metadata: { schemaVersion: 4 },
+    });
+  });
+
   test("currentVersion: upcasts, schemas and rename targets raise it; a renamed type stays at its last step", () => {
     const registry = cartRegistry();
     expect(registry.currentVersion("CartOpened")).toBe(3);

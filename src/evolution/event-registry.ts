@@ -46,6 +46,8 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   readonly #schemas = new Map<string, Map<number, StandardSchema>>();
   readonly #current = new Map<string, number>();
   readonly #validateOnRead: boolean;
+  /** Whether the steps registered so far were checked for gaps (see #assertChains). */
+  #chainsChecked = false;
 
   constructor(options: EventRegistryOptions = {}) {
     if (options.validateOnRead !== undefined && typeof options.validateOnRead !== "boolean") {
@@ -177,6 +179,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
    * envelope after upcasts and renames, several after a split. Stored events are never changed.
    */
   upcastEvent(event: EventEnvelope): EventEnvelope | readonly EventEnvelope[] {
+    if (!this.#chainsChecked) this.#assertChains();
     try {
       return this.#upcast(event);
     } catch (error) {
@@ -226,6 +229,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
    * refused. Throws one `ValidationError` with every issue.
    */
   async prepareAppend(events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
+    if (!this.#chainsChecked) this.#assertChains();
     let prepared = events;
     const issues: Issue[] = [];
     for (let i = 0; i < events.length; i++) {
@@ -328,6 +332,31 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     );
   }
 
+  /**
+   * Refuses steps with a gap between them (`T` from v1 and from v3, none from v2): an event stored at
+   * v2, or one upcast to it, would stop there and reach handlers in a shape that is not the current
+   * one. Steps may be registered in any order, so this runs at the registry's first use after a
+   * registration (an append's check or a read), not at each call.
+   */
+  #assertChains(): void {
+    const issues: Issue[] = [];
+    for (const [type, byVersion] of this.#steps) {
+      const versions = [...byVersion.keys()].sort((a, b) => a - b);
+      for (let i = 1; i < versions.length; i++) {
+        const below = versions[i - 1] as number;
+        const above = versions[i] as number;
+        if (above === below + 1) continue;
+        const missing = above - below === 2 ? `v${below + 1}` : `v${below + 1} to v${above - 1}`;
+        issues.push({
+          path: [type, below + 1],
+          message: `"${type}" has steps from v${below} and v${above} but none from ${missing}: events there would not reach v${this.#current.get(type)}`,
+        });
+      }
+    }
+    if (issues.length > 0) throw new ValidationError("The event registry's upcasters have a gap", issues);
+    this.#chainsChecked = true;
+  }
+
   #add(step: UpcastStep): this {
     assertTypeName(step.type, "event type");
     assertPositiveInteger(step.fromVersion, "fromVersion");
@@ -339,6 +368,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     }
     byVersion.set(step.fromVersion, step);
     this.#steps.set(step.type, byVersion);
+    this.#chainsChecked = false;
     // A renamed or split type is retired at that version: its new events are transformed too.
     this.#raise(step.type, step.kind === "upcast" ? step.fromVersion + 1 : step.fromVersion);
     return this;

@@ -85,7 +85,11 @@ export class InMemorySagaStore extends SagaStore {
     instance.json = json;
     if (commit.handledId !== undefined) instance.handled.add(commit.handledId);
     this.#instances.set(id, instance);
-    if (commit.firedTimeoutId !== undefined) this.#removeTimeout(commit.firedTimeoutId);
+    // Only the instance's own: an id is no proof of whose it is.
+    const fired = commit.firedTimeoutId === undefined ? undefined : this.#timeouts.get(commit.firedTimeoutId);
+    if (fired !== undefined && idOf(fired.timeout.saga, fired.timeout.key) === id) {
+      this.#removeTimeout(fired.timeout.id);
+    }
     const pending = this.#timeoutsOf.get(id);
     if (pending !== undefined) {
       // A final instance fires nothing more; otherwise cancelled and rescheduled names go.

@@ -14,7 +14,7 @@ import { activeTracer } from "../telemetry/tracer.js";
 import { type FiredTimeout, type SagaDefinition, timeoutHandler } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe, recordedText } from "./records.js";
-import { MAX_SAGA_ID_LENGTH, type SagaStore, sagaConflict, timeoutIdName } from "./saga-store.js";
+import { MAX_SAGA_ID_LENGTH, type SagaStore, sagaConflict, sagaTimeoutId } from "./saga-store.js";
 import { outboxTraceContext, traceStep, traceTimeout } from "./saga-telemetry.js";
 import { StepContext } from "./step-context.js";
 import {
@@ -674,7 +674,7 @@ function scheduled(
   schedules: NonNullable<StepContext["schedules"]>,
 ): SagaTimeout[] {
   return [...schedules].map(([name, timeout]) => ({
-    id: `${saga}/${key}/t/${timeoutIdName(name)}/${version}`,
+    id: sagaTimeoutId(saga, key, name, version),
     saga,
     key,
     name,

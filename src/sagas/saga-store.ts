@@ -135,12 +135,13 @@ export abstract class SagaStore {
       } else if (
         typeof timeout.id === "string" &&
         typeof timeout.name === "string" &&
-        !timeout.id.startsWith(`${timeoutIdPrefix(commit)}${timeoutIdName(timeout.name)}/`)
+        !isOwnTimeoutId(commit, timeout)
       ) {
         // Its instance and name in its id: no two instances or names ever hold one id.
         issues.push({
           path: ["schedule", i, "id"],
-          message: "a timeout id is <saga>/<key>/t/<name>/<version>, with / and % in the name escaped (%2F, %25)",
+          message:
+            "a timeout id is <saga>/<key>/t/<name>/<version>, with / and % in the saga, key and name escaped (%2F, %25)",
         });
       }
       if (names.has(timeout.name)) issues.push({ path: ["schedule", i, "name"], message: "duplicate timeout name" });
@@ -160,7 +161,14 @@ export abstract class SagaStore {
     }
     if (commit.firedTimeoutId !== undefined) {
       issues.push(...idIssues(commit.firedTimeoutId, "timeout id", ["firedTimeoutId"]));
-      if (typeof commit.firedTimeoutId === "string" && !commit.firedTimeoutId.startsWith(timeoutIdPrefix(commit))) {
+      // The stores remove it only if it is the instance's (ids made before the saga and key were
+      // escaped in them are the instance's too, and may still be pending).
+      const fired = commit.firedTimeoutId;
+      if (
+        typeof fired === "string" &&
+        !fired.startsWith(timeoutIdPrefix(commit)) &&
+        !fired.startsWith(legacyPrefix(commit))
+      ) {
         issues.push({ path: ["firedTimeoutId"], message: "a fired timeout is one of the instance's own" });
       }
     }
@@ -284,15 +292,29 @@ function assertSagaKey(saga: unknown, key: unknown, more: readonly Issue[] = [])
 }
 
 /** What the id of every timeout of an instance starts with (its name follows). */
-const timeoutIdPrefix = (commit: SagaCommit): string => `${commit.saga}/${commit.key}/t/`;
+const timeoutIdPrefix = (commit: SagaCommit): string => `${timeoutIdName(commit.saga)}/${timeoutIdName(commit.key)}/t/`;
+
+/** The prefix of ids made before the saga and key were escaped in them (releases before 2026-12-05). */
+const legacyPrefix = (commit: SagaCommit): string => `${commit.saga}/${commit.key}/t/`;
+
+/** Whether a scheduled timeout's id is the one {@link sagaTimeoutId} gives its instance and name, at some version. */
+function isOwnTimeoutId(commit: SagaCommit, timeout: SagaTimeout): boolean {
+  const prefix = `${timeoutIdPrefix(commit)}${timeoutIdName(timeout.name)}/`;
+  return timeout.id.startsWith(prefix) && timeout.id.length > prefix.length && !timeout.id.includes("/", prefix.length);
+}
 
 /**
- * A timeout's name as its id holds it: `%` and `/` escaped, so the id's last two parts are always
- * the name and the version. Unescaped, instance `k` with a timeout `x/t/y` and instance `k/t/x` with a
- * timeout `y` would both get `<saga>/k/t/x/t/y/1`: one instance's timeout replaced the other's.
+ * A part of a timeout's id (saga, key or name) as the id holds it: `%` and `/` escaped, so the id
+ * splits into its five parts one way only. Unescaped, instance `k` with a timeout `x/t/y` and instance
+ * `k/t/x` with a timeout `y` would both get `<saga>/k/t/x/t/y/1`, and so would saga `a/b`'s instance
+ * `c` and saga `a`'s instance `b/c` with one timeout name: one instance's timeout replaced the other's.
  */
 export const timeoutIdName = (name: string): string =>
   name.includes("/") || name.includes("%") ? name.replaceAll("%", "%25").replaceAll("/", "%2F") : name;
+
+/** The id of an instance's timeout `name` scheduled at `version`: `<saga>/<key>/t/<name>/<version>`, parts escaped. */
+export const sagaTimeoutId = (saga: string, key: string, name: string, version: number): string =>
+  `${timeoutIdName(saga)}/${timeoutIdName(key)}/t/${timeoutIdName(name)}/${version}`;
 
 /** The error a commit gets for an outbox entry id the instance still has pending; nothing is written. */
 export function outboxEntryInUse(saga: string, key: string, entryId: string): ValidationError {

@@ -5,6 +5,7 @@ import { AggregateRepository } from "../aggregate/repository.js";
 import { ConcurrencyError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import type { EventEnvelope } from "../events/envelope.js";
 import { defineStream } from "../events/stream.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { QueryBus } from "../messaging/query-bus.js";
@@ -349,4 +350,55 @@ describe("metrics through the OpenTelemetry API", () => {
     expect(result.nextExpectedVersion).toBe(1);
     configureMetrics({ meterProvider: undefined });
   });
+
+  test("a meter that throws (on getMeter, on making an instrument, on add or record) fails nothing it measures", async () => {
+    const broken = () => {
+      throw new Error("meter broke");
+    };
+    const throwingInstruments = {
+      createCounter: () => ({ add: broken }),
+      createUpDownCounter: () => ({ add: broken }),
+      createHistogram: () => ({ record: broken }),
+      createGauge: () => ({ record: broken }),
+    };
+    const makers = { createCounter: broken, createUpDownCounter: broken, createHistogram: broken, createGauge: broken };
+    for (const provider of [
+      { getMeter: broken },
+      { getMeter: () => makers },
+      { getMeter: () => throwingInstruments },
+    ]) {
+      configureMetrics({ meterProvider: provider as never });
+      const store = new InMemoryEventStore();
+      const commands = new CommandBus<{ Open: { payload: { id: string }; result: number } }>();
+      commands.register("Open", async ({ id }) => {
+        const { nextExpectedVersion } = await store.appendToStream(`S-${id}`, [{ type: "A", data: {} }]);
+        return nextExpectedVersion;
+      });
+      // Before: the meter's error came out of the command, after the append had committed.
+      expect(await commands.execute("Open", { id: "1" })).toBe(1);
+      await expect(commands.execute("Nope" as "Open", { id: "1" })).rejects.toMatchObject({
+        code: "HANDLER_NOT_FOUND",
+      });
+      const sagas = new InMemorySagaStore();
+      const runtime = new SagaRuntime({
+        store: sagas,
+        commands: new CommandBus(),
+        sagas: [secretSaga],
+        maxAttempts: 1,
+        retryDelayMs: 0,
+        onError: () => undefined,
+      });
+      const [appended] = await collectAll(store);
+      await runtime.handle({ ...(appended as EventEnvelope), type: "Happened", data: { secret: "s" } } as never);
+      expect((await sagas.load("Watcher", appended?.streamId as string))?.version).toBeGreaterThan(0);
+      expect(await store.getStreamVersion("S-1")).toBe(1);
+    }
+    configureMetrics({ meterProvider: undefined });
+  });
 });
+
+async function collectAll(store: InMemoryEventStore) {
+  const events = [];
+  for await (const event of store.readAll()) events.push(event);
+  return events;
+}

@@ -193,9 +193,14 @@ function meter(): Meter | undefined {
   if (provider !== seen) {
     seen = provider;
     made.clear();
-    const candidate = provider.getMeter(METER_NAME);
+    let candidate: Meter | undefined;
+    try {
+      candidate = provider.getMeter(METER_NAME);
+    } catch {
+      // A provider that throws records nothing: it must not fail what it measures (see guarded).
+    }
     // A no-op provider hands out the API's no-op meter (known by its class name): nothing would be recorded.
-    currentMeter = candidate.constructor?.name === "NoopMeter" ? undefined : candidate;
+    currentMeter = candidate?.constructor?.name === "NoopMeter" ? undefined : candidate;
   }
   return currentMeter;
 }
@@ -206,10 +211,40 @@ function instrument<T>(definition: Definition<T>): T | undefined {
   if (current === undefined) return undefined;
   let value = made.get(definition) as T | undefined;
   if (value === undefined) {
-    value = definition(current);
+    try {
+      value = guarded(definition(current));
+    } catch {
+      return undefined;
+    }
     made.set(definition, value);
   }
   return value;
+}
+
+/**
+ * The instrument with `add` and `record` that never throw. OpenTelemetry asks that an SDK's do not,
+ * but one that did (a broken or hand-written meter) failed the operation it measured after the fact:
+ * an append that had committed was reported failed, with the meter's own error, and a retry without
+ * event ids stored it twice.
+ */
+function guarded<T>(instrument: T): T {
+  const target = instrument as { add?: (...args: unknown[]) => void; record?: (...args: unknown[]) => void };
+  return {
+    add(...args: unknown[]) {
+      try {
+        target.add?.(...args);
+      } catch {
+        // Nothing recorded: see above.
+      }
+    },
+    record(...args: unknown[]) {
+      try {
+        target.record?.(...args);
+      } catch {
+        // Nothing recorded: see above.
+      }
+    },
+  } as T;
 }
 
 // The definitions: plain functions a bundler keeps only when a recording function that uses them is kept.

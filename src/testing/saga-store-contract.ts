@@ -1,6 +1,6 @@
 import { type ConcurrencyError, ErrorCode } from "../errors.js";
 import { ulid } from "../ids.js";
-import { type SagaStore, timeoutIdName } from "../sagas/saga-store.js";
+import { type SagaStore, sagaTimeoutId } from "../sagas/saga-store.js";
 import type { SagaCommit, SagaTimeout } from "../sagas/types.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
@@ -47,7 +47,7 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     ...extra,
   });
   const timeout = (saga: string, key: string, name: string, dueAt: number, version = 1): SagaTimeout => ({
-    id: `${saga}/${key}/t/${timeoutIdName(name)}/${version}`,
+    id: sagaTimeoutId(saga, key, name, version),
     saga,
     key,
     name,
@@ -398,6 +398,53 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
       assertEqual([...claims.values()].filter((n) => n !== 1).length, 0, "claimed more than once");
     },
     60_000,
+  );
+
+  add(
+    "an instance fires and clears its own timeouts only, whatever its saga name and key are a prefix of",
+    async (store, saga) => {
+      const now = Date.now() - 1000;
+      // Keys and saga names one of which starts with the other; and two instances whose ids were one
+      // before saga and key were escaped in them (saga `<s>/x` key `k`, saga `<s>` key `x/k`).
+      const instances: [string, string][] = [
+        [saga, "1"],
+        [saga, "10"],
+        [saga, "1/t/n"],
+        [`${saga}-x`, "1"],
+        [`${saga}/x`, "k"],
+        [saga, "x/k"],
+      ];
+      for (const [s, k] of instances) await store.commit(first(s, k, { schedule: [timeout(s, k, "n", now)] }));
+      // Each look claims every due timeout for 1 ms, later than the last look's lease.
+      let at = now + 10_000_000;
+      const pending = async () => {
+        at += 10;
+        return (await store.claimDueTimeouts({ now: at, owner: ulid(), leaseMs: 1, limit: 1000 }))
+          .filter((t) => t.saga.startsWith(saga))
+          .map((t) => `${t.saga} ${t.key} ${t.id}`)
+          .sort();
+      };
+      const all = instances.map(([s, k]) => `${s} ${k} ${timeout(s, k, "n", now).id}`).sort();
+      assertEqual(await pending(), all, "every instance keeps its own timeout");
+      // Instance "1" commits the firing of each of the others' timeouts: refused, or accepted without removing it.
+      for (const [s, k] of instances.slice(1)) {
+        const version = (await store.load(saga, "1"))?.version ?? 1;
+        const firedTimeoutId = timeout(s, k, "n", now).id;
+        await store.commit({ ...first(saga, "1"), expectedVersion: version, firedTimeoutId }).catch(() => undefined);
+      }
+      assertEqual(await pending(), all, "no instance fired or cleared another's timeout");
+      const version = (await store.load(saga, "1"))?.version ?? 1;
+      await store.commit({
+        ...first(saga, "1"),
+        expectedVersion: version,
+        firedTimeoutId: timeout(saga, "1", "n", now).id,
+      });
+      assertEqual(
+        await pending(),
+        all.filter((each) => each !== `${saga} 1 ${timeout(saga, "1", "n", now).id}`),
+        "its own fired",
+      );
+    },
   );
 
   add("nextDueAt: the earliest pending due time, or a held timeout's lease end", async (store, saga) => {
