@@ -1,7 +1,7 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 28.3 KB today (28,928 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 28.3 KB today (28,985 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. History: 28.4, then 27.9 once each metric instrument became a definition of its own; 28.7
  * with stream deletion's methods on the EventStore base class; 29.2 with the DynamoDB store obeying
  * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1
@@ -51,7 +51,9 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // 28.3 KB (28,928 bytes, stop 38): appends to the $streams system stream refused by the core (a
 // forged $stream-deleted could drop a live stream's read model), and an event's metadata field
 // holding undefined no longer erases the append's shared value, +117.
-const CEILING_GZIP_BYTES = 28.3 * 1024;
+// 28.4 KB (28,985 bytes, stop 38): a meter provider that throws no longer fails the append it
+// measures (instruments made and used behind try/catch), +57.
+const CEILING_GZIP_BYTES = 28.4 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
