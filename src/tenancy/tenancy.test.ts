@@ -456,6 +456,55 @@ describe("tenancy()", () => {
     await expect(evicted).rejects.toMatchObject({ code: TenancyErrorCode.InvalidTenant });
   });
 
+  test("options that are not what they must be are refused with a ValidationError when tenancy() is called, not a TypeError at the first request", async () => {
+    const stores = () => ({ eventStore: new InMemoryEventStore() });
+    const refused = (options: unknown, path: (string | number)[]) => {
+      expect(() => tenancy(options as never)).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.Validation,
+          issues: expect.arrayContaining([expect.objectContaining({ path })]),
+        }),
+      );
+    };
+    refused(undefined, []);
+    refused({}, ["stores"]);
+    refused({ stores: "events" }, ["stores"]);
+    refused({ stores, services: {} }, ["services"]);
+    refused({ stores, knows: true }, ["knows"]);
+    refused({ stores, maxTenants: 0 }, ["maxTenants"]);
+    // Quotas that are not an object of limits would otherwise mean no limits at all (a number) or a TypeError (null).
+    refused({ stores, quotas: null }, ["quotas"]);
+    refused({ stores, quotas: 100 }, ["quotas"]);
+    refused({ stores, quotas: { appendsPerWindow: -1 } }, ["quotas", "appendsPerWindow"]);
+    // A quota function's answer is checked per tenant, before the factory runs.
+    let made = 0;
+    const perTenant = tenancy({
+      stores: () => {
+        made++;
+        return { eventStore: new InMemoryEventStore() };
+      },
+      quotas: (tenant) => (tenant === "acme" ? (null as never) : ("1000" as never)),
+    });
+    for (const tenant of ["acme", "globex"]) {
+      await expect(perTenant.forTenant(tenant)).rejects.toMatchObject({ code: ErrorCode.Validation });
+    }
+    expect(made).toBe(0);
+  });
+
+  test("a factory that gives no event store is refused with a ValidationError, not cached, and what it made is closed", async () => {
+    const closed: string[] = [];
+    const pool = { close: async () => void closed.push("pool") };
+    for (const made of [undefined, null, { pool }, { eventStore: {}, pool }, { eventStore: "events", pool }]) {
+      const tenants = tenancy({ stores: () => made as never });
+      await expect(tenants.forTenant("acme")).rejects.toMatchObject({
+        name: "ValidationError",
+        code: ErrorCode.Validation,
+      });
+      expect(tenants.size).toBe(0);
+    }
+    expect(closed).toEqual(["pool", "pool", "pool"]);
+  });
+
   test("a projection runs per tenant over that tenant's stores only (services)", async () => {
     const tenants = tenancy({
       stores: () => ({ eventStore: new InMemoryEventStore(), readModels: new InMemoryReadModelStore() }),
