@@ -329,6 +329,48 @@ describe("tenancy()", () => {
     expect(await acme.getStreamVersion("Cart-404")).toBe(0);
   });
 
+  test("defence in depth: the other tenant's hard-deleted stream is refused to deletions too, which would tell that it was, its version and how it ended; probes answer as for a stream that never was", async () => {
+    const shared = new InMemoryEventStore();
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = (await tenants.forTenant("acme")).stores.eventStore;
+    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    await globex.appendToStream("Cart-1", [
+      { type: "Added", data: {} },
+      { type: "Added", data: {} },
+    ]);
+    expect((await globex.deleteStream("Cart-1", { mode: "hard" })).changed).toBe(true);
+    // Hard-deleted around the tenancy layer: nobody's stamp on its $stream-deleted event.
+    await shared.appendToStream("Cart-9", [{ type: "Added", data: {}, metadata: { tenantId: "acme" } }]);
+    await shared.deleteStream("Cart-9", { mode: "hard" });
+    const outcome = (call: () => Promise<unknown>) =>
+      call().then(
+        (answer) => answer,
+        (e: unknown) => (e as { code?: string }).code,
+      );
+    for (const stream of ["Cart-1", "Cart-9"]) {
+      for (const call of [
+        () => acme.deleteStream(stream),
+        () => acme.deleteStream(stream, { mode: "hard" }),
+        () => acme.restoreStream(stream),
+        () => acme.truncateStream(stream, { before: 1 }),
+      ]) {
+        expect(await outcome(call)).toBe(TenancyErrorCode.Isolation);
+      }
+      // A stream that never was answers the same to these two.
+      expect(await acme.getStreamVersion(stream)).toBe(0);
+      expect(await acme.streamExists(stream)).toBe(false);
+    }
+    // A stream that never was: the deletions say so, as before.
+    for (const call of [() => acme.deleteStream("Cart-404"), () => acme.restoreStream("Cart-404")]) {
+      expect(await outcome(call)).toBe(ErrorCode.StreamNotFound);
+    }
+    // The tenant's own hard-deleted stream answers as it did.
+    await acme.appendToStream("Cart-2", [{ type: "Added", data: {} }]);
+    expect((await acme.deleteStream("Cart-2", { mode: "hard" })).changed).toBe(true);
+    expect(await acme.deleteStream("Cart-2", { mode: "hard" })).toMatchObject({ changed: false, version: 1 });
+    expect(await outcome(() => acme.restoreStream("Cart-2"))).toBe(ErrorCode.StreamDeleted);
+  });
+
   test("a subscription through another wrapper's reads neither handles nor reports the other tenant's event", async () => {
     // A wrapped store that overrides the public reads takes the checking handler, not the core's read check.
     class Wrapped extends InMemoryEventStore {
