@@ -14,6 +14,7 @@ import { registerContract } from "../testing/contract.js";
 import { tenantIsolationContract } from "../testing/tenant-isolation-contract.js";
 import { TenancyErrorCode } from "./errors.js";
 import { QuotaCounter } from "./quotas.js";
+import { assertSharedStoreMatchesModel } from "./shared-store-model.fixture.test.ts";
 import { tenancy } from "./tenancy.js";
 import { TENANT_METADATA_KEY, TenantEventStore } from "./tenant-event-store.js";
 import { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId, tenantIdentifier } from "./tenant-id.js";
@@ -369,6 +370,10 @@ describe("tenancy()", () => {
     expect((await acme.deleteStream("Cart-2", { mode: "hard" })).changed).toBe(true);
     expect(await acme.deleteStream("Cart-2", { mode: "hard" })).toMatchObject({ changed: false, version: 1 });
     expect(await outcome(() => acme.restoreStream("Cart-2"))).toBe(ErrorCode.StreamDeleted);
+  });
+
+  test("defence in depth, model-based: no sequence of one tenant's appends, probes, reads, deletions, restores and truncations on a store shared by mistake answers otherwise than on a store of its own, but for refusals (fast-check)", async () => {
+    await assertSharedStoreMatchesModel(async () => new InMemoryEventStore(), 1000);
   });
 
   test("a subscription through another wrapper's reads neither handles nor reports the other tenant's event", async () => {
