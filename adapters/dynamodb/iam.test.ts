@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { ErrorCode } from "../../src/index.js";
 import {
   type DynamoDbIamAction,
   type DynamoDbStoreName,
@@ -203,6 +204,35 @@ describe("dynamoDbTenantStatement: a role limited to one tenant's keys of a shar
     expect(statement.Condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]).toEqual([
       `\${aws:PrincipalTag/tenant}#*`,
     ]);
+  });
+
+  test("a table ARN with a wildcard, no stores, an unknown store or the saga store are refused with a ValidationError, not a TypeError or a statement IAM would refuse or widen", () => {
+    const refused = (options: unknown, path: (string | number)[]) =>
+      expect(() => dynamoDbTenantStatement(options as never)).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.Validation,
+          issues: expect.arrayContaining([expect.objectContaining({ path })]),
+        }),
+      );
+    refused(null, []);
+    for (const arn of [
+      "*",
+      "arn:aws:dynamodb:eu-west-1:123456789012:table/*",
+      "arn:aws:dynamodb:*:*:table/events",
+      "",
+      5,
+    ]) {
+      refused({ tableArn: arn, tenant: "acme", stores: ["eventStore"] }, ["tableArn"]);
+    }
+    refused({ tableArn, tenant: "acme", stores: [] }, ["stores"]);
+    refused({ tableArn, tenant: "acme", stores: "eventStore" }, ["stores"]);
+    refused({ tableArn, tenant: "acme", stores: ["eventStore", "sagaStore"] }, ["stores", 1]);
+    refused({ tableArn, tenant: "acme", stores: ["eventStores"] }, ["stores", 0]);
+    refused({ tableArn, tenant: "acme", stores: ["toString"] }, ["stores", 0]);
+    // A CDK token stands for the ARN.
+    expect(
+      dynamoDbTenantStatement({ tableArn: "${Token[TOKEN.42]}", tenant: "acme", stores: ["eventStore"] }).Resource,
+    ).toEqual(["${Token[TOKEN.42]}"]);
   });
 
   test("anything else is refused: a wildcard, another separator, an upper-case id", () => {

@@ -11,6 +11,7 @@
  * to the table's ARN (no index is used).
  */
 
+import { type Issue, ValidationError } from "../../src/index.js";
 import { TENANT_KEY_SEPARATOR, tenantKeyPrefix } from "./layout.js";
 
 /** An IAM action of the DynamoDB service. */
@@ -239,13 +240,47 @@ const POLICY_VARIABLE = /^\$\{aws:[A-Za-z]+(\/[A-Za-z0-9_.:+=@-]+)?\}$/;
  * @throws {ValidationError} a tenant that is neither a tenant id nor a policy variable.
  */
 export function dynamoDbTenantStatement(options: DynamoDbTenantStatementOptions): DynamoDbPolicyStatement {
+  if (typeof options !== "object" || options === null) {
+    throw new ValidationError("Invalid DynamoDB tenant statement", [
+      { path: [], message: "options must be an object" },
+    ]);
+  }
   const prefix = POLICY_VARIABLE.test(options.tenant)
     ? options.tenant + TENANT_KEY_SEPARATOR
     : tenantKeyPrefix(options.tenant);
+  const issues = tenantStatementIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid DynamoDB tenant statement", issues);
   return {
     Effect: "Allow",
     Action: dynamoDbRunTimeActions(options.stores).filter((action) => action !== "dynamodb:Scan"),
     Resource: [options.tableArn],
     Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${prefix}*`] } },
   };
+}
+
+/**
+ * What else is wrong with a tenant statement's options: a table ARN with an IAM wildcard (the role
+ * would reach every table it matches, not the one shared table), and stores that are none, unknown,
+ * or the saga store (its listing is a Scan, which the role must not have). A CDK token stands for
+ * an ARN and passes.
+ */
+function tenantStatementIssues(options: DynamoDbTenantStatementOptions): Issue[] {
+  const issues: Issue[] = [];
+  const { tableArn, stores } = options;
+  if (typeof tableArn !== "string" || tableArn === "" || /[*?]/.test(tableArn)) {
+    issues.push({ path: ["tableArn"], message: "tableArn must be the shared table's ARN, without a wildcard" });
+  }
+  if (!Array.isArray(stores) || stores.length === 0) {
+    issues.push({ path: ["stores"], message: "stores must name at least one store" });
+    return issues;
+  }
+  stores.forEach((store: unknown, index) => {
+    if (typeof store !== "string" || store === "sagaStore" || !Object.hasOwn(dynamoDbIamActions, store)) {
+      issues.push({
+        path: ["stores", index],
+        message: "not a store that can run under a tenant's role (the saga store lists with a Scan)",
+      });
+    }
+  });
+  return issues;
 }

@@ -192,6 +192,29 @@ describe("schema per tenant", () => {
     expect(tenantSchemaName("a", { schemaPrefix: "x".repeat(62) })).toBe(`${"x".repeat(62)}a`);
   });
 
+  test("options of null are no options, and a client that is not one is a ValidationError, not a TypeError", async () => {
+    expect(tenantSchemaName("acme", null as never)).toBe("tenant_acme");
+    const listed = await listTenantSchemas(sql, null as never);
+    expect(listed.every((entry) => entry.schema.startsWith("tenant_"))).toBe(true);
+    for (const client of [undefined, null, {}, "postgres://u:secret@h/db"]) {
+      const notClient = client as unknown as PostgresSql;
+      for (const run of [
+        () => listTenantSchemas(notClient),
+        () => migrateTenantSchemas(notClient),
+        () => ensureTenantSchema(notClient, "acme"),
+        () => dropTenantSchema(notClient, "acme"),
+      ]) {
+        const refused = await run().then(
+          () => "accepted",
+          (error: unknown) => error,
+        );
+        expect(refused).toBeInstanceOf(ValidationError);
+        expect((refused as ValidationError).issues.map((i) => i.path)).toEqual([["sql"]]);
+        expect(String((refused as Error).message)).not.toContain("secret");
+      }
+    }
+  });
+
   test("two tenants never share a schema: distinct ids, distinct names (property)", () => {
     const tenantIds = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,47}$/);
     fc.assert(

@@ -27,7 +27,7 @@ const SCHEMA_PREFIX_PATTERN = /^[a-z_][a-z0-9_]{0,61}$/;
 
 /** The prefix given, or the default, once checked: the same check for naming, listing and migrating. */
 function schemaPrefixOf(options: TenantSchemaOptions): string {
-  const prefix = options.schemaPrefix ?? DEFAULT_TENANT_SCHEMA_PREFIX;
+  const prefix = options?.schemaPrefix ?? DEFAULT_TENANT_SCHEMA_PREFIX;
   if (typeof prefix !== "string" || !SCHEMA_PREFIX_PATTERN.test(prefix) || prefix.startsWith("pg_")) {
     throw new ValidationError("Invalid tenant schema options", [
       {
@@ -40,6 +40,18 @@ function schemaPrefixOf(options: TenantSchemaOptions): string {
   return prefix;
 }
 
+/** Options of null are none, as for the stores' calls (not a TypeError). */
+const given = (options: TenantSchemaOptions | null | undefined): TenantSchemaOptions => options ?? {};
+
+/** Refuses what is not a postgres.js client before anything runs (not a TypeError, nor a cache keyed by it). */
+function assertClient(sql: unknown): void {
+  if (typeof sql !== "function") {
+    throw new ValidationError("Invalid tenant schema options", [
+      { path: ["sql"], message: "sql must be a postgres.js client (postgres(...))" },
+    ]);
+  }
+}
+
 /**
  * The schema holding a tenant's tables: `<schemaPrefix><tenantIdentifier(tenant)>`, e.g. `tenant_acme`
  * or `tenant_acme_eu` for `acme-eu`: the core's tenant ids, with `-` as `_` so that the name needs no
@@ -49,7 +61,8 @@ function schemaPrefixOf(options: TenantSchemaOptions): string {
  * @throws {ValidationError} an empty or malformed prefix, or one that makes no valid schema name
  * (over 63 characters, `pg_…`).
  */
-export function tenantSchemaName(tenant: string, options: TenantSchemaOptions = {}): string {
+export function tenantSchemaName(tenant: string, optionsGiven: TenantSchemaOptions = {}): string {
+  const options = given(optionsGiven);
   const prefix = schemaPrefixOf(options);
   const schema = `${prefix}${tenantIdentifier(tenantId(tenant))}`;
   // The schema rules (length, characters, no pg_) are the stores' own.
@@ -71,8 +84,10 @@ const ensured = new WeakMap<object, Map<string, Promise<MigrateResult>>>();
 export async function ensureTenantSchema(
   sql: PostgresSql,
   tenant: string,
-  options: TenantSchemaOptions = {},
+  optionsGiven: TenantSchemaOptions = {},
 ): Promise<string> {
+  const options = given(optionsGiven);
+  assertClient(sql);
   const schema = tenantSchemaName(tenant, options);
   const key = `${schema}.${options.tablePrefix ?? ""}`;
   let forClient = ensured.get(sql);
@@ -95,7 +110,12 @@ export async function ensureTenantSchema(
  * The tenants that have a migrated schema (one holding the migrations table), by tenant id.
  * @throws {ValidationError} an empty or malformed prefix, before anything is read.
  */
-export async function listTenantSchemas(sql: PostgresSql, options: TenantSchemaOptions = {}): Promise<TenantSchema[]> {
+export async function listTenantSchemas(
+  sql: PostgresSql,
+  optionsGiven: TenantSchemaOptions = {},
+): Promise<TenantSchema[]> {
+  const options = given(optionsGiven);
+  assertClient(sql);
   const prefix = schemaPrefixOf(options);
   const migrationsTable = `${options.tablePrefix ?? ""}migrations`;
   return guard("listTenantSchemas", async () => {
@@ -134,8 +154,9 @@ export interface TenantMigrateResult extends MigrateResult {
  */
 export async function migrateTenantSchemas(
   sql: PostgresSql,
-  options: TenantSchemaOptions = {},
+  optionsGiven: TenantSchemaOptions = {},
 ): Promise<TenantMigrateResult[]> {
+  const options = given(optionsGiven);
   const results: TenantMigrateResult[] = [];
   for (const { tenant, schema } of await listTenantSchemas(sql, options)) {
     const result = await migrate(sql, { schema, tablePrefix: options.tablePrefix });
@@ -152,8 +173,10 @@ export async function migrateTenantSchemas(
 export async function dropTenantSchema(
   sql: PostgresSql,
   tenant: string,
-  options: TenantSchemaOptions = {},
+  optionsGiven: TenantSchemaOptions = {},
 ): Promise<void> {
+  const options = given(optionsGiven);
+  assertClient(sql);
   const schema = tenantSchemaName(tenant, options);
   const names = tableNames({ schema, tablePrefix: options.tablePrefix });
   await guard("dropTenantSchema", () =>

@@ -29,6 +29,12 @@ describe("d1TenantDatabases (stand-in binding objects)", () => {
     }
   });
 
+  test("each tenant's driver takes maxBatchStatements (50 on D1's Free plan), 1,000 by default", () => {
+    expect(d1TenantDatabases({ env, bindings: { acme: "DB_ACME" } }).driver("acme").maxBatchStatements).toBe(1000);
+    const free = d1TenantDatabases({ env, bindings: { acme: "DB_ACME" }, maxBatchStatements: 50 });
+    expect(free.driver("acme").maxBatchStatements).toBe(50);
+  });
+
   test("two tenants are never handed one database: any map naming a binding twice is refused", () => {
     fc.assert(
       fc.property(
@@ -71,6 +77,8 @@ describe("d1TenantDatabases (stand-in binding objects)", () => {
       { env, bindings: { Acme: "DB_ACME" } },
       { env, bindings: { acme: "" } },
       { env, bindings: { acme: 1 } },
+      { env, bindings: { acme: "DB_ACME" }, maxBatchStatements: 0 },
+      { env, bindings: { acme: "DB_ACME" }, maxBatchStatements: "50" },
     ]) {
       expect(() => d1TenantDatabases(options as never)).toThrow(
         expect.objectContaining({ code: ErrorCode.Validation }),

@@ -6,7 +6,7 @@ import {
   UnknownTenantError,
   ValidationError,
 } from "../../src/index.js";
-import { type D1DatabaseLike, d1Driver } from "./d1-driver.js";
+import { D1_MAX_BATCH_STATEMENTS, type D1DatabaseLike, d1Driver } from "./d1-driver.js";
 import type { SqliteDriver } from "./driver.js";
 
 /** Each tenant's D1 binding name: a map, or a function that answers `undefined` for a tenant not served. */
@@ -21,6 +21,11 @@ export interface D1TenantDatabasesOptions {
    * function must give each tenant its own.
    */
   readonly bindings: D1TenantBindings;
+  /**
+   * Each tenant's driver's `maxBatchStatements` (see `d1Driver`): 1,000 by default (Workers Paid's
+   * queries per invocation); pass 50 on the Free plan.
+   */
+  readonly maxBatchStatements?: number;
 }
 
 /** The tenant -> D1 database mapping `d1TenantDatabases()` makes, for `tenancy({ knows, stores })`. */
@@ -45,6 +50,7 @@ export function d1TenantDatabases(options: D1TenantDatabasesOptions): D1TenantDa
   const issues = optionIssues(options);
   if (issues.length > 0) throw new ValidationError("Invalid D1 tenant databases options", issues);
   const { env, bindings } = options;
+  const driverOptions = { maxBatchStatements: options.maxBatchStatements ?? D1_MAX_BATCH_STATEMENTS };
   const nameOf = (tenant: string): string | undefined => {
     if (!isTenantId(tenant)) return undefined;
     // Own keys only: a tenant named "constructor" must not find Object.prototype's.
@@ -64,7 +70,7 @@ export function d1TenantDatabases(options: D1TenantDatabasesOptions): D1TenantDa
       const id = tenantId(tenant);
       const db = databaseOf(id);
       if (db === undefined) throw new UnknownTenantError(id);
-      return d1Driver(db);
+      return d1Driver(db, driverOptions);
     },
   };
 }
@@ -72,6 +78,10 @@ export function d1TenantDatabases(options: D1TenantDatabasesOptions): D1TenantDa
 function optionIssues(options: D1TenantDatabasesOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
   const issues: Issue[] = [];
+  const { maxBatchStatements } = options;
+  if (maxBatchStatements !== undefined && (!Number.isSafeInteger(maxBatchStatements) || maxBatchStatements < 1)) {
+    issues.push({ path: ["maxBatchStatements"], message: "maxBatchStatements must be a positive integer" });
+  }
   if (typeof options.env !== "object" || options.env === null) {
     issues.push({ path: ["env"], message: "env must be the Worker's bindings object" });
   }

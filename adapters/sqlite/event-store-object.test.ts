@@ -104,6 +104,29 @@ describe("DurableObjectEventStore", () => {
     const broken = (await response.json()) as { error?: { code: string; message: string; fields: object } };
     expect(broken.error).toMatchObject({ code: ErrorCode.Service, fields: { serviceCode: "INTERNAL" } });
     expect(JSON.stringify(broken)).not.toMatch(/secret|TypeError|srv/);
+    // Options of null are none; a live that is not a LiveSubscribers is refused before the append,
+    // which would otherwise commit and then answer an error (its notify failing).
+    const position = () =>
+      handleEventStoreRequest(
+        served,
+        new Request("https://x/lastPosition", { method: "POST", body: "{}" }),
+        null as never,
+      );
+    expect((await (await position()).json()) as object).toMatchObject({ ok: true });
+    const before = await served.getLastGlobalPosition();
+    for (const live of [null, {}, { accept: () => undefined }]) {
+      const refused = await handleEventStoreRequest(
+        served,
+        new Request("https://x/append", {
+          method: "POST",
+          body: JSON.stringify({ streamId: "Live-typo-1", events: [{ type: "A", data: 1 }] }),
+        }),
+        { live: live as never },
+      );
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ ok: false, error: { code: ErrorCode.Validation } });
+    }
+    expect(await served.getLastGlobalPosition()).toBe(before);
   });
 
   test("a body that is not JSON, not an object (null, an array, a number…), or whose options are not an object: a ValidationError, 400, nothing written (fast-check)", async () => {

@@ -76,17 +76,24 @@ export async function handleEventStoreRequest(
 ): Promise<Response> {
   const url = new URL(request.url);
   const operation = url.pathname.slice(1);
-  const maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+  // Options of null are none; checked before anything is read or written (a live that is not one
+  // would fail after an append committed, answering an error for an append that was stored).
+  const { maxReplyBytes = DEFAULT_MAX_REPLY_BYTES, live } = options ?? {};
   try {
     if (!Number.isSafeInteger(maxReplyBytes) || maxReplyBytes < 1) {
       throw new ValidationError("Invalid event store request options", [
         { path: ["maxReplyBytes"], message: "maxReplyBytes must be a positive integer" },
       ]);
     }
-    if (operation === "subscribe" && options.live !== undefined) {
+    if (live !== undefined && (typeof live?.accept !== "function" || typeof live.notify !== "function")) {
+      throw new ValidationError("Invalid event store request options", [
+        { path: ["live"], message: "live must be the object's LiveSubscribers" },
+      ]);
+    }
+    if (operation === "subscribe" && live !== undefined) {
       const after = url.searchParams.get("after") ?? "0";
       try {
-        return options.live.accept(
+        return live.accept(
           request,
           /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN,
           filterFromQuery(url.searchParams),
@@ -116,7 +123,7 @@ export async function handleEventStoreRequest(
     const value = await serve(store, operation as Exclude<Operation, "readStream" | "readAll">, body);
     // Pushed after the commit, without holding up the reply; a failure is logged and the next
     // append delivers again from each subscriber's position.
-    if (operation === "append") options.live?.notify();
+    if (operation === "append") live?.notify();
     return Response.json({ ok: true, value } satisfies WireReply);
   } catch (error) {
     // The status the HTTP adapters give the same error (a bad request 400, a conflict 409, …); the

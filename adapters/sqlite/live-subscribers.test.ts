@@ -93,6 +93,33 @@ describe("LiveSubscribers (stand-in hibernation API)", () => {
     expect(live.message(socket as never, "not json")).toBe(false);
   });
 
+  test("a paused subscriber that repeats an acknowledgement of nothing new is still dropped after ackTimeoutMs, and its repeats start no delivery", async () => {
+    const store = new InMemoryEventStore();
+    const { subscribe, append, live } = setup({ maxUnacknowledged: 4, ackTimeoutMs: 600 }, store);
+    const socket = await subscribe();
+    await append(6);
+    live.message(socket as never, '{"kind":"ack","received":2}');
+    await live.deliver();
+    expect(socket.events()).toHaveLength(6);
+    await append(4);
+    expect(socket.events()).toHaveLength(6); // paused: 6 sent, 2 acknowledged
+    let reads = 0;
+    const readAll = store.readAll.bind(store);
+    store.readAll = ((options) => {
+      reads++;
+      return readAll(options);
+    }) as typeof store.readAll;
+    // Acknowledgements of what it acknowledged already (or less), every 100 ms past the timeout.
+    for (let i = 0; i < 8; i++) {
+      expect(live.message(socket as never, `{"kind":"ack","received":${i % 3}}`)).toBe(true);
+      await Bun.sleep(100);
+    }
+    expect(reads).toBe(0);
+    await append(1);
+    expect(socket.closed).toEqual({ code: 4008, reason: "slow-consumer" });
+    expect(socket.events()).toHaveLength(6);
+  });
+
   test("maxSubscribers caps the sockets with TooManyLiveClientsError; a closed one frees its slot", async () => {
     const { subscribe, live, upgrade, sockets } = setup({ maxSubscribers: 2 });
     await subscribe();

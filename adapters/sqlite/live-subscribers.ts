@@ -211,6 +211,9 @@ export class LiveSubscribers {
     if (attachment === null || typeof attachment.sent !== "number" || received === undefined) return false;
     // A count the server never sent is a client's mistake: it must not open the window wider.
     const acked = Math.min(attachment.sent, Math.max(attachment.acked, received));
+    // One that acknowledges nothing new is no acknowledgement: a paused client repeating it must
+    // neither put off its ackTimeoutMs nor start a delivery to every subscriber with each message.
+    if (acked === attachment.acked) return true;
     socket.serializeAttachment({ ...attachment, acked, ackedAt: Date.now() } satisfies Attachment);
     if (attachment.sent - attachment.acked >= this.#window) this.notify();
     return true;

@@ -34,8 +34,10 @@ export abstract class CheckpointStore {
   async store(id: string, position: number, options: StoreCheckpointOptions = {}): Promise<void> {
     assertCheckpointId(id);
     assertPosition(position, "position");
-    if (options.expected !== undefined) assertPosition(options.expected, "expected");
-    return this.writeCheckpoint(id, position, options.expected);
+    // null is no options, as for the event store's calls (not a TypeError).
+    const expected = options?.expected;
+    if (expected !== undefined) assertPosition(expected, "expected");
+    return this.writeCheckpoint(id, position, expected);
   }
 
   /** Forgets a checkpoint; the next `load` returns undefined. Deleting an unknown id does nothing. */

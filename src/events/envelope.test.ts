@@ -63,6 +63,15 @@ describe("prepareEvents", () => {
     expect(Object.getPrototypeOf(own?.metadata)).toBe(Object.prototype);
     expect(Object.hasOwn(own?.metadata ?? {}, "__proto__")).toBe(true);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // Metadata that is not an object, with shared metadata: the ValidationError naming it, not a TypeError.
+    for (const bad of [null, "x", 5, []]) {
+      expect(() => prepareEvents([{ type: "A", data: null, metadata: bad as never }], { correlationId: "s" })).toThrow(
+        expect.objectContaining({
+          name: "ValidationError",
+          issues: [expect.objectContaining({ path: [0, "metadata"] })],
+        }),
+      );
+    }
   });
 
   test("an event's own timestamp is kept as the same instant in UTC; text that is not an ISO date-time is refused", () => {

@@ -160,7 +160,8 @@ export function prepareEvents(
  */
 function mergedMetadata(shared: EventMetadata, own: EventMetadata | undefined): EventMetadata {
   const merged: Record<string, unknown> = { ...shared, ...own };
-  if (own === undefined) return merged;
+  // Not an object (null, say): refused with its issue once every event is checked; nothing to keep.
+  if (typeof own !== "object" || own === null) return merged;
   for (const key of Object.keys(own)) {
     if (own[key] === undefined && Object.hasOwn(shared, key)) {
       // defineProperty: a "__proto__" key stays a key, as the spread above keeps it.

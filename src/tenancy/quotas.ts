@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors.js";
+import { type Issue, ValidationError } from "../errors.js";
 import { TenantQuotaExceededError } from "./errors.js";
 
 /**
@@ -66,12 +66,26 @@ export class QuotaCounter {
 }
 
 function assertQuotas(quotas: TenantQuotas): void {
+  const issues = quotaIssues(quotas);
+  if (issues.length > 0) throw new ValidationError("Invalid tenant quotas", issues);
+}
+
+/**
+ * What is wrong with a tenant's quotas: they must be a plain object (or `undefined`: no limits) whose
+ * limits are positive integers. Anything else (`null`, a number, a string) is refused rather than
+ * read as no limits at all.
+ */
+export function quotaIssues(quotas: unknown): Issue[] {
+  if (quotas === undefined) return [];
+  if (typeof quotas !== "object" || quotas === null || Array.isArray(quotas)) {
+    return [{ path: [], message: "quotas must be an object of limits (windowMs, appendsPerWindow, ...)" }];
+  }
+  const issues: Issue[] = [];
   for (const key of ["windowMs", "appendsPerWindow", "eventsPerWindow", "eventsPerAppend"] as const) {
-    const value = quotas[key];
+    const value = (quotas as TenantQuotas)[key];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
-      throw new ValidationError("Invalid tenant quotas", [
-        { path: [key], message: `${key} must be a positive integer` },
-      ]);
+      issues.push({ path: [key], message: `${key} must be a positive integer` });
     }
   }
+  return issues;
 }

@@ -14,6 +14,7 @@ import { registerContract } from "../testing/contract.js";
 import { tenantIsolationContract } from "../testing/tenant-isolation-contract.js";
 import { TenancyErrorCode } from "./errors.js";
 import { QuotaCounter } from "./quotas.js";
+import { assertSharedStoreMatchesModel } from "./shared-store-model.fixture.test.ts";
 import { tenancy } from "./tenancy.js";
 import { TENANT_METADATA_KEY, TenantEventStore } from "./tenant-event-store.js";
 import { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId, tenantIdentifier } from "./tenant-id.js";
@@ -329,6 +330,52 @@ describe("tenancy()", () => {
     expect(await acme.getStreamVersion("Cart-404")).toBe(0);
   });
 
+  test("defence in depth: the other tenant's hard-deleted stream is refused to deletions too, which would tell that it was, its version and how it ended; probes answer as for a stream that never was", async () => {
+    const shared = new InMemoryEventStore();
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = (await tenants.forTenant("acme")).stores.eventStore;
+    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    await globex.appendToStream("Cart-1", [
+      { type: "Added", data: {} },
+      { type: "Added", data: {} },
+    ]);
+    expect((await globex.deleteStream("Cart-1", { mode: "hard" })).changed).toBe(true);
+    // Hard-deleted around the tenancy layer: nobody's stamp on its $stream-deleted event.
+    await shared.appendToStream("Cart-9", [{ type: "Added", data: {}, metadata: { tenantId: "acme" } }]);
+    await shared.deleteStream("Cart-9", { mode: "hard" });
+    const outcome = (call: () => Promise<unknown>) =>
+      call().then(
+        (answer) => answer,
+        (e: unknown) => (e as { code?: string }).code,
+      );
+    for (const stream of ["Cart-1", "Cart-9"]) {
+      for (const call of [
+        () => acme.deleteStream(stream),
+        () => acme.deleteStream(stream, { mode: "hard" }),
+        () => acme.restoreStream(stream),
+        () => acme.truncateStream(stream, { before: 1 }),
+      ]) {
+        expect(await outcome(call)).toBe(TenancyErrorCode.Isolation);
+      }
+      // A stream that never was answers the same to these two.
+      expect(await acme.getStreamVersion(stream)).toBe(0);
+      expect(await acme.streamExists(stream)).toBe(false);
+    }
+    // A stream that never was: the deletions say so, as before.
+    for (const call of [() => acme.deleteStream("Cart-404"), () => acme.restoreStream("Cart-404")]) {
+      expect(await outcome(call)).toBe(ErrorCode.StreamNotFound);
+    }
+    // The tenant's own hard-deleted stream answers as it did.
+    await acme.appendToStream("Cart-2", [{ type: "Added", data: {} }]);
+    expect((await acme.deleteStream("Cart-2", { mode: "hard" })).changed).toBe(true);
+    expect(await acme.deleteStream("Cart-2", { mode: "hard" })).toMatchObject({ changed: false, version: 1 });
+    expect(await outcome(() => acme.restoreStream("Cart-2"))).toBe(ErrorCode.StreamDeleted);
+  });
+
+  test("defence in depth, model-based: no sequence of one tenant's appends, probes, reads, deletions, restores and truncations on a store shared by mistake answers otherwise than on a store of its own, but for refusals (fast-check)", async () => {
+    await assertSharedStoreMatchesModel(async () => new InMemoryEventStore(), 1000);
+  });
+
   test("a subscription through another wrapper's reads neither handles nor reports the other tenant's event", async () => {
     // A wrapped store that overrides the public reads takes the checking handler, not the core's read check.
     class Wrapped extends InMemoryEventStore {
@@ -454,6 +501,55 @@ describe("tenancy()", () => {
       evicted = tenants.evict("Not Valid");
     }).not.toThrow();
     await expect(evicted).rejects.toMatchObject({ code: TenancyErrorCode.InvalidTenant });
+  });
+
+  test("options that are not what they must be are refused with a ValidationError when tenancy() is called, not a TypeError at the first request", async () => {
+    const stores = () => ({ eventStore: new InMemoryEventStore() });
+    const refused = (options: unknown, path: (string | number)[]) => {
+      expect(() => tenancy(options as never)).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.Validation,
+          issues: expect.arrayContaining([expect.objectContaining({ path })]),
+        }),
+      );
+    };
+    refused(undefined, []);
+    refused({}, ["stores"]);
+    refused({ stores: "events" }, ["stores"]);
+    refused({ stores, services: {} }, ["services"]);
+    refused({ stores, knows: true }, ["knows"]);
+    refused({ stores, maxTenants: 0 }, ["maxTenants"]);
+    // Quotas that are not an object of limits would otherwise mean no limits at all (a number) or a TypeError (null).
+    refused({ stores, quotas: null }, ["quotas"]);
+    refused({ stores, quotas: 100 }, ["quotas"]);
+    refused({ stores, quotas: { appendsPerWindow: -1 } }, ["quotas", "appendsPerWindow"]);
+    // A quota function's answer is checked per tenant, before the factory runs.
+    let made = 0;
+    const perTenant = tenancy({
+      stores: () => {
+        made++;
+        return { eventStore: new InMemoryEventStore() };
+      },
+      quotas: (tenant) => (tenant === "acme" ? (null as never) : ("1000" as never)),
+    });
+    for (const tenant of ["acme", "globex"]) {
+      await expect(perTenant.forTenant(tenant)).rejects.toMatchObject({ code: ErrorCode.Validation });
+    }
+    expect(made).toBe(0);
+  });
+
+  test("a factory that gives no event store is refused with a ValidationError, not cached, and what it made is closed", async () => {
+    const closed: string[] = [];
+    const pool = { close: async () => void closed.push("pool") };
+    for (const made of [undefined, null, { pool }, { eventStore: {}, pool }, { eventStore: "events", pool }]) {
+      const tenants = tenancy({ stores: () => made as never });
+      await expect(tenants.forTenant("acme")).rejects.toMatchObject({
+        name: "ValidationError",
+        code: ErrorCode.Validation,
+      });
+      expect(tenants.size).toBe(0);
+    }
+    expect(closed).toEqual(["pool", "pool", "pool"]);
   });
 
   test("a projection runs per tenant over that tenant's stores only (services)", async () => {

@@ -1,10 +1,11 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
-import { ValidationError } from "../errors.js";
+import { type Issue, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
+import { functionIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { SnapshotStore } from "../snapshot/snapshot-store.js";
 import { UnknownTenantError } from "./errors.js";
-import { QuotaCounter, type TenantQuotas } from "./quotas.js";
+import { QuotaCounter, quotaIssues, type TenantQuotas } from "./quotas.js";
 import { TenantEventStore } from "./tenant-event-store.js";
 import { type TenantId, tenantId } from "./tenant-id.js";
 
@@ -73,12 +74,9 @@ const DEFAULT_MAX_TENANTS = 1_000;
  * event carries the tenant and no event of another tenant is ever returned, cached with a bound.
  */
 export function tenancy<S extends TenantStores, V = undefined>(options: TenancyOptions<S, V>): Tenancy<S, V> {
+  const issues = tenancyIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid tenancy options", issues);
   const maxTenants = options.maxTenants ?? DEFAULT_MAX_TENANTS;
-  if (!Number.isSafeInteger(maxTenants) || maxTenants < 1) {
-    throw new ValidationError("Invalid tenancy options", [
-      { path: ["maxTenants"], message: "maxTenants must be a positive integer" },
-    ]);
-  }
   // Insertion order is recency: a hit is moved to the end, the first entry is the least recently used.
   const cache = new Map<TenantId, Promise<TenantScope<S, V>>>();
 
@@ -88,6 +86,13 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
     const quotas = typeof options.quotas === "function" ? options.quotas(tenant) : options.quotas;
     const quota = quotas === undefined ? undefined : new QuotaCounter(tenant, quotas);
     const made = await options.stores(tenant);
+    if (!isEventStore((made as Partial<TenantStores> | null | undefined)?.eventStore)) {
+      // Nothing to wrap: close what the factory made (it is not cached, so nothing else would).
+      await closeAll(tenant, typeof made === "object" && made !== null ? Object.values(made) : []);
+      throw new ValidationError("Invalid tenant stores", [
+        { path: ["eventStore"], message: "the stores factory must return { eventStore } with an event store" },
+      ]);
+    }
     const stores = { ...made, eventStore: new TenantEventStore(tenant, made.eventStore, quota) } as ScopedStores<S>;
     let services: V;
     try {
@@ -150,10 +155,43 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
   };
 }
 
+/**
+ * What is wrong with the options, found when `tenancy()` is called rather than as a TypeError at the
+ * first request: the callbacks must be functions, and quotas given as an object valid ones.
+ */
+function tenancyIssues(options: Partial<Record<keyof TenancyOptions<TenantStores>, unknown>>): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
+  const issues: Issue[] = [
+    ...functionIssues(options.stores, "stores", true),
+    ...functionIssues(options.services, "services"),
+    ...functionIssues(options.knows, "knows"),
+  ];
+  const maxTenants = options.maxTenants ?? DEFAULT_MAX_TENANTS;
+  if (typeof maxTenants !== "number" || !Number.isSafeInteger(maxTenants) || maxTenants < 1) {
+    issues.push({ path: ["maxTenants"], message: "maxTenants must be a positive integer" });
+  }
+  if (typeof options.quotas !== "function") {
+    for (const issue of quotaIssues(options.quotas)) issues.push({ ...issue, path: ["quotas", ...issue.path] });
+  }
+  return issues;
+}
+
+/** Whether a factory's `eventStore` is an event store the tenant's store can wrap. */
+function isEventStore(value: unknown): value is EventStore {
+  if (typeof value !== "object" || value === null) return false;
+  const store = value as Record<string, unknown>;
+  return ["appendToStream", "readStream", "readAll", "getStreamVersion", "subscribeToAll"].every(
+    (method) => typeof store[method] === "function",
+  );
+}
+
 /** Closes what a scope holds that can be closed, once each; a failing close is logged, never thrown. */
 async function closeScope(scope: TenantScope<TenantStores, unknown>): Promise<void> {
+  await closeAll(scope.tenant, [scope.services, ...Object.values(scope.stores), scope.stores.eventStore.inner]);
+}
+
+async function closeAll(tenant: TenantId, closable: readonly unknown[]): Promise<void> {
   const seen = new Set<unknown>();
-  const closable: unknown[] = [scope.services, ...Object.values(scope.stores), scope.stores.eventStore.inner];
   for (const item of closable) {
     if (typeof item !== "object" || item === null || seen.has(item)) continue;
     seen.add(item);
@@ -162,7 +200,7 @@ async function closeScope(scope: TenantScope<TenantStores, unknown>): Promise<vo
     try {
       await close.call(item);
     } catch (error) {
-      getLogger().error("closing an evicted tenant's store failed", { tenant: scope.tenant, error });
+      getLogger().error("closing an evicted tenant's store failed", { tenant, error });
     }
   }
 }

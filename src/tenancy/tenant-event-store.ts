@@ -169,17 +169,22 @@ export class TenantEventStore extends EventStore {
    * The stream's newest event checked. A soft-deleted stream shows none (every read passes its events
    * by) yet keeps its version: the lifecycle event that hid it, in `$streams`, is checked instead (the
    * deleting tenant's stamp, which its own probe let through), found by reading `$streams` backward.
-   * A stream with no version (none, or hard-deleted) has nothing to reach: it passes.
+   * A hard-deleted stream has no version, but a deletion of it answers as of a stream that was (its
+   * version, `changed: false`, or a `StreamDeletedError`), not as of one that never was: for the
+   * deletions (no `version` given), its `$stream-deleted` event is checked too. A stream that never
+   * was has nothing to reach: it passes.
    */
   async #probeStream(streamId: string, operation: string, version?: number): Promise<void> {
     const newest = this.inner.readStream(streamId, { direction: "backward", maxCount: 1, raw: true });
     for await (const event of newest) return this.#check(event, operation);
-    if ((version ?? (await this.inner.getStreamVersion(streamId))) === 0) return;
+    const hidden = (version ?? (await this.inner.getStreamVersion(streamId))) > 0;
+    // The probes of a version or existence answer 0 or false for a hard-deleted stream as for none.
+    if (!hidden && version !== undefined) return;
     for await (const event of this.inner.readStream(STREAM_LIFECYCLE_STREAM, { direction: "backward", raw: true })) {
       if (isStreamLifecycleEvent(event) && event.data.streamId === streamId) return this.#check(event, operation);
     }
     // Hidden, and no record of who hid it: refused, as an event naming no tenant is.
-    throw new TenantIsolationError(this.tenant, operation);
+    if (hidden) throw new TenantIsolationError(this.tenant, operation);
   }
 
   async #probeFeed(position: number, operation: string): Promise<number> {

@@ -122,6 +122,9 @@ export function checkpointStoreContract(options: CheckpointStoreContractOptions)
       );
     }
     assertEqual(await store.load(name), undefined, "nothing written");
+    // Options of null are no options: stored, not a TypeError.
+    await store.store(name, 2, null as never);
+    assertEqual(await store.load(name), 2, "options null");
   });
 
   return { name: options.name, cases };
