@@ -6,7 +6,7 @@
  */
 import { Database } from "bun:sqlite";
 import { describe, test } from "bun:test";
-import { assertSharedStoreMatchesModel } from "../../src/tenancy/shared-store-model.fixture.test.ts";
+import { assertSharedStoreMatchesModel } from "../../test/tenancy/shared-store-model.ts";
 import { bunSqliteDriver, type SqliteDriver, SqliteEventStore } from "./index.js";
 
 async function migrated(driver: SqliteDriver): Promise<SqliteEventStore> {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { assertSharedStoreMatchesModel } from "../../test/tenancy/shared-store-model.ts";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
 import { ErrorCode } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
@@ -14,7 +15,6 @@ import { registerContract } from "../testing/contract.js";
 import { tenantIsolationContract } from "../testing/tenant-isolation-contract.js";
 import { TenancyErrorCode } from "./errors.js";
 import { QuotaCounter } from "./quotas.js";
-import { assertSharedStoreMatchesModel } from "./shared-store-model.fixture.test.ts";
 import { tenancy } from "./tenancy.js";
 import { TENANT_METADATA_KEY, TenantEventStore } from "./tenant-event-store.js";
 import { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId, tenantIdentifier } from "./tenant-id.js";

@@ -9,10 +9,7 @@
  * feed. So no sequence reveals another tenant's events, versions or existence, or changes them.
  */
 import fc from "fast-check";
-import type { EventStore } from "../event-store/event-store.js";
-import { TenancyErrorCode } from "./errors.js";
-import { TenantEventStore } from "./tenant-event-store.js";
-import { tenantId } from "./tenant-id.js";
+import { type EventStore, TenancyErrorCode, TenantEventStore, tenantId } from "../../src/index.js";
 
 type Who = 0 | 1;
 type StreamCall = "version" | "exists" | "read" | "readBackward" | "softDelete" | "hardDelete" | "restore";
