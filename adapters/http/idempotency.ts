@@ -135,7 +135,7 @@ export async function runOnce(once: RunOnce): Promise<{ response: StoredResponse
   try {
     result = await once.run();
   } catch (error) {
-    await store.release(key, fingerprint).catch(once.report);
+    await store.release(key, fingerprint, claim.token).catch(once.report);
     throw error;
   }
   // The command has run: whatever is answered now is what a retry must get, even a failure to serialize.
@@ -147,7 +147,9 @@ export async function runOnce(once: RunOnce): Promise<{ response: StoredResponse
     const details = problemFor(error);
     response = { status: details.status, body: JSON.stringify(details), contentType: PROBLEM_CONTENT_TYPE };
   }
-  await store.complete(key, fingerprint, kept(response)).catch(once.report);
+  // A claim lost meanwhile (it expired and another request took the key) is an IdempotencyClaimLostError:
+  // the other request's record stays, and this one's response still goes out.
+  await store.complete(key, fingerprint, kept(response), claim.token).catch(once.report);
   return { response, replayed: false };
 }
 

@@ -1,11 +1,14 @@
 import {
+  checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   functionIssues,
   type IdempotencyClaim,
+  IdempotencyClaimLostError,
   type IdempotencyStore,
   type Issue,
   ServiceError,
   type StoredResponse,
+  ulid,
   ValidationError,
 } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
@@ -31,8 +34,10 @@ type Row = [fingerprint: string, status: number | null, body: string | null, con
 
 /**
  * The Hono routes' idempotency store for many instances: the `idempotency_keys` table of
- * migration 4. A claim is `INSERT … ON CONFLICT DO UPDATE … WHERE expired`, so of concurrent claims
- * exactly one inserts (or takes over an expired row) and the others read the winner's row.
+ * migration 4 (with migration 11's `token`). A claim is `INSERT … ON CONFLICT DO UPDATE … WHERE
+ * expired`, so of concurrent claims exactly one inserts (or takes over an expired row) and the others
+ * read the winner's row. `complete` writes only over the row of its own claim (its token), an expired
+ * row or none, and `release` deletes only its own claim's row.
  */
 export class PostgresIdempotencyStore implements IdempotencyStore {
   readonly #sql: PostgresQueryable;
@@ -57,17 +62,22 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     this.#statements = {
       // ON CONFLICT DO UPDATE locks the row and checks the WHERE against its latest version, so two
       // claims of one expired key cannot both take it over.
-      claim: `INSERT INTO ${table} AS k (key, fingerprint, expires_at) VALUES ($1, $2, $3::text::bigint)
+      claim: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, token) VALUES ($1, $2, $3::text::bigint, $5)
   ON CONFLICT (key, tenant_id) DO UPDATE
-  SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at, status = NULL, body = NULL, content_type = NULL
+  SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at, token = excluded.token,
+    status = NULL, body = NULL, content_type = NULL
   WHERE k.expires_at <= $4::text::bigint
   RETURNING 1`,
       read: `SELECT fingerprint, status, body, content_type FROM ${table} WHERE key = $1 AND expires_at > $2::text::bigint`,
-      complete: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, status, body, content_type)
-  VALUES ($1, $2, $3::text::bigint, $4::text::smallint, $5, $6)
+      // Over the claim's own row (its token and fingerprint), an expired row, or none (purged): never
+      // over the live claim or response of a request that took the key over after this claim expired.
+      complete: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, status, body, content_type, token)
+  VALUES ($1, $2, $3::text::bigint, $4::text::smallint, $5, $6, $7)
   ON CONFLICT (key, tenant_id) DO UPDATE SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at,
-    status = excluded.status, body = excluded.body, content_type = excluded.content_type`,
-      release: `DELETE FROM ${table} WHERE key = $1 AND fingerprint = $2 AND status IS NULL`,
+    status = excluded.status, body = excluded.body, content_type = excluded.content_type, token = excluded.token
+  WHERE (k.token = excluded.token AND k.fingerprint = excluded.fingerprint) OR k.expires_at <= $8::text::bigint
+  RETURNING 1`,
+      release: `DELETE FROM ${table} WHERE key = $1 AND fingerprint = $2 AND token = $3 AND status IS NULL`,
       purge: `DELETE FROM ${table} WHERE expires_at <= $1::text::bigint`,
     };
   }
@@ -81,12 +91,15 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     checkIdempotencyInput(key, fingerprint);
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.#now();
+      const token = ulid();
       const claimed = await guard("claimIdempotencyKey", () =>
-        this.#sql.unsafe(this.#statements.claim, [key, fingerprint, String(now + this.#inProgressTtlMs), String(now)], {
-          prepare: true,
-        }),
+        this.#sql.unsafe(
+          this.#statements.claim,
+          [key, fingerprint, String(now + this.#inProgressTtlMs), String(now), token],
+          { prepare: true },
+        ),
       );
-      if (claimed.length > 0) return { state: "claimed" };
+      if (claimed.length > 0) return { state: "claimed", token };
       const rows = (await guard("readIdempotencyKey", () =>
         this.#sql.unsafe(this.#statements.read, [key, String(this.#now())], { prepare: true }).values(),
       )) as unknown as Row[];
@@ -109,22 +122,33 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     );
   }
 
-  async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
-    checkIdempotencyInput(key, fingerprint, response);
-    const expiresAt = String(this.#now() + this.#ttlMs);
-    await guard("completeIdempotencyKey", () =>
+  /** @throws {IdempotencyClaimLostError} another request claimed the key after this claim expired. */
+  async complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token, response);
+    const now = this.#now();
+    const stored = await guard("completeIdempotencyKey", () =>
       this.#sql.unsafe(
         this.#statements.complete,
-        [key, fingerprint, expiresAt, String(response.status), response.body, response.contentType],
+        [
+          key,
+          fingerprint,
+          String(now + this.#ttlMs),
+          String(response.status),
+          response.body,
+          response.contentType,
+          token,
+          String(now),
+        ],
         { prepare: true },
       ),
     );
+    if (stored.length === 0) throw new IdempotencyClaimLostError();
   }
 
-  async release(key: string, fingerprint: string): Promise<void> {
-    checkIdempotencyInput(key, fingerprint);
+  async release(key: string, fingerprint: string, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token);
     await guard("releaseIdempotencyKey", () =>
-      this.#sql.unsafe(this.#statements.release, [key, fingerprint], { prepare: true }),
+      this.#sql.unsafe(this.#statements.release, [key, fingerprint, token], { prepare: true }),
     );
   }
 

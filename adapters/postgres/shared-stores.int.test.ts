@@ -55,14 +55,16 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     const id = `fraction-${crypto.randomUUID()}`;
     await dedup.add(id);
     expect(await dedup.has(id)).toBe(true);
-    expect(await keys.claim(id, "fp")).toEqual({ state: "claimed" });
+    const claim = await keys.claim(id, "fp");
+    expect(claim).toEqual({ state: "claimed", token: expect.any(String) });
     expect(await keys.claim(id, "fp")).toEqual({ state: "in-progress", fingerprint: "fp" });
-    await keys.complete(id, "fp", { status: 201, body: "done", contentType: "text/plain" });
+    const token = (claim as { token: string }).token;
+    await keys.complete(id, "fp", { status: 201, body: "done", contentType: "text/plain" }, token);
     expect((await keys.claim(id, "fp")).state).toBe("completed");
-    await keys.release(id, "fp");
+    await keys.release(id, "fp", token);
     now += 100.5;
     expect(await dedup.has(id)).toBe(false);
-    expect(await keys.claim(id, "fp")).toEqual({ state: "claimed" });
+    expect((await keys.claim(id, "fp")).state).toBe("claimed");
     expect(await dedup.purgeExpired()).toBeGreaterThanOrEqual(1);
     expect(await keys.purgeExpired()).toBeGreaterThanOrEqual(0);
   });
@@ -84,9 +86,11 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     const keys = new PostgresIdempotencyStore({ sql, schema });
     await expect(dedup.add("lone-\ud800")).rejects.toBeInstanceOf(ValidationError);
     await expect(keys.claim("lone-\ud800", "fp")).rejects.toBeInstanceOf(ValidationError);
-    await keys.claim("nul-body", "fp");
+    const key = `nul-body-${crypto.randomUUID()}`;
+    const claim = await keys.claim(key, "fp");
+    const token = claim.state === "claimed" ? claim.token : "none";
     await expect(
-      keys.complete("nul-body", "fp", { status: 200, body: "a\u0000b", contentType: "" }),
+      keys.complete(key, "fp", { status: 200, body: "a\u0000b", contentType: "" }, token),
     ).rejects.toBeInstanceOf(ValidationError);
   });
 

@@ -13,38 +13,60 @@ registerContract(
 
 const ok = { status: 200, body: '{"ok":true}', contentType: "application/json" };
 
+/** Claims a free key; the claim's token. */
+async function claim(store: InMemoryIdempotencyStore, key: string, fingerprint: string): Promise<string> {
+  const claimed = await store.claim(key, fingerprint);
+  if (claimed.state !== "claimed") throw new Error(`${key} was not free: ${claimed.state}`);
+  return claimed.token;
+}
+
 describe("InMemoryIdempotencyStore", () => {
   test("claims a key once; later claims see it in progress, then completed", async () => {
     const store = new InMemoryIdempotencyStore();
-    expect(await store.claim("k", "f1")).toEqual({ state: "claimed" });
+    const token = await claim(store, "k", "f1");
     expect(await store.claim("k", "f2")).toEqual({ state: "in-progress", fingerprint: "f1" });
-    await store.complete("k", "f1", ok);
+    await store.complete("k", "f1", ok, token);
     expect(await store.claim("k", "f1")).toEqual({ state: "completed", fingerprint: "f1", response: ok });
   });
 
   test("release forgets only an in-progress claim with the same fingerprint", async () => {
     const store = new InMemoryIdempotencyStore();
-    await store.claim("k", "f1");
-    await store.release("k", "other");
+    const first = await claim(store, "k", "f1");
+    await store.release("k", "other", first);
     expect((await store.claim("k", "f1")).state).toBe("in-progress");
-    await store.release("k", "f1");
-    expect((await store.claim("k", "f1")).state).toBe("claimed");
-    await store.complete("k", "f1", ok);
-    await store.release("k", "f1");
+    await store.release("k", "f1", first);
+    const second = await claim(store, "k", "f1");
+    await store.complete("k", "f1", ok, second);
+    await store.release("k", "f1", second);
     expect((await store.claim("k", "f1")).state).toBe("completed");
   });
 
   test("completed keys expire after ttlMs, abandoned claims after inProgressTtlMs", async () => {
     let now = 0;
     const store = new InMemoryIdempotencyStore({ ttlMs: 100, inProgressTtlMs: 10, now: () => now });
-    await store.claim("done", "f");
-    await store.complete("done", "f", ok);
+    await store.complete("done", "f", ok, await claim(store, "done", "f"));
     await store.claim("stuck", "f");
     now = 11;
     expect((await store.claim("stuck", "f")).state).toBe("claimed");
     expect((await store.claim("done", "f")).state).toBe("completed");
     now = 101;
     expect((await store.claim("done", "f")).state).toBe("claimed");
+  });
+
+  test("expired claims are forgotten even when a live response was stored before them", async () => {
+    let now = 0;
+    const store = new InMemoryIdempotencyStore({ ttlMs: 100, inProgressTtlMs: 10, now: () => now });
+    await store.complete("done", "f", ok, await claim(store, "done", "f"));
+    for (let i = 0; i < 50; i++) await store.claim(`stuck-${i}`, "f");
+    await store.complete("late", "f", ok, await claim(store, "late", "f"));
+    now = 10;
+    await store.claim("next", "f");
+    // "done", "late" and "next" are live; the 50 abandoned claims behind "done" are gone from memory.
+    expect(store.size).toBe(3);
+    now = 20;
+    await store.claim("after", "f");
+    expect(store.size).toBe(3);
+    expect((await store.claim("next", "f")).state).toBe("claimed");
   });
 
   test("keeps at most maxEntries keys, forgetting the oldest", async () => {
@@ -57,8 +79,7 @@ describe("InMemoryIdempotencyStore", () => {
 
   test("one caller flooding its scope forgets only its own keys, not another caller's", async () => {
     const store = new InMemoryIdempotencyStore({ maxEntriesPerScope: 5 });
-    await store.claim("victim:retry-me", "f");
-    await store.complete("victim:retry-me", "f", ok);
+    await store.complete("victim:retry-me", "f", ok, await claim(store, "victim:retry-me", "f"));
     for (let i = 0; i < 100; i++) await store.claim(`attacker:${i}`, "f");
     expect(store.size).toBe(6);
     expect((await store.claim("victim:retry-me", "f")).state).toBe("completed");
@@ -69,27 +90,24 @@ describe("InMemoryIdempotencyStore", () => {
   test("stored bytes are bounded per scope and overall; a response over a scope's bound is not kept", async () => {
     const store = new InMemoryIdempotencyStore({ maxBytesPerScope: 2_000, maxBytes: 5_000 });
     const big = { ...ok, body: "x".repeat(900) };
-    await store.claim("victim:a", "f");
-    await store.complete("victim:a", "f", big);
+    await store.complete("victim:a", "f", big, await claim(store, "victim:a", "f"));
     for (let i = 0; i < 10; i++) {
-      await store.claim(`attacker:${i}`, "f");
-      await store.complete(`attacker:${i}`, "f", big);
+      await store.complete(`attacker:${i}`, "f", big, await claim(store, `attacker:${i}`, "f"));
     }
     expect(store.bytes).toBeLessThanOrEqual(5_000);
     expect((await store.claim("victim:a", "f")).state).toBe("completed");
     // Two of the attacker's responses fit in its 2,000 bytes: only its newest two are left.
     expect((await store.claim("attacker:9", "f")).state).toBe("completed");
     expect((await store.claim("attacker:7", "f")).state).toBe("claimed");
-    await store.claim("huge:a", "f");
-    await store.complete("huge:a", "f", { ...ok, body: "é".repeat(1_500) });
+    await store.complete("huge:a", "f", { ...ok, body: "é".repeat(1_500) }, await claim(store, "huge:a", "f"));
     expect((await store.claim("huge:a", "f")).state).toBe("claimed");
   });
 
   test("the overall byte bound holds however many callers there are", async () => {
     const store = new InMemoryIdempotencyStore({ maxBytes: 10_000 });
     for (let i = 0; i < 200; i++) {
-      await store.claim(`caller-${i}:k`, "f");
-      await store.complete(`caller-${i}:k`, "f", { ...ok, body: "y".repeat(500) });
+      const token = await claim(store, `caller-${i}:k`, "f");
+      await store.complete(`caller-${i}:k`, "f", { ...ok, body: "y".repeat(500) }, token);
       expect(store.bytes).toBeLessThanOrEqual(10_000);
     }
     expect((await store.claim("caller-199:k", "f")).state).toBe("completed");
