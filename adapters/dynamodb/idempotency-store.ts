@@ -86,7 +86,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
       } catch (error) {
         if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
       }
-      const existing = await this.#read(key, this.now());
+      const existing = await this.#read(key, this.now(), token);
       if (existing !== undefined) return existing;
     }
     throw new ServiceError(
@@ -148,7 +148,11 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
     }
   }
 
-  async #read(key: string, now: number): Promise<IdempotencyClaim | undefined> {
+  /**
+   * The live record of `key`, if any. One holding `token` is this claim's own: its PutItem was
+   * written but the answer was lost, and the client's retry then failed the condition.
+   */
+  async #read(key: string, now: number, token: string): Promise<IdempotencyClaim | undefined> {
     const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.layout.tableName,
       Key: this.#key(key),
@@ -160,6 +164,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
     const fingerprint = readString(item, I.fingerprint);
     if (expiresAt === undefined || expiresAt <= now || fingerprint === undefined) return undefined;
     const status = readNumber(item, I.status);
+    if (status === undefined && readString(item, I.token) === token) return { state: "claimed", token };
     if (status === undefined) return { state: "in-progress", fingerprint };
     return {
       state: "completed",
