@@ -234,6 +234,7 @@ export { compareCodePoints, isWellFormed as isWellFormedUnicode } from "./intern
 export {
   assertDelayMs,
   assertFunction,
+  checkedClock,
   functionIssues,
   integerOptionIssues,
   MAX_DELAY_MS,

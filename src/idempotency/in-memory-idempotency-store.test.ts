@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ValidationError } from "../errors.js";
 import { registerContract } from "../testing/contract.js";
 import { idempotencyStoreContract } from "../testing/idempotency-store-contract.js";
 import { InMemoryIdempotencyStore, idempotencyScopeOf } from "./in-memory-idempotency-store.js";
@@ -132,5 +133,11 @@ describe("InMemoryIdempotencyStore", () => {
     expect(() => new InMemoryIdempotencyStore({ maxBytes: -1 })).toThrow("maxBytes");
     expect(() => new InMemoryIdempotencyStore({ maxBytesPerScope: 0 })).toThrow("maxBytesPerScope");
     expect(() => new InMemoryIdempotencyStore({ maxEntriesPerScope: 0 })).toThrow("maxEntriesPerScope");
+    // Callbacks are checked up front: a TypeError at the first claim before.
+    expect(() => new InMemoryIdempotencyStore({ now: 5 as never })).toThrow("now: must be a function, got 5");
+    expect(() => new InMemoryIdempotencyStore({ scopeOf: "x" as never })).toThrow(
+      'scopeOf: must be a function, got "x"',
+    );
+    expect(() => new InMemoryIdempotencyStore({ scopeOf: null as never })).toThrow(ValidationError);
   });
 });

@@ -1,6 +1,7 @@
-import { IdempotencyClaimLostError, ValidationError } from "../errors.js";
+import { IdempotencyClaimLostError, type Issue, ValidationError } from "../errors.js";
 import { ulid } from "../ids.js";
 import { utf8Length } from "../internal/json.js";
+import { checkedClock, functionIssues } from "../internal/validate.js";
 import {
   checkIdempotencyClaimedInput,
   checkIdempotencyInput,
@@ -91,15 +92,20 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   readonly #scopeOf: (key: string) => string;
   readonly #now: () => number;
 
+  /** @throws {ValidationError} a bound or TTL that is not a positive integer, a clock or scopeOf that is not a function. */
   constructor(options: InMemoryIdempotencyStoreOptions = {}) {
-    this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs");
-    this.#inProgressTtlMs = positiveInteger(options.inProgressTtlMs, 60 * 1000, "inProgressTtlMs");
-    this.#maxEntries = positiveInteger(options.maxEntries, 10_000, "maxEntries");
-    this.#maxBytes = positiveInteger(options.maxBytes, 64 * 1024 * 1024, "maxBytes");
-    this.#maxEntriesPerScope = positiveInteger(options.maxEntriesPerScope, 1_000, "maxEntriesPerScope");
-    this.#maxBytesPerScope = positiveInteger(options.maxBytesPerScope, 4 * 1024 * 1024, "maxBytesPerScope");
+    const issues: Issue[] = [];
+    this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);
+    this.#inProgressTtlMs = positiveInteger(options.inProgressTtlMs, 60 * 1000, "inProgressTtlMs", issues);
+    this.#maxEntries = positiveInteger(options.maxEntries, 10_000, "maxEntries", issues);
+    this.#maxBytes = positiveInteger(options.maxBytes, 64 * 1024 * 1024, "maxBytes", issues);
+    this.#maxEntriesPerScope = positiveInteger(options.maxEntriesPerScope, 1_000, "maxEntriesPerScope", issues);
+    this.#maxBytesPerScope = positiveInteger(options.maxBytesPerScope, 4 * 1024 * 1024, "maxBytesPerScope", issues);
+    issues.push(...functionIssues(options.scopeOf, "scopeOf"), ...functionIssues(options.now, "now"));
+    if (issues.length > 0) throw new ValidationError("Invalid idempotency store options", issues);
     this.#scopeOf = options.scopeOf ?? idempotencyScopeOf;
-    this.#now = options.now ?? Date.now;
+    // A reading that is no time (NaN) would make every record look expired: every claim would win.
+    this.#now = checkedClock(options.now);
   }
 
   /** Nothing to reach in memory: always answers. */
@@ -203,12 +209,8 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   }
 }
 
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+function positiveInteger(value: number | undefined, fallback: number, name: string, issues: Issue[]): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ValidationError("Invalid idempotency store options", [
-      { path: [name], message: "must be a positive integer" },
-    ]);
-  }
+  if (!Number.isSafeInteger(value) || value < 1) issues.push({ path: [name], message: "must be a positive integer" });
   return value;
 }

@@ -369,5 +369,27 @@ export function idempotencyStoreContract(options: IdempotencyStoreContractOption
     },
   );
 
+  add(
+    "a clock reading that is no time (NaN, Infinity, past 2^53) is a ValidationError, and nothing is written",
+    async (store, clock) => {
+      const [fresh, held] = [ulid(), ulid()];
+      const token = await claimed(store, held, "fp");
+      const good = clock.now;
+      for (const reading of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
+        clock.now = reading;
+        await assertRejects(() => store.claim(fresh, "fp"), ErrorCode.Validation, `claim at ${reading}`);
+        await assertRejects(() => store.claim(held, "fp-2"), ErrorCode.Validation, `claim of a held key at ${reading}`);
+        await assertRejects(
+          () => store.complete(held, "fp", created, token),
+          ErrorCode.Validation,
+          `complete at ${reading}`,
+        );
+      }
+      clock.now = good;
+      await claimed(store, fresh, "fp", "the key is still free");
+      assertEqual(await store.claim(held, "fp"), { state: "in-progress", fingerprint: "fp" }, "the claim stays");
+    },
+  );
+
   return { name: options.name, cases };
 }

@@ -3,6 +3,7 @@
  * catch them (test/contracts/contracts-catch-broken.test.ts). Each says what it gets wrong.
  */
 import {
+  checkedClock,
   checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   type DedupStore,
@@ -63,7 +64,7 @@ export class ClaimIgnoringIdempotencyStore implements IdempotencyStore {
   readonly #settings: IdempotencyStoreContractSettings;
 
   constructor(settings: IdempotencyStoreContractSettings) {
-    this.#settings = settings;
+    this.#settings = { ...settings, now: checkedClock(settings.now) };
   }
 
   async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
