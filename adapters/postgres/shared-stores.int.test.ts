@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ValidationError } from "../../src/index.js";
+import { ServiceError, ValidationError } from "../../src/index.js";
 import { dedupStoreContract, idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { PostgresDedupStore, PostgresEventStore, PostgresIdempotencyStore, type PostgresSql } from "./index.js";
+import {
+  migrate,
+  PostgresDedupStore,
+  PostgresEventStore,
+  PostgresIdempotencyStore,
+  type PostgresSql,
+} from "./index.js";
 
 let sql: PostgresSql;
 const schema = uniqueSchema("shared_stores");
@@ -92,6 +98,23 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     await expect(
       keys.complete(key, "fp", { status: 200, body: "a\u0000b", contentType: "" }, token),
     ).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  test("on a schema without migration 11 (a release deployed before its migration ran), claims say to migrate", async () => {
+    const behind = `${schema}_behind`;
+    await migrate(sql, { schema: behind, to: 10 });
+    try {
+      const keys = new PostgresIdempotencyStore({ sql, schema: behind });
+      const error = await keys.claim(`k-${crypto.randomUUID()}`, "fp").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ServiceError);
+      expect((error as ServiceError).serviceCode).toBe("42703");
+      expect((error as ServiceError).message).toContain("run the migrations");
+      expect((error as ServiceError).message).not.toContain("idempotency_keys");
+      await migrate(sql, { schema: behind });
+      expect((await keys.claim(`k-${crypto.randomUUID()}`, "fp")).state).toBe("claimed");
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${behind} CASCADE`);
+    }
   });
 
   test("bad options are a ValidationError", () => {
