@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { ValidationError } from "../errors.js";
+import fc from "fast-check";
+import { isIdempotencyClaimLostError, ValidationError } from "../errors.js";
 import { registerContract } from "../testing/contract.js";
 import { idempotencyStoreContract } from "../testing/idempotency-store-contract.js";
 import { InMemoryIdempotencyStore, idempotencyScopeOf } from "./in-memory-idempotency-store.js";
@@ -68,6 +69,63 @@ describe("InMemoryIdempotencyStore", () => {
     await store.claim("after", "f");
     expect(store.size).toBe(3);
     expect((await store.claim("next", "f")).state).toBe("claimed");
+  });
+
+  test("property: only the claim holding a key writes it; a stale or unknown token changes nothing", async () => {
+    type Op =
+      | { kind: "claim"; key: number; fp: number }
+      | { kind: "complete" | "release"; key: number; fp: number; token: number }
+      | { kind: "advance"; ms: number };
+    const key = fc.nat({ max: 2 });
+    const fp = fc.nat({ max: 1 });
+    const token = fc.nat({ max: 5 });
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant("claim" as const), key, fp }),
+      fc.record({ kind: fc.constantFrom("complete" as const, "release" as const), key, fp, token }),
+      fc.record({ kind: fc.constant("advance" as const), ms: fc.constantFrom(1, 9, 10, 50, 100) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+        let now = 0;
+        const store = new InMemoryIdempotencyStore({ ttlMs: 100, inProgressTtlMs: 10, now: () => now });
+        // The model: per key, the holder's token, fingerprint, expiry and whether it completed.
+        const held = new Map<number, { token: string; fp: number; expiresAt: number; done: boolean }>();
+        const tokens: string[] = [];
+        for (const step of ops) {
+          if (step.kind === "advance") {
+            now += step.ms;
+            continue;
+          }
+          const live = held.get(step.key);
+          const isLive = live !== undefined && live.expiresAt > now;
+          if (step.kind === "claim") {
+            const claim = await store.claim(`k${step.key}`, `f${step.fp}`);
+            expect(claim.state === "claimed").toBe(!isLive);
+            if (claim.state === "claimed") {
+              tokens.push(claim.token);
+              held.set(step.key, { token: claim.token, fp: step.fp, expiresAt: now + 10, done: false });
+            } else expect(claim.fingerprint).toBe(`f${live?.fp}`);
+            continue;
+          }
+          const given = tokens[step.token] ?? "never-given";
+          const own = live !== undefined && live.token === given && live.fp === step.fp;
+          if (step.kind === "complete") {
+            const outcome = await store.complete(`k${step.key}`, `f${step.fp}`, ok, given).then(
+              () => "stored",
+              (error: unknown) => (isIdempotencyClaimLostError(error) ? "lost" : error),
+            );
+            expect(outcome).toBe(own || !isLive ? "stored" : "lost");
+            if (outcome === "stored") {
+              held.set(step.key, { token: given, fp: step.fp, expiresAt: now + 100, done: true });
+            }
+          } else {
+            await store.release(`k${step.key}`, `f${step.fp}`, given);
+            if (own && !live.done) held.delete(step.key);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test("keeps at most maxEntries keys, forgetting the oldest", async () => {
