@@ -11,9 +11,9 @@ import {
   ulid,
   ValidationError,
 } from "../../src/index.js";
-import type { PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { wholeMillisecondClock } from "./clock.js";
-import { guard, SERVICE } from "./errors.js";
+import { guard, guardReconnecting, SERVICE } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
@@ -30,7 +30,13 @@ export interface PostgresIdempotencyStoreOptions extends PostgresNameOptions {
   readonly now?: () => number;
 }
 
-type Row = [fingerprint: string, status: number | null, body: string | null, contentType: string | null];
+type Row = [
+  fingerprint: string,
+  status: number | null,
+  body: string | null,
+  contentType: string | null,
+  token: string | null,
+];
 
 /**
  * The Hono routes' idempotency store for many instances: the `idempotency_keys` table of
@@ -44,6 +50,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   readonly #ttlMs: number;
   readonly #inProgressTtlMs: number;
   readonly #now: () => number;
+  /** Runs of a statement while its connection turns out lost (see guardReconnecting). */
+  readonly #attempts: number;
   readonly #statements: Record<"claim" | "read" | "complete" | "release" | "purge", string>;
 
   /** @throws {ValidationError} a missing client, bad names, TTLs or clock. */
@@ -58,6 +66,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL idempotency store options", issues);
     const table = tableNames(options).idempotencyKeys;
     this.#sql = options.sql;
+    this.#attempts = attemptsOn(options.sql);
     this.#now = wholeMillisecondClock(options.now);
     this.#statements = {
       // ON CONFLICT DO UPDATE locks the row and checks the WHERE against its latest version, so two
@@ -68,7 +77,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     status = NULL, body = NULL, content_type = NULL
   WHERE k.expires_at <= $4::text::bigint
   RETURNING 1`,
-      read: `SELECT fingerprint, status, body, content_type FROM ${table} WHERE key = $1 AND expires_at > $2::text::bigint`,
+      read: `SELECT fingerprint, status, body, content_type, token FROM ${table} WHERE key = $1 AND expires_at > $2::text::bigint`,
       // Over the claim's own row (its token and fingerprint), an expired row, or none (purged): never
       // over the live claim or response of a request that took the key over after this claim expired.
       complete: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, status, body, content_type, token)
@@ -92,7 +101,9 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.#now();
       const token = ulid();
-      const claimed = await guard("claimIdempotencyKey", () =>
+      // Every statement here may run again on another connection when its own is lost: a claim whose
+      // row was written before the loss then reads its own token back (below).
+      const claimed = await guardReconnecting("claimIdempotencyKey", this.#attempts, () =>
         this.#sql.unsafe(
           this.#statements.claim,
           [key, fingerprint, String(now + this.#inProgressTtlMs), String(now), token],
@@ -100,12 +111,13 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
         ),
       );
       if (claimed.length > 0) return { state: "claimed", token };
-      const rows = (await guard("readIdempotencyKey", () =>
+      const rows = (await guardReconnecting("readIdempotencyKey", this.#attempts, () =>
         this.#sql.unsafe(this.#statements.read, [key, String(this.#now())], { prepare: true }).values(),
       )) as unknown as Row[];
       const row = rows[0];
       if (row === undefined) continue;
-      const [stored, status, body, contentType] = row;
+      const [stored, status, body, contentType, holder] = row;
+      if (status === null && holder === token) return { state: "claimed", token };
       if (status === null) return { state: "in-progress", fingerprint: stored };
       return {
         state: "completed",
@@ -126,7 +138,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   async complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
     checkIdempotencyClaimedInput(key, fingerprint, token, response);
     const now = this.#now();
-    const stored = await guard("completeIdempotencyKey", () =>
+    // Safe to run again: over its own claim's row, a repeat writes the same.
+    const stored = await guardReconnecting("completeIdempotencyKey", this.#attempts, () =>
       this.#sql.unsafe(
         this.#statements.complete,
         [
@@ -147,7 +160,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   async release(key: string, fingerprint: string, token: string): Promise<void> {
     checkIdempotencyClaimedInput(key, fingerprint, token);
-    await guard("releaseIdempotencyKey", () =>
+    await guardReconnecting("releaseIdempotencyKey", this.#attempts, () =>
       this.#sql.unsafe(this.#statements.release, [key, fingerprint, token], { prepare: true }),
     );
   }

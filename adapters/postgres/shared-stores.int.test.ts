@@ -117,6 +117,44 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     }
   });
 
+  test("a claim, complete or release whose statement ran but whose connection was lost before the answer is retried, and knows its own claim", async () => {
+    // The statement runs; then the connection is lost before its answer, as when the server or a
+    // proxy drops it: postgres.js rejects with CONNECTION_CLOSED.
+    let lose = 0;
+    const flaky = new Proxy(sql, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (name !== "unsafe") return value;
+        return (...args: Parameters<PostgresSql["unsafe"]>) => {
+          const query = target.unsafe(...args);
+          if (lose <= 0) return query;
+          lose--;
+          return query.then(() => {
+            throw Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" });
+          });
+        };
+      },
+    });
+    const keys = new PostgresIdempotencyStore({ sql: flaky, schema });
+    const key = `lost-${crypto.randomUUID()}`;
+    lose = 1;
+    const claim = await keys.claim(key, "fp");
+    expect(claim).toEqual({ state: "claimed", token: expect.any(String) });
+    const token = (claim as { token: string }).token;
+    lose = 1;
+    await keys.complete(key, "fp", { status: 201, body: "{}", contentType: "application/json" }, token);
+    expect(await keys.claim(key, "fp")).toEqual({
+      state: "completed",
+      fingerprint: "fp",
+      response: { status: 201, body: "{}", contentType: "application/json" },
+    });
+    const other = `lost-${crypto.randomUUID()}`;
+    const otherToken = ((await keys.claim(other, "fp")) as { token: string }).token;
+    lose = 1;
+    await keys.release(other, "fp", otherToken);
+    expect((await keys.claim(other, "fp")).state).toBe("claimed");
+  });
+
   test("bad options are a ValidationError", () => {
     expect(() => new PostgresDedupStore({ sql, schema, ttlMs: 0 })).toThrow(ValidationError);
     expect(() => new PostgresDedupStore({ sql: undefined as never })).toThrow(ValidationError);
