@@ -412,6 +412,17 @@ describe("Idempotency-Key", () => {
     expect(runs).toBe(2);
   });
 
+  test("a store that refuses the layer's own key (a clock that reads no time) is a 500 told to onError, not the client's 400", async () => {
+    const idempotency = new InMemoryIdempotencyStore({ now: () => Number.NaN });
+    const { app, errors, seen } = setup({ idempotency, auth: caller });
+    const response = await app.request("/api/commands/OpenCart", json({ cartId: "c1" }, { "idempotency-key": "k" }));
+    expect(response.status).toBe(500);
+    expect(await response.text()).not.toContain("clock");
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as { cause?: { code?: string } }).cause?.code).toBe("VALIDATION_FAILED");
+    expect(seen).toHaveLength(0);
+  });
+
   test("keys are scoped to the caller: another user's same key runs their own command", async () => {
     const { app, store } = setup({
       auth: ({ request }) => ({ userId: request.headers.get("x-user") ?? "anon" }),

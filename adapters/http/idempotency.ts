@@ -14,8 +14,11 @@
  * and a retry gets 410 `IDEMPOTENCY_RESPONSE_NOT_KEPT` instead of running the command again.
  */
 import {
+  type IdempotencyClaim,
   type IdempotencyStore,
+  isValidationError,
   MAX_IDEMPOTENCY_KEY_LENGTH,
+  ServiceError,
   type StoredResponse,
   sha256Hex,
   utf8Length,
@@ -125,7 +128,17 @@ export interface RunOnce {
  */
 export async function runOnce(once: RunOnce): Promise<{ response: StoredResponse; replayed: boolean }> {
   const { store, key, fingerprint } = once;
-  const claim = await store.claim(key, fingerprint);
+  let claim: IdempotencyClaim;
+  try {
+    claim = await store.claim(key, fingerprint);
+  } catch (error) {
+    // The key and the fingerprint are digests this layer made: a store that refuses them (its clock
+    // reads no time, say) is misconfigured, a server fault (500, told to onError), not the client's 400.
+    if (!isValidationError(error)) throw error;
+    throw new ServiceError("idempotency store", "claim", error.code, false, `the store refused: ${error.message}`, {
+      cause: error,
+    });
+  }
   if (claim.state !== "claimed") {
     if (claim.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
     if (claim.state === "in-progress") throw new IdempotencyInProgressError();
