@@ -57,6 +57,7 @@ export const ErrorCode = {
   StreamDeleted: "STREAM_DELETED",
   StreamDeletionNotSupported: "STREAM_DELETION_NOT_SUPPORTED",
   ReadModelGenerationChanged: "READ_MODEL_GENERATION_CHANGED",
+  IdempotencyClaimLost: "IDEMPOTENCY_CLAIM_LOST",
   /** `ImportConflictError` (`ImportErrorCode.Conflict`); here so that `isEventFlowsError` knows it too. */
   ImportConflict: "IMPORT_CONFLICT",
 } as const;
@@ -417,6 +418,22 @@ export class ReadModelGenerationChangedError extends EventFlowsError {
 }
 
 /**
+ * An idempotency store's `complete` found its key held by another claim: this request's claim had
+ * expired (`inProgressTtlMs`) and another request claimed the key since. Nothing was written: the
+ * other request's claim, and the response it will store, stay.
+ */
+export class IdempotencyClaimLostError extends EventFlowsError {
+  override readonly name = "IdempotencyClaimLostError";
+  constructor(options?: EventFlowsErrorOptions) {
+    super(
+      ErrorCode.IdempotencyClaimLost,
+      "The idempotency key was claimed by another request after this request's claim expired: its response was not stored (raise inProgressTtlMs above the longest request)",
+      options,
+    );
+  }
+}
+
+/**
  * A long operation (a rebuild, a replay) stopped because its `AbortSignal` fired. What committed
  * before stays committed; `cause` is the signal's reason.
  */
@@ -576,6 +593,8 @@ export const isRebuildNotSupportedError = (error: unknown): error is RebuildNotS
   hasCode(error, ErrorCode.RebuildNotSupported);
 export const isReadModelGenerationChangedError = (error: unknown): error is ReadModelGenerationChangedError =>
   hasCode(error, ErrorCode.ReadModelGenerationChanged);
+export const isIdempotencyClaimLostError = (error: unknown): error is IdempotencyClaimLostError =>
+  hasCode(error, ErrorCode.IdempotencyClaimLost);
 export const isAbortedError = (error: unknown): error is AbortedError => hasCode(error, ErrorCode.Aborted);
 export const isNoTransitionError = (error: unknown): error is NoTransitionError =>
   hasCode(error, ErrorCode.NoTransition);

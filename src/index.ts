@@ -48,6 +48,7 @@ export {
   type HandlerKind,
   HandlerNotFoundError,
   type HandlerNotFoundErrorOptions,
+  IdempotencyClaimLostError,
   type Issue,
   isAbortedError,
   isConcurrencyError,
@@ -55,6 +56,7 @@ export {
   isEventCorruptError,
   isEventFlowsError,
   isHandlerNotFoundError,
+  isIdempotencyClaimLostError,
   isNoTransitionError,
   isPayloadTooLargeError,
   isPersonalDataError,
@@ -195,10 +197,13 @@ export {
   type Pingable,
 } from "./health/health-check.js";
 export {
+  checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   type IdempotencyClaim,
   type IdempotencyStore,
+  idempotencyClaimedInputIssues,
   idempotencyInputIssues,
+  MAX_CLAIM_TOKEN_LENGTH,
   MAX_FINGERPRINT_LENGTH,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   type StoredResponse,
@@ -229,6 +234,7 @@ export { compareCodePoints, isWellFormed as isWellFormedUnicode } from "./intern
 export {
   assertDelayMs,
   assertFunction,
+  checkedClock,
   functionIssues,
   integerOptionIssues,
   MAX_DELAY_MS,

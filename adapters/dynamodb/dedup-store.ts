@@ -44,6 +44,7 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
 
   async has(eventId: string): Promise<boolean> {
     checkDedupId(eventId);
+    const now = this.now();
     const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.layout.tableName,
       Key: this.#key(eventId),
@@ -52,7 +53,7 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
       ExpressionAttributeNames: { "#exp": EXPIRES_ATTRIBUTE },
     });
     const expiresAt = result.Item === undefined ? undefined : readNumber(result.Item, EXPIRES_ATTRIBUTE);
-    return expiresAt !== undefined && expiresAt > this.now();
+    return expiresAt !== undefined && expiresAt > now;
   }
 
   async add(eventId: string): Promise<void> {

@@ -1,10 +1,13 @@
 import {
+  checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   type IdempotencyClaim,
+  IdempotencyClaimLostError,
   type IdempotencyStore,
   type Issue,
   ServiceError,
   type StoredResponse,
+  ulid,
   ValidationError,
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
@@ -22,8 +25,11 @@ import { partitionValue } from "./layout.js";
 /** Idempotency items live under partition key `IDEMPOTENCY_PARTITION_PREFIX + key`, apart from any stream. */
 export const IDEMPOTENCY_PARTITION_PREFIX = "\u001feventflows:idempotency:";
 
-/** Attribute names of idempotency items; a completed item has all three response attributes. */
-const I = { fingerprint: "fp", status: "st", body: "body", contentType: "ct" } as const;
+/**
+ * Attribute names of idempotency items; a completed item has all three response attributes, and every
+ * item the token of the claim that holds it.
+ */
+const I = { fingerprint: "fp", token: "tok", status: "st", body: "body", contentType: "ct" } as const;
 /** A claim that lost its conditional put re-reads; the item may vanish between (released, expired) a few times at most. */
 const CLAIM_ATTEMPTS = 5;
 
@@ -39,6 +45,9 @@ export interface DynamoDbIdempotencyStoreOptions extends DynamoDbKeyedStoreOptio
  * the event store's table or one of its own. A claim is a PutItem conditioned on no live item
  * (`attribute_not_exists` or expired), so of concurrent claims exactly one wins; a loser reads the
  * winner's item consistently. Expiry is checked on every read, as DynamoDB TTL deletes lazily.
+ * `complete` is a PutItem conditioned on the claim's own token (or an expired item, or none), and
+ * `release` a DeleteItem conditioned on it, so a request whose claim expired cannot overwrite or free
+ * the claim of the request that took the key over.
  */
 export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements IdempotencyStore {
   readonly #ttlMs: number;
@@ -58,12 +67,14 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.now();
       const expiresAt = now + this.#inProgressTtlMs;
+      const token = ulid();
       try {
         await this.client.send("PutItem", {
           TableName: this.layout.tableName,
           Item: {
             ...this.#key(key),
             [I.fingerprint]: str(fingerprint),
+            [I.token]: str(token),
             [EXPIRES_ATTRIBUTE]: num(expiresAt),
             [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
           },
@@ -71,11 +82,11 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
           ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#exp": EXPIRES_ATTRIBUTE },
           ExpressionAttributeValues: { ":now": num(now) },
         });
-        return { state: "claimed" };
+        return { state: "claimed", token };
       } catch (error) {
         if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
       }
-      const existing = await this.#read(key, this.now());
+      const existing = await this.#read(key, this.now(), token);
       if (existing !== undefined) return existing;
     }
     throw new ServiceError(
@@ -87,32 +98,49 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
     );
   }
 
-  async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
-    checkIdempotencyInput(key, fingerprint, response);
-    const expiresAt = this.now() + this.#ttlMs;
-    await this.client.send("PutItem", {
-      TableName: this.layout.tableName,
-      Item: {
-        ...this.#key(key),
-        [I.fingerprint]: str(fingerprint),
-        [I.status]: num(response.status),
-        [I.body]: str(response.body),
-        [I.contentType]: str(response.contentType),
-        [EXPIRES_ATTRIBUTE]: num(expiresAt),
-        [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
-      },
-    });
+  /** @throws {IdempotencyClaimLostError} another request claimed the key after this claim expired. */
+  async complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token, response);
+    const now = this.now();
+    const expiresAt = now + this.#ttlMs;
+    try {
+      await this.client.send("PutItem", {
+        TableName: this.layout.tableName,
+        Item: {
+          ...this.#key(key),
+          [I.fingerprint]: str(fingerprint),
+          [I.token]: str(token),
+          [I.status]: num(response.status),
+          [I.body]: str(response.body),
+          [I.contentType]: str(response.contentType),
+          [EXPIRES_ATTRIBUTE]: num(expiresAt),
+          [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
+        },
+        // The claim's own item, an expired one, or none (deleted by TTL): never another live claim.
+        ConditionExpression: "attribute_not_exists(#pk) OR #exp <= :now OR (#tok = :tok AND #fp = :fp)",
+        ExpressionAttributeNames: {
+          "#pk": this.layout.partitionKey,
+          "#exp": EXPIRES_ATTRIBUTE,
+          "#tok": I.token,
+          "#fp": I.fingerprint,
+        },
+        ExpressionAttributeValues: { ":now": num(now), ":tok": str(token), ":fp": str(fingerprint) },
+      });
+    } catch (error) {
+      if (isServiceErrorCode(error, "ConditionalCheckFailedException")) throw new IdempotencyClaimLostError();
+      throw error;
+    }
   }
 
-  async release(key: string, fingerprint: string): Promise<void> {
-    checkIdempotencyInput(key, fingerprint);
+  async release(key: string, fingerprint: string, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token);
     try {
       await this.client.send("DeleteItem", {
         TableName: this.layout.tableName,
         Key: this.#key(key),
-        ConditionExpression: "#fp = :fp AND attribute_not_exists(#st)",
-        ExpressionAttributeNames: { "#fp": I.fingerprint, "#st": I.status },
-        ExpressionAttributeValues: { ":fp": str(fingerprint) },
+        ConditionExpression: "#fp = :fp AND #tok = :tok AND attribute_not_exists(#st)",
+        ExpressionAttributeNames: { "#fp": I.fingerprint, "#tok": I.token, "#st": I.status },
+        ExpressionAttributeValues: { ":fp": str(fingerprint), ":tok": str(token) },
       });
     } catch (error) {
       // Another request's claim, a completed key, or none at all: nothing of ours to free.
@@ -120,7 +148,11 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
     }
   }
 
-  async #read(key: string, now: number): Promise<IdempotencyClaim | undefined> {
+  /**
+   * The live record of `key`, if any. One holding `token` is this claim's own: its PutItem was
+   * written but the answer was lost, and the client's retry then failed the condition.
+   */
+  async #read(key: string, now: number, token: string): Promise<IdempotencyClaim | undefined> {
     const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.layout.tableName,
       Key: this.#key(key),
@@ -132,6 +164,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
     const fingerprint = readString(item, I.fingerprint);
     if (expiresAt === undefined || expiresAt <= now || fingerprint === undefined) return undefined;
     const status = readNumber(item, I.status);
+    if (status === undefined && readString(item, I.token) === token) return { state: "claimed", token };
     if (status === undefined) return { state: "in-progress", fingerprint };
     return {
       state: "completed",

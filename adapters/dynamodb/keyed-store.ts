@@ -1,4 +1,4 @@
-import { functionIssues, HEALTH_CHECK_STREAM, type Issue, ValidationError } from "../../src/index.js";
+import { checkedClock, functionIssues, HEALTH_CHECK_STREAM, type Issue, ValidationError } from "../../src/index.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
 import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { ensureEventStoreTable } from "./table.js";
@@ -42,7 +42,8 @@ export abstract class DynamoDbKeyedStore {
     if (issues.length > 0) throw new ValidationError(`Invalid ${label} options`, issues);
     this.layout = layout;
     this.client = options.client ?? createDynamoDbClient(options);
-    this.now = options.now ?? Date.now;
+    // Read through a check: a reading that is no time is a ValidationError, not a request DynamoDB refuses.
+    this.now = checkedClock(options.now);
   }
 
   /**

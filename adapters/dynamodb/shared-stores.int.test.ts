@@ -80,6 +80,38 @@ describe("DynamoDB dedup and idempotency stores", () => {
     expect(ttl.TimeToLiveDescription?.AttributeName).toBe(TTL_ATTRIBUTE);
   });
 
+  test("a claim whose PutItem was written but whose answer was lost is still this request's claim", async () => {
+    let lose = 0;
+    const store = new DynamoDbIdempotencyStore({
+      ...local,
+      tableName: shared,
+      // The first PutItem reaches DynamoDB, then the connection drops before its answer: the client retries.
+      fetch: async (request) => {
+        const put = request.headers.get("x-amz-target")?.endsWith(".PutItem") === true;
+        const response = await fetch(request);
+        if (put && lose-- > 0) {
+          await response.arrayBuffer();
+          throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+        }
+        return response;
+      },
+    });
+    const key = ulid();
+    lose = 1;
+    const claim = await store.claim(key, "fp");
+    expect(claim).toEqual({ state: "claimed", token: expect.any(String) });
+    // Another request still sees it in progress, and the claim completes.
+    expect(await store.claim(key, "fp")).toEqual({ state: "in-progress", fingerprint: "fp" });
+    lose = 1;
+    await store.complete(
+      key,
+      "fp",
+      { status: 201, body: "{}", contentType: "application/json" },
+      (claim as { token: string }).token,
+    );
+    expect((await store.claim(key, "fp")).state).toBe("completed");
+  });
+
   test("the event store's stream reads never see dedup or idempotency items", async () => {
     const events = new DynamoDbEventStore({ ...local, tableName: shared });
     const id = `s-${ulid()}`;

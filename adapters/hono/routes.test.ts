@@ -369,6 +369,60 @@ describe("Idempotency-Key", () => {
     expect(runs).toBe(1);
   });
 
+  test("a request that outlives its claim does not overwrite the answer of the retry that took the key over", async () => {
+    let now = 1_000_000;
+    const idempotency = new InMemoryIdempotencyStore({ inProgressTtlMs: 1000, now: () => now });
+    const commands = new CommandBus<{ Slow: { payload: object; result: number } }>();
+    const gates: (() => void)[] = [];
+    let started: () => void = () => undefined;
+    let runs = 0;
+    commands.register("Slow", async () => {
+      const run = ++runs;
+      const gate = new Promise<void>((resolve) => gates.push(resolve));
+      started();
+      await gate;
+      return run;
+    });
+    const errors: unknown[] = [];
+    const app = eventFlowsRoutes({
+      commands: { bus: commands, schemas: { Slow: v.object({}) } },
+      auth: caller,
+      idempotency,
+      onError: (error) => errors.push(error),
+    });
+    const send = () => app.request("/commands/Slow", json({}, { "idempotency-key": "slow" }));
+    const running = () => new Promise<void>((resolve) => (started = resolve));
+    let ran = running();
+    const first = send();
+    await ran; // the first request holds its claim now
+    now += 1000; // and the claim expires while its command still runs: the retry runs it again
+    ran = running();
+    const second = send();
+    await ran;
+    gates[0]?.(); // the first answers late
+    expect(await (await first).json()).toBe(1);
+    expect(errors.map((error) => (error as { code?: string }).code)).toEqual(["IDEMPOTENCY_CLAIM_LOST"]);
+    const meanwhile = await send();
+    expect([meanwhile.status, (await meanwhile.json()).code]).toEqual([409, "IDEMPOTENCY_IN_PROGRESS"]);
+    gates[1]?.();
+    expect(await (await second).json()).toBe(2);
+    const replay = await send();
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(await replay.json()).toBe(2);
+    expect(runs).toBe(2);
+  });
+
+  test("a store that refuses the layer's own key (a clock that reads no time) is a 500 told to onError, not the client's 400", async () => {
+    const idempotency = new InMemoryIdempotencyStore({ now: () => Number.NaN });
+    const { app, errors, seen } = setup({ idempotency, auth: caller });
+    const response = await app.request("/api/commands/OpenCart", json({ cartId: "c1" }, { "idempotency-key": "k" }));
+    expect(response.status).toBe(500);
+    expect(await response.text()).not.toContain("clock");
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as { cause?: { code?: string } }).cause?.code).toBe("VALIDATION_FAILED");
+    expect(seen).toHaveLength(0);
+  });
+
   test("keys are scoped to the caller: another user's same key runs their own command", async () => {
     const { app, store } = setup({
       auth: ({ request }) => ({ userId: request.headers.get("x-user") ?? "anon" }),

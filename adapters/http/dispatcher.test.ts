@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ValidationError } from "../../src/index.js";
+import { InMemoryIdempotencyStore, ValidationError } from "../../src/index.js";
 import { httpBehaviourSuite } from "./behaviour-suite.fixture.test.ts";
 import { cartDomain } from "./cart-domain.fixture.test.ts";
 import { createHttpDispatcher, pathOf } from "./index.js";
@@ -43,6 +43,32 @@ describe("createHttpDispatcher", () => {
     expect(() => createHttpDispatcher({ health: { cacheMs: -1 } })).toThrow("cacheMs");
     for (const options of [undefined, null, "routes"]) {
       expect(() => createHttpDispatcher(options as never)).toThrow(ValidationError);
+    }
+  });
+
+  test("an idempotency option that is not false, a store or { store?, scope? } is refused when built, naming what is wrong", () => {
+    const refused: [unknown, string][] = [
+      [null, "idempotency"],
+      [42, "idempotency"],
+      ["memory", "idempotency"],
+      [{ scope: "api-token" }, "idempotency.scope"],
+      [{ store: {} }, "idempotency.store.claim"],
+      [{ store: null }, "idempotency.store"],
+      [{ claim: async () => ({ state: "claimed", token: "t" }) }, "idempotency.store.complete"],
+      [{ store: new InMemoryIdempotencyStore(), scope: 1 }, "idempotency.scope"],
+    ];
+    for (const [idempotency, path] of refused) {
+      let thrown: unknown;
+      try {
+        createHttpDispatcher({ idempotency: idempotency as never });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ValidationError);
+      expect((thrown as ValidationError).issues[0]?.path.join(".")).toBe(path);
+    }
+    for (const idempotency of [undefined, false, new InMemoryIdempotencyStore(), { scope: () => "all" }, {}]) {
+      expect(() => createHttpDispatcher({ idempotency: idempotency as never })).not.toThrow();
     }
   });
 

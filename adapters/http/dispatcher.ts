@@ -462,12 +462,36 @@ interface IdempotencySettings {
   readonly scope: NonNullable<IdempotencyOptions["scope"]>;
 }
 
+/** @throws {ValidationError} an option that is neither `false`, a store nor `{ store?, scope? }`, naming what is wrong. */
 function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | false | undefined) {
   if (option === false) return undefined;
+  if (option !== undefined && (typeof option !== "object" || option === null)) {
+    throw new ValidationError("Invalid idempotency options", [
+      {
+        path: ["idempotency"],
+        message: `must be an IdempotencyStore, { store?, scope? } or false, got ${option === null ? "null" : typeof option}`,
+      },
+    ]);
+  }
   const options: IdempotencyOptions =
     option !== undefined && typeof (option as IdempotencyStore).claim === "function"
       ? { store: option as IdempotencyStore }
       : ((option ?? {}) as IdempotencyOptions);
+  // Checked when built: a store without its methods, or a scope that is not a function, failed every
+  // keyed request with a 500 (or answered it wrongly) instead.
+  const issues: Issue[] = functionIssues(options.scope, ["idempotency", "scope"]);
+  if (options.store !== undefined) {
+    const store = options.store as unknown as Record<string, unknown> | null;
+    if (typeof store !== "object" || store === null) {
+      issues.push({ path: ["idempotency", "store"], message: "must be an IdempotencyStore" });
+    } else {
+      for (const method of ["claim", "complete", "release"]) {
+        issues.push(...functionIssues(store[method], ["idempotency", "store", method], true));
+      }
+      issues.push(...functionIssues(store.ping, ["idempotency", "store", "ping"]));
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid idempotency options", issues);
   return {
     store: options.store ?? new InMemoryIdempotencyStore(),
     scope: options.scope ?? principalIdentity,

@@ -14,8 +14,11 @@
  * and a retry gets 410 `IDEMPOTENCY_RESPONSE_NOT_KEPT` instead of running the command again.
  */
 import {
+  type IdempotencyClaim,
   type IdempotencyStore,
+  isValidationError,
   MAX_IDEMPOTENCY_KEY_LENGTH,
+  ServiceError,
   type StoredResponse,
   sha256Hex,
   utf8Length,
@@ -125,7 +128,17 @@ export interface RunOnce {
  */
 export async function runOnce(once: RunOnce): Promise<{ response: StoredResponse; replayed: boolean }> {
   const { store, key, fingerprint } = once;
-  const claim = await store.claim(key, fingerprint);
+  let claim: IdempotencyClaim;
+  try {
+    claim = await store.claim(key, fingerprint);
+  } catch (error) {
+    // The key and the fingerprint are digests this layer made: a store that refuses them (its clock
+    // reads no time, say) is misconfigured, a server fault (500, told to onError), not the client's 400.
+    if (!isValidationError(error)) throw error;
+    throw new ServiceError("idempotency store", "claim", error.code, false, `the store refused: ${error.message}`, {
+      cause: error,
+    });
+  }
   if (claim.state !== "claimed") {
     if (claim.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
     if (claim.state === "in-progress") throw new IdempotencyInProgressError();
@@ -135,7 +148,7 @@ export async function runOnce(once: RunOnce): Promise<{ response: StoredResponse
   try {
     result = await once.run();
   } catch (error) {
-    await store.release(key, fingerprint).catch(once.report);
+    await store.release(key, fingerprint, claim.token).catch(once.report);
     throw error;
   }
   // The command has run: whatever is answered now is what a retry must get, even a failure to serialize.
@@ -147,7 +160,9 @@ export async function runOnce(once: RunOnce): Promise<{ response: StoredResponse
     const details = problemFor(error);
     response = { status: details.status, body: JSON.stringify(details), contentType: PROBLEM_CONTENT_TYPE };
   }
-  await store.complete(key, fingerprint, kept(response)).catch(once.report);
+  // A claim lost meanwhile (it expired and another request took the key) is an IdempotencyClaimLostError:
+  // the other request's record stays, and this one's response still goes out.
+  await store.complete(key, fingerprint, kept(response), claim.token).catch(once.report);
   return { response, replayed: false };
 }
 

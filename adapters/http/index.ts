@@ -7,12 +7,17 @@
 
 // The idempotency store port lives in the core; re-exported here, where it first lived.
 export {
+  checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   type IdempotencyClaim,
+  IdempotencyClaimLostError,
   type IdempotencyStore,
   InMemoryIdempotencyStore,
   type InMemoryIdempotencyStoreOptions,
+  idempotencyClaimedInputIssues,
   idempotencyInputIssues,
+  isIdempotencyClaimLostError,
+  MAX_CLAIM_TOKEN_LENGTH,
   MAX_FINGERPRINT_LENGTH,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   type StoredResponse,

@@ -132,6 +132,18 @@ function fromServerError(error: ServerErrorFields & { code: string }, operation:
       { cause },
     );
   }
+  // A column the statement names is missing: most often a schema older than the library (a release
+  // that added a migration, deployed before it ran). The server's message names the table and column.
+  if (state === "42703") {
+    return new ServiceError(
+      SERVICE,
+      operation,
+      state,
+      false,
+      "a column the statement uses does not exist: if the schema is older than this release, run the migrations (store.migrate() or `eventflows-pg migrate`)",
+      { cause },
+    );
+  }
   // A write the tenant policies refused (row-level security): the statement's transaction named no
   // tenant, or another tenant than the row's.
   if (state === "42501" && serverMessage.includes("row-level security")) {

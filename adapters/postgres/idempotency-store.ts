@@ -1,16 +1,19 @@
 import {
+  checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   functionIssues,
   type IdempotencyClaim,
+  IdempotencyClaimLostError,
   type IdempotencyStore,
   type Issue,
   ServiceError,
   type StoredResponse,
+  ulid,
   ValidationError,
 } from "../../src/index.js";
-import type { PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { wholeMillisecondClock } from "./clock.js";
-import { guard, SERVICE } from "./errors.js";
+import { guard, guardReconnecting, SERVICE } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
@@ -27,18 +30,28 @@ export interface PostgresIdempotencyStoreOptions extends PostgresNameOptions {
   readonly now?: () => number;
 }
 
-type Row = [fingerprint: string, status: number | null, body: string | null, contentType: string | null];
+type Row = [
+  fingerprint: string,
+  status: number | null,
+  body: string | null,
+  contentType: string | null,
+  token: string | null,
+];
 
 /**
  * The Hono routes' idempotency store for many instances: the `idempotency_keys` table of
- * migration 4. A claim is `INSERT … ON CONFLICT DO UPDATE … WHERE expired`, so of concurrent claims
- * exactly one inserts (or takes over an expired row) and the others read the winner's row.
+ * migration 4 (with migration 11's `token`). A claim is `INSERT … ON CONFLICT DO UPDATE … WHERE
+ * expired`, so of concurrent claims exactly one inserts (or takes over an expired row) and the others
+ * read the winner's row. `complete` writes only over the row of its own claim (its token), an expired
+ * row or none, and `release` deletes only its own claim's row.
  */
 export class PostgresIdempotencyStore implements IdempotencyStore {
   readonly #sql: PostgresQueryable;
   readonly #ttlMs: number;
   readonly #inProgressTtlMs: number;
   readonly #now: () => number;
+  /** Runs of a statement while its connection turns out lost (see guardReconnecting). */
+  readonly #attempts: number;
   readonly #statements: Record<"claim" | "read" | "complete" | "release" | "purge", string>;
 
   /** @throws {ValidationError} a missing client, bad names, TTLs or clock. */
@@ -53,21 +66,27 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL idempotency store options", issues);
     const table = tableNames(options).idempotencyKeys;
     this.#sql = options.sql;
+    this.#attempts = attemptsOn(options.sql);
     this.#now = wholeMillisecondClock(options.now);
     this.#statements = {
       // ON CONFLICT DO UPDATE locks the row and checks the WHERE against its latest version, so two
       // claims of one expired key cannot both take it over.
-      claim: `INSERT INTO ${table} AS k (key, fingerprint, expires_at) VALUES ($1, $2, $3::text::bigint)
+      claim: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, token) VALUES ($1, $2, $3::text::bigint, $5)
   ON CONFLICT (key, tenant_id) DO UPDATE
-  SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at, status = NULL, body = NULL, content_type = NULL
+  SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at, token = excluded.token,
+    status = NULL, body = NULL, content_type = NULL
   WHERE k.expires_at <= $4::text::bigint
   RETURNING 1`,
-      read: `SELECT fingerprint, status, body, content_type FROM ${table} WHERE key = $1 AND expires_at > $2::text::bigint`,
-      complete: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, status, body, content_type)
-  VALUES ($1, $2, $3::text::bigint, $4::text::smallint, $5, $6)
+      read: `SELECT fingerprint, status, body, content_type, token FROM ${table} WHERE key = $1 AND expires_at > $2::text::bigint`,
+      // Over the claim's own row (its token and fingerprint), an expired row, or none (purged): never
+      // over the live claim or response of a request that took the key over after this claim expired.
+      complete: `INSERT INTO ${table} AS k (key, fingerprint, expires_at, status, body, content_type, token)
+  VALUES ($1, $2, $3::text::bigint, $4::text::smallint, $5, $6, $7)
   ON CONFLICT (key, tenant_id) DO UPDATE SET fingerprint = excluded.fingerprint, expires_at = excluded.expires_at,
-    status = excluded.status, body = excluded.body, content_type = excluded.content_type`,
-      release: `DELETE FROM ${table} WHERE key = $1 AND fingerprint = $2 AND status IS NULL`,
+    status = excluded.status, body = excluded.body, content_type = excluded.content_type, token = excluded.token
+  WHERE (k.token = excluded.token AND k.fingerprint = excluded.fingerprint) OR k.expires_at <= $8::text::bigint
+  RETURNING 1`,
+      release: `DELETE FROM ${table} WHERE key = $1 AND fingerprint = $2 AND token = $3 AND status IS NULL`,
       purge: `DELETE FROM ${table} WHERE expires_at <= $1::text::bigint`,
     };
   }
@@ -81,18 +100,24 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     checkIdempotencyInput(key, fingerprint);
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.#now();
-      const claimed = await guard("claimIdempotencyKey", () =>
-        this.#sql.unsafe(this.#statements.claim, [key, fingerprint, String(now + this.#inProgressTtlMs), String(now)], {
-          prepare: true,
-        }),
+      const token = ulid();
+      // Every statement here may run again on another connection when its own is lost: a claim whose
+      // row was written before the loss then reads its own token back (below).
+      const claimed = await guardReconnecting("claimIdempotencyKey", this.#attempts, () =>
+        this.#sql.unsafe(
+          this.#statements.claim,
+          [key, fingerprint, String(now + this.#inProgressTtlMs), String(now), token],
+          { prepare: true },
+        ),
       );
-      if (claimed.length > 0) return { state: "claimed" };
-      const rows = (await guard("readIdempotencyKey", () =>
+      if (claimed.length > 0) return { state: "claimed", token };
+      const rows = (await guardReconnecting("readIdempotencyKey", this.#attempts, () =>
         this.#sql.unsafe(this.#statements.read, [key, String(this.#now())], { prepare: true }).values(),
       )) as unknown as Row[];
       const row = rows[0];
       if (row === undefined) continue;
-      const [stored, status, body, contentType] = row;
+      const [stored, status, body, contentType, holder] = row;
+      if (status === null && holder === token) return { state: "claimed", token };
       if (status === null) return { state: "in-progress", fingerprint: stored };
       return {
         state: "completed",
@@ -109,22 +134,34 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     );
   }
 
-  async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
-    checkIdempotencyInput(key, fingerprint, response);
-    const expiresAt = String(this.#now() + this.#ttlMs);
-    await guard("completeIdempotencyKey", () =>
+  /** @throws {IdempotencyClaimLostError} another request claimed the key after this claim expired. */
+  async complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token, response);
+    const now = this.#now();
+    // Safe to run again: over its own claim's row, a repeat writes the same.
+    const stored = await guardReconnecting("completeIdempotencyKey", this.#attempts, () =>
       this.#sql.unsafe(
         this.#statements.complete,
-        [key, fingerprint, expiresAt, String(response.status), response.body, response.contentType],
+        [
+          key,
+          fingerprint,
+          String(now + this.#ttlMs),
+          String(response.status),
+          response.body,
+          response.contentType,
+          token,
+          String(now),
+        ],
         { prepare: true },
       ),
     );
+    if (stored.length === 0) throw new IdempotencyClaimLostError();
   }
 
-  async release(key: string, fingerprint: string): Promise<void> {
-    checkIdempotencyInput(key, fingerprint);
-    await guard("releaseIdempotencyKey", () =>
-      this.#sql.unsafe(this.#statements.release, [key, fingerprint], { prepare: true }),
+  async release(key: string, fingerprint: string, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token);
+    await guardReconnecting("releaseIdempotencyKey", this.#attempts, () =>
+      this.#sql.unsafe(this.#statements.release, [key, fingerprint, token], { prepare: true }),
     );
   }
 

@@ -137,6 +137,7 @@ describe("migrations", () => {
       [8, "subject-keys"],
       [9, "tenant-column"],
       [10, "stream-deletions"],
+      [11, "idempotency-claim-tokens"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);

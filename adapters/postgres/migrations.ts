@@ -302,6 +302,18 @@ COMMENT ON COLUMN ${n.streamDeletions}.version IS
   'the stream''s version when it was deleted (a hard-deleted stream has no rows left to tell it)';
 `,
   },
+  {
+    version: 11,
+    name: "idempotency-claim-tokens",
+    // Each claim's own token: complete and release act only on the claim that holds the key, so a
+    // request whose claim expired cannot overwrite the response, or free the claim, of the request
+    // that took the key over. Rows of earlier releases have none: theirs count as another's claim.
+    sql: (n) => `
+ALTER TABLE ${n.idempotencyKeys} ADD COLUMN token text COLLATE "C";
+COMMENT ON COLUMN ${n.idempotencyKeys}.token IS
+  'the token of the claim that holds the key; complete and release must name it';
+`,
+  },
 ];
 
 /** The transaction-local setting naming the tenant of row-level-security stores (see tenantScopedSql). */

@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ValidationError } from "../../src/index.js";
+import { ServiceError, ValidationError } from "../../src/index.js";
 import { dedupStoreContract, idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { PostgresDedupStore, PostgresEventStore, PostgresIdempotencyStore, type PostgresSql } from "./index.js";
+import {
+  migrate,
+  PostgresDedupStore,
+  PostgresEventStore,
+  PostgresIdempotencyStore,
+  type PostgresSql,
+} from "./index.js";
 
 let sql: PostgresSql;
 const schema = uniqueSchema("shared_stores");
@@ -55,14 +61,16 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     const id = `fraction-${crypto.randomUUID()}`;
     await dedup.add(id);
     expect(await dedup.has(id)).toBe(true);
-    expect(await keys.claim(id, "fp")).toEqual({ state: "claimed" });
+    const claim = await keys.claim(id, "fp");
+    expect(claim).toEqual({ state: "claimed", token: expect.any(String) });
     expect(await keys.claim(id, "fp")).toEqual({ state: "in-progress", fingerprint: "fp" });
-    await keys.complete(id, "fp", { status: 201, body: "done", contentType: "text/plain" });
+    const token = (claim as { token: string }).token;
+    await keys.complete(id, "fp", { status: 201, body: "done", contentType: "text/plain" }, token);
     expect((await keys.claim(id, "fp")).state).toBe("completed");
-    await keys.release(id, "fp");
+    await keys.release(id, "fp", token);
     now += 100.5;
     expect(await dedup.has(id)).toBe(false);
-    expect(await keys.claim(id, "fp")).toEqual({ state: "claimed" });
+    expect((await keys.claim(id, "fp")).state).toBe("claimed");
     expect(await dedup.purgeExpired()).toBeGreaterThanOrEqual(1);
     expect(await keys.purgeExpired()).toBeGreaterThanOrEqual(0);
   });
@@ -84,10 +92,67 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     const keys = new PostgresIdempotencyStore({ sql, schema });
     await expect(dedup.add("lone-\ud800")).rejects.toBeInstanceOf(ValidationError);
     await expect(keys.claim("lone-\ud800", "fp")).rejects.toBeInstanceOf(ValidationError);
-    await keys.claim("nul-body", "fp");
+    const key = `nul-body-${crypto.randomUUID()}`;
+    const claim = await keys.claim(key, "fp");
+    const token = claim.state === "claimed" ? claim.token : "none";
     await expect(
-      keys.complete("nul-body", "fp", { status: 200, body: "a\u0000b", contentType: "" }),
+      keys.complete(key, "fp", { status: 200, body: "a\u0000b", contentType: "" }, token),
     ).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  test("on a schema without migration 11 (a release deployed before its migration ran), claims say to migrate", async () => {
+    const behind = `${schema}_behind`;
+    await migrate(sql, { schema: behind, to: 10 });
+    try {
+      const keys = new PostgresIdempotencyStore({ sql, schema: behind });
+      const error = await keys.claim(`k-${crypto.randomUUID()}`, "fp").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ServiceError);
+      expect((error as ServiceError).serviceCode).toBe("42703");
+      expect((error as ServiceError).message).toContain("run the migrations");
+      expect((error as ServiceError).message).not.toContain("idempotency_keys");
+      await migrate(sql, { schema: behind });
+      expect((await keys.claim(`k-${crypto.randomUUID()}`, "fp")).state).toBe("claimed");
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${behind} CASCADE`);
+    }
+  });
+
+  test("a claim, complete or release whose statement ran but whose connection was lost before the answer is retried, and knows its own claim", async () => {
+    // The statement runs; then the connection is lost before its answer, as when the server or a
+    // proxy drops it: postgres.js rejects with CONNECTION_CLOSED.
+    let lose = 0;
+    const flaky = new Proxy(sql, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (name !== "unsafe") return value;
+        return (...args: Parameters<PostgresSql["unsafe"]>) => {
+          const query = target.unsafe(...args);
+          if (lose <= 0) return query;
+          lose--;
+          return query.then(() => {
+            throw Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" });
+          });
+        };
+      },
+    });
+    const keys = new PostgresIdempotencyStore({ sql: flaky, schema });
+    const key = `lost-${crypto.randomUUID()}`;
+    lose = 1;
+    const claim = await keys.claim(key, "fp");
+    expect(claim).toEqual({ state: "claimed", token: expect.any(String) });
+    const token = (claim as { token: string }).token;
+    lose = 1;
+    await keys.complete(key, "fp", { status: 201, body: "{}", contentType: "application/json" }, token);
+    expect(await keys.claim(key, "fp")).toEqual({
+      state: "completed",
+      fingerprint: "fp",
+      response: { status: 201, body: "{}", contentType: "application/json" },
+    });
+    const other = `lost-${crypto.randomUUID()}`;
+    const otherToken = ((await keys.claim(other, "fp")) as { token: string }).token;
+    lose = 1;
+    await keys.release(other, "fp", otherToken);
+    expect((await keys.claim(other, "fp")).state).toBe("claimed");
   });
 
   test("bad options are a ValidationError", () => {

@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import { functionIssues } from "../internal/validate.js";
+import { checkedClock, functionIssues } from "../internal/validate.js";
 import { checkDedupId, type DedupStore } from "./dedup-store.js";
 
 export interface InMemoryDedupStoreOptions {
@@ -33,7 +33,8 @@ export class InMemoryDedupStore implements DedupStore {
     if (issues.length > 0) throw new ValidationError("Invalid dedup store options", issues);
     this.#max = max;
     this.#ttlMs = ttl;
-    this.#now = options.now ?? Date.now;
+    // A reading that is no time (NaN) would make every id look expired: every redelivery handled again.
+    this.#now = checkedClock(options.now);
   }
 
   /** Nothing to reach in memory: always answers. */

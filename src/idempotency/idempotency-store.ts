@@ -17,9 +17,13 @@ export interface StoredResponse {
   readonly contentType: string;
 }
 
-/** What a store knows of a key when a request claims it. */
+/**
+ * What a store knows of a key when a request claims it. A request that claimed the key gets a
+ * `token`, which names its claim: `complete` and `release` take it, so that a request whose claim
+ * expired cannot overwrite or free the claim of the request that took the key over.
+ */
 export type IdempotencyClaim =
-  | { readonly state: "claimed" }
+  | { readonly state: "claimed"; readonly token: string }
   | { readonly state: "in-progress"; readonly fingerprint: string }
   | { readonly state: "completed"; readonly fingerprint: string; readonly response: StoredResponse };
 
@@ -31,19 +35,31 @@ export type IdempotencyClaim =
 export interface IdempotencyStore {
   /**
    * Atomically: when no live record exists for `key`, records it as in progress with `fingerprint`
-   * and returns `{ state: "claimed" }`; otherwise returns the record, whatever its fingerprint.
+   * and a new token, and returns `{ state: "claimed", token }`; otherwise returns the record,
+   * whatever its fingerprint.
    */
   claim(key: string, fingerprint: string): Promise<IdempotencyClaim>;
-  /** Stores the response of the request that claimed `key`. */
-  complete(key: string, fingerprint: string, response: StoredResponse): Promise<void>;
-  /** Forgets an in-progress claim with this fingerprint (the request failed), so the key may be used again. */
-  release(key: string, fingerprint: string): Promise<void>;
+  /**
+   * Stores the response of the request that claimed `key` with `fingerprint` and got `token`. Also
+   * when that claim has expired, as long as no other request has claimed the key since.
+   * @throws {IdempotencyClaimLostError} another request holds a live claim (or response) for the key:
+   * nothing was written.
+   */
+  complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void>;
+  /**
+   * Forgets the in-progress claim `token` names, made with this fingerprint (the request failed), so
+   * the key may be used again; any other record (another request's claim, a response) stays.
+   */
+  release(key: string, fingerprint: string, token: string): Promise<void>;
   /** Resolves when the backend answers, for health checks. Optional for stores written before it. */
   ping?(signal?: AbortSignal): Promise<void>;
 }
 
 /** Longest fingerprint a store takes; a SHA-256 in hex is 64. */
 export const MAX_FINGERPRINT_LENGTH = 255;
+
+/** Longest claim token a store takes; the stores' own are ULIDs (26). */
+export const MAX_CLAIM_TOKEN_LENGTH = 255;
 
 /**
  * What every store checks before touching its records, so all refuse the same input: besides the
@@ -77,6 +93,26 @@ export function idempotencyInputIssues(key: unknown, fingerprint: unknown, ...re
   return issues;
 }
 
+/**
+ * What every store checks in `complete` and `release`: the input `claim` takes, the claim's token
+ * (1 to 255 characters, held as given) and, for `complete`, the response.
+ */
+export function idempotencyClaimedInputIssues(
+  key: unknown,
+  fingerprint: unknown,
+  token: unknown,
+  ...response: [unknown?]
+): Issue[] {
+  const issues = idempotencyInputIssues(key, fingerprint, ...response);
+  if (typeof token !== "string" || token.length === 0 || token.length > MAX_CLAIM_TOKEN_LENGTH) {
+    issues.push({
+      path: ["token"],
+      message: `must be the token claim returned, a string of 1 to ${MAX_CLAIM_TOKEN_LENGTH} characters`,
+    });
+  } else textIssues(token, ["token"], issues);
+  return issues;
+}
+
 /** Adds the issue of text a store cannot hold: U+0000, or a lone surrogate. */
 function textIssues(text: string, path: string[], issues: Issue[]): void {
   if (text.includes("\u0000")) issues.push({ path, message: NUL_TEXT });
@@ -91,5 +127,20 @@ const NUL_TEXT = "contains U+0000 (NUL), which the stores cannot hold";
  */
 export function checkIdempotencyInput(key: unknown, fingerprint: unknown, ...response: [unknown?]): void {
   const issues = idempotencyInputIssues(key, fingerprint, ...response);
+  if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
+}
+
+/**
+ * `complete`'s and `release`'s check: {@link checkIdempotencyInput}'s, and the claim's token.
+ * @throws {ValidationError} as {@link checkIdempotencyInput}, or a token that is not 1 to 255 characters
+ * a store can hold.
+ */
+export function checkIdempotencyClaimedInput(
+  key: unknown,
+  fingerprint: unknown,
+  token: unknown,
+  ...response: [unknown?]
+): void {
+  const issues = idempotencyClaimedInputIssues(key, fingerprint, token, ...response);
   if (issues.length > 0) throw new ValidationError("Invalid idempotency store input", issues);
 }

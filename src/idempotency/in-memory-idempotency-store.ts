@@ -1,6 +1,9 @@
-import { ValidationError } from "../errors.js";
+import { IdempotencyClaimLostError, type Issue, ValidationError } from "../errors.js";
+import { ulid } from "../ids.js";
 import { utf8Length } from "../internal/json.js";
+import { checkedClock, functionIssues } from "../internal/validate.js";
 import {
+  checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   type IdempotencyClaim,
   type IdempotencyStore,
@@ -43,6 +46,8 @@ export function idempotencyScopeOf(key: string): string {
 
 interface Entry {
   readonly fingerprint: string;
+  /** The token of the claim that holds the key. */
+  readonly token: string;
   readonly response: StoredResponse | undefined;
   readonly expiresAt: number;
   readonly scope: string;
@@ -68,7 +73,14 @@ const ENTRY_OVERHEAD = 96;
  * cannot flush the keys of another: beyond its own bounds a caller forgets its own oldest keys first.
  */
 export class InMemoryIdempotencyStore implements IdempotencyStore {
+  /** Every key, oldest first: what the bounds forget first. */
   readonly #entries = new Map<string, Entry>();
+  /**
+   * The keys in progress, and those completed, each in expiry order: each kind has one TTL, so the
+   * order of insertion is that of expiry, and expired keys are found from the front of each.
+   */
+  readonly #inProgress = new Set<string>();
+  readonly #completed = new Set<string>();
   readonly #scopes = new Map<string, Scope>();
   #bytes = 0;
   readonly #ttlMs: number;
@@ -80,15 +92,20 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   readonly #scopeOf: (key: string) => string;
   readonly #now: () => number;
 
+  /** @throws {ValidationError} a bound or TTL that is not a positive integer, a clock or scopeOf that is not a function. */
   constructor(options: InMemoryIdempotencyStoreOptions = {}) {
-    this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs");
-    this.#inProgressTtlMs = positiveInteger(options.inProgressTtlMs, 60 * 1000, "inProgressTtlMs");
-    this.#maxEntries = positiveInteger(options.maxEntries, 10_000, "maxEntries");
-    this.#maxBytes = positiveInteger(options.maxBytes, 64 * 1024 * 1024, "maxBytes");
-    this.#maxEntriesPerScope = positiveInteger(options.maxEntriesPerScope, 1_000, "maxEntriesPerScope");
-    this.#maxBytesPerScope = positiveInteger(options.maxBytesPerScope, 4 * 1024 * 1024, "maxBytesPerScope");
+    const issues: Issue[] = [];
+    this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);
+    this.#inProgressTtlMs = positiveInteger(options.inProgressTtlMs, 60 * 1000, "inProgressTtlMs", issues);
+    this.#maxEntries = positiveInteger(options.maxEntries, 10_000, "maxEntries", issues);
+    this.#maxBytes = positiveInteger(options.maxBytes, 64 * 1024 * 1024, "maxBytes", issues);
+    this.#maxEntriesPerScope = positiveInteger(options.maxEntriesPerScope, 1_000, "maxEntriesPerScope", issues);
+    this.#maxBytesPerScope = positiveInteger(options.maxBytesPerScope, 4 * 1024 * 1024, "maxBytesPerScope", issues);
+    issues.push(...functionIssues(options.scopeOf, "scopeOf"), ...functionIssues(options.now, "now"));
+    if (issues.length > 0) throw new ValidationError("Invalid idempotency store options", issues);
     this.#scopeOf = options.scopeOf ?? idempotencyScopeOf;
-    this.#now = options.now ?? Date.now;
+    // A reading that is no time (NaN) would make every record look expired: every claim would win.
+    this.#now = checkedClock(options.now);
   }
 
   /** Nothing to reach in memory: always answers. */
@@ -114,33 +131,44 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
         ? { state: "in-progress", fingerprint: entry.fingerprint }
         : { state: "completed", fingerprint: entry.fingerprint, response: entry.response };
     }
-    this.#set(key, fingerprint, undefined, now + this.#inProgressTtlMs);
-    return { state: "claimed" };
+    const token = ulid();
+    this.#set(key, fingerprint, token, undefined, now + this.#inProgressTtlMs);
+    return { state: "claimed", token };
   }
 
-  async complete(key: string, fingerprint: string, response: StoredResponse): Promise<void> {
-    checkIdempotencyInput(key, fingerprint, response);
-    this.#set(key, fingerprint, response, this.#now() + this.#ttlMs);
-  }
-
-  async release(key: string, fingerprint: string): Promise<void> {
-    checkIdempotencyInput(key, fingerprint);
+  async complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token, response);
+    const now = this.#now();
     const entry = this.#entries.get(key);
-    if (entry !== undefined && entry.response === undefined && entry.fingerprint === fingerprint) this.#delete(key);
+    // Another request's live record: this claim expired and the key was claimed again since.
+    if (entry !== undefined && entry.expiresAt > now && (entry.token !== token || entry.fingerprint !== fingerprint)) {
+      throw new IdempotencyClaimLostError();
+    }
+    this.#set(key, fingerprint, token, response, now + this.#ttlMs);
   }
 
-  #set(key: string, fingerprint: string, response: StoredResponse | undefined, expiresAt: number): void {
+  async release(key: string, fingerprint: string, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token);
+    const entry = this.#entries.get(key);
+    if (entry === undefined || entry.response !== undefined || entry.token !== token) return;
+    if (entry.fingerprint !== fingerprint) return;
+    this.#delete(key);
+  }
+
+  #set(key: string, fingerprint: string, token: string, response: StoredResponse | undefined, expiresAt: number): void {
     const scope = this.#scopeOf(key);
     const bytes =
       ENTRY_OVERHEAD +
       key.length +
       fingerprint.length +
+      token.length +
       (response === undefined ? 0 : utf8Length(response.body) + response.contentType.length);
-    // Re-inserting keeps the map in roughly expiry order, so eviction can stop at the first live entry.
+    // Re-inserting moves the key to the end of its kind's set: each set stays in expiry order.
     this.#delete(key);
     const scoped = scope !== "";
     if ((scoped && bytes > this.#maxBytesPerScope) || bytes > this.#maxBytes) return;
-    this.#entries.set(key, { fingerprint, response, expiresAt, scope, bytes });
+    this.#entries.set(key, { fingerprint, token, response, expiresAt, scope, bytes });
+    (response === undefined ? this.#inProgress : this.#completed).add(key);
     let owner = this.#scopes.get(scope);
     if (owner === undefined) {
       owner = { keys: new Set(), bytes: 0 };
@@ -162,6 +190,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     const entry = this.#entries.get(key);
     if (entry === undefined) return;
     this.#entries.delete(key);
+    (entry.response === undefined ? this.#inProgress : this.#completed).delete(key);
     this.#bytes -= entry.bytes;
     const owner = this.#scopes.get(entry.scope);
     if (owner === undefined) return;
@@ -171,19 +200,17 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   }
 
   #evictExpired(now: number): void {
-    for (const [key, entry] of this.#entries) {
-      if (entry.expiresAt > now) return;
-      this.#delete(key);
+    for (const keys of [this.#inProgress, this.#completed]) {
+      for (const key of keys) {
+        if ((this.#entries.get(key) as Entry).expiresAt > now) break;
+        this.#delete(key);
+      }
     }
   }
 }
 
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+function positiveInteger(value: number | undefined, fallback: number, name: string, issues: Issue[]): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ValidationError("Invalid idempotency store options", [
-      { path: [name], message: "must be a positive integer" },
-    ]);
-  }
+  if (!Number.isSafeInteger(value) || value < 1) issues.push({ path: [name], message: "must be a positive integer" });
   return value;
 }

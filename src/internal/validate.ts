@@ -109,6 +109,25 @@ export function assertFunction(
 }
 
 /**
+ * The clock `now` (or `Date.now`), read through a check: a reading that is not epoch milliseconds
+ * (NaN, an infinity, past 2^53) is a ValidationError naming `now`, before it is used. A store that
+ * compared such a reading would answer wrongly and silently: every `NaN > x` is false, so nothing
+ * ever looks live (an idempotency key claimed twice, an event handled twice).
+ */
+export function checkedClock(now: (() => number) | undefined): () => number {
+  const clock = now ?? Date.now;
+  return () => {
+    const ms = clock();
+    if (typeof ms !== "number" || !Number.isSafeInteger(Math.floor(ms))) {
+      throw new ValidationError("Invalid clock reading", [
+        { path: ["now"], message: `now() must return epoch milliseconds, a finite number, got ${kindOf(ms)}` },
+      ]);
+    }
+    return ms;
+  };
+}
+
+/**
  * The issue of an optional integer option outside 1..max (`undefined` passes: the default applies).
  * Stores use it for their size and page options, so they all word it the same way.
  */

@@ -110,5 +110,21 @@ export function dedupStoreContract(options: DedupStoreContractOptions): Contract
     },
   );
 
+  add(
+    "a clock reading that is no time (NaN, Infinity, past 2^53) is a ValidationError, and nothing is stored",
+    async (store, clock) => {
+      const [fresh, added] = [ulid(), ulid()];
+      await store.add(added);
+      const good = clock.now;
+      for (const reading of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
+        clock.now = reading;
+        await assertRejects(() => store.add(fresh), ErrorCode.Validation, `add at ${reading}`);
+        await assertRejects(() => store.has(added), ErrorCode.Validation, `has at ${reading}`);
+      }
+      clock.now = good;
+      assertEqual([await store.has(fresh), await store.has(added)], [false, true]);
+    },
+  );
+
   return { name: options.name, cases };
 }

@@ -3,14 +3,22 @@
  * catch them (test/contracts/contracts-catch-broken.test.ts). Each says what it gets wrong.
  */
 import {
+  checkedClock,
+  checkIdempotencyClaimedInput,
+  checkIdempotencyInput,
   type DedupStore,
   type EventBusOptions,
   type EventEnvelope,
+  type IdempotencyClaim,
+  type IdempotencyStore,
   InMemoryDedupStore,
   type InMemoryDedupStoreOptions,
   InMemoryEventBus,
   type PublishResult,
+  type StoredResponse,
+  ulid,
 } from "../../src/index.js";
+import type { IdempotencyStoreContractSettings } from "../../src/testing/index.js";
 
 /** Drops every second event it is given, and says nothing: what a lossy publisher looks like to callers. */
 export class DroppingEventBus extends InMemoryEventBus {
@@ -40,5 +48,47 @@ export class ExpiryIgnoringDedupStore implements DedupStore {
 
   add(eventId: string): void {
     this.#inner.add(eventId);
+  }
+}
+
+/**
+ * Hands out claim tokens but never checks them: `complete` writes over whatever holds the key, and
+ * `release` frees any in-progress claim with the fingerprint. What every store did before claims had
+ * tokens: a request whose claim expired overwrote the claim of the request that took the key over.
+ */
+export class ClaimIgnoringIdempotencyStore implements IdempotencyStore {
+  readonly #records = new Map<
+    string,
+    { fingerprint: string; token: string; response?: StoredResponse; expiresAt: number }
+  >();
+  readonly #settings: IdempotencyStoreContractSettings;
+
+  constructor(settings: IdempotencyStoreContractSettings) {
+    this.#settings = { ...settings, now: checkedClock(settings.now) };
+  }
+
+  async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    checkIdempotencyInput(key, fingerprint);
+    const now = this.#settings.now();
+    const record = this.#records.get(key);
+    if (record !== undefined && record.expiresAt > now) {
+      return record.response === undefined
+        ? { state: "in-progress", fingerprint: record.fingerprint }
+        : { state: "completed", fingerprint: record.fingerprint, response: record.response };
+    }
+    const token = ulid();
+    this.#records.set(key, { fingerprint, token, expiresAt: now + this.#settings.inProgressTtlMs });
+    return { state: "claimed", token };
+  }
+
+  async complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token, response);
+    this.#records.set(key, { fingerprint, token, response, expiresAt: this.#settings.now() + this.#settings.ttlMs });
+  }
+
+  async release(key: string, fingerprint: string, token: string): Promise<void> {
+    checkIdempotencyClaimedInput(key, fingerprint, token);
+    const record = this.#records.get(key);
+    if (record?.fingerprint === fingerprint && record.response === undefined) this.#records.delete(key);
   }
 }

@@ -9,6 +9,7 @@ import {
   InMemoryDedupStore,
   InMemoryEventBus,
   InMemoryEventStore,
+  InMemoryIdempotencyStore,
   type ReadStreamOptions,
 } from "../../src/index.js";
 import {
@@ -16,9 +17,10 @@ import {
   dedupStoreContract,
   eventBusContract,
   eventStoreContract,
+  idempotencyStoreContract,
   runContract,
 } from "../../src/testing/index.js";
-import { DroppingEventBus, ExpiryIgnoringDedupStore } from "./broken-fixtures.ts";
+import { ClaimIgnoringIdempotencyStore, DroppingEventBus, ExpiryIgnoringDedupStore } from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
 
 /** The names of the cases that failed, each cut to the given prefixes' length when it starts with one. */
@@ -154,6 +156,32 @@ describe("dedupStoreContract catches broken stores", () => {
       name: "ExpiryIgnoringDedupStore",
       create: (s) => new ExpiryIgnoringDedupStore(s),
     });
-    expect(await failedCases(suite)).toEqual(["an id is forgotten once its TTL has passed, and can be added again"]);
+    // It reads no clock at all, so a reading that is no time goes unnoticed too.
+    expect(await failedCases(suite)).toEqual([
+      "an id is forgotten once its TTL has passed, and can be added again",
+      "a clock reading that is no time (NaN, Infinity, past 2^53) is a ValidationError, and nothing is stored",
+    ]);
+  });
+});
+
+describe("idempotencyStoreContract catches broken stores", () => {
+  test("the in-memory store passes every case", async () => {
+    const suite = idempotencyStoreContract({
+      name: "InMemoryIdempotencyStore",
+      create: (s) => new InMemoryIdempotencyStore(s),
+    });
+    expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store whose complete and release ignore the claim's token fails the lost-claim cases", async () => {
+    const suite = idempotencyStoreContract({
+      name: "ClaimIgnoringIdempotencyStore",
+      create: (s) => new ClaimIgnoringIdempotencyStore(s),
+    });
+    expect(await failedCases(suite)).toEqual([
+      "release with another fingerprint or token, of a completed key, or of an unknown key changes nothing",
+      "complete after the claim expired and another request claimed the key is an IdempotencyClaimLostError; the other claim stays",
+      "release after the claim expired and the same request claimed the key again frees nothing",
+    ]);
   });
 });

@@ -28,10 +28,22 @@ export interface IdempotencySettings {
   readonly inProgressTtlMs: number;
 }
 
+/**
+ * Which token a completion or release names: that of the key's latest claim on its side, of the
+ * claim before it (one that expired and was taken over), or one no claim gave.
+ */
+type TokenChoice = "latest" | "previous" | "unknown";
+
 type IdempotencyOperation =
   | { readonly kind: "claim"; readonly key: number; readonly fingerprint: number }
-  | { readonly kind: "complete"; readonly key: number; readonly fingerprint: number; readonly response: unknown }
-  | { readonly kind: "release"; readonly key: number; readonly fingerprint: number }
+  | {
+      readonly kind: "complete";
+      readonly key: number;
+      readonly fingerprint: number;
+      readonly response: unknown;
+      readonly token: TokenChoice;
+    }
+  | { readonly kind: "release"; readonly key: number; readonly fingerprint: number; readonly token: TokenChoice }
   | { readonly kind: "advance"; readonly ms: number };
 
 const KEYS = 5;
@@ -95,14 +107,18 @@ const responses: fc.Arbitrary<unknown> = fc.oneof(
 function operations(maxOperations: number): fc.Arbitrary<IdempotencyOperation[]> {
   const key = fc.nat({ max: KEYS - 1 });
   const fingerprint = fc.nat({ max: FINGERPRINTS - 1 });
+  const token = fc.oneof(
+    { arbitrary: fc.constant<TokenChoice>("latest"), weight: 4 },
+    fc.constantFrom<TokenChoice>("previous", "unknown"),
+  );
   return fc.array(
     fc.oneof(
       { arbitrary: fc.record({ kind: fc.constant("claim" as const), key, fingerprint }), weight: 4 },
       {
-        arbitrary: fc.record({ kind: fc.constant("complete" as const), key, fingerprint, response: responses }),
+        arbitrary: fc.record({ kind: fc.constant("complete" as const), key, fingerprint, response: responses, token }),
         weight: 2,
       },
-      fc.record({ kind: fc.constant("release" as const), key, fingerprint }),
+      fc.record({ kind: fc.constant("release" as const), key, fingerprint, token }),
       // Around both TTLs: just before, at, just after.
       fc.record({
         kind: fc.constant("advance" as const),
@@ -152,13 +168,16 @@ export async function checkIdempotencyAgainstReference(
         };
         const reference = new InMemoryIdempotencyStore(settings);
         const subject = create(settings);
+        // The tokens each side's claims gave, per key: each side names its own.
+        const referenceTokens = new Map<number, string[]>();
+        const subjectTokens = new Map<number, string[]>();
         for (const [step, op] of ops.entries()) {
           if (op.kind === "advance") {
             clock.now += op.ms;
             continue;
           }
-          const want = await outcomeOf(() => apply(reference, op, keyPool, fingerprintPool));
-          const got = await outcomeOf(() => apply(subject, op, keyPool, fingerprintPool));
+          const want = await outcomeOf(() => apply(reference, op, keyPool, fingerprintPool, referenceTokens));
+          const got = await outcomeOf(() => apply(subject, op, keyPool, fingerprintPool, subjectTokens));
           const about = `, key ${JSON.stringify(keyPool[op.key])}, fingerprint ${JSON.stringify(fingerprintPool[op.fingerprint])}`;
           assertSameAnswer(step, op, want, got, about);
         }
@@ -177,15 +196,21 @@ async function apply(
   op: Exclude<IdempotencyOperation, { kind: "advance" }>,
   keyPool: readonly string[],
   fingerprintPool: readonly string[],
+  tokens: Map<number, string[]>,
 ): Promise<unknown> {
   const key = keyPool[op.key] as string;
   const fingerprint = fingerprintPool[op.fingerprint] as string;
-  switch (op.kind) {
-    case "claim":
-      return store.claim(key, fingerprint);
-    case "complete":
-      return store.complete(key, fingerprint, op.response as StoredResponse);
-    case "release":
-      return store.release(key, fingerprint);
+  if (op.kind === "claim") {
+    const claim = await store.claim(key, fingerprint);
+    if (claim.state !== "claimed") return claim;
+    tokens.set(op.key, [...(tokens.get(op.key) ?? []), claim.token]);
+    // Tokens are each store's own: compared by whether there is one.
+    return { state: "claimed", token: typeof claim.token === "string" && claim.token.length > 0 };
   }
+  const given = tokens.get(op.key) ?? [];
+  const token =
+    (op.token === "latest" ? given.at(-1) : op.token === "previous" ? given.at(-2) : undefined) ?? "no-claim";
+  return op.kind === "complete"
+    ? store.complete(key, fingerprint, op.response as StoredResponse, token)
+    : store.release(key, fingerprint, token);
 }

@@ -58,7 +58,7 @@ describe.each(stores)("Idempotency-Key replay on the %s store", (_name, store) =
         body: JSON.stringify({ size }),
         headers: { "content-type": "application/json", "idempotency-key": key },
       });
-    return { send, runs };
+    return { send, runs, app };
   }
 
   test("a response at the limit is replayed as it was", async () => {
@@ -94,5 +94,46 @@ describe.each(stores)("Idempotency-Key replay on the %s store", (_name, store) =
       });
     }
     expect(runs).toEqual([size]);
+  });
+
+  test("many clients at once over a real server, one key: the command runs once; the others get 409 or the replay", async () => {
+    const { app, runs } = api();
+    const server = Bun.serve({ port: 0, fetch: app.fetch });
+    try {
+      const key = ulid();
+      const post = () =>
+        fetch(`http://127.0.0.1:${server.port}/commands/Export`, {
+          method: "POST",
+          body: JSON.stringify({ size: 3 }),
+          headers: { "content-type": "application/json", "idempotency-key": key },
+        });
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const response = await post();
+          return {
+            status: response.status,
+            replayed: response.headers.get("idempotent-replayed"),
+            body: await response.text(),
+          };
+        }),
+      );
+      expect(runs).toEqual([3]);
+      const ran = answers.filter((a) => a.status === 200 && a.replayed === null);
+      expect(ran).toHaveLength(1);
+      for (const answer of answers) {
+        if (answer === ran[0]) continue;
+        if (answer.status === 409) expect(JSON.parse(answer.body).code).toBe("IDEMPOTENCY_IN_PROGRESS");
+        else expect(answer).toEqual({ status: 200, replayed: "true", body: ran[0]?.body as string });
+      }
+      const other = await fetch(`http://127.0.0.1:${server.port}/commands/Export`, {
+        method: "POST",
+        body: JSON.stringify({ size: 4 }),
+        headers: { "content-type": "application/json", "idempotency-key": key },
+      });
+      expect([other.status, (await other.json()).code]).toEqual([422, "IDEMPOTENCY_KEY_REUSED"]);
+      expect(runs).toEqual([3]);
+    } finally {
+      server.stop(true);
+    }
   });
 });
