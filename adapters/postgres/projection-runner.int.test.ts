@@ -3,7 +3,13 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import { type EventEnvelope, MAX_PROJECTION_NAME_LENGTH, projection, ulid } from "../../src/index.js";
-import { eventually, projectionContract, registerContract } from "../../src/testing/index.js";
+import {
+  eventually,
+  projectionContract,
+  registerContract,
+  untilHeadReadable,
+  untilReadable,
+} from "../../src/testing/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
@@ -44,10 +50,13 @@ describe("PostgresEventStore.projectionRunner", () => {
   test("a handler writes a table of its own through postgresSqlOf, in the batch's transaction", async () => {
     const store = new PostgresEventStore({ sql, schema });
     const cart = `Cart-${ulid()}`;
-    await store.appendToStream(cart, [
+    const appended = await store.appendToStream(cart, [
       { type: "ItemAdded", data: {} },
       { type: "ItemAdded", data: {} },
     ]);
+    // catchUp reads what the feed's readers see: on a shared server, another client's open
+    // transaction can keep a committed append out of it for a moment (see untilReadable).
+    await untilReadable(store, appended);
     let fail = true;
     const totals = projection<EventEnvelope<"ItemAdded", object>>({
       name: `cart-totals-${ulid()}`,
@@ -126,6 +135,9 @@ describe("PostgresEventStore.projectionRunner", () => {
       fc.constantFrom(1, MAX_PROJECTION_NAME_LENGTH, MAX_PROJECTION_NAME_LENGTH + 1),
       fc.integer({ min: 1, max: 300 }),
     );
+    // Each run's catchUp must end where getLastGlobalPosition says the feed ends: every earlier
+    // test's append readable first (see untilReadable).
+    await untilHeadReadable(store);
     await fc.assert(
       fc.asyncProperty(lengths, fc.constantFrom("n", "é", "名"), async (length, letter) => {
         const name = `${ulid()}${letter.repeat(300)}`.slice(0, length);
@@ -160,7 +172,8 @@ describe("PostgresEventStore.projectionRunner", () => {
         Array.from({ length: 10 }, (_, n) => ({ type: "Counted", data: { i, n } })),
       );
     }
-    const target = await store.getLastGlobalPosition();
+    // The head as committed (getLastGlobalPosition stops below other clients' open transactions).
+    const target = await untilHeadReadable(store);
     const worker = spawn(
       process.execPath,
       [
