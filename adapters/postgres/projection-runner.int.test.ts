@@ -124,6 +124,47 @@ describe("PostgresEventStore.projectionRunner", () => {
     }
   });
 
+  test("an inline runner's append returns with the read model current while another client's older transaction is open", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const cart = `Inline-${ulid()}`;
+    const counted: string[] = [];
+    const runner = postgresProjectionRunner(
+      store,
+      projection({
+        name: `inline-${ulid()}`,
+        streams: [cart],
+        handle: async (event) => {
+          counted.push(event.type);
+        },
+      }),
+      // No poll to fall back on within the test: only the inline step can take the event in.
+      { inline: true, pollIntervalMs: 3_600_000 },
+    );
+    runner.start();
+    // Another client's transaction with an id of its own, open when the append commits: the feed's
+    // readers cannot pass it, so the append's event is committed but not yet readable.
+    const older = await sql.reserve();
+    let commit: Promise<void> | undefined;
+    try {
+      await eventually(() => expect(runner.active).toBe(true));
+      await older.unsafe("BEGIN");
+      await older.unsafe("SELECT pg_current_xact_id()");
+      let committedOlder = false;
+      commit = new Promise((resolve) => setTimeout(resolve, 200)).then(async () => {
+        await older.unsafe("COMMIT");
+        committedOlder = true;
+      });
+      await store.appendToStream(cart, [{ type: "Added", data: {} }]);
+      // Before: the inline step read the feed once, found nothing readable and let the append return.
+      expect(counted).toEqual(["Added"]);
+      expect(committedOlder).toBe(true);
+    } finally {
+      await commit;
+      older.release();
+      await runner.stop();
+    }
+  });
+
   test("postgresSqlOf refuses a writer that is not a PostgreSQL transaction", () => {
     const models = new PostgresReadModelStore({ sql, schema });
     expect(() => postgresSqlOf(models)).toThrow("Not a PostgreSQL read-model transaction");
