@@ -3,7 +3,13 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import { type EventEnvelope, MAX_PROJECTION_NAME_LENGTH, projection, ulid } from "../../src/index.js";
-import { eventually, projectionContract, registerContract } from "../../src/testing/index.js";
+import {
+  eventually,
+  projectionContract,
+  registerContract,
+  untilHeadReadable,
+  untilReadable,
+} from "../../src/testing/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
@@ -44,10 +50,13 @@ describe("PostgresEventStore.projectionRunner", () => {
   test("a handler writes a table of its own through postgresSqlOf, in the batch's transaction", async () => {
     const store = new PostgresEventStore({ sql, schema });
     const cart = `Cart-${ulid()}`;
-    await store.appendToStream(cart, [
+    const appended = await store.appendToStream(cart, [
       { type: "ItemAdded", data: {} },
       { type: "ItemAdded", data: {} },
     ]);
+    // catchUp reads what the feed's readers see: on a shared server, another client's open
+    // transaction can keep a committed append out of it for a moment (see untilReadable).
+    await untilReadable(store, appended);
     let fail = true;
     const totals = projection<EventEnvelope<"ItemAdded", object>>({
       name: `cart-totals-${ulid()}`,
@@ -115,6 +124,47 @@ describe("PostgresEventStore.projectionRunner", () => {
     }
   });
 
+  test("an inline runner's append returns with the read model current while another client's older transaction is open", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const cart = `Inline-${ulid()}`;
+    const counted: string[] = [];
+    const runner = postgresProjectionRunner(
+      store,
+      projection({
+        name: `inline-${ulid()}`,
+        streams: [cart],
+        handle: async (event) => {
+          counted.push(event.type);
+        },
+      }),
+      // No poll to fall back on within the test: only the inline step can take the event in.
+      { inline: true, pollIntervalMs: 3_600_000 },
+    );
+    runner.start();
+    // Another client's transaction with an id of its own, open when the append commits: the feed's
+    // readers cannot pass it, so the append's event is committed but not yet readable.
+    const older = await sql.reserve();
+    let commit: Promise<void> | undefined;
+    try {
+      await eventually(() => expect(runner.active).toBe(true));
+      await older.unsafe("BEGIN");
+      await older.unsafe("SELECT pg_current_xact_id()");
+      let committedOlder = false;
+      commit = new Promise((resolve) => setTimeout(resolve, 200)).then(async () => {
+        await older.unsafe("COMMIT");
+        committedOlder = true;
+      });
+      await store.appendToStream(cart, [{ type: "Added", data: {} }]);
+      // Before: the inline step read the feed once, found nothing readable and let the append return.
+      expect(counted).toEqual(["Added"]);
+      expect(committedOlder).toBe(true);
+    } finally {
+      await commit;
+      older.release();
+      await runner.stop();
+    }
+  });
+
   test("postgresSqlOf refuses a writer that is not a PostgreSQL transaction", () => {
     const models = new PostgresReadModelStore({ sql, schema });
     expect(() => postgresSqlOf(models)).toThrow("Not a PostgreSQL read-model transaction");
@@ -126,6 +176,9 @@ describe("PostgresEventStore.projectionRunner", () => {
       fc.constantFrom(1, MAX_PROJECTION_NAME_LENGTH, MAX_PROJECTION_NAME_LENGTH + 1),
       fc.integer({ min: 1, max: 300 }),
     );
+    // Each run's catchUp must end where getLastGlobalPosition says the feed ends: every earlier
+    // test's append readable first (see untilReadable).
+    await untilHeadReadable(store);
     await fc.assert(
       fc.asyncProperty(lengths, fc.constantFrom("n", "é", "名"), async (length, letter) => {
         const name = `${ulid()}${letter.repeat(300)}`.slice(0, length);
@@ -160,7 +213,8 @@ describe("PostgresEventStore.projectionRunner", () => {
         Array.from({ length: 10 }, (_, n) => ({ type: "Counted", data: { i, n } })),
       );
     }
-    const target = await store.getLastGlobalPosition();
+    // The head as committed (getLastGlobalPosition stops below other clients' open transactions).
+    const target = await untilHeadReadable(store);
     const worker = spawn(
       process.execPath,
       [

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { isEventFlowsError, ProjectionRunner, projection, ulid } from "../../src/index.js";
+import { untilHeadReadable } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
   PostgresEventStore,
@@ -62,7 +63,8 @@ test("a runner whose batch write is refused at commit keeps its checkpoint and w
     stream,
     Array.from({ length: 30 }, (_, n) => ({ type: n === 24 ? "Bad" : "Good", data: { n } })),
   );
-  const head = await events.getLastGlobalPosition();
+  // Every event readable before catchUp, which reads what the feed's readers see (see untilReadable).
+  const head = await untilHeadReadable(events);
   const readModels = new PostgresReadModelStore({ sql, schema });
   const col = `r${ulid()}`;
   const runner = new ProjectionRunner({

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rebuildCheckpointId, replay, shadowCollection, ulid } from "../../src/index.js";
+import { untilReadable } from "../../src/testing/index.js";
 import type { Counted } from "../../test/postgres/counting-projection.ts";
 import { rebuildKillRun } from "../../test/postgres/rebuild-kill.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
@@ -51,10 +52,13 @@ describe("replay on PostgreSQL", () => {
     const cart = `ReplayCart-${ulid()}`;
     // The feed holds the other tests' events too: start after them.
     const after = await store.getLastGlobalPosition();
-    await store.appendToStream(
+    const appended = await store.appendToStream(
       cart,
       Array.from({ length: 30 }, (_, n) => ({ type: "Counted", data: { i: 0, n } })),
     );
+    // The replay reads what the feed's readers see: on a shared server another client's open
+    // transaction can keep the append out of it for a moment (see untilReadable).
+    await untilReadable(store, appended);
     await readModels.put("replayed", cart, { sum: -1 });
     await readModels.checkpoints.store("replay-dry", 1);
     const snapshot = async () =>

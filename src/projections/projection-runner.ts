@@ -55,8 +55,9 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
   /**
    * Inline: while this runner is started and active, every append through `eventStore` (this
    * instance) waits in its after-commit step until the projection has taken it in, so the read model
-   * is current when `appendToStream` returns. The events are committed first either way: a handler
-   * failure stops the runner (`onFailure`), it does not fail the append. Defaults to false.
+   * is current when `appendToStream` returns (on PostgreSQL that waits, as `whenCaughtUp` does, for
+   * older transactions still in flight on the server). The events are committed first either way: a
+   * handler failure stops the runner (`onFailure`), it does not fail the append. Defaults to false.
    */
   readonly inline?: boolean;
   /**
@@ -174,7 +175,9 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       this.#triedFirst = resolve;
     });
     const unwatch = this.#store.watchAppends(() => this.#wake?.());
-    const unstep = this.#inline ? this.#store.afterEachCommit(() => this.#inlineStep()) : () => undefined;
+    const unstep = this.#inline
+      ? this.#store.afterEachCommit((committed) => this.#inlineStep(committed))
+      : () => undefined;
     const loop = this.#run().finally(() => {
       unwatch();
       unstep();
@@ -322,13 +325,32 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     }
   }
 
-  /** The inline step: catch up now, as the active runner; a standby leaves it to the active one. */
-  async #inlineStep(): Promise<void> {
+  /**
+   * The inline step: catch up now, as the active runner, past the append's events; a standby leaves
+   * it to the active one. On PostgreSQL the feed's readers stop below older transactions still in
+   * flight (anyone's, on the same server), so the append's committed events may not be readable yet:
+   * the step then reads again until they are, as `whenCaughtUp` waits (a transaction left open keeps
+   * the append waiting; `stop()` or a lost lease ends the wait).
+   */
+  async #inlineStep(committed: readonly EventEnvelope[]): Promise<void> {
     await this.#firstTry;
     if (this.#stopped || !this.#active) return;
+    const target = committed.reduce((last, event) => Math.max(last, event.globalPosition ?? 0), 0);
     try {
-      let batch = await this.#serialBatch(true);
-      while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch(true);
+      let readable = false;
+      let pause = 2;
+      for (;;) {
+        let batch = await this.#serialBatch(true);
+        while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch(true);
+        // Once a catch-up made after the readers' bound passed the events has run, the step is done
+        // even short of them (a stream soft-deleted meanwhile hides its events from the feed).
+        if (this.#position >= target || readable || this.#stopped || !this.#active) return;
+        readable = (await this.#store.getLastGlobalPosition()) >= target;
+        if (!readable) {
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          pause = Math.min(pause * 2, 50);
+        }
+      }
     } catch (error) {
       if (isProjectionFailedError(error)) {
         this.#fail(error);

@@ -15,6 +15,7 @@ export { type EventBusContractOptions, eventBusContract, testEnvelope } from "./
 export { type EventEvolutionContractOptions, eventEvolutionContract } from "./event-evolution-contract.js";
 export { type EventStoreContractOptions, eventStoreContract, type HeldCommit } from "./event-store-contract.js";
 export { type CartEvent, cartHistoryV1, cartRegistry, EvolvedCart } from "./evolution-fixture.js";
+export { untilHeadReadable, untilReadable } from "./feed.js";
 export { aggregateSpec, commandSpec, type ErrorExpectation, type GivenEvent } from "./given-when-then.js";
 export { holdCommitIn, type TransactionAppender } from "./hold-commit.js";
 export {

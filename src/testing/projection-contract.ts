@@ -8,6 +8,7 @@ import { ProjectionRunner, type ProjectionRunnerOptions } from "../projections/p
 import type { ReadModelStore } from "../projections/read-model-store.js";
 import { assert, assertEqual, assertRejects, eventually } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
+import { untilReadable } from "./feed.js";
 import { rebuildCases } from "./projection-rebuild-cases.js";
 
 /** What one case runs on: a store to follow, where read models go, and the lock runners share. */
@@ -84,11 +85,15 @@ export function projectionContract(options: ProjectionContractOptions): Contract
         return { count: state.count + 1, sum: state.sum + event.data.n };
       },
     });
-  const append = async (store: EventStore, stream: string, values: readonly number[]) => {
-    await store.appendToStream(
+  const appendOnly = (store: EventStore, stream: string, values: readonly number[]) =>
+    store.appendToStream(
       stream,
       values.map((n) => ({ type: "Counted", data: { n } })),
     );
+  // Cases that append and then catch up wait until the feed's readers see the append (at once but on
+  // PostgreSQL while another client's transaction is open): see untilReadable.
+  const append = async (store: EventStore, stream: string, values: readonly number[]) => {
+    await untilReadable(store, await appendOnly(store, stream, values));
   };
   const sumOf = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
   const stateOf = (fixture: ProjectionFixture, defined: { readonly name: string }) =>
@@ -295,7 +300,10 @@ export function projectionContract(options: ProjectionContractOptions): Contract
     await append(fixture.eventStore, `${cat}-a`, [1]);
     await append(fixture.eventStore, `${cat}-b`, [2]);
     await append(fixture.eventStore, `${otherCat}-a`, [4]);
-    await fixture.eventStore.appendToStream(`${cat}-a`, [{ type: "Other", data: null }]);
+    await untilReadable(
+      fixture.eventStore,
+      await fixture.eventStore.appendToStream(`${cat}-a`, [{ type: "Other", data: null }]),
+    );
     const seen: string[] = [];
     const byStream = projection<Counted | Other>({
       name: `streams-${ulid()}`,
@@ -418,9 +426,10 @@ export function projectionContract(options: ProjectionContractOptions): Contract
       const running = runner(fixture, defined, { inline: true, pollIntervalMs: 60_000 });
       running.start();
       try {
-        await append(fixture.eventStore, `${cat}-a`, [1, 2]);
+        // No wait for the feed's readers here: the runner's inline step must see to that itself.
+        await appendOnly(fixture.eventStore, `${cat}-a`, [1, 2]);
         assertEqual(await stateOf(fixture, defined), { count: 2, sum: 3 }, "state right after the append");
-        await append(fixture.eventStore, `${cat}-b`, [3]);
+        await appendOnly(fixture.eventStore, `${cat}-b`, [3]);
         assertEqual(await fixture.readModels.get(cat, `${cat}-b`), { count: 1, sum: 3 }, "document right after");
       } finally {
         await running.stop();

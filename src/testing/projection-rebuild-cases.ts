@@ -14,6 +14,7 @@ import type { ReadModelStore } from "../projections/read-model-store.js";
 import { type RebuildProjectionOptions, rebuildProjection } from "../projections/rebuild.js";
 import { rebuildCheckpointId, shadowCollection } from "../projections/shadow-read-models.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
+import { untilReadable } from "./feed.js";
 
 /** What a rebuild case runs on (the projection contract's fixture has these). */
 interface RebuildFixture {
@@ -35,10 +36,14 @@ interface Totals {
  */
 export function rebuildCases(add: (name: string, run: (fixture: RebuildFixture) => Promise<void>) => void): void {
   const category = () => `Pr${ulid()}`;
-  const append = (store: EventStore, stream: string, values: readonly number[]) =>
-    store.appendToStream(
-      stream,
-      values.map((n) => ({ type: "Counted", data: { n } })),
+  // Each append is read by a rebuild or a catch-up next: wait until the feed's readers see it (see untilReadable).
+  const append = async (store: EventStore, stream: string, values: readonly number[]) =>
+    untilReadable(
+      store,
+      await store.appendToStream(
+        stream,
+        values.map((n) => ({ type: "Counted", data: { n } })),
+      ),
     );
   // Version 1 counts; version 2 (the rebuild's new code) also keeps the last value.
   const totals = (cat: string, name: string, version: 1 | 2) =>

@@ -15,6 +15,7 @@ import {
   rebuildProjection,
   ulid,
 } from "../../src/index.ts";
+import { untilHeadReadable } from "../../src/testing/index.ts";
 import { countingProjection } from "./counting-projection.ts";
 
 export interface RebuildKillOptions {
@@ -75,7 +76,9 @@ export async function rebuildKillRun(options: RebuildKillOptions): Promise<Rebui
     );
   }
   const seedMs = performance.now() - started;
-  const head = await store.getLastGlobalPosition();
+  // The head as committed, and readable: getLastGlobalPosition alone stops below any other client's
+  // transaction still open on the server, and the run checks that the rebuild ends exactly here.
+  const head = await untilHeadReadable(store);
   log(`seeded ${events} events in ${seedMs.toFixed(0)} ms (head ${head})`);
 
   // The old generation: what the live read model serves until the swap.

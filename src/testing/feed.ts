@@ -1,0 +1,48 @@
+import type { EventStore } from "../event-store/event-store.js";
+import type { AppendToStreamResult } from "../event-store/types.js";
+import { AssertionError } from "./assert.js";
+
+/**
+ * How long {@link untilReadable} waits. Another client's transaction (an application's write, an
+ * autovacuum ANALYZE, a worker process of another test) is open for milliseconds, a few hundred at
+ * most; 10 s is far past that and well inside a contract case's 20 s, and only a transaction left
+ * open gets there, which the error then says instead of a case failing on a count.
+ */
+const READABLE_WAIT_MS = 10_000;
+
+/**
+ * Resolves once the store's feed readers see `position` (`getLastGlobalPosition()` has reached it).
+ * At once on every store whose readers see each committed event; on PostgreSQL the feed's readers
+ * stop below transactions still in flight anywhere on the server (anyone's: see `getHeadPosition`),
+ * so an event that committed can stay unread for as long as an older transaction is open. A case that
+ * appends and then reads the feed (`catchUp`, a rebuild, a replay) waits here first, so that it tests
+ * what the runner makes of the events, not whether another client happened to be mid-transaction.
+ */
+export async function untilReadable(
+  store: EventStore,
+  position: number | AppendToStreamResult,
+  timeoutMs = READABLE_WAIT_MS,
+): Promise<void> {
+  const target =
+    typeof position === "number" ? position : Math.max(0, ...position.events.map((e) => e.globalPosition ?? 0));
+  const deadline = Date.now() + timeoutMs;
+  let pause = 2;
+  for (;;) {
+    const readable = await store.getLastGlobalPosition();
+    if (readable >= target) return;
+    if (Date.now() >= deadline) {
+      throw new AssertionError(
+        `the feed's readers did not reach position ${target} within ${timeoutMs} ms (at ${readable}): a transaction left open on the server?`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    pause = Math.min(pause * 2, 50);
+  }
+}
+
+/** {@link untilReadable} for every event committed so far (`getHeadPosition()` now). */
+export async function untilHeadReadable(store: EventStore, timeoutMs = READABLE_WAIT_MS): Promise<number> {
+  const head = await store.getHeadPosition();
+  await untilReadable(store, head, timeoutMs);
+  return head;
+}
