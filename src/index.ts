@@ -341,6 +341,7 @@ export {
 export { InMemoryProjectionLock, ProjectionLock } from "./projections/projection-lock.js";
 export {
   type BatchResult,
+  INLINE_WAIT_MS,
   PROJECTION_STATE_COLLECTION,
   type ProjectionLag,
   ProjectionRunner,

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
-import { type EventEnvelope, MAX_PROJECTION_NAME_LENGTH, projection, ulid } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  INLINE_WAIT_MS,
+  MAX_PROJECTION_NAME_LENGTH,
+  projection,
+  setLogger,
+  ulid,
+} from "../../src/index.js";
 import {
   eventually,
   projectionContract,
@@ -164,6 +171,54 @@ describe("PostgresEventStore.projectionRunner", () => {
       await runner.stop();
     }
   });
+
+  test("an inline append gives up waiting after INLINE_WAIT_MS for a transaction left open elsewhere, warns, and the loop takes the event in once it is readable", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const cart = `Inline-${ulid()}`;
+    const counted: string[] = [];
+    const warnings: string[] = [];
+    const runner = postgresProjectionRunner(
+      store,
+      projection({
+        name: `inline-${ulid()}`,
+        streams: [cart],
+        handle: async (event) => {
+          counted.push(event.type);
+        },
+      }),
+      { inline: true, pollIntervalMs: 50 },
+    );
+    runner.start();
+    const older = await sql.reserve();
+    setLogger({
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (message) => void warnings.push(message),
+      error: () => undefined,
+    });
+    try {
+      await eventually(() => expect(runner.active).toBe(true));
+      await older.unsafe("BEGIN");
+      await older.unsafe("SELECT pg_current_xact_id()");
+      const started = Date.now();
+      await store.appendToStream(cart, [{ type: "Added", data: {} }]);
+      const waited = Date.now() - started;
+      // Before the bound, the append waited for the other transaction however long it stayed open.
+      expect(waited).toBeGreaterThanOrEqual(INLINE_WAIT_MS);
+      expect(waited).toBeLessThan(INLINE_WAIT_MS + 3_000);
+      expect(counted).toEqual([]);
+      expect(warnings.some((line) => line.includes("an inline append returned before its events were readable"))).toBe(
+        true,
+      );
+      await older.unsafe("COMMIT");
+      await eventually(() => expect(counted).toEqual(["Added"]));
+    } finally {
+      setLogger(undefined);
+      await older.unsafe("ROLLBACK").catch(() => undefined);
+      older.release();
+      await runner.stop();
+    }
+  }, 20_000);
 
   test("postgresSqlOf refuses a writer that is not a PostgreSQL transaction", () => {
     const models = new PostgresReadModelStore({ sql, schema });

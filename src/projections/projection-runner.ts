@@ -17,6 +17,13 @@ import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.j
 import { recordBatchLag, traceBatch } from "./projection-telemetry.js";
 import { assertKey, type ReadModelKey, type ReadModelStore, type ReadModelTransaction } from "./read-model-store.js";
 
+/**
+ * How long an inline step waits for an append's events to become readable (on PostgreSQL, behind
+ * transactions in flight on the server) before the append returns without them: such waits last
+ * milliseconds, and only a transaction left open elsewhere reaches this bound.
+ */
+export const INLINE_WAIT_MS = 5_000;
+
 /** Where a stateful projection's state is kept: in its read-model store, committed with its checkpoint. */
 export const PROJECTION_STATE_COLLECTION = "projection-state";
 
@@ -336,6 +343,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     await this.#firstTry;
     if (this.#stopped || !this.#active) return;
     const target = committed.reduce((last, event) => Math.max(last, event.globalPosition ?? 0), 0);
+    const giveUpAt = Date.now() + INLINE_WAIT_MS;
     try {
       let readable = false;
       let pause = 2;
@@ -346,6 +354,19 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
         // even short of them (a stream soft-deleted meanwhile hides its events from the feed).
         if (this.#position >= target || readable || this.#stopped || !this.#active) return;
         readable = (await this.#store.getLastGlobalPosition()) >= target;
+        if (!readable && Date.now() >= giveUpAt) {
+          // Appends must not hang on someone else's long transaction: the loop takes the events in
+          // once they are readable, and the warning says why the read model lagged this append.
+          getLogger().warn(
+            `projection "${this.projection.name}": an inline append returned before its events were readable`,
+            {
+              projection: this.projection.name,
+              position: target,
+              waitedMs: INLINE_WAIT_MS,
+            },
+          );
+          return;
+        }
         if (!readable) {
           await new Promise((resolve) => setTimeout(resolve, pause));
           pause = Math.min(pause * 2, 50);
