@@ -19,6 +19,15 @@ import { tenancy } from "./tenancy.js";
 import { TENANT_METADATA_KEY, TenantEventStore } from "./tenant-event-store.js";
 import { isTenantId, MAX_TENANT_ID_LENGTH, type TenantId, tenantId, tenantIdentifier } from "./tenant-id.js";
 
+/** Two tenants' stores over one store shared by mistake (defence in depth: the tenant layer must still isolate). */
+async function sharedByMistake() {
+  const shared = new InMemoryEventStore();
+  const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+  const acme = (await tenants.forTenant("acme")).stores.eventStore;
+  const globex = (await tenants.forTenant("globex")).stores.eventStore;
+  return { shared, acme, globex };
+}
+
 /** Stream ids built from the victim's id and tenant with arbitrary separators, case changes and encodings. */
 const craftStreamIds = ({ tenant, streamId }: { tenant: string; streamId: string }) =>
   fc.sample(
@@ -241,10 +250,7 @@ describe("tenancy()", () => {
   });
 
   test("defence in depth: on a store shared by mistake, deleting, truncating or restoring the other tenant's stream is refused and changes nothing", async () => {
-    const shared = new InMemoryEventStore();
-    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
-    const acme = (await tenants.forTenant("acme")).stores.eventStore;
-    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    const { acme, globex } = await sharedByMistake();
     await globex.appendToStream("Cart-1", [
       { type: "Added", data: {} },
       { type: "Added", data: {} },
@@ -269,10 +275,7 @@ describe("tenancy()", () => {
   });
 
   test("defence in depth: on a store shared by mistake, watchAppends wakes a tenant for its own commits only, not when another tenant appends", async () => {
-    const shared = new InMemoryEventStore();
-    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
-    const acme = (await tenants.forTenant("acme")).stores.eventStore;
-    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    const { shared, acme, globex } = await sharedByMistake();
     const woken: string[] = [];
     const stopAcme = acme.watchAppends(() => woken.push("acme"));
     const stopGlobex = globex.watchAppends(() => woken.push("globex"));
@@ -290,10 +293,7 @@ describe("tenancy()", () => {
   });
 
   test("defence in depth: the other tenant's soft-deleted stream (no event left to read) is refused too: not restored, not hard-deleted, its version and existence not told", async () => {
-    const shared = new InMemoryEventStore();
-    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
-    const acme = (await tenants.forTenant("acme")).stores.eventStore;
-    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    const { shared, acme, globex } = await sharedByMistake();
     await globex.appendToStream("Cart-1", [{ type: "Added", data: {} }]);
     expect((await globex.deleteStream("Cart-1")).changed).toBe(true);
     // Hidden through the unscoped store: nobody's stamp records who hid it.
@@ -331,10 +331,7 @@ describe("tenancy()", () => {
   });
 
   test("defence in depth: the other tenant's hard-deleted stream is refused to deletions too, which would tell that it was, its version and how it ended; probes answer as for a stream that never was", async () => {
-    const shared = new InMemoryEventStore();
-    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
-    const acme = (await tenants.forTenant("acme")).stores.eventStore;
-    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    const { shared, acme, globex } = await sharedByMistake();
     await globex.appendToStream("Cart-1", [
       { type: "Added", data: {} },
       { type: "Added", data: {} },
