@@ -71,13 +71,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
       try {
         await this.client.send("PutItem", {
           TableName: this.layout.tableName,
-          Item: {
-            ...this.#key(key),
-            [I.fingerprint]: str(fingerprint),
-            [I.token]: str(token),
-            [EXPIRES_ATTRIBUTE]: num(expiresAt),
-            [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
-          },
+          Item: this.#record(key, fingerprint, token, expiresAt),
           ConditionExpression: "attribute_not_exists(#pk) OR #exp <= :now",
           ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#exp": EXPIRES_ATTRIBUTE },
           ExpressionAttributeValues: { ":now": num(now) },
@@ -107,14 +101,10 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
       await this.client.send("PutItem", {
         TableName: this.layout.tableName,
         Item: {
-          ...this.#key(key),
-          [I.fingerprint]: str(fingerprint),
-          [I.token]: str(token),
+          ...this.#record(key, fingerprint, token, expiresAt),
           [I.status]: num(response.status),
           [I.body]: str(response.body),
           [I.contentType]: str(response.contentType),
-          [EXPIRES_ATTRIBUTE]: num(expiresAt),
-          [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
         },
         // The claim's own item, an expired one, or none (deleted by TTL): never another live claim.
         ConditionExpression: "attribute_not_exists(#pk) OR #exp <= :now OR (#tok = :tok AND #fp = :fp)",
@@ -174,6 +164,17 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
         body: readString(item, I.body) ?? "",
         contentType: readString(item, I.contentType) ?? "",
       },
+    };
+  }
+
+  /** What a claim and a completed response both store: the key, whose claim it is, and until when. */
+  #record(key: string, fingerprint: string, token: string, expiresAt: number): Record<string, unknown> {
+    return {
+      ...this.#key(key),
+      [I.fingerprint]: str(fingerprint),
+      [I.token]: str(token),
+      [EXPIRES_ATTRIBUTE]: num(expiresAt),
+      [TTL_ATTRIBUTE]: num(epochSeconds(expiresAt)),
     };
   }
 
