@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
+import { readablePosition } from "../event-store/readable.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { MAX_DELAY_MS } from "../internal/validate.js";
@@ -340,38 +341,31 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
    * the append waiting; `stop()` or a lost lease ends the wait).
    */
   async #inlineStep(committed: readonly EventEnvelope[]): Promise<void> {
+    const halted = () => this.#stopped || !this.#active;
     await this.#firstTry;
-    if (this.#stopped || !this.#active) return;
+    if (halted()) return;
     const target = committed.reduce((last, event) => Math.max(last, event.globalPosition ?? 0), 0);
-    const giveUpAt = Date.now() + INLINE_WAIT_MS;
     try {
-      let readable = false;
-      let pause = 2;
-      for (;;) {
-        let batch = await this.#serialBatch(true);
-        while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch(true);
-        // Once a catch-up made after the readers' bound passed the events has run, the step is done
-        // even short of them (a stream soft-deleted meanwhile hides its events from the feed).
-        if (this.#position >= target || readable || this.#stopped || !this.#active) return;
-        readable = (await this.#store.getLastGlobalPosition()) >= target;
-        if (!readable && Date.now() >= giveUpAt) {
-          // Appends must not hang on someone else's long transaction: the loop takes the events in
-          // once they are readable, and the warning says why the read model lagged this append.
-          getLogger().warn(
-            `projection "${this.projection.name}": an inline append returned before its events were readable`,
-            {
-              projection: this.projection.name,
-              position: target,
-              waitedMs: INLINE_WAIT_MS,
-            },
-          );
-          return;
-        }
-        if (!readable) {
-          await new Promise((resolve) => setTimeout(resolve, pause));
-          pause = Math.min(pause * 2, 50);
-        }
+      await this.#inlineCatchUp();
+      if (this.#position >= target || halted()) return;
+      const readable = await readablePosition(this.#store, target, Date.now() + INLINE_WAIT_MS, halted);
+      if (halted()) return;
+      if (readable < target) {
+        // Appends must not hang on someone else's long transaction: the loop takes the events in
+        // once they are readable, and the warning says why the read model lagged this append.
+        getLogger().warn(
+          `projection "${this.projection.name}": an inline append returned before its events were readable`,
+          {
+            projection: this.projection.name,
+            position: target,
+            waitedMs: INLINE_WAIT_MS,
+          },
+        );
+        return;
       }
+      // Once a catch-up made after the readers passed the events has run, the step is done even short
+      // of them (a stream soft-deleted meanwhile hides its events from the feed).
+      await this.#inlineCatchUp();
     } catch (error) {
       if (isProjectionFailedError(error)) {
         this.#fail(error);
@@ -379,6 +373,12 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
         this.#wake?.();
       } else callHook("onError", this.#onError, error);
     }
+  }
+
+  /** Inline batches until one comes back short: the feed as far as its readers see it now. */
+  async #inlineCatchUp(): Promise<void> {
+    let batch = await this.#serialBatch(true);
+    while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch(true);
   }
 
   #serialBatch(inline = false, ahead?: ReadAhead, readNext?: (ahead: ReadAhead) => void): Promise<BatchResult> {

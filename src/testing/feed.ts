@@ -1,4 +1,5 @@
 import type { EventStore } from "../event-store/event-store.js";
+import { readablePosition } from "../event-store/readable.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import { AssertionError } from "./assert.js";
 
@@ -25,18 +26,11 @@ export async function untilReadable(
 ): Promise<void> {
   const target =
     typeof position === "number" ? position : Math.max(0, ...position.events.map((e) => e.globalPosition ?? 0));
-  const deadline = Date.now() + timeoutMs;
-  let pause = 2;
-  for (;;) {
-    const readable = await store.getLastGlobalPosition();
-    if (readable >= target) return;
-    if (Date.now() >= deadline) {
-      throw new AssertionError(
-        `the feed's readers did not reach position ${target} within ${timeoutMs} ms (at ${readable}): a transaction left open on the server?`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, pause));
-    pause = Math.min(pause * 2, 50);
+  const readable = await readablePosition(store, target, Date.now() + timeoutMs);
+  if (readable < target) {
+    throw new AssertionError(
+      `the feed's readers did not reach position ${target} within ${timeoutMs} ms (at ${readable}): a transaction left open on the server?`,
+    );
   }
 }
 
