@@ -83,6 +83,15 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
   return error;
 }
 
+const MIGRATE = "(store.migrate() or `eventflows-pg migrate`)";
+const TABLES_MISSING = `the event store's tables do not exist here: run the migrations first ${MIGRATE}`;
+/** The SQLSTATEs of a schema the library is ahead of, in our words (the server's name the table or column). */
+const SCHEMA_BEHIND: Readonly<Record<string, string>> = {
+  "42P01": TABLES_MISSING,
+  "3F000": TABLES_MISSING,
+  "42703": `a column the statement uses does not exist: if the schema is older than this release, run the migrations ${MIGRATE}`,
+};
+
 // postgres.js's generic errors (`code: message`) that a store's statements can meet.
 const CLIENT_CODES = new Set([
   "SASL_SIGNATURE_MISMATCH",
@@ -122,28 +131,10 @@ function fromServerError(error: ServerErrorFields & { code: string }, operation:
     });
   }
   const cause = sanitizedCause(state, serverMessage, error);
-  if (state === "42P01" || state === "3F000") {
-    return new ServiceError(
-      SERVICE,
-      operation,
-      state,
-      false,
-      "the event store's tables do not exist here: run the migrations first (store.migrate() or `eventflows-pg migrate`)",
-      { cause },
-    );
-  }
-  // A column the statement names is missing: most often a schema older than the library (a release
-  // that added a migration, deployed before it ran). The server's message names the table and column.
-  if (state === "42703") {
-    return new ServiceError(
-      SERVICE,
-      operation,
-      state,
-      false,
-      "a column the statement uses does not exist: if the schema is older than this release, run the migrations (store.migrate() or `eventflows-pg migrate`)",
-      { cause },
-    );
-  }
+  // Tables missing, or a column a statement names missing (most often a schema older than the
+  // library: a release that added a migration, deployed before it ran): said in our words.
+  const unmigrated = SCHEMA_BEHIND[state];
+  if (unmigrated !== undefined) return new ServiceError(SERVICE, operation, state, false, unmigrated, { cause });
   // A write the tenant policies refused (row-level security): the statement's transaction named no
   // tenant, or another tenant than the row's.
   if (state === "42501" && serverMessage.includes("row-level security")) {
