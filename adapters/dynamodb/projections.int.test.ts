@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, ulid } from "../../src/index.js";
 import { checkpointStoreContract, eventually, projectionContract, registerContract } from "../../src/testing/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
+import { killAfterBatches } from "../../test/projections/kill-after-batches.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
   createDynamoDbClient,
@@ -238,39 +238,13 @@ describe("ProjectionRunner on DynamoDB, killed", () => {
     }
     const name = `killed-${ulid()}`;
     const collection = `killed-${ulid()}`;
-    const worker = spawn(
-      process.execPath,
-      [
-        join(import.meta.dirname, "..", "..", "test", "dynamodb", "projection-worker.ts"),
-        local.endpoint,
-        tableName,
-        name,
-        collection,
-        "1000",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    worker.stderr.on("data", (chunk) => {
-      stderr += String(chunk);
-    });
-    const exited = new Promise((resolve) => worker.once("exit", resolve));
-    let batches = 0;
-    await new Promise<void>((resolve, reject) => {
-      const early = (code: number | null) => reject(new Error(`worker exited early (${code}): ${stderr}`));
-      worker.once("exit", early);
-      worker.stdout.on("data", (chunk) => {
-        batches += String(chunk)
-          .split("\n")
-          .filter((line) => line.startsWith("batch ")).length;
-        if (batches >= 3) {
-          worker.off("exit", early);
-          resolve();
-        }
-      });
-    });
-    worker.kill("SIGKILL");
-    await exited;
+    await killAfterBatches(join(import.meta.dirname, "..", "..", "test", "dynamodb", "projection-worker.ts"), [
+      local.endpoint,
+      tableName,
+      name,
+      collection,
+      "1000",
+    ]);
     const atKill = (await readModels.checkpoints.load(`projection:${name}`)) ?? 0;
     expect(atKill).toBeGreaterThan(0);
     expect(atKill).toBeLessThan(await eventStore.getLastGlobalPosition());

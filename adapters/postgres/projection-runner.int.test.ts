@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import {
@@ -18,6 +17,7 @@ import {
   untilReadable,
 } from "../../src/testing/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
+import { killAfterBatches } from "../../test/projections/kill-after-batches.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
   PostgresEventStore,
@@ -260,38 +260,12 @@ describe("PostgresEventStore.projectionRunner", () => {
     }
     // The head as committed (getLastGlobalPosition stops below other clients' open transactions).
     const target = await untilHeadReadable(store);
-    const worker = spawn(
-      process.execPath,
-      [
-        join(import.meta.dirname, "..", "..", "test", "postgres", "projection-worker.ts"),
-        await ensurePostgres(),
-        schema,
-        name,
-        collection,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    worker.stderr.on("data", (chunk) => {
-      stderr += String(chunk);
-    });
-    const exited = new Promise((resolve) => worker.once("exit", resolve));
-    let batches = 0;
-    await new Promise<void>((resolve, reject) => {
-      const early = (code: number | null) => reject(new Error(`worker exited early (${code}): ${stderr}`));
-      worker.once("exit", early);
-      worker.stdout.on("data", (chunk) => {
-        batches += String(chunk)
-          .split("\n")
-          .filter((line) => line.startsWith("batch ")).length;
-        if (batches >= 3) {
-          worker.off("exit", early);
-          resolve();
-        }
-      });
-    });
-    worker.kill("SIGKILL");
-    await exited;
+    await killAfterBatches(join(import.meta.dirname, "..", "..", "test", "postgres", "projection-worker.ts"), [
+      await ensurePostgres(),
+      schema,
+      name,
+      collection,
+    ]);
     const readModels = new PostgresReadModelStore({ sql, schema });
     const atKill = (await readModels.checkpoints.load(`projection:${name}`)) ?? 0;
     expect(atKill).toBeGreaterThan(0);
