@@ -1,7 +1,7 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 28.3 KB today (28,985 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 28.8 KB today (29,444 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. History: 28.4, then 27.9 once each metric instrument became a definition of its own; 28.7
  * with stream deletion's methods on the EventStore base class; 29.2 with the DynamoDB store obeying
  * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1
@@ -53,7 +53,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // holding undefined no longer erases the append's shared value, +117.
 // 28.4 KB (28,985 bytes, stop 38): a meter provider that throws no longer fails the append it
 // measures (instruments made and used behind try/catch), +57.
-const CEILING_GZIP_BYTES = 28.4 * 1024;
+// 28.8 KB (29,444 bytes, stop 39): a tracer, span, meter or library logger that throws no longer fails
+// the operation it observes (a span whose end() threw rejected an append that had committed): every
+// span call goes through one guarded helper in src/telemetry/spans.ts, the logger set by setLogger is
+// guarded once when set, and the first failure of each is reported (29,028 -> 29,444, +416).
+const CEILING_GZIP_BYTES = 28.8 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [

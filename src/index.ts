@@ -489,7 +489,16 @@ export {
   stampTraceContext,
 } from "./telemetry/propagation.js";
 export { reportSlowPath, type SlowPathReport } from "./telemetry/slow-paths.js";
-export { errorCode, inSpan, recordError, startSpan, withActiveSpan } from "./telemetry/spans.js";
+export {
+  endSpan,
+  errorCode,
+  inSpan,
+  recordError,
+  setSpanAttribute,
+  setSpanAttributes,
+  startSpan,
+  withActiveSpan,
+} from "./telemetry/spans.js";
 export { activeTracer, TRACER_NAME } from "./telemetry/tracer.js";
 export {
   InvalidTenantError,

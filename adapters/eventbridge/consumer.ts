@@ -15,6 +15,7 @@ import {
   InMemoryDedupStore,
   inSpan,
   processEvent,
+  setSpanAttributes,
   ValidationError,
 } from "../../src/index.js";
 import { HandlersFailedError, mapped, OrderBlockedError } from "./errors.js";
@@ -147,7 +148,7 @@ export class SqsEventConsumer {
       attributes,
       async (span) => {
         const result = await this.#consume(messages, decoded, tracer);
-        span.setAttributes({
+        setSpanAttributes(span, {
           "eventflows.handled": result.handled,
           "eventflows.duplicates": result.duplicates,
           "eventflows.failed": result.failures.length,

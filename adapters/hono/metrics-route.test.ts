@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import { ValidationError } from "../../src/index.js";
 import { ForbiddenError, PROMETHEUS_CONTENT_TYPE } from "../http/index.js";
 import { eventFlowsRoutes } from "./routes.js";
 
@@ -64,5 +65,42 @@ describe("the metrics route", () => {
 
   test("a collector without collect() is refused when the routes are built", () => {
     expect(() => eventFlowsRoutes({ metrics: { collector: {} as never } })).toThrow("Invalid metrics options");
+  });
+
+  test("settings that would leave the series open or unreachable are refused when the routes are built", () => {
+    const collector = readerWithCounter();
+    const hook = () => true as const;
+    const refused = (options: Parameters<typeof eventFlowsRoutes>[0]) => {
+      try {
+        eventFlowsRoutes(options);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues.map((issue) => issue.path.join("."));
+      }
+      throw new Error("accepted");
+    };
+    // Before: each was taken. A truthy auth that is not true, or auth: true with no hook to ask, served the
+    // series to anyone; a path another route answers, or one no request's raw path equals, was never served.
+    expect(refused({ auth: hook, metrics: { collector, auth: "true" as never } })).toEqual(["metrics.auth"]);
+    expect(refused({ auth: hook, metrics: { collector, auth: 1 as never } })).toEqual(["metrics.auth"]);
+    expect(refused({ metrics: { collector, auth: true } })).toEqual(["metrics.auth"]);
+    for (const path of [
+      "/health/live",
+      "/health/ready",
+      "/commands/Open",
+      "/queries",
+      "/métriques",
+      "/a b",
+      "/m?x",
+      "/m/:id",
+      "/m/*",
+    ]) {
+      expect(refused({ metrics: { collector, path } })).toEqual(["metrics.path"]);
+    }
+    // Without the health routes their paths are free; an explicit auth: false needs no hook.
+    expect(() => eventFlowsRoutes({ health: false, metrics: { collector, path: "/health/live" } })).not.toThrow();
+    expect(() =>
+      eventFlowsRoutes({ metrics: { collector, auth: false, path: "/_internal/metrics.txt" } }),
+    ).not.toThrow();
   });
 });

@@ -159,7 +159,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const document = options.document;
   const documentPath = document === undefined ? [] : routePathIssues(document.path, ["document", "path"]);
   if (documentPath.length > 0) throw new ValidationError("Invalid routes options", documentPath);
-  const metrics = metricsSettings(options.metrics);
+  const metrics = metricsSettings(options.metrics, options.auth !== undefined);
   const metadataOf = options.metadata;
   const traced = options.telemetry !== false;
 
@@ -206,6 +206,12 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     if (metrics !== undefined && path === metrics.path) return { route: "metrics" };
     return { route: "none" };
   };
+  // A metrics path another route answers first (`/health/live`, `/commands/x`, the document's) was never served.
+  if (metrics !== undefined && target(metrics.path).route !== "metrics") {
+    throw new ValidationError("Invalid metrics options", [
+      { path: ["metrics", "path"], message: `${metrics.path} is another route's path` },
+    ]);
+  }
 
   const dispatchMessage = async (
     request: Request,
@@ -524,14 +530,35 @@ function callerScope(
   return tenant === undefined ? scope : `${tenant.tenant}\n${scope}`;
 }
 
-function metricsSettings(options: MetricsRoute | undefined) {
+/**
+ * The metrics route's settings. What would leave the series open or unreachable without a word is
+ * refused: an `auth` that is not a boolean (`"true"` read as false served them to anyone), `auth: true`
+ * without an auth hook to ask, and a path no request reaches (one with `?`, a space or non-ASCII,
+ * which a request's raw path never equals, or a Hono pattern's `:` or `*`).
+ */
+function metricsSettings(options: MetricsRoute | undefined, hooked: boolean) {
   if (options === undefined) return undefined;
   const issues: Issue[] = [];
   if (typeof options?.collector?.collect !== "function") {
     issues.push({ path: ["metrics", "collector"], message: "collector must have collect(): an SDK MetricReader" });
   }
   const path = options?.path ?? "/metrics";
-  issues.push(...routePathIssues(path, ["metrics", "path"]));
+  const pathIssues = routePathIssues(path, ["metrics", "path"]);
+  if (pathIssues.length === 0 && !/^\/[A-Za-z0-9\-._~/]*$/.test(path)) {
+    pathIssues.push({
+      path: ["metrics", "path"],
+      message: "path may hold only letters, digits, / and -._~ (a request's raw path never equals another)",
+    });
+  }
+  issues.push(...pathIssues);
+  if (options?.auth !== undefined && typeof options.auth !== "boolean") {
+    issues.push({ path: ["metrics", "auth"], message: "auth must be a boolean" });
+  } else if (options?.auth === true && !hooked) {
+    issues.push({
+      path: ["metrics", "auth"],
+      message: "auth: true needs the auth hook (option auth): without it the route is open",
+    });
+  }
   if (issues.length > 0) throw new ValidationError("Invalid metrics options", issues);
   return { collector: options.collector, path, auth: options.auth === true };
 }

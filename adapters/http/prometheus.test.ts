@@ -123,6 +123,10 @@ describe("prometheusText", () => {
       hits.add(1, { k_x: "v" });
       hits.add(1, { n: 1 });
       hits.add(1, { n: "1" });
+      // Lone surrogates go out as U+FFFD: on the wire these three values are one.
+      hits.add(1, { s: "\ud800" });
+      hits.add(1, { s: "\udc00" });
+      hits.add(1, { s: "\ufffd" });
     });
     // Before: each of these series twice (a scraper keeps one and drops the other, or fails the scrape).
     const samples = text.split("\n").filter((line) => line !== "" && !line.startsWith("#"));
@@ -136,6 +140,7 @@ describe("prometheusText", () => {
     expect(text).toContain('pool_size{queue="q"} 4\n');
     expect(text).toContain('hits_total{k_x="v"} 2\n');
     expect(text).toContain('hits_total{n="1"} 2\n');
+    expect(text).toContain('hits_total{s="\ufffd"} 3\n');
     expect(text).toMatch(/orders_total\{a="x",b="y"\} 2\n/);
   });
 

@@ -201,7 +201,7 @@ function labelPairs(attributes: MetricDataPointLike["attributes"], histogram: bo
   const labels = new Map<string, { key: string; text: string }[]>();
   for (const [key, value] of Object.entries(attributes)) {
     if (value === undefined || value === null) continue;
-    const text = Array.isArray(value) ? JSON.stringify(value) : String(value);
+    const text = wellFormed(Array.isArray(value) ? JSON.stringify(value) : String(value));
     const name = labelName(key, histogram);
     const values = labels.get(name);
     if (values === undefined) labels.set(name, [{ key, text }]);
@@ -235,6 +235,11 @@ function sample(value: number): string {
   if (value === Number.NEGATIVE_INFINITY) return "-Inf";
   return String(value);
 }
+
+// A lone surrogate is sent as U+FFFD (UTF-8 has no other form for it): values that differ only there are
+// one series on the wire, so they are made one here, before series are told apart and merged.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const wellFormed = (text: string) => text.replace(LONE_SURROGATE, "\uFFFD");
 
 const escapeLabel = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");

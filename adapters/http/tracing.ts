@@ -4,7 +4,7 @@
  * rule as for correlation ids), or the span that is active already (a runtime's own HTTP span).
  */
 import { type Context, context, type Span, SpanKind, type Tracer, trace } from "@opentelemetry/api";
-import { contextFromMetadata, recordError } from "../../src/index.js";
+import { contextFromMetadata, endSpan, recordError, setSpanAttribute, startSpan } from "../../src/index.js";
 import { normalizeTraceparent } from "./correlation.js";
 
 /**
@@ -35,17 +35,17 @@ export function tracedRequest(
   const inner = trace.getSpan(active) !== undefined;
   const parent = inner ? active : (callerContext(request, trusted) ?? active);
   const name = route === undefined ? method : `${method} ${route}`;
-  const span = tracer.startSpan(name, { kind: inner ? SpanKind.INTERNAL : SpanKind.SERVER, attributes }, parent);
+  const span = startSpan(tracer, name, inner ? SpanKind.INTERNAL : SpanKind.SERVER, attributes, parent);
   // The span goes into the active context (whatever else it holds stays), not into the caller's.
   return context.with(trace.setSpan(active, span), handle, undefined, span).then(
     (response) => {
-      span.setAttribute("http.response.status_code", response.status);
-      span.end();
+      setSpanAttribute(span, "http.response.status_code", response.status);
+      endSpan(span);
       return response;
     },
     (error: unknown) => {
       recordError(span, error);
-      span.end();
+      endSpan(span);
       throw error;
     },
   );

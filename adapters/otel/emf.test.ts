@@ -192,6 +192,26 @@ describe("CloudWatch Embedded Metric Format", () => {
     expect("big.sum" in big).toBe(false);
   });
 
+  test("writeEmf never rejects: a reader that cannot collect, a write that throws or a bad namespace go to onError", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    provider.getMeter("t").createCounter("jobs").add(1);
+    const reported: unknown[] = [];
+    const onError = (error: unknown) => void reported.push(error);
+    // Before: each rejected, and the documented handler, awaiting writeEmf in its finally, failed its invocation.
+    const broken = { collect: () => Promise.reject(new Error("MetricReader is shutdown")) };
+    expect(await writeEmf(broken, { namespace: "N", onError })).toBe(0);
+    const refusing = () => {
+      throw new Error("EPIPE");
+    };
+    expect(await writeEmf(reader, { namespace: "N", write: refusing, onError })).toBe(0);
+    expect(await writeEmf(reader, { namespace: "", onError })).toBe(0);
+    expect(reported.map((error) => (error as Error).message)).toEqual([
+      "MetricReader is shutdown",
+      "EPIPE",
+      expect.stringContaining("Invalid EMF options"),
+    ]);
+  });
+
   test("a namespace is required", () => {
     expect(() => emfLines({ scopeMetrics: [] }, { namespace: "" })).toThrow("Invalid EMF options");
   });

@@ -9,7 +9,7 @@
  * AggregationTemporality.DELTA`): CloudWatch sums what each line reports. A histogram becomes its
  * `.sum`, `.count` and `.max` (and `.min`) over the collection interval.
  */
-import { ValidationError } from "../../src/index.js";
+import { callHook, getLogger, ValidationError } from "../../src/index.js";
 import type { HistogramValue, MetricDataLike, MetricsCollector, ResourceMetricsLike } from "../http/index.js";
 
 export interface EmfOptions {
@@ -82,17 +82,30 @@ export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptio
 
 /**
  * Collects and writes the EMF lines (to `console.log` unless `write` is given): call it at the end of
- * a Lambda invocation.
+ * a Lambda invocation, in its `finally`. It never rejects: a reader that cannot collect (shut down,
+ * say), a `write` that throws or options it cannot use go to `onError` (default: an error line on the
+ * library's logger), so that telemetry never fails the invocation it measured.
+ * @returns the number of lines written.
  */
 export async function writeEmf(
   collector: MetricsCollector,
-  options: EmfOptions & { readonly write?: (line: string) => void },
+  options: EmfOptions & { readonly write?: (line: string) => void; readonly onError?: (error: unknown) => void },
 ): Promise<number> {
-  const { resourceMetrics } = await collector.collect();
-  const lines = emfLines(resourceMetrics, options);
-  const write = options.write ?? ((line: string) => console.log(line));
-  for (const line of lines) write(line);
-  return lines.length;
+  let written = 0;
+  try {
+    const { resourceMetrics } = await collector.collect();
+    const lines = emfLines(resourceMetrics, options);
+    const write = options.write ?? ((line: string) => console.log(line));
+    for (const line of lines) {
+      write(line);
+      written++;
+    }
+  } catch (error) {
+    const report =
+      options?.onError ?? ((failure: unknown) => getLogger().error("EMF metrics not written", { error: failure }));
+    callHook("writeEmf onError", report, error);
+  }
+  return written;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { isServiceError, isValidationError } from "../../src/index.js";
 import { handReader } from "./otel.fixture.test.js";
 import { exportMetrics, exportSpans, flushMetrics, type OtlpHttpOptions } from "./otlp-http.js";
+import { otlpMetricsJson } from "./otlp-json.js";
 
 /** A local OTLP/HTTP receiver: it records each request and answers with the status the test sets. */
 const received: { path: string; contentType: string | null; apiKey: string | null; body: unknown }[] = [];
@@ -23,6 +25,61 @@ beforeAll(() => {
   });
 });
 afterAll(() => receiver.stop(true));
+
+describe("OTLP/HTTP JSON encoding of numbers", () => {
+  // The protocol's JSON mapping: an int64 is a decimal string within int64; a double a number or "NaN",
+  // "Infinity", "-Infinity". Before: 1e21 went as intValue "1e+21" and 2^64 as an int64 it overflows (the
+  // receiver refused the whole export), and NaN as null.
+  const INT64 = (text: string) => /^-?\d+$/.test(text) && BigInt(text) < 2n ** 63n && BigInt(text) >= -(2n ** 63n);
+  const DOUBLE = (value: unknown) =>
+    (typeof value === "number" && Number.isFinite(value)) ||
+    value === "NaN" ||
+    value === "Infinity" ||
+    value === "-Infinity";
+
+  test("property: any number, as an attribute or a point's value, is one the mapping takes, and keeps its value", () => {
+    const numbers = fc.oneof(
+      fc.double(),
+      fc.integer(),
+      fc.constantFrom(1e21, 2 ** 53, 2 ** 64, -(2 ** 70), Number.NaN),
+    );
+    fc.assert(
+      fc.property(numbers, numbers, (attribute, value) => {
+        const body = otlpMetricsJson({
+          scopeMetrics: [
+            {
+              scope: { name: "s" },
+              metrics: [
+                {
+                  descriptor: { name: "g" },
+                  dataPointType: 2,
+                  dataPoints: [{ attributes: { n: attribute }, value }],
+                },
+              ],
+            },
+          ],
+        }) as {
+          resourceMetrics: { scopeMetrics: { metrics: { gauge: { dataPoints: Record<string, unknown>[] } }[] }[] }[];
+        };
+        const point = body.resourceMetrics[0]?.scopeMetrics[0]?.metrics[0]?.gauge.dataPoints[0] as {
+          attributes: { value: { intValue?: string; doubleValue?: number | string } }[];
+          asDouble: unknown;
+        };
+        const encoded = point.attributes[0]?.value ?? {};
+        if (encoded.intValue !== undefined) {
+          expect(INT64(encoded.intValue)).toBe(true);
+          expect(Number(encoded.intValue) === attribute).toBe(true); // -0 goes as "0"
+        } else {
+          expect(DOUBLE(encoded.doubleValue)).toBe(true);
+          expect(Number(encoded.doubleValue)).toBe(attribute);
+        }
+        expect(DOUBLE(point.asDouble)).toBe(true);
+        expect(Number(point.asDouble)).toBe(value);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
 
 describe("OTLP/HTTP JSON metrics export (a local receiver)", () => {
   test("POSTs the collected metrics as an ExportMetricsServiceRequest the receiver can decode", async () => {

@@ -14,7 +14,7 @@ type AnyValue =
   | { readonly stringValue: string }
   | { readonly boolValue: boolean }
   | { readonly intValue: string }
-  | { readonly doubleValue: number }
+  | { readonly doubleValue: number | string }
   | { readonly arrayValue: { readonly values: AnyValue[] } };
 
 export interface OtlpKeyValue {
@@ -72,11 +72,11 @@ function metricJson(metric: MetricDataLike): unknown[] {
                 ...times(point),
                 attributes: keyValues(point.attributes),
                 count: String(value.count),
-                sum: value.sum ?? 0,
+                sum: double(value.sum ?? 0),
                 bucketCounts: value.buckets.counts.map(String),
                 explicitBounds: [...value.buckets.boundaries],
-                ...(typeof value.min === "number" && value.count > 0 ? { min: value.min } : {}),
-                ...(typeof value.max === "number" && value.count > 0 ? { max: value.max } : {}),
+                ...(typeof value.min === "number" && value.count > 0 ? { min: double(value.min) } : {}),
+                ...(typeof value.max === "number" && value.count > 0 ? { max: double(value.max) } : {}),
               };
             }),
           },
@@ -89,7 +89,15 @@ function metricJson(metric: MetricDataLike): unknown[] {
 }
 
 function numberPoint(point: MetricDataLike["dataPoints"][number]) {
-  return { ...times(point), attributes: keyValues(point.attributes), asDouble: Number(point.value) };
+  return { ...times(point), attributes: keyValues(point.attributes), asDouble: double(Number(point.value)) };
+}
+
+/**
+ * A double as the protocol's JSON mapping writes it: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`
+ * (JSON.stringify would write `null`, which a receiver reads as 0 or refuses).
+ */
+function double(value: number): number | string {
+  return Number.isFinite(value) ? value : String(value);
 }
 
 function times(point: { readonly startTime?: HrTimeLike; readonly endTime?: HrTimeLike }) {
@@ -116,7 +124,11 @@ export function keyValues(attributes: Readonly<Record<string, unknown>>): OtlpKe
 function anyValue(value: unknown): AnyValue | undefined {
   if (typeof value === "string") return { stringValue: value };
   if (typeof value === "boolean") return { boolValue: value };
-  if (typeof value === "number") return Number.isInteger(value) ? { intValue: String(value) } : { doubleValue: value };
+  // An int64 is a decimal string: an integer past 2^53 (1e21 prints as "1e+21", 2^64 overflows int64)
+  // made the receiver refuse the whole export, so it goes as the double it is.
+  if (typeof value === "number") {
+    return Number.isSafeInteger(value) ? { intValue: String(value) } : { doubleValue: double(value) };
+  }
   if (Array.isArray(value)) {
     return { arrayValue: { values: value.flatMap((each) => anyValue(each) ?? []) } };
   }

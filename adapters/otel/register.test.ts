@@ -146,6 +146,35 @@ describe("registerOpenTelemetry with the OTLP/HTTP trace exporter", () => {
     expect(isValidationError(threw)).toBe(true);
   });
 
+  test("a piece without the methods of its kind is a ValidationError naming it, and nothing is registered", async () => {
+    // Before: a context manager without enable() threw a TypeError, and a tracer provider without
+    // getTracer (or a meter provider without getMeter, a propagator without inject) was registered.
+    for (const [kind, piece] of [
+      ["contextManager", {}],
+      ["tracerProvider", {}],
+      ["tracerProvider", 5],
+      ["meterProvider", { getMeter: "no" }],
+      ["propagator", { inject() {} }],
+    ] as const) {
+      let threw: unknown;
+      try {
+        registered = registerOpenTelemetry({ contextManager: new AsyncLocalStorageContextManager(), [kind]: piece });
+      } catch (error) {
+        threw = error;
+      }
+      expect(isValidationError(threw)).toBe(true);
+      expect((threw as { issues: { path: string[] }[] }).issues.map((issue) => issue.path)).toEqual([[kind]]);
+      // Nothing was left registered: a working registration of every kind is taken.
+      registered = registerOpenTelemetry({
+        contextManager: new AsyncLocalStorageContextManager(),
+        tracerProvider: new TracerProvider({}),
+      });
+      expect(activeTracer()).toBeDefined();
+      await registered.shutdown();
+      registered = undefined;
+    }
+  });
+
   test("flush() and shutdown() never reject when the collector is down: the failure goes to onError as a ServiceError", async () => {
     // A port nothing listens on: the exporter's POST is refused.
     const closed = Bun.serve({ port: 0, fetch: () => new Response() });

@@ -57,11 +57,20 @@ export interface RegisteredOpenTelemetry {
   shutdown(): Promise<void>;
 }
 
+/** The methods each piece must have, as the API calls them. */
+const REQUIRED: Readonly<Record<string, readonly string[]>> = {
+  tracerProvider: ["getTracer"],
+  meterProvider: ["getMeter"],
+  contextManager: ["active", "with", "enable", "disable"],
+  propagator: ["inject", "extract", "fields"],
+};
+
 /**
  * Registers the SDK pieces given as the OpenTelemetry API's globals, which is all the library reads:
  * every store, bus, runner and route made before or after traces and measures through them.
- * @throws {ValidationError} nothing to register, or a global of the same kind is registered already
- *   (the API keeps the first; call `shutdown()` of the earlier registration first).
+ * @throws {ValidationError} nothing to register, a piece without the methods of its kind (a tracer
+ *   provider without `getTracer`, say), or a global of the same kind is registered already (the API
+ *   keeps the first; call `shutdown()` of the earlier registration first); nothing is registered then.
  */
 export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): RegisteredOpenTelemetry {
   const { tracerProvider, meterProvider, contextManager, propagator, onError } = options ?? {};
@@ -71,6 +80,19 @@ export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): Re
       { path: [], message: "give a tracerProvider, a meterProvider, a contextManager or a propagator" },
     ]);
   }
+  // Checked before anything is registered: a tracer provider without getTracer (or a meter provider
+  // without getMeter) was registered and then failed, or was reported, on every traced call, and a
+  // context manager without enable() came out as a TypeError.
+  const issues = Object.entries(REQUIRED).flatMap(([kind, methods]) => {
+    const given = (options as unknown as Record<string, unknown>)[kind];
+    const missing = methods.filter(
+      (method) => typeof (given as Record<string, unknown> | null)?.[method] !== "function",
+    );
+    return given === undefined || missing.length === 0
+      ? []
+      : [{ path: [kind], message: `${kind} has no ${missing.join(", ")}: not an OpenTelemetry ${kind}` }];
+  });
+  if (issues.length > 0) throw new ValidationError("Invalid OpenTelemetry options", issues);
   const undo: (() => void)[] = [];
   const refuse = (kind: string) => {
     for (const step of undo.reverse()) step();

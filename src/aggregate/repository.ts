@@ -9,7 +9,7 @@ import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
 import { reportSlowPath } from "../telemetry/slow-paths.js";
-import { inSpan, type Span, SpanKind } from "../telemetry/spans.js";
+import { inSpan, type Span, SpanKind, setSpanAttributes } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import type { AnyAggregate } from "./aggregate-root.js";
 
@@ -117,7 +117,7 @@ export class AggregateRepository<A extends AnyAggregate> {
       const replayed = aggregate.version - from;
       // The aggregate's class names it: a label the code defines, one series per aggregate type.
       timer?.(aggregate.constructor.name, replayed);
-      span?.setAttributes({
+      setSpanAttributes(span, {
         "eventflows.events_replayed": replayed,
         "eventflows.snapshot_version": from,
         "eventflows.stream_version": aggregate.version,

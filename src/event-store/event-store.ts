@@ -25,7 +25,16 @@ import { telemetryConfig } from "../telemetry/config.js";
 import { countAppended, countError, countPublished } from "../telemetry/metrics.js";
 import { stampTraceContext } from "../telemetry/propagation.js";
 import { reportSlowPath } from "../telemetry/slow-paths.js";
-import { recordError, type Span, SpanKind, startSpan, withActiveSpan } from "../telemetry/spans.js";
+import {
+  endSpan,
+  recordError,
+  type Span,
+  SpanKind,
+  setSpanAttribute,
+  setSpanAttributes,
+  startSpan,
+  withActiveSpan,
+} from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { READ_CHECK, type ReadCheck, readCheckOf } from "./read-check.js";
@@ -193,7 +202,7 @@ export abstract class EventStore {
     const appended = withActiveSpan(span, () => this.#append<E>(streamId, events, options, span, false));
     return appended.then(
       (result) => {
-        span.setAttributes({
+        setSpanAttributes(span, {
           "eventflows.outcome": result.retried === true ? "retried" : "committed",
           "eventflows.stream_version": result.nextExpectedVersion,
         });
@@ -201,7 +210,7 @@ export abstract class EventStore {
         return result;
       },
       (error: unknown) => {
-        span.setAttribute("eventflows.outcome", isConcurrencyError(error) ? "conflict" : "error");
+        setSpanAttribute(span, "eventflows.outcome", isConcurrencyError(error) ? "conflict" : "error");
         recordError(span, error);
         this.#finish(span, performance.now() - started, slowMs, "append", streamId, count);
         throw error;
@@ -232,7 +241,7 @@ export abstract class EventStore {
         span,
       );
     }
-    span?.end();
+    endSpan(span);
   }
 
   async #append<E extends EventEnvelope>(
@@ -344,7 +353,7 @@ export abstract class EventStore {
       callHook("onPublishError", this.#onPublishError, error, events);
       return undefined;
     } finally {
-      span?.end();
+      endSpan(span);
     }
   }
 
@@ -476,10 +485,10 @@ export abstract class EventStore {
       },
       end: (outcome, count, storeMs, error) => {
         if (span !== undefined && outcome !== "stopped") {
-          span.setAttribute("eventflows.outcome", outcome);
+          setSpanAttribute(span, "eventflows.outcome", outcome);
           if (outcome === "error") recordError(span, error);
         }
-        span?.setAttribute("eventflows.event_count", count);
+        setSpanAttribute(span, "eventflows.event_count", count);
         finish(span, storeMs, slowMs, operation, streamId, count);
       },
     });

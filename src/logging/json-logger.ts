@@ -42,11 +42,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
   const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
     if (levelRank(at) < min) return;
     const record: Record<string, unknown> = { time: now().toISOString(), level: at, msg: redactText(message) };
-    const span = activeSpan()?.spanContext();
-    if (span !== undefined && span.traceId !== "00000000000000000000000000000000") {
-      record.traceId = span.traceId;
-      record.spanId = span.spanId;
-    }
+    addSpanIds(record);
     const merged = base === undefined ? fields : { ...base, ...fields };
     if (merged !== undefined) assignOwn(record, redactValue(merged, names), true);
     let text: string;
@@ -103,15 +99,27 @@ export function pinoLogger(pino: PinoLike, options: Pick<JsonLoggerOptions, "red
   const names = new Set((options.redact ?? []).map(normalizeFieldName));
   const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
     const record: Record<string, unknown> = {};
+    addSpanIds(record);
+    if (fields !== undefined) assignOwn(record, redactValue(fields, names));
+    pino[at](record, redactText(message));
+  };
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+}
+
+/**
+ * The active span's trace and span ids, when a span is active. A span that throws when asked (a
+ * broken tracer's) adds none: the line is still written.
+ */
+function addSpanIds(record: Record<string, unknown>): void {
+  try {
     const span = activeSpan()?.spanContext();
     if (span !== undefined && span.traceId !== "00000000000000000000000000000000") {
       record.traceId = span.traceId;
       record.spanId = span.spanId;
     }
-    if (fields !== undefined) assignOwn(record, redactValue(fields, names));
-    pino[at](record, redactText(message));
-  };
-  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+  } catch {
+    // The tracer's failure is reported where the library calls it (spans.ts); a log line is not the place.
+  }
 }
 
 /** The JSON line's own keys, which a field of the same name must not forge (see `assignOwn`). */

@@ -3,7 +3,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { countError, projectionLagRecorder } from "../telemetry/metrics.js";
 import { consumerParent } from "../telemetry/propagation.js";
-import { inSpan, SpanKind } from "../telemetry/spans.js";
+import { inSpan, SpanKind, setSpanAttribute } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 
 /** Where a batch sits in the feed, for its span. */
@@ -53,12 +53,12 @@ export function traceBatch(
     async (span) => {
       try {
         const handled = await apply();
-        span.setAttribute("eventflows.handled", handled);
-        span.setAttribute("eventflows.outcome", "committed");
+        setSpanAttribute(span, "eventflows.handled", handled);
+        setSpanAttribute(span, "eventflows.outcome", "committed");
         return handled;
       } catch (error) {
         // `failed`: the handler threw and the runner stops; `error`: a transient failure, retried.
-        span.setAttribute("eventflows.outcome", isProjectionFailedError(error) ? "failed" : "error");
+        setSpanAttribute(span, "eventflows.outcome", isProjectionFailedError(error) ? "failed" : "error");
         throw error;
       }
     },

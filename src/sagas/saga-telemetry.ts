@@ -3,7 +3,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { countSagaStep, recordTimeoutLateness } from "../telemetry/metrics.js";
 import { activeSpan } from "../telemetry/otel-global.js";
 import { contextFromMetadata, formatTraceparent, isSpanContextValid } from "../telemetry/propagation.js";
-import { inSpan, recordError, type Span, SpanKind } from "../telemetry/spans.js";
+import { inSpan, recordError, type Span, SpanKind, setSpanAttribute, spanContextOf } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import type { SagaTimeout } from "./types.js";
 
@@ -44,7 +44,7 @@ export function traceStep<R extends StepResult>(
     async (span) => {
       const result = await apply();
       ended(span, result.outcome, result.key, result.error);
-      if (result.version !== undefined) span.setAttribute("eventflows.saga.version", result.version);
+      if (result.version !== undefined) setSpanAttribute(span, "eventflows.saga.version", result.version);
       return result;
     },
     parent,
@@ -76,7 +76,7 @@ export async function traceTimeout<R extends StepResult>(
     };
     report = await inSpan(tracer, `saga ${timeout.saga} timeout`, SpanKind.INTERNAL, attributes, async (span) => {
       const fired = await fire();
-      if (fired === undefined) span.setAttribute("eventflows.outcome", "dropped");
+      if (fired === undefined) setSpanAttribute(span, "eventflows.outcome", "dropped");
       else ended(span, fired.outcome, undefined, fired.error);
       return fired;
     });
@@ -89,8 +89,8 @@ export async function traceTimeout<R extends StepResult>(
 }
 
 function ended(span: Span, outcome: string, key: string | undefined, error: unknown): void {
-  span.setAttribute("eventflows.outcome", outcome);
-  if (key !== undefined) span.setAttribute("eventflows.saga.key", key);
+  setSpanAttribute(span, "eventflows.outcome", outcome);
+  if (key !== undefined) setSpanAttribute(span, "eventflows.saga.key", key);
   if (outcome === "failed") recordError(span, error);
 }
 
@@ -100,7 +100,7 @@ function ended(span: Span, outcome: string, key: string | undefined, error: unkn
  * still joins the trace of the event that decided it. Empty outside any span.
  */
 export function outboxTraceContext(): { traceparent?: string; tracestate?: string } {
-  const spanContext = activeSpan()?.spanContext();
+  const spanContext = spanContextOf(activeSpan());
   if (spanContext === undefined || !isSpanContextValid(spanContext)) return {};
   const tracestate = spanContext.traceState?.serialize();
   return tracestate === undefined || tracestate === ""

@@ -4,7 +4,7 @@ import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf
 import type { PersonalData } from "../personal-data/personal-data.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { reportSlowPath } from "../telemetry/slow-paths.js";
-import { inSpan, type Span, SpanKind } from "../telemetry/spans.js";
+import { inSpan, type Span, SpanKind, setSpanAttribute, setSpanAttributes } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { type CompressionFormat, compress, decompress, isCompressionFormat } from "./compression.js";
 import { jsonSerializer } from "./json-serializer.js";
@@ -114,7 +114,7 @@ export abstract class SnapshotStore {
       version,
       () => this.#save(snapshot),
       (span, result) =>
-        span.setAttributes({ "eventflows.stored_bytes": result.storedBytes, "eventflows.pruned": result.pruned }),
+        setSpanAttributes(span, { "eventflows.stored_bytes": result.storedBytes, "eventflows.pruned": result.pruned }),
     );
   }
 
@@ -203,8 +203,8 @@ export abstract class SnapshotStore {
       {},
       () => this.#load<State>(streamId, options),
       (span, snapshot) => {
-        span.setAttribute("eventflows.outcome", snapshot === undefined ? "none" : "found");
-        if (snapshot !== undefined) span.setAttribute("eventflows.snapshot_version", snapshot.version);
+        setSpanAttribute(span, "eventflows.outcome", snapshot === undefined ? "none" : "found");
+        if (snapshot !== undefined) setSpanAttribute(span, "eventflows.snapshot_version", snapshot.version);
       },
     );
   }

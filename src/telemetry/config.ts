@@ -29,12 +29,18 @@ let current: ResolvedTelemetryConfig = DEFAULTS;
 /**
  * Changes the library-wide telemetry settings; fields left out keep their current value. Call with
  * no argument to restore the defaults.
- * @throws {ValidationError} a threshold that is not a non-negative number or `false`.
+ * @throws {ValidationError} settings that are not an object (null, a string), a threshold that is not
+ *   a non-negative number or `false`, or `tracing` that is not a boolean; nothing is changed.
  */
 export function configureTelemetry(config?: TelemetryConfig): void {
   if (config === undefined) {
     current = DEFAULTS;
     return;
+  }
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new ValidationError("Invalid telemetry options", [
+      { path: [], message: "options must be an object ({ tracing, slowStoreCallMs, slowRehydrationMs })" },
+    ]);
   }
   for (const key of ["slowStoreCallMs", "slowRehydrationMs"] as const) {
     const value = config[key];

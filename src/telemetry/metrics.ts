@@ -14,6 +14,7 @@
 import type { Attributes, Counter, Gauge, Histogram, Meter, MeterProvider, UpDownCounter } from "@opentelemetry/api";
 import { type Issue, isEventFlowsError, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { forgetTelemetryFailures, reportTelemetryFailure } from "./failures.js";
 import { otelGlobal } from "./otel-global.js";
 
 /** The instrumentation scope the library's instruments are registered under. */
@@ -193,14 +194,16 @@ function meter(): Meter | undefined {
   if (provider !== seen) {
     seen = provider;
     made.clear();
-    let candidate: Meter | undefined;
+    forgetTelemetryFailures("meter");
+    currentMeter = undefined;
     try {
-      candidate = provider.getMeter(METER_NAME);
-    } catch {
+      const candidate = provider.getMeter(METER_NAME);
+      // A no-op provider hands out the API's no-op meter (known by its class name): nothing would be recorded.
+      if (candidate?.constructor?.name !== "NoopMeter") currentMeter = candidate;
+    } catch (error) {
       // A provider that throws records nothing: it must not fail what it measures (see guarded).
+      reportTelemetryFailure("meter", error);
     }
-    // A no-op provider hands out the API's no-op meter (known by its class name): nothing would be recorded.
-    currentMeter = candidate?.constructor?.name === "NoopMeter" ? undefined : candidate;
   }
   return currentMeter;
 }
@@ -213,7 +216,8 @@ function instrument<T>(definition: Definition<T>): T | undefined {
   if (value === undefined) {
     try {
       value = guarded(definition(current));
-    } catch {
+    } catch (error) {
+      reportTelemetryFailure("meter", error);
       return undefined;
     }
     made.set(definition, value);
@@ -225,7 +229,8 @@ function instrument<T>(definition: Definition<T>): T | undefined {
  * The instrument with `add` and `record` that never throw. OpenTelemetry asks that an SDK's do not,
  * but one that did (a broken or hand-written meter) failed the operation it measured after the fact:
  * an append that had committed was reported failed, with the meter's own error, and a retry without
- * event ids stored it twice.
+ * event ids stored it twice. The first such error after each registration is reported on the
+ * library's logger (see failures.ts).
  */
 function guarded<T>(instrument: T): T {
   const target = instrument as { add?: (...args: unknown[]) => void; record?: (...args: unknown[]) => void };
@@ -233,15 +238,15 @@ function guarded<T>(instrument: T): T {
     add(...args: unknown[]) {
       try {
         target.add?.(...args);
-      } catch {
-        // Nothing recorded: see above.
+      } catch (error) {
+        reportTelemetryFailure("meter", error);
       }
     },
     record(...args: unknown[]) {
       try {
         target.record?.(...args);
-      } catch {
-        // Nothing recorded: see above.
+      } catch (error) {
+        reportTelemetryFailure("meter", error);
       }
     },
   } as T;

@@ -10,6 +10,7 @@ import {
   TraceFlags,
 } from "@opentelemetry/api";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
+import { reportTelemetryFailure } from "./failures.js";
 import { activeContext, withSpan } from "./otel-global.js";
 
 /**
@@ -50,6 +51,11 @@ class RemoteSpan implements Span {
     return false;
   }
   recordException(): void {}
+}
+
+/** A span that records nothing and carries `spanContext` (the API's `NonRecordingSpan`). */
+export function nonRecordingSpan(spanContext: SpanContext): Span {
+  return new RemoteSpan(spanContext);
 }
 
 /** The API's `trace.setSpanContext`. */
@@ -120,12 +126,22 @@ export function consumerParent(events: readonly EventEnvelope[]): { parent: Cont
   return { parent: ROOT_CONTEXT, links: list.map((spanContext) => ({ context: spanContext })) };
 }
 
-/** Writes the span's context into each event's metadata (objects the caller owns and may change). */
+/**
+ * Writes the span's context into each event's metadata (objects the caller owns and may change). A
+ * span that throws when asked for its context (a broken tracer's) stamps nothing: see spans.ts.
+ */
 export function stampTraceContext(span: Span, metadata: readonly EventMetadata[]): void {
-  const spanContext = span.spanContext();
-  if (!isSpanContextValid(spanContext)) return;
-  const traceparent = formatTraceparent(spanContext);
-  const tracestate = spanContext.traceState?.serialize();
+  let traceparent: string;
+  let tracestate: string | undefined;
+  try {
+    const spanContext = span.spanContext();
+    if (!isSpanContextValid(spanContext)) return;
+    traceparent = formatTraceparent(spanContext);
+    tracestate = spanContext.traceState?.serialize();
+  } catch (error) {
+    reportTelemetryFailure("tracer", error);
+    return;
+  }
   for (const each of metadata) {
     const target = each as Record<string, unknown>;
     target.traceparent = traceparent;

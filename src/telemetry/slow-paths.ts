@@ -1,6 +1,7 @@
 import type { Span } from "@opentelemetry/api";
 import { getLogger } from "../logging/library-logger.js";
 import type { Logger } from "../logging/logger.js";
+import { addSpanEvent } from "./spans.js";
 
 export interface SlowPathReport {
   /** What was slow: `"append"`, `"readStream"`, `"rehydration"`... */
@@ -26,7 +27,7 @@ export function reportSlowPath(report: SlowPathReport, span: Span | undefined, l
   if (report.streamId !== undefined) fields.streamId = report.streamId;
   if (report.events !== undefined) fields.events = report.events;
   logger.warn(`slow ${report.operation}: ${durationMs} ms (threshold ${report.thresholdMs} ms)`, fields);
-  span?.addEvent("eventflows.slow", {
+  addSpanEvent(span, "eventflows.slow", {
     "eventflows.operation": report.operation,
     "eventflows.duration_ms": durationMs,
     "eventflows.threshold_ms": report.thresholdMs,

@@ -5,10 +5,13 @@ import type {
   SpanKind as OtelSpanKind,
   SpanStatusCode as OtelSpanStatusCode,
   Span,
+  SpanContext,
   Tracer,
 } from "@opentelemetry/api";
 import { isEventFlowsError } from "../errors.js";
+import { reportTelemetryFailure } from "./failures.js";
 import { activeContext, runWithSpan } from "./otel-global.js";
+import { nonRecordingSpan } from "./propagation.js";
 
 export type { Span, Tracer };
 
@@ -25,7 +28,19 @@ export const SpanKind = {
 export type SpanKind = OtelSpanKind;
 const STATUS_ERROR = 2 as OtelSpanStatusCode.ERROR;
 
-/** Starts a span under `parent` (the active context when absent). */
+/*
+ * Every call the library makes on a tracer or on one of its spans goes through this module, and none
+ * of them throws: OpenTelemetry asks that an SDK's methods never do, but one that did (a broken or
+ * hand-written tracer) failed what it traced, after the fact when it was `end()`: an append that had
+ * committed was reported failed and its caller retried it. Such an error is reported once through
+ * the library's logger (see failures.ts) and otherwise ignored. Plain try/catch around the call, no
+ * wrapper object per span: an untraced path never gets here, and a traced one pays no allocation.
+ */
+
+/**
+ * Starts a span under `parent` (the active context when absent). A tracer that throws gives a span
+ * that records nothing and carries no trace context (as the API's no-op tracer's).
+ */
 export function startSpan(
   tracer: Tracer,
   name: string,
@@ -35,8 +50,59 @@ export function startSpan(
   links?: Link[],
 ): Span {
   const options = links === undefined || links.length === 0 ? { kind, attributes } : { kind, attributes, links };
-  // No parent and no context manager: the tracer's own API reads the same (empty) active context.
-  return tracer.startSpan(name, options, parent ?? activeContext());
+  try {
+    // No parent and no context manager: the tracer's own API reads the same (empty) active context.
+    return tracer.startSpan(name, options, parent ?? activeContext());
+  } catch (error) {
+    reportTelemetryFailure("tracer", error);
+    return nonRecordingSpan({ traceId: "0".repeat(32), spanId: "0".repeat(16), traceFlags: 0 });
+  }
+}
+
+/** `span.setAttribute`, never throwing (nothing when there is no span). */
+export function setSpanAttribute(span: Span | undefined, key: string, value: string | number | boolean): void {
+  try {
+    span?.setAttribute(key, value);
+  } catch (error) {
+    reportTelemetryFailure("tracer", error);
+  }
+}
+
+/** `span.setAttributes`, never throwing (nothing when there is no span). */
+export function setSpanAttributes(span: Span | undefined, attributes: Attributes): void {
+  try {
+    span?.setAttributes(attributes);
+  } catch (error) {
+    reportTelemetryFailure("tracer", error);
+  }
+}
+
+/** `span.addEvent`, never throwing (nothing when there is no span). */
+export function addSpanEvent(span: Span | undefined, name: string, attributes: Attributes): void {
+  try {
+    span?.addEvent(name, attributes);
+  } catch (error) {
+    reportTelemetryFailure("tracer", error);
+  }
+}
+
+/** `span.end()`, never throwing (nothing when there is no span). */
+export function endSpan(span: Span | undefined): void {
+  try {
+    span?.end();
+  } catch (error) {
+    reportTelemetryFailure("tracer", error);
+  }
+}
+
+/** The span's context, or undefined when there is no span or it throws. */
+export function spanContextOf(span: Span | undefined): SpanContext | undefined {
+  try {
+    return span?.spanContext();
+  } catch (error) {
+    reportTelemetryFailure("tracer", error);
+    return undefined;
+  }
 }
 
 /** Runs `fn` with `span` as the active span, so that spans started inside are its children. */
@@ -45,22 +111,26 @@ export function withActiveSpan<T>(span: Span, fn: () => T): T {
 }
 
 /**
- * Marks the span failed with what is safe to export: the error's stable `code` (as `error.type` and
+ * Marks the span failed (never throwing) with what is safe to export: the error's stable `code` (as `error.type` and
  * `eventflows.error.code`) and, for EventFlows errors only, the message (written not to hold
  * credentials or payloads). Another library's message may quote SQL or a URL, so only its class name goes.
  */
 export function recordError(span: Span, error: unknown): void {
-  const code = errorCode(error);
-  const name = error instanceof Error ? error.name : typeof error;
-  span.setAttribute("error.type", code ?? name);
-  if (code !== undefined) span.setAttribute("eventflows.error.code", code);
-  const message = isEventFlowsError(error) ? error.message : undefined;
-  span.addEvent("exception", {
-    "exception.type": name,
-    ...(code === undefined ? {} : { "exception.code": code }),
-    ...(message === undefined ? {} : { "exception.message": message }),
-  });
-  span.setStatus({ code: STATUS_ERROR, message: code ?? name });
+  try {
+    const code = errorCode(error);
+    const name = error instanceof Error ? error.name : typeof error;
+    span.setAttribute("error.type", code ?? name);
+    if (code !== undefined) span.setAttribute("eventflows.error.code", code);
+    const message = isEventFlowsError(error) ? error.message : undefined;
+    span.addEvent("exception", {
+      "exception.type": name,
+      ...(code === undefined ? {} : { "exception.code": code }),
+      ...(message === undefined ? {} : { "exception.message": message }),
+    });
+    span.setStatus({ code: STATUS_ERROR, message: code ?? name });
+  } catch (failure) {
+    reportTelemetryFailure("tracer", failure);
+  }
 }
 
 export function errorCode(error: unknown): string | undefined {
@@ -88,17 +158,17 @@ export function inSpan<T>(
     running = runWithSpan(span, fn, base, span);
   } catch (error) {
     recordError(span, error);
-    span.end();
+    endSpan(span);
     return Promise.reject(error);
   }
   return Promise.resolve(running).then(
     (result) => {
-      span.end();
+      endSpan(span);
       return result;
     },
     (error: unknown) => {
       recordError(span, error);
-      span.end();
+      endSpan(span);
       throw error;
     },
   );

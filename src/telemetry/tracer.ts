@@ -1,5 +1,6 @@
 import type { Tracer, TracerProvider } from "@opentelemetry/api";
 import { telemetryConfig } from "./config.js";
+import { forgetTelemetryFailures, reportTelemetryFailure } from "./failures.js";
 import { otelGlobal } from "./otel-global.js";
 
 export const TRACER_NAME = "@eventflows/core";
@@ -11,7 +12,8 @@ let cachedTracer: Tracer | undefined;
  * The EventFlows tracer, or `undefined` when no tracer provider is registered or tracing is turned
  * off: callers then take their uninstrumented path and pay nothing for spans. The registered global
  * is the registering API copy's proxy; its delegate tells whether an SDK was registered, and the
- * tracer is made again only when that delegate changes.
+ * tracer is made again only when that delegate changes. A provider whose `getTracer` throws traces
+ * nothing (its error is reported once, see failures.ts).
  */
 export function activeTracer(): Tracer | undefined {
   if (!telemetryConfig().tracing) return undefined;
@@ -20,7 +22,14 @@ export function activeTracer(): Tracer | undefined {
   const provider = typeof global.getDelegate === "function" ? global.getDelegate() : global;
   if (provider === cachedProvider) return cachedTracer;
   cachedProvider = provider;
-  cachedTracer = isNoop(provider) ? undefined : provider.getTracer(TRACER_NAME);
+  forgetTelemetryFailures("tracer");
+  try {
+    cachedTracer = isNoop(provider) ? undefined : provider.getTracer(TRACER_NAME);
+  } catch (error) {
+    // A provider that throws traces nothing: it must not fail what it would trace (see spans.ts).
+    reportTelemetryFailure("tracer", error);
+    cachedTracer = undefined;
+  }
   return cachedTracer;
 }
 

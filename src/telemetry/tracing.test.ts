@@ -3,6 +3,7 @@ import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { parentOf, useTracing } from "../../test/telemetry/tracing.ts";
 import { AggregateRoot } from "../aggregate/aggregate-root.js";
 import { AggregateRepository } from "../aggregate/repository.js";
+import { ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { defineStream } from "../events/stream.js";
@@ -11,7 +12,7 @@ import { setLogger } from "../logging/library-logger.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { QueryBus } from "../messaging/query-bus.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
-import { configureTelemetry } from "./config.js";
+import { configureTelemetry, telemetryConfig } from "./config.js";
 import { parseTraceparent } from "./propagation.js";
 
 const tracing = useTracing();
@@ -323,6 +324,15 @@ describe("slow paths", () => {
   test("thresholds must be non-negative numbers or false", () => {
     expect(() => configureTelemetry({ slowStoreCallMs: -1 })).toThrow("slowStoreCallMs");
     expect(() => configureTelemetry({ slowRehydrationMs: Number.NaN })).toThrow("slowRehydrationMs");
+  });
+
+  test("settings that are not an object are a ValidationError, and nothing is changed", () => {
+    configureTelemetry({ slowStoreCallMs: 250 });
+    // Before: null threw a raw TypeError, and a string, a number or an array were taken as no change.
+    for (const bad of [null, "off", 5, [], true]) {
+      expect(() => configureTelemetry(bad as never)).toThrow(ValidationError);
+    }
+    expect(telemetryConfig().slowStoreCallMs).toBe(250);
   });
 });
 
