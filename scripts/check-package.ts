@@ -287,9 +287,12 @@ async function main(): Promise<number> {
     );
     if (unwanted.length > 0) throw new PackageCheckError(`the tarball ships ${unwanted.join(", ")}`);
     // package.json's "license" names MIT; the licence text must travel with the code it licenses.
-    const unshipped = [...present.flatMap((entry) => [entry.js, entry.types]), "LICENSE", "README.md", "CHANGELOG.md"].filter(
-      (file) => !files.includes(file),
-    );
+    const unshipped = [
+      ...present.flatMap((entry) => [entry.js, entry.types]),
+      "LICENSE",
+      "README.md",
+      "CHANGELOG.md",
+    ].filter((file) => !files.includes(file));
     if (unshipped.length > 0) throw new PackageCheckError(`the tarball lacks ${unshipped.join(", ")}`);
 
     await lintPackage(tarball, entries);
