@@ -45,8 +45,10 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   readonly #steps = new Map<string, Map<number, UpcastStep>>();
   readonly #schemas = new Map<string, Map<number, StandardSchema>>();
   readonly #current = new Map<string, number>();
+  /** The oldest version of each type a step, a schema or a rename's target names: where its chain starts. */
+  readonly #oldest = new Map<string, number>();
   readonly #validateOnRead: boolean;
-  /** Whether the steps registered so far were checked for gaps (see #assertChains). */
+  /** Whether the steps and schemas registered so far were checked for holes (see #assertChains). */
   #chainsChecked = false;
 
   constructor(options: EventRegistryOptions = {}) {
@@ -86,13 +88,15 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   rename<T extends string>(type: T, fromVersion: number, to: E["type"], toVersion = 1): this {
     assertTypeName(to, "event type");
     assertPositiveInteger(toVersion, "toVersion");
-    this.#raise(to, toVersion);
-    return this.#add({
+    this.#add({
       type,
       fromVersion,
       kind: "rename",
       apply: (event) => [{ type: to, data: event.data, schemaVersion: toVersion }],
     });
+    // After the step is taken (a duplicate is refused): the target's chain now reaches toVersion.
+    this.#raise(to, toVersion);
+    return this;
   }
 
   /**
@@ -150,8 +154,20 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     const byVersion = this.#schemas.get(type) ?? new Map<number, StandardSchema>();
     byVersion.set(version, schema);
     this.#schemas.set(type, byVersion);
+    this.#chainsChecked = false;
     this.#raise(type, version);
     return this;
+  }
+
+  /**
+   * Throws a `ValidationError` if a type's chain has a hole: from the oldest version a step, a schema
+   * or a rename's target names to its current version, every version must have a step (steps from
+   * v1, a schema of v3 and no step from v2: an event stored at v2 would reach handlers as v2). Stores
+   * and the SQS consumer call it when they are given the registry; its first use after a later
+   * registration (an append, a read, `upcastEvent`) calls it again.
+   */
+  check(): void {
+    if (!this.#chainsChecked) this.#assertChains();
   }
 
   /**
@@ -206,7 +222,12 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     }
     const byVersion = this.#steps.get(event.type);
     let step = byVersion?.get(version);
-    if (step === undefined) return this.#checkRead(event, version);
+    if (step === undefined) {
+      const current = this.#current.get(event.type);
+      // Written by a newer release (or by a store without this registry): no step of this code reads it.
+      if (current !== undefined && version > current) newerThanKnown(event, version, current);
+      return this.#checkRead(event, version);
+    }
     // The common chain, data steps only, in a loop: no list, no recursion, one envelope at the end.
     let data = event.data;
     while (step?.kind === "upcast") {
@@ -333,24 +354,29 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   }
 
   /**
-   * Refuses steps with a gap between them (`T` from v1 and from v3, none from v2): an event stored at
-   * v2, or one upcast to it, would stop there and reach handlers in a shape that is not the current
-   * one. Steps may be registered in any order, so this runs at the registry's first use after a
-   * registration (an append's check or a read), not at each call.
+   * Refuses a type whose chain has a hole: from the oldest version a step, a schema or a rename's
+   * target names to the type's current version, every version needs a step. Steps from v1 and v3 and
+   * none from v2, or a step from v1 and a schema of v3: an event stored at v2 (or upcast to it) would
+   * stop there and reach handlers in a shape that is not the current one. Steps and schemas may be
+   * registered in any order, so this runs when a store is given the registry and at its first use
+   * after a registration, not at each call.
    */
   #assertChains(): void {
     const issues: Issue[] = [];
-    for (const [type, byVersion] of this.#steps) {
-      const versions = [...byVersion.keys()].sort((a, b) => a - b);
-      for (let i = 1; i < versions.length; i++) {
-        const below = versions[i - 1] as number;
-        const above = versions[i] as number;
-        if (above === below + 1) continue;
-        const missing = above - below === 2 ? `v${below + 1}` : `v${below + 1} to v${above - 1}`;
-        issues.push({
-          path: [type, below + 1],
-          message: `"${type}" has steps from v${below} and v${above} but none from ${missing}: events there would not reach v${this.#current.get(type)}`,
-        });
+    for (const [type, newest] of this.#current) {
+      const oldest = this.#oldest.get(type) ?? newest;
+      // Walked over the steps, not over every version: a schema of v2^53 must not make a loop that long.
+      const steps = [...(this.#steps.get(type)?.keys() ?? [])].sort((x, y) => x - y);
+      let next = oldest;
+      for (const from of [...steps.filter((v) => v >= oldest && v < newest), newest]) {
+        if (from > next) {
+          const missing = from - 1 === next ? `v${next}` : `v${next} to v${from - 1}`;
+          issues.push({
+            path: [type, next],
+            message: `"${type}" is known from v${oldest} to v${newest} but has no step from ${missing}: events there would not reach v${newest}`,
+          });
+        }
+        next = from + 1;
       }
     }
     if (issues.length > 0) throw new ValidationError("The event registry's upcasters have a gap", issues);
@@ -369,14 +395,18 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     byVersion.set(step.fromVersion, step);
     this.#steps.set(step.type, byVersion);
     this.#chainsChecked = false;
+    this.#raise(step.type, step.fromVersion);
     // A renamed or split type is retired at that version: its new events are transformed too.
-    this.#raise(step.type, step.kind === "upcast" ? step.fromVersion + 1 : step.fromVersion);
+    if (step.kind === "upcast") this.#raise(step.type, step.fromVersion + 1);
     return this;
   }
 
+  /** Records that `type` is known at `version`: its current version may go up, its oldest down. */
   #raise(type: string, version: number): void {
     const known = this.#current.get(type);
     if (known === undefined || known < version) this.#current.set(type, version);
+    const oldest = this.#oldest.get(type);
+    if (oldest === undefined || oldest > version) this.#oldest.set(type, version);
   }
 }
 
@@ -438,6 +468,23 @@ function upcastNoData(data: unknown, stored: EventEnvelope, type: string, versio
   throw new ValidationError(`The upcaster of "${type}" v${version} returned no data${forEvent(stored)}`, [
     { path: [type, version], message: `must return the data at v${version + 1}, got ${got}` },
   ]);
+}
+
+/**
+ * A stored event of a known type at a version above the type's current one: written by a newer
+ * release, or by a store without the registry. Read as it is, it would reach handlers typed for the
+ * current version in a shape they do not know.
+ */
+function newerThanKnown(stored: EventEnvelope, version: number, current: number): never {
+  throw new ValidationError(
+    `The stored schemaVersion of "${stored.type}" (v${version}) is newer than the event registry knows${forEvent(stored)}: was it written by a newer release?`,
+    [
+      {
+        path: ["metadata", "schemaVersion"],
+        message: `"${stored.type}" is at most at v${current} in the event registry, got v${version}`,
+      },
+    ],
+  );
 }
 
 /** What is wrong with one event a splitter returned (the `i`-th): it becomes an envelope read by handlers. */
