@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import postgres from "postgres";
 import { eventEvolutionContract, eventStoreContract, holdCommitIn, registerContract } from "../../src/testing/index.js";
+import { checkEvolutionPaths } from "../../test/differential/evolution-differential.ts";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
 
@@ -42,4 +43,14 @@ registerContract(
     create: (options) => new PostgresEventStore({ ...options, sql: clients.defaults as PostgresSql, schema }),
   }),
   { describe, test },
+);
+
+test(
+  "generated upcast, rename and split chains read on every path as the steps applied by hand (property)",
+  () =>
+    checkEvolutionPaths({
+      create: (options) => new PostgresEventStore({ ...options, sql: clients.defaults as PostgresSql, schema }),
+      numRuns: 25,
+    }),
+  240_000,
 );

@@ -1,12 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as v from "valibot";
+import { checkEvolutionPaths } from "../../test/differential/evolution-differential.ts";
 import { isEventFlowsError, isUpcastError, isValidationError, type UpcastError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { compareUlids, isUlid, ulid } from "../ids.js";
 import { collect } from "../testing/assert.js";
 import { CartOpenedV3, cartRegistry } from "../testing/evolution-fixture.js";
+import { StoreView } from "../testing/store-view.js";
 import { eventRegistry } from "./event-registry.js";
 import { splitEventId } from "./split-ids.js";
 
@@ -636,6 +638,14 @@ describe("an upcaster that throws", () => {
     const looping = eventRegistry().rename("A", 1, "B").rename("B", 1, "A");
     expect(() => looping.upcastEvent(stored("A", {}, 1))).toThrow(ValidationError);
   });
+});
+
+describe("every read path against the steps applied by hand", () => {
+  test("generated upcast, rename and split chains: readStream, readAll, subscribeToAll, a projection, snapshot plus tail (property)", async () => {
+    // One in-memory store seen by the old release (no registry) and the current one.
+    const shared = new InMemoryEventStore();
+    await checkEvolutionPaths({ create: (options) => new StoreView(shared, options), numRuns: 100 });
+  }, 60_000);
 });
 
 describe("subscribeToAll and split events", () => {
