@@ -255,6 +255,9 @@ describe("EventRegistry.upcastEvent", () => {
       () => eventRegistry().rename("A", 1, ""),
       () => eventRegistry().schema("A", 1, {} as never),
       () => eventRegistry({ validateOnRead: "yes" as never }),
+      // The version after it would be 2^53: every append stamped with it was written, and never read back.
+      () => eventRegistry().upcast("A", Number.MAX_SAFE_INTEGER, (d) => d),
+      () => eventRegistry().split("A", Number.MAX_SAFE_INTEGER, () => [{ type: "A", data: 1 }]),
     ]) {
       expect(bad).toThrow(ValidationError);
     }

@@ -386,6 +386,15 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   #add(step: UpcastStep): this {
     assertTypeName(step.type, "event type");
     assertPositiveInteger(step.fromVersion, "fromVersion");
+    if (step.kind !== "rename" && step.fromVersion === Number.MAX_SAFE_INTEGER) {
+      // Its events would be at 2^53, no longer a version: appends stamped with it would never read back.
+      throw new ValidationError("Invalid upcaster", [
+        {
+          path: [step.type, step.fromVersion],
+          message: `an ${step.kind} step must start below ${Number.MAX_SAFE_INTEGER}: the version after it must be a safe integer`,
+        },
+      ]);
+    }
     const byVersion = this.#steps.get(step.type) ?? new Map<number, UpcastStep>();
     if (byVersion.has(step.fromVersion)) {
       throw new ValidationError("Duplicate upcaster", [
