@@ -446,6 +446,28 @@ describe("EventRegistry.upcastEvent", () => {
     );
   });
 
+  test("what a read yields reads again unchanged (the SQS consumer re-reads what a store published), a part that keeps its type included", () => {
+    const registry = eventRegistry()
+      .upcast("B", 1, (data: object) => ({ ...data, b: 1 }))
+      .split("A", 1, (event: { data: object }) => [
+        { type: "A", data: event.data },
+        { type: "B", data: event.data },
+      ]);
+    const parts = registry.upcastEvent(stored("A", {}, 1)) as EventEnvelope[];
+    expect(parts.map((e) => [e.type, e.metadata.schemaVersion])).toEqual([
+      ["A", 2],
+      ["B", 2],
+    ]);
+    // Before: the A part, at v2 while A's current version is 1, was taken for an event of a newer release.
+    for (const part of parts) expect(registry.upcastEvent(part)).toBe(part);
+    expect(() => registry.upcastEvent(stored("A", {}, 3))).toThrow(/newer than the event registry knows/);
+    // A part a splitter puts above its type's versions would be taken for one: refused on the first read.
+    const ahead = eventRegistry()
+      .upcast("B", 1, (data: object) => data)
+      .split("A", 1, () => [{ type: "B", data: {}, schemaVersion: 3 }]);
+    expect(() => ahead.upcastEvent(stored("A", {}, 1))).toThrow(/"B" is at most at v2 in the event registry, got v3/);
+  });
+
   test("currentVersion: upcasts, schemas and rename targets raise it; a renamed type stays at its last step", () => {
     const registry = cartRegistry();
     expect(registry.currentVersion("CartOpened")).toBe(3);

@@ -45,6 +45,12 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   readonly #steps = new Map<string, Map<number, UpcastStep>>();
   readonly #schemas = new Map<string, Map<number, StandardSchema>>();
   readonly #current = new Map<string, number>();
+  /**
+   * The newest version of each type an event may be at: its current version, or the version after a
+   * split of it (a part that keeps the type is there). A stored event above it was written by a newer
+   * release; an event read (and published) at it reads again unchanged, as the SQS consumer does.
+   */
+  readonly #reach = new Map<string, number>();
   /** The oldest version of each type a step, a schema or a rename's target names: where its chain starts. */
   readonly #oldest = new Map<string, number>();
   readonly #validateOnRead: boolean;
@@ -131,9 +137,17 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
             issues,
           );
         }
-        return produced.map((e) =>
+        const parts = produced.map((e) =>
           e.schemaVersion !== undefined ? e : { ...e, schemaVersion: e.type === type ? fromVersion + 1 : 1 },
         );
+        const ahead = this.#aheadIssues(parts);
+        if (ahead.length > 0) {
+          throw new ValidationError(
+            `The splitter of "${type}" v${fromVersion} returned events above their type's versions${forEvent(event)}`,
+            ahead,
+          );
+        }
+        return parts;
       },
     });
   }
@@ -223,9 +237,9 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     const byVersion = this.#steps.get(event.type);
     let step = byVersion?.get(version);
     if (step === undefined) {
-      const current = this.#current.get(event.type);
+      const reach = this.#reach.get(event.type);
       // Written by a newer release (or by a store without this registry): no step of this code reads it.
-      if (current !== undefined && version > current) newerThanKnown(event, version, current);
+      if (reach !== undefined && version > reach) newerThanKnown(event, version, reach);
       return this.#checkRead(event, version);
     }
     // The common chain, data steps only, in a loop: no list, no recursion, one envelope at the end.
@@ -407,13 +421,38 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     this.#raise(step.type, step.fromVersion);
     // A renamed or split type is retired at that version: its new events are transformed too.
     if (step.kind === "upcast") this.#raise(step.type, step.fromVersion + 1);
+    // A part of a split that keeps the type is at the version after it: it reads again as it is.
+    else if (step.kind === "split" && (this.#reach.get(step.type) as number) <= step.fromVersion) {
+      this.#reach.set(step.type, step.fromVersion + 1);
+    }
     return this;
+  }
+
+  /**
+   * The parts of a split at a version above what the registry knows of their type (a splitter's
+   * explicit `schemaVersion`): read again (the SQS consumer re-reads what a store published) they
+   * would be taken for events of a newer release. A type the registry does not know may be at any.
+   */
+  #aheadIssues(parts: readonly UpcastEvent[]): Issue[] {
+    const issues: Issue[] = [];
+    for (const [i, part] of parts.entries()) {
+      const reach = this.#reach.get(part.type);
+      if (reach !== undefined && (part.schemaVersion as number) > reach) {
+        issues.push({
+          path: [i, "schemaVersion"],
+          message: `"${part.type}" is at most at v${reach} in the event registry, got v${part.schemaVersion}`,
+        });
+      }
+    }
+    return issues;
   }
 
   /** Records that `type` is known at `version`: its current version may go up, its oldest down. */
   #raise(type: string, version: number): void {
     const known = this.#current.get(type);
     if (known === undefined || known < version) this.#current.set(type, version);
+    const reach = this.#reach.get(type);
+    if (reach === undefined || reach < version) this.#reach.set(type, version);
     const oldest = this.#oldest.get(type);
     if (oldest === undefined || oldest > version) this.#oldest.set(type, version);
   }
