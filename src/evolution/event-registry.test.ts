@@ -1,7 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as v from "valibot";
-import { checkEvolutionPaths } from "../../test/differential/evolution-differential.ts";
+import {
+  cartSchemas,
+  checkEvolutionPaths,
+  checkValidatedAppends,
+} from "../../test/differential/evolution-differential.ts";
 import { isEventFlowsError, isUpcastError, isValidationError, type UpcastError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -671,6 +675,18 @@ describe("every read path against the steps applied by hand", () => {
     const shared = new InMemoryEventStore();
     await checkEvolutionPaths({ create: (options) => new StoreView(shared, options), numRuns: 100 });
   }, 60_000);
+});
+
+describe("validation on append, through the public API (property)", () => {
+  test("a batch with an event its schema refuses, or above its type's version, writes nothing (raw read); one that passes reads back current", async () => {
+    const shared = new InMemoryEventStore();
+    await checkValidatedAppends({
+      create: (options) => new StoreView(shared, options),
+      registry: cartRegistry(),
+      schemas: cartSchemas,
+      numRuns: 300,
+    });
+  });
 });
 
 describe("subscribeToAll and split events", () => {

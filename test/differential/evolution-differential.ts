@@ -10,6 +10,7 @@
  * parts share them, the first keeps the id), whatever the path. Test-only code.
  */
 import fc from "fast-check";
+import * as v from "valibot";
 import {
   AggregateRepository,
   AggregateRoot,
@@ -26,6 +27,7 @@ import {
   splitEventId,
   ulid,
 } from "../../src/index.js";
+import { CartOpenedV1, CartOpenedV3, ItemPutV2 } from "../../src/testing/evolution-fixture.js";
 
 const TYPES = ["A", "B", "C"] as const;
 
@@ -246,9 +248,10 @@ export async function checkEvolutionPaths(options: EvolutionDifferentialOptions)
         }
         await append(events.slice(split));
 
-        const raw: EventEnvelope[] = [];
-        for await (const e of current.readAll({ after: start, raw: true })) raw.push(e);
-        const mine = raw.filter((e) => streams.includes(e.streamId));
+        // The run's stored events, in the feed's order.
+        const mine: EventEnvelope[] = [];
+        for (const streamId of streams) for await (const e of current.readStream(streamId, { raw: true })) mine.push(e);
+        mine.sort((a, b) => (a.globalPosition ?? 0) - (b.globalPosition ?? 0));
         const want = expected(spec, names, mine);
         for (const streamId of streams) {
           const storedHere = mine.filter((e) => e.streamId === streamId);
@@ -275,6 +278,9 @@ export async function checkEvolutionPaths(options: EvolutionDifferentialOptions)
           expect(fromSnapshot?.version ?? 0, storedHere.length, "the version after a snapshot plus tail");
         }
         if (current.capabilities.globalOrder) {
+          // The feed hands out a position once every transaction below it has ended (on PostgreSQL, another
+          // client's open transaction holds it back a while): wait until it reaches the run's last event.
+          const raw = await readable(current, start, mine.length, streams);
           const feed = (await all(current.readAll({ after: start }))).filter((e) => streams.includes(e.streamId));
           expect(feed, want, "readAll");
           const bounded = await all(current.readAll({ after: start, maxCount }));
@@ -304,6 +310,16 @@ function expect(actual: unknown, wanted: unknown, what: string): void {
   const a = JSON.stringify(actual);
   const b = JSON.stringify(wanted);
   if (a !== b) throw new Error(`${what}:\n  got  ${a}\n  want ${b}`);
+}
+
+async function readable(store: EventStore, after: number, count: number, streams: string[]) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const raw: EventEnvelope[] = [];
+    for await (const e of store.readAll({ after, raw: true })) raw.push(e);
+    if (raw.filter((e) => streams.includes(e.streamId)).length >= count || Date.now() > deadline) return raw;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 async function subscribed(store: EventStore, after: number, streams: string[], count: number) {
@@ -345,7 +361,124 @@ async function projected(store: EventStore, category: string, count: number) {
     eventStore: store,
     readModels: new InMemoryReadModelStore(),
   });
+  // The feed has reached the run's events (readable): one catch-up takes them all.
   await runner.catchUp();
   if (got.length !== count) throw new Error(`projection: ${got.length} of ${count} events`);
   return got;
+}
+
+/** What each generated append names: a type, its `schemaVersion` (none: stamped), and data good or bad for it. */
+const cartEvent = fc.record({
+  type: fc.constantFrom("CartOpened", "ItemAdded", "ItemPut", "Unregistered"),
+  version: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+  data: fc.oneof(
+    fc.record(
+      {
+        owner: fc.constantFrom("ada", ""),
+        currency: fc.constantFrom("EUR", "EURO"),
+        channel: fc.constantFrom("web", "fax"),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.record(
+      { sku: fc.constantFrom("tea", ""), quantity: fc.constantFrom(1, 1.5), qty: fc.constant(2) },
+      { requiredKeys: [] },
+    ),
+    fc.jsonValue(),
+  ),
+});
+
+/** The evolution fixture's schemas, as checks: the oracle of which appends pass. */
+export const cartSchemas: ReadonlyMap<string, ReadonlyMap<number, (data: unknown) => boolean>> = new Map([
+  [
+    "CartOpened",
+    new Map([
+      [1, (data: unknown) => v.safeParse(CartOpenedV1, data).success],
+      [3, (data: unknown) => v.safeParse(CartOpenedV3, data).success],
+    ]),
+  ],
+  ["ItemPut", new Map([[2, (data: unknown) => v.safeParse(ItemPutV2, data).success]])],
+]);
+
+export interface ValidatedAppendOptions {
+  /** Makes a store on the shared backend with the options given (`eventRegistry` must be passed through). */
+  readonly create: (options: EventStoreOptions) => EventStore;
+  /** The fixture cart's registry (`cartRegistry` of the testing kit's evolution fixture) and its schemas by type and version. */
+  readonly registry: EventRegistry;
+  readonly schemas: ReadonlyMap<string, ReadonlyMap<number, (data: unknown) => boolean>>;
+  readonly numRuns?: number;
+}
+
+/**
+ * Appends of generated batches through a store with the fixture's registry: a batch with an event its
+ * version's schema refuses, or at a version above its type's current one, is refused whole with one
+ * `ValidationError` listing exactly those events, and a raw read finds nothing written; a batch that
+ * passes reads back, older versions upcast to the current one.
+ */
+export async function checkValidatedAppends(options: ValidatedAppendOptions): Promise<void> {
+  const store = options.create({ eventRegistry: options.registry });
+  await fc.assert(
+    fc.asyncProperty(fc.array(cartEvent, { minLength: 1, maxLength: 5 }), async (events) => {
+      const streamId = `Cart-${ulid()}`;
+      const bad = events.flatMap((e, i) => {
+        const current = options.registry.currentVersion(e.type);
+        const version = e.version ?? current ?? 1;
+        if (current !== undefined && version > current) return [i];
+        const check = options.schemas.get(e.type)?.get(version);
+        return check === undefined || check(e.data) ? [] : [i];
+      });
+      let error: unknown;
+      try {
+        await store.appendToStream(
+          streamId,
+          events.map((e) => ({
+            type: e.type,
+            data: e.data,
+            ...(e.version === undefined ? {} : { metadata: { schemaVersion: e.version } }),
+          })),
+        );
+      } catch (caught) {
+        error = caught;
+      }
+      const raw: EventEnvelope[] = [];
+      for await (const e of store.readStream(streamId, { raw: true })) raw.push(e);
+      if (bad.length > 0) {
+        const issues = (error as { code?: string; issues?: { path: unknown[] }[] })?.issues ?? [];
+        expect((error as { code?: string })?.code, "VALIDATION_FAILED", "a refused batch's error");
+        expect([...new Set(issues.map((issue) => issue.path[0]))], bad, "the issues name the refused events");
+        expect(raw.length, 0, "nothing written (raw read)");
+        return;
+      }
+      if (error !== undefined) throw error;
+      expect(raw.length, events.length, "the batch written");
+      const read: EventEnvelope[] = [];
+      try {
+        for await (const e of store.readStream(streamId)) read.push(e);
+      } catch (failed) {
+        // Data no schema checked may be data an upcaster cannot take (ItemAdded's `null`): the read
+        // stops with a typed error naming the event. Data a schema checked always reads.
+        const unchecked = raw.some((e) => options.schemas.get(e.type)?.has(e.metadata.schemaVersion ?? 1) !== true);
+        if (!unchecked || (failed as { code?: string })?.code !== "UPCAST_FAILED") throw failed;
+        return;
+      }
+      for (const [i, e] of read.entries()) {
+        const stored = raw[i] as EventEnvelope;
+        // Read at its type's current version (a renamed ItemAdded as ItemPut's); an older version that
+        // its schema took reads as one the current schema takes.
+        const current = options.registry.currentVersion(e.type);
+        if (current !== undefined)
+          expect(e.metadata.schemaVersion, current, `${stored.type} read at the current version`);
+        const check = options.schemas.get(e.type)?.get(current ?? 0);
+        const checkedWhenStored = options.schemas.get(stored.type)?.has(stored.metadata.schemaVersion ?? 1);
+        if (check !== undefined && checkedWhenStored === true && stored.type === e.type) {
+          expect(
+            check(e.data),
+            true,
+            `${e.type} v${stored.metadata.schemaVersion} read upcast fits the current schema`,
+          );
+        }
+      }
+    }),
+    { numRuns: options.numRuns ?? 100 },
+  );
 }
