@@ -152,6 +152,13 @@ describe("EventRegistry.upcastEvent", () => {
     );
   });
 
+  test("upcastEvent given something that is not an envelope throws a ValidationError, not a TypeError", () => {
+    const registry = eventRegistry().upcast("A", 1, (data: unknown) => data);
+    for (const bad of [null, undefined, 5, "A", {}, { type: "A" }, { type: "A", metadata: null }]) {
+      expect(() => registry.upcastEvent(bad as never)).toThrow(ValidationError);
+    }
+  });
+
   test("renames that go in a circle are reported instead of looping", () => {
     const registry = eventRegistry().rename("A", 1, "B").rename("B", 1, "A");
     expect(() => registry.upcastEvent(stored("A", null))).toThrow(/loop/);

@@ -214,6 +214,13 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       return this.#upcast(event);
     } catch (error) {
       if (isEventFlowsError(error)) throw error;
+      // Not an envelope (a JavaScript caller's mistake): checked only here, off the read path.
+      const given = (event as Partial<EventEnvelope> | null | undefined)?.metadata;
+      if (typeof given !== "object" || given === null) {
+        throw new ValidationError("upcastEvent takes an event envelope", [
+          { path: [], message: `must be an event envelope with metadata, got ${kindOf(event)}` },
+        ]);
+      }
       // A user's upcaster threw: name the stored event (never its data), keep their error as the cause.
       const { streamId, version, type, metadata } = event;
       throw new UpcastError(streamId, version, type, metadata.schemaVersion ?? 1, { cause: error });
