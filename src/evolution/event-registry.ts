@@ -185,8 +185,8 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   }
 
   /**
-   * The version new events of `type` are stamped with: the highest version a schema or an upcaster
-   * of it reaches (for a renamed or split type, the version its last step starts from, so that new
+   * The version new events of `type` are stamped with: the highest version a schema, an upcaster of
+   * it or a rename to it reaches (for a renamed or split type, the version its last step starts from, so that new
    * events of the old type are transformed too). Undefined for a type the registry does not know.
    */
   currentVersion(type: string): number | undefined {
