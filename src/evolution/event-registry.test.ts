@@ -557,6 +557,32 @@ describe("validation on append", () => {
     expect(events).toHaveLength(2);
   });
 
+  test("an append below a known type's oldest version is refused whole: no schema checks it, no step reads it forward", async () => {
+    // T's chain starts at v2 (a schema of v2, a step to v3): a v1 event would read as v1 while handlers expect v3.
+    const registry = eventRegistry()
+      .schema("T", 2, v.object({ a: v.number() }))
+      .upcast("T", 2, (data: { a: number }) => ({ ...data, b: 1 }));
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    const error = await store
+      .appendToStream("S-1", [
+        { type: "T", data: { a: 1 }, metadata: { schemaVersion: 2 } },
+        { type: "T", data: { anything: true }, metadata: { schemaVersion: 1 } },
+      ])
+      .catch((e: unknown) => e);
+    expect(isValidationError(error)).toBe(true);
+    expect((error as ValidationError).issues).toEqual([
+      { path: [1, "metadata", "schemaVersion"], message: '"T" starts at v2 in the event registry, got v1' },
+    ]);
+    expect(await collect(store.readStream("S-1", { raw: true }))).toEqual([]);
+    // v2 and the current version append; a type the registry does not know may name any version.
+    await store.appendToStream("S-1", [
+      { type: "T", data: { a: 1 }, metadata: { schemaVersion: 2 } },
+      { type: "T", data: { a: 2, b: 1 } },
+      { type: "Unknown", data: {}, metadata: { schemaVersion: 1 } },
+    ]);
+    expect((await collect(store.readStream("S-1"))).map((e) => e.metadata.schemaVersion)).toEqual([3, 3, 1]);
+  });
+
   test("an async schema is awaited on append", async () => {
     const later = {
       "~standard": {

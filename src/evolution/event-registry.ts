@@ -291,6 +291,13 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
           message: `"${event.type}" is at most at v${current} in the event registry, got v${version}`,
         });
         continue;
+      } else if (current !== undefined && version < (this.#oldest.get(event.type) as number)) {
+        // Below the type's chain: no schema checks it and it would read as it is, in a shape no handler expects.
+        issues.push({
+          path: [i, "metadata", "schemaVersion"],
+          message: `"${event.type}" starts at v${this.#oldest.get(event.type)} in the event registry, got v${version}`,
+        });
+        continue;
       }
       const schema = this.#schemas.get(event.type)?.get(version ?? 1);
       if (schema !== undefined) {
