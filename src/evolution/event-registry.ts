@@ -42,15 +42,10 @@ const MAX_CHAIN = 1000;
  * and checked against its schema. `E` is the union of the current events: what handlers see.
  */
 export class EventRegistry<E extends DomainEvent = DomainEvent> {
-  readonly #steps = new Map<string, Map<number, UpcastStep>>();
+  /** Each known type's steps by the version they start from, and its reach: one lookup per event read. */
+  readonly #steps = new Map<string, TypeSteps>();
   readonly #schemas = new Map<string, Map<number, StandardSchema>>();
   readonly #current = new Map<string, number>();
-  /**
-   * The newest version of each type an event may be at: its current version, or the version after a
-   * split of it (a part that keeps the type is there). A stored event above it was written by a newer
-   * release; an event read (and published) at it reads again unchanged, as the SQS consumer does.
-   */
-  readonly #reach = new Map<string, number>();
   /** The oldest version of each type a step, a schema or a rename's target names: where its chain starts. */
   readonly #oldest = new Map<string, number>();
   readonly #validateOnRead: boolean;
@@ -244,9 +239,8 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     const byVersion = this.#steps.get(event.type);
     let step = byVersion?.get(version);
     if (step === undefined) {
-      const reach = this.#reach.get(event.type);
       // Written by a newer release (or by a store without this registry): no step of this code reads it.
-      if (reach !== undefined && version > reach) newerThanKnown(event, version, reach);
+      if (byVersion !== undefined && version > byVersion.reach) newerThanKnown(event, version, byVersion.reach);
       return this.#checkRead(event, version);
     }
     // The common chain, data steps only, in a loop: no list, no recursion, one envelope at the end.
@@ -423,7 +417,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
         },
       ]);
     }
-    const byVersion = this.#steps.get(step.type) ?? new Map<number, UpcastStep>();
+    const byVersion = this.#steps.get(step.type) ?? new TypeSteps();
     if (byVersion.has(step.fromVersion)) {
       throw new ValidationError("Duplicate upcaster", [
         { path: [step.type, step.fromVersion], message: `"${step.type}" v${step.fromVersion} already has a step` },
@@ -436,9 +430,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     // A renamed or split type is retired at that version: its new events are transformed too.
     if (step.kind === "upcast") this.#raise(step.type, step.fromVersion + 1);
     // A part of a split that keeps the type is at the version after it: it reads again as it is.
-    else if (step.kind === "split" && (this.#reach.get(step.type) as number) <= step.fromVersion) {
-      this.#reach.set(step.type, step.fromVersion + 1);
-    }
+    else if (step.kind === "split" && byVersion.reach <= step.fromVersion) byVersion.reach = step.fromVersion + 1;
     return this;
   }
 
@@ -450,7 +442,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   #aheadIssues(parts: readonly UpcastEvent[]): Issue[] {
     const issues: Issue[] = [];
     for (const [i, part] of parts.entries()) {
-      const reach = this.#reach.get(part.type);
+      const reach = this.#steps.get(part.type)?.reach;
       if (reach !== undefined && (part.schemaVersion as number) > reach) {
         issues.push({
           path: [i, "schemaVersion"],
@@ -465,11 +457,25 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   #raise(type: string, version: number): void {
     const known = this.#current.get(type);
     if (known === undefined || known < version) this.#current.set(type, version);
-    const reach = this.#reach.get(type);
-    if (reach === undefined || reach < version) this.#reach.set(type, version);
+    let steps = this.#steps.get(type);
+    if (steps === undefined) {
+      steps = new TypeSteps();
+      this.#steps.set(type, steps);
+    }
+    if (steps.reach < version) steps.reach = version;
     const oldest = this.#oldest.get(type);
     if (oldest === undefined || oldest > version) this.#oldest.set(type, version);
   }
+}
+
+/**
+ * A known type's steps by the version they start from, and its reach: the newest version an event of
+ * it may be at, its current version or the version after a split of it (a part that keeps the type is
+ * there). A stored event above it was written by a newer release; an event read (and published) at
+ * it reads again unchanged, as the SQS consumer does.
+ */
+class TypeSteps extends Map<number, UpcastStep> {
+  reach = 0;
 }
 
 /**
