@@ -227,7 +227,11 @@ describe("EventRegistry.upcastEvent", () => {
             }
             for (const s of schemas) {
               const validate = () => answer(s.answer) as never;
-              registry.schema(s.type, s.version, { "~standard": { version: 1, vendor: "test", validate } });
+              try {
+                registry.schema(s.type, s.version, { "~standard": { version: 1, vendor: "test", validate } });
+              } catch (error) {
+                expect(isValidationError(error)).toBe(true); // a second schema for one version
+              }
             }
             let read: EventEnvelope | readonly EventEnvelope[];
             try {
@@ -259,6 +263,10 @@ describe("EventRegistry.upcastEvent", () => {
   test("bad registrations are refused with a ValidationError", () => {
     const registry = eventRegistry().upcast("A", 1, (d) => d);
     expect(() => registry.upcast("A", 1, (d) => d)).toThrow(/already has a step/);
+    // Before: a second schema for one version silently replaced the first.
+    const schemaOnce = eventRegistry().schema("A", 2, v.string());
+    expect(() => schemaOnce.schema("A", 2, v.number())).toThrow(/"A" v2 already has a schema/);
+    expect(schemaOnce.schemas().map((s) => s.schema)).toEqual([expect.objectContaining({ type: "string" })]);
     for (const bad of [
       () => eventRegistry().upcast("A", 0, (d) => d),
       () => eventRegistry().upcast("", 1, (d) => d),

@@ -161,6 +161,12 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       ]);
     }
     const byVersion = this.#schemas.get(type) ?? new Map<number, StandardSchema>();
+    if (byVersion.has(version)) {
+      // As for steps: a second schema for one version is a mistake (a version not bumped), not a replacement.
+      throw new ValidationError("Duplicate event schema", [
+        { path: [type, version], message: `"${type}" v${version} already has a schema` },
+      ]);
+    }
     byVersion.set(version, schema);
     this.#schemas.set(type, byVersion);
     this.#chainsChecked = false;
