@@ -268,6 +268,18 @@ export async function checkEvolutionPaths(options: EvolutionDifferentialOptions)
             expected(spec, names, storedHere.filter((e) => e.version >= from).slice(0, maxCount)),
             "readStream fromVersion and maxCount (stored events)",
           );
+          expect(
+            await all(current.readStream(streamId, { direction: "backward", fromVersion: from, maxCount })),
+            expected(
+              spec,
+              names,
+              storedHere
+                .filter((e) => e.version <= from)
+                .reverse()
+                .slice(0, maxCount),
+            ),
+            "readStream backward from a version, maxCount (stored events, newest first; parts in order)",
+          );
           // The aggregate: a full load, and the snapshot (taken before the tail) plus the tail.
           const log = wantHere.map((e) => [e.type, e.version, e.data]);
           const full = await repository.find(streamId);
