@@ -37,8 +37,9 @@ const shape = (events: readonly EventEnvelope[]) =>
 /**
  * Schema evolution on a store: events stored at schema version 1 read back at the current version
  * on every read path (`readStream` both ways, `readAll`, `subscribeToAll`, repository loads, snapshot
- * tails, publishing), renamed and split; `raw` reads see them as stored; appends are stamped and
- * validated, and a refused append writes nothing.
+ * tails, publishing), renamed and split; `raw` reads see them as stored; an event a newer release
+ * stored above its type's current version stops a read with a `ValidationError`; appends are stamped
+ * and validated, and a refused append writes nothing.
  */
 export function eventEvolutionContract(options: EventEvolutionContractOptions): ContractSuite {
   checkContractOptions("eventEvolutionContract", options, { functions: ["create"], optionalFunctions: ["dispose"] });
