@@ -307,6 +307,27 @@ describe("SqsEventConsumer with an event registry", () => {
     expect([result.handled, result.duplicates, result.unhandled]).toEqual([2, 1, 0]);
   });
 
+  test("a registry with a hole is refused when the consumer is made; an event newer than it knows fails its message", async () => {
+    // Steps from v1 and a v3 schema, no step from v2: a v2 event published by a release would reach handlers as v2.
+    const holed = eventRegistry()
+      .upcast("Placed", 1, (data: { sku: string }) => ({ ...data, quantity: 1 }))
+      .schema("Placed", 3, { "~standard": { version: 1, vendor: "test", validate: (value) => ({ value }) } });
+    expect(() => createSqsEventConsumer({ eventRegistry: holed, handlers: () => undefined, ...quiet })).toThrow(
+      /"Placed" is known from v1 to v3 but has no step from v2/,
+    );
+    const handled: unknown[] = [];
+    const consumer = createSqsEventConsumer({
+      eventRegistry: eventRegistry().upcast("Placed", 1, (data: { sku: string }) => ({ ...data, quantity: 1 })),
+      handlers: (e) => void handled.push(e.metadata.schemaVersion),
+      ...quiet,
+    });
+    // Published by a newer release at v3: this one knows Placed up to v2.
+    const newer = message({ ...testEnvelope("Placed", "Order-1", { sku: "A" }), metadata: { schemaVersion: 3 } });
+    const result = await consumer.consume([newer, message(testEnvelope("Placed", "Order-1", { sku: "B" }))]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: newer.messageId }]);
+    expect(handled).toEqual([2]);
+  });
+
   test("an upcaster that throws fails that message only; the rest of the batch runs", async () => {
     const registry = eventRegistry().upcast("Broken", 1, () => {
       throw new Error("cannot upcast");

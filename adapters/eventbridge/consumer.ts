@@ -107,6 +107,7 @@ export class SqsEventConsumer {
     this.#fifo = options.fifo ?? false;
     this.#onFailure = options.onFailure ?? defaultOnFailure;
     this.#registry = options.eventRegistry;
+    this.#registry?.check();
     this.#traced = options.telemetry !== false;
   }
 
@@ -344,7 +345,7 @@ function assertOptionKinds(options: SqsEventConsumerOptions): void {
     ["mapping", options.mapping === undefined || has(options.mapping, "toEntry", "fromEvent"), "an EventBridgeMapping"],
     [
       "eventRegistry",
-      options.eventRegistry === undefined || has(options.eventRegistry, "upcastEvent"),
+      options.eventRegistry === undefined || has(options.eventRegistry, "upcastEvent", "check"),
       "an EventRegistry",
     ],
     ["fifo", options.fifo === undefined || typeof options.fifo === "boolean", "a boolean"],

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import postgres from "postgres";
+import { cartRegistry } from "../../src/testing/evolution-fixture.js";
 import { eventEvolutionContract, eventStoreContract, holdCommitIn, registerContract } from "../../src/testing/index.js";
+import {
+  cartSchemas,
+  checkEvolutionPaths,
+  checkValidatedAppends,
+} from "../../test/differential/evolution-differential.ts";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
 
@@ -42,4 +48,26 @@ registerContract(
     create: (options) => new PostgresEventStore({ ...options, sql: clients.defaults as PostgresSql, schema }),
   }),
   { describe, test },
+);
+
+test(
+  "generated upcast, rename and split chains read on every path as the steps applied by hand (property)",
+  () =>
+    checkEvolutionPaths({
+      create: (options) => new PostgresEventStore({ ...options, sql: clients.defaults as PostgresSql, schema }),
+      numRuns: 25,
+    }),
+  240_000,
+);
+
+test(
+  "generated batches: one an event's schema or version refuses writes nothing (raw read); one that passes reads back current (property)",
+  () =>
+    checkValidatedAppends({
+      create: (options) => new PostgresEventStore({ ...options, sql: clients.defaults as PostgresSql, schema }),
+      registry: cartRegistry(),
+      schemas: cartSchemas,
+      numRuns: 50,
+    }),
+  240_000,
 );

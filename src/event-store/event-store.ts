@@ -118,7 +118,7 @@ function storeOptionIssues(options: EventStoreOptions): Issue[] {
   for (const [key, kind, what] of [
     ["bus", ["publish"], "an event bus (with publish)"],
     ["onPublishError", "function"],
-    ["eventRegistry", ["prepareAppend", "upcastEvent"], "what eventRegistry() builds"],
+    ["eventRegistry", ["prepareAppend", "upcastEvent", "check"], "what eventRegistry() builds"],
     ["personalData", ["encryptEvents", "decryptEvent"], "what personalData() builds"],
     ["telemetry", "boolean"],
   ] as const) {
@@ -162,6 +162,8 @@ export abstract class EventStore {
     const options = given ?? {};
     const issues = storeOptionIssues(options);
     if (issues.length > 0) throw new ValidationError("Invalid event store options", issues);
+    // A chain with a hole is refused now, not at the first append or read.
+    options.eventRegistry?.check();
     this.#bus = options.bus;
     this.#traced = options.telemetry !== false;
     this.eventRegistry = options.eventRegistry;

@@ -1,11 +1,18 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import * as v from "valibot";
+import {
+  cartSchemas,
+  checkEvolutionPaths,
+  checkValidatedAppends,
+} from "../../test/differential/evolution-differential.ts";
 import { isEventFlowsError, isUpcastError, isValidationError, type UpcastError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { compareUlids, isUlid, ulid } from "../ids.js";
 import { collect } from "../testing/assert.js";
 import { CartOpenedV3, cartRegistry } from "../testing/evolution-fixture.js";
+import { StoreView } from "../testing/store-view.js";
 import { eventRegistry } from "./event-registry.js";
 import { splitEventId } from "./split-ids.js";
 
@@ -145,6 +152,13 @@ describe("EventRegistry.upcastEvent", () => {
     );
   });
 
+  test("upcastEvent given something that is not an envelope throws a ValidationError, not a TypeError", () => {
+    const registry = eventRegistry().upcast("A", 1, (data: unknown) => data);
+    for (const bad of [null, undefined, 5, "A", {}, { type: "A" }, { type: "A", metadata: null }]) {
+      expect(() => registry.upcastEvent(bad as never)).toThrow(ValidationError);
+    }
+  });
+
   test("renames that go in a circle are reported instead of looping", () => {
     const registry = eventRegistry().rename("A", 1, "B").rename("B", 1, "A");
     expect(() => registry.upcastEvent(stored("A", null))).toThrow(/loop/);
@@ -213,7 +227,11 @@ describe("EventRegistry.upcastEvent", () => {
             }
             for (const s of schemas) {
               const validate = () => answer(s.answer) as never;
-              registry.schema(s.type, s.version, { "~standard": { version: 1, vendor: "test", validate } });
+              try {
+                registry.schema(s.type, s.version, { "~standard": { version: 1, vendor: "test", validate } });
+              } catch (error) {
+                expect(isValidationError(error)).toBe(true); // a second schema for one version
+              }
             }
             let read: EventEnvelope | readonly EventEnvelope[];
             try {
@@ -245,6 +263,10 @@ describe("EventRegistry.upcastEvent", () => {
   test("bad registrations are refused with a ValidationError", () => {
     const registry = eventRegistry().upcast("A", 1, (d) => d);
     expect(() => registry.upcast("A", 1, (d) => d)).toThrow(/already has a step/);
+    // Before: a second schema for one version silently replaced the first.
+    const schemaOnce = eventRegistry().schema("A", 2, v.string());
+    expect(() => schemaOnce.schema("A", 2, v.number())).toThrow(/"A" v2 already has a schema/);
+    expect(schemaOnce.schemas().map((s) => s.schema)).toEqual([expect.objectContaining({ type: "string" })]);
     for (const bad of [
       () => eventRegistry().upcast("A", 0, (d) => d),
       () => eventRegistry().upcast("", 1, (d) => d),
@@ -252,6 +274,9 @@ describe("EventRegistry.upcastEvent", () => {
       () => eventRegistry().rename("A", 1, ""),
       () => eventRegistry().schema("A", 1, {} as never),
       () => eventRegistry({ validateOnRead: "yes" as never }),
+      // The version after it would be 2^53: every append stamped with it was written, and never read back.
+      () => eventRegistry().upcast("A", Number.MAX_SAFE_INTEGER, (d) => d),
+      () => eventRegistry().split("A", Number.MAX_SAFE_INTEGER, () => [{ type: "A", data: 1 }]),
     ]) {
       expect(bad).toThrow(ValidationError);
     }
@@ -268,7 +293,7 @@ describe("EventRegistry.upcastEvent", () => {
     expect(() => typeless.upcastEvent(stored("A", {}, 1))).toThrow(/0\.type: event type must be a string/);
   });
 
-  test("steps with a gap between them (v1 and v3, none from v2) are refused at the first append or read, naming type and step", async () => {
+  test("steps with a gap between them (v1 and v3, none from v2) are refused when a store gets the registry, and at the first use after a registration", async () => {
     const gapped = () =>
       eventRegistry()
         .upcast("T", 3, (data: object) => ({ ...data, d: 1 }))
@@ -285,23 +310,181 @@ describe("EventRegistry.upcastEvent", () => {
     })();
     expect(isValidationError(read)).toBe(true);
     expect((read as ValidationError).issues).toEqual([
-      { path: ["T", 2], message: '"T" has steps from v1 and v3 but none from v2: events there would not reach v4' },
+      {
+        path: ["T", 2],
+        message: '"T" is known from v1 to v4 but has no step from v2: events there would not reach v4',
+      },
       {
         path: ["Old", 2],
-        message: '"Old" has steps from v1 and v4 but none from v2 to v3: events there would not reach v5',
+        message: '"Old" is known from v1 to v5 but has no step from v2 to v3: events there would not reach v5',
       },
     ]);
-    const store = new InMemoryEventStore({ eventRegistry: gapped() });
+    expect(() => new InMemoryEventStore({ eventRegistry: gapped() })).toThrow(/gap/);
+    // A step registered after the store got the registry: its first append refuses it, writing nothing.
+    const later = eventRegistry().upcast("T", 1, (data: object) => ({ ...data, b: 1 }));
+    const store = new InMemoryEventStore({ eventRegistry: later });
+    later.upcast("T", 3, (data: object) => ({ ...data, d: 1 }));
     await expect(store.appendToStream("S-1", [{ type: "Other", data: {} }])).rejects.toThrow(/gap/);
     expect(await store.getStreamVersion("S-1")).toBe(0);
     // Filled (in any order), the same registry reads v2 to v4.
     const filled = gapped().upcast("T", 2, (data: object) => ({ ...data, c: 1 }));
-    expect(() => filled.upcastEvent(stored("T", {}, 2))).toThrow(/"Old" has steps from v1 and v4/);
+    expect(() => filled.upcastEvent(stored("T", {}, 2))).toThrow(/"Old" is known from v1 to v5/);
     filled.upcast("Old", 2, (data: unknown) => data).upcast("Old", 3, (data: unknown) => data);
     expect(filled.upcastEvent(stored("T", { a: 1 }, 2))).toMatchObject({
       data: { a: 1, c: 1, d: 1 },
       metadata: { schemaVersion: 4 },
     });
+  });
+
+  test("a schema above the last step is a hole too: steps 1->2 and a schema of v3 leave v2 events at v2", async () => {
+    const registry = () =>
+      eventRegistry()
+        .upcast("T", 1, (data: object) => ({ ...data, b: 1 }))
+        .schema("T", 3, v.object({ a: v.number(), b: v.number(), c: v.number() }));
+    // Before: new InMemoryEventStore took it, and a stored v2 event read as v2 while appends were stamped v3.
+    const error = (() => {
+      try {
+        new InMemoryEventStore({ eventRegistry: registry() });
+      } catch (e) {
+        return e as ValidationError;
+      }
+    })();
+    expect(isValidationError(error)).toBe(true);
+    expect(error?.issues).toEqual([
+      {
+        path: ["T", 2],
+        message: '"T" is known from v1 to v3 but has no step from v2: events there would not reach v3',
+      },
+    ]);
+    // The same below the first step, between schemas, and for a rename's target.
+    for (const [holed, path] of [
+      [
+        eventRegistry()
+          .schema("T", 1, v.unknown())
+          .upcast("T", 2, (data: unknown) => data),
+        ["T", 1],
+      ],
+      [eventRegistry().schema("T", 1, v.unknown()).schema("T", 2, v.unknown()), ["T", 1]],
+      [eventRegistry().schema("T", 1, v.unknown()).rename("Old", 1, "T", 3), ["T", 1]],
+      [
+        eventRegistry()
+          .schema("T", 1, v.unknown())
+          .split("T", 3, () => [{ type: "U", data: 1 }]),
+        ["T", 1],
+      ],
+    ] as const) {
+      expect(() => holed.check()).toThrow(ValidationError);
+      expect(() => holed.upcastEvent(stored("Unrelated", 1))).toThrow(ValidationError);
+      try {
+        holed.check();
+      } catch (e) {
+        expect((e as ValidationError).issues.map((issue) => issue.path)).toEqual([path]);
+      }
+    }
+    // A huge version is checked without walking every version up to it.
+    expect(() =>
+      eventRegistry().schema("T", 1, v.unknown()).schema("T", Number.MAX_SAFE_INTEGER, v.unknown()).check(),
+    ).toThrow(/no step from v1 to v9007199254740990/);
+    // Filled, it reads every older version at v3.
+    const filled = registry().upcast("T", 2, (data: object) => ({ ...data, c: 1 }));
+    new InMemoryEventStore({ eventRegistry: filled });
+    for (const version of [1, 2, 3]) {
+      expect(filled.upcastEvent(stored("T", { a: 1 }, version))).toMatchObject({ metadata: { schemaVersion: 3 } });
+    }
+  });
+
+  test("holes are found wherever steps and schemas leave them, and a complete chain reads every version at the current one (property)", () => {
+    const registration = fc.record({
+      kind: fc.constantFrom("upcast", "schema", "rename"),
+      type: fc.constantFrom("A", "B"),
+      version: fc.integer({ min: 1, max: 6 }),
+      toVersion: fc.integer({ min: 1, max: 6 }),
+    });
+    fc.assert(
+      fc.property(fc.array(registration, { maxLength: 10 }), (registrations) => {
+        const registry = eventRegistry();
+        // The model: the versions each type is known at, and its steps.
+        const known = new Map<string, number[]>();
+        const steps = new Map<string, Set<number>>();
+        const note = (type: string, ...versions: number[]) =>
+          known.set(type, [...(known.get(type) ?? []), ...versions]);
+        for (const r of registrations) {
+          const other = r.type === "A" ? "B" : "A";
+          try {
+            if (r.kind === "upcast") registry.upcast(r.type, r.version, (data: number[]) => [...data, r.version]);
+            else if (r.kind === "rename") registry.rename(r.type, r.version, other, r.toVersion);
+            else registry.schema(r.type, r.version, v.unknown());
+          } catch (error) {
+            expect(isValidationError(error)).toBe(true); // a second step from one version
+            continue;
+          }
+          if (r.kind === "schema") note(r.type, r.version);
+          else {
+            steps.set(r.type, (steps.get(r.type) ?? new Set()).add(r.version));
+            note(r.type, r.version, ...(r.kind === "upcast" ? [r.version + 1] : []));
+            if (r.kind === "rename") note(other, r.toVersion);
+          }
+        }
+        const holes: (string | number)[][] = [];
+        for (const [type, versions] of known) {
+          // A hole starts at each version without a step whose version below has one (or is the oldest).
+          const oldest = Math.min(...versions);
+          const has = (version: number) => steps.get(type)?.has(version) === true;
+          for (let version = oldest; version < Math.max(...versions); version++) {
+            if (!has(version) && (version === oldest || has(version - 1))) holes.push([type, version]);
+          }
+        }
+        let thrown: unknown;
+        try {
+          registry.check();
+        } catch (error) {
+          thrown = error;
+        }
+        if (holes.length > 0) {
+          expect(isValidationError(thrown)).toBe(true);
+          expect((thrown as ValidationError).issues.map((issue) => issue.path).sort()).toEqual(holes.sort());
+          return;
+        }
+        expect(thrown).toBeUndefined();
+        for (const [type, versions] of known) {
+          for (let version = Math.min(...versions); version <= Math.max(...versions); version++) {
+            let read: EventEnvelope | readonly EventEnvelope[];
+            try {
+              read = registry.upcastEvent(stored(type, [], version));
+            } catch (error) {
+              expect((error as Error).message).toMatch(/loop/); // renames back and forth
+              continue;
+            }
+            const event = read as EventEnvelope;
+            // Every event reaches its type's current version: none stops in a hole.
+            expect(event.metadata.schemaVersion).toBe(registry.currentVersion(event.type));
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("what a read yields reads again unchanged (the SQS consumer re-reads what a store published), a part that keeps its type included", () => {
+    const registry = eventRegistry()
+      .upcast("B", 1, (data: object) => ({ ...data, b: 1 }))
+      .split("A", 1, (event: { data: object }) => [
+        { type: "A", data: event.data },
+        { type: "B", data: event.data },
+      ]);
+    const parts = registry.upcastEvent(stored("A", {}, 1)) as EventEnvelope[];
+    expect(parts.map((e) => [e.type, e.metadata.schemaVersion])).toEqual([
+      ["A", 2],
+      ["B", 2],
+    ]);
+    // Before: the A part, at v2 while A's current version is 1, was taken for an event of a newer release.
+    for (const part of parts) expect(registry.upcastEvent(part)).toBe(part);
+    expect(() => registry.upcastEvent(stored("A", {}, 3))).toThrow(/newer than the event registry knows/);
+    // A part a splitter puts above its type's versions would be taken for one: refused on the first read.
+    const ahead = eventRegistry()
+      .upcast("B", 1, (data: object) => data)
+      .split("A", 1, () => [{ type: "B", data: {}, schemaVersion: 3 }]);
+    expect(() => ahead.upcastEvent(stored("A", {}, 1))).toThrow(/"B" is at most at v2 in the event registry, got v3/);
   });
 
   test("currentVersion: upcasts, schemas and rename targets raise it; a renamed type stays at its last step", () => {
@@ -380,6 +563,32 @@ describe("validation on append", () => {
       { type: "ItemAdded", data: { sku: "tea", qty: 1 }, metadata: { schemaVersion: 1 } },
     ]);
     expect(events).toHaveLength(2);
+  });
+
+  test("an append below a known type's oldest version is refused whole: no schema checks it, no step reads it forward", async () => {
+    // T's chain starts at v2 (a schema of v2, a step to v3): a v1 event would read as v1 while handlers expect v3.
+    const registry = eventRegistry()
+      .schema("T", 2, v.object({ a: v.number() }))
+      .upcast("T", 2, (data: { a: number }) => ({ ...data, b: 1 }));
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    const error = await store
+      .appendToStream("S-1", [
+        { type: "T", data: { a: 1 }, metadata: { schemaVersion: 2 } },
+        { type: "T", data: { anything: true }, metadata: { schemaVersion: 1 } },
+      ])
+      .catch((e: unknown) => e);
+    expect(isValidationError(error)).toBe(true);
+    expect((error as ValidationError).issues).toEqual([
+      { path: [1, "metadata", "schemaVersion"], message: '"T" starts at v2 in the event registry, got v1' },
+    ]);
+    expect(await collect(store.readStream("S-1", { raw: true }))).toEqual([]);
+    // v2 and the current version append; a type the registry does not know may name any version.
+    await store.appendToStream("S-1", [
+      { type: "T", data: { a: 1 }, metadata: { schemaVersion: 2 } },
+      { type: "T", data: { a: 2, b: 1 } },
+      { type: "Unknown", data: {}, metadata: { schemaVersion: 1 } },
+    ]);
+    expect((await collect(store.readStream("S-1"))).map((e) => e.metadata.schemaVersion)).toEqual([3, 3, 1]);
   });
 
   test("an async schema is awaited on append", async () => {
@@ -498,6 +707,26 @@ describe("an upcaster that throws", () => {
   test("a ValidationError from the registry itself is not re-wrapped", () => {
     const looping = eventRegistry().rename("A", 1, "B").rename("B", 1, "A");
     expect(() => looping.upcastEvent(stored("A", {}, 1))).toThrow(ValidationError);
+  });
+});
+
+describe("every read path against the steps applied by hand", () => {
+  test("generated upcast, rename and split chains: readStream, readAll, subscribeToAll, a projection, snapshot plus tail (property)", async () => {
+    // One in-memory store seen by the old release (no registry) and the current one.
+    const shared = new InMemoryEventStore();
+    await checkEvolutionPaths({ create: (options) => new StoreView(shared, options), numRuns: 100 });
+  }, 60_000);
+});
+
+describe("validation on append, through the public API (property)", () => {
+  test("a batch with an event its schema refuses, or above its type's version, writes nothing (raw read); one that passes reads back current", async () => {
+    const shared = new InMemoryEventStore();
+    await checkValidatedAppends({
+      create: (options) => new StoreView(shared, options),
+      registry: cartRegistry(),
+      schemas: cartSchemas,
+      numRuns: 300,
+    });
   });
 });
 

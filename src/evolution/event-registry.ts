@@ -42,11 +42,14 @@ const MAX_CHAIN = 1000;
  * and checked against its schema. `E` is the union of the current events: what handlers see.
  */
 export class EventRegistry<E extends DomainEvent = DomainEvent> {
-  readonly #steps = new Map<string, Map<number, UpcastStep>>();
+  /** Each known type's steps by the version they start from, and its reach: one lookup per event read. */
+  readonly #steps = new Map<string, TypeSteps>();
   readonly #schemas = new Map<string, Map<number, StandardSchema>>();
   readonly #current = new Map<string, number>();
+  /** The oldest version of each type a step, a schema or a rename's target names: where its chain starts. */
+  readonly #oldest = new Map<string, number>();
   readonly #validateOnRead: boolean;
-  /** Whether the steps registered so far were checked for gaps (see #assertChains). */
+  /** Whether the steps and schemas registered so far were checked for holes (see #assertChains). */
   #chainsChecked = false;
 
   constructor(options: EventRegistryOptions = {}) {
@@ -86,13 +89,15 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   rename<T extends string>(type: T, fromVersion: number, to: E["type"], toVersion = 1): this {
     assertTypeName(to, "event type");
     assertPositiveInteger(toVersion, "toVersion");
-    this.#raise(to, toVersion);
-    return this.#add({
+    this.#add({
       type,
       fromVersion,
       kind: "rename",
       apply: (event) => [{ type: to, data: event.data, schemaVersion: toVersion }],
     });
+    // After the step is taken (a duplicate is refused): the target's chain now reaches toVersion.
+    this.#raise(to, toVersion);
+    return this;
   }
 
   /**
@@ -127,9 +132,17 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
             issues,
           );
         }
-        return produced.map((e) =>
+        const parts = produced.map((e) =>
           e.schemaVersion !== undefined ? e : { ...e, schemaVersion: e.type === type ? fromVersion + 1 : 1 },
         );
+        const ahead = this.#aheadIssues(parts);
+        if (ahead.length > 0) {
+          throw new ValidationError(
+            `The splitter of "${type}" v${fromVersion} returned events above their type's versions${forEvent(event)}`,
+            ahead,
+          );
+        }
+        return parts;
       },
     });
   }
@@ -148,15 +161,33 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       ]);
     }
     const byVersion = this.#schemas.get(type) ?? new Map<number, StandardSchema>();
+    if (byVersion.has(version)) {
+      // As for steps: a second schema for one version is a mistake (a version not bumped), not a replacement.
+      throw new ValidationError("Duplicate event schema", [
+        { path: [type, version], message: `"${type}" v${version} already has a schema` },
+      ]);
+    }
     byVersion.set(version, schema);
     this.#schemas.set(type, byVersion);
+    this.#chainsChecked = false;
     this.#raise(type, version);
     return this;
   }
 
   /**
-   * The version new events of `type` are stamped with: the highest version a schema or an upcaster
-   * of it reaches (for a renamed or split type, the version its last step starts from, so that new
+   * Throws a `ValidationError` if a type's chain has a hole: from the oldest version a step, a schema
+   * or a rename's target names to its current version, every version must have a step (steps from
+   * v1, a schema of v3 and no step from v2: an event stored at v2 would reach handlers as v2). Stores
+   * and the SQS consumer call it when they are given the registry; its first use after a later
+   * registration (an append, a read, `upcastEvent`) calls it again.
+   */
+  check(): void {
+    if (!this.#chainsChecked) this.#assertChains();
+  }
+
+  /**
+   * The version new events of `type` are stamped with: the highest version a schema, an upcaster of
+   * it or a rename to it reaches (for a renamed or split type, the version its last step starts from, so that new
    * events of the old type are transformed too). Undefined for a type the registry does not know.
    */
   currentVersion(type: string): number | undefined {
@@ -184,6 +215,13 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       return this.#upcast(event);
     } catch (error) {
       if (isEventFlowsError(error)) throw error;
+      // Not an envelope (a JavaScript caller's mistake): checked only here, off the read path.
+      const given = (event as Partial<EventEnvelope> | null | undefined)?.metadata;
+      if (typeof given !== "object" || given === null) {
+        throw new ValidationError("upcastEvent takes an event envelope", [
+          { path: [], message: `must be an event envelope with metadata, got ${kindOf(event)}` },
+        ]);
+      }
       // A user's upcaster threw: name the stored event (never its data), keep their error as the cause.
       const { streamId, version, type, metadata } = event;
       throw new UpcastError(streamId, version, type, metadata.schemaVersion ?? 1, { cause: error });
@@ -206,7 +244,11 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     }
     const byVersion = this.#steps.get(event.type);
     let step = byVersion?.get(version);
-    if (step === undefined) return this.#checkRead(event, version);
+    if (step === undefined) {
+      // Written by a newer release (or by a store without this registry): no step of this code reads it.
+      if (byVersion !== undefined && version > byVersion.reach) newerThanKnown(event, version, byVersion.reach);
+      return this.#checkRead(event, version);
+    }
     // The common chain, data steps only, in a loop: no list, no recursion, one envelope at the end.
     let data = event.data;
     while (step?.kind === "upcast") {
@@ -247,6 +289,13 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
         issues.push({
           path: [i, "metadata", "schemaVersion"],
           message: `"${event.type}" is at most at v${current} in the event registry, got v${version}`,
+        });
+        continue;
+      } else if (current !== undefined && version < (this.#oldest.get(event.type) as number)) {
+        // Below the type's chain: no schema checks it and it would read as it is, in a shape no handler expects.
+        issues.push({
+          path: [i, "metadata", "schemaVersion"],
+          message: `"${event.type}" starts at v${this.#oldest.get(event.type)} in the event registry, got v${version}`,
         });
         continue;
       }
@@ -333,24 +382,29 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   }
 
   /**
-   * Refuses steps with a gap between them (`T` from v1 and from v3, none from v2): an event stored at
-   * v2, or one upcast to it, would stop there and reach handlers in a shape that is not the current
-   * one. Steps may be registered in any order, so this runs at the registry's first use after a
-   * registration (an append's check or a read), not at each call.
+   * Refuses a type whose chain has a hole: from the oldest version a step, a schema or a rename's
+   * target names to the type's current version, every version needs a step. Steps from v1 and v3 and
+   * none from v2, or a step from v1 and a schema of v3: an event stored at v2 (or upcast to it) would
+   * stop there and reach handlers in a shape that is not the current one. Steps and schemas may be
+   * registered in any order, so this runs when a store is given the registry and at its first use
+   * after a registration, not at each call.
    */
   #assertChains(): void {
     const issues: Issue[] = [];
-    for (const [type, byVersion] of this.#steps) {
-      const versions = [...byVersion.keys()].sort((a, b) => a - b);
-      for (let i = 1; i < versions.length; i++) {
-        const below = versions[i - 1] as number;
-        const above = versions[i] as number;
-        if (above === below + 1) continue;
-        const missing = above - below === 2 ? `v${below + 1}` : `v${below + 1} to v${above - 1}`;
-        issues.push({
-          path: [type, below + 1],
-          message: `"${type}" has steps from v${below} and v${above} but none from ${missing}: events there would not reach v${this.#current.get(type)}`,
-        });
+    for (const [type, newest] of this.#current) {
+      const oldest = this.#oldest.get(type) ?? newest;
+      // Walked over the steps, not over every version: a schema of v2^53 must not make a loop that long.
+      const steps = [...(this.#steps.get(type)?.keys() ?? [])].sort((x, y) => x - y);
+      let next = oldest;
+      for (const from of [...steps.filter((v) => v >= oldest && v < newest), newest]) {
+        if (from > next) {
+          const missing = from - 1 === next ? `v${next}` : `v${next} to v${from - 1}`;
+          issues.push({
+            path: [type, next],
+            message: `"${type}" is known from v${oldest} to v${newest} but has no step from ${missing}: events there would not reach v${newest}`,
+          });
+        }
+        next = from + 1;
       }
     }
     if (issues.length > 0) throw new ValidationError("The event registry's upcasters have a gap", issues);
@@ -360,7 +414,16 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   #add(step: UpcastStep): this {
     assertTypeName(step.type, "event type");
     assertPositiveInteger(step.fromVersion, "fromVersion");
-    const byVersion = this.#steps.get(step.type) ?? new Map<number, UpcastStep>();
+    if (step.kind !== "rename" && step.fromVersion === Number.MAX_SAFE_INTEGER) {
+      // Its events would be at 2^53, no longer a version: appends stamped with it would never read back.
+      throw new ValidationError("Invalid upcaster", [
+        {
+          path: [step.type, step.fromVersion],
+          message: `an ${step.kind} step must start below ${Number.MAX_SAFE_INTEGER}: the version after it must be a safe integer`,
+        },
+      ]);
+    }
+    const byVersion = this.#steps.get(step.type) ?? new TypeSteps();
     if (byVersion.has(step.fromVersion)) {
       throw new ValidationError("Duplicate upcaster", [
         { path: [step.type, step.fromVersion], message: `"${step.type}" v${step.fromVersion} already has a step` },
@@ -369,15 +432,56 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     byVersion.set(step.fromVersion, step);
     this.#steps.set(step.type, byVersion);
     this.#chainsChecked = false;
+    this.#raise(step.type, step.fromVersion);
     // A renamed or split type is retired at that version: its new events are transformed too.
-    this.#raise(step.type, step.kind === "upcast" ? step.fromVersion + 1 : step.fromVersion);
+    if (step.kind === "upcast") this.#raise(step.type, step.fromVersion + 1);
+    // A part of a split that keeps the type is at the version after it: it reads again as it is.
+    else if (step.kind === "split" && byVersion.reach <= step.fromVersion) byVersion.reach = step.fromVersion + 1;
     return this;
   }
 
+  /**
+   * The parts of a split at a version above what the registry knows of their type (a splitter's
+   * explicit `schemaVersion`): read again (the SQS consumer re-reads what a store published) they
+   * would be taken for events of a newer release. A type the registry does not know may be at any.
+   */
+  #aheadIssues(parts: readonly UpcastEvent[]): Issue[] {
+    const issues: Issue[] = [];
+    for (const [i, part] of parts.entries()) {
+      const reach = this.#steps.get(part.type)?.reach;
+      if (reach !== undefined && (part.schemaVersion as number) > reach) {
+        issues.push({
+          path: [i, "schemaVersion"],
+          message: `"${part.type}" is at most at v${reach} in the event registry, got v${part.schemaVersion}`,
+        });
+      }
+    }
+    return issues;
+  }
+
+  /** Records that `type` is known at `version`: its current version may go up, its oldest down. */
   #raise(type: string, version: number): void {
     const known = this.#current.get(type);
     if (known === undefined || known < version) this.#current.set(type, version);
+    let steps = this.#steps.get(type);
+    if (steps === undefined) {
+      steps = new TypeSteps();
+      this.#steps.set(type, steps);
+    }
+    if (steps.reach < version) steps.reach = version;
+    const oldest = this.#oldest.get(type);
+    if (oldest === undefined || oldest > version) this.#oldest.set(type, version);
   }
+}
+
+/**
+ * A known type's steps by the version they start from, and its reach: the newest version an event of
+ * it may be at, its current version or the version after a split of it (a part that keeps the type is
+ * there). A stored event above it was written by a newer release; an event read (and published) at
+ * it reads again unchanged, as the SQS consumer does.
+ */
+class TypeSteps extends Map<number, UpcastStep> {
+  reach = 0;
 }
 
 /**
@@ -438,6 +542,23 @@ function upcastNoData(data: unknown, stored: EventEnvelope, type: string, versio
   throw new ValidationError(`The upcaster of "${type}" v${version} returned no data${forEvent(stored)}`, [
     { path: [type, version], message: `must return the data at v${version + 1}, got ${got}` },
   ]);
+}
+
+/**
+ * A stored event of a known type at a version above the type's current one: written by a newer
+ * release, or by a store without the registry. Read as it is, it would reach handlers typed for the
+ * current version in a shape they do not know.
+ */
+function newerThanKnown(stored: EventEnvelope, version: number, current: number): never {
+  throw new ValidationError(
+    `The stored schemaVersion of "${stored.type}" (v${version}) is newer than the event registry knows${forEvent(stored)}: was it written by a newer release?`,
+    [
+      {
+        path: ["metadata", "schemaVersion"],
+        message: `"${stored.type}" is at most at v${current} in the event registry, got v${version}`,
+      },
+    ],
+  );
 }
 
 /** What is wrong with one event a splitter returned (the `i`-th): it becomes an envelope read by handlers. */

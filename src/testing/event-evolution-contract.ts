@@ -37,8 +37,9 @@ const shape = (events: readonly EventEnvelope[]) =>
 /**
  * Schema evolution on a store: events stored at schema version 1 read back at the current version
  * on every read path (`readStream` both ways, `readAll`, `subscribeToAll`, repository loads, snapshot
- * tails, publishing), renamed and split; `raw` reads see them as stored; appends are stamped and
- * validated, and a refused append writes nothing.
+ * tails, publishing), renamed and split; `raw` reads see them as stored; an event a newer release
+ * stored above its type's current version stops a read with a `ValidationError`; appends are stamped
+ * and validated, and a refused append writes nothing.
  */
 export function eventEvolutionContract(options: EventEvolutionContractOptions): ContractSuite {
   checkContractOptions("eventEvolutionContract", options, { functions: ["create"], optionalFunctions: ["dispose"] });
@@ -258,6 +259,41 @@ export function eventEvolutionContract(options: EventEvolutionContractOptions): 
       } finally {
         await options.dispose?.(strict);
       }
+    },
+  );
+
+  add(
+    "an event a newer release stored above its type's current version stops reads with a ValidationError; raw reads it",
+    async (old, current, id) => {
+      // The newer release's CartOpened v4 and a type this release does not know yet, written next to a v1 event.
+      await old.appendToStream(id, [
+        { type: "CartOpened", data: { owner: "ada" } },
+        { type: "CartOpened", data: { owner: "ada", locale: "fr" }, metadata: { schemaVersion: 4 } },
+        { type: "CartShared", data: { with: "bo" }, metadata: { schemaVersion: 2 } },
+      ]);
+      const error = await assertRejects(() => collect(current.readStream(id)), ErrorCode.Validation, "newer version");
+      assert(/newer than the event registry knows/.test(String(error.message)), `names the cause: ${error.message}`);
+      assertEqual(
+        (await collect(current.readStream(id, { maxCount: 1 }))).map((e) => e.metadata.schemaVersion),
+        [3],
+        "the events before it still read, upcast",
+      );
+      const repository = new AggregateRepository({
+        store: current,
+        stream: (cart) => cart,
+        create: (cart) => new EvolvedCart(cart),
+      });
+      await assertRejects(() => repository.load(id), ErrorCode.Validation, "a load");
+      assertEqual(
+        (await collect(current.readStream(id, { raw: true }))).map((e) => e.metadata.schemaVersion),
+        [undefined, 4, 2],
+        "raw read: as stored",
+      );
+      assertEqual(
+        (await collect(current.readStream(id, { fromVersion: 3 }))).map((e) => [e.type, e.metadata.schemaVersion]),
+        [["CartShared", 2]],
+        "a type the registry does not know reads as stored",
+      );
     },
   );
 
