@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import postgres from "postgres";
-import { cartRegistry } from "../../src/testing/evolution-fixture.js";
-import { eventEvolutionContract, eventStoreContract, holdCommitIn, registerContract } from "../../src/testing/index.js";
+import {
+  cartRegistry,
+  eventEvolutionContract,
+  eventStoreContract,
+  holdCommitIn,
+  registerContract,
+} from "../../src/testing/index.js";
 import {
   cartSchemas,
   checkEvolutionPaths,
