@@ -657,6 +657,47 @@ describe("validation on append", () => {
     expect(unhandled).toEqual([]);
   });
 
+  test("a stored event failing its schema on read: the issues say what is wrong, never the stored value", async () => {
+    // Stored data may be personal (and decrypted by then): an error reaches logs and spans.
+    const schema = v.object({
+      email: v.pipe(v.string(), v.email()),
+      name: v.pipe(v.string(), v.maxLength(3)),
+      age: v.pipe(v.number(), v.integer(), v.maxValue(150)),
+      tag: v.pipe(v.string(), v.regex(/^[a-z]+$/)),
+    });
+    const registry = eventRegistry({ validateOnRead: true }).schema("Signed", 1, schema);
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 6 }).map((s) => `secret-${s}`),
+        fc.constantFrom("email", "name", "age", "tag", "type"),
+        (secret, field) => {
+          const data: Record<string, unknown> = { email: "a@b.co", name: "Al", age: 30, tag: "ok" };
+          if (field === "age") data.age = 151.5;
+          else if (field === "type") data.age = secret;
+          else data[field] = `${secret}!`;
+          let error: unknown;
+          try {
+            registry.upcastEvent(stored("Signed", data, 1));
+          } catch (e) {
+            error = e;
+          }
+          expect(isValidationError(error)).toBe(true);
+          const text = JSON.stringify([(error as ValidationError).message, (error as ValidationError).issues]);
+          expect(text).not.toContain(secret);
+          expect(text).not.toContain("151.5");
+          expect(text).not.toContain(", got ");
+        },
+      ),
+    );
+    // On append the input is the caller's own: quoted back (clipped), as command validation does.
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    const data = { email: "not-an-email", name: "Al", age: 30, tag: "ok" };
+    const refused = await store.appendToStream("Signed-1", [{ type: "Signed", data }]).catch((e) => e);
+    expect((refused as ValidationError).issues).toEqual([
+      { path: [0, "data", "email"], message: 'must be an email address, got "not-an-email"' },
+    ]);
+  });
+
   test("without a registry nothing is stamped and nothing is validated", async () => {
     const store = new InMemoryEventStore();
     const { events } = await store.appendToStream("S-1", [{ type: "CartOpened", data: { owner: "" } }]);

@@ -1,6 +1,6 @@
 import type { BaseIssue } from "valibot";
 import { type Issue, ValidationError } from "../errors.js";
-import { toIssue } from "../messaging/middleware.js";
+import { issueOf } from "../messaging/middleware.js";
 import type { StandardIssue, StandardSchema } from "./types.js";
 
 /**
@@ -9,12 +9,14 @@ import type { StandardIssue, StandardSchema } from "./types.js";
  * keep their own. Returns a promise only for a schema that validates asynchronously. A schema that
  * throws (or rejects), or answers with something that is not a Standard Schema result, is reported
  * as a `ValidationError` naming it (`what`: `"CartOpened" v2`), its own error as the cause.
+ * `quoteReceived: false` (stored data) leaves the received values out of valibot's messages.
  */
 export function schemaIssues(
   schema: StandardSchema,
   value: unknown,
   path: readonly (string | number)[],
   what: string,
+  quoteReceived = true,
 ): Issue[] | Promise<Issue[]> {
   let result: ReturnType<StandardSchema["~standard"]["validate"]>;
   try {
@@ -24,16 +26,16 @@ export function schemaIssues(
   }
   if (result instanceof Promise) {
     return result.then(
-      (settled) => mapIssues(settled, path, what),
+      (settled) => mapIssues(settled, path, what, quoteReceived),
       (error: unknown) => {
         throw schemaFailed(what, "rejected", error);
       },
     );
   }
-  return mapIssues(result, path, what);
+  return mapIssues(result, path, what, quoteReceived);
 }
 
-function mapIssues(result: unknown, path: readonly (string | number)[], what: string): Issue[] {
+function mapIssues(result: unknown, path: readonly (string | number)[], what: string, quoteReceived: boolean): Issue[] {
   if (typeof result !== "object" || result === null) throw schemaFailed(what, "returned no result");
   const issues = (result as { issues?: unknown }).issues;
   if (issues === undefined) return [];
@@ -41,7 +43,8 @@ function mapIssues(result: unknown, path: readonly (string | number)[], what: st
     throw schemaFailed(what, "returned issues that are not a list of { message, path? }");
   }
   return (issues as StandardIssue[]).map((issue) => {
-    const mapped = "kind" in issue ? toIssue(issue as unknown as BaseIssue<unknown>) : standardIssue(issue);
+    const mapped =
+      "kind" in issue ? issueOf(issue as unknown as BaseIssue<unknown>, quoteReceived) : standardIssue(issue);
     return { path: [...path, ...mapped.path], message: mapped.message };
   });
 }

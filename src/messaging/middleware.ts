@@ -91,29 +91,38 @@ function schemaTable(schemas: unknown): ReadonlyMap<string, AnySchema> {
  * what is wanted ("must be at least 1 characters long, got 0").
  */
 export function toIssue(issue: BaseIssue<unknown>): Issue {
+  return issueOf(issue, true);
+}
+
+/**
+ * @internal `toIssue`, or with `quoteReceived: false` without what was received (", got 0"): for
+ * stored data, which may be personal and must not reach logs through an error.
+ */
+export function issueOf(issue: BaseIssue<unknown>, quoteReceived: boolean): Issue {
   const path = (issue.path ?? []).map((item) => {
     const key = (item as { key?: unknown }).key;
     return typeof key === "number" ? key : String(key);
   });
-  return { path, message: readableMessage(issue) };
+  return { path, message: readableMessage(issue, quoteReceived) };
 }
 
 // valibot's default message; any other message was written by the schema's author and is kept.
 const DEFAULT_MESSAGE = /^Invalid [^:]+: (?:Expected [\s\S]* but r|R)eceived /;
 
-function readableMessage(issue: BaseIssue<unknown>): string {
+function readableMessage(issue: BaseIssue<unknown>, quoteReceived: boolean): string {
   if (!DEFAULT_MESSAGE.test(issue.message)) return issue.message;
-  const got = clip(issue.received);
+  const got = quoteReceived ? `, got ${clip(issue.received)}` : "";
   if (issue.kind === "schema") {
-    if (issue.message.startsWith("Invalid key:")) return got === "undefined" ? "is required" : "is not allowed here";
-    return `must be ${describeExpected(issue.expected)}, got ${got}`;
+    if (issue.message.startsWith("Invalid key:"))
+      return issue.received === "undefined" ? "is required" : "is not allowed here";
+    return `must be ${describeExpected(issue.expected)}${got}`;
   }
   const requirement = issue.requirement as unknown;
   const wanted = requirement instanceof RegExp ? String(requirement) : clip(String(requirement));
   const length = (bound: string) =>
     typeof issue.input === "string"
-      ? `must be ${bound} ${wanted} characters long, got ${got}`
-      : `must have ${bound} ${wanted} items, got ${got}`;
+      ? `must be ${bound} ${wanted} characters long${got}`
+      : `must have ${bound} ${wanted} items${got}`;
   switch (issue.type) {
     case "min_length":
       return length("at least");
@@ -124,23 +133,23 @@ function readableMessage(issue: BaseIssue<unknown>): string {
     case "non_empty":
       return "must not be empty";
     case "min_value":
-      return `must be at least ${wanted}, got ${got}`;
+      return `must be at least ${wanted}${got}`;
     case "max_value":
-      return `must be at most ${wanted}, got ${got}`;
+      return `must be at most ${wanted}${got}`;
     case "integer":
-      return `must be an integer, got ${got}`;
+      return `must be an integer${got}`;
     case "regex":
-      return `must match ${wanted}, got ${got}`;
+      return `must match ${wanted}${got}`;
     case "email":
-      return `must be an email address, got ${got}`;
+      return `must be an email address${got}`;
     case "url":
-      return `must be a URL, got ${got}`;
+      return `must be a URL${got}`;
     case "uuid":
-      return `must be a UUID, got ${got}`;
+      return `must be a UUID${got}`;
     case "ulid":
-      return `must be a ULID, got ${got}`;
+      return `must be a ULID${got}`;
     default:
-      return `fails the ${issue.type.replaceAll("_", " ")} check${issue.expected === null ? "" : ` (expected ${clip(issue.expected)})`}, got ${got}`;
+      return `fails the ${issue.type.replaceAll("_", " ")} check${issue.expected === null ? "" : ` (expected ${clip(issue.expected)})`}${got}`;
   }
 }
 
