@@ -129,6 +129,51 @@ describe("DurableObjectEventStore", () => {
     expect(await served.getLastGlobalPosition()).toBe(before);
   });
 
+  test("a first argument that is not an event store (undefined, null, a plain object, one missing a method) is refused as a ValidationError naming store, not a hidden INTERNAL 500; nothing written", async () => {
+    let appended = 0;
+    const partial = {
+      appendToStream: () => {
+        appended++;
+        return Promise.resolve({ events: [] });
+      },
+    };
+    const { getLastGlobalPosition: _, ...noPosition } = Object.fromEntries(
+      ["appendToStream", "readStream", "readAll", "getStreamVersion", "getLastGlobalPosition"].map((method) => [
+        method,
+        (served as unknown as Record<string, (...args: unknown[]) => unknown>)[method]?.bind(served),
+      ]),
+    );
+    const before = await served.getLastGlobalPosition();
+    for (const store of [undefined, null, {}, 42, "store", partial, noPosition]) {
+      for (const operation of ["append", "readStream", "readAll", "streamVersion", "lastPosition", "subscribe"]) {
+        const response = await handleEventStoreRequest(
+          store as never,
+          new Request(`https://x/${operation}`, {
+            method: "POST",
+            body: JSON.stringify({ streamId: "Not-a-store-1", events: [{ type: "A", data: 1 }] }),
+          }),
+        );
+        expect(response.status).toBe(400);
+        const reply = (await response.json()) as { ok: boolean; error: { code: string; message: string } };
+        expect(reply).toMatchObject({
+          ok: false,
+          error: { code: ErrorCode.Validation, fields: { issues: [{ path: ["store"] }] } },
+        });
+        expect(reply.error.message).toContain("store must be an EventStore");
+      }
+    }
+    expect(appended).toBe(0);
+    expect(await served.getLastGlobalPosition()).toBe(before);
+    // Through the client, the caller gets the same ValidationError, with why.
+    const client = new DurableObjectEventStore({
+      stub: { fetch: (url, init) => handleEventStoreRequest(undefined as never, new Request(url, init)) },
+    });
+    await expect(client.appendToStream("Not-a-store-1", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+      name: "ValidationError",
+      message: expect.stringContaining("store must be an EventStore"),
+    });
+  });
+
   test("a body that is not JSON, not an object (null, an array, a number…), or whose options are not an object: a ValidationError, 400, nothing written (fast-check)", async () => {
     const before = await served.getLastGlobalPosition();
     const notObject = fc.oneof(

@@ -31,6 +31,8 @@ export interface DurableObjectStubLike {
 
 type Operation = "append" | "readStream" | "readAll" | "streamVersion" | "lastPosition";
 const OPERATIONS: readonly string[] = ["append", "readStream", "readAll", "streamVersion", "lastPosition"];
+/** What the handler calls on the store it serves. */
+const STORE_METHODS = ["appendToStream", "readStream", "readAll", "getStreamVersion", "getLastGlobalPosition"] as const;
 /** Events per request when reading through the object. */
 const PAGE = 1000;
 
@@ -67,7 +69,9 @@ export interface HandleEventStoreRequestOptions {
 /**
  * Serves an event store (a {@link SqliteEventStore} over the object's own storage) to
  * {@link DurableObjectEventStore} clients: call it from the Durable Object's `fetch`. The store
- * should have no bus: the client publishes what it appended, where it runs.
+ * should have no bus: the client publishes what it appended, where it runs. A `store` that is not an
+ * event store, or options it cannot use, answer every request with a `ValidationError` (400) naming
+ * them, which the client throws; nothing is read or written.
  */
 export async function handleEventStoreRequest(
   store: EventStore,
@@ -80,6 +84,20 @@ export async function handleEventStoreRequest(
   // would fail after an append committed, answering an error for an append that was stored).
   const { maxReplyBytes = DEFAULT_MAX_REPLY_BYTES, live } = options ?? {};
   try {
+    // A store that is not one (undefined, a plain object, one missing a method) is the application's
+    // mistake: named here, as a bad option is, rather than an INTERNAL failure (or, for a store whose
+    // appendToStream alone exists, a reply of nonsense) that hides it.
+    const missing = STORE_METHODS.filter(
+      (method) => typeof (store as unknown as Record<string, unknown> | null)?.[method] !== "function",
+    );
+    if (missing.length > 0) {
+      throw new ValidationError("Invalid event store request options", [
+        {
+          path: ["store"],
+          message: `store must be an EventStore (a SqliteEventStore over the object's storage); it has no ${missing.join("(), ")}()`,
+        },
+      ]);
+    }
     if (!Number.isSafeInteger(maxReplyBytes) || maxReplyBytes < 1) {
       throw new ValidationError("Invalid event store request options", [
         { path: ["maxReplyBytes"], message: "maxReplyBytes must be a positive integer" },
