@@ -388,6 +388,30 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect(hub.size).toBe(0);
   });
 
+  test("a WebSocket upgrade Bun cannot complete (no Sec-WebSocket-Key, or a malformed one) is a 400 problem, not the app's 404 page; nothing stays connected", async () => {
+    // (A Sec-WebSocket-Version other than 13 Bun answers itself, before the routes: 426 naming 13.)
+    for (const headers of ["Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13"]) {
+      const answer = await new Promise<string>((resolve) => {
+        const socket = tcpConnect(server.port ?? 0, "127.0.0.1");
+        let text = "";
+        socket.on("data", (chunk) => {
+          text += chunk.toString("latin1");
+        });
+        socket.on("error", () => resolve(text));
+        socket.on("close", () => resolve(text));
+        socket.write(
+          `GET /api/events/ws?token=alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${headers}\r\n\r\n`,
+        );
+        setTimeout(() => socket.destroy(), 300);
+      });
+      const [head = "", body = ""] = answer.split("\r\n\r\n");
+      expect([headers, head.split("\r\n")[0]]).toEqual([headers, "HTTP/1.1 400 Bad Request"]);
+      expect(head.toLowerCase()).toContain("content-type: application/problem+json");
+      expect(JSON.parse(body)).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
+    }
+    await until(() => hub.size === 0, 2000, "no connection left");
+  });
+
   test("the client stops for good when the server refuses it (401), and says why", async () => {
     const errors: { code: string; status?: number }[] = [];
     const subscription = subscribeLive({ url: base, onEvent: () => {}, onError: (error) => errors.push(error) });

@@ -179,7 +179,7 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   });
   const upgrade = options.upgradeWebSocket;
   if (upgrade !== undefined) {
-    app.get(`${base}/ws`, async (c, next) => {
+    app.get(`${base}/ws`, async (c) => {
       // A HEAD (Hono routes it here) cannot be upgraded (RFC 6455 asks for GET): as a GET without the header.
       if (c.req.method === "HEAD" || c.req.header("upgrade")?.toLowerCase() !== "websocket") {
         const refused = errorResponse(
@@ -196,10 +196,25 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         return errorResponse(error);
       }
       try {
-        const response = await upgrade(() => liveSocketEvents(connection, heartbeatMs, maxBufferedBytes))(c, next);
-        // No response: the helper could not upgrade (and called `next`). Bun answers 200, workerd 101.
-        if (response === undefined) connection.close();
-        return response;
+        // The helper calls `next` when the runtime refuses the upgrade (Bun's does, for a bad
+        // Sec-WebSocket-Key or Sec-WebSocket-Version): nothing after this route runs for it.
+        const response = await upgrade(() => liveSocketEvents(connection, heartbeatMs, maxBufferedBytes))(
+          c,
+          async () => {},
+        );
+        if (response !== undefined) return response; // Bun answers 200 (ignored once upgraded), workerd 101
+        // Not upgraded: the request's fault, a 400 problem as a GET without the upgrade gets (it was
+        // the application's 404 page, or an empty 200), and no connection left in the hub.
+        connection.close();
+        return errorResponse(
+          new ValidationError("Invalid live subscription", [
+            {
+              path: ["headers"],
+              message:
+                "the WebSocket upgrade was refused: send a valid Sec-WebSocket-Key and Sec-WebSocket-Version: 13",
+            },
+          ]),
+        );
       } catch (error) {
         connection.close();
         return errorResponse(error);
