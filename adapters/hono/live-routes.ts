@@ -139,12 +139,17 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         : await tenantScope(options.tenancy, principal, { kind: "live", type: "events", request, context: c });
     const url = new URL(request.url);
     const filter = filterFromQuery(url.searchParams);
-    const from = lastEventId ?? url.searchParams.get("from") ?? undefined;
+    const given = url.searchParams.getAll("from");
+    const from = lastEventId ?? given[0];
     const after = from === undefined ? undefined : Number(from);
     // Sixteen digits may be past 2^53: refused here, so that HEAD (which connects nothing) answers as GET does.
-    if (from !== undefined && (!FROM.test(from) || !Number.isSafeInteger(after))) {
+    // Given twice (`from=5&from=0`) it names no one position: refused, as the command routes refuse a repeated scalar.
+    if (given.length > 1 || (from !== undefined && (!FROM.test(from) || !Number.isSafeInteger(after)))) {
       throw new ValidationError("Invalid live subscription", [
-        { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
+        {
+          path: ["from"],
+          message: "from (or Last-Event-ID) must be one global position: a non-negative integer, given once",
+        },
       ]);
     }
     const decision =
