@@ -423,6 +423,41 @@ describe("live routes on Bun (real server and sockets)", () => {
     await until(() => hub.size === 0, 2000, "no connection left");
   });
 
+  test("a WebSocket client sending garbage (text, binary) is ignored and still gets its events; one past the server's maxPayloadLength is closed 1009 and leaves the hub", async () => {
+    const framesHub = new LiveHub({ store });
+    const framesApp = new Hono().route("/api", liveRoutes({ hub: framesHub, upgradeWebSocket, heartbeatMs: 1000 }));
+    const framesServer = Bun.serve({
+      port: 0,
+      fetch: framesApp.fetch,
+      websocket: { ...websocket, maxPayloadLength: 1024 },
+    });
+    try {
+      const socket = new WebSocket(`ws://127.0.0.1:${framesServer.port}/api/events/ws?stream=Frames-1`);
+      const kinds: string[] = [];
+      let closed: { code: number; reason: string } | undefined;
+      socket.onmessage = (message) => kinds.push(JSON.parse(String(message.data)).kind);
+      socket.onclose = (event) => {
+        closed = { code: event.code, reason: event.reason };
+      };
+      await new Promise((resolve) => {
+        socket.onopen = resolve;
+      });
+      for (let i = 0; i < 50; i++) socket.send(`{"kind":"garbage ${i}"`);
+      socket.send(new Uint8Array([0, 255, 0]));
+      await store.appendToStream("Frames-1", [{ type: "Opened", data: {} }]);
+      await until(() => kinds.includes("event"), 2000, "the event after the garbage");
+      expect(closed).toBeUndefined();
+      expect(framesHub.size).toBe(1);
+      socket.send("x".repeat(2048));
+      await until(() => closed !== undefined, 2000, "the close");
+      expect(closed?.code).toBe(1009);
+      await until(() => framesHub.size === 0, 2000, "the hub to free the connection");
+    } finally {
+      framesServer.stop(true);
+      await framesHub.close();
+    }
+  });
+
   test("the client stops for good when the server refuses it (401), and says why", async () => {
     const errors: { code: string; status?: number }[] = [];
     const subscription = subscribeLive({ url: base, onEvent: () => {}, onError: (error) => errors.push(error) });
