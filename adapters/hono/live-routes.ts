@@ -20,6 +20,7 @@ import {
   errorResponse,
   ForbiddenError,
   type FromContext,
+  MethodNotAllowedError,
   type Principal,
   type TenancyRoutes,
   tenancyIssues,
@@ -226,5 +227,9 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
       }
     });
   }
+  // Any other method: 405 with Allow, as on the command routes, not the application's 404 page.
+  const refuse = (c: Context) => errorResponse(new MethodNotAllowedError(c.req.method, ["GET", "HEAD"]));
+  app.all(`${base}/stream`, refuse);
+  if (upgrade !== undefined) app.all(`${base}/ws`, refuse);
   return app;
 }
