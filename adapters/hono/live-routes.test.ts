@@ -423,6 +423,34 @@ describe("live routes on Bun (real server and sockets)", () => {
     await until(() => hub.size === 0, 2000, "no connection left");
   });
 
+  test("clients that connect and vanish (SSE and WebSocket, at once or after the first bytes, without a close) leave nothing in the hub", async () => {
+    const key = btoa("0123456789abcdef");
+    const requests = [
+      "GET /api/events/stream?token=alice HTTP/1.1\r\nHost: x\r\n\r\n",
+      `GET /api/events/ws?token=alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    ];
+    const vanish = (request: string, afterMs: number) =>
+      new Promise<void>((resolve) => {
+        const socket = tcpConnect(server.port ?? 0, "127.0.0.1");
+        socket.on("error", () => {});
+        socket.write(request);
+        setTimeout(() => {
+          socket.resetAndDestroy();
+          resolve();
+        }, afterMs);
+      });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => vanish(requests[i % 2] as string, i % 4 < 2 ? 0 : 30)));
+    await until(() => hub.size === 0, 3000, "every vanished client's teardown");
+    // The server still serves: a client that stays gets the next event.
+    const stays = subscribe("sse", { streams: ["Vanish-1"] }, 0);
+    try {
+      await store.appendToStream("Vanish-1", [{ type: "Opened", data: {} }]);
+      await until(() => stays.events.length === 1, 3000, "the event");
+    } finally {
+      await stays.close();
+    }
+  });
+
   test("a WebSocket client sending garbage (text, binary) is ignored and still gets its events; one past the server's maxPayloadLength is closed 1009 and leaves the hub", async () => {
     const framesHub = new LiveHub({ store });
     const framesApp = new Hono().route("/api", liveRoutes({ hub: framesHub, upgradeWebSocket, heartbeatMs: 1000 }));
