@@ -7,6 +7,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { Hono } from "hono";
+import * as v from "valibot";
+import { CommandBus } from "../../src/index.js";
 import { httpBehaviourSuite } from "../http/behaviour-suite.fixture.test.ts";
 import { allEvents, cartDomain } from "../http/cart-domain.fixture.test.ts";
 import { type EventFlowsRoutesOptions, eventFlowsRoutes } from "./index.js";
@@ -151,6 +153,51 @@ describe("Hono routes over a real server: what only a socket sends", () => {
     const answer = await exchange(`${START}content-length: 5\r\nconnection: close\r\n\r\n${body}`, false);
     expect(problemOf(answer)).toMatchObject({ status: 400, problem: { code: "VALIDATION_FAILED" } });
     expect(await allEvents(domain.store)).toEqual(before);
+    await settled();
+  });
+
+  test("a client that goes away while its command runs: the command finishes once, and a retry with its Idempotency-Key gets the same answer replayed", async () => {
+    const commands = new CommandBus<{ Slow: { payload: { n: number }; result: { runs: number } } }>();
+    let runs = 0;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    commands.register("Slow", async () => {
+      runs++;
+      started();
+      await Bun.sleep(100);
+      return { runs };
+    });
+    const slowErrors: unknown[] = [];
+    const m = apps.length;
+    apps.push(
+      new Hono().route(
+        `/s${m}/api`,
+        eventFlowsRoutes({
+          commands: { bus: commands, schemas: { Slow: v.object({ n: v.number() }) } },
+          idempotency: { scope: () => "one-caller" },
+          onError: (error) => slowErrors.push(error),
+        }),
+      ),
+    );
+    const body = '{"n":1}';
+    const request = `POST /s${m}/api/commands/Slow HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nidempotency-key: gone-1\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+    const socket = connect(server.port ?? 0, "127.0.0.1");
+    socket.on("error", () => {});
+    socket.write(request);
+    await running;
+    socket.resetAndDestroy();
+    await Bun.sleep(200);
+    const retry = await fetch(`http://127.0.0.1:${server.port}/s${m}/api/commands/Slow`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "gone-1" },
+      body,
+    });
+    expect([retry.status, retry.headers.get("idempotent-replayed")]).toEqual([200, "true"]);
+    expect(await retry.json()).toEqual({ runs: 1 });
+    expect(runs).toBe(1);
+    expect(slowErrors).toEqual([]);
     await settled();
   });
 
