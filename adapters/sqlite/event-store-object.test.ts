@@ -129,7 +129,7 @@ describe("DurableObjectEventStore", () => {
     expect(await served.getLastGlobalPosition()).toBe(before);
   });
 
-  test("a first argument that is not an event store (undefined, null, a plain object, one missing a method) is refused as a ValidationError naming store, not a hidden INTERNAL 500; nothing written", async () => {
+  test("a first argument that is not an event store (undefined, null, a plain object, one missing a method), or a request that is not one (the arguments swapped), is refused as a ValidationError naming it, not a hidden INTERNAL 500 or a TypeError; nothing written", async () => {
     let appended = 0;
     const partial = {
       appendToStream: () => {
@@ -161,6 +161,18 @@ describe("DurableObjectEventStore", () => {
         });
         expect(reply.error.message).toContain("store must be an EventStore");
       }
+    }
+    // The arguments swapped, or no request: the same answer naming what is wrong, not a TypeError.
+    const request = new Request("https://x/lastPosition", { method: "POST", body: "{}" });
+    for (const [first, second, named] of [
+      [request, served, "store"],
+      [served, undefined, "request"],
+      [served, "https://x/lastPosition", "request"],
+      [served, {}, "request"],
+    ] as const) {
+      const response = await handleEventStoreRequest(first as never, second as never);
+      expect([named, response.status]).toEqual([named, 400]);
+      expect(await response.json()).toMatchObject({ ok: false, error: { fields: { issues: [{ path: [named] }] } } });
     }
     expect(appended).toBe(0);
     expect(await served.getLastGlobalPosition()).toBe(before);

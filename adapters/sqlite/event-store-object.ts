@@ -78,11 +78,10 @@ export async function handleEventStoreRequest(
   request: Request,
   options: HandleEventStoreRequestOptions = {},
 ): Promise<Response> {
-  const url = new URL(request.url);
-  const operation = url.pathname.slice(1);
   // Options of null are none; checked before anything is read or written (a live that is not one
   // would fail after an append committed, answering an error for an append that was stored).
   const { maxReplyBytes = DEFAULT_MAX_REPLY_BYTES, live } = options ?? {};
+  let operation = "";
   try {
     // A store that is not one (undefined, a plain object, one missing a method) is the application's
     // mistake: named here, as a bad option is, rather than an INTERNAL failure (or, for a store whose
@@ -98,6 +97,20 @@ export async function handleEventStoreRequest(
         },
       ]);
     }
+    // The arguments swapped, or no request: named, rather than a TypeError from reading its URL.
+    const { url: href, method } = (request ?? {}) as Partial<Request>;
+    let url: URL | undefined;
+    try {
+      url = typeof href === "string" && typeof method === "string" ? new URL(href) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined) {
+      throw new ValidationError("Invalid event store request options", [
+        { path: ["request"], message: "request must be the Request the object's fetch received" },
+      ]);
+    }
+    operation = url.pathname.slice(1);
     if (!Number.isSafeInteger(maxReplyBytes) || maxReplyBytes < 1) {
       throw new ValidationError("Invalid event store request options", [
         { path: ["maxReplyBytes"], message: "maxReplyBytes must be a positive integer" },
