@@ -752,6 +752,7 @@ describe("live routes on Bun (real server and sockets)", () => {
       { hub, auth: "Bearer" },
       { hub, authorize: true },
       { hub, upgradeWebSocket: "bun" },
+      { hub, onError: "log" },
       { hub, tenancy: { tenants: {} } },
     ]) {
       let thrown: unknown;
@@ -766,6 +767,64 @@ describe("live routes on Bun (real server and sockets)", () => {
       ]);
     }
     expect(() => liveRoutes({ hub: () => hub, path: "/" })).not.toThrow();
+  });
+
+  test("a subscription failing on the server (authorize or the hub function throwing) is a bare 500 on both routes, and its cause goes to onError (default: the library's logger); the hub's own 503s are not reported", async () => {
+    const told: { error: unknown; method: string }[] = [];
+    const onError = (error: unknown, info: { request: Request }) => told.push({ error, method: info.request.method });
+    const secret = new Error("postgres://app:hunter2@acl.internal/db is down");
+    const failing = new Hono()
+      .route("/a", liveRoutes({ hub, onError, upgradeWebSocket, authorize: () => Promise.reject(secret) }))
+      .route(
+        "/b",
+        liveRoutes({
+          hub: () => {
+            throw secret;
+          },
+          onError,
+        }),
+      );
+    const failingServer = Bun.serve({ port: 0, fetch: failing.fetch, websocket });
+    try {
+      const origin = `http://127.0.0.1:${failingServer.port}`;
+      const answers = [
+        await fetch(`${origin}/a/events/stream`),
+        await fetch(`${origin}/a/events/stream`, { method: "HEAD" }),
+        await fetch(`${origin}/a/events/ws`, { headers: { upgrade: "websocket", connection: "upgrade" } }),
+        await fetch(`${origin}/b/events/stream`),
+      ];
+      for (const answer of answers) {
+        expect(answer.status).toBe(500);
+        expect(await answer.text()).not.toContain("hunter2");
+      }
+      expect(told.map(({ error, method }) => [error, method])).toEqual([
+        [secret, "GET"],
+        [secret, "HEAD"],
+        [secret, "GET"],
+        [secret, "GET"],
+      ]);
+      // A full hub sheds load with 503 and Retry-After: not a failure to report.
+      const fullHub = new LiveHub({ store, maxClients: 1 });
+      const full = liveRoutes({ hub: fullHub, onError });
+      const first = await full.request("/events/stream");
+      expect((await full.request("/events/stream")).status).toBe(503);
+      await first.body?.cancel();
+      await fullHub.close();
+      expect((await full.request("/events/stream")).status).toBe(503);
+      expect(told).toHaveLength(4);
+      // Without onError, the library's logger gets the line.
+      const lines: string[] = [];
+      setLogger(jsonLogger({ write: (line) => lines.push(line) }));
+      try {
+        const logged = liveRoutes({ hub, authorize: () => Promise.reject(secret) });
+        expect((await logged.request("/events/stream")).status).toBe(500);
+      } finally {
+        setLogger(undefined);
+      }
+      expect(lines).toEqual([expect.stringContaining("live subscription failed with a server error")]);
+    } finally {
+      failingServer.stop(true);
+    }
   });
 
   test("the hub refuses connections past maxClients with 503 and Retry-After", async () => {

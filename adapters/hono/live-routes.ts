@@ -6,9 +6,13 @@
  */
 import { type Context, Hono } from "hono";
 import {
+  callHook,
   type EventEnvelope,
   filterFromQuery,
   functionIssues,
+  getLogger,
+  isEventFlowsError,
+  LiveErrorCode,
   type LiveFilter,
   type LiveHub,
   ValidationError,
@@ -17,6 +21,7 @@ import { headResponse } from "../http/head.js";
 import {
   type AuthHook,
   authorize,
+  type ErrorInfo,
   errorResponse,
   ForbiddenError,
   type FromContext,
@@ -77,6 +82,12 @@ export interface LiveRoutesOptions {
   readonly heartbeatMs?: number;
   /** WebSocket: unsent bytes a socket may hold before the pump waits for it. Defaults to 1 MiB. */
   readonly maxBufferedBytes?: number;
+  /**
+   * Told of every subscription refused with a 5xx that is not the hub's own 503 (an `auth` or `authorize`
+   * that threw something unexpected, a `hub` function that failed), with the error the response does not
+   * disclose. Defaults to an error line on the library's logger.
+   */
+  readonly onError?: (error: unknown, info: ErrorInfo<Context>) => void;
 }
 
 const FROM = /^\d{1,16}$/;
@@ -107,7 +118,7 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   if (typeof path !== "string" || !path.startsWith("/")) {
     issues.push({ path: ["path"], message: "path must be a string starting with /" });
   }
-  for (const key of ["auth", "authorize", "upgradeWebSocket"] as const)
+  for (const key of ["auth", "authorize", "upgradeWebSocket", "onError"] as const)
     issues.push(...functionIssues(options[key], key));
   issues.push(...tenancyIssues(options.tenancy));
   // One hub follows one store's feed: shared by every tenant, it would serve each caller another tenant's events.
@@ -122,6 +133,16 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   }
   if (issues.length > 0) throw new ValidationError("Invalid live routes options", issues);
   const base = path === "/" ? "" : path;
+  // A 5xx says nothing of its cause: the cause goes here (as the command and admin routes report theirs).
+  const refused = (c: Context, error: unknown): Response => {
+    const response = errorResponse(error);
+    // The hub's own 503s (full, closed) are its load shedding, answered with Retry-After: not failures.
+    const code = isEventFlowsError(error) ? error.code : undefined;
+    if (response.status >= 500 && code !== LiveErrorCode.TooManyClients && code !== LiveErrorCode.HubClosed) {
+      callHook("onError", options.onError ?? defaultOnError, error, { request: c.req.raw, context: c });
+    }
+    return response;
+  };
 
   /**
    * Auth hook, tenant, filter, resume point and authorization, then the hub and what to connect it
@@ -180,7 +201,7 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
       const connection = await open(c, lastEventId === "" ? undefined : lastEventId);
       return new Response(sseBody(connection, heartbeatMs, c.req.raw.signal), { headers: SSE_HEADERS });
     } catch (error) {
-      return c.req.method === "HEAD" ? headResponse(errorResponse(error)) : errorResponse(error);
+      return c.req.method === "HEAD" ? headResponse(refused(c, error)) : refused(c, error);
     }
   });
   const upgrade = options.upgradeWebSocket;
@@ -199,7 +220,7 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
       try {
         connection = await open(c, undefined);
       } catch (error) {
-        return errorResponse(error);
+        return refused(c, error);
       }
       try {
         // The helper calls `next` when the runtime refuses the upgrade (Bun's does, for a bad
@@ -223,7 +244,7 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         );
       } catch (error) {
         connection.close();
-        return errorResponse(error);
+        return refused(c, error);
       }
     });
   }
@@ -232,4 +253,8 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   app.all(`${base}/stream`, refuse);
   if (upgrade !== undefined) app.all(`${base}/ws`, refuse);
   return app;
+}
+
+function defaultOnError(error: unknown, info: { readonly request: Request }): void {
+  getLogger().error("live subscription failed with a server error", { method: info.request.method, error });
 }
