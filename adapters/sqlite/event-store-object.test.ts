@@ -9,8 +9,10 @@ import {
   InMemoryEventStore,
   InMemorySubjectKeyStore,
   isEventCorruptError,
+  jsonLogger,
   personalData,
   StreamDeletedError,
+  setLogger,
   ulid,
 } from "../../src/index.js";
 import { collect, eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
@@ -96,10 +98,20 @@ describe("DurableObjectEventStore", () => {
     // A store failing with something other than our errors: INTERNAL (500), none of its text.
     const failing = new SqliteEventStore({ driver: bunSqliteDriver(db) });
     failing.appendToStream = () => Promise.reject(new TypeError("secret internals at /srv/object.js"));
-    const response = await handleEventStoreRequest(
-      failing,
-      new Request("https://x/append", { method: "POST", body: '{"streamId":"S-1","events":[]}' }),
-    );
+    // What the reply hides is logged in the object, where its operator looks: the cause is not lost.
+    const lines: string[] = [];
+    setLogger(jsonLogger({ write: (line) => lines.push(line) }));
+    let response: Response;
+    try {
+      response = await handleEventStoreRequest(
+        failing,
+        new Request("https://x/append", { method: "POST", body: '{"streamId":"S-1","events":[]}' }),
+      );
+    } finally {
+      setLogger(undefined);
+    }
+    expect(lines).toEqual([expect.stringContaining("secret internals at /srv/object.js")]);
+    expect(lines[0]).toContain("event store object request failed");
     expect(response.status).toBe(500);
     const broken = (await response.json()) as { error?: { code: string; message: string; fields: object } };
     expect(broken.error).toMatchObject({ code: ErrorCode.Service, fields: { serviceCode: "INTERNAL" } });

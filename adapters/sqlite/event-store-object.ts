@@ -8,6 +8,7 @@ import {
   type ExpectedVersion,
   filterFromQuery,
   filterToQuery,
+  getLogger,
   isEventFlowsError,
   LiveErrorCode,
   type NewEvent,
@@ -133,10 +134,13 @@ export async function handleEventStoreRequest(
         // As the Hono live routes answer: a full object is 503 with Retry-After, a bad request 400.
         const code = isEventFlowsError(error) ? error.code : undefined;
         const full = code === LiveErrorCode.TooManyClients;
-        return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply, {
-          status: full ? 503 : code === ErrorCode.Validation ? 400 : 500,
-          headers: full ? { "retry-after": "1" } : {},
-        });
+        return Response.json(
+          { ok: false, error: toWireError(logHidden(error, operation), operation) } satisfies WireReply,
+          {
+            status: full ? 503 : code === ErrorCode.Validation ? 400 : 500,
+            headers: full ? { "retry-after": "1" } : {},
+          },
+        );
       }
     }
     if (request.method !== "POST" || !OPERATIONS.includes(operation)) {
@@ -159,10 +163,22 @@ export async function handleEventStoreRequest(
   } catch (error) {
     // The status the HTTP adapters give the same error (a bad request 400, a conflict 409, …); the
     // client reads the reply's body whatever the status.
-    return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply, {
-      status: problemFor(isEventFlowsError(error) ? error : undefined).status,
-    });
+    return Response.json(
+      { ok: false, error: toWireError(logHidden(error, operation), operation) } satisfies WireReply,
+      {
+        status: problemFor(isEventFlowsError(error) ? error : undefined).status,
+      },
+    );
   }
+}
+
+/**
+ * A failure that is not one of ours crosses the wire as an opaque INTERNAL (its text may hold
+ * internals): logged here, in the object, so that its cause is not lost with it.
+ */
+function logHidden(error: unknown, operation: string): unknown {
+  if (!isEventFlowsError(error)) getLogger().error("event store object request failed", { operation, error });
+  return error;
 }
 
 /** The request's body: a JSON object, whose `options` (for reads) is an object too when given. */
