@@ -160,5 +160,15 @@ describe("HEAD over a real server", () => {
     expect([onRead.status, onRead.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
     const onAction = await fetch(`${origin}/admin/api/projections/replay`, { method: "HEAD" });
     expect([onAction.status, onAction.headers.get("allow")]).toEqual([405, "POST"]);
+    // The live streams too: any other method is 405 problem+json naming GET and HEAD, not the app's 404 page.
+    for (const path of ["/api/events/stream", "/api/events/ws"]) {
+      for (const method of ["OPTIONS", "POST", "PUT", "DELETE", "PATCH"]) {
+        const onLive = await fetch(`${origin}${path}`, { method });
+        expect([path, method, onLive.status, onLive.headers.get("allow")]).toEqual([path, method, 405, "GET, HEAD"]);
+        expect(onLive.headers.get("content-type")).toBe("application/problem+json");
+        expect((await onLive.json()).code).toBe("METHOD_NOT_ALLOWED");
+      }
+    }
+    expect(hub.size).toBe(0);
   });
 });

@@ -378,6 +378,17 @@ describe("live routes on Bun (real server and sockets)", () => {
       });
       expect([from, head.status]).toEqual([from, 400]);
     }
+    // Given twice it names no one position (a proxy may read the other one): 400, even beside Last-Event-ID.
+    for (const query of ["?from=5&from=0", "?from=1&from=1", "?from=&from=3"]) {
+      const repeated = await sse(query, "Bearer alice");
+      expect([query, repeated.status]).toEqual([query, 400]);
+      expect((await repeated.json()).issues).toEqual([{ path: ["from"], message: expect.stringContaining("from") }]);
+    }
+    const withHeader = await fetch(`${base}/stream?from=5&from=0`, {
+      headers: { authorization: "Bearer alice", "last-event-id": "3" },
+    });
+    expect(withHeader.status).toBe(400);
+    await withHeader.body?.cancel();
     const largest = await sse("?from=9007199254740991", "Bearer alice");
     expect(largest.status).toBe(200);
     await largest.body?.cancel();
@@ -386,6 +397,93 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect((await ws("")).status).toBe(401);
     expect((await ws("?token=guest&category=Secret")).status).toBe(403);
     expect(hub.size).toBe(0);
+  });
+
+  test("a WebSocket upgrade Bun cannot complete (no Sec-WebSocket-Key, or a malformed one) is a 400 problem, not the app's 404 page; nothing stays connected", async () => {
+    // (A Sec-WebSocket-Version other than 13 Bun answers itself, before the routes: 426 naming 13.)
+    for (const headers of ["Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13"]) {
+      const answer = await new Promise<string>((resolve) => {
+        const socket = tcpConnect(server.port ?? 0, "127.0.0.1");
+        let text = "";
+        socket.on("data", (chunk) => {
+          text += chunk.toString("latin1");
+        });
+        socket.on("error", () => resolve(text));
+        socket.on("close", () => resolve(text));
+        socket.write(
+          `GET /api/events/ws?token=alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${headers}\r\n\r\n`,
+        );
+        setTimeout(() => socket.destroy(), 300);
+      });
+      const [head = "", body = ""] = answer.split("\r\n\r\n");
+      expect([headers, head.split("\r\n")[0]]).toEqual([headers, "HTTP/1.1 400 Bad Request"]);
+      expect(head.toLowerCase()).toContain("content-type: application/problem+json");
+      expect(JSON.parse(body)).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
+    }
+    await until(() => hub.size === 0, 2000, "no connection left");
+  });
+
+  test("clients that connect and vanish (SSE and WebSocket, at once or after the first bytes, without a close) leave nothing in the hub", async () => {
+    const key = btoa("0123456789abcdef");
+    const requests = [
+      "GET /api/events/stream?token=alice HTTP/1.1\r\nHost: x\r\n\r\n",
+      `GET /api/events/ws?token=alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    ];
+    const vanish = (request: string, afterMs: number) =>
+      new Promise<void>((resolve) => {
+        const socket = tcpConnect(server.port ?? 0, "127.0.0.1");
+        socket.on("error", () => {});
+        socket.write(request);
+        setTimeout(() => {
+          socket.resetAndDestroy();
+          resolve();
+        }, afterMs);
+      });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => vanish(requests[i % 2] as string, i % 4 < 2 ? 0 : 30)));
+    await until(() => hub.size === 0, 3000, "every vanished client's teardown");
+    // The server still serves: a client that stays gets the next event.
+    const stays = subscribe("sse", { streams: ["Vanish-1"] }, 0);
+    try {
+      await store.appendToStream("Vanish-1", [{ type: "Opened", data: {} }]);
+      await until(() => stays.events.length === 1, 3000, "the event");
+    } finally {
+      await stays.close();
+    }
+  });
+
+  test("a WebSocket client sending garbage (text, binary) is ignored and still gets its events; one past the server's maxPayloadLength is closed 1009 and leaves the hub", async () => {
+    const framesHub = new LiveHub({ store });
+    const framesApp = new Hono().route("/api", liveRoutes({ hub: framesHub, upgradeWebSocket, heartbeatMs: 1000 }));
+    const framesServer = Bun.serve({
+      port: 0,
+      fetch: framesApp.fetch,
+      websocket: { ...websocket, maxPayloadLength: 1024 },
+    });
+    try {
+      const socket = new WebSocket(`ws://127.0.0.1:${framesServer.port}/api/events/ws?stream=Frames-1`);
+      const kinds: string[] = [];
+      let closed: { code: number; reason: string } | undefined;
+      socket.onmessage = (message) => kinds.push(JSON.parse(String(message.data)).kind);
+      socket.onclose = (event) => {
+        closed = { code: event.code, reason: event.reason };
+      };
+      await new Promise((resolve) => {
+        socket.onopen = resolve;
+      });
+      for (let i = 0; i < 50; i++) socket.send(`{"kind":"garbage ${i}"`);
+      socket.send(new Uint8Array([0, 255, 0]));
+      await store.appendToStream("Frames-1", [{ type: "Opened", data: {} }]);
+      await until(() => kinds.includes("event"), 2000, "the event after the garbage");
+      expect(closed).toBeUndefined();
+      expect(framesHub.size).toBe(1);
+      socket.send("x".repeat(2048));
+      await until(() => closed !== undefined, 2000, "the close");
+      expect(closed?.code).toBe(1009);
+      await until(() => framesHub.size === 0, 2000, "the hub to free the connection");
+    } finally {
+      framesServer.stop(true);
+      await framesHub.close();
+    }
   });
 
   test("the client stops for good when the server refuses it (401), and says why", async () => {
@@ -654,6 +752,7 @@ describe("live routes on Bun (real server and sockets)", () => {
       { hub, auth: "Bearer" },
       { hub, authorize: true },
       { hub, upgradeWebSocket: "bun" },
+      { hub, onError: "log" },
       { hub, tenancy: { tenants: {} } },
     ]) {
       let thrown: unknown;
@@ -668,6 +767,64 @@ describe("live routes on Bun (real server and sockets)", () => {
       ]);
     }
     expect(() => liveRoutes({ hub: () => hub, path: "/" })).not.toThrow();
+  });
+
+  test("a subscription failing on the server (authorize or the hub function throwing) is a bare 500 on both routes, and its cause goes to onError (default: the library's logger); the hub's own 503s are not reported", async () => {
+    const told: { error: unknown; method: string }[] = [];
+    const onError = (error: unknown, info: { request: Request }) => told.push({ error, method: info.request.method });
+    const secret = new Error("postgres://app:hunter2@acl.internal/db is down");
+    const failing = new Hono()
+      .route("/a", liveRoutes({ hub, onError, upgradeWebSocket, authorize: () => Promise.reject(secret) }))
+      .route(
+        "/b",
+        liveRoutes({
+          hub: () => {
+            throw secret;
+          },
+          onError,
+        }),
+      );
+    const failingServer = Bun.serve({ port: 0, fetch: failing.fetch, websocket });
+    try {
+      const origin = `http://127.0.0.1:${failingServer.port}`;
+      const answers = [
+        await fetch(`${origin}/a/events/stream`),
+        await fetch(`${origin}/a/events/stream`, { method: "HEAD" }),
+        await fetch(`${origin}/a/events/ws`, { headers: { upgrade: "websocket", connection: "upgrade" } }),
+        await fetch(`${origin}/b/events/stream`),
+      ];
+      for (const answer of answers) {
+        expect(answer.status).toBe(500);
+        expect(await answer.text()).not.toContain("hunter2");
+      }
+      expect(told.map(({ error, method }) => [error, method])).toEqual([
+        [secret, "GET"],
+        [secret, "HEAD"],
+        [secret, "GET"],
+        [secret, "GET"],
+      ]);
+      // A full hub sheds load with 503 and Retry-After: not a failure to report.
+      const fullHub = new LiveHub({ store, maxClients: 1 });
+      const full = liveRoutes({ hub: fullHub, onError });
+      const first = await full.request("/events/stream");
+      expect((await full.request("/events/stream")).status).toBe(503);
+      await first.body?.cancel();
+      await fullHub.close();
+      expect((await full.request("/events/stream")).status).toBe(503);
+      expect(told).toHaveLength(4);
+      // Without onError, the library's logger gets the line.
+      const lines: string[] = [];
+      setLogger(jsonLogger({ write: (line) => lines.push(line) }));
+      try {
+        const logged = liveRoutes({ hub, authorize: () => Promise.reject(secret) });
+        expect((await logged.request("/events/stream")).status).toBe(500);
+      } finally {
+        setLogger(undefined);
+      }
+      expect(lines).toEqual([expect.stringContaining("live subscription failed with a server error")]);
+    } finally {
+      failingServer.stop(true);
+    }
   });
 
   test("the hub refuses connections past maxClients with 503 and Retry-After", async () => {

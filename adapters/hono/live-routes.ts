@@ -6,9 +6,13 @@
  */
 import { type Context, Hono } from "hono";
 import {
+  callHook,
   type EventEnvelope,
   filterFromQuery,
   functionIssues,
+  getLogger,
+  isEventFlowsError,
+  LiveErrorCode,
   type LiveFilter,
   type LiveHub,
   ValidationError,
@@ -17,9 +21,11 @@ import { headResponse } from "../http/head.js";
 import {
   type AuthHook,
   authorize,
+  type ErrorInfo,
   errorResponse,
   ForbiddenError,
   type FromContext,
+  MethodNotAllowedError,
   type Principal,
   type TenancyRoutes,
   tenancyIssues,
@@ -76,6 +82,12 @@ export interface LiveRoutesOptions {
   readonly heartbeatMs?: number;
   /** WebSocket: unsent bytes a socket may hold before the pump waits for it. Defaults to 1 MiB. */
   readonly maxBufferedBytes?: number;
+  /**
+   * Told of every subscription refused with a 5xx that is not the hub's own 503 (an `auth` or `authorize`
+   * that threw something unexpected, a `hub` function that failed), with the error the response does not
+   * disclose. Defaults to an error line on the library's logger.
+   */
+  readonly onError?: (error: unknown, info: ErrorInfo<Context>) => void;
 }
 
 const FROM = /^\d{1,16}$/;
@@ -106,7 +118,7 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   if (typeof path !== "string" || !path.startsWith("/")) {
     issues.push({ path: ["path"], message: "path must be a string starting with /" });
   }
-  for (const key of ["auth", "authorize", "upgradeWebSocket"] as const)
+  for (const key of ["auth", "authorize", "upgradeWebSocket", "onError"] as const)
     issues.push(...functionIssues(options[key], key));
   issues.push(...tenancyIssues(options.tenancy));
   // One hub follows one store's feed: shared by every tenant, it would serve each caller another tenant's events.
@@ -121,6 +133,16 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   }
   if (issues.length > 0) throw new ValidationError("Invalid live routes options", issues);
   const base = path === "/" ? "" : path;
+  // A 5xx says nothing of its cause: the cause goes here (as the command and admin routes report theirs).
+  const refused = (c: Context, error: unknown): Response => {
+    const response = errorResponse(error);
+    // The hub's own 503s (full, closed) are its load shedding, answered with Retry-After: not failures.
+    const code = isEventFlowsError(error) ? error.code : undefined;
+    if (response.status >= 500 && code !== LiveErrorCode.TooManyClients && code !== LiveErrorCode.HubClosed) {
+      callHook("onError", options.onError ?? defaultOnError, error, { request: c.req.raw, context: c });
+    }
+    return response;
+  };
 
   /**
    * Auth hook, tenant, filter, resume point and authorization, then the hub and what to connect it
@@ -139,12 +161,17 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         : await tenantScope(options.tenancy, principal, { kind: "live", type: "events", request, context: c });
     const url = new URL(request.url);
     const filter = filterFromQuery(url.searchParams);
-    const from = lastEventId ?? url.searchParams.get("from") ?? undefined;
+    const given = url.searchParams.getAll("from");
+    const from = lastEventId ?? given[0];
     const after = from === undefined ? undefined : Number(from);
     // Sixteen digits may be past 2^53: refused here, so that HEAD (which connects nothing) answers as GET does.
-    if (from !== undefined && (!FROM.test(from) || !Number.isSafeInteger(after))) {
+    // Given twice (`from=5&from=0`) it names no one position: refused, as the command routes refuse a repeated scalar.
+    if (given.length > 1 || (from !== undefined && (!FROM.test(from) || !Number.isSafeInteger(after)))) {
       throw new ValidationError("Invalid live subscription", [
-        { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },
+        {
+          path: ["from"],
+          message: "from (or Last-Event-ID) must be one global position: a non-negative integer, given once",
+        },
       ]);
     }
     const decision =
@@ -174,12 +201,12 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
       const connection = await open(c, lastEventId === "" ? undefined : lastEventId);
       return new Response(sseBody(connection, heartbeatMs, c.req.raw.signal), { headers: SSE_HEADERS });
     } catch (error) {
-      return c.req.method === "HEAD" ? headResponse(errorResponse(error)) : errorResponse(error);
+      return c.req.method === "HEAD" ? headResponse(refused(c, error)) : refused(c, error);
     }
   });
   const upgrade = options.upgradeWebSocket;
   if (upgrade !== undefined) {
-    app.get(`${base}/ws`, async (c, next) => {
+    app.get(`${base}/ws`, async (c) => {
       // A HEAD (Hono routes it here) cannot be upgraded (RFC 6455 asks for GET): as a GET without the header.
       if (c.req.method === "HEAD" || c.req.header("upgrade")?.toLowerCase() !== "websocket") {
         const refused = errorResponse(
@@ -193,18 +220,41 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
       try {
         connection = await open(c, undefined);
       } catch (error) {
-        return errorResponse(error);
+        return refused(c, error);
       }
       try {
-        const response = await upgrade(() => liveSocketEvents(connection, heartbeatMs, maxBufferedBytes))(c, next);
-        // No response: the helper could not upgrade (and called `next`). Bun answers 200, workerd 101.
-        if (response === undefined) connection.close();
-        return response;
+        // The helper calls `next` when the runtime refuses the upgrade (Bun's does, for a bad
+        // Sec-WebSocket-Key or Sec-WebSocket-Version): nothing after this route runs for it.
+        const response = await upgrade(() => liveSocketEvents(connection, heartbeatMs, maxBufferedBytes))(
+          c,
+          async () => {},
+        );
+        if (response !== undefined) return response; // Bun answers 200 (ignored once upgraded), workerd 101
+        // Not upgraded: the request's fault, a 400 problem as a GET without the upgrade gets (it was
+        // the application's 404 page, or an empty 200), and no connection left in the hub.
+        connection.close();
+        return errorResponse(
+          new ValidationError("Invalid live subscription", [
+            {
+              path: ["headers"],
+              message:
+                "the WebSocket upgrade was refused: send a valid Sec-WebSocket-Key and Sec-WebSocket-Version: 13",
+            },
+          ]),
+        );
       } catch (error) {
         connection.close();
-        return errorResponse(error);
+        return refused(c, error);
       }
     });
   }
+  // Any other method: 405 with Allow, as on the command routes, not the application's 404 page.
+  const refuse = (c: Context) => errorResponse(new MethodNotAllowedError(c.req.method, ["GET", "HEAD"]));
+  app.all(`${base}/stream`, refuse);
+  if (upgrade !== undefined) app.all(`${base}/ws`, refuse);
   return app;
+}
+
+function defaultOnError(error: unknown, info: { readonly request: Request }): void {
+  getLogger().error("live subscription failed with a server error", { method: info.request.method, error });
 }

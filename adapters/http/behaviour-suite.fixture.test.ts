@@ -287,6 +287,138 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
       });
     });
 
+    describe("hostile input", () => {
+      test("a body is JSON as JSON.parse reads it: a BOM skipped, a repeated key's last value, __proto__ and constructor own keys that pollute nothing and v.object drops", async () => {
+        const { send, seen } = setup();
+        expect((await send(post("/commands/OpenCart", '\uFEFF{"cartId":"bom-1"}'))).status).toBe(200);
+        expect((await send(post("/commands/OpenCart", '{"cartId":"first","cartId":"last-1"}'))).status).toBe(200);
+        const polluting =
+          '{"cartId":"proto-1","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}';
+        expect((await send(post("/commands/OpenCart", polluting))).status).toBe(200);
+        expect(seen.map((message) => message.payload)).toEqual([
+          { cartId: "bom-1" },
+          { cartId: "last-1" },
+          { cartId: "proto-1" },
+        ]);
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect(Object.prototype).not.toHaveProperty("polluted");
+      });
+
+      test("numbers past 2^53 or a double's range reach the schema as JavaScript reads them: safeInteger refuses 2^53 + 1, integer refuses 1e400 (Infinity); nothing runs", async () => {
+        const { send, seen, store } = setup();
+        await send(post("/commands/OpenCart", { cartId: "c1" }));
+        const before = await allEvents(store);
+        const past = await expectProblem(
+          await send(
+            post("/commands/AddItem", '{"cartId":"c1","sku":"A","quantity":1,"expectedVersion":9007199254740993}'),
+          ),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(past.issues.map((issue: { path: string[] }) => issue.path)).toEqual([["expectedVersion"]]);
+        const infinite = await expectProblem(
+          await send(post("/commands/AddItem", '{"cartId":"c1","sku":"A","quantity":1e400}')),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(infinite.issues.map((issue: { path: string[] }) => issue.path[0])).toContain("quantity");
+        expect(seen.filter((message) => message.type === "AddItem")).toEqual([]);
+        expect(await allEvents(store)).toEqual(before);
+      });
+
+      test("media types: any case, parameters, a quoted UTF-8 charset and +json run; another charset (latin1, empty) or type is 415 and nothing runs", async () => {
+        const { send, store } = setup();
+        const accepted = ['APPLICATION/JSON; Charset="UTF-8"', "application/json;", "application/merge-patch+json"];
+        for (const [i, type] of accepted.entries()) {
+          const response = await send(post("/commands/OpenCart", { cartId: `type-${i}` }, { "content-type": type }));
+          expect([type, response.status]).toEqual([type, 200]);
+        }
+        const before = await allEvents(store);
+        for (const type of [
+          "application/json; charset=latin1",
+          "application/json; charset=",
+          "text/json",
+          "application/json-seq",
+        ]) {
+          const response = await send(post("/commands/OpenCart", { cartId: "refused" }, { "content-type": type }));
+          expect([type, response.status]).toEqual([type, 415]);
+          expect((await response.json()).code).toBe("UNSUPPORTED_MEDIA_TYPE");
+        }
+        expect(await allEvents(store)).toEqual(before);
+      });
+
+      test("type names percent-encoded oddly (%2F, %00, an overlong UTF-8 escape, a lone %) are 404 and run nothing; an escaped letter names the type itself", async () => {
+        const { send, seen } = setup();
+        expect((await send(post("/commands/Open%43art", { cartId: "escaped-1" }))).status).toBe(200);
+        for (const type of ["OpenCart%2F", "OpenCart%2F..", "OpenCart%00", "%C0%AF", "%E0%A4%A", "%", "Open%2543art"]) {
+          const response = await send(post(`/commands/${type}`, { cartId: "never" }));
+          expect([type, response.status]).toEqual([type, 404]);
+          const problem = await response.json();
+          expect(problem.code).toBe("HANDLER_NOT_FOUND");
+          expect(problem.detail).not.toContain("ClearCart");
+        }
+        expect(seen.map((message) => message.payload)).toEqual([{ cartId: "escaped-1" }]);
+      });
+
+      test("query parameters repeated, empty, negative or past 64 digits are 400 naming the parameter; one the schema does not name is ignored", async () => {
+        const { send } = setup();
+        for (const query of [
+          "minItems=1&minItems=2",
+          "minItems=",
+          "minItems",
+          "minItems=-1",
+          `minItems=${"9".repeat(65)}`,
+          "minItems=0x10",
+          "minItems=NaN",
+          "minItems=1&open=TRUE",
+          "open=true",
+        ]) {
+          const problem = await expectProblem(
+            await send(get(`/queries/SearchCarts?${query}`)),
+            400,
+            "VALIDATION_FAILED",
+          );
+          expect([query, problem.issues.length > 0]).toEqual([query, true]);
+        }
+        const ignored = await send(get("/queries/SearchCarts?minItems=3&bogus=1&bogus=2&=x&&"));
+        expect(await ignored.json()).toEqual({ cartIds: [], minItems: 3, skus: null, open: null });
+      });
+
+      test("concurrent requests with one Idempotency-Key run the command once: the others replay it or get 409 with Retry-After, another body 422, none a 5xx", async () => {
+        const commands = new CommandBus<{ Slow: { payload: { n: number }; result: { runs: number } } }>();
+        let runs = 0;
+        commands.register("Slow", async () => {
+          runs++;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return { runs };
+        });
+        const errors: unknown[] = [];
+        const send = driver({
+          commands: { bus: commands, schemas: { Slow: v.object({ n: v.number() }) } },
+          auth: caller("u-1"),
+          onError: (error: unknown) => errors.push(error),
+        } as never);
+        const slow = (n: number) => send(post("/commands/Slow", { n }, { "idempotency-key": "one-key" }));
+        const answers = await Promise.all([...Array.from({ length: 8 }, () => slow(1)), slow(2)]);
+        expect(runs).toBe(1);
+        const statuses = answers.map((answer) => answer.status);
+        expect(statuses[8]).toBe(422);
+        for (const answer of answers.slice(0, 8)) {
+          expect([200, 409]).toContain(answer.status);
+          if (answer.status === 409) {
+            expect(answer.headers.get("retry-after")).toBe("1");
+            expect((await answer.json()).code).toBe("IDEMPOTENCY_IN_PROGRESS");
+          } else expect(await answer.json()).toEqual({ runs: 1 });
+        }
+        expect(statuses.filter((status) => status === 200).length).toBeGreaterThanOrEqual(1);
+        const retry = await slow(1);
+        expect(retry.headers.get("idempotent-replayed")).toBe("true");
+        expect(await retry.json()).toEqual({ runs: 1 });
+        expect(runs).toBe(1);
+        expect(errors).toEqual([]);
+      });
+    });
+
     describe("auth hook", () => {
       const auth: SuiteOptions["auth"] = ({ request, type }) => {
         const token = request.headers.get("authorization");

@@ -9,8 +9,10 @@ import {
   InMemoryEventStore,
   InMemorySubjectKeyStore,
   isEventCorruptError,
+  jsonLogger,
   personalData,
   StreamDeletedError,
+  setLogger,
   ulid,
 } from "../../src/index.js";
 import { collect, eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
@@ -96,10 +98,20 @@ describe("DurableObjectEventStore", () => {
     // A store failing with something other than our errors: INTERNAL (500), none of its text.
     const failing = new SqliteEventStore({ driver: bunSqliteDriver(db) });
     failing.appendToStream = () => Promise.reject(new TypeError("secret internals at /srv/object.js"));
-    const response = await handleEventStoreRequest(
-      failing,
-      new Request("https://x/append", { method: "POST", body: '{"streamId":"S-1","events":[]}' }),
-    );
+    // What the reply hides is logged in the object, where its operator looks: the cause is not lost.
+    const lines: string[] = [];
+    setLogger(jsonLogger({ write: (line) => lines.push(line) }));
+    let response: Response;
+    try {
+      response = await handleEventStoreRequest(
+        failing,
+        new Request("https://x/append", { method: "POST", body: '{"streamId":"S-1","events":[]}' }),
+      );
+    } finally {
+      setLogger(undefined);
+    }
+    expect(lines).toEqual([expect.stringContaining("secret internals at /srv/object.js")]);
+    expect(lines[0]).toContain("event store object request failed");
     expect(response.status).toBe(500);
     const broken = (await response.json()) as { error?: { code: string; message: string; fields: object } };
     expect(broken.error).toMatchObject({ code: ErrorCode.Service, fields: { serviceCode: "INTERNAL" } });
@@ -127,6 +139,63 @@ describe("DurableObjectEventStore", () => {
       expect(await refused.json()).toMatchObject({ ok: false, error: { code: ErrorCode.Validation } });
     }
     expect(await served.getLastGlobalPosition()).toBe(before);
+  });
+
+  test("a first argument that is not an event store (undefined, null, a plain object, one missing a method), or a request that is not one (the arguments swapped), is refused as a ValidationError naming it, not a hidden INTERNAL 500 or a TypeError; nothing written", async () => {
+    let appended = 0;
+    const partial = {
+      appendToStream: () => {
+        appended++;
+        return Promise.resolve({ events: [] });
+      },
+    };
+    const { getLastGlobalPosition: _, ...noPosition } = Object.fromEntries(
+      ["appendToStream", "readStream", "readAll", "getStreamVersion", "getLastGlobalPosition"].map((method) => [
+        method,
+        (served as unknown as Record<string, (...args: unknown[]) => unknown>)[method]?.bind(served),
+      ]),
+    );
+    const before = await served.getLastGlobalPosition();
+    for (const store of [undefined, null, {}, 42, "store", partial, noPosition]) {
+      for (const operation of ["append", "readStream", "readAll", "streamVersion", "lastPosition", "subscribe"]) {
+        const response = await handleEventStoreRequest(
+          store as never,
+          new Request(`https://x/${operation}`, {
+            method: "POST",
+            body: JSON.stringify({ streamId: "Not-a-store-1", events: [{ type: "A", data: 1 }] }),
+          }),
+        );
+        expect(response.status).toBe(400);
+        const reply = (await response.json()) as { ok: boolean; error: { code: string; message: string } };
+        expect(reply).toMatchObject({
+          ok: false,
+          error: { code: ErrorCode.Validation, fields: { issues: [{ path: ["store"] }] } },
+        });
+        expect(reply.error.message).toContain("store must be an EventStore");
+      }
+    }
+    // The arguments swapped, or no request: the same answer naming what is wrong, not a TypeError.
+    const request = new Request("https://x/lastPosition", { method: "POST", body: "{}" });
+    for (const [first, second, named] of [
+      [request, served, "store"],
+      [served, undefined, "request"],
+      [served, "https://x/lastPosition", "request"],
+      [served, {}, "request"],
+    ] as const) {
+      const response = await handleEventStoreRequest(first as never, second as never);
+      expect([named, response.status]).toEqual([named, 400]);
+      expect(await response.json()).toMatchObject({ ok: false, error: { fields: { issues: [{ path: [named] }] } } });
+    }
+    expect(appended).toBe(0);
+    expect(await served.getLastGlobalPosition()).toBe(before);
+    // Through the client, the caller gets the same ValidationError, with why.
+    const client = new DurableObjectEventStore({
+      stub: { fetch: (url, init) => handleEventStoreRequest(undefined as never, new Request(url, init)) },
+    });
+    await expect(client.appendToStream("Not-a-store-1", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+      name: "ValidationError",
+      message: expect.stringContaining("store must be an EventStore"),
+    });
   });
 
   test("a body that is not JSON, not an object (null, an array, a number…), or whose options are not an object: a ValidationError, 400, nothing written (fast-check)", async () => {

@@ -8,6 +8,7 @@ import {
   type ExpectedVersion,
   filterFromQuery,
   filterToQuery,
+  getLogger,
   isEventFlowsError,
   LiveErrorCode,
   type NewEvent,
@@ -31,6 +32,8 @@ export interface DurableObjectStubLike {
 
 type Operation = "append" | "readStream" | "readAll" | "streamVersion" | "lastPosition";
 const OPERATIONS: readonly string[] = ["append", "readStream", "readAll", "streamVersion", "lastPosition"];
+/** What the handler calls on the store it serves. */
+const STORE_METHODS = ["appendToStream", "readStream", "readAll", "getStreamVersion", "getLastGlobalPosition"] as const;
 /** Events per request when reading through the object. */
 const PAGE = 1000;
 
@@ -67,19 +70,48 @@ export interface HandleEventStoreRequestOptions {
 /**
  * Serves an event store (a {@link SqliteEventStore} over the object's own storage) to
  * {@link DurableObjectEventStore} clients: call it from the Durable Object's `fetch`. The store
- * should have no bus: the client publishes what it appended, where it runs.
+ * should have no bus: the client publishes what it appended, where it runs. A `store` that is not an
+ * event store, or options it cannot use, answer every request with a `ValidationError` (400) naming
+ * them, which the client throws; nothing is read or written.
  */
 export async function handleEventStoreRequest(
   store: EventStore,
   request: Request,
   options: HandleEventStoreRequestOptions = {},
 ): Promise<Response> {
-  const url = new URL(request.url);
-  const operation = url.pathname.slice(1);
   // Options of null are none; checked before anything is read or written (a live that is not one
   // would fail after an append committed, answering an error for an append that was stored).
   const { maxReplyBytes = DEFAULT_MAX_REPLY_BYTES, live } = options ?? {};
+  let operation = "";
   try {
+    // A store that is not one (undefined, a plain object, one missing a method) is the application's
+    // mistake: named here, as a bad option is, rather than an INTERNAL failure (or, for a store whose
+    // appendToStream alone exists, a reply of nonsense) that hides it.
+    const missing = STORE_METHODS.filter(
+      (method) => typeof (store as unknown as Record<string, unknown> | null)?.[method] !== "function",
+    );
+    if (missing.length > 0) {
+      throw new ValidationError("Invalid event store request options", [
+        {
+          path: ["store"],
+          message: `store must be an EventStore (a SqliteEventStore over the object's storage); it has no ${missing.join("(), ")}()`,
+        },
+      ]);
+    }
+    // The arguments swapped, or no request: named, rather than a TypeError from reading its URL.
+    const { url: href, method } = (request ?? {}) as Partial<Request>;
+    let url: URL | undefined;
+    try {
+      url = typeof href === "string" && typeof method === "string" ? new URL(href) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined) {
+      throw new ValidationError("Invalid event store request options", [
+        { path: ["request"], message: "request must be the Request the object's fetch received" },
+      ]);
+    }
+    operation = url.pathname.slice(1);
     if (!Number.isSafeInteger(maxReplyBytes) || maxReplyBytes < 1) {
       throw new ValidationError("Invalid event store request options", [
         { path: ["maxReplyBytes"], message: "maxReplyBytes must be a positive integer" },
@@ -102,10 +134,13 @@ export async function handleEventStoreRequest(
         // As the Hono live routes answer: a full object is 503 with Retry-After, a bad request 400.
         const code = isEventFlowsError(error) ? error.code : undefined;
         const full = code === LiveErrorCode.TooManyClients;
-        return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply, {
-          status: full ? 503 : code === ErrorCode.Validation ? 400 : 500,
-          headers: full ? { "retry-after": "1" } : {},
-        });
+        return Response.json(
+          { ok: false, error: toWireError(logHidden(error, operation), operation) } satisfies WireReply,
+          {
+            status: full ? 503 : code === ErrorCode.Validation ? 400 : 500,
+            headers: full ? { "retry-after": "1" } : {},
+          },
+        );
       }
     }
     if (request.method !== "POST" || !OPERATIONS.includes(operation)) {
@@ -128,10 +163,22 @@ export async function handleEventStoreRequest(
   } catch (error) {
     // The status the HTTP adapters give the same error (a bad request 400, a conflict 409, …); the
     // client reads the reply's body whatever the status.
-    return Response.json({ ok: false, error: toWireError(error, operation) } satisfies WireReply, {
-      status: problemFor(isEventFlowsError(error) ? error : undefined).status,
-    });
+    return Response.json(
+      { ok: false, error: toWireError(logHidden(error, operation), operation) } satisfies WireReply,
+      {
+        status: problemFor(isEventFlowsError(error) ? error : undefined).status,
+      },
+    );
   }
+}
+
+/**
+ * A failure that is not one of ours crosses the wire as an opaque INTERNAL (its text may hold
+ * internals): logged here, in the object, so that its cause is not lost with it.
+ */
+function logHidden(error: unknown, operation: string): unknown {
+  if (!isEventFlowsError(error)) getLogger().error("event store object request failed", { operation, error });
+  return error;
 }
 
 /** The request's body: a JSON object, whose `options` (for reads) is an object too when given. */

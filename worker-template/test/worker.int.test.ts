@@ -410,6 +410,54 @@ for (const [name, deploy] of [
         await refused(() => command("CreateList", { title: "x".repeat(1024 * 1024) }), 413, "PAYLOAD_TOO_LARGE");
       });
 
+      test("a body over the limit sent in chunks (no Content-Length), a charset other than UTF-8, bytes that are not UTF-8, nesting past 64 levels", async () => {
+        const chunks = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let i = 0; i < 1025; i++) controller.enqueue(new Uint8Array(1024).fill(0x20));
+            controller.close();
+          },
+        });
+        const streamed = { method: "POST", headers: JSON_HEADERS, body: chunks, duplex: "half" } as RequestInit;
+        await refused(() => send("/commands/CreateList", streamed), 413, "PAYLOAD_TOO_LARGE");
+        await refused(
+          () => command("CreateList", { title: "x" }, { "content-type": "application/json; charset=latin1" }),
+          415,
+          "UNSUPPORTED_MEDIA_TYPE",
+        );
+        const latin1 = new Uint8Array([...new TextEncoder().encode('{"title":"caf'), 0xe9, 0x22, 0x7d]);
+        await refused(
+          () => send("/commands/CreateList", { method: "POST", headers: JSON_HEADERS, body: latin1 }),
+          400,
+          "VALIDATION_FAILED",
+        );
+        const deep = await refused(
+          () => command("CreateList", `${"[".repeat(65)}${"]".repeat(65)}`),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(deep.detail).toContain("64");
+      });
+
+      test("a method a route does not take is 405 with Allow (HEAD and OPTIONS too); a type percent-encoded oddly is 404", async () => {
+        const auth = { authorization: `Bearer ${TOKEN}` };
+        for (const [path, allow] of [
+          ["/commands/CreateList", "POST"],
+          [`/queries/GetList?listId=${ulid()}`, "GET, HEAD, POST"],
+          ["/health/ready", "GET, HEAD"],
+        ] as const) {
+          for (const method of ["OPTIONS", "PUT", "DELETE", "PATCH"]) {
+            if (allow.includes(method)) continue;
+            const answer = await refused(() => send(path, { method, headers: auth }), 405, "METHOD_NOT_ALLOWED");
+            expect(answer.allow).toEqual(allow.split(", "));
+          }
+        }
+        const head = await send("/commands/CreateList", { method: "HEAD", headers: auth });
+        expect([head.status, head.headers.get("allow"), await head.text()]).toEqual([405, "POST", ""]);
+        for (const type of ["CreateList%2F", "CreateList%00", "%C0%AF", "%", "Create%2541ist"]) {
+          await refused(() => command(type, { title: "x" }), 404, "HANDLER_NOT_FOUND");
+        }
+      });
+
       test("an unknown command", async () => {
         await refused(() => command("DeleteEverything", {}), 404, "HANDLER_NOT_FOUND");
       });

@@ -20,7 +20,16 @@ import {
 import { AdminNotFoundError } from "./errors.js";
 import { countEvents, pageStartBefore } from "./feed-window.js";
 import type { AdminProjection } from "./options.js";
-import { bodyBoolean, bodyInteger, bodyText, integerParam, MAX_PAGE, objectBody, textParam } from "./params.js";
+import {
+  bodyBoolean,
+  bodyInteger,
+  bodyText,
+  integerParam,
+  MAX_PAGE,
+  objectBody,
+  singleParam,
+  textParam,
+} from "./params.js";
 import { type EventSummary, summary, traceOf } from "./views.js";
 
 /** How many of the newest events the streams list looks at. */
@@ -80,7 +89,7 @@ export interface StreamListing {
  */
 export async function streams(store: EventStore, params: URLSearchParams) {
   const limit = integerParam(params, "limit", 1, MAX_PAGE) ?? 100;
-  const prefix = params.get("prefix") ?? "";
+  const prefix = singleParam(params, "prefix") ?? "";
   if (prefix.length > 1000)
     throw new ValidationError("Invalid prefix", [
       { path: ["prefix"], message: "prefix is longer than 1000 characters" },

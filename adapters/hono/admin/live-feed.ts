@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import { type LiveHub, ValidationError } from "../../../src/index.js";
 import { SSE_HEADERS, sseBody } from "../live-sse.js";
+import { singleParam } from "./params.js";
 
 /** A heartbeat comment after this long idle keeps proxies from closing a quiet page's stream. */
 const HEARTBEAT_MS = 15_000;
@@ -24,7 +25,8 @@ export async function liveFeed(
   headers: Readonly<Record<string, string>>,
 ): Promise<Response> {
   const lastEventId = c.req.header("last-event-id");
-  const from = lastEventId === undefined || lastEventId === "" ? (params.get("from") ?? undefined) : lastEventId;
+  const from =
+    lastEventId === undefined || lastEventId === "" ? (singleParam(params, "from") ?? undefined) : lastEventId;
   if (from !== undefined && (!POSITION.test(from) || !Number.isSafeInteger(Number(from)))) {
     throw new ValidationError("Invalid live feed request", [
       { path: ["from"], message: "from (or Last-Event-ID) must be a global position: a non-negative integer" },

@@ -14,7 +14,7 @@ export function integerParam(
   min: number,
   max: number = Number.MAX_SAFE_INTEGER,
 ): number | undefined {
-  const text = params.get(name);
+  const text = singleParam(params, name);
   if (text === null || text === "") return undefined;
   if (!/^\d{1,16}$/.test(text)) throw invalid(name, `${name} must be an integer from ${min} to ${max}`);
   return bounded(Number(text), name, min, max);
@@ -22,10 +22,20 @@ export function integerParam(
 
 /** A required, non-empty text parameter of at most `maxLength` characters. */
 export function textParam(params: URLSearchParams, name: string, maxLength = 1000): string {
-  const text = params.get(name);
+  const text = singleParam(params, name);
   if (text === null || text === "") throw invalid(name, `${name} is required`);
   if (text.length > maxLength) throw invalid(name, `${name} is longer than ${maxLength} characters`);
   return text;
+}
+
+/**
+ * A parameter's one value, or `null` when absent. Given twice (`id=a&id=b`) it names nothing: refused,
+ * as the command routes refuse a repeated scalar, rather than read as whichever a proxy or log did not.
+ */
+export function singleParam(params: URLSearchParams, name: string): string | null {
+  const values = params.getAll(name);
+  if (values.length > 1) throw invalid(name, `${name} must be given once`);
+  return values[0] ?? null;
 }
 
 /** The body's fields, which must be an object. */

@@ -257,6 +257,12 @@ describe("adminRoutes: reading", () => {
       "/admin/api/feed?limit=0",
       "/admin/api/feed?limit=201",
       "/admin/api/stream?id=Cart-1&from=0",
+      // Given twice a parameter names nothing: refused, not read as the first.
+      "/admin/api/stream?id=Cart-1&id=Cart-404",
+      "/admin/api/stream?id=Cart-1&from=1&from=2",
+      "/admin/api/feed?after=0&after=1",
+      "/admin/api/event?stream=Cart-1&version=1&version=1",
+      "/admin/api/streams?prefix=Cart&prefix=Order",
     ]) {
       const { status, body } = await getJson(app, path);
       expect({ path, status, code: body.code }).toEqual({ path, status: 400, code: "VALIDATION_FAILED" });
@@ -546,6 +552,7 @@ describe("adminRoutes: api/live, the feed as Server-Sent Events from the live hu
         ["?from=x", {}],
         ["?from=9007199254740992", {}],
         ["", { "last-event-id": "9999999999999999" }],
+        ["?from=1&from=0", {}],
       ] as const) {
         const refused = await w.app.request(`/admin/api/live${query}`, { headers: { ...auth, ...headers } });
         const problem = (await refused.json()) as { issues: { path: string[] }[] };
