@@ -181,6 +181,29 @@ describe("OpenAPI document", () => {
     expect((caught as ValidationError).issues[0]?.path).toEqual(["openapi", "path"]);
   });
 
+  test("openapi and health settings that would serve anyone, or never serve, are refused naming the option", async () => {
+    const issuesOf = (options: Parameters<typeof eventFlowsRoutes>[0]) => {
+      try {
+        eventFlowsRoutes(options);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues.map((issue) => issue.path.join("."));
+      }
+      return [];
+    };
+    const hook = () => true as const;
+    // Before: `auth: "true"` was read as false and `auth: true` without a hook asked no one, so the
+    // document and the readiness probe answered anyone; a path another route answers was never served.
+    expect(issuesOf({ auth: hook, openapi: { auth: "true" as never } })).toEqual(["openapi.auth"]);
+    expect(issuesOf({ openapi: { auth: true } })).toEqual(["openapi.auth"]);
+    expect(issuesOf({ openapi: { path: "/health/ready" } })).toEqual(["openapi.path"]);
+    expect(issuesOf({ auth: hook, health: { auth: "yes" as never } })).toEqual(["health.auth"]);
+    expect(issuesOf({ health: { auth: true } })).toEqual(["health.auth"]);
+    const app = eventFlowsRoutes({ auth: () => false, openapi: { auth: true }, health: { auth: true } });
+    expect((await app.request("/openapi.json")).status).toBe(403);
+    expect((await app.request("/health/ready")).status).toBe(403);
+  });
+
   test("openapi: false leaves the route out", async () => {
     expect((await eventFlowsRoutes({ openapi: false }).request("/openapi.json")).status).toBe(404);
   });

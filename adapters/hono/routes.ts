@@ -5,7 +5,7 @@
  * Hono's request and context and says where the routes are mounted.
  */
 import { type Context, Hono } from "hono";
-import { type MessageMap, ValidationError } from "../../src/index.js";
+import { isValidationError, type MessageMap, ValidationError } from "../../src/index.js";
 import {
   createHttpDispatcher,
   type DocumentRoute,
@@ -68,16 +68,11 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
   let spec: DocumentSpec | undefined;
   let document: DocumentRoute | undefined;
   if (openapi !== false) {
-    const path = openapi?.path ?? "/openapi.json";
-    if (typeof path !== "string" || !path.startsWith("/")) {
-      throw new ValidationError("Invalid routes options", [
-        { path: ["openapi", "path"], message: "path must start with /" },
-      ]);
-    }
     const documents = new Map<string, string>();
     document = {
-      path,
-      auth: openapi?.auth === true,
+      path: openapi?.path ?? "/openapi.json",
+      // As given: the dispatcher refuses an auth that is not a boolean, or true without a hook.
+      auth: openapi?.auth,
       // The document names the path it is served under, so it is right wherever the app is mounted.
       document: (base) => {
         let text = documents.get(base);
@@ -89,7 +84,9 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
       },
     };
   }
-  const dispatcher = createHttpDispatcher<C, Q, Context>(document === undefined ? rest : { ...rest, document });
+  const dispatcher = asOpenApiOption(() =>
+    createHttpDispatcher<C, Q, Context>(document === undefined ? rest : { ...rest, document }),
+  );
   spec = { routes: dispatcher.routes.map((route) => route.description), ...dispatcher.settings };
 
   const app = new Hono();
@@ -132,4 +129,17 @@ function mountOf(url: string, depth: number): Mount {
   let index = path.length;
   for (let i = 0; i < depth && index > 0; i++) index = path.lastIndexOf("/", index - 1);
   return { base: path.slice(0, Math.max(index, 0)), path: path.slice(Math.max(index, 0)) };
+}
+
+/** The dispatcher's `document` route is these routes' `openapi` option: its problems are named so. */
+function asOpenApiOption<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!isValidationError(error) || !error.issues.some((issue) => issue.path[0] === "document")) throw error;
+    const issues = error.issues.map((issue) =>
+      issue.path[0] === "document" ? { ...issue, path: ["openapi", ...issue.path.slice(1)] } : issue,
+    );
+    throw new ValidationError(error.message, issues);
+  }
 }

@@ -164,4 +164,48 @@ describe("createHttpDispatcher", () => {
     const document = { path: "openapi.json", document: () => "{}" };
     expect(() => createHttpDispatcher({ document })).toThrow(ValidationError);
   });
+
+  test("health and document settings that would leave the route open or unreachable are refused when built", () => {
+    const hook = () => true as const;
+    const document = (path = "/openapi.json", auth?: unknown) => ({ path, document: () => "{}", auth: auth as never });
+    const refused = (options: Parameters<typeof createHttpDispatcher>[0]) => {
+      try {
+        createHttpDispatcher(options);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues.map((issue) => issue.path.join("."));
+      }
+      throw new Error("accepted");
+    };
+    // Before: each was taken. A truthy auth that is not true was read as false, and auth: true with no
+    // hook asked no one: either way /health/ready or the document answered anyone.
+    expect(refused({ auth: hook, health: { auth: "true" as never } })).toEqual(["health.auth"]);
+    expect(refused({ health: { auth: true } })).toEqual(["health.auth"]);
+    expect(refused({ auth: hook, document: document("/openapi.json", 1) })).toEqual(["document.auth"]);
+    expect(refused({ document: document("/openapi.json", true) })).toEqual(["document.auth"]);
+    // A document path no request reaches, or one another route answers first, was never served.
+    for (const path of ["/health/live", "/commands/Open", "/queries", "/dóc", "/a b", "/d?x", "/d/:id", "/d/*"]) {
+      expect(refused({ document: document(path) })).toEqual(["document.path"]);
+    }
+    expect(() => createHttpDispatcher({ health: false, document: document("/health/live") })).not.toThrow();
+    expect(() =>
+      createHttpDispatcher({ health: { auth: false }, document: document("/openapi.json", false) }),
+    ).not.toThrow();
+  });
+
+  test("health with auth: true asks the hook (kind health) before answering", async () => {
+    const asked: string[] = [];
+    const dispatcher = createHttpDispatcher({
+      health: { auth: true },
+      auth: ({ kind, request }) => {
+        asked.push(kind);
+        return request.headers.get("authorization") === "Bearer ops";
+      },
+    });
+    const live = (headers: Record<string, string> = {}) =>
+      dispatcher.handle(new Request("http://x/health/live", { headers }), {});
+    expect((await live()).status).toBe(403);
+    expect((await live({ authorization: "Bearer ops" })).status).toBe(200);
+    expect(asked).toEqual(["health", "health"]);
+  });
 });

@@ -155,11 +155,18 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     command: options.commands?.bus as FromContext<MessageBus, X> | undefined,
     query: options.queries?.bus as FromContext<MessageBus, X> | undefined,
   };
-  const health = options.health === false ? undefined : healthSettings(options.health ?? {});
+  const hooked = options.auth !== undefined;
+  const health = options.health === false ? undefined : healthSettings(options.health ?? {}, hooked);
   const document = options.document;
-  const documentPath = document === undefined ? [] : routePathIssues(document.path, ["document", "path"]);
-  if (documentPath.length > 0) throw new ValidationError("Invalid routes options", documentPath);
-  const metrics = metricsSettings(options.metrics, options.auth !== undefined);
+  const documentIssues =
+    document === undefined
+      ? []
+      : [
+          ...servedPathIssues(document.path, ["document", "path"]),
+          ...routeAuthIssues(document.auth, hooked, "document"),
+        ];
+  if (documentIssues.length > 0) throw new ValidationError("Invalid routes options", documentIssues);
+  const metrics = metricsSettings(options.metrics, hooked);
   const metadataOf = options.metadata;
   const traced = options.telemetry !== false;
 
@@ -206,7 +213,13 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     if (metrics !== undefined && path === metrics.path) return { route: "metrics" };
     return { route: "none" };
   };
-  // A metrics path another route answers first (`/health/live`, `/commands/x`, the document's) was never served.
+  // A document or metrics path another route answers first (`/health/live`, `/commands/x`, the
+  // document's) was never served.
+  if (document !== undefined && target(document.path).route !== "document") {
+    throw new ValidationError("Invalid routes options", [
+      { path: ["document", "path"], message: `${document.path} is another route's path` },
+    ]);
+  }
   if (metrics !== undefined && target(metrics.path).route !== "metrics") {
     throw new ValidationError("Invalid metrics options", [
       { path: ["metrics", "path"], message: `${metrics.path} is another route's path` },
@@ -543,28 +556,13 @@ function metricsSettings(options: MetricsRoute | undefined, hooked: boolean) {
     issues.push({ path: ["metrics", "collector"], message: "collector must have collect(): an SDK MetricReader" });
   }
   const path = options?.path ?? "/metrics";
-  const pathIssues = routePathIssues(path, ["metrics", "path"]);
-  if (pathIssues.length === 0 && !/^\/[A-Za-z0-9\-._~/]*$/.test(path)) {
-    pathIssues.push({
-      path: ["metrics", "path"],
-      message: "path may hold only letters, digits, / and -._~ (a request's raw path never equals another)",
-    });
-  }
-  issues.push(...pathIssues);
-  if (options?.auth !== undefined && typeof options.auth !== "boolean") {
-    issues.push({ path: ["metrics", "auth"], message: "auth must be a boolean" });
-  } else if (options?.auth === true && !hooked) {
-    issues.push({
-      path: ["metrics", "auth"],
-      message: "auth: true needs the auth hook (option auth): without it the route is open",
-    });
-  }
+  issues.push(...servedPathIssues(path, ["metrics", "path"]), ...routeAuthIssues(options?.auth, hooked, "metrics"));
   if (issues.length > 0) throw new ValidationError("Invalid metrics options", issues);
   return { collector: options.collector, path, auth: options.auth === true };
 }
 
-function healthSettings<X>(options: HealthOptions<X>) {
-  const issues = probeIssues(options);
+function healthSettings<X>(options: HealthOptions<X>, hooked: boolean) {
+  const issues = [...probeIssues(options), ...routeAuthIssues((options as { auth?: unknown }).auth, hooked, "health")];
   if (issues.length > 0) throw new ValidationError("Invalid health options", issues);
   return {
     ...options,
@@ -681,6 +679,38 @@ function routePathIssues(value: unknown, at: readonly string[]): Issue[] {
   return typeof value === "string" && value.startsWith("/")
     ? []
     : [{ path: [...at], message: "path must start with /" }];
+}
+
+/**
+ * The path of a route the dispatcher serves by comparing a request's raw path with it: one no
+ * request reaches (with `?`, a space or non-ASCII, which a raw path never holds as such, or a Hono
+ * pattern's `:` or `*`) is refused rather than never served.
+ */
+function servedPathIssues(value: unknown, at: readonly string[]): Issue[] {
+  const issues = routePathIssues(value, at);
+  if (issues.length === 0 && !/^\/[A-Za-z0-9\-._~/]*$/.test(value as string)) {
+    issues.push({
+      path: [...at],
+      message: "path may hold only letters, digits, / and -._~ (a request's raw path never equals another)",
+    });
+  }
+  return issues;
+}
+
+/**
+ * The `auth` switch of an optional route (health, the document, metrics): a boolean, and `true` only
+ * with an auth hook to ask. `"true"` was read as false and `true` without a hook asked no one: either
+ * way the route answered anyone.
+ */
+function routeAuthIssues(auth: unknown, hooked: boolean, route: string): Issue[] {
+  if (auth !== undefined && typeof auth !== "boolean")
+    return [{ path: [route, "auth"], message: "auth must be a boolean" }];
+  if (auth === true && !hooked) {
+    return [
+      { path: [route, "auth"], message: "auth: true needs the auth hook (option auth): without it the route is open" },
+    ];
+  }
+  return [];
 }
 
 /**
