@@ -176,18 +176,22 @@ function isPendingQuery(value: unknown): value is PendingQuery {
   return value instanceof Promise && typeof query?.handler === "function" && typeof query.cancel === "function";
 }
 
+/** Whether no connection has taken the statement yet (postgres.js sets its backend as it sends it). */
+function waiting(query: PendingQuery): boolean {
+  return query.state === null || query.state === undefined;
+}
+
 /**
  * Bounds how long a statement, a transaction or `reserve()` waits for a connection by `waitMs`
  * (`connect_timeout`). postgres.js's own connect timer is restarted on every attempt, and when a
  * server that is not PostgreSQL (an HTTP port, say) closes the connection during the startup,
  * postgres.js connects again at once, without end: the statement would wait forever. Here a
  * statement still not taken by a ready connection after `waitMs` is cancelled (taken out of the
- * queue, never sent) and rejected with CONNECT_TIMEOUT; a transaction whose callback has not started
+ * queue, never sent, see cancelStatement) and rejected with CONNECT_TIMEOUT; a transaction whose callback has not started
  * is rejected the same way, and its callback, if a connection comes later, throws before running.
  * Statements already on a connection are bounded by `statement_timeout` instead.
  */
 function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
-  const waiting = (query: PendingQuery) => query.state === null || query.state === undefined;
   // One bounded handler per postgres.js handler (the pool's, a reserved connection's), made once and
   // reused: a statement costs a property write here, not a closure of its own.
   const bounded = new WeakMap<PendingQuery["handler"], PendingQuery["handler"]>();
@@ -204,7 +208,7 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
             const timer = setTimeout(() => {
               if (!waiting(pending)) return;
               pending.reject(connectionWaitError());
-              pending.cancel();
+              cancelStatement(pending);
             }, waitMs);
             unref(timer);
             const clear = () => clearTimeout(timer);
@@ -282,6 +286,31 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
       if (property === "file") return file;
       return Reflect.get(target, property, receiver);
     },
+  });
+}
+
+/**
+ * Cancels a statement (postgres.js's `cancel()`), and makes sure one that was never sent never will
+ * be, without losing the connection it may be waiting for. `cancel()` takes a waiting statement out
+ * of the pool's queue; but a statement that asked for a closed connection is that connection's first
+ * one (postgres.js keeps it while it connects), and a cancelled first statement left the connection,
+ * once open, neither running anything nor ready for anything: a pool slot lost for good, and after
+ * `max` of them a client that never recovered, even once the server was back. So a waiting statement
+ * is also emptied (an empty simple query, which the server answers with nothing): a connection that
+ * opens later runs that and serves the pool. A statement already sent is cancelled on the server.
+ */
+export function cancelStatement(query: unknown): void {
+  if (!isPendingQuery(query)) return;
+  const unsent = waiting(query);
+  query.cancel();
+  if (!unsent) return;
+  Object.assign(query, {
+    strings: [""],
+    args: [],
+    options: { simple: true, prepare: false },
+    cursorFn: undefined,
+    onlyDescribe: false,
+    cancelled: null,
   });
 }
 

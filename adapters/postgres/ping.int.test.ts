@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
 import { healthCheck } from "../../src/index.js";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { deadDatabaseProxy } from "../../test/postgres/dead-database-proxy.ts";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
   createPostgresClient,
   PostgresCheckpointStore,
@@ -56,4 +58,24 @@ describe("PostgreSQL ping and healthCheck", () => {
       await down.end({ timeout: 0 });
     }
   });
+
+  // healthCheck aborts a ping at its timeoutMs. An abort while the ping still waited for a connection
+  // (a database down behind a proxy that closes what it accepts) cancelled the connection's first
+  // statement, which left that connection, once open, never ready: on the application's own client
+  // (no connect_timeout bound of ours), every later ping and call waited for ever.
+  test("a ping aborted while the database is down leaves the application's own client working once it is back", async () => {
+    const proxy = await deadDatabaseProxy(await ensurePostgres());
+    const own = postgres(proxy.url, { max: 1, onnotice: () => undefined });
+    const store = new PostgresEventStore({ sql: own, schema });
+    try {
+      const down = await healthCheck({ checks: { events: store }, timeoutMs: 300 });
+      expect(down.checks.events).toMatchObject({ status: "timed-out" });
+      proxy.up = true;
+      const up = await healthCheck({ checks: { events: store }, timeoutMs: 5000 });
+      expect(up.checks.events).toMatchObject({ status: "ok" });
+    } finally {
+      await own.end({ timeout: 0 });
+      await proxy.close();
+    }
+  }, 20_000);
 });

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { ConcurrencyError, isConcurrencyError, ulid } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
+import { type DeadDatabaseOutcome, deadDatabaseScenario } from "../../test/postgres/dead-database-proxy.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
 
@@ -200,6 +202,34 @@ describe("PostgreSQL reliability", () => {
       await store.close(1);
     }
   }, 60_000);
+
+  // A proxy in front of a database that is down accepts each connection and closes it at once. On Bun
+  // (no socket error, only a close) postgres.js reconnects for ever without its connect timer firing;
+  // the client bounds each call by connect_timeout. Each call so bounded used to cost its connection
+  // for good (a cancelled first statement left it open but never ready): with `max` of them the
+  // client failed every later call with CONNECT_TIMEOUT, even once the database was back.
+  const deadDatabaseChecks = (outcome: DeadDatabaseOutcome) => {
+    for (const call of outcome.whileDown) {
+      expect(call).toMatchObject({ outcome: expect.stringMatching(/^ServiceError /), retryable: true });
+      expect(call.ms).toBeLessThan(4_000);
+    }
+    expect(outcome.afterUp).toBe("resolved");
+    expect(outcome.storedWhileDown).toBe(0); // a call that failed is never sent later
+  };
+  test("behind a proxy whose database is down: calls fail retryable within connect_timeout, and the client works once it is back (Bun)", async () => {
+    deadDatabaseChecks(await deadDatabaseScenario(url, schema));
+  }, 60_000);
+  test("the same on Node 20", () => {
+    const run = spawnSync(
+      "node",
+      ["--import", "./bench/lib/node-ts.mjs", "test/postgres/dead-database-proxy.ts", url, schema],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(run.status).toBe(0);
+    const outcome = JSON.parse(run.stdout) as DeadDatabaseOutcome;
+    expect(outcome.runtime).toBe("node");
+    deadDatabaseChecks(outcome);
+  }, 70_000);
 
   test("a statement held past statementTimeoutMs is cancelled: a retryable ServiceError, nothing written", async () => {
     const store = storeNamed("eventflows-timeout", { statementTimeoutMs: 1000 });
