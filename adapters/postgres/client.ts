@@ -109,6 +109,26 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       { path: ["url"], message: "url must be a string" },
     ]);
   }
+  // A statement_timeout in the URL's query or in `connection` is sent over statementTimeoutMs (postgres.js
+  // sends the URL's parameters over `connection`, which wins over ours): held to the same minimum.
+  const given = [
+    ...(connectionUrl === undefined ? [] : urlParameters(connectionUrl, "statement_timeout")),
+    (rest.connection as Record<string, unknown> | undefined)?.statement_timeout,
+  ].filter((value) => value !== undefined);
+  for (const value of given) {
+    const ms = timeoutMs(value);
+    if (ms === undefined || (typesFetched && ms > 0 && ms < MIN_STATEMENT_TIMEOUT_MS)) {
+      throw new ValidationError("Invalid PostgreSQL client options", [
+        {
+          path: ["statement_timeout"],
+          message:
+            ms === undefined
+              ? "statement_timeout (in the URL or connection) must be a number of milliseconds, or a number with a unit (ms, s, min, h, d)"
+              : `statement_timeout (in the URL or connection) must be 0 (none) or at least ${MIN_STATEMENT_TIMEOUT_MS} ms while fetch_types is on`,
+        },
+      ]);
+    }
+  }
   // postgres.js makes a URL's unknown query parameters startup parameters, over `connection`: a URL
   // naming another tenant (`?eventflows.tenant=…`) would have this tenant's pool serve that tenant.
   if (ownTenant !== undefined && connectionUrl !== undefined && urlSetsOtherTenant(connectionUrl, ownTenant)) {
@@ -338,11 +358,32 @@ function refusal(error: unknown, url: string | undefined): string {
 
 /** Whether a URL's query sets the tenant setting to anything but `tenant` (read as postgres.js reads it). */
 function urlSetsOtherTenant(url: string, tenant: string): boolean {
+  return urlParameters(url, TENANT_SETTING).some((value) => value !== tenant);
+}
+
+/** The values a URL's query gives `name`, read as postgres.js reads them (without parsing the rest of the URL). */
+function urlParameters(url: string, name: string): string[] {
   const mark = url.indexOf("?");
-  if (mark === -1) return false;
+  if (mark === -1) return [];
   const end = url.indexOf("#", mark);
-  const query = new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end));
-  return query.getAll(TENANT_SETTING).some((value) => value !== tenant);
+  return new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end)).getAll(name);
+}
+
+const TIMEOUT_UNITS: Readonly<Record<string, number>> = {
+  us: 0.001,
+  ms: 1,
+  s: 1000,
+  min: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** A `statement_timeout` setting in milliseconds as the server reads it (a number is ms), or undefined if it is not one. */
+function timeoutMs(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const match = typeof value === "string" ? /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(value) : null;
+  if (match === null) return undefined;
+  return Number(match[1]) * (TIMEOUT_UNITS[match[2] ?? "ms"] ?? 1);
 }
 
 /** The user and password spelled in a URL, found without parsing it (it may not parse). */
