@@ -320,10 +320,11 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           });
           ahead = next;
           if (batch.read < batchSize && !this.#woken) {
-            // Woken by a commit the batch did not reach: on PostgreSQL a transaction in flight
-            // elsewhere hides it from readers. Read again once readers reach the newest committed
-            // event (short polls), for at most pollIntervalMs, rather than at the next poll.
-            const head = told && !this.#inline ? await this.#store.getHeadPosition() : 0;
+            // Woken by a commit, and the batch found nothing: on PostgreSQL a transaction in flight
+            // elsewhere can hide the commit from readers. Read again once readers reach the newest
+            // committed event (short polls), for at most pollIntervalMs, rather than at the next poll.
+            // (One query more per such wake-up; none when the batch read anything.)
+            const head = told && !this.#inline && batch.read === 0 ? await this.#store.getHeadPosition() : 0;
             if (head > batch.position) {
               await readablePosition(
                 this.#store,
