@@ -320,7 +320,11 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
  * opens later runs that and serves the pool. A statement already sent is cancelled on the server.
  */
 export function cancelStatement(query: unknown): void {
-  if (!isPendingQuery(query)) return;
+  if (!isPendingQuery(query)) {
+    // Not postgres.js's own query (a tenant-scoped client's, which cancels what it runs): its cancel().
+    (query as { cancel?: () => unknown } | null)?.cancel?.();
+    return;
+  }
   const unsent = waiting(query);
   query.cancel();
   if (!unsent) return;

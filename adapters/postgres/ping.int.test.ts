@@ -11,6 +11,7 @@ import {
   PostgresIdempotencyStore,
   PostgresSnapshotStore,
   type PostgresSql,
+  tenantScopedSql,
 } from "./index.js";
 
 let sql: PostgresSql;
@@ -78,4 +79,34 @@ describe("PostgreSQL ping and healthCheck", () => {
       await proxy.close();
     }
   }, 20_000);
+
+  // A tenant-scoped client runs a statement on a reserved connection; cancelling it there before it was
+  // sent left that connection never ready: the aborted ping never settled and the connection was lost.
+  test("a ping aborted on a tenant-scoped client settles with its query cancelled, and the client goes on working", async () => {
+    const scoped = tenantScopedSql(sql, "acme");
+    const store = new PostgresEventStore({ sql: scoped, schema });
+    const unsafe = scoped.unsafe.bind(scoped);
+    let cancelled = 0;
+    const watched = new Proxy(scoped, {
+      get(target, property, receiver) {
+        if (property !== "unsafe") return Reflect.get(target, property, receiver);
+        return (...args: Parameters<typeof unsafe>) => {
+          const query = unsafe(...args);
+          const cancel = query.cancel.bind(query);
+          return Object.assign(query, {
+            cancel: () => {
+              cancelled++;
+              return cancel();
+            },
+          });
+        };
+      },
+    });
+    const controller = new AbortController();
+    const pinging = new PostgresEventStore({ sql: watched, schema }).ping(controller.signal).catch(() => undefined);
+    controller.abort();
+    await pinging;
+    expect(cancelled).toBe(1);
+    expect(await store.ping()).toBeUndefined();
+  });
 });
