@@ -119,7 +119,7 @@ describe("createPostgresClient", () => {
         expect(everything(thrown)).not.toContain("s3cret-pw");
       }),
     );
-    for (const value of ["0", "1000", "1s", "2min", "1h", "30000ms"]) {
+    for (const value of ["0", "1000", "1s", "2min", "1h", "30000ms", "1e3", "1.5s"]) {
       await createPostgresClient(`postgres://app@localhost/db?statement_timeout=${value}`).end({ timeout: 0 });
       await createPostgresClient("postgres://app@localhost/db", {
         connection: { statement_timeout: value } as never,

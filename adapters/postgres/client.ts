@@ -385,7 +385,10 @@ const TIMEOUT_UNITS: Readonly<Record<string, number>> = {
 /** A `statement_timeout` setting in milliseconds as the server reads it (a number is ms), or undefined if it is not one. */
 function timeoutMs(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
-  const match = typeof value === "string" ? /^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(value) : null;
+  const match =
+    typeof value === "string"
+      ? /^\s*(\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(value)
+      : null;
   if (match === null) return undefined;
   return Number(match[1]) * (TIMEOUT_UNITS[match[2] ?? "ms"] ?? 1);
 }
