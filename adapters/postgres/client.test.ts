@@ -93,6 +93,43 @@ describe("createPostgresClient", () => {
     }
   });
 
+  // postgres.js sends a URL's statement_timeout (and one in `connection`) over statementTimeoutMs: a short
+  // one cancelled its type-discovery query, whose rejection escaped unhandled (ending a Node process),
+  // and one the server cannot read failed every call as "A value was refused by the store".
+  test(`a statement_timeout in the URL or in connection is held to statementTimeoutMs's rules (property)`, async () => {
+    const short = fc.oneof(
+      fc.integer({ min: 1, max: MIN_STATEMENT_TIMEOUT_MS - 1 }).map(String),
+      fc.integer({ min: 1, max: MIN_STATEMENT_TIMEOUT_MS - 1 }).map((ms) => `${ms}ms`),
+      fc.integer({ min: 1, max: 999_999 }).map((us) => `${us}us`),
+      fc.constantFrom("0.5s", "0.999 s", "1.5"),
+    );
+    const unreadable = fc.constantFrom("abc", "-1", "5 seconds", "", "1 000");
+    fc.assert(
+      fc.property(fc.oneof(short, unreadable), fc.boolean(), (value, inUrl) => {
+        let thrown: unknown;
+        try {
+          createPostgresClient(
+            `postgres://app:s3cret-pw@localhost/db${inUrl ? `?statement_timeout=${encodeURIComponent(value)}` : ""}`,
+            inUrl ? {} : { connection: { statement_timeout: value } as never },
+          );
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: ["statement_timeout"] }] });
+        expect(everything(thrown)).not.toContain("s3cret-pw");
+      }),
+    );
+    for (const value of ["0", "1000", "1s", "2min", "1h", "30000ms", "1e3", "1.5s"]) {
+      await createPostgresClient(`postgres://app@localhost/db?statement_timeout=${value}`).end({ timeout: 0 });
+      await createPostgresClient("postgres://app@localhost/db", {
+        connection: { statement_timeout: value } as never,
+      }).end({ timeout: 0 });
+    }
+    await createPostgresClient("postgres://app@localhost/db?statement_timeout=1", { fetch_types: false }).end({
+      timeout: 0,
+    });
+  });
+
   test("application_name is accepted at the top level, as documented, and lands in the connection parameters", async () => {
     const client = createPostgresClient("postgres://app@localhost/db", { application_name: "billing-api" });
     const connection = (client.options as unknown as { connection: Record<string, unknown> }).connection;

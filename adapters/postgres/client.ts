@@ -109,6 +109,26 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       { path: ["url"], message: "url must be a string" },
     ]);
   }
+  // A statement_timeout in the URL's query or in `connection` is sent over statementTimeoutMs (postgres.js
+  // sends the URL's parameters over `connection`, which wins over ours): held to the same minimum.
+  const given = [
+    ...(connectionUrl === undefined ? [] : urlParameters(connectionUrl, "statement_timeout")),
+    (rest.connection as Record<string, unknown> | undefined)?.statement_timeout,
+  ].filter((value) => value !== undefined);
+  for (const value of given) {
+    const ms = timeoutMs(value);
+    if (ms === undefined || (typesFetched && ms > 0 && ms < MIN_STATEMENT_TIMEOUT_MS)) {
+      throw new ValidationError("Invalid PostgreSQL client options", [
+        {
+          path: ["statement_timeout"],
+          message:
+            ms === undefined
+              ? "statement_timeout (in the URL or connection) must be a number of milliseconds, or a number with a unit (ms, s, min, h, d)"
+              : `statement_timeout (in the URL or connection) must be 0 (none) or at least ${MIN_STATEMENT_TIMEOUT_MS} ms while fetch_types is on`,
+        },
+      ]);
+    }
+  }
   // postgres.js makes a URL's unknown query parameters startup parameters, over `connection`: a URL
   // naming another tenant (`?eventflows.tenant=…`) would have this tenant's pool serve that tenant.
   if (ownTenant !== undefined && connectionUrl !== undefined && urlSetsOtherTenant(connectionUrl, ownTenant)) {
@@ -176,18 +196,22 @@ function isPendingQuery(value: unknown): value is PendingQuery {
   return value instanceof Promise && typeof query?.handler === "function" && typeof query.cancel === "function";
 }
 
+/** Whether no connection has taken the statement yet (postgres.js sets its backend as it sends it). */
+function waiting(query: PendingQuery): boolean {
+  return query.state === null || query.state === undefined;
+}
+
 /**
  * Bounds how long a statement, a transaction or `reserve()` waits for a connection by `waitMs`
  * (`connect_timeout`). postgres.js's own connect timer is restarted on every attempt, and when a
  * server that is not PostgreSQL (an HTTP port, say) closes the connection during the startup,
  * postgres.js connects again at once, without end: the statement would wait forever. Here a
  * statement still not taken by a ready connection after `waitMs` is cancelled (taken out of the
- * queue, never sent) and rejected with CONNECT_TIMEOUT; a transaction whose callback has not started
+ * queue, never sent, see cancelStatement) and rejected with CONNECT_TIMEOUT; a transaction whose callback has not started
  * is rejected the same way, and its callback, if a connection comes later, throws before running.
  * Statements already on a connection are bounded by `statement_timeout` instead.
  */
 function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
-  const waiting = (query: PendingQuery) => query.state === null || query.state === undefined;
   // One bounded handler per postgres.js handler (the pool's, a reserved connection's), made once and
   // reused: a statement costs a property write here, not a closure of its own.
   const bounded = new WeakMap<PendingQuery["handler"], PendingQuery["handler"]>();
@@ -204,7 +228,7 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
             const timer = setTimeout(() => {
               if (!waiting(pending)) return;
               pending.reject(connectionWaitError());
-              pending.cancel();
+              cancelStatement(pending);
             }, waitMs);
             unref(timer);
             const clear = () => clearTimeout(timer);
@@ -285,6 +309,35 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
   });
 }
 
+/**
+ * Cancels a statement (postgres.js's `cancel()`), and makes sure one that was never sent never will
+ * be, without losing the connection it may be waiting for. `cancel()` takes a waiting statement out
+ * of the pool's queue; but a statement that asked for a closed connection is that connection's first
+ * one (postgres.js keeps it while it connects), and a cancelled first statement left the connection,
+ * once open, neither running anything nor ready for anything: a pool slot lost for good, and after
+ * `max` of them a client that never recovered, even once the server was back. So a waiting statement
+ * is also emptied (an empty simple query, which the server answers with nothing): a connection that
+ * opens later runs that and serves the pool. A statement already sent is cancelled on the server.
+ */
+export function cancelStatement(query: unknown): void {
+  if (!isPendingQuery(query)) {
+    // Not postgres.js's own query (a tenant-scoped client's, which cancels what it runs): its cancel().
+    (query as { cancel?: () => unknown } | null)?.cancel?.();
+    return;
+  }
+  const unsent = waiting(query);
+  query.cancel();
+  if (!unsent) return;
+  Object.assign(query, {
+    strings: [""],
+    args: [],
+    options: { simple: true, prepare: false },
+    cursorFn: undefined,
+    onlyDescribe: false,
+    cancelled: null,
+  });
+}
+
 /** A pending timer must not keep a Node or Bun process alive (Workers' timers are numbers). */
 function unref(timer: unknown): void {
   (timer as { unref?: () => void }).unref?.();
@@ -309,11 +362,35 @@ function refusal(error: unknown, url: string | undefined): string {
 
 /** Whether a URL's query sets the tenant setting to anything but `tenant` (read as postgres.js reads it). */
 function urlSetsOtherTenant(url: string, tenant: string): boolean {
+  return urlParameters(url, TENANT_SETTING).some((value) => value !== tenant);
+}
+
+/** The values a URL's query gives `name`, read as postgres.js reads them (without parsing the rest of the URL). */
+function urlParameters(url: string, name: string): string[] {
   const mark = url.indexOf("?");
-  if (mark === -1) return false;
+  if (mark === -1) return [];
   const end = url.indexOf("#", mark);
-  const query = new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end));
-  return query.getAll(TENANT_SETTING).some((value) => value !== tenant);
+  return new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end)).getAll(name);
+}
+
+const TIMEOUT_UNITS: Readonly<Record<string, number>> = {
+  us: 0.001,
+  ms: 1,
+  s: 1000,
+  min: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** A `statement_timeout` setting in milliseconds as the server reads it (a number is ms), or undefined if it is not one. */
+function timeoutMs(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const match =
+    typeof value === "string"
+      ? /^\s*(\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(us|ms|s|min|h|d)?\s*$/.exec(value)
+      : null;
+  if (match === null) return undefined;
+  return Number(match[1]) * (TIMEOUT_UNITS[match[2] ?? "ms"] ?? 1);
 }
 
 /** The user and password spelled in a URL, found without parsing it (it may not parse). */

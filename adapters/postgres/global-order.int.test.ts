@@ -42,6 +42,53 @@ function openTransaction(
 const mine = (events: EventEnvelope[], ...streams: string[]) => events.filter((e) => streams.includes(e.streamId));
 
 describe("PostgresEventStore global order", () => {
+  // A subscription woken by its own store's append reads at once; when another transaction hides the
+  // event from readers (it holds a transaction id, here outside any store, so its commit wakes
+  // nothing), that read comes back empty. It then slept pollIntervalMs (10 s here) before looking again;
+  // now it watches for the event to become readable, bounded by pollIntervalMs, and hands it over then.
+  test("a woken subscription delivers its store's append once a blocking transaction ends, not at the next poll", async () => {
+    const start = await store.getLastGlobalPosition();
+    const stream = `Woken-${crypto.randomUUID()}`;
+    const seen: number[] = [];
+    const began = performance.now();
+    const subscription = store.subscribeToAll({
+      after: start,
+      pollIntervalMs: 10_000,
+      handler: (event) => {
+        if (event.streamId === stream) seen.push(performance.now() - began);
+      },
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const blocker = sql.begin(async (tx) => {
+      await tx`SELECT pg_current_xact_id()`;
+      holding();
+      await released;
+    });
+    try {
+      await held;
+      // Past the subscription's first (empty) read, which now waits for the next poll or a wake-up.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await store.appendToStream(stream, [{ type: "Appended", data: {} }]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seen).toEqual([]); // hidden while the older transaction is open
+      release();
+      await blocker;
+      await eventually(() => expect(seen).toHaveLength(1), 9_000);
+      expect(seen[0]).toBeLessThan(10_000);
+    } finally {
+      release();
+      await blocker;
+      await subscription.stop();
+    }
+  }, 20_000);
+
   test("an open transaction holds readers back: a lower position committed later is not skipped", async () => {
     const start = await store.getLastGlobalPosition();
     const slow = `Slow-${crypto.randomUUID()}`;

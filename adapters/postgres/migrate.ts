@@ -46,14 +46,20 @@ export async function migrate(sql: PostgresSql, options: MigrateOptions = {}): P
       // "already exists, skipping" NOTICEs on every re-run are noise (postgres.js prints them by default).
       await tx`SET LOCAL client_min_messages = warning`;
       await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`eventflows:${names.schema}:migrations`}, 0))`;
-      await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
-      await tx.unsafe(
-        `CREATE TABLE IF NOT EXISTS ${names.migrations} (
-           version integer PRIMARY KEY,
-           name text NOT NULL,
-           checksum text NOT NULL,
-           applied_at timestamptz NOT NULL DEFAULT now())`,
-      );
+      // Only when missing: CREATE ... IF NOT EXISTS needs the CREATE privilege even when there is
+      // nothing to create, and an application's role (which may read and write, not change the
+      // schema) runs migrate() at start-up to find the schema up to date.
+      const [found] = await tx.unsafe("SELECT to_regclass($1) IS NOT NULL AS present", [names.migrations]);
+      if (found?.present !== true) {
+        await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
+        await tx.unsafe(
+          `CREATE TABLE IF NOT EXISTS ${names.migrations} (
+             version integer PRIMARY KEY,
+             name text NOT NULL,
+             checksum text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now())`,
+        );
+      }
       const recorded = await readApplied(tx, names);
       checkAppliedMigrations(SERVICE, recorded, rendered);
       const current = recorded.length === 0 ? 0 : Math.max(...recorded.map((m) => m.version));

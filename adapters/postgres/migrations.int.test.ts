@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { postgresTestClient, restrictedTestRole, uniqueSchema } from "../../test/services/postgres.ts";
 import {
   appliedMigrations,
   LATEST_SCHEMA_VERSION,
@@ -153,6 +153,41 @@ describe("migrations", () => {
     const applied = results.flatMap((r) => r.applied).sort();
     expect(applied).toEqual(migrations.map((m) => m.version).sort());
     expect(results.every((r) => r.version === LATEST_SCHEMA_VERSION)).toBe(true);
+  });
+
+  // The docs' advice: `await store.migrate()` at start-up, from every instance. An application role that
+  // may read and write but not create (an administrator migrated) failed it even with nothing to do:
+  // CREATE SCHEMA / TABLE IF NOT EXISTS need the privilege whether or not the object exists.
+  test("a role that may not create anything: migrate() on an up-to-date schema does nothing and succeeds; with work to do, a typed refusal", async () => {
+    const schema = fresh("nocreate");
+    await migrate(sql, { schema, to: LATEST_SCHEMA_VERSION - 1 });
+    const role = await restrictedTestRole(sql, "nocreate");
+    await sql.unsafe(
+      `REVOKE CREATE ON DATABASE "${(await sql`SELECT current_database() AS d`)[0]?.d}" FROM ${role.name}`,
+    );
+    await sql.unsafe(`GRANT USAGE ON SCHEMA ${schema} TO ${role.name}`);
+    await sql.unsafe(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role.name}`);
+    const store = new PostgresEventStore({ url: role.url, schema });
+    try {
+      // One migration behind: the role cannot apply it. A typed, non-retryable refusal, nothing applied.
+      const refused = await store.migrate().catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "42501", retryable: false });
+      expect(await schemaVersion(sql, { schema })).toBe(LATEST_SCHEMA_VERSION - 1);
+      // An administrator migrates; the application's start-up migrate() then finds nothing to do.
+      await migrate(sql, { schema });
+      await sql.unsafe(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role.name}`);
+      expect(await store.migrate()).toEqual({ applied: [], version: LATEST_SCHEMA_VERSION });
+      const appended = await store.appendToStream(`NoCreate-${ulid()}`, [{ type: "Appended", data: {} }]);
+      expect(appended.nextExpectedVersion).toBe(1);
+      // A schema that does not exist yet cannot be made by it: the same typed refusal.
+      const elsewhere = new PostgresEventStore({ url: role.url, schema: fresh("nocreate_new") });
+      expect(await elsewhere.migrate().catch((error: unknown) => error)).toMatchObject({ serviceCode: "42501" });
+      await elsewhere.close();
+    } finally {
+      await store.close();
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await role.drop();
+    }
   });
 
   test("a recorded migration whose SQL changed stops the run, and nothing is applied", async () => {

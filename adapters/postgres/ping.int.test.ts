@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
 import { healthCheck } from "../../src/index.js";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { deadDatabaseProxy } from "../../test/postgres/dead-database-proxy.ts";
+import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
   createPostgresClient,
   PostgresCheckpointStore,
@@ -9,6 +11,7 @@ import {
   PostgresIdempotencyStore,
   PostgresSnapshotStore,
   type PostgresSql,
+  tenantScopedSql,
 } from "./index.js";
 
 let sql: PostgresSql;
@@ -55,5 +58,55 @@ describe("PostgreSQL ping and healthCheck", () => {
     } finally {
       await down.end({ timeout: 0 });
     }
+  });
+
+  // healthCheck aborts a ping at its timeoutMs. An abort while the ping still waited for a connection
+  // (a database down behind a proxy that closes what it accepts) cancelled the connection's first
+  // statement, which left that connection, once open, never ready: on the application's own client
+  // (no connect_timeout bound of ours), every later ping and call waited for ever.
+  test("a ping aborted while the database is down leaves the application's own client working once it is back", async () => {
+    const proxy = await deadDatabaseProxy(await ensurePostgres());
+    const own = postgres(proxy.url, { max: 1, onnotice: () => undefined });
+    const store = new PostgresEventStore({ sql: own, schema });
+    try {
+      const down = await healthCheck({ checks: { events: store }, timeoutMs: 300 });
+      expect(down.checks.events).toMatchObject({ status: "timed-out" });
+      proxy.up = true;
+      const up = await healthCheck({ checks: { events: store }, timeoutMs: 5000 });
+      expect(up.checks.events).toMatchObject({ status: "ok" });
+    } finally {
+      await own.end({ timeout: 0 });
+      await proxy.close();
+    }
+  }, 20_000);
+
+  // A tenant-scoped client runs a statement on a reserved connection; cancelling it there before it was
+  // sent left that connection never ready: the aborted ping never settled and the connection was lost.
+  test("a ping aborted on a tenant-scoped client settles with its query cancelled, and the client goes on working", async () => {
+    const scoped = tenantScopedSql(sql, "acme");
+    const store = new PostgresEventStore({ sql: scoped, schema });
+    const unsafe = scoped.unsafe.bind(scoped);
+    let cancelled = 0;
+    const watched = new Proxy(scoped, {
+      get(target, property, receiver) {
+        if (property !== "unsafe") return Reflect.get(target, property, receiver);
+        return (...args: Parameters<typeof unsafe>) => {
+          const query = unsafe(...args);
+          const cancel = query.cancel.bind(query);
+          return Object.assign(query, {
+            cancel: () => {
+              cancelled++;
+              return cancel();
+            },
+          });
+        };
+      },
+    });
+    const controller = new AbortController();
+    const pinging = new PostgresEventStore({ sql: watched, schema }).ping(controller.signal).catch(() => undefined);
+    controller.abort();
+    await pinging;
+    expect(cancelled).toBe(1);
+    expect(await store.ping()).toBeUndefined();
   });
 });

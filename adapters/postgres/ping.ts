@@ -1,14 +1,15 @@
-import type { PostgresQueryable } from "./client.js";
+import { cancelStatement, type PostgresQueryable } from "./client.js";
 import { guard } from "./errors.js";
 
 /**
  * The stores' `ping()`: one `select 1`, the cheapest round trip that proves a connection answers.
- * An abort (a health check's timeout) cancels the query, so a hung server does not hold a connection.
+ * An abort (a health check's timeout) cancels the query, so a hung server does not hold a connection,
+ * and one still waiting for a connection is never sent (see cancelStatement).
  */
 export function pingPostgres(sql: PostgresQueryable, signal?: AbortSignal): Promise<void> {
   return guard("ping", async () => {
     const query = sql.unsafe("select 1");
-    const cancel = () => void query.cancel();
+    const cancel = () => cancelStatement(query);
     signal?.addEventListener("abort", cancel, { once: true });
     try {
       await query;

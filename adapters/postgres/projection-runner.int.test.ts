@@ -210,6 +210,55 @@ describe("PostgresEventStore.projectionRunner", () => {
     }
   }, 20_000);
 
+  // As for subscribeToAll: a runner woken by its store's append read at once, found nothing (another
+  // transaction held readers back; it holds a transaction id outside any store, so its commit wakes
+  // nothing), and slept pollIntervalMs (10 s here) before looking again.
+  test("a woken runner takes its store's append in once a blocking transaction ends, not at the next poll", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const stream = `Woken-${ulid()}`;
+    const began = performance.now();
+    let handledAt: number | undefined;
+    const runner = postgresProjectionRunner(
+      store,
+      projection({
+        name: `woken-${ulid()}`.toLowerCase(),
+        handle: async (event) => {
+          if (event.streamId === stream) handledAt = performance.now() - began;
+        },
+      }),
+      { pollIntervalMs: 10_000 },
+    );
+    runner.start();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const blocker = sql.begin(async (tx) => {
+      await tx`SELECT pg_current_xact_id()`;
+      holding();
+      await released;
+    });
+    try {
+      await held;
+      await new Promise((resolve) => setTimeout(resolve, 300)); // its first batch is read: it waits
+      await store.appendToStream(stream, [{ type: "Appended", data: {} }]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(handledAt).toBeUndefined(); // hidden while the older transaction is open
+      release();
+      await blocker;
+      await eventually(() => expect(handledAt).toBeDefined(), 9_000);
+      expect(handledAt).toBeLessThan(10_000);
+    } finally {
+      release();
+      await blocker;
+      await runner.stop();
+    }
+  }, 20_000);
+
   test("postgresSqlOf refuses a writer that is not a PostgreSQL transaction", () => {
     const models = new PostgresReadModelStore({ sql, schema });
     expect(() => postgresSqlOf(models)).toThrow("Not a PostgreSQL read-model transaction");

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { connect, createServer } from "node:net";
 import { ConcurrencyError, isConcurrencyError, ulid } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
+import { type DeadDatabaseOutcome, deadDatabaseScenario } from "../../test/postgres/dead-database-proxy.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
 
@@ -200,6 +203,84 @@ describe("PostgreSQL reliability", () => {
       await store.close(1);
     }
   }, 60_000);
+
+  // A proxy in front of a database that is down accepts each connection and closes it at once. On Bun
+  // (no socket error, only a close) postgres.js reconnects for ever without its connect timer firing;
+  // the client bounds each call by connect_timeout. Each call so bounded used to cost its connection
+  // for good (a cancelled first statement left it open but never ready): with `max` of them the
+  // client failed every later call with CONNECT_TIMEOUT, even once the database was back.
+  const deadDatabaseChecks = (outcome: DeadDatabaseOutcome) => {
+    for (const call of outcome.whileDown) {
+      expect(call).toMatchObject({ outcome: expect.stringMatching(/^ServiceError /), retryable: true });
+      expect(call.ms).toBeLessThan(4_000);
+    }
+    expect(outcome.afterUp).toBe("resolved");
+    expect(outcome.storedWhileDown).toBe(0); // a call that failed is never sent later
+  };
+  test("behind a proxy whose database is down: calls fail retryable within connect_timeout, and the client works once it is back (Bun)", async () => {
+    deadDatabaseChecks(await deadDatabaseScenario(url, schema));
+  }, 60_000);
+  test("the same on Node 20", () => {
+    const run = spawnSync(
+      "node",
+      ["--import", "./bench/lib/node-ts.mjs", "test/postgres/dead-database-proxy.ts", url, schema],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(run.status).toBe(0);
+    const outcome = JSON.parse(run.stdout) as DeadDatabaseOutcome;
+    expect(outcome.runtime).toBe("node");
+    deadDatabaseChecks(outcome);
+  }, 70_000);
+
+  // The connection breaks after the server committed an append and before its answer arrives (a proxy
+  // that drops both sides on seeing the answer). Alone, the append runs again on another connection,
+  // finds its batch by the event ids and reports it stored, once; inside withTransaction nothing is
+  // repeated, and the error says that whether it was written is unknown (it was).
+  test("the answer to a committed append is lost: stored once and reported stored; in a transaction, a retryable error that says it may be written", async () => {
+    const target = new URL(url);
+    let dropOn: string | undefined;
+    const server = createServer((client) => {
+      client.on("error", () => undefined);
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      upstream.on("error", () => client.destroy());
+      upstream.on("close", () => client.destroy());
+      client.pipe(upstream);
+      upstream.on("data", (chunk: Buffer) => {
+        if (dropOn !== undefined && chunk.includes(dropOn)) {
+          dropOn = undefined;
+          upstream.destroy();
+          client.destroy();
+        } else client.write(chunk);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const behind = new URL(url);
+    behind.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+    const store = new PostgresEventStore({ url: behind.toString(), schema, client: { max: 2 } });
+    const direct = new PostgresEventStore({ sql, schema });
+    try {
+      await store.getLastGlobalPosition(); // an open connection
+      const alone = `AnswerLost-${ulid()}`;
+      dropOn = "INSERT 0 1";
+      const appended = await store.appendToStream(alone, [{ type: "Committed", data: {} }]);
+      expect(dropOn).toBeUndefined(); // the answer was dropped
+      expect(appended.nextExpectedVersion).toBe(1);
+      expect((await collect(direct.readStream(alone))).length).toBe(1);
+
+      const inTransaction = `AnswerLost-${ulid()}`;
+      dropOn = "COMMIT";
+      const error = await store
+        .withTransaction((tx) => tx.appendToStream(inTransaction, [{ type: "Committed", data: {} }]))
+        .catch((e: unknown) => e);
+      expect(dropOn).toBeUndefined();
+      expect(error).toMatchObject({ code: "SERVICE_ERROR", retryable: true });
+      expect((error as Error).message).toContain("nothing is known to be written unless the retry says so");
+      expect((await collect(direct.readStream(inTransaction))).length).toBe(1);
+    } finally {
+      await store.close(0);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 30_000);
 
   test("a statement held past statementTimeoutMs is cancelled: a retryable ServiceError, nothing written", async () => {
     const store = storeNamed("eventflows-timeout", { statementTimeoutMs: 1000 });

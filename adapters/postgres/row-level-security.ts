@@ -1,5 +1,5 @@
 import { type TenantId, tenantId, ValidationError } from "../../src/index.js";
-import { type PostgresSql, type PostgresTransactionSql, TENANT } from "./client.js";
+import { cancelStatement, type PostgresSql, type PostgresTransactionSql, TENANT } from "./client.js";
 import { guard } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
@@ -161,7 +161,7 @@ class TenantQuery implements PromiseLike<Rows> {
 
   cancel(): void {
     this.#cancelled = true;
-    this.#inner?.cancel();
+    if (this.#inner !== undefined) cancelStatement(this.#inner);
   }
 
   // biome-ignore lint/suspicious/noThenProperty: postgres.js queries are thenables, and the stores await this one the same way
@@ -195,7 +195,7 @@ class TenantQuery implements PromiseLike<Rows> {
       const result = this.#values ? query.values() : query;
       this.#inner = query;
       const commit = reserved.unsafe("COMMIT");
-      if (this.#cancelled) query.cancel();
+      if (this.#cancelled) cancelStatement(query);
       const settled = await Promise.allSettled([begin, set, result, commit]);
       for (const outcome of settled) if (outcome.status === "rejected") throw outcome.reason;
       return (settled[2] as PromiseFulfilledResult<Rows>).value;

@@ -142,7 +142,8 @@ export abstract class EventStore {
   abstract readonly capabilities: EventStoreCapabilities;
   readonly #bus: EventPublisher | undefined;
   readonly #onPublishError: PublishErrorHook;
-  readonly #waiters = new Set<() => void>();
+  /** Woken after each commit with the highest global position it stored (undefined without a global order). */
+  readonly #waiters = new Set<(committed: number | undefined) => void>();
   readonly #commitSteps = new Set<(events: readonly EventEnvelope[]) => Promise<void>>();
   /** The nesting limit of event data and metadata, as configured: adapters that check data themselves use it. */
   protected readonly maxJsonDepth: number;
@@ -318,9 +319,14 @@ export abstract class EventStore {
     countAppended(events);
     // A listener or step that throws (even synchronously) is logged: the events are committed, so the
     // append stands, and the listeners, steps and publishing after it still run.
+    let committed: number | undefined;
+    for (const event of events) {
+      const position = event.globalPosition;
+      if (position !== undefined && (committed === undefined || position > committed)) committed = position;
+    }
     for (const wake of this.#waiters) {
       try {
-        wake();
+        wake(committed);
       } catch (error) {
         callHook("watchAppends listener", reportListenerFailure, error);
       }
@@ -572,12 +578,13 @@ export abstract class EventStore {
     const check = options == null ? undefined : readCheckOf(options);
     const source = {
       capabilities: this.capabilities,
+      getLastGlobalPosition: () => this.getLastGlobalPosition(),
       readAll: (read: ReadAllOptions) =>
         this.#decrypting(
           this.readFeed({ ...read, raw: true, ...(check === undefined ? {} : { [READ_CHECK]: check }) }),
         ),
     };
-    const register = (wake: () => void) => {
+    const register = (wake: (committed: number | undefined) => void) => {
       this.#waiters.add(wake);
       return () => this.#waiters.delete(wake);
     };
@@ -591,8 +598,9 @@ export abstract class EventStore {
    * their next poll. Appends made by other processes are not seen here.
    */
   watchAppends(listener: () => void): () => void {
-    this.#waiters.add(listener);
-    return () => this.#waiters.delete(listener);
+    const waiter = () => listener();
+    this.#waiters.add(waiter);
+    return () => this.#waiters.delete(waiter);
   }
 
   /**

@@ -1,8 +1,11 @@
 import { describe, expect, spyOn, test } from "bun:test";
 import fc from "fast-check";
 import { isValidationError } from "../errors.js";
+import type { EventEnvelope } from "../events/envelope.js";
 import { retryOnConcurrency } from "../messaging/middleware.js";
+import { eventually } from "../testing/index.js";
 import { InMemoryEventStore } from "./in-memory-event-store.js";
+import type { ReadAllOptions } from "./types.js";
 
 // Not a number of milliseconds setTimeout honours: negative, non-finite, past 2^31-1 (fires at once), not a number.
 const badDelay = fc.oneof(
@@ -114,6 +117,80 @@ describe("subscribeToAll's signal and onError", () => {
       expect(line).toMatchObject({ msg: "the onError hook itself threw", hook: "onError" });
     } finally {
       consoleError.mockRestore();
+    }
+  });
+});
+
+/** An in-memory store whose feed readers stop at `bound`, as PostgreSQL's stop below transactions in flight. */
+class BoundedFeedStore extends InMemoryEventStore {
+  bound = 0;
+  reads = 0;
+  positionChecks = 0;
+  /** Events at these positions are left out of reads even below the bound (a stream deleted meanwhile, say). */
+  readonly skipped = new Set<number>();
+  protected override async *readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope> {
+    this.reads++;
+    for await (const event of super.readAllEvents(options)) {
+      const position = event.globalPosition ?? 0;
+      if (position > this.bound) return;
+      if (!this.skipped.has(position)) yield event;
+    }
+  }
+  override async getLastGlobalPosition(): Promise<number> {
+    this.positionChecks++;
+    return Math.min(this.bound, await super.getLastGlobalPosition());
+  }
+}
+
+describe("a subscription woken for an event its read does not reach yet", () => {
+  test("it is handed over once readers reach it, well before pollIntervalMs (10 s)", async () => {
+    const store = new BoundedFeedStore();
+    const seen: string[] = [];
+    const subscription = store.subscribeToAll({
+      handler: (event) => void seen.push(event.type),
+      pollIntervalMs: 10_000,
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // its first read is done: it waits
+      await store.appendToStream("s-1", [{ type: "Hidden", data: {} }]); // wakes it; the read finds nothing
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(seen).toEqual([]);
+      store.bound = 1; // the transaction in flight ended
+      await eventually(() => expect(seen).toEqual(["Hidden"]), 2_000);
+    } finally {
+      await subscription.stop();
+    }
+  });
+
+  test("an event told of that the reads skip is not waited for again: no busy loop of reads", async () => {
+    const store = new BoundedFeedStore();
+    store.bound = 10;
+    store.skipped.add(1);
+    const subscription = store.subscribeToAll({ handler: () => undefined, pollIntervalMs: 10_000 });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = store.reads;
+      await store.appendToStream("s-1", [{ type: "Skipped", data: {} }]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(store.reads - before).toBeLessThanOrEqual(3);
+      expect(store.positionChecks).toBeLessThanOrEqual(3);
+    } finally {
+      await subscription.stop();
+    }
+  });
+
+  test("a wait that outlasts pollIntervalMs goes back to polling at pollIntervalMs", async () => {
+    const store = new BoundedFeedStore();
+    const subscription = store.subscribeToAll({ handler: () => undefined, pollIntervalMs: 100 });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await store.appendToStream("s-1", [{ type: "Hidden", data: {} }]);
+      await new Promise((resolve) => setTimeout(resolve, 150)); // the bounded wait is over
+      const checks = store.positionChecks;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(store.positionChecks - checks).toBe(0); // polling reads again; it does not watch the bound
+    } finally {
+      await subscription.stop();
     }
   });
 });

@@ -12,6 +12,7 @@ import { eventFields, getLogger } from "../logging/library-logger.js";
 import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed, recordSubscriptionLag } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
+import { readablePosition } from "./readable.js";
 import type { ReadAllOptions } from "./types.js";
 
 export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> {
@@ -57,6 +58,8 @@ export interface StoreSubscription {
 interface FeedSource {
   readonly capabilities: { readonly globalOrder: boolean };
   readAll(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined>;
+  /** The newest position the feed's readers reach now (see `readablePosition`). */
+  getLastGlobalPosition?(): Promise<number>;
 }
 
 /** What the store makes of one stored event before handlers see it (upcasting): one or several events. */
@@ -82,7 +85,7 @@ export function logSubscriptionError(
 export function startSubscription(
   source: FeedSource,
   options: SubscribeToAllOptions,
-  register: (wake: () => void) => () => void,
+  register: (wake: (committed?: number) => void) => () => void,
   expand?: ExpandEvent,
 ): StoreSubscription {
   if (!source.capabilities.globalOrder) {
@@ -122,9 +125,13 @@ export function startSubscription(
   // A signal that has fired already: the subscription starts stopped, and reads nothing.
   let stopped = signal?.aborted === true;
   let dirty = false;
+  // The highest position a wake-up told of since the last read began: an event committed through the
+  // store, which a read may not reach yet (PostgreSQL's readers stop below transactions in flight).
+  let committed = 0;
   let wakeNow: (() => void) | undefined;
-  const wake = () => {
+  const wake = (position?: number) => {
     dirty = true;
+    if (position !== undefined && position > committed) committed = position;
     wakeNow?.();
   };
   const unregister = stopped ? () => false : register(wake);
@@ -183,9 +190,28 @@ export function startSubscription(
         failed = true;
       }
       recordSubscriptionLag(name, last, !failed && handled < batchSize);
+      if (committed <= position) committed = 0; // reached (or none told of)
       if (failed) {
         dirty = false;
         await pause(retryDelayMs);
+      } else if (handled < batchSize && committed > 0 && source.getLastGlobalPosition !== undefined) {
+        // Woken for an event the read did not reach: a transaction in flight elsewhere hides it. Read
+        // again as soon as it is readable (short polls of the readers' bound) rather than at the next
+        // poll; for at most pollIntervalMs, as the poll would wait, and a wake-up or stop() ends the
+        // wait sooner. Past that, back to polling: a transaction left open may hide it for long.
+        try {
+          await readablePosition(
+            source as Required<FeedSource>,
+            committed,
+            Date.now() + pollIntervalMs,
+            () => stopped || dirty,
+          );
+        } catch {
+          await pause(pollIntervalMs); // the next read reports the failure
+        }
+        // Told once: the next read goes as far as readers reach (an event it then skips, of a stream
+        // deleted meanwhile, say, is not waited for again). A wake-up during the wait tells anew.
+        if (!dirty) committed = 0;
       } else if (handled < batchSize) await pause(pollIntervalMs);
     }
   })();

@@ -119,6 +119,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   #loop: Promise<void> | undefined;
   #stopped = true;
   #wake: (() => void) | undefined;
+  /** Set by a commit through the store (watchAppends) since the loop's last batch began. */
+  #woken = false;
   /** Batches run one at a time: the background loop and the inline step share this chain. */
   #serial: Promise<unknown> = Promise.resolve();
   /** Settles once the started loop has first tried for the lease: the inline step waits for it. */
@@ -182,7 +184,10 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     this.#firstTry = new Promise((resolve) => {
       this.#triedFirst = resolve;
     });
-    const unwatch = this.#store.watchAppends(() => this.#wake?.());
+    const unwatch = this.#store.watchAppends(() => {
+      this.#woken = true;
+      this.#wake?.();
+    });
     const unstep = this.#inline
       ? this.#store.afterEachCommit((committed) => this.#inlineStep(committed))
       : () => undefined;
@@ -308,11 +313,27 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
             continue;
           }
           let next: ReadAhead | undefined;
+          const told = this.#woken;
+          this.#woken = false;
           const batch = await this.#serialBatch(false, ahead, (n) => {
             next = n;
           });
           ahead = next;
-          if (batch.read < batchSize) await this.#pause(pollIntervalMs);
+          if (batch.read < batchSize && !this.#woken) {
+            // Woken by a commit, and the batch found nothing: on PostgreSQL a transaction in flight
+            // elsewhere can hide the commit from readers. Read again once readers reach the newest
+            // committed event (short polls), for at most pollIntervalMs, rather than at the next poll.
+            // (One query more per such wake-up; none when the batch read anything.)
+            const head = told && !this.#inline && batch.read === 0 ? await this.#store.getHeadPosition() : 0;
+            if (head > batch.position) {
+              await readablePosition(
+                this.#store,
+                head,
+                Date.now() + pollIntervalMs,
+                () => this.#stopped || this.#woken,
+              );
+            } else await this.#pause(pollIntervalMs);
+          }
         } catch (error) {
           ahead = undefined;
           leasedAt = Number.NEGATIVE_INFINITY;

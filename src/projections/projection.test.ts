@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { isValidationError, ServiceError, type ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { eventually } from "../testing/index.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
 import { MAX_PROJECTION_NAME_LENGTH, type Projection, projection } from "./projection.js";
 import { ProjectionRunner } from "./projection-runner.js";
@@ -297,3 +298,36 @@ async function expectFailureAt<S>(
   expect(errors).toEqual([]);
   expect(failures).toHaveLength(1);
 }
+
+describe("ProjectionRunner wake-ups", () => {
+  // The loop's wake-up was armed only while it paused: an append made while it handled a batch woke
+  // nothing, and its event waited for the next poll (10 s here).
+  test("an append made while the runner handles a batch is taken in at once, not at the next poll", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("s-1", [{ type: "First", data: {} }]);
+    const handled: string[] = [];
+    let appendDuring: Promise<unknown> | undefined;
+    const runner = new ProjectionRunner({
+      eventStore: store,
+      readModels: new InMemoryReadModelStore(),
+      pollIntervalMs: 10_000,
+      projection: projection({
+        name: "wake-during-batch",
+        handle: async (event) => {
+          if (event.type === "First") {
+            appendDuring = store.appendToStream("s-1", [{ type: "Second", data: {} }]);
+            await appendDuring;
+          }
+          handled.push(event.type);
+        },
+      }),
+    });
+    runner.start();
+    try {
+      await eventually(() => expect(handled).toEqual(["First", "Second"]), 2_000);
+    } finally {
+      await appendDuring;
+      await runner.stop();
+    }
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * A proxy in front of a database that is down, then back: a TCP listener that accepts each connection
+ * and closes it at once (what a pooler or a load balancer does while the database behind it is
+ * unreachable), then forwards to the real server. Run by `reliability.int.test.ts` on Bun in-process,
+ * and on Node as `node --import ./bench/lib/node-ts.mjs test/postgres/dead-database-proxy.ts <url> <schema>`,
+ * which prints the outcome as one JSON line.
+ */
+import { connect, createServer, type Socket } from "node:net";
+import { PostgresEventStore } from "../../adapters/postgres/index.ts";
+import { isServiceError, ulid } from "../../src/index.ts";
+
+export interface DeadDatabaseOutcome {
+  readonly runtime: string;
+  /** What each call made while the database was down ended with, and after how long (ms). */
+  readonly whileDown: readonly { readonly outcome: string; readonly retryable?: boolean; readonly ms: number }[];
+  /** What the first append after the database came back ended with. */
+  readonly afterUp: string;
+  /** The events of the stream the calls made while down appended to, read once the database was back. */
+  readonly storedWhileDown: number;
+}
+
+/**
+ * A proxy to a PostgreSQL URL's server, forwarding once `up` is set; until then every connection is
+ * closed as accepted. `url` is the same URL through the proxy.
+ */
+export async function deadDatabaseProxy(url: string) {
+  const target = new URL(url);
+  const sockets = new Set<Socket>();
+  const proxy = { up: false, url: "", close: (): Promise<void> => Promise.resolve() };
+  const server = createServer((socket) => {
+    socket.on("error", () => undefined);
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    if (!proxy.up) {
+      socket.end();
+      return;
+    }
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    sockets.add(upstream);
+    upstream.on("error", () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const behind = new URL(url);
+  behind.host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  proxy.url = behind.toString();
+  proxy.close = () => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return proxy;
+}
+
+/** A store behind the proxy (one connection, `connect_timeout` 1 s): two appends and a read while down, one append once up. */
+export async function deadDatabaseScenario(url: string, schema: string): Promise<DeadDatabaseOutcome> {
+  const proxy = await deadDatabaseProxy(url);
+  const store = new PostgresEventStore({ url: proxy.url, schema, client: { max: 1, connect_timeout: 1 } });
+  const stream = `DeadProxy-${ulid()}`;
+  const settle = async (run: () => Promise<unknown>, limitMs: number) => {
+    const started = performance.now();
+    const outcome = await Promise.race([
+      run().then(
+        () => ({ outcome: "resolved" }),
+        (error: unknown) =>
+          isServiceError(error)
+            ? { outcome: `ServiceError ${error.serviceCode}`, retryable: error.retryable }
+            : { outcome: `other: ${String(error)}` },
+      ),
+      new Promise<{ outcome: string }>((resolve) =>
+        setTimeout(() => resolve({ outcome: `pending after ${limitMs} ms` }), limitMs).unref(),
+      ),
+    ]);
+    return { ...outcome, ms: Math.round(performance.now() - started) };
+  };
+  try {
+    const whileDown = [
+      await settle(() => store.appendToStream(stream, [{ type: "WhileDown", data: { n: 1 } }]), 6_000),
+      await settle(async () => {
+        for await (const _ of store.readStream(stream)) break;
+      }, 6_000),
+      await settle(() => store.appendToStream(stream, [{ type: "WhileDown", data: { n: 2 } }]), 6_000),
+    ];
+    proxy.up = true;
+    const afterUp = await settle(() => store.appendToStream(`${stream}-up`, [{ type: "Up", data: {} }]), 6_000);
+    let storedWhileDown = -1;
+    if (afterUp.outcome === "resolved") {
+      storedWhileDown = 0;
+      for await (const _ of store.readStream(stream)) storedWhileDown++;
+    }
+    return {
+      runtime: typeof Bun === "undefined" ? "node" : "bun",
+      whileDown,
+      afterUp: afterUp.outcome,
+      storedWhileDown,
+    };
+  } finally {
+    await store.close(0);
+    await proxy.close();
+  }
+}
+
+if (typeof Bun === "undefined" && process.argv[1]?.endsWith("dead-database-proxy.ts")) {
+  const [url, schema] = process.argv.slice(2);
+  if (url === undefined || schema === undefined) throw new Error("usage: dead-database-proxy.ts <url> <schema>");
+  console.log(JSON.stringify(await deadDatabaseScenario(url, schema)));
+  process.exit(0);
+}
