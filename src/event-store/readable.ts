@@ -1,4 +1,7 @@
-import type { EventStore } from "./event-store.js";
+/** What the poll needs of a store (structural: the store module imports this one through its subscriptions). */
+interface FeedBound {
+  getLastGlobalPosition(): Promise<number>;
+}
 
 /**
  * Polls the store's `getLastGlobalPosition()` (short pauses growing from 2 to 50 ms) until its feed
@@ -8,7 +11,7 @@ import type { EventStore } from "./event-store.js";
  * server (anyone's), so an event that committed can stay unread while an older transaction is open.
  */
 export async function readablePosition(
-  store: Pick<EventStore, "getLastGlobalPosition">,
+  store: FeedBound,
   target: number,
   deadline: number,
   cancelled: () => boolean = () => false,
