@@ -1,6 +1,7 @@
 import {
   checkExpectedVersion,
   type EventEnvelope,
+  type EventMetadata,
   lifecycleEvent,
   type PendingEvent,
   planStreamChange,
@@ -76,6 +77,8 @@ interface PendingOp {
   readonly removed: number;
   readonly before?: number;
   readonly from?: number;
+  /** The lifecycle event's metadata, as the call gave it (checked). */
+  readonly metadata?: EventMetadata;
 }
 
 /** What the deletions need from the store: its appends and reads, past the checks on `$` streams. */
@@ -199,6 +202,7 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
         removed,
         from: first.cut,
         ...(change.before === undefined ? {} : { before: change.before }),
+        ...(change.metadata === undefined ? {} : { metadata: change.metadata }),
       };
       try {
         await this.#client.send("TransactWriteItems", { TransactItems: this.#mark(streamId, action, op) });
@@ -353,6 +357,7 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
       eventId: op.eventId,
       timestamp: op.timestamp,
       ...(op.before === undefined ? {} : { before: op.before }),
+      ...(op.metadata === undefined ? {} : { metadata: op.metadata }),
     };
     const event =
       (await this.#recorded(op.eventId)) ??

@@ -284,6 +284,33 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
   });
 
   add(
+    "each lifecycle event carries the metadata its call gave (who asked, why), as returned and as read from $streams",
+    async (store) => {
+      const id = stream();
+      await store.appendToStream(id, events(3));
+      const changes = [
+        await store.truncateStream(id, { before: 2, metadata: { reason: "retention", by: "ops" } }),
+        await store.deleteStream(id, { metadata: { reason: "gdpr", tenantId: "acme" } }),
+        await store.restoreStream(id, { metadata: { reason: "appeal" } }),
+        await store.deleteStream(id, { mode: "hard", metadata: { reason: "erase", requestId: "r-1" } }),
+      ];
+      const given = [
+        { reason: "retention", by: "ops" },
+        { reason: "gdpr", tenantId: "acme" },
+        { reason: "appeal" },
+        { reason: "erase", requestId: "r-1" },
+      ];
+      const recorded = (await collect(store.readStream(STREAM_LIFECYCLE_STREAM))).filter(
+        (e) => isStreamLifecycleEvent(e) && e.data.streamId === id,
+      );
+      for (const [i, metadata] of given.entries()) {
+        assertEqual(changes[i]?.event?.metadata, metadata, `the metadata of change ${i + 1} as returned`);
+        assertEqual(recorded[i]?.metadata, metadata, `the metadata of change ${i + 1} as read from $streams`);
+      }
+    },
+  );
+
+  add(
     "followers pass through hidden and removed events: a paged read and a subscription never stall",
     async (store) => {
       const hidden = stream();
