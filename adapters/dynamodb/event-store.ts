@@ -486,6 +486,10 @@ export class DynamoDbEventStore extends EventStore {
     return (this.#deletions as DynamoDbStreamChanges).hidden();
   }
 
+  protected override deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    return this.#deletions?.deletionEvent?.(streamId) ?? super.deletionEvent(streamId);
+  }
+
   /** The head of a stream that takes appends. @throws {StreamDeletedError} */
   async #liveHead(streamId: string, send: SendOptions = {}): Promise<Head> {
     const head = await this.#head(streamId, send);

@@ -99,6 +99,8 @@ export const D = {
   version: "dv",
   cut: "cut",
   op: "op",
+  /** On a deleted stream's first item: the `$streams` version of the `$stream-deleted` event that deleted it. */
+  event: "delev",
   streams: "streams",
 } as const;
 

@@ -62,6 +62,10 @@ export class StoreView extends EventStore {
     return result.event === undefined ? base : { ...base, event: result.event };
   }
 
+  protected override deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    return this.#backing.streamDeletionEvent(streamId);
+  }
+
   protected streamVersion(streamId: string): Promise<number> {
     return this.#backing.getStreamVersion(streamId);
   }

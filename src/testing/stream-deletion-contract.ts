@@ -284,10 +284,11 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
   });
 
   add(
-    "each lifecycle event carries the metadata its call gave (who asked, why), as returned and as read from $streams",
+    "each lifecycle event carries the metadata its call gave (who asked, why), as returned and as read from $streams; streamDeletionEvent names a deleted stream's",
     async (store) => {
       const id = stream();
       await store.appendToStream(id, events(3));
+      assertEqual(await store.streamDeletionEvent(id), undefined, "a live stream has no deletion event");
       const changes = [
         await store.truncateStream(id, { before: 2, metadata: { reason: "retention", by: "ops" } }),
         await store.deleteStream(id, { metadata: { reason: "gdpr", tenantId: "acme" } }),
@@ -307,6 +308,10 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
         assertEqual(changes[i]?.event?.metadata, metadata, `the metadata of change ${i + 1} as returned`);
         assertEqual(recorded[i]?.metadata, metadata, `the metadata of change ${i + 1} as read from $streams`);
       }
+      const deletion = await store.streamDeletionEvent(id);
+      assertEqual(deletion?.id, changes[3]?.event?.id, "the deletion event of the hard-deleted stream");
+      assertEqual(deletion?.metadata, given[3], "its metadata");
+      assertEqual(await store.streamDeletionEvent(stream()), undefined, "a stream that never was has none");
     },
   );
 
