@@ -1,4 +1,4 @@
-import { ServiceError } from "../../src/index.js";
+import { ServiceError, ValidationError } from "../../src/index.js";
 
 /** Why one action of a DynamoDB transaction was cancelled (`CancellationReasons[i]`). */
 export interface CancellationReason {
@@ -140,6 +140,13 @@ export interface AwsFailure {
  * or `Message`. AWS messages are kept short; payloads never appear.
  */
 export function failureFromResponse(status: number, headers: Headers, bodyText: string): AwsFailure {
+  const issues = [];
+  if (typeof status !== "number" || !Number.isSafeInteger(status))
+    issues.push({ path: ["status"], message: "must be an HTTP status" });
+  if (typeof (headers as { get?: unknown } | null)?.get !== "function")
+    issues.push({ path: ["headers"], message: "must be Headers" });
+  if (typeof bodyText !== "string") issues.push({ path: ["bodyText"], message: "must be a string" });
+  if (issues.length > 0) throw new ValidationError("Invalid AWS response", issues);
   let body: Record<string, unknown> = {};
   try {
     const parsed: unknown = bodyText === "" ? {} : JSON.parse(bodyText);
@@ -234,6 +241,8 @@ export function toServiceError(
 }
 
 export function codeFromType(type: string): string {
+  if (typeof type !== "string")
+    throw new ValidationError("Invalid error type", [{ path: ["type"], message: "must be a string" }]);
   const afterHash = type.slice(type.lastIndexOf("#") + 1);
   const colon = afterHash.indexOf(":");
   return colon < 0 ? afterHash : afterHash.slice(0, colon);

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../src/index.js";
+import { functionIssues, ValidationError } from "../../src/index.js";
 import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider, resolveAwsConfig } from "./config.js";
 import {
   type AwsFailure,
@@ -82,6 +82,8 @@ export class AwsJsonClient {
   /** @throws {ValidationError} missing or malformed region, endpoint or credentials: before any request. */
   constructor(service: AwsJsonService, options: AwsJsonClientOptions = {}) {
     const config = resolveAwsConfig(service, options);
+    const callbacks = [...functionIssues(options.fetch, "fetch"), ...functionIssues(options.clock, "clock")];
+    if (callbacks.length > 0) throw new ValidationError(`Invalid ${service.displayName} client options`, callbacks);
     this.service = service;
     this.region = config.region;
     this.endpoint = config.endpoint;

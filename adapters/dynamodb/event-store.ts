@@ -22,7 +22,7 @@ import {
   type AwsJsonClient,
   type AwsJsonClientOptions,
   AwsServiceError,
-  createDynamoDbClient,
+  clientOption,
   type SendOptions,
   sleep,
 } from "./client.js";
@@ -141,7 +141,7 @@ export class DynamoDbEventStore extends EventStore {
         { path: ["gapTimeoutMs"], message: "gapTimeoutMs must be a non-negative integer" },
       ]);
     }
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     const feed = options.globalFeed ?? true;
     this.#log = feed ? new CommitLog(this.client, this.layout, gapTimeoutMs) : undefined;
     this.#groups = feed ? new GroupCommitter(this.client, this.layout) : undefined;

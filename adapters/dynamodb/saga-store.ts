@@ -1,4 +1,5 @@
 import {
+  assertObject,
   type ClaimDueTimeoutsOptions,
   type Issue,
   type ListSagasOptions,
@@ -14,7 +15,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import {
   checkTransaction,
@@ -70,10 +71,8 @@ export class DynamoDbSagaStore extends SagaStore {
 
   /** @throws {ValidationError} bad names, a key attribute the store uses itself, a bad shard count. */
   constructor(options: DynamoDbSagaStoreOptions) {
-    super(options);
-    if (typeof options !== "object" || options === null) {
-      throw new ValidationError("Invalid DynamoDB saga store options", [{ path: [], message: "options are required" }]);
-    }
+    // Checked before the base class reads them.
+    super(checkedOptions(options));
     const layout = tableLayout(options);
     const own = new Set<string>(Object.values(S));
     const issues: Issue[] = [];
@@ -89,7 +88,7 @@ export class DynamoDbSagaStore extends SagaStore {
     if (issues.length > 0) throw new ValidationError("Invalid DynamoDB saga store options", issues);
     this.layout = layout;
     this.timeoutShards = shards;
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     this.#timeouts = new SagaTimeoutShards(this.client, layout, shards);
   }
 
@@ -469,4 +468,9 @@ export class DynamoDbSagaStore extends SagaStore {
   #key(pk: string, sortKey: string): Record<string, unknown> {
     return { [this.layout.partitionKey]: str(pk), [this.layout.sortKey]: { N: sortKey } };
   }
+}
+
+function checkedOptions(options: DynamoDbSagaStoreOptions): DynamoDbSagaStoreOptions {
+  assertObject(options, [], "DynamoDB saga store options");
+  return options;
 }

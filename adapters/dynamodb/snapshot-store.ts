@@ -11,7 +11,7 @@ import {
 import { backoffDelay, type RetryPolicy, retryPolicy } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, sleep } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, sleep } from "./client.js";
 import { A, MAX_ITEM_BYTES, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { ensureEventStoreTable } from "./table.js";
 
@@ -78,7 +78,7 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
       ]);
     }
     this.layout = layout;
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     this.#retry = retryPolicy(options.retry);
     const otherBytes =
       utf8Length(layout.partitionKey) +

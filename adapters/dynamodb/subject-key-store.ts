@@ -13,7 +13,7 @@ import {
 } from "../../src/index.js";
 import { num, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { ensureEventStoreTable } from "./table.js";
 
@@ -70,7 +70,7 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
     }
     if (issues.length > 0) throw new ValidationError("Invalid DynamoDB subject key store options", issues);
     this.layout = layout;
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     this.#masterKey = options.masterKey;
   }
 
