@@ -359,6 +359,20 @@ describe("AwsJsonClient retries", () => {
     expect(requests.length).toBe(2);
   });
 
+  test("a 200 whose body is JSON but no object (null, an array, a number, a string: a proxy's, not the service's) is a network failure, retried, never handed to the caller (mocked fetch)", async () => {
+    for (const body of ["null", "[]", "[1,2]", "5", '"ok"', "true"]) {
+      const { fetch, requests } = scripted(new Response(body, { status: 200 }), json(200, { Item: {} }));
+      expect(await client({ fetch }).send("GetItem", {})).toEqual({ Item: {} });
+      expect(requests.length).toBe(2);
+      const always = () => new Response(body, { status: 200 });
+      const error = await client({ fetch: scripted(always, always).fetch, retry: { maxAttempts: 2, baseDelayMs: 1 } })
+        .send("GetItem", {})
+        .catch((e: unknown) => e);
+      expect(isServiceError(error)).toBe(true);
+      expect(error).toMatchObject({ retryable: true });
+    }
+  });
+
   test("the caller's abort signal stops the call at once, without retries", async () => {
     const controller = new AbortController();
     const fetch: FetchFunction = async () => {

@@ -193,12 +193,19 @@ export class AwsJsonClient {
       );
       const text = await until(response.text());
       if (response.ok) {
+        let data: unknown;
         try {
-          return { data: text === "" ? {} : JSON.parse(text) };
+          data = text === "" ? {} : JSON.parse(text);
         } catch (error) {
           // A 200 with a body cut short: the connection dropped mid-response.
           return transportFailure(error);
         }
+        // Every answer of these services is a JSON object; anything else (null, an array) came from
+        // something in between, and handed on it would be a TypeError in the caller's `result.Item`.
+        if (typeof data !== "object" || data === null || Array.isArray(data)) {
+          return transportFailure(new Error("the answer is no JSON object"));
+        }
+        return { data };
       }
       return failureFromResponse(response.status, response.headers, text);
     } catch (error) {
