@@ -153,6 +153,12 @@ describe("createSqsHandler", () => {
     for (const onError of [5, "log", null]) {
       expect(() => createSqsHandler(consumer, { onError } as never)).toThrow(ValidationError);
     }
+    // Options that are no object (from JavaScript) are refused too, naming them, not taken as none.
+    for (const options of ["log", 5, true, [() => undefined]]) {
+      expect(() => createSqsHandler(consumer, options as never)).toThrow(
+        "Invalid SQS handler: options: must be an object",
+      );
+    }
   });
 
   test("something that is not an SQS event is refused with a ValidationError", async () => {
