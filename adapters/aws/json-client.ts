@@ -1,4 +1,4 @@
-import { functionIssues, ValidationError } from "../../src/index.js";
+import { functionIssues, type Issue, objectIssues, ValidationError } from "../../src/index.js";
 import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider, resolveAwsConfig } from "./config.js";
 import {
   type AwsFailure,
@@ -112,7 +112,14 @@ export class AwsJsonClient {
    * @throws {AwsServiceError} the service refused it, or it kept failing transiently.
    */
   async send<T = Record<string, unknown>>(operation: string, input: unknown, options: SendOptions = {}): Promise<T> {
-    const body = JSON.stringify(input);
+    const issues = sendIssues(operation, options);
+    let body = "";
+    try {
+      body = JSON.stringify(input);
+    } catch {
+      issues.push({ path: ["input"], message: "must be JSON (no BigInt, no cycle)" });
+    }
+    if (issues.length > 0) throw new ValidationError(`Invalid ${this.service.displayName} call`, issues);
     const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
     const serverWaitMs = options.serverWaitMs ?? 0;
     const deadline = options.deadline ?? Date.now() + this.timeoutMs + serverWaitMs;
@@ -229,4 +236,29 @@ export class AwsJsonClient {
     const signed = this.#signer.sign("POST", headers, body, credentials, datetime);
     return { method: "POST", headers: signed, body, ...(signal ? { signal } : {}) };
   }
+}
+
+/** What `send` refuses before anything is sent: an operation that is no name, options of the wrong kind. */
+function sendIssues(operation: unknown, options: SendOptions): Issue[] {
+  const issues: Issue[] = [];
+  if (typeof operation !== "string" || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(operation)) {
+    issues.push({ path: ["operation"], message: "must be an operation name, such as GetItem" });
+  }
+  issues.push(...objectIssues(options, "options"));
+  if (issues.length > 0 && typeof options !== "object") return issues;
+  const { signal, deadline, serverWaitMs } = (options ?? {}) as SendOptions;
+  const s = signal as Partial<AbortSignal> | undefined;
+  if (s !== undefined && (typeof s?.throwIfAborted !== "function" || typeof s.addEventListener !== "function")) {
+    issues.push({ path: ["options", "signal"], message: "must be an AbortSignal" });
+  }
+  if (deadline !== undefined && (typeof deadline !== "number" || !Number.isFinite(deadline))) {
+    issues.push({ path: ["options", "deadline"], message: "must be a time in ms since the epoch" });
+  }
+  if (
+    serverWaitMs !== undefined &&
+    (typeof serverWaitMs !== "number" || !(serverWaitMs >= 0) || !Number.isFinite(serverWaitMs))
+  ) {
+    issues.push({ path: ["options", "serverWaitMs"], message: "must be a number of ms from 0" });
+  }
+  return issues;
 }
