@@ -224,4 +224,26 @@ describe("exports of the AWS adapters called with a wrong argument (fast-check, 
     // Its options name the table, with the default keys.
     expect(await dynamodb.ensureEventStoreTable(client, { tableName } as never)).toBe("exists");
   });
+
+  test("each DynamoDB store's ensureTable(options): options that are no object are a ValidationError naming them, before any request; null is the defaults", async () => {
+    const options = { ...dynamo, tableName };
+    const stores = [
+      new dynamodb.DynamoDbEventStore(options),
+      new dynamodb.DynamoDbSnapshotStore(options),
+      new dynamodb.DynamoDbDedupStore(options),
+      new dynamodb.DynamoDbIdempotencyStore(options),
+      new dynamodb.DynamoDbSagaStore(options),
+      new dynamodb.DynamoDbSubjectKeyStore({ ...options, masterKey }),
+    ];
+    for (const store of stores) {
+      for (const bad of ["fast", 5, [1_000], true]) {
+        const before = requests;
+        const error = await store.ensureTable(bad as never).catch((e: unknown) => e);
+        expect([store.constructor.name, isValidationError(error)]).toEqual([store.constructor.name, true]);
+        expect(error).toMatchObject({ issues: [{ path: ["options"] }] });
+        expect(requests - before).toBe(0);
+      }
+      expect(await store.ensureTable(null as never)).toBe("exists");
+    }
+  });
 });

@@ -40,7 +40,7 @@ import {
   tableLayout,
 } from "./layout.js";
 import type { DeletionStateRead, DynamoDbStreamChanges, DynamoDbStreamDeletion } from "./stream-deletion.js";
-import { ensureEventStoreTable } from "./table.js";
+import { ensureEventStoreTable, tableWait } from "./table.js";
 
 export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
   /**
@@ -161,8 +161,8 @@ export class DynamoDbEventStore extends EventStore {
   }
 
   /** Creates the table if it does not exist (on-demand billing) and waits until it is active. */
-  ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
-    return ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+  async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
+    return ensureEventStoreTable(this.client, this.layout, tableWait(options));
   }
 
   protected async commit(

@@ -28,7 +28,7 @@ import {
   shardOf,
 } from "./saga-items.js";
 import { SagaTimeoutShards } from "./saga-timeouts.js";
-import { ensureEventStoreTable } from "./table.js";
+import { ensureEventStoreTable, tableWait } from "./table.js";
 
 export interface DynamoDbSagaStoreOptions extends AwsJsonClientOptions, TableLayoutOptions, SagaStoreOptions {
   /** The client to use, e.g. the event store's (`store.client`), to share its retry budget. */
@@ -94,7 +94,7 @@ export class DynamoDbSagaStore extends SagaStore {
 
   /** Creates the table unless it exists (the event store's key schema), and waits until it is active. */
   async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
-    return ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+    return ensureEventStoreTable(this.client, this.layout, tableWait(options));
   }
 
   protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {

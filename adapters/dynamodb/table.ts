@@ -115,3 +115,12 @@ function checkSchema(layout: TableLayout, table: TableDescription): void {
     },
   ]);
 }
+
+/**
+ * The wait of a store's `ensureTable(options)`: null or no options are the defaults; options that are no
+ * object (from JavaScript) are a ValidationError naming them, before any request.
+ */
+export function tableWait(options: { readonly timeoutMs?: number } | null | undefined): number | undefined {
+  assertObject(options ?? undefined, "options", "ensureTable options", false);
+  return options?.timeoutMs;
+}
