@@ -66,6 +66,7 @@ export function envelopeMapping(options: EnvelopeMappingOptions = {}): EventBrid
   const resourcesOf = options.resources;
   return {
     toEntry(event) {
+      assertObject(event, "event", "event envelope");
       const parts = {
         source: sourceOf(event),
         detailType: detailTypeOf(event),
@@ -76,6 +77,7 @@ export function envelopeMapping(options: EnvelopeMappingOptions = {}): EventBrid
       return resources === undefined || resources.length === 0 ? parts : { ...parts, resources };
     },
     fromEvent(event) {
+      assertObject(event, "event", "EventBridge event");
       return envelopeFromDetail(event.detail);
     },
   };
