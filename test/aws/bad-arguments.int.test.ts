@@ -7,15 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import * as aws from "../../adapters/aws/index.js";
+import * as dynamodb from "../../adapters/dynamodb/index.js";
+import * as eventbridge from "../../adapters/eventbridge/index.js";
+import httpEvent from "../../adapters/lambda/fixtures/http-api-v2-event.json";
+import * as lambda from "../../adapters/lambda/index.js";
 import { CommandBus, ErrorCode, EventFlowsError, isValidationError, ulid } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import { motoAwsOptions } from "../../test/services/moto.ts";
-import * as dynamodb from "../dynamodb/index.js";
-import * as eventbridge from "../eventbridge/index.js";
-import httpEvent from "../lambda/fixtures/http-api-v2-event.json";
-import * as lambda from "../lambda/index.js";
-import * as aws from "./index.js";
+import { type DynamoDbEndpoint, ensureDynamoDb } from "../services/dynamodb.ts";
+import { motoAwsOptions } from "../services/moto.ts";
 
 let requests = 0;
 const realFetch = globalThis.fetch;
