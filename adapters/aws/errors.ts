@@ -147,6 +147,11 @@ export function failureFromResponse(status: number, headers: Headers, bodyText: 
     issues.push({ path: ["headers"], message: "must be Headers" });
   if (typeof bodyText !== "string") issues.push({ path: ["bodyText"], message: "must be a string" });
   if (issues.length > 0) throw new ValidationError("Invalid AWS response", issues);
+  return failureOf(status, headers, bodyText);
+}
+
+/** {@link failureFromResponse} without the checks: the client's own call, with a real response. */
+export function failureOf(status: number, headers: Headers, bodyText: string): AwsFailure {
   let body: Record<string, unknown> = {};
   try {
     const parsed: unknown = bodyText === "" ? {} : JSON.parse(bodyText);
@@ -159,7 +164,7 @@ export function failureFromResponse(status: number, headers: Headers, bodyText: 
     (typeof body.code === "string" ? body.code : undefined) ??
     headers.get("x-amzn-errortype") ??
     undefined;
-  const code = rawType === undefined ? statusCode(status) : codeFromType(rawType);
+  const code = rawType === undefined ? statusCode(status) : codeOf(rawType);
   const rawMessage = body.message ?? body.Message ?? body.errorMessage;
   const message = typeof rawMessage === "string" && rawMessage !== "" ? shorten(rawMessage) : `HTTP ${status}`;
   const reasons = Array.isArray(body.CancellationReasons) ? body.CancellationReasons.map(parseReason) : undefined;
@@ -243,6 +248,10 @@ export function toServiceError(
 export function codeFromType(type: string): string {
   if (typeof type !== "string")
     throw new ValidationError("Invalid error type", [{ path: ["type"], message: "must be a string" }]);
+  return codeOf(type);
+}
+
+function codeOf(type: string): string {
   const afterHash = type.slice(type.lastIndexOf("#") + 1);
   const colon = afterHash.indexOf(":");
   return colon < 0 ? afterHash : afterHash.slice(0, colon);

@@ -3,17 +3,17 @@ import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider,
 import {
   type AwsFailure,
   deadlinePassed,
-  failureFromResponse,
+  failureOf,
   isTimeoutLike,
   toServiceError,
   transportFailure,
 } from "./errors.js";
 import {
+  pauseWithin,
   positiveIntegerIssue,
   RETRY_COST,
   type RetryOptions,
   type RetryPolicy,
-  retryDelay,
   retryPolicy,
   sleep,
   TIMEOUT_RETRY_COST,
@@ -145,7 +145,7 @@ export class AwsJsonClient {
       if (attempt >= this.#retry.maxAttempts) {
         throw toServiceError(this.service.displayName, operation, failure, attempt, "attempts");
       }
-      const delay = retryDelay(this.#retry, attempt, deadline - Date.now());
+      const delay = pauseWithin(this.#retry, attempt, deadline - Date.now());
       if (delay === undefined) throw toServiceError(this.service.displayName, operation, failure, attempt, "deadline");
       const cost = isTimeoutLike(failure.code) ? TIMEOUT_RETRY_COST : RETRY_COST;
       if (!this.#retry.budget.spend(cost)) {
@@ -214,7 +214,7 @@ export class AwsJsonClient {
         }
         return { data };
       }
-      return failureFromResponse(response.status, response.headers, text);
+      return failureOf(response.status, response.headers, text);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       // A provider failure is the provider's, not a network error.

@@ -55,6 +55,11 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
 /** Full jitter: a uniform delay between 0 and the capped exponential ceiling of this retry. */
 export function backoffDelay(policy: RetryPolicy, retry: number): number {
   assertPolicy(policy, retry);
+  return backoff(policy, retry);
+}
+
+/** {@link backoffDelay} without the checks: what the client, whose policy `retryPolicy` made, calls. */
+function backoff(policy: RetryPolicy, retry: number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(retry - 1, 30));
   return Math.floor(policy.random() * ceiling);
 }
@@ -68,7 +73,13 @@ export function retryDelay(policy: RetryPolicy, retry: number, leftMs: number): 
   if (typeof leftMs !== "number" || Number.isNaN(leftMs)) {
     throw new ValidationError("Invalid retry delay", [{ path: ["leftMs"], message: "must be a number of ms" }]);
   }
-  const delay = backoffDelay(policy, retry);
+  assertPolicy(policy, retry);
+  return pauseWithin(policy, retry, leftMs);
+}
+
+/** {@link retryDelay} without the checks: the client's own calls, with its own policy. */
+export function pauseWithin(policy: RetryPolicy, retry: number, leftMs: number): number | undefined {
+  const delay = backoff(policy, retry);
   return delay < leftMs ? delay : undefined;
 }
 
