@@ -1,7 +1,7 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 28.3 KB today (28,985 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 29.5 KB today (30,224 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. History: 28.4, then 27.9 once each metric instrument became a definition of its own; 28.7
  * with stream deletion's methods on the EventStore base class; 29.2 with the DynamoDB store obeying
  * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1
