@@ -1,7 +1,7 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 28.8 KB today (29,444 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 30.1 KB today (30,834 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. History: 28.4, then 27.9 once each metric instrument became a definition of its own; 28.7
  * with stream deletion's methods on the EventStore base class; 29.2 with the DynamoDB store obeying
  * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1
@@ -57,7 +57,14 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // the operation it observes (a span whose end() threw rejected an append that had committed): every
 // span call goes through one guarded helper in src/telemetry/spans.ts, the logger set by setLogger is
 // guarded once when set, and the first failure of each is reported (29,028 -> 29,444, +416).
-const CEILING_GZIP_BYTES = 28.8 * 1024;
+// 29.6 KB (30,224 bytes, stop 39): every export and public method of the AWS adapters checks its
+// arguments before any request (an untyped caller's string or null was a TypeError, or reached
+// DynamoDB): the client's service, options and send arguments, a store's client option and
+// ensureTable options, the table layout (the exported retry and error helpers check in wrappers the
+// client does not call, -227); the core's streamDeletionEvent, which bounds the tenant probes
+// (its default and DynamoDB's deletion lookup); a 200 that is no JSON object refused, +1,239.
+// 30.2 KB (30,834 bytes, stop 39): both of the above together (each was measured on its own branch).
+const CEILING_GZIP_BYTES = 30.2 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [

@@ -234,6 +234,7 @@ export { compareCodePoints, isWellFormed as isWellFormedUnicode } from "./intern
 export {
   assertDelayMs,
   assertFunction,
+  assertObject,
   checkedClock,
   functionIssues,
   integerOptionIssues,
@@ -241,6 +242,7 @@ export {
   MAX_STREAM_ID_LENGTH,
   MAX_TYPE_LENGTH,
   nameIssues,
+  objectIssues,
 } from "./internal/validate.js";
 export {
   checkFilter,

@@ -1,4 +1,11 @@
-import { ambientEnv, type EnvSource, type Issue, ValidationError } from "../../src/index.js";
+import {
+  ambientEnv,
+  assertObject,
+  type EnvSource,
+  type Issue,
+  objectIssues,
+  ValidationError,
+} from "../../src/index.js";
 import type { AwsJsonService } from "./services.js";
 
 export interface AwsCredentials {
@@ -44,6 +51,17 @@ export interface ResolvedAwsConfig {
  * is reported in one {@link ValidationError}, before any request is made.
  */
 export function resolveAwsConfig(service: AwsJsonService, config: AwsClientConfig = {}): ResolvedAwsConfig {
+  assertService(service);
+  assertObject(config, [], `${service.displayName} client configuration`, false);
+  const options = config ?? {};
+  const early = [...objectIssues(options.env, "env")];
+  for (const key of ["region", "endpoint"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "string") {
+      early.push({ path: [key], message: `${key} must be a string` });
+    }
+  }
+  if (early.length > 0) throw new ValidationError(`Invalid ${service.displayName} client configuration`, early);
+  config = options;
   const issues: Issue[] = [];
   // One source for every variable: settings from two environments never mix.
   const source = config.env ?? ambientEnv();
@@ -78,6 +96,7 @@ export function resolveAwsConfig(service: AwsJsonService, config: AwsClientConfi
  * `%2B`, both read a plus sign, and the URL sent is the one the SDK sends.
  */
 export function signableEndpoint(endpoint: string): string {
+  assertString(endpoint, "endpoint");
   const query = endpoint.indexOf("?");
   const fragment = endpoint.indexOf("#");
   if (query < 0 || (fragment >= 0 && fragment < query)) return endpoint;
@@ -87,6 +106,8 @@ export function signableEndpoint(endpoint: string): string {
 
 /** `https://dynamodb.eu-west-1.amazonaws.com`; China regions live under amazonaws.com.cn. */
 export function publicEndpoint(service: AwsJsonService, region: string): string {
+  assertService(service);
+  assertString(region, "region");
   const domain = region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
   return `https://${service.endpointPrefix}.${region}.${domain}`;
 }
@@ -154,4 +175,30 @@ export function isCredentialFreeHttpUrl(value: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A service descriptor as `AwsJsonService` describes it (`dynamoDbService`, `sqsService`...): checked
+ * before it is used, so a wrong one is a ValidationError and not a TypeError at the first request.
+ */
+export function assertService(service: unknown): asserts service is AwsJsonService {
+  assertObject(service, "service", "AWS service descriptor");
+  const s = service as Record<string, unknown>;
+  const issues: Issue[] = [];
+  for (const key of ["signingName", "displayName", "endpointPrefix", "targetPrefix"] as const) {
+    if (typeof s[key] !== "string" || s[key] === "")
+      issues.push({ path: ["service", key], message: "must be a string" });
+  }
+  if (!Array.isArray(s.endpointVariables) || !s.endpointVariables.every((v) => typeof v === "string")) {
+    issues.push({ path: ["service", "endpointVariables"], message: "must be an array of strings" });
+  }
+  if (s.jsonVersion !== "1.0" && s.jsonVersion !== "1.1") {
+    issues.push({ path: ["service", "jsonVersion"], message: 'must be "1.0" or "1.1"' });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid AWS service descriptor", issues);
+}
+
+function assertString(value: unknown, key: string): asserts value is string {
+  if (typeof value !== "string")
+    throw new ValidationError(`Invalid ${key}`, [{ path: [key], message: "must be a string" }]);
 }

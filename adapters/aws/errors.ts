@@ -1,4 +1,4 @@
-import { ServiceError } from "../../src/index.js";
+import { ServiceError, ValidationError } from "../../src/index.js";
 
 /** Why one action of a DynamoDB transaction was cancelled (`CancellationReasons[i]`). */
 export interface CancellationReason {
@@ -140,6 +140,18 @@ export interface AwsFailure {
  * or `Message`. AWS messages are kept short; payloads never appear.
  */
 export function failureFromResponse(status: number, headers: Headers, bodyText: string): AwsFailure {
+  const issues = [];
+  if (typeof status !== "number" || !Number.isSafeInteger(status))
+    issues.push({ path: ["status"], message: "must be an HTTP status" });
+  if (typeof (headers as { get?: unknown } | null)?.get !== "function")
+    issues.push({ path: ["headers"], message: "must be Headers" });
+  if (typeof bodyText !== "string") issues.push({ path: ["bodyText"], message: "must be a string" });
+  if (issues.length > 0) throw new ValidationError("Invalid AWS response", issues);
+  return failureOf(status, headers, bodyText);
+}
+
+/** {@link failureFromResponse} without the checks: the client's own call, with a real response. */
+export function failureOf(status: number, headers: Headers, bodyText: string): AwsFailure {
   let body: Record<string, unknown> = {};
   try {
     const parsed: unknown = bodyText === "" ? {} : JSON.parse(bodyText);
@@ -152,7 +164,7 @@ export function failureFromResponse(status: number, headers: Headers, bodyText: 
     (typeof body.code === "string" ? body.code : undefined) ??
     headers.get("x-amzn-errortype") ??
     undefined;
-  const code = rawType === undefined ? statusCode(status) : codeFromType(rawType);
+  const code = rawType === undefined ? statusCode(status) : codeOf(rawType);
   const rawMessage = body.message ?? body.Message ?? body.errorMessage;
   const message = typeof rawMessage === "string" && rawMessage !== "" ? shorten(rawMessage) : `HTTP ${status}`;
   const reasons = Array.isArray(body.CancellationReasons) ? body.CancellationReasons.map(parseReason) : undefined;
@@ -234,6 +246,12 @@ export function toServiceError(
 }
 
 export function codeFromType(type: string): string {
+  if (typeof type !== "string")
+    throw new ValidationError("Invalid error type", [{ path: ["type"], message: "must be a string" }]);
+  return codeOf(type);
+}
+
+function codeOf(type: string): string {
   const afterHash = type.slice(type.lastIndexOf("#") + 1);
   const colon = afterHash.indexOf(":");
   return colon < 0 ? afterHash : afterHash.slice(0, colon);

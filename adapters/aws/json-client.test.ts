@@ -359,6 +359,43 @@ describe("AwsJsonClient retries", () => {
     expect(requests.length).toBe(2);
   });
 
+  test("a 200 whose body is JSON but no object (null, an array, a number, a string: a proxy's, not the service's) is a network failure, retried, never handed to the caller (mocked fetch)", async () => {
+    for (const body of ["null", "[]", "[1,2]", "5", '"ok"', "true"]) {
+      const { fetch, requests } = scripted(new Response(body, { status: 200 }), json(200, { Item: {} }));
+      expect(await client({ fetch }).send("GetItem", {})).toEqual({ Item: {} });
+      expect(requests.length).toBe(2);
+      const always = () => new Response(body, { status: 200 });
+      const error = await client({ fetch: scripted(always, always).fetch, retry: { maxAttempts: 2, baseDelayMs: 1 } })
+        .send("GetItem", {})
+        .catch((e: unknown) => e);
+      expect(isServiceError(error)).toBe(true);
+      expect(error).toMatchObject({ retryable: true });
+    }
+  });
+
+  test("send refuses, before any request, what an untyped caller may pass: an operation that is no name, options or a signal of the wrong kind, a deadline or server wait that is no number, an input that is no JSON", async () => {
+    const { fetch, requests } = scripted();
+    const calls: [unknown, unknown, unknown, string][] = [
+      [5, {}, {}, "operation"],
+      ["Get Item\n", {}, {}, "operation"],
+      ["GetItem", {}, "fast", "options"],
+      ["GetItem", {}, null, "options"],
+      ["GetItem", {}, { signal: {} }, "options.signal"],
+      ["GetItem", {}, { deadline: "soon" }, "options.deadline"],
+      ["GetItem", {}, { deadline: Number.NaN }, "options.deadline"],
+      ["GetItem", {}, { serverWaitMs: -5 }, "options.serverWaitMs"],
+      ["GetItem", { n: 10n }, {}, "input"],
+    ];
+    for (const [operation, input, options, path] of calls) {
+      const error = await client({ fetch })
+        .send(operation as string, input, options as never)
+        .catch((e: unknown) => e);
+      expect(isValidationError(error)).toBe(true);
+      expect((error as Error).message).toContain(`${path}: `);
+    }
+    expect(requests.length).toBe(0);
+  });
+
   test("the caller's abort signal stops the call at once, without retries", async () => {
     const controller = new AbortController();
     const fetch: FetchFunction = async () => {

@@ -1,19 +1,19 @@
-import { ValidationError } from "../../src/index.js";
+import { functionIssues, type Issue, objectIssues, ValidationError } from "../../src/index.js";
 import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider, resolveAwsConfig } from "./config.js";
 import {
   type AwsFailure,
   deadlinePassed,
-  failureFromResponse,
+  failureOf,
   isTimeoutLike,
   toServiceError,
   transportFailure,
 } from "./errors.js";
 import {
+  pauseWithin,
   positiveIntegerIssue,
   RETRY_COST,
   type RetryOptions,
   type RetryPolicy,
-  retryDelay,
   retryPolicy,
   sleep,
   TIMEOUT_RETRY_COST,
@@ -82,6 +82,8 @@ export class AwsJsonClient {
   /** @throws {ValidationError} missing or malformed region, endpoint or credentials: before any request. */
   constructor(service: AwsJsonService, options: AwsJsonClientOptions = {}) {
     const config = resolveAwsConfig(service, options);
+    const callbacks = [...functionIssues(options.fetch, "fetch"), ...functionIssues(options.clock, "clock")];
+    if (callbacks.length > 0) throw new ValidationError(`Invalid ${service.displayName} client options`, callbacks);
     this.service = service;
     this.region = config.region;
     this.endpoint = config.endpoint;
@@ -110,7 +112,14 @@ export class AwsJsonClient {
    * @throws {AwsServiceError} the service refused it, or it kept failing transiently.
    */
   async send<T = Record<string, unknown>>(operation: string, input: unknown, options: SendOptions = {}): Promise<T> {
-    const body = JSON.stringify(input);
+    const issues = sendIssues(operation, options);
+    let body = "";
+    try {
+      body = JSON.stringify(input);
+    } catch {
+      issues.push({ path: ["input"], message: "must be JSON (no BigInt, no cycle)" });
+    }
+    if (issues.length > 0) throw new ValidationError(`Invalid ${this.service.displayName} call`, issues);
     const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
     const serverWaitMs = options.serverWaitMs ?? 0;
     const deadline = options.deadline ?? Date.now() + this.timeoutMs + serverWaitMs;
@@ -136,7 +145,7 @@ export class AwsJsonClient {
       if (attempt >= this.#retry.maxAttempts) {
         throw toServiceError(this.service.displayName, operation, failure, attempt, "attempts");
       }
-      const delay = retryDelay(this.#retry, attempt, deadline - Date.now());
+      const delay = pauseWithin(this.#retry, attempt, deadline - Date.now());
       if (delay === undefined) throw toServiceError(this.service.displayName, operation, failure, attempt, "deadline");
       const cost = isTimeoutLike(failure.code) ? TIMEOUT_RETRY_COST : RETRY_COST;
       if (!this.#retry.budget.spend(cost)) {
@@ -191,14 +200,21 @@ export class AwsJsonClient {
       );
       const text = await until(response.text());
       if (response.ok) {
+        let data: unknown;
         try {
-          return { data: text === "" ? {} : JSON.parse(text) };
+          data = text === "" ? {} : JSON.parse(text);
         } catch (error) {
           // A 200 with a body cut short: the connection dropped mid-response.
           return transportFailure(error);
         }
+        // Every answer of these services is a JSON object; anything else (null, an array) came from
+        // something in between, and handed on it would be a TypeError in the caller's `result.Item`.
+        if (typeof data !== "object" || data === null || Array.isArray(data)) {
+          return transportFailure(new Error("the answer is no JSON object"));
+        }
+        return { data };
       }
-      return failureFromResponse(response.status, response.headers, text);
+      return failureOf(response.status, response.headers, text);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       // A provider failure is the provider's, not a network error.
@@ -220,4 +236,29 @@ export class AwsJsonClient {
     const signed = this.#signer.sign("POST", headers, body, credentials, datetime);
     return { method: "POST", headers: signed, body, ...(signal ? { signal } : {}) };
   }
+}
+
+/** What `send` refuses before anything is sent: an operation that is no name, options of the wrong kind. */
+function sendIssues(operation: unknown, options: SendOptions): Issue[] {
+  const issues: Issue[] = [];
+  if (typeof operation !== "string" || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(operation)) {
+    issues.push({ path: ["operation"], message: "must be an operation name, such as GetItem" });
+  }
+  issues.push(...objectIssues(options, "options"));
+  if (issues.length > 0 && typeof options !== "object") return issues;
+  const { signal, deadline, serverWaitMs } = (options ?? {}) as SendOptions;
+  const s = signal as Partial<AbortSignal> | undefined;
+  if (s !== undefined && (typeof s?.throwIfAborted !== "function" || typeof s.addEventListener !== "function")) {
+    issues.push({ path: ["options", "signal"], message: "must be an AbortSignal" });
+  }
+  if (deadline !== undefined && (typeof deadline !== "number" || !Number.isFinite(deadline))) {
+    issues.push({ path: ["options", "deadline"], message: "must be a time in ms since the epoch" });
+  }
+  if (
+    serverWaitMs !== undefined &&
+    (typeof serverWaitMs !== "number" || !(serverWaitMs >= 0) || !Number.isFinite(serverWaitMs))
+  ) {
+    issues.push({ path: ["options", "serverWaitMs"], message: "must be a number of ms from 0" });
+  }
+  return issues;
 }

@@ -1,4 +1,4 @@
-import { ValidationError } from "../../src/index.js";
+import { assertDelayMs, assertObject, functionIssues, ValidationError } from "../../src/index.js";
 
 export interface RetryOptions {
   /** Attempts per call, the first one included. Defaults to 8; 1 turns retries off. */
@@ -30,6 +30,7 @@ export interface RetryPolicy {
 }
 
 export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
+  assertObject(options, "retry", "retry options", false);
   const maxAttempts = options.maxAttempts ?? 8;
   const baseDelayMs = options.baseDelayMs ?? 25;
   const maxDelayMs = options.maxDelayMs ?? 2_000;
@@ -39,6 +40,7 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
     ...integerIssue("baseDelayMs", baseDelayMs, 0),
     ...integerIssue("maxDelayMs", maxDelayMs, 0),
     ...integerIssue("budget", budget, 0),
+    ...functionIssues(options.random, ["retry", "random"]),
   ];
   if (issues.length > 0) throw new ValidationError("Invalid retry options", issues);
   return {
@@ -52,6 +54,12 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
 
 /** Full jitter: a uniform delay between 0 and the capped exponential ceiling of this retry. */
 export function backoffDelay(policy: RetryPolicy, retry: number): number {
+  assertPolicy(policy, retry);
+  return backoff(policy, retry);
+}
+
+/** {@link backoffDelay} without the checks: what the client, whose policy `retryPolicy` made, calls. */
+function backoff(policy: RetryPolicy, retry: number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(retry - 1, 30));
   return Math.floor(policy.random() * ceiling);
 }
@@ -62,7 +70,16 @@ export function backoffDelay(policy: RetryPolicy, retry: number): number {
  * into its deadline.
  */
 export function retryDelay(policy: RetryPolicy, retry: number, leftMs: number): number | undefined {
-  const delay = backoffDelay(policy, retry);
+  if (typeof leftMs !== "number" || Number.isNaN(leftMs)) {
+    throw new ValidationError("Invalid retry delay", [{ path: ["leftMs"], message: "must be a number of ms" }]);
+  }
+  assertPolicy(policy, retry);
+  return pauseWithin(policy, retry, leftMs);
+}
+
+/** {@link retryDelay} without the checks: the client's own calls, with its own policy. */
+export function pauseWithin(policy: RetryPolicy, retry: number, leftMs: number): number | undefined {
+  const delay = backoff(policy, retry);
   return delay < leftMs ? delay : undefined;
 }
 
@@ -87,8 +104,20 @@ export class RetryBudget {
   }
 }
 
-/** Waits `ms`; rejects with the signal's reason if it aborts first. */
+/**
+ * Waits `ms`; rejects with the signal's reason if it aborts first.
+ * @throws {ValidationError} (the promise rejects) `ms` not from 0 to 2^31 - 1, or `signal` not an AbortSignal.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    assertDelayMs(ms, "ms");
+    const listens = (signal as { addEventListener?: unknown; removeEventListener?: unknown } | null)?.addEventListener;
+    if (signal !== undefined && (typeof listens !== "function" || typeof signal?.removeEventListener !== "function")) {
+      throw new ValidationError("Invalid signal", [{ path: ["signal"], message: "must be an AbortSignal" }]);
+    }
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(done, ms);
@@ -114,4 +143,18 @@ function integerIssue(name: string, value: unknown, min: number): { path: string
   return typeof value === "number" && Number.isSafeInteger(value) && value >= min
     ? []
     : [{ path: ["retry", name], message: `${name} must be an integer of at least ${min}` }];
+}
+
+/** A policy as `retryPolicy` makes it, and a retry number from 1: checked before the delay is computed. */
+function assertPolicy(policy: RetryPolicy, retry: number): void {
+  assertObject(policy, "policy", "retry policy");
+  const issues = [
+    ...integerIssue("baseDelayMs", policy.baseDelayMs, 0),
+    ...integerIssue("maxDelayMs", policy.maxDelayMs, 0),
+    ...functionIssues(policy.random, ["retry", "random"], true),
+  ];
+  if (typeof retry !== "number" || !Number.isSafeInteger(retry) || retry < 1) {
+    issues.push({ path: ["retry"], message: "the retry number must be an integer of at least 1" });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid retry policy", issues);
 }

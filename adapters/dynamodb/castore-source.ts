@@ -7,7 +7,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { jsonFromAttribute, NotJsonAttribute, readNumber, readString } from "./attribute-value.js";
-import type { AwsJsonClient } from "./client.js";
+import { type AwsJsonClient, assertClient } from "./client.js";
 import { EventCorruptError } from "./errors.js";
 
 export interface CastoreDynamoDbSourceOptions {
@@ -50,6 +50,7 @@ interface Page {
  * holds whole, and a resumed run reads again the aggregates that began in that millisecond.
  */
 export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDynamoDbSourceOptions): ImportSource {
+  assertClient(client, "client");
   if (typeof options?.tableName !== "string" || options.tableName === "") {
     throw new ValidationError("Invalid Castore source", [{ path: ["tableName"], message: "tableName is required" }]);
   }

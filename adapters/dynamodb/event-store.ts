@@ -22,7 +22,7 @@ import {
   type AwsJsonClient,
   type AwsJsonClientOptions,
   AwsServiceError,
-  createDynamoDbClient,
+  clientOption,
   type SendOptions,
   sleep,
 } from "./client.js";
@@ -40,7 +40,7 @@ import {
   tableLayout,
 } from "./layout.js";
 import type { DeletionStateRead, DynamoDbStreamChanges, DynamoDbStreamDeletion } from "./stream-deletion.js";
-import { ensureEventStoreTable } from "./table.js";
+import { ensureEventStoreTable, tableWait } from "./table.js";
 
 export interface DynamoDbEventStoreOptions extends EventStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
   /**
@@ -141,7 +141,7 @@ export class DynamoDbEventStore extends EventStore {
         { path: ["gapTimeoutMs"], message: "gapTimeoutMs must be a non-negative integer" },
       ]);
     }
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     const feed = options.globalFeed ?? true;
     this.#log = feed ? new CommitLog(this.client, this.layout, gapTimeoutMs) : undefined;
     this.#groups = feed ? new GroupCommitter(this.client, this.layout) : undefined;
@@ -161,8 +161,8 @@ export class DynamoDbEventStore extends EventStore {
   }
 
   /** Creates the table if it does not exist (on-demand billing) and waits until it is active. */
-  ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
-    return ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+  async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
+    return ensureEventStoreTable(this.client, this.layout, tableWait(options));
   }
 
   protected async commit(
@@ -484,6 +484,10 @@ export class DynamoDbEventStore extends EventStore {
 
   protected override hiddenStreams(): Promise<ReadonlySet<string>> {
     return (this.#deletions as DynamoDbStreamChanges).hidden();
+  }
+
+  protected override deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    return this.#deletions?.deletionEvent?.(streamId) ?? super.deletionEvent(streamId);
   }
 
   /** The head of a stream that takes appends. @throws {StreamDeletedError} */

@@ -11,7 +11,7 @@
  * to the table's ARN (no index is used).
  */
 
-import { type Issue, ValidationError } from "../../src/index.js";
+import { type Issue, objectIssues, ValidationError } from "../../src/index.js";
 import { TENANT_KEY_SEPARATOR, tenantKeyPrefix } from "./layout.js";
 
 /** An IAM action of the DynamoDB service. */
@@ -196,6 +196,9 @@ export function dynamoDbRunTimeActions(
   stores: readonly DynamoDbStoreName[],
   options: { readonly setup?: boolean } = {},
 ): DynamoDbIamAction[] {
+  const issues = storeNameIssues(stores);
+  issues.push(...objectIssues(options, "options"));
+  if (issues.length > 0) throw new ValidationError("Invalid DynamoDB IAM actions request", issues);
   const actions = new Set<DynamoDbIamAction>();
   for (const store of stores) {
     for (const [operation, list] of Object.entries(dynamoDbIamActions[store])) {
@@ -283,4 +286,15 @@ function tenantStatementIssues(options: DynamoDbTenantStatementOptions): Issue[]
     }
   });
   return issues;
+}
+
+/** The issues of a list of store names: an array of the names `dynamoDbIamActions` has. */
+function storeNameIssues(stores: unknown): Issue[] {
+  if (!Array.isArray(stores)) return [{ path: ["stores"], message: "must be an array of store names" }];
+  const known = Object.keys(dynamoDbIamActions);
+  return stores.flatMap((store, i) =>
+    typeof store === "string" && known.includes(store)
+      ? []
+      : [{ path: ["stores", i], message: `must be one of ${known.join(", ")}` }],
+  );
 }

@@ -1,7 +1,7 @@
 import { checkedClock, functionIssues, HEALTH_CHECK_STREAM, type Issue, ValidationError } from "../../src/index.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
-import { ensureEventStoreTable } from "./table.js";
+import { ensureEventStoreTable, tableWait } from "./table.js";
 
 /**
  * The DynamoDB TTL attribute of the dedup and idempotency items: epoch seconds, as DynamoDB's TTL
@@ -41,7 +41,7 @@ export abstract class DynamoDbKeyedStore {
     issues.push(...functionIssues(options.now, "now"));
     if (issues.length > 0) throw new ValidationError(`Invalid ${label} options`, issues);
     this.layout = layout;
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     // Read through a check: a reading that is no time is a ValidationError, not a request DynamoDB refuses.
     this.now = checkedClock(options.now);
   }
@@ -73,7 +73,7 @@ export abstract class DynamoDbKeyedStore {
    * @throws {ValidationError} the table already has TTL on another attribute.
    */
   async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
-    const outcome = await ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+    const outcome = await ensureEventStoreTable(this.client, this.layout, tableWait(options));
     await this.ensureTimeToLive();
     return outcome;
   }

@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { assertObject, type Issue, ValidationError } from "../../src/index.js";
 
 /**
  * Where things live in the table. Events: one item per event, the stream id as partition key and
@@ -99,6 +99,8 @@ export const D = {
   version: "dv",
   cut: "cut",
   op: "op",
+  /** On a deleted stream's first item: the `$streams` version of the `$stream-deleted` event that deleted it. */
+  event: "delev",
   streams: "streams",
 } as const;
 
@@ -120,6 +122,7 @@ export interface TableLayoutOptions {
 
 /** Validates the table and key names (DynamoDB's rules, checked before any request). */
 export function tableLayout(options: TableLayoutOptions): TableLayout {
+  assertObject(options, [], "DynamoDB table layout");
   const issues: Issue[] = [];
   const { tableName } = options;
   if (typeof tableName !== "string" || !TABLE_NAME.test(tableName)) {

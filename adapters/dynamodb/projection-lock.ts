@@ -1,6 +1,6 @@
 import { assertFunction, ProjectionLock, ValidationError } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
-import { type AwsJsonClient, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type AwsJsonClient, clientOption, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
 import { partitionValue, type TableLayout, tableLayout } from "./layout.js";
 import type { DynamoDbReadModelStoreOptions } from "./read-model-store.js";
@@ -33,7 +33,7 @@ export class DynamoDbProjectionLock extends ProjectionLock {
     }
     assertFunction(options.now, "now", "DynamoDB projection lock options", false);
     this.layout = tableLayout(options);
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     this.#now = options.now ?? Date.now;
   }
 

@@ -16,7 +16,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
 import {
   MAX_ITEM_BYTES,
@@ -84,7 +84,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
   constructor(options: DynamoDbReadModelStoreOptions) {
     super();
     this.layout = checkedLayout(options, "DynamoDB read-model store");
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     this.checkpoints = new DynamoDbCheckpointStore({ ...options, client: this.client });
     this.#pointers = new GenerationPointers(this.client, this.layout, options.generationCacheMs ?? 1000);
   }
@@ -482,7 +482,7 @@ export class DynamoDbCheckpointStore extends CheckpointStore {
   constructor(options: DynamoDbReadModelStoreOptions) {
     super();
     this.layout = checkedLayout(options, "DynamoDB checkpoint store");
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
   }
 
   protected async readCheckpoint(id: string): Promise<number | undefined> {

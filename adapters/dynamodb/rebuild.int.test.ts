@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import {
+  ErrorCode,
+  isServiceError,
   PROJECTION_STATE_COLLECTION,
   ProjectionRunner,
   projectionCheckpointId,
@@ -263,6 +265,42 @@ async function pointedNamespace(collection: string): Promise<string> {
   if (ns === undefined) throw new Error(`no pointer for ${collection}`);
   return ns;
 }
+
+describe("purgeRetiredGenerations under throttling (BatchWriteItem answers mocked)", () => {
+  test("deletes DynamoDB leaves unprocessed every time: retried with backoff a bounded number of rounds, then a retryable ServiceError; the next call finishes", async () => {
+    const models = store();
+    const { collection, plan } = await seeded(models);
+    await models.put(collection, "old-x", { x: 1 });
+    await models.swap(plan);
+    let batchWrites = 0;
+    let throttled = true;
+    // DynamoDB Local answers everything but BatchWriteItem, which is answered here as throttled
+    // through and through: every item left unprocessed.
+    const throttling = store({
+      fetch: async (request) => {
+        if (!throttled || !(request.headers.get("x-amz-target") ?? "").endsWith(".BatchWriteItem")) {
+          return fetch(request);
+        }
+        // Past 50 answers it gives in, so that a loop without bound ends (and fails the count below).
+        if (++batchWrites >= 50) throttled = false;
+        const { RequestItems } = (await request.clone().json()) as { RequestItems: Record<string, unknown[]> };
+        return Response.json({ UnprocessedItems: RequestItems });
+      },
+    });
+    const error = await throttling
+      .purgeRetiredGenerations({ olderThanMs: 0, maxRequests: 1_000 })
+      .catch((e: unknown) => e);
+    expect(isServiceError(error)).toBe(true);
+    expect(error).toMatchObject({ retryable: true, code: ErrorCode.Service });
+    expect(batchWrites).toBeLessThanOrEqual(10);
+    expect(await rawDocument(collection, "old-x")).toEqual({ x: 1 });
+    throttled = false;
+    for (let calls = 0; calls < 100; calls++) {
+      if ((await throttling.purgeRetiredGenerations({ olderThanMs: 0 })).done) break;
+    }
+    expect(await rawDocument(collection, "old-x")).toBeUndefined();
+  }, 60_000);
+});
 
 describe("rebuildProjection on DynamoDB, killed", () => {
   test("a rebuild SIGKILLed half-way and resumed swaps in what a fresh run makes, nothing counted twice; the live read model answered throughout", async () => {

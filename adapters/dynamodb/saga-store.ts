@@ -1,4 +1,5 @@
 import {
+  assertObject,
   type ClaimDueTimeoutsOptions,
   type Issue,
   type ListSagasOptions,
@@ -14,7 +15,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import {
   checkTransaction,
@@ -27,7 +28,7 @@ import {
   shardOf,
 } from "./saga-items.js";
 import { SagaTimeoutShards } from "./saga-timeouts.js";
-import { ensureEventStoreTable } from "./table.js";
+import { ensureEventStoreTable, tableWait } from "./table.js";
 
 export interface DynamoDbSagaStoreOptions extends AwsJsonClientOptions, TableLayoutOptions, SagaStoreOptions {
   /** The client to use, e.g. the event store's (`store.client`), to share its retry budget. */
@@ -70,10 +71,8 @@ export class DynamoDbSagaStore extends SagaStore {
 
   /** @throws {ValidationError} bad names, a key attribute the store uses itself, a bad shard count. */
   constructor(options: DynamoDbSagaStoreOptions) {
-    super(options);
-    if (typeof options !== "object" || options === null) {
-      throw new ValidationError("Invalid DynamoDB saga store options", [{ path: [], message: "options are required" }]);
-    }
+    // Checked before the base class reads them.
+    super(checkedOptions(options));
     const layout = tableLayout(options);
     const own = new Set<string>(Object.values(S));
     const issues: Issue[] = [];
@@ -89,13 +88,13 @@ export class DynamoDbSagaStore extends SagaStore {
     if (issues.length > 0) throw new ValidationError("Invalid DynamoDB saga store options", issues);
     this.layout = layout;
     this.timeoutShards = shards;
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     this.#timeouts = new SagaTimeoutShards(this.client, layout, shards);
   }
 
   /** Creates the table unless it exists (the event store's key schema), and waits until it is active. */
   async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
-    return ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+    return ensureEventStoreTable(this.client, this.layout, tableWait(options));
   }
 
   protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {
@@ -469,4 +468,9 @@ export class DynamoDbSagaStore extends SagaStore {
   #key(pk: string, sortKey: string): Record<string, unknown> {
     return { [this.layout.partitionKey]: str(pk), [this.layout.sortKey]: { N: sortKey } };
   }
+}
+
+function checkedOptions(options: DynamoDbSagaStoreOptions): DynamoDbSagaStoreOptions {
+  assertObject(options, [], "DynamoDB saga store options");
+  return options;
 }

@@ -11,9 +11,9 @@ import {
 import { backoffDelay, type RetryPolicy, retryPolicy } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, sleep } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, sleep } from "./client.js";
 import { A, MAX_ITEM_BYTES, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
-import { ensureEventStoreTable } from "./table.js";
+import { ensureEventStoreTable, tableWait } from "./table.js";
 
 export interface DynamoDbSnapshotStoreOptions extends SnapshotStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
   /**
@@ -78,7 +78,7 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
       ]);
     }
     this.layout = layout;
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     this.#retry = retryPolicy(options.retry);
     const otherBytes =
       utf8Length(layout.partitionKey) +
@@ -101,8 +101,8 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
    * waits until it is active. Needed only for a table of the snapshots' own: the event store's
    * `ensureTable()` makes the shared one.
    */
-  ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
-    return ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+  async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
+    return ensureEventStoreTable(this.client, this.layout, tableWait(options));
   }
 
   protected async writeSnapshot(record: StoredSnapshot, keepLast: number): Promise<{ readonly pruned: number }> {

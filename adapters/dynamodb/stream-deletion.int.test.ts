@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isConcurrencyError, isStreamDeletedError, ulid } from "../../src/index.js";
 import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
+import type { FetchFunction } from "../aws/index.js";
 import { createDynamoDbClient, DynamoDbEventStore, dynamoDbStreamDeletion } from "./index.js";
 
 let local: DynamoDbEndpoint;
@@ -73,7 +75,14 @@ for (const globalFeed of [true, false]) {
       const items = (scan.Items ?? []).sort((a, b) => Number(a.sk?.N) - Number(b.sk?.N));
       // Every slot stays taken (no append can re-create an event in it), none holds data.
       expect(items.map((item) => Number(item.sk?.N))).toEqual(Array.from({ length: 61 }, (_, i) => i + 1));
-      expect(items[0]).toEqual({ pk: { S: streamId }, sk: { N: "1" }, del: { S: "hard" }, dv: { N: "60" } });
+      // The stub keeps the state, and where in $streams the deletion's event is.
+      expect(items[0]).toEqual({
+        pk: { S: streamId },
+        sk: { N: "1" },
+        del: { S: "hard" },
+        dv: { N: "60" },
+        delev: { N: String(result.event?.version) },
+      });
       for (const item of items.slice(1, 60)) expect(Object.keys(item).sort()).toEqual(["pk", "sk"]);
       expect(items[60]).toEqual({ pk: { S: streamId }, sk: { N: "61" }, del: { S: "hard" }, dv: { N: "60" } });
       await expect(
@@ -166,3 +175,22 @@ for (const globalFeed of [true, false]) {
     }
   });
 }
+
+describe("the tenant layer's probe of a deleted stream on DynamoDB", () => {
+  test("a stream that shows no event (never was, soft- or hard-deleted long ago) is probed from its first item: at most one item of $streams read per probe, whatever the history", async () => {
+    const tableName = await tableFor(true);
+    let lifecycleItems = 0;
+    // The items of the $streams partition that Queries return: what reading it back costs.
+    const fetch: FetchFunction = async (request) => {
+      const body = await request.clone().text();
+      const response = await globalThis.fetch(request);
+      if (body.includes('"$streams"') && (request.headers.get("x-amz-target") ?? "").endsWith(".Query")) {
+        lifecycleItems += ((await response.clone().json()) as { Count?: number }).Count ?? 0;
+      }
+      return response;
+    };
+    const store = new DynamoDbEventStore({ ...local, tableName, fetch, streamDeletion: dynamoDbStreamDeletion });
+    // Ten probe calls, of which seven reach a deleted stream's record: one item each.
+    expect(await probeDeletedStreams(store, 60, () => lifecycleItems)).toBeLessThanOrEqual(7);
+  }, 120_000);
+});

@@ -1,6 +1,8 @@
 import {
   checkExpectedVersion,
   type EventEnvelope,
+  type EventMetadata,
+  isStreamLifecycleEvent,
   lifecycleEvent,
   type PendingEvent,
   planStreamChange,
@@ -42,13 +44,14 @@ async function readFirstItem(
     TableName: layout.tableName,
     Key: { [layout.partitionKey]: { S: partitionValue(layout, streamId) }, [layout.sortKey]: { N: "1" } },
     ConsistentRead: true,
-    ProjectionExpression: "#pk, #del, #dv, #cut, #op",
+    ProjectionExpression: "#pk, #del, #dv, #cut, #op, #dev",
     ExpressionAttributeNames: {
       "#pk": layout.partitionKey,
       "#del": D.mode,
       "#dv": D.version,
       "#cut": D.cut,
       "#op": D.op,
+      "#dev": D.event,
     },
   });
   return result.Item;
@@ -76,6 +79,8 @@ interface PendingOp {
   readonly removed: number;
   readonly before?: number;
   readonly from?: number;
+  /** The lifecycle event's metadata, as the call gave it (checked). */
+  readonly metadata?: EventMetadata;
 }
 
 /** What the deletions need from the store: its appends and reads, past the checks on `$` streams. */
@@ -99,6 +104,11 @@ export interface DynamoDbStreamChanges {
   readState(streamId: string, fromStart: boolean): DeletionStateRead;
   commit(change: StreamChange): Promise<StreamChangeCommit>;
   hidden(): Promise<ReadonlySet<string>>;
+  /**
+   * The `$stream-deleted` event of a deleted stream, from its first item (one `GetItem`, then one
+   * read of `$streams` at the version that item records); `undefined` when the stream is not deleted.
+   */
+  deletionEvent?(streamId: string): Promise<EventEnvelope | undefined>;
 }
 
 /** The `streamDeletion` option's type: builds a store's stream changes from its client, table and log. */
@@ -155,6 +165,22 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
     };
   }
 
+  async deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    const item = await readFirstItem(this.#client, this.#layout, streamId);
+    if (readFirstItemState(item).mode === undefined) return undefined;
+    const at = readNumber(item ?? {}, D.event);
+    if (at !== undefined) {
+      for await (const event of this.#log.read(STREAM_LIFECYCLE_STREAM, { fromVersion: at, maxCount: 1 })) return event;
+      return undefined;
+    }
+    // A deletion still being finished (or one recorded before the first item kept its event's
+    // version): its event, if recorded yet, is the stream's newest lifecycle event in `$streams`.
+    for await (const event of this.#log.read(STREAM_LIFECYCLE_STREAM, { direction: "backward" })) {
+      if (isStreamLifecycleEvent(event) && event.data.streamId === streamId) return event;
+    }
+    return undefined;
+  }
+
   /** The ids `readAll` passes by. */
   async hidden(): Promise<ReadonlySet<string>> {
     const result = await this.#client.send<{ Item?: Record<string, { SS?: string[] }> }>("GetItem", {
@@ -199,6 +225,7 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
         removed,
         from: first.cut,
         ...(change.before === undefined ? {} : { before: change.before }),
+        ...(change.metadata === undefined ? {} : { metadata: change.metadata }),
       };
       try {
         await this.#client.send("TransactWriteItems", { TransactItems: this.#mark(streamId, action, op) });
@@ -249,9 +276,9 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
             Update: {
               TableName: tableName,
               Key: first,
-              UpdateExpression: "SET #op = :op REMOVE #del, #dv",
+              UpdateExpression: "SET #op = :op REMOVE #del, #dv, #dev",
               ConditionExpression: "#del = :soft AND attribute_not_exists(#op)",
-              ExpressionAttributeNames: { "#del": D.mode, "#op": D.op, "#dv": D.version },
+              ExpressionAttributeNames: { "#del": D.mode, "#op": D.op, "#dv": D.version, "#dev": D.event },
               ExpressionAttributeValues: { ":soft": str("soft"), ":op": opValue },
             },
           },
@@ -272,10 +299,10 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
             Update: {
               TableName: tableName,
               Key: first,
-              UpdateExpression: "SET #del = :hard, #dv = :v, #op = :op",
+              UpdateExpression: "SET #del = :hard, #dv = :v, #op = :op REMOVE #dev",
               ConditionExpression:
                 "attribute_exists(#pk) AND attribute_not_exists(#op) AND (attribute_not_exists(#del) OR #del = :soft)",
-              ExpressionAttributeNames: { ...names, "#dv": D.version },
+              ExpressionAttributeNames: { ...names, "#dv": D.version, "#dev": D.event },
               ExpressionAttributeValues: {
                 ":hard": str("hard"),
                 ":soft": str("soft"),
@@ -353,6 +380,7 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
       eventId: op.eventId,
       timestamp: op.timestamp,
       ...(op.before === undefined ? {} : { before: op.before }),
+      ...(op.metadata === undefined ? {} : { metadata: op.metadata }),
     };
     const event =
       (await this.#recorded(op.eventId)) ??
@@ -360,13 +388,18 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
         await this.#log.append(STREAM_LIFECYCLE_STREAM, [lifecycleEvent(change, op.version, op.removed)])
       )[0] as EventEnvelope);
     try {
+      // A deletion's first item keeps where its event is, for `deletionEvent`.
+      const deleted = op.kind === "soft-delete" || op.kind === "hard-delete";
       await this.#client.send("UpdateItem", {
         TableName: tableName,
         Key: this.#key(streamId, 1),
-        UpdateExpression: "REMOVE #op",
+        UpdateExpression: deleted ? "SET #dev = :dev REMOVE #op" : "REMOVE #op",
         ConditionExpression: "attribute_exists(#pk) AND #op = :op",
-        ExpressionAttributeNames: { "#pk": partitionKey, "#op": D.op },
-        ExpressionAttributeValues: { ":op": str(JSON.stringify(op)) },
+        ExpressionAttributeNames: { "#pk": partitionKey, "#op": D.op, ...(deleted ? { "#dev": D.event } : {}) },
+        ExpressionAttributeValues: {
+          ":op": str(JSON.stringify(op)),
+          ...(deleted ? { ":dev": num(event.version) } : {}),
+        },
       });
     } catch (error) {
       // Another caller finished it first.

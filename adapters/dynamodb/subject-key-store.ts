@@ -13,9 +13,9 @@ import {
 } from "../../src/index.js";
 import { num, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, createDynamoDbClient, isServiceErrorCode } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
-import { ensureEventStoreTable } from "./table.js";
+import { ensureEventStoreTable, tableWait } from "./table.js";
 
 /**
  * Subject key items live under partition key `SUBJECT_KEY_PARTITION_PREFIX + subjectId`, sort key 0.
@@ -70,7 +70,7 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
     }
     if (issues.length > 0) throw new ValidationError("Invalid DynamoDB subject key store options", issues);
     this.layout = layout;
-    this.client = options.client ?? createDynamoDbClient(options);
+    this.client = clientOption(options);
     this.#masterKey = options.masterKey;
   }
 
@@ -81,8 +81,8 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
   }
 
   /** Creates the table if it does not exist (the event store's key schema) and waits until it is active. */
-  ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
-    return ensureEventStoreTable(this.client, this.layout, options.timeoutMs);
+  async ensureTable(options: { readonly timeoutMs?: number } = {}): Promise<"created" | "exists"> {
+    return ensureEventStoreTable(this.client, this.layout, tableWait(options));
   }
 
   protected async readKey(subjectId: string): Promise<SubjectKeyLookup> {

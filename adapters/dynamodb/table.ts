@@ -1,6 +1,6 @@
-import { ServiceError, ValidationError } from "../../src/index.js";
-import { type AwsJsonClient, isServiceErrorCode, sleep } from "./client.js";
-import type { TableLayout } from "./layout.js";
+import { assertObject, ServiceError, ValidationError } from "../../src/index.js";
+import { type AwsJsonClient, assertClient, isServiceErrorCode, sleep } from "./client.js";
+import { type TableLayout, tableLayout } from "./layout.js";
 
 /**
  * The table an event store needs, as a DynamoDB `CreateTable` input: a string partition key and a
@@ -8,6 +8,7 @@ import type { TableLayout } from "./layout.js";
  * billing; provisioned capacity works as well.
  */
 export function eventStoreTableDefinition(layout: TableLayout): Record<string, unknown> {
+  layout = checkedLayout(layout);
   return {
     TableName: layout.tableName,
     AttributeDefinitions: [
@@ -29,15 +30,37 @@ interface TableDescription {
 }
 
 /**
+ * The layout's names checked as `tableLayout` checks them (a layout or its options: `{ tableName }`
+ * takes the default keys), before any request: a string, null or a misnamed table is a ValidationError.
+ */
+function checkedLayout(layout: unknown): TableLayout {
+  assertObject(layout, "layout", "DynamoDB table layout");
+  const { tableName, partitionKey, sortKey } = layout as Partial<TableLayout>;
+  return tableLayout({
+    tableName: tableName as string,
+    ...(partitionKey === undefined ? {} : { partitionKey }),
+    ...(sortKey === undefined ? {} : { sortKey }),
+  });
+}
+
+/**
  * Creates the table unless it exists, and waits until it is active. An existing table must have the
  * event store's key schema.
- * @throws {ValidationError} the table exists with other keys.
+ * @throws {ValidationError} the table exists with other keys; or, before any request, `client` is not a
+ * client, `layout` not a table layout (`tableLayout(...)` or its options), `timeoutMs` not a positive integer.
  */
 export async function ensureEventStoreTable(
   client: AwsJsonClient,
   layout: TableLayout,
   timeoutMs = 60_000,
 ): Promise<"created" | "exists"> {
+  assertClient(client, "client");
+  layout = checkedLayout(layout);
+  if (typeof timeoutMs !== "number" || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+    throw new ValidationError("Invalid table wait", [
+      { path: ["timeoutMs"], message: "must be a positive integer (ms)" },
+    ]);
+  }
   let outcome: "created" | "exists" = "exists";
   let table = await describe(client, layout);
   if (table === undefined) {
@@ -91,4 +114,13 @@ function checkSchema(layout: TableLayout, table: TableDescription): void {
       message: `expected ${layout.partitionKey} (S, HASH) and ${layout.sortKey} (N, RANGE), found ${hash ?? "none"} (${typeOf(hash) ?? "?"}, HASH) and ${range ?? "none"} (${typeOf(range) ?? "?"}, RANGE)`,
     },
   ]);
+}
+
+/**
+ * The wait of a store's `ensureTable(options)`: null or no options are the defaults; options that are no
+ * object (from JavaScript) are a ValidationError naming them, before any request.
+ */
+export function tableWait(options: { readonly timeoutMs?: number } | null | undefined): number | undefined {
+  assertObject(options ?? undefined, "options", "ensureTable options", false);
+  return options?.timeoutMs;
 }

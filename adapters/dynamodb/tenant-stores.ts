@@ -1,5 +1,6 @@
+import { assertObject } from "../../src/index.js";
 import type { AwsJsonClient, AwsJsonClientOptions } from "./client.js";
-import { createDynamoDbClient } from "./client.js";
+import { clientOption } from "./client.js";
 import { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
 import { type TableLayoutOptions, tableLayout } from "./layout.js";
 import { DynamoDbCheckpointStore } from "./read-model-store.js";
@@ -37,7 +38,8 @@ export interface SharedTableTenantStores {
 export function sharedTableTenantStores(
   options: SharedTableTenantStoresOptions,
 ): (tenant: string) => SharedTableTenantStores {
-  const client = options.client ?? createDynamoDbClient(options);
+  assertObject(options, [], "shared table tenant stores options");
+  const client = clientOption(options);
   const table = {
     tableName: options.tableName,
     ...(options.partitionKey === undefined ? {} : { partitionKey: options.partitionKey }),

@@ -1,4 +1,12 @@
-import { type EventEnvelope, PayloadTooLargeError, ServiceError, utf8Length } from "../../src/index.js";
+import {
+  assertObject,
+  type EventEnvelope,
+  type Issue,
+  PayloadTooLargeError,
+  ServiceError,
+  utf8Length,
+  ValidationError,
+} from "../../src/index.js";
 import { type AwsJsonClient, backoffDelay, retryPolicy, sleep } from "../aws/index.js";
 import { batchBySize } from "./batches.js";
 import type { PutEventsRequestEntry } from "./eventbridge-types.js";
@@ -39,7 +47,26 @@ export const DEAD_LETTER_FIELD = "eventflows-dead-letter";
  * re-driving it is consuming the queue. Why it failed is in the `eventflows-dead-letter` field.
  */
 export function deadLetterBody(letter: DeadLetter, eventBusName: string, region: string): string {
+  assertObject(letter, "letter", "dead letter");
   const entry = letter.entry;
+  const issues: Issue[] = [];
+  if (typeof (letter.event as Partial<EventEnvelope> | null)?.id !== "string") {
+    issues.push({ path: ["letter", "event"], message: "must be the event, with its id" });
+  }
+  if (typeof (entry as Partial<PutEventsRequestEntry> | null)?.Detail !== "string") {
+    issues.push({ path: ["letter", "entry"], message: "must be the PutEvents entry, with its Detail" });
+  }
+  if (typeof eventBusName !== "string") issues.push({ path: ["eventBusName"], message: "must be a string" });
+  if (typeof region !== "string") issues.push({ path: ["region"], message: "must be a string" });
+  let detail: unknown;
+  if (issues.length === 0) {
+    try {
+      detail = JSON.parse(entry.Detail);
+    } catch {
+      issues.push({ path: ["letter", "entry", "Detail"], message: "must be JSON" });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid dead letter", issues);
   return sqsSafeJson({
     version: "0",
     id: letter.event.id,
@@ -49,7 +76,7 @@ export function deadLetterBody(letter: DeadLetter, eventBusName: string, region:
     time: new Date((entry.Time ?? Date.now() / 1000) * 1000).toISOString(),
     region,
     resources: entry.Resources ?? [],
-    detail: JSON.parse(entry.Detail),
+    detail,
     [DEAD_LETTER_FIELD]: {
       eventBusName,
       errorCode: letter.errorCode,

@@ -76,6 +76,22 @@ describe("envelopeMapping", () => {
     );
   });
 
+  test("property: toEntry and fromEvent called with anything that is no object (from JavaScript) throw a ValidationError naming the argument, not a TypeError", () => {
+    const mapping = envelopeMapping({ source: (event) => event.streamId, detailType: (event) => event.type });
+    fc.assert(
+      fc.property(
+        fc.anything().filter((value) => typeof value !== "object" || value === null || Array.isArray(value)),
+        (value) => {
+          for (const call of [() => mapping.toEntry(value as never), () => mapping.fromEvent(value as never)]) {
+            expect(call).toThrow(ValidationError);
+            expect(call).toThrow("event: must be an object");
+          }
+        },
+      ),
+      { numRuns: 200, seed: 39 },
+    );
+  });
+
   test("source, detail type and resources are configurable; the envelope still travels whole in Detail", () => {
     const mapping = envelopeMapping({
       source: (event) => `com.example.${event.streamId.split("-")[0]?.toLowerCase()}`,

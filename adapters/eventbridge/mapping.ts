@@ -1,6 +1,8 @@
 import {
+  assertObject,
   type EventEnvelope,
   type EventMetadata,
+  functionIssues,
   type Issue,
   isUlid,
   jsonIssues,
@@ -50,12 +52,21 @@ export const DEFAULT_SOURCE = "eventflows";
  * EventBridge unchanged whatever `Source` and `DetailType` are configured to be.
  */
 export function envelopeMapping(options: EnvelopeMappingOptions = {}): EventBridgeMapping {
+  assertObject(options, [], "EventBridge mapping options", false);
+  const issues = [
+    ...functionIssues(options.detailType, "detailType"),
+    ...functionIssues(options.resources, "resources"),
+  ];
+  if (options.source !== undefined && typeof options.source !== "string")
+    issues.push(...functionIssues(options.source, "source"));
+  if (issues.length > 0) throw new ValidationError("Invalid EventBridge mapping options", issues);
   const source = options.source ?? DEFAULT_SOURCE;
   const sourceOf = typeof source === "function" ? source : () => source;
   const detailTypeOf = options.detailType ?? ((event: EventEnvelope) => event.type);
   const resourcesOf = options.resources;
   return {
     toEntry(event) {
+      assertObject(event, "event", "event envelope");
       const parts = {
         source: sourceOf(event),
         detailType: detailTypeOf(event),
@@ -66,6 +77,7 @@ export function envelopeMapping(options: EnvelopeMappingOptions = {}): EventBrid
       return resources === undefined || resources.length === 0 ? parts : { ...parts, resources };
     },
     fromEvent(event) {
+      assertObject(event, "event", "EventBridge event");
       return envelopeFromDetail(event.detail);
     },
   };
@@ -73,6 +85,7 @@ export function envelopeMapping(options: EnvelopeMappingOptions = {}): EventBrid
 
 /** The envelope as a plain object, fields in a fixed order. */
 export function envelopeDetail(event: EventEnvelope): Record<string, unknown> {
+  assertObject(event, "event", "event envelope");
   const detail: Record<string, unknown> = {
     id: event.id,
     type: event.type,
@@ -174,6 +187,18 @@ export function envelopeIssues(event: unknown, index: number): Issue[] {
  * `DetailType`, `Detail` and each of `Resources`.
  */
 export function entrySize(parts: EntryParts): number {
+  assertObject(parts, "parts", "EventBridge entry");
+  const issues: Issue[] = [];
+  for (const key of ["source", "detailType", "detail"] as const) {
+    if (typeof parts[key] !== "string") issues.push({ path: ["parts", key], message: "must be a string" });
+  }
+  const { resources, time } = parts;
+  if (resources !== undefined && !(Array.isArray(resources) && resources.every((r) => typeof r === "string"))) {
+    issues.push({ path: ["parts", "resources"], message: "must be an array of strings" });
+  }
+  if (time !== undefined && !(time instanceof Date))
+    issues.push({ path: ["parts", "time"], message: "must be a Date" });
+  if (issues.length > 0) throw new ValidationError("Invalid EventBridge entry", issues);
   let size = parts.time === undefined ? 0 : 14;
   size += utf8Length(parts.source) + utf8Length(parts.detailType) + utf8Length(parts.detail);
   for (const resource of parts.resources ?? []) size += utf8Length(resource);

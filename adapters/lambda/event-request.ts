@@ -23,6 +23,7 @@ const encoder = new TextEncoder();
  * with an empty `allow`: the caller knows the route and what it allows.
  */
 export function requestFromEvent(event: ApiGatewayProxyEventV2): Request {
+  assertHttpApiEvent(event);
   const host = event.requestContext.domainName || event.headers?.host || "localhost";
   const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
   const headers = new Headers();
@@ -64,6 +65,15 @@ export function requestFromEvent(event: ApiGatewayProxyEventV2): Request {
 
 /** The structured result for a `Response`: text bodies as they are, others base64; `Set-Cookie` as `cookies`. */
 export async function resultFromResponse(response: Response): Promise<ApiGatewayProxyResultV2> {
+  const r = response as Partial<Response> | null | undefined;
+  if (
+    typeof r?.status !== "number" ||
+    typeof r.headers?.forEach !== "function" ||
+    typeof r.headers.getSetCookie !== "function" ||
+    typeof r.arrayBuffer !== "function"
+  ) {
+    throw new ValidationError("Invalid response", [{ path: ["response"], message: "must be a web Response" }]);
+  }
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     if (name !== "set-cookie") headers[name] = value;
@@ -132,4 +142,40 @@ function base64(bytes: Uint8Array): string {
 
 function clip(name: string): string {
   return name.length > 64 ? `${name.slice(0, 64)}…` : name;
+}
+
+/**
+ * An API Gateway HTTP API event of payload format 2.0, as far as the translation reads it: checked
+ * before it is read, so that another event (format 1.0, an SQS batch, a string) is a ValidationError
+ * saying so, not a TypeError.
+ */
+export function assertHttpApiEvent(event: unknown): asserts event is ApiGatewayProxyEventV2 {
+  const e = event as Partial<ApiGatewayProxyEventV2> | null;
+  if (
+    typeof e !== "object" ||
+    e === null ||
+    typeof e.rawPath !== "string" ||
+    typeof e.requestContext?.http?.method !== "string"
+  ) {
+    throw new ValidationError("Not an API Gateway HTTP API event", [
+      {
+        path: [],
+        message:
+          'expected payload format 2.0 (rawPath, requestContext.http.method): set the integration\'s payloadFormatVersion to "2.0"',
+      },
+    ]);
+  }
+  const issues = [];
+  if (e.headers !== undefined && e.headers !== null && (typeof e.headers !== "object" || Array.isArray(e.headers))) {
+    issues.push({ path: ["headers"], message: "must be an object of header names to values" });
+  }
+  if (e.cookies !== undefined && !(Array.isArray(e.cookies) && e.cookies.every((c) => typeof c === "string"))) {
+    issues.push({ path: ["cookies"], message: "must be an array of strings" });
+  }
+  for (const key of ["rawQueryString", "body"] as const) {
+    if (e[key] !== undefined && e[key] !== null && typeof e[key] !== "string") {
+      issues.push({ path: [key], message: "must be a string" });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid API Gateway HTTP API event", issues);
 }

@@ -18,7 +18,7 @@ import {
   RouteNotFoundError,
 } from "../http/index.js";
 import type { ApiGatewayProxyEventV2, ApiGatewayProxyResultV2, LambdaContext } from "./api-gateway-types.js";
-import { requestFromEvent, resultFromResponse } from "./event-request.js";
+import { assertHttpApiEvent, requestFromEvent, resultFromResponse } from "./event-request.js";
 
 /** What the dispatcher's per-request values (auth hook, bus factories) receive on Lambda. */
 export interface HttpApiRequestContext {
@@ -52,8 +52,10 @@ export type HttpApiHandler = (
  * principal's `userId` (so it reaches the metadata and scopes idempotency keys); `true` (allowed,
  * no identity) when the route has no authorizer. The default auth hook of {@link createHttpApiHandler}.
  */
-export const authorizerPrincipal: AuthHook<HttpApiRequestContext> = ({ context }): Principal | true => {
-  const authorizer = context.event.requestContext.authorizer;
+export const authorizerPrincipal: AuthHook<HttpApiRequestContext> = (given): Principal | true => {
+  const event = (given as { context?: { event?: unknown } } | null | undefined)?.context?.event;
+  assertHttpApiEvent(event);
+  const authorizer = event.requestContext.authorizer;
   const subject = authorizer?.jwt?.claims?.sub;
   if (typeof subject === "string" && subject !== "") return { userId: subject };
   const arn = authorizer?.iam?.userArn;
@@ -176,24 +178,6 @@ function normalizeBasePath(basePath: string | undefined): string | undefined {
     ]);
   }
   return basePath.endsWith("/") ? basePath.slice(0, -1) : basePath;
-}
-
-function assertHttpApiEvent(event: unknown): asserts event is ApiGatewayProxyEventV2 {
-  const e = event as Partial<ApiGatewayProxyEventV2> | null;
-  if (
-    typeof e !== "object" ||
-    e === null ||
-    typeof e.rawPath !== "string" ||
-    typeof e.requestContext?.http?.method !== "string"
-  ) {
-    throw new ValidationError("Not an API Gateway HTTP API event", [
-      {
-        path: [],
-        message:
-          'expected payload format 2.0 (rawPath, requestContext.http.method): set the integration\'s payloadFormatVersion to "2.0"',
-      },
-    ]);
-  }
 }
 
 function defaultOnError(error: unknown, event: ApiGatewayProxyEventV2): void {

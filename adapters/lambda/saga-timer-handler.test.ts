@@ -100,5 +100,11 @@ describe("createSagaTimerHandler", () => {
       expect(() => createSagaTimerHandler(runtime, { onTick } as never)).toThrow("onTick");
     }
     expect(await createSagaTimerHandler(runtime, null)()).toEqual({ fired: 0, maxLatenessMs: 0 });
+    // Options that are no object (from JavaScript) are refused, naming them, not taken as none.
+    for (const options of ["log", 5, [() => undefined]]) {
+      expect(() => createSagaTimerHandler(runtime, options as never)).toThrow(
+        "Invalid saga timer handler: options: must be an object",
+      );
+    }
   });
 });

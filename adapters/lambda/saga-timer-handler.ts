@@ -1,4 +1,4 @@
-import { assertFunction, type SagaRuntime, type TickResult, ValidationError } from "../../src/index.js";
+import { assertFunction, assertObject, type SagaRuntime, type TickResult, ValidationError } from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
 
 /** What a scheduled invocation returns: how many timeouts fired, and how late the latest was. */
@@ -31,6 +31,7 @@ export function createSagaTimerHandler(
     ]);
   }
   // null is no options, as undefined is; an onTick that is no function would fail every tick after it fired.
+  assertObject(given ?? undefined, "options", "saga timer handler", false);
   const options = given ?? {};
   assertFunction(options.onTick, "onTick", "saga timer handler", false);
   // A factory runs once per Lambda instance (warm invocations reuse its runtime); again after it failed.

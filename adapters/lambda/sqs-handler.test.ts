@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import {
   type EventEnvelope,
   InMemoryEventBus,
@@ -71,6 +72,49 @@ describe("createSqsHandler", () => {
     expect(received).toEqual([events[0], events[2]] as EventEnvelope[]);
   });
 
+  test("property (fast-check): batchItemFailures is exactly the records that failed (undecodable, or a handler threw), in order, whatever mix of redeliveries, garbage and failures a batch holds, standard and FIFO", async () => {
+    const pool = Array.from({ length: 4 }, (_, i) => testEnvelope("OrderPlaced", `Order-${i}`, { n: i }));
+    const record = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ event: fc.nat(3), fail: fc.boolean() }) },
+      { weight: 1, arbitrary: fc.constantFrom("", "{", "null", "[]", '{"detail":{}}', "\u0000") },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(record, { maxLength: 10 }), fc.boolean(), async (batch, fifo) => {
+        // A delivery that fails says so in its body's data, so one event can fail once and pass on redelivery.
+        const bodies = batch.map((each) =>
+          typeof each === "string"
+            ? each
+            : eventBridgeBody({ ...(pool[each.event] as EventEnvelope), data: { fail: each.fail } }),
+        );
+        const handled: string[] = [];
+        const consumer = createSqsEventConsumer({
+          handlers: (event) => {
+            if ((event.data as { fail: boolean }).fail) throw new Error("handler failed");
+            handled.push(event.id);
+          },
+          fifo,
+          onFailure: () => undefined,
+        });
+        const response = await createSqsHandler(consumer)(sqsEvent(bodies));
+        // The model: a delivery of an event handled before in the batch is a duplicate (acknowledged);
+        // garbage and a throwing handler fail; in FIFO order everything after a failure fails too.
+        const done = new Set<string>();
+        const failed: string[] = [];
+        for (const [i, each] of batch.entries()) {
+          const id = `message-${i}`;
+          if (fifo && failed.length > 0) failed.push(id);
+          else if (typeof each === "string") failed.push(id);
+          else if (done.has((pool[each.event] as EventEnvelope).id)) continue;
+          else if (each.fail) failed.push(id);
+          else done.add((pool[each.event] as EventEnvelope).id);
+        }
+        expect(response.batchItemFailures).toEqual(failed.map((itemIdentifier) => ({ itemIdentifier })));
+        expect(handled).toEqual([...done]);
+      }),
+      { numRuns: 300, seed: 39 },
+    );
+  });
+
   test("a consumer that throws for the whole batch gets every record reported, nothing acknowledged", async () => {
     const errors: unknown[] = [];
     const handler = createSqsHandler(
@@ -108,6 +152,12 @@ describe("createSqsHandler", () => {
     const consumer = createSqsEventConsumer({ handlers: () => undefined });
     for (const onError of [5, "log", null]) {
       expect(() => createSqsHandler(consumer, { onError } as never)).toThrow(ValidationError);
+    }
+    // Options that are no object (from JavaScript) are refused too, naming them, not taken as none.
+    for (const options of ["log", 5, true, [() => undefined]]) {
+      expect(() => createSqsHandler(consumer, options as never)).toThrow(
+        "Invalid SQS handler: options: must be an object",
+      );
     }
   });
 

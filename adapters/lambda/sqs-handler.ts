@@ -1,4 +1,4 @@
-import { assertFunction, callHook, getLogger, ValidationError } from "../../src/index.js";
+import { assertFunction, assertObject, callHook, getLogger, ValidationError } from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
 import type { SqsBatchResponse, SqsEvent, SqsRecord } from "./sqs-types.js";
 
@@ -34,6 +34,7 @@ export function createSqsHandler(
     ]);
   }
   // null is no options, as undefined is: never a TypeError when the batch fails.
+  assertObject(given ?? undefined, "options", "SQS handler", false);
   const options = given ?? {};
   assertFunction(options.onError, "onError", "SQS handler", false);
   return async (event) => {

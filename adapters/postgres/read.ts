@@ -1,4 +1,11 @@
-import type { EventEnvelope, EventPages, ReadAllOptions, ReadStreamOptions } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  type EventPages,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  STREAM_LIFECYCLE_STREAM,
+  StreamLifecycleEventType,
+} from "../../src/index.js";
 import type { StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
 import { guardReconnecting } from "./errors.js";
@@ -107,6 +114,27 @@ export async function streamVersionOf(
       .unsafe(context.statements.streamVersion, [streamId], { prepare: true })
       .values()) as unknown as [[number]];
     return row[0];
+  });
+}
+
+/** The stream's `$stream-deleted` event while it is deleted, in one statement (see `deletion.event`). */
+export async function deletionEventOf(
+  sql: PostgresQueryable,
+  context: StoreContext,
+  streamId: string,
+  attempts: number,
+): Promise<EventEnvelope | undefined> {
+  return guardReconnecting("streamDeletionEvent", attempts, async () => {
+    const [row] = (await sql
+      .unsafe(
+        context.statements.deletion.event,
+        [streamId, STREAM_LIFECYCLE_STREAM, StreamLifecycleEventType.Deleted],
+        {
+          prepare: true,
+        },
+      )
+      .values()) as unknown as StreamRow[];
+    return row === undefined ? undefined : fromStreamRow(STREAM_LIFECYCLE_STREAM, row);
   });
 }
 

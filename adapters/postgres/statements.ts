@@ -29,6 +29,11 @@ export interface Statements {
     readonly unmark: string;
     /** Removes the stream's events below $2 and counts them. */
     readonly removeBelow: string;
+    /**
+     * The stream's newest `$stream-deleted` event while it is deleted: $1 stream id, $2 `$streams`,
+     * $3 `$stream-deleted`. A stream with no deletion row reads nothing of `$streams`.
+     */
+    readonly event: string;
   };
   readonly checkpoint: {
     readonly read: string;
@@ -213,6 +218,10 @@ RETURNING global_position::text, version`,
       unmark: `DELETE FROM ${deletions} WHERE stream_id = $1`,
       removeBelow: `WITH gone AS (DELETE FROM ${events} WHERE stream_id = $1 AND version < $2 RETURNING 1)
   SELECT count(*)::integer FROM gone`,
+      event: `SELECT ${COLUMNS} FROM ${events}
+  WHERE EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1)
+    AND stream_id = $2 AND type = $3 AND data->>'streamId' = $1
+  ORDER BY version DESC LIMIT 1`,
     },
     checkpoint: {
       read: `SELECT position::text FROM ${names.checkpoints} WHERE id = $1`,

@@ -16,7 +16,14 @@ import { assertStorableStreamId } from "./encode.js";
 import { guard } from "./errors.js";
 import { pingPostgres } from "./ping.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
-import { headPosition, lastGlobalPosition, readAllPages, readStreamPages, streamVersionOf } from "./read.js";
+import {
+  deletionEventOf,
+  headPosition,
+  lastGlobalPosition,
+  readAllPages,
+  readStreamPages,
+  streamVersionOf,
+} from "./read.js";
 import { commitStreamChangeIn } from "./stream-deletion.js";
 
 /** Reads shared by the store and its transactions; they differ in what runs the statements. */
@@ -71,6 +78,12 @@ export abstract class PostgresStoreBase extends EventStore {
   protected streamVersion(streamId: string): Promise<number> {
     assertStorableStreamId(streamId);
     return streamVersionOf(this.queryable, this.context, streamId, this.attempts);
+  }
+
+  /** One statement: the stream's deletion row, and its `$stream-deleted` event only when it has one. */
+  protected override deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    assertStorableStreamId(streamId);
+    return deletionEventOf(this.queryable, this.context, streamId, this.attempts);
   }
 
   /**

@@ -10,6 +10,7 @@ import {
 } from "../../src/index.js";
 import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
+import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
 import { createPostgresClient, PostgresEventStore, PostgresSnapshotStore, type PostgresSql } from "./index.js";
 
 const schema = uniqueSchema("deletion");
@@ -205,4 +206,23 @@ describe("stream deletion on PostgreSQL, checked with psql and pg_dump", () => {
     await meters.flushSnapshots();
     expect(reported).toEqual([]);
   });
+});
+
+describe("the tenant layer's probe of a deleted stream on PostgreSQL", () => {
+  test("a stream that shows no event (never was, soft- or hard-deleted long ago) is probed without reading $streams: one statement that reads its deletion row", async () => {
+    let lifecycleReads = 0;
+    const counting = createPostgresClient(url, {
+      max: 2,
+      // The stream reads of $streams (its appends, by the restore, are not reads).
+      debug: (_connection: number, query: string, parameters: unknown[]) => {
+        if (parameters[0] === "$streams" && query.trimStart().startsWith("SELECT")) lifecycleReads++;
+      },
+    });
+    try {
+      const store = new PostgresEventStore({ sql: counting, schema, readPageSize: 10 });
+      expect(await probeDeletedStreams(store, 60, () => lifecycleReads)).toBe(0);
+    } finally {
+      await counting.end();
+    }
+  }, 60_000);
 });

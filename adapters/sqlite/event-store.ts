@@ -10,8 +10,10 @@ import {
   type PendingEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
+  STREAM_LIFECYCLE_STREAM,
   type StreamChange,
   type StreamChangeCommit,
+  StreamLifecycleEventType,
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type Committed, type SqliteStoreContext, streamVersion } from "./append.js";
@@ -118,6 +120,31 @@ export class SqliteEventStore extends EventStore {
   protected streamVersion(streamId: string): Promise<number> {
     assertStorableStreamId(streamId);
     return streamVersion(this.#context, streamId);
+  }
+
+  /** The deletion row first: a stream with none reads nothing of `$streams`; one that has one, one event. */
+  protected override async deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    assertStorableStreamId(streamId);
+    let version: number;
+    try {
+      const [row] = await this.driver.all(this.#context.statements.deletion.eventVersion, [
+        streamId,
+        STREAM_LIFECYCLE_STREAM,
+        StreamLifecycleEventType.Deleted,
+        streamId,
+      ]);
+      version = Number(row?.version ?? 0);
+    } catch (error) {
+      throw toEventFlowsError(error, "streamDeletionEvent", this.driver.name);
+    }
+    if (version === 0) return undefined;
+    for await (const event of this.readStream(STREAM_LIFECYCLE_STREAM, {
+      fromVersion: version,
+      maxCount: 1,
+      raw: true,
+    }))
+      return event;
+    return undefined;
   }
 
   protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {

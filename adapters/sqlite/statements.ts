@@ -36,6 +36,12 @@ export interface EventStatements {
      * batch, guarded by the state the change was planned from (see stream-deletion.ts).
      */
     readonly recordIf: string;
+    /**
+     * The `$streams` version of the stream's newest `$stream-deleted` event while it is deleted (NULL
+     * when it is not): stream, `$streams`, `$stream-deleted`, stream. A stream with no deletion row
+     * reads nothing of `$streams`.
+     */
+    readonly eventVersion: string;
   };
 }
 
@@ -194,6 +200,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
       mark: `INSERT INTO ${n.streamDeletions} (stream_id, mode, version, deleted_at) VALUES (?, ?, ?, ?)
   ON CONFLICT (stream_id) DO UPDATE SET mode = excluded.mode, deleted_at = excluded.deleted_at`,
       unmark: `DELETE FROM ${n.streamDeletions} WHERE stream_id = ?`,
+      eventVersion: `SELECT max(version) AS version FROM ${n.events}
+  WHERE EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?)
+    AND stream_id = ? AND type = ? AND json_extract(data, '$.streamId') = ?`,
       removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ?`,
       countBelow: `SELECT count(*) AS n FROM ${n.events} WHERE stream_id = ? AND version < ?`,
       anySoft: `SELECT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE mode = 'soft') AS any`,

@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import { checkedClock, functionIssues } from "../internal/validate.js";
+import { assertObject, checkedClock, functionIssues } from "../internal/validate.js";
 import { checkDedupId, type DedupStore } from "./dedup-store.js";
 
 export interface InMemoryDedupStoreOptions {
@@ -20,6 +20,7 @@ export class InMemoryDedupStore implements DedupStore {
   readonly #now: () => number;
 
   constructor(options: InMemoryDedupStoreOptions = {}) {
+    assertObject(options, [], "dedup store options", false);
     const max = options.maxEntries ?? 100_000;
     const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY;
     const issues = [];

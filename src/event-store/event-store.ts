@@ -44,13 +44,16 @@ import {
   assertDeletionMode,
   assertUserStream,
   type DeleteStreamOptions,
+  isStreamLifecycleEvent,
   newStreamChange,
   type RestoreStreamOptions,
+  STREAM_LIFECYCLE_STREAM,
   type StreamChange,
   type StreamChangeCommit,
   type StreamChangeKind,
   type StreamChangeResult,
   type StreamLifecycleEvent,
+  StreamLifecycleEventType,
   type TruncateStreamOptions,
   visibleFeed,
 } from "./stream-deletion.js";
@@ -562,6 +565,35 @@ export abstract class EventStore {
 
   async streamExists(streamId: string): Promise<boolean> {
     return (await this.getStreamVersion(streamId)) > 0;
+  }
+
+  /**
+   * The `$stream-deleted` event (as stored: neither decrypted nor upcast) of a stream that is deleted
+   * now, soft or hard; `undefined` when it is not (live, restored, or never had events). What the
+   * tenant layer checks to tell whose a stream that shows no event was. The stores of this package
+   * answer from the stream's own deletion record, in one lookup whatever the store's history.
+   * @throws {ValidationError} bad stream id.
+   */
+  async streamDeletionEvent(streamId: string): Promise<StreamLifecycleEvent | undefined> {
+    assertStreamId(streamId);
+    if (this.capabilities.streamDeletion !== true) return undefined;
+    const event = await this.deletionEvent(streamId);
+    return event !== undefined && isStreamLifecycleEvent(event) && event.type === StreamLifecycleEventType.Deleted
+      ? event
+      : undefined;
+  }
+
+  /**
+   * What {@link EventStore.streamDeletionEvent} answers from: the stream's `$stream-deleted` event
+   * while it is deleted (anything else counts as not deleted). Stores with `capabilities.streamDeletion`
+   * override it with a lookup of the stream's deletion record; this default reads `$streams` backward
+   * to the stream's newest lifecycle event, which costs more the more the store has deleted since.
+   */
+  protected async deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    for await (const event of this.readStream(STREAM_LIFECYCLE_STREAM, { direction: "backward", raw: true })) {
+      if (isStreamLifecycleEvent(event) && event.data.streamId === streamId) return event;
+    }
+    return undefined;
   }
 
   /**

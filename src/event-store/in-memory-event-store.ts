@@ -27,7 +27,8 @@ export class InMemoryEventStore extends EventStore {
   readonly #streams = new Map<string, (EventEnvelope | undefined)[]>();
   readonly #all: (EventEnvelope | undefined)[] = [];
   readonly #streamOfEventId = new Map<string, string>();
-  readonly #deleted = new Map<string, StreamDeletionState>();
+  /** Each deleted stream's state, and the `$stream-deleted` event that recorded it (see `streamDeletionEvent`). */
+  readonly #deleted = new Map<string, StreamDeletionState & { event?: EventEnvelope }>();
 
   constructor(options?: EventStoreOptions) {
     super(options);
@@ -151,7 +152,14 @@ export class InMemoryEventStore extends EventStore {
     }
     const [event] = (await this.commit(STREAM_LIFECYCLE_STREAM, [lifecycleEvent(change, version, removed)], "any"))
       .events;
+    const now = this.#deleted.get(streamId);
+    if (now !== undefined && action !== "truncate") this.#deleted.set(streamId, { ...now, event });
     return { version, removed, event };
+  }
+
+  /** From the stream's own deletion state: one lookup, whatever the feed holds. */
+  protected override async deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    return this.#deleted.get(streamId)?.event;
   }
 
   /** Removes the stream's events below `before` from the stream and the feed; returns how many. */

@@ -109,6 +109,30 @@ export function assertFunction(
 }
 
 /**
+ * The issue of an argument that must be an object (options, a layout, a descriptor) and is not
+ * (`options: must be an object, got "name"`), worded alike by every part that takes one: for an
+ * untyped caller who passed a string, null or an array instead. An absent (`undefined`) one passes
+ * unless `required`.
+ */
+export function objectIssues(value: unknown, path: string | readonly (string | number)[], required = false): Issue[] {
+  if (value === undefined && !required) return [];
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) return [];
+  const got = Array.isArray(value) ? "an array" : value === undefined ? "nothing" : kindOf(value);
+  return [{ path: typeof path === "string" ? [path] : path, message: `must be an object, got ${got}` }];
+}
+
+/** Throws a ValidationError (`Invalid <what>`, with {@link objectIssues}' issue) unless `value` is an object. */
+export function assertObject(
+  value: unknown,
+  path: string | readonly (string | number)[],
+  what: string,
+  required = true,
+): void {
+  const issues = objectIssues(value, path, required);
+  if (issues.length > 0) throw new ValidationError(`Invalid ${what}`, issues);
+}
+
+/**
  * The clock `now` (or `Date.now`), read through a check: a reading that is not epoch milliseconds
  * (NaN, an infinity, past 2^53) is a ValidationError naming `now`, before it is used. A store that
  * compared such a reading would answer wrongly and silently: every `NaN > x` is false, so nothing

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
 import { assertSharedStoreMatchesModel } from "../../test/tenancy/shared-store-model.ts";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
 import { ErrorCode } from "../errors.js";
@@ -367,6 +368,24 @@ describe("tenancy()", () => {
     expect((await acme.deleteStream("Cart-2", { mode: "hard" })).changed).toBe(true);
     expect(await acme.deleteStream("Cart-2", { mode: "hard" })).toMatchObject({ changed: false, version: 1 });
     expect(await outcome(() => acme.restoreStream("Cart-2"))).toBe(ErrorCode.StreamDeleted);
+  });
+
+  test("the deletions' probe of a stream that shows no event (never was, soft- or hard-deleted long ago) reads no event of $streams: its cost does not grow with the store's history", async () => {
+    const shared = new InMemoryEventStore();
+    let lifecycleRead = 0;
+    const read = shared.readStream.bind(shared);
+    shared.readStream = ((streamId: string, options?: object) => {
+      const events = read(streamId, options);
+      if (streamId !== "$streams") return events;
+      return (async function* () {
+        for await (const event of events) {
+          lifecycleRead++;
+          yield event;
+        }
+      })();
+    }) as typeof shared.readStream;
+    const reads = await probeDeletedStreams(shared, 150, () => lifecycleRead);
+    expect(reads).toBe(0);
   });
 
   test("defence in depth, model-based: no sequence of one tenant's appends, probes, reads, deletions, restores and truncations on a store shared by mistake answers otherwise than on a store of its own, but for refusals (fast-check)", async () => {

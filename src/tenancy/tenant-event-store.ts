@@ -5,9 +5,9 @@ import type {
   DeleteStreamOptions,
   RestoreStreamOptions,
   StreamChangeResult,
+  StreamLifecycleEvent,
   TruncateStreamOptions,
 } from "../event-store/stream-deletion.js";
-import { isStreamLifecycleEvent, STREAM_LIFECYCLE_STREAM } from "../event-store/stream-deletion.js";
 import {
   logSubscriptionError,
   type StoreSubscription,
@@ -167,8 +167,9 @@ export class TenantEventStore extends EventStore {
 
   /**
    * The stream's newest event checked. A soft-deleted stream shows none (every read passes its events
-   * by) yet keeps its version: the lifecycle event that hid it, in `$streams`, is checked instead (the
-   * deleting tenant's stamp, which its own probe let through), found by reading `$streams` backward.
+   * by) yet keeps its version: the `$stream-deleted` event that hid it is checked instead (the
+   * deleting tenant's stamp, which its own probe let through), asked of the wrapped store's
+   * `streamDeletionEvent` (one lookup of the stream's deletion record, not a read of `$streams`).
    * A hard-deleted stream has no version, but a deletion of it answers as of a stream that was (its
    * version, `changed: false`, or a `StreamDeletedError`), not as of one that never was: for the
    * deletions (no `version` given), its `$stream-deleted` event is checked too. A stream that never
@@ -180,11 +181,17 @@ export class TenantEventStore extends EventStore {
     const hidden = (version ?? (await this.inner.getStreamVersion(streamId))) > 0;
     // The probes of a version or existence answer 0 or false for a hard-deleted stream as for none.
     if (!hidden && version !== undefined) return;
-    for await (const event of this.inner.readStream(STREAM_LIFECYCLE_STREAM, { direction: "backward", raw: true })) {
-      if (isStreamLifecycleEvent(event) && event.data.streamId === streamId) return this.#check(event, operation);
-    }
+    const deletion = await this.inner.streamDeletionEvent(streamId);
+    if (deletion !== undefined) return this.#check(deletion, operation);
     // Hidden, and no record of who hid it: refused, as an event naming no tenant is.
     if (hidden) throw new TenantIsolationError(this.tenant, operation);
+  }
+
+  /** The wrapped store's answer, refused when the deletion it names is not this tenant's. */
+  override async streamDeletionEvent(streamId: string): Promise<StreamLifecycleEvent | undefined> {
+    const deletion = await this.inner.streamDeletionEvent(streamId);
+    if (deletion !== undefined) this.#check(deletion, "streamDeletionEvent");
+    return deletion;
   }
 
   async #probeFeed(position: number, operation: string): Promise<number> {

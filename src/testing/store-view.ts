@@ -50,17 +50,20 @@ export class StoreView extends EventStore {
   protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
     const { streamId, expectedVersion } = change;
     const backing = this.#backing;
+    // The lifecycle event's metadata (who asked, why) goes with the change.
+    const given = change.metadata === undefined ? { expectedVersion } : { expectedVersion, metadata: change.metadata };
     const result =
       change.kind === "restore"
-        ? await backing.restoreStream(streamId, { expectedVersion })
+        ? await backing.restoreStream(streamId, given)
         : change.kind === "truncate"
-          ? await backing.truncateStream(streamId, { before: change.before as number, expectedVersion })
-          : await backing.deleteStream(streamId, {
-              mode: change.kind === "hard-delete" ? "hard" : "soft",
-              expectedVersion,
-            });
+          ? await backing.truncateStream(streamId, { ...given, before: change.before as number })
+          : await backing.deleteStream(streamId, { ...given, mode: change.kind === "hard-delete" ? "hard" : "soft" });
     const base = { version: result.version, removed: result.removed };
     return result.event === undefined ? base : { ...base, event: result.event };
+  }
+
+  protected override deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    return this.#backing.streamDeletionEvent(streamId);
   }
 
   protected streamVersion(streamId: string): Promise<number> {

@@ -284,6 +284,38 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
   });
 
   add(
+    "each lifecycle event carries the metadata its call gave (who asked, why), as returned and as read from $streams; streamDeletionEvent names a deleted stream's",
+    async (store) => {
+      const id = stream();
+      await store.appendToStream(id, events(3));
+      assertEqual(await store.streamDeletionEvent(id), undefined, "a live stream has no deletion event");
+      const changes = [
+        await store.truncateStream(id, { before: 2, metadata: { reason: "retention", by: "ops" } }),
+        await store.deleteStream(id, { metadata: { reason: "gdpr", tenantId: "acme" } }),
+        await store.restoreStream(id, { metadata: { reason: "appeal" } }),
+        await store.deleteStream(id, { mode: "hard", metadata: { reason: "erase", requestId: "r-1" } }),
+      ];
+      const given = [
+        { reason: "retention", by: "ops" },
+        { reason: "gdpr", tenantId: "acme" },
+        { reason: "appeal" },
+        { reason: "erase", requestId: "r-1" },
+      ];
+      const recorded = (await collect(store.readStream(STREAM_LIFECYCLE_STREAM))).filter(
+        (e) => isStreamLifecycleEvent(e) && e.data.streamId === id,
+      );
+      for (const [i, metadata] of given.entries()) {
+        assertEqual(changes[i]?.event?.metadata, metadata, `the metadata of change ${i + 1} as returned`);
+        assertEqual(recorded[i]?.metadata, metadata, `the metadata of change ${i + 1} as read from $streams`);
+      }
+      const deletion = await store.streamDeletionEvent(id);
+      assertEqual(deletion?.id, changes[3]?.event?.id, "the deletion event of the hard-deleted stream");
+      assertEqual(deletion?.metadata, given[3], "its metadata");
+      assertEqual(await store.streamDeletionEvent(stream()), undefined, "a stream that never was has none");
+    },
+  );
+
+  add(
     "followers pass through hidden and removed events: a paged read and a subscription never stall",
     async (store) => {
       const hidden = stream();
