@@ -1,8 +1,7 @@
-import { ValidationError } from "../errors.js";
+import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
-import { isWellFormed, LONE_SURROGATE } from "../internal/unicode.js";
-import { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "../internal/validate.js";
+import { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 
 /**
  * Which events a live subscriber receives. Each list that is present must match (streams, then
@@ -56,11 +55,12 @@ export function filterToQuery(filter: LiveFilter, params: URLSearchParams = new 
 
 /**
  * @throws {ValidationError} see {@link filterFromQuery}; an entry holding a comma, which the query form would
- * split, or a lone UTF-16 surrogate, which it would turn into U+FFFD; an empty list, which it cannot carry
+ * split; one no stream id or type can be (only whitespace, a control character, or a lone UTF-16 surrogate,
+ * which the query form would also turn into U+FFFD), which would match nothing; an empty list, which it cannot carry
  * (sent as no list, it would match every event, not none).
  */
 export function checkFilter(filter: LiveFilter): LiveFilter {
-  const issues: { path: string[]; message: string }[] = [];
+  const issues: Issue[] = [];
   let total = 0;
   const result: { streams?: string[]; categories?: string[]; types?: string[] } = {};
   for (const key of ["streams", "categories", "types"] as const) {
@@ -84,6 +84,13 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
         });
         break;
       }
+      // What no stream id or type can be (only whitespace, a control character, a lone surrogate)
+      // would match nothing, silently: refused by the rule names are held to.
+      const [nameIssue] = nameIssues(value, `an entry of ${key}`, MAX_ENTRY_LENGTH[key], [key]);
+      if (nameIssue !== undefined) {
+        issues.push(nameIssue);
+        break;
+      }
       // The query form separates entries with commas: "Order-a,b" would reach the server as two entries,
       // and the subscriber would get the events of streams it never named.
       if (value.includes(",")) {
@@ -91,12 +98,6 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
           path: [key],
           message: `an entry of ${key} cannot hold a comma (the query separates entries with it)`,
         });
-        break;
-      }
-      // The query form is UTF-8: a lone surrogate would reach the server as U+FFFD, and the subscriber
-      // would follow a stream (or type) it never named. No stream id or type holds one anyway.
-      if (!isWellFormed(value)) {
-        issues.push({ path: [key], message: `an entry of ${key} ${LONE_SURROGATE}` });
         break;
       }
       // "Order-1" as a category would match nothing, silently (see categorySeparatorIssue).

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { isValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { isName, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "../internal/validate.js";
 import { LiveHubClosedError, TooManyLiveClientsError } from "./errors.js";
 import { checkFilter, filterFromQuery, filterToQuery, type LiveFilter, matchesFilter } from "./filter.js";
 import { type LiveConnection, LiveHub } from "./hub.js";
@@ -251,7 +252,9 @@ describe("live filters", () => {
       }),
     );
     // Any entry a filter accepts (every character but the comma, "&", "=", "%", "+", spaces, any script) too.
-    const entry = fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }).filter((s) => !s.includes(","));
+    const entry = fc
+      .string({ unit: "grapheme", minLength: 1, maxLength: 12 })
+      .filter((s) => !s.includes(",") && isName(s, MAX_STREAM_ID_LENGTH));
     fc.assert(
       fc.property(fc.uniqueArray(entry, { minLength: 1, maxLength: 5 }), (streams) => {
         const checked = checkFilter({ streams });
@@ -286,6 +289,31 @@ describe("live filters", () => {
     );
     expect(() => checkFilter({ streams: ["Cart-\uD800"] })).toThrow(/lone UTF-16 surrogate/);
     expect(() => checkFilter({ types: ["\uDC00Placed"] })).toThrow(/lone UTF-16 surrogate/);
+  });
+
+  test("an entry no stream id or type can be is refused, not a subscription that matches nothing (property)", () => {
+    // Before: ?stream=%00 or ?type=%20%20 opened a stream that could never deliver an event.
+    const entry = fc.oneof(
+      fc.string({ unit: "binary", minLength: 1, maxLength: 6 }),
+      fc.constantFrom("\0", " ", "\t", "Cart-\u0007", "  \n", "\u007f"),
+    );
+    fc.assert(
+      fc.property(entry, fc.constantFrom("streams", "categories", "types"), (value, key) => {
+        fc.pre(!value.includes(","));
+        let accepted = true;
+        try {
+          checkFilter({ [key]: [value] });
+        } catch (error) {
+          expect(isValidationError(error)).toBe(true);
+          accepted = false;
+        }
+        const limit = key === "types" ? MAX_TYPE_LENGTH : MAX_STREAM_ID_LENGTH;
+        if (!isName(value, limit)) expect(accepted).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+    expect(() => filterFromQuery(new URLSearchParams("stream=%00"))).toThrow(/control characters/);
+    expect(() => filterFromQuery(new URLSearchParams("type=%20%20"))).toThrow(/only whitespace/);
   });
 
   test("a filter checkFilter accepts matches the same events once through its query string (property)", () => {
