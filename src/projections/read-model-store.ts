@@ -136,11 +136,19 @@ export abstract class ReadModelStore implements ReadModelWriter {
    */
   async drop(drop: ReadModelDrop): Promise<void> {
     this.#assertRebuilds();
-    assertMoves({
-      collections: drop.collections.map((c) => ({ from: c, to: c })),
-      documents: drop.documents.map((k) => ({ from: k, to: k })),
-      checkpoints: drop.checkpoints.map((c) => ({ from: c, to: c })),
-    });
+    // Checked as a swap of each entry onto itself; what is no object or no list is passed on as it
+    // is, for the check to name (a null drop was a TypeError here).
+    const onto = (list: unknown) => (Array.isArray(list) ? list.map((x) => ({ from: x, to: x })) : list);
+    const given = drop as { [K in keyof ReadModelDrop]?: unknown } | null;
+    const moves =
+      typeof given === "object" && given !== null
+        ? {
+            collections: onto(given.collections),
+            documents: onto(given.documents),
+            checkpoints: onto(given.checkpoints),
+          }
+        : given;
+    assertMoves(moves as ReadModelSwap, "drop");
     return this.dropGeneration(drop);
   }
 
@@ -236,10 +244,10 @@ function keyIssues(collection: unknown, id: unknown): Issue[] {
   ];
 }
 
-function assertMoves(swap: ReadModelSwap): void {
+function assertMoves(swap: ReadModelSwap, what = "swap"): void {
   const issues: Issue[] = [];
   if (typeof swap !== "object" || swap === null)
-    throw new ValidationError("Invalid read-model swap", [{ path: [], message: "an object is required" }]);
+    throw new ValidationError(`Invalid read-model ${what}`, [{ path: [], message: "an object is required" }]);
   for (const key of ["collections", "documents", "checkpoints"] as const) {
     if (!Array.isArray(swap[key])) issues.push({ path: [key], message: `${key} must be an array` });
   }
@@ -266,7 +274,7 @@ function assertMoves(swap: ReadModelSwap): void {
       issues.push(...nameIssues(to, "checkpoint id", MAX_CHECKPOINT_ID_LENGTH, ["checkpoints", i, "to"]));
     });
   }
-  if (issues.length > 0) throw new ValidationError("Invalid read-model swap", issues);
+  if (issues.length > 0) throw new ValidationError(`Invalid read-model ${what}`, issues);
 }
 
 /**

@@ -38,6 +38,14 @@ describe("ReadModelStore.swap and drop", () => {
     await expect(store.swap({ collections: "x", documents: [], checkpoints: [] } as never)).rejects.toMatchObject({
       code: "VALIDATION_FAILED",
     });
+    // From JavaScript: a drop or swap that is no object, or holds no lists, named as such (a null drop was a TypeError).
+    for (const wrong of [null, true, "live", { collections: null, documents: [], checkpoints: [] }]) {
+      await expect(store.drop(wrong as never)).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+        message: expect.stringContaining("Invalid read-model drop"),
+      });
+      await expect(store.swap(wrong as never)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    }
     // A move onto itself: PostgreSQL and SQLite emptied the collection, DynamoDB refused it.
     await store.put("kept", "a", { n: 1 });
     await store.checkpoints.store("kept", 3);

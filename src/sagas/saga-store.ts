@@ -1,6 +1,13 @@
 import { ConcurrencyError, type Issue, PayloadTooLargeError, ValidationError } from "../errors.js";
 import { jsonIssues, utf8Length } from "../internal/json.js";
-import { integerOptionIssues, isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import {
+  assertObject,
+  integerOptionIssues,
+  isName,
+  kindOf,
+  MAX_TYPE_LENGTH,
+  nameIssues,
+} from "../internal/validate.js";
 import type {
   ClaimDueTimeoutsOptions,
   ListSagasOptions,
@@ -86,6 +93,7 @@ export abstract class SagaStore {
 
   /** Checks a commit as {@link commit} does, without writing: for callers that want the error early. */
   check(commit: SagaCommit): void {
+    assertObject(commit, [], "saga commit");
     assertSagaKey(commit.saga, commit.key);
     const issues: Issue[] = [];
     if (!isCount(commit.expectedVersion, MAX_SAGA_VERSION - 1)) {
@@ -191,6 +199,7 @@ export abstract class SagaStore {
    * over partitions, DynamoDB with `timeoutShards`, within each partition).
    */
   async claimDueTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
+    assertObject(options, [], "timeout claim");
     const issues = [
       ...(isTime(options.now)
         ? []
@@ -222,7 +231,8 @@ export abstract class SagaStore {
   }
 
   /** Instances by saga, status or pending outbox, oldest first. */
-  async list(options: ListSagasOptions = {}): Promise<SagaRecord[]> {
+  async list(given?: ListSagasOptions | null): Promise<SagaRecord[]> {
+    const options = listingOptions(given, "saga listing");
     const issues = integerOptionIssues(options.limit, "limit", 10_000);
     if (options.saga !== undefined)
       issues.push(...nameIssues(options.saga, "saga name", MAX_SAGA_KEY_LENGTH, ["saga"]));
@@ -247,7 +257,8 @@ export abstract class SagaStore {
   }
 
   /** Recorded failures, oldest first: at most `limit` (an integer from 1 to 10,000; default 100). */
-  async failures(options: { readonly saga?: string; readonly limit?: number } = {}): Promise<SagaFailure[]> {
+  async failures(given?: { readonly saga?: string; readonly limit?: number } | null): Promise<SagaFailure[]> {
+    const options = listingOptions(given, "saga failure listing");
     const issues = integerOptionIssues(options.limit, "limit", 10_000);
     if (options.saga !== undefined)
       issues.push(...nameIssues(options.saga, "saga name", MAX_SAGA_KEY_LENGTH, ["saga"]));
@@ -334,3 +345,10 @@ const isCount = (value: unknown, max: number): boolean =>
 /** A due time or a claim's time: milliseconds since the epoch, as far as a 64-bit column keeps them exactly. */
 const isTime = (value: unknown): value is number =>
   typeof value === "number" && Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER;
+
+/** A listing's options: none (undefined or null) are the defaults; anything else must be an object. */
+function listingOptions<T extends object>(given: T | null | undefined, what: string): Partial<T> {
+  if (given === undefined || given === null) return {};
+  assertObject(given, [], what);
+  return given;
+}

@@ -1,4 +1,4 @@
-import { type ConcurrencyError, ErrorCode } from "../errors.js";
+import { type ConcurrencyError, ErrorCode, isValidationError } from "../errors.js";
 import { ulid } from "../ids.js";
 import { type SagaStore, sagaTimeoutId } from "../sagas/saga-store.js";
 import type { SagaCommit, SagaTimeout } from "../sagas/types.js";
@@ -240,6 +240,28 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     const failure = { saga, key: "k", eventId: "e", eventType: "T", error: "x\u0000", at: "" };
     await assertRejects(() => store.recordFailure(failure), ErrorCode.Validation);
     assertEqual(await store.failures({ saga }), []);
+  });
+
+  add("arguments of the wrong kind (from JavaScript) are a ValidationError, not a TypeError", async (store, saga) => {
+    for (const wrong of [null, "k", 42, true]) {
+      await assertRejects(() => store.commit(wrong as never), ErrorCode.Validation, `commit(${String(wrong)})`);
+      let thrown: unknown;
+      try {
+        store.check(wrong as never);
+      } catch (error) {
+        thrown = error;
+      }
+      assertEqual(isValidationError(thrown), true, `check(${String(wrong)})`);
+      await assertRejects(() => store.claimDueTimeouts(wrong as never), ErrorCode.Validation, "claimDueTimeouts");
+    }
+    for (const wrong of ["all", 42, [saga]]) {
+      await assertRejects(() => store.list(wrong as never), ErrorCode.Validation, `list(${String(wrong)})`);
+      await assertRejects(() => store.failures(wrong as never), ErrorCode.Validation, `failures(${String(wrong)})`);
+    }
+    // No options, given as null, are the defaults as they are when left out.
+    assertEqual(Array.isArray(await store.list(null)), true, "list(null)");
+    assertEqual(Array.isArray(await store.failures(null)), true, "failures(null)");
+    assertEqual(await store.load(saga, "k"), undefined, "nothing written");
   });
 
   add("an outbox entry id still pending is refused, and the commit writes nothing", async (store, saga) => {
