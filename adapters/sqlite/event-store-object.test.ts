@@ -547,6 +547,34 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
     expect(() => live.accept(upgrade, 0)).toThrow("Live subscriptions need workerd");
   });
 
+  test("a subscribe request naming after twice is a 400, not a subscription from the first one", async () => {
+    const live = new LiveSubscribers(ctx, served);
+    const subscribe = (query: string) =>
+      handleEventStoreRequest(
+        served,
+        new Request(`https://x/subscribe?${query}`, { headers: { upgrade: "websocket" } }),
+        { live },
+      );
+    const issues = async (query: string) => {
+      const response = await subscribe(query);
+      expect(response.status, query).toBe(400);
+      const reply = (await response.json()) as { error: { code: string; fields: { issues: unknown[] } } };
+      expect(reply.error.code).toBe(ErrorCode.Validation);
+      return reply.error.fields.issues;
+    };
+    for (const query of ["after=5&after=0", "after=0&after=0", "after=&after=1"]) {
+      expect(await issues(query), query).toEqual([
+        { path: ["after"], message: "after is given 2 times: give it once" },
+      ]);
+    }
+    // Once (or not at all) it is taken, and the request gets as far as the socket, which Bun has not.
+    for (const query of ["after=5", ""]) {
+      expect(await issues(query), query).toEqual([
+        { path: [], message: "WebSocketPair is not available in this runtime" },
+      ]);
+    }
+  });
+
   test("a filter too large for the socket's attachment refuses the subscription before the socket is accepted", () => {
     // A stand-in pair whose attachment, as workerd's, takes at most 2,048 bytes.
     class Socket {

@@ -123,8 +123,15 @@ export async function handleEventStoreRequest(
       ]);
     }
     if (operation === "subscribe" && live !== undefined) {
-      const after = url.searchParams.get("after") ?? "0";
+      const given = url.searchParams.getAll("after");
+      const after = given[0] ?? "0";
       try {
+        // Given twice, a proxy or a log may read the other one: refused, as the live routes refuse `from`.
+        if (given.length > 1) {
+          throw new ValidationError("Invalid subscription request", [
+            { path: ["after"], message: `after is given ${given.length} times: give it once` },
+          ]);
+        }
         return live.accept(
           request,
           /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN,
