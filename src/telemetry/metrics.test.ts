@@ -17,7 +17,15 @@ import { InMemorySagaStore } from "../sagas/in-memory-saga-store.js";
 import { SagaRuntime } from "../sagas/saga-runtime.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
 import { everyNEvents } from "../snapshot/policies.js";
-import { configureMetrics, dispatchTimer, MAX_LABEL_VALUES, MetricName, OTHER_LABEL, resetMetrics } from "./metrics.js";
+import {
+  configureMetrics,
+  countConsumed,
+  dispatchTimer,
+  MAX_LABEL_VALUES,
+  MetricName,
+  OTHER_LABEL,
+  resetMetrics,
+} from "./metrics.js";
 import { collectingMetrics, named, type Point } from "./metrics-reader.fixture.test.js";
 
 afterEach(() => resetMetrics());
@@ -251,6 +259,27 @@ describe("metrics through the OpenTelemetry API", () => {
     const store = new InMemoryEventStore();
     expect(() => store.subscribeToAll({ name: "", handler: () => undefined })).toThrow(ValidationError);
     expect(() => store.subscribeToAll({ name: 7 as never, handler: () => undefined })).toThrow(ValidationError);
+  });
+
+  test("countConsumed called wrongly (from JavaScript) is a ValidationError, with metrics on or off", async () => {
+    const event = { type: "Placed", metadata: {} } as unknown as EventEnvelope;
+    const wrongCalls: [unknown, unknown][] = [
+      ["x", null],
+      ["x", undefined],
+      ["x", { type: 7 }],
+      [null, event],
+      [7, event],
+    ];
+    const check = () => {
+      for (const [consumer, given] of wrongCalls) {
+        expect(() => countConsumed(consumer as never, given as never), String(consumer)).toThrow(ValidationError);
+      }
+      expect(() => countConsumed("custom", event)).not.toThrow();
+    };
+    check(); // no provider: before, nothing was checked and nothing thrown
+    const { collect } = collectingMetrics();
+    check(); // with one: before, a TypeError
+    expect(named(await collect(), MetricName.eventsConsumed)).toHaveLength(1);
   });
 
   test("labels never carry stream ids, event ids or data, whatever the input (property)", async () => {

@@ -423,6 +423,14 @@ export function countPublished(events: readonly EventEnvelope[], failure?: Failu
  * failure by its code too. Exported for adapters that consume events outside the core's paths.
  */
 export function countConsumed(consumer: string, event: EventEnvelope, failure?: Failure): void {
+  // Checked whether metrics are on or not, so that a wrong call fails in tests too (not a TypeError once a
+  // provider is registered in production).
+  if (typeof consumer !== "string" || typeof event?.type !== "string") {
+    throw new ValidationError("Invalid consumed event", [
+      ...(typeof consumer === "string" ? [] : [{ path: ["consumer"], message: "consumer must be a string" }]),
+      ...(typeof event?.type === "string" ? [] : [{ path: ["event"], message: "event must be an event envelope" }]),
+    ]);
+  }
   const counter = instrument(consumed);
   if (counter === undefined) return;
   const attributes: Attributes = {
