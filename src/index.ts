@@ -492,6 +492,7 @@ export {
 } from "./telemetry/propagation.js";
 export { reportSlowPath, type SlowPathReport } from "./telemetry/slow-paths.js";
 export {
+  currentContext,
   endSpan,
   errorCode,
   inSpan,

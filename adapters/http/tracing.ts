@@ -3,8 +3,16 @@
  * The span continues the caller's W3C trace context when the dispatcher trusts the client (the same
  * rule as for correlation ids), or the span that is active already (a runtime's own HTTP span).
  */
-import { type Context, context, type Span, SpanKind, type Tracer, trace } from "@opentelemetry/api";
-import { contextFromMetadata, endSpan, recordError, setSpanAttribute, startSpan } from "../../src/index.js";
+import { type Context, type Span, SpanKind, type Tracer } from "@opentelemetry/api";
+import {
+  contextFromMetadata,
+  currentContext,
+  endSpan,
+  recordError,
+  setSpanAttribute,
+  startSpan,
+  withActiveSpan,
+} from "../../src/index.js";
 import { normalizeTraceparent } from "./correlation.js";
 
 /**
@@ -31,13 +39,14 @@ export function tracedRequest(
   if (route === undefined && messageType !== undefined) attributes["eventflows.message.type"] = messageType;
   // The active context is read once: it tells whether a span runs already (a runtime's server span,
   // then the parent as it is) and is the parent otherwise, unless a trusted caller sent its own.
-  const active = context.active();
-  const inner = trace.getSpan(active) !== undefined;
+  // Through the core's helpers, which never throw: a context manager that does must not fail the request.
+  const { context: active, span: running } = currentContext();
+  const inner = running !== undefined;
   const parent = inner ? active : (callerContext(request, trusted) ?? active);
   const name = route === undefined ? method : `${method} ${route}`;
   const span = startSpan(tracer, name, inner ? SpanKind.INTERNAL : SpanKind.SERVER, attributes, parent);
   // The span goes into the active context (whatever else it holds stays), not into the caller's.
-  return context.with(trace.setSpan(active, span), handle, undefined, span).then(
+  return withActiveSpan(span, () => handle(span), active).then(
     (response) => {
       setSpanAttribute(span, "http.response.status_code", response.status);
       endSpan(span);

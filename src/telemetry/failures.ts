@@ -1,7 +1,8 @@
 import { getLogger } from "../logging/library-logger.js";
+import { reportContextFailuresTo } from "./otel-global.js";
 
-/** What a failure came from: the registered tracer (its spans included) or meter. */
-export type TelemetrySource = "tracer" | "meter";
+/** What a failure came from: the registered tracer (its spans included), meter or context manager. */
+export type TelemetrySource = "tracer" | "meter" | "context manager";
 
 // The sources reported since their provider was last (re)registered.
 const reported = new Set<TelemetrySource>();
@@ -24,3 +25,5 @@ export function reportTelemetryFailure(source: TelemetrySource, error: unknown):
 export function forgetTelemetryFailures(source: TelemetrySource): void {
   reported.delete(source);
 }
+
+reportContextFailuresTo((error) => reportTelemetryFailure("context manager", error));

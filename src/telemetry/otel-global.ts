@@ -57,7 +57,26 @@ export function otelGlobal<K extends "trace" | "context" | "metrics">(type: K): 
  * then answers its root context, which holds nothing: a tracer given no context reads the same).
  */
 export function activeContext(): Context | undefined {
-  return otelGlobal("context")?.active();
+  const manager = otelGlobal("context");
+  if (manager === undefined) return undefined;
+  try {
+    return manager.active();
+  } catch (error) {
+    // A context manager that throws must not fail what is traced (see spans.ts): no context, as none.
+    contextFailure(error);
+    return undefined;
+  }
+}
+
+/**
+ * Where a context manager's failure is reported: failures.ts sets it (this module cannot import the
+ * logger, which imports it); until then such a failure is ignored all the same.
+ */
+let contextFailure: (error: unknown) => void = () => undefined;
+
+/** @internal Sets where context manager failures go (failures.ts). */
+export function reportContextFailuresTo(report: (error: unknown) => void): void {
+  contextFailure = report;
 }
 
 /** The span a context holds (the API's `trace.getSpan`), if any. */
@@ -88,5 +107,37 @@ export function runWithSpan<T, A extends unknown[]>(
 ): T {
   const manager = otelGlobal("context");
   if (manager === undefined) return fn(...args);
-  return manager.with(withSpan(parent ?? manager.active(), span), fn, undefined, ...args);
+  let context: Context;
+  try {
+    context = withSpan(parent ?? manager.active(), span);
+  } catch (error) {
+    contextFailure(error);
+    return fn(...args);
+  }
+  // A manager whose with() throws must not fail fn, run it twice, or hide what fn returned or threw:
+  // fn runs once, inside with() when it gets that far, else without the span active.
+  let ran = false;
+  let threw = false;
+  let result: T | undefined;
+  try {
+    return manager.with(
+      context,
+      (...given: A) => {
+        ran = true;
+        try {
+          result = fn(...given);
+          return result;
+        } catch (error) {
+          threw = true;
+          throw error;
+        }
+      },
+      undefined,
+      ...args,
+    );
+  } catch (error) {
+    if (threw) throw error;
+    contextFailure(error);
+    return ran ? (result as T) : fn(...args);
+  }
 }

@@ -10,7 +10,7 @@ import type {
 } from "@opentelemetry/api";
 import { isEventFlowsError } from "../errors.js";
 import { reportTelemetryFailure } from "./failures.js";
-import { activeContext, runWithSpan } from "./otel-global.js";
+import { activeContext, runWithSpan, spanOf } from "./otel-global.js";
 import { nonRecordingSpan } from "./propagation.js";
 
 export type { Span, Tracer };
@@ -105,9 +105,21 @@ export function spanContextOf(span: Span | undefined): SpanContext | undefined {
   }
 }
 
-/** Runs `fn` with `span` as the active span, so that spans started inside are its children. */
-export function withActiveSpan<T>(span: Span, fn: () => T): T {
-  return runWithSpan(span, fn);
+/**
+ * Runs `fn` with `span` as the active span (in `parent`, the active context by default), so that
+ * spans started inside are its children. A context manager that throws runs `fn` once all the same.
+ */
+export function withActiveSpan<T>(span: Span, fn: () => T, parent?: Context): T {
+  return runWithSpan(span, fn, parent);
+}
+
+/**
+ * The active context (undefined without a context manager), and whether it holds a span: never
+ * throwing (a context manager that throws gives none).
+ */
+export function currentContext(): { readonly context: Context | undefined; readonly span: Span | undefined } {
+  const context = activeContext();
+  return { context, span: spanOf(context) };
 }
 
 /**
