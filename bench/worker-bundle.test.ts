@@ -1,7 +1,7 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 30.1 KB today (30,834 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 30.3 KB today (31,067 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. History: 28.4, then 27.9 once each metric instrument became a definition of its own; 28.7
  * with stream deletion's methods on the EventStore base class; 29.2 with the DynamoDB store obeying
  * deletions; 29.6 with the tenant key prefix; 30.3 with reads as pages; 30.6 with a cheaper append preparation; then 27.1
@@ -64,7 +64,10 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // client does not call, -227); the core's streamDeletionEvent, which bounds the tenant probes
 // (its default and DynamoDB's deletion lookup); a 200 that is no JSON object refused, +1,239.
 // 30.2 KB (30,834 bytes, stop 39): both of the above together (each was measured on its own branch).
-const CEILING_GZIP_BYTES = 30.2 * 1024;
+// 30.4 KB (31,067 bytes, stop 39): a context manager whose active() or with() throws no longer fails the
+// traced append (runWithSpan runs fn once, whatever with() does), and countConsumed checks its
+// arguments, +233.
+const CEILING_GZIP_BYTES = 30.4 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
