@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type EventEnvelope, projection } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
+import { holdOpenTransaction } from "../../test/postgres/open-transaction.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { POSITION_BITS, PostgresEventStore, type PostgresSql, postgresProjectionRunner } from "./index.js";
 
@@ -58,33 +59,18 @@ describe("PostgresEventStore global order", () => {
         if (event.streamId === stream) seen.push(performance.now() - began);
       },
     });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let holding!: () => void;
-    const held = new Promise<void>((resolve) => {
-      holding = resolve;
-    });
-    const blocker = sql.begin(async (tx) => {
-      await tx`SELECT pg_current_xact_id()`;
-      holding();
-      await released;
-    });
+    const release = await holdOpenTransaction(sql);
     try {
-      await held;
       // Past the subscription's first (empty) read, which now waits for the next poll or a wake-up.
       await new Promise((resolve) => setTimeout(resolve, 50));
       await store.appendToStream(stream, [{ type: "Appended", data: {} }]);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(seen).toEqual([]); // hidden while the older transaction is open
-      release();
-      await blocker;
+      await release();
       await eventually(() => expect(seen).toHaveLength(1), 9_000);
       expect(seen[0]).toBeLessThan(10_000);
     } finally {
-      release();
-      await blocker;
+      await release();
       await subscription.stop();
     }
   }, 20_000);

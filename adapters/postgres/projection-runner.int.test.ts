@@ -17,6 +17,7 @@ import {
   untilReadable,
 } from "../../src/testing/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
+import { holdOpenTransaction } from "../../test/postgres/open-transaction.ts";
 import { killAfterBatches } from "../../test/projections/kill-after-batches.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
@@ -229,32 +230,17 @@ describe("PostgresEventStore.projectionRunner", () => {
       { pollIntervalMs: 10_000 },
     );
     runner.start();
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let holding!: () => void;
-    const held = new Promise<void>((resolve) => {
-      holding = resolve;
-    });
-    const blocker = sql.begin(async (tx) => {
-      await tx`SELECT pg_current_xact_id()`;
-      holding();
-      await released;
-    });
+    const release = await holdOpenTransaction(sql);
     try {
-      await held;
       await new Promise((resolve) => setTimeout(resolve, 300)); // its first batch is read: it waits
       await store.appendToStream(stream, [{ type: "Appended", data: {} }]);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(handledAt).toBeUndefined(); // hidden while the older transaction is open
-      release();
-      await blocker;
+      await release();
       await eventually(() => expect(handledAt).toBeDefined(), 9_000);
       expect(handledAt).toBeLessThan(10_000);
     } finally {
-      release();
-      await blocker;
+      await release();
       await runner.stop();
     }
   }, 20_000);
