@@ -1,11 +1,9 @@
-import { type Issue, ServiceError, ValidationError } from "../../src/index.js";
+import { type Issue, ValidationError } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
-import { type AwsJsonClient, sleep } from "./client.js";
+import { batchWriteAll } from "./batch-write.js";
+import type { AwsJsonClient } from "./client.js";
 import { partitionValue, type TableLayout } from "./layout.js";
 import { NAMESPACE, RETIRED_AT, RETIRED_PARTITION } from "./read-model-generations.js";
-
-/** Rounds of BatchWriteItem for one batch's unprocessed deletes before the call gives up (as stream deletion does). */
-const UNPROCESSED_ROUNDS = 10;
 
 export interface PurgeRetiredGenerationsOptions {
   /**
@@ -72,25 +70,14 @@ export async function purgeRetiredGenerations(
   });
   const deleteAll = async (keys: Record<string, unknown>[]) => {
     for (let i = 0; i < keys.length; i += DELETES_PER_BATCH) {
-      let pending: unknown[] = keys.slice(i, i + DELETES_PER_BATCH).map((Key) => ({ DeleteRequest: { Key } }));
-      // What DynamoDB leaves unprocessed (throttling) is sent again after a growing pause, a bounded
-      // number of times; then the call fails, retryable, and the next one rescans from the saved cursor.
-      for (let round = 0; pending.length > 0; round++) {
-        if (round >= UNPROCESSED_ROUNDS) {
-          throw new ServiceError(
-            "DynamoDB",
-            "BatchWriteItem",
-            "UnprocessedItems",
-            true,
-            `${pending.length} retired document deletion(s) left unprocessed; call purgeRetiredGenerations again`,
-          );
-        }
-        if (round > 0) await sleep(Math.min(2 ** round * 10, 1_000));
-        const result = await send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
-          RequestItems: { [layout.tableName]: pending },
-        });
-        pending = result.UnprocessedItems?.[layout.tableName] ?? [];
-      }
+      // What DynamoDB leaves unprocessed (throttling) is sent again a bounded number of times; then the
+      // call fails, retryable, and the next one rescans from the saved cursor.
+      await batchWriteAll(
+        send,
+        layout.tableName,
+        keys.slice(i, i + DELETES_PER_BATCH).map((Key) => ({ DeleteRequest: { Key } })),
+        (count) => `${count} retired document deletion(s) left unprocessed; call purgeRetiredGenerations again`,
+      );
     }
   };
   const savePass = (pass: Pass) =>

@@ -15,6 +15,7 @@ import {
   type StreamDeletionState,
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
+import { batchWriteAll } from "./batch-write.js";
 import { type AwsJsonClient, isServiceErrorCode, sleep } from "./client.js";
 import { D, HIDDEN_SORT_KEY, META_PARTITION, partitionValue, type TableLayout } from "./layout.js";
 
@@ -92,7 +93,6 @@ export interface LifecycleLog {
 }
 
 const BATCH_WRITE_ITEMS = 25;
-const UNPROCESSED_ROUNDS = 10;
 const CHANGE_ATTEMPTS = 10;
 
 /** What a `DynamoDbEventStore` delegates its stream changes to (`streamDeletion` option). */
@@ -420,29 +420,19 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
   async #remove(streamId: string, from: number, to: number): Promise<void> {
     const { tableName } = this.#layout;
     for (let start = from; start <= to; start += BATCH_WRITE_ITEMS) {
-      let requests: unknown[] = [];
+      const requests: unknown[] = [];
       for (let v = start; v <= Math.min(to, start + BATCH_WRITE_ITEMS - 1); v++) {
         // Overwritten by a key-only item, not deleted: the data and metadata are gone, but the slot
         // stays taken, so a stale append's conditional put into it still fails (no slot below a
         // stream's version is ever free again, which is what lets an append skip the version check).
         requests.push({ PutRequest: { Item: this.#key(streamId, v) } });
       }
-      for (let round = 0; requests.length > 0; round++) {
-        if (round >= UNPROCESSED_ROUNDS) {
-          throw new ServiceError(
-            "DynamoDB",
-            "BatchWriteItem",
-            "UnprocessedItems",
-            true,
-            `stream "${streamId}": ${requests.length} removal(s) left unprocessed; repeat the call to finish`,
-          );
-        }
-        if (round > 0) await sleep(Math.min(2 ** round * 10, 1_000));
-        const result = await this.#client.send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
-          RequestItems: { [tableName]: requests },
-        });
-        requests = result.UnprocessedItems?.[tableName] ?? [];
-      }
+      await batchWriteAll(
+        (operation, input) => this.#client.send(operation, input),
+        tableName,
+        requests,
+        (count) => `stream "${streamId}": ${count} removal(s) left unprocessed; repeat the call to finish`,
+      );
     }
   }
 
