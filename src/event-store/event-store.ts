@@ -571,7 +571,9 @@ export abstract class EventStore {
    * The `$stream-deleted` event (as stored: neither decrypted nor upcast) of a stream that is deleted
    * now, soft or hard; `undefined` when it is not (live, restored, or never had events). What the
    * tenant layer checks to tell whose a stream that shows no event was. The stores of this package
-   * answer from the stream's own deletion record, in one lookup whatever the store's history.
+   * look up the stream's own deletion record first, so a stream that is not deleted costs one lookup
+   * whatever the store's history (PostgreSQL and SQLite find a deleted one's event by walking
+   * `$streams` back to it, in the same statement).
    * @throws {ValidationError} bad stream id.
    */
   async streamDeletionEvent(streamId: string): Promise<StreamLifecycleEvent | undefined> {
