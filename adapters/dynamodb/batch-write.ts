@@ -1,17 +1,18 @@
 import { ServiceError } from "../../src/index.js";
-import { type AwsJsonClient, sleep } from "./client.js";
+import { sleep } from "./client.js";
 
 /** Rounds of BatchWriteItem for one batch's unprocessed requests before the call gives up. */
 export const UNPROCESSED_ROUNDS = 10;
 
 /**
- * Sends one BatchWriteItem (at most 25 requests) and sends again what DynamoDB left unprocessed
- * (throttling) after a growing pause, at most {@link UNPROCESSED_ROUNDS} rounds; then fails with a
- * retryable ServiceError whose message is `leftOver(count)`: what the caller should do about it.
+ * Writes one batch (at most 25 requests) with `write`, which sends one BatchWriteItem and answers what
+ * DynamoDB left unprocessed (throttling); that is sent again after a growing pause, at most
+ * {@link UNPROCESSED_ROUNDS} rounds, then the call fails with a retryable ServiceError whose message
+ * is `leftOver(count)`: what the caller should do about it. The callers send the request themselves,
+ * so that each file names the operations it needs (iam.test.ts reads them from the source).
  */
 export async function batchWriteAll(
-  send: AwsJsonClient["send"],
-  tableName: string,
+  write: (pending: readonly unknown[]) => Promise<readonly unknown[]>,
   requests: readonly unknown[],
   leftOver: (count: number) => string,
 ): Promise<void> {
@@ -21,9 +22,6 @@ export async function batchWriteAll(
       throw new ServiceError("DynamoDB", "BatchWriteItem", "UnprocessedItems", true, leftOver(pending.length));
     }
     if (round > 0) await sleep(Math.min(2 ** round * 10, 1_000));
-    const result = await send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
-      RequestItems: { [tableName]: pending },
-    });
-    pending = result.UnprocessedItems?.[tableName] ?? [];
+    pending = await write(pending);
   }
 }

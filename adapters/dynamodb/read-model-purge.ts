@@ -73,8 +73,12 @@ export async function purgeRetiredGenerations(
       // What DynamoDB leaves unprocessed (throttling) is sent again a bounded number of times; then the
       // call fails, retryable, and the next one rescans from the saved cursor.
       await batchWriteAll(
-        send,
-        layout.tableName,
+        async (pending) => {
+          const result = await send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
+            RequestItems: { [layout.tableName]: pending },
+          });
+          return result.UnprocessedItems?.[layout.tableName] ?? [];
+        },
         keys.slice(i, i + DELETES_PER_BATCH).map((Key) => ({ DeleteRequest: { Key } })),
         (count) => `${count} retired document deletion(s) left unprocessed; call purgeRetiredGenerations again`,
       );

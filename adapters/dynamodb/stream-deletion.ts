@@ -428,8 +428,12 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
         requests.push({ PutRequest: { Item: this.#key(streamId, v) } });
       }
       await batchWriteAll(
-        (operation, input) => this.#client.send(operation, input),
-        tableName,
+        async (pending) => {
+          const result = await this.#client.send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
+            RequestItems: { [tableName]: pending },
+          });
+          return result.UnprocessedItems?.[tableName] ?? [];
+        },
         requests,
         (count) => `stream "${streamId}": ${count} removal(s) left unprocessed; repeat the call to finish`,
       );
