@@ -321,10 +321,58 @@ describe("PostgresEventStore.projectionRunner", () => {
     expect(await readModels.get(PROJECTION_STATE, name)).toEqual(await readModels.get(PROJECTION_STATE, scratchName));
   }, 60_000);
 
+  // Catch-up batches were batchSize (1,000) however far behind: a transaction and a commit per
+  // 1,000 events. The store's capabilities.maxBatchSize (10,000) lets full batches double.
+  test("catch-up batches double from 1,000 while they come back full; the read model is the one 7-event batches make", async () => {
+    const own = uniqueSchema("projection_growth");
+    const store = new PostgresEventStore({ sql, schema: own });
+    await store.migrate();
+    try {
+      for (let i = 0; i < 35; i++) {
+        await store.appendToStream(
+          `Grown${i % 5}`,
+          Array.from({ length: 100 }, (_, n) => ({ type: "Counted", data: { i, n } })),
+        );
+      }
+      const head = await untilHeadReadable(store);
+      const feed: number[] = [];
+      for await (const event of store.readAll()) feed.push(event.globalPosition ?? 0);
+      expect(feed).toHaveLength(3500);
+      const sizes: number[] = [];
+      const positions: number[] = [];
+      const grown = await postgresProjectionRunner(store, countingProjection("grown", "grown"), {
+        onBatch: (batch) => {
+          sizes.push(batch.read);
+          positions.push(batch.position);
+        },
+      }).catchUp();
+      expect(grown).toEqual({ read: 3500, position: head });
+      expect(sizes).toEqual([1000, 2000, 500]);
+      expect(positions).toEqual([feed[999], feed[2999], head]);
+      await postgresProjectionRunner(store, countingProjection("small", "small"), {
+        batchSize: 7,
+        maxBatchSize: 7,
+      }).catchUp();
+      const readModels = new PostgresReadModelStore({ sql, schema: own });
+      expect(await readModels.list("grown")).toEqual(await readModels.list("small"));
+      expect(await readModels.get(PROJECTION_STATE, "grown")).toEqual({ count: 3500, sum: 35 * 4950 });
+      expect(await readModels.checkpoints.load("projection:grown")).toBe(head);
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${own} CASCADE`);
+    }
+  });
+
   test("bad runner options are refused", () => {
     const store = new PostgresEventStore({ sql, schema });
     const ok = projection({ name: "fine", handle: () => undefined });
-    for (const options of [{ batchSize: 0 }, { batchSize: 1.5 }, { pollIntervalMs: -1 }, { batchSize: 1_000_000 }]) {
+    for (const options of [
+      { batchSize: 0 },
+      { batchSize: 1.5 },
+      { pollIntervalMs: -1 },
+      { batchSize: 1_000_000 },
+      { maxBatchSize: 999 },
+      { maxBatchSize: 10_001 },
+    ]) {
       expect(() => postgresProjectionRunner(store, ok, options as never)).toThrow("Invalid projection runner");
     }
   });

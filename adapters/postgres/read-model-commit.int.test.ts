@@ -78,7 +78,9 @@ test("a runner whose batch write is refused at commit keeps its checkpoint and w
     eventStore: events,
     readModels,
     lock: new PostgresProjectionLock({ sql, schema }),
+    // Batches of 10 throughout (catch-up batches would grow to 20 after the first).
     batchSize: 10,
+    maxBatchSize: 10,
     telemetry: false,
   });
   const failure = await runner.catchUp().then(

@@ -46,6 +46,14 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
    * `capabilities.defaultBatchSize` (PostgreSQL: 1,000), else 100.
    */
   readonly batchSize?: number;
+  /**
+   * How large catch-up batches may grow: after a full batch (the feed had more), the next one reads
+   * twice as many events, up to this; a batch that comes back short (caught up) sets it back to
+   * `batchSize`, so batches while following the feed stay `batchSize` events. At most 10,000, at
+   * least `batchSize`. Defaults to the read-model store's `capabilities.maxBatchSize` (PostgreSQL:
+   * 10,000) when that is above `batchSize`, else `batchSize` (no growth). Inline steps read `batchSize`.
+   */
+  readonly maxBatchSize?: number;
   /** How often to look for events appended by other processes when caught up. Defaults to 500 ms. */
   readonly pollIntervalMs?: number;
   /** How often a standby runner tries to take the lease. Defaults to 1,000 ms. */
@@ -115,6 +123,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   readonly #progress = new Set<() => void>();
   #position = 0;
   #active = false;
+  /** When this runner last took or renewed the lease (while active). */
+  #leasedAt = Number.NEGATIVE_INFINITY;
   #failure: ProjectionFailedError | undefined;
   #loop: Promise<void> | undefined;
   #stopped = true;
@@ -138,8 +148,10 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     this.#lock = options.lock ?? new InMemoryProjectionLock();
     this.#owner = options.owner ?? crypto.randomUUID();
     this.#checkpointId = projectionCheckpointId(options.projection.name);
+    const batchSize = options.batchSize ?? defaultBatchSize(options.readModels);
     this.#settings = {
-      batchSize: options.batchSize ?? defaultBatchSize(options.readModels),
+      batchSize,
+      maxBatchSize: options.maxBatchSize ?? Math.max(batchSize, storeMaxBatchSize(options.readModels)),
       pollIntervalMs: options.pollIntervalMs ?? 500,
       standbyPollMs: options.standbyPollMs ?? 1000,
       leaseMs: options.leaseMs ?? 30_000,
@@ -218,26 +230,29 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     this.#failure = undefined;
     if (!(await this.#lock.acquire(this.projection.name, this.#owner, this.#settings.leaseMs))) return undefined;
     this.#active = true;
+    this.#leasedAt = Date.now();
     const { batchSize, leaseMs } = this.#settings;
     try {
       let read = 0;
-      let leasedAt = Date.now();
       let ahead: ReadAhead | undefined;
+      let limit = batchSize;
       for (;;) {
         let next: ReadAhead | undefined;
         // After the first batch the position is the one this runner committed: the next read starts
         // from it while the batch commits (the checkpoint's compare-and-set still guards the commit).
-        const batch = await this.#batch(false, ahead, (n) => {
+        const batch = await this.#batch(false, limit, ahead, (n) => {
           next = n;
         });
         ahead = next;
         read += batch.read;
-        if (batch.read < batchSize) return { read, position: this.#position };
+        if (batch.read < limit) return { read, position: this.#position };
+        limit = this.#grown(limit);
         // Renewed once a third of the lease has passed, not per batch: a round trip saved per batch,
         // and two thirds of the lease still to go when a batch starts (the checkpoint's
-        // compare-and-set stops a batch whose lease was lost anyway).
-        if (Date.now() - leasedAt >= leaseMs / 3) {
-          leasedAt = Date.now();
+        // compare-and-set stops a batch whose lease was lost anyway); a batch that runs longer
+        // renews it as it goes (#keepLease).
+        if (Date.now() - this.#leasedAt >= leaseMs / 3) {
+          this.#leasedAt = Date.now();
           await this.#lock.acquire(this.projection.name, this.#owner, leaseMs);
         }
       }
@@ -291,7 +306,9 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     // The next batch, read while the last one committed (as in catchUp); dropped whenever the lease
     // is not held or a batch fails, and by #batch when another batch moved the checkpoint meanwhile.
     let ahead: ReadAhead | undefined;
-    let leasedAt = Number.NEGATIVE_INFINITY;
+    this.#leasedAt = Number.NEGATIVE_INFINITY;
+    // Catch-up batches grow while they come back full; the first short one sets them back.
+    let limit = batchSize;
     try {
       while (!this.#stopped) {
         try {
@@ -299,27 +316,30 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           // trip per batch); a standby tries at every turn, and an error makes the next turn renew.
           // An inline runner renews at every turn as before: that wait is what lets the append's own
           // step take its events in ahead of the woken loop.
-          if (this.#inline || !this.#active || Date.now() - leasedAt >= leaseMs / 3) {
+          if (this.#inline || !this.#active || Date.now() - this.#leasedAt >= leaseMs / 3) {
             try {
               this.#active = await this.#lock.acquire(name, this.#owner, leaseMs);
             } finally {
               this.#triedFirst();
             }
-            if (this.#active) leasedAt = Date.now();
+            if (this.#active) this.#leasedAt = Date.now();
           }
           if (!this.#active) {
             ahead = undefined;
+            limit = batchSize;
             await this.#pause(standbyPollMs);
             continue;
           }
           let next: ReadAhead | undefined;
           const told = this.#woken;
           this.#woken = false;
-          const batch = await this.#serialBatch(false, ahead, (n) => {
+          const batch = await this.#serialBatch(false, limit, ahead, (n) => {
             next = n;
           });
           ahead = next;
-          if (batch.read < batchSize && !this.#woken) {
+          const full = batch.read === limit;
+          limit = full ? this.#grown(limit) : batchSize;
+          if (!full && !this.#woken) {
             // Woken by a commit, and the batch found nothing: on PostgreSQL a transaction in flight
             // elsewhere can hide the commit from readers. Read again once readers reach the newest
             // committed event (short polls), for at most pollIntervalMs, rather than at the next poll.
@@ -336,7 +356,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           }
         } catch (error) {
           ahead = undefined;
-          leasedAt = Number.NEGATIVE_INFINITY;
+          limit = batchSize;
+          this.#leasedAt = Number.NEGATIVE_INFINITY;
           if (isProjectionFailedError(error)) {
             this.#fail(error);
             break;
@@ -398,31 +419,59 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
 
   /** Inline batches until one comes back short: the feed as far as its readers see it now. */
   async #inlineCatchUp(): Promise<void> {
-    let batch = await this.#serialBatch(true);
-    while (batch.read === this.#settings.batchSize && !this.#stopped) batch = await this.#serialBatch(true);
+    const { batchSize } = this.#settings;
+    let batch = await this.#serialBatch(true, batchSize);
+    while (batch.read === batchSize && !this.#stopped) batch = await this.#serialBatch(true, batchSize);
   }
 
-  #serialBatch(inline = false, ahead?: ReadAhead, readNext?: (ahead: ReadAhead) => void): Promise<BatchResult> {
+  #serialBatch(
+    inline: boolean,
+    limit: number,
+    ahead?: ReadAhead,
+    readNext?: (ahead: ReadAhead) => void,
+  ): Promise<BatchResult> {
     // A read ahead from a position that is no longer this runner's (an inline step ran a batch
     // in between) is dropped: the batch reads from the checkpoint instead.
     const next = this.#serial.then(() =>
-      this.#batch(inline, ahead !== undefined && ahead.from === this.#position ? ahead : undefined, readNext),
+      this.#batch(inline, limit, ahead !== undefined && ahead.from === this.#position ? ahead : undefined, readNext),
     );
     this.#serial = next.catch(() => undefined);
     return next;
   }
 
-  /** One batch in one read-model transaction: read after the checkpoint, handle, move the checkpoint. */
-  async #batch(inline = false, ahead?: ReadAhead, readNext?: (ahead: ReadAhead) => void): Promise<BatchResult> {
+  /**
+   * One batch in one read-model transaction: read up to `limit` events after the checkpoint (`ahead`
+   * holds them when they were read while the batch before committed), handle, move the checkpoint.
+   */
+  async #batch(
+    inline: boolean,
+    limit: number,
+    ahead?: ReadAhead,
+    readNext?: (ahead: ReadAhead) => void,
+  ): Promise<BatchResult> {
     // Once failed, no batch runs until the runner is started again.
     if (this.#failure !== undefined) throw this.#failure;
+    const released = this.#keepLease();
+    try {
+      return await this.#runBatch(inline, limit, ahead, readNext);
+    } finally {
+      await released();
+    }
+  }
+
+  async #runBatch(
+    inline: boolean,
+    limit: number,
+    ahead: ReadAhead | undefined,
+    readNext: ((ahead: ReadAhead) => void) | undefined,
+  ): Promise<BatchResult> {
     const projection = this.projection;
     const from = ahead?.from ?? (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
-    const events = await (ahead?.events ?? this.#read(from));
+    const events = await (ahead?.events ?? this.#read(from, limit));
     const position = events[events.length - 1]?.globalPosition ?? from;
-    if (readNext !== undefined && events.length === this.#settings.batchSize) {
+    if (readNext !== undefined && events.length === limit) {
       // The next batch's read runs while this one commits; if this one fails, it is dropped unseen.
-      const next = this.#read(position);
+      const next = this.#read(position, this.#grown(limit));
       next.catch(() => undefined);
       readNext({ from: position, events: next });
     }
@@ -463,11 +512,44 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     if (events.length > 0) await traceBatch(this.#traced, events, bounds, apply);
     this.#position = position;
     const batch = { read: events.length, handled, position };
-    await recordBatchLag(this.#store, projection.name, events, position, this.#settings.batchSize);
+    await recordBatchLag(this.#store, projection.name, events, position, limit);
     this.#notify();
     // The batch has committed: a hook that throws must not make it look failed.
     if (batch.read > 0 && this.#onBatch !== undefined) callHook("onBatch", this.#onBatch, batch);
     return batch;
+  }
+
+  /**
+   * Renews the lease while a batch runs, once a third of it has passed since it was last taken or
+   * renewed, as between batches: a large catch-up batch or a slow handler keeps it. The returned
+   * function stops renewing and resolves once a renewal under way has landed, so none lands after
+   * the runner releases the lease. A renewal that fails goes to `onError`; the batch goes on (its
+   * checkpoint's compare-and-set still stops it if another runner took over).
+   */
+  #keepLease(): () => Promise<void> {
+    const { leaseMs } = this.#settings;
+    const third = leaseMs / 3;
+    let renewing: Promise<unknown> = Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      // At most a timer's limit ahead: past it, setTimeout would fire at once (tick checks again).
+      const wait = Math.min(MAX_DELAY_MS, Math.max(0, this.#leasedAt + third - Date.now()));
+      timer = setTimeout(tick, wait);
+    };
+    const tick = () => {
+      if (Date.now() - this.#leasedAt >= third) {
+        this.#leasedAt = Date.now();
+        renewing = renewing
+          .then(() => this.#lock.acquire(this.projection.name, this.#owner, leaseMs))
+          .catch((error: unknown) => callHook("onError", this.#onError, error));
+      }
+      arm();
+    };
+    arm();
+    return async () => {
+      clearTimeout(timer);
+      await renewing;
+    };
   }
 
   /**
@@ -487,8 +569,13 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     }
   }
 
-  #read(after: number): Promise<EventEnvelope[]> {
-    return this.#store.readFeedBatch(after, this.#settings.batchSize);
+  #read(after: number, limit: number): Promise<EventEnvelope[]> {
+    return this.#store.readFeedBatch(after, limit);
+  }
+
+  /** The size of the batch after a full one of `limit` events: twice as many, up to `maxBatchSize`. */
+  #grown(limit: number): number {
+    return Math.min(limit * 2, this.#settings.maxBatchSize);
   }
 
   /**
@@ -580,16 +667,23 @@ interface ReadAhead {
 
 interface Settings {
   readonly batchSize: number;
+  readonly maxBatchSize: number;
   readonly pollIntervalMs: number;
   readonly standbyPollMs: number;
   readonly leaseMs: number;
   readonly retryDelayMs: number;
 }
 
-/** The store's own default where it gives a valid one (a third-party store may not), else 100. */
+/** The store's own default where it gives a valid one (a third-party store, or none given, may not), else 100. */
 function defaultBatchSize(readModels: ReadModelStore): number {
-  const size = readModels.capabilities?.defaultBatchSize;
+  const size = (readModels as ReadModelStore | null | undefined)?.capabilities?.defaultBatchSize;
   return typeof size === "number" && Number.isSafeInteger(size) && size >= 1 && size <= 10_000 ? size : 100;
+}
+
+/** The store's `maxBatchSize` where it gives a valid one, else 1 (no growth past the runner's `batchSize`). */
+function storeMaxBatchSize(readModels: ReadModelStore): number {
+  const size = (readModels as ReadModelStore | null | undefined)?.capabilities?.maxBatchSize;
+  return typeof size === "number" && Number.isSafeInteger(size) && size >= 1 && size <= 10_000 ? size : 1;
 }
 
 /** The checkpoint id a projection's position is stored under. */
@@ -612,15 +706,33 @@ function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { p
   if (typeof options.readModels?.transaction !== "function") {
     issues.push({ path: ["readModels"], message: "readModels must be a ReadModelStore" });
   }
-  for (const key of ["batchSize", "pollIntervalMs", "standbyPollMs", "leaseMs", "retryDelayMs"] as const) {
+  for (const key of [
+    "batchSize",
+    "maxBatchSize",
+    "pollIntervalMs",
+    "standbyPollMs",
+    "leaseMs",
+    "retryDelayMs",
+  ] as const) {
     const value = options[key];
-    const min = key === "batchSize" || key === "leaseMs" ? 1 : 0;
+    const min = key === "batchSize" || key === "maxBatchSize" || key === "leaseMs" ? 1 : 0;
     if (value !== undefined && (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)) {
       issues.push({ path: [key], message: `${key} must be an integer of at least ${min}` });
     }
   }
-  if (typeof options.batchSize === "number" && options.batchSize > 10_000) {
-    issues.push({ path: ["batchSize"], message: "batchSize must be at most 10,000" });
+  for (const key of ["batchSize", "maxBatchSize"] as const) {
+    const value = options[key];
+    if (typeof value === "number" && value > 10_000) {
+      issues.push({ path: [key], message: `${key} must be at most 10,000` });
+    }
+  }
+  // At least the batch size the runner will use (given, or the store's default).
+  const { maxBatchSize } = options;
+  if (typeof maxBatchSize === "number" && Number.isSafeInteger(maxBatchSize) && maxBatchSize >= 1) {
+    const batchSize = options.batchSize ?? defaultBatchSize(options.readModels);
+    if (typeof batchSize === "number" && maxBatchSize < batchSize) {
+      issues.push({ path: ["maxBatchSize"], message: `maxBatchSize must be at least batchSize (${batchSize})` });
+    }
   }
   // Waits are timers: past setTimeout's limit one fires at once, and the runner would poll in a tight loop.
   for (const key of ["pollIntervalMs", "standbyPollMs", "retryDelayMs"] as const) {

@@ -70,8 +70,9 @@ export function traceBatch(
 
 /**
  * Records the projection's lag after a batch, when metrics are recorded: a batch shorter than the
- * batch size found the end of the feed (0 behind, no look-up); a full one asks the store for its
- * newest position. A failed look-up records nothing: the next batch will.
+ * size it asked for (`batchSize`, the runner's `batchSize` or a catch-up's grown size) found the end
+ * of the feed (0 behind, no look-up); a full one asks the store for its newest position. A failed
+ * look-up records nothing: the next batch will.
  */
 export async function recordBatchLag(
   store: EventStore,

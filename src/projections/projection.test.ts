@@ -6,6 +6,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { eventually } from "../testing/index.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
 import { MAX_PROJECTION_NAME_LENGTH, type Projection, projection } from "./projection.js";
+import { InMemoryProjectionLock } from "./projection-lock.js";
 import { ProjectionRunner } from "./projection-runner.js";
 
 const envelope = (type: string, streamId: string): EventEnvelope => ({
@@ -136,6 +137,178 @@ describe("ProjectionRunner batch size", () => {
     expect(await batchesOf(1000)).toEqual([1000, 1000, 500]);
     expect(await batchesOf(1000, 2000)).toEqual([2000, 500]);
     for (const bad of [undefined, 0, 1.5, 20_000, "1000"]) expect((await batchesOf(bad)).length).toBe(25);
+  });
+
+  // Every catch-up batch cost a transaction and a commit at batchSize however far behind the
+  // projection was (PostgreSQL: 20 transactions for 20,000 events); now full batches grow.
+  test("catch-up batches double from batchSize up to maxBatchSize while they come back full; every event once, in order (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 0, max: 100 }),
+        async (events, batchSize, extra) => {
+          const maxBatchSize = batchSize + extra;
+          const store = new InMemoryEventStore();
+          if (events > 0) {
+            await store.appendToStream(
+              "S-1",
+              Array.from({ length: events }, (_, n) => ({ type: "E", data: n })),
+            );
+          }
+          const sizes: number[] = [];
+          const seen: unknown[] = [];
+          const result = await new ProjectionRunner({
+            projection: projection({ name: "growing", handle: (event) => void seen.push(event.data) }),
+            eventStore: store,
+            readModels: new InMemoryReadModelStore(),
+            batchSize,
+            maxBatchSize,
+            onBatch: (batch) => sizes.push(batch.read),
+          }).catchUp();
+          const expected: number[] = [];
+          let limit = batchSize;
+          for (let left = events; ; limit = Math.min(limit * 2, maxBatchSize)) {
+            const read = Math.min(left, limit);
+            if (read > 0) expected.push(read);
+            left -= read;
+            if (read < limit) break;
+          }
+          expect(sizes).toEqual(expected);
+          expect(seen).toEqual(Array.from({ length: events }, (_, n) => n));
+          expect(result).toEqual({ read: events, position: events });
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  test("without maxBatchSize batches grow up to the store's capabilities.maxBatchSize; none, a bad one or one below batchSize: no growth", async () => {
+    const store = new InMemoryEventStore();
+    for (let i = 0; i < 25; i++) {
+      await store.appendToStream(
+        `S-${i}`,
+        Array.from({ length: 100 }, () => ({ type: "E", data: {} })),
+      );
+    }
+    const batchesOf = async (maxBatchSize: unknown, batchSize?: number) => {
+      const readModels = new InMemoryReadModelStore();
+      Object.defineProperty(readModels, "capabilities", {
+        value: { ...readModels.capabilities, defaultBatchSize: 250, maxBatchSize },
+      });
+      const sizes: number[] = [];
+      await new ProjectionRunner({
+        projection: projection({ name: "sized", handle: () => undefined }),
+        eventStore: store,
+        readModels,
+        ...(batchSize === undefined ? {} : { batchSize }),
+        onBatch: (batch) => sizes.push(batch.read),
+      }).catchUp();
+      return sizes;
+    };
+    expect(await batchesOf(1000)).toEqual([250, 500, 1000, 750]);
+    expect(await batchesOf(1000, 100)).toEqual([100, 200, 400, 800, 1000]);
+    expect(await batchesOf(700, 100)).toEqual([100, 200, 400, 700, 700, 400]);
+    for (const bad of [undefined, 0, 1.5, 20_000, "1000", 200]) {
+      expect(await batchesOf(bad)).toEqual(Array.from({ length: 10 }, () => 250));
+    }
+  });
+
+  test("a started runner grows its batches while catching up and reads batchSize again once caught up", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream(
+      "S-1",
+      Array.from({ length: 1000 }, () => ({ type: "E", data: {} })),
+    );
+    const sizes: number[] = [];
+    const runner = new ProjectionRunner({
+      projection: projection({ name: "live", handle: () => undefined }),
+      eventStore: store,
+      readModels: new InMemoryReadModelStore(),
+      batchSize: 100,
+      maxBatchSize: 400,
+      pollIntervalMs: 10,
+      onBatch: (batch) => sizes.push(batch.read),
+    });
+    runner.start();
+    try {
+      await runner.whenCaughtUp();
+      expect(sizes).toEqual([100, 200, 400, 300]);
+      sizes.length = 0;
+      await store.appendToStream(
+        "S-1",
+        Array.from({ length: 250 }, () => ({ type: "E", data: {} })),
+      );
+      await runner.whenCaughtUp();
+      expect(sizes).toEqual([100, 150]);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  test("maxBatchSize must be an integer from batchSize to 10,000", () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    const make = (maxBatchSize: unknown, batchSize?: number) =>
+      new ProjectionRunner({
+        projection: projection({ name: "limits", handle: () => {} }),
+        eventStore,
+        readModels,
+        maxBatchSize: maxBatchSize as number,
+        ...(batchSize === undefined ? {} : { batchSize }),
+      });
+    expect(make(10_000).running).toBe(false);
+    expect(make(50, 50).running).toBe(false);
+    for (const [bad, batchSize] of [[0], [1.5], [10_001], ["100"], [49, 50], [99]] as const) {
+      const refused = (() => {
+        try {
+          make(bad, batchSize);
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(isValidationError(refused)).toBe(true);
+      expect((refused as ValidationError).issues.map((issue) => issue.path)).toEqual([["maxBatchSize"]]);
+    }
+  });
+});
+
+describe("ProjectionRunner lease", () => {
+  // The lease was renewed only between batches: a batch longer than the lease (a large catch-up
+  // batch, a slow handler) let it lapse, and a standby took over in the middle of the batch.
+  test("a batch that runs longer than a third of the lease renews it as it goes, and no renewal lands after the release", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("S-1", [{ type: "Slow", data: {} }]);
+    const lock = new InMemoryProjectionLock();
+    const renewals: number[] = [];
+    const acquire = lock.acquire.bind(lock);
+    lock.acquire = async (name, owner, ttlMs) => {
+      renewals.push(Date.now());
+      // A renewal slower than the batch: the runner must wait for it before releasing.
+      await Bun.sleep(30);
+      return acquire(name, owner, ttlMs);
+    };
+    let standbyDuring: boolean | undefined;
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name: "slow",
+        handle: async () => {
+          await Bun.sleep(200);
+          standbyDuring = await acquire("slow", "standby", 60);
+        },
+      }),
+      eventStore,
+      readModels: new InMemoryReadModelStore(),
+      lock,
+      leaseMs: 60,
+    });
+    const started = Date.now();
+    await runner.catchUp();
+    // Taken once when catchUp began, then renewed every ~20 ms of the 200 ms batch.
+    expect(renewals.filter((at) => at > started + 5).length).toBeGreaterThanOrEqual(3);
+    expect(standbyDuring).toBe(false);
+    // Released last: the lease is free at once.
+    expect(await acquire("slow", "standby", 60)).toBe(true);
   });
 });
 

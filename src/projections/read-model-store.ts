@@ -54,6 +54,12 @@ export interface ReadModelStoreCapabilities {
    * 2-4 times slower there (a one-off measurement, 2026-12-03).
    */
   readonly defaultBatchSize?: number;
+  /**
+   * How large a `ProjectionRunner`'s catch-up batches may grow when its `maxBatchSize` is not given
+   * (1 to 10,000; absent, or not above the runner's `batchSize`: no growth): what this store commits
+   * well in one transaction when a projection is far behind.
+   */
+  readonly maxBatchSize?: number;
 }
 
 /** One document's place. */

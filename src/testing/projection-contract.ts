@@ -256,8 +256,8 @@ export function projectionContract(options: ProjectionContractOptions): Contract
       });
       for (const kind of ["throws", "not a key"] as const) {
         bad = kind;
-        // One event a batch: the failing batch's successor is being read ahead, and must not be applied.
-        const error = await runner(fixture, defined, { batchSize: 1 })
+        // One event a batch (no growth): the failing batch's successor is being read ahead, and must not be applied.
+        const error = await runner(fixture, defined, { batchSize: 1, maxBatchSize: 1 })
           .catchUp()
           .then(
             () => undefined,
