@@ -52,6 +52,8 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
    * `batchSize`, so batches while following the feed stay `batchSize` events. At most 10,000, at
    * least `batchSize`. Defaults to the read-model store's `capabilities.maxBatchSize` (PostgreSQL:
    * 10,000) when that is above `batchSize`, else `batchSize` (no growth). Inline steps read `batchSize`.
+   * A catch-up holds two batches at a time (the one applied, the next read ahead), and `stop()` waits
+   * for the batch in hand: a larger cap holds more events in memory and may take longer to stop.
    */
   readonly maxBatchSize?: number;
   /** How often to look for events appended by other processes when caught up. Defaults to 500 ms. */
