@@ -676,16 +676,21 @@ interface Settings {
   readonly retryDelayMs: number;
 }
 
+/** An integer from 1 to 10,000: what `batchSize` and `maxBatchSize` may be. */
+function isBatchSize(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1 && value <= 10_000;
+}
+
 /** The store's own default where it gives a valid one (a third-party store, or none given, may not), else 100. */
 function defaultBatchSize(readModels: ReadModelStore): number {
   const size = (readModels as ReadModelStore | null | undefined)?.capabilities?.defaultBatchSize;
-  return typeof size === "number" && Number.isSafeInteger(size) && size >= 1 && size <= 10_000 ? size : 100;
+  return isBatchSize(size) ? size : 100;
 }
 
 /** The store's `maxBatchSize` where it gives a valid one, else 1 (no growth past the runner's `batchSize`). */
 function storeMaxBatchSize(readModels: ReadModelStore): number {
   const size = (readModels as ReadModelStore | null | undefined)?.capabilities?.maxBatchSize;
-  return typeof size === "number" && Number.isSafeInteger(size) && size >= 1 && size <= 10_000 ? size : 1;
+  return isBatchSize(size) ? size : 1;
 }
 
 /** The checkpoint id a projection's position is stored under. */
@@ -728,11 +733,11 @@ function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { p
       issues.push({ path: [key], message: `${key} must be at most 10,000` });
     }
   }
-  // At least the batch size the runner will use (given, or the store's default).
+  // At least the batch size the runner will use (given, or the store's default); a bad one is its own issue.
   const { maxBatchSize } = options;
-  if (typeof maxBatchSize === "number" && Number.isSafeInteger(maxBatchSize) && maxBatchSize >= 1) {
-    const batchSize = options.batchSize ?? defaultBatchSize(options.readModels);
-    if (typeof batchSize === "number" && maxBatchSize < batchSize) {
+  const batchSize = options.batchSize ?? defaultBatchSize(options.readModels);
+  if (isBatchSize(maxBatchSize) && isBatchSize(batchSize)) {
+    if (maxBatchSize < batchSize) {
       issues.push({ path: ["maxBatchSize"], message: `maxBatchSize must be at least batchSize (${batchSize})` });
     }
   }

@@ -270,6 +270,10 @@ describe("ProjectionRunner batch size", () => {
       expect(isValidationError(refused)).toBe(true);
       expect((refused as ValidationError).issues.map((issue) => issue.path)).toEqual([["maxBatchSize"]]);
     }
+    // A bad batchSize is its own issue, not a reason to refuse a good maxBatchSize too.
+    expect(() => make(5000, 20_000)).toThrow(
+      expect.objectContaining({ issues: [expect.objectContaining({ path: ["batchSize"] })] }),
+    );
   });
 });
 
