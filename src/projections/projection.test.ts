@@ -246,6 +246,55 @@ describe("ProjectionRunner batch size", () => {
     }
   });
 
+  test("a started runner, inline or not, takes every event once and in order while appends arrive and its batches grow (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.boolean(),
+        async (appends, initial, batchSize, extra, inline) => {
+          const store = new InMemoryEventStore();
+          let n = 0;
+          const next = (count: number) => Array.from({ length: count }, () => ({ type: "E", data: n++ }));
+          if (initial > 0) await store.appendToStream("S", next(initial));
+          const readModels = new InMemoryReadModelStore();
+          const seen: unknown[] = [];
+          const sizes: number[] = [];
+          const runner = new ProjectionRunner({
+            projection: projection({
+              name: "following",
+              handle: async (event, { readModels: tx }) => {
+                seen.push(event.data);
+                await tx.put("last", "S", event.data);
+              },
+            }),
+            eventStore: store,
+            readModels,
+            batchSize,
+            maxBatchSize: batchSize + extra,
+            inline,
+            pollIntervalMs: 5,
+            onBatch: (batch) => sizes.push(batch.read),
+          });
+          runner.start();
+          try {
+            for (const count of appends) await store.appendToStream("S", next(count));
+            await runner.whenCaughtUp();
+          } finally {
+            await runner.stop();
+          }
+          expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
+          expect(await readModels.get("last", "S")).toBe(n - 1);
+          expect(sizes.reduce((sum, read) => sum + read, 0)).toBe(n);
+          expect(Math.max(...sizes)).toBeLessThanOrEqual(batchSize + extra);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   test("maxBatchSize must be an integer from batchSize to 10,000", () => {
     const eventStore = new InMemoryEventStore();
     const readModels = new InMemoryReadModelStore();
