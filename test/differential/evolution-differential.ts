@@ -221,10 +221,15 @@ export async function checkEvolutionPaths(options: EvolutionDifferentialOptions)
           for (const e of batch) {
             const type = names[e.type] as string;
             const chain = spec[e.type] as Chain;
-            const version = chain.start + (e.version % ((currents[e.type] as number) - chain.start + 1));
+            // Up to the type's reach: after a split of it, the version a part that keeps it is at
+            // appends (and reads as it is) too.
+            const reach = (currents[e.type] as number) + (chain.end?.kind === "split" ? 1 : 0);
+            const version = chain.start + (e.version % (reach - chain.start + 1));
             const data: Data = { trail: [`${type}@${version}`] };
             const streamId = streams[e.stream] as string;
-            if (e.current) await current.appendToStream(streamId, [{ type, data }]);
+            // The current release names a version above the current one only at the reach (after a split).
+            const named = version > (currents[e.type] as number) ? { metadata: { schemaVersion: version } } : {};
+            if (e.current) await current.appendToStream(streamId, [{ type, data, ...named }]);
             else await old.appendToStream(streamId, [{ type, data, metadata: { schemaVersion: version } }]);
           }
         };
