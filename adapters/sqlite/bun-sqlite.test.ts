@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  cartRegistry,
   checkpointStoreContract,
   eventEvolutionContract,
   eventStoreContract,
@@ -11,6 +12,11 @@ import {
   snapshotStoreContract,
   streamDeletionContract,
 } from "../../src/testing/index.js";
+import {
+  cartSchemas,
+  checkEvolutionPaths,
+  checkValidatedAppends,
+} from "../../test/differential/evolution-differential.ts";
 import { withDeletionRace } from "../../test/runtime/suites/sqlite-contracts.js";
 import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
 
@@ -40,6 +46,18 @@ registerContract(
   }),
   { describe, test },
 );
+test(
+  "generated upcast, rename and split chains read on every path as the steps applied by hand (property)",
+  () => checkEvolutionPaths({ create: (options) => new SqliteEventStore({ ...options, driver }), numRuns: 25 }),
+  120_000,
+);
+test("generated batches: one an event's schema or version refuses writes nothing (raw read); one that passes reads back current (property)", () =>
+  checkValidatedAppends({
+    create: (options) => new SqliteEventStore({ ...options, driver }),
+    registry: cartRegistry(),
+    schemas: cartSchemas,
+    numRuns: 50,
+  }));
 // The same store without the driver's transaction: appends take the one-statement form D1 uses.
 const oneStatement = { ...driver, transaction: undefined };
 registerContract(

@@ -558,6 +558,18 @@ describe("EventRegistry.upcastEvent", () => {
         expect(read.data).toBe(data);
       }),
     );
+    // An upcaster that changes the stored data in place and returns it is checked too.
+    for (const registry of [
+      eventRegistry().upcast("T", 1, (data: Record<string, unknown>) => Object.assign(data, { at: new Date(0) })),
+      eventRegistry()
+        .upcast("T", 1, (data: Record<string, unknown>) => Object.assign(data, { n: Number.NaN }))
+        .rename("T", 2, "U"),
+      eventRegistry().split("T", 1, (event: EventEnvelope<"T", Record<string, unknown>>) => [
+        { type: "U", data: Object.assign(event.data, { big: 1n }) },
+      ]),
+    ]) {
+      expect(() => registry.upcastEvent(stored("T", { n: 1 }, 1))).toThrow(/returned data that is not JSON/);
+    }
     // A splitter's metadata is checked too; the stored event's, which the store read as JSON, is not walked.
     const withMetadata = eventRegistry().split("T", 1, () => [
       { type: "U", data: {}, metadata: { correlationId: "c", at: new Date(0) } as never },

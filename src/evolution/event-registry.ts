@@ -251,6 +251,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       return this.#checkRead(event, version);
     }
     // The common chain, data steps only, in a loop: no list, no recursion, one envelope at the end.
+    const storedVersion = version;
     let data = event.data;
     while (step?.kind === "upcast") {
       const at = step.wantsEvent ? envelopeAt(event, event.type, data, event.metadata, version) : undefined;
@@ -264,7 +265,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     }
     const out: EventEnvelope[] = [];
     const by: MadeBy | undefined =
-      data === event.data ? undefined : { kind: "upcaster", type: event.type, version: version - 1 };
+      version === storedVersion ? undefined : { kind: "upcaster", type: event.type, version: version - 1 };
     this.#run(event, event.type, data, event.metadata, version, out, 0, by);
     if (out.length === 1) return out[0] as EventEnvelope;
     return out.map((e, i) => (i === 0 ? e : { ...e, id: splitEventId(event.id, i) }));
@@ -331,8 +332,9 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     for (let steps = depth; ; steps++) {
       const step = this.#steps.get(type)?.get(version);
       if (step === undefined) {
-        // Only what a step made is walked: the stored data and metadata came from the store as JSON.
-        if ((data !== stored.data && !isJsonData(data)) || (metadata !== stored.metadata && !isJsonData(metadata))) {
+        // Only what a step returned is walked (the same object too: an upcaster may change it in place);
+        // after renames alone the data is the stored one, which came from the store as JSON.
+        if ((by !== undefined && !isJsonData(data)) || (metadata !== stored.metadata && !isJsonData(metadata))) {
           notJson(stored, by?.kind ?? "upcaster", by?.type ?? type, by?.version ?? version, data, metadata);
         }
         out.push(this.#checkRead(at(), version));
@@ -587,7 +589,7 @@ function notJson(
 ): void {
   const limits = { maxDepth: MAX_JSON_DEPTH_LIMIT };
   const issues = [
-    ...(data === stored.data || isJsonData(data) ? [] : jsonIssues(data, ["data"], limits)),
+    ...(isJsonData(data) ? [] : jsonIssues(data, ["data"], limits)),
     ...(metadata === stored.metadata || isJsonData(metadata) ? [] : jsonIssues(metadata, ["metadata"], limits)),
   ];
   if (issues.length === 0) return;
