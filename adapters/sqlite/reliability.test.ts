@@ -652,6 +652,30 @@ describe("SQLite migrations", () => {
     expect(statements).toHaveLength(2);
   });
 
+  test("this release's store on schema 5 (not migrated yet): deleting or probing a deletion is a typed NOT_MIGRATED, nothing half-written", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    await migrateSqlite(driver, { to: 5 });
+    const stores = [
+      new SqliteEventStore({ driver }),
+      new SqliteEventStore({ driver: { ...driver, transaction: undefined } }),
+    ];
+    await stores[0]?.appendToStream("Behind-1", [{ type: "A", data: {} }]);
+    for (const store of stores) {
+      for (const call of [() => store.deleteStream("Behind-1"), () => store.streamDeletionEvent("Behind-1")]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: ErrorCode.Service, serviceCode: "NOT_MIGRATED", retryable: false });
+        expect(String((error as Error).message)).toContain("run store.migrate()");
+      }
+    }
+    expect(await stores[0]?.getStreamVersion("Behind-1")).toBe(1);
+    expect(db.query(`SELECT count(*) AS n FROM "eventflows_events" WHERE stream_id = '$streams'`).get()).toEqual({
+      n: 0,
+    });
+    expect(db.query(`SELECT count(*) AS n FROM "eventflows_stream_deletions"`).get()).toEqual({ n: 0 });
+  });
+
   test("a migrator that loses the race to others stopping at lower versions, one after another, still ends at the latest", async () => {
     const db = new Database(":memory:");
     opened.push(db);
