@@ -9,6 +9,7 @@ import {
   ulid,
 } from "../../src/index.js";
 import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
+import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
 import { createPostgresClient, PostgresEventStore, PostgresSnapshotStore, type PostgresSql } from "./index.js";
@@ -219,6 +220,12 @@ function eventRowsRead(node: Record<string, unknown>): number {
 }
 
 describe("streamDeletionEvent of a deleted stream on PostgreSQL", () => {
+  test(
+    "names the last $stream-deleted while the stream is deleted, undefined otherwise, after generated histories (property)",
+    () => checkDeletionLookups({ create: () => new PostgresEventStore({ sql, schema }), numRuns: 40 }),
+    120_000,
+  );
+
   test("reads its one $stream-deleted event by key, however many lifecycle events came after it (EXPLAIN ANALYZE)", async () => {
     let sent: { query: string; parameters: unknown[] } | undefined;
     const capturing = createPostgresClient(url, {

@@ -12,6 +12,7 @@ import {
   snapshotStoreContract,
   streamDeletionContract,
 } from "../../src/testing/index.js";
+import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
 import {
   cartSchemas,
   checkEvolutionPaths,
@@ -58,6 +59,13 @@ test("generated batches: one an event's schema or version refuses writes nothing
     schemas: cartSchemas,
     numRuns: 50,
   }));
+test("streamDeletionEvent names the last $stream-deleted while the stream is deleted, after generated histories, in a transaction and as D1's batches (property)", async () => {
+  await checkDeletionLookups({ create: () => new SqliteEventStore({ driver }), numRuns: 50 });
+  await checkDeletionLookups({
+    create: () => new SqliteEventStore({ driver: { ...driver, transaction: undefined } }),
+    numRuns: 50,
+  });
+}, 60_000);
 // The same store without the driver's transaction: appends take the one-statement form D1 uses.
 const oneStatement = { ...driver, transaction: undefined };
 registerContract(
