@@ -590,8 +590,24 @@ describe("EventRegistry.upcastEvent", () => {
       { type: "U", data: {}, metadata: { correlationId: "c", at: new Date(0) } as never },
     ]);
     expect(() => withMetadata.upcastEvent(stored("T", {}, 1))).toThrow(
-      /splitter of "T" v1 returned data that is not JSON/,
+      /splitter of "T" v1 returned metadata an append would refuse/,
     );
+    for (const metadata of [{ correlationId: 5 }, { causationId: null }, { traceparent: ["x"] }, new Map()]) {
+      const split = eventRegistry().split("T", 1, () => [{ type: "U", data: {}, metadata: metadata as never }]);
+      let error: unknown;
+      try {
+        split.upcastEvent(stored("T", {}, 1));
+      } catch (e) {
+        error = e;
+      }
+      expect((error as ValidationError).message).toContain(
+        'The splitter of "T" v1 returned metadata an append would refuse',
+      );
+      expect((error as ValidationError).issues.every((issue) => issue.path[0] === "metadata")).toBe(true);
+    }
+    // Its schemaVersion is replaced by the version reached: not checked; the stored metadata is not walked.
+    const replaced = eventRegistry().split("T", 1, () => [{ type: "U", data: {}, metadata: { schemaVersion: 0 } }]);
+    expect((replaced.upcastEvent(stored("T", {}, 1)) as EventEnvelope).metadata).toEqual({ schemaVersion: 1 });
   });
 
   test("an upcaster's non-JSON output stops every read path of a store (readStream, readAll, subscribeToAll); raw reads it", async () => {

@@ -1,5 +1,11 @@
 import { type Issue, isEventFlowsError, UpcastError, ValidationError } from "../errors.js";
-import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
+import {
+  type DomainEvent,
+  type EventEnvelope,
+  type EventMetadata,
+  metadataIssues,
+  type PendingEvent,
+} from "../events/envelope.js";
 import { isJsonData, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "../internal/json.js";
 import {
   assertFunction,
@@ -334,7 +340,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       if (step === undefined) {
         // Only what a step returned is walked (the same object too: an upcaster may change it in place);
         // after renames alone the data is the stored one, which came from the store as JSON.
-        if ((by !== undefined && !isJsonData(data)) || (metadata !== stored.metadata && !isJsonData(metadata))) {
+        if ((by !== undefined && !isJsonData(data)) || metadata !== stored.metadata) {
           notJson(stored, by?.kind ?? "upcaster", by?.type ?? type, by?.version ?? version, data, metadata);
         }
         out.push(this.#checkRead(at(), version));
@@ -575,9 +581,10 @@ interface MadeBy {
 /**
  * Refuses what a step made that does not come back from JSON as it is (a Date, NaN, a BigInt, a Map,
  * `undefined` in an array, a cycle, a function), as an append refuses it: handlers, snapshots and
- * read models would otherwise get values no store holds and no reader after a round trip sees. The
- * callers ask `isJsonData` first (one pass, only over what a step made); this says what and where,
- * never the value.
+ * read models would otherwise get values no store holds and no reader after a round trip sees; and
+ * a splitter's own metadata that an append would refuse (a correlationId that is not a string, say).
+ * The callers ask `isJsonData` first (one pass, only over what a step made); this says what and
+ * where, never the value.
  */
 function notJson(
   stored: EventEnvelope,
@@ -585,18 +592,16 @@ function notJson(
   type: string,
   version: number,
   data: unknown,
-  metadata: unknown,
+  metadata: EventMetadata,
 ): void {
   const limits = { maxDepth: MAX_JSON_DEPTH_LIMIT };
-  const issues = [
-    ...(isJsonData(data) ? [] : jsonIssues(data, ["data"], limits)),
-    ...(metadata === stored.metadata || isJsonData(metadata) ? [] : jsonIssues(metadata, ["metadata"], limits)),
-  ];
+  const issues = isJsonData(data) ? [] : jsonIssues(data, ["data"], limits);
+  // A splitter's own metadata, as an append checks it (JSON, string ids); its schemaVersion is replaced.
+  const own = metadata === stored.metadata ? [] : metadataIssues(metadata, ["metadata"], limits);
+  issues.push(...own.filter((issue) => issue.path[1] !== "schemaVersion"));
   if (issues.length === 0) return;
-  throw new ValidationError(
-    `The ${kind} of "${type}" v${version} returned data that is not JSON${forEvent(stored)}`,
-    issues,
-  );
+  const what = issues[0]?.path[0] === "data" ? "data that is not JSON" : "metadata an append would refuse";
+  throw new ValidationError(`The ${kind} of "${type}" v${version} returned ${what}${forEvent(stored)}`, issues);
 }
 
 /**
