@@ -139,19 +139,11 @@ export function isJsonData(value: unknown, maxDepth = MAX_JSON_DEPTH_LIMIT): boo
 }
 
 function jsonItem(item: unknown, depth: number, inArray: boolean): boolean {
-  switch (typeof item) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return item - item === 0; // false for NaN and ±Infinity
-    case "undefined":
-      return !inArray; // a property holding undefined is left out, as JSON leaves it out
-    case "object":
-      return item === null || jsonContainer(item, depth);
-    default:
-      return false;
-  }
+  const type = typeof item;
+  if (type === "string" || type === "boolean") return true;
+  if (type === "number") return (item as number) - (item as number) === 0; // false for NaN and ±Infinity
+  if (type === "object") return item === null || jsonContainer(item as object, depth);
+  return type === "undefined" && !inArray; // a property holding undefined is left out, as JSON leaves it out
 }
 
 function jsonContainer(value: object, depth: number): boolean {
@@ -162,7 +154,15 @@ function jsonContainer(value: object, depth: number): boolean {
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return false;
-  for (const key in value) if (!jsonItem((value as Record<string, unknown>)[key], depth - 1, false)) return false;
+  for (const key in value) {
+    // The common values checked here, without a call: most of a chain's output is flat.
+    const item = (value as Record<string, unknown>)[key];
+    const type = typeof item;
+    if (type === "string" || type === "boolean") continue;
+    if (type === "number") {
+      if ((item as number) - (item as number) !== 0) return false;
+    } else if (!jsonItem(item, depth - 1, false)) return false;
+  }
   return true;
 }
 
