@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import { ulid } from "../../src/index.js";
 import { eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
+import { checkEvolutionPaths } from "../../test/differential/evolution-differential.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { createDynamoDbClient, DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./index.js";
 
@@ -47,6 +48,16 @@ for (const globalFeed of [true, false]) {
         create: (options) => new DynamoDbEventStore({ ...local, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
       }),
       { describe, test },
+    );
+    test(
+      "generated upcast, rename and split chains read on every path as the steps applied by hand (property)",
+      () =>
+        checkEvolutionPaths({
+          create: (options) =>
+            new DynamoDbEventStore({ ...local, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
+          numRuns: 25,
+        }),
+      180_000,
     );
   });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isConcurrencyError, isStreamDeletedError, ulid } from "../../src/index.js";
 import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
+import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
 import type { FetchFunction } from "../aws/index.js";
@@ -49,6 +50,17 @@ for (const globalFeed of [true, false]) {
         { describe, test },
       );
     }
+
+    test(
+      "streamDeletionEvent names the last $stream-deleted while the stream is deleted, after generated histories (property)",
+      () =>
+        checkDeletionLookups({
+          create: () =>
+            new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion }),
+          numRuns: 25,
+        }),
+      120_000,
+    );
 
     test("a raw Scan after a hard delete finds only key-only items, the stub of version 1 and the fence", async () => {
       const store = new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion });

@@ -120,6 +120,100 @@ describe("migrations", () => {
     expect(await checkpoints.load("after-upgrade")).toBe(next.events[0]?.globalPosition);
   });
 
+  test("migration 12 on deletions made by schema 11: each row learns where its $stream-deleted event is; rows it cannot fill are still found", async () => {
+    const schema = fresh("deletions12");
+    await migrate(sql, { schema, to: 11 });
+    // As a schema-11 store wrote them (this release's store writes event_version, which 11 lacks):
+    // each lifecycle event in $streams in a transaction of its own, then the deletion row.
+    const run = ulid().slice(-8);
+    const [hard, again, soft] = [`Hard-${run}`, `Again-${run}`, `Soft-${run}`];
+    const lifecycle: Record<string, { id: string; version: number }[]> = {};
+    const record = async (tenant: string, type: string, data: Record<string, unknown>) => {
+      const id = ulid();
+      const [row] = await sql.begin((tx) =>
+        tx.unsafe(
+          `INSERT INTO ${schema}.events (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at, tenant_id)
+           SELECT (pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + 1, pg_current_xact_id(), '$streams',
+             coalesce((SELECT max(version) FROM ${schema}.events WHERE stream_id = '$streams' AND tenant_id = $4), 0) + 1,
+             $1, $2, $3::text::jsonb, '{}'::jsonb, now(), $4
+           RETURNING version`,
+          [id, type, JSON.stringify(data), tenant],
+        ),
+      );
+      const key = `${tenant}/${data.streamId}`;
+      if (type === "$stream-deleted")
+        lifecycle[key] = [...(lifecycle[key] ?? []), { id, version: Number(row?.version) }];
+    };
+    const deleted = async (tenant: string, streamId: string, mode: "soft" | "hard") => {
+      await record(tenant, "$stream-deleted", { streamId, mode, version: 1, removed: mode === "hard" ? 1 : 0 });
+      await sql.unsafe(
+        `INSERT INTO ${schema}.stream_deletions (stream_id, tenant_id, mode, version) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (stream_id, tenant_id) DO UPDATE SET mode = excluded.mode`,
+        [streamId, tenant, mode],
+      );
+    };
+    await deleted("", hard, "hard");
+    await deleted("", again, "soft");
+    await record("", "$stream-restored", { streamId: again, version: 1, removed: 0 });
+    await sql.unsafe(`DELETE FROM ${schema}.stream_deletions WHERE stream_id = $1`, [again]);
+    await deleted("", soft, "soft");
+    await deleted("", again, "soft"); // deleted a second time: its row is the second deletion's
+    await deleted("", soft, "hard"); // soft, then hard: a second $stream-deleted
+    // Another tenant's $streams (row-level-security tenancy) numbers its own versions: the same stream id there.
+    await deleted("acme", `Other-${run}`, "soft");
+    await deleted("acme", hard, "hard");
+    for (let i = 0; i < 5; i++) await deleted("", `Later-${run}-${i}`, "hard");
+
+    expect(await migrate(sql, { schema })).toEqual({ applied: [12], version: 12 });
+    const rows = await sql.unsafe(
+      `SELECT tenant_id, stream_id, event_version FROM ${schema}.stream_deletions ORDER BY tenant_id, stream_id`,
+    );
+    expect(rows.map((r) => [r.tenant_id, r.stream_id, r.event_version])).toEqual(
+      Object.entries(lifecycle)
+        .map(([key, events]) => [...key.split("/"), events.at(-1)?.version])
+        .sort((a, b) => `${a[0]}/${a[1]}`.localeCompare(`${b[0]}/${b[1]}`)),
+    );
+    // A store without row-level security is the empty tenant's alone: the other tenant's rows go.
+    await sql.unsafe(`DELETE FROM ${schema}.stream_deletions WHERE tenant_id = 'acme'`);
+    const store = new PostgresEventStore({ sql, schema });
+    for (const id of [hard, again, soft]) {
+      expect((await store.streamDeletionEvent(id))?.id).toBe(lifecycle[`/${id}`]?.at(-1)?.id as string);
+    }
+    // A row with no version (an earlier release deleting after the migration) is found by the walk.
+    await sql.unsafe(`UPDATE ${schema}.stream_deletions SET event_version = NULL WHERE stream_id = $1`, [again]);
+    expect((await store.streamDeletionEvent(again))?.id).toBe(lifecycle[`/${again}`]?.at(-1)?.id as string);
+    // This release's deletions record it, a soft deletion turned hard included.
+    const fresh12 = `Fresh-${run}`;
+    await store.appendToStream(fresh12, [{ type: "A", data: {} }]);
+    const softly = await store.deleteStream(fresh12);
+    const hardly = await store.deleteStream(fresh12, { mode: "hard" });
+    const [mine] = await sql.unsafe(`SELECT event_version FROM ${schema}.stream_deletions WHERE stream_id = $1`, [
+      fresh12,
+    ]);
+    expect(mine?.event_version).toBe(hardly.event?.version as number);
+    expect(softly.event?.version).toBeLessThan(hardly.event?.version as number);
+    expect((await store.streamDeletionEvent(fresh12))?.id).toBe(hardly.event?.id as string);
+    await store.restoreStream(soft).catch(() => undefined); // hard: refused, the row stays
+    expect((await store.streamDeletionEvent(soft))?.data).toMatchObject({ streamId: soft, mode: "hard" });
+  });
+
+  test("this release's store on schema 11 (not migrated yet): deleting or probing a deletion is a typed 'run the migrations', nothing half-written", async () => {
+    const schema = fresh("behind12");
+    await migrate(sql, { schema, to: 11 });
+    const store = new PostgresEventStore({ sql, schema });
+    const id = `Behind-${ulid()}`;
+    await store.appendToStream(id, [{ type: "A", data: {} }]);
+    for (const call of [() => store.deleteStream(id), () => store.streamDeletionEvent(id)]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "42703", retryable: false });
+      expect(String((error as Error).message)).toContain("run the migrations");
+    }
+    expect(await store.getStreamVersion(id)).toBe(1);
+    expect(await store.getStreamVersion("$streams")).toBe(0);
+    const [row] = await sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}.stream_deletions`);
+    expect(row?.n).toBe(0);
+  });
+
   test("running them again does nothing; what ran is recorded with checksums", async () => {
     const schema = fresh("again");
     const first = await migrate(sql, { schema });
@@ -138,6 +232,7 @@ describe("migrations", () => {
       [9, "tenant-column"],
       [10, "stream-deletions"],
       [11, "idempotency-claim-tokens"],
+      [12, "stream-deletion-events"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);

@@ -314,6 +314,28 @@ COMMENT ON COLUMN ${n.idempotencyKeys}.token IS
   'the token of the claim that holds the key; complete and release must name it';
 `,
   },
+  {
+    version: 12,
+    name: "stream-deletion-events",
+    // Where a deleted stream's $stream-deleted event is in $streams, so that streamDeletionEvent reads
+    // it by key instead of walking $streams back to it past every lifecycle event since. Rows of
+    // earlier releases get it from $streams in one pass (the newest $stream-deleted of each stream and
+    // tenant: the deletion the row records); a row it cannot fill (written by an earlier release after
+    // this ran, or not visible to the migrating role under forced row-level security) stays NULL and
+    // is found by the walk, as before.
+    sql: (n) => `
+ALTER TABLE ${n.streamDeletions} ADD COLUMN event_version integer;
+UPDATE ${n.streamDeletions} AS d SET event_version = e.version
+FROM (
+  SELECT DISTINCT ON (tenant_id, data->>'streamId') tenant_id, data->>'streamId' AS stream_id, version
+  FROM ${n.events} WHERE stream_id = '$streams' AND type = '$stream-deleted'
+  ORDER BY tenant_id, data->>'streamId', version DESC
+) AS e
+WHERE d.stream_id = e.stream_id AND d.tenant_id = e.tenant_id;
+COMMENT ON COLUMN ${n.streamDeletions}.event_version IS
+  'the $streams version of the deletion''s $stream-deleted event; NULL for a row of a release before migration 12';
+`,
+  },
 ];
 
 /** The transaction-local setting naming the tenant of row-level-security stores (see tenantScopedSql). */

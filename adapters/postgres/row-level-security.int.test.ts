@@ -13,6 +13,7 @@ import {
   registerContract,
   sagaStoreContract,
   snapshotStoreContract,
+  streamDeletionContract,
   subjectKeyStoreContract,
 } from "../../src/testing/index.js";
 import {
@@ -75,6 +76,46 @@ registerContract(
   }),
   { describe, test },
 );
+registerContract(
+  streamDeletionContract({
+    name: "PostgresEventStore stream deletion contract on row-level-security tables (tenant contract-a)",
+    create: (options) => new PostgresEventStore({ ...options, sql: scoped("contract-a"), schema }),
+  }),
+  { describe, test },
+);
+
+describe("stream deletion on row-level-security tables", () => {
+  test("the same stream id deleted in two tenants: each tenant's deletion row names its own $stream-deleted event, also after a walk", async () => {
+    const [a, b] = [
+      new PostgresEventStore({ sql: scoped("del-a"), schema }),
+      new PostgresEventStore({ sql: scoped("del-b"), schema }),
+    ];
+    const id = `Shared-${ulid()}`;
+    await a.appendToStream(id, [{ type: "A", data: {} }]);
+    await b.appendToStream(id, [
+      { type: "B", data: {} },
+      { type: "B", data: {} },
+    ]);
+    // B's $streams gets ahead of A's: the versions the rows record differ.
+    for (let i = 0; i < 3; i++) {
+      await b.appendToStream(`${id}-${i}`, [{ type: "B", data: {} }]);
+      await b.deleteStream(`${id}-${i}`);
+    }
+    const deletedA = await a.deleteStream(id, { mode: "hard" });
+    const deletedB = await b.deleteStream(id);
+    expect((await a.streamDeletionEvent(id))?.id).toBe(deletedA.event?.id as string);
+    expect((await b.streamDeletionEvent(id))?.id).toBe(deletedB.event?.id as string);
+    expect((await b.streamDeletionEvent(id))?.data).toMatchObject({ mode: "soft", version: 2 });
+    // Rows of a release before migration 12 (none recorded): each tenant's walk finds its own.
+    await admin.unsafe(`UPDATE ${schema}.stream_deletions SET event_version = NULL WHERE stream_id = $1`, [id]);
+    expect((await a.streamDeletionEvent(id))?.id).toBe(deletedA.event?.id as string);
+    expect((await b.streamDeletionEvent(id))?.id).toBe(deletedB.event?.id as string);
+    await b.restoreStream(id);
+    expect(await b.streamDeletionEvent(id)).toBeUndefined();
+    expect((await a.streamDeletionEvent(id))?.id).toBe(deletedA.event?.id as string);
+  });
+});
+
 registerContract(
   snapshotStoreContract({
     name: "PostgresSnapshotStore contract on row-level-security tables",

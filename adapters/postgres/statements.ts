@@ -24,14 +24,16 @@ export interface Statements {
     readonly lockTimeout: string;
     /** The stream's stored version, its deletion mode and recorded version (NULLs when live). $1 stream id. */
     readonly state: string;
-    /** $1 stream id, $2 mode, $3 version. */
+    /** $1 stream id, $2 mode, $3 version, $4 the `$streams` version of its `$stream-deleted` event. */
     readonly mark: string;
     readonly unmark: string;
     /** Removes the stream's events below $2 and counts them. */
     readonly removeBelow: string;
     /**
-     * The stream's newest `$stream-deleted` event while it is deleted: $1 stream id, $2 `$streams`,
-     * $3 `$stream-deleted`. A stream with no deletion row reads nothing of `$streams`.
+     * The stream's `$stream-deleted` event while it is deleted: $1 stream id, $2 `$streams`,
+     * $3 `$stream-deleted`. A stream with no deletion row reads nothing of `$streams`; one whose row
+     * records the event's version reads that one row by key. Only a row of a release before
+     * migration 12 (no version recorded) walks `$streams` back to the stream's newest one.
      */
     readonly event: string;
   };
@@ -213,15 +215,20 @@ RETURNING global_position::text, version`,
       lock: `LOCK TABLE ${events} IN SHARE ROW EXCLUSIVE MODE`,
       state: `SELECT coalesce((SELECT max(version) FROM ${events} WHERE stream_id = $1), 0), d.mode, d.version
   FROM (SELECT 1) AS one LEFT JOIN ${deletions} AS d ON d.stream_id = $1`,
-      mark: `INSERT INTO ${deletions} (stream_id, mode, version) VALUES ($1, $2, $3)
-  ON CONFLICT (stream_id, tenant_id) DO UPDATE SET mode = excluded.mode, deleted_at = now()`,
+      mark: `INSERT INTO ${deletions} (stream_id, mode, version, event_version) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (stream_id, tenant_id) DO UPDATE SET mode = excluded.mode, event_version = excluded.event_version,
+    deleted_at = now()`,
       unmark: `DELETE FROM ${deletions} WHERE stream_id = $1`,
       removeBelow: `WITH gone AS (DELETE FROM ${events} WHERE stream_id = $1 AND version < $2 RETURNING 1)
   SELECT count(*)::integer FROM gone`,
       event: `SELECT ${COLUMNS} FROM ${events}
-  WHERE EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1)
+  WHERE stream_id = $2 AND version = (SELECT event_version FROM ${deletions} WHERE stream_id = $1)
+UNION ALL (
+  SELECT ${COLUMNS} FROM ${events}
+  WHERE EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1 AND event_version IS NULL)
     AND stream_id = $2 AND type = $3 AND data->>'streamId' = $1
-  ORDER BY version DESC LIMIT 1`,
+  ORDER BY version DESC LIMIT 1
+)`,
     },
     checkpoint: {
       read: `SELECT position::text FROM ${names.checkpoints} WHERE id = $1`,

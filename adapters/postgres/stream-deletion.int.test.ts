@@ -9,6 +9,7 @@ import {
   ulid,
 } from "../../src/index.js";
 import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
+import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
 import { createPostgresClient, PostgresEventStore, PostgresSnapshotStore, type PostgresSql } from "./index.js";
@@ -206,6 +207,66 @@ describe("stream deletion on PostgreSQL, checked with psql and pg_dump", () => {
     await meters.flushSnapshots();
     expect(reported).toEqual([]);
   });
+});
+
+/** Rows a plan read from the events table (returned or filtered out), from EXPLAIN (ANALYZE, FORMAT JSON). */
+function eventRowsRead(node: Record<string, unknown>): number {
+  const own =
+    node["Relation Name"] === "events"
+      ? ((node["Actual Rows"] as number) + ((node["Rows Removed by Filter"] as number | undefined) ?? 0)) *
+        (node["Actual Loops"] as number)
+      : 0;
+  return own + ((node.Plans as Record<string, unknown>[] | undefined) ?? []).reduce((n, p) => n + eventRowsRead(p), 0);
+}
+
+describe("streamDeletionEvent of a deleted stream on PostgreSQL", () => {
+  test(
+    "names the last $stream-deleted while the stream is deleted, undefined otherwise, after generated histories (property)",
+    () => checkDeletionLookups({ create: () => new PostgresEventStore({ sql, schema }), numRuns: 40 }),
+    120_000,
+  );
+
+  test("reads its one $stream-deleted event by key, however many lifecycle events came after it (EXPLAIN ANALYZE)", async () => {
+    let sent: { query: string; parameters: unknown[] } | undefined;
+    const capturing = createPostgresClient(url, {
+      max: 1,
+      debug: (_connection: number, query: string, parameters: unknown[]) => {
+        if (parameters[1] === "$streams" && query.includes("stream_deletions")) sent = { query, parameters };
+      },
+    });
+    try {
+      const store = new PostgresEventStore({ sql: capturing, schema });
+      const run = ulid();
+      const target = `Probed-${run}`;
+      await store.appendToStream(target, [{ type: "Added", data: {} }]);
+      await store.deleteStream(target);
+      await store.deleteStream(target, { mode: "hard" }); // soft, then hard: its newest $stream-deleted counts
+      for (let i = 0; i < 30; i++) {
+        const other = `After-${run}-${i}`;
+        await store.appendToStream(other, [{ type: "Added", data: {} }]);
+        await store.deleteStream(other, { mode: i % 2 === 0 ? "soft" : "hard" });
+        if (i % 2 === 0) await store.restoreStream(other);
+      }
+      sent = undefined;
+      const event = await store.streamDeletionEvent(target);
+      expect(event?.data).toMatchObject({ streamId: target, mode: "hard" });
+      const statement = sent as unknown as { query: string; parameters: unknown[] };
+      // The statement as the store sent it, planned as on a large store (indexes rather than scans).
+      const read = await sql.begin(async (tx) => {
+        await tx.unsafe("SET LOCAL enable_seqscan = off");
+        const [row] = await tx.unsafe(
+          `EXPLAIN (ANALYZE, FORMAT JSON) ${statement.query}`,
+          statement.parameters as never,
+        );
+        const plans = (row?.["QUERY PLAN"] ?? []) as { Plan: Record<string, unknown> }[];
+        return eventRowsRead(plans[0]?.Plan ?? {});
+      });
+      // Before: the walk back through $streams read every lifecycle event since the deletion (75 and more here).
+      expect(read).toBe(1);
+    } finally {
+      await capturing.end();
+    }
+  }, 60_000);
 });
 
 describe("the tenant layer's probe of a deleted stream on PostgreSQL", () => {

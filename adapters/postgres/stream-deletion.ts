@@ -53,15 +53,11 @@ export async function commitStreamChangeIn(
   switch (action) {
     case "none":
       return { version, removed };
-    case "hide":
-      await tx.unsafe(st.mark, [streamId, "soft", version], { prepare: true });
-      break;
     case "unhide":
       await tx.unsafe(st.unmark, [streamId], { prepare: true });
       break;
     case "remove":
       removed = await removeBelow(tx, st.removeBelow, streamId, 2 ** 31 - 1);
-      await tx.unsafe(st.mark, [streamId, "hard", version], { prepare: true });
       break;
     case "truncate":
       removed = await removeBelow(tx, st.removeBelow, streamId, change.before as number);
@@ -76,7 +72,13 @@ export async function commitStreamChangeIn(
     "any",
     false,
   );
-  return { version, removed, event: committed.events[0] };
+  const event = committed.events[0];
+  if (action === "hide" || action === "remove") {
+    // After the event, in the same transaction: the row records where it is (streamDeletionEvent reads it by key).
+    const mode = action === "hide" ? "soft" : "hard";
+    await tx.unsafe(st.mark, [streamId, mode, version, event?.version], { prepare: true });
+  }
+  return { version, removed, event };
 }
 
 async function removeBelow(tx: PostgresQueryable, statement: string, streamId: string, before: number) {

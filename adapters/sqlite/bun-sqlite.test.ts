@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  cartRegistry,
   checkpointStoreContract,
   eventEvolutionContract,
   eventStoreContract,
@@ -11,6 +12,12 @@ import {
   snapshotStoreContract,
   streamDeletionContract,
 } from "../../src/testing/index.js";
+import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
+import {
+  cartSchemas,
+  checkEvolutionPaths,
+  checkValidatedAppends,
+} from "../../test/differential/evolution-differential.ts";
 import { withDeletionRace } from "../../test/runtime/suites/sqlite-contracts.js";
 import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
 
@@ -40,6 +47,25 @@ registerContract(
   }),
   { describe, test },
 );
+test(
+  "generated upcast, rename and split chains read on every path as the steps applied by hand (property)",
+  () => checkEvolutionPaths({ create: (options) => new SqliteEventStore({ ...options, driver }), numRuns: 25 }),
+  120_000,
+);
+test("generated batches: one an event's schema or version refuses writes nothing (raw read); one that passes reads back current (property)", () =>
+  checkValidatedAppends({
+    create: (options) => new SqliteEventStore({ ...options, driver }),
+    registry: cartRegistry(),
+    schemas: cartSchemas,
+    numRuns: 50,
+  }));
+test("streamDeletionEvent names the last $stream-deleted while the stream is deleted, after generated histories, in a transaction and as D1's batches (property)", async () => {
+  await checkDeletionLookups({ create: () => new SqliteEventStore({ driver }), numRuns: 50 });
+  await checkDeletionLookups({
+    create: () => new SqliteEventStore({ driver: { ...driver, transaction: undefined } }),
+    numRuns: 50,
+  });
+}, 60_000);
 // The same store without the driver's transaction: appends take the one-statement form D1 uses.
 const oneStatement = { ...driver, transaction: undefined };
 registerContract(

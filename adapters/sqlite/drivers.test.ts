@@ -59,9 +59,9 @@ describe("The functions that take a driver refuse what is not one, with a Valida
     }
     const db = new Database(":memory:");
     const driver = bunSqliteDriver(db);
-    expect(await migrateSqlite(driver, null)).toMatchObject({ version: 5 });
-    expect(await sqliteSchemaVersion(driver, null)).toBe(5);
-    expect(await sqliteStoreStats(driver, null)).toMatchObject({ schemaVersion: 5, events: 0 });
+    expect(await migrateSqlite(driver, null)).toMatchObject({ version: 6 });
+    expect(await sqliteSchemaVersion(driver, null)).toBe(6);
+    expect(await sqliteStoreStats(driver, null)).toMatchObject({ schemaVersion: 6, events: 0 });
     expect(sqliteTableNames(null).events).toBe('"eventflows_events"');
     const ctx = { acceptWebSocket: () => {}, getWebSockets: () => [] };
     expect(new LiveSubscribers(ctx, new SqliteEventStore({ driver }), null).count).toBe(0);

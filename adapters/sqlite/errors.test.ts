@@ -30,6 +30,13 @@ const SAMPLES: [string, unknown, string][] = [
   ["D1", new Error("D1_ERROR: NOT NULL constraint failed: eventflows_events.version: SQLITE_CONSTRAINT"), "not-null"],
   ["D1 wrapped", new Error("D1_EXEC_ERROR", { cause: new Error("database is locked") }), "busy"],
   ["Durable Object", new Error("no such table: eventflows_events: SQLITE_ERROR"), "no-table"],
+  // A schema before a release's migration (stream deletion's event_version, migration 6).
+  ["bun:sqlite", Object.assign(new Error("no such column: d.event_version"), { code: "SQLITE_ERROR" }), "no-column"],
+  [
+    "D1",
+    new Error("D1_ERROR: table eventflows_stream_deletions has no column named event_version: SQLITE_ERROR"),
+    "no-column",
+  ],
   ["bun:sqlite", Object.assign(new Error("string or blob too big"), { code: "SQLITE_TOOBIG" }), "too-big"],
   ["any", new Error('near "SELEC": syntax error'), "other"],
   // As bun:sqlite 1.4 and node:sqlite (Node 22.23) throw them for a text file and for garbled pages.

@@ -11,6 +11,7 @@ export type SqliteFailure =
   | { readonly kind: "unique"; readonly column: string }
   | { readonly kind: "busy" }
   | { readonly kind: "no-table" }
+  | { readonly kind: "no-column" }
   | { readonly kind: "too-big" }
   | { readonly kind: "full" }
   | { readonly kind: "read-only" }
@@ -29,6 +30,8 @@ export function failureOf(error: unknown): SqliteFailure {
   if (unique !== null) return { kind: "unique", column: (unique[1] ?? "").split(".").pop()?.trim() ?? "" };
   if (/database is locked|SQLITE_BUSY|database table is locked/i.test(message)) return { kind: "busy" };
   if (/no such table/i.test(message)) return { kind: "no-table" };
+  // A column a later migration added (a schema older than the release: deployed before it migrated).
+  if (/no such column|has no column named/i.test(message)) return { kind: "no-column" };
   if (/too big|SQLITE_TOOBIG/i.test(message)) return { kind: "too-big" };
   if (/database or disk is full|SQLITE_FULL/i.test(message)) return { kind: "full" };
   // SQLITE_READONLY (8): opened read-only, or a file (or its directory, for the journal) not writable.
@@ -51,6 +54,11 @@ const MESSAGES: Record<SqliteFailure["kind"], [code: string, retryable: boolean,
   unique: ["CONSTRAINT", false, "a row with the same key exists"],
   busy: ["BUSY", true, "another connection held the write lock for longer than busy_timeout"],
   "no-table": ["NOT_MIGRATED", false, "the store's tables do not exist here: run store.migrate() first"],
+  "no-column": [
+    "NOT_MIGRATED",
+    false,
+    "a column the statement uses does not exist: if the schema is older than this release, run store.migrate() first",
+  ],
   "too-big": ["TOO_BIG", false, "a value exceeded the database's size limit"],
   full: ["FULL", false, "the database or its disk is full"],
   "read-only": [

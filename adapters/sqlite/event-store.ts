@@ -122,15 +122,18 @@ export class SqliteEventStore extends EventStore {
     return streamVersion(this.#context, streamId);
   }
 
-  /** The deletion row first: a stream with none reads nothing of `$streams`; one that has one, one event. */
+  /**
+   * The deletion row first: a stream with none reads nothing of `$streams`; one that has one, the one
+   * event its row names (two primary-key reads).
+   */
   protected override async deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
     assertStorableStreamId(streamId);
     let version: number;
     try {
       const [row] = await this.driver.all(this.#context.statements.deletion.eventVersion, [
-        streamId,
         STREAM_LIFECYCLE_STREAM,
         StreamLifecycleEventType.Deleted,
+        streamId,
         streamId,
       ]);
       version = Number(row?.version ?? 0);

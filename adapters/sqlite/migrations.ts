@@ -85,6 +85,23 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
 )`,
     ],
   },
+  {
+    version: 6,
+    name: "stream-deletion-events",
+    // Where a deleted stream's $stream-deleted event is in $streams, so that streamDeletionEvent reads
+    // it by key instead of reading $streams back to it. Rows of earlier releases get it from $streams
+    // in one pass (each stream's newest $stream-deleted: the deletion its row records); a row written
+    // by an earlier release after this ran has none, and is found as before.
+    statements: (n) => [
+      `ALTER TABLE ${n.streamDeletions} ADD COLUMN event_version INTEGER`,
+      `UPDATE ${n.streamDeletions} SET event_version = e.version
+FROM (
+  SELECT json_extract(data, '$.streamId') AS stream_id, max(version) AS version FROM ${n.events}
+  WHERE stream_id = '$streams' AND type = '$stream-deleted' GROUP BY 1
+) AS e
+WHERE ${n.streamDeletions}.stream_id = e.stream_id`,
+    ],
+  },
 ];
 
 /** The highest schema version (versions need not be contiguous). */

@@ -558,16 +558,122 @@ describe("SQLite migrations", () => {
     const driver = bunSqliteDriver(db);
     const prefixed = new SqliteEventStore({ driver, tablePrefix: "m_" });
     expect(await prefixed.migrate({ to: 1 })).toEqual({ applied: [1], version: 1 });
-    expect(await prefixed.migrate()).toEqual({ applied: [2, 3, 4, 5], version: 5 });
-    expect(await prefixed.migrate()).toEqual({ applied: [], version: 5 });
+    expect(await prefixed.migrate()).toEqual({ applied: [2, 3, 4, 5, 6], version: 6 });
+    expect(await prefixed.migrate()).toEqual({ applied: [], version: 6 });
     const others = Array.from(
       { length: 4 },
       () =>
         new SqliteEventStore({ driver: bunSqliteDriver(new Database(join(dir, "migrations.db"))), tablePrefix: "n_" }),
     );
     const results = await Promise.all(others.map((s) => s.migrate()));
-    expect(results.every((r) => r.version === 5)).toBe(true);
-    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5]);
+    expect(results.every((r) => r.version === 6)).toBe(true);
+    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  test("migration 6 on deletions made by schema 5: each row learns where its $stream-deleted event is, which is then read by key", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    expect(await migrateSqlite(driver, { to: 5 })).toMatchObject({ version: 5 });
+    // As a schema-5 store wrote them (this release's store writes event_version, which 5 lacks).
+    const lifecycle: Record<string, { id: string; version: number }[]> = {};
+    const record = (type: string, data: Record<string, unknown>) => {
+      const id = ulid();
+      const row = db
+        .query(
+          `INSERT INTO "eventflows_events" (stream_id, version, id, type, data, metadata, timestamp)
+           SELECT '$streams', coalesce(max(version), 0) + 1, ?, ?, ?, '{}', ? FROM "eventflows_events" WHERE stream_id = '$streams'
+           RETURNING version`,
+        )
+        .get(id, type, JSON.stringify(data), new Date().toISOString()) as { version: number };
+      const key = data.streamId as string;
+      if (type === "$stream-deleted") lifecycle[key] = [...(lifecycle[key] ?? []), { id, version: row.version }];
+    };
+    const deleted = (streamId: string, mode: "soft" | "hard") => {
+      record("$stream-deleted", { streamId, mode, version: 1, removed: mode === "hard" ? 1 : 0 });
+      db.query(
+        `INSERT INTO "eventflows_stream_deletions" (stream_id, mode, version, deleted_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (stream_id) DO UPDATE SET mode = excluded.mode`,
+      ).run(streamId, mode, new Date().toISOString());
+    };
+    const [hard, again, soft] = ["Hard-1", "Again-1", "Soft-1"];
+    deleted(hard, "hard");
+    deleted(again, "soft");
+    record("$stream-restored", { streamId: again, version: 1, removed: 0 });
+    db.query(`DELETE FROM "eventflows_stream_deletions" WHERE stream_id = ?`).run(again);
+    deleted(soft, "soft");
+    deleted(again, "soft");
+    deleted(soft, "hard");
+    for (let i = 0; i < 5; i++) deleted(`Later-${i}`, i % 2 === 0 ? "soft" : "hard");
+
+    expect(await migrateSqlite(driver)).toEqual({ applied: [6], version: 6 });
+    const rows = db
+      .query(`SELECT stream_id, event_version FROM "eventflows_stream_deletions" ORDER BY stream_id`)
+      .all();
+    expect(rows).toEqual(
+      Object.entries(lifecycle)
+        .map(([stream_id, events]) => ({ stream_id, event_version: events.at(-1)?.version }))
+        .sort((a, b) => a.stream_id.localeCompare(b.stream_id)),
+    );
+    const statements: string[] = [];
+    const counting: SqliteDriver = {
+      ...driver,
+      all: (sql, params) => {
+        statements.push(sql);
+        return driver.all(sql, params);
+      },
+    };
+    const store = new SqliteEventStore({ driver: counting });
+    for (const id of [hard, again, soft]) {
+      expect((await store.streamDeletionEvent(id))?.id).toBe(lifecycle[id]?.at(-1)?.id as string);
+    }
+    // A row with no version (an earlier release deleting after the migration) is found by reading $streams.
+    db.query(`UPDATE "eventflows_stream_deletions" SET event_version = NULL WHERE stream_id = ?`).run(again);
+    expect((await store.streamDeletionEvent(again))?.id).toBe(lifecycle[again]?.at(-1)?.id as string);
+    // This release's deletions record it, a soft deletion turned hard included.
+    await store.appendToStream("Fresh-1", [{ type: "A", data: {} }]);
+    await store.deleteStream("Fresh-1");
+    const hardly = await store.deleteStream("Fresh-1", { mode: "hard" });
+    expect(
+      db.query(`SELECT event_version FROM "eventflows_stream_deletions" WHERE stream_id = 'Fresh-1'`).get(),
+    ).toEqual({ event_version: hardly.event?.version as number });
+    // Rows read: every later lifecycle event made unreadable (malformed JSON, which json_extract and
+    // the store's decoding refuse), the deletion is still found, in two statements: its row, its event.
+    for (let i = 0; i < 20; i++) {
+      await store.appendToStream(`After-${i}`, [{ type: "A", data: {} }]);
+      await store.deleteStream(`After-${i}`, { mode: i % 2 === 0 ? "soft" : "hard" });
+    }
+    db.query(`UPDATE "eventflows_events" SET data = 'not json' WHERE stream_id = '$streams' AND version > ?`).run(
+      hardly.event?.version as number,
+    );
+    statements.length = 0;
+    // Before: the walk read $streams (json_extract of each $stream-deleted) and failed on the first it met.
+    expect((await store.streamDeletionEvent("Fresh-1"))?.id).toBe(hardly.event?.id as string);
+    expect(statements).toHaveLength(2);
+  });
+
+  test("this release's store on schema 5 (not migrated yet): deleting or probing a deletion is a typed NOT_MIGRATED, nothing half-written", async () => {
+    const db = new Database(":memory:");
+    opened.push(db);
+    const driver = bunSqliteDriver(db);
+    await migrateSqlite(driver, { to: 5 });
+    const stores = [
+      new SqliteEventStore({ driver }),
+      new SqliteEventStore({ driver: { ...driver, transaction: undefined } }),
+    ];
+    await stores[0]?.appendToStream("Behind-1", [{ type: "A", data: {} }]);
+    for (const store of stores) {
+      for (const call of [() => store.deleteStream("Behind-1"), () => store.streamDeletionEvent("Behind-1")]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: ErrorCode.Service, serviceCode: "NOT_MIGRATED", retryable: false });
+        expect(String((error as Error).message)).toContain("run store.migrate()");
+      }
+    }
+    expect(await stores[0]?.getStreamVersion("Behind-1")).toBe(1);
+    expect(db.query(`SELECT count(*) AS n FROM "eventflows_events" WHERE stream_id = '$streams'`).get()).toEqual({
+      n: 0,
+    });
+    expect(db.query(`SELECT count(*) AS n FROM "eventflows_stream_deletions"`).get()).toEqual({ n: 0 });
   });
 
   test("a migrator that loses the race to others stopping at lower versions, one after another, still ends at the latest", async () => {
@@ -583,8 +689,8 @@ describe("SQLite migrations", () => {
         return driver.batch(statements);
       },
     };
-    expect(await migrateSqlite(racing)).toEqual({ applied: [4, 5], version: 5 });
-    expect(await sqliteSchemaVersion(driver)).toBe(5);
+    expect(await migrateSqlite(racing)).toEqual({ applied: [4, 5, 6], version: 6 });
+    expect(await sqliteSchemaVersion(driver)).toBe(6);
     // A batch that fails with nothing recorded since is no race: its error stands, after one retry.
     let batches = 0;
     const broken: SqliteDriver = {

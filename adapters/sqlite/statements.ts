@@ -37,9 +37,9 @@ export interface EventStatements {
      */
     readonly recordIf: string;
     /**
-     * The `$streams` version of the stream's newest `$stream-deleted` event while it is deleted (NULL
-     * when it is not): stream, `$streams`, `$stream-deleted`, stream. A stream with no deletion row
-     * reads nothing of `$streams`.
+     * The `$streams` version of the stream's `$stream-deleted` event while it is deleted (no row when
+     * it is not): `$streams`, `$stream-deleted`, stream, stream. The deletion row records it; only a
+     * row of a release before migration 6 (none recorded) has it found by reading `$streams`.
      */
     readonly eventVersion: string;
   };
@@ -197,12 +197,17 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
       state: `SELECT coalesce((SELECT max(version) FROM ${n.events} WHERE stream_id = ?), 0) AS version,
   d.mode AS mode, d.version AS deleted_version
   FROM (SELECT 1) AS one LEFT JOIN ${n.streamDeletions} AS d ON d.stream_id = ?`,
-      mark: `INSERT INTO ${n.streamDeletions} (stream_id, mode, version, deleted_at) VALUES (?, ?, ?, ?)
-  ON CONFLICT (stream_id) DO UPDATE SET mode = excluded.mode, deleted_at = excluded.deleted_at`,
+      // After the change's $stream-deleted event: the newest of $streams (the last parameter), whose
+      // version the row records. SQLite's single writer (or the batch's transaction) lets no other in between.
+      mark: `INSERT INTO ${n.streamDeletions} (stream_id, mode, version, deleted_at, event_version)
+  VALUES (?, ?, ?, ?, (SELECT max(version) FROM ${n.events} WHERE stream_id = ?))
+  ON CONFLICT (stream_id) DO UPDATE SET mode = excluded.mode, deleted_at = excluded.deleted_at,
+    event_version = excluded.event_version`,
       unmark: `DELETE FROM ${n.streamDeletions} WHERE stream_id = ?`,
-      eventVersion: `SELECT max(version) AS version FROM ${n.events}
-  WHERE EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?)
-    AND stream_id = ? AND type = ? AND json_extract(data, '$.streamId') = ?`,
+      eventVersion: `SELECT CASE WHEN d.event_version IS NOT NULL THEN d.event_version ELSE (
+    SELECT max(version) FROM ${n.events} WHERE stream_id = ? AND type = ? AND json_extract(data, '$.streamId') = ?
+  ) END AS version
+  FROM ${n.streamDeletions} AS d WHERE d.stream_id = ?`,
       removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ?`,
       countBelow: `SELECT count(*) AS n FROM ${n.events} WHERE stream_id = ? AND version < ?`,
       anySoft: `SELECT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE mode = 'soft') AS any`,

@@ -41,15 +41,11 @@ export function commitStreamChangeIn(
     switch (action) {
       case "none":
         return { version, removed };
-      case "hide":
-        all(st.deletion.mark, [streamId, "soft", version, now]);
-        break;
       case "unhide":
         all(st.deletion.unmark, [streamId]);
         break;
       case "remove":
         removed = removeBelow(2 ** 31 - 1);
-        all(st.deletion.mark, [streamId, "hard", version, now]);
         break;
       case "truncate":
         removed = removeBelow(change.before as number);
@@ -60,6 +56,10 @@ export function commitStreamChangeIn(
     const [encoded] = encodeBatch([pending], context.maxEventBytes, context.maxValueBytes).rows;
     const next = Number(all(st.streamVersion, [STREAM_LIFECYCLE_STREAM])[0]?.version ?? 0) + 1;
     const [inserted] = all(st.insertOne, [STREAM_LIFECYCLE_STREAM, next, ...(encoded as readonly string[])]);
+    // After the event: the row records where it is (streamDeletionEvent reads it by key).
+    if (action === "hide" || action === "remove") {
+      all(st.deletion.mark, [streamId, action === "hide" ? "soft" : "hard", version, now, STREAM_LIFECYCLE_STREAM]);
+    }
     return { version, removed, event: recorded(pending, inserted) };
   });
 }
@@ -109,13 +109,13 @@ export async function commitStreamChangeInBatch(
     const now = new Date().toISOString();
     const writes: SqliteStatement[] =
       action === "hide"
-        ? [{ sql: st.deletion.mark, params: [streamId, "soft", version, now] }]
+        ? [{ sql: st.deletion.mark, params: [streamId, "soft", version, now, STREAM_LIFECYCLE_STREAM] }]
         : action === "unhide"
           ? [{ sql: st.deletion.unmark, params: [streamId] }]
           : action === "remove"
             ? [
                 { sql: st.deletion.removeBelow, params: [streamId, 2 ** 31 - 1] },
-                { sql: st.deletion.mark, params: [streamId, "hard", version, now] },
+                { sql: st.deletion.mark, params: [streamId, "hard", version, now, STREAM_LIFECYCLE_STREAM] },
               ]
             : [{ sql: st.deletion.removeBelow, params: [streamId, before] }];
     try {

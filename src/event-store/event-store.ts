@@ -572,8 +572,7 @@ export abstract class EventStore {
    * now, soft or hard; `undefined` when it is not (live, restored, or never had events). What the
    * tenant layer checks to tell whose a stream that shows no event was. The stores of this package
    * look up the stream's own deletion record first, so a stream that is not deleted costs one lookup
-   * whatever the store's history (PostgreSQL and SQLite find a deleted one's event by walking
-   * `$streams` back to it, in the same statement).
+   * whatever the store's history, and a deleted one's record says where its event is (read by key).
    * @throws {ValidationError} bad stream id.
    */
   async streamDeletionEvent(streamId: string): Promise<StreamLifecycleEvent | undefined> {

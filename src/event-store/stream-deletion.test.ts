@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
 import { isAbortedError, isValidationError } from "../errors.js";
 import { projection } from "../projections/projection.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
@@ -176,4 +177,9 @@ describe("stream deletion, property", () => {
       { numRuns: 200 },
     );
   });
+});
+
+describe("streamDeletionEvent after generated histories", () => {
+  test("names the last $stream-deleted while the stream is deleted, undefined otherwise (property)", () =>
+    checkDeletionLookups({ create: () => new InMemoryEventStore(), numRuns: 100 }));
 });

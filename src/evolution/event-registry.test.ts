@@ -166,14 +166,25 @@ describe("EventRegistry.upcastEvent", () => {
 
   test("whatever the steps and schemas return, a read yields well-formed events or an EventFlowsError (property)", async () => {
     const types = ["A", "B", "C"];
-    const outcome = fc.oneof(fc.constant<"throw">("throw"), fc.record({ value: fc.anything() }));
+    // Values of every kind, those JSON cannot hold included (a Date, a Map, a BigInt, holes, boxed values...).
+    const value = fc.anything({
+      withBigInt: true,
+      withBoxedValues: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withNullPrototype: true,
+      withSparseArray: true,
+      withTypedArray: true,
+    });
+    const outcome = fc.oneof(fc.constant<"throw">("throw"), fc.record({ value }));
     const part = fc.oneof(
-      fc.anything(),
+      value,
       fc.record(
         {
           type: fc.oneof(fc.constantFrom(...types), fc.anything()),
-          data: fc.anything(),
-          metadata: fc.oneof(fc.constant({ correlationId: "x" }), fc.anything()),
+          data: value,
+          metadata: fc.oneof(fc.constant({ correlationId: "x" }), value),
           schemaVersion: fc.oneof(fc.integer({ min: -1, max: 4 }), fc.double(), fc.anything()),
         },
         { requiredKeys: ["type"] },
@@ -197,6 +208,7 @@ describe("EventRegistry.upcastEvent", () => {
         fc.anything(),
       ),
     });
+    const plain = new InMemoryEventStore({ maxJsonDepth: 1000 });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
@@ -248,6 +260,9 @@ describe("EventRegistry.upcastEvent", () => {
               expect(Array.isArray(event.metadata)).toBe(false);
               expect(Number.isSafeInteger(event.metadata.schemaVersion)).toBe(true);
               expect(event.metadata.schemaVersion).toBeGreaterThanOrEqual(1);
+              // What a read yields, an append takes: data and metadata a store could have held.
+              const { schemaVersion: _, ...metadata } = event.metadata;
+              await plain.appendToStream(`Check-${ulid()}`, [{ type: "Check", data: event.data, metadata }]);
             }
           },
         ),
@@ -487,6 +502,181 @@ describe("EventRegistry.upcastEvent", () => {
     expect(() => ahead.upcastEvent(stored("A", {}, 1))).toThrow(/"B" is at most at v2 in the event registry, got v3/);
   });
 
+  test("an upcaster or splitter returning what JSON cannot hold stops the read with a ValidationError naming the event and the step, never the value (property)", () => {
+    const cycle: Record<string, unknown> = { secret: "s3cr3t" };
+    cycle.self = cycle;
+    // What a JSON round trip changes, drops or throws on (appends refuse it): a Date, NaN, ±Infinity,
+    // a BigInt, a Map or Set, a class instance, a function, a symbol, undefined in an array, a cycle.
+    const bad = fc.constantFrom<unknown>(
+      new Date(0),
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      10n,
+      new Map([["s3cr3t", 1]]),
+      new Set(["s3cr3t"]),
+      new URL("https://s3cr3t.example"),
+      () => "s3cr3t",
+      Symbol("s3cr3t"),
+      [undefined],
+      cycle,
+    );
+    // The bad value at a generated place in generated JSON: a key of an object, an item of an array.
+    const placed = fc
+      .tuple(fc.jsonValue({ maxDepth: 3 }), bad, fc.array(fc.boolean(), { maxLength: 3 }))
+      .map(([json, value, path]) => {
+        let out: unknown = value;
+        for (const asItem of path) out = asItem ? [json, out] : { kept: json, inner: out };
+        return { kept: json, inner: out };
+      });
+    fc.assert(
+      fc.property(placed, fc.constantFrom("upcast", "upcast-renamed", "split", "split-then-upcast"), (data, how) => {
+        const registry = eventRegistry();
+        if (how === "upcast") registry.upcast("T", 1, () => data);
+        else if (how === "upcast-renamed") registry.upcast("T", 1, () => data).rename("T", 2, "U");
+        else if (how === "split")
+          registry.split("T", 1, () => [
+            { type: "U", data: 1 },
+            { type: "U", data },
+          ]);
+        else registry.split("T", 1, () => [{ type: "U", data: { n: 1 } }]).upcast("U", 1, () => data);
+        const event = stored("T", { n: 1 }, 1);
+        let error: unknown;
+        try {
+          registry.upcastEvent(event);
+        } catch (e) {
+          error = e;
+        }
+        expect(isValidationError(error)).toBe(true);
+        const { message, issues } = error as ValidationError;
+        const step =
+          how === "split"
+            ? 'splitter of "T" v1'
+            : how === "split-then-upcast"
+              ? 'upcaster of "U" v1'
+              : 'upcaster of "T" v1';
+        expect(message).toContain(
+          `The ${step} returned data that is not JSON for event ${event.id} (stream "S-1", version 7)`,
+        );
+        expect(issues.length).toBeGreaterThan(0);
+        expect(issues.every((issue) => issue.path[0] === "data")).toBe(true);
+        expect(JSON.stringify([message, issues])).not.toContain("s3cr3t");
+      }),
+      { numRuns: 300 },
+    );
+    // JSON, however nested, reads: the same object the step returned.
+    fc.assert(
+      fc.property(fc.jsonValue(), (json) => {
+        const data = json ?? null;
+        const read = eventRegistry()
+          .upcast("T", 1, () => data)
+          .upcastEvent(stored("T", { n: 1 }, 1)) as EventEnvelope;
+        expect(read.data).toBe(data);
+      }),
+    );
+    // An upcaster that changes the stored data in place and returns it is checked too.
+    for (const registry of [
+      eventRegistry().upcast("T", 1, (data: Record<string, unknown>) => Object.assign(data, { at: new Date(0) })),
+      eventRegistry()
+        .upcast("T", 1, (data: Record<string, unknown>) => Object.assign(data, { n: Number.NaN }))
+        .rename("T", 2, "U"),
+      eventRegistry().split("T", 1, (event: EventEnvelope<"T", Record<string, unknown>>) => [
+        { type: "U", data: Object.assign(event.data, { big: 1n }) },
+      ]),
+    ]) {
+      expect(() => registry.upcastEvent(stored("T", { n: 1 }, 1))).toThrow(/returned data that is not JSON/);
+    }
+    // A splitter's metadata is checked too; the stored event's, which the store read as JSON, is not walked.
+    const withMetadata = eventRegistry().split("T", 1, () => [
+      { type: "U", data: {}, metadata: { correlationId: "c", at: new Date(0) } as never },
+    ]);
+    expect(() => withMetadata.upcastEvent(stored("T", {}, 1))).toThrow(
+      /splitter of "T" v1 returned metadata an append would refuse/,
+    );
+    for (const metadata of [{ correlationId: 5 }, { causationId: null }, { traceparent: ["x"] }, new Map()]) {
+      const split = eventRegistry().split("T", 1, () => [{ type: "U", data: {}, metadata: metadata as never }]);
+      let error: unknown;
+      try {
+        split.upcastEvent(stored("T", {}, 1));
+      } catch (e) {
+        error = e;
+      }
+      expect((error as ValidationError).message).toContain(
+        'The splitter of "T" v1 returned metadata an append would refuse',
+      );
+      expect((error as ValidationError).issues.every((issue) => issue.path[0] === "metadata")).toBe(true);
+    }
+    // Its schemaVersion is replaced by the version reached: not checked; the stored metadata is not walked.
+    const replaced = eventRegistry().split("T", 1, () => [{ type: "U", data: {}, metadata: { schemaVersion: 0 } }]);
+    expect((replaced.upcastEvent(stored("T", {}, 1)) as EventEnvelope).metadata).toEqual({ schemaVersion: 1 });
+  });
+
+  test("an upcaster's non-JSON output stops every read path of a store (readStream, readAll, subscribeToAll); raw reads it", async () => {
+    const registry = eventRegistry().upcast("Paid", 1, (data: { at: string }) => ({ ...data, at: new Date(data.at) }));
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    await store.appendToStream("Pay-1", [
+      { type: "Paid", data: { at: "2026-01-01T00:00:00.000Z" }, metadata: { schemaVersion: 1 } },
+    ]);
+    const refused = (error: unknown) =>
+      isValidationError(error) && /upcaster of "Paid" v1 returned data that is not JSON/.test((error as Error).message);
+    expect(refused(await collect(store.readStream("Pay-1")).catch((e: unknown) => e))).toBe(true);
+    expect(refused(await collect(store.readAll()).catch((e: unknown) => e))).toBe(true);
+    const errors: unknown[] = [];
+    const handled: unknown[] = [];
+    const subscription = store.subscribeToAll({
+      handler: (event) => {
+        handled.push(event);
+      },
+      onError: (error) => {
+        errors.push(error);
+      },
+      retryDelayMs: 5,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await subscription.stop();
+    expect(handled).toEqual([]);
+    expect(errors.length > 0 && errors.every(refused)).toBe(true);
+    expect((await collect(store.readStream("Pay-1", { raw: true })))[0]?.data).toEqual({
+      at: "2026-01-01T00:00:00.000Z",
+    });
+  });
+
+  test("an append at the version after a split of its type is taken, as a read at that version is; above it, refused", async () => {
+    // B is split at v1 (into a B, at v2, and a C): B's current version stays 1, so new B events are split
+    // too, and a B at v2 (a part that keeps the type, or published and read again) reads as it is.
+    const registry = eventRegistry()
+      .split("B", 1, (event: EventEnvelope<"B", { n: number }>) => [
+        { type: "B", data: { n: event.data.n } },
+        { type: "C", data: { m: event.data.n } },
+      ])
+      .schema("B", 1, v.object({ n: v.number() }))
+      .schema("B", 2, v.object({ n: v.number() }));
+    expect(registry.currentVersion("B")).toBe(2);
+    const splitOnly = eventRegistry().split("B", 1, () => [{ type: "B", data: {} }]);
+    expect(splitOnly.currentVersion("B")).toBe(1);
+    const store = new InMemoryEventStore({ eventRegistry: splitOnly });
+    const part = stored("B", { n: 1 }, 2);
+    expect(splitOnly.upcastEvent(part)).toBe(part);
+    // Before: "B" is at most at v1 in the event registry, got v2.
+    const { events } = await store.appendToStream("B-1", [
+      { type: "B", data: { n: 1 }, metadata: { schemaVersion: 2 } },
+    ]);
+    expect(events[0]?.metadata.schemaVersion).toBe(2);
+    expect((await collect(store.readStream("B-1")))[0]).toEqual(events[0] as EventEnvelope);
+    const above = await store
+      .appendToStream("B-2", [{ type: "B", data: { n: 1 }, metadata: { schemaVersion: 3 } }])
+      .catch((e: unknown) => e);
+    expect((above as ValidationError).issues).toEqual([
+      { path: [0, "metadata", "schemaVersion"], message: '"B" is at most at v2 in the event registry, got v3' },
+    ]);
+    expect(() => splitOnly.upcastEvent(stored("B", {}, 3))).toThrow(
+      /"B" is at most at v2 in the event registry, got v3/,
+    );
+    // With a schema of v2, B's current version is 2: new B events are stamped v2 and checked against it.
+    const strict = new InMemoryEventStore({ eventRegistry: registry });
+    const bad = await strict.appendToStream("B-3", [{ type: "B", data: { n: "x" } }]).catch((e: unknown) => e);
+    expect((bad as ValidationError).issues.map((issue) => issue.path)).toEqual([[0, "data", "n"]]);
+  });
+
   test("currentVersion: upcasts, schemas and rename targets raise it; a renamed type stays at its last step", () => {
     const registry = cartRegistry();
     expect(registry.currentVersion("CartOpened")).toBe(3);
@@ -689,6 +879,67 @@ describe("validation on append", () => {
         },
       ),
     );
+    // A message the schema's author writes may quote the value: on read, valibot's issues get ours.
+    const quoting = eventRegistry({ validateOnRead: true }).schema(
+      "Quoted",
+      1,
+      v.strictObject(
+        {
+          email: v.pipe(
+            v.string(),
+            v.email((issue) => `${issue.input} is not an email`),
+          ),
+          name: v.string((issue) => `name ${issue.received} must be a string`),
+          age: v.pipe(
+            v.number(),
+            v.maxValue(150, (issue) => `${issue.input} is too old`),
+          ),
+        },
+        (issue) => `unexpected ${issue.received}`,
+      ),
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 6 }).map((s) => `secret-${s}`),
+        fc.constantFrom("email", "name", "age", "extra"),
+        (secret, field) => {
+          const data: Record<string, unknown> = { email: "a@b.co", name: "Al", age: 30 };
+          if (field === "age") data.age = 151.25;
+          else if (field === "name") data.name = { secret };
+          else if (field === "extra") data.extra = secret;
+          else data.email = `${secret}!`;
+          let error: unknown;
+          try {
+            quoting.upcastEvent(stored("Quoted", data, 1));
+          } catch (e) {
+            error = e;
+          }
+          expect(isValidationError(error)).toBe(true);
+          const text = JSON.stringify([(error as ValidationError).message, (error as ValidationError).issues]);
+          expect(text).not.toContain(secret);
+          expect(text).not.toContain("151.25");
+        },
+      ),
+    );
+    const unknownKey = { email: "a@b.co", name: "Al", age: 30, extra: 1 };
+    const missing = { email: "a@b.co", age: 30 };
+    for (const [data, issue] of [
+      [unknownKey, { path: ["data", "extra"], message: "is not allowed here" }],
+      [missing, { path: ["data", "name"], message: "is required" }],
+      [
+        { ...missing, name: 5 },
+        { path: ["data", "name"], message: "must be a string" },
+      ],
+    ] as const) {
+      const error = (() => {
+        try {
+          quoting.upcastEvent(stored("Quoted", data, 1));
+        } catch (e) {
+          return e as ValidationError;
+        }
+      })();
+      expect(error?.issues).toEqual([issue]);
+    }
     // On append the input is the caller's own: quoted back (clipped), as command validation does.
     const store = new InMemoryEventStore({ eventRegistry: registry });
     const data = { email: "not-an-email", name: "Al", age: 30, tag: "ok" };
@@ -696,6 +947,11 @@ describe("validation on append", () => {
     expect((refused as ValidationError).issues).toEqual([
       { path: [0, "data", "email"], message: 'must be an email address, got "not-an-email"' },
     ]);
+    // And the author's own messages are kept there, as written.
+    const quoted = await new InMemoryEventStore({ eventRegistry: quoting })
+      .appendToStream("Quoted-1", [{ type: "Quoted", data: { email: "x", name: "Al", age: 30 } }])
+      .catch((e) => e);
+    expect((quoted as ValidationError).issues).toEqual([{ path: [0, "data", "email"], message: "x is not an email" }]);
   });
 
   test("without a registry nothing is stamped and nothing is validated", async () => {

@@ -1,5 +1,12 @@
 import { type Issue, isEventFlowsError, UpcastError, ValidationError } from "../errors.js";
-import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
+import {
+  type DomainEvent,
+  type EventEnvelope,
+  type EventMetadata,
+  metadataIssues,
+  type PendingEvent,
+} from "../events/envelope.js";
+import { isJsonData, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "../internal/json.js";
 import {
   assertFunction,
   assertPositiveInteger,
@@ -250,6 +257,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       return this.#checkRead(event, version);
     }
     // The common chain, data steps only, in a loop: no list, no recursion, one envelope at the end.
+    const storedVersion = version;
     let data = event.data;
     while (step?.kind === "upcast") {
       const at = step.wantsEvent ? envelopeAt(event, event.type, data, event.metadata, version) : undefined;
@@ -257,18 +265,23 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       if (data === undefined || data instanceof Promise) upcastNoData(data, event, event.type, version);
       step = byVersion?.get(++version);
     }
-    if (step === undefined)
+    if (step === undefined) {
+      if (!isJsonData(data)) notJson(event, "upcaster", event.type, version - 1, data, event.metadata);
       return this.#checkRead(envelopeAt(event, event.type, data, event.metadata, version), version);
+    }
     const out: EventEnvelope[] = [];
-    this.#run(event, event.type, data, event.metadata, version, out, 0);
+    const by: MadeBy | undefined =
+      version === storedVersion ? undefined : { kind: "upcaster", type: event.type, version: version - 1 };
+    this.#run(event, event.type, data, event.metadata, version, out, 0, by);
     if (out.length === 1) return out[0] as EventEnvelope;
     return out.map((e, i) => (i === 0 ? e : { ...e, id: splitEventId(event.id, i) }));
   }
 
   /**
    * For appends: stamps events of known types that carry no `schemaVersion` with the current one,
-   * and checks each against the schema of its version; a version above a known type's current one is
-   * refused. Throws one `ValidationError` with every issue.
+   * and checks each against the schema of its version; a version above what a read of a known type
+   * takes as it is (its current one; after a split of it at the current one, the version after it) is
+   * refused, as is one below its oldest. Throws one `ValidationError` with every issue.
    */
   async prepareAppend(events: readonly PendingEvent[]): Promise<readonly PendingEvent[]> {
     if (!this.#chainsChecked) this.#assertChains();
@@ -284,11 +297,13 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
           if (prepared === events) prepared = [...events];
           (prepared as PendingEvent[])[i] = { ...event, metadata: { ...event.metadata, schemaVersion: version } };
         }
-      } else if (current !== undefined && version > current) {
+      } else if (current !== undefined && version > (this.#steps.get(event.type) as TypeSteps).reach) {
         // No step or schema knows this version: its data could be checked against nothing, nor read.
+        // The bound is the type's reach, as on read: after a split of the type, the version a part
+        // that keeps it is at (read as it is) appends too, above the current version new events get.
         issues.push({
           path: [i, "metadata", "schemaVersion"],
-          message: `"${event.type}" is at most at v${current} in the event registry, got v${version}`,
+          message: `"${event.type}" is at most at v${(this.#steps.get(event.type) as TypeSteps).reach} in the event registry, got v${version}`,
         });
         continue;
       } else if (current !== undefined && version < (this.#oldest.get(event.type) as number)) {
@@ -316,11 +331,18 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     version: number,
     out: EventEnvelope[],
     depth: number,
+    made?: MadeBy,
   ): void {
+    let by = made;
     const at = (): EventEnvelope => envelopeAt(stored, type, data, metadata, version);
     for (let steps = depth; ; steps++) {
       const step = this.#steps.get(type)?.get(version);
       if (step === undefined) {
+        // Only what a step returned is walked (the same object too: an upcaster may change it in place);
+        // after renames alone the data is the stored one, which came from the store as JSON.
+        if ((by !== undefined && !isJsonData(data)) || metadata !== stored.metadata) {
+          notJson(stored, by?.kind ?? "upcaster", by?.type ?? type, by?.version ?? version, data, metadata);
+        }
         out.push(this.#checkRead(at(), version));
         return;
       }
@@ -333,13 +355,17 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
         // The common step: data in, data out; no envelope is built unless the upcaster reads it.
         data = step.upcast(data, step.wantsEvent ? at() : (undefined as never));
         if (data === undefined || data instanceof Promise) upcastNoData(data, stored, type, version);
+        by = { kind: "upcaster", type, version };
         version++;
         continue;
       }
       const produced = step.apply(at());
+      // A rename hands the data on as it is: what it holds was made by the step before.
+      if (step.kind === "split") by = { kind: "splitter", type, version };
       if (produced.length !== 1) {
         for (const e of produced) {
-          this.#run(stored, e.type, e.data, e.metadata ?? metadata, e.schemaVersion ?? version + 1, out, steps + 1);
+          const next = e.schemaVersion ?? version + 1;
+          this.#run(stored, e.type, e.data, e.metadata ?? metadata, next, out, steps + 1, by);
         }
         return;
       }
@@ -543,6 +569,39 @@ function upcastNoData(data: unknown, stored: EventEnvelope, type: string, versio
   throw new ValidationError(`The upcaster of "${type}" v${version} returned no data${forEvent(stored)}`, [
     { path: [type, version], message: `must return the data at v${version + 1}, got ${got}` },
   ]);
+}
+
+/** The step whose output an event read holds: the last upcaster or splitter on its way (renames pass data on). */
+interface MadeBy {
+  readonly kind: "upcaster" | "splitter";
+  readonly type: string;
+  readonly version: number;
+}
+
+/**
+ * Refuses what a step made that does not come back from JSON as it is (a Date, NaN, a BigInt, a Map,
+ * `undefined` in an array, a cycle, a function), as an append refuses it: handlers, snapshots and
+ * read models would otherwise get values no store holds and no reader after a round trip sees; and
+ * a splitter's own metadata that an append would refuse (a correlationId that is not a string, say).
+ * The callers ask `isJsonData` first (one pass, only over what a step made); this says what and
+ * where, never the value.
+ */
+function notJson(
+  stored: EventEnvelope,
+  kind: MadeBy["kind"],
+  type: string,
+  version: number,
+  data: unknown,
+  metadata: EventMetadata,
+): void {
+  const limits = { maxDepth: MAX_JSON_DEPTH_LIMIT };
+  const issues = isJsonData(data) ? [] : jsonIssues(data, ["data"], limits);
+  // A splitter's own metadata, as an append checks it (JSON, string ids); its schemaVersion is replaced.
+  const own = metadata === stored.metadata ? [] : metadataIssues(metadata, ["metadata"], limits);
+  issues.push(...own.filter((issue) => issue.path[1] !== "schemaVersion"));
+  if (issues.length === 0) return;
+  const what = issues[0]?.path[0] === "data" ? "data that is not JSON" : "metadata an append would refuse";
+  throw new ValidationError(`The ${kind} of "${type}" v${version} returned ${what}${forEvent(stored)}`, issues);
 }
 
 /**

@@ -106,15 +106,21 @@ export function issueOf(issue: BaseIssue<unknown>, quoteReceived: boolean): Issu
   return { path, message: readableMessage(issue, quoteReceived) };
 }
 
-// valibot's default message; any other message was written by the schema's author and is kept.
+// valibot's default message; any other message was written by the schema's author and is kept,
+// except on stored data (quoteReceived false): there the author's message may quote the value
+// (`v.email((issue) => \`${issue.input} is not an email\`)`), so ours, which never does, replaces it.
 const DEFAULT_MESSAGE = /^Invalid [^:]+: (?:Expected [\s\S]* but r|R)eceived /;
 
 function readableMessage(issue: BaseIssue<unknown>, quoteReceived: boolean): string {
-  if (!DEFAULT_MESSAGE.test(issue.message)) return issue.message;
+  const ours = DEFAULT_MESSAGE.test(issue.message);
+  if (!ours && quoteReceived) return issue.message;
   const got = quoteReceived ? `, got ${clip(issue.received)}` : "";
   if (issue.kind === "schema") {
-    if (issue.message.startsWith("Invalid key:"))
-      return issue.received === "undefined" ? "is required" : "is not allowed here";
+    // A key missing (expected: the key, quoted) or not allowed (expected: never) in an object schema.
+    const key = ours
+      ? issue.message.startsWith("Invalid key:")
+      : issue.type.endsWith("object") && (issue.expected === "never" || issue.expected?.startsWith('"') === true);
+    if (key) return issue.received === "undefined" ? "is required" : "is not allowed here";
     return `must be ${describeExpected(issue.expected)}${got}`;
   }
   const requirement = issue.requirement as unknown;

@@ -3,6 +3,7 @@ import { ErrorCode } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import type { EventStore, EventStoreOptions } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { eventRegistry } from "../evolution/event-registry.js";
 import { splitEventId } from "../evolution/split-ids.js";
 import { ulid } from "../ids.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
@@ -294,6 +295,41 @@ export function eventEvolutionContract(options: EventEvolutionContractOptions): 
         [["CartShared", 2]],
         "a type the registry does not know reads as stored",
       );
+    },
+  );
+
+  add(
+    "an upcaster whose output JSON cannot hold (a Date) stops reads with a ValidationError naming the event and the step; raw reads it",
+    async (old, _c, id) => {
+      const [event] = (await old.appendToStream(id, [{ type: "CartOpened", data: { owner: "ada" } }])).events;
+      // As appends refuse a Date, so do reads: handlers, snapshots and read models get JSON only.
+      const dated = eventRegistry().upcast("CartOpened", 1, (data: { owner: string }) => ({
+        ...data,
+        at: new Date(0),
+      }));
+      const reader = await options.create({ eventRegistry: dated });
+      try {
+        const named = `The upcaster of "CartOpened" v1 returned data that is not JSON for event ${event?.id} (stream "${id}", version 1)`;
+        const error = await assertRejects(() => collect(reader.readStream(id)), ErrorCode.Validation, "readStream");
+        assert(String(error.message).startsWith(named), `names the event and the step: ${error.message}`);
+        if (reader.capabilities.globalOrder) {
+          const start = (event?.globalPosition ?? 1) - 1;
+          await assertRejects(() => collect(reader.readAll({ after: start })), ErrorCode.Validation, "readAll");
+        }
+        const repository = new AggregateRepository({
+          store: reader,
+          stream: (cart) => cart,
+          create: (cart) => new EvolvedCart(cart),
+        });
+        await assertRejects(() => repository.load(id), ErrorCode.Validation, "a load");
+        assertEqual(
+          (await collect(reader.readStream(id, { raw: true }))).map((e) => e.data),
+          [{ owner: "ada" }],
+          "raw read: as stored",
+        );
+      } finally {
+        await options.dispose?.(reader);
+      }
     },
   );
 

@@ -214,17 +214,23 @@ export async function checkEvolutionPaths(options: EvolutionDifferentialOptions)
         const currents = currentVersions(spec);
         const category = `Evo${tag}`;
         const streams = [`${category}-0`, `${category}-1`];
-        const start = await current.getLastGlobalPosition();
+        // A store without a global feed (DynamoDB without one) has no position: its streams are read alone.
+        const start = current.capabilities.globalOrder ? await current.getLastGlobalPosition() : 0;
         // The tail after a snapshot: the events from `cut` on are appended after the snapshot is taken.
         const split = cut % (events.length + 1);
         const append = async (batch: typeof events) => {
           for (const e of batch) {
             const type = names[e.type] as string;
             const chain = spec[e.type] as Chain;
-            const version = chain.start + (e.version % ((currents[e.type] as number) - chain.start + 1));
+            // Up to the type's reach: after a split of it, the version a part that keeps it is at
+            // appends (and reads as it is) too.
+            const reach = (currents[e.type] as number) + (chain.end?.kind === "split" ? 1 : 0);
+            const version = chain.start + (e.version % (reach - chain.start + 1));
             const data: Data = { trail: [`${type}@${version}`] };
             const streamId = streams[e.stream] as string;
-            if (e.current) await current.appendToStream(streamId, [{ type, data }]);
+            // The current release names a version above the current one only at the reach (after a split).
+            const named = version > (currents[e.type] as number) ? { metadata: { schemaVersion: version } } : {};
+            if (e.current) await current.appendToStream(streamId, [{ type, data, ...named }]);
             else await old.appendToStream(streamId, [{ type, data, metadata: { schemaVersion: version } }]);
           }
         };
