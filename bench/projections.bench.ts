@@ -37,6 +37,8 @@ import { runAndReport } from "./lib/report.js";
 const LARGE = Number(process.env.PROJ_BENCH_EVENTS ?? 20_000);
 const SMALL = 2_000;
 const PAGE = 1_000;
+/** The largest batch a PostgreSQL catch-up grows to (`capabilities.maxBatchSize`). */
+const MAX_PAGE = 10_000;
 const url = await ensurePostgres();
 const run = ulid().slice(-6).toLowerCase();
 const sql = createPostgresClient(url, { max: 8 });
@@ -80,31 +82,37 @@ async function oursState(events: number, streams: number) {
   // the timestamp out (what this ceiling read before 2026-12-03, kept in the interleaved cross-check).
   const columns = `stream_id, global_position::text AS position_text, version, event_id, type, data::text AS data_text, metadata::text AS metadata_text`;
   const created = `, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created`;
-  const pageOf = (withTime: boolean) => (after: string) =>
-    sql
-      .unsafe(
-        `SELECT ${columns}${withTime ? created : ""}
+  const pageOf =
+    (withTime: boolean, size = PAGE) =>
+    (after: string) =>
+      sql
+        .unsafe(
+          `SELECT ${columns}${withTime ? created : ""}
          FROM ${schema}.events WHERE global_position > $1::text::bigint ORDER BY global_position LIMIT $2`,
-        [after, PAGE],
-        { prepare: true },
-      )
-      .values() as unknown as Promise<[string, string, number, string, string, string, string][]>;
+          [after, size],
+          { prepare: true },
+        )
+        .values() as unknown as Promise<[string, string, number, string, string, string, string][]>;
   const page = pageOf(true);
 
   /** Ceiling 1: the same feed rows and columns as our readAll, pages of 1,000, with postgres.js, nothing else. */
   const bareReadOf =
-    (read: (after: string) => Promise<[string, string, ...unknown[]][]>) => async (): Promise<number> => {
+    (read: (after: string) => Promise<[string, string, ...unknown[]][]>, size = PAGE) =>
+    async (): Promise<number> => {
       let after = "0";
       let count = 0;
       for (;;) {
         const rows = await read(after);
         count += rows.length;
-        if (rows.length < PAGE) return count;
+        if (rows.length < size) return count;
         after = rows[rows.length - 1]?.[1] as string;
       }
     };
   const bareRead = bareReadOf(page);
   const bareReadWithoutTime = bareReadOf(pageOf(false));
+  // Ours grows its catch-up batches to 10,000 events: the same read in pages of that size, so that
+  // the ratio does not credit ours with a page size the ceiling was denied.
+  const bareReadLargePages = bareReadOf(pageOf(true, MAX_PAGE), MAX_PAGE);
 
   /**
    * Ceiling 2: the same reads and upserts by hand, written as a careful hand-written projector would:
@@ -182,7 +190,7 @@ async function oursState(events: number, streams: number) {
   }
 
   // A variant that does less than the work must fail here, not look fast.
-  for (const read of [bareRead, bareReadWithoutTime]) {
+  for (const read of [bareRead, bareReadWithoutTime, bareReadLargePages]) {
     if ((await read()) !== events) throw new Error("the bare read did not read every event");
   }
   for (const prefetch of [false, true]) {
@@ -205,6 +213,7 @@ async function oursState(events: number, streams: number) {
   return {
     bareRead,
     bareReadWithoutTime,
+    bareReadLargePages,
     bareProjection,
     oursCatchUp: () => oursCatchUp(),
     oursPrefetch: () => oursCatchUp(true),
@@ -275,6 +284,7 @@ const at = (state: { events: number; streams: number }) => `${fmt(state.events)}
 const names = {
   read: `ceiling: bare read of the feed (postgres.js), ${at(big)}`,
   readWithoutTime: `ceiling: bare read of the feed without its timestamp column, ${at(big)}`,
+  readLargePages: `ceiling: bare read of the feed in pages of ${fmt(MAX_PAGE)}, ${at(big)}`,
   bare: `ceiling: bare SQL projection, ${at(big)}`,
   ours: `ours: ProjectionRunner + PostgresReadModelStore, ${at(big)}`,
   oursPrefetch: `ours with prefetch: ProjectionRunner + PostgresReadModelStore, ${at(big)}`,
@@ -295,6 +305,7 @@ try {
     summary(() => {
       bench(names.read, large.bareRead);
       bench(names.readWithoutTime, large.bareReadWithoutTime);
+      bench(names.readLargePages, large.bareReadLargePages);
       bench(names.bare, large.bareProjection);
       bench(names.ours, large.oursCatchUp);
       bench(names.oursPrefetch, large.oursPrefetch);
@@ -315,6 +326,7 @@ try {
       [
         [names.read, large.bareRead],
         [names.readWithoutTime, large.bareReadWithoutTime],
+        [names.readLargePages, large.bareReadLargePages],
         [names.bare, large.bareProjection],
         [names.ours, large.oursCatchUp],
         [names.oursPrefetch, large.oursPrefetch],
@@ -336,7 +348,12 @@ try {
   const eventsPerIteration = Object.fromEntries(
     Object.entries(names).map(([key, name]) => [
       name,
-      key === "read" || key === "readWithoutTime" || key === "bare" || key === "ours" || key === "oursPrefetch"
+      key === "read" ||
+      key === "readWithoutTime" ||
+      key === "readLargePages" ||
+      key === "bare" ||
+      key === "ours" ||
+      key === "oursPrefetch"
         ? LARGE
         : SMALL,
     ]),
@@ -347,6 +364,8 @@ try {
       [names.ours, names.read],
       [names.oursPrefetch, names.read],
       [names.oursPrefetch, names.readWithoutTime],
+      [names.ours, names.readLargePages],
+      [names.oursPrefetch, names.readLargePages],
       [names.ours, names.bare],
       [names.oursPrefetch, names.bare],
       [names.smallOurs, names.emmett],
@@ -359,6 +378,7 @@ try {
     notes: [
       `A state: N events already stored (100 per append, round-robin over the streams). One iteration catches a fresh projection up from position 0 to the head, upserting one document per stream ({ n }: events counted). Throwaway PostgreSQL 15 (fsync on, loopback), 8 connections per library. Each variant's first run is checked (one document per stream, counting N events). Emmett runs at the 2,000-event state only: its Pongo projection makes two round trips per event, so 20,000 events take tens of seconds per iteration.`,
       `ceiling: bare read: the feed rows and every column our readAll selects (the timestamp formatted as it formats it), pages of ${fmt(PAGE)} by global position via postgres.js; no decoding, no checkpoint, no writes, and without the in-flight-transaction bound and the soft-deleted-streams test our readAll adds. Until 2026-12-03 it left the timestamp column out, though this note said every column; that read is kept as its own row ("without its timestamp column") for comparison with older figures. The column is a real share of the read: in a separate script (2026-12-04, one process, 20 alternating rounds of 20,000-event reads, load ~1) the read took 25.2 | 23.3 ms without it and 34.5 | 33.2 ms with it on Bun | Node 20, and 37.8 | 42.0 ms with the time sent as epoch milliseconds and formatted in JavaScript instead; our readAll pays it as this read does.`,
+      `ceiling: bare read in pages of ${fmt(MAX_PAGE)}: the same read with the page size ours grows its catch-up batches to (since 2026-12-05), so that ours is not credited with a page size the ceiling was denied; the ratio to quote is ours against the faster of the two reads.`,
       `ceiling: bare SQL projection: per page of ${fmt(PAGE)}, the next page read while this one commits; in one transaction, the checkpoint upsert sent with one SELECT of the page's documents (id = ANY, pipelined), each row's data parsed, counts folded in memory, one multi-row upsert from two arrays (unnest($2::text[], $3::text[]) ... ON CONFLICT). A hand-written projector: no lock, no envelopes, no handler call per event. Since 2026-12-03 it reads ahead and pipelines the checkpoint as ours does (before, it did neither and wrote through jsonb_to_recordset, which measured within noise of unnest): the best hand-written projection found, so the realistic ceiling of a projection into SQL.`,
       `ours: ProjectionRunner.catchUp() (batchSize ${fmt(PAGE)}, PostgreSQL's default since 2026-12-03, PostgresProjectionLock, telemetry off) over PostgresEventStore.readAll; since 2026-12-05 a full batch makes the next one twice as large, up to PostgreSQL's capabilities.maxBatchSize of 10,000 (20,000 events: batches of 1,000, 2,000, 4,000, 8,000 and 5,000; before, twenty of 1,000), while the bare read keeps its pages of ${fmt(PAGE)}; the handler gets and puts the stream's document through PostgresReadModelStore. Documents are written behind (one upsert per batch, checkpoint in the same transaction) and held as objects in the batch, copied on each get and put and serialized once per batch (since 2026-12-03; before, each get parsed and each put serialized the document); a document's first get in a batch is one SELECT, so a batch touching 100 streams makes 100 reads. catchUp() renews the lease once a third of it (30 s) has passed, not per batch, and reads the next batch while the current one commits; each batch's transaction sends the checkpoint's compare-and-set with its first read and its COMMIT right behind the document upsert.`,
       `ours with prefetch: the same, with prefetch: (event) => [collection, event.streamId] on the projection, so the runner loads the batch's documents in one SELECT (a join on jsonb_to_recordset of the keys) before the handler runs; the handler's gets then make no round trip.`,
