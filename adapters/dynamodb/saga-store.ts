@@ -258,6 +258,19 @@ export class DynamoDbSagaStore extends SagaStore {
     return this.#timeouts.nextDue();
   }
 
+  protected override async readTimeoutPending(saga: string, key: string, timeoutId: string): Promise<boolean> {
+    // The instance's item lists its pending timeouts, changed by each commit with its version.
+    const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.layout.tableName,
+      Key: this.#key(await this.#partition(SAGA_PARTITION_PREFIX, [saga, key]), "0"),
+      ConsistentRead: true,
+      ProjectionExpression: "#tmo",
+      ExpressionAttributeNames: { "#tmo": S.timeouts },
+    });
+    const timeouts = JSON.parse(readString(result.Item ?? {}, S.timeouts) ?? "{}") as PendingTimeouts;
+    return Object.values(timeouts).some(([id]) => id === timeoutId);
+  }
+
   protected async deleteTimeout(timeoutId: string): Promise<void> {
     return this.#timeouts.drop(timeoutId);
   }

@@ -522,6 +522,9 @@ export class SagaRuntime {
           await this.#store.dropTimeout(timeout.id);
           return undefined;
         }
+        // Claimed before a step cancelled it or scheduled its name again: that step won, nothing fires.
+        // Asked after the load: a step committing after it moves the version on, and this firing conflicts.
+        if ((await this.#store.isTimeoutPending(timeout.saga, timeout.key, timeout.id)) === false) return undefined;
         const handler = timeoutHandler(saga, timeout.name);
         if (handler === undefined) {
           // Scheduled by code that had a handler (steps cannot schedule one without): reported once,

@@ -57,6 +57,60 @@ describe("saga timeouts", () => {
     expect((await store.load("Order", "o1"))?.status).toBe("completed");
   });
 
+  test("a timeout claimed just before a step cancelled or rescheduled it does not fire; the new schedule fires once", async () => {
+    type E = { type: "Placed" | "Paid" | "Postponed"; data: { orderId: string } };
+    const saga = defineSaga<E, { paid: boolean }>({
+      name: "Race",
+      startedBy: ["Placed"],
+      handles: ["Paid", "Postponed"],
+      correlate: (event) => event.data.orderId,
+      initialState: { paid: false },
+      on: {
+        Placed: (_state, _event, ctx) => void ctx.schedule({ after: MINUTE, name: "expire" }),
+        // Cancels without ending the instance: the timeout itself must go.
+        Paid: (_state, _event, ctx) => {
+          ctx.cancel("expire");
+          return { paid: true };
+        },
+        Postponed: (_state, _event, ctx) => void ctx.schedule({ after: 10 * MINUTE, name: "expire" }),
+      },
+      onTimeout: { expire: (_state, _fired, ctx) => void ctx.dispatch("ReleaseStock", { orderId: ctx.key }) },
+    });
+    // Another process's step commits between this runtime's claim and its firing.
+    let between: (() => Promise<unknown>) | undefined;
+    class RacingStore extends InMemorySagaStore {
+      override async claimDueTimeouts(options: Parameters<InMemorySagaStore["claimDueTimeouts"]>[0]) {
+        const claimed = await super.claimDueTimeouts(options);
+        const step = between;
+        between = undefined;
+        await step?.();
+        return claimed;
+      }
+    }
+    const store = new RacingStore();
+    const { bus, sent } = recordingBus();
+    let now = T0;
+    const ticking = new SagaRuntime({ store, commands: bus, sagas: [saga], now: () => now });
+    const other = new SagaRuntime({ store, commands: bus, sagas: [saga], now: () => now });
+    await ticking.handle(orderEvent("Placed" as never, "cancelled"));
+    await ticking.handle(orderEvent("Placed" as never, "postponed"));
+    now = T0 + 2 * MINUTE;
+    between = async () => {
+      expect((await other.handle(orderEvent("Paid" as never, "cancelled")))[0]?.outcome).toBe("applied");
+      expect((await other.handle(orderEvent("Postponed" as never, "postponed")))[0]?.outcome).toBe("applied");
+    };
+    expect((await ticking.tick()).fired).toEqual([]);
+    expect(sent).toEqual([]);
+    expect((await store.load("Race", "cancelled"))?.state).toEqual({ paid: true });
+    // The postponed one fires at its new time, once.
+    now = T0 + 13 * MINUTE;
+    expect((await ticking.tick()).fired.map((f) => [f.key, f.dueAt, f.outcome])).toEqual([
+      ["postponed", T0 + 12 * MINUTE, "applied"],
+    ]);
+    expect((await ticking.tick(T0 + 60 * MINUTE)).fired).toEqual([]);
+    expect(sent.map((s) => s.payload)).toEqual([{ orderId: "postponed" }]);
+  });
+
   test("a timeout whose handler throws is reported and fires again after its lease", async () => {
     let attempts = 0;
     const saga = defineSaga<{ type: "Go"; data: { id: string } }, { fired: number }>({
