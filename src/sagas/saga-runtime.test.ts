@@ -307,6 +307,13 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
       on: {
         X: (_state, event, ctx) => {
           ctx.dispatch("ReserveStock", { orderId: "x", sku: "y" });
+          if (event.data.size === -2) {
+            return {
+              get total(): number {
+                throw new TypeError("not loaded");
+              },
+            };
+          }
           return event.data.size < 0 ? { when: new Date() } : { blob: "x".repeat(event.data.size) };
         },
       },
@@ -315,6 +322,9 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     const { runtime, sent } = setup({ sagas: [saga], store });
     const [notJson] = await runtime.handle(orderEvent("X" as never, "a", { size: -1 }));
     expect(notJson?.error).toMatchObject({ code: ErrorCode.Validation });
+    // A getter that throws when the state is read: the saga's failure (not retryable), never the raw error.
+    const [unreadable] = await runtime.handle(orderEvent("X" as never, "a", { size: -2 }));
+    expect(unreadable).toMatchObject({ outcome: "failed", retryable: false, error: { code: ErrorCode.Validation } });
     const [tooBig] = await runtime.handle(orderEvent("X" as never, "a", { size: 2000 }));
     expect(tooBig?.error).toMatchObject({ code: ErrorCode.PayloadTooLarge });
     expect(await store.list()).toEqual([]);
