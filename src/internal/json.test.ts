@@ -128,16 +128,9 @@ describe("jsonIssues on values whose reading throws", () => {
             })()
           : Reflect.get(target, key),
     });
-    for (const [value, name] of [
-      [getter, "TypeError"],
-      [{ ok: 1, deep: [{ getter }] }, "TypeError"],
-      [trap, "RangeError"],
-      [[index], "Error"],
-    ] as const) {
+    for (const value of [getter, { ok: 1, deep: [{ getter }] }, trap, [index]]) {
       const issues = jsonIssues(value, ["state"], { refuseNul: true });
-      expect(issues).toEqual([
-        { path: ["state"], message: `could not be read as JSON data: reading it threw ${name}` },
-      ]);
+      expect(issues).toEqual([{ path: ["state"], message: "could not be read as JSON data: reading it threw" }]);
     }
     // What the caller's code threw says nothing about its message (it may hold anything).
     expect(JSON.stringify(jsonIssues(getter))).not.toContain("secret");
