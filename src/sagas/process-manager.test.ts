@@ -158,4 +158,40 @@ describe("defineProcessManager", () => {
     });
     expect(refusal({ ignore: { a: ["A"] }, onTimeout: { expiry: { a: { to: "a" } } } })).toBeUndefined();
   });
+
+  test("a JavaScript caller's guard or action that is not a function is refused at definition, not a TypeError per event", () => {
+    const refusal = (extra: object) => {
+      try {
+        define({ ...base, ...extra });
+      } catch (error) {
+        return error as { code?: string; issues?: { path: unknown[]; message: string }[] };
+      }
+      return undefined;
+    };
+    expect(
+      refusal({
+        transitions: {
+          a: {
+            A: [
+              { to: "a", guard: "yes" },
+              { to: "a", action: 42 },
+            ],
+          },
+        },
+      }),
+    ).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [
+        { path: ["transitions", "a", "A", "guard"], message: 'guard must be a function, got "yes"' },
+        { path: ["transitions", "a", "A", "action"], message: "action must be a function, got 42" },
+      ],
+    });
+    expect(refusal({ onTimeout: { expiry: { a: { to: "a", guard: null } } } })).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [{ path: ["onTimeout", "expiry", "a", "guard"], message: "guard must be a function, got null" }],
+    });
+    expect(
+      refusal({ transitions: { a: { A: { to: "a", guard: () => true, action: () => undefined } } } }),
+    ).toBeUndefined();
+  });
 });

@@ -1,5 +1,6 @@
 import { type Issue, NoTransitionError, ValidationError } from "../errors.js";
 import type { DomainEvent, EnvelopeOf } from "../events/envelope.js";
+import { kindOf } from "../internal/validate.js";
 import {
   type Correlate,
   defineSaga,
@@ -83,6 +84,7 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
             message: `goes to "${String(transition?.to)}", not a declared state`,
           });
         }
+        issues.push(...hookIssues(transition, ["transitions", from, type]));
       }
     }
   }
@@ -101,6 +103,7 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
             message: `goes to "${String(transition?.to)}", not a declared state`,
           });
         }
+        issues.push(...hookIssues(transition, ["onTimeout", timeoutName, from]));
       }
     }
   }
@@ -155,4 +158,16 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
     on: on as unknown as SagaDefinition<E, ProcessState<S, D>>["on"],
     onTimeout,
   });
+}
+
+/** A transition's `guard` and `action`, when given, are called at run time: anything but a function is refused now. */
+function hookIssues(transition: AnyTransition | undefined, path: readonly string[]): Issue[] {
+  const issues: Issue[] = [];
+  for (const hook of ["guard", "action"] as const) {
+    const value = transition?.[hook];
+    if (value !== undefined && typeof value !== "function") {
+      issues.push({ path: [...path, hook], message: `${hook} must be a function, got ${kindOf(value)}` });
+    }
+  }
+  return issues;
 }
