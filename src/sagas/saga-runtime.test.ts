@@ -255,6 +255,26 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     runtime.start({ intervalMs: 50 }).stop();
   });
 
+  test("subscribe and attach from JavaScript without a store, bus or checkpoint store are a ValidationError, not a TypeError", async () => {
+    const { runtime } = setup();
+    const store = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    for (const [given, options] of [
+      [null, { checkpoints }],
+      [{}, { checkpoints }],
+      [store, null],
+      [store, "sagas"],
+      [store, {}],
+      [store, { checkpoints: 5 }],
+      [store, { checkpoints: { load: async () => undefined } }],
+    ] as const) {
+      await expect(runtime.subscribe(given as never, options as never)).rejects.toBeInstanceOf(ValidationError);
+    }
+    for (const bus of [null, undefined, {}, "bus"]) expect(() => runtime.attach(bus as never)).toThrow(ValidationError);
+    const subscription = await runtime.subscribe(store, { checkpoints });
+    await subscription.stop();
+  });
+
   test("an event without its key fails as a ValidationError and writes nothing", async () => {
     const { runtime, store, sent, errors } = setup();
     const [outcome] = await runtime.handle(orderEvent("OrderPlaced", "", { sku: "A" }));

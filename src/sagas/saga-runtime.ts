@@ -7,7 +7,15 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { callHook } from "../internal/hooks.js";
 import { jsonRoundTrip } from "../internal/json.js";
-import { functionIssues, integerOptionIssues, isName, kindOf, MAX_DELAY_MS, nameIssues } from "../internal/validate.js";
+import {
+  functionIssues,
+  integerOptionIssues,
+  isName,
+  kindOf,
+  MAX_DELAY_MS,
+  nameIssues,
+  objectIssues,
+} from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -205,6 +213,11 @@ export class SagaRuntime {
 
   /** Feeds the sagas from an in-process bus. Returns the unsubscribe. */
   attach(bus: EventBus): Unsubscribe {
+    if (typeof (bus as Partial<EventBus> | null)?.subscribe !== "function") {
+      throw new ValidationError("Invalid saga bus", [
+        { path: ["bus"], message: `bus must be an EventBus, got ${kindOf(bus)}` },
+      ]);
+    }
     return bus.subscribe({ type: this.eventTypes }, (event) => this.handle(event).then(() => undefined), {
       name: "sagas",
     });
@@ -216,6 +229,16 @@ export class SagaRuntime {
    * is recorded and passed.
    */
   async subscribe(store: EventStore, options: SubscribeSagasOptions): Promise<StoreSubscription> {
+    // Checked before any read: from JavaScript, a missing store or checkpoint store was a TypeError.
+    const issues = objectIssues(options, "options", true);
+    if (typeof (store as Partial<EventStore> | null)?.subscribeToAll !== "function") {
+      issues.push({ path: ["store"], message: `store must be an EventStore, got ${kindOf(store)}` });
+    }
+    const given = (options as Partial<SubscribeSagasOptions> | null)?.checkpoints;
+    if (issues.length === 0 && (typeof given?.load !== "function" || typeof given.store !== "function")) {
+      issues.push({ path: ["checkpoints"], message: `checkpoints must be a CheckpointStore, got ${kindOf(given)}` });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid saga subscription", issues);
     const id = options.checkpointId ?? "sagas";
     const after = (await options.checkpoints.load(id)) ?? 0;
     const { checkpoints, checkpointId: _, ...rest } = options;
