@@ -267,7 +267,11 @@ export class SagaRuntime {
     });
     const fired: FiredTimeoutReport[] = [];
     for (const timeout of claimed) {
-      const report = await traceTimeout(this.#telemetry, timeout, now, () => this.#fire(timeout, now));
+      const firing = traceTimeout(this.#telemetry, timeout, now, () => this.#fire(timeout, now));
+      // A handler or command that never settles holds the tick up for leaseMs at most: the timeouts
+      // claimed after it still fire, and it fires again once its lease expires.
+      const settled = await within(firing, this.#leaseMs);
+      const report = settled === STUCK ? stuck(timeout, now) : settled;
       if (report !== undefined) {
         fired.push(report);
         if (this.#onTimeoutFired !== undefined) callHook("onTimeoutFired", this.#onTimeoutFired, report);
@@ -293,10 +297,13 @@ export class SagaRuntime {
     const intervalMs = options?.intervalMs ?? 1000;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let running: Promise<void> = this.redrive().then(() => undefined, this.#loopError);
+    // A command that never settles holds the loop up for leaseMs at most (a tick bounds each firing itself).
+    const bounded = (work: Promise<unknown>): Promise<void> =>
+      within(work.catch(this.#loopError), this.#leaseMs).then(() => undefined);
+    let running = bounded(this.redrive());
     const loop = () => {
       if (stopped) return;
-      running = this.tick().then(() => undefined, this.#loopError);
+      running = bounded(this.tick());
       void running.then(() => {
         if (!stopped) timer = setTimeout(loop, intervalMs);
       });
@@ -611,6 +618,38 @@ export class SagaRuntime {
 
   readonly #loopError = (error: unknown) =>
     callHook("onError", this.#onError, { saga: "*", key: undefined, event: { id: "tick", type: "tick" }, error });
+}
+
+const STUCK: unique symbol = Symbol("stuck");
+
+/** What `work` settles with, or STUCK when it has not within `ms` (it goes on; its outcome is not awaited). */
+function within<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
+  return new Promise((resolve, reject) => {
+    const watchdog = setTimeout(() => resolve(STUCK), ms);
+    work.then(
+      (value) => {
+        clearTimeout(watchdog);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(watchdog);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The report of a firing still running after leaseMs: failed for now, and claimed again once its lease expires. */
+function stuck(timeout: SagaTimeout, now: number): FiredTimeoutReport {
+  return {
+    saga: timeout.saga,
+    key: timeout.key,
+    name: timeout.name,
+    dueAt: timeout.dueAt,
+    firedAt: now,
+    latenessMs: Math.max(0, now - timeout.dueAt),
+    outcome: "failed",
+  };
 }
 
 /** The commit a step makes: state, status, commands numbered from the instance's step counter. */

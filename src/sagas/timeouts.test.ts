@@ -297,6 +297,41 @@ describe("saga timeouts", () => {
     expect(sent.map((s) => s.type)).toEqual(["ReserveStock", "ReleaseStock"]);
   });
 
+  test("a timeout handler that never settles holds the timer loop up for leaseMs at most: the other timeouts fire", async () => {
+    const saga = defineSaga<{ type: "Arm"; data: { orderId: string } }, object>({
+      name: "Stuck",
+      startedBy: ["Arm"],
+      correlate: (event) => event.data.orderId,
+      initialState: {},
+      on: { Arm: (_state, event, ctx) => void ctx.schedule({ at: event.data.orderId === "stuck" ? 1 : 2, name: "t" }) },
+      onTimeout: { t: (state, _fired, ctx) => (ctx.key === "stuck" ? new Promise<object>(() => {}) : state) },
+    });
+    const fired: string[] = [];
+    const outcomes = new Set<string>();
+    const runtime = new SagaRuntime({
+      store: new InMemorySagaStore(),
+      commands: recordingBus().bus,
+      sagas: [saga],
+      leaseMs: 100,
+      onTimeoutFired: (report) => {
+        fired.push(report.key);
+        outcomes.add(`${report.key} ${report.outcome}`);
+      },
+    });
+    await runtime.handle(orderEvent("Arm" as never, "stuck"));
+    await runtime.handle(orderEvent("Arm" as never, "fine"));
+    const loop = runtime.start({ intervalMs: 5 });
+    const deadline = Date.now() + 5000;
+    while (!fired.includes("fine") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await loop.stop();
+    // The stuck one is reported failed (still claimed) each leaseMs; the one due after it fired, once.
+    expect([...outcomes].sort()).toEqual(["fine applied", "stuck failed"]);
+    expect(fired.filter((key) => key === "fine")).toHaveLength(1);
+    // tick() itself (the Lambda and Cron drivers') returns, with the stuck firing reported failed.
+    const { fired: again } = await runtime.tick(Date.now() + 1000);
+    expect(again.map((report) => [report.key, report.outcome])).toEqual([["stuck", "failed"]]);
+  });
+
   test("timeouts of instances whose keys and names hold / (k: x/t/y; k/t/x: y) both fire, each in its own instance", async () => {
     type Start = { type: "Start"; data: { orderId: string; name: string } };
     const fire = (
