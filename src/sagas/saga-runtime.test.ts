@@ -191,6 +191,39 @@ describe("SagaRuntime: compensation and operations", () => {
     expect((await runtime.failures("Order")).at(-1)?.error).toBe("Error: refused: \ufffd in the reply");
   });
 
+  test("a handler or command throwing a value with no text (no prototype) is still recorded, and the command parks", async () => {
+    const saga = defineSaga<{ type: "X"; data: { orderId: string } }, object>({
+      name: "Opaque",
+      startedBy: ["X"],
+      correlate: (event) => event.data.orderId,
+      initialState: {},
+      on: {
+        X: (_state, event, ctx) => {
+          if (event.data.orderId === "handler") throw Object.create(null);
+          ctx.dispatch("ReserveStock", { orderId: "x", sku: "y" });
+          return undefined;
+        },
+      },
+    });
+    const store = new InMemorySagaStore();
+    const down = new CommandBus<Commands>();
+    down.register("ReserveStock", () => {
+      throw Object.create(null);
+    });
+    const runtime = new SagaRuntime({ store, commands: down, sagas: [saga], maxAttempts: 1, onError: () => {} });
+    const [handler] = await runtime.handle(orderEvent("X" as never, "handler"));
+    expect(handler).toMatchObject({ outcome: "failed", retryable: false });
+    const [command] = await runtime.handle(orderEvent("X" as never, "command"));
+    expect(command?.outcome).toBe("started");
+    const parked = await store.load("Opaque", "command");
+    expect(parked?.status).toBe("needs-attention");
+    expect(parked?.attention?.error).toBe("a thrown value that cannot be turned into text");
+    expect((await runtime.failures("Opaque")).map((f) => [f.key, f.error])).toEqual([
+      ["handler", "a thrown value that cannot be turned into text"],
+      ["command", "a thrown value that cannot be turned into text"],
+    ]);
+  });
+
   test("after a crash between save and dispatch, redrive sends each pending command once, same id", async () => {
     const store = new InMemorySagaStore();
     const down = new CommandBus<Commands>();
