@@ -262,6 +262,13 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     expect(() => defineSaga({ ...base, onTimeout: 5 as never })).toThrow(/onTimeout/);
     // A `/` in the name: saga `a/b` with key `c` and saga `a` with key `b/c` would share command ids.
     expect(() => defineSaga({ ...base, name: "Order/Fulfilment" })).toThrow(/cannot contain \//);
+    // An initial state no store can save (U+0000) would fail every start.
+    expect(() => defineSaga({ ...base, initialState: { note: "a\u0000b" } })).toThrow(/initialState\.note.*U\+0000/);
+    // Event types named like Object's methods find no handler or correlation there (before, Object's
+    // toString was run as both: every "toString" event went to key "[object Undefined]", as its state).
+    const proto = { ...base, startedBy: ["toString", "constructor"] as never[], on: {}, correlate: {} };
+    expect(() => defineSaga(proto as never)).toThrow(/"toString" has no correlation function/);
+    expect(() => defineSaga({ ...proto, correlate: () => "k" } as never)).toThrow(/"constructor" has no handler/);
   });
 
   test("runtime options it would only fail on later, and a start interval no timer keeps, are a ValidationError at once", () => {
