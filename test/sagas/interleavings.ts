@@ -12,7 +12,10 @@ import { defineSaga, type EventEnvelope, type SagaOutcome, SagaRuntime, type Sag
 
 const KEYS = ["a", "b/c", "d"];
 const TIMEOUTS = 6;
-const LEASE_MS = 1000;
+// Long enough that no firing on a loaded machine outlives it (a tick stops waiting for a firing after leaseMs).
+const LEASE_MS = 30_000;
+/** The last time an op ticks at: the restart's ticks start past every lease taken until then. */
+const LAST_TICK = 6000;
 
 type Mesh = { type: "Noted"; data: { key: string; arm?: { name: string; at: number } } };
 type MeshState = { seen: string[]; fired: string[] };
@@ -64,7 +67,7 @@ const plan = fc.record({
         event: fc.nat(11),
         copies: fc.integer({ min: 1, max: 2 }),
       }),
-      fc.record({ kind: fc.constant("tick" as const), runtime: fc.nat(2), at: fc.integer({ min: 0, max: 6000 }) }),
+      fc.record({ kind: fc.constant("tick" as const), runtime: fc.nat(2), at: fc.integer({ min: 0, max: LAST_TICK }) }),
       fc.record({ kind: fc.constant("crash" as const), runtime: fc.nat(2) }),
     ),
     { maxLength: 30 },
@@ -171,8 +174,9 @@ export async function checkInterleavings(create: () => SagaStore | Promise<SagaS
       }
       await restarted.redrive();
       // Past every lease: ticks until one fires nothing (the store may hold other tests' timeouts).
-      for (let at = 10_000; (await restarted.tick(at)).fired.length > 0; at += LEASE_MS + 1) {
-        if (at > 10_000 + 20 * (LEASE_MS + 1)) throw new Error("timeouts still firing after 20 ticks");
+      const first = LAST_TICK + LEASE_MS + 1;
+      for (let at = first; (await restarted.tick(at)).fired.length > 0; at += LEASE_MS + 1) {
+        if (at > first + 20 * (LEASE_MS + 1)) throw new Error("timeouts still firing after 20 ticks");
       }
 
       for (const key of KEYS) {
