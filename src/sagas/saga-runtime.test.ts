@@ -282,6 +282,10 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
       { now: 5 },
       { onError: "log" },
       { owner: "" },
+      // What every timeout claim refuses: before, each tick failed instead.
+      { owner: "x".repeat(513) },
+      { owner: "a\nb" },
+      { owner: 5 },
     ]) {
       expect({ bad, threw: () => new SagaRuntime({ ...good, ...(bad as object) } as never) }.threw).toThrow(
         ValidationError,

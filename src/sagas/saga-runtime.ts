@@ -22,7 +22,7 @@ import { activeTracer } from "../telemetry/tracer.js";
 import { type FiredTimeout, type SagaDefinition, timeoutHandler } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe, recordedText } from "./records.js";
-import { MAX_SAGA_ID_LENGTH, type SagaStore, sagaConflict, sagaTimeoutId } from "./saga-store.js";
+import { MAX_SAGA_ID_LENGTH, MAX_SAGA_KEY_LENGTH, type SagaStore, sagaConflict, sagaTimeoutId } from "./saga-store.js";
 import { outboxTraceContext, traceStep, traceTimeout } from "./saga-telemetry.js";
 import { StepContext } from "./step-context.js";
 import {
@@ -789,8 +789,7 @@ function runtimePartIssues(options: SagaRuntimeOptions): Issue[] {
     issues.push({ path: ["sagas"], message: "each saga must be what defineSaga() returns" });
   }
   for (const key of ["now", "onError", "onTimeoutFired"] as const) issues.push(...functionIssues(options[key], key));
-  if (options.owner !== undefined && (typeof options.owner !== "string" || options.owner === "")) {
-    issues.push({ path: ["owner"], message: "owner must be a non-empty string" });
-  }
+  // As every timeout claim checks it: one no claim takes failed every tick instead.
+  if (options.owner !== undefined) issues.push(...nameIssues(options.owner, "owner", MAX_SAGA_KEY_LENGTH, ["owner"]));
   return issues;
 }
