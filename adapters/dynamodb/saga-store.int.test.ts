@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type SagaCommit, sagaTimeoutId, ulid } from "../../src/index.js";
 import { registerContract, sagaStoreContract } from "../../src/testing/index.js";
+import { checkInterleavings } from "../../test/sagas/interleavings.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSagaStore, SAGA_PARTITION_PREFIX } from "./index.js";
 
@@ -139,6 +140,16 @@ describe("DynamoDbSagaStore", () => {
     });
     expect((await store.load(saga, "k"))?.version).toBe(2);
   });
+
+  test("several runtimes (processes: a store each), duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {
+    await checkInterleavings(
+      () => new DynamoDbSagaStore({ ...local, tableName: own, partitionKey: "PK", sortKey: "SK", timeoutShards: 4 }),
+      25,
+      {
+        processes: true,
+      },
+    );
+  }, 300_000);
 
   test("names too long for a partition key are stored under their hash and read back whole", async () => {
     const store = new DynamoDbSagaStore({ ...local, tableName: shared });

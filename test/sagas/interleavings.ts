@@ -80,8 +80,16 @@ const plan = fc.record({
   effectBeforeCrash: fc.boolean(),
 });
 
-/** Runs the property over stores `create` makes (one per run and side); `runs` cases. */
-export async function checkInterleavings(create: () => SagaStore | Promise<SagaStore>, runs: number): Promise<void> {
+/**
+ * Runs the property over stores `create` makes (one per run and side); `runs` cases. `processes`:
+ * each runtime gets a store of its own from `create` (over the same data, as separate processes
+ * would: a store's caches are its own), not one shared store.
+ */
+export async function checkInterleavings(
+  create: () => SagaStore | Promise<SagaStore>,
+  runs: number,
+  { processes = false }: { readonly processes?: boolean } = {},
+): Promise<void> {
   let run = 0;
   await fc.assert(
     fc.asyncProperty(plan, async ({ events: drawn, ops, batch, lastBatchCrashes, effectBeforeCrash }) => {
@@ -108,6 +116,7 @@ export async function checkInterleavings(create: () => SagaStore | Promise<SagaS
       const expected = await sequential(await create(), meshSaga(`${name}-sequential`), events);
 
       const store = await create();
+      const stores = processes ? await Promise.all([0, 1, 2, 3].map(() => create())) : [store, store, store, store];
       const sent: { id: string; of: string }[] = [];
       const crashed = new Set<number>();
       // Ops started and neither settled nor stuck in a crashed runtime's dispatch.
@@ -127,7 +136,7 @@ export async function checkInterleavings(create: () => SagaStore | Promise<SagaS
       };
       const runtime = (index: number) =>
         new SagaRuntime({
-          store,
+          store: stores[index] as SagaStore,
           sagas: [saga],
           now: () => 0,
           leaseMs: LEASE_MS,
