@@ -91,7 +91,16 @@ export const S = {
 } as const;
 
 /** DynamoDB's transaction limits, checked before anything is sent. */
-export function checkTransaction(saga: string, key: string, transaction: readonly Record<string, unknown>[]): void {
+/**
+ * `keptBytes`: what the first item (the instance) keeps of what it held, when it is an update: the
+ * attributes the update does not set still count towards the item's size.
+ */
+export function checkTransaction(
+  saga: string,
+  key: string,
+  transaction: readonly Record<string, unknown>[],
+  keptBytes = 0,
+): void {
   if (transaction.length > MAX_TRANSACTION_ITEMS) {
     throw new ValidationError(`Saga step too large for "${saga}" "${key}"`, [
       {
@@ -101,13 +110,14 @@ export function checkTransaction(saga: string, key: string, transaction: readonl
     ]);
   }
   let total = 0;
-  for (const action of transaction) {
+  for (const [i, action] of transaction.entries()) {
     const write = (action.Put ?? action.Update ?? action.Delete) as {
       Item?: Record<string, unknown>;
       Key?: Record<string, unknown>;
       ExpressionAttributeValues?: Record<string, unknown>;
     };
-    const bytes = itemBytes(write.Item ?? { ...write.Key, ...write.ExpressionAttributeValues });
+    const bytes =
+      itemBytes(write.Item ?? { ...write.Key, ...write.ExpressionAttributeValues }) + (i === 0 ? keptBytes : 0);
     if (bytes > MAX_ITEM_BYTES) {
       throw new PayloadTooLargeError(`An item of the saga step of "${saga}" "${key}"`, bytes, MAX_ITEM_BYTES);
     }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type SagaCommit, ulid } from "../../src/index.js";
+import { type SagaCommit, sagaTimeoutId, ulid } from "../../src/index.js";
 import { registerContract, sagaStoreContract } from "../../src/testing/index.js";
+import { checkInterleavings } from "../../test/sagas/interleavings.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSagaStore, SAGA_PARTITION_PREFIX } from "./index.js";
 
@@ -111,6 +112,44 @@ describe("DynamoDbSagaStore", () => {
     await store.commit({ ...base(saga), handledId: "e1", outbox: many.slice(0, 98) });
     expect((await store.load(saga, "k"))?.outbox.length).toBe(98);
   });
+
+  test("an update whose item would pass 400 KB with what it keeps (its pending timeouts) is refused before it is sent", async () => {
+    // maxStateBytes above the item limit: the step's state alone fits, the item it leaves does not.
+    const store = new DynamoDbSagaStore({ ...local, tableName: shared, maxStateBytes: 1_000_000 });
+    const saga = `Saga-${ulid()}`;
+    const schedule = Array.from({ length: 60 }, (_, i) => {
+      const name = `t${i}-${"n".repeat(200)}`;
+      return { id: sagaTimeoutId(saga, "k", name, 1), saga, key: "k", name, dueAt: 9e12, data: null };
+    });
+    await store.commit({ ...base(saga), schedule });
+    const before = await items(saga);
+    for (const reader of [store, new DynamoDbSagaStore({ ...local, tableName: shared, maxStateBytes: 1_000_000 })]) {
+      // The store that committed knows the timeouts; a fresh one reads them.
+      await expect(
+        reader.commit({ ...base(saga), expectedVersion: 1, state: { blob: "x".repeat(385_000) } }),
+      ).rejects.toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+    }
+    expect(await items(saga)).toBe(before);
+    expect(await store.load(saga, "k")).toMatchObject({ version: 1, state: {} });
+    // Without the timeouts (cancelled in the same step) it fits.
+    await store.commit({
+      ...base(saga),
+      expectedVersion: 1,
+      state: { blob: "x".repeat(385_000) },
+      cancel: schedule.map((t) => t.name),
+    });
+    expect((await store.load(saga, "k"))?.version).toBe(2);
+  });
+
+  test("several runtimes (processes: a store each), duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {
+    await checkInterleavings(
+      () => new DynamoDbSagaStore({ ...local, tableName: own, partitionKey: "PK", sortKey: "SK", timeoutShards: 4 }),
+      25,
+      {
+        processes: true,
+      },
+    );
+  }, 300_000);
 
   test("names too long for a partition key are stored under their hash and read back whole", async () => {
     const store = new DynamoDbSagaStore({ ...local, tableName: shared });

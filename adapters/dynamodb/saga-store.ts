@@ -16,9 +16,10 @@ import {
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
-import { partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import { MAX_ITEM_BYTES, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
 import {
   checkTransaction,
+  itemBytes,
   outboxSortKey,
   partitionOf,
   S,
@@ -213,7 +214,7 @@ export class DynamoDbSagaStore extends SagaStore {
       });
     }
     const transaction = [...own, ...items];
-    checkTransaction(saga, key, transaction);
+    checkTransaction(saga, key, transaction, await this.#keptBytes(head, pk, commit, touchesTimeouts));
     try {
       if (transaction.length === 1) {
         // A step that writes only the instance needs no transaction (half the write units).
@@ -256,6 +257,19 @@ export class DynamoDbSagaStore extends SagaStore {
 
   protected override async readNextDue(): Promise<number | undefined> {
     return this.#timeouts.nextDue();
+  }
+
+  protected override async readTimeoutPending(saga: string, key: string, timeoutId: string): Promise<boolean> {
+    // The instance's item lists its pending timeouts, changed by each commit with its version.
+    const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.layout.tableName,
+      Key: this.#key(await this.#partition(SAGA_PARTITION_PREFIX, [saga, key]), "0"),
+      ConsistentRead: true,
+      ProjectionExpression: "#tmo",
+      ExpressionAttributeNames: { "#tmo": S.timeouts },
+    });
+    const timeouts = JSON.parse(readString(result.Item ?? {}, S.timeouts) ?? "{}") as PendingTimeouts;
+    return Object.values(timeouts).some(([id]) => id === timeoutId);
   }
 
   protected async deleteTimeout(timeoutId: string): Promise<void> {
@@ -399,6 +413,29 @@ export class DynamoDbSagaStore extends SagaStore {
         ExpressionAttributeValues: values,
       },
     };
+  }
+
+  /**
+   * What an update of the instance leaves in its item besides what it sets (its names, creation time
+   * and, unless the step changes them, its pending timeouts), so that the size check before sending
+   * counts the whole item: DynamoDB refuses an update whose item would pass 400 KB.
+   */
+  async #keptBytes(
+    head: { readonly Update?: Record<string, unknown> },
+    pk: string,
+    commit: SagaCommit,
+    touchesTimeouts: boolean,
+  ): Promise<number> {
+    if (head.Update === undefined) return 0;
+    const { saga, key, expectedVersion } = commit;
+    let kept = itemBytes({ [S.saga]: str(saga), [S.key]: str(key), [S.created]: num(0) });
+    const values = head.Update.ExpressionAttributeValues as Record<string, unknown>;
+    // The pending timeouts are looked up only for a large item (from the cache a load fills, as a rule).
+    if (!touchesTimeouts && itemBytes(values) + kept > MAX_ITEM_BYTES / 2) {
+      const timeouts = await this.#pendingTimeouts(pk, saga, key, expectedVersion);
+      kept += itemBytes({ [S.timeouts]: str(JSON.stringify(timeouts)) });
+    }
+    return kept;
   }
 
   /** The pending timeouts of the instance at `version`: from the cache, else read (refused at once when it moved on). */

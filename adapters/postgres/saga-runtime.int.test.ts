@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { defineSaga, type FiredTimeoutReport, type SagaFailureReport, SagaRuntime, ulid } from "../../src/index.js";
 import { eventually } from "../../src/testing/index.js";
+import { checkInterleavings } from "../../test/sagas/interleavings.ts";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresCheckpointStore, PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
@@ -82,6 +83,10 @@ describe("SagaRuntime on PostgreSQL", () => {
     ]);
     expect(await checkpoints.load(checkpointId)).toBe(second.position);
   }, 30_000);
+
+  test("several runtimes, duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {
+    await checkInterleavings(() => new PostgresSagaStore({ sql, schema }), 25, { processes: true });
+  }, 180_000);
 
   test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {
     const name = `Armed-${ulid()}`;

@@ -227,6 +227,17 @@ export class PostgresSagaStore extends SagaStore {
     return next === null || next === undefined ? undefined : Number(next);
   }
 
+  protected override async readTimeoutPending(saga: string, key: string, timeoutId: string): Promise<boolean> {
+    const rows = await guard("sagaTimeoutPending", () =>
+      this.#sql.unsafe(
+        `SELECT 1 FROM ${this.#n.sagaTimeouts} WHERE id = $1 AND saga = $2 AND key = $3`,
+        [timeoutId, saga, key],
+        { prepare: true },
+      ),
+    );
+    return rows.length > 0;
+  }
+
   protected async deleteTimeout(timeoutId: string): Promise<void> {
     await guard("dropSagaTimeout", () =>
       this.#sql.unsafe(`DELETE FROM ${this.#n.sagaTimeouts} WHERE id = $1`, [timeoutId], { prepare: true }),

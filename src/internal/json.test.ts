@@ -105,6 +105,38 @@ describe("jsonIssues with refuseNul", () => {
   });
 });
 
+describe("jsonIssues on values whose reading throws", () => {
+  test("a throwing getter, Proxy trap or array index, at any depth, is an issue at the value's path, not the raw error", () => {
+    const getter = {
+      get x(): never {
+        throw new TypeError("getter boom: secret");
+      },
+    };
+    const trap = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new RangeError("trap");
+        },
+      },
+    );
+    const index = new Proxy([1, 2], {
+      get: (target, key) =>
+        key === "1"
+          ? (() => {
+              throw new Error("index");
+            })()
+          : Reflect.get(target, key),
+    });
+    for (const value of [getter, { ok: 1, deep: [{ getter }] }, trap, [index]]) {
+      const issues = jsonIssues(value, ["state"], { refuseNul: true });
+      expect(issues).toEqual([{ path: ["state"], message: "could not be read as JSON data: reading it threw" }]);
+    }
+    // What the caller's code threw says nothing about its message (it may hold anything).
+    expect(JSON.stringify(jsonIssues(getter))).not.toContain("secret");
+  });
+});
+
 describe("the event store refuses data nested past its limit", () => {
   test("the in-memory store applies the core's default", async () => {
     const store = new InMemoryEventStore();

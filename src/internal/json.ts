@@ -65,6 +65,16 @@ export function jsonIssues(
   basePath: readonly (string | number)[] = [],
   options: JsonIssuesOptions = {},
 ): Issue[] {
+  try {
+    return walkJson(value, basePath, options);
+  } catch {
+    // A getter, a Proxy trap or an iterator of the caller's that throws while the value is read:
+    // that value can be neither checked nor stored, so it is an issue, not the caller's raw error.
+    return [{ path: [...basePath], message: "could not be read as JSON data: reading it threw" }];
+  }
+}
+
+function walkJson(value: unknown, basePath: readonly (string | number)[], options: JsonIssuesOptions): Issue[] {
   const refuseNul = options.refuseNul === true;
   if (isFlatJson(value, refuseNul)) return [];
   const walk: Walk = {

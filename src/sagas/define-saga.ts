@@ -122,13 +122,14 @@ export function defineSaga<E extends DomainEvent, State>(
     });
   } else if (typeof correlate === "object") {
     for (const type of types) {
-      if (typeof (correlate as Record<string, unknown>)[type] !== "function") {
+      // Its own: an event type named like Object's methods (toString) must not find those.
+      if (!ownFunction(correlate, type)) {
         issues.push({ path: ["correlate", type], message: `"${type}" has no correlation function` });
       }
     }
   }
   for (const type of types) {
-    if (typeof (input?.on as Record<string, unknown> | undefined)?.[type] !== "function") {
+    if (!ownFunction(input?.on, type)) {
       issues.push({ path: ["on", type], message: `"${type}" has no handler` });
     }
   }
@@ -143,7 +144,8 @@ export function defineSaga<E extends DomainEvent, State>(
       issues.push(...functionIssues(handler, ["onTimeout", timeout], true));
     }
   }
-  issues.push(...jsonIssues(input?.initialState, ["initialState"]));
+  // As the stores check every state: one with U+0000 could never be saved, so no instance would start.
+  issues.push(...jsonIssues(input?.initialState, ["initialState"], { refuseNul: true }));
   if (issues.length > 0) throw new ValidationError(`Invalid saga "${name}"`, issues);
 
   const keyOf = (event: EnvelopeOf<E>): string | ValidationError => {
@@ -159,6 +161,12 @@ export function defineSaga<E extends DomainEvent, State>(
   };
   return { ...input, handles, types, keyOf };
 }
+
+const ownFunction = (holder: unknown, name: string): boolean =>
+  typeof holder === "object" &&
+  holder !== null &&
+  Object.hasOwn(holder, name) &&
+  typeof (holder as Record<string, unknown>)[name] === "function";
 
 /** The saga's own `onTimeout` handler for `name`: never one inherited from Object (`toString`, `constructor`). */
 export function timeoutHandler<State>(

@@ -140,6 +140,15 @@ export class InMemorySagaStore extends SagaStore {
     return next;
   }
 
+  protected override async readTimeoutPending(
+    saga: string,
+    key: string,
+    timeoutId: string,
+  ): Promise<boolean | undefined> {
+    const pending = this.#timeouts.get(timeoutId);
+    return pending !== undefined && idOf(pending.timeout.saga, pending.timeout.key) === idOf(saga, key);
+  }
+
   protected async deleteTimeout(timeoutId: string): Promise<void> {
     this.#removeTimeout(timeoutId);
   }

@@ -158,4 +158,74 @@ describe("defineProcessManager", () => {
     });
     expect(refusal({ ignore: { a: ["A"] }, onTimeout: { expiry: { a: { to: "a" } } } })).toBeUndefined();
   });
+
+  test("states named like Object's methods find no transition, ignore list or timeout transition on Object", async () => {
+    // TypeScript refuses these state names; a JavaScript caller may use them.
+    const pm = defineProcessManager({
+      name: "Proto",
+      startedBy: ["Start"],
+      handles: ["Poke"],
+      correlate: (event: { data: { id: string } }) => event.data.id,
+      states: ["constructor", "toString"],
+      initial: "constructor",
+      data: {},
+      transitions: {
+        constructor: {
+          Start: {
+            to: "constructor",
+            action: (data: object, _event: unknown, ctx: { schedule(o: object): void }) => {
+              ctx.schedule({ at: 1, name: "t" });
+              return data;
+            },
+          },
+        },
+      },
+      onTimeout: { t: { toString: { to: "constructor" } } },
+    } as never);
+    const store = new InMemorySagaStore();
+    const runtime = new SagaRuntime({ store, commands: recordingBus().bus, sagas: [pm], onError: () => {} });
+    expect((await runtime.handle(testEnvelope("Start", "P-1", { id: "p" })))[0]?.outcome).toBe("started");
+    // No transition for Poke from "constructor": a NoTransitionError, not a TypeError from Object's own members.
+    const [poke] = await runtime.handle(testEnvelope("Poke", "P-1", { id: "p" }));
+    expect(isNoTransitionError(poke?.error)).toBe(true);
+    // The timeout has no transition from "constructor": ignored, and the state stays a declared one.
+    expect((await runtime.tick(10)).fired.map((f) => f.outcome)).toEqual(["ignored"]);
+    expect((await store.load("Proto", "p"))?.state).toEqual({ state: "constructor", data: {} });
+  });
+
+  test("a JavaScript caller's guard or action that is not a function is refused at definition, not a TypeError per event", () => {
+    const refusal = (extra: object) => {
+      try {
+        define({ ...base, ...extra });
+      } catch (error) {
+        return error as { code?: string; issues?: { path: unknown[]; message: string }[] };
+      }
+      return undefined;
+    };
+    expect(
+      refusal({
+        transitions: {
+          a: {
+            A: [
+              { to: "a", guard: "yes" },
+              { to: "a", action: 42 },
+            ],
+          },
+        },
+      }),
+    ).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [
+        { path: ["transitions", "a", "A", "guard"], message: 'guard must be a function, got "yes"' },
+        { path: ["transitions", "a", "A", "action"], message: "action must be a function, got 42" },
+      ],
+    });
+    expect(refusal({ onTimeout: { expiry: { a: { to: "a", guard: null } } } })).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [{ path: ["onTimeout", "expiry", "a", "guard"], message: "guard must be a function, got null" }],
+    });
+    expect(
+      refusal({ transitions: { a: { A: { to: "a", guard: () => true, action: () => undefined } } } }),
+    ).toBeUndefined();
+  });
 });

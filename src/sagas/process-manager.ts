@@ -1,5 +1,6 @@
 import { type Issue, NoTransitionError, ValidationError } from "../errors.js";
 import type { DomainEvent, EnvelopeOf } from "../events/envelope.js";
+import { kindOf } from "../internal/validate.js";
 import {
   type Correlate,
   defineSaga,
@@ -83,6 +84,7 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
             message: `goes to "${String(transition?.to)}", not a declared state`,
           });
         }
+        issues.push(...hookIssues(transition, ["transitions", from, type]));
       }
     }
   }
@@ -101,6 +103,7 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
             message: `goes to "${String(transition?.to)}", not a declared state`,
           });
         }
+        issues.push(...hookIssues(transition, ["onTimeout", timeoutName, from]));
       }
     }
   }
@@ -127,8 +130,8 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
   const on: Record<string, SagaHandler<ProcessState<S, D>, EnvelopeOf<E>>> = {};
   for (const type of new Set<string>([...input.startedBy, ...(input.handles ?? [])])) {
     on[type] = (current, event, ctx) =>
-      enter(current, [transitions[current.state]?.[type] ?? []].flat(), event, ctx, () => {
-        if (ignore[current.state]?.includes(type)) {
+      enter(current, [own(own(transitions, current.state), type) ?? []].flat(), event, ctx, () => {
+        if (own(ignore, current.state)?.includes(type)) {
           ctx.ignore(`"${type}" is declared ignored in state "${current.state}"`);
           return undefined;
         }
@@ -139,7 +142,7 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
   for (const [timeoutName, byState] of Object.entries(input.onTimeout ?? {})) {
     const table = byState as Record<string, AnyTransition | undefined>;
     onTimeout[timeoutName] = (current, fired, ctx) =>
-      enter(current, [table[current.state] ?? []].flat(), fired, ctx, () => {
+      enter(current, [own(table, current.state) ?? []].flat(), fired, ctx, () => {
         // A timer that outlived the state it was meant for: nothing to do, and said so.
         ctx.ignore(`timeout "${timeoutName}" has no transition from state "${current.state}"`);
         return undefined;
@@ -155,4 +158,20 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
     on: on as unknown as SagaDefinition<E, ProcessState<S, D>>["on"],
     onTimeout,
   });
+}
+
+/** The record's own entry: a state or event type named like Object's methods (constructor, toString) finds none there. */
+const own = <T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+
+/** A transition's `guard` and `action`, when given, are called at run time: anything but a function is refused now. */
+function hookIssues(transition: AnyTransition | undefined, path: readonly string[]): Issue[] {
+  const issues: Issue[] = [];
+  for (const hook of ["guard", "action"] as const) {
+    const value = transition?.[hook];
+    if (value !== undefined && typeof value !== "function") {
+      issues.push({ path: [...path, hook], message: `${hook} must be a function, got ${kindOf(value)}` });
+    }
+  }
+  return issues;
 }

@@ -22,11 +22,17 @@ export function carry(record: SagaRecord): SagaCommit {
  * still be parked and the failure recorded.
  */
 export function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return keepableText(`${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`, 2000);
+  try {
+    if (error instanceof Error) {
+      const code = (error as { code?: unknown }).code;
+      return keepableText(`${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`, 2000);
+    }
+    return keepableText(String(error), 2000);
+  } catch {
+    // Thrown values with no text (an object without a prototype, a getter that throws): the record
+    // and the parking must still be written.
+    return "a thrown value that cannot be turned into text";
   }
-  return keepableText(String(error), 2000);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { checkInterleavings } from "../../test/sagas/interleavings.ts";
 import type { EventEnvelope } from "../events/envelope.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { defineSaga } from "./define-saga.js";
@@ -89,4 +90,8 @@ describe("saga model", () => {
       { numRuns: 15 },
     );
   }, 60_000);
+
+  test("several runtimes, duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect", async () => {
+    await checkInterleavings(() => new InMemorySagaStore(), 100);
+  }, 120_000);
 });

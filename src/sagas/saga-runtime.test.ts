@@ -191,6 +191,39 @@ describe("SagaRuntime: compensation and operations", () => {
     expect((await runtime.failures("Order")).at(-1)?.error).toBe("Error: refused: \ufffd in the reply");
   });
 
+  test("a handler or command throwing a value with no text (no prototype) is still recorded, and the command parks", async () => {
+    const saga = defineSaga<{ type: "X"; data: { orderId: string } }, object>({
+      name: "Opaque",
+      startedBy: ["X"],
+      correlate: (event) => event.data.orderId,
+      initialState: {},
+      on: {
+        X: (_state, event, ctx) => {
+          if (event.data.orderId === "handler") throw Object.create(null);
+          ctx.dispatch("ReserveStock", { orderId: "x", sku: "y" });
+          return undefined;
+        },
+      },
+    });
+    const store = new InMemorySagaStore();
+    const down = new CommandBus<Commands>();
+    down.register("ReserveStock", () => {
+      throw Object.create(null);
+    });
+    const runtime = new SagaRuntime({ store, commands: down, sagas: [saga], maxAttempts: 1, onError: () => {} });
+    const [handler] = await runtime.handle(orderEvent("X" as never, "handler"));
+    expect(handler).toMatchObject({ outcome: "failed", retryable: false });
+    const [command] = await runtime.handle(orderEvent("X" as never, "command"));
+    expect(command?.outcome).toBe("started");
+    const parked = await store.load("Opaque", "command");
+    expect(parked?.status).toBe("needs-attention");
+    expect(parked?.attention?.error).toBe("a thrown value that cannot be turned into text");
+    expect((await runtime.failures("Opaque")).map((f) => [f.key, f.error])).toEqual([
+      ["handler", "a thrown value that cannot be turned into text"],
+      ["command", "a thrown value that cannot be turned into text"],
+    ]);
+  });
+
   test("after a crash between save and dispatch, redrive sends each pending command once, same id", async () => {
     const store = new InMemorySagaStore();
     const down = new CommandBus<Commands>();
@@ -229,6 +262,13 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     expect(() => defineSaga({ ...base, onTimeout: 5 as never })).toThrow(/onTimeout/);
     // A `/` in the name: saga `a/b` with key `c` and saga `a` with key `b/c` would share command ids.
     expect(() => defineSaga({ ...base, name: "Order/Fulfilment" })).toThrow(/cannot contain \//);
+    // An initial state no store can save (U+0000) would fail every start.
+    expect(() => defineSaga({ ...base, initialState: { note: "a\u0000b" } })).toThrow(/initialState\.note.*U\+0000/);
+    // Event types named like Object's methods find no handler or correlation there (before, Object's
+    // toString was run as both: every "toString" event went to key "[object Undefined]", as its state).
+    const proto = { ...base, startedBy: ["toString", "constructor"] as never[], on: {}, correlate: {} };
+    expect(() => defineSaga(proto as never)).toThrow(/"toString" has no correlation function/);
+    expect(() => defineSaga({ ...proto, correlate: () => "k" } as never)).toThrow(/"constructor" has no handler/);
   });
 
   test("runtime options it would only fail on later, and a start interval no timer keeps, are a ValidationError at once", () => {
@@ -242,6 +282,10 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
       { now: 5 },
       { onError: "log" },
       { owner: "" },
+      // What every timeout claim refuses: before, each tick failed instead.
+      { owner: "x".repeat(513) },
+      { owner: "a\nb" },
+      { owner: 5 },
     ]) {
       expect({ bad, threw: () => new SagaRuntime({ ...good, ...(bad as object) } as never) }.threw).toThrow(
         ValidationError,
@@ -253,6 +297,26 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
       expect(() => runtime.start({ intervalMs: intervalMs as never })).toThrow(ValidationError);
     }
     runtime.start({ intervalMs: 50 }).stop();
+  });
+
+  test("subscribe and attach from JavaScript without a store, bus or checkpoint store are a ValidationError, not a TypeError", async () => {
+    const { runtime } = setup();
+    const store = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    for (const [given, options] of [
+      [null, { checkpoints }],
+      [{}, { checkpoints }],
+      [store, null],
+      [store, "sagas"],
+      [store, {}],
+      [store, { checkpoints: 5 }],
+      [store, { checkpoints: { load: async () => undefined } }],
+    ] as const) {
+      await expect(runtime.subscribe(given as never, options as never)).rejects.toBeInstanceOf(ValidationError);
+    }
+    for (const bus of [null, undefined, {}, "bus"]) expect(() => runtime.attach(bus as never)).toThrow(ValidationError);
+    const subscription = await runtime.subscribe(store, { checkpoints });
+    await subscription.stop();
   });
 
   test("an event without its key fails as a ValidationError and writes nothing", async () => {
@@ -307,6 +371,13 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
       on: {
         X: (_state, event, ctx) => {
           ctx.dispatch("ReserveStock", { orderId: "x", sku: "y" });
+          if (event.data.size === -2) {
+            return {
+              get total(): number {
+                throw new TypeError("not loaded");
+              },
+            };
+          }
           return event.data.size < 0 ? { when: new Date() } : { blob: "x".repeat(event.data.size) };
         },
       },
@@ -315,6 +386,9 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     const { runtime, sent } = setup({ sagas: [saga], store });
     const [notJson] = await runtime.handle(orderEvent("X" as never, "a", { size: -1 }));
     expect(notJson?.error).toMatchObject({ code: ErrorCode.Validation });
+    // A getter that throws when the state is read: the saga's failure (not retryable), never the raw error.
+    const [unreadable] = await runtime.handle(orderEvent("X" as never, "a", { size: -2 }));
+    expect(unreadable).toMatchObject({ outcome: "failed", retryable: false, error: { code: ErrorCode.Validation } });
     const [tooBig] = await runtime.handle(orderEvent("X" as never, "a", { size: 2000 }));
     expect(tooBig?.error).toMatchObject({ code: ErrorCode.PayloadTooLarge });
     expect(await store.list()).toEqual([]);

@@ -7,14 +7,22 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { callHook } from "../internal/hooks.js";
 import { jsonRoundTrip } from "../internal/json.js";
-import { functionIssues, integerOptionIssues, isName, kindOf, MAX_DELAY_MS, nameIssues } from "../internal/validate.js";
+import {
+  functionIssues,
+  integerOptionIssues,
+  isName,
+  kindOf,
+  MAX_DELAY_MS,
+  nameIssues,
+  objectIssues,
+} from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { type FiredTimeout, type SagaDefinition, timeoutHandler } from "./define-saga.js";
 import { type CommandDispatcher, OutboxDispatcher } from "./outbox-dispatcher.js";
 import { carry, describe, recordedText } from "./records.js";
-import { MAX_SAGA_ID_LENGTH, type SagaStore, sagaConflict, sagaTimeoutId } from "./saga-store.js";
+import { MAX_SAGA_ID_LENGTH, MAX_SAGA_KEY_LENGTH, type SagaStore, sagaConflict, sagaTimeoutId } from "./saga-store.js";
 import { outboxTraceContext, traceStep, traceTimeout } from "./saga-telemetry.js";
 import { StepContext } from "./step-context.js";
 import {
@@ -205,6 +213,11 @@ export class SagaRuntime {
 
   /** Feeds the sagas from an in-process bus. Returns the unsubscribe. */
   attach(bus: EventBus): Unsubscribe {
+    if (typeof (bus as Partial<EventBus> | null)?.subscribe !== "function") {
+      throw new ValidationError("Invalid saga bus", [
+        { path: ["bus"], message: `bus must be an EventBus, got ${kindOf(bus)}` },
+      ]);
+    }
     return bus.subscribe({ type: this.eventTypes }, (event) => this.handle(event).then(() => undefined), {
       name: "sagas",
     });
@@ -216,6 +229,16 @@ export class SagaRuntime {
    * is recorded and passed.
    */
   async subscribe(store: EventStore, options: SubscribeSagasOptions): Promise<StoreSubscription> {
+    // Checked before any read: from JavaScript, a missing store or checkpoint store was a TypeError.
+    const issues = objectIssues(options, "options", true);
+    if (typeof (store as Partial<EventStore> | null)?.subscribeToAll !== "function") {
+      issues.push({ path: ["store"], message: `store must be an EventStore, got ${kindOf(store)}` });
+    }
+    const given = (options as Partial<SubscribeSagasOptions> | null)?.checkpoints;
+    if (issues.length === 0 && (typeof given?.load !== "function" || typeof given.store !== "function")) {
+      issues.push({ path: ["checkpoints"], message: `checkpoints must be a CheckpointStore, got ${kindOf(given)}` });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid saga subscription", issues);
     const id = options.checkpointId ?? "sagas";
     const after = (await options.checkpoints.load(id)) ?? 0;
     const { checkpoints, checkpointId: _, ...rest } = options;
@@ -244,7 +267,11 @@ export class SagaRuntime {
     });
     const fired: FiredTimeoutReport[] = [];
     for (const timeout of claimed) {
-      const report = await traceTimeout(this.#telemetry, timeout, now, () => this.#fire(timeout, now));
+      const firing = traceTimeout(this.#telemetry, timeout, now, () => this.#fire(timeout, now));
+      // A handler or command that never settles holds the tick up for leaseMs at most: the timeouts
+      // claimed after it still fire, and it fires again once its lease expires.
+      const settled = await within(firing, this.#leaseMs);
+      const report = settled === STUCK ? stuck(timeout, now) : settled;
       if (report !== undefined) {
         fired.push(report);
         if (this.#onTimeoutFired !== undefined) callHook("onTimeoutFired", this.#onTimeoutFired, report);
@@ -270,10 +297,13 @@ export class SagaRuntime {
     const intervalMs = options?.intervalMs ?? 1000;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let running: Promise<void> = this.redrive().then(() => undefined, this.#loopError);
+    // A command that never settles holds the loop up for leaseMs at most (a tick bounds each firing itself).
+    const bounded = (work: Promise<unknown>): Promise<void> =>
+      within(work.catch(this.#loopError), this.#leaseMs).then(() => undefined);
+    let running = bounded(this.redrive());
     const loop = () => {
       if (stopped) return;
-      running = this.tick().then(() => undefined, this.#loopError);
+      running = bounded(this.tick());
       void running.then(() => {
         if (!stopped) timer = setTimeout(loop, intervalMs);
       });
@@ -522,6 +552,9 @@ export class SagaRuntime {
           await this.#store.dropTimeout(timeout.id);
           return undefined;
         }
+        // Claimed before a step cancelled it or scheduled its name again: that step won, nothing fires.
+        // Asked after the load: a step committing after it moves the version on, and this firing conflicts.
+        if ((await this.#store.isTimeoutPending(timeout.saga, timeout.key, timeout.id)) === false) return undefined;
         const handler = timeoutHandler(saga, timeout.name);
         if (handler === undefined) {
           // Scheduled by code that had a handler (steps cannot schedule one without): reported once,
@@ -585,6 +618,38 @@ export class SagaRuntime {
 
   readonly #loopError = (error: unknown) =>
     callHook("onError", this.#onError, { saga: "*", key: undefined, event: { id: "tick", type: "tick" }, error });
+}
+
+const STUCK: unique symbol = Symbol("stuck");
+
+/** What `work` settles with, or STUCK when it has not within `ms` (it goes on; its outcome is not awaited). */
+function within<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
+  return new Promise((resolve, reject) => {
+    const watchdog = setTimeout(() => resolve(STUCK), ms);
+    work.then(
+      (value) => {
+        clearTimeout(watchdog);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(watchdog);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The report of a firing still running after leaseMs: failed for now, and claimed again once its lease expires. */
+function stuck(timeout: SagaTimeout, now: number): FiredTimeoutReport {
+  return {
+    saga: timeout.saga,
+    key: timeout.key,
+    name: timeout.name,
+    dueAt: timeout.dueAt,
+    firedAt: now,
+    latenessMs: Math.max(0, now - timeout.dueAt),
+    outcome: "failed",
+  };
 }
 
 /** The commit a step makes: state, status, commands numbered from the instance's step counter. */
@@ -724,8 +789,7 @@ function runtimePartIssues(options: SagaRuntimeOptions): Issue[] {
     issues.push({ path: ["sagas"], message: "each saga must be what defineSaga() returns" });
   }
   for (const key of ["now", "onError", "onTimeoutFired"] as const) issues.push(...functionIssues(options[key], key));
-  if (options.owner !== undefined && (typeof options.owner !== "string" || options.owner === "")) {
-    issues.push({ path: ["owner"], message: "owner must be a non-empty string" });
-  }
+  // As every timeout claim checks it: one no claim takes failed every tick instead.
+  if (options.owner !== undefined) issues.push(...nameIssues(options.owner, "owner", MAX_SAGA_KEY_LENGTH, ["owner"]));
   return issues;
 }

@@ -223,6 +223,17 @@ export abstract class SagaStore {
     return this.readNextDue();
   }
 
+  /**
+   * Whether the timeout is still pending for this instance: not fired, cancelled or replaced by a
+   * later schedule of its name. The runtime asks after loading the instance and before firing, so a
+   * timeout claimed just before a step cancelled it does not fire (that step's commit moved the
+   * version on, so a firing decided on the older version conflicts). Undefined: the store cannot tell.
+   */
+  async isTimeoutPending(saga: string, key: string, timeoutId: string): Promise<boolean | undefined> {
+    assertSagaKey(saga, key, idIssues(timeoutId, "timeout id", ["timeoutId"]));
+    return this.readTimeoutPending(saga, key, timeoutId);
+  }
+
   /** Removes a timeout without firing it (its instance is gone or final). */
   async dropTimeout(timeoutId: string): Promise<void> {
     const issues = idIssues(timeoutId, "timeout id", ["timeoutId"]);
@@ -275,6 +286,10 @@ export abstract class SagaStore {
   protected abstract deleteTimeout(timeoutId: string): Promise<void>;
   /** See {@link nextDueAt}; by default the store cannot tell. */
   protected async readNextDue(): Promise<number | undefined> {
+    return undefined;
+  }
+  /** See {@link isTimeoutPending}; by default the store cannot tell (the runtime then fires what it claimed). */
+  protected async readTimeoutPending(_saga: string, _key: string, _timeoutId: string): Promise<boolean | undefined> {
     return undefined;
   }
   protected abstract listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]>;

@@ -57,6 +57,60 @@ describe("saga timeouts", () => {
     expect((await store.load("Order", "o1"))?.status).toBe("completed");
   });
 
+  test("a timeout claimed just before a step cancelled or rescheduled it does not fire; the new schedule fires once", async () => {
+    type E = { type: "Placed" | "Paid" | "Postponed"; data: { orderId: string } };
+    const saga = defineSaga<E, { paid: boolean }>({
+      name: "Race",
+      startedBy: ["Placed"],
+      handles: ["Paid", "Postponed"],
+      correlate: (event) => event.data.orderId,
+      initialState: { paid: false },
+      on: {
+        Placed: (_state, _event, ctx) => void ctx.schedule({ after: MINUTE, name: "expire" }),
+        // Cancels without ending the instance: the timeout itself must go.
+        Paid: (_state, _event, ctx) => {
+          ctx.cancel("expire");
+          return { paid: true };
+        },
+        Postponed: (_state, _event, ctx) => void ctx.schedule({ after: 10 * MINUTE, name: "expire" }),
+      },
+      onTimeout: { expire: (_state, _fired, ctx) => void ctx.dispatch("ReleaseStock", { orderId: ctx.key }) },
+    });
+    // Another process's step commits between this runtime's claim and its firing.
+    let between: (() => Promise<unknown>) | undefined;
+    class RacingStore extends InMemorySagaStore {
+      override async claimDueTimeouts(options: Parameters<InMemorySagaStore["claimDueTimeouts"]>[0]) {
+        const claimed = await super.claimDueTimeouts(options);
+        const step = between;
+        between = undefined;
+        await step?.();
+        return claimed;
+      }
+    }
+    const store = new RacingStore();
+    const { bus, sent } = recordingBus();
+    let now = T0;
+    const ticking = new SagaRuntime({ store, commands: bus, sagas: [saga], now: () => now });
+    const other = new SagaRuntime({ store, commands: bus, sagas: [saga], now: () => now });
+    await ticking.handle(orderEvent("Placed" as never, "cancelled"));
+    await ticking.handle(orderEvent("Placed" as never, "postponed"));
+    now = T0 + 2 * MINUTE;
+    between = async () => {
+      expect((await other.handle(orderEvent("Paid" as never, "cancelled")))[0]?.outcome).toBe("applied");
+      expect((await other.handle(orderEvent("Postponed" as never, "postponed")))[0]?.outcome).toBe("applied");
+    };
+    expect((await ticking.tick()).fired).toEqual([]);
+    expect(sent).toEqual([]);
+    expect((await store.load("Race", "cancelled"))?.state).toEqual({ paid: true });
+    // The postponed one fires at its new time, once.
+    now = T0 + 13 * MINUTE;
+    expect((await ticking.tick()).fired.map((f) => [f.key, f.dueAt, f.outcome])).toEqual([
+      ["postponed", T0 + 12 * MINUTE, "applied"],
+    ]);
+    expect((await ticking.tick(T0 + 60 * MINUTE)).fired).toEqual([]);
+    expect(sent.map((s) => s.payload)).toEqual([{ orderId: "postponed" }]);
+  });
+
   test("a timeout whose handler throws is reported and fires again after its lease", async () => {
     let attempts = 0;
     const saga = defineSaga<{ type: "Go"; data: { id: string } }, { fired: number }>({
@@ -241,6 +295,41 @@ describe("saga timeouts", () => {
     await loop.stop();
     expect((await store.load("Order", "o1"))?.status).toBe("compensated");
     expect(sent.map((s) => s.type)).toEqual(["ReserveStock", "ReleaseStock"]);
+  });
+
+  test("a timeout handler that never settles holds the timer loop up for leaseMs at most: the other timeouts fire", async () => {
+    const saga = defineSaga<{ type: "Arm"; data: { orderId: string } }, object>({
+      name: "Stuck",
+      startedBy: ["Arm"],
+      correlate: (event) => event.data.orderId,
+      initialState: {},
+      on: { Arm: (_state, event, ctx) => void ctx.schedule({ at: event.data.orderId === "stuck" ? 1 : 2, name: "t" }) },
+      onTimeout: { t: (state, _fired, ctx) => (ctx.key === "stuck" ? new Promise<object>(() => {}) : state) },
+    });
+    const fired: string[] = [];
+    const outcomes = new Set<string>();
+    const runtime = new SagaRuntime({
+      store: new InMemorySagaStore(),
+      commands: recordingBus().bus,
+      sagas: [saga],
+      leaseMs: 100,
+      onTimeoutFired: (report) => {
+        fired.push(report.key);
+        outcomes.add(`${report.key} ${report.outcome}`);
+      },
+    });
+    await runtime.handle(orderEvent("Arm" as never, "stuck"));
+    await runtime.handle(orderEvent("Arm" as never, "fine"));
+    const loop = runtime.start({ intervalMs: 5 });
+    const deadline = Date.now() + 5000;
+    while (!fired.includes("fine") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await loop.stop();
+    // The stuck one is reported failed (still claimed) each leaseMs; the one due after it fired, once.
+    expect([...outcomes].sort()).toEqual(["fine applied", "stuck failed"]);
+    expect(fired.filter((key) => key === "fine")).toHaveLength(1);
+    // tick() itself (the Lambda and Cron drivers') returns, with the stuck firing reported failed.
+    const { fired: again } = await runtime.tick(Date.now() + 1000);
+    expect(again.map((report) => [report.key, report.outcome])).toEqual([["stuck", "failed"]]);
   });
 
   test("timeouts of instances whose keys and names hold / (k: x/t/y; k/t/x: y) both fire, each in its own instance", async () => {

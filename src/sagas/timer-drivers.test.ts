@@ -120,6 +120,19 @@ describe("SagaAlarmDriver", () => {
     expect(() => new SagaAlarmDriver(fakeStorage(), runtime, { maxSleepMs: 0 })).toThrow(
       "Invalid saga alarm driver options",
     );
+    // From JavaScript: options of the wrong kind, and a clock that is no function (a TypeError on every alarm before).
+    for (const options of ["x", 5, { now: 5 }, { now: "Date.now" }]) {
+      expect(() => new SagaAlarmDriver(fakeStorage(), runtime, options as never)).toThrow(ValidationError);
+    }
+  });
+
+  test("null options are the defaults, as undefined are", async () => {
+    const { runtime } = setup();
+    const storage = fakeStorage();
+    const before = Date.now();
+    const at = await new SagaAlarmDriver(storage, runtime, null).wake();
+    expect(at).toBeGreaterThanOrEqual(before + 60_000);
+    expect(at).toBeLessThanOrEqual(Date.now() + 60_000);
   });
 });
 
@@ -148,6 +161,8 @@ describe("sagaCronHandler", () => {
     }
     expect(() => sagaCronHandler(runtime, { onTick: 5 as never })).toThrow(ValidationError);
     expect(() => sagaCronHandler(runtime, { onTick: null as never })).toThrow(ValidationError);
+    for (const options of ["x", 5, true])
+      expect(() => sagaCronHandler(runtime, options as never)).toThrow(ValidationError);
     await sagaCronHandler(runtime, null).scheduled({}, {}, ctx);
     for (const made of [{}, undefined, Promise.resolve(null)]) {
       const handler = sagaCronHandler(() => made as never);

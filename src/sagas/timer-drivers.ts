@@ -1,5 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
-import { functionIssues, integerOptionIssues } from "../internal/validate.js";
+import { functionIssues, integerOptionIssues, objectIssues } from "../internal/validate.js";
 import type { SagaRuntime, TickResult } from "./saga-runtime.js";
 
 /** A runtime, or how to make one from a Worker's bindings (e.g. a store client built from `env`). */
@@ -31,7 +31,7 @@ export function sagaCronHandler<Env = unknown>(
     issues.push({ path: ["source"], message: "source must be a SagaRuntime or a function of env that returns one" });
   }
   const options = given ?? {};
-  issues.push(...functionIssues(options.onTick, "onTick"));
+  issues.push(...objectIssues(options, "options", false), ...functionIssues(options.onTick, "onTick"));
   if (issues.length > 0) throw new ValidationError("Invalid saga cron handler", issues);
   return {
     async scheduled(_controller, env, ctx) {
@@ -81,10 +81,14 @@ export class SagaAlarmDriver {
   readonly #now: () => number;
 
   /** @throws {ValidationError} missing storage or runtime, or bad delays. */
-  constructor(storage: AlarmStorageLike, runtime: SagaRuntime, options: SagaAlarmDriverOptions = {}) {
+  constructor(storage: AlarmStorageLike, runtime: SagaRuntime, given?: SagaAlarmDriverOptions | null) {
+    // null is no options, as undefined is; a clock that is no function would fail every alarm and wake.
+    const options = given ?? {};
     const issues: Issue[] = [
+      ...objectIssues(options, "options", false),
       ...integerOptionIssues(options.maxSleepMs, "maxSleepMs", 24 * 60 * 60 * 1000),
       ...integerOptionIssues(options.minDelayMs, "minDelayMs", 60_000),
+      ...functionIssues(options.now, "now"),
     ];
     if (typeof storage?.setAlarm !== "function" || typeof storage?.getAlarm !== "function") {
       issues.push({ path: ["storage"], message: "storage must be a Durable Object's storage (getAlarm, setAlarm)" });

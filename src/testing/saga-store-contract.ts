@@ -18,6 +18,12 @@ export interface SagaStoreContractOptions {
    * until (default true). A store that cannot says false: the case then checks it answers undefined.
    */
   readonly nextDue?: boolean;
+  /**
+   * Whether the store tells if a timeout is still pending (`isTimeoutPending`), which the runtime
+   * asks before firing one it claimed (default true). A store that cannot says false: the case then
+   * checks it answers undefined.
+   */
+  readonly timeoutPending?: boolean;
 }
 
 const MAX_STATE_BYTES = 4096;
@@ -494,6 +500,45 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     const after = await store.nextDueAt();
     assert(after === undefined || after > base + 20, "a finished instance's timeouts are no longer due");
   });
+
+  add(
+    "isTimeoutPending: only while scheduled and not fired, cancelled, replaced or ended; per instance",
+    async (store, saga) => {
+      const due = 3_000_000_000;
+      const a1 = timeout(saga, "k", "a", due);
+      const b1 = timeout(saga, "k", "b", due);
+      const c1 = timeout(saga, "k", "c", due);
+      const pending = () =>
+        Promise.all([a1, b1, c1].map((t) => store.isTimeoutPending(saga, "k", t.id))) as Promise<unknown[]>;
+      if (options.timeoutPending === false) {
+        await store.commit(first(saga, "k", { schedule: [a1] }));
+        assertEqual(await store.isTimeoutPending(saga, "k", a1.id), undefined, "a store that cannot tell");
+        return;
+      }
+      assertEqual(await pending(), [false, false, false], "before the instance exists");
+      await store.commit(first(saga, "k", { schedule: [a1, b1, c1] }));
+      assertEqual(await pending(), [true, true, true], "scheduled");
+      assertEqual(await store.isTimeoutPending(saga, "k2", a1.id), false, "another instance's id");
+      assertEqual(await store.isTimeoutPending(`${saga}-x`, "k", a1.id), false, "another saga's");
+      // Claimed is still pending: a claim is no firing.
+      await store.claimDueTimeouts({ now: due, owner: "one", leaseMs: 1, limit: 1000 });
+      assertEqual(await pending(), [true, true, true], "claimed");
+      const a2 = timeout(saga, "k", "a", due + 5, 2);
+      await store.commit({ ...first(saga, "k"), expectedVersion: 1, schedule: [a2], cancel: ["b"] });
+      assertEqual(await pending(), [false, false, true], "a replaced, b cancelled");
+      assertEqual(await store.isTimeoutPending(saga, "k", a2.id), true, "a's new schedule");
+      await store.commit({ ...first(saga, "k"), expectedVersion: 2, handledId: c1.id, firedTimeoutId: c1.id });
+      assertEqual(await pending(), [false, false, false], "c fired");
+      await store.commit({ ...first(saga, "k"), expectedVersion: 3, status: "completed" });
+      assertEqual(await store.isTimeoutPending(saga, "k", a2.id), false, "an ended instance has none");
+      await assertRejects(() => store.isTimeoutPending(saga, "k", ""), ErrorCode.Validation, "an empty id");
+      await assertRejects(
+        () => store.isTimeoutPending(saga, null as unknown as string, a1.id),
+        ErrorCode.Validation,
+        "no key",
+      );
+    },
+  );
 
   add("instances are listed by saga and status", async (store, saga) => {
     await store.commit(first(saga, "a"));
