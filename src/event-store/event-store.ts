@@ -195,7 +195,7 @@ export abstract class EventStore {
     // Untraced, #append makes the slow-call check itself: a .then() here would be one more promise per append.
     if (tracer === undefined) return this.#append(streamId, events, options, undefined, slowMs);
     const started = performance.now();
-    const count = Array.isArray(events) ? events.length : 0;
+    const count = eventCount(events);
     // One object literal, not a spread of a map grown key by key: the SDK copies and checks every
     // attribute, and a literal's fixed shape is the cheapest input to that (as for dispatch spans).
     const span = startSpan(tracer, "appendToStream", SpanKind.CLIENT, {
@@ -302,10 +302,8 @@ export abstract class EventStore {
       const published = await this.afterCommit(committed);
       return published === undefined ? result : { ...result, published };
     } finally {
-      if (slowMs !== false) {
-        const count = Array.isArray(events) ? events.length : 0;
-        this.#finish(undefined, performance.now() - started, slowMs, "append", streamId, count);
-      }
+      if (slowMs !== false)
+        this.#finish(undefined, performance.now() - started, slowMs, "append", streamId, eventCount(events));
     }
   }
 
@@ -830,4 +828,16 @@ function assertReadStreamOptions(options: ReadStreamOptions): void {
 function countAndRethrow(error: unknown): never {
   countError("append", error);
   throw error;
+}
+
+/**
+ * How many events an append was given, for its span and slow-call line: 0 for what is not an array,
+ * or whose length cannot be read (a Proxy's trap that throws must not replace the append's own error).
+ */
+function eventCount(events: unknown): number {
+  try {
+    return Array.isArray(events) ? events.length : 0;
+  } catch {
+    return 0;
+  }
 }

@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../errors.js";
+import { EventFlowsError, type Issue, ValidationError } from "../errors.js";
 import { isUlid, ulid, ulidAt } from "../ids.js";
 import { isFlatJson, type JsonIssuesOptions, jsonIssues } from "../internal/json.js";
 import { isName, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
@@ -89,6 +89,25 @@ export function prepareEvents(
   shared: EventMetadata | undefined,
   now?: Date,
   options: PrepareEventsOptions = {},
+): PendingEvent[] {
+  try {
+    return checkedEvents(events, shared, now, options);
+  } catch (error) {
+    if (error instanceof EventFlowsError) throw error;
+    // A getter or Proxy trap of the caller's threw while the events were read (their type, data,
+    // metadata, the array itself): input that cannot be read is refused like input that is wrong,
+    // without the caller's own error, whose text the library cannot vouch for.
+    throw new ValidationError("Invalid events", [
+      { path: [], message: "the events could not be read: reading them threw" },
+    ]);
+  }
+}
+
+function checkedEvents(
+  events: readonly NewEvent[],
+  shared: EventMetadata | undefined,
+  now: Date | undefined,
+  options: PrepareEventsOptions,
 ): PendingEvent[] {
   // U+0000 is refused here for every store, before anything is written: PostgreSQL's jsonb cannot hold it.
   const limits = { maxDepth: options.maxJsonDepth, refuseNul: true };

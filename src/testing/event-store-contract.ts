@@ -357,6 +357,133 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   });
 
   add(
+    "events whose reading throws (a getter, a Proxy trap) are refused with a ValidationError that quotes nothing; nothing is written",
+    async (store) => {
+      const id = stream();
+      const secret = "secret-in-a-thrown-error";
+      const boom = (): never => {
+        throw new TypeError(secret);
+      };
+      const fine = { type: "Fine", data: { ok: true } };
+      const batches: [string, unknown, AppendToStreamOptions?][] = [
+        [
+          "a type getter",
+          [
+            fine,
+            {
+              get type() {
+                return boom();
+              },
+              data: {},
+            },
+          ],
+        ],
+        [
+          "a data getter",
+          [
+            fine,
+            {
+              type: "Bad",
+              data: {
+                get x() {
+                  return boom();
+                },
+              },
+            },
+          ],
+        ],
+        [
+          "a getter deep in data",
+          [
+            fine,
+            {
+              type: "Bad",
+              data: {
+                a: [
+                  {
+                    get b() {
+                      return boom();
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        ],
+        ["a data Proxy", [fine, { type: "Bad", data: new Proxy({}, { getPrototypeOf: boom }) }]],
+        [
+          "a metadata getter",
+          [
+            fine,
+            {
+              type: "Bad",
+              data: {},
+              metadata: {
+                get note() {
+                  return boom();
+                },
+              },
+            },
+          ],
+        ],
+        ["a metadata Proxy", [fine, { type: "Bad", data: {}, metadata: new Proxy({}, { ownKeys: boom }) }]],
+        [
+          "an id getter",
+          [
+            fine,
+            {
+              type: "Bad",
+              data: {},
+              get id() {
+                return boom();
+              },
+            },
+          ],
+        ],
+        [
+          "a timestamp getter",
+          [
+            fine,
+            {
+              type: "Bad",
+              data: {},
+              get timestamp() {
+                return boom();
+              },
+            },
+          ],
+        ],
+        ["an event Proxy", [fine, new Proxy({ type: "Bad", data: {} }, { has: boom, get: boom })]],
+        ["an array Proxy", new Proxy([fine], { get: boom })],
+        [
+          "the append's metadata",
+          [fine],
+          {
+            metadata: {
+              get note() {
+                return boom();
+              },
+            },
+          },
+        ],
+      ];
+      for (const [label, batch, appendOptions] of batches) {
+        const error = await assertRejects(
+          () => store.appendToStream(id, batch as NewEvent[], appendOptions),
+          ErrorCode.Validation,
+          label,
+        );
+        assertEqual((error as Error).name, "ValidationError", `${label}: the error`);
+        assert(
+          !JSON.stringify({ ...(error as object), message: (error as Error).message }).includes(secret),
+          `${label}: the caller's error is not quoted`,
+        );
+      }
+      assertEqual(await store.streamExists(id), false, "nothing written");
+    },
+  );
+
+  add(
     "text no store can hold (U+0000, a lone surrogate) is refused alike, naming where and never the text; nothing is written",
     async (store) => {
       const id = stream();
