@@ -176,6 +176,33 @@ describe("SagaRuntime: compensation and operations", () => {
     await expect(runtime.compensate("Order", "o1")).rejects.toMatchObject({ code: ErrorCode.Validation });
   });
 
+  test("resume and compensate refuse a saga the runtime does not run (another deployment's, same store)", async () => {
+    const { runtime, store, failing } = setup({ maxAttempts: 2 });
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    failing.set("ChargePayment", 100);
+    await runtime.handle(orderEvent("StockReserved", "o1"));
+    const parked = await store.load("Order", "o1");
+    expect(parked?.status).toBe("needs-attention");
+    // An operator's runtime over the same store that runs another saga, with a bus of its own.
+    const other = recordingBus();
+    const otherSaga = defineSaga({
+      name: "Other",
+      initialState: {},
+      startedBy: ["OrderPlaced"],
+      correlate: { OrderPlaced: (event: { streamId: string }) => event.streamId },
+      on: { OrderPlaced: (state: object) => state },
+    } as never);
+    const operator = new SagaRuntime({ store, commands: other.bus, sagas: [otherSaga], retryDelayMs: 0 });
+    for (const act of [() => operator.resume("Order", "o1"), () => operator.compensate("Order", "o1")]) {
+      await expect(act()).rejects.toMatchObject({
+        code: ErrorCode.Validation,
+        message: expect.stringContaining('Saga "Order" is not run by this runtime'),
+      });
+    }
+    expect(other.sent).toEqual([]);
+    expect(await store.load("Order", "o1")).toEqual(parked);
+  });
+
   test("a command failing with U+0000 in its message still parks the instance and is recorded", async () => {
     const store = new InMemorySagaStore();
     const down = new CommandBus<Commands>();

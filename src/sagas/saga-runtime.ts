@@ -351,6 +351,7 @@ export class SagaRuntime {
    * are refused with a ValidationError.
    */
   async compensate(saga: string, key: string): Promise<SagaRecord> {
+    this.#assertRuns(saga);
     for (let attempt = 0; ; attempt++) {
       const record = await this.#store.load(saga, key);
       if (record === undefined || FINAL_STATUSES.has(record.status)) {
@@ -400,6 +401,7 @@ export class SagaRuntime {
    * dispatches its outbox again, starting with the command that failed.
    */
   async resume(saga: string, key: string): Promise<SagaRecord> {
+    this.#assertRuns(saga);
     for (let attempt = 0; ; attempt++) {
       const record = await this.#store.load(saga, key);
       if (record === undefined || record.status !== "needs-attention" || record.attention === undefined) {
@@ -582,6 +584,18 @@ export class SagaRuntime {
     }
     // Still claimed: it fires again once the lease expires.
     return report("failed");
+  }
+
+  /**
+   * Operator actions dispatch through this runtime's command bus: a saga another deployment runs
+   * (one store shared by several) is refused, as `tick` and `redrive` leave it alone.
+   */
+  #assertRuns(saga: string): void {
+    if (!this.#sagas.has(saga)) {
+      throw new ValidationError(`Saga "${saga}" is not run by this runtime`, [
+        { path: ["saga"], message: "is not one of the sagas this runtime was given" },
+      ]);
+    }
   }
 
   async #failed(
