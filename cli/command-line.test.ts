@@ -9,6 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import type { EnvSource } from "../src/index.js";
 import { runCli } from "./main.js";
 
@@ -161,6 +162,32 @@ describe("an option given twice", () => {
     // A flag twice changes nothing: it is still one flag.
     const flags = await eventflows(["generate", "event", "CartOpened", "--json", "--json"]);
     expect(flags.code).toBe(0);
+  });
+});
+
+describe("a connection URL typed where something else goes", () => {
+  test("is a usage error whose message, --json or not, --verbose or not, shows no password (property)", async () => {
+    const part = fc.string({ minLength: 1, maxLength: 16 }).map(encodeURIComponent);
+    // A marker no output text contains, so that a printed password would show.
+    const secret = part.map((text) => `Pw~${text}`);
+    const slot = fc.constantFrom(
+      (url: string) => ["migrate", url],
+      (url: string) => ["migrate", "postgres", url],
+      (url: string) => ["stats", url, "--json"],
+      (url: string) => ["migrate", "postgres", "--schema", url, "--verbose"],
+      (url: string) => ["replay", "projection.ts", "--store", url],
+      (url: string) => ["import", url, "--to", "sqlite", "--file", "events.db"],
+      (url: string) => ["help", url],
+      (url: string) => [url],
+    );
+    await fc.assert(
+      fc.asyncProperty(part, secret, slot, async (user, password, args) => {
+        const run = await eventflows(args(`postgres://${user}:${password}@db.internal:5432/app`));
+        expect(run.code).toBe(2);
+        expect(`${run.stdout}\n${run.stderr}`).not.toContain(password);
+      }),
+      { numRuns: 50 },
+    );
   });
 });
 

@@ -4,7 +4,7 @@
  * SIGINT), so it lives outside src/ and adapters/, which stay free of Node built-ins; bin/eventflows.js starts it on Node 20+ and Bun.
  * @module
  */
-import { isEventFlowsError } from "../src/index.js";
+import { isEventFlowsError, redactText } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import { GENERATE_USAGE, generate } from "./generate/command.js";
 import { IMPORT_USAGE, importCommand } from "./import.js";
@@ -94,12 +94,14 @@ function unknownCommand(name: string): string {
 
 function report(error: unknown, io: CliIo, flags: { json: boolean; verbose: boolean }, command?: string): void {
   const code = isEventFlowsError(error) ? error.code : "UNEXPECTED";
-  const message = error instanceof Error ? error.message : String(error);
+  // A message may quote what was typed: a connection URL given where a store or an argument goes
+  // (`migrate postgres postgres://app:secret@db/app`) must not put its password into a log.
+  const message = redactText(error instanceof Error ? error.message : String(error));
   const hint =
     error instanceof CliUsageError
       ? ` (see: eventflows ${error.command ?? command ?? ""} --help)`.replace("  ", " ")
       : "";
   if (flags.json) io.stderr(JSON.stringify({ error: { code, message } }));
   else io.stderr(`eventflows: ${message.split("\n")[0]}${hint}`);
-  if (flags.verbose && error instanceof Error && error.stack !== undefined) io.stderr(error.stack);
+  if (flags.verbose && error instanceof Error && error.stack !== undefined) io.stderr(redactText(error.stack));
 }

@@ -135,6 +135,29 @@ describe("eventflows-pg command", () => {
     );
   });
 
+  test("a URL typed as the command or as an option's value is refused with exit 2, its password not echoed (property)", async () => {
+    const part = fc.string({ minLength: 1, maxLength: 16 }).map(encodeURIComponent);
+    const secret = part.map((text) => `Pw~${text}`);
+    const slot = fc.constantFrom(
+      (url: string) => [url],
+      (url: string) => ["migrate", url],
+      (url: string) => ["status", "--schema", url],
+      (url: string) => ["migrate", "--to", url],
+    );
+    await fc.assert(
+      fc.asyncProperty(part, secret, slot, async (user, password, args) => {
+        const out: string[] = [];
+        const code = await runPostgresCli(args(`postgres://${user}:${password}@db.internal:5432/app`), {
+          stdout: (line) => void out.push(line),
+          stderr: (line) => void out.push(line),
+          env: {},
+        });
+        expect(code).toBe(2);
+        expect(out.join("\n")).not.toContain(password);
+      }),
+    );
+  });
+
   test("without the postgres package installed, the command prints one line saying to install it", () => {
     // A copy of the command beside a stand-in build whose only import is the missing package.
     const dir = mkdtempSync(join(tmpdir(), "eventflows-nopg-"));

@@ -1,4 +1,4 @@
-import { type EnvSource, isEventFlowsError, readEnv, ValidationError } from "../../src/index.js";
+import { type EnvSource, isEventFlowsError, readEnv, redactText, ValidationError } from "../../src/index.js";
 import { createPostgresClient, URL_VARIABLE } from "./client.js";
 import { appliedMigrations, migrate } from "./migrate.js";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.js";
@@ -64,7 +64,8 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
     url = await resolveUrl(parsed, io);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`${error.message}\n\n${CLI_USAGE}`);
+    // The message may quote what was typed: a URL given as the command or an option's value keeps its password out.
+    io.stderr(`${redactText(error.message)}\n\n${CLI_USAGE}`);
     return 2;
   }
   const names = { schema: parsed.schema, tablePrefix: parsed.tablePrefix };
