@@ -48,7 +48,7 @@ export async function generate(args: readonly string[], io: CliIo): Promise<numb
   }
   if (name === undefined) throw new CliUsageError(`Missing the name of the ${kind}`, "generate");
   if (extra.length > 0) throw new CliUsageError(`Unexpected argument "${extra[0]}"`, "generate");
-  const names = toNames(name);
+  const names = toNames(name, kind);
   const dir = values.dir ?? "src";
   if (dir === "") throw new CliUsageError("--dir needs a path", "generate");
   const files = writeTemplates(io.cwd, dir, templatesFor(kind, names), values.force === true);
