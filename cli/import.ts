@@ -30,7 +30,7 @@ Moves the events of another event store into an EventFlows store: stream ids, ve
 stream positions, Castore's aggregate versions), types, data, metadata and times are kept. In
 batches, with a checkpoint saved in the target after each, one per source (an Emmett database's
 host, port and name, schema and partition; a Castore table's region, endpoint and name, event store
-and category): an interrupted import (Ctrl-C, a crash) resumes where it stopped when run again, and
+and category): an interrupted import (Ctrl-C, SIGTERM, a crash) resumes where it stopped when run again, and
 events found stored already are never written twice.
 Stop the source's writers before the last run: it then picks up what they wrote meanwhile.
 
@@ -58,7 +58,7 @@ Options:
   --verbose          print stack traces of errors
   -h, --help         show this text
 Progress goes to stderr (positions are Emmett's global positions, or Castore's first-event times
-in epoch milliseconds). Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (run again to resume).`;
+in epoch milliseconds). Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (143 by SIGTERM; run again to resume).`;
 
 const SOURCES = ["emmett-postgres", "castore-dynamodb"] as const;
 type SourceName = (typeof SOURCES)[number];

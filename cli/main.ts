@@ -36,7 +36,8 @@ Commands:
 
 Every command takes --help, --json (machine-readable output) and --verbose (stack traces).
 eventflows --version prints the package's version.
-Exit codes: 0 done, 1 failed, 2 bad usage (130: rebuild, replay or import interrupted).`;
+Exit codes: 0 done, 1 failed, 2 bad usage (130: rebuild, replay or import interrupted by Ctrl-C;
+143: by SIGTERM).`;
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
