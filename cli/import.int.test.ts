@@ -256,6 +256,50 @@ describe("eventflows import", () => {
     expect(JSON.parse(json.stderr).error.code).toBe("CLI_USAGE");
   });
 
+  test("a source that cannot be read: exit 1, the error says it is the source's, not the target's of the same kind", () => {
+    writeFileSync(join(dir, "emmett-url"), `${emmettUrl}\n`);
+    const missing = url.replace(/\/[^/?]*(\?|$)/, `/${database}_missing$1`);
+    writeFileSync(join(dir, "missing-url"), `${missing}\n`);
+    const target = ["--to", "postgres", "--schema", schema];
+    const source = eventflows(["import", "emmett-postgres", "--from-url-file", "missing-url", ...target], {
+      EVENTFLOWS_PG_URL: url,
+    });
+    expect({ code: source.code, stdout: source.stdout }).toEqual({ code: 1, stdout: "" });
+    expect(source.stderr).toStartWith("eventflows: the source (emmett-postgres): postgres import failed (3D000): ");
+    // The other way round: the target's database is missing, and the message does not blame the source.
+    const targetMissing = eventflows(["import", "emmett-postgres", "--from-url-file", "emmett-url", ...target], {
+      EVENTFLOWS_PG_URL: missing,
+    });
+    expect(targetMissing.code).toBe(1);
+    expect(targetMissing.stderr).toContain("(3D000)");
+    expect(targetMissing.stderr).not.toContain("the source");
+    // A Castore table that does not exist fails its first read, inside the import: named the same way, its code kept.
+    const file = join(dir, "missing-source.db");
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const castore = eventflows(
+      [
+        "import",
+        "castore-dynamodb",
+        "--from-table",
+        `${castoreTable}_missing`,
+        "--event-store-id",
+        "TASKS",
+        "--to",
+        "sqlite",
+        "--file",
+        file,
+        "--json",
+      ],
+      dynamoDbEnv(),
+    );
+    expect(castore.code).toBe(1);
+    const { error } = JSON.parse(castore.stderr) as { error: { code: string; message: string } };
+    expect(error.code).toBe("SERVICE_ERROR");
+    expect(error.message).toStartWith(
+      "the source (castore-dynamodb): DynamoDB Query failed (ResourceNotFoundException)",
+    );
+  });
+
   test("castore-dynamodb into a SQLite file, streams named by --category", () => {
     const file = join(dir, "tasks.db");
     expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);

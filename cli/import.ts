@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import {
   type CheckpointStore,
+  EventFlowsError,
   type EventStore,
   type ImportEventsResult,
   type ImportSource,
   importEvents,
   isAbortedError,
+  isEventFlowsError,
 } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
@@ -207,6 +209,7 @@ async function withSource<T>(
   if (source === "emmett-postgres") {
     // The source's URL by the target's rules, from its own variable and option.
     const sourceIo = { ...io, env: { EVENTFLOWS_PG_URL: io.env.EVENTFLOWS_IMPORT_SOURCE_URL } };
+    let opened = false;
     return withPostgres("import", { "url-file": values["from-url-file"] }, sourceIo, async (pg, sql) => {
       const schema = values["from-schema"];
       const partition = values["from-partition"] ?? "emt:default";
@@ -215,7 +218,11 @@ async function withSource<T>(
       // The database as postgres.js connects to it (the URL's, or PGHOST, PGPORT, PGDATABASE and their defaults).
       const { host, port, database } = sql.options;
       // "tx": checkpoints are transaction ids since 2026-12-05; those of global positions before are not read.
-      return work(from, [host.join(","), port.join(","), database, schema ?? "", partition, "tx"]);
+      opened = true;
+      return work(sourceNamed(source, from), [host.join(","), port.join(","), database, schema ?? "", partition, "tx"]);
+    }).catch((error: unknown) => {
+      // Before the target is opened, whatever fails (the URL, the connection, the first query) is the source's.
+      throw opened ? error : sourceError(source, error);
     });
   }
   const dynamodb = await import("../adapters/dynamodb/index.js");
@@ -233,7 +240,42 @@ async function withSource<T>(
   // The table as the client reaches it: the same name in another region, or behind another endpoint, is
   // another table. The endpoint's origin and path only: never the credentials, nor a query string.
   const endpoint = new URL(client.endpoint);
-  return work(from, [tableName, eventStoreId, category, client.region, `${endpoint.origin}${endpoint.pathname}`]);
+  return work(sourceNamed(source, from), [
+    tableName,
+    eventStoreId,
+    category,
+    client.region,
+    `${endpoint.origin}${endpoint.pathname}`,
+  ]);
+}
+
+/**
+ * A failure of the source's, said to be the source's: the target may be a store of the same kind
+ * (PostgreSQL into PostgreSQL, DynamoDB into DynamoDB), and "postgres import failed (3D000): the database
+ * ... does not exist" alone does not say which one to look at. Its code stays; usage errors, which name
+ * the option, and an interrupt pass as they are.
+ */
+function sourceError(source: SourceName, error: unknown): unknown {
+  if (!isEventFlowsError(error) || error instanceof CliUsageError || isAbortedError(error)) return error;
+  return new EventFlowsError(error.code, `the source (${source}): ${error.message}`, { cause: error });
+}
+
+/** The source with its reads' failures named by {@link sourceError}. */
+function sourceNamed(source: SourceName, from: ImportSource): ImportSource {
+  return {
+    name: from.name,
+    async *batches(position, limit, signal) {
+      try {
+        yield* from.batches(position, limit, signal);
+      } catch (error) {
+        throw sourceError(source, error);
+      }
+    },
+    head: () =>
+      from.head().catch((error: unknown) => {
+        throw sourceError(source, error);
+      }),
+  };
 }
 
 /**
