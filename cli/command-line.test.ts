@@ -90,6 +90,55 @@ describe("DynamoDB without its AWS settings", () => {
   });
 });
 
+describe("a name the adapter refuses", () => {
+  test("is exit 2 naming the option typed, not the adapter's field (tablePrefix, tableName, schemaPrefix)", async () => {
+    const cases: [string[], string][] = [
+      [
+        ["migrate", "postgres", "--schema", "Bad;x", "--prefix", "x-y"],
+        "Invalid --schema, --prefix: a schema name is 1-63 characters of a-z, 0-9 and _, starting with a letter or _ (and not pg_, which PostgreSQL reserves); a table prefix is 0-30 characters of a-z, 0-9 and _, starting with a letter or _",
+      ],
+      [
+        ["migrate", "postgres", "--tenant-schemas", "pg_x"],
+        "Invalid --tenant-schemas: a tenant schema prefix is 1-62 characters of a-z, 0-9 and _, starting with a letter or _ (and not pg_, which PostgreSQL reserves)",
+      ],
+      [
+        ["migrate", "dynamodb", "--table", "ab", "--sort-key", "pk"],
+        "Invalid --table, --sort-key: a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'; the sort key must differ from the partition key",
+      ],
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "ab",
+          "--event-store-id",
+          "CARTS",
+          "--to",
+          "sqlite",
+          "--file",
+          "a.db",
+        ],
+        "Invalid --from-table: a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'",
+      ],
+    ];
+    // A DynamoDB endpoint nothing listens on: a request made before the check would fail there (exit 1).
+    const aws = {
+      AWS_REGION: "eu-west-1",
+      AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:1",
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "secret",
+    };
+    for (const [args, message] of cases) {
+      const run = await eventflows(args, aws);
+      expect({ args, code: run.code, stderr: run.stderr }).toEqual({
+        args,
+        code: 2,
+        stderr: `eventflows: ${message} (see: eventflows ${args[0]} --help)`,
+      });
+    }
+  });
+});
+
 describe("a negative number as an option's value", () => {
   test("migrate --to -1: exit 2 saying it is no schema version, before the SQLite file is created", async () => {
     const run = await eventflows(["migrate", "sqlite", "--file", "events.db", "--to", "-1"]);

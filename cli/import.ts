@@ -213,7 +213,10 @@ async function withSource<T>(
     return withPostgres("import", { "url-file": values["from-url-file"] }, sourceIo, async (pg, sql) => {
       const schema = values["from-schema"];
       const partition = values["from-partition"] ?? "emt:default";
-      const from = checkInput("import", () => pg.emmettPostgresSource(sql, { schema, partition }));
+      const from = checkInput("import", () => pg.emmettPostgresSource(sql, { schema, partition }), {
+        schema: "--from-schema",
+        partition: "--from-partition",
+      });
       await checkEmmettTable(pg, sql, schema);
       // The database as postgres.js connects to it (the URL's, or PGHOST, PGPORT, PGDATABASE and their defaults).
       const { host, port, database } = sql.options;
@@ -226,16 +229,21 @@ async function withSource<T>(
     });
   }
   const dynamodb = await import("../adapters/dynamodb/index.js");
-  const client = await dynamoDbClient(io);
   const tableName = values["from-table"] ?? "";
+  // The table's name by DynamoDB's rules, before any request (the source adapter leaves it to DynamoDB).
+  checkInput("import", () => dynamodb.tableLayout({ tableName }), { tableName: "--from-table" });
+  const client = await dynamoDbClient(io);
   const eventStoreId = values["event-store-id"] ?? "";
   const category = values.category ?? eventStoreId;
-  const from = checkInput("import", () =>
-    dynamodb.castoreDynamoDbSource(client, {
-      tableName,
-      eventStoreId,
-      streamId: (aggregateId) => `${category}-${aggregateId}`,
-    }),
+  const from = checkInput(
+    "import",
+    () =>
+      dynamodb.castoreDynamoDbSource(client, {
+        tableName,
+        eventStoreId,
+        streamId: (aggregateId) => `${category}-${aggregateId}`,
+      }),
+    { tableName: "--from-table", eventStoreId: "--event-store-id" },
   );
   // The table as the client reaches it: the same name in another region, or behind another endpoint, is
   // another table. The endpoint's origin and path only: never the credentials, nor a query string.
