@@ -157,6 +157,23 @@ describe("eventflows import", () => {
       streams: 20,
     });
     expect(first.stderr).toContain("100 events");
+    // Progress counts from where the source starts, not from 0: Emmett's positions are transaction ids,
+    // in the hundred thousands on a used server, so from 0 the first batch showed 99% and ETA 0.0s. The
+    // first batch is the first 6 of the source's 20 transactions (5 events each): their share of the ids.
+    const client = new pg.Client({ connectionString: emmettUrl });
+    await client.connect();
+    const { rows: xids } = await client.query<{ xid: string }>(
+      "SELECT transaction_id::text AS xid FROM emt_messages GROUP BY transaction_id ORDER BY transaction_id",
+    );
+    await client.end();
+    expect(xids).toHaveLength(20);
+    const [start, sixth, head] = [xids[0], xids[5], xids[19]].map((row) => Number(row?.xid));
+    const share = Math.floor(
+      (((sixth as number) - (start as number) + 1) / ((head as number) - (start as number) + 1)) * 100,
+    );
+    expect(first.stderr.split("\n")[0]).toStartWith(
+      `${share}%  30 events  position ${sixth?.toLocaleString("en-US")}/`,
+    );
     const again = eventflows([...args, "--restart"], { ...env });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("100 events read, 0 imported, 100 found stored already, 20 streams");

@@ -59,7 +59,7 @@ Options:
   --json             print the summary as one JSON object
   --verbose          print stack traces of errors
   -h, --help         show this text
-Progress goes to stderr (positions are Emmett's global positions, or Castore's first-event times
+Progress goes to stderr (positions are Emmett's transaction ids, or Castore's first-event times
 in epoch milliseconds). Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (143 by SIGTERM; run again to resume).`;
 
 const SOURCES = ["emmett-postgres", "castore-dynamodb"] as const;
@@ -142,7 +142,8 @@ export async function importCommand(args: readonly string[], io: CliIo): Promise
       withTarget(target, values, io, (store, checkpoints) =>
         withInterrupt(async (signal) => {
           const checkpointId = importCheckpointId(source, identity);
-          const origin = restart ? 0 : ((await checkpoints.load(checkpointId)) ?? 0);
+          const saved = restart ? undefined : await checkpoints.load(checkpointId);
+          const origin = saved ?? (await sourceOrigin(from));
           return runWithProgress(io, origin, (onProgress) =>
             importEvents({
               source: from,
@@ -266,6 +267,16 @@ async function withSource<T>(
 function sourceError(source: SourceName, error: unknown): unknown {
   if (!isEventFlowsError(error) || error instanceof CliUsageError || isAbortedError(error)) return error;
   return new EventFlowsError(error.code, `the source (${source}): ${error.message}`, { cause: error });
+}
+
+/**
+ * Just before the source's first position: where a first run's progress counts from, as a rebuild's
+ * does from the first event's. Not 0: the positions are the source's own (Emmett's transaction ids,
+ * Castore's times in epoch milliseconds), far from 0, so from 0 the first batch showed 99% done.
+ */
+async function sourceOrigin(source: ImportSource): Promise<number> {
+  for await (const batch of source.batches(0, 1)) return Math.max(0, batch.position - 1);
+  return 0;
 }
 
 /** The source with its reads' failures named by {@link sourceError}. */
