@@ -18,7 +18,9 @@ Kinds:
   projection  a projection() keeping one document per stream, tested with a ProjectionRunner
   saga        a defineSaga() with a compensation and a timeout, tested with a SagaRuntime
 
-<Name> is PascalCase (ShoppingCart); files are named in kebab-case (shopping-cart.ts).
+<Name> is PascalCase (ShoppingCart); files are named in kebab-case (shopping-cart.ts). A name the
+files of its kind could not use is refused: a reserved word for an event or command, whose factory and
+sender are the name in camelCase (Function, Default), or a name they import (Describe, AggregateRoot).
 
 Options:
   --dir <path>  the directory to write into, relative to the working directory (default: src);
