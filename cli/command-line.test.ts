@@ -6,7 +6,8 @@
  * parseArgs as "ambiguous".
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -87,6 +88,21 @@ describe("DynamoDB without its AWS settings", () => {
     expect(imported.code).toBe(1);
     expect(imported.stderr).toContain("set AWS_REGION (or AWS_DEFAULT_REGION)");
     expect(imported.stderr).not.toContain("`env`");
+  });
+});
+
+describe("a checkout run on Node before its build", () => {
+  test("both commands say in one line to build first (exit 1), no module-not-found stack", () => {
+    const checkout = mkdtempSync(join(tmpdir(), "eventflows-unbuilt-"));
+    cpSync(join(import.meta.dirname, "..", "bin"), join(checkout, "bin"), { recursive: true });
+    for (const [bin, message] of [
+      ["eventflows.js", "eventflows: dist/cli/main.js is missing"],
+      ["eventflows-pg.js", "eventflows-pg: dist/adapters/postgres/index.js is missing"],
+    ] as const) {
+      const run = spawnSync("node", [join(checkout, "bin", bin), "--help"], { encoding: "utf8" });
+      expect({ code: run.status, stdout: run.stdout }).toEqual({ code: 1, stdout: "" });
+      expect(run.stderr).toBe(`${message}: build the package first (npm run build), or run it with Bun\n`);
+    }
   });
 });
 
