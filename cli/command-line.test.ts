@@ -256,6 +256,30 @@ describe("a connection URL typed where something else goes", () => {
   });
 });
 
+describe("an argument holding control characters", () => {
+  test("is quoted with them spelt out, on one line: no carriage return or escape sequence reaches the terminal (property)", async () => {
+    const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\t", "\u0000", "\u009b");
+    const text = fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 5 }), control), { minLength: 1, maxLength: 6 });
+    const slot = fc.constantFrom(
+      (arg: string) => ["stats", arg],
+      (arg: string) => ["migrate", "postgres", arg],
+      (arg: string) => ["generate", "event", arg],
+      (arg: string) => ["import", arg, "--to", "sqlite"],
+      (arg: string) => [`x${arg}`],
+    );
+    await fc.assert(
+      fc.asyncProperty(text, slot, async (parts, args) => {
+        const run = await eventflows(args(parts.join("")));
+        expect(run.code).toBe(2);
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed
+        expect(run.stderr).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+        expect(run.stderr).toStartWith("eventflows: ");
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
 describe("replay --since takes ISO 8601 only", () => {
   const store = ["--store", "sqlite", "--file", "events.db"];
 

@@ -103,6 +103,15 @@ function report(error: unknown, io: CliIo, flags: { json: boolean; verbose: bool
       ? ` (see: eventflows ${error.command ?? command ?? ""} --help)`.replace("  ", " ")
       : "";
   if (flags.json) io.stderr(JSON.stringify({ error: { code, message } }));
-  else io.stderr(`eventflows: ${message.split("\n")[0]}${hint}`);
+  else io.stderr(`eventflows: ${visible(message.split("\n")[0] ?? "")}${hint}`);
   if (flags.verbose && error instanceof Error && error.stack !== undefined) io.stderr(redactText(error.stack));
+}
+
+/**
+ * The message with control characters spelt out (`\u001b`): an argument it quotes may hold a carriage
+ * return or an escape sequence, which on a terminal would overwrite the line or restyle what follows.
+ */
+function visible(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -158,6 +158,29 @@ describe("eventflows-pg command", () => {
     );
   });
 
+  test("an argument holding control characters is quoted with them spelt out: the terminal is not rewritten (property)", async () => {
+    const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\u0000", "\u009b");
+    const text = fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 5 }), control), { minLength: 1, maxLength: 6 });
+    const slot = fc.constantFrom(
+      (arg: string) => [`x${arg}`],
+      (arg: string) => ["migrate", `--x${arg}`],
+      (arg: string) => ["status", `x${arg}`],
+    );
+    await fc.assert(
+      fc.asyncProperty(text, slot, async (parts, args) => {
+        const err: string[] = [];
+        const code = await runPostgresCli(args(parts.join("")), {
+          stdout: () => undefined,
+          stderr: (line) => void err.push(line),
+          env: {},
+        });
+        expect(code).toBe(2);
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed (newlines part the usage text)
+        expect(err.join("\n")).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      }),
+    );
+  });
+
   test("without the postgres package installed, the command prints one line saying to install it", () => {
     // A copy of the command beside a stand-in build whose only import is the missing package.
     const dir = mkdtempSync(join(tmpdir(), "eventflows-nopg-"));

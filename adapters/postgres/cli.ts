@@ -65,7 +65,13 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     // The message may quote what was typed: a URL given as the command or an option's value keeps its password out.
-    io.stderr(`${redactText(error.message)}\n\n${CLI_USAGE}`);
+    // Control characters spelt out (\u001b): a quoted argument must not rewrite or restyle the terminal.
+    const message = redactText(error.message).replace(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+      /[\u0000-\u001f\u007f-\u009f]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+    io.stderr(`${message}\n\n${CLI_USAGE}`);
     return 2;
   }
   const names = { schema: parsed.schema, tablePrefix: parsed.tablePrefix };
