@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { LATEST_SCHEMA_VERSION, type PostgresSql, runPostgresCli, schemaVersion } from "./index.js";
+import { LATEST_SCHEMA_VERSION, type PostgresSql, resolvePostgresUrl, runPostgresCli, schemaVersion } from "./index.js";
 
 const bin = join(import.meta.dirname, "..", "..", "bin", "eventflows-pg.js");
 let url: string;
@@ -179,6 +179,23 @@ describe("eventflows-pg command", () => {
         expect(err.join("\n")).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
       }),
     );
+  });
+
+  test("the env given is read before the process's: its DATABASE_URL is not outranked by an ambient EVENTFLOWS_PG_URL", async () => {
+    const ambient = process.env.EVENTFLOWS_PG_URL;
+    process.env.EVENTFLOWS_PG_URL = "postgres://ambient@prod.internal/app";
+    try {
+      const given = { DATABASE_URL: "postgres://given@staging.internal/app" };
+      expect(await resolvePostgresUrl({}, { env: given })).toBe(given.DATABASE_URL);
+      expect(await resolvePostgresUrl({}, { env: { ...given, EVENTFLOWS_PG_URL: "postgres://first@h/app" } })).toBe(
+        "postgres://first@h/app",
+      );
+      // Nothing given: the process's variables, as before.
+      expect(await resolvePostgresUrl({}, { env: {} })).toBe("postgres://ambient@prod.internal/app");
+    } finally {
+      if (ambient === undefined) delete process.env.EVENTFLOWS_PG_URL;
+      else process.env.EVENTFLOWS_PG_URL = ambient;
+    }
   });
 
   test("without the postgres package installed, the command prints one line saying to install it", () => {

@@ -164,7 +164,17 @@ async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): 
     }
     return parsed.url;
   }
-  const url = readEnv(CLI_URL_VARIABLE, io.env) ?? readEnv(URL_VARIABLE, io.env);
+  // Both variables of the env given first, then the ambient ones: a caller's DATABASE_URL must not lose
+  // to an EVENTFLOWS_PG_URL the process happens to have (readEnv alone falls back name by name).
+  const given = (name: string) => {
+    const value = io.env !== undefined && Object.hasOwn(io.env, name) ? io.env[name] : undefined;
+    return typeof value === "string" && value !== "" ? value : undefined;
+  };
+  const url =
+    given(CLI_URL_VARIABLE) ??
+    given(URL_VARIABLE) ??
+    readEnv(CLI_URL_VARIABLE, io.env) ??
+    readEnv(URL_VARIABLE, io.env);
   if (url === undefined || url === "") {
     throw new UsageError(`No database: set ${CLI_URL_VARIABLE} or ${URL_VARIABLE}, or pass --url-file.`);
   }
