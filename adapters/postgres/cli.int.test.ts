@@ -106,6 +106,17 @@ describe("eventflows-pg command", () => {
       expect(fromFile).toMatchObject({ code: 0 });
       expect(fromFile.stdout).toContain(`of ${LATEST_SCHEMA_VERSION}.`);
       expect(cli(["status", "--url-file", join(dir, "missing")]).code).toBe(2);
+      // Only the first line is read: one left blank is said to be, not the file to be empty.
+      writeFileSync(join(dir, "blank-first"), `\n${url}\n`);
+      writeFileSync(join(dir, "empty"), " \n\n");
+      const blank = cli(["status", "--url-file", join(dir, "blank-first")]);
+      expect(blank.code).toBe(2);
+      expect(blank.stderr).toStartWith(
+        `The URL file "${join(dir, "blank-first")}" has no URL on its first line (only the first line is read).\n`,
+      );
+      expect(cli(["status", "--url-file", join(dir, "empty")]).stderr).toStartWith(
+        `The URL file "${join(dir, "empty")}" is empty.\n`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

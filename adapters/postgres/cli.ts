@@ -153,7 +153,14 @@ async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): 
       throw new UsageError(`Cannot read the URL file "${parsed.urlFile}".`);
     }
     const line = text.split(/\r?\n/, 1)[0]?.trim() ?? "";
-    if (line === "") throw new UsageError(`The URL file "${parsed.urlFile}" is empty.`);
+    if (line === "") {
+      // Only the first line is read: a file whose URL comes after a blank line is not empty, and saying so misleads.
+      throw new UsageError(
+        text.trim() === ""
+          ? `The URL file "${parsed.urlFile}" is empty.`
+          : `The URL file "${parsed.urlFile}" has no URL on its first line (only the first line is read).`,
+      );
+    }
     return line;
   }
   if (parsed.url !== undefined) {
