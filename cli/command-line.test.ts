@@ -263,7 +263,7 @@ describe("an argument holding control characters", () => {
     const slot = fc.constantFrom(
       (arg: string) => ["stats", arg],
       (arg: string) => ["migrate", "postgres", arg],
-      (arg: string) => ["generate", "event", arg],
+      (arg: string) => ["generate", "event", `x${arg}`], // never PascalCase: refused
       (arg: string) => ["import", arg, "--to", "sqlite"],
       (arg: string) => [`x${arg}`],
     );

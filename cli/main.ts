@@ -97,7 +97,12 @@ function report(error: unknown, io: CliIo, flags: { json: boolean; verbose: bool
   const code = isEventFlowsError(error) ? error.code : "UNEXPECTED";
   // A message may quote what was typed: a connection URL given where a store or an argument goes
   // (`migrate postgres postgres://app:secret@db/app`) must not put its password into a log.
-  const message = redactText(error instanceof Error ? error.message : String(error));
+  // A projection fails on what its handler threw (or its state's refusal), which the library keeps out of
+  // the error's message; here the handler is the user's own module, and why it failed is what to fix.
+  const reason = code === "PROJECTION_FAILED" && error instanceof Error ? error.cause : undefined;
+  const because =
+    reason === undefined ? "" : `: ${(reason instanceof Error ? reason.message : String(reason)).split("\n")[0]}`;
+  const message = redactText(`${error instanceof Error ? error.message : String(error)}${because}`);
   const hint =
     error instanceof CliUsageError
       ? ` (see: eventflows ${error.command ?? command ?? ""} --help)`.replace("  ", " ")
@@ -105,6 +110,9 @@ function report(error: unknown, io: CliIo, flags: { json: boolean; verbose: bool
   if (flags.json) io.stderr(JSON.stringify({ error: { code, message } }));
   else io.stderr(`eventflows: ${visible(message.split("\n")[0] ?? "")}${hint}`);
   if (flags.verbose && error instanceof Error && error.stack !== undefined) io.stderr(redactText(error.stack));
+  if (flags.verbose && reason instanceof Error && reason.stack !== undefined) {
+    io.stderr(`Caused by: ${redactText(reason.stack)}`);
+  }
 }
 
 /**

@@ -303,6 +303,30 @@ describe("eventflows rebuild / replay on SQLite", () => {
     expect(count()).toEqual(after);
   }, 30_000);
 
+  test("a handler that throws: exit 1 with PROJECTION_FAILED naming the event and the handler's own reason", async () => {
+    const file = "events-broken.db";
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const db = new Database(join(dir, file));
+    await appendHistory(createSqliteEventStore({ driver: bunSqliteDriver(db) }), 5);
+    db.close();
+    const store = ["--store", "sqlite", "--file", file, "--export", "broken"];
+    const because =
+      /^eventflows: Projection "cart-broken" failed on event \w+ \(ItemAdded\) at position \d+ and stopped: item 7 of Cart-3 has no price$/m;
+    const rebuilt = eventflows(["rebuild", module, ...store, "--collections", "cart-counts", "--verbose"]);
+    expect(rebuilt.code).toBe(1);
+    expect(rebuilt.stderr).toMatch(because);
+    // --verbose: the handler's stack too, down to the module's line.
+    expect(rebuilt.stderr).toContain("Caused by: Error: item 7 of Cart-3 has no price\n");
+    expect(rebuilt.stderr).toContain("cli-cart-projection.ts:");
+    const replayed = eventflows(["replay", module, ...store, "--json"]);
+    expect(replayed.code).toBe(1);
+    const { error } = JSON.parse(replayed.stderr.trim().split("\n").at(-1) ?? "") as {
+      error: { code: string; message: string };
+    };
+    expect(error.code).toBe("PROJECTION_FAILED");
+    expect(error.message).toEndWith("and stopped: item 7 of Cart-3 has no price");
+  }, 30_000);
+
   test("SIGTERM (kill, systemd, Kubernetes) stops a replay --apply as Ctrl-C does: exit 143 and where to continue, nothing doubled", async () => {
     const file = "events-term.db";
     expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);

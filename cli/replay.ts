@@ -2,6 +2,7 @@ import {
   EventFlowsError,
   isAbortedError,
   type Progress,
+  ProjectionFailedError,
   type RecordedWrite,
   replay as replayHistory,
 } from "../src/index.js";
@@ -108,7 +109,13 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
             handle: async (event, context) => {
               if (!projection.matches(event)) return;
               matched++;
-              await projection.handle(event, { readModels: context.readModels, state: undefined });
+              try {
+                await projection.handle(event, { readModels: context.readModels, state: undefined });
+              } catch (error) {
+                // As a rebuild or a runner reports it: which event, where, and (the cause) why.
+                const at = event.globalPosition ?? 0;
+                throw new ProjectionFailedError(projection.name, at, event.id, event.type, { cause: error });
+              }
             },
             onProgress: (progress) => {
               last = progress;
