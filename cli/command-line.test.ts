@@ -136,6 +136,55 @@ describe("a name the adapter refuses", () => {
         ],
         "Invalid --from-table: a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'",
       ],
+      // Streams are named <category>-<aggregateId>: a category holding "-" would file them all under its first part.
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "carts",
+          "--event-store-id",
+          "CARTS",
+          "--category",
+          "Shop-Cart",
+          "--to",
+          "sqlite",
+          "--file",
+          "a.db",
+        ],
+        'Invalid --category: "Shop-Cart" contains "-", which separates a stream\'s category from its id',
+      ],
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "carts",
+          "--event-store-id",
+          "CARTS",
+          "--category=",
+          "--to",
+          "sqlite",
+          "--file",
+          "a.db",
+        ],
+        "Invalid --category: the category must not be empty",
+      ],
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "carts",
+          "--event-store-id",
+          "shopping-carts",
+          "--to",
+          "sqlite",
+          "--file",
+          "a.db",
+        ],
+        'The event store id "shopping-carts" cannot be the streams\' category ("shopping-carts" contains "-", which separates a stream\'s category from its id): name one with --category',
+      ],
     ];
     // A DynamoDB endpoint nothing listens on: a request made before the check would fail there (exit 1).
     const aws = {

@@ -8,6 +8,8 @@ import {
   importEvents,
   isAbortedError,
   isEventFlowsError,
+  isValidationError,
+  streamName,
 } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
@@ -46,7 +48,8 @@ Sources:
                      region, endpoint and credentials from the AWS variables
     --from-table <name>        the Castore table (required)
     --event-store-id <id>      the Castore event store to import (required)
-    --category <name>          streams are named <category>-<aggregateId> (default: the event store id)
+    --category <name>          streams are named <category>-<aggregateId> (default: the event store id);
+                               a category holds no "-", which ends it
 
 Targets (--to), with the options of eventflows migrate (run it first):
   postgres   the URL from $EVENTFLOWS_PG_URL or $DATABASE_URL, or --url-file; --schema, --prefix
@@ -233,9 +236,10 @@ async function withSource<T>(
   const tableName = values["from-table"] ?? "";
   // The table's name by DynamoDB's rules, before any request (the source adapter leaves it to DynamoDB).
   checkInput("import", () => dynamodb.tableLayout({ tableName }), { tableName: "--from-table" });
-  const client = await dynamoDbClient(io);
   const eventStoreId = values["event-store-id"] ?? "";
   const category = values.category ?? eventStoreId;
+  categoryChecked(category, values.category === undefined ? eventStoreId : undefined);
+  const client = await dynamoDbClient(io);
   const from = checkInput(
     "import",
     () =>
@@ -256,6 +260,26 @@ async function withSource<T>(
     client.region,
     `${endpoint.origin}${endpoint.pathname}`,
   ]);
+}
+
+/**
+ * The category the streams are named by (`<category>-<aggregateId>`), by the rule of stream names: a
+ * category ends at the first "-", so "shopping-carts" would put every stream under "shopping" (what
+ * projections and live filters select by), silently. `from`: the event store id it defaults to.
+ */
+function categoryChecked(category: string, from: string | undefined): void {
+  try {
+    streamName(category, "id");
+  } catch (error) {
+    if (!isValidationError(error)) throw error;
+    const why = error.issues.map((issue) => issue.message).join("; ");
+    throw new CliUsageError(
+      from === undefined
+        ? `Invalid --category: ${why}`
+        : `The event store id "${from}" cannot be the streams' category (${why}): name one with --category`,
+      "import",
+    );
+  }
 }
 
 /**
