@@ -128,7 +128,8 @@ afterAll(async () => {
     .send("DeleteTable", { TableName: castoreTable })
     .catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
-});
+  // Three DROP DATABASE ... WITH (FORCE) and a DeleteTable: past the default 5 s on a loaded machine.
+}, 60_000);
 
 function eventflows(args: readonly string[], env: Record<string, string | undefined> = {}) {
   const result = spawnSync(process.execPath, [bin, ...args], {
