@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -103,6 +103,27 @@ describe("a checkout run on Node before its build", () => {
       expect({ code: run.status, stdout: run.stdout }).toEqual({ code: 1, stdout: "" });
       expect(run.stderr).toBe(`${message}: build the package first (npm run build), or run it with Bun\n`);
     }
+  });
+});
+
+describe("a projection module whose export cannot be read", () => {
+  test("a getter that throws is CLI_MODULE_FAILED (exit 1) saying so, as a module that cannot be imported is", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "eventflows-cli-module-"));
+    writeFileSync(join(cwd, "getter.mjs"), 'export default { get projection() { throw new Error("not ready"); } };\n');
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await runCli(["replay", "getter.mjs", "--store", "sqlite", "--file", "events.db", "--json"], {
+      stdout: (text) => stdout.push(text),
+      stderr: (text) => stderr.push(text),
+      env: {},
+      cwd,
+    });
+    expect({ code, stdout }).toEqual({ code: 1, stdout: [] });
+    expect(stderr.map((line) => JSON.parse(line))).toEqual([
+      {
+        error: { code: "CLI_MODULE_FAILED", message: 'Could not read the export "default" of getter.mjs: not ready' },
+      },
+    ]);
   });
 });
 
