@@ -9,6 +9,13 @@ import { readFile } from "node:fs/promises";
 const source = new URL("../adapters/postgres/index.ts", import.meta.url);
 const built = new URL("../dist/adapters/postgres/index.js", import.meta.url);
 const entry = "Bun" in globalThis && existsSync(source) ? source : built;
+if (!existsSync(entry)) {
+  // A checkout run on Node before its build: say so in one line rather than with Node's module-not-found stack.
+  console.error(
+    "eventflows-pg: dist/adapters/postgres/index.js is missing: build the package first (npm run build), or run it with Bun",
+  );
+  process.exit(1);
+}
 
 /** Whether loading the adapter failed because the optional peer dependency `postgres` is not installed. */
 function postgresMissing(error) {

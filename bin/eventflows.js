@@ -8,6 +8,11 @@ import { existsSync } from "node:fs";
 const source = new URL("../cli/main.ts", import.meta.url);
 const built = new URL("../dist/cli/main.js", import.meta.url);
 const entry = "Bun" in globalThis && existsSync(source) ? source : built;
+if (!existsSync(entry)) {
+  // A checkout run on Node before its build: say so in one line rather than with Node's module-not-found stack.
+  console.error("eventflows: dist/cli/main.js is missing: build the package first (npm run build), or run it with Bun");
+  process.exit(1);
+}
 
 const { runCli } = await import(entry.href);
 process.exitCode = await runCli(process.argv.slice(2), {

@@ -6,9 +6,11 @@
  * parseArgs as "ambiguous".
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import type { EnvSource } from "../src/index.js";
 import { runCli } from "./main.js";
 
@@ -89,6 +91,140 @@ describe("DynamoDB without its AWS settings", () => {
   });
 });
 
+describe("a checkout run on Node before its build", () => {
+  test("both commands say in one line to build first (exit 1), no module-not-found stack", () => {
+    const checkout = mkdtempSync(join(tmpdir(), "eventflows-unbuilt-"));
+    cpSync(join(import.meta.dirname, "..", "bin"), join(checkout, "bin"), { recursive: true });
+    for (const [bin, message] of [
+      ["eventflows.js", "eventflows: dist/cli/main.js is missing"],
+      ["eventflows-pg.js", "eventflows-pg: dist/adapters/postgres/index.js is missing"],
+    ] as const) {
+      const run = spawnSync("node", [join(checkout, "bin", bin), "--help"], { encoding: "utf8" });
+      expect({ code: run.status, stdout: run.stdout }).toEqual({ code: 1, stdout: "" });
+      expect(run.stderr).toBe(`${message}: build the package first (npm run build), or run it with Bun\n`);
+    }
+  });
+});
+
+describe("a projection module whose export cannot be read", () => {
+  test("a getter that throws is CLI_MODULE_FAILED (exit 1) saying so, as a module that cannot be imported is", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "eventflows-cli-module-"));
+    writeFileSync(join(cwd, "getter.mjs"), 'export default { get projection() { throw new Error("not ready"); } };\n');
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await runCli(["replay", "getter.mjs", "--store", "sqlite", "--file", "events.db", "--json"], {
+      stdout: (text) => stdout.push(text),
+      stderr: (text) => stderr.push(text),
+      env: {},
+      cwd,
+    });
+    expect({ code, stdout }).toEqual({ code: 1, stdout: [] });
+    expect(stderr.map((line) => JSON.parse(line))).toEqual([
+      {
+        error: { code: "CLI_MODULE_FAILED", message: 'Could not read the export "default" of getter.mjs: not ready' },
+      },
+    ]);
+  });
+});
+
+describe("a name the adapter refuses", () => {
+  test("is exit 2 naming the option typed, not the adapter's field (tablePrefix, tableName, schemaPrefix)", async () => {
+    const cases: [string[], string][] = [
+      [
+        ["migrate", "postgres", "--schema", "Bad;x", "--prefix", "x-y"],
+        "Invalid --schema, --prefix: a schema name is 1-63 characters of a-z, 0-9 and _, starting with a letter or _ (and not pg_, which PostgreSQL reserves); a table prefix is 0-30 characters of a-z, 0-9 and _, starting with a letter or _",
+      ],
+      [
+        ["migrate", "postgres", "--tenant-schemas", "pg_x"],
+        "Invalid --tenant-schemas: a tenant schema prefix is 1-62 characters of a-z, 0-9 and _, starting with a letter or _ (and not pg_, which PostgreSQL reserves)",
+      ],
+      [
+        ["migrate", "dynamodb", "--table", "ab", "--sort-key", "pk"],
+        "Invalid --table, --sort-key: a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'; the sort key must differ from the partition key",
+      ],
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "ab",
+          "--event-store-id",
+          "CARTS",
+          "--to",
+          "sqlite",
+          "--file",
+          "a.db",
+        ],
+        "Invalid --from-table: a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'",
+      ],
+      // Streams are named <category>-<aggregateId>: a category holding "-" would file them all under its first part.
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "carts",
+          "--event-store-id",
+          "CARTS",
+          "--category",
+          "Shop-Cart",
+          "--to",
+          "sqlite",
+          "--file",
+          "a.db",
+        ],
+        'Invalid --category: "Shop-Cart" contains "-", which separates a stream\'s category from its id',
+      ],
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "carts",
+          "--event-store-id",
+          "CARTS",
+          "--category=",
+          "--to",
+          "sqlite",
+          "--file",
+          "a.db",
+        ],
+        "Invalid --category: the category must not be empty",
+      ],
+      [
+        [
+          "import",
+          "castore-dynamodb",
+          "--from-table",
+          "carts",
+          "--event-store-id",
+          "shopping-carts",
+          "--to",
+          "sqlite",
+          "--file",
+          "a.db",
+        ],
+        'The event store id "shopping-carts" cannot be the streams\' category ("shopping-carts" contains "-", which separates a stream\'s category from its id): name one with --category',
+      ],
+    ];
+    // A DynamoDB endpoint nothing listens on: a request made before the check would fail there (exit 1).
+    const aws = {
+      AWS_REGION: "eu-west-1",
+      AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:1",
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "secret",
+    };
+    for (const [args, message] of cases) {
+      const run = await eventflows(args, aws);
+      expect({ args, code: run.code, stderr: run.stderr }).toEqual({
+        args,
+        code: 2,
+        stderr: `eventflows: ${message} (see: eventflows ${args[0]} --help)`,
+      });
+    }
+  });
+});
+
 describe("a negative number as an option's value", () => {
   test("migrate --to -1: exit 2 saying it is no schema version, before the SQLite file is created", async () => {
     const run = await eventflows(["migrate", "sqlite", "--file", "events.db", "--to", "-1"]);
@@ -161,6 +297,56 @@ describe("an option given twice", () => {
     // A flag twice changes nothing: it is still one flag.
     const flags = await eventflows(["generate", "event", "CartOpened", "--json", "--json"]);
     expect(flags.code).toBe(0);
+  });
+});
+
+describe("a connection URL typed where something else goes", () => {
+  test("is a usage error whose message, --json or not, --verbose or not, shows no password (property)", async () => {
+    const part = fc.string({ minLength: 1, maxLength: 16 }).map(encodeURIComponent);
+    // A marker no output text contains, so that a printed password would show.
+    const secret = part.map((text) => `Pw~${text}`);
+    const slot = fc.constantFrom(
+      (url: string) => ["migrate", url],
+      (url: string) => ["migrate", "postgres", url],
+      (url: string) => ["stats", url, "--json"],
+      (url: string) => ["migrate", "postgres", "--schema", url, "--verbose"],
+      (url: string) => ["replay", "projection.ts", "--store", url],
+      (url: string) => ["import", url, "--to", "sqlite", "--file", "events.db"],
+      (url: string) => ["help", url],
+      (url: string) => [url],
+    );
+    await fc.assert(
+      fc.asyncProperty(part, secret, slot, async (user, password, args) => {
+        const run = await eventflows(args(`postgres://${user}:${password}@db.internal:5432/app`));
+        expect(run.code).toBe(2);
+        expect(`${run.stdout}\n${run.stderr}`).not.toContain(password);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe("an argument holding control characters", () => {
+  test("is quoted with them spelt out, on one line: no carriage return or escape sequence reaches the terminal (property)", async () => {
+    const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\t", "\u0000", "\u009b");
+    const text = fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 5 }), control), { minLength: 1, maxLength: 6 });
+    const slot = fc.constantFrom(
+      (arg: string) => ["stats", arg],
+      (arg: string) => ["migrate", "postgres", arg],
+      (arg: string) => ["generate", "event", `x${arg}`], // never PascalCase: refused
+      (arg: string) => ["import", arg, "--to", "sqlite"],
+      (arg: string) => [`x${arg}`],
+    );
+    await fc.assert(
+      fc.asyncProperty(text, slot, async (parts, args) => {
+        const run = await eventflows(args(parts.join("")));
+        expect(run.code).toBe(2);
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed
+        expect(run.stderr).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+        expect(run.stderr).toStartWith("eventflows: ");
+      }),
+      { numRuns: 100 },
+    );
   });
 });
 

@@ -22,10 +22,19 @@ export class CliUsageError extends EventFlowsError {
 /** `generate` would replace files that differ from what it writes; nothing was written. */
 export class FileConflictError extends EventFlowsError {
   override readonly name = "FileConflictError";
-  constructor(readonly paths: readonly string[]) {
+  constructor(
+    readonly paths: readonly string[],
+    /**
+     * The `eventflows generate ...` that wrote them, when it was another kind or name whose files are
+     * named alike (`AbcDef` and `ABCDef` both make `abc-def.ts`): a clash of names, not an edit.
+     */
+    readonly generatedBy?: string,
+  ) {
     super(
       CliErrorCode.FileConflict,
-      `Not overwriting ${paths.join(", ")}: changed since generated (or written by hand); pass --force to replace`,
+      generatedBy === undefined
+        ? `Not overwriting ${paths.join(", ")}: changed since generated (or written by hand); pass --force to replace`
+        : `Not overwriting ${paths.join(", ")}: written by \`${generatedBy}\`, whose files are named the same; choose another name or --dir (--force would replace that ${generatedBy.split(" ")[2] ?? "module"})`,
     );
   }
 }

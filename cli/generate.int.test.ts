@@ -14,7 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "../scripts/build.ts";
 import { ensureNode22 } from "../test/lambda/tools.ts";
-import { KINDS } from "./generate/names.ts";
+import { CliUsageError } from "./errors.ts";
+import { KINDS, toNames } from "./generate/names.ts";
+import { templatesFor } from "./generate/templates.ts";
 
 // Runs the real bin/eventflows.js, as a user's shell would, on a fresh project whose
 // node_modules/@eventflows/core is this checkout (built, so Node resolves "exports" to dist/).
@@ -99,6 +101,52 @@ describe("eventflows generate (the real binary)", () => {
       expect(result.code).toBe(0);
     }
   }, 300_000);
+
+  test("every word of the templates' code, and every reserved word, as a name of every kind: refused or compiles", () => {
+    // A name becomes a type, a class or (camelCase) a function beside what the files import and
+    // declare: each such word either is refused (exit 2, nothing written) or gives files tsc accepts.
+    const words = new Set(
+      (
+        "break case catch class const continue debugger default delete do else enum export extends false finally " +
+        "for function if import in instanceof new null return super switch this throw true try typeof var void " +
+        "while with implements interface let package private protected public static yield await eval arguments"
+      ).split(" "),
+    );
+    for (const kind of KINDS) {
+      for (const template of templatesFor(kind, toNames("Zq"))) {
+        const code = template.content
+          .replace(/\/\*[\s\S]*?\*\//g, "")
+          .replace(/\/\/.*$/gm, "")
+          .replace(/"(?:[^"\\]|\\.)*"/g, '""');
+        for (const word of code.match(/[A-Za-z][A-Za-z0-9]*/g) ?? []) if (!/zq/i.test(word)) words.add(word);
+      }
+    }
+    let written = 0;
+    for (const word of words) {
+      const name = word.charAt(0).toUpperCase() + word.slice(1);
+      for (const kind of KINDS) {
+        let names: ReturnType<typeof toNames>;
+        try {
+          names = toNames(name, kind);
+        } catch (error) {
+          if (error instanceof CliUsageError) continue;
+          throw error;
+        }
+        const dir = join(project, "words", `${kind}-${name}`);
+        mkdirSync(dir, { recursive: true });
+        for (const template of templatesFor(kind, names)) writeFileSync(join(dir, template.file), template.content);
+        written++;
+      }
+    }
+    expect(written).toBeGreaterThan(500);
+    writeFileSync(
+      join(project, "tsconfig.words.json"),
+      JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { noEmit: true }, include: ["words"] }),
+    );
+    const tsc = run(join(repo, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.words.json"]);
+    expect(`${tsc.stdout}${tsc.stderr}`).toBe("");
+    expect(tsc.code).toBe(0);
+  }, 120_000);
 
   test("idempotent: the same input rewrites nothing; a changed file is kept unless --force", () => {
     const file = join(project, "src", "sample-aggregate.ts");

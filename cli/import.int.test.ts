@@ -128,7 +128,8 @@ afterAll(async () => {
     .send("DeleteTable", { TableName: castoreTable })
     .catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
-});
+  // Three DROP DATABASE ... WITH (FORCE) and a DeleteTable: past the default 5 s on a loaded machine.
+}, 60_000);
 
 function eventflows(args: readonly string[], env: Record<string, string | undefined> = {}) {
   const result = spawnSync(process.execPath, [bin, ...args], {
@@ -157,6 +158,23 @@ describe("eventflows import", () => {
       streams: 20,
     });
     expect(first.stderr).toContain("100 events");
+    // Progress counts from where the source starts, not from 0: Emmett's positions are transaction ids,
+    // in the hundred thousands on a used server, so from 0 the first batch showed 99% and ETA 0.0s. The
+    // first batch is the first 6 of the source's 20 transactions (5 events each): their share of the ids.
+    const client = new pg.Client({ connectionString: emmettUrl });
+    await client.connect();
+    const { rows: xids } = await client.query<{ xid: string }>(
+      "SELECT transaction_id::text AS xid FROM emt_messages GROUP BY transaction_id ORDER BY transaction_id",
+    );
+    await client.end();
+    expect(xids).toHaveLength(20);
+    const [start, sixth, head] = [xids[0], xids[5], xids[19]].map((row) => Number(row?.xid));
+    const share = Math.floor(
+      (((sixth as number) - (start as number) + 1) / ((head as number) - (start as number) + 1)) * 100,
+    );
+    expect(first.stderr.split("\n")[0]).toStartWith(
+      `${share}%  30 events  position ${sixth?.toLocaleString("en-US")}/`,
+    );
     const again = eventflows([...args, "--restart"], { ...env });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("100 events read, 0 imported, 100 found stored already, 20 streams");
@@ -254,6 +272,50 @@ describe("eventflows import", () => {
     );
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stderr).error.code).toBe("CLI_USAGE");
+  });
+
+  test("a source that cannot be read: exit 1, the error says it is the source's, not the target's of the same kind", () => {
+    writeFileSync(join(dir, "emmett-url"), `${emmettUrl}\n`);
+    const missing = url.replace(/\/[^/?]*(\?|$)/, `/${database}_missing$1`);
+    writeFileSync(join(dir, "missing-url"), `${missing}\n`);
+    const target = ["--to", "postgres", "--schema", schema];
+    const source = eventflows(["import", "emmett-postgres", "--from-url-file", "missing-url", ...target], {
+      EVENTFLOWS_PG_URL: url,
+    });
+    expect({ code: source.code, stdout: source.stdout }).toEqual({ code: 1, stdout: "" });
+    expect(source.stderr).toStartWith("eventflows: the source (emmett-postgres): postgres import failed (3D000): ");
+    // The other way round: the target's database is missing, and the message does not blame the source.
+    const targetMissing = eventflows(["import", "emmett-postgres", "--from-url-file", "emmett-url", ...target], {
+      EVENTFLOWS_PG_URL: missing,
+    });
+    expect(targetMissing.code).toBe(1);
+    expect(targetMissing.stderr).toContain("(3D000)");
+    expect(targetMissing.stderr).not.toContain("the source");
+    // A Castore table that does not exist fails its first read, inside the import: named the same way, its code kept.
+    const file = join(dir, "missing-source.db");
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const castore = eventflows(
+      [
+        "import",
+        "castore-dynamodb",
+        "--from-table",
+        `${castoreTable}_missing`,
+        "--event-store-id",
+        "TASKS",
+        "--to",
+        "sqlite",
+        "--file",
+        file,
+        "--json",
+      ],
+      dynamoDbEnv(),
+    );
+    expect(castore.code).toBe(1);
+    const { error } = JSON.parse(castore.stderr) as { error: { code: string; message: string } };
+    expect(error.code).toBe("SERVICE_ERROR");
+    expect(error.message).toStartWith(
+      "the source (castore-dynamodb): DynamoDB Query failed (ResourceNotFoundException)",
+    );
   });
 
   test("castore-dynamodb into a SQLite file, streams named by --category", () => {

@@ -1,11 +1,15 @@
 import { createHash } from "node:crypto";
 import {
   type CheckpointStore,
+  EventFlowsError,
   type EventStore,
   type ImportEventsResult,
   type ImportSource,
   importEvents,
   isAbortedError,
+  isEventFlowsError,
+  isValidationError,
+  streamName,
 } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
@@ -30,7 +34,7 @@ Moves the events of another event store into an EventFlows store: stream ids, ve
 stream positions, Castore's aggregate versions), types, data, metadata and times are kept. In
 batches, with a checkpoint saved in the target after each, one per source (an Emmett database's
 host, port and name, schema and partition; a Castore table's region, endpoint and name, event store
-and category): an interrupted import (Ctrl-C, a crash) resumes where it stopped when run again, and
+and category): an interrupted import (Ctrl-C, SIGTERM, a crash) resumes where it stopped when run again, and
 events found stored already are never written twice.
 Stop the source's writers before the last run: it then picks up what they wrote meanwhile.
 
@@ -44,7 +48,8 @@ Sources:
                      region, endpoint and credentials from the AWS variables
     --from-table <name>        the Castore table (required)
     --event-store-id <id>      the Castore event store to import (required)
-    --category <name>          streams are named <category>-<aggregateId> (default: the event store id)
+    --category <name>          streams are named <category>-<aggregateId> (default: the event store id);
+                               a category holds no "-", which ends it
 
 Targets (--to), with the options of eventflows migrate (run it first):
   postgres   the URL from $EVENTFLOWS_PG_URL or $DATABASE_URL, or --url-file; --schema, --prefix
@@ -57,8 +62,8 @@ Options:
   --json             print the summary as one JSON object
   --verbose          print stack traces of errors
   -h, --help         show this text
-Progress goes to stderr (positions are Emmett's global positions, or Castore's first-event times
-in epoch milliseconds). Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (run again to resume).`;
+Progress goes to stderr (positions are Emmett's transaction ids, or Castore's first-event times
+in epoch milliseconds). Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (143 by SIGTERM; run again to resume).`;
 
 const SOURCES = ["emmett-postgres", "castore-dynamodb"] as const;
 type SourceName = (typeof SOURCES)[number];
@@ -140,7 +145,8 @@ export async function importCommand(args: readonly string[], io: CliIo): Promise
       withTarget(target, values, io, (store, checkpoints) =>
         withInterrupt(async (signal) => {
           const checkpointId = importCheckpointId(source, identity);
-          const origin = restart ? 0 : ((await checkpoints.load(checkpointId)) ?? 0);
+          const saved = restart ? undefined : await checkpoints.load(checkpointId);
+          const origin = saved ?? (await sourceOrigin(from));
           return runWithProgress(io, origin, (onProgress) =>
             importEvents({
               source: from,
@@ -207,33 +213,112 @@ async function withSource<T>(
   if (source === "emmett-postgres") {
     // The source's URL by the target's rules, from its own variable and option.
     const sourceIo = { ...io, env: { EVENTFLOWS_PG_URL: io.env.EVENTFLOWS_IMPORT_SOURCE_URL } };
+    let opened = false;
     return withPostgres("import", { "url-file": values["from-url-file"] }, sourceIo, async (pg, sql) => {
       const schema = values["from-schema"];
       const partition = values["from-partition"] ?? "emt:default";
-      const from = checkInput("import", () => pg.emmettPostgresSource(sql, { schema, partition }));
+      const from = checkInput("import", () => pg.emmettPostgresSource(sql, { schema, partition }), {
+        schema: "--from-schema",
+        partition: "--from-partition",
+      });
       await checkEmmettTable(pg, sql, schema);
       // The database as postgres.js connects to it (the URL's, or PGHOST, PGPORT, PGDATABASE and their defaults).
       const { host, port, database } = sql.options;
       // "tx": checkpoints are transaction ids since 2026-12-05; those of global positions before are not read.
-      return work(from, [host.join(","), port.join(","), database, schema ?? "", partition, "tx"]);
+      opened = true;
+      return work(sourceNamed(source, from), [host.join(","), port.join(","), database, schema ?? "", partition, "tx"]);
+    }).catch((error: unknown) => {
+      // Before the target is opened, whatever fails (the URL, the connection, the first query) is the source's.
+      throw opened ? error : sourceError(source, error);
     });
   }
   const dynamodb = await import("../adapters/dynamodb/index.js");
-  const client = await dynamoDbClient(io);
   const tableName = values["from-table"] ?? "";
+  // The table's name by DynamoDB's rules, before any request (the source adapter leaves it to DynamoDB).
+  checkInput("import", () => dynamodb.tableLayout({ tableName }), { tableName: "--from-table" });
   const eventStoreId = values["event-store-id"] ?? "";
   const category = values.category ?? eventStoreId;
-  const from = checkInput("import", () =>
-    dynamodb.castoreDynamoDbSource(client, {
-      tableName,
-      eventStoreId,
-      streamId: (aggregateId) => `${category}-${aggregateId}`,
-    }),
+  categoryChecked(category, values.category === undefined ? eventStoreId : undefined);
+  const client = await dynamoDbClient(io);
+  const from = checkInput(
+    "import",
+    () =>
+      dynamodb.castoreDynamoDbSource(client, {
+        tableName,
+        eventStoreId,
+        streamId: (aggregateId) => `${category}-${aggregateId}`,
+      }),
+    { tableName: "--from-table", eventStoreId: "--event-store-id" },
   );
   // The table as the client reaches it: the same name in another region, or behind another endpoint, is
   // another table. The endpoint's origin and path only: never the credentials, nor a query string.
   const endpoint = new URL(client.endpoint);
-  return work(from, [tableName, eventStoreId, category, client.region, `${endpoint.origin}${endpoint.pathname}`]);
+  return work(sourceNamed(source, from), [
+    tableName,
+    eventStoreId,
+    category,
+    client.region,
+    `${endpoint.origin}${endpoint.pathname}`,
+  ]);
+}
+
+/**
+ * The category the streams are named by (`<category>-<aggregateId>`), by the rule of stream names: a
+ * category ends at the first "-", so "shopping-carts" would put every stream under "shopping" (what
+ * projections and live filters select by), silently. `from`: the event store id it defaults to.
+ */
+function categoryChecked(category: string, from: string | undefined): void {
+  try {
+    streamName(category, "id");
+  } catch (error) {
+    if (!isValidationError(error)) throw error;
+    const why = error.issues.map((issue) => issue.message).join("; ");
+    throw new CliUsageError(
+      from === undefined
+        ? `Invalid --category: ${why}`
+        : `The event store id "${from}" cannot be the streams' category (${why}): name one with --category`,
+      "import",
+    );
+  }
+}
+
+/**
+ * A failure of the source's, said to be the source's: the target may be a store of the same kind
+ * (PostgreSQL into PostgreSQL, DynamoDB into DynamoDB), and "postgres import failed (3D000): the database
+ * ... does not exist" alone does not say which one to look at. Its code stays; usage errors, which name
+ * the option, and an interrupt pass as they are.
+ */
+function sourceError(source: SourceName, error: unknown): unknown {
+  if (!isEventFlowsError(error) || error instanceof CliUsageError || isAbortedError(error)) return error;
+  return new EventFlowsError(error.code, `the source (${source}): ${error.message}`, { cause: error });
+}
+
+/**
+ * Just before the source's first position: where a first run's progress counts from, as a rebuild's
+ * does from the first event's. Not 0: the positions are the source's own (Emmett's transaction ids,
+ * Castore's times in epoch milliseconds), far from 0, so from 0 the first batch showed 99% done.
+ */
+async function sourceOrigin(source: ImportSource): Promise<number> {
+  for await (const batch of source.batches(0, 1)) return Math.max(0, batch.position - 1);
+  return 0;
+}
+
+/** The source with its reads' failures named by {@link sourceError}. */
+function sourceNamed(source: SourceName, from: ImportSource): ImportSource {
+  return {
+    name: from.name,
+    async *batches(position, limit, signal) {
+      try {
+        yield* from.batches(position, limit, signal);
+      } catch (error) {
+        throw sourceError(source, error);
+      }
+    },
+    head: () =>
+      from.head().catch((error: unknown) => {
+        throw sourceError(source, error);
+      }),
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
  * SIGINT), so it lives outside src/ and adapters/, which stay free of Node built-ins; bin/eventflows.js starts it on Node 20+ and Bun.
  * @module
  */
-import { isEventFlowsError } from "../src/index.js";
+import { isEventFlowsError, redactText } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import { GENERATE_USAGE, generate } from "./generate/command.js";
 import { IMPORT_USAGE, importCommand } from "./import.js";
@@ -36,7 +36,8 @@ Commands:
 
 Every command takes --help, --json (machine-readable output) and --verbose (stack traces).
 eventflows --version prints the package's version.
-Exit codes: 0 done, 1 failed, 2 bad usage (130: rebuild, replay or import interrupted).`;
+Exit codes: 0 done, 1 failed, 2 bad usage (130: rebuild, replay or import interrupted by Ctrl-C;
+143: by SIGTERM).`;
 
 type Command = (args: readonly string[], io: CliIo) => Promise<number>;
 
@@ -94,12 +95,31 @@ function unknownCommand(name: string): string {
 
 function report(error: unknown, io: CliIo, flags: { json: boolean; verbose: boolean }, command?: string): void {
   const code = isEventFlowsError(error) ? error.code : "UNEXPECTED";
-  const message = error instanceof Error ? error.message : String(error);
+  // A message may quote what was typed: a connection URL given where a store or an argument goes
+  // (`migrate postgres postgres://app:secret@db/app`) must not put its password into a log.
+  // A projection fails on what its handler threw (or its state's refusal), which the library keeps out of
+  // the error's message; here the handler is the user's own module, and why it failed is what to fix.
+  const reason = code === "PROJECTION_FAILED" && error instanceof Error ? error.cause : undefined;
+  const because =
+    reason === undefined ? "" : `: ${(reason instanceof Error ? reason.message : String(reason)).split("\n")[0]}`;
+  const message = redactText(`${error instanceof Error ? error.message : String(error)}${because}`);
   const hint =
     error instanceof CliUsageError
       ? ` (see: eventflows ${error.command ?? command ?? ""} --help)`.replace("  ", " ")
       : "";
   if (flags.json) io.stderr(JSON.stringify({ error: { code, message } }));
-  else io.stderr(`eventflows: ${message.split("\n")[0]}${hint}`);
-  if (flags.verbose && error instanceof Error && error.stack !== undefined) io.stderr(error.stack);
+  else io.stderr(`eventflows: ${visible(message.split("\n")[0] ?? "")}${hint}`);
+  if (flags.verbose && error instanceof Error && error.stack !== undefined) io.stderr(redactText(error.stack));
+  if (flags.verbose && reason instanceof Error && reason.stack !== undefined) {
+    io.stderr(`Caused by: ${redactText(reason.stack)}`);
+  }
+}
+
+/**
+ * The message with control characters spelt out (`\u001b`): an argument it quotes may hold a carriage
+ * return or an escape sequence, which on a terminal would overwrite the line or restyle what follows.
+ */
+function visible(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -1,4 +1,4 @@
-import { EventFlowsError } from "../src/index.js";
+import { EventFlowsError, isEventFlowsError } from "../src/index.js";
 import { CliErrorCode, CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
@@ -124,9 +124,25 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     // like a tenant id for a tenant's, and a malformed one would match nothing, silently.
     const pg = await loadPostgres();
     checkInput("migrate", () => pg.tenantSchemaName("a", { schemaPrefix: tenantPrefix, tablePrefix: values.prefix }));
-    const results = await withPostgres("migrate", values, io, (pg, sql) =>
-      pg.migrateTenantSchemas(sql, { schemaPrefix: tenantPrefix, tablePrefix: values.prefix }),
-    );
+    // migrateTenantSchemas's loop, with each failure named by its schema: among hundreds of tenants,
+    // "the database has schema version 12" alone does not say which one, nor that those before it are done.
+    const results = await withPostgres("migrate", values, io, async (pg, sql) => {
+      const tenants = await pg.listTenantSchemas(sql, { schemaPrefix: tenantPrefix, tablePrefix: values.prefix });
+      const done: { tenant: string; schema: string; applied: readonly number[]; version: number }[] = [];
+      for (const { tenant, schema } of tenants) {
+        try {
+          done.push({ tenant, schema, ...(await pg.migrate(sql, { schema, tablePrefix: values.prefix })) });
+        } catch (error) {
+          if (!isEventFlowsError(error)) throw error;
+          throw new EventFlowsError(
+            error.code,
+            `tenant schema ${schema} (${done.length + 1} of ${tenants.length}: those before it are migrated, those after it untouched): ${error.message}`,
+            { cause: error },
+          );
+        }
+      }
+      return done;
+    });
     if (values.json) {
       io.stdout(JSON.stringify({ store: name, tenants: results }));
     } else {

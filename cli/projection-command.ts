@@ -1,6 +1,7 @@
 import type { EventStore, Progress } from "../src/index.js";
 import { parseIsoTime } from "../src/internal/iso-time.js";
 import { CliUsageError } from "./errors.js";
+import { interruptedExitCode } from "./interrupt.js";
 import type { CliIo } from "./io.js";
 import { ProgressOutput } from "./progress-output.js";
 import { type LoadedProjection, loadProjection } from "./projection-module.js";
@@ -106,8 +107,11 @@ export async function runWithProgress<T>(
   }
 }
 
-/** What Ctrl-C ends with: one line on stderr saying how to go on, and exit code 130 (128 + SIGINT). */
+/**
+ * What Ctrl-C or SIGTERM ends with: one line on stderr saying how to go on, and exit code 130 (128 +
+ * SIGINT) or 143 (128 + SIGTERM).
+ */
 export function reportInterrupted(io: CliIo, json: boolean, message: string): number {
   io.stderr(json ? JSON.stringify({ error: { code: "ABORTED", message } }) : `eventflows: ${message}`);
-  return 130;
+  return interruptedExitCode();
 }

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { EventFlowsError, type Projection } from "../src/index.js";
+import { EventFlowsError, isEventFlowsError, type Projection } from "../src/index.js";
 import { CliErrorCode, CliUsageError } from "./errors.js";
 
 /** A projection and the read-model collections it writes, as `rebuild` and `replay` take them. */
@@ -39,7 +39,28 @@ export async function loadProjection(
     const names = Object.keys(module).join(", ") || "none";
     throw new CliUsageError(`${path} has no export "${exportName}" (its exports: ${names})`, command);
   }
-  const value = module[exportName];
+  try {
+    return fromExport(command, path, exportName, module[exportName], collectionsFlag, needCollections);
+  } catch (error) {
+    if (isEventFlowsError(error)) throw error;
+    // A getter that throws, an export read before it is initialised (a cycle between modules).
+    throw new EventFlowsError(
+      CliErrorCode.ModuleFailed,
+      `Could not read the export "${exportName}" of ${path}: ${firstLine(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+/** What the export is: a bare projection, or `{ projection, collections }`; a usage error otherwise. */
+function fromExport(
+  command: string,
+  path: string,
+  exportName: string,
+  value: unknown,
+  collectionsFlag: string | undefined,
+  needCollections: boolean,
+): LoadedProjection {
   const flagged = collectionsFlag
     ?.split(",")
     .map((c) => c.trim())

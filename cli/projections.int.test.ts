@@ -60,17 +60,25 @@ async function appendHistory(store: EventStore, carts: number): Promise<Map<stri
   return expected;
 }
 
-/** Runs the binary and sends it SIGINT as soon as it shows progress (its first stderr output). */
-function interruptOnProgress(args: readonly string[], extra: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stderr: string }>((resolve) => {
+/** Runs the binary and sends it SIGINT (or `signal`) as soon as it shows progress (its first stderr output). */
+function interruptOnProgress(
+  args: readonly string[],
+  extra: Record<string, string> = {},
+  signal: NodeJS.Signals = "SIGINT",
+) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env: env(extra) });
+    let stdout = "";
     let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += String(chunk);
+    });
     child.stderr.on("data", (chunk) => {
       const first = stderr === "";
       stderr += String(chunk);
-      if (first) child.kill("SIGINT");
+      if (first) child.kill(signal);
     });
-    child.on("close", (code) => resolve({ code, stderr }));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -293,5 +301,62 @@ describe("eventflows rebuild / replay on SQLite", () => {
       writes: [...expected.values()].reduce((a, b) => a + b, 0),
     });
     expect(count()).toEqual(after);
+  }, 30_000);
+
+  test("a handler that throws: exit 1 with PROJECTION_FAILED naming the event and the handler's own reason", async () => {
+    const file = "events-broken.db";
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const db = new Database(join(dir, file));
+    await appendHistory(createSqliteEventStore({ driver: bunSqliteDriver(db) }), 5);
+    db.close();
+    const store = ["--store", "sqlite", "--file", file, "--export", "broken"];
+    const because =
+      /^eventflows: Projection "cart-broken" failed on event \w+ \(ItemAdded\) at position \d+ and stopped: item 7 of Cart-3 has no price$/m;
+    const rebuilt = eventflows(["rebuild", module, ...store, "--collections", "cart-counts", "--verbose"]);
+    expect(rebuilt.code).toBe(1);
+    expect(rebuilt.stderr).toMatch(because);
+    // --verbose: the handler's stack too, down to the module's line.
+    expect(rebuilt.stderr).toContain("Caused by: Error: item 7 of Cart-3 has no price\n");
+    expect(rebuilt.stderr).toContain("cli-cart-projection.ts:");
+    const replayed = eventflows(["replay", module, ...store, "--json"]);
+    expect(replayed.code).toBe(1);
+    const { error } = JSON.parse(replayed.stderr.trim().split("\n").at(-1) ?? "") as {
+      error: { code: string; message: string };
+    };
+    expect(error.code).toBe("PROJECTION_FAILED");
+    expect(error.message).toEndWith("and stopped: item 7 of Cart-3 has no price");
+  }, 30_000);
+
+  test("SIGTERM (kill, systemd, Kubernetes) stops a replay --apply as Ctrl-C does: exit 143 and where to continue, nothing doubled", async () => {
+    const file = "events-term.db";
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const db = new Database(join(dir, file));
+    const expected = await appendHistory(createSqliteEventStore({ driver: bunSqliteDriver(db) }), 40);
+    db.close();
+    const args = ["replay", module, "--store", "sqlite", "--file", file, "--apply", "--batch-size", "10"];
+    const stopped = await interruptOnProgress(args, { CART_PROJECTION_SLOW_MS: "2" }, "SIGTERM");
+    expect({ code: stopped.code, stdout: stopped.stdout }).toEqual({ code: 143, stdout: "" });
+    const after =
+      /replay interrupted at position (\d+) \(what was written stays\): continue with --after (\d+)\n$/.exec(
+        stopped.stderr,
+      );
+    expect(after?.[1]).toBe(after?.[2]);
+    const resumed = eventflows([...args, "--after", String(after?.[2])]);
+    expect(resumed.code).toBe(0);
+    // An applied run lists no writes: there is no dry run's record to list them from.
+    expect(resumed.stdout.trim().split("\n")).toHaveLength(1);
+    expect(resumed.stdout).toMatch(/writes made\.$/m);
+    // Each event counted once, read with SQL of our own rather than the library.
+    const check = new Database(join(dir, file));
+    try {
+      const rows = check
+        .query(
+          "SELECT id, json_extract(document, '$.items') AS items FROM eventflows_read_models WHERE collection = 'cart-counts'",
+        )
+        .all() as { id: string; items: number }[];
+      expect(new Map(rows.map((row) => [row.id, row.items]))).toEqual(expected);
+    } finally {
+      check.close();
+    }
   }, 30_000);
 });

@@ -17,7 +17,7 @@ export const REBUILD_USAGE = `Usage: eventflows rebuild <module> --store <store>
 
 Rebuilds a projection blue/green: runs its handler (the code in <module>) over the whole feed into a
 shadow generation of its read models while the live ones keep serving, then swaps the shadow in
-atomically. An interrupted rebuild (Ctrl-C, a crash) keeps its shadow: the same command resumes it.
+atomically. An interrupted rebuild (Ctrl-C, SIGTERM, a crash) keeps its shadow: the same command resumes it.
 
 <module> is imported as is: a built .js file on Node, .js or .ts under Bun. Its export (--export,
 default "default") is { projection, collections }, or a bare projection(...) with --collections.
@@ -39,7 +39,7 @@ Options:
   --verbose              print stack traces of errors
   -h, --help             show this text
 Progress goes to stderr: one line rewritten in place on a terminal, a line a second otherwise.
-Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (the shadow is kept).`;
+Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (143 by SIGTERM; the shadow is kept).`;
 
 export async function rebuild(args: readonly string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand("rebuild", args, {

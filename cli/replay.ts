@@ -2,6 +2,7 @@ import {
   EventFlowsError,
   isAbortedError,
   type Progress,
+  ProjectionFailedError,
   type RecordedWrite,
   replay as replayHistory,
 } from "../src/index.js";
@@ -48,7 +49,7 @@ Options:
   --verbose            print stack traces of errors
   -h, --help           show this text
 Progress goes to stderr as for rebuild.
-Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (what --apply committed stays).`;
+Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (143 by SIGTERM; what --apply committed stays).`;
 
 /** Documents a dry run lists in its text summary (the JSON one carries the first writes). */
 const LISTED_WRITES = 10;
@@ -108,7 +109,13 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
             handle: async (event, context) => {
               if (!projection.matches(event)) return;
               matched++;
-              await projection.handle(event, { readModels: context.readModels, state: undefined });
+              try {
+                await projection.handle(event, { readModels: context.readModels, state: undefined });
+              } catch (error) {
+                // As a rebuild or a runner reports it: which event, where, and (the cause) why.
+                const at = event.globalPosition ?? 0;
+                throw new ProjectionFailedError(projection.name, at, event.id, event.type, { cause: error });
+              }
             },
             onProgress: (progress) => {
               last = progress;
@@ -136,7 +143,8 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
     const lines = [
       `replay of projection "${projection.name}"${dryRun ? " (dry run: nothing written; --apply writes)" : ""}: ${result.read.toLocaleString("en-US")} events read, ${matched.toLocaleString("en-US")} handled, up to position ${result.position} in ${formatDuration(result.elapsedMs)}; ${result.writes.toLocaleString("en-US")} writes ${dryRun ? "would have been made" : "made"}.`,
     ];
-    lines.push(...listWrites(result.recorded, result.writes));
+    // Only a dry run records its writes; an applied run made them, and there is nothing to list.
+    if (dryRun) lines.push(...listWrites(result.recorded, result.writes));
     io.stdout(lines.join("\n"));
     return 0;
   } catch (error) {

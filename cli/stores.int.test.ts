@@ -59,6 +59,16 @@ describe("eventflows migrate / stats on PostgreSQL", () => {
       expect(text.stdout).toContain("postgres: 2 tenant schema(s) migrated.");
       expect(text.stdout).toContain(`${prefix}acme: up to date at version ${LATEST_SCHEMA_VERSION}.`);
       expect(eventflows(["migrate", "postgres", "--tenant-schemas", prefix, "--schema", "x"], env).code).toBe(2);
+      // A tenant's schema a newer release migrated: the failure names that schema among the tenants'.
+      await sql.unsafe(
+        `INSERT INTO ${prefix}globex.migrations (version, name, checksum) VALUES (${LATEST_SCHEMA_VERSION + 1}, 'future', 'x')`,
+      );
+      const newer = eventflows(["migrate", "postgres", "--tenant-schemas", prefix, "--json"], env);
+      expect({ code: newer.code, stdout: newer.stdout }).toEqual({ code: 1, stdout: "" });
+      expect(JSON.parse(newer.stderr).error.message).toStartWith(
+        `tenant schema ${prefix}globex (2 of 2: those before it are migrated, those after it untouched): postgres migrate failed (SCHEMA_TOO_NEW): `,
+      );
+      await sql.unsafe(`DELETE FROM ${prefix}globex.migrations WHERE version = ${LATEST_SCHEMA_VERSION + 1}`);
       // An empty prefix took every schema named like a tenant id (the store's own "eventflows", this
       // suite's) for a tenant's and migrated it; a malformed one matched nothing and said 0 migrated.
       for (const bad of ["", "Bad", "tenant-", "pg_t_"]) {

@@ -59,16 +59,41 @@ export function checkStoreOptions(command: string, store: StoreName, values: Sto
   }
 }
 
+/** The options the adapters' fields are typed as on the command line. */
+const FLAGS: Readonly<Record<string, string>> = {
+  schema: "--schema",
+  tablePrefix: "--prefix",
+  schemaPrefix: "--tenant-schemas",
+  tableName: "--table",
+  partitionKey: "--partition-key",
+  sortKey: "--sort-key",
+};
+
 /**
  * Runs a check of the adapter's (table names, a URL's rules) and turns its `ValidationError` into a
  * usage error: what the user typed is wrong, so the exit code is 2, before any connection is made.
+ * Its issues name the adapter's fields (`tablePrefix`); the message names the options typed
+ * (`--prefix`), `flags` adding or replacing some (an import's source takes `--from-table`).
  */
-export function checkInput<T>(command: string, check: () => T): T {
+export function checkInput<T>(command: string, check: () => T, flags: Readonly<Record<string, string>> = {}): T {
   try {
     return check();
   } catch (error) {
-    if (isValidationError(error)) throw new CliUsageError(error.message, command);
-    throw error;
+    if (!isValidationError(error)) throw error;
+    const named = { ...FLAGS, ...flags };
+    const issues = error.issues.map((issue) => {
+      const flag = named[String(issue.path[0])];
+      return flag === undefined || issue.path.length !== 1 ? undefined : { path: [flag], message: issue.message };
+    });
+    if (issues.length === 0 || issues.some((issue) => issue === undefined)) {
+      throw new CliUsageError(error.message, command);
+    }
+    const typed = issues as Issue[];
+    throw new CliUsageError(
+      `Invalid ${[...new Set(typed.map((issue) => issue.path[0]))].join(", ")}: ${typed.map((issue) => issue.message).join("; ")}`,
+      command,
+      typed,
+    );
   }
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { LATEST_SCHEMA_VERSION, type PostgresSql, runPostgresCli, schemaVersion } from "./index.js";
+import { LATEST_SCHEMA_VERSION, type PostgresSql, resolvePostgresUrl, runPostgresCli, schemaVersion } from "./index.js";
 
 const bin = join(import.meta.dirname, "..", "..", "bin", "eventflows-pg.js");
 let url: string;
@@ -106,6 +106,17 @@ describe("eventflows-pg command", () => {
       expect(fromFile).toMatchObject({ code: 0 });
       expect(fromFile.stdout).toContain(`of ${LATEST_SCHEMA_VERSION}.`);
       expect(cli(["status", "--url-file", join(dir, "missing")]).code).toBe(2);
+      // Only the first line is read: one left blank is said to be, not the file to be empty.
+      writeFileSync(join(dir, "blank-first"), `\n${url}\n`);
+      writeFileSync(join(dir, "empty"), " \n\n");
+      const blank = cli(["status", "--url-file", join(dir, "blank-first")]);
+      expect(blank.code).toBe(2);
+      expect(blank.stderr).toStartWith(
+        `The URL file "${join(dir, "blank-first")}" has no URL on its first line (only the first line is read).\n`,
+      );
+      expect(cli(["status", "--url-file", join(dir, "empty")]).stderr).toStartWith(
+        `The URL file "${join(dir, "empty")}" is empty.\n`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -133,6 +144,69 @@ describe("eventflows-pg command", () => {
         expect(out.join("\n")).not.toContain(password);
       }),
     );
+  });
+
+  test("a URL typed as the command or as an option's value is refused with exit 2, its password not echoed (property)", async () => {
+    const part = fc.string({ minLength: 1, maxLength: 16 }).map(encodeURIComponent);
+    const secret = part.map((text) => `Pw~${text}`);
+    const slot = fc.constantFrom(
+      (url: string) => [url],
+      (url: string) => ["migrate", url],
+      (url: string) => ["status", "--schema", url],
+      (url: string) => ["migrate", "--to", url],
+    );
+    await fc.assert(
+      fc.asyncProperty(part, secret, slot, async (user, password, args) => {
+        const out: string[] = [];
+        const code = await runPostgresCli(args(`postgres://${user}:${password}@db.internal:5432/app`), {
+          stdout: (line) => void out.push(line),
+          stderr: (line) => void out.push(line),
+          env: {},
+        });
+        expect(code).toBe(2);
+        expect(out.join("\n")).not.toContain(password);
+      }),
+    );
+  });
+
+  test("an argument holding control characters is quoted with them spelt out: the terminal is not rewritten (property)", async () => {
+    const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\u0000", "\u009b");
+    const text = fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 5 }), control), { minLength: 1, maxLength: 6 });
+    const slot = fc.constantFrom(
+      (arg: string) => [`x${arg}`],
+      (arg: string) => ["migrate", `--x${arg}`],
+      (arg: string) => ["status", `x${arg}`],
+    );
+    await fc.assert(
+      fc.asyncProperty(text, slot, async (parts, args) => {
+        const err: string[] = [];
+        const code = await runPostgresCli(args(parts.join("")), {
+          stdout: () => undefined,
+          stderr: (line) => void err.push(line),
+          env: {},
+        });
+        expect(code).toBe(2);
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed (newlines part the usage text)
+        expect(err.join("\n")).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      }),
+    );
+  });
+
+  test("the env given is read before the process's: its DATABASE_URL is not outranked by an ambient EVENTFLOWS_PG_URL", async () => {
+    const ambient = process.env.EVENTFLOWS_PG_URL;
+    process.env.EVENTFLOWS_PG_URL = "postgres://ambient@prod.internal/app";
+    try {
+      const given = { DATABASE_URL: "postgres://given@staging.internal/app" };
+      expect(await resolvePostgresUrl({}, { env: given })).toBe(given.DATABASE_URL);
+      expect(await resolvePostgresUrl({}, { env: { ...given, EVENTFLOWS_PG_URL: "postgres://first@h/app" } })).toBe(
+        "postgres://first@h/app",
+      );
+      // Nothing given: the process's variables, as before.
+      expect(await resolvePostgresUrl({}, { env: {} })).toBe("postgres://ambient@prod.internal/app");
+    } finally {
+      if (ambient === undefined) delete process.env.EVENTFLOWS_PG_URL;
+      else process.env.EVENTFLOWS_PG_URL = ambient;
+    }
   });
 
   test("without the postgres package installed, the command prints one line saying to install it", () => {

@@ -1,4 +1,4 @@
-import { type EnvSource, isEventFlowsError, readEnv, ValidationError } from "../../src/index.js";
+import { type EnvSource, isEventFlowsError, readEnv, redactText, ValidationError } from "../../src/index.js";
 import { createPostgresClient, URL_VARIABLE } from "./client.js";
 import { appliedMigrations, migrate } from "./migrate.js";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.js";
@@ -64,7 +64,14 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
     url = await resolveUrl(parsed, io);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`${error.message}\n\n${CLI_USAGE}`);
+    // The message may quote what was typed: a URL given as the command or an option's value keeps its password out.
+    // Control characters spelt out (\u001b): a quoted argument must not rewrite or restyle the terminal.
+    const message = redactText(error.message).replace(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+      /[\u0000-\u001f\u007f-\u009f]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+    io.stderr(`${message}\n\n${CLI_USAGE}`);
     return 2;
   }
   const names = { schema: parsed.schema, tablePrefix: parsed.tablePrefix };
@@ -146,7 +153,14 @@ async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): 
       throw new UsageError(`Cannot read the URL file "${parsed.urlFile}".`);
     }
     const line = text.split(/\r?\n/, 1)[0]?.trim() ?? "";
-    if (line === "") throw new UsageError(`The URL file "${parsed.urlFile}" is empty.`);
+    if (line === "") {
+      // Only the first line is read: a file whose URL comes after a blank line is not empty, and saying so misleads.
+      throw new UsageError(
+        text.trim() === ""
+          ? `The URL file "${parsed.urlFile}" is empty.`
+          : `The URL file "${parsed.urlFile}" has no URL on its first line (only the first line is read).`,
+      );
+    }
     return line;
   }
   if (parsed.url !== undefined) {
@@ -157,7 +171,17 @@ async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): 
     }
     return parsed.url;
   }
-  const url = readEnv(CLI_URL_VARIABLE, io.env) ?? readEnv(URL_VARIABLE, io.env);
+  // Both variables of the env given first, then the ambient ones: a caller's DATABASE_URL must not lose
+  // to an EVENTFLOWS_PG_URL the process happens to have (readEnv alone falls back name by name).
+  const given = (name: string) => {
+    const value = io.env !== undefined && Object.hasOwn(io.env, name) ? io.env[name] : undefined;
+    return typeof value === "string" && value !== "" ? value : undefined;
+  };
+  const url =
+    given(CLI_URL_VARIABLE) ??
+    given(URL_VARIABLE) ??
+    readEnv(CLI_URL_VARIABLE, io.env) ??
+    readEnv(URL_VARIABLE, io.env);
   if (url === undefined || url === "") {
     throw new UsageError(`No database: set ${CLI_URL_VARIABLE} or ${URL_VARIABLE}, or pass --url-file.`);
   }

@@ -18,7 +18,9 @@ Kinds:
   projection  a projection() keeping one document per stream, tested with a ProjectionRunner
   saga        a defineSaga() with a compensation and a timeout, tested with a SagaRuntime
 
-<Name> is PascalCase (ShoppingCart); files are named in kebab-case (shopping-cart.ts).
+<Name> is PascalCase (ShoppingCart); files are named in kebab-case (shopping-cart.ts). A name the
+files of its kind could not use is refused: a reserved word for an event or command, whose factory and
+sender are the name in camelCase (Function, Default), or a name they import (Describe, AggregateRoot).
 
 Options:
   --dir <path>  the directory to write into, relative to the working directory (default: src);
@@ -48,7 +50,7 @@ export async function generate(args: readonly string[], io: CliIo): Promise<numb
   }
   if (name === undefined) throw new CliUsageError(`Missing the name of the ${kind}`, "generate");
   if (extra.length > 0) throw new CliUsageError(`Unexpected argument "${extra[0]}"`, "generate");
-  const names = toNames(name);
+  const names = toNames(name, kind);
   const dir = values.dir ?? "src";
   if (dir === "") throw new CliUsageError("--dir needs a path", "generate");
   const files = writeTemplates(io.cwd, dir, templatesFor(kind, names), values.force === true);
