@@ -245,6 +245,12 @@ describe("a negative number as an option's value", () => {
     });
     const fraction = await eventflows(["replay", "projection.ts", ...store, "--rate", "-.5"]);
     expect(fraction.stderr).toContain('--rate takes a positive number of events per second, not "-.5"');
+    // Only decimal notation: what Number() alone would read as another number is refused.
+    for (const odd of ["0x10", "1e3", " 5", "5.", "0", "0.0", "Infinity"]) {
+      const run = await eventflows(["replay", "projection.ts", ...store, "--rate", odd]);
+      expect(run, odd).toMatchObject({ code: 2 });
+      expect(run.stderr).toContain(`--rate takes a positive number of events per second, not "${odd}"`);
+    }
     const after = await eventflows(["replay", "projection.ts", ...store, "--after", "-1"]);
     expect(after).toMatchObject({ code: 2 });
     expect(after.stderr).toContain('--after takes an integer from 0 to 9007199254740991, not "-1"');

@@ -76,8 +76,9 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
   if (values.collections !== undefined) throw new CliUsageError("--collections is for rebuild", "replay");
   const after = integerOption("replay", "after", values.after, 0, Number.MAX_SAFE_INTEGER);
   const since = isoTimeOption("replay", "since", values.since);
+  // Decimal notation only: Number() would also read "0x10" as 16, "1e3" as 1000 and " 5 " as 5.
   const rate = values.rate === undefined ? undefined : Number(values.rate);
-  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) {
+  if (rate !== undefined && !(/^\d*\.?\d+$/.test(values.rate as string) && Number.isFinite(rate) && rate > 0)) {
     throw new CliUsageError(`--rate takes a positive number of events per second, not "${values.rate}"`, "replay");
   }
   const { loaded, batchSize } = await takeModule("replay", positionals, values, io, false);
