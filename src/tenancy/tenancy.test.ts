@@ -6,6 +6,7 @@ import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-stor
 import { ErrorCode } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { EventRegistry } from "../evolution/event-registry.js";
 import { setLogger } from "../logging/library-logger.js";
 import { InMemoryReadModelStore } from "../projections/in-memory-read-model-store.js";
 import { projection } from "../projections/projection.js";
@@ -250,6 +251,40 @@ describe("tenancy()", () => {
     expect(failures.every(([, event]) => event === undefined)).toBe(true);
   });
 
+  test("defence in depth: the tenant is checked on the event as stored, before upcasting: the other tenant's event never reaches an upcaster (nor its error), and the tenant's own split events read with the splitter's metadata", async () => {
+    const seen: unknown[] = [];
+    const eventRegistry = new EventRegistry()
+      .upcast("Secret", 1, (data: unknown) => {
+        seen.push(data);
+        throw new Error(`cannot upcast ${JSON.stringify(data)}`);
+      })
+      .split("Opened", 1, () => [{ type: "Opened", data: { split: true }, metadata: { note: "split" } }]);
+    const shared = new InMemoryEventStore({ eventRegistry });
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = (await tenants.forTenant("acme")).stores.eventStore;
+    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    await acme.appendToStream("Cart-a", [{ type: "Opened", data: {}, metadata: { schemaVersion: 1 } }]);
+    await globex.appendToStream("Cart-g", [{ type: "Secret", data: { card: "4111" }, metadata: { schemaVersion: 1 } }]);
+    // The splitter's metadata (no tenantId) replaces the stored event's: the tenant's own event still reads.
+    const own = await collect(acme.readStream("Cart-a"));
+    expect(own.map((event) => [event.type, event.data, event.metadata.note])).toEqual([
+      ["Opened", { split: true }, "split"],
+    ]);
+    for (const read of [
+      () => collect(acme.readStream("Cart-g")),
+      () => collect(acme.readAll()),
+      () => collect(acme.readFeed({ after: 1 })),
+    ]) {
+      const error = await read().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: TenancyErrorCode.Isolation });
+      expect(`${(error as Error).message} ${String((error as Error).cause)}`).not.toMatch(/Cart-g|4111|Secret/);
+    }
+    expect(seen).toEqual([]);
+  });
+
   test("defence in depth: on a store shared by mistake, deleting, truncating or restoring the other tenant's stream is refused and changes nothing", async () => {
     const { acme, globex } = await sharedByMistake();
     await globex.appendToStream("Cart-1", [
@@ -388,7 +423,7 @@ describe("tenancy()", () => {
     expect(reads).toBe(0);
   });
 
-  test("defence in depth, model-based: no sequence of one tenant's appends, probes, reads, deletions, restores and truncations on a store shared by mistake answers otherwise than on a store of its own, but for refusals (fast-check)", async () => {
+  test("defence in depth, model-based: no sequence of one tenant's appends (at an expected version too), probes, reads, deletions, restores and truncations on a store shared by mistake answers otherwise than on a store of its own, but for refusals (fast-check)", async () => {
     await assertSharedStoreMatchesModel(async () => new InMemoryEventStore(), 1000);
   });
 

@@ -1,3 +1,4 @@
+import { isConcurrencyError, isStreamDeletedError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
 import { EventStore } from "../event-store/event-store.js";
 import { READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
@@ -32,7 +33,7 @@ export const TENANT_METADATA_KEY = "tenantId";
  * One tenant's view of an event store: what `tenancy()` hands out. Every append stamps the tenant
  * into each event's metadata (over whatever the caller put there) and counts against the tenant's
  * quotas; every read, subscription and after-commit step refuses, with a {@link TenantIsolationError},
- * an event whose metadata names another tenant or none. That is defence in depth: isolation itself
+ * an event whose metadata names another tenant or none (as stored: before it is decrypted or upcast). That is defence in depth: isolation itself
  * comes from the store the tenant's factory made (its own instance, database, table, schema or key
  * prefix); this layer makes a mistake there fail loudly instead of leaking.
  *
@@ -90,7 +91,20 @@ export class TenantEventStore extends EventStore {
         ? { ...event, metadata: { ...event.metadata, [TENANT_METADATA_KEY]: tenant } }
         : event,
     );
-    return this.inner.appendToStream<E>(streamId, stamped, options);
+    return this.inner
+      .appendToStream<E>(streamId, stamped, options)
+      .catch((error: unknown) => this.#refused(error, streamId));
+  }
+
+  /**
+   * An append's refusal that tells about the stream as it is (a conflict's `actualVersion`, a deletion
+   * and its mode): the stream is probed first, so on a store shared by mistake another tenant's stream
+   * answers with a {@link TenantIsolationError}, not its version or how it ended. Only failed appends
+   * pay the read; one that goes through is not probed (a read per append).
+   */
+  async #refused(error: unknown, streamId: string): Promise<never> {
+    if (isConcurrencyError(error) || isStreamDeletedError(error)) await this.#probeStream(streamId, "appendToStream");
+    throw error;
   }
 
   // Deletions go to the wrapped store (which commits them) with the tenant stamped on the lifecycle
