@@ -211,7 +211,11 @@ describe("one table, a key prefix per tenant", () => {
   }, 120_000);
 
   test("the isolation contract fails a factory that gives two tenants one prefix (the mistake it guards against)", async () => {
-    const stores = sharedTableTenantStores({ ...local, tableName, eventStore: { gapTimeoutMs: 200 } });
+    const stores = sharedTableTenantStores({
+      ...local,
+      tableName,
+      eventStore: { gapTimeoutMs: 200, streamDeletion: dynamoDbStreamDeletion },
+    });
     const shared = `shared-${ulid().toLowerCase()}`;
     const suite = tenantIsolationContract({ name: "one prefix for all", forTenant: () => stores(shared) });
     const results = await runContract(suite);
