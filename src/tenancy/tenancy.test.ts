@@ -681,6 +681,36 @@ describe("quotas", () => {
     expect(await store.getStreamVersion("S-1")).toBe(0);
   });
 
+  test("deletions, restores and truncations count as appends of their one lifecycle event: over the quota they are refused, changing nothing", async () => {
+    const tenants = tenancy({
+      stores: () => ({ eventStore: new InMemoryEventStore() }),
+      quotas: { appendsPerWindow: 4, eventsPerWindow: 10 },
+    });
+    const store = (await tenants.forTenant("acme")).stores.eventStore;
+    await store.appendToStream("S-1", [
+      { type: "A", data: {} },
+      { type: "B", data: {} },
+    ]);
+    await store.deleteStream("S-1");
+    await store.restoreStream("S-1");
+    await store.truncateStream("S-1", { before: 2 });
+    for (const over of [
+      () => store.deleteStream("S-1"),
+      () => store.restoreStream("S-1"),
+      () => store.truncateStream("S-1", { before: 3 }),
+      () => store.deleteStream("S-1", { mode: "hard" }),
+    ]) {
+      await expect(over()).rejects.toMatchObject({ code: TenancyErrorCode.QuotaExceeded, limit: "appendsPerWindow" });
+    }
+    // Nothing changed: three lifecycle events, the stream live, truncated before 2.
+    expect((await collect(store.readStream("$streams"))).map((event) => event.type)).toEqual([
+      "$stream-deleted",
+      "$stream-restored",
+      "$stream-truncated",
+    ]);
+    expect((await collect(store.readStream("S-1"))).map((event) => event.type)).toEqual(["B"]);
+  });
+
   test("a window restarts once it has passed", () => {
     let now = 1_000;
     const counter = new QuotaCounter("acme", { windowMs: 100, appendsPerWindow: 1 }, () => now);

@@ -109,19 +109,24 @@ export class TenantEventStore extends EventStore {
 
   // Deletions go to the wrapped store (which commits them) with the tenant stamped on the lifecycle
   // event, so the tenant's own feed reads it like any of its events. They destroy what they reach, so
-  // the stream's newest event is probed first: another tenant's stream is refused, not deleted.
+  // the stream's newest event is probed first: another tenant's stream is refused, not deleted. Each
+  // counts against the quotas as an append of its one lifecycle event: otherwise a tenant over its
+  // quota could still write without bound (deleting and restoring a stream, over and over).
   override async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
+    this.#quota?.take(1);
     await this.#probeStream(streamId, "deleteStream");
     return this.inner.deleteStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
   }
 
   override async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
+    this.#quota?.take(1);
     await this.#probeStream(streamId, "restoreStream");
     return this.inner.restoreStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
   }
 
   override async truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
     if (typeof options !== "object" || options === null) return this.inner.truncateStream(streamId, options);
+    this.#quota?.take(1);
     await this.#probeStream(streamId, "truncateStream");
     return this.inner.truncateStream(streamId, { ...options, metadata: this.#stamp(options.metadata) });
   }
