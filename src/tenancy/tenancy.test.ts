@@ -7,6 +7,7 @@ import { ErrorCode } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { EventRegistry } from "../evolution/event-registry.js";
+import { ulid } from "../ids.js";
 import { setLogger } from "../logging/library-logger.js";
 import { InMemoryReadModelStore } from "../projections/in-memory-read-model-store.js";
 import { projection } from "../projections/projection.js";
@@ -283,6 +284,36 @@ describe("tenancy()", () => {
       expect(`${(error as Error).message} ${String((error as Error).cause)}`).not.toMatch(/Cart-g|4111|Secret/);
     }
     expect(seen).toEqual([]);
+  });
+
+  test("defence in depth: an append with the caller's own event ids that meets the other tenant's stored events is refused: neither those events (a retry's answer) nor that the ids are stored", async () => {
+    const { acme, globex } = await sharedByMistake();
+    const id = ulid();
+    const placed = { id, type: "Placed", data: { card: "4111" } };
+    await globex.appendToStream("Cart-1", [{ ...placed, metadata: { userId: "globex-user" } }]);
+    for (const [events, options] of [
+      // The same events again: a retry, which the store answers with the stored events.
+      [[placed], { expectedVersion: 0 }],
+      [[placed], {}],
+      // The same id with other data: a changed retry, which the store refuses naming the id.
+      [[{ ...placed, data: {} }], { expectedVersion: 0 }],
+    ] as const) {
+      const error = await acme.appendToStream("Cart-1", events, options).then(
+        (result) => result,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: TenancyErrorCode.Isolation });
+      expect(JSON.stringify(error)).not.toMatch(/globex|4111/);
+    }
+    // A's own retry still answers with A's stored events, and A's own changed retry with the store's error.
+    const mine = { id: ulid(), type: "Mine", data: { n: 1 } };
+    await acme.appendToStream("Cart-2", [mine]);
+    const retried = await acme.appendToStream("Cart-2", [mine], { expectedVersion: 0 });
+    expect([retried.retried, retried.events.map((event) => event.id)]).toEqual([true, [mine.id]]);
+    await expect(acme.appendToStream("Cart-2", [{ ...mine, data: {} }], { expectedVersion: 0 })).rejects.toMatchObject({
+      code: ErrorCode.Validation,
+    });
+    expect((await collect(globex.readStream("Cart-1"))).map((event) => event.id)).toEqual([id]);
   });
 
   test("defence in depth: on a store shared by mistake, deleting, truncating or restoring the other tenant's stream is refused and changes nothing", async () => {

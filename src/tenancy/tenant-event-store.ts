@@ -1,4 +1,4 @@
-import { isConcurrencyError, isStreamDeletedError } from "../errors.js";
+import { isConcurrencyError, isStreamDeletedError, isValidationError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
 import { EventStore } from "../event-store/event-store.js";
 import { READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
@@ -22,7 +22,7 @@ import type {
   ReadStreamOptions,
 } from "../event-store/types.js";
 import type { EventEnvelope, NewEvent } from "../events/envelope.js";
-import { TenantIsolationError } from "./errors.js";
+import { isTenantIsolationError, TenantIsolationError } from "./errors.js";
 import type { QuotaCounter } from "./quotas.js";
 import type { TenantId } from "./tenant-id.js";
 
@@ -91,9 +91,14 @@ export class TenantEventStore extends EventStore {
         ? { ...event, metadata: { ...event.metadata, [TENANT_METADATA_KEY]: tenant } }
         : event,
     );
-    return this.inner
-      .appendToStream<E>(streamId, stamped, options)
-      .catch((error: unknown) => this.#refused(error, streamId));
+    return this.inner.appendToStream<E>(streamId, stamped, options).then(
+      (result) => {
+        // A retry's answer is the events stored under its ids: on a store shared by mistake, maybe another tenant's.
+        if (result.retried === true) for (const event of result.events) this.#check(event, "appendToStream");
+        return result;
+      },
+      (error: unknown) => this.#refused(error, streamId, events),
+    );
   }
 
   /**
@@ -102,8 +107,16 @@ export class TenantEventStore extends EventStore {
    * answers with a {@link TenantIsolationError}, not its version or how it ended. Only failed appends
    * pay the read; one that goes through is not probed (a read per append).
    */
-  async #refused(error: unknown, streamId: string): Promise<never> {
+  async #refused(error: unknown, streamId: string, events: readonly NewEvent[]): Promise<never> {
     if (isConcurrencyError(error) || isStreamDeletedError(error)) await this.#probeStream(streamId, "appendToStream");
+    // Events with the caller's own ids may be refused as a changed retry: that would tell that the ids are
+    // stored in the stream, and the probe refuses another tenant's. Any other failure of the probe (the
+    // stream id itself refused, say) leaves the append's own error to be reported.
+    else if (isValidationError(error) && events.some((event) => event?.id !== undefined)) {
+      await this.#probeStream(streamId, "appendToStream").catch((probe: unknown) => {
+        if (isTenantIsolationError(probe)) throw probe;
+      });
+    }
     throw error;
   }
 
