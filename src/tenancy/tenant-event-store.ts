@@ -33,9 +33,10 @@ export const TENANT_METADATA_KEY = "tenantId";
  * One tenant's view of an event store: what `tenancy()` hands out. Every append stamps the tenant
  * into each event's metadata (over whatever the caller put there) and counts against the tenant's
  * quotas; every read, subscription and after-commit step refuses, with a {@link TenantIsolationError},
- * an event whose metadata names another tenant or none (as stored: before it is decrypted or upcast). That is defence in depth: isolation itself
- * comes from the store the tenant's factory made (its own instance, database, table, schema or key
- * prefix); this layer makes a mistake there fail loudly instead of leaking.
+ * an event whose metadata names another tenant or none (as stored: before it is decrypted or upcast).
+ * That is defence in depth: isolation itself comes from the store the tenant's factory made (its own
+ * instance, database, table, schema or key prefix); this layer makes a mistake there fail loudly
+ * instead of leaking.
  *
  * It delegates to the public API of the store it wraps, so that store's validation, encryption,
  * upcasting, publishing and telemetry all apply unchanged.
@@ -103,9 +104,10 @@ export class TenantEventStore extends EventStore {
 
   /**
    * An append's refusal that tells about the stream as it is (a conflict's `actualVersion`, a deletion
-   * and its mode): the stream is probed first, so on a store shared by mistake another tenant's stream
-   * answers with a {@link TenantIsolationError}, not its version or how it ended. Only failed appends
-   * pay the read; one that goes through is not probed (a read per append).
+   * and its mode, a changed retry's stored ids): the stream is probed first, so on a store shared by
+   * mistake another tenant's stream answers with a {@link TenantIsolationError}, not its version, how
+   * it ended or what it holds. Only failed appends pay the read; one that goes through is not probed
+   * (a read per append).
    */
   async #refused(error: unknown, streamId: string, events: readonly NewEvent[]): Promise<never> {
     if (isConcurrencyError(error) || isStreamDeletedError(error)) await this.#probeStream(streamId, "appendToStream");
