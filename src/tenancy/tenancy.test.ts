@@ -316,6 +316,46 @@ describe("tenancy()", () => {
     expect((await collect(globex.readStream("Cart-1"))).map((event) => event.id)).toEqual([id]);
   });
 
+  test("defence in depth: a stream the other tenant starts between a deletion's probe (it never was) and the deletion is refused, not deleted", async () => {
+    /** Runs `meanwhile` once, right after the probe's last question (the stream's deletion record). */
+    let meanwhile: (() => Promise<unknown>) | undefined;
+    class Interleaved extends InMemoryEventStore {
+      override async streamDeletionEvent(streamId: string) {
+        const answer = await super.streamDeletionEvent(streamId);
+        const step = meanwhile;
+        meanwhile = undefined;
+        await step?.();
+        return answer;
+      }
+    }
+    const shared = new Interleaved();
+    const acme = new TenantEventStore(tenantId("acme"), shared);
+    const globex = new TenantEventStore(tenantId("globex"), shared);
+    const calls = [
+      (id: string) => acme.deleteStream(id, { mode: "hard" }),
+      (id: string) => acme.deleteStream(id, { expectedVersion: "any" }),
+      (id: string) => acme.truncateStream(id, { before: 2, expectedVersion: 2 }),
+      (id: string) => acme.restoreStream(id),
+    ];
+    for (const [i, call] of calls.entries()) {
+      const id = `Order-${i}`;
+      meanwhile = () =>
+        globex.appendToStream(id, [
+          { type: "Placed", data: { secret: i } },
+          { type: "Paid", data: {} },
+        ]);
+      await expect(call(id)).rejects.toMatchObject({ code: TenancyErrorCode.Isolation });
+      expect((await collect(globex.readStream(id))).map((event) => event.type)).toEqual(["Placed", "Paid"]);
+    }
+    // A stream that still never was answers as before: not found, and a bad expected version is refused first.
+    await expect(acme.deleteStream("Order-none", { expectedVersion: 5 })).rejects.toMatchObject({
+      code: ErrorCode.StreamNotFound,
+    });
+    await expect(acme.deleteStream("Order-none", { expectedVersion: "soon" as never })).rejects.toMatchObject({
+      code: ErrorCode.Validation,
+    });
+  });
+
   test("defence in depth: on a store shared by mistake, deleting, truncating or restoring the other tenant's stream is refused and changes nothing", async () => {
     const { acme, globex } = await sharedByMistake();
     await globex.appendToStream("Cart-1", [

@@ -1,6 +1,6 @@
 import { isConcurrencyError, isStreamDeletedError, isValidationError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
-import { EventStore } from "../event-store/event-store.js";
+import { assertExpectedVersion, EventStore } from "../event-store/event-store.js";
 import { READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
 import type {
   DeleteStreamOptions,
@@ -18,6 +18,7 @@ import type {
   AppendToStreamOptions,
   AppendToStreamResult,
   EventStoreCapabilities,
+  ExpectedVersion,
   ReadAllOptions,
   ReadStreamOptions,
 } from "../event-store/types.js";
@@ -129,21 +130,48 @@ export class TenantEventStore extends EventStore {
   // quota could still write without bound (deleting and restoring a stream, over and over).
   override async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
     this.#quota?.take(1);
-    await this.#probeStream(streamId, "deleteStream");
-    return this.inner.deleteStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
+    return this.#change(streamId, "deleteStream", options?.expectedVersion, (expectedVersion) =>
+      this.inner.deleteStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
+    );
   }
 
   override async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
     this.#quota?.take(1);
-    await this.#probeStream(streamId, "restoreStream");
-    return this.inner.restoreStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
+    return this.#change(streamId, "restoreStream", options?.expectedVersion, (expectedVersion) =>
+      this.inner.restoreStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
+    );
   }
 
   override async truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
     if (typeof options !== "object" || options === null) return this.inner.truncateStream(streamId, options);
     this.#quota?.take(1);
-    await this.#probeStream(streamId, "truncateStream");
-    return this.inner.truncateStream(streamId, { ...options, metadata: this.#stamp(options.metadata) });
+    return this.#change(streamId, "truncateStream", options.expectedVersion, (expectedVersion) =>
+      this.inner.truncateStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options.metadata) }),
+    );
+  }
+
+  /**
+   * A deletion, restore or truncation after its probe. A stream that never was when probed is
+   * changed at the expected version "no-stream": were another tenant to start it between the probe
+   * and the change, the change is a conflict (then refused as that tenant's), not a deletion of it.
+   * For a stream that never was, the wrapped store answers `StreamNotFoundError` whatever version is
+   * expected, so the pin changes no other answer (a bad expected version is still refused first).
+   */
+  async #change(
+    streamId: string,
+    operation: string,
+    expected: unknown,
+    change: (expectedVersion: { readonly expectedVersion?: ExpectedVersion }) => Promise<StreamChangeResult>,
+  ): Promise<StreamChangeResult> {
+    if (expected !== undefined) assertExpectedVersion(expected);
+    const never = await this.#probeStream(streamId, operation);
+    if (!never) return change({});
+    try {
+      return await change({ expectedVersion: "no-stream" });
+    } catch (error) {
+      if (isConcurrencyError(error)) await this.#probeStream(streamId, operation);
+      throw error;
+    }
   }
 
   #stamp(metadata: DeleteStreamOptions["metadata"]): DeleteStreamOptions["metadata"] {
@@ -209,16 +237,23 @@ export class TenantEventStore extends EventStore {
    * deletions (no `version` given), its `$stream-deleted` event is checked too. A stream that never
    * was has nothing to reach: it passes.
    */
-  async #probeStream(streamId: string, operation: string, version?: number): Promise<void> {
+  async #probeStream(streamId: string, operation: string, version?: number): Promise<boolean> {
     const newest = this.inner.readStream(streamId, { direction: "backward", maxCount: 1, raw: true });
-    for await (const event of newest) return this.#check(event, operation);
+    for await (const event of newest) {
+      this.#check(event, operation);
+      return false;
+    }
     const hidden = (version ?? (await this.inner.getStreamVersion(streamId))) > 0;
     // The probes of a version or existence answer 0 or false for a hard-deleted stream as for none.
-    if (!hidden && version !== undefined) return;
+    if (!hidden && version !== undefined) return false;
     const deletion = await this.inner.streamDeletionEvent(streamId);
-    if (deletion !== undefined) return this.#check(deletion, operation);
+    if (deletion !== undefined) {
+      this.#check(deletion, operation);
+      return false;
+    }
     // Hidden, and no record of who hid it: refused, as an event naming no tenant is.
     if (hidden) throw new TenantIsolationError(this.tenant, operation);
+    return true;
   }
 
   /** The wrapped store's answer, refused when the deletion it names is not this tenant's. */
