@@ -17,6 +17,7 @@ import {
   tenantIsolationContract,
 } from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { assertSharedStoreMatchesModel } from "../../test/tenancy/shared-store-model.ts";
 import {
   createDynamoDbClient,
   DynamoDbCheckpointStore,
@@ -48,6 +49,19 @@ afterAll(async () => {
 });
 
 describe("DynamoDbEventStore with a tenant's key prefix, in a table other tenants share", () => {
+  test("defence in depth, model-based: two tenants' stores over one key prefix (shared by mistake) answer as each over a prefix of its own, but for refusals (fast-check)", async () => {
+    // Each store made is an empty one: a key prefix no other store uses.
+    const fresh = async () =>
+      new DynamoDbEventStore({
+        ...local,
+        tableName,
+        tenant: `m${ulid().toLowerCase()}`,
+        gapTimeoutMs: 200,
+        streamDeletion: dynamoDbStreamDeletion,
+      });
+    await assertSharedStoreMatchesModel(fresh, 60);
+  }, 180_000);
+
   // Another tenant appends to the same stream ids all along: a prefix that leaked would show in the contract.
   let noise: Promise<void> | undefined;
   let stop = false;
@@ -211,7 +225,11 @@ describe("one table, a key prefix per tenant", () => {
   }, 120_000);
 
   test("the isolation contract fails a factory that gives two tenants one prefix (the mistake it guards against)", async () => {
-    const stores = sharedTableTenantStores({ ...local, tableName, eventStore: { gapTimeoutMs: 200 } });
+    const stores = sharedTableTenantStores({
+      ...local,
+      tableName,
+      eventStore: { gapTimeoutMs: 200, streamDeletion: dynamoDbStreamDeletion },
+    });
     const shared = `shared-${ulid().toLowerCase()}`;
     const suite = tenantIsolationContract({ name: "one prefix for all", forTenant: () => stores(shared) });
     const results = await runContract(suite);

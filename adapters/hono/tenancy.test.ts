@@ -242,4 +242,26 @@ describe("tenancy over HTTP", () => {
     expect(await leaked.text()).not.toContain("4111");
     expect(errors.map((e) => (e as { code?: string }).code)).toContain(TenancyErrorCode.Isolation);
   });
+
+  test("on a store shared by mistake, a command whose append conflicts on the other tenant's stream answers 500, not a 409 with that stream's version", async () => {
+    const shared = new InMemoryEventStore();
+    const { as, errors } = setup({ shared });
+    await as("alice", "/commands/OpenCart", { cartId: "c1" });
+    await as("alice", "/commands/AddItem", { cartId: "c1", sku: "card-4111", quantity: 1 });
+    for (const [path, body] of [
+      // OpenCart appends at no-stream: Alice's cart is there, at version 2.
+      ["/commands/OpenCart", { cartId: "c1" }],
+      ["/commands/AddItem", { cartId: "c1", sku: "x", quantity: 1, expectedVersion: 7 }],
+    ] as const) {
+      const response = await as("bob", path, body);
+      const text = await response.text();
+      expect([path, response.status]).toEqual([path, 500]);
+      expect(text).not.toMatch(/actualVersion|Cart-c1|4111/);
+    }
+    expect(errors.filter((e) => (e as { code?: string }).code === TenancyErrorCode.Isolation)).toHaveLength(2);
+    // Bob's own new cart is answered as before, and a conflict on his own cart is still a 409.
+    expect((await as("bob", "/commands/OpenCart", { cartId: "b1" })).status).toBe(200);
+    const own = await as("bob", "/commands/OpenCart", { cartId: "b1" });
+    expect([own.status, ((await own.json()) as { actualVersion?: number }).actualVersion]).toEqual([409, 1]);
+  });
 });

@@ -22,6 +22,7 @@ import {
   restrictedTestRole,
   uniqueSchema,
 } from "../../test/services/postgres.ts";
+import { assertSharedStoreMatchesModel } from "../../test/tenancy/shared-store-model.ts";
 import {
   createPostgresClient,
   enableRowLevelSecurity,
@@ -85,6 +86,12 @@ registerContract(
 );
 
 describe("stream deletion on row-level-security tables", () => {
+  test("defence in depth, model-based: two tenants' stores over one row-level-security tenant (shared by mistake) answer as each over a tenant of its own, but for refusals (fast-check)", async () => {
+    // Each store made is an empty one: a tenant of the tables no other store names.
+    const fresh = async () => new PostgresEventStore({ sql: scoped(`m${ulid().toLowerCase()}`), schema });
+    await assertSharedStoreMatchesModel(fresh, 100);
+  }, 120_000);
+
   test("the same stream id deleted in two tenants: each tenant's deletion row names its own $stream-deleted event, also after a walk", async () => {
     const [a, b] = [
       new PostgresEventStore({ sql: scoped("del-a"), schema }),

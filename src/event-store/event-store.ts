@@ -38,7 +38,7 @@ import {
 import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { READ_CHECK, type ReadCheck, readCheckOf } from "./read-check.js";
-import { type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
+import { checkedPages, type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
 import {
   assertAppendableStream,
   assertDeletionMode,
@@ -401,12 +401,8 @@ export abstract class EventStore {
     const options = given ?? {};
     assertStreamId(streamId);
     assertReadStreamOptions(options);
-    const pages = this.#plain(this.readStreamPages(streamId, options), options.raw);
-    return this.#observedRead("readStream", streamId, pages, readCheckOf(options)) as AsyncGenerator<
-      E,
-      void,
-      undefined
-    >;
+    const pages = this.#plain(checked(this.readStreamPages(streamId, options), options), options.raw);
+    return this.#observedRead("readStream", streamId, pages) as AsyncGenerator<E, void, undefined>;
   }
 
   /** Reads every stream's events by global position, upcast by the store's `eventRegistry` unless `raw`. */
@@ -416,11 +412,7 @@ export abstract class EventStore {
     if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
     assertRaw(options.raw);
     const pages = this.#feedPages(options);
-    return this.#observedRead("readAll", undefined, pages, readCheckOf(options), this.#quietRead) as AsyncGenerator<
-      E,
-      void,
-      undefined
-    >;
+    return this.#observedRead("readAll", undefined, pages, this.#quietRead) as AsyncGenerator<E, void, undefined>;
   }
 
   /** The feed's pages as `readAll` hands them out: soft-deleted streams passed by, decrypted and upcast unless `raw`. */
@@ -433,7 +425,7 @@ export abstract class EventStore {
             () => this.hiddenStreams(),
           )
         : this.readAllPages(options);
-    return this.#plain(stored, options.raw);
+    return this.#plain(checked(stored, options), options.raw);
   }
 
   /**
@@ -470,25 +462,18 @@ export abstract class EventStore {
   /**
    * The read's pages flattened into events, the one step per event of the whole read (read-pages.ts).
    * With a span (from the first event asked for to the last, so it includes the reader's own time
-   * between events), the slow-call check, which counts only the time spent waiting on the store,
-   * and the caller's {@link ReadCheck} on each event (`quiet`: the check only), when any is on.
+   * between events) and the slow-call check, which counts only the time spent waiting on the store,
+   * when either is on (`quiet`: neither).
    */
-  #observedRead(
-    operation: string,
-    streamId: string | undefined,
-    pages: EventPages,
-    check: ReadCheck | undefined,
-    quiet = false,
-  ): EventReader {
+  #observedRead(operation: string, streamId: string | undefined, pages: EventPages, quiet = false): EventReader {
     const tracer = this.#traced && !quiet ? activeTracer() : undefined;
     const slowMs = quiet ? false : telemetryConfig().slowStoreCallMs;
-    if (tracer === undefined && slowMs === false && check === undefined) return eventsOf(pages);
+    if (tracer === undefined && slowMs === false) return eventsOf(pages);
     const attributes = this.#dbAttributes(operation, streamId);
     const finish = this.#finish.bind(this);
     let span: Span | undefined;
     return eventsOf(pages, {
       timed: slowMs !== false,
-      check,
       start: () => {
         span = tracer === undefined ? undefined : startSpan(tracer, operation, SpanKind.CLIENT, attributes);
       },
@@ -840,4 +825,14 @@ function eventCount(events: unknown): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The stored pages through the reader's {@link ReadCheck} (a tenant's), when it gave one: run on each
+ * event as stored, before it is decrypted or upcast, so that an event refused is never handed to an
+ * upcaster or a key store.
+ */
+function checked(pages: EventPages, options: ReadStreamOptions | ReadAllOptions): EventPages {
+  const check = readCheckOf(options);
+  return check === undefined ? pages : checkedPages(pages, check);
 }

@@ -105,6 +105,25 @@ export function mapPages(
   return out as unknown as EventPages;
 }
 
+/**
+ * Each stored event of `pages` through a reader's `check` (a tenant's, `TenantEventStore`), before
+ * anything else sees it: an event the check refuses is never decrypted or upcast (an upcaster, the
+ * application's code, would be handed it, and its error would name it). The events before a refused
+ * one are handed out, then the store's read is released and the refusal reported.
+ */
+export function checkedPages(pages: EventPages, check: (event: EventEnvelope) => void): EventPages {
+  return mapPages(pages, (page) => {
+    for (let i = 0; i < page.length; i++) {
+      try {
+        check(page[i] as EventEnvelope);
+      } catch (error) {
+        return new PageFailure(page.slice(0, i), error);
+      }
+    }
+    return page;
+  });
+}
+
 /** What a flattened read reports, for its span and slow-call check (see `EventStore#observedRead`). */
 export interface ReadObserver {
   /** Whether to time the waits on pages (`storeMs`). */

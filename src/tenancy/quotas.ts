@@ -3,7 +3,8 @@ import { TenantQuotaExceededError } from "./errors.js";
 
 /**
  * Per-tenant limits on appends, counted by each tenant's store in fixed windows. They bound what one
- * tenant can do to a shared backend; they are per process (each instance counts its own appends).
+ * tenant can do to a shared backend; they are per process (each instance counts its own appends). A
+ * stream's deletion, restore or truncation counts as an append of one event (its `$stream-*` event).
  */
 export interface TenantQuotas {
   /** The window the per-window limits count in, in ms. Defaults to 60,000. */

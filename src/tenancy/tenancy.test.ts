@@ -6,6 +6,8 @@ import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-stor
 import { ErrorCode } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { EventRegistry } from "../evolution/event-registry.js";
+import { ulid } from "../ids.js";
 import { setLogger } from "../logging/library-logger.js";
 import { InMemoryReadModelStore } from "../projections/in-memory-read-model-store.js";
 import { projection } from "../projections/projection.js";
@@ -250,6 +252,110 @@ describe("tenancy()", () => {
     expect(failures.every(([, event]) => event === undefined)).toBe(true);
   });
 
+  test("defence in depth: the tenant is checked on the event as stored, before upcasting: the other tenant's event never reaches an upcaster (nor its error), and the tenant's own split events read with the splitter's metadata", async () => {
+    const seen: unknown[] = [];
+    const eventRegistry = new EventRegistry()
+      .upcast("Secret", 1, (data: unknown) => {
+        seen.push(data);
+        throw new Error(`cannot upcast ${JSON.stringify(data)}`);
+      })
+      .split("Opened", 1, () => [{ type: "Opened", data: { split: true }, metadata: { note: "split" } }]);
+    const shared = new InMemoryEventStore({ eventRegistry });
+    const tenants = tenancy({ stores: () => ({ eventStore: shared }) });
+    const acme = (await tenants.forTenant("acme")).stores.eventStore;
+    const globex = (await tenants.forTenant("globex")).stores.eventStore;
+    await acme.appendToStream("Cart-a", [{ type: "Opened", data: {}, metadata: { schemaVersion: 1 } }]);
+    await globex.appendToStream("Cart-g", [{ type: "Secret", data: { card: "4111" }, metadata: { schemaVersion: 1 } }]);
+    // The splitter's metadata (no tenantId) replaces the stored event's: the tenant's own event still reads.
+    const own = await collect(acme.readStream("Cart-a"));
+    expect(own.map((event) => [event.type, event.data, event.metadata.note])).toEqual([
+      ["Opened", { split: true }, "split"],
+    ]);
+    for (const read of [
+      () => collect(acme.readStream("Cart-g")),
+      () => collect(acme.readAll()),
+      () => collect(acme.readFeed({ after: 1 })),
+    ]) {
+      const error = await read().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: TenancyErrorCode.Isolation });
+      expect(`${(error as Error).message} ${String((error as Error).cause)}`).not.toMatch(/Cart-g|4111|Secret/);
+    }
+    expect(seen).toEqual([]);
+  });
+
+  test("defence in depth: an append with the caller's own event ids that meets the other tenant's stored events is refused: neither those events (a retry's answer) nor that the ids are stored", async () => {
+    const { acme, globex } = await sharedByMistake();
+    const id = ulid();
+    const placed = { id, type: "Placed", data: { card: "4111" } };
+    await globex.appendToStream("Cart-1", [{ ...placed, metadata: { userId: "globex-user" } }]);
+    for (const [events, options] of [
+      // The same events again: a retry, which the store answers with the stored events.
+      [[placed], { expectedVersion: 0 }],
+      [[placed], {}],
+      // The same id with other data: a changed retry, which the store refuses naming the id.
+      [[{ ...placed, data: {} }], { expectedVersion: 0 }],
+    ] as const) {
+      const error = await acme.appendToStream("Cart-1", events, options).then(
+        (result) => result,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: TenancyErrorCode.Isolation });
+      expect(JSON.stringify(error)).not.toMatch(/globex|4111/);
+    }
+    // A's own retry still answers with A's stored events, and A's own changed retry with the store's error.
+    const mine = { id: ulid(), type: "Mine", data: { n: 1 } };
+    await acme.appendToStream("Cart-2", [mine]);
+    const retried = await acme.appendToStream("Cart-2", [mine], { expectedVersion: 0 });
+    expect([retried.retried, retried.events.map((event) => event.id)]).toEqual([true, [mine.id]]);
+    await expect(acme.appendToStream("Cart-2", [{ ...mine, data: {} }], { expectedVersion: 0 })).rejects.toMatchObject({
+      code: ErrorCode.Validation,
+    });
+    expect((await collect(globex.readStream("Cart-1"))).map((event) => event.id)).toEqual([id]);
+  });
+
+  test("defence in depth: a stream the other tenant starts between a deletion's probe (it never was) and the deletion is refused, not deleted", async () => {
+    /** Runs `meanwhile` once, right after the probe's last question (the stream's deletion record). */
+    let meanwhile: (() => Promise<unknown>) | undefined;
+    class Interleaved extends InMemoryEventStore {
+      override async streamDeletionEvent(streamId: string) {
+        const answer = await super.streamDeletionEvent(streamId);
+        const step = meanwhile;
+        meanwhile = undefined;
+        await step?.();
+        return answer;
+      }
+    }
+    const shared = new Interleaved();
+    const acme = new TenantEventStore(tenantId("acme"), shared);
+    const globex = new TenantEventStore(tenantId("globex"), shared);
+    const calls = [
+      (id: string) => acme.deleteStream(id, { mode: "hard" }),
+      (id: string) => acme.deleteStream(id, { expectedVersion: "any" }),
+      (id: string) => acme.truncateStream(id, { before: 2, expectedVersion: 2 }),
+      (id: string) => acme.restoreStream(id),
+    ];
+    for (const [i, call] of calls.entries()) {
+      const id = `Order-${i}`;
+      meanwhile = () =>
+        globex.appendToStream(id, [
+          { type: "Placed", data: { secret: i } },
+          { type: "Paid", data: {} },
+        ]);
+      await expect(call(id)).rejects.toMatchObject({ code: TenancyErrorCode.Isolation });
+      expect((await collect(globex.readStream(id))).map((event) => event.type)).toEqual(["Placed", "Paid"]);
+    }
+    // A stream that still never was answers as before: not found, and a bad expected version is refused first.
+    await expect(acme.deleteStream("Order-none", { expectedVersion: 5 })).rejects.toMatchObject({
+      code: ErrorCode.StreamNotFound,
+    });
+    await expect(acme.deleteStream("Order-none", { expectedVersion: "soon" as never })).rejects.toMatchObject({
+      code: ErrorCode.Validation,
+    });
+  });
+
   test("defence in depth: on a store shared by mistake, deleting, truncating or restoring the other tenant's stream is refused and changes nothing", async () => {
     const { acme, globex } = await sharedByMistake();
     await globex.appendToStream("Cart-1", [
@@ -388,7 +494,7 @@ describe("tenancy()", () => {
     expect(reads).toBe(0);
   });
 
-  test("defence in depth, model-based: no sequence of one tenant's appends, probes, reads, deletions, restores and truncations on a store shared by mistake answers otherwise than on a store of its own, but for refusals (fast-check)", async () => {
+  test("defence in depth, model-based: no sequence of one tenant's appends (at an expected version too), probes, reads, deletions, restores and truncations on a store shared by mistake answers otherwise than on a store of its own, but for refusals (fast-check)", async () => {
     await assertSharedStoreMatchesModel(async () => new InMemoryEventStore(), 1000);
   });
 
@@ -644,6 +750,36 @@ describe("quotas", () => {
     expect(over).toMatchObject({ limit: "eventsPerWindow", max: 2, retryAfterMs: 0 });
     expect((over as Error).message).not.toContain("retry in");
     expect(await store.getStreamVersion("S-1")).toBe(0);
+  });
+
+  test("deletions, restores and truncations count as appends of their one lifecycle event: over the quota they are refused, changing nothing", async () => {
+    const tenants = tenancy({
+      stores: () => ({ eventStore: new InMemoryEventStore() }),
+      quotas: { appendsPerWindow: 4, eventsPerWindow: 10 },
+    });
+    const store = (await tenants.forTenant("acme")).stores.eventStore;
+    await store.appendToStream("S-1", [
+      { type: "A", data: {} },
+      { type: "B", data: {} },
+    ]);
+    await store.deleteStream("S-1");
+    await store.restoreStream("S-1");
+    await store.truncateStream("S-1", { before: 2 });
+    for (const over of [
+      () => store.deleteStream("S-1"),
+      () => store.restoreStream("S-1"),
+      () => store.truncateStream("S-1", { before: 3 }),
+      () => store.deleteStream("S-1", { mode: "hard" }),
+    ]) {
+      await expect(over()).rejects.toMatchObject({ code: TenancyErrorCode.QuotaExceeded, limit: "appendsPerWindow" });
+    }
+    // Nothing changed: three lifecycle events, the stream live, truncated before 2.
+    expect((await collect(store.readStream("$streams"))).map((event) => event.type)).toEqual([
+      "$stream-deleted",
+      "$stream-restored",
+      "$stream-truncated",
+    ]);
+    expect((await collect(store.readStream("S-1"))).map((event) => event.type)).toEqual(["B"]);
   });
 
   test("a window restarts once it has passed", () => {

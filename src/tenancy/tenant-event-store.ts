@@ -1,5 +1,6 @@
+import { isConcurrencyError, isStreamDeletedError, isValidationError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
-import { EventStore } from "../event-store/event-store.js";
+import { assertExpectedVersion, EventStore } from "../event-store/event-store.js";
 import { READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
 import type {
   DeleteStreamOptions,
@@ -17,11 +18,12 @@ import type {
   AppendToStreamOptions,
   AppendToStreamResult,
   EventStoreCapabilities,
+  ExpectedVersion,
   ReadAllOptions,
   ReadStreamOptions,
 } from "../event-store/types.js";
 import type { EventEnvelope, NewEvent } from "../events/envelope.js";
-import { TenantIsolationError } from "./errors.js";
+import { isTenantIsolationError, TenantIsolationError } from "./errors.js";
 import type { QuotaCounter } from "./quotas.js";
 import type { TenantId } from "./tenant-id.js";
 
@@ -32,9 +34,10 @@ export const TENANT_METADATA_KEY = "tenantId";
  * One tenant's view of an event store: what `tenancy()` hands out. Every append stamps the tenant
  * into each event's metadata (over whatever the caller put there) and counts against the tenant's
  * quotas; every read, subscription and after-commit step refuses, with a {@link TenantIsolationError},
- * an event whose metadata names another tenant or none. That is defence in depth: isolation itself
- * comes from the store the tenant's factory made (its own instance, database, table, schema or key
- * prefix); this layer makes a mistake there fail loudly instead of leaking.
+ * an event whose metadata names another tenant or none (as stored: before it is decrypted or upcast).
+ * That is defence in depth: isolation itself comes from the store the tenant's factory made (its own
+ * instance, database, table, schema or key prefix); this layer makes a mistake there fail loudly
+ * instead of leaking.
  *
  * It delegates to the public API of the store it wraps, so that store's validation, encryption,
  * upcasting, publishing and telemetry all apply unchanged.
@@ -90,26 +93,85 @@ export class TenantEventStore extends EventStore {
         ? { ...event, metadata: { ...event.metadata, [TENANT_METADATA_KEY]: tenant } }
         : event,
     );
-    return this.inner.appendToStream<E>(streamId, stamped, options);
+    return this.inner.appendToStream<E>(streamId, stamped, options).then(
+      (result) => {
+        // A retry's answer is the events stored under its ids: on a store shared by mistake, maybe another tenant's.
+        if (result.retried === true) for (const event of result.events) this.#check(event, "appendToStream");
+        return result;
+      },
+      (error: unknown) => this.#refused(error, streamId, events),
+    );
+  }
+
+  /**
+   * An append's refusal that tells about the stream as it is (a conflict's `actualVersion`, a deletion
+   * and its mode, a changed retry's stored ids): the stream is probed first, so on a store shared by
+   * mistake another tenant's stream answers with a {@link TenantIsolationError}, not its version, how
+   * it ended or what it holds. Only failed appends pay the read; one that goes through is not probed
+   * (a read per append).
+   */
+  async #refused(error: unknown, streamId: string, events: readonly NewEvent[]): Promise<never> {
+    if (isConcurrencyError(error) || isStreamDeletedError(error)) await this.#probeStream(streamId, "appendToStream");
+    // Events with the caller's own ids may be refused as a changed retry: that would tell that the ids are
+    // stored in the stream, and the probe refuses another tenant's. Any other failure of the probe (the
+    // stream id itself refused, say) leaves the append's own error to be reported.
+    else if (isValidationError(error) && events.some((event) => event?.id !== undefined)) {
+      await this.#probeStream(streamId, "appendToStream").catch((probe: unknown) => {
+        if (isTenantIsolationError(probe)) throw probe;
+      });
+    }
+    throw error;
   }
 
   // Deletions go to the wrapped store (which commits them) with the tenant stamped on the lifecycle
   // event, so the tenant's own feed reads it like any of its events. They destroy what they reach, so
-  // the stream's newest event is probed first: another tenant's stream is refused, not deleted.
+  // the stream's newest event is probed first: another tenant's stream is refused, not deleted. Each
+  // counts against the quotas as an append of its one lifecycle event: otherwise a tenant over its
+  // quota could still write without bound (deleting and restoring a stream, over and over).
   override async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
-    await this.#probeStream(streamId, "deleteStream");
-    return this.inner.deleteStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
+    this.#quota?.take(1);
+    return this.#change(streamId, "deleteStream", options?.expectedVersion, (expectedVersion) =>
+      this.inner.deleteStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
+    );
   }
 
   override async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
-    await this.#probeStream(streamId, "restoreStream");
-    return this.inner.restoreStream(streamId, { ...options, metadata: this.#stamp(options?.metadata) });
+    this.#quota?.take(1);
+    return this.#change(streamId, "restoreStream", options?.expectedVersion, (expectedVersion) =>
+      this.inner.restoreStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
+    );
   }
 
   override async truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
     if (typeof options !== "object" || options === null) return this.inner.truncateStream(streamId, options);
-    await this.#probeStream(streamId, "truncateStream");
-    return this.inner.truncateStream(streamId, { ...options, metadata: this.#stamp(options.metadata) });
+    this.#quota?.take(1);
+    return this.#change(streamId, "truncateStream", options.expectedVersion, (expectedVersion) =>
+      this.inner.truncateStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options.metadata) }),
+    );
+  }
+
+  /**
+   * A deletion, restore or truncation after its probe. A stream that never was when probed is
+   * changed at the expected version "no-stream": were another tenant to start it between the probe
+   * and the change, the change is a conflict (then refused as that tenant's), not a deletion of it.
+   * For a stream that never was, the wrapped store answers `StreamNotFoundError` whatever version is
+   * expected, so the pin changes no other answer (a bad expected version is still refused first).
+   */
+  async #change(
+    streamId: string,
+    operation: string,
+    expected: unknown,
+    change: (expectedVersion: { readonly expectedVersion?: ExpectedVersion }) => Promise<StreamChangeResult>,
+  ): Promise<StreamChangeResult> {
+    if (expected !== undefined) assertExpectedVersion(expected);
+    const never = await this.#probeStream(streamId, operation);
+    if (!never) return change({});
+    try {
+      return await change({ expectedVersion: "no-stream" });
+    } catch (error) {
+      if (isConcurrencyError(error)) await this.#probeStream(streamId, operation);
+      throw error;
+    }
   }
 
   #stamp(metadata: DeleteStreamOptions["metadata"]): DeleteStreamOptions["metadata"] {
@@ -175,16 +237,23 @@ export class TenantEventStore extends EventStore {
    * deletions (no `version` given), its `$stream-deleted` event is checked too. A stream that never
    * was has nothing to reach: it passes.
    */
-  async #probeStream(streamId: string, operation: string, version?: number): Promise<void> {
+  async #probeStream(streamId: string, operation: string, version?: number): Promise<boolean> {
     const newest = this.inner.readStream(streamId, { direction: "backward", maxCount: 1, raw: true });
-    for await (const event of newest) return this.#check(event, operation);
+    for await (const event of newest) {
+      this.#check(event, operation);
+      return false;
+    }
     const hidden = (version ?? (await this.inner.getStreamVersion(streamId))) > 0;
     // The probes of a version or existence answer 0 or false for a hard-deleted stream as for none.
-    if (!hidden && version !== undefined) return;
+    if (!hidden && version !== undefined) return false;
     const deletion = await this.inner.streamDeletionEvent(streamId);
-    if (deletion !== undefined) return this.#check(deletion, operation);
+    if (deletion !== undefined) {
+      this.#check(deletion, operation);
+      return false;
+    }
     // Hidden, and no record of who hid it: refused, as an event naming no tenant is.
     if (hidden) throw new TenantIsolationError(this.tenant, operation);
+    return true;
   }
 
   /** The wrapped store's answer, refused when the deletion it names is not this tenant's. */

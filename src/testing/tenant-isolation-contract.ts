@@ -45,10 +45,10 @@ interface Pair {
 const event = (type: string, data: unknown = {}) => ({ type, data });
 
 /**
- * Tenant A can never read, append to, subscribe to or replay tenant B's streams (nor learn their
- * versions, their existence or B's head), nor load B's snapshots and checkpoints, through a tenant's
- * stores as `tenancy()` hands them out, whatever stream ids and positions A crafts. Every isolation
- * strategy runs it.
+ * Tenant A can never read, append to, subscribe to, replay, delete, truncate or restore tenant B's
+ * streams (nor learn their versions, their existence, their deletions or B's head), nor load B's
+ * snapshots and checkpoints, through a tenant's stores as `tenancy()` hands them out, whatever stream
+ * ids and positions A crafts. Every isolation strategy runs it.
  */
 export function tenantIsolationContract(options: TenantIsolationContractOptions): ContractSuite {
   checkContractOptions("tenantIsolationContract", options, {
@@ -184,6 +184,77 @@ export function tenantIsolationContract(options: TenantIsolationContractOptions)
       "an event A appended is in B's feed",
     );
   });
+
+  add(
+    "A cannot delete, truncate or restore B's streams, nor learn of B's deletions; B's deletions and tombstones are not A's",
+    async ({ a, b, A, B }) => {
+      // A store without stream deletion refuses every such call for both tenants alike.
+      if (B.eventStore.capabilities.streamDeletion !== true) return;
+      const live = await victimStream(B);
+      const soft = await victimStream(B);
+      const hard = await victimStream(B);
+      await B.eventStore.deleteStream(soft.streamId, { mode: "soft" });
+      await B.eventStore.deleteStream(hard.streamId, { mode: "hard" });
+      /** A's call answers as for a stream that never was (STREAM_NOT_FOUND), or refuses the id itself. */
+      const neverWas = async (call: () => Promise<unknown>, what: string) => {
+        let answer: unknown;
+        const error = await call().then(
+          (value) => {
+            answer = value;
+          },
+          (e: unknown) => e,
+        );
+        const code = (error as { code?: unknown } | undefined)?.code;
+        assert(
+          code === ErrorCode.StreamNotFound || code === ErrorCode.Validation,
+          `${what}: ${error === undefined ? `answered ${JSON.stringify(answer)}` : String(error)}`,
+        );
+      };
+      for (const { streamId } of [soft, hard]) {
+        const what = `A, of the id of B's deleted stream ${streamId}`;
+        assertEqual(await A.eventStore.streamDeletionEvent(streamId), undefined, `${what}: streamDeletionEvent`);
+        assertEqual(await A.eventStore.getStreamVersion(streamId), 0, `${what}: getStreamVersion`);
+        assertEqual(await A.eventStore.streamExists(streamId), false, `${what}: streamExists`);
+        await neverWas(() => A.eventStore.restoreStream(streamId), `${what}: restoreStream`);
+        await neverWas(() => A.eventStore.deleteStream(streamId, { mode: "hard" }), `${what}: deleteStream`);
+        // The id is free for A: B's deletion, or tombstone, is B's.
+        const mine = await A.eventStore.appendToStream(streamId, [event("Mine")], { expectedVersion: "no-stream" });
+        assertEqual(mine.nextExpectedVersion, 1, `${what}: A's append as to a new stream`);
+      }
+      for (const id of craftedIds(b, live.streamId, a).slice(0, 16)) {
+        const what = `A, of ${JSON.stringify(id.slice(0, 80))}`;
+        await neverWas(() => A.eventStore.deleteStream(id, { mode: "soft" }), `${what}: soft deleteStream`);
+        await neverWas(() => A.eventStore.deleteStream(id, { mode: "hard" }), `${what}: hard deleteStream`);
+        await neverWas(() => A.eventStore.truncateStream(id, { before: 2 }), `${what}: truncateStream`);
+        await neverWas(() => A.eventStore.restoreStream(id), `${what}: restoreStream`);
+      }
+      // B's streams are as B left them.
+      const ids = (events: readonly EventEnvelope[]) => events.map((e) => e.id);
+      assertEqual(ids(await collect(B.eventStore.readStream(live.streamId))), ids(live.events), "B's live stream");
+      assert((await B.eventStore.streamDeletionEvent(soft.streamId)) !== undefined, "B's soft deletion is recorded");
+      assert((await B.eventStore.streamDeletionEvent(hard.streamId)) !== undefined, "B's hard deletion is recorded");
+      assertEqual(
+        (await B.eventStore.restoreStream(soft.streamId)).changed,
+        true,
+        "B restores its soft-deleted stream",
+      );
+      assertEqual(ids(await collect(B.eventStore.readStream(soft.streamId))), ids(soft.events), "B's restored stream");
+      let retired: unknown;
+      await B.eventStore.appendToStream(hard.streamId, [event("Again")]).catch((e: unknown) => {
+        retired = e;
+      });
+      assertEqual((retired as { code?: unknown })?.code, ErrorCode.StreamDeleted, "B's hard-deleted id stays retired");
+      assert(
+        (await collect(B.eventStore.readAll())).every((e) => e.metadata[TENANT_METADATA_KEY] === b),
+        "B's feed holds an event of A",
+      );
+      assertEqual(
+        (await collect(A.eventStore.readStream(soft.streamId))).map((e) => [e.type, e.metadata[TENANT_METADATA_KEY]]),
+        [["Mine", a]],
+        "A's stream under the id of B's restored one",
+      );
+    },
+  );
 
   add(
     "a tenant id A writes into metadata is overwritten: the event is A's, B never sees it",

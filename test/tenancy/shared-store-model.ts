@@ -2,7 +2,8 @@
  * A model-based property of a tenant's store over a store shared by mistake (no tests in this
  * file: the tenancy and SQLite tests run it on their stores). Two tenants, A and B (B's id starts
  * with A's), each append to streams of their own and probe, read, delete, restore and truncate any
- * stream, theirs or the other's. The model of each tenant is the same tenant's store over a store
+ * stream, theirs or the other's, and append at an expected version to any stream (to the other's at
+ * one its streams never reach: the refusal must not tell their version or deletion). The model of each tenant is the same tenant's store over a store
  * of its own, given the same calls: on the shared store every answer must be the model's, except
  * that a call on the other tenant's stream may be refused (TENANT_ISOLATION) instead of answering
  * as for a stream that never was, and a feed read may stop, refused, after a prefix of the model's
@@ -22,6 +23,13 @@ type Call =
       readonly owner: Who;
       readonly stream: number;
       readonly before: number;
+    }
+  | {
+      readonly kind: "appendAt";
+      readonly who: Who;
+      readonly owner: Who;
+      readonly stream: number;
+      readonly expected: number;
     }
   | { readonly kind: "readAll"; readonly who: Who };
 
@@ -65,8 +73,25 @@ const callArb: fc.Arbitrary<Call> = fc.oneof(
       before: fc.integer({ min: 1, max: 5 }),
     }),
   },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("appendAt" as const),
+      who,
+      owner: who,
+      stream,
+      expected: fc.integer({ min: 0, max: 4 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("readAll" as const), who }) },
 );
+
+/**
+ * The expected version of an `appendAt` on the other tenant's stream: one it never reaches (an append
+ * that went through would write into it: appends are not probed), so that it must fail as on a stream
+ * that never was, at version 0, and tell nothing of the other tenant's.
+ */
+const FOREIGN_EXPECTED = 1_000_000;
 
 /** What a call answered: its value, or its error's code and the events read before it. Positions and times differ between stores: left out. */
 interface Outcome {
@@ -115,12 +140,20 @@ async function outcome(store: EventStore, call: Call): Promise<Outcome> {
         const changed = await store.truncateStream(stream, { before: call.before });
         return { value: [changed.changed, changed.version, changed.removed], read };
       }
+      case "appendAt": {
+        const expectedVersion = call.owner === call.who ? call.expected : FOREIGN_EXPECTED + call.expected;
+        const appended = await store.appendToStream(stream, [{ type: "Noted", data: "at" }], { expectedVersion });
+        return { value: appended.nextExpectedVersion, read };
+      }
       case "readAll":
         for await (const event of store.readAll()) seen(event);
         return { read };
     }
   } catch (error) {
-    return { code: (error as { code?: string }).code ?? `not an EventFlowsError: ${String(error)}`, read };
+    const { code, actualVersion } = error as { code?: string; actualVersion?: number };
+    // A conflict's answer includes the version it found: the other tenant's must not show through.
+    const actual = actualVersion === undefined ? {} : { actualVersion };
+    return { code: code ?? `not an EventFlowsError: ${String(error)}`, ...actual, read };
   }
 }
 

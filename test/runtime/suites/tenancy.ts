@@ -9,6 +9,7 @@ import {
   createDynamoDbClient,
   DynamoDbEventStore,
   DynamoDbSnapshotStore,
+  dynamoDbStreamDeletion,
   ensureEventStoreTable,
   sharedTableTenantStores,
   tableLayout,
@@ -108,7 +109,12 @@ export const tenancyDynamoDbSharedTableSuite: RuntimeSuite = {
     return {
       suite: tenantIsolationContract({
         name: "tenant isolation (DynamoDB, one table, a key prefix per tenant)",
-        forTenant: sharedTableTenantStores({ client, tableName, eventStore: { gapTimeoutMs: 200 } }),
+        // With stream deletion: each tenant's deletion records, tombstones and hidden streams under its prefix.
+        forTenant: sharedTableTenantStores({
+          client,
+          tableName,
+          eventStore: { gapTimeoutMs: 200, streamDeletion: dynamoDbStreamDeletion },
+        }),
         craftStreamIds: ({ tenant, streamId }) => [
           `#${streamId}`,
           `${tenant}#${streamId}`,
