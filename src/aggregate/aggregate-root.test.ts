@@ -302,6 +302,16 @@ describe("AggregateRoot", () => {
       expect(refused(() => raiser.raise(type, null)).issues[0]?.path).toEqual(["type"]);
     }
     expect(refused(() => handlerMethodName(5 as never)).message).toContain("must be a string");
+    for (const [version, count] of [
+      [-1, 0],
+      [1.5, 0],
+      [Number.NaN, 0],
+      [1, 1],
+      [1, -1],
+      [1, 0.5],
+    ]) {
+      expect(refused(() => counter.markCommitted(version, count)).message).toContain("Invalid markCommitted");
+    }
     expect([counter.version, counter.persistedVersion, counter.value, counter.hasChanges]).toEqual([1, 1, 2, false]);
     // rehydrateAsync still takes a plain iterable, as `for await` does.
     expect((await new Counter("2").rehydrateAsync([envelope(1, "Incremented", { by: 1 })] as never)).value).toBe(1);

@@ -198,6 +198,17 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * save was in flight stay uncommitted, after the saved ones, for the next save.
    */
   markCommitted(version: number = this.#version, count: number = this.#uncommitted.length): void {
+    const issues: Issue[] = [];
+    if (!Number.isSafeInteger(version) || version < 0) {
+      issues.push({ path: ["version"], message: `must be a non-negative integer, got ${kindOf(version)}` });
+    }
+    if (!Number.isSafeInteger(count) || count < 0 || count > this.#uncommitted.length) {
+      issues.push({
+        path: ["count"],
+        message: `must be a whole number from 0 to the ${this.#uncommitted.length} uncommitted event(s), got ${kindOf(count)}`,
+      });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid markCommitted", issues);
     this.#uncommitted = this.#uncommitted.slice(count);
     this.#version = version + this.#uncommitted.length;
     this.#persistedVersion = version;
