@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { ErrorCode, ValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { AssertionError, assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
+import { untilHeadReadable, untilReadable } from "./feed.js";
 
 describe("assertRejects", () => {
   test("returns the error when it has the code", async () => {
@@ -69,5 +71,19 @@ describe("misused helpers", () => {
       await refused(() => eventually(() => assert(false, "never"), timeoutMs as never));
     }
     await refused(() => eventually(() => assert(false, "never"), 10, Number.NaN));
+    const store = new InMemoryEventStore();
+    for (const [on, at] of [
+      [null, 0],
+      [{}, 0],
+      [store, -1],
+      [store, "x"],
+      [store, { events: 5 }],
+      [store, 1.5],
+    ]) {
+      await refused(() => untilReadable(on as never, at as never));
+    }
+    await refused(() => untilReadable(store, 0, Number.NaN));
+    await refused(() => untilHeadReadable(null as never));
+    expect(await untilHeadReadable(store)).toBe(0);
   });
 });
