@@ -161,6 +161,17 @@ describe("ValueObject", () => {
     expect(new Box(new Date(Number.NaN)).equals(new Box(new Date(0)))).toBe(false);
   });
 
+  test("props nested past the stack are a ValidationError that says so, not one blaming functions or symbols", () => {
+    class Box extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    let deep: unknown = {};
+    for (let i = 0; i < 500_000; i++) deep = { deep };
+    expect(() => new Box(deep)).toThrow("props nest too deeply to copy");
+  });
+
   test("Sets in props are compared by content, objects in them too", () => {
     class Tags extends ValueObject<{ tags: Set<{ name: string }>; codes: Set<string> }> {
       constructor(names: string[]) {
