@@ -51,6 +51,19 @@ describe("ids", () => {
     expect(ulidTimestamp("7ZZZZZZZZZZZZZZZZZZZZZZZZZ").getTime()).toBe(2 ** 48 - 1);
   });
 
+  test("a brand that is no name, and compareUlids of what is no string, are ValidationErrors, not TypeErrors", () => {
+    for (const brand of ["", "  ", 5, null, undefined]) {
+      expect(() => defineId(brand as never)).toThrow(ValidationError);
+    }
+    for (const [a, b] of [
+      [5, ulid()],
+      [ulid(), null],
+      [undefined, undefined],
+    ]) {
+      expect(() => compareUlids(a as never, b as never)).toThrow(ValidationError);
+    }
+  });
+
   test("compareUlids orders by time whatever the case", () => {
     // 0 1 B… is later than 0 1 a… (B = 11, A = 10), though "B" < "a" as characters.
     const earlier = "01aaaaaaaaaaaaaaaaaaaaaaaa";

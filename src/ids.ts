@@ -46,6 +46,14 @@ export function ulidTimestamp(id: string): Date {
 
 /** Compares two ULIDs by creation order (for `Array.prototype.sort`), whatever their case. */
 export function compareUlids(a: string, b: string): number {
+  if (typeof a !== "string" || typeof b !== "string") {
+    throw new ValidationError("Invalid ULIDs to compare", [
+      {
+        path: [typeof a === "string" ? 1 : 0],
+        message: `expected a string, got ${describe(typeof a === "string" ? b : a)}`,
+      },
+    ]);
+  }
   // Upper case first: "01a…" is earlier than "01B…", though 'a' sorts after 'B' as a character.
   const x = a.toUpperCase();
   const y = b.toUpperCase();
@@ -70,6 +78,12 @@ export interface IdType<Brand extends string> {
  * type OrderId = ReturnType<typeof OrderId.create>;
  */
 export function defineId<Brand extends string>(brand: Brand): IdType<Brand> {
+  // The brand names the id type in every error message: a name, not whatever was passed.
+  if (typeof brand !== "string" || brand.trim() === "") {
+    throw new ValidationError("Invalid id type", [
+      { path: ["brand"], message: `must be a non-empty name, got ${describe(brand)}` },
+    ]);
+  }
   return {
     brand,
     create: () => ulid() as Id<Brand>,

@@ -230,7 +230,7 @@ export {
   utf8Length,
 } from "./internal/json.js";
 export { sha256Hex } from "./internal/sha256.js";
-export { compareCodePoints, isWellFormed as isWellFormedUnicode } from "./internal/unicode.js";
+export { compareCodePoints, isWellFormedUnicode } from "./internal/unicode.js";
 export {
   assertDelayMs,
   assertFunction,

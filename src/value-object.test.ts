@@ -95,6 +95,83 @@ describe("ValueObject", () => {
     expect(Object.isFrozen(digest.props)).toBe(true);
   });
 
+  test("two value objects made from the same props are equal, whatever the props hold: object Map keys, invalid Dates", () => {
+    class Box extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    // What the shared generator leaves out (toEqual cannot compare it), here: each copy holds its own
+    // copy of an object key, and an invalid Date's time is NaN.
+    const { data } = fc.letrec<{ data: unknown }>((tie) => ({
+      data: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        propsValue,
+        fc.constant(new Date(Number.NaN)),
+        fc
+          .array(
+            fc.tuple(fc.oneof(fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }), tie("data")), tie("data")),
+            {
+              maxLength: 3,
+            },
+          )
+          .map((entries) => new Map(entries)),
+      ),
+    }));
+    fc.assert(
+      fc.property(data, (value) => {
+        expect(new Box(value).equals(new Box(value))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    const key = { sku: "TEA-001" };
+    expect(new Box(new Map([[key, 1]])).equals(new Box(new Map([[{ sku: "TEA-001" }, 1]])))).toBe(true);
+    expect(new Box(new Map([[key, 1]])).equals(new Box(new Map([[{ sku: "TEA-002" }, 1]])))).toBe(false);
+    expect(new Box(new Map([[key, 1]])).equals(new Box(new Map([[key, 2]])))).toBe(false);
+    expect(
+      new Box(
+        new Map([
+          [{ a: 1 }, 1],
+          [{ a: 1 }, 2],
+        ]),
+      ).equals(
+        new Box(
+          new Map([
+            [{ a: 1 }, 2],
+            [{ a: 1 }, 1],
+          ]),
+        ),
+      ),
+    ).toBe(true);
+    expect(
+      new Box(
+        new Map([
+          [{ a: 1 }, 1],
+          [{ a: 1 }, 1],
+        ]),
+      ).equals(
+        new Box(
+          new Map([
+            [{ a: 1 }, 1],
+            [{ a: 2 }, 1],
+          ]),
+        ),
+      ),
+    ).toBe(false);
+    expect(new Box(new Date(Number.NaN)).equals(new Box(new Date(0)))).toBe(false);
+  });
+
+  test("props nested past the stack are a ValidationError that says so, not one blaming functions or symbols", () => {
+    class Box extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    let deep: unknown = {};
+    for (let i = 0; i < 500_000; i++) deep = { deep };
+    expect(() => new Box(deep)).toThrow("props nest too deeply to copy");
+  });
+
   test("Sets in props are compared by content, objects in them too", () => {
     class Tags extends ValueObject<{ tags: Set<{ name: string }>; codes: Set<string> }> {
       constructor(names: string[]) {

@@ -20,12 +20,16 @@ export abstract class ValueObject<Props extends object> {
     let copy: Props;
     try {
       copy = copyProps(props, new Map()) as Props;
-    } catch {
+    } catch (error) {
       // The runtime's DataCloneError quotes the function's source on Node: named here, never shown.
+      // A RangeError is the stack running out on props nested thousands of levels deep.
       throw new ValidationError(`Invalid ${new.target.name} props`, [
         {
           path: [],
-          message: "props must be data structuredClone can copy: no functions, symbols or class-bound handles",
+          message:
+            error instanceof RangeError
+              ? "props nest too deeply to copy (thousands of levels): keep value objects shallow"
+              : "props must be data structuredClone can copy: no functions, symbols or class-bound handles",
         },
       ]);
     }

@@ -41,6 +41,23 @@ describe("PostgreSQL ping and healthCheck", () => {
     expect(Object.values(report.checks).map((check) => check.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
   });
 
+  test("a signal that is no AbortSignal is a ValidationError, not a TypeError from inside the ping", async () => {
+    const stores = [
+      new PostgresEventStore({ sql, schema }),
+      new PostgresSnapshotStore({ sql, schema }),
+      new PostgresCheckpointStore({ sql, schema }),
+      new PostgresDedupStore({ sql, schema }),
+      new PostgresIdempotencyStore({ sql, schema }),
+    ];
+    for (const store of stores) {
+      for (const signal of [5, "abort", {}]) {
+        const error = await store.ping(signal as never).catch((e: unknown) => e);
+        expect((error as { code?: unknown }).code).toBe("VALIDATION_FAILED");
+      }
+      await store.ping(null as never);
+    }
+  });
+
   test("a server nobody listens on fails the check with SERVICE_ERROR, without the URL in the report", async () => {
     // Port 1 on loopback: connections are refused at once.
     const down = createPostgresClient("postgres://watcher:s3cret-pass@127.0.0.1:1/nowhere", { max: 1 });

@@ -1,3 +1,4 @@
+import { ValidationError } from "../../src/index.js";
 import { cancelStatement, type PostgresQueryable } from "./client.js";
 import { guard } from "./errors.js";
 
@@ -7,6 +8,13 @@ import { guard } from "./errors.js";
  * and one still waiting for a connection is never sent (see cancelStatement).
  */
 export function pingPostgres(sql: PostgresQueryable, signal?: AbortSignal): Promise<void> {
+  if (signal != null && !(signal instanceof AbortSignal)) {
+    return Promise.reject(
+      new ValidationError("Invalid ping", [
+        { path: ["signal"], message: `must be an AbortSignal, got ${typeof signal}` },
+      ]),
+    );
+  }
   return guard("ping", async () => {
     const query = sql.unsafe("select 1");
     const cancel = () => cancelStatement(query);

@@ -278,6 +278,45 @@ describe("AggregateRoot", () => {
     expect(new Shape("1", null).restoreSnapshot(snapshot).currentState).toEqual(snapshot.state);
   });
 
+  test("arguments of the wrong kind are ValidationErrors naming them, not TypeErrors, and change nothing", async () => {
+    const refused = (act: () => unknown): ValidationError => {
+      try {
+        act();
+      } catch (error) {
+        expect(isValidationError(error)).toBe(true);
+        return error as ValidationError;
+      }
+      throw new Error("expected a ValidationError");
+    };
+    const counter = new Counter("1").rehydrate([envelope(1, "Incremented", { by: 2 })]);
+    for (const events of [null, undefined, 5, { type: "Incremented" }]) {
+      expect(refused(() => counter.rehydrate(events as never)).message).toContain("rehydrate takes an iterable");
+      const rejected = await counter.rehydrateAsync(events as never).catch((error: unknown) => error);
+      expect(isValidationError(rejected)).toBe(true);
+    }
+    for (const snapshot of [null, "s", { version: -1, state: {} }, { version: 1.5, state: {} }, { state: {} }]) {
+      expect(refused(() => counter.restoreSnapshot(snapshot as never)).message).toContain("Invalid snapshot");
+    }
+    for (const type of [5, null, undefined, ""]) {
+      const raiser = counter as unknown as { raise(type: unknown, data: unknown): void };
+      expect(refused(() => raiser.raise(type, null)).issues[0]?.path).toEqual(["type"]);
+    }
+    expect(refused(() => handlerMethodName(5 as never)).message).toContain("must be a string");
+    for (const [version, count] of [
+      [-1, 0],
+      [1.5, 0],
+      [Number.NaN, 0],
+      [1, 1],
+      [1, -1],
+      [1, 0.5],
+    ]) {
+      expect(refused(() => counter.markCommitted(version, count)).message).toContain("Invalid markCommitted");
+    }
+    expect([counter.version, counter.persistedVersion, counter.value, counter.hasChanges]).toEqual([1, 1, 2, false]);
+    // rehydrateAsync still takes a plain iterable, as `for await` does.
+    expect((await new Counter("2").rehydrateAsync([envelope(1, "Incremented", { by: 1 })] as never)).value).toBe(1);
+  });
+
   test("handler method names follow the type's words", () => {
     expect(handlerMethodName("OrderPlaced")).toBe("onOrderPlaced");
     expect(handlerMethodName("order.placed")).toBe("onOrderPlaced");

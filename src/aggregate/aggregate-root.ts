@@ -1,5 +1,6 @@
 import { HandlerNotFoundError, type Issue, ValidationError } from "../errors.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, NewEvent } from "../events/envelope.js";
+import { kindOf } from "../internal/validate.js";
 
 /** The member of an event union with the given type. */
 export type EventOfType<E extends DomainEvent, Type extends E["type"]> = Extract<E, { type: Type }>;
@@ -146,6 +147,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     data: EventOfType<E, Type>["data"],
     metadata?: EventMetadata,
   ): void {
+    if (typeof type !== "string" || type === "") {
+      throw new ValidationError("Invalid event", [
+        { path: ["type"], message: `raise takes an event type, a non-empty string, got ${kindOf(type)}` },
+      ]);
+    }
     const event = { type, data } as unknown as AppliedEvent<E>;
     this.#apply(event);
     this.#version++;
@@ -154,6 +160,9 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
 
   /** Replays stored events (in version order) onto the current state. */
   rehydrate(events: Iterable<EventEnvelope>): this {
+    if (typeof (events as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== "function") {
+      throw notEvents("rehydrate", "an iterable of stored events", events);
+    }
     // The hot loop of every load: the class's handler table is fetched once, not per event.
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
@@ -168,6 +177,10 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
 
   /** Like {@link rehydrate}, for an async source such as `store.readStream(...)`. */
   async rehydrateAsync(events: AsyncIterable<EventEnvelope>): Promise<this> {
+    const source = events as { [Symbol.asyncIterator]?: unknown; [Symbol.iterator]?: unknown } | null;
+    if (typeof source?.[Symbol.asyncIterator] !== "function" && typeof source?.[Symbol.iterator] !== "function") {
+      throw notEvents("rehydrateAsync", "an async iterable of stored events", events);
+    }
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
     for await (const event of events) {
@@ -185,6 +198,17 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * save was in flight stay uncommitted, after the saved ones, for the next save.
    */
   markCommitted(version: number = this.#version, count: number = this.#uncommitted.length): void {
+    const issues: Issue[] = [];
+    if (!Number.isSafeInteger(version) || version < 0) {
+      issues.push({ path: ["version"], message: `must be a non-negative integer, got ${kindOf(version)}` });
+    }
+    if (!Number.isSafeInteger(count) || count < 0 || count > this.#uncommitted.length) {
+      issues.push({
+        path: ["count"],
+        message: `must be a whole number from 0 to the ${this.#uncommitted.length} uncommitted event(s), got ${kindOf(count)}`,
+      });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid markCommitted", issues);
     this.#uncommitted = this.#uncommitted.slice(count);
     this.#version = version + this.#uncommitted.length;
     this.#persistedVersion = version;
@@ -208,6 +232,16 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * a function or a symbol.
    */
   restoreSnapshot(snapshot: AggregateSnapshot<State>, options: { readonly owned?: boolean } = {}): this {
+    if (typeof snapshot !== "object" || snapshot === null) {
+      throw new ValidationError("Invalid snapshot", [
+        { path: [], message: `restoreSnapshot takes { version, state }, got ${kindOf(snapshot)}` },
+      ]);
+    }
+    if (!Number.isSafeInteger(snapshot.version) || snapshot.version < 0) {
+      throw new ValidationError("Invalid snapshot", [
+        { path: ["version"], message: `must be a non-negative integer, got ${kindOf(snapshot.version)}` },
+      ]);
+    }
     this.state = options.owned === true ? snapshot.state : cloneState(snapshot.state);
     this.#version = snapshot.version;
     this.#persistedVersion = snapshot.version;
@@ -381,6 +415,15 @@ function conventionMethods(aggregate: object): string[] {
 
 /** `OrderPlaced`, `order.placed`, `order-placed` and `order_placed` all become `onOrderPlaced`. */
 export function handlerMethodName(type: string): string {
+  if (typeof type !== "string") {
+    throw new ValidationError("Invalid event type", [{ path: [], message: `must be a string, got ${kindOf(type)}` }]);
+  }
   const words = type.split(/[^A-Za-z0-9]+/).filter(Boolean);
   return `on${words.map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join("")}`;
+}
+
+function notEvents(method: string, expected: string, value: unknown): ValidationError {
+  return new ValidationError("Invalid events", [
+    { path: [], message: `${method} takes ${expected}, got ${kindOf(value)}` },
+  ]);
 }

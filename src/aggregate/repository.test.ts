@@ -241,7 +241,7 @@ describe("AggregateRepository", () => {
     await expect(repository.update("new", () => undefined, { maxAttempts: 0 })).rejects.toBeInstanceOf(ValidationError);
   });
 
-  test("null options to save and update are no options, never a TypeError", async () => {
+  test("null options to save and update are no options, never a TypeError; options of another kind are refused", async () => {
     const repository = new AggregateRepository({
       store: new InMemoryEventStore(),
       stream: defineStream("Account"),
@@ -249,7 +249,16 @@ describe("AggregateRepository", () => {
     });
     const account = new Account("n-1");
     account.deposit(5);
+    for (const options of ["fast", 3, [], true]) {
+      const refused = await repository.save(account, options as never).catch((e) => e);
+      expect(refused).toBeInstanceOf(ValidationError);
+    }
+    expect(account.hasChanges).toBe(true);
     expect((await repository.save(account, null)).nextExpectedVersion).toBe(1);
+    for (const options of ["fast", 3, [], true]) {
+      const refused = await repository.update("n-1", (loaded) => loaded.deposit(1), options as never).catch((e) => e);
+      expect(refused).toBeInstanceOf(ValidationError);
+    }
     const updated = await repository.update("n-1", (loaded) => loaded.deposit(1), null);
     expect([updated.attempts, updated.aggregate.balance]).toEqual([1, 6]);
   });

@@ -148,6 +148,11 @@ export class AggregateRepository<A extends AnyAggregate> {
         { path: [], message: `save takes an aggregate (an AggregateRoot), got ${kindOf(aggregate)}` },
       ]);
     }
+    if (typeof options !== "object" || Array.isArray(options)) {
+      throw new ValidationError("Invalid save options", [
+        { path: [], message: `must be an object, got ${kindOf(options)}` },
+      ]);
+    }
     const previousVersion = aggregate.persistedVersion;
     const expectedVersion = previousVersion === 0 ? "no-stream" : previousVersion;
     const streamId = this.#streamOf(aggregate.id);

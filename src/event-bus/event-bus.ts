@@ -103,9 +103,15 @@ export function patternIssues(pattern: unknown): Issue[] {
   if (typeof pattern !== "object" || pattern === null || Array.isArray(pattern)) {
     return [{ path: ["pattern"], message: PATTERN_FORMS }];
   }
-  const forms = (["all", "type", "category"] as const).filter((key) => key in pattern);
+  // Own keys only, and no others: an inherited `type`, or a misspelt key beside a valid one
+  // ({ type, categroy }), is not what the caller meant to subscribe to.
+  const forms = (["all", "type", "category"] as const).filter((key) => Object.hasOwn(pattern, key));
   const [form] = forms;
   if (form === undefined || forms.length > 1) return [{ path: ["pattern"], message: PATTERN_FORMS }];
+  const unknown = Object.keys(pattern).filter((key) => key !== form);
+  if (unknown.length > 0) {
+    return unknown.map((key) => ({ path: ["pattern", key], message: `${PATTERN_FORMS}: no other key` }));
+  }
   const value = (pattern as Record<string, unknown>)[form];
   if (form === "all") {
     return value === true ? [] : [{ path: ["pattern", "all"], message: `must be true, got ${kindOf(value)}` }];
@@ -115,7 +121,9 @@ export function patternIssues(pattern: unknown): Issue[] {
   }
   const issues: Issue[] = [];
   const names: readonly unknown[] = typeof value === "string" ? [value] : value;
-  names.forEach((name, index) => {
+  // By index, not forEach: a hole in the list ([, "A"]) is no name either.
+  for (let index = 0; index < names.length; index++) {
+    const name = names[index];
     const path = typeof value === "string" ? ["pattern", form] : ["pattern", form, index];
     const found =
       form === "type"
@@ -125,7 +133,7 @@ export function patternIssues(pattern: unknown): Issue[] {
       found.push({ path, message: `a category must not contain "${STREAM_SEPARATOR}": no stream's category does` });
     }
     issues.push(...found);
-  });
+  }
   return issues;
 }
 

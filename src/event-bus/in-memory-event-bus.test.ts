@@ -94,6 +94,27 @@ describe("InMemoryEventBus", () => {
     expect(bus.subscriptionNames()).toEqual([]);
   });
 
+  test("a pattern with a key beside its form, an inherited form or a hole in its list is refused, not half-read", () => {
+    const bus = new InMemoryEventBus();
+    const pathsOf = (pattern: unknown) => {
+      try {
+        bus.subscribe(pattern as never, () => {});
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues.map((issue) => issue.path);
+      }
+      return "subscribed";
+    };
+    // A misspelt second form would have subscribed to the type alone, silently.
+    expect(pathsOf({ type: "ItemAdded", categroy: "Cart" })).toEqual([["pattern", "categroy"]]);
+    expect(pathsOf({ all: true, name: "audit" })).toEqual([["pattern", "name"]]);
+    expect(pathsOf(Object.create({ type: "ItemAdded" }))).toEqual([["pattern"]]);
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the case
+    expect(pathsOf({ type: [, "ItemAdded"] })).toEqual([["pattern", "type", 0]]);
+    expect(bus.subscriptionNames()).toEqual([]);
+    expect(pathsOf({ category: ["Cart", "Order"] })).toBe("subscribed");
+  });
+
   test("without an onError hook, failures are logged to console.error", async () => {
     const bus = new InMemoryEventBus();
     const logged: unknown[][] = [];

@@ -27,6 +27,10 @@ export function conflictRetry(
   options: { readonly maxAttempts?: unknown; readonly baseDelayMs?: unknown },
   what: string,
 ): ConflictRetry {
+  // Options of another kind ("fast", 3) would read as no options: the caller meant something else.
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new ValidationError(`Invalid ${what}`, [{ path: [], message: `must be an object, got ${kindOf(options)}` }]);
+  }
   const maxAttempts = options.maxAttempts === undefined ? DEFAULT_CONFLICT_RETRY.maxAttempts : options.maxAttempts;
   const baseDelayMs = options.baseDelayMs === undefined ? DEFAULT_CONFLICT_RETRY.baseDelayMs : options.baseDelayMs;
   if (typeof maxAttempts !== "number" || !Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {

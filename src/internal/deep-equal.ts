@@ -14,7 +14,8 @@ function equal(a: unknown, b: unknown, given: Comparing | undefined): boolean {
   if (Object.is(a, b)) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
   if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
-  if (a instanceof Date) return a.getTime() === (b as Date).getTime();
+  // Object.is: two invalid Dates (NaN) hold the same content, as two NaNs are equal here.
+  if (a instanceof Date) return Object.is(a.getTime(), (b as Date).getTime());
   const comparing = given ?? new Map<object, Set<object>>();
   let partners = comparing.get(a);
   if (partners?.has(b)) return true;
@@ -40,7 +41,23 @@ function equalContents(a: object, b: object, comparing: Comparing): boolean {
   if (a instanceof Map) {
     const other = b as Map<unknown, unknown>;
     if (a.size !== other.size) return false;
-    for (const [key, value] of a) if (!other.has(key) || !equal(value, other.get(key), comparing)) return false;
+    const unmatched: [unknown, unknown][] = [];
+    for (const [key, value] of a) {
+      if (!other.has(key)) unmatched.push([key, value]);
+      else if (!equal(value, other.get(key), comparing)) return false;
+    }
+    if (unmatched.length === 0) return true;
+    // Keys that are objects are compared by content, as a Set's members are (a value object's props
+    // are copies, so two built from the same key object hold two copies of it): each entry pairs with
+    // one not yet taken whose key and value are equal.
+    const candidates = [...other].filter(([key]) => !a.has(key));
+    for (const [key, value] of unmatched) {
+      const match = candidates.findIndex(
+        ([otherKey, otherValue]) => equal(key, otherKey, comparing) && equal(value, otherValue, comparing),
+      );
+      if (match === -1) return false;
+      candidates.splice(match, 1);
+    }
     return true;
   }
   if (a instanceof Set) {

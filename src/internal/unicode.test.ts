@@ -146,3 +146,20 @@ describe("keepableText", () => {
     );
   });
 });
+
+describe("the exported text helpers", () => {
+  test("refuse what is no string with a ValidationError naming it, not the runtime's TypeError", async () => {
+    const { compareCodePoints: compare, isWellFormedUnicode, toIssue, ValidationError } = await import("../index.js");
+    for (const value of [null, undefined, 5, {}]) {
+      expect(() => isWellFormedUnicode(value as never)).toThrow(ValidationError);
+      expect(() => compare(value as never, "a")).toThrow(ValidationError);
+      expect(() => compare("a", value as never)).toThrow(ValidationError);
+    }
+    // A number pair compared to NaN, which sorts nothing.
+    expect(() => compare(5 as never, 6 as never)).toThrow(ValidationError);
+    for (const issue of [null, undefined, 5, { message: "m", path: 5 }]) {
+      expect(() => toIssue(issue as never)).toThrow(ValidationError);
+    }
+    expect([isWellFormedUnicode("a\ud800"), compare("\u{10000}", "\uf900") > 0]).toEqual([false, true]);
+  });
+});

@@ -1,3 +1,5 @@
+import { ValidationError } from "../errors.js";
+
 // `String.prototype.isWellFormed` (ES2024) where the runtime has it; TypeScript's ES2023 lib does not declare it.
 const native = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
 
@@ -8,6 +10,22 @@ const native = (String.prototype as { isWellFormed?: (this: string) => boolean }
  */
 export const isWellFormed: (text: string) => boolean =
   native === undefined ? isWellFormedFallback : (text) => native.call(text);
+
+/**
+ * `isWellFormed` as the package exports it (`isWellFormedUnicode`): what is not a string is a
+ * ValidationError, not the runtime's TypeError. The library's own checks call `isWellFormed`.
+ */
+export function isWellFormedUnicode(text: string): boolean {
+  if (typeof text !== "string") throw notText("isWellFormedUnicode", [], text);
+  return isWellFormed(text);
+}
+
+function notText(what: string, path: readonly number[], value: unknown): ValidationError {
+  const kind = value === null ? "null" : typeof value;
+  return new ValidationError(`Invalid ${what} argument`, [
+    { path: [...path], message: `must be a string, got ${kind}` },
+  ]);
+}
 
 /** The scan `isWellFormed` does, for runtimes without it. Exported for its tests. */
 export function isWellFormedFallback(text: string): boolean {
@@ -59,6 +77,9 @@ export const LONE_SURROGATE = "contains a lone UTF-16 surrogate (ill-formed Unic
  * code units, which puts a character above U+FFFF (a surrogate pair, 0xD800-0xDFFF) before U+E000-U+FFFF.
  */
 export function compareCodePoints(a: string, b: string): number {
+  if (typeof a !== "string" || typeof b !== "string") {
+    throw notText("compareCodePoints", [typeof a === "string" ? 1 : 0], typeof a === "string" ? b : a);
+  }
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {
     const x = a.charCodeAt(i);

@@ -283,6 +283,10 @@ describe("CommandBus", () => {
     expect(await bus.execute("Add", { a: 1, b: 2 })).toBe(3);
     expect(bus.stats("Add")?.executions).toBe(1);
     expect(() => retryOnConcurrency(null as never)).not.toThrow();
+    // Options of another kind are not taken for none: "fast" or 3 meant something the defaults are not.
+    for (const options of ["fast", 3, [], true]) {
+      expect(() => retryOnConcurrency(options as never)).toThrow(ValidationError);
+    }
   });
 });
 

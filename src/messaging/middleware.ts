@@ -91,6 +91,12 @@ function schemaTable(schemas: unknown): ReadonlyMap<string, AnySchema> {
  * what is wanted ("must be at least 1 characters long, got 0").
  */
 export function toIssue(issue: BaseIssue<unknown>): Issue {
+  const path = (issue as { path?: unknown } | null)?.path;
+  if (typeof issue !== "object" || issue === null || (path !== undefined && !Array.isArray(path))) {
+    throw new ValidationError("Invalid toIssue argument", [
+      { path: [], message: `must be a valibot issue (with an optional path array), got ${kindOf(issue)}` },
+    ]);
+  }
   return issueOf(issue, true);
 }
 

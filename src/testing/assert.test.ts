@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { ErrorCode, ValidationError } from "../errors.js";
-import { AssertionError, assertEqual, assertRejects, eventually } from "./assert.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
+import { AssertionError, assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
+import { untilHeadReadable, untilReadable } from "./feed.js";
 
 describe("assertRejects", () => {
   test("returns the error when it has the code", async () => {
@@ -43,5 +45,45 @@ describe("assertEqual and eventually", () => {
     }, 0).catch((e: unknown) => e);
     expect((failure as Error).message).toBe(`attempt ${calls}`);
     expect(calls).toBeGreaterThan(0);
+  });
+});
+
+describe("misused helpers", () => {
+  test("are refused with a ValidationError, never a TypeError of their own, a pass, or a wait without end", async () => {
+    const refused = async (act: () => unknown) => {
+      const error = await Promise.resolve()
+        .then(act)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toBeInstanceOf(ValidationError);
+    };
+    // With no code, any rejection without one (a RangeError) passed.
+    await refused(() => assertRejects(() => Promise.reject(new RangeError("x")), undefined as never));
+    await refused(() => assertRejects(() => Promise.reject(new RangeError("x")), ""));
+    await refused(() => assertRejects(5 as never, ErrorCode.Validation));
+    for (const source of [5, null, undefined, {}]) await refused(() => collect(source as never));
+    expect(await collect([1, 2] as never)).toEqual([1, 2]);
+    await refused(() => eventually(5 as never));
+    // NaN never reaches the deadline: a failing check retried for ever.
+    for (const timeoutMs of [Number.NaN, -1, Number.POSITIVE_INFINITY, "1000"]) {
+      await refused(() => eventually(() => assert(false, "never"), timeoutMs as never));
+    }
+    await refused(() => eventually(() => assert(false, "never"), 10, Number.NaN));
+    const store = new InMemoryEventStore();
+    for (const [on, at] of [
+      [null, 0],
+      [{}, 0],
+      [store, -1],
+      [store, "x"],
+      [store, { events: 5 }],
+      [store, 1.5],
+    ]) {
+      await refused(() => untilReadable(on as never, at as never));
+    }
+    await refused(() => untilReadable(store, 0, Number.NaN));
+    await refused(() => untilHeadReadable(null as never));
+    expect(await untilHeadReadable(store)).toBe(0);
   });
 });

@@ -1,4 +1,6 @@
+import { ValidationError } from "../errors.js";
 import { deepEqual } from "../internal/deep-equal.js";
+import { assertDelayMs, kindOf } from "../internal/validate.js";
 
 /**
  * Assertions without a test framework, so that the contract suites run unchanged under bun:test,
@@ -24,6 +26,16 @@ export async function assertRejects(
   code: string,
   message = "expected a rejection",
 ): Promise<Error> {
+  // A misused helper is refused, not taken as an assertion: with no code, any error without one passed.
+  const issues = [
+    ...(typeof action === "function"
+      ? []
+      : [{ path: ["action"], message: `must be a function, got ${kindOf(action)}` }]),
+    ...(typeof code === "string" && code !== ""
+      ? []
+      : [{ path: ["code"], message: `must be the error code expected, got ${kindOf(code)}` }]),
+  ];
+  if (issues.length > 0) throw new ValidationError("Invalid assertRejects arguments", issues);
   let resolved: unknown;
   try {
     resolved = await action();
@@ -38,6 +50,12 @@ export async function assertRejects(
 }
 
 export async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const iterable = source as { [Symbol.asyncIterator]?: unknown; [Symbol.iterator]?: unknown } | null;
+  if (typeof iterable?.[Symbol.asyncIterator] !== "function" && typeof iterable?.[Symbol.iterator] !== "function") {
+    throw new ValidationError("Invalid collect argument", [
+      { path: [], message: `must be an async iterable (a store read, say), got ${kindOf(source)}` },
+    ]);
+  }
   const items: T[] = [];
   for await (const item of source) items.push(item);
   return items;
@@ -45,6 +63,14 @@ export async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
 
 /** Waits until `check` passes or the time is up; rethrows the last failure. For asynchronous delivery. */
 export async function eventually(check: () => void | Promise<void>, timeoutMs = 5000, intervalMs = 10): Promise<void> {
+  if (typeof check !== "function") {
+    throw new ValidationError("Invalid eventually arguments", [
+      { path: ["check"], message: `must be a function, got ${kindOf(check)}` },
+    ]);
+  }
+  // A NaN deadline is never reached: a check that keeps failing would retry for ever.
+  assertDelayMs(timeoutMs, "timeoutMs");
+  assertDelayMs(intervalMs, "intervalMs");
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -1,6 +1,8 @@
+import { ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import { readablePosition } from "../event-store/readable.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
+import { assertDelayMs, kindOf } from "../internal/validate.js";
 import { AssertionError } from "./assert.js";
 
 /**
@@ -24,6 +26,19 @@ export async function untilReadable(
   position: number | AppendToStreamResult,
   timeoutMs = READABLE_WAIT_MS,
 ): Promise<void> {
+  const issues = [];
+  if (typeof (store as { getLastGlobalPosition?: unknown } | null)?.getLastGlobalPosition !== "function") {
+    issues.push({ path: ["store"], message: `must be an event store, got ${kindOf(store)}` });
+  }
+  const isNumber = typeof position === "number";
+  if (isNumber ? !Number.isSafeInteger(position) || position < 0 : !Array.isArray(position?.events)) {
+    issues.push({
+      path: ["position"],
+      message: `must be a global position (a non-negative integer) or an append's result, got ${kindOf(position)}`,
+    });
+  }
+  if (issues.length > 0) throw new ValidationError("Invalid untilReadable arguments", issues);
+  assertDelayMs(timeoutMs, "timeoutMs");
   const target =
     typeof position === "number" ? position : Math.max(0, ...position.events.map((e) => e.globalPosition ?? 0));
   const readable = await readablePosition(store, target, Date.now() + timeoutMs);
@@ -36,6 +51,12 @@ export async function untilReadable(
 
 /** {@link untilReadable} for every event committed so far (`getHeadPosition()` now). */
 export async function untilHeadReadable(store: EventStore, timeoutMs = READABLE_WAIT_MS): Promise<number> {
+  if (typeof (store as { getHeadPosition?: unknown } | null)?.getHeadPosition !== "function") {
+    throw new ValidationError("Invalid untilHeadReadable arguments", [
+      { path: ["store"], message: `must be an event store, got ${kindOf(store)}` },
+    ]);
+  }
+  assertDelayMs(timeoutMs, "timeoutMs");
   const head = await store.getHeadPosition();
   await untilReadable(store, head, timeoutMs);
   return head;
