@@ -72,7 +72,9 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // quoting nothing, not the caller's raw error, and the span's and slow-call line's event count cannot
 // replace it, +77; with the saga fixes' JSON walk, which reports a value whose reading throws (31,125
 // bytes, 4 under 30.4 KB), +135 in all.
-const CEILING_GZIP_BYTES = 30.5 * 1024;
+// 30.6 KB (31,246 bytes, stop 40): a tenant's read check runs on each event as stored, before it is
+// decrypted or upcast (another tenant's event reached an upcaster, whose error quoted its data), +44.
+const CEILING_GZIP_BYTES = 30.6 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
