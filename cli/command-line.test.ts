@@ -225,6 +225,21 @@ describe("a name the adapter refuses", () => {
   });
 });
 
+describe("an option before the command", () => {
+  test("is exit 2 saying that the command comes first, then its options", async () => {
+    for (const flag of ["--verbose", "--json", "--store"]) {
+      const run = await eventflows([flag, "stats", "sqlite", "--file", "events.db"]);
+      expect(run.code).toBe(2);
+      const said = flag === "--json" ? JSON.parse(run.stderr).error.message : run.stderr;
+      expect(said).toContain(
+        `Unknown command "${flag}": the command comes first and its options after it (eventflows <command> ${flag} ...)`,
+      );
+    }
+    // A word that is no command keeps the short message.
+    expect((await eventflows(["stat"])).stderr).toStartWith('eventflows: Unknown command "stat": one of generate,');
+  });
+});
+
 describe("a negative number as an option's value", () => {
   test("migrate --to -1: exit 2 saying it is no schema version, before the SQLite file is created", async () => {
     const run = await eventflows(["migrate", "sqlite", "--file", "events.db", "--to", "-1"]);

@@ -90,7 +90,11 @@ function usageOf(topic: string): string {
 }
 
 function unknownCommand(name: string): string {
-  return `Unknown command "${name}": one of ${Object.keys(COMMANDS).join(", ")}, help`;
+  const known = `one of ${Object.keys(COMMANDS).join(", ")}, help`;
+  // `eventflows --verbose stats sqlite`: options are each command's own, so they follow it.
+  return name.startsWith("-")
+    ? `Unknown command "${name}": the command comes first and its options after it (eventflows <command> ${name} ...); the command is ${known}`
+    : `Unknown command "${name}": ${known}`;
 }
 
 function report(error: unknown, io: CliIo, flags: { json: boolean; verbose: boolean }, command?: string): void {
