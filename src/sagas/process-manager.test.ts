@@ -128,6 +128,15 @@ describe("defineProcessManager", () => {
     data: {},
     transitions: { a: { A: { to: "a" } } },
   };
+  /** The error a definition of `base` with `extra` over it is refused with, or undefined. */
+  const refusal = (extra: object) => {
+    try {
+      define({ ...base, ...extra });
+    } catch (error) {
+      return error as { code?: string; issues?: { path: unknown[]; message: string }[] };
+    }
+    return undefined;
+  };
 
   test("a JavaScript caller's undeclared state is refused at definition", () => {
     expect(() => define({ ...base, transitions: { a: { A: { to: "nowhere" } }, b: {} } })).toThrow(
@@ -136,14 +145,6 @@ describe("defineProcessManager", () => {
   });
 
   test("a JavaScript caller's undeclared state under ignore or onTimeout is refused at definition", () => {
-    const refusal = (extra: object) => {
-      try {
-        define({ ...base, ...extra });
-      } catch (error) {
-        return error as { code?: string; issues?: { path: unknown[]; message: string }[] };
-      }
-      return undefined;
-    };
     expect(refusal({ ignore: { b: ["A"] } })).toMatchObject({
       code: ErrorCode.Validation,
       issues: [{ path: ["ignore", "b"], message: '"b" is not a declared state' }],
@@ -194,14 +195,6 @@ describe("defineProcessManager", () => {
   });
 
   test("a JavaScript caller's guard or action that is not a function is refused at definition, not a TypeError per event", () => {
-    const refusal = (extra: object) => {
-      try {
-        define({ ...base, ...extra });
-      } catch (error) {
-        return error as { code?: string; issues?: { path: unknown[]; message: string }[] };
-      }
-      return undefined;
-    };
     expect(
       refusal({
         transitions: {
