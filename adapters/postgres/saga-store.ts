@@ -66,14 +66,17 @@ export class PostgresSagaStore extends SagaStore {
     return row === undefined ? undefined : toRecord(row);
   }
 
-  protected async readHandled(saga: string, key: string, handledId: string): Promise<boolean> {
-    const rows = await guard("sagaHandled", () =>
-      this.#sql.unsafe(
-        `SELECT 1 FROM ${this.#n.sagaHandled} WHERE saga = $1 AND key = $2 AND handled_id = $3`,
-        [saga, key, handledId],
-        { prepare: true },
-      ),
+  protected readHandled(saga: string, key: string, handledId: string): Promise<boolean> {
+    return this.#exists(
+      "sagaHandled",
+      `SELECT 1 FROM ${this.#n.sagaHandled} WHERE saga = $1 AND key = $2 AND handled_id = $3`,
+      [saga, key, handledId],
     );
+  }
+
+  /** Whether `statement` (a `SELECT 1 ... WHERE` of one row) finds its row. */
+  async #exists(operation: string, statement: string, parameters: string[]): Promise<boolean> {
+    const rows = await guard(operation, () => this.#sql.unsafe(statement, parameters, { prepare: true }));
     return rows.length > 0;
   }
 
@@ -227,15 +230,12 @@ export class PostgresSagaStore extends SagaStore {
     return next === null || next === undefined ? undefined : Number(next);
   }
 
-  protected override async readTimeoutPending(saga: string, key: string, timeoutId: string): Promise<boolean> {
-    const rows = await guard("sagaTimeoutPending", () =>
-      this.#sql.unsafe(
-        `SELECT 1 FROM ${this.#n.sagaTimeouts} WHERE id = $1 AND saga = $2 AND key = $3`,
-        [timeoutId, saga, key],
-        { prepare: true },
-      ),
+  protected override readTimeoutPending(saga: string, key: string, timeoutId: string): Promise<boolean> {
+    return this.#exists(
+      "sagaTimeoutPending",
+      `SELECT 1 FROM ${this.#n.sagaTimeouts} WHERE id = $1 AND saga = $2 AND key = $3`,
+      [timeoutId, saga, key],
     );
-    return rows.length > 0;
   }
 
   protected async deleteTimeout(timeoutId: string): Promise<void> {
