@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { HandlerNotFoundError, ValidationError } from "../errors.js";
+import { eventually } from "../testing/assert.js";
 import { defineSaga } from "./define-saga.js";
 import { InMemorySagaStore } from "./in-memory-saga-store.js";
 import { type FiredTimeoutReport, SagaRuntime } from "./saga-runtime.js";
@@ -321,9 +322,11 @@ describe("saga timeouts", () => {
     await runtime.handle(orderEvent("Arm" as never, "stuck"));
     await runtime.handle(orderEvent("Arm" as never, "fine"));
     const loop = runtime.start({ intervalMs: 5 });
-    const deadline = Date.now() + 5000;
-    while (!fired.includes("fine") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    await loop.stop();
+    try {
+      await eventually(() => expect(fired).toContain("fine"), 5000);
+    } finally {
+      await loop.stop();
+    }
     // The stuck one is reported failed (still claimed) each leaseMs; the one due after it fired, once.
     expect([...outcomes].sort()).toEqual(["fine applied", "stuck failed"]);
     expect(fired.filter((key) => key === "fine")).toHaveLength(1);
