@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import {
   context,
+  createTraceState,
   isSpanContextValid,
   SpanKind as OtelSpanKind,
   ROOT_CONTEXT,
@@ -9,11 +10,12 @@ import {
 } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { TracerProvider } from "@opentelemetry/sdk-trace";
+import fc from "fast-check";
 import { CommandBus } from "../messaging/command-bus.js";
 import { MetricName, resetMetrics } from "./metrics.js";
 import { collectingMetrics, named } from "./metrics-reader.fixture.test.js";
 import { activeSpan, otelUnregistered } from "./otel-global.js";
-import { contextFromMetadata, parseTraceparent, stampTraceContext } from "./propagation.js";
+import { contextFromMetadata, parseTraceparent, parseTraceState, stampTraceContext } from "./propagation.js";
 import { SpanKind, startSpan, withActiveSpan } from "./spans.js";
 import { activeTracer } from "./tracer.js";
 
@@ -125,6 +127,62 @@ describe("the registry read without the API (what lets a Worker that never trace
       if (saved === undefined) delete slot[KEY];
       else slot[KEY] = saved;
     }
+  });
+});
+
+describe("tracestate without the API's module", () => {
+  const keyChar = fc.constantFrom(..."abcz09_-*/".split(""));
+  const simpleKey = fc
+    .tuple(fc.constantFrom("a", "k", "z"), fc.array(keyChar, { maxLength: 6 }))
+    .map(([first, rest]) => first + rest.join(""));
+  const key = fc.oneof(
+    simpleKey,
+    fc.tuple(simpleKey, simpleKey).map(([tenant, system]) => `${tenant}@${system}`),
+    // Invalid: uppercase, a leading digit or symbol, two @, empty, too long.
+    fc.constantFrom("A", "1abc", "-x", "a@b@c", "", "a@", `a${"b".repeat(256)}`, "a@1b"),
+  );
+  // Printable ASCII with the characters a value may not hold (",", "=") or end with (" "), and a tab.
+  const value = fc
+    .array(fc.constantFrom(..."az09 !~,=;:.\t".split("")), { maxLength: 8 })
+    .map((chars) => chars.join(""));
+  const member = fc.oneof(
+    fc.tuple(key, value).map(([k, v]) => `${k}=${v}`),
+    fc.constantFrom("", " ", "novalue", "=v", "a==b"),
+  );
+  const header = fc
+    .array(fc.tuple(member, fc.constantFrom("", " ", "\t")), { maxLength: 32 })
+    .map((members) => members.map(([m, pad]) => `${pad}${m}${pad}`).join(","))
+    .filter((text) => text.length <= 512);
+
+  test("a header reads as the API's createTraceState reads it: the same members, values and serialization", () => {
+    fc.assert(
+      fc.property(header, fc.array(fc.tuple(key, value, fc.boolean()), { maxLength: 4 }), (text, changes) => {
+        let ours = parseTraceState(text);
+        let api = createTraceState(text);
+        expect(ours.serialize()).toBe(api.serialize());
+        for (const [k, v, unset] of changes) {
+          expect(ours.get(k)).toBe(api.get(k));
+          ours = unset ? ours.unset(k) : ours.set(k, v);
+          api = unset ? api.unset(k) : api.set(k, v);
+          expect(ours.serialize()).toBe(api.serialize());
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("of more than 32 members the 32 leftmost are kept, in order (the API's reverses them)", () => {
+    const members = Array.from({ length: 40 }, (_, i) => `k${i}=${i}`);
+    const expected = members.slice(0, 32).join(",");
+    expect(parseTraceState(members.join(",")).serialize()).toBe(expected);
+    // What a consumer's span continues from: the event's traceparent with its tracestate.
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    expect(parseTraceparent(traceparent, members.join(","))?.traceState?.serialize()).toBe(expected);
+    expect(parseTraceparent(traceparent, "a=1, B=2 ,c=3")?.traceState?.serialize()).toBe("a=1,c=3");
+    // A set that would pass 32 members or 512 characters changes nothing, as the API's.
+    const full = parseTraceState(expected);
+    expect(full.set("extra", "1")).toBe(full);
+    expect(parseTraceState("a=1").set("b", "x".repeat(512)).serialize()).toBe("a=1");
   });
 });
 

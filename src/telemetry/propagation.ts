@@ -2,12 +2,12 @@
 // objects would bring the whole API into code that never traces (see otel-global.ts).
 import {
   type Context,
-  createTraceState,
   type Link,
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
   TraceFlags,
+  type TraceState,
 } from "@opentelemetry/api";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import { reportTelemetryFailure } from "./failures.js";
@@ -63,6 +63,62 @@ function setSpanContext(context: Context, spanContext: SpanContext): Context {
   return withSpan(context, new RemoteSpan(spanContext));
 }
 
+/**
+ * One W3C `tracestate` list member: a key (`vendor` or `tenant@system`: lowercase letters, digits and
+ * `_-*\/`) and a value of printable ASCII without `,` or `=` that does not end in a space.
+ */
+const TRACESTATE_MEMBER =
+  /^([a-z][_0-9a-z*/-]{0,255}|[a-z0-9][_0-9a-z*/-]{0,240}@[a-z][_0-9a-z*/-]{0,13})=([ -+\--<>-~]{0,255}[!-+\--<>-~])$/;
+/** The most list members a `tracestate` carries (W3C): the rightmost beyond it are dropped. */
+const MAX_TRACESTATE_MEMBERS = 32;
+
+/**
+ * A parsed `tracestate`, as the API's `createTraceState` makes one (its module and its validators
+ * are most of two kilobytes, in every store's bundle): invalid list members are dropped, and of more
+ * than 32 the leftmost (the most recent) are kept. Immutable: `set` and `unset` return a new one.
+ */
+class W3cTraceState implements TraceState {
+  /** Key to value, from the header's rightmost member to its leftmost: the newest member last. */
+  readonly #members: ReadonlyMap<string, string>;
+  constructor(members: ReadonlyMap<string, string>) {
+    this.#members = members;
+  }
+  get(key: string): string | undefined {
+    return this.#members.get(key);
+  }
+  /** The member moved or added to the left; this state unchanged when that makes more than 32 members or 512 characters. */
+  set(key: string, value: string): TraceState {
+    const members = new Map(this.#members);
+    members.delete(key);
+    members.set(key, value);
+    const next = new W3cTraceState(members);
+    return members.size > MAX_TRACESTATE_MEMBERS || next.serialize().length > 512 ? this : next;
+  }
+  unset(key: string): TraceState {
+    const members = new Map(this.#members);
+    members.delete(key);
+    return new W3cTraceState(members);
+  }
+  serialize(): string {
+    return Array.from(this.#members, ([key, value]) => `${key}=${value}`)
+      .reverse()
+      .join(",");
+  }
+}
+
+/** The valid list members of a `tracestate` header (of at most 512 characters: the caller checks). */
+export function parseTraceState(header: string): TraceState {
+  const members = new Map<string, string>();
+  const parts = header.split(",");
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const member = TRACESTATE_MEMBER.exec((parts[i] as string).trim());
+    if (member !== null) members.set(member[1] as string, member[2] as string);
+  }
+  return new W3cTraceState(
+    members.size > MAX_TRACESTATE_MEMBERS ? new Map([...members].slice(-MAX_TRACESTATE_MEMBERS)) : members,
+  );
+}
+
 const HEX = /^[0-9a-f]+$/;
 
 /** Hex trace and span ids of 32 and 16 digits, not all zeros: the API's `isSpanContextValid` (its module is most of a kilobyte). */
@@ -96,7 +152,7 @@ export function parseTraceparent(traceparent: unknown, tracestate?: unknown): Sp
   };
   if (!isSpanContextValid(parsed)) return undefined;
   return typeof tracestate === "string" && tracestate.length > 0 && tracestate.length <= 512
-    ? { ...parsed, traceState: createTraceState(tracestate) }
+    ? { ...parsed, traceState: parseTraceState(tracestate) }
     : parsed;
 }
 
