@@ -1,6 +1,6 @@
-import { type Attributes, ROOT_CONTEXT } from "@opentelemetry/api";
+import type { Attributes } from "@opentelemetry/api";
 import type { EventEnvelope } from "../events/envelope.js";
-import { activeSpan } from "./otel-global.js";
+import { activeSpan, ROOT_CONTEXT } from "./otel-global.js";
 import { contextFromMetadata } from "./propagation.js";
 import { inSpan, SpanKind, type Tracer } from "./spans.js";
 

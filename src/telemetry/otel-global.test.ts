@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { CommandBus } from "../messaging/command-bus.js";
 import { MetricName, resetMetrics } from "./metrics.js";
 import { collectingMetrics, named } from "./metrics-reader.fixture.test.js";
-import { activeSpan, otelUnregistered } from "./otel-global.js";
+import { activeSpan, ROOT_CONTEXT as LIBRARY_ROOT, otelUnregistered } from "./otel-global.js";
 import { contextFromMetadata, parseTraceparent, parseTraceState, stampTraceContext } from "./propagation.js";
 import { SpanKind, startSpan, withActiveSpan } from "./spans.js";
 import { activeTracer } from "./tracer.js";
@@ -116,6 +116,25 @@ describe("the registry read without the API (what lets a Worker that never trace
       isRemote: true,
     });
     expect(span?.isRecording()).toBe(false);
+  });
+
+  test("the library's root context works as the API's: values set make new contexts, and the SDK parents spans by them", () => {
+    const key = Symbol.for("a test key");
+    const set = LIBRARY_ROOT.setValue(key, 1);
+    expect([LIBRARY_ROOT.getValue(key), set.getValue(key), set.deleteValue(key).getValue(key)]).toEqual([
+      undefined,
+      1,
+      undefined,
+    ]);
+    expect(set.setValue(key, 2).getValue(key)).toBe(2);
+    expect(set.getValue(key)).toBe(1);
+    // A detached consumer's parent: a span started from it by the SDK continues the event's trace.
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const parent = contextFromMetadata({ traceparent }) as ReturnType<typeof context.active>;
+    const child = new TracerProvider({ spanProcessors: [] }).getTracer("test").startSpan("child", {}, parent);
+    expect(child.spanContext().traceId).toBe("0af7651916cd43dd8448eb211c80319c");
+    const root = new TracerProvider({ spanProcessors: [] }).getTracer("test").startSpan("root", {}, LIBRARY_ROOT);
+    expect(root.spanContext().traceId).not.toBe("0af7651916cd43dd8448eb211c80319c");
   });
 
   test("a registry of a pre-release API version is not read, as the API itself refuses it", () => {

@@ -79,6 +79,32 @@ export function reportContextFailuresTo(report: (error: unknown) => void): void 
   contextFailure = report;
 }
 
+/**
+ * A context: immutable values by key, as the API's `BaseContext` (its module would bring the API into
+ * every store's bundle). Contexts made here and by the API are interchangeable: both are read and
+ * extended only through `getValue`, `setValue` and `deleteValue`.
+ */
+class ValuesContext implements Context {
+  readonly #values: ReadonlyMap<symbol, unknown>;
+  constructor(values: ReadonlyMap<symbol, unknown>) {
+    this.#values = values;
+  }
+  getValue(key: symbol): unknown {
+    return this.#values.get(key);
+  }
+  setValue(key: symbol, value: unknown): Context {
+    return new ValuesContext(new Map(this.#values).set(key, value));
+  }
+  deleteValue(key: symbol): Context {
+    const values = new Map(this.#values);
+    values.delete(key);
+    return new ValuesContext(values);
+  }
+}
+
+/** The context that holds nothing (the API's `ROOT_CONTEXT`): where a new trace starts. */
+export const ROOT_CONTEXT: Context = /* @__PURE__ */ new ValuesContext(new Map());
+
 /** The span a context holds (the API's `trace.getSpan`), if any. */
 export function spanOf(context: Context | undefined): Span | undefined {
   return (context?.getValue(SPAN_KEY) as Span | undefined) || undefined;

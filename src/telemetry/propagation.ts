@@ -1,17 +1,9 @@
-// Only the API's standalone parts (each a small module of its own): its `trace` and `context`
-// objects would bring the whole API into code that never traces (see otel-global.ts).
-import {
-  type Context,
-  type Link,
-  ROOT_CONTEXT,
-  type Span,
-  type SpanContext,
-  TraceFlags,
-  type TraceState,
-} from "@opentelemetry/api";
+// Only the API's types: its modules (even the standalone ones) would be in every store's bundle, and
+// its `trace` and `context` objects would bring the whole API into code that never traces (see otel-global.ts).
+import type { Context, Link, Span, SpanContext, TraceState } from "@opentelemetry/api";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import { reportTelemetryFailure } from "./failures.js";
-import { activeContext, withSpan } from "./otel-global.js";
+import { activeContext, ROOT_CONTEXT, withSpan } from "./otel-global.js";
 
 /**
  * A span that only carries a remote span context, as the API's `trace.setSpanContext` wraps one
@@ -119,6 +111,9 @@ export function parseTraceState(header: string): TraceState {
   );
 }
 
+/** The `sampled` trace flag (the API's `TraceFlags.SAMPLED`). */
+const SAMPLED = 1;
+
 const HEX = /^[0-9a-f]+$/;
 
 /** Hex trace and span ids of 32 and 16 digits, not all zeros: the API's `isSpanContextValid` (its module is most of a kilobyte). */
@@ -130,7 +125,7 @@ export function isSpanContextValid(spanContext: SpanContext): boolean {
 
 /** The W3C `traceparent` (version 00) of a span context. */
 export function formatTraceparent(spanContext: SpanContext): string {
-  const flags = (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? "01" : "00";
+  const flags = (spanContext.traceFlags & SAMPLED) === SAMPLED ? "01" : "00";
   return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
 }
 
@@ -147,7 +142,7 @@ export function parseTraceparent(traceparent: unknown, tracestate?: unknown): Sp
   const parsed: SpanContext = {
     traceId,
     spanId,
-    traceFlags: Number.parseInt(flags, 16) & TraceFlags.SAMPLED,
+    traceFlags: Number.parseInt(flags, 16) & SAMPLED,
     isRemote: true,
   };
   if (!isSpanContextValid(parsed)) return undefined;
