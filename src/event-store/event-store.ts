@@ -14,7 +14,6 @@ import {
   prepareEvents,
 } from "../events/envelope.js";
 import type { EventRegistry } from "../evolution/event-registry.js";
-import { upcastingReader } from "../evolution/upcasting-reader.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
@@ -121,7 +120,7 @@ function storeOptionIssues(options: EventStoreOptions): Issue[] {
   for (const [key, kind, what] of [
     ["bus", ["publish"], "an event bus (with publish)"],
     ["onPublishError", "function"],
-    ["eventRegistry", ["prepareAppend", "upcastEvent", "check"], "what eventRegistry() builds"],
+    ["eventRegistry", ["prepareAppend", "upcastEvent", "upcastPages", "check"], "what eventRegistry() builds"],
     ["personalData", ["encryptEvents", "decryptEvent"], "what personalData() builds"],
     ["telemetry", "boolean"],
   ] as const) {
@@ -498,7 +497,7 @@ export abstract class EventStore {
     const personal = this.personalData;
     const plain = personal === undefined ? pages : personal.decryptingPages(pages);
     const registry = this.eventRegistry;
-    return registry === undefined ? plain : upcastingReader(plain, registry);
+    return registry === undefined ? plain : registry.upcastPages(plain);
   }
 
   #decrypting(events: AsyncGenerator<EventEnvelope, void, undefined>): AsyncGenerator<EventEnvelope, void, undefined> {

@@ -1,4 +1,5 @@
 import { type Issue, isEventFlowsError, UpcastError, ValidationError } from "../errors.js";
+import type { EventPages } from "../event-store/read-pages.js";
 import {
   type DomainEvent,
   type EventEnvelope,
@@ -18,6 +19,7 @@ import {
 import { schemaIssues } from "./schema-issues.js";
 import { splitEventId } from "./split-ids.js";
 import type { StandardSchema, UpcastEvent, UpcastStep } from "./types.js";
+import { upcastingReader } from "./upcasting-reader.js";
 
 export interface EventRegistryOptions {
   /**
@@ -275,6 +277,15 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     this.#run(event, event.type, data, event.metadata, version, out, 0, by);
     if (out.length === 1) return out[0] as EventEnvelope;
     return out.map((e, i) => (i === 0 ? e : { ...e, id: splitEventId(event.id, i) }));
+  }
+
+  /**
+   * @internal A read's pages at their current versions: what a store's reads go through (see
+   * upcasting-reader.ts). Reached through the registry, not imported by the store base, so that a
+   * store given no registry bundles none of the reader.
+   */
+  upcastPages(pages: EventPages): EventPages {
+    return upcastingReader(pages, this);
   }
 
   /**
