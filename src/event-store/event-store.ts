@@ -37,7 +37,7 @@ import {
 import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { READ_CHECK, type ReadCheck, readCheckOf } from "./read-check.js";
-import { checkedPages, type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
+import { type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
 import {
   assertAppendableStream,
   assertDeletionMode,
@@ -833,5 +833,5 @@ function eventCount(events: unknown): number {
  */
 function checked(pages: EventPages, options: ReadStreamOptions | ReadAllOptions): EventPages {
   const check = readCheckOf(options);
-  return check === undefined ? pages : checkedPages(pages, check);
+  return check === undefined ? pages : check.pages(pages);
 }

@@ -5,13 +5,24 @@
  * under a symbol key, so it is no option a caller sees, validates or serializes.
  */
 import type { EventEnvelope } from "../events/envelope.js";
+import { checkedPages, type EventPages } from "./read-pages.js";
 
 export const READ_CHECK: unique symbol = Symbol("eventflows.readCheck");
 
-/** Throws to refuse the event: the read ends there, the store's cursor released, the event not returned. */
-export type ReadCheck = (event: EventEnvelope) => void;
+/**
+ * A read's stored pages with each event through the check (see {@link checkedPages}): made by the
+ * wrapping store ({@link pageCheck}), so that a store that is never wrapped bundles none of it.
+ */
+export interface ReadCheck {
+  readonly pages: (pages: EventPages) => EventPages;
+}
+
+/** The check, which throws to refuse an event: the read ends there, the store's cursor released, the event not returned. */
+export function pageCheck(check: (event: EventEnvelope) => void): ReadCheck {
+  return { pages: (pages) => checkedPages(pages, check) };
+}
 
 export function readCheckOf(options: object): ReadCheck | undefined {
-  const check = (options as { readonly [READ_CHECK]?: unknown })[READ_CHECK];
-  return typeof check === "function" ? (check as ReadCheck) : undefined;
+  const check = (options as { readonly [READ_CHECK]?: { readonly pages?: unknown } })[READ_CHECK];
+  return typeof check?.pages === "function" ? (check as ReadCheck) : undefined;
 }

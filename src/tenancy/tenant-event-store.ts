@@ -1,7 +1,7 @@
 import { isConcurrencyError, isStreamDeletedError, isValidationError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
 import { assertExpectedVersion, EventStore } from "../event-store/event-store.js";
-import { READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
+import { pageCheck, READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
 import type {
   DeleteStreamOptions,
   RestoreStreamOptions,
@@ -67,9 +67,9 @@ export class TenantEventStore extends EventStore {
     this.#coreReads =
       inner.readStream === base.readStream && inner.readAll === base.readAll && inner.readFeed === base.readFeed;
     this.#checks = {
-      readStream: (event) => this.#check(event, "readStream"),
-      readAll: (event) => this.#check(event, "readAll"),
-      subscribeToAll: (event) => this.#check(event, "subscribeToAll"),
+      readStream: pageCheck((event) => this.#check(event, "readStream")),
+      readAll: pageCheck((event) => this.#check(event, "readAll")),
+      subscribeToAll: pageCheck((event) => this.#check(event, "subscribeToAll")),
     };
   }
 
