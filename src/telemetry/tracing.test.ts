@@ -210,6 +210,27 @@ describe("spans with an SDK registered", () => {
     expect(handled ? parentOf(handled) : "none").toBe(append.spanContext().spanId);
   });
 
+  test("a store subscription's handler span keeps the event's tracestate as W3C reads it", async () => {
+    // Untraced appends store metadata as given: the event carries another service's trace context.
+    const store = new InMemoryEventStore({ telemetry: false });
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const members = Array.from({ length: 34 }, (_, i) => `k${i}=${i}`);
+    await store.appendToStream("Trace-1", [
+      { type: "A", data: 1, metadata: { traceparent, tracestate: "a=1,B=2, c=3 ,d=x=y" } },
+      { type: "A", data: 2, metadata: { traceparent, tracestate: members.join(",") } },
+    ]);
+    let seen = 0;
+    const subscription = store.subscribeToAll({ handler: () => void seen++, pollIntervalMs: 5 });
+    while (seen < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    await subscription.stop();
+    const handled = tracing.spans().filter((span) => span.name === "process A");
+    expect(handled.map((span) => span.spanContext().traceState?.serialize())).toEqual([
+      "a=1,c=3",
+      members.slice(0, 32).join(","),
+    ]);
+    for (const span of handled) expect(span.spanContext().traceId).toBe("0af7651916cd43dd8448eb211c80319c");
+  });
+
   test("snapshot save and load have spans; a rehydration says how many events it replayed", async () => {
     const snapshots = new InMemorySnapshotStore();
     const store = new InMemoryEventStore();
