@@ -9,7 +9,7 @@ import {
   ulid,
 } from "../../src/index.js";
 import { eventually } from "../../src/testing/index.js";
-import { checkInterleavings } from "../../test/sagas/interleavings.ts";
+import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
 import { type OrderEvent, type OrderState, orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresCheckpointStore, PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
@@ -173,6 +173,10 @@ describe("SagaRuntime on PostgreSQL", () => {
 
   test("several runtimes, duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {
     await checkInterleavings(() => new PostgresSagaStore({ sql, schema }), 25, { processes: true });
+  }, 180_000);
+
+  test("two runtimes handling the same events while handlers and command buses stall past leaseMs end as a sequential run (property)", async () => {
+    await checkStalledSteps(() => new PostgresSagaStore({ sql, schema }), 12, { boundMs: 150 });
   }, 180_000);
 
   test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {
