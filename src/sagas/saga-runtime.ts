@@ -227,7 +227,9 @@ export class SagaRuntime {
     run.abandoned = true;
     const keyOf = saga.keyOf(event);
     const key = typeof keyOf === "string" ? keyOf : undefined;
-    const error = new SagaStepTimeoutError(saga.name, key, event.type, String(event.id), this.#leaseMs);
+    // The id as the error can hold it: a step refused for its id may be what is stuck (recording it).
+    const eventId = typeof event.id === "string" ? event.id : kindOf(event.id);
+    const error = new SagaStepTimeoutError(saga.name, key, event.type, eventId, this.#leaseMs);
     // Reported and recorded without waiting for the record: the store may be what does not answer.
     void this.#report({ saga: saga.name, key, event: { id: event.id, type: event.type }, error });
     return { saga: saga.name, key, eventId: event.id, outcome: "failed", error, retryable: true };
