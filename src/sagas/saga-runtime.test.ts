@@ -585,6 +585,33 @@ describe("SagaRuntime: steps that never settle, and thrown values that are not e
     expect((await store.load("Order", "o4"))?.outbox).toEqual([]);
   });
 
+  test("fed from a store's feed, a step that did not settle in time is retried there, and the checkpoint waits for it", async () => {
+    const { gate, saga } = gated();
+    gate.wait = new Promise<void>(() => {});
+    const events = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    const { runtime, store, sent, errors } = setup({ sagas: [saga], leaseMs: 50 });
+    await events.appendToStream("Order-o6", [{ type: "OrderPlaced", data: { orderId: "o6", sku: "A" } }]);
+    const subscription = await runtime.subscribe(events, {
+      checkpoints,
+      pollIntervalMs: 5,
+      retryDelayMs: 5,
+      onError: () => {},
+    });
+    try {
+      await eventually(() => expect(errors.length).toBeGreaterThan(0));
+      expect(await checkpoints.load("sagas")).toBeUndefined();
+      // The handler answers again: the retry saves the step, and the feed moves on.
+      gate.wait = undefined;
+      await eventually(async () => expect(await checkpoints.load("sagas")).toBe(1));
+    } finally {
+      await subscription.stop();
+    }
+    expect((await store.load("Order", "o6"))?.version).toBe(1);
+    expect(sent.map((s) => s.id)).toEqual(["Order/o6/1"]);
+    expect(errors.every((e) => (e.error as { code?: string }).code === "SAGA_STEP_TIMEOUT")).toBe(true);
+  });
+
   test("a handler that throws a value that is not an Error fails the step, recorded, nothing saved", async () => {
     const odd: unknown[] = [null, undefined, 42, "down", Symbol("s"), Object.create(null), { message: 5 }];
     for (const [i, value] of odd.entries()) {
