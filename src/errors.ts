@@ -50,6 +50,7 @@ export const ErrorCode = {
   UpcastFailed: "UPCAST_FAILED",
   ProjectionFailed: "PROJECTION_FAILED",
   NoTransition: "NO_TRANSITION",
+  SagaStepTimeout: "SAGA_STEP_TIMEOUT",
   RebuildNotSupported: "REBUILD_NOT_SUPPORTED",
   Aborted: "ABORTED",
   SubjectErased: "SUBJECT_ERASED",
@@ -469,6 +470,32 @@ export class NoTransitionError extends EventFlowsError {
 }
 
 /**
+ * A saga step (an event's, or a fired timeout's) or one command of its outbox did not settle within the
+ * runtime's `leaseMs`: a handler, the store or the command bus never answered. The runtime stopped
+ * waiting: the step is failed and retryable (a step whose handler had not returned by then is never
+ * saved, so a redelivery of the event runs it again), the command a failed attempt. `step` is the event
+ * type, `timeout:<name>` or `command:<type>`; `eventId` the event's, the timeout's or the outbox entry's id.
+ */
+export class SagaStepTimeoutError extends EventFlowsError {
+  override readonly name = "SagaStepTimeoutError";
+  constructor(
+    readonly saga: string,
+    readonly key: string | undefined,
+    readonly step: string,
+    readonly eventId: string,
+    readonly timeoutMs: number,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.SagaStepTimeout,
+      `Saga "${saga}" stopped waiting on "${step}" after ${timeoutMs} ms (leaseMs): ` +
+        "a handler, the saga store or a command did not answer",
+      options,
+    );
+  }
+}
+
+/**
  * Personal data was to be written for a data subject whose key was deleted (crypto-shredded):
  * erasure is final, so nothing is written. It names the subject id, never the data.
  */
@@ -598,6 +625,8 @@ export const isIdempotencyClaimLostError = (error: unknown): error is Idempotenc
 export const isAbortedError = (error: unknown): error is AbortedError => hasCode(error, ErrorCode.Aborted);
 export const isNoTransitionError = (error: unknown): error is NoTransitionError =>
   hasCode(error, ErrorCode.NoTransition);
+export const isSagaStepTimeoutError = (error: unknown): error is SagaStepTimeoutError =>
+  hasCode(error, ErrorCode.SagaStepTimeout);
 export const isSubjectErasedError = (error: unknown): error is SubjectErasedError =>
   hasCode(error, ErrorCode.SubjectErased);
 export const isPersonalDataError = (error: unknown): error is PersonalDataError =>

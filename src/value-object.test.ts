@@ -95,6 +95,33 @@ describe("ValueObject", () => {
     expect(Object.isFrozen(digest.props)).toBe(true);
   });
 
+  test("-0 and 0 are equal, as after a JSON round trip (which keeps no -0); NaN is NaN", () => {
+    class Box extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    expect(Money.of(0, "EUR").equals(Money.of(-0, "EUR"))).toBe(true);
+    expect(new Box([-0, { n: -0 }]).equals(new Box([0, { n: 0 }]))).toBe(true);
+    expect(new Box(new Map([["a", -0]])).equals(new Box(new Map([["a", 0]])))).toBe(true);
+    expect(new Box(Number.NaN).equals(new Box(Number.NaN))).toBe(true);
+    expect(new Box(0).equals(new Box(Number.NaN))).toBe(false);
+    const { json } = fc.letrec<{ json: unknown }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: "small" },
+        fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(-0), fc.string(), fc.boolean()),
+        fc.array(tie("json"), { maxLength: 4 }),
+        fc.dictionary(fc.string(), tie("json"), { maxKeys: 4 }),
+      ),
+    }));
+    fc.assert(
+      fc.property(json, (value) => {
+        expect(new Box(value).equals(new Box(JSON.parse(JSON.stringify(value))))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   test("two value objects made from the same props are equal, whatever the props hold: object Map keys, invalid Dates", () => {
     class Box extends ValueObject<{ value: unknown }> {
       constructor(value: unknown) {

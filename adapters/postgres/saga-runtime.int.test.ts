@@ -1,9 +1,16 @@
 /** The saga runtime on PostgresSagaStore: the order saga end to end, and competing schedulers on the real server. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { defineSaga, type FiredTimeoutReport, type SagaFailureReport, SagaRuntime, ulid } from "../../src/index.js";
+import {
+  defineSaga,
+  type FiredTimeoutReport,
+  type SagaFailureReport,
+  SagaRuntime,
+  SagaStepTimeoutError,
+  ulid,
+} from "../../src/index.js";
 import { eventually } from "../../src/testing/index.js";
-import { checkInterleavings } from "../../test/sagas/interleavings.ts";
-import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
+import { type OrderEvent, type OrderState, orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresCheckpointStore, PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
 
@@ -61,6 +68,86 @@ describe("SagaRuntime on PostgreSQL", () => {
     expect(sent).toEqual([]);
   });
 
+  test("a step that does not settle within leaseMs fails with a SagaStepTimeoutError and saves all of itself or nothing", async () => {
+    const name = `Stuck-${ulid()}`;
+    const gate: { wait?: Promise<void> } = {};
+    const saga = defineSaga<OrderEvent, OrderState>({
+      ...orderSaga,
+      name,
+      on: {
+        ...orderSaga.on,
+        OrderPlaced: async (state, event, ctx) => {
+          if (gate.wait !== undefined) await gate.wait;
+          ctx.dispatch("ReserveStock", { orderId: event.data.orderId, sku: event.data.sku });
+          return { sku: event.data.sku, steps: [...state.steps, "placed"] };
+        },
+      },
+    });
+    const rows = async (key: string) => {
+      const count = async (table: string) =>
+        Number(
+          (
+            await sql.unsafe(`SELECT count(*) AS n FROM ${schema}.${table} WHERE saga = $1 AND key = $2`, [name, key])
+          )[0]?.n,
+        );
+      return {
+        instance: await count("sagas"),
+        handled: await count("saga_handled"),
+        outbox: await count("saga_outbox"),
+      };
+    };
+    const store = new PostgresSagaStore({ sql, schema });
+    const { bus, sent } = recordingBus();
+    // Bounded at 1 s for the steps that are meant to get stuck; the others go through a patient runtime.
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [saga], leaseMs: 1000, onError: () => {} });
+    const patient = new SagaRuntime({ store, commands: bus, sagas: [saga] });
+
+    // The handler never returns in time: nothing is written, even once it returns; a redelivery runs it.
+    let release!: () => void;
+    gate.wait = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const placed = orderEvent("OrderPlaced", "k1", { sku: "A" });
+    const [timedOut] = await runtime.handle(placed);
+    expect(timedOut).toMatchObject({ outcome: "failed", retryable: true });
+    expect(timedOut?.error).toBeInstanceOf(SagaStepTimeoutError);
+    expect(timedOut?.error).toMatchObject({ saga: name, key: "k1", step: "OrderPlaced", eventId: placed.id });
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await rows("k1")).toEqual({ instance: 0, handled: 0, outbox: 0 });
+    gate.wait = undefined;
+    expect((await patient.handle(placed))[0]?.outcome).toBe("started");
+    await eventually(async () => expect(await rows("k1")).toEqual({ instance: 1, handled: 1, outbox: 0 }));
+    expect(sent.map((s) => s.id)).toEqual([`${name}/k1/1`]);
+
+    // The store does not answer: another transaction holds the instance's row. The step is given up;
+    // once the lock goes, its commit lands whole (state, handled id, command), and a redelivery is a duplicate.
+    let unlock!: () => void;
+    const locked = new Promise<void>((resolve) => {
+      unlock = resolve;
+    });
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const lock = sql.begin(async (tx) => {
+      await tx.unsafe(`SELECT 1 FROM ${schema}.sagas WHERE saga = $1 AND key = $2 FOR UPDATE`, [name, "k1"]);
+      holding();
+      await locked;
+    });
+    await held;
+    const reserved = orderEvent("StockReserved", "k1");
+    const [blocked] = await runtime.handle(reserved);
+    expect(blocked).toMatchObject({ outcome: "failed", retryable: true, error: { code: "SAGA_STEP_TIMEOUT" } });
+    unlock();
+    await lock;
+    await eventually(async () => expect((await store.load(name, "k1"))?.version).toBe(2));
+    expect(await store.hasHandled(name, "k1", reserved.id)).toBe(true);
+    expect((await patient.handle(reserved))[0]?.outcome).toBe("duplicate");
+    await eventually(() => expect(sent.map((s) => s.id)).toEqual([`${name}/k1/1`, `${name}/k1/2`]));
+    expect(await rows("k1")).toEqual({ instance: 1, handled: 2, outbox: 0 });
+  }, 30_000);
+
   test("fed from the PostgreSQL global feed, it resumes from its checkpoint and applies each event once", async () => {
     const events = new PostgresEventStore({ sql, schema });
     const checkpoints = new PostgresCheckpointStore({ sql, schema });
@@ -86,6 +173,10 @@ describe("SagaRuntime on PostgreSQL", () => {
 
   test("several runtimes, duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {
     await checkInterleavings(() => new PostgresSagaStore({ sql, schema }), 25, { processes: true });
+  }, 180_000);
+
+  test("two runtimes handling the same events while handlers and command buses stall past leaseMs end as a sequential run (property)", async () => {
+    await checkStalledSteps(() => new PostgresSagaStore({ sql, schema }), 12, { boundMs: 150 });
   }, 180_000);
 
   test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import type { PublishResult } from "../event-bus/event-bus.js";
 import { type EventEnvelope, type NewEvent, prepareEvents } from "../events/envelope.js";
 import { ulid } from "../ids.js";
-import type { EventPublisher } from "./after-commit.js";
+import { defaultOnPublishError, type EventPublisher } from "./after-commit.js";
 import { InMemoryEventStore } from "./in-memory-event-store.js";
 
 /** A publisher that records each call: what publishing once per append looks like from the bus. */
@@ -119,6 +119,19 @@ describe("EventStore.afterCommit", () => {
     const line = JSON.parse(String(consoleError.mock.calls[0]?.[0]));
     expect(line).toMatchObject({ level: "error", msg: "publishing 2 committed event(s) failed", events: 2 });
     expect(line.streamId).toBe("Hook-2");
+  });
+
+  test("defaultOnPublishError takes any thrown value and anything for the events: a log line, never a TypeError", () => {
+    const odd: unknown[] = [null, undefined, 42, "down", Object.create(null), Symbol("s"), 10n];
+    for (const error of odd) {
+      for (const events of [undefined, null, "abc", [null], [5], {}] as unknown[]) {
+        expect(() => defaultOnPublishError(error, events as readonly EventEnvelope[])).not.toThrow();
+      }
+    }
+    consoleError.mockClear();
+    (defaultOnPublishError as (error: unknown) => void)(null);
+    const line = JSON.parse(String(consoleError.mock.calls[0]?.[0]));
+    expect(line).toMatchObject({ level: "error", msg: "publishing 0 committed event(s) failed", events: 0 });
   });
 
   test("a watchAppends listener or afterEachCommit step that throws, even synchronously, is logged: the append stands and is published", async () => {

@@ -13,10 +13,17 @@ export interface EventPublisher {
 /** Called when publishing throws after a commit; the events are stored either way. */
 export type PublishErrorHook = (error: unknown, events: readonly EventEnvelope[]) => void;
 
-export const defaultOnPublishError: PublishErrorHook = (error, events) =>
-  getLogger().error(`publishing ${events.length} committed event(s) failed`, {
-    events: events.length,
-    streamId: events[0]?.streamId,
-    correlationId: events[0]?.metadata?.correlationId,
+/**
+ * The default hook: an error line on the library's logger. Hooks of your own may call it with what they
+ * have: any thrown value, and anything for the events (a missing list is logged as none), never a TypeError.
+ */
+export const defaultOnPublishError: PublishErrorHook = (error, events) => {
+  const list: readonly unknown[] = Array.isArray(events) ? events : [];
+  const first = list[0] as Partial<EventEnvelope> | null | undefined;
+  getLogger().error(`publishing ${list.length} committed event(s) failed`, {
+    events: list.length,
+    streamId: first?.streamId,
+    correlationId: first?.metadata?.correlationId,
     error,
   });
+};

@@ -11,7 +11,10 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 type Comparing = Map<object, Set<object>>;
 
 function equal(a: unknown, b: unknown, given: Comparing | undefined): boolean {
-  if (Object.is(a, b)) return true;
+  // SameValueZero, as Map keys and Set members are compared: -0 is 0 (JSON keeps no -0, so a value read
+  // back from a store equals the one written), and NaN is NaN.
+  // biome-ignore lint/suspicious/noSelfCompare: a !== a is NaN, of a number or a Number's primitive alike
+  if (a === b || (a !== a && b !== b)) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
   if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
   // Object.is: two invalid Dates (NaN) hold the same content, as two NaNs are equal here.

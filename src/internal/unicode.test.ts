@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { assertCheckpointId } from "../checkpoint/checkpoint-store.js";
+import { ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { streamName } from "../events/stream.js";
 import { CommandBus } from "../messaging/command-bus.js";
@@ -37,6 +38,34 @@ describe("well-formed UTF-16", () => {
         expect(isWellFormedFallback(text)).toBe(expected);
         expect(isWellFormed(text)).toBe(expected);
       }),
+    );
+  });
+
+  test("a stream id's limit counts UTF-16 code units, as its message says: an emoji counts 2 (property)", () => {
+    // Any code points, astral ones included, around the limit: 200 to 600 of them are 200 to 1,200 units.
+    const suffix = fc
+      .string({ unit: "binary", minLength: 200, maxLength: 600 })
+      // No control characters: those are refused for their own reason.
+      .map((text) => [...text].map((c) => ((c.codePointAt(0) as number) < 0x20 || c === "\x7f" ? "x" : c)).join(""));
+    fc.assert(
+      fc.property(suffix, (text) => {
+        const id = `Order-${text}`;
+        const issues = nameIssues(id, "stream id", MAX_STREAM_ID_LENGTH);
+        expect(issues.length === 0).toBe(id.length <= MAX_STREAM_ID_LENGTH);
+        if (id.length > MAX_STREAM_ID_LENGTH) {
+          expect(issues[0]?.message).toBe(
+            `stream id is ${id.length} UTF-16 code units long, over 512 (a character beyond U+FFFF, such as an emoji, counts 2)`,
+          );
+          expect(() => assertStreamId(id)).toThrow(ValidationError);
+        } else assertStreamId(id);
+      }),
+      // No shrinking: a counterexample hundreds of code points long shrinks for minutes.
+      { endOnFailure: true },
+    );
+    // 256 emoji are 256 characters but 512 units: the longest astral id; one more is refused.
+    expect(nameIssues("😀".repeat(256), "stream id", MAX_STREAM_ID_LENGTH)).toEqual([]);
+    expect(nameIssues(`${"😀".repeat(256)}a`, "stream id", MAX_STREAM_ID_LENGTH)[0]?.message).toStartWith(
+      "stream id is 513 UTF-16 code units long, over 512",
     );
   });
 

@@ -19,10 +19,20 @@ export function nameIssues(value: unknown, what: string, maxLength: number, path
   if (typeof value !== "string") return [{ path, message: `${what} must be a string, got ${kindOf(value)}` }];
   if (value.length === 0) return [{ path, message: `${what} must not be empty` }];
   if (value.trim().length === 0) return [{ path, message: `${what} must not be only whitespace` }];
-  if (value.length > maxLength) return [{ path, message: `${what} is ${value.length} characters, over ${maxLength}` }];
+  if (value.length > maxLength) return [{ path, message: lengthMessage(what, value.length, maxLength) }];
   if (CONTROL.test(value)) return [{ path, message: `${what} must not contain control characters` }];
   if (!isWellFormed(value)) return [{ path, message: `${what} ${LONE_SURROGATE}` }];
   return [];
+}
+
+/**
+ * A name's length is its UTF-16 code units (JavaScript's `length`), as every limit on names counts it:
+ * a character beyond U+FFFF (an emoji) takes 2. So a name at its limit is at most 3 UTF-8 bytes a
+ * unit, which is what the stores are sized for (a 512-unit stream id: 1,536 bytes, inside a DynamoDB
+ * partition key's 2,048 with a tenant prefix).
+ */
+function lengthMessage(what: string, units: number, maxLength: number): string {
+  return `${what} is ${units} UTF-16 code units long, over ${maxLength} (a character beyond U+FFFF, such as an emoji, counts 2)`;
 }
 
 /**

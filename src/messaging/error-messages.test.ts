@@ -130,6 +130,44 @@ describe("errors say what to do next", () => {
     );
   });
 
+  test("toIssue gives every issue a message, whatever fields a hand-made issue lacks or holds", () => {
+    expect(toIssue({} as never)).toEqual({ path: [], message: "is invalid" });
+    expect(toIssue({ message: "" } as never).message).toBe("is invalid");
+    expect(toIssue({ path: [null, { key: Object.create(null) }], message: "x" } as never)).toEqual({
+      path: ["undefined", "?"],
+      message: "x",
+    });
+    const field = fc.oneof(fc.anything(), fc.constantFrom("schema", "validation", "min_length", "object", "never"));
+    const issue = fc.record(
+      {
+        kind: field,
+        type: field,
+        message: field,
+        expected: field,
+        received: field,
+        requirement: fc.oneof(field, fc.constant(Object.create(null))),
+        input: field,
+        path: fc.array(fc.oneof(fc.anything({ withNullPrototype: true }), fc.record({ key: fc.anything() }))),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(issue, (given) => {
+        let converted: { path: unknown; message: unknown };
+        try {
+          converted = toIssue(given as never);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationError);
+          return;
+        }
+        expect(Array.isArray(converted.path)).toBe(true);
+        expect(typeof converted.message).toBe("string");
+        expect((converted.message as string).trim()).not.toBe("");
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   test("a whitespace stream id is called blank, not empty", () => {
     expect(() => assertStreamId("   ")).toThrow("Invalid stream id: stream id must not be only whitespace");
     expect(() => assertStreamId("")).toThrow("Invalid stream id: stream id must not be empty");

@@ -106,8 +106,8 @@ export function toIssue(issue: BaseIssue<unknown>): Issue {
  */
 export function issueOf(issue: BaseIssue<unknown>, quoteReceived: boolean): Issue {
   const path = (issue.path ?? []).map((item) => {
-    const key = (item as { key?: unknown }).key;
-    return typeof key === "number" ? key : String(key);
+    const key = (item as { key?: unknown } | null)?.key;
+    return typeof key === "number" ? key : textOf(key);
   });
   return { path, message: readableMessage(issue, quoteReceived) };
 }
@@ -117,20 +117,25 @@ export function issueOf(issue: BaseIssue<unknown>, quoteReceived: boolean): Issu
 // (`v.email((issue) => \`${issue.input} is not an email\`)`), so ours, which never does, replaces it.
 const DEFAULT_MESSAGE = /^Invalid [^:]+: (?:Expected [\s\S]* but r|R)eceived /;
 
+// Every issue gets a message: one given to `toIssue` by hand may lack any field valibot's have (a
+// message, a type, what was received), and then says what it can ("is invalid" when nothing).
 function readableMessage(issue: BaseIssue<unknown>, quoteReceived: boolean): string {
-  const ours = DEFAULT_MESSAGE.test(issue.message);
-  if (!ours && quoteReceived) return issue.message;
-  const got = quoteReceived ? `, got ${clip(issue.received)}` : "";
+  const message = typeof issue.message === "string" ? issue.message : "";
+  const ours = DEFAULT_MESSAGE.test(message);
+  if (!ours && quoteReceived && message.trim() !== "") return message;
+  const got = quoteReceived && typeof issue.received === "string" ? `, got ${clip(issue.received)}` : "";
+  const type = typeof issue.type === "string" ? issue.type : "";
+  const expected = typeof issue.expected === "string" ? issue.expected : null;
   if (issue.kind === "schema") {
     // A key missing (expected: the key, quoted) or not allowed (expected: never) in an object schema.
     const key = ours
-      ? issue.message.startsWith("Invalid key:")
-      : issue.type.endsWith("object") && (issue.expected === "never" || issue.expected?.startsWith('"') === true);
+      ? message.startsWith("Invalid key:")
+      : type.endsWith("object") && (expected === "never" || expected?.startsWith('"') === true);
     if (key) return issue.received === "undefined" ? "is required" : "is not allowed here";
-    return `must be ${describeExpected(issue.expected)}${got}`;
+    return `must be ${describeExpected(expected)}${got}`;
   }
   const requirement = issue.requirement as unknown;
-  const wanted = requirement instanceof RegExp ? String(requirement) : clip(String(requirement));
+  const wanted = requirement instanceof RegExp ? String(requirement) : clip(textOf(requirement));
   const length = (bound: string) =>
     typeof issue.input === "string"
       ? `must be ${bound} ${wanted} characters long${got}`
@@ -161,7 +166,8 @@ function readableMessage(issue: BaseIssue<unknown>, quoteReceived: boolean): str
     case "ulid":
       return `must be a ULID${got}`;
     default:
-      return `fails the ${issue.type.replaceAll("_", " ")} check${issue.expected === null ? "" : ` (expected ${clip(issue.expected)})`}${got}`;
+      if (type === "") return `is invalid${got}`;
+      return `fails the ${type.replaceAll("_", " ")} check${expected === null ? "" : ` (expected ${clip(expected)})`}${got}`;
   }
 }
 
@@ -184,6 +190,15 @@ function describeExpected(expected: string | null): string {
       return "a Date";
     default:
       return expected.includes(" | ") ? `one of ${clip(expected.replace(/^\((.*)\)$/, "$1"))}` : clip(expected);
+  }
+}
+
+/** `String(value)`, or "?" for a value that has none (an object without a prototype). */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return "?";
   }
 }
 

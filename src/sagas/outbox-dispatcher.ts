@@ -1,4 +1,4 @@
-import { isConcurrencyError } from "../errors.js";
+import { isConcurrencyError, SagaStepTimeoutError } from "../errors.js";
 import { sleep } from "../internal/sleep.js";
 import type { ExecuteOptions } from "../messaging/message.js";
 import { carry, describe } from "./records.js";
@@ -15,6 +15,8 @@ export interface OutboxDispatcherOptions {
   readonly commands: CommandDispatcher;
   readonly maxAttempts: number;
   readonly retryDelayMs: number;
+  /** How long one attempt at a command is waited for: past it, the attempt failed (the runtime's leaseMs). */
+  readonly commandTimeoutMs: number;
   readonly now: () => number;
   readonly report: (failure: SagaFailureReport) => Promise<void>;
 }
@@ -68,7 +70,7 @@ export class OutboxDispatcher {
         let failed: { readonly entry: OutboxEntry; readonly error: unknown } | undefined;
         for (const entry of record.outbox) {
           try {
-            await this.options.commands.execute(entry.type, entry.payload, this.#options(record, entry));
+            await this.#execute(record, entry);
           } catch (error) {
             failed = await this.#retry(record, entry, error);
             if (failed !== undefined) break;
@@ -82,6 +84,29 @@ export class OutboxDispatcher {
       return result;
     } finally {
       runningOfSaga.delete(key);
+    }
+  }
+
+  /**
+   * One attempt at a command, failed with a SagaStepTimeoutError when it does not answer within
+   * `commandTimeoutMs`: a command bus that never answers would hold this instance's dispatch loop, and
+   * with it every later command of the instance in this process, for ever. A late answer is ignored;
+   * the retry goes under the same id, so a handler that deduplicates applies it once.
+   */
+  async #execute(record: SagaRecord, entry: OutboxEntry): Promise<void> {
+    const sent = this.options.commands.execute(entry.type, entry.payload, this.#options(record, entry));
+    if (typeof (sent as PromiseLike<unknown> | undefined)?.then !== "function") return;
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(() => {
+        const ms = this.options.commandTimeoutMs;
+        reject(new SagaStepTimeoutError(record.saga, record.key, `command:${entry.type}`, entry.id, ms));
+      }, this.options.commandTimeoutMs);
+    });
+    try {
+      await Promise.race([sent, late]);
+    } finally {
+      clearTimeout(watchdog);
     }
   }
 
@@ -107,7 +132,7 @@ export class OutboxDispatcher {
     for (let attempt = 2; attempt <= this.options.maxAttempts; attempt++) {
       await sleep(this.options.retryDelayMs);
       try {
-        await this.options.commands.execute(entry.type, entry.payload, this.#options(record, entry));
+        await this.#execute(record, entry);
         return undefined;
       } catch (error) {
         lastError = error;

@@ -221,4 +221,36 @@ describe("defineProcessManager", () => {
       refusal({ transitions: { a: { A: { to: "a", guard: () => true, action: () => undefined } } } }),
     ).toBeUndefined();
   });
+
+  test("a guard that returns a promise (async, from JavaScript or a cast) fails the step: its transition is not taken", async () => {
+    type Ev = { type: "Start"; data: { id: string } } | { type: "Check"; data: { id: string } };
+    const pm = defineProcessManager<Ev, "open" | "passed", object>({
+      name: "AsyncGuard",
+      startedBy: ["Start"],
+      handles: ["Check"],
+      correlate: (event) => event.data.id,
+      states: ["open", "passed"],
+      initial: "open",
+      final: ["passed"],
+      data: {},
+      transitions: {
+        open: {
+          Start: { to: "open" },
+          // Resolves to false: a promise is truthy, so the transition used to be taken.
+          Check: { to: "passed", guard: (async () => false) as unknown as () => boolean },
+        },
+      },
+    });
+    const store = new InMemorySagaStore();
+    const runtime = new SagaRuntime({ store, commands: recordingBus().bus, sagas: [pm], onError: () => {} });
+    await runtime.handle(testEnvelope("Start", "P-1", { id: "g" }));
+    const [checked] = await runtime.handle(testEnvelope("Check", "P-1", { id: "g" }));
+    expect(checked).toMatchObject({ outcome: "failed", retryable: false, error: { code: ErrorCode.Validation } });
+    expect((checked?.error as Error | undefined)?.message).toContain("a guard returned a promise");
+    expect(await store.load("AsyncGuard", "g")).toMatchObject({
+      version: 1,
+      status: "running",
+      state: { state: "open" },
+    });
+  });
 });

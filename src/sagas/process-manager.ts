@@ -119,7 +119,7 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
     onNone: () => undefined,
   ): Promise<ProcessState<S, D> | undefined> => {
     for (const transition of candidates) {
-      if (transition.guard !== undefined && !transition.guard(current.data, input)) continue;
+      if (transition.guard !== undefined && !passes(name, current.state, transition, current.data, input)) continue;
       const data = transition.action === undefined ? undefined : await transition.action(current.data, input, ctx);
       if (final.has(transition.to)) ctx.complete();
       return { state: transition.to as S, data: (data ?? current.data) as D };
@@ -163,6 +163,30 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
 /** The record's own entry: a state or event type named like Object's methods (constructor, toString) finds none there. */
 const own = <T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined =>
   record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+
+/**
+ * Whether the transition's guard lets it through. A guard decides synchronously: a promise (an `async`
+ * guard, from JavaScript or a cast) is truthy, so its transition was taken whatever it resolved to;
+ * it fails the step with a ValidationError instead, and nothing is saved.
+ */
+function passes(
+  pm: string,
+  state: string,
+  transition: { readonly to: string; readonly guard?: (data: never, input: never) => unknown },
+  data: unknown,
+  input: unknown,
+): boolean {
+  const verdict = (transition.guard as (data: unknown, input: unknown) => unknown)(data, input);
+  if (typeof (verdict as { then?: unknown } | null)?.then === "function") {
+    throw new ValidationError(`Process manager "${pm}": a guard returned a promise`, [
+      {
+        path: ["transitions", state, "guard"],
+        message: `the guard of the transition to "${transition.to}" returned a promise: a guard decides synchronously (make it a function returning a boolean; do async work in an action)`,
+      },
+    ]);
+  }
+  return Boolean(verdict);
+}
 
 /** A transition's `guard` and `action`, when given, are called at run time: anything but a function is refused now. */
 function hookIssues(transition: AnyTransition | undefined, path: readonly string[]): Issue[] {

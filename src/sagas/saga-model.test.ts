@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { checkInterleavings } from "../../test/sagas/interleavings.ts";
+import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
 import type { EventEnvelope } from "../events/envelope.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { defineSaga } from "./define-saga.js";
@@ -93,5 +93,9 @@ describe("saga model", () => {
 
   test("several runtimes, duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect", async () => {
     await checkInterleavings(() => new InMemorySagaStore(), 100);
+  }, 120_000);
+
+  test("two runtimes handling the same events while handlers and command buses stall past leaseMs end as a sequential run (property)", async () => {
+    await checkStalledSteps(() => new InMemorySagaStore(), 40);
   }, 120_000);
 });

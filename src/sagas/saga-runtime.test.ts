@@ -1,7 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { type Commands, orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import {
+  type Commands,
+  type OrderEvent,
+  type OrderState,
+  orderEvent,
+  orderSaga,
+  recordingBus,
+} from "../../test/sagas/order-saga.ts";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
-import { ErrorCode, ValidationError } from "../errors.js";
+import { ErrorCode, SagaStepTimeoutError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { CommandBus } from "../messaging/command-bus.js";
@@ -456,5 +463,179 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
       expect(outcome?.error).toMatchObject({ code: ErrorCode.Validation });
     }
     expect(await store.list()).toEqual([]);
+  });
+});
+
+describe("SagaRuntime: steps that never settle, and thrown values that are not errors", () => {
+  /** The order saga, with an OrderPlaced handler that waits on `gate` while it is set. */
+  function gated() {
+    const gate: { wait?: Promise<void> } = {};
+    const saga = defineSaga<OrderEvent, OrderState>({
+      ...orderSaga,
+      startedBy: ["OrderPlaced"],
+      handles: [],
+      on: {
+        OrderPlaced: async (state, event, ctx) => {
+          const wait = gate.wait;
+          if (wait !== undefined) await wait;
+          ctx.dispatch("ReserveStock", { orderId: event.data.orderId, sku: event.data.sku });
+          return { sku: event.data.sku, steps: [...state.steps, "placed"] };
+        },
+      },
+      onTimeout: {},
+    });
+    return { gate, saga };
+  }
+
+  test("a handler that never settles fails the step after leaseMs with a SagaStepTimeoutError; returning late saves nothing; a redelivery runs it", async () => {
+    const { gate, saga } = gated();
+    let release!: () => void;
+    gate.wait = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { runtime, store, sent, errors, bus } = setup({ sagas: [saga], leaseMs: 50 });
+    const placed = orderEvent("OrderPlaced", "o1", { sku: "A" });
+    const [outcome] = await runtime.handle(placed);
+    expect(outcome).toMatchObject({ saga: "Order", key: "o1", eventId: placed.id, outcome: "failed", retryable: true });
+    expect(outcome?.error).toBeInstanceOf(SagaStepTimeoutError);
+    expect(outcome?.error).toMatchObject({
+      code: "SAGA_STEP_TIMEOUT",
+      saga: "Order",
+      key: "o1",
+      step: "OrderPlaced",
+      eventId: placed.id,
+      timeoutMs: 50,
+    });
+    expect((outcome?.error as Error | undefined)?.message).toBe(
+      'Saga "Order" stopped waiting on "OrderPlaced" after 50 ms (leaseMs): a handler, the saga store or a command did not answer',
+    );
+    expect(errors.map((e) => e.error)).toEqual([outcome?.error]);
+    await eventually(async () => expect((await runtime.failures("Order")).length).toBe(1));
+    // The handler returns after all: the step was given up, and nothing of it is saved or sent.
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await store.load("Order", "o1")).toBeUndefined();
+    expect(await store.hasHandled("Order", "o1", placed.id)).toBe(false);
+    expect(sent).toEqual([]);
+    // Redelivered (to a runtime with the default bound: a loaded machine may pause past 50 ms), the step runs: once, all of it.
+    gate.wait = undefined;
+    const patient = new SagaRuntime({ store, commands: bus, sagas: [saga] });
+    const [again] = await patient.handle(placed);
+    expect(again).toMatchObject({ outcome: "started", version: 1 });
+    expect(sent.map((s) => s.id)).toEqual(["Order/o1/1"]);
+    expect((await patient.handle(placed))[0]?.outcome).toBe("duplicate");
+  });
+
+  test("a command bus that never answers: handle returns after leaseMs; the step is saved, its command waits in the outbox and is sent once by a redrive", async () => {
+    const store = new InMemorySagaStore();
+    const silent = { execute: () => new Promise<never>(() => {}) };
+    const errors: SagaFailureReport[] = [];
+    const stuck = new SagaRuntime({
+      store,
+      commands: silent,
+      sagas: [orderSaga],
+      leaseMs: 50,
+      onError: (f) => errors.push(f),
+    });
+    const placed = orderEvent("OrderPlaced", "o2", { sku: "A" });
+    const [outcome] = await stuck.handle(placed);
+    expect(outcome).toMatchObject({ outcome: "failed", retryable: true, error: { code: "SAGA_STEP_TIMEOUT" } });
+    expect(errors).toHaveLength(1);
+    // Saved with its handled id: state, command and mark together.
+    expect(await store.load("Order", "o2")).toMatchObject({ version: 1, outbox: [{ id: "Order/o2/1" }] });
+    expect((await stuck.handle(placed))[0]?.outcome).toBe("duplicate");
+    const { bus, sent } = recordingBus();
+    const restarted = new SagaRuntime({ store, commands: bus, sagas: [orderSaga] });
+    expect(await restarted.redrive()).toBe(1);
+    expect(sent.map((s) => s.id)).toEqual(["Order/o2/1"]);
+    expect((await store.load("Order", "o2"))?.outbox).toEqual([]);
+  });
+
+  test("a command that never answers is a failed attempt after leaseMs: retried, then the instance parks, and the runtime's dispatch for it is free again", async () => {
+    const store = new InMemorySagaStore();
+    const { bus, sent } = recordingBus();
+    let silent = true;
+    const attempts: string[] = [];
+    const commands = {
+      execute: (type: string, payload: unknown, options?: { id?: string }) => {
+        attempts.push(options?.id ?? "");
+        return silent ? new Promise<never>(() => {}) : bus.execute(type as "ReserveStock", payload as never, options);
+      },
+    };
+    const runtime = new SagaRuntime({
+      store,
+      commands,
+      sagas: [orderSaga],
+      leaseMs: 200,
+      maxAttempts: 2,
+      retryDelayMs: 0,
+      onError: () => {},
+    });
+    await runtime.handle(orderEvent("OrderPlaced", "o4", { sku: "A" }));
+    await eventually(async () => expect((await store.load("Order", "o4"))?.status).toBe("needs-attention"));
+    const parked = await store.load("Order", "o4");
+    expect(parked?.attention).toMatchObject({ entryId: "Order/o4/1", commandType: "ReserveStock", attempts: 2 });
+    expect(parked?.attention?.error).toContain("SagaStepTimeoutError (SAGA_STEP_TIMEOUT)");
+    expect(attempts).toEqual(["Order/o4/1", "Order/o4/1"]);
+    // The command bus answers again: the same runtime resumes the instance and sends what waits.
+    silent = false;
+    await runtime.resume("Order", "o4");
+    await runtime.handle(orderEvent("StockReserved", "o4"));
+    expect(sent.map((s) => s.id)).toEqual(["Order/o4/1", "Order/o4/2"]);
+    expect((await store.load("Order", "o4"))?.outbox).toEqual([]);
+  });
+
+  test("fed from a store's feed, a step that did not settle in time is retried there, and the checkpoint waits for it", async () => {
+    const { gate, saga } = gated();
+    gate.wait = new Promise<void>(() => {});
+    const events = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    const { runtime, store, sent, errors } = setup({ sagas: [saga], leaseMs: 50 });
+    await events.appendToStream("Order-o6", [{ type: "OrderPlaced", data: { orderId: "o6", sku: "A" } }]);
+    const subscription = await runtime.subscribe(events, {
+      checkpoints,
+      pollIntervalMs: 5,
+      retryDelayMs: 5,
+      onError: () => {},
+    });
+    try {
+      await eventually(() => expect(errors.length).toBeGreaterThan(0));
+      expect(await checkpoints.load("sagas")).toBeUndefined();
+      // The handler answers again: the retry saves the step, and the feed moves on.
+      gate.wait = undefined;
+      await eventually(async () => expect(await checkpoints.load("sagas")).toBe(1));
+    } finally {
+      await subscription.stop();
+    }
+    expect((await store.load("Order", "o6"))?.version).toBe(1);
+    expect(sent.map((s) => s.id)).toEqual(["Order/o6/1"]);
+    expect(errors.every((e) => (e.error as { code?: string }).code === "SAGA_STEP_TIMEOUT")).toBe(true);
+  });
+
+  test("a handler that throws a value that is not an Error fails the step, recorded, nothing saved", async () => {
+    const odd: unknown[] = [null, undefined, 42, "down", Symbol("s"), Object.create(null), { message: 5 }];
+    for (const [i, value] of odd.entries()) {
+      const saga = defineSaga<OrderEvent, OrderState>({
+        ...orderSaga,
+        name: `Thrower${i}`,
+        handles: [],
+        on: {
+          OrderPlaced: () => {
+            throw value;
+          },
+        },
+        onTimeout: {},
+      });
+      const { runtime, store, sent, errors } = setup({ sagas: [saga] });
+      const [outcome] = await runtime.handle(orderEvent("OrderPlaced", "o3", { sku: "A" }));
+      expect(outcome).toMatchObject({ outcome: "failed", retryable: false });
+      expect(Object.is(outcome?.error, value)).toBe(true);
+      expect(errors).toHaveLength(1);
+      expect(await store.load(saga.name, "o3")).toBeUndefined();
+      expect(sent).toEqual([]);
+      const [failure] = await runtime.failures(saga.name);
+      expect(typeof failure?.error).toBe("string");
+      expect(failure?.error.length).toBeGreaterThan(0);
+    }
   });
 });

@@ -1,5 +1,12 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
-import { HandlerNotFoundError, type Issue, isConcurrencyError, isEventFlowsError, ValidationError } from "../errors.js";
+import {
+  HandlerNotFoundError,
+  type Issue,
+  isConcurrencyError,
+  isEventFlowsError,
+  SagaStepTimeoutError,
+  ValidationError,
+} from "../errors.js";
 import type { EventBus, Unsubscribe } from "../event-bus/event-bus.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { StoreSubscription, SubscribeToAllOptions } from "../event-store/subscription.js";
@@ -52,7 +59,11 @@ export interface SagaRuntimeOptions {
   readonly maxAttempts?: number;
   /** Wait between attempts, in milliseconds. Defaults to 100. */
   readonly retryDelayMs?: number;
-  /** How long a claimed timeout is held by this runtime before another may claim it. Defaults to 30,000 ms. */
+  /**
+   * How long a claimed timeout is held by this runtime before another may claim it, and how long
+   * `handle` and `tick` wait for one step (an event's or a timeout's) before reporting it failed with a
+   * `SagaStepTimeoutError`. Defaults to 30,000 ms.
+   */
   readonly leaseMs?: number;
   /** Timeouts claimed per tick. Defaults to 500. */
   readonly tickLimit?: number;
@@ -183,6 +194,7 @@ export class SagaRuntime {
       commands: options.commands,
       maxAttempts: options.maxAttempts ?? 3,
       retryDelayMs: options.retryDelayMs ?? 100,
+      commandTimeoutMs: this.#leaseMs,
       now: this.#now,
       report: (failure) => this.#report(failure),
     });
@@ -193,22 +205,42 @@ export class SagaRuntime {
     return [...new Set([...this.#sagas.values()].flatMap((saga) => [...saga.types]))];
   }
 
-  /** Applies one event to every saga that reacts to it. Never throws: see each outcome. */
+  /**
+   * Applies one event to every saga that reacts to it. Never throws: see each outcome. A step that
+   * has not settled after `leaseMs` (a handler, the store or a command that never answers) is
+   * `failed` with a `SagaStepTimeoutError`, retryable: a handler that returns later is not saved.
+   */
   async handle(event: EventEnvelope): Promise<SagaOutcome[]> {
     // Not an event at all (null from an untyped source): no type, so no saga reacts; never a TypeError.
     const sagas = this.#byType.get((event as EventEnvelope | null | undefined)?.type as string);
     if (sagas === undefined) return [];
     // Most events go to one saga: no array of promises to wait on together.
-    if (sagas.length === 1) return [countStep(await this.#applyTraced(sagas[0] as AnySaga, event))];
-    return (await Promise.all(sagas.map((saga) => this.#applyTraced(saga, event)))).map(countStep);
+    if (sagas.length === 1) return [countStep(await this.#applyBounded(sagas[0] as AnySaga, event))];
+    return (await Promise.all(sagas.map((saga) => this.#applyBounded(saga, event)))).map(countStep);
+  }
+
+  /** The step, waited for `leaseMs` at most (as a timeout's firing is): then failed, and abandoned unsaved. */
+  async #applyBounded(saga: AnySaga, event: EventEnvelope): Promise<SagaOutcome> {
+    const run: StepRun = { abandoned: false };
+    const settled = await within(this.#applyTraced(saga, event, run), this.#leaseMs);
+    if (settled !== STUCK) return settled;
+    run.abandoned = true;
+    const keyOf = saga.keyOf(event);
+    const key = typeof keyOf === "string" ? keyOf : undefined;
+    // The id as the error can hold it: a step refused for its id may be what is stuck (recording it).
+    const eventId = typeof event.id === "string" ? event.id : kindOf(event.id);
+    const error = new SagaStepTimeoutError(saga.name, key, event.type, eventId, this.#leaseMs);
+    // Reported and recorded without waiting for the record: the store may be what does not answer.
+    void this.#report({ saga: saga.name, key, event: { id: event.id, type: event.type }, error });
+    return { saga: saga.name, key, eventId: event.id, outcome: "failed", error, retryable: true };
   }
 
   // Without a tracer the step's own promise is all there is: no wrapper layer per step.
-  #applyTraced(saga: AnySaga, event: EventEnvelope): Promise<SagaOutcome> {
+  #applyTraced(saga: AnySaga, event: EventEnvelope, run: StepRun): Promise<SagaOutcome> {
     const tracer = this.#telemetry ? activeTracer() : undefined;
     return tracer === undefined
-      ? this.#apply(saga, event)
-      : traceStep(tracer, saga.name, event, () => this.#apply(saga, event));
+      ? this.#apply(saga, event, run)
+      : traceStep(tracer, saga.name, event, () => this.#apply(saga, event, run));
   }
 
   /** Feeds the sagas from an in-process bus. Returns the unsubscribe. */
@@ -267,11 +299,19 @@ export class SagaRuntime {
     });
     const fired: FiredTimeoutReport[] = [];
     for (const timeout of claimed) {
-      const firing = traceTimeout(this.#telemetry, timeout, now, () => this.#fire(timeout, now));
+      const run: StepRun = { abandoned: false };
+      const firing = traceTimeout(this.#telemetry, timeout, now, () => this.#fire(timeout, now, run));
       // A handler or command that never settles holds the tick up for leaseMs at most: the timeouts
       // claimed after it still fire, and it fires again once its lease expires.
       const settled = await within(firing, this.#leaseMs);
-      const report = settled === STUCK ? stuck(timeout, now) : settled;
+      let report: FiredTimeoutReport | undefined;
+      if (settled === STUCK) {
+        run.abandoned = true;
+        report = stuck(timeout, now, this.#leaseMs);
+        // As a stuck event step is: to onError and the failure log, without waiting for the store.
+        const trigger = { id: timeout.id, type: `timeout:${timeout.name}` };
+        void this.#report({ saga: timeout.saga, key: timeout.key, event: trigger, error: report.error });
+      } else report = settled;
       if (report !== undefined) {
         fired.push(report);
         if (this.#onTimeoutFired !== undefined) callHook("onTimeoutFired", this.#onTimeoutFired, report);
@@ -421,7 +461,7 @@ export class SagaRuntime {
     }
   }
 
-  async #apply(saga: AnySaga, event: EventEnvelope): Promise<SagaOutcome> {
+  async #apply(saga: AnySaga, event: EventEnvelope, run: StepRun): Promise<SagaOutcome> {
     const key = saga.keyOf(event);
     if (key instanceof ValidationError) return this.#failed(saga.name, undefined, event, key);
     // The id is what makes a redelivery a duplicate: an event without one (or one no store keeps) is
@@ -447,7 +487,7 @@ export class SagaRuntime {
         if (record !== undefined && FINAL_STATUSES.has(record.status))
           return { saga: saga.name, key, eventId: event.id, outcome: "finished" };
         const handler = saga.on[event.type] as (state: unknown, event: unknown, ctx: StepContext) => unknown;
-        const outcome = await this.#step(saga, key, record, event, (state, ctx) => handler(state, event, ctx));
+        const outcome = await this.#step(saga, key, record, event, (state, ctx) => handler(state, event, ctx), run);
         if (outcome === "conflict") {
           if (attempt < CONFLICT_RETRIES) continue;
           // Still losing after every retry: reported as the conflict it is, and worth redelivering.
@@ -471,19 +511,23 @@ export class SagaRuntime {
     key: string,
     record: SagaRecord | undefined,
     trigger: { readonly id: string; readonly type: string },
-    run: (state: unknown, ctx: StepContext) => unknown,
+    decide: (state: unknown, ctx: StepContext) => unknown,
+    run: StepRun,
     firedTimeoutId?: string,
   ): Promise<SagaOutcome | "conflict"> {
     const ctx = new StepContext(key, this.#now, saga);
     const state = record === undefined ? this.#initialState(saga) : record.state;
     let next: unknown;
     try {
-      const returned = run(state, ctx);
+      const returned = decide(state, ctx);
       // A synchronous handler's state is used as it is: no turn of the microtask queue for it.
       next = (isThenable(returned) ? await returned : returned) ?? state;
     } catch (error) {
       return this.#failed(saga.name, key, trigger, error);
     }
+    // Reported failed already (it outlived leaseMs): a handler that returns late saves nothing, so the
+    // event's redelivery (or the timeout, claimed again) runs the step afresh.
+    if (run.abandoned) return { saga: saga.name, key, eventId: trigger.id, outcome: "failed", retryable: true };
     if (ctx.ignored !== undefined) {
       if (firedTimeoutId !== undefined) await this.#store.dropTimeout(firedTimeoutId);
       return { saga: saga.name, key, eventId: trigger.id, outcome: "ignored", reason: ctx.ignored };
@@ -521,7 +565,7 @@ export class SagaRuntime {
     return { saga: saga.name, key, eventId: trigger.id, outcome, version };
   }
 
-  async #fire(timeout: SagaTimeout, now: number): Promise<FiredTimeoutReport | undefined> {
+  async #fire(timeout: SagaTimeout, now: number, run: StepRun): Promise<FiredTimeoutReport | undefined> {
     const saga = this.#sagas.get(timeout.saga);
     if (saga === undefined) return undefined; // another deployment's saga: leave it to its runtime
     const fired: FiredTimeout = {
@@ -574,6 +618,7 @@ export class SagaRuntime {
           record,
           trigger,
           (s, ctx) => handler(s, fired, ctx),
+          run,
           timeout.id,
         );
         if (outcome !== "conflict") return report(outcome.outcome, outcome.error);
@@ -636,6 +681,11 @@ export class SagaRuntime {
 
 const STUCK: unique symbol = Symbol("stuck");
 
+/** One run of a step: abandoned once `handle` or `tick` stopped waiting for it (it then saves nothing). */
+interface StepRun {
+  abandoned: boolean;
+}
+
 /** What `work` settles with, or STUCK when it has not within `ms` (it goes on; its outcome is not awaited). */
 function within<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
   return new Promise((resolve, reject) => {
@@ -654,8 +704,9 @@ function within<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
 }
 
 /** The report of a firing still running after leaseMs: failed for now, and claimed again once its lease expires. */
-function stuck(timeout: SagaTimeout, now: number): FiredTimeoutReport {
+function stuck(timeout: SagaTimeout, now: number, leaseMs: number): FiredTimeoutReport {
   return {
+    error: new SagaStepTimeoutError(timeout.saga, timeout.key, `timeout:${timeout.name}`, timeout.id, leaseMs),
     saga: timeout.saga,
     key: timeout.key,
     name: timeout.name,

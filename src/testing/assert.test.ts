@@ -46,6 +46,16 @@ describe("assertEqual and eventually", () => {
     expect((failure as Error).message).toBe(`attempt ${calls}`);
     expect(calls).toBeGreaterThan(0);
   });
+
+  test("eventually fails once its time is up even when a check never settles", async () => {
+    const started = Date.now();
+    const failure = await eventually(() => new Promise<void>(() => {}), 50).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(AssertionError);
+    expect((failure as Error).message).toBe("eventually: the check had not settled when its 50 ms were up");
+    expect(Date.now() - started).toBeLessThan(2000);
+    // A check that settles late but in time still passes.
+    await eventually(() => new Promise<void>((resolve) => setTimeout(resolve, 20)), 1000);
+  });
 });
 
 describe("misused helpers", () => {

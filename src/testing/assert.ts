@@ -74,13 +74,29 @@ export async function eventually(check: () => void | Promise<void>, timeoutMs = 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      await check();
+      await settledBefore(check(), deadline, timeoutMs);
       return;
     } catch (error) {
       if (Date.now() >= deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   }
+}
+
+/**
+ * What a check returned, awaited until the deadline at most: a check that never settles (a read that
+ * hangs) fails `eventually` once its time is up instead of holding it for ever.
+ */
+function settledBefore(result: void | Promise<void>, deadline: number, timeoutMs: number): void | Promise<void> {
+  if (typeof (result as PromiseLike<void> | undefined)?.then !== "function") return result;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new AssertionError(`eventually: the check had not settled when its ${timeoutMs} ms were up`)),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  return Promise.race([result, late]).finally(() => clearTimeout(timer));
 }
 
 function show(value: unknown): string {

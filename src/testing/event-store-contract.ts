@@ -5,6 +5,7 @@ import type { AppendToStreamOptions, ExpectedVersion } from "../event-store/type
 import type { EventEnvelope, NewEvent } from "../events/envelope.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { isUlid, ulid } from "../ids.js";
+import { MAX_STREAM_ID_LENGTH } from "../internal/validate.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 
@@ -140,6 +141,34 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       assertEqual(await store.getStreamVersion(id), 1, "version");
     }
   });
+
+  add(
+    "keeps stream ids at the length limit, 512 UTF-16 code units (of 3-byte characters, or emoji at 2 units each); refuses one unit more",
+    async (store) => {
+      const prefix = `Limit-${ulid()}-`;
+      // The most UTF-8 bytes an id can take (3 per unit), and astral characters (2 units, 4 bytes each).
+      const widest = prefix.padEnd(MAX_STREAM_ID_LENGTH, "流");
+      const astral = `${prefix}${"😀".repeat((MAX_STREAM_ID_LENGTH - prefix.length) >> 1)}`.padEnd(
+        MAX_STREAM_ID_LENGTH,
+        "x",
+      );
+      for (const id of [widest, astral]) {
+        await store.appendToStream(id, [{ type: "AtTheLimit", data: { units: id.length } }], {
+          expectedVersion: "no-stream",
+        });
+        const read = await collect(store.readStream(id));
+        assertEqual(
+          read.map((e) => [e.streamId === id, e.type]),
+          [[true, "AtTheLimit"]],
+          `the ${id.length}-unit stream id reads back`,
+        );
+      }
+      for (const id of [`${widest}流`, `${astral.slice(0, -1)}😀`]) {
+        await assertRejects(() => store.appendToStream(id, events(1)), ErrorCode.Validation, `${id.length} units`);
+        await assertRejects(async () => collect(store.readStream(id)), ErrorCode.Validation, "readStream");
+      }
+    },
+  );
 
   add("merges append-level metadata into each event; the event's own fields win", async (store) => {
     const id = stream();

@@ -120,6 +120,22 @@ describe("misused helpers", () => {
     await refused("commandSpec thenEvents(null)", () => seeded.thenEvents("Lamp-9", null as never));
     await refused("commandSpec thenThrows(undefined)", () => seeded.thenThrows(undefined as never));
     expect(await store.streamExists("Lamp-9")).toBe(false);
+    // given's streams are checked at given, the call that is wrong: not at then, by the seeding.
+    const badStreams: unknown[] = [
+      { "Lamp-1": "SwitchedOn" },
+      { "Lamp-1": [null] },
+      { "Lamp-1": [{ type: "SwitchedOn" }] },
+      { "Lamp-1": [{ type: "", data: null }] },
+      { "": [] },
+      { "Lamp-1": [{ type: "SwitchedOn", data: null }], "Lamp-\u0000": [] },
+    ];
+    for (const streams of badStreams) {
+      await refused(`commandSpec given(${JSON.stringify(streams)})`, () => commandSpec(store).given(streams as never));
+    }
+    expect(() => commandSpec(store).given({ "Lamp-1": [{ type: "SwitchedOn" }] } as never)).toThrow(
+      expect.objectContaining({ issues: [{ path: ["streams", "Lamp-1", 0, "data"], message: expect.any(String) }] }),
+    );
+    expect(await store.streamExists("Lamp-1")).toBe(false);
   });
 
   // Not an event: what a JavaScript caller (or a JSON fixture) may put in a history or expectation.

@@ -1,8 +1,15 @@
 import type { AnyAggregate, EventsOf } from "../aggregate/aggregate-root.js";
 import { ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
-import type { DomainEvent, EnvelopeOf, EventEnvelope, EventMetadata } from "../events/envelope.js";
-import { assertFunction, kindOf } from "../internal/validate.js";
+import {
+  type DomainEvent,
+  type EnvelopeOf,
+  type EventEnvelope,
+  type EventMetadata,
+  type NewEvent,
+  prepareEvents,
+} from "../events/envelope.js";
+import { assertFunction, kindOf, MAX_STREAM_ID_LENGTH, nameIssues } from "../internal/validate.js";
 import { AssertionError, assertEqual, collect } from "./assert.js";
 
 /**
@@ -87,6 +94,7 @@ export function commandSpec<E extends DomainEvent = DomainEvent>(store: EventSto
       if (typeof streams !== "object" || streams === null || Array.isArray(streams)) {
         throw invalid("streams", `must be an object of stream ids to events, got ${kindOf(streams)}`);
       }
+      checkStreams(streams);
       const seed = async () => {
         for (const [streamId, events] of Object.entries(streams)) await store.appendToStream(streamId, events);
       };
@@ -189,6 +197,24 @@ function checkArray(value: unknown, path: string): void {
     const type = (event as { type?: unknown }).type;
     if (typeof type !== "string" || type === "") {
       throw invalid([path, i, "type"], `must be a non-empty string, got ${kindOf(type)}`);
+    }
+  }
+}
+
+/**
+ * Each seeded stream's id and events, as the store's append checks them: refused at `given`, the call
+ * that is wrong, not by the seeding at `then` (with the store's error, after other streams were seeded).
+ */
+function checkStreams(streams: Readonly<Record<string, readonly unknown[]>>): void {
+  for (const [streamId, events] of Object.entries(streams)) {
+    const idIssues = nameIssues(streamId, "stream id", MAX_STREAM_ID_LENGTH);
+    if (idIssues.length > 0) throw invalid(["streams", streamId], idIssues[0]?.message ?? "is not a stream id");
+    try {
+      prepareEvents(events as readonly NewEvent[], undefined);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const issue = error.issues[0];
+      throw invalid(["streams", streamId, ...(issue?.path ?? [])], issue?.message ?? error.message);
     }
   }
 }

@@ -19,6 +19,7 @@ import {
   type ExpectedVersion,
   InMemoryEventStore,
   isEventFlowsError,
+  MAX_STREAM_ID_LENGTH,
   type NewEvent,
   ulid,
 } from "../../src/index.js";
@@ -62,6 +63,38 @@ export interface DifferentialOptions {
 export const anyJson: fc.Arbitrary<unknown> = fc
   .jsonValue({ maxDepth: 3, stringUnit: "binary" })
   .map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+
+/**
+ * A run's stream ids: its prefix with text of any code point after it (runNames), and ids at the length
+ * limit, which counts UTF-16 code units: 512 units of 3 UTF-8 bytes each (the most bytes an id can
+ * take), 256 astral characters (4 bytes each, 2 units), and one unit over either (refused by every
+ * store alike); and text of any code point long enough to fall either side of the limit.
+ */
+const streamNames = runNames(STREAMS, [
+  (p) => p.padEnd(MAX_STREAM_ID_LENGTH, "流"),
+  (p) => p.padEnd(MAX_STREAM_ID_LENGTH + 1, "流"),
+  (p) => `${p}${"😀".repeat((MAX_STREAM_ID_LENGTH - p.length) >> 1)}`.padEnd(MAX_STREAM_ID_LENGTH, "x"),
+  (p) => `${p}${"😀".repeat((MAX_STREAM_ID_LENGTH - p.length + 2) >> 1)}`,
+]).chain((names) =>
+  fc
+    .array(
+      fc.oneof(
+        { arbitrary: fc.constant(null), weight: 4 },
+        // Most code points are astral (2 units each): 200 to 300 of them fall either side of 512 units.
+        { arbitrary: fc.string({ unit: "binary", minLength: 200, maxLength: 300 }), weight: 1 },
+      ),
+      { minLength: STREAMS, maxLength: STREAMS },
+    )
+    .map((long) =>
+      names.map((name, i) => {
+        const text = long[i];
+        // Control characters are refused for their own reason: the length is what is in play here.
+        return text === null || text === undefined ? name : (p: string) => `${p}${text.replace(CONTROL, "x")}`;
+      }),
+    ),
+);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 /** What the store under test can do, from its capabilities: the operations generated follow. */
 interface Abilities {
@@ -168,9 +201,9 @@ export async function checkAgainstReference(
     feed: capabilities.globalOrder,
   };
   await fc.assert(
-    fc.asyncProperty(operations(options, abilities), async (ops) => {
+    fc.asyncProperty(operations(options, abilities), streamNames, async (ops, names) => {
       const run = ulid().slice(-8).toLowerCase();
-      const ids = Array.from({ length: STREAMS }, (_, i) => `Diff_${run}-${i}`);
+      const ids = names.map((name, i) => name(`Diff_${run}-${i}`));
       const reference: Side = { store: new InMemoryEventStore(), start: 0, seen: 0 };
       const tested = create();
       const start = tested.capabilities.globalOrder ? await tested.getLastGlobalPosition() : 0;
