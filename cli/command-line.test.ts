@@ -347,6 +347,71 @@ describe("a connection URL typed where something else goes", () => {
   });
 });
 
+describe("a URL of another database than PostgreSQL", () => {
+  test("is refused before connecting (exit 2), naming its scheme and the accepted ones, its password unseen (property)", async () => {
+    const scheme = fc
+      .stringMatching(/^[a-z][a-z0-9+.-]{0,12}$/)
+      .filter((name) => name !== "postgres" && name !== "postgresql");
+    const password = fc.string({ minLength: 1, maxLength: 16 }).map((text) => `Pw~${encodeURIComponent(text)}`);
+    const where = fc.constantFrom("EVENTFLOWS_PG_URL", "DATABASE_URL");
+    const command = fc.constantFrom(
+      ["stats", "postgres"],
+      ["migrate", "postgres", "--status"],
+      ["migrate", "postgres"],
+    );
+    await fc.assert(
+      fc.asyncProperty(scheme, password, where, command, async (name, secret, variable, args) => {
+        // A closed port: had the URL been tried, the command would have failed to connect (exit 1).
+        const run = await eventflows([...args, "--json"], { [variable]: `${name}://root:${secret}@127.0.0.1:1/app` });
+        expect(run.code).toBe(2);
+        const { error } = JSON.parse(run.stderr) as { error: { code: string; message: string } };
+        expect(error).toEqual({
+          code: "CLI_USAGE",
+          message: `The URL from $${variable} is not a PostgreSQL URL (its scheme is ${name}:): it must start with postgres:// or postgresql://.`,
+        });
+        expect(`${run.stdout}\n${run.stderr}`).not.toContain(secret);
+      }),
+      { numRuns: 30 },
+    );
+    // Text with no scheme at all (postgres.js would connect to its defaults) and --url are refused alike.
+    const bare = await eventflows(["stats", "postgres"], { DATABASE_URL: "db.internal" });
+    expect(bare).toMatchObject({ code: 2, stdout: "" });
+    expect(bare.stderr).toContain("The URL from $DATABASE_URL is not a PostgreSQL URL (it has no scheme)");
+    const typed = await eventflows(["migrate", "postgres", "--url", "mysql://root@127.0.0.1:1/app"]);
+    expect(typed.code).toBe(2);
+    expect(typed.stderr).toContain("The URL from --url is not a PostgreSQL URL (its scheme is mysql:)");
+    // An import's source is named by its own variable and option, not the target's.
+    const source = await eventflows(["import", "emmett-postgres", "--to", "sqlite", "--file", "events.db"], {
+      EVENTFLOWS_IMPORT_SOURCE_URL: "mysql://root:Pw~src@127.0.0.1:1/shop",
+    });
+    expect(source.code).toBe(2);
+    expect(source.stderr).toStartWith(
+      "eventflows: The URL from $EVENTFLOWS_IMPORT_SOURCE_URL is not a PostgreSQL URL (its scheme is mysql:)",
+    );
+    expect(source.stderr).not.toContain("Pw~src");
+    writeFileSync(join(source.cwd, "source-url"), "mysql://root@127.0.0.1:1/shop\n");
+    const sourceFile = await eventflows(
+      [
+        "import",
+        "emmett-postgres",
+        "--from-url-file",
+        join(source.cwd, "source-url"),
+        "--to",
+        "sqlite",
+        "--file",
+        "x.db",
+      ],
+      {},
+    );
+    expect(sourceFile.code).toBe(2);
+    expect(sourceFile.stderr).toContain("The URL from --from-url-file is not a PostgreSQL URL");
+    // Both spellings of PostgreSQL's scheme, in either case, are tried (a closed port: exit 1).
+    for (const url of ["postgresql://u@127.0.0.1:1/app", "POSTGRES://u@127.0.0.1:1/app"]) {
+      expect((await eventflows(["stats", "postgres"], { DATABASE_URL: url })).code).toBe(1);
+    }
+  });
+});
+
 describe("an argument holding control characters", () => {
   test("is quoted with them spelt out, on one line: no carriage return or escape sequence reaches the terminal (property)", async () => {
     const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\t", "\u0000", "\u009b");

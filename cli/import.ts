@@ -229,6 +229,15 @@ async function withSource<T>(
       return work(sourceNamed(source, from), [host.join(","), port.join(","), database, schema ?? "", partition, "tx"]);
     }).catch((error: unknown) => {
       // Before the target is opened, whatever fails (the URL, the connection, the first query) is the source's.
+      if (!opened && error instanceof CliUsageError) {
+        // The URL's rules are the target's, and so are the names in their messages: say the source's instead.
+        throw new CliUsageError(
+          error.message
+            .replace(/\$EVENTFLOWS_PG_URL\b/g, "$EVENTFLOWS_IMPORT_SOURCE_URL")
+            .replace(/(?<![\w-])--url-file\b/g, "--from-url-file"),
+          "import",
+        );
+      }
       throw opened ? error : sourceError(source, error);
     });
   }

@@ -209,6 +209,31 @@ describe("eventflows-pg command", () => {
     }
   });
 
+  test("a URL of another database (mysql://, no scheme) is a usage error naming the schemes taken, never tried", async () => {
+    for (const [env, scheme] of [
+      [{ DATABASE_URL: "mysql://root:hunter2-secret@127.0.0.1:1/app" }, "its scheme is mysql:"],
+      [{ EVENTFLOWS_PG_URL: "sqlite://events.db" }, "its scheme is sqlite:"],
+      [{ EVENTFLOWS_PG_URL: "127.0.0.1" }, "it has no scheme"],
+    ] as const) {
+      // A closed port: had the URL been tried, the command would have failed to connect (exit 1).
+      const result = cli(["status"], env);
+      expect(result.code).toBe(2);
+      const variable = Object.keys(env)[0];
+      expect(result.stderr).toStartWith(
+        `The URL from $${variable} is not a PostgreSQL URL (${scheme}): it must start with postgres:// or postgresql://.\n`,
+      );
+      expect(result.stderr).not.toContain("hunter2-secret");
+    }
+    await expect(resolvePostgresUrl({ url: "mysql://root@127.0.0.1:1/app" }, { env: {} })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      message:
+        "The URL from --url is not a PostgreSQL URL (its scheme is mysql:): it must start with postgres:// or postgresql://.",
+    });
+    expect(await resolvePostgresUrl({ url: "postgresql://u@127.0.0.1:1/app" }, { env: {} })).toBe(
+      "postgresql://u@127.0.0.1:1/app",
+    );
+  });
+
   test("without the postgres package installed, the command prints one line saying to install it", () => {
     // A copy of the command beside a stand-in build whose only import is the missing package.
     const dir = mkdtempSync(join(tmpdir(), "eventflows-nopg-"));
