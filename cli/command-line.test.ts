@@ -347,6 +347,46 @@ describe("a connection URL typed where something else goes", () => {
   });
 });
 
+describe("the environment a command is given", () => {
+  test("is the whole of it: variables it lacks are not read from the process (postgres URL, AWS region)", async () => {
+    const saved = { ...process.env };
+    // Were the process's read, the command would try this server (a closed port: exit 1) or this region.
+    process.env.EVENTFLOWS_PG_URL = "postgres://ambient@127.0.0.1:1/app";
+    process.env.DATABASE_URL = "postgres://ambient@127.0.0.1:1/app";
+    process.env.AWS_REGION = "eu-west-1";
+    process.env.EVENTFLOWS_IMPORT_SOURCE_URL = "postgres://ambient@127.0.0.1:1/shop";
+    try {
+      for (const args of [
+        ["stats", "postgres"],
+        ["migrate", "postgres", "--status"],
+        ["migrate", "postgres"],
+      ]) {
+        const run = await eventflows([...args, "--json"], { PATH: "/usr/bin" });
+        expect({ args, code: run.code }).toEqual({ args, code: 2 });
+        expect(JSON.parse(run.stderr).error.message).toBe(
+          "No database: set EVENTFLOWS_PG_URL or DATABASE_URL, or pass --url-file.",
+        );
+      }
+      // An empty value is unset, as readEnv has it.
+      expect((await eventflows(["stats", "postgres"], { DATABASE_URL: "" })).code).toBe(2);
+      const dynamo = await eventflows(["migrate", "dynamodb", "--table", "orders_events"], {
+        AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+        AWS_SECRET_ACCESS_KEY: "secret",
+      });
+      expect(dynamo.code).toBe(1);
+      expect(dynamo.stderr).toContain("set AWS_REGION (or AWS_DEFAULT_REGION) to the table's region");
+      const source = await eventflows(["import", "emmett-postgres", "--to", "sqlite", "--file", "events.db"]);
+      expect(source.code).toBe(2);
+      expect(source.stderr).toContain("emmett-postgres needs the source's URL");
+    } finally {
+      for (const name of ["EVENTFLOWS_PG_URL", "DATABASE_URL", "AWS_REGION", "EVENTFLOWS_IMPORT_SOURCE_URL"]) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
+  });
+});
+
 describe("a URL of another database than PostgreSQL", () => {
   test("is refused before connecting (exit 2), naming its scheme and the accepted ones, its password unseen (property)", async () => {
     const scheme = fc

@@ -190,10 +190,7 @@ async function locateUrl(
   }
   // Both variables of the env given first, then the ambient ones: a caller's DATABASE_URL must not lose
   // to an EVENTFLOWS_PG_URL the process happens to have (readEnv alone falls back name by name).
-  const given = (name: string) => {
-    const value = io.env !== undefined && Object.hasOwn(io.env, name) ? io.env[name] : undefined;
-    return typeof value === "string" && value !== "" ? value : undefined;
-  };
+  const given = (name: string) => readEnv(name, io.env, { ambient: false });
   for (const [name, read] of [
     [CLI_URL_VARIABLE, given],
     [URL_VARIABLE, given],
