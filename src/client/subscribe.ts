@@ -108,6 +108,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   let current = new AbortController();
   /** Whether the connection in hand handled an event: a drop after that reconnects at once. */
   let handled = false;
+  /** How long the server asked to wait before the next request (`Retry-After` with a 503 or 429), in ms. */
+  let asked: number | undefined;
 
   const address = (path: string) => {
     // Query parameters the caller put in `url` (a token, say) are kept.
@@ -137,22 +139,30 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
    * and a server that sends one again, or out of order, does not get it handled twice).
    */
   const handle = async (event: E) => {
-    const at = event?.globalPosition;
+    // What the server sends is handed to onEvent as an envelope: `null`, a number or a list is none.
+    if (typeof event !== "object" || event === null || Array.isArray(event)) {
+      throw new LiveStreamError(
+        LiveClientErrorCode.Disconnected,
+        "The live stream sent an event that is not an object",
+      );
+    }
+    const at = event.globalPosition;
     // The position becomes the resume point (`from`): one that is no position would make every
-    // reconnect a 400, and the subscription end for good. Such an event drops the connection instead.
-    if (at !== undefined && !(typeof at === "number" && Number.isSafeInteger(at) && at >= 0)) {
+    // reconnect a 400, and the subscription end for good; without one, a reconnect could not resume
+    // after the event, which would be handled again. Such an event drops the connection instead.
+    if (!(typeof at === "number" && Number.isSafeInteger(at) && at >= 0)) {
       throw new LiveStreamError(
         LiveClientErrorCode.Disconnected,
         "The live stream sent an event whose globalPosition is not a non-negative integer",
       );
     }
-    if (at !== undefined && position !== undefined && at <= position) return;
+    if (position !== undefined && at <= position) return;
     try {
       await options.onEvent(event);
     } catch (error) {
       throw new HandlerFailure(error);
     }
-    if (at !== undefined) position = at;
+    position = at;
     handled = true;
   };
 
@@ -168,6 +178,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       const response = await doFetch(address("/stream"), { headers, signal });
       if (!response.ok || response.body === null) {
         await response.body?.cancel().catch(() => {});
+        // A server shedding load (the hub's 503 at maxClients) says when to come back: not sooner.
+        if (!response.ok) asked = retryAfterMs(response.headers.get("retry-after"));
         throw refusal(response.status);
       }
       // A page (a proxy's, an app's fallback) is no event stream: say so rather than read it as an empty one.
@@ -191,7 +203,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           return;
         }
         if (message.event !== "message") continue;
-        await handle(JSON.parse(message.data) as E);
+        await handle(eventOf(message.data) as E);
       }
     } finally {
       idle.stop();
@@ -225,7 +237,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         chain = chain.then(async () => {
           if (failed !== undefined) return;
           try {
-            const parsed = JSON.parse(String(message.data)) as FlowControl & { kind: string; event?: E };
+            const parsed = eventOf(String(message.data)) as (FlowControl & { kind: string; event?: E }) | null;
+            if (typeof parsed !== "object" || parsed === null) return;
             if (parsed.kind === "open") {
               if (Number.isSafeInteger(parsed.ackEvery) && (parsed.ackEvery as number) > 0)
                 ackEvery = parsed.ackEvery as number;
@@ -268,9 +281,12 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
     });
 
   const closed = (async () => {
+    // The first request waits for the caller's turn to end: a close() right after subscribeLive sends none.
+    await Promise.resolve();
     let attempt = 0;
     while (!stopped) {
       handled = false;
+      asked = undefined;
       try {
         await (transport === "websocket" ? overWebSocket : overSse)(current.signal);
       } catch (error) {
@@ -295,7 +311,9 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       // A fresh controller: the dropped connection's may be aborted (its idle timeout), which would skip the wait.
       current = new AbortController();
       // Full jitter: many clients dropped at once do not come back at once.
-      const wait = attempt === 0 ? 0 : Math.random() * Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+      const backoff = attempt === 0 ? 0 : Math.random() * Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+      // At least what the server asked for, but never past maxMs: the wait stays bounded.
+      const wait = Math.max(backoff, Math.min(asked ?? 0, maxMs));
       // The core's sleep: it rejects on abort (close), which ends the wait as the loop wants.
       await abortableSleep(wait, current.signal, "live reconnect").catch(() => {});
     }
@@ -351,6 +369,29 @@ function refusal(status: number): LiveStreamError {
   return REFUSED.has(status)
     ? new LiveStreamError(LiveClientErrorCode.Refused, `The server refused the live subscription (${status})`, status)
     : new LiveStreamError(LiveClientErrorCode.Disconnected, `The live stream answered ${status}`, status);
+}
+
+/**
+ * The wait a `Retry-After` header asks for, in ms: delta-seconds or an HTTP date; undefined without
+ * one, or with one that is neither.
+ */
+function retryAfterMs(value: string | null): number | undefined {
+  const text = value?.trim() ?? "";
+  if (/^\d{1,9}$/.test(text)) return Number(text) * 1000;
+  const at = /[a-z]/i.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/**
+ * An SSE message's data as JSON. Not the parser's error: on Node it quotes the text, and an event's
+ * data may hold what onError must not hand on (a token, personal data).
+ */
+function eventOf(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw new LiveStreamError(LiveClientErrorCode.Disconnected, "The live stream sent an event that is not JSON");
+  }
 }
 
 function endReason(data: string): string {
