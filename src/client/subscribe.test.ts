@@ -527,6 +527,54 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
     }
   });
 
+  test("an onEvent slower than idleTimeoutMs is not the connection going idle: the server's heartbeats keep it up", async () => {
+    const timers: ReturnType<typeof setInterval>[] = [];
+    const server = realServer((request) => {
+      const from = Number(new URL(request.url).searchParams.get("from"));
+      let sent = from;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(encoder.encode(open(from)));
+            const timer = setInterval(() => {
+              try {
+                controller.enqueue(encoder.encode(sent < 3 ? event(++sent) : ": heartbeat\n\n"));
+              } catch {
+                clearInterval(timer);
+              }
+            }, 20);
+            timers.push(timer);
+          },
+        }),
+        { headers: SSE },
+      );
+    });
+    const handled: number[] = [];
+    const errors: LiveStreamError[] = [];
+    const subscription = subscribeLive({
+      url: server.url,
+      from: 0,
+      idleTimeoutMs: 100,
+      onEvent: async (e) => {
+        await sleep(250);
+        handled.push(e.globalPosition as number);
+      },
+      onError: (error) => void errors.push(error),
+    });
+    try {
+      const deadline = Date.now() + 3000;
+      while (handled.length < 3 && Date.now() < deadline) await sleep(10);
+      await sleep(300);
+    } finally {
+      await subscription.close();
+      for (const timer of timers) clearInterval(timer);
+      server.stop();
+    }
+    expect(handled).toEqual([1, 2, 3]);
+    expect(errors).toEqual([]);
+    expect(server.requests).toHaveLength(1);
+  });
+
   test("cut anywhere, split anywhere, any line ends: every event is handled once, in order, resumed exactly (property)", async () => {
     const total = 8;
     let plan = { cuts: [] as number[], splits: [] as number[], eol: "\n", abrupt: false };

@@ -203,7 +203,10 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           return;
         }
         if (message.event !== "message") continue;
+        // While onEvent runs nothing is read, whatever the server sends: its time is not the connection's idleness.
+        idle.stop();
         await handle(eventOf(message.data) as E);
+        idle.reset();
       }
     } finally {
       idle.stop();
