@@ -454,7 +454,20 @@ describe("a URL of another database than PostgreSQL", () => {
 
 describe("an argument holding control characters", () => {
   test("is quoted with them spelt out, on one line: no carriage return or escape sequence reaches the terminal (property)", async () => {
-    const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\t", "\u0000", "\u009b");
+    // Unicode's invisible controls too: a right-to-left override, an isolate, a zero-width space, U+2028.
+    const control = fc.constantFrom(
+      "\r",
+      "\u001b[2J",
+      "\u001b]0;title\u0007",
+      "\t",
+      "\u0000",
+      "\u009b",
+      "\u202e",
+      "\u2067",
+      "\u200b",
+      "\u2028",
+      "\ufeff",
+    );
     const text = fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 5 }), control), { minLength: 1, maxLength: 6 });
     const slot = fc.constantFrom(
       (arg: string) => ["stats", arg],
@@ -468,7 +481,8 @@ describe("an argument holding control characters", () => {
         const run = await eventflows(args(parts.join("")));
         expect(run.code).toBe(2);
         // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed
-        expect(run.stderr).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+        const unprintable = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+        expect(run.stderr).not.toMatch(unprintable);
         expect(run.stderr).toStartWith("eventflows: ");
       }),
       { numRuns: 100 },

@@ -66,9 +66,10 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
     if (!(error instanceof UsageError)) throw error;
     // The message may quote what was typed: a URL given as the command or an option's value keeps its password out.
     // Control characters spelt out (\u001b): a quoted argument must not rewrite or restyle the terminal.
+    // Unicode's invisible ones too: bidirectional overrides reorder how the line reads, U+2028 breaks it.
     const message = redactText(error.message).replace(
       // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-      /[\u0000-\u001f\u007f-\u009f]/g,
+      /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
       (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
     );
     io.stderr(`${message}\n\n${CLI_USAGE}`);
