@@ -209,6 +209,31 @@ describe("subscribeLive against a misbehaving server", () => {
     }
   });
 
+  test("a headers function that never settles is a drop after idleTimeoutMs, retried; close() does not wait for it", async () => {
+    const { fetch, requests } = server(() => new Response(open(0), { headers: SSE }));
+    let asked = 0;
+    const { errors, subscription } = live(fetch, {
+      headers: () => {
+        asked += 1;
+        return new Promise<never>(() => {});
+      },
+      idleTimeoutMs: 50,
+      backoff: { initialMs: 1, maxMs: 1 },
+    });
+    const deadline = Date.now() + 2000;
+    while (asked < 3 && Date.now() < deadline) await sleep(5);
+    const started = Date.now();
+    const outcome = await Promise.race([subscription.close().then(() => "closed"), sleep(1000).then(() => "hung")]);
+    expect(outcome).toBe("closed");
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(asked).toBeGreaterThanOrEqual(3);
+    expect(requests).toHaveLength(0);
+    expect(errors[0]).toMatchObject({
+      code: LiveClientErrorCode.Disconnected,
+      message: "The headers function did not settle within idleTimeoutMs (50 ms)",
+    });
+  });
+
   test("a network failure is reported as its name, message and code: not the runtime's error, whose path (Bun's) holds the URL and its token", async () => {
     // As Bun's fetch fails: the URL, query and all, on the error's `path`; once at the request, once reading the body.
     const failure = (url: string) =>

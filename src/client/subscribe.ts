@@ -169,12 +169,22 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   /** One SSE connection; resolves when it ends. */
   const overSse = async (signal: AbortSignal): Promise<void> => {
     const doFetch = options.fetch ?? globalThis.fetch;
-    const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
-    const headers = requestHeaders(extra);
-    headers.set("accept", "text/event-stream");
-    // From the request on: a server that never answers is as dead as one that stops sending.
+    // From the headers on: a headers function that never settles (a token refresh hanging), or a server
+    // that never answers, is as dead as one that stops sending; and close() must not wait for either.
     const idle = watchIdle(idleTimeoutMs, () => current.abort());
     try {
+      const given = options.headers;
+      const extra =
+        typeof given === "function"
+          ? await settledOrAborted(Promise.resolve().then(given), signal, () => {
+              return new LiveStreamError(
+                LiveClientErrorCode.Disconnected,
+                `The headers function did not settle within idleTimeoutMs (${idleTimeoutMs} ms)`,
+              );
+            })
+          : given;
+      const headers = requestHeaders(extra);
+      headers.set("accept", "text/event-stream");
       const response = await doFetch(address("/stream"), { headers, signal });
       if (!response.ok || response.body === null) {
         await response.body?.cancel().catch(() => {});
@@ -334,6 +344,25 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       await closed;
     },
   };
+}
+
+/** `work`, or `reason()` as soon as `signal` aborts (the work itself is left to settle, unheeded). */
+function settledOrAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(reason());
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(reason());
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** The application's onEvent threw (or rejected) this: its own error, passed on as it is. */
