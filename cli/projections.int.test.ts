@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDynamoDbClient, DynamoDbEventStore, DynamoDbReadModelStore } from "../adapters/dynamodb/index.js";
@@ -262,7 +262,7 @@ describe("eventflows rebuild on DynamoDB Local", () => {
     }
   }, 60_000);
 
-  test("a batch writing more documents than a transaction holds: the message names --batch-size, not the runner's batchSize", async () => {
+  test("a batch writing more documents (or bytes) than a transaction holds: the message names --batch-size, not the runner's batchSize", async () => {
     const local = await ensureDynamoDb();
     const tableName = `cli_rebuild_${ulid()}`;
     const client = createDynamoDbClient(local);
@@ -293,6 +293,35 @@ describe("eventflows rebuild on DynamoDB Local", () => {
       const lowered = eventflows([...args, "--batch-size", "50", "--json"], aws);
       expect(lowered.code).toBe(0);
       expect(JSON.parse(lowered.stdout)).toMatchObject({ read: 110, swapped: true });
+
+      // Over DynamoDB's 4 MB a transaction instead (20 documents of 250 KB): the same remedy, said.
+      const big = join(dir, "big-documents.ts");
+      writeFileSync(
+        big,
+        `import { projection } from ${JSON.stringify(join(import.meta.dirname, "..", "src", "index.ts"))};
+export default {
+  projection: projection({
+    name: "big-documents",
+    categories: ["Cart"],
+    handle: async (event, { readModels }) => {
+      await readModels.put("big-documents", event.streamId, { text: "x".repeat(250_000) });
+    },
+  }),
+  collections: ["big-documents"],
+};
+`,
+      );
+      const bytes = eventflows(
+        ["rebuild", big, "--store", "dynamodb", "--table", tableName, "--batch-size", "20"],
+        aws,
+      );
+      expect(bytes.code).toBe(1);
+      expect(bytes.stderr).toMatch(
+        /^eventflows: The read-model transaction of one batch \(lower --batch-size, now 20\) is \d+ bytes, over the limit of 4194304 bytes\n$/,
+      );
+      expect(
+        eventflows(["rebuild", big, "--store", "dynamodb", "--table", tableName, "--batch-size", "10"], aws).code,
+      ).toBe(0);
     } finally {
       await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
     }

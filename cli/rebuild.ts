@@ -1,7 +1,9 @@
 import {
   type Issue,
   isAbortedError,
+  isPayloadTooLargeError,
   isValidationError,
+  PayloadTooLargeError,
   type Progress,
   type RebuildProjectionOptions,
   rebuildCheckpointId,
@@ -122,13 +124,22 @@ export async function rebuild(args: readonly string[], io: CliIo): Promise<numbe
 }
 
 /**
- * DynamoDB's refusal of a shadow batch that writes more documents than one transaction holds says to
- * lower "the runner's batchSize", words for code: here it is the --batch-size option (or its default).
+ * DynamoDB's refusal of a shadow batch that writes more documents (or bytes) than one transaction holds says
+ * to lower "the runner's batchSize", words for code, or nothing: here it is the --batch-size option (or its default).
  */
 function batchSizeNamed(error: unknown, batchSize: number | undefined): unknown {
   const advice = "lower the runner's batchSize";
-  if (!isValidationError(error) || !error.issues.some((issue) => issue.message.endsWith(advice))) return error;
   const now = batchSize === undefined ? "1,000, the default" : batchSize.toLocaleString("en-US");
+  // Over DynamoDB's 4 MB a transaction: the same remedy, which the adapter's message leaves unsaid.
+  if (isPayloadTooLargeError(error) && error.what === "The read-model transaction") {
+    return new PayloadTooLargeError(
+      `The read-model transaction of one batch (lower --batch-size, now ${now})`,
+      error.size,
+      error.limit,
+      { cause: error },
+    );
+  }
+  if (!isValidationError(error) || !error.issues.some((issue) => issue.message.endsWith(advice))) return error;
   const issues = error.issues.map((issue) =>
     issue.message.endsWith(advice)
       ? { ...issue, message: `${issue.message.slice(0, -advice.length)}lower --batch-size (now ${now})` }
