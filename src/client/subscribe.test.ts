@@ -80,6 +80,12 @@ describe("subscribeLive options", () => {
       { transport: "websocket", protocols: "" },
       { transport: "websocket", protocols: ["x", "x"] },
       { transport: "websocket", protocols: 42 as unknown as string },
+      // Hooks, a backoff or a filter of another type: called or read on every failure, or matching everything.
+      { onError: 5 as never },
+      { onEnd: "log" as never },
+      { backoff: 500 as never },
+      { filter: 5 as never },
+      { filter: "Order" as never },
     ];
     for (const options of bad) {
       let thrown: unknown;
@@ -92,6 +98,19 @@ describe("subscribeLive options", () => {
       expect(
         JSON.stringify({ message: (thrown as Error).message, issues: (thrown as { issues?: unknown }).issues }),
       ).not.toContain("s3cret");
+    }
+    // Options that are no object at all: a ValidationError too, not a TypeError, and a URL given instead not echoed.
+    for (const options of [undefined, null, "https://live.test/events?token=s3cret", 5]) {
+      let thrown: unknown;
+      try {
+        subscribeLive(options as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect({ options, validation: isValidationError(thrown) }).toEqual({ options, validation: true });
+      expect((thrown as Error).message).toBe(
+        "Invalid live subscription options: options must be an object: { url, onEvent, ... }",
+      );
     }
     expect(requests).toEqual([]);
     // Node 20 has no global WebSocket: without the option, the WebSocket transport is refused there.

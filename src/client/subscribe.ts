@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { functionIssues, integerOptionIssues } from "../internal/validate.js";
+import { assertObject, functionIssues, integerOptionIssues, objectIssues } from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
 import { abortableSleep } from "../projections/progress.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
@@ -86,6 +86,15 @@ const REFUSED = new Set([400, 401, 403, 404, 405]);
 export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   options: LiveClientOptions<E>,
 ): LiveClientSubscription {
+  // Not echoed: a string here is likely the URL, a token in its query.
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new ValidationError("Invalid live subscription options", [
+      { path: [], message: "options must be an object: { url, onEvent, ... }" },
+    ]);
+  }
+  // What is not an object is no filter (a number read as one matched every event): refused with the rest.
+  if (options.filter !== undefined && options.filter !== null)
+    assertObject(options.filter, ["filter"], "live subscription options");
   const filter = checkFilter(options.filter ?? {});
   checkOptions(options);
   const initialMs = options.backoff?.initialMs ?? 500;
@@ -479,6 +488,9 @@ function checkOptions(options: LiveClientOptions<never>): void {
     issues.push({ path: ["from"], message: "from must be a global position: a non-negative integer" });
   }
   issues.push(...functionIssues(options.onEvent, "onEvent", true));
+  // Hooks that are no functions would be "called" on every failure, for ever: refused once, here.
+  issues.push(...functionIssues(options.onError, "onError"), ...functionIssues(options.onEnd, "onEnd"));
+  if (options.backoff !== null) issues.push(...objectIssues(options.backoff, "backoff"));
   issues.push(
     ...integerOptionIssues(options.backoff?.initialMs, "backoff.initialMs", 3_600_000),
     ...integerOptionIssues(options.backoff?.maxMs, "backoff.maxMs", 3_600_000),
