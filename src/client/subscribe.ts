@@ -303,8 +303,6 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
     });
 
   const closed = (async () => {
-    // The first request waits for the caller's turn to end: a close() right after subscribeLive sends none.
-    await Promise.resolve();
     let attempt = 0;
     while (!stopped) {
       handled = false;
