@@ -347,9 +347,127 @@ describe("a connection URL typed where something else goes", () => {
   });
 });
 
+describe("the environment a command is given", () => {
+  test("is the whole of it: variables it lacks are not read from the process (postgres URL, AWS region)", async () => {
+    const saved = { ...process.env };
+    // Were the process's read, the command would try this server (a closed port: exit 1) or this region.
+    process.env.EVENTFLOWS_PG_URL = "postgres://ambient@127.0.0.1:1/app";
+    process.env.DATABASE_URL = "postgres://ambient@127.0.0.1:1/app";
+    process.env.AWS_REGION = "eu-west-1";
+    process.env.EVENTFLOWS_IMPORT_SOURCE_URL = "postgres://ambient@127.0.0.1:1/shop";
+    try {
+      for (const args of [
+        ["stats", "postgres"],
+        ["migrate", "postgres", "--status"],
+        ["migrate", "postgres"],
+      ]) {
+        const run = await eventflows([...args, "--json"], { PATH: "/usr/bin" });
+        expect({ args, code: run.code }).toEqual({ args, code: 2 });
+        expect(JSON.parse(run.stderr).error.message).toBe(
+          "No database: set EVENTFLOWS_PG_URL or DATABASE_URL, or pass --url-file.",
+        );
+      }
+      // An empty value is unset, as readEnv has it.
+      expect((await eventflows(["stats", "postgres"], { DATABASE_URL: "" })).code).toBe(2);
+      const dynamo = await eventflows(["migrate", "dynamodb", "--table", "orders_events"], {
+        AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+        AWS_SECRET_ACCESS_KEY: "secret",
+      });
+      expect(dynamo.code).toBe(1);
+      expect(dynamo.stderr).toContain("set AWS_REGION (or AWS_DEFAULT_REGION) to the table's region");
+      const source = await eventflows(["import", "emmett-postgres", "--to", "sqlite", "--file", "events.db"]);
+      expect(source.code).toBe(2);
+      expect(source.stderr).toContain("emmett-postgres needs the source's URL");
+    } finally {
+      for (const name of ["EVENTFLOWS_PG_URL", "DATABASE_URL", "AWS_REGION", "EVENTFLOWS_IMPORT_SOURCE_URL"]) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
+  });
+});
+
+describe("a URL of another database than PostgreSQL", () => {
+  test("is refused before connecting (exit 2), naming its scheme and the accepted ones, its password unseen (property)", async () => {
+    const scheme = fc
+      .stringMatching(/^[a-z][a-z0-9+.-]{0,12}$/)
+      .filter((name) => name !== "postgres" && name !== "postgresql");
+    const password = fc.string({ minLength: 1, maxLength: 16 }).map((text) => `Pw~${encodeURIComponent(text)}`);
+    const where = fc.constantFrom("EVENTFLOWS_PG_URL", "DATABASE_URL");
+    const command = fc.constantFrom(
+      ["stats", "postgres"],
+      ["migrate", "postgres", "--status"],
+      ["migrate", "postgres"],
+    );
+    await fc.assert(
+      fc.asyncProperty(scheme, password, where, command, async (name, secret, variable, args) => {
+        // A closed port: had the URL been tried, the command would have failed to connect (exit 1).
+        const run = await eventflows([...args, "--json"], { [variable]: `${name}://root:${secret}@127.0.0.1:1/app` });
+        expect(run.code).toBe(2);
+        const { error } = JSON.parse(run.stderr) as { error: { code: string; message: string } };
+        expect(error).toEqual({
+          code: "CLI_USAGE",
+          message: `The URL from $${variable} is not a PostgreSQL URL (its scheme is ${name}:): it must start with postgres:// or postgresql://.`,
+        });
+        expect(`${run.stdout}\n${run.stderr}`).not.toContain(secret);
+      }),
+      { numRuns: 30 },
+    );
+    // Text with no scheme at all (postgres.js would connect to its defaults) and --url are refused alike.
+    const bare = await eventflows(["stats", "postgres"], { DATABASE_URL: "db.internal" });
+    expect(bare).toMatchObject({ code: 2, stdout: "" });
+    expect(bare.stderr).toContain("The URL from $DATABASE_URL is not a PostgreSQL URL (it has no scheme)");
+    const typed = await eventflows(["migrate", "postgres", "--url", "mysql://root@127.0.0.1:1/app"]);
+    expect(typed.code).toBe(2);
+    expect(typed.stderr).toContain("The URL from --url is not a PostgreSQL URL (its scheme is mysql:)");
+    // An import's source is named by its own variable and option, not the target's.
+    const source = await eventflows(["import", "emmett-postgres", "--to", "sqlite", "--file", "events.db"], {
+      EVENTFLOWS_IMPORT_SOURCE_URL: "mysql://root:Pw~src@127.0.0.1:1/shop",
+    });
+    expect(source.code).toBe(2);
+    expect(source.stderr).toStartWith(
+      "eventflows: The URL from $EVENTFLOWS_IMPORT_SOURCE_URL is not a PostgreSQL URL (its scheme is mysql:)",
+    );
+    expect(source.stderr).not.toContain("Pw~src");
+    writeFileSync(join(source.cwd, "source-url"), "mysql://root@127.0.0.1:1/shop\n");
+    const sourceFile = await eventflows(
+      [
+        "import",
+        "emmett-postgres",
+        "--from-url-file",
+        join(source.cwd, "source-url"),
+        "--to",
+        "sqlite",
+        "--file",
+        "x.db",
+      ],
+      {},
+    );
+    expect(sourceFile.code).toBe(2);
+    expect(sourceFile.stderr).toContain("The URL from --from-url-file is not a PostgreSQL URL");
+    // Both spellings of PostgreSQL's scheme, in either case, are tried (a closed port: exit 1).
+    for (const url of ["postgresql://u@127.0.0.1:1/app", "POSTGRES://u@127.0.0.1:1/app"]) {
+      expect((await eventflows(["stats", "postgres"], { DATABASE_URL: url })).code).toBe(1);
+    }
+  });
+});
+
 describe("an argument holding control characters", () => {
   test("is quoted with them spelt out, on one line: no carriage return or escape sequence reaches the terminal (property)", async () => {
-    const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\t", "\u0000", "\u009b");
+    // Unicode's invisible controls too: a right-to-left override, an isolate, a zero-width space, U+2028.
+    const control = fc.constantFrom(
+      "\r",
+      "\u001b[2J",
+      "\u001b]0;title\u0007",
+      "\t",
+      "\u0000",
+      "\u009b",
+      "\u202e",
+      "\u2067",
+      "\u200b",
+      "\u2028",
+      "\ufeff",
+    );
     const text = fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 5 }), control), { minLength: 1, maxLength: 6 });
     const slot = fc.constantFrom(
       (arg: string) => ["stats", arg],
@@ -363,7 +481,8 @@ describe("an argument holding control characters", () => {
         const run = await eventflows(args(parts.join("")));
         expect(run.code).toBe(2);
         // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed
-        expect(run.stderr).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+        const unprintable = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+        expect(run.stderr).not.toMatch(unprintable);
         expect(run.stderr).toStartWith("eventflows: ");
       }),
       { numRuns: 100 },

@@ -20,6 +20,7 @@ import { integerOption, reportInterrupted, runWithProgress } from "./projection-
 import {
   checkInput,
   checkStoreOptions,
+  commandEnv,
   dynamoDbClient,
   STORE_OPTIONS,
   type StoreValues,
@@ -128,7 +129,7 @@ export async function importCommand(args: readonly string[], io: CliIo): Promise
     throw new CliUsageError("The dynamodb store needs --table <name>", "import");
   if (
     source === "emmett-postgres" &&
-    (io.env.EVENTFLOWS_IMPORT_SOURCE_URL ?? "") === "" &&
+    commandEnv(io, "EVENTFLOWS_IMPORT_SOURCE_URL") === undefined &&
     values["from-url-file"] === undefined
   ) {
     throw new CliUsageError(
@@ -212,7 +213,7 @@ async function withSource<T>(
 ): Promise<T> {
   if (source === "emmett-postgres") {
     // The source's URL by the target's rules, from its own variable and option.
-    const sourceIo = { ...io, env: { EVENTFLOWS_PG_URL: io.env.EVENTFLOWS_IMPORT_SOURCE_URL } };
+    const sourceIo = { ...io, env: { EVENTFLOWS_PG_URL: commandEnv(io, "EVENTFLOWS_IMPORT_SOURCE_URL") } };
     let opened = false;
     return withPostgres("import", { "url-file": values["from-url-file"] }, sourceIo, async (pg, sql) => {
       const schema = values["from-schema"];
@@ -229,6 +230,15 @@ async function withSource<T>(
       return work(sourceNamed(source, from), [host.join(","), port.join(","), database, schema ?? "", partition, "tx"]);
     }).catch((error: unknown) => {
       // Before the target is opened, whatever fails (the URL, the connection, the first query) is the source's.
+      if (!opened && error instanceof CliUsageError) {
+        // The URL's rules are the target's, and so are the names in their messages: say the source's instead.
+        throw new CliUsageError(
+          error.message
+            .replace(/\$EVENTFLOWS_PG_URL\b/g, "$EVENTFLOWS_IMPORT_SOURCE_URL")
+            .replace(/(?<![\w-])--url-file\b/g, "--from-url-file"),
+          "import",
+        );
+      }
       throw opened ? error : sourceError(source, error);
     });
   }

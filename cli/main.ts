@@ -121,9 +121,14 @@ function report(error: unknown, io: CliIo, flags: { json: boolean; verbose: bool
 
 /**
  * The message with control characters spelt out (`\u001b`): an argument it quotes may hold a carriage
- * return or an escape sequence, which on a terminal would overwrite the line or restyle what follows.
+ * return or an escape sequence, which on a terminal would overwrite the line or restyle what follows,
+ * and so are Unicode's invisible ones: bidirectional overrides and isolates (which reorder how the rest of
+ * the line reads), zero-width characters, and the line and paragraph separators.
  */
 function visible(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+    /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

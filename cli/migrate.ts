@@ -202,14 +202,18 @@ async function migrationStatus(name: "postgres" | "sqlite", values: StoreValues,
       };
     });
   }
+  // As for PostgreSQL, what is recorded in the database: a schema newer than this release lists the
+  // migrations it does not know too.
   return withSqlite("migrate", values, io, false, async (sqlite, driver) => {
-    const version = await sqlite.sqliteSchemaVersion(driver, { tablePrefix: values.prefix });
-    const all = sqlite.sqliteMigrations.map((m) => ({ version: m.version, name: m.name }));
+    const applied = await sqlite.sqliteAppliedMigrations(driver, { tablePrefix: values.prefix });
+    const done = new Set(applied.map((m) => m.version));
     return {
-      version,
+      version: applied.reduce((max, m) => Math.max(max, m.version), 0),
       latest: sqlite.LATEST_SQLITE_SCHEMA_VERSION,
-      applied: all.filter((m) => m.version <= version),
-      pending: all.filter((m) => m.version > version),
+      applied: applied.map((m) => ({ version: m.version, name: m.name, appliedAt: m.appliedAt })),
+      pending: sqlite.sqliteMigrations
+        .filter((m) => !done.has(m.version))
+        .map((m) => ({ version: m.version, name: m.name })),
     };
   });
 }
@@ -220,8 +224,10 @@ function printStatus(name: string, status: MigrationStatus, json: boolean, io: C
     return;
   }
   const lines = [`${name}: schema version ${status.version} of ${status.latest}.`];
-  for (const m of status.applied)
-    lines.push(`  applied  ${m.version} ${m.name}${m.appliedAt ? ` (${m.appliedAt})` : ""}`);
+  for (const m of status.applied) {
+    const unknown = m.version > status.latest ? " (not in this release)" : "";
+    lines.push(`  applied  ${m.version} ${m.name}${m.appliedAt ? ` (${m.appliedAt})` : ""}${unknown}`);
+  }
   for (const m of status.pending) lines.push(`  pending  ${m.version} ${m.name}`);
   io.stdout(lines.join("\n"));
 }

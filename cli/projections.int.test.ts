@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDynamoDbClient, DynamoDbEventStore, DynamoDbReadModelStore } from "../adapters/dynamodb/index.js";
@@ -210,6 +210,10 @@ describe("eventflows rebuild / replay on PostgreSQL", () => {
       ["rebuild", module, ...pg, "--batch-size", "0"],
       ["rebuild", module, ...pg, "--export", "nope"],
       ["rebuild", module, ...pg, "--export", "cartCounts"], // a bare projection needs --collections
+      // Collections rebuildProjection refuses: refused as typed, before a store is opened.
+      ["rebuild", module, ...pg, "--collections", "cart-counts,a\u0001b"],
+      ["rebuild", module, ...pg, "--export", "cartCounts", "--collections", "projection-state"],
+      ["rebuild", module, "--store", "sqlite", "--file", "missing.db", "--collections", "a\u001bb"],
       ["rebuild", "missing.ts", ...pg],
       ["rebuild", module, ...pg, "--file", "x.db"],
       ["replay", module, ...pg, "--stream", "Cart-1", "--category", "Cart"],
@@ -253,6 +257,71 @@ describe("eventflows rebuild on DynamoDB Local", () => {
       const docs = await readModels.list<{ items: number }>("cart-counts");
       expect(docs).toEqual(await freshProjection(eventStore));
       expect(new Map(docs.map((d) => [d.id, d.document.items]))).toEqual(expected);
+    } finally {
+      await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
+    }
+  }, 60_000);
+
+  test("a batch writing more documents (or bytes) than a transaction holds: the message names --batch-size, not the runner's batchSize", async () => {
+    const local = await ensureDynamoDb();
+    const tableName = `cli_rebuild_${ulid()}`;
+    const client = createDynamoDbClient(local);
+    const eventStore = new DynamoDbEventStore({ client, tableName });
+    await eventStore.ensureTable();
+    try {
+      // 110 carts of one event each: one batch of the default 1,000 events writes 110 documents.
+      for (let i = 0; i < 110; i++) await eventStore.appendToStream(`Cart-${i}`, [{ type: "ItemAdded", data: {} }]);
+      const aws = {
+        AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+        AWS_REGION: local.region,
+        AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+      };
+      const args = ["rebuild", module, "--store", "dynamodb", "--table", tableName];
+      const byDefault = eventflows(args, aws);
+      expect(byDefault.code).toBe(1);
+      expect(byDefault.stderr).toMatch(
+        /^eventflows: Read-model transaction too large: \d+ writes, DynamoDB commits at most 100 at once: lower --batch-size \(now 1,000, the default\)\n$/,
+      );
+      const given = eventflows([...args, "--batch-size", "500", "--json"], aws);
+      expect(given.code).toBe(1);
+      const { error } = JSON.parse(given.stderr) as { error: { code: string; message: string } };
+      expect(error.code).toBe("VALIDATION_FAILED");
+      expect(error.message).toEndWith("lower --batch-size (now 500)");
+      expect(error.message).not.toContain("runner");
+      // As told: a lower --batch-size rebuilds it.
+      const lowered = eventflows([...args, "--batch-size", "50", "--json"], aws);
+      expect(lowered.code).toBe(0);
+      expect(JSON.parse(lowered.stdout)).toMatchObject({ read: 110, swapped: true });
+
+      // Over DynamoDB's 4 MB a transaction instead (20 documents of 250 KB): the same remedy, said.
+      const big = join(dir, "big-documents.ts");
+      writeFileSync(
+        big,
+        `import { projection } from ${JSON.stringify(join(import.meta.dirname, "..", "src", "index.ts"))};
+export default {
+  projection: projection({
+    name: "big-documents",
+    categories: ["Cart"],
+    handle: async (event, { readModels }) => {
+      await readModels.put("big-documents", event.streamId, { text: "x".repeat(250_000) });
+    },
+  }),
+  collections: ["big-documents"],
+};
+`,
+      );
+      const bytes = eventflows(
+        ["rebuild", big, "--store", "dynamodb", "--table", tableName, "--batch-size", "20"],
+        aws,
+      );
+      expect(bytes.code).toBe(1);
+      expect(bytes.stderr).toMatch(
+        /^eventflows: The read-model transaction of one batch \(lower --batch-size, now 20\) is \d+ bytes, over the limit of 4194304 bytes\n$/,
+      );
+      expect(
+        eventflows(["rebuild", big, "--store", "dynamodb", "--table", tableName, "--batch-size", "10"], aws).code,
+      ).toBe(0);
     } finally {
       await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
     }

@@ -1,4 +1,17 @@
-import { isAbortedError, type Progress, rebuildCheckpointId, rebuildProjection } from "../src/index.js";
+import {
+  type Issue,
+  isAbortedError,
+  isPayloadTooLargeError,
+  isValidationError,
+  PayloadTooLargeError,
+  type Progress,
+  type RebuildProjectionOptions,
+  rebuildCheckpointId,
+  rebuildProjection,
+  ValidationError,
+} from "../src/index.js";
+import { rebuildIssues } from "../src/projections/rebuild.js";
+import { CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
@@ -54,6 +67,17 @@ export async function rebuild(args: readonly string[], io: CliIo): Promise<numbe
   const store = storeOf("rebuild", values);
   const { loaded, batchSize } = await takeModule("rebuild", positionals, values, io, true);
   const swap = values["no-swap"] !== true;
+  // The collections by rebuildProjection's rules, before a store is opened: a name it would refuse (a control
+  // character, the projections' state collection) is a wrong command line or module, not a failure of the work.
+  const refused: Issue[] = rebuildIssues({
+    projection: loaded.projection,
+    collections: loaded.collections,
+  } as RebuildProjectionOptions).filter((issue) => issue.path[0] === "collections" || issue.path[0] === "projection");
+  if (refused.length > 0) {
+    const where =
+      values.collections === undefined ? `collections of the export "${values.export ?? "default"}"` : "--collections";
+    throw new CliUsageError(`Invalid ${where}: ${refused.map((issue) => issue.message).join("; ")}`, "rebuild");
+  }
   let last: Progress | undefined;
   try {
     const result = await withProjectionStores("rebuild", store, values, io, (stores) =>
@@ -90,11 +114,36 @@ export async function rebuild(args: readonly string[], io: CliIo): Promise<numbe
     }
     return 0;
   } catch (error) {
-    if (!isAbortedError(error)) throw error;
+    if (!isAbortedError(error)) throw store === "dynamodb" ? batchSizeNamed(error, batchSize) : error;
     return reportInterrupted(
       io,
       values.json === true,
       `rebuild of projection "${loaded.projection.name}" interrupted${last ? ` at position ${last.position}` : ""}; the shadow is kept: run the same command again to resume (--restart starts over)`,
     );
   }
+}
+
+/**
+ * DynamoDB's refusal of a shadow batch that writes more documents (or bytes) than one transaction holds says
+ * to lower "the runner's batchSize", words for code, or nothing: here it is the --batch-size option (or its default).
+ */
+function batchSizeNamed(error: unknown, batchSize: number | undefined): unknown {
+  const advice = "lower the runner's batchSize";
+  const now = batchSize === undefined ? "1,000, the default" : batchSize.toLocaleString("en-US");
+  // Over DynamoDB's 4 MB a transaction: the same remedy, which the adapter's message leaves unsaid.
+  if (isPayloadTooLargeError(error) && error.what === "The read-model transaction") {
+    return new PayloadTooLargeError(
+      `The read-model transaction of one batch (lower --batch-size, now ${now})`,
+      error.size,
+      error.limit,
+      { cause: error },
+    );
+  }
+  if (!isValidationError(error) || !error.issues.some((issue) => issue.message.endsWith(advice))) return error;
+  const issues = error.issues.map((issue) =>
+    issue.message.endsWith(advice)
+      ? { ...issue, message: `${issue.message.slice(0, -advice.length)}lower --batch-size (now ${now})` }
+      : issue,
+  );
+  return new ValidationError(error.message.slice(0, error.message.indexOf(": ")), issues, { cause: error });
 }

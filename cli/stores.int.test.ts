@@ -256,6 +256,58 @@ describe("eventflows migrate / stats on SQLite", () => {
   });
 });
 
+describe("migrate --status on a schema newer than this release", () => {
+  test("lists the migration this release does not know, with its recorded name and time, on PostgreSQL and SQLite alike", async () => {
+    const newer = uniqueSchema("cli_newer");
+    const env = { EVENTFLOWS_PG_URL: url };
+    const statuses: Record<string, { latest: number; text: string; json: Record<string, unknown> }> = {};
+    try {
+      expect(eventflows(["migrate", "postgres", "--schema", newer], env).code).toBe(0);
+      await sql.unsafe(
+        `INSERT INTO ${newer}.migrations (version, name, checksum, applied_at) VALUES ($1, 'from-the-future', 'x', '2027-01-02T03:04:05Z')`,
+        [LATEST_SCHEMA_VERSION + 1],
+      );
+      statuses.postgres = {
+        latest: LATEST_SCHEMA_VERSION,
+        text: eventflows(["migrate", "postgres", "--schema", newer, "--status"], env).stdout,
+        json: JSON.parse(eventflows(["migrate", "postgres", "--schema", newer, "--status", "--json"], env).stdout),
+      };
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${newer} CASCADE`);
+    }
+    expect(eventflows(["migrate", "sqlite", "--file", "newer.db"]).code).toBe(0);
+    const db = new Database(join(dir, "newer.db"));
+    db.run(
+      "INSERT INTO eventflows_migrations (version, name, checksum, applied_at) VALUES (?, 'from-the-future', 'x', '2027-01-02T03:04:05.000Z')",
+      [LATEST_SQLITE_SCHEMA_VERSION + 1],
+    );
+    db.close();
+    statuses.sqlite = {
+      latest: LATEST_SQLITE_SCHEMA_VERSION,
+      text: eventflows(["migrate", "sqlite", "--file", "newer.db", "--status"]).stdout,
+      json: JSON.parse(eventflows(["migrate", "sqlite", "--file", "newer.db", "--status", "--json"]).stdout),
+    };
+    for (const [store, { latest, text, json }] of Object.entries(statuses)) {
+      const lines = text.trimEnd().split("\n");
+      expect(lines[0]).toBe(`${store}: schema version ${latest + 1} of ${latest}.`);
+      expect(lines).toHaveLength(latest + 2);
+      expect(lines.at(-1)).toMatch(
+        new RegExp(
+          `^ {2}applied {2}${latest + 1} from-the-future \\(2027-01-02T03:04:05(\\.000)?Z\\) \\(not in this release\\)$`,
+        ),
+      );
+      // Each applied migration with the time it was applied, in both stores.
+      for (const line of lines.slice(1, -1))
+        expect(line).toMatch(/^ {2}applied {2}\d+ [a-z-]+ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/);
+      expect(json).toMatchObject({ store, version: latest + 1, latest, pending: [] });
+      expect((json.applied as { version: number; name: string }[]).at(-1)).toMatchObject({
+        version: latest + 1,
+        name: "from-the-future",
+      });
+    }
+  });
+});
+
 describe("eventflows migrate on DynamoDB Local", () => {
   test("creates the event store's table, then finds it", async () => {
     const local = await ensureDynamoDb();

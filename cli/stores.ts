@@ -1,7 +1,14 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { EventFlowsError, type Issue, isEventFlowsError, isValidationError, ValidationError } from "../src/index.js";
+import {
+  EventFlowsError,
+  type Issue,
+  isEventFlowsError,
+  isValidationError,
+  readEnv,
+  ValidationError,
+} from "../src/index.js";
 import { CliErrorCode, CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 
@@ -115,6 +122,18 @@ export async function withPostgres<T>(
 ): Promise<T> {
   const pg = await loadPostgres();
   checkInput(command, () => pg.tableNames({ schema: values.schema, tablePrefix: values.prefix }));
+  // The command's environment is io.env, whole: resolvePostgresUrl would go on to the process's variables.
+  if (
+    values.url === undefined &&
+    values["url-file"] === undefined &&
+    commandEnv(io, pg.CLI_URL_VARIABLE) === undefined &&
+    commandEnv(io, pg.URL_VARIABLE) === undefined
+  ) {
+    throw new CliUsageError(
+      `No database: set ${pg.CLI_URL_VARIABLE} or ${pg.URL_VARIABLE}, or pass --url-file.`,
+      command,
+    );
+  }
   let url: string;
   try {
     url = await pg.resolvePostgresUrl(
@@ -162,7 +181,7 @@ export async function dynamoDbClient(
       const [field] = issue.path;
       if (field === "region") {
         issues.push(
-          io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION
+          (commandEnv(io, "AWS_REGION") ?? commandEnv(io, "AWS_DEFAULT_REGION"))
             ? { path: ["AWS_REGION"], message: issue.message }
             : { path: [], message: "set AWS_REGION (or AWS_DEFAULT_REGION) to the table's region, e.g. eu-west-1" },
         );
@@ -187,6 +206,15 @@ export async function dynamoDbClient(
       cause: error,
     });
   }
+}
+
+/**
+ * A variable of the command's environment: `io.env` alone (bin/eventflows.js hands in the process's), by
+ * readEnv's rules (an own property holding text, empty is unset). Never the process's besides: a caller
+ * running a command with an env of its own must not have variables it left out filled in from elsewhere.
+ */
+export function commandEnv(io: Pick<CliIo, "env">, name: string): string | undefined {
+  return readEnv(name, io.env, { ambient: false });
 }
 
 /** The PostgreSQL adapter, or a CLI_MISSING_PACKAGE error when postgres.js is not installed. */

@@ -10,15 +10,25 @@ export function ambientEnv(): EnvSource {
   return proc?.env ?? {};
 }
 
+/** How {@link readEnv} reads. */
+export interface ReadEnvOptions {
+  /**
+   * Whether a variable the given env lacks is read from the ambient environment. Defaults to true; false for
+   * code whose env is the whole environment (a command's, handed in), which must not mix in the process's.
+   */
+  readonly ambient?: boolean;
+}
+
 /**
- * Reads a variable: explicit value first, then the given env object (Workers bindings), then the
- * ambient environment. Empty strings count as unset, and so do names an object only inherits
+ * Reads a variable: the given env object (Workers bindings) first, then the ambient environment
+ * (unless `ambient: false`). Empty strings count as unset, and so do names an object only inherits
  * (`toString`, `constructor`, `__proto__`) and values that are not text (a binding object, a JSON
  * var): a variable is an own property holding a string.
  */
-export function readEnv(name: string, env?: EnvSource): string | undefined {
+export function readEnv(name: string, env?: EnvSource, options?: ReadEnvOptions): string | undefined {
   const fromGiven = own(env, name);
   if (fromGiven !== undefined && fromGiven !== "") return fromGiven;
+  if (options?.ambient === false) return undefined;
   const fromAmbient = own(ambientEnv(), name);
   return fromAmbient === "" ? undefined : fromAmbient;
 }

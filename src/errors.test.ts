@@ -119,6 +119,13 @@ describe("env", () => {
         expect(readEnv("EVENTFLOWS_TEST_VAR", { EVENTFLOWS_TEST_VAR: value } as never)).toBe("ambient");
         expect(readEnv("EVENTFLOWS_SURELY_UNSET", { EVENTFLOWS_SURELY_UNSET: value } as never)).toBeUndefined();
       }
+      // ambient: false reads the env given alone, by the same rules.
+      const alone = { ambient: false };
+      expect(readEnv("EVENTFLOWS_TEST_VAR", { EVENTFLOWS_TEST_VAR: "binding" }, alone)).toBe("binding");
+      for (const env of [undefined, {}, { EVENTFLOWS_TEST_VAR: "" }, { EVENTFLOWS_TEST_VAR: 5 } as never]) {
+        expect(readEnv("EVENTFLOWS_TEST_VAR", env, alone)).toBeUndefined();
+      }
+      expect(readEnv("toString", {}, alone)).toBeUndefined();
     } finally {
       delete process.env.EVENTFLOWS_TEST_VAR;
     }

@@ -170,7 +170,7 @@ describe("eventflows-pg command", () => {
   });
 
   test("an argument holding control characters is quoted with them spelt out: the terminal is not rewritten (property)", async () => {
-    const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\u0000", "\u009b");
+    const control = fc.constantFrom("\r", "\u001b[2J", "\u001b]0;title\u0007", "\u0000", "\u009b", "\u202e", "\u2028");
     const text = fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 5 }), control), { minLength: 1, maxLength: 6 });
     const slot = fc.constantFrom(
       (arg: string) => [`x${arg}`],
@@ -186,8 +186,10 @@ describe("eventflows-pg command", () => {
           env: {},
         });
         expect(code).toBe(2);
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed (newlines part the usage text)
-        expect(err.join("\n")).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+        const unprintable =
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed (newlines part the usage)
+          /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+        expect(err.join("\n")).not.toMatch(unprintable);
       }),
     );
   });
@@ -207,6 +209,31 @@ describe("eventflows-pg command", () => {
       if (ambient === undefined) delete process.env.EVENTFLOWS_PG_URL;
       else process.env.EVENTFLOWS_PG_URL = ambient;
     }
+  });
+
+  test("a URL of another database (mysql://, no scheme) is a usage error naming the schemes taken, never tried", async () => {
+    for (const [env, scheme] of [
+      [{ DATABASE_URL: "mysql://root:hunter2-secret@127.0.0.1:1/app" }, "its scheme is mysql:"],
+      [{ EVENTFLOWS_PG_URL: "sqlite://events.db" }, "its scheme is sqlite:"],
+      [{ EVENTFLOWS_PG_URL: "127.0.0.1" }, "it has no scheme"],
+    ] as const) {
+      // A closed port: had the URL been tried, the command would have failed to connect (exit 1).
+      const result = cli(["status"], env);
+      expect(result.code).toBe(2);
+      const variable = Object.keys(env)[0];
+      expect(result.stderr).toStartWith(
+        `The URL from $${variable} is not a PostgreSQL URL (${scheme}): it must start with postgres:// or postgresql://.\n`,
+      );
+      expect(result.stderr).not.toContain("hunter2-secret");
+    }
+    await expect(resolvePostgresUrl({ url: "mysql://root@127.0.0.1:1/app" }, { env: {} })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      message:
+        "The URL from --url is not a PostgreSQL URL (its scheme is mysql:): it must start with postgres:// or postgresql://.",
+    });
+    expect(await resolvePostgresUrl({ url: "postgresql://u@127.0.0.1:1/app" }, { env: {} })).toBe(
+      "postgresql://u@127.0.0.1:1/app",
+    );
   });
 
   test("without the postgres package installed, the command prints one line saying to install it", () => {

@@ -66,9 +66,10 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
     if (!(error instanceof UsageError)) throw error;
     // The message may quote what was typed: a URL given as the command or an option's value keeps its password out.
     // Control characters spelt out (\u001b): a quoted argument must not rewrite or restyle the terminal.
+    // Unicode's invisible ones too: bidirectional overrides reorder how the line reads, U+2028 breaks it.
     const message = redactText(error.message).replace(
       // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-      /[\u0000-\u001f\u007f-\u009f]/g,
+      /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
       (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
     );
     io.stderr(`${message}\n\n${CLI_USAGE}`);
@@ -141,6 +142,23 @@ export async function resolvePostgresUrl(
 }
 
 async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): Promise<string> {
+  const { url, from } = await locateUrl(parsed, io);
+  // postgres.js takes any scheme (and a string with none for its defaults): a MySQL or other URL would be
+  // tried as PostgreSQL and fail on the connection, or reach another server. Neither the URL nor its password is quoted.
+  if (!/^postgres(ql)?:\/\//i.test(url)) {
+    const scheme = /^([a-z][a-z0-9+.-]{0,30}):/i.exec(url)?.[1];
+    throw new UsageError(
+      `The URL from ${from} is not a PostgreSQL URL (${scheme === undefined ? "it has no scheme" : `its scheme is ${scheme.toLowerCase()}:`}): it must start with postgres:// or postgresql://.`,
+    );
+  }
+  return url;
+}
+
+/** The URL and where it came from (an option, the file, a variable), by the rules of {@link resolveUrl}. */
+async function locateUrl(
+  parsed: Parsed,
+  io: Pick<CliIo, "env" | "readFile">,
+): Promise<{ readonly url: string; readonly from: string }> {
   if (parsed.url !== undefined && parsed.urlFile !== undefined)
     throw new UsageError("Pass --url or --url-file, not both.");
   if (parsed.urlFile !== undefined) {
@@ -161,7 +179,7 @@ async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): 
           : `The URL file "${parsed.urlFile}" has no URL on its first line (only the first line is read).`,
       );
     }
-    return line;
+    return { url: line, from: "--url-file" };
   }
   if (parsed.url !== undefined) {
     if (hasPassword(parsed.url)) {
@@ -169,23 +187,21 @@ async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): 
         `--url carries a password, which any user of this machine can read in the process list: put the URL in $${CLI_URL_VARIABLE} or $${URL_VARIABLE}, or in a file for --url-file.`,
       );
     }
-    return parsed.url;
+    return { url: parsed.url, from: "--url" };
   }
   // Both variables of the env given first, then the ambient ones: a caller's DATABASE_URL must not lose
   // to an EVENTFLOWS_PG_URL the process happens to have (readEnv alone falls back name by name).
-  const given = (name: string) => {
-    const value = io.env !== undefined && Object.hasOwn(io.env, name) ? io.env[name] : undefined;
-    return typeof value === "string" && value !== "" ? value : undefined;
-  };
-  const url =
-    given(CLI_URL_VARIABLE) ??
-    given(URL_VARIABLE) ??
-    readEnv(CLI_URL_VARIABLE, io.env) ??
-    readEnv(URL_VARIABLE, io.env);
-  if (url === undefined || url === "") {
-    throw new UsageError(`No database: set ${CLI_URL_VARIABLE} or ${URL_VARIABLE}, or pass --url-file.`);
+  const given = (name: string) => readEnv(name, io.env, { ambient: false });
+  for (const [name, read] of [
+    [CLI_URL_VARIABLE, given],
+    [URL_VARIABLE, given],
+    [CLI_URL_VARIABLE, (name: string) => readEnv(name, io.env)],
+    [URL_VARIABLE, (name: string) => readEnv(name, io.env)],
+  ] as const) {
+    const url = read(name);
+    if (url !== undefined && url !== "") return { url, from: `$${name}` };
   }
-  return url;
+  throw new UsageError(`No database: set ${CLI_URL_VARIABLE} or ${URL_VARIABLE}, or pass --url-file.`);
 }
 
 /** Whether a URL spells a password (`scheme://user:password@…`, or a `password=` parameter). */

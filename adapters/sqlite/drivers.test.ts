@@ -9,6 +9,7 @@ import {
   migrateSqlite,
   nodeSqliteDriver,
   SqliteEventStore,
+  sqliteAppliedMigrations,
   sqliteSchemaVersion,
   sqliteStoreStats,
   sqliteTableNames,
@@ -48,9 +49,9 @@ describe("SQLite driver options", () => {
 });
 
 describe("The functions that take a driver refuse what is not one, with a ValidationError", () => {
-  test("migrateSqlite, sqliteSchemaVersion and sqliteStoreStats; null options are no options", async () => {
+  test("migrateSqlite, sqliteSchemaVersion, sqliteAppliedMigrations and sqliteStoreStats; null options are no options", async () => {
     for (const notDriver of [undefined, null, {}, { all: () => [] }]) {
-      for (const run of [migrateSqlite, sqliteSchemaVersion, sqliteStoreStats]) {
+      for (const run of [migrateSqlite, sqliteSchemaVersion, sqliteAppliedMigrations, sqliteStoreStats]) {
         await expect((run as (driver: unknown) => Promise<unknown>)(notDriver)).rejects.toMatchObject({
           code: ErrorCode.Validation,
           issues: [expect.objectContaining({ path: ["driver"] })],
@@ -59,7 +60,18 @@ describe("The functions that take a driver refuse what is not one, with a Valida
     }
     const db = new Database(":memory:");
     const driver = bunSqliteDriver(db);
+    expect(await sqliteAppliedMigrations(driver)).toEqual([]);
     expect(await migrateSqlite(driver, null)).toMatchObject({ version: 6 });
+    const applied = await sqliteAppliedMigrations(driver, null);
+    expect(applied.map((m) => [m.version, m.name])).toEqual([
+      [1, "events"],
+      [2, "checkpoints"],
+      [3, "snapshots"],
+      [4, "read-models"],
+      [5, "stream-deletions"],
+      [6, "stream-deletion-events"],
+    ]);
+    for (const m of applied) expect(new Date(m.appliedAt).toISOString()).toBe(m.appliedAt);
     expect(await sqliteSchemaVersion(driver, null)).toBe(6);
     expect(await sqliteStoreStats(driver, null)).toMatchObject({ schemaVersion: 6, events: 0 });
     expect(sqliteTableNames(null).events).toBe('"eventflows_events"');

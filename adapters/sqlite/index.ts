@@ -54,7 +54,14 @@ export {
   type LiveSubscribersOptions,
 } from "./live-subscribers.js";
 export type { ClientWebSocketLike, SubscribeLiveOptions } from "./live-subscription.js";
-export { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult, sqliteSchemaVersion } from "./migrate.js";
+export {
+  migrateSqlite,
+  type SqliteAppliedMigration,
+  type SqliteMigrateOptions,
+  type SqliteMigrateResult,
+  sqliteAppliedMigrations,
+  sqliteSchemaVersion,
+} from "./migrate.js";
 export { LATEST_SQLITE_SCHEMA_VERSION, type SqliteMigration, sqliteMigrations } from "./migrations.js";
 export {
   DEFAULT_TABLE_PREFIX as DEFAULT_SQLITE_TABLE_PREFIX,

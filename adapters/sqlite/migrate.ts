@@ -99,6 +99,42 @@ export async function sqliteSchemaVersion(driver: SqliteDriver, options?: Sqlite
   });
 }
 
+/** A migration recorded in `<prefix>migrations`, as {@link sqliteAppliedMigrations} lists it. */
+export interface SqliteAppliedMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly checksum: string;
+  /** When it was applied: an ISO 8601 time. */
+  readonly appliedAt: string;
+}
+
+/**
+ * The migrations recorded in the database, by version; empty before the first. A schema newer than this
+ * release lists the versions it does not know too, with the names they were recorded under.
+ */
+export async function sqliteAppliedMigrations(
+  driver: SqliteDriver,
+  options?: SqliteNameOptions | null,
+): Promise<SqliteAppliedMigration[]> {
+  assertDriver(driver);
+  const names = tableNames(options);
+  return guard("appliedMigrations", driver.name, async () => {
+    const [exists] = await driver.all("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?", [
+      names.migrations.slice(1, -1),
+    ]);
+    if (Number(exists?.n ?? 0) === 0) return [];
+    const rows = await driver.all(
+      `SELECT version, name, checksum, applied_at FROM ${names.migrations} ORDER BY version`,
+    );
+    return rows.map((row) => ({
+      version: Number(row.version),
+      name: String(row.name),
+      checksum: String(row.checksum),
+      appliedAt: String(row.applied_at),
+    }));
+  });
+}
+
 async function readRecorded(driver: SqliteDriver, names: SqliteTableNames): Promise<Recorded[]> {
   const rows = await driver.all(`SELECT version, name, checksum FROM ${names.migrations} ORDER BY version`);
   return rows.map((row) => ({ version: Number(row.version), name: String(row.name), checksum: String(row.checksum) }));

@@ -1,5 +1,14 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileConflictError } from "../errors.js";
@@ -90,6 +99,49 @@ describe("writeTemplates", () => {
     });
     expect(existsSync(join(cwd, "src", "a.ts"))).toBe(false);
   });
+
+  test("all or nothing: a second file that cannot be written (a link to nothing) is found before the first is written", () => {
+    mkdirSync(join(cwd, "src"));
+    symlinkSync(join(cwd, "missing-dir", "target.ts"), join(cwd, "src", "a.test.ts"));
+    let caught: unknown;
+    try {
+      writeTemplates(cwd, "src", templates, false);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({
+      code: "CLI_WRITE_FAILED",
+      message: "Cannot write src/a.test.ts: it is a symbolic link to nothing",
+    });
+    expect(existsSync(join(cwd, "src", "a.ts"))).toBe(false);
+    expect(existsSync(join(cwd, "missing-dir"))).toBe(false);
+  });
+
+  // A write that fails although every check passed (here a file of /proc, which even root may not write):
+  // what was written before it is undone, and the directories this run made are removed.
+  test.if(process.platform === "linux")(
+    "all or nothing: a write that fails undoes the files written before it, and the directories made for them",
+    () => {
+      mkdirSync(join(cwd, "src"));
+      writeFileSync(join(cwd, "src", "mine.ts"), "// mine\n");
+      symlinkSync("/proc/version", join(cwd, "src", "zz.ts"));
+      const three = [
+        { file: "new/deep/a.ts", content: "export const a = 1;\n" },
+        { file: "mine.ts", content: "// generated\n" },
+        { file: "zz.ts", content: "// cannot land\n" },
+      ];
+      let caught: unknown;
+      try {
+        writeTemplates(cwd, "src", three, true);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toMatchObject({ code: "CLI_WRITE_FAILED" });
+      expect((caught as Error).message).toStartWith("Cannot write src/zz.ts: ");
+      expect(readdirSync(join(cwd, "src")).sort()).toEqual(["mine.ts", "zz.ts"]);
+      expect(readFileSync(join(cwd, "src", "mine.ts"), "utf8")).toBe("// mine\n");
+    },
+  );
 
   test("--force replaces the changed file and creates the missing one", () => {
     writeTemplates(cwd, "src", templates, false);

@@ -1,5 +1,16 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, relative, resolve } from "node:path";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, relative, resolve, sep } from "node:path";
 import { EventFlowsError } from "../../src/index.js";
 import { CliErrorCode, FileConflictError } from "../errors.js";
 import type { Template } from "./templates.js";
@@ -31,7 +42,15 @@ export function writeTemplates(
     const current = existsSync(absolute) ? fileStep(path, () => readFileSync(absolute, "utf8")) : undefined;
     const status: FileStatus =
       current === undefined ? "created" : current === template.content ? "unchanged" : "overwritten";
-    return { absolute, template, status, path, by: status === "overwritten" ? generatedBy(current) : undefined };
+    return {
+      absolute,
+      template,
+      status,
+      path,
+      // Its bytes, to give it back should a later write fail (read as text above, to compare).
+      previous: status === "overwritten" ? readFileSync(absolute) : undefined,
+      by: status === "overwritten" ? generatedBy(current) : undefined,
+    };
   });
   const conflicts = planned.filter((file) => file.status === "overwritten");
   if (conflicts.length > 0 && !force) {
@@ -44,16 +63,78 @@ export function writeTemplates(
       other,
     );
   }
-  for (const file of planned) {
-    if (file.status === "unchanged") continue;
-    fileStep(file.path, () => {
-      mkdirSync(dirname(file.absolute), { recursive: true });
-      writeFileSync(file.absolute, file.template.content);
-    });
+  const writes = planned.filter((file) => file.status !== "unchanged");
+  // Every target checked before the first is written: a file that cannot be written stops the command
+  // with nothing written (not the module without its test).
+  for (const file of writes) fileStep(file.path, () => assertWritable(file.absolute));
+  // And should a write fail all the same (a full disk, a file system that refuses it), those made before it
+  // are undone: the files created removed, the files replaced given back their content, the directories made removed.
+  const done: (typeof planned)[number][] = [];
+  const madeDirs: string[] = [];
+  try {
+    for (const file of writes) {
+      fileStep(file.path, () => {
+        const made = mkdirSync(dirname(file.absolute), { recursive: true });
+        if (made !== undefined) madeDirs.push(made);
+        done.push(file);
+        writeFileSync(file.absolute, file.template.content);
+      });
+    }
+  } catch (error) {
+    for (const file of done.reverse()) {
+      try {
+        if (file.status === "created") rmSync(file.absolute, { force: true });
+        else if (file.previous !== undefined) writeFileSync(file.absolute, file.previous);
+      } catch {
+        // Best effort: the error reported is the write's.
+      }
+    }
+    for (const file of done) removeMadeDirs(dirname(file.absolute), madeDirs);
+    throw error;
   }
   return planned.map(({ path, status }) => ({ path, status }));
 }
 
+/**
+ * Throws the file system's error a write of `absolute` would meet, where it can be known without writing:
+ * a part of its directory that is a file, a directory or a dangling link where the file goes, no permission.
+ */
+function assertWritable(absolute: string): void {
+  const link = lstatOrUndefined(absolute);
+  if (link !== undefined) {
+    if (link.isSymbolicLink() && !existsSync(absolute)) {
+      throw Object.assign(new Error(`dangling link: ${absolute}`), { code: "EDANGLING" });
+    }
+    if (statSync(absolute).isDirectory()) throw Object.assign(new Error(`directory: ${absolute}`), { code: "EISDIR" });
+    accessSync(absolute, constants.W_OK);
+    return;
+  }
+  // The nearest part of the path that exists must be a directory we may write into.
+  let dir = dirname(absolute);
+  while (lstatOrUndefined(dir) === undefined && dirname(dir) !== dir) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`not a directory: ${dir}`), { code: "ENOTDIR" });
+  accessSync(dir, constants.W_OK);
+}
+
+function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Removes the empty directories from `dir` up, as long as this run made them (`made`: the topmost of each mkdir). */
+function removeMadeDirs(dir: string, made: readonly string[]): void {
+  for (let at = dir; made.some((top) => at === top || at.startsWith(`${top}${sep}`)); at = dirname(at)) {
+    try {
+      rmdirSync(at);
+    } catch {
+      return; // not empty (another file of this run, or something else), or gone
+    }
+  }
+}
 /** The `eventflows generate <kind> <Name>` a file's first line says wrote it, if it says so. */
 function generatedBy(content: string | undefined): string | undefined {
   return /^\/\/ Generated by `(eventflows generate \w+ \w+)`/.exec(content ?? "")?.[1];
@@ -64,6 +145,7 @@ const REASONS: Readonly<Record<string, string>> = {
   EEXIST: "a part of its directory is a file",
   ENOTDIR: "a part of its directory is a file",
   EISDIR: "it is a directory",
+  EDANGLING: "it is a symbolic link to nothing",
   EACCES: "permission denied",
   EPERM: "permission denied",
   EROFS: "the file system is read-only",

@@ -113,4 +113,35 @@ describe("parseSse", () => {
     // 1,006 characters a chunk: the 10th passes 10,000 (the stream may have been asked for one more).
     expect(pulls).toBeLessThanOrEqual(11);
   });
+  test("arguments it cannot work with are a ValidationError at the first read, not a TypeError or a bound of nothing", async () => {
+    const body = () => new Response("data: x\n\n").body as ReadableStream<Uint8Array>;
+    const calls: [string, () => AsyncGenerator<SseMessage>][] = [
+      ["body", () => parseSse(undefined as never)],
+      ["body", () => parseSse(null as never)],
+      ["body", () => parseSse("data: x\n\n" as never)],
+      ["onBytes", () => parseSse(body(), 5 as never)],
+      // NaN bounded nothing; 0 and -1 refused every message as a server's too long one.
+      ["maxLength", () => parseSse(body(), undefined, Number.NaN)],
+      ["maxLength", () => parseSse(body(), undefined, 0)],
+      ["maxLength", () => parseSse(body(), undefined, -1)],
+      ["maxLength", () => parseSse(body(), undefined, "10" as never)],
+    ];
+    for (const [path, call] of calls) {
+      let thrown: unknown;
+      try {
+        for await (const _ of call()) {
+          // nothing is read
+        }
+      } catch (error) {
+        thrown = error;
+      }
+      expect({ path, thrown }).toMatchObject({
+        path,
+        thrown: { code: "VALIDATION_FAILED", issues: [expect.objectContaining({ path: [path] })] },
+      });
+    }
+    const read: SseMessage[] = [];
+    for await (const message of parseSse(body(), () => {}, 1)) read.push(message);
+    expect(read).toEqual([{ event: "message", data: "x", id: undefined }]);
+  });
 });

@@ -1,3 +1,5 @@
+import { type Issue, ValidationError } from "../errors.js";
+import { functionIssues, integerOptionIssues } from "../internal/validate.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
 
 /** Longest SSE message read by default, in characters (32 Mi): far above an event a store keeps (1 MiB by default). */
@@ -18,12 +20,22 @@ export interface SseMessage {
  * A message (its unfinished line and the data lines so far) longer than `maxLength` characters
  * ends the stream with a `LIVE_DISCONNECTED` error: a server that never ends a line or a message
  * must not grow the reader's memory without bound.
+ * @throws {ValidationError} (at the first read) `body` is no stream, `onBytes` no function, or `maxLength`
+ * no integer from 1 to 2^30: NaN bounded nothing, and 0 refused every message as the server's fault.
  */
 export async function* parseSse(
   body: ReadableStream<Uint8Array>,
   onBytes?: () => void,
   maxLength = DEFAULT_MAX_SSE_MESSAGE_LENGTH,
 ): AsyncGenerator<SseMessage, void, undefined> {
+  const issues: Issue[] = [
+    ...(typeof (body as { getReader?: unknown } | null | undefined)?.getReader === "function"
+      ? []
+      : [{ path: ["body"], message: "body must be a ReadableStream (a response's body)" }]),
+    ...functionIssues(onBytes, "onBytes"),
+    ...integerOptionIssues(maxLength, "maxLength", 1024 * 1024 * 1024),
+  ];
+  if (issues.length > 0) throw new ValidationError("Invalid parseSse arguments", issues);
   const decoder = new TextDecoder();
   const reader = body.getReader();
   const lineEnd = /\r|\n/g;

@@ -3,6 +3,7 @@
  * against options it could only fail on again and again.
  */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import fc from "fast-check";
 import { isValidationError } from "../errors.js";
 import { LiveClientErrorCode, type LiveClientOptions, type LiveStreamError, subscribeLive } from "./index.js";
 
@@ -79,6 +80,12 @@ describe("subscribeLive options", () => {
       { transport: "websocket", protocols: "" },
       { transport: "websocket", protocols: ["x", "x"] },
       { transport: "websocket", protocols: 42 as unknown as string },
+      // Hooks, a backoff or a filter of another type: called or read on every failure, or matching everything.
+      { onError: 5 as never },
+      { onEnd: "log" as never },
+      { backoff: 500 as never },
+      { filter: 5 as never },
+      { filter: "Order" as never },
     ];
     for (const options of bad) {
       let thrown: unknown;
@@ -91,6 +98,19 @@ describe("subscribeLive options", () => {
       expect(
         JSON.stringify({ message: (thrown as Error).message, issues: (thrown as { issues?: unknown }).issues }),
       ).not.toContain("s3cret");
+    }
+    // Options that are no object at all: a ValidationError too, not a TypeError, and a URL given instead not echoed.
+    for (const options of [undefined, null, "https://live.test/events?token=s3cret", 5]) {
+      let thrown: unknown;
+      try {
+        subscribeLive(options as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect({ options, validation: isValidationError(thrown) }).toEqual({ options, validation: true });
+      expect((thrown as Error).message).toBe(
+        "Invalid live subscription options: options must be an object: { url, onEvent, ... }",
+      );
     }
     expect(requests).toEqual([]);
     // Node 20 has no global WebSocket: without the option, the WebSocket transport is refused there.
@@ -206,6 +226,31 @@ describe("subscribeLive against a misbehaving server", () => {
       expect(error.cause).toBeUndefined();
       expect(error.message).not.toContain("s3cret");
     }
+  });
+
+  test("a headers function that never settles is a drop after idleTimeoutMs, retried; close() does not wait for it", async () => {
+    const { fetch, requests } = server(() => new Response(open(0), { headers: SSE }));
+    let asked = 0;
+    const { errors, subscription } = live(fetch, {
+      headers: () => {
+        asked += 1;
+        return new Promise<never>(() => {});
+      },
+      idleTimeoutMs: 50,
+      backoff: { initialMs: 1, maxMs: 1 },
+    });
+    const deadline = Date.now() + 2000;
+    while (asked < 3 && Date.now() < deadline) await sleep(5);
+    const started = Date.now();
+    const outcome = await Promise.race([subscription.close().then(() => "closed"), sleep(1000).then(() => "hung")]);
+    expect(outcome).toBe("closed");
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(asked).toBeGreaterThanOrEqual(3);
+    expect(requests).toHaveLength(0);
+    expect(errors[0]).toMatchObject({
+      code: LiveClientErrorCode.Disconnected,
+      message: "The headers function did not settle within idleTimeoutMs (50 ms)",
+    });
   });
 
   test("a network failure is reported as its name, message and code: not the runtime's error, whose path (Bun's) holds the URL and its token", async () => {
@@ -325,4 +370,320 @@ describe("subscribeLive against a misbehaving server", () => {
     expect(requests.length).toBeGreaterThanOrEqual(2);
     expect(handled).toEqual([1]);
   });
+});
+
+/**
+ * A real HTTP server (Bun.serve on a loopback port) whose answer to each request `respond` gives: what a
+ * hostile or broken server sends reaches the client through the runtime's own fetch and body stream.
+ */
+function realServer(respond: (request: Request, n: number) => Response | Promise<Response>) {
+  const requests: { at: number; from: string | null }[] = [];
+  const listening = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    idleTimeout: 10,
+    fetch: (request) => {
+      requests.push({ at: Date.now(), from: new URL(request.url).searchParams.get("from") });
+      return respond(request, requests.length - 1);
+    },
+  });
+  return { url: `http://127.0.0.1:${listening.port}/events`, requests, stop: () => listening.stop(true) };
+}
+
+describe("subscribeLive against a hostile server (a real one, on a loopback port)", () => {
+  test("what is no event envelope (null, a number, a list, no globalPosition) is not handed to onEvent: a drop, reported, backed off", async () => {
+    spyOn(Math, "random").mockReturnValue(1);
+    const junk = ["null", "5", '"text"', "[1,2]", JSON.stringify({ id: "x", type: "E", streamId: "S-1", data: {} })];
+    const server = realServer((_, n) =>
+      n < junk.length
+        ? new Response(`${open(0)}${event(n + 1)}data: ${junk[n]}\n\n${event(n + 2)}`, { headers: SSE })
+        : new Response(open(0), { headers: SSE }),
+    );
+    const handed: unknown[] = [];
+    const errors: LiveStreamError[] = [];
+    const subscription = subscribeLive({
+      url: server.url,
+      from: 0,
+      backoff: { initialMs: 1, maxMs: 5 },
+      onEvent: (e) => void handed.push(e),
+      onError: (error) => void errors.push(error),
+    });
+    try {
+      const deadline = Date.now() + 3000;
+      while (server.requests.length <= junk.length && Date.now() < deadline) await sleep(5);
+    } finally {
+      await subscription.close();
+      server.stop();
+    }
+    // Each connection: the good event before the junk is handled, the junk and what follows it are not.
+    expect(handed.map((e) => (e as { globalPosition: number }).globalPosition)).toEqual([1, 2, 3, 4, 5]);
+    expect(errors.slice(0, junk.length).map((e) => [e.code, e.message])).toEqual([
+      ...[0, 1, 2, 3].map(() => [
+        LiveClientErrorCode.Disconnected,
+        "The live stream sent an event that is not an object",
+      ]),
+      [
+        LiveClientErrorCode.Disconnected,
+        "The live stream sent an event whose globalPosition is not a non-negative integer",
+      ],
+    ]);
+    expect(server.requests.slice(1, junk.length + 1).map((r) => r.from)).toEqual(["1", "2", "3", "4", "5"]);
+  });
+
+  test("an event that is not JSON is reported as such, without the parser's message (which on Node quotes the data)", async () => {
+    const server = realServer(
+      () => new Response(`${open(0)}data: {"token":"s3cret-token", oops}\n\n`, { headers: SSE }),
+    );
+    const errors: LiveStreamError[] = [];
+    const subscription = subscribeLive({
+      url: server.url,
+      from: 0,
+      backoff: { initialMs: 1, maxMs: 1 },
+      onEvent: () => {},
+      onError: (error) => void errors.push(error),
+    });
+    try {
+      const deadline = Date.now() + 2000;
+      while (errors.length < 2 && Date.now() < deadline) await sleep(5);
+    } finally {
+      await subscription.close();
+      server.stop();
+    }
+    expect(errors[0]).toMatchObject({
+      code: LiveClientErrorCode.Disconnected,
+      message: "The live stream sent an event that is not JSON",
+    });
+    expect(errors[0]?.cause).toBeUndefined();
+    expect(JSON.stringify(errors.map((e) => [e.message, String(e.cause)]))).not.toContain("s3cret");
+  });
+
+  test("a 503 or 429 with Retry-After is not asked again sooner (up to backoff.maxMs); without it, the backoff alone", async () => {
+    spyOn(Math, "random").mockReturnValue(0);
+    const answers = [
+      new Response("busy", { status: 503, headers: { "retry-after": "1" } }),
+      new Response("slow down", {
+        status: 429,
+        headers: { "retry-after": new Date(Date.now() + 60_000).toUTCString() },
+      }),
+      new Response("failed", { status: 500 }),
+    ];
+    const server = realServer((_, n) => answers[n] ?? new Response(`${open(0)}${event(1)}`, { headers: SSE }));
+    const handled: number[] = [];
+    const errors: LiveStreamError[] = [];
+    // Math.random() 0: the backoff alone would reconnect at once, every time.
+    const subscription = subscribeLive({
+      url: server.url,
+      from: 0,
+      backoff: { initialMs: 1, maxMs: 1500 },
+      onEvent: (e) => void handled.push(e.globalPosition as number),
+      onError: (error) => void errors.push(error),
+    });
+    try {
+      const deadline = Date.now() + 6000;
+      while (handled.length === 0 && Date.now() < deadline) await sleep(10);
+    } finally {
+      await subscription.close();
+      server.stop();
+    }
+    expect(handled).toEqual([1]);
+    expect(errors.slice(0, 3).map((e) => e.status)).toEqual([503, 429, 500]);
+    const at = server.requests.map((r) => r.at);
+    // Retry-After: 1 (seconds): a second; an HTTP date a minute away: maxMs (1.5 s); a 500 without one: at once.
+    expect((at[1] as number) - (at[0] as number)).toBeGreaterThanOrEqual(950);
+    expect((at[2] as number) - (at[1] as number)).toBeGreaterThanOrEqual(1450);
+    expect((at[2] as number) - (at[1] as number)).toBeLessThan(3000);
+    expect((at[3] as number) - (at[2] as number)).toBeLessThan(500);
+  }, 10_000);
+
+  test("malformed SSE: no line end at the end, CR-only lines, an event without data, an id with NUL, a 10 MB line", async () => {
+    const big = JSON.stringify({
+      id: "e3",
+      type: "E",
+      streamId: "S-1",
+      globalPosition: 3,
+      data: { x: "y".repeat(10_000_000) },
+    });
+    const bodies = [
+      // An event without data is no message; an `id:` holding NUL is ignored; the last message has no blank line.
+      `${open(0)}event: message\nid: 7\n\nid: a\u0000b\n${event(1)}${event(2).trimEnd()}`,
+      // CR-only line ends, then a 10 MB line.
+      `${open(0)}${event(2).replaceAll("\n", "\r")}data: ${big}\r\r`,
+    ];
+    const server = realServer((_, n) => new Response(bodies[n] ?? open(0), { headers: SSE }));
+    const handled: number[] = [];
+    const subscription = subscribeLive({
+      url: server.url,
+      from: 0,
+      backoff: { initialMs: 1, maxMs: 1 },
+      onEvent: (e) => void handled.push(e.globalPosition as number),
+    });
+    try {
+      const deadline = Date.now() + 5000;
+      while (handled.length < 3 && Date.now() < deadline) await sleep(5);
+    } finally {
+      await subscription.close();
+      server.stop();
+    }
+    // Event 2, unfinished on the first connection, is read again from the second: once.
+    expect(handled).toEqual([1, 2, 3]);
+    expect(server.requests.slice(0, 2).map((r) => r.from)).toEqual(["0", "1"]);
+  }, 10_000);
+
+  test("close() right after subscribing, while the server has not answered, and after the stream began: closed resolves at once", async () => {
+    const server = realServer((request) =>
+      new URL(request.url).pathname.startsWith("/hang/")
+        ? new Promise<Response>(() => {}) // never answers
+        : new Response(
+            new ReadableStream<Uint8Array>({
+              start(controller) {
+                controller.enqueue(encoder.encode(`${open(0)}${event(1)}`));
+              },
+            }),
+            { headers: SSE, signal: request.signal } as ResponseInit,
+          ),
+    );
+    try {
+      // The request goes out as subscribeLive returns (an append made next comes after it), and is aborted.
+      const handedBefore: unknown[] = [];
+      const hang = server.url.replace("/events", "/hang");
+      const before = subscribeLive({ url: hang, onEvent: (e) => void handedBefore.push(e) });
+      await before.close();
+      await sleep(50);
+      expect(handedBefore).toEqual([]);
+      const sentBefore = server.requests.length;
+      expect(sentBefore).toBeLessThanOrEqual(1);
+
+      const waiting = subscribeLive({ url: hang, onEvent: () => {}, idleTimeoutMs: 60_000 });
+      while (server.requests.length === sentBefore) await sleep(5);
+      let started = Date.now();
+      await waiting.close();
+      expect(Date.now() - started).toBeLessThan(1000);
+
+      const handled: number[] = [];
+      const streaming = subscribeLive({
+        url: server.url,
+        onEvent: (e) => void handled.push(e.globalPosition as number),
+      });
+      while (handled.length === 0) await sleep(5);
+      started = Date.now();
+      await streaming.close();
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(streaming.position).toBe(1);
+      await sleep(50);
+      expect(server.requests.length).toBe(sentBefore + 2);
+    } finally {
+      server.stop();
+    }
+  });
+
+  test("an onEvent slower than idleTimeoutMs is not the connection going idle: the server's heartbeats keep it up", async () => {
+    const timers: ReturnType<typeof setInterval>[] = [];
+    const server = realServer((request) => {
+      const from = Number(new URL(request.url).searchParams.get("from"));
+      let sent = from;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(encoder.encode(open(from)));
+            const timer = setInterval(() => {
+              try {
+                controller.enqueue(encoder.encode(sent < 3 ? event(++sent) : ": heartbeat\n\n"));
+              } catch {
+                clearInterval(timer);
+              }
+            }, 20);
+            timers.push(timer);
+          },
+        }),
+        { headers: SSE },
+      );
+    });
+    const handled: number[] = [];
+    const errors: LiveStreamError[] = [];
+    const subscription = subscribeLive({
+      url: server.url,
+      from: 0,
+      idleTimeoutMs: 100,
+      onEvent: async (e) => {
+        await sleep(250);
+        handled.push(e.globalPosition as number);
+      },
+      onError: (error) => void errors.push(error),
+    });
+    try {
+      const deadline = Date.now() + 3000;
+      while (handled.length < 3 && Date.now() < deadline) await sleep(10);
+      await sleep(300);
+    } finally {
+      await subscription.close();
+      for (const timer of timers) clearInterval(timer);
+      server.stop();
+    }
+    expect(handled).toEqual([1, 2, 3]);
+    expect(errors).toEqual([]);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  test("cut anywhere, split anywhere, any line ends: every event is handled once, in order, resumed exactly (property)", async () => {
+    const total = 8;
+    let plan = { cuts: [] as number[], splits: [] as number[], eol: "\n", abrupt: false };
+    const server = realServer((request, n) => {
+      const from = Number(new URL(request.url).searchParams.get("from") ?? 0);
+      let text = `event: open${plan.eol}data: {"position":${from}}${plan.eol}${plan.eol}`;
+      for (let i = from + 1; i <= total; i++) text += event(i).replaceAll("\n", plan.eol);
+      const bytes = encoder.encode(text);
+      // The n-th connection is cut at a share of its bytes (past the plan: sent whole), and split into chunks.
+      const cut = n < plan.cuts.length ? Math.floor((plan.cuts[n] as number) * bytes.length) : bytes.length;
+      const pieces: Uint8Array[] = [];
+      let at = 0;
+      for (const size of plan.splits) {
+        if (at >= cut) break;
+        pieces.push(bytes.slice(at, Math.min(cut, at + 1 + size)));
+        at = Math.min(cut, at + 1 + size);
+      }
+      if (at < cut) pieces.push(bytes.slice(at, cut));
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const piece = pieces.shift();
+            if (piece !== undefined) {
+              controller.enqueue(piece);
+              await sleep(0);
+            } else if (n < plan.cuts.length && plan.abrupt) controller.error();
+            else controller.close();
+          },
+        }),
+        { headers: SSE },
+      );
+    });
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }),
+          fc.array(fc.nat(60), { maxLength: 24 }),
+          fc.constantFrom("\n", "\r", "\r\n"),
+          fc.boolean(),
+          async (cuts, splits, eol, abrupt) => {
+            plan = { cuts, splits, eol, abrupt };
+            server.requests.length = 0;
+            const handled: number[] = [];
+            const subscription = subscribeLive({
+              url: server.url,
+              from: 0,
+              backoff: { initialMs: 1, maxMs: 2 },
+              onEvent: (e) => void handled.push(e.globalPosition as number),
+            });
+            const deadline = Date.now() + 3000;
+            while (handled.length < total && Date.now() < deadline) await sleep(2);
+            await sleep(5);
+            await subscription.close();
+            expect(handled).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+          },
+        ),
+        { numRuns: 40 },
+      );
+    } finally {
+      server.stop();
+    }
+  }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { functionIssues, integerOptionIssues } from "../internal/validate.js";
+import { assertObject, functionIssues, integerOptionIssues, objectIssues } from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
 import { abortableSleep } from "../projections/progress.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
@@ -86,6 +86,15 @@ const REFUSED = new Set([400, 401, 403, 404, 405]);
 export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   options: LiveClientOptions<E>,
 ): LiveClientSubscription {
+  // Not echoed: a string here is likely the URL, a token in its query.
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new ValidationError("Invalid live subscription options", [
+      { path: [], message: "options must be an object: { url, onEvent, ... }" },
+    ]);
+  }
+  // What is not an object is no filter (a number read as one matched every event): refused with the rest.
+  if (options.filter !== undefined && options.filter !== null)
+    assertObject(options.filter, ["filter"], "live subscription options");
   const filter = checkFilter(options.filter ?? {});
   checkOptions(options);
   const initialMs = options.backoff?.initialMs ?? 500;
@@ -108,6 +117,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   let current = new AbortController();
   /** Whether the connection in hand handled an event: a drop after that reconnects at once. */
   let handled = false;
+  /** How long the server asked to wait before the next request (`Retry-After` with a 503 or 429), in ms. */
+  let asked: number | undefined;
 
   const address = (path: string) => {
     // Query parameters the caller put in `url` (a token, say) are kept.
@@ -137,37 +148,57 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
    * and a server that sends one again, or out of order, does not get it handled twice).
    */
   const handle = async (event: E) => {
-    const at = event?.globalPosition;
+    // What the server sends is handed to onEvent as an envelope: `null`, a number or a list is none.
+    if (typeof event !== "object" || event === null || Array.isArray(event)) {
+      throw new LiveStreamError(
+        LiveClientErrorCode.Disconnected,
+        "The live stream sent an event that is not an object",
+      );
+    }
+    const at = event.globalPosition;
     // The position becomes the resume point (`from`): one that is no position would make every
-    // reconnect a 400, and the subscription end for good. Such an event drops the connection instead.
-    if (at !== undefined && !(typeof at === "number" && Number.isSafeInteger(at) && at >= 0)) {
+    // reconnect a 400, and the subscription end for good; without one, a reconnect could not resume
+    // after the event, which would be handled again. Such an event drops the connection instead.
+    if (!(typeof at === "number" && Number.isSafeInteger(at) && at >= 0)) {
       throw new LiveStreamError(
         LiveClientErrorCode.Disconnected,
         "The live stream sent an event whose globalPosition is not a non-negative integer",
       );
     }
-    if (at !== undefined && position !== undefined && at <= position) return;
+    if (position !== undefined && at <= position) return;
     try {
       await options.onEvent(event);
     } catch (error) {
       throw new HandlerFailure(error);
     }
-    if (at !== undefined) position = at;
+    position = at;
     handled = true;
   };
 
   /** One SSE connection; resolves when it ends. */
   const overSse = async (signal: AbortSignal): Promise<void> => {
     const doFetch = options.fetch ?? globalThis.fetch;
-    const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
-    const headers = requestHeaders(extra);
-    headers.set("accept", "text/event-stream");
-    // From the request on: a server that never answers is as dead as one that stops sending.
+    // From the headers on: a headers function that never settles (a token refresh hanging), or a server
+    // that never answers, is as dead as one that stops sending; and close() must not wait for either.
     const idle = watchIdle(idleTimeoutMs, () => current.abort());
     try {
+      const given = options.headers;
+      const extra =
+        typeof given === "function"
+          ? await settledOrAborted(Promise.resolve().then(given), signal, () => {
+              return new LiveStreamError(
+                LiveClientErrorCode.Disconnected,
+                `The headers function did not settle within idleTimeoutMs (${idleTimeoutMs} ms)`,
+              );
+            })
+          : given;
+      const headers = requestHeaders(extra);
+      headers.set("accept", "text/event-stream");
       const response = await doFetch(address("/stream"), { headers, signal });
       if (!response.ok || response.body === null) {
         await response.body?.cancel().catch(() => {});
+        // A server shedding load (the hub's 503 at maxClients) says when to come back: not sooner.
+        if (!response.ok) asked = retryAfterMs(response.headers.get("retry-after"));
         throw refusal(response.status);
       }
       // A page (a proxy's, an app's fallback) is no event stream: say so rather than read it as an empty one.
@@ -191,7 +222,10 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           return;
         }
         if (message.event !== "message") continue;
-        await handle(JSON.parse(message.data) as E);
+        // While onEvent runs nothing is read, whatever the server sends: its time is not the connection's idleness.
+        idle.stop();
+        await handle(eventOf(message.data) as E);
+        idle.reset();
       }
     } finally {
       idle.stop();
@@ -225,7 +259,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         chain = chain.then(async () => {
           if (failed !== undefined) return;
           try {
-            const parsed = JSON.parse(String(message.data)) as FlowControl & { kind: string; event?: E };
+            const parsed = eventOf(String(message.data)) as (FlowControl & { kind: string; event?: E }) | null;
+            if (typeof parsed !== "object" || parsed === null) return;
             if (parsed.kind === "open") {
               if (Number.isSafeInteger(parsed.ackEvery) && (parsed.ackEvery as number) > 0)
                 ackEvery = parsed.ackEvery as number;
@@ -271,6 +306,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
     let attempt = 0;
     while (!stopped) {
       handled = false;
+      asked = undefined;
       try {
         await (transport === "websocket" ? overWebSocket : overSse)(current.signal);
       } catch (error) {
@@ -295,7 +331,9 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       // A fresh controller: the dropped connection's may be aborted (its idle timeout), which would skip the wait.
       current = new AbortController();
       // Full jitter: many clients dropped at once do not come back at once.
-      const wait = attempt === 0 ? 0 : Math.random() * Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+      const backoff = attempt === 0 ? 0 : Math.random() * Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+      // At least what the server asked for, but never past maxMs: the wait stays bounded.
+      const wait = Math.max(backoff, Math.min(asked ?? 0, maxMs));
       // The core's sleep: it rejects on abort (close), which ends the wait as the loop wants.
       await abortableSleep(wait, current.signal, "live reconnect").catch(() => {});
     }
@@ -313,6 +351,25 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       await closed;
     },
   };
+}
+
+/** `work`, or `reason()` as soon as `signal` aborts (the work itself is left to settle, unheeded). */
+function settledOrAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(reason());
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(reason());
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** The application's onEvent threw (or rejected) this: its own error, passed on as it is. */
@@ -351,6 +408,29 @@ function refusal(status: number): LiveStreamError {
   return REFUSED.has(status)
     ? new LiveStreamError(LiveClientErrorCode.Refused, `The server refused the live subscription (${status})`, status)
     : new LiveStreamError(LiveClientErrorCode.Disconnected, `The live stream answered ${status}`, status);
+}
+
+/**
+ * The wait a `Retry-After` header asks for, in ms: delta-seconds or an HTTP date; undefined without
+ * one, or with one that is neither.
+ */
+function retryAfterMs(value: string | null): number | undefined {
+  const text = value?.trim() ?? "";
+  if (/^\d{1,9}$/.test(text)) return Number(text) * 1000;
+  const at = /[a-z]/i.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/**
+ * An SSE message's data as JSON. Not the parser's error: on Node it quotes the text, and an event's
+ * data may hold what onError must not hand on (a token, personal data).
+ */
+function eventOf(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw new LiveStreamError(LiveClientErrorCode.Disconnected, "The live stream sent an event that is not JSON");
+  }
 }
 
 function endReason(data: string): string {
@@ -406,6 +486,9 @@ function checkOptions(options: LiveClientOptions<never>): void {
     issues.push({ path: ["from"], message: "from must be a global position: a non-negative integer" });
   }
   issues.push(...functionIssues(options.onEvent, "onEvent", true));
+  // Hooks that are no functions would be "called" on every failure, for ever: refused once, here.
+  issues.push(...functionIssues(options.onError, "onError"), ...functionIssues(options.onEnd, "onEnd"));
+  if (options.backoff !== null) issues.push(...objectIssues(options.backoff, "backoff"));
   issues.push(
     ...integerOptionIssues(options.backoff?.initialMs, "backoff.initialMs", 3_600_000),
     ...integerOptionIssues(options.backoff?.maxMs, "backoff.maxMs", 3_600_000),

@@ -158,7 +158,8 @@ function shadowNameIssues(options: RebuildProjectionOptions): Issue[] {
   return issues;
 }
 
-function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
+/** What is wrong with a rebuild's options, before anything is read or written (the `eventflows` command asks too). */
+export function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
   const issues: Issue[] = [];
   if (!Array.isArray(options.collections) || options.collections.length === 0) {
