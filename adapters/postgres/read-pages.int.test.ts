@@ -64,6 +64,28 @@ describe("reads in growing pages", () => {
     expect(limits).toEqual([2, 13]);
   });
 
+  test("a batch read (a projection runner's) asks for its maxCount in one page, up to the largest page", async () => {
+    const limits: number[] = [];
+    const paging = new PostgresEventStore({ sql: counting(limits), schema, readPageSize: 2 });
+    const ids = (events: readonly EventEnvelope[]) => events.map((e) => e.id);
+    // One round trip for the whole batch, not a page of readPageSize first (that was [2, 13]).
+    expect(ids(await paging.readFeedBatch(feedStart, 15))).toEqual(ids(stored.slice(0, 15)));
+    expect(limits).toEqual([15]);
+    limits.length = 0;
+    // Past the largest page (2 x 16), the rest follows in the next one.
+    expect(ids(await paging.readFeedBatch(feedStart, 50))).toEqual(ids(stored.slice(0, 50)));
+    expect(limits).toEqual([32, 18]);
+    limits.length = 0;
+    // A batch that asks for more than there is: one page, short, and nothing after it.
+    expect(ids(await paging.readFeedBatch(feedStart + 0, 31))).toEqual(ids(stored.slice(0, 31)));
+    expect(ids(await paging.readFeedBatch(stored[40]?.globalPosition ?? 0, 30))).toEqual(ids(stored.slice(41)));
+    expect(limits).toEqual([31, 30]);
+    // readAll with a maxCount still starts with a small page (its reader takes events one by one).
+    limits.length = 0;
+    await collect(paging.readAll({ after: feedStart, maxCount: 15 }));
+    expect(limits).toEqual([2, 13]);
+  });
+
   test("any page size, direction, start and count read what one query would (property)", async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -90,6 +112,8 @@ describe("reads in growing pages", () => {
             paging.readAll({ after: feedStart, ...(maxCount === undefined ? {} : { maxCount }) }),
           );
           expect(feed).toEqual(stored.slice(0, maxCount ?? LENGTH));
+          // A batch read takes the same events, whatever page it reads them in.
+          expect(await paging.readFeedBatch(feedStart, maxCount ?? LENGTH + 3)).toEqual(feed);
         },
       ),
       { numRuns: 40 },

@@ -41,9 +41,10 @@ async function* paged<Row extends readonly unknown[]>(
   toEnvelope: (row: Row) => EventEnvelope,
   pageSize: number,
   maxCount: number,
+  firstPage = pageSize,
 ): EventPages {
   let remaining = maxCount;
-  let size = pageSize;
+  let size = firstPage;
   let limit = Math.min(size, remaining);
   let next = limit > 0 ? fetch(undefined, limit) : undefined;
   while (next !== undefined) {
@@ -83,12 +84,21 @@ export function readStreamPages(
   );
 }
 
+/**
+ * The feed after `options.after`, in pages. A `batch` read (`readFeedBatch`: the caller takes every
+ * event at once, a projection runner's batch) asks for its `maxCount` in one page, up to the largest
+ * page a read grows to: a 10,000-event batch is one round trip, not 1,000 then 9,000, and the read a
+ * runner makes ahead while a batch commits is one statement that the server works on throughout.
+ */
 export function readAllPages(
   sql: PostgresQueryable,
   context: StoreContext,
   options: ReadAllOptions,
   attempts: number,
+  batch = false,
 ): EventPages {
+  const maxCount = options.maxCount ?? Number.POSITIVE_INFINITY;
+  const largest = context.readPageSize * PAGE_GROWTH_LIMIT;
   return paged<FeedRow>(
     (cursor, limit) =>
       guardReconnecting("readAll", attempts, async () => {
@@ -99,7 +109,8 @@ export function readAllPages(
       }),
     fromFeedRow,
     context.readPageSize,
-    options.maxCount ?? Number.POSITIVE_INFINITY,
+    maxCount,
+    batch ? Math.max(context.readPageSize, Math.min(maxCount, largest)) : context.readPageSize,
   );
 }
 
