@@ -30,15 +30,20 @@ import { type FeedRow, fromFeedRow, fromStreamRow, type StreamRow } from "./rows
 export const PAGE_GROWTH = 16;
 export const PAGE_GROWTH_LIMIT = 16;
 
+/** A page as read: its events, and the last row (where the next page starts). */
+interface Page<Row> {
+  readonly events: EventEnvelope[];
+  readonly last: Row | undefined;
+}
+
 /**
  * Reads in pages (keyset pagination, so no connection is held while the caller works through a
- * page) and fetches the next page while the caller consumes the current one. Rows are turned into
- * envelopes a page at a time, and pages are what the core's read layers pass on (see the core's
- * read-pages.ts): the reader's events are flattened once, at the outermost layer.
+ * page) and fetches the next page while the caller consumes the current one. Each row is turned
+ * into an envelope as it arrives (`pageOf`), and pages are what the core's read layers pass on (see
+ * the core's read-pages.ts): the reader's events are flattened once, at the outermost layer.
  */
 async function* paged<Row extends readonly unknown[]>(
-  fetch: (cursor: Row | undefined, limit: number) => Promise<Row[]>,
-  toEnvelope: (row: Row) => EventEnvelope,
+  fetch: (cursor: Row | undefined, limit: number) => Promise<Page<Row>>,
   pageSize: number,
   maxCount: number,
   firstPage = pageSize,
@@ -48,16 +53,46 @@ async function* paged<Row extends readonly unknown[]>(
   let limit = Math.min(size, remaining);
   let next = limit > 0 ? fetch(undefined, limit) : undefined;
   while (next !== undefined) {
-    const rows = await next;
-    remaining -= rows.length;
-    const full = rows.length === limit;
+    const { events, last } = await next;
+    remaining -= events.length;
+    const full = events.length === limit;
     size = Math.min(size * PAGE_GROWTH, pageSize * PAGE_GROWTH_LIMIT);
     limit = Math.min(size, remaining);
-    next = full && remaining > 0 ? fetch(rows[rows.length - 1], limit) : undefined;
+    next = full && remaining > 0 ? fetch(last, limit) : undefined;
     // A caller that stops early never awaits the prefetch; its failure must not go unhandled.
     next?.catch(() => undefined);
-    if (rows.length > 0) yield rows.map(toEnvelope);
+    if (events.length > 0) yield events;
   }
+}
+
+/**
+ * One page's statement, each row made an envelope as postgres.js parses it (`forEach`) instead of
+ * all rows kept until the last one arrives and mapped then: a row's text columns (the event's JSON
+ * among them) are garbage at once, not held through a page of 10,000, which on a catch-up kept the
+ * garbage collector copying them. A page read again after a lost connection starts a new list. A
+ * query without `forEach` (a tenant-scoped client's, which runs in a transaction of its own) is
+ * awaited whole and mapped.
+ */
+async function pageOf<Row extends readonly unknown[]>(
+  sql: PostgresQueryable,
+  statement: string,
+  parameters: unknown[],
+  toEnvelope: (row: Row) => EventEnvelope,
+): Promise<Page<Row>> {
+  const query = sql.unsafe(statement, parameters as never[], { prepare: true }).values() as unknown as PromiseLike<
+    Row[]
+  > & { forEach?: (take: (row: Row) => void) => PromiseLike<unknown> };
+  if (typeof query.forEach !== "function") {
+    const rows = await query;
+    return { events: rows.map(toEnvelope), last: rows[rows.length - 1] };
+  }
+  const events: EventEnvelope[] = [];
+  let last: Row | undefined;
+  await query.forEach((row) => {
+    events.push(toEnvelope(row));
+    last = row;
+  });
+  return { events, last };
 }
 
 export function readStreamPages(
@@ -70,15 +105,13 @@ export function readStreamPages(
   const backward = options.direction === "backward";
   const statement = backward ? context.statements.readBackward : context.statements.readForward;
   const first = options.fromVersion ?? (backward ? MAX_VERSION : 1);
+  const toEnvelope = (row: StreamRow) => fromStreamRow(streamId, row);
   return paged<StreamRow>(
     (cursor, limit) =>
-      guardReconnecting("readStream", attempts, async () => {
+      guardReconnecting("readStream", attempts, () => {
         const from = cursor === undefined ? first : backward ? cursor[1] - 1 : cursor[1] + 1;
-        return (await sql
-          .unsafe(statement, [streamId, Math.min(from, MAX_VERSION), limit], { prepare: true })
-          .values()) as unknown as StreamRow[];
+        return pageOf(sql, statement, [streamId, Math.min(from, MAX_VERSION), limit], toEnvelope);
       }),
-    (row) => fromStreamRow(streamId, row),
     context.readPageSize,
     options.maxCount ?? Number.POSITIVE_INFINITY,
   );
@@ -101,13 +134,10 @@ export function readAllPages(
   const largest = context.readPageSize * PAGE_GROWTH_LIMIT;
   return paged<FeedRow>(
     (cursor, limit) =>
-      guardReconnecting("readAll", attempts, async () => {
+      guardReconnecting("readAll", attempts, () => {
         const after = cursor === undefined ? String(options.after ?? 0) : cursor[1];
-        return (await sql
-          .unsafe(context.statements.readAll, [after, limit], { prepare: true })
-          .values()) as unknown as FeedRow[];
+        return pageOf(sql, context.statements.readAll, [after, limit], fromFeedRow);
       }),
-    fromFeedRow,
     context.readPageSize,
     maxCount,
     batch ? Math.max(context.readPageSize, Math.min(maxCount, largest)) : context.readPageSize,
