@@ -10,7 +10,7 @@ import type { StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
 import { guardReconnecting } from "./errors.js";
 import { MAX_VERSION } from "./position.js";
-import { type FeedRow, fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
+import { fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
 
 // Every read takes \`retry\`: whether a statement whose connection was lost runs once more on a
 // fresh one (a client, yes; a transaction, whose connection is gone, no).
@@ -30,20 +30,14 @@ import { type FeedRow, fromFeedRow, fromStreamRow, type StreamRow } from "./rows
 export const PAGE_GROWTH = 16;
 export const PAGE_GROWTH_LIMIT = 16;
 
-/** A page as read: its events, and the last row (where the next page starts). */
-interface Page<Row> {
-  readonly events: EventEnvelope[];
-  readonly last: Row | undefined;
-}
-
 /**
- * Reads in pages (keyset pagination, so no connection is held while the caller works through a
- * page) and fetches the next page while the caller consumes the current one. Each row is turned
+ * Reads in pages (keyset pagination from the last event read, so no connection is held while the
+ * caller works through a page) and fetches the next page while the caller consumes the current one. Each row is turned
  * into an envelope as it arrives (`pageOf`), and pages are what the core's read layers pass on (see
  * the core's read-pages.ts): the reader's events are flattened once, at the outermost layer.
  */
-async function* paged<Row extends readonly unknown[]>(
-  fetch: (cursor: Row | undefined, limit: number) => Promise<Page<Row>>,
+async function* paged(
+  fetch: (last: EventEnvelope | undefined, limit: number) => Promise<EventEnvelope[]>,
   pageSize: number,
   maxCount: number,
   firstPage = pageSize,
@@ -53,12 +47,12 @@ async function* paged<Row extends readonly unknown[]>(
   let limit = Math.min(size, remaining);
   let next = limit > 0 ? fetch(undefined, limit) : undefined;
   while (next !== undefined) {
-    const { events, last } = await next;
+    const events = await next;
     remaining -= events.length;
     const full = events.length === limit;
     size = Math.min(size * PAGE_GROWTH, pageSize * PAGE_GROWTH_LIMIT);
     limit = Math.min(size, remaining);
-    next = full && remaining > 0 ? fetch(last, limit) : undefined;
+    next = full && remaining > 0 ? fetch(events[events.length - 1], limit) : undefined;
     // A caller that stops early never awaits the prefetch; its failure must not go unhandled.
     next?.catch(() => undefined);
     if (events.length > 0) yield events;
@@ -78,21 +72,19 @@ async function pageOf<Row extends readonly unknown[]>(
   statement: string,
   parameters: unknown[],
   toEnvelope: (row: Row) => EventEnvelope,
-): Promise<Page<Row>> {
+): Promise<EventEnvelope[]> {
   const query = sql.unsafe(statement, parameters as never[], { prepare: true }).values() as unknown as PromiseLike<
     Row[]
   > & { forEach?: (take: (row: Row) => void) => PromiseLike<unknown> };
   if (typeof query.forEach !== "function") {
     const rows = await query;
-    return { events: rows.map(toEnvelope), last: rows[rows.length - 1] };
+    return rows.map(toEnvelope);
   }
   const events: EventEnvelope[] = [];
-  let last: Row | undefined;
   await query.forEach((row) => {
     events.push(toEnvelope(row));
-    last = row;
   });
-  return { events, last };
+  return events;
 }
 
 export function readStreamPages(
@@ -106,10 +98,10 @@ export function readStreamPages(
   const statement = backward ? context.statements.readBackward : context.statements.readForward;
   const first = options.fromVersion ?? (backward ? MAX_VERSION : 1);
   const toEnvelope = (row: StreamRow) => fromStreamRow(streamId, row);
-  return paged<StreamRow>(
-    (cursor, limit) =>
+  return paged(
+    (last, limit) =>
       guardReconnecting("readStream", attempts, () => {
-        const from = cursor === undefined ? first : backward ? cursor[1] - 1 : cursor[1] + 1;
+        const from = last === undefined ? first : backward ? last.version - 1 : last.version + 1;
         return pageOf(sql, statement, [streamId, Math.min(from, MAX_VERSION), limit], toEnvelope);
       }),
     context.readPageSize,
@@ -132,10 +124,11 @@ export function readAllPages(
 ): EventPages {
   const maxCount = options.maxCount ?? Number.POSITIVE_INFINITY;
   const largest = context.readPageSize * PAGE_GROWTH_LIMIT;
-  return paged<FeedRow>(
-    (cursor, limit) =>
+  return paged(
+    (last, limit) =>
       guardReconnecting("readAll", attempts, () => {
-        const after = cursor === undefined ? String(options.after ?? 0) : cursor[1];
+        // The last event's position, as the text it was read from (positions stay below 2^53).
+        const after = String(last === undefined ? (options.after ?? 0) : last.globalPosition);
         return pageOf(sql, context.statements.readAll, [after, limit], fromFeedRow);
       }),
     context.readPageSize,
