@@ -47,6 +47,42 @@ function counting(limits: number[]): PostgresSql {
   });
 }
 
+/**
+ * The client, except that the first page query's connection is lost after `after` rows have come
+ * in (the error postgres.js gives a reset socket, thrown while it hands the rows over).
+ */
+function losingFirstPage(after: number, pages: { calls: number; lost: number }): PostgresSql {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property !== "unsafe") return Reflect.get(target, property, receiver);
+      return (text: string, parameters: never[], options: object) => {
+        const query = target.unsafe(text, parameters, options);
+        if (!/LIMIT \$\d/.test(text)) return query;
+        pages.calls++;
+        const values = query.values.bind(query);
+        return Object.assign(query, {
+          values: () => {
+            const rows = values();
+            const forEach = rows.forEach.bind(rows);
+            return Object.assign(rows, {
+              forEach: (take: (row: unknown) => void) => {
+                let seen = 0;
+                return forEach((row) => {
+                  if (++seen > after && pages.lost === 0) {
+                    pages.lost++;
+                    throw Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+                  }
+                  take(row);
+                });
+              },
+            });
+          },
+        });
+      };
+    },
+  }) as PostgresSql;
+}
+
 describe("reads in growing pages", () => {
   test("each page asks for PAGE_GROWTH times the one before, up to PAGE_GROWTH_LIMIT times readPageSize; a short page ends the read", async () => {
     expect([PAGE_GROWTH, PAGE_GROWTH_LIMIT]).toEqual([16, 16]);
@@ -62,6 +98,45 @@ describe("reads in growing pages", () => {
     );
     // maxCount trims the second page's limit: 2, then 13.
     expect(limits).toEqual([2, 13]);
+  });
+
+  test("a batch read (a projection runner's) asks for its maxCount in one page, up to the largest page", async () => {
+    const limits: number[] = [];
+    const paging = new PostgresEventStore({ sql: counting(limits), schema, readPageSize: 2 });
+    const ids = (events: readonly EventEnvelope[]) => events.map((e) => e.id);
+    // One round trip for the whole batch, not a page of readPageSize first (that was [2, 13]).
+    expect(ids(await paging.readFeedBatch(feedStart, 15))).toEqual(ids(stored.slice(0, 15)));
+    expect(limits).toEqual([15]);
+    limits.length = 0;
+    // Past the largest page (2 x 16), the rest follows in the next one.
+    expect(ids(await paging.readFeedBatch(feedStart, 50))).toEqual(ids(stored.slice(0, 50)));
+    expect(limits).toEqual([32, 18]);
+    limits.length = 0;
+    // A batch that asks for more than there is: one page, short, and nothing after it.
+    expect(ids(await paging.readFeedBatch(feedStart + 0, 31))).toEqual(ids(stored.slice(0, 31)));
+    expect(ids(await paging.readFeedBatch(stored[40]?.globalPosition ?? 0, 30))).toEqual(ids(stored.slice(41)));
+    expect(limits).toEqual([31, 30]);
+    // readAll with a maxCount still starts with a small page (its reader takes events one by one).
+    limits.length = 0;
+    await collect(paging.readAll({ after: feedStart, maxCount: 15 }));
+    expect(limits).toEqual([2, 13]);
+  });
+
+  test("a page whose connection is lost midway is read again whole on another: no event twice, none missing", async () => {
+    const ids = (events: readonly EventEnvelope[]) => events.map((e) => e.id);
+    const reads: [string, (store: PostgresEventStore) => Promise<EventEnvelope[]>, number][] = [
+      ["a projection runner's batch", (store) => store.readFeedBatch(feedStart, 50), 50],
+      ["readStream", (store) => collect(store.readStream(stream)), LENGTH],
+    ];
+    for (const [what, read, count] of reads) {
+      const pages = { calls: 0, lost: 0 };
+      const losing = new PostgresEventStore({ sql: losingFirstPage(20, pages), schema, readPageSize: 40 });
+      const events = await read(losing);
+      expect(pages.lost, what).toBe(1);
+      expect(ids(events), what).toEqual(ids(stored.slice(0, count)));
+      // The lost page was asked for again: one statement more than the read needed.
+      expect(pages.calls, what).toBe(count === 50 ? 2 : 3);
+    }
   });
 
   test("any page size, direction, start and count read what one query would (property)", async () => {
@@ -90,6 +165,8 @@ describe("reads in growing pages", () => {
             paging.readAll({ after: feedStart, ...(maxCount === undefined ? {} : { maxCount }) }),
           );
           expect(feed).toEqual(stored.slice(0, maxCount ?? LENGTH));
+          // A batch read takes the same events, whatever page it reads them in.
+          expect(await paging.readFeedBatch(feedStart, maxCount ?? LENGTH + 3)).toEqual(feed);
         },
       ),
       { numRuns: 40 },

@@ -10,7 +10,7 @@ import type { StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
 import { guardReconnecting } from "./errors.js";
 import { MAX_VERSION } from "./position.js";
-import { type FeedRow, fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
+import { fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
 
 // Every read takes \`retry\`: whether a statement whose connection was lost runs once more on a
 // fresh one (a client, yes; a transaction, whose connection is gone, no).
@@ -31,32 +31,60 @@ export const PAGE_GROWTH = 16;
 export const PAGE_GROWTH_LIMIT = 16;
 
 /**
- * Reads in pages (keyset pagination, so no connection is held while the caller works through a
- * page) and fetches the next page while the caller consumes the current one. Rows are turned into
- * envelopes a page at a time, and pages are what the core's read layers pass on (see the core's
- * read-pages.ts): the reader's events are flattened once, at the outermost layer.
+ * Reads in pages (keyset pagination from the last event read, so no connection is held while the
+ * caller works through a page) and fetches the next page while the caller consumes the current one. Each row is turned
+ * into an envelope as it arrives (`pageOf`), and pages are what the core's read layers pass on (see
+ * the core's read-pages.ts): the reader's events are flattened once, at the outermost layer.
  */
-async function* paged<Row extends readonly unknown[]>(
-  fetch: (cursor: Row | undefined, limit: number) => Promise<Row[]>,
-  toEnvelope: (row: Row) => EventEnvelope,
+async function* paged(
+  fetch: (last: EventEnvelope | undefined, limit: number) => Promise<EventEnvelope[]>,
   pageSize: number,
   maxCount: number,
+  firstPage = pageSize,
 ): EventPages {
   let remaining = maxCount;
-  let size = pageSize;
+  let size = firstPage;
   let limit = Math.min(size, remaining);
   let next = limit > 0 ? fetch(undefined, limit) : undefined;
   while (next !== undefined) {
-    const rows = await next;
-    remaining -= rows.length;
-    const full = rows.length === limit;
+    const events = await next;
+    remaining -= events.length;
+    const full = events.length === limit;
     size = Math.min(size * PAGE_GROWTH, pageSize * PAGE_GROWTH_LIMIT);
     limit = Math.min(size, remaining);
-    next = full && remaining > 0 ? fetch(rows[rows.length - 1], limit) : undefined;
+    next = full && remaining > 0 ? fetch(events[events.length - 1], limit) : undefined;
     // A caller that stops early never awaits the prefetch; its failure must not go unhandled.
     next?.catch(() => undefined);
-    if (rows.length > 0) yield rows.map(toEnvelope);
+    if (events.length > 0) yield events;
   }
+}
+
+/**
+ * One page's statement, each row made an envelope as postgres.js parses it (`forEach`) instead of
+ * all rows kept until the last one arrives and mapped then: a row's text columns (the event's JSON
+ * among them) are garbage at once, not held through a page of 10,000, which on a catch-up kept the
+ * garbage collector copying them. A page read again after a lost connection starts a new list. A
+ * query without `forEach` (a tenant-scoped client's, which runs in a transaction of its own) is
+ * awaited whole and mapped.
+ */
+async function pageOf<Row extends readonly unknown[]>(
+  sql: PostgresQueryable,
+  statement: string,
+  parameters: unknown[],
+  toEnvelope: (row: Row) => EventEnvelope,
+): Promise<EventEnvelope[]> {
+  const query = sql.unsafe(statement, parameters as never[], { prepare: true }).values() as unknown as PromiseLike<
+    Row[]
+  > & { forEach?: (take: (row: Row) => void) => PromiseLike<unknown> };
+  if (typeof query.forEach !== "function") {
+    const rows = await query;
+    return rows.map(toEnvelope);
+  }
+  const events: EventEnvelope[] = [];
+  await query.forEach((row) => {
+    events.push(toEnvelope(row));
+  });
+  return events;
 }
 
 export function readStreamPages(
@@ -69,37 +97,43 @@ export function readStreamPages(
   const backward = options.direction === "backward";
   const statement = backward ? context.statements.readBackward : context.statements.readForward;
   const first = options.fromVersion ?? (backward ? MAX_VERSION : 1);
-  return paged<StreamRow>(
-    (cursor, limit) =>
-      guardReconnecting("readStream", attempts, async () => {
-        const from = cursor === undefined ? first : backward ? cursor[1] - 1 : cursor[1] + 1;
-        return (await sql
-          .unsafe(statement, [streamId, Math.min(from, MAX_VERSION), limit], { prepare: true })
-          .values()) as unknown as StreamRow[];
+  const toEnvelope = (row: StreamRow) => fromStreamRow(streamId, row);
+  return paged(
+    (last, limit) =>
+      guardReconnecting("readStream", attempts, () => {
+        const from = last === undefined ? first : backward ? last.version - 1 : last.version + 1;
+        return pageOf(sql, statement, [streamId, Math.min(from, MAX_VERSION), limit], toEnvelope);
       }),
-    (row) => fromStreamRow(streamId, row),
     context.readPageSize,
     options.maxCount ?? Number.POSITIVE_INFINITY,
   );
 }
 
+/**
+ * The feed after `options.after`, in pages. A `batch` read (`readFeedBatch`: the caller takes every
+ * event at once, a projection runner's batch) asks for its `maxCount` in one page, up to the largest
+ * page a read grows to: a 10,000-event batch is one round trip, not 1,000 then 9,000, and the read a
+ * runner makes ahead while a batch commits is one statement that the server works on throughout.
+ */
 export function readAllPages(
   sql: PostgresQueryable,
   context: StoreContext,
   options: ReadAllOptions,
   attempts: number,
+  batch = false,
 ): EventPages {
-  return paged<FeedRow>(
-    (cursor, limit) =>
-      guardReconnecting("readAll", attempts, async () => {
-        const after = cursor === undefined ? String(options.after ?? 0) : cursor[1];
-        return (await sql
-          .unsafe(context.statements.readAll, [after, limit], { prepare: true })
-          .values()) as unknown as FeedRow[];
+  const maxCount = options.maxCount ?? Number.POSITIVE_INFINITY;
+  const largest = context.readPageSize * PAGE_GROWTH_LIMIT;
+  return paged(
+    (last, limit) =>
+      guardReconnecting("readAll", attempts, () => {
+        // The last event's position, as the text it was read from (positions stay below 2^53).
+        const after = String(last === undefined ? (options.after ?? 0) : last.globalPosition);
+        return pageOf(sql, context.statements.readAll, [after, limit], fromFeedRow);
       }),
-    fromFeedRow,
     context.readPageSize,
-    options.maxCount ?? Number.POSITIVE_INFINITY,
+    maxCount,
+    batch ? Math.max(context.readPageSize, Math.min(maxCount, largest)) : context.readPageSize,
   );
 }
 

@@ -60,8 +60,8 @@ export abstract class PostgresStoreBase extends EventStore {
     return readStreamPages(this.queryable, this.context, streamId, options, this.attempts);
   }
 
-  protected override readAllPages(options: ReadAllOptions): EventPages {
-    return readAllPages(this.queryable, this.context, options, this.attempts);
+  protected override readAllPages(options: ReadAllOptions, batch = false): EventPages {
+    return readAllPages(this.queryable, this.context, options, this.attempts, batch);
   }
 
   protected readStreamEvents(

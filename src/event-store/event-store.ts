@@ -415,15 +415,15 @@ export abstract class EventStore {
   }
 
   /** The feed's pages as `readAll` hands them out: soft-deleted streams passed by, decrypted and upcast unless `raw`. */
-  #feedPages(options: ReadAllOptions): EventPages {
+  #feedPages(options: ReadAllOptions, batch = false): EventPages {
     const stored =
       this.capabilities.streamDeletion === true
         ? visibleFeed(
-            (read) => this.readAllPages(read),
+            (read) => this.readAllPages(read, batch),
             options,
             () => this.hiddenStreams(),
           )
-        : this.readAllPages(options);
+        : this.readAllPages(options, batch);
     return this.#plain(checked(stored, options), options.raw);
   }
 
@@ -440,7 +440,7 @@ export abstract class EventStore {
     }
     assertNonNegativeInteger(after, "after");
     assertNonNegativeInteger(maxCount, "maxCount");
-    for await (const page of this.#feedPages({ after, maxCount })) for (const event of page) events.push(event);
+    for await (const page of this.#feedPages({ after, maxCount }, true)) for (const event of page) events.push(event);
     return events;
   }
 
@@ -744,8 +744,12 @@ export abstract class EventStore {
   protected readStreamPages(streamId: string, options: ReadStreamOptions): EventPages {
     return pagesOf(this.readStreamEvents(streamId, options));
   }
-  /** The feed as pages, what `readAll` reads: as {@link EventStore.readStreamPages}, over `readAllEvents`. */
-  protected readAllPages(options: ReadAllOptions): EventPages {
+  /**
+   * The feed as pages, what `readAll` reads: as {@link EventStore.readStreamPages}, over `readAllEvents`.
+   * `batch`: the caller takes the whole read at once (`readFeedBatch`), not event by event, so a store
+   * that reads in pages may read `maxCount` events in one page rather than a small first one.
+   */
+  protected readAllPages(options: ReadAllOptions, _batch?: boolean): EventPages {
     return pagesOf(this.readAllEvents(options));
   }
   protected abstract streamVersion(streamId: string): Promise<number>;

@@ -1,6 +1,6 @@
 import { type CheckpointStore, MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
 import { type Issue, RebuildNotSupportedError, ValidationError } from "../errors.js";
-import { jsonIssues } from "../internal/json.js";
+import { isFlatJson, jsonIssues } from "../internal/json.js";
 import { nameIssues } from "../internal/validate.js";
 
 /** Longest collection name and document id accepted, in characters. */
@@ -324,8 +324,18 @@ function assertJsonDocument(document: unknown): void {
   if (issues.length > 0) throw new ValidationError("Invalid read-model document", issues);
 }
 
-function documentIssues(document: unknown): Issue[] {
+/** What a document without issues has: shared, so that a handler's put allocates no list. */
+const NO_ISSUES: readonly Issue[] = Object.freeze([]);
+const DOCUMENT_PATH: readonly string[] = Object.freeze(["document"]);
+const REFUSE_NUL = Object.freeze({ refuseNul: true });
+
+function documentIssues(document: unknown): readonly Issue[] {
   if (document === undefined) return [{ path: ["document"], message: "a document is a JSON value, got undefined" }];
+  // A flat document (the usual handler's put, event after event) is checked without allocating
+  // anything; a getter that throws while it is read is left to jsonIssues to report.
+  try {
+    if (isFlatJson(document, true)) return NO_ISSUES;
+  } catch {}
   // U+0000 as for events: PostgreSQL's jsonb cannot hold it, so no store takes it (one rule everywhere).
-  return jsonIssues(document, ["document"], { refuseNul: true });
+  return jsonIssues(document, DOCUMENT_PATH, REFUSE_NUL);
 }

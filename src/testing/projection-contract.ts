@@ -142,6 +142,37 @@ export function projectionContract(options: ProjectionContractOptions): Contract
         "U+0000 in a document, in a transaction",
       );
     }
+    // What a JSON round trip would change is refused as well, flat or not, on a new key and in a
+    // transaction on a key it has written already (the document checked without its key).
+    const throwing = {
+      get n(): number {
+        throw new Error("a getter that throws");
+      },
+    };
+    const changed: unknown[] = [
+      { n: Number.NaN },
+      [Number.POSITIVE_INFINITY],
+      [1, undefined],
+      { at: new Date(0) },
+      { run: () => 1 },
+      { big: 1n },
+      { text: "\uD800" },
+      { "\uDC00": 1 },
+      throwing,
+      Object.create({ inherited: 1 }),
+    ];
+    for (const document of changed) {
+      await assertRejects(() => models.put(col, "d", document), ErrorCode.Validation, "not JSON data");
+      await assertRejects(
+        () =>
+          models.transaction(async (tx) => {
+            await tx.put(col, "d", { n: 1 });
+            await tx.put(col, "d", document);
+          }),
+        ErrorCode.Validation,
+        "not JSON data, on a key the transaction wrote",
+      );
+    }
     assertEqual(await models.get(col, "d"), undefined, "nothing written");
   });
 
