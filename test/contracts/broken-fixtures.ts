@@ -14,8 +14,12 @@ import {
   InMemoryDedupStore,
   type InMemoryDedupStoreOptions,
   InMemoryEventBus,
+  InMemorySnapshotStore,
   type PublishResult,
+  SnapshotStore,
+  type SnapshotStoreCapabilities,
   type StoredResponse,
+  type StoredSnapshot,
   ulid,
 } from "../../src/index.js";
 import type { IdempotencyStoreContractSettings } from "../../src/testing/index.js";
@@ -90,5 +94,67 @@ export class ClaimIgnoringIdempotencyStore implements IdempotencyStore {
     checkIdempotencyClaimedInput(key, fingerprint, token);
     const record = this.#records.get(key);
     if (record?.fingerprint === fingerprint && record.response === undefined) this.#records.delete(key);
+  }
+}
+
+/**
+ * Folds stream ids to lower case, as a table whose key column has a case-insensitive collation does
+ * (MySQL's and SQL Server's defaults): `Cart-A` loads the snapshot of `Cart-a`, another aggregate's state.
+ */
+export class CaseFoldingSnapshotStore extends InMemorySnapshotStore {
+  protected override writeSnapshot(record: StoredSnapshot, keepLast: number) {
+    return super.writeSnapshot({ ...record, streamId: record.streamId.toLowerCase() }, keepLast);
+  }
+
+  protected override async readSnapshot(streamId: string, maxVersion: number | undefined) {
+    const record = await super.readSnapshot(streamId.toLowerCase(), maxVersion);
+    return record === undefined ? undefined : { ...record, streamId };
+  }
+
+  protected override deleteSnapshots(streamId: string) {
+    return super.deleteSnapshots(streamId.toLowerCase());
+  }
+}
+
+/** Deletes with `LIKE id || '%'`: deleting the snapshots of `Cart-1` deletes those of `Cart-10` and `Cart-1x` too. */
+export class PrefixDeletingSnapshotStore extends InMemorySnapshotStore {
+  readonly #ids = new Set<string>();
+
+  protected override writeSnapshot(record: StoredSnapshot, keepLast: number) {
+    this.#ids.add(record.streamId);
+    return super.writeSnapshot(record, keepLast);
+  }
+
+  protected override async deleteSnapshots(streamId: string) {
+    let count = 0;
+    for (const id of [...this.#ids].filter((id) => id.startsWith(streamId))) {
+      count += await super.deleteSnapshots(id);
+      this.#ids.delete(id);
+    }
+    return count;
+  }
+}
+
+/**
+ * One row per stream, written over by every save (an upsert keyed on the stream alone): a slow
+ * writer's older snapshot replaces the newer one, and there is no history for `maxVersion`.
+ */
+export class OneRowSnapshotStore extends SnapshotStore {
+  readonly capabilities: SnapshotStoreCapabilities = {};
+  readonly #rows = new Map<string, StoredSnapshot>();
+
+  protected async writeSnapshot(record: StoredSnapshot) {
+    this.#rows.set(record.streamId, { ...record, payload: record.payload.slice() });
+    return { pruned: 0 };
+  }
+
+  protected async readSnapshot(streamId: string, maxVersion: number | undefined) {
+    const record = this.#rows.get(streamId);
+    if (record === undefined || (maxVersion !== undefined && record.version > maxVersion)) return undefined;
+    return { ...record, payload: record.payload.slice() };
+  }
+
+  protected async deleteSnapshots(streamId: string) {
+    return this.#rows.delete(streamId) ? 1 : 0;
   }
 }

@@ -10,6 +10,7 @@ import {
   InMemoryEventBus,
   InMemoryEventStore,
   InMemoryIdempotencyStore,
+  InMemorySnapshotStore,
   type ReadStreamOptions,
 } from "../../src/index.js";
 import {
@@ -19,8 +20,16 @@ import {
   eventStoreContract,
   idempotencyStoreContract,
   runContract,
+  snapshotStoreContract,
 } from "../../src/testing/index.js";
-import { ClaimIgnoringIdempotencyStore, DroppingEventBus, ExpiryIgnoringDedupStore } from "./broken-fixtures.ts";
+import {
+  CaseFoldingSnapshotStore,
+  ClaimIgnoringIdempotencyStore,
+  DroppingEventBus,
+  ExpiryIgnoringDedupStore,
+  OneRowSnapshotStore,
+  PrefixDeletingSnapshotStore,
+} from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
 
 /** The names of the cases that failed, each cut to the given prefixes' length when it starts with one. */
@@ -183,5 +192,44 @@ describe("idempotencyStoreContract catches broken stores", () => {
       "complete after the claim expired and another request claimed the key is an IdempotencyClaimLostError; the other claim stays",
       "release after the claim expired and the same request claimed the key again frees nothing",
     ]);
+  });
+});
+
+describe("snapshotStoreContract catches broken stores", () => {
+  const EXACT_IDS = "stream ids match exactly";
+
+  test("the in-memory store passes every case", async () => {
+    const suite = snapshotStoreContract({ name: "InMemorySnapshotStore", create: (o) => new InMemorySnapshotStore(o) });
+    expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store whose stream ids are case-insensitive fails the exact-id case, and only it", async () => {
+    const suite = snapshotStoreContract({
+      name: "CaseFoldingSnapshotStore",
+      create: (o) => new CaseFoldingSnapshotStore(o),
+    });
+    expect(startsWithEach(await failedCases(suite), [EXACT_IDS])).toBe(true);
+  });
+
+  test("a store that deletes by prefix (LIKE id%) fails the exact-id case, and only it", async () => {
+    const suite = snapshotStoreContract({
+      name: "PrefixDeletingSnapshotStore",
+      create: (o) => new PrefixDeletingSnapshotStore(o),
+    });
+    expect(startsWithEach(await failedCases(suite), [EXACT_IDS])).toBe(true);
+  });
+
+  test("a store that keeps one row per stream, whichever save came last, fails the ordering and history cases", async () => {
+    const failed = await failedCases(
+      snapshotStoreContract({ name: "OneRowSnapshotStore", create: (o) => new OneRowSnapshotStore(o) }),
+    );
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        "a save below the newest version never hides the newer snapshot",
+        "concurrent saves: the highest version wins whatever the order; retention holds afterwards",
+        "loads the newest snapshot at or below a version",
+        "retention: keeps the newest keepLast snapshots per stream and reports what it pruned",
+      ]),
+    );
   });
 });
