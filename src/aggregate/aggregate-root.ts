@@ -1,4 +1,4 @@
-import { HandlerNotFoundError, type Issue, ValidationError } from "../errors.js";
+import { HandlerNotFoundError, type Issue, RehydrationError, ValidationError } from "../errors.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, NewEvent } from "../events/envelope.js";
 import { kindOf } from "../internal/validate.js";
 
@@ -108,6 +108,8 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   #version = 0;
   #persistedVersion = 0;
   #uncommitted: NewEvent[] = [];
+  /** A handler is running: a `raise` now would record an event on every replay of the history. */
+  #applying = false;
 
   protected constructor(id: string, initialState: State) {
     this.id = id;
@@ -152,6 +154,15 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
         { path: ["type"], message: `raise takes an event type, a non-empty string, got ${kindOf(type)}` },
       ]);
     }
+    if (this.#applying) {
+      throw new ValidationError("Invalid event", [
+        {
+          path: [],
+          message:
+            "raise was called from an event handler: handlers only change the state (they also replay the stored history); raise events in the aggregate's decisions",
+        },
+      ]);
+    }
     const event = { type, data } as unknown as AppliedEvent<E>;
     this.#apply(event);
     this.#version++;
@@ -167,7 +178,7 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
     for (const event of events) {
-      const next = (table.get(event.type) ?? this.#resolveInto(table, event.type))(self, event);
+      const next = this.#replay(table.get(event.type) ?? this.#resolveInto(table, event.type), self, event);
       if (next !== undefined) this.state = next as State;
       this.#version = event.version;
     }
@@ -184,7 +195,7 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
     for await (const event of events) {
-      const next = (table.get(event.type) ?? this.#resolveInto(table, event.type))(self, event);
+      const next = this.#replay(table.get(event.type) ?? this.#resolveInto(table, event.type), self, event);
       if (next !== undefined) this.state = next as State;
       this.#version = event.version;
     }
@@ -252,8 +263,32 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   #apply(event: AppliedEvent<E>): void {
     const table = this.#handlerTable();
     const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
-    const next = handler(this as unknown as AggregateRoot<unknown, DomainEvent>, event);
+    let next: unknown;
+    this.#applying = true;
+    try {
+      next = handler(this as unknown as AggregateRoot<unknown, DomainEvent>, event);
+    } finally {
+      this.#applying = false;
+    }
     if (next !== undefined) this.state = next as State;
+  }
+
+  /**
+   * One stored event through its handler. What the handler throws becomes a {@link RehydrationError}
+   * naming the stream, version and type (the handler's error is its cause): a bare TypeError from
+   * the middle of a load would not say which of thousands of events it met.
+   */
+  #replay(handler: Handler, self: AggregateRoot<unknown, DomainEvent>, event: EventEnvelope): unknown {
+    this.#applying = true;
+    try {
+      return handler(self, event);
+    } catch (error) {
+      throw new RehydrationError(this.constructor.name || "The aggregate", event.streamId, event.version, event.type, {
+        cause: error,
+      });
+    } finally {
+      this.#applying = false;
+    }
   }
 
   #handlerTable(): Map<string, Handler | null> {

@@ -4,6 +4,7 @@ import { AggregateRepository } from "../aggregate/repository.js";
 import {
   ConcurrencyError,
   isSnapshotCorruptError,
+  RehydrationError,
   SnapshotCorruptError,
   StreamNotFoundError,
   ValidationError,
@@ -466,7 +467,12 @@ describe("AggregateRepository with snapshots", () => {
       errors.length = 0;
       const loaded = await repository.load("p3");
       expect([loaded.version, loaded.currentState.balance.equals(Money.of(15))]).toEqual([3, true]);
-      expect(errors.map(([error, context]) => [error instanceof TypeError, context])).toEqual([
+      // The handler's TypeError, as the cause of a RehydrationError naming the event it met.
+      const described = ([error, context]: [unknown, SnapshotErrorContext]) => [
+        error instanceof RehydrationError && error.cause instanceof TypeError && error.version === 3,
+        context,
+      ];
+      expect(errors.map(described)).toEqual([
         [true, { operation: "restore", streamId: "Purse-p3", version: 2 }],
         [false, { operation: "save", streamId: "Purse-p3", version: 3 }],
       ]);
@@ -474,6 +480,31 @@ describe("AggregateRepository with snapshots", () => {
       expect(await snapshots.load("Purse-p3")).toBeUndefined();
       expect((await repository.load("p3")).version).toBe(3);
     });
+  });
+
+  test("a snapshot whose state a handler refuses with a library error (a ValidationError) is reported and replayed past too", async () => {
+    // Checks its state with a typed error of the library's, as a value object's own constructor does.
+    class CheckedTally extends Tally {
+      protected override onCounted(event: TallyEvent & Partial<EventEnvelope>) {
+        if (!(this.state.byLabel instanceof Map)) {
+          throw new ValidationError("Invalid tally", [{ path: ["byLabel"], message: "must be a Map" }]);
+        }
+        super.onCounted(event);
+      }
+    }
+    const { snapshots, repository, errors } = setup({ create: (id) => new CheckedTally(id) });
+    await countTo(repository, "t-checked", 3);
+    // An older shape stored without a schemaVersion bump: byLabel as a plain object.
+    await snapshots.save({
+      streamId: "Tally-t-checked",
+      version: 2,
+      state: { total: 2, byLabel: { even: 1, odd: 1 } },
+    });
+    const loaded = await repository.load("t-checked");
+    expect([loaded.version, loaded.currentState.total, loaded.currentState.byLabel.get("even")]).toEqual([3, 3, 2]);
+    expect(
+      errors.map(([error, context]) => [(error as RehydrationError).cause instanceof ValidationError, context]),
+    ).toEqual([[true, { operation: "restore", streamId: "Tally-t-checked", version: 2 }]]);
   });
 
   test("a policy that throws is reported and the save stands", async () => {

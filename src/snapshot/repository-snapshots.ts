@@ -1,5 +1,12 @@
 import type { AnyAggregate } from "../aggregate/aggregate-root.js";
-import { type Issue, isEventFlowsError, isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import {
+  type Issue,
+  isEventFlowsError,
+  isRehydrationError,
+  isValidationError,
+  SnapshotCorruptError,
+  ValidationError,
+} from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -200,10 +207,11 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       );
     } catch (error) {
       // The store's own errors (it is down, the stream is gone) are the load's, as without snapshots.
-      // Any other is a state the handlers cannot go on from (a value object turned into a plain object
-      // by an older version, a shape changed without a schemaVersion bump): reported, then the events
-      // decide. A fault of the handlers themselves fails the full replay too, and reaches the caller.
-      if (isEventFlowsError(error)) throw error;
+      // A handler that threw (a RehydrationError) met a state it cannot go on from (a value object
+      // turned into a plain object by an older version, a shape changed without a schemaVersion bump):
+      // reported, then the events decide. A fault of the handlers themselves fails the full replay
+      // too, and reaches the caller.
+      if (isEventFlowsError(error) && !isRehydrationError(error)) throw error;
       await events.return(undefined);
       this.#report(error, { operation: "restore", streamId, version: snapshot.version });
       return "stale";

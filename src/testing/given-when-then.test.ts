@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { AggregateRoot, type EventOfType } from "../aggregate/aggregate-root.js";
-import { ErrorCode, HandlerNotFoundError, ValidationError } from "../errors.js";
+import { ErrorCode, HandlerNotFoundError, type RehydrationError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { AssertionError } from "./assert.js";
 import { aggregateSpec, commandSpec } from "./given-when-then.js";
@@ -77,6 +77,29 @@ describe("aggregateSpec's given", () => {
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AssertionError);
     expect((error as Error).cause).toBeInstanceOf(HandlerNotFoundError);
+  });
+
+  test("a handler that throws on the history (an Error or not) is named with what it threw", async () => {
+    for (const [thrown, said] of [
+      [new RangeError("no such lamp"), "RangeError (no code): no such lamp"],
+      ["a bare string", "a non-error value: a bare string"],
+    ] as const) {
+      class FragileLamp extends Lamp {
+        protected override onSwitchedOn() {
+          throw thrown;
+        }
+      }
+      const error = await aggregateSpec((id) => new FragileLamp(id))
+        .given([{ type: "SwitchedOn", data: { by: "a" } }])
+        .when((lamp) => lamp.switchOn("b"))
+        .thenEvents([])
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(AssertionError);
+      expect((error as Error).message).toBe(
+        `the given history could not be replayed, so the decision never ran: RehydrationError with code REHYDRATION_FAILED: FragileLamp could not apply event "SwitchedOn" at version 1 of stream "spec-aggregate": its handler threw (see cause), because ${said}`,
+      );
+      expect(((error as Error).cause as RehydrationError).cause).toBe(thrown);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { AnyAggregate, EventsOf } from "../aggregate/aggregate-root.js";
-import { ValidationError } from "../errors.js";
+import { isRehydrationError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { DomainEvent, EnvelopeOf, EventEnvelope, EventMetadata } from "../events/envelope.js";
 import { assertFunction, kindOf } from "../internal/validate.js";
@@ -28,8 +28,10 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
         try {
           aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
         } catch (error) {
+          // A handler's own error is the RehydrationError's cause: say it too, it is what the test needs.
+          const handler = isRehydrationError(error) ? `, because ${describeError(error.cause)}` : "";
           throw new AssertionError(
-            `the given history could not be replayed, so the decision never ran: ${describeError(error)}`,
+            `the given history could not be replayed, so the decision never ran: ${describeError(error)}${handler}`,
             { cause: error },
           );
         }
