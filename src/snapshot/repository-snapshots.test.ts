@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { AggregateRoot, type AggregateSnapshot } from "../aggregate/aggregate-root.js";
 import { AggregateRepository } from "../aggregate/repository.js";
 import {
@@ -15,6 +16,7 @@ import { defineStream } from "../events/stream.js";
 import { ValueObject } from "../value-object.js";
 import { InMemorySnapshotStore } from "./in-memory-snapshot-store.js";
 import { jsonSerializer } from "./json-serializer.js";
+import { msgpackSerializer } from "./msgpack-serializer.js";
 import { everyNEvents, olderThan, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotErrorContext } from "./repository-snapshots.js";
 import type { SnapshotStore } from "./snapshot-store.js";
@@ -289,6 +291,24 @@ describe("AggregateRepository with snapshots", () => {
     await repository.load("t8");
     expect(store.eventsRead).toBe(1);
     expect(errors).toHaveLength(1);
+  });
+
+  test("a snapshot of a stream that never had events (another store's, a wiped table) is reported and deleted, never restored once appends reach its version", async () => {
+    const { snapshots, repository, errors } = setup({ policy: () => false });
+    await snapshots.save({
+      streamId: "Tally-t8n",
+      version: 3,
+      state: { total: 999, byLabel: new Map(), since: undefined },
+    });
+    expect(await repository.find("t8n")).toBeUndefined();
+    expect(errors.map(([error, context]) => [error instanceof SnapshotCorruptError, context])).toEqual([
+      [true, { operation: "restore", streamId: "Tally-t8n", version: 3 }],
+    ]);
+    await repository.flushSnapshots();
+    expect(await snapshots.load("Tally-t8n")).toBeUndefined();
+    await countTo(repository, "t8n", 3);
+    const loaded = await repository.load("t8n");
+    expect([loaded.version, loaded.currentState.total]).toEqual([3, 3]);
   });
 
   test("a deleted stream (soft or hard) loads as not found, with no snapshot report and its snapshots kept", async () => {
@@ -576,5 +596,78 @@ describe("AggregateRepository with snapshots", () => {
     });
     await expect(repository.load("x")).rejects.toBeInstanceOf(ValidationError);
     expect(errors).toEqual([]);
+  });
+
+  test("whatever the saves, policy, retention, serializer, schema bumps and bad snapshots, a load equals a full replay", async () => {
+    const step = fc.oneof(
+      fc.record({
+        kind: fc.constant("update" as const),
+        counts: fc.array(fc.tuple(fc.integer({ min: -5, max: 5 }), fc.constantFrom("even", "odd", "other")), {
+          maxLength: 12,
+        }),
+      }),
+      fc.record({ kind: fc.constant("concurrent" as const), writers: fc.integer({ min: 2, max: 4 }) }),
+      fc.record({ kind: fc.constant("flush" as const) }),
+      fc.record({ kind: fc.constantFrom("ahead" as const, "older shape" as const) }),
+      fc.record({ kind: fc.constant("schema" as const), version: fc.integer({ min: 0, max: 3 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { maxLength: 25 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        async (steps, every, keepLast, msgpack) => {
+          const [json, pack] = [jsonSerializer, msgpackSerializer()];
+          const snapshotStore = new InMemorySnapshotStore({
+            keepLast,
+            serializer: msgpack ? pack : json,
+            legacySerializers: [msgpack ? json : pack],
+          });
+          const store = new CountingEventStore();
+          let schemaVersion = 1;
+          let { repository } = setup({ store, snapshotStore, policy: everyNEvents(every), schemaVersion });
+          const replay = new AggregateRepository({ store, stream: Tallies, create: (id) => new Tally(id) });
+          for (const s of steps) {
+            if (s.kind === "update") {
+              await repository.update(
+                "prop",
+                (tally) => {
+                  for (const [by, label] of s.counts) tally.count(by, label);
+                },
+                { createIfMissing: true },
+              );
+            } else if (s.kind === "concurrent") {
+              const write = (i: number) =>
+                repository.update(
+                  "prop",
+                  async (tally) => {
+                    await Promise.resolve();
+                    tally.count(i, "other");
+                  },
+                  { createIfMissing: true, maxAttempts: 20, baseDelayMs: 0 },
+                );
+              await Promise.all(Array.from({ length: s.writers }, (_, i) => write(i)));
+            } else if (s.kind === "flush") {
+              await repository.flushSnapshots();
+            } else if (s.kind === "schema") {
+              await repository.flushSnapshots();
+              schemaVersion = s.version;
+              ({ repository } = setup({ store, snapshotStore, policy: everyNEvents(every), schemaVersion }));
+            } else {
+              await repository.flushSnapshots();
+              const head = await store.getStreamVersion("Tally-prop");
+              // One ahead of the stream, or an older shape (byLabel a plain object) below its head.
+              const version = s.kind === "ahead" ? head + 3 : head - 1;
+              const state = { total: 1000, byLabel: s.kind === "ahead" ? new Map() : { odd: 1000 } };
+              if (version > 0) await snapshotStore.save({ streamId: "Tally-prop", version, state, schemaVersion });
+            }
+            const [loaded, replayed] = [await repository.find("prop"), await replay.find("prop")];
+            expect([loaded?.version, loaded?.currentState]).toEqual([replayed?.version, replayed?.currentState]);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

@@ -192,8 +192,14 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     const next = first.done ? undefined : first.value;
     if (next === undefined || (next.version !== snapshot.version && next.version !== snapshot.version + 1)) {
       await events.return(undefined);
-      if (next === undefined && (await isEmpty(store.readStream(streamId, { maxCount: 1 })))) return "absent";
-      const reason = "the stream has no event at this version: was it truncated or recreated?";
+      // A stream that reads as empty was deleted (soft: it may be restored, the snapshot with it), or it
+      // never had events here (another store's snapshot, a wiped table): that snapshot is one ahead of
+      // it, and once appends reach its version it would pass the check above with another history.
+      const empty = next === undefined && (await isEmpty(store.readStream(streamId, { maxCount: 1 })));
+      if (empty && (await store.streamDeletionEvent(streamId)) !== undefined) return "absent";
+      const reason = empty
+        ? "the stream has no events and was not deleted: the snapshot is of another history"
+        : "the stream has no event at this version: was it truncated or recreated?";
       this.#report(new SnapshotCorruptError(streamId, snapshot.version, reason), {
         operation: "restore",
         streamId,
