@@ -103,6 +103,64 @@ describe("aggregateSpec's given", () => {
   });
 });
 
+describe("aggregateSpec and what a store would take", () => {
+  type StampEvent = { type: "Stamped"; data: { at: Date | string; n?: number | bigint } };
+  class Stamp extends AggregateRoot<{ stamps: number }, StampEvent> {
+    constructor(id: string) {
+      super(id, { stamps: 0 });
+    }
+    stamp(data: StampEvent["data"]) {
+      this.raise("Stamped", data);
+    }
+    protected onStamped() {
+      return { stamps: this.state.stamps + 1 };
+    }
+  }
+  const spec = aggregateSpec((id) => new Stamp(id));
+  const unstorable: [StampEvent["data"], string][] = [
+    [{ at: new Date(0) }, "0.data.at: a Date"],
+    [{ at: "x", n: Number.NaN }, "0.data.n: NaN"],
+    [{ at: "x", n: 1n }, "0.data.n"],
+  ];
+
+  test("a decision that raises the expected events, but events no store appends, fails thenEvents", async () => {
+    for (const [data, where] of unstorable) {
+      const error = await spec
+        .given([])
+        .when((stamp) => stamp.stamp(data))
+        .thenEvents([{ type: "Stamped", data }])
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(AssertionError);
+      expect((error as Error).message).toStartWith(
+        "the decision raised the expected events, but no event store would append them: ValidationError",
+      );
+      expect((error as Error).message).toContain(where);
+      expect((error as Error).cause).toBeInstanceOf(ValidationError);
+    }
+    await spec
+      .given([])
+      .when((stamp) => stamp.stamp({ at: "1970-01-01T00:00:00.000Z" }))
+      .thenEvents([{ type: "Stamped", data: { at: "1970-01-01T00:00:00.000Z" } }]);
+  });
+
+  test("a history of events no store holds fails thenEvents and thenThrows: handlers never meet such data", async () => {
+    for (const [data, where] of unstorable) {
+      const given = spec.given([{ type: "Stamped", data }]).when((stamp) => stamp.stamp({ at: "y" }));
+      for (const outcome of [
+        given.thenEvents([{ type: "Stamped", data: { at: "y" } }]),
+        given.thenThrows(() => true),
+      ]) {
+        const error = await outcome.catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(AssertionError);
+        expect((error as Error).message).toStartWith(
+          "the given history holds events no event store would have stored, so the decision never ran",
+        );
+        expect((error as Error).message).toContain(where);
+      }
+    }
+  });
+});
+
 describe("misused helpers", () => {
   const spec = aggregateSpec((id) => new Lamp(id));
   const refused = async (label: string, use: () => unknown) => {

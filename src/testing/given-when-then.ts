@@ -1,7 +1,14 @@
 import type { AnyAggregate, EventsOf } from "../aggregate/aggregate-root.js";
 import { isRehydrationError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
-import type { DomainEvent, EnvelopeOf, EventEnvelope, EventMetadata } from "../events/envelope.js";
+import {
+  type DomainEvent,
+  type EnvelopeOf,
+  type EventEnvelope,
+  type EventMetadata,
+  type NewEvent,
+  prepareEvents,
+} from "../events/envelope.js";
 import { assertFunction, kindOf } from "../internal/validate.js";
 import { AssertionError, assertEqual, collect } from "./assert.js";
 
@@ -25,6 +32,15 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
       // never the error a thenThrows expects (the decision did not run).
       const build = () => {
         const aggregate = create(id);
+        try {
+          // Past events were stored: what no store appends (a Date, NaN, a BigInt) never reaches a handler.
+          storable(history);
+        } catch (error) {
+          throw new AssertionError(
+            `the given history holds events no event store would have stored, so the decision never ran: ${describeError(error)}`,
+            { cause: error },
+          );
+        }
         try {
           aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
         } catch (error) {
@@ -60,6 +76,15 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
                 expected.map((e) => ({ type: e.type, data: e.data })),
                 "raised events",
               );
+              // The events are right, but would the save take them? A store refuses what is not JSON.
+              try {
+                storable(aggregate.uncommittedEvents);
+              } catch (error) {
+                throw new AssertionError(
+                  `the decision raised the expected events, but no event store would append them: ${describeError(error)}`,
+                  { cause: error },
+                );
+              }
               return aggregate;
             },
             /** The decision threw: an error with this code, of this class, or matching this predicate. */
@@ -119,6 +144,11 @@ export function commandSpec<E extends DomainEvent = DomainEvent>(store: EventSto
       };
     },
   };
+}
+
+/** Refuses, as every append does (`ValidationError` naming the place), events that are not plain JSON. */
+function storable(events: readonly NewEvent[]): void {
+  prepareEvents(events, undefined, new Date(0));
 }
 
 function envelopeFor(event: DomainEvent, streamId: string, version: number): EventEnvelope {
