@@ -539,6 +539,18 @@ describe("AggregateRepository with snapshots", () => {
     expect(errors.map(([, c]) => c)).toEqual([{ operation: "policy", streamId: "Tally-t10", version: 1 }]);
   });
 
+  test("a policy that answers something other than true or false (an async one's promise) is reported; no snapshot is taken", async () => {
+    for (const answer of [Promise.resolve(false), 1, "yes", undefined]) {
+      const { snapshots, repository, errors } = setup({ policy: (() => answer) as unknown as SnapshotPolicy<Tally> });
+      await countTo(repository, "t-policy", 2);
+      expect(await snapshots.load("Tally-t-policy")).toBeUndefined();
+      expect(errors.map(([error, context]) => [error instanceof ValidationError, context])).toEqual([
+        [true, { operation: "policy", streamId: "Tally-t-policy", version: 1 }],
+        [true, { operation: "policy", streamId: "Tally-t-policy", version: 2 }],
+      ]);
+    }
+  });
+
   test("the time policy measures from the snapshot an aggregate was loaded from", async () => {
     let now = Date.now();
     const { snapshots, repository } = setup({ policy: olderThan(60_000), now: () => now });

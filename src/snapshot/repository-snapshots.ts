@@ -152,6 +152,16 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       this.#report(error, { operation: "policy", streamId, version: result.nextExpectedVersion });
       return;
     }
+    // An async policy's promise is truthy: read as a yes, it snapshotted after every save.
+    if (typeof take !== "boolean") {
+      const message = `a policy returns true or false, got ${kindOf(take)}${(take as unknown) instanceof Promise ? " (policies are synchronous)" : ""}`;
+      this.#report(new ValidationError("Invalid snapshot policy", [{ path: ["policy"], message }]), {
+        operation: "policy",
+        streamId,
+        version: result.nextExpectedVersion,
+      });
+      return;
+    }
     if (take) this.#take(aggregate, streamId);
   }
 
