@@ -11,6 +11,7 @@ import {
   type EventEnvelope,
   type IdempotencyClaim,
   type IdempotencyStore,
+  InMemoryCheckpointStore,
   InMemoryDedupStore,
   type InMemoryDedupStoreOptions,
   InMemoryEventBus,
@@ -156,5 +157,40 @@ export class OneRowSnapshotStore extends SnapshotStore {
 
   protected async deleteSnapshots(streamId: string) {
     return this.#rows.delete(streamId) ? 1 : 0;
+  }
+}
+
+/**
+ * Checkpoint ids in a case-insensitive key column: the projections `Orders` and `orders` share one
+ * checkpoint, so each skips the events the other handled.
+ */
+export class CaseFoldingCheckpointStore extends InMemoryCheckpointStore {
+  protected override readCheckpoint(id: string) {
+    return super.readCheckpoint(id.toLowerCase());
+  }
+
+  protected override writeCheckpoint(id: string, position: number, expected: number | undefined) {
+    return super.writeCheckpoint(id.toLowerCase(), position, expected);
+  }
+
+  protected override deleteCheckpoint(id: string) {
+    return super.deleteCheckpoint(id.toLowerCase());
+  }
+}
+
+/** Deletes with `LIKE id || '%'`: resetting `orders` resets `orders-v2` too, which then replays from the start. */
+export class PrefixDeletingCheckpointStore extends InMemoryCheckpointStore {
+  readonly #ids = new Set<string>();
+
+  protected override writeCheckpoint(id: string, position: number, expected: number | undefined) {
+    this.#ids.add(id);
+    return super.writeCheckpoint(id, position, expected);
+  }
+
+  protected override async deleteCheckpoint(id: string) {
+    for (const stored of [...this.#ids].filter((stored) => stored.startsWith(id))) {
+      await super.deleteCheckpoint(stored);
+      this.#ids.delete(stored);
+    }
   }
 }

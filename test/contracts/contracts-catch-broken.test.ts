@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   type EventEnvelope,
+  InMemoryCheckpointStore,
   InMemoryDedupStore,
   InMemoryEventBus,
   InMemoryEventStore,
@@ -15,6 +16,7 @@ import {
 } from "../../src/index.js";
 import {
   type ContractSuite,
+  checkpointStoreContract,
   dedupStoreContract,
   eventBusContract,
   eventStoreContract,
@@ -23,11 +25,13 @@ import {
   snapshotStoreContract,
 } from "../../src/testing/index.js";
 import {
+  CaseFoldingCheckpointStore,
   CaseFoldingSnapshotStore,
   ClaimIgnoringIdempotencyStore,
   DroppingEventBus,
   ExpiryIgnoringDedupStore,
   OneRowSnapshotStore,
+  PrefixDeletingCheckpointStore,
   PrefixDeletingSnapshotStore,
 } from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
@@ -231,5 +235,25 @@ describe("snapshotStoreContract catches broken stores", () => {
         "retention: keeps the newest keepLast snapshots per stream and reports what it pruned",
       ]),
     );
+  });
+});
+
+describe("checkpointStoreContract catches broken stores", () => {
+  const EXACT_IDS = [
+    "ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other checkpoints",
+  ];
+
+  test("the in-memory store passes every case", async () => {
+    const suite = checkpointStoreContract({
+      name: "InMemoryCheckpointStore",
+      create: () => new InMemoryCheckpointStore(),
+    });
+    expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store whose ids are case-insensitive, or that deletes by prefix, fails the exact-id case, and only it", async () => {
+    for (const make of [() => new CaseFoldingCheckpointStore(), () => new PrefixDeletingCheckpointStore()]) {
+      expect(await failedCases(checkpointStoreContract({ name: "broken", create: make }))).toEqual(EXACT_IDS);
+    }
   });
 });
