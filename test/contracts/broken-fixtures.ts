@@ -3,20 +3,28 @@
  * catch them (test/contracts/contracts-catch-broken.test.ts). Each says what it gets wrong.
  */
 import {
+  type CommitResult,
+  ConcurrencyError,
   checkedClock,
   checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   type DedupStore,
   type EventBusOptions,
   type EventEnvelope,
+  type EventStoreOptions,
+  type ExpectedVersion,
   type IdempotencyClaim,
   type IdempotencyStore,
   InMemoryCheckpointStore,
   InMemoryDedupStore,
   type InMemoryDedupStoreOptions,
   InMemoryEventBus,
+  InMemoryEventStore,
   InMemorySnapshotStore,
+  type PendingEvent,
   type PublishResult,
+  type ReadAllOptions,
+  type ReadStreamOptions,
   SnapshotStore,
   type SnapshotStoreCapabilities,
   type StoredResponse,
@@ -192,5 +200,51 @@ export class PrefixDeletingCheckpointStore extends InMemoryCheckpointStore {
       await super.deleteCheckpoint(stored);
       this.#ids.delete(stored);
     }
+  }
+}
+
+/**
+ * Stream ids in a case-insensitive key column, as a MySQL or SQL Server default collation keeps them:
+ * `Cart-A` and `Cart-a` are one stream, shown under the id its first append used, so two aggregates
+ * share one history. Conflicts name the caller's id, as such a database's would.
+ */
+export class CaseFoldingEventStore extends InMemoryEventStore {
+  readonly #shownAs = new Map<string, string>();
+
+  constructor(options?: EventStoreOptions) {
+    super(options);
+  }
+
+  #show = (event: EventEnvelope): EventEnvelope => ({
+    ...event,
+    streamId: this.#shownAs.get(event.streamId) ?? event.streamId,
+  });
+
+  protected override async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<CommitResult> {
+    const key = streamId.toLowerCase();
+    try {
+      const result = await super.commit(key, events, expectedVersion);
+      if (!this.#shownAs.has(key)) this.#shownAs.set(key, streamId);
+      return { ...result, events: result.events.map(this.#show) };
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+      throw new ConcurrencyError(streamId, error.expectedVersion, error.actualVersion);
+    }
+  }
+
+  protected override async *readStreamEvents(streamId: string, options: ReadStreamOptions) {
+    for await (const event of super.readStreamEvents(streamId.toLowerCase(), options)) yield this.#show(event);
+  }
+
+  protected override async *readAllEvents(options: ReadAllOptions) {
+    for await (const event of super.readAllEvents(options)) yield this.#show(event);
+  }
+
+  protected override streamVersion(streamId: string) {
+    return super.streamVersion(streamId.toLowerCase());
   }
 }

@@ -26,6 +26,7 @@ import {
 } from "../../src/testing/index.js";
 import {
   CaseFoldingCheckpointStore,
+  CaseFoldingEventStore,
   CaseFoldingSnapshotStore,
   ClaimIgnoringIdempotencyStore,
   DroppingEventBus,
@@ -126,6 +127,21 @@ describe("eventStoreContract catches broken stores", () => {
     expect(names).toHaveLength(2);
     expect(await failedCases(suite)).toEqual([]);
   });
+});
+
+describe("eventStoreContract catches a store with case-insensitive stream ids", () => {
+  test("Cart-A and Cart-a sharing one stream fail the exact-id case, and only it", async () => {
+    const failed = await failedCases(
+      eventStoreContract({
+        name: "CaseFoldingEventStore",
+        create: (options) => new CaseFoldingEventStore(options),
+        longStreamLength: 50,
+      }),
+    );
+    expect(failed).toEqual([
+      "stream ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other streams",
+    ]);
+  }, 30_000);
 });
 
 describe("eventBusContract catches broken buses", () => {
