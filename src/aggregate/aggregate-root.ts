@@ -324,10 +324,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     // only when the map has it: Object.prototype's functions are no handlers.
     const fromMap = map != null && (Object.hasOwn(map, type) || !(type in Object.prototype)) ? map[type] : undefined;
     if (typeof fromMap === "function") {
-      return (aggregate, event) => fromMap((aggregate as unknown as { state: unknown }).state, event);
+      return (aggregate, event) =>
+        synchronous(fromMap((aggregate as unknown as { state: unknown }).state, event), type);
     }
     const method = (this as unknown as Record<string, unknown>)[handlerMethodName(type)];
-    if (typeof method === "function") return (aggregate, event) => method.call(aggregate, event);
+    if (typeof method === "function") return (aggregate, event) => synchronous(method.call(aggregate, event), type);
     return null;
   }
 }
@@ -429,6 +430,20 @@ function uncopiable(state: unknown): Issue[] {
     }
   }
   return issues;
+}
+
+/**
+ * What a handler returned, unless it is a promise: an `async` handler (a JavaScript caller's; TypeScript
+ * refuses one) would make the promise the state, and every later handler would read `undefined` from it.
+ */
+function synchronous(next: unknown, type: string): unknown {
+  if (typeof (next as { then?: unknown } | null)?.then !== "function") return next;
+  throw new ValidationError("Invalid event handler", [
+    {
+      path: [],
+      message: `the handler of "${type}" returned a promise: handlers are synchronous, they return the state or nothing`,
+    },
+  ]);
 }
 
 /** The `on...` methods a subclass declares: candidates for "did you mean" when a handler is missing. */

@@ -189,3 +189,43 @@ describe("a handler that throws while replaying", () => {
     expect([replayed.hasChanges, replayed.uncommittedEvents]).toEqual([false, []]);
   });
 });
+
+describe("a handler that returns a promise (an async handler, from JavaScript)", () => {
+  class AsyncClock extends AggregateRoot<{ ticks: number }, Tick> {
+    constructor() {
+      super("Clock-1", { ticks: 0 });
+    }
+    tick(n: number) {
+      this.raise("Ticked", { n });
+    }
+    // @ts-expect-error TypeScript refuses an async handler; JavaScript does not.
+    protected async onTicked() {
+      return { ticks: this.state.ticks + 1 };
+    }
+  }
+  class AsyncMapClock extends AggregateRoot<{ ticks: number }, Tick> {
+    constructor() {
+      super("Clock-1", { ticks: 0 });
+    }
+    protected override get handlers() {
+      return { Ticked: async (state: { ticks: number }) => ({ ticks: state.ticks + 1 }) } as never;
+    }
+  }
+
+  test("is refused where it runs: a raise records nothing, a replay fails with a RehydrationError; the state is never the promise", async () => {
+    const clock = new AsyncClock();
+    expect(() => clock.tick(1)).toThrow(ValidationError);
+    expect(() => clock.tick(1)).toThrow('the handler of "Ticked" returned a promise: handlers are synchronous');
+    expect([clock.version, clock.uncommittedEvents, clock.currentState]).toEqual([0, [], { ticks: 0 }]);
+    for (const replayed of [new AsyncClock(), new AsyncMapClock()]) {
+      const error = await replayed.rehydrateAsync(history(1)).catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(RehydrationError);
+      expect((error as RehydrationError).cause).toBeInstanceOf(ValidationError);
+      expect(replayed.currentState).toEqual({ ticks: 0 });
+    }
+  });
+});
+
+async function* history(count: number): AsyncGenerator<EventEnvelope> {
+  for (let version = 1; version <= count; version++) yield tick(version, "Ticked", { n: version });
+}
