@@ -20,6 +20,7 @@ import {
   type InMemoryDedupStoreOptions,
   InMemoryEventBus,
   InMemoryEventStore,
+  InMemoryIdempotencyStore,
   InMemorySnapshotStore,
   type PendingEvent,
   type PublishResult,
@@ -247,4 +248,33 @@ export class CaseFoldingEventStore extends InMemoryEventStore {
   protected override streamVersion(streamId: string) {
     return super.streamVersion(streamId.toLowerCase());
   }
+}
+
+/**
+ * Idempotency keys in a case-insensitive key column: a client's `Key-A` finds another client's `key-a`,
+ * and a request like that client's gets that client's response replayed.
+ */
+export class CaseFoldingIdempotencyStore implements IdempotencyStore {
+  readonly #inner: InMemoryIdempotencyStore;
+
+  constructor(settings: IdempotencyStoreContractSettings) {
+    this.#inner = new InMemoryIdempotencyStore(settings);
+  }
+
+  claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    return this.#inner.claim(fold(key), fingerprint);
+  }
+
+  complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
+    return this.#inner.complete(fold(key), fingerprint, response, token);
+  }
+
+  release(key: string, fingerprint: string, token: string): Promise<void> {
+    return this.#inner.release(fold(key), fingerprint, token);
+  }
+}
+
+/** Lower case, as such a column compares; what is no string goes through for the store to refuse. */
+function fold(key: string): string {
+  return typeof key === "string" ? key.toLowerCase() : key;
 }

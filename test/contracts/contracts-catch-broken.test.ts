@@ -27,6 +27,7 @@ import {
 import {
   CaseFoldingCheckpointStore,
   CaseFoldingEventStore,
+  CaseFoldingIdempotencyStore,
   CaseFoldingSnapshotStore,
   ClaimIgnoringIdempotencyStore,
   DroppingEventBus,
@@ -200,6 +201,16 @@ describe("idempotencyStoreContract catches broken stores", () => {
       create: (s) => new InMemoryIdempotencyStore(s),
     });
     expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store whose keys are case-insensitive fails the exact-key case, and only it", async () => {
+    const suite = idempotencyStoreContract({
+      name: "CaseFoldingIdempotencyStore",
+      create: (s) => new CaseFoldingIdempotencyStore(s),
+    });
+    expect(await failedCases(suite)).toEqual([
+      "keys keep their exact text: case, trailing spaces, Unicode forms and prefixes are other keys",
+    ]);
   });
 
   test("a store whose complete and release ignore the claim's token fails the lost-claim cases", async () => {
