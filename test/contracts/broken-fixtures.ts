@@ -22,6 +22,7 @@ import {
   InMemoryEventStore,
   InMemoryIdempotencyStore,
   InMemorySnapshotStore,
+  InMemorySubjectKeyStore,
   type PendingEvent,
   type PublishResult,
   type ReadAllOptions,
@@ -30,6 +31,8 @@ import {
   type SnapshotStoreCapabilities,
   type StoredResponse,
   type StoredSnapshot,
+  type SubjectKeyLookup,
+  type SubjectKeyStoreOptions,
   ulid,
 } from "../../src/index.js";
 import type { IdempotencyStoreContractSettings } from "../../src/testing/index.js";
@@ -277,4 +280,22 @@ export class CaseFoldingIdempotencyStore implements IdempotencyStore {
 /** Lower case, as such a column compares; what is no string goes through for the store to refuse. */
 function fold(key: string): string {
   return typeof key === "string" ? key.toLowerCase() : key;
+}
+
+/**
+ * Erases with `LIKE id || '%'`: erasing subject `user-1` shreds the keys of `user-10` and `user-1x`
+ * too, for good. Stores made with the same `keys` share one backend, as the contract's `open` needs.
+ */
+export class PrefixErasingSubjectKeyStore extends InMemorySubjectKeyStore {
+  readonly #keys: Map<string, SubjectKeyLookup>;
+
+  constructor(options: SubjectKeyStoreOptions, keys: Map<string, SubjectKeyLookup>) {
+    super(options, keys);
+    this.#keys = keys;
+  }
+
+  protected override async eraseKey(subjectId: string): Promise<void> {
+    await super.eraseKey(subjectId);
+    for (const stored of [...this.#keys.keys()]) if (stored.startsWith(subjectId)) await super.eraseKey(stored);
+  }
 }

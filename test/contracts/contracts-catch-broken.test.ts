@@ -12,7 +12,9 @@ import {
   InMemoryEventStore,
   InMemoryIdempotencyStore,
   InMemorySnapshotStore,
+  InMemorySubjectKeyStore,
   type ReadStreamOptions,
+  type SubjectKeyLookup,
 } from "../../src/index.js";
 import {
   type ContractSuite,
@@ -23,6 +25,7 @@ import {
   idempotencyStoreContract,
   runContract,
   snapshotStoreContract,
+  subjectKeyStoreContract,
 } from "../../src/testing/index.js";
 import {
   CaseFoldingCheckpointStore,
@@ -35,6 +38,7 @@ import {
   OneRowSnapshotStore,
   PrefixDeletingCheckpointStore,
   PrefixDeletingSnapshotStore,
+  PrefixErasingSubjectKeyStore,
 } from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
 
@@ -282,5 +286,22 @@ describe("checkpointStoreContract catches broken stores", () => {
     for (const make of [() => new CaseFoldingCheckpointStore(), () => new PrefixDeletingCheckpointStore()]) {
       expect(await failedCases(checkpointStoreContract({ name: "broken", create: make }))).toEqual(EXACT_IDS);
     }
+  });
+});
+
+describe("subjectKeyStoreContract catches broken stores", () => {
+  test("the in-memory store passes every case", async () => {
+    const shared = new InMemorySubjectKeyStore();
+    const suite = subjectKeyStoreContract({ name: "InMemorySubjectKeyStore", create: (s) => shared.sharing(s) });
+    expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store that erases by prefix fails the exact-id case, and only it", async () => {
+    const keys = new Map<string, SubjectKeyLookup>();
+    const suite = subjectKeyStoreContract({
+      name: "PrefixErasingSubjectKeyStore",
+      create: (s) => new PrefixErasingSubjectKeyStore(s, keys),
+    });
+    expect(await failedCases(suite)).toEqual(["subject ids keep their exact text: case, Unicode and prefixes matter"]);
   });
 });
