@@ -55,6 +55,28 @@ describe("aggregateSpec", () => {
     const off = spec.given([]).when((lamp) => lamp.switchOn("b"));
     await expect(off.thenThrows(ValidationError)).rejects.toThrow("expected the decision to throw");
   });
+
+  test("thenThrows takes an error class that does not extend Error (its type lets one through) as a class", async () => {
+    class DomainError {
+      readonly name = "DomainError";
+      readonly message = "no lamp";
+    }
+    const thrown = new DomainError();
+    const failing = spec.given([]).when(() => {
+      throw thrown;
+    });
+    expect(await failing.thenThrows(DomainError)).toBe(thrown);
+    const succeeding = spec.given([]).when((lamp) => lamp.switchOn("b"));
+    const error = await succeeding.thenThrows(DomainError).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AssertionError);
+    expect((error as Error).message).toBe("expected the decision to throw a DomainError, but it succeeded");
+    const other = spec.given([]).when(() => {
+      throw new RangeError("elsewhere");
+    });
+    await expect(other.thenThrows(DomainError)).rejects.toThrow(
+      "expected the decision to throw a DomainError, but it threw RangeError (no code): elsewhere",
+    );
+  });
 });
 
 describe("aggregateSpec's given", () => {

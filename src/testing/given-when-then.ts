@@ -181,7 +181,7 @@ async function expectThrow(action: () => unknown, expected: ErrorExpectation, wh
 
 function describeExpectation(expected: ErrorExpectation): string {
   if (typeof expected === "string") return `an error with code ${expected}`;
-  if (expected.prototype instanceof Error || expected === Error) return `a ${expected.name}`;
+  if (isClass(expected)) return `a ${expected.name}`;
   return "an error matching the predicate";
 }
 
@@ -194,9 +194,20 @@ function describeError(error: unknown): string {
 
 function matches(error: unknown, expected: ErrorExpectation): boolean {
   if (typeof expected === "string") return (error as { code?: unknown })?.code === expected;
-  if (expected.prototype instanceof Error || expected === Error)
-    return error instanceof (expected as abstract new () => Error);
+  if (isClass(expected)) return error instanceof (expected as abstract new () => Error);
   return (expected as (error: unknown) => boolean)(error);
+}
+
+/**
+ * An error class, not a predicate: one that extends Error, or any `class` (the type lets through one
+ * shaped like an Error without extending it, and calling a class as a predicate is a TypeError).
+ */
+function isClass(expected: Exclude<ErrorExpectation, string>): boolean {
+  return (
+    expected === Error ||
+    expected.prototype instanceof Error ||
+    /^class\b/.test(Function.prototype.toString.call(expected))
+  );
 }
 
 /** A misused helper is a bad argument, refused before anything runs: never a TypeError from inside it. */
