@@ -177,10 +177,23 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     // The hot loop of every load: the class's handler table is fetched once, not per event.
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
-    for (const event of events) {
-      const next = this.#replay(table.get(event.type) ?? this.#resolveInto(table, event.type), self, event);
-      if (next !== undefined) this.state = next as State;
-      this.#version = event.version;
+    // The event whose handler is running: what a failure names. Unset while the source is read, so
+    // the source's own errors (a store that is down) pass through as they are.
+    let applying: EventEnvelope | undefined;
+    this.#applying = true;
+    try {
+      for (const event of events) {
+        const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
+        applying = event;
+        const next = handler(self, event);
+        applying = undefined;
+        if (next !== undefined) this.state = next as State;
+        this.#version = event.version;
+      }
+    } catch (error) {
+      throw applying === undefined ? error : this.#rehydrationError(applying, error);
+    } finally {
+      this.#applying = false;
     }
     this.#persistedVersion = this.#version;
     return this;
@@ -194,10 +207,21 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     }
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
-    for await (const event of events) {
-      const next = this.#replay(table.get(event.type) ?? this.#resolveInto(table, event.type), self, event);
-      if (next !== undefined) this.state = next as State;
-      this.#version = event.version;
+    let applying: EventEnvelope | undefined;
+    this.#applying = true;
+    try {
+      for await (const event of events) {
+        const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
+        applying = event;
+        const next = handler(self, event);
+        applying = undefined;
+        if (next !== undefined) this.state = next as State;
+        this.#version = event.version;
+      }
+    } catch (error) {
+      throw applying === undefined ? error : this.#rehydrationError(applying, error);
+    } finally {
+      this.#applying = false;
     }
     this.#persistedVersion = this.#version;
     return this;
@@ -274,21 +298,14 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   }
 
   /**
-   * One stored event through its handler. What the handler throws becomes a {@link RehydrationError}
-   * naming the stream, version and type (the handler's error is its cause): a bare TypeError from
-   * the middle of a load would not say which of thousands of events it met.
+   * What a handler threw on a stored event, as a {@link RehydrationError} naming the stream, version
+   * and type (the handler's error is its cause): a bare TypeError from the middle of a load would not
+   * say which of thousands of events it met.
    */
-  #replay(handler: Handler, self: AggregateRoot<unknown, DomainEvent>, event: EventEnvelope): unknown {
-    this.#applying = true;
-    try {
-      return handler(self, event);
-    } catch (error) {
-      throw new RehydrationError(this.constructor.name || "The aggregate", event.streamId, event.version, event.type, {
-        cause: error,
-      });
-    } finally {
-      this.#applying = false;
-    }
+  #rehydrationError(event: EventEnvelope, error: unknown): RehydrationError {
+    return new RehydrationError(this.constructor.name || "The aggregate", event.streamId, event.version, event.type, {
+      cause: error,
+    });
   }
 
   #handlerTable(): Map<string, Handler | null> {
