@@ -9,6 +9,7 @@ import {
   checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   type DedupStore,
+  type DeleteStreamOptions,
   type EventBusOptions,
   type EventEnvelope,
   type EventStoreOptions,
@@ -31,6 +32,7 @@ import {
   type SnapshotStoreCapabilities,
   type StoredResponse,
   type StoredSnapshot,
+  type StreamChangeResult,
   type SubjectKeyLookup,
   type SubjectKeyStoreOptions,
   ulid,
@@ -297,5 +299,36 @@ export class PrefixErasingSubjectKeyStore extends InMemorySubjectKeyStore {
   protected override async eraseKey(subjectId: string): Promise<void> {
     await super.eraseKey(subjectId);
     for (const stored of [...this.#keys.keys()]) if (stored.startsWith(subjectId)) await super.eraseKey(stored);
+  }
+}
+
+/**
+ * Hard-deletes with `DELETE ... WHERE stream_id LIKE id || '%'`: removing `Cart-1` removes `Cart-10`'s
+ * events too (here through hard deletes of every stream whose id starts with the one named).
+ */
+export class PrefixHardDeletingEventStore extends InMemoryEventStore {
+  readonly #ids = new Set<string>();
+
+  constructor(options?: EventStoreOptions) {
+    super(options);
+  }
+
+  protected override async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<CommitResult> {
+    const result = await super.commit(streamId, events, expectedVersion);
+    this.#ids.add(streamId);
+    return result;
+  }
+
+  override async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
+    const result = await super.deleteStream(streamId, options);
+    if (options.mode !== "hard") return result;
+    for (const other of this.#ids) {
+      if (other !== streamId && other.startsWith(streamId)) await super.deleteStream(other, { mode: "hard" });
+    }
+    return result;
   }
 }

@@ -25,6 +25,7 @@ import {
   idempotencyStoreContract,
   runContract,
   snapshotStoreContract,
+  streamDeletionContract,
   subjectKeyStoreContract,
 } from "../../src/testing/index.js";
 import {
@@ -39,6 +40,7 @@ import {
   PrefixDeletingCheckpointStore,
   PrefixDeletingSnapshotStore,
   PrefixErasingSubjectKeyStore,
+  PrefixHardDeletingEventStore,
 } from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
 
@@ -304,4 +306,19 @@ describe("subjectKeyStoreContract catches broken stores", () => {
     });
     expect(await failedCases(suite)).toEqual(["subject ids keep their exact text: case, Unicode and prefixes matter"]);
   });
+});
+
+describe("streamDeletionContract catches broken stores", () => {
+  test("the in-memory store passes every case", async () => {
+    const suite = streamDeletionContract({ name: "InMemoryEventStore", create: (o) => new InMemoryEventStore(o) });
+    expect(await failedCases(suite)).toEqual([]);
+  }, 30_000);
+
+  test("a store whose hard delete takes every stream the id starts (LIKE id%) fails the hard-delete case", async () => {
+    const suite = streamDeletionContract({
+      name: "PrefixHardDeletingEventStore",
+      create: (o) => new PrefixHardDeletingEventStore(o),
+    });
+    expect(await failedCases(suite)).toEqual(["hard delete removes the events, retires the id, and is idempotent"]);
+  }, 30_000);
 });
