@@ -48,6 +48,7 @@ export const ErrorCode = {
   SnapshotCorrupt: "SNAPSHOT_CORRUPT",
   EventCorrupt: "EVENT_CORRUPT",
   UpcastFailed: "UPCAST_FAILED",
+  RehydrationFailed: "REHYDRATION_FAILED",
   ProjectionFailed: "PROJECTION_FAILED",
   NoTransition: "NO_TRANSITION",
   SagaStepTimeout: "SAGA_STEP_TIMEOUT",
@@ -363,6 +364,29 @@ export class UpcastError extends EventFlowsError {
 }
 
 /**
+ * An aggregate's event handler threw while replaying a stored event (a load, `rehydrate`): it names
+ * the aggregate class, the stream, the version and the event's type, never its data; the handler's
+ * own error is the `cause`. Handlers replay history that happened, so this is a fault of the code
+ * (or of a snapshot's state): the load fails, nothing is skipped.
+ */
+export class RehydrationError extends EventFlowsError {
+  override readonly name = "RehydrationError";
+  constructor(
+    readonly aggregate: string,
+    readonly streamId: string,
+    readonly version: number,
+    readonly eventType: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.RehydrationFailed,
+      `${aggregate} could not apply event "${eventType}" at version ${version} of stream "${streamId}": its handler threw (see cause)`,
+      options,
+    );
+  }
+}
+
+/**
  * A projection's handler threw on an event: the runner rolled the batch back and stopped, so the
  * event is never skipped. Fix the handler (or the data) and start the runner again; it resumes at
  * the failed event. `cause` is what the handler threw.
@@ -610,6 +634,8 @@ export const isPayloadTooLargeError = (error: unknown): error is PayloadTooLarge
   hasCode(error, ErrorCode.PayloadTooLarge);
 export const isServiceError = (error: unknown): error is ServiceError => hasCode(error, ErrorCode.Service);
 export const isUpcastError = (error: unknown): error is UpcastError => hasCode(error, ErrorCode.UpcastFailed);
+export const isRehydrationError = (error: unknown): error is RehydrationError =>
+  hasCode(error, ErrorCode.RehydrationFailed);
 export const isProjectionFailedError = (error: unknown): error is ProjectionFailedError =>
   hasCode(error, ErrorCode.ProjectionFailed);
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>

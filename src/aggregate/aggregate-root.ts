@@ -1,4 +1,4 @@
-import { HandlerNotFoundError, type Issue, ValidationError } from "../errors.js";
+import { HandlerNotFoundError, type Issue, RehydrationError, ValidationError } from "../errors.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, NewEvent } from "../events/envelope.js";
 import { kindOf } from "../internal/validate.js";
 
@@ -108,6 +108,8 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   #version = 0;
   #persistedVersion = 0;
   #uncommitted: NewEvent[] = [];
+  /** A handler is running: a `raise` now would record an event on every replay of the history. */
+  #applying = false;
 
   protected constructor(id: string, initialState: State) {
     this.id = id;
@@ -152,6 +154,15 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
         { path: ["type"], message: `raise takes an event type, a non-empty string, got ${kindOf(type)}` },
       ]);
     }
+    if (this.#applying) {
+      throw new ValidationError("Invalid event", [
+        {
+          path: [],
+          message:
+            "raise was called from an event handler: handlers only change the state (they also replay the stored history); raise events in the aggregate's decisions",
+        },
+      ]);
+    }
     const event = { type, data } as unknown as AppliedEvent<E>;
     this.#apply(event);
     this.#version++;
@@ -166,10 +177,23 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     // The hot loop of every load: the class's handler table is fetched once, not per event.
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
-    for (const event of events) {
-      const next = (table.get(event.type) ?? this.#resolveInto(table, event.type))(self, event);
-      if (next !== undefined) this.state = next as State;
-      this.#version = event.version;
+    // The event whose handler is running: what a failure names. Unset while the source is read, so
+    // the source's own errors (a store that is down) pass through as they are.
+    let applying: EventEnvelope | undefined;
+    this.#applying = true;
+    try {
+      for (const event of events) {
+        const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
+        applying = event;
+        const next = handler(self, event);
+        applying = undefined;
+        if (next !== undefined) this.state = next as State;
+        this.#version = event.version;
+      }
+    } catch (error) {
+      throw applying === undefined ? error : this.#rehydrationError(applying, error);
+    } finally {
+      this.#applying = false;
     }
     this.#persistedVersion = this.#version;
     return this;
@@ -183,10 +207,21 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     }
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
-    for await (const event of events) {
-      const next = (table.get(event.type) ?? this.#resolveInto(table, event.type))(self, event);
-      if (next !== undefined) this.state = next as State;
-      this.#version = event.version;
+    let applying: EventEnvelope | undefined;
+    this.#applying = true;
+    try {
+      for await (const event of events) {
+        const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
+        applying = event;
+        const next = handler(self, event);
+        applying = undefined;
+        if (next !== undefined) this.state = next as State;
+        this.#version = event.version;
+      }
+    } catch (error) {
+      throw applying === undefined ? error : this.#rehydrationError(applying, error);
+    } finally {
+      this.#applying = false;
     }
     this.#persistedVersion = this.#version;
     return this;
@@ -252,8 +287,25 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   #apply(event: AppliedEvent<E>): void {
     const table = this.#handlerTable();
     const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
-    const next = handler(this as unknown as AggregateRoot<unknown, DomainEvent>, event);
+    let next: unknown;
+    this.#applying = true;
+    try {
+      next = handler(this as unknown as AggregateRoot<unknown, DomainEvent>, event);
+    } finally {
+      this.#applying = false;
+    }
     if (next !== undefined) this.state = next as State;
+  }
+
+  /**
+   * What a handler threw on a stored event, as a {@link RehydrationError} naming the stream, version
+   * and type (the handler's error is its cause): a bare TypeError from the middle of a load would not
+   * say which of thousands of events it met.
+   */
+  #rehydrationError(event: EventEnvelope, error: unknown): RehydrationError {
+    return new RehydrationError(this.constructor.name || "The aggregate", event.streamId, event.version, event.type, {
+      cause: error,
+    });
   }
 
   #handlerTable(): Map<string, Handler | null> {
@@ -289,10 +341,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     // only when the map has it: Object.prototype's functions are no handlers.
     const fromMap = map != null && (Object.hasOwn(map, type) || !(type in Object.prototype)) ? map[type] : undefined;
     if (typeof fromMap === "function") {
-      return (aggregate, event) => fromMap((aggregate as unknown as { state: unknown }).state, event);
+      return (aggregate, event) =>
+        synchronous(fromMap((aggregate as unknown as { state: unknown }).state, event), type);
     }
     const method = (this as unknown as Record<string, unknown>)[handlerMethodName(type)];
-    if (typeof method === "function") return (aggregate, event) => method.call(aggregate, event);
+    if (typeof method === "function") return (aggregate, event) => synchronous(method.call(aggregate, event), type);
     return null;
   }
 }
@@ -394,6 +447,20 @@ function uncopiable(state: unknown): Issue[] {
     }
   }
   return issues;
+}
+
+/**
+ * What a handler returned, unless it is a promise: an `async` handler (a JavaScript caller's; TypeScript
+ * refuses one) would make the promise the state, and every later handler would read `undefined` from it.
+ */
+function synchronous(next: unknown, type: string): unknown {
+  if (typeof (next as { then?: unknown } | null)?.then !== "function") return next;
+  throw new ValidationError("Invalid event handler", [
+    {
+      path: [],
+      message: `the handler of "${type}" returned a promise: handlers are synchronous, they return the state or nothing`,
+    },
+  ]);
 }
 
 /** The `on...` methods a subclass declares: candidates for "did you mean" when a handler is missing. */

@@ -2,7 +2,7 @@
 // down what that cache must not change.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { HandlerNotFoundError } from "../errors.js";
+import { HandlerNotFoundError, RehydrationError, ServiceError, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { AggregateRoot, type EventHandlerMap, type EventOfType } from "./aggregate-root.js";
 
@@ -94,3 +94,138 @@ describe("rehydrate", () => {
     );
   });
 });
+
+type Tick = { type: "Ticked"; data: { n: number } } | { type: "Echoed"; data: null };
+
+/** Throws on a tick of 13; `Echoed` raises an event from inside its handler, which handlers must not do. */
+class Clock extends AggregateRoot<{ ticks: number }, Tick> {
+  constructor() {
+    super("Clock-1", { ticks: 0 });
+  }
+  tick(n: number) {
+    this.raise("Ticked", { n });
+  }
+  echo() {
+    this.raise("Echoed", null);
+  }
+  protected onTicked(event: EventOfType<Tick, "Ticked">) {
+    if (event.data.n === 13) throw new TypeError(`unlucky ${event.data.n}`);
+    return { ticks: this.state.ticks + 1 };
+  }
+  protected onEchoed() {
+    this.raise("Ticked", { n: 1 });
+  }
+}
+
+const tick = (version: number, type: Tick["type"], data: unknown): EventEnvelope => ({
+  ...at(version, "Added"),
+  streamId: "Clock-1",
+  type,
+  data,
+});
+
+describe("a handler that throws while replaying", () => {
+  const history = [tick(1, "Ticked", { n: 1 }), tick(2, "Ticked", { n: 13 }), tick(3, "Ticked", { n: 2 })];
+
+  test("is a RehydrationError naming the aggregate, stream, version and type, with the handler's error as cause", async () => {
+    for (const replay of [
+      async () => new Clock().rehydrate(history),
+      // A plain iterable too, as `for await` takes one.
+      async () => new Clock().rehydrateAsync(history as unknown as AsyncIterable<EventEnvelope>),
+      async () =>
+        new Clock().rehydrateAsync(
+          (async function* () {
+            yield* history;
+          })(),
+        ),
+    ]) {
+      const error = await replay().catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(RehydrationError);
+      const { aggregate, streamId, version, eventType, code, message, cause } = error as RehydrationError;
+      expect({ aggregate, streamId, version, eventType, code }).toEqual({
+        aggregate: "Clock",
+        streamId: "Clock-1",
+        version: 2,
+        eventType: "Ticked",
+        code: "REHYDRATION_FAILED",
+      });
+      expect(message).toBe(
+        'Clock could not apply event "Ticked" at version 2 of stream "Clock-1": its handler threw (see cause)',
+      );
+      expect(message).not.toContain("unlucky");
+      expect(cause).toBeInstanceOf(TypeError);
+    }
+  });
+
+  test("the source's own errors (the store failing mid-read) and a missing handler are not wrapped", async () => {
+    const down = new ServiceError("db", "read", "down", true, "connection lost");
+    const failing = (async function* () {
+      yield tick(1, "Ticked", { n: 1 });
+      throw down;
+    })();
+    expect(await new Clock().rehydrateAsync(failing).catch((thrown: unknown) => thrown)).toBe(down);
+    expect(() => new Calc().rehydrate([at(1, "Unknown")])).toThrow(HandlerNotFoundError);
+  });
+
+  test("raising from a handler is refused: a decision records nothing, a replay fails instead of recording events", () => {
+    const clock = new Clock();
+    clock.tick(5);
+    expect(() => clock.echo()).toThrow(ValidationError);
+    expect(() => clock.echo()).toThrow("raise was called from an event handler");
+    expect([clock.version, clock.uncommittedEvents.length, clock.currentState.ticks]).toEqual([1, 1, 1]);
+    // The raise still works after the refusal: the handler's flag was cleared.
+    clock.tick(6);
+    expect(clock.version).toBe(2);
+
+    const replayed = new Clock();
+    let error: unknown;
+    try {
+      replayed.rehydrate([tick(1, "Ticked", { n: 1 }), tick(2, "Echoed", null)]);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(RehydrationError);
+    expect((error as RehydrationError).cause).toBeInstanceOf(ValidationError);
+    expect([replayed.hasChanges, replayed.uncommittedEvents]).toEqual([false, []]);
+  });
+});
+
+describe("a handler that returns a promise (an async handler, from JavaScript)", () => {
+  class AsyncClock extends AggregateRoot<{ ticks: number }, Tick> {
+    constructor() {
+      super("Clock-1", { ticks: 0 });
+    }
+    tick(n: number) {
+      this.raise("Ticked", { n });
+    }
+    // @ts-expect-error TypeScript refuses an async handler; JavaScript does not.
+    protected async onTicked() {
+      return { ticks: this.state.ticks + 1 };
+    }
+  }
+  class AsyncMapClock extends AggregateRoot<{ ticks: number }, Tick> {
+    constructor() {
+      super("Clock-1", { ticks: 0 });
+    }
+    protected override get handlers() {
+      return { Ticked: async (state: { ticks: number }) => ({ ticks: state.ticks + 1 }) } as never;
+    }
+  }
+
+  test("is refused where it runs: a raise records nothing, a replay fails with a RehydrationError; the state is never the promise", async () => {
+    const clock = new AsyncClock();
+    expect(() => clock.tick(1)).toThrow(ValidationError);
+    expect(() => clock.tick(1)).toThrow('the handler of "Ticked" returned a promise: handlers are synchronous');
+    expect([clock.version, clock.uncommittedEvents, clock.currentState]).toEqual([0, [], { ticks: 0 }]);
+    for (const replayed of [new AsyncClock(), new AsyncMapClock()]) {
+      const error = await replayed.rehydrateAsync(history(1)).catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(RehydrationError);
+      expect((error as RehydrationError).cause).toBeInstanceOf(ValidationError);
+      expect(replayed.currentState).toEqual({ ticks: 0 });
+    }
+  });
+});
+
+async function* history(count: number): AsyncGenerator<EventEnvelope> {
+  for (let version = 1; version <= count; version++) yield tick(version, "Ticked", { n: version });
+}

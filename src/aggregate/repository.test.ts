@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { recordWaits } from "../../test/fixtures/contention.ts";
-import { ConcurrencyError, StreamNotFoundError, ValidationError } from "../errors.js";
+import { ConcurrencyError, RehydrationError, StreamNotFoundError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { defineStream } from "../events/stream.js";
 import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
@@ -299,6 +299,56 @@ describe("AggregateRepository", () => {
       { path: ["decide"], message: "must be a function, got 5" },
     ]);
     expect(await store.streamExists("Account-j-1")).toBe(false);
+  });
+
+  test("a handler that throws on a stored event fails load, find and update with a RehydrationError; nothing is written", async () => {
+    const { store, repository } = setup();
+    // A Withdrawn the current handler refuses: an earlier version of the code allowed overdrafts.
+    class StrictAccount extends Account {
+      protected override onWithdrawn(e: EventOfType<AccountEvent, "Withdrawn">) {
+        if (e.data.amount > this.balance) throw new RangeError("overdrawn");
+        super.onWithdrawn(e);
+      }
+    }
+    await store.appendToStream("Account-old", [
+      { type: "Deposited", data: { amount: 5 } },
+      { type: "Withdrawn", data: { amount: 10 } },
+    ]);
+    const strict = new AggregateRepository({ store, stream: Accounts, create: (id) => new StrictAccount(id) });
+    for (const attempt of [
+      () => strict.load("old"),
+      () => strict.find("old"),
+      () => strict.update("old", (account) => account.deposit(1)),
+    ]) {
+      const error = await attempt().catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(RehydrationError);
+      expect(error).toMatchObject({ aggregate: "StrictAccount", streamId: "Account-old", version: 2 });
+    }
+    expect(await store.getStreamVersion("Account-old")).toBe(2);
+    expect((await repository.load("old")).balance).toBe(-5);
+  });
+
+  test("a handler that raises events fails the load: update never saves what a replay raised", async () => {
+    const { store } = setup();
+    // Pays interest from inside the handler of every deposit: each load would raise it again.
+    class EagerAccount extends Account {
+      protected override onDeposited(e: EventOfType<AccountEvent, "Deposited">) {
+        super.onDeposited(e);
+        if (e.data.amount > 1) this.raise("Deposited", { amount: 1 });
+      }
+    }
+    await store.appendToStream("Account-eager", [{ type: "Deposited", data: { amount: 5 } }]);
+    const eager = new AggregateRepository({ store, stream: Accounts, create: (id) => new EagerAccount(id) });
+    const error = await eager.update("eager", (account) => account.withdraw(1)).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(RehydrationError);
+    expect((error as RehydrationError).cause).toBeInstanceOf(ValidationError);
+    expect(await store.getStreamVersion("Account-eager")).toBe(1);
+    // Raised from the handler of a decision's event, it is refused there too, and nothing is recorded.
+    const fresh = new EagerAccount("new");
+    expect(() => fresh.deposit(5)).toThrow(ValidationError);
+    expect([fresh.version, fresh.uncommittedEvents]).toEqual([0, []]);
+    fresh.deposit(1);
+    expect([fresh.version, fresh.uncommittedEvents]).toEqual([1, [{ type: "Deposited", data: { amount: 1 } }]]);
   });
 
   test("a function can name the streams", async () => {

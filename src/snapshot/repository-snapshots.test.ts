@@ -1,9 +1,11 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { AggregateRoot, type AggregateSnapshot } from "../aggregate/aggregate-root.js";
 import { AggregateRepository } from "../aggregate/repository.js";
 import {
   ConcurrencyError,
   isSnapshotCorruptError,
+  RehydrationError,
   SnapshotCorruptError,
   StreamNotFoundError,
   ValidationError,
@@ -14,6 +16,7 @@ import { defineStream } from "../events/stream.js";
 import { ValueObject } from "../value-object.js";
 import { InMemorySnapshotStore } from "./in-memory-snapshot-store.js";
 import { jsonSerializer } from "./json-serializer.js";
+import { msgpackSerializer } from "./msgpack-serializer.js";
 import { everyNEvents, olderThan, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotErrorContext } from "./repository-snapshots.js";
 import type { SnapshotStore } from "./snapshot-store.js";
@@ -290,6 +293,24 @@ describe("AggregateRepository with snapshots", () => {
     expect(errors).toHaveLength(1);
   });
 
+  test("a snapshot of a stream that never had events (another store's, a wiped table) is reported and deleted, never restored once appends reach its version", async () => {
+    const { snapshots, repository, errors } = setup({ policy: () => false });
+    await snapshots.save({
+      streamId: "Tally-t8n",
+      version: 3,
+      state: { total: 999, byLabel: new Map(), since: undefined },
+    });
+    expect(await repository.find("t8n")).toBeUndefined();
+    expect(errors.map(([error, context]) => [error instanceof SnapshotCorruptError, context])).toEqual([
+      [true, { operation: "restore", streamId: "Tally-t8n", version: 3 }],
+    ]);
+    await repository.flushSnapshots();
+    expect(await snapshots.load("Tally-t8n")).toBeUndefined();
+    await countTo(repository, "t8n", 3);
+    const loaded = await repository.load("t8n");
+    expect([loaded.version, loaded.currentState.total]).toEqual([3, 3]);
+  });
+
   test("a deleted stream (soft or hard) loads as not found, with no snapshot report and its snapshots kept", async () => {
     const { store, snapshots, repository, errors } = setup();
     await countTo(repository, "t8d", 12);
@@ -466,7 +487,12 @@ describe("AggregateRepository with snapshots", () => {
       errors.length = 0;
       const loaded = await repository.load("p3");
       expect([loaded.version, loaded.currentState.balance.equals(Money.of(15))]).toEqual([3, true]);
-      expect(errors.map(([error, context]) => [error instanceof TypeError, context])).toEqual([
+      // The handler's TypeError, as the cause of a RehydrationError naming the event it met.
+      const described = ([error, context]: [unknown, SnapshotErrorContext]) => [
+        error instanceof RehydrationError && error.cause instanceof TypeError && error.version === 3,
+        context,
+      ];
+      expect(errors.map(described)).toEqual([
         [true, { operation: "restore", streamId: "Purse-p3", version: 2 }],
         [false, { operation: "save", streamId: "Purse-p3", version: 3 }],
       ]);
@@ -474,6 +500,31 @@ describe("AggregateRepository with snapshots", () => {
       expect(await snapshots.load("Purse-p3")).toBeUndefined();
       expect((await repository.load("p3")).version).toBe(3);
     });
+  });
+
+  test("a snapshot whose state a handler refuses with a library error (a ValidationError) is reported and replayed past too", async () => {
+    // Checks its state with a typed error of the library's, as a value object's own constructor does.
+    class CheckedTally extends Tally {
+      protected override onCounted(event: TallyEvent & Partial<EventEnvelope>) {
+        if (!(this.state.byLabel instanceof Map)) {
+          throw new ValidationError("Invalid tally", [{ path: ["byLabel"], message: "must be a Map" }]);
+        }
+        super.onCounted(event);
+      }
+    }
+    const { snapshots, repository, errors } = setup({ create: (id) => new CheckedTally(id) });
+    await countTo(repository, "t-checked", 3);
+    // An older shape stored without a schemaVersion bump: byLabel as a plain object.
+    await snapshots.save({
+      streamId: "Tally-t-checked",
+      version: 2,
+      state: { total: 2, byLabel: { even: 1, odd: 1 } },
+    });
+    const loaded = await repository.load("t-checked");
+    expect([loaded.version, loaded.currentState.total, loaded.currentState.byLabel.get("even")]).toEqual([3, 3, 2]);
+    expect(
+      errors.map(([error, context]) => [(error as RehydrationError).cause instanceof ValidationError, context]),
+    ).toEqual([[true, { operation: "restore", streamId: "Tally-t-checked", version: 2 }]]);
   });
 
   test("a policy that throws is reported and the save stands", async () => {
@@ -486,6 +537,18 @@ describe("AggregateRepository with snapshots", () => {
     tally.count(1);
     expect((await repository.save(tally)).nextExpectedVersion).toBe(1);
     expect(errors.map(([, c]) => c)).toEqual([{ operation: "policy", streamId: "Tally-t10", version: 1 }]);
+  });
+
+  test("a policy that answers something other than true or false (an async one's promise) is reported; no snapshot is taken", async () => {
+    for (const answer of [Promise.resolve(false), 1, "yes", undefined]) {
+      const { snapshots, repository, errors } = setup({ policy: (() => answer) as unknown as SnapshotPolicy<Tally> });
+      await countTo(repository, "t-policy", 2);
+      expect(await snapshots.load("Tally-t-policy")).toBeUndefined();
+      expect(errors.map(([error, context]) => [error instanceof ValidationError, context])).toEqual([
+        [true, { operation: "policy", streamId: "Tally-t-policy", version: 1 }],
+        [true, { operation: "policy", streamId: "Tally-t-policy", version: 2 }],
+      ]);
+    }
   });
 
   test("the time policy measures from the snapshot an aggregate was loaded from", async () => {
@@ -545,5 +608,78 @@ describe("AggregateRepository with snapshots", () => {
     });
     await expect(repository.load("x")).rejects.toBeInstanceOf(ValidationError);
     expect(errors).toEqual([]);
+  });
+
+  test("whatever the saves, policy, retention, serializer, schema bumps and bad snapshots, a load equals a full replay", async () => {
+    const step = fc.oneof(
+      fc.record({
+        kind: fc.constant("update" as const),
+        counts: fc.array(fc.tuple(fc.integer({ min: -5, max: 5 }), fc.constantFrom("even", "odd", "other")), {
+          maxLength: 12,
+        }),
+      }),
+      fc.record({ kind: fc.constant("concurrent" as const), writers: fc.integer({ min: 2, max: 4 }) }),
+      fc.record({ kind: fc.constant("flush" as const) }),
+      fc.record({ kind: fc.constantFrom("ahead" as const, "older shape" as const) }),
+      fc.record({ kind: fc.constant("schema" as const), version: fc.integer({ min: 0, max: 3 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { maxLength: 25 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        async (steps, every, keepLast, msgpack) => {
+          const [json, pack] = [jsonSerializer, msgpackSerializer()];
+          const snapshotStore = new InMemorySnapshotStore({
+            keepLast,
+            serializer: msgpack ? pack : json,
+            legacySerializers: [msgpack ? json : pack],
+          });
+          const store = new CountingEventStore();
+          let schemaVersion = 1;
+          let { repository } = setup({ store, snapshotStore, policy: everyNEvents(every), schemaVersion });
+          const replay = new AggregateRepository({ store, stream: Tallies, create: (id) => new Tally(id) });
+          for (const s of steps) {
+            if (s.kind === "update") {
+              await repository.update(
+                "prop",
+                (tally) => {
+                  for (const [by, label] of s.counts) tally.count(by, label);
+                },
+                { createIfMissing: true },
+              );
+            } else if (s.kind === "concurrent") {
+              const write = (i: number) =>
+                repository.update(
+                  "prop",
+                  async (tally) => {
+                    await Promise.resolve();
+                    tally.count(i, "other");
+                  },
+                  { createIfMissing: true, maxAttempts: 20, baseDelayMs: 0 },
+                );
+              await Promise.all(Array.from({ length: s.writers }, (_, i) => write(i)));
+            } else if (s.kind === "flush") {
+              await repository.flushSnapshots();
+            } else if (s.kind === "schema") {
+              await repository.flushSnapshots();
+              schemaVersion = s.version;
+              ({ repository } = setup({ store, snapshotStore, policy: everyNEvents(every), schemaVersion }));
+            } else {
+              await repository.flushSnapshots();
+              const head = await store.getStreamVersion("Tally-prop");
+              // One ahead of the stream, or an older shape (byLabel a plain object) below its head.
+              const version = s.kind === "ahead" ? head + 3 : head - 1;
+              const state = { total: 1000, byLabel: s.kind === "ahead" ? new Map() : { odd: 1000 } };
+              if (version > 0) await snapshotStore.save({ streamId: "Tally-prop", version, state, schemaVersion });
+            }
+            const [loaded, replayed] = [await repository.find("prop"), await replay.find("prop")];
+            expect([loaded?.version, loaded?.currentState]).toEqual([replayed?.version, replayed?.currentState]);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

@@ -1,5 +1,12 @@
 import type { AnyAggregate } from "../aggregate/aggregate-root.js";
-import { type Issue, isEventFlowsError, isValidationError, SnapshotCorruptError, ValidationError } from "../errors.js";
+import {
+  type Issue,
+  isEventFlowsError,
+  isRehydrationError,
+  isValidationError,
+  SnapshotCorruptError,
+  ValidationError,
+} from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -145,6 +152,16 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       this.#report(error, { operation: "policy", streamId, version: result.nextExpectedVersion });
       return;
     }
+    // An async policy's promise is truthy: read as a yes, it snapshotted after every save.
+    if (typeof take !== "boolean") {
+      const message = `a policy returns true or false, got ${kindOf(take)}${(take as unknown) instanceof Promise ? " (policies are synchronous)" : ""}`;
+      this.#report(new ValidationError("Invalid snapshot policy", [{ path: ["policy"], message }]), {
+        operation: "policy",
+        streamId,
+        version: result.nextExpectedVersion,
+      });
+      return;
+    }
     if (take) this.#take(aggregate, streamId);
   }
 
@@ -185,8 +202,14 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     const next = first.done ? undefined : first.value;
     if (next === undefined || (next.version !== snapshot.version && next.version !== snapshot.version + 1)) {
       await events.return(undefined);
-      if (next === undefined && (await isEmpty(store.readStream(streamId, { maxCount: 1 })))) return "absent";
-      const reason = "the stream has no event at this version: was it truncated or recreated?";
+      // A stream that reads as empty was deleted (soft: it may be restored, the snapshot with it), or it
+      // never had events here (another store's snapshot, a wiped table): that snapshot is one ahead of
+      // it, and once appends reach its version it would pass the check above with another history.
+      const empty = next === undefined && (await isEmpty(store.readStream(streamId, { maxCount: 1 })));
+      if (empty && (await store.streamDeletionEvent(streamId)) !== undefined) return "absent";
+      const reason = empty
+        ? "the stream has no events and was not deleted: the snapshot is of another history"
+        : "the stream has no event at this version: was it truncated or recreated?";
       this.#report(new SnapshotCorruptError(streamId, snapshot.version, reason), {
         operation: "restore",
         streamId,
@@ -200,10 +223,11 @@ export class RepositorySnapshots<A extends AnyAggregate> {
       );
     } catch (error) {
       // The store's own errors (it is down, the stream is gone) are the load's, as without snapshots.
-      // Any other is a state the handlers cannot go on from (a value object turned into a plain object
-      // by an older version, a shape changed without a schemaVersion bump): reported, then the events
-      // decide. A fault of the handlers themselves fails the full replay too, and reaches the caller.
-      if (isEventFlowsError(error)) throw error;
+      // A handler that threw (a RehydrationError) met a state it cannot go on from (a value object
+      // turned into a plain object by an older version, a shape changed without a schemaVersion bump):
+      // reported, then the events decide. A fault of the handlers themselves fails the full replay
+      // too, and reaches the caller.
+      if (isEventFlowsError(error) && !isRehydrationError(error)) throw error;
       await events.return(undefined);
       this.#report(error, { operation: "restore", streamId, version: snapshot.version });
       return "stale";

@@ -37,6 +37,40 @@ describe("assertEqual and eventually", () => {
     expect(() => assertEqual([2, 1], [1, 2], "order")).toThrow("order\n  expected: [1,2]\n  actual:   [2,1]");
   });
 
+  test("assertEqual's message tells apart values JSON would show alike (Maps, Sets, undefined, -0, classes, cycles)", () => {
+    class Money {
+      constructor(readonly cents: number) {}
+    }
+    const cycle: Record<string, unknown> = { name: "loop" };
+    cycle.self = cycle;
+    for (const [actual, expected, shown] of [
+      [new Map([["a", 1]]), new Map([["a", 2]]), ['Map {"a" => 2}', 'Map {"a" => 1}']],
+      [new Set([1]), new Set([2]), ["Set {2}", "Set {1}"]],
+      [{ note: undefined }, {}, ["{}", '{"note":undefined}']],
+      // -0 equals 0 (SameValueZero, as JSON keeps no -0), but a message still shows which side held it.
+      [{ n: -0, m: 1 }, { n: 0, m: 2 }, ['{"n":0,"m":2}', '{"n":-0,"m":1}']],
+      [new Money(5), { cents: 5 }, ['{"cents":5}', 'Money {"cents":5}']],
+      [1n, 1, ["1", "1n"]],
+      [new Uint8Array([1]), new Uint8Array([2]), ["Uint8Array [2]", "Uint8Array [1]"]],
+      [new Date(Number.NaN), new Date(0), ["Date(1970-01-01T00:00:00.000Z)", "Date(invalid)"]],
+      [cycle, { name: "loop" }, ['{"name":"loop"}', '{"name":"loop","self":[circular]}']],
+    ] as const) {
+      expect(() => assertEqual(actual, expected)).toThrow(
+        `values differ\n  expected: ${shown[0]}\n  actual:   ${shown[1]}`,
+      );
+    }
+    const long = Array.from({ length: 1000 }, (_, i) => i);
+    const message = (() => {
+      try {
+        assertEqual(long, []);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message?.split("\n")[2]?.length).toBeLessThan(520);
+    expect(message).toContain("…");
+  });
+
   test("eventually rethrows the last failure once the time is up", async () => {
     let calls = 0;
     const failure = await eventually(() => {

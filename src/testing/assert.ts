@@ -99,11 +99,101 @@ function settledBefore(result: void | Promise<void>, deadline: number, timeoutMs
   return Promise.race([result, late]).finally(() => clearTimeout(timer));
 }
 
+/** Longest rendering of a value in a failure message. */
+const SHOWN_CHARS = 500;
+
+/**
+ * A value as a failure message shows it: JSON for plain data, and what JSON would hide or blur spelt
+ * out (`undefined`, `-0`, `NaN`, `1n`, `Date(...)`, `Map {k => v}`, `Set {...}`, `Uint8Array [...]`, a
+ * class's name, a cycle), so that two values `assertEqual` found different never both read `{}`.
+ */
 function show(value: unknown): string {
+  const parts: string[] = [];
+  let length = 0;
+  const seen = new Set<object>();
+  const put = (text: string) => {
+    parts.push(text);
+    length += text.length;
+  };
+  const walk = (item: unknown): void => {
+    if (length > SHOWN_CHARS) return;
+    if (typeof item !== "object" || item === null) {
+      put(atom(item));
+      return;
+    }
+    if (seen.has(item)) {
+      put("[circular]");
+      return;
+    }
+    seen.add(item);
+    try {
+      walkObject(item);
+    } finally {
+      seen.delete(item);
+    }
+  };
+  const list = (open: string, items: Iterable<unknown>, close: string, each: (item: unknown) => void) => {
+    put(open);
+    let first = true;
+    for (const item of items) {
+      if (length > SHOWN_CHARS) break;
+      if (!first) put(",");
+      first = false;
+      each(item);
+    }
+    put(close);
+  };
+  const walkObject = (item: object): void => {
+    if (item instanceof Date) {
+      put(`Date(${Number.isNaN(item.getTime()) ? "invalid" : item.toISOString()})`);
+      return;
+    }
+    if (Array.isArray(item)) {
+      list("[", item, "]", walk);
+      return;
+    }
+    if (item instanceof Map) {
+      list("Map {", item, "}", (entry) => {
+        const [key, value] = entry as [unknown, unknown];
+        walk(key);
+        put(" => ");
+        walk(value);
+      });
+      return;
+    }
+    if (item instanceof Set) {
+      list("Set {", item, "}", walk);
+      return;
+    }
+    if (ArrayBuffer.isView(item) && !(item instanceof DataView)) {
+      const typed = item as unknown as ArrayLike<unknown>;
+      list(`${item.constructor.name} [`, Array.from(typed), "]", walk);
+      return;
+    }
+    const proto = Object.getPrototypeOf(item);
+    if (proto === null) put("[null prototype] ");
+    else if (proto !== Object.prototype)
+      put(`${(proto as { constructor?: { name?: string } }).constructor?.name || "class"} `);
+    list("{", Object.keys(item), "}", (key) => {
+      put(`${JSON.stringify(key)}:`);
+      walk((item as Record<string, unknown>)[key as string]);
+    });
+  };
   try {
-    const text = JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? `${v}n` : v));
-    return text === undefined ? String(value) : text.length > 500 ? `${text.slice(0, 500)}…` : text;
+    walk(value);
   } catch {
-    return String(value);
+    // A getter or Proxy trap of the value's threw: say so, rather than fail the failure.
+    return "(a value that cannot be read)";
   }
+  const text = parts.join("");
+  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}…` : text;
+}
+
+/** A value that is no object, as `show` writes it. */
+function atom(item: unknown): string {
+  if (typeof item === "number") return Object.is(item, -0) ? "-0" : String(item);
+  if (typeof item === "bigint") return `${item}n`;
+  if (typeof item === "string") return JSON.stringify(item);
+  if (typeof item === "function") return `[function ${item.name || "anonymous"}]`;
+  return String(item);
 }

@@ -59,6 +59,36 @@ export function checkpointStoreContract(options: CheckpointStoreContractOptions)
     for (const [i, name] of names.entries()) assertEqual(await store.load(name), i + 1, name);
   });
 
+  add(
+    "ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other checkpoints",
+    async (store) => {
+      const base = id("Exact");
+      // Each differs from `base` only where a case-insensitive or space-padding collation, a Unicode
+      // normalisation, or a prefix match (LIKE 'id%', begins_with) would take it for the same checkpoint.
+      const others = [
+        base.toLowerCase(),
+        base.toUpperCase(),
+        `${base} `,
+        `${base}1`,
+        `${base}\u0065\u0301`,
+        `${base}\u00e9`,
+        base.slice(0, -1),
+        base.replace("_Exact", "%Exact"),
+      ];
+      const wildcard = `${base.slice(0, 5)}%`;
+      const all = [base, ...others, wildcard];
+      for (const [i, name] of all.entries()) await store.store(name, i + 1);
+      for (const [i, name] of all.entries())
+        assertEqual(await store.load(name), i + 1, `${JSON.stringify(name)}'s own`);
+      await store.delete(base);
+      await store.delete(wildcard);
+      assertEqual(await store.load(base), undefined, "deleted");
+      for (const [i, name] of others.entries()) {
+        assertEqual(await store.load(name), i + 2, `${JSON.stringify(name)} kept after the deletes`);
+      }
+    },
+  );
+
   add("compare-and-set: stores when the saved position is the expected one", async (store) => {
     const name = id();
     await store.store(name, 5, { expected: 0 });

@@ -170,6 +170,38 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     },
   );
 
+  add(
+    "stream ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other streams",
+    async (store) => {
+      const base = stream("Exact");
+      // Each differs from `base` only where a case-insensitive or space-padding collation, a Unicode
+      // normalisation, or a prefix match (LIKE 'id%', begins_with) would take it for the same stream.
+      const ids = [
+        base,
+        base.toLowerCase(),
+        base.toUpperCase(),
+        `${base} `,
+        `${base}1`,
+        `${base}\u0065\u0301`,
+        `${base}\u00e9`,
+        base.slice(0, -1),
+        base.replace("_Exact", "%Exact"),
+      ];
+      for (const id of ids) {
+        await store.appendToStream(id, [{ type: "Exact", data: { id } }], { expectedVersion: "no-stream" });
+      }
+      for (const id of ids) {
+        const read = await collect(store.readStream(id));
+        assertEqual(
+          read.map((event) => [event.streamId, event.version, (event.data as { id: string }).id]),
+          [[id, 1, id]],
+          `${JSON.stringify(id)} holds its own event`,
+        );
+        assertEqual(await store.getStreamVersion(id), 1, `${JSON.stringify(id)} is at version 1`);
+      }
+    },
+  );
+
   add("merges append-level metadata into each event; the event's own fields win", async (store) => {
     const id = stream();
     await store.appendToStream(

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { AggregateRoot, type EventOfType } from "../aggregate/aggregate-root.js";
-import { ErrorCode, HandlerNotFoundError, ValidationError } from "../errors.js";
+import { ErrorCode, HandlerNotFoundError, type RehydrationError, ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { AssertionError } from "./assert.js";
 import { aggregateSpec, commandSpec } from "./given-when-then.js";
@@ -55,6 +55,28 @@ describe("aggregateSpec", () => {
     const off = spec.given([]).when((lamp) => lamp.switchOn("b"));
     await expect(off.thenThrows(ValidationError)).rejects.toThrow("expected the decision to throw");
   });
+
+  test("thenThrows takes an error class that does not extend Error (its type lets one through) as a class", async () => {
+    class DomainError {
+      readonly name = "DomainError";
+      readonly message = "no lamp";
+    }
+    const thrown = new DomainError();
+    const failing = spec.given([]).when(() => {
+      throw thrown;
+    });
+    expect(await failing.thenThrows(DomainError)).toBe(thrown);
+    const succeeding = spec.given([]).when((lamp) => lamp.switchOn("b"));
+    const error = await succeeding.thenThrows(DomainError).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AssertionError);
+    expect((error as Error).message).toBe("expected the decision to throw a DomainError, but it succeeded");
+    const other = spec.given([]).when(() => {
+      throw new RangeError("elsewhere");
+    });
+    await expect(other.thenThrows(DomainError)).rejects.toThrow(
+      "expected the decision to throw a DomainError, but it threw RangeError (no code): elsewhere",
+    );
+  });
 });
 
 describe("aggregateSpec's given", () => {
@@ -77,6 +99,87 @@ describe("aggregateSpec's given", () => {
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AssertionError);
     expect((error as Error).cause).toBeInstanceOf(HandlerNotFoundError);
+  });
+
+  test("a handler that throws on the history (an Error or not) is named with what it threw", async () => {
+    for (const [thrown, said] of [
+      [new RangeError("no such lamp"), "RangeError (no code): no such lamp"],
+      ["a bare string", "a non-error value: a bare string"],
+    ] as const) {
+      class FragileLamp extends Lamp {
+        protected override onSwitchedOn() {
+          throw thrown;
+        }
+      }
+      const error = await aggregateSpec((id) => new FragileLamp(id))
+        .given([{ type: "SwitchedOn", data: { by: "a" } }])
+        .when((lamp) => lamp.switchOn("b"))
+        .thenEvents([])
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(AssertionError);
+      expect((error as Error).message).toBe(
+        `the given history could not be replayed, so the decision never ran: RehydrationError with code REHYDRATION_FAILED: FragileLamp could not apply event "SwitchedOn" at version 1 of stream "spec-aggregate": its handler threw (see cause), because ${said}`,
+      );
+      expect(((error as Error).cause as RehydrationError).cause).toBe(thrown);
+    }
+  });
+});
+
+describe("aggregateSpec and what a store would take", () => {
+  type StampEvent = { type: "Stamped"; data: { at: Date | string; n?: number | bigint } };
+  class Stamp extends AggregateRoot<{ stamps: number }, StampEvent> {
+    constructor(id: string) {
+      super(id, { stamps: 0 });
+    }
+    stamp(data: StampEvent["data"]) {
+      this.raise("Stamped", data);
+    }
+    protected onStamped() {
+      return { stamps: this.state.stamps + 1 };
+    }
+  }
+  const spec = aggregateSpec((id) => new Stamp(id));
+  const unstorable: [StampEvent["data"], string][] = [
+    [{ at: new Date(0) }, "0.data.at: a Date"],
+    [{ at: "x", n: Number.NaN }, "0.data.n: NaN"],
+    [{ at: "x", n: 1n }, "0.data.n"],
+  ];
+
+  test("a decision that raises the expected events, but events no store appends, fails thenEvents", async () => {
+    for (const [data, where] of unstorable) {
+      const error = await spec
+        .given([])
+        .when((stamp) => stamp.stamp(data))
+        .thenEvents([{ type: "Stamped", data }])
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(AssertionError);
+      expect((error as Error).message).toStartWith(
+        "the decision raised the expected events, but no event store would append them: ValidationError",
+      );
+      expect((error as Error).message).toContain(where);
+      expect((error as Error).cause).toBeInstanceOf(ValidationError);
+    }
+    await spec
+      .given([])
+      .when((stamp) => stamp.stamp({ at: "1970-01-01T00:00:00.000Z" }))
+      .thenEvents([{ type: "Stamped", data: { at: "1970-01-01T00:00:00.000Z" } }]);
+  });
+
+  test("a history of events no store holds fails thenEvents and thenThrows: handlers never meet such data", async () => {
+    for (const [data, where] of unstorable) {
+      const given = spec.given([{ type: "Stamped", data }]).when((stamp) => stamp.stamp({ at: "y" }));
+      for (const outcome of [
+        given.thenEvents([{ type: "Stamped", data: { at: "y" } }]),
+        given.thenThrows(() => true),
+      ]) {
+        const error = await outcome.catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(AssertionError);
+        expect((error as Error).message).toStartWith(
+          "the given history holds events no event store would have stored, so the decision never ran",
+        );
+        expect((error as Error).message).toContain(where);
+      }
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { AnyAggregate, EventsOf } from "../aggregate/aggregate-root.js";
-import { ValidationError } from "../errors.js";
+import { isRehydrationError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import {
   type DomainEvent,
@@ -33,10 +33,21 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
       const build = () => {
         const aggregate = create(id);
         try {
-          aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
+          // Past events were stored: what no store appends (a Date, NaN, a BigInt) never reaches a handler.
+          storable(history);
         } catch (error) {
           throw new AssertionError(
-            `the given history could not be replayed, so the decision never ran: ${describeError(error)}`,
+            `the given history holds events no event store would have stored, so the decision never ran: ${describeError(error)}`,
+            { cause: error },
+          );
+        }
+        try {
+          aggregate.rehydrate(history.map((event, i) => envelopeFor(event, id, i + 1)));
+        } catch (error) {
+          // A handler's own error is the RehydrationError's cause: say it too, it is what the test needs.
+          const handler = isRehydrationError(error) ? `, because ${describeError(error.cause)}` : "";
+          throw new AssertionError(
+            `the given history could not be replayed, so the decision never ran: ${describeError(error)}${handler}`,
             { cause: error },
           );
         }
@@ -65,6 +76,15 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
                 expected.map((e) => ({ type: e.type, data: e.data })),
                 "raised events",
               );
+              // The events are right, but would the save take them? A store refuses what is not JSON.
+              try {
+                storable(aggregate.uncommittedEvents);
+              } catch (error) {
+                throw new AssertionError(
+                  `the decision raised the expected events, but no event store would append them: ${describeError(error)}`,
+                  { cause: error },
+                );
+              }
               return aggregate;
             },
             /** The decision threw: an error with this code, of this class, or matching this predicate. */
@@ -127,6 +147,11 @@ export function commandSpec<E extends DomainEvent = DomainEvent>(store: EventSto
   };
 }
 
+/** Refuses, as every append does (`ValidationError` naming the place), events that are not plain JSON. */
+function storable(events: readonly NewEvent[]): void {
+  prepareEvents(events, undefined, new Date(0));
+}
+
 function envelopeFor(event: DomainEvent, streamId: string, version: number): EventEnvelope {
   return {
     id: `given-${version}`,
@@ -157,7 +182,7 @@ async function expectThrow(action: () => unknown, expected: ErrorExpectation, wh
 
 function describeExpectation(expected: ErrorExpectation): string {
   if (typeof expected === "string") return `an error with code ${expected}`;
-  if (expected.prototype instanceof Error || expected === Error) return `a ${expected.name}`;
+  if (isClass(expected)) return `a ${expected.name}`;
   return "an error matching the predicate";
 }
 
@@ -170,9 +195,20 @@ function describeError(error: unknown): string {
 
 function matches(error: unknown, expected: ErrorExpectation): boolean {
   if (typeof expected === "string") return (error as { code?: unknown })?.code === expected;
-  if (expected.prototype instanceof Error || expected === Error)
-    return error instanceof (expected as abstract new () => Error);
+  if (isClass(expected)) return error instanceof (expected as abstract new () => Error);
   return (expected as (error: unknown) => boolean)(error);
+}
+
+/**
+ * An error class, not a predicate: one that extends Error, or any `class` (the type lets through one
+ * shaped like an Error without extending it, and calling a class as a predicate is a TypeError).
+ */
+function isClass(expected: Exclude<ErrorExpectation, string>): boolean {
+  return (
+    expected === Error ||
+    expected.prototype instanceof Error ||
+    /^class\b/.test(Function.prototype.toString.call(expected))
+  );
 }
 
 /** A misused helper is a bad argument, refused before anything runs: never a TypeError from inside it. */

@@ -93,6 +93,24 @@ export function idempotencyStoreContract(options: IdempotencyStoreContractOption
     await claimed(store, b, "fp");
   });
 
+  add("keys keep their exact text: case, trailing spaces, Unicode forms and prefixes are other keys", async (store) => {
+    // Clients choose keys: a store that took "Key-a" for "key-A" would replay one client's response to another.
+    const key = `Key-Exact-${ulid()}`;
+    await store.complete(key, "fp", created, await claimed(store, key, "fp"));
+    for (const other of [
+      key.toLowerCase(),
+      key.toUpperCase(),
+      `${key} `,
+      `${key}1`,
+      `${key}\u0065\u0301`,
+      key.slice(0, -1),
+      `${key.slice(0, 6)}%`,
+    ]) {
+      await claimed(store, other, "fp", `${JSON.stringify(other)} is a key of its own`);
+    }
+    assertEqual((await store.claim(key, "fp")).state, "completed", "the original key kept its response");
+  });
+
   add("release frees an in-progress key for the next claim", async (store) => {
     const key = ulid();
     await store.release(key, "fp-1", await claimed(store, key, "fp-1"));

@@ -198,6 +198,41 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
     }
   });
 
+  add(
+    "stream ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other streams",
+    async (make) => {
+      const store = await make({ keepLast: 5 });
+      const base = stream("Exact");
+      // Each differs from `base` only where a case-insensitive or space-padding collation, a Unicode
+      // normalisation, or a prefix match (LIKE 'id%', begins_with) would take it for the same stream.
+      const others = [
+        base.toLowerCase(),
+        base.toUpperCase(),
+        `${base} `,
+        `${base}1`,
+        `${base}-2`,
+        `${base}\u0065\u0301`,
+        `${base}\u00e9`,
+        base.slice(0, -1),
+        base.replace("_Exact", "%Exact"),
+      ];
+      const wildcard = `${base.slice(0, 5)}%`;
+      const all = [base, ...others, wildcard];
+      for (const [i, id] of all.entries()) await store.save({ streamId: id, version: i + 1, state: { id } });
+      for (const [i, id] of all.entries()) {
+        const loaded = await store.load<{ id: string }>(id);
+        assertEqual(
+          [loaded?.version, loaded?.state.id],
+          [i + 1, id],
+          `the snapshot of ${JSON.stringify(id)} is its own`,
+        );
+      }
+      assertEqual(await store.delete(base), 1, `delete of ${JSON.stringify(base)} deletes its one snapshot`);
+      assertEqual(await store.delete(wildcard), 1, `delete of ${JSON.stringify(wildcard)} deletes its one snapshot`);
+      for (const id of others) assert((await store.load(id)) !== undefined, `${JSON.stringify(id)} kept its snapshot`);
+    },
+  );
+
   add("payload bytes are stored exactly, binary and empty ones included", async (make) => {
     const raw: SnapshotSerializer = {
       name: "contract-raw",

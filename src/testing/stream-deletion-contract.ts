@@ -126,10 +126,16 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
 
   add("hard delete removes the events, retires the id, and is idempotent", async (store) => {
     const id = stream();
+    // Ids a prefix match (LIKE id || '%') or a case-insensitive key would take for this one: never touched.
+    const neighbours = [`${id}1`, `${id} `, id.toLowerCase()];
+    for (const neighbour of neighbours) await store.appendToStream(neighbour, events(1));
     const start = await store.getLastGlobalPosition();
     await store.appendToStream(id, events(2));
     await store.appendToStream(id, events(3));
     const deleted = await store.deleteStream(id, { mode: "hard", expectedVersion: 5 });
+    for (const neighbour of neighbours) {
+      assertEqual(await versions(store, neighbour), [1], `${JSON.stringify(neighbour)} keeps its event`);
+    }
     assertEqual([deleted.operation, deleted.changed, deleted.version, deleted.removed], ["hard-delete", true, 5, 5]);
     assertEqual(deleted.event?.data, { streamId: id, mode: "hard", version: 5, removed: 5 });
     assertEqual(await versions(store, id), []);

@@ -142,13 +142,22 @@ export function subjectKeyStoreContract(options: SubjectKeyStoreContractOptions)
     }
   });
 
-  add("subject ids keep their exact text: case and Unicode matter", async (open) => {
+  add("subject ids keep their exact text: case, Unicode and prefixes matter", async (open) => {
     const store = await open();
     const subject = `Émilie-${ulid()}`;
     await store.createOrGet(subject);
     assertEqual((await store.get(subject.toLowerCase())).status, "unknown");
     await store.delete(subject.toLowerCase());
     assertEqual((await store.get(subject)).status, "active", "erasing another case left this one");
+    // Erasure is final: a store that erased by prefix (LIKE id || '%') would shred other subjects for good.
+    const longer = [`${subject}1`, `${subject} `, `${subject}-2`];
+    for (const other of longer) await store.createOrGet(other);
+    await store.delete(subject);
+    assertEqual((await store.get(subject)).status, "erased", "erased");
+    for (const other of longer) {
+      const status = (await (await open()).get(other)).status;
+      assertEqual(status, "active", `erasing ${JSON.stringify(subject)} left ${JSON.stringify(other)}`);
+    }
   });
 
   add(

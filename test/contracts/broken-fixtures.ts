@@ -3,19 +3,38 @@
  * catch them (test/contracts/contracts-catch-broken.test.ts). Each says what it gets wrong.
  */
 import {
+  type CommitResult,
+  ConcurrencyError,
   checkedClock,
   checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   type DedupStore,
+  type DeleteStreamOptions,
   type EventBusOptions,
   type EventEnvelope,
+  type EventStoreOptions,
+  type ExpectedVersion,
   type IdempotencyClaim,
   type IdempotencyStore,
+  InMemoryCheckpointStore,
   InMemoryDedupStore,
   type InMemoryDedupStoreOptions,
   InMemoryEventBus,
+  InMemoryEventStore,
+  InMemoryIdempotencyStore,
+  InMemorySnapshotStore,
+  InMemorySubjectKeyStore,
+  type PendingEvent,
   type PublishResult,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  SnapshotStore,
+  type SnapshotStoreCapabilities,
   type StoredResponse,
+  type StoredSnapshot,
+  type StreamChangeResult,
+  type SubjectKeyLookup,
+  type SubjectKeyStoreOptions,
   ulid,
 } from "../../src/index.js";
 import type { IdempotencyStoreContractSettings } from "../../src/testing/index.js";
@@ -90,5 +109,226 @@ export class ClaimIgnoringIdempotencyStore implements IdempotencyStore {
     checkIdempotencyClaimedInput(key, fingerprint, token);
     const record = this.#records.get(key);
     if (record?.fingerprint === fingerprint && record.response === undefined) this.#records.delete(key);
+  }
+}
+
+/**
+ * Folds stream ids to lower case, as a table whose key column has a case-insensitive collation does
+ * (MySQL's and SQL Server's defaults): `Cart-A` loads the snapshot of `Cart-a`, another aggregate's state.
+ */
+export class CaseFoldingSnapshotStore extends InMemorySnapshotStore {
+  protected override writeSnapshot(record: StoredSnapshot, keepLast: number) {
+    return super.writeSnapshot({ ...record, streamId: record.streamId.toLowerCase() }, keepLast);
+  }
+
+  protected override async readSnapshot(streamId: string, maxVersion: number | undefined) {
+    const record = await super.readSnapshot(streamId.toLowerCase(), maxVersion);
+    return record === undefined ? undefined : { ...record, streamId };
+  }
+
+  protected override deleteSnapshots(streamId: string) {
+    return super.deleteSnapshots(streamId.toLowerCase());
+  }
+}
+
+/** Deletes with `LIKE id || '%'`: deleting the snapshots of `Cart-1` deletes those of `Cart-10` and `Cart-1x` too. */
+export class PrefixDeletingSnapshotStore extends InMemorySnapshotStore {
+  readonly #ids = new Set<string>();
+
+  protected override writeSnapshot(record: StoredSnapshot, keepLast: number) {
+    this.#ids.add(record.streamId);
+    return super.writeSnapshot(record, keepLast);
+  }
+
+  protected override async deleteSnapshots(streamId: string) {
+    let count = 0;
+    for (const id of [...this.#ids].filter((id) => id.startsWith(streamId))) {
+      count += await super.deleteSnapshots(id);
+      this.#ids.delete(id);
+    }
+    return count;
+  }
+}
+
+/**
+ * One row per stream, written over by every save (an upsert keyed on the stream alone): a slow
+ * writer's older snapshot replaces the newer one, and there is no history for `maxVersion`.
+ */
+export class OneRowSnapshotStore extends SnapshotStore {
+  readonly capabilities: SnapshotStoreCapabilities = {};
+  readonly #rows = new Map<string, StoredSnapshot>();
+
+  protected async writeSnapshot(record: StoredSnapshot) {
+    this.#rows.set(record.streamId, { ...record, payload: record.payload.slice() });
+    return { pruned: 0 };
+  }
+
+  protected async readSnapshot(streamId: string, maxVersion: number | undefined) {
+    const record = this.#rows.get(streamId);
+    if (record === undefined || (maxVersion !== undefined && record.version > maxVersion)) return undefined;
+    return { ...record, payload: record.payload.slice() };
+  }
+
+  protected async deleteSnapshots(streamId: string) {
+    return this.#rows.delete(streamId) ? 1 : 0;
+  }
+}
+
+/**
+ * Checkpoint ids in a case-insensitive key column: the projections `Orders` and `orders` share one
+ * checkpoint, so each skips the events the other handled.
+ */
+export class CaseFoldingCheckpointStore extends InMemoryCheckpointStore {
+  protected override readCheckpoint(id: string) {
+    return super.readCheckpoint(id.toLowerCase());
+  }
+
+  protected override writeCheckpoint(id: string, position: number, expected: number | undefined) {
+    return super.writeCheckpoint(id.toLowerCase(), position, expected);
+  }
+
+  protected override deleteCheckpoint(id: string) {
+    return super.deleteCheckpoint(id.toLowerCase());
+  }
+}
+
+/** Deletes with `LIKE id || '%'`: resetting `orders` resets `orders-v2` too, which then replays from the start. */
+export class PrefixDeletingCheckpointStore extends InMemoryCheckpointStore {
+  readonly #ids = new Set<string>();
+
+  protected override writeCheckpoint(id: string, position: number, expected: number | undefined) {
+    this.#ids.add(id);
+    return super.writeCheckpoint(id, position, expected);
+  }
+
+  protected override async deleteCheckpoint(id: string) {
+    for (const stored of [...this.#ids].filter((stored) => stored.startsWith(id))) {
+      await super.deleteCheckpoint(stored);
+      this.#ids.delete(stored);
+    }
+  }
+}
+
+/**
+ * Stream ids in a case-insensitive key column, as a MySQL or SQL Server default collation keeps them:
+ * `Cart-A` and `Cart-a` are one stream, shown under the id its first append used, so two aggregates
+ * share one history. Conflicts name the caller's id, as such a database's would.
+ */
+export class CaseFoldingEventStore extends InMemoryEventStore {
+  readonly #shownAs = new Map<string, string>();
+
+  constructor(options?: EventStoreOptions) {
+    super(options);
+  }
+
+  #show = (event: EventEnvelope): EventEnvelope => ({
+    ...event,
+    streamId: this.#shownAs.get(event.streamId) ?? event.streamId,
+  });
+
+  protected override async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<CommitResult> {
+    const key = streamId.toLowerCase();
+    try {
+      const result = await super.commit(key, events, expectedVersion);
+      if (!this.#shownAs.has(key)) this.#shownAs.set(key, streamId);
+      return { ...result, events: result.events.map(this.#show) };
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+      throw new ConcurrencyError(streamId, error.expectedVersion, error.actualVersion);
+    }
+  }
+
+  protected override async *readStreamEvents(streamId: string, options: ReadStreamOptions) {
+    for await (const event of super.readStreamEvents(streamId.toLowerCase(), options)) yield this.#show(event);
+  }
+
+  protected override async *readAllEvents(options: ReadAllOptions) {
+    for await (const event of super.readAllEvents(options)) yield this.#show(event);
+  }
+
+  protected override streamVersion(streamId: string) {
+    return super.streamVersion(streamId.toLowerCase());
+  }
+}
+
+/**
+ * Idempotency keys in a case-insensitive key column: a client's `Key-A` finds another client's `key-a`,
+ * and a request like that client's gets that client's response replayed.
+ */
+export class CaseFoldingIdempotencyStore implements IdempotencyStore {
+  readonly #inner: InMemoryIdempotencyStore;
+
+  constructor(settings: IdempotencyStoreContractSettings) {
+    this.#inner = new InMemoryIdempotencyStore(settings);
+  }
+
+  claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    return this.#inner.claim(fold(key), fingerprint);
+  }
+
+  complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
+    return this.#inner.complete(fold(key), fingerprint, response, token);
+  }
+
+  release(key: string, fingerprint: string, token: string): Promise<void> {
+    return this.#inner.release(fold(key), fingerprint, token);
+  }
+}
+
+/** Lower case, as such a column compares; what is no string goes through for the store to refuse. */
+function fold(key: string): string {
+  return typeof key === "string" ? key.toLowerCase() : key;
+}
+
+/**
+ * Erases with `LIKE id || '%'`: erasing subject `user-1` shreds the keys of `user-10` and `user-1x`
+ * too, for good. Stores made with the same `keys` share one backend, as the contract's `open` needs.
+ */
+export class PrefixErasingSubjectKeyStore extends InMemorySubjectKeyStore {
+  readonly #keys: Map<string, SubjectKeyLookup>;
+
+  constructor(options: SubjectKeyStoreOptions, keys: Map<string, SubjectKeyLookup>) {
+    super(options, keys);
+    this.#keys = keys;
+  }
+
+  protected override async eraseKey(subjectId: string): Promise<void> {
+    await super.eraseKey(subjectId);
+    for (const stored of [...this.#keys.keys()]) if (stored.startsWith(subjectId)) await super.eraseKey(stored);
+  }
+}
+
+/**
+ * Hard-deletes with `DELETE ... WHERE stream_id LIKE id || '%'`: removing `Cart-1` removes `Cart-10`'s
+ * events too (here through hard deletes of every stream whose id starts with the one named).
+ */
+export class PrefixHardDeletingEventStore extends InMemoryEventStore {
+  readonly #ids = new Set<string>();
+
+  constructor(options?: EventStoreOptions) {
+    super(options);
+  }
+
+  protected override async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<CommitResult> {
+    const result = await super.commit(streamId, events, expectedVersion);
+    this.#ids.add(streamId);
+    return result;
+  }
+
+  override async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
+    const result = await super.deleteStream(streamId, options);
+    if (options.mode !== "hard") return result;
+    for (const other of this.#ids) {
+      if (other !== streamId && other.startsWith(streamId)) await super.deleteStream(other, { mode: "hard" });
+    }
+    return result;
   }
 }

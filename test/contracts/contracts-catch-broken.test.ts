@@ -6,21 +6,42 @@
 import { describe, expect, test } from "bun:test";
 import {
   type EventEnvelope,
+  InMemoryCheckpointStore,
   InMemoryDedupStore,
   InMemoryEventBus,
   InMemoryEventStore,
   InMemoryIdempotencyStore,
+  InMemorySnapshotStore,
+  InMemorySubjectKeyStore,
   type ReadStreamOptions,
+  type SubjectKeyLookup,
 } from "../../src/index.js";
 import {
   type ContractSuite,
+  checkpointStoreContract,
   dedupStoreContract,
   eventBusContract,
   eventStoreContract,
   idempotencyStoreContract,
   runContract,
+  snapshotStoreContract,
+  streamDeletionContract,
+  subjectKeyStoreContract,
 } from "../../src/testing/index.js";
-import { ClaimIgnoringIdempotencyStore, DroppingEventBus, ExpiryIgnoringDedupStore } from "./broken-fixtures.ts";
+import {
+  CaseFoldingCheckpointStore,
+  CaseFoldingEventStore,
+  CaseFoldingIdempotencyStore,
+  CaseFoldingSnapshotStore,
+  ClaimIgnoringIdempotencyStore,
+  DroppingEventBus,
+  ExpiryIgnoringDedupStore,
+  OneRowSnapshotStore,
+  PrefixDeletingCheckpointStore,
+  PrefixDeletingSnapshotStore,
+  PrefixErasingSubjectKeyStore,
+  PrefixHardDeletingEventStore,
+} from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
 
 /** The names of the cases that failed, each cut to the given prefixes' length when it starts with one. */
@@ -115,6 +136,21 @@ describe("eventStoreContract catches broken stores", () => {
   });
 });
 
+describe("eventStoreContract catches a store with case-insensitive stream ids", () => {
+  test("Cart-A and Cart-a sharing one stream fail the exact-id case, and only it", async () => {
+    const failed = await failedCases(
+      eventStoreContract({
+        name: "CaseFoldingEventStore",
+        create: (options) => new CaseFoldingEventStore(options),
+        longStreamLength: 50,
+      }),
+    );
+    expect(failed).toEqual([
+      "stream ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other streams",
+    ]);
+  }, 30_000);
+});
+
 describe("eventBusContract catches broken buses", () => {
   test("the in-memory bus passes every case", async () => {
     expect(
@@ -173,6 +209,16 @@ describe("idempotencyStoreContract catches broken stores", () => {
     expect(await failedCases(suite)).toEqual([]);
   });
 
+  test("a store whose keys are case-insensitive fails the exact-key case, and only it", async () => {
+    const suite = idempotencyStoreContract({
+      name: "CaseFoldingIdempotencyStore",
+      create: (s) => new CaseFoldingIdempotencyStore(s),
+    });
+    expect(await failedCases(suite)).toEqual([
+      "keys keep their exact text: case, trailing spaces, Unicode forms and prefixes are other keys",
+    ]);
+  });
+
   test("a store whose complete and release ignore the claim's token fails the lost-claim cases", async () => {
     const suite = idempotencyStoreContract({
       name: "ClaimIgnoringIdempotencyStore",
@@ -184,4 +230,95 @@ describe("idempotencyStoreContract catches broken stores", () => {
       "release after the claim expired and the same request claimed the key again frees nothing",
     ]);
   });
+});
+
+describe("snapshotStoreContract catches broken stores", () => {
+  const EXACT_IDS = "stream ids match exactly";
+
+  test("the in-memory store passes every case", async () => {
+    const suite = snapshotStoreContract({ name: "InMemorySnapshotStore", create: (o) => new InMemorySnapshotStore(o) });
+    expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store whose stream ids are case-insensitive fails the exact-id case, and only it", async () => {
+    const suite = snapshotStoreContract({
+      name: "CaseFoldingSnapshotStore",
+      create: (o) => new CaseFoldingSnapshotStore(o),
+    });
+    expect(startsWithEach(await failedCases(suite), [EXACT_IDS])).toBe(true);
+  });
+
+  test("a store that deletes by prefix (LIKE id%) fails the exact-id case, and only it", async () => {
+    const suite = snapshotStoreContract({
+      name: "PrefixDeletingSnapshotStore",
+      create: (o) => new PrefixDeletingSnapshotStore(o),
+    });
+    expect(startsWithEach(await failedCases(suite), [EXACT_IDS])).toBe(true);
+  });
+
+  test("a store that keeps one row per stream, whichever save came last, fails the ordering and history cases", async () => {
+    const failed = await failedCases(
+      snapshotStoreContract({ name: "OneRowSnapshotStore", create: (o) => new OneRowSnapshotStore(o) }),
+    );
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        "a save below the newest version never hides the newer snapshot",
+        "concurrent saves: the highest version wins whatever the order; retention holds afterwards",
+        "loads the newest snapshot at or below a version",
+        "retention: keeps the newest keepLast snapshots per stream and reports what it pruned",
+      ]),
+    );
+  });
+});
+
+describe("checkpointStoreContract catches broken stores", () => {
+  const EXACT_IDS = [
+    "ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other checkpoints",
+  ];
+
+  test("the in-memory store passes every case", async () => {
+    const suite = checkpointStoreContract({
+      name: "InMemoryCheckpointStore",
+      create: () => new InMemoryCheckpointStore(),
+    });
+    expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store whose ids are case-insensitive, or that deletes by prefix, fails the exact-id case, and only it", async () => {
+    for (const make of [() => new CaseFoldingCheckpointStore(), () => new PrefixDeletingCheckpointStore()]) {
+      expect(await failedCases(checkpointStoreContract({ name: "broken", create: make }))).toEqual(EXACT_IDS);
+    }
+  });
+});
+
+describe("subjectKeyStoreContract catches broken stores", () => {
+  test("the in-memory store passes every case", async () => {
+    const shared = new InMemorySubjectKeyStore();
+    const suite = subjectKeyStoreContract({ name: "InMemorySubjectKeyStore", create: (s) => shared.sharing(s) });
+    expect(await failedCases(suite)).toEqual([]);
+  });
+
+  test("a store that erases by prefix fails the exact-id case, and only it", async () => {
+    const keys = new Map<string, SubjectKeyLookup>();
+    const suite = subjectKeyStoreContract({
+      name: "PrefixErasingSubjectKeyStore",
+      create: (s) => new PrefixErasingSubjectKeyStore(s, keys),
+    });
+    expect(await failedCases(suite)).toEqual(["subject ids keep their exact text: case, Unicode and prefixes matter"]);
+  });
+});
+
+describe("streamDeletionContract catches broken stores", () => {
+  test("the in-memory store passes every case", async () => {
+    const suite = streamDeletionContract({ name: "InMemoryEventStore", create: (o) => new InMemoryEventStore(o) });
+    expect(await failedCases(suite)).toEqual([]);
+  }, 30_000);
+
+  test("a store whose hard delete takes every stream the id starts (LIKE id%) fails the hard-delete case", async () => {
+    const suite = streamDeletionContract({
+      name: "PrefixHardDeletingEventStore",
+      create: (o) => new PrefixHardDeletingEventStore(o),
+    });
+    expect(await failedCases(suite)).toEqual(["hard delete removes the events, retires the id, and is idempotent"]);
+  }, 30_000);
 });
