@@ -10,7 +10,8 @@
  * exactOptionalPropertyTypes and noUncheckedIndexedAccess), with this repository's TypeScript and
  * with the oldest the README promises ("TypeScript 5.7 or later"). Then the Getting started guide as a
  * reader follows it: its files (the blocks headed `// account.ts`, `// app.ts`, `// main.ts`) compiled
- * with the tsconfig.json the page gives, and main.js run on Node.
+ * with the tsconfig.json the page gives, and main.js run on Node. Last, the "nodenext" type check again
+ * with each peer dependency at the lowest version its range admits.
  *   bun scripts/check-package.ts                  build, pack, install, check
  *   bun scripts/check-package.ts --allow-missing  tolerate exports whose source is not written yet
  *   bun scripts/check-package.ts --keep           keep the temporary project (its path is printed)
@@ -232,6 +233,20 @@ function oldestTypeScript(): string {
   const text = readFileSync(join(repoRoot, "README.md"), "utf8");
   const version = /TypeScript (\d+\.\d+) or later/.exec(text)?.[1];
   if (version === undefined) throw new PackageCheckError('README.md no longer says "TypeScript <version> or later"');
+  return version;
+}
+
+/**
+ * The lowest version a peer's range admits (`^3.4.9` gives 3.4.9): a user may have any version the
+ * range allows, so the package's declarations must compile against that one too.
+ */
+function lowestAllowed(name: string, range: string): string {
+  const version = /^[\^~]?(\d+\.\d+\.\d+)$/.exec(range.trim())?.[1];
+  if (version === undefined) {
+    throw new PackageCheckError(
+      `peerDependencies.${name} is "${range}": write it as ^x.y.z, ~x.y.z or x.y.z, so its lowest version can be checked`,
+    );
+  }
   return version;
 }
 
@@ -489,6 +504,41 @@ async function main(): Promise<number> {
       console.log(
         `✓ getting started: ${Object.keys(guide.files).join(", ")} compile with the page's tsconfig.json and run on Node`,
       );
+    }
+
+    // Last, as it replaces the peers: each at the lowest version its range admits (a user's may be
+    // that old), under the Node user's strict options, with this repository's TypeScript. postgres.js
+    // before 3.4.9, for instance, has no ISql, which the PostgreSQL adapter's declarations name.
+    const lowest = peerNames.map((name) => `${name}@${lowestAllowed(name, pkg.peerDependencies?.[name] ?? "")}`);
+    run(
+      "npm",
+      ["install", "--no-save", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...lowest],
+      project,
+      `npm install ${lowest.join(" ")}`,
+    );
+    const oldPeers = spawnSync(
+      join(repoRoot, "node_modules", ".bin", "tsc"),
+      ["-p", "tsconfig.nodenext.json", "--pretty", "false"],
+      { cwd: project, encoding: "utf8" },
+    );
+    // A peer's own declarations may need what this setup leaves out (hono 4.6 names the DOM's
+    // RequestInfo): the peer's business. Every error in ours or in the importing file counts.
+    const oldPeerErrors = `${oldPeers.stdout}${oldPeers.stderr}`.split("\n").filter((line) => /error TS\d+/.test(line));
+    const oursWithOldPeers = oldPeerErrors.filter(
+      (line) => !peerNames.some((name) => line.startsWith(`node_modules/${name}/`)),
+    );
+    if (oldPeers.status !== 0 && (oursWithOldPeers.length > 0 || oldPeerErrors.length === 0)) {
+      failed = true;
+      console.error(
+        `✗ types with the oldest peers the ranges admit (${lowest.join(", ")}):\n${
+          oursWithOldPeers.length > 0
+            ? oursWithOldPeers.join("\n")
+            : `${oldPeers.stdout}${oldPeers.stderr}${oldPeers.error?.message ?? ""}`
+        }`,
+      );
+    } else {
+      const note = oldPeerErrors.length > 0 ? ` (${oldPeerErrors.length} errors inside peers' own declarations)` : "";
+      console.log(`✓ types with the oldest peers the ranges admit: ${lowest.join(", ")}${note}`);
     }
 
     if (failed) return 1;

@@ -148,6 +148,16 @@ describe("DynamoDB IAM actions", () => {
     // The example's consumer and saga timer keep the saga in the table.
     expect(actionsOf("| DynamoDB saga store (run time")).toEqual(dynamoDbRunTimeActions(["sagaStore"]));
     expect(page).not.toContain("`dynamodb:TransactWriteItems`");
+    // The sentence that names each event store operation's actions, "from the same list".
+    const sentence = /What each event store operation needs, from the same list: ([^.]*)\./.exec(page)?.[1] ?? "";
+    const actionsAfter = (name: string) => {
+      const part = sentence.split(";").find((piece) => piece.trimStart().startsWith(name)) ?? "";
+      return [...part.matchAll(/`([A-Z]\w+)`/g)].map((m) => `dynamodb:${m[1]}`).sort();
+    };
+    const listed = dynamoDbIamActions.eventStore;
+    expect(actionsAfter("`appendToStream`")).toEqual([...listed.append].sort());
+    expect(actionsAfter("`readStream`")).toEqual([...listed.readStream].sort());
+    expect(actionsAfter("the global feed")).toEqual([...listed.globalFeed].sort());
   });
 
   test("dynamoDbRunTimeActions: the sorted union, ensureTable only with setup", () => {

@@ -108,7 +108,7 @@ describe("main.ts arguments", () => {
       for (const args of refused) {
         const run = spawnSync(process.execPath, [main, ...args], { encoding: "utf8" });
         expect({ args, status: run.status, stdout: run.stdout }).toEqual({ args, status: 2, stdout: "" });
-        expect(run.stderr).toContain("usage: bun run demo [-- --db <file.db>]");
+        expect(run.stderr).toContain("usage: npm run demo [-- --db <file.db>]");
       }
       expect(existsSync(file)).toBe(false);
     } finally {

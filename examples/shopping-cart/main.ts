@@ -16,7 +16,9 @@ const path =
     : undefined;
 if (args.length > 0 && path === undefined) {
   console.error(`unexpected arguments: ${args.join(" ")}`);
-  console.error("usage: bun run demo [-- --db <file.db>]");
+  console.error(
+    "usage: npm run demo [-- --db <file.db>] (npm run demo:node on Node; bun run demo with a Bun of your own)",
+  );
   process.exit(2);
 }
 
