@@ -1,7 +1,7 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 29.9 KB today (30,578 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 30.0 KB today (30,718 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. What each feature costs of it (stop 41, bytes gzipped, `bun bench/worker-bundle-features.ts`:
  * each removed in turn at bundling time): the AWS client's configuration, retries, budget, timeouts
  * and error mapping 4,054; telemetry 3,307; argument checks 3,179; the feed's commit log 2,480;
@@ -86,7 +86,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // root context and sampled flag, -108); the upcasting reader is reached through the event registry
 // (-75) and a tenant's page check through the check itself (-221), not imported by the store base:
 // 31,246 -> 30,578, -668. The ceiling keeps the usual small margin.
-const CEILING_GZIP_BYTES = 30.0 * 1024;
+// 30.0 KB (30,718 bytes, 2026-12-05, stop 41, after the merges): the length limits' message says what
+// it counts ("N UTF-16 code units long, over 512 (a character beyond U+FFFF, such as an emoji, counts
+// 2)", where it said characters), with SAGA_STEP_TIMEOUT in the core's code list, +125; the
+// PostgreSQL batch read's page hint in the shared read pages, +7; REHYDRATION_FAILED, +8: +140.
+const CEILING_GZIP_BYTES = 30.1 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
