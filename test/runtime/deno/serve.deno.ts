@@ -1,0 +1,110 @@
+/**
+ * The routes on `Deno.serve`, driven by real clients (Deno's fetch and WebSocket), as the docs show
+ * them: the live routes with `hono/deno`'s `upgradeWebSocket` (docs/guide/live-streams.md, the
+ * scenario every runtime runs), and the HTTP dispatcher as a bare handler (docs/adapters/hono.md).
+ * Bundled and run by test/runtime/deno/run.ts against the built package.
+ */
+import { Hono } from "hono";
+import { upgradeWebSocket } from "hono/deno";
+import * as v from "valibot";
+import { liveRoutes } from "../../../adapters/hono/index.js";
+import { createHttpDispatcher, ForbiddenError, UnauthorizedError } from "../../../adapters/http/index.js";
+import { CommandBus, InMemoryEventStore, LiveHub } from "../../../src/index.js";
+import { runLiveScenario, scenarioToken } from "../../live/scenario.js";
+
+interface DenoServer {
+  readonly addr: { readonly port: number };
+  shutdown(): Promise<void>;
+}
+declare const Deno: {
+  test(options: { name: string; fn: () => Promise<void>; sanitizeOps?: boolean; sanitizeResources?: boolean }): void;
+  serve(options: {
+    hostname: string;
+    port: number;
+    onListen?: () => void;
+    handler: (request: Request) => Response | Promise<Response>;
+  }): DenoServer;
+};
+
+const serve = (handler: (request: Request) => Response | Promise<Response>) =>
+  Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {}, handler });
+
+Deno.test({
+  name: "live routes on Deno.serve with hono/deno's upgradeWebSocket: SSE and WebSocket clients, resume, 401/403",
+  // The hub's poll timer and the clients' sockets end with hub.close and server.shutdown.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store, pollIntervalMs: 50 });
+    const app = new Hono();
+    app.route(
+      "/api",
+      liveRoutes({
+        hub,
+        upgradeWebSocket,
+        heartbeatMs: 500,
+        auth: ({ request }) => {
+          const user = scenarioToken(request);
+          if (user === null) throw new UnauthorizedError();
+          return { userId: user };
+        },
+        authorize: (principal, { filter }) => {
+          if (principal?.userId === "guest" && (filter.categories ?? []).includes("Secret")) throw new ForbiddenError();
+          return true;
+        },
+      }),
+    );
+    const server = serve(app.fetch);
+    try {
+      await runLiveScenario({
+        base: `http://127.0.0.1:${server.addr.port}/api/events`,
+        store,
+        connections: () => hub.size,
+        WebSocket,
+        clientsPerTransport: 10,
+        events: 300,
+        log: (line) => console.log(`deno: ${line}`),
+      });
+    } finally {
+      await hub.close();
+      await server.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "Deno.serve({ handler: (request) => dispatcher.handle(request, undefined) }): commands, errors, 405",
+  fn: async () => {
+    const commands = new CommandBus<{ Ping: { payload: { n: number }; result: { n: number } } }>();
+    commands.register("Ping", ({ n }) => ({ n }));
+    const dispatcher = createHttpDispatcher({
+      commands: { bus: commands, schemas: { Ping: v.object({ n: v.number() }) } },
+    });
+    const server = serve((request) => dispatcher.handle(request, undefined));
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const post = (body: string, headers: Record<string, string> = { "content-type": "application/json" }) =>
+      fetch(`${base}/commands/Ping`, { method: "POST", headers, body });
+    const expect = async (response: Response, status: number, what: string) => {
+      const text = await response.text();
+      if (response.status !== status) throw new Error(`${what}: ${response.status} ${text}, expected ${status}`);
+      return text;
+    };
+    try {
+      const ok = await expect(await post('{"n":1}'), 200, "a valid command");
+      if (JSON.parse(ok).n !== 1) throw new Error(`a valid command answered ${ok}`);
+      const invalid = await post('{"n":"one"}');
+      await expect(invalid, 400, "an invalid payload");
+      if (!invalid.headers.get("content-type")?.startsWith("application/problem+json"))
+        throw new Error(`an invalid payload answered ${invalid.headers.get("content-type")}`);
+      await expect(await post('{"n":'), 400, "malformed JSON");
+      await expect(await post("x".repeat(1024 * 1024 + 1)), 413, "a body over 1 MiB");
+      await expect(await fetch(`${base}/commands/Nope`, { method: "POST", body: "{}" }), 404, "an unknown command");
+      const propfind = await fetch(`${base}/commands/Ping`, { method: "PROPFIND" });
+      await expect(propfind, 405, "PROPFIND");
+      if (propfind.headers.get("allow") !== "POST") throw new Error(`405 allow: ${propfind.headers.get("allow")}`);
+    } finally {
+      await server.shutdown();
+    }
+  },
+});
