@@ -26,7 +26,7 @@ async function main(): Promise<number> {
   const deno = await ensureDeno();
   const outDir = freshOutDir(import.meta.dirname);
   const files: string[] = [];
-  for (const name of ["contracts", "serve"]) {
+  for (const name of ["contracts", "serve", "permissions"]) {
     const file = join(outDir, `${name}.deno.mjs`);
     const entry = join(import.meta.dirname, `${name}.deno.ts`);
     writeFileSync(file, await bundleRuntimeTest(entry, "external", { platform: "neutral", external: EXTERNAL }));

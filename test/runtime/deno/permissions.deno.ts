@@ -1,0 +1,46 @@
+/**
+ * The package under Deno's permissions: a program run without `--allow-env` (or with it for some
+ * variables only) is refused each variable it may not read, with Deno's `NotCapable`. The library
+ * reads the environment only as a fallback for options not given, so a refused variable must read
+ * as unset, never escape as Deno's error. Bundled and run by test/runtime/deno/run.ts.
+ */
+import { createDynamoDbClient } from "../../../adapters/dynamodb/index.js";
+import { ambientEnv, EventFlowsError, readEnv } from "../../../src/index.js";
+
+declare const Deno: {
+  test(options: { name: string; permissions: { env: false }; fn: () => Promise<void> }): void;
+};
+
+function expectThrows(what: string, fn: () => unknown, name: string): void {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof EventFlowsError && error.name === name) return;
+    throw new Error(`${what} threw ${(error as Error)?.name}: ${(error as Error)?.message}, expected a ${name}`);
+  }
+  throw new Error(`${what} did not throw`);
+}
+
+Deno.test({
+  name: "without --allow-env: readEnv, ambientEnv and the AWS clients read the environment as empty",
+  permissions: { env: false },
+  fn: async () => {
+    const checks: [string, unknown, unknown][] = [
+      ["readEnv(name)", readEnv("AWS_REGION"), undefined],
+      ["readEnv(name, env)", readEnv("AWS_REGION", { AWS_REGION: "eu-west-1" }), "eu-west-1"],
+      ["readEnv(name, {})", readEnv("HOME", {}), undefined],
+      ["ambientEnv()[name]", ambientEnv().HOME, undefined],
+      ["name in ambientEnv()", "HOME" in ambientEnv(), false],
+    ];
+    for (const [what, actual, expected] of checks) {
+      if (actual !== expected) throw new Error(`${what}: ${String(actual)}, expected ${String(expected)}`);
+    }
+    // Everything given: nothing is read. Region and credentials given: the endpoint falls back to
+    // AWS's public one, as where the variable is unset.
+    const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
+    createDynamoDbClient({ region: "us-east-1", endpoint: "http://127.0.0.1:1", credentials });
+    createDynamoDbClient({ region: "us-east-1", credentials });
+    // Nothing given: the library's own ValidationError, naming what to pass.
+    expectThrows("createDynamoDbClient({})", () => createDynamoDbClient({}), "ValidationError");
+  },
+});
