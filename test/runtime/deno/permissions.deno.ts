@@ -5,11 +5,26 @@
  * as unset, never escape as Deno's error. Bundled and run by test/runtime/deno/run.ts.
  */
 import { createDynamoDbClient } from "../../../adapters/dynamodb/index.js";
+import { createPostgresClient, PostgresEventStore } from "../../../adapters/postgres/index.js";
 import { ambientEnv, EventFlowsError, readEnv } from "../../../src/index.js";
 
 declare const Deno: {
-  test(options: { name: string; permissions: { env: false }; fn: () => Promise<void> }): void;
+  test(options: { name: string; permissions: { env?: boolean; net?: boolean }; fn: () => Promise<void> }): void;
+  env: { get(name: string): string | undefined };
 };
+
+/** Read before the cases, which run with narrower permissions. */
+const pgUrl = Deno.env.get("EVENTFLOWS_PG_URL");
+
+async function expectRejects(what: string, promise: Promise<unknown>, name: string): Promise<EventFlowsError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof EventFlowsError && error.name === name) return error;
+    throw new Error(`${what} threw ${(error as Error)?.name}: ${(error as Error)?.message}, expected a ${name}`);
+  }
+  throw new Error(`${what} did not throw`);
+}
 
 function expectThrows(what: string, fn: () => unknown, name: string): void {
   try {
@@ -42,5 +57,30 @@ Deno.test({
     createDynamoDbClient({ region: "us-east-1", credentials });
     // Nothing given: the library's own ValidationError, naming what to pass.
     expectThrows("createDynamoDbClient({})", () => createDynamoDbClient({}), "ValidationError");
+  },
+});
+
+Deno.test({
+  name: "without --allow-net for the database: the PostgreSQL stores fail with a ServiceError naming neither host nor password",
+  permissions: { net: false, env: true },
+  fn: async () => {
+    if (pgUrl === undefined) throw new Error("EVENTFLOWS_PG_URL is not set: the service harness did not start");
+    const sql = createPostgresClient(pgUrl, { max: 1 });
+    const store = new PostgresEventStore({ sql });
+    const url = new URL(pgUrl);
+    try {
+      for (const [what, run] of [
+        ["ping", () => store.ping()],
+        ["appendToStream", () => store.appendToStream("Deno-1", [{ type: "Checked", data: {} }])],
+        ["migrate", () => store.migrate()],
+      ] as const) {
+        const error = await expectRejects(what, run(), "ServiceError");
+        const text = `${error.message} ${String(error.cause)}`;
+        if (!text.includes("--allow-net") || text.includes(url.hostname) || text.includes(url.port))
+          throw new Error(`${what}: ${text}`);
+      }
+    } finally {
+      await sql.end({ timeout: 0 });
+    }
   },
 });
