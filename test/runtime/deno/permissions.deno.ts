@@ -15,6 +15,7 @@ declare const Deno: {
 
 /** Read before the cases, which run with narrower permissions. */
 const pgUrl = Deno.env.get("EVENTFLOWS_PG_URL");
+const dynamoDbUrl = Deno.env.get("AWS_ENDPOINT_URL_DYNAMODB");
 
 async function expectRejects(what: string, promise: Promise<unknown>, name: string): Promise<EventFlowsError> {
   try {
@@ -82,5 +83,27 @@ Deno.test({
     } finally {
       await sql.end({ timeout: 0 });
     }
+  },
+});
+
+Deno.test({
+  name: "without --allow-net for the endpoint: an AWS call fails at once with a ServiceError saying so, not retried",
+  permissions: { net: false, env: true },
+  fn: async () => {
+    if (dynamoDbUrl === undefined)
+      throw new Error("AWS_ENDPOINT_URL_DYNAMODB is not set: the service harness did not start");
+    const endpoint = new URL(dynamoDbUrl);
+    const client = createDynamoDbClient({
+      region: "us-east-1",
+      endpoint: dynamoDbUrl,
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+    });
+    const started = Date.now();
+    const error = await expectRejects("ListTables", client.send("ListTables", {}), "ServiceError");
+    const text = `${error.message} ${String(error.cause)}`;
+    const { retryable } = error as EventFlowsError & { retryable?: boolean };
+    if (retryable !== false || !text.includes("--allow-net") || text.includes(endpoint.port))
+      throw new Error(`ListTables: retryable ${retryable}, ${text}`);
+    if (Date.now() - started > 1000) throw new Error(`ListTables took ${Date.now() - started} ms: it was retried`);
   },
 });
