@@ -26,6 +26,14 @@ declare const Deno: {
   }): DenoServer;
 };
 
+async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 const serve = (handler: (request: Request) => Response | Promise<Response>) =>
   Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {}, handler });
 
@@ -66,6 +74,22 @@ Deno.test({
         events: 300,
         log: (line) => console.log(`deno: ${line}`),
       });
+      // Clients that go away (an SSE reader aborted, a WebSocket closed) give their place in the hub back.
+      const base = `127.0.0.1:${server.addr.port}/api/events`;
+      await until(() => hub.size === 0, "the scenario's clients to be released");
+      const aborted = new AbortController();
+      const sse = await fetch(`http://${base}/stream?token=alice`, { signal: aborted.signal });
+      if (sse.status !== 200) throw new Error(`SSE answered ${sse.status}`);
+      await sse.body?.getReader().read();
+      const socket = new WebSocket(`ws://${base}/ws?token=alice`);
+      await new Promise((resolve, reject) => {
+        socket.onmessage = resolve;
+        socket.onerror = () => reject(new Error("the WebSocket failed"));
+      });
+      await until(() => hub.size === 2, "both clients to be connected");
+      aborted.abort();
+      socket.close();
+      await until(() => hub.size === 0, "the SSE and WebSocket clients that left to be released");
     } finally {
       await hub.close();
       await server.shutdown();
