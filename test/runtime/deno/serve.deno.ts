@@ -17,7 +17,13 @@ interface DenoServer {
   shutdown(): Promise<void>;
 }
 declare const Deno: {
-  test(options: { name: string; fn: () => Promise<void>; sanitizeOps?: boolean; sanitizeResources?: boolean }): void;
+  test(options: {
+    name: string;
+    fn: () => Promise<void>;
+    permissions: { net: string[]; env: boolean; read: boolean; write: boolean };
+    sanitizeOps?: boolean;
+    sanitizeResources?: boolean;
+  }): void;
   serve(options: {
     hostname: string;
     port: number;
@@ -34,11 +40,15 @@ async function until(check: () => boolean, what: string, timeoutMs = 5000): Prom
   }
 }
 
+/** As the docs say: serving needs the network, and no other permission. */
+const permissions = { net: ["127.0.0.1"], env: false, read: false, write: false };
+
 const serve = (handler: (request: Request) => Response | Promise<Response>) =>
   Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {}, handler });
 
 Deno.test({
   name: "live routes on Deno.serve with hono/deno's upgradeWebSocket: SSE and WebSocket clients, resume, 401/403",
+  permissions,
   // The hub's poll timer and the clients' sockets end with hub.close and server.shutdown.
   sanitizeOps: false,
   sanitizeResources: false,
@@ -99,6 +109,7 @@ Deno.test({
 
 Deno.test({
   name: "Deno.serve({ handler: (request) => dispatcher.handle(request, undefined) }): commands, errors, 405",
+  permissions,
   fn: async () => {
     const commands = new CommandBus<{ Ping: { payload: { n: number }; result: { n: number } } }>();
     commands.register("Ping", ({ n }) => ({ n }));
