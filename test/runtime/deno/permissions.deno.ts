@@ -58,6 +58,16 @@ Deno.test({
     createDynamoDbClient({ region: "us-east-1", credentials });
     // Nothing given: the library's own ValidationError, naming what to pass.
     expectThrows("createDynamoDbClient({})", () => createDynamoDbClient({}), "ValidationError");
+    // postgres.js reads the PG* variables for its defaults, whatever it is given: the error says which
+    // permission to grant, and does not blame the URL.
+    try {
+      createPostgresClient("postgres://user:pw@127.0.0.1:5432/db");
+      throw new Error("createPostgresClient did not throw");
+    } catch (error) {
+      const { name, message } = error as Error;
+      if (name !== "ValidationError" || !message.includes("--allow-env=PG*") || message.includes("url:"))
+        throw new Error(`createPostgresClient threw ${name}: ${message}`);
+    }
   },
 });
 
