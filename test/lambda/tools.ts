@@ -4,6 +4,8 @@
  *   pinned to one module version;
  * - Node 22 from the npm `node` package (Lambda's nodejs22.x); Node 20 (nodejs20.x) is the
  *   machine's `node`.
+ * Beside them, `ensureDeno()`: Deno from the npm `deno` package, pinned, for test/runtime/deno/run.ts
+ * (which installs it itself when missing).
  * Nothing is skipped: a tool that cannot be installed fails the run, saying what is missing.
  *   bun test/lambda/tools.ts     install what is missing and print the paths (.ci/run calls this)
  */
