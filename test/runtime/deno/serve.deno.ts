@@ -30,6 +30,10 @@ declare const Deno: {
     onListen?: () => void;
     handler: (request: Request) => Response | Promise<Response>;
   }): DenoServer;
+  connect(options: { hostname: string; port: number }): Promise<{
+    write(data: Uint8Array): Promise<number>;
+    close(): void;
+  }>;
 };
 
 async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -108,7 +112,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Deno.serve({ handler: (request) => dispatcher.handle(request, undefined) }): commands, errors, 405",
+  name: "Deno.serve({ handler: (request) => dispatcher.handle(request, undefined) }): commands, errors, 405, bodies streamed past the limit or cut short",
   permissions,
   fn: async () => {
     const commands = new CommandBus<{ Ping: { payload: { n: number }; result: { n: number } } }>();
@@ -138,6 +142,34 @@ Deno.test({
       const propfind = await fetch(`${base}/commands/Ping`, { method: "PROPFIND" });
       await expect(propfind, 405, "PROPFIND");
       if (propfind.headers.get("allow") !== "POST") throw new Error(`405 allow: ${propfind.headers.get("allow")}`);
+      // A body streamed without a length, past the limit: refused as too large.
+      const chunk = new TextEncoder().encode(" ".repeat(64 * 1024));
+      let sent = 0;
+      const endless = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          sent += chunk.length;
+          if (sent > 4 * 1024 * 1024) controller.close();
+          else controller.enqueue(chunk);
+        },
+      });
+      const streamed = await fetch(`${base}/commands/Ping`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: endless,
+        duplex: "half",
+      } as RequestInit);
+      await expect(streamed, 413, "a streamed body over 1 MiB");
+      // A client that sends half its body and hangs up: the server goes on serving.
+      const socket = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+      await socket.write(
+        new TextEncoder().encode(
+          'POST /commands/Ping HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"n":',
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await expect(await post('{"n":2}'), 200, "a command after a client hung up mid-body");
     } finally {
       await server.shutdown();
     }
