@@ -27,6 +27,7 @@ const steps: readonly Step[] = [
   { name: "build", command: [bun, "scripts/build.ts"] },
   { name: "portability", command: [bun, "scripts/check-portability.ts"] },
   { name: "node-runtime", command: [bun, "test/runtime/node/run.ts"] },
+  { name: "deno-runtime", command: [bun, "test/runtime/deno/run.ts"] },
   { name: "workerd-runtime", command: [bun, "test/runtime/workerd/run.ts"] },
   { name: "lambda-runtime", command: [bun, "test/lambda/run.ts"], services: true },
   { name: "package", command: [bun, "scripts/check-package.ts"] },

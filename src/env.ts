@@ -4,10 +4,46 @@
  */
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 
-/** The ambient environment, or an empty one where the runtime has none (Workers, browsers). */
+/**
+ * The ambient environment, or an empty one where the runtime has none (Workers, browsers). A
+ * variable the runtime refuses to let the program read (Deno without `--allow-env` for it throws
+ * `NotCapable`) reads as unset, as in an environment without it: the library reads the environment
+ * only for what it was not given, and a refusal must not escape as the runtime's own error.
+ */
 export function ambientEnv(): EnvSource {
   const proc = (globalThis as { process?: { env?: EnvSource } }).process;
-  return proc?.env ?? {};
+  return proc?.env === undefined ? {} : readableView(proc.env);
+}
+
+/** A read-only view of `env` in which reading a refused variable (or listing refused names) finds nothing. */
+function readableView(env: EnvSource): EnvSource {
+  const read = (name: string | symbol): string | undefined => {
+    if (typeof name !== "string") return undefined;
+    try {
+      return Object.hasOwn(env, name) ? env[name] : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  // The target is an empty object, not `env`: the proxy's invariant checks would read `env` again.
+  return new Proxy({} as EnvSource, {
+    get: (_, name) => read(name),
+    has: (_, name) => read(name) !== undefined,
+    getOwnPropertyDescriptor: (_, name) => {
+      const value = read(name);
+      return value === undefined ? undefined : { value, writable: false, enumerable: true, configurable: true };
+    },
+    ownKeys: () => {
+      try {
+        return Object.keys(env).filter((name) => read(name) !== undefined);
+      } catch {
+        return [];
+      }
+    },
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+  });
 }
 
 /** How {@link readEnv} reads. */

@@ -99,6 +99,51 @@ describe("errors", () => {
 });
 
 describe("env", () => {
+  test("a variable the runtime refuses to read (Deno without --allow-env) reads as unset, never as the runtime's error", () => {
+    // Deno's process.env throws NotCapable for each variable the program has no --allow-env for.
+    const refused = (name: string | symbol) => {
+      if (name === "EVENTFLOWS_GRANTED") return;
+      const error = new Error(`Requires env access to "${String(name)}", run again with the --allow-env flag`);
+      error.name = "NotCapable";
+      throw error;
+    };
+    const denoEnv = new Proxy({ EVENTFLOWS_GRANTED: "yes", EVENTFLOWS_REFUSED: "no" } as Record<string, string>, {
+      get: (target, name) => {
+        refused(name);
+        return Reflect.get(target, name);
+      },
+      has: (target, name) => {
+        refused(name);
+        return Reflect.has(target, name);
+      },
+      getOwnPropertyDescriptor: (target, name) => {
+        refused(name);
+        return Reflect.getOwnPropertyDescriptor(target, name);
+      },
+      ownKeys: () => {
+        refused("*");
+        return [];
+      },
+    });
+    const saved = Object.getOwnPropertyDescriptor(process, "env") as PropertyDescriptor;
+    Object.defineProperty(process, "env", { value: denoEnv, configurable: true, writable: true });
+    try {
+      expect(readEnv("EVENTFLOWS_REFUSED")).toBeUndefined();
+      expect(readEnv("EVENTFLOWS_GRANTED")).toBe("yes");
+      expect(readEnv("EVENTFLOWS_REFUSED", { EVENTFLOWS_REFUSED: "given" })).toBe("given");
+      const env = ambientEnv();
+      expect([env.EVENTFLOWS_REFUSED, "EVENTFLOWS_REFUSED" in env, env.EVENTFLOWS_GRANTED]).toEqual([
+        undefined,
+        false,
+        "yes",
+      ]);
+      expect(Object.keys(env)).toEqual([]);
+    } finally {
+      Object.defineProperty(process, "env", saved);
+    }
+    expect(readEnv("PATH")).toBe(process.env.PATH);
+  });
+
   test("explicit env objects win; empty strings count as unset; the ambient env is the fallback", () => {
     process.env.EVENTFLOWS_TEST_VAR = "ambient";
     try {

@@ -183,6 +183,12 @@ export function failureOf(status: number, headers: Headers, bodyText: string): A
  * (`timedOutAfterMs`: after how long).
  */
 export function transportFailure(cause: unknown, timedOutAfterMs?: number): AwsFailure {
+  if (isNetworkRefusal(cause)) {
+    // The runtime refused the connection itself: the same request would be refused again.
+    const message = "the runtime refused the connection: on Deno, grant --allow-net for the endpoint's host and port";
+    const safe = Object.assign(new Error(message), { name: (cause as Error).name, code: "NetAccessRefused" });
+    return { code: "NetAccessRefused", message, retryable: false, cause: safe };
+  }
   const code = networkCode(cause);
   const message =
     timedOutAfterMs !== undefined
@@ -194,6 +200,22 @@ export function transportFailure(cause: unknown, timedOutAfterMs?: number): AwsF
     retryable: true,
     cause: sanitizedCause(cause, code),
   };
+}
+
+/**
+ * Deno's refusal of a connection its --allow-net does not grant (`NotCapable`; `PermissionDenied`
+ * before Deno 2), whose message names the host and port.
+ */
+function isNetworkRefusal(cause: unknown): boolean {
+  const { name, message } = (typeof cause === "object" && cause !== null ? cause : {}) as {
+    name?: unknown;
+    message?: unknown;
+  };
+  return (
+    (name === "NotCapable" || name === "PermissionDenied") &&
+    typeof message === "string" &&
+    message.startsWith("Requires net access")
+  );
 }
 
 /**

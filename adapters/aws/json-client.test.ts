@@ -341,6 +341,24 @@ describe("AwsJsonClient retries", () => {
     expect(wrapped.cause).toMatchObject({ name: "TypeError", code: "ENOTFOUND" });
   });
 
+  test("a connection the runtime's permissions refuse (Deno without --allow-net) fails at once, not retried, naming no host", async () => {
+    for (const name of ["NotCapable", "PermissionDenied"]) {
+      const refused = Object.assign(
+        new Error('Requires net access to "secret-db.internal:8000", run again with the --allow-net flag'),
+        { name },
+      );
+      const script = scripted(refused, refused, json(200, {}));
+      const error = await client({ fetch: script.fetch, retry: { maxAttempts: 3, baseDelayMs: 1 } })
+        .send("GetItem", {})
+        .catch((e) => e);
+      expect(error).toMatchObject({ code: ErrorCode.Service, serviceCode: "NetAccessRefused", retryable: false });
+      expect(script.requests).toHaveLength(1);
+      const told = `${error.message} ${String(error.cause)} ${JSON.stringify(error)} ${JSON.stringify(error.cause)}`;
+      expect(told).toContain("--allow-net");
+      expect(told).not.toContain("secret-db");
+    }
+  });
+
   test("an attempt without a response times out and is retried", async () => {
     let first = true;
     const fetch: FetchFunction = (request) =>

@@ -1,7 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
 import fc from "fast-check";
-import { ErrorCode, InvalidTenantError, isEventFlowsError, isServiceError, tenantId } from "../../src/index.js";
+import {
+  ErrorCode,
+  InvalidTenantError,
+  isEventFlowsError,
+  isServiceError,
+  isValidationError,
+  tenantId,
+  type ValidationError,
+} from "../../src/index.js";
 import {
   createPostgresClient,
   MIN_STATEMENT_TIMEOUT_MS,
@@ -39,6 +47,34 @@ describe("createPostgresClient", () => {
       expect(thrown).toMatchObject({ code: "VALIDATION_FAILED" });
       expect(everything(thrown)).not.toContain("hunter2-secret");
     }
+  });
+
+  test("the PG* variables refused by the runtime (Deno without --allow-env) are a ValidationError saying to grant them, not a bad URL", () => {
+    // Deno's process.env throws NotCapable for each variable the program has no --allow-env for.
+    const refusing = new Proxy({} as Record<string, string>, {
+      get: (_, name) => {
+        throw Object.assign(
+          new Error(`Requires env access to "${String(name)}", run again with the --allow-env flag`),
+          {
+            name: "NotCapable",
+          },
+        );
+      },
+    });
+    const saved = Object.getOwnPropertyDescriptor(process, "env") as PropertyDescriptor;
+    Object.defineProperty(process, "env", { value: refusing, configurable: true, writable: true });
+    let thrown: unknown;
+    try {
+      createPostgresClient("postgres://user:s3cret-pw@127.0.0.1:5432/db");
+    } catch (error) {
+      thrown = error;
+    } finally {
+      Object.defineProperty(process, "env", saved);
+    }
+    expect(isValidationError(thrown)).toBe(true);
+    const { message, issues } = thrown as ValidationError;
+    expect(issues).toEqual([{ path: ["env"], message: expect.stringContaining("--allow-env=PG*") }]);
+    expect(message).not.toContain("s3cret-pw");
   });
 
   test("generated malformed URLs: whatever is thrown is an EventFlowsError that never shows the password (property)", async () => {

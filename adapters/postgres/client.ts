@@ -157,6 +157,17 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
   try {
     client = connectionUrl === undefined ? postgres(merged) : postgres(connectionUrl, merged);
   } catch (error) {
+    // postgres.js reads the PG* variables for its defaults whatever it is given: on Deno without
+    // --allow-env for them, that is what failed, not the options.
+    if (isEnvRefusal(error)) {
+      throw new ValidationError("The PostgreSQL client could not be made", [
+        {
+          path: ["env"],
+          message:
+            "the runtime refused postgres.js the PG* variables it reads for its defaults: on Deno, grant --allow-env=PG*",
+        },
+      ]);
+    }
     // postgres.js throws what URL parsing threw, whose `input` (and, on some runtimes, message) is
     // the whole URL with its password: say what is wrong without it, and keep no cause.
     throw new ValidationError("Invalid PostgreSQL connection options", [
@@ -345,6 +356,19 @@ function unref(timer: unknown): void {
 
 /** Where a client bound to one tenant (the `tenant` option, or `tenantScopedSql`) says which; see `tenantOf`. */
 export const TENANT = Symbol("eventflows.tenant");
+
+/** Deno's refusal to read an environment variable (`NotCapable`; `PermissionDenied` before Deno 2). */
+function isEnvRefusal(error: unknown): boolean {
+  const { name, message } = (typeof error === "object" && error !== null ? error : {}) as {
+    name?: unknown;
+    message?: unknown;
+  };
+  return (
+    (name === "NotCapable" || name === "PermissionDenied") &&
+    typeof message === "string" &&
+    message.startsWith("Requires env access")
+  );
+}
 
 function refusal(error: unknown, url: string | undefined): string {
   const code = (error as { code?: unknown } | null)?.code;

@@ -89,6 +89,23 @@ describe("PostgreSQL error mapping", () => {
     expect(toEventFlowsError(ended, "readAll")).toMatchObject({ retryable: false });
   });
 
+  test("a connection the runtime's permissions refuse (Deno without --allow-net for it) is a ServiceError naming no host", () => {
+    for (const name of ["NotCapable", "PermissionDenied"]) {
+      const refused = Object.assign(
+        new Error('Requires net access to "db.internal.example:5432", run again with the --allow-net flag'),
+        { name },
+      );
+      const mapped = toEventFlowsError(refused, "appendToStream");
+      expect(isServiceError(mapped)).toBe(true);
+      expect(mapped).toMatchObject({ serviceCode: "NET_ACCESS_REFUSED", retryable: false });
+      expect(`${(mapped as Error).message} ${String((mapped as Error).cause)}`).not.toContain("db.internal");
+      expect((mapped as Error).message).toContain("--allow-net");
+    }
+    // Another permission an application's code was refused is the application's error.
+    const envRefused = Object.assign(new Error('Requires env access to "HOME"'), { name: "NotCapable" });
+    expect(toEventFlowsError(envRefused, "projection")).toBe(envRefused);
+  });
+
   test("a host name that does not resolve is a retryable ServiceError naming neither host nor password", async () => {
     const unresolved = Object.assign(new Error("getaddrinfo ENOTFOUND db.internal"), { code: "ENOTFOUND" });
     expect(toEventFlowsError(unresolved, "readStream")).toMatchObject({

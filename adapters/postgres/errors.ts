@@ -64,6 +64,13 @@ export function constraintOf(error: unknown): string | undefined {
 export function toEventFlowsError(error: unknown, operation: string): unknown {
   if (isEventFlowsError(error)) return error;
   if (isServerError(error)) return fromServerError(error, operation);
+  if (isNetworkRefusal(error)) {
+    const message =
+      "the runtime refused the connection to PostgreSQL: on Deno, grant --allow-net for the database's host and port";
+    return new ServiceError(SERVICE, operation, "NET_ACCESS_REFUSED", false, message, {
+      cause: sanitizedCause("NET_ACCESS_REFUSED", message),
+    });
+  }
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && (CONNECTION_CODES.has(code) || code === "CONNECTION_ENDED")) {
     const retryable = code !== "CONNECTION_ENDED";
@@ -81,6 +88,19 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
     return new ServiceError(SERVICE, operation, code, false, message, { cause: sanitizedCause(code, message) });
   }
   return error;
+}
+
+/**
+ * Deno's refusal of a connection its --allow-net does not grant (`NotCapable`; `PermissionDenied`
+ * before Deno 2), which names the host and port: a socket postgres.js opens, never the server's.
+ */
+function isNetworkRefusal(error: unknown): boolean {
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  return (
+    (name === "NotCapable" || name === "PermissionDenied") &&
+    typeof message === "string" &&
+    message.startsWith("Requires net access")
+  );
 }
 
 const MIGRATE = "(store.migrate() or `eventflows-pg migrate`)";

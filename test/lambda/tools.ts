@@ -4,6 +4,8 @@
  *   pinned to one module version;
  * - Node 22 from the npm `node` package (Lambda's nodejs22.x); Node 20 (nodejs20.x) is the
  *   machine's `node`.
+ * Beside them, `ensureDeno()`: Deno from the npm `deno` package, pinned, for test/runtime/deno/run.ts
+ * (which installs it itself when missing).
  * Nothing is skipped: a tool that cannot be installed fails the run, saying what is missing.
  *   bun test/lambda/tools.ts     install what is missing and print the paths (.ci/run calls this)
  */
@@ -17,9 +19,12 @@ export const RIE_VERSION = "v0.0.0-20261030222936-bef5c4ba774d";
 export const RIE_MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie";
 /** Node 22: the newest 22.x the registry has when the cache is first filled. */
 export const NODE22_SPEC = "node@22";
+/** Deno for the Deno runtime tests (test/runtime/deno/run.ts): npm's `deno` package, pinned. */
+export const DENO_VERSION = "2.9.6";
 
 const rieDir = join(cacheDir, "lambda-rie", RIE_VERSION);
 const node22Dir = join(cacheDir, "node22");
+const denoDir = join(cacheDir, "deno", DENO_VERSION);
 
 export class LambdaToolError extends Error {
   override readonly name = "LambdaToolError";
@@ -84,6 +89,28 @@ export async function ensureNode22(): Promise<string> {
     if (result.status !== 0 || !existsSync(binary)) {
       throw new LambdaToolError(
         `Node 22 could not be installed from npm (${NODE22_SPEC} into ${node22Dir}):\n${result.stdout}${result.stderr}`,
+      );
+    }
+    return binary;
+  });
+}
+
+/**
+ * Deno from npm under .cache/deno/<version> (its binary comes through the optional dependency for
+ * the platform, e.g. @deno/linux-x64-glibc); throws a LambdaToolError saying why when it cannot.
+ */
+export async function ensureDeno(): Promise<string> {
+  const binary = join(denoDir, "node_modules", ".bin", "deno");
+  const works = () => existsSync(binary) && run(binary, ["--version"]).stdout?.startsWith(`deno ${DENO_VERSION}`);
+  if (works()) return binary;
+  return withLock("deno", join(cacheDir, "locks", "deno"), async () => {
+    if (works()) return binary;
+    console.log(`deno: npm install --prefix ${denoDir} deno@${DENO_VERSION}`);
+    const result = run("npm", ["install", "--prefix", denoDir, "--no-audit", "--no-fund", `deno@${DENO_VERSION}`]);
+    if (result.status !== 0 || !works()) {
+      const version = existsSync(binary) ? run(binary, ["--version"]) : undefined;
+      throw new LambdaToolError(
+        `Deno ${DENO_VERSION} could not be installed from npm (deno@${DENO_VERSION} into ${denoDir}; its binary comes from the optional dependency for ${process.platform}-${process.arch}, which npm must not omit):\n${result.stdout}${result.stderr}${version === undefined ? "" : `\n${binary} --version: ${version.stdout}${version.stderr}${version.error?.message ?? ""}`}`,
       );
     }
     return binary;

@@ -47,13 +47,14 @@ export interface SuiteModule {
   /**
    * Where the module runs; all of "node" (the Node 20 run) and "workerd" when left out. "node22" is
    * a second Node run on the Node 22 under .cache/node22, for what Node 20 lacks (node:sqlite).
+   * "deno" is the Deno run (test/runtime/deno/run.ts), which runs what "node" runs when left out.
    */
   readonly runtimes?: readonly Runtime[];
   /** Cloudflare resources its suites use in workerd, as miniflare bindings. */
   readonly workerd?: WorkerdResources;
 }
 
-export type Runtime = "node" | "node22" | "workerd";
+export type Runtime = "node" | "node22" | "workerd" | "deno";
 
 export interface WorkerdResources {
   /** D1 databases, by binding name (each an empty local database). */

@@ -7,22 +7,20 @@
  *   bun test/runtime/node/run.ts        after `bun run build`
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../../scripts/lib/package-exports.ts";
 import { ensureNode22 } from "../../lambda/tools.ts";
 import { startServices, stopServices } from "../../services/index.ts";
 import { assertBuilt, bundleRuntimeTest } from "../bundle.ts";
 import { exportedContracts } from "../exported-contracts.ts";
+import { freshOutDir, verdict } from "../runner.ts";
 import { servicesFor, suitesFor } from "../suites/index.ts";
 
 async function main(): Promise<number> {
   assertBuilt();
-  // Inside the package folder, so Node resolves `@eventflows/core` to this package's "exports";
-  // not under .cache/, which may be a link to another checkout's (Node resolves from the real path).
-  const outDir = join(import.meta.dirname, ".out");
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
+  // Node resolves `@eventflows/core` to this package's "exports" from there.
+  const outDir = freshOutDir(import.meta.dirname);
   const testFile = join(outDir, "contracts.node.mjs");
   const code = await bundleRuntimeTest(join(import.meta.dirname, "contracts.node.ts"), "external", {
     platform: "node",
@@ -73,15 +71,13 @@ function runPass(label: string, node: string, testFile: string, tapFile: string,
   );
   const tap = existsSync(tapFile) ? readFileSync(tapFile, "utf8") : "";
   const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(tap)?.[1] ?? Number.NaN);
-  const [passed, failed] = [count("pass"), count("fail")];
-  console.log(`node-runtime (${label}): ${passed} passed, ${failed} failed`);
-  if (run.status !== 0 || failed !== 0 || !(passed > 0)) {
-    console.error(
-      `node-runtime (${label}): failed (exit ${run.status ?? run.signal}${passed > 0 ? "" : ", no case ran"}); TAP in ${tapFile}`,
-    );
-    return 1;
-  }
-  return 0;
+  return verdict(
+    `node-runtime (${label})`,
+    run.status,
+    run.signal,
+    { passed: count("pass"), failed: count("fail") },
+    tapFile,
+  );
 }
 
 try {

@@ -69,7 +69,7 @@ async function openPerTenant(): Promise<OpenedSuite> {
 export const sqliteNodeSuites: SuiteModule = {
   services: [],
   workerdFlags: [],
-  runtimes: ["node22"],
+  runtimes: ["node22", "deno"],
   suites: [
     ...(["event", "snapshot", "checkpoint", "projection", "deletion"] as const).map((kind) => ({
       name: `sqlite (node:sqlite) ${kind} store`,
