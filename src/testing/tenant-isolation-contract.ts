@@ -9,6 +9,7 @@ import { TENANT_METADATA_KEY, type TenantEventStore } from "../tenancy/tenant-ev
 import type { TenantId } from "../tenancy/tenant-id.js";
 import { assert, assertEqual, collect, eventually } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
+import { untilHeadReadable, untilReadable } from "./feed.js";
 
 /** A tenant's stores as an isolation strategy makes them: an event store, and the others it isolates too. */
 export interface IsolatedStores {
@@ -178,6 +179,7 @@ export function tenantIsolationContract(options: TenantIsolationContractOptions)
       "B's stream holds B's events only",
     );
     assertEqual(await B.eventStore.getStreamVersion(streamId), 2, "B's version");
+    await untilHeadReadable(B.eventStore);
     const feed = await collect(B.eventStore.readAll());
     assert(
       feed.every((e) => e.type !== "Forged"),
@@ -280,7 +282,10 @@ export function tenantIsolationContract(options: TenantIsolationContractOptions)
   add("A's feed holds A's events only, from any position: B's, B's head, beyond", async ({ a, A, B }) => {
     await A.eventStore.appendToStream(`Mine-${ulid()}`, [event("MineFirst")]);
     const { events } = await victimStream(B);
-    await A.eventStore.appendToStream(`Mine-${ulid()}`, [event("MineSecond")]);
+    const second = await A.eventStore.appendToStream(`Mine-${ulid()}`, [event("MineSecond")]);
+    // On PostgreSQL the feed's readers stop below any transaction in flight on the server (another
+    // client's): wait until A's readers see its last event, so the reads below cannot pass on an empty feed.
+    await untilReadable(A.eventStore, second);
     const positions = events.map((e) => e.globalPosition ?? 0);
     const head = await B.eventStore.getLastGlobalPosition();
     const afters = [0, ...positions, ...positions.map((p) => p - 1), head, head + 1, Number.MAX_SAFE_INTEGER];
