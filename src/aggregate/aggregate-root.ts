@@ -177,21 +177,9 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     // The hot loop of every load: the class's handler table is fetched once, not per event.
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
-    // The event whose handler is running: what a failure names. Unset while the source is read, so
-    // the source's own errors (a store that is down) pass through as they are.
-    let applying: EventEnvelope | undefined;
     this.#applying = true;
     try {
-      for (const event of events) {
-        const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
-        applying = event;
-        const next = handler(self, event);
-        applying = undefined;
-        if (next !== undefined) this.state = next as State;
-        this.#version = event.version;
-      }
-    } catch (error) {
-      throw applying === undefined ? error : this.#rehydrationError(applying, error);
+      for (const event of events) this.#replay(table, self, event);
     } finally {
       this.#applying = false;
     }
@@ -207,19 +195,10 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     }
     const table = this.#handlerTable();
     const self = this as unknown as AggregateRoot<unknown, DomainEvent>;
-    let applying: EventEnvelope | undefined;
     this.#applying = true;
     try {
-      for await (const event of events) {
-        const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
-        applying = event;
-        const next = handler(self, event);
-        applying = undefined;
-        if (next !== undefined) this.state = next as State;
-        this.#version = event.version;
-      }
-    } catch (error) {
-      throw applying === undefined ? error : this.#rehydrationError(applying, error);
+      // The source's own errors (a store that is down) pass through as they are.
+      for await (const event of events) this.#replay(table, self, event);
     } finally {
       this.#applying = false;
     }
@@ -295,6 +274,22 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
       this.#applying = false;
     }
     if (next !== undefined) this.state = next as State;
+  }
+
+  /**
+   * One stored event replayed onto the state, for rehydrate and rehydrateAsync. Only the handler's
+   * failure is a RehydrationError naming the event; an unknown type's error passes as it is.
+   */
+  #replay(table: Map<string, Handler | null>, self: AggregateRoot<unknown, DomainEvent>, event: EventEnvelope): void {
+    const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
+    let next: unknown;
+    try {
+      next = handler(self, event);
+    } catch (error) {
+      throw this.#rehydrationError(event, error);
+    }
+    if (next !== undefined) this.state = next as State;
+    this.#version = event.version;
   }
 
   /**
