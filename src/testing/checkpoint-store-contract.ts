@@ -4,6 +4,7 @@ import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { ulid } from "../ids.js";
 import { assertEqual, assertRejects } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
+import { lookAlikeIds } from "./look-alike-ids.js";
 
 export interface CheckpointStoreContractOptions {
   /** Shown as the suite's name. */
@@ -63,18 +64,7 @@ export function checkpointStoreContract(options: CheckpointStoreContractOptions)
     "ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other checkpoints",
     async (store) => {
       const base = id("Exact");
-      // Each differs from `base` only where a case-insensitive or space-padding collation, a Unicode
-      // normalisation, or a prefix match (LIKE 'id%', begins_with) would take it for the same checkpoint.
-      const others = [
-        base.toLowerCase(),
-        base.toUpperCase(),
-        `${base} `,
-        `${base}1`,
-        `${base}\u0065\u0301`,
-        `${base}\u00e9`,
-        base.slice(0, -1),
-        base.replace("_Exact", "%Exact"),
-      ];
+      const others = lookAlikeIds(base);
       const wildcard = `${base.slice(0, 5)}%`;
       const all = [base, ...others, wildcard];
       for (const [i, name] of all.entries()) await store.store(name, i + 1);

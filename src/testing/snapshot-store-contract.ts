@@ -7,6 +7,7 @@ import type { SnapshotSerializer } from "../snapshot/serializer.js";
 import type { SnapshotStore, SnapshotStoreOptions } from "../snapshot/snapshot-store.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
+import { lookAlikeIds } from "./look-alike-ids.js";
 
 export interface SnapshotStoreContractOptions {
   /** Shown as the suite's name. */
@@ -203,19 +204,7 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
     async (make) => {
       const store = await make({ keepLast: 5 });
       const base = stream("Exact");
-      // Each differs from `base` only where a case-insensitive or space-padding collation, a Unicode
-      // normalisation, or a prefix match (LIKE 'id%', begins_with) would take it for the same stream.
-      const others = [
-        base.toLowerCase(),
-        base.toUpperCase(),
-        `${base} `,
-        `${base}1`,
-        `${base}-2`,
-        `${base}\u0065\u0301`,
-        `${base}\u00e9`,
-        base.slice(0, -1),
-        base.replace("_Exact", "%Exact"),
-      ];
+      const others = [...lookAlikeIds(base), `${base}-2`];
       const wildcard = `${base.slice(0, 5)}%`;
       const all = [base, ...others, wildcard];
       for (const [i, id] of all.entries()) await store.save({ streamId: id, version: i + 1, state: { id } });
