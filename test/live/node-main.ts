@@ -5,10 +5,10 @@
  */
 import { Hono } from "hono";
 import { liveRoutes } from "../../adapters/hono/live-routes.js";
-import { ForbiddenError, UnauthorizedError } from "../../adapters/http/index.js";
 import { InMemoryEventStore, LiveHub } from "../../src/index.js";
 import { loadWs, nodeUpgradeWebSocket, serveOnNode } from "./node-server.js";
-import { runLiveScenario, scenarioToken } from "./scenario.js";
+import { runLiveScenario } from "./scenario.js";
+import { scenarioAuth, scenarioAuthorize } from "./scenario-access.js";
 
 const [clients = "50", events = "1000"] = process.argv.slice(2);
 const ws = await loadWs();
@@ -21,15 +21,8 @@ app.route(
     hub,
     upgradeWebSocket: nodeUpgradeWebSocket(ws),
     heartbeatMs: 500,
-    auth: ({ request }) => {
-      const user = scenarioToken(request);
-      if (user === null) throw new UnauthorizedError();
-      return { userId: user };
-    },
-    authorize: (principal, { filter }) => {
-      if (principal?.userId === "guest" && (filter.categories ?? []).includes("Secret")) throw new ForbiddenError();
-      return true;
-    },
+    auth: scenarioAuth,
+    authorize: scenarioAuthorize,
   }),
 );
 const { server, port } = await serveOnNode(app);

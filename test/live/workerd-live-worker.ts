@@ -9,9 +9,8 @@
  */
 import { Hono } from "hono";
 import { liveRoutes } from "../../adapters/hono/index.js";
-import { ForbiddenError, UnauthorizedError } from "../../adapters/http/index.js";
 import { InMemoryEventStore, LiveHub, type NewEvent } from "../../src/index.js";
-import { scenarioToken } from "./scenario.js";
+import { scenarioAuth, scenarioAuthorize } from "./scenario-access.js";
 
 const store = new InMemoryEventStore();
 const hub = new LiveHub({ store, pollIntervalMs: 50 });
@@ -41,15 +40,8 @@ app.route(
   liveRoutes({
     hub: scenarioHub,
     heartbeatMs: 500,
-    auth: ({ request }) => {
-      const user = scenarioToken(request);
-      if (user === null) throw new UnauthorizedError();
-      return { userId: user };
-    },
-    authorize: (principal, { filter }) => {
-      if (principal?.userId === "guest" && (filter.categories ?? []).includes("Secret")) throw new ForbiddenError();
-      return true;
-    },
+    auth: scenarioAuth,
+    authorize: scenarioAuthorize,
   }),
 );
 

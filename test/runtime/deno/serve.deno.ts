@@ -8,9 +8,10 @@ import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import * as v from "valibot";
 import { liveRoutes } from "../../../adapters/hono/index.js";
-import { createHttpDispatcher, ForbiddenError, UnauthorizedError } from "../../../adapters/http/index.js";
+import { createHttpDispatcher } from "../../../adapters/http/index.js";
 import { CommandBus, InMemoryEventStore, LiveHub } from "../../../src/index.js";
-import { runLiveScenario, scenarioToken } from "../../live/scenario.js";
+import { runLiveScenario } from "../../live/scenario.js";
+import { scenarioAuth, scenarioAuthorize } from "../../live/scenario-access.js";
 
 interface DenoServer {
   readonly addr: { readonly port: number };
@@ -66,15 +67,8 @@ Deno.test({
         hub,
         upgradeWebSocket,
         heartbeatMs: 500,
-        auth: ({ request }) => {
-          const user = scenarioToken(request);
-          if (user === null) throw new UnauthorizedError();
-          return { userId: user };
-        },
-        authorize: (principal, { filter }) => {
-          if (principal?.userId === "guest" && (filter.categories ?? []).includes("Secret")) throw new ForbiddenError();
-          return true;
-        },
+        auth: scenarioAuth,
+        authorize: scenarioAuthorize,
       }),
     );
     const server = serve(app.fetch);
