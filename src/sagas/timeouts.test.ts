@@ -289,11 +289,11 @@ describe("saga timeouts", () => {
     await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
     now = T0 + 16 * MINUTE;
     const loop = runtime.start({ intervalMs: 5 });
-    const deadline = Date.now() + 2000;
-    while ((await store.load("Order", "o1"))?.status !== "compensated" && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    try {
+      await eventually(async () => expect((await store.load("Order", "o1"))?.status).toBe("compensated"), 2000);
+    } finally {
+      await loop.stop();
     }
-    await loop.stop();
     expect((await store.load("Order", "o1"))?.status).toBe("compensated");
     expect(sent.map((s) => s.type)).toEqual(["ReserveStock", "ReleaseStock"]);
   });

@@ -60,12 +60,14 @@ type Op =
   | { readonly kind: "tick"; readonly runtime: number; readonly at: number }
   | { readonly kind: "crash"; readonly runtime: number };
 
+// Each event: its instance and, maybe, a timeout (names unique per instance, so none replaces another).
+const plannedEvents = fc.array(
+  fc.record({ key: fc.constantFrom(...KEYS), at: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: undefined }) }),
+  { minLength: 1, maxLength: 12 },
+);
+
 const plan = fc.record({
-  // Each event: its instance and, maybe, a timeout (names unique per instance, so none replaces another).
-  events: fc.array(
-    fc.record({ key: fc.constantFrom(...KEYS), at: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: undefined }) }),
-    { minLength: 1, maxLength: 12 },
-  ),
+  events: plannedEvents,
   ops: fc.array(
     fc.oneof(
       fc.record({
@@ -200,10 +202,7 @@ export async function checkInterleavings(
 }
 
 const stallPlan = fc.record({
-  events: fc.array(
-    fc.record({ key: fc.constantFrom(...KEYS), at: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: undefined }) }),
-    { minLength: 1, maxLength: 12 },
-  ),
+  events: plannedEvents,
   ops: fc.array(
     fc.oneof(
       fc.record({
