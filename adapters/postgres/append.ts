@@ -23,6 +23,12 @@ export interface StoreContext {
   readonly statements: Statements;
   readonly maxEventBytes: number;
   readonly readPageSize: number;
+  /**
+   * Whether a feed page found a stream soft-deleted: this store's later pages then run
+   * readAllFiltered at once, instead of asking first (a change to a deletion through it clears the
+   * mark; one made elsewhere leaves it, which costs speed, not correctness).
+   */
+  readonly feed: { filtered: boolean };
 }
 
 export interface Committed {

@@ -10,7 +10,7 @@ import type { StoreContext } from "./append.js";
 import type { PostgresQueryable } from "./client.js";
 import { guardReconnecting } from "./errors.js";
 import { MAX_VERSION } from "./position.js";
-import { fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
+import { type FeedRow, fromFeedRow, fromStreamRow, type StreamRow } from "./rows.js";
 
 // Every read takes \`retry\`: whether a statement whose connection was lost runs once more on a
 // fresh one (a client, yes; a transaction, whose connection is gone, no).
@@ -71,20 +71,44 @@ async function pageOf<Row extends readonly unknown[]>(
   sql: PostgresQueryable,
   statement: string,
   parameters: unknown[],
-  toEnvelope: (row: Row) => EventEnvelope,
+  toEnvelope: (row: Row) => EventEnvelope | undefined,
 ): Promise<EventEnvelope[]> {
   const query = sql.unsafe(statement, parameters as never[], { prepare: true }).values() as unknown as PromiseLike<
     Row[]
   > & { forEach?: (take: (row: Row) => void) => PromiseLike<unknown> };
-  if (typeof query.forEach !== "function") {
-    const rows = await query;
-    return rows.map(toEnvelope);
-  }
   const events: EventEnvelope[] = [];
-  await query.forEach((row) => {
-    events.push(toEnvelope(row));
-  });
+  const take = (row: Row) => {
+    const event = toEnvelope(row);
+    if (event !== undefined) events.push(event);
+  };
+  if (typeof query.forEach === "function") await query.forEach(take);
+  else for (const row of await query) take(row);
   return events;
+}
+
+/**
+ * A page of the feed: readAll, which yields the page while no stream is soft-deleted and one row
+ * with a NULL stream id instead when some are; then readAllFiltered, which leaves those streams'
+ * events out. Once a page has found one, the store's later pages run readAllFiltered at once.
+ */
+async function feedPage(
+  sql: PostgresQueryable,
+  context: StoreContext,
+  after: string,
+  limit: number,
+): Promise<EventEnvelope[]> {
+  const { feed, statements } = context;
+  if (!feed.filtered) {
+    let hidden = false;
+    const events = await pageOf(sql, statements.readAll, [after, limit], (row: FeedRow | readonly [null]) => {
+      if (row[0] !== null) return fromFeedRow(row);
+      hidden = true;
+      return undefined;
+    });
+    if (!hidden) return events;
+    feed.filtered = true;
+  }
+  return pageOf(sql, statements.readAllFiltered, [after, limit], fromFeedRow);
 }
 
 export function readStreamPages(
@@ -129,7 +153,7 @@ export function readAllPages(
       guardReconnecting("readAll", attempts, () => {
         // The last event's position, as the text it was read from (positions stay below 2^53).
         const after = String(last === undefined ? (options.after ?? 0) : last.globalPosition);
-        return pageOf(sql, context.statements.readAll, [after, limit], fromFeedRow);
+        return feedPage(sql, context, after, limit);
       }),
     context.readPageSize,
     maxCount,

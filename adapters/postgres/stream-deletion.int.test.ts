@@ -287,3 +287,44 @@ describe("the tenant layer's probe of a deleted stream on PostgreSQL", () => {
     }
   }, 60_000);
 });
+
+describe("the feed's test for soft-deleted streams on PostgreSQL", () => {
+  test("the feed hides a stream soft-deleted or restored through another store, before and after this one has seen a soft-deleted stream", async () => {
+    // Each feed page first asks whether any stream is soft-deleted; a store that found one filters
+    // every later page row by row, until a change through it. Pages of 2 (growing to 32), and
+    // hidden events enough to fill pages of their own, which must not end the read.
+    const own = uniqueSchema("deletion_feed");
+    const reader = new PostgresEventStore({ sql, schema: own, readPageSize: 2 });
+    const writer = new PostgresEventStore({ sql, schema: own });
+    await reader.migrate();
+    try {
+      await writer.appendToStream("Kept-1", [{ type: "Noted", data: { n: 1 } }]);
+      await writer.appendToStream(
+        "Hidden-1",
+        Array.from({ length: 40 }, (_, n) => ({ type: "Noted", data: { n } })),
+      );
+      await writer.appendToStream("Kept-1", [{ type: "Noted", data: { n: 2 } }]);
+      const feed = async () => {
+        const counts = new Map<string, number>();
+        for (const event of await collect(reader.readAll())) {
+          counts.set(event.streamId, (counts.get(event.streamId) ?? 0) + 1);
+        }
+        return Object.fromEntries(counts);
+      };
+      expect(await feed()).toEqual({ "Kept-1": 2, "Hidden-1": 40 });
+      await writer.deleteStream("Hidden-1");
+      expect(await feed()).toEqual({ "Kept-1": 2, $streams: 1 });
+      await writer.restoreStream("Hidden-1");
+      expect(await feed()).toEqual({ "Kept-1": 2, "Hidden-1": 40, $streams: 2 });
+      await writer.deleteStream("Hidden-1");
+      expect(await feed()).toEqual({ "Kept-1": 2, $streams: 3 });
+      // Restored through the reader itself, then hidden again elsewhere.
+      await reader.restoreStream("Hidden-1");
+      expect(await feed()).toEqual({ "Kept-1": 2, "Hidden-1": 40, $streams: 4 });
+      await writer.deleteStream("Hidden-1");
+      expect(await feed()).toEqual({ "Kept-1": 2, $streams: 5 });
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${own} CASCADE`);
+    }
+  });
+});
