@@ -24,11 +24,11 @@ export interface StoreContext {
   readonly maxEventBytes: number;
   readonly readPageSize: number;
   /**
-   * Whether a feed page found a stream soft-deleted: this store's later pages then run
-   * readAllFiltered at once, instead of asking first (a change to a deletion through it clears the
-   * mark; one made elsewhere leaves it, which costs speed, not correctness).
+   * Whether a feed page found more soft-deleted streams than it hashes: this store's later pages
+   * then run readAllProbing at once, instead of counting first (a change to a deletion through it
+   * clears the mark; one made elsewhere leaves it, which costs speed, not correctness).
    */
-  readonly feed: { filtered: boolean };
+  readonly feed: { probing: boolean };
 }
 
 export interface Committed {

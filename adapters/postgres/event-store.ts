@@ -97,7 +97,7 @@ export class PostgresEventStore extends PostgresStoreBase {
       statements: statements(names),
       maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
       readPageSize: options.readPageSize ?? 1000,
-      feed: { filtered: false },
+      feed: { probing: false },
     };
     super(context, options);
     this.names = names;

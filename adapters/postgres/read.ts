@@ -87,9 +87,9 @@ async function pageOf<Row extends readonly unknown[]>(
 }
 
 /**
- * A page of the feed: readAll, which yields the page while no stream is soft-deleted and one row
- * with a NULL stream id instead when some are; then readAllFiltered, which leaves those streams'
- * events out. Once a page has found one, the store's later pages run readAllFiltered at once.
+ * A page of the feed: readAll, which leaves up to HASHED_HIDDEN soft-deleted streams out and
+ * yields one row with a NULL stream id instead when more are; then readAllProbing, which leaves
+ * any number out. Once a page has found that many, the store's later pages run readAllProbing at once.
  */
 async function feedPage(
   sql: PostgresQueryable,
@@ -98,17 +98,17 @@ async function feedPage(
   limit: number,
 ): Promise<EventEnvelope[]> {
   const { feed, statements } = context;
-  if (!feed.filtered) {
-    let hidden = false;
+  if (!feed.probing) {
+    let many = false;
     const events = await pageOf(sql, statements.readAll, [after, limit], (row: FeedRow | readonly [null]) => {
       if (row[0] !== null) return fromFeedRow(row);
-      hidden = true;
+      many = true;
       return undefined;
     });
-    if (!hidden) return events;
-    feed.filtered = true;
+    if (!many) return events;
+    feed.probing = true;
   }
-  return pageOf(sql, statements.readAllFiltered, [after, limit], fromFeedRow);
+  return pageOf(sql, statements.readAllProbing, [after, limit], fromFeedRow);
 }
 
 export function readStreamPages(

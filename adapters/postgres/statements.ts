@@ -12,10 +12,10 @@ export interface Statements {
   readonly eventsByIds: string;
   readonly readForward: string;
   readonly readBackward: string;
-  /** A feed page while no stream is soft-deleted; one row with a NULL stream id when some are. */
+  /** A feed page without soft-deleted streams; one row with a NULL stream id when more than HASHED_HIDDEN are. */
   readonly readAll: string;
-  /** A feed page that leaves soft-deleted streams out, row by row. */
-  readonly readAllFiltered: string;
+  /** A feed page without soft-deleted streams, however many: each row's stream probed. */
+  readonly readAllProbing: string;
   readonly streamVersion: string;
   readonly lastGlobalPosition: string;
   readonly headPosition: string;
@@ -54,6 +54,9 @@ export interface Statements {
 // The reader's bound: positions of transactions older than its snapshot's xmin. Every one of those
 // has committed or aborted, and every later commit gets a higher position (see position.ts).
 const SAFE_BOUND = `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${POSITION_BITS})`;
+
+/** How many soft-deleted streams a feed page leaves out through a hash of their ids (see readAll). */
+export const HASHED_HIDDEN = 10_000;
 
 // Output names differ from the columns': ORDER BY prefers an output name, and sorting by
 // global_position::text would be neither numeric nor served by the index.
@@ -196,35 +199,40 @@ RETURNING global_position::text, version`,
      * the page, and a short page ends the read as before. The bound is a subquery, so it is
      * computed once per page, not once per row (pg_current_snapshot() builds a snapshot per call).
      *
-     * Whether any stream is soft-deleted is asked once, first; while none is, the page is the bare
-     * walk of the primary key, behind a one-time filter. When some are, the page is not read: the
-     * statement yields one row with a NULL stream id, and the reader turns to readAllFiltered. A
-     * per-row test of the event's stream here instead was estimated, on a large table, at the cost
-     * of an index probe per row (the planner costs a subplan by its unhashed form, though it runs
-     * hashed), and while the deletions table had never been analyzed (an empty table never is) a
-     * 9,000-row page of a 60,000-row table was estimated at 136,000, past jit_above_cost: every page
-     * was JIT-compiled, 6 of its 9 ms. Without the outer ORDER BY (a sort the planner would add
-     * above the join), the rows come in the page's order: the join is a nested loop (the page refers
-     * to the outer row) over the one outer row.
+     * Soft-deleted streams are left out before the LIMIT, so a page counts only what it yields and
+     * a page of hidden events alone never looks like the end (a query of their ids per read cost a
+     * projection batch a round trip of its own). Their ids are gathered once per page into a hash,
+     * probed by each row: unnest hides their number from the planner, which takes 10 and so always
+     * hashes them and costs a probe as one comparison. A correlated NOT EXISTS, as until
+     * 2026-12-05, runs hashed too, but the planner costs it as an index probe per row: while the
+     * deletions table had never been analyzed (autovacuum waits for 50 changed rows, so an empty one
+     * or one of a few deleted streams never is), a 9,000-row page of a 60,000-row table was
+     * estimated at 136,000, past jit_above_cost, and every page was JIT-compiled (6 of its 9 ms).
+     * The hash holds at most HASHED_HIDDEN ids (a hash of 300,000 took over 100 ms to build, for
+     * every page): past that many (counted first, up to one more) the page is not read, the
+     * statement yields one row with a NULL stream id, and the reader turns to readAllProbing.
+     * Without an outer ORDER BY (a sort the planner would add above the join) the rows come in the
+     * page's order: the join is a nested loop (the page refers to the outer row) over one row.
      */
     readAll: `SELECT page.stream_id, ${COLUMNS}
-FROM (SELECT EXISTS (SELECT 1 FROM ${deletions} WHERE mode = 'soft') AS hidden OFFSET 0) AS soft
+FROM (SELECT count(*) AS n FROM (SELECT 1 FROM ${deletions} WHERE mode = 'soft' LIMIT ${HASHED_HIDDEN + 1}) AS s) AS soft
 LEFT JOIN LATERAL (
   SELECT global_position, stream_id, version, event_id, type, data, metadata, created_at FROM ${events}
-  WHERE global_position > $1 AND NOT soft.hidden ORDER BY global_position LIMIT $2
+  WHERE global_position > $1 AND soft.n <= ${HASHED_HIDDEN}
+    AND stream_id NOT IN (SELECT unnest(ARRAY(SELECT stream_id FROM ${deletions} WHERE mode = 'soft')))
+  ORDER BY global_position LIMIT $2
 ) AS page ON true
-WHERE soft.hidden OR page.global_position < (SELECT ${SAFE_BOUND})`,
+WHERE soft.n > ${HASHED_HIDDEN} OR page.global_position < (SELECT ${SAFE_BOUND})`,
     /*
-     * The feed while some stream is soft-deleted: its events are left out before the LIMIT, so a
-     * page counts only what it yields and a page of hidden events alone never looks like the end (a
-     * query of their ids per read cost a projection batch a round trip of its own). The first test
-     * runs once per page (a stream restored since readAll turned here leaves none to probe). As a
-     * bare anti-join the planner, misled by a large deletions table, hash-joined and sorted every
-     * event after the cursor for each page; inside the OR the probe stays a filter on the walk of
-     * the primary key (hashed once per page, or by index). On a large table its estimate can pass
-     * jit_above_cost (see the PostgreSQL guide's Reads).
+     * The feed while more than HASHED_HIDDEN streams are soft-deleted: each row's stream probed in
+     * the deletions table (hashed once per page, or by index; the planner picks by their number).
+     * The first test runs once per page (streams restored since leave none to probe). As a bare
+     * anti-join the planner, misled by a large deletions table, hash-joined and sorted every event
+     * after the cursor for each page; inside the OR the probe stays a filter on the walk of the
+     * primary key. Its estimate, an index probe per row, can pass jit_above_cost on a large table
+     * (see the PostgreSQL guide's Reads).
      */
-    readAllFiltered: `SELECT stream_id, ${COLUMNS} FROM (
+    readAllProbing: `SELECT stream_id, ${COLUMNS} FROM (
   SELECT global_position, stream_id, version, event_id, type, data, metadata, created_at FROM ${events} AS e
   WHERE global_position > $1
     AND (NOT EXISTS (SELECT 1 FROM ${deletions} WHERE mode = 'soft')

@@ -13,6 +13,7 @@ import { checkDeletionLookups } from "../../test/differential/deletion-lookups.t
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
 import { createPostgresClient, PostgresEventStore, PostgresSnapshotStore, type PostgresSql } from "./index.js";
+import { HASHED_HIDDEN } from "./statements.js";
 
 const schema = uniqueSchema("deletion");
 let url = "";
@@ -289,10 +290,10 @@ describe("the tenant layer's probe of a deleted stream on PostgreSQL", () => {
 });
 
 describe("the feed's test for soft-deleted streams on PostgreSQL", () => {
-  test("the feed hides a stream soft-deleted or restored through another store, before and after this one has seen a soft-deleted stream", async () => {
-    // Each feed page first asks whether any stream is soft-deleted; a store that found one filters
-    // every later page row by row, until a change through it. Pages of 2 (growing to 32), and
-    // hidden events enough to fill pages of their own, which must not end the read.
+  test("the feed hides a stream soft-deleted or restored through another store, with few soft-deleted streams or more than a page hashes", async () => {
+    // A feed page counts the soft-deleted streams first; a store that found more than it hashes
+    // probes each row's stream on every later page, until a change through it. Pages of 2 (growing
+    // to 32), and hidden events enough to fill pages of their own, which must not end the read.
     const own = uniqueSchema("deletion_feed");
     const reader = new PostgresEventStore({ sql, schema: own, readPageSize: 2 });
     const writer = new PostgresEventStore({ sql, schema: own });
@@ -323,6 +324,21 @@ describe("the feed's test for soft-deleted streams on PostgreSQL", () => {
       expect(await feed()).toEqual({ "Kept-1": 2, "Hidden-1": 40, $streams: 4 });
       await writer.deleteStream("Hidden-1");
       expect(await feed()).toEqual({ "Kept-1": 2, $streams: 5 });
+      // More soft-deleted streams than a page hashes (rows written directly: their streams have no events).
+      await sql.unsafe(
+        `INSERT INTO ${own}.stream_deletions (stream_id, mode, version)
+        SELECT 'Gone-' || g, 'soft', 1 FROM generate_series(1, $1::integer) AS g`,
+        [HASHED_HIDDEN],
+      );
+      expect(await feed()).toEqual({ "Kept-1": 2, $streams: 5 });
+      await writer.restoreStream("Hidden-1");
+      expect(await feed()).toEqual({ "Kept-1": 2, "Hidden-1": 40, $streams: 6 });
+      await writer.deleteStream("Hidden-1");
+      await sql.unsafe(`DELETE FROM ${own}.stream_deletions WHERE stream_id LIKE 'Gone-%'`);
+      expect(await feed()).toEqual({ "Kept-1": 2, $streams: 7 });
+      // A fresh store, which counts first, sees the same.
+      const fresh = new PostgresEventStore({ sql, schema: own, readPageSize: 2 });
+      expect((await collect(fresh.readAll())).filter((event) => event.streamId === "Hidden-1")).toEqual([]);
     } finally {
       await sql.unsafe(`DROP SCHEMA IF EXISTS ${own} CASCADE`);
     }

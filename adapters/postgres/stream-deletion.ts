@@ -78,8 +78,8 @@ export async function commitStreamChangeIn(
     const mode = action === "hide" ? "soft" : "hard";
     await tx.unsafe(st.mark, [streamId, mode, version, event?.version], { prepare: true });
   }
-  // Restored or hard-deleted, the stream may have been the last soft-deleted one: the next feed page asks again.
-  if (action === "unhide" || action === "remove") context.feed.filtered = false;
+  // Restored or hard-deleted, the stream may leave few enough soft-deleted ones to hash: the next feed page counts again.
+  if (action === "unhide" || action === "remove") context.feed.probing = false;
   return { version, removed, event };
 }
 
