@@ -677,7 +677,7 @@ interface Settings {
 }
 
 /** An integer from 1 to 10,000: what `batchSize` and `maxBatchSize` may be. */
-function isBatchSize(value: unknown): value is number {
+export function isBatchSize(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 1 && value <= 10_000;
 }
 

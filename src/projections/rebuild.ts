@@ -6,7 +6,12 @@ import { nameIssues } from "../internal/validate.js";
 import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import type { Projection } from "./projection.js";
 import type { ProjectionLock } from "./projection-lock.js";
-import { PROJECTION_STATE_COLLECTION, ProjectionRunner, projectionCheckpointId } from "./projection-runner.js";
+import {
+  isBatchSize,
+  PROJECTION_STATE_COLLECTION,
+  ProjectionRunner,
+  projectionCheckpointId,
+} from "./projection-runner.js";
 import type { ReadModelStore } from "./read-model-store.js";
 import { MAX_READ_MODEL_KEY_LENGTH } from "./read-model-store.js";
 import { ShadowReadModels, shadowCollection } from "./shadow-read-models.js";
@@ -25,6 +30,12 @@ export interface RebuildProjectionOptions<E extends EventEnvelope = EventEnvelop
   readonly collections: readonly string[];
   /** Events read and applied per shadow transaction. Defaults to 1,000, at most 10,000. */
   readonly batchSize?: number;
+  /**
+   * How large shadow batches may grow: after a full batch the next reads twice as many events, up to
+   * this. Defaults to the read-model store's `capabilities.maxBatchSize` (PostgreSQL: 10,000; none:
+   * no growth); at least `batchSize`, at most 10,000.
+   */
+  readonly maxBatchSize?: number;
   /**
    * Swap the shadow in once it has caught up with the feed. Defaults to true; false leaves it built
    * (a later rebuild resumes at its checkpoint and swaps).
@@ -95,6 +106,7 @@ export async function rebuildProjection<E extends EventEnvelope, S>(
       eventStore,
       readModels: shadow,
       batchSize: options.batchSize ?? 1000,
+      ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
       onFailure: () => undefined,
       onBatch: (batch) => {
         meter.advance(batch.read, batch.position);
@@ -180,9 +192,15 @@ export function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
     issues.push({ path: ["onAbort"], message: 'onAbort must be "keep" or "drop"' });
   }
   // Checked here, before `restart` drops a shadow: a runner built later would refuse it only then.
-  const size = options.batchSize;
-  if (size !== undefined && (typeof size !== "number" || !Number.isSafeInteger(size) || size < 1 || size > 10_000)) {
-    issues.push({ path: ["batchSize"], message: "batchSize must be an integer from 1 to 10,000" });
+  for (const key of ["batchSize", "maxBatchSize"] as const) {
+    const size = options[key];
+    if (size !== undefined && !isBatchSize(size)) {
+      issues.push({ path: [key], message: `${key} must be an integer from 1 to 10,000` });
+    }
+  }
+  const batchSize = options.batchSize ?? 1000;
+  if (isBatchSize(options.maxBatchSize) && isBatchSize(batchSize) && options.maxBatchSize < batchSize) {
+    issues.push({ path: ["maxBatchSize"], message: `maxBatchSize must be at least batchSize (${batchSize})` });
   }
   for (const key of ["swap", "restart"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "boolean") {

@@ -174,7 +174,7 @@ describe("shadow names of projections whose names hold / or %", () => {
 });
 
 describe("rebuildProjection's options", () => {
-  test("a bad batchSize, swap, restart, owner, lock, onProgress or signal is refused before anything is dropped, built or swapped", async () => {
+  test("a bad batchSize, maxBatchSize, swap, restart, owner, lock, onProgress or signal is refused before anything is dropped, built or swapped", async () => {
     const eventStore = new InMemoryEventStore();
     await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
     const readModels = new InMemoryReadModelStore();
@@ -192,6 +192,12 @@ describe("rebuildProjection's options", () => {
       { batchSize: 0 },
       { batchSize: 10_001 },
       { batchSize: 2.5 },
+      { maxBatchSize: 0 },
+      { maxBatchSize: 10_001 },
+      { maxBatchSize: "8" },
+      // Below the default batchSize (1,000), and below a given one.
+      { maxBatchSize: 999 },
+      { batchSize: 10, maxBatchSize: 9 },
       { swap: "no" },
       { swap: 0 },
       { restart: "yes" },
@@ -215,5 +221,43 @@ describe("rebuildProjection's options", () => {
       expect(await readModels.get("carts", "Cart-1")).toBe(0);
       expect(await readModels.checkpoints.load(rebuildCheckpointId("sizes"))).toBe(1);
     }
+  });
+
+  test("shadow batches grow after full ones, up to maxBatchSize or the live store's capabilities.maxBatchSize", async () => {
+    const eventStore = new InMemoryEventStore();
+    for (let n = 0; n < 30; n++) await eventStore.appendToStream(`Cart-${n % 3}`, [{ type: "T", data: n }]);
+    const sizes = projection({
+      name: "sizes",
+      handle: async (event: EventEnvelope, { readModels: tx }: { readModels: ReadModelWriter }) => {
+        await tx.put("carts", event.streamId, event.data);
+      },
+    });
+    const batches = async (readModels: InMemoryReadModelStore, options: { maxBatchSize?: number }) => {
+      const seen: number[] = [];
+      let done = 0;
+      const result = await rebuildProjection({
+        projection: sizes,
+        eventStore,
+        readModels,
+        collections: ["carts"],
+        batchSize: 2,
+        restart: true,
+        ...options,
+        onProgress: (progress) => {
+          seen.push(progress.done - done);
+          done = progress.done;
+        },
+      });
+      expect([result.read, result.swapped, await readModels.get("carts", "Cart-2")]).toEqual([30, true, 29]);
+      return seen;
+    };
+    expect(await batches(new InMemoryReadModelStore(), { maxBatchSize: 8 })).toEqual([2, 4, 8, 8, 8]);
+    // Without the option, the live store's capability: the shadow's transactions are its.
+    const growing = new InMemoryReadModelStore();
+    Object.defineProperty(growing, "capabilities", { value: { ...growing.capabilities, maxBatchSize: 16 } });
+    expect(new ShadowReadModels(growing, "sizes", ["carts"]).capabilities.maxBatchSize).toBe(16);
+    expect(await batches(growing, {})).toEqual([2, 4, 8, 16]);
+    // And none: every batch is batchSize.
+    expect(await batches(new InMemoryReadModelStore(), {})).toEqual(Array.from({ length: 15 }, () => 2));
   });
 });

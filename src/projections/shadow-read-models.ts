@@ -53,7 +53,13 @@ export class ShadowReadModels extends ReadModelStore {
     this.#projection = projection;
     this.#collections = new Set(collections);
     this.#beforeBatch = beforeBatch;
-    this.capabilities = { atomicCheckpoints: live.capabilities.atomicCheckpoints };
+    // The live store's batch sizes: the shadow's transactions are the live store's.
+    const { atomicCheckpoints, defaultBatchSize, maxBatchSize } = live.capabilities;
+    this.capabilities = {
+      atomicCheckpoints,
+      ...(defaultBatchSize === undefined ? {} : { defaultBatchSize }),
+      ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
+    };
     this.checkpoints = new ShadowCheckpoints(live.checkpoints, projection);
   }
 
