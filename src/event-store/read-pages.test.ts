@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { EventEnvelope } from "../events/envelope.js";
 import {
+  checkedPages,
   type EventPages,
   eventsOf,
   mapPages,
@@ -46,11 +47,10 @@ async function drain(reader: AsyncIterable<EventEnvelope>): Promise<number[]> {
   return seen;
 }
 
-function recorder(check?: (event: EventEnvelope) => void) {
+function recorder() {
   const calls: string[] = [];
   const observer: ReadObserver = {
     timed: true,
-    check,
     start: () => calls.push("start"),
     end: (outcome, count) => calls.push(`${outcome}:${count}`),
   };
@@ -71,7 +71,7 @@ describe("reads as pages, flattened once", () => {
     );
   });
 
-  test("a check that refuses the k-th event: k-1 events read, the store's pages released, the error reported (property)", async () => {
+  test("checkedPages refusing the k-th event: k-1 events read, the store's pages released, the error reported (property)", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 6 }),
@@ -80,12 +80,13 @@ describe("reads as pages, flattened once", () => {
           const total = sizes.reduce((a, b) => a + b, 0);
           const refused = 1 + (pick % total);
           const store = source(sizes);
-          const { observer, calls } = recorder((event) => {
+          const { observer, calls } = recorder();
+          const checked = checkedPages(store.pages, (event) => {
             if (event.version === refused) throw new Error("refused");
           });
           const seen: number[] = [];
           const reading = (async () => {
-            for await (const event of eventsOf(store.pages, observer)) seen.push(event.version);
+            for await (const event of eventsOf(checked, observer)) seen.push(event.version);
           })();
           await expect(reading).rejects.toThrow("refused");
           expect(seen).toEqual(Array.from({ length: refused - 1 }, (_, i) => i + 1));

@@ -128,8 +128,6 @@ export function checkedPages(pages: EventPages, check: (event: EventEnvelope) =>
 export interface ReadObserver {
   /** Whether to time the waits on pages (`storeMs`). */
   readonly timed: boolean;
-  /** Runs on each event before it is handed out; throwing refuses it and ends the read. */
-  readonly check?: ((event: EventEnvelope) => void) | undefined;
   /** Called when the first event is asked for. */
   start(): void;
   /**
@@ -141,8 +139,7 @@ export interface ReadObserver {
 
 /**
  * The pages as one event reader. An iterator object rather than an async generator: within a page
- * an event costs one resolved promise. With an observer, its check runs on every event handed out,
- * and it hears when the read starts and ends.
+ * an event costs one resolved promise. With an observer, it hears when the read starts and ends.
  */
 export function eventsOf(pages: EventPages, observer?: ReadObserver): EventReader {
   let page: readonly EventEnvelope[] = [];
@@ -152,32 +149,16 @@ export function eventsOf(pages: EventPages, observer?: ReadObserver): EventReade
   let started = false;
   let ended = false;
   const timed = observer?.timed === true;
-  const check = observer?.check;
   const end = (outcome: "read" | "stopped" | "error", error?: unknown) => {
     if (ended) return;
     ended = true;
     page = [];
     if (started) observer?.end(outcome, count, storeMs, error);
   };
-  // The reader's check refused an event: release the store's read, then report it.
-  const refuse = (error: unknown): Promise<never> => {
-    const rethrow = () => {
-      end("error", error);
-      return Promise.reject(error);
-    };
-    return pages.return(undefined).then(rethrow, rethrow);
-  };
   const next = (): Promise<IteratorResult<EventEnvelope, void>> => {
     if (ended) return Promise.resolve(DONE);
     if (index < page.length) {
       const event = page[index++] as EventEnvelope;
-      if (check !== undefined) {
-        try {
-          check(event);
-        } catch (error) {
-          return refuse(error);
-        }
-      }
       count++;
       return Promise.resolve({ value: event, done: false });
     }
