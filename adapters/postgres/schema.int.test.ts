@@ -49,6 +49,30 @@ function find(node: PlanNode, matches: (node: PlanNode) => boolean): PlanNode | 
   return undefined;
 }
 
+/**
+ * A schema of its own holding `count` events of 800 streams ("Bulk-0" to "Bulk-799"), 4,000 to each
+ * of the transactions before this one, so below every reader's bound; dropped after `work`.
+ */
+async function withLargeTable(name: string, count: number, work: (schema: string) => Promise<void>): Promise<void> {
+  const into = uniqueSchema(name);
+  await new PostgresEventStore({ sql, schema: into }).migrate();
+  try {
+    await fillEvents(into, count);
+    await work(into);
+  } finally {
+    await sql.unsafe(`DROP SCHEMA IF EXISTS ${into} CASCADE`);
+  }
+}
+
+async function fillEvents(into: string, count: number): Promise<void> {
+  await sql.unsafe(
+    `INSERT INTO ${into}.events (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
+    SELECT (t << 12) + 1 + g % 4000, t::text::xid8, 'Bulk-' || (g % 800), g / 800 + 1, 'E' || g, 'Filled', '{"n": 1}', '{}', now()
+    FROM generate_series(0, $1::integer - 1) AS g, LATERAL (SELECT pg_current_xact_id()::text::bigint - 1 - g / 4000 AS t) AS tx`,
+    [count],
+  );
+}
+
 async function plan(statement: string, parameters: unknown[]): Promise<string> {
   const rows = await sql.unsafe(`EXPLAIN ${statement}`, parameters as never[]);
   return rows.map((row) => String(row["QUERY PLAN"])).join("\n");
@@ -112,15 +136,7 @@ describe("PostgreSQL schema", () => {
     // The planner cannot estimate a range whose upper end (the reader's bound) is known only when
     // the statement runs, and assumes 0.5% of the table: with the bound in the index condition it
     // chose a bitmap scan that fetched and sorted every row after the cursor, for every page.
-    const grown = uniqueSchema("plans_grown");
-    const store = new PostgresEventStore({ sql, schema: grown });
-    await store.migrate();
-    try {
-      await sql.unsafe(`
-        INSERT INTO ${grown}.events (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
-        SELECT ((pg_current_xact_id()::text::bigint + g) << 12) + 1, pg_current_xact_id(), 'Bulk-' || (g % 800),
-          g / 800 + 1, 'E' || g, 'Filled', '{"n": 1}', '{}', now()
-        FROM generate_series(0, 89999) AS g`);
+    await withLargeTable("plans_grown", 90_000, async (grown) => {
       const { readAll, readAllProbing } = statements(tableNames({ schema: grown }));
       for (const statement of [readAll, readAllProbing]) {
         const text = await plan(statement, ["0", 1000]);
@@ -136,9 +152,7 @@ describe("PostgreSQL schema", () => {
       const text = await plan(readAllProbing, ["0", 1000]);
       expect(text).toContain("Index Scan using events_pkey");
       expect(text).not.toMatch(/Sort|Bitmap|Seq Scan on events|Join/);
-    } finally {
-      await sql.unsafe(`DROP SCHEMA IF EXISTS ${grown} CASCADE`);
-    }
+    });
   });
 
   test("a full feed page of a large table stays under the JIT threshold, with a few soft-deleted streams or none", async () => {
@@ -146,15 +160,7 @@ describe("PostgreSQL schema", () => {
     // holds a few streams never is, and the planner then guesses thousands of rows: a correlated
     // test of each event's stream was estimated at 136,000 for a 9,000-row page of this table, past
     // jit_above_cost (100,000), and every page was JIT-compiled.
-    const large = uniqueSchema("plans_jit");
-    const store = new PostgresEventStore({ sql, schema: large });
-    await store.migrate();
-    try {
-      await sql.unsafe(`
-        INSERT INTO ${large}.events (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
-        -- 4,000 events for each of 15 transactions before this one (below every reader's bound).
-        SELECT (t << 12) + 1 + g % 4000, t::text::xid8, 'Bulk-' || (g % 800), g / 800 + 1, 'E' || g, 'Filled', '{"n": 1}', '{}', now()
-        FROM generate_series(0, 59999) AS g, LATERAL (SELECT pg_current_xact_id()::text::bigint - 15 + g / 4000 AS t) AS tx`);
+    await withLargeTable("plans_jit", 60_000, async (large) => {
       await sql.unsafe(`ANALYZE ${large}.events`);
       const [{ threshold }] = await sql.unsafe("SELECT current_setting('jit_above_cost')::float8 AS threshold");
       const { readAll, readAllProbing } = statements(tableNames({ schema: large }));
@@ -186,9 +192,7 @@ describe("PostgreSQL schema", () => {
         const shown = new Set(rows.map((values) => Number(String(values[0]).slice("Bulk-".length))));
         expect(Math.min(...shown)).toBe(hidden);
       }
-    } finally {
-      await sql.unsafe(`DROP SCHEMA IF EXISTS ${large} CASCADE`);
-    }
+    });
   });
 
   test("the append looks the stream's version and the retry probe up by index", async () => {
