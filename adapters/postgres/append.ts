@@ -25,8 +25,8 @@ export interface StoreContext {
   readonly readPageSize: number;
   /**
    * Whether a feed page found more soft-deleted streams than it hashes: this store's later pages
-   * then run readAllProbing at once, instead of counting first (a change to a deletion through it
-   * clears the mark; one made elsewhere leaves it, which costs speed, not correctness).
+   * then run readAllProbing at once, instead of counting first (a stream restored or hard-deleted
+   * through it clears the mark; one changed elsewhere leaves it, which costs speed, not correctness).
    */
   readonly feed: { probing: boolean };
 }
