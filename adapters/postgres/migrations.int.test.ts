@@ -164,7 +164,7 @@ describe("migrations", () => {
     await deleted("acme", hard, "hard");
     for (let i = 0; i < 5; i++) await deleted("", `Later-${run}-${i}`, "hard");
 
-    expect(await migrate(sql, { schema })).toEqual({ applied: [12], version: 12 });
+    expect(await migrate(sql, { schema, to: 12 })).toEqual({ applied: [12], version: 12 });
     const rows = await sql.unsafe(
       `SELECT tenant_id, stream_id, event_version FROM ${schema}.stream_deletions ORDER BY tenant_id, stream_id`,
     );
@@ -233,6 +233,7 @@ describe("migrations", () => {
       [10, "stream-deletions"],
       [11, "idempotency-claim-tokens"],
       [12, "stream-deletion-events"],
+      [13, "soft-deletions-index"],
     ]);
     for (const m of applied) {
       expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);

@@ -336,6 +336,17 @@ COMMENT ON COLUMN ${n.streamDeletions}.event_version IS
   'the $streams version of the deletion''s $stream-deleted event; NULL for a row of a release before migration 12';
 `,
   },
+  {
+    version: 13,
+    name: "soft-deletions-index",
+    // The soft-deleted streams alone, which every feed page counts and gathers (see readAll in
+    // statements.ts): without it each page read the whole table, hard-deleted streams too (100,000
+    // of those made a 1,000-event page take 12 ms instead of 1). Per tenant first, as the tenant
+    // policy filters. The feed reads the same without it, only slower.
+    sql: (n) => `
+CREATE INDEX "${n.tablePrefix}stream_deletions_soft" ON ${n.streamDeletions} (tenant_id, stream_id) WHERE mode = 'soft';
+`,
+  },
 ];
 
 /** The transaction-local setting naming the tenant of row-level-security stores (see tenantScopedSql). */

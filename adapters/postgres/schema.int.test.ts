@@ -126,9 +126,9 @@ describe("PostgreSQL schema", () => {
     ] as const) {
       const text = await plan(statement, [...parameters]);
       expect(text).toContain("events_pkey");
-      // The feed's test for soft-deleted streams scans the (empty) deletions table, never the events.
+      // The feed's test for soft-deleted streams reads the deletions table (its index), never the events.
       expect(text).not.toMatch(/Seq Scan on events/);
-      expect(text).not.toMatch(/Sort|Bitmap/);
+      expect(text).not.toMatch(/Sort|Bitmap Heap Scan on events/);
     }
   });
 
@@ -141,7 +141,7 @@ describe("PostgreSQL schema", () => {
       for (const statement of [readAll, readAllProbing]) {
         const text = await plan(statement, ["0", 1000]);
         expect(text).toContain("Index Scan using events_pkey");
-        expect(text).not.toMatch(/Sort|Bitmap|Seq Scan on events/);
+        expect(text).not.toMatch(/Sort|Bitmap Heap Scan on events|Seq Scan on events/);
       }
       // Many soft-deleted streams, analyzed: a bare anti-join was planned as a hash join of every
       // event after the cursor, then a sort, for each page.
@@ -151,7 +151,21 @@ describe("PostgreSQL schema", () => {
       await sql.unsafe(`ANALYZE ${grown}.stream_deletions`);
       const text = await plan(readAllProbing, ["0", 1000]);
       expect(text).toContain("Index Scan using events_pkey");
-      expect(text).not.toMatch(/Sort|Bitmap|Seq Scan on events|Join/);
+      expect(text).not.toMatch(/Sort|Bitmap Heap Scan on events|Seq Scan on events|Join/);
+    });
+  });
+
+  test("with many hard-deleted streams and no soft-deleted one, a feed page reads only the soft-deletions index", async () => {
+    // Each page counts and gathers the soft-deleted streams: by a sequential scan, 100,000 hard
+    // deletions made a 1,000-event page take 12 ms instead of 1 (migration 13's partial index).
+    await withLargeTable("plans_hard", 10_000, async (schema) => {
+      await sql.unsafe(`
+        INSERT INTO ${schema}.stream_deletions (stream_id, mode, version)
+        SELECT 'Gone-' || g, 'hard', 1 FROM generate_series(0, 99999) AS g`);
+      await sql.unsafe(`ANALYZE ${schema}.stream_deletions`);
+      const text = await plan(statements(tableNames({ schema })).readAll, ["0", 1000]);
+      expect(text).toContain("stream_deletions_soft");
+      expect(text).not.toMatch(/Seq Scan on stream_deletions/);
     });
   });
 
