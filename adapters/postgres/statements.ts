@@ -210,7 +210,9 @@ RETURNING global_position::text, version`,
      * estimated at 136,000, past jit_above_cost, and every page was JIT-compiled (6 of its 9 ms).
      * The hash holds at most HASHED_HIDDEN ids (a hash of 300,000 took over 100 ms to build, for
      * every page): past that many (counted first, up to one more) the page is not read, the
-     * statement yields one row with a NULL stream id, and the reader turns to readAllProbing.
+     * statement yields one row with a NULL stream id, and the reader turns to readAllProbing. The
+     * count and the ids come from migration 13's partial index of the soft-deleted streams, not a scan
+     * of every deletion (a schema before it reads the same, slower).
      * Without an outer ORDER BY (a sort the planner would add above the join) the rows come in the
      * page's order: the join is a nested loop (the page refers to the outer row) over one row.
      */
