@@ -1,6 +1,7 @@
 import postgres from "postgres";
 import type { EnvSource } from "../../src/index.js";
 import { readEnv, tenantId, ValidationError } from "../../src/index.js";
+import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 
 /**
@@ -159,7 +160,7 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
   } catch (error) {
     // postgres.js reads the PG* variables for its defaults whatever it is given: on Deno without
     // --allow-env for them, that is what failed, not the options.
-    if (isEnvRefusal(error)) {
+    if (isDenoRefusal(error, "env")) {
       throw new ValidationError("The PostgreSQL client could not be made", [
         {
           path: ["env"],
@@ -356,19 +357,6 @@ function unref(timer: unknown): void {
 
 /** Where a client bound to one tenant (the `tenant` option, or `tenantScopedSql`) says which; see `tenantOf`. */
 export const TENANT = Symbol("eventflows.tenant");
-
-/** Deno's refusal to read an environment variable (`NotCapable`; `PermissionDenied` before Deno 2). */
-function isEnvRefusal(error: unknown): boolean {
-  const { name, message } = (typeof error === "object" && error !== null ? error : {}) as {
-    name?: unknown;
-    message?: unknown;
-  };
-  return (
-    (name === "NotCapable" || name === "PermissionDenied") &&
-    typeof message === "string" &&
-    message.startsWith("Requires env access")
-  );
-}
 
 function refusal(error: unknown, url: string | undefined): string {
   const code = (error as { code?: unknown } | null)?.code;

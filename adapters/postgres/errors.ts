@@ -64,7 +64,7 @@ export function constraintOf(error: unknown): string | undefined {
 export function toEventFlowsError(error: unknown, operation: string): unknown {
   if (isEventFlowsError(error)) return error;
   if (isServerError(error)) return fromServerError(error, operation);
-  if (isNetworkRefusal(error)) {
+  if (isDenoRefusal(error, "net")) {
     const message =
       "the runtime refused the connection to PostgreSQL: on Deno, grant --allow-net for the database's host and port";
     return new ServiceError(SERVICE, operation, "NET_ACCESS_REFUSED", false, message, {
@@ -91,15 +91,19 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
 }
 
 /**
- * Deno's refusal of a connection its --allow-net does not grant (`NotCapable`; `PermissionDenied`
- * before Deno 2), which names the host and port: a socket postgres.js opens, never the server's.
+ * Deno's refusal of what its permissions do not grant (`NotCapable`; `PermissionDenied` before
+ * Deno 2): `net`, a connection (the message names the host and port: a socket postgres.js opens,
+ * never the server's), or `env`, a variable postgres.js reads for its defaults.
  */
-function isNetworkRefusal(error: unknown): boolean {
-  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+export function isDenoRefusal(error: unknown, access: "net" | "env"): boolean {
+  const { name, message } = (typeof error === "object" && error !== null ? error : {}) as {
+    name?: unknown;
+    message?: unknown;
+  };
   return (
     (name === "NotCapable" || name === "PermissionDenied") &&
     typeof message === "string" &&
-    message.startsWith("Requires net access")
+    message.startsWith(`Requires ${access} access`)
   );
 }
 
