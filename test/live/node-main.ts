@@ -4,27 +4,15 @@
  * Exits 0 when every check passed. Argument: clients per transport, events.
  */
 import { Hono } from "hono";
-import { liveRoutes } from "../../adapters/hono/live-routes.js";
-import { InMemoryEventStore, LiveHub } from "../../src/index.js";
 import { loadWs, nodeUpgradeWebSocket, serveOnNode } from "./node-server.js";
 import { runLiveScenario } from "./scenario.js";
-import { scenarioAuth, scenarioAuthorize } from "./scenario-access.js";
+import { scenarioServer } from "./scenario-access.js";
 
 const [clients = "50", events = "1000"] = process.argv.slice(2);
 const ws = await loadWs();
-const store = new InMemoryEventStore();
-const hub = new LiveHub({ store, pollIntervalMs: 50 });
+const { store, hub, routes } = scenarioServer(nodeUpgradeWebSocket(ws));
 const app = new Hono();
-app.route(
-  "/api",
-  liveRoutes({
-    hub,
-    upgradeWebSocket: nodeUpgradeWebSocket(ws),
-    heartbeatMs: 500,
-    auth: scenarioAuth,
-    authorize: scenarioAuthorize,
-  }),
-);
+app.route("/api", routes);
 const { server, port } = await serveOnNode(app);
 let code = 1;
 try {

@@ -10,12 +10,11 @@
 import { Hono } from "hono";
 import { liveRoutes } from "../../adapters/hono/index.js";
 import { InMemoryEventStore, LiveHub, type NewEvent } from "../../src/index.js";
-import { scenarioAuth, scenarioAuthorize } from "./scenario-access.js";
+import { scenarioServer } from "./scenario-access.js";
 
 const store = new InMemoryEventStore();
 const hub = new LiveHub({ store, pollIntervalMs: 50 });
-const scenarioStore = new InMemoryEventStore();
-const scenarioHub = new LiveHub({ store: scenarioStore, pollIntervalMs: 50 });
+const { store: scenarioStore, hub: scenarioHub, routes: scenarioRoutes } = scenarioServer();
 
 const app = new Hono();
 app.post("/append", async (c) => {
@@ -35,15 +34,7 @@ app.post("/scenario/append", async (c) => {
 });
 app.get("/scenario/head", async (c) => c.json(await scenarioStore.getLastGlobalPosition()));
 app.get("/scenario/connections", (c) => c.json({ live: scenarioHub.size }));
-app.route(
-  "/api",
-  liveRoutes({
-    hub: scenarioHub,
-    heartbeatMs: 500,
-    auth: scenarioAuth,
-    authorize: scenarioAuthorize,
-  }),
-);
+app.route("/api", scenarioRoutes);
 
 const slowStore = new InMemoryEventStore();
 const slowHub = new LiveHub({ store: slowStore, bufferSize: 8, pollIntervalMs: 50 });

@@ -7,11 +7,10 @@
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import * as v from "valibot";
-import { liveRoutes } from "../../../adapters/hono/index.js";
 import { createHttpDispatcher } from "../../../adapters/http/index.js";
-import { CommandBus, InMemoryEventStore, LiveHub } from "../../../src/index.js";
+import { CommandBus } from "../../../src/index.js";
 import { runLiveScenario } from "../../live/scenario.js";
-import { scenarioAuth, scenarioAuthorize } from "../../live/scenario-access.js";
+import { scenarioServer } from "../../live/scenario-access.js";
 
 interface DenoServer {
   readonly addr: { readonly port: number };
@@ -58,19 +57,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const store = new InMemoryEventStore();
-    const hub = new LiveHub({ store, pollIntervalMs: 50 });
+    const { store, hub, routes } = scenarioServer(upgradeWebSocket);
     const app = new Hono();
-    app.route(
-      "/api",
-      liveRoutes({
-        hub,
-        upgradeWebSocket,
-        heartbeatMs: 500,
-        auth: scenarioAuth,
-        authorize: scenarioAuthorize,
-      }),
-    );
+    app.route("/api", routes);
     const server = serve(app.fetch);
     try {
       await runLiveScenario({
