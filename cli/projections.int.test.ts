@@ -234,22 +234,38 @@ describe("eventflows rebuild / replay on PostgreSQL", () => {
 });
 
 describe("eventflows rebuild on DynamoDB Local", () => {
-  test("a rebuild swaps in what a fresh projection makes, the stale document gone", async () => {
+  /** A table of its own on DynamoDB Local, its event store, and the AWS variables the CLI reaches it by; deleted after `work`. */
+  async function withTable(
+    work: (table: {
+      tableName: string;
+      client: ReturnType<typeof createDynamoDbClient>;
+      eventStore: DynamoDbEventStore;
+      aws: Record<string, string>;
+    }) => Promise<void>,
+  ): Promise<void> {
     const local = await ensureDynamoDb();
     const tableName = `cli_rebuild_${ulid()}`;
     const client = createDynamoDbClient(local);
     const eventStore = new DynamoDbEventStore({ client, tableName });
     await eventStore.ensureTable();
+    const aws = {
+      AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
+      AWS_REGION: local.region,
+      AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
+    };
     try {
+      await work({ tableName, client, eventStore, aws });
+    } finally {
+      await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
+    }
+  }
+
+  test("a rebuild swaps in what a fresh projection makes, the stale document gone", async () => {
+    await withTable(async ({ tableName, client, eventStore, aws }) => {
       const expected = await appendHistory(eventStore, 12);
       const readModels = new DynamoDbReadModelStore({ client, tableName, generationCacheMs: 0 });
       await readModels.put("cart-counts", "Cart-stale", { items: -1 });
-      const aws = {
-        AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
-        AWS_REGION: local.region,
-        AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
-      };
       const args = ["rebuild", module, "--store", "dynamodb", "--table", tableName, "--batch-size", "50", "--json"];
       const rebuilt = eventflows(args, aws);
       expect({ code: rebuilt.code, stderr: rebuilt.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
@@ -257,26 +273,13 @@ describe("eventflows rebuild on DynamoDB Local", () => {
       const docs = await readModels.list<{ items: number }>("cart-counts");
       expect(docs).toEqual(await freshProjection(eventStore));
       expect(new Map(docs.map((d) => [d.id, d.document.items]))).toEqual(expected);
-    } finally {
-      await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
-    }
+    });
   }, 60_000);
 
   test("a batch writing more documents (or bytes) than a transaction holds: the message names --batch-size, not the runner's batchSize", async () => {
-    const local = await ensureDynamoDb();
-    const tableName = `cli_rebuild_${ulid()}`;
-    const client = createDynamoDbClient(local);
-    const eventStore = new DynamoDbEventStore({ client, tableName });
-    await eventStore.ensureTable();
-    try {
+    await withTable(async ({ tableName, eventStore, aws }) => {
       // 110 carts of one event each: one batch of the default 1,000 events writes 110 documents.
       for (let i = 0; i < 110; i++) await eventStore.appendToStream(`Cart-${i}`, [{ type: "ItemAdded", data: {} }]);
-      const aws = {
-        AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
-        AWS_REGION: local.region,
-        AWS_ACCESS_KEY_ID: local.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: local.credentials.secretAccessKey,
-      };
       const args = ["rebuild", module, "--store", "dynamodb", "--table", tableName];
       const byDefault = eventflows(args, aws);
       expect(byDefault.code).toBe(1);
@@ -322,9 +325,7 @@ export default {
       expect(
         eventflows(["rebuild", big, "--store", "dynamodb", "--table", tableName, "--batch-size", "10"], aws).code,
       ).toBe(0);
-    } finally {
-      await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
-    }
+    });
   }, 60_000);
 });
 
