@@ -390,6 +390,27 @@ function realServer(respond: (request: Request, n: number) => Response | Promise
   return { url: `http://127.0.0.1:${listening.port}/events`, requests, stop: () => listening.stop(true) };
 }
 
+/**
+ * Subscribes to `server` with `options`, waits until `done()` holds (at most `timeoutMs`, looking
+ * every `pollMs`), then closes the subscription and stops the server, whatever happened.
+ */
+async function subscribedUntil(
+  server: ReturnType<typeof realServer>,
+  options: Omit<LiveClientOptions, "url">,
+  done: () => boolean,
+  timeoutMs: number,
+  pollMs = 5,
+): Promise<void> {
+  const subscription = subscribeLive({ url: server.url, ...options });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (!done() && Date.now() < deadline) await sleep(pollMs);
+  } finally {
+    await subscription.close();
+    server.stop();
+  }
+}
+
 describe("subscribeLive against a hostile server (a real one, on a loopback port)", () => {
   test("what is no event envelope (null, a number, a list, no globalPosition) is not handed to onEvent: a drop, reported, backed off", async () => {
     spyOn(Math, "random").mockReturnValue(1);
@@ -401,20 +422,17 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
     );
     const handed: unknown[] = [];
     const errors: LiveStreamError[] = [];
-    const subscription = subscribeLive({
-      url: server.url,
-      from: 0,
-      backoff: { initialMs: 1, maxMs: 5 },
-      onEvent: (e) => void handed.push(e),
-      onError: (error) => void errors.push(error),
-    });
-    try {
-      const deadline = Date.now() + 3000;
-      while (server.requests.length <= junk.length && Date.now() < deadline) await sleep(5);
-    } finally {
-      await subscription.close();
-      server.stop();
-    }
+    await subscribedUntil(
+      server,
+      {
+        from: 0,
+        backoff: { initialMs: 1, maxMs: 5 },
+        onEvent: (e) => void handed.push(e),
+        onError: (error) => void errors.push(error),
+      },
+      () => server.requests.length > junk.length,
+      3000,
+    );
     // Each connection: the good event before the junk is handled, the junk and what follows it are not.
     expect(handed.map((e) => (e as { globalPosition: number }).globalPosition)).toEqual([1, 2, 3, 4, 5]);
     expect(errors.slice(0, junk.length).map((e) => [e.code, e.message])).toEqual([
@@ -435,20 +453,17 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
       () => new Response(`${open(0)}data: {"token":"s3cret-token", oops}\n\n`, { headers: SSE }),
     );
     const errors: LiveStreamError[] = [];
-    const subscription = subscribeLive({
-      url: server.url,
-      from: 0,
-      backoff: { initialMs: 1, maxMs: 1 },
-      onEvent: () => {},
-      onError: (error) => void errors.push(error),
-    });
-    try {
-      const deadline = Date.now() + 2000;
-      while (errors.length < 2 && Date.now() < deadline) await sleep(5);
-    } finally {
-      await subscription.close();
-      server.stop();
-    }
+    await subscribedUntil(
+      server,
+      {
+        from: 0,
+        backoff: { initialMs: 1, maxMs: 1 },
+        onEvent: () => {},
+        onError: (error) => void errors.push(error),
+      },
+      () => errors.length >= 2,
+      2000,
+    );
     expect(errors[0]).toMatchObject({
       code: LiveClientErrorCode.Disconnected,
       message: "The live stream sent an event that is not JSON",
@@ -471,20 +486,18 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
     const handled: number[] = [];
     const errors: LiveStreamError[] = [];
     // Math.random() 0: the backoff alone would reconnect at once, every time.
-    const subscription = subscribeLive({
-      url: server.url,
-      from: 0,
-      backoff: { initialMs: 1, maxMs: 1500 },
-      onEvent: (e) => void handled.push(e.globalPosition as number),
-      onError: (error) => void errors.push(error),
-    });
-    try {
-      const deadline = Date.now() + 6000;
-      while (handled.length === 0 && Date.now() < deadline) await sleep(10);
-    } finally {
-      await subscription.close();
-      server.stop();
-    }
+    await subscribedUntil(
+      server,
+      {
+        from: 0,
+        backoff: { initialMs: 1, maxMs: 1500 },
+        onEvent: (e) => void handled.push(e.globalPosition as number),
+        onError: (error) => void errors.push(error),
+      },
+      () => handled.length > 0,
+      6000,
+      10,
+    );
     expect(handled).toEqual([1]);
     expect(errors.slice(0, 3).map((e) => e.status)).toEqual([503, 429, 500]);
     const at = server.requests.map((r) => r.at);
@@ -511,19 +524,16 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
     ];
     const server = realServer((_, n) => new Response(bodies[n] ?? open(0), { headers: SSE }));
     const handled: number[] = [];
-    const subscription = subscribeLive({
-      url: server.url,
-      from: 0,
-      backoff: { initialMs: 1, maxMs: 1 },
-      onEvent: (e) => void handled.push(e.globalPosition as number),
-    });
-    try {
-      const deadline = Date.now() + 5000;
-      while (handled.length < 3 && Date.now() < deadline) await sleep(5);
-    } finally {
-      await subscription.close();
-      server.stop();
-    }
+    await subscribedUntil(
+      server,
+      {
+        from: 0,
+        backoff: { initialMs: 1, maxMs: 1 },
+        onEvent: (e) => void handled.push(e.globalPosition as number),
+      },
+      () => handled.length >= 3,
+      5000,
+    );
     // Event 2, unfinished on the first connection, is read again from the second: once.
     expect(handled).toEqual([1, 2, 3]);
     expect(server.requests.slice(0, 2).map((r) => r.from)).toEqual(["0", "1"]);
