@@ -120,48 +120,56 @@ async function oursState(events: number, streams: number) {
    * checkpoint upsert goes out with the SELECT of the page's documents (pipelined), counts are
    * folded in memory, and one multi-row upsert from two arrays (ids, documents; unnest) writes them.
    */
-  async function bareProjection(): Promise<string> {
-    const collection = fresh("bare");
-    let next = page("0");
-    for (;;) {
-      const rows = await next;
-      if (rows.length === 0) return collection;
-      const last = rows[rows.length - 1]?.[1] as string;
-      if (rows.length === PAGE) {
-        next = page(last);
-        next.catch(() => undefined);
-      }
-      await sql.begin(async (tx) => {
-        const ids = [...new Set(rows.map((row) => row[0]))];
-        const [, existing] = await Promise.all([
-          tx.unsafe(
-            `INSERT INTO ${schema}.bare_checkpoints (id, position) VALUES ($1, $2::text::bigint)
-             ON CONFLICT (id) DO UPDATE SET position = excluded.position`,
-            [collection, last],
-            { prepare: true },
-          ),
-          tx.unsafe(
-            `SELECT id, document FROM ${schema}.bare_docs WHERE collection = $1 AND id = ANY($2::text[])`,
-            [collection, ids],
-            { prepare: true },
-          ),
-        ]);
-        const counts = new Map<string, number>(existing.map((r) => [r.id as string, (r.document as { n: number }).n]));
-        for (const row of rows) {
-          JSON.parse(row[5]);
-          counts.set(row[0], (counts.get(row[0]) ?? 0) + 1);
+  const bareProjectionOf = (size: number) =>
+    async function bareProjection(): Promise<string> {
+      const collection = fresh(`bare${size}`);
+      const read = size === PAGE ? page : pageOf(true, size);
+      let next = read("0");
+      for (;;) {
+        const rows = await next;
+        if (rows.length === 0) return collection;
+        const last = rows[rows.length - 1]?.[1] as string;
+        if (rows.length === size) {
+          next = read(last);
+          next.catch(() => undefined);
         }
-        await tx.unsafe(
-          `INSERT INTO ${schema}.bare_docs (collection, id, document)
+        await sql.begin(async (tx) => {
+          const ids = [...new Set(rows.map((row) => row[0]))];
+          const [, existing] = await Promise.all([
+            tx.unsafe(
+              `INSERT INTO ${schema}.bare_checkpoints (id, position) VALUES ($1, $2::text::bigint)
+             ON CONFLICT (id) DO UPDATE SET position = excluded.position`,
+              [collection, last],
+              { prepare: true },
+            ),
+            tx.unsafe(
+              `SELECT id, document FROM ${schema}.bare_docs WHERE collection = $1 AND id = ANY($2::text[])`,
+              [collection, ids],
+              { prepare: true },
+            ),
+          ]);
+          const counts = new Map<string, number>(
+            existing.map((r) => [r.id as string, (r.document as { n: number }).n]),
+          );
+          for (const row of rows) {
+            JSON.parse(row[5]);
+            counts.set(row[0], (counts.get(row[0]) ?? 0) + 1);
+          }
+          await tx.unsafe(
+            `INSERT INTO ${schema}.bare_docs (collection, id, document)
            SELECT $1, x.i, x.d::jsonb FROM unnest($2::text[], $3::text[]) AS x(i, d)
            ON CONFLICT (collection, id) DO UPDATE SET document = excluded.document`,
-          [collection, [...counts.keys()], [...counts.values()].map((n) => JSON.stringify({ n }))],
-          { prepare: true },
-        );
-      });
-      if (rows.length < PAGE) return collection;
-    }
-  }
+            [collection, [...counts.keys()], [...counts.values()].map((n) => JSON.stringify({ n }))],
+            { prepare: true },
+          );
+        });
+        if (rows.length < size) return collection;
+      }
+    };
+  const bareProjection = bareProjectionOf(PAGE);
+  // The same projector in pages of 10,000: the hand-written counterpart of ours at its largest
+  // batches, so that the share of the read a projection can reach at that page size is measured.
+  const bareProjectionLargePages = bareProjectionOf(MAX_PAGE);
 
   /**
    * Ours: ProjectionRunner.catchUp + PostgresReadModelStore; the handler gets and puts the stream's
@@ -204,17 +212,20 @@ async function oursState(events: number, streams: number) {
       events,
     );
   }
-  const bare = await bareProjection();
-  const [row] = await sql.unsafe(
-    `SELECT count(*)::int AS docs, coalesce(sum((document->>'n')::int), 0)::int AS total FROM ${schema}.bare_docs WHERE collection = $1`,
-    [bare],
-  );
-  expect("bare SQL", row?.docs, row?.total, streams, events);
+  for (const projector of [bareProjection, bareProjectionLargePages]) {
+    const bare = await projector();
+    const [row] = await sql.unsafe(
+      `SELECT count(*)::int AS docs, coalesce(sum((document->>'n')::int), 0)::int AS total FROM ${schema}.bare_docs WHERE collection = $1`,
+      [bare],
+    );
+    expect(`bare SQL (${bare})`, row?.docs, row?.total, streams, events);
+  }
   return {
     bareRead,
     bareReadWithoutTime,
     bareReadLargePages,
     bareProjection,
+    bareProjectionLargePages,
     oursCatchUp: () => oursCatchUp(),
     oursPrefetch: () => oursCatchUp(true),
   };
@@ -286,6 +297,7 @@ const names = {
   readWithoutTime: `ceiling: bare read of the feed without its timestamp column, ${at(big)}`,
   readLargePages: `ceiling: bare read of the feed in pages of ${fmt(MAX_PAGE)}, ${at(big)}`,
   bare: `ceiling: bare SQL projection, ${at(big)}`,
+  bareLargePages: `ceiling: bare SQL projection in pages of ${fmt(MAX_PAGE)}, ${at(big)}`,
   ours: `ours: ProjectionRunner + PostgresReadModelStore, ${at(big)}`,
   oursPrefetch: `ours with prefetch: ProjectionRunner + PostgresReadModelStore, ${at(big)}`,
   smallRead: `ceiling: bare read of the feed (postgres.js), ${at(small)}`,
@@ -307,6 +319,7 @@ try {
       bench(names.readWithoutTime, large.bareReadWithoutTime);
       bench(names.readLargePages, large.bareReadLargePages);
       bench(names.bare, large.bareProjection);
+      bench(names.bareLargePages, large.bareProjectionLargePages);
       bench(names.ours, large.oursCatchUp);
       bench(names.oursPrefetch, large.oursPrefetch);
     });
@@ -328,6 +341,7 @@ try {
         [names.readWithoutTime, large.bareReadWithoutTime],
         [names.readLargePages, large.bareReadLargePages],
         [names.bare, large.bareProjection],
+        [names.bareLargePages, large.bareProjectionLargePages],
         [names.ours, large.oursCatchUp],
         [names.oursPrefetch, large.oursPrefetch],
       ],
@@ -352,6 +366,7 @@ try {
       key === "readWithoutTime" ||
       key === "readLargePages" ||
       key === "bare" ||
+      key === "bareLargePages" ||
       key === "ours" ||
       key === "oursPrefetch"
         ? LARGE
@@ -368,6 +383,9 @@ try {
       [names.oursPrefetch, names.readLargePages],
       [names.ours, names.bare],
       [names.oursPrefetch, names.bare],
+      [names.oursPrefetch, names.bareLargePages],
+      // Not ours: the share of the read in pages of 10,000 the hand-written projector reaches there.
+      [names.bareLargePages, names.readLargePages],
       [names.smallOurs, names.emmett],
       [names.smallOurs, names.smallRead],
       [names.smallPrefetch, names.smallRead],
