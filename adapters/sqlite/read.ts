@@ -33,19 +33,10 @@ function streamFetch(context: SqliteStoreContext, streamId: string, options: Rea
 
 function feedFetch(context: SqliteStoreContext, options: ReadAllOptions): Fetch {
   const budget = context.readPageBytes;
-  // Asked once per readAll, with its first page: whether some stream is soft-deleted, so that the
-  // pages pass their events by (see the statements); a feed without any pays no probe per row.
-  let statement: Promise<string> | undefined;
-  const chosen = () => {
-    statement ??= context.driver
-      .all(context.statements.deletion.anySoft)
-      .then(([row]) => (Number(row?.any) === 1 ? context.statements.readAllVisible : context.statements.readAll));
-    return statement;
-  };
   return (cursor, limit) =>
-    guard("readAll", context.driver.name, async () => {
+    guard("readAll", context.driver.name, () => {
       const after = cursor?.globalPosition ?? options.after ?? 0;
-      return context.driver.all(await chosen(), [after, limit, after, budget, after, limit, budget]);
+      return context.driver.all(context.statements.readAll, [after, limit, after, budget, after, limit, budget]);
     });
 }
 

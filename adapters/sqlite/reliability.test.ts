@@ -558,16 +558,16 @@ describe("SQLite migrations", () => {
     const driver = bunSqliteDriver(db);
     const prefixed = new SqliteEventStore({ driver, tablePrefix: "m_" });
     expect(await prefixed.migrate({ to: 1 })).toEqual({ applied: [1], version: 1 });
-    expect(await prefixed.migrate()).toEqual({ applied: [2, 3, 4, 5, 6], version: 6 });
-    expect(await prefixed.migrate()).toEqual({ applied: [], version: 6 });
+    expect(await prefixed.migrate()).toEqual({ applied: [2, 3, 4, 5, 6, 7], version: 7 });
+    expect(await prefixed.migrate()).toEqual({ applied: [], version: 7 });
     const others = Array.from(
       { length: 4 },
       () =>
         new SqliteEventStore({ driver: bunSqliteDriver(new Database(join(dir, "migrations.db"))), tablePrefix: "n_" }),
     );
     const results = await Promise.all(others.map((s) => s.migrate()));
-    expect(results.every((r) => r.version === 6)).toBe(true);
-    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(results.every((r) => r.version === 7)).toBe(true);
+    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
   test("migration 6 on deletions made by schema 5: each row learns where its $stream-deleted event is, which is then read by key", async () => {
@@ -606,7 +606,7 @@ describe("SQLite migrations", () => {
     deleted(soft, "hard");
     for (let i = 0; i < 5; i++) deleted(`Later-${i}`, i % 2 === 0 ? "soft" : "hard");
 
-    expect(await migrateSqlite(driver)).toEqual({ applied: [6], version: 6 });
+    expect(await migrateSqlite(driver, { to: 6 })).toEqual({ applied: [6], version: 6 });
     const rows = db
       .query(`SELECT stream_id, event_version FROM "eventflows_stream_deletions" ORDER BY stream_id`)
       .all();
@@ -689,8 +689,8 @@ describe("SQLite migrations", () => {
         return driver.batch(statements);
       },
     };
-    expect(await migrateSqlite(racing)).toEqual({ applied: [4, 5, 6], version: 6 });
-    expect(await sqliteSchemaVersion(driver)).toBe(6);
+    expect(await migrateSqlite(racing)).toEqual({ applied: [4, 5, 6, 7], version: 7 });
+    expect(await sqliteSchemaVersion(driver)).toBe(7);
     // A batch that fails with nothing recorded since is no race: its error stands, after one retry.
     let batches = 0;
     const broken: SqliteDriver = {

@@ -11,7 +11,6 @@ export interface EventStatements {
   readonly readForward: string;
   readonly readBackward: string;
   readonly readAll: string;
-  readonly readAllVisible: string;
   readonly streamVersion: string;
   readonly lastPosition: string;
   /** Stream deletion (see stream-deletion.ts). */
@@ -24,8 +23,6 @@ export interface EventStatements {
     readonly removeBelow: string;
     /** How many rows {@link removeBelow} removes: stream, version. */
     readonly countBelow: string;
-    /** One row, `any` 1 when some stream is soft-deleted (which makes readAll take `readAllVisible`). */
-    readonly anySoft: string;
     /**
      * For drivers without `transaction` (D1): the stream's state as a batched change is planned from
      * it, with its row count and the rows below a version. Truncation's `before`, stream three times.
@@ -180,14 +177,16 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
       "version DESC",
       `AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE stream_id = ?)`,
     ),
-    readAll: pageRead(n, "position > ?", "position", ""),
-    // The feed while some stream is soft-deleted: it passes their events by in the statement (one probe
-    // of the deletions' key per row), as PostgreSQL's does. Reading their ids into every readAll grew
-    // with the deleted streams; the probe costs ~13% of a feed read, so it runs only when one is.
-    readAllVisible: pageRead(
+    // Soft-deleted streams' events are passed by in the statement, page by page (a stream soft-deleted
+    // while a read runs is hidden from its next page on, as on PostgreSQL). The first EXISTS is not
+    // correlated: SQLite evaluates it once per statement (from the partial index of migration 7), and
+    // while no stream is soft-deleted it settles the OR for every row, so the per-row probe of the
+    // deletions' key, ~13% of a feed read, runs only while one is. Before, each readAll asked first
+    // in a statement of its own (a round trip more on D1) and kept its answer for every page.
+    readAll: pageRead(
       n,
-      `position > ? AND NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} AS d
-    WHERE d.stream_id = ${n.events}.stream_id AND d.mode = 'soft')`,
+      `position > ? AND (NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE mode = 'soft')
+    OR NOT EXISTS (SELECT 1 FROM ${n.streamDeletions} AS d WHERE d.stream_id = ${n.events}.stream_id AND d.mode = 'soft'))`,
       "position",
       "",
     ),
@@ -210,7 +209,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
   FROM ${n.streamDeletions} AS d WHERE d.stream_id = ?`,
       removeBelow: `DELETE FROM ${n.events} WHERE stream_id = ? AND version < ?`,
       countBelow: `SELECT count(*) AS n FROM ${n.events} WHERE stream_id = ? AND version < ?`,
-      anySoft: `SELECT EXISTS (SELECT 1 FROM ${n.streamDeletions} WHERE mode = 'soft') AS any`,
       observe: `SELECT coalesce(max(version), 0) AS version, count(*) AS events, coalesce(sum(version < ?), 0) AS below,
   (SELECT mode FROM ${n.streamDeletions} WHERE stream_id = ?) AS mode,
   (SELECT version FROM ${n.streamDeletions} WHERE stream_id = ?) AS deleted_version
