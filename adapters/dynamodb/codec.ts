@@ -33,9 +33,13 @@ export interface EncodedEvent {
  * @throws {PayloadTooLargeError} naming the stream and the event's index.
  */
 export function encodeEvents(layout: TableLayout, streamId: string, events: readonly PendingEvent[]): EncodedEvent[] {
-  // The key and the numbers at their widest: a conservative item size.
+  // The key and the numbers at their widest: a conservative item size. DynamoDB counts attribute
+  // names in UTF-8 bytes too, and key names may be any characters.
   const keyBytes =
-    layout.partitionKey.length + utf8Length(partitionValue(layout, streamId)) + layout.sortKey.length + NUMBER_BYTES;
+    utf8Length(layout.partitionKey) +
+    utf8Length(partitionValue(layout, streamId)) +
+    utf8Length(layout.sortKey) +
+    NUMBER_BYTES;
   const positionBytes = A.position.length + NUMBER_BYTES;
   let total = 0;
   return events.map((event, index) => {

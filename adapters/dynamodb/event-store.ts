@@ -398,22 +398,25 @@ export class DynamoDbEventStore extends EventStore {
       }
       let gap = false;
       for (const item of page.Items ?? []) {
+        const version = readNumber(item, sortKey) ?? 0;
         // Below the cut: a removed event's key-only item, or an event a truncation has yet to remove.
-        if ((readNumber(item, sortKey) ?? 0) < cut) {
+        if (version < cut) {
           if (backward) return;
           continue;
         }
-        // A fence (its stream is deleted: not reached, the state says so first).
-        if (item[A.type] === undefined) continue;
-        const event = decodeItem(this.layout, item);
-        if (expected !== undefined && event.version !== expected) {
+        if (expected !== undefined && version !== expected) {
           gap = true;
           break;
         }
+        expected = backward ? version - 1 : version + 1;
+        // A key-only item holds its slot: a removed event (a store without the deletion option reads
+        // no cut, so it meets the items another store's truncation or hard delete left), or a deleted
+        // stream's fence. Passed by, its version counted, so that it is no hole.
+        if (item[A.type] === undefined) continue;
+        const event = decodeItem(this.layout, item);
         this.#remember(streamId, event.version);
         yield event;
         if (--remaining === 0) return;
-        expected = backward ? event.version - 1 : event.version + 1;
       }
       // Backward, the stream ends at its cut (version 1 untruncated): stopping above it means versions are missing.
       if (!gap && page.LastEvaluatedKey === undefined && !(backward && expected !== undefined && expected >= cut))

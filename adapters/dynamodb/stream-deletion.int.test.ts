@@ -114,6 +114,36 @@ for (const globalFeed of [true, false]) {
       expect((await collect(plain.readStream(streamId))).length).toBe(1);
     });
 
+    test("a store without the option reads past the key-only items another store's truncation and hard delete leave", async () => {
+      const deleting = new DynamoDbEventStore({
+        ...local,
+        tableName,
+        globalFeed,
+        streamDeletion: dynamoDbStreamDeletion,
+      });
+      const plain = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      const truncated = `Cut-${ulid()}`;
+      await deleting.appendToStream(
+        truncated,
+        [1, 2, 3, 4, 5].map((i) => ({ type: "Noted", data: { i } })),
+      );
+      await deleting.truncateStream(truncated, { before: 4 });
+      const versions = async (options?: Parameters<typeof plain.readStream>[1]) =>
+        (await collect(plain.readStream(truncated, options))).map((event) => event.version);
+      expect(await versions()).toEqual([4, 5]);
+      expect(await versions({ fromVersion: 2 })).toEqual([4, 5]);
+      expect(await versions({ direction: "backward" })).toEqual([5, 4]);
+      expect(await versions({ direction: "backward", fromVersion: 4 })).toEqual([4]);
+      const hard = `Hard-${ulid()}`;
+      await deleting.appendToStream(
+        hard,
+        [1, 2, 3].map((i) => ({ type: "Noted", data: { i } })),
+      );
+      await deleting.deleteStream(hard, { mode: "hard" });
+      expect(await collect(plain.readStream(hard))).toEqual([]);
+      expect(await collect(plain.readStream(hard, { direction: "backward" }))).toEqual([]);
+    });
+
     async function rawItems(streamId: string) {
       const scan = await createDynamoDbClient(local).send<{ Items?: Record<string, { S?: string; N?: string }>[] }>(
         "Scan",
