@@ -335,6 +335,64 @@ describe("eventflows import", () => {
     expect(rows.every((r) => r.stream_id.startsWith("Task-t") && r.top === 3 && r.n === 3)).toBe(true);
   });
 
+  test("a source with no event for what the command names (a misspelt event store id or partition): exit 2 saying so, nothing written", () => {
+    // Before, each ran to "0 events read, 0 imported", exit 0: as a finished import looks.
+    const file = join(dir, "nothing.db");
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const castore = ["import", "castore-dynamodb", "--from-table", castoreTable, "--to", "sqlite", "--file", file];
+    const said = (eventStoreId: string) =>
+      `The table "${castoreTable}" (${local.region}) holds no event of the event store "${eventStoreId}": nothing to import; check --event-store-id (Castore's eventStoreId, case included)`;
+    const cases: [string[], string][] = [
+      [["--event-store-id", "TASK"], "TASK"],
+      // The id is the table's key, whatever the streams are named by: a --category does not hide it.
+      [["--event-store-id", "tasks", "--category", "Task"], "tasks"],
+    ];
+    for (const [options, eventStoreId] of cases) {
+      const run = eventflows([...castore, ...options], dynamoDbEnv());
+      expect({ options, code: run.code, stderr: run.stderr.trim(), stdout: run.stdout }).toEqual({
+        options,
+        code: 2,
+        stderr: `eventflows: ${said(eventStoreId)} (see: eventflows import --help)`,
+        stdout: "",
+      });
+    }
+    const json = eventflows([...castore, "--event-store-id", "TASK", "--json"], dynamoDbEnv());
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stderr).error).toEqual({ code: "CLI_USAGE", message: said("TASK") });
+    writeFileSync(join(dir, "emmett-url"), `${emmettUrl}\n`);
+    const emmett = eventflows([
+      "import",
+      "emmett-postgres",
+      "--from-url-file",
+      "emmett-url",
+      "--from-partition",
+      "emt:defualt",
+      "--to",
+      "sqlite",
+      "--file",
+      file,
+    ]);
+    expect({ code: emmett.code, stderr: emmett.stderr.trim(), stdout: emmett.stdout }).toEqual({
+      code: 2,
+      stderr:
+        'eventflows: The source\'s Emmett table holds no event of the partition "emt:defualt": nothing to import; check the database and --from-partition (default emt:default) (see: eventflows import --help)',
+      stdout: "",
+    });
+    const db = new Database(file, { readonly: true });
+    const written = db
+      .query("SELECT (SELECT count(*) FROM eventflows_events) + (SELECT count(*) FROM eventflows_checkpoints) AS n")
+      .get();
+    db.close();
+    expect(written).toEqual({ n: 0 });
+    // The same command with the event store the table holds imports it.
+    const control = eventflows(
+      [...castore, "--event-store-id", "TASKS", "--category", "Task", "--json"],
+      dynamoDbEnv(),
+    );
+    expect({ code: control.code, stderr: control.stderr.includes("eventflows:") }).toEqual({ code: 0, stderr: false });
+    expect(JSON.parse(control.stdout)).toMatchObject({ read: 36, imported: 36 });
+  });
+
   test("castore-dynamodb, two event stores of one table into one target: each has its own checkpoint", async () => {
     // EARLY's aggregates start before LATE's: were the checkpoint shared (where LATE's import
     // stopped), the import of EARLY would resume past all of them and read nothing.

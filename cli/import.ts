@@ -44,11 +44,13 @@ Sources:
                      the URL from $EVENTFLOWS_IMPORT_SOURCE_URL, or --from-url-file <path>
     --from-schema <name>       the schema of Emmett's tables (default: the search path); one
                                without them (emt_messages) is a usage error
-    --from-partition <name>    Emmett's partition (default: emt:default)
+    --from-partition <name>    Emmett's partition (default: emt:default); one that holds no
+                               event is a usage error
   castore-dynamodb   a Castore 2.x single-table DynamoDB table (@castore/event-storage-adapter-dynamodb);
                      region, endpoint and credentials from the AWS variables
     --from-table <name>        the Castore table (required)
-    --event-store-id <id>      the Castore event store to import (required)
+    --event-store-id <id>      the Castore event store to import (required); one the table holds
+                               no event of is a usage error
     --category <name>          streams are named <category>-<aggregateId> (default: the event store id);
                                a category holds no "-", which ends it
 
@@ -142,12 +144,12 @@ export async function importCommand(args: readonly string[], io: CliIo): Promise
 
   let reached: number | undefined;
   try {
-    const result = await withSource(source, values, io, (from, identity) =>
+    const result = await withSource(source, values, io, (from, identity, empty) =>
       withTarget(target, values, io, (store, checkpoints) =>
         withInterrupt(async (signal) => {
           const checkpointId = importCheckpointId(source, identity);
           const saved = restart ? undefined : await checkpoints.load(checkpointId);
-          const origin = saved ?? (await sourceOrigin(from));
+          const origin = saved ?? (await sourceOrigin(from, empty));
           return runWithProgress(io, origin, (onProgress) =>
             importEvents({
               source: from,
@@ -202,14 +204,14 @@ function importCheckpointId(source: SourceName, identity: readonly string[]): st
 }
 
 /**
- * Opens the source by its options, runs `work` with the source and what identifies it (for its
- * checkpoint), and closes it.
+ * Opens the source by its options, runs `work` with the source, what identifies it (for its
+ * checkpoint) and what to say should it hold no event at all (see {@link sourceOrigin}), and closes it.
  */
 async function withSource<T>(
   source: SourceName,
   values: ImportValues,
   io: CliIo,
-  work: (source: ImportSource, identity: readonly string[]) => Promise<T>,
+  work: (source: ImportSource, identity: readonly string[], empty: string) => Promise<T>,
 ): Promise<T> {
   if (source === "emmett-postgres") {
     // The source's URL by the target's rules, from its own variable and option.
@@ -227,7 +229,13 @@ async function withSource<T>(
       const { host, port, database } = sql.options;
       // "tx": checkpoints are transaction ids since 2026-12-05; those of global positions before are not read.
       opened = true;
-      return work(sourceNamed(source, from), [host.join(","), port.join(","), database, schema ?? "", partition, "tx"]);
+      const where = schema === undefined ? "" : ` in schema "${schema}"`;
+      const empty = `The source's Emmett table${where} holds no event of the partition "${partition}": nothing to import; check the database and --from-partition (default emt:default)`;
+      return work(
+        sourceNamed(source, from),
+        [host.join(","), port.join(","), database, schema ?? "", partition, "tx"],
+        empty,
+      );
     }).catch((error: unknown) => {
       // Before the target is opened, whatever fails (the URL, the connection, the first query) is the source's.
       if (!opened && error instanceof CliUsageError) {
@@ -263,13 +271,11 @@ async function withSource<T>(
   // The table as the client reaches it: the same name in another region, or behind another endpoint, is
   // another table. The endpoint's origin and path only: never the credentials, nor a query string.
   const endpoint = new URL(client.endpoint);
-  return work(sourceNamed(source, from), [
-    tableName,
-    eventStoreId,
-    category,
-    client.region,
-    `${endpoint.origin}${endpoint.pathname}`,
-  ]);
+  return work(
+    sourceNamed(source, from),
+    [tableName, eventStoreId, category, client.region, `${endpoint.origin}${endpoint.pathname}`],
+    `The table "${tableName}" (${client.region}) holds no event of the event store "${eventStoreId}": nothing to import; check --event-store-id (Castore's eventStoreId, case included)`,
+  );
 }
 
 /**
@@ -307,10 +313,14 @@ function sourceError(source: SourceName, error: unknown): unknown {
  * Just before the source's first position: where a first run's progress counts from, as a rebuild's
  * does from the first event's. Not 0: the positions are the source's own (Emmett's transaction ids,
  * Castore's times in epoch milliseconds), far from 0, so from 0 the first batch showed 99% done.
+ * A source with no event at all is a usage error saying so (`empty`), before anything is written: its
+ * options name nothing there (a misspelt event store id or partition), and a run that reported 0 events
+ * imported, exit 0, looked like a finished import. Asked only when no checkpoint is saved (a first run, or
+ * `--restart`): a saved one means the source had events.
  */
-async function sourceOrigin(source: ImportSource): Promise<number> {
+async function sourceOrigin(source: ImportSource, empty: string): Promise<number> {
   for await (const batch of source.batches(0, 1)) return Math.max(0, batch.position - 1);
-  return 0;
+  throw new CliUsageError(empty, "import");
 }
 
 /** The source with its reads' failures named by {@link sourceError}. */

@@ -52,6 +52,7 @@ export const ErrorCode = {
   ProjectionFailed: "PROJECTION_FAILED",
   NoTransition: "NO_TRANSITION",
   SagaStepTimeout: "SAGA_STEP_TIMEOUT",
+  EventHandlerTimeout: "EVENT_HANDLER_TIMEOUT",
   RebuildNotSupported: "REBUILD_NOT_SUPPORTED",
   Aborted: "ABORTED",
   SubjectErased: "SUBJECT_ERASED",
@@ -520,6 +521,30 @@ export class SagaStepTimeoutError extends EventFlowsError {
 }
 
 /**
+ * An in-process bus handler did not settle within the bus's `handlerTimeoutMs`: the bus reported it as
+ * that delivery's failure (to `onError` and in the publish result) and moved on to the next handler and
+ * event. The handler was not stopped (nothing can stop a promise): it may still be running, and what it
+ * does later is not reported. Names the subscription, the event's type and id, never its data.
+ */
+export class EventHandlerTimeoutError extends EventFlowsError {
+  override readonly name = "EventHandlerTimeoutError";
+  constructor(
+    readonly subscription: string,
+    readonly eventType: string,
+    readonly eventId: string,
+    readonly timeoutMs: number,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.EventHandlerTimeout,
+      `Handler "${subscription}" did not settle within ${timeoutMs} ms (handlerTimeoutMs) for event ${eventType} ` +
+        `${eventId}: the bus moved on to the next delivery, and the handler may still be running`,
+      options,
+    );
+  }
+}
+
+/**
  * Personal data was to be written for a data subject whose key was deleted (crypto-shredded):
  * erasure is final, so nothing is written. It names the subject id, never the data.
  */
@@ -653,6 +678,8 @@ export const isNoTransitionError = (error: unknown): error is NoTransitionError 
   hasCode(error, ErrorCode.NoTransition);
 export const isSagaStepTimeoutError = (error: unknown): error is SagaStepTimeoutError =>
   hasCode(error, ErrorCode.SagaStepTimeout);
+export const isEventHandlerTimeoutError = (error: unknown): error is EventHandlerTimeoutError =>
+  hasCode(error, ErrorCode.EventHandlerTimeout);
 export const isSubjectErasedError = (error: unknown): error is SubjectErasedError =>
   hasCode(error, ErrorCode.SubjectErased);
 export const isPersonalDataError = (error: unknown): error is PersonalDataError =>

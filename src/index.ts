@@ -45,6 +45,7 @@ export {
   EventCorruptError,
   EventFlowsError,
   type EventFlowsErrorOptions,
+  EventHandlerTimeoutError,
   type HandlerKind,
   HandlerNotFoundError,
   type HandlerNotFoundErrorOptions,
@@ -55,6 +56,7 @@ export {
   isDuplicateHandlerError,
   isEventCorruptError,
   isEventFlowsError,
+  isEventHandlerTimeoutError,
   isHandlerNotFoundError,
   isIdempotencyClaimLostError,
   isNoTransitionError,
@@ -103,7 +105,7 @@ export {
   type SubscriptionPattern,
   type Unsubscribe,
 } from "./event-bus/event-bus.js";
-export { InMemoryEventBus } from "./event-bus/in-memory-event-bus.js";
+export { InMemoryEventBus, type InMemoryEventBusOptions } from "./event-bus/in-memory-event-bus.js";
 export { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./event-store/after-commit.js";
 export {
   assertExpectedVersion,

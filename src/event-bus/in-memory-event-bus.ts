@@ -1,7 +1,8 @@
-import { type Issue, ValidationError } from "../errors.js";
+import { EventHandlerTimeoutError, type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { assertFunction, functionIssues, kindOf } from "../internal/validate.js";
+import { assertFunction, functionIssues, kindOf, MAX_DELAY_MS } from "../internal/validate.js";
+import { STUCK, within } from "../internal/within.js";
 import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -20,6 +21,18 @@ import {
   type Unsubscribe,
 } from "./event-bus.js";
 
+export interface InMemoryEventBusOptions extends EventBusOptions {
+  /**
+   * How long `publish` waits for one handler to settle, in milliseconds: a handler still running then is
+   * reported as that delivery's failure with an `EventHandlerTimeoutError`, and delivery moves on to the
+   * next handler and event while it goes on running. An integer from 1 to 2,147,483,647, or `Infinity`
+   * for no limit. Defaults to 30,000.
+   */
+  readonly handlerTimeoutMs?: number;
+}
+
+const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
+
 interface Subscription {
   readonly name: string;
   readonly matches: (event: EventEnvelope) => boolean;
@@ -36,8 +49,9 @@ export class InMemoryEventBus extends EventBus {
   #subscriptions: readonly Subscription[] = [];
   readonly #onError: (failure: HandlerFailure) => void;
   readonly #traced: boolean;
+  readonly #handlerTimeoutMs: number;
 
-  constructor(given: EventBusOptions | null = {}) {
+  constructor(given: InMemoryEventBusOptions | null = {}) {
     super();
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
@@ -51,9 +65,11 @@ export class InMemoryEventBus extends EventBus {
     if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
       issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(options.telemetry)}` });
     }
+    issues.push(...handlerTimeoutIssues(options.handlerTimeoutMs));
     if (issues.length > 0) throw new ValidationError("Invalid event bus options", issues);
     this.#onError = options.onError ?? defaultOnError;
     this.#traced = options.telemetry !== false;
+    this.#handlerTimeoutMs = options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
   }
 
   subscribe(pattern: SubscriptionPattern, handler: EventHandler, options: SubscribeOptions = {}): Unsubscribe {
@@ -89,8 +105,14 @@ export class InMemoryEventBus extends EventBus {
       for (const subscription of subscriptions) {
         if (!subscription.matches(event)) continue;
         try {
-          if (tracer === undefined) await subscription.handler(event);
-          else await processEvent(tracer, event, "eventflows", subscription.name, () => subscription.handler(event));
+          const run =
+            tracer === undefined
+              ? subscription.handler(event)
+              : processEvent(tracer, event, "eventflows", subscription.name, () => subscription.handler(event));
+          // A handler that returned no promise (a synchronous one) has settled already: no timer for it.
+          await (isThenable(run) && this.#handlerTimeoutMs !== Number.POSITIVE_INFINITY
+            ? this.#bounded(run, subscription, event)
+            : run);
           delivered++;
           countConsumed("bus", event);
         } catch (error) {
@@ -104,6 +126,13 @@ export class InMemoryEventBus extends EventBus {
     return { delivered, failures };
   }
 
+  /** A handler's run, waited for `handlerTimeoutMs` at most: then failed, and left running unwatched. */
+  async #bounded(run: PromiseLike<unknown>, subscription: Subscription, event: EventEnvelope): Promise<void> {
+    if ((await within(Promise.resolve(run), this.#handlerTimeoutMs)) === STUCK) {
+      throw new EventHandlerTimeoutError(subscription.name, event.type, idOf(event), this.#handlerTimeoutMs);
+    }
+  }
+
   /** Names of the current subscriptions, in delivery order. */
   subscriptionNames(): string[] {
     return this.#subscriptions.map((s) => s.name);
@@ -112,6 +141,27 @@ export class InMemoryEventBus extends EventBus {
   #report(failure: HandlerFailure): void {
     callHook("onError", this.#onError, failure);
   }
+}
+
+/** `handlerTimeoutMs`: absent, a delay `setTimeout` honours (at least 1 ms), or Infinity for none. */
+function handlerTimeoutIssues(value: unknown): Issue[] {
+  if (value === undefined || value === Number.POSITIVE_INFINITY) return [];
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 1 && value <= MAX_DELAY_MS) return [];
+  return [
+    {
+      path: ["handlerTimeoutMs"],
+      message: `must be an integer from 1 to ${MAX_DELAY_MS}, or Infinity for no limit, got ${kindOf(value)}`,
+    },
+  ];
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === "function";
+}
+
+// The id as the error can hold it: publish checks an envelope's type and stream, not its id.
+function idOf(event: EventEnvelope): string {
+  return typeof event.id === "string" ? event.id : kindOf(event.id);
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   nameIssues,
   objectIssues,
 } from "../internal/validate.js";
+import { STUCK, within } from "../internal/within.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countSagaStep, recordSagaStatus } from "../telemetry/metrics.js";
 import { activeTracer } from "../telemetry/tracer.js";
@@ -679,28 +680,9 @@ export class SagaRuntime {
     callHook("onError", this.#onError, { saga: "*", key: undefined, event: { id: "tick", type: "tick" }, error });
 }
 
-const STUCK: unique symbol = Symbol("stuck");
-
 /** One run of a step: abandoned once `handle` or `tick` stopped waiting for it (it then saves nothing). */
 interface StepRun {
   abandoned: boolean;
-}
-
-/** What `work` settles with, or STUCK when it has not within `ms` (it goes on; its outcome is not awaited). */
-function within<T>(work: Promise<T>, ms: number): Promise<T | typeof STUCK> {
-  return new Promise((resolve, reject) => {
-    const watchdog = setTimeout(() => resolve(STUCK), ms);
-    work.then(
-      (value) => {
-        clearTimeout(watchdog);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(watchdog);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** The report of a firing still running after leaseMs: failed for now, and claimed again once its lease expires. */
