@@ -698,21 +698,36 @@ export function projectionCheckpointId(name: string): string {
   return `projection:${name}`;
 }
 
-function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown }): Issue[] {
-  if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
+/**
+ * @internal What a runner runs: a projection made by `projection()`, an event store with a global
+ * order, a read-model store. A rebuild asks too, before `restart` drops a shadow: the runner it
+ * makes would refuse them only after that.
+ */
+export function runnerTargetIssues(options: {
+  readonly projection?: unknown;
+  readonly eventStore?: unknown;
+  readonly readModels?: unknown;
+}): Issue[] {
   const issues: Issue[] = [];
   const p = options.projection as { matches?: unknown; handle?: unknown } | undefined;
   if (typeof p?.matches !== "function" || typeof p.handle !== "function") {
     issues.push({ path: ["projection"], message: "projection must be made by projection({ ... })" });
   }
-  if (typeof options.eventStore?.readAll !== "function") {
+  const eventStore = options.eventStore as Partial<EventStore> | null | undefined;
+  if (typeof eventStore?.readAll !== "function") {
     issues.push({ path: ["eventStore"], message: "eventStore must be an EventStore" });
-  } else if (!options.eventStore.capabilities.globalOrder) {
+  } else if (!eventStore.capabilities?.globalOrder) {
     issues.push({ path: ["eventStore"], message: "this event store has no global order to follow" });
   }
-  if (typeof options.readModels?.transaction !== "function") {
+  if (typeof (options.readModels as Partial<ReadModelStore> | null | undefined)?.transaction !== "function") {
     issues.push({ path: ["readModels"], message: "readModels must be a ReadModelStore" });
   }
+  return issues;
+}
+
+function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown }): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
+  const issues = runnerTargetIssues(options);
   for (const key of [
     "batchSize",
     "maxBatchSize",
