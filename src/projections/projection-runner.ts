@@ -342,19 +342,17 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           const full = batch.read === limit;
           limit = full ? this.#grown(limit) : batchSize;
           if (!full && !this.#woken) {
+            // Caught up: wait for the next poll, or less when the lease is due for renewal first (a
+            // poll longer than the lease let it lapse while the runner waited, and a standby took over).
+            const waitMs = Math.min(pollIntervalMs, Math.max(0, this.#leasedAt + leaseMs / 3 - Date.now()));
             // Woken by a commit, and the batch found nothing: on PostgreSQL a transaction in flight
             // elsewhere can hide the commit from readers. Read again once readers reach the newest
-            // committed event (short polls), for at most pollIntervalMs, rather than at the next poll.
+            // committed event (short polls), for at most that wait, rather than at the next poll.
             // (One query more per such wake-up; none when the batch read anything.)
             const head = told && !this.#inline && batch.read === 0 ? await this.#store.getHeadPosition() : 0;
             if (head > batch.position) {
-              await readablePosition(
-                this.#store,
-                head,
-                Date.now() + pollIntervalMs,
-                () => this.#stopped || this.#woken,
-              );
-            } else await this.#pause(pollIntervalMs);
+              await readablePosition(this.#store, head, Date.now() + waitMs, () => this.#stopped || this.#woken);
+            } else await this.#pause(waitMs);
           }
         } catch (error) {
           ahead = undefined;
