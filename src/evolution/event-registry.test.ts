@@ -295,6 +295,11 @@ describe("EventRegistry.upcastEvent", () => {
     ]) {
       expect(bad).toThrow(ValidationError);
     }
+    // The message read "an split step".
+    expect(() => eventRegistry().split("A", Number.MAX_SAFE_INTEGER, () => [{ type: "A", data: 1 }])).toThrow(
+      /: a split step must start below/,
+    );
+    expect(() => eventRegistry().upcast("A", Number.MAX_SAFE_INTEGER, (d) => d)).toThrow(/: an upcast step must/);
     const empty = eventRegistry().split("A", 1, () => []);
     expect(() => empty.upcastEvent(stored("A", null))).toThrow(
       /returned no events for event \w+ \(stream "S-1", version 7\)/,

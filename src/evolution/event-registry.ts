@@ -457,7 +457,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       throw new ValidationError("Invalid upcaster", [
         {
           path: [step.type, step.fromVersion],
-          message: `an ${step.kind} step must start below ${Number.MAX_SAFE_INTEGER}: the version after it must be a safe integer`,
+          message: `${step.kind === "upcast" ? "an" : "a"} ${step.kind} step must start below ${Number.MAX_SAFE_INTEGER}: the version after it must be a safe integer`,
         },
       ]);
     }

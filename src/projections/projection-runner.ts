@@ -342,19 +342,17 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           const full = batch.read === limit;
           limit = full ? this.#grown(limit) : batchSize;
           if (!full && !this.#woken) {
+            // Caught up: wait for the next poll, or less when the lease is due for renewal first (a
+            // poll longer than the lease let it lapse while the runner waited, and a standby took over).
+            const waitMs = Math.min(pollIntervalMs, Math.max(0, this.#leasedAt + leaseMs / 3 - Date.now()));
             // Woken by a commit, and the batch found nothing: on PostgreSQL a transaction in flight
             // elsewhere can hide the commit from readers. Read again once readers reach the newest
-            // committed event (short polls), for at most pollIntervalMs, rather than at the next poll.
+            // committed event (short polls), for at most that wait, rather than at the next poll.
             // (One query more per such wake-up; none when the batch read anything.)
             const head = told && !this.#inline && batch.read === 0 ? await this.#store.getHeadPosition() : 0;
             if (head > batch.position) {
-              await readablePosition(
-                this.#store,
-                head,
-                Date.now() + pollIntervalMs,
-                () => this.#stopped || this.#woken,
-              );
-            } else await this.#pause(pollIntervalMs);
+              await readablePosition(this.#store, head, Date.now() + waitMs, () => this.#stopped || this.#woken);
+            } else await this.#pause(waitMs);
           }
         } catch (error) {
           ahead = undefined;
@@ -698,21 +696,36 @@ export function projectionCheckpointId(name: string): string {
   return `projection:${name}`;
 }
 
-function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown }): Issue[] {
-  if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
+/**
+ * @internal What a runner runs: a projection made by `projection()`, an event store with a global
+ * order, a read-model store. A rebuild asks too, before `restart` drops a shadow: the runner it
+ * makes would refuse them only after that.
+ */
+export function runnerTargetIssues(options: {
+  readonly projection?: unknown;
+  readonly eventStore?: unknown;
+  readonly readModels?: unknown;
+}): Issue[] {
   const issues: Issue[] = [];
   const p = options.projection as { matches?: unknown; handle?: unknown } | undefined;
   if (typeof p?.matches !== "function" || typeof p.handle !== "function") {
     issues.push({ path: ["projection"], message: "projection must be made by projection({ ... })" });
   }
-  if (typeof options.eventStore?.readAll !== "function") {
+  const eventStore = options.eventStore as Partial<EventStore> | null | undefined;
+  if (typeof eventStore?.readAll !== "function") {
     issues.push({ path: ["eventStore"], message: "eventStore must be an EventStore" });
-  } else if (!options.eventStore.capabilities.globalOrder) {
+  } else if (!eventStore.capabilities?.globalOrder) {
     issues.push({ path: ["eventStore"], message: "this event store has no global order to follow" });
   }
-  if (typeof options.readModels?.transaction !== "function") {
+  if (typeof (options.readModels as Partial<ReadModelStore> | null | undefined)?.transaction !== "function") {
     issues.push({ path: ["readModels"], message: "readModels must be a ReadModelStore" });
   }
+  return issues;
+}
+
+function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown }): Issue[] {
+  if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
+  const issues = runnerTargetIssues(options);
   for (const key of [
     "batchSize",
     "maxBatchSize",

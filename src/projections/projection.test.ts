@@ -365,6 +365,32 @@ describe("ProjectionRunner lease", () => {
   });
 });
 
+describe("ProjectionRunner lease while caught up", () => {
+  // The caught-up runner waited its whole pollIntervalMs before renewing: with a poll longer than
+  // the lease, the lease lapsed while it waited and a standby took over from a healthy runner.
+  test("an idle active runner renews its lease once a third of it has passed, however long pollIntervalMs is", async () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    const lock = new InMemoryProjectionLock();
+    const idle = projection({ name: "idle", handle: () => undefined });
+    const options = { projection: idle, eventStore, readModels, lock, leaseMs: 3000, pollIntervalMs: 60_000 };
+    const active = new ProjectionRunner({ ...options, owner: "active" });
+    const standby = new ProjectionRunner({ ...options, owner: "standby", standbyPollMs: 20 });
+    active.start();
+    await active.whenCaughtUp();
+    expect(active.active).toBe(true);
+    standby.start();
+    try {
+      // Past the lease: only renewals (every second) keep it from the standby.
+      await Bun.sleep(4000);
+      expect([active.active, standby.active]).toEqual([true, false]);
+      expect(await lock.acquire("idle", "someone else", 3000)).toBe(false);
+    } finally {
+      await Promise.all([active.stop(), standby.stop()]);
+    }
+  });
+});
+
 describe("ProjectionRunner after a failure", () => {
   test("once the fault is fixed, start() again resumes at the failed event and skips none", async () => {
     const eventStore = new InMemoryEventStore();

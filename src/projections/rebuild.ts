@@ -11,6 +11,7 @@ import {
   PROJECTION_STATE_COLLECTION,
   ProjectionRunner,
   projectionCheckpointId,
+  runnerTargetIssues,
 } from "./projection-runner.js";
 import type { ReadModelStore } from "./read-model-store.js";
 import { MAX_READ_MODEL_KEY_LENGTH } from "./read-model-store.js";
@@ -173,7 +174,9 @@ function shadowNameIssues(options: RebuildProjectionOptions): Issue[] {
 /** What is wrong with a rebuild's options, before anything is read or written (the `eventflows` command asks too). */
 export function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
-  const issues: Issue[] = [];
+  // Checked here, as the rest, before `restart` drops a shadow: the runner made later refused an
+  // event store without a global order only after that, and a store of the wrong kind was a TypeError.
+  const issues: Issue[] = runnerTargetIssues(options);
   if (!Array.isArray(options.collections) || options.collections.length === 0) {
     issues.push({ path: ["collections"], message: "name every collection the projection writes (at least one)" });
   } else {

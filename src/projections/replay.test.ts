@@ -183,6 +183,33 @@ describe("replay", () => {
     expect(progress[0]?.eventsPerSecond).toBeLessThan(200);
   });
 
+  test("eventsPerSecond holds after a slow handler: the events it held up are not handed on in a burst", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream(
+      "Cart-a",
+      Array.from({ length: 30 }, (_, n) => ({ type: "Counted", data: { n } })),
+    );
+    const handedAt: number[] = [];
+    await replay<Counted>({
+      eventStore,
+      eventsPerSecond: 20,
+      handle: async () => {
+        handedAt.push(Date.now());
+        // The first event stalls the handler for a second: twenty events' worth of time.
+        if (handedAt.length === 1) await new Promise((resolve) => setTimeout(resolve, 1000));
+      },
+    });
+    expect(handedAt).toHaveLength(30);
+    // Each event is due at least one interval (50 ms) after the one before was due, so any second
+    // holds at most 21 of them however late they run; paced from the start alone, the 20 events due
+    // during the stall went out at once with the ones after them (29 in half a second). A slow
+    // machine only spreads them out further.
+    const mostInOneSecond = Math.max(
+      ...handedAt.map((start) => handedAt.filter((t) => t >= start && t < start + 1000).length),
+    );
+    expect(mostInOneSecond).toBeLessThanOrEqual(21);
+  });
+
   test("eventsPerSecond below one event per timer's longest delay (24.8 days) still holds the next event back", async () => {
     const eventStore = await seeded();
     const controller = new AbortController();

@@ -120,6 +120,7 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   const to = options.to;
   const meter = new ProgressMeter(position, to === undefined ? head : Math.min(head, to), started);
   const recorder = new Recorder(readModels);
+  const pacer = options.eventsPerSecond === undefined ? undefined : new Pacer(options.eventsPerSecond, started);
   let read = 0;
   let handled = 0;
   for (;;) {
@@ -147,7 +148,7 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
         throwIfAborted(signal, operation);
         if (category !== undefined && categoryOf(event.streamId) !== category) continue;
         if (since !== undefined && Date.parse(event.timestamp) < since) continue;
-        await pace(options.eventsPerSecond, handled, started, signal);
+        await pacer?.next(signal);
         await options.handle(event as E, { dryRun, readModels: writer });
         handled++;
       }
@@ -178,12 +179,27 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   };
 }
 
-/** Waits until handing one more event keeps the rate at or under `perSecond` since `started`. */
-async function pace(perSecond: number | undefined, handled: number, started: number, signal?: AbortSignal) {
-  if (perSecond === undefined) return;
-  const due = started + (handled * 1000) / perSecond;
-  const wait = due - Date.now();
-  if (wait > 0) await abortableSleep(wait, signal, "replay");
+/**
+ * Hands events on at most `perSecond` a second: each is due one interval after the one before was
+ * due, so a timer that fires a little late is made up for; one handed more than an interval late (a
+ * slow handler or read) starts the schedule again from then. Time lost is not made up with a burst:
+ * paced from the start alone, a handler that stalled for a minute got a minute's events at once.
+ */
+class Pacer {
+  readonly #interval: number;
+  #due: number;
+
+  constructor(perSecond: number, started: number) {
+    this.#interval = 1000 / perSecond;
+    this.#due = started;
+  }
+
+  async next(signal: AbortSignal | undefined): Promise<void> {
+    const wait = this.#due - Date.now();
+    if (wait > 0) await abortableSleep(wait, signal, "replay");
+    const now = Date.now();
+    this.#due = (now - this.#due > this.#interval ? now : this.#due) + this.#interval;
+  }
 }
 
 /** Counts writes; in a dry run keeps them in an overlay (so the handler reads its own) instead of writing. */

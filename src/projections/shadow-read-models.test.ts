@@ -174,7 +174,7 @@ describe("shadow names of projections whose names hold / or %", () => {
 });
 
 describe("rebuildProjection's options", () => {
-  test("a bad batchSize, maxBatchSize, swap, restart, owner, lock, onProgress or signal is refused before anything is dropped, built or swapped", async () => {
+  test("a bad projection, eventStore, readModels, batchSize, maxBatchSize, swap, restart, owner, lock, onProgress or signal is refused before anything is dropped, built or swapped", async () => {
     const eventStore = new InMemoryEventStore();
     await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
     const readModels = new InMemoryReadModelStore();
@@ -188,7 +188,16 @@ describe("rebuildProjection's options", () => {
     // A shadow left by an earlier rebuild (swap: false), and the live document.
     await readModels.put("carts", "Cart-1", 0);
     await rebuildProjection({ projection: counting(1), eventStore, readModels, collections: ["carts"], swap: false });
+    // An event store without a global feed (a DynamoDB store without one, say).
+    const unordered = new InMemoryEventStore();
+    Object.defineProperty(unordered, "capabilities", { value: { ...unordered.capabilities, globalOrder: false } });
     for (const bad of [
+      // The event store was refused by the runner, after restart had dropped the shadow; the
+      // others were TypeErrors, the one of the wrong read-model store too.
+      { eventStore: unordered },
+      { eventStore: {} },
+      { readModels: {} },
+      { projection: { name: "sizes" } },
       { batchSize: 0 },
       { batchSize: 10_001 },
       { batchSize: 2.5 },

@@ -43,6 +43,18 @@ describe("snapshot policies", () => {
     expect(busyAndOld(context({ version: 6 }))).toBe(true);
   });
 
+  test("a member that answers no boolean (an async policy's promise) makes anyPolicy and allPolicies throw, not say yes", () => {
+    const asyncNo = (async () => false) as unknown as () => boolean;
+    const no = () => false;
+    const yes = () => true;
+    for (const combined of [anyPolicy(no, asyncNo), allPolicies(asyncNo, yes), allPolicies(yes, (() => 1) as never)]) {
+      expect(() => combined(context({}))).toThrow(ValidationError);
+    }
+    // Members after the deciding one are not asked, as before.
+    expect(anyPolicy(yes, asyncNo)(context({}))).toBe(true);
+    expect(allPolicies(no, asyncNo)(context({}))).toBe(false);
+  });
+
   test("bad parameters are refused with a ValidationError", () => {
     for (const n of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "10"]) {
       expect(() => everyNEvents(n as number)).toThrow(ValidationError);

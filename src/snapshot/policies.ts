@@ -46,13 +46,28 @@ export function olderThan(ms: number): SnapshotPolicy {
 /** Snapshot when any of the policies says so. */
 export function anyPolicy<A>(...policies: readonly SnapshotPolicy<A>[]): SnapshotPolicy<A> {
   assertPolicies(policies, "anyPolicy");
-  return (context) => policies.some((policy) => policy(context));
+  return (context) => policies.some((policy, index) => answerOf(policy, context, "anyPolicy", index));
 }
 
 /** Snapshot when all of the policies say so. */
 export function allPolicies<A>(...policies: readonly SnapshotPolicy<A>[]): SnapshotPolicy<A> {
   assertPolicies(policies, "allPolicies");
-  return (context) => policies.every((policy) => policy(context));
+  return (context) => policies.every((policy, index) => answerOf(policy, context, "allPolicies", index));
+}
+
+/**
+ * One member's answer. A combinator must not turn an answer that is not a boolean into one: an async
+ * policy's promise is truthy, so `anyPolicy(async)` said yes after every save (and `allPolicies`
+ * let the others decide) where the repository refuses that policy on its own. Throwing makes the
+ * repository report it with operation "policy" and take no snapshot, as for a policy used alone.
+ */
+function answerOf<A>(policy: SnapshotPolicy<A>, context: SnapshotPolicyContext<A>, what: string, index: number) {
+  const answer: unknown = policy(context);
+  if (typeof answer === "boolean") return answer;
+  const hint = answer instanceof Promise ? " (policies are synchronous)" : "";
+  throw new ValidationError("Invalid snapshot policy", [
+    { path: [index], message: `${what}'s policy ${index} returned ${kindOf(answer)}, not true or false${hint}` },
+  ]);
 }
 
 function assertPositive(value: unknown, what: string, integer: boolean): void {

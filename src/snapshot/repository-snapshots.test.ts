@@ -17,7 +17,7 @@ import { ValueObject } from "../value-object.js";
 import { InMemorySnapshotStore } from "./in-memory-snapshot-store.js";
 import { jsonSerializer } from "./json-serializer.js";
 import { msgpackSerializer } from "./msgpack-serializer.js";
-import { everyNEvents, olderThan, type SnapshotPolicy } from "./policies.js";
+import { allPolicies, anyPolicy, everyNEvents, olderThan, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotErrorContext } from "./repository-snapshots.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import type { StoredSnapshot } from "./types.js";
@@ -547,6 +547,19 @@ describe("AggregateRepository with snapshots", () => {
       expect(errors.map(([error, context]) => [error instanceof ValidationError, context])).toEqual([
         [true, { operation: "policy", streamId: "Tally-t-policy", version: 1 }],
         [true, { operation: "policy", streamId: "Tally-t-policy", version: 2 }],
+      ]);
+    }
+  });
+
+  test("an async policy inside anyPolicy or allPolicies is reported as on its own; no snapshot is taken (it said yes after every save)", async () => {
+    const asyncNo = (async () => false) as unknown as SnapshotPolicy<Tally>;
+    for (const policy of [anyPolicy(asyncNo), allPolicies(asyncNo, () => true)]) {
+      const { snapshots, repository, errors } = setup({ policy });
+      await countTo(repository, "t-combined", 2);
+      expect(await snapshots.load("Tally-t-combined")).toBeUndefined();
+      expect(errors.map(([error, context]) => [error instanceof ValidationError, context])).toEqual([
+        [true, { operation: "policy", streamId: "Tally-t-combined", version: 1 }],
+        [true, { operation: "policy", streamId: "Tally-t-combined", version: 2 }],
       ]);
     }
   });

@@ -177,7 +177,27 @@ describe("compression", () => {
     expect([packed[0], packed[1]]).toEqual([0x1f, 0x8b]);
   });
 
-  test("bytes that are not compressed data reject", async () => {
-    await expect(decompress(new TextEncoder().encode("not gzip at all"), "gzip")).rejects.toThrow();
+  test("bytes that are not compressed data reject with a ValidationError, the runtime's error as its cause (was its TypeError)", async () => {
+    const truncated = (await compress(new Uint8Array(1000).fill(7))).slice(0, 10);
+    for (const bytes of [new TextEncoder().encode("not gzip at all"), truncated]) {
+      const error = await decompress(bytes, "gzip").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).cause).toBeDefined();
+    }
+  });
+
+  test("a format, bytes or maxBytes the web streams would throw a TypeError for (or take on one runtime only) is a ValidationError", async () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    for (const call of [
+      () => compress(bytes, "zip" as never),
+      () => compress(bytes, "brotli" as never),
+      () => compress([1, 2] as never),
+      () => decompress(bytes, "zstd" as never),
+      () => decompress("abc" as never),
+      () => decompress(bytes, "gzip", -1),
+      () => decompress(bytes, "gzip", Number.NaN),
+    ]) {
+      await expect(call()).rejects.toBeInstanceOf(ValidationError);
+    }
   });
 });
