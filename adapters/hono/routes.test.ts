@@ -289,6 +289,32 @@ describe("auth hook", () => {
     expect(response.status).toBe(500);
     expect(await response.text()).not.toContain("jwks");
   });
+
+  test("a hook that returns anything but a principal or true refuses: an error not thrown, an array, a bad userId", async () => {
+    const notPrincipals: unknown[] = [
+      new UnauthorizedError("The token is not valid"),
+      new Error("jwks fetch failed"),
+      ["writer"],
+      { userId: 42 },
+      { userId: "u-1", metadata: ["acme"] },
+      { userId: "u-1", metadata: "acme" },
+    ];
+    for (const decision of notPrincipals) {
+      const { app, seen, store } = setup({ auth: (() => decision) as never, health: { auth: true } });
+      const command = await app.request("/api/commands/OpenCart", json({ cartId: "c1" }));
+      expect(command.status).toBe(403);
+      expect((await command.json()).code).toBe("FORBIDDEN");
+      expect((await app.request("/api/queries/GetCart?cartId=c1")).status).toBe(403);
+      expect((await app.request("/api/health/ready")).status).toBe(403);
+      expect(seen).toEqual([]);
+      expect(await allEvents(store)).toEqual([]);
+    }
+    // A principal may be empty, or carry only one of its fields.
+    for (const principal of [{}, { userId: "u-1" }, { metadata: { tenant: "acme" } }]) {
+      const { app } = setup({ auth: () => principal });
+      expect((await app.request("/api/commands/OpenCart", json({ cartId: "c1" }))).status).toBe(200);
+    }
+  });
 });
 
 describe("Idempotency-Key", () => {

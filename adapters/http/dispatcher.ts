@@ -614,15 +614,27 @@ function probeIssues<X>(options: HealthOptions<X>): Issue[] {
 
 /**
  * Runs an auth hook: its principal, `undefined` for `true`, or the error to answer with. Exported so
- * that other routes (the live event streams) authorize exactly as commands are.
+ * that other routes (the live event streams, the operations UI) authorize exactly as commands are.
  * @throws {ForbiddenError} the hook said anything but yes; its own `UnauthorizedError`/`ForbiddenError`.
  */
 export async function authorize<X>(hook: AuthHook<X>, request: AuthRequest<X>): Promise<Principal | undefined> {
   const decision = await hook(request);
   if (decision === true) return undefined;
   // Anything but an explicit yes is a no: a hook that forgets to return must not open the door.
-  if (decision === false || typeof decision !== "object" || decision === null) throw new ForbiddenError();
+  if (!isPrincipal(decision)) throw new ForbiddenError();
   return decision;
+}
+
+/**
+ * A principal as the hook must give it: an object with at most a string `userId` and an object of
+ * `metadata`. Any other object was a mistake that let the caller in: an error the hook returned
+ * instead of throwing (`return new UnauthorizedError()`), an array (a token's roles).
+ */
+function isPrincipal(value: unknown): value is Principal {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Error) return false;
+  const { userId, metadata } = value as { userId?: unknown; metadata?: unknown };
+  if (userId !== undefined && typeof userId !== "string") return false;
+  return metadata === undefined || (typeof metadata === "object" && metadata !== null && !Array.isArray(metadata));
 }
 
 function respond(
