@@ -493,12 +493,16 @@ function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | fal
     ]);
   }
   const options: IdempotencyOptions =
-    option !== undefined && typeof (option as IdempotencyStore).claim === "function"
+    option !== undefined && isStoreLike(option)
       ? { store: option as IdempotencyStore }
       : ((option ?? {}) as IdempotencyOptions);
   // Checked when built: a store without its methods, or a scope that is not a function, failed every
-  // keyed request with a 500 (or answered it wrongly) instead.
-  const issues: Issue[] = functionIssues(options.scope, ["idempotency", "scope"]);
+  // keyed request with a 500 (or answered it wrongly) instead; a misspelt `store` was dropped, and
+  // the keys went to the in-memory default: one process's memory, not the shared store meant.
+  const issues: Issue[] = Object.keys(options)
+    .filter((key) => key !== "store" && key !== "scope")
+    .map((key) => ({ path: ["idempotency", key], message: "is not an option: give a store, or { store?, scope? }" }));
+  issues.push(...functionIssues(options.scope, ["idempotency", "scope"]));
   if (options.store !== undefined) {
     const store = options.store as unknown as Record<string, unknown> | null;
     if (typeof store !== "object" || store === null) {
@@ -515,6 +519,20 @@ function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | fal
     store: options.store ?? new InMemoryIdempotencyStore(),
     scope: options.scope ?? principalIdentity,
   } satisfies IdempotencySettings;
+}
+
+/**
+ * Given as a store rather than as `{ store?, scope? }`: it has one of the store's methods (even one
+ * that is no function), or it is an instance of a class (a store whose methods are misnamed).
+ */
+function isStoreLike(option: object): boolean {
+  const prototype = Object.getPrototypeOf(option);
+  return (
+    "claim" in option ||
+    "complete" in option ||
+    "release" in option ||
+    (prototype !== Object.prototype && prototype !== null)
+  );
 }
 
 function hasExplicitScope(option: IdempotencyStore | IdempotencyOptions | false | undefined): boolean {
