@@ -529,5 +529,22 @@ describe("mounting", () => {
       expect(() => eventFlowsRoutes(options as never)).toThrow(ValidationError);
     }
     expect(() => eventFlowsRoutes({ queries: { bus: new QueryBus(), schemas: { "": v.object({}) } } })).toThrow();
+    // A bus the routes cannot ask (has, execute) answered every request with a 500; a function of the context is built per request.
+    for (const [bus, at] of [
+      ["commands", "commands.bus"],
+      [{}, "commands.bus"],
+      [undefined, "commands.bus"],
+      [new QueryBus(), undefined],
+      [() => commands, undefined],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        eventFlowsRoutes({ commands: { bus: bus as never, schemas: { A: v.object({}) } } });
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as ValidationError | undefined)?.issues[0]?.path.join(".")).toBe(at as never);
+    }
+    expect(() => eventFlowsRoutes({ queries: { bus: null as never, schemas: {} } })).toThrow("queries.bus");
   });
 });

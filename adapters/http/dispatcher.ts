@@ -140,7 +140,11 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, "bodyLimit");
   const depthLimit = positiveInteger(options.jsonDepthLimit, DEFAULT_JSON_DEPTH_LIMIT, "jsonDepthLimit");
   const correlationHeader = headerName(options.correlationHeader);
-  const hookProblems = hookIssues(options);
+  const hookProblems = [
+    ...hookIssues(options),
+    ...busIssues(options.commands, "commands"),
+    ...busIssues(options.queries, "queries"),
+  ];
   if (hookProblems.length > 0) throw new ValidationError("Invalid routes options", hookProblems);
   const trust = options.trustClientCorrelation ?? true;
   const idempotency = idempotencySettings(options.idempotency);
@@ -767,6 +771,20 @@ function hookIssues(options: {
     issues.push({ path: ["telemetry"], message: `telemetry must be a boolean, got ${typeName(options.telemetry)}` });
   }
   return issues;
+}
+
+/**
+ * The bus of the command or query routes: one the routes can ask (`has`, `execute`), or a function of
+ * the request's context that builds it. Anything else was taken, and every request then failed as a 500.
+ */
+function busIssues(routes: { readonly bus?: unknown } | undefined, at: "commands" | "queries"): Issue[] {
+  if (routes === undefined) return [];
+  const bus = routes?.bus as Record<string, unknown> | null | undefined;
+  if (typeof bus === "function") return [];
+  if (typeof bus === "object" && bus !== null && typeof bus.has === "function" && typeof bus.execute === "function")
+    return [];
+  const kind = at === "commands" ? "a CommandBus" : "a QueryBus";
+  return [{ path: [at, "bus"], message: `bus must be ${kind} or a function of the context, got ${typeName(bus)}` }];
 }
 
 function typeName(value: unknown): string {
