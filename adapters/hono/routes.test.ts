@@ -290,10 +290,14 @@ describe("auth hook", () => {
     expect(await response.text()).not.toContain("jwks");
   });
 
-  test("a hook that returns anything but a principal or true refuses: an error not thrown, an array, a bad userId", async () => {
+  test("a hook that returns anything but a principal (a plain object) or true refuses: an error or a response not thrown, an array, a bad userId", async () => {
     const notPrincipals: unknown[] = [
       new UnauthorizedError("The token is not valid"),
       new Error("jwks fetch failed"),
+      new Response("Unauthorized", { status: 401 }),
+      new (class Claims {
+        readonly sub = "u-1";
+      })(),
       ["writer"],
       { userId: 42 },
       { userId: "u-1", metadata: ["acme"] },
@@ -310,7 +314,7 @@ describe("auth hook", () => {
       expect(await allEvents(store)).toEqual([]);
     }
     // A principal may be empty, or carry only one of its fields.
-    for (const principal of [{}, { userId: "u-1" }, { metadata: { tenant: "acme" } }]) {
+    for (const principal of [{}, { userId: "u-1" }, { metadata: { tenant: "acme" } }, JSON.parse('{"userId":"u-1"}')]) {
       const { app } = setup({ auth: () => principal });
       expect((await app.request("/api/commands/OpenCart", json({ cartId: "c1" }))).status).toBe(200);
     }

@@ -648,12 +648,15 @@ export async function authorize<X>(hook: AuthHook<X>, request: AuthRequest<X>): 
 }
 
 /**
- * A principal as the hook must give it: an object with at most a string `userId` and an object of
- * `metadata`. Any other object was a mistake that let the caller in: an error the hook returned
- * instead of throwing (`return new UnauthorizedError()`), an array (a token's roles).
+ * A principal as the hook must give it: a plain object (a literal, or parsed JSON) with at most a
+ * string `userId` and an object of `metadata`. Any other object was a mistake that let the caller in:
+ * an error or a response the hook returned instead of throwing (`return new UnauthorizedError()`,
+ * `return c.json(…, 401)`), an array (a token's roles).
  */
 function isPrincipal(value: unknown): value is Principal {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Error) return false;
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
   const { userId, metadata } = value as { userId?: unknown; metadata?: unknown };
   if (userId !== undefined && typeof userId !== "string") return false;
   return metadata === undefined || (typeof metadata === "object" && metadata !== null && !Array.isArray(metadata));
