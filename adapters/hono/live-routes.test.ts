@@ -29,6 +29,8 @@ app.route(
     auth: ({ request }) => {
       const token = request.headers.get("authorization") ?? new URL(request.url).searchParams.get("token");
       if (token === null) throw new UnauthorizedError();
+      // A hook that returns its refusal instead of throwing it: refused all the same, never a principal.
+      if (token === "Bearer mistaken") return new UnauthorizedError() as never;
       return { userId: token.replace(/^Bearer /, "") };
     },
     // "guest" may not subscribe to Secret; "limited" sees only events whose data.public is true.
@@ -366,6 +368,7 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect((await noCredentials.json()).code).toBe("UNAUTHORIZED");
     expect((await sse("?category=Secret", "Bearer guest")).status).toBe(403);
     expect((await sse("", "Bearer banned")).status).toBe(403);
+    expect((await sse("", "Bearer mistaken")).status).toBe(403);
     expect((await sse("?from=-1", "Bearer alice")).status).toBe(400);
     // Past 2^53 (within the sixteen digits a position may have): 400 for GET and HEAD alike, on `from`.
     for (const from of ["9007199254740992", "9999999999999999"]) {

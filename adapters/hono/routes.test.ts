@@ -289,6 +289,36 @@ describe("auth hook", () => {
     expect(response.status).toBe(500);
     expect(await response.text()).not.toContain("jwks");
   });
+
+  test("a hook that returns anything but a principal (a plain object) or true refuses: an error or a response not thrown, an array, a bad userId", async () => {
+    const notPrincipals: unknown[] = [
+      new UnauthorizedError("The token is not valid"),
+      new Error("jwks fetch failed"),
+      new Response("Unauthorized", { status: 401 }),
+      new (class Claims {
+        readonly sub = "u-1";
+      })(),
+      ["writer"],
+      { userId: 42 },
+      { userId: "u-1", metadata: ["acme"] },
+      { userId: "u-1", metadata: "acme" },
+    ];
+    for (const decision of notPrincipals) {
+      const { app, seen, store } = setup({ auth: (() => decision) as never, health: { auth: true } });
+      const command = await app.request("/api/commands/OpenCart", json({ cartId: "c1" }));
+      expect(command.status).toBe(403);
+      expect((await command.json()).code).toBe("FORBIDDEN");
+      expect((await app.request("/api/queries/GetCart?cartId=c1")).status).toBe(403);
+      expect((await app.request("/api/health/ready")).status).toBe(403);
+      expect(seen).toEqual([]);
+      expect(await allEvents(store)).toEqual([]);
+    }
+    // A principal may be empty, or carry only one of its fields.
+    for (const principal of [{}, { userId: "u-1" }, { metadata: { tenant: "acme" } }, JSON.parse('{"userId":"u-1"}')]) {
+      const { app } = setup({ auth: () => principal });
+      expect((await app.request("/api/commands/OpenCart", json({ cartId: "c1" }))).status).toBe(200);
+    }
+  });
 });
 
 describe("Idempotency-Key", () => {
@@ -503,5 +533,22 @@ describe("mounting", () => {
       expect(() => eventFlowsRoutes(options as never)).toThrow(ValidationError);
     }
     expect(() => eventFlowsRoutes({ queries: { bus: new QueryBus(), schemas: { "": v.object({}) } } })).toThrow();
+    // A bus the routes cannot ask (has, execute) answered every request with a 500; a function of the context is built per request.
+    for (const [bus, at] of [
+      ["commands", "commands.bus"],
+      [{}, "commands.bus"],
+      [undefined, "commands.bus"],
+      [new QueryBus(), undefined],
+      [() => commands, undefined],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        eventFlowsRoutes({ commands: { bus: bus as never, schemas: { A: v.object({}) } } });
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as ValidationError | undefined)?.issues[0]?.path.join(".")).toBe(at as never);
+    }
+    expect(() => eventFlowsRoutes({ queries: { bus: null as never, schemas: {} } })).toThrow("queries.bus");
   });
 });

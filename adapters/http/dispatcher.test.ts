@@ -56,6 +56,15 @@ describe("createHttpDispatcher", () => {
       [{ store: null }, "idempotency.store"],
       [{ claim: async () => ({ state: "claimed", token: "t" }) }, "idempotency.store.complete"],
       [{ store: new InMemoryIdempotencyStore(), scope: 1 }, "idempotency.scope"],
+      // A misspelt option, a store whose methods are no functions or misnamed: not the in-memory default.
+      [{ stroe: new InMemoryIdempotencyStore() }, "idempotency.stroe"],
+      [{ claim: 1, complete: 1, release: 1 }, "idempotency.store.claim"],
+      [
+        new (class MisnamedStore {
+          claimKey() {}
+        })(),
+        "idempotency.store.claim",
+      ],
     ];
     for (const [idempotency, path] of refused) {
       let thrown: unknown;

@@ -140,7 +140,11 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const bodyLimit = positiveInteger(options.bodyLimit, DEFAULT_BODY_LIMIT, "bodyLimit");
   const depthLimit = positiveInteger(options.jsonDepthLimit, DEFAULT_JSON_DEPTH_LIMIT, "jsonDepthLimit");
   const correlationHeader = headerName(options.correlationHeader);
-  const hookProblems = hookIssues(options);
+  const hookProblems = [
+    ...hookIssues(options),
+    ...busIssues(options.commands, "commands"),
+    ...busIssues(options.queries, "queries"),
+  ];
   if (hookProblems.length > 0) throw new ValidationError("Invalid routes options", hookProblems);
   const trust = options.trustClientCorrelation ?? true;
   const idempotency = idempotencySettings(options.idempotency);
@@ -493,12 +497,16 @@ function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | fal
     ]);
   }
   const options: IdempotencyOptions =
-    option !== undefined && typeof (option as IdempotencyStore).claim === "function"
+    option !== undefined && isStoreLike(option)
       ? { store: option as IdempotencyStore }
       : ((option ?? {}) as IdempotencyOptions);
   // Checked when built: a store without its methods, or a scope that is not a function, failed every
-  // keyed request with a 500 (or answered it wrongly) instead.
-  const issues: Issue[] = functionIssues(options.scope, ["idempotency", "scope"]);
+  // keyed request with a 500 (or answered it wrongly) instead; a misspelt `store` was dropped, and
+  // the keys went to the in-memory default: one process's memory, not the shared store meant.
+  const issues: Issue[] = Object.keys(options)
+    .filter((key) => key !== "store" && key !== "scope")
+    .map((key) => ({ path: ["idempotency", key], message: "is not an option: give a store, or { store?, scope? }" }));
+  issues.push(...functionIssues(options.scope, ["idempotency", "scope"]));
   if (options.store !== undefined) {
     const store = options.store as unknown as Record<string, unknown> | null;
     if (typeof store !== "object" || store === null) {
@@ -515,6 +523,20 @@ function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | fal
     store: options.store ?? new InMemoryIdempotencyStore(),
     scope: options.scope ?? principalIdentity,
   } satisfies IdempotencySettings;
+}
+
+/**
+ * Given as a store rather than as `{ store?, scope? }`: it has one of the store's methods (even one
+ * that is no function), or it is an instance of a class (a store whose methods are misnamed).
+ */
+function isStoreLike(option: object): boolean {
+  const prototype = Object.getPrototypeOf(option);
+  return (
+    "claim" in option ||
+    "complete" in option ||
+    "release" in option ||
+    (prototype !== Object.prototype && prototype !== null)
+  );
 }
 
 function hasExplicitScope(option: IdempotencyStore | IdempotencyOptions | false | undefined): boolean {
@@ -614,15 +636,30 @@ function probeIssues<X>(options: HealthOptions<X>): Issue[] {
 
 /**
  * Runs an auth hook: its principal, `undefined` for `true`, or the error to answer with. Exported so
- * that other routes (the live event streams) authorize exactly as commands are.
+ * that other routes (the live event streams, the operations UI) authorize exactly as commands are.
  * @throws {ForbiddenError} the hook said anything but yes; its own `UnauthorizedError`/`ForbiddenError`.
  */
 export async function authorize<X>(hook: AuthHook<X>, request: AuthRequest<X>): Promise<Principal | undefined> {
   const decision = await hook(request);
   if (decision === true) return undefined;
   // Anything but an explicit yes is a no: a hook that forgets to return must not open the door.
-  if (decision === false || typeof decision !== "object" || decision === null) throw new ForbiddenError();
+  if (!isPrincipal(decision)) throw new ForbiddenError();
   return decision;
+}
+
+/**
+ * A principal as the hook must give it: a plain object (a literal, or parsed JSON) with at most a
+ * string `userId` and an object of `metadata`. Any other object was a mistake that let the caller in:
+ * an error or a response the hook returned instead of throwing (`return new UnauthorizedError()`,
+ * `return c.json(…, 401)`), an array (a token's roles).
+ */
+function isPrincipal(value: unknown): value is Principal {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  const { userId, metadata } = value as { userId?: unknown; metadata?: unknown };
+  if (userId !== undefined && typeof userId !== "string") return false;
+  return metadata === undefined || (typeof metadata === "object" && metadata !== null && !Array.isArray(metadata));
 }
 
 function respond(
@@ -737,6 +774,20 @@ function hookIssues(options: {
     issues.push({ path: ["telemetry"], message: `telemetry must be a boolean, got ${typeName(options.telemetry)}` });
   }
   return issues;
+}
+
+/**
+ * The bus of the command or query routes: one the routes can ask (`has`, `execute`), or a function of
+ * the request's context that builds it. Anything else was taken, and every request then failed as a 500.
+ */
+function busIssues(routes: { readonly bus?: unknown } | undefined, at: "commands" | "queries"): Issue[] {
+  if (routes === undefined) return [];
+  const bus = routes?.bus as Record<string, unknown> | null | undefined;
+  if (typeof bus === "function") return [];
+  if (typeof bus === "object" && bus !== null && typeof bus.has === "function" && typeof bus.execute === "function")
+    return [];
+  const kind = at === "commands" ? "a CommandBus" : "a QueryBus";
+  return [{ path: [at, "bus"], message: `bus must be ${kind} or a function of the context, got ${typeName(bus)}` }];
 }
 
 function typeName(value: unknown): string {

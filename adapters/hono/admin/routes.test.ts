@@ -67,6 +67,10 @@ describe("adminRoutes: the auth hook decides every request, the page and its ass
       () => {
         throw new ForbiddenError();
       },
+      // Returned instead of thrown, or not a principal at all: refused as the command routes refuse them.
+      () => new ForbiddenError() as never,
+      () => ["operator"] as never,
+      () => new Response(null, { status: 401 }) as never,
     ]) {
       const refused = new Hono().route("/admin", adminRoutes({ store, auth: hook }));
       const response = await refused.request("/admin/api/feed");

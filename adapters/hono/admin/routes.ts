@@ -10,10 +10,10 @@ import { callHook, getLogger, isTenantIsolationError } from "../../../src/index.
 import { headResponse } from "../../http/head.js";
 import {
   type AnyTenantScope,
+  authorize,
   errorResponse,
   ForbiddenError,
   MethodNotAllowedError,
-  type Principal,
   pathOf,
   RouteNotFoundError,
   readJsonBody,
@@ -114,7 +114,7 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
     const route = routes[path === "" ? "/" : path];
     try {
       const asked: AuthRequest = { kind: "admin", type: route?.action ?? "read", request: c.req.raw, context: c };
-      const principal = await authorize(settings, asked);
+      const principal = await authorize(settings.auth, asked);
       // The tenant is known before anything is routed: an operator without one gets nothing, not even the page.
       const tenant = settings.tenancy === undefined ? undefined : await tenantScope(settings.tenancy, principal, asked);
       // The page's URLs are relative to the mount with its slash: `/admin` goes to `/admin/`.
@@ -157,14 +157,6 @@ function hideOtherTenants(error: unknown): unknown {
 
 function crossedTenants(error: unknown): boolean {
   return isTenantIsolationError(error) || (error instanceof Error && isTenantIsolationError(error.cause));
-}
-
-async function authorize(settings: AdminSettings, request: AuthRequest): Promise<Principal | undefined> {
-  const decision = await settings.auth(request);
-  if (decision === true) return undefined;
-  // As the dispatcher does: anything but an explicit yes is a no.
-  if (decision === false || typeof decision !== "object" || decision === null) throw new ForbiddenError();
-  return decision;
 }
 
 function checkCsrf(request: Request): void {
