@@ -262,6 +262,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
         { path: ["version"], message: `must be a non-negative integer, got ${kindOf(snapshot.version)}` },
       ]);
     }
+    // Present, whatever its value (a state may be undefined): without it the aggregate would sit at
+    // the snapshot's version with no state at all.
+    if (!("state" in snapshot)) {
+      throw new ValidationError("Invalid snapshot", [{ path: ["state"], message: "is missing" }]);
+    }
     this.state = options.owned === true ? snapshot.state : cloneState(snapshot.state);
     this.#version = snapshot.version;
     this.#persistedVersion = snapshot.version;
