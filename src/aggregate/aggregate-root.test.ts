@@ -294,9 +294,19 @@ describe("AggregateRoot", () => {
       const rejected = await counter.rehydrateAsync(events as never).catch((error: unknown) => error);
       expect(isValidationError(rejected)).toBe(true);
     }
-    for (const snapshot of [null, "s", { version: -1, state: {} }, { version: 1.5, state: {} }, { state: {} }]) {
+    for (const snapshot of [
+      null,
+      "s",
+      { version: -1, state: {} },
+      { version: 1.5, state: {} },
+      { state: {} },
+      { version: 1 },
+    ]) {
       expect(refused(() => counter.restoreSnapshot(snapshot as never)).message).toContain("Invalid snapshot");
     }
+    // A snapshot without its state left the aggregate at the version with no state at all.
+    expect(counter.version).toBe(1);
+    expect(counter.currentState).toEqual({ value: 2, resets: 0 });
     for (const type of [5, null, undefined, ""]) {
       const raiser = counter as unknown as { raise(type: unknown, data: unknown): void };
       expect(refused(() => raiser.raise(type, null)).issues[0]?.path).toEqual(["type"]);

@@ -29,6 +29,12 @@ export type ConventionHandler<State, E extends DomainEvent> = {
   handle(event: AppliedEvent<E> | { readonly data: E["data"] }): State | void;
 }["handle"];
 
+/**
+ * What follows `on` in a convention handler's name: handlerMethodName capitalises the first word, so a
+ * capital letter or a digit. Other members may start with `on` (`online`, `once`) without being checked as handlers.
+ */
+type HandlerInitial = CharsOf<"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789">;
+
 type CharsOf<S extends string, Found = never> = S extends `${infer Char}${infer Rest}`
   ? CharsOf<Rest, Found | Char>
   : Found;
@@ -94,13 +100,13 @@ const handlerCache = new WeakMap<object, Map<string, Handler | null>>();
  */
 export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> {
   /**
-   * Every `on...` member is a convention handler, so TypeScript checks each against the event union:
-   * its parameter must be one of the events (a handler with the wrong data type is a compile error)
-   * and it must return the state or nothing. (Method names themselves cannot be checked while the
+   * Every member named `on` + a capital letter or digit is a convention handler, so TypeScript checks
+   * each against the event union: its parameter must be one of the events (a handler with the wrong
+   * data type is a compile error) and it must return the state or nothing. (Method names themselves cannot be checked while the
    * handlers are protected; the handler map's keys are, and a missing handler's error names the
    * closest method it found.)
    */
-  [handler: `on${string}`]: ConventionHandler<State, E> | undefined;
+  [handler: `on${HandlerInitial}${string}`]: ConventionHandler<State, E> | undefined;
   /** Type-level only (nothing at run time): lets `EventsOf<A>` and `StateOf<A>` read the type parameters. */
   declare readonly "~types"?: { readonly state: State; readonly event: E };
   readonly id: string;
@@ -255,6 +261,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
       throw new ValidationError("Invalid snapshot", [
         { path: ["version"], message: `must be a non-negative integer, got ${kindOf(snapshot.version)}` },
       ]);
+    }
+    // Present, whatever its value (a state may be undefined): without it the aggregate would sit at
+    // the snapshot's version with no state at all.
+    if (!("state" in snapshot)) {
+      throw new ValidationError("Invalid snapshot", [{ path: ["state"], message: "is missing" }]);
     }
     this.state = options.owned === true ? snapshot.state : cloneState(snapshot.state);
     this.#version = snapshot.version;

@@ -133,6 +133,26 @@ describe("convention handlers", () => {
     expect(true).toBe(true);
   });
 
+  test("only members named on + a capital letter or digit are checked as handlers", () => {
+    class WithOtherMembers extends AggregateRoot<CartState, CartEvent> {
+      online = true;
+      constructor() {
+        super("w", { items: 0, open: false });
+      }
+      once(times: number): string {
+        return `${times}`;
+      }
+      protected onCartOpened() {}
+      protected onItemAdded() {}
+      protected onCheckedOut() {}
+    }
+    class _NotAHandler extends AggregateRoot<CartState, CartEvent> {
+      // @ts-expect-error on + a capital letter is a handler: a number is none
+      on2Go = 2;
+    }
+    expect(new WithOtherMembers().once(2)).toBe("2");
+  });
+
   test("implements ConventionHandlers makes a misspelt or missing handler a compile error", () => {
     // @ts-expect-error onItemAdded is missing: onItemAded is a typo
     class _Typo extends AggregateRoot<CartState, CartEvent> implements ConventionHandlers<CartState, CartEvent> {

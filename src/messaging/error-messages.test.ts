@@ -133,6 +133,9 @@ describe("errors say what to do next", () => {
   test("toIssue gives every issue a message, whatever fields a hand-made issue lacks or holds", () => {
     expect(toIssue({} as never)).toEqual({ path: [], message: "is invalid" });
     expect(toIssue({ message: "" } as never).message).toBe("is invalid");
+    // A schema issue says what was expected; one made by hand without `expected` or `type` has nothing to say.
+    expect(toIssue({ kind: "schema", message: "" } as never).message).toBe("is invalid");
+    expect(toIssue({ kind: "schema", type: "string" } as never).message).toBe("fails the string check");
     expect(toIssue({ path: [null, { key: Object.create(null) }], message: "x" } as never)).toEqual({
       path: ["undefined", "?"],
       message: "x",

@@ -126,11 +126,12 @@ function readableMessage(issue: BaseIssue<unknown>, quoteReceived: boolean): str
   const got = quoteReceived && typeof issue.received === "string" ? `, got ${clip(issue.received)}` : "";
   const type = typeof issue.type === "string" ? issue.type : "";
   const expected = typeof issue.expected === "string" ? issue.expected : null;
-  if (issue.kind === "schema") {
+  // valibot's schema issues always say what was expected; a hand-made one without it says what the rest can.
+  if (issue.kind === "schema" && expected !== null) {
     // A key missing (expected: the key, quoted) or not allowed (expected: never) in an object schema.
     const key = ours
       ? message.startsWith("Invalid key:")
-      : type.endsWith("object") && (expected === "never" || expected?.startsWith('"') === true);
+      : type.endsWith("object") && (expected === "never" || expected.startsWith('"'));
     if (key) return issue.received === "undefined" ? "is required" : "is not allowed here";
     return `must be ${describeExpected(expected)}${got}`;
   }
@@ -171,10 +172,8 @@ function readableMessage(issue: BaseIssue<unknown>, quoteReceived: boolean): str
   }
 }
 
-function describeExpected(expected: string | null): string {
+function describeExpected(expected: string): string {
   switch (expected) {
-    case null:
-      return "something else";
     case "string":
     case "number":
     case "boolean":
