@@ -142,13 +142,17 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     expect(sent.length).toBeGreaterThan(0);
   });
 
-  test("entries EventBridge would refuse (Source or DetailType empty, no string or too long, Source aws.*, Detail no JSON object, Resources no strings, too many or too long) are one ValidationError, before anything is sent", async () => {
+  test("entries EventBridge would refuse (Source or DetailType empty, no string or too long, Source aws.*, Detail no JSON object, Resources no array of strings, too many or too long) are one ValidationError, before anything is sent", async () => {
     const good = testEnvelope("A", "S-1");
     const cases: [EventBridgeEventBusOptions, string][] = [
       [{ detailType: () => "" }, "0.detailType"],
       [{ source: "" }, "0.source"],
       [{ source: (() => 42) as unknown as () => string }, "0.source"],
       [{ resources: () => ["arn:aws:s3:::ok", 7 as unknown as string] }, "0.resources.1"],
+      // Returned, not thrown: a ValidationError like any other Resources that are no array (was a
+      // MappingFailedError whose cause was the mapping's own TypeError reading null's length).
+      [{ resources: () => null as unknown as string[] }, "0.resources"],
+      [{ resources: () => "arn:aws:s3:::b" as unknown as string[] }, "0.resources"],
       // PutEventsRequestEntry's limits, and the Source prefix AWS keeps for itself.
       [{ detailType: () => "D".repeat(129) }, "0.detailType"],
       [{ source: "s".repeat(257) }, "0.source"],
