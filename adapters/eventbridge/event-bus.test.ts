@@ -483,6 +483,29 @@ describe("dead letters in characters SQS takes (a test double: moto takes any)",
   });
 });
 
+describe("dead letters SQS does not confirm (a test double: SQS lists every entry)", () => {
+  test("a letter SendMessageBatch lists neither as Successful nor as Failed is not counted kept: publish throws, naming its event", async () => {
+    // PutEvents' own answer is read the same way: an entry with no result is a failure, not a success.
+    const double = deadLetterDouble((entries) =>
+      Response.json({ Successful: entries.slice(1).map((entry) => ({ Id: entry.Id })), Failed: [] }),
+    );
+    const events = [testEnvelope("OrderPlaced", "Order-1"), testEnvelope("OrderPlaced", "Order-2")];
+    const error = await new EventBridgeEventBus({
+      aws: { ...aws, fetch: double },
+      deadLetter: { queueUrl: "http://127.0.0.1:9/000000000000/dlq" },
+    })
+      .publish(events)
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(PublishIncompleteError);
+    const incomplete = error as PublishIncompleteError;
+    expect(incomplete.undelivered.map(({ letter }) => letter.event.id)).toEqual([events[0]?.id]);
+    expect(incomplete.undelivered.map(({ error }) => (error as ServiceError).serviceCode)).toEqual([
+      "MissingResultEntry",
+    ]);
+    expect(incomplete.result.deadLettered.map((letter) => letter.event.id)).toEqual([events[1]?.id]);
+  });
+});
+
 describe("how retryable a failed publish says it is (a test double answers PutEvents)", () => {
   test("a network outage, or an entry code the bus retries, that outlasts the retries is retryable; a refusal for good is not", async () => {
     const down = async (): Promise<Response> => {
