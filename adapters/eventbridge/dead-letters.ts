@@ -171,6 +171,19 @@ export function sqsDeadLetterSink(options: SqsDeadLetterSinkOptions): DeadLetter
             break;
           }
           const retry: typeof pending = [];
+          // Kept only when SQS says so: an entry in neither list is lost, as PutEvents' missing results are.
+          const answered = new Set([...(response.Successful ?? []), ...(response.Failed ?? [])].map((e) => e.Id));
+          pending.forEach((message, index) => {
+            if (answered.has(String(index))) return;
+            const error = new ServiceError(
+              "SQS",
+              "SendMessageBatch",
+              "MissingResultEntry",
+              false,
+              "SendMessageBatch returned no result for this entry",
+            );
+            lost.push({ letter: message.letter, error });
+          });
           for (const failed of response.Failed ?? []) {
             const message = pending[Number(failed.Id)];
             if (message === undefined) continue;

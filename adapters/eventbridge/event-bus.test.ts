@@ -142,13 +142,17 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     expect(sent.length).toBeGreaterThan(0);
   });
 
-  test("entries EventBridge would refuse (Source or DetailType empty, no string or too long, Source aws.*, Detail no JSON object, Resources no strings, too many or too long) are one ValidationError, before anything is sent", async () => {
+  test("entries EventBridge would refuse (Source or DetailType empty, no string or too long, Source aws.*, Detail no JSON object, Resources no array of strings, too many or too long) are one ValidationError, before anything is sent", async () => {
     const good = testEnvelope("A", "S-1");
     const cases: [EventBridgeEventBusOptions, string][] = [
       [{ detailType: () => "" }, "0.detailType"],
       [{ source: "" }, "0.source"],
       [{ source: (() => 42) as unknown as () => string }, "0.source"],
       [{ resources: () => ["arn:aws:s3:::ok", 7 as unknown as string] }, "0.resources.1"],
+      // Returned, not thrown: a ValidationError like any other Resources that are no array (was a
+      // MappingFailedError whose cause was the mapping's own TypeError reading null's length).
+      [{ resources: () => null as unknown as string[] }, "0.resources"],
+      [{ resources: () => "arn:aws:s3:::b" as unknown as string[] }, "0.resources"],
       // PutEventsRequestEntry's limits, and the Source prefix AWS keeps for itself.
       [{ detailType: () => "D".repeat(129) }, "0.detailType"],
       [{ source: "s".repeat(257) }, "0.source"],
@@ -476,6 +480,29 @@ describe("dead letters in characters SQS takes (a test double: moto takes any)",
     expect(result.deadLettered).toHaveLength(2);
     const consumer = createSqsEventConsumer({ handlers: () => undefined });
     expect(kept.map((body) => consumer.decode(body))).toEqual(events);
+  });
+});
+
+describe("dead letters SQS does not confirm (a test double: SQS lists every entry)", () => {
+  test("a letter SendMessageBatch lists neither as Successful nor as Failed is not counted kept: publish throws, naming its event", async () => {
+    // PutEvents' own answer is read the same way: an entry with no result is a failure, not a success.
+    const double = deadLetterDouble((entries) =>
+      Response.json({ Successful: entries.slice(1).map((entry) => ({ Id: entry.Id })), Failed: [] }),
+    );
+    const events = [testEnvelope("OrderPlaced", "Order-1"), testEnvelope("OrderPlaced", "Order-2")];
+    const error = await new EventBridgeEventBus({
+      aws: { ...aws, fetch: double },
+      deadLetter: { queueUrl: "http://127.0.0.1:9/000000000000/dlq" },
+    })
+      .publish(events)
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(PublishIncompleteError);
+    const incomplete = error as PublishIncompleteError;
+    expect(incomplete.undelivered.map(({ letter }) => letter.event.id)).toEqual([events[0]?.id]);
+    expect(incomplete.undelivered.map(({ error }) => (error as ServiceError).serviceCode)).toEqual([
+      "MissingResultEntry",
+    ]);
+    expect(incomplete.result.deadLettered.map((letter) => letter.event.id)).toEqual([events[1]?.id]);
   });
 });
 

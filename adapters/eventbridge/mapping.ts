@@ -74,7 +74,10 @@ export function envelopeMapping(options: EnvelopeMappingOptions = {}): EventBrid
         time: new Date(event.timestamp),
       };
       const resources = resourcesOf?.(event);
-      return resources === undefined || resources.length === 0 ? parts : { ...parts, resources };
+      // Anything but an array (null, say) is kept, for the bus's entry check to refuse as a ValidationError.
+      return resources === undefined || (Array.isArray(resources) && resources.length === 0)
+        ? parts
+        : { ...parts, resources };
     },
     fromEvent(event) {
       assertObject(event, "event", "EventBridge event");

@@ -1,5 +1,5 @@
 /** The D1 store (the template's default): the tables are made by the Worker itself, on first use. */
-import type { ExpectedVersion, PendingEvent, ReadAllOptions, ReadStreamOptions } from "@eventflows/core";
+import type { EventPages, ExpectedVersion, PendingEvent, ReadAllOptions, ReadStreamOptions } from "@eventflows/core";
 import { type D1DatabaseLike, d1Driver, SqliteEventStore } from "@eventflows/core/sqlite";
 import { ConfigurationError, storeOpener } from "../config.js";
 
@@ -43,14 +43,16 @@ class D1EventStore extends SqliteEventStore {
     return super.commit(streamId, events, expected);
   }
 
-  protected override async *readStreamEvents(streamId: string, options: ReadStreamOptions) {
+  // The pages, not the event-by-event reads: readStream and readAll (and subscriptions) read pages,
+  // which the SQLite store serves straight from its statements, never through readStreamEvents.
+  protected override async *readStreamPages(streamId: string, options: ReadStreamOptions): EventPages {
     await this.#ready;
-    yield* super.readStreamEvents(streamId, options);
+    yield* super.readStreamPages(streamId, options);
   }
 
-  protected override async *readAllEvents(options: ReadAllOptions) {
+  protected override async *readAllPages(options: ReadAllOptions): EventPages {
     await this.#ready;
-    yield* super.readAllEvents(options);
+    yield* super.readAllPages(options);
   }
 
   protected override async streamVersion(streamId: string) {
