@@ -179,7 +179,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     // Soft-deleted streams' events are passed by in the statement, page by page (a stream soft-deleted
     // while a read runs is hidden from its next page on, as on PostgreSQL). The first EXISTS is not
-    // correlated: SQLite evaluates it once per statement (from the partial index of migration 7), and
+    // correlated: SQLite evaluates it once where it stands (three times a page: the statement reads the
+    // page three times, see pageRead), not per row, from the partial index of migration 7; and
     // while no stream is soft-deleted it settles the OR for every row, so the per-row probe of the
     // deletions' key, ~13% of a feed read, runs only while one is. Before, each readAll asked first
     // in a statement of its own (a round trip more on D1) and kept its answer for every page.
