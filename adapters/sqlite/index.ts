@@ -1,5 +1,5 @@
 /**
- * @module @eventflows/core/sqlite: the event, snapshot, checkpoint and read-model stores on SQLite, over a small
+ * @module @eventflows/core/sqlite: the event, snapshot, checkpoint, read-model and saga stores on SQLite, over a small
  * driver port with drivers for bun:sqlite, node:sqlite (or better-sqlite3), Cloudflare D1 and
  * Durable Object storage; versioned migrations; an event store a Durable Object serves to Workers,
  * pushing new events to live subscribers over hibernatable WebSockets.
@@ -78,6 +78,7 @@ export {
 } from "./node-driver.js";
 export { OBJECT_SERVICE as EVENT_STORE_OBJECT_SERVICE } from "./object-wire.js";
 export { SqliteReadModelStore, type SqliteReadModelStoreOptions } from "./read-model-store.js";
+export { SqliteSagaStore, type SqliteSagaStoreOptions } from "./saga-store.js";
 export {
   DEFAULT_MAX_SQLITE_SNAPSHOT_BYTES,
   SqliteSnapshotStore,

@@ -111,6 +111,65 @@ WHERE ${n.streamDeletions}.stream_id = e.stream_id`,
       `CREATE INDEX "${n.prefix}stream_deletions_soft" ON ${n.streamDeletions} (stream_id) WHERE mode = 'soft'`,
     ],
   },
+  {
+    version: 8,
+    name: "sagas",
+    // SqliteSagaStore's tables: an instance per row, the ids it handled, its outbox and its timeouts in tables
+    // of their own, written together by one batch per commit. seq (the rowid) orders instances, outbox entries
+    // and failures as they were written: instances and failures are never deleted, and an outbox entry's rowid
+    // is always above the entries left, so rowids are never handed out below a live row.
+    statements: (n) => [
+      `CREATE TABLE ${n.sagas} (
+  seq INTEGER PRIMARY KEY,
+  saga TEXT NOT NULL,
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL CHECK (version > 0),
+  state TEXT NOT NULL,
+  status TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  compensations TEXT NOT NULL,
+  attention TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (saga, key)
+)`,
+      `CREATE INDEX "${n.prefix}sagas_status" ON ${n.sagas} (status, saga)`,
+      `CREATE TABLE ${n.sagaHandled} (
+  saga TEXT NOT NULL,
+  key TEXT NOT NULL,
+  handled_id TEXT NOT NULL,
+  PRIMARY KEY (saga, key, handled_id)
+)`,
+      `CREATE TABLE ${n.sagaOutbox} (
+  seq INTEGER PRIMARY KEY,
+  saga TEXT NOT NULL,
+  key TEXT NOT NULL,
+  entry_id TEXT NOT NULL,
+  entry TEXT NOT NULL,
+  UNIQUE (saga, key, entry_id)
+)`,
+      // lease_until: ms since the epoch; a claimed timeout is not claimed again before it.
+      `CREATE TABLE ${n.sagaTimeouts} (
+  id TEXT NOT NULL PRIMARY KEY,
+  saga TEXT NOT NULL,
+  key TEXT NOT NULL,
+  name TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  data TEXT,
+  owner TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (saga, key, name)
+)`,
+      `CREATE INDEX "${n.prefix}saga_timeouts_due" ON ${n.sagaTimeouts} (due_at)`,
+      `CREATE TABLE ${n.sagaFailures} (
+  seq INTEGER PRIMARY KEY,
+  saga TEXT NOT NULL,
+  key TEXT,
+  failure TEXT NOT NULL
+)`,
+      `CREATE INDEX "${n.prefix}saga_failures_saga" ON ${n.sagaFailures} (saga, seq)`,
+    ],
+  },
 ];
 
 /** The highest schema version (versions need not be contiguous). */

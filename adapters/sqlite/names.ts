@@ -18,6 +18,11 @@ export interface SqliteTableNames {
   readonly readModels: string;
   readonly streamDeletions: string;
   readonly migrations: string;
+  readonly sagas: string;
+  readonly sagaHandled: string;
+  readonly sagaOutbox: string;
+  readonly sagaTimeouts: string;
+  readonly sagaFailures: string;
 }
 
 const PREFIX = /^[a-z_][a-z0-9_]{0,29}$/;
@@ -50,5 +55,10 @@ export function tableNames(options?: SqliteNameOptions | null): SqliteTableNames
     readModels: quoted("read_models"),
     streamDeletions: quoted("stream_deletions"),
     migrations: quoted("migrations"),
+    sagas: quoted("sagas"),
+    sagaHandled: quoted("saga_handled"),
+    sagaOutbox: quoted("saga_outbox"),
+    sagaTimeouts: quoted("saga_timeouts"),
+    sagaFailures: quoted("saga_failures"),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Saga stores against their in-memory reference on generated operation sequences
  * (saga-differential.ts), on PostgreSQL and DynamoDB Local (the event store's table, and a table of
- * the saga store's own with other key names and sharded timeouts). There is no SQLite saga store.
+ * the saga store's own with other key names and sharded timeouts). SQLite's runs in
+ * adapters/sqlite/saga-store.test.ts, which needs no service.
  * Each backend is a schema or table of its own, shared by the runs: every run uses sagas of its own.
  */
 import { afterAll, beforeAll, describe, test } from "bun:test";

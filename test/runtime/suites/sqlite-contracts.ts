@@ -1,13 +1,15 @@
 /**
  * The SQLite contract runs, shared by the node:sqlite, D1 and Durable Object suites (not a suite
- * module itself: sqlite-node.ts and sqlite-workerd.ts use it). Besides the three contracts, the
- * event store's run has a race: 16 writers at once on one stream, each expecting the same version.
+ * module itself: sqlite-node.ts and sqlite-workerd.ts use it). Besides the contracts, the event
+ * store's run has a race: 16 writers at once on one stream, each expecting the same version; on a
+ * backend that caps a value (D1, Durable Objects), the event and saga stores' runs check that cap.
  */
 import {
   SqliteCheckpointStore,
   type SqliteDriver,
   SqliteEventStore,
   SqliteReadModelStore,
+  SqliteSagaStore,
   SqliteSnapshotStore,
 } from "../../../adapters/sqlite/index.js";
 import { ErrorCode, type EventStore, InMemoryProjectionLock, ulid } from "../../../src/index.js";
@@ -20,11 +22,12 @@ import {
   collect,
   eventStoreContract,
   projectionContract,
+  sagaStoreContract,
   snapshotStoreContract,
   streamDeletionContract,
 } from "../../../src/testing/index.js";
 
-export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection" | "deletion";
+export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection" | "deletion" | "saga";
 
 export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   event: "eventStoreContract",
@@ -32,6 +35,7 @@ export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   checkpoint: "checkpointStoreContract",
   projection: "projectionContract",
   deletion: "streamDeletionContract",
+  saga: "sagaStoreContract",
 };
 
 /** The contract suite of one store kind over `driver` (migrated first by the caller). */
@@ -58,6 +62,14 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
       name: `SqliteEventStore stream deletion contract (${label})`,
       create: (options) => new SqliteEventStore({ ...options, driver }),
     });
+  }
+  if (kind === "saga") {
+    // A commit is one batch on every driver, so on D1 too: its first statement fails on a stale version.
+    const suite = sagaStoreContract({
+      name: `SqliteSagaStore contract (${label})`,
+      create: (settings) => new SqliteSagaStore({ ...settings, driver }),
+    });
+    return driver.maxValueBytes === undefined ? suite : withSagaValueCap(suite, driver, driver.maxValueBytes);
   }
   if (kind === "checkpoint") {
     return checkpointStoreContract({
@@ -160,6 +172,47 @@ function withValueCap(suite: ContractSuite, driver: SqliteDriver, cap: number): 
           await store.appendToStream(stream, [{ type: "Near", data: near }]);
           const [stored] = await collect(store.readStream(stream));
           assertEqual(stored?.data, near, "the stored event's data");
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * For a backend that caps a value, and so a row (D1 and Durable Objects: 2 MB), with `maxStateBytes`
+ * raised above the cap: a state near the cap is stored; one over it is refused with a
+ * PayloadTooLargeError before anything is sent, not by the database, and nothing of the step is written.
+ */
+function withSagaValueCap(suite: ContractSuite, driver: SqliteDriver, cap: number): ContractSuite {
+  return {
+    ...suite,
+    cases: [
+      ...suite.cases,
+      {
+        name: "with maxStateBytes above the backend's cap: a state over the cap is refused before it is sent",
+        run: async () => {
+          const store = new SqliteSagaStore({ driver, maxStateBytes: 3 * cap });
+          const saga = `Capped-${ulid()}`;
+          const commit = (state: unknown) => ({
+            saga,
+            key: "k",
+            expectedVersion: 0,
+            state,
+            status: "running" as const,
+            step: 0,
+            compensations: [],
+            handledId: "e1",
+          });
+          await assertRejects(
+            () => store.commit(commit({ big: "b".repeat(cap) })),
+            ErrorCode.PayloadTooLarge,
+            "a state over the cap",
+          );
+          assertEqual(await store.load(saga, "k"), undefined, "nothing stored");
+          assertEqual(await store.hasHandled(saga, "k", "e1"), false, "no handled id stored");
+          const near = "n".repeat(cap - 1000);
+          await store.commit(commit({ near }));
+          assertEqual((await store.load(saga, "k"))?.state, { near }, "the stored state");
         },
       },
     ],

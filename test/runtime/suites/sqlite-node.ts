@@ -71,7 +71,7 @@ export const sqliteNodeSuites: SuiteModule = {
   workerdFlags: [],
   runtimes: ["node22", "deno"],
   suites: [
-    ...(["event", "snapshot", "checkpoint", "projection", "deletion"] as const).map((kind) => ({
+    ...(["event", "snapshot", "checkpoint", "projection", "deletion", "saga"] as const).map((kind) => ({
       name: `sqlite (node:sqlite) ${kind} store`,
       contract: SQLITE_CONTRACTS[kind],
       open: () => open(kind),

@@ -34,7 +34,7 @@ import {
 import { LIMITED_LIVE, liveLimitsSuite, liveSubscriptionSuite } from "./sqlite-live.js";
 import { TENANT_D1_BINDINGS, tenancyD1Suite, tenancyDurableObjectSuite } from "./tenancy.js";
 
-const KINDS = ["event", "snapshot", "checkpoint", "projection", "deletion"] as const;
+const KINDS = ["event", "snapshot", "checkpoint", "projection", "deletion", "saga"] as const;
 
 interface DurableObjectNamespaceLike {
   idFromName(name: string): unknown;

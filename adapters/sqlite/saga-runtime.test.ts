@@ -1,0 +1,187 @@
+/**
+ * The saga runtime on SqliteSagaStore (bun:sqlite, a WAL file): the order saga end to end (commands,
+ * compensation, a timeout), fed from the SQLite feed, several runtimes over connections of their own,
+ * and competing schedulers.
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defineSaga, type FiredTimeoutReport, SagaRuntime, ulid } from "../../src/index.js";
+import { eventually } from "../../src/testing/index.js";
+import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
+import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import {
+  bunSqliteDriver,
+  migrateSqlite,
+  SqliteCheckpointStore,
+  type SqliteDriver,
+  SqliteEventStore,
+  SqliteSagaStore,
+} from "./index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-saga-runtime-"));
+const file = join(dir, "sagas.db");
+const opened: Database[] = [];
+/** A connection of its own to the file, as another process would have. */
+function connect(): SqliteDriver {
+  const db = new Database(file);
+  opened.push(db);
+  return bunSqliteDriver(db);
+}
+const driver = connect();
+await migrateSqlite(driver);
+afterAll(() => {
+  for (const db of opened) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+// As on D1: no interactive transaction, only all and batch.
+const batchOnly: SqliteDriver = { name: driver.name, all: driver.all, batch: driver.batch };
+const T0 = Date.parse("2026-12-03T10:00:00Z");
+
+describe.each([
+  ["bun:sqlite", driver],
+  ["all and batch only, as on D1", batchOnly],
+] as const)("SagaRuntime on SQLite (%s)", (_label, sagaDriver) => {
+  test("duplicates apply once, a declined payment compensates in reverse order, the timeout is dropped", async () => {
+    const store = new SqliteSagaStore({ driver: sagaDriver });
+    const { bus, sent } = recordingBus();
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0, retryDelayMs: 0 });
+    const id = ulid();
+    const placed = orderEvent("OrderPlaced", id, { sku: "A" });
+    const outcomes = (await Promise.all([runtime.handle(placed), runtime.handle(placed)])).flat();
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(["duplicate", "started"]);
+    await runtime.handle(orderEvent("StockReserved", id));
+    await runtime.handle(orderEvent("PaymentFailed", id));
+    expect(sent.map((s) => s.id)).toEqual([`Order/${id}/1`, `Order/${id}/2`, `Order/${id}/c3`, `Order/${id}/c4`]);
+    expect(sent.map((s) => s.type).slice(2)).toEqual(["RefundPayment", "ReleaseStock"]);
+    expect(await store.load("Order", id)).toMatchObject({ status: "compensated", outbox: [], version: 4 });
+    expect((await runtime.tick(T0 + 60 * 60_000)).fired.filter((f) => f.key === id)).toEqual([]);
+  });
+
+  test("the payment timeout fires once when due and compensates in reverse order", async () => {
+    const store = new SqliteSagaStore({ driver: sagaDriver });
+    const { bus, sent } = recordingBus();
+    let now = T0;
+    const runtime = new SagaRuntime({
+      store,
+      commands: bus,
+      sagas: [orderSaga],
+      now: () => now,
+      retryDelayMs: 0,
+      onError: () => {},
+    });
+    const id = ulid();
+    await runtime.handle(orderEvent("OrderPlaced", id, { sku: "B" }));
+    await runtime.handle(orderEvent("StockReserved", id));
+    const mine = (fired: readonly FiredTimeoutReport[]) => fired.filter((f) => f.key === id);
+    expect(mine((await runtime.tick(T0 + 15 * 60_000 - 1)).fired)).toEqual([]);
+    now = T0 + 15 * 60_000;
+    const [fired] = mine((await runtime.tick(now)).fired);
+    // Its step started the compensation, which ended with it: the instance is compensated.
+    expect(fired).toMatchObject({ saga: "Order", name: "payment-timeout", outcome: "completed", latenessMs: 0 });
+    expect(mine((await runtime.tick(now + 60 * 60_000)).fired)).toEqual([]);
+    const record = await store.load("Order", id);
+    expect(record).toMatchObject({
+      status: "compensated",
+      outbox: [],
+      state: { sku: "B", steps: ["placed", "reserved", "timed-out"] },
+    });
+    expect(sent.map((s) => [s.id, s.type])).toEqual([
+      [`Order/${id}/1`, "ReserveStock"],
+      [`Order/${id}/2`, "ChargePayment"],
+      [`Order/${id}/c3`, "RefundPayment"],
+      [`Order/${id}/c4`, "ReleaseStock"],
+    ]);
+  });
+});
+
+describe("SagaRuntime on SQLite", () => {
+  test("fed from the SQLite feed, it resumes from its checkpoint and applies each event once", async () => {
+    const events = new SqliteEventStore({ driver });
+    const checkpoints = new SqliteCheckpointStore({ driver });
+    const store = new SqliteSagaStore({ driver });
+    const { bus, sent } = recordingBus();
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0, retryDelayMs: 0 });
+    const id = ulid();
+    const checkpointId = `sagas-${id}`;
+    await events.appendToStream(`Order-${id}`, [{ type: "OrderPlaced", data: { orderId: id, sku: "A" } }]);
+    const first = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
+    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(1), 10_000);
+    await first.stop();
+    await events.appendToStream(`Order-${id}`, [{ type: "StockReserved", data: { orderId: id } }]);
+    const second = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
+    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(2), 10_000);
+    await second.stop();
+    expect(sent.map((s) => s.id).filter((s) => s.startsWith(`Order/${id}/`))).toEqual([
+      `Order/${id}/1`,
+      `Order/${id}/2`,
+    ]);
+    expect(await checkpoints.load(checkpointId)).toBe(second.position);
+  }, 30_000);
+
+  test("several runtimes on connections of their own, duplicated deliveries, ticks and crashes end as a sequential run (property)", async () => {
+    await checkInterleavings(() => new SqliteSagaStore({ driver: connect() }), 15, { processes: true });
+  }, 180_000);
+
+  test("two runtimes handling the same events while handlers and command buses stall past leaseMs end as a sequential run (property)", async () => {
+    await checkStalledSteps(() => new SqliteSagaStore({ driver: batchOnly }), 8, { boundMs: 150 });
+  }, 180_000);
+
+  test("three competing schedulers on connections of their own fire each of 200 due timeouts exactly once", async () => {
+    const name = `Armed-${ulid()}`;
+    const saga = defineSaga<{ type: "Arm"; data: { id: string } }, { fired: number }>({
+      name,
+      startedBy: ["Arm"],
+      correlate: (event) => event.data.id,
+      initialState: { fired: 0 },
+      on: {
+        Arm: (state, _event, ctx) => {
+          for (let i = 0; i < 10; i++) ctx.schedule({ after: i, name: `t${i}` });
+          return state;
+        },
+      },
+      onTimeout: Object.fromEntries(
+        Array.from({ length: 10 }, (_, i) => [
+          `t${i}`,
+          // May run again after a conflict with a sibling timeout's firing; only one run is saved.
+          (state: { fired: number }) => ({ fired: state.fired + 1 }),
+        ]),
+      ),
+    });
+    const commands = recordingBus().bus;
+    const runtimes = ["a", "b", "c"].map(
+      (owner) =>
+        new SagaRuntime({
+          store: new SqliteSagaStore({ driver: connect() }),
+          commands,
+          sagas: [saga],
+          now: () => T0,
+          owner,
+          tickLimit: 9,
+        }),
+    );
+    const [first] = runtimes;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => first?.handle(orderEvent("Arm" as never, `i${i}`, { id: `i${i}` }))),
+    );
+    const reports = await Promise.all(
+      runtimes.map(async (runtime) => {
+        const mine: FiredTimeoutReport[] = [];
+        for (let round = 0; round < 12; round++) mine.push(...(await runtime.tick(T0 + 1000)).fired);
+        return mine;
+      }),
+    );
+    const firings = new Map<string, number>();
+    for (const report of reports.flat()) {
+      const id = `${report.key}/${report.name}`;
+      firings.set(id, (firings.get(id) ?? 0) + 1);
+    }
+    expect(firings.size).toBe(200);
+    expect([...firings.values()].filter((n) => n !== 1)).toEqual([]);
+    expect(reports.flat().filter((r) => r.outcome !== "applied")).toEqual([]);
+    const states = await new SqliteSagaStore({ driver }).list({ saga: name, limit: 100 });
+    expect(states.map((r) => (r.state as { fired: number }).fired)).toEqual(Array(20).fill(10));
+  }, 60_000);
+});

@@ -1,0 +1,177 @@
+/**
+ * SqliteSagaStore on bun:sqlite: the saga store contract and the differential against the in-memory
+ * reference, through the driver with its transaction and through one without (the form D1 has: a
+ * commit is its batch whatever the driver), and what this store adds: the driver's cap on a value,
+ * typed errors, table prefixes.
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ErrorCode, type SagaCommit, ServiceError, sagaTimeoutId, ValidationError } from "../../src/index.js";
+import { registerContract, sagaStoreContract } from "../../src/testing/index.js";
+import { checkSagasAgainstReference } from "../../test/differential/saga-differential.ts";
+import { bunSqliteDriver, migrateSqlite, type SqliteDriver, SqliteSagaStore } from "./index.js";
+
+// A file database in WAL mode, as an application would open it; migrated once, shared by every case.
+const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-sagas-"));
+const db = new Database(join(dir, "sagas.db"));
+const driver = bunSqliteDriver(db);
+await migrateSqlite(driver);
+afterAll(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// As D1 has it: no interactive transaction (nor write), only all and batch.
+const batchOnly: SqliteDriver = { name: driver.name, all: driver.all, batch: driver.batch };
+
+registerContract(
+  sagaStoreContract({
+    name: "SqliteSagaStore contract (bun:sqlite, file, WAL)",
+    create: (settings) => new SqliteSagaStore({ ...settings, driver }),
+  }),
+  { describe, test },
+);
+registerContract(
+  sagaStoreContract({
+    name: "SqliteSagaStore contract (bun:sqlite, all and batch only, as on D1)",
+    create: (settings) => new SqliteSagaStore({ ...settings, driver: batchOnly }),
+  }),
+  { describe, test },
+);
+
+describe("SqliteSagaStore answers as the in-memory store does", () => {
+  // Tables of their own: the runs' next due time must be their own, not a contract case's timeout.
+  const tablePrefix = "sagadiff_";
+  test("generated commits, loads, handled ids, outbox, timeout claims, drops, listings and failures (property)", async () => {
+    await migrateSqlite(driver, { tablePrefix });
+    await checkSagasAgainstReference(() => new SqliteSagaStore({ driver, tablePrefix }), { numRuns: 40 });
+    await checkSagasAgainstReference(() => new SqliteSagaStore({ driver: batchOnly, tablePrefix }), { numRuns: 20 });
+  }, 120_000);
+});
+
+const first = (saga: string, extra: Partial<SagaCommit> = {}): SagaCommit => ({
+  saga,
+  key: "k",
+  expectedVersion: 0,
+  state: { n: 1 },
+  status: "running",
+  step: 0,
+  compensations: [],
+  ...extra,
+});
+
+/** The driver, counting the batches it is sent. */
+function counting(base: SqliteDriver, maxValueBytes?: number): { driver: SqliteDriver; batches: () => number } {
+  let batches = 0;
+  return {
+    driver: {
+      name: base.name,
+      all: base.all,
+      batch: (statements) => {
+        batches += 1;
+        return base.batch(statements);
+      },
+      ...(maxValueBytes === undefined ? {} : { maxValueBytes }),
+    },
+    batches: () => batches,
+  };
+}
+
+describe("SqliteSagaStore", () => {
+  test("a row, outbox or schedule over the driver's maxValueBytes is refused before anything is sent", async () => {
+    const cap = 2000;
+    const { driver: capped, batches } = counting(driver, cap);
+    const store = new SqliteSagaStore({ driver: capped });
+    const saga = `Capped-${crypto.randomUUID()}`;
+    const big = "é".repeat(cap / 2);
+    const entry = { id: `${saga}/k/1`, type: "Cmd", payload: { big }, causationId: "e", compensation: false };
+    const timeout = { id: sagaTimeoutId(saga, "k", "t", 1), saga, key: "k", name: "t", dueAt: 1, data: { big } };
+    const refused: Partial<SagaCommit>[] = [
+      // Under maxStateBytes (256 KiB), over the row the driver takes: 2,000 two-byte characters.
+      { state: { big } },
+      // Each fits alone; the row holds them together.
+      { state: { half: "x".repeat(cap / 2) }, compensations: [{ type: "Undo", payload: "y".repeat(cap / 2) }] },
+      { outbox: [entry] },
+      { schedule: [timeout] },
+    ];
+    for (const [i, extra] of refused.entries()) {
+      const error = await store.commit(first(saga, { ...extra, handledId: "e" })).catch((e: unknown) => e);
+      expect([i, (error as { code?: string }).code]).toEqual([i, ErrorCode.PayloadTooLarge]);
+      expect((error as { limit?: number }).limit).toBe(cap);
+    }
+    expect(batches()).toBe(0);
+    expect(await store.load(saga, "k")).toBeUndefined();
+    expect(await store.hasHandled(saga, "k", "e")).toBe(false);
+    // Near the cap is stored.
+    await store.commit(first(saga, { state: { near: "n".repeat(cap - 100) } }));
+    expect((await store.load(saga, "k"))?.version).toBe(1);
+  });
+
+  test("an unmigrated database is a typed NOT_MIGRATED error, with no SQL in it", async () => {
+    const empty = new Database(":memory:");
+    const store = new SqliteSagaStore({ driver: bunSqliteDriver(empty) });
+    for (const call of [
+      () => store.load("S", "k"),
+      () => store.commit(first("S")),
+      () => store.claimDueTimeouts({ now: 1, owner: "o", leaseMs: 1, limit: 1 }),
+      () => store.list(),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ServiceError);
+      expect(error).toMatchObject({ service: "SQLite", serviceCode: "NOT_MIGRATED" });
+      expect(String((error as Error).message)).not.toMatch(/SELECT|INSERT|UPDATE|eventflows_/);
+    }
+    empty.close();
+  });
+
+  test("bad options are a ValidationError naming them", () => {
+    const issues = (make: () => unknown) => {
+      try {
+        make();
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues.map((issue) => issue.path.join("."));
+      }
+      throw new Error("accepted");
+    };
+    expect(issues(() => new SqliteSagaStore(null as never))).toEqual([""]);
+    expect(issues(() => new SqliteSagaStore({} as never))).toEqual(["driver"]);
+    expect(issues(() => new SqliteSagaStore({ driver, tablePrefix: "Bad-" }))).toEqual(["tablePrefix"]);
+    expect(issues(() => new SqliteSagaStore({ driver, maxStateBytes: 0 }))).toEqual(["maxStateBytes"]);
+  });
+
+  test("stores under two table prefixes in one database keep their instances apart", async () => {
+    const other = new SqliteSagaStore({ driver, tablePrefix: "other_" });
+    await migrateSqlite(driver, { tablePrefix: "other_" });
+    const saga = `Prefixed-${crypto.randomUUID()}`;
+    await new SqliteSagaStore({ driver }).commit(first(saga));
+    expect(await other.load(saga, "k")).toBeUndefined();
+    await other.commit(first(saga, { state: { n: 2 } }));
+    expect((await other.load(saga, "k"))?.state).toEqual({ n: 2 });
+    expect((await new SqliteSagaStore({ driver }).load(saga, "k"))?.state).toEqual({ n: 1 });
+  });
+
+  test("a commit whose batch fails on the database writes nothing and keeps the database's typed error", async () => {
+    const saga = `Failing-${crypto.randomUUID()}`;
+    const store = new SqliteSagaStore({ driver });
+    await store.commit(first(saga));
+    // Another tool made a timeout id the instance's commit will schedule: its INSERT fails the batch,
+    // after the instance's row and handled id were written in it.
+    const id = sagaTimeoutId(saga, "k", "t", 2);
+    db.run(`INSERT INTO "eventflows_saga_timeouts" (id, saga, key, name, due_at) VALUES (?, 'x', 'y', 'z', 0)`, [id]);
+    const error = await store
+      .commit({
+        ...first(saga, { state: { n: 2 }, handledId: "e2" }),
+        expectedVersion: 1,
+        schedule: [{ id, saga, key: "k", name: "t", dueAt: 5, data: null }],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ service: "SQLite", serviceCode: "CONSTRAINT" });
+    expect(await store.load(saga, "k")).toMatchObject({ version: 1, state: { n: 1 } });
+    expect(await store.hasHandled(saga, "k", "e2")).toBe(false);
+    await store.dropTimeout(id);
+  });
+});
