@@ -244,6 +244,23 @@ describe("schema per tenant", () => {
     }
   });
 
+  test("listing leaves out a schema with the prefix that no tenant id maps to, one with '-' in its name included", async () => {
+    const tenant = tenantId(`eu-${ulid().toLowerCase().slice(-6)}`);
+    const schema = await ensureTenantSchema(sql, tenant, { schemaPrefix });
+    // Made by hand (a quoted name): it reads back as the same tenant id, but tenantSchemaName never names it.
+    const lookalike = `${schemaPrefix}${tenant}`;
+    await sql.unsafe(`CREATE SCHEMA "${lookalike}"; CREATE TABLE "${lookalike}".migrations (version integer)`);
+    try {
+      const listed = (await listTenantSchemas(sql, { schemaPrefix })).filter((t) => t.tenant === tenant);
+      expect(listed).toEqual([{ tenant, schema }]);
+      const migrated = await migrateTenantSchemas(sql, { schemaPrefix });
+      expect(migrated.map((r) => r.schema)).not.toContain(lookalike);
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS "${lookalike}" CASCADE`);
+      await dropTenantSchema(sql, tenant, { schemaPrefix });
+    }
+  });
+
   test("listing maps each schema back to its tenant id, '_' as '-'", async () => {
     const tenant = tenantId(`eu-west-${ulid().toLowerCase().slice(-6)}`);
     const schema = await ensureTenantSchema(sql, tenant, { schemaPrefix });

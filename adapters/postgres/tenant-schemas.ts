@@ -133,9 +133,12 @@ export async function listTenantSchemas(
     const tenants: TenantSchema[] = [];
     for (const row of rows) {
       const schema = String(row.nspname);
-      // tenantSchemaName backwards: a schema no tenant id maps to is not a tenant's.
-      const tenant = schema.slice(prefix.length).replaceAll("_", "-");
-      if (isTenantId(tenant)) tenants.push({ tenant, schema });
+      // tenantSchemaName backwards: a schema no tenant id maps to is not a tenant's. A quoted name
+      // with `-` in it (`tenant_acme-eu`) reads back as a tenant id too, but is not that tenant's
+      // schema (`tenant_acme_eu` is): it would be listed, and migrated, as a second schema of it.
+      const suffix = schema.slice(prefix.length);
+      const tenant = suffix.replaceAll("_", "-");
+      if (isTenantId(tenant) && tenantIdentifier(tenant) === suffix) tenants.push({ tenant, schema });
     }
     return tenants;
   });

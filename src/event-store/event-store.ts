@@ -714,7 +714,7 @@ export abstract class EventStore {
   /**
    * The ids of the soft-deleted streams, whose events `readAll` passes by: read once per `readAll`
    * call. Stores with `capabilities.streamDeletion` override it, unless their `readAllPages` leaves
-   * those events out itself (PostgreSQL does, in each page's statement); `readStream` hides them in the store.
+   * those events out itself (PostgreSQL and SQLite do, in each page's statement); `readStream` hides them in the store.
    */
   protected hiddenStreams(): Promise<ReadonlySet<string>> {
     return Promise.resolve(new Set());

@@ -71,21 +71,31 @@ function assertQuotas(quotas: TenantQuotas): void {
   if (issues.length > 0) throw new ValidationError("Invalid tenant quotas", issues);
 }
 
+const QUOTA_KEYS = ["windowMs", "appendsPerWindow", "eventsPerWindow", "eventsPerAppend"] as const;
+
 /**
  * What is wrong with a tenant's quotas: they must be a plain object (or `undefined`: no limits) whose
- * limits are positive integers. Anything else (`null`, a number, a string) is refused rather than
- * read as no limits at all.
+ * limits are positive integers, and that names no other key. Anything else (`null`, a number, a
+ * string, a misspelt limit) is refused rather than read as no limits at all.
  */
 export function quotaIssues(quotas: unknown): Issue[] {
   if (quotas === undefined) return [];
-  if (typeof quotas !== "object" || quotas === null || Array.isArray(quotas)) {
+  // Not a plain object: an array, or the promise of an async quota function, whose limits would go unread.
+  const prototype = typeof quotas === "object" && quotas !== null ? Object.getPrototypeOf(quotas) : undefined;
+  if (prototype !== Object.prototype && prototype !== null) {
     return [{ path: [], message: "quotas must be an object of limits (windowMs, appendsPerWindow, ...)" }];
   }
   const issues: Issue[] = [];
-  for (const key of ["windowMs", "appendsPerWindow", "eventsPerWindow", "eventsPerAppend"] as const) {
+  for (const key of QUOTA_KEYS) {
     const value = (quotas as TenantQuotas)[key];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
       issues.push({ path: [key], message: `${key} must be a positive integer` });
+    }
+  }
+  // A misspelt limit (appendsPerMinute) would otherwise leave the tenant with no limit at all.
+  for (const key of Object.keys(quotas as object)) {
+    if (!(QUOTA_KEYS as readonly string[]).includes(key)) {
+      issues.push({ path: [key], message: `not a quota: use ${QUOTA_KEYS.join(", ")}` });
     }
   }
   return issues;

@@ -645,6 +645,8 @@ describe("tenancy()", () => {
     refused({ stores, quotas: null }, ["quotas"]);
     refused({ stores, quotas: 100 }, ["quotas"]);
     refused({ stores, quotas: { appendsPerWindow: -1 } }, ["quotas", "appendsPerWindow"]);
+    // A misspelt limit would be no limit.
+    refused({ stores, quotas: { appendsPerMinute: 100 } }, ["quotas", "appendsPerMinute"]);
     // A quota function's answer is checked per tenant, before the factory runs.
     let made = 0;
     const perTenant = tenancy({
@@ -652,9 +654,16 @@ describe("tenancy()", () => {
         made++;
         return { eventStore: new InMemoryEventStore() };
       },
-      quotas: (tenant) => (tenant === "acme" ? (null as never) : ("1000" as never)),
+      quotas: (tenant) =>
+        tenant === "acme"
+          ? (null as never)
+          : tenant === "initech"
+            ? ({ eventPerAppend: 5 } as never)
+            : tenant === "hooli"
+              ? (Promise.resolve({ eventsPerAppend: 5 }) as never)
+              : ("1000" as never),
     });
-    for (const tenant of ["acme", "globex"]) {
+    for (const tenant of ["acme", "globex", "initech", "hooli"]) {
       await expect(perTenant.forTenant(tenant)).rejects.toMatchObject({ code: ErrorCode.Validation });
     }
     expect(made).toBe(0);
