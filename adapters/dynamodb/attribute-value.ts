@@ -35,21 +35,21 @@ export class NotJsonAttribute extends Error {}
  * DynamoDB nests at most 32 levels, so the recursion is shallow.
  * @throws {NotJsonAttribute}
  */
-export function jsonFromAttribute(value: unknown, path = ""): unknown {
+export function jsonFromAttribute(value: unknown, depth = 0): unknown {
   if (typeof value !== "object" || value === null)
-    throw new NotJsonAttribute(`${where(path)} is not an attribute value`);
+    throw new NotJsonAttribute(`${where(depth)} is not an attribute value`);
   const attribute = value as Record<string, unknown>;
   if (typeof attribute.S === "string") return attribute.S;
-  if (typeof attribute.N === "string") return numberFrom(attribute.N, path);
+  if (typeof attribute.N === "string") return numberFrom(attribute.N, depth);
   if (typeof attribute.BOOL === "boolean") return attribute.BOOL;
   if (attribute.NULL === true) return null;
-  if (Array.isArray(attribute.L)) return attribute.L.map((item, i) => jsonFromAttribute(item, `${path}[${i}]`));
+  if (Array.isArray(attribute.L)) return attribute.L.map((item) => jsonFromAttribute(item, depth + 1));
   if (typeof attribute.M === "object" && attribute.M !== null && !Array.isArray(attribute.M)) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(attribute.M)) {
       // A plain own property even for "__proto__", as JSON.parse makes it.
       Object.defineProperty(out, key, {
-        value: jsonFromAttribute(item, `${path}.${key}`),
+        value: jsonFromAttribute(item, depth + 1),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -59,26 +59,27 @@ export function jsonFromAttribute(value: unknown, path = ""): unknown {
   }
   if (Array.isArray(attribute.SS) && attribute.SS.every((s) => typeof s === "string")) return [...attribute.SS];
   if (Array.isArray(attribute.NS) && attribute.NS.every((n) => typeof n === "string")) {
-    return attribute.NS.map((n: string, i) => numberFrom(n, `${path}[${i}]`));
+    return attribute.NS.map((n: string) => numberFrom(n, depth + 1));
   }
   if ("B" in attribute || "BS" in attribute)
-    throw new NotJsonAttribute(`${where(path)} is binary, which has no JSON form`);
-  throw new NotJsonAttribute(`${where(path)} has a type this store does not read`);
+    throw new NotJsonAttribute(`${where(depth)} is binary, which has no JSON form`);
+  throw new NotJsonAttribute(`${where(depth)} has a type this store does not read`);
 }
 
-function numberFrom(text: string, path: string): number {
+function numberFrom(text: string, depth: number): number {
   const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value)) throw new NotJsonAttribute(`${where(path)} is not a number`);
+  if (text.trim() === "" || !Number.isFinite(value)) throw new NotJsonAttribute(`${where(depth)} is not a number`);
   // As the AWS SDK's unmarshall: past 2^53 a JavaScript number silently rounds what was stored.
   if (Math.abs(value) > Number.MAX_SAFE_INTEGER) {
-    throw new NotJsonAttribute(`${where(path)} is beyond ±(2^53 - 1), where a JavaScript number rounds it`);
+    throw new NotJsonAttribute(`${where(depth)} is beyond ±(2^53 - 1), where a JavaScript number rounds it`);
   }
   return value;
 }
 
-/** Where in the value: a path of the stored keys, kept short (messages never carry payloads). */
-function where(path: string): string {
-  if (path === "") return "the value";
-  const at = path.replace(/^\./, "");
-  return `the value at ${at.length > 80 ? `${at.slice(0, 80)}…` : at}`;
+/**
+ * Where in the value, as a depth only: the keys of a map are stored contents (an e-mail address or an
+ * account number can be a key), which messages never carry. The attribute is named by the caller.
+ */
+function where(depth: number): string {
+  return depth === 0 ? "the value" : `a value nested ${depth} level${depth === 1 ? "" : "s"} deep`;
 }

@@ -163,16 +163,19 @@ async function toImported(item: Record<string, unknown>, key: string, streamId: 
   if (!Number.isSafeInteger(version) || version < 1 || type === undefined || timestamp === undefined) {
     throw new EventCorruptError(streamId, version, "a Castore event needs a version from 1, a type and a timestamp");
   }
-  let data: unknown = null;
-  let metadata: unknown;
-  try {
-    if (item[CASTORE.payload] !== undefined) data = jsonFromAttribute(item[CASTORE.payload]);
-    if (item[CASTORE.metadata] !== undefined) metadata = jsonFromAttribute(item[CASTORE.metadata]);
-  } catch (error) {
-    if (error instanceof NotJsonAttribute)
-      throw new EventCorruptError(streamId, version, error.message, { cause: error });
-    throw error;
-  }
+  // Which attribute failed goes in the message (a value's place in it is given as a depth only).
+  const read = (name: string): unknown => {
+    try {
+      return jsonFromAttribute(item[name]);
+    } catch (error) {
+      if (error instanceof NotJsonAttribute) {
+        throw new EventCorruptError(streamId, version, `its ${name}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
+  };
+  const data = item[CASTORE.payload] === undefined ? null : read(CASTORE.payload);
+  const metadata = item[CASTORE.metadata] === undefined ? undefined : read(CASTORE.metadata);
   return {
     streamId,
     version,

@@ -1,5 +1,5 @@
 import { assertObject, functionIssues, ValidationError } from "../../src/index.js";
-import { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError, dynamoDbService } from "../aws/index.js";
+import { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError, dynamoDbService, sleep } from "../aws/index.js";
 
 export { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError, type SendOptions, sleep } from "../aws/index.js";
 
@@ -33,4 +33,24 @@ export function assertClient(client: unknown, path: string): asserts client is A
   assertObject(client, path, "DynamoDB client");
   const issues = functionIssues((client as { send?: unknown }).send, [path, "send"], true);
   if (issues.length > 0) throw new ValidationError("Invalid DynamoDB client", issues);
+}
+
+/**
+ * The typed timeout of an operation whose deadline passed before its next request was sent (none
+ * was): what the client throws for a call whose deadline has passed, `retryable`, `gaveUp: "deadline"`.
+ */
+export function deadlinePassedError(operation: string, message: string): AwsServiceError {
+  return new AwsServiceError("DynamoDB", operation, "TimeoutError", true, message, { attempts: 0, gaveUp: "deadline" });
+}
+
+/**
+ * Pauses `ms` before the next request (`operation`) of a call due by `deadline`, or, when the pause
+ * would end at or past it, throws {@link deadlinePassedError} now: like the client before a retry,
+ * a call does not sleep into its deadline only to give up. Without a deadline it just pauses.
+ */
+export async function pauseWithin(ms: number, deadline: number | undefined, operation: string): Promise<void> {
+  if (deadline !== undefined && Date.now() + ms >= deadline) {
+    throw deadlinePassedError(operation, "the deadline would pass during the pause before it");
+  }
+  await sleep(ms);
 }

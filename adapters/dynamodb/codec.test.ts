@@ -94,7 +94,7 @@ describe("decodeItem", () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ data: { S: "not json {" } }, "data is text that is not JSON"],
       [{ data: { B: "AAEC" } }, "binary"],
-      [{ data: { M: { deep: { L: [{ BS: ["AA=="] }] } } } }, "deep[0] is binary"],
+      [{ data: { M: { deep: { L: [{ BS: ["AA=="] }] } } } }, "its data: a value nested 2 levels deep is binary"],
       [{ data: { N: "123456789012345678901234567890" } }, "2^53"],
       [{ data: undefined }, "no data"],
       [{ meta: { S: "[1,2]" } }, "metadata is not an object"],
@@ -117,6 +117,40 @@ describe("decodeItem", () => {
       expect((thrown as Error).message).toContain('Event 7 of stream "Order-1" is unreadable');
       expect((thrown as Error).message).toContain(reason);
     }
+  });
+
+  test("a value with no reading deep in a map: the message names the attribute and the depth, never a stored key", () => {
+    // Map keys are stored contents (an e-mail address, an account number as a key): messages never carry them.
+    const leaf = fc.constantFrom<[unknown, string]>(
+      [{ B: "AAEC" }, "is binary"],
+      [{ N: "1e400" }, "is not a number"],
+      [{ N: "123456789012345678901234567890" }, "is beyond ±(2^53 - 1)"],
+      [{ X: "?" }, "has a type this store does not read"],
+    );
+    const keys = fc.array(
+      fc.string({ minLength: 1 }).map((k) => `secret-${k}`),
+      { minLength: 1, maxLength: 4 },
+    );
+    fc.assert(
+      fc.property(keys, leaf, fc.constantFrom("data", "meta"), (path, [bad, reason], attribute) => {
+        let value: unknown = bad;
+        for (const k of [...path].reverse()) value = { M: { [k]: value } };
+        const item = { ...base, data: { S: "{}" }, [attribute]: value };
+        let thrown: unknown;
+        try {
+          decodeItem(layout, item);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(isEventCorruptError(thrown)).toBe(true);
+        const message = (thrown as Error).message;
+        expect(message).not.toContain("secret-");
+        expect(message).toContain('Event 7 of stream "Order-1"');
+        expect(message).toContain(attribute === "data" ? "its data: " : "its metadata: ");
+        expect(message).toContain(`nested ${path.length} level${path.length === 1 ? "" : "s"} deep ${reason}`);
+        expect(String((thrown as { cause?: { message?: unknown } }).cause?.message ?? "")).not.toContain("secret-");
+      }),
+    );
   });
 
   test("any attribute values at all: a well-formed event or an EventCorruptError, never another error", () => {

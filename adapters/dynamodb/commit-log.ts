@@ -1,6 +1,6 @@
 import { type EventEnvelope, ServiceError } from "../../src/index.js";
 import { num, readBool, readNumber, readString, str } from "./attribute-value.js";
-import { type AwsJsonClient, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
+import { type AwsJsonClient, deadlinePassedError, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
 import { decodeItem } from "./codec.js";
 import {
   A,
@@ -56,9 +56,40 @@ export class CommitLog {
   /**
    * A fresh commit number. Appends of this process waiting at the same time share one counter
    * update: the counter is the feed's one hot item, so fewer writes to it mean more appends.
-   * While an update is in flight, new requests wait for the next one.
+   * While an update is in flight, new requests wait for the next one. The update is a call of its
+   * own (its deadline is the client's `timeoutMs` from when it is sent); a caller with a `deadline`
+   * waits for it until then only, and gives back a number that arrives later.
+   * @throws {AwsServiceError} `TimeoutError` (`gaveUp: "deadline"`): the deadline passed first.
    */
-  reserve(): Promise<number> {
+  reserve(deadline?: number): Promise<number> {
+    const reserving = this.#enqueue();
+    if (deadline === undefined) return reserving;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          reject(deadlinePassedError("UpdateItem", "the append's deadline passed while it waited for a commit number"));
+          // No transaction will use a number that comes after: readers need not wait for it.
+          reserving.then(
+            (commit) => this.abandon(commit),
+            () => undefined,
+          );
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      reserving.then(
+        (commit) => {
+          clearTimeout(timer);
+          resolve(commit);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #enqueue(): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#waiting.push({ resolve, reject });
       if (this.#reserving) return;

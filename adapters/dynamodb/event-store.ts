@@ -23,8 +23,8 @@ import {
   type AwsJsonClientOptions,
   AwsServiceError,
   clientOption,
+  pauseWithin,
   type SendOptions,
-  sleep,
 } from "./client.js";
 import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf } from "./codec.js";
 import { CommitLog, type CommitMarker } from "./commit-log.js";
@@ -194,10 +194,14 @@ export class DynamoDbEventStore extends EventStore {
       if ("events" in outcome) return outcome.events;
       if ("conflict" in outcome) break;
       version = outcome.retryAt;
-      // "any" / "stream-exists" after the stream moved on: a jittered pause spreads contending writers out.
-      if (outcome.pause) await sleep(Math.floor(Math.random() * Math.min(2 ** round, 50)));
+      // "any" / "stream-exists" after the stream moved on: a jittered pause spreads contending writers
+      // out, unless it would run into the deadline (then the next round's head read is not made).
+      if (outcome.pause)
+        await pauseWithin(Math.floor(Math.random() * Math.min(2 ** round, 50)), deadlines.write, "Query");
     }
-    throw new ConcurrencyError(streamId, expected, (await this.#liveHead(streamId)).version);
+    // The actual version a conflict reports: one more read, still within the append's deadline.
+    const head = await this.#liveHead(streamId, { deadline: deadlines.settle });
+    throw new ConcurrencyError(streamId, expected, head.version);
   }
 
   /**
@@ -250,7 +254,7 @@ export class DynamoDbEventStore extends EventStore {
     const write = { deadline: deadlines.write };
     const [head, reserved] = await Promise.allSettled([
       known === undefined ? this.#liveHead(streamId, write) : undefined,
-      log === undefined ? undefined : log.reserve(),
+      log === undefined ? undefined : log.reserve(deadlines.write),
     ]);
     let held = reserved.status === "fulfilled" ? reserved.value : undefined;
     try {
@@ -358,7 +362,7 @@ export class DynamoDbEventStore extends EventStore {
     // With stream deletion, the stream's state (soft-deleted: nothing to read; truncated: its cut),
     // read beside the first page or taken from it. Without it, removed events (key-only items) are
     // passed by below.
-    const deletion = this.#deletions?.readState(streamId, !backward && (options.fromVersion ?? 1) <= 1);
+    const deletion = this.#deletions?.readState(streamId, !backward && (options.fromVersion ?? 1) <= 1, send);
     let cut = deletion === undefined ? 1 : undefined;
     const { tableName, partitionKey, sortKey } = this.layout;
     const key = partitionValue(this.layout, streamId);
@@ -435,7 +439,8 @@ export class DynamoDbEventStore extends EventStore {
           `stream "${streamId}" read without version ${expected}`,
         );
       }
-      await sleep(2 ** gaps);
+      // Within the caller's deadline (an append's read-back has one): the next read is not made past it.
+      await pauseWithin(2 ** gaps, send.deadline, "Query");
       bound = expected;
       startKey = undefined;
     }

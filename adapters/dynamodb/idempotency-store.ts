@@ -5,6 +5,7 @@ import {
   IdempotencyClaimLostError,
   type IdempotencyStore,
   type Issue,
+  PayloadTooLargeError,
   ServiceError,
   type StoredResponse,
   ulid,
@@ -20,7 +21,8 @@ import {
   KEYED_ITEM_SORT_KEY,
   TTL_ATTRIBUTE,
 } from "./keyed-store.js";
-import { partitionValue } from "./layout.js";
+import { MAX_ITEM_BYTES, partitionValue } from "./layout.js";
+import { itemBytes } from "./saga-items.js";
 
 /** Idempotency items live under partition key `IDEMPOTENCY_PARTITION_PREFIX + key`, apart from any stream. */
 export const IDEMPOTENCY_PARTITION_PREFIX = "\u001feventflows:idempotency:";
@@ -92,20 +94,30 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
     );
   }
 
-  /** @throws {IdempotencyClaimLostError} another request claimed the key after this claim expired. */
+  /**
+   * @throws {IdempotencyClaimLostError} another request claimed the key after this claim expired.
+   * @throws {PayloadTooLargeError} the record with this response would be over DynamoDB's 400 KB item: nothing is sent.
+   */
   async complete(key: string, fingerprint: string, response: StoredResponse, token: string): Promise<void> {
     checkIdempotencyClaimedInput(key, fingerprint, token, response);
     const now = this.now();
     const expiresAt = now + this.#ttlMs;
+    const item = {
+      ...this.#record(key, fingerprint, token, expiresAt),
+      [I.status]: num(response.status),
+      [I.body]: str(response.body),
+      [I.contentType]: str(response.contentType),
+    };
+    // Counted as DynamoDB counts (UTF-8 names and values), so a response too large for one item is
+    // refused typed before any request, not a ValidationException from DynamoDB; the claim stays.
+    const bytes = itemBytes(item);
+    if (bytes > MAX_ITEM_BYTES) {
+      throw new PayloadTooLargeError(`The response to remember (status ${response.status})`, bytes, MAX_ITEM_BYTES);
+    }
     try {
       await this.client.send("PutItem", {
         TableName: this.layout.tableName,
-        Item: {
-          ...this.#record(key, fingerprint, token, expiresAt),
-          [I.status]: num(response.status),
-          [I.body]: str(response.body),
-          [I.contentType]: str(response.contentType),
-        },
+        Item: item,
         // The claim's own item, an expired one, or none (deleted by TTL): never another live claim.
         ConditionExpression: "attribute_not_exists(#pk) OR #exp <= :now OR (#tok = :tok AND #fp = :fp)",
         ExpressionAttributeNames: {

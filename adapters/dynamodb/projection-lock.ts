@@ -1,4 +1,4 @@
-import { assertFunction, ProjectionLock, ValidationError } from "../../src/index.js";
+import { assertFunction, checkedClock, ProjectionLock, ValidationError } from "../../src/index.js";
 import { num, str } from "./attribute-value.js";
 import { type AwsJsonClient, clientOption, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
@@ -34,7 +34,9 @@ export class DynamoDbProjectionLock extends ProjectionLock {
     assertFunction(options.now, "now", "DynamoDB projection lock options", false);
     this.layout = tableLayout(options);
     this.client = clientOption(options);
-    this.#now = options.now ?? Date.now;
+    // Read through a check, as the dedup and idempotency stores do: a reading that is no time (a string
+    // concatenated into \`until\`, NaN) is a ValidationError, not a wrong lease or a request DynamoDB refuses.
+    this.#now = checkedClock(options.now);
   }
 
   protected async tryAcquire(name: string, owner: string, ttlMs: number): Promise<boolean> {

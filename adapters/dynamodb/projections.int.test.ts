@@ -57,6 +57,20 @@ describe("DynamoDbProjectionLock", () => {
     }
   });
 
+  test("a clock that reads no time is a ValidationError before any request, as in the dedup and idempotency stores", async () => {
+    const sent: string[] = [];
+    const fetch = (request: Request) => {
+      sent.push(request.headers.get("x-amz-target") ?? "");
+      return globalThis.fetch(request);
+    };
+    for (const reading of ["1000", Number.NaN, undefined, Number.POSITIVE_INFINITY]) {
+      const lock = new DynamoDbProjectionLock({ ...local, tableName, fetch, now: () => reading as never });
+      const error = await lock.acquire(`lease-${ulid()}`, "a", 1000).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.Validation, issues: [expect.objectContaining({ path: ["now"] })] });
+    }
+    expect(sent).toEqual([]);
+  });
+
   test("a lease that is not renewed lapses and another owner takes it", async () => {
     let now = 1_000_000;
     const lock = new DynamoDbProjectionLock({ ...local, tableName, now: () => now });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ulid, ValidationError } from "../../src/index.js";
+import { ErrorCode, PayloadTooLargeError, ulid, ValidationError } from "../../src/index.js";
 import { dedupStoreContract, idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
@@ -9,6 +9,7 @@ import {
   DynamoDbEventStore,
   DynamoDbIdempotencyStore,
   IDEMPOTENCY_PARTITION_PREFIX,
+  MAX_ITEM_BYTES,
   TTL_ATTRIBUTE,
 } from "./index.js";
 
@@ -110,6 +111,36 @@ describe("DynamoDB dedup and idempotency stores", () => {
       (claim as { token: string }).token,
     );
     expect((await store.claim(key, "fp")).state).toBe("completed");
+  });
+
+  test("a response whose item would be over 400 KB is a PayloadTooLargeError before any request; the claim stays", async () => {
+    const sent: string[] = [];
+    const store = new DynamoDbIdempotencyStore({
+      ...local,
+      tableName: shared,
+      fetch: (request) => {
+        sent.push(request.headers.get("x-amz-target")?.split(".")[1] ?? "");
+        return fetch(request);
+      },
+    });
+    const key = ulid();
+    const claim = (await store.claim(key, "fp")) as { token: string };
+    // 140,000 "€" are 140,000 UTF-16 units but 420,000 UTF-8 bytes, which is what DynamoDB counts.
+    for (const body of ["x".repeat(MAX_ITEM_BYTES), "€".repeat(140_000)]) {
+      sent.length = 0;
+      const error = await store
+        .complete(key, "fp", { status: 200, body, contentType: "application/json" }, claim.token)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PayloadTooLargeError);
+      expect(error).toMatchObject({ code: ErrorCode.PayloadTooLarge, limit: MAX_ITEM_BYTES });
+      expect((error as PayloadTooLargeError).size).toBeGreaterThan(MAX_ITEM_BYTES);
+      expect(sent).toEqual([]);
+    }
+    expect(await store.claim(key, "fp")).toEqual({ state: "in-progress", fingerprint: "fp" });
+    // A response that fits, with room to spare for the key and the other attributes, is kept.
+    const fits = "y".repeat(MAX_ITEM_BYTES - 1_000);
+    await store.complete(key, "fp", { status: 200, body: fits, contentType: "application/json" }, claim.token);
+    expect(await store.claim(key, "fp")).toMatchObject({ state: "completed", response: { body: fits } });
   });
 
   test("the event store's stream reads never see dedup or idempotency items", async () => {

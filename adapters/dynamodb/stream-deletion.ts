@@ -16,7 +16,7 @@ import {
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { batchWriteAll } from "./batch-write.js";
-import { type AwsJsonClient, isServiceErrorCode, sleep } from "./client.js";
+import { type AwsJsonClient, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
 import { D, HIDDEN_SORT_KEY, META_PARTITION, partitionValue, type TableLayout } from "./layout.js";
 
 // A DynamoDbEventStore given `streamDeletion` delegates its stream changes here, and the reads of a
@@ -40,21 +40,26 @@ async function readFirstItem(
   client: AwsJsonClient,
   layout: TableLayout,
   streamId: string,
+  send: SendOptions = {},
 ): Promise<Record<string, unknown> | undefined> {
-  const result = await client.send<{ Item?: Record<string, unknown> }>("GetItem", {
-    TableName: layout.tableName,
-    Key: { [layout.partitionKey]: { S: partitionValue(layout, streamId) }, [layout.sortKey]: { N: "1" } },
-    ConsistentRead: true,
-    ProjectionExpression: "#pk, #del, #dv, #cut, #op, #dev",
-    ExpressionAttributeNames: {
-      "#pk": layout.partitionKey,
-      "#del": D.mode,
-      "#dv": D.version,
-      "#cut": D.cut,
-      "#op": D.op,
-      "#dev": D.event,
+  const result = await client.send<{ Item?: Record<string, unknown> }>(
+    "GetItem",
+    {
+      TableName: layout.tableName,
+      Key: { [layout.partitionKey]: { S: partitionValue(layout, streamId) }, [layout.sortKey]: { N: "1" } },
+      ConsistentRead: true,
+      ProjectionExpression: "#pk, #del, #dv, #cut, #op, #dev",
+      ExpressionAttributeNames: {
+        "#pk": layout.partitionKey,
+        "#del": D.mode,
+        "#dv": D.version,
+        "#cut": D.cut,
+        "#op": D.op,
+        "#dev": D.event,
+      },
     },
-  });
+    send,
+  );
   return result.Item;
 }
 
@@ -99,9 +104,10 @@ const CHANGE_ATTEMPTS = 10;
 export interface DynamoDbStreamChanges {
   /**
    * The deletion state of a stream being read: a forward read from version 1 takes it from its first
-   * item; any other gets it by a `GetItem` started now, beside its first page.
+   * item; any other gets it by a `GetItem` started now, beside its first page, with the read's
+   * `send` options (an append's read-back passes its deadline).
    */
-  readState(streamId: string, fromStart: boolean): DeletionStateRead;
+  readState(streamId: string, fromStart: boolean, send?: SendOptions): DeletionStateRead;
   commit(change: StreamChange): Promise<StreamChangeCommit>;
   hidden(): Promise<ReadonlySet<string>>;
   /**
@@ -144,12 +150,12 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
     this.#log = log;
   }
 
-  readState(streamId: string, fromStart: boolean): DeletionStateRead {
+  readState(streamId: string, fromStart: boolean, send: SendOptions = {}): DeletionStateRead {
     if (fromStart) {
       const { sortKey } = this.#layout;
       return async (first) => readFirstItemState(first && readNumber(first, sortKey) === 1 ? first : undefined);
     }
-    const item = readFirstItem(this.#client, this.#layout, streamId);
+    const item = readFirstItem(this.#client, this.#layout, streamId, send);
     item.catch(() => undefined);
     return async () => readFirstItemState(await item);
   }
