@@ -1,14 +1,10 @@
 import {
   type Issue,
   isAbortedError,
-  isPayloadTooLargeError,
-  isValidationError,
-  PayloadTooLargeError,
   type Progress,
   type RebuildProjectionOptions,
   rebuildCheckpointId,
   rebuildProjection,
-  ValidationError,
 } from "../src/index.js";
 import { rebuildIssues } from "../src/projections/rebuild.js";
 import { CliUsageError } from "./errors.js";
@@ -40,7 +36,8 @@ Stores (the event store and the read models in the same database):
              (no password); --schema <name>, --prefix <prefix> as for migrate
   sqlite     --file <path> (must exist), --prefix <prefix>
   dynamodb   --table <name> (--partition-key, --sort-key), the client from AWS_* as for migrate;
-             a batch commits at most 100 items: keep --batch-size under what that allows
+             a batch commits at most 100 items (4 MB): a batch that writes more is
+             committed in halves
 
 Options:
   --export <name>        the module's export to rebuild (default: default)
@@ -115,36 +112,11 @@ export async function rebuild(args: readonly string[], io: CliIo): Promise<numbe
     }
     return 0;
   } catch (error) {
-    if (!isAbortedError(error)) throw store === "dynamodb" ? batchSizeNamed(error, batchSize) : error;
+    if (!isAbortedError(error)) throw error;
     return reportInterrupted(
       io,
       values.json === true,
       `rebuild of projection "${loaded.projection.name}" interrupted${last ? ` at position ${last.position}` : ""}; the shadow is kept: run the same command again to resume (--restart starts over)`,
     );
   }
-}
-
-/**
- * DynamoDB's refusal of a shadow batch that writes more documents (or bytes) than one transaction holds says
- * to lower "the runner's batchSize", words for code, or nothing: here it is the --batch-size option (or its default).
- */
-function batchSizeNamed(error: unknown, batchSize: number | undefined): unknown {
-  const advice = "lower the runner's batchSize";
-  const now = batchSize === undefined ? "1,000, the default" : batchSize.toLocaleString("en-US");
-  // Over DynamoDB's 4 MB a transaction: the same remedy, which the adapter's message leaves unsaid.
-  if (isPayloadTooLargeError(error) && error.what === "The read-model transaction") {
-    return new PayloadTooLargeError(
-      `The read-model transaction of one batch (lower --batch-size, now ${now})`,
-      error.size,
-      error.limit,
-      { cause: error },
-    );
-  }
-  if (!isValidationError(error) || !error.issues.some((issue) => issue.message.endsWith(advice))) return error;
-  const issues = error.issues.map((issue) =>
-    issue.message.endsWith(advice)
-      ? { ...issue, message: `${issue.message.slice(0, -advice.length)}lower --batch-size (now ${now})` }
-      : issue,
-  );
-  return new ValidationError(error.message.slice(0, error.message.indexOf(": ")), issues, { cause: error });
 }

@@ -60,6 +60,7 @@ export const ErrorCode = {
   StreamDeleted: "STREAM_DELETED",
   StreamDeletionNotSupported: "STREAM_DELETION_NOT_SUPPORTED",
   ReadModelGenerationChanged: "READ_MODEL_GENERATION_CHANGED",
+  ReadModelTransactionTooLarge: "READ_MODEL_TRANSACTION_TOO_LARGE",
   IdempotencyClaimLost: "IDEMPOTENCY_CLAIM_LOST",
   /** `ImportConflictError` (`ImportErrorCode.Conflict`); here so that `isEventFlowsError` knows it too. */
   ImportConflict: "IMPORT_CONFLICT",
@@ -444,6 +445,32 @@ export class ReadModelGenerationChangedError extends EventFlowsError {
 }
 
 /**
+ * A read-model transaction writes more than its store commits at once (DynamoDB: 100 items or 4 MB
+ * per `TransactWriteItems`; SQLite on D1: the driver's `maxBatchStatements`). Refused before anything
+ * is sent: nothing of it was written. Not a `PayloadTooLargeError`: no one payload is too large, the
+ * transaction holds too many, so fewer of them at once commit; a projection runner retries the batch
+ * in halves, and fails the projection only when one event's writes alone are too many.
+ */
+export class ReadModelTransactionTooLargeError extends EventFlowsError {
+  override readonly name = "ReadModelTransactionTooLargeError";
+  constructor(
+    /** The store that refused it ("DynamoDB", "SQLite (d1)"). */
+    readonly store: string,
+    readonly size: number,
+    readonly limit: number,
+    /** What `size` and `limit` count: writes (items, statements) or bytes. */
+    readonly unit: "writes" | "bytes",
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.ReadModelTransactionTooLarge,
+      `The read-model transaction is ${size} ${unit}, over the ${limit} ${unit} ${store} commits at once: nothing was written`,
+      options,
+    );
+  }
+}
+
+/**
  * An idempotency store's `complete` found its key held by another claim: this request's claim had
  * expired (`inProgressTtlMs`) and another request claimed the key since. Nothing was written: the
  * other request's claim, and the response it will store, stay.
@@ -671,6 +698,8 @@ export const isRebuildNotSupportedError = (error: unknown): error is RebuildNotS
   hasCode(error, ErrorCode.RebuildNotSupported);
 export const isReadModelGenerationChangedError = (error: unknown): error is ReadModelGenerationChangedError =>
   hasCode(error, ErrorCode.ReadModelGenerationChanged);
+export const isReadModelTransactionTooLargeError = (error: unknown): error is ReadModelTransactionTooLargeError =>
+  hasCode(error, ErrorCode.ReadModelTransactionTooLarge);
 export const isIdempotencyClaimLostError = (error: unknown): error is IdempotencyClaimLostError =>
   hasCode(error, ErrorCode.IdempotencyClaimLost);
 export const isAbortedError = (error: unknown): error is AbortedError => hasCode(error, ErrorCode.Aborted);

@@ -136,13 +136,30 @@ describe("DynamoDbReadModelStore sizes", () => {
     await expect(readModels.put(collection, "b", `${largest}x`)).rejects.toMatchObject(tooBig);
   }, 60_000);
 
-  test("a transaction over DynamoDB's 4 MB is a PayloadTooLargeError and writes nothing", async () => {
+  test("a transaction over DynamoDB's 4 MB, or over its 100 items, is a ReadModelTransactionTooLargeError and writes nothing", async () => {
     const readModels = new DynamoDbReadModelStore({ ...local, tableName });
     const collection = `sizes-${ulid()}`;
     const refused = readModels.transaction(async (tx) => {
       for (let i = 0; i < 12; i++) await tx.put(collection, `d${i}`, "x".repeat(390 * 1024));
     });
-    await expect(refused).rejects.toMatchObject({ code: ErrorCode.PayloadTooLarge, limit: 4 * 1024 * 1024 });
+    await expect(refused).rejects.toMatchObject({
+      code: ErrorCode.ReadModelTransactionTooLarge,
+      store: "DynamoDB",
+      limit: 4 * 1024 * 1024,
+      unit: "bytes",
+    });
+    // 99 documents, a checkpoint, and the check of the collection's generation pointer.
+    const many = readModels.transaction(async (tx) => {
+      for (let i = 0; i < 99; i++) await tx.put(collection, `d${i}`, i);
+      await tx.checkpoints.store(`sizes-${ulid()}`, 1);
+    });
+    await expect(many).rejects.toMatchObject({
+      code: ErrorCode.ReadModelTransactionTooLarge,
+      store: "DynamoDB",
+      size: 101,
+      limit: 100,
+      unit: "writes",
+    });
     expect(await readModels.list(collection)).toEqual([]);
   }, 60_000);
 
@@ -237,6 +254,82 @@ describe("ProjectionRunner on DynamoDB", () => {
       await readModels.get("projection-state", scratchName),
     );
   }, 60_000);
+});
+
+describe("ProjectionRunner on DynamoDB, batches over one TransactWriteItems", () => {
+  // A batch writing more than 100 items was refused with a ValidationError, which a started runner
+  // retried every retryDelayMs for ever: the runner now commits it in halves.
+  test("a projection writing one distinct document per event, with the default batchSize, catches up over 250 events: the read model equals one computed by hand", async () => {
+    const eventStore = new DynamoDbEventStore({ ...local, tableName });
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const stream = `PerEvent-${ulid()}`;
+    const appended = [];
+    for (let at = 0; at < 250; at += 50) {
+      const { events } = await eventStore.appendToStream(
+        stream,
+        Array.from({ length: 50 }, (_, n) => ({ type: "Counted", data: { n: at + n } })),
+        { expectedVersion: at === 0 ? "no-stream" : at },
+      );
+      appended.push(...events);
+    }
+    const collection = `per-event-${ulid()}`;
+    const name = `per-event-${ulid()}`;
+    const errors: unknown[] = [];
+    const handled: number[] = [];
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name,
+        streams: [stream],
+        initialState: 0,
+        handle: async (event, { readModels, state }) => {
+          await readModels.put(collection, event.id, event.data);
+          return state + 1;
+        },
+      }),
+      eventStore,
+      readModels,
+      onError: (error) => errors.push(error),
+      onBatch: (batch) => handled.push(batch.handled),
+    });
+    const done = await runner.catchUp();
+    expect(done?.position).toBe(await eventStore.getLastGlobalPosition());
+    expect(errors).toEqual([]);
+    // No batch that committed handled more than 97 events: its state, its checkpoint and the check of
+    // the collection's generation pointer take 3 of the 100 items. (The feed holds other tests' events too.)
+    for (const n of handled) expect(n).toBeLessThanOrEqual(97);
+    expect(handled.reduce((a, b) => a + b, 0)).toBe(250);
+    const byHand = appended
+      .map((event) => ({ id: event.id, document: event.data }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    expect(await readModels.list(collection)).toEqual(byHand);
+    expect(await readModels.get("projection-state", name)).toBe(250);
+    expect(await readModels.checkpoints.load(`projection:${name}`)).toBe(done?.position);
+  }, 120_000);
+
+  test("a batch whose documents are over DynamoDB's 4 MB together is committed in halves too", async () => {
+    const eventStore = new DynamoDbEventStore({ ...local, tableName });
+    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const stream = `Heavy-${ulid()}`;
+    const { events } = await eventStore.appendToStream(
+      stream,
+      Array.from({ length: 30 }, (_, n) => ({ type: "Heavy", data: n })),
+    );
+    const collection = `heavy-${ulid()}`;
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name: `heavy-${ulid()}`,
+        streams: [stream],
+        // 30 documents of 200 KB: 6 MB in one batch.
+        handle: (event, { readModels }) => readModels.put(collection, event.id, "x".repeat(200 * 1024)),
+      }),
+      eventStore,
+      readModels,
+    });
+    await runner.catchUp();
+    const stored = await readModels.list<string>(collection);
+    expect(stored.map((d) => d.id)).toEqual(events.map((e) => e.id).sort());
+    for (const { document } of stored) expect(document).toHaveLength(200 * 1024);
+  }, 120_000);
 });
 
 describe("ProjectionRunner on DynamoDB, killed", () => {

@@ -12,6 +12,7 @@ import {
   type ReadModelStoreCapabilities,
   type ReadModelSwap,
   type ReadModelTransaction,
+  ReadModelTransactionTooLargeError,
   StagedCheckpointStore,
   ValidationError,
 } from "../../src/index.js";
@@ -48,6 +49,8 @@ export const CHECKPOINT_PARTITION_PREFIX = "\u001feventflows:cp:";
 const COLLECTION = "col";
 const DOCUMENT = "doc";
 const POSITION = "pos";
+/** The store named in its errors. */
+const DYNAMODB = "DynamoDB";
 
 export interface DynamoDbReadModelStoreOptions extends AwsJsonClientOptions, TableLayoutOptions {
   /** The client to use, e.g. the event store's (`store.client`), to share its retry budget. */
@@ -64,9 +67,10 @@ export interface DynamoDbReadModelStoreOptions extends AwsJsonClientOptions, Tab
 /**
  * Read models as items of the event store's table (or one with its key schema): one item per
  * document (JSON text), one per checkpoint. A transaction stages its writes and commits them with
- * the checkpoint in one `TransactWriteItems` (at most 100 items: keep a runner's `batchSize` such that
- * a batch writes fewer documents), the checkpoint's compare-and-set as its condition. `list` is a
- * Scan of the whole table: for tests and tools only.
+ * the checkpoint in one `TransactWriteItems`, the checkpoint's compare-and-set as its condition; one
+ * over its 100 items or 4 MB is refused (`ReadModelTransactionTooLargeError`, nothing sent), and a
+ * projection runner then commits its batch in halves. `list` is a Scan of the whole table: for tests
+ * and tools only.
  *
  * Rebuilds (blue/green): a collection's documents live under a namespace that its generation
  * pointer names (none: the collection's own name). `swap` re-points collections in one
@@ -192,13 +196,9 @@ export class DynamoDbReadModelStore extends ReadModelStore {
     if (items.length === 0) return result;
     // Nothing to write: the pointers need no check (what was read is the caller's to judge).
     for (const at of await Promise.all(pinned.values())) if (guards(at)) items.push(this.#pointers.check(at));
+    // Not a ValidationError: the writes are valid, only too many for one transaction (a runner splits its batch).
     if (items.length > MAX_TRANSACTION_ITEMS) {
-      throw new ValidationError("Read-model transaction too large", [
-        {
-          path: [],
-          message: `${items.length} writes, DynamoDB commits at most ${MAX_TRANSACTION_ITEMS} at once: lower the runner's batchSize`,
-        },
-      ]);
+      throw new ReadModelTransactionTooLargeError(DYNAMODB, items.length, MAX_TRANSACTION_ITEMS, "writes");
     }
     assertTransactionBytes(items);
     try {
@@ -407,7 +407,7 @@ function guards(at: ResolvedGeneration): boolean {
   return at.collection !== PROJECTION_STATE_COLLECTION;
 }
 
-/** Refuses a transaction over DynamoDB's 4 MB before it is sent (a runner's batch: lower its batchSize). */
+/** Refuses a transaction over DynamoDB's 4 MB before it is sent (a runner's batch is then split). */
 function assertTransactionBytes(items: readonly Record<string, unknown>[]): void {
   let total = 0;
   for (const action of items) {
@@ -418,7 +418,7 @@ function assertTransactionBytes(items: readonly Record<string, unknown>[]): void
     total += itemBytes(write.Item ?? write.Key ?? {});
   }
   if (total > MAX_TRANSACTION_BYTES) {
-    throw new PayloadTooLargeError("The read-model transaction", total, MAX_TRANSACTION_BYTES);
+    throw new ReadModelTransactionTooLargeError(DYNAMODB, total, MAX_TRANSACTION_BYTES, "bytes");
   }
 }
 

@@ -25,8 +25,10 @@ export const D1_MAX_BATCH_STATEMENTS = 1000;
 export interface D1DriverOptions {
   /**
    * The most statements one `batch` sends (one read-model transaction: its documents and
-   * checkpoints): a larger batch is refused with a `ValidationError` before anything is sent, where
-   * D1 would fail it. 1,000 by default (Workers Paid's queries per invocation); 50 on the Free plan.
+   * checkpoints): a larger batch is refused before anything is sent, where D1 would fail it (a
+   * read-model transaction with a `ReadModelTransactionTooLargeError`, which a runner answers by
+   * splitting its batch; any other with a `ValidationError`). 1,000 by default (Workers Paid's queries
+   * per invocation); 50 on the Free plan.
    */
   readonly maxBatchStatements?: number;
 }

@@ -29,8 +29,9 @@ export interface SqliteDriver {
   readonly maxValueBytes?: number;
   /**
    * The most statements one `batch` may send, when the backend caps it (D1: 1,000 by default, see
-   * `d1Driver`): a larger batch (a read-model transaction's, say) is refused with a `ValidationError`
-   * before anything is sent.
+   * `d1Driver`): a larger batch is refused with a `ValidationError` before anything is sent (a
+   * read-model transaction's with a `ReadModelTransactionTooLargeError`, by its store, which a runner answers
+   * by splitting its batch).
    */
   readonly maxBatchStatements?: number;
   /** Runs one statement (with `?` placeholders) and returns its rows: none for a write without RETURNING. */

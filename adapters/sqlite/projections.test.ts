@@ -100,32 +100,21 @@ describe("SqliteReadModelStore", () => {
     expect(await readModels.list(collection)).toHaveLength(2);
   });
 
-  test("on D1 a batch of more statements than maxBatchStatements (1,000 by default: D1's queries per Worker invocation) is refused with a ValidationError before anything is sent, nothing written; any fewer commit (fast-check, a D1 stand-in over bun:sqlite)", async () => {
-    // prepare/bind/all and batch as D1 has them, each batch one transaction; `sent` counts what reached it.
-    const sent: number[] = [];
-    type Bound = D1StatementLike & { sql: string; values: unknown[] };
-    const statement = (sql: string, values: unknown[] = []): Bound => ({
-      sql,
-      values,
-      bind: (...bound: unknown[]) => statement(sql, bound),
-      all: async () => ({ results: db.query(sql).all(...(values as never[])) }),
-    });
-    const d1: D1DatabaseLike = {
-      prepare: (sql) => statement(sql),
-      batch: async (statements) => {
-        sent.push(statements.length);
-        return db.transaction(() =>
-          (statements as Bound[]).map((s) => ({ results: db.query(s.sql).all(...(s.values as never[])) })),
-        )();
-      },
-    };
+  test("on D1 a read-model transaction of more statements than maxBatchStatements (1,000 by default: D1's queries per Worker invocation) is refused with a ReadModelTransactionTooLargeError before anything is sent, nothing written; any fewer commit (fast-check, a D1 stand-in over bun:sqlite)", async () => {
+    const { d1, sent } = d1StandIn();
     expect(d1Driver(d1).maxBatchStatements).toBe(D1_MAX_BATCH_STATEMENTS);
     for (const bad of [0, -1, 1.5, Number.NaN, "10"]) {
       expect(() => d1Driver(d1, { maxBatchStatements: bad as never })).toThrow(
         expect.objectContaining({ code: ErrorCode.Validation }),
       );
     }
-    const tooMany = { code: ErrorCode.Validation, name: "ValidationError" };
+    const tooMany = (limit: number) => ({
+      code: ErrorCode.ReadModelTransactionTooLarge,
+      name: "ReadModelTransactionTooLargeError",
+      store: "SQLite (d1)",
+      limit,
+      unit: "writes",
+    });
     // The default: 1,001 documents in one transaction cannot go as one D1 batch.
     const defaults = new SqliteReadModelStore({ driver: d1Driver(d1) });
     const wide = `d1-wide-${ulid()}`;
@@ -133,7 +122,7 @@ describe("SqliteReadModelStore", () => {
       defaults.transaction(async (tx) => {
         for (let n = 0; n <= D1_MAX_BATCH_STATEMENTS; n++) await tx.put(wide, `${n}`, n);
       }),
-    ).rejects.toMatchObject(tooMany);
+    ).rejects.toMatchObject({ ...tooMany(D1_MAX_BATCH_STATEMENTS), size: D1_MAX_BATCH_STATEMENTS + 1 });
     expect(sent).toEqual([]);
     expect(await defaults.list(wide)).toEqual([]);
     await defaults.transaction(async (tx) => {
@@ -141,10 +130,10 @@ describe("SqliteReadModelStore", () => {
     });
     expect(sent).toEqual([D1_MAX_BATCH_STATEMENTS]);
     expect(await defaults.list(wide)).toHaveLength(D1_MAX_BATCH_STATEMENTS);
-    // The driver refuses any batch over it, whoever sends it.
+    // The driver refuses any batch over it, whoever sends it (not a read-model transaction: a ValidationError).
     await expect(
       d1Driver(d1, { maxBatchStatements: 2 }).batch([{ sql: "SELECT 1" }, { sql: "SELECT 2" }, { sql: "SELECT 3" }]),
-    ).rejects.toMatchObject(tooMany);
+    ).rejects.toMatchObject({ code: ErrorCode.Validation, name: "ValidationError" });
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 20 }),
@@ -167,7 +156,7 @@ describe("SqliteReadModelStore", () => {
             expect(await readModels.list(collection)).toHaveLength(documents);
             expect(await readModels.checkpoints.load(id)).toBe(checkpoint ? 7 : undefined);
           } else {
-            await expect(run).rejects.toMatchObject(tooMany);
+            await expect(run).rejects.toMatchObject({ ...tooMany(maxBatchStatements), size: statements });
             expect(sent).toEqual([]);
             expect(await readModels.list(collection)).toEqual([]);
             expect(await readModels.checkpoints.load(id)).toBeUndefined();
@@ -176,6 +165,42 @@ describe("SqliteReadModelStore", () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  test("on D1's Free plan (50 statements a batch) a runner with the default batchSize, one document per event, commits its batches in halves and ends with every document (a D1 stand-in over bun:sqlite)", async () => {
+    const { d1, sent } = d1StandIn();
+    const d1Db = d1Driver(d1, { maxBatchStatements: 50 });
+    const eventStore = new SqliteEventStore({ driver });
+    const readModels = new SqliteReadModelStore({ driver: d1Db });
+    const stream = `FreePlan-${ulid()}`;
+    const appended = (
+      await eventStore.appendToStream(
+        stream,
+        Array.from({ length: 250 }, (_, n) => ({ type: "Counted", data: n })),
+      )
+    ).events;
+    const collection = `free-plan-${ulid()}`;
+    const errors: unknown[] = [];
+    const runner = new ProjectionRunner({
+      projection: projection({
+        name: `free-plan-${ulid()}`,
+        streams: [stream],
+        handle: (event, { readModels }) => readModels.put(collection, event.id, event.data),
+      }),
+      eventStore,
+      readModels,
+      onError: (error) => errors.push(error),
+    });
+    const done = await runner.catchUp();
+    expect(done?.position).toBe(await eventStore.getLastGlobalPosition());
+    expect(errors).toEqual([]);
+    // Every batch sent fit; none of the runner's first batch (100 events) could.
+    expect(sent.length).toBeGreaterThan(0);
+    for (const statements of sent) expect(statements).toBeLessThanOrEqual(50);
+    const expected = appended
+      .map((event) => ({ id: event.id, document: event.data }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    expect(await readModels.list(collection)).toEqual(expected);
   });
 
   test("a stored document that is not JSON (another tool wrote it) is a DOCUMENT_CORRUPT ServiceError, quoting none of it", async () => {
@@ -195,3 +220,28 @@ describe("SqliteReadModelStore", () => {
     await expect(store.list("corrupt-docs")).rejects.toEqual(corrupt("listReadModels"));
   });
 });
+
+/**
+ * A D1 binding over this file's database: prepare/bind/all and batch as D1 has them, each batch one
+ * transaction; `sent` counts the statements of each batch that reached it.
+ */
+function d1StandIn(): { d1: D1DatabaseLike; sent: number[] } {
+  const sent: number[] = [];
+  type Bound = D1StatementLike & { sql: string; values: unknown[] };
+  const statement = (sql: string, values: unknown[] = []): Bound => ({
+    sql,
+    values,
+    bind: (...bound: unknown[]) => statement(sql, bound),
+    all: async () => ({ results: db.query(sql).all(...(values as never[])) }),
+  });
+  const d1: D1DatabaseLike = {
+    prepare: (sql) => statement(sql),
+    batch: async (statements) => {
+      sent.push(statements.length);
+      return db.transaction(() =>
+        (statements as Bound[]).map((s) => ({ results: db.query(s.sql).all(...(s.values as never[])) })),
+      )();
+    },
+  };
+  return { d1, sent };
+}

@@ -8,13 +8,14 @@ import {
   type ReadModelStoreCapabilities,
   type ReadModelSwap,
   type ReadModelTransaction,
+  ReadModelTransactionTooLargeError,
   ServiceError,
   StagedCheckpointStore,
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
 import { SqliteCheckpointStore } from "./checkpoint-store.js";
-import { assertBatchFits, driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
+import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { SQLITE_MAX_VALUE_BYTES, textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
 import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
@@ -29,7 +30,8 @@ export interface SqliteReadModelStoreOptions extends SqliteNameOptions {
  * with the projections' checkpoints beside them. A transaction stages its writes (its reads see
  * them) and commits them with the checkpoints as one `driver.batch`, which every driver runs as one
  * transaction (D1's `batch` included); a checkpoint whose compare-and-set fails makes its statement
- * fail, and the whole batch with it.
+ * fail, and the whole batch with it. A transaction of more statements than the driver's
+ * `maxBatchStatements` is refused with `ReadModelTransactionTooLargeError`, nothing sent.
  */
 export class SqliteReadModelStore extends ReadModelStore {
   readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true, rebuilds: true };
@@ -121,12 +123,12 @@ export class SqliteReadModelStore extends ReadModelStore {
       statements.push("deleted" in change ? this.#delete(collection, id) : this.#put(collection, id, change.text));
     }
     if (statements.length === 0) return result;
-    // A runner's batch that writes this much cannot commit as one batch: lower its batchSize.
-    assertBatchFits(
-      statements.length,
-      this.#driver.maxBatchStatements,
-      "read-model transaction (lower the runner's batchSize)",
-    );
+    // More statements than the driver sends in one batch (D1's maxBatchStatements) cannot commit at
+    // once, valid as each is: refused before anything is sent, and a runner commits its batch in halves.
+    const max = this.#driver.maxBatchStatements;
+    if (max !== undefined && statements.length > max) {
+      throw new ReadModelTransactionTooLargeError(`SQLite (${this.#driver.name})`, statements.length, max, "writes");
+    }
     try {
       await guard("readModelTransaction", this.#driver.name, () => this.#driver.batch(statements));
     } catch (error) {

@@ -2,6 +2,7 @@ import {
   type Issue,
   isPayloadTooLargeError,
   isProjectionFailedError,
+  isReadModelTransactionTooLargeError,
   isServiceError,
   isValidationError,
   ProjectionFailedError,
@@ -247,8 +248,9 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
         });
         ahead = next;
         read += batch.read;
-        if (batch.read < limit) return { read, position: this.#position };
-        limit = this.#grown(limit);
+        // A batch split in halves (too large for one transaction) is full at the size that committed.
+        if (batch.read < batch.limit) return { read, position: this.#position };
+        limit = this.#grown(batch.limit);
         // Renewed once a third of the lease has passed, not per batch: a round trip saved per batch,
         // and two thirds of the lease still to go when a batch starts (the checkpoint's
         // compare-and-set stops a batch whose lease was lost anyway); a batch that runs longer
@@ -339,8 +341,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
             next = n;
           });
           ahead = next;
-          const full = batch.read === limit;
-          limit = full ? this.#grown(limit) : batchSize;
+          const full = batch.read === batch.limit;
+          limit = full ? this.#grown(batch.limit) : batchSize;
           if (!full && !this.#woken) {
             // Caught up: wait for the next poll, or less when the lease is due for renewal first (a
             // poll longer than the lease let it lapse while the runner waited, and a standby took over).
@@ -417,19 +419,24 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     }
   }
 
-  /** Inline batches until one comes back short: the feed as far as its readers see it now. */
+  /**
+   * Inline batches until one comes back short: the feed as far as its readers see it now. After a
+   * batch split in halves the next grows back, doubling, to `batchSize`.
+   */
   async #inlineCatchUp(): Promise<void> {
     const { batchSize } = this.#settings;
     let batch = await this.#serialBatch(true, batchSize);
-    while (batch.read === batchSize && !this.#stopped) batch = await this.#serialBatch(true, batchSize);
+    while (batch.read === batch.limit && !this.#stopped) {
+      batch = await this.#serialBatch(true, Math.min(batchSize, this.#grown(batch.limit)));
+    }
   }
 
   #serialBatch(
     inline: boolean,
     limit: number,
     ahead?: ReadAhead,
-    readNext?: (ahead: ReadAhead) => void,
-  ): Promise<BatchResult> {
+    readNext?: (ahead: ReadAhead | undefined) => void,
+  ): Promise<RanBatch> {
     // A read ahead from a position that is no longer this runner's (an inline step ran a batch
     // in between) is dropped: the batch reads from the checkpoint instead.
     const next = this.#serial.then(() =>
@@ -442,13 +449,15 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   /**
    * One batch in one read-model transaction: read up to `limit` events after the checkpoint (`ahead`
    * holds them when they were read while the batch before committed), handle, move the checkpoint.
+   * `readNext` is handed the next batch's read, started while this one commits, or undefined when
+   * this one was split (that read is for a size that no longer applies).
    */
   async #batch(
     inline: boolean,
     limit: number,
     ahead?: ReadAhead,
-    readNext?: (ahead: ReadAhead) => void,
-  ): Promise<BatchResult> {
+    readNext?: (ahead: ReadAhead | undefined) => void,
+  ): Promise<RanBatch> {
     // Once failed, no batch runs until the runner is started again.
     if (this.#failure !== undefined) throw this.#failure;
     const released = this.#keepLease();
@@ -461,14 +470,15 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
 
   async #runBatch(
     inline: boolean,
-    limit: number,
+    asked: number,
     ahead: ReadAhead | undefined,
-    readNext: ((ahead: ReadAhead) => void) | undefined,
-  ): Promise<BatchResult> {
+    readNext: ((ahead: ReadAhead | undefined) => void) | undefined,
+  ): Promise<RanBatch> {
     const projection = this.projection;
     const from = ahead?.from ?? (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
-    const events = await (ahead?.events ?? this.#read(from, limit));
-    const position = events[events.length - 1]?.globalPosition ?? from;
+    let events = await (ahead?.events ?? this.#read(from, asked));
+    let limit = asked;
+    let position = events[events.length - 1]?.globalPosition ?? from;
     if (readNext !== undefined && events.length === limit) {
       // The next batch's read runs while this one commits; if this one fails, it is dropped unseen.
       const next = this.#read(position, this.#grown(limit));
@@ -476,47 +486,79 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       readNext({ from: position, events: next });
     }
     let handled = 0;
-    const bounds = { projection: projection.name, from, to: position, inline };
-    const apply = () =>
-      this.#readModels.transaction(async (tx) => {
-        const move = () => tx.checkpoints.store(this.#checkpointId, position, { expected: from });
-        // Where the checkpoint commits with the documents, its compare-and-set goes out with the
-        // batch's first read (one round trip less on PostgreSQL, where the two are pipelined): a
-        // conflict or a handler failure rolls both back alike. Elsewhere it must follow the writes.
-        const early = this.#readModels.capabilities.atomicCheckpoints;
-        if (early) await Promise.all([this.#preload(tx, events), move()]);
-        else await this.#preload(tx, events);
-        let state = (await this.#loadState(tx)) as S;
-        // The last event whose handler returned the state: blamed if the state cannot be stored.
-        let stateFrom: EventEnvelope | undefined;
-        for (const event of events) {
-          if (!projection.matches(event)) continue;
-          try {
-            const next = await projection.handle(event, { readModels: tx, state });
-            if (projection.stateful && next !== undefined) {
-              state = next as S;
-              stateFrom = event;
-            }
-          } catch (error) {
-            // A store that is briefly unavailable is retried; anything else is the handler's failure.
-            if (isServiceError(error) && error.retryable) throw error;
-            const at = event.globalPosition ?? 0;
-            throw new ProjectionFailedError(projection.name, at, event.id, event.type, { cause: error });
-          }
-          handled++;
+    while (events.length > 0) {
+      const bounds = { projection: projection.name, from, to: position, inline };
+      const batch = events;
+      try {
+        handled = await traceBatch(this.#traced, batch, bounds, () => this.#apply(batch, from, position));
+        break;
+      } catch (error) {
+        if (!isReadModelTransactionTooLargeError(error)) throw error;
+        const [event] = events;
+        // One event's writes alone are more than the store commits at once: no split can help, and
+        // the same event would write the same again. The handler's failure, as a document too large.
+        if (events.length === 1 && event !== undefined) {
+          throw new ProjectionFailedError(projection.name, event.globalPosition ?? 0, event.id, event.type, {
+            cause: error,
+          });
         }
-        if (projection.stateful && handled > 0) await this.#saveState(tx, state, stateFrom);
-        if (!early) await move();
-        return handled;
-      });
-    if (events.length > 0) await traceBatch(this.#traced, events, bounds, apply);
+        // Nothing of it was written: the batch's first half, in a transaction of its own (the rest is
+        // read again by the next batch, which grows back from this size as any batch does).
+        events = events.slice(0, Math.floor(events.length / 2));
+        limit = events.length;
+        position = events[events.length - 1]?.globalPosition ?? from;
+        readNext?.(undefined);
+      }
+    }
     this.#position = position;
     const batch = { read: events.length, handled, position };
     await recordBatchLag(this.#store, projection.name, events, position, limit);
     this.#notify();
     // The batch has committed: a hook that throws must not make it look failed.
     if (batch.read > 0 && this.#onBatch !== undefined) callHook("onBatch", this.#onBatch, batch);
-    return batch;
+    return { ...batch, limit };
+  }
+
+  /**
+   * Handles the events and commits the handler's writes, the state and the checkpoint (from `from`
+   * to `position`) in one read-model transaction; resolves to the number of events handled.
+   */
+  #apply(events: readonly EventEnvelope[], from: number, position: number): Promise<number> {
+    const projection = this.projection;
+    return this.#readModels.transaction(async (tx) => {
+      const move = () => tx.checkpoints.store(this.#checkpointId, position, { expected: from });
+      // Where the checkpoint commits with the documents, its compare-and-set goes out with the
+      // batch's first read (one round trip less on PostgreSQL, where the two are pipelined): a
+      // conflict or a handler failure rolls both back alike. Elsewhere it must follow the writes.
+      const early = this.#readModels.capabilities.atomicCheckpoints;
+      if (early) await Promise.all([this.#preload(tx, events), move()]);
+      else await this.#preload(tx, events);
+      let state = (await this.#loadState(tx)) as S;
+      // The last event whose handler returned the state: blamed if the state cannot be stored.
+      let stateFrom: EventEnvelope | undefined;
+      let handled = 0;
+      for (const event of events) {
+        if (!projection.matches(event)) continue;
+        try {
+          const next = await projection.handle(event, { readModels: tx, state });
+          if (projection.stateful && next !== undefined) {
+            state = next as S;
+            stateFrom = event;
+          }
+        } catch (error) {
+          // A store that is briefly unavailable is retried, and one that counts writes as they come
+          // refuses too many at the write that passes its limit: the batch is split, as at the commit.
+          // Anything else is the handler's failure.
+          if ((isServiceError(error) && error.retryable) || isReadModelTransactionTooLargeError(error)) throw error;
+          const at = event.globalPosition ?? 0;
+          throw new ProjectionFailedError(projection.name, at, event.id, event.type, { cause: error });
+        }
+        handled++;
+      }
+      if (projection.stateful && handled > 0) await this.#saveState(tx, state, stateFrom);
+      if (!early) await move();
+      return handled;
+    });
   }
 
   /**
@@ -657,6 +699,11 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       }
     });
   }
+}
+
+/** A committed batch, and the size it was read at (`limit`: the size asked for, or the half it was split to). */
+interface RanBatch extends BatchResult {
+  readonly limit: number;
 }
 
 /** A batch read ahead: the position it reads after and the read under way. */
