@@ -315,7 +315,10 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         extra === undefined && principal?.metadata === undefined
           ? { correlationId }
           : { ...extra, ...principal?.metadata, correlationId };
+      // The caller's identity is the auth hook's alone: the principal's userId (or one among its
+      // metadata). A hook's userId, read from the request, never stands in for an absent one.
       if (principal?.userId !== undefined) metadata.userId = principal.userId;
+      else if (extra?.userId !== undefined && principal?.metadata?.userId === undefined) delete metadata.userId;
       if (tenant !== undefined) metadata.tenantId = tenant.tenant;
       if (correlation.traceparent !== undefined) metadata.traceparent = correlation.traceparent;
       if (correlation.tracestate !== undefined) metadata.tracestate = correlation.tracestate;
