@@ -251,6 +251,7 @@ export {
   MAX_TYPE_LENGTH,
   nameIssues,
   objectIssues,
+  unknownKeyIssues,
 } from "./internal/validate.js";
 export {
   checkFilter,

@@ -15,6 +15,7 @@ import {
   LiveErrorCode,
   type LiveFilter,
   type LiveHub,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { headResponse } from "../http/head.js";
@@ -91,6 +92,17 @@ export interface LiveRoutesOptions {
 }
 
 const FROM = /^\d{1,16}$/;
+const LIVE_OPTIONS = [
+  "hub",
+  "tenancy",
+  "auth",
+  "authorize",
+  "path",
+  "upgradeWebSocket",
+  "heartbeatMs",
+  "maxBufferedBytes",
+  "onError",
+] as const satisfies readonly (keyof LiveRoutesOptions)[];
 
 /**
  * Builds a Hono app with the live routes; mount it beside the command routes with
@@ -107,7 +119,8 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   const path = options.path ?? "/events";
   const heartbeatMs = options.heartbeatMs ?? 5000;
   const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
-  const issues = [];
+  // A misspelt key was dropped: `auht` served every stream to anyone, `authorise` every event.
+  const issues = unknownKeyIssues(options, LIVE_OPTIONS);
   // A wrong kind of value here would be a 500 on every request instead of one error at startup.
   const hub = options.hub as unknown;
   const isHub = typeof (hub as { connect?: unknown } | undefined)?.connect === "function";

@@ -5,7 +5,7 @@
  * Hono's request and context and says where the routes are mounted.
  */
 import { type Context, Hono } from "hono";
-import { isValidationError, type MessageMap, ValidationError } from "../../src/index.js";
+import { isValidationError, type MessageMap, unknownKeyIssues, ValidationError } from "../../src/index.js";
 import {
   createHttpDispatcher,
   type DocumentRoute,
@@ -49,6 +49,17 @@ export interface EventFlowsRoutesOptions<C extends MessageMap = MessageMap, Q ex
   readonly openapi?: (OpenApiOptions & { readonly auth?: boolean }) | false;
 }
 
+// A misspelt key was dropped: `evnts` left the event schemas out, `auht` served the document to anyone.
+const OPENAPI_OPTIONS = [
+  "info",
+  "path",
+  "servers",
+  "securitySchemes",
+  "security",
+  "events",
+  "auth",
+] as const satisfies readonly (keyof Exclude<EventFlowsRoutesOptions["openapi"], false | undefined>)[];
+
 /**
  * Builds a Hono app with the command, query, health and OpenAPI routes; mount it where you like
  * with `app.route("/api", eventFlowsRoutes({ … }))`. The routes, their checks and their errors are
@@ -65,6 +76,11 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
     ]);
   }
   const { openapi, ...rest } = options;
+  // The dispatcher checks the rest; `document` is its option, which these routes build from `openapi`.
+  const issues = unknownKeyIssues(openapi === false ? undefined : openapi, OPENAPI_OPTIONS, ["openapi"]);
+  if ("document" in rest)
+    issues.push({ path: ["document"], message: "is not an option: the document route is openapi" });
+  if (issues.length > 0) throw new ValidationError("Invalid routes options", issues);
   let spec: DocumentSpec | undefined;
   let document: DocumentRoute | undefined;
   if (openapi !== false) {

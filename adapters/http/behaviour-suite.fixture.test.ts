@@ -429,6 +429,28 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         return { userId: "admin-1", metadata: { tenant: "acme" } };
       };
 
+      test("the metadata hook cannot give a caller the principal has no userId for one", async () => {
+        // Before: `{ userId }` from the hook (read from the request, a header say) reached the handler
+        // as the caller's identity whenever the principal had none: an anonymous caller could claim any.
+        const metadata = () => ({ userId: "mallory", channel: "web" });
+        const anonymous = [undefined, () => true as const, () => ({ metadata: { team: "ops" } })];
+        for (const hook of anonymous) {
+          const { send, seen } = setup({ metadata, ...(hook === undefined ? {} : { auth: hook }) });
+          expect((await send(post("/commands/OpenCart", { cartId: "c1" }))).status).toBe(200);
+          expect(seen[0]?.metadata.channel).toBe("web");
+          expect(seen[0]?.metadata).not.toHaveProperty("userId");
+        }
+        // The principal's own: its userId, or a userId among its metadata (the auth hook's word either way).
+        for (const [hook, userId] of [
+          [caller("u-1"), "u-1"],
+          [() => ({ metadata: { userId: "svc-1" } }), "svc-1"],
+        ] as const) {
+          const { send, seen } = setup({ metadata, auth: hook });
+          expect((await send(post("/commands/OpenCart", { cartId: "c1" }))).status).toBe(200);
+          expect(seen[0]?.metadata).toMatchObject({ userId, channel: "web" });
+        }
+      });
+
       test("its principal reaches the metadata; 401 with the challenge, 403, and unknown types stay hidden", async () => {
         const { send, seen, store } = setup({ auth });
         const ok = await send(post("/commands/OpenCart", { cartId: "c1" }, { authorization: "Bearer admin" }));

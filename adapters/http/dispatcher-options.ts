@@ -186,7 +186,10 @@ export interface HttpDispatcherOptions<
    * metadata as `tenantId`, and scopes idempotency keys. See docs/guide/multi-tenancy.md.
    */
   readonly tenancy?: TenancyRoutes<X>;
-  /** Adds to the metadata of every command and query (below the principal's and the correlation's). */
+  /**
+   * Adds to the metadata of every command and query, below the principal's and the correlation's:
+   * their fields win, and its `userId` is dropped, since only the auth hook's principal says who calls.
+   */
   readonly metadata?: (request: Request, context: X) => MessageMetadata | undefined;
   /**
    * Told of every server-side failure (5xx, failed probes, a failed idempotency record), with the

@@ -22,6 +22,7 @@ import {
   type MessageMap,
   type MessageMetadata,
   toIssue,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { CORRELATION_HEADER, correlationFrom, type RequestCorrelation } from "./correlation.js";
@@ -102,6 +103,33 @@ export interface HttpDispatcher<X = unknown> {
   };
 }
 
+// Every option the dispatcher takes: any other key (a misspelt `auth`) is refused, not dropped.
+const DISPATCHER_OPTIONS = [
+  "commands",
+  "queries",
+  "auth",
+  "idempotency",
+  "bodyLimit",
+  "jsonDepthLimit",
+  "correlationHeader",
+  "trustClientCorrelation",
+  "health",
+  "document",
+  "metrics",
+  "tenancy",
+  "metadata",
+  "onError",
+  "telemetry",
+] as const satisfies readonly (keyof HttpDispatcherOptions)[];
+const HEALTH_OPTIONS = [
+  "store",
+  "bus",
+  "probes",
+  "timeoutMs",
+  "cacheMs",
+  "auth",
+] as const satisfies readonly (keyof HealthOptions)[];
+
 const JSON_TYPE = "application/json";
 const NO_STORE = { "cache-control": "no-store" } as const;
 const COMMAND_METHODS = ["POST"] as const;
@@ -141,6 +169,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   const depthLimit = positiveInteger(options.jsonDepthLimit, DEFAULT_JSON_DEPTH_LIMIT, "jsonDepthLimit");
   const correlationHeader = headerName(options.correlationHeader);
   const hookProblems = [
+    ...unknownKeyIssues(options, DISPATCHER_OPTIONS),
     ...hookIssues(options),
     ...busIssues(options.commands, "commands"),
     ...busIssues(options.queries, "queries"),
@@ -166,6 +195,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     document === undefined
       ? []
       : [
+          ...unknownKeyIssues(document, ["path", "document", "auth"], ["document"]),
           ...servedPathIssues(document.path, ["document", "path"]),
           ...routeAuthIssues(document.auth, hooked, "document"),
         ];
@@ -285,7 +315,10 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         extra === undefined && principal?.metadata === undefined
           ? { correlationId }
           : { ...extra, ...principal?.metadata, correlationId };
+      // The caller's identity is the auth hook's alone: the principal's userId (or one among its
+      // metadata). A hook's userId, read from the request, never stands in for an absent one.
       if (principal?.userId !== undefined) metadata.userId = principal.userId;
+      else if (extra?.userId !== undefined && principal?.metadata?.userId === undefined) delete metadata.userId;
       if (tenant !== undefined) metadata.tenantId = tenant.tenant;
       if (correlation.traceparent !== undefined) metadata.traceparent = correlation.traceparent;
       if (correlation.tracestate !== undefined) metadata.tracestate = correlation.tracestate;
@@ -577,6 +610,7 @@ function metricsSettings(options: MetricsRoute | undefined, hooked: boolean) {
   if (typeof options?.collector?.collect !== "function") {
     issues.push({ path: ["metrics", "collector"], message: "collector must have collect(): an SDK MetricReader" });
   }
+  issues.push(...unknownKeyIssues(options, ["collector", "path", "auth"], ["metrics"]));
   const path = options?.path ?? "/metrics";
   issues.push(...servedPathIssues(path, ["metrics", "path"]), ...routeAuthIssues(options?.auth, hooked, "metrics"));
   if (issues.length > 0) throw new ValidationError("Invalid metrics options", issues);
@@ -584,7 +618,11 @@ function metricsSettings(options: MetricsRoute | undefined, hooked: boolean) {
 }
 
 function healthSettings<X>(options: HealthOptions<X>, hooked: boolean) {
-  const issues = [...probeIssues(options), ...routeAuthIssues((options as { auth?: unknown }).auth, hooked, "health")];
+  const issues = [
+    ...unknownKeyIssues(options, HEALTH_OPTIONS, ["health"]),
+    ...probeIssues(options),
+    ...routeAuthIssues((options as { auth?: unknown }).auth, hooked, "health"),
+  ];
   if (issues.length > 0) throw new ValidationError("Invalid health options", issues);
   return {
     ...options,
@@ -595,8 +633,9 @@ function healthSettings<X>(options: HealthOptions<X>, hooked: boolean) {
       "timeoutMs",
       "Invalid health options",
       MAX_DELAY_MS,
+      ["health"],
     ),
-    cacheMs: nonNegativeInteger(options.cacheMs, DEFAULT_READINESS_CACHE_MS, "cacheMs"),
+    cacheMs: nonNegativeInteger(options.cacheMs, DEFAULT_READINESS_CACHE_MS, "cacheMs", ["health"]),
   };
 }
 
@@ -612,22 +651,25 @@ function probeIssues<X>(options: HealthOptions<X>): Issue[] {
   const { store, bus, probes } = options as Record<string, unknown>;
   if (store !== undefined && typeof store !== "function" && !has(store, "ping")) {
     issues.push({
-      path: ["store"],
+      path: ["health", "store"],
       message: "store must be an event store (with ping()) or a function of the context",
     });
   }
   if (bus !== undefined && typeof bus !== "function" && !has(bus, "ping") && !has(bus, "publish")) {
     issues.push({
-      path: ["bus"],
+      path: ["health", "bus"],
       message: "bus must be an event bus (with ping() or publish()) or a function of the context",
     });
   }
   if (probes !== undefined && probes !== null && (typeof probes !== "object" || Array.isArray(probes))) {
-    issues.push({ path: ["probes"], message: "probes must be an object of named probes" });
+    issues.push({ path: ["health", "probes"], message: "probes must be an object of named probes" });
   } else if (probes !== undefined && probes !== null) {
     for (const [name, probe] of Object.entries(probes)) {
       if (typeof probe !== "function" && !has(probe, "ping")) {
-        issues.push({ path: ["probes", name], message: "a probe must be a function or have a ping() method" });
+        issues.push({
+          path: ["health", "probes", name],
+          message: "a probe must be a function or have a ping() method",
+        });
       }
     }
   }
@@ -782,12 +824,15 @@ function hookIssues(options: {
  */
 function busIssues(routes: { readonly bus?: unknown } | undefined, at: "commands" | "queries"): Issue[] {
   if (routes === undefined) return [];
+  // A misspelt `schemas` exposed no route at all: every request a 404, without a word when built.
+  const issues = unknownKeyIssues(routes, ["bus", "schemas"], [at]);
   const bus = routes?.bus as Record<string, unknown> | null | undefined;
-  if (typeof bus === "function") return [];
+  if (typeof bus === "function") return issues;
   if (typeof bus === "object" && bus !== null && typeof bus.has === "function" && typeof bus.execute === "function")
-    return [];
+    return issues;
   const kind = at === "commands" ? "a CommandBus" : "a QueryBus";
-  return [{ path: [at, "bus"], message: `bus must be ${kind} or a function of the context, got ${typeName(bus)}` }];
+  issues.push({ path: [at, "bus"], message: `bus must be ${kind} or a function of the context, got ${typeName(bus)}` });
+  return issues;
 }
 
 function typeName(value: unknown): string {
@@ -816,20 +861,21 @@ function positiveInteger(
   name: string,
   title = "Invalid routes options",
   max = Number.MAX_SAFE_INTEGER,
+  at: readonly string[] = [],
 ) {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1 || value > max) {
     const bound = max === Number.MAX_SAFE_INTEGER ? "a positive integer" : `an integer from 1 to ${max}`;
-    throw new ValidationError(title, [{ path: [name], message: `${name} must be ${bound}` }]);
+    throw new ValidationError(title, [{ path: [...at, name], message: `${name} must be ${bound}` }]);
   }
   return value;
 }
 
-function nonNegativeInteger(value: number | undefined, fallback: number, name: string) {
+function nonNegativeInteger(value: number | undefined, fallback: number, name: string, at: readonly string[] = []) {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new ValidationError("Invalid health options", [
-      { path: [name], message: `${name} must be a non-negative integer` },
+      { path: [...at, name], message: `${name} must be a non-negative integer` },
     ]);
   }
   return value;

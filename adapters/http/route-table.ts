@@ -2,7 +2,13 @@
  * The declared routes: one per command or query type given a schema. Only these are exposed; a
  * handler registered on a bus without a schema here has no route.
  */
-import { type AnySchema, MAX_TYPE_LENGTH, type MessageKind, ValidationError } from "../../src/index.js";
+import {
+  type AnySchema,
+  MAX_TYPE_LENGTH,
+  type MessageKind,
+  unknownKeyIssues,
+  ValidationError,
+} from "../../src/index.js";
 import type { PayloadSchema, RouteDefinition, RouteSchema } from "./dispatcher-options.js";
 import { queryReader } from "./query-string.js";
 
@@ -21,7 +27,16 @@ export interface Route {
   };
 }
 
-/** @throws {ValidationError} an entry that is not a valibot schema, or a type name of the wrong length. */
+const DEFINITION_KEYS = [
+  "input",
+  "output",
+  "summary",
+  "description",
+  "tags",
+  "deprecated",
+] as const satisfies readonly (keyof RouteDefinition)[];
+
+/** @throws {ValidationError} an entry that is not a valibot schema or has a key a definition has not, or a type name of the wrong length. */
 export function routeTable(
   kind: MessageKind,
   schemas: Readonly<Record<string, RouteSchema | undefined>>,
@@ -35,6 +50,13 @@ export function routeTable(
         { path: [`${kind}s`, "schemas", type], message: "must be a valibot schema or { input: schema, … }" },
       ]);
     }
+    // A misspelt `output` or `summary` was left out of the document without a word.
+    const unknown = unknownKeyIssues(isSchema(entry) ? undefined : entry, DEFINITION_KEYS, [
+      `${kind}s`,
+      "schemas",
+      type,
+    ]);
+    if (unknown.length > 0) throw new ValidationError("Invalid routes options", unknown);
     if (type.length === 0 || type.length > MAX_TYPE_LENGTH) {
       throw new ValidationError("Invalid routes options", [
         { path: [`${kind}s`, "schemas", type], message: `a type name has 1 to ${MAX_TYPE_LENGTH} characters` },

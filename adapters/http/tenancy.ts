@@ -3,7 +3,7 @@
  * returned, and the request runs against that tenant's scope (its stores and the services built
  * over them), so handlers never read a tenant from the request themselves.
  */
-import type { Issue } from "../../src/index.js";
+import { type Issue, unknownKeyIssues } from "../../src/index.js";
 import type { AnyTenantScope, AuthRequest, Principal, TenancyRoutes } from "./dispatcher-options.js";
 import { ForbiddenError, UnauthorizedError } from "./errors.js";
 
@@ -22,7 +22,7 @@ export function tenancyIssues(tenancy: unknown): Issue[] {
   ) {
     return [{ path: ["tenancy"], message: "tenancy needs tenants (a tenancy()) and a tenantOf function" }];
   }
-  return [];
+  return unknownKeyIssues(routes, ["tenants", "tenantOf"], ["tenancy"]);
 }
 
 /**

@@ -346,6 +346,23 @@ describe("createHttpApiHandler", () => {
       }
     });
 
+    test("a key the options or their objects do not take is refused, named by its path", () => {
+      // Before: dropped, and its default served (a misspelt basePath kept the stage's prefix; no probe ran).
+      const commands = { bus: new CommandBus(), schemas: {} };
+      for (const [options, path] of [
+        [{ commands, basePth: "/api" }, ["basePth"]],
+        [{ commands, health: { prbes: {} } }, ["health", "prbes"]],
+      ] as const) {
+        try {
+          createHttpApiHandler(options as never);
+          throw new Error("built");
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationError);
+          expect((error as ValidationError).issues.map((issue) => issue.path)).toEqual([path]);
+        }
+      }
+    });
+
     test("a bare bus is refused: only types given a schema are exposed", () => {
       const bus = new CommandBus();
       expect(() => createHttpApiHandler({ commands: bus as never })).toThrow("only the types given a schema");

@@ -33,7 +33,10 @@ export interface HttpApiHandlerOptions<C extends MessageMap = MessageMap, Q exte
    * stage is `prod`) is taken off `rawPath`, as API Gateway adds it on its default endpoint.
    */
   readonly basePath?: string;
-  /** Adds to the metadata of every command and query (a tenant from a JWT claim, say). */
+  /**
+   * Adds to the metadata of every command and query (a tenant from a JWT claim, say), below the
+   * principal's and the correlation's; a `userId` in it is dropped: who calls is the auth hook's to say.
+   */
   readonly metadata?: (event: ApiGatewayProxyEventV2, context: LambdaContext | undefined) => MessageMetadata;
   /**
    * Told of every failure that becomes a 5xx, with the event, for logging: the client only ever

@@ -103,3 +103,39 @@ test("pings at least twice per idleTimeoutMs when the open message asks for rare
     await subscription.close();
   }
 });
+
+test("a close the server gives no reason for (1000 from a proxy, say) is reported as a drop, then reconnected", async () => {
+  // Before: a 1000 was taken for the client's own close, so the drop went unreported (the guide sends
+  // every close without one of the server's codes to onError).
+  let opened = 0;
+  server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (request, s) =>
+      s.upgrade(request, { data: undefined }) ? undefined : new Response("upgrade", { status: 426 }),
+    websocket: {
+      open(ws) {
+        opened += 1;
+        ws.send(JSON.stringify({ kind: "open", position: 0 }));
+        ws.close(1000, "bye");
+      },
+      message() {},
+    },
+  });
+  const errors: string[] = [];
+  const ends: string[] = [];
+  const subscription = subscribeLive({
+    url: `http://127.0.0.1:${server.port}/events`,
+    transport: "websocket",
+    backoff: { initialMs: 1, maxMs: 1 },
+    onEvent: () => {},
+    onError: (error) => void errors.push(`${error.code}: ${error.message}`),
+    onEnd: (reason) => void ends.push(reason),
+  });
+  const deadline = Date.now() + 2000;
+  while (opened < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  await subscription.close();
+  expect(opened).toBeGreaterThanOrEqual(2);
+  expect(ends).toEqual([]);
+  expect(errors[0]).toBe("LIVE_DISCONNECTED: The live stream closed (1000)");
+});

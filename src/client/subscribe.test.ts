@@ -189,6 +189,20 @@ describe("subscribeLive against a misbehaving server", () => {
     expect(requests.length).toBe(2);
   });
 
+  test("a stream that ends without the server's end message is a drop reported to onError, not a silent reconnect", async () => {
+    // Before: the loop reconnected and onError heard nothing, though the guide lists a drop the
+    // server did not report (a proxy closing the response, say) among what goes to it.
+    const { fetch, requests } = server((n) => new Response(open(n) + event(n + 1), { headers: SSE }));
+    const { handled, errors, subscription } = live(fetch, { backoff: { initialMs: 1, maxMs: 1 } });
+    const deadline = Date.now() + 1000;
+    while (requests.length < 3 && Date.now() < deadline) await sleep(5);
+    await subscription.close();
+    expect(handled.slice(0, 3)).toEqual([1, 2, 3]);
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors[0]?.code).toBe(LiveClientErrorCode.Disconnected);
+    expect(errors[0]?.message).toBe("The live stream ended without the server's end message");
+  });
+
   test("an event whose globalPosition is no position drops the connection and is reported; the resume point stays the last good one", async () => {
     const bad = (position: unknown) =>
       `data: ${JSON.stringify({ id: "x", type: "E", streamId: "S-1", globalPosition: position, data: {} })}\n\n`;

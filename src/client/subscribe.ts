@@ -227,6 +227,12 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         await handle(eventOf(message.data) as E);
         idle.reset();
       }
+      // Our server ends a stream only with its `end` message: one that just stops was cut off on the
+      // way (a proxy, a restart), a drop onError hears of, as a network error would be.
+      throw new LiveStreamError(
+        LiveClientErrorCode.Disconnected,
+        "The live stream ended without the server's end message",
+      );
     } finally {
       idle.stop();
     }
@@ -294,7 +300,9 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           if (event.code >= 4000 && event.code !== 4000) ended(event.reason);
           else if (event.code === 1001) ended(event.reason || "shutdown");
           else if (event.code === 1011) ended(event.reason || "error");
-          else if (!signal.aborted && event.code !== 1000) {
+          // Any other close is a drop the server did not explain, 1000 included (a proxy's): the
+          // client's own closes (close(), a failed handler) are known by the abort and `failed`.
+          else if (!signal.aborted) {
             report(new LiveStreamError(LiveClientErrorCode.Disconnected, `The live stream closed (${event.code})`));
           }
           resolve();

@@ -131,6 +131,26 @@ export function objectIssues(value: unknown, path: string | readonly (string | n
   return [{ path: typeof path === "string" ? [path] : path, message: `must be an object, got ${got}` }];
 }
 
+/**
+ * The issues of an options object's keys its reader does not take (`health.stroe: is not an option`),
+ * one per key, each naming its path: a misspelt key was dropped without a word, and its default (no
+ * probe, no auth hook) served instead of what was meant. Not an object: nothing to say here.
+ */
+export function unknownKeyIssues(
+  value: unknown,
+  known: readonly string[],
+  path: readonly (string | number)[] = [],
+): Issue[] {
+  if (typeof value !== "object" || value === null) return [];
+  const issues: Issue[] = [];
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      issues.push({ path: [...path, key], message: `is not an option (the options are ${known.join(", ")})` });
+    }
+  }
+  return issues;
+}
+
 /** Throws a ValidationError (`Invalid <what>`, with {@link objectIssues}' issue) unless `value` is an object. */
 export function assertObject(
   value: unknown,

@@ -7,9 +7,10 @@ import {
   type ProjectionRunner,
   type ReadModelStore,
   type SagaRuntime,
+  unknownKeyIssues,
   ValidationError,
 } from "../../../src/index.js";
-import type { AnyTenantScope } from "../../http/index.js";
+import { type AnyTenantScope, tenancyIssues } from "../../http/index.js";
 import type { AuthHook, ErrorInfo, FromContext, TenancyRoutes } from "../routes.js";
 
 /** A projection the UI shows and can replay into: its runner (name, lag, state) and its read models. */
@@ -74,11 +75,30 @@ export interface AdminSettings {
   readonly onError: ((error: unknown, info: ErrorInfo) => void) | undefined;
 }
 
-/** @throws {ValidationError} no auth hook, no store, a bad trace URL template or poll interval. */
+const ADMIN_OPTIONS = [
+  "store",
+  "auth",
+  "projections",
+  "sagas",
+  "traceUrl",
+  "live",
+  "pollIntervalMs",
+  "tenancy",
+  "onError",
+] as const satisfies readonly (keyof AdminRoutesOptions)[];
+
+/** @throws {ValidationError} an option it does not take, no auth hook, no store, a bad trace URL template or poll interval. */
 export function adminSettings(options: AdminRoutesOptions): AdminSettings {
   const issues: Issue[] = [];
   if (typeof options !== "object" || options === null) {
     throw new ValidationError("Invalid admin options", [{ path: [], message: "options are required" }]);
+  }
+  // A misspelt key was dropped: `pollIntervalMS` polled at the default, `projection` showed none.
+  issues.push(...unknownKeyIssues(options, ADMIN_OPTIONS));
+  if (Array.isArray(options.projections)) {
+    options.projections.forEach((projection, index) => {
+      issues.push(...unknownKeyIssues(projection, ["runner", "readModels"], ["projections", index]));
+    });
   }
   // No hook, no UI: an operations page that replays and resumes is never served open.
   if (typeof options.auth !== "function") {
@@ -89,9 +109,8 @@ export function adminSettings(options: AdminRoutesOptions): AdminSettings {
     if (options.store === undefined || options.store === null)
       issues.push({ path: ["store"], message: "store is required" });
   } else {
-    if (typeof tenancy !== "object" || tenancy === null || typeof tenancy.tenantOf !== "function") {
-      issues.push({ path: ["tenancy"], message: "tenancy needs tenants and a tenantOf function" });
-    }
+    // The command routes' check: a tenantOf function, tenants to scope by, and no other key.
+    issues.push(...tenancyIssues(tenancy));
     // A value would be one tenant's store (or runtime) shown to every tenant's operator.
     for (const key of ["store", "projections", "sagas", "live"] as const) {
       const value = options[key];

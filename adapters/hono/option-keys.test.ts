@@ -1,0 +1,160 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import * as v from "valibot";
+import {
+  CommandBus,
+  InMemoryEventStore,
+  isValidationError,
+  LiveHub,
+  QueryBus,
+  type ValidationError,
+} from "../../src/index.js";
+import { adminRoutes, eventFlowsRoutes, liveRoutes } from "./index.js";
+
+// Every option object of the routes refuses a key it does not take, naming its path, when built:
+// before, a misspelt key was dropped and its default served (`health: { stroe }` reported ready
+// with no probe at all, `auht` left the routes open).
+
+/** The paths of the ValidationError `build` throws; fails the test on any other outcome. */
+function refusedPaths(build: () => unknown): string[] {
+  let caught: unknown;
+  try {
+    build();
+  } catch (error) {
+    caught = error;
+  }
+  expect(isValidationError(caught)).toBe(true);
+  return (caught as ValidationError).issues.map((issue) => issue.path.join("."));
+}
+
+const store = new InMemoryEventStore();
+const hook = () => true as const;
+const tenants = { forTenant: () => undefined };
+const collector = { collect: async () => ({ resourceMetrics: { scopeMetrics: [] } }) };
+const commands = { bus: new CommandBus(), schemas: { Open: v.object({}) } };
+const queries = { bus: new QueryBus(), schemas: { Get: v.object({}) } };
+
+describe("eventFlowsRoutes refuses keys its option objects do not take", () => {
+  test("a misspelt health store is refused: readiness no longer reports ok with no probe", async () => {
+    // The mistake the audit found: taken silently, /health/ready answered 200 with `checks: {}`.
+    expect(refusedPaths(() => eventFlowsRoutes({ health: { stroe: store } as never }))).toEqual(["health.stroe"]);
+    const ready = await eventFlowsRoutes({ health: { store } }).request("/health/ready");
+    expect(await ready.json()).toEqual({ status: "ok", checks: { store: expect.objectContaining({ status: "ok" }) } });
+  });
+
+  test("each option object names the unknown key's path", () => {
+    const cases: [Record<string, unknown>, string[]][] = [
+      [{ auht: hook }, ["auht"]],
+      [{ health: { store, timeoutMS: 10 } }, ["health.timeoutMS"]],
+      [{ openapi: { evnts: {} } }, ["openapi.evnts"]],
+      [{ openapi: { info: { title: "t", version: "1" }, Auth: true } }, ["openapi.Auth"]],
+      [{ metrics: { collector, pth: "/m" } }, ["metrics.pth"]],
+      [{ commands: { ...commands, schema: {} } }, ["commands.schema"]],
+      [{ queries: { ...queries, busses: [] } }, ["queries.busses"]],
+      [
+        { commands: { ...commands, schemas: { Open: { input: v.object({}), summay: "Opens" } } } },
+        ["commands.schemas.Open.summay"],
+      ],
+      [{ tenancy: { tenants, tenantOf: () => "t", tenantFrom: () => "t" } }, ["tenancy.tenantFrom"]],
+      // The dispatcher's `document` is what these routes build from `openapi`: not theirs to take.
+      [{ openapi: false, document: { path: "/doc", document: () => "{}" } }, ["document"]],
+    ];
+    for (const [options, paths] of cases) {
+      expect(refusedPaths(() => eventFlowsRoutes(options as never))).toEqual(paths);
+    }
+  });
+
+  test("every key each object documents is still taken", async () => {
+    const app = eventFlowsRoutes({
+      commands: {
+        bus: commands.bus,
+        schemas: {
+          Open: {
+            input: v.object({}),
+            output: v.object({}),
+            summary: "s",
+            description: "d",
+            tags: ["t"],
+            deprecated: false,
+          },
+        },
+      },
+      queries,
+      auth: hook,
+      idempotency: { scope: () => "all" },
+      bodyLimit: 1024,
+      jsonDepthLimit: 8,
+      correlationHeader: "x-request-id",
+      trustClientCorrelation: false,
+      health: { store, bus: undefined, probes: {}, timeoutMs: 100, cacheMs: 0, auth: true },
+      openapi: {
+        info: { title: "t", version: "1" },
+        path: "/doc.json",
+        servers: [],
+        securitySchemes: {},
+        security: [],
+        events: undefined,
+        auth: true,
+      },
+      metrics: { collector, path: "/m", auth: false },
+      metadata: () => undefined,
+      onError: () => undefined,
+      telemetry: false,
+    });
+    expect((await app.request("/health/ready")).status).toBe(200);
+    expect((await app.request("/doc.json")).status).toBe(200);
+  });
+
+  test("any key outside health's options is refused under its own name (generated keys)", () => {
+    const known = ["store", "bus", "probes", "timeoutMs", "cacheMs", "auth"];
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !known.includes(key) && key !== "__proto__"),
+        (key) => {
+          expect(refusedPaths(() => eventFlowsRoutes({ health: { store, [key]: store } as never }))).toEqual([
+            `health.${key}`,
+          ]);
+        },
+      ),
+    );
+  });
+});
+
+describe("liveRoutes and adminRoutes refuse keys they do not take", () => {
+  const hub = new LiveHub({ store });
+
+  test("liveRoutes names the unknown key", () => {
+    // `auht` served every stream to anyone; `heartbeatMS` left the default heartbeat.
+    expect(refusedPaths(() => liveRoutes({ hub, auht: hook } as never))).toEqual(["auht"]);
+    expect(refusedPaths(() => liveRoutes({ hub, heartbeatMS: 100 } as never))).toEqual(["heartbeatMS"]);
+    expect(
+      refusedPaths(() =>
+        liveRoutes({ hub: () => hub, tenancy: { tenants, tenantOf: () => "t", tenant: "t" } } as never),
+      ),
+    ).toEqual(["tenancy.tenant"]);
+    liveRoutes({
+      hub,
+      auth: hook,
+      authorize: () => true,
+      path: "/live",
+      heartbeatMs: 100,
+      maxBufferedBytes: 1024,
+      onError: () => undefined,
+      upgradeWebSocket: undefined,
+      tenancy: undefined,
+    });
+  });
+
+  test("adminRoutes names the unknown key, in the options and in each projection", () => {
+    expect(refusedPaths(() => adminRoutes({ store, auth: hook, pollIntervalMS: 200 } as never))).toEqual([
+      "pollIntervalMS",
+    ]);
+    const runner = {} as never;
+    expect(
+      refusedPaths(() => adminRoutes({ store, auth: hook, projections: [{ runner, readModel: {} }] } as never)),
+    ).toEqual(["projections.0.readModel"]);
+    expect(
+      refusedPaths(() => adminRoutes({ auth: hook, tenancy: { tenants, tenantOf: () => "t", extra: 1 } } as never)),
+    ).toEqual(["tenancy.extra"]);
+  });
+});
