@@ -115,6 +115,49 @@ describe("prepareEvents", () => {
     }
   });
 
+  test("a timestamp on a day its month does not have is refused, not rolled over into the next month (property)", async () => {
+    const pad = (n: number, width: number) => String(n).padStart(width, "0");
+    // The Gregorian calendar repeats every 400 years: Date.UTC on a year past 1999 in the same place of
+    // the cycle gives the month's length (day 0 of the next month), whatever the year.
+    const daysIn = (year: number, month: number) => new Date(Date.UTC(2000 + (year % 400), month, 0)).getUTCDate();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9999 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 31 }),
+        (year, month, day) => {
+          const date = `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}`;
+          const timestamp = `${date}T12:00:00Z`;
+          let stored: string | undefined;
+          let refused: unknown;
+          try {
+            stored = prepareEvents([{ type: "A", data: 1, timestamp }], undefined)[0]?.timestamp;
+          } catch (error) {
+            refused = error;
+          }
+          if (day <= daysIn(year, month)) expect(stored).toBe(`${date}T12:00:00.000Z`);
+          else expect((refused as ValidationError).issues[0]?.path).toEqual([0, "timestamp"]);
+        },
+      ),
+      {
+        examples: [
+          [2023, 2, 29],
+          [2024, 2, 29],
+          [1900, 2, 29],
+          [2000, 2, 29],
+          [2024, 4, 31],
+          [2024, 2, 30],
+        ],
+      },
+    );
+    // Through a store: nothing is written.
+    const store = new InMemoryEventStore();
+    await expect(
+      store.appendToStream("Import-1", [{ type: "A", data: 1, timestamp: "2023-02-29T00:00:00Z" }]),
+    ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(await store.streamExists("Import-1")).toBe(false);
+  });
+
   test("collects every problem in the batch into one ValidationError with paths", () => {
     const error = (() => {
       try {
