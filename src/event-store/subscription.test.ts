@@ -52,6 +52,24 @@ describe("delay options are validated with typed errors", () => {
     );
   });
 
+  test("a telemetry that is not a boolean is refused, as the store's own telemetry option is", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Telemetry-1", [{ type: "A", data: 1 }]);
+    let handled = 0;
+    for (const [telemetry, shown] of [
+      ["false", '"false"'],
+      [0, "0"],
+      [null, "null"],
+      [{}, "object"],
+    ] as const) {
+      expect(() => store.subscribeToAll({ handler: () => void handled++, telemetry: telemetry as never })).toThrow(
+        `Invalid subscription: telemetry: must be a boolean, got ${shown}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(handled).toBe(0);
+  });
+
   test("good values are accepted, 0 included", async () => {
     const store = new InMemoryEventStore();
     const subscription = store.subscribeToAll({ handler: () => {}, pollIntervalMs: 0.5, retryDelayMs: 0 });

@@ -106,6 +106,12 @@ export function startSubscription(
       { path: ["name"], message: `must be a non-empty string, got ${kindOf(options.name)}` },
     ]);
   }
+  // As the store's own `telemetry` option is checked: "false" (a string) would leave spans on unnoticed.
+  if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
+    throw new ValidationError("Invalid subscription", [
+      { path: ["telemetry"], message: `must be a boolean, got ${kindOf(options.telemetry)}` },
+    ]);
+  }
   const signal = options.signal;
   if (
     signal !== undefined &&
