@@ -9,6 +9,7 @@ import {
 import { ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
+import { NO_TIME_READINGS } from "./no-time-readings.js";
 
 /** What a store under test is made with: its clock and TTLs must be these. */
 export interface IdempotencyStoreContractSettings {
@@ -388,12 +389,12 @@ export function idempotencyStoreContract(options: IdempotencyStoreContractOption
   );
 
   add(
-    "a clock reading that is no time (NaN, Infinity, past 2^53) is a ValidationError, and nothing is written",
+    "a clock reading that is no time (NaN, Infinity, past 2^53, not a number) is a ValidationError, and nothing is written",
     async (store, clock) => {
       const [fresh, held] = [ulid(), ulid()];
       const token = await claimed(store, held, "fp");
       const good = clock.now;
-      for (const reading of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
+      for (const reading of NO_TIME_READINGS) {
         clock.now = reading;
         await assertRejects(() => store.claim(fresh, "fp"), ErrorCode.Validation, `claim at ${reading}`);
         await assertRejects(() => store.claim(held, "fp-2"), ErrorCode.Validation, `claim of a held key at ${reading}`);

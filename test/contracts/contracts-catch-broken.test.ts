@@ -195,7 +195,7 @@ describe("dedupStoreContract catches broken stores", () => {
     // It reads no clock at all, so a reading that is no time goes unnoticed too.
     expect(await failedCases(suite)).toEqual([
       "an id is forgotten once its TTL has passed, and can be added again",
-      "a clock reading that is no time (NaN, Infinity, past 2^53) is a ValidationError, and nothing is stored",
+      "a clock reading that is no time (NaN, Infinity, past 2^53, not a number) is a ValidationError, and nothing is stored",
     ]);
   });
 });
