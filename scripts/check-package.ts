@@ -203,16 +203,27 @@ function typesCheck(expected: Record<string, string[]>): string {
 }
 
 /**
- * What docs/guide/getting-started.md has a reader write: the blocks whose first line names a file,
- * and the tsconfig.json its `echo '…' > tsconfig.json` line makes. Undefined pieces are the page's
- * fault, reported as such.
+ * What docs/guide/getting-started.md has a reader write: every TypeScript block, each under the file
+ * name its first line gives (a reader saves them all in one folder, so a Bun-only test among them must
+ * not break the Node build), and the tsconfig.json its `echo '…' > tsconfig.json` line makes. Undefined
+ * pieces, and a block that names no file, are the page's fault, reported as such.
  */
 function gettingStarted(): { files: Record<string, string>; tsconfig: string; firstOutput: string } {
   const page = "docs/guide/getting-started.md";
   const text = readFileSync(join(repoRoot, page), "utf8");
   const files: Record<string, string> = {};
-  for (const [, name = "", code = ""] of text.matchAll(/^```ts[^\n]*\n\/\/ ([\w-]+\.ts)\n([\s\S]*?)^```/gm)) {
-    files[name] = `// ${name}\n${code}`;
+  const unnamed: string[] = [];
+  for (const [, code = ""] of text.matchAll(/^```ts[^\n]*\n([\s\S]*?)^```/gm)) {
+    const name = /^\/\/ ([\w.-]+\.ts)\n/.exec(code)?.[1];
+    if (name === undefined) unnamed.push(code.split("\n", 1)[0] ?? "");
+    else files[name] = code;
+  }
+  if (unnamed.length > 0) {
+    throw new PackageCheckError(
+      `${page} has TypeScript blocks that do not say which file to save them as (a first line \`// name.ts\`): ${unnamed
+        .map((line) => JSON.stringify(line))
+        .join(", ")}`,
+    );
   }
   const tsconfig = /^echo '(\{.*\})' > tsconfig\.json/m.exec(text)?.[1];
   // What main.ts says its first console.log prints (`console.log(…); // 70`).
@@ -502,7 +513,7 @@ async function main(): Promise<number> {
       );
     } else {
       console.log(
-        `✓ getting started: ${Object.keys(guide.files).join(", ")} compile with the page's tsconfig.json and run on Node`,
+        `✓ getting started: ${Object.keys(guide.files).join(", ")} saved in one folder, built with the page's tsconfig.json; main.js runs on Node`,
       );
     }
 
