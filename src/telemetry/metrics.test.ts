@@ -117,6 +117,31 @@ describe("metrics through the OpenTelemetry API", () => {
     );
   });
 
+  test("a registered type's refused execute options are one error and one timed failure, not two errors", async () => {
+    const { collect } = collectingMetrics();
+    for (const bus of [new CommandBus(), new QueryBus()]) {
+      bus.register("Open", async () => "ok");
+      // An id that is not a string: the bus refuses the options before the handler runs.
+      await expect(bus.execute("Open", {}, { id: 5 } as unknown as { id: string })).rejects.toThrow(ValidationError);
+    }
+    const all = await collect();
+    for (const kind of ["command", "query"]) {
+      expect(named(all, MetricName.errors)).toContainEqual(
+        expect.objectContaining({
+          attributes: { "error.type": "VALIDATION_FAILED", "eventflows.operation": kind },
+          value: 1,
+        }),
+      );
+    }
+    const failed = {
+      "eventflows.message.type": "Open",
+      "eventflows.outcome": "error",
+      "error.type": "VALIDATION_FAILED",
+    };
+    expect(named(all, MetricName.commandDuration)).toEqual([expect.objectContaining({ attributes: failed, value: 1 })]);
+    expect(named(all, MetricName.queryDuration)).toEqual([expect.objectContaining({ attributes: failed, value: 1 })]);
+  });
+
   test("events appended, published and consumed by type; conflicts and handler failures counted by code", async () => {
     const { collect } = collectingMetrics();
     const bus = new InMemoryEventBus({ onError: () => undefined });
