@@ -20,9 +20,11 @@ import { everyNEvents } from "../snapshot/policies.js";
 import {
   configureMetrics,
   countConsumed,
+  countError,
   dispatchTimer,
   MAX_LABEL_VALUES,
   MetricName,
+  type MetricOperation,
   OTHER_LABEL,
   resetMetrics,
 } from "./metrics.js";
@@ -364,6 +366,20 @@ describe("metrics through the OpenTelemetry API", () => {
     expect(appended).toHaveLength(MAX_LABEL_VALUES + 1);
     expect(appended).toContainEqual(
       expect.objectContaining({ attributes: { "eventflows.event.type": OTHER_LABEL }, value: 50 }),
+    );
+  });
+
+  test("countError's operation, named by an adapter's code, is bounded like every label", async () => {
+    const { collect } = collectingMetrics();
+    // A JavaScript caller (or a cast) may name the operation from a request: it must not grow a series per value.
+    for (let i = 0; i < MAX_LABEL_VALUES + 50; i++) countError(`queue-${i}` as MetricOperation, new Error("x"));
+    const errors = named(await collect(), MetricName.errors);
+    expect(errors).toHaveLength(MAX_LABEL_VALUES + 1);
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        attributes: { "error.type": OTHER_LABEL, "eventflows.operation": OTHER_LABEL },
+        value: 50,
+      }),
     );
   });
 
