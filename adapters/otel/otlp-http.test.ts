@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isServiceError, isValidationError } from "../../src/index.js";
+import { isServiceError, isValidationError, setLogger } from "../../src/index.js";
 import { handReader } from "./otel.fixture.test.js";
-import { exportMetrics, exportSpans, flushMetrics, type OtlpHttpOptions } from "./otlp-http.js";
+import { exportMetrics, exportSpans, flushMetrics, flushSpans, type OtlpHttpOptions } from "./otlp-http.js";
 import { otlpMetricsJson } from "./otlp-json.js";
+import { SpanBuffer } from "./span-buffer.js";
 
 /** A local OTLP/HTTP receiver: it records each request and answers with the status the test sets. */
 const received: { path: string; contentType: string | null; apiKey: string | null; body: unknown }[] = [];
@@ -148,6 +149,34 @@ describe("OTLP/HTTP JSON metrics export (a local receiver)", () => {
     expect(waited).toHaveLength(1);
     await Promise.all(waited);
     expect(errors).toHaveLength(1);
+  });
+
+  test("an onError that throws or is not a function leaves no rejection for waitUntil; the failure is logged", async () => {
+    status = 500;
+    received.length = 0;
+    const lines: string[] = [];
+    const quiet = () => undefined;
+    setLogger({ debug: quiet, info: quiet, warn: quiet, error: (message) => void lines.push(message) });
+    try {
+      const waited: Promise<unknown>[] = [];
+      const ctx = { waitUntil: (promise: Promise<unknown>) => void waited.push(promise) };
+      const url = `http://127.0.0.1:${receiver.port}/v1/metrics`;
+      const throwing = () => {
+        throw new Error("hook broke");
+      };
+      flushMetrics(ctx, handReader().reader, { url, onError: throwing });
+      flushSpans(ctx, new SpanBuffer(), { url: "not a url", onError: throwing });
+      const buffer = new SpanBuffer();
+      flushMetrics(ctx, handReader().reader, { url, onError: "log it" as unknown as () => void });
+      flushSpans(ctx, buffer, { url, onError: 5 as unknown as () => void });
+      const settled = await Promise.allSettled(waited);
+      expect(settled.map((each) => each.status)).toEqual(["fulfilled", "fulfilled"]);
+      expect(received).toHaveLength(1);
+      expect(lines.filter((line) => line.includes("onError hook itself threw"))).toHaveLength(2);
+      expect(lines.filter((line) => line.includes("export failed"))).toHaveLength(2);
+    } finally {
+      setLogger(undefined);
+    }
   });
 
   test("bad options are a ValidationError naming the option, never its value, and nothing is sent", async () => {

@@ -4,7 +4,7 @@
  * may outlive the request unless handed to `waitUntil`. `flushMetrics` and `flushSpans` do that: the
  * response goes out first, the export finishes in the background of the same invocation.
  */
-import { getLogger, type Issue, MAX_DELAY_MS, ServiceError, ValidationError } from "../../src/index.js";
+import { callHook, getLogger, type Issue, MAX_DELAY_MS, ServiceError, ValidationError } from "../../src/index.js";
 import type { MetricsCollector } from "../http/index.js";
 import { otlpMetricsJson } from "./otlp-json.js";
 import { otlpTracesJson, type ReadableSpanLike } from "./otlp-traces-json.js";
@@ -149,8 +149,8 @@ async function post(target: Target, body: unknown, options: OtlpHttpOptions, ope
  * A failed export goes to `onError` (default: an error line on the library's logger), never to the request.
  */
 export function flushMetrics(ctx: WaitUntilContext, collector: MetricsCollector, options: OtlpFlushOptions): void {
-  const onError = options.onError ?? ((error: unknown) => getLogger().error("metrics export failed", { error }));
-  ctx.waitUntil(exportMetrics(collector, options).catch(onError));
+  const report = reporter(options, "metrics");
+  if (report !== undefined) ctx.waitUntil(background(() => exportMetrics(collector, options), report));
 }
 
 /**
@@ -160,13 +160,31 @@ export function flushMetrics(ctx: WaitUntilContext, collector: MetricsCollector,
  * library's logger), never to the request; its spans are not retried.
  */
 export function flushSpans(ctx: WaitUntilContext, buffer: SpanBuffer, options: OtlpFlushOptions): void {
-  const onError = options.onError ?? ((error: unknown) => getLogger().error("trace export failed", { error }));
+  const report = reporter(options, "trace");
+  if (report === undefined) return;
   const { spans, dropped } = buffer.take();
   if (dropped > 0) getLogger().warn("spans dropped: the span buffer was full", { dropped, kept: spans.length });
-  // Started inside the promise chain so that a synchronous throw (an invalid url) reaches onError too.
-  ctx.waitUntil(
-    Promise.resolve()
-      .then(() => exportSpans(spans, options))
-      .catch(onError),
-  );
+  ctx.waitUntil(background(() => exportSpans(spans, options), report));
+}
+
+/**
+ * Where a flush's failure goes: `onError` through `callHook` (one that throws is logged), else the
+ * library's logger. Undefined for an `onError` that is not a function, after that refusal is logged:
+ * nothing is sent then, as for any bad option. Before, such an `onError` (or one that threw) left the
+ * export's error unhandled in the promise given to `waitUntil`.
+ */
+function reporter(options: OtlpFlushOptions, signal: string): ((error: unknown) => void) | undefined {
+  const logged = (error: unknown) => getLogger().error(`${signal} export failed`, { error });
+  const onError: unknown = options?.onError;
+  if (onError === undefined) return logged;
+  if (typeof onError !== "function") {
+    logged(new ValidationError("Invalid OTLP options", [{ path: ["onError"], message: "onError must be a function" }]));
+    return undefined;
+  }
+  return (error) => callHook(`${signal} export onError`, onError as (error: unknown) => void, error);
+}
+
+/** The export for `waitUntil`: started inside the chain, so that a synchronous throw reaches `report` too; never rejects. */
+function background(exported: () => Promise<void>, report: (error: unknown) => void): Promise<void> {
+  return Promise.resolve().then(exported).catch(report);
 }

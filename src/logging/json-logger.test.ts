@@ -158,6 +158,38 @@ describe("jsonLogger", () => {
     );
   });
 
+  test("property: a pair whose key contains a credential word (access_token, client_secret) is masked", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("access_", "client_", "db_", "x-", "session", "aws_", "refresh-", ""),
+        fc.constantFrom("token", "Token", "secret", "password", "PASSWD", "api_key", "apikey"),
+        fc.constantFrom("", "_key", "s", "-value"),
+        fc.stringMatching(/^[A-Za-z0-9]{12,40}$/),
+        fc.constantFrom("=", " = "),
+        (prefix, word, suffix, tail, equals) => {
+          const { logger, raw } = capture();
+          const key = `${prefix}${word}${suffix}`;
+          logger.error(`callback /cb?code=1&${key}${equals}${tail}&state=ok failed`, {
+            error: new Error(`token request sent ${key}${equals}'${tail} x' to=idp`),
+          });
+          expect(raw.join("\n")).not.toContain(tail);
+          expect(raw.join("\n")).toContain("code=1&");
+          expect(raw.join("\n")).toContain("&state=ok");
+          expect(raw.join("\n")).toContain("to=idp");
+        },
+      ),
+    );
+  });
+
+  test("a libpq value with an escaped quote is masked to its closing quote; an error's name is masked too", () => {
+    const { logger, raw } = capture();
+    const error = new Error("refused");
+    error.name = "ConnectError password=hunter2name";
+    logger.error("connect failed: host=db password='it\\'s hunter2rest' dbname=shop", { error });
+    expect(raw.join("\n")).not.toContain("hunter2");
+    expect(raw.join("\n")).toContain("dbname=shop");
+  });
+
   test("redaction takes linear time: a long word quoted in an error does not stall the line", () => {
     const { logger, raw } = capture();
     // An application error quoting what a client sent (a 1 MiB body allows far more); the old pattern

@@ -28,9 +28,15 @@ export const DEFAULT_REDACTED_FIELDS: readonly string[] = [
 // authority, as a URL parser reads it: `postgres://app:p@ss@db` has the password `p@ss`, all of it masked.
 const URL_PASSWORD = /(:\/\/[^:/?#\s@]*:)[^\s/?#]*@/g;
 const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;
-// A key=value credential (libpq connection strings, query strings, form bodies): the value, quoted or
-// up to the next separator. Anchored at the key's word start, so it is tried once per word.
-const KEY_VALUE = /\b(pass(?:word|wd)|pwd|secret|token|api[_-]?key)(\s*=\s*)('[^']*'|"[^"]*"|[^\s&;,]+)/gi;
+// A key=value credential (libpq connection strings, query strings, form bodies). The key is a whole run
+// of word characters and `-` that contains a credential word, as field names are judged: `access_token`,
+// `client_secret` and `db_password` are credentials too (a pattern anchored at the word itself missed
+// them, `_` being a word character). The lookbehind starts a key only where a run starts, so each run is
+// tried once. The value is looked at only for a credential's key: quoted (with libpq's backslash escapes,
+// so `'a\'b'` is one value) or up to the next separator.
+const KEY = /(?<![\w-])([\w-]+)(\s*=\s*)/g;
+const CREDENTIAL_KEY = /pass(?:word|wd)|pwd|secret|token|api[_-]?key/i;
+const VALUE = /'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&;,]+/y;
 const SIGV4 = /\b(Credential|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^,&\s]+/gi;
 
 export function normalizeFieldName(name: string): string {
@@ -39,11 +45,29 @@ export function normalizeFieldName(name: string): string {
 
 /** Masks credentials found inside text. */
 export function redactText(text: string): string {
-  return text
+  const masked = text
     .replace(URL_PASSWORD, `$1${REDACTED}@`)
     .replace(BEARER, `$1 ${REDACTED}`)
-    .replace(SIGV4, `$1=${REDACTED}`)
-    .replace(KEY_VALUE, `$1$2${REDACTED}`);
+    .replace(SIGV4, `$1=${REDACTED}`);
+  return masked.includes("=") ? redactPairs(masked) : masked;
+}
+
+/** Masks the value of every key=value pair whose key names a credential (see KEY). */
+function redactPairs(text: string): string {
+  let out = "";
+  let from = 0;
+  KEY.lastIndex = 0;
+  for (let pair = KEY.exec(text); pair !== null; pair = KEY.exec(text)) {
+    if (!CREDENTIAL_KEY.test(pair[1] as string)) continue;
+    VALUE.lastIndex = KEY.lastIndex;
+    const value = VALUE.exec(text);
+    if (value === null) continue;
+    out += `${text.slice(from, KEY.lastIndex)}${REDACTED}`;
+    // Past the value: a key inside it (an unclosed quote's rest) is the value's, not a pair of its own.
+    from = VALUE.lastIndex;
+    KEY.lastIndex = from;
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
 
 /**
@@ -77,7 +101,8 @@ export function redactValue(value: unknown, names: ReadonlySet<string>, depth = 
 
 function errorFields(error: Error, names: ReadonlySet<string>, depth: number, seen: Set<object>): unknown {
   const code = (error as { code?: unknown }).code;
-  const fields: Record<string, unknown> = { name: error.name, message: redactText(error.message) };
+  // The name too: it opens the stack, masked below, and an error's name can be set to anything.
+  const fields: Record<string, unknown> = { name: redactText(String(error.name)), message: redactText(error.message) };
   if (typeof code === "string") fields.code = code;
   if (error.stack !== undefined) fields.stack = redactText(error.stack);
   if (error.cause !== undefined) fields.cause = redactValue(error.cause, names, depth + 1, seen);

@@ -321,7 +321,9 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
         options?.id,
       );
     } catch (error) {
-      countError(this.#kind, error);
+      // A registered type's failure (its execute options refused) is counted by the dispatch timer
+      // with the rest of its failures; counting it here too counted it twice.
+      if (registration === undefined) countError(this.#kind, error);
       return Promise.reject(error);
     }
     const handler = registration.handler;

@@ -20,9 +20,11 @@ import { everyNEvents } from "../snapshot/policies.js";
 import {
   configureMetrics,
   countConsumed,
+  countError,
   dispatchTimer,
   MAX_LABEL_VALUES,
   MetricName,
+  type MetricOperation,
   OTHER_LABEL,
   resetMetrics,
 } from "./metrics.js";
@@ -115,6 +117,31 @@ describe("metrics through the OpenTelemetry API", () => {
         value: 1,
       }),
     );
+  });
+
+  test("a registered type's refused execute options are one error and one timed failure, not two errors", async () => {
+    const { collect } = collectingMetrics();
+    for (const bus of [new CommandBus(), new QueryBus()]) {
+      bus.register("Open", async () => "ok");
+      // An id that is not a string: the bus refuses the options before the handler runs.
+      await expect(bus.execute("Open", {}, { id: 5 } as unknown as { id: string })).rejects.toThrow(ValidationError);
+    }
+    const all = await collect();
+    for (const kind of ["command", "query"]) {
+      expect(named(all, MetricName.errors)).toContainEqual(
+        expect.objectContaining({
+          attributes: { "error.type": "VALIDATION_FAILED", "eventflows.operation": kind },
+          value: 1,
+        }),
+      );
+    }
+    const failed = {
+      "eventflows.message.type": "Open",
+      "eventflows.outcome": "error",
+      "error.type": "VALIDATION_FAILED",
+    };
+    expect(named(all, MetricName.commandDuration)).toEqual([expect.objectContaining({ attributes: failed, value: 1 })]);
+    expect(named(all, MetricName.queryDuration)).toEqual([expect.objectContaining({ attributes: failed, value: 1 })]);
   });
 
   test("events appended, published and consumed by type; conflicts and handler failures counted by code", async () => {
@@ -339,6 +366,20 @@ describe("metrics through the OpenTelemetry API", () => {
     expect(appended).toHaveLength(MAX_LABEL_VALUES + 1);
     expect(appended).toContainEqual(
       expect.objectContaining({ attributes: { "eventflows.event.type": OTHER_LABEL }, value: 50 }),
+    );
+  });
+
+  test("countError's operation, named by an adapter's code, is bounded like every label", async () => {
+    const { collect } = collectingMetrics();
+    // A JavaScript caller (or a cast) may name the operation from a request: it must not grow a series per value.
+    for (let i = 0; i < MAX_LABEL_VALUES + 50; i++) countError(`queue-${i}` as MetricOperation, new Error("x"));
+    const errors = named(await collect(), MetricName.errors);
+    expect(errors).toHaveLength(MAX_LABEL_VALUES + 1);
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        attributes: { "error.type": OTHER_LABEL, "eventflows.operation": OTHER_LABEL },
+        value: 50,
+      }),
     );
   });
 

@@ -344,7 +344,11 @@ function errorLabel(error: unknown): string {
 
 /** Counts a failure by its code (`_OTHER` for errors that are not the library's). */
 export function countError(operation: MetricOperation, error: unknown): void {
-  instrument(errors)?.add(1, { [L_ERROR_TYPE]: errorLabel(error), [L_OPERATION]: operation });
+  // Bounded: adapters name the operation, and a JavaScript caller is held to no type.
+  instrument(errors)?.add(1, {
+    [L_ERROR_TYPE]: errorLabel(error),
+    [L_OPERATION]: boundedLabel(L_OPERATION, operation),
+  });
 }
 
 /**
