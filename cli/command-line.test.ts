@@ -240,6 +240,37 @@ describe("an option before the command", () => {
   });
 });
 
+describe("help, a command like the others", () => {
+  test("help --help, help -h and help help print the usage (exit 0), as --help does for every command", async () => {
+    const usage = (await eventflows(["--help"])).stdout;
+    expect(usage).toStartWith("Usage: eventflows <command> [options]");
+    for (const args of [["help"], ["help", "--help"], ["help", "-h"], ["help", "help"], ["help", "--verbose"]]) {
+      expect({ args, ...(await eventflows(args)) }).toMatchObject({ args, code: 0, stdout: usage, stderr: "" });
+    }
+    const stats = await eventflows(["help", "stats"]);
+    expect(stats).toMatchObject({ code: 0, stderr: "" });
+    expect(stats.stdout).toStartWith("Usage: eventflows stats <store> [options]");
+  });
+
+  test("an unknown option or a second topic is exit 2 naming it, as for the other commands", async () => {
+    expect(await eventflows(["help", "--bogus"])).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: "eventflows: Unknown option '--bogus' (see: eventflows help --help)",
+    });
+    expect(await eventflows(["help", "stats", "migrate"])).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: 'eventflows: Unexpected argument "migrate" (see: eventflows help --help)',
+    });
+    expect(await eventflows(["help", "stat"])).toMatchObject({
+      code: 2,
+      stderr:
+        'eventflows: Unknown command "stat": one of generate, migrate, stats, rebuild, replay, import, help (see: eventflows --help)',
+    });
+  });
+});
+
 describe("a negative number as an option's value", () => {
   test("migrate --to -1: exit 2 saying it is no schema version, before the SQLite file is created", async () => {
     const run = await eventflows(["migrate", "sqlite", "--file", "events.db", "--to", "-1"]);
