@@ -91,6 +91,24 @@ describe("DynamoDB without its AWS settings", () => {
   });
 });
 
+describe("a store option left out", () => {
+  test("rebuild --store dynamodb without --table says it needs one, as migrate and import do (exit 2)", async () => {
+    const module = join(import.meta.dirname, "..", "test", "fixtures", "cli-cart-projection.ts");
+    const needs = "eventflows: The dynamodb store needs --table <name>";
+    expect(await eventflows(["migrate", "dynamodb"])).toMatchObject({
+      code: 2,
+      stderr: `${needs} (see: eventflows migrate --help)`,
+    });
+    for (const table of [[], ["--table="]]) {
+      expect(await eventflows(["rebuild", module, "--store", "dynamodb", ...table])).toMatchObject({
+        code: 2,
+        stdout: "",
+        stderr: `${needs} (see: eventflows rebuild --help)`,
+      });
+    }
+  });
+});
+
 describe("a checkout run on Node before its build", () => {
   test("both commands say in one line to build first (exit 1), no module-not-found stack", () => {
     const checkout = mkdtempSync(join(tmpdir(), "eventflows-unbuilt-"));
