@@ -91,6 +91,24 @@ describe("DynamoDB without its AWS settings", () => {
   });
 });
 
+describe("a store option left out", () => {
+  test("rebuild --store dynamodb without --table says it needs one, as migrate and import do (exit 2)", async () => {
+    const module = join(import.meta.dirname, "..", "test", "fixtures", "cli-cart-projection.ts");
+    const needs = "eventflows: The dynamodb store needs --table <name>";
+    expect(await eventflows(["migrate", "dynamodb"])).toMatchObject({
+      code: 2,
+      stderr: `${needs} (see: eventflows migrate --help)`,
+    });
+    for (const table of [[], ["--table="]]) {
+      expect(await eventflows(["rebuild", module, "--store", "dynamodb", ...table])).toMatchObject({
+        code: 2,
+        stdout: "",
+        stderr: `${needs} (see: eventflows rebuild --help)`,
+      });
+    }
+  });
+});
+
 describe("a checkout run on Node before its build", () => {
   test("both commands say in one line to build first (exit 1), no module-not-found stack", () => {
     const checkout = mkdtempSync(join(tmpdir(), "eventflows-unbuilt-"));
@@ -237,6 +255,37 @@ describe("an option before the command", () => {
     }
     // A word that is no command keeps the short message.
     expect((await eventflows(["stat"])).stderr).toStartWith('eventflows: Unknown command "stat": one of generate,');
+  });
+});
+
+describe("help, a command like the others", () => {
+  test("help --help, help -h and help help print the usage (exit 0), as --help does for every command", async () => {
+    const usage = (await eventflows(["--help"])).stdout;
+    expect(usage).toStartWith("Usage: eventflows <command> [options]");
+    for (const args of [["help"], ["help", "--help"], ["help", "-h"], ["help", "help"], ["help", "--verbose"]]) {
+      expect({ args, ...(await eventflows(args)) }).toMatchObject({ args, code: 0, stdout: usage, stderr: "" });
+    }
+    const stats = await eventflows(["help", "stats"]);
+    expect(stats).toMatchObject({ code: 0, stderr: "" });
+    expect(stats.stdout).toStartWith("Usage: eventflows stats <store> [options]");
+  });
+
+  test("an unknown option or a second topic is exit 2 naming it, as for the other commands", async () => {
+    expect(await eventflows(["help", "--bogus"])).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: "eventflows: Unknown option '--bogus' (see: eventflows help --help)",
+    });
+    expect(await eventflows(["help", "stats", "migrate"])).toMatchObject({
+      code: 2,
+      stdout: "",
+      stderr: 'eventflows: Unexpected argument "migrate" (see: eventflows help --help)',
+    });
+    expect(await eventflows(["help", "stat"])).toMatchObject({
+      code: 2,
+      stderr:
+        'eventflows: Unknown command "stat": one of generate, migrate, stats, rebuild, replay, import, help (see: eventflows --help)',
+    });
   });
 });
 

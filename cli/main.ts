@@ -10,7 +10,7 @@ import { GENERATE_USAGE, generate } from "./generate/command.js";
 import { IMPORT_USAGE, importCommand } from "./import.js";
 import type { CliIo } from "./io.js";
 import { MIGRATE_USAGE, migrate } from "./migrate.js";
-import { commonFlags } from "./parse.js";
+import { commonFlags, parseCommand } from "./parse.js";
 import { REBUILD_USAGE, rebuild } from "./rebuild.js";
 import { REPLAY_USAGE, replay } from "./replay.js";
 import { STATS_USAGE, stats } from "./stats.js";
@@ -69,9 +69,11 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       return 0;
     }
     if (name === "help") {
-      const topic = rest[0];
-      if (topic === undefined) io.stdout(USAGE);
-      else io.stdout(usageOf(topic));
+      // Parsed as any command's line: `help --help` and `help help` are the usage, not an unknown command.
+      const { values, positionals } = parseCommand("help", rest, {});
+      const [topic, ...extra] = positionals;
+      if (extra.length > 0) throw new CliUsageError(`Unexpected argument "${extra[0]}"`, "help");
+      io.stdout(values.help || topic === undefined || topic === "help" ? USAGE : usageOf(topic));
       return 0;
     }
     const command = COMMANDS[name];

@@ -1,4 +1,5 @@
 import type { EventStore, ReadModelStore } from "../src/index.js";
+import { CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { checkInput, dynamoDbClient, type StoreValues, withPostgres, withSqlite } from "./stores.js";
 
@@ -49,6 +50,8 @@ async function withDynamoDb<T>(
   io: CliIo,
   work: (stores: ProjectionStores) => Promise<T>,
 ): Promise<T> {
+  // Left out, it is missing (as migrate and import say), not a name of 0 characters that breaks the naming rules.
+  if ((values.table ?? "") === "") throw new CliUsageError("The dynamodb store needs --table <name>", command);
   const dynamodb = await import("../adapters/dynamodb/index.js");
   const layout = { tableName: values.table ?? "", partitionKey: values["partition-key"], sortKey: values["sort-key"] };
   checkInput(command, () => dynamodb.tableLayout(layout));
