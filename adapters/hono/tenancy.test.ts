@@ -232,6 +232,22 @@ describe("tenancy over HTTP", () => {
     }
   });
 
+  test("a tenantOf that gives null (a token's null claim) is no tenant: 401 without credentials, 403 FORBIDDEN with", async () => {
+    // Before, null went on to the tenant check: 403 TENANT_INVALID, without credentials too.
+    const domain = cartDomain();
+    const tenants = tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }) });
+    const routes = (auth?: () => Principal) =>
+      eventFlowsRoutes({
+        ...(auth === undefined ? {} : { auth }),
+        queries: { bus: () => domain.queries, schemas: domain.routes.queries.schemas },
+        tenancy: { tenants, tenantOf: () => null as unknown as undefined },
+      });
+    const anonymous = await routes().request("/queries/GetCart?cartId=c1");
+    expect([anonymous.status, (await anonymous.json()).code]).toEqual([401, "UNAUTHORIZED"]);
+    const signedIn = await routes(() => ({ userId: "u1" })).request("/queries/GetCart?cartId=c1");
+    expect([signedIn.status, (await signedIn.json()).code]).toEqual([403, "FORBIDDEN"]);
+  });
+
   test("a store shared by mistake fails closed: 500 without the other tenant's data, the error told to onError", async () => {
     const shared = new InMemoryEventStore();
     const { as, errors } = setup({ shared });

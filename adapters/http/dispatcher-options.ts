@@ -213,7 +213,7 @@ export interface TenancyRoutes<X = unknown> {
   readonly tenants: Tenancy<any, any>;
   /**
    * The caller's tenant, from the principal the auth hook returned (a claim of its token, say).
-   * `undefined` refuses the request: 401 without a principal, 403 with one. Never take it from
+   * `undefined` (or `null`, from JavaScript) refuses the request: 401 without a principal, 403 with one. Never take it from
    * what the caller sends unchecked (a header, the path): that lets any caller pick a tenant.
    */
   readonly tenantOf: (

@@ -27,7 +27,7 @@ export function tenancyIssues(tenancy: unknown): Issue[] {
 
 /**
  * The caller's tenant scope.
- * @throws {UnauthorizedError} no principal and no tenant.
+ * @throws {UnauthorizedError} no principal and no tenant (`undefined` or `null`).
  * @throws {ForbiddenError} a principal without a tenant.
  * @throws {InvalidTenantError} `tenantOf` gave something that is not a tenant id (403).
  * @throws {UnknownTenantError} a tenant the application does not serve (403).
@@ -38,7 +38,8 @@ export async function tenantScope<X>(
   request: AuthRequest<X>,
 ): Promise<AnyTenantScope> {
   const tenant = await routes.tenantOf(principal, request);
-  if (tenant === undefined) {
+  // null is no tenant too (a token's claim set to null, read from JSON): refused as such, not as an invalid id.
+  if (tenant === undefined || tenant === null) {
     if (principal === undefined) throw new UnauthorizedError("Authentication is required to know the tenant");
     throw new ForbiddenError("This caller belongs to no tenant");
   }

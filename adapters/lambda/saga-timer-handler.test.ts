@@ -90,6 +90,25 @@ describe("createSagaTimerHandler", () => {
     expect(calls).toBe(2);
   });
 
+  test("an onTick that throws or rejects is logged: the invocation still answers what fired", async () => {
+    // Before, its throw failed the invocation after the timeouts had fired, and the schedule retried it.
+    const runtime = { tick: async () => ({ fired: [{ latenessMs: 7 }] }) } as unknown as SagaRuntime;
+    const heard: string[] = [];
+    for (const onTick of [
+      () => {
+        heard.push("sync");
+        throw new Error("dashboard down");
+      },
+      async () => {
+        heard.push("async");
+        throw new Error("dashboard down");
+      },
+    ]) {
+      expect(await createSagaTimerHandler(runtime, { onTick })()).toEqual({ fired: 1, maxLatenessMs: 7 });
+    }
+    expect(heard).toEqual(["sync", "async"]);
+  });
+
   test("a missing runtime is a ValidationError", () => {
     expect(() => createSagaTimerHandler(undefined as never)).toThrow("Invalid saga timer handler");
   });

@@ -1,4 +1,11 @@
-import { assertFunction, assertObject, type SagaRuntime, type TickResult, ValidationError } from "../../src/index.js";
+import {
+  assertFunction,
+  assertObject,
+  callHook,
+  type SagaRuntime,
+  type TickResult,
+  ValidationError,
+} from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
 
 /** What a scheduled invocation returns: how many timeouts fired, and how late the latest was. */
@@ -55,7 +62,9 @@ export function createSagaTimerHandler(
     }
     const resolved = made === undefined ? (runtime as SagaRuntime) : await made;
     const result = await resolved.tick();
-    options.onTick?.(result);
+    // An observer, isolated as every hook is: its throw, after the timeouts fired, must not fail the
+    // invocation (the schedule would retry a tick that succeeded). It is logged instead.
+    if (options.onTick !== undefined) callHook("onTick", options.onTick, result);
     return {
       fired: result.fired.length,
       maxLatenessMs: result.fired.reduce((max, fired) => Math.max(max, fired.latenessMs), 0),

@@ -115,6 +115,32 @@ describe("SqliteEventStore stream changes as one guarded batch (no transaction, 
     expect(await collect(plain.readStream(id))).toHaveLength(1 + BATCHED_CHANGE_ATTEMPTS);
     expect(await lifecycleOf(id)).toHaveLength(0);
   });
+
+  test("a contended restore or truncation names its own operation, not deleteStream", async () => {
+    // Before, a restore's CONTENDED error said "deleteStream" (the transactional path's error too).
+    const cases = [
+      ["restoreStream", (store: SqliteEventStore, id: string) => store.restoreStream(id)],
+      ["truncateStream", (store: SqliteEventStore, id: string) => store.truncateStream(id, { before: 2 })],
+      ["deleteStream", (store: SqliteEventStore, id: string) => store.deleteStream(id)],
+    ] as const;
+    for (const [operation, change] of cases) {
+      const id = stream();
+      await plain.appendToStream(id, happened(2));
+      if (operation === "restoreStream") await plain.deleteStream(id);
+      const store = new SqliteEventStore({
+        // A soft-deleted stream takes no append: it is restored, appended to and deleted again.
+        driver: interferingDriver(async () => {
+          if (operation === "restoreStream") await plain.restoreStream(id);
+          await plain.appendToStream(id, happened(1));
+          if (operation === "restoreStream") await plain.deleteStream(id);
+          return true;
+        }),
+      });
+      const error = await change(store, id).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.Service, serviceCode: "CONTENDED", operation });
+      expect(String(error)).toContain(` ${operation} failed`);
+    }
+  });
 });
 
 type Op =

@@ -25,7 +25,7 @@ import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames }
 import { pingSqlite } from "./ping.js";
 import { lastPosition, readAllEvents, readAllPages, readStreamEvents, readStreamPages } from "./read.js";
 import { eventStatements } from "./statements.js";
-import { commitStreamChangeIn, commitStreamChangeInBatch } from "./stream-deletion.js";
+import { changeOperation, commitStreamChangeIn, commitStreamChangeInBatch } from "./stream-deletion.js";
 
 export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOptions {
   /** The database, through a driver: `bunSqliteDriver(db)`, `nodeSqliteDriver(db)`, `d1Driver(env.DB)`, `durableObjectDriver(ctx.storage)`. */
@@ -158,7 +158,7 @@ export class SqliteEventStore extends EventStore {
         ? await commitStreamChangeInBatch(this.#context, change)
         : commitStreamChangeIn(transaction, this.#context, change);
     } catch (error) {
-      throw toEventFlowsError(error, change.kind === "truncate" ? "truncateStream" : "deleteStream", this.driver.name);
+      throw toEventFlowsError(error, changeOperation(change), this.driver.name);
     }
   }
 

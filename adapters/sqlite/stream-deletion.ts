@@ -128,11 +128,16 @@ export async function commitStreamChangeInBatch(
   }
   throw new ServiceError(
     SERVICE,
-    change.kind === "truncate" ? "truncateStream" : "deleteStream",
+    changeOperation(change),
     "CONTENDED",
     true,
     `the stream changed under each of ${BATCHED_CHANGE_ATTEMPTS} attempts: retry later`,
   );
+}
+
+/** The store method a change comes from, as its errors name it. */
+export function changeOperation(change: StreamChange): "deleteStream" | "restoreStream" | "truncateStream" {
+  return change.kind === "truncate" ? "truncateStream" : change.kind === "restore" ? "restoreStream" : "deleteStream";
 }
 
 /** The deletion state of a stream's state row (`state` or `observe`). */

@@ -4,7 +4,7 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
-import { assertFunction, functionIssues, kindOf } from "../internal/validate.js";
+import { assertFunction, functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
@@ -212,6 +212,14 @@ function isAggregate(value: unknown): value is AnyAggregate {
   );
 }
 
+const REPOSITORY_OPTIONS = [
+  "store",
+  "stream",
+  "create",
+  "snapshots",
+  "telemetry",
+] as const satisfies readonly (keyof AggregateRepositoryOptions<AnyAggregate>)[];
+
 /** A JavaScript caller's mistakes (TypeScript refuses them), refused when the repository is made. */
 function assertRepositoryOptions(options: unknown): void {
   const o = options as Partial<AggregateRepositoryOptions<AnyAggregate>> | null;
@@ -219,6 +227,8 @@ function assertRepositoryOptions(options: unknown): void {
   if (typeof o !== "object" || o === null) {
     issues.push({ path: [], message: `expected { store, stream, create }, got ${kindOf(o)}` });
   } else {
+    // A misspelt key was dropped: `snapshot: {...}` loaded every aggregate by a full replay.
+    issues.push(...unknownKeyIssues(o, REPOSITORY_OPTIONS));
     const store = o.store as Partial<EventStore> | undefined;
     if (typeof store?.readStream !== "function" || typeof store.appendToStream !== "function") {
       issues.push({ path: ["store"], message: `must be an EventStore, got ${kindOf(o.store)}` });

@@ -1,7 +1,13 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { assertObject, functionIssues, integerOptionIssues, objectIssues } from "../internal/validate.js";
+import {
+  assertObject,
+  functionIssues,
+  integerOptionIssues,
+  objectIssues,
+  unknownKeyIssues,
+} from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
 import { abortableSleep } from "../projections/progress.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
@@ -74,6 +80,24 @@ interface FlowControl {
 
 /** A ping the runtime answers with a heartbeat for a hibernated Durable Object. */
 const PING = '{"kind":"ping"}';
+
+/** The keys of {@link LiveClientOptions}: any other is refused (a misspelt `from` followed new events only). */
+const LIVE_CLIENT_OPTIONS = [
+  "url",
+  "transport",
+  "filter",
+  "from",
+  "onEvent",
+  "onError",
+  "onEnd",
+  "headers",
+  "protocols",
+  "backoff",
+  "idleTimeoutMs",
+  "maxMessageLength",
+  "fetch",
+  "WebSocket",
+] as const satisfies readonly (keyof LiveClientOptions)[];
 
 /** Connections refused for good: retrying cannot help. */
 const REFUSED = new Set([400, 401, 403, 404, 405]);
@@ -467,7 +491,11 @@ function watchIdle(ms: number, onIdle: () => void): { reset: () => void; stop: (
  * as a disconnect, a bad `from` was sent to be refused. Refused here, once, with a `ValidationError`.
  */
 function checkOptions(options: LiveClientOptions<never>): void {
-  const issues: Issue[] = [];
+  // A misspelt key was dropped and its default taken: `form: 42` subscribed to new events only.
+  const issues: Issue[] = [
+    ...unknownKeyIssues(options, LIVE_CLIENT_OPTIONS),
+    ...unknownKeyIssues(options.backoff, ["initialMs", "maxMs"], ["backoff"]),
+  ];
   let url: URL | undefined;
   try {
     url = new URL(options.url);

@@ -1,7 +1,7 @@
 import { EventHandlerTimeoutError, type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { assertFunction, functionIssues, kindOf, MAX_DELAY_MS } from "../internal/validate.js";
+import { assertFunction, functionIssues, kindOf, MAX_DELAY_MS, unknownKeyIssues } from "../internal/validate.js";
 import { STUCK, within } from "../internal/within.js";
 import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed } from "../telemetry/metrics.js";
@@ -33,6 +33,12 @@ export interface InMemoryEventBusOptions extends EventBusOptions {
 
 const DEFAULT_HANDLER_TIMEOUT_MS = 30_000;
 
+const IN_MEMORY_EVENT_BUS_OPTIONS = [
+  "onError",
+  "telemetry",
+  "handlerTimeoutMs",
+] as const satisfies readonly (keyof InMemoryEventBusOptions)[];
+
 interface Subscription {
   readonly name: string;
   readonly matches: (event: EventEnvelope) => boolean;
@@ -55,12 +61,17 @@ export class InMemoryEventBus extends EventBus {
     super();
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
-    if (typeof options !== "object") {
+    // An array is no options object: its entries were never read.
+    if (typeof options !== "object" || Array.isArray(options)) {
       throw new ValidationError("Invalid event bus options", [
-        { path: [], message: `options must be an object, got ${kindOf(options)}` },
+        {
+          path: [],
+          message: `options must be an object, got ${Array.isArray(options) ? "an array" : kindOf(options)}`,
+        },
       ]);
     }
-    const issues: Issue[] = [];
+    // A misspelt key was dropped and its default taken: `handlerTimeout: 5000` waited 30 s.
+    const issues: Issue[] = unknownKeyIssues(options, IN_MEMORY_EVENT_BUS_OPTIONS);
     issues.push(...functionIssues(options.onError, "onError"));
     if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
       issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(options.telemetry)}` });

@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
-import { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 
 /**
  * Which events a live subscriber receives. Each list that is present must match (streams, then
@@ -15,6 +15,8 @@ export interface LiveFilter {
   /** Event types (`OrderPlaced`). */
   readonly types?: readonly string[];
 }
+
+const FILTER_KEYS = ["streams", "categories", "types"] as const satisfies readonly (keyof LiveFilter)[];
 
 /** The most entries a filter may list in all: a filter is checked against every event, for every subscriber. */
 export const MAX_FILTER_ENTRIES = 100;
@@ -57,10 +59,11 @@ export function filterToQuery(filter: LiveFilter, params: URLSearchParams = new 
  * @throws {ValidationError} see {@link filterFromQuery}; an entry holding a comma, which the query form would
  * split; one no stream id or type can be (only whitespace, a control character, or a lone UTF-16 surrogate,
  * which the query form would also turn into U+FFFD), which would match nothing; an empty list, which it cannot carry
- * (sent as no list, it would match every event, not none).
+ * (sent as no list, it would match every event, not none); a key other than `streams`, `categories` and `types`.
  */
 export function checkFilter(filter: LiveFilter): LiveFilter {
-  const issues: Issue[] = [];
+  // A misspelt list (`type`) was no list: the filter matched every event.
+  const issues: Issue[] = unknownKeyIssues(filter, FILTER_KEYS);
   let total = 0;
   const result: { streams?: string[]; categories?: string[]; types?: string[] } = {};
   for (const key of ["streams", "categories", "types"] as const) {

@@ -2,7 +2,7 @@ import { ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { StoreSubscription } from "../event-store/subscription.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { integerOptionIssues } from "../internal/validate.js";
+import { integerOptionIssues, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { LiveHubClosedError, TooManyLiveClientsError } from "./errors.js";
 import { type LiveFilter, matchesFilter } from "./filter.js";
@@ -46,6 +46,15 @@ export interface LiveConnectOptions<E extends EventEnvelope = EventEnvelope> {
    */
   readonly allow?: (event: E) => boolean;
 }
+
+const LIVE_HUB_OPTIONS = [
+  "store",
+  "maxClients",
+  "bufferSize",
+  "batchSize",
+  "pollIntervalMs",
+] as const satisfies readonly (keyof LiveHubOptions)[];
+const LIVE_CONNECT_OPTIONS = ["filter", "after", "allow"] as const satisfies readonly (keyof LiveConnectOptions)[];
 
 /** One subscriber's view of the feed: pull its events with `next`, in global order. */
 export interface LiveConnection<E extends EventEnvelope = EventEnvelope> {
@@ -100,6 +109,8 @@ export class LiveHub {
       ]);
     }
     const issues = [
+      // A misspelt key was dropped and its default served: `maxClient: 10` allowed 1,000 connections.
+      ...unknownKeyIssues(options, LIVE_HUB_OPTIONS),
       ...integerOptionIssues(options.maxClients, "maxClients", 1_000_000),
       ...integerOptionIssues(options.bufferSize, "bufferSize", 1_000_000),
       ...integerOptionIssues(options.batchSize, "batchSize", 10_000),
@@ -136,16 +147,20 @@ export class LiveHub {
    * Opens a connection.
    * @throws {TooManyLiveClientsError} `maxClients` connections are open.
    * @throws {LiveHubClosedError} the hub is closed.
-   * @throws {ValidationError} `after` is not a non-negative integer.
+   * @throws {ValidationError} `after` is not a non-negative integer, or an option or filter key is none of its own.
    */
   async connect<E extends EventEnvelope = EventEnvelope>(
     options: LiveConnectOptions<E> = {},
   ): Promise<LiveConnection<E>> {
+    // A misspelt `after` followed new events only, a misspelt filter list matched every event.
+    const issues = [
+      ...unknownKeyIssues(options, LIVE_CONNECT_OPTIONS),
+      ...unknownKeyIssues(options.filter, ["streams", "categories", "types"], ["filter"]),
+    ];
     if (options.after !== undefined && (!Number.isSafeInteger(options.after) || options.after < 0)) {
-      throw new ValidationError("Invalid live subscription", [
-        { path: ["after"], message: "after must be a non-negative integer" },
-      ]);
+      issues.push({ path: ["after"], message: "after must be a non-negative integer" });
     }
+    if (issues.length > 0) throw new ValidationError("Invalid live subscription", issues);
     this.assertCanConnect();
     const connection = new Connection(this, options as LiveConnectOptions);
     this.#connections.add(connection);

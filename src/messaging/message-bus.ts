@@ -1,6 +1,6 @@
 import { DuplicateHandlerError, HandlerNotFoundError, type Issue, ValidationError } from "../errors.js";
 import { type PromiseStatus, promiseStatusReader } from "../internal/promise-status.js";
-import { assertFunction, assertTypeName, functionIssues, kindOf } from "../internal/validate.js";
+import { assertFunction, assertTypeName, functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countError, dispatchTimer, ownMeterProvider } from "../telemetry/metrics.js";
 import { activeContext, otelUnregistered, spanOf } from "../telemetry/otel-global.js";
@@ -530,14 +530,24 @@ function sweep(entry: MutableStats, status: (promise: Promise<unknown>) => Promi
   entry.sweepAt = Math.max(SWEEP_MIN, kept * 2);
 }
 
+const BUS_OPTIONS = [
+  "trackExecutions",
+  "timeExecutions",
+  "onError",
+  "telemetry",
+] as const satisfies readonly (keyof MessageBusOptions)[];
+const EXECUTE_OPTIONS = ["metadata", "id", "signal"] as const satisfies readonly (keyof ExecuteOptions)[];
+
 /** The options other than `timeExecutions` (checked by {@link timingSample}): a JavaScript caller's mistakes. */
 function assertBusOptions(options: MessageBusOptions): void {
-  if (typeof options !== "object") {
+  // An array is no options object: its entries were never read.
+  if (typeof options !== "object" || Array.isArray(options)) {
     throw new ValidationError("Invalid bus options", [
-      { path: [], message: `options must be an object, got ${kindOf(options)}` },
+      { path: [], message: `options must be an object, got ${Array.isArray(options) ? "an array" : kindOf(options)}` },
     ]);
   }
-  const issues: Issue[] = [];
+  // A misspelt key was dropped and its default taken: `trackExecution: false` went on tracking.
+  const issues: Issue[] = unknownKeyIssues(options, BUS_OPTIONS);
   for (const key of ["trackExecutions", "telemetry"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "boolean") {
       issues.push({ path: [key], message: `${key} must be a boolean, got ${kindOf(options[key])}` });
@@ -613,12 +623,13 @@ function compose(middleware: readonly Middleware[]): Pipeline {
  * an object was ignored. Checked only when options are given (the usual dispatch passes none).
  */
 function assertExecuteOptions(options: ExecuteOptions): void {
-  if (typeof options !== "object" || options === null) {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new ValidationError("Invalid execute options", [
-      { path: [], message: `must be an object, got ${kindOf(options)}` },
+      { path: [], message: `must be an object, got ${Array.isArray(options) ? "an array" : kindOf(options)}` },
     ]);
   }
-  const issues: Issue[] = [];
+  // A misspelt `metadata` or `id` was dropped: the command ran without its correlation, under a new id.
+  const issues: Issue[] = unknownKeyIssues(options, EXECUTE_OPTIONS);
   const { id, metadata, signal } = options;
   if (id !== undefined && (typeof id !== "string" || id === "")) {
     issues.push({ path: ["id"], message: `must be a non-empty string, got ${kindOf(id)}` });

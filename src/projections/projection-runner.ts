@@ -12,7 +12,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import { readablePosition } from "../event-store/readable.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { MAX_DELAY_MS } from "../internal/validate.js";
+import { MAX_DELAY_MS, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Projection } from "./projection.js";
 import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
@@ -770,9 +770,29 @@ export function runnerTargetIssues(options: {
   return issues;
 }
 
+const RUNNER_OPTIONS = [
+  "projection",
+  "eventStore",
+  "readModels",
+  "lock",
+  "owner",
+  "batchSize",
+  "maxBatchSize",
+  "pollIntervalMs",
+  "standbyPollMs",
+  "leaseMs",
+  "retryDelayMs",
+  "onFailure",
+  "onError",
+  "onBatch",
+  "inline",
+  "telemetry",
+] as const satisfies readonly (keyof ProjectionRunnerOptions)[];
+
 function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { projection: unknown }): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
-  const issues = runnerTargetIssues(options);
+  // A misspelt key was dropped and its default taken: `maxBatch: 50` read 100 events a batch.
+  const issues = [...unknownKeyIssues(options, RUNNER_OPTIONS), ...runnerTargetIssues(options)];
   for (const key of [
     "batchSize",
     "maxBatchSize",

@@ -1,5 +1,6 @@
 import { isConcurrencyError, SagaStepTimeoutError } from "../errors.js";
 import { sleep } from "../internal/sleep.js";
+import { STUCK, within } from "../internal/within.js";
 import type { ExecuteOptions } from "../messaging/message.js";
 import { carry, describe } from "./records.js";
 import type { SagaStore } from "./saga-store.js";
@@ -96,17 +97,10 @@ export class OutboxDispatcher {
   async #execute(record: SagaRecord, entry: OutboxEntry): Promise<void> {
     const sent = this.options.commands.execute(entry.type, entry.payload, this.#options(record, entry));
     if (typeof (sent as PromiseLike<unknown> | undefined)?.then !== "function") return;
-    let watchdog: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      watchdog = setTimeout(() => {
-        const ms = this.options.commandTimeoutMs;
-        reject(new SagaStepTimeoutError(record.saga, record.key, `command:${entry.type}`, entry.id, ms));
-      }, this.options.commandTimeoutMs);
-    });
-    try {
-      await Promise.race([sent, late]);
-    } finally {
-      clearTimeout(watchdog);
+    // Promise.resolve: a thenable whose `then` throws is a rejection here, as under Promise.race.
+    const ms = this.options.commandTimeoutMs;
+    if ((await within(Promise.resolve(sent), ms)) === STUCK) {
+      throw new SagaStepTimeoutError(record.saga, record.key, `command:${entry.type}`, entry.id, ms);
     }
   }
 

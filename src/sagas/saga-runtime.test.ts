@@ -333,6 +333,17 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     runtime.start({ intervalMs: 50 }).stop();
   });
 
+  test("retryDelayMs is a number from 0 to 60000: a numeric string, NaN or a value out of range is refused by name", () => {
+    const good = { store: new InMemorySagaStore(), commands: recordingBus().bus, sagas: [orderSaga] };
+    // Before, "5" passed the range check by coercion and reached setTimeout as a string.
+    for (const retryDelayMs of ["5", "0", Number.NaN, -1, 60_001, null, true]) {
+      expect(() => new SagaRuntime({ ...good, retryDelayMs: retryDelayMs as never })).toThrow(
+        /retryDelayMs: retryDelayMs must be a number from 0 to 60000/,
+      );
+    }
+    for (const retryDelayMs of [0, 2.5, 60_000]) expect(new SagaRuntime({ ...good, retryDelayMs })).toBeDefined();
+  });
+
   test("subscribe and attach from JavaScript without a store, bus or checkpoint store are a ValidationError, not a TypeError", async () => {
     const { runtime } = setup();
     const store = new InMemoryEventStore();

@@ -22,6 +22,7 @@ import {
   MAX_DELAY_MS,
   nameIssues,
   objectIssues,
+  unknownKeyIssues,
 } from "../internal/validate.js";
 import { STUCK, within } from "../internal/within.js";
 import { getLogger } from "../logging/library-logger.js";
@@ -58,7 +59,7 @@ export interface SagaRuntimeOptions {
   readonly onTimeoutFired?: (fired: FiredTimeoutReport) => void;
   /** Attempts per outbox command before the instance is parked in `needs-attention`. Defaults to 3. */
   readonly maxAttempts?: number;
-  /** Wait between attempts, in milliseconds. Defaults to 100. */
+  /** Wait between attempts, in milliseconds: a number from 0 to 60,000. Defaults to 100. */
   readonly retryDelayMs?: number;
   /**
    * How long a claimed timeout is held by this runtime before another may claim it, and how long
@@ -132,6 +133,21 @@ export interface SubscribeSagasOptions extends Omit<SubscribeToAllOptions, "hand
 
 const CONFLICT_RETRIES = 20;
 
+const SAGA_RUNTIME_OPTIONS = [
+  "store",
+  "commands",
+  "sagas",
+  "now",
+  "onError",
+  "onTimeoutFired",
+  "maxAttempts",
+  "retryDelayMs",
+  "leaseMs",
+  "tickLimit",
+  "owner",
+  "telemetry",
+] as const satisfies readonly (keyof SagaRuntimeOptions)[];
+
 /**
  * Runs sagas: applies events to instances (deduplicated, with optimistic concurrency), saves each
  * step with its outbox in one commit, dispatches the outbox, fires due timeouts (`tick`) and
@@ -160,13 +176,23 @@ export class SagaRuntime {
       ]);
     }
     const issues = [
+      // A misspelt key was dropped and its default taken: `onErorr` logged failures instead of paging.
+      ...unknownKeyIssues(options, SAGA_RUNTIME_OPTIONS),
       ...runtimePartIssues(options),
       ...integerOptionIssues(options.maxAttempts, "maxAttempts", 100),
       ...integerOptionIssues(options.leaseMs, "leaseMs", 24 * 60 * 60 * 1000),
       ...integerOptionIssues(options.tickLimit, "tickLimit", 10_000),
     ];
-    if (options.retryDelayMs !== undefined && !(options.retryDelayMs >= 0 && options.retryDelayMs <= 60_000)) {
-      issues.push({ path: ["retryDelayMs"], message: "retryDelayMs must be from 0 to 60000" });
+    // A number: a string ("5") passed a range check by coercion, and reached setTimeout as it was.
+    const retryDelayMs = options.retryDelayMs;
+    if (
+      retryDelayMs !== undefined &&
+      !(typeof retryDelayMs === "number" && retryDelayMs >= 0 && retryDelayMs <= 60_000)
+    ) {
+      issues.push({
+        path: ["retryDelayMs"],
+        message: `retryDelayMs must be a number from 0 to 60000, got ${kindOf(retryDelayMs)}`,
+      });
     }
     if (issues.length > 0) throw new ValidationError("Invalid saga runtime options", issues);
     this.#store = options.store;

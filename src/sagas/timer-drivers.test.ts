@@ -153,6 +153,22 @@ describe("sagaCronHandler", () => {
     expect({ ticks, fired, waited: waited.length }).toEqual({ ticks: [0, 1], fired: ["a"], waited: 2 });
   });
 
+  test("an onTick that throws is logged: the scheduled event still succeeds", async () => {
+    // Before, its throw failed the invocation (and the waitUntil promise) after the timeouts had fired.
+    const { runtime, fired, clock } = setup();
+    await runtime.handle(armed("a", 1_000));
+    clock.set(clock.get() + 1_000);
+    const waited: Promise<unknown>[] = [];
+    const handler = sagaCronHandler(runtime, {
+      onTick: () => {
+        throw new Error("dashboard down");
+      },
+    });
+    await handler.scheduled({}, {}, { waitUntil: (p) => void waited.push(p) });
+    await Promise.all(waited);
+    expect(fired).toEqual(["a"]);
+  });
+
   test("a source or onTick that is not one is a ValidationError, at once or from the factory: never a TypeError", async () => {
     const { runtime } = setup();
     const ctx = { waitUntil: () => {} };

@@ -1,4 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
+import { callHook } from "../internal/hooks.js";
 import { functionIssues, integerOptionIssues, objectIssues } from "../internal/validate.js";
 import type { SagaRuntime, TickResult } from "./saga-runtime.js";
 
@@ -43,7 +44,9 @@ export function sagaCronHandler<Env = unknown>(
           ]);
         }
         const result = await runtime.tick();
-        options.onTick?.(result);
+        // An observer, isolated as every hook is: its throw, after the timeouts fired, must not fail
+        // the invocation. It is logged instead.
+        if (options.onTick !== undefined) callHook("onTick", options.onTick, result);
       })();
       ctx.waitUntil(run);
       await run;

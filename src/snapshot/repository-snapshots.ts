@@ -11,7 +11,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { functionIssues, kindOf } from "../internal/validate.js";
+import { functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { everyNEvents, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotStore } from "./snapshot-store.js";
@@ -306,12 +306,23 @@ function restoreOwned(aggregate: AnyAggregate, version: number, state: unknown):
   aggregate.restoreSnapshot({ version, state }, { owned: true });
 }
 
+const SNAPSHOT_OPTIONS = [
+  "store",
+  "policy",
+  "schemaVersion",
+  "onError",
+  "waitUntil",
+  "now",
+] as const satisfies readonly (keyof RepositorySnapshotOptions)[];
+
 function assertOptions(options: unknown): void {
   const o = options as Partial<RepositorySnapshotOptions> | null;
   const issues: Issue[] = [];
   if (typeof o !== "object" || o === null) {
     issues.push({ path: [], message: `expected { store, policy? }, got ${kindOf(o)}` });
   } else {
+    // A misspelt key was dropped and its default taken: `polcy` snapshotted every 100 events.
+    issues.push(...unknownKeyIssues(o, SNAPSHOT_OPTIONS));
     const store = o.store as Partial<SnapshotStore> | undefined;
     if (typeof store?.save !== "function" || typeof store.load !== "function") {
       issues.push({ path: ["store"], message: "must be a SnapshotStore" });

@@ -1,7 +1,7 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import { type Issue, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
-import { functionIssues } from "../internal/validate.js";
+import { functionIssues, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { SnapshotStore } from "../snapshot/snapshot-store.js";
 import { UnknownTenantError } from "./errors.js";
@@ -155,6 +155,14 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
   };
 }
 
+const TENANCY_OPTIONS = [
+  "stores",
+  "services",
+  "knows",
+  "maxTenants",
+  "quotas",
+] as const satisfies readonly (keyof TenancyOptions<TenantStores>)[];
+
 /**
  * What is wrong with the options, found when `tenancy()` is called rather than as a TypeError at the
  * first request: the callbacks must be functions, and quotas given as an object valid ones.
@@ -162,6 +170,8 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
 function tenancyIssues(options: Partial<Record<keyof TenancyOptions<TenantStores>, unknown>>): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
   const issues: Issue[] = [
+    // A misspelt key was dropped and its default taken: `maxTenant: 10` kept 1,000 tenants open.
+    ...unknownKeyIssues(options, TENANCY_OPTIONS),
     ...functionIssues(options.stores, "stores", true),
     ...functionIssues(options.services, "services"),
     ...functionIssues(options.knows, "knows"),

@@ -1,0 +1,261 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { subscribeLive } from "./client/index.js";
+import {
+  AggregateRepository,
+  AggregateRoot,
+  CommandBus,
+  defineStream,
+  InMemoryEventBus,
+  InMemoryEventStore,
+  InMemoryReadModelStore,
+  InMemorySagaStore,
+  InMemorySnapshotStore,
+  isValidationError,
+  LiveHub,
+  ProjectionRunner,
+  projection,
+  QueryBus,
+  SagaRuntime,
+  tenancy,
+  type ValidationError,
+} from "./index.js";
+
+// Every public option object of the core refuses a key it does not take, naming its path: before,
+// a misspelt key was dropped and its default taken without a word (`form: 42` followed new events
+// only, `maxClient: 10` served 1,000 connections, `snapshot: {...}` replayed every stream in full).
+
+/** The paths of the ValidationError `build` throws (or rejects with); fails the test on any other outcome. */
+async function refusedPaths(build: () => unknown): Promise<string[]> {
+  let caught: unknown;
+  try {
+    await build();
+  } catch (error) {
+    caught = error;
+  }
+  expect(isValidationError(caught)).toBe(true);
+  return (caught as ValidationError).issues.map((issue) => issue.path.join("."));
+}
+
+class Counter extends AggregateRoot<{ n: number }, { type: "Counted"; data: Record<string, never> }> {
+  constructor(id: string) {
+    super(id, { n: 0 });
+  }
+  onCounted(): void {
+    this.state = { n: this.state.n + 1 };
+  }
+}
+
+const store = new InMemoryEventStore();
+/** A server that never answers: the subscription waits until it is closed (its request aborted). */
+const neverFetch = ((_url: unknown, init?: { signal?: AbortSignal }) =>
+  new Promise<Response>((_, reject) =>
+    init?.signal?.addEventListener("abort", () => reject(init.signal?.reason)),
+  )) as unknown as typeof fetch;
+
+const BUS_KEYS = ["trackExecutions", "timeExecutions", "onError", "telemetry"];
+
+/** Each option object (with every key it takes), built from valid options plus `extra`: a key it does not take, or nothing. */
+const builders: Record<string, { keys: readonly string[]; at?: string; build: (extra: object) => unknown }> = {
+  subscribeLive: {
+    keys: [
+      "url",
+      "transport",
+      "filter",
+      "from",
+      "onEvent",
+      "onError",
+      "onEnd",
+      "headers",
+      "protocols",
+      "backoff",
+      "idleTimeoutMs",
+      "maxMessageLength",
+      "fetch",
+      "WebSocket",
+    ],
+    build: (extra) => {
+      const subscription = subscribeLive({
+        url: "https://api.example.com/api/events",
+        onEvent: () => undefined,
+        fetch: neverFetch,
+        ...extra,
+      });
+      return subscription.close();
+    },
+  },
+  "subscribeLive backoff": {
+    keys: ["initialMs", "maxMs"],
+    at: "backoff.",
+    build: (extra) =>
+      subscribeLive({
+        url: "https://api.example.com/api/events",
+        onEvent: () => undefined,
+        fetch: neverFetch,
+        backoff: { initialMs: 10, ...extra },
+      }).close(),
+  },
+  "subscribeLive filter": {
+    keys: ["streams", "categories", "types"],
+    build: (extra) =>
+      subscribeLive({
+        url: "https://api.example.com/api/events",
+        onEvent: () => undefined,
+        fetch: neverFetch,
+        filter: { types: ["Counted"], ...extra },
+      }).close(),
+  },
+  LiveHub: {
+    keys: ["store", "maxClients", "bufferSize", "batchSize", "pollIntervalMs"],
+    build: (extra) => new LiveHub({ store, ...extra }),
+  },
+  "LiveHub connect": {
+    keys: ["filter", "after", "allow"],
+    build: async (extra) => {
+      const hub = new LiveHub({ store });
+      try {
+        (await hub.connect({ after: 0, ...extra })).close();
+      } finally {
+        await hub.close();
+      }
+    },
+  },
+  "LiveHub connect filter": {
+    keys: ["streams", "categories", "types"],
+    at: "filter.",
+    build: async (extra) => {
+      const hub = new LiveHub({ store });
+      try {
+        (await hub.connect({ filter: { types: ["Counted"], ...extra } })).close();
+      } finally {
+        await hub.close();
+      }
+    },
+  },
+  InMemoryEventBus: {
+    keys: ["onError", "telemetry", "handlerTimeoutMs"],
+    build: (extra) => new InMemoryEventBus({ ...extra }),
+  },
+  CommandBus: { keys: BUS_KEYS, build: (extra) => new CommandBus({ ...extra }) },
+  QueryBus: { keys: BUS_KEYS, build: (extra) => new QueryBus({ ...extra }) },
+  "execute options": {
+    keys: ["metadata", "id", "signal"],
+    build: (extra) => {
+      const bus = new CommandBus<{ Count: { payload: object; result: number } }>();
+      bus.register("Count", () => 1);
+      return bus.execute("Count", {}, { id: "c-1", ...extra });
+    },
+  },
+  ProjectionRunner: {
+    keys: [
+      "projection",
+      "eventStore",
+      "readModels",
+      "lock",
+      "owner",
+      "batchSize",
+      "maxBatchSize",
+      "pollIntervalMs",
+      "standbyPollMs",
+      "leaseMs",
+      "retryDelayMs",
+      "onFailure",
+      "onError",
+      "onBatch",
+      "inline",
+      "telemetry",
+    ],
+    build: (extra) =>
+      new ProjectionRunner({
+        projection: projection({ name: "counts", handle: () => undefined }),
+        eventStore: store,
+        readModels: new InMemoryReadModelStore(),
+        ...extra,
+      }),
+  },
+  SagaRuntime: {
+    keys: [
+      "store",
+      "commands",
+      "sagas",
+      "now",
+      "onError",
+      "onTimeoutFired",
+      "maxAttempts",
+      "retryDelayMs",
+      "leaseMs",
+      "tickLimit",
+      "owner",
+      "telemetry",
+    ],
+    build: (extra) =>
+      new SagaRuntime({ store: new InMemorySagaStore(), commands: new CommandBus(), sagas: [], ...extra }),
+  },
+  AggregateRepository: {
+    keys: ["store", "stream", "create", "snapshots", "telemetry"],
+    build: (extra) =>
+      new AggregateRepository({ store, stream: defineStream("Counter"), create: (id) => new Counter(id), ...extra }),
+  },
+  "AggregateRepository snapshots": {
+    keys: ["store", "policy", "schemaVersion", "onError", "waitUntil", "now"],
+    build: (extra) =>
+      new AggregateRepository({
+        store,
+        stream: defineStream("Counter"),
+        create: (id) => new Counter(id),
+        snapshots: { store: new InMemorySnapshotStore(), ...extra },
+      }),
+  },
+  tenancy: {
+    keys: ["stores", "services", "knows", "maxTenants", "quotas"],
+    build: (extra) => tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }), ...extra }),
+  },
+};
+
+describe("the core's option objects refuse keys they do not take", () => {
+  test("the misspellings that changed behaviour silently are refused, naming their path", async () => {
+    const hub = new LiveHub({ store });
+    const cases: [() => unknown, string[]][] = [
+      [() => builders.subscribeLive?.build({ form: 42 }), ["form"]],
+      [() => new LiveHub({ store, maxClient: 10 } as never), ["maxClient"]],
+      [() => hub.connect({ afer: 3 } as never), ["afer"]],
+      [() => hub.connect({ filter: { type: ["Counted"] } } as never), ["filter.type"]],
+      [() => new InMemoryEventBus({ handlerTimeout: 5 } as never), ["handlerTimeout"]],
+      [() => new CommandBus({ trackExecution: false } as never), ["trackExecution"]],
+      [() => builders["execute options"]?.build({ metdata: { correlationId: "c" } }), ["metdata"]],
+      [() => builders.SagaRuntime?.build({ onErorr: () => undefined }), ["onErorr"]],
+      [() => builders.AggregateRepository?.build({ snapshot: { store: new InMemorySnapshotStore() } }), ["snapshot"]],
+      [() => builders["AggregateRepository snapshots"]?.build({ polcy: () => true }), ["polcy"]],
+      [() => builders.ProjectionRunner?.build({ maxBatch: 50 }), ["maxBatch"]],
+      [() => builders.tenancy?.build({ maxTenant: 10 }), ["maxTenant"]],
+    ];
+    for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
+    await hub.close();
+  });
+
+  test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {
+    for (const { keys, at = "", build } of Object.values(builders)) {
+      // The valid options build: what follows fails on the unknown key alone.
+      await build({});
+      await fc.assert(
+        fc.asyncProperty(
+          fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !keys.includes(key)),
+          async (key) => {
+            const paths = await refusedPaths(() => build({ [key]: 1 }));
+            expect(paths).toEqual([`${at}${key}`]);
+          },
+        ),
+        { numRuns: 25 },
+      );
+    }
+  });
+
+  test("an array is no options object for the buses and execute", async () => {
+    expect(await refusedPaths(() => new InMemoryEventBus([] as never))).toEqual([""]);
+    expect(await refusedPaths(() => new CommandBus([] as never))).toEqual([""]);
+    expect(await refusedPaths(() => new QueryBus([] as never))).toEqual([""]);
+    const bus = new CommandBus<{ Count: { payload: object; result: number } }>();
+    bus.register("Count", () => 1);
+    await expect(bus.execute("Count", {}, [] as never)).rejects.toThrow("must be an object, got an array");
+  });
+});
