@@ -8,8 +8,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defineSaga, type FiredTimeoutReport, SagaRuntime, ulid } from "../../src/index.js";
+import { type FiredTimeoutReport, SagaRuntime, ulid } from "../../src/index.js";
 import { eventually } from "../../src/testing/index.js";
+import { checkCompetingSchedulers } from "../../test/sagas/competing-schedulers.ts";
 import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import {
@@ -130,58 +131,6 @@ describe("SagaRuntime on SQLite", () => {
   }, 180_000);
 
   test("three competing schedulers on connections of their own fire each of 200 due timeouts exactly once", async () => {
-    const name = `Armed-${ulid()}`;
-    const saga = defineSaga<{ type: "Arm"; data: { id: string } }, { fired: number }>({
-      name,
-      startedBy: ["Arm"],
-      correlate: (event) => event.data.id,
-      initialState: { fired: 0 },
-      on: {
-        Arm: (state, _event, ctx) => {
-          for (let i = 0; i < 10; i++) ctx.schedule({ after: i, name: `t${i}` });
-          return state;
-        },
-      },
-      onTimeout: Object.fromEntries(
-        Array.from({ length: 10 }, (_, i) => [
-          `t${i}`,
-          // May run again after a conflict with a sibling timeout's firing; only one run is saved.
-          (state: { fired: number }) => ({ fired: state.fired + 1 }),
-        ]),
-      ),
-    });
-    const commands = recordingBus().bus;
-    const runtimes = ["a", "b", "c"].map(
-      (owner) =>
-        new SagaRuntime({
-          store: new SqliteSagaStore({ driver: connect() }),
-          commands,
-          sagas: [saga],
-          now: () => T0,
-          owner,
-          tickLimit: 9,
-        }),
-    );
-    const [first] = runtimes;
-    await Promise.all(
-      Array.from({ length: 20 }, (_, i) => first?.handle(orderEvent("Arm" as never, `i${i}`, { id: `i${i}` }))),
-    );
-    const reports = await Promise.all(
-      runtimes.map(async (runtime) => {
-        const mine: FiredTimeoutReport[] = [];
-        for (let round = 0; round < 12; round++) mine.push(...(await runtime.tick(T0 + 1000)).fired);
-        return mine;
-      }),
-    );
-    const firings = new Map<string, number>();
-    for (const report of reports.flat()) {
-      const id = `${report.key}/${report.name}`;
-      firings.set(id, (firings.get(id) ?? 0) + 1);
-    }
-    expect(firings.size).toBe(200);
-    expect([...firings.values()].filter((n) => n !== 1)).toEqual([]);
-    expect(reports.flat().filter((r) => r.outcome !== "applied")).toEqual([]);
-    const states = await new SqliteSagaStore({ driver }).list({ saga: name, limit: 100 });
-    expect(states.map((r) => (r.state as { fired: number }).fired)).toEqual(Array(20).fill(10));
+    await checkCompetingSchedulers(() => new SqliteSagaStore({ driver: connect() }), { at: T0 });
   }, 60_000);
 });
