@@ -10,6 +10,7 @@ import {
 } from "../../src/index.js";
 import { eventually } from "../../src/testing/index.js";
 import { checkCompetingSchedulers } from "../../test/sagas/competing-schedulers.ts";
+import { checkFeedResume } from "../../test/sagas/feed-resume.ts";
 import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
 import { type OrderEvent, type OrderState, orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
@@ -150,26 +151,12 @@ describe("SagaRuntime on PostgreSQL", () => {
   }, 30_000);
 
   test("fed from the PostgreSQL global feed, it resumes from its checkpoint and applies each event once", async () => {
-    const events = new PostgresEventStore({ sql, schema });
-    const checkpoints = new PostgresCheckpointStore({ sql, schema });
-    const store = new PostgresSagaStore({ sql, schema });
-    const { bus, sent } = recordingBus();
-    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0, retryDelayMs: 0 });
-    const id = ulid();
-    const checkpointId = `sagas-${id}`;
-    await events.appendToStream(`Order-${id}`, [{ type: "OrderPlaced", data: { orderId: id, sku: "A" } }]);
-    const first = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
-    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(1), 10_000);
-    await first.stop();
-    await events.appendToStream(`Order-${id}`, [{ type: "StockReserved", data: { orderId: id } }]);
-    const second = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
-    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(2), 10_000);
-    await second.stop();
-    expect(sent.map((s) => s.id).filter((s) => s.startsWith(`Order/${id}/`))).toEqual([
-      `Order/${id}/1`,
-      `Order/${id}/2`,
-    ]);
-    expect(await checkpoints.load(checkpointId)).toBe(second.position);
+    await checkFeedResume({
+      events: new PostgresEventStore({ sql, schema }),
+      checkpoints: new PostgresCheckpointStore({ sql, schema }),
+      store: new PostgresSagaStore({ sql, schema }),
+      at: T0,
+    });
   }, 30_000);
 
   test("several runtimes, duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FiredTimeoutReport, SagaRuntime, ulid } from "../../src/index.js";
-import { eventually } from "../../src/testing/index.js";
 import { checkCompetingSchedulers } from "../../test/sagas/competing-schedulers.ts";
+import { checkFeedResume } from "../../test/sagas/feed-resume.ts";
 import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import {
@@ -100,26 +100,12 @@ describe.each([
 
 describe("SagaRuntime on SQLite", () => {
   test("fed from the SQLite feed, it resumes from its checkpoint and applies each event once", async () => {
-    const events = new SqliteEventStore({ driver });
-    const checkpoints = new SqliteCheckpointStore({ driver });
-    const store = new SqliteSagaStore({ driver });
-    const { bus, sent } = recordingBus();
-    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0, retryDelayMs: 0 });
-    const id = ulid();
-    const checkpointId = `sagas-${id}`;
-    await events.appendToStream(`Order-${id}`, [{ type: "OrderPlaced", data: { orderId: id, sku: "A" } }]);
-    const first = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
-    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(1), 10_000);
-    await first.stop();
-    await events.appendToStream(`Order-${id}`, [{ type: "StockReserved", data: { orderId: id } }]);
-    const second = await runtime.subscribe(events, { checkpoints, checkpointId, pollIntervalMs: 10 });
-    await eventually(async () => expect((await store.load("Order", id))?.version).toBe(2), 10_000);
-    await second.stop();
-    expect(sent.map((s) => s.id).filter((s) => s.startsWith(`Order/${id}/`))).toEqual([
-      `Order/${id}/1`,
-      `Order/${id}/2`,
-    ]);
-    expect(await checkpoints.load(checkpointId)).toBe(second.position);
+    await checkFeedResume({
+      events: new SqliteEventStore({ driver }),
+      checkpoints: new SqliteCheckpointStore({ driver }),
+      store: new SqliteSagaStore({ driver }),
+      at: T0,
+    });
   }, 30_000);
 
   test("several runtimes on connections of their own, duplicated deliveries, ticks and crashes end as a sequential run (property)", async () => {
