@@ -49,6 +49,7 @@ export const ErrorCode = {
   EventCorrupt: "EVENT_CORRUPT",
   UpcastFailed: "UPCAST_FAILED",
   RehydrationFailed: "REHYDRATION_FAILED",
+  AggregateBroken: "AGGREGATE_BROKEN",
   ProjectionFailed: "PROJECTION_FAILED",
   NoTransition: "NO_TRANSITION",
   SagaStepTimeout: "SAGA_STEP_TIMEOUT",
@@ -389,6 +390,27 @@ export class RehydrationError extends EventFlowsError {
 }
 
 /**
+ * An aggregate whose event handler threw is used again. The handler may have changed part of the
+ * state before it threw, and no event explains that change, so the aggregate refuses to go on (to
+ * raise, to be saved, to show its state): load it again. `cause` is what the handler threw.
+ */
+export class AggregateBrokenError extends EventFlowsError {
+  override readonly name = "AggregateBrokenError";
+  constructor(
+    readonly aggregate: string,
+    readonly aggregateId: string,
+    readonly eventType: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.AggregateBroken,
+      `${aggregate} "${aggregateId}" cannot be used: the handler of event "${eventType}" threw (see cause), so its state may be half-changed. Load it again`,
+      options,
+    );
+  }
+}
+
+/**
  * A projection's handler threw on an event: the runner rolled the batch back and stopped, so the
  * event is never skipped. Fix the handler (or the data) and start the runner again; it resumes at
  * the failed event. `cause` is what the handler threw.
@@ -688,6 +710,8 @@ export const isServiceError = (error: unknown): error is ServiceError => hasCode
 export const isUpcastError = (error: unknown): error is UpcastError => hasCode(error, ErrorCode.UpcastFailed);
 export const isRehydrationError = (error: unknown): error is RehydrationError =>
   hasCode(error, ErrorCode.RehydrationFailed);
+export const isAggregateBrokenError = (error: unknown): error is AggregateBrokenError =>
+  hasCode(error, ErrorCode.AggregateBroken);
 export const isProjectionFailedError = (error: unknown): error is ProjectionFailedError =>
   hasCode(error, ErrorCode.ProjectionFailed);
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>

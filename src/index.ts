@@ -38,6 +38,7 @@ export { InMemoryDedupStore, type InMemoryDedupStoreOptions } from "./dedup/in-m
 export { ambientEnv, type EnvSource, type ReadEnvOptions, readEnv } from "./env.js";
 export {
   AbortedError,
+  AggregateBrokenError,
   ConcurrencyError,
   DuplicateHandlerError,
   ErrorCode,
@@ -52,6 +53,7 @@ export {
   IdempotencyClaimLostError,
   type Issue,
   isAbortedError,
+  isAggregateBrokenError,
   isConcurrencyError,
   isDuplicateHandlerError,
   isEventCorruptError,

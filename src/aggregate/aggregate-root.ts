@@ -1,6 +1,19 @@
-import { HandlerNotFoundError, type Issue, RehydrationError, ValidationError } from "../errors.js";
-import type { DomainEvent, EventEnvelope, EventMetadata, NewEvent } from "../events/envelope.js";
-import { kindOf } from "../internal/validate.js";
+import {
+  AggregateBrokenError,
+  HandlerNotFoundError,
+  type Issue,
+  RehydrationError,
+  ValidationError,
+} from "../errors.js";
+import {
+  type DomainEvent,
+  type EventEnvelope,
+  type EventMetadata,
+  metadataIssues,
+  type NewEvent,
+} from "../events/envelope.js";
+import { isFlatJson, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "../internal/json.js";
+import { isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 
 /** The member of an event union with the given type. */
 export type EventOfType<E extends DomainEvent, Type extends E["type"]> = Extract<E, { type: Type }>;
@@ -116,6 +129,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
   #uncommitted: NewEvent[] = [];
   /** A handler is running: a `raise` now would record an event on every replay of the history. */
   #applying = false;
+  /**
+   * A handler threw on this event type (its error is the value): the state may be half-changed and
+   * no event explains it, so the aggregate refuses further use rather than save or show that state.
+   */
+  #broken: { readonly type: string; readonly cause: unknown } | undefined;
 
   protected constructor(id: string, initialState: State) {
     this.id = id;
@@ -137,29 +155,38 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     return this.#persistedVersion;
   }
 
+  /** @throws {AggregateBrokenError} after a handler threw: the state may be half-changed. */
   get currentState(): ReadonlyState<State> {
+    this.#assertUsable();
     return this.state as ReadonlyState<State>;
   }
 
+  /** @throws {AggregateBrokenError} after a handler threw, so that no save takes what the state no longer matches. */
   get uncommittedEvents(): readonly NewEvent<E["type"], E["data"]>[] {
+    this.#assertUsable();
     return this.#uncommitted as NewEvent<E["type"], E["data"]>[];
   }
 
+  /** @throws {AggregateBrokenError} after a handler threw. */
   get hasChanges(): boolean {
+    this.#assertUsable();
     return this.#uncommitted.length > 0;
   }
 
-  /** Applies a new event and records it for the next save. */
+  /**
+   * Applies a new event and records it for the next save. The event is checked first, as a store's
+   * append checks it (type, JSON data and metadata), so that one no store would take never changes the state.
+   * @throws {ValidationError} an event no store would take; nothing changed.
+   * @throws what the handler threw; the aggregate is then broken ({@link AggregateBrokenError} on further use).
+   */
   protected raise<Type extends E["type"]>(
     type: Type,
     data: EventOfType<E, Type>["data"],
     metadata?: EventMetadata,
   ): void {
-    if (typeof type !== "string" || type === "") {
-      throw new ValidationError("Invalid event", [
-        { path: ["type"], message: `raise takes an event type, a non-empty string, got ${kindOf(type)}` },
-      ]);
-    }
+    this.#assertUsable();
+    const issues = raisedEventIssues(type, data, metadata);
+    if (issues !== undefined) throw new ValidationError("Invalid event", issues);
     if (this.#applying) {
       throw new ValidationError("Invalid event", [
         {
@@ -177,6 +204,7 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
 
   /** Replays stored events (in version order) onto the current state. */
   rehydrate(events: Iterable<EventEnvelope>): this {
+    this.#assertUsable();
     if (typeof (events as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== "function") {
       throw notEvents("rehydrate", "an iterable of stored events", events);
     }
@@ -195,6 +223,7 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
 
   /** Like {@link rehydrate}, for an async source such as `store.readStream(...)`. */
   async rehydrateAsync(events: AsyncIterable<EventEnvelope>): Promise<this> {
+    this.#assertUsable();
     const source = events as { [Symbol.asyncIterator]?: unknown; [Symbol.iterator]?: unknown } | null;
     if (typeof source?.[Symbol.asyncIterator] !== "function" && typeof source?.[Symbol.iterator] !== "function") {
       throw notEvents("rehydrateAsync", "an async iterable of stored events", events);
@@ -218,6 +247,7 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * save was in flight stay uncommitted, after the saved ones, for the next save.
    */
   markCommitted(version: number = this.#version, count: number = this.#uncommitted.length): void {
+    this.#assertUsable();
     const issues: Issue[] = [];
     if (!Number.isSafeInteger(version) || version < 0) {
       issues.push({ path: ["version"], message: `must be a non-negative integer, got ${kindOf(version)}` });
@@ -242,6 +272,7 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * instance (it would come back a plain object, without its methods), a function, a symbol.
    */
   toSnapshot(): AggregateSnapshot<State> {
+    this.#assertUsable();
     return { version: this.#persistedVersion, state: cloneState(this.state) };
   }
 
@@ -252,6 +283,7 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * a function or a symbol.
    */
   restoreSnapshot(snapshot: AggregateSnapshot<State>, options: { readonly owned?: boolean } = {}): this {
+    this.#assertUsable();
     if (typeof snapshot !== "object" || snapshot === null) {
       throw new ValidationError("Invalid snapshot", [
         { path: [], message: `restoreSnapshot takes { version, state }, got ${kindOf(snapshot)}` },
@@ -281,10 +313,21 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     this.#applying = true;
     try {
       next = handler(this as unknown as AggregateRoot<unknown, DomainEvent>, event);
+    } catch (error) {
+      // It may have mutated part of the state first: copying the state before every raise to undo that
+      // would cost every raise (and cannot copy class instances), so the aggregate stops here instead.
+      this.#broken = { type: event.type, cause: error };
+      throw error;
     } finally {
       this.#applying = false;
     }
     if (next !== undefined) this.state = next as State;
+  }
+
+  #assertUsable(): void {
+    if (this.#broken === undefined) return;
+    const { type, cause } = this.#broken;
+    throw new AggregateBrokenError(this.constructor.name || "The aggregate", this.id, type, { cause });
   }
 
   /**
@@ -297,6 +340,8 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     try {
       next = handler(self, event);
     } catch (error) {
+      // As in #apply: the state may be half-changed, and nothing is copied per event to undo it.
+      this.#broken = { type: event.type, cause: error };
       throw this.#rehydrationError(event, error);
     }
     if (next !== undefined) this.state = next as State;
@@ -451,6 +496,27 @@ function uncopiable(state: unknown): Issue[] {
       const [key, item] = children[i] as [string | number, unknown];
       stack.push({ value: item, path: [...path, key] });
     }
+  }
+  return issues;
+}
+
+// The store's limits but its nesting depth: that is each store's `maxJsonDepth`, checked when it appends.
+const RAISE_LIMITS = { maxDepth: MAX_JSON_DEPTH_LIMIT, refuseNul: true };
+
+/**
+ * What a store's append would refuse in a raised event (its type, data and metadata), or undefined.
+ * The fast checks first: a valid event allocates no issue list.
+ */
+function raisedEventIssues(type: unknown, data: unknown, metadata: EventMetadata | undefined): Issue[] | undefined {
+  let issues: Issue[] | undefined;
+  if (!isName(type, MAX_TYPE_LENGTH)) issues = nameIssues(type, "event type", MAX_TYPE_LENGTH, ["type"]);
+  if (!isFlatJson(data, true)) {
+    const found = jsonIssues(data, ["data"], RAISE_LIMITS);
+    if (found.length > 0) issues = [...(issues ?? []), ...found];
+  }
+  if (metadata !== undefined) {
+    const found = metadataIssues(metadata, ["metadata"], RAISE_LIMITS);
+    if (found.length > 0) issues = [...(issues ?? []), ...found];
   }
   return issues;
 }
