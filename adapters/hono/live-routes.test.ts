@@ -12,6 +12,7 @@ import {
   LiveHub,
   matchesFilter,
   setLogger,
+  ValidationError,
 } from "../../src/index.js";
 import { ForbiddenError, UnauthorizedError } from "../http/index.js";
 import { liveRoutes } from "./live-routes.js";
@@ -772,6 +773,71 @@ describe("live routes on Bun (real server and sockets)", () => {
       ]);
     }
     expect(() => liveRoutes({ hub: () => hub, path: "/" })).not.toThrow();
+  });
+
+  test("a programming error in auth or authorize (TypeError, RangeError, ReferenceError, a thrown non-Error) is the bare 500, told to onError; their ForbiddenError and ValidationError keep 403 and 400", async () => {
+    const bare = {
+      type: "about:blank",
+      title: "Internal Server Error",
+      status: 500,
+      detail: "An unexpected error occurred",
+      code: "INTERNAL_ERROR",
+    };
+    for (const error of [
+      new TypeError("Cannot read properties of undefined (reading 'hunter2')"),
+      new RangeError("hunter2 out of range"),
+      new ReferenceError("hunter2 is not defined"),
+      "hunter2",
+    ]) {
+      const told: unknown[] = [];
+      const onError = (reported: unknown) => void told.push(reported);
+      const failing = new Hono()
+        .route(
+          "/auth",
+          liveRoutes({
+            hub,
+            onError,
+            auth: () => {
+              throw error;
+            },
+          }),
+        )
+        .route(
+          "/authorize",
+          liveRoutes({
+            hub,
+            onError,
+            authorize: () => {
+              throw error;
+            },
+          }),
+        );
+      for (const path of ["/auth/events/stream", "/authorize/events/stream"]) {
+        const response = await failing.request(path);
+        expect([path, response.status, await response.json()]).toEqual([path, 500, bare]);
+      }
+      expect(told).toEqual([error, error]);
+    }
+    const told: unknown[] = [];
+    const refusing = new Hono()
+      .route(
+        "/forbidden",
+        liveRoutes({ hub, onError: (e) => void told.push(e), authorize: () => Promise.reject(new ForbiddenError()) }),
+      )
+      .route(
+        "/invalid",
+        liveRoutes({
+          hub,
+          onError: (e) => void told.push(e),
+          authorize: () => {
+            throw new ValidationError("Invalid live subscription", [{ path: ["type"], message: "not yours" }]);
+          },
+        }),
+      );
+    expect((await refusing.request("/forbidden/events/stream")).status).toBe(403);
+    const invalid = await refusing.request("/invalid/events/stream");
+    expect([invalid.status, (await invalid.json()).code]).toEqual([400, "VALIDATION_FAILED"]);
+    expect(told).toEqual([]);
   });
 
   test("a subscription failing on the server (authorize or the hub function throwing) is a bare 500 on both routes, and its cause goes to onError (default: the library's logger); the hub's own 503s are not reported", async () => {

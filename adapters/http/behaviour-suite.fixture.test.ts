@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as v from "valibot";
-import { CommandBus, InMemoryEventStore, ServiceError } from "../../src/index.js";
+import { CommandBus, InMemoryEventStore, ServiceError, ValidationError } from "../../src/index.js";
 import { allEvents, type CartCommands, type CartQueries, cartDomain } from "./cart-domain.fixture.test.ts";
 import type { HttpDispatcherOptions } from "./dispatcher-options.js";
 import { UnauthorizedError } from "./errors.js";
@@ -160,6 +160,53 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(response.status).toBe(500);
         expect(text).not.toContain("hunter2");
         expect(String(errors[0])).toContain("hunter2");
+      });
+
+      test("a programming error in a command or query handler (TypeError, RangeError, ReferenceError, a thrown non-Error) is the bare 500, reported as thrown; a ValidationError stays 400", async () => {
+        const { send, commands, queries, errors } = setup();
+        const thrown: unknown[] = [
+          new TypeError("Cannot read properties of undefined (reading 'hunter2')"),
+          new RangeError("Invalid array length hunter2"),
+          new ReferenceError("hunter2 is not defined"),
+          new SyntaxError("Unexpected token hunter2"),
+          "hunter2",
+          { message: "hunter2" },
+          undefined,
+        ];
+        for (const [index, error] of thrown.entries()) {
+          commands.unregister("ClearCart");
+          commands.register("ClearCart", () => {
+            throw error;
+          });
+          queries.unregister("GetCart");
+          queries.register("GetCart", async () => {
+            throw error;
+          });
+          for (const request of [post("/commands/ClearCart", { cartId: "c1" }), get("/queries/GetCart?cartId=c1")]) {
+            const response = await send(request);
+            expect(response.status).toBe(500);
+            expect(response.headers.get("content-type")).toBe("application/problem+json");
+            expect(await response.json()).toEqual({
+              type: "about:blank",
+              title: "Internal Server Error",
+              status: 500,
+              detail: "An unexpected error occurred",
+              code: "INTERNAL_ERROR",
+            });
+          }
+          expect(errors.slice(index * 2)).toEqual([error, error]);
+        }
+        commands.unregister("ClearCart");
+        commands.register("ClearCart", () => {
+          throw new ValidationError("Invalid command", [{ path: ["cartId"], message: "no such cart" }]);
+        });
+        const refused = await expectProblem(
+          await send(post("/commands/ClearCart", { cartId: "c1" })),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(refused.issues).toEqual([{ path: ["cartId"], message: "no such cart" }]);
+        expect(errors).toHaveLength(thrown.length * 2);
       });
 
       test("a concurrency conflict is 409 naming the versions; a retryable backend failure 503 with Retry-After", async () => {
