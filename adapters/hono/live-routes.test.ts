@@ -775,7 +775,7 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect(() => liveRoutes({ hub: () => hub, path: "/" })).not.toThrow();
   });
 
-  test("a programming error in auth or authorize (TypeError, RangeError, ReferenceError, a thrown non-Error) is the bare 500, told to onError; their ForbiddenError and ValidationError keep 403 and 400", async () => {
+  test("a programming error in auth or authorize (TypeError, RangeError, ReferenceError, a thrown non-Error, an error with our code but not our mark) is the bare 500, told to onError; their ForbiddenError and ValidationError keep 403 and 400", async () => {
     const bare = {
       type: "about:blank",
       title: "Internal Server Error",
@@ -788,6 +788,9 @@ describe("live routes on Bun (real server and sockets)", () => {
       new RangeError("hunter2 out of range"),
       new ReferenceError("hunter2 is not defined"),
       "hunter2",
+      // Our codes without the package's mark: another library's errors, their message not shown.
+      Object.assign(new Error("hunter2"), { code: "VALIDATION_FAILED", issues: [{ path: [], message: "hunter2" }] }),
+      Object.assign(new Error("hunter2"), { code: "FORBIDDEN" }),
     ]) {
       const told: unknown[] = [];
       const onError = (reported: unknown) => void told.push(reported);

@@ -11,7 +11,6 @@ import {
   filterFromQuery,
   functionIssues,
   getLogger,
-  isEventFlowsError,
   LiveErrorCode,
   type LiveFilter,
   type LiveHub,
@@ -32,6 +31,7 @@ import {
   tenancyIssues,
   tenantScope,
 } from "../http/index.js";
+import { isMarkedEventFlowsError } from "../http/problem-details.js";
 import { SSE_HEADERS, sseBody } from "./live-sse.js";
 import { liveSocketEvents, type UpgradeWebSocket } from "./live-websocket.js";
 
@@ -150,7 +150,7 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   const refused = (c: Context, error: unknown): Response => {
     const response = errorResponse(error);
     // The hub's own 503s (full, closed) are its load shedding, answered with Retry-After: not failures.
-    const code = isEventFlowsError(error) ? error.code : undefined;
+    const code = isMarkedEventFlowsError(error) ? error.code : undefined;
     if (response.status >= 500 && code !== LiveErrorCode.TooManyClients && code !== LiveErrorCode.HubClosed) {
       callHook("onError", options.onError ?? defaultOnError, error, { request: c.req.raw, context: c });
     }

@@ -162,8 +162,16 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(String(errors[0])).toContain("hunter2");
       });
 
-      test("a programming error in a command or query handler (TypeError, RangeError, ReferenceError, a thrown non-Error) is the bare 500, reported as thrown; a ValidationError stays 400", async () => {
+      test("a programming error in a command or query handler (TypeError, RangeError, ReferenceError, a thrown non-Error, another library's error that merely has one of our codes) is the bare 500, reported as thrown; a ValidationError stays 400", async () => {
         const { send, commands, queries, errors } = setup();
+        // Without the package's mark, our codes are another library's or the application's: a
+        // response would show their message and fields.
+        const lookalike = (code: string) =>
+          Object.assign(new Error("db: password=hunter2"), {
+            code,
+            issues: [{ path: ["hunter2"], message: "hunter2" }],
+            streamId: "hunter2",
+          });
         const thrown: unknown[] = [
           new TypeError("Cannot read properties of undefined (reading 'hunter2')"),
           new RangeError("Invalid array length hunter2"),
@@ -172,6 +180,10 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
           "hunter2",
           { message: "hunter2" },
           undefined,
+          lookalike("VALIDATION_FAILED"),
+          lookalike("CONCURRENCY_CONFLICT"),
+          lookalike("STREAM_NOT_FOUND"),
+          lookalike("PAYLOAD_TOO_LARGE"),
         ];
         for (const [index, error] of thrown.entries()) {
           commands.unregister("ClearCart");

@@ -15,7 +15,6 @@ import {
   type IdempotencyStore,
   InMemoryIdempotencyStore,
   type Issue,
-  isEventFlowsError,
   MAX_DELAY_MS,
   type MessageBus,
   type MessageKind,
@@ -62,7 +61,7 @@ import {
   scopedIdempotencyKey,
   storedResponse,
 } from "./idempotency.js";
-import { errorResponse, problemResponse } from "./problem-details.js";
+import { errorResponse, isMarkedEventFlowsError, problemResponse } from "./problem-details.js";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
 import { clipType, type Route, routeTable } from "./route-table.js";
@@ -366,7 +365,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         } catch (error) {
           // Building a client from the environment failed: that check failed (named, as any other), not a crash.
           report(error, { request, context });
-          unbuilt[name] = isEventFlowsError(error)
+          unbuilt[name] = isMarkedEventFlowsError(error)
             ? { status: "failed", durationMs: 0, code: error.code }
             : { status: "failed", durationMs: 0 };
         }

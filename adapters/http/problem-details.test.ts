@@ -107,7 +107,7 @@ describe("problemFor maps the error hierarchy by code", () => {
     expect(JSON.stringify([retryable, fatal])).not.toMatch(/arn:aws|relation|42P01|Throttling/);
   });
 
-  test("an error from another copy of the package is mapped by its code; another library's with our code is a 500", () => {
+  test("an error from another copy of the package (its mark) is mapped by its code; another library's with our code is a 500", () => {
     // Another copy's errors carry the package's global mark, as this class imitates.
     class OtherCopysError extends Error {
       get [Symbol.for("eventflows.error")]() {
@@ -120,6 +120,12 @@ describe("problemFor maps the error hierarchy by code", () => {
     const unrelated = Object.assign(new Error("db.internal: key 42 not found"), { code: "NOT_FOUND" });
     expect(problemFor(unrelated)).toMatchObject({ status: 500, code: "INTERNAL_ERROR" });
     expect(JSON.stringify(problemFor(unrelated))).not.toContain("db.internal");
+    // The core's own codes too: without the mark, the error is not ours, and its message is not shown.
+    for (const code of ["VALIDATION_FAILED", "CONCURRENCY_CONFLICT", "STREAM_NOT_FOUND", "SERVICE_ERROR"]) {
+      const lookalike = Object.assign(new Error("db.internal: password=hunter2"), { code, retryable: true });
+      expect(problemFor(lookalike)).toMatchObject({ status: 500, code: "INTERNAL_ERROR" });
+      expect(JSON.stringify(problemFor(lookalike))).not.toContain("hunter2");
+    }
   });
 });
 

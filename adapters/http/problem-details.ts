@@ -174,10 +174,21 @@ export function problemResponse(
   });
 }
 
-// Every code of the package (the HTTP layer's, tenancy's, live's included) is in the core's
-// registry: an error from a second copy of this package, which fails `instanceof`, is known by it.
+/**
+ * An error of this package, by the mark every `EventFlowsError` carries (`Symbol.for("eventflows.error")`,
+ * on its prototype: another copy of the package, which fails `instanceof`, carries it too). Not by its
+ * code alone, which `isEventFlowsError` also accepts: a response shows the error's message and fields,
+ * and an error of the application or another library that merely has one of our codes
+ * (`VALIDATION_FAILED`) must be a bare 500, its message unshown, like any other unexpected error.
+ */
+export function isMarkedEventFlowsError(error: unknown): error is Error & { code: string } {
+  return isEventFlowsError(error) && (error as unknown as Record<symbol, unknown>)[EVENTFLOWS_MARK] === true;
+}
+
+const EVENTFLOWS_MARK = Symbol.for("eventflows.error");
+
 function isHttpMappable(error: unknown): error is Error & { code: string } {
-  return isEventFlowsError(error);
+  return isMarkedEventFlowsError(error);
 }
 
 // Issues come from our ValidationError; still, only path and message go out, never anything else attached.
