@@ -202,8 +202,11 @@ export class AggregateRepository<A extends AnyAggregate> {
     const options = given ?? {};
     const retry = conflictRetry(options, "update options");
     // A misspelt `createIfMising` was dropped: update threw StreamNotFoundError instead of creating.
-    const unknown = unknownKeyIssues(options, UPDATE_OPTIONS);
-    if (unknown.length > 0) throw new ValidationError("Invalid update options", unknown);
+    // Checked only when given, as save's are.
+    if (given !== undefined && given !== null) {
+      const unknown = unknownKeyIssues(given, UPDATE_OPTIONS);
+      if (unknown.length > 0) throw new ValidationError("Invalid update options", unknown);
+    }
     assertFunction(decide, "decide", "update");
     return retryConflicts(retry, async (attempts) => {
       const aggregate = options.createIfMissing ? ((await this.find(id)) ?? this.#create(id)) : await this.load(id);
