@@ -36,6 +36,7 @@ export {
   type DocumentSpec,
   type OpenApiInfo,
   type OpenApiOptions,
+  type OpenApiServer,
   openApiDocument,
   type RouteDescription,
 } from "./openapi.js";

@@ -3,15 +3,35 @@
  * requests, so the document cannot drift from what the routes accept.
  */
 
-import { type EventRegistry, MAX_IDEMPOTENCY_KEY_LENGTH } from "../../src/index.js";
+import {
+  type EventRegistry,
+  type Issue,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  objectIssues,
+  unknownKeyIssues,
+} from "../../src/index.js";
 import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
 import { eventJsonSchemas } from "./event-schemas.js";
 import { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 
+/** OpenAPI's Info Object: its fields, and extensions (`x-` fields). */
 export interface OpenApiInfo {
   readonly title: string;
   readonly version: string;
   readonly description?: string;
+  readonly summary?: string;
+  readonly termsOfService?: string;
+  readonly contact?: Readonly<Record<string, unknown>>;
+  readonly license?: Readonly<Record<string, unknown>>;
+  readonly [extension: `x-${string}`]: unknown;
+}
+
+/** OpenAPI's Server Object: its fields, and extensions (`x-` fields). */
+export interface OpenApiServer {
+  readonly url: string;
+  readonly description?: string;
+  readonly variables?: Readonly<Record<string, unknown>>;
+  readonly [extension: `x-${string}`]: unknown;
 }
 
 export interface OpenApiOptions {
@@ -20,7 +40,7 @@ export interface OpenApiOptions {
   /** Where the document is served, relative to the routes. Defaults to `/openapi.json`. */
   readonly path?: string;
   /** Defaults to one server: the path the routes are mounted at, as seen by the request for the document. */
-  readonly servers?: readonly { readonly url: string; readonly description?: string }[];
+  readonly servers?: readonly OpenApiServer[];
   /** `components.securitySchemes`, for the auth hook's scheme (`{ bearer: { type: "http", scheme: "bearer" } }`). */
   readonly securitySchemes?: Readonly<Record<string, unknown>>;
   /** Top-level `security` requirements, applied to the command and query routes. */
@@ -115,6 +135,39 @@ const problems: Readonly<Record<string, { readonly status: number; readonly desc
   InternalError: { status: 500, description: "An unexpected error; no internals are disclosed" },
   ServiceUnavailable: { status: 503, description: "A backend is unavailable; retry later" },
 };
+
+const INFO_KEYS = [
+  "title",
+  "version",
+  "description",
+  "summary",
+  "termsOfService",
+  "contact",
+  "license",
+] as const satisfies readonly (keyof OpenApiInfo)[];
+const SERVER_KEYS = ["url", "description", "variables"] as const satisfies readonly (keyof OpenApiServer)[];
+
+/**
+ * What is wrong with `info` and `servers`, each under `at`: they go into the document as given, so a
+ * key OpenAPI does not define (a misspelt `titel`, the document then without a title) is refused,
+ * as a key of the other options is; extensions (`x-` keys) are OpenAPI's own and pass.
+ */
+export function infoAndServersIssues(options: OpenApiOptions, at: readonly (string | number)[]): Issue[] {
+  const issues = [
+    ...objectIssues(options.info, [...at, "info"]),
+    ...unknownKeyIssues(options.info, INFO_KEYS, [...at, "info"], "x-"),
+  ];
+  const servers: unknown = options.servers;
+  if (servers === undefined) return issues;
+  if (!Array.isArray(servers)) return [...issues, { path: [...at, "servers"], message: "must be an array of servers" }];
+  servers.forEach((server: unknown, index) => {
+    issues.push(
+      ...objectIssues(server, [...at, "servers", index], true),
+      ...unknownKeyIssues(server, SERVER_KEYS, [...at, "servers", index], "x-"),
+    );
+  });
+  return issues;
+}
 
 /** Builds the document. `serverUrl` is used when no `servers` are configured. */
 export function openApiDocument(spec: DocumentSpec, options: OpenApiOptions, serverUrl: string): JsonSchema {

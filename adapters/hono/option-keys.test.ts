@@ -64,6 +64,49 @@ describe("eventFlowsRoutes refuses keys its option objects do not take", () => {
     }
   });
 
+  // Before, `info` and each server went into the document as given: a misspelt `titel` left the
+  // document without a title (invalid OpenAPI), a server's `descripton` published a field no tool reads.
+  test("openapi's info and servers refuse keys OpenAPI does not define, naming the path; x- extensions pass", async () => {
+    const info = { title: "t", version: "1" };
+    const cases: [Record<string, unknown>, string[]][] = [
+      [{ info: { titel: "t", version: "1" } }, ["openapi.info.titel"]],
+      [{ info: { ...info, licence: { name: "MIT" } } }, ["openapi.info.licence"]],
+      [{ servers: [{ url: "/" }, { url: "/b", descripton: "b" }] }, ["openapi.servers.1.descripton"]],
+      [{ servers: [{ uri: "/" }] }, ["openapi.servers.0.uri"]],
+      [{ info: "Carts" }, ["openapi.info"]],
+      [{ servers: { url: "/" } }, ["openapi.servers"]],
+      [{ servers: ["/"] }, ["openapi.servers.0"]],
+    ];
+    for (const [openapi, paths] of cases) {
+      expect(refusedPaths(() => eventFlowsRoutes({ openapi } as never))).toEqual(paths);
+    }
+    const [issue] = (() => {
+      try {
+        eventFlowsRoutes({ openapi: { info: { ...info, "X-logo": 1 } } as never });
+      } catch (error) {
+        return (error as ValidationError).issues;
+      }
+      return [];
+    })();
+    expect(issue?.message).toBe(
+      "is not an option (the options are title, version, description, summary, termsOfService, contact, license, or an extension named x-…)",
+    );
+    const full = {
+      info: {
+        ...info,
+        description: "d",
+        summary: "s",
+        termsOfService: "https://example.com/terms",
+        contact: { name: "c" },
+        license: { name: "MIT", identifier: "MIT" },
+        "x-logo": { url: "https://example.com/logo.png" },
+      },
+      servers: [{ url: "/{v}", description: "d", variables: { v: { default: "v1" } }, "x-internal": true }],
+    };
+    const doc = await (await eventFlowsRoutes({ openapi: full }).request("/openapi.json")).json();
+    expect([doc.info, doc.servers]).toEqual([full.info, full.servers]);
+  });
+
   test("every key each object documents is still taken", async () => {
     const app = eventFlowsRoutes({
       commands: {

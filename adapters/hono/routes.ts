@@ -21,7 +21,7 @@ import {
   type Mount,
   pathOf,
 } from "../http/index.js";
-import { type DocumentSpec, type OpenApiOptions, openApiDocument } from "./openapi.js";
+import { type DocumentSpec, infoAndServersIssues, type OpenApiOptions, openApiDocument } from "./openapi.js";
 
 export type { PayloadSchema, Principal, RouteDefinition, RouteSchema } from "../http/index.js";
 
@@ -78,6 +78,7 @@ export function eventFlowsRoutes<C extends MessageMap = MessageMap, Q extends Me
   const { openapi, ...rest } = options;
   // The dispatcher checks the rest; `document` is its option, which these routes build from `openapi`.
   const issues = unknownKeyIssues(openapi === false ? undefined : openapi, OPENAPI_OPTIONS, ["openapi"]);
+  if (typeof openapi === "object" && openapi !== null) issues.push(...infoAndServersIssues(openapi, ["openapi"]));
   if ("document" in rest)
     issues.push({ path: ["document"], message: "is not an option: the document route is openapi" });
   if (issues.length > 0) throw new ValidationError("Invalid routes options", issues);

@@ -126,4 +126,18 @@ describe("createSagaTimerHandler", () => {
       );
     }
   });
+
+  test("a misspelt onTick is refused by name, not dropped unobserved", () => {
+    const runtime = { tick: async () => ({ fired: [] }) } as unknown as SagaRuntime;
+    let caught: unknown;
+    try {
+      createSagaTimerHandler(runtime, { ontick: () => undefined } as never);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as ValidationError).issues).toEqual([
+      { path: ["ontick"], message: "is not an option (the options are onTick)" },
+    ]);
+  });
 });

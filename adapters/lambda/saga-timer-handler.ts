@@ -4,6 +4,7 @@ import {
   callHook,
   type SagaRuntime,
   type TickResult,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
@@ -40,6 +41,9 @@ export function createSagaTimerHandler(
   // null is no options, as undefined is; an onTick that is no function would fail every tick after it fired.
   assertObject(given ?? undefined, "options", "saga timer handler", false);
   const options = given ?? {};
+  // A misspelt `ontick` was dropped: the ticks went unobserved, without a word.
+  const unknown = unknownKeyIssues(options, ["onTick"]);
+  if (unknown.length > 0) throw new ValidationError("Invalid saga timer handler", unknown);
   assertFunction(options.onTick, "onTick", "saga timer handler", false);
   // A factory runs once per Lambda instance (warm invocations reuse its runtime); again after it failed.
   let made: Promise<SagaRuntime> | undefined;

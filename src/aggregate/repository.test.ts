@@ -375,3 +375,44 @@ describe("AggregateRepository", () => {
     expect(repository.streamIdOf("z")).toBe("acct:z");
   });
 });
+
+describe("AggregateRepository: save and update refuse keys their options do not take", () => {
+  const refusal = async (action: () => Promise<unknown>) => {
+    const error = await action().catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(ValidationError);
+    return (error as ValidationError).issues;
+  };
+
+  test("a misspelt metadata is refused by name before anything is written, not saved without it", async () => {
+    const { store, repository } = setup();
+    const account = new Account("k-1");
+    account.deposit(5);
+    expect(await refusal(() => repository.save(account, { metdata: { correlationId: "r" } } as never))).toEqual([
+      { path: ["metdata"], message: "is not an option (the options are metadata)" },
+    ]);
+    expect(account.hasChanges).toBe(true);
+    expect(await store.streamExists("Account-k-1")).toBe(false);
+  });
+
+  test("update names each misspelt key (a retry setting dropped for its default), before decide runs", async () => {
+    const { store, repository } = setup();
+    let decided = 0;
+    const issues = await refusal(() =>
+      repository.update("k-2", () => decided++, { createIfMising: true, maxAttempt: 1 } as never),
+    );
+    expect(issues.map((issue) => issue.path)).toEqual([["createIfMising"], ["maxAttempt"]]);
+    expect(issues[0]?.message).toBe(
+      "is not an option (the options are metadata, maxAttempts, baseDelayMs, createIfMissing)",
+    );
+    expect(decided).toBe(0);
+    expect(await store.streamExists("Account-k-2")).toBe(false);
+    // update's own keys are still update's, not refused by the save it makes.
+    const updated = await repository.update("k-2", (account) => account.deposit(1), {
+      createIfMissing: true,
+      maxAttempts: 2,
+      baseDelayMs: 0,
+      metadata: { correlationId: "r-2" },
+    });
+    expect(updated.aggregate.balance).toBe(1);
+  });
+});

@@ -142,17 +142,27 @@ export class AggregateRepository<A extends AnyAggregate> {
    * @throws {ConcurrencyError} someone else appended in between; reload and decide again.
    */
   async save(aggregate: A, given?: SaveOptions | null): Promise<AppendToStreamResult<EventEnvelope>> {
-    const options = given ?? {};
     if (!isAggregate(aggregate)) {
       throw new ValidationError("Invalid aggregate", [
         { path: [], message: `save takes an aggregate (an AggregateRoot), got ${kindOf(aggregate)}` },
       ]);
     }
-    if (typeof options !== "object" || Array.isArray(options)) {
-      throw new ValidationError("Invalid save options", [
-        { path: [], message: `must be an object, got ${kindOf(options)}` },
-      ]);
+    // Checked only when given: a save without options does no more work than before.
+    if (given !== undefined && given !== null) {
+      if (typeof given !== "object" || Array.isArray(given)) {
+        throw new ValidationError("Invalid save options", [
+          { path: [], message: `must be an object, got ${kindOf(given)}` },
+        ]);
+      }
+      // A misspelt `metdata` was dropped: the events were saved without their correlation ids.
+      const unknown = unknownKeyIssues(given, SAVE_OPTIONS);
+      if (unknown.length > 0) throw new ValidationError("Invalid save options", unknown);
     }
+    return this.#append(aggregate, given?.metadata);
+  }
+
+  /** The save itself, of an aggregate and options already checked (by `save`, or by `update` for its own). */
+  async #append(aggregate: A, metadata: EventMetadata | undefined): Promise<AppendToStreamResult<EventEnvelope>> {
     const previousVersion = aggregate.persistedVersion;
     const expectedVersion = previousVersion === 0 ? "no-stream" : previousVersion;
     const streamId = this.#streamOf(aggregate.id);
@@ -161,7 +171,7 @@ export class AggregateRepository<A extends AnyAggregate> {
     const events = aggregate.uncommittedEvents.slice();
     const result = await this.#store.appendToStream(streamId, events, {
       expectedVersion,
-      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+      ...(metadata === undefined ? {} : { metadata }),
     });
     aggregate.markCommitted(result.nextExpectedVersion, events.length);
     // Never awaited and never throws: a snapshot is an optimisation, the events are saved. Not while
@@ -191,11 +201,18 @@ export class AggregateRepository<A extends AnyAggregate> {
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
     const retry = conflictRetry(options, "update options");
+    // A misspelt `createIfMising` was dropped: update threw StreamNotFoundError instead of creating.
+    // Checked only when given, as save's are.
+    if (given !== undefined && given !== null) {
+      const unknown = unknownKeyIssues(given, UPDATE_OPTIONS);
+      if (unknown.length > 0) throw new ValidationError("Invalid update options", unknown);
+    }
     assertFunction(decide, "decide", "update");
     return retryConflicts(retry, async (attempts) => {
       const aggregate = options.createIfMissing ? ((await this.find(id)) ?? this.#create(id)) : await this.load(id);
       const result = await decide(aggregate);
-      const appended = await this.save(aggregate, options);
+      // Made by `create` (checked to be an aggregate) or loaded: nothing for `save` to check again.
+      const appended = await this.#append(aggregate, options.metadata);
       return { aggregate, result, appended, attempts };
     });
   }
@@ -211,6 +228,14 @@ function isAggregate(value: unknown): value is AnyAggregate {
     typeof candidate.markCommitted === "function"
   );
 }
+
+const SAVE_OPTIONS = ["metadata"] as const satisfies readonly (keyof SaveOptions)[];
+const UPDATE_OPTIONS = [
+  ...SAVE_OPTIONS,
+  "maxAttempts",
+  "baseDelayMs",
+  "createIfMissing",
+] as const satisfies readonly (keyof UpdateOptions)[];
 
 const REPOSITORY_OPTIONS = [
   "store",

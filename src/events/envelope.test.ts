@@ -158,6 +158,55 @@ describe("prepareEvents", () => {
     expect(await store.streamExists("Import-1")).toBe(false);
   });
 
+  // Date.parse (V8 and JavaScriptCore alike) takes 24:00 as the next day's midnight: stored as another
+  // day than written, as a day past the month's end was before.
+  test("a time of day at hour 24 is refused as a day past the month's end is, not rolled over (property)", async () => {
+    const pad = (n: number) => String(n).padStart(2, "0");
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 24 }),
+        fc.integer({ min: 0, max: 59 }),
+        fc.integer({ min: 0, max: 59 }),
+        fc.constantFrom("Z", "+01:00", "-05:30"),
+        (hour, minute, second, zone) => {
+          const timestamp = `2026-12-31T${pad(hour)}:${pad(minute)}:${pad(second)}${zone}`;
+          let stored: string | undefined;
+          let refused: unknown;
+          try {
+            stored = prepareEvents([{ type: "A", data: 1, timestamp }], undefined)[0]?.timestamp;
+          } catch (error) {
+            refused = error;
+          }
+          if (hour < 24) expect(stored).toBe(new Date(Date.parse(timestamp)).toISOString());
+          else {
+            expect((refused as ValidationError).issues).toEqual([
+              {
+                path: [0, "timestamp"],
+                message: "a timestamp must be ISO-8601 text with a zone, in the years 1 to 9999",
+              },
+            ]);
+          }
+        },
+      ),
+      {
+        examples: [
+          [24, 0, 0, "Z"],
+          [23, 59, 59, "Z"],
+          [0, 0, 0, "Z"],
+        ],
+      },
+    );
+    for (const timestamp of ["2026-01-01T24:00Z", "2026-01-01T24:00:00.000+01:00"]) {
+      expect(() => prepareEvents([{ type: "A", data: 1, timestamp }], undefined)).toThrow(ValidationError);
+    }
+    // Through a store: nothing is written.
+    const store = new InMemoryEventStore();
+    await expect(
+      store.appendToStream("Import-24", [{ type: "A", data: 1, timestamp: "2026-12-31T24:00:00Z" }]),
+    ).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(await store.streamExists("Import-24")).toBe(false);
+  });
+
   test("collects every problem in the batch into one ValidationError with paths", () => {
     const error = (() => {
       try {

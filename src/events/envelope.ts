@@ -1,5 +1,6 @@
 import { EventFlowsError, type Issue, ValidationError } from "../errors.js";
 import { isUlid, ulid, ulidAt } from "../ids.js";
+import { parseIsoTime } from "../internal/iso-time.js";
 import { isFlatJson, type JsonIssuesOptions, jsonIssues } from "../internal/json.js";
 import { isName, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 
@@ -214,23 +215,13 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{
  * store takes the same times.
  */
 function normalizedTimestamp(value: unknown): string | undefined {
-  if (typeof value !== "string" || !ISO_DATE_TIME.test(value) || !isCalendarDay(value)) return undefined;
-  const ms = Date.parse(value);
-  if (!Number.isFinite(ms) || ms < -62_135_596_800_000 || ms > 253_402_300_799_999) return undefined;
+  if (typeof value !== "string" || !ISO_DATE_TIME.test(value)) return undefined;
+  // parseIsoTime, not Date.parse alone: that one (in V8 and JavaScriptCore alike) takes any day up to 31
+  // and hour 24, and rolls them over, so `2023-02-29` would be stored as March 1st and `T24:00` as the
+  // next day's midnight, another day than written.
+  const ms = parseIsoTime(value);
+  if (ms === undefined || ms < -62_135_596_800_000 || ms > 253_402_300_799_999) return undefined;
   return new Date(ms).toISOString();
-}
-
-/**
- * Whether the text's date is a day of its month: `Date.parse` (in V8 and JavaScriptCore alike) takes
- * any day up to 31 and rolls it over, so `2023-02-29` would be stored as March 1st, another day than written.
- */
-function isCalendarDay(text: string): boolean {
-  const year = Number(text.slice(0, 4));
-  const month = Number(text.slice(5, 7));
-  const day = Number(text.slice(8, 10));
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-  return day <= days;
 }
 
 const STRING_METADATA = ["correlationId", "causationId", "traceparent", "tracestate"] as const;

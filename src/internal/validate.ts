@@ -134,18 +134,22 @@ export function objectIssues(value: unknown, path: string | readonly (string | n
 /**
  * The issues of an options object's keys its reader does not take (`health.stroe: is not an option`),
  * one per key, each naming its path: a misspelt key was dropped without a word, and its default (no
- * probe, no auth hook) served instead of what was meant. Not an object: nothing to say here.
+ * probe, no auth hook) served instead of what was meant. Not an object: nothing to say here. Keys
+ * that begin with `extensions` also pass (OpenAPI's `x-` fields, which a document may carry).
  */
 export function unknownKeyIssues(
   value: unknown,
   known: readonly string[],
   path: readonly (string | number)[] = [],
+  extensions?: string,
 ): Issue[] {
   if (typeof value !== "object" || value === null) return [];
   const issues: Issue[] = [];
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      issues.push({ path: [...path, key], message: `is not an option (the options are ${known.join(", ")})` });
+    if (!known.includes(key) && (extensions === undefined || !key.startsWith(extensions))) {
+      const options =
+        extensions === undefined ? known.join(", ") : `${known.join(", ")}, or an extension named ${extensions}…`;
+      issues.push({ path: [...path, key], message: `is not an option (the options are ${options})` });
     }
   }
   return issues;

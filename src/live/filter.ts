@@ -1,7 +1,13 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
-import { MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues, unknownKeyIssues } from "../internal/validate.js";
+import {
+  MAX_STREAM_ID_LENGTH,
+  MAX_TYPE_LENGTH,
+  nameIssues,
+  objectIssues,
+  unknownKeyIssues,
+} from "../internal/validate.js";
 
 /**
  * Which events a live subscriber receives. Each list that is present must match (streams, then
@@ -62,34 +68,52 @@ export function filterToQuery(filter: LiveFilter, params: URLSearchParams = new 
  * (sent as no list, it would match every event, not none); a key other than `streams`, `categories` and `types`.
  */
 export function checkFilter(filter: LiveFilter): LiveFilter {
-  // A misspelt list (`type`) was no list: the filter matched every event.
-  const issues: Issue[] = unknownKeyIssues(filter, FILTER_KEYS);
-  let total = 0;
+  const { issues, checked } = readFilter(filter, []);
+  if (issues.length > 0) throw new ValidationError("Invalid live filter", issues);
+  return checked;
+}
+
+/**
+ * What {@link checkFilter} finds wrong with a filter, each issue under `at` (`["filter"]` for one given
+ * among other options), and the filter it keeps (each list without repeats) when there is nothing.
+ */
+export function readFilter(
+  filter: unknown,
+  at: readonly (string | number)[],
+): { issues: Issue[]; checked: LiveFilter } {
   const result: { streams?: string[]; categories?: string[]; types?: string[] } = {};
+  // Not an object (a stream id given as the filter): read as no filter, it matched every event.
+  const notObject = objectIssues(filter, at, true);
+  if (notObject.length > 0) return { issues: notObject, checked: result };
+  const given = filter as Record<keyof LiveFilter, unknown>;
+  // A misspelt list (`type`) was no list: the filter matched every event.
+  const issues: Issue[] = unknownKeyIssues(filter, FILTER_KEYS, at);
+  const path = (key: string): (string | number)[] => [...at, key];
+  let total = 0;
   for (const key of ["streams", "categories", "types"] as const) {
-    const values = filter[key];
+    const values = given[key];
     if (values === undefined) continue;
     if (!Array.isArray(values)) {
-      issues.push({ path: [key], message: `${key} must be a list of strings` });
+      issues.push({ path: path(key), message: `${key} must be a list of strings` });
       continue;
     }
     // The query form cannot carry an empty list: sent as none, it would match every event.
     if (values.length === 0) {
-      issues.push({ path: [key], message: `${key} must list at least one entry, or be left out to match any` });
+      issues.push({ path: path(key), message: `${key} must list at least one entry, or be left out to match any` });
       continue;
     }
     total += values.length;
     for (const value of values) {
       if (typeof value !== "string" || value.length === 0 || value.length > MAX_ENTRY_LENGTH[key]) {
         issues.push({
-          path: [key],
+          path: path(key),
           message: `each of ${key} must be a string of 1 to ${MAX_ENTRY_LENGTH[key]} characters`,
         });
         break;
       }
       // What no stream id or type can be (only whitespace, a control character, a lone surrogate)
       // would match nothing, silently: refused by the rule names are held to.
-      const [nameIssue] = nameIssues(value, `an entry of ${key}`, MAX_ENTRY_LENGTH[key], [key]);
+      const [nameIssue] = nameIssues(value, `an entry of ${key}`, MAX_ENTRY_LENGTH[key], path(key));
       if (nameIssue !== undefined) {
         issues.push(nameIssue);
         break;
@@ -98,7 +122,7 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
       // and the subscriber would get the events of streams it never named.
       if (value.includes(",")) {
         issues.push({
-          path: [key],
+          path: path(key),
           message: `an entry of ${key} cannot hold a comma (the query separates entries with it)`,
         });
         break;
@@ -106,15 +130,17 @@ export function checkFilter(filter: LiveFilter): LiveFilter {
       // "Order-1" as a category would match nothing, silently (see categorySeparatorIssue).
       const separator = key === "categories" ? categorySeparatorIssue(value) : undefined;
       if (separator !== undefined) {
-        issues.push({ path: [key], message: separator });
+        issues.push({ path: path(key), message: separator });
         break;
       }
     }
     result[key] = [...new Set(values as string[])];
   }
   if (total > MAX_FILTER_ENTRIES) {
-    issues.push({ path: [], message: `a filter lists at most ${MAX_FILTER_ENTRIES} streams, categories and types` });
+    issues.push({
+      path: [...at],
+      message: `a filter lists at most ${MAX_FILTER_ENTRIES} streams, categories and types`,
+    });
   }
-  if (issues.length > 0) throw new ValidationError("Invalid live filter", issues);
-  return result;
+  return { issues, checked: result };
 }

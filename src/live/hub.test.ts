@@ -236,6 +236,36 @@ describe("LiveHub", () => {
     expect(isValidationError(refused)).toBe(true);
     await hub.close();
   });
+
+  // Before, only the keys were checked: a filter list given as a string matched by substring
+  // ("Order-12".includes("Order-1")), a filter that was no object matched every event, an `allow` that
+  // was no function withheld every event (its TypeError taken for a refusal), and null was a TypeError.
+  test("connect checks every option's value as the client's filter is checked, naming its path; nothing connects", async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store });
+    const pathsOf = async (options: unknown) => {
+      const refused = await hub.connect(options as never).catch((error: unknown) => error);
+      expect(isValidationError(refused)).toBe(true);
+      return (refused as { issues: { path: (string | number)[] }[] }).issues.map((issue) => issue.path.join("."));
+    };
+    expect(await pathsOf(null)).toEqual([""]);
+    expect(await pathsOf("Order-1")).toEqual([""]);
+    expect(await pathsOf({ allow: "yes" })).toEqual(["allow"]);
+    expect(await pathsOf({ filter: "Order-1" })).toEqual(["filter"]);
+    expect(await pathsOf({ filter: { streams: "Order-1" } })).toEqual(["filter.streams"]);
+    expect(await pathsOf({ filter: { types: [5] } })).toEqual(["filter.types"]);
+    expect(await pathsOf({ filter: { categories: ["Order-1"] } })).toEqual(["filter.categories"]);
+    expect(await pathsOf({ filter: { streams: ["a\u0000b"] }, afterr: 3 })).toEqual(["afterr", "filter.streams"]);
+    expect(await pathsOf({ filter: { types: Array.from({ length: 101 }, (_, n) => `T${n}`) } })).toEqual(["filter"]);
+    expect(hub.size).toBe(0);
+    // What the filter allows still connects and matches as before.
+    const connection = await hub.connect({ filter: { streams: ["Order-1", "Order-1"] }, allow: () => true });
+    const [own] = await append(store, 1, "Order-1");
+    await append(store, 1, "Order-12");
+    expect((await drain(connection, 1)).map((e) => e.id)).toEqual([own?.id]);
+    expect(await connection.next(20)).toBeUndefined();
+    await hub.close();
+  });
 });
 
 describe("live filters", () => {

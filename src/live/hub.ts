@@ -2,10 +2,10 @@ import { ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { StoreSubscription } from "../event-store/subscription.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { integerOptionIssues, unknownKeyIssues } from "../internal/validate.js";
+import { functionIssues, integerOptionIssues, objectIssues, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { LiveHubClosedError, TooManyLiveClientsError } from "./errors.js";
-import { type LiveFilter, matchesFilter } from "./filter.js";
+import { type LiveFilter, matchesFilter, readFilter } from "./filter.js";
 
 /**
  * Why a live connection ended: `slow-consumer` (its buffer filled: it read slower than events came),
@@ -147,22 +147,31 @@ export class LiveHub {
    * Opens a connection.
    * @throws {TooManyLiveClientsError} `maxClients` connections are open.
    * @throws {LiveHubClosedError} the hub is closed.
-   * @throws {ValidationError} `after` is not a non-negative integer, or an option or filter key is none of its own.
+   * @throws {ValidationError} options that are not an object, an option key that is none of its own, `after`
+   * not a non-negative integer, `allow` not a function, or a `filter` that `checkFilter` refuses.
    */
   async connect<E extends EventEnvelope = EventEnvelope>(
     options: LiveConnectOptions<E> = {},
   ): Promise<LiveConnection<E>> {
-    // A misspelt `after` followed new events only, a misspelt filter list matched every event.
+    const notObject = objectIssues(options, [], true);
+    if (notObject.length > 0) throw new ValidationError("Invalid live subscription", notObject);
+    // A misspelt `after` followed new events only; an `allow` that is no function withheld every
+    // event; a filter checkFilter refuses matched every event (or, a list given as a string, by substring).
+    const filter = options.filter === undefined ? undefined : readFilter(options.filter, ["filter"]);
     const issues = [
       ...unknownKeyIssues(options, LIVE_CONNECT_OPTIONS),
-      ...unknownKeyIssues(options.filter, ["streams", "categories", "types"], ["filter"]),
+      ...functionIssues(options.allow, "allow"),
+      ...(filter?.issues ?? []),
     ];
     if (options.after !== undefined && (!Number.isSafeInteger(options.after) || options.after < 0)) {
       issues.push({ path: ["after"], message: "after must be a non-negative integer" });
     }
     if (issues.length > 0) throw new ValidationError("Invalid live subscription", issues);
     this.assertCanConnect();
-    const connection = new Connection(this, options as LiveConnectOptions);
+    const connection = new Connection(this, {
+      ...(filter === undefined ? {} : { filter: filter.checked }),
+      ...(options.allow === undefined ? {} : { allow: options.allow as LiveConnectOptions["allow"] }),
+    });
     this.#connections.add(connection);
     try {
       await this.#start(connection);

@@ -770,6 +770,25 @@ export function runnerTargetIssues(options: {
   return issues;
 }
 
+/**
+ * Waits are timers: past setTimeout's limit one fires at once, and a runner (or a rebuild waiting for
+ * the lease) would poll in a tight loop. The issue of each number of `keys` over {@link MAX_DELAY_MS};
+ * what is no number is the caller's own issue.
+ */
+export function waitBoundIssues<K extends string>(
+  options: { readonly [key in K]?: unknown },
+  keys: readonly K[],
+): Issue[] {
+  const issues: Issue[] = [];
+  for (const key of keys) {
+    const value = options[key];
+    if (typeof value === "number" && value > MAX_DELAY_MS) {
+      issues.push({ path: [key], message: `${key} must be at most ${MAX_DELAY_MS} ms` });
+    }
+  }
+  return issues;
+}
+
 const RUNNER_OPTIONS = [
   "projection",
   "eventStore",
@@ -821,12 +840,6 @@ function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { p
       issues.push({ path: ["maxBatchSize"], message: `maxBatchSize must be at least batchSize (${batchSize})` });
     }
   }
-  // Waits are timers: past setTimeout's limit one fires at once, and the runner would poll in a tight loop.
-  for (const key of ["pollIntervalMs", "standbyPollMs", "retryDelayMs"] as const) {
-    const value = options[key];
-    if (typeof value === "number" && value > MAX_DELAY_MS) {
-      issues.push({ path: [key], message: `${key} must be at most ${MAX_DELAY_MS} ms` });
-    }
-  }
+  issues.push(...waitBoundIssues(options, ["pollIntervalMs", "standbyPollMs", "retryDelayMs"]));
   return issues;
 }

@@ -41,6 +41,46 @@ describe("projection()", () => {
     );
   });
 
+  // Before, such a name was taken here and refused only at first use: the runner's first catch-up failed
+  // on its checkpoint id, long after the projection was defined (in a module, at deploy).
+  test("a name no checkpoint id can hold (a control character, a lone surrogate) is refused when defined", async () => {
+    for (const [name, message] of [
+      ["a\u0000b", "projection name must not contain control characters"],
+      ["Line\nbreak", "projection name must not contain control characters"],
+      ["\u007f", "projection name must not contain control characters"],
+      ["half \ud800", expect.stringContaining("projection name")],
+    ] as const) {
+      let caught: unknown;
+      try {
+        projection({ name, handle: () => undefined });
+      } catch (error) {
+        caught = error;
+      }
+      expect(isValidationError(caught)).toBe(true);
+      expect((caught as ValidationError).issues).toEqual([{ path: ["name"], message }]);
+    }
+    // Whatever projection() takes, the runner takes: nothing it accepts is refused later (property).
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: "binary", minLength: 1, maxLength: 12 }), async (name) => {
+        let defined: Projection | undefined;
+        try {
+          defined = projection({ name, handle: () => undefined });
+        } catch (error) {
+          expect(isValidationError(error)).toBe(true);
+          return;
+        }
+        const runner = new ProjectionRunner({
+          projection: defined,
+          eventStore: new InMemoryEventStore(),
+          readModels: new InMemoryReadModelStore(),
+          lock: new InMemoryProjectionLock(),
+        });
+        expect(await runner.catchUp()).toEqual({ read: 0, position: 0 });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test("matches exactly the events every given filter takes (property)", () => {
     const word = fc.constantFrom("A", "B", "C");
     fc.assert(

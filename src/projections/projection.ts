@@ -3,7 +3,7 @@ import { type Issue, ValidationError } from "../errors.js";
 import { isStreamLifecycleEvent } from "../event-store/stream-deletion.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
-import { functionIssues, kindOf } from "../internal/validate.js";
+import { functionIssues, kindOf, nameIssues } from "../internal/validate.js";
 import type { ReadModelWriter } from "./read-model-store.js";
 
 /** What a projection's handler gets besides the event. */
@@ -131,6 +131,10 @@ function definitionIssues(definition: unknown): Issue[] {
     issues.push({ path: ["name"], message: "a projection needs a non-empty name" });
   } else if (d.name.length > MAX_PROJECTION_NAME_LENGTH) {
     issues.push({ path: ["name"], message: `a projection name is at most ${MAX_PROJECTION_NAME_LENGTH} characters` });
+  } else {
+    // The rule its checkpoint id is held to (a control character, a lone surrogate): refused here,
+    // where it is written, not at the runner's first catch-up.
+    issues.push(...nameIssues(d.name, "projection name", MAX_PROJECTION_NAME_LENGTH, ["name"]));
   }
   issues.push(...functionIssues(d.handle, "handle", true), ...functionIssues(d.prefetch, "prefetch"));
   for (const key of ["streams", "categories", "types"] as const) {

@@ -2,7 +2,7 @@ import { MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
 import { type Issue, isAbortedError, RebuildNotSupportedError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { nameIssues } from "../internal/validate.js";
+import { nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import type { Projection } from "./projection.js";
 import type { ProjectionLock } from "./projection-lock.js";
@@ -12,6 +12,7 @@ import {
   ProjectionRunner,
   projectionCheckpointId,
   runnerTargetIssues,
+  waitBoundIssues,
 } from "./projection-runner.js";
 import type { ReadModelStore } from "./read-model-store.js";
 import { MAX_READ_MODEL_KEY_LENGTH } from "./read-model-store.js";
@@ -171,12 +172,31 @@ function shadowNameIssues(options: RebuildProjectionOptions): Issue[] {
   return issues;
 }
 
+const REBUILD_OPTIONS = [
+  "projection",
+  "eventStore",
+  "readModels",
+  "collections",
+  "batchSize",
+  "maxBatchSize",
+  "swap",
+  "restart",
+  "lock",
+  "owner",
+  "lockPollMs",
+  "leaseMs",
+  "signal",
+  "onAbort",
+  "onProgress",
+] as const satisfies readonly (keyof RebuildProjectionOptions)[];
+
 /** What is wrong with a rebuild's options, before anything is read or written (the `eventflows` command asks too). */
 export function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
   // Checked here, as the rest, before `restart` drops a shadow: the runner made later refused an
   // event store without a global order only after that, and a store of the wrong kind was a TypeError.
-  const issues: Issue[] = runnerTargetIssues(options);
+  // A misspelt key was dropped for its default: `lockPolMs` polled every second.
+  const issues: Issue[] = [...unknownKeyIssues(options, REBUILD_OPTIONS), ...runnerTargetIssues(options)];
   if (!Array.isArray(options.collections) || options.collections.length === 0) {
     issues.push({ path: ["collections"], message: "name every collection the projection writes (at least one)" });
   } else {
@@ -218,6 +238,8 @@ export function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
       issues.push({ path: [key], message: `${key} must be an integer of at least 1` });
     }
   }
+  // The runner's bound: lockPollMs is a sleep, and the lease is held as long as a runner's may be.
+  issues.push(...waitBoundIssues(options, ["lockPollMs", "leaseMs"]));
   const lock = options.lock as Partial<ProjectionLock> | null | undefined;
   if (lock !== undefined && (typeof lock?.acquire !== "function" || typeof lock.release !== "function")) {
     issues.push({ path: ["lock"], message: "lock must be a ProjectionLock" });

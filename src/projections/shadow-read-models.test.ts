@@ -232,6 +232,43 @@ describe("rebuildProjection's options", () => {
     }
   });
 
+  // Before, lockPollMs past setTimeout's limit slept no time at all (the wait for the lease spun), and a
+  // misspelt key was dropped for its default.
+  test("lockPollMs and leaseMs are bounded as the runner bounds its waits, and a key rebuildProjection does not take is refused", async () => {
+    const eventStore = new InMemoryEventStore();
+    const readModels = new InMemoryReadModelStore();
+    const sizes = projection({ name: "sizes", handle: () => undefined });
+    const issuesOf = async (bad: Record<string, unknown>) => {
+      const error = await rebuildProjection({
+        projection: sizes,
+        eventStore,
+        readModels,
+        collections: ["carts"],
+        ...bad,
+      }).catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe("VALIDATION_FAILED");
+      return (error as { issues: { path: unknown[]; message: string }[] }).issues;
+    };
+    expect(await issuesOf({ lockPollMs: 2 ** 31, leaseMs: Number.MAX_SAFE_INTEGER })).toEqual([
+      { path: ["lockPollMs"], message: "lockPollMs must be at most 2147483647 ms" },
+      { path: ["leaseMs"], message: "leaseMs must be at most 2147483647 ms" },
+    ]);
+    expect(await issuesOf({ lockPolMs: 5 })).toEqual([
+      { path: ["lockPolMs"], message: expect.stringContaining("is not an option (the options are projection,") },
+    ]);
+    expect(await readModels.checkpoints.load(rebuildCheckpointId("sizes"))).toBeUndefined();
+    // The bound itself is taken.
+    const done = await rebuildProjection({
+      projection: sizes,
+      eventStore,
+      readModels,
+      collections: ["carts"],
+      lockPollMs: 2 ** 31 - 1,
+      leaseMs: 2 ** 31 - 1,
+    });
+    expect(done.swapped).toBe(true);
+  });
+
   test("shadow batches grow after full ones, up to maxBatchSize or the live store's capabilities.maxBatchSize", async () => {
     const eventStore = new InMemoryEventStore();
     for (let n = 0; n < 30; n++) await eventStore.appendToStream(`Cart-${n % 3}`, [{ type: "T", data: n }]);

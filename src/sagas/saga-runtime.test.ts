@@ -650,3 +650,21 @@ describe("SagaRuntime: steps that never settle, and thrown values that are not e
     }
   });
 });
+
+describe("SagaRuntime.start refuses what its options do not take", () => {
+  test("a misspelt interval is refused by name, not dropped for the 1,000 ms default; nothing starts", () => {
+    const { runtime } = setup();
+    let caught: unknown;
+    try {
+      runtime.start({ intervallMs: 50 } as never);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as ValidationError).issues).toEqual([
+      { path: ["intervallMs"], message: "is not an option (the options are intervalMs)" },
+    ]);
+    // Options of another kind are no options either: refused, not read as none.
+    for (const options of ["fast", 5, []]) expect(() => runtime.start(options as never)).toThrow(ValidationError);
+  });
+});

@@ -358,8 +358,13 @@ export class SagaRuntime {
    * Re-drives undispatched outboxes once at start (a crash may have left some).
    */
   start(options: { readonly intervalMs?: number } = {}): { stop(): Promise<void> } {
-    // Past the timer's range, or no number at all, setTimeout fires at once: the loop would spin.
-    const issues = integerOptionIssues(options?.intervalMs, "intervalMs", MAX_DELAY_MS);
+    const issues = [
+      ...objectIssues(options ?? undefined, [], false),
+      // A misspelt `intervallMs` was dropped, and the loop ticked every second instead.
+      ...unknownKeyIssues(options, ["intervalMs"]),
+      // Past the timer's range, or no number at all, setTimeout fires at once: the loop would spin.
+      ...integerOptionIssues(options?.intervalMs, "intervalMs", MAX_DELAY_MS),
+    ];
     if (issues.length > 0) throw new ValidationError("Invalid saga timer options", issues);
     const intervalMs = options?.intervalMs ?? 1000;
     let stopped = false;

@@ -186,3 +186,29 @@ describe("sagaCronHandler", () => {
     }
   });
 });
+
+describe("the timer drivers refuse keys their options do not take", () => {
+  const issuesOf = (build: () => unknown) => {
+    try {
+      build();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      return (error as ValidationError).issues;
+    }
+    throw new Error("expected a ValidationError");
+  };
+
+  test("SagaAlarmDriver: a misspelt maxSleepMs is refused by name, not dropped for the 60 s default", () => {
+    const { runtime } = setup();
+    expect(issuesOf(() => new SagaAlarmDriver(fakeStorage(), runtime, { maxSleep: 5_000 } as never))).toEqual([
+      { path: ["maxSleep"], message: "is not an option (the options are maxSleepMs, minDelayMs, now)" },
+    ]);
+  });
+
+  test("sagaCronHandler: a misspelt onTick is refused by name, not dropped unobserved", () => {
+    const { runtime } = setup();
+    expect(issuesOf(() => sagaCronHandler(runtime, { ontick: () => undefined } as never))).toEqual([
+      { path: ["ontick"], message: "is not an option (the options are onTick)" },
+    ]);
+  });
+});

@@ -1,6 +1,6 @@
 import { type Issue, ValidationError } from "../errors.js";
 import { callHook } from "../internal/hooks.js";
-import { functionIssues, integerOptionIssues, objectIssues } from "../internal/validate.js";
+import { functionIssues, integerOptionIssues, objectIssues, unknownKeyIssues } from "../internal/validate.js";
 import type { SagaRuntime, TickResult } from "./saga-runtime.js";
 
 /** A runtime, or how to make one from a Worker's bindings (e.g. a store client built from `env`). */
@@ -32,7 +32,12 @@ export function sagaCronHandler<Env = unknown>(
     issues.push({ path: ["source"], message: "source must be a SagaRuntime or a function of env that returns one" });
   }
   const options = given ?? {};
-  issues.push(...objectIssues(options, "options", false), ...functionIssues(options.onTick, "onTick"));
+  issues.push(
+    ...objectIssues(options, "options", false),
+    // A misspelt `ontick` was dropped: the ticks went unobserved, without a word.
+    ...unknownKeyIssues(options, ["onTick"]),
+    ...functionIssues(options.onTick, "onTick"),
+  );
   if (issues.length > 0) throw new ValidationError("Invalid saga cron handler", issues);
   return {
     async scheduled(_controller, env, ctx) {
@@ -69,6 +74,12 @@ export interface SagaAlarmDriverOptions {
   readonly now?: () => number;
 }
 
+const SAGA_ALARM_DRIVER_OPTIONS = [
+  "maxSleepMs",
+  "minDelayMs",
+  "now",
+] as const satisfies readonly (keyof SagaAlarmDriverOptions)[];
+
 /**
  * Saga timeouts on a Durable Object alarm: the object sleeps until the store's next due time
  * (`runtime.nextTimeoutAt()`), fires what is due with `tick`, and sets its alarm again. Use one object
@@ -89,6 +100,8 @@ export class SagaAlarmDriver {
     const options = given ?? {};
     const issues: Issue[] = [
       ...objectIssues(options, "options", false),
+      // A misspelt key was dropped and its default taken: `maxSleep: 5000` slept a minute.
+      ...unknownKeyIssues(options, SAGA_ALARM_DRIVER_OPTIONS),
       ...integerOptionIssues(options.maxSleepMs, "maxSleepMs", 24 * 60 * 60 * 1000),
       ...integerOptionIssues(options.minDelayMs, "minDelayMs", 60_000),
       ...functionIssues(options.now, "now"),
