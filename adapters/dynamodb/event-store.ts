@@ -498,6 +498,14 @@ export class DynamoDbEventStore extends EventStore {
     return this.#deletions?.deletionEvent?.(streamId) ?? super.deletionEvent(streamId);
   }
 
+  /**
+   * One head read, as an append's: a deletion still being finished (marked, its lifecycle event not yet
+   * recorded, so `deletionEvent` does not answer it) is refused already.
+   */
+  protected override async appendableVersion(streamId: string): Promise<number> {
+    return (await this.#liveHead(streamId)).version;
+  }
+
   /** The head of a stream that takes appends. @throws {StreamDeletedError} */
   async #liveHead(streamId: string, send: SendOptions = {}): Promise<Head> {
     const head = await this.#head(streamId, send);

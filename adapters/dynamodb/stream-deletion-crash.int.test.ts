@@ -96,6 +96,9 @@ describe("DynamoDB stream deletion across several batches", () => {
     expect(await healthy.getStreamVersion(streamId)).toBe(0);
     const refused = await healthy.appendToStream(streamId, [{ type: "Noted", data: {} }]).catch((e) => e);
     expect(isStreamDeletedError(refused)).toBe(true);
+    // Its $stream-deleted event is not recorded yet: an empty append is refused from the mark all the same.
+    const empty = await healthy.appendToStream(streamId, [], { expectedVersion: "no-stream" }).catch((e) => e);
+    expect([isStreamDeletedError(empty), empty?.mode]).toEqual([true, "hard"]);
     await healthy.appendToStream(other, [{ type: "Kept", data: 2 }]);
     const midway = await collect(healthy.readAll());
     expect(midway.filter((e) => e.streamId === streamId)).toEqual([]);

@@ -1,8 +1,8 @@
 import { type DedupStore, dedupIdIssues, functionIssues, type Issue, ValidationError } from "../../src/index.js";
-import type { PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { wholeMillisecondClock } from "./clock.js";
 import { textIssues } from "./encode.js";
-import { guard } from "./errors.js";
+import { guard, guardReconnecting } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
@@ -23,6 +23,8 @@ export class PostgresDedupStore implements DedupStore {
   readonly #sql: PostgresQueryable;
   readonly #ttlMs: number;
   readonly #now: () => number;
+  /** Runs of a statement while its connection turns out lost (see guardReconnecting). */
+  readonly #attempts: number;
   readonly #statements: { readonly has: string; readonly add: string; readonly purge: string };
 
   /** @throws {ValidationError} a missing client, bad names, TTL or clock. */
@@ -37,6 +39,7 @@ export class PostgresDedupStore implements DedupStore {
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL dedup store options", issues);
     const table = tableNames(options).dedup;
     this.#sql = options.sql;
+    this.#attempts = attemptsOn(options.sql);
     this.#ttlMs = ttl;
     this.#now = wholeMillisecondClock(options.now);
     this.#statements = {
@@ -54,7 +57,9 @@ export class PostgresDedupStore implements DedupStore {
 
   async has(eventId: string): Promise<boolean> {
     checkId(eventId);
-    const rows = await guard("hasDedupId", () =>
+    // A read, and `add` an upsert of the same expiry: both safe to run again on another connection
+    // when theirs turns out lost (as a pooled connection the server ended does, at its next statement).
+    const rows = await guardReconnecting("hasDedupId", this.#attempts, () =>
       this.#sql.unsafe(this.#statements.has, [eventId, String(this.#now())], { prepare: true }),
     );
     return rows.length > 0;
@@ -62,12 +67,17 @@ export class PostgresDedupStore implements DedupStore {
 
   async add(eventId: string): Promise<void> {
     checkId(eventId);
-    await guard("addDedupId", () =>
-      this.#sql.unsafe(this.#statements.add, [eventId, String(this.#now() + this.#ttlMs)], { prepare: true }),
+    const expires = String(this.#now() + this.#ttlMs);
+    await guardReconnecting("addDedupId", this.#attempts, () =>
+      this.#sql.unsafe(this.#statements.add, [eventId, expires], { prepare: true }),
     );
   }
 
-  /** Deletes the expired rows; returns how many. Run it now and then (a cron, a scheduled Lambda). */
+  /**
+   * Deletes the expired rows; returns how many. Run it now and then (a cron, a scheduled Lambda).
+   * Not run again on a lost connection (as the idempotency store's purge): a repeat would report what
+   * the first run may have deleted as none.
+   */
   async purgeExpired(): Promise<number> {
     const rows = await guard("purgeDedupIds", () =>
       this.#sql.unsafe(this.#statements.purge, [String(this.#now())], { prepare: true }),

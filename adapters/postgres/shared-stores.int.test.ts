@@ -37,6 +37,33 @@ registerContract(
   { describe, test },
 );
 
+/**
+ * The shared client, with the answers of the next `lose(n)` statements lost: each runs, then the
+ * connection is lost before its answer, as when the server or a proxy drops it (postgres.js rejects
+ * with CONNECTION_CLOSED).
+ */
+function losingAnswers() {
+  let left = 0;
+  const flaky = new Proxy(sql, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (name !== "unsafe") return value;
+      return (...args: Parameters<PostgresSql["unsafe"]>) => {
+        const query = target.unsafe(...args);
+        if (left <= 0) return query;
+        left--;
+        return query.then(() => {
+          throw Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" });
+        });
+      };
+    },
+  });
+  const lose = (count: number) => {
+    left = count;
+  };
+  return { flaky, lose };
+}
+
 describe("PostgreSQL dedup and idempotency stores", () => {
   test("purgeExpired deletes only expired rows", async () => {
     let now = 1_000_000;
@@ -118,30 +145,14 @@ describe("PostgreSQL dedup and idempotency stores", () => {
   });
 
   test("a claim, complete or release whose statement ran but whose connection was lost before the answer is retried, and knows its own claim", async () => {
-    // The statement runs; then the connection is lost before its answer, as when the server or a
-    // proxy drops it: postgres.js rejects with CONNECTION_CLOSED.
-    let lose = 0;
-    const flaky = new Proxy(sql, {
-      get(target, name, receiver) {
-        const value = Reflect.get(target, name, receiver);
-        if (name !== "unsafe") return value;
-        return (...args: Parameters<PostgresSql["unsafe"]>) => {
-          const query = target.unsafe(...args);
-          if (lose <= 0) return query;
-          lose--;
-          return query.then(() => {
-            throw Object.assign(new Error("write CONNECTION_CLOSED"), { code: "CONNECTION_CLOSED" });
-          });
-        };
-      },
-    });
+    const { flaky, lose } = losingAnswers();
     const keys = new PostgresIdempotencyStore({ sql: flaky, schema });
     const key = `lost-${crypto.randomUUID()}`;
-    lose = 1;
+    lose(1);
     const claim = await keys.claim(key, "fp");
     expect(claim).toEqual({ state: "claimed", token: expect.any(String) });
     const token = (claim as { token: string }).token;
-    lose = 1;
+    lose(1);
     await keys.complete(key, "fp", { status: 201, body: "{}", contentType: "application/json" }, token);
     expect(await keys.claim(key, "fp")).toEqual({
       state: "completed",
@@ -150,9 +161,32 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     });
     const other = `lost-${crypto.randomUUID()}`;
     const otherToken = ((await keys.claim(other, "fp")) as { token: string }).token;
-    lose = 1;
+    lose(1);
     await keys.release(other, "fp", otherToken);
     expect((await keys.claim(other, "fp")).state).toBe("claimed");
+  });
+
+  test("mock of lost connections (no service drops one on cue): a dedup add or has whose statement ran but whose answer was lost runs again; the id is stored once and found", async () => {
+    const { flaky, lose } = losingAnswers();
+    const dedup = new PostgresDedupStore({ sql: flaky, schema });
+    const id = `lost-${crypto.randomUUID()}`;
+    lose(1);
+    expect(await dedup.has(id)).toBe(false);
+    // Up to the pool's size of connections may turn out lost, one after the other.
+    lose(3);
+    await dedup.add(id);
+    lose(1);
+    expect(await dedup.has(id)).toBe(true);
+    const [row] = await sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}.dedup WHERE id = $1`, [id]);
+    expect(row?.n).toBe(1);
+    // More lost than the pool has connections (10, and the 2 runs postgres.js may need): a retryable error.
+    lose(13);
+    const gaveUp = await dedup.add(id).catch((error: unknown) => error);
+    expect(gaveUp).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "CONNECTION_CLOSED", retryable: true });
+    // A purge is not run again: a repeat would report what the first run deleted as none.
+    lose(1);
+    expect(await dedup.purgeExpired().catch((error: unknown) => error)).toBeInstanceOf(ServiceError);
+    lose(0);
   });
 
   test("bad options are a ValidationError", () => {

@@ -2,6 +2,7 @@ import {
   ConcurrencyError,
   type Issue,
   isConcurrencyError,
+  StreamDeletedError,
   StreamDeletionNotSupportedError,
   ValidationError,
 } from "../errors.js";
@@ -179,9 +180,10 @@ export abstract class EventStore {
 
   /**
    * Appends events atomically: all are stored, or none. An empty list writes nothing and returns
-   * the stream's current version (still checking `expectedVersion`).
+   * the stream's current version (still checking `expectedVersion`, and refusing a deleted stream).
    * @throws {ValidationError} bad stream id, events or expected version; nothing is written.
    * @throws {ConcurrencyError} the stream is not at the expected version; nothing is written.
+   * @throws {StreamDeletedError} the stream is deleted (checked before the expected version); nothing is written.
    */
   appendToStream<E extends EventEnvelope = EventEnvelope>(
     streamId: string,
@@ -273,7 +275,8 @@ export abstract class EventStore {
           pending.map((event) => event.metadata),
         );
       if (pending.length === 0) {
-        const version = await this.streamVersion(streamId);
+        // Refused as a non-empty append would be: a deleted stream before its expected version.
+        const version = await this.appendableVersion(streamId);
         checkExpectedVersion(streamId, expectedVersion, version);
         return { streamId, nextExpectedVersion: version, events: [] };
       }
@@ -577,6 +580,24 @@ export abstract class EventStore {
       if (isStreamLifecycleEvent(event) && event.data.streamId === streamId) return event;
     }
     return undefined;
+  }
+
+  /**
+   * The version an empty append checks `expectedVersion` against, refusing a deleted stream first as
+   * `commit` does a non-empty append. This default reads the version, then (with
+   * `capabilities.streamDeletion`) the deletion record: in that order, since a hard delete is for good
+   * and a soft one keeps the version, so a stream found live after the version read was live at it.
+   * A store whose appends see the deletion state elsewhere than in `deletionEvent` overrides it.
+   * @throws {StreamDeletedError} the stream is deleted.
+   */
+  protected async appendableVersion(streamId: string): Promise<number> {
+    const version = await this.streamVersion(streamId);
+    if (this.capabilities.streamDeletion !== true) return version;
+    const event = await this.deletionEvent(streamId);
+    if (event !== undefined && isStreamLifecycleEvent(event) && event.type === StreamLifecycleEventType.Deleted) {
+      throw new StreamDeletedError(streamId, event.data.mode === "hard" ? "hard" : "soft");
+    }
+    return version;
   }
 
   /**

@@ -186,6 +186,14 @@ export class InMemoryEventStore extends EventStore {
     return this.#streams.get(streamId)?.length ?? 0;
   }
 
+  /** From the deletion map, as `commit` refuses: it holds the mode before the lifecycle event is recorded. */
+  protected override async appendableVersion(streamId: string): Promise<number> {
+    const deleted = this.#deleted.get(streamId);
+    if (deleted !== undefined) throw new StreamDeletedError(streamId, deleted.mode);
+    // Through streamVersion, which a subclass (a test's broken store) may override.
+    return this.streamVersion(streamId);
+  }
+
   /**
    * A retry of an append that committed: every id already stored, in this stream, in this order.
    * Returns the stored events; throws when ids collide with other events; undefined when all are new.

@@ -16,7 +16,9 @@ import {
   type ReadModelSwap,
   type ReadModelTransaction,
   ReadModelTransactionTooLargeError,
+  type ReplayOptions,
   rebuildProjection,
+  replay,
 } from "../index.js";
 import { eventually } from "../testing/index.js";
 
@@ -347,5 +349,96 @@ describe("mock: a batch too large for one read-model transaction is committed in
     expect(await readModels.list("docs")).toEqual(await expectedDocuments(eventStore));
     expect(await readModels.checkpoints.load("projection:rebuilt")).toBe(last);
     expect(await readModels.get("projection-state", "rebuilt")).toEqual({ count: 120 });
+  });
+});
+
+describe("mock: replay commits a batch too large for one read-model transaction in halves", () => {
+  /** A replay that writes one document per event, as the projection above does. */
+  const replayInto = (eventStore: InMemoryEventStore, readModels: ReadModelStore, options: Partial<ReplayOptions>) =>
+    replay({
+      eventStore,
+      readModels,
+      dryRun: false,
+      handle: async (event, { readModels: writer }) => {
+        const data = event.data as { n: number; extra?: number };
+        await writer.put("docs", event.id, { n: data.n });
+        for (let i = 0; i < (data.extra ?? 0); i++) await writer.put("docs", `${event.id}-${i}`, i);
+      },
+      ...options,
+    });
+
+  test("mock: every batch commits as the cap needs, ending with the documents, checkpoint and counts a replay without a cap makes (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 20 }),
+        fc.integer({ min: 0, max: 120 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.constantFrom("feed" as const, "feed with a checkpoint" as const, "stream" as const),
+        fc.constantFrom("commit" as const, "write" as const),
+        async (cap, events, batchSize, mode, refuseAt) => {
+          const withCheckpoint = mode === "feed with a checkpoint";
+          const eventStore = new InMemoryEventStore();
+          const last = await appendEvents(eventStore, events);
+          const readModels = new CappedReadModelStore(cap, refuseAt);
+          const progress: number[] = [];
+          const result = await replayInto(eventStore, readModels, {
+            batchSize,
+            ...(withCheckpoint ? { checkpoint: "replayed" } : {}),
+            ...(mode === "stream" ? { stream: "Split-1" } : {}),
+            onProgress: (p) => progress.push(p.done),
+          });
+          // A stream's replay ends at its version, the feed's at its global position.
+          const position = mode === "stream" ? events : last;
+          expect(result).toMatchObject({ read: events, handled: events, position, writes: events });
+          expect(await readModels.list("docs")).toEqual(await expectedDocuments(eventStore));
+          if (withCheckpoint) {
+            expect(await readModels.checkpoints.load("replayed")).toBe(events === 0 ? undefined : last);
+          }
+          // Every commit fits; progress is reported per committed part, up to every event.
+          for (const writes of readModels.committed) expect(writes).toBeLessThanOrEqual(cap);
+          expect(progress.at(-1) ?? 0).toBe(events);
+          // A split happened exactly when the first batch could not fit.
+          const fits = cap - (withCheckpoint ? 1 : 0);
+          expect(readModels.attempts.length > 0).toBe(Math.min(events, batchSize) > fits);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test("mock: the half that commits is where the batch grows back from, doubling to batchSize, halved again at the cap", async () => {
+    const eventStore = new InMemoryEventStore();
+    const last = await appendEvents(eventStore, 40);
+    // 10 writes: 9 events' documents and the checkpoint.
+    const readModels = new CappedReadModelStore(10);
+    const progress: number[] = [];
+    const result = await replayInto(eventStore, readModels, {
+      batchSize: 16,
+      checkpoint: "regrow",
+      onProgress: (p) => progress.push(p.done),
+    });
+    expect(result).toMatchObject({ read: 40, handled: 40, position: last, writes: 40 });
+    // 16 is refused and its first 8 commit; 8 fit, and the batch after grows back to 16: refused again.
+    expect(readModels.attempts).toEqual([17, 17]);
+    expect(readModels.committed).toEqual([9, 9, 9, 9, 9]);
+    expect(progress).toEqual([8, 16, 24, 32, 40]);
+    expect(await readModels.checkpoints.load("regrow")).toBe(last);
+  });
+
+  test("mock: one event writing more than the store commits at once stops the replay with the store's error, once, with what came before it committed", async () => {
+    for (const refuseAt of ["commit", "write"] as const) {
+      const eventStore = new InMemoryEventStore();
+      await appendEvents(eventStore, 30);
+      const { events } = await eventStore.appendToStream("Split-1", [{ type: "Counted", data: { n: 30, extra: 20 } }], {
+        expectedVersion: 30,
+      });
+      const big = events[0] as EventEnvelope;
+      await appendEvents(eventStore, 10, "Split-2");
+      const readModels = new CappedReadModelStore(12, refuseAt);
+      const failed = await replayInto(eventStore, readModels, { checkpoint: "too-much" }).catch((e: unknown) => e);
+      expect(isReadModelTransactionTooLargeError(failed)).toBe(true);
+      expect(await readModels.checkpoints.load("too-much")).toBe((big.globalPosition ?? 0) - 1);
+      expect(await readModels.list("docs")).toHaveLength(30);
+    }
   });
 });

@@ -14,6 +14,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { MAX_DELAY_MS, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
+import { commitInHalves } from "./batch-split.js";
 import type { Projection } from "./projection.js";
 import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
 import { recordBatchLag, traceBatch } from "./projection-telemetry.js";
@@ -476,7 +477,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
   ): Promise<RanBatch> {
     const projection = this.projection;
     const from = ahead?.from ?? (await this.#readModels.checkpoints.load(this.#checkpointId)) ?? 0;
-    let events = await (ahead?.events ?? this.#read(from, asked));
+    let events: readonly EventEnvelope[] = await (ahead?.events ?? this.#read(from, asked));
     let limit = asked;
     let position = events[events.length - 1]?.globalPosition ?? from;
     if (readNext !== undefined && events.length === limit) {
@@ -486,28 +487,28 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       readNext({ from: position, events: next });
     }
     let handled = 0;
-    while (events.length > 0) {
-      const bounds = { projection: projection.name, from, to: position, inline };
-      const batch = events;
-      try {
-        handled = await traceBatch(this.#traced, batch, bounds, () => this.#apply(batch, from, position));
-        break;
-      } catch (error) {
-        if (!isReadModelTransactionTooLargeError(error)) throw error;
-        const [event] = events;
+    if (events.length > 0) {
+      const committed = await commitInHalves(
+        events,
+        (part) => {
+          const to = part[part.length - 1]?.globalPosition ?? from;
+          const bounds = { projection: projection.name, from, to, inline };
+          return traceBatch(this.#traced, part, bounds, () => this.#apply(part, from, to));
+        },
         // One event's writes alone are more than the store commits at once: no split can help, and
         // the same event would write the same again. The handler's failure, as a document too large.
-        if (events.length === 1 && event !== undefined) {
-          throw new ProjectionFailedError(projection.name, event.globalPosition ?? 0, event.id, event.type, {
-            cause: error,
-          });
-        }
-        // Nothing of it was written: the batch's first half, in a transaction of its own (the rest is
-        // read again by the next batch, which grows back from this size as any batch does).
-        events = events.slice(0, Math.floor(events.length / 2));
+        (event, error) =>
+          new ProjectionFailedError(projection.name, event.globalPosition ?? 0, event.id, event.type, { cause: error }),
+        // The read ahead was for the larger batch: the next one reads from the half's end instead.
+        () => readNext?.(undefined),
+      );
+      handled = committed.result;
+      // Split: the half that committed is the batch (the rest is read again by the next batch, which
+      // grows back from this size as any batch does).
+      if (committed.events.length < events.length) {
+        events = committed.events;
         limit = events.length;
         position = events[events.length - 1]?.globalPosition ?? from;
-        readNext?.(undefined);
       }
     }
     this.#position = position;

@@ -5,6 +5,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
 import { functionIssues, nameIssues } from "../internal/validate.js";
+import { commitInHalves } from "./batch-split.js";
 import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import { assertDocument, assertKey, type ReadModelStore, type ReadModelWriter } from "./read-model-store.js";
 
@@ -123,50 +124,75 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   const pacer = options.eventsPerSecond === undefined ? undefined : new Pacer(options.eventsPerSecond, started);
   let read = 0;
   let handled = 0;
+  // Events per read: batchSize, or after a split the half that committed, growing back (doubling) as
+  // the projection runner's batches do.
+  let limit = batchSize;
+  const positionOf = (event: EventEnvelope) => (stream === undefined ? (event.globalPosition ?? 0) : event.version);
+  /** Hands the events to the handler through `writer`; resolves to how many it was handed. */
+  const apply = async (events: readonly EventEnvelope[], writer: ReadModelWriter) => {
+    let count = 0;
+    for (const event of events) {
+      throwIfAborted(signal, operation);
+      if (category !== undefined && categoryOf(event.streamId) !== category) continue;
+      if (since !== undefined && Date.parse(event.timestamp) < since) continue;
+      await pacer?.next(signal);
+      await options.handle(event as E, { dryRun, readModels: writer });
+      count++;
+    }
+    return count;
+  };
   for (;;) {
     // No version follows the largest safe integer (and reading from one past it is refused).
     if (stream !== undefined && position >= Number.MAX_SAFE_INTEGER) break;
-    const events: EventEnvelope[] = [];
+    const batch: EventEnvelope[] = [];
     const source =
       stream === undefined
-        ? eventStore.readAll({ after: position, maxCount: batchSize })
-        : eventStore.readStream(stream, { fromVersion: position + 1, maxCount: batchSize });
+        ? eventStore.readAll({ after: position, maxCount: limit })
+        : eventStore.readStream(stream, { fromVersion: position + 1, maxCount: limit });
     let full = true;
     for await (const event of source) {
-      if (to !== undefined && (stream === undefined ? (event.globalPosition ?? 0) : event.version) > to) {
+      if (to !== undefined && positionOf(event) > to) {
         full = false;
         break;
       }
-      events.push(event);
+      batch.push(event);
     }
-    if (events.length === 0) break;
-    const from = position;
-    const last = events[events.length - 1] as EventEnvelope;
-    const next = stream === undefined ? (last.globalPosition ?? from) : last.version;
-    const apply = async (writer: ReadModelWriter) => {
-      for (const event of events) {
-        throwIfAborted(signal, operation);
-        if (category !== undefined && categoryOf(event.streamId) !== category) continue;
-        if (since !== undefined && Date.parse(event.timestamp) < since) continue;
-        await pacer?.next(signal);
-        await options.handle(event as E, { dryRun, readModels: writer });
-        handled++;
-      }
-    };
-    if (dryRun || readModels === undefined) await apply(recorder.writer(dryRun));
+    if (batch.length === 0) break;
+    let events: readonly EventEnvelope[] = batch;
+    if (dryRun || readModels === undefined) handled += await apply(batch, recorder.writer(dryRun));
     else {
-      await readModels.transaction(async (tx) => {
-        await apply(recorder.counting(tx));
-        if (checkpoint !== undefined) await tx.checkpoints.store(checkpoint, next, { expected: saved });
-      });
-      saved = next;
+      // One transaction per batch; one the store refuses as too large is committed in halves (the
+      // rest read again next), as the projection runner does. Counted only once a part commits.
+      const committed = await commitInHalves(
+        batch,
+        (part) =>
+          readModels.transaction(async (tx) => {
+            const writer = countingWriter(tx);
+            const count = await apply(part, writer);
+            const end = positionOf(part[part.length - 1] as EventEnvelope);
+            if (checkpoint !== undefined) await tx.checkpoints.store(checkpoint, end, { expected: saved });
+            return { count, writes: writer.writes };
+          }),
+        // One event's writes alone are more than the store commits at once: no split can help.
+        (_event, error) => error,
+      );
+      events = committed.events;
+      handled += committed.result.count;
+      recorder.writes += committed.result.writes;
+      saved = positionOf(events[events.length - 1] as EventEnvelope);
     }
     read += events.length;
-    position = next;
+    position = positionOf(events[events.length - 1] as EventEnvelope);
     meter.advance(events.length, position);
     if (meter.pastHead) meter.head = position;
     options.onProgress?.(meter.report());
-    if (!full || events.length < batchSize || (to !== undefined && position >= to)) break;
+    // Split: the rest of the batch is still to come, whatever this read's end said.
+    if (events.length < batch.length) {
+      limit = events.length;
+      continue;
+    }
+    if (!full || batch.length < limit || (to !== undefined && position >= to)) break;
+    limit = Math.min(batchSize, limit * 2);
   }
   return {
     read,
@@ -245,21 +271,23 @@ class Recorder {
       },
     };
   }
+}
 
-  /** Passes writes to `writer` and counts them. */
-  counting(writer: ReadModelWriter): ReadModelWriter {
-    return {
-      get: (collection, id) => writer.get(collection, id),
-      put: async (collection, id, document) => {
-        await writer.put(collection, id, document);
-        this.writes++;
-      },
-      delete: async (collection, id) => {
-        await writer.delete(collection, id);
-        this.writes++;
-      },
-    };
-  }
+/** Passes writes to `writer` and counts them in `writes` (a transaction's: counted once it commits). */
+function countingWriter(writer: ReadModelWriter): ReadModelWriter & { writes: number } {
+  const counting = {
+    writes: 0,
+    get: <T>(collection: string, id: string) => writer.get<T>(collection, id),
+    put: async (collection: string, id: string, document: unknown) => {
+      await writer.put(collection, id, document);
+      counting.writes++;
+    },
+    delete: async (collection: string, id: string) => {
+      await writer.delete(collection, id);
+      counting.writes++;
+    },
+  };
+  return counting;
 }
 
 function replayIssues(options: ReplayOptions): Issue[] {

@@ -168,6 +168,64 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
     assertEqual((await store.deleteStream(id)).changed, false, "a soft delete of it neither");
   });
 
+  // An empty append writes nothing, but it is still an append: a caller that checks with one whether
+  // it may write (or a command that produced no events) must hear what a non-empty one would.
+  const expectations = [undefined, "any", "stream-exists", "no-stream", 0, 2, 7] as const;
+  /** Every expectation: an empty append is refused with the StreamDeletedError a one-event append gets. */
+  const refusedAlike = async (store: EventStore, id: string, mode: "soft" | "hard") => {
+    for (const expectedVersion of expectations) {
+      const options = expectedVersion === undefined ? undefined : { expectedVersion };
+      const label = `${mode}-deleted, expectedVersion ${String(expectedVersion)}`;
+      const full = await assertRejects(() => store.appendToStream(id, events(1), options), ErrorCode.StreamDeleted);
+      const empty = await assertRejects(
+        () => store.appendToStream(id, [], options),
+        ErrorCode.StreamDeleted,
+        `an empty append, ${label}`,
+      );
+      assertEqual(
+        [(empty as { mode?: unknown }).mode, (empty as { streamId?: unknown }).streamId],
+        [(full as { mode?: unknown }).mode, id],
+        `the refusal a non-empty append gets, ${label}`,
+      );
+    }
+  };
+
+  add(
+    "an empty append to a soft-deleted stream is refused as a non-empty one is, and writes nothing",
+    async (store) => {
+      const id = stream();
+      await store.appendToStream(id, events(2));
+      await store.deleteStream(id);
+      const lifecycle = await store.getStreamVersion(STREAM_LIFECYCLE_STREAM);
+      await refusedAlike(store, id, "soft");
+      assertEqual(await store.getStreamVersion(id), 2, "the stream keeps its version");
+      assertEqual(await store.getStreamVersion(STREAM_LIFECYCLE_STREAM), lifecycle, "no lifecycle event recorded");
+      await store.restoreStream(id);
+      assertEqual(await versions(store, id), [1, 2], "nothing was written to it");
+      assertEqual(
+        (await store.appendToStream(id, [], { expectedVersion: 2 })).nextExpectedVersion,
+        2,
+        "restored, an empty append answers its version",
+      );
+      await assertRejects(
+        () => store.appendToStream(id, [], { expectedVersion: 5 }),
+        ErrorCode.Concurrency,
+        "and checks",
+      );
+    },
+  );
+
+  add("an empty append to a hard-deleted stream is refused, even as no-stream, and writes nothing", async (store) => {
+    const id = stream();
+    await store.appendToStream(id, events(2));
+    await store.deleteStream(id, { mode: "hard" });
+    const lifecycle = await store.getStreamVersion(STREAM_LIFECYCLE_STREAM);
+    await refusedAlike(store, id, "hard");
+    assertEqual(await store.getStreamVersion(id), 0, "the stream has no events");
+    assertEqual(await versions(store, id), [], "nor reads any");
+    assertEqual(await store.getStreamVersion(STREAM_LIFECYCLE_STREAM), lifecycle, "no lifecycle event recorded");
+  });
+
   add("a soft-deleted stream can be hard-deleted", async (store) => {
     const id = stream();
     await store.appendToStream(id, events(2));
