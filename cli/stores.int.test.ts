@@ -232,7 +232,24 @@ describe("eventflows migrate / stats on SQLite", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("No SQLite database");
     expect(eventflows(["migrate", "sqlite"]).code).toBe(2);
-    expect(eventflows(["migrate", "sqlite", "--file", "events.db", "--prefix", "Bad-Prefix"]).code).toBe(2);
+    // The option and its rule, as for PostgreSQL: not the adapter's field (tablePrefix). Nothing is created.
+    for (const prefix of ["Bad-Prefix", "", "9x", "sqlite_x", "x".repeat(31)]) {
+      for (const command of ["migrate", "stats"]) {
+        const file = command === "migrate" ? "prefixed.db" : "events.db"; // stats needs a file that exists
+        const refused = eventflows([command, "sqlite", "--file", file, "--prefix", prefix, "--json"]);
+        expect({ prefix, command, code: refused.code, error: JSON.parse(refused.stderr).error }).toEqual({
+          prefix,
+          command,
+          code: 2,
+          error: {
+            code: "CLI_USAGE",
+            message:
+              "Invalid --prefix: a table prefix is 1-30 characters of a-z, 0-9 and _, starting with a letter or _, not sqlite_",
+          },
+        });
+      }
+    }
+    expect(existsSync(join(dir, "prefixed.db"))).toBe(false);
 
     // A target past the shipped migrations: exit 2, and no file left behind.
     const past = eventflows([
