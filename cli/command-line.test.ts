@@ -553,6 +553,10 @@ describe("replay --since takes ISO 8601 only", () => {
       "2026-11-01T09:30",
       "2026-11-01 09:30Z",
       "2026-11-01T24:00Z",
+      "2026-11-01T10:30+01:",
+      "2026-11-01T10:30+1",
+      "2026-11-01T10:30+010",
+      "2026-11-01T10:30+0160",
       "yesterday",
     ]) {
       const run = await eventflows(["replay", "projection.ts", ...store, "--since", since]);
@@ -563,12 +567,15 @@ describe("replay --since takes ISO 8601 only", () => {
     }
   });
 
-  test("a date, or a date-time with Z or an offset, passes (the missing module is what fails next)", async () => {
+  test("a date, or a date-time with Z or an offset (±hh:mm, ±hhmm, ±hh), passes (the missing module is what fails next)", async () => {
     for (const since of [
       "2026-11-01",
       "2028-02-29",
       "2026-11-01T09:30:00Z",
       "2026-11-01T10:30+01:00",
+      "2026-11-01T10:30+0100",
+      "2026-11-01T10:30+01",
+      "2026-11-01T04:00:00.5-0530",
       "2026-11-01T09:30:00.123Z",
     ]) {
       const run = await eventflows(["replay", "projection.ts", ...store, "--since", since]);

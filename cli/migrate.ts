@@ -1,4 +1,4 @@
-import { EventFlowsError, isEventFlowsError } from "../src/index.js";
+import { EventFlowsError, isEventFlowsError, isServiceError } from "../src/index.js";
 import { CliErrorCode, CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
@@ -130,8 +130,18 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
       const tenants = await pg.listTenantSchemas(sql, { schemaPrefix: tenantPrefix, tablePrefix: values.prefix });
       const done: { tenant: string; schema: string; applied: readonly number[]; version: number }[] = [];
       for (const { tenant, schema } of tenants) {
+        const names = { schema, tablePrefix: values.prefix };
         try {
-          done.push({ tenant, schema, ...(await pg.migrate(sql, { schema, tablePrefix: values.prefix })) });
+          done.push({
+            tenant,
+            schema,
+            ...(await refusingNewer(
+              name,
+              pg.LATEST_SCHEMA_VERSION,
+              () => pg.migrate(sql, names),
+              () => pg.schemaVersion(sql, names),
+            )),
+          });
         } catch (error) {
           if (!isEventFlowsError(error)) throw error;
           throw new EventFlowsError(
@@ -156,12 +166,24 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
   }
   const result =
     name === "postgres"
-      ? await withPostgres("migrate", values, io, (pg, sql) =>
-          pg.migrate(sql, { schema: values.schema, tablePrefix: values.prefix, to }),
-        )
-      : await withSqlite("migrate", values, io, true, (sqlite, driver) =>
-          sqlite.migrateSqlite(driver, { tablePrefix: values.prefix, to }),
-        );
+      ? await withPostgres("migrate", values, io, (pg, sql) => {
+          const names = { schema: values.schema, tablePrefix: values.prefix };
+          return refusingNewer(
+            name,
+            pg.LATEST_SCHEMA_VERSION,
+            () => pg.migrate(sql, { ...names, to }),
+            () => pg.schemaVersion(sql, names),
+          );
+        })
+      : await withSqlite("migrate", values, io, true, (sqlite, driver) => {
+          const names = { tablePrefix: values.prefix };
+          return refusingNewer(
+            name,
+            sqlite.LATEST_SQLITE_SCHEMA_VERSION,
+            () => sqlite.migrateSqlite(driver, { ...names, to }),
+            () => sqlite.sqliteSchemaVersion(driver, names),
+          );
+        });
   if (to !== undefined && result.version > to) {
     // The adapters apply migrations and never undo one: a schema past --to stays as it is.
     throw new EventFlowsError(
@@ -179,6 +201,30 @@ export async function migrate(args: readonly string[], io: CliIo): Promise<numbe
     );
   }
   return 0;
+}
+
+/**
+ * Runs an adapter's migrate, reporting a schema newer than this release (the adapter's `SCHEMA_TOO_NEW`,
+ * found before anything is applied) as a schema past `--to` is reported: `CLI_SCHEMA_NEWER`, exit 1.
+ * Both are the same case for whoever runs the command (the schema is past what this command can bring it
+ * to, and is left as it is), with or without `--to`; as a `SERVICE_ERROR` it read as the database failing.
+ */
+async function refusingNewer<T>(
+  name: string,
+  latest: number,
+  migrate: () => Promise<T>,
+  version: () => Promise<number>,
+): Promise<T> {
+  try {
+    return await migrate();
+  } catch (error) {
+    if (!isServiceError(error) || error.serviceCode !== "SCHEMA_TOO_NEW") throw error;
+    throw new EventFlowsError(
+      CliErrorCode.SchemaNewer,
+      `${name}: the schema is at version ${await version()}, newer than this release knows (${latest}); upgrade @eventflows/core; nothing was changed`,
+      { cause: error },
+    );
+  }
 }
 
 interface MigrationStatus {

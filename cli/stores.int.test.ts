@@ -65,9 +65,10 @@ describe("eventflows migrate / stats on PostgreSQL", () => {
       );
       const newer = eventflows(["migrate", "postgres", "--tenant-schemas", prefix, "--json"], env);
       expect({ code: newer.code, stdout: newer.stdout }).toEqual({ code: 1, stdout: "" });
-      expect(JSON.parse(newer.stderr).error.message).toStartWith(
-        `tenant schema ${prefix}globex (2 of 2: those before it are migrated, those after it untouched): postgres migrate failed (SCHEMA_TOO_NEW): `,
-      );
+      expect(JSON.parse(newer.stderr).error).toEqual({
+        code: "CLI_SCHEMA_NEWER",
+        message: `tenant schema ${prefix}globex (2 of 2: those before it are migrated, those after it untouched): postgres: the schema is at version ${LATEST_SCHEMA_VERSION + 1}, newer than this release knows (${LATEST_SCHEMA_VERSION}); upgrade @eventflows/core; nothing was changed`,
+      });
       await sql.unsafe(`DELETE FROM ${prefix}globex.migrations WHERE version = ${LATEST_SCHEMA_VERSION + 1}`);
       // An empty prefix took every schema named like a tenant id (the store's own "eventflows", this
       // suite's) for a tenant's and migrated it; a malformed one matched nothing and said 0 migrated.
@@ -231,7 +232,24 @@ describe("eventflows migrate / stats on SQLite", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("No SQLite database");
     expect(eventflows(["migrate", "sqlite"]).code).toBe(2);
-    expect(eventflows(["migrate", "sqlite", "--file", "events.db", "--prefix", "Bad-Prefix"]).code).toBe(2);
+    // The option and its rule, as for PostgreSQL: not the adapter's field (tablePrefix). Nothing is created.
+    for (const prefix of ["Bad-Prefix", "", "9x", "sqlite_x", "x".repeat(31)]) {
+      for (const command of ["migrate", "stats"]) {
+        const file = command === "migrate" ? "prefixed.db" : "events.db"; // stats needs a file that exists
+        const refused = eventflows([command, "sqlite", "--file", file, "--prefix", prefix, "--json"]);
+        expect({ prefix, command, code: refused.code, error: JSON.parse(refused.stderr).error }).toEqual({
+          prefix,
+          command,
+          code: 2,
+          error: {
+            code: "CLI_USAGE",
+            message:
+              "Invalid --prefix: a table prefix is 1-30 characters of a-z, 0-9 and _, starting with a letter or _, not sqlite_",
+          },
+        });
+      }
+    }
+    expect(existsSync(join(dir, "prefixed.db"))).toBe(false);
 
     // A target past the shipped migrations: exit 2, and no file left behind.
     const past = eventflows([
@@ -304,6 +322,67 @@ describe("migrate --status on a schema newer than this release", () => {
         version: latest + 1,
         name: "from-the-future",
       });
+    }
+  });
+});
+
+describe("migrate on a schema newer than this release", () => {
+  // With --to or without, the same refusal a schema past --to gets: CLI_SCHEMA_NEWER, exit 1, nothing
+  // changed (with --to it was a SERVICE_ERROR, as if the database had failed).
+  const runs = (latest: number) => [[], ["--to", "2"], ["--to", String(latest)]];
+
+  test("PostgreSQL: CLI_SCHEMA_NEWER (exit 1) naming both versions, and the schema is left as it was", async () => {
+    const newer = uniqueSchema("cli_newer_run");
+    const env = { EVENTFLOWS_PG_URL: url };
+    const recorded = () => sql.unsafe(`SELECT version, name FROM ${newer}.migrations ORDER BY version`);
+    try {
+      expect(eventflows(["migrate", "postgres", "--schema", newer], env).code).toBe(0);
+      await sql.unsafe(
+        `INSERT INTO ${newer}.migrations (version, name, checksum) VALUES ($1, 'from-the-future', 'x')`,
+        [LATEST_SCHEMA_VERSION + 1],
+      );
+      const before = await recorded();
+      const message = `postgres: the schema is at version ${LATEST_SCHEMA_VERSION + 1}, newer than this release knows (${LATEST_SCHEMA_VERSION}); upgrade @eventflows/core; nothing was changed`;
+      for (const to of runs(LATEST_SCHEMA_VERSION)) {
+        const text = eventflows(["migrate", "postgres", "--schema", newer, ...to], env);
+        expect({ to, ...text }).toEqual({ to, code: 1, stdout: "", stderr: `eventflows: ${message}\n` });
+        const json = eventflows(["migrate", "postgres", "--schema", newer, ...to, "--json"], env);
+        expect({ to, code: json.code, error: JSON.parse(json.stderr).error }).toEqual({
+          to,
+          code: 1,
+          error: { code: "CLI_SCHEMA_NEWER", message },
+        });
+      }
+      expect(await recorded()).toEqual(before);
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${newer} CASCADE`);
+    }
+  });
+
+  test("SQLite: the same error and exit code, and the file is left as it was", () => {
+    expect(eventflows(["migrate", "sqlite", "--file", "newer-run.db"]).code).toBe(0);
+    const db = new Database(join(dir, "newer-run.db"));
+    const recorded = () => db.query("SELECT version, name FROM eventflows_migrations ORDER BY version").all();
+    try {
+      db.run(
+        "INSERT INTO eventflows_migrations (version, name, checksum, applied_at) VALUES (?, 'from-the-future', 'x', '2027-01-02T03:04:05.000Z')",
+        [LATEST_SQLITE_SCHEMA_VERSION + 1],
+      );
+      const before = recorded();
+      const message = `sqlite: the schema is at version ${LATEST_SQLITE_SCHEMA_VERSION + 1}, newer than this release knows (${LATEST_SQLITE_SCHEMA_VERSION}); upgrade @eventflows/core; nothing was changed`;
+      for (const to of runs(LATEST_SQLITE_SCHEMA_VERSION)) {
+        const text = eventflows(["migrate", "sqlite", "--file", "newer-run.db", ...to]);
+        expect({ to, ...text }).toEqual({ to, code: 1, stdout: "", stderr: `eventflows: ${message}\n` });
+        const json = eventflows(["migrate", "sqlite", "--file", "newer-run.db", ...to, "--json"]);
+        expect({ to, code: json.code, error: JSON.parse(json.stderr).error }).toEqual({
+          to,
+          code: 1,
+          error: { code: "CLI_SCHEMA_NEWER", message },
+        });
+      }
+      expect(recorded()).toEqual(before);
+    } finally {
+      db.close();
     }
   });
 });

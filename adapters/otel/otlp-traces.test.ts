@@ -170,18 +170,17 @@ describe("OTLP/HTTP JSON traces", () => {
     const hanging = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
-      fetch: () => Bun.sleep(3_000).then(() => new Response()),
+      // Never answers: the export ending at all is its timeout at work (no clock is read).
+      fetch: () => new Promise<Response>(() => {}),
     });
     try {
       tracer.startSpan("slow").end();
-      const started = performance.now();
       flushSpans({ waitUntil: (promise) => waited.push(promise) }, buffer, {
         url: `http://127.0.0.1:${hanging.port}/v1/traces`,
         timeoutMs: 100,
         onError: (e) => errors.push(e),
       });
       await waited[1];
-      expect(performance.now() - started).toBeLessThan(2_000);
       expect(errors).toHaveLength(2);
       expect(errors[1]).toMatchObject({ retryable: true });
     } finally {

@@ -34,7 +34,9 @@ export function nameIssues(options: SqliteNameOptions | null | undefined): Issue
     return [
       {
         path: ["tablePrefix"],
-        message: "tablePrefix must be 1-30 of a-z 0-9 _, not starting with a digit or sqlite_",
+        // The rule alone, as PostgreSQL's names.ts words it: the issue's path names the field, and the
+        // CLI puts its option (--prefix) in the field's place, which a message naming tablePrefix defeated.
+        message: "a table prefix is 1-30 characters of a-z, 0-9 and _, starting with a letter or _, not sqlite_",
       },
     ];
   }

@@ -253,12 +253,9 @@ describe("subscribeLive against a misbehaving server", () => {
       idleTimeoutMs: 50,
       backoff: { initialMs: 1, maxMs: 1 },
     });
-    const deadline = Date.now() + 2000;
-    while (asked < 3 && Date.now() < deadline) await sleep(5);
-    const started = Date.now();
-    const outcome = await Promise.race([subscription.close().then(() => "closed"), sleep(1000).then(() => "hung")]);
-    expect(outcome).toBe("closed");
-    expect(Date.now() - started).toBeLessThan(500);
+    // No clock is read: the headers never settle, so close() resolving at all shows it did not wait for them.
+    while (asked < 3) await sleep(5);
+    await subscription.close();
     expect(asked).toBeGreaterThanOrEqual(3);
     expect(requests).toHaveLength(0);
     expect(errors[0]).toMatchObject({
@@ -319,10 +316,9 @@ describe("subscribeLive against a misbehaving server", () => {
     const { fetch, requests } = server(() => new Response("busy", { status: 503 }));
     const { errors, subscription } = live(fetch, { backoff: { initialMs: 3_600_000, maxMs: 3_600_000 } });
     while (errors.length === 0) await sleep(5);
-    const started = Date.now();
+    // The wait is an hour, past any test timeout: closed resolving at all shows close() ended it.
     await subscription.close();
     await subscription.closed;
-    expect(Date.now() - started).toBeLessThan(1000);
     await sleep(20);
     expect(requests.length).toBe(1);
   });
@@ -515,10 +511,10 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
     expect(handled).toEqual([1]);
     expect(errors.slice(0, 3).map((e) => e.status)).toEqual([503, 429, 500]);
     const at = server.requests.map((r) => r.at);
-    // Retry-After: 1 (seconds): a second; an HTTP date a minute away: maxMs (1.5 s); a 500 without one: at once.
+    // Retry-After: 1 (seconds): a second; an HTTP date a minute away: maxMs (1.5 s), as reaching the
+    // fourth request before subscribedUntil's 6 s shows; a 500 without one: at once.
     expect((at[1] as number) - (at[0] as number)).toBeGreaterThanOrEqual(950);
     expect((at[2] as number) - (at[1] as number)).toBeGreaterThanOrEqual(1450);
-    expect((at[2] as number) - (at[1] as number)).toBeLessThan(3000);
     expect((at[3] as number) - (at[2] as number)).toBeLessThan(500);
   }, 10_000);
 
@@ -577,21 +573,20 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
       const sentBefore = server.requests.length;
       expect(sentBefore).toBeLessThanOrEqual(1);
 
-      const waiting = subscribeLive({ url: hang, onEvent: () => {}, idleTimeoutMs: 60_000 });
+      // No clock is read: with an idle timeout of an hour, past any test timeout, close() resolving at all
+      // shows it aborted the request rather than waiting for the server or the timeout.
+      const waiting = subscribeLive({ url: hang, onEvent: () => {}, idleTimeoutMs: 3_600_000 });
       while (server.requests.length === sentBefore) await sleep(5);
-      let started = Date.now();
       await waiting.close();
-      expect(Date.now() - started).toBeLessThan(1000);
 
       const handled: number[] = [];
       const streaming = subscribeLive({
         url: server.url,
         onEvent: (e) => void handled.push(e.globalPosition as number),
+        idleTimeoutMs: 3_600_000, // the stream never ends: likewise
       });
       while (handled.length === 0) await sleep(5);
-      started = Date.now();
       await streaming.close();
-      expect(Date.now() - started).toBeLessThan(1000);
       expect(streaming.position).toBe(1);
       await sleep(50);
       expect(server.requests.length).toBe(sentBefore + 2);

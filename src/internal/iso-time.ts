@@ -1,8 +1,10 @@
 // ISO 8601 as the feed's times are written: a date (taken as UTC midnight, as Date.parse takes it),
-// or a date-time with seconds and fraction optional and a zone (Z or ±hh:mm). Text without a zone
-// would be read in the machine's time zone, and Date.parse's other forms ("12/01/2026") are the
+// or a date-time with seconds and fraction optional and a zone: Z, or an offset in any of ISO 8601's
+// forms, ±hh:mm, ±hhmm or ±hh (a timestamp copied from a log or another system uses each). Text without
+// a zone would be read in the machine's time zone, and Date.parse's other forms ("12/01/2026") are the
 // runtime's guess at a locale.
-const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2})))?$/;
+const ISO_TIME =
+  /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})(?:T(?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:\.\d+)?)?(?<zone>Z|(?<sign>[+-])(?<zoneHour>\d{2})(?::?(?<zoneMinute>\d{2}))?))?$/;
 
 /**
  * The time of an ISO 8601 date or date-time with a zone, in milliseconds since the epoch; undefined
@@ -12,22 +14,25 @@ const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+
 export function parseIsoTime(value: string): number | undefined {
   const match = ISO_TIME.exec(value);
   if (match === null) return undefined;
-  const [year, month, day, hour = 0, minute = 0, second = 0, zoneHour = 0, zoneMinute = 0] = match
-    .slice(1)
-    .map((field) => (field === undefined ? undefined : Number(field)));
+  const { year, month, day, hour = "0", minute = "0", second = "0", zone = "" } = match.groups ?? {};
+  const { sign, zoneHour = "0", zoneMinute = "00" } = match.groups ?? {};
   // setUTCFullYear, not Date.UTC: that one reads the years 0 to 99 as 1900 to 1999.
   const date = new Date(0);
-  date.setUTCFullYear(year ?? 0, (month ?? 1) - 1, day ?? 1);
-  const time = Date.parse(value);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  // The offset in its extended form (±hh:mm), the only one ECMAScript's date format defines: what
+  // Date.parse makes of ±hhmm is the runtime's choice, and ±hh it refuses.
+  const time = Date.parse(
+    sign === undefined ? value : `${value.slice(0, -zone.length)}${sign}${zoneHour}:${zoneMinute}`,
+  );
   const valid =
-    date.getUTCFullYear() === year &&
-    date.getUTCMonth() + 1 === month &&
-    date.getUTCDate() === day &&
-    hour < 24 &&
-    minute < 60 &&
-    second < 60 &&
-    zoneHour < 24 &&
-    zoneMinute < 60 &&
+    date.getUTCFullYear() === Number(year) &&
+    date.getUTCMonth() + 1 === Number(month) &&
+    date.getUTCDate() === Number(day) &&
+    Number(hour) < 24 &&
+    Number(minute) < 60 &&
+    Number(second) < 60 &&
+    Number(zoneHour) < 24 &&
+    Number(zoneMinute) < 60 &&
     Number.isFinite(time);
   return valid ? time : undefined;
 }

@@ -478,6 +478,35 @@ describe("logging middleware, hostile cases", () => {
     expect(runs).toBe(2);
   });
 
+  test("an error carrying a password reaches a logger of the caller's own masked, as the library's loggers mask it", async () => {
+    const lines: [string, Record<string, unknown> | undefined][] = [];
+    const logger = {
+      info: (m: string, f?: Record<string, unknown>) => lines.push([m, f]),
+      error: (m: string, f?: Record<string, unknown>) => lines.push([m, f]),
+    };
+    const bus = new CommandBus().use(logging(logger));
+    const failures = [
+      new Error("connect to postgres://app:hunter2@db:5432/shop failed"),
+      new Error("connect failed: host=db user=app password='hunter2' dbname=shop"),
+      "Authorization: Bearer hunter2.token",
+      { code: "E_AUTH postgres://app:hunter2@db/shop" },
+    ];
+    for (const thrown of failures) {
+      bus.unregister("Connect");
+      bus.register("Connect", () => {
+        throw thrown;
+      });
+      await expect(bus.execute("Connect", {})).rejects.toBe(thrown);
+    }
+    expect(JSON.stringify(lines)).not.toContain("hunter2");
+    expect(lines.map(([, f]) => f?.error)).toEqual([
+      "Error: connect to postgres://app:[redacted]@db:5432/shop failed",
+      "Error: connect failed: host=db user=app password=[redacted] dbname=shop",
+      "Authorization: Bearer [redacted]",
+      "E_AUTH postgres://app:[redacted]@db/shop",
+    ]);
+  });
+
   test("a thrown value with no usable text (null prototype, throwing toString) reaches the caller as thrown, and is logged", async () => {
     const lines: [string, Record<string, unknown> | undefined][] = [];
     const logger = {

@@ -4,6 +4,7 @@ import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
 import { kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Logger } from "../logging/logger.js";
+import { redactText } from "../logging/redaction.js";
 import type { Message, MessageMap, PayloadOf } from "./message.js";
 import { MIDDLEWARE_STEP, type Middleware, type SteppedMiddleware } from "./message-bus.js";
 
@@ -267,11 +268,15 @@ function observe(write: () => void): void {
   }
 }
 
-/** The error's `code` when it has one, else its text; never a throw (a null-prototype object, a throwing toString). */
+/**
+ * The error's `code` when it has one, else its text; never a throw (a null-prototype object, a throwing toString).
+ * Masked as the library's loggers mask text (a connection URL's password, a `password=` pair): a logger given
+ * here is the caller's own, which may write the field as it comes, and it comes as text, not as the error.
+ */
 function describeError(error: unknown): string {
   try {
     const code = (error as { code?: unknown })?.code;
-    return typeof code === "string" ? code : String(error);
+    return redactText(typeof code === "string" ? code : String(error));
   } catch {
     return Object.prototype.toString.call(error);
   }

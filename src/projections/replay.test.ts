@@ -152,6 +152,41 @@ describe("replay", () => {
     expect((await replay({ eventStore, since: "2999-01-01", handle: () => undefined })).handled).toBe(0);
   });
 
+  test("since: an offset in any of ISO 8601's forms (±hh:mm, ±hhmm, ±hh) is the instant Date.parse gives the extended one", async () => {
+    const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: Date.parse("1971-01-01T00:00:00Z"), max: Date.parse("9998-12-31T00:00:00Z") }),
+        fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 }),
+        fc.constantFrom("minutes", "seconds", "milliseconds"),
+        async (at, offsetMinutes, precision) => {
+          const unit = { minutes: 60_000, seconds: 1000, milliseconds: 1 }[precision];
+          const instant = at - (at % unit);
+          // The wall-clock time at that offset, written with the precision drawn.
+          const local = new Date(instant + offsetMinutes * 60_000).toISOString();
+          const time = local.slice(0, { minutes: 16, seconds: 19, milliseconds: 23 }[precision]);
+          const sign = offsetMinutes < 0 ? "-" : "+";
+          const [hh, mm] = [pad(Math.trunc(Math.abs(offsetMinutes) / 60)), pad(Math.abs(offsetMinutes) % 60)];
+          const extended = `${time}${sign}${hh}:${mm}`;
+          expect(Date.parse(extended)).toBe(instant);
+          const forms = [extended, `${time}${sign}${hh}${mm}`, ...(mm === "00" ? [`${time}${sign}${hh}`] : [])];
+          // One event a millisecond before the instant, one at it and one after: `since` lets through the last two.
+          const eventStore = new InMemoryEventStore();
+          await eventStore.appendToStream(
+            "Cart-a",
+            [-1, 0, 1].map((n) => ({ type: "Counted", data: { n }, timestamp: new Date(instant + n).toISOString() })),
+          );
+          for (const since of forms) {
+            const seen: number[] = [];
+            await replay<Counted>({ eventStore, since, handle: (e) => void seen.push(e.data.n) });
+            expect({ since, seen }).toEqual({ since, seen: [0, 1] });
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   test("since: only events at or after a time", async () => {
     const eventStore = await seeded();
     await new Promise((resolve) => setTimeout(resolve, 5));

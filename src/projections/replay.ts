@@ -45,7 +45,8 @@ export interface ReplayOptions<E extends EventEnvelope = EventEnvelope> {
    */
   readonly to?: number;
   /**
-   * Only events whose timestamp is at or after this time. The feed is still read from `after`:
+   * Only events whose timestamp is at or after this time: a `Date`, or ISO 8601 text, a date (UTC
+   * midnight) or a date-time with a zone (`Z`, `+01:00`, `+0100` or `+01`). The feed is still read from `after`:
    * this filters, it does not seek (give `after` as well to skip reading old history).
    */
   readonly since?: Date | string;

@@ -82,11 +82,10 @@ describe("assertEqual and eventually", () => {
   });
 
   test("eventually fails once its time is up even when a check never settles", async () => {
-    const started = Date.now();
+    // The check never settles: a failure arriving at all is the 50 ms at work (no clock is read).
     const failure = await eventually(() => new Promise<void>(() => {}), 50).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(AssertionError);
     expect((failure as Error).message).toBe("eventually: the check had not settled when its 50 ms were up");
-    expect(Date.now() - started).toBeLessThan(2000);
     // A check that settles late but in time still passes.
     await eventually(() => new Promise<void>((resolve) => setTimeout(resolve, 20)), 1000);
   });

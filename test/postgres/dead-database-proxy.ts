@@ -11,8 +11,11 @@ import { isServiceError, ulid } from "../../src/index.ts";
 
 export interface DeadDatabaseOutcome {
   readonly runtime: string;
-  /** What each call made while the database was down ended with, and after how long (ms). */
-  readonly whileDown: readonly { readonly outcome: string; readonly retryable?: boolean; readonly ms: number }[];
+  /**
+   * What each call made while the database was down ended with. How long it took is not kept: the calls
+   * used to never settle, so their settling at all (within the test's timeout) is what is checked.
+   */
+  readonly whileDown: readonly { readonly outcome: string; readonly retryable?: boolean }[];
   /** What the first append after the database came back ended with. */
   readonly afterUp: string;
   /** The events of the stream the calls made while down appended to, read once the database was back. */
@@ -56,32 +59,24 @@ export async function deadDatabaseScenario(url: string, schema: string): Promise
   const proxy = await deadDatabaseProxy(url);
   const store = new PostgresEventStore({ url: proxy.url, schema, client: { max: 1, connect_timeout: 1 } });
   const stream = `DeadProxy-${ulid()}`;
-  const settle = async (run: () => Promise<unknown>, limitMs: number) => {
-    const started = performance.now();
-    const outcome = await Promise.race([
-      run().then(
-        () => ({ outcome: "resolved" }),
-        (error: unknown) =>
-          isServiceError(error)
-            ? { outcome: `ServiceError ${error.serviceCode}`, retryable: error.retryable }
-            : { outcome: `other: ${String(error)}` },
-      ),
-      new Promise<{ outcome: string }>((resolve) =>
-        setTimeout(() => resolve({ outcome: `pending after ${limitMs} ms` }), limitMs).unref(),
-      ),
-    ]);
-    return { ...outcome, ms: Math.round(performance.now() - started) };
-  };
+  const settle = (run: () => Promise<unknown>): Promise<{ outcome: string; retryable?: boolean }> =>
+    run().then(
+      () => ({ outcome: "resolved" }),
+      (error: unknown) =>
+        isServiceError(error)
+          ? { outcome: `ServiceError ${error.serviceCode}`, retryable: error.retryable }
+          : { outcome: `other: ${String(error)}` },
+    );
   try {
     const whileDown = [
-      await settle(() => store.appendToStream(stream, [{ type: "WhileDown", data: { n: 1 } }]), 6_000),
+      await settle(() => store.appendToStream(stream, [{ type: "WhileDown", data: { n: 1 } }])),
       await settle(async () => {
         for await (const _ of store.readStream(stream)) break;
-      }, 6_000),
-      await settle(() => store.appendToStream(stream, [{ type: "WhileDown", data: { n: 2 } }]), 6_000),
+      }),
+      await settle(() => store.appendToStream(stream, [{ type: "WhileDown", data: { n: 2 } }])),
     ];
     proxy.up = true;
-    const afterUp = await settle(() => store.appendToStream(`${stream}-up`, [{ type: "Up", data: {} }]), 6_000);
+    const afterUp = await settle(() => store.appendToStream(`${stream}-up`, [{ type: "Up", data: {} }]));
     let storedWhileDown = -1;
     if (afterUp.outcome === "resolved") {
       storedWhileDown = 0;
