@@ -1,4 +1,5 @@
 import { keepableText } from "../internal/unicode.js";
+import { redactText } from "../logging/redaction.js";
 import { MAX_SAGA_ID_LENGTH } from "./saga-store.js";
 import type { SagaCommit, SagaRecord } from "./types.js";
 
@@ -17,7 +18,8 @@ export function carry(record: SagaRecord): SagaCommit {
 }
 
 /**
- * Name, code and message: what an operator needs, without a stack or a payload, cut to 2,000
+ * Name, code and message: what an operator needs, without a stack or a payload, credentials masked
+ * (`redactText`, as logs mask them: the record is read by operators and kept), cut to 2,000
  * characters and kept as every saga store can (see {@link keepableText}), so that the instance can
  * still be parked and the failure recorded.
  */
@@ -25,9 +27,12 @@ export function describe(error: unknown): string {
   try {
     if (error instanceof Error) {
       const code = (error as { code?: unknown }).code;
-      return keepableText(`${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`, 2000);
+      return keepableText(
+        redactText(`${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`),
+        2000,
+      );
     }
-    return keepableText(String(error), 2000);
+    return keepableText(redactText(String(error)), 2000);
   } catch {
     // Thrown values with no text (an object without a prototype, a getter that throws): the record
     // and the parking must still be written.
