@@ -139,6 +139,21 @@ async function appendEvents(store: InMemoryEventStore, count: number, stream = "
   return store.getLastGlobalPosition();
 }
 
+/**
+ * 30 events, then one whose handler writes 21 documents (more than a store capped at 12 commits at once),
+ * then 10 on another stream.
+ */
+async function withOneEventTooLarge() {
+  const eventStore = new InMemoryEventStore();
+  await appendEvents(eventStore, 30);
+  const { events } = await eventStore.appendToStream("Split-1", [{ type: "Counted", data: { n: 30, extra: 20 } }], {
+    expectedVersion: 30,
+  });
+  const big = events[0] as EventEnvelope;
+  await appendEvents(eventStore, 10, "Split-2");
+  return { eventStore, big };
+}
+
 /** The read model the projection makes, computed by hand from the events. */
 async function expectedDocuments(store: InMemoryEventStore) {
   const documents: { id: string; document: { n: number } }[] = [];
@@ -294,13 +309,7 @@ describe("mock: a batch too large for one read-model transaction is committed in
 
   test("mock: one event writing more than the store commits at once fails the projection at that event (ProjectionFailedError), once, with what came before it committed", async () => {
     for (const refuseAt of ["commit", "write"] as const) {
-      const eventStore = new InMemoryEventStore();
-      await appendEvents(eventStore, 30);
-      const { events } = await eventStore.appendToStream("Split-1", [{ type: "Counted", data: { n: 30, extra: 20 } }], {
-        expectedVersion: 30,
-      });
-      const big = events[0] as EventEnvelope;
-      await appendEvents(eventStore, 10, "Split-2");
+      const { eventStore, big } = await withOneEventTooLarge();
       for (const started of [false, true]) {
         const readModels = new CappedReadModelStore(12, refuseAt);
         const failures: unknown[] = [];
@@ -427,13 +436,7 @@ describe("mock: replay commits a batch too large for one read-model transaction 
 
   test("mock: one event writing more than the store commits at once stops the replay with the store's error, once, with what came before it committed", async () => {
     for (const refuseAt of ["commit", "write"] as const) {
-      const eventStore = new InMemoryEventStore();
-      await appendEvents(eventStore, 30);
-      const { events } = await eventStore.appendToStream("Split-1", [{ type: "Counted", data: { n: 30, extra: 20 } }], {
-        expectedVersion: 30,
-      });
-      const big = events[0] as EventEnvelope;
-      await appendEvents(eventStore, 10, "Split-2");
+      const { eventStore, big } = await withOneEventTooLarge();
       const readModels = new CappedReadModelStore(12, refuseAt);
       const failed = await replayInto(eventStore, readModels, { checkpoint: "too-much" }).catch((e: unknown) => e);
       expect(isReadModelTransactionTooLargeError(failed)).toBe(true);
