@@ -178,6 +178,47 @@ describe("createPostgresClient", () => {
     await defaults.end({ timeout: 0 });
   });
 
+  test("the pause before reconnecting grows like postgres.js's but stays under 1 s and a quarter of connect_timeout, however many connections were lost (property)", async () => {
+    /** postgres.js's `backoff` option as the client was made with it: seconds for a count of failed connections. */
+    const backoffOf = (client: ReturnType<typeof createPostgresClient>) =>
+      (client.options as unknown as { backoff: unknown }).backoff;
+    const defaults = createPostgresClient("postgres://app@localhost/db");
+    const short = createPostgresClient("postgres://app@localhost/db", { connect_timeout: 2 });
+    const none = createPostgresClient("postgres://app@localhost/db", { connect_timeout: 0 });
+    const pause = backoffOf(defaults) as (retries: number) => number;
+    expect(typeof pause).toBe("function");
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10_000 }), (retries) => {
+        for (const [client, capSeconds] of [
+          [defaults, 1],
+          [short, 0.5],
+          [none, 1],
+        ] as const) {
+          const seconds = (backoffOf(client) as (retries: number) => number)(retries);
+          // postgres.js's own: a random 50-100 % of 3^retries/100 s, here capped.
+          const base = Math.min(3 ** retries / 100, capSeconds);
+          expect(seconds).toBeGreaterThanOrEqual(base / 2);
+          expect(seconds).toBeLessThanOrEqual(base);
+        }
+      }),
+    );
+    // Growth for a server that stays down: the first pauses are postgres.js's (10-30 ms up to 0.4-0.8 s).
+    expect(pause(1)).toBeLessThanOrEqual(0.03);
+    expect(pause(4)).toBeGreaterThanOrEqual(0.405);
+    await Promise.all([defaults, short, none].map((client) => client.end({ timeout: 0 })));
+  });
+
+  test("a backoff the caller passes, in the options or the URL's query, is the one postgres.js uses", async () => {
+    const own = (retries: number) => retries * 60;
+    const given = createPostgresClient("postgres://app@localhost/db", { backoff: own });
+    expect((given.options as unknown as { backoff: unknown }).backoff).toBe(own);
+    const constant = createPostgresClient("postgres://app@localhost/db", { backoff: 5 as unknown as boolean });
+    expect((constant.options as unknown as { backoff: unknown }).backoff).toBe(5);
+    const inUrl = createPostgresClient("postgres://app@localhost/db?backoff=7");
+    expect((inUrl.options as unknown as { backoff: unknown }).backoff).toBe(7);
+    await Promise.all([given, constant, inUrl].map((client) => client.end({ timeout: 0 })));
+  });
+
   test("tenant: a tenant id sent as the eventflows.tenant startup parameter, over the same key in connection; tenantOf tells it", async () => {
     const client = createPostgresClient("postgres://app@localhost/db", {
       tenant: "acme-eu",

@@ -3,6 +3,7 @@ import type { EnvSource } from "../../src/index.js";
 import { readEnv, tenantId, ValidationError } from "../../src/index.js";
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
+import { reconnectBackoff } from "./reconnect-backoff.js";
 
 /**
  * A postgres.js client with any custom type map: the store only uses plain SQL and casts what it
@@ -140,10 +141,18 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       },
     ]);
   }
+  const connectTimeoutOption =
+    "connect_timeout" in rest ? rest.connect_timeout : DEFAULT_CLIENT_OPTIONS.connect_timeout;
+  // A `backoff` the caller passes, in the options or the URL's query, is theirs to keep.
+  const ownBackoff =
+    "backoff" in rest || (connectionUrl !== undefined && urlParameters(connectionUrl, "backoff").length > 0);
   const merged = {
     max: DEFAULT_CLIENT_OPTIONS.max,
     idle_timeout: DEFAULT_CLIENT_OPTIONS.idle_timeout,
     connect_timeout: DEFAULT_CLIENT_OPTIONS.connect_timeout,
+    // postgres.js's own pause before reconnecting grows without bound on a client that uses
+    // `reserve()` (see reconnectBackoff): the same growth, capped well below connect_timeout.
+    ...(ownBackoff ? {} : { backoff: reconnectBackoff(Number(connectTimeoutOption)) }),
     // postgres.js prints server notices ("schema exists, skipping") by default.
     onnotice: () => undefined,
     ...rest,
