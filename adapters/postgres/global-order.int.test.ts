@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type EventEnvelope, projection } from "../../src/index.js";
-import { collect, eventually } from "../../src/testing/index.js";
+import { collect, eventually, untilHeadReadable, untilReadable } from "../../src/testing/index.js";
 import { holdOpenTransaction } from "../../test/postgres/open-transaction.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { POSITION_BITS, PostgresEventStore, type PostgresSql, postgresProjectionRunner } from "./index.js";
@@ -103,6 +103,8 @@ describe("PostgresEventStore global order", () => {
 
       open.release();
       await open.done;
+      // Readers may still stop below another client's transaction (other tests share the server).
+      await untilHeadReadable(store);
       const all = mine(await collect(store.readAll({ after: start })), slow, fast);
       expect(all.map((e) => e.type)).toEqual(["SlowAppended", "FastAppended"]);
       expect(all[0]?.globalPosition).toBeLessThan(all[1]?.globalPosition ?? 0);
@@ -137,6 +139,8 @@ describe("PostgresEventStore global order", () => {
     expect(readBefore).toEqual([]);
     releaseEarly();
     await earlyDone;
+    // Readers may still stop below another client's transaction (other tests share the server).
+    await untilHeadReadable(store);
     const all = mine(await collect(store.readAll({ after: start })), early, late);
     expect(all.map((e) => e.type)).toEqual(["EarlyAppended", "LateAppended"]);
     expect(all[1]?.globalPosition).toBe(lateResult.events[0]?.globalPosition);
@@ -160,7 +164,7 @@ describe("PostgresEventStore global order", () => {
       await tx.sql`SELECT pg_current_xact_id()`;
       olderHasId();
       await olderMayAppend;
-      await tx.appendToStream(olderStream, [{ type: "OlderAppended", data: {} }]);
+      return tx.appendToStream(olderStream, [{ type: "OlderAppended", data: {} }]);
     });
     await olderIdTaken;
     const younger = openTransaction(async (tx) => {
@@ -168,13 +172,16 @@ describe("PostgresEventStore global order", () => {
     });
     await younger.ready;
     mayAppend();
-    await older;
+    // The younger transaction still open does not hide the older one's event (its id is lower), but
+    // another client's transaction (other tests share the server) may, for a moment.
+    await untilReadable(store, await older);
 
     const firstRead = mine(await collect(store.readAll({ after: start })), olderStream, youngerStream);
     expect(firstRead.map((e) => e.type)).toEqual(["OlderAppended"]);
     const checkpoint = firstRead[0]?.globalPosition ?? 0;
     younger.release();
     await younger.done;
+    await untilHeadReadable(store);
     const secondRead = mine(await collect(store.readAll({ after: checkpoint })), olderStream, youngerStream);
     expect(secondRead.map((e) => e.type)).toEqual(["YoungerAppended"]);
   });
@@ -269,6 +276,8 @@ describe("PostgresEventStore stream order in the global feed", () => {
     expect(second.events[0]?.version).toBe(2);
     expect(second.events[0]?.globalPosition).toBeGreaterThan(first.events[0]?.globalPosition ?? 0);
 
+    // Readers may still stop below another client's transaction (other tests share the server).
+    await untilReadable(store, second);
     const feed = (await collect(store.readAll({ after: start }))).filter((e) => e.streamId === stream);
     expect(feed.map((e) => e.version)).toEqual([1, 2]);
     const seen: EventEnvelope[] = [];
@@ -380,6 +389,11 @@ describe("PostgresEventStore stream order (property)", () => {
           for (const h of held.values()) h.release();
           await Promise.allSettled([...held.values()].map((h) => h.done));
         }
+        // Every writer has finished: once readers pass the last commit (another client's transaction
+        // on the shared server may hold them back for a moment), the follower resumes from its
+        // checkpoint once more and must then have every event, each once.
+        await untilHeadReadable(store);
+        await follow();
         const feed = mine(await collect(store.readAll({ after: start })), ...streams);
         expect(feed.length).toBe(writers.reduce((n, w) => n + w.appends.length, 0));
         expect(followed.map((e) => e.id)).toEqual(feed.map((e) => e.id));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ulid } from "../../src/index.js";
-import { collect } from "../../src/testing/index.js";
+import { collect, untilHeadReadable } from "../../src/testing/index.js";
 import { postgresTestClient, restrictedTestRole, uniqueSchema } from "../../test/services/postgres.ts";
 import {
   appliedMigrations,
@@ -107,6 +107,8 @@ describe("migrations", () => {
       "stream_deletions",
       "subject_keys",
     ]);
+    // The rows committed before the upgrade; another client's open transaction on the shared server can hold the feed's readers back (see untilReadable).
+    await untilHeadReadable(store);
     const afterUpgrade = await collect(store.readAll());
     expect(
       afterUpgrade.map(({ id, streamId, version, type, data }) => ({ id, streamId, version, type, data })),

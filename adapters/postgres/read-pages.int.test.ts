@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type EventEnvelope, ulid } from "../../src/index.js";
-import { collect } from "../../src/testing/index.js";
+import { collect, untilHeadReadable } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresEventStore, type PostgresSql } from "./index.js";
 import { PAGE_GROWTH, PAGE_GROWTH_LIMIT } from "./read.js";
@@ -28,6 +28,8 @@ beforeAll(async () => {
     );
   }
   stored = await collect(store.readStream(stream));
+  // The tests read the feed: another client's open transaction on the shared server can hold the feed's readers back (see untilReadable).
+  await untilHeadReadable(store);
 });
 afterAll(async () => {
   await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

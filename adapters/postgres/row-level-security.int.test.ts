@@ -15,6 +15,7 @@ import {
   snapshotStoreContract,
   streamDeletionContract,
   subjectKeyStoreContract,
+  untilReadable,
 } from "../../src/testing/index.js";
 import {
   postgresTestClient,
@@ -279,6 +280,9 @@ describe("row-level security through the library API", () => {
       { type: "Opened", data: { secret: "a" } },
       { type: "Deposited", data: { secret: "a" } },
     ]);
+    // A's events readable before the feed reads below, so that B's empty read is B's scope, not a
+    // lagging feed: another client's open transaction on the shared server can hold the feed's readers back (see untilReadable).
+    await untilReadable(storeA, written);
     // B sees no stream there, and its own append to that id starts at version 1.
     expect(await storeB.getStreamVersion(stream)).toBe(0);
     expect(await storeB.streamExists(stream)).toBe(false);
@@ -336,7 +340,9 @@ describe("row-level security through the library API", () => {
   test("a store without a tenant on these tables fails closed: it reads nothing and writes nothing", async () => {
     const tenant = `closed-${ulid().toLowerCase()}`;
     const stream = `Closed-${ulid()}`;
-    await new PostgresEventStore({ sql: scoped(tenant), schema }).appendToStream(stream, [{ type: "A", data: null }]);
+    const tenantStore = new PostgresEventStore({ sql: scoped(tenant), schema });
+    // Readable to its tenant first, so that the unscoped empty read below is the policy, not a lagging feed.
+    await untilReadable(tenantStore, await tenantStore.appendToStream(stream, [{ type: "A", data: null }]));
     const unscoped = new PostgresEventStore({ sql: app, schema });
     expect(await unscoped.getStreamVersion(stream)).toBe(0);
     expect(await collect(unscoped.readAll({ after: 0 }))).toEqual([]);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { untilHeadReadable } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresEventStore, type PostgresSql, tableNames } from "./index.js";
 import { statements } from "./statements.js";
@@ -58,6 +59,9 @@ async function withLargeTable(name: string, count: number, work: (schema: string
   await new PostgresEventStore({ sql, schema: into }).migrate();
   try {
     await fillEvents(into, count);
+    // The rows take transaction ids just below the filler's, which other clients' transactions on the
+    // shared server may still hold open: a read (EXPLAIN ANALYZE counts its rows) waits until they end.
+    await untilHeadReadable(new PostgresEventStore({ sql, schema: into }));
     await work(into);
   } finally {
     await sql.unsafe(`DROP SCHEMA IF EXISTS ${into} CASCADE`);

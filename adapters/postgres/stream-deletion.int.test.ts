@@ -8,7 +8,7 @@ import {
   StreamNotFoundError,
   ulid,
 } from "../../src/index.js";
-import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
+import { collect, registerContract, streamDeletionContract, untilHeadReadable } from "../../src/testing/index.js";
 import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
@@ -306,6 +306,8 @@ describe("the feed's test for soft-deleted streams on PostgreSQL", () => {
       );
       await writer.appendToStream("Kept-1", [{ type: "Noted", data: { n: 2 } }]);
       const feed = async () => {
+        // Every change so far (events, lifecycle events) readable first: another client's open transaction on the shared server can hold the feed's readers back (see untilReadable).
+        await untilHeadReadable(reader);
         const counts = new Map<string, number>();
         for (const event of await collect(reader.readAll())) {
           counts.set(event.streamId, (counts.get(event.streamId) ?? 0) + 1);

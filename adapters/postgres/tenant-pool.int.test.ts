@@ -10,6 +10,7 @@ import {
   holdCommitIn,
   projectionContract,
   registerContract,
+  untilReadable,
 } from "../../src/testing/index.js";
 import {
   postgresTestClient,
@@ -104,6 +105,9 @@ describe("row-level security with a pool per tenant", () => {
         { type: "Opened", data: { secret: "a" } },
         { type: "Deposited", data: { secret: "a" } },
       ]);
+      // A's events readable before the feed reads below, so that B's empty read is B's scope, not a
+      // lagging feed: another client's open transaction on the shared server can hold the feed's readers back (see untilReadable).
+      await untilReadable(storeA, written);
       expect(await storeB.getStreamVersion(stream)).toBe(0);
       expect(await collect(storeB.readStream(stream))).toEqual([]);
       const position = written.events[0]?.globalPosition ?? 0;

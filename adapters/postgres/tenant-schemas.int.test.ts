@@ -8,6 +8,7 @@ import {
   projectionContract,
   registerContract,
   snapshotStoreContract,
+  untilHeadReadable,
 } from "../../src/testing/index.js";
 import { ensurePostgres, postgresTestClient, restrictedTestRole } from "../../test/services/postgres.ts";
 import {
@@ -123,6 +124,8 @@ describe("schema per tenant", () => {
     await Promise.all(stores.map((s, i) => s.appendToStream("Account-1", [{ type: "Opened", data: { i } }])));
     for (const [i, store] of stores.entries()) {
       expect((await collect(store.readStream("Account-1"))).map((e) => e.data)).toEqual([{ i }]);
+      // Another client's open transaction on the shared server can hold the feed's readers back (see untilReadable).
+      await untilHeadReadable(store);
       expect((await collect(store.readAll())).map((e) => e.data)).toEqual([{ i }]);
     }
     const [row] = await sql.unsafe("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [

@@ -12,6 +12,7 @@ import type { EventEnvelope, NewEvent } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
+import { untilReadable } from "./feed.js";
 
 export interface StreamDeletionContractOptions {
   /** Shown as the suite's name. */
@@ -55,11 +56,7 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
    * Waits until readers may see `position`: on PostgreSQL the feed shows a commit only once every older
    * transaction has ended, and other work on the database may hold one open for a while.
    */
-  const visibleThrough = (store: EventStore, position: number | undefined) =>
-    eventually(async () => {
-      const last = await store.getLastGlobalPosition();
-      assert(last >= (position ?? 0), `the feed shows position ${position} (at ${last})`);
-    }, 10_000);
+  const visibleThrough = (store: EventStore, position: number | undefined) => untilReadable(store, position ?? 0);
   /** The events of `ids` in the feed after `after`, and the lifecycle events about them. */
   const feedOf = async (store: EventStore, after: number, ids: readonly string[]) => {
     const wanted = new Set(ids);

@@ -179,6 +179,9 @@ export function tenantIsolationContract(options: TenantIsolationContractOptions)
       "B's stream holds B's events only",
     );
     assertEqual(await B.eventStore.getStreamVersion(streamId), 2, "B's version");
+    // A's appends readable first (on PostgreSQL readers stop below any transaction in flight on the
+    // server): a feed that had not reached them yet would pass the check below whatever the store does.
+    await untilHeadReadable(A.eventStore);
     await untilHeadReadable(B.eventStore);
     const feed = await collect(B.eventStore.readAll());
     assert(
@@ -246,6 +249,8 @@ export function tenantIsolationContract(options: TenantIsolationContractOptions)
         retired = e;
       });
       assertEqual((retired as { code?: unknown })?.code, ErrorCode.StreamDeleted, "B's hard-deleted id stays retired");
+      // A's appends readable first, so that the check below cannot pass on a feed that lags them.
+      await untilHeadReadable(A.eventStore);
       assert(
         (await collect(B.eventStore.readAll())).every((e) => e.metadata[TENANT_METADATA_KEY] === b),
         "B's feed holds an event of A",
@@ -272,6 +277,8 @@ export function tenantIsolationContract(options: TenantIsolationContractOptions)
       const [stored] = await collect(A.eventStore.readStream(streamId));
       assertEqual(stored?.metadata[TENANT_METADATA_KEY], a, "the stored event's tenant");
       assertEqual((await collect(B.eventStore.readStream(streamId))).length, 0, "B reads A's stream");
+      // A's event readable first, so that the check below cannot pass on a feed that lags it.
+      await untilHeadReadable(A.eventStore);
       assert(
         (await collect(B.eventStore.readAll())).every((e) => e.type !== "Spoofed"),
         "B's feed holds A's event",

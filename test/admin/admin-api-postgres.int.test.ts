@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { adminRoutes } from "../../adapters/hono/index.js";
 import { PostgresEventStore, type PostgresSql } from "../../adapters/postgres/index.js";
+import { untilHeadReadable } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../services/postgres.ts";
 
 let sql: PostgresSql;
@@ -19,6 +20,8 @@ beforeAll(async () => {
   await store.migrate();
   // One event per transaction: 4,096 positions apart.
   for (let n = 1; n <= 45; n++) await store.appendToStream(`Cart-${n % 7}`, [{ type: "Counted", data: { n } }]);
+  // The tests read the feed: another client's open transaction on the shared server can hold the feed's readers back (see untilReadable).
+  await untilHeadReadable(store);
 });
 afterAll(async () => {
   await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

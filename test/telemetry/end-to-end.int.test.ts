@@ -15,6 +15,7 @@ import {
   type PostgresSql,
 } from "../../adapters/postgres/index.js";
 import { type EventEnvelope, ProjectionRunner, projection } from "../../src/index.js";
+import { untilReadable } from "../../src/testing/index.js";
 import { createBusWithQueues, motoAwsOptions } from "../services/moto.ts";
 import { ensurePostgres, uniqueSchema } from "../services/postgres.ts";
 import { CLIENT_SPAN, CLIENT_TRACE, exportedText, SECRET, tracedApp } from "./one-trace.ts";
@@ -67,6 +68,8 @@ describe("one trace across every hop", () => {
       handlers: {
         Paid: async (event) => {
           handled.push(event);
+          // The delivery can outrun the feed: another client's open transaction on the shared server can hold the feed's readers back (see untilReadable).
+          await untilReadable(store, event.globalPosition ?? 0);
           await runner.catchUp();
         },
       },
