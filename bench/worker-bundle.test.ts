@@ -100,7 +100,12 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // reservation included, client and commit log +0.6 KB minified), an event timestamp on a day its month
 // does not have refused (+0.2), credential keys such as access_token redacted in log lines (+0.3), the
 // new typed errors and the subscription's telemetry check (+0.2): 31,033 -> 31,548, +515.
-const CEILING_GZIP_BYTES = 31 * 1024;
+// 31.0 KB (31,780 bytes, 2026-12-06, stop 44): defect fixes of this stop on the append path: an event
+// timestamp at hour 24 refused, its time read by the one ISO parser replay's \`since\` shares (which takes
+// ±hh:mm, ±hhmm and ±hh offsets), +230; an empty append to a deleted stream refused
+// (\`appendableVersion\`), +86; the parser's groups by position instead of by name, -84: 31,548 -> 31,780.
+// Past 31 KB: the ceiling moves to 32 KB.
+const CEILING_GZIP_BYTES = 32 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [

@@ -3,8 +3,7 @@
 // forms, ±hh:mm, ±hhmm or ±hh (a timestamp copied from a log or another system uses each). Text without
 // a zone would be read in the machine's time zone, and Date.parse's other forms ("12/01/2026") are the
 // runtime's guess at a locale.
-const ISO_TIME =
-  /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})(?:T(?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:\.\d+)?)?(?<zone>Z|(?<sign>[+-])(?<zoneHour>\d{2})(?::?(?<zoneMinute>\d{2}))?))?$/;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|([+-])(\d{2})(?::?(\d{2}))?))?$/;
 
 /**
  * The time of an ISO 8601 date or date-time with a zone, in milliseconds since the epoch; undefined
@@ -14,8 +13,21 @@ const ISO_TIME =
 export function parseIsoTime(value: string): number | undefined {
   const match = ISO_TIME.exec(value);
   if (match === null) return undefined;
-  const { year, month, day, hour = "0", minute = "0", second = "0", zone = "" } = match.groups ?? {};
-  const { sign, zoneHour = "0", zoneMinute = "00" } = match.groups ?? {};
+  // Positional groups (names would stay in every bundle): year, month, day, hour, minute, second,
+  // zone, then the offset's sign, hours and minutes.
+  const [
+    ,
+    year,
+    month,
+    day,
+    hour = "0",
+    minute = "0",
+    second = "0",
+    zone = "",
+    sign,
+    zoneHour = "0",
+    zoneMinute = "00",
+  ] = match;
   // setUTCFullYear, not Date.UTC: that one reads the years 0 to 99 as 1900 to 1999.
   const date = new Date(0);
   date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
