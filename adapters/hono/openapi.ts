@@ -9,6 +9,7 @@ import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   objectIssues,
   unknownKeyIssues,
+  ValidationError,
 } from "../../src/index.js";
 import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
 import { eventJsonSchemas } from "./event-schemas.js";
@@ -156,6 +157,8 @@ export function infoAndServersIssues(options: OpenApiOptions, at: readonly (stri
   const issues = [
     ...objectIssues(options.info, [...at, "info"]),
     ...unknownKeyIssues(options.info, INFO_KEYS, [...at, "info"], "x-"),
+    // OpenAPI requires them: a document without them is not one (TypeScript says so; JavaScript did not).
+    ...requiredStrings(options.info, ["title", "version"], [...at, "info"]),
   ];
   const servers: unknown = options.servers;
   if (servers === undefined) return issues;
@@ -164,13 +167,27 @@ export function infoAndServersIssues(options: OpenApiOptions, at: readonly (stri
     issues.push(
       ...objectIssues(server, [...at, "servers", index], true),
       ...unknownKeyIssues(server, SERVER_KEYS, [...at, "servers", index], "x-"),
+      ...requiredStrings(server, ["url"], [...at, "servers", index]),
     );
   });
   return issues;
 }
 
-/** Builds the document. `serverUrl` is used when no `servers` are configured. */
+/** The fields of `keys` that an object (given: not one is `objectIssues`'s issue) lacks as strings. */
+function requiredStrings(value: unknown, keys: readonly string[], at: readonly (string | number)[]): Issue[] {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return [];
+  return keys
+    .filter((key) => typeof (value as Record<string, unknown>)[key] !== "string")
+    .map((key) => ({ path: [...at, key], message: "is required: OpenAPI requires it, as a string" }));
+}
+
+/**
+ * Builds the document. `serverUrl` is used when no `servers` are configured.
+ * @throws {ValidationError} `info` or `servers` OpenAPI would not take (as `eventFlowsRoutes` checks them).
+ */
 export function openApiDocument(spec: DocumentSpec, options: OpenApiOptions, serverUrl: string): JsonSchema {
+  const issues = infoAndServersIssues(options ?? {}, []);
+  if (issues.length > 0) throw new ValidationError("Invalid OpenAPI options", issues);
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of spec.routes) {
     const path = `/${route.kind === "command" ? "commands" : "queries"}/${encodeURIComponent(route.type)}`;

@@ -9,7 +9,7 @@ import {
   QueryBus,
   type ValidationError,
 } from "../../src/index.js";
-import { adminRoutes, eventFlowsRoutes, liveRoutes } from "./index.js";
+import { adminRoutes, eventFlowsRoutes, liveRoutes, openApiDocument } from "./index.js";
 
 // Every option object of the routes refuses a key it does not take, naming its path, when built:
 // before, a misspelt key was dropped and its default served (`health: { stroe }` reported ready
@@ -69,10 +69,12 @@ describe("eventFlowsRoutes refuses keys its option objects do not take", () => {
   test("openapi's info and servers refuse keys OpenAPI does not define, naming the path; x- extensions pass", async () => {
     const info = { title: "t", version: "1" };
     const cases: [Record<string, unknown>, string[]][] = [
-      [{ info: { titel: "t", version: "1" } }, ["openapi.info.titel"]],
+      [{ info: { titel: "t", version: "1" } }, ["openapi.info.titel", "openapi.info.title"]],
+      [{ info: { title: "t" } }, ["openapi.info.version"]],
+      [{ info: { title: 1, version: "1" } }, ["openapi.info.title"]],
       [{ info: { ...info, licence: { name: "MIT" } } }, ["openapi.info.licence"]],
       [{ servers: [{ url: "/" }, { url: "/b", descripton: "b" }] }, ["openapi.servers.1.descripton"]],
-      [{ servers: [{ uri: "/" }] }, ["openapi.servers.0.uri"]],
+      [{ servers: [{ uri: "/" }] }, ["openapi.servers.0.uri", "openapi.servers.0.url"]],
       [{ info: "Carts" }, ["openapi.info"]],
       [{ servers: { url: "/" } }, ["openapi.servers"]],
       [{ servers: ["/"] }, ["openapi.servers.0"]],
@@ -105,6 +107,17 @@ describe("eventFlowsRoutes refuses keys its option objects do not take", () => {
     };
     const doc = await (await eventFlowsRoutes({ openapi: full }).request("/openapi.json")).json();
     expect([doc.info, doc.servers]).toEqual([full.info, full.servers]);
+    // openApiDocument, called directly, checks them as the routes do.
+    const spec = { routes: [], health: false, idempotency: false, auth: false } as never;
+    expect(refusedPaths(() => openApiDocument(spec, { info: { titel: "t" } } as never, "/"))).toEqual([
+      "info.titel",
+      "info.title",
+      "info.version",
+    ]);
+    expect(refusedPaths(() => openApiDocument(spec, { servers: [{ url: 1 }] } as never, "/"))).toEqual([
+      "servers.0.url",
+    ]);
+    expect(openApiDocument(spec, full, "/")).toMatchObject({ info: full.info, servers: full.servers });
   });
 
   test("every key each object documents is still taken", async () => {

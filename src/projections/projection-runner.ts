@@ -62,7 +62,7 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
   readonly pollIntervalMs?: number;
   /** How often a standby runner tries to take the lease. Defaults to 1,000 ms. */
   readonly standbyPollMs?: number;
-  /** How long a lease lasts unless renewed (the active runner renews it once a third has passed). Defaults to 30,000 ms. */
+  /** How long a lease lasts unless renewed (the active runner renews it once a third has passed). Defaults to 30,000 ms; at most 2,147,483,647. */
   readonly leaseMs?: number;
   /** Wait before retrying after a transient failure (the store, a lost race). Defaults to 1,000 ms. */
   readonly retryDelayMs?: number;
@@ -841,6 +841,7 @@ function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { p
       issues.push({ path: ["maxBatchSize"], message: `maxBatchSize must be at least batchSize (${batchSize})` });
     }
   }
-  issues.push(...waitBoundIssues(options, ["pollIntervalMs", "standbyPollMs", "retryDelayMs"]));
+  // The lease too, as a rebuild's: a third of it is the renewal timer's wait.
+  issues.push(...waitBoundIssues(options, ["pollIntervalMs", "standbyPollMs", "leaseMs", "retryDelayMs"]));
   return issues;
 }

@@ -124,10 +124,10 @@ describe("ProjectionRunner options", () => {
     }
   });
 
-  test("a wait past setTimeout's limit (2,147,483,647 ms) is refused: it fired at once and the runner polled in a tight loop", () => {
+  test("a wait past setTimeout's limit (2,147,483,647 ms) is refused: it fired at once and the runner polled in a tight loop; the lease is bounded alike, as a rebuild's is", () => {
     const eventStore = new InMemoryEventStore();
     const readModels = new InMemoryReadModelStore();
-    for (const key of ["pollIntervalMs", "standbyPollMs", "retryDelayMs"] as const) {
+    for (const key of ["pollIntervalMs", "standbyPollMs", "leaseMs", "retryDelayMs"] as const) {
       const make = (ms: number) =>
         new ProjectionRunner({
           projection: projection({ name: "waits", handle: () => {} }),
