@@ -6,11 +6,11 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, ulid } from "../../src/index.js";
 import { projectionContract, registerContract } from "../../src/testing/index.js";
+import { d1OverBunSqlite } from "../../test/sqlite/d1-over-bun-sqlite.ts";
 import {
   bunSqliteDriver,
   D1_MAX_BATCH_STATEMENTS,
   type D1DatabaseLike,
-  type D1StatementLike,
   d1Driver,
   SqliteEventStore,
   SqliteReadModelStore,
@@ -221,27 +221,8 @@ describe("SqliteReadModelStore", () => {
   });
 });
 
-/**
- * A D1 binding over this file's database: prepare/bind/all and batch as D1 has them, each batch one
- * transaction; `sent` counts the statements of each batch that reached it.
- */
+/** A D1 binding over this file's database; `sent` counts the statements of each batch that reached it. */
 function d1StandIn(): { d1: D1DatabaseLike; sent: number[] } {
   const sent: number[] = [];
-  type Bound = D1StatementLike & { sql: string; values: unknown[] };
-  const statement = (sql: string, values: unknown[] = []): Bound => ({
-    sql,
-    values,
-    bind: (...bound: unknown[]) => statement(sql, bound),
-    all: async () => ({ results: db.query(sql).all(...(values as never[])) }),
-  });
-  const d1: D1DatabaseLike = {
-    prepare: (sql) => statement(sql),
-    batch: async (statements) => {
-      sent.push(statements.length);
-      return db.transaction(() =>
-        (statements as Bound[]).map((s) => ({ results: db.query(s.sql).all(...(s.values as never[])) })),
-      )();
-    },
-  };
-  return { d1, sent };
+  return { d1: d1OverBunSqlite(db, (statements) => sent.push(statements)), sent };
 }

@@ -6,9 +6,10 @@ import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { plugin } from "bun";
-import type { D1DatabaseLike, D1StatementLike } from "../../adapters/sqlite/index.js";
+import type { D1DatabaseLike } from "../../adapters/sqlite/index.js";
 import { packageEntries, repoRoot } from "../../scripts/lib/package-exports.ts";
 import type { EventStore } from "../../src/index.js";
+import { d1OverBunSqlite } from "../../test/sqlite/d1-over-bun-sqlite.ts";
 
 // The template imports `@eventflows/core[/subpath]`, which resolves to the built package: its
 // sources are loaded with those specifiers pointed at the package's entry sources instead (as the
@@ -42,20 +43,7 @@ afterAll(() => {
 function freshD1(): D1DatabaseLike {
   const db = new Database(":memory:");
   opened.push(db);
-  type Bound = D1StatementLike & { sql: string; values: unknown[] };
-  const statement = (sql: string, values: unknown[] = []): Bound => ({
-    sql,
-    values,
-    bind: (...bound: unknown[]) => statement(sql, bound),
-    all: async () => ({ results: db.query(sql).all(...(values as never[])) }),
-  });
-  return {
-    prepare: (sql) => statement(sql),
-    batch: async (statements) =>
-      db.transaction(() =>
-        (statements as Bound[]).map((s) => ({ results: db.query(s.sql).all(...(s.values as never[])) })),
-      )(),
-  };
+  return d1OverBunSqlite(db);
 }
 
 async function count(events: AsyncIterable<unknown>): Promise<number> {
