@@ -6,6 +6,15 @@ import { isUlid, ulidTimestamp } from "../ids.js";
 import { jsonIssues, utf8Length } from "../internal/json.js";
 import { createEvent, type NewEvent, prepareEvents } from "./envelope.js";
 
+/** One event with `timestamp` through prepareEvents: the timestamp it stores, or the error it throws. */
+function prepared(timestamp: string): { stored?: string | undefined; refused?: unknown } {
+  try {
+    return { stored: prepareEvents([{ type: "A", data: 1, timestamp }], undefined)[0]?.timestamp };
+  } catch (refused) {
+    return { refused };
+  }
+}
+
 describe("prepareEvents", () => {
   test("any spelling of a ULID becomes its one upper-case spelling; two spellings of one id in a batch are duplicates (property)", () => {
     const crockford = fc.constantFrom(..."0123456789ABCDEFGHJKMNPQRSTVWXYZ");
@@ -128,13 +137,7 @@ describe("prepareEvents", () => {
         (year, month, day) => {
           const date = `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}`;
           const timestamp = `${date}T12:00:00Z`;
-          let stored: string | undefined;
-          let refused: unknown;
-          try {
-            stored = prepareEvents([{ type: "A", data: 1, timestamp }], undefined)[0]?.timestamp;
-          } catch (error) {
-            refused = error;
-          }
+          const { stored, refused } = prepared(timestamp);
           if (day <= daysIn(year, month)) expect(stored).toBe(`${date}T12:00:00.000Z`);
           else expect((refused as ValidationError).issues[0]?.path).toEqual([0, "timestamp"]);
         },
@@ -170,13 +173,7 @@ describe("prepareEvents", () => {
         fc.constantFrom("Z", "+01:00", "-05:30"),
         (hour, minute, second, zone) => {
           const timestamp = `2026-12-31T${pad(hour)}:${pad(minute)}:${pad(second)}${zone}`;
-          let stored: string | undefined;
-          let refused: unknown;
-          try {
-            stored = prepareEvents([{ type: "A", data: 1, timestamp }], undefined)[0]?.timestamp;
-          } catch (error) {
-            refused = error;
-          }
+          const { stored, refused } = prepared(timestamp);
           if (hour < 24) expect(stored).toBe(new Date(Date.parse(timestamp)).toISOString());
           else {
             expect((refused as ValidationError).issues).toEqual([
