@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as v from "valibot";
-import { CommandBus, InMemoryEventStore, ServiceError, ValidationError } from "../../src/index.js";
+import { CommandBus, InMemoryEventStore, QueryBus, ServiceError, ValidationError } from "../../src/index.js";
 import { allEvents, type CartCommands, type CartQueries, cartDomain } from "./cart-domain.fixture.test.ts";
 import type { HttpDispatcherOptions } from "./dispatcher-options.js";
 import { UnauthorizedError } from "./errors.js";
@@ -101,6 +101,50 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(await response.json()).toEqual({ cartIds: [], minItems: 2, skus: ["A", "B"], open: true });
         const posted = await send(post("/queries/SearchCarts", { minItems: 1, skus: ["Z"] }));
         expect(await posted.json()).toEqual({ cartIds: [], minItems: 1, skus: ["Z"], open: null });
+      });
+
+      test("an array where the schema, like its document, wants an object is 400 at any depth (generated payloads)", async () => {
+        // valibot's object, looseObject and record accept an array; the OpenAPI document says
+        // "type": "object", which no array matches. Expected from the schema's shape, not from valibot.
+        const queries = new QueryBus<{ Look: { payload: Record<string, unknown>; result: unknown } }>();
+        queries.register("Look", (payload) => payload);
+        const Look = v.object({
+          note: v.optional(v.string()),
+          filter: v.optional(v.looseObject({})),
+          tags: v.optional(v.record(v.string(), v.number())),
+          items: v.optional(v.array(v.object({ sku: v.optional(v.string()) }))),
+          either: v.optional(v.union([v.array(v.number()), v.object({})])),
+        });
+        const send = driver({ queries: { bus: queries, schemas: { Look } } } as never);
+        const objectOrArray = fc.oneof(fc.constant({}), fc.array(fc.integer(), { maxLength: 2 }));
+        const payload = fc.record(
+          {
+            filter: objectOrArray,
+            tags: fc.oneof(fc.constant({ a: 1 }), fc.array(fc.integer(), { maxLength: 2 })),
+            items: fc.array(fc.oneof(fc.constant({ sku: "A" }), fc.constant([]), fc.constant(["A"])), { maxLength: 3 }),
+            either: fc.oneof(objectOrArray, fc.array(fc.oneof(fc.integer(), fc.string()), { maxLength: 2 })),
+          },
+          { requiredKeys: [] },
+        );
+        const wellFormed = (p: Record<string, unknown>) =>
+          !Array.isArray(p.filter) &&
+          !Array.isArray(p.tags) &&
+          !((p.items as unknown[] | undefined) ?? []).some(Array.isArray) &&
+          !(Array.isArray(p.either) && p.either.some((x) => typeof x !== "number"));
+        await fc.assert(
+          fc.asyncProperty(fc.oneof(payload, fc.array(payload, { maxLength: 2 })), async (body) => {
+            const response = await send(post("/queries/Look", body));
+            const expected = !Array.isArray(body) && wellFormed(body);
+            if (expected) {
+              expect(response.status).toBe(200);
+              expect(await response.json()).toEqual(body);
+            } else {
+              const problem = await expectProblem(response, 400, "VALIDATION_FAILED");
+              expect(JSON.stringify(problem.issues)).toContain("must be an object, got an array");
+            }
+          }),
+          { numRuns: 150 },
+        );
       });
 
       test("schema violations are 400 with every issue; malformed JSON 400 without echoing it", async () => {
