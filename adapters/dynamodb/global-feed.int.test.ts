@@ -9,6 +9,7 @@
 import { describe, expect, test } from "bun:test";
 import { type EventEnvelope, type ExpectedVersion, isConcurrencyError, prepareEvents, ulid } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
+import { checkTwoWriters } from "../../test/differential/two-writers.ts";
 import type { FetchFunction } from "../aws/index.js";
 import { planAppend } from "./append-plan.js";
 import { encodeEvents } from "./codec.js";
@@ -217,6 +218,15 @@ describe("DynamoDB global feed", () => {
     const appends = (streams.length * perStream) / 2;
     expect(counted.count("TransactWriteItems")).toBeLessThanOrEqual(appends * 3);
   });
+
+  test("two store instances (two processes), generated concurrent appends to streams of their own and shared ones, expected versions that hold or not: the feed holds each committed event once, in order, and nothing refused; conflicts are ConcurrencyErrors only (property)", async () => {
+    const first = await local.store();
+    const second = await local.store({ tableName: first.layout.tableName });
+    const { committed, conflicts } = await checkTwoWriters({ writers: [first, second], numRuns: 6 });
+    expect(committed).toBeGreaterThan(0);
+    expect(conflicts).toBeGreaterThan(0);
+    expect(await gaps(first)).toEqual([]);
+  }, 120_000);
 
   test("group commit: concurrent appends of one store share one transaction; one stream's conflict fails only that append", async () => {
     const healthy = await local.store();

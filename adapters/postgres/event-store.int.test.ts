@@ -12,6 +12,7 @@ import {
   checkEvolutionPaths,
   checkValidatedAppends,
 } from "../../test/differential/evolution-differential.ts";
+import { checkTwoWriters } from "../../test/differential/two-writers.ts";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
 
@@ -73,6 +74,19 @@ test(
       registry: cartRegistry(),
       schemas: cartSchemas,
       numRuns: 50,
+    }),
+  240_000,
+);
+
+test(
+  "two store instances on their own clients (two processes), generated concurrent appends to streams of their own and shared ones: the feed holds each committed event once, in order; conflicts are ConcurrencyErrors only (property)",
+  () =>
+    checkTwoWriters({
+      writers: [
+        new PostgresEventStore({ sql: clients.defaults as PostgresSql, schema }),
+        new PostgresEventStore({ sql: clients.restrictive as PostgresSql, schema }),
+      ],
+      numRuns: 10,
     }),
   240_000,
 );

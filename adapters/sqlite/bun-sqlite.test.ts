@@ -18,6 +18,7 @@ import {
   checkEvolutionPaths,
   checkValidatedAppends,
 } from "../../test/differential/evolution-differential.ts";
+import { checkTwoWriters } from "../../test/differential/two-writers.ts";
 import { withDeletionRace } from "../../test/runtime/suites/sqlite-contracts.js";
 import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore, SqliteSnapshotStore } from "./index.js";
 
@@ -65,6 +66,18 @@ test("streamDeletionEvent names the last $stream-deleted while the stream is del
     create: () => new SqliteEventStore({ driver: { ...driver, transaction: undefined } }),
     numRuns: 50,
   });
+}, 60_000);
+test("two store instances on their own connections to one file (two processes), generated concurrent appends to streams of their own and shared ones: the feed holds each committed event once, in order; conflicts are ConcurrencyErrors only (property)", async () => {
+  const other = new Database(join(dir, "contract.db"));
+  try {
+    const writers = [
+      new SqliteEventStore({ driver }),
+      new SqliteEventStore({ driver: bunSqliteDriver(other) }),
+    ] as const;
+    await checkTwoWriters({ writers, numRuns: 10 });
+  } finally {
+    other.close();
+  }
 }, 60_000);
 // The same store without the driver's transaction: appends take the one-statement form D1 uses.
 const oneStatement = { ...driver, transaction: undefined };

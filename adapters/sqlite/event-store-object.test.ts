@@ -15,7 +15,13 @@ import {
   setLogger,
   ulid,
 } from "../../src/index.js";
-import { collect, eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
+import {
+  collect,
+  eventEvolutionContract,
+  eventStoreContract,
+  registerContract,
+  streamDeletionContract,
+} from "../../src/testing/index.js";
 import { OBJECT_PROTOCOL_HEADER } from "./event-store-object.js";
 import {
   bunSqliteDriver,
@@ -42,6 +48,15 @@ registerContract(
     name: "DurableObjectEventStore contract (client and handler in process, bun:sqlite behind)",
     create: (options) => new DurableObjectEventStore({ ...options, stub }),
     longStreamLength: 2500,
+  }),
+  { describe, test },
+);
+
+// Deletions, restores and truncations made through the client run in the object, as its own store's.
+registerContract(
+  streamDeletionContract({
+    name: "DurableObjectEventStore stream deletion contract (client and handler in process)",
+    create: (options) => new DurableObjectEventStore({ ...options, stub }),
   }),
   { describe, test },
 );
@@ -95,6 +110,13 @@ describe("DurableObjectEventStore", () => {
       };
     expect((await reply("https://x/drop", { method: "POST", body: "{}" })).error?.code).toBe(ErrorCode.Validation);
     expect((await reply("https://x/append")).error?.code).toBe(ErrorCode.Validation);
+    const change = { streamId: "S", kind: "drop", expectedVersion: "any" };
+    expect(
+      (await reply("https://x/changeStream", { method: "POST", body: JSON.stringify(change) })).error,
+    ).toMatchObject({
+      code: ErrorCode.Validation,
+      fields: { issues: [{ path: ["kind"] }] },
+    });
     // A store failing with something other than our errors: INTERNAL (500), none of its text.
     const failing = new SqliteEventStore({ driver: bunSqliteDriver(db) });
     failing.appendToStream = () => Promise.reject(new TypeError("secret internals at /srv/object.js"));
@@ -379,20 +401,30 @@ describe("DurableObjectEventStore", () => {
     });
   });
 
-  test("appending to a stream the object deleted is a StreamDeletedError on the client, with its mode", async () => {
+  test("appending to a stream the object deleted, with events or none, is a StreamDeletedError on the client, with its mode; nothing written", async () => {
     const client = new DurableObjectEventStore({ stub });
+    expect(client.capabilities.streamDeletion).toBe(true);
     await served.appendToStream("Deleted-soft", [{ type: "A", data: 1 }]);
     await served.deleteStream("Deleted-soft");
     await served.appendToStream("Deleted-hard", [{ type: "A", data: 1 }]);
     await served.deleteStream("Deleted-hard", { mode: "hard" });
+    const position = await served.getLastGlobalPosition();
     for (const [streamId, mode] of [
       ["Deleted-soft", "soft"],
       ["Deleted-hard", "hard"],
     ] as const) {
-      const error = await client.appendToStream(streamId, [{ type: "A", data: 2 }]).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(StreamDeletedError);
-      expect(error).toMatchObject({ code: ErrorCode.StreamDeleted, streamId, mode });
+      for (const events of [[{ type: "A", data: 2 }], []]) {
+        const error = await client.appendToStream(streamId, events).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StreamDeletedError);
+        expect(error).toMatchObject({ code: ErrorCode.StreamDeleted, streamId, mode });
+      }
+      expect((await client.streamDeletionEvent(streamId))?.data).toMatchObject({ streamId, mode });
     }
+    expect(await served.getLastGlobalPosition()).toBe(position);
+    // Restored in the object, the client's empty append answers the stream's version again.
+    await served.restoreStream("Deleted-soft");
+    expect((await client.appendToStream("Deleted-soft", [])).nextExpectedVersion).toBe(1);
+    expect(await client.streamDeletionEvent("Deleted-soft")).toBeUndefined();
   });
 
   test("bad options are refused", () => {

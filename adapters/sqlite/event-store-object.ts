@@ -17,6 +17,9 @@ import {
   type ReadStreamOptions,
   ServiceError,
   type StoreSubscription,
+  type StreamChange,
+  type StreamChangeCommit,
+  type StreamChangeResult,
   ValidationError,
 } from "../../src/index.js";
 import { problemFor } from "../http/problem-details.js";
@@ -30,10 +33,35 @@ export interface DurableObjectStubLike {
   fetch(url: string, init?: RequestInit): Promise<Response>;
 }
 
-type Operation = "append" | "readStream" | "readAll" | "streamVersion" | "lastPosition";
-const OPERATIONS: readonly string[] = ["append", "readStream", "readAll", "streamVersion", "lastPosition"];
+type Operation =
+  | "append"
+  | "readStream"
+  | "readAll"
+  | "streamVersion"
+  | "lastPosition"
+  | "changeStream"
+  | "deletionEvent";
+const OPERATIONS: readonly string[] = [
+  "append",
+  "readStream",
+  "readAll",
+  "streamVersion",
+  "lastPosition",
+  "changeStream",
+  "deletionEvent",
+];
 /** What the handler calls on the store it serves. */
-const STORE_METHODS = ["appendToStream", "readStream", "readAll", "getStreamVersion", "getLastGlobalPosition"] as const;
+const STORE_METHODS = [
+  "appendToStream",
+  "readStream",
+  "readAll",
+  "getStreamVersion",
+  "getLastGlobalPosition",
+  "deleteStream",
+  "restoreStream",
+  "truncateStream",
+  "streamDeletionEvent",
+] as const;
 /** Events per request when reading through the object. */
 const PAGE = 1000;
 
@@ -164,8 +192,9 @@ export async function handleEventStoreRequest(
     }
     const value = await serve(store, operation as Exclude<Operation, "readStream" | "readAll">, body);
     // Pushed after the commit, without holding up the reply; a failure is logged and the next
-    // append delivers again from each subscriber's position.
-    if (operation === "append") live?.notify();
+    // append delivers again from each subscriber's position. A stream change appends its
+    // `$stream-*` event to the feed, as an append does.
+    if (operation === "append" || operation === "changeStream") live?.notify();
     return Response.json({ ok: true, value } satisfies WireReply);
   } catch (error) {
     // The status the HTTP adapters give the same error (a bad request 400, a conflict 409, …); the
@@ -214,6 +243,10 @@ interface RequestBody {
   readonly events: NewEvent[];
   readonly expectedVersion: ExpectedVersion;
   readonly options: ReadStreamOptions & ReadAllOptions;
+  /** `changeStream`: what to change, and for a truncation below which version. */
+  readonly kind: StreamChange["kind"];
+  readonly before: number;
+  readonly metadata: StreamChange["metadata"];
 }
 
 async function serve(
@@ -230,6 +263,35 @@ async function serve(
       return store.getStreamVersion(body.streamId);
     case "lastPosition":
       return store.getLastGlobalPosition();
+    case "changeStream": {
+      const { version, removed, event } = await changeStream(store, body);
+      return event === undefined ? { version, removed } : { version, removed, event };
+    }
+    case "deletionEvent":
+      // JSON has no undefined: a stream that is not deleted answers null.
+      return (await store.streamDeletionEvent(body.streamId)) ?? null;
+  }
+}
+
+/** A client's deletion, restore or truncation, made by the object's own store (which checks every field). */
+function changeStream(store: EventStore, body: RequestBody): Promise<StreamChangeResult> {
+  const { streamId, kind, expectedVersion, before, metadata } = body;
+  switch (kind) {
+    case "soft-delete":
+    case "hard-delete":
+      return store.deleteStream(streamId, {
+        mode: kind === "hard-delete" ? "hard" : "soft",
+        expectedVersion,
+        metadata,
+      });
+    case "restore":
+      return store.restoreStream(streamId, { expectedVersion, metadata });
+    case "truncate":
+      return store.truncateStream(streamId, { before, expectedVersion, metadata });
+    default:
+      throw new ValidationError("Invalid event store request", [
+        { path: ["kind"], message: "kind must be soft-delete, hard-delete, restore or truncate" },
+      ]);
   }
 }
 
@@ -279,7 +341,8 @@ export interface DurableObjectEventStoreOptions extends EventStoreOptions {
  */
 export class DurableObjectEventStore extends EventStore {
   protected override readonly dbSystem: string = "sqlite";
-  readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true };
+  // Deletions are made by the object's store, which every append through it also checks.
+  readonly capabilities: EventStoreCapabilities = { globalOrder: true, idempotentAppends: true, streamDeletion: true };
   readonly #stub: DurableObjectStubLike;
 
   constructor(options: DurableObjectEventStoreOptions) {
@@ -382,6 +445,26 @@ export class DurableObjectEventStore extends EventStore {
 
   protected async streamVersion(streamId: string): Promise<number> {
     return (await this.#call("streamVersion", { streamId })) as number;
+  }
+
+  /**
+   * The object's store decides and commits the change in its own transaction; the lifecycle event's
+   * id and time are its own. The client publishes the event to its bus, as it does its appends.
+   */
+  protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
+    const { kind, streamId, expectedVersion, before, metadata } = change;
+    return (await this.#call("changeStream", {
+      kind,
+      streamId,
+      expectedVersion,
+      before,
+      metadata,
+    })) as StreamChangeCommit;
+  }
+
+  /** What an empty append checks (after the version, as the default does): the object's deletion record. */
+  protected override async deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
+    return ((await this.#call("deletionEvent", { streamId })) as EventEnvelope | null) ?? undefined;
   }
 
   override async getLastGlobalPosition(): Promise<number> {

@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { ConcurrencyError, EventCorruptError, StreamDeletedError } from "../../src/index.js";
+import {
+  ConcurrencyError,
+  EventCorruptError,
+  StreamDeletedError,
+  StreamDeletionNotSupportedError,
+  StreamNotFoundError,
+} from "../../src/index.js";
 import { fromWireError, toWireError } from "./object-wire.js";
 
 /** What a Durable Object's error becomes on the caller's side: through JSON, as the wire carries it. */
@@ -11,6 +17,9 @@ describe("Durable Object event store errors on the wire", () => {
       new EventCorruptError("Order-1", 7, "its data is text that is not JSON"),
       new ConcurrencyError("Order-1", 2, 3),
       new StreamDeletedError("Order-1", "hard"),
+      // What a deletion through the client meets: a stream that never was, a store without deletion.
+      new StreamNotFoundError("Order-1"),
+      new StreamDeletionNotSupportedError("SomeEventStore"),
     ]) {
       const rebuilt = acrossTheWire(error);
       expect(rebuilt).toBeInstanceOf(error.constructor as new (...args: never[]) => Error);

@@ -9,6 +9,8 @@ import {
   PayloadTooLargeError,
   ServiceError,
   StreamDeletedError,
+  StreamDeletionNotSupportedError,
+  StreamNotFoundError,
   TooManyLiveClientsError,
   ValidationError,
 } from "../../src/index.js";
@@ -43,6 +45,7 @@ const FIELDS = [
   "mode",
   "version",
   "reason",
+  "store",
 ] as const;
 
 /**
@@ -112,6 +115,12 @@ export function fromWireError(wire: WireError): EventFlowsError {
       break;
     case ErrorCode.StreamDeleted:
       error = new StreamDeletedError(text("streamId"), f.mode === "hard" ? "hard" : "soft");
+      break;
+    case ErrorCode.StreamNotFound:
+      error = new StreamNotFoundError(text("streamId"));
+      break;
+    case ErrorCode.StreamDeletionNotSupported:
+      error = new StreamDeletionNotSupportedError(text("store"));
       break;
     case LiveErrorCode.TooManyClients:
       error = new TooManyLiveClientsError(number("limit"));

@@ -2,7 +2,8 @@
  * @eventflows/core/sqlite in workerd: on a D1 database (binding SQLITE_D1; a D1 database per tenant on
  * TENANT_A_D1 and TENANT_B_D1, tenancy.ts), inside a
  * SQLite-backed Durable Object (binding SQLITE_DO, class SqliteContractObject below), and from the
- * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS), which also
+ * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS: the event
+ * store and stream deletion contracts), which also
  * pushes new events to live subscribers (sqlite-live.ts). Durable
  * Object storage exists only inside the object, so its suites run there: the Worker asks the object
  * for the case names, then to run each case, and reports what it answers.
@@ -21,7 +22,12 @@ import {
   type LiveSubscribersOptions,
   SqliteEventStore,
 } from "../../../adapters/sqlite/index.js";
-import { type ContractSuite, eventEvolutionContract, eventStoreContract } from "../../../src/testing/index.js";
+import {
+  type ContractSuite,
+  eventEvolutionContract,
+  eventStoreContract,
+  streamDeletionContract,
+} from "../../../src/testing/index.js";
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import {
   migrated,
@@ -223,6 +229,21 @@ export const sqliteWorkerdSuites: SuiteModule = {
         const limited = binding<DurableObjectNamespaceLike>(env, "SQLITE_EVENTS_LIMITED");
         const limits = liveLimitsSuite(() => limited.get(limited.idFromName("limits")));
         return { suite: { ...raced, cases: [...raced.cases, ...live.cases, ...limits.cases] } };
+      },
+    },
+    {
+      name: "sqlite (Durable Object event store, from the Worker) stream deletion",
+      contract: "streamDeletionContract",
+      open: (env: RuntimeEnv) => {
+        const namespace = binding<DurableObjectNamespaceLike>(env, "SQLITE_EVENTS");
+        const stub = namespace.get(namespace.idFromName("deletion"));
+        const create = (options = {}) => new DurableObjectEventStore({ ...options, stub });
+        // Each append, change and version read is a request of its own: raced as D1's batches are.
+        const suite = streamDeletionContract({
+          name: "DurableObjectEventStore stream deletion contract (Worker to Durable Object)",
+          create,
+        });
+        return { suite: withDeletionRace(suite, create) };
       },
     },
     tenancyDurableObjectSuite,
