@@ -1,3 +1,7 @@
+import type { Issue } from "./errors.js";
+import { ValidationError } from "./errors.js";
+import { kindOf, unknownKeyIssues } from "./internal/validate.js";
+
 /**
  * The one place EventFlows reads the process environment (on Node, Bun and Lambda). Workers have
  * none: there the bindings are passed in explicitly.
@@ -60,13 +64,46 @@ export interface ReadEnvOptions {
  * (unless `ambient: false`). Empty strings count as unset, and so do names an object only inherits
  * (`toString`, `constructor`, `__proto__`) and values that are not text (a binding object, a JSON
  * var): a variable is an own property holding a string.
+ * @throws {ValidationError} a name that is not a non-empty string, an `env` that is not an object, or
+ * options other than `{ ambient?: boolean }`.
  */
 export function readEnv(name: string, env?: EnvSource, options?: ReadEnvOptions): string | undefined {
+  // A name that is no string (an index, a symbol) read as unset: a caller's mistake taken for a missing variable.
+  if (typeof name !== "string" || name === "" || (env != null && typeof env !== "object") || !plainOptions(options)) {
+    throw new ValidationError("Invalid readEnv arguments", readEnvIssues(name, env, options));
+  }
   const fromGiven = own(env, name);
   if (fromGiven !== undefined && fromGiven !== "") return fromGiven;
   if (options?.ambient === false) return undefined;
   const fromAmbient = own(ambientEnv(), name);
   return fromAmbient === "" ? undefined : fromAmbient;
+}
+
+function plainOptions(options: unknown): boolean {
+  if (options === undefined || options === null) return true;
+  if (typeof options !== "object") return false;
+  const { ambient } = options as ReadEnvOptions;
+  return (ambient === undefined || typeof ambient === "boolean") && unknownKeyIssues(options, ["ambient"]).length === 0;
+}
+
+function readEnvIssues(name: unknown, env: unknown, options: unknown): Issue[] {
+  const issues: Issue[] = [];
+  if (typeof name !== "string" || name === "") {
+    issues.push({ path: ["name"], message: `a variable name is a non-empty string, got ${kindOf(name)}` });
+  }
+  if (env != null && typeof env !== "object") {
+    issues.push({ path: ["env"], message: `env is an object of variables (a Worker's env), got ${kindOf(env)}` });
+  }
+  if (options != null && typeof options !== "object") {
+    issues.push({ path: ["options"], message: `options is an object, got ${kindOf(options)}` });
+  } else if (options != null) {
+    const { ambient } = options as ReadEnvOptions;
+    if (ambient !== undefined && typeof ambient !== "boolean") {
+      issues.push({ path: ["options", "ambient"], message: `ambient is a boolean, got ${kindOf(ambient)}` });
+    }
+    issues.push(...unknownKeyIssues(options, ["ambient"], ["options"]));
+  }
+  return issues;
 }
 
 // Text only: a Worker's JSON [vars] or a binding object (a D1 database, say) under the name is no

@@ -99,6 +99,34 @@ describe("errors", () => {
 });
 
 describe("env", () => {
+  test("readEnv refuses a name that is no non-empty string, an env that is no object and unknown options, naming each", () => {
+    const refused: [unknown[], string[]][] = [
+      [[3], ["name"]],
+      [[""], ["name"]],
+      [[Symbol("X")], ["name"]],
+      [["PATH", "PATH=/bin"], ["env"]],
+      [["PATH", {}, { ambiant: false }], ["options.ambiant"]],
+      [["PATH", {}, { ambient: "no" }], ["options.ambient"]],
+      [["PATH", {}, false], ["options"]],
+      [
+        [undefined, 1],
+        ["name", "env"],
+      ],
+    ];
+    for (const [args, paths] of refused) {
+      let thrown: unknown;
+      try {
+        (readEnv as (...a: unknown[]) => unknown)(...args);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ValidationError);
+      expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(paths);
+    }
+    expect(readEnv("X", { X: "1" }, { ambient: false })).toBe("1");
+    expect(readEnv("X", null as never, undefined)).toBe(process.env.X);
+  });
+
   test("a variable the runtime refuses to read (Deno without --allow-env) reads as unset, never as the runtime's error", () => {
     // Deno's process.env throws NotCapable for each variable the program has no --allow-env for.
     const refused = (name: string | symbol) => {
