@@ -145,6 +145,35 @@ describe("a projection module whose export cannot be read", () => {
   });
 });
 
+// A missing file was reported first (exit 1), and the bad --prefix only once the file existed; PostgreSQL's
+// options were already checked before the server is reached.
+describe("a SQLite store's options are checked before its file is looked at", () => {
+  test("a bad --prefix with a missing --file is the usage error about the prefix (exit 2), for every command that reads a file; nothing is created", async () => {
+    const message =
+      "Invalid --prefix: a table prefix is 1-30 characters of a-z, 0-9 and _, starting with a letter or _, not sqlite_";
+    for (const args of [
+      ["stats", "sqlite"],
+      ["migrate", "sqlite", "--status"],
+      ["migrate", "sqlite"],
+    ]) {
+      const run = await eventflows([...args, "--file", "missing.db", "--prefix", "9x", "--json"]);
+      expect({ args, code: run.code, stdout: run.stdout, error: JSON.parse(run.stderr).error }).toEqual({
+        args,
+        code: 2,
+        stdout: "",
+        error: { code: "CLI_USAGE", message },
+      });
+      expect(existsSync(join(run.cwd, "missing.db"))).toBe(false);
+    }
+    // With a good prefix, the missing file is what is wrong.
+    const missing = await eventflows(["stats", "sqlite", "--file", "missing.db", "--prefix", "app_", "--json"]);
+    expect({ code: missing.code, error: JSON.parse(missing.stderr).error }).toEqual({
+      code: 1,
+      error: { code: "CLI_STORE_FAILED", message: "No SQLite database at missing.db" },
+    });
+  });
+});
+
 describe("a name the adapter refuses", () => {
   test("is exit 2 naming the option typed, not the adapter's field (tablePrefix, tableName, schemaPrefix)", async () => {
     const cases: [string[], string][] = [

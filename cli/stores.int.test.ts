@@ -235,7 +235,8 @@ describe("eventflows migrate / stats on SQLite", () => {
     // The option and its rule, as for PostgreSQL: not the adapter's field (tablePrefix). Nothing is created.
     for (const prefix of ["Bad-Prefix", "", "9x", "sqlite_x", "x".repeat(31)]) {
       for (const command of ["migrate", "stats"]) {
-        const file = command === "migrate" ? "prefixed.db" : "events.db"; // stats needs a file that exists
+        // Before the file is looked at: stats on a file that does not exist gets the same usage error.
+        const file = command === "migrate" ? "prefixed.db" : "missing.db";
         const refused = eventflows([command, "sqlite", "--file", file, "--prefix", prefix, "--json"]);
         expect({ prefix, command, code: refused.code, error: JSON.parse(refused.stderr).error }).toEqual({
           prefix,
@@ -250,6 +251,7 @@ describe("eventflows migrate / stats on SQLite", () => {
       }
     }
     expect(existsSync(join(dir, "prefixed.db"))).toBe(false);
+    expect(existsSync(join(dir, "missing.db"))).toBe(false);
 
     // A target past the shipped migrations: exit 2, and no file left behind.
     const past = eventflows([

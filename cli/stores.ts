@@ -253,11 +253,13 @@ export async function withSqlite<T>(
 ): Promise<T> {
   if (values.file === undefined || values.file === "")
     throw new CliUsageError("The sqlite store needs --file <path>", command);
+  // The options first, before the file is looked at (as PostgreSQL's are before it is reached): a bad
+  // --prefix is a usage error (exit 2) whether or not the file exists.
+  const sqlite = await import("../adapters/sqlite/index.js");
+  checkInput(command, () => sqlite.sqliteTableNames({ tablePrefix: values.prefix }));
   const path = resolve(io.cwd, values.file);
   if (!create && !existsSync(path))
     throw new EventFlowsError(CliErrorCode.StoreFailed, `No SQLite database at ${values.file}`);
-  const sqlite = await import("../adapters/sqlite/index.js");
-  checkInput(command, () => sqlite.sqliteTableNames({ tablePrefix: values.prefix }));
   // Specifiers in variables: the build type-checks this file with Node's types only, and neither
   // module is loaded on a runtime that lacks it.
   const bunModule = "bun:sqlite";

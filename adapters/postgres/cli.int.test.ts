@@ -48,12 +48,13 @@ describe("eventflows-pg command", () => {
     expect(again).toMatchObject({ code: 0 });
     expect(again.stdout).toContain(`Schema is up to date at version ${LATEST_SCHEMA_VERSION}.`);
 
-    // A target below the schema's version is not reached: no down-migrations, so exit 1 saying so.
+    // A target below the schema's version is not reached: no down-migrations, so exit 1 saying so, in the
+    // words of `eventflows migrate postgres` (CLI_SCHEMA_NEWER).
     const below = cli(["migrate", "--url", url, "--schema", schema, "--to", "2"]);
     expect(below).toMatchObject({
       code: 1,
       stdout: "",
-      stderr: `The schema is at version ${LATEST_SCHEMA_VERSION}, newer than --to 2; migrations are not undone (there are no down-migrations), so nothing was changed.\n`,
+      stderr: `postgres: the schema is at version ${LATEST_SCHEMA_VERSION}, newer than --to 2; migrations are not undone (there are no down-migrations), so nothing was changed\n`,
     });
     expect(await schemaVersion(sql, { schema })).toBe(LATEST_SCHEMA_VERSION);
   });
@@ -256,6 +257,36 @@ describe("eventflows-pg command", () => {
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // It printed the adapter's ServiceError ("postgres migrate failed (SCHEMA_TOO_NEW): ..."), as if the database
+  // had failed, where `eventflows migrate postgres` reports CLI_SCHEMA_NEWER (cli/stores.int.test.ts).
+  test("migrate on a schema newer than this release: exit 1 with the message of eventflows migrate postgres, with --to or without, nothing changed", async () => {
+    const newer = uniqueSchema("cli_pg_newer");
+    const recorded = () => sql.unsafe(`SELECT version, name, checksum FROM ${newer}.migrations ORDER BY version`);
+    try {
+      expect(cli(["migrate", "--schema", newer], { EVENTFLOWS_PG_URL: url }).code).toBe(0);
+      await sql.unsafe(
+        `INSERT INTO ${newer}.migrations (version, name, checksum) VALUES ($1, 'from-the-future', 'x')`,
+        [LATEST_SCHEMA_VERSION + 1],
+      );
+      const before = await recorded();
+      const message = `postgres: the schema is at version ${LATEST_SCHEMA_VERSION + 1}, newer than this release knows (${LATEST_SCHEMA_VERSION}); upgrade @eventflows/core; nothing was changed`;
+      for (const to of [[], ["--to", "2"], ["--to", String(LATEST_SCHEMA_VERSION)]]) {
+        const run = cli(["migrate", "--schema", newer, ...to], { EVENTFLOWS_PG_URL: url });
+        expect({ to, ...run }).toEqual({ to, code: 1, stdout: "", stderr: `${message}\n` });
+      }
+      expect(await recorded()).toEqual(before);
+      const lines: string[] = [];
+      const code = await runPostgresCli(["migrate", "--schema", newer], {
+        stdout: (line) => void lines.push(line),
+        stderr: (line) => void lines.push(line),
+        env: { DATABASE_URL: url },
+      });
+      expect({ code, lines }).toEqual({ code: 1, lines: [message] });
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${newer} CASCADE`);
     }
   });
 

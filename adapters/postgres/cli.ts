@@ -1,6 +1,15 @@
-import { type EnvSource, isEventFlowsError, readEnv, redactText, ValidationError } from "../../src/index.js";
-import { createPostgresClient, URL_VARIABLE } from "./client.js";
-import { appliedMigrations, migrate } from "./migrate.js";
+import {
+  type EnvSource,
+  ErrorCodeRegistry,
+  EventFlowsError,
+  isEventFlowsError,
+  isServiceError,
+  readEnv,
+  redactText,
+  ValidationError,
+} from "../../src/index.js";
+import { createPostgresClient, type PostgresSql, URL_VARIABLE } from "./client.js";
+import { appliedMigrations, type MigrateResult, migrate, schemaVersion } from "./migrate.js";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.js";
 import { nameIssues } from "./names.js";
 
@@ -80,14 +89,7 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
   try {
     sql = createPostgresClient(url, { max: 1, connect_timeout: 10 });
     if (parsed.command === "migrate") {
-      const result = await migrate(sql, { ...names, to: parsed.to });
-      if (parsed.to !== undefined && result.version > parsed.to) {
-        // Migrations are applied, never undone: a schema past --to stays as it is.
-        io.stderr(
-          `The schema is at version ${result.version}, newer than --to ${parsed.to}; migrations are not undone (there are no down-migrations), so nothing was changed.`,
-        );
-        return 1;
-      }
+      const result = await migrateOrRefuseNewer(sql, { ...names, to: parsed.to });
       io.stdout(
         result.applied.length === 0
           ? `Schema is up to date at version ${result.version}.`
@@ -113,6 +115,36 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
   } finally {
     await sql?.end({ timeout: 5 });
   }
+}
+
+/**
+ * Migrates, refusing a schema past what this command may bring it to as `eventflows migrate postgres`
+ * does, with the same error (`CLI_SCHEMA_NEWER`, exit 1, the same message): a schema newer than this
+ * release (the adapter's `SCHEMA_TOO_NEW`, found before anything is applied; as a ServiceError it read
+ * as the database failing) or past `--to` (migrations are applied, never undone).
+ */
+async function migrateOrRefuseNewer(
+  sql: PostgresSql,
+  options: { schema?: string; tablePrefix?: string; to?: number },
+): Promise<MigrateResult> {
+  let result: MigrateResult;
+  try {
+    result = await migrate(sql, options);
+  } catch (error) {
+    if (!isServiceError(error) || error.serviceCode !== "SCHEMA_TOO_NEW") throw error;
+    throw new EventFlowsError(
+      ErrorCodeRegistry.cli.SchemaNewer,
+      `postgres: the schema is at version ${await schemaVersion(sql, options)}, newer than this release knows (${LATEST_SCHEMA_VERSION}); upgrade @eventflows/core; nothing was changed`,
+      { cause: error },
+    );
+  }
+  if (options.to !== undefined && result.version > options.to) {
+    throw new EventFlowsError(
+      ErrorCodeRegistry.cli.SchemaNewer,
+      `postgres: the schema is at version ${result.version}, newer than --to ${options.to}; migrations are not undone (there are no down-migrations), so nothing was changed`,
+    );
+  }
+  return result;
 }
 
 /** Where a command takes the PostgreSQL URL from, besides the environment. */

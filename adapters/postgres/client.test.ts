@@ -219,6 +219,60 @@ describe("createPostgresClient", () => {
     await Promise.all([given, constant, inUrl].map((client) => client.end({ timeout: 0 })));
   });
 
+  // The client passed its own max, idle_timeout and connect_timeout as options, which postgres.js ranks
+  // over the URL's query: `?max=2&connect_timeout=3` was silently ignored.
+  test("a URL's max, idle_timeout and connect_timeout win over the defaults, options over the URL, and the reconnect pause follows", async () => {
+    const poolOf = (client: ReturnType<typeof createPostgresClient>) => {
+      const { max, idle_timeout, connect_timeout, backoff } = client.options as unknown as Record<string, unknown>;
+      return { max, idle_timeout, connect_timeout, backoff: backoff as (retries: number) => number };
+    };
+    const fromUrl = createPostgresClient("postgres://app@localhost/db?max=2&idle_timeout=1.5&connect_timeout=2");
+    expect(poolOf(fromUrl)).toMatchObject({ max: 2, idle_timeout: 1.5, connect_timeout: 2 });
+    // A quarter of the URL's connect_timeout (0.5 s) caps the pause, not a quarter of the default's.
+    fc.assert(
+      fc.property(fc.integer({ min: 6, max: 1000 }), (retries) => {
+        expect(poolOf(fromUrl).backoff(retries)).toBeLessThanOrEqual(0.5);
+      }),
+    );
+    const options = createPostgresClient("postgres://app@localhost/db?max=2&idle_timeout=1&connect_timeout=2", {
+      max: 3,
+      idle_timeout: 4,
+      connect_timeout: 8,
+    });
+    expect(poolOf(options)).toMatchObject({ max: 3, idle_timeout: 4, connect_timeout: 8 });
+    const off = createPostgresClient("postgres://app@localhost/db?idle_timeout=false&connect_timeout=disable");
+    expect(poolOf(off)).toMatchObject({ max: 10, idle_timeout: 0, connect_timeout: 0 });
+    // The last of a repeated parameter, as postgres.js reads it; other parameters are left as they were.
+    const repeated = createPostgresClient("postgres://app@localhost/db?max=4&max=5&sslmode=disable");
+    expect(poolOf(repeated)).toMatchObject({ max: 5, idle_timeout: 20, connect_timeout: 10 });
+    await Promise.all([fromUrl, options, off, repeated].map((client) => client.end({ timeout: 0 })));
+  });
+
+  test("a URL's max, idle_timeout or connect_timeout that is not one is a ValidationError naming it, without the password (property)", () => {
+    const bad = fc.oneof(
+      fc.record({ name: fc.constant("max"), value: fc.constantFrom("0", "-1", "1.5", "", "two", "false", "1e3") }),
+      fc.record({
+        name: fc.constantFrom("idle_timeout", "connect_timeout"),
+        value: fc.oneof(
+          fc.constantFrom("", "-1", "abc", "1s", "Infinity", "NaN", "1e3", " 5", "true"),
+          fc.integer({ min: 2_147_484, max: 2 ** 40 }).map(String),
+        ),
+      }),
+    );
+    fc.assert(
+      fc.property(bad, ({ name, value }) => {
+        let thrown: unknown;
+        try {
+          createPostgresClient(`postgres://app:s3cret-pw@localhost/db?${name}=${encodeURIComponent(value)}`);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: [name] }] });
+        expect(everything(thrown)).not.toContain("s3cret-pw");
+      }),
+    );
+  });
+
   test("tenant: a tenant id sent as the eventflows.tenant startup parameter, over the same key in connection; tenantOf tells it", async () => {
     const client = createPostgresClient("postgres://app@localhost/db", {
       tenant: "acme-eu",

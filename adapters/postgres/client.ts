@@ -4,6 +4,7 @@ import { readEnv, tenantId, ValidationError } from "../../src/index.js";
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { reconnectBackoff } from "./reconnect-backoff.js";
+import { poolOptionsFromUrl, urlParameters } from "./url-options.js";
 
 /**
  * A postgres.js client with any custom type map: the store only uses plain SQL and casts what it
@@ -78,10 +79,12 @@ export function attemptsOn(sql: PostgresQueryable): number {
 export const URL_VARIABLE = "DATABASE_URL";
 
 /**
- * Creates a postgres.js client with {@link DEFAULT_CLIENT_OPTIONS}; every postgres.js option may be
- * passed and wins. The URL defaults to `DATABASE_URL` (from `env`, then the process environment).
+ * Creates a postgres.js client with {@link DEFAULT_CLIENT_OPTIONS}; the URL's `max`, `idle_timeout`
+ * and `connect_timeout` (`?max=2&connect_timeout=3`) win over those, and every postgres.js option may
+ * be passed and wins over both. The URL defaults to `DATABASE_URL` (from `env`, then the process environment).
  * Close it with `await sql.end()` (or the store's `close()` when the store created it).
- * @throws {ValidationError} bad options or a URL that does not parse; never the URL or its password.
+ * @throws {ValidationError} bad options, a URL that does not parse, or a `max`, `idle_timeout`,
+ * `connect_timeout` or `statement_timeout` in its query that is not one; never the URL or its password.
  * @throws {InvalidTenantError} a `tenant` that is not a tenant id.
  * @throws {ValidationError} with `tenant`, a URL whose query sets `eventflows.tenant` to another tenant.
  */
@@ -141,15 +144,19 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       },
     ]);
   }
-  const connectTimeoutOption =
-    "connect_timeout" in rest ? rest.connect_timeout : DEFAULT_CLIENT_OPTIONS.connect_timeout;
+  // A URL's max and timeouts win over our defaults, and options over both, as postgres.js ranks its own.
+  const pool = {
+    max: DEFAULT_CLIENT_OPTIONS.max,
+    idle_timeout: DEFAULT_CLIENT_OPTIONS.idle_timeout,
+    connect_timeout: DEFAULT_CLIENT_OPTIONS.connect_timeout,
+    ...(connectionUrl === undefined ? {} : poolOptionsFromUrl(connectionUrl)),
+  };
+  const connectTimeoutOption = "connect_timeout" in rest ? rest.connect_timeout : pool.connect_timeout;
   // A `backoff` the caller passes, in the options or the URL's query, is theirs to keep.
   const ownBackoff =
     "backoff" in rest || (connectionUrl !== undefined && urlParameters(connectionUrl, "backoff").length > 0);
   const merged = {
-    max: DEFAULT_CLIENT_OPTIONS.max,
-    idle_timeout: DEFAULT_CLIENT_OPTIONS.idle_timeout,
-    connect_timeout: DEFAULT_CLIENT_OPTIONS.connect_timeout,
+    ...pool,
     // postgres.js's own pause before reconnecting grows without bound on a client that uses
     // `reserve()` (see reconnectBackoff): the same growth, capped well below connect_timeout.
     ...(ownBackoff ? {} : { backoff: reconnectBackoff(Number(connectTimeoutOption)) }),
@@ -384,14 +391,6 @@ function refusal(error: unknown, url: string | undefined): string {
 /** Whether a URL's query sets the tenant setting to anything but `tenant` (read as postgres.js reads it). */
 function urlSetsOtherTenant(url: string, tenant: string): boolean {
   return urlParameters(url, TENANT_SETTING).some((value) => value !== tenant);
-}
-
-/** The values a URL's query gives `name`, read as postgres.js reads them (without parsing the rest of the URL). */
-function urlParameters(url: string, name: string): string[] {
-  const mark = url.indexOf("?");
-  if (mark === -1) return [];
-  const end = url.indexOf("#", mark);
-  return new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end)).getAll(name);
 }
 
 const TIMEOUT_UNITS: Readonly<Record<string, number>> = {

@@ -3,7 +3,7 @@ import { setOwn } from "../internal/json.js";
 import { activeSpan } from "../telemetry/otel-global.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
 import { LOG_LEVELS, levelRank } from "./logger.js";
-import { normalizeFieldName, redactText, redactValue } from "./redaction.js";
+import { normalizeFieldName, redacting, redactText, redactValue } from "./redaction.js";
 
 export interface JsonLoggerOptions {
   /** The lowest level written. Defaults to `"info"`. */
@@ -53,7 +53,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
     }
     write(text, at);
   };
-  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+  return redacting({ debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") });
 }
 
 function defaultWrite(line: string, level: LogLevel): void {
@@ -80,7 +80,7 @@ export function consoleLogger(options: ConsoleLoggerOptions = {}): Logger {
     if (fields === undefined) target[at](text);
     else target[at](text, redactValue(fields, names));
   };
-  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+  return redacting({ debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") });
 }
 
 /** The shape of a pino logger (or any logger that takes the fields first, then the message). */
@@ -103,7 +103,7 @@ export function pinoLogger(pino: PinoLike, options: Pick<JsonLoggerOptions, "red
     if (fields !== undefined) assignOwn(record, redactValue(fields, names));
     pino[at](record, redactText(message));
   };
-  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+  return redacting({ debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") });
 }
 
 /**

@@ -2,6 +2,21 @@ import { setOwn } from "../internal/json.js";
 /** Replaces a redacted value. */
 export const REDACTED = "[redacted]";
 
+// The library's loggers that redact every line themselves (see redacting): by identity, not by a
+// property, so that a copy with a method of the application's (`{ ...jsonLogger(), error }`) is not one.
+const selfRedacting = /* @__PURE__ */ new WeakSet<object>();
+
+/** Marks a logger of the library's that redacts every line itself: the library's logger leaves its lines as they are. */
+export function redacting<T extends object>(logger: T): T {
+  selfRedacting.add(logger);
+  return logger;
+}
+
+/** Whether `logger` is one of the library's that redacts every line itself. */
+export function redactsItself(logger: object): boolean {
+  return selfRedacting.has(logger);
+}
+
 /**
  * Field names whose values are never written: a field is redacted when its name, compared without
  * case, `-` or `_`, contains one of these (so `x-api-key`, `dbPassword` and `AWS_SESSION_TOKEN` are too).

@@ -1,0 +1,62 @@
+import { ValidationError } from "../../src/index.js";
+
+/** The values a URL's query gives `name`, read as postgres.js reads them (without parsing the rest of the URL). */
+export function urlParameters(url: string, name: string): string[] {
+  const mark = url.indexOf("?");
+  if (mark === -1) return [];
+  const end = url.indexOf("#", mark);
+  return new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end)).getAll(name);
+}
+
+/** The pool options a connection URL's query may set, each as postgres.js would read it. */
+export interface UrlPoolOptions {
+  max?: number;
+  idle_timeout?: number;
+  connect_timeout?: number;
+}
+
+/**
+ * The longest timeout, in seconds, a URL may give: timers longer than 2^31 - 1 ms fire at once on
+ * Node and Bun, so a longer `connect_timeout` would fail every statement that waits for a connection.
+ */
+const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * The `max`, `idle_timeout` and `connect_timeout` a URL's query sets (`?max=2&connect_timeout=3`),
+ * validated, so that the client can pass them as options over its own defaults: postgres.js lets
+ * options win over the query, so the defaults would otherwise hide them. postgres.js takes the last
+ * value of a repeated parameter, and so does this. The timeouts are seconds as postgres.js reads
+ * them (`1.5` too); `0`, `false` or `disable` turn one off, as they do in postgres.js. `max` is a
+ * whole number of connections of at least 1 (postgres.js itself would make one connection of a
+ * `?max=` of any value, since it does not turn that parameter into a number).
+ * @throws {ValidationError} a value that is none of these; the message names the parameter, never the URL.
+ */
+export function poolOptionsFromUrl(url: string): UrlPoolOptions {
+  const options: UrlPoolOptions = {};
+  const max = urlParameters(url, "max").at(-1);
+  if (max !== undefined) {
+    const connections = /^\d+$/.test(max) ? Number(max) : Number.NaN;
+    if (!Number.isSafeInteger(connections) || connections < 1) {
+      throw refused("max", "max (in the URL) must be a whole number of connections of at least 1");
+    }
+    options.max = connections;
+  }
+  for (const name of ["idle_timeout", "connect_timeout"] as const) {
+    const value = urlParameters(url, name).at(-1);
+    if (value === undefined) continue;
+    const seconds =
+      value === "false" || value === "disable" ? 0 : /^(?:\d+\.?\d*|\.\d+)$/.test(value) ? Number(value) : Number.NaN;
+    if (!(seconds >= 0 && seconds <= MAX_TIMEOUT_SECONDS)) {
+      throw refused(
+        name,
+        `${name} (in the URL) must be a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS} (0, false or disable: none)`,
+      );
+    }
+    options[name] = seconds;
+  }
+  return options;
+}
+
+function refused(name: string, message: string): ValidationError {
+  return new ValidationError("Invalid PostgreSQL client options", [{ path: [name], message }]);
+}
