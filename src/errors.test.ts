@@ -20,6 +20,17 @@ import { LiveErrorCode } from "./live/errors.js";
 import { TenancyErrorCode } from "./tenancy/errors.js";
 
 describe("errors", () => {
+  test("a ValidationError's message shortens a very long issue path, its issues keep it whole", () => {
+    const deep = Array.from({ length: 1001 }, (_, i) => i);
+    const error = new ValidationError("Invalid state", [{ path: deep, message: "too deep" }]);
+    expect(error.message).toBe(`Invalid state: ${deep.slice(0, 16).join(".")}.…(981 more).997.998.999.1000: too deep`);
+    expect(error.issues[0]?.path).toEqual(deep);
+    const short = Array.from({ length: 24 }, (_, i) => `k${i}`);
+    expect(new ValidationError("Invalid", [{ path: short, message: "m" }]).message).toBe(
+      `Invalid: ${short.join(".")}: m`,
+    );
+  });
+
   test("every error has a stable code, a name and the fields users branch on", () => {
     const conflict = new ConcurrencyError("Order-1", 3, 5);
     expect(conflict).toBeInstanceOf(EventFlowsError);

@@ -676,8 +676,19 @@ export class StreamDeletionNotSupportedError extends EventFlowsError {
   }
 }
 
+/** Paths longer than this are shortened in messages (the issue keeps the whole path). */
+const MESSAGE_PATH_SEGMENTS = 24;
+
 function formatIssue(issue: Issue): string {
-  return issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message;
+  const { path } = issue;
+  if (path.length === 0) return issue.message;
+  // A value nested a thousand levels deep (a snapshot's limit) would spell out a thousand segments:
+  // its start and end say where it is; the count says how far.
+  const shown =
+    path.length <= MESSAGE_PATH_SEGMENTS
+      ? path.join(".")
+      : `${path.slice(0, 16).join(".")}.…(${path.length - 20} more).${path.slice(-4).join(".")}`;
+  return `${shown}: ${issue.message}`;
 }
 
 function hasCode(error: unknown, code: string): boolean {
