@@ -79,21 +79,49 @@ describe("receiveAndConsume and its signal", () => {
 
   test("a stop during a long poll ends it with the signal's reason, having handled nothing", async () => {
     const { QueueUrl: url } = await plain.send<{ QueueUrl: string }>("CreateQueue", { QueueName: `stop-${ulid()}` });
+    // The receive's own requests, seen going out: the stop comes once the long poll is in flight.
+    let polling!: () => void;
+    const inFlight = new Promise<void>((resolve) => {
+      polling = resolve;
+    });
+    const client = new AwsJsonClient(sqsService, {
+      ...(await motoAwsOptions()).sqs,
+      fetch: (request) => {
+        polling();
+        return fetch(request);
+      },
+    });
     const seen: unknown[] = [];
     const consumer = createSqsEventConsumer({ handlers: (event) => void seen.push(event) });
     const reason = new Error("stopping");
     const stop = new AbortController();
-    setTimeout(() => stop.abort(reason), 200);
-    const started = Date.now();
-    const outcome = await receiveAndConsume({
-      client: plain,
+    const outcome = receiveAndConsume({
+      client,
       queueUrl: url,
       consumer,
-      waitTimeSeconds: 5,
+      waitTimeSeconds: 20,
       signal: stop.signal,
     }).catch((error: unknown) => error);
-    expect(outcome).toBe(reason);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    await inFlight;
+    // A witness: a second long poll of the same empty queue, started after the first with half its
+    // wait. A stop heeded only once SQS answers would leave the receive running past the witness's end.
+    const witnessStop = new AbortController();
+    let witnessEnded = false;
+    const witness = plain
+      .send(
+        "ReceiveMessage",
+        { QueueUrl: url, WaitTimeSeconds: 10 },
+        { serverWaitMs: 10_000, signal: witnessStop.signal },
+      )
+      .catch(() => undefined)
+      .finally(() => {
+        witnessEnded = true;
+      });
+    stop.abort(reason);
+    expect(await outcome).toBe(reason);
+    expect(witnessEnded).toBe(false);
     expect(seen).toEqual([]);
+    witnessStop.abort(new Error("done"));
+    await witness;
   });
 });
