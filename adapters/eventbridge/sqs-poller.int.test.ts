@@ -17,7 +17,8 @@ let queueUrl: string;
 beforeAll(async () => {
   const aws = await motoAwsOptions();
   plain = new AwsJsonClient(sqsService, aws.sqs);
-  sqs = new AwsJsonClient(sqsService, { ...aws.sqs, timeoutMs: 400, attemptTimeoutMs: 300 });
+  // A deadline and attempt timeout shorter than the long poll below, with seconds to spare for moto's own time.
+  sqs = new AwsJsonClient(sqsService, { ...aws.sqs, timeoutMs: 2_000, attemptTimeoutMs: 1_000 });
   const created = await new AwsJsonClient(sqsService, aws.sqs).send<{ QueueUrl: string }>("CreateQueue", {
     QueueName: `long-poll-${ulid()}`,
   });
@@ -27,8 +28,8 @@ beforeAll(async () => {
 describe("receiveAndConsume long polls", () => {
   test("a wait longer than the client's attempt timeout and deadline ends with nothing received, not a timeout", async () => {
     const consumer = createSqsEventConsumer({ handlers: () => undefined, dedup: false });
-    // moto holds the poll the whole second on an empty queue: a 300 ms attempt would be cut (TimeoutError).
-    const result = await receiveAndConsume({ client: sqs, queueUrl, consumer, waitTimeSeconds: 1 });
+    // moto holds the poll the whole 3 s on an empty queue: a 1 s attempt would be cut (TimeoutError).
+    const result = await receiveAndConsume({ client: sqs, queueUrl, consumer, waitTimeSeconds: 3 });
     expect(result.received).toBe(0);
     expect(result.result.batchItemFailures).toEqual([]);
   });
