@@ -17,7 +17,8 @@ let queueUrl: string;
 beforeAll(async () => {
   const aws = await motoAwsOptions();
   plain = new AwsJsonClient(sqsService, aws.sqs);
-  sqs = new AwsJsonClient(sqsService, { ...aws.sqs, timeoutMs: 400, attemptTimeoutMs: 300 });
+  // A deadline and attempt timeout shorter than the long poll below, with seconds to spare for moto's own time.
+  sqs = new AwsJsonClient(sqsService, { ...aws.sqs, timeoutMs: 2_000, attemptTimeoutMs: 1_000 });
   const created = await new AwsJsonClient(sqsService, aws.sqs).send<{ QueueUrl: string }>("CreateQueue", {
     QueueName: `long-poll-${ulid()}`,
   });
@@ -27,8 +28,8 @@ beforeAll(async () => {
 describe("receiveAndConsume long polls", () => {
   test("a wait longer than the client's attempt timeout and deadline ends with nothing received, not a timeout", async () => {
     const consumer = createSqsEventConsumer({ handlers: () => undefined, dedup: false });
-    // moto holds the poll the whole second on an empty queue: a 300 ms attempt would be cut (TimeoutError).
-    const result = await receiveAndConsume({ client: sqs, queueUrl, consumer, waitTimeSeconds: 1 });
+    // moto holds the poll the whole 3 s on an empty queue: a 1 s attempt would be cut (TimeoutError).
+    const result = await receiveAndConsume({ client: sqs, queueUrl, consumer, waitTimeSeconds: 3 });
     expect(result.received).toBe(0);
     expect(result.result.batchItemFailures).toEqual([]);
   });
@@ -79,21 +80,49 @@ describe("receiveAndConsume and its signal", () => {
 
   test("a stop during a long poll ends it with the signal's reason, having handled nothing", async () => {
     const { QueueUrl: url } = await plain.send<{ QueueUrl: string }>("CreateQueue", { QueueName: `stop-${ulid()}` });
+    // The receive's own requests, seen going out: the stop comes once the long poll is in flight.
+    let polling!: () => void;
+    const inFlight = new Promise<void>((resolve) => {
+      polling = resolve;
+    });
+    const client = new AwsJsonClient(sqsService, {
+      ...(await motoAwsOptions()).sqs,
+      fetch: (request) => {
+        polling();
+        return fetch(request);
+      },
+    });
     const seen: unknown[] = [];
     const consumer = createSqsEventConsumer({ handlers: (event) => void seen.push(event) });
     const reason = new Error("stopping");
     const stop = new AbortController();
-    setTimeout(() => stop.abort(reason), 200);
-    const started = Date.now();
-    const outcome = await receiveAndConsume({
-      client: plain,
+    const outcome = receiveAndConsume({
+      client,
       queueUrl: url,
       consumer,
-      waitTimeSeconds: 5,
+      waitTimeSeconds: 20,
       signal: stop.signal,
     }).catch((error: unknown) => error);
-    expect(outcome).toBe(reason);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    await inFlight;
+    // A witness: a second long poll of the same empty queue, started after the first with half its
+    // wait. A stop heeded only once SQS answers would leave the receive running past the witness's end.
+    const witnessStop = new AbortController();
+    let witnessEnded = false;
+    const witness = plain
+      .send(
+        "ReceiveMessage",
+        { QueueUrl: url, WaitTimeSeconds: 10 },
+        { serverWaitMs: 10_000, signal: witnessStop.signal },
+      )
+      .catch(() => undefined)
+      .finally(() => {
+        witnessEnded = true;
+      });
+    stop.abort(reason);
+    expect(await outcome).toBe(reason);
+    expect(witnessEnded).toBe(false);
     expect(seen).toEqual([]);
+    witnessStop.abort(new Error("done"));
+    await witness;
   });
 });

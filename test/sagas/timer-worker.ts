@@ -5,7 +5,8 @@
  * another. Each runtime keeps its instances in an InMemorySagaStore of its isolate: enough to show
  * the drivers fire what is due; production shares a PostgreSQL or DynamoDB store.
  *   /do/arm?id=&after=   start an instance whose timeout is due `after` ms later, and wake the object
- *   /do/state            what the object fired (with lateness) and its alarm
+ *   /do/state            what the object fired (with lateness), and what happened to its alarm, in order:
+ *                        each alarm set (the time it was set to), each alarm run, each timeout fired
  *   /cron/arm?id=&after= the same on the cron's runtime;  /cron/state  what the cron fired
  */
 import {
@@ -39,14 +40,20 @@ const timer = defineSaga<Armed, object>({
   },
 });
 
-function runtimeRecording(fired: FiredTimeoutReport[]): SagaRuntime {
+function runtimeRecording(fired: FiredTimeoutReport[], log?: AlarmLogEntry[]): SagaRuntime {
   return new SagaRuntime({
     store: new InMemorySagaStore(),
     commands: new CommandBus(),
     sagas: [timer],
-    onTimeoutFired: (report) => fired.push(report),
+    onTimeoutFired: (report) => {
+      fired.push(report);
+      log?.push({ fired: report.key });
+    },
   });
 }
+
+/** What happened to the object's alarm: the test reads the order, and compares the times set with the due times. */
+export type AlarmLogEntry = { readonly set: number } | { readonly alarm: true } | { readonly fired: string };
 
 function armed(url: URL) {
   const id = url.searchParams.get("id") ?? "";
@@ -67,25 +74,35 @@ interface DurableObjectStateLike {
 
 export class SagaTimer {
   readonly #fired: FiredTimeoutReport[] = [];
-  readonly #runtime = runtimeRecording(this.#fired);
+  readonly #log: AlarmLogEntry[] = [];
+  readonly #runtime = runtimeRecording(this.#fired, this.#log);
   readonly #driver: SagaAlarmDriver;
-  readonly #state: DurableObjectStateLike;
 
   constructor(state: DurableObjectStateLike) {
-    this.#state = state;
-    this.#driver = new SagaAlarmDriver(state.storage, this.#runtime);
+    const { storage } = state;
+    this.#driver = new SagaAlarmDriver(
+      {
+        getAlarm: () => storage.getAlarm(),
+        setAlarm: (at) => {
+          this.#log.push({ set: at });
+          return storage.setAlarm(at);
+        },
+      },
+      this.#runtime,
+    );
   }
 
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname.endsWith("/arm")) {
       const [outcome] = await this.#runtime.handle(armed(url));
-      return Response.json({ outcome: outcome?.outcome, alarmAt: await this.#driver.wake(), now: Date.now() });
+      return Response.json({ outcome: outcome?.outcome, alarmAt: await this.#driver.wake() });
     }
-    return Response.json({ fired: this.#fired, alarmAt: await this.#state.storage.getAlarm(), now: Date.now() });
+    return Response.json({ fired: this.#fired, log: this.#log });
   }
 
   async alarm(): Promise<void> {
+    this.#log.push({ alarm: true });
     await this.#driver.alarm();
   }
 }
