@@ -61,7 +61,6 @@ import {
   scopedIdempotencyKey,
   storedResponse,
 } from "./idempotency.js";
-import { arraysAtObjects } from "./object-shape.js";
 import { errorResponse, isMarkedEventFlowsError, problemResponse } from "./problem-details.js";
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
@@ -307,7 +306,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
 
       // First: valibot reads an array's inherited members as the object's fields ("filter: must be an
       // object, got Function" for a body of []), so its issues under such an array say nothing useful.
-      const misplaced = arraysAtObjects(route.input, payload);
+      const misplaced = route.misplacedArrays(payload);
       if (misplaced.length > 0) throw new ValidationError(`Invalid ${kind} "${route.type}"`, misplaced);
       const parsed = route.async
         ? await safeParseAsync(route.input, payload)

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { arraysAtObjects } from "./object-shape.js";
+import { arraysAtObjects, objectShapeCheck } from "./object-shape.js";
 
 const paths = (schema: unknown, value: unknown) =>
   arraysAtObjects(schema as never, value).map((issue) => issue.path.join("."));
@@ -34,5 +34,20 @@ describe("arraysAtObjects", () => {
 
   test("an async option of a union is taken as accepting, as valibot did", () => {
     expect(paths(v.unionAsync([v.objectAsync({}), v.string()]), [])).toEqual([]);
+  });
+});
+
+describe("objectShapeCheck", () => {
+  test("checks the whole payload, only its root, or nothing, as the schema's objects require", () => {
+    const check = (schema: unknown, value: unknown) =>
+      objectShapeCheck(schema as never)(value).map((issue) => issue.path.join("."));
+    const flat = v.object({ n: v.number(), tags: v.array(v.string()) });
+    expect(check(flat, [])).toEqual([""]);
+    expect(check(flat, { n: 1, tags: [] })).toEqual([]);
+    const nested = v.object({ inner: v.optional(v.object({})) });
+    expect(check(nested, { inner: [] })).toEqual(["inner"]);
+    expect(check(v.array(v.record(v.string(), v.number())), [[]])).toEqual(["0"]);
+    expect(check(v.array(v.string()), ["x"])).toEqual([]);
+    expect(check(v.union([v.string(), v.object({})]), [])).toEqual([""]);
   });
 });

@@ -4,12 +4,14 @@
  */
 import {
   type AnySchema,
+  type Issue,
   MAX_TYPE_LENGTH,
   type MessageKind,
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import type { PayloadSchema, RouteDefinition, RouteSchema } from "./dispatcher-options.js";
+import { objectShapeCheck } from "./object-shape.js";
 import { queryReader } from "./query-string.js";
 
 export interface Route {
@@ -17,6 +19,8 @@ export interface Route {
   readonly type: string;
   readonly input: PayloadSchema;
   readonly async: boolean;
+  /** The places of a payload that hold an array where the schema wants an object (see object-shape.ts). */
+  readonly misplacedArrays: (payload: unknown) => readonly Issue[];
   /** For query routes: the query string as the payload. */
   readonly readQuery: ((search: string) => Record<string, unknown>) | undefined;
   /** The definition with its kind and type, as the OpenAPI document describes the route. */
@@ -68,6 +72,7 @@ export function routeTable(
       type,
       input,
       async: input.async,
+      misplacedArrays: objectShapeCheck(input),
       readQuery: kind === "query" ? queryReader(input) : undefined,
       description: { ...definition, kind, type, input: input as AnySchema },
     });
