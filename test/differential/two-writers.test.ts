@@ -13,6 +13,22 @@ function patched<K extends keyof EventStore>(store: EventStore, key: K, make: (o
   return store;
 }
 
+/** The store, whose appends hand each refusal to `onRefusal`, which throws what the caller sees. */
+function onRefusal(store: EventStore, seen: (error: unknown) => never): EventStore {
+  return patched(
+    store,
+    "appendToStream",
+    (own) =>
+      (async (...args: Parameters<typeof own>) => {
+        try {
+          return await own(...args);
+        } catch (error) {
+          seen(error);
+        }
+      }) as typeof own,
+  );
+}
+
 /** Why the property failed: fast-check reports the counterexample, with the check's own error as its cause. */
 async function failure(check: Promise<unknown>): Promise<string> {
   const error = await check.then(
@@ -25,21 +41,11 @@ async function failure(check: Promise<unknown>): Promise<string> {
 
 describe("checkTwoWriters", () => {
   test("passes for one sound store written through twice, and its mixes meet conflicts", async () => {
-    const store = new InMemoryEventStore();
     let refused = 0;
-    patched(
-      store,
-      "appendToStream",
-      (own) =>
-        (async (...args: Parameters<typeof own>) => {
-          try {
-            return await own(...args);
-          } catch (error) {
-            if (isConcurrencyError(error)) refused += 1;
-            throw error;
-          }
-        }) as typeof own,
-    );
+    const store = onRefusal(new InMemoryEventStore(), (error) => {
+      if (isConcurrencyError(error)) refused += 1;
+      throw error;
+    });
     const { committed, conflicts } = await checkTwoWriters({ writers: [store, store], numRuns: 20 });
     expect(committed).toBeGreaterThan(0);
     // The tally counts what the store refused, and the mixes do meet conflicts.
@@ -54,18 +60,9 @@ describe("checkTwoWriters", () => {
   });
 
   test("fails when a conflict surfaces as another error than ConcurrencyError", async () => {
-    const store = patched(
-      new InMemoryEventStore(),
-      "appendToStream",
-      (own) =>
-        (async (...args: Parameters<typeof own>) => {
-          try {
-            return await own(...args);
-          } catch (error) {
-            throw isConcurrencyError(error) ? new Error("conflict, untyped") : error;
-          }
-        }) as typeof own,
-    );
+    const store = onRefusal(new InMemoryEventStore(), (error) => {
+      throw isConcurrencyError(error) ? new Error("conflict, untyped") : error;
+    });
     expect(await failure(checkTwoWriters({ writers: [store, store], numRuns: 50 }))).toBe("conflict, untyped");
   });
 
