@@ -42,6 +42,7 @@ import { type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pag
 import {
   assertAppendableStream,
   assertDeletionMode,
+  assertStreamChangeOptions,
   assertUserStream,
   type DeleteStreamOptions,
   isStreamLifecycleEvent,
@@ -657,12 +658,14 @@ export abstract class EventStore {
    * retired (appends refused for good). Either way a `$stream-deleted` event is recorded in the
    * `$streams` system stream, so followers of the feed learn of it. Idempotent: deleting again
    * changes nothing (`changed: false`).
-   * @throws {ValidationError} bad stream id (or a `$` system stream), mode or expected version.
+   * @throws {ValidationError} bad stream id (or a `$` system stream), mode or expected version, or an
+   *   option it does not take.
    * @throws {StreamNotFoundError} the stream never had events.
    * @throws {ConcurrencyError} the stream is not at `expectedVersion`; nothing changed.
    * @throws {StreamDeletionNotSupportedError} the store has no stream deletion.
    */
   async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
+    assertStreamChangeOptions(options, "delete");
     const mode = options?.mode ?? "soft";
     assertDeletionMode(mode);
     return this.#changeStream(
@@ -680,6 +683,7 @@ export abstract class EventStore {
    * @throws {StreamDeletedError} the stream was hard-deleted: there is nothing to restore.
    */
   async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
+    assertStreamChangeOptions(options, "restore");
     return this.#changeStream("restore", streamId, options?.expectedVersion, undefined, options?.metadata);
   }
 
@@ -688,7 +692,8 @@ export abstract class EventStore {
    * events, and a `$stream-truncated` event is recorded. Truncating again at the same or a lower
    * version removes nothing (`changed: false`). Snapshots older than `before - 1` no longer have the
    * events that follow them: delete them too (`SnapshotStore`), as `applyRetention` does.
-   * @throws {ValidationError} `before` is not an integer from 1 to the stream's version.
+   * @throws {ValidationError} `before` is not an integer from 1 to the stream's version, or an option it
+   *   does not take.
    * @throws {StreamDeletedError} the stream is deleted.
    */
   async truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
@@ -697,6 +702,7 @@ export abstract class EventStore {
         { path: [], message: "options with before are required" },
       ]);
     }
+    assertStreamChangeOptions(options, "truncate");
     assertPositiveInteger(options.before, "before");
     return this.#changeStream("truncate", streamId, options.expectedVersion, options.before, options.metadata);
   }

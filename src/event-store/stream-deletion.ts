@@ -1,7 +1,7 @@
 import { StreamDeletedError, StreamNotFoundError, ValidationError } from "../errors.js";
 import { type EventEnvelope, type EventMetadata, metadataIssues, type PendingEvent } from "../events/envelope.js";
 import { ulid } from "../ids.js";
-import { kindOf } from "../internal/validate.js";
+import { kindOf, unknownKeyIssues } from "../internal/validate.js";
 import type { EventPages } from "./read-pages.js";
 import type { ExpectedVersion, ReadAllOptions } from "./types.js";
 
@@ -249,6 +249,34 @@ export function assertAppendableStream(streamId: string): void {
       },
     ]);
   }
+}
+
+const DELETE_OPTIONS = [
+  "mode",
+  "expectedVersion",
+  "metadata",
+] as const satisfies readonly (keyof DeleteStreamOptions)[];
+const RESTORE_OPTIONS = ["expectedVersion", "metadata"] as const satisfies readonly (keyof RestoreStreamOptions)[];
+const TRUNCATE_OPTIONS = [
+  "before",
+  "expectedVersion",
+  "metadata",
+] as const satisfies readonly (keyof TruncateStreamOptions)[];
+const CHANGE_OPTIONS = { delete: DELETE_OPTIONS, restore: RESTORE_OPTIONS, truncate: TRUNCATE_OPTIONS } as const;
+
+/**
+ * Refuses a deletion's, restore's or truncation's options (a JavaScript caller's mistakes) before anything
+ * changes: options that are not an object (`undefined` and `null` are none) or a key the operation does not
+ * take. Dropped, a misspelt `mdoe: "hard"` soft-deleted the stream the caller meant to erase, and a misspelt
+ * expected version changed the stream at whatever version it was.
+ */
+export function assertStreamChangeOptions(options: unknown, operation: keyof typeof CHANGE_OPTIONS): void {
+  if (options === undefined || options === null) return;
+  const issues =
+    typeof options === "object" && !Array.isArray(options)
+      ? unknownKeyIssues(options, CHANGE_OPTIONS[operation])
+      : [{ path: [], message: `must be an object, got ${kindOf(options)}` }];
+  if (issues.length > 0) throw new ValidationError(`Invalid ${operation} options`, issues);
 }
 
 export function assertDeletionMode(mode: unknown): asserts mode is StreamDeletionMode {

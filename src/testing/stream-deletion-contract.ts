@@ -304,6 +304,19 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
     await assertRejects(() => store.appendToStream(STREAM_LIFECYCLE_STREAM, []), ErrorCode.Validation, "an empty one");
     assertEqual(await store.getStreamVersion(STREAM_LIFECYCLE_STREAM), lifecycle, "nothing appended to $streams");
     await assertRejects(() => store.deleteStream(id, { mode: "purge" as "hard" }), ErrorCode.Validation, "mode");
+    // A key an operation does not take was dropped: `{ mdoe: "hard" }` soft-deleted the stream the caller meant to
+    // erase, and a misspelt expected version changed the stream at any version.
+    for (const [change, what] of [
+      [() => store.deleteStream(id, { mdoe: "hard" } as never), "deleteStream with mdoe"],
+      [() => store.deleteStream(id, "hard" as never), "deleteStream with options that are not an object"],
+      [() => store.restoreStream(id, { expectedVerison: 2 } as never), "restoreStream with expectedVerison"],
+      [
+        () => store.truncateStream(id, { before: 2, expectedVerison: 2 } as never),
+        "truncateStream with expectedVerison",
+      ],
+    ] as const) {
+      await assertRejects(change, ErrorCode.Validation, what);
+    }
     await assertRejects(
       () => store.deleteStream(id, { expectedVersion: -1 }),
       ErrorCode.Validation,
