@@ -35,6 +35,8 @@ const steps: readonly Step[] = [
   { name: "examples", command: [bun, "scripts/check-examples.ts"] },
   // Same step name: `test-all.ts examples` runs both.
   { name: "examples", command: [bun, "run", "demo:saga"] },
+  // schemathesis against the two example servers' OpenAPI documents, as outside testers run it.
+  { name: "openapi-contract", command: [bun, "scripts/check-openapi-contract.ts"] },
 ];
 
 const only = process.argv.slice(2);

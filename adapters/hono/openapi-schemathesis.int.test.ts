@@ -13,17 +13,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
-import { ensurePythonTool, type PythonTool } from "../../test/services/python-tool.ts";
+import { ensurePythonTool } from "../../test/services/python-tool.ts";
+import { schemathesis } from "../../test/services/schemathesis.ts";
 import { cartDomain, commandSchemas } from "./cart-domain.fixture.test.ts";
 import { eventFlowsRoutes } from "./index.js";
-
-const SCHEMATHESIS_VERSION = "4.32.5";
-const schemathesis: PythonTool = {
-  name: "schemathesis",
-  requirement: `schemathesis==${SCHEMATHESIS_VERSION}`,
-  version: SCHEMATHESIS_VERSION,
-  executable: "st",
-};
 
 // The checks that compare the document with the server. Left out: the stateful ones (the document has
 // no links) and ignored_auth (this app has no auth hook).

@@ -62,6 +62,8 @@ export function registerHandlers(
   commands.register("PlaceOrder", async ({ sku, quantity, paymentToken }, message) => {
     const product = await products.find(sku);
     if (product === undefined || !product.isListed) {
+      // Bad input (400), this example's choice over a 404: the order names no product. The OpenAPI contract
+      // check (scripts/check-openapi-contract.ts) forgives it only for a sku its run did not list.
       throw new ValidationError("Invalid order", [{ path: ["sku"], message: `no product ${sku}` }]);
     }
     const order = new Order(ulid());

@@ -14,6 +14,10 @@ const sku = v.pipe(v.string(), v.regex(/^[A-Z0-9][A-Z0-9-]{0,31}$/, "an SKU: A-Z
 const quantity = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000));
 // A million in the currency: a price times the largest quantity stays an exact integer.
 const priceCents = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100_000_000));
+// Event data may not hold U+0000 (no store can), so the schema refuses it: the OpenAPI document then
+// says so too, rather than the store refusing, after the handler ran, a request the document allowed.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing it is the point
+const noNul = v.regex(/^[^\u0000]*$/, "no U+0000 (NUL): the stores cannot hold it");
 
 export interface HttpOptions {
   readonly commands: CommandBus<ShopCommands>;
@@ -33,7 +37,7 @@ export function shopApi({ commands, queries, eventStore, auth, idempotency }: Ht
         schemas: {
           ListProduct: v.object({
             sku,
-            name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(100)),
+            name: v.pipe(v.string(), v.trim(), noNul, v.minLength(1), v.maxLength(100)),
             priceCents,
           }),
           ReceiveStock: v.object({ sku, quantity }),

@@ -21,7 +21,10 @@ export interface ProductState {
   readonly closed: Record<string, true>;
 }
 
-/** A rule of the shop said no: a `ValidationError`, which the HTTP layer answers with a 400. */
+/**
+ * A rule of the shop said no: a `ValidationError`, which the HTTP layer answers with a 400 (ListProduct for
+ * a sku listed already, say; the OpenAPI contract check forgives that one only for a sku its run listed).
+ */
 const refused = (sku: string, message: string) =>
   new ValidationError("Refused by the shop", [{ path: ["sku"], message: `product ${sku} ${message}` }]);
 

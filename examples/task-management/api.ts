@@ -36,7 +36,11 @@ export type TaskQueries = {
 };
 
 const taskId = v.pipe(v.string(), v.ulid());
-const title = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200));
+// Event data may not hold U+0000 (no store can), so the schema refuses it: the OpenAPI document then
+// says so too, rather than the store refusing, after the handler ran, a request the document allowed.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing it is the point
+const noNul = v.regex(/^[^\u0000]*$/, "no U+0000 (NUL): the stores cannot hold it");
+const title = v.pipe(v.string(), v.trim(), noNul, v.minLength(1), v.maxLength(200));
 
 export const commandSchemas = {
   CreateTask: v.object({ title }),
