@@ -18,7 +18,13 @@ import type { EventRegistry } from "../evolution/event-registry.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
-import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import {
+  assertKnownOptions,
+  assertNonNegativeInteger,
+  assertPositiveInteger,
+  assertStreamId,
+  kindOf,
+} from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { PersonalData } from "../personal-data/personal-data.js";
 import { telemetryConfig } from "../telemetry/config.js";
@@ -264,6 +270,7 @@ export abstract class EventStore {
     try {
       assertStreamId(streamId);
       assertAppendableStream(streamId);
+      assertKnownOptions(options, APPEND_OPTIONS, "append options");
       const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
       assertExpectedVersion(expectedVersion);
       const prepared = prepareEvents(events, options.metadata, undefined, this.#prepareOptions);
@@ -411,6 +418,7 @@ export abstract class EventStore {
   /** Reads every stream's events by global position, upcast by the store's `eventRegistry` unless `raw`. */
   readAll<E extends EventEnvelope = EventEnvelope>(given: ReadAllOptions = {}): AsyncGenerator<E, void, undefined> {
     const options = given ?? {};
+    assertKnownOptions(options, READ_ALL_OPTIONS, "read options");
     if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
     if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
     assertRaw(options.raw);
@@ -828,7 +836,12 @@ function assertRaw(raw: unknown): void {
   }
 }
 
+const APPEND_OPTIONS: readonly (keyof AppendToStreamOptions)[] = ["expectedVersion", "metadata"];
+const READ_STREAM_OPTIONS: readonly (keyof ReadStreamOptions)[] = ["direction", "fromVersion", "maxCount", "raw"];
+const READ_ALL_OPTIONS: readonly (keyof ReadAllOptions)[] = ["after", "maxCount", "raw"];
+
 function assertReadStreamOptions(options: ReadStreamOptions): void {
+  assertKnownOptions(options, READ_STREAM_OPTIONS, "read options");
   assertRaw(options.raw);
   if (options.direction !== undefined && options.direction !== "forward" && options.direction !== "backward") {
     throw new ValidationError("Invalid read options", [

@@ -1,7 +1,7 @@
 import { StreamDeletedError, StreamNotFoundError, ValidationError } from "../errors.js";
 import { type EventEnvelope, type EventMetadata, metadataIssues, type PendingEvent } from "../events/envelope.js";
 import { ulid } from "../ids.js";
-import { kindOf, unknownKeyIssues } from "../internal/validate.js";
+import { assertKnownOptions, kindOf } from "../internal/validate.js";
 import type { EventPages } from "./read-pages.js";
 import type { ExpectedVersion, ReadAllOptions } from "./types.js";
 
@@ -271,12 +271,7 @@ const CHANGE_OPTIONS = { delete: DELETE_OPTIONS, restore: RESTORE_OPTIONS, trunc
  * expected version changed the stream at whatever version it was.
  */
 export function assertStreamChangeOptions(options: unknown, operation: keyof typeof CHANGE_OPTIONS): void {
-  if (options === undefined || options === null) return;
-  const issues =
-    typeof options === "object" && !Array.isArray(options)
-      ? unknownKeyIssues(options, CHANGE_OPTIONS[operation])
-      : [{ path: [], message: `must be an object, got ${kindOf(options)}` }];
-  if (issues.length > 0) throw new ValidationError(`Invalid ${operation} options`, issues);
+  assertKnownOptions(options, CHANGE_OPTIONS[operation], `${operation} options`);
 }
 
 export function assertDeletionMode(mode: unknown): asserts mode is StreamDeletionMode {

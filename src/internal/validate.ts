@@ -155,6 +155,20 @@ export function unknownKeyIssues(
   return issues;
 }
 
+/**
+ * Throws a ValidationError (`Invalid <what>`) for options that are neither absent (undefined, null) nor an
+ * object, or that have a key outside `known`: a misspelt `expectedVersion` would otherwise append with no
+ * version check at all, a misspelt `mode` soft-delete what was meant to be erased.
+ */
+export function assertKnownOptions(options: unknown, known: readonly string[], what: string): void {
+  if (options === undefined || options === null) return;
+  const issues =
+    typeof options === "object" && !Array.isArray(options)
+      ? unknownKeyIssues(options, known)
+      : [{ path: [], message: `must be an object, got ${kindOf(options)}` }];
+  if (issues.length > 0) throw new ValidationError(`Invalid ${what}`, issues);
+}
+
 /** Throws a ValidationError (`Invalid <what>`, with {@link objectIssues}' issue) unless `value` is an object. */
 export function assertObject(
   value: unknown,

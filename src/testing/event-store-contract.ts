@@ -363,6 +363,23 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     assertEqual(await store.streamExists(id), false, "nothing written");
   });
 
+  add(
+    "append options with a key it does not take, or that are no object, are refused; nothing is written",
+    async (store) => {
+      // A misspelt expectedVersion would otherwise append with no version check at all.
+      const id = stream();
+      await store.appendToStream(id, events(1));
+      for (const options of [{ expectedVerison: 5 }, { expectedVersion: 1, meta: {} }, 5, "any", [1]]) {
+        await assertRejects(
+          () => store.appendToStream(id, events(1), options as never),
+          ErrorCode.Validation,
+          `append options ${JSON.stringify(options)}`,
+        );
+      }
+      assertEqual(await store.getStreamVersion(id), 1, "nothing written");
+    },
+  );
+
   add("payloads that are not JSON are refused; the whole batch is not written", async (store) => {
     const id = stream();
     const circular: Record<string, unknown> = { a: 1 };
@@ -596,6 +613,9 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       { maxCount: -1 },
       { maxCount: 1.5 },
       { direction: "sideways" },
+      { fromversion: 2 },
+      { from: 2 },
+      3,
     ]) {
       await assertRejects(
         async () => collect(store.readStream(id, o as Parameters<EventStore["readStream"]>[1])),
@@ -604,6 +624,13 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       );
     }
     await assertRejects(async () => collect(store.readAll({ after: -1 })), ErrorCode.Validation, "after -1");
+    for (const o of [{ afterPosition: 1 }, { limit: 1 }, "all"]) {
+      await assertRejects(
+        async () => collect(store.readAll(o as Parameters<EventStore["readAll"]>[0])),
+        ErrorCode.Validation,
+        `readAll ${JSON.stringify(o)}`,
+      );
+    }
   });
 
   add("stored events do not change when the caller mutates its objects", async (store) => {
