@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { commandExists, freePort, waitFor } from "../test/services/common.ts";
 import { pythonToolPath } from "../test/services/python-tool.ts";
-import { SCHEMATHESIS_VERSION, schemathesis } from "../test/services/schemathesis.ts";
+import { runCollecting, SCHEMATHESIS_VERSION, schemathesis } from "../test/services/schemathesis.ts";
 
 const root = join(import.meta.dirname, "..");
 const seed = process.env.SCHEMATHESIS_SEED ?? "20261206";
@@ -157,20 +157,9 @@ function runSchemathesis(base: string, token: string): Promise<{ code: number; o
   ];
   // schemathesis keeps a .schemathesis/ cache in its working folder: a throwaway one, not the repository.
   const work = mkdtempSync(join(tmpdir(), "eventflows-openapi-contract-"));
-  return new Promise<{ code: number; output: string }>((resolve, reject) => {
-    const child = spawn(st[0] as string, [...st.slice(1), ...args], {
-      cwd: work,
-      env: { ...process.env, NO_COLOR: "1", SCHEMATHESIS_HOOKS: hooks },
-    });
-    let output = "";
-    child.stdout.on("data", (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      output += chunk;
-    });
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code: code ?? -1, output }));
+  return runCollecting(st[0] as string, [...st.slice(1), ...args], {
+    cwd: work,
+    env: { SCHEMATHESIS_HOOKS: hooks },
   }).finally(() => rmSync(work, { recursive: true, force: true }));
 }
 

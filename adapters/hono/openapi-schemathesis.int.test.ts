@@ -8,13 +8,12 @@
  */
 
 import { expect, test } from "bun:test";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { ensurePythonTool } from "../../test/services/python-tool.ts";
-import { schemathesis } from "../../test/services/schemathesis.ts";
+import { runCollecting, schemathesis } from "../../test/services/schemathesis.ts";
 import { cartDomain, commandSchemas } from "./cart-domain.fixture.test.ts";
 import { eventFlowsRoutes } from "./index.js";
 
@@ -85,7 +84,7 @@ test("schemathesis finds no 500, no refused valid request, no accepted invalid o
       "--generation-database",
       "none",
     ];
-    const run = await runInBackground(st, args, work);
+    const run = await runCollecting(st, args, { cwd: work });
     const summary = `schemathesis exited ${run.code} (seed ${seed}; rerun with SCHEMATHESIS_SEED=${seed}):\n${run.output.slice(-6_000)}`;
     expect(run.output, summary).toContain(`Tested: ${operations}`);
     expect(run.code, summary).toBe(0);
@@ -94,19 +93,3 @@ test("schemathesis finds no 500, no refused valid request, no accepted invalid o
     rmSync(work, { recursive: true, force: true });
   }
 }, 600_000); // The first run builds the virtualenv (pip); later runs take 10-20 s.
-
-/** Runs a command without blocking this process, which serves the requests it makes. */
-function runInBackground(command: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, NO_COLOR: "1" } });
-    let output = "";
-    child.stdout.on("data", (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      output += chunk;
-    });
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code: code ?? -1, output }));
-  });
-}
