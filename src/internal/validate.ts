@@ -162,11 +162,15 @@ export function unknownKeyIssues(
  */
 export function assertKnownOptions(options: unknown, known: readonly string[], what: string): void {
   if (options === undefined || options === null) return;
-  const issues =
-    typeof options === "object" && !Array.isArray(options)
-      ? unknownKeyIssues(options, known)
-      : [{ path: [], message: `must be an object, got ${kindOf(options)}` }];
-  if (issues.length > 0) throw new ValidationError(`Invalid ${what}`, issues);
+  if (typeof options !== "object" || Array.isArray(options)) {
+    throw new ValidationError(`Invalid ${what}`, [{ path: [], message: `must be an object, got ${kindOf(options)}` }]);
+  }
+  // On every append and read: no key list or issue list is made unless a key is unknown.
+  for (const key in options) {
+    if (Object.hasOwn(options, key) && !known.includes(key)) {
+      throw new ValidationError(`Invalid ${what}`, unknownKeyIssues(options, known));
+    }
+  }
 }
 
 /** Throws a ValidationError (`Invalid <what>`, with {@link objectIssues}' issue) unless `value` is an object. */
