@@ -69,21 +69,13 @@ export interface ReadEnvOptions {
  */
 export function readEnv(name: string, env?: EnvSource, options?: ReadEnvOptions): string | undefined {
   // A name that is no string (an index, a symbol) read as unset: a caller's mistake taken for a missing variable.
-  if (typeof name !== "string" || name === "" || (env != null && typeof env !== "object") || !plainOptions(options)) {
-    throw new ValidationError("Invalid readEnv arguments", readEnvIssues(name, env, options));
-  }
+  const issues = readEnvIssues(name, env, options);
+  if (issues.length > 0) throw new ValidationError("Invalid readEnv arguments", issues);
   const fromGiven = own(env, name);
   if (fromGiven !== undefined && fromGiven !== "") return fromGiven;
   if (options?.ambient === false) return undefined;
   const fromAmbient = own(ambientEnv(), name);
   return fromAmbient === "" ? undefined : fromAmbient;
-}
-
-function plainOptions(options: unknown): boolean {
-  if (options === undefined || options === null) return true;
-  if (typeof options !== "object") return false;
-  const { ambient } = options as ReadEnvOptions;
-  return (ambient === undefined || typeof ambient === "boolean") && unknownKeyIssues(options, ["ambient"]).length === 0;
 }
 
 function readEnvIssues(name: unknown, env: unknown, options: unknown): Issue[] {
