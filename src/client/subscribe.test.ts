@@ -183,7 +183,11 @@ describe("subscribeLive against a misbehaving server", () => {
       () => new Response(open(0) + event(1) + event(2) + event(2) + event(1) + event(3), { headers: SSE }),
     );
     const { handled, subscription } = live(fetch, { backoff: { initialMs: 1000, maxMs: 1000 } });
-    await sleep(300);
+    // Until the second connection is made (at once), however loaded the machine; then a while well
+    // inside the 500 ms wait, in which a third must not come.
+    const deadline = Date.now() + 10_000;
+    while ((requests.length < 2 || handled.length < 3) && Date.now() < deadline) await sleep(5);
+    await sleep(100);
     await subscription.close();
     expect(handled).toEqual([1, 2, 3]);
     // The first connection handled events: the second comes at once; it handled none: a 500 ms wait.
@@ -195,7 +199,7 @@ describe("subscribeLive against a misbehaving server", () => {
     // server did not report (a proxy closing the response, say) among what goes to it.
     const { fetch, requests } = server((n) => new Response(open(n) + event(n + 1), { headers: SSE }));
     const { handled, errors, subscription } = live(fetch, { backoff: { initialMs: 1, maxMs: 1 } });
-    const deadline = Date.now() + 1000;
+    const deadline = Date.now() + 10_000;
     while (requests.length < 3 && Date.now() < deadline) await sleep(5);
     await subscription.close();
     expect(handled.slice(0, 3)).toEqual([1, 2, 3]);
@@ -332,7 +336,9 @@ describe("subscribeLive against a misbehaving server", () => {
         ),
     );
     const { errors, subscription } = live(fetch, { idleTimeoutMs: 50, backoff: { initialMs: 1, maxMs: 1 } });
-    await sleep(400);
+    // Each drop takes the 50 ms idle timeout: waited for, not assumed to fit a fixed sleep.
+    const deadline = Date.now() + 10_000;
+    while ((requests.length < 3 || errors.length < 2) && Date.now() < deadline) await sleep(5);
     await subscription.close();
     expect(requests.length).toBeGreaterThanOrEqual(3);
     expect(errors.length).toBeGreaterThanOrEqual(2);
@@ -344,7 +350,7 @@ describe("subscribeLive against a misbehaving server", () => {
       () => new Response(`<html><body>data: 1\n\n</body></html>`, { headers: { "content-type": "text/html" } }),
     );
     const { handled, errors, subscription } = live(fetch, { backoff: { initialMs: 1, maxMs: 1 } });
-    const deadline = Date.now() + 2000;
+    const deadline = Date.now() + 10_000;
     while (errors.length === 0 && Date.now() < deadline) await sleep(5);
     await subscription.close();
     expect(handled).toEqual([]);
@@ -372,7 +378,7 @@ describe("subscribeLive against a misbehaving server", () => {
       maxMessageLength: 5000,
       backoff: { initialMs: 1, maxMs: 1 },
     });
-    const deadline = Date.now() + 2000;
+    const deadline = Date.now() + 10_000;
     while (handled.length === 0 && Date.now() < deadline) await sleep(5);
     await subscription.close();
     expect(errors[0]?.code).toBe(LiveClientErrorCode.Disconnected);
@@ -643,7 +649,7 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
       onError: (error) => void errors.push(error),
     });
     try {
-      const deadline = Date.now() + 3000;
+      const deadline = Date.now() + 10_000;
       while (handled.length < 3 && Date.now() < deadline) await sleep(10);
       await sleep(300);
     } finally {
@@ -705,7 +711,7 @@ describe("subscribeLive against a hostile server (a real one, on a loopback port
               backoff: { initialMs: 1, maxMs: 2 },
               onEvent: (e) => void handled.push(e.globalPosition as number),
             });
-            const deadline = Date.now() + 3000;
+            const deadline = Date.now() + 10_000;
             while (handled.length < total && Date.now() < deadline) await sleep(2);
             await sleep(5);
             await subscription.close();
