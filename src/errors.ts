@@ -277,7 +277,10 @@ export class DuplicateHandlerError extends EventFlowsError {
   }
 }
 
-/** A payload exceeds a backend's or a route's size limit. Thrown before anything is sent. */
+/**
+ * A payload exceeds a backend's or a route's size limit. Thrown before anything is sent, or when the
+ * backend refuses it as too large (DynamoDB's 400 KB item): nothing of it is written.
+ */
 export class PayloadTooLargeError extends EventFlowsError {
   override readonly name = "PayloadTooLargeError";
   constructor(

@@ -239,6 +239,7 @@ export {
   MAX_JSON_DEPTH_LIMIT,
   utf8Length,
 } from "./internal/json.js";
+export { objectShapeCheck } from "./internal/object-shape.js";
 export { sha256Hex } from "./internal/sha256.js";
 export { compareCodePoints, isWellFormedUnicode } from "./internal/unicode.js";
 export {

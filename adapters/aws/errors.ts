@@ -1,4 +1,4 @@
-import { ServiceError, ValidationError } from "../../src/index.js";
+import { PayloadTooLargeError, ServiceError, ValidationError } from "../../src/index.js";
 
 /** Why one action of a DynamoDB transaction was cancelled (`CancellationReasons[i]`). */
 export interface CancellationReason {
@@ -265,6 +265,42 @@ export function toServiceError(
     gaveUp: failure.retryable ? gaveUp : undefined,
     cause: failure.cause,
   });
+}
+
+/** DynamoDB's limit on one item, attribute names and values together: 400 KB. */
+export const DYNAMODB_MAX_ITEM_BYTES = 400 * 1024;
+
+// How DynamoDB words an item over 400 KB: "Item size has exceeded the maximum allowed size", and
+// "Item size to update has exceeded ..." for an update whose item would pass it.
+const ITEM_SIZE = /^Item size (?:to update )?has exceeded the maximum allowed size/;
+
+/**
+ * DynamoDB's refusal of an item over 400 KB, as the library's own size checks report one: a
+ * {@link PayloadTooLargeError} (a ValidationException, or a transaction cancelled with a validation
+ * reason saying so), with the service error as its cause and none of DynamoDB's words in its message.
+ * DynamoDB does not say how large the item was: `size` is the request's, in bytes. Undefined for
+ * any other failure.
+ */
+export function itemTooLarge(
+  operation: string,
+  failure: AwsFailure,
+  requestBytes: number,
+  cause: AwsServiceError,
+): PayloadTooLargeError | undefined {
+  const tooLarge =
+    failure.code === "ValidationException"
+      ? ITEM_SIZE.test(failure.message)
+      : failure.code === "TransactionCanceledException" &&
+        (failure.cancellationReasons ?? []).some(
+          (r) => (r.code === "ValidationError" || r.code === "ValidationException") && ITEM_SIZE.test(r.message ?? ""),
+        );
+  if (!tooLarge) return undefined;
+  const error = new PayloadTooLargeError(`An item of DynamoDB ${operation}`, requestBytes, DYNAMODB_MAX_ITEM_BYTES, {
+    cause,
+  });
+  // The item's own size is not known: the message says what is, rather than "is <request size> bytes".
+  error.message = `An item of DynamoDB ${operation} is over DynamoDB's limit of ${DYNAMODB_MAX_ITEM_BYTES} bytes per item (the request was ${requestBytes} bytes): nothing of it was written`;
+  return error;
 }
 
 export function codeFromType(type: string): string {

@@ -20,9 +20,11 @@ export {
   type AwsServiceErrorDetails,
   type CancellationReason,
   codeFromType,
+  DYNAMODB_MAX_ITEM_BYTES,
   failureFromResponse,
   type GaveUp,
   isRetryable,
+  itemTooLarge,
   THROTTLING_CODES,
 } from "./errors.js";
 export { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction, type SendOptions } from "./json-client.js";

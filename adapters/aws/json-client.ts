@@ -1,4 +1,4 @@
-import { functionIssues, type Issue, objectIssues, ValidationError } from "../../src/index.js";
+import { functionIssues, type Issue, objectIssues, utf8Length, ValidationError } from "../../src/index.js";
 import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider, resolveAwsConfig } from "./config.js";
 import {
   type AwsFailure,
@@ -110,6 +110,7 @@ export class AwsJsonClient {
   /**
    * Sends `operation` with `input` as its JSON body and returns the parsed response.
    * @throws {AwsServiceError} the service refused it, or it kept failing transiently.
+   * @throws {PayloadTooLargeError} DynamoDB refused an item as over 400 KB (see the service's `typedError`).
    */
   async send<T = Record<string, unknown>>(operation: string, input: unknown, options: SendOptions = {}): Promise<T> {
     const issues = sendIssues(operation, options);
@@ -141,7 +142,10 @@ export class AwsJsonClient {
         return failure.data as T;
       }
       last = failure;
-      if (!failure.retryable) throw toServiceError(this.service.displayName, operation, failure, attempt);
+      if (!failure.retryable) {
+        const error = toServiceError(this.service.displayName, operation, failure, attempt);
+        throw this.service.typedError?.(operation, failure, utf8Length(body), error) ?? error;
+      }
       if (attempt >= this.#retry.maxAttempts) {
         throw toServiceError(this.service.displayName, operation, failure, attempt, "attempts");
       }

@@ -1,3 +1,6 @@
+import type { EventFlowsError } from "../../src/index.js";
+import { type AwsFailure, type AwsServiceError, itemTooLarge } from "./errors.js";
+
 /**
  * The AWS services EventFlows talks to over their JSON protocols. A descriptor says how to sign,
  * address and route a call; `AwsJsonClient` does the rest, so a new service is one more constant.
@@ -15,6 +18,16 @@ export interface AwsJsonService {
   readonly targetPrefix: string;
   /** The JSON protocol version: `application/x-amz-json-<version>`. */
   readonly jsonVersion: "1.0" | "1.1";
+  /**
+   * The library's own error for a refusal the service means as one (DynamoDB: an item over 400 KB is
+   * a `PayloadTooLargeError`, as the stores' size checks throw), else undefined: the service error.
+   */
+  readonly typedError?: (
+    operation: string,
+    failure: AwsFailure,
+    requestBytes: number,
+    error: AwsServiceError,
+  ) => EventFlowsError | undefined;
 }
 
 export const dynamoDbService: AwsJsonService = {
@@ -24,6 +37,7 @@ export const dynamoDbService: AwsJsonService = {
   endpointVariables: ["DYNAMODB"],
   targetPrefix: "DynamoDB_20120810",
   jsonVersion: "1.0",
+  typedError: itemTooLarge,
 };
 
 export const eventBridgeService: AwsJsonService = {

@@ -1,4 +1,5 @@
 import { assertObject, type Issue, ValidationError } from "../../src/index.js";
+import { DYNAMODB_MAX_ITEM_BYTES } from "../aws/index.js";
 
 /**
  * Where things live in the table. Events: one item per event, the stream id as partition key and
@@ -59,7 +60,7 @@ export const HIDDEN_SORT_KEY = 2;
 export const POSITIONS_PER_COMMIT = 100;
 
 /** DynamoDB's limits, in bytes. */
-export const MAX_ITEM_BYTES = 400 * 1024;
+export const MAX_ITEM_BYTES = DYNAMODB_MAX_ITEM_BYTES;
 export const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
 /** Actions in one TransactWriteItems. */
 export const MAX_TRANSACTION_ITEMS = 100;

@@ -306,8 +306,9 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
 
       // First: valibot reads an array's inherited members as the object's fields ("filter: must be an
       // object, got Function" for a body of []), so its issues under such an array say nothing useful.
-      const misplaced = route.misplacedArrays(payload);
-      if (misplaced.length > 0) throw new ValidationError(`Invalid ${kind} "${route.type}"`, misplaced);
+      const misplaced = route.misplacedArrays?.(payload);
+      if (misplaced !== undefined && misplaced.length > 0)
+        throw new ValidationError(`Invalid ${kind} "${route.type}"`, misplaced);
       const parsed = route.async
         ? await safeParseAsync(route.input, payload)
         : safeParse(route.input as AnySchema, payload);

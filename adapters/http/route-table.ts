@@ -7,11 +7,11 @@ import {
   type Issue,
   MAX_TYPE_LENGTH,
   type MessageKind,
+  objectShapeCheck,
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import type { PayloadSchema, RouteDefinition, RouteSchema } from "./dispatcher-options.js";
-import { objectShapeCheck } from "./object-shape.js";
 import { queryReader } from "./query-string.js";
 
 export interface Route {
@@ -19,8 +19,11 @@ export interface Route {
   readonly type: string;
   readonly input: PayloadSchema;
   readonly async: boolean;
-  /** The places of a payload that hold an array where the schema wants an object (see object-shape.ts). */
-  readonly misplacedArrays: (payload: unknown) => readonly Issue[];
+  /**
+   * The places of a payload that hold an array where the schema wants an object (see the core's
+   * object-shape.ts); undefined when the schema holds no object.
+   */
+  readonly misplacedArrays: ((payload: unknown) => readonly Issue[]) | undefined;
   /** For query routes: the query string as the payload. */
   readonly readQuery: ((search: string) => Record<string, unknown>) | undefined;
   /** The definition with its kind and type, as the OpenAPI document describes the route. */

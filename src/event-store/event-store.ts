@@ -270,9 +270,8 @@ export abstract class EventStore {
     try {
       assertStreamId(streamId);
       assertAppendableStream(streamId);
-      assertKnownOptions(options, APPEND_OPTIONS, "append options");
+      assertAppendOptions(options);
       const expectedVersion = options.expectedVersion === undefined ? "any" : options.expectedVersion;
-      assertExpectedVersion(expectedVersion);
       const prepared = prepareEvents(events, options.metadata, undefined, this.#prepareOptions);
       const registry = this.eventRegistry;
       const pending = registry === undefined ? prepared : await registry.prepareAppend(prepared);
@@ -837,6 +836,16 @@ function assertRaw(raw: unknown): void {
 }
 
 const APPEND_OPTIONS: readonly (keyof AppendToStreamOptions)[] = ["expectedVersion", "metadata"];
+
+/**
+ * @internal Refuses an append's options as `appendToStream` does: a key it does not take, an expected
+ * version that is none. A wrapping store (a tenant's) asks it before it counts the append.
+ */
+export function assertAppendOptions(options: unknown): void {
+  assertKnownOptions(options, APPEND_OPTIONS, "append options");
+  const expected = (options as AppendToStreamOptions | null | undefined)?.expectedVersion;
+  if (expected !== undefined) assertExpectedVersion(expected);
+}
 const READ_STREAM_OPTIONS: readonly (keyof ReadStreamOptions)[] = ["direction", "fromVersion", "maxCount", "raw"];
 const READ_ALL_OPTIONS: readonly (keyof ReadAllOptions)[] = ["after", "maxCount", "raw"];
 

@@ -1076,3 +1076,102 @@ function ulidAt(time: number): string {
   for (let t = time, i = 0; i < 10; i++, t = Math.floor(t / 32)) prefix = CROCKFORD[t % 32] + prefix;
   return prefix + id.slice(10);
 }
+
+describe("arrays where an event's schema wants an object", () => {
+  // valibot's object, looseObject, objectWithRest and record take an array and hand back an object built from it.
+  test("an append of [] or [1, 2] as data of an object or record schema is refused whole, naming the place", async () => {
+    const registry = eventRegistry()
+      .schema("Opened", 1, v.object({ owner: v.optional(v.string()) }))
+      .schema("Tagged", 1, v.record(v.string(), v.number()))
+      .schema("Moved", 1, v.object({ to: v.looseObject({}), lines: v.array(v.objectWithRest({}, v.number())) }))
+      .schema("Listed", 1, v.array(v.number()));
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    const error = await store
+      .appendToStream("S-1", [
+        { type: "Opened", data: [] },
+        { type: "Tagged", data: [1, 2] },
+        { type: "Moved", data: { to: [], lines: [{ a: 1 }, [3]] } },
+        { type: "Listed", data: [1, 2] },
+      ])
+      .catch((e: unknown) => e);
+    expect(isValidationError(error)).toBe(true);
+    expect((error as ValidationError).issues).toEqual([
+      { path: [0, "data"], message: "must be an object, got an array" },
+      { path: [1, "data"], message: "must be an object, got an array" },
+      { path: [2, "data", "to"], message: "must be an object, got an array" },
+      { path: [2, "data", "lines", 1], message: "must be an object, got an array" },
+    ]);
+    expect(await collect(store.readStream("S-1", { raw: true }))).toEqual([]);
+    const { events } = await store.appendToStream("S-1", [
+      { type: "Opened", data: {} },
+      { type: "Tagged", data: { a: 1 } },
+      { type: "Moved", data: { to: {}, lines: [{ a: 1 }] } },
+      { type: "Listed", data: [1, 2] },
+    ]);
+    expect(events.map((e) => e.data)).toEqual([{}, { a: 1 }, { to: {}, lines: [{ a: 1 }] }, [1, 2]]);
+  });
+
+  test("validateOnRead refuses a stored array where its schema wants an object, and without it reads it as stored", () => {
+    const event = stored("Opened", [1]);
+    const checking = eventRegistry({ validateOnRead: true }).schema("Opened", 1, v.object({}));
+    const refused = (() => {
+      try {
+        return checking.upcastEvent(event);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isValidationError(refused)).toBe(true);
+    expect((refused as ValidationError).issues).toEqual([
+      { path: ["data"], message: "must be an object, got an array" },
+    ]);
+    expect(eventRegistry().schema("Opened", 1, v.object({})).upcastEvent(event)).toBe(event);
+  });
+
+  test("generated trees of records and arrays: an append is refused exactly at each array in a record's place, else written (property)", async () => {
+    // A record whose values are numbers or records: each array in the tree sits where a record is wanted.
+    const Tree: v.GenericSchema = v.record(v.string(), v.union([v.number(), v.lazy(() => Tree)]));
+    const store = new InMemoryEventStore({ eventRegistry: eventRegistry().schema("Tree", 1, Tree) });
+    const key = fc.stringMatching(/^[a-z]{1,3}$/);
+    const { node } = fc.letrec<{ node: unknown }>((tie) => ({
+      node: fc.oneof(
+        { depthSize: "small" },
+        fc.integer(),
+        fc.dictionary(key, tie("node"), { maxKeys: 3 }),
+        fc.array(tie("node"), { maxLength: 3 }),
+      ),
+    }));
+    const arraysIn = (value: unknown, path: (string | number)[]): (string | number)[][] => {
+      if (Array.isArray(value)) return [path];
+      if (typeof value !== "object" || value === null) return [];
+      return Object.entries(value).flatMap(([k, inner]) => arraysIn(inner, [...path, k]));
+    };
+    const root = fc.oneof(fc.dictionary(key, node, { maxKeys: 4 }), fc.array(node));
+    await fc.assert(
+      fc.asyncProperty(root, async (data) => {
+        const streamId = `T-${ulid()}`;
+        const expected = arraysIn(data, [1, "data"]);
+        const outcome = await store
+          .appendToStream(streamId, [
+            { type: "Tree", data: {} },
+            { type: "Tree", data },
+          ])
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        if (expected.length === 0) {
+          expect(outcome).toBeUndefined();
+          expect(await store.getStreamVersion(streamId)).toBe(2);
+        } else {
+          expect(isValidationError(outcome)).toBe(true);
+          expect((outcome as ValidationError).issues).toEqual(
+            expected.map((path) => ({ path, message: "must be an object, got an array" })),
+          );
+          expect(await store.getStreamVersion(streamId)).toBe(0);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

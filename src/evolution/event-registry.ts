@@ -8,6 +8,7 @@ import {
   type PendingEvent,
 } from "../events/envelope.js";
 import { isJsonData, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "../internal/json.js";
+import { objectShapeCheck } from "../internal/object-shape.js";
 import {
   assertFunction,
   assertPositiveInteger,
@@ -53,7 +54,7 @@ const MAX_CHAIN = 1000;
 export class EventRegistry<E extends DomainEvent = DomainEvent> {
   /** Each known type's steps by the version they start from, and its reach: one lookup per event read. */
   readonly #steps = new Map<string, TypeSteps>();
-  readonly #schemas = new Map<string, Map<number, StandardSchema>>();
+  readonly #schemas = new Map<string, Map<number, SchemaEntry>>();
   readonly #current = new Map<string, number>();
   /** The oldest version of each type a step, a schema or a rename's target names: where its chain starts. */
   readonly #oldest = new Map<string, number>();
@@ -169,14 +170,16 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
         { path: [type, version], message: "must be a Standard Schema (a valibot schema, for instance)" },
       ]);
     }
-    const byVersion = this.#schemas.get(type) ?? new Map<number, StandardSchema>();
+    const byVersion = this.#schemas.get(type) ?? new Map<number, SchemaEntry>();
     if (byVersion.has(version)) {
       // As for steps: a second schema for one version is a mistake (a version not bumped), not a replacement.
       throw new ValidationError("Duplicate event schema", [
         { path: [type, version], message: `"${type}" v${version} already has a schema` },
       ]);
     }
-    byVersion.set(version, schema);
+    // valibot's object schemas take an array: the walk that refuses it is decided here, once per schema.
+    const misplacedArrays = schema["~standard"].vendor === "valibot" ? objectShapeCheck(schema) : undefined;
+    byVersion.set(version, { schema, misplacedArrays });
     this.#schemas.set(type, byVersion);
     this.#chainsChecked = false;
     this.#raise(type, version);
@@ -207,7 +210,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   schemas(): RegisteredSchema[] {
     const list: RegisteredSchema[] = [];
     for (const [type, byVersion] of this.#schemas) {
-      for (const [version, schema] of byVersion) {
+      for (const [version, { schema }] of byVersion) {
         list.push({ type, version, schema, current: this.#current.get(type) === version });
       }
     }
@@ -325,9 +328,14 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
         });
         continue;
       }
-      const schema = this.#schemas.get(event.type)?.get(version ?? 1);
-      if (schema !== undefined) {
-        issues.push(...(await schemaIssues(schema, event.data, [i, "data"], `"${event.type}" v${version ?? 1}`)));
+      const entry = this.#schemas.get(event.type)?.get(version ?? 1);
+      if (entry !== undefined) {
+        const misplaced = misplacedIssues(entry, event.data, [i, "data"]);
+        if (misplaced !== undefined) issues.push(...misplaced);
+        else
+          issues.push(
+            ...(await schemaIssues(entry.schema, event.data, [i, "data"], `"${event.type}" v${version ?? 1}`)),
+          );
       }
     }
     if (issues.length > 0) throw new ValidationError("Invalid events", issues);
@@ -390,28 +398,9 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
 
   #checkRead(event: EventEnvelope, version: number): EventEnvelope {
     if (!this.#validateOnRead) return event;
-    const schema = this.#schemas.get(event.type)?.get(version);
-    if (schema === undefined) return event;
-    const what = `"${event.type}" v${version}`;
-    let issues: ReturnType<typeof schemaIssues>;
-    try {
-      // Stored data may be personal (decrypted by now): the issues say what is wrong, not what is there.
-      issues = schemaIssues(schema, event.data, ["data"], what, false);
-    } catch (error) {
-      const failed = error as ValidationError;
-      throw new ValidationError(
-        `Stored event ${event.id} (stream "${event.streamId}", version ${event.version}, ${event.type} v${version}) could not be checked: its schema failed`,
-        failed.issues,
-        { cause: failed.cause },
-      );
-    }
-    if (issues instanceof Promise) {
-      // Not awaited on read: a rejection must not go unhandled (it ends a Node process).
-      issues.catch(() => undefined);
-      throw new ValidationError(`The schema of "${event.type}" v${version} is asynchronous`, [
-        { path: [event.type, version], message: "only synchronous schemas are checked on read" },
-      ]);
-    }
+    const entry = this.#schemas.get(event.type)?.get(version);
+    if (entry === undefined) return event;
+    const issues = misplacedIssues(entry, event.data, ["data"]) ?? storedDataIssues(entry.schema, event, version);
     if (issues.length === 0) return event;
     throw new ValidationError(
       `Stored event ${event.id} (stream "${event.streamId}", version ${event.version}, ${event.type} v${version}) does not match its schema`,
@@ -562,6 +551,48 @@ export type RegistryEvents<R> = R extends EventRegistry<infer E> ? E : never;
 /** Creates an {@link EventRegistry} for the current event union `E`. */
 export function eventRegistry<E extends DomainEvent = DomainEvent>(options?: EventRegistryOptions): EventRegistry<E> {
   return new EventRegistry<E>(options);
+}
+
+/** A registered schema and, for a valibot schema holding an object, its walk for arrays in an object's place. */
+interface SchemaEntry {
+  readonly schema: StandardSchema;
+  readonly misplacedArrays: ((value: unknown) => readonly Issue[]) | undefined;
+}
+
+/**
+ * The arrays in `data` where the schema wants an object, under `path`; undefined when there are none.
+ * They are checked before the schema: under an array valibot reads inherited members as the
+ * object's fields, so its own issues there say nothing useful.
+ */
+function misplacedIssues(entry: SchemaEntry, data: unknown, path: readonly (string | number)[]): Issue[] | undefined {
+  const found = entry.misplacedArrays?.(data);
+  if (found === undefined || found.length === 0) return undefined;
+  return found.map((issue) => ({ path: [...path, ...issue.path], message: issue.message }));
+}
+
+/** A stored event's data against the schema of its version, synchronously, its problems without its values. */
+function storedDataIssues(schema: StandardSchema, event: EventEnvelope, version: number): Issue[] {
+  const what = `"${event.type}" v${version}`;
+  let issues: ReturnType<typeof schemaIssues>;
+  try {
+    // Stored data may be personal (decrypted by now): the issues say what is wrong, not what is there.
+    issues = schemaIssues(schema, event.data, ["data"], what, false);
+  } catch (error) {
+    const failed = error as ValidationError;
+    throw new ValidationError(
+      `Stored event ${event.id} (stream "${event.streamId}", version ${event.version}, ${event.type} v${version}) could not be checked: its schema failed`,
+      failed.issues,
+      { cause: failed.cause },
+    );
+  }
+  if (issues instanceof Promise) {
+    // Not awaited on read: a rejection must not go unhandled (it ends a Node process).
+    issues.catch(() => undefined);
+    throw new ValidationError(`The schema of "${event.type}" v${version} is asynchronous`, [
+      { path: [event.type, version], message: "only synchronous schemas are checked on read" },
+    ]);
+  }
+  return issues;
 }
 
 /** `for event <id> (stream "…", version n)`: which stored event a registry's own error is about. */

@@ -1,6 +1,7 @@
 import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
 import { type Issue, ValidationError } from "../errors.js";
 import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
+import { objectShapeCheck } from "../internal/object-shape.js";
 import { kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Logger } from "../logging/logger.js";
@@ -24,7 +25,9 @@ export type PayloadSchemas<M extends MessageMap = MessageMap> = {
  * Validates each payload with the valibot schema registered for its type, before the handler runs.
  * The handler receives the schema's output (so transforms and defaults apply). Types without a
  * schema pass through. Give the message map (`validation<Commands>({...})`) to check each schema's
- * output against its payload type. Schemas must be synchronous: the check runs inline.
+ * output against its payload type. Schemas must be synchronous: the check runs inline. An array
+ * where the schema wants an object (valibot's `object`, `looseObject`, `objectWithRest` and `record`
+ * take one) is refused, as the HTTP routes refuse it: "must be an object, got an array", at its path.
  * @throws {ValidationError} at once, naming each entry that is not a synchronous valibot schema; at
  * dispatch, with one issue per problem valibot found.
  */
@@ -32,9 +35,15 @@ export function validation<M extends MessageMap = MessageMap>(schemas: PayloadSc
   const table = schemaTable(schemas);
   // The whole check is synchronous: the bus runs it inline, as a step (see MIDDLEWARE_STEP).
   const step = (message: Message): void => {
-    const schema = table.get(message.type);
-    if (schema === undefined) return;
-    const parsed = safeParse(schema, message.payload);
+    const entry = table.get(message.type);
+    if (entry === undefined) return;
+    // First: under an array valibot reads its inherited members as the object's fields, so its own
+    // issues there say nothing useful (as in the HTTP dispatcher).
+    const misplaced = entry.misplacedArrays?.(message.payload);
+    if (misplaced !== undefined && misplaced.length > 0) {
+      throw new ValidationError(`Invalid ${message.kind} "${message.type}"`, misplaced);
+    }
+    const parsed = safeParse(entry.schema, message.payload);
     if (!parsed.success) {
       throw new ValidationError(`Invalid ${message.kind} "${message.type}"`, parsed.issues.map(toIssue));
     }
@@ -53,19 +62,26 @@ export function validation<M extends MessageMap = MessageMap>(schemas: PayloadSc
   return Object.assign(middleware, { [MIDDLEWARE_STEP]: step }) satisfies SteppedMiddleware;
 }
 
+/** A type's schema and, when it holds an object, its check for arrays in an object's place. */
+interface SchemaEntry {
+  readonly schema: AnySchema;
+  readonly misplacedArrays: ((payload: unknown) => readonly Issue[]) | undefined;
+}
+
 /**
  * The schemas by message type, checked once: each must be a synchronous valibot schema (an async one
  * would hand back a promise, which the synchronous check cannot await). A Map, so that a message type
- * named like an Object.prototype member (`toString`) finds no schema it was not given.
+ * named like an Object.prototype member (`toString`) finds no schema it was not given. Each schema's
+ * walk for misplaced arrays is decided here, once, not per message.
  * @throws {ValidationError} naming each type whose entry is not a synchronous valibot schema.
  */
-function schemaTable(schemas: unknown): ReadonlyMap<string, AnySchema> {
+function schemaTable(schemas: unknown): ReadonlyMap<string, SchemaEntry> {
   if (typeof schemas !== "object" || schemas === null) {
     throw new ValidationError("Invalid validation schemas", [
       { path: [], message: `must be an object of valibot schemas by message type, got ${kindOf(schemas)}` },
     ]);
   }
-  const table = new Map<string, AnySchema>();
+  const table = new Map<string, SchemaEntry>();
   const issues: Issue[] = [];
   for (const [type, schema] of Object.entries(schemas)) {
     if (schema === undefined) continue;
@@ -79,7 +95,7 @@ function schemaTable(schemas: unknown): ReadonlyMap<string, AnySchema> {
           "is an async schema (objectAsync, pipeAsync, …); validation() checks synchronously: give a synchronous one",
       });
     } else {
-      table.set(type, schema as AnySchema);
+      table.set(type, { schema: schema as AnySchema, misplacedArrays: objectShapeCheck(schema) });
     }
   }
   if (issues.length > 0) throw new ValidationError("Invalid validation schemas", issues);

@@ -791,6 +791,55 @@ describe("quotas", () => {
     expect((await collect(store.readStream("S-1"))).map((event) => event.type)).toEqual(["B"]);
   });
 
+  test("options the store refuses (a misspelt key, a bad expected version, mode or before) cost no quota, for every method that counts", async () => {
+    const N = 3;
+    const one = { type: "A", data: {} };
+    // Each method that counts against the quotas, with options the wrapped store refuses, and a good call.
+    const methods: [
+      string,
+      (store: TenantEventStore, bad: unknown) => Promise<unknown>,
+      (store: TenantEventStore) => Promise<unknown>,
+    ][] = [
+      [
+        "appendToStream",
+        (s, bad) => s.appendToStream("S-1", [one], bad as never),
+        (s) => s.appendToStream("S-1", [one]),
+      ],
+      ["deleteStream", (s, bad) => s.deleteStream("S-1", bad as never), (s) => s.deleteStream("S-1")],
+      ["restoreStream", (s, bad) => s.restoreStream("S-1", bad as never), (s) => s.restoreStream("S-1")],
+      [
+        "truncateStream",
+        (s, bad) => s.truncateStream("S-1", { before: 2, ...(bad as object) }),
+        (s) => s.truncateStream("S-1", { before: 2 }),
+      ],
+    ];
+    const bads = [{ expectedVerison: 1 }, { expectedVersion: -5 }, { expectedVersion: "latest" }];
+    const own: Record<string, unknown[]> = { deleteStream: [{ mode: "Hard" }], truncateStream: [{ before: 0 }] };
+    for (const [name, bad, good] of methods) {
+      for (const wrong of [...bads, ...(own[name] ?? [])]) {
+        const tenants = tenancy({
+          stores: () => ({ eventStore: new InMemoryEventStore() }),
+          // The setup's appends (one, or two before a restore) and N more: N refusals charged would spend them all.
+          quotas: { appendsPerWindow: N + (name === "restoreStream" ? 2 : 1) },
+        });
+        const store = (await tenants.forTenant("acme")).stores.eventStore as TenantEventStore;
+        // The setup each good call needs (a stream to delete, a deleted one to restore, events to truncate).
+        await store.appendToStream("S-1", [one, one]);
+        if (name === "restoreStream") await store.deleteStream("S-1");
+        for (let i = 0; i < N; i++) {
+          const error = await bad(store, wrong).catch((e: unknown) => e);
+          expect({ name, wrong, code: (error as { code?: string }).code }).toEqual({
+            name,
+            wrong,
+            code: ErrorCode.Validation,
+          });
+        }
+        // N refusals later, the window still has its N calls: one good call goes through.
+        await good(store);
+      }
+    }
+  });
+
   test("a window restarts once it has passed", () => {
     let now = 1_000;
     const counter = new QuotaCounter("acme", { windowMs: 100, appendsPerWindow: 1 }, () => now);

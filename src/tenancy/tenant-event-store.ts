@@ -1,13 +1,15 @@
 import { isConcurrencyError, isStreamDeletedError, isValidationError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
-import { assertExpectedVersion, EventStore } from "../event-store/event-store.js";
+import { assertAppendOptions, assertExpectedVersion, EventStore } from "../event-store/event-store.js";
 import { pageCheck, READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
-import type {
-  DeleteStreamOptions,
-  RestoreStreamOptions,
-  StreamChangeResult,
-  StreamLifecycleEvent,
-  TruncateStreamOptions,
+import {
+  assertDeletionMode,
+  assertStreamChangeOptions,
+  type DeleteStreamOptions,
+  type RestoreStreamOptions,
+  type StreamChangeResult,
+  type StreamLifecycleEvent,
+  type TruncateStreamOptions,
 } from "../event-store/stream-deletion.js";
 import {
   logSubscriptionError,
@@ -23,6 +25,7 @@ import type {
   ReadStreamOptions,
 } from "../event-store/types.js";
 import type { EventEnvelope, NewEvent } from "../events/envelope.js";
+import { assertPositiveInteger } from "../internal/validate.js";
 import { isTenantIsolationError, TenantIsolationError } from "./errors.js";
 import type { QuotaCounter } from "./quotas.js";
 import type { TenantId } from "./tenant-id.js";
@@ -81,6 +84,8 @@ export class TenantEventStore extends EventStore {
     // Not an array: the wrapped store refuses it with its usual ValidationError.
     if (!Array.isArray(events)) return this.inner.appendToStream<E>(streamId, events, options);
     try {
+      // The wrapped store's own check of the options first: a call it refuses costs no quota.
+      assertAppendOptions(options);
       if (events.length > 0) this.#quota?.take(events.length);
     } catch (error) {
       return Promise.reject(error);
@@ -127,25 +132,31 @@ export class TenantEventStore extends EventStore {
   // event, so the tenant's own feed reads it like any of its events. They destroy what they reach, so
   // the stream's newest event is probed first: another tenant's stream is refused, not deleted. Each
   // counts against the quotas as an append of its one lifecycle event: otherwise a tenant over its
-  // quota could still write without bound (deleting and restoring a stream, over and over).
+  // quota could still write without bound (deleting and restoring a stream, over and over). As for
+  // appends, the wrapped store's own checks of the options run first: a call it refuses costs no quota.
   override async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
-    this.#quota?.take(1);
-    return this.#change(streamId, "deleteStream", options?.expectedVersion, (expectedVersion) =>
+    assertStreamChangeOptions(options, "delete");
+    if (options?.mode !== undefined) assertDeletionMode(options.mode);
+    this.#take(options?.expectedVersion);
+    return this.#change(streamId, "deleteStream", (expectedVersion) =>
       this.inner.deleteStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
     );
   }
 
   override async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
-    this.#quota?.take(1);
-    return this.#change(streamId, "restoreStream", options?.expectedVersion, (expectedVersion) =>
+    assertStreamChangeOptions(options, "restore");
+    this.#take(options?.expectedVersion);
+    return this.#change(streamId, "restoreStream", (expectedVersion) =>
       this.inner.restoreStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
     );
   }
 
   override async truncateStream(streamId: string, options: TruncateStreamOptions): Promise<StreamChangeResult> {
     if (typeof options !== "object" || options === null) return this.inner.truncateStream(streamId, options);
-    this.#quota?.take(1);
-    return this.#change(streamId, "truncateStream", options.expectedVersion, (expectedVersion) =>
+    assertStreamChangeOptions(options, "truncate");
+    assertPositiveInteger(options.before, "before");
+    this.#take(options.expectedVersion);
+    return this.#change(streamId, "truncateStream", (expectedVersion) =>
       this.inner.truncateStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options.metadata) }),
     );
   }
@@ -160,10 +171,8 @@ export class TenantEventStore extends EventStore {
   async #change(
     streamId: string,
     operation: string,
-    expected: unknown,
     change: (expectedVersion: { readonly expectedVersion?: ExpectedVersion }) => Promise<StreamChangeResult>,
   ): Promise<StreamChangeResult> {
-    if (expected !== undefined) assertExpectedVersion(expected);
     const never = await this.#probeStream(streamId, operation);
     if (!never) return change({});
     try {
@@ -172,6 +181,12 @@ export class TenantEventStore extends EventStore {
       if (isConcurrencyError(error)) await this.#probeStream(streamId, operation);
       throw error;
     }
+  }
+
+  /** A deletion, restore or truncation counted as an append of one event, once its expected version is one. */
+  #take(expected: unknown): void {
+    if (expected !== undefined) assertExpectedVersion(expected);
+    this.#quota?.take(1);
   }
 
   #stamp(metadata: DeleteStreamOptions["metadata"]): DeleteStreamOptions["metadata"] {

@@ -1,14 +1,14 @@
 /**
- * Arrays where a route's schema wants an object. valibot's `object`, `looseObject`, `objectWithRest`
- * and `record` accept an array (it is an object to `typeof`) and hand the handler an object built from
- * it, while the OpenAPI document, like JSON Schema, says `"type": "object"`, which no array matches.
- * So a body the document rejects was accepted (`[null, null]` for a query without fields, answered
- * 200). This walk runs before valibot, along the schema, and names each array found at an object's
- * place: the route then answers 400, as its document says. Other mismatches are valibot's to report.
+ * Arrays where a schema wants an object. valibot's `object`, `looseObject`, `objectWithRest` and
+ * `record` accept an array (it is an object to `typeof`) and hand back an object built from it, while
+ * JSON Schema (and the OpenAPI document of a route) says `"type": "object"`, which no array matches.
+ * So a payload the schema's own document rejects was accepted (`[null, null]` for a query without
+ * fields). This walk runs before valibot, along the schema, and names each array found at an
+ * object's place: the HTTP routes, `validation()` and the event registry refuse it with these issues.
+ * Other mismatches are valibot's to report.
  */
 import { safeParse } from "valibot";
-import type { Issue } from "../../src/index.js";
-import type { PayloadSchema } from "./dispatcher-options.js";
+import type { Issue } from "../errors.js";
 
 type Path = (string | number)[];
 
@@ -42,13 +42,15 @@ const TUPLES = new Set(["tuple", "loose_tuple", "strict_tuple", "tuple_with_rest
 const NO_ISSUES: readonly Issue[] = Object.freeze([]);
 
 /**
- * {@link arraysAtObjects} for one schema, decided once when the route is built: most schemas are one
- * object of scalars, for which only the payload itself can be an array in the wrong place (a walk
- * per request would cost the route's fixed cost a tenth again).
+ * @internal {@link arraysAtObjects} for one valibot schema, decided once when the schema is registered
+ * (a route built, `validation()` called, a schema given to the event registry): most schemas are one
+ * object of scalars, for which only the value itself can be an array in the wrong place (a walk per
+ * call would cost a route's fixed cost a tenth again). Undefined when the schema holds no object,
+ * so that its callers skip the check altogether.
  */
-export function objectShapeCheck(schema: PayloadSchema): (value: unknown) => readonly Issue[] {
-  const root = schema as unknown as Node;
-  if (!containsObject(root, false)) return () => NO_ISSUES;
+export function objectShapeCheck(schema: unknown): ((value: unknown) => readonly Issue[]) | undefined {
+  const root = schema as Node;
+  if (typeof root?.type !== "string" || !containsObject(root, false)) return undefined;
   if ((OBJECTS.has(root.type) || root.type === "record") && !containsObject(root, true)) {
     return (value) => (Array.isArray(value) ? [{ path: [], message: "must be an object, got an array" }] : NO_ISSUES);
   }
@@ -70,7 +72,7 @@ function containsObject(node: Node, below: boolean): boolean {
 }
 
 /** Each place of `value` that holds an array where `schema` wants an object. */
-export function arraysAtObjects(schema: PayloadSchema, value: unknown): Issue[] {
+export function arraysAtObjects(schema: unknown, value: unknown): Issue[] {
   const issues: Issue[] = [];
   walk(schema as unknown as Node, value, [], issues);
   if (issues.length < 2) return issues;

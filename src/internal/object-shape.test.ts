@@ -2,8 +2,7 @@ import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { arraysAtObjects, objectShapeCheck } from "./object-shape.js";
 
-const paths = (schema: unknown, value: unknown) =>
-  arraysAtObjects(schema as never, value).map((issue) => issue.path.join("."));
+const paths = (schema: unknown, value: unknown) => arraysAtObjects(schema, value).map((issue) => issue.path.join("."));
 
 describe("arraysAtObjects", () => {
   test("names each array at an object's place, through wrappers, rests, tuples and lazy schemas", () => {
@@ -40,7 +39,7 @@ describe("arraysAtObjects", () => {
 describe("objectShapeCheck", () => {
   test("checks the whole payload, only its root, or nothing, as the schema's objects require", () => {
     const check = (schema: unknown, value: unknown) =>
-      objectShapeCheck(schema as never)(value).map((issue) => issue.path.join("."));
+      (objectShapeCheck(schema)?.(value) ?? []).map((issue) => issue.path.join("."));
     const flat = v.object({ n: v.number(), tags: v.array(v.string()) });
     expect(check(flat, [])).toEqual([""]);
     expect(check(flat, { n: 1, tags: [] })).toEqual([]);
@@ -48,6 +47,8 @@ describe("objectShapeCheck", () => {
     expect(check(nested, { inner: [] })).toEqual(["inner"]);
     expect(check(v.array(v.record(v.string(), v.number())), [[]])).toEqual(["0"]);
     expect(check(v.array(v.string()), ["x"])).toEqual([]);
+    expect(objectShapeCheck(v.array(v.string()))).toBeUndefined();
+    expect(objectShapeCheck(v.pipe(v.string(), v.minLength(1)))).toBeUndefined();
     expect(check(v.union([v.string(), v.object({})]), [])).toEqual([""]);
   });
 });
