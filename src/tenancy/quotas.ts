@@ -36,10 +36,11 @@ export class QuotaCounter {
   }
 
   /**
-   * Counts an append of `events` events, or refuses it without counting it.
+   * Counts an append of `events` events, or refuses it without counting it. Answers the window it
+   * was counted in, for {@link QuotaCounter.giveBack}.
    * @throws {TenantQuotaExceededError} the append would go over a limit.
    */
-  take(events: number): void {
+  take(events: number): number {
     const { appendsPerWindow, eventsPerWindow, eventsPerAppend } = this.#quotas;
     if (eventsPerAppend !== undefined && events > eventsPerAppend) {
       throw new TenantQuotaExceededError(this.#tenant, "eventsPerAppend", eventsPerAppend, 0);
@@ -63,6 +64,18 @@ export class QuotaCounter {
     }
     this.#appends += 1;
     this.#events += events;
+    return this.#windowStart;
+  }
+
+  /**
+   * Uncounts an append of `events` events that `take` counted in `window` and that the store then
+   * refused as invalid (nothing written). An append counted in a window that has ended since is not
+   * given back: the counters it went into are gone.
+   */
+  giveBack(events: number, window: number): void {
+    if (window !== this.#windowStart) return;
+    this.#appends = Math.max(0, this.#appends - 1);
+    this.#events = Math.max(0, this.#events - events);
   }
 }
 

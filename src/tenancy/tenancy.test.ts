@@ -16,7 +16,7 @@ import { InMemorySnapshotStore } from "../snapshot/in-memory-snapshot-store.js";
 import { collect } from "../testing/assert.js";
 import { registerContract } from "../testing/contract.js";
 import { tenantIsolationContract } from "../testing/tenant-isolation-contract.js";
-import { TenancyErrorCode } from "./errors.js";
+import { TenancyErrorCode, TenantQuotaExceededError } from "./errors.js";
 import { QuotaCounter } from "./quotas.js";
 import { tenancy } from "./tenancy.js";
 import { TENANT_METADATA_KEY, TenantEventStore } from "./tenant-event-store.js";
@@ -838,6 +838,53 @@ describe("quotas", () => {
         await good(store);
       }
     }
+  });
+
+  test("a call the store refuses as invalid (a bad stream id, event or metadata) costs no quota: what it took is given back", async () => {
+    const N = 3;
+    const one = { type: "A", data: {} };
+    const calls: [string, (store: TenantEventStore) => Promise<unknown>][] = [
+      ["append, bad stream id", (s) => s.appendToStream("", [one])],
+      ["append, event without a type", (s) => s.appendToStream("S-1", [{ data: {} } as never])],
+      ["append, data that is not JSON", (s) => s.appendToStream("S-1", [{ type: "A", data: { n: Number.NaN } }])],
+      ["append, metadata that is a string", (s) => s.appendToStream("S-1", [{ ...one, metadata: "x" as never }])],
+      ["deleteStream, bad stream id", (s) => s.deleteStream("\u0000")],
+      ["restoreStream, bad stream id", (s) => s.restoreStream("")],
+      ["deleteStream, metadata that is a string", (s) => s.deleteStream("S-1", { metadata: "x" as never })],
+    ];
+    for (const [name, invalid] of calls) {
+      const tenants = tenancy({
+        stores: () => ({ eventStore: new InMemoryEventStore() }),
+        quotas: { appendsPerWindow: N + 1, eventsPerWindow: N + 2 },
+      });
+      const store = (await tenants.forTenant("acme")).stores.eventStore as TenantEventStore;
+      await store.appendToStream("S-1", [one]);
+      for (let i = 0; i < N + 2; i++) {
+        const error = await invalid(store).catch((e: unknown) => e);
+        expect({ name, code: (error as { code?: string }).code }).toEqual({ name, code: ErrorCode.Validation });
+      }
+      // More refusals than the window holds, and the window still has its N appends of one event each.
+      for (let i = 0; i < N; i++) await store.appendToStream("S-1", [one]);
+      const over = await store.appendToStream("S-1", [one]).catch((e: unknown) => e);
+      expect({ name, code: (over as { code?: string }).code }).toEqual({ name, code: "TENANT_QUOTA_EXCEEDED" });
+    }
+  });
+
+  test("giveBack uncounts an append in the window it was taken in, and nothing once that window has ended", () => {
+    let now = 1_000;
+    const counter = new QuotaCounter("acme", { windowMs: 100, appendsPerWindow: 2, eventsPerWindow: 10 }, () => now);
+    const first = counter.take(5);
+    counter.take(5);
+    expect(() => counter.take(1)).toThrow(TenantQuotaExceededError);
+    counter.giveBack(5, first);
+    counter.take(5);
+    // A new window: an append of the old one given back now must not make room beyond the new window's limits.
+    const old = first;
+    now = 1_200;
+    counter.take(4);
+    counter.giveBack(4, old);
+    counter.take(6);
+    expect(() => counter.take(1)).toThrow(TenantQuotaExceededError);
   });
 
   test("a window restarts once it has passed", () => {

@@ -83,10 +83,11 @@ export class TenantEventStore extends EventStore {
   ): Promise<AppendToStreamResult<E>> {
     // Not an array: the wrapped store refuses it with its usual ValidationError.
     if (!Array.isArray(events)) return this.inner.appendToStream<E>(streamId, events, options);
+    let window: number | undefined;
     try {
       // The wrapped store's own check of the options first: a call it refuses costs no quota.
       assertAppendOptions(options);
-      if (events.length > 0) this.#quota?.take(events.length);
+      if (events.length > 0) window = this.#quota?.take(events.length);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -104,7 +105,11 @@ export class TenantEventStore extends EventStore {
         if (result.retried === true) for (const event of result.events) this.#check(event, "appendToStream");
         return result;
       },
-      (error: unknown) => this.#refused(error, streamId, events),
+      (error: unknown) => {
+        // Refused as invalid (a stream id, an event, a schema): nothing was written, so nothing is counted.
+        if (window !== undefined && isValidationError(error)) this.#quota?.giveBack(events.length, window);
+        return this.#refused(error, streamId, events);
+      },
     );
   }
 
@@ -137,16 +142,16 @@ export class TenantEventStore extends EventStore {
   override async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<StreamChangeResult> {
     assertStreamChangeOptions(options, "delete");
     if (options?.mode !== undefined) assertDeletionMode(options.mode);
-    this.#take(options?.expectedVersion);
-    return this.#change(streamId, "deleteStream", (expectedVersion) =>
+    const window = this.#take(options?.expectedVersion);
+    return this.#change(streamId, "deleteStream", window, (expectedVersion) =>
       this.inner.deleteStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
     );
   }
 
   override async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
     assertStreamChangeOptions(options, "restore");
-    this.#take(options?.expectedVersion);
-    return this.#change(streamId, "restoreStream", (expectedVersion) =>
+    const window = this.#take(options?.expectedVersion);
+    return this.#change(streamId, "restoreStream", window, (expectedVersion) =>
       this.inner.restoreStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
     );
   }
@@ -155,8 +160,8 @@ export class TenantEventStore extends EventStore {
     if (typeof options !== "object" || options === null) return this.inner.truncateStream(streamId, options);
     assertStreamChangeOptions(options, "truncate");
     assertPositiveInteger(options.before, "before");
-    this.#take(options.expectedVersion);
-    return this.#change(streamId, "truncateStream", (expectedVersion) =>
+    const window = this.#take(options.expectedVersion);
+    return this.#change(streamId, "truncateStream", window, (expectedVersion) =>
       this.inner.truncateStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options.metadata) }),
     );
   }
@@ -171,22 +176,32 @@ export class TenantEventStore extends EventStore {
   async #change(
     streamId: string,
     operation: string,
+    window: number | undefined,
     change: (expectedVersion: { readonly expectedVersion?: ExpectedVersion }) => Promise<StreamChangeResult>,
   ): Promise<StreamChangeResult> {
-    const never = await this.#probeStream(streamId, operation);
-    if (!never) return change({});
     try {
-      return await change({ expectedVersion: "no-stream" });
+      const never = await this.#probeStream(streamId, operation);
+      if (!never) return await change({});
+      try {
+        return await change({ expectedVersion: "no-stream" });
+      } catch (error) {
+        if (isConcurrencyError(error)) await this.#probeStream(streamId, operation);
+        throw error;
+      }
     } catch (error) {
-      if (isConcurrencyError(error)) await this.#probeStream(streamId, operation);
+      // Refused as invalid (the stream id, the metadata): nothing was written, so nothing is counted.
+      if (window !== undefined && isValidationError(error)) this.#quota?.giveBack(1, window);
       throw error;
     }
   }
 
-  /** A deletion, restore or truncation counted as an append of one event, once its expected version is one. */
-  #take(expected: unknown): void {
+  /**
+   * A deletion, restore or truncation counted as an append of one event, once its expected version is
+   * one: the window it was counted in (undefined without quotas).
+   */
+  #take(expected: unknown): number | undefined {
     if (expected !== undefined) assertExpectedVersion(expected);
-    this.#quota?.take(1);
+    return this.#quota?.take(1);
   }
 
   #stamp(metadata: DeleteStreamOptions["metadata"]): DeleteStreamOptions["metadata"] {
