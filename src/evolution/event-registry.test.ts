@@ -289,6 +289,9 @@ describe("EventRegistry.upcastEvent", () => {
       () => eventRegistry().rename("A", 1, ""),
       () => eventRegistry().schema("A", 1, {} as never),
       () => eventRegistry({ validateOnRead: "yes" as never }),
+      // A misspelt key was ignored: `validateOnRaed: true` left every read unchecked.
+      () => eventRegistry({ validateOnRaed: true } as never),
+      () => eventRegistry(5 as never),
       // The version after it would be 2^53: every append stamped with it was written, and never read back.
       () => eventRegistry().upcast("A", Number.MAX_SAFE_INTEGER, (d) => d),
       () => eventRegistry().split("A", Number.MAX_SAFE_INTEGER, () => [{ type: "A", data: 1 }]),

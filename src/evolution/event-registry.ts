@@ -11,6 +11,7 @@ import { isJsonData, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "../internal/json.j
 import { objectShapeCheck } from "../internal/object-shape.js";
 import {
   assertFunction,
+  assertKnownOptions,
   assertPositiveInteger,
   assertTypeName,
   kindOf,
@@ -63,12 +64,15 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   #chainsChecked = false;
 
   constructor(options: EventRegistryOptions = {}) {
-    if (options.validateOnRead !== undefined && typeof options.validateOnRead !== "boolean") {
+    // A misspelt key was ignored: `validateOnRaed: true` left every read unchecked.
+    assertKnownOptions(options, ["validateOnRead"], "event registry options");
+    const validateOnRead = (options as EventRegistryOptions | null)?.validateOnRead;
+    if (validateOnRead !== undefined && typeof validateOnRead !== "boolean") {
       throw new ValidationError("Invalid event registry options", [
-        { path: ["validateOnRead"], message: `must be a boolean, got ${kindOf(options.validateOnRead)}` },
+        { path: ["validateOnRead"], message: `must be a boolean, got ${kindOf(validateOnRead)}` },
       ]);
     }
-    this.#validateOnRead = options.validateOnRead ?? false;
+    this.#validateOnRead = validateOnRead ?? false;
   }
 
   /**

@@ -4,7 +4,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { TracerProvider } from "@opentelemetry/sdk-trace";
 import fc from "fast-check";
 import { ValidationError } from "../errors.js";
-import { jsonLogger, pinoLogger } from "./json-logger.js";
+import { consoleLogger, jsonLogger, pinoLogger } from "./json-logger.js";
 import { eventFields, getLogger, setLogger } from "./library-logger.js";
 
 function capture(options: Parameters<typeof jsonLogger>[0] = {}) {
@@ -263,5 +263,58 @@ describe("the library's logger", () => {
     };
     pinoLogger(pino).warn("slow", { token: "abc", ms: 5 });
     expect(calls).toEqual([["warn", { token: "[redacted]", ms: 5 }, "slow"]]);
+  });
+});
+
+describe("logger options", () => {
+  // Each was a TypeError (when the logger was made, or at the library's first line, which the logger
+  // guard then dropped) or was ignored: a misspelt `redact` logged the fields it was meant to hide.
+  const cases: [string, () => unknown, readonly (string | number)[]][] = [
+    ["jsonLogger null", () => jsonLogger(null as never), []],
+    ["jsonLogger 5", () => jsonLogger(5 as never), []],
+    ["jsonLogger redcat", () => jsonLogger({ redcat: ["cardNumber"] } as never), ["redcat"]],
+    ["jsonLogger redact string", () => jsonLogger({ redact: "cardNumber" as never }), ["redact"]],
+    ["jsonLogger redact [5]", () => jsonLogger({ redact: [5] as never }), ["redact", 0]],
+    ["jsonLogger write 5", () => jsonLogger({ write: 5 as never }), ["write"]],
+    ["jsonLogger now 5", () => jsonLogger({ now: 5 as never }), ["now"]],
+    ["jsonLogger base []", () => jsonLogger({ base: [] as never }), ["base"]],
+    ["consoleLogger level", () => consoleLogger({ level: "warn" } as never), ["level"]],
+    ["consoleLogger console 5", () => consoleLogger({ console: 5 as never }), ["console"]],
+    ["consoleLogger redact string", () => consoleLogger({ redact: "x" as never }), ["redact"]],
+    ["pinoLogger 5", () => pinoLogger(5 as never), ["pino"]],
+    ["pinoLogger without error", () => pinoLogger({ debug() {}, info() {}, warn() {} } as never), ["pino"]],
+    [
+      "pinoLogger redcat",
+      () => pinoLogger({ debug() {}, info() {}, warn() {}, error() {} }, { redcat: [] } as never),
+      ["redcat"],
+    ],
+  ];
+  for (const [name, make, path] of cases) {
+    test(`${name}: a ValidationError naming ${JSON.stringify(path)} when the logger is made`, () => {
+      const error = (() => {
+        try {
+          make();
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues.map((issue) => issue.path)).toEqual([path]);
+    });
+  }
+
+  test("the options each logger documents are taken", () => {
+    const lines: string[] = [];
+    const logger = jsonLogger({
+      level: "debug",
+      write: (line) => void lines.push(line),
+      redact: ["cardNumber"],
+      base: { service: "orders" },
+      now: () => new Date(0),
+    });
+    logger.debug("x", { card_number: "4111" });
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ service: "orders", card_number: "[redacted]" });
+    expect(() => consoleLogger({ console, redact: ["cardNumber"] })).not.toThrow();
+    expect(() => jsonLogger()).not.toThrow();
   });
 });

@@ -1,8 +1,8 @@
-import { ValidationError } from "../errors.js";
 import { setOwn } from "../internal/json.js";
 import { activeSpan } from "../telemetry/otel-global.js";
 import type { LogFields, Logger, LogLevel } from "./logger.js";
-import { LOG_LEVELS, levelRank } from "./logger.js";
+import { levelRank } from "./logger.js";
+import { assertLoggerOptions, assertPinoLike } from "./logger-options.js";
 import { normalizeFieldName, redacting, redactText, redactValue } from "./redaction.js";
 
 export interface JsonLoggerOptions {
@@ -25,15 +25,12 @@ export interface JsonLoggerOptions {
  * A logger that writes one JSON object per line: `time`, `level`, `msg`, then `traceId`/`spanId` of the
  * active span (when one is), then the fields (correlation and causation ids among them when the
  * library knows them). Credentials are redacted by field name and inside text.
- * @throws {ValidationError} an unknown level.
+ * @throws {ValidationError} options that are not an object, an unknown key or level, a `write` or `now` that is
+ *   not a function, a `redact` that is not a list of field names, a `base` that is not an object.
  */
 export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
+  assertLoggerOptions(options, ["level", "write", "redact", "base", "now"], "logger");
   const level = options.level ?? "info";
-  if (!LOG_LEVELS.includes(level)) {
-    throw new ValidationError("Invalid logger options", [
-      { path: ["level"], message: `level must be one of ${LOG_LEVELS.join(", ")}` },
-    ]);
-  }
   const min = levelRank(level);
   const write = options.write ?? defaultWrite;
   const names = new Set((options.redact ?? []).map(normalizeFieldName));
@@ -73,6 +70,7 @@ export interface ConsoleLoggerOptions {
  * like the JSON logger's lines: readable output for local development.
  */
 export function consoleLogger(options: ConsoleLoggerOptions = {}): Logger {
+  assertLoggerOptions(options, ["console", "redact"], "console logger");
   const names = new Set((options.redact ?? []).map(normalizeFieldName));
   const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
     const target = options.console ?? console;
@@ -96,6 +94,8 @@ export interface PinoLike {
  * as the JSON logger (pino's own `redact` option still applies after), and the active span's ids added.
  */
 export function pinoLogger(pino: PinoLike, options: Pick<JsonLoggerOptions, "redact"> = {}): Logger {
+  assertPinoLike(pino);
+  assertLoggerOptions(options, ["redact"], "pino logger");
   const names = new Set((options.redact ?? []).map(normalizeFieldName));
   const line = (at: LogLevel) => (message: string, fields?: LogFields) => {
     const record: Record<string, unknown> = {};

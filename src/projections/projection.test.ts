@@ -81,6 +81,22 @@ describe("projection()", () => {
     );
   });
 
+  test("a misspelt key is refused by name (`categroies` took every category's events)", () => {
+    for (const key of ["categroies", "type", "initalState", "prefecth"]) {
+      const error = (() => {
+        try {
+          projection({ name: "p", handle: async () => undefined, [key]: ["Cart"] } as never);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect([key, isValidationError(error) ? error.issues : error]).toEqual([
+        key,
+        [{ path: [key], message: expect.stringContaining("is not an option") }],
+      ]);
+    }
+  });
+
   test("matches exactly the events every given filter takes (property)", () => {
     const word = fc.constantFrom("A", "B", "C");
     fc.assert(

@@ -3,7 +3,7 @@ import { type Issue, ValidationError } from "../errors.js";
 import { isStreamLifecycleEvent } from "../event-store/stream-deletion.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
-import { functionIssues, kindOf, nameIssues } from "../internal/validate.js";
+import { functionIssues, kindOf, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import type { ReadModelWriter } from "./read-model-store.js";
 
 /** What a projection's handler gets besides the event. */
@@ -121,12 +121,23 @@ export function projection<E extends EventEnvelope = EventEnvelope, S = undefine
   });
 }
 
+const DEFINITION_KEYS = [
+  "name",
+  "streams",
+  "categories",
+  "types",
+  "handle",
+  "initialState",
+  "prefetch",
+] as const satisfies readonly (keyof DefinitionBase<EventEnvelope, unknown>)[];
+
 function definitionIssues(definition: unknown): Issue[] {
   if (typeof definition !== "object" || definition === null) {
     return [{ path: [], message: `a projection definition is an object, got ${kindOf(definition)}` }];
   }
   const d = definition as Partial<DefinitionBase<EventEnvelope, unknown>>;
-  const issues: Issue[] = [];
+  // A misspelt key was dropped without a word: `categroies` made a projection of every category.
+  const issues: Issue[] = unknownKeyIssues(definition, DEFINITION_KEYS);
   if (typeof d.name !== "string" || d.name.trim() === "") {
     issues.push({ path: ["name"], message: "a projection needs a non-empty name" });
   } else if (d.name.length > MAX_PROJECTION_NAME_LENGTH) {

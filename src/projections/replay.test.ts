@@ -367,6 +367,34 @@ describe("replay", () => {
     expect(await readModels.list("sizes")).toEqual([]);
   });
 
+  test("a misspelt option is refused by name before anything is read or written (`dryrun: false` ran a dry run, `categroy` replayed every category)", async () => {
+    const eventStore = await seeded();
+    const readModels = new InMemoryReadModelStore();
+    let handled = 0;
+    for (const [key, value] of [
+      ["dryrun", false],
+      ["categroy", "Cart"],
+      ["batchsize", 1],
+    ] as const) {
+      const error = await replay({
+        eventStore,
+        readModels,
+        dryRun: false,
+        handle: async (_event, context) => {
+          handled++;
+          await context.readModels.put("sizes", "x", handled);
+        },
+        ...({ [key]: value } as object),
+      }).catch((e: unknown) => e);
+      expect([key, error]).toMatchObject([
+        key,
+        { code: "VALIDATION_FAILED", issues: [{ path: [key], message: expect.stringContaining("is not an option") }] },
+      ]);
+    }
+    expect(handled).toBe(0);
+    expect(await readModels.list("sizes")).toEqual([]);
+  });
+
   test("the events handled are exactly the feed after `after` in the category (property)", async () => {
     await fc.assert(
       fc.asyncProperty(

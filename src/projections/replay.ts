@@ -4,7 +4,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
-import { functionIssues, nameIssues } from "../internal/validate.js";
+import { functionIssues, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import { commitInHalves } from "./batch-split.js";
 import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import { assertDocument, assertKey, type ReadModelStore, type ReadModelWriter } from "./read-model-store.js";
@@ -291,9 +291,27 @@ function countingWriter(writer: ReadModelWriter): ReadModelWriter & { writes: nu
   return counting;
 }
 
+const REPLAY_OPTIONS = [
+  "eventStore",
+  "stream",
+  "category",
+  "after",
+  "to",
+  "since",
+  "handle",
+  "readModels",
+  "dryRun",
+  "checkpoint",
+  "eventsPerSecond",
+  "batchSize",
+  "signal",
+  "onProgress",
+] as const satisfies readonly (keyof ReplayOptions)[];
+
 function replayIssues(options: ReplayOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
-  const issues: Issue[] = [];
+  // A misspelt key was dropped for its default: `dryrun: false` ran a dry run, `categroy` replayed every category.
+  const issues: Issue[] = unknownKeyIssues(options, REPLAY_OPTIONS);
   if (typeof options.eventStore?.readAll !== "function") {
     issues.push({ path: ["eventStore"], message: "eventStore must be an EventStore" });
   }

@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors.js";
+import { unknownKeyIssues } from "../internal/validate.js";
 
 /** Library-wide telemetry settings; every component also takes its own `telemetry: false`. */
 export interface TelemetryConfig {
@@ -42,6 +43,9 @@ export function configureTelemetry(config?: TelemetryConfig): void {
       { path: [], message: "options must be an object ({ tracing, slowStoreCallMs, slowRehydrationMs })" },
     ]);
   }
+  // A misspelt key was dropped without a word: `tracng: false` left tracing on.
+  const unknown = unknownKeyIssues(config, ["tracing", "slowStoreCallMs", "slowRehydrationMs"]);
+  if (unknown.length > 0) throw new ValidationError("Invalid telemetry options", unknown);
   for (const key of ["slowStoreCallMs", "slowRehydrationMs"] as const) {
     const value = config[key];
     if (value === undefined || value === false) continue;

@@ -355,6 +355,22 @@ describe("slow paths", () => {
     }
     expect(telemetryConfig().slowStoreCallMs).toBe(250);
   });
+
+  test("a misspelt setting is a ValidationError naming it, and nothing is changed (`tracng: false` left tracing on)", () => {
+    configureTelemetry({ slowStoreCallMs: 250 });
+    const error = (() => {
+      try {
+        configureTelemetry({ tracng: false, slowStoreCallMs: 500 } as never);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues).toEqual([
+      { path: ["tracng"], message: expect.stringContaining("is not an option") },
+    ]);
+    expect(telemetryConfig()).toMatchObject({ tracing: true, slowStoreCallMs: 250 });
+  });
 });
 
 describe("slow snapshot calls", () => {

@@ -4,6 +4,7 @@
  */
 import {
   createDynamoDbClient,
+  DynamoDbCheckpointStore,
   DynamoDbDedupStore,
   DynamoDbEventStore,
   DynamoDbIdempotencyStore,
@@ -17,6 +18,7 @@ import {
 import { ulid } from "../../../src/index.js";
 import {
   type ContractSuite,
+  checkpointStoreContract,
   dedupStoreContract,
   eventEvolutionContract,
   eventStoreContract,
@@ -184,6 +186,15 @@ const idempotencyStoreSuite = keyedStoreSuite("dynamodb idempotency store", "ide
   }),
 );
 
+// The projections' checkpoints on their own, as PostgreSQL's and SQLite's run here: the projection suite
+// exercises them only through the runner.
+const checkpointStoreSuite = keyedStoreSuite("dynamodb checkpoint store", "checkpointStoreContract", (options) =>
+  checkpointStoreContract({
+    name: "DynamoDbCheckpointStore contract",
+    create: () => new DynamoDbCheckpointStore(options),
+  }),
+);
+
 const sagaStoreSuite = keyedStoreSuite("dynamodb saga store", "sagaStoreContract", (options) =>
   sagaStoreContract({
     name: "DynamoDbSagaStore contract",
@@ -210,6 +221,7 @@ export const dynamodbSuites: SuiteModule = {
     evolutionSuite,
     projectionSuite,
     snapshotStoreSuite,
+    checkpointStoreSuite,
     dedupStoreSuite,
     idempotencyStoreSuite,
     sagaStoreSuite,
