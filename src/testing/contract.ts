@@ -1,5 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
-import { functionIssues, kindOf } from "../internal/validate.js";
+import { functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
 
 /**
  * A contract suite is plain data: named cases, each an async function that throws on failure.
@@ -73,11 +73,13 @@ export interface ContractOptionsShape {
   readonly optionalFunctions?: readonly string[];
   /** Options that must be objects (the remote bus's `limits`). */
   readonly objects?: readonly string[];
+  /** The factory's other options (flags, counts), which it checks itself: named so that no other key is taken. */
+  readonly values?: readonly string[];
 }
 
 /**
- * The check every contract factory makes of its options before it builds a suite: a `name` and the
- * functions it calls (`create`, `open`, `forTenant`, ...). Without it, a missing `create` built a
+ * The check every contract factory makes of its options before it builds a suite: a `name`, the
+ * functions it calls (`create`, `open`, `forTenant`, ...), and no key it does not take. Without it, a missing `create` built a
  * suite whose every case failed with "options.create is not a function".
  * @throws {ValidationError} naming each option that is missing or of the wrong kind.
  */
@@ -91,7 +93,15 @@ export function checkContractOptions(factory: string, options: unknown, shape: C
     ]);
   }
   const given = options as Record<string, unknown>;
-  const issues: Issue[] = [];
+  // A misspelt option was ignored: `holdComit` ran the suite without its held-commit cases, passing.
+  const known = [
+    "name",
+    ...shape.functions,
+    ...(shape.optionalFunctions ?? []),
+    ...(shape.objects ?? []),
+    ...(shape.values ?? []),
+  ];
+  const issues: Issue[] = unknownKeyIssues(given, known);
   if (typeof given.name !== "string" || given.name.length === 0) {
     issues.push({ path: ["name"], message: "must be a non-empty string naming the suite" });
   }

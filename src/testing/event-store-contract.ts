@@ -47,6 +47,7 @@ export interface HeldCommit {
 /** The behaviour every EventStore must have. Capability flags select cases; nothing is skipped silently. */
 export function eventStoreContract(options: EventStoreContractOptions): ContractSuite {
   checkContractOptions("eventStoreContract", options, {
+    values: ["longStreamLength"],
     functions: ["create"],
     optionalFunctions: ["dispose", "holdCommit"],
   });

@@ -62,7 +62,11 @@ export interface RemoteBusContractOptions {
  * adapter's consumer, again after a handler failed.
  */
 export function remoteBusContract(options: RemoteBusContractOptions): ContractSuite {
-  checkContractOptions("remoteBusContract", options, { functions: ["open"], objects: ["limits"] });
+  checkContractOptions("remoteBusContract", options, {
+    values: ["maxPolls", "maxIdlePolls", "timeoutMs"],
+    functions: ["open"],
+    objects: ["limits"],
+  });
   const cases: ContractCase[] = [];
   const maxPolls = options.maxPolls ?? 60;
   const maxIdlePolls = options.maxIdlePolls ?? 5;

@@ -33,7 +33,7 @@ const MAX_STATE_BYTES = 4096;
  * keep one table for all cases; times are the suite's, so leases need no waiting.
  */
 export function sagaStoreContract(options: SagaStoreContractOptions): ContractSuite {
-  checkContractOptions("sagaStoreContract", options, { functions: ["create"] });
+  checkContractOptions("sagaStoreContract", options, { values: ["nextDue", "timeoutPending"], functions: ["create"] });
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: SagaStore, saga: string) => Promise<void>, timeoutMs?: number) =>
     cases.push({
