@@ -84,6 +84,12 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         const send = driver({ commands: { bus: commands, schemas: { Ghost: v.object({}) } } as never });
         const problem = await expectProblem(await send(post("/commands/Ghost", {})), 404, "HANDLER_NOT_FOUND");
         expect(JSON.stringify(problem)).not.toContain("Secret");
+        // Registered on the bus but given no schema: unreachable, and answered as an unknown type is.
+        const hidden = await expectProblem(await send(post("/commands/Secret", {})), 404, "HANDLER_NOT_FOUND");
+        expect([problem.detail, hidden.detail]).toEqual([
+          'No command "Ghost" is served here',
+          'No command "Secret" is served here',
+        ]);
       });
 
       test("an overlong or malformed type name is 404, echoed clipped", async () => {

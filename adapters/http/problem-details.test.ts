@@ -31,7 +31,6 @@ describe("problemFor maps the error hierarchy by code", () => {
     ],
     ["unauthorized", new UnauthorizedError(), 401, "UNAUTHORIZED"],
     ["forbidden", new ForbiddenError(), 403, "FORBIDDEN"],
-    ["handler not found", new HandlerNotFoundError("command", "Nope"), 404, "HANDLER_NOT_FOUND"],
     ["stream not found", new StreamNotFoundError("Cart-1"), 404, "STREAM_NOT_FOUND"],
     ["method", new MethodNotAllowedError("PUT", ["POST"]), 405, "METHOD_NOT_ALLOWED"],
     ["concurrency", new ConcurrencyError("Cart-1", 2, 3), 409, "CONCURRENCY_CONFLICT"],
@@ -57,6 +56,17 @@ describe("problemFor maps the error hierarchy by code", () => {
       expect(problem.title.length).toBeGreaterThan(0);
     });
   }
+
+  test("handler not found -> 404 HANDLER_NOT_FOUND, saying the type is not served (not that no handler is registered)", () => {
+    expect(problemFor(new HandlerNotFoundError("command", "Nope"))).toMatchObject({
+      status: 404,
+      code: "HANDLER_NOT_FOUND",
+      detail: 'No command "Nope" is served here',
+    });
+    expect(problemFor(new HandlerNotFoundError("query", "Find", { registered: ["Finds"] })).detail).toBe(
+      'No query "Find" is served here',
+    );
+  });
 
   test("a validation problem lists the issues, with only path and message", () => {
     const error = new ValidationError("Invalid", [{ path: ["items", 0, "sku"], message: "too long" }]);

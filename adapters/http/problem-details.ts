@@ -123,6 +123,12 @@ export function problemFor(error: unknown): ProblemDetails {
       });
     case HttpErrorCode.MethodNotAllowed:
       return problem(status, code, error.message, { allow: fields.allow });
+    case ErrorCode.HandlerNotFound:
+      // Not the bus's wording ("No command handler is registered for"): a type registered on the bus
+      // but given no schema is as unreachable as an unknown one, and answers the same.
+      return typeof fields.kind === "string" && typeof fields.type === "string" && fields.aggregate === undefined
+        ? problem(status, code, `No ${fields.kind} "${fields.type}" is served here`)
+        : problem(status, code, error.message);
     case TenancyErrorCode.QuotaExceeded:
       return problem(status, code, error.message, { limit: fields.limit, max: fields.max });
     default:
