@@ -6,7 +6,7 @@ import {
   isValidationError,
   type ServiceError,
 } from "../../src/index.js";
-import { toEventFlowsError } from "./errors.js";
+import { isConnectionGone, toEventFlowsError } from "./errors.js";
 import { PostgresEventStore } from "./event-store.js";
 
 /** What postgres.js rejects with for a server error: the server's fields, plus the query and its parameters. */
@@ -87,6 +87,28 @@ describe("PostgreSQL error mapping", () => {
     expect(toEventFlowsError(closed, "readAll")).toMatchObject({ retryable: true });
     const ended = Object.assign(new Error("write CONNECTION_ENDED db:5432"), { code: "CONNECTION_ENDED" });
     expect(toEventFlowsError(ended, "readAll")).toMatchObject({ retryable: false });
+  });
+
+  // A tenant-scoped statement stops waiting for the rest of its pipeline, and leaves its reserved
+  // connection to postgres.js, only on these: a statement's own error leaves the connection serving.
+  test("a connection gone under a statement is told apart from the statement's own error", () => {
+    const withCode = (code: string) => Object.assign(new Error(code), { code });
+    for (const code of [
+      "CONNECTION_CLOSED",
+      "CONNECTION_DESTROYED",
+      "CONNECTION_ENDED",
+      "ECONNRESET",
+      "EPIPE",
+      "ETIMEDOUT",
+    ]) {
+      expect(isConnectionGone(withCode(code))).toBe(true);
+    }
+    expect(isConnectionGone(serverError("57P01", "terminating connection", { severity: "FATAL" }))).toBe(true);
+    expect(isConnectionGone(serverError("XX000", "server crashed", { severity: "PANIC" }))).toBe(true);
+    for (const code of ["23505", "40001", "57014", "25P02"])
+      expect(isConnectionGone(serverError(code, "e"))).toBe(false);
+    expect(isConnectionGone(withCode("UNSAFE_TRANSACTION"))).toBe(false);
+    expect(isConnectionGone(new TypeError("a parser threw"))).toBe(false);
   });
 
   test("a connection the runtime's permissions refuse (Deno without --allow-net for it) is a ServiceError naming no host", () => {

@@ -226,6 +226,19 @@ export function isLostConnection(error: unknown): boolean {
 }
 
 /**
+ * Whether the connection a statement was sent on is gone, or going: lost under it (see
+ * LOST_CONNECTION), broken by a socket error, destroyed or ended by the client, or ended by the
+ * server with a FATAL or PANIC error (which it closes the connection after). Unlike a statement's
+ * own error (severity ERROR), after which the connection answers the statements behind it.
+ */
+export function isConnectionGone(error: unknown): boolean {
+  if (isLostConnection(error)) return true;
+  if (isServerError(error)) return error.severity === "FATAL" || error.severity === "PANIC";
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (CONNECTION_CODES.has(code) || code === "CONNECTION_ENDED");
+}
+
+/**
  * Runs a statement that is safe to repeat, again on another connection while the one it ran on
  * turns out lost, up to `attempts` runs in all (the pool's size: each dead connection fails once).
  * In a transaction, whose connection is gone with it, pass 1.

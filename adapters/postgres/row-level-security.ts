@@ -1,6 +1,6 @@
 import { type TenantId, tenantId, ValidationError } from "../../src/index.js";
 import { cancelStatement, type PostgresSql, type PostgresTransactionSql, TENANT } from "./client.js";
-import { guard } from "./errors.js";
+import { guard, isConnectionGone } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 
@@ -187,6 +187,7 @@ class TenantQuery implements PromiseLike<Rows> {
     // COMMIT's: two round trips more). A statement that fails aborts the transaction, and the
     // COMMIT behind it then rolls back without an error, leaving the connection clean.
     const reserved = await this.sql.reserve();
+    let gone = false;
     try {
       const begin = reserved.unsafe("BEGIN");
       const set = reserved.unsafe(SET_TENANT, [this.tenant], { prepare: true });
@@ -196,11 +197,35 @@ class TenantQuery implements PromiseLike<Rows> {
       this.#inner = query;
       const commit = reserved.unsafe("COMMIT");
       if (this.#cancelled) cancelStatement(query);
-      const settled = await Promise.allSettled([begin, set, result, commit]);
+      const settled = await settledUnlessGone([begin, set, result, commit]).catch((error: unknown) => {
+        gone = true;
+        throw error;
+      });
       for (const outcome of settled) if (outcome.status === "rejected") throw outcome.reason;
       return (settled[2] as PromiseFulfilledResult<Rows>).value;
     } finally {
-      reserved.release();
+      // postgres.js took a connection that closed back into its pool itself (to be opened again);
+      // releasing it as well would hand the next statement a connection with no socket.
+      if (!gone) reserved.release();
     }
   }
+}
+
+/**
+ * The outcomes of a reserved connection's statements, in order, or the error that says the
+ * connection is gone, as soon as one of them fails with it. postgres.js 3.4.9 keeps the statements
+ * a reserved connection cannot take yet (one being described first, on a connection that has not
+ * run it before) in a queue of the reservation's own, which nothing empties when the connection
+ * closes: the statements it had sent fail, those behind them never settle.
+ */
+function settledUnlessGone(statements: readonly PromiseLike<unknown>[]): Promise<PromiseSettledResult<unknown>[]> {
+  return new Promise((resolve, reject) => {
+    // Awaited in order: postgres.js sends a statement when it is first awaited.
+    for (const statement of statements) {
+      statement.then(undefined, (error: unknown) => {
+        if (isConnectionGone(error)) reject(error);
+      });
+    }
+    Promise.allSettled(statements).then(resolve);
+  });
 }

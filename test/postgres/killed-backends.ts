@@ -1,0 +1,119 @@
+/**
+ * Backends killed under a tenant-scoped client (tenantScopedSql over one shared pool), while a
+ * statement of its pipeline waits on a lock: with pg_terminate_backend on every attempt, as a
+ * failover or a proxy dropping connections would. Run by `reliability.int.test.ts` on Bun
+ * in-process, and on Node as
+ * `node --import ./bench/lib/node-ts.mjs test/postgres/killed-backends.ts <url> <schema>`, which
+ * prints the outcome as one JSON line. Every wait is bounded: a call that never settles is
+ * reported as "hung", never waited for.
+ */
+import postgres from "postgres";
+import { createPostgresClient, PostgresEventStore, tenantScopedSql } from "../../adapters/postgres/index.ts";
+import { isServiceError, ulid } from "../../src/index.ts";
+
+export interface KilledBackendsOutcome {
+  readonly runtime: string;
+  /** How many backends of the client were killed while the append waited on the lock. */
+  readonly killed: number;
+  /** What the append whose every attempt was killed ended with. */
+  readonly append: string;
+  /** What the same append, sent again once the lock was gone, ended with. */
+  readonly retry: string;
+  /** What as many reads as the pool has connections, sent together after that, ended with. */
+  readonly reads: readonly string[];
+  /** The stream's version after all of it, read by another client. */
+  readonly version: number;
+}
+
+/** How long any call may take before the scenario calls it hung (calls that hang never settle). */
+const HUNG_AFTER_MS = 15_000;
+
+/** What a call ended with, in words; "hung" when it had not settled after HUNG_AFTER_MS. */
+function settle(call: Promise<unknown>): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve("hung"), HUNG_AFTER_MS);
+  });
+  const outcome = call.then(
+    () => "resolved",
+    (error: unknown) =>
+      isServiceError(error)
+        ? `ServiceError ${error.serviceCode} ${error.retryable ? "retryable" : "not retryable"}`
+        : `other: ${String(error)}`,
+  );
+  return Promise.race([outcome, hung]).finally(() => clearTimeout(timer));
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function killedBackendsScenario(url: string, schema: string): Promise<KilledBackendsOutcome> {
+  const name = `eventflows-tenant-killed-${ulid()}`.toLowerCase();
+  const admin = postgres(url, { max: 2, onnotice: () => undefined });
+  // Fresh connections: each attempt's statements are the first of their kind on their connection.
+  // A short connect_timeout: a call that finds no connection fails after it (see the check of `reads`).
+  const client = createPostgresClient(url, { max: 2, connect_timeout: 2, application_name: name });
+  const holder = new PostgresEventStore({ sql: tenantScopedSql(admin, "acme"), schema });
+  const store = new PostgresEventStore({ sql: tenantScopedSql(client, "acme"), schema });
+  const stream = `TenantKilled-${ulid()}`;
+  const batch = Array.from({ length: 3 }, (_, n) => ({ id: ulid(), type: "Important", data: { n } }));
+  let release: () => void = () => undefined;
+  let held: () => void = () => undefined;
+  const holding = new Promise<void>((resolve) => {
+    held = resolve;
+  });
+  // The same tenant's uncommitted append to the stream: the store's append waits on its lock.
+  const holderDone = holder
+    .withTransaction(async (tx) => {
+      await tx.appendToStream(stream, [{ type: "Blocker", data: {} }]);
+      held();
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      throw new Error("roll back");
+    })
+    .catch(() => undefined);
+  try {
+    await holding;
+    let settled = false;
+    const append = settle(store.appendToStream(stream, batch)).finally(() => {
+      settled = true;
+    });
+    // Each attempt runs on another connection and waits on the held stream again: kill it there too.
+    const killed = new Set<number>();
+    while (!settled) {
+      const blocked = await admin`
+        SELECT pid FROM pg_stat_activity WHERE application_name = ${name} AND wait_event_type = 'Lock'`;
+      for (const row of blocked) {
+        if (killed.has(row.pid)) continue;
+        killed.add(row.pid);
+        await admin`SELECT pg_terminate_backend(${row.pid})`;
+      }
+      await pause(10);
+    }
+    const appendOutcome = await append;
+    release();
+    await holderDone;
+    const retry = await settle(store.appendToStream(stream, batch, { expectedVersion: "no-stream" }));
+    const reads = await Promise.all([settle(store.getStreamVersion(stream)), settle(store.getStreamVersion(stream))]);
+    return {
+      runtime: typeof Bun === "undefined" ? "node" : "bun",
+      killed: killed.size,
+      append: appendOutcome,
+      retry,
+      reads,
+      version: await holder.getStreamVersion(stream),
+    };
+  } finally {
+    release();
+    // A client whose statements hung may never end on its own: bounded like the rest.
+    await settle(client.end({ timeout: 1 }));
+    await settle(admin.end({ timeout: 1 }));
+  }
+}
+
+if (typeof Bun === "undefined" && process.argv[1]?.endsWith("killed-backends.ts")) {
+  const [url, schema] = process.argv.slice(2);
+  if (url === undefined || schema === undefined) throw new Error("usage: killed-backends.ts <url> <schema>");
+  console.log(JSON.stringify(await killedBackendsScenario(url, schema)));
+  process.exit(0);
+}
