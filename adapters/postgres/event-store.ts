@@ -31,6 +31,7 @@ import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } fro
 import { statements } from "./statements.js";
 import { PostgresStoreBase } from "./store-base.js";
 import { PostgresTransaction } from "./transaction.js";
+import { beginUnlessGone } from "./transaction-scope.js";
 
 export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNameOptions {
   /**
@@ -145,7 +146,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     let transaction: PostgresTransaction | undefined;
     try {
       const result = (await guard("withTransaction", () =>
-        this.#client("withTransaction").begin(`isolation level ${isolation}`, async (txSql) => {
+        beginUnlessGone(this.#client("withTransaction"), `isolation level ${isolation}`, async (txSql) => {
           transaction = new PostgresTransaction(
             txSql,
             this.context,
@@ -210,7 +211,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     for (;;) {
       try {
         return (await guard("appendToStream", () =>
-          (this.sql as PostgresSql).begin((tx) =>
+          beginUnlessGone(this.sql as PostgresSql, undefined, (tx) =>
             appendProjected(tx, this.context, this.#projections, streamId, events, expectedVersion, this.#plaintext),
           ),
         )) as Committed;

@@ -3,6 +3,7 @@ import type { PostgresSql } from "./client.js";
 import { guard, SERVICE } from "./errors.js";
 import { checksum, LATEST_SCHEMA_VERSION, type Migration, migrations } from "./migrations.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { beginUnlessGone } from "./transaction-scope.js";
 
 export interface MigrateOptions extends PostgresNameOptions {
   /**
@@ -42,7 +43,7 @@ export async function migrate(sql: PostgresSql, options: MigrateOptions = {}): P
   }
   const rendered = await Promise.all(migrations.map(async (m) => render(m, names)));
   return guard("migrate", () =>
-    sql.begin(async (tx) => {
+    beginUnlessGone(sql, undefined, async (tx) => {
       // "already exists, skipping" NOTICEs on every re-run are noise (postgres.js prints them by default).
       await tx`SET LOCAL client_min_messages = warning`;
       await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`eventflows:${names.schema}:migrations`}, 0))`;

@@ -2,6 +2,7 @@ import { ProjectionLock, ValidationError } from "../../src/index.js";
 import type { PostgresSql, PostgresTransactionSql } from "./client.js";
 import { guard, toEventFlowsError } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
+import { beginUnlessGone } from "./transaction-scope.js";
 
 export interface PostgresProjectionLockOptions extends PostgresNameOptions {
   /** A client with at least two connections: each held lease keeps one open. */
@@ -71,7 +72,7 @@ export class PostgresProjectionLock extends ProjectionLock {
       const released = new Promise<void>((done) => {
         release = done;
       });
-      const held = this.#sql.begin(async (tx: PostgresTransactionSql) => {
+      const held = beginUnlessGone(this.#sql, undefined, async (tx: PostgresTransactionSql) => {
         // Keyed by the transaction's tenant too (none: ''), so that on row-level-security tables each
         // tenant's run of a projection holds a lease of its own (see tenantScopedSql).
         const [row] = await tx.unsafe(

@@ -14,11 +14,12 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { PostgresCheckpointStore } from "./checkpoint-store.js";
-import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
+import type { PostgresQueryable, PostgresSql, PostgresTransactionSql } from "./client.js";
 import { MAX_BATCH_BYTES, textIssues } from "./encode.js";
 import { guard } from "./errors.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { dropGeneration, swapGeneration } from "./read-model-generations.js";
+import { beginUnlessGone, savepointUnlessGone } from "./transaction-scope.js";
 
 export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
   /** A client, or a transaction to join (then `transaction` nests as a savepoint). */
@@ -94,12 +95,10 @@ export class PostgresReadModelStore extends ReadModelStore {
   }
 
   protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
-    type Scope = (run: (tx: PostgresTransactionSql) => Promise<T>) => Promise<T>;
-    const sql = this.#sql as { begin?: Scope; savepoint?: Scope };
+    const sql = this.#sql as { begin?: unknown; savepoint?: unknown };
     // A client begins a transaction; a transaction (the store was made on one) nests a savepoint.
     const begins = typeof sql.begin === "function";
-    const scope = begins ? sql.begin : sql.savepoint;
-    if (typeof scope !== "function") {
+    if (!begins && typeof sql.savepoint !== "function") {
       throw new ValidationError("Invalid read-model store options", [
         { path: ["sql"], message: "transactions need a postgres.js client or transaction, not a reserved connection" },
       ]);
@@ -125,7 +124,9 @@ export class PostgresReadModelStore extends ReadModelStore {
     };
     // What `work` throws (a handler's failure, a checkpoint conflict) passes through guard unchanged.
     return guard("readModelTransaction", async () => {
-      const result = await scope.call(this.#sql, run);
+      const result = begins
+        ? await beginUnlessGone(this.#sql as PostgresSql, undefined, run)
+        : await savepointUnlessGone(this.#sql as PostgresTransactionSql, run);
       await written;
       return result;
     });

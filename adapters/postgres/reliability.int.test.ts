@@ -5,6 +5,7 @@ import { ConcurrencyError, isConcurrencyError, ulid } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { type DeadDatabaseOutcome, deadDatabaseScenario } from "../../test/postgres/dead-database-proxy.ts";
 import { type KilledBackendsOutcome, killedBackendsScenario } from "../../test/postgres/killed-backends.ts";
+import { type KilledTransactionOutcome, killedTransactionScenario } from "../../test/postgres/killed-transaction.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { createPostgresClient, PostgresEventStore, type PostgresSql, tenantScopedSql } from "./index.js";
 
@@ -270,6 +271,39 @@ describe("PostgreSQL reliability", () => {
     const outcome = JSON.parse(run.stdout) as KilledBackendsOutcome;
     expect(outcome.runtime).toBe("node");
     killedBackendsChecks(outcome);
+  }, 70_000);
+
+  // A transaction (withTransaction, a read-model transaction) waits on a lock, and its backend is
+  // killed. postgres.js 3.4.9 answers the closed connection by rejecting begin, and then writes the
+  // ROLLBACK to that connection anyway once the work has failed: its next write, in a timer, found no
+  // socket and threw, which ended the process (on Node at once, on Bun a moment later). Now the work's
+  // outcome is withheld from postgres.js once the connection is gone: the transaction fails retryable,
+  // nothing is written to the dead connection, and the calls after it run on fresh connections.
+  const killedTransactionChecks = (outcome: KilledTransactionOutcome) => {
+    for (const run of [outcome.withTransaction, outcome.readModelTransaction]) {
+      expect(run.killed).toBe(1);
+      expect(run.transaction).toBe("ServiceError CONNECTION_CLOSED retryable");
+      expect(run.retry).toBe("resolved");
+      // A read may meet postgres.js's replay of the killed backend's 57P01 (see Pooling in the docs).
+      for (const read of run.reads) expect(read).toMatch(/^(resolved|ServiceError 57P01 retryable)$/);
+    }
+    expect(outcome.withTransaction.stored).toEqual([1, 1]); // the retry's two appends, nothing of the killed one
+    expect(outcome.readModelTransaction.stored).toEqual({ n: 2 });
+  };
+  test("a transaction whose backend is killed mid-statement fails retryable, and the calls after it succeed (Bun)", async () => {
+    killedTransactionChecks(await killedTransactionScenario(url, schema));
+  }, 60_000);
+  test("the same on Node 20: the process does not crash", () => {
+    const run = spawnSync(
+      "node",
+      ["--import", "./bench/lib/node-ts.mjs", "test/postgres/killed-transaction.ts", url, schema],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    expect(run.stderr).not.toContain("TypeError");
+    expect(run.status).toBe(0);
+    const outcome = JSON.parse(run.stdout) as KilledTransactionOutcome;
+    expect(outcome.runtime).toBe("node");
+    killedTransactionChecks(outcome);
   }, 70_000);
 
   // A proxy in front of a database that is down accepts each connection and closes it at once. On Bun

@@ -3,6 +3,7 @@ import { cancelStatement, type PostgresSql, type PostgresTransactionSql, TENANT 
 import { guard, isConnectionGone } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { beginUnlessGone } from "./transaction-scope.js";
 
 // The cast matters: with an untyped $1 each run cost about a round trip more (measured: a
 // one-event append through the pipeline below took twice as long as without the setting; with
@@ -99,7 +100,7 @@ export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
       await tx.unsafe(SET_TENANT, [id], { prepare: true });
       return work(tx);
     };
-    return options === undefined ? sql.begin(scoped) : sql.begin(options, scoped);
+    return beginUnlessGone(sql, options, scoped);
   };
   return new Proxy(sql, {
     get(target, property, receiver) {

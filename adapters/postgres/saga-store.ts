@@ -16,6 +16,7 @@ import {
 import type { PostgresSql, PostgresTransactionSql } from "./client.js";
 import { guard } from "./errors.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { beginUnlessGone } from "./transaction-scope.js";
 
 export interface PostgresSagaStoreOptions extends PostgresNameOptions, SagaStoreOptions {
   /** A postgres.js client (not a transaction: each commit runs in a transaction of its own). */
@@ -95,7 +96,7 @@ export class PostgresSagaStore extends SagaStore {
       commit.attention === undefined ? null : JSON.stringify(commit.attention),
     ];
     return guard("commitSaga", () =>
-      this.#sql.begin(async (tx: PostgresTransactionSql) => {
+      beginUnlessGone(this.#sql, undefined, async (tx: PostgresTransactionSql) => {
         const written =
           commit.expectedVersion === 0
             ? await tx.unsafe(

@@ -25,6 +25,7 @@ import {
   streamVersionOf,
 } from "./read.js";
 import { commitStreamChangeIn } from "./stream-deletion.js";
+import { beginUnlessGone } from "./transaction-scope.js";
 
 /** Reads shared by the store and its transactions; they differ in what runs the statements. */
 export abstract class PostgresStoreBase extends EventStore {
@@ -98,7 +99,7 @@ export abstract class PostgresStoreBase extends EventStore {
     return guard(operation, async () => {
       if (typeof (sql as { begin?: unknown }).begin !== "function")
         return commitStreamChangeIn(sql, this.context, change, false);
-      return (await (sql as PostgresSql).begin((tx) =>
+      return (await beginUnlessGone(sql as PostgresSql, undefined, (tx) =>
         commitStreamChangeIn(tx, this.context, change, true),
       )) as StreamChangeCommit;
     });

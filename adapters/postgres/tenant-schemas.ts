@@ -3,6 +3,7 @@ import type { PostgresSql } from "./client.js";
 import { guard } from "./errors.js";
 import { type MigrateResult, migrate } from "./migrate.js";
 import { tableNames } from "./names.js";
+import { beginUnlessGone } from "./transaction-scope.js";
 
 /** How tenants' schemas are named: `<schemaPrefix><tenant with _ for ->`, each with the same table prefix. */
 export interface TenantSchemaOptions {
@@ -183,7 +184,7 @@ export async function dropTenantSchema(
   const schema = tenantSchemaName(tenant, options);
   const names = tableNames({ schema, tablePrefix: options.tablePrefix });
   await guard("dropTenantSchema", () =>
-    sql.begin(async (tx) => {
+    beginUnlessGone(sql, undefined, async (tx) => {
       await tx.unsafe("SET LOCAL client_min_messages = warning");
       // The lock migrate takes for this schema.
       await tx.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`eventflows:${schema}:migrations`]);

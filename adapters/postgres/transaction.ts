@@ -12,6 +12,7 @@ import { appendEvents, type StoreContext } from "./append.js";
 import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
 import { type AnyProjection, anyProjectionTakes, appendProjected } from "./inline-projection.js";
 import { PostgresStoreBase } from "./store-base.js";
+import { savepointUnlessGone } from "./transaction-scope.js";
 
 /**
  * The event store inside one database transaction (see `PostgresEventStore.withTransaction`):
@@ -77,7 +78,7 @@ export class PostgresTransaction extends PostgresStoreBase {
       ? await appendEvents(sql, this.context, streamId, events, expectedVersion, false)
       : // A savepoint, so that a projection that throws takes its append with it even when the
         // caller catches the error and carries on with the transaction.
-        await sql.savepoint((savepoint) =>
+        await savepointUnlessGone(sql, (savepoint) =>
           appendProjected(savepoint, this.context, this.#projections, streamId, events, expectedVersion, (stored) =>
             this.decryptList(stored),
           ),
