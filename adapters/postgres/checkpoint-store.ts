@@ -1,7 +1,7 @@
 import { CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
-import type { PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
-import { guard } from "./errors.js";
+import { guard, guardReconnecting } from "./errors.js";
 import { type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 import { type Statements, statements } from "./statements.js";
@@ -41,7 +41,7 @@ export class PostgresCheckpointStore extends CheckpointStore {
 
   protected readCheckpoint(id: string): Promise<number | undefined> {
     assertStorable(id);
-    return guard("loadCheckpoint", async () => {
+    return guardReconnecting("loadCheckpoint", attemptsOn(this.#sql), async () => {
       const [row] = (await this.#sql.unsafe(this.#statements.read, [id], { prepare: true }).values()) as unknown as [
         string,
       ][];

@@ -14,9 +14,9 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { PostgresCheckpointStore } from "./checkpoint-store.js";
-import type { PostgresQueryable, PostgresSql, PostgresTransactionSql } from "./client.js";
+import { attemptsOn, type PostgresQueryable, type PostgresSql, type PostgresTransactionSql } from "./client.js";
 import { MAX_BATCH_BYTES, textIssues } from "./encode.js";
-import { guard } from "./errors.js";
+import { guard, guardReconnecting } from "./errors.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { dropGeneration, swapGeneration } from "./read-model-generations.js";
 import { beginUnlessGone, savepointUnlessGone } from "./transaction-scope.js";
@@ -77,7 +77,7 @@ export class PostgresReadModelStore extends ReadModelStore {
 
   protected listDocuments(collection: string): Promise<ReadModelDocument[]> {
     assertStorable(collection, "-");
-    return guard("listReadModels", async () => {
+    return guardReconnecting("listReadModels", attemptsOn(this.#sql), async () => {
       const rows = (await this.#sql
         .unsafe(this.#statements.list, [collection], { prepare: true })
         .values()) as unknown as [string, unknown][];
@@ -377,7 +377,7 @@ function documentStatements(names: TableNames): DocumentStatements {
 
 function readDocument(sql: PostgresQueryable, s: DocumentStatements, collection: string, id: string) {
   assertStorable(collection, id);
-  return guard("getReadModel", async () => {
+  return guardReconnecting("getReadModel", attemptsOn(sql), async () => {
     const [row] = (await sql.unsafe(s.read, [collection, id], { prepare: true }).values()) as unknown as [unknown][];
     return row === undefined ? undefined : row[0];
   });

@@ -7,7 +7,16 @@ import { type DeadDatabaseOutcome, deadDatabaseScenario } from "../../test/postg
 import { type KilledBackendsOutcome, killedBackendsScenario } from "../../test/postgres/killed-backends.ts";
 import { type KilledTransactionOutcome, killedTransactionScenario } from "../../test/postgres/killed-transaction.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { createPostgresClient, PostgresEventStore, type PostgresSql, tenantScopedSql } from "./index.js";
+import {
+  createPostgresClient,
+  PostgresCheckpointStore,
+  PostgresEventStore,
+  PostgresReadModelStore,
+  PostgresSagaStore,
+  PostgresSnapshotStore,
+  type PostgresSql,
+  tenantScopedSql,
+} from "./index.js";
 
 let sql: PostgresSql;
 let url: string;
@@ -203,6 +212,37 @@ describe("PostgreSQL reliability", () => {
       }
     } finally {
       await store.close(1);
+    }
+  }, 60_000);
+
+  test("after pg_terminate_backend of every idle connection, the other stores' reads (documents, checkpoints, snapshots, sagas) succeed on fresh connections", async () => {
+    const name = `eventflows-idle-reads-${ulid()}`.toLowerCase();
+    const client = createPostgresClient(url, { max: 3, connection: { application_name: name } });
+    const readModels = new PostgresReadModelStore({ sql: client, schema });
+    const checkpoints = new PostgresCheckpointStore({ sql: client, schema });
+    const snapshots = new PostgresSnapshotStore({ sql: client, schema });
+    const sagas = new PostgresSagaStore({ sql: client, schema });
+    // One after another: run at once, several reads reopen killed connections together, which is where
+    // postgres.js 3.4.9 can lose connections for good (docs/adapters/postgres-tenancy.md).
+    const reads = async () => [
+      await readModels.get("idle", "doc-1"),
+      await readModels.list("idle"),
+      await checkpoints.load("idle-reads"),
+      await snapshots.load("Idle-1"),
+      await sagas.load("idle", "key-1"),
+      await sagas.list({ saga: "idle" }),
+    ];
+    try {
+      for (let round = 1; round <= 3; round++) {
+        await reads();
+        const [killed] = await sql`
+          SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = ${name}`;
+        expect(killed?.n).toBeGreaterThan(0);
+        // Each read is safe to repeat: one that meets a killed connection runs again on a fresh one.
+        expect(await reads()).toEqual([undefined, [], undefined, undefined, undefined, []]);
+      }
+    } finally {
+      await client.end({ timeout: 1 });
     }
   }, 60_000);
 

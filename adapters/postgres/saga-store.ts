@@ -13,8 +13,8 @@ import {
   sagaConflict,
   ValidationError,
 } from "../../src/index.js";
-import type { PostgresSql, PostgresTransactionSql } from "./client.js";
-import { guard } from "./errors.js";
+import { attemptsOn, type PostgresSql, type PostgresTransactionSql } from "./client.js";
+import { guard, guardReconnecting } from "./errors.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { beginUnlessGone } from "./transaction-scope.js";
 
@@ -60,7 +60,7 @@ export class PostgresSagaStore extends SagaStore {
   }
 
   protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {
-    const rows = await guard("loadSaga", () =>
+    const rows = await guardReconnecting("loadSaga", attemptsOn(this.#sql), () =>
       this.#sql.unsafe(`${this.#selectRecords()} WHERE s.saga = $1 AND s.key = $2`, [saga, key], { prepare: true }),
     );
     const row = rows[0] as unknown as RecordRow | undefined;
@@ -77,7 +77,9 @@ export class PostgresSagaStore extends SagaStore {
 
   /** Whether `statement` (a `SELECT 1 ... WHERE` of one row) finds its row. */
   async #exists(operation: string, statement: string, parameters: string[]): Promise<boolean> {
-    const rows = await guard(operation, () => this.#sql.unsafe(statement, parameters, { prepare: true }));
+    const rows = await guardReconnecting(operation, attemptsOn(this.#sql), () =>
+      this.#sql.unsafe(statement, parameters, { prepare: true }),
+    );
     return rows.length > 0;
   }
 
@@ -217,7 +219,7 @@ export class PostgresSagaStore extends SagaStore {
   }
 
   protected override async readNextDue(): Promise<number | undefined> {
-    const rows = await guard("nextSagaTimeout", () =>
+    const rows = await guardReconnecting("nextSagaTimeout", attemptsOn(this.#sql), () =>
       this.#sql.unsafe(
         // Free ones by the due_at index; held ones (few: those being fired) by their lease's end.
         `SELECT LEAST(
@@ -246,7 +248,7 @@ export class PostgresSagaStore extends SagaStore {
   }
 
   protected async listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]> {
-    const rows = await guard("listSagas", () =>
+    const rows = await guardReconnecting("listSagas", attemptsOn(this.#sql), () =>
       this.#sql.unsafe(
         `${this.#selectRecords()}
   WHERE ($1::text IS NULL OR s.saga = $1) AND ($2::text IS NULL OR s.status = $2)
@@ -270,7 +272,7 @@ export class PostgresSagaStore extends SagaStore {
   }
 
   protected async readFailures(saga: string | undefined, limit: number): Promise<SagaFailure[]> {
-    const rows = await guard("sagaFailures", () =>
+    const rows = await guardReconnecting("sagaFailures", attemptsOn(this.#sql), () =>
       this.#sql.unsafe(
         `SELECT failure::text AS failure FROM ${this.#n.sagaFailures} WHERE ($1::text IS NULL OR saga = $1)
   ORDER BY seq LIMIT $2`,

@@ -7,9 +7,9 @@ import {
   type StoredSnapshot,
   ValidationError,
 } from "../../src/index.js";
-import type { PostgresQueryable } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId } from "./encode.js";
-import { guard } from "./errors.js";
+import { guard, guardReconnecting } from "./errors.js";
 import { nameIssues, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
@@ -133,8 +133,9 @@ export class PostgresSnapshotStore extends SnapshotStore {
   protected async readSnapshot(streamId: string, maxVersion: number | undefined): Promise<StoredSnapshot | undefined> {
     assertStorableStreamId(streamId);
     const bound = maxVersion === undefined ? MAX_INTEGER : Math.min(maxVersion, MAX_INTEGER);
-    const [row] = await guard(
+    const [row] = await guardReconnecting(
       "loadSnapshot",
+      attemptsOn(this.#sql),
       async () =>
         (await this.#sql.unsafe(this.#statements.read, [streamId, bound], { prepare: true }).values()) as unknown as [
           unknown,
