@@ -42,7 +42,7 @@ const http = { url: "https://otlp.example.com/v1/traces", fetch: accepted };
 const span = {
   name: "s",
   kind: 0,
-  spanContext: () => ({ traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "1", traceFlags: 1 }),
+  spanContext: () => ({ traceId: `${"0".repeat(31)}1`, spanId: `${"0".repeat(15)}1`, traceFlags: 1 }),
   startTime: [0, 0],
   endTime: [0, 1],
   status: { code: 0 },
