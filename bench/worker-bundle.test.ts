@@ -105,7 +105,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // ±hh:mm, ±hhmm and ±hh offsets), +230; an empty append to a deleted stream refused
 // (\`appendableVersion\`), +86; the parser's groups by position instead of by name, -84: 31,548 -> 31,780.
 // Past 31 KB: the ceiling moves to 32 KB.
-const CEILING_GZIP_BYTES = 32 * 1024;
+// 32.0 KB (32,785 bytes, 2026-12-06, stop 46): a key an option object does not take is refused, naming its
+// path, by the AWS client (its options, retry and a call's send options), the table layout and every
+// DynamoDB store, with the core's store option keys they share (a misspelt key was dropped for its
+// default without a word): 32,522 -> 32,785, +263. Past 32 KB: the ceiling moves to 33 KB.
+const CEILING_GZIP_BYTES = 33 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
