@@ -4,6 +4,7 @@ import {
   type EnvSource,
   type Issue,
   objectIssues,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import type { AwsJsonService } from "./services.js";
@@ -47,14 +48,31 @@ export interface ResolvedAwsConfig {
 }
 
 /**
+ * The keys of {@link AwsClientConfig}, for the options that extend it (a client's, a store's) to refuse any
+ * other key: a record, so that a key added to the interface and not here fails to compile.
+ */
+export const AWS_CLIENT_CONFIG = {
+  region: true,
+  endpoint: true,
+  credentials: true,
+  env: true,
+} as const satisfies Record<keyof AwsClientConfig, true>;
+const CONFIG_KEYS = Object.keys(AWS_CLIENT_CONFIG);
+
+/**
  * Resolves region, endpoint and credentials, explicit options first. Everything missing or malformed
  * is reported in one {@link ValidationError}, before any request is made.
  */
-export function resolveAwsConfig(service: AwsJsonService, config: AwsClientConfig = {}): ResolvedAwsConfig {
+export function resolveAwsConfig(
+  service: AwsJsonService,
+  config: AwsClientConfig = {},
+  keys: readonly string[] = CONFIG_KEYS,
+): ResolvedAwsConfig {
   assertService(service);
   assertObject(config, [], `${service.displayName} client configuration`, false);
   const options = config ?? {};
-  const early = [...objectIssues(options.env, "env")];
+  // A misspelt `endpiont` sent the requests to AWS itself rather than the endpoint meant (DynamoDB Local, a VPC one).
+  const early = [...unknownKeyIssues(options, keys), ...objectIssues(options.env, "env")];
   for (const key of ["region", "endpoint"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "string") {
       early.push({ path: [key], message: `${key} must be a string` });

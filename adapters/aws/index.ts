@@ -27,7 +27,13 @@ export {
   itemTooLarge,
   THROTTLING_CODES,
 } from "./errors.js";
-export { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction, type SendOptions } from "./json-client.js";
+export {
+  AWS_JSON_CLIENT_OPTIONS,
+  AwsJsonClient,
+  type AwsJsonClientOptions,
+  type FetchFunction,
+  type SendOptions,
+} from "./json-client.js";
 export {
   backoffDelay,
   RetryBudget,

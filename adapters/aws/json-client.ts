@@ -1,5 +1,18 @@
-import { functionIssues, type Issue, objectIssues, utf8Length, ValidationError } from "../../src/index.js";
-import { type AwsClientConfig, type AwsCredentials, type AwsCredentialsProvider, resolveAwsConfig } from "./config.js";
+import {
+  functionIssues,
+  type Issue,
+  objectIssues,
+  unknownKeyIssues,
+  utf8Length,
+  ValidationError,
+} from "../../src/index.js";
+import {
+  AWS_CLIENT_CONFIG,
+  type AwsClientConfig,
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+  resolveAwsConfig,
+} from "./config.js";
 import {
   type AwsFailure,
   deadlinePassed,
@@ -42,6 +55,20 @@ export interface AwsJsonClientOptions extends AwsClientConfig {
   readonly clock?: () => Date;
 }
 
+/**
+ * The keys of {@link AwsJsonClientOptions}, for the options that extend them (a store's) to refuse any other
+ * key: a record, so that a key added to the interface and not here fails to compile.
+ */
+export const AWS_JSON_CLIENT_OPTIONS = {
+  ...AWS_CLIENT_CONFIG,
+  fetch: true,
+  retry: true,
+  timeoutMs: true,
+  attemptTimeoutMs: true,
+  clock: true,
+} as const satisfies Record<keyof AwsJsonClientOptions, true>;
+const CLIENT_KEYS = Object.keys(AWS_JSON_CLIENT_OPTIONS);
+
 export interface SendOptions {
   /** Stops the call (an attempt in flight, a pause): it rejects with the signal's reason, without retrying. */
   readonly signal?: AbortSignal;
@@ -81,7 +108,7 @@ export class AwsJsonClient {
 
   /** @throws {ValidationError} missing or malformed region, endpoint or credentials: before any request. */
   constructor(service: AwsJsonService, options: AwsJsonClientOptions = {}) {
-    const config = resolveAwsConfig(service, options);
+    const config = resolveAwsConfig(service, options, CLIENT_KEYS);
     const callbacks = [...functionIssues(options.fetch, "fetch"), ...functionIssues(options.clock, "clock")];
     if (callbacks.length > 0) throw new ValidationError(`Invalid ${service.displayName} client options`, callbacks);
     this.service = service;
@@ -243,6 +270,11 @@ export class AwsJsonClient {
 }
 
 /** What `send` refuses before anything is sent: an operation that is no name, options of the wrong kind. */
+const SEND_KEYS = Object.keys({ signal: true, deadline: true, serverWaitMs: true } satisfies Record<
+  keyof SendOptions,
+  true
+>);
+
 function sendIssues(operation: unknown, options: SendOptions): Issue[] {
   const issues: Issue[] = [];
   if (typeof operation !== "string" || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(operation)) {
@@ -250,6 +282,9 @@ function sendIssues(operation: unknown, options: SendOptions): Issue[] {
   }
   issues.push(...objectIssues(options, "options"));
   if (issues.length > 0 && typeof options !== "object") return issues;
+  // A misspelt `serverWaitMS` cut the call's deadline short of the wait it asked the server for. Once
+  // per request, not per event: a look at a handful of keys beside a round trip.
+  issues.push(...unknownKeyIssues(options, SEND_KEYS, ["options"]));
   const { signal, deadline, serverWaitMs } = (options ?? {}) as SendOptions;
   const s = signal as Partial<AbortSignal> | undefined;
   if (s !== undefined && (typeof s?.throwIfAborted !== "function" || typeof s.addEventListener !== "function")) {

@@ -1,4 +1,4 @@
-import { assertDelayMs, assertObject, functionIssues, ValidationError } from "../../src/index.js";
+import { assertDelayMs, assertObject, functionIssues, unknownKeyIssues, ValidationError } from "../../src/index.js";
 
 export interface RetryOptions {
   /** Attempts per call, the first one included. Defaults to 8; 1 turns retries off. */
@@ -29,6 +29,14 @@ export interface RetryPolicy {
   readonly budget: RetryBudget;
 }
 
+const RETRY_OPTIONS = Object.keys({
+  maxAttempts: true,
+  baseDelayMs: true,
+  maxDelayMs: true,
+  budget: true,
+  random: true,
+} satisfies Record<keyof RetryOptions, true>);
+
 export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
   assertObject(options, "retry", "retry options", false);
   const maxAttempts = options.maxAttempts ?? 8;
@@ -36,6 +44,8 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
   const maxDelayMs = options.maxDelayMs ?? 2_000;
   const budget = options.budget ?? 500;
   const issues = [
+    // A misspelt `maxAttempt` kept the default 8 attempts without a word.
+    ...unknownKeyIssues(options, RETRY_OPTIONS, ["retry"]),
     ...integerIssue("maxAttempts", maxAttempts, 1),
     ...integerIssue("baseDelayMs", baseDelayMs, 0),
     ...integerIssue("maxDelayMs", maxDelayMs, 0),

@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   type EventMetadata,
   type ImportBatch,
   type ImportedEvent,
@@ -51,6 +52,8 @@ interface Page {
  */
 export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDynamoDbSourceOptions): ImportSource {
   assertClient(client, "client");
+  // A misspelt `streamID` named the streams by the default, not the function given.
+  assertKnownOptions(options, ["tableName", "eventStoreId", "streamId", "concurrency"], "Castore source");
   if (typeof options?.tableName !== "string" || options.tableName === "") {
     throw new ValidationError("Invalid Castore source", [{ path: ["tableName"], message: "tableName is required" }]);
   }

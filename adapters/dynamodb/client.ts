@@ -1,5 +1,12 @@
 import { assertObject, functionIssues, ValidationError } from "../../src/index.js";
-import { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError, dynamoDbService, sleep } from "../aws/index.js";
+import {
+  AWS_JSON_CLIENT_OPTIONS,
+  AwsJsonClient,
+  type AwsJsonClientOptions,
+  AwsServiceError,
+  dynamoDbService,
+  sleep,
+} from "../aws/index.js";
 
 export { AwsJsonClient, type AwsJsonClientOptions, AwsServiceError, type SendOptions, sleep } from "../aws/index.js";
 
@@ -12,6 +19,8 @@ export function createDynamoDbClient(options: AwsJsonClientOptions = {}): AwsJso
   return new AwsJsonClient(dynamoDbService, options);
 }
 
+const CLIENT_KEYS = Object.keys(AWS_JSON_CLIENT_OPTIONS);
+
 /** Whether `error` is a DynamoDB error with this code, e.g. `ConditionalCheckFailedException`. */
 export function isServiceErrorCode(error: unknown, code: string): error is AwsServiceError {
   return error instanceof AwsServiceError && error.serviceCode === code;
@@ -23,7 +32,12 @@ export function isServiceErrorCode(error: unknown, code: string): error is AwsSe
  * @throws {ValidationError} `client` is not a client (a string, a plain object without `send`...).
  */
 export function clientOption(options: { readonly client?: AwsJsonClient } & AwsJsonClientOptions): AwsJsonClient {
-  if (options.client === undefined) return createDynamoDbClient(options);
+  if (options.client === undefined) {
+    // The client's own options only: the store's (its table, its limits) are the store's to check.
+    const own: Record<string, unknown> = {};
+    for (const key of CLIENT_KEYS) if (Object.hasOwn(options, key)) own[key] = options[key as keyof typeof options];
+    return createDynamoDbClient(own);
+  }
   assertClient(options.client, "client");
   return options.client;
 }

@@ -32,7 +32,7 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
 
   /** @throws {ValidationError} a bad table or key name, TTL, region, endpoint or missing credentials. */
   constructor(options: DynamoDbDedupStoreOptions) {
-    super(options, "DynamoDB dedup store", []);
+    super(options, "DynamoDB dedup store", [], ["ttlMs"]);
     const ttl = options.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
     if (!Number.isSafeInteger(ttl) || ttl < 1) {
       throw new ValidationError("Invalid DynamoDB dedup store options", [

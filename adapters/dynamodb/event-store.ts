@@ -1,6 +1,7 @@
 import {
   type CommitResult,
   ConcurrencyError,
+  EVENT_STORE_OPTIONS,
   type EventEnvelope,
   EventStore,
   type EventStoreCapabilities,
@@ -16,6 +17,7 @@ import {
   type StreamDeletionMode,
   ValidationError,
 } from "../../src/index.js";
+import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
 import { cancellationCause, checkHead, planAppend } from "./append-plan.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import {
@@ -32,6 +34,7 @@ import { GroupCommitter, isDefinitiveFailure } from "./group-commit.js";
 import {
   A,
   D,
+  LAYOUT_OPTIONS,
   MAX_TRANSACTION_ITEMS,
   POSITIONS_PER_COMMIT,
   partitionValue,
@@ -101,6 +104,17 @@ type RoundOutcome =
   | { readonly conflict: true }
   | { readonly retryAt: number | undefined; readonly pause: boolean };
 
+/** What the event store's options take; a misspelt `gapTimeoutMS` or `sortkey` was dropped for its default. */
+export const EVENT_STORE_KEYS = Object.keys({
+  ...EVENT_STORE_OPTIONS,
+  ...AWS_JSON_CLIENT_OPTIONS,
+  ...LAYOUT_OPTIONS,
+  client: true,
+  globalFeed: true,
+  gapTimeoutMs: true,
+  streamDeletion: true,
+} satisfies Record<keyof DynamoDbEventStoreOptions, true>);
+
 /**
  * An event store in one DynamoDB table, over the JSON protocol, SigV4-signed by the shared AWS client: no AWS SDK,
  * runs on Lambda, Workers, Bun and Node. One item per event (stream id = partition key, version =
@@ -134,7 +148,7 @@ export class DynamoDbEventStore extends EventStore {
         { path: [], message: "options are required" },
       ]);
     }
-    this.layout = tableLayout(options);
+    this.layout = tableLayout(options, EVENT_STORE_KEYS);
     const gapTimeoutMs = options.gapTimeoutMs ?? 1_000;
     if (!Number.isSafeInteger(gapTimeoutMs) || gapTimeoutMs < 0) {
       throw new ValidationError("Invalid DynamoDB event store options", [

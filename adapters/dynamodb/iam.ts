@@ -11,7 +11,7 @@
  * to the table's ARN (no index is used).
  */
 
-import { type Issue, objectIssues, ValidationError } from "../../src/index.js";
+import { type Issue, objectIssues, unknownKeyIssues, ValidationError } from "../../src/index.js";
 import { TENANT_KEY_SEPARATOR, tenantKeyPrefix } from "./layout.js";
 
 /** An IAM action of the DynamoDB service. */
@@ -251,7 +251,8 @@ export function dynamoDbTenantStatement(options: DynamoDbTenantStatementOptions)
   const prefix = POLICY_VARIABLE.test(options.tenant)
     ? options.tenant + TENANT_KEY_SEPARATOR
     : tenantKeyPrefix(options.tenant);
-  const issues = tenantStatementIssues(options);
+  // A misspelt `store` granted the default stores' actions, not those meant.
+  const issues = [...unknownKeyIssues(options, ["tableArn", "tenant", "stores"]), ...tenantStatementIssues(options)];
   if (issues.length > 0) throw new ValidationError("Invalid DynamoDB tenant statement", issues);
   return {
     Effect: "Allow",

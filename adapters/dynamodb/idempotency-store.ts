@@ -57,7 +57,7 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
 
   /** @throws {ValidationError} a bad table or key name, TTL, region, endpoint or missing credentials. */
   constructor(options: DynamoDbIdempotencyStoreOptions) {
-    super(options, "DynamoDB idempotency store", Object.values(I));
+    super(options, "DynamoDB idempotency store", Object.values(I), ["ttlMs", "inProgressTtlMs"]);
     const issues: Issue[] = [];
     this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);
     this.#inProgressTtlMs = positiveInteger(options.inProgressTtlMs, 60_000, "inProgressTtlMs", issues);

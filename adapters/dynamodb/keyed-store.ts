@@ -1,6 +1,15 @@
 import { checkedClock, functionIssues, HEALTH_CHECK_STREAM, type Issue, ValidationError } from "../../src/index.js";
+import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
-import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import {
+  A,
+  LAYOUT_OPTIONS,
+  M,
+  partitionValue,
+  type TableLayout,
+  type TableLayoutOptions,
+  tableLayout,
+} from "./layout.js";
 import { ensureEventStoreTable, tableWait } from "./table.js";
 
 /**
@@ -20,17 +29,30 @@ export interface DynamoDbKeyedStoreOptions extends AwsJsonClientOptions, TableLa
   readonly now?: () => number;
 }
 
+const KEYED_STORE_KEYS = Object.keys({
+  ...AWS_JSON_CLIENT_OPTIONS,
+  ...LAYOUT_OPTIONS,
+  client: true,
+  now: true,
+} satisfies Record<keyof DynamoDbKeyedStoreOptions, true>);
+
 /** What the dedup and idempotency stores share: a table (the event store's, or their own), a client, a clock. */
 export abstract class DynamoDbKeyedStore {
   readonly client: AwsJsonClient;
   readonly layout: TableLayout;
   protected readonly now: () => number;
 
-  protected constructor(options: DynamoDbKeyedStoreOptions, label: string, attributes: readonly string[]) {
+  protected constructor(
+    options: DynamoDbKeyedStoreOptions,
+    label: string,
+    attributes: readonly string[],
+    /** The keys the subclass's options take besides these: any other is refused. */
+    keys: readonly string[],
+  ) {
     if (typeof options !== "object" || options === null) {
       throw new ValidationError(`Invalid ${label} options`, [{ path: [], message: "options are required" }]);
     }
-    const layout = tableLayout(options);
+    const layout = tableLayout(options, [...KEYED_STORE_KEYS, ...keys]);
     const own = new Set([...attributes, TTL_ATTRIBUTE, EXPIRES_ATTRIBUTE, ...Object.values(A), ...Object.values(M)]);
     const issues: Issue[] = [];
     for (const field of ["partitionKey", "sortKey"] as const) {

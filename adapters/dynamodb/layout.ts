@@ -1,4 +1,4 @@
-import { assertObject, type Issue, ValidationError } from "../../src/index.js";
+import { assertObject, type Issue, unknownKeyIssues, ValidationError } from "../../src/index.js";
 import { DYNAMODB_MAX_ITEM_BYTES } from "../aws/index.js";
 
 /**
@@ -121,10 +121,25 @@ export interface TableLayoutOptions {
   readonly tenant?: string;
 }
 
-/** Validates the table and key names (DynamoDB's rules, checked before any request). */
-export function tableLayout(options: TableLayoutOptions): TableLayout {
+/**
+ * The keys of {@link TableLayoutOptions}, for the options that extend them (a store's) to refuse any other
+ * key: a record, so that a key added to the interface and not here fails to compile.
+ */
+export const LAYOUT_OPTIONS = {
+  tableName: true,
+  partitionKey: true,
+  sortKey: true,
+  tenant: true,
+} as const satisfies Record<keyof TableLayoutOptions, true>;
+const LAYOUT_KEYS = Object.keys(LAYOUT_OPTIONS);
+
+/**
+ * Validates the table and key names (DynamoDB's rules, checked before any request), and refuses a key
+ * outside `keys` (a store passes its own options' keys): a misspelt `sortkey` took the default `sk`.
+ */
+export function tableLayout(options: TableLayoutOptions, keys: readonly string[] = LAYOUT_KEYS): TableLayout {
   assertObject(options, [], "DynamoDB table layout");
-  const issues: Issue[] = [];
+  const issues: Issue[] = unknownKeyIssues(options, keys);
   const { tableName } = options;
   if (typeof tableName !== "string" || !TABLE_NAME.test(tableName)) {
     issues.push({

@@ -4,6 +4,7 @@ import { type AwsJsonClient, clientOption, isServiceErrorCode } from "./client.j
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
 import { partitionValue, type TableLayout, tableLayout } from "./layout.js";
 import type { DynamoDbReadModelStoreOptions } from "./read-model-store.js";
+import { READ_MODEL_KEYS } from "./read-model-store.js";
 
 /** Partition-key prefix of lease items. */
 export const LEASE_PARTITION_PREFIX = "\u001feventflows:lease:";
@@ -32,7 +33,8 @@ export class DynamoDbProjectionLock extends ProjectionLock {
       ]);
     }
     assertFunction(options.now, "now", "DynamoDB projection lock options", false);
-    this.layout = tableLayout(options);
+    // A misspelt `tableName` was refused already; a misspelt `now` or `tenant` was dropped for its default.
+    this.layout = tableLayout(options, [...READ_MODEL_KEYS, "now"]);
     this.client = clientOption(options);
     // Read through a check, as the dedup and idempotency stores do: a reading that is no time (a string
     // concatenated into \`until\`, NaN) is a ValidationError, not a wrong lease or a request DynamoDB refuses.

@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { assertKnownOptions, type Issue, ValidationError } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { batchWriteAll } from "./batch-write.js";
 import type { AwsJsonClient } from "./client.js";
@@ -55,6 +55,8 @@ export async function purgeRetiredGenerations(
   options: PurgeRetiredGenerationsOptions,
   documents: { readonly documentPrefix: string; readonly namespaceAttribute: string },
 ): Promise<PurgeRetiredGenerationsResult> {
+  // Before any request: a misspelt `olderThanMS` purged generations younger than meant.
+  assertKnownOptions(options, ["maxRequests", "olderThanMs", "pageSize"], "purge options");
   const maxRequests = checked(options, "maxRequests", 100, 1);
   const olderThanMs = checked(options, "olderThanMs", 60_000, 0);
   const pageSize = checked(options, "pageSize", 1000, 1);

@@ -16,10 +16,12 @@ import {
   StagedCheckpointStore,
   ValidationError,
 } from "../../src/index.js";
+import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
 import {
+  LAYOUT_OPTIONS,
   MAX_ITEM_BYTES,
   MAX_TRANSACTION_BYTES,
   MAX_TRANSACTION_ITEMS,
@@ -63,6 +65,14 @@ export interface DynamoDbReadModelStoreOptions extends AwsJsonClientOptions, Tab
    */
   readonly generationCacheMs?: number;
 }
+
+/** What the read-model and checkpoint stores' options take; a misspelt key was dropped for its default. */
+export const READ_MODEL_KEYS = Object.keys({
+  ...AWS_JSON_CLIENT_OPTIONS,
+  ...LAYOUT_OPTIONS,
+  client: true,
+  generationCacheMs: true,
+} satisfies Record<keyof DynamoDbReadModelStoreOptions, true>);
 
 /**
  * Read models as items of the event store's table (or one with its key schema): one item per
@@ -541,7 +551,7 @@ function checkedLayout(options: TableLayoutOptions, label: string): TableLayout 
   if (typeof options !== "object" || options === null) {
     throw new ValidationError(`Invalid ${label} options`, [{ path: [], message: "options are required" }]);
   }
-  const layout = tableLayout(options);
+  const layout = tableLayout(options, READ_MODEL_KEYS);
   const own = new Set([COLLECTION, DOCUMENT, POSITION, NAMESPACE, RETIRED_AT, "owner", "until"]);
   const issues: Issue[] = [];
   for (const field of ["partitionKey", "sortKey"] as const) {

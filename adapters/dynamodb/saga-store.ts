@@ -5,6 +5,7 @@ import {
   type ListSagasOptions,
   type OutboxEntry,
   outboxEntryInUse,
+  SAGA_STORE_OPTIONS,
   type SagaCommit,
   type SagaFailure,
   type SagaRecord,
@@ -14,9 +15,17 @@ import {
   sagaConflict,
   ValidationError,
 } from "../../src/index.js";
+import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
-import { MAX_ITEM_BYTES, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import {
+  LAYOUT_OPTIONS,
+  MAX_ITEM_BYTES,
+  partitionValue,
+  type TableLayout,
+  type TableLayoutOptions,
+  tableLayout,
+} from "./layout.js";
 import {
   checkTransaction,
   itemBytes,
@@ -47,6 +56,15 @@ const FINAL = new Set(["completed", "compensated"]);
 type PendingTimeouts = Record<string, readonly [id: string, shard: number, sortKey: string]>;
 const CACHED_INSTANCES = 1000;
 
+/** What the saga store's options take; a misspelt `timeoutShard` was dropped for its default. */
+const SAGA_STORE_KEYS = Object.keys({
+  ...SAGA_STORE_OPTIONS,
+  ...AWS_JSON_CLIENT_OPTIONS,
+  ...LAYOUT_OPTIONS,
+  client: true,
+  timeoutShards: true,
+} satisfies Record<keyof DynamoDbSagaStoreOptions, true>);
+
 /**
  * Saga instances in a DynamoDB table with the event store's key schema (the event table itself, or a
  * table of their own: `list` and a restart's re-drive scan the table, so give sagas their own table
@@ -74,7 +92,7 @@ export class DynamoDbSagaStore extends SagaStore {
   constructor(options: DynamoDbSagaStoreOptions) {
     // Checked before the base class reads them.
     super(checkedOptions(options));
-    const layout = tableLayout(options);
+    const layout = tableLayout(options, SAGA_STORE_KEYS);
     const own = new Set<string>(Object.values(S));
     const issues: Issue[] = [];
     for (const field of ["partitionKey", "sortKey"] as const) {

@@ -1,5 +1,6 @@
 import {
   ServiceError,
+  SNAPSHOT_STORE_OPTIONS,
   SnapshotCorruptError,
   SnapshotStore,
   type SnapshotStoreCapabilities,
@@ -8,11 +9,19 @@ import {
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
-import { backoffDelay, type RetryPolicy, retryPolicy } from "../aws/index.js";
+import { AWS_JSON_CLIENT_OPTIONS, backoffDelay, type RetryPolicy, retryPolicy } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, sleep } from "./client.js";
-import { A, MAX_ITEM_BYTES, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import {
+  A,
+  LAYOUT_OPTIONS,
+  MAX_ITEM_BYTES,
+  partitionValue,
+  type TableLayout,
+  type TableLayoutOptions,
+  tableLayout,
+} from "./layout.js";
 import { ensureEventStoreTable, tableWait } from "./table.js";
 
 export interface DynamoDbSnapshotStoreOptions extends SnapshotStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
@@ -47,6 +56,14 @@ interface Key {
   readonly key: Record<string, unknown>;
 }
 
+/** What the snapshot store's options take; a misspelt `keeplast` was dropped for its default. */
+export const SNAPSHOT_STORE_KEYS = Object.keys({
+  ...SNAPSHOT_STORE_OPTIONS,
+  ...AWS_JSON_CLIENT_OPTIONS,
+  ...LAYOUT_OPTIONS,
+  client: true,
+} satisfies Record<keyof DynamoDbSnapshotStoreOptions, true>);
+
 /**
  * Snapshots in DynamoDB, by default in the event store's table (partitions of their own, see
  * {@link SNAPSHOT_PARTITION_PREFIX}), or in a table of their own with the same key schema. One item
@@ -70,7 +87,7 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
       ]);
     }
     super({ ...options, compression: options.compression ?? { format: "gzip" } });
-    const layout = tableLayout(options);
+    const layout = tableLayout(options, SNAPSHOT_STORE_KEYS);
     const clash = [layout.partitionKey, layout.sortKey].filter((name) => (Object.values(S) as string[]).includes(name));
     if (clash.length > 0) {
       throw new ValidationError("Invalid DynamoDB table layout", [

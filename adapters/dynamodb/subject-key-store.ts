@@ -3,6 +3,7 @@ import {
   type Issue,
   masterKeyIssues,
   newSubjectKey,
+  SUBJECT_KEY_STORE_OPTIONS,
   type SubjectKeyLookup,
   SubjectKeyStore,
   type SubjectKeyStoreOptions,
@@ -11,10 +12,19 @@ import {
   type WebCryptoKey,
   wrapSubjectKey,
 } from "../../src/index.js";
+import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
 import { num, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
-import { A, M, partitionValue, type TableLayout, type TableLayoutOptions, tableLayout } from "./layout.js";
+import {
+  A,
+  LAYOUT_OPTIONS,
+  M,
+  partitionValue,
+  type TableLayout,
+  type TableLayoutOptions,
+  tableLayout,
+} from "./layout.js";
 import { ensureEventStoreTable, tableWait } from "./table.js";
 
 /**
@@ -42,6 +52,14 @@ export interface DynamoDbSubjectKeyStoreOptions
   readonly client?: AwsJsonClient;
 }
 
+const SUBJECT_KEY_STORE_KEYS = Object.keys({
+  ...SUBJECT_KEY_STORE_OPTIONS,
+  ...AWS_JSON_CLIENT_OPTIONS,
+  ...LAYOUT_OPTIONS,
+  client: true,
+  masterKey: true,
+} satisfies Record<keyof DynamoDbSubjectKeyStoreOptions, true>);
+
 /**
  * Subject keys as items in the event store's table (or one of its own with the same key schema):
  * one item per data subject with its key wrapped by the master key, the subject id authenticated.
@@ -60,7 +78,7 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
         { path: [], message: "options are required" },
       ]);
     }
-    const layout = tableLayout(options);
+    const layout = tableLayout(options, SUBJECT_KEY_STORE_KEYS);
     const issues: Issue[] = [...masterKeyIssues(options?.masterKey)];
     const own = new Set([WRAPPED, ERASED, ...Object.values(A), ...Object.values(M)]);
     for (const field of ["partitionKey", "sortKey"] as const) {

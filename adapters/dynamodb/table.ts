@@ -1,4 +1,4 @@
-import { assertObject, ServiceError, ValidationError } from "../../src/index.js";
+import { assertKnownOptions, assertObject, ServiceError, ValidationError } from "../../src/index.js";
 import { type AwsJsonClient, assertClient, isServiceErrorCode, sleep } from "./client.js";
 import { type TableLayout, tableLayout } from "./layout.js";
 
@@ -122,5 +122,7 @@ function checkSchema(layout: TableLayout, table: TableDescription): void {
  */
 export function tableWait(options: { readonly timeoutMs?: number } | null | undefined): number | undefined {
   assertObject(options ?? undefined, "options", "ensureTable options", false);
+  // A misspelt `timeoutMS` waited the default minute.
+  assertKnownOptions(options, ["timeoutMs"], "ensureTable options");
   return options?.timeoutMs;
 }

@@ -1,10 +1,11 @@
-import { assertObject } from "../../src/index.js";
+import { assertObject, unknownKeyIssues, ValidationError } from "../../src/index.js";
+import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
 import type { AwsJsonClient, AwsJsonClientOptions } from "./client.js";
 import { clientOption } from "./client.js";
-import { DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./event-store.js";
-import { type TableLayoutOptions, tableLayout } from "./layout.js";
+import { DynamoDbEventStore, type DynamoDbEventStoreOptions, EVENT_STORE_KEYS } from "./event-store.js";
+import { LAYOUT_OPTIONS, type TableLayoutOptions, tableLayout } from "./layout.js";
 import { DynamoDbCheckpointStore } from "./read-model-store.js";
-import { DynamoDbSnapshotStore, type DynamoDbSnapshotStoreOptions } from "./snapshot-store.js";
+import { DynamoDbSnapshotStore, type DynamoDbSnapshotStoreOptions, SNAPSHOT_STORE_KEYS } from "./snapshot-store.js";
 
 /** What every tenant's stores share (the table and the client), besides each store's own options. */
 type Shared = "tenant" | "tableName" | "partitionKey" | "sortKey" | "client" | keyof AwsJsonClientOptions;
@@ -25,6 +26,22 @@ export interface SharedTableTenantStores {
   readonly checkpointStore: DynamoDbCheckpointStore;
 }
 
+const { tenant: _tenant, ...TABLE_LAYOUT } = LAYOUT_OPTIONS;
+const OPTIONS = Object.keys({
+  ...AWS_JSON_CLIENT_OPTIONS,
+  ...TABLE_LAYOUT,
+  client: true,
+  eventStore: true,
+  snapshotStore: true,
+} satisfies Record<keyof SharedTableTenantStoresOptions, true>);
+const SHARED = new Set<string>([...Object.keys(LAYOUT_OPTIONS), ...Object.keys(AWS_JSON_CLIENT_OPTIONS), "client"]);
+const TABLE_KEYS = [...Object.keys(LAYOUT_OPTIONS), "client"];
+
+/** A store's own keys: those of its options that the tenants do not share. */
+function ownKeys(keys: readonly string[]): string[] {
+  return keys.filter((key) => !SHARED.has(key));
+}
+
 /**
  * The key-prefix strategy of `tenancy({ stores })`: every tenant in one table, each under its own
  * partition key prefix (`<tenant>#`), with a global feed, snapshots and checkpoints of its own.
@@ -39,6 +56,14 @@ export function sharedTableTenantStores(
   options: SharedTableTenantStoresOptions,
 ): (tenant: string) => SharedTableTenantStores {
   assertObject(options, [], "shared table tenant stores options");
+  // Checked now, each store's own options too, rather than on the first tenant's (or never, for a
+  // misspelt key its store would have dropped for its default).
+  const unknown = [
+    ...unknownKeyIssues(options, OPTIONS),
+    ...unknownKeyIssues(options.eventStore, ownKeys(EVENT_STORE_KEYS), ["eventStore"]),
+    ...unknownKeyIssues(options.snapshotStore, ownKeys(SNAPSHOT_STORE_KEYS), ["snapshotStore"]),
+  ];
+  if (unknown.length > 0) throw new ValidationError("Invalid shared table tenant stores options", unknown);
   const client = clientOption(options);
   const table = {
     tableName: options.tableName,
@@ -47,7 +72,7 @@ export function sharedTableTenantStores(
     client,
   };
   // Fails now on a bad table or key name rather than on the first tenant.
-  tableLayout(table);
+  tableLayout(table, TABLE_KEYS);
   return (tenant) => ({
     eventStore: new DynamoDbEventStore({ ...options.eventStore, ...table, tenant }),
     snapshotStore: new DynamoDbSnapshotStore({ ...options.snapshotStore, ...table, tenant }),

@@ -16,6 +16,7 @@ import {
   inSpan,
   processEvent,
   setSpanAttributes,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { HandlersFailedError, mapped, OrderBlockedError } from "./errors.js";
@@ -331,6 +332,16 @@ function dispatcherFor(target: EventTarget | undefined): (event: EventEnvelope) 
  * of the wrong kind would otherwise fail every message with a TypeError, redelivered until the
  * queue's redrive gives up on the lot.
  */
+const CONSUMER_OPTIONS = Object.keys({
+  handlers: true,
+  mapping: true,
+  dedup: true,
+  fifo: true,
+  onFailure: true,
+  eventRegistry: true,
+  telemetry: true,
+} satisfies Record<keyof SqsEventConsumerOptions, true>);
+
 function assertOptionKinds(options: SqsEventConsumerOptions): void {
   const has = (value: unknown, ...methods: string[]) =>
     typeof value === "object" &&
@@ -352,9 +363,11 @@ function assertOptionKinds(options: SqsEventConsumerOptions): void {
     ["onFailure", options.onFailure === undefined || typeof options.onFailure === "function", "a function"],
     ["telemetry", options.telemetry === undefined || typeof options.telemetry === "boolean", "a boolean"],
   ];
-  const issues = kinds.flatMap(([name, ok, what]) =>
-    ok ? [] : [{ path: [name], message: `${name} must be ${what}` }],
-  );
+  // A misspelt `dedupe` left the default in-memory store deduplicating, not the one given.
+  const issues = [
+    ...unknownKeyIssues(options, CONSUMER_OPTIONS),
+    ...kinds.flatMap(([name, ok, what]) => (ok ? [] : [{ path: [name], message: `${name} must be ${what}` }])),
+  ];
   if (issues.length > 0) throw new ValidationError("Invalid SQS consumer", issues);
 }
 

@@ -9,6 +9,7 @@ import {
   isServiceError,
   PayloadTooLargeError,
   ServiceError,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import {
@@ -103,6 +104,34 @@ interface Pending {
   attempts: number;
 }
 
+const BUS_OPTIONS = Object.keys({
+  onError: true,
+  telemetry: true,
+  source: true,
+  detailType: true,
+  resources: true,
+  eventBusName: true,
+  mapping: true,
+  client: true,
+  aws: true,
+  maxRequestBytes: true,
+  entryRetry: true,
+  retryableEntryCodes: true,
+  deadLetter: true,
+} satisfies Record<keyof EventBridgeEventBusOptions, true>);
+const ENTRY_RETRY_OPTIONS = Object.keys({
+  maxAttempts: true,
+  baseDelayMs: true,
+  maxDelayMs: true,
+  random: true,
+} satisfies Record<keyof EntryRetryOptions, true>);
+const DEAD_LETTER_OPTIONS = Object.keys({
+  queueUrl: true,
+  client: true,
+  aws: true,
+  maxMessageBytes: true,
+} satisfies Record<keyof DeadLetterQueueOptions, true>);
+
 /**
  * Publishes events to an Amazon EventBridge bus with PutEvents. Events are sent in order, in
  * requests of at most 10 entries and `maxRequestBytes`; each envelope travels whole in `Detail`.
@@ -139,7 +168,14 @@ export class EventBridgeEventBus implements EventPublisher {
         { path: [], message: "options must be an object" },
       ]);
     }
-    const issues: Issue[] = [];
+    // A misspelt `eventBusNmae` published to the default bus, `entryRetry: { maxAttempt }` kept 5 attempts.
+    const issues: Issue[] = [
+      ...unknownKeyIssues(options, BUS_OPTIONS),
+      ...unknownKeyIssues(options.entryRetry, ENTRY_RETRY_OPTIONS, ["entryRetry"]),
+      ...(typeof options.deadLetter === "function"
+        ? []
+        : unknownKeyIssues(options.deadLetter, DEAD_LETTER_OPTIONS, ["deadLetter"])),
+    ];
     const eventBusName = options.eventBusName ?? "default";
     if (!isEventBusName(eventBusName)) {
       issues.push({
@@ -198,7 +234,9 @@ export class EventBridgeEventBus implements EventPublisher {
     this.eventBusName = eventBusName;
     this.#maxRequestBytes = maxRequestBytes;
     this.client = options.client ?? new AwsJsonClient(eventBridgeService, options.aws);
-    this.#mapping = options.mapping ?? envelopeMapping(options);
+    this.#mapping =
+      options.mapping ??
+      envelopeMapping({ source: options.source, detailType: options.detailType, resources: options.resources });
     this.#customMapping = options.mapping !== undefined;
     const retry = options.entryRetry ?? {};
     this.#retry = retryPolicy({

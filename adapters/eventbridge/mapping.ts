@@ -6,6 +6,7 @@ import {
   type Issue,
   isUlid,
   jsonIssues,
+  unknownKeyIssues,
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
@@ -54,6 +55,8 @@ export const DEFAULT_SOURCE = "eventflows";
 export function envelopeMapping(options: EnvelopeMappingOptions = {}): EventBridgeMapping {
   assertObject(options, [], "EventBridge mapping options", false);
   const issues = [
+    // A misspelt `detailtype` sent every event under its type, not the name meant.
+    ...unknownKeyIssues(options, ["source", "detailType", "resources"]),
     ...functionIssues(options.detailType, "detailType"),
     ...functionIssues(options.resources, "resources"),
   ];

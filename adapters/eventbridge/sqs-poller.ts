@@ -1,4 +1,4 @@
-import { getLogger, type Issue, ValidationError } from "../../src/index.js";
+import { getLogger, type Issue, unknownKeyIssues, ValidationError } from "../../src/index.js";
 import { AwsJsonClient, type AwsJsonClientOptions, isCredentialFreeHttpUrl, sqsService } from "../aws/index.js";
 import type { ConsumeResult, SqsEventConsumer } from "./consumer.js";
 
@@ -47,10 +47,23 @@ interface ReceivedMessage {
  * hands it to the consumer, deletes what it handled and leaves failed messages to be redelivered,
  * as Lambda's partial batch responses do.
  */
+const RECEIVE_OPTIONS = Object.keys({
+  queueUrl: true,
+  consumer: true,
+  client: true,
+  aws: true,
+  maxMessages: true,
+  waitTimeSeconds: true,
+  visibilityTimeoutSeconds: true,
+  releaseFailed: true,
+  signal: true,
+} satisfies Record<keyof ReceiveAndConsumeOptions, true>);
+
 export async function receiveAndConsume(given: ReceiveAndConsumeOptions): Promise<ReceiveAndConsumeResult> {
   // From JavaScript, no options at all: refused below like missing ones, not a TypeError.
   const options = (given ?? {}) as ReceiveAndConsumeOptions;
-  const issues: Issue[] = [];
+  // A misspelt `waitTimeSecond` polled short, not long, without a word.
+  const issues: Issue[] = unknownKeyIssues(options, RECEIVE_OPTIONS);
   const maxMessages = options.maxMessages ?? 10;
   const waitTimeSeconds = options.waitTimeSeconds ?? 0;
   if (!Number.isSafeInteger(maxMessages) || maxMessages < 1 || maxMessages > 10) {

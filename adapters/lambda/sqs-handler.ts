@@ -1,4 +1,11 @@
-import { assertFunction, assertObject, callHook, getLogger, ValidationError } from "../../src/index.js";
+import {
+  assertFunction,
+  assertObject,
+  callHook,
+  getLogger,
+  unknownKeyIssues,
+  ValidationError,
+} from "../../src/index.js";
 import type { LambdaContext } from "./api-gateway-types.js";
 import type { SqsBatchResponse, SqsEvent, SqsRecord } from "./sqs-types.js";
 
@@ -36,6 +43,9 @@ export function createSqsHandler(
   // null is no options, as undefined is: never a TypeError when the batch fails.
   assertObject(given ?? undefined, "options", "SQS handler", false);
   const options = given ?? {};
+  // A misspelt `onErorr` was dropped: a failed batch went to the default log line, not the hook given.
+  const unknown = unknownKeyIssues(options, ["onError"]);
+  if (unknown.length > 0) throw new ValidationError("Invalid SQS handler", unknown);
   assertFunction(options.onError, "onError", "SQS handler", false);
   return async (event) => {
     const records = recordsOf(event);

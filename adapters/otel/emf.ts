@@ -9,7 +9,7 @@
  * AggregationTemporality.DELTA`): CloudWatch sums what each line reports. A histogram becomes its
  * `.sum`, `.count` and `.max` (and `.min`) over the collection interval.
  */
-import { callHook, getLogger, ValidationError } from "../../src/index.js";
+import { callHook, getLogger, unknownKeyIssues, ValidationError } from "../../src/index.js";
 import type { HistogramValue, MetricDataLike, MetricsCollector, ResourceMetricsLike } from "../http/index.js";
 
 export interface EmfOptions {
@@ -32,9 +32,12 @@ const SUM = 3;
 
 /** The EMF lines (JSON text, one per data point) of what a reader collected. */
 export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptions): string[] {
+  // A misspelt `timeStamp` stamped the lines with the time of writing, not the one given.
+  const issues = unknownKeyIssues(options, ["namespace", "timestamp"]);
   if (typeof options?.namespace !== "string" || options.namespace.length === 0 || options.namespace.length > 255) {
-    throw new ValidationError("Invalid EMF options", [{ path: ["namespace"], message: "must be 1 to 255 characters" }]);
+    issues.push({ path: ["namespace"], message: "must be 1 to 255 characters" });
   }
+  if (issues.length > 0) throw new ValidationError("Invalid EMF options", issues);
   const timestamp = options.timestamp ?? Date.now();
   const lines: string[] = [];
   for (const scope of resourceMetrics.scopeMetrics) {
@@ -94,8 +97,10 @@ export async function writeEmf(
   let written = 0;
   try {
     const { resourceMetrics } = await collector.collect();
-    const lines = emfLines(resourceMetrics, options);
-    const write = options.write ?? ((line: string) => console.log(line));
+    // Its own keys apart, the rest are the lines' options: a key neither takes is refused there, to onError.
+    const { write: given, onError: _, ...emf } = options ?? ({} as typeof options);
+    const lines = emfLines(resourceMetrics, emf);
+    const write = given ?? ((line: string) => console.log(line));
     for (const line of lines) {
       write(line);
       written++;

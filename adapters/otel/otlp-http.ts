@@ -4,7 +4,15 @@
  * may outlive the request unless handed to `waitUntil`. `flushMetrics` and `flushSpans` do that: the
  * response goes out first, the export finishes in the background of the same invocation.
  */
-import { callHook, getLogger, type Issue, MAX_DELAY_MS, ServiceError, ValidationError } from "../../src/index.js";
+import {
+  callHook,
+  getLogger,
+  type Issue,
+  MAX_DELAY_MS,
+  ServiceError,
+  unknownKeyIssues,
+  ValidationError,
+} from "../../src/index.js";
 import type { MetricsCollector } from "../http/index.js";
 import { otlpMetricsJson } from "./otlp-json.js";
 import { otlpTracesJson, type ReadableSpanLike } from "./otlp-traces-json.js";
@@ -68,8 +76,14 @@ interface Target {
  * `Headers`, `AbortSignal.timeout`) are `TypeError`s that quote the URL or the header value, which may
  * hold a credential: the issues here name the option, never its value.
  */
+const HTTP_OPTIONS = Object.keys({ url: true, headers: true, timeoutMs: true, fetch: true } satisfies Record<
+  keyof OtlpHttpOptions,
+  true
+>);
+
 function checkedOptions(options: OtlpHttpOptions): Target {
-  const issues: Issue[] = [];
+  // A misspelt `timeoutMS` kept the default 10 s, `header` sent no credentials (and was refused by the receiver).
+  const issues: Issue[] = unknownKeyIssues(options, HTTP_OPTIONS);
   let url: URL | undefined;
   try {
     url = new URL(options?.url);
@@ -150,7 +164,10 @@ async function post(target: Target, body: unknown, options: OtlpHttpOptions, ope
  */
 export function flushMetrics(ctx: WaitUntilContext, collector: MetricsCollector, options: OtlpFlushOptions): void {
   const report = reporter(options, "metrics");
-  if (report !== undefined) ctx.waitUntil(background(() => exportMetrics(collector, options), report));
+  if (report === undefined) return;
+  // Its `onError` apart, the rest are the export's options: a key neither takes is refused there, to onError.
+  const { onError: _, ...http } = options ?? ({} as OtlpFlushOptions);
+  ctx.waitUntil(background(() => exportMetrics(collector, http), report));
 }
 
 /**
@@ -164,7 +181,8 @@ export function flushSpans(ctx: WaitUntilContext, buffer: SpanBuffer, options: O
   if (report === undefined) return;
   const { spans, dropped } = buffer.take();
   if (dropped > 0) getLogger().warn("spans dropped: the span buffer was full", { dropped, kept: spans.length });
-  ctx.waitUntil(background(() => exportSpans(spans, options), report));
+  const { onError: _, ...http } = options ?? ({} as OtlpFlushOptions);
+  ctx.waitUntil(background(() => exportSpans(spans, http), report));
 }
 
 /**

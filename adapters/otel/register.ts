@@ -15,7 +15,14 @@ import {
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
-import { assertFunction, callHook, getLogger, ServiceError, ValidationError } from "../../src/index.js";
+import {
+  assertFunction,
+  assertKnownOptions,
+  callHook,
+  getLogger,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
 
 /** What an SDK provider offers beyond the API: both `TracerProvider` and `MeterProvider` of the SDK have these. */
 interface Flushable {
@@ -73,6 +80,12 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
  *   keeps the first; call `shutdown()` of the earlier registration first); nothing is registered then.
  */
 export function registerOpenTelemetry(options: RegisterOpenTelemetryOptions): RegisteredOpenTelemetry {
+  // A misspelt `tracerProvder` registered nothing of it: no spans, without a word (or "nothing to register").
+  assertKnownOptions(
+    options,
+    ["tracerProvider", "meterProvider", "contextManager", "propagator", "onError"],
+    "OpenTelemetry options",
+  );
   const { tracerProvider, meterProvider, contextManager, propagator, onError } = options ?? {};
   assertFunction(onError, "onError", "OpenTelemetry options", false);
   if (!tracerProvider && !meterProvider && !contextManager && !propagator) {

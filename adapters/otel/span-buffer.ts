@@ -4,7 +4,7 @@
  * a Worker may run nothing after its response unless it is handed to `waitUntil`. Typed structurally
  * as the SDK's `SpanProcessor`, so nothing of the SDK is imported.
  */
-import { ValidationError } from "../../src/index.js";
+import { assertKnownOptions, ValidationError } from "../../src/index.js";
 import type { ReadableSpanLike } from "./otlp-traces-json.js";
 
 export interface SpanBufferOptions {
@@ -19,6 +19,8 @@ export class SpanBuffer {
 
   /** @throws {ValidationError} `maxSpans` is not a positive integer. */
   constructor(options: SpanBufferOptions = {}) {
+    // A misspelt `maxSpan` kept the default 512 without a word.
+    assertKnownOptions(options, ["maxSpans"], "span buffer options");
     const maxSpans = options?.maxSpans ?? 512;
     if (!Number.isInteger(maxSpans) || maxSpans < 1) {
       throw new ValidationError("Invalid span buffer options", [

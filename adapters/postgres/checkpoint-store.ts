@@ -1,8 +1,8 @@
-import { CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
+import { assertKnownOptions, CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
-import { type PostgresNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 import { type Statements, statements } from "./statements.js";
 
@@ -13,6 +13,11 @@ export interface PostgresCheckpointStoreOptions extends PostgresNameOptions {
    */
   readonly sql: PostgresQueryable;
 }
+
+const OPTIONS = Object.keys({ ...NAME_OPTIONS, sql: true } satisfies Record<
+  keyof PostgresCheckpointStoreOptions,
+  true
+>);
 
 /**
  * Checkpoints in the event store's database (the `checkpoints` table of migration 2). Compare-and-set
@@ -25,13 +30,15 @@ export class PostgresCheckpointStore extends CheckpointStore {
 
   constructor(options: PostgresCheckpointStoreOptions) {
     super();
+    // A misspelt `schmea` read and wrote the default schema's checkpoints.
+    assertKnownOptions(options, OPTIONS, "checkpoint store options");
     if (typeof options?.sql !== "function") {
       throw new ValidationError("Invalid checkpoint store options", [
         { path: ["sql"], message: "sql must be a postgres.js client or transaction" },
       ]);
     }
     this.#sql = options.sql;
-    this.#statements = statements(tableNames(options)).checkpoint;
+    this.#statements = statements(tableNames(options, OPTIONS)).checkpoint;
   }
 
   /** One `select 1` (see pingPostgres): for health checks. */

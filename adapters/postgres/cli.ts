@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   type EnvSource,
   ErrorCodeRegistry,
   EventFlowsError,
@@ -134,7 +135,7 @@ async function migrateOrRefuseNewer(
     if (!isServiceError(error) || error.serviceCode !== "SCHEMA_TOO_NEW") throw error;
     throw new EventFlowsError(
       ErrorCodeRegistry.cli.SchemaNewer,
-      `postgres: the schema is at version ${await schemaVersion(sql, options)}, newer than this release knows (${LATEST_SCHEMA_VERSION}); upgrade @eventflows/core; nothing was changed`,
+      `postgres: the schema is at version ${await schemaVersion(sql, { schema: options.schema, tablePrefix: options.tablePrefix })}, newer than this release knows (${LATEST_SCHEMA_VERSION}); upgrade @eventflows/core; nothing was changed`,
       { cause: error },
     );
   }
@@ -155,6 +156,8 @@ export interface PostgresUrlOptions {
   readonly urlFile?: string;
 }
 
+const URL_OPTIONS = Object.keys({ url: true, urlFile: true } satisfies Record<keyof PostgresUrlOptions, true>);
+
 /**
  * The URL by the rules of this command, for other commands (`eventflows migrate postgres`) to share
  * them: `--url-file`, else `--url` refused when it carries a password, else $EVENTFLOWS_PG_URL,
@@ -165,6 +168,8 @@ export async function resolvePostgresUrl(
   options: PostgresUrlOptions,
   io: Pick<CliIo, "env" | "readFile">,
 ): Promise<string> {
+  // A misspelt `urlfile` fell back to the environment's URL: another database than the one meant.
+  assertKnownOptions(options, URL_OPTIONS, "PostgreSQL URL options");
   try {
     return await resolveUrl({ command: "", ...options }, io);
   } catch (error) {

@@ -1,9 +1,16 @@
-import { type DedupStore, dedupIdIssues, functionIssues, type Issue, ValidationError } from "../../src/index.js";
+import {
+  type DedupStore,
+  dedupIdIssues,
+  functionIssues,
+  type Issue,
+  unknownKeyIssues,
+  ValidationError,
+} from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { wholeMillisecondClock } from "./clock.js";
 import { textIssues } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
-import { type PostgresNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
 export interface PostgresDedupStoreOptions extends PostgresNameOptions {
@@ -13,6 +20,11 @@ export interface PostgresDedupStoreOptions extends PostgresNameOptions {
   /** The clock, in ms since the epoch. Use one clock for all instances' stores (the default: each host's). */
   readonly now?: () => number;
 }
+
+const OPTIONS = Object.keys({ ...NAME_OPTIONS, sql: true, ttlMs: true, now: true } satisfies Record<
+  keyof PostgresDedupStoreOptions,
+  true
+>);
 
 /**
  * The SQS consumer's dedup store for many instances: the `dedup` table of migration 4, one row per
@@ -29,7 +41,8 @@ export class PostgresDedupStore implements DedupStore {
 
   /** @throws {ValidationError} a missing client, bad names, TTL or clock. */
   constructor(options: PostgresDedupStoreOptions) {
-    const issues: Issue[] = [];
+    // A misspelt `ttlMS` kept ids for the default 14 days without a word.
+    const issues: Issue[] = unknownKeyIssues(options, OPTIONS);
     if (typeof options?.sql !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
     }
@@ -37,7 +50,7 @@ export class PostgresDedupStore implements DedupStore {
     if (!Number.isSafeInteger(ttl) || ttl < 1) issues.push({ path: ["ttlMs"], message: "must be a positive integer" });
     issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL dedup store options", issues);
-    const table = tableNames(options).dedup;
+    const table = tableNames(options, OPTIONS).dedup;
     this.#sql = options.sql;
     this.#attempts = attemptsOn(options.sql);
     this.#ttlMs = ttl;

@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   type ImportBatch,
   type ImportSource,
   importedEventId,
@@ -15,6 +16,10 @@ export interface EmmettPostgresSourceOptions {
   readonly partition?: string;
 }
 
+const OPTIONS = Object.keys({ schema: true, partition: true } satisfies Record<
+  keyof EmmettPostgresSourceOptions,
+  true
+>);
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 const EMMETT_SOURCE = "emmett-postgres";
 
@@ -54,6 +59,8 @@ const COLUMNS = `stream_id, stream_position::text AS version_text, global_positi
  * finds what it stored (counted as skipped).
  */
 export function emmettPostgresSource(sql: PostgresSql, options: EmmettPostgresSourceOptions = {}): ImportSource {
+  // A misspelt `partiton` imported the default partition's events, not the one asked for.
+  assertKnownOptions(options, OPTIONS, "Emmett source options");
   if (options.schema !== undefined && !SCHEMA_PATTERN.test(options.schema)) {
     throw new ValidationError("Invalid schema name", [
       { path: ["schema"], message: "a schema name is lower-case letters, digits and underscores" },

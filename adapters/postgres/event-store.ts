@@ -1,13 +1,16 @@
 import {
   assertFunction,
+  assertKnownOptions,
   ConcurrencyError,
   type EnvSource,
+  EVENT_STORE_OPTIONS,
   type EventEnvelope,
   type EventStoreOptions,
   type ExpectedVersion,
   type Issue,
   integerOptionIssues,
   type PendingEvent,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { appendEvents, type Committed, isLostRace, type StoreContext } from "./append.js";
@@ -27,7 +30,7 @@ import {
   assertInlineProjections,
 } from "./inline-projection.js";
 import { type MigrateOptions, type MigrateResult, migrate } from "./migrate.js";
-import { nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { NAME_OPTIONS, nameIssues, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { statements } from "./statements.js";
 import { PostgresStoreBase } from "./store-base.js";
 import { PostgresTransaction } from "./transaction.js";
@@ -71,6 +74,19 @@ export interface WithTransactionOptions {
 
 const ISOLATION_LEVELS: readonly string[] = ["read committed", "repeatable read", "serializable"];
 
+const OPTIONS = Object.keys({
+  ...EVENT_STORE_OPTIONS,
+  ...NAME_OPTIONS,
+  sql: true,
+  url: true,
+  client: true,
+  env: true,
+  maxEventBytes: true,
+  readPageSize: true,
+  projections: true,
+} satisfies Record<keyof PostgresEventStoreOptions, true>);
+const TRANSACTION_OPTIONS = Object.keys({ isolation: true } satisfies Record<keyof WithTransactionOptions, true>);
+
 /**
  * The event store on PostgreSQL (postgres.js). One round trip per append; a global order readers
  * never skip; idempotent appends by event id; transactions spanning streams and read models;
@@ -92,7 +108,7 @@ export class PostgresEventStore extends PostgresStoreBase {
   constructor(options: PostgresEventStoreOptions = {}) {
     const issues = optionIssues(options);
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL event store options", issues);
-    const names = tableNames(options);
+    const names = tableNames(options, OPTIONS);
     const context: StoreContext = {
       names,
       statements: statements(names),
@@ -137,6 +153,8 @@ export class PostgresEventStore extends PostgresStoreBase {
     options: WithTransactionOptions = {},
   ): Promise<T> {
     assertFunction(work, "work", "transaction");
+    // A misspelt `isolaton` ran the work at read committed, not the level it asked for.
+    assertKnownOptions(options, TRANSACTION_OPTIONS, "transaction options");
     const isolation = options.isolation ?? "read committed";
     if (!ISOLATION_LEVELS.includes(isolation)) {
       throw new ValidationError("Invalid transaction options", [
@@ -229,7 +247,9 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions = {}
 
 function optionIssues(options: PostgresEventStoreOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
-  const issues = nameIssues(options);
+  // A misspelt `readPageSise` or `schmea` was dropped: the default served without a word. (`client` is
+  // postgres.js's own options, handed over as they are.)
+  const issues = [...unknownKeyIssues(options, OPTIONS), ...nameIssues(options)];
   issues.push(
     ...integerOptionIssues(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024),
     ...integerOptionIssues(options.readPageSize, "readPageSize", 100_000),

@@ -9,12 +9,13 @@ import {
   ServiceError,
   type StoredResponse,
   ulid,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { wholeMillisecondClock } from "./clock.js";
 import { guard, guardReconnecting, SERVICE } from "./errors.js";
-import { type PostgresNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
 /** A claim that lost the insert re-reads; the row may vanish between (released, expired) a few times at most. */
@@ -38,6 +39,14 @@ type Row = [
   token: string | null,
 ];
 
+const OPTIONS = Object.keys({
+  ...NAME_OPTIONS,
+  sql: true,
+  ttlMs: true,
+  inProgressTtlMs: true,
+  now: true,
+} satisfies Record<keyof PostgresIdempotencyStoreOptions, true>);
+
 /**
  * The Hono routes' idempotency store for many instances: the `idempotency_keys` table of
  * migration 4 (with migration 11's `token`). A claim is `INSERT … ON CONFLICT DO UPDATE … WHERE
@@ -56,7 +65,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   /** @throws {ValidationError} a missing client, bad names, TTLs or clock. */
   constructor(options: PostgresIdempotencyStoreOptions) {
-    const issues: Issue[] = [];
+    // A misspelt `inProgressTtl` left a crashed claim blocking its key for the default minute.
+    const issues: Issue[] = unknownKeyIssues(options, OPTIONS);
     if (typeof options?.sql !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
     }
@@ -64,7 +74,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     this.#inProgressTtlMs = positiveInteger(options?.inProgressTtlMs, 60_000, "inProgressTtlMs", issues);
     issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL idempotency store options", issues);
-    const table = tableNames(options).idempotencyKeys;
+    const table = tableNames(options, OPTIONS).idempotencyKeys;
     this.#sql = options.sql;
     this.#attempts = attemptsOn(options.sql);
     this.#now = wholeMillisecondClock(options.now);

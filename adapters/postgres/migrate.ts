@@ -2,7 +2,7 @@ import { checkAppliedMigrations, ValidationError } from "../../src/index.js";
 import type { PostgresSql } from "./client.js";
 import { guard, SERVICE } from "./errors.js";
 import { checksum, LATEST_SCHEMA_VERSION, type Migration, migrations } from "./migrations.js";
-import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { NAME_OPTIONS, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { beginUnlessGone } from "./transaction-scope.js";
 
 export interface MigrateOptions extends PostgresNameOptions {
@@ -12,6 +12,8 @@ export interface MigrateOptions extends PostgresNameOptions {
    */
   readonly to?: number;
 }
+
+const MIGRATE_OPTIONS = Object.keys({ ...NAME_OPTIONS, to: true } satisfies Record<keyof MigrateOptions, true>);
 
 export interface MigrateResult {
   /** The versions this call applied, in order; empty when the schema was up to date. */
@@ -34,7 +36,7 @@ export interface AppliedMigration {
  * is recorded with a checksum; a recorded one that no longer matches the shipped SQL stops the run.
  */
 export async function migrate(sql: PostgresSql, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const names = tableNames(options);
+  const names = tableNames(options, MIGRATE_OPTIONS);
   const target = options.to ?? LATEST_SCHEMA_VERSION;
   if (!Number.isSafeInteger(target) || target < 0 || target > LATEST_SCHEMA_VERSION) {
     throw new ValidationError("Invalid migration target", [

@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { assertKnownOptions, type Issue, ValidationError } from "../../src/index.js";
 
 /** Where the store's tables live. */
 export interface PostgresNameOptions {
@@ -35,6 +35,16 @@ export interface TableNames {
 
 export const DEFAULT_SCHEMA = "eventflows";
 
+/**
+ * The keys of {@link PostgresNameOptions}, for the key lists of the options that extend them: typed as a
+ * record so that a name option added to the interface and not here fails to compile.
+ */
+export const NAME_OPTIONS = { schema: true, tablePrefix: true } as const satisfies Record<
+  keyof PostgresNameOptions,
+  true
+>;
+const NAME_KEYS = Object.keys(NAME_OPTIONS);
+
 // Lower case only: such names need no quoting in hand-written SQL, and PostgreSQL folds unquoted
 // names to lower case. A schema name is PostgreSQL's longest identifier (63 bytes; a longer one is
 // cut silently), since no other name derives from it: room for a prefix and a 48-character tenant
@@ -70,8 +80,13 @@ export function nameIssues(options: PostgresNameOptions): Issue[] {
 const derived = new Map<string, TableNames>();
 const MAX_DERIVED = 1024;
 
-/** Validates the names and derives every identifier the SQL uses (the same object for the same names). */
-export function tableNames(options: PostgresNameOptions = {}): TableNames {
+/**
+ * Validates the names and derives every identifier the SQL uses (the same object for the same names).
+ * A key outside `keys` is refused: a misspelt `schmea` derived the default schema's names without a
+ * word. The stores pass their own options, with their own keys (already checked by them).
+ */
+export function tableNames(options: PostgresNameOptions = {}, keys: readonly string[] = NAME_KEYS): TableNames {
+  assertKnownOptions(options, keys, "PostgreSQL names");
   const { schema, tablePrefix } = options;
   const cacheable =
     (schema === undefined || typeof schema === "string") &&

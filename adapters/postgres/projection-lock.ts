@@ -1,7 +1,7 @@
-import { ProjectionLock, ValidationError } from "../../src/index.js";
+import { assertKnownOptions, ProjectionLock, ValidationError } from "../../src/index.js";
 import type { PostgresSql, PostgresTransactionSql } from "./client.js";
 import { guard, toEventFlowsError } from "./errors.js";
-import { type PostgresNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { beginUnlessGone } from "./transaction-scope.js";
 
 export interface PostgresProjectionLockOptions extends PostgresNameOptions {
@@ -15,6 +15,8 @@ interface HeldLock {
   /** Settles when the lock's transaction has ended. */
   readonly held: Promise<void>;
 }
+
+const OPTIONS = Object.keys({ ...NAME_OPTIONS, sql: true } satisfies Record<keyof PostgresProjectionLockOptions, true>);
 
 /**
  * Projection leases as PostgreSQL advisory locks: a held lease is a transaction-level advisory lock
@@ -31,6 +33,8 @@ export class PostgresProjectionLock extends ProjectionLock {
 
   constructor(options: PostgresProjectionLockOptions) {
     super();
+    // A misspelt `schmea` took the default schema's lock namespace: two stores' runners shared their locks.
+    assertKnownOptions(options, OPTIONS, "projection lock options");
     if (typeof options?.sql?.begin !== "function") {
       throw new ValidationError("Invalid projection lock options", [
         { path: ["sql"], message: "sql must be a postgres.js client" },
@@ -43,7 +47,7 @@ export class PostgresProjectionLock extends ProjectionLock {
       ]);
     }
     this.#sql = options.sql;
-    this.#namespace = tableNames(options).lockNamespace;
+    this.#namespace = tableNames(options, OPTIONS).lockNamespace;
   }
 
   protected async tryAcquire(name: string, owner: string): Promise<boolean> {

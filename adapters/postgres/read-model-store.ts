@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   type CheckpointStore,
   jsonRoundTrip,
   PayloadTooLargeError,
@@ -17,7 +18,7 @@ import { PostgresCheckpointStore } from "./checkpoint-store.js";
 import { attemptsOn, type PostgresQueryable, type PostgresSql, type PostgresTransactionSql } from "./client.js";
 import { MAX_BATCH_BYTES, textIssues } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
-import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { NAME_OPTIONS, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { dropGeneration, swapGeneration } from "./read-model-generations.js";
 import { beginUnlessGone, savepointUnlessGone } from "./transaction-scope.js";
 
@@ -25,6 +26,8 @@ export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
   /** A client, or a transaction to join (then `transaction` nests as a savepoint). */
   readonly sql: PostgresQueryable;
 }
+
+const OPTIONS = Object.keys({ ...NAME_OPTIONS, sql: true } satisfies Record<keyof PostgresReadModelStoreOptions, true>);
 
 /**
  * Read models as JSON documents in the event store's database (the `read_models` table of
@@ -51,6 +54,8 @@ export class PostgresReadModelStore extends ReadModelStore {
 
   constructor(options: PostgresReadModelStoreOptions) {
     super();
+    // A misspelt `tablePrefx` wrote the documents to the unprefixed tables.
+    assertKnownOptions(options, OPTIONS, "read-model store options");
     if (typeof options?.sql !== "function") {
       throw new ValidationError("Invalid read-model store options", [
         { path: ["sql"], message: "sql must be a postgres.js client or transaction" },
@@ -58,7 +63,7 @@ export class PostgresReadModelStore extends ReadModelStore {
     }
     this.#sql = options.sql;
     this.#names = { schema: options.schema, tablePrefix: options.tablePrefix };
-    this.#tables = tableNames(options);
+    this.#tables = tableNames(options, OPTIONS);
     this.#statements = documentStatements(this.#tables);
     this.checkpoints = new PostgresCheckpointStore(options);
   }

@@ -4,6 +4,7 @@ import {
   type ListSagasOptions,
   type OutboxEntry,
   outboxEntryInUse,
+  SAGA_STORE_OPTIONS,
   type SagaCommit,
   type SagaFailure,
   type SagaRecord,
@@ -11,17 +12,23 @@ import {
   type SagaStoreOptions,
   type SagaTimeout,
   sagaConflict,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { attemptsOn, type PostgresSql, type PostgresTransactionSql } from "./client.js";
 import { guard, guardReconnecting } from "./errors.js";
-import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
+import { NAME_OPTIONS, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { beginUnlessGone } from "./transaction-scope.js";
 
 export interface PostgresSagaStoreOptions extends PostgresNameOptions, SagaStoreOptions {
   /** A postgres.js client (not a transaction: each commit runs in a transaction of its own). */
   readonly sql: PostgresSql;
 }
+
+const OPTIONS = Object.keys({ ...SAGA_STORE_OPTIONS, ...NAME_OPTIONS, sql: true } satisfies Record<
+  keyof PostgresSagaStoreOptions,
+  true
+>);
 
 const FINAL = ["completed", "compensated"];
 
@@ -50,13 +57,14 @@ export class PostgresSagaStore extends SagaStore {
   /** @throws {ValidationError} a missing client or bad names. */
   constructor(options: PostgresSagaStoreOptions) {
     super(options);
-    const issues: Issue[] = [];
+    // A misspelt `schmea` kept the sagas in the default schema.
+    const issues: Issue[] = unknownKeyIssues(options, OPTIONS);
     if (typeof options?.sql?.begin !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client (with begin), not a transaction" });
     }
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL saga store options", issues);
     this.#sql = options.sql;
-    this.#n = tableNames(options);
+    this.#n = tableNames(options, OPTIONS);
   }
 
   protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {

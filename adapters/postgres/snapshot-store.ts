@@ -1,16 +1,18 @@
 import {
   type Issue,
+  SNAPSHOT_STORE_OPTIONS,
   SnapshotCorruptError,
   SnapshotStore,
   type SnapshotStoreCapabilities,
   type SnapshotStoreOptions,
   type StoredSnapshot,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
-import { nameIssues, type PostgresNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, nameIssues, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
 export interface PostgresSnapshotStoreOptions extends SnapshotStoreOptions, PostgresNameOptions {
@@ -103,7 +105,7 @@ export class PostgresSnapshotStore extends SnapshotStore {
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL snapshot store options", issues);
     super({ ...options, compression: options.compression ?? { format: "gzip" } });
     this.#sql = options.sql;
-    this.#statements = snapshotStatements(tableNames(options).snapshots);
+    this.#statements = snapshotStatements(tableNames(options, OPTIONS).snapshots);
     this.capabilities = { maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES };
   }
 
@@ -194,9 +196,17 @@ function assertInteger(value: number, what: string): void {
   }
 }
 
+const OPTIONS = Object.keys({
+  ...SNAPSHOT_STORE_OPTIONS,
+  ...NAME_OPTIONS,
+  sql: true,
+  maxPayloadBytes: true,
+} satisfies Record<keyof PostgresSnapshotStoreOptions, true>);
+
 function optionIssues(options: PostgresSnapshotStoreOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
-  const issues: Issue[] = [];
+  // A misspelt `maxPayloadByte` kept the default limit without a word.
+  const issues: Issue[] = unknownKeyIssues(options, OPTIONS);
   if (typeof options.sql !== "function") {
     issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
   }

@@ -2,9 +2,11 @@ import {
   type Issue,
   masterKeyIssues,
   newSubjectKey,
+  SUBJECT_KEY_STORE_OPTIONS,
   type SubjectKeyLookup,
   SubjectKeyStore,
   type SubjectKeyStoreOptions,
+  unknownKeyIssues,
   unwrapSubjectKey,
   ValidationError,
   type WebCryptoKey,
@@ -12,7 +14,7 @@ import {
 } from "../../src/index.js";
 import type { PostgresQueryable } from "./client.js";
 import { guard } from "./errors.js";
-import { type PostgresNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
 export interface PostgresSubjectKeyStoreOptions extends PostgresNameOptions, SubjectKeyStoreOptions {
@@ -24,6 +26,13 @@ export interface PostgresSubjectKeyStoreOptions extends PostgresNameOptions, Sub
    */
   readonly masterKey: WebCryptoKey;
 }
+
+const OPTIONS = Object.keys({
+  ...SUBJECT_KEY_STORE_OPTIONS,
+  ...NAME_OPTIONS,
+  sql: true,
+  masterKey: true,
+} satisfies Record<keyof PostgresSubjectKeyStoreOptions, true>);
 
 /**
  * Subject keys in the `subject_keys` table of migration 8: one row per data subject, its key
@@ -38,13 +47,14 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
   /** @throws {ValidationError} a missing client or master key, bad names or cache options. */
   constructor(options: PostgresSubjectKeyStoreOptions) {
     super(options);
-    const issues: Issue[] = [];
+    // A misspelt `schmea` kept the subjects' keys (and their erasure) in the default schema.
+    const issues: Issue[] = unknownKeyIssues(options, OPTIONS);
     if (typeof options?.sql !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
     }
     issues.push(...masterKeyIssues(options?.masterKey));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL subject key store options", issues);
-    const table = tableNames(options).subjectKeys;
+    const table = tableNames(options, OPTIONS).subjectKeys;
     this.#sql = options.sql;
     this.#masterKey = options.masterKey;
     // Keys travel as base64 text: no driver-specific binary handling on any runtime.

@@ -1,4 +1,11 @@
-import { isTenantId, type TenantId, tenantId, tenantIdentifier, ValidationError } from "../../src/index.js";
+import {
+  assertKnownOptions,
+  isTenantId,
+  type TenantId,
+  tenantId,
+  tenantIdentifier,
+  ValidationError,
+} from "../../src/index.js";
 import type { PostgresSql } from "./client.js";
 import { guard } from "./errors.js";
 import { type MigrateResult, migrate } from "./migrate.js";
@@ -41,8 +48,19 @@ function schemaPrefixOf(options: TenantSchemaOptions): string {
   return prefix;
 }
 
-/** Options of null are none, as for the stores' calls (not a TypeError). */
-const given = (options: TenantSchemaOptions | null | undefined): TenantSchemaOptions => options ?? {};
+const OPTIONS = Object.keys({ schemaPrefix: true, tablePrefix: true } satisfies Record<
+  keyof TenantSchemaOptions,
+  true
+>);
+
+/**
+ * Options of null are none, as for the stores' calls (not a TypeError). A key they do not take is
+ * refused: a misspelt `schemaPrefx` named, listed, migrated or dropped the default prefix's schemas.
+ */
+function given(options: TenantSchemaOptions | null | undefined): TenantSchemaOptions {
+  assertKnownOptions(options, OPTIONS, "tenant schema options");
+  return options ?? {};
+}
 
 /** Refuses what is not a postgres.js client before anything runs (not a TypeError, nor a cache keyed by it). */
 function assertClient(sql: unknown): void {

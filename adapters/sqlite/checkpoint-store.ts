@@ -2,13 +2,18 @@ import { CheckpointStore, checkpointConflict, ValidationError } from "../../src/
 import { driverIssues, type SqliteDriver } from "./driver.js";
 import { textIssues } from "./encode.js";
 import { guard } from "./errors.js";
-import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
 
 export interface SqliteCheckpointStoreOptions extends SqliteNameOptions {
   /** The database (the event store's `driver`, say). */
   readonly driver: SqliteDriver;
 }
+
+const OPTIONS = Object.keys({ ...NAME_OPTIONS, driver: true } satisfies Record<
+  keyof SqliteCheckpointStoreOptions,
+  true
+>);
 
 /**
  * Checkpoints in the event store's database (the `checkpoints` table of migration 2). A
@@ -23,11 +28,11 @@ export class SqliteCheckpointStore extends CheckpointStore {
     super();
     const issues =
       typeof options === "object" && options !== null
-        ? [...driverIssues(options.driver), ...nameIssues(options)]
+        ? [...driverIssues(options.driver), ...nameIssues(options, OPTIONS)]
         : [{ path: [], message: "options are required" }];
     if (issues.length > 0) throw new ValidationError("Invalid checkpoint store options", issues);
     this.#driver = options.driver;
-    this.#table = tableNames(options).checkpoints;
+    this.#table = tableNames(options, OPTIONS).checkpoints;
   }
 
   /** One `SELECT 1` through the driver: for health checks. */

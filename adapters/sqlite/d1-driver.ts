@@ -1,4 +1,4 @@
-import { ValidationError } from "../../src/index.js";
+import { assertKnownOptions, ValidationError } from "../../src/index.js";
 import { assertBatchFits, type SqliteDriver, type SqliteRow, type SqliteValue } from "./driver.js";
 
 /** The part of a Cloudflare D1 binding (`env.DB`) the driver uses. */
@@ -42,6 +42,8 @@ export function d1Driver(db: D1DatabaseLike, options: D1DriverOptions = {}): Sql
   if (typeof db?.prepare !== "function" || typeof db.batch !== "function") {
     throw new ValidationError("Invalid SQLite driver", [{ path: ["db"], message: "db must be a D1 binding (env.DB)" }]);
   }
+  // A misspelt `maxBatchStatement` kept the default (Workers Paid's 1,000) on a Free plan's 50.
+  assertKnownOptions(options, ["maxBatchStatements"], "SQLite driver");
   const maxBatchStatements = options?.maxBatchStatements ?? D1_MAX_BATCH_STATEMENTS;
   if (!Number.isSafeInteger(maxBatchStatements) || maxBatchStatements < 1) {
     throw new ValidationError("Invalid SQLite driver", [

@@ -4,6 +4,7 @@ import {
   type TenantId,
   tenantId,
   UnknownTenantError,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { D1_MAX_BATCH_STATEMENTS, type D1DatabaseLike, d1Driver } from "./d1-driver.js";
@@ -77,7 +78,7 @@ export function d1TenantDatabases(options: D1TenantDatabasesOptions): D1TenantDa
 
 function optionIssues(options: D1TenantDatabasesOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
-  const issues: Issue[] = [];
+  const issues: Issue[] = unknownKeyIssues(options, ["env", "bindings", "maxBatchStatements"]);
   const { maxBatchStatements } = options;
   if (maxBatchStatements !== undefined && (!Number.isSafeInteger(maxBatchStatements) || maxBatchStatements < 1)) {
     issues.push({ path: ["maxBatchStatements"], message: "maxBatchStatements must be a positive integer" });

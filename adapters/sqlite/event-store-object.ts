@@ -1,6 +1,8 @@
 import {
+  assertKnownOptions,
   checkFilter,
   ErrorCode,
+  EVENT_STORE_OPTIONS,
   type EventEnvelope,
   EventStore,
   type EventStoreCapabilities,
@@ -145,6 +147,8 @@ export async function handleEventStoreRequest(
         { path: ["maxReplyBytes"], message: "maxReplyBytes must be a positive integer" },
       ]);
     }
+    // A misspelt `liv` served no live subscribers, and `maxReplyByte` the default size, without a word.
+    assertKnownOptions(options, ["maxReplyBytes", "live"], "event store request options");
     if (live !== undefined && (typeof live?.accept !== "function" || typeof live.notify !== "function")) {
       throw new ValidationError("Invalid event store request options", [
         { path: ["live"], message: "live must be the object's LiveSubscribers" },
@@ -333,6 +337,11 @@ export interface DurableObjectEventStoreOptions extends EventStoreOptions {
   readonly stub: DurableObjectStubLike;
 }
 
+const OBJECT_STORE_OPTIONS = Object.keys({ ...EVENT_STORE_OPTIONS, stub: true } satisfies Record<
+  keyof DurableObjectEventStoreOptions,
+  true
+>);
+
 /**
  * The event store of one Durable Object, used from a Worker: every call is one request to the
  * object, which runs it on its own SQLite storage. The object serves one request at a time, so its
@@ -346,6 +355,7 @@ export class DurableObjectEventStore extends EventStore {
   readonly #stub: DurableObjectStubLike;
 
   constructor(options: DurableObjectEventStoreOptions) {
+    assertKnownOptions(options, OBJECT_STORE_OPTIONS, "Durable Object event store options");
     if (typeof options?.stub?.fetch !== "function") {
       throw new ValidationError("Invalid Durable Object event store options", [
         { path: ["stub"], message: "stub must be a Durable Object stub (env.BINDING.get(id))" },

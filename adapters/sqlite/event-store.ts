@@ -1,4 +1,5 @@
 import {
+  EVENT_STORE_OPTIONS,
   type EventEnvelope,
   type EventPages,
   EventStore,
@@ -21,7 +22,7 @@ import { driverIssues, type SqliteDriver } from "./driver.js";
 import { assertStorableStreamId, DEFAULT_MAX_EVENT_BYTES, SQLITE_MAX_VALUE_BYTES } from "./encode.js";
 import { toEventFlowsError } from "./errors.js";
 import { migrateSqlite, type SqliteMigrateOptions, type SqliteMigrateResult } from "./migrate.js";
-import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
+import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
 import { lastPosition, readAllEvents, readAllPages, readStreamEvents, readStreamPages } from "./read.js";
 import { eventStatements } from "./statements.js";
@@ -41,6 +42,16 @@ export interface SqliteEventStoreOptions extends EventStoreOptions, SqliteNameOp
    */
   readonly readPageBytes?: number;
 }
+
+// A misspelt `readPageSise` or `tablePrefx` was dropped, its default taken without a word.
+const OPTIONS = Object.keys({
+  ...EVENT_STORE_OPTIONS,
+  ...NAME_OPTIONS,
+  driver: true,
+  maxEventBytes: true,
+  readPageSize: true,
+  readPageBytes: true,
+} satisfies Record<keyof SqliteEventStoreOptions, true>);
 
 /**
  * The event store on SQLite, through a {@link SqliteDriver}: bun:sqlite, node:sqlite, Cloudflare D1
@@ -70,7 +81,7 @@ export class SqliteEventStore extends EventStore {
     this.driver = options.driver;
     // Deletions decide and write in one transaction: an interactive one, or on D1 one guarded batch.
     this.capabilities = { globalOrder: true, idempotentAppends: true, streamDeletion: true };
-    this.names = tableNames(options);
+    this.names = tableNames(options, OPTIONS);
     this.#context = {
       driver: options.driver,
       statements: eventStatements(this.names),
@@ -178,7 +189,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
 
 function optionIssues(options: SqliteEventStoreOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options must be an object" }];
-  const issues = [...driverIssues(options.driver), ...nameIssues(options)];
+  const issues = [...driverIssues(options.driver), ...nameIssues(options, OPTIONS)];
   issues.push(
     ...integerOptionIssues(options.maxEventBytes, "maxEventBytes", 256 * 1024 * 1024),
     ...integerOptionIssues(options.readPageSize, "readPageSize", 100_000),

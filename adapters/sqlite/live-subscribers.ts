@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   checkFilter,
   type EventEnvelope,
   type EventStore,
@@ -77,6 +78,15 @@ type PairLike = new (request: string, response: string) => unknown;
 
 type WebSocketPairLike = new () => { 0: HibernatableWebSocketLike; 1: HibernatableWebSocketLike };
 
+const LIVE_SUBSCRIBERS_OPTIONS = Object.keys({
+  batchSize: true,
+  maxBatchBytes: true,
+  maxSubscribers: true,
+  maxUnacknowledged: true,
+  ackTimeoutMs: true,
+  pingMs: true,
+} satisfies Record<keyof LiveSubscribersOptions, true>);
+
 /**
  * Pushes a Durable Object's new events to its live subscribers over WebSockets accepted with the
  * hibernation API: while nothing is appended the object may be evicted from memory and the
@@ -111,6 +121,8 @@ export class LiveSubscribers {
         { path: ["ctx"], message: "ctx must be the Durable Object's state (this.ctx), with the WebSocket API" },
       ]);
     }
+    // A misspelt `maxSubscriber` kept the default limit without a word.
+    assertKnownOptions(given, LIVE_SUBSCRIBERS_OPTIONS, "live subscribers options");
     const limits = [
       ["batchSize", options.batchSize ?? 100, 10_000],
       ["maxBatchBytes", options.maxBatchBytes ?? 4 * 1024 * 1024, 1024 * 1024 * 1024],

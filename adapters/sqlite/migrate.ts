@@ -2,7 +2,7 @@ import { checkAppliedMigrations, ValidationError } from "../../src/index.js";
 import { assertDriver, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { guard, SERVICE } from "./errors.js";
 import { checksum, LATEST_SQLITE_SCHEMA_VERSION, sqliteMigrations } from "./migrations.js";
-import { type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
+import { NAME_OPTIONS, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
 
 export interface SqliteMigrateOptions extends SqliteNameOptions {
   /**
@@ -25,6 +25,8 @@ interface Recorded {
   readonly checksum: string;
 }
 
+const MIGRATE_OPTIONS = Object.keys({ ...NAME_OPTIONS, to: true } satisfies Record<keyof SqliteMigrateOptions, true>);
+
 /**
  * Brings the schema to the latest version (or `to`). The pending migrations and their records run
  * as one batch (one transaction): a crash leaves the schema as it was. Two callers at once (two
@@ -38,7 +40,7 @@ export async function migrateSqlite(
   options?: SqliteMigrateOptions | null,
 ): Promise<SqliteMigrateResult> {
   assertDriver(driver);
-  const names = tableNames(options);
+  const names = tableNames(options, MIGRATE_OPTIONS);
   const target = options?.to ?? LATEST_SQLITE_SCHEMA_VERSION;
   if (!Number.isSafeInteger(target) || target < 0 || target > LATEST_SQLITE_SCHEMA_VERSION) {
     throw new ValidationError("Invalid migration target", [

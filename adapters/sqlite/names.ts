@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { type Issue, unknownKeyIssues, ValidationError } from "../../src/index.js";
 
 export interface SqliteNameOptions {
   /**
@@ -9,6 +9,13 @@ export interface SqliteNameOptions {
 }
 
 export const DEFAULT_TABLE_PREFIX = "eventflows_";
+
+/**
+ * The keys of {@link SqliteNameOptions}, for the key lists of the options that extend them: typed as a
+ * record so that a name option added to the interface and not here fails to compile.
+ */
+export const NAME_OPTIONS = { tablePrefix: true } as const satisfies Record<keyof SqliteNameOptions, true>;
+const NAME_KEYS = Object.keys(NAME_OPTIONS);
 
 export interface SqliteTableNames {
   readonly prefix: string;
@@ -27,11 +34,20 @@ export interface SqliteTableNames {
 
 const PREFIX = /^[a-z_][a-z0-9_]{0,29}$/;
 
-export function nameIssues(options: SqliteNameOptions | null | undefined): Issue[] {
+/**
+ * What is wrong with the names, and any key outside `keys` (the options' own, which the stores pass): a
+ * misspelt `tablePrefx` used the default tables without a word.
+ */
+export function nameIssues(
+  options: SqliteNameOptions | null | undefined,
+  keys: readonly string[] = NAME_KEYS,
+): Issue[] {
+  const unknown = unknownKeyIssues(options, keys);
   const prefix = options?.tablePrefix;
-  if (prefix === undefined) return [];
+  if (prefix === undefined) return unknown;
   if (typeof prefix !== "string" || !PREFIX.test(prefix) || prefix.startsWith("sqlite_")) {
     return [
+      ...unknown,
       {
         path: ["tablePrefix"],
         // The rule alone, as PostgreSQL's names.ts words it: the issue's path names the field, and the
@@ -40,12 +56,12 @@ export function nameIssues(options: SqliteNameOptions | null | undefined): Issue
       },
     ];
   }
-  return [];
+  return unknown;
 }
 
 /** The quoted table names for a prefix (validated: only `a-z 0-9 _` reach the SQL). */
-export function tableNames(options?: SqliteNameOptions | null): SqliteTableNames {
-  const issues = nameIssues(options);
+export function tableNames(options?: SqliteNameOptions | null, keys: readonly string[] = NAME_KEYS): SqliteTableNames {
+  const issues = nameIssues(options, keys);
   if (issues.length > 0) throw new ValidationError("Invalid SQLite names", issues);
   const prefix = options?.tablePrefix ?? DEFAULT_TABLE_PREFIX;
   const quoted = (name: string) => `"${prefix}${name}"`;

@@ -18,12 +18,17 @@ import { SqliteCheckpointStore } from "./checkpoint-store.js";
 import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { SQLITE_MAX_VALUE_BYTES, textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
-import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 
 export interface SqliteReadModelStoreOptions extends SqliteNameOptions {
   /** The database (the event store's `driver`, say). */
   readonly driver: SqliteDriver;
 }
+
+const OPTIONS = Object.keys({ ...NAME_OPTIONS, driver: true } satisfies Record<
+  keyof SqliteReadModelStoreOptions,
+  true
+>);
 
 /**
  * Read models as JSON text in the event store's database (the `read_models` table of migration 4),
@@ -46,11 +51,11 @@ export class SqliteReadModelStore extends ReadModelStore {
     super();
     const issues =
       typeof options === "object" && options !== null
-        ? [...driverIssues(options.driver), ...nameIssues(options)]
+        ? [...driverIssues(options.driver), ...nameIssues(options, OPTIONS)]
         : [{ path: [], message: "options are required" }];
     if (issues.length > 0) throw new ValidationError("Invalid read-model store options", issues);
     this.#driver = options.driver;
-    const names = tableNames(options);
+    const names = tableNames(options, OPTIONS);
     this.#table = names.readModels;
     this.#checkpointTable = names.checkpoints;
     this.#maxValueBytes = options.driver.maxValueBytes ?? SQLITE_MAX_VALUE_BYTES;

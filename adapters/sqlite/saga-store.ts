@@ -5,6 +5,7 @@ import {
   type OutboxEntry,
   outboxEntryInUse,
   PayloadTooLargeError,
+  SAGA_STORE_OPTIONS,
   type SagaCommit,
   type SagaFailure,
   type SagaRecord,
@@ -18,7 +19,7 @@ import {
 import { driverIssues, type SqliteDriver, type SqliteRow, type SqliteStatement, type SqliteValue } from "./driver.js";
 import { SQLITE_MAX_VALUE_BYTES } from "./encode.js";
 import { guard } from "./errors.js";
-import { nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
+import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
 
 export interface SqliteSagaStoreOptions extends SqliteNameOptions, SagaStoreOptions {
   /** The database (the event store's `driver`, say). */
@@ -26,6 +27,11 @@ export interface SqliteSagaStoreOptions extends SqliteNameOptions, SagaStoreOpti
 }
 
 const FINAL: ReadonlySet<string> = new Set(["completed", "compensated"]);
+
+const OPTIONS = Object.keys({ ...SAGA_STORE_OPTIONS, ...NAME_OPTIONS, driver: true } satisfies Record<
+  keyof SqliteSagaStoreOptions,
+  true
+>);
 
 /**
  * Saga instances in the event store's database: the `sagas`, `saga_handled`, `saga_outbox`,
@@ -47,12 +53,12 @@ export class SqliteSagaStore extends SagaStore {
   constructor(options: SqliteSagaStoreOptions) {
     const issues: Issue[] =
       typeof options === "object" && options !== null
-        ? [...driverIssues(options.driver), ...nameIssues(options)]
+        ? [...driverIssues(options.driver), ...nameIssues(options, OPTIONS)]
         : [{ path: [], message: "options are required" }];
     if (issues.length > 0) throw new ValidationError("Invalid SQLite saga store options", issues);
     super(options);
     this.#driver = options.driver;
-    this.#n = tableNames(options);
+    this.#n = tableNames(options, OPTIONS);
     this.#maxValueBytes = options.driver.maxValueBytes ?? SQLITE_MAX_VALUE_BYTES;
   }
 

@@ -1,5 +1,6 @@
 import {
   type Issue,
+  SNAPSHOT_STORE_OPTIONS,
   SnapshotCorruptError,
   SnapshotStore,
   type SnapshotStoreCapabilities,
@@ -10,7 +11,7 @@ import {
 import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
 import { assertStorableStreamId } from "./encode.js";
 import { guard } from "./errors.js";
-import { nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
+import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
 
 export interface SqliteSnapshotStoreOptions extends SnapshotStoreOptions, SqliteNameOptions {
@@ -41,7 +42,7 @@ export class SqliteSnapshotStore extends SnapshotStore {
     if (issues.length > 0) throw new ValidationError("Invalid SQLite snapshot store options", issues);
     super({ ...options, compression: options.compression ?? { format: "gzip" } });
     this.#driver = options.driver;
-    this.#table = tableNames(options).snapshots;
+    this.#table = tableNames(options, OPTIONS).snapshots;
     // Never above the driver's cap on one value: a larger payload is refused here, before it is sent.
     const wanted = options.maxPayloadBytes ?? DEFAULT_MAX_SQLITE_SNAPSHOT_BYTES;
     this.capabilities = {
@@ -126,9 +127,16 @@ function bytesOf(value: unknown, streamId: string, version: number): Uint8Array 
   throw new SnapshotCorruptError(streamId, version, "the payload column did not come back as bytes");
 }
 
+const OPTIONS = Object.keys({
+  ...SNAPSHOT_STORE_OPTIONS,
+  ...NAME_OPTIONS,
+  driver: true,
+  maxPayloadBytes: true,
+} satisfies Record<keyof SqliteSnapshotStoreOptions, true>);
+
 function optionIssues(options: SqliteSnapshotStoreOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
-  const issues = [...driverIssues(options.driver), ...nameIssues(options)];
+  const issues = [...driverIssues(options.driver), ...nameIssues(options, OPTIONS)];
   const max = options.maxPayloadBytes;
   if (max !== undefined && !(Number.isSafeInteger(max) && max >= 1 && max <= 1_000_000_000)) {
     issues.push({ path: ["maxPayloadBytes"], message: "maxPayloadBytes must be an integer from 1 to 1000000000" });

@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../../src/index.js";
+import { type Issue, unknownKeyIssues, ValidationError } from "../../src/index.js";
 import type {
   SqliteDriver,
   SqliteRow,
@@ -93,6 +93,11 @@ export interface FileDefaultsOptions {
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
+const FILE_DEFAULTS_OPTIONS = Object.keys({ wal: true, busyTimeoutMs: true } satisfies Record<
+  keyof FileDefaultsOptions,
+  true
+>);
+
 /**
  * The pragmas a file database gets (see {@link FileDefaultsOptions}). A connection that refuses them
  * (closed, or locked by another for longer than the timeout) fails with a ServiceError, as a statement would.
@@ -104,7 +109,8 @@ export function applyFileDefaults(
 ): void {
   const timeout = options?.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const wal = options?.wal ?? true;
-  const issues: Issue[] = [];
+  // A misspelt `busyTimeout` kept the default wait without a word.
+  const issues: Issue[] = unknownKeyIssues(options, FILE_DEFAULTS_OPTIONS);
   if (!Number.isSafeInteger(timeout) || timeout < 0) {
     issues.push({ path: ["busyTimeoutMs"], message: "busyTimeoutMs must be a non-negative integer (milliseconds)" });
   }

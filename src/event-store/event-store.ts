@@ -117,6 +117,19 @@ export interface EventStoreOptions {
 }
 
 /**
+ * The keys of {@link EventStoreOptions}, for the stores that extend them to refuse any other key (a misspelt
+ * option was dropped without a word): a record, so that a key added to the interface and not here fails to compile.
+ */
+export const EVENT_STORE_OPTIONS = {
+  bus: true,
+  onPublishError: true,
+  maxJsonDepth: true,
+  eventRegistry: true,
+  personalData: true,
+  telemetry: true,
+} as const satisfies Record<keyof EventStoreOptions, true>;
+
+/**
  * What is wrong with the options every store takes: a JavaScript caller's mistakes (TypeScript refuses
  * them), which would otherwise surface later as a TypeError from inside an append or a publish.
  */

@@ -37,6 +37,16 @@ export interface SubjectKeyStoreOptions {
   readonly now?: () => number;
 }
 
+/**
+ * The keys of {@link SubjectKeyStoreOptions}, for the stores that extend them to refuse any other key (a misspelt
+ * option was dropped without a word): a record, so that a key added to the interface and not here fails to compile.
+ */
+export const SUBJECT_KEY_STORE_OPTIONS = {
+  cacheSize: true,
+  cacheTtlMs: true,
+  now: true,
+} as const satisfies Record<keyof SubjectKeyStoreOptions, true>;
+
 export const DEFAULT_KEY_CACHE_SIZE = 1000;
 export const DEFAULT_KEY_CACHE_TTL_MS = 60_000;
 

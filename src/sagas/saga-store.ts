@@ -47,6 +47,12 @@ export interface SagaStoreOptions {
 }
 
 /**
+ * The keys of {@link SagaStoreOptions}, for the stores that extend them to refuse any other key (a misspelt
+ * option was dropped without a word): a record, so that a key added to the interface and not here fails to compile.
+ */
+export const SAGA_STORE_OPTIONS = { maxStateBytes: true } as const satisfies Record<keyof SagaStoreOptions, true>;
+
+/**
  * The saga store port: instances with optimistic concurrency, the ids of what each has handled,
  * its outbox and its due timeouts. This base checks every input, so each adapter refuses the same
  * mistakes with the same errors before writing; subclasses implement storage, and must apply a

@@ -59,6 +59,20 @@ export interface SnapshotStoreOptions {
   readonly telemetry?: boolean;
 }
 
+/**
+ * The keys of {@link SnapshotStoreOptions}, for the stores that extend them to refuse any other key (a misspelt
+ * option was dropped without a word): a record, so that a key added to the interface and not here fails to compile.
+ */
+export const SNAPSHOT_STORE_OPTIONS = {
+  serializer: true,
+  legacySerializers: true,
+  compression: true,
+  keepLast: true,
+  maxDecompressedBytes: true,
+  personalData: true,
+  telemetry: true,
+} as const satisfies Record<keyof SnapshotStoreOptions, true>;
+
 export const DEFAULT_KEEP_LAST = 2;
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MIN_COMPRESS_BYTES = 512;

@@ -1,0 +1,134 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { isValidationError, type ValidationError } from "../../src/index.js";
+import {
+  emfLines,
+  exportMetrics,
+  exportSpans,
+  flushMetrics,
+  flushSpans,
+  registerOpenTelemetry,
+  SpanBuffer,
+  writeEmf,
+} from "./index.js";
+
+// Every option object of the OpenTelemetry adapter refuses a key it does not take, naming its path,
+// before anything is registered or sent: before, a misspelt key was dropped and its default taken
+// without a word (`tracerProvder` registered no tracer, `timeoutMS` kept 10 s, `maxSpan` kept 512).
+// The flushes and writeEmf never throw: their refusal goes to `onError`, as every failure of theirs does.
+
+/** The paths of the ValidationError `build` throws (or rejects with); fails the test on any other outcome. */
+async function refusedPaths(build: () => unknown): Promise<string[]> {
+  let caught: unknown;
+  try {
+    await build();
+  } catch (error) {
+    caught = error;
+  }
+  expect(isValidationError(caught)).toBe(true);
+  return (caught as ValidationError).issues.map((issue) => issue.path.join("."));
+}
+
+/** Runs a flush (or writeEmf), and throws what it handed its `onError`, if anything. */
+async function reported(run: (onError: (error: unknown) => void) => unknown): Promise<void> {
+  const failures: unknown[] = [];
+  await run((error) => failures.push(error));
+  if (failures.length > 0) throw failures[0];
+}
+
+const collector = { collect: async () => ({ resourceMetrics: { resource: {}, scopeMetrics: [] } }) } as never;
+const accepted = () => Promise.resolve(new Response(null, { status: 200 }));
+const http = { url: "https://otlp.example.com/v1/traces", fetch: accepted };
+const span = {
+  name: "s",
+  kind: 0,
+  spanContext: () => ({ traceId: `${"0".repeat(31)}1`, spanId: `${"0".repeat(15)}1`, traceFlags: 1 }),
+  startTime: [0, 0],
+  endTime: [0, 1],
+  status: { code: 0 },
+  attributes: {},
+  events: [],
+  links: [],
+  resource: { attributes: {} },
+  instrumentationLibrary: { name: "t" },
+} as never;
+/** Runs what a flush handed `waitUntil` to the end. */
+const ctx = () => {
+  const pending: Promise<unknown>[] = [];
+  return { waitUntil: (promise: Promise<unknown>) => pending.push(promise), done: () => Promise.all(pending) };
+};
+const tracerProvider = { getTracer: () => ({}) } as never;
+
+/** Each entry, with every key it takes, built from valid options plus `extra`: a key it does not take, or nothing. */
+const builders: Record<string, { keys: readonly string[]; build: (extra: object) => unknown }> = {
+  SpanBuffer: { keys: ["maxSpans"], build: (extra) => new SpanBuffer({ ...extra }) },
+  emfLines: {
+    keys: ["namespace", "timestamp"],
+    build: (extra) => emfLines({ resource: {}, scopeMetrics: [] } as never, { namespace: "app", ...extra }),
+  },
+  writeEmf: {
+    keys: ["namespace", "timestamp", "write", "onError"],
+    build: (extra) => reported((onError) => writeEmf(collector, { namespace: "app", onError, ...extra })),
+  },
+  exportSpans: {
+    keys: ["url", "headers", "timeoutMs", "fetch"],
+    build: (extra) => exportSpans([span], { ...http, ...extra }),
+  },
+  exportMetrics: {
+    keys: ["url", "headers", "timeoutMs", "fetch"],
+    build: (extra) => exportMetrics(collector, { ...http, ...extra }),
+  },
+  flushSpans: {
+    keys: ["url", "headers", "timeoutMs", "fetch", "onError"],
+    build: (extra) =>
+      reported(async (onError) => {
+        const waits = ctx();
+        flushSpans(waits, new SpanBuffer(), { ...http, onError, ...extra });
+        await waits.done();
+      }),
+  },
+  flushMetrics: {
+    keys: ["url", "headers", "timeoutMs", "fetch", "onError"],
+    build: (extra) =>
+      reported(async (onError) => {
+        const waits = ctx();
+        flushMetrics(waits, collector, { ...http, onError, ...extra });
+        await waits.done();
+      }),
+  },
+  registerOpenTelemetry: {
+    keys: ["tracerProvider", "meterProvider", "contextManager", "propagator", "onError"],
+    // Refused before anything is registered; the valid options would register a global (not done here).
+    build: (extra) =>
+      Object.keys(extra).length === 0 ? undefined : registerOpenTelemetry({ tracerProvider, ...extra }),
+  },
+};
+
+describe("the OpenTelemetry adapter's option objects refuse keys they do not take", () => {
+  test("the misspellings that changed behaviour silently are refused, naming their path", async () => {
+    const cases: [() => unknown, string[]][] = [
+      [() => registerOpenTelemetry({ tracerProvder: tracerProvider } as never), ["tracerProvder"]],
+      [() => new SpanBuffer({ maxSpan: 10 } as never), ["maxSpan"]],
+      [() => exportSpans([span], { ...http, timeoutMS: 100 } as never), ["timeoutMS"]],
+      [() => builders.flushSpans?.build({ header: { authorization: "Bearer t" } }), ["header"]],
+      [() => builders.writeEmf?.build({ timeStamp: 0 }), ["timeStamp"]],
+    ];
+    for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
+  });
+
+  test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {
+    for (const { keys, build } of Object.values(builders)) {
+      // The valid options build: what follows fails on the unknown key alone.
+      await build({});
+      await fc.assert(
+        fc.asyncProperty(
+          fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !keys.includes(key) && key !== "__proto__"),
+          async (key) => {
+            expect(await refusedPaths(() => build({ [key]: 1 }))).toEqual([key]);
+          },
+        ),
+        { numRuns: 25 },
+      );
+    }
+  });
+});

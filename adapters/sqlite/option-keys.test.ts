@@ -1,0 +1,142 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { InMemoryEventStore, isValidationError, type ValidationError } from "../../src/index.js";
+import {
+  bunSqliteDriver,
+  D1,
+  DurableObjectEventStore,
+  d1Driver,
+  d1TenantDatabases,
+  handleEventStoreRequest,
+  LiveSubscribers,
+  migrateSqlite,
+  nodeSqliteDriver,
+  SqliteCheckpointStore,
+  SqliteEventStore,
+  SqliteReadModelStore,
+  SqliteSagaStore,
+  SqliteSnapshotStore,
+  sqliteAppliedMigrations,
+  sqliteSchemaVersion,
+  sqliteStoreStats,
+  sqliteTableNames,
+} from "./index.js";
+
+// Every option object of the SQLite adapter refuses a key it does not take, naming its path, before
+// anything is read or written: before, a misspelt key was dropped and its default taken without a
+// word (`tablePrefx` migrated and wrote the default tables, `busyTimeout` kept the default wait,
+// `maxBatchStatement` kept Workers Paid's 1,000 statements on a Free plan).
+
+/** The paths of the ValidationError `build` throws (or rejects with); fails the test on any other outcome. */
+async function refusedPaths(build: () => unknown): Promise<string[]> {
+  let caught: unknown;
+  try {
+    await build();
+  } catch (error) {
+    caught = error;
+  }
+  expect(isValidationError(caught)).toBe(true);
+  return (caught as ValidationError).issues.map((issue) => issue.path.join("."));
+}
+
+const db = new Database(":memory:");
+const driver = bunSqliteDriver(db);
+await migrateSqlite(driver);
+const d1 = { prepare: () => undefined, batch: () => undefined } as never;
+const served = new SqliteEventStore({ driver });
+const ctx = { acceptWebSocket: () => undefined, getWebSockets: () => [] };
+const EVENT_STORE = ["bus", "onPublishError", "maxJsonDepth", "eventRegistry", "personalData", "telemetry"];
+const SNAPSHOT = ["serializer", "legacySerializers", "compression", "keepLast", "maxDecompressedBytes"];
+
+/** Each entry, with every key it takes, built from valid options plus `extra`: a key it does not take, or nothing. */
+const builders: Record<string, { keys: readonly string[]; build: (extra: object) => unknown }> = {
+  SqliteEventStore: {
+    keys: [...EVENT_STORE, "tablePrefix", "driver", "maxEventBytes", "readPageSize", "readPageBytes"],
+    build: (extra) => new SqliteEventStore({ driver, ...extra }),
+  },
+  SqliteSnapshotStore: {
+    keys: [...SNAPSHOT, "personalData", "telemetry", "tablePrefix", "driver", "maxPayloadBytes"],
+    build: (extra) => new SqliteSnapshotStore({ driver, ...extra }),
+  },
+  SqliteCheckpointStore: {
+    keys: ["tablePrefix", "driver"],
+    build: (extra) => new SqliteCheckpointStore({ driver, ...extra }),
+  },
+  SqliteReadModelStore: {
+    keys: ["tablePrefix", "driver"],
+    build: (extra) => new SqliteReadModelStore({ driver, ...extra }),
+  },
+  SqliteSagaStore: {
+    keys: ["maxStateBytes", "tablePrefix", "driver"],
+    build: (extra) => new SqliteSagaStore({ driver, ...extra }),
+  },
+  bunSqliteDriver: { keys: ["wal", "busyTimeoutMs"], build: (extra) => bunSqliteDriver(db, { ...extra }) },
+  nodeSqliteDriver: {
+    keys: ["wal", "busyTimeoutMs"],
+    // bun:sqlite's Database has node:sqlite's prepare and exec: enough for the pragmas.
+    build: (extra) => nodeSqliteDriver(db as never, { wal: false, ...extra }),
+  },
+  d1Driver: { keys: ["maxBatchStatements"], build: (extra) => d1Driver(d1, { ...extra }) },
+  d1TenantDatabases: {
+    keys: ["env", "bindings", "maxBatchStatements"],
+    build: (extra) => d1TenantDatabases({ env: { DB_ACME: d1 }, bindings: { acme: "DB_ACME" }, ...extra }),
+  },
+  migrateSqlite: { keys: ["tablePrefix", "to"], build: (extra) => migrateSqlite(driver, { ...extra }) },
+  sqliteSchemaVersion: { keys: ["tablePrefix"], build: (extra) => sqliteSchemaVersion(driver, { ...extra }) },
+  sqliteAppliedMigrations: { keys: ["tablePrefix"], build: (extra) => sqliteAppliedMigrations(driver, { ...extra }) },
+  sqliteStoreStats: { keys: ["tablePrefix"], build: (extra) => sqliteStoreStats(driver, { ...extra }) },
+  sqliteTableNames: { keys: ["tablePrefix"], build: (extra) => sqliteTableNames({ ...extra }) },
+  DurableObjectEventStore: {
+    keys: [...EVENT_STORE, "stub"],
+    build: (extra) => new DurableObjectEventStore({ stub: { fetch: () => Promise.reject() }, ...extra }),
+  },
+  handleEventStoreRequest: {
+    keys: ["maxReplyBytes", "live"],
+    // Through the object's client, as a Worker meets it: the object answers 400, the client throws it.
+    build: (extra) =>
+      new DurableObjectEventStore({
+        stub: { fetch: (url, init) => handleEventStoreRequest(served, new Request(url, init), { ...extra }) },
+      }).getLastGlobalPosition(),
+  },
+  LiveSubscribers: {
+    keys: ["batchSize", "maxBatchBytes", "maxSubscribers", "maxUnacknowledged", "ackTimeoutMs", "pingMs"],
+    build: (extra) => new LiveSubscribers(ctx, new InMemoryEventStore(), { ...extra }),
+  },
+};
+
+describe("the SQLite adapter's option objects refuse keys they do not take", () => {
+  test("the misspellings that changed behaviour silently are refused, naming their path", async () => {
+    const cases: [() => unknown, string[]][] = [
+      [() => new SqliteEventStore({ driver, tablePrefx: "app_" } as never), ["tablePrefx"]],
+      [() => migrateSqlite(driver, { tablePrefx: "app_" } as never), ["tablePrefx"]],
+      [() => bunSqliteDriver(db, { busyTimeout: 100 } as never), ["busyTimeout"]],
+      [() => d1Driver(d1, { maxBatchStatement: 50 } as never), ["maxBatchStatement"]],
+      [() => new SqliteSnapshotStore({ driver, keeplast: 1 } as never), ["keeplast"]],
+      [() => new LiveSubscribers(ctx, served, { maxSubscriber: 5 } as never), ["maxSubscriber"]],
+    ];
+    for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
+  });
+
+  test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {
+    for (const { keys, build } of Object.values(builders)) {
+      // The valid options build: what follows fails on the unknown key alone.
+      await build({});
+      await fc.assert(
+        fc.asyncProperty(
+          fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !keys.includes(key)),
+          async (key) => {
+            expect(await refusedPaths(() => build({ [key]: 1 }))).toEqual([key]);
+          },
+        ),
+        { numRuns: 25 },
+      );
+    }
+  });
+
+  test("null is still no options where it was, and the D1 driver names itself", async () => {
+    expect(await sqliteSchemaVersion(driver, null)).toBeGreaterThan(0);
+    expect(new LiveSubscribers(ctx, served, null)).toBeInstanceOf(LiveSubscribers);
+    expect(d1Driver(d1).name).toBe(D1);
+  });
+});
