@@ -24,7 +24,6 @@ export {
   failureFromResponse,
   type GaveUp,
   isRetryable,
-  itemTooLarge,
   THROTTLING_CODES,
 } from "./errors.js";
 export {
