@@ -6,11 +6,14 @@ import {
   AggregateRoot,
   CommandBus,
   defineStream,
+  InMemoryDedupStore,
   InMemoryEventBus,
   InMemoryEventStore,
+  InMemoryIdempotencyStore,
   InMemoryReadModelStore,
   InMemorySagaStore,
   InMemorySnapshotStore,
+  InMemorySubjectKeyStore,
   isValidationError,
   LiveHub,
   ProjectionRunner,
@@ -210,6 +213,42 @@ const builders: Record<string, { keys: readonly string[]; at?: string; build: (e
     keys: ["stores", "services", "knows", "maxTenants", "quotas"],
     build: (extra) => tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }), ...extra }),
   },
+  InMemoryEventStore: {
+    keys: ["bus", "onPublishError", "maxJsonDepth", "eventRegistry", "personalData", "telemetry"],
+    build: (extra) => new InMemoryEventStore({ ...extra }),
+  },
+  InMemorySnapshotStore: {
+    keys: [
+      "serializer",
+      "legacySerializers",
+      "compression",
+      "keepLast",
+      "maxDecompressedBytes",
+      "personalData",
+      "telemetry",
+      "maxPayloadBytes",
+    ],
+    build: (extra) => new InMemorySnapshotStore({ ...extra }),
+  },
+  InMemorySagaStore: { keys: ["maxStateBytes"], build: (extra) => new InMemorySagaStore({ ...extra }) },
+  InMemorySubjectKeyStore: {
+    keys: ["cacheSize", "cacheTtlMs", "now"],
+    build: (extra) => new InMemorySubjectKeyStore({ ...extra }),
+  },
+  InMemoryDedupStore: { keys: ["maxEntries", "ttlMs", "now"], build: (extra) => new InMemoryDedupStore({ ...extra }) },
+  InMemoryIdempotencyStore: {
+    keys: [
+      "ttlMs",
+      "inProgressTtlMs",
+      "maxEntries",
+      "maxBytes",
+      "maxEntriesPerScope",
+      "maxBytesPerScope",
+      "scopeOf",
+      "now",
+    ],
+    build: (extra) => new InMemoryIdempotencyStore({ ...extra }),
+  },
 };
 
 describe("the core's option objects refuse keys they do not take", () => {
@@ -228,6 +267,8 @@ describe("the core's option objects refuse keys they do not take", () => {
       [() => builders["AggregateRepository snapshots"]?.build({ polcy: () => true }), ["polcy"]],
       [() => builders.ProjectionRunner?.build({ maxBatch: 50 }), ["maxBatch"]],
       [() => builders.tenancy?.build({ maxTenant: 10 }), ["maxTenant"]],
+      [() => new InMemoryEventStore({ eventRegistyr: undefined } as never), ["eventRegistyr"]],
+      [() => new InMemorySnapshotStore({ keeplast: 2 } as never), ["keeplast"]],
     ];
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
     await hub.close();

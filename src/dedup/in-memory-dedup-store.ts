@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import { assertObject, checkedClock, functionIssues } from "../internal/validate.js";
+import { assertKnownOptions, assertObject, checkedClock, functionIssues } from "../internal/validate.js";
 import { checkDedupId, type DedupStore } from "./dedup-store.js";
 
 export interface InMemoryDedupStoreOptions {
@@ -21,6 +21,7 @@ export class InMemoryDedupStore implements DedupStore {
 
   constructor(options: InMemoryDedupStoreOptions = {}) {
     assertObject(options, [], "dedup store options", false);
+    assertKnownOptions(options, ["maxEntries", "ttlMs", "now"], "dedup store options");
     const max = options.maxEntries ?? 100_000;
     const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY;
     const issues = [];

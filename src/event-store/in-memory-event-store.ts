@@ -2,7 +2,14 @@ import { StreamDeletedError, ValidationError } from "../errors.js";
 import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
 import { deepFreeze } from "../internal/deep-equal.js";
 import { jsonRoundTrip } from "../internal/json.js";
-import { type CommitResult, checkExpectedVersion, EventStore, type EventStoreOptions } from "./event-store.js";
+import { knownOptions } from "../internal/validate.js";
+import {
+  type CommitResult,
+  checkExpectedVersion,
+  EVENT_STORE_OPTIONS,
+  EventStore,
+  type EventStoreOptions,
+} from "./event-store.js";
 import { type EventPages, eventsOf, pagesFrom } from "./read-pages.js";
 import { assertUnchangedRetry } from "./retried-append.js";
 import {
@@ -14,6 +21,8 @@ import {
   type StreamDeletionState,
 } from "./stream-deletion.js";
 import type { EventStoreCapabilities, ExpectedVersion, ReadAllOptions, ReadStreamOptions } from "./types.js";
+
+const EVENT_STORE_KEYS = Object.keys(EVENT_STORE_OPTIONS);
 
 /**
  * The reference event store, in memory. For tests, prototypes and single-process apps. Stored
@@ -31,7 +40,8 @@ export class InMemoryEventStore extends EventStore {
   readonly #deleted = new Map<string, StreamDeletionState & { event?: EventEnvelope }>();
 
   constructor(options?: EventStoreOptions) {
-    super(options);
+    // A misspelt option was dropped without a word (`eventRegistyr` appended unchecked).
+    super(knownOptions(options, EVENT_STORE_KEYS, "in-memory event store options"));
   }
 
   protected async commit(

@@ -1,7 +1,7 @@
 import { IdempotencyClaimLostError, type Issue, ValidationError } from "../errors.js";
 import { ulid } from "../ids.js";
 import { utf8Length } from "../internal/json.js";
-import { checkedClock, functionIssues } from "../internal/validate.js";
+import { assertKnownOptions, checkedClock, functionIssues } from "../internal/validate.js";
 import {
   checkIdempotencyClaimedInput,
   checkIdempotencyInput,
@@ -63,6 +63,17 @@ interface Scope {
 // What a record costs beyond its strings: the map entries and objects that hold it.
 const ENTRY_OVERHEAD = 96;
 
+const IDEMPOTENCY_STORE_KEYS = Object.keys({
+  ttlMs: true,
+  inProgressTtlMs: true,
+  maxEntries: true,
+  maxBytes: true,
+  maxEntriesPerScope: true,
+  maxBytesPerScope: true,
+  scopeOf: true,
+  now: true,
+} satisfies Record<keyof InMemoryIdempotencyStoreOptions, true>);
+
 /**
  * Keys kept in this process's memory: right for one instance and for tests. Behind a load balancer,
  * on Lambda or on Workers, where requests land on many instances, use a shared store
@@ -94,6 +105,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
 
   /** @throws {ValidationError} a bound or TTL that is not a positive integer, a clock or scopeOf that is not a function. */
   constructor(options: InMemoryIdempotencyStoreOptions = {}) {
+    assertKnownOptions(options, IDEMPOTENCY_STORE_KEYS, "idempotency store options");
     const issues: Issue[] = [];
     this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);
     this.#inProgressTtlMs = positiveInteger(options.inProgressTtlMs, 60 * 1000, "inProgressTtlMs", issues);

@@ -173,6 +173,12 @@ export function assertKnownOptions(options: unknown, known: readonly string[], w
   }
 }
 
+/** {@link assertKnownOptions}, then `options` as given: for a derived class's `super(...)` argument. */
+export function knownOptions<T>(options: T, known: readonly string[], what: string): T {
+  assertKnownOptions(options, known, what);
+  return options;
+}
+
 /** Throws a ValidationError (`Invalid <what>`, with {@link objectIssues}' issue) unless `value` is an object. */
 export function assertObject(
   value: unknown,

@@ -1,5 +1,7 @@
+import { knownOptions } from "../internal/validate.js";
 import {
   newSubjectKey,
+  SUBJECT_KEY_STORE_OPTIONS,
   type SubjectKeyLookup,
   SubjectKeyStore,
   type SubjectKeyStoreOptions,
@@ -13,7 +15,7 @@ export class InMemorySubjectKeyStore extends SubjectKeyStore {
   readonly #keys: Map<string, SubjectKeyLookup>;
 
   constructor(options: SubjectKeyStoreOptions = {}, keys = new Map<string, SubjectKeyLookup>()) {
-    super(options);
+    super(knownOptions(options, Object.keys(SUBJECT_KEY_STORE_OPTIONS), "in-memory subject key store options"));
     this.#keys = keys;
   }
 

@@ -1,4 +1,5 @@
-import { outboxEntryInUse, SagaStore, sagaConflict } from "./saga-store.js";
+import { knownOptions } from "../internal/validate.js";
+import { outboxEntryInUse, SAGA_STORE_OPTIONS, SagaStore, type SagaStoreOptions, sagaConflict } from "./saga-store.js";
 import {
   type ClaimDueTimeoutsOptions,
   FINAL_STATUSES,
@@ -42,6 +43,10 @@ export class InMemorySagaStore extends SagaStore {
   // Per instance, its pending timeouts by name: a commit touches its own, whatever the total.
   readonly #timeoutsOf = new Map<string, Map<string, string>>();
   readonly #failures: SagaFailure[] = [];
+
+  constructor(options: SagaStoreOptions = {}) {
+    super(knownOptions(options, Object.keys(SAGA_STORE_OPTIONS), "in-memory saga store options"));
+  }
 
   protected async readInstance(saga: string, key: string): Promise<SagaRecord | undefined> {
     const instance = this.#instances.get(idOf(saga, key));

@@ -1,11 +1,13 @@
-import { assertPositiveInteger } from "../internal/validate.js";
-import { SnapshotStore, type SnapshotStoreOptions } from "./snapshot-store.js";
+import { assertPositiveInteger, knownOptions } from "../internal/validate.js";
+import { SNAPSHOT_STORE_OPTIONS, SnapshotStore, type SnapshotStoreOptions } from "./snapshot-store.js";
 import type { SnapshotStoreCapabilities, StoredSnapshot } from "./types.js";
 
 export interface InMemorySnapshotStoreOptions extends SnapshotStoreOptions {
   /** Refuse payloads above this size, as a backend with an item limit would. No limit by default. */
   readonly maxPayloadBytes?: number;
 }
+
+const KEYS = [...Object.keys(SNAPSHOT_STORE_OPTIONS), "maxPayloadBytes"];
 
 /**
  * The reference snapshot store, in memory: for tests, prototypes and single-process apps. Records
@@ -17,7 +19,7 @@ export class InMemorySnapshotStore extends SnapshotStore {
   readonly #streams = new Map<string, StoredSnapshot[]>();
 
   constructor(options: InMemorySnapshotStoreOptions = {}) {
-    super(options);
+    super(knownOptions(options, KEYS, "in-memory snapshot store options"));
     const maxPayloadBytes = options?.maxPayloadBytes;
     if (maxPayloadBytes !== undefined) assertPositiveInteger(maxPayloadBytes, "maxPayloadBytes");
     this.capabilities = maxPayloadBytes === undefined ? {} : { maxPayloadBytes };
