@@ -1,8 +1,8 @@
 /**
  * The OpenAPI contract check (`bun scripts/check-openapi-contract.ts`, the `openapi-contract` step of
- * the test command): starts the two example servers on free ports, in memory (the task board in workerd
- * through miniflare, the shop on Bun), and runs schemathesis with every check against the OpenAPI
- * document each serves, as outside testers do. It exits non-zero naming the API, the operation and the
+ * the test command): starts the two example servers and the worker template on free ports, in memory
+ * (the task board and the template's D1 entry in workerd through miniflare, the shop on Bun), and runs
+ * schemathesis with every check against the OpenAPI document each serves, as outside testers do. It exits non-zero naming the API, the operation and the
  * check of every failure.
  *   SCHEMATHESIS_SEED=<n>          another seed (the default is fixed, so a run is reproducible)
  *   SCHEMATHESIS_MAX_EXAMPLES=<n>  more cases per operation (30 keeps the step well under 2 minutes)
@@ -31,6 +31,8 @@ interface Api {
   readonly mount: string;
   /** A demo token the example knows (admin in the shop, so every route is reachable). */
   readonly token: string;
+  /** More environment for the server, after the environment's own settings are taken out. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const apis: readonly Api[] = [
@@ -41,6 +43,14 @@ const apis: readonly Api[] = [
     token: "ada-token",
   },
   { name: "ecommerce", script: "examples/ecommerce/main.ts", mount: "/api", token: "admin-token" },
+  // What users deploy: the template's top level (D1), over miniflare's local D1 in memory.
+  {
+    name: "worker-template",
+    script: "worker-template/test/serve.ts",
+    mount: "",
+    token: "contract-token",
+    env: { API_TOKEN: "contract-token" },
+  },
 ];
 
 const st = findSchemathesis();
@@ -118,11 +128,12 @@ function serve(api: Api, port: number): ChildProcess {
     SHOP_USERS: _shopUsers,
     USERS: _users,
     TASKS_PERSIST_DIR: _persist,
+    API_TOKEN: _apiToken,
     ...env
   } = process.env;
   const child = spawn(process.execPath, [api.script], {
     cwd: root,
-    env: { ...env, PORT: String(port) },
+    env: { ...env, ...api.env, PORT: String(port) },
     stdio: ["ignore", "ignore", "inherit"],
   });
   child.once("error", (error) => console.error(`${api.name} example: ${error.message}`));

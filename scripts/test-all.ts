@@ -35,7 +35,7 @@ const steps: readonly Step[] = [
   { name: "examples", command: [bun, "scripts/check-examples.ts"] },
   // Same step name: `test-all.ts examples` runs both.
   { name: "examples", command: [bun, "run", "demo:saga"] },
-  // schemathesis against the two example servers' OpenAPI documents, as outside testers run it.
+  // schemathesis against the example servers' and the worker template's OpenAPI documents, as outside testers run it.
   { name: "openapi-contract", command: [bun, "scripts/check-openapi-contract.ts"] },
 ];
 

@@ -73,6 +73,10 @@ describe("OpenAPI document", () => {
     expect(doc.components.responses.BadRequest.content["application/problem+json"].schema).toEqual({
       $ref: "#/components/schemas/Problem",
     });
+    // A handler's ValidationError answers 400 to a request its schema allowed: the 400 says so.
+    expect(doc.components.responses.BadRequest.description).toBe(
+      "Malformed JSON, a body/query that fails validation, or a ValidationError from the handler (VALIDATION_FAILED)",
+    );
   });
 
   test("a query with an object schema documents GET query parameters and the POST body", async () => {

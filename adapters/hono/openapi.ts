@@ -103,7 +103,13 @@ const problemSchema: JsonSchema = {
 };
 
 const problems: Readonly<Record<string, { readonly status: number; readonly description: string }>> = {
-  BadRequest: { status: 400, description: "Malformed JSON or a body/query that fails validation (VALIDATION_FAILED)" },
+  BadRequest: {
+    status: 400,
+    // A handler's ValidationError (a rule of the domain: no such item, a full cart) is a 400 too, for a
+    // request the schema allowed: the document says so, as the routes' docs do.
+    description:
+      "Malformed JSON, a body/query that fails validation, or a ValidationError from the handler (VALIDATION_FAILED)",
+  },
   Unauthorized: { status: 401, description: "Missing or invalid credentials (UNAUTHORIZED)" },
   Forbidden: {
     status: 403,

@@ -3,12 +3,13 @@ schemathesis hooks for scripts/check-openapi-contract.ts (loaded through SCHEMAT
 
 The built-in positive_data_acceptance check fails on any 4xx but 401, 403, 404, 409 and 429 to a
 schema-valid request. A few refusals of the example APIs are intended and depend on what the run sent
-before, which the OpenAPI document cannot say. This file replaces the check (the script excludes the
+before, which the OpenAPI document cannot say (the worker template's refusals are here too). This file replaces the check (the script excludes the
 built-in and runs this one) with one that calls the built-in and forgives exactly those refusals, and
 only when this run's own earlier requests explain them; any other refusal fails as before.
 """
 
 import json
+import re
 from urllib.parse import urlsplit
 
 import schemathesis
@@ -19,6 +20,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance as builti
 _sent_with_key: dict[str, set[tuple[str, bytes]]] = {}
 # The skus a ListProduct of this run listed (answered 2xx).
 _listed_skus: set[str] = set()
+# The (listId, todoId) pairs an AddTodo of this run added (answered 2xx), listId upper-cased as the template keys it.
+_added_todos: set[tuple[str, int]] = set()
 
 
 @schemathesis.check
@@ -27,7 +30,11 @@ def positive_data_acceptance_with_known_refusals(ctx, response, case):
     try:
         builtin_positive_data_acceptance(ctx, response, case)
     except RejectedPositiveData:
-        if not (_is_key_reused_for_another_request(request, response) or _is_refused_for_sku_state(request, response)):
+        if not (
+            _is_key_reused_for_another_request(request, response)
+            or _is_refused_for_sku_state(request, response)
+            or _is_unknown_todo(request, response)
+        ):
             raise
     finally:
         _remember(request, response)
@@ -50,7 +57,7 @@ def _normalized_key(key):
     return key[1:-1] if len(key) >= 2 and key.startswith('"') and key.endswith('"') else key
 
 
-def _problem_of(response):
+def _json_object_of(response):
     try:
         body = response.json()
     except Exception:
@@ -66,7 +73,7 @@ def _is_key_reused_for_another_request(request, response):
     """
     if response.status_code != 422 or request["key"] is None:
         return False
-    problem = _problem_of(response)
+    problem = _json_object_of(response)
     if problem is None or problem.get("code") != "IDEMPOTENCY_KEY_REUSED":
         return False
     this = (request["path"], request["body"])
@@ -92,7 +99,7 @@ def _is_refused_for_sku_state(request, response):
     if response.status_code != 400 or command not in _SKU_REFUSALS:
         return False
     template, must_be_listed = _SKU_REFUSALS[command]
-    problem = _problem_of(response)
+    problem = _json_object_of(response)
     sku = _sku_of(request)
     if problem is None or sku is None or problem.get("code") != "VALIDATION_FAILED":
         return False
@@ -101,12 +108,66 @@ def _is_refused_for_sku_state(request, response):
 
 
 def _sku_of(request):
+    sku = _body_of(request).get("sku")
+    return sku if isinstance(sku, str) else None
+
+
+def _body_of(request):
     try:
         body = json.loads(request["body"])
     except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _todo_of(request):
+    """(listId upper-cased, todoId) of an AddTodo or CompleteTodo body, or None."""
+    body = _body_of(request)
+    list_id, todo_id = body.get("listId"), _number(body.get("todoId"))
+    return None if not isinstance(list_id, str) or todo_id is None else (list_id.upper(), todo_id)
+
+
+def _number(value):
+    # The Worker reads every JSON number as a double (5 and 5.0 are one to-do; a huge integer is rounded,
+    # 1.2345678901234568e+22 in its messages): compared as doubles here too.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    sku = body.get("sku") if isinstance(body, dict) else None
-    return sku if isinstance(sku, str) else None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _is_unknown_todo(request, response):
+    """
+    The worker template's CompleteTodo of a to-do its list does not have (worker-template/src/todo-list.ts):
+    a rule of the domain, 400 like any ValidationError, as the template's README says. Forgiven only with
+    exactly that one issue at ["todoId"] naming the request's to-do, when no AddTodo of this run added it.
+    """
+    if response.status_code != 400 or not request["path"].endswith("/commands/CompleteTodo"):
+        return False
+    problem = _json_object_of(response)
+    todo = _todo_of(request)
+    if problem is None or todo is None or problem.get("code") != "VALIDATION_FAILED":
+        return False
+    issues = problem.get("issues")
+    if not isinstance(issues, list) or len(issues) != 1 or not isinstance(issues[0], dict):
+        return False
+    message = issues[0].get("message")
+    named = re.fullmatch(r"the list has no to-do (\S+)", message) if isinstance(message, str) else None
+    return (
+        issues[0].get("path") == ["todoId"]
+        and named is not None
+        and _number_in_message(named[1]) == todo[1]
+        and todo not in _added_todos
+    )
+
+
+def _number_in_message(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _remember(request, response):
@@ -116,3 +177,13 @@ def _remember(request, response):
         sku = _sku_of(request)
         if sku is not None:
             _listed_skus.add(sku)
+    if 200 <= response.status_code < 300 and request["path"].endswith("/commands/AddTodo"):
+        _remember_added_todo(request, response)
+
+
+def _remember_added_todo(request, response):
+    list_id = _body_of(request).get("listId")
+    result = _json_object_of(response)
+    todo_id = _number(result.get("todoId")) if result is not None else None
+    if isinstance(list_id, str) and todo_id is not None:
+        _added_todos.add((list_id.upper(), todo_id))

@@ -34,7 +34,11 @@ export type TodoQueries = {
 
 // Stream names are case-sensitive and ULIDs are not: one spelling, so one list has one stream.
 const ListId = v.pipe(v.string(), v.ulid(), v.toUpperCase());
-const Text = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(max));
+// Event data may not hold U+0000 (no store can), so the schema refuses it: the OpenAPI document then says so
+// too, rather than the store refusing, after the handler ran, a request the document allowed.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing it is the point
+const NoNul = v.regex(/^[^\u0000]*$/, "no U+0000 (NUL): the stores cannot hold it");
+const Text = (max: number) => v.pipe(v.string(), v.trim(), NoNul, v.minLength(1), v.maxLength(max));
 
 export const commandSchemas = {
   CreateList: {

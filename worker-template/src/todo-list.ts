@@ -70,6 +70,7 @@ export class TodoList extends AggregateRoot<TodoListState, TodoListEvent> {
   complete(todoId: number): void {
     const todo = this.state.todos.find((candidate) => candidate.todoId === todoId);
     if (todo === undefined) {
+      // Bad input (400), like the schema's refusals: the list exists, the to-do the command names does not.
       throw new ValidationError("No such to-do", [{ path: ["todoId"], message: `the list has no to-do ${todoId}` }]);
     }
     if (!todo.done) this.raise("TodoCompleted", { todoId });

@@ -237,6 +237,23 @@ async function expectProblem(response: Response, status: number, code: string): 
   return body;
 }
 
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * The keywords the document's text schemas use, evaluated as JSON Schema says (patterns as ECMA-262
+ * with the `u` flag, as validators such as ajv do; lengths in code points).
+ */
+function documentAccepts(schema: JsonSchema, text: string): boolean {
+  const codePoints = [...text].length;
+  if (typeof schema.minLength === "number" && codePoints < schema.minLength) return false;
+  if (typeof schema.maxLength === "number" && codePoints > schema.maxLength) return false;
+  if (typeof schema.pattern === "string" && !new RegExp(schema.pattern, "u").test(text)) return false;
+  const anyOf = schema.anyOf as JsonSchema[] | undefined;
+  if (anyOf !== undefined && !anyOf.some((branch) => documentAccepts(branch, text))) return false;
+  const allOf = schema.allOf as JsonSchema[] | undefined;
+  return allOf === undefined || allOf.every((branch) => documentAccepts(branch, text));
+}
+
 test("the template type-checks under its own tsconfig.json, as a user's copy does", () => {
   // The user's config, with @eventflows/core's entry points mapped to this checkout's sources.
   const dir = join(cacheDir, "worker-template", "tsc");
@@ -287,6 +304,17 @@ for (const [name, deploy] of [
       });
     const getList = (listId: string) =>
       send(`/queries/GetList?listId=${encodeURIComponent(listId)}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+
+    /** The schema /openapi.json gives a command body's field. */
+    async function documentedField(type: string, field: string): Promise<JsonSchema> {
+      const document = (await (await send("/openapi.json")).json()) as {
+        paths: Record<string, { post: { requestBody: { content: Record<string, { schema: JsonSchema }> } } }>;
+      };
+      const body = document.paths[`/commands/${type}`]?.post.requestBody.content["application/json"]?.schema;
+      const schema = (body?.properties as Record<string, JsonSchema> | undefined)?.[field];
+      if (schema === undefined) throw new Error(`the document has no ${type}.${field}`);
+      return schema;
+    }
 
     /** Runs `request` and checks it answered `status`/`code` as problem+json and wrote nothing. */
     async function refused(request: () => Promise<Response>, status: number, code: string) {
@@ -477,6 +505,23 @@ for (const [name, deploy] of [
         // A rule of the aggregate, not of the schema: there is no to-do 7 in a new list.
         const rule = await refused(() => command("CompleteTodo", { listId, todoId: 7 }), 400, "VALIDATION_FAILED");
         expect(rule.issues).toEqual([expect.objectContaining({ path: ["todoId"] })]);
+      });
+
+      test("text with U+0000, which no store holds: refused by the schema, which the document says", async () => {
+        const listId = await createList();
+        for (const [type, body, field] of [
+          ["CreateList", { title: "Gold\u0000leaf" }, "title"],
+          ["AddTodo", { listId, text: "milk\u0000" }, "text"],
+        ] as const) {
+          // The request's own field, not the store's ["data", …] after the handler ran.
+          const problem = await refused(() => command(type, body), 400, "VALIDATION_FAILED");
+          expect(problem.issues).toEqual([{ path: [field], message: "no U+0000 (NUL): the stores cannot hold it" }]);
+          expect({ type, field, documented: documentAccepts(await documentedField(type, field), "a\u0000b") }).toEqual({
+            type,
+            field,
+            documented: false,
+          });
+        }
       });
 
       test("a list that does not exist", async () => {
