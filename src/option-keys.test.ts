@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import fc from "fast-check";
+import { expectOtherKeysRefused, type OptionBuilder, refusedPaths } from "../test/options/option-keys.ts";
 import { subscribeLive } from "./client/index.js";
 import {
   AggregateRepository,
@@ -14,31 +14,17 @@ import {
   InMemorySagaStore,
   InMemorySnapshotStore,
   InMemorySubjectKeyStore,
-  isValidationError,
   LiveHub,
   ProjectionRunner,
   projection,
   QueryBus,
   SagaRuntime,
   tenancy,
-  type ValidationError,
 } from "./index.js";
 
 // Every public option object of the core refuses a key it does not take, naming its path: before,
 // a misspelt key was dropped and its default taken without a word (`form: 42` followed new events
 // only, `maxClient: 10` served 1,000 connections, `snapshot: {...}` replayed every stream in full).
-
-/** The paths of the ValidationError `build` throws (or rejects with); fails the test on any other outcome. */
-async function refusedPaths(build: () => unknown): Promise<string[]> {
-  let caught: unknown;
-  try {
-    await build();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isValidationError(caught)).toBe(true);
-  return (caught as ValidationError).issues.map((issue) => issue.path.join("."));
-}
 
 class Counter extends AggregateRoot<{ n: number }, { type: "Counted"; data: Record<string, never> }> {
   constructor(id: string) {
@@ -59,7 +45,7 @@ const neverFetch = ((_url: unknown, init?: { signal?: AbortSignal }) =>
 const BUS_KEYS = ["trackExecutions", "timeExecutions", "onError", "telemetry"];
 
 /** Each option object (with every key it takes), built from valid options plus `extra`: a key it does not take, or nothing. */
-const builders: Record<string, { keys: readonly string[]; at?: string; build: (extra: object) => unknown }> = {
+const builders: Record<string, OptionBuilder> = {
   subscribeLive: {
     keys: [
       "url",
@@ -275,20 +261,7 @@ describe("the core's option objects refuse keys they do not take", () => {
   });
 
   test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {
-    for (const { keys, at = "", build } of Object.values(builders)) {
-      // The valid options build: what follows fails on the unknown key alone.
-      await build({});
-      await fc.assert(
-        fc.asyncProperty(
-          fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !keys.includes(key)),
-          async (key) => {
-            const paths = await refusedPaths(() => build({ [key]: 1 }));
-            expect(paths).toEqual([`${at}${key}`]);
-          },
-        ),
-        { numRuns: 25 },
-      );
-    }
+    await expectOtherKeysRefused(builders);
   });
 
   test("an array is no options object for the buses and execute", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import fc from "fast-check";
-import { isValidationError, projection, type ValidationError } from "../../src/index.js";
+import { projection } from "../../src/index.js";
+import { expectOtherKeysRefused, type OptionBuilder, refusedPaths } from "../../test/options/option-keys.ts";
 import {
   appliedMigrations,
   createPostgresClient,
@@ -36,18 +36,6 @@ import {
 // committed; `partiton` imported another partition). `client` (postgres.js's options) is not checked:
 // postgres.js takes its own keys.
 
-/** The paths of the ValidationError `build` throws (or rejects with); fails the test on any other outcome. */
-async function refusedPaths(build: () => unknown): Promise<string[]> {
-  let caught: unknown;
-  try {
-    await build();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isValidationError(caught)).toBe(true);
-  return (caught as ValidationError).issues.map((issue) => issue.path.join("."));
-}
-
 // A client that never connects: postgres.js connects on the first query, and none is sent here.
 const sql = createPostgresClient("postgres://app@localhost:1/never", { max: 2 });
 /** A client that fails the test if anything reaches it: the refusal comes before any statement. */
@@ -64,7 +52,7 @@ const EVENT_STORE = ["bus", "onPublishError", "maxJsonDepth", "eventRegistry", "
 const SNAPSHOT = ["serializer", "legacySerializers", "compression", "keepLast", "maxDecompressedBytes"];
 
 /** Each entry, with every key it takes, built from valid options plus `extra`: a key it does not take, or nothing. */
-const builders: Record<string, { keys: readonly string[]; build: (extra: object) => unknown; reaches?: true }> = {
+const builders: Record<string, OptionBuilder> = {
   PostgresEventStore: {
     keys: [...EVENT_STORE, ...NAMES, "sql", "url", "client", "env", "maxEventBytes", "readPageSize", "projections"],
     build: (extra) => new PostgresEventStore({ sql, schema: "app", ...extra }),
@@ -200,19 +188,7 @@ describe("the PostgreSQL adapter's option objects refuse keys they do not take",
   });
 
   test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {
-    for (const { keys, build, reaches } of Object.values(builders)) {
-      // The valid options build (those that would query are not run): what follows fails on the unknown key alone.
-      if (reaches === undefined) await build({});
-      await fc.assert(
-        fc.asyncProperty(
-          fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !keys.includes(key)),
-          async (key) => {
-            expect(await refusedPaths(() => build({ [key]: 1 }))).toEqual([key]);
-          },
-        ),
-        { numRuns: 25 },
-      );
-    }
+    await expectOtherKeysRefused(builders);
   });
 
   test("postgres.js's own options pass through `client` unchecked, and null is still no options", () => {

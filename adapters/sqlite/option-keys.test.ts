@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import fc from "fast-check";
-import { InMemoryEventStore, isValidationError, type ValidationError } from "../../src/index.js";
+import { InMemoryEventStore } from "../../src/index.js";
+import { expectOtherKeysRefused, type OptionBuilder, refusedPaths } from "../../test/options/option-keys.ts";
 import {
   bunSqliteDriver,
   D1,
@@ -28,18 +28,6 @@ import {
 // word (`tablePrefx` migrated and wrote the default tables, `busyTimeout` kept the default wait,
 // `maxBatchStatement` kept Workers Paid's 1,000 statements on a Free plan).
 
-/** The paths of the ValidationError `build` throws (or rejects with); fails the test on any other outcome. */
-async function refusedPaths(build: () => unknown): Promise<string[]> {
-  let caught: unknown;
-  try {
-    await build();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isValidationError(caught)).toBe(true);
-  return (caught as ValidationError).issues.map((issue) => issue.path.join("."));
-}
-
 const db = new Database(":memory:");
 const driver = bunSqliteDriver(db);
 await migrateSqlite(driver);
@@ -50,7 +38,7 @@ const EVENT_STORE = ["bus", "onPublishError", "maxJsonDepth", "eventRegistry", "
 const SNAPSHOT = ["serializer", "legacySerializers", "compression", "keepLast", "maxDecompressedBytes"];
 
 /** Each entry, with every key it takes, built from valid options plus `extra`: a key it does not take, or nothing. */
-const builders: Record<string, { keys: readonly string[]; build: (extra: object) => unknown }> = {
+const builders: Record<string, OptionBuilder> = {
   SqliteEventStore: {
     keys: [...EVENT_STORE, "tablePrefix", "driver", "maxEventBytes", "readPageSize", "readPageBytes"],
     build: (extra) => new SqliteEventStore({ driver, ...extra }),
@@ -119,19 +107,7 @@ describe("the SQLite adapter's option objects refuse keys they do not take", () 
   });
 
   test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {
-    for (const { keys, build } of Object.values(builders)) {
-      // The valid options build: what follows fails on the unknown key alone.
-      await build({});
-      await fc.assert(
-        fc.asyncProperty(
-          fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !keys.includes(key)),
-          async (key) => {
-            expect(await refusedPaths(() => build({ [key]: 1 }))).toEqual([key]);
-          },
-        ),
-        { numRuns: 25 },
-      );
-    }
+    await expectOtherKeysRefused(builders);
   });
 
   test("null is still no options where it was, and the D1 driver names itself", async () => {
