@@ -9,7 +9,8 @@
  */
 import postgres from "postgres";
 import { createPostgresClient, PostgresEventStore, tenantScopedSql } from "../../adapters/postgres/index.ts";
-import { isServiceError, ulid } from "../../src/index.ts";
+import { ulid } from "../../src/index.ts";
+import { pause, settle } from "./settle.ts";
 
 export interface KilledBackendsOutcome {
   readonly runtime: string;
@@ -24,27 +25,6 @@ export interface KilledBackendsOutcome {
   /** The stream's version after all of it, read by another client. */
   readonly version: number;
 }
-
-/** How long any call may take before the scenario calls it hung (calls that hang never settle). */
-const HUNG_AFTER_MS = 15_000;
-
-/** What a call ended with, in words; "hung" when it had not settled after HUNG_AFTER_MS. */
-function settle(call: Promise<unknown>): Promise<string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve("hung"), HUNG_AFTER_MS);
-  });
-  const outcome = call.then(
-    () => "resolved",
-    (error: unknown) =>
-      isServiceError(error)
-        ? `ServiceError ${error.serviceCode} ${error.retryable ? "retryable" : "not retryable"}`
-        : `other: ${String(error)}`,
-  );
-  return Promise.race([outcome, hung]).finally(() => clearTimeout(timer));
-}
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function killedBackendsScenario(url: string, schema: string): Promise<KilledBackendsOutcome> {
   const name = `eventflows-tenant-killed-${ulid()}`.toLowerCase();

@@ -14,7 +14,8 @@ import {
   PostgresReadModelStore,
   type PostgresSql,
 } from "../../adapters/postgres/index.ts";
-import { isServiceError, ulid } from "../../src/index.ts";
+import { ulid } from "../../src/index.ts";
+import { pause, settle } from "./settle.ts";
 
 /** What one killed transaction, and the calls after it on the same client, ended with. */
 export interface KilledTransactionCase {
@@ -35,27 +36,6 @@ export interface KilledTransactionOutcome {
   readonly withTransaction: KilledTransactionCase;
   readonly readModelTransaction: KilledTransactionCase;
 }
-
-/** How long any call may take before the scenario calls it hung (calls that hang never settle). */
-const HUNG_AFTER_MS = 15_000;
-
-/** What a call ended with, in words; "hung" when it had not settled after HUNG_AFTER_MS. */
-function settle(call: Promise<unknown>): Promise<string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve("hung"), HUNG_AFTER_MS);
-  });
-  const outcome = call.then(
-    () => "resolved",
-    (error: unknown) =>
-      isServiceError(error)
-        ? `ServiceError ${error.serviceCode} ${error.retryable ? "retryable" : "not retryable"}`
-        : `other: ${String(error)}`,
-  );
-  return Promise.race([outcome, hung]).finally(() => clearTimeout(timer));
-}
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `hold` in a transaction of `admin` that stays open (holding its row locks) until the returned function is called. */
 async function holding(admin: PostgresSql, hold: (tx: PostgresSql) => Promise<unknown>): Promise<() => Promise<void>> {
