@@ -166,4 +166,35 @@ describe("the OpenTelemetry adapter's option objects refuse keys they do not tak
       { numRuns: 40 },
     );
   });
+
+  test("writeEmf refuses its options before it collects: a reader with delta temporality keeps what was recorded", async () => {
+    // Before, the reader was collected first (which ends a delta reader's interval) and the lines were refused after.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.constantFrom<Record<string, unknown>>({ namespace: "" }, { namespace: 42 }),
+          fc
+            .string({ minLength: 1, maxLength: 12 })
+            .filter((key) => !["namespace", "timestamp", "write", "onError", "__proto__"].includes(key))
+            .map((key) => ({ namespace: "app", [key]: 1 })),
+        ),
+        async (bad) => {
+          let collected = 0;
+          const reader = {
+            collect: async () => {
+              collected++;
+              return { resourceMetrics: { resource: {}, scopeMetrics: [] } };
+            },
+          } as never;
+          const failures: unknown[] = [];
+          const written = await writeEmf(reader, { onError: (e: unknown) => failures.push(e), ...bad } as never);
+          expect(written).toBe(0);
+          expect(failures).toHaveLength(1);
+          expect(isValidationError(failures[0])).toBe(true);
+          expect(collected).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
 });
