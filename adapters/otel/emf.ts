@@ -30,14 +30,18 @@ const HISTOGRAM = 0;
 const GAUGE = 2;
 const SUM = 3;
 
-/** The EMF lines (JSON text, one per data point) of what a reader collected. */
-export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptions): string[] {
+function assertEmfOptions(options: EmfOptions): void {
   // A misspelt `timeStamp` stamped the lines with the time of writing, not the one given.
   const issues = unknownKeyIssues(options, ["namespace", "timestamp"]);
   if (typeof options?.namespace !== "string" || options.namespace.length === 0 || options.namespace.length > 255) {
     issues.push({ path: ["namespace"], message: "must be 1 to 255 characters" });
   }
   if (issues.length > 0) throw new ValidationError("Invalid EMF options", issues);
+}
+
+/** The EMF lines (JSON text, one per data point) of what a reader collected. */
+export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptions): string[] {
+  assertEmfOptions(options);
   const timestamp = options.timestamp ?? Date.now();
   const lines: string[] = [];
   for (const scope of resourceMetrics.scopeMetrics) {
@@ -96,9 +100,11 @@ export async function writeEmf(
 ): Promise<number> {
   let written = 0;
   try {
-    const { resourceMetrics } = await collector.collect();
     // Its own keys apart, the rest are the lines' options: a key neither takes is refused there, to onError.
     const { write: given, onError: _, ...emf } = options ?? ({} as typeof options);
+    // Before collecting: a delta reader's collect ends its interval, and what it held would be lost.
+    assertEmfOptions(emf);
+    const { resourceMetrics } = await collector.collect();
     const lines = emfLines(resourceMetrics, emf);
     const write = given ?? ((line: string) => console.log(line));
     for (const line of lines) {

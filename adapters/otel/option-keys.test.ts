@@ -106,4 +106,70 @@ describe("the OpenTelemetry adapter's option objects refuse keys they do not tak
   test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {
     await expectOtherKeysRefused(builders, { skipProto: true });
   });
+
+  test("flushSpans refuses its options before it takes the buffer's spans: they stay for a flush that can send them", async () => {
+    // Before, the buffer was emptied first and the refused flush's spans were lost.
+    const refusals: Record<string, unknown>[] = [{ url: "not a url" }, { headers: 42 }, { timeoutMs: 0 }];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.constantFrom(...refusals),
+          fc
+            .string({ minLength: 1, maxLength: 12 })
+            .filter((key) => !["url", "headers", "timeoutMs", "fetch", "onError", "__proto__"].includes(key))
+            .map((key) => ({ [key]: 1 })),
+        ),
+        fc.integer({ min: 1, max: 5 }),
+        async (bad, held) => {
+          const buffer = new SpanBuffer();
+          for (let n = 0; n < held; n++) buffer.onEnd(span);
+          let sent = 0;
+          const counting = () => {
+            sent++;
+            return accepted();
+          };
+          const failures: unknown[] = [];
+          const waits = ctx();
+          flushSpans(waits, buffer, { ...http, fetch: counting, onError: (e) => failures.push(e), ...bad });
+          await waits.done();
+          expect(failures).toHaveLength(1);
+          expect(isValidationError(failures[0])).toBe(true);
+          expect(sent).toBe(0);
+          expect(buffer.take().spans).toHaveLength(held);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  test("writeEmf refuses its options before it collects: a reader with delta temporality keeps what was recorded", async () => {
+    // Before, the reader was collected first (which ends a delta reader's interval) and the lines were refused after.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.constantFrom<Record<string, unknown>>({ namespace: "" }, { namespace: 42 }),
+          fc
+            .string({ minLength: 1, maxLength: 12 })
+            .filter((key) => !["namespace", "timestamp", "write", "onError", "__proto__"].includes(key))
+            .map((key) => ({ namespace: "app", [key]: 1 })),
+        ),
+        async (bad) => {
+          let collected = 0;
+          const reader = {
+            collect: async () => {
+              collected++;
+              return { resourceMetrics: { resource: {}, scopeMetrics: [] } };
+            },
+          } as never;
+          const failures: unknown[] = [];
+          const written = await writeEmf(reader, { onError: (e: unknown) => failures.push(e), ...bad } as never);
+          expect(written).toBe(0);
+          expect(failures).toHaveLength(1);
+          expect(isValidationError(failures[0])).toBe(true);
+          expect(collected).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
 });

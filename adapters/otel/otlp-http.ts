@@ -179,9 +179,16 @@ export function flushMetrics(ctx: WaitUntilContext, collector: MetricsCollector,
 export function flushSpans(ctx: WaitUntilContext, buffer: SpanBuffer, options: OtlpFlushOptions): void {
   const report = reporter(options, "trace");
   if (report === undefined) return;
+  const { onError: _, ...http } = options ?? ({} as OtlpFlushOptions);
+  try {
+    // Before the buffer is emptied: the spans of a flush whose options are refused stay for the next one.
+    checkedOptions(http);
+  } catch (error) {
+    ctx.waitUntil(background(() => Promise.reject(error), report));
+    return;
+  }
   const { spans, dropped } = buffer.take();
   if (dropped > 0) getLogger().warn("spans dropped: the span buffer was full", { dropped, kept: spans.length });
-  const { onError: _, ...http } = options ?? ({} as OtlpFlushOptions);
   ctx.waitUntil(background(() => exportSpans(spans, http), report));
 }
 
