@@ -10,6 +10,7 @@ import {
   InMemoryEventBus,
   InMemoryEventStore,
   InMemoryIdempotencyStore,
+  InMemoryProjectionLock,
   InMemoryReadModelStore,
   InMemorySagaStore,
   InMemorySnapshotStore,
@@ -199,6 +200,7 @@ const builders: Record<string, OptionBuilder> = {
     keys: ["stores", "services", "knows", "maxTenants", "quotas"],
     build: (extra) => tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }), ...extra }),
   },
+  InMemoryProjectionLock: { keys: ["now"], build: (extra) => new InMemoryProjectionLock({ ...extra }) },
   InMemoryEventStore: {
     keys: ["bus", "onPublishError", "maxJsonDepth", "eventRegistry", "personalData", "telemetry"],
     build: (extra) => new InMemoryEventStore({ ...extra }),

@@ -30,9 +30,10 @@ const HISTOGRAM = 0;
 const GAUGE = 2;
 const SUM = 3;
 
-function assertEmfOptions(options: EmfOptions): void {
+function assertEmfOptions(options: EmfOptions, alsoTaken: readonly string[] = []): void {
   // A misspelt `timeStamp` stamped the lines with the time of writing, not the one given.
-  const issues = unknownKeyIssues(options, ["namespace", "timestamp"]);
+  // (`alsoTaken`: keys the caller took out before, named in the refusal's list of options.)
+  const issues = unknownKeyIssues(options, ["namespace", "timestamp", ...alsoTaken]);
   if (typeof options?.namespace !== "string" || options.namespace.length === 0 || options.namespace.length > 255) {
     issues.push({ path: ["namespace"], message: "must be 1 to 255 characters" });
   }
@@ -103,7 +104,7 @@ export async function writeEmf(
     // Its own keys apart, the rest are the lines' options: a key neither takes is refused there, to onError.
     const { write: given, onError: _, ...emf } = options ?? ({} as typeof options);
     // Before collecting: a delta reader's collect ends its interval, and what it held would be lost.
-    assertEmfOptions(emf);
+    assertEmfOptions(emf, ["write", "onError"]);
     const { resourceMetrics } = await collector.collect();
     const lines = emfLines(resourceMetrics, emf);
     const write = given ?? ((line: string) => console.log(line));

@@ -103,6 +103,16 @@ describe("the OpenTelemetry adapter's option objects refuse keys they do not tak
       [() => builders.writeEmf?.build({ timeStamp: 0 }), ["timeStamp"]],
     ];
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
+    // writeEmf's refusal lists every option it takes, its own write and onError included.
+    let refusal: unknown;
+    try {
+      await builders.writeEmf?.build({ timeStamp: 0 });
+    } catch (error) {
+      refusal = error;
+    }
+    expect((refusal as Error).message + JSON.stringify((refusal as { issues?: unknown }).issues)).toContain(
+      "namespace, timestamp, write, onError",
+    );
   });
 
   test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {

@@ -1,5 +1,5 @@
 import { assertCheckpointId } from "../checkpoint/checkpoint-store.js";
-import { assertFunction, assertPositiveInteger } from "../internal/validate.js";
+import { assertFunction, assertKnownOptions, assertPositiveInteger } from "../internal/validate.js";
 
 /**
  * The lock port that keeps one runner per projection active across instances: a lease that an
@@ -42,6 +42,8 @@ export class InMemoryProjectionLock extends ProjectionLock {
   constructor(options: { readonly now?: () => number } = {}) {
     super();
     // null options are the defaults; a clock that is not one is refused now, not a TypeError at the first lease.
+    // A misspelt `now` was dropped for the real clock without a word.
+    assertKnownOptions(options, ["now"], "in-memory projection lock options");
     const now = options?.now;
     assertFunction(now, "now", "in-memory projection lock options", false);
     this.#now = now ?? Date.now;
