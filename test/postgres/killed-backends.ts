@@ -8,9 +8,14 @@
  * reported as "hung", never waited for.
  */
 import postgres from "postgres";
-import { createPostgresClient, PostgresEventStore, tenantScopedSql } from "../../adapters/postgres/index.ts";
+import {
+  createPostgresClient,
+  PostgresEventStore,
+  type PostgresTransaction,
+  tenantScopedSql,
+} from "../../adapters/postgres/index.ts";
 import { ulid } from "../../src/index.ts";
-import { pause, settle } from "./settle.ts";
+import { holdOpen, killWhileBlocked, settle } from "./kill-scenario.ts";
 
 export interface KilledBackendsOutcome {
   readonly runtime: string;
@@ -36,55 +41,30 @@ export async function killedBackendsScenario(url: string, schema: string): Promi
   const store = new PostgresEventStore({ sql: tenantScopedSql(client, "acme"), schema });
   const stream = `TenantKilled-${ulid()}`;
   const batch = Array.from({ length: 3 }, (_, n) => ({ id: ulid(), type: "Important", data: { n } }));
-  let release: () => void = () => undefined;
-  let held: () => void = () => undefined;
-  const holding = new Promise<void>((resolve) => {
-    held = resolve;
-  });
-  // The same tenant's uncommitted append to the stream: the store's append waits on its lock.
-  const holderDone = holder
-    .withTransaction(async (tx) => {
-      await tx.appendToStream(stream, [{ type: "Blocker", data: {} }]);
-      held();
-      await new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      throw new Error("roll back");
-    })
-    .catch(() => undefined);
+  let release: () => Promise<void> = async () => undefined;
   try {
-    await holding;
-    let settled = false;
-    const append = settle(store.appendToStream(stream, batch)).finally(() => {
-      settled = true;
-    });
+    // The same tenant's uncommitted append to the stream: the store's append waits on its lock.
+    release = await holdOpen(
+      (work: (tx: PostgresTransaction) => Promise<void>) => holder.withTransaction(work),
+      (tx) => tx.appendToStream(stream, [{ type: "Blocker", data: {} }]),
+    );
+    const append = settle(store.appendToStream(stream, batch));
     // Each attempt runs on another connection and waits on the held stream again: kill it there too.
-    const killed = new Set<number>();
-    while (!settled) {
-      const blocked = await admin`
-        SELECT pid FROM pg_stat_activity WHERE application_name = ${name} AND wait_event_type = 'Lock'`;
-      for (const row of blocked) {
-        if (killed.has(row.pid)) continue;
-        killed.add(row.pid);
-        await admin`SELECT pg_terminate_backend(${row.pid})`;
-      }
-      await pause(10);
-    }
+    const killed = await killWhileBlocked(admin, name, append);
     const appendOutcome = await append;
-    release();
-    await holderDone;
+    await release();
     const retry = await settle(store.appendToStream(stream, batch, { expectedVersion: "no-stream" }));
     const reads = await Promise.all([settle(store.getStreamVersion(stream)), settle(store.getStreamVersion(stream))]);
     return {
       runtime: typeof Bun === "undefined" ? "node" : "bun",
-      killed: killed.size,
+      killed,
       append: appendOutcome,
       retry,
       reads,
       version: await holder.getStreamVersion(stream),
     };
   } finally {
-    release();
+    await release();
     // A client whose statements hung may never end on its own: bounded like the rest.
     await settle(client.end({ timeout: 1 }));
     await settle(admin.end({ timeout: 1 }));

@@ -15,7 +15,7 @@ import {
   type PostgresSql,
 } from "../../adapters/postgres/index.ts";
 import { ulid } from "../../src/index.ts";
-import { pause, settle } from "./settle.ts";
+import { holdOpen, killWhileBlocked, settle } from "./kill-scenario.ts";
 
 /** What one killed transaction, and the calls after it on the same client, ended with. */
 export interface KilledTransactionCase {
@@ -37,50 +37,6 @@ export interface KilledTransactionOutcome {
   readonly readModelTransaction: KilledTransactionCase;
 }
 
-/** Runs `hold` in a transaction of `admin` that stays open (holding its row locks) until the returned function is called. */
-async function holding(admin: PostgresSql, hold: (tx: PostgresSql) => Promise<unknown>): Promise<() => Promise<void>> {
-  let release: () => void = () => undefined;
-  let held: () => void = () => undefined;
-  const isHeld = new Promise<void>((resolve) => {
-    held = resolve;
-  });
-  const done = admin
-    .begin(async (tx) => {
-      await hold(tx as unknown as PostgresSql);
-      held();
-      await new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      throw new Error("roll back");
-    })
-    .catch(() => undefined);
-  await isHeld;
-  return async () => {
-    release();
-    await done;
-  };
-}
-
-/** Kills every backend of `name` that waits on a lock, until `call` has settled; how many it killed. */
-async function killWhileBlocked(admin: PostgresSql, name: string, call: Promise<string>): Promise<number> {
-  let settled = false;
-  void call.finally(() => {
-    settled = true;
-  });
-  const killed = new Set<number>();
-  while (!settled) {
-    const blocked = await admin`
-      SELECT pid FROM pg_stat_activity WHERE application_name = ${name} AND wait_event_type = 'Lock'`;
-    for (const row of blocked) {
-      if (killed.has(row.pid)) continue;
-      killed.add(row.pid);
-      await admin`SELECT pg_terminate_backend(${row.pid})`;
-    }
-    await pause(10);
-  }
-  return killed.size;
-}
-
 async function eventStoreCase(url: string, schema: string, admin: PostgresSql): Promise<KilledTransactionCase> {
   const name = `eventflows-tx-killed-${ulid()}`.toLowerCase();
   const store = new PostgresEventStore({
@@ -95,8 +51,9 @@ async function eventStoreCase(url: string, schema: string, admin: PostgresSql): 
       await tx.appendToStream(other, [{ type: "Before", data: {} }]);
       await tx.appendToStream(stream, [{ type: "Blocked", data: {} }]);
     });
-  const release = await holding(admin, (tx) =>
-    new PostgresEventStore({ sql: tx, schema }).appendToStream(stream, [{ type: "Blocker", data: {} }]),
+  const release = await holdOpen(
+    (work: (tx: PostgresSql) => Promise<void>) => admin.begin((tx) => work(tx as unknown as PostgresSql)),
+    (tx) => new PostgresEventStore({ sql: tx, schema }).appendToStream(stream, [{ type: "Blocker", data: {} }]),
   );
   try {
     const transaction = settle(work());
@@ -124,10 +81,12 @@ async function readModelCase(url: string, schema: string, admin: PostgresSql): P
       await tx.put("killed", id, { n: 2 });
     });
   // The same document written and not committed: the transaction's upsert of it waits.
-  const release = await holding(admin, (tx) =>
-    new PostgresReadModelStore({ sql: tx, schema }).transaction(async (held) => {
-      await held.put("killed", id, { n: 1 });
-    }),
+  const release = await holdOpen(
+    (work: (tx: PostgresSql) => Promise<void>) => admin.begin((tx) => work(tx as unknown as PostgresSql)),
+    (tx) =>
+      new PostgresReadModelStore({ sql: tx, schema }).transaction(async (held) => {
+        await held.put("killed", id, { n: 1 });
+      }),
   );
   try {
     const transaction = settle(work());
