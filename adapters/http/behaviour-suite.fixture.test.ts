@@ -413,6 +413,37 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(Object.prototype).not.toHaveProperty("polluted");
       });
 
+      test("a body that is not UTF-8 (an invalid byte, an overlong or surrogate encoding, UTF-16 with or without its BOM) or has a second BOM is 400 saying which, and nothing runs", async () => {
+        const { send, seen, store } = setup();
+        const bytes = (...parts: (string | number[])[]) =>
+          new Uint8Array(
+            parts.flatMap((part) => (typeof part === "string" ? [...new TextEncoder().encode(part)] : part)),
+          );
+        const utf16 = (text: string, bom: boolean) =>
+          new Uint8Array([...(bom ? [0xff, 0xfe] : []), ...[...text].flatMap((c) => [c.charCodeAt(0), 0])]);
+        const refused: [string, Uint8Array<ArrayBuffer>, string][] = [
+          ["an invalid byte", bytes('{"cartId":"', [0xff], '"}'), "the body is not valid UTF-8"],
+          ["an overlong '/'", bytes('{"cartId":"', [0xc0, 0xaf], '"}'), "the body is not valid UTF-8"],
+          ["an encoded surrogate", bytes('{"cartId":"', [0xed, 0xa0, 0x80], '"}'), "the body is not valid UTF-8"],
+          ["UTF-16 with its BOM", utf16('{"cartId":"u16"}', true), "the body is not valid UTF-8"],
+          // Without a BOM every other byte is NUL: valid UTF-8, and no JSON.
+          ["UTF-16 without a BOM", utf16('{"cartId":"u16"}', false), "the body is not valid JSON"],
+          // One leading BOM is skipped, as TextDecoder does; a second is text before the JSON.
+          ["two BOMs", bytes([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf], '{"cartId":"bom-2"}'), "the body is not valid JSON"],
+        ];
+        for (const [what, body, message] of refused) {
+          const request = new Request(`${ORIGIN}/commands/OpenCart`, {
+            method: "POST",
+            body,
+            headers: { "content-type": "application/json" },
+          });
+          const problem = await expectProblem(await send(request), 400, "VALIDATION_FAILED");
+          expect([what, problem.issues]).toEqual([what, [{ path: [], message }]]);
+        }
+        expect(seen).toEqual([]);
+        expect(await allEvents(store)).toEqual([]);
+      });
+
       test("numbers past 2^53 or a double's range reach the schema as JavaScript reads them: safeInteger refuses 2^53 + 1, integer refuses 1e400 (Infinity); nothing runs", async () => {
         const { send, seen, store } = setup();
         await send(post("/commands/OpenCart", { cartId: "c1" }));
@@ -431,11 +462,26 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
           "VALIDATION_FAILED",
         );
         expect(infinite.issues.map((issue: { path: string[] }) => issue.path[0])).toContain("quantity");
+        // A 400-digit integer is Infinity too: refused by the schema, not a parser error or a 500.
+        const digits = await expectProblem(
+          await send(post("/commands/AddItem", `{"cartId":"c1","sku":"A","quantity":${"9".repeat(400)}}`)),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(digits.issues.map((issue: { path: string[] }) => issue.path[0])).toContain("quantity");
         expect(seen.filter((message) => message.type === "AddItem")).toEqual([]);
+        expect(await allEvents(store)).toEqual(before);
+        // -0 is a number at least 0: it reaches the handler as the version 0, and conflicts as 0 would.
+        const negativeZero = await expectProblem(
+          await send(post("/commands/AddItem", '{"cartId":"c1","sku":"A","quantity":1,"expectedVersion":-0}')),
+          409,
+          "CONCURRENCY_CONFLICT",
+        );
+        expect(negativeZero).toMatchObject({ expectedVersion: 0, actualVersion: 1 });
         expect(await allEvents(store)).toEqual(before);
       });
 
-      test("media types: any case, parameters, a quoted UTF-8 charset and +json run; another charset (latin1, empty) or type is 415 and nothing runs", async () => {
+      test("media types: any case, parameters, a quoted UTF-8 charset and +json run; another charset (latin1, empty) or type, or none, is 415 and nothing runs", async () => {
         const { send, store } = setup();
         const accepted = ['APPLICATION/JSON; Charset="UTF-8"', "application/json;", "application/merge-patch+json"];
         for (const [i, type] of accepted.entries()) {
@@ -453,6 +499,13 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
           expect([type, response.status]).toEqual([type, 415]);
           expect((await response.json()).code).toBe("UNSUPPORTED_MEDIA_TYPE");
         }
+        // A body with no Content-Type at all (bytes, so the Request adds none) is JSON by no one's word.
+        const untyped = new Request(`${ORIGIN}/commands/OpenCart`, {
+          method: "POST",
+          body: new TextEncoder().encode('{"cartId":"untyped"}'),
+        });
+        const problem = await expectProblem(await send(untyped), 415, "UNSUPPORTED_MEDIA_TYPE");
+        expect(problem.detail).toContain("no Content-Type");
         expect(await allEvents(store)).toEqual(before);
       });
 
@@ -469,7 +522,7 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(seen.map((message) => message.payload)).toEqual([{ cartId: "escaped-1" }]);
       });
 
-      test("query parameters repeated, empty, negative or past 64 digits are 400 naming the parameter; one the schema does not name is ignored", async () => {
+      test("query parameters repeated, empty, negative or past 64 digits are 400 naming the parameter; one the schema does not name (`skus[]`, `__proto__`) is ignored", async () => {
         const { send } = setup();
         for (const query of [
           "minItems=1&minItems=2",
@@ -491,6 +544,29 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         }
         const ignored = await send(get("/queries/SearchCarts?minItems=3&bogus=1&bogus=2&=x&&"));
         expect(await ignored.json()).toEqual({ cartIds: [], minItems: 3, skus: null, open: null });
+        // No bracket syntax: `skus[]` is another name than `skus`, and `__proto__` a name like any other.
+        const brackets = await send(
+          get("/queries/SearchCarts?minItems=3&skus[]=A&__proto__=1&__proto__[open]=true&constructor=x"),
+        );
+        expect(await brackets.json()).toEqual({ cartIds: [], minItems: 3, skus: null, open: null });
+        expect(Object.prototype).not.toHaveProperty("open");
+        const missing = await expectProblem(await send(get("/queries/GetCart?cartId[]=c1")), 400, "VALIDATION_FAILED");
+        expect(missing.issues.map((issue: { path: string[] }) => issue.path)).toEqual([["cartId"]]);
+      });
+
+      test("Accept is not read: whatever it asks for, a command, a query and an error answer JSON or problem+json, never 406", async () => {
+        const { send } = setup();
+        for (const accept of ["text/html", "application/xml", "application/json;q=0", "*/*;q=0"]) {
+          const opened = await send(post("/commands/OpenCart", { cartId: `a-${accept.length}` }, { accept }));
+          expect([accept, opened.status, opened.headers.get("content-type")]).toEqual([
+            accept,
+            200,
+            "application/json",
+          ]);
+          const read = await send(get(`/queries/GetCart?cartId=a-${accept.length}`, { accept }));
+          expect([accept, read.status, read.headers.get("content-type")]).toEqual([accept, 200, "application/json"]);
+          await expectProblem(await send(post("/commands/Nope", {}, { accept })), 404, "HANDLER_NOT_FOUND");
+        }
       });
 
       test("concurrent requests with one Idempotency-Key run the command once: the others replay it or get 409 with Retry-After, another body 422, none a 5xx", async () => {
@@ -682,6 +758,28 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         );
         expect(problem.issues[0].path).toEqual(["headers", "idempotency-key"]);
         expect(problem.issues[0].message).toContain("Idempotency-Key");
+      });
+
+      test("a key that is empty, blank, not ASCII, holds a control character or comes twice is 400 naming the header; nothing runs", async () => {
+        const { send, seen, store } = setup({ auth: caller("u-1") });
+        const repeated = post("/commands/OpenCart", { cartId: "c1" });
+        repeated.headers.append("idempotency-key", "k-1");
+        repeated.headers.append("idempotency-key", "k-2");
+        const requests: [string, Request][] = [
+          ["empty", post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "" })],
+          ["blank", post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "   " })],
+          ["quoted empty", post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": '""' })],
+          ["Latin-1", post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "kl\u00e9" })],
+          ["a tab", post("/commands/OpenCart", { cartId: "c1" }, { "idempotency-key": "k\t1" })],
+          // Two header lines are one value joined with ", " (RFC 9110 5.3): not a key.
+          ["twice", repeated],
+        ];
+        for (const [what, request] of requests) {
+          const problem = await expectProblem(await send(request), 400, "VALIDATION_FAILED");
+          expect([what, problem.issues[0].path]).toEqual([what, ["headers", "idempotency-key"]]);
+        }
+        expect(seen).toEqual([]);
+        expect(await allEvents(store)).toEqual([]);
       });
 
       test("an explicit scope lets callers without identity share one key space", async () => {
