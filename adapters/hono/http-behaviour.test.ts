@@ -156,6 +156,33 @@ describe("Hono routes over a real server: what only a socket sends", () => {
     await settled();
   });
 
+  test("what Bun.serve refuses itself never reaches the routes: a bare 400, 413 or 431, or the connection closed unanswered; nothing runs", async () => {
+    const before = await allEvents(domain.store);
+    const body = '{"cartId":"bare-1"}';
+    const cases: [string, string, string][] = [
+      [
+        "a coding other than chunked",
+        `${START}transfer-encoding: identity\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+        "400",
+      ],
+      ["a folded header line", `${START}x-note: a\r\n b\r\ncontent-length: ${body.length}\r\n\r\n${body}`, "400"],
+      ["two Content-Lengths", `${START}content-length: ${body.length}\r\ncontent-length: 3\r\n\r\n${body}`, "400"],
+      ["a Content-Length past 128 MiB", `${START}content-length: ${128 * 1024 * 1024 + 1}\r\n\r\n`, "413"],
+      ["250 header fields", `${START}${"x-h: v\r\n".repeat(250)}content-length: ${body.length}\r\n\r\n${body}`, "431"],
+      ["a 17 KB header", `${START}x-h: ${"v".repeat(17_000)}\r\ncontent-length: ${body.length}\r\n\r\n${body}`, "431"],
+      ["a lowercase method", `${START.replace("POST", "post")}content-length: ${body.length}\r\n\r\n${body}`, ""],
+    ];
+    for (const [what, request, status] of cases) {
+      const answer = await exchange(request, false);
+      const [head = ""] = answer.split("\r\n\r\n");
+      expect([what, head.split(" ")[1] ?? ""]).toEqual([what, status]);
+      expect([what, head.toLowerCase().includes("content-type")]).toEqual([what, false]);
+    }
+    expect(await allEvents(domain.store)).toEqual(before);
+    expect(errors).toEqual([]);
+    await settled();
+  });
+
   test("a client that goes away while its command runs: the command finishes once, and a retry with its Idempotency-Key gets the same answer replayed", async () => {
     const commands = new CommandBus<{ Slow: { payload: { n: number }; result: { runs: number } } }>();
     let runs = 0;
