@@ -429,6 +429,27 @@ describe("createHttpApiHandler", () => {
       expect((await handler(event("TRACE", "/nowhere"))).statusCode).toBe(404);
     });
 
+    test("routes match rawPath as API Gateway matched it: a `..` or `%2e%2e` segment is not resolved into another route", async () => {
+      const { handler, seen } = setup();
+      const problemOf = async (result: Promise<{ statusCode: number; body?: string }>) => {
+        const { statusCode, body } = await result;
+        return { statusCode, ...(JSON.parse(body ?? "{}") as { code: string; detail: string }) };
+      };
+      expect(await problemOf(handler(event("POST", "/commands/%2e%2e", { body: "{}" })))).toMatchObject({
+        statusCode: 404,
+        code: "HANDLER_NOT_FOUND",
+        detail: 'No command ".." is served here',
+      });
+      // Resolved, each would be /health/live (200 {"status":"ok"}), a route API Gateway did not match.
+      for (const path of ["/queries/%2e%2e/%2e%2e/health/live", "/commands/../health/live", "/x/%2E%2E/health/live"]) {
+        expect([path, await problemOf(handler(event("GET", path)))]).toMatchObject([
+          path,
+          { statusCode: 404, code: "NOT_FOUND" },
+        ]);
+      }
+      expect(seen).toEqual([]);
+    });
+
     test("a named stage's prefix is taken off rawPath; cookies arrive as one Cookie header", async () => {
       const { handler, seen } = setup();
       const staged = event("POST", "/prod/commands/PlaceOrder", { body: '{"sku":"S"}' });
