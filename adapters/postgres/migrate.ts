@@ -51,10 +51,14 @@ export async function migrate(sql: PostgresSql, options: MigrateOptions = {}): P
       await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`eventflows:${names.schema}:migrations`}, 0))`;
       // Only when missing: CREATE ... IF NOT EXISTS needs the CREATE privilege even when there is
       // nothing to create, and an application's role (which may read and write, not change the
-      // schema) runs migrate() at start-up to find the schema up to date.
-      const [found] = await tx.unsafe("SELECT to_regclass($1) IS NOT NULL AS present", [names.migrations]);
+      // schema) runs migrate() at start-up to find the schema up to date; and a role given a schema
+      // of its own (CREATE SCHEMA app AUTHORIZATION app) may not create schemas in the database.
+      const [found] = await tx.unsafe(
+        "SELECT to_regclass($1) IS NOT NULL AS present, to_regnamespace($2) IS NOT NULL AS schema",
+        [names.migrations, names.schema],
+      );
       if (found?.present !== true) {
-        await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
+        if (found?.schema !== true) await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${names.quotedSchema}`);
         await tx.unsafe(
           `CREATE TABLE IF NOT EXISTS ${names.migrations} (
              version integer PRIMARY KEY,

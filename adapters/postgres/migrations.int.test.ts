@@ -288,6 +288,32 @@ describe("migrations", () => {
     }
   });
 
+  // The usual least-privilege setup: an administrator makes the schema for the application's role
+  // (CREATE SCHEMA app AUTHORIZATION app), and that role, which may create tables in its own schema
+  // but not schemas in the database, migrates it. CREATE SCHEMA IF NOT EXISTS needs the database's
+  // CREATE privilege even when the schema is there, and failed the first migrate() with 42501.
+  test("a role that owns an empty schema but may not create schemas migrates it", async () => {
+    const schema = fresh("owned");
+    const role = await restrictedTestRole(sql, "owner");
+    const [db] = await sql`SELECT current_database() AS d`;
+    await sql.unsafe(`REVOKE CREATE ON DATABASE "${db?.d}" FROM ${role.name}`);
+    await sql.unsafe(`CREATE SCHEMA ${schema} AUTHORIZATION ${role.name}`);
+    const store = new PostgresEventStore({ url: role.url, schema });
+    try {
+      expect(await store.migrate()).toEqual({
+        applied: migrations.map((m) => m.version),
+        version: LATEST_SCHEMA_VERSION,
+      });
+      expect(await store.migrate()).toEqual({ applied: [], version: LATEST_SCHEMA_VERSION });
+      const appended = await store.appendToStream(`Owned-${ulid()}`, [{ type: "Appended", data: {} }]);
+      expect(appended.nextExpectedVersion).toBe(1);
+    } finally {
+      await store.close();
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await role.drop();
+    }
+  });
+
   test("a recorded migration whose SQL changed stops the run, and nothing is applied", async () => {
     const schema = fresh("changed");
     await migrate(sql, { schema, to: 1 });

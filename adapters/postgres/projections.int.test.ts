@@ -303,6 +303,39 @@ describe("withTransaction", () => {
     });
   });
 
+  // postgres.js hands an ended transaction's statements to the connection it ran on, which is back in
+  // the pool: a kept `tx.sql` wrote outside any transaction, or inside another caller's (and was rolled
+  // back with it). The docs say `tx` is unusable once ended, its `sql` included.
+  test("the transaction's sql is refused after the transaction ended, and writes nothing", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    const leaked = await store.withTransaction(async (tx) => tx);
+    const [tagged, unsafe] = [`Leak-${ulid()}`, `Leak-${ulid()}`];
+    const refused = async (run: () => unknown) => {
+      try {
+        await run();
+        return "ran";
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+    };
+    expect(await refused(() => leaked.sql`INSERT INTO ${sql(schema)}.cart_totals VALUES (${tagged}, 1)`)).toBe(
+      "VALIDATION_FAILED",
+    );
+    expect(await refused(() => leaked.sql.unsafe(`INSERT INTO ${schema}.cart_totals VALUES ($1, 1)`, [unsafe]))).toBe(
+      "VALIDATION_FAILED",
+    );
+    expect(await refused(() => leaked.sql.savepoint(async () => undefined))).toBe("VALIDATION_FAILED");
+    expect(await itemsOf(tagged)).toBeUndefined();
+    expect(await itemsOf(unsafe)).toBeUndefined();
+    // While it is open, the same sql runs (fragments and helpers too).
+    const inside = `Leak-${ulid()}`;
+    await store.withTransaction(async (tx) => {
+      await tx.sql`INSERT INTO ${tx.sql(schema)}.cart_totals ${tx.sql({ cart: inside, items: 3 })}`;
+      await tx.sql.savepoint((sp) => sp`UPDATE ${sp(schema)}.cart_totals SET items = 4 WHERE cart = ${inside}`);
+    });
+    expect(await itemsOf(inside)).toBe(4);
+  });
+
   test("bad arguments are refused", async () => {
     const store = new PostgresEventStore({ sql, schema });
     await expect(store.withTransaction(undefined as never)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });

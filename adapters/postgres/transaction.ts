@@ -14,14 +14,22 @@ import { type AnyProjection, anyProjectionTakes, appendProjected } from "./inlin
 import { PostgresStoreBase } from "./store-base.js";
 import { savepointUnlessGone } from "./transaction-scope.js";
 
+/** The methods of a postgres.js transaction that send statements (besides calling it as a tag). */
+const RUNS_STATEMENTS: ReadonlySet<PropertyKey> = new Set(["unsafe", "file", "savepoint", "prepare"]);
+
+function ended(): ValidationError {
+  return new ValidationError("This transaction has ended: use the store, or start a new transaction");
+}
+
 /**
  * The event store inside one database transaction (see `PostgresEventStore.withTransaction`):
  * appends to any number of streams and the read-model writes made through `sql` commit together
  * or not at all. Events are published to the store's bus after the commit, never before.
  */
 export class PostgresTransaction extends PostgresStoreBase {
-  /** The transaction: run read-model statements here. */
+  /** The transaction: run read-model statements here. Refused once the transaction has ended. */
   readonly sql: PostgresTransactionSql;
+  readonly #sql: PostgresTransactionSql;
   readonly #projections: readonly AnyProjection[];
   readonly #committed: (readonly EventEnvelope[])[] = [];
   #open = true;
@@ -41,13 +49,39 @@ export class PostgresTransaction extends PostgresStoreBase {
       ...(eventRegistry === undefined ? {} : { eventRegistry }),
       ...(personalData === undefined ? {} : { personalData }),
     });
-    this.sql = sql;
+    this.#sql = sql;
+    this.sql = this.#untilEnded(sql);
     this.#projections = projections;
   }
 
   protected get queryable(): PostgresQueryable {
-    if (!this.#open) throw new ValidationError("This transaction has ended: use the store, or start a new transaction");
-    return this.sql;
+    if (!this.#open) throw ended();
+    return this.#sql;
+  }
+
+  /**
+   * The transaction's sql for the application, refused once the transaction has ended: postgres.js
+   * hands an ended transaction's statements to the connection it ran on, which is back in the pool,
+   * so a kept `tx.sql` wrote outside any transaction, or inside another caller's.
+   */
+  #untilEnded(sql: PostgresTransactionSql): PostgresTransactionSql {
+    const open = () => {
+      if (!this.#open) throw ended();
+    };
+    return new Proxy(sql, {
+      apply(target, self, args: unknown[]) {
+        open();
+        return Reflect.apply(target, self, args);
+      },
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== "function" || !RUNS_STATEMENTS.has(property)) return value;
+        return (...args: unknown[]) => {
+          open();
+          return Reflect.apply(value, target, args);
+        };
+      },
+    });
   }
 
   /** @internal The events appended, per append, for publishing once the transaction has committed. */
