@@ -14,6 +14,8 @@ import {
   DynamoDbSnapshotStore,
   DynamoDbSubjectKeyStore,
   dynamoDbTenantStatement,
+  ensureEventStoreTable,
+  eventStoreTableDefinition,
   sharedTableTenantStores,
   tableLayout,
 } from "./index.js";
@@ -129,6 +131,19 @@ const builders: Record<string, OptionBuilder> = {
       });
     },
   },
+  // A layout or its options: a layout's keyPrefix (its tenant's) is taken too.
+  "ensureEventStoreTable layout": {
+    keys: [...LAYOUT, "keyPrefix"],
+    build: async (extra) => {
+      await ensureEventStoreTable(client, { tableName: "events", ...extra } as never).catch((error) => {
+        if (isValidationError(error)) throw error;
+      });
+    },
+  },
+  "eventStoreTableDefinition layout": {
+    keys: [...LAYOUT, "keyPrefix"],
+    build: (extra) => eventStoreTableDefinition({ tableName: "events", ...extra } as never),
+  },
   "purgeRetiredGenerations options": {
     keys: ["maxRequests", "olderThanMs", "pageSize"],
     build: async (extra) => {
@@ -148,6 +163,9 @@ describe("the DynamoDB adapter's option objects refuse keys they do not take", (
         ["endpiont"],
       ],
       [() => new DynamoDbDedupStore({ ...table, ttlMS: 1000 } as never), ["ttlMS"]],
+      // Created the table with the default key `sk`, which no store given `sortKey: "version"` could use.
+      [() => ensureEventStoreTable(client, { tableName: "events", sortkey: "version" } as never), ["sortkey"]],
+      [() => eventStoreTableDefinition({ tableName: "events", partitionkey: "stream" } as never), ["partitionkey"]],
       [() => createDynamoDbClient({ ...aws, retry: { maxAttempt: 1 } } as never), ["retry.maxAttempt"]],
       [
         () => sharedTableTenantStores({ ...table, eventStore: { gapTimeoutMS: 5 } } as never),

@@ -35,12 +35,10 @@ interface TableDescription {
  */
 function checkedLayout(layout: unknown): TableLayout {
   assertObject(layout, "layout", "DynamoDB table layout");
-  const { tableName, partitionKey, sortKey } = layout as Partial<TableLayout>;
-  return tableLayout({
-    tableName: tableName as string,
-    ...(partitionKey === undefined ? {} : { partitionKey }),
-    ...(sortKey === undefined ? {} : { sortKey }),
-  });
+  // Checked whole, as tableLayout checks its options: a misspelt `sortkey` created the table with `sk`.
+  // A layout's keyPrefix (its tenant's) is no concern of the table's.
+  const { keyPrefix: _keyPrefix, ...options } = layout as TableLayout;
+  return tableLayout(options);
 }
 
 /**
