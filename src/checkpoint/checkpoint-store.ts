@@ -37,7 +37,8 @@ export abstract class CheckpointStore {
     // null is no options, as for the event store's calls (not a TypeError).
     const expected = options?.expected;
     if (expected !== undefined) assertPosition(expected, "expected");
-    return this.writeCheckpoint(id, position, expected);
+    // + 0 turns -0 into 0: an integer column or a DynamoDB number keeps no sign on zero, so every store saves 0.
+    return this.writeCheckpoint(id, position + 0, expected === undefined ? undefined : expected + 0);
   }
 
   /** Forgets a checkpoint; the next `load` returns undefined. Deleting an unknown id does nothing. */

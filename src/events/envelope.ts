@@ -1,7 +1,7 @@
 import { EventFlowsError, type Issue, ValidationError } from "../errors.js";
 import { isUlid, ulid, ulidAt } from "../ids.js";
 import { parseIsoTime } from "../internal/iso-time.js";
-import { isFlatJson, type JsonIssuesOptions, jsonIssues } from "../internal/json.js";
+import { changedByJson, isFlatJson, type JsonIssuesOptions, jsonIssues, jsonRoundTrip } from "../internal/json.js";
 import { isName, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 
 /**
@@ -170,6 +170,20 @@ function checkedEvents(
     });
   }
   if (issues !== undefined) throw new ValidationError("Invalid events", issues);
+  // As JSON keeps them (-0 as 0, undefined properties left out), so that what the append returns and
+  // publishes is what a read gives back, on every store; copied only when that changes something.
+  for (let index = 0; index < pending.length; index++) {
+    const event = pending[index] as PendingEvent;
+    const data = changedByJson(event.data);
+    const metadata = changedByJson(event.metadata);
+    if (data || metadata) {
+      pending[index] = {
+        ...event,
+        data: data ? jsonRoundTrip(event.data) : event.data,
+        metadata: metadata ? jsonRoundTrip(event.metadata) : event.metadata,
+      };
+    }
+  }
   return pending;
 }
 

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import {
+  changedByJson,
   DEFAULT_MAX_JSON_DEPTH,
   isFlatJson,
   jsonIssues,
@@ -184,6 +185,35 @@ describe("jsonRoundTrip", () => {
         expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
         expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
         if (Object.keys(value).length > 0) expect(copy).not.toBe(value);
+      }),
+    );
+  });
+
+  test("changedByJson is true exactly when the round trip gives something else: -0, undefined, no prototype (property)", () => {
+    const value = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: "small" },
+        fc.jsonValue({ maxDepth: 1 }),
+        fc.constantFrom(-0, undefined),
+        fc.array(tie("value"), { maxLength: 4 }),
+        fc.dictionary(fc.oneof(fc.string(), fc.constant("__proto__")), tie("value"), { maxKeys: 4 }),
+        fc
+          .dictionary(fc.string(), tie("value"), { maxKeys: 2 })
+          .map((entries) => Object.assign(Object.create(null) as object, entries)),
+      ),
+    })).value;
+    // Equal as JSON gives values back: Object.is for numbers, the same own keys, plain prototypes.
+    const same = (a: unknown, b: unknown): boolean => {
+      if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return Object.is(a, b);
+      if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+      const keys = Object.keys(a);
+      if (keys.length !== Object.keys(b).length) return false;
+      return keys.every((key) => Object.hasOwn(b, key) && same((a as never)[key], (b as never)[key]));
+    };
+    fc.assert(
+      fc.property(value, (v) => {
+        fc.pre(jsonIssues(v).length === 0);
+        expect(changedByJson(v)).toBe(!same(v, JSON.parse(JSON.stringify(v))));
       }),
     );
   });

@@ -283,6 +283,27 @@ export function utf8Length(text: string): number {
 }
 
 /**
+ * Whether a JSON round trip would give back something else than `value`, which {@link jsonIssues}
+ * accepted: a -0 (written as 0), a property holding `undefined` (left out), an object without a
+ * prototype (read back as a plain one). False for the common value, without allocating: an append
+ * copies data and metadata ({@link jsonRoundTrip}) only when this is true, so that what it returns
+ * and publishes is what every reader gets. Recursive: the value's depth is checked first.
+ */
+export function changedByJson(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return value === 0 && 1 / value < 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (changedByJson(value[i])) return true;
+    return false;
+  }
+  if (Object.getPrototypeOf(value) === null) return true;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined || changedByJson(item)) return true;
+  }
+  return false;
+}
+
+/**
  * A deep copy of a value {@link jsonIssues} accepts, equal to `JSON.parse(JSON.stringify(value))`
  * (object properties holding `undefined` are left out, as JSON leaves them out) without making and
  * parsing the text: for small documents copied often, such as a saga's initial state per instance.

@@ -1,4 +1,5 @@
 import { CheckpointStore, checkpointConflict } from "../checkpoint/checkpoint-store.js";
+import { jsonRoundTrip } from "../internal/json.js";
 import { compareCodePoints } from "../internal/unicode.js";
 import {
   type ReadModelDocument,
@@ -15,7 +16,9 @@ const DELETED = Symbol("deleted");
 /**
  * The reference read-model store, in memory: documents in maps, checkpoints beside them, and
  * transactions that stage every write and apply them all at once (or none) when they commit.
- * Documents are copied on the way in and out, so callers never share them with the store.
+ * Documents are copied on the way in and out, so callers never share them with the store, and copied
+ * as a JSON round trip copies them (`-0` as `0`, properties holding `undefined` left out), so a
+ * projection reads here what it reads from every store that keeps JSON text.
  */
 export class InMemoryReadModelStore extends ReadModelStore {
   readonly capabilities: ReadModelStoreCapabilities = { atomicCheckpoints: true, rebuilds: true };
@@ -25,11 +28,11 @@ export class InMemoryReadModelStore extends ReadModelStore {
 
   protected async readDocument(collection: string, id: string): Promise<unknown> {
     const found = this.#documents.get(collection)?.get(id);
-    return found === undefined ? undefined : structuredClone(found);
+    return found === undefined ? undefined : jsonRoundTrip(found);
   }
 
   protected async writeDocument(collection: string, id: string, document: unknown): Promise<void> {
-    this.#set(collection, id, structuredClone(document));
+    this.#set(collection, id, jsonRoundTrip(document));
   }
 
   protected async deleteDocument(collection: string, id: string): Promise<void> {
@@ -40,7 +43,7 @@ export class InMemoryReadModelStore extends ReadModelStore {
     const documents = [...(this.#documents.get(collection) ?? new Map<string, unknown>()).entries()];
     // By code point, as every other store orders ids (UTF-8 bytes), not by UTF-16 code unit.
     documents.sort(([a], [b]) => compareCodePoints(a, b));
-    return documents.map(([id, document]) => ({ id, document: structuredClone(document) }));
+    return documents.map(([id, document]) => ({ id, document: jsonRoundTrip(document) }));
   }
 
   protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
@@ -54,10 +57,10 @@ export class InMemoryReadModelStore extends ReadModelStore {
         const k = key(collection, id);
         if (!staged.has(k)) return store.readDocument(collection, id) as Promise<D | undefined>;
         const found = staged.get(k);
-        return (found === DELETED ? undefined : structuredClone(found)) as D | undefined;
+        return (found === DELETED ? undefined : jsonRoundTrip(found)) as D | undefined;
       },
       async put(collection, id, document) {
-        staged.set(key(collection, id), structuredClone(document));
+        staged.set(key(collection, id), jsonRoundTrip(document));
       },
       async delete(collection, id) {
         staged.set(key(collection, id), DELETED);

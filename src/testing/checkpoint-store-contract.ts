@@ -2,7 +2,7 @@ import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import { ErrorCode } from "../errors.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { ulid } from "../ids.js";
-import { assertEqual, assertRejects } from "./assert.js";
+import { assert, assertEqual, assertRejects } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 import { lookAlikeIds } from "./look-alike-ids.js";
 
@@ -52,6 +52,22 @@ export function checkpointStoreContract(options: CheckpointStoreContractOptions)
     assertEqual(await store.load(name), 7, "rewound");
     await store.store(name, 0);
     assertEqual(await store.load(name), 0, "zero is a position, not none");
+    // An integer column or a DynamoDB number keeps no sign on zero: every store saves -0 as 0.
+    await store.store(name, -0);
+    assert(Object.is(await store.load(name), 0), "-0 is saved as 0");
+    const error = (await assertRejects(
+      () => store.store(name, 1, { expected: 3 }),
+      ErrorCode.Concurrency,
+      "stale expected",
+    )) as Error & { actualVersion?: unknown };
+    assert(Object.is(error.actualVersion, 0), "the saved 0 in a conflict is 0");
+    await store.store(name, 2, { expected: -0 });
+    const conflict = (await assertRejects(
+      () => store.store(name, 3, { expected: -0 }),
+      ErrorCode.Concurrency,
+      "expected -0",
+    )) as Error & { expectedVersion?: unknown };
+    assert(Object.is(conflict.expectedVersion, 0), "an expected -0 is reported as 0");
   });
 
   add("ids are independent and stored verbatim: quotes, semicolons, unicode", async (store) => {

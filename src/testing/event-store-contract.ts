@@ -634,6 +634,31 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     }
   });
 
+  add("an append returns its events as a read gives them: -0 as 0, undefined properties left out", async (store) => {
+    const id = stream();
+    // JSON has no -0, leaves out a property holding undefined and gives plain objects: what the append
+    // returns (and publishes) must be what every reader gets later, on every store.
+    const bare = Object.assign(Object.create(null) as object, { k: 1 });
+    const appended = await store.appendToStream(id, [
+      { type: "Odd", data: { n: -0, list: [-0], gone: undefined, bare }, metadata: { z: -0, note: undefined } },
+      { type: "Zero", data: -0 },
+    ]);
+    const read = await collect(store.readStream(id));
+    for (const [where, events] of [
+      ["the append's result", appended.events],
+      ["a read", read],
+    ] as const) {
+      const [odd, zero] = events as [EventEnvelope, EventEnvelope];
+      const data = odd.data as { n: unknown; list: unknown[]; bare: object };
+      assert(Object.is(data.n, 0) && Object.is(data.list[0], 0), `${where}: -0 in data as 0`);
+      assert(Object.is(zero.data, 0), `${where}: -0 as the data as 0`);
+      assert(!Object.hasOwn(data, "gone"), `${where}: an undefined data property left out`);
+      assert(Object.getPrototypeOf(data.bare) === Object.prototype, `${where}: a plain object`);
+      assert(Object.is(odd.metadata.z, 0), `${where}: -0 in metadata as 0`);
+      assert(!Object.hasOwn(odd.metadata, "note"), `${where}: an undefined metadata property left out`);
+    }
+  });
+
   add("stored events do not change when the caller mutates its objects", async (store) => {
     const id = stream();
     const data = { list: [1, 2], inner: { value: "before" } };

@@ -176,6 +176,43 @@ export function projectionContract(options: ProjectionContractOptions): Contract
     assertEqual(await models.get(col, "d"), undefined, "nothing written");
   });
 
+  add(
+    "read-model documents come back as JSON keeps them, on every read, in and out of transactions",
+    async (fixture) => {
+      const models = fixture.readModels;
+      const col = category();
+      // JSON has no -0 and leaves out a property holding undefined: a store that kept either would hand
+      // a projection other data than every other store does (deepEqual takes -0 for 0, so Object.is here).
+      const document = () => ({ n: -0, list: [-0], gone: undefined, kept: 1 });
+      const check = (read: unknown, where: string) => {
+        const got = read as { n?: unknown; list?: unknown[] } | undefined;
+        assert(typeof got === "object" && got !== null, `${where}: a document was read`);
+        assert(Object.is(got.n, 0) && Object.is(got.list?.[0], 0), `${where}: -0 comes back as 0`);
+        assert(!Object.hasOwn(got, "gone"), `${where}: a property holding undefined is left out`);
+        assertEqual(got, { n: 0, list: [0], kept: 1 }, `${where}: the document`);
+      };
+      await models.put(col, "a", document());
+      check(await models.get(col, "a"), "get after put");
+      check((await models.list(col))[0]?.document, "list after put");
+      await models.transaction(async (tx) => {
+        await tx.put(col, "b", document());
+        check(await tx.get(col, "b"), "a transaction's get of its own put");
+      });
+      check(await models.get(col, "b"), "get after a committed transaction");
+      // Keys JavaScript gives a meaning to stay plain data and never reach Object.prototype.
+      const keys = JSON.parse('{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}}}') as object;
+      await models.put(col, "c", keys);
+      await models.transaction((tx) => tx.put(col, "d", keys));
+      for (const id of ["c", "d"]) {
+        const read = (await models.get(col, id)) as Record<string, unknown>;
+        assert(Object.getPrototypeOf(read) === Object.prototype, `${id}: a plain object`);
+        assert(Object.hasOwn(read, "__proto__"), `${id}: "__proto__" is an own key`);
+        assertEqual(Object.keys(read).sort(), ["__proto__", "constructor"], `${id}: the keys`);
+      }
+      assert(({} as { polluted?: unknown }).polluted === undefined, "Object.prototype is untouched");
+    },
+  );
+
   add("a read-model transaction commits documents and checkpoint together, or neither", async (fixture) => {
     const models = fixture.readModels;
     const col = category();

@@ -23,6 +23,7 @@ import {
   type NewEvent,
   ulid,
 } from "../../src/index.js";
+import { assertNoPollution } from "./hostile-values.ts";
 
 const STREAMS = 3;
 
@@ -52,6 +53,10 @@ export type Operation =
 export interface DifferentialOptions {
   /** Makes the data of generated events; defaults to any JSON value (strings of any code point). */
   readonly data?: fc.Arbitrary<unknown>;
+  /** Makes their metadata; defaults to up to two short string fields. */
+  readonly metadata?: fc.Arbitrary<object>;
+  /** Makes their types; defaults to three valid ones. */
+  readonly types?: fc.Arbitrary<string>;
   /** Runs per property; defaults to 25. */
   readonly numRuns?: number;
   /** Operations per run, at most; defaults to 30. */
@@ -68,13 +73,16 @@ export const anyJson: fc.Arbitrary<unknown> = fc
  * A run's stream ids: its prefix with text of any code point after it (runNames), and ids at the length
  * limit, which counts UTF-16 code units: 512 units of 3 UTF-8 bytes each (the most bytes an id can
  * take), 256 astral characters (4 bytes each, 2 units), and one unit over either (refused by every
- * store alike); and text of any code point long enough to fall either side of the limit.
+ * store alike); ids with a lone surrogate (no UTF-8 form: refused alike); and text of any code point
+ * long enough to fall either side of the limit.
  */
 const streamNames = runNames(STREAMS, [
   (p) => p.padEnd(MAX_STREAM_ID_LENGTH, "流"),
   (p) => p.padEnd(MAX_STREAM_ID_LENGTH + 1, "流"),
   (p) => `${p}${"😀".repeat((MAX_STREAM_ID_LENGTH - p.length) >> 1)}`.padEnd(MAX_STREAM_ID_LENGTH, "x"),
   (p) => `${p}${"😀".repeat((MAX_STREAM_ID_LENGTH - p.length + 2) >> 1)}`,
+  (p) => `${p}\ud800`,
+  (p) => `\udfff${p}`,
 ]).chain((names) =>
   fc
     .array(
@@ -117,11 +125,13 @@ function operations(options: DifferentialOptions, abilities: Abilities): fc.Arbi
   );
   const event = fc.record(
     {
-      type: fc.constantFrom("Opened", "Changed", "Closed.v2"),
+      type: options.types ?? fc.constantFrom("Opened", "Changed", "Closed.v2"),
       data: options.data ?? anyJson,
-      metadata: fc.dictionary(fc.constantFrom("correlationId", "tenant", "note"), fc.string({ maxLength: 8 }), {
-        maxKeys: 2,
-      }),
+      metadata:
+        options.metadata ??
+        fc.dictionary(fc.constantFrom("correlationId", "tenant", "note"), fc.string({ maxLength: 8 }), {
+          maxKeys: 2,
+        }),
     },
     { requiredKeys: ["type", "data"] },
   );
@@ -235,6 +245,7 @@ export async function checkAgainstReference(
         } else outcomes = await both(reference, subject, (side) => answer(side, op, ids));
         assertSameAnswer(step, op, ...outcomes);
       }
+      assertNoPollution();
     }),
     { numRuns: options.numRuns ?? 25, ...(options.seed === undefined ? {} : { seed: options.seed }) },
   );
@@ -409,13 +420,40 @@ export function runNames(count: number, special: readonly NameOf[]): fc.Arbitrar
   );
 }
 
-/** JSON with object keys sorted: JSON objects are unordered, and PostgreSQL's jsonb reorders keys. */
+/**
+ * JSON with object keys sorted (JSON objects are unordered, and PostgreSQL's jsonb reorders keys), that
+ * tells apart what JSON text would make alike: -0 from 0, a property holding undefined from none, NaN
+ * and the infinities from null, and BigInts, Dates, Maps, Sets, typed arrays and class instances from
+ * plain data (a snapshot state holds them), so one store giving back another value than the reference
+ * is seen. Each value is looked at as it is, before its own `toJSON`.
+ */
 export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
+  return JSON.stringify(value, function (this: Record<string, unknown>, key: string) {
+    return exactly(this[key]);
+  });
+}
+
+function exactly(v: unknown): unknown {
+  switch (typeof v) {
+    case "undefined":
+      return "<undefined>";
+    case "number":
+      return Object.is(v, -0) || !Number.isFinite(v) ? `<${Object.is(v, -0) ? "-0" : v}>` : v;
+    case "bigint":
+      return `<${v}n>`;
+    case "function":
+    case "symbol":
+      return `<${typeof v}>`;
+  }
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v;
+  if (v instanceof Date) return { "<Date>": Number.isNaN(v.getTime()) ? "invalid" : v.toISOString() };
+  if (v instanceof Map) return { "<Map>": [...v] };
+  if (v instanceof Set) return { "<Set>": [...v] };
+  if (ArrayBuffer.isView(v)) return { [`<${v.constructor.name}>`]: Array.from(v as unknown as ArrayLike<number>) };
+  const sorted = Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null ? sorted : { [`<${proto?.constructor?.name}>`]: sorted };
 }
 
 async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {

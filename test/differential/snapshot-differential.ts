@@ -8,6 +8,7 @@
 import fc from "fast-check";
 import { InMemorySnapshotStore, type SnapshotStore, ulid } from "../../src/index.js";
 import { anyJson, assertSameAnswer, outcomeOf } from "./event-store-differential.ts";
+import { assertNoPollution } from "./hostile-values.ts";
 
 type SnapshotOperation =
   | {
@@ -56,7 +57,7 @@ function operations(states: fc.Arbitrary<unknown>): fc.Arbitrary<SnapshotOperati
 /** `create(keepLast)` makes the store under test; the reference keeps as many snapshots per stream. */
 export async function checkSnapshotsAgainstReference(
   create: (keepLast: number) => SnapshotStore,
-  options: { readonly numRuns?: number; readonly states?: fc.Arbitrary<unknown> } = {},
+  options: { readonly numRuns?: number; readonly states?: fc.Arbitrary<unknown>; readonly seed?: number } = {},
 ): Promise<void> {
   await fc.assert(
     fc.asyncProperty(fc.constantFrom(1, 2, 3), operations(options.states ?? anyJson), async (keepLast, ops) => {
@@ -68,8 +69,9 @@ export async function checkSnapshotsAgainstReference(
         const want = await outcomeOf(() => apply(reference, op, streams));
         assertSameAnswer(step, { ...op, keepLast }, want, await outcomeOf(() => apply(subject, op, streams)));
       }
+      assertNoPollution();
     }),
-    { numRuns: options.numRuns ?? 25 },
+    { numRuns: options.numRuns ?? 25, ...(options.seed === undefined ? {} : { seed: options.seed }) },
   );
 }
 

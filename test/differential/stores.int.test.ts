@@ -4,6 +4,8 @@
  * and snapshot stores (snapshot-differential.ts), on SQLite (bun:sqlite), PostgreSQL and DynamoDB
  * Local (the event store with the global feed on and off). Each backend is a database, schema or
  * table of its own, shared by the runs: every run uses streams, collections and checkpoints of its own.
+ * Each check runs twice: on generated JSON, and on hostile values (hostile-values.ts) with a fixed
+ * seed and fewer runs, which each store must keep as the reference does or refuse with the same error.
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, test } from "bun:test";
@@ -31,6 +33,7 @@ import { type EventStore, type ReadModelStore, type SnapshotStore, ulid } from "
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../services/dynamodb.ts";
 import { ensurePostgres, uniqueSchema } from "../services/postgres.ts";
 import { checkAgainstReference } from "./event-store-differential.ts";
+import { hostileMetadata, hostileType, hostileValue } from "./hostile-values.ts";
 import { checkReadModelsAgainstReference } from "./read-model-differential.ts";
 import { checkSnapshotsAgainstReference } from "./snapshot-differential.ts";
 
@@ -63,8 +66,41 @@ function differential(name: string, backend: () => Backend, eventStoreLabels: re
       () => checkSnapshotsAgainstReference((keepLast) => backend().snapshots(keepLast), { numRuns: runs }),
       TIMEOUT,
     );
+    const hostile = { numRuns: HOSTILE_RUNS, seed: HOSTILE_SEED };
+    for (const [i, label] of eventStoreLabels.entries()) {
+      test(
+        `event store${label}: hostile data, metadata, types and stream ids kept or refused as the reference does`,
+        () =>
+          checkAgainstReference(() => (backend().eventStores[i] as () => EventStore)(), {
+            ...hostile,
+            maxOperations: 12,
+            data: hostileValue,
+            metadata: hostileMetadata,
+            types: hostileType,
+          }),
+        TIMEOUT,
+      );
+    }
+    test(
+      "read-model store: hostile documents kept or refused as the reference does",
+      () => checkReadModelsAgainstReference(() => backend().readModels(), { ...hostile, documents: hostileValue }),
+      TIMEOUT,
+    );
+    test(
+      "snapshot store: hostile states kept or refused as the reference does",
+      () =>
+        checkSnapshotsAgainstReference((keepLast) => backend().snapshots(keepLast), {
+          ...hostile,
+          states: hostileValue,
+        }),
+      TIMEOUT,
+    );
   });
 }
+
+// Fixed, so a failure is the same on every run; few runs, as each operation meets a hostile value.
+const HOSTILE_SEED = 47;
+const HOSTILE_RUNS = 100;
 
 let sqlite: Backend | undefined;
 const db = new Database(":memory:");
