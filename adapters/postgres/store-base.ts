@@ -97,8 +97,7 @@ export abstract class PostgresStoreBase extends EventStore {
     const operation =
       change.kind === "truncate" ? "truncateStream" : change.kind === "restore" ? "restoreStream" : "deleteStream";
     return guard(operation, async () => {
-      if (!opensTransactions(sql))
-        return commitStreamChangeIn(sql, this.context, change, false);
+      if (!opensTransactions(sql)) return commitStreamChangeIn(sql, this.context, change, false);
       return (await beginUnlessGone(sql as PostgresSql, undefined, (tx) =>
         commitStreamChangeIn(tx, this.context, change, true),
       )) as StreamChangeCommit;
