@@ -552,6 +552,35 @@ async function main(): Promise<number> {
       console.log(`✓ types with the oldest peers the ranges admit: ${lowest.join(", ")}${note}`);
     }
 
+    // postgres.js 4 is what `bun add postgres` installs (it picks the latest, past the peer range):
+    // the PostgreSQL adapter must refuse it with what to install, not fail each statement later.
+    run(
+      "npm",
+      ["install", "--no-save", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", "postgres@4"],
+      project,
+      "npm install postgres@4",
+    );
+    const probe = [
+      `import { createPostgresClient } from "${pkg.name}/postgres";`,
+      `try { createPostgresClient("postgres://app:secret-pw@127.0.0.1:1/db"); console.log("made"); }`,
+      `catch (error) { console.log(JSON.stringify({ code: error.code, issues: error.issues, message: error.message })); }`,
+    ].join("\n");
+    writeFileSync(join(project, "postgres4.mjs"), probe);
+    const refused = spawnSync("node", ["postgres4.mjs"], { cwd: project, encoding: "utf8" });
+    const answer = refused.stdout.trim();
+    if (
+      !answer.includes('"VALIDATION_FAILED"') ||
+      !answer.includes("postgres.js 4 is not supported") ||
+      answer.includes("secret-pw")
+    ) {
+      failed = true;
+      console.error(`✗ postgres.js 4 installed: createPostgresClient answered ${answer || refused.stderr}`);
+    } else {
+      console.log(
+        "✓ postgres.js 4 installed: createPostgresClient refuses it with a ValidationError saying what to install",
+      );
+    }
+
     if (failed) return 1;
     console.log(`package: ${present.length} subpaths import on Node and Bun and type-check`);
     return 0;

@@ -1,5 +1,5 @@
 import postgres from "postgres";
-import type { EnvSource } from "../../src/index.js";
+import type { EnvSource, Issue } from "../../src/index.js";
 import { readEnv, tenantId, ValidationError } from "../../src/index.js";
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
@@ -70,9 +70,46 @@ export const MIN_STATEMENT_TIMEOUT_MS = 1000;
  * reserved connection (no pool of its own) runs a statement once.
  */
 export function attemptsOn(sql: PostgresQueryable): number {
-  if (typeof (sql as { begin?: unknown }).begin !== "function") return 1;
+  if (!opensTransactions(sql)) return 1;
   const max = (sql as { options?: { max?: unknown } }).options?.max;
   return (typeof max === "number" && Number.isSafeInteger(max) && max > 0 ? max : 10) + 2;
+}
+
+/**
+ * Whether `sql` is a client that opens transactions of its own (`postgres(...)`), as opposed to a
+ * transaction or a reserved connection. postgres.js 4's transactions have a `begin` too (a nested
+ * transaction, in a savepoint): what only a transaction has is `savepoint`.
+ */
+export function opensTransactions(sql: unknown): boolean {
+  const client = sql as { begin?: unknown; savepoint?: unknown } | null;
+  return typeof client?.begin === "function" && typeof client.savepoint !== "function";
+}
+
+/**
+ * What installs the postgres.js release the stores are made and tested for. postgres.js 4 (October
+ * 2026) is a rewrite of its pool and transactions that the stores rely on: a statement queues behind
+ * a busy connection's (so `connect_timeout` no longer bounds the wait for a connection), a COMMIT
+ * the server answers by rolling back rejects, new error codes, and 4.2's handler keeps options the
+ * stores' connection-wait bound did not carry (every statement of a `createPostgresClient` client
+ * failed with a TypeError). Until the stores are proven on it, a 4.x client is refused, saying so.
+ */
+const SUPPORTED_POSTGRES_JS = "postgres.js 3.4 (npm install postgres@3)";
+
+/**
+ * A `ValidationError` issue for a postgres.js 4 client, transaction or reserved connection; none for
+ * 3.4 or anything else (what is not postgres.js at all is each caller's own check). 4.x tells itself
+ * apart by its pool's `scheduler` option, by transactions that have both `begin` (nested) and
+ * `savepoint`, and by `typed`, an arrow function (3.4's is a declared function, with a prototype).
+ */
+export function unsupportedClientIssues(sql: unknown, path: string = "sql"): Issue[] {
+  if (typeof sql !== "function") return [];
+  const client = sql as { options?: unknown; begin?: unknown; savepoint?: unknown; typed?: unknown };
+  const options = client.options;
+  const fourth =
+    (typeof options === "object" && options !== null && Object.hasOwn(options, "scheduler")) ||
+    (typeof client.begin === "function" && typeof client.savepoint === "function") ||
+    (typeof client.typed === "function" && !Object.hasOwn(client.typed, "prototype"));
+  return fourth ? [{ path: [path], message: `postgres.js 4 is not supported yet: use ${SUPPORTED_POSTGRES_JS}` }] : [];
 }
 
 /** The variable a store falls back to when given neither a client nor a URL. */
@@ -190,6 +227,12 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
     throw new ValidationError("Invalid PostgreSQL connection options", [
       { path: [connectionUrl === undefined ? "client" : "url"], message: refusal(error, connectionUrl) },
     ]);
+  }
+  // The postgres.js installed beside the library: a 4.x one makes 4.x clients (see unsupportedClientIssues).
+  const unsupported = unsupportedClientIssues(client, "postgres");
+  if (unsupported.length > 0) {
+    void client.end({ timeout: 0 }).catch(() => undefined);
+    throw new ValidationError("Unsupported postgres.js version", unsupported);
   }
   const connectTimeout = merged.connect_timeout;
   if (typeof connectTimeout === "number" && Number.isFinite(connectTimeout) && connectTimeout > 0) {

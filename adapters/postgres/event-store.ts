@@ -16,10 +16,12 @@ import {
 import { appendEvents, type Committed, isLostRace, type StoreContext } from "./append.js";
 import {
   createPostgresClient,
+  opensTransactions,
   type PostgresClientOptions,
   type PostgresQueryable,
   type PostgresSql,
   type PostgresTransactionSql,
+  unsupportedClientIssues,
 } from "./client.js";
 import { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
 import { guard } from "./errors.js";
@@ -121,7 +123,7 @@ export class PostgresEventStore extends PostgresStoreBase {
     this.#projections = options.projections ?? [];
     this.#ownsClient = options.sql === undefined;
     this.sql = options.sql ?? createPostgresClient(options.url, options.client, options.env);
-    this.#autocommit = typeof (this.sql as { begin?: unknown }).begin === "function";
+    this.#autocommit = opensTransactions(this.sql);
   }
 
   protected get queryable(): PostgresQueryable {
@@ -257,6 +259,7 @@ function optionIssues(options: PostgresEventStoreOptions): Issue[] {
   if (options.sql !== undefined && typeof options.sql !== "function") {
     issues.push({ path: ["sql"], message: "sql must be a postgres.js client (postgres(...))" });
   }
+  issues.push(...unsupportedClientIssues(options.sql));
   if (options.sql !== undefined && options.url !== undefined) {
     issues.push({ path: ["url"], message: "pass either sql or url, not both" });
   }

@@ -5,7 +5,7 @@ import {
   type ProjectionRunnerOptions,
   ValidationError,
 } from "../../src/index.js";
-import type { PostgresSql } from "./client.js";
+import { opensTransactions, type PostgresSql } from "./client.js";
 import type { PostgresEventStore } from "./event-store.js";
 import { PostgresProjectionLock } from "./projection-lock.js";
 import { PostgresReadModelStore } from "./read-model-store.js";
@@ -34,7 +34,7 @@ export function postgresProjectionRunner<E extends EventEnvelope, S>(
   options: PostgresProjectionRunnerOptions<E, S> = {},
 ): ProjectionRunner<E, S> {
   const sql = store.sql;
-  if (typeof (sql as { begin?: unknown }).begin !== "function") {
+  if (!opensTransactions(sql)) {
     throw new ValidationError("This store runs on a transaction or a reserved connection", [
       { path: ["sql"], message: "a projection runner needs a postgres.js client (postgres(...)) as sql" },
     ]);

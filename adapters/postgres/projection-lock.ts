@@ -1,5 +1,5 @@
 import { assertKnownOptions, ProjectionLock, ValidationError } from "../../src/index.js";
-import type { PostgresSql, PostgresTransactionSql } from "./client.js";
+import { opensTransactions, type PostgresSql, type PostgresTransactionSql, unsupportedClientIssues } from "./client.js";
 import { guard, toEventFlowsError } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { beginUnlessGone } from "./transaction-scope.js";
@@ -35,11 +35,13 @@ export class PostgresProjectionLock extends ProjectionLock {
     super();
     // A misspelt `schmea` took the default schema's lock namespace: two stores' runners shared their locks.
     assertKnownOptions(options, OPTIONS, "projection lock options");
-    if (typeof options?.sql?.begin !== "function") {
+    if (!opensTransactions(options?.sql)) {
       throw new ValidationError("Invalid projection lock options", [
         { path: ["sql"], message: "sql must be a postgres.js client" },
       ]);
     }
+    const unsupported = unsupportedClientIssues(options.sql);
+    if (unsupported.length > 0) throw new ValidationError("Invalid projection lock options", unsupported);
     const max = (options.sql as { options?: { max?: unknown } }).options?.max;
     if (typeof max === "number" && max < 2) {
       throw new ValidationError("Invalid projection lock options", [

@@ -15,7 +15,14 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { PostgresCheckpointStore } from "./checkpoint-store.js";
-import { attemptsOn, type PostgresQueryable, type PostgresSql, type PostgresTransactionSql } from "./client.js";
+import {
+  attemptsOn,
+  opensTransactions,
+  type PostgresQueryable,
+  type PostgresSql,
+  type PostgresTransactionSql,
+  unsupportedClientIssues,
+} from "./client.js";
 import { MAX_BATCH_BYTES, textIssues } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
@@ -61,6 +68,8 @@ export class PostgresReadModelStore extends ReadModelStore {
         { path: ["sql"], message: "sql must be a postgres.js client or transaction" },
       ]);
     }
+    const unsupported = unsupportedClientIssues(options.sql);
+    if (unsupported.length > 0) throw new ValidationError("Invalid read-model store options", unsupported);
     this.#sql = options.sql;
     this.#names = { schema: options.schema, tablePrefix: options.tablePrefix };
     this.#tables = tableNames(options, OPTIONS);
@@ -102,7 +111,7 @@ export class PostgresReadModelStore extends ReadModelStore {
   protected async runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
     const sql = this.#sql as { begin?: unknown; savepoint?: unknown };
     // A client begins a transaction; a transaction (the store was made on one) nests a savepoint.
-    const begins = typeof sql.begin === "function";
+    const begins = opensTransactions(sql);
     if (!begins && typeof sql.savepoint !== "function") {
       throw new ValidationError("Invalid read-model store options", [
         { path: ["sql"], message: "transactions need a postgres.js client or transaction, not a reserved connection" },

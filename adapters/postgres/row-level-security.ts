@@ -1,5 +1,12 @@
 import { type TenantId, tenantId, ValidationError } from "../../src/index.js";
-import { cancelStatement, type PostgresSql, type PostgresTransactionSql, TENANT } from "./client.js";
+import {
+  cancelStatement,
+  opensTransactions,
+  type PostgresSql,
+  type PostgresTransactionSql,
+  TENANT,
+  unsupportedClientIssues,
+} from "./client.js";
 import { guard, isConnectionGone } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
@@ -80,11 +87,13 @@ export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
   // The core's tenant ids, as tenancy() hands them to its stores factory: the setting is the id
   // itself (a bound parameter, never spliced into SQL), so distinct tenants never share a value.
   const id = tenantId(tenant);
-  if (typeof (sql as { begin?: unknown })?.begin !== "function") {
+  if (!opensTransactions(sql)) {
     throw new ValidationError("Invalid tenant-scoped client", [
       { path: ["sql"], message: "sql must be a postgres.js client (postgres(...)), not a transaction" },
     ]);
   }
+  const unsupported = unsupportedClientIssues(sql);
+  if (unsupported.length > 0) throw new ValidationError("Invalid tenant-scoped client", unsupported);
   // A client whose connections carry a tenant already (createPostgresClient's `tenant`): its own
   // tenant needs nothing more; another would have its connections serve two tenants.
   const bound = tenantOf(sql);

@@ -11,7 +11,7 @@ import {
   type StreamChangeCommit,
 } from "../../src/index.js";
 import type { StoreContext } from "./append.js";
-import { attemptsOn, type PostgresQueryable, type PostgresSql } from "./client.js";
+import { attemptsOn, opensTransactions, type PostgresQueryable, type PostgresSql } from "./client.js";
 import { assertStorableStreamId } from "./encode.js";
 import { guard } from "./errors.js";
 import { pingPostgres } from "./ping.js";
@@ -97,8 +97,7 @@ export abstract class PostgresStoreBase extends EventStore {
     const operation =
       change.kind === "truncate" ? "truncateStream" : change.kind === "restore" ? "restoreStream" : "deleteStream";
     return guard(operation, async () => {
-      if (typeof (sql as { begin?: unknown }).begin !== "function")
-        return commitStreamChangeIn(sql, this.context, change, false);
+      if (!opensTransactions(sql)) return commitStreamChangeIn(sql, this.context, change, false);
       return (await beginUnlessGone(sql as PostgresSql, undefined, (tx) =>
         commitStreamChangeIn(tx, this.context, change, true),
       )) as StreamChangeCommit;

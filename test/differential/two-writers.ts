@@ -19,7 +19,7 @@ import {
   isConcurrencyError,
   ulid,
 } from "../../src/index.js";
-import { collect } from "../../src/testing/index.js";
+import { collect, untilHeadReadable } from "../../src/testing/index.js";
 
 export interface TwoWritersOptions {
   /** Two instances over the same backend (same table, schema or file), made as two processes would. */
@@ -98,6 +98,9 @@ export async function checkTwoWriters(options: TwoWritersOptions): Promise<TwoWr
       }
 
       for (const reader of writers) {
+        // A feed reader stops below any transaction still open (another test's, on a shared server):
+        // the committed events are all there once the head is readable, not necessarily before.
+        await untilHeadReadable(reader);
         const feed = await collect(reader.readAll({ after: start }));
         const positions = feed.map((e) => e.globalPosition ?? Number.NaN);
         for (let i = 1; i < positions.length; i++) {
