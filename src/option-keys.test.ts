@@ -218,6 +218,10 @@ const builders: Record<string, OptionBuilder> = {
     ],
     build: (extra) => new InMemorySnapshotStore({ ...extra }),
   },
+  subscribeToAll: {
+    keys: ["handler", "after", "batchSize", "pollIntervalMs", "retryDelayMs", "onError", "signal", "name", "telemetry"],
+    build: (extra) => store.subscribeToAll({ handler: () => undefined, ...extra }).stop(),
+  },
   InMemorySagaStore: { keys: ["maxStateBytes"], build: (extra) => new InMemorySagaStore({ ...extra }) },
   InMemorySubjectKeyStore: {
     keys: ["cacheSize", "cacheTtlMs", "now"],
@@ -257,6 +261,7 @@ describe("the core's option objects refuse keys they do not take", () => {
       [() => builders.tenancy?.build({ maxTenant: 10 }), ["maxTenant"]],
       [() => new InMemoryEventStore({ eventRegistyr: undefined } as never), ["eventRegistyr"]],
       [() => new InMemorySnapshotStore({ keeplast: 2 } as never), ["keeplast"]],
+      [() => builders.subscribeToAll?.build({ from: 500 }), ["from"]],
     ];
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
     await hub.close();

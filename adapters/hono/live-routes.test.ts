@@ -754,6 +754,8 @@ describe("live routes on Bun (real server and sockets)", () => {
       { hub, path: 5 },
       { hub, path: "events" },
       { hub, heartbeatMs: 5 },
+      // Past the timer's range setTimeout fires at once: a heartbeat every millisecond.
+      { hub, heartbeatMs: 2 ** 31 },
       { hub, maxBufferedBytes: 0 },
       { hub, auth: "Bearer" },
       { hub, authorize: true },

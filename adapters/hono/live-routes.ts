@@ -14,6 +14,7 @@ import {
   LiveErrorCode,
   type LiveFilter,
   type LiveHub,
+  MAX_DELAY_MS,
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
@@ -138,8 +139,9 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   if (options.tenancy !== undefined && hub !== undefined && typeof hub !== "function") {
     issues.push({ path: ["hub"], message: "with tenancy, hub must be a function of the tenant (one hub per tenant)" });
   }
-  if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 10) {
-    issues.push({ path: ["heartbeatMs"], message: "heartbeatMs must be an integer of at least 10" });
+  // Past the timer's range setTimeout fires at once: a heartbeat every millisecond, for every connection.
+  if (!Number.isSafeInteger(heartbeatMs) || heartbeatMs < 10 || heartbeatMs > MAX_DELAY_MS) {
+    issues.push({ path: ["heartbeatMs"], message: `heartbeatMs must be an integer from 10 to ${MAX_DELAY_MS}` });
   }
   if (!Number.isSafeInteger(maxBufferedBytes) || maxBufferedBytes < 1) {
     issues.push({ path: ["maxBufferedBytes"], message: "maxBufferedBytes must be a positive integer" });

@@ -215,4 +215,13 @@ describe("CloudWatch Embedded Metric Format", () => {
   test("a namespace is required", () => {
     expect(() => emfLines({ scopeMetrics: [] }, { namespace: "" })).toThrow("Invalid EMF options");
   });
+
+  test("a timestamp is epoch milliseconds: NaN (written as null, which CloudWatch refuses), a string or a fraction is refused", () => {
+    for (const timestamp of [Number.NaN, -1, 1.5, "1700000000000", 2 ** 53]) {
+      expect(() => emfLines({ scopeMetrics: [] }, { namespace: "N", timestamp: timestamp as never })).toThrow(
+        "Invalid EMF options: timestamp: must be a time in epoch milliseconds",
+      );
+    }
+    expect(emfLines({ scopeMetrics: [] }, { namespace: "N", timestamp: 0 })).toEqual([]);
+  });
 });

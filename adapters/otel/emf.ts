@@ -37,6 +37,11 @@ function assertEmfOptions(options: EmfOptions, alsoTaken: readonly string[] = []
   if (typeof options?.namespace !== "string" || options.namespace.length === 0 || options.namespace.length > 255) {
     issues.push({ path: ["namespace"], message: "must be 1 to 255 characters" });
   }
+  // Written as it is: NaN became `null` in the JSON, and CloudWatch refuses the line's metrics.
+  const timestamp = options?.timestamp;
+  if (timestamp !== undefined && !(Number.isSafeInteger(timestamp) && timestamp >= 0)) {
+    issues.push({ path: ["timestamp"], message: "must be a time in epoch milliseconds (a non-negative integer)" });
+  }
   if (issues.length > 0) throw new ValidationError("Invalid EMF options", issues);
 }
 

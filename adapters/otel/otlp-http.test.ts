@@ -200,6 +200,8 @@ describe("OTLP/HTTP JSON metrics export (a local receiver)", () => {
       [{ url: "ftp://127.0.0.1/v1/metrics" }, "url"],
       [{ url, timeoutMs: -1 }, "timeoutMs"],
       [{ url, timeoutMs: Number.NaN }, "timeoutMs"],
+      // Not a retryable "the receiver did not answer" once the export calls it.
+      [{ url, fetch: "secret-key" as never }, "fetch"],
     ];
     for (const [options, path] of cases) {
       for (const attempt of [exportMetrics(handReader().reader, options), exportSpans([span], options)]) {

@@ -116,6 +116,10 @@ function checkedOptions(options: OtlpHttpOptions): Target {
       }
     }
   }
+  // Called only at the export: a fetch that is no function was reported as a receiver that did not answer.
+  if (options?.fetch !== undefined && typeof options.fetch !== "function") {
+    issues.push({ path: ["fetch"], message: "fetch must be a function" });
+  }
   const timeoutMs = options?.timeoutMs ?? 10_000;
   if (typeof timeoutMs !== "number" || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_DELAY_MS) {
     issues.push({ path: ["timeoutMs"], message: `timeoutMs must be an integer from 1 to ${MAX_DELAY_MS}` });

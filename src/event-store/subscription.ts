@@ -4,6 +4,7 @@ import { callHook } from "../internal/hooks.js";
 import {
   assertDelayMs,
   assertFunction,
+  assertKnownOptions,
   assertNonNegativeInteger,
   assertPositiveInteger,
   kindOf,
@@ -44,6 +45,18 @@ export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> 
    */
   readonly telemetry?: boolean;
 }
+
+const SUBSCRIBE_TO_ALL_OPTIONS = [
+  "handler",
+  "after",
+  "batchSize",
+  "pollIntervalMs",
+  "retryDelayMs",
+  "onError",
+  "signal",
+  "name",
+  "telemetry",
+] as const satisfies readonly (keyof SubscribeToAllOptions)[];
 
 export interface StoreSubscription {
   /** The global position of the last event handled. */
@@ -91,6 +104,8 @@ export function startSubscription(
   if (!source.capabilities.globalOrder) {
     throw new ValidationError("This store has no global order to subscribe to");
   }
+  // A misspelt key was dropped and its default taken: `from: 500` replayed the feed from the beginning.
+  assertKnownOptions(options, SUBSCRIBE_TO_ALL_OPTIONS, "subscription");
   assertFunction(options?.handler, "handler", "subscription");
   const after = options.after ?? 0;
   assertNonNegativeInteger(after, "after");

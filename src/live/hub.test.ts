@@ -231,6 +231,16 @@ describe("LiveHub", () => {
     for (const options of [{ bufferSize: 0 }, { maxClients: -1 }, { batchSize: 1.5 }, { pollIntervalMs: "1" }]) {
       expect(() => new LiveHub({ store, ...(options as object) })).toThrow(/Invalid live hub options/);
     }
+    // One issue per mistake: a 0 was named twice, once for the range and once for "at least 1".
+    for (const key of ["maxClients", "bufferSize", "batchSize"]) {
+      let thrown: unknown;
+      try {
+        new LiveHub({ store, [key]: 0 });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown) && thrown.issues.map((issue) => issue.path.join("."))).toEqual([key]);
+    }
     const hub = new LiveHub({ store });
     const refused = await hub.connect({ after: -1 }).catch((error: unknown) => error);
     expect(isValidationError(refused)).toBe(true);

@@ -116,9 +116,6 @@ export class LiveHub {
       ...integerOptionIssues(options.batchSize, "batchSize", 10_000),
       ...integerOptionIssues(options.pollIntervalMs, "pollIntervalMs", 3_600_000),
     ];
-    for (const key of ["maxClients", "bufferSize", "batchSize"] as const) {
-      if (options[key] === 0) issues.push({ path: [key], message: `${key} must be at least 1` });
-    }
     if (issues.length > 0) throw new ValidationError("Invalid live hub options", issues);
     this.#store = options.store;
     this.#maxClients = options.maxClients ?? 1000;

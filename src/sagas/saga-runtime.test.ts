@@ -347,6 +347,16 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     for (const retryDelayMs of [0, 2.5, 60_000]) expect(new SagaRuntime({ ...good, retryDelayMs })).toBeDefined();
   });
 
+  test('telemetry is a boolean, as the event store\'s is: "false" (a string) left the spans on unnoticed', () => {
+    const good = { store: new InMemorySagaStore(), commands: recordingBus().bus, sagas: [orderSaga] };
+    for (const telemetry of ["false", 0, null, "off"]) {
+      expect(() => new SagaRuntime({ ...good, telemetry: telemetry as never })).toThrow(
+        /telemetry: telemetry must be a boolean/,
+      );
+    }
+    for (const telemetry of [true, false, undefined]) expect(new SagaRuntime({ ...good, telemetry })).toBeDefined();
+  });
+
   test("subscribe and attach from JavaScript without a store, bus or checkpoint store are a ValidationError, not a TypeError", async () => {
     const { runtime } = setup();
     const store = new InMemoryEventStore();

@@ -869,5 +869,9 @@ function runtimePartIssues(options: SagaRuntimeOptions): Issue[] {
   for (const key of ["now", "onError", "onTimeoutFired"] as const) issues.push(...functionIssues(options[key], key));
   // As every timeout claim checks it: one no claim takes failed every tick instead.
   if (options.owner !== undefined) issues.push(...nameIssues(options.owner, "owner", MAX_SAGA_KEY_LENGTH, ["owner"]));
+  // As the event store's own `telemetry` is checked: "false" (a string) left the spans on unnoticed.
+  if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
+    issues.push({ path: ["telemetry"], message: `telemetry must be a boolean, got ${kindOf(options.telemetry)}` });
+  }
   return issues;
 }
