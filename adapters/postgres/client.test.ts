@@ -10,6 +10,7 @@ import {
   tenantId,
   type ValidationError,
 } from "../../src/index.js";
+import { everythingShown } from "../../test/leaks.ts";
 import {
   createPostgresClient,
   MIN_STATEMENT_TIMEOUT_MS,
@@ -17,18 +18,6 @@ import {
   tenantOf,
   tenantScopedSql,
 } from "./index.js";
-
-/** Everything an error shows when logged or serialised, causes included. */
-function everything(error: unknown): string {
-  const seen: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    const e = current as Error & { input?: unknown };
-    seen.push(String(e), e.stack ?? "", JSON.stringify(e), String(e.input ?? ""), Bun.inspect(e));
-    current = e.cause;
-  }
-  return seen.join("\n");
-}
 
 describe("createPostgresClient", () => {
   test("a URL that does not parse is a ValidationError without the password (port 99999)", () => {
@@ -45,7 +34,7 @@ describe("createPostgresClient", () => {
       }
       expect(isEventFlowsError(thrown)).toBe(true);
       expect(thrown).toMatchObject({ code: "VALIDATION_FAILED" });
-      expect(everything(thrown)).not.toContain("hunter2-secret");
+      expect(everythingShown(thrown)).not.toContain("hunter2-secret");
     }
   });
 
@@ -98,7 +87,7 @@ describe("createPostgresClient", () => {
           client = createPostgresClient(url, { connect_timeout: 1 });
         } catch (error) {
           expect(isEventFlowsError(error)).toBe(true);
-          expect(everything(error)).not.toContain(secret);
+          expect(everythingShown(error)).not.toContain(secret);
         } finally {
           await client?.end({ timeout: 0 });
         }
@@ -152,7 +141,7 @@ describe("createPostgresClient", () => {
           thrown = error;
         }
         expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: ["statement_timeout"] }] });
-        expect(everything(thrown)).not.toContain("s3cret-pw");
+        expect(everythingShown(thrown)).not.toContain("s3cret-pw");
       }),
     );
     for (const value of ["0", "1000", "1s", "2min", "1h", "30000ms", "1e3", "1.5s"]) {
@@ -268,7 +257,7 @@ describe("createPostgresClient", () => {
           thrown = error;
         }
         expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: [name] }] });
-        expect(everything(thrown)).not.toContain("s3cret-pw");
+        expect(everythingShown(thrown)).not.toContain("s3cret-pw");
       }),
     );
   });
@@ -306,8 +295,8 @@ describe("createPostgresClient", () => {
         thrown = error;
       }
       expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: ["url"] }] });
-      expect(everything(thrown)).not.toContain("s3cret");
-      expect(everything(thrown)).not.toContain("globex");
+      expect(everythingShown(thrown)).not.toContain("s3cret");
+      expect(everythingShown(thrown)).not.toContain("globex");
     }
     // The same tenant in the URL, or none, is the option's own: accepted.
     const same = createPostgresClient("postgres://app@localhost/db?eventflows.tenant=acme", { tenant: "acme" });
@@ -328,7 +317,7 @@ describe("createPostgresClient", () => {
         thrown = error;
       }
       expect(thrown).toBeInstanceOf(InvalidTenantError);
-      if (typeof bad === "string" && bad.length > 0) expect(everything(thrown)).not.toContain(bad);
+      if (typeof bad === "string" && bad.length > 0) expect(everythingShown(thrown)).not.toContain(bad);
     }
   });
 
@@ -370,7 +359,7 @@ describe("createPostgresClient", () => {
             outcome: "ServiceError",
           });
           expect(outcome).toMatchObject({ retryable: true });
-          expect(everything(outcome)).not.toContain("hunter2-secret");
+          expect(everythingShown(outcome)).not.toContain("hunter2-secret");
         }
       } finally {
         await store.close(0);

@@ -86,6 +86,23 @@ function redactPairs(text: string): string {
 }
 
 /**
+ * What a runtime's or a callback's failure (a fetch that could not connect, a body's read) may keep as
+ * the cause of one of the library's errors: its name and message with credentials masked inside them
+ * (see redactText), a string or number `code`, and its causes so too, 4 deep. Every other field is
+ * dropped: Bun's network errors carry the whole URL as `path` (a token in its query included), HTTP
+ * clients a `config` or `headers`, and `util.inspect`, `JSON.stringify` and error trackers show them all.
+ * Undefined for what is no Error.
+ */
+export function redactedCause(error: unknown, depth = 0): Error | undefined {
+  if (!(error instanceof Error) || depth > 3) return undefined;
+  const plain = new Error(redactText(String(error.message)), { cause: redactedCause(error.cause, depth + 1) });
+  plain.name = redactText(String(error.name));
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") Object.assign(plain, { code });
+  return plain;
+}
+
+/**
  * A copy of `value` fit to log: credential fields and those named in `names` (normalized) are replaced, text is scanned
  * for credentials, errors become `{ name, code, message }`, depth and cycles are bounded.
  */
