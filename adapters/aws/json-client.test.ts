@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { ErrorCode, isServiceError, isValidationError } from "../../src/index.js";
+import { everythingShown } from "../../test/leaks.ts";
 import { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction } from "./json-client.js";
 import { RetryBudget } from "./retry.js";
 import { dynamoDbService, eventBridgeService, sqsService } from "./services.js";
@@ -204,6 +206,34 @@ describe("AwsJsonClient requests and errors", () => {
       message: expect.stringContaining("no queue"),
     });
     await expect(c.send("X", {})).rejects.toMatchObject({ serviceCode: "AccessDeniedException", retryable: false });
+  });
+
+  test("property: a refusal quoting the canonical request (a signature mismatch) keeps no session token or signature", async () => {
+    // What AWS answers a request whose signature it recomputed otherwise: the message quotes the canonical
+    // request, the session token's header among its lines, right at the start of what the client keeps.
+    const token = fc.stringMatching(/^[A-Za-z0-9+/=]{16,120}$/).map((t) => `IQoJ${t}`);
+    await fc.assert(
+      fc.asyncProperty(token, fc.stringMatching(/^[0-9a-f]{64}$/), async (sessionToken, signature) => {
+        const message =
+          "The request signature we calculated does not match the signature you provided.\n\n" +
+          "The Canonical String for this request should have been\n'POST\n/\n\nhost:dynamodb.eu-west-1.amazonaws.com\n" +
+          `x-amz-date:20260101T000000Z\nx-amz-security-token:${sessionToken}\n'\n\n` +
+          `Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/eu-west-1/dynamodb/aws4_request, Signature=${signature}`;
+        const { fetch } = scripted(
+          json(400, { __type: "com.amazon.coral.service#InvalidSignatureException", message }),
+        );
+        const error = await client({ fetch, credentials: { ...credentials, sessionToken } })
+          .send("GetItem", {})
+          .catch((e: unknown) => e);
+        expect(isServiceError(error)).toBe(true);
+        expect((error as { serviceCode: string }).serviceCode).toBe("InvalidSignatureException");
+        expect((error as Error).message).toContain("The request signature we calculated does not match");
+        const shown = everythingShown(error);
+        expect(shown).not.toContain(sessionToken.slice(0, 12));
+        expect(shown).not.toContain(signature);
+      }),
+      { numRuns: 50 },
+    );
   });
 });
 
