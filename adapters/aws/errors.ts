@@ -1,4 +1,4 @@
-import { PayloadTooLargeError, redactText, ServiceError, ValidationError } from "../../src/index.js";
+import { PayloadTooLargeError, redactedCause, redactText, ServiceError, ValidationError } from "../../src/index.js";
 
 /** Why one action of a DynamoDB transaction was cancelled (`CancellationReasons[i]`). */
 export interface CancellationReason {
@@ -246,6 +246,21 @@ function sanitizedCause(cause: unknown, code: string | undefined): Error {
   const safe = new Error(code === undefined ? "the request got no complete HTTP answer" : `network failure ${code}`);
   safe.name = cause instanceof Error ? cause.name : "Error";
   return code === undefined ? safe : Object.assign(safe, { code });
+}
+
+/**
+ * The credentials provider threw (a vault, STS or IMDS client of the application's): nothing was
+ * sent, and the call is not retried. Its error is kept as the cause by its name, code and masked
+ * message only (see redactedCause): such a client's error may carry the response or the request
+ * that held the secret, and the caller's error reports would show them.
+ */
+export function credentialsFailure(cause: unknown): AwsFailure {
+  return {
+    code: "CredentialsProviderFailed",
+    message: "the credentials provider failed; nothing was sent",
+    retryable: false,
+    cause: redactedCause(cause),
+  };
 }
 
 /** A call whose deadline passed before it could be sent: nothing was sent. */

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { ErrorCode, isServiceError, isValidationError } from "../../src/index.js";
+import { ErrorCode, isServiceError, isValidationError, ValidationError } from "../../src/index.js";
 import { everythingShown } from "../../test/leaks.ts";
 import { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction } from "./json-client.js";
 import { RetryBudget } from "./retry.js";
@@ -135,6 +135,41 @@ describe("AwsJsonClient configuration", () => {
     const bad = client({ fetch, credentials: async () => ({ accessKeyId: "", secretAccessKey: "x" }) });
     await expect(bad.send("ListTables", {})).rejects.toMatchObject({ code: ErrorCode.Validation });
     expect(requests.length).toBe(0);
+  });
+
+  test("property: a credentials provider that throws fails the call with a ServiceError keeping none of its secrets, nothing sent", async () => {
+    // What a vault, STS or IMDS client throws: the secret in its message, its response body, its request.
+    const secret = fc.string({ minLength: 1, maxLength: 30, unit: "binary" }).map((s) => `Zq7${s}`);
+    await fc.assert(
+      fc.asyncProperty(secret, async (s) => {
+        const { fetch, requests } = scripted(json(200, {}));
+        const failing = client({
+          fetch,
+          credentials: async () => {
+            throw Object.assign(new Error(`vault refused secret_id=${encodeURIComponent(s)}`), {
+              code: "VAULT_403",
+              response: { body: `{"client_secret":"${s}"}` },
+              request: { headers: { "x-vault-token": s } },
+            });
+          },
+        });
+        const error = await failing.send("ListTables", {}).catch((e: unknown) => e);
+        expect(isServiceError(error)).toBe(true);
+        expect(error).toMatchObject({ serviceCode: "CredentialsProviderFailed", retryable: false, attempts: 1 });
+        expect(((error as Error).cause as { code?: unknown }).code).toBe("VAULT_403");
+        expect(everythingShown(error)).not.toContain(s);
+        expect(requests.length).toBe(0);
+      }),
+      { numRuns: 50 },
+    );
+    // The library's own errors (and the application's EventFlows errors) from a provider pass as they are.
+    const own = new ValidationError("no role for this tenant");
+    const owned = client({
+      credentials: () => {
+        throw own;
+      },
+    });
+    await expect(owned.send("ListTables", {})).rejects.toBe(own);
   });
 
   test("a credentials provider is asked before every request, so rotated keys are used", async () => {
