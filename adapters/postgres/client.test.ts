@@ -7,6 +7,8 @@ import {
   isEventFlowsError,
   isServiceError,
   isValidationError,
+  jsonLogger,
+  setLogger,
   tenantId,
   type ValidationError,
 } from "../../src/index.js";
@@ -373,3 +375,76 @@ function closeServer(server: Server): Promise<void> {
   server.unref();
   return new Promise((resolve) => server.close(() => resolve()));
 }
+
+/**
+ * A server that asks for a password in clear (AuthenticationCleartextPassword) and refuses whatever it
+ * is sent as a wrong one, as PostgreSQL does (FATAL 28P01), recording what it was sent.
+ */
+async function passwordAskingServer(): Promise<{ port: number; passwords: string[]; close: () => void }> {
+  const passwords: string[] = [];
+  const message = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, "latin1");
+    head.writeInt32BE(body.length + 4, 1);
+    return Buffer.concat([head, body]);
+  };
+  const server: Server = createServer((socket) => {
+    socket.on("error", () => undefined);
+    socket.on("data", (data) => {
+      if (data.length >= 8 && data.readInt32BE(4) === 80877103) return void socket.write("N"); // no TLS
+      if (data[0] === 0x70) {
+        passwords.push(data.subarray(5, data.length - 1).toString("utf8"));
+        const fields = 'SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "app"\0\0';
+        return void socket.end(message("E", Buffer.from(fields, "latin1")));
+      }
+      socket.write(message("R", Buffer.from([0, 0, 0, 3])));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as { port: number }).port, passwords, close: () => server.close() };
+}
+
+describe("a password function (postgres.js's password option)", () => {
+  test("one that throws refuses the connection as a wrong password would, its error logged masked, never unhandled", async () => {
+    const server = await passwordAskingServer();
+    const lines: string[] = [];
+    setLogger(jsonLogger({ write: (line) => lines.push(line) }));
+    const failures = [
+      async () => {
+        throw Object.assign(new Error("vault refused: token=vt-s3cret-async"), {
+          response: { body: "vt-s3cret-body" },
+        });
+      },
+      () => {
+        throw new Error("vault refused: token=vt-s3cret-sync");
+      },
+    ];
+    try {
+      for (const password of failures) {
+        const sql = createPostgresClient(`postgres://app@127.0.0.1:${server.port}/db`, {
+          password,
+          max: 1,
+          connect_timeout: 5,
+        });
+        const store = new PostgresEventStore({ sql });
+        try {
+          // Before, the function's rejection escaped postgres.js unhandled (ending a Node process) and the
+          // call waited out connect_timeout: the connection was never answered.
+          const error = await store.appendToStream("s-1", [{ type: "T", data: {} }]).catch((e: unknown) => e);
+          expect(isServiceError(error)).toBe(true);
+          expect(error).toMatchObject({ serviceCode: "28P01", retryable: false });
+          expect(everythingShown(error)).not.toContain("s3cret");
+        } finally {
+          await sql.end({ timeout: 0 });
+        }
+      }
+      // The server was sent an empty password, which PostgreSQL refuses whatever the role's.
+      expect(server.passwords).toEqual(["", ""]);
+      expect(lines.join("\n")).toContain("the PostgreSQL password function failed");
+      expect(lines.join("\n")).not.toContain("s3cret");
+    } finally {
+      setLogger(undefined);
+      server.close();
+    }
+  });
+});
