@@ -285,7 +285,7 @@ export {
 } from "./logging/json-logger.js";
 export { eventFields, getLogger, setLogger } from "./logging/library-logger.js";
 export type { LogFields, Logger, LogLevel } from "./logging/logger.js";
-export { DEFAULT_REDACTED_FIELDS, REDACTED, redactText } from "./logging/redaction.js";
+export { DEFAULT_REDACTED_FIELDS, REDACTED, redactedCause, redactText } from "./logging/redaction.js";
 export { CommandBus } from "./messaging/command-bus.js";
 export {
   type ExecuteOptions,

@@ -1,4 +1,4 @@
-import { PayloadTooLargeError, ServiceError, ValidationError } from "../../src/index.js";
+import { PayloadTooLargeError, redactedCause, redactText, ServiceError, ValidationError } from "../../src/index.js";
 
 /** Why one action of a DynamoDB transaction was cancelled (`CancellationReasons[i]`). */
 export interface CancellationReason {
@@ -137,7 +137,8 @@ export interface AwsFailure {
 /**
  * Reads an AWS JSON-protocol error response. The code comes from `__type` (the part after `#`),
  * else the `x-amzn-ErrorType` header (before any `:`), else the status; the message from `message`
- * or `Message`. AWS messages are kept short; payloads never appear.
+ * or `Message`, with credentials masked as the library's logs mask them (see redactText). AWS messages
+ * are kept short; payloads never appear.
  */
 export function failureFromResponse(status: number, headers: Headers, bodyText: string): AwsFailure {
   const issues = [];
@@ -166,7 +167,10 @@ export function failureOf(status: number, headers: Headers, bodyText: string): A
     undefined;
   const code = rawType === undefined ? statusCode(status) : codeOf(rawType);
   const rawMessage = body.message ?? body.Message ?? body.errorMessage;
-  const message = typeof rawMessage === "string" && rawMessage !== "" ? shorten(rawMessage) : `HTTP ${status}`;
+  // Masked before it is cut (a cut must not leave part of a credential past the mask): a signature
+  // mismatch's message quotes the canonical request, the session token's header included.
+  const message =
+    typeof rawMessage === "string" && rawMessage !== "" ? shorten(redactText(rawMessage)) : `HTTP ${status}`;
   const reasons = Array.isArray(body.CancellationReasons) ? body.CancellationReasons.map(parseReason) : undefined;
   return {
     code,
@@ -242,6 +246,21 @@ function sanitizedCause(cause: unknown, code: string | undefined): Error {
   const safe = new Error(code === undefined ? "the request got no complete HTTP answer" : `network failure ${code}`);
   safe.name = cause instanceof Error ? cause.name : "Error";
   return code === undefined ? safe : Object.assign(safe, { code });
+}
+
+/**
+ * The credentials provider threw (a vault, STS or IMDS client of the application's): nothing was
+ * sent, and the call is not retried. Its error is kept as the cause by its name, code and masked
+ * message only (see redactedCause): such a client's error may carry the response or the request
+ * that held the secret, and the caller's error reports would show them.
+ */
+export function credentialsFailure(cause: unknown): AwsFailure {
+  return {
+    code: "CredentialsProviderFailed",
+    message: "the credentials provider failed; nothing was sent",
+    retryable: false,
+    cause: redactedCause(cause),
+  };
 }
 
 /** A call whose deadline passed before it could be sent: nothing was sent. */

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { ErrorCode, isServiceError, isValidationError } from "../../src/index.js";
+import fc from "fast-check";
+import { ErrorCode, isServiceError, isValidationError, ValidationError } from "../../src/index.js";
+import { everythingShown } from "../../test/leaks.ts";
 import { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction } from "./json-client.js";
 import { RetryBudget } from "./retry.js";
 import { dynamoDbService, eventBridgeService, sqsService } from "./services.js";
@@ -135,6 +137,41 @@ describe("AwsJsonClient configuration", () => {
     expect(requests.length).toBe(0);
   });
 
+  test("property: a credentials provider that throws fails the call with a ServiceError keeping none of its secrets, nothing sent", async () => {
+    // What a vault, STS or IMDS client throws: the secret in its message, its response body, its request.
+    const secret = fc.string({ minLength: 1, maxLength: 30, unit: "binary" }).map((s) => `Zq7${s}`);
+    await fc.assert(
+      fc.asyncProperty(secret, async (s) => {
+        const { fetch, requests } = scripted(json(200, {}));
+        const failing = client({
+          fetch,
+          credentials: async () => {
+            throw Object.assign(new Error(`vault refused secret_id=${encodeURIComponent(s)}`), {
+              code: "VAULT_403",
+              response: { body: `{"client_secret":"${s}"}` },
+              request: { headers: { "x-vault-token": s } },
+            });
+          },
+        });
+        const error = await failing.send("ListTables", {}).catch((e: unknown) => e);
+        expect(isServiceError(error)).toBe(true);
+        expect(error).toMatchObject({ serviceCode: "CredentialsProviderFailed", retryable: false, attempts: 1 });
+        expect(((error as Error).cause as { code?: unknown }).code).toBe("VAULT_403");
+        expect(everythingShown(error)).not.toContain(s);
+        expect(requests.length).toBe(0);
+      }),
+      { numRuns: 50 },
+    );
+    // The library's own errors (and the application's EventFlows errors) from a provider pass as they are.
+    const own = new ValidationError("no role for this tenant");
+    const owned = client({
+      credentials: () => {
+        throw own;
+      },
+    });
+    await expect(owned.send("ListTables", {})).rejects.toBe(own);
+  });
+
   test("a credentials provider is asked before every request, so rotated keys are used", async () => {
     const { fetch, requests } = scripted(json(200, {}), json(200, {}));
     let n = 0;
@@ -204,6 +241,34 @@ describe("AwsJsonClient requests and errors", () => {
       message: expect.stringContaining("no queue"),
     });
     await expect(c.send("X", {})).rejects.toMatchObject({ serviceCode: "AccessDeniedException", retryable: false });
+  });
+
+  test("property: a refusal quoting the canonical request (a signature mismatch) keeps no session token or signature", async () => {
+    // What AWS answers a request whose signature it recomputed otherwise: the message quotes the canonical
+    // request, the session token's header among its lines, right at the start of what the client keeps.
+    const token = fc.stringMatching(/^[A-Za-z0-9+/=]{16,120}$/).map((t) => `IQoJ${t}`);
+    await fc.assert(
+      fc.asyncProperty(token, fc.stringMatching(/^[0-9a-f]{64}$/), async (sessionToken, signature) => {
+        const message =
+          "The request signature we calculated does not match the signature you provided.\n\n" +
+          "The Canonical String for this request should have been\n'POST\n/\n\nhost:dynamodb.eu-west-1.amazonaws.com\n" +
+          `x-amz-date:20260101T000000Z\nx-amz-security-token:${sessionToken}\n'\n\n` +
+          `Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/eu-west-1/dynamodb/aws4_request, Signature=${signature}`;
+        const { fetch } = scripted(
+          json(400, { __type: "com.amazon.coral.service#InvalidSignatureException", message }),
+        );
+        const error = await client({ fetch, credentials: { ...credentials, sessionToken } })
+          .send("GetItem", {})
+          .catch((e: unknown) => e);
+        expect(isServiceError(error)).toBe(true);
+        expect((error as { serviceCode: string }).serviceCode).toBe("InvalidSignatureException");
+        expect((error as Error).message).toContain("The request signature we calculated does not match");
+        const shown = everythingShown(error);
+        expect(shown).not.toContain(sessionToken.slice(0, 12));
+        expect(shown).not.toContain(signature);
+      }),
+      { numRuns: 50 },
+    );
   });
 });
 

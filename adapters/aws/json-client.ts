@@ -1,6 +1,7 @@
 import {
   functionIssues,
   type Issue,
+  isEventFlowsError,
   objectIssues,
   unknownKeyIssues,
   utf8Length,
@@ -15,6 +16,7 @@ import {
 } from "./config.js";
 import {
   type AwsFailure,
+  credentialsFailure,
   deadlinePassed,
   failureOf,
   isTimeoutLike,
@@ -248,8 +250,12 @@ export class AwsJsonClient {
       return failureOf(response.status, response.headers, text);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      // A provider failure is the provider's, not a network error.
-      if (!sending && !timedOut) throw error;
+      // A provider failure is the provider's, not a network error: not retried, and said safely
+      // (see credentialsFailure), unless it is already one of the library's errors.
+      if (!sending && !timedOut) {
+        if (isEventFlowsError(error)) throw error;
+        return credentialsFailure(error);
+      }
       return transportFailure(error, timedOut ? timeoutMs : undefined);
     } finally {
       clearTimeout(timer);

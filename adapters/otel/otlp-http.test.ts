@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { isServiceError, isValidationError, setLogger } from "../../src/index.js";
+import { everythingShown } from "../../test/leaks.ts";
 import { handReader } from "./otel.fixture.test.js";
 import { exportMetrics, exportSpans, flushMetrics, flushSpans, type OtlpHttpOptions } from "./otlp-http.js";
 import { otlpMetricsJson } from "./otlp-json.js";
@@ -135,6 +136,59 @@ describe("OTLP/HTTP JSON metrics export (a local receiver)", () => {
     expect(isServiceError(error)).toBe(true);
     expect((error as { retryable: boolean }).retryable).toBe(true);
     expect(String((error as Error).message)).not.toContain("secret-key");
+  });
+
+  test("a receiver that does not answer is a retryable ServiceError whose causes keep no URL, header or credential", async () => {
+    // A port nothing listens on: Bun's fetch error carries the whole URL as `path`, its query's key included.
+    const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const port = closed.port;
+    closed.stop(true);
+    const error = await exportMetrics(handReader().reader, {
+      url: `http://127.0.0.1:${port}/v1/metrics?api-key=query-s3cret`,
+      headers: { "x-api-key": "header-s3cret" },
+    }).catch((e: unknown) => e);
+    expect(isServiceError(error)).toBe(true);
+    expect((error as { retryable: boolean }).retryable).toBe(true);
+    expect((error as Error).cause).toBeInstanceOf(Error);
+    const shown = everythingShown(error);
+    expect(shown).not.toContain("query-s3cret");
+    expect(shown).not.toContain("header-s3cret");
+  });
+
+  test("property: whatever a fetch of the application's throws, the causes keep its name and code, never a credential", async () => {
+    // Secrets of every character class, in the places runtimes and HTTP clients put them: the URL (`path`,
+    // `url`), the request and its headers, a config object, and inside the message as a URL's password or a
+    // `token=` pair (percent-encoded, as a URL holds them).
+    const secret = fc.string({ minLength: 1, maxLength: 24, unit: "binary" }).map((s) => `Zq7${s}`);
+    await fc.assert(
+      fc.asyncProperty(secret, fc.constantFrom("ECONNRESET", "ConnectionRefused", undefined), async (s, code) => {
+        const encoded = encodeURIComponent(s);
+        const inner = Object.assign(
+          new Error(`connect failed: https://app:${encoded}@otlp.internal/v1?token=${encoded}`),
+          {
+            code,
+            headers: { authorization: `Bearer ${s}` },
+            config: { url: `https://otlp.internal/v1?api_key=${s}` },
+          },
+        );
+        const thrown = Object.assign(new TypeError(`fetch failed token=${encoded}`, { cause: inner }), {
+          path: `https://otlp.internal/v1?api_key=${s}`,
+          request: { headers: { "x-api-key": s } },
+        });
+        const error = await exportMetrics(handReader().reader, {
+          url: "http://otlp.test/v1/metrics",
+          fetch: async () => {
+            throw thrown;
+          },
+        }).catch((e: unknown) => e);
+        expect(isServiceError(error)).toBe(true);
+        expect(everythingShown(error)).not.toContain(s);
+        const cause = (error as Error).cause as Error & { code?: unknown; cause?: Error & { code?: unknown } };
+        expect(cause.name).toBe("TypeError");
+        expect(cause.cause?.code).toBe(code);
+      }),
+      { numRuns: 100 },
+    );
   });
 
   test("flushMetrics hands the export to waitUntil and reports a failure to onError, never throwing", async () => {

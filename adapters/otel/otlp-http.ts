@@ -9,6 +9,7 @@ import {
   getLogger,
   type Issue,
   MAX_DELAY_MS,
+  redactedCause,
   ServiceError,
   unknownKeyIssues,
   ValidationError,
@@ -140,9 +141,10 @@ async function post(target: Target, body: unknown, options: OtlpHttpOptions, ope
   try {
     response = await send(request);
   } catch (error) {
-    // The cause may name the host; the message does not.
+    // The cause may name the host; the message does not. Only the failure's name, masked message and
+    // code are kept: the runtime's error carries the whole URL (Bun's `path`), a key in its query included.
     throw new ServiceError("otlp", operation, "NetworkError", true, "the receiver did not answer", {
-      cause: error,
+      cause: redactedCause(error),
     });
   }
   // Drained either way, so the connection can be reused.

@@ -7,9 +7,12 @@ import {
   isEventFlowsError,
   isServiceError,
   isValidationError,
+  jsonLogger,
+  setLogger,
   tenantId,
   type ValidationError,
 } from "../../src/index.js";
+import { everythingShown } from "../../test/leaks.ts";
 import {
   createPostgresClient,
   MIN_STATEMENT_TIMEOUT_MS,
@@ -17,18 +20,6 @@ import {
   tenantOf,
   tenantScopedSql,
 } from "./index.js";
-
-/** Everything an error shows when logged or serialised, causes included. */
-function everything(error: unknown): string {
-  const seen: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    const e = current as Error & { input?: unknown };
-    seen.push(String(e), e.stack ?? "", JSON.stringify(e), String(e.input ?? ""), Bun.inspect(e));
-    current = e.cause;
-  }
-  return seen.join("\n");
-}
 
 describe("createPostgresClient", () => {
   test("a URL that does not parse is a ValidationError without the password (port 99999)", () => {
@@ -45,7 +36,7 @@ describe("createPostgresClient", () => {
       }
       expect(isEventFlowsError(thrown)).toBe(true);
       expect(thrown).toMatchObject({ code: "VALIDATION_FAILED" });
-      expect(everything(thrown)).not.toContain("hunter2-secret");
+      expect(everythingShown(thrown)).not.toContain("hunter2-secret");
     }
   });
 
@@ -98,7 +89,7 @@ describe("createPostgresClient", () => {
           client = createPostgresClient(url, { connect_timeout: 1 });
         } catch (error) {
           expect(isEventFlowsError(error)).toBe(true);
-          expect(everything(error)).not.toContain(secret);
+          expect(everythingShown(error)).not.toContain(secret);
         } finally {
           await client?.end({ timeout: 0 });
         }
@@ -152,7 +143,7 @@ describe("createPostgresClient", () => {
           thrown = error;
         }
         expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: ["statement_timeout"] }] });
-        expect(everything(thrown)).not.toContain("s3cret-pw");
+        expect(everythingShown(thrown)).not.toContain("s3cret-pw");
       }),
     );
     for (const value of ["0", "1000", "1s", "2min", "1h", "30000ms", "1e3", "1.5s"]) {
@@ -268,7 +259,7 @@ describe("createPostgresClient", () => {
           thrown = error;
         }
         expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: [name] }] });
-        expect(everything(thrown)).not.toContain("s3cret-pw");
+        expect(everythingShown(thrown)).not.toContain("s3cret-pw");
       }),
     );
   });
@@ -306,8 +297,8 @@ describe("createPostgresClient", () => {
         thrown = error;
       }
       expect(thrown).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: ["url"] }] });
-      expect(everything(thrown)).not.toContain("s3cret");
-      expect(everything(thrown)).not.toContain("globex");
+      expect(everythingShown(thrown)).not.toContain("s3cret");
+      expect(everythingShown(thrown)).not.toContain("globex");
     }
     // The same tenant in the URL, or none, is the option's own: accepted.
     const same = createPostgresClient("postgres://app@localhost/db?eventflows.tenant=acme", { tenant: "acme" });
@@ -328,7 +319,7 @@ describe("createPostgresClient", () => {
         thrown = error;
       }
       expect(thrown).toBeInstanceOf(InvalidTenantError);
-      if (typeof bad === "string" && bad.length > 0) expect(everything(thrown)).not.toContain(bad);
+      if (typeof bad === "string" && bad.length > 0) expect(everythingShown(thrown)).not.toContain(bad);
     }
   });
 
@@ -370,7 +361,7 @@ describe("createPostgresClient", () => {
             outcome: "ServiceError",
           });
           expect(outcome).toMatchObject({ retryable: true });
-          expect(everything(outcome)).not.toContain("hunter2-secret");
+          expect(everythingShown(outcome)).not.toContain("hunter2-secret");
         }
       } finally {
         await store.close(0);
@@ -384,3 +375,76 @@ function closeServer(server: Server): Promise<void> {
   server.unref();
   return new Promise((resolve) => server.close(() => resolve()));
 }
+
+/**
+ * A server that asks for a password in clear (AuthenticationCleartextPassword) and refuses whatever it
+ * is sent as a wrong one, as PostgreSQL does (FATAL 28P01), recording what it was sent.
+ */
+async function passwordAskingServer(): Promise<{ port: number; passwords: string[]; close: () => void }> {
+  const passwords: string[] = [];
+  const message = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, "latin1");
+    head.writeInt32BE(body.length + 4, 1);
+    return Buffer.concat([head, body]);
+  };
+  const server: Server = createServer((socket) => {
+    socket.on("error", () => undefined);
+    socket.on("data", (data) => {
+      if (data.length >= 8 && data.readInt32BE(4) === 80877103) return void socket.write("N"); // no TLS
+      if (data[0] === 0x70) {
+        passwords.push(data.subarray(5, data.length - 1).toString("utf8"));
+        const fields = 'SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "app"\0\0';
+        return void socket.end(message("E", Buffer.from(fields, "latin1")));
+      }
+      socket.write(message("R", Buffer.from([0, 0, 0, 3])));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as { port: number }).port, passwords, close: () => server.close() };
+}
+
+describe("a password function (postgres.js's password option)", () => {
+  test("one that throws refuses the connection as a wrong password would, its error logged masked, never unhandled", async () => {
+    const server = await passwordAskingServer();
+    const lines: string[] = [];
+    setLogger(jsonLogger({ write: (line) => lines.push(line) }));
+    const failures = [
+      async () => {
+        throw Object.assign(new Error("vault refused: token=vt-s3cret-async"), {
+          response: { body: "vt-s3cret-body" },
+        });
+      },
+      () => {
+        throw new Error("vault refused: token=vt-s3cret-sync");
+      },
+    ];
+    try {
+      for (const password of failures) {
+        const sql = createPostgresClient(`postgres://app@127.0.0.1:${server.port}/db`, {
+          password,
+          max: 1,
+          connect_timeout: 5,
+        });
+        const store = new PostgresEventStore({ sql });
+        try {
+          // Before, the function's rejection escaped postgres.js unhandled (ending a Node process) and the
+          // call waited out connect_timeout: the connection was never answered.
+          const error = await store.appendToStream("s-1", [{ type: "T", data: {} }]).catch((e: unknown) => e);
+          expect(isServiceError(error)).toBe(true);
+          expect(error).toMatchObject({ serviceCode: "28P01", retryable: false });
+          expect(everythingShown(error)).not.toContain("s3cret");
+        } finally {
+          await sql.end({ timeout: 0 });
+        }
+      }
+      // The server was sent an empty password, which PostgreSQL refuses whatever the role's.
+      expect(server.passwords).toEqual(["", ""]);
+      expect(lines.join("\n")).toContain("the PostgreSQL password function failed");
+      expect(lines.join("\n")).not.toContain("s3cret");
+    } finally {
+      setLogger(undefined);
+      server.close();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import postgres from "postgres";
 import type { EnvSource, Issue } from "../../src/index.js";
-import { readEnv, tenantId, ValidationError } from "../../src/index.js";
+import { getLogger, readEnv, tenantId, ValidationError } from "../../src/index.js";
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { reconnectBackoff } from "./reconnect-backoff.js";
@@ -200,6 +200,7 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
     // postgres.js prints server notices ("schema exists, skipping") by default.
     onnotice: () => undefined,
     ...rest,
+    ...guardedPassword(rest),
     connection: {
       application_name: application_name ?? "eventflows",
       ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
@@ -240,6 +241,29 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
   }
   if (ownTenant !== undefined) Object.defineProperty(client, TENANT, { value: ownTenant });
   return client;
+}
+
+/**
+ * A password function (postgres.js's `password`, or its alias `pass`) that cannot fail: postgres.js
+ * awaits it in its socket's data handler, so what it throws escaped as an unhandled rejection (ending a
+ * Node process, printed with every field of the error: a vault client's may hold the secret) and the
+ * connection was left unanswered until connect_timeout. A failure is logged instead (masked, as every
+ * line of the library's logger) and the password sent is empty, which PostgreSQL refuses whatever the
+ * role's (a 28P01, as a wrong password), so the call fails at once with a typed error.
+ */
+function guardedPassword(options: PostgresClientOptions): Pick<PostgresClientOptions, "password" | "pass"> {
+  const given = options.pass ?? options.password;
+  if (typeof given !== "function") return {};
+  const password = async () => {
+    try {
+      return await given();
+    } catch (error) {
+      const message = "the PostgreSQL password function failed: an empty password is sent, which the server refuses";
+      getLogger().error(message, { error });
+      return "";
+    }
+  };
+  return { password, pass: password };
 }
 
 /**

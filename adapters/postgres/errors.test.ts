@@ -6,6 +6,7 @@ import {
   isValidationError,
   type ServiceError,
 } from "../../src/index.js";
+import { everythingShown } from "../../test/leaks.ts";
 import { isConnectionGone, toEventFlowsError } from "./errors.js";
 import { PostgresEventStore } from "./event-store.js";
 
@@ -165,6 +166,31 @@ describe("PostgreSQL error mapping", () => {
         expect(everything).not.toContain(leak);
     }
     expect((unique as ServiceError).cause).toMatchObject({ code: "23505", constraint_name: "events_pkey" });
+  });
+
+  test("any other failure postgres.js tied to a statement is a ServiceError keeping neither its SQL, parameters nor address", () => {
+    // postgres.js defines `query` and `parameters` on whatever fails a statement (enumerable with its
+    // `debug` option): a socket error of a code not listed, its own refusals of a value, a type's serializer.
+    const tied = (error: Error) =>
+      Object.defineProperties(error, {
+        query: { value: "INSERT INTO secret_table VALUES ($1)", enumerable: true },
+        parameters: { value: ["payload-secret"], enumerable: true },
+      });
+    const cases: [Error, string][] = [
+      [Object.assign(new Error("connect EADDRNOTAVAIL 10.0.0.1:5432"), { code: "EADDRNOTAVAIL" }), "EADDRNOTAVAIL"],
+      [
+        Object.assign(new Error("UNDEFINED_VALUE: Undefined values are not allowed"), { code: "UNDEFINED_VALUE" }),
+        "UNDEFINED_VALUE",
+      ],
+      [new TypeError("cannot serialize payload-secret at 10.0.0.1"), "CLIENT_ERROR"],
+    ];
+    for (const [raw, serviceCode] of cases) {
+      const mapped = toEventFlowsError(tied(raw), "appendToStream");
+      expect(isServiceError(mapped)).toBe(true);
+      expect(mapped).toMatchObject({ service: "postgres", serviceCode, retryable: false });
+      const shown = everythingShown(mapped);
+      for (const leak of ["secret_table", "payload-secret", "INSERT", "10.0.0.1"]) expect(shown).not.toContain(leak);
+    }
   });
 
   test("our own errors and errors from application code pass through unchanged", () => {

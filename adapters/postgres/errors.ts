@@ -58,8 +58,9 @@ export function constraintOf(error: unknown): string | undefined {
 
 /**
  * Turns what postgres.js threw into one of our typed errors. Our own errors and errors that are not
- * the database's (a projection handler's, say) pass through unchanged. Messages and causes never
- * carry the SQL text, its parameters, the server's `detail` (which quotes values) or credentials.
+ * the database's (a projection handler's, say) pass through unchanged; what postgres.js tied to a
+ * statement is the database client's. Messages and causes never carry the SQL text, its parameters,
+ * the server's `detail` (which quotes values) or credentials.
  */
 export function toEventFlowsError(error: unknown, operation: string): unknown {
   if (isEventFlowsError(error)) return error;
@@ -86,6 +87,22 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
       ? "the TLS handshake with PostgreSQL failed: check the server's certificate and the ssl options"
       : "the PostgreSQL client refused the exchange with the server";
     return new ServiceError(SERVICE, operation, code, false, message, { cause: sanitizedCause(code, message) });
+  }
+  // Anything else postgres.js tied to a statement (it defines `query` and `parameters` on what fails
+  // one, enumerable with its `debug` option): a socket error of a code not listed above, its refusal of
+  // a value, a type's serializer. The database client's failure, said in our words: its message may
+  // name the address, and its fields hold the SQL and the values.
+  if (
+    typeof error === "object" &&
+    error !== null &&
+    Object.hasOwn(error, "query") &&
+    Object.hasOwn(error, "parameters")
+  ) {
+    const clientCode = typeof code === "string" && /^[A-Z][A-Z0-9_]{1,39}$/.test(code) ? code : "CLIENT_ERROR";
+    const message = "the PostgreSQL client failed the statement";
+    return new ServiceError(SERVICE, operation, clientCode, false, message, {
+      cause: sanitizedCause(clientCode, message),
+    });
   }
   return error;
 }

@@ -9,6 +9,7 @@ import {
   unknownKeyIssues,
 } from "../internal/validate.js";
 import { checkFilter, filterToQuery, type LiveFilter } from "../live/filter.js";
+import { redactedCause } from "../logging/redaction.js";
 import { abortableSleep } from "../projections/progress.js";
 import { LiveClientErrorCode, LiveStreamError } from "./errors.js";
 import { DEFAULT_MAX_SSE_MESSAGE_LENGTH, parseSse } from "./sse-parser.js";
@@ -351,7 +352,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
                   cause: error.error,
                 })
               : new LiveStreamError(LiveClientErrorCode.Disconnected, "The live stream failed", undefined, {
-                  cause: plainCause(error),
+                  cause: redactedCause(error),
                 });
         report(failure);
         if (failure.code === LiveClientErrorCode.Refused) break;
@@ -407,19 +408,6 @@ function settledOrAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () =
 /** The application's onEvent threw (or rejected) this: its own error, passed on as it is. */
 class HandlerFailure {
   constructor(readonly error: unknown) {}
-}
-
-/**
- * A runtime's failure (the network, the body's read) as its name, message and code, its causes so
- * too: Bun's carry the URL (`path`), a token in its query included, which `onError` would hand on.
- */
-function plainCause(error: unknown, depth = 0): Error | undefined {
-  if (!(error instanceof Error) || depth > 3) return undefined;
-  const plain = new Error(error.message, { cause: plainCause(error.cause, depth + 1) });
-  plain.name = error.name;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" || typeof code === "number") Object.assign(plain, { code });
-  return plain;
 }
 
 /**

@@ -181,6 +181,78 @@ describe("jsonLogger", () => {
     );
   });
 
+  test("property: a credential header in a request dump is masked to the end of its line, whatever its value", () => {
+    // Any value a header line can hold (no line break), of every character class: a bare token, `Token …`, cookies.
+    const value = fc
+      .string({ minLength: 1, maxLength: 40, unit: "binary" })
+      .map((v) => `Zq7${v.replace(/[\r\n]/g, "")}`);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(
+          "Authorization",
+          "proxy-authorization",
+          "Cookie",
+          "Set-Cookie",
+          "X-Api-Key",
+          "api-key",
+          "x-auth-token",
+          "X-Amz-Security-Token",
+        ),
+        fc.constantFrom(": ", ":", " :\t"),
+        value,
+        (name, colon, secret) => {
+          const { logger, lines } = capture();
+          const dump = `POST /v1/metrics\nHost: otlp.internal\n${name}${colon}${secret}\nContent-Type: application/json`;
+          logger.error(`export failed: ${dump}`, { error: new Error(dump) });
+          const line = JSON.stringify(lines[0]);
+          expect(`${lines[0]?.msg}`).not.toContain(secret);
+          expect(line).not.toContain(JSON.stringify(secret).slice(1, -1));
+          expect(`${lines[0]?.msg}`).toContain("Host: otlp.internal");
+          expect(`${lines[0]?.msg}`).toContain("Content-Type: application/json");
+        },
+      ),
+    );
+  });
+
+  test("property: a credential quoted after a colon (a JSON body, an inspected object) is masked, whatever its value", () => {
+    const secret = fc.string({ minLength: 1, maxLength: 40, unit: "binary" }).map((v) => `Zq7${v}`);
+    fc.assert(
+      fc.property(
+        fc.constantFrom("password", "client_secret", "accessToken", "apiKey", "Authorization", "secretAccessKey"),
+        secret,
+        (key, value) => {
+          const { logger, lines } = capture();
+          // JSON.stringify escapes what a JSON string cannot hold: the body as a server or a client writes it.
+          const body = JSON.stringify({ user: "app", [key]: value, region: "eu-west-1" });
+          const pretty = JSON.stringify({ [key]: value, n: 1 }, null, 2);
+          logger.error(`the identity provider answered 400: ${body}`, { error: new Error(`sent ${pretty}`) });
+          const msg = `${lines[0]?.msg}`;
+          expect(msg).not.toContain(JSON.stringify(value));
+          expect(msg).toContain('"user":"app"');
+          expect(msg).toContain('"region":"eu-west-1"');
+          expect(JSON.stringify(lines[0])).not.toContain(JSON.stringify(JSON.stringify(value)).slice(1, -1));
+        },
+      ),
+    );
+    const { logger, lines } = capture();
+    logger.error(`config { secretAccessKey: 'wJalr-inspected', sessionToken: "IQo-inspected", region: 'eu-west-1' }`);
+    logger.error('{"token": null, "password": 12345678, "user": "app"}');
+    expect(JSON.stringify(lines)).not.toContain("inspected");
+    expect(JSON.stringify(lines)).not.toContain("12345678");
+    expect(JSON.stringify(lines)).toContain("eu-west-1");
+  });
+
+  test("an issue's path before a colon keeps its words: only a quoted value or a credential header is masked there", () => {
+    const { logger, lines } = capture();
+    const issues = [
+      "Invalid DynamoDB client configuration: credentials.secretAccessKey: secretAccessKey is missing",
+      "Invalid command: password: Invalid length: Expected >=12 but received 3",
+      "Invalid options: token: must be a string",
+    ];
+    for (const message of issues) logger.error(message);
+    expect(lines.map((line) => line.msg)).toEqual(issues);
+  });
+
   test("a libpq value with an escaped quote is masked to its closing quote; an error's name is masked too", () => {
     const { logger, raw } = capture();
     const error = new Error("refused");

@@ -53,6 +53,20 @@ const KEY = /(?<![\w-])([\w-]+)(\s*=\s*)/g;
 const CREDENTIAL_KEY = /pass(?:word|wd)|pwd|secret|token|api[_-]?key/i;
 const VALUE = /'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&;,]+/y;
 const SIGV4 = /\b(Credential|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^,&\s]+/gi;
+// An HTTP header that carries a credential, as a request dump or an HTTP client's error writes it
+// (`Authorization: AWS4-HMAC-SHA256 …`, `Cookie: sid=…`, `x-api-key: …`): masked to the end of its line,
+// whatever the value (a bare token, several cookies); a known scheme before it is kept, as BEARER keeps
+// it. Only these names: a colon after any word is how every ValidationError writes an issue's path.
+const HEADER =
+  /(?<![\w-])((?:proxy-)?authorization|(?:set-)?cookie|x-api-key|api-key|x-auth-token|x-amz-security-token)([ \t]*:[ \t]*(?:(?:bearer|basic|digest|token|negotiate|aws4-hmac-sha256)[ \t]+)?)[^\r\n]+/gi;
+// A quoted credential after a colon: a JSON text (`{"password":"…"}`, a response body quoted in an
+// error) or an inspected object (`secretAccessKey: '…'`). The key is judged as a field name is
+// (isRedactedField); the value must be quoted (or, after a quoted key, a bare JSON value), so that an
+// issue's path such as `password: too short` keeps its words. Keys start where a run starts, as KEY.
+const COLON_KEY = /(?<![\w.-])(["']?)([\w-]+)\1[ \t]*:[ \t]*/g;
+const QUOTED = /"(?:[^"\\\r\n]|\\.)*"|'(?:[^'\\\r\n]|\\.)*'/y;
+const BARE = /[^\s,}\]"']+/y;
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 export function normalizeFieldName(name: string): string {
   return name.toLowerCase().replace(/[-_]/g, "");
@@ -63,8 +77,35 @@ export function redactText(text: string): string {
   const masked = text
     .replace(URL_PASSWORD, `$1${REDACTED}@`)
     .replace(BEARER, `$1 ${REDACTED}`)
-    .replace(SIGV4, `$1=${REDACTED}`);
-  return masked.includes("=") ? redactPairs(masked) : masked;
+    .replace(SIGV4, `$1=${REDACTED}`)
+    .replace(HEADER, `$1$2${REDACTED}`);
+  const paired = masked.includes("=") ? redactPairs(masked) : masked;
+  return paired.includes(":") ? redactColonPairs(paired) : paired;
+}
+
+/** Masks the quoted value after every `key:` whose key names a credential (see COLON_KEY). */
+function redactColonPairs(text: string): string {
+  let out = "";
+  let from = 0;
+  COLON_KEY.lastIndex = 0;
+  for (let pair = COLON_KEY.exec(text); pair !== null; pair = COLON_KEY.exec(text)) {
+    if (!isRedactedField(pair[2] as string, NO_NAMES)) continue;
+    const quotedKey = pair[1] !== "";
+    QUOTED.lastIndex = COLON_KEY.lastIndex;
+    let value = QUOTED.exec(text);
+    let end = QUOTED.lastIndex;
+    if (value === null && quotedKey) {
+      BARE.lastIndex = COLON_KEY.lastIndex;
+      value = BARE.exec(text);
+      end = BARE.lastIndex;
+    }
+    if (value === null) continue;
+    const quote = value[0].startsWith('"') || value[0].startsWith("'") ? (value[0][0] as string) : "";
+    out += `${text.slice(from, COLON_KEY.lastIndex)}${quote}${REDACTED}${quote}`;
+    from = end;
+    COLON_KEY.lastIndex = from;
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
 
 /** Masks the value of every key=value pair whose key names a credential (see KEY). */
@@ -83,6 +124,23 @@ function redactPairs(text: string): string {
     KEY.lastIndex = from;
   }
   return from === 0 ? text : out + text.slice(from);
+}
+
+/**
+ * What a runtime's or a callback's failure (a fetch that could not connect, a body's read) may keep as
+ * the cause of one of the library's errors: its name and message with credentials masked inside them
+ * (see redactText), a string or number `code`, and its causes so too, 4 deep. Every other field is
+ * dropped: Bun's network errors carry the whole URL as `path` (a token in its query included), HTTP
+ * clients a `config` or `headers`, and `util.inspect`, `JSON.stringify` and error trackers show them all.
+ * Undefined for what is no Error.
+ */
+export function redactedCause(error: unknown, depth = 0): Error | undefined {
+  if (!(error instanceof Error) || depth > 3) return undefined;
+  const plain = new Error(redactText(String(error.message)), { cause: redactedCause(error.cause, depth + 1) });
+  plain.name = redactText(String(error.name));
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") Object.assign(plain, { code });
+  return plain;
 }
 
 /**

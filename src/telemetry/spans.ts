@@ -9,6 +9,7 @@ import type {
   Tracer,
 } from "@opentelemetry/api";
 import { isEventFlowsError } from "../errors.js";
+import { redactText } from "../logging/redaction.js";
 import { reportTelemetryFailure } from "./failures.js";
 import { activeContext, runWithSpan, spanOf } from "./otel-global.js";
 import { nonRecordingSpan } from "./propagation.js";
@@ -125,15 +126,19 @@ export function currentContext(): { readonly context: Context | undefined; reado
 /**
  * Marks the span failed (never throwing) with what is safe to export: the error's stable `code` (as `error.type` and
  * `eventflows.error.code`) and, for EventFlows errors only, the message (written not to hold
- * credentials or payloads). Another library's message may quote SQL or a URL, so only its class name goes.
+ * credentials or payloads; masked all the same, see below). Another library's message may quote SQL or
+ * a URL, so only its class name goes.
  */
 export function recordError(span: Span, error: unknown): void {
   try {
     const code = errorCode(error);
-    const name = error instanceof Error ? error.name : typeof error;
+    // Masked as the library's logs mask text (redactText): an EventFlows error's message is written
+    // not to hold credentials, but one of the application's may quote what it was given, and spans
+    // go to a vendor as logs do. The name too, which can be set to anything.
+    const name = error instanceof Error ? redactText(String(error.name)) : typeof error;
     span.setAttribute("error.type", code ?? name);
     if (code !== undefined) span.setAttribute("eventflows.error.code", code);
-    const message = isEventFlowsError(error) ? error.message : undefined;
+    const message = isEventFlowsError(error) ? redactText(String(error.message)) : undefined;
     span.addEvent("exception", {
       "exception.type": name,
       ...(code === undefined ? {} : { "exception.code": code }),

@@ -135,6 +135,24 @@ describe("spans with an SDK registered", () => {
     expect(span.attributes["eventflows.correlation_id"]).toBe("corr-2");
   });
 
+  test("an error's message on the span is masked as the logs mask it: no connection password, token or credential header", async () => {
+    const commands = new CommandBus();
+    // An EventFlowsError of the application's (or one quoting a store's refusal) whose text holds credentials.
+    const message =
+      "the store refused: postgres://app:pw-s3cret@db.internal/shop?sslmode=require\nAuthorization: tok-s3cret\n" +
+      '{"client_secret":"cs-s3cret"} access_token=at-s3cret';
+    commands.register("Connect", async () => {
+      throw new ValidationError(message);
+    });
+    await expect(commands.execute("Connect", {})).rejects.toThrow(ValidationError);
+    const span = tracing.named("command Connect");
+    const exception = span.events.find((event) => event.name === "exception");
+    const text = JSON.stringify({ attributes: span.attributes, events: span.events, status: span.status });
+    expect(text).not.toContain("s3cret");
+    expect(exception?.attributes?.["exception.message"]).toContain("postgres://app:[redacted]@db.internal/shop");
+    expect(exception?.attributes?.["exception.code"]).toBe("VALIDATION_FAILED");
+  });
+
   test("query dispatch has its own span", async () => {
     const queries = new QueryBus();
     queries.register("Count", () => 3);
