@@ -403,6 +403,35 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect(hub.size).toBe(0);
   });
 
+  // URLSearchParams reads them as U+FFFD: `%ED%A0%80` (an encoded lone surrogate, which a filter may
+  // not hold) named a category of U+FFFD, and the client got a 200 stream of nothing.
+  test("a filter or position with percent-escapes of bytes that are not UTF-8 is 400 naming the parameter (SSE and WebSocket)", async () => {
+    const because = "the value has percent-escapes of bytes that are not UTF-8";
+    for (const [query, name] of [
+      ["category=%ED%A0%80", "category"],
+      ["stream=Cart-%FF", "stream"],
+      ["type=Added&type=%C0%AF", "type"],
+      ["category=Cart&stream=%E2%82", "stream"],
+      ["from=%FF", "from"],
+    ] as const) {
+      const sse = await fetch(`${base}/stream?${query}`, { headers: { authorization: "Bearer alice" } });
+      expect([query, sse.status, sse.headers.get("content-type")]).toEqual([query, 400, "application/problem+json"]);
+      expect((await sse.json()).issues).toEqual([{ path: [name], message: because }]);
+      const ws = await fetch(`${base}/ws?token=alice&${query}`, {
+        headers: { upgrade: "websocket", connection: "upgrade" },
+      });
+      expect([query, ws.status]).toEqual([query, 400]);
+      expect((await ws.json()).issues).toEqual([{ path: [name], message: because }]);
+    }
+    expect(hub.size).toBe(0);
+    // A parameter the routes do not read is not theirs to refuse; well-formed UTF-8 is a filter like any.
+    for (const query of ["category=Cart&utm=%E9t%E9", "category=Caf%C3%A9"]) {
+      const sse = await fetch(`${base}/stream?${query}`, { headers: { authorization: "Bearer alice" } });
+      expect([query, sse.status]).toEqual([query, 200]);
+      await sse.body?.cancel();
+    }
+  });
+
   test("a WebSocket upgrade Bun cannot complete (no Sec-WebSocket-Key, or a malformed one) is a 400 problem, not the app's 404 page; nothing stays connected", async () => {
     // (A Sec-WebSocket-Version other than 13 Bun answers itself, before the routes: 426 naming 13.)
     for (const headers of ["Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13"]) {

@@ -33,6 +33,7 @@ import {
   tenantScope,
 } from "../http/index.js";
 import { isMarkedEventFlowsError } from "../http/problem-details.js";
+import { parseQuery } from "../http/query-string.js";
 import { SSE_HEADERS, sseBody } from "./live-sse.js";
 import { liveSocketEvents, type UpgradeWebSocket } from "./live-websocket.js";
 
@@ -93,6 +94,8 @@ export interface LiveRoutesOptions {
 }
 
 const FROM = /^\d{1,16}$/;
+/** The query parameters the live routes read. */
+const LIVE_PARAMETERS: ReadonlySet<string> = new Set(["stream", "category", "type", "from"]);
 const LIVE_OPTIONS = [
   "hub",
   "tenancy",
@@ -175,6 +178,9 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         ? undefined
         : await tenantScope(options.tenancy, principal, { kind: "live", type: "events", request, context: c });
     const url = new URL(request.url);
+    // Escapes of bytes that are not UTF-8 (`%ED%A0%80`) are refused, as on the query routes:
+    // URLSearchParams reads them as U+FFFD, which names another stream, category or type.
+    parseQuery(url.search.slice(1), (name) => LIVE_PARAMETERS.has(name));
     const filter = filterFromQuery(url.searchParams);
     const given = url.searchParams.getAll("from");
     const from = lastEventId ?? given[0];

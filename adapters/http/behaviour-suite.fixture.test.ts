@@ -554,6 +554,28 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(missing.issues.map((issue: { path: string[] }) => issue.path)).toEqual([["cartId"]]);
       });
 
+      // URLSearchParams reads them as U+FFFD, another value than the client's: refused, as invalid UTF-8 in a body is.
+      test("a query parameter with percent-escapes of bytes that are not UTF-8 is 400 naming it; in one the schema does not name, it is ignored", async () => {
+        const { send } = setup();
+        for (const [query, name] of [
+          ["minItems=1&skus=%ED%A0%80", "skus"],
+          ["minItems=1&skus=A&skus=%FF", "skus"],
+          ["minItems=%C0%AF", "minItems"],
+        ] as const) {
+          const problem = await expectProblem(
+            await send(get(`/queries/SearchCarts?${query}`)),
+            400,
+            "VALIDATION_FAILED",
+          );
+          expect([query, problem.issues]).toEqual([
+            query,
+            [{ path: [name], message: "the value has percent-escapes of bytes that are not UTF-8" }],
+          ]);
+        }
+        const ignored = await send(get("/queries/SearchCarts?minItems=2&utm=%E9t%E9&skus=Caf%C3%A9"));
+        expect(await ignored.json()).toEqual({ cartIds: [], minItems: 2, skus: ["Café"], open: null });
+      });
+
       test("Accept is not read: whatever it asks for, a command, a query and an error answer JSON or problem+json, never 406", async () => {
         const { send } = setup();
         for (const accept of ["text/html", "application/xml", "application/json;q=0", "*/*;q=0"]) {

@@ -4,6 +4,7 @@
  * a boolean gets `true`/`false`, an array gets its repeated parameters as a list. Anything that does
  * not convert stays a string, for the schema to reject with a clear issue.
  */
+import { type Issue, ValidationError } from "../../src/index.js";
 import { isDecimalNumber } from "./text-scan.js";
 
 type Node = { readonly type: string; readonly [field: string]: unknown };
@@ -19,8 +20,11 @@ export function queryReader(schema: object): (search: string) => Record<string, 
       coercers.set(key, coercerFor(unwrap(entry)));
     }
   }
+  // A plain object schema drops the parameters it does not name: only its own are read. Any other
+  // takes (or refuses) every parameter.
+  const reads = root.type === "object" ? (key: string) => coercers.has(key) : undefined;
   return (search) => {
-    const payload = parseQuery(search);
+    const payload = parseQuery(search, reads);
     for (const [key, coerce] of coercers) {
       const value = payload[key];
       if (value !== undefined) payload[key] = coerce(value as string | string[]);
@@ -30,14 +34,19 @@ export function queryReader(schema: object): (search: string) => Record<string, 
 }
 
 /**
- * `application/x-www-form-urlencoded` parsing as URLSearchParams does it (`+` is a space, bad
- * percent escapes stay as they are), into an object: one value as a string, repeated ones as a list.
+ * `application/x-www-form-urlencoded` parsing as URLSearchParams does it (`+` is a space, a `%` that
+ * starts no escape stays as it is), into an object: one value as a string, repeated ones as a list.
  * Written out because URLSearchParams plus regrouping cost more than the rest of a query's routing.
+ * Unlike URLSearchParams, escapes of bytes that are not UTF-8 (`%FF`, `%ED%A0%80`: an encoded lone
+ * surrogate) are refused in the parameters `reads` takes (none given: every one), as invalid UTF-8 in
+ * a body is: read as U+FFFD, they named another value. Elsewhere they become U+FFFD, as there.
+ * @throws {ValidationError} naming each parameter read whose name or value holds such escapes.
  */
-function parseQuery(search: string): Record<string, unknown> {
+export function parseQuery(search: string, reads?: (key: string) => boolean): Record<string, unknown> {
   // A null-prototype object: `__proto__` or `constructor` in a URL stays a plain key.
   const payload: Record<string, unknown> = Object.create(null);
   if (search.length === 0) return payload;
+  let issues: Issue[] | undefined;
   let start = 0;
   while (start <= search.length) {
     let end = search.indexOf("&", start);
@@ -45,8 +54,22 @@ function parseQuery(search: string): Record<string, unknown> {
     if (end > start) {
       const eq = search.indexOf("=", start);
       const split = eq === -1 || eq > end ? end : eq;
-      const key = decode(search.slice(start, split));
-      const value = split === end ? "" : decode(search.slice(split + 1, end));
+      const rawKey = search.slice(start, split);
+      const rawValue = split === end ? "" : search.slice(split + 1, end);
+      let key = decode(rawKey);
+      let value = decode(rawValue);
+      if (key === undefined || value === undefined) {
+        const name = key ?? replaced(rawKey);
+        if (reads === undefined || reads(name)) {
+          issues ??= [];
+          issues.push({
+            path: [name],
+            message: `${key === undefined ? "the name" : "the value"} has percent-escapes of bytes that are not UTF-8`,
+          });
+        }
+        key = name;
+        value ??= replaced(rawValue);
+      }
       const existing = payload[key];
       if (existing === undefined) payload[key] = value;
       else if (typeof existing === "string") payload[key] = [existing, value];
@@ -54,16 +77,31 @@ function parseQuery(search: string): Record<string, unknown> {
     }
     start = end + 1;
   }
+  if (issues !== undefined) throw new ValidationError("Invalid query string", issues);
   return payload;
 }
 
-function decode(text: string): string {
+/** A `%` that starts no escape (`%ZZ`, `100%`): text, as URLSearchParams keeps it. */
+const NO_ESCAPE = /%(?![0-9A-Fa-f]{2})/g;
+
+/** What URLSearchParams reads: escapes of bytes that are not UTF-8 as U+FFFD. */
+function replaced(text: string): string {
+  return new URLSearchParams(`x=${text}`).get("x") ?? text;
+}
+
+/** The text, or undefined when it holds escapes of bytes that are not UTF-8. */
+function decode(text: string): string | undefined {
   if (!text.includes("+") && !text.includes("%")) return text;
+  const spaced = text.replaceAll("+", " ");
   try {
-    return decodeURIComponent(text.replaceAll("+", " "));
+    return decodeURIComponent(spaced);
   } catch {
-    // A malformed escape: let URLSearchParams keep what it cannot decode, as it does everywhere.
-    return new URLSearchParams(`x=${text}`).get("x") ?? text;
+    // Either a `%` that starts no escape, kept as text, or bytes that are not UTF-8.
+    try {
+      return decodeURIComponent(spaced.replace(NO_ESCAPE, "%25"));
+    } catch {
+      return undefined;
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import {
 } from "../../src/index.js";
 import { appendEvents, type Committed, type StoreContext } from "./append.js";
 import type { PostgresTransactionSql } from "./client.js";
-import { readModelTransactionOn } from "./read-model-store.js";
+import { type PostgresReadModelTransaction, readModelTransactionOn } from "./read-model-store.js";
 
 /** Any projection, whatever events and state it declares: what the store's `projections` option holds. */
 // biome-ignore lint/suspicious/noExplicitAny: the store holds projections of every event union and state
@@ -60,6 +60,21 @@ export async function appendProjected(
   // Handlers see what readers see: personal fields decrypted.
   const handled = await plaintext(appended.events);
   const readModels = readModelTransactionOn(sql, context.names);
+  try {
+    await projectEach(projections, handled, readModels);
+  } finally {
+    // A handler that kept its readModels past the step: its puts would be flushed never.
+    readModels.end();
+  }
+  await readModels.flush();
+  return appended;
+}
+
+async function projectEach(
+  projections: readonly AnyProjection[],
+  handled: readonly EventEnvelope[],
+  readModels: PostgresReadModelTransaction,
+): Promise<void> {
   for (const projection of projections) {
     const matching = handled.filter((event) => projection.matches(event));
     if (matching.length === 0) continue;
@@ -79,6 +94,4 @@ export async function appendProjected(
     }
     if (projection.stateful) await readModels.put(PROJECTION_STATE_COLLECTION, projection.name, state);
   }
-  await readModels.flush();
-  return appended;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type EventEnvelope, InMemoryEventBus, projection, ulid } from "../../src/index.js";
+import { type EventEnvelope, InMemoryEventBus, projection, type ReadModelWriter, ulid } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresEventStore, PostgresReadModelStore, type PostgresSql, postgresSqlOf } from "./index.js";
@@ -46,6 +46,16 @@ const cartDocuments = projection<EventEnvelope<"ItemAdded", unknown>, { items: n
 async function itemsOf(cart: string): Promise<number | undefined> {
   const [row] = await sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart]);
   return row === undefined ? undefined : Number(row.items);
+}
+
+/** The code of what `run` throws or rejects with, or "ran". */
+async function refused(run: () => unknown): Promise<string | undefined> {
+  try {
+    await run();
+    return "ran";
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
 }
 
 describe("inline projections", () => {
@@ -310,14 +320,6 @@ describe("withTransaction", () => {
     const store = new PostgresEventStore({ sql, schema });
     const leaked = await store.withTransaction(async (tx) => tx);
     const [tagged, unsafe] = [`Leak-${ulid()}`, `Leak-${ulid()}`];
-    const refused = async (run: () => unknown) => {
-      try {
-        await run();
-        return "ran";
-      } catch (error) {
-        return (error as { code?: string }).code;
-      }
-    };
     expect(await refused(() => leaked.sql`INSERT INTO ${sql(schema)}.cart_totals VALUES (${tagged}, 1)`)).toBe(
       "VALIDATION_FAILED",
     );
@@ -351,5 +353,56 @@ describe("withTransaction", () => {
       { isolation: "serializable" },
     );
     expect(level).toBe("serializable");
+  });
+});
+
+// As for withTransaction's tx.sql: postgres.js hands an ended transaction's statements to the
+// connection it ran on, back in the pool, and the documents a kept transaction puts are flushed never.
+describe("read-model transactions after they ended", () => {
+  test("the sql of a PostgresReadModelStore transaction is refused, and writes nothing", async () => {
+    const models = new PostgresReadModelStore({ sql, schema });
+    const kept = await models.transaction(async (tx) => tx);
+    const [tagged, unsafe] = [`Leak-${ulid()}`, `Leak-${ulid()}`];
+    const leaked = postgresSqlOf(kept);
+    expect(await refused(() => leaked`INSERT INTO ${sql(schema)}.cart_totals VALUES (${tagged}, 1)`)).toBe(
+      "VALIDATION_FAILED",
+    );
+    expect(await refused(() => leaked.unsafe(`INSERT INTO ${schema}.cart_totals VALUES ($1, 1)`, [unsafe]))).toBe(
+      "VALIDATION_FAILED",
+    );
+    expect(await refused(() => leaked.savepoint(async () => undefined))).toBe("VALIDATION_FAILED");
+    expect(await itemsOf(tagged)).toBeUndefined();
+    expect(await itemsOf(unsafe)).toBeUndefined();
+    // While it is open, the same sql runs.
+    const inside = `Leak-${ulid()}`;
+    await models.transaction(async (tx) => {
+      await postgresSqlOf(tx)`INSERT INTO ${sql(schema)}.cart_totals ${sql({ cart: inside, items: 2 })}`;
+    });
+    expect(await itemsOf(inside)).toBe(2);
+  });
+
+  test("an inline projection's readModels kept past the append are refused, and write nothing", async () => {
+    let kept: ReadModelWriter | undefined;
+    const keeping = projection<EventEnvelope<"Kept", unknown>>({
+      name: "keeping",
+      types: ["Kept"],
+      handle: async (_event, { readModels }) => {
+        kept = readModels;
+      },
+    });
+    const store = new PostgresEventStore({ sql, schema, projections: [keeping] });
+    await store.appendToStream(`Keep-${ulid()}`, [{ type: "Kept", data: {} }]);
+    if (kept === undefined) throw new Error("the handler ran");
+    const [cart, id] = [`Leak-${ulid()}`, ulid()];
+    expect(
+      await refused(() =>
+        postgresSqlOf(kept as ReadModelWriter).unsafe(`INSERT INTO ${schema}.cart_totals VALUES ($1, 1)`, [cart]),
+      ),
+    ).toBe("VALIDATION_FAILED");
+    expect(await refused(() => kept?.put("kept", id, { n: 1 }))).toBe("VALIDATION_FAILED");
+    expect(await refused(() => kept?.delete("kept", id))).toBe("VALIDATION_FAILED");
+    expect(await refused(() => kept?.get("kept", id))).toBe("VALIDATION_FAILED");
+    expect(await itemsOf(cart)).toBeUndefined();
+    expect(await new PostgresReadModelStore({ sql, schema }).get("kept", id)).toBeUndefined();
   });
 });

@@ -28,6 +28,7 @@ import { guard, guardReconnecting } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { dropGeneration, swapGeneration } from "./read-model-generations.js";
 import { beginUnlessGone, savepointUnlessGone } from "./transaction-scope.js";
+import { transactionEnded, untilEnded } from "./until-ended.js";
 
 export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
   /** A client, or a transaction to join (then `transaction` nests as a savepoint). */
@@ -121,7 +122,13 @@ export class PostgresReadModelStore extends ReadModelStore {
     const run = async (tx: PostgresTransactionSql) => {
       // `transaction` hands `work` the base class's validating wrapper: every put is JSON data already.
       const models = new PostgresReadModelTransaction(tx, this.#names, this.#statements, true);
-      const result = await work(models);
+      let result: T;
+      try {
+        result = await work(models);
+      } finally {
+        // Its statements would run on a connection back in the pool, its writes would be flushed never.
+        models.end();
+      }
       // Documents are written behind (see PostgresReadModelTransaction): before the commit.
       const flushing = models.flush();
       if (!begins) {
@@ -157,8 +164,9 @@ export class PostgresReadModelStore extends ReadModelStore {
  */
 export class PostgresReadModelTransaction implements ReadModelTransaction {
   readonly checkpoints: CheckpointStore;
-  /** The database transaction: read-model statements of the application's own run here. */
+  /** The database transaction: read-model statements of the application's own run here. Refused once ended. */
   readonly sql: PostgresTransactionSql;
+  readonly #sql: PostgresTransactionSql;
   readonly #statements: DocumentStatements;
   /**
    * What the transaction read and wrote, by collection then id (no key string built per call). Every
@@ -167,6 +175,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   readonly #documents = new Map<string, Map<string, CachedDocument>>();
   /** Whether every `put` comes through the store's validating wrapper (documents are JSON data). */
   readonly #validated: boolean;
+  #open = true;
 
   /** @internal Made by `PostgresReadModelStore.transaction` (validated) and the inline step (not). */
   constructor(
@@ -175,26 +184,37 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
     statements: DocumentStatements,
     validated = false,
   ) {
-    this.sql = sql;
+    this.#sql = sql;
+    this.sql = untilEnded(sql, () => this.#open);
     this.#statements = statements;
     this.#validated = validated;
-    this.checkpoints = new PostgresCheckpointStore({ ...names, sql });
+    this.checkpoints = new PostgresCheckpointStore({ ...names, sql: this.sql });
+  }
+
+  /**
+   * @internal Ends the transaction for its user (the batch's work or the inline step is over): its
+   * methods and `sql` are refused from here on. `flush` still writes what it holds.
+   */
+  end(): void {
+    this.#open = false;
   }
 
   get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
+    if (!this.#open) return Promise.reject(transactionEnded());
     const cached = this.#cached(collection, id);
     // Not async: a document the batch holds already (the usual case) costs one settled promise.
     return cached === undefined ? this.#read<T>(collection, id) : Promise.resolve(copyOf<T>(cached));
   }
 
   async #read<T>(collection: string, id: string): Promise<T | undefined> {
-    const document = await readDocument(this.sql, this.#statements, collection, id);
+    const document = await readDocument(this.#sql, this.#statements, collection, id);
     // A get that ran meanwhile for the same key (handlers that do not await) keeps what it read.
     return copyOf<T>(this.#cached(collection, id) ?? this.#remember({ collection, id, document, dirty: false }));
   }
 
   /** One SELECT for every key not read or written here yet; the absent ones are remembered as absent. */
   async preload(keys: readonly ReadModelKey[]): Promise<void> {
+    if (!this.#open) throw transactionEnded();
     const wanted: { c: string; i: string }[] = [];
     for (const { collection, id } of keys) {
       if (this.#cached(collection, id) !== undefined) continue;
@@ -203,7 +223,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
     }
     if (wanted.length === 0) return;
     const rows = await guard("getReadModels", async () => {
-      const query = this.sql.unsafe(this.#statements.readMany, [JSON.stringify(wanted)], { prepare: true });
+      const query = this.#sql.unsafe(this.#statements.readMany, [JSON.stringify(wanted)], { prepare: true });
       return (await query.values()) as unknown as [string, string, unknown][];
     });
     const found = new Map<string, Map<string, unknown>>();
@@ -224,6 +244,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   }
 
   async put(collection: string, id: string, document: unknown): Promise<void> {
+    if (!this.#open) throw transactionEnded();
     const cached = this.#cached(collection, id);
     if (cached === undefined) assertStorable(collection, id);
     let copy: unknown;
@@ -245,6 +266,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   }
 
   async delete(collection: string, id: string): Promise<void> {
+    if (!this.#open) throw transactionEnded();
     if (this.#cached(collection, id) === undefined) assertStorable(collection, id);
     this.#remember({ collection, id, document: undefined, dirty: true });
   }
@@ -283,14 +305,14 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
     if (deletes.length > 0) {
       writes.push(
         guard("deleteReadModels", () =>
-          this.sql.unsafe(this.#statements.removeMany, [JSON.stringify(deletes)], { prepare: true }).execute(),
+          this.#sql.unsafe(this.#statements.removeMany, [JSON.stringify(deletes)], { prepare: true }).execute(),
         ),
       );
     }
     for (const each of puts) {
       writes.push(
         guard("putReadModels", () =>
-          this.sql.unsafe(this.#statements.writeMany, [`[${each.join(",")}]`], { prepare: true }).execute(),
+          this.#sql.unsafe(this.#statements.writeMany, [`[${each.join(",")}]`], { prepare: true }).execute(),
         ),
       );
     }

@@ -1,25 +1,18 @@
-import {
-  type EventEnvelope,
-  type EventRegistry,
-  type ExpectedVersion,
-  type PendingEvent,
-  type PersonalData,
-  type StreamChange,
-  type StreamChangeCommit,
-  ValidationError,
+import type {
+  EventEnvelope,
+  EventRegistry,
+  ExpectedVersion,
+  PendingEvent,
+  PersonalData,
+  StreamChange,
+  StreamChangeCommit,
 } from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
 import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
 import { type AnyProjection, anyProjectionTakes, appendProjected } from "./inline-projection.js";
 import { PostgresStoreBase } from "./store-base.js";
 import { savepointUnlessGone } from "./transaction-scope.js";
-
-/** The methods of a postgres.js transaction that send statements (besides calling it as a tag). */
-const RUNS_STATEMENTS: ReadonlySet<PropertyKey> = new Set(["unsafe", "file", "savepoint", "prepare"]);
-
-function ended(): ValidationError {
-  return new ValidationError("This transaction has ended: use the store, or start a new transaction");
-}
+import { transactionEnded, untilEnded } from "./until-ended.js";
 
 /**
  * The event store inside one database transaction (see `PostgresEventStore.withTransaction`):
@@ -50,38 +43,13 @@ export class PostgresTransaction extends PostgresStoreBase {
       ...(personalData === undefined ? {} : { personalData }),
     });
     this.#sql = sql;
-    this.sql = this.#untilEnded(sql);
+    this.sql = untilEnded(sql, () => this.#open);
     this.#projections = projections;
   }
 
   protected get queryable(): PostgresQueryable {
-    if (!this.#open) throw ended();
+    if (!this.#open) throw transactionEnded();
     return this.#sql;
-  }
-
-  /**
-   * The transaction's sql for the application, refused once the transaction has ended: postgres.js
-   * hands an ended transaction's statements to the connection it ran on, which is back in the pool,
-   * so a kept `tx.sql` wrote outside any transaction, or inside another caller's.
-   */
-  #untilEnded(sql: PostgresTransactionSql): PostgresTransactionSql {
-    const open = () => {
-      if (!this.#open) throw ended();
-    };
-    return new Proxy(sql, {
-      apply(target, self, args: unknown[]) {
-        open();
-        return Reflect.apply(target, self, args);
-      },
-      get(target, property, receiver) {
-        const value: unknown = Reflect.get(target, property, receiver);
-        if (typeof value !== "function" || !RUNS_STATEMENTS.has(property)) return value;
-        return (...args: unknown[]) => {
-          open();
-          return Reflect.apply(value, target, args);
-        };
-      },
-    });
   }
 
   /** @internal The events appended, per append, for publishing once the transaction has committed. */

@@ -1,4 +1,8 @@
-import { type CheckpointStore, MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
+import {
+  type CheckpointStore,
+  MAX_CHECKPOINT_ID_LENGTH,
+  type StoreCheckpointOptions,
+} from "../checkpoint/checkpoint-store.js";
 import { type Issue, RebuildNotSupportedError, ValidationError } from "../errors.js";
 import { isFlatJson, jsonIssues } from "../internal/json.js";
 import { nameIssues } from "../internal/validate.js";
@@ -121,7 +125,16 @@ export abstract class ReadModelStore implements ReadModelWriter {
    * commits when it resolves and is discarded when it throws, which `transaction` then rethrows.
    */
   async transaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T> {
-    return this.runTransaction((tx) => work(validating(tx)));
+    return this.runTransaction(async (tx) => {
+      const scope = validating(tx);
+      try {
+        return await work(scope.tx);
+      } finally {
+        // A transaction kept past its work wrote nothing (its writes were staged for a commit that had
+        // happened already) or, on PostgreSQL, wrote on a pooled connection: refused from here on.
+        scope.end();
+      }
+    });
   }
 
   /**
@@ -180,12 +193,19 @@ export abstract class ReadModelStore implements ReadModelWriter {
   protected abstract runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T>;
 }
 
+/** What a read-model transaction's methods throw once its work has settled. */
+function transactionEnded(): ValidationError {
+  return new ValidationError("This transaction has ended: use the store, or start a new transaction");
+}
+
 /**
- * Wraps a transaction so that its writes are checked like the store's own. The wrapper inherits
- * from the adapter's transaction, so what an adapter adds to it (PostgreSQL's `sql`) stays reachable.
+ * Wraps a transaction so that its writes are checked like the store's own, and refused once `end`
+ * was called. The wrapper inherits from the adapter's transaction, so what an adapter adds to it
+ * (PostgreSQL's `sql`) stays reachable.
  */
-function validating(tx: ReadModelTransaction): ReadModelTransaction {
+function validating(tx: ReadModelTransaction): { readonly tx: ReadModelTransaction; end(): void } {
   const wrapper: ReadModelTransaction = Object.create(tx);
+  let open = true;
   // Keys already checked in this transaction, by collection: a batch meets the same few documents
   // again and again, and a key's check does not change.
   const checked = new Map<string, Set<string>>();
@@ -198,14 +218,18 @@ function validating(tx: ReadModelTransaction): ReadModelTransaction {
     }
     ids.add(id);
   };
+  const checkOpen = () => {
+    if (!open) throw transactionEnded();
+  };
   const checkKey = (collection: string, id: string) => {
+    checkOpen();
     if (known(collection, id)) return;
     assertKey(collection, id);
     remember(collection, id);
   };
   // Not async: the adapter's own promise is handed back as it is, so a handler's get or put waits
   // on one promise, not on a wrapper's too (a check that fails still rejects, never throws).
-  return Object.assign(wrapper, {
+  Object.assign(wrapper, {
     get: <T>(collection: string, id: string): Promise<T | undefined> => {
       try {
         checkKey(collection, id);
@@ -216,6 +240,7 @@ function validating(tx: ReadModelTransaction): ReadModelTransaction {
     },
     put: (collection: string, id: string, document: unknown): Promise<void> => {
       try {
+        checkOpen();
         if (known(collection, id)) assertJsonDocument(document);
         else {
           // A new key is checked with the document, so that one error names every problem.
@@ -236,10 +261,37 @@ function validating(tx: ReadModelTransaction): ReadModelTransaction {
       return tx.delete(collection, id);
     },
     preload: async (keys: readonly ReadModelKey[]) => {
+      checkOpen();
       for (const { collection, id } of keys) checkKey(collection, id);
       // A store without a bulk read: nothing to do ahead, the handler's gets read one by one.
       await tx.preload?.(keys);
     },
+    checkpoints: untilEnded(tx.checkpoints, checkOpen),
+  });
+  return {
+    tx: wrapper,
+    end: () => {
+      open = false;
+    },
+  };
+}
+
+/** The transaction's checkpoints, refused once it has ended as its documents are. */
+function untilEnded(checkpoints: CheckpointStore, checkOpen: () => void): CheckpointStore {
+  const wrapper: CheckpointStore = Object.create(checkpoints);
+  const whileOpen = <R>(run: () => Promise<R>): Promise<R> => {
+    try {
+      checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return run();
+  };
+  return Object.assign(wrapper, {
+    load: (id: string) => whileOpen(() => checkpoints.load(id)),
+    store: (id: string, position: number, options?: StoreCheckpointOptions) =>
+      whileOpen(() => checkpoints.store(id, position, options)),
+    delete: (id: string) => whileOpen(() => checkpoints.delete(id)),
   });
 }
 

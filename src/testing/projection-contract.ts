@@ -1,11 +1,11 @@
-import { ErrorCode, isProjectionFailedError, type ProjectionFailedError } from "../errors.js";
+import { ErrorCode, isProjectionFailedError, type ProjectionFailedError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { ulid } from "../ids.js";
 import { type Projection, projection } from "../projections/projection.js";
 import type { ProjectionLock } from "../projections/projection-lock.js";
 import { ProjectionRunner, type ProjectionRunnerOptions } from "../projections/projection-runner.js";
-import type { ReadModelStore } from "../projections/read-model-store.js";
+import type { ReadModelStore, ReadModelTransaction } from "../projections/read-model-store.js";
 import { assert, assertEqual, assertRejects, eventually } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 import { untilReadable } from "./feed.js";
@@ -239,6 +239,48 @@ export function projectionContract(options: ProjectionContractOptions): Contract
     assertEqual(await models.get(col, "a"), { n: 1 }, "document unchanged");
     assertEqual(await models.get(col, "b"), undefined, "no new document");
     assertEqual(await models.checkpoints.load(checkpoint), 5, "checkpoint unchanged");
+  });
+
+  // A transaction kept past its work wrote nothing (its writes were staged for a commit that had
+  // happened) or, on PostgreSQL, ran on a connection back in the pool: every store refuses it.
+  add("a read-model transaction is refused once its work has settled, and writes nothing then", async (fixture) => {
+    const models = fixture.readModels;
+    const col = category();
+    const checkpoint = `Contract_rm-${ulid()}`;
+    const committed = await models.transaction(async (tx) => {
+      await tx.put(col, "a", { n: 1 });
+      return tx;
+    });
+    let failed: ReadModelTransaction | undefined;
+    await assertRejects(
+      () =>
+        models.transaction(async (tx) => {
+          failed = tx;
+          throw new ValidationError("the work failed");
+        }),
+      ErrorCode.Validation,
+      "the work's own failure",
+    );
+    assert(failed !== undefined, "the failed transaction was kept");
+    for (const [kept, which] of [
+      [committed, "after a commit"],
+      [failed, "after a rollback"],
+    ] as const) {
+      await assertRejects(() => kept.put(col, "a", { n: 2 }), ErrorCode.Validation, `put on a key written, ${which}`);
+      await assertRejects(() => kept.put(col, "b", { n: 2 }), ErrorCode.Validation, `put on a new key, ${which}`);
+      await assertRejects(() => kept.delete(col, "a"), ErrorCode.Validation, `delete ${which}`);
+      await assertRejects(() => kept.get(col, "a"), ErrorCode.Validation, `get ${which}`);
+      await assertRejects(
+        () => kept.preload?.([{ collection: col, id: "b" }]),
+        ErrorCode.Validation,
+        `preload ${which}`,
+      );
+      await assertRejects(() => kept.checkpoints.store(checkpoint, 3), ErrorCode.Validation, `checkpoint ${which}`);
+      await assertRejects(() => kept.checkpoints.load(checkpoint), ErrorCode.Validation, `checkpoint load ${which}`);
+    }
+    assertEqual(await models.get(col, "a"), { n: 1 }, "the committed document, unchanged");
+    assertEqual(await models.get(col, "b"), undefined, "no document written after the end");
+    assertEqual(await models.checkpoints.load(checkpoint), undefined, "no checkpoint written after the end");
   });
 
   add("catches up from zero: every event once, documents and state committed together", async (fixture) => {
