@@ -118,7 +118,12 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // publishes data and metadata as a read gives them back (-0 as 0, properties holding undefined left
 // out: one walk, a copy only when it changes something) and ensureEventStoreTable refuses the layout
 // keys it does not take, +159 together.
-const CEILING_GZIP_BYTES = 33 * 1024;
+// 33.0 KB (33,827 bytes, 2026-12-06, stop 47): credentials masked in more places (redactText masks a
+// credential header's value and a quoted value after a credential key's colon; span exception
+// messages and AWS error messages go through it; a throwing credentials provider and a runtime's
+// network failure become causes of name, code and masked message alone), +479; subscribeToAll
+// refuses option keys it does not take, +45. Past 33 KB: the ceiling moves to 34 KB.
+const CEILING_GZIP_BYTES = 34 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
