@@ -143,6 +143,41 @@ describe("crypto-shredding on an event store", () => {
     expect(await snapshots.load("Customer-c1")).toBeUndefined();
   });
 
+  test("a subject function that returns no valid subject id is a ValidationError naming the record; nothing is written", async () => {
+    // What the subject function answers for the record marked "bad" (the data itself stays valid).
+    let answer: unknown;
+    const subjectOf = (record: { customerId: string }) => (record.customerId === "bad" ? answer : record.customerId);
+    const keys = new InMemorySubjectKeyStore();
+    const personal = personalData({
+      keys,
+      events: {
+        Registered: { fields: ["email"], subject: (e) => subjectOf(e.data as { customerId: string }) as string },
+      },
+      snapshots: {
+        Customer: { fields: ["email"], subject: (s) => subjectOf(s.state as { customerId: string }) as string },
+      },
+    });
+    const backing = new InMemoryEventStore();
+    const store = new StoreView(backing, { personalData: personal });
+    const snapshots = new InMemorySnapshotStore({ personalData: personal });
+    for (const bad of [undefined, 42, "", "   ", "x".repeat(257), "a\u0000b", "\ud800"]) {
+      answer = bad;
+      const error = await store
+        .appendToStream("Customer-c1", [
+          { type: "Registered", data: { customerId: "c1", email: "a@example.com" } },
+          { type: "Registered", data: { customerId: "bad", email: "b@example.com" } },
+        ])
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: [1, "data"] }] });
+      const saved = await snapshots
+        .save({ streamId: "Customer-c1", version: 1, state: { customerId: "bad", email: "a@example.com" } })
+        .catch((e: unknown) => e);
+      expect(saved).toMatchObject({ code: ErrorCode.Validation, issues: [{ path: ["state"] }] });
+    }
+    expect(await collect(backing.readAll())).toEqual([]);
+    expect(await snapshots.load("Customer-c1")).toBeUndefined();
+  });
+
   test("one append mixing cached keys, keys still to make, other types and absent fields seals each event in place, in order, in either format", async () => {
     for (const format of [2, 3] as const) {
       for (const keys of [new InMemorySubjectKeyStore(), new WebCryptoOnlyKeys()]) {

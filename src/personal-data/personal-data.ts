@@ -281,7 +281,7 @@ export class PersonalData {
     // A list of its own per ciphertext: the sealed value leaves the library (stores, encryptEvents' result).
     fields ??= rule.fields.slice();
     const subject = subjectOf(rule, input, at);
-    assertSubjectId(subject);
+    assertSubjectId(subject, [...at]);
     const cached = cachedSubjectKey(this.keys, subject);
     if (this.#compact && takesCompactForm(root)) {
       const marker =

@@ -201,10 +201,14 @@ export abstract class SubjectKeyStore {
   protected abstract eraseKey(subjectId: string): Promise<void>;
 }
 
-export function assertSubjectId(subjectId: unknown): asserts subjectId is string {
+/**
+ * `path`: where the id came from, for a record whose declaration's `subject` returned it (`[index, "data"]`,
+ * `["state"]`), so that the caller of an append of many events learns which one was refused.
+ */
+export function assertSubjectId(subjectId: unknown, path: (string | number)[] = []): asserts subjectId is string {
   // Checked for every record sealed: the list of issues is built only when there are some.
   if (isName(subjectId, MAX_SUBJECT_ID_LENGTH)) return;
-  const issues = nameIssues(subjectId, "subject id", MAX_SUBJECT_ID_LENGTH);
+  const issues = nameIssues(subjectId, "subject id", MAX_SUBJECT_ID_LENGTH, path);
   if (issues.length > 0) throw new ValidationError("Invalid data subject id", issues);
 }
 
