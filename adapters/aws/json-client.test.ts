@@ -172,6 +172,30 @@ describe("AwsJsonClient configuration", () => {
     await expect(owned.send("ListTables", {})).rejects.toBe(own);
   });
 
+  test("sign() wraps a credentials provider that throws as send() does; the library's own errors pass as they are", async () => {
+    const secret = "Zq7-vault-token-9f3";
+    const failing = client({
+      credentials: async () => {
+        throw Object.assign(new Error(`vault refused secret_id=${secret}`), {
+          code: "VAULT_403",
+          request: { headers: { "x-vault-token": secret } },
+        });
+      },
+    });
+    const error = await failing.sign("ListTables", {}).catch((e: unknown) => e);
+    expect(isServiceError(error)).toBe(true);
+    expect(error).toMatchObject({ serviceCode: "CredentialsProviderFailed", retryable: false });
+    expect(((error as Error).cause as { code?: unknown }).code).toBe("VAULT_403");
+    expect(everythingShown(error)).not.toContain(secret);
+    const own = new ValidationError("no role for this tenant");
+    const owned = client({
+      credentials: () => {
+        throw own;
+      },
+    });
+    await expect(owned.sign("ListTables", {})).rejects.toBe(own);
+  });
+
   test("a credentials provider is asked before every request, so rotated keys are used", async () => {
     const { fetch, requests } = scripted(json(200, {}), json(200, {}));
     let n = 0;
