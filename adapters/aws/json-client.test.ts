@@ -137,6 +137,44 @@ describe("AwsJsonClient configuration", () => {
     expect(requests.length).toBe(0);
   });
 
+  test("property: a credential an HTTP header cannot carry is refused by field before any request, its value never shown", async () => {
+    // Outside Latin-1 (an emoji, a Cyrillic look-alike), or NUL, CR or LF: fetch refuses such a header every time.
+    const unsendable = fc.constantFrom("\u0100", "\u0410", "\u{1F680}", "\u2028", "\0", "\r", "\n");
+    const fields = fc.constantFrom("accessKeyId", "secretAccessKey", "sessionToken");
+    await fc.assert(
+      fc.asyncProperty(fields, unsendable, fc.stringMatching(/^[A-Z0-9]{4,12}$/), async (field, bad, rest) => {
+        const value = `Zq7${rest}${bad}${rest}`;
+        const given = { ...credentials, sessionToken: "token", [field]: value };
+        const path = `credentials.${field}`;
+        const constructed = (() => {
+          try {
+            return client({ credentials: given });
+          } catch (error) {
+            return error;
+          }
+        })();
+        expect(isValidationError(constructed)).toBe(true);
+        expect((constructed as ValidationError).issues.map((i) => i.path.join("."))).toEqual([path]);
+        expect(everythingShown(constructed)).not.toContain(value);
+        // From a provider: refused when it answers, nothing sent and nothing retried.
+        const { fetch, requests } = scripted(json(200, {}));
+        const provided = client({ fetch, credentials: async () => given });
+        const sent = await provided.send("ListTables", {}).catch((e: unknown) => e);
+        expect(isValidationError(sent)).toBe(true);
+        expect((sent as ValidationError).issues.map((i) => i.path.join("."))).toEqual([path]);
+        expect(everythingShown(sent)).not.toContain(value);
+        expect(requests.length).toBe(0);
+      }),
+      { numRuns: 60 },
+    );
+    // Latin-1 past ASCII goes into a header (AWS's own keys are ASCII, and it answers for the rest).
+    expect(client({ credentials: { accessKeyId: "AKID\u00ff", secretAccessKey: "s\u00e9" } }).endpoint).toBeString();
+    // A session token's edge whitespace (a file's last newline) is trimmed when signed, as before.
+    const { fetch, requests } = scripted(json(200, {}));
+    await client({ fetch, credentials: { ...credentials, sessionToken: "\ttoken\n" } }).send("ListTables", {});
+    expect(requests[0]?.headers.get("x-amz-security-token")).toBe("token");
+  });
+
   test("property: a credentials provider that throws fails the call with a ServiceError keeping none of its secrets, nothing sent", async () => {
     // What a vault, STS or IMDS client throws: the secret in its message, its response body, its request.
     const secret = fc.string({ minLength: 1, maxLength: 30, unit: "binary" }).map((s) => `Zq7${s}`);
