@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import type { AwsJsonService } from "./services.js";
+import { EDGE_WHITESPACE } from "./signing.js";
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -176,8 +177,26 @@ function credentialIssues(credentials: unknown, fromEnv?: string): Issue[] {
   if (c.sessionToken !== undefined && typeof c.sessionToken !== "string") {
     issues.push({ path: ["credentials", "sessionToken"], message: "sessionToken must be a string" });
   }
+  for (const key of ["accessKeyId", "secretAccessKey", "sessionToken"] as const) {
+    const value = c[key];
+    // The token's edge whitespace is trimmed when it is signed (see SigV4Signer), so only its inside counts.
+    const sent = key === "sessionToken" && typeof value === "string" ? value.replace(EDGE_WHITESPACE, "") : value;
+    // Never the value in the message: it is a credential.
+    if (typeof sent === "string" && UNSENDABLE.test(sent)) {
+      const why = key === "secretAccessKey" ? "no AWS secret has" : "an HTTP header cannot carry";
+      issues.push({
+        path: ["credentials", key],
+        message: `${key} has a character ${why} (outside Latin-1, or NUL, CR or LF)`,
+      });
+    }
+  }
   return issues;
 }
+
+// What fetch refuses in a header value (the key id goes into Authorization, the token into its own
+// header): a request with such a credential could never be sent, and was retried as a network
+// failure. The secret is not sent, but no AWS secret has such a character either.
+const UNSENDABLE = /[\0\n\r]|[^\0-\xff]/;
 
 /**
  * An http(s) URL with no user or password in it. Endpoints and queue URLs are checked with it: fetch

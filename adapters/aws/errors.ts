@@ -1,4 +1,11 @@
-import { PayloadTooLargeError, redactedCause, redactText, ServiceError, ValidationError } from "../../src/index.js";
+import {
+  isEventFlowsError,
+  PayloadTooLargeError,
+  redactedCause,
+  redactText,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
 
 /** Why one action of a DynamoDB transaction was cancelled (`CancellationReasons[i]`). */
 export interface CancellationReason {
@@ -252,9 +259,11 @@ function sanitizedCause(cause: unknown, code: string | undefined): Error {
  * The credentials provider threw (a vault, STS or IMDS client of the application's): nothing was
  * sent, and the call is not retried. Its error is kept as the cause by its name, code and masked
  * message only (see redactedCause): such a client's error may carry the response or the request
- * that held the secret, and the caller's error reports would show them.
+ * that held the secret, and the caller's error reports would show them. The library's own errors
+ * (and the application's EventFlows errors) are thrown as they are: they are safe to show already.
  */
 export function credentialsFailure(cause: unknown): AwsFailure {
+  if (isEventFlowsError(cause)) throw cause;
   return {
     code: "CredentialsProviderFailed",
     message: "the credentials provider failed; nothing was sent",

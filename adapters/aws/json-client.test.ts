@@ -137,6 +137,44 @@ describe("AwsJsonClient configuration", () => {
     expect(requests.length).toBe(0);
   });
 
+  test("property: a credential an HTTP header cannot carry is refused by field before any request, its value never shown", async () => {
+    // Outside Latin-1 (an emoji, a Cyrillic look-alike), or NUL, CR or LF: fetch refuses such a header every time.
+    const unsendable = fc.constantFrom("\u0100", "\u0410", "\u{1F680}", "\u2028", "\0", "\r", "\n");
+    const fields = fc.constantFrom("accessKeyId", "secretAccessKey", "sessionToken");
+    await fc.assert(
+      fc.asyncProperty(fields, unsendable, fc.stringMatching(/^[A-Z0-9]{4,12}$/), async (field, bad, rest) => {
+        const value = `Zq7${rest}${bad}${rest}`;
+        const given = { ...credentials, sessionToken: "token", [field]: value };
+        const path = `credentials.${field}`;
+        const constructed = (() => {
+          try {
+            return client({ credentials: given });
+          } catch (error) {
+            return error;
+          }
+        })();
+        expect(isValidationError(constructed)).toBe(true);
+        expect((constructed as ValidationError).issues.map((i) => i.path.join("."))).toEqual([path]);
+        expect(everythingShown(constructed)).not.toContain(value);
+        // From a provider: refused when it answers, nothing sent and nothing retried.
+        const { fetch, requests } = scripted(json(200, {}));
+        const provided = client({ fetch, credentials: async () => given });
+        const sent = await provided.send("ListTables", {}).catch((e: unknown) => e);
+        expect(isValidationError(sent)).toBe(true);
+        expect((sent as ValidationError).issues.map((i) => i.path.join("."))).toEqual([path]);
+        expect(everythingShown(sent)).not.toContain(value);
+        expect(requests.length).toBe(0);
+      }),
+      { numRuns: 60 },
+    );
+    // Latin-1 past ASCII goes into a header (AWS's own keys are ASCII, and it answers for the rest).
+    expect(client({ credentials: { accessKeyId: "AKID\u00ff", secretAccessKey: "s\u00e9" } }).endpoint).toBeString();
+    // A session token's edge whitespace (a file's last newline) is trimmed when signed, as before.
+    const { fetch, requests } = scripted(json(200, {}));
+    await client({ fetch, credentials: { ...credentials, sessionToken: "\ttoken\n" } }).send("ListTables", {});
+    expect(requests[0]?.headers.get("x-amz-security-token")).toBe("token");
+  });
+
   test("property: a credentials provider that throws fails the call with a ServiceError keeping none of its secrets, nothing sent", async () => {
     // What a vault, STS or IMDS client throws: the secret in its message, its response body, its request.
     const secret = fc.string({ minLength: 1, maxLength: 30, unit: "binary" }).map((s) => `Zq7${s}`);
@@ -170,6 +208,30 @@ describe("AwsJsonClient configuration", () => {
       },
     });
     await expect(owned.send("ListTables", {})).rejects.toBe(own);
+  });
+
+  test("sign() wraps a credentials provider that throws as send() does; the library's own errors pass as they are", async () => {
+    const secret = "Zq7-vault-token-9f3";
+    const failing = client({
+      credentials: async () => {
+        throw Object.assign(new Error(`vault refused secret_id=${secret}`), {
+          code: "VAULT_403",
+          request: { headers: { "x-vault-token": secret } },
+        });
+      },
+    });
+    const error = await failing.sign("ListTables", {}).catch((e: unknown) => e);
+    expect(isServiceError(error)).toBe(true);
+    expect(error).toMatchObject({ serviceCode: "CredentialsProviderFailed", retryable: false });
+    expect(((error as Error).cause as { code?: unknown }).code).toBe("VAULT_403");
+    expect(everythingShown(error)).not.toContain(secret);
+    const own = new ValidationError("no role for this tenant");
+    const owned = client({
+      credentials: () => {
+        throw own;
+      },
+    });
+    await expect(owned.sign("ListTables", {})).rejects.toBe(own);
   });
 
   test("a credentials provider is asked before every request, so rotated keys are used", async () => {

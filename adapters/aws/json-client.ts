@@ -1,7 +1,6 @@
 import {
   functionIssues,
   type Issue,
-  isEventFlowsError,
   objectIssues,
   unknownKeyIssues,
   utf8Length,
@@ -189,10 +188,20 @@ export class AwsJsonClient {
     }
   }
 
-  /** Signs a request as `send` would, without sending it. */
+  /**
+   * Signs a request as `send` would, without sending it.
+   * @throws {AwsServiceError} `CredentialsProviderFailed`: the credentials provider threw, as `send` reports it.
+   */
   async sign(operation: string, input: unknown): Promise<Request> {
     const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
-    return new Request(this.endpoint, this.#sign(await this.#credentials(), headers, JSON.stringify(input), undefined));
+    let credentials: AwsCredentials;
+    try {
+      credentials = await this.#credentials();
+    } catch (error) {
+      // Nothing is attempted: 0 attempts.
+      throw toServiceError(this.service.displayName, operation, credentialsFailure(error), 0);
+    }
+    return new Request(this.endpoint, this.#sign(credentials, headers, JSON.stringify(input), undefined));
   }
 
   async #attempt(
@@ -252,10 +261,7 @@ export class AwsJsonClient {
       if (signal?.aborted) throw signal.reason;
       // A provider failure is the provider's, not a network error: not retried, and said safely
       // (see credentialsFailure), unless it is already one of the library's errors.
-      if (!sending && !timedOut) {
-        if (isEventFlowsError(error)) throw error;
-        return credentialsFailure(error);
-      }
+      if (!sending && !timedOut) return credentialsFailure(error);
       return transportFailure(error, timedOut ? timeoutMs : undefined);
     } finally {
       clearTimeout(timer);

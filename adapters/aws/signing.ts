@@ -21,7 +21,7 @@ const UNSIGNABLE = new Set([
 ]);
 
 /** What `Headers` strips from both ends of a value: HTTP whitespace. */
-const EDGE_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+export const EDGE_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 
 /**
  * SigV4 header signing for one endpoint, service and region, synchronous: the canonical request

@@ -119,7 +119,8 @@ const problems: Readonly<Record<string, { readonly status: number; readonly desc
   NotFound: { status: 404, description: "No such command or query type (HANDLER_NOT_FOUND), or stream" },
   Conflict: {
     status: 409,
-    description: "A concurrent change (CONCURRENCY_CONFLICT), or the same Idempotency-Key still running",
+    description:
+      "A concurrent change (CONCURRENCY_CONFLICT), a deleted stream (STREAM_DELETED), or the same Idempotency-Key still running",
   },
   Gone: {
     status: 410,

@@ -288,6 +288,32 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(busy.status).toBe(503);
         expect(busy.headers.get("retry-after")).toBe("1");
       });
+
+      test("an append to a deleted stream is 409 STREAM_DELETED naming the stream and mode, nothing written", async () => {
+        const { send, store } = setup();
+        await send(post("/commands/OpenCart", { cartId: "c1" }));
+        await send(post("/commands/OpenCart", { cartId: "c2" }));
+        await store.deleteStream("Cart-c1");
+        await store.deleteStream("Cart-c2", { mode: "hard" });
+        const before = await allEvents(store);
+        const soft = await expectProblem(
+          await send(post("/commands/AddItem", { cartId: "c1", sku: "A", quantity: 1 })),
+          409,
+          "STREAM_DELETED",
+        );
+        expect(soft).toMatchObject({ title: "Conflict", streamId: "Cart-c1", mode: "soft" });
+        expect(soft.detail).toBe('Stream "Cart-c1" is deleted: it takes no events unless it is restored');
+        const hard = await expectProblem(
+          await send(post("/commands/AddItem", { cartId: "c2", sku: "A", quantity: 1 })),
+          409,
+          "STREAM_DELETED",
+        );
+        expect(hard).toMatchObject({ streamId: "Cart-c2", mode: "hard" });
+        expect(hard.detail).toBe('Stream "Cart-c2" was deleted for good: it takes no more events');
+        // The server's own advice (restoreStream) is for the server's code, not for the caller.
+        expect(`${soft.detail} ${hard.detail}`).not.toContain("restoreStream");
+        expect(await allEvents(store)).toEqual(before);
+      });
     });
 
     describe("methods", () => {

@@ -40,6 +40,9 @@ const statusByCode: Readonly<Record<string, number>> = {
   [HttpErrorCode.NotFound]: 404,
   [HttpErrorCode.MethodNotAllowed]: 405,
   [ErrorCode.Concurrency]: 409,
+  // The stream is deleted: the request conflicts with its state (a soft-deleted one can be restored,
+  // a hard-deleted one never takes events again), not a server fault.
+  [ErrorCode.StreamDeleted]: 409,
   [HttpErrorCode.IdempotencyInProgress]: 409,
   // The data subject was erased for good: the request names something that is gone, not a retryable conflict.
   [ErrorCode.SubjectErased]: 410,
@@ -113,6 +116,16 @@ export function problemFor(error: unknown): ProblemDetails {
         expectedVersion: fields.expectedVersion,
         actualVersion: fields.actualVersion,
       });
+    case ErrorCode.StreamDeleted:
+      // Not the store's wording: it tells the server's code to call restoreStream, which a caller cannot.
+      return problem(
+        status,
+        code,
+        fields.mode === "hard"
+          ? `Stream "${fields.streamId}" was deleted for good: it takes no more events`
+          : `Stream "${fields.streamId}" is deleted: it takes no events unless it is restored`,
+        { streamId: fields.streamId, mode: fields.mode },
+      );
     case ErrorCode.PayloadTooLarge:
       return problem(status, code, error.message, { limit: fields.limit });
     case HttpErrorCode.IdempotencyResponseNotKept:

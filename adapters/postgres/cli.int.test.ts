@@ -93,6 +93,20 @@ describe("eventflows-pg command", () => {
     }
   });
 
+  test("a failure message that quotes a credential from the URL is printed masked, as the eventflows CLI prints it", async () => {
+    // postgres.js quotes a parameter it refuses, and a URL's query may carry a credential by mistake.
+    const secret = "hunter2-Zq7secret";
+    const err: string[] = [];
+    const code = await runPostgresCli(["status", "--schema", schema], {
+      stdout: () => undefined,
+      stderr: (line) => void err.push(line),
+      env: { EVENTFLOWS_PG_URL: `postgres://app@127.0.0.1:1/app?target_session_attrs=api_token=${secret}` },
+    });
+    expect(code).toBe(1);
+    expect(err.join("\n")).toContain("target_session_attrs");
+    expect(err.join("\n")).not.toContain(secret);
+  });
+
   test("a password on the command line is refused (ps shows it); the URL comes from the environment or --url-file", async () => {
     const exposed = cli(["status", "--url", "postgres://admin:hunter2-secret@127.0.0.1:1/db"]);
     expect(exposed.code).toBe(2);

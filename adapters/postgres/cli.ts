@@ -74,15 +74,7 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
     url = await resolveUrl(parsed, io);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    // The message may quote what was typed: a URL given as the command or an option's value keeps its password out.
-    // Control characters spelt out (\u001b): a quoted argument must not rewrite or restyle the terminal.
-    // Unicode's invisible ones too: bidirectional overrides reorder how the line reads, U+2028 breaks it.
-    const message = redactText(error.message).replace(
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-      /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-    );
-    io.stderr(`${message}\n\n${CLI_USAGE}`);
+    io.stderr(`${shown(error.message)}\n\n${CLI_USAGE}`);
     return 2;
   }
   const names = { schema: parsed.schema, tablePrefix: parsed.tablePrefix };
@@ -109,13 +101,28 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
   } catch (error) {
     io.stderr(
       isEventFlowsError(error)
-        ? error.message
+        ? shown(error.message)
         : "Failed: the database call failed (no details are shown, to keep the URL out of the output)",
     );
     return 1;
   } finally {
     await sql?.end({ timeout: 5 });
   }
+}
+
+/**
+ * A message as printed. It may quote what was typed or read from the URL (a URL given as the command
+ * or an option's value, a query parameter postgres.js refused): credentials are masked, as the
+ * `eventflows` CLI masks them. Control characters are spelt out (\u001b): a quoted argument must not
+ * rewrite or restyle the terminal; Unicode's invisible ones too: bidirectional overrides reorder how
+ * the line reads, U+2028 breaks it.
+ */
+function shown(message: string): string {
+  return redactText(message).replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+    /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ConcurrencyError, ValidationError } from "../errors.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
-import { kindOf, nameIssues } from "../internal/validate.js";
+import { kindOf, nameIssues, objectIssues, unknownKeyIssues } from "../internal/validate.js";
 
 /** Longest checkpoint id accepted, in characters. */
 export const MAX_CHECKPOINT_ID_LENGTH = 256;
@@ -28,13 +28,14 @@ export abstract class CheckpointStore {
 
   /**
    * Saves a position. Positions may move backwards (a projection being rebuilt).
-   * @throws {ValidationError} bad id, position or expected position; nothing is written.
+   * @throws {ValidationError} bad id, position, options or expected position; nothing is written.
    * @throws {ConcurrencyError} `expected` was given and the saved position differs; nothing is written.
    */
   async store(id: string, position: number, options: StoreCheckpointOptions = {}): Promise<void> {
     assertCheckpointId(id);
     assertPosition(position, "position");
     // null is no options, as for the event store's calls (not a TypeError).
+    if (options !== null) assertStoreOptions(options);
     const expected = options?.expected;
     if (expected !== undefined) assertPosition(expected, "expected");
     // + 0 turns -0 into 0: an integer column or a DynamoDB number keeps no sign on zero, so every store saves 0.
@@ -72,6 +73,17 @@ export function checkpointConflict(id: string, expected: number, actual: number 
 export function assertCheckpointId(id: unknown): asserts id is string {
   const issues = nameIssues(id, "checkpoint id", MAX_CHECKPOINT_ID_LENGTH);
   if (issues.length > 0) throw new ValidationError("Invalid checkpoint id", issues);
+}
+
+const STORE_OPTIONS = ["expected"];
+
+/**
+ * A number or string where the options go (`store(id, 9, 5)`), or a misspelt `expected`, would store
+ * without the compare-and-set that was meant: two runners could both move the checkpoint.
+ */
+function assertStoreOptions(options: unknown): void {
+  const issues = [...objectIssues(options, "options"), ...unknownKeyIssues(options, STORE_OPTIONS, ["options"])];
+  if (issues.length > 0) throw new ValidationError("Invalid checkpoint", issues);
 }
 
 function assertPosition(value: unknown, what: string): asserts value is number {

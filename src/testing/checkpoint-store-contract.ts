@@ -163,5 +163,23 @@ export function checkpointStoreContract(options: CheckpointStoreContractOptions)
     assertEqual(await store.load(name), 2, "options null");
   });
 
+  add("options that are not an object, or carry a key store does not take, are refused by name", async (store) => {
+    const name = id();
+    await store.store(name, 5);
+    // Each would skip the compare-and-set without a word: `expected` was meant, and 5 is not 3.
+    const badOptions: unknown[] = [3, "3", true, 3n, [3], () => 3, { expectedVersion: 3 }, { expectd: 3 }];
+    for (const bad of badOptions) {
+      const error = (await assertRejects(
+        () => store.store(name, 9, bad as never),
+        ErrorCode.Validation,
+        `options ${typeof bad === "bigint" ? `${bad}n` : (JSON.stringify(bad) ?? String(bad))}`,
+      )) as Error & { issues?: readonly { path: readonly (string | number)[] }[] };
+      assertEqual(error.issues?.[0]?.path[0], "options", "the issue names options");
+    }
+    assertEqual(await store.load(name), 5, "nothing written");
+    await store.store(name, 6, undefined);
+    assertEqual(await store.load(name), 6, "options undefined");
+  });
+
   return { name: options.name, cases };
 }
