@@ -123,6 +123,9 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // messages and AWS error messages go through it; a throwing credentials provider and a runtime's
 // network failure become causes of name, code and masked message alone), +479; subscribeToAll
 // refuses option keys it does not take, +45. Past 33 KB: the ceiling moves to 34 KB.
+// 33.2 KB (33,982 bytes, 2026-12-06, stop 47): CheckpointStore.store refuses options that are not an
+// object or carry another key than expected, and the AWS client refuses credentials an HTTP header
+// cannot carry (non-Latin-1, NUL, CR, LF) before any request, +155.
 const CEILING_GZIP_BYTES = 34 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
