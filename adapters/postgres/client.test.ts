@@ -40,6 +40,25 @@ describe("createPostgresClient", () => {
     }
   });
 
+  test("an option value postgres.js refuses and quotes (a URL's query) has its credentials masked in the ValidationError", () => {
+    const secret = "hunter2-Zq7secret";
+    for (const make of [
+      () => createPostgresClient(`postgres://app@127.0.0.1:1/app?target_session_attrs=api_token=${secret}`),
+      () => new PostgresEventStore({ url: `postgres://app@127.0.0.1:1/app?target_session_attrs=password=${secret}` }),
+    ]) {
+      let thrown: unknown;
+      try {
+        make();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      // Still says what postgres.js refused, without the value's credential.
+      expect((thrown as ValidationError).issues[0]?.message).toContain("target_session_attrs");
+      expect(everythingShown(thrown)).not.toContain(secret);
+    }
+  });
+
   test("the PG* variables refused by the runtime (Deno without --allow-env) are a ValidationError saying to grant them, not a bad URL", () => {
     // Deno's process.env throws NotCapable for each variable the program has no --allow-env for.
     const refusing = new Proxy({} as Record<string, string>, {

@@ -1,6 +1,6 @@
 import postgres from "postgres";
 import type { EnvSource, Issue } from "../../src/index.js";
-import { getLogger, readEnv, tenantId, ValidationError } from "../../src/index.js";
+import { getLogger, readEnv, redactText, tenantId, ValidationError } from "../../src/index.js";
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { reconnectBackoff } from "./reconnect-backoff.js";
@@ -450,9 +450,11 @@ function refusal(error: unknown, url: string | undefined): string {
   const secrets = [url, ...(url === undefined ? [] : credentialsOf(url))].filter(
     (s): s is string => !!s && s.length > 0,
   );
+  // postgres.js quotes option values it refuses (a URL's query too: `target_session_attrs api_token=…`):
+  // credentials inside them are masked, as the logs mask them.
   return secrets.some((secret) => message.includes(secret))
     ? "postgres.js refused the client options"
-    : `postgres.js refused the client options: ${message.slice(0, 200)}`;
+    : `postgres.js refused the client options: ${redactText(message).slice(0, 200)}`;
 }
 
 /** Whether a URL's query sets the tenant setting to anything but `tenant` (read as postgres.js reads it). */
