@@ -4,6 +4,7 @@ import { connect, createServer } from "node:net";
 import { ConcurrencyError, isConcurrencyError, ulid } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { type DeadDatabaseOutcome, deadDatabaseScenario } from "../../test/postgres/dead-database-proxy.ts";
+import { killWhileBlocked } from "../../test/postgres/kill-scenario.ts";
 import { type KilledBackendsOutcome, killedBackendsScenario } from "../../test/postgres/killed-backends.ts";
 import { type KilledTransactionOutcome, killedTransactionScenario } from "../../test/postgres/killed-transaction.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
@@ -164,22 +165,8 @@ describe("PostgreSQL reliability", () => {
         (error: unknown) => error,
       );
       // Each attempt runs on another connection and waits on the held stream again: kill it there too.
-      let settled = false;
-      void append.then(() => {
-        settled = true;
-      });
-      const killed = new Set<number>();
-      while (!settled) {
-        const blocked = await sql`
-          SELECT pid FROM pg_stat_activity WHERE application_name = ${name} AND wait_event_type = 'Lock'`;
-        for (const row of blocked) {
-          if (killed.has(row.pid)) continue;
-          killed.add(row.pid);
-          await sql`SELECT pg_terminate_backend(${row.pid})`;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      expect(killed.size).toBeGreaterThan(1); // it ran again on another connection before giving up
+      const killed = await killWhileBlocked(sql, name, append);
+      expect(killed).toBeGreaterThan(1); // it ran again on another connection before giving up
       const error = (await append) as { code?: string; retryable?: boolean; service?: string; message?: string };
       expect(error).toMatchObject({ code: "SERVICE_ERROR", service: "postgres", retryable: true });
       await release();

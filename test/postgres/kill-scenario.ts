@@ -56,11 +56,12 @@ export async function holdOpen<T>(
 }
 
 /** Kills every backend of `name` that waits on a lock, until `call` has settled; how many it killed. */
-export async function killWhileBlocked(admin: PostgresSql, name: string, call: Promise<string>): Promise<number> {
+export async function killWhileBlocked(admin: PostgresSql, name: string, call: Promise<unknown>): Promise<number> {
   let settled = false;
-  void call.finally(() => {
+  const done = () => {
     settled = true;
-  });
+  };
+  call.then(done, done);
   const killed = new Set<number>();
   while (!settled) {
     const blocked = await admin`
