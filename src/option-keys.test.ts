@@ -19,6 +19,7 @@ import {
   ProjectionRunner,
   projection,
   QueryBus,
+  retryOnConcurrency,
   SagaRuntime,
   tenancy,
 } from "./index.js";
@@ -135,6 +136,10 @@ const builders: Record<string, OptionBuilder> = {
       bus.register("Count", () => 1);
       return bus.execute("Count", {}, { id: "c-1", ...extra });
     },
+  },
+  retryOnConcurrency: {
+    keys: ["maxAttempts", "baseDelayMs"],
+    build: (extra) => retryOnConcurrency({ maxAttempts: 2, ...extra }),
   },
   ProjectionRunner: {
     keys: [

@@ -389,6 +389,19 @@ describe("middleware", () => {
     expect(() => retryOnConcurrency({ maxAttempts: 0 })).toThrow(ValidationError);
   });
 
+  test("retryOnConcurrency refuses a key it does not take, as update does: a misspelt maxAttempts is no default", () => {
+    let error: unknown;
+    try {
+      retryOnConcurrency({ maxAtempts: 1 } as never);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues).toEqual([
+      { path: ["maxAtempts"], message: "is not an option (the options are maxAttempts, baseDelayMs)" },
+    ]);
+  });
+
   test("retryOnConcurrency() makes 6 attempts by default, waiting up to 10 ms doubled each retry, as update does", async () => {
     const bus = new CommandBus<Commands>().use(retryOnConcurrency());
     let calls = 0;

@@ -2,7 +2,7 @@ import { type BaseIssue, type BaseSchema, safeParse } from "valibot";
 import { type Issue, ValidationError } from "../errors.js";
 import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
 import { objectShapeCheck } from "../internal/object-shape.js";
-import { kindOf } from "../internal/validate.js";
+import { assertKnownOptions, kindOf } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { Logger } from "../logging/logger.js";
 import { redactText } from "../logging/redaction.js";
@@ -233,6 +233,8 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
 }
 
+const RETRY_OPTIONS = ["maxAttempts", "baseDelayMs"] as const satisfies readonly (keyof RetryOptions)[];
+
 /**
  * Runs the rest of the pipeline again when it throws a {@link ConcurrencyError}: the handler reloads
  * its aggregate and decides again. The last error is rethrown once attempts run out. The same retry
@@ -240,6 +242,8 @@ export interface RetryOptions {
  */
 export function retryOnConcurrency(given?: RetryOptions | null): Middleware {
   const retry = conflictRetry(given ?? {}, "retry options");
+  // A misspelt `maxAttempts` was dropped: the defaults (6 attempts) ran where the caller asked for others.
+  assertKnownOptions(given, RETRY_OPTIONS, "retry options");
   return (_message, next) => retryConflicts(retry, () => next());
 }
 
