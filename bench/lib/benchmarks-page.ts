@@ -167,7 +167,7 @@ Every figure here comes from \`bench/results/*.json\`, which \`bun run bench\` w
 \`bun run bench --render-only\`, which measures nothing) renders this page and its charts again. Each chart
 puts EventFlows (blue), the peer library (orange: Emmett on PostgreSQL and SQLite, Castore on DynamoDB,
 \`@nestjs/cqrs\` for buses and aggregates, ulidx for ids) and the ceiling (grey: the bare driver doing the
-same writes, a hand-written loop, or the direct call a bus is measured against) side by side, per workload,
+same writes or reads, a hand-written loop, or the direct call a bus is measured against) side by side, per workload,
 as measured in one run of one process against the same server. A ceiling is charted where the file measures
 it under the workload's own name: the PostgreSQL file names its ceilings (a bare INSERT per batch size and
 writer count, the bare SELECTs) for workloads of their own, so its charts show EventFlows and Emmett only.
