@@ -64,6 +64,27 @@ describe("eventFlowsRoutes refuses keys its option objects do not take", () => {
     }
   });
 
+  // The dispatcher's option is `document`; the routes' is `openapi`. Before, a Hono user's errors named
+  // the dispatcher's: "document.path: path must start with /" beside the openapi.path issue, and an
+  // unknown key was told the options include `document` (which the routes then refuse).
+  test("errors name the routes' openapi option, never the dispatcher's document, in issues and message", () => {
+    const caught = (options: Record<string, unknown>) => {
+      try {
+        eventFlowsRoutes(options as never);
+      } catch (error) {
+        return error as ValidationError;
+      }
+      throw new Error("not refused");
+    };
+    const path = caught({ openapi: { path: "openapi.json" } });
+    expect(path.issues).toEqual([{ path: ["openapi", "path"], message: "path must start with /" }]);
+    expect(path.message).toBe("Invalid routes options: openapi.path: path must start with /");
+    const unknown = caught({ auht: hook });
+    expect(unknown.issues.map((issue) => issue.path)).toEqual([["auht"]]);
+    expect(unknown.message).toContain(", health, openapi, metrics,");
+    expect(unknown.message).not.toContain("document");
+  });
+
   // Before, `info` and each server went into the document as given: a misspelt `titel` left the
   // document without a title (invalid OpenAPI), a server's `descripton` published a field no tool reads.
   test("openapi's info and servers refuse keys OpenAPI does not define, naming the path; x- extensions pass", async () => {

@@ -148,15 +148,33 @@ function mountOf(url: string, depth: number): Mount {
   return { base: path.slice(0, Math.max(index, 0)), path: path.slice(Math.max(index, 0)) };
 }
 
-/** The dispatcher's `document` route is these routes' `openapi` option: its problems are named so. */
+/**
+ * The dispatcher's `document` route is these routes' `openapi` option: its problems are named so,
+ * and so is the option list an unknown key is told. The message is made again from the renamed
+ * issues: the dispatcher's spelt them out under `document`.
+ */
 function asOpenApiOption<T>(build: () => T): T {
   try {
     return build();
   } catch (error) {
-    if (!isValidationError(error) || !error.issues.some((issue) => issue.path[0] === "document")) throw error;
-    const issues = error.issues.map((issue) =>
-      issue.path[0] === "document" ? { ...issue, path: ["openapi", ...issue.path.slice(1)] } : issue,
-    );
-    throw new ValidationError(error.message, issues);
+    if (!isValidationError(error)) throw error;
+    let renamed = false;
+    const issues = error.issues.map((issue) => {
+      if (issue.path[0] === "document") {
+        renamed = true;
+        return { ...issue, path: ["openapi", ...issue.path.slice(1)] };
+      }
+      if (issue.path.length === 1 && issue.message.startsWith(UNKNOWN_OPTION)) {
+        renamed = true;
+        return { ...issue, message: issue.message.replace(", document,", ", openapi,") };
+      }
+      return issue;
+    });
+    if (!renamed) throw error;
+    // Its title: what precedes the issues the message spells out (titles hold no ": ").
+    throw new ValidationError(error.message.slice(0, error.message.indexOf(": ")), issues);
   }
 }
+
+// How `unknownKeyIssues` begins an unknown key's issue, before the list of the options.
+const UNKNOWN_OPTION = "is not an option (the options are ";
