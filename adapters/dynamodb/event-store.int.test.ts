@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import { ulid } from "../../src/index.js";
 import { eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
+import { checkEventStoreModel } from "../../test/differential/event-store-model.ts";
 import { checkEvolutionPaths } from "../../test/differential/evolution-differential.ts";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import { createDynamoDbClient, DynamoDbEventStore, type DynamoDbEventStoreOptions } from "./index.js";
+import {
+  createDynamoDbClient,
+  DynamoDbEventStore,
+  type DynamoDbEventStoreOptions,
+  dynamoDbStreamDeletion,
+} from "./index.js";
 
 let local: DynamoDbEndpoint;
 const tables: string[] = [];
@@ -58,6 +64,22 @@ for (const globalFeed of [true, false]) {
           numRuns: 25,
         }),
       180_000,
+    );
+    test(
+      "generated command sequences answer as the documented model does: appends with every expected version, retries, stream and feed reads, subscriptions, deletions, restores, truncations (model-based property)",
+      () =>
+        checkEventStoreModel({
+          create: () =>
+            new DynamoDbEventStore({
+              ...local,
+              tableName,
+              globalFeed,
+              gapTimeoutMs: 200,
+              streamDeletion: dynamoDbStreamDeletion,
+            }),
+          numRuns: 60,
+        }),
+      120_000,
     );
   });
 }

@@ -7,6 +7,7 @@ import {
   holdCommitIn,
   registerContract,
 } from "../../src/testing/index.js";
+import { checkEventStoreModel } from "../../test/differential/event-store-model.ts";
 import {
   cartSchemas,
   checkEvolutionPaths,
@@ -46,6 +47,16 @@ for (const [label, description] of [
     { describe, test },
   );
 }
+
+test(
+  "generated command sequences answer as the documented model does: appends with every expected version, retries, stream and feed reads, subscriptions, deletions, restores, truncations (model-based property)",
+  () =>
+    checkEventStoreModel({
+      create: () => new PostgresEventStore({ sql: clients.defaults as PostgresSql, schema, readPageSize: 2 }),
+      numRuns: 100,
+    }),
+  120_000,
+);
 
 // Two releases of an application on one schema: the old one writes v1 events, the current one reads.
 registerContract(

@@ -13,6 +13,7 @@ import {
   streamDeletionContract,
 } from "../../src/testing/index.js";
 import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
+import { checkEventStoreModel } from "../../test/differential/event-store-model.ts";
 import {
   cartSchemas,
   checkEvolutionPaths,
@@ -81,6 +82,11 @@ test("two store instances on their own connections to one file (two processes), 
 }, 60_000);
 // The same store without the driver's transaction: appends take the one-statement form D1 uses.
 const oneStatement = { ...driver, transaction: undefined };
+test("generated command sequences answer as the documented model does: appends with every expected version, retries, stream and feed reads, subscriptions, deletions, restores, truncations (model-based property), in a transaction and as D1's one statement and batches", async () => {
+  for (const form of [driver, oneStatement]) {
+    await checkEventStoreModel({ create: () => new SqliteEventStore({ driver: form, readPageSize: 2 }), numRuns: 100 });
+  }
+}, 60_000);
 registerContract(
   eventStoreContract({
     name: "SqliteEventStore contract (bun:sqlite, one-statement appends as on D1)",

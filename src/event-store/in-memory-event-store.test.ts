@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { checkEventStoreModel } from "../../test/differential/event-store-model.ts";
 import { isValidationError, type ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -29,6 +30,11 @@ registerContract(
 );
 
 describe("InMemoryEventStore", () => {
+  test("generated command sequences answer as the documented model does: appends with every expected version, retries, stream and feed reads, subscriptions, deletions, restores, truncations (model-based property)", async () => {
+    const store = new InMemoryEventStore();
+    await checkEventStoreModel({ create: () => store, numRuns: 200 });
+  });
+
   test("options of the wrong kind are a ValidationError when the store is made, not a TypeError in an append", async () => {
     const refusal = (options: unknown) => {
       try {
