@@ -233,7 +233,7 @@ async function withSource<T>(
       const empty = `The source's Emmett table${where} holds no event of the partition "${partition}": nothing to import; check the database and --from-partition (default emt:default)`;
       return work(
         sourceNamed(source, from),
-        [host.join(","), port.join(","), database, schema ?? "", partition, "tx"],
+        [host.join(","), port.join(","), database ?? "", schema ?? "", partition, "tx"],
         empty,
       );
     }).catch((error: unknown) => {

@@ -252,10 +252,12 @@ function oldestTypeScript(): string {
  * range allows, so the package's declarations must compile against that one too.
  */
 function lowestAllowed(name: string, range: string): string {
-  const version = /^[\^~]?(\d+\.\d+\.\d+)$/.exec(range.trim())?.[1];
-  if (version === undefined) {
+  // Alternatives (`^3.4.9 || ^4.2.0`) are written lowest first: the first one's version.
+  const versions = range.split("||").map((part) => /^[\^~]?(\d+\.\d+\.\d+)$/.exec(part.trim())?.[1]);
+  const [version] = versions;
+  if (version === undefined || versions.includes(undefined)) {
     throw new PackageCheckError(
-      `peerDependencies.${name} is "${range}": write it as ^x.y.z, ~x.y.z or x.y.z, so its lowest version can be checked`,
+      `peerDependencies.${name} is "${range}": write it as ^x.y.z, ~x.y.z or x.y.z (or such ranges joined by ||, lowest first), so its lowest version can be checked`,
     );
   }
   return version;
@@ -552,32 +554,49 @@ async function main(): Promise<number> {
       console.log(`✓ types with the oldest peers the ranges admit: ${lowest.join(", ")}${note}`);
     }
 
-    // postgres.js 4 is what `bun add postgres` installs (it picks the latest, past the peer range):
-    // the PostgreSQL adapter must refuse it with what to install, not fail each statement later.
+    // postgres.js 4 is what `npm install postgres` installs: the declarations must type-check with its
+    // types, and its clients must be made (the adapter's tests run on it in the postgres-js-4 step).
     run(
       "npm",
       ["install", "--no-save", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", "postgres@4"],
       project,
       "npm install postgres@4",
     );
+    const fourTypes = spawnSync(
+      join(repoRoot, "node_modules", ".bin", "tsc"),
+      ["-p", "tsconfig.nodenext.json", "--pretty", "false"],
+      { cwd: project, encoding: "utf8" },
+    );
+    const fourErrors = `${fourTypes.stdout}${fourTypes.stderr}`
+      .split("\n")
+      .filter(
+        (line) => /error TS\d+/.test(line) && !peerNames.some((name) => line.startsWith(`node_modules/${name}/`)),
+      );
+    if (fourTypes.status !== 0 && (fourErrors.length > 0 || fourTypes.stdout.trim() === "")) {
+      failed = true;
+      console.error(`✗ types with postgres.js 4:\n${fourErrors.join("\n") || fourTypes.stderr}`);
+    } else {
+      console.log("✓ types with postgres.js 4");
+    }
     const probe = [
       `import { createPostgresClient } from "${pkg.name}/postgres";`,
-      `try { createPostgresClient("postgres://app:secret-pw@127.0.0.1:1/db"); console.log("made"); }`,
-      `catch (error) { console.log(JSON.stringify({ code: error.code, issues: error.issues, message: error.message })); }`,
+      `import { readFileSync } from "node:fs";`,
+      `const version = JSON.parse(readFileSync("node_modules/postgres/package.json", "utf8")).version;`,
+      `const made = createPostgresClient("postgres://app:secret-pw@127.0.0.1:1/db");`,
+      `await made.end({ timeout: 0 });`,
+      `let refused;`,
+      `try { createPostgresClient("postgres://app:secret-pw@127.0.0.1:99999/db"); } catch (error) { refused = error; }`,
+      `console.log(JSON.stringify({ version, code: refused?.code, issues: refused?.issues, message: refused?.message }));`,
     ].join("\n");
     writeFileSync(join(project, "postgres4.mjs"), probe);
-    const refused = spawnSync("node", ["postgres4.mjs"], { cwd: project, encoding: "utf8" });
-    const answer = refused.stdout.trim();
-    if (
-      !answer.includes('"VALIDATION_FAILED"') ||
-      !answer.includes("postgres.js 4 is not supported") ||
-      answer.includes("secret-pw")
-    ) {
+    const probed = spawnSync("node", ["postgres4.mjs"], { cwd: project, encoding: "utf8" });
+    const answer = probed.stdout.trim();
+    if (!/"version":"4\./.test(answer) || !answer.includes('"VALIDATION_FAILED"') || answer.includes("secret-pw")) {
       failed = true;
-      console.error(`✗ postgres.js 4 installed: createPostgresClient answered ${answer || refused.stderr}`);
+      console.error(`✗ postgres.js 4 installed: createPostgresClient answered ${answer || probed.stderr}`);
     } else {
       console.log(
-        "✓ postgres.js 4 installed: createPostgresClient refuses it with a ValidationError saying what to install",
+        "✓ postgres.js 4 installed: createPostgresClient makes its clients, and refuses a port out of range without the password",
       );
     }
 

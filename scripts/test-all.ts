@@ -24,6 +24,8 @@ const steps: readonly Step[] = [
   { name: "lint", command: [bin("biome"), "check", "."] },
   { name: "imports", command: [bun, "scripts/check-imports.ts"] },
   { name: "unit", command: [bun, "test", "--timeout", "60000"], services: true },
+  // The PostgreSQL adapter's tests again on postgres.js 4 (what `npm install postgres` installs).
+  { name: "postgres-js-4", command: [bun, "scripts/test-postgres-js-4.ts"], services: true },
   { name: "build", command: [bun, "scripts/build.ts"] },
   { name: "portability", command: [bun, "scripts/check-portability.ts"] },
   { name: "node-runtime", command: [bun, "test/runtime/node/run.ts"] },

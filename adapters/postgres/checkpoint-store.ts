@@ -1,5 +1,5 @@
 import { assertKnownOptions, CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
-import { attemptsOn, type PostgresQueryable, unsupportedClientIssues } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
@@ -37,8 +37,6 @@ export class PostgresCheckpointStore extends CheckpointStore {
         { path: ["sql"], message: "sql must be a postgres.js client or transaction" },
       ]);
     }
-    const unsupported = unsupportedClientIssues(options.sql);
-    if (unsupported.length > 0) throw new ValidationError("Invalid checkpoint store options", unsupported);
     this.#sql = options.sql;
     this.#statements = statements(tableNames(options, OPTIONS)).checkpoint;
   }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ensurePostgres, postgresTestClient } from "../../test/services/postgres.ts";
+import { isPostgresJs4 } from "./client.js";
 import { createPostgresClient, type PostgresSql } from "./index.js";
 
 let url: string;
@@ -29,10 +30,16 @@ async function lockWaiters(application: string): Promise<number> {
 describe("createPostgresClient against a real server", () => {
   // The client used to pass its own max (10) and connect_timeout (10 s) as options, which postgres.js
   // ranks over the URL's query: `?max=2&connect_timeout=1` was silently ignored.
-  test("a URL's max and connect_timeout are the pool's: two connections, and a third statement gives up waiting with CONNECT_TIMEOUT", async () => {
+  // postgres.js 4 pipelines a statement behind a busy connection's (up to max_pipeline, 100), so it
+  // waits for a connection only when none can take one more: max_pipeline=1 makes that so here. Its
+  // queue_timeout (which the client sets to connect_timeout) then rejects it with QUEUE_TIMEOUT, as
+  // the client's own bound rejects it with CONNECT_TIMEOUT on 3.4.
+  test("a URL's max and connect_timeout are the pool's: two connections, and a third statement gives up waiting (CONNECT_TIMEOUT, or QUEUE_TIMEOUT on postgres.js 4)", async () => {
     const application = `eventflows-url-max-${crypto.randomUUID().slice(0, 8)}`;
     const key = Math.floor(Math.random() * 1_000_000_000);
-    const client = createPostgresClient(withQuery(url, `max=2&connect_timeout=1&application_name=${application}`));
+    const query = `max=2&connect_timeout=1&application_name=${application}`;
+    const fourth = isPostgresJs4(observer);
+    const client = createPostgresClient(withQuery(url, fourth ? `${query}&max_pipeline=1` : query));
     const holder = await observer.reserve();
     try {
       await holder`select pg_advisory_lock(${key})`;
@@ -53,7 +60,7 @@ describe("createPostgresClient against a real server", () => {
         expect(await lockWaiters(application)).toBeLessThanOrEqual(2);
         await Bun.sleep(20);
       }
-      expect(third).toBe("CONNECT_TIMEOUT");
+      expect(third).toBe(fourth ? "QUEUE_TIMEOUT" : "CONNECT_TIMEOUT");
       const [row] = await observer<{ n: number }[]>`
         select count(*)::int as n from pg_stat_activity where application_name = ${application}`;
       expect(row?.n).toBe(2);

@@ -22,9 +22,14 @@ import {
 } from "./index.js";
 
 describe("createPostgresClient", () => {
-  test("a URL that does not parse is a ValidationError without the password (port 99999)", () => {
+  // postgres.js 3.4 refuses such a port as it parses the URL; 4.x took it, and every statement then
+  // failed to connect, retryably, for ever.
+  test("a URL that does not parse is a ValidationError without the password (port 99999, 12x, a second host's 70000)", () => {
     for (const make of [
       () => createPostgresClient("postgres://app:hunter2-secret@localhost:99999/db"),
+      () => createPostgresClient("postgres://app:hunter2-secret@localhost:12x/db"),
+      () => createPostgresClient("postgres://app:hunter2-secret@h1:5432,h2:70000/db"),
+      () => createPostgresClient(undefined, { host: "localhost", port: 70_000, password: "hunter2-secret" }),
       () => new PostgresEventStore({ url: "postgres://app:hunter2-secret@localhost:99999/db" }),
       () => new PostgresEventStore({ env: { DATABASE_URL: "postgres://app:hunter2-secret@local host:5432/db" } }),
     ]) {

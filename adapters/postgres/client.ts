@@ -1,5 +1,5 @@
 import postgres from "postgres";
-import type { EnvSource, Issue } from "../../src/index.js";
+import type { EnvSource } from "../../src/index.js";
 import { getLogger, readEnv, redactText, tenantId, ValidationError } from "../../src/index.js";
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
@@ -17,6 +17,9 @@ export type PostgresSql = postgres.Sql<any>;
 export type PostgresQueryable = postgres.ISql<any>;
 // biome-ignore lint/suspicious/noExplicitAny: as above
 export type PostgresTransactionSql = postgres.TransactionSql<any>;
+/** `sql.reserve()`'s connection (a client in 3.4's types, not in 4.x's). */
+// biome-ignore lint/suspicious/noExplicitAny: as above
+export type PostgresReservedSql = postgres.ReservedSql<any>;
 
 export interface PostgresClientOptions extends postgres.Options<Record<string, postgres.PostgresType>> {
   /**
@@ -86,30 +89,21 @@ export function opensTransactions(sql: unknown): boolean {
 }
 
 /**
- * What installs the postgres.js release the stores are made and tested for. postgres.js 4 (October
- * 2026) is a rewrite of its pool and transactions that the stores rely on: a statement queues behind
- * a busy connection's (so `connect_timeout` no longer bounds the wait for a connection), a COMMIT
- * the server answers by rolling back rejects, new error codes, and 4.2's handler keeps options the
- * stores' connection-wait bound did not carry (every statement of a `createPostgresClient` client
- * failed with a TypeError). Until the stores are proven on it, a 4.x client is refused, saying so.
+ * Whether `sql` is a postgres.js 4 client, transaction or reserved connection (3.4 otherwise, or not
+ * postgres.js at all). The stores run on both; what differs is how a statement waits for a connection
+ * (4.x has `queue_timeout`, see createPostgresClient). 4.x tells itself apart by its pool's `scheduler`
+ * option, by transactions that have both `begin` (nested) and `savepoint`, and by `typed`, an arrow
+ * function (3.4's is a declared function, with a prototype).
  */
-const SUPPORTED_POSTGRES_JS = "postgres.js 3.4 (npm install postgres@3)";
-
-/**
- * A `ValidationError` issue for a postgres.js 4 client, transaction or reserved connection; none for
- * 3.4 or anything else (what is not postgres.js at all is each caller's own check). 4.x tells itself
- * apart by its pool's `scheduler` option, by transactions that have both `begin` (nested) and
- * `savepoint`, and by `typed`, an arrow function (3.4's is a declared function, with a prototype).
- */
-export function unsupportedClientIssues(sql: unknown, path: string = "sql"): Issue[] {
-  if (typeof sql !== "function") return [];
+export function isPostgresJs4(sql: unknown): boolean {
+  if (typeof sql !== "function") return false;
   const client = sql as { options?: unknown; begin?: unknown; savepoint?: unknown; typed?: unknown };
   const options = client.options;
-  const fourth =
+  return (
     (typeof options === "object" && options !== null && Object.hasOwn(options, "scheduler")) ||
     (typeof client.begin === "function" && typeof client.savepoint === "function") ||
-    (typeof client.typed === "function" && !Object.hasOwn(client.typed, "prototype"));
-  return fourth ? [{ path: [path], message: `postgres.js 4 is not supported yet: use ${SUPPORTED_POSTGRES_JS}` }] : [];
+    (typeof client.typed === "function" && !Object.hasOwn(client.typed, "prototype"))
+  );
 }
 
 /** The variable a store falls back to when given neither a client nor a URL. */
@@ -192,11 +186,17 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
   // A `backoff` the caller passes, in the options or the URL's query, is theirs to keep.
   const ownBackoff =
     "backoff" in rest || (connectionUrl !== undefined && urlParameters(connectionUrl, "backoff").length > 0);
+  const ownQueueTimeout =
+    "queue_timeout" in rest ||
+    (connectionUrl !== undefined && urlParameters(connectionUrl, "queue_timeout").length > 0);
   const merged = {
     ...pool,
     // postgres.js's own pause before reconnecting grows without bound on a client that uses
     // `reserve()` (see reconnectBackoff): the same growth, capped well below connect_timeout.
     ...(ownBackoff ? {} : { backoff: reconnectBackoff(Number(connectTimeoutOption)) }),
+    // postgres.js 4's bound on the wait for a connection (3.4 ignores the option; the wrapper below
+    // bounds it there): connect_timeout, as with 3.4, unless the caller set their own.
+    ...(ownQueueTimeout ? {} : { queue_timeout: queueTimeout(connectTimeoutOption) }),
     // postgres.js prints server notices ("schema exists, skipping") by default.
     onnotice: () => undefined,
     ...rest,
@@ -229,18 +229,54 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       { path: [connectionUrl === undefined ? "client" : "url"], message: refusal(error, connectionUrl) },
     ]);
   }
-  // The postgres.js installed beside the library: a 4.x one makes 4.x clients (see unsupportedClientIssues).
-  const unsupported = unsupportedClientIssues(client, "postgres");
-  if (unsupported.length > 0) {
+  const badAddress = addressIssue(client);
+  if (badAddress !== undefined) {
     void client.end({ timeout: 0 }).catch(() => undefined);
-    throw new ValidationError("Unsupported postgres.js version", unsupported);
+    throw new ValidationError("Invalid PostgreSQL connection options", [
+      { path: [connectionUrl === undefined ? "port" : "url"], message: badAddress },
+    ]);
   }
+  // postgres.js 4 bounds the wait for a connection itself (queue_timeout, given above); 3.4 needs the wrapper.
   const connectTimeout = merged.connect_timeout;
-  if (typeof connectTimeout === "number" && Number.isFinite(connectTimeout) && connectTimeout > 0) {
+  if (
+    !isPostgresJs4(client) &&
+    typeof connectTimeout === "number" &&
+    Number.isFinite(connectTimeout) &&
+    connectTimeout > 0
+  ) {
     client = boundConnectionWait(client, connectTimeout * 1000);
   }
   if (ownTenant !== undefined) Object.defineProperty(client, TENANT, { value: ownTenant });
   return client;
+}
+
+/** postgres.js 4's `queue_timeout` (seconds, 0 for none) for a `connect_timeout` (seconds, or what the URL said). */
+function queueTimeout(connectTimeout: unknown): number {
+  const seconds = Number(connectTimeout);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
+}
+
+/**
+ * What is wrong with the hosts and ports a client was made with, if anything. postgres.js 3.4 refuses
+ * a URL whose port is out of range as it parses it; 4.x takes it (`:99999`, `:12x`) and every statement
+ * then fails to connect, retryably, for ever. Said without the URL (it may hold the password).
+ */
+function addressIssue(sql: PostgresSql): string | undefined {
+  const { port, host } = (sql as { options?: { port?: unknown; host?: unknown } }).options ?? {};
+  const ports = Array.isArray(port) ? port : [port];
+  if (ports.some((value) => !Number.isInteger(value) || (value as number) < 1 || (value as number) > 65_535)) {
+    return "the port must be an integer from 1 to 65535";
+  }
+  // A host postgres.js 4 kept with what followed its colon: a port that is not a number.
+  const hosts = Array.isArray(host) ? host : [host];
+  if (hosts.some((name) => typeof name === "string" && /^[^[:]*:[^:]*$/.test(name))) {
+    return "the port must be an integer from 1 to 65535";
+  }
+  // 3.4's URL parsing refuses a space in the host too; 4.x looked the name up, and failed for ever.
+  if (hosts.some((name) => typeof name === "string" && /[\s\p{Cc}]/u.test(name))) {
+    return "the host must be a host name, an IP address or a socket directory, without spaces";
+  }
+  return undefined;
 }
 
 /**
@@ -331,7 +367,8 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
           }
           return handed;
         },
-        { debug: handler.debug },
+        // What postgres.js keeps on its handler (3.x: debug; 4.x: options and cancel too).
+        { ...handler },
       );
       bounded.set(handler, wrapped);
     }

@@ -6,7 +6,7 @@ import {
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
-import { attemptsOn, type PostgresQueryable, unsupportedClientIssues } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { wholeMillisecondClock } from "./clock.js";
 import { textIssues } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
@@ -46,7 +46,6 @@ export class PostgresDedupStore implements DedupStore {
     if (typeof options?.sql !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
     }
-    issues.push(...unsupportedClientIssues(options?.sql));
     const ttl = options?.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
     if (!Number.isSafeInteger(ttl) || ttl < 1) issues.push({ path: ["ttlMs"], message: "must be a positive integer" });
     issues.push(...functionIssues(options?.now, "now"));

@@ -109,7 +109,55 @@ describe("PostgreSQL error mapping", () => {
     for (const code of ["23505", "40001", "57014", "25P02"])
       expect(isConnectionGone(serverError(code, "e"))).toBe(false);
     expect(isConnectionGone(withCode("UNSAFE_TRANSACTION"))).toBe(false);
+    // postgres.js 4: a statement never sent, or cancelled on a connection that answered the cancel.
+    expect(isConnectionGone(withCode("QUEUE_TIMEOUT"))).toBe(false);
+    expect(isConnectionGone(withCode("QUERY_TIMEOUT"))).toBe(false);
+    expect(isConnectionGone(Object.assign(withCode("QUERY_TIMEOUT"), { cause: withCode("CANCEL_UNANSWERED") }))).toBe(
+      true,
+    );
+    expect(isConnectionGone(withCode("CANCEL_UNANSWERED"))).toBe(true);
+    expect(isConnectionGone(withCode("PROTOCOL_ERROR"))).toBe(true);
     expect(isConnectionGone(new TypeError("a parser threw"))).toBe(false);
+  });
+
+  // What postgres.js 4 rejects with besides 3.4's codes (its README's list), each typed: a retryable
+  // ServiceError when the same call may succeed later, not when it would fail again.
+  test("postgres.js 4's own codes are ServiceErrors, retryable when a later call may succeed", () => {
+    const withCode = (code: string) =>
+      Object.assign(new Error(`${code} db.internal.example:5432 select secret_column`), { code });
+    const retryable = ["QUEUE_TIMEOUT", "QUERY_TIMEOUT", "CANCEL_UNANSWERED", "PROTOCOL_ERROR"];
+    const final = [
+      "TRANSACTION_ROLLED_BACK",
+      "AUTH_METHOD_REFUSED",
+      "AUTH_TYPE_NOT_IMPLEMENTED",
+      "AUTHENTICATION_INCOMPLETE",
+      "CHANNEL_BINDING_REQUIRED",
+      "SASL_MECHANISM_NOT_SUPPORTED",
+      "SASL_NONCE_MISMATCH",
+      "NESTED_TRANSACTION_MODE",
+      "TYPE_NOT_FOUND",
+      "NUL_CHARACTER",
+      "SSL_NOT_SUPPORTED",
+      "SSL_NEGOTIATION_NOT_SUPPORTED",
+      "TLS_HANDSHAKE_FAILED",
+    ];
+    for (const [codes, expected] of [
+      [retryable, true],
+      [final, false],
+    ] as const) {
+      for (const code of codes) {
+        const mapped = toEventFlowsError(withCode(code), "appendToStream");
+        expect(isServiceError(mapped)).toBe(true);
+        expect(mapped).toMatchObject({ serviceCode: code, retryable: expected });
+        // In our words: neither the host nor the statement postgres.js's message may name.
+        expect(`${(mapped as Error).message} ${String((mapped as Error).cause)}`).not.toMatch(
+          /db\.internal|secret_column/,
+        );
+      }
+    }
+    expect((toEventFlowsError(withCode("QUEUE_TIMEOUT"), "readAll") as Error).message).toContain("not sent");
+    expect((toEventFlowsError(withCode("TLS_HANDSHAKE_FAILED"), "readAll") as Error).message).toContain("TLS");
+    expect((toEventFlowsError(withCode("TRANSACTION_ROLLED_BACK"), "readAll") as Error).message).toContain("rolled");
   });
 
   test("a connection the runtime's permissions refuse (Deno without --allow-net for it) is a ServiceError naming no host", () => {

@@ -33,6 +33,16 @@ const CONNECTION_CODES = new Set([
   // The host name did not resolve: for good (a typo) or for now (a DNS outage, a service not yet up).
   "ENOTFOUND",
   "EAI_AGAIN",
+  // postgres.js 4: what came back is not PostgreSQL's protocol (a port that serves something else, a
+  // proxy restarting); the connection is closed, as 3.x closed it with CONNECTION_CLOSED.
+  "PROTOCOL_ERROR",
+  // postgres.js 4: a cancelled statement's connection that the server left unanswered, destroyed.
+  "CANCEL_UNANSWERED",
+  // postgres.js 4's query_timeout: the statement was cancelled, as by a statement_timeout (57014).
+  "QUERY_TIMEOUT",
+  // postgres.js 4's queue_timeout (createPostgresClient sets it to connect_timeout): no connection was
+  // free in time, and the statement was never sent.
+  "QUEUE_TIMEOUT",
 ]);
 
 /** A server error (it carries a five-character SQLSTATE), as opposed to a client or connection error. */
@@ -75,9 +85,13 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && (CONNECTION_CODES.has(code) || code === "CONNECTION_ENDED")) {
     const retryable = code !== "CONNECTION_ENDED";
-    const message = retryable
-      ? "the connection to PostgreSQL failed or was lost; nothing is known to be written unless the retry says so"
-      : "the client was closed (close() or sql.end() was called)";
+    const message = !retryable
+      ? "the client was closed (close() or sql.end() was called)"
+      : code === "QUERY_TIMEOUT"
+        ? "the statement did not finish within the client's query_timeout and was cancelled"
+        : code === "QUEUE_TIMEOUT"
+          ? "no connection to PostgreSQL was free within the client's queue_timeout; the statement was not sent"
+          : "the connection to PostgreSQL failed or was lost; nothing is known to be written unless the retry says so";
     return new ServiceError(SERVICE, operation, code, retryable, message, { cause: sanitizedCause(code, message) });
   }
   // postgres.js's own refusals (a server signature that does not match, too many parameters, a
@@ -85,7 +99,9 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
   if (typeof code === "string" && (CLIENT_CODES.has(code) || TLS_CODE.test(code))) {
     const message = TLS_CODE.test(code)
       ? "the TLS handshake with PostgreSQL failed: check the server's certificate and the ssl options"
-      : "the PostgreSQL client refused the exchange with the server";
+      : code === "TRANSACTION_ROLLED_BACK"
+        ? "PostgreSQL rolled the transaction back instead of committing it: a statement in it failed"
+        : "the PostgreSQL client refused the exchange with the server";
     return new ServiceError(SERVICE, operation, code, false, message, { cause: sanitizedCause(code, message) });
   }
   // Anything else postgres.js tied to a statement (it defines `query` and `parameters` on what fails
@@ -140,10 +156,23 @@ const CLIENT_CODES = new Set([
   "MESSAGE_NOT_SUPPORTED",
   "COPY_IN_PROGRESS",
   "UNSAFE_TRANSACTION",
+  // postgres.js 4's: the authentication the options ask for, which the server does not offer (or
+  // offers wrongly); a COMMIT the server answered by rolling back; a custom type not found.
+  "AUTH_METHOD_REFUSED",
+  "AUTH_TYPE_NOT_IMPLEMENTED",
+  "AUTHENTICATION_INCOMPLETE",
+  "CHANNEL_BINDING_REQUIRED",
+  "SASL_MECHANISM_NOT_SUPPORTED",
+  "SASL_NONCE_MISMATCH",
+  "TRANSACTION_ROLLED_BACK",
+  "NESTED_TRANSACTION_MODE",
+  "TYPE_NOT_FOUND",
+  "NUL_CHARACTER",
 ]);
 // Node's and Bun's certificate and TLS errors ("DEPTH_ZERO_SELF_SIGNED_CERT", "ERR_TLS_CERT_ALTNAME_INVALID",
-// "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", ...), whose messages name the host.
-const TLS_CODE = /^(?:ERR_TLS_|ERR_SSL_|UNABLE_TO_)|CERT/;
+// "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", ...), whose messages name the host, and
+// postgres.js 4's (SSL_NOT_SUPPORTED, SSL_NEGOTIATION_NOT_SUPPORTED, TLS_HANDSHAKE_FAILED).
+const TLS_CODE = /^(?:ERR_TLS_|ERR_SSL_|UNABLE_TO_|TLS_|SSL_)|CERT/;
 
 /**
  * Refusals at connection time, whose server text names the database, the role and the client's
@@ -251,7 +280,11 @@ export function isLostConnection(error: unknown): boolean {
 export function isConnectionGone(error: unknown): boolean {
   if (isLostConnection(error)) return true;
   if (isServerError(error)) return error.severity === "FATAL" || error.severity === "PANIC";
-  const code = (error as { code?: unknown } | null)?.code;
+  const { code, cause } = (error ?? {}) as { code?: unknown; cause?: { code?: unknown } };
+  // postgres.js 4's timeouts leave the connection serving: a statement that waited for one and was
+  // never sent, or one cancelled on it; unless the cancel went unanswered, and the connection with it.
+  if (code === "QUEUE_TIMEOUT") return false;
+  if (code === "QUERY_TIMEOUT") return cause?.code === "CANCEL_UNANSWERED";
   return typeof code === "string" && (CONNECTION_CODES.has(code) || code === "CONNECTION_ENDED");
 }
 

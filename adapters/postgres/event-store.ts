@@ -19,9 +19,9 @@ import {
   opensTransactions,
   type PostgresClientOptions,
   type PostgresQueryable,
+  type PostgresReservedSql,
   type PostgresSql,
   type PostgresTransactionSql,
-  unsupportedClientIssues,
 } from "./client.js";
 import { DEFAULT_MAX_EVENT_BYTES } from "./encode.js";
 import { guard } from "./errors.js";
@@ -41,10 +41,10 @@ import { beginUnlessGone } from "./transaction-scope.js";
 export interface PostgresEventStoreOptions extends EventStoreOptions, PostgresNameOptions {
   /**
    * A postgres.js client the application owns (and closes). A transaction (`sql.begin`'s callback
-   * argument) works too: appends then join it, and `migrate`, `withTransaction` and projection
-   * runners, which need a client, are refused.
+   * argument) or a reserved connection (`sql.reserve()`) works too: appends then join it, and `migrate`,
+   * `withTransaction` and projection runners, which need a client, are refused.
    */
-  readonly sql?: PostgresSql | PostgresTransactionSql;
+  readonly sql?: PostgresSql | PostgresTransactionSql | PostgresReservedSql;
   /** Or a connection URL: the store creates a client with {@link DEFAULT_CLIENT_OPTIONS} and `close()` ends it. */
   readonly url?: string;
   /** Options for the client the store creates; any postgres.js option. */
@@ -96,8 +96,8 @@ const TRANSACTION_OPTIONS = Object.keys({ isolation: true } satisfies Record<key
  * `eventflows-pg migrate` command) once before use.
  */
 export class PostgresEventStore extends PostgresStoreBase {
-  /** The postgres.js client (or transaction): given, or created from `url`. */
-  readonly sql: PostgresSql | PostgresTransactionSql;
+  /** The postgres.js client (or transaction, or reserved connection): given, or created from `url`. */
+  readonly sql: PostgresSql | PostgresTransactionSql | PostgresReservedSql;
   readonly names: TableNames;
   readonly #ownsClient: boolean;
   /**
@@ -259,7 +259,6 @@ function optionIssues(options: PostgresEventStoreOptions): Issue[] {
   if (options.sql !== undefined && typeof options.sql !== "function") {
     issues.push({ path: ["sql"], message: "sql must be a postgres.js client (postgres(...))" });
   }
-  issues.push(...unsupportedClientIssues(options.sql));
   if (options.sql !== undefined && options.url !== undefined) {
     issues.push({ path: ["url"], message: "pass either sql or url, not both" });
   }

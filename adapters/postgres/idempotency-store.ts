@@ -12,7 +12,7 @@ import {
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
-import { attemptsOn, type PostgresQueryable, unsupportedClientIssues } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { wholeMillisecondClock } from "./clock.js";
 import { guard, guardReconnecting, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
@@ -70,7 +70,6 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     if (typeof options?.sql !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
     }
-    issues.push(...unsupportedClientIssues(options?.sql));
     this.#ttlMs = positiveInteger(options?.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);
     this.#inProgressTtlMs = positiveInteger(options?.inProgressTtlMs, 60_000, "inProgressTtlMs", issues);
     issues.push(...functionIssues(options?.now, "now"));

@@ -19,6 +19,7 @@ export {
   MIN_STATEMENT_TIMEOUT_MS,
   type PostgresClientOptions,
   type PostgresQueryable,
+  type PostgresReservedSql,
   type PostgresSql,
   type PostgresTransactionSql,
   URL_VARIABLE,

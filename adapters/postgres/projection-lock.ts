@@ -1,5 +1,5 @@
 import { assertKnownOptions, ProjectionLock, ValidationError } from "../../src/index.js";
-import { opensTransactions, type PostgresSql, type PostgresTransactionSql, unsupportedClientIssues } from "./client.js";
+import { opensTransactions, type PostgresSql, type PostgresTransactionSql } from "./client.js";
 import { guard, toEventFlowsError } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { beginUnlessGone } from "./transaction-scope.js";
@@ -40,8 +40,6 @@ export class PostgresProjectionLock extends ProjectionLock {
         { path: ["sql"], message: "sql must be a postgres.js client" },
       ]);
     }
-    const unsupported = unsupportedClientIssues(options.sql);
-    if (unsupported.length > 0) throw new ValidationError("Invalid projection lock options", unsupported);
     const max = (options.sql as { options?: { max?: unknown } }).options?.max;
     if (typeof max === "number" && max < 2) {
       throw new ValidationError("Invalid projection lock options", [

@@ -21,7 +21,6 @@ import {
   type PostgresQueryable,
   type PostgresSql,
   type PostgresTransactionSql,
-  unsupportedClientIssues,
 } from "./client.js";
 import { MAX_BATCH_BYTES, textIssues } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
@@ -69,8 +68,6 @@ export class PostgresReadModelStore extends ReadModelStore {
         { path: ["sql"], message: "sql must be a postgres.js client or transaction" },
       ]);
     }
-    const unsupported = unsupportedClientIssues(options.sql);
-    if (unsupported.length > 0) throw new ValidationError("Invalid read-model store options", unsupported);
     this.#sql = options.sql;
     this.#names = { schema: options.schema, tablePrefix: options.tablePrefix };
     this.#tables = tableNames(options, OPTIONS);
@@ -145,9 +142,17 @@ export class PostgresReadModelStore extends ReadModelStore {
     };
     // What `work` throws (a handler's failure, a checkpoint conflict) passes through guard unchanged.
     return guard("readModelTransaction", async () => {
-      const result = begins
-        ? await beginUnlessGone(this.#sql as PostgresSql, undefined, run)
-        : await savepointUnlessGone(this.#sql as PostgresTransactionSql, run);
+      let result: T;
+      try {
+        result = begins
+          ? await beginUnlessGone(this.#sql as PostgresSql, undefined, run)
+          : await savepointUnlessGone(this.#sql as PostgresTransactionSql, run);
+      } catch (error) {
+        // postgres.js 4 rejects a COMMIT that the server answered by rolling back: the write that
+        // aborted the transaction says why (3.x resolved it, and the write's error came below).
+        await written;
+        throw error;
+      }
       await written;
       return result;
     });

@@ -1,12 +1,5 @@
 import { type TenantId, tenantId, ValidationError } from "../../src/index.js";
-import {
-  cancelStatement,
-  opensTransactions,
-  type PostgresSql,
-  type PostgresTransactionSql,
-  TENANT,
-  unsupportedClientIssues,
-} from "./client.js";
+import { cancelStatement, opensTransactions, type PostgresSql, type PostgresTransactionSql, TENANT } from "./client.js";
 import { guard, isConnectionGone } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
@@ -92,8 +85,6 @@ export function tenantScopedSql(sql: PostgresSql, tenant: string): PostgresSql {
       { path: ["sql"], message: "sql must be a postgres.js client (postgres(...)), not a transaction" },
     ]);
   }
-  const unsupported = unsupportedClientIssues(sql);
-  if (unsupported.length > 0) throw new ValidationError("Invalid tenant-scoped client", unsupported);
   // A client whose connections carry a tenant already (createPostgresClient's `tenant`): its own
   // tenant needs nothing more; another would have its connections serve two tenants.
   const bound = tenantOf(sql);

@@ -15,13 +15,7 @@ import {
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
-import {
-  attemptsOn,
-  opensTransactions,
-  type PostgresSql,
-  type PostgresTransactionSql,
-  unsupportedClientIssues,
-} from "./client.js";
+import { attemptsOn, opensTransactions, type PostgresSql, type PostgresTransactionSql } from "./client.js";
 import { guard, guardReconnecting } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { beginUnlessGone } from "./transaction-scope.js";
@@ -68,7 +62,6 @@ export class PostgresSagaStore extends SagaStore {
     if (!opensTransactions(options?.sql)) {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client (with begin), not a transaction" });
     }
-    issues.push(...unsupportedClientIssues(options?.sql));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL saga store options", issues);
     this.#sql = options.sql;
     this.#n = tableNames(options, OPTIONS);

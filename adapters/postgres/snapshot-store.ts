@@ -9,7 +9,7 @@ import {
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
-import { attemptsOn, type PostgresQueryable, unsupportedClientIssues } from "./client.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { assertStorableStreamId } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
 import { NAME_OPTIONS, nameIssues, type PostgresNameOptions, tableNames } from "./names.js";
@@ -210,7 +210,6 @@ function optionIssues(options: PostgresSnapshotStoreOptions): Issue[] {
   if (typeof options.sql !== "function") {
     issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
   }
-  issues.push(...unsupportedClientIssues(options.sql));
   issues.push(...nameIssues(options));
   const max = options.maxPayloadBytes;
   if (max !== undefined && !(Number.isSafeInteger(max) && max >= 1 && max <= MAX_SNAPSHOT_BYTES)) {

@@ -12,7 +12,7 @@ import {
   type WebCryptoKey,
   wrapSubjectKey,
 } from "../../src/index.js";
-import { type PostgresQueryable, unsupportedClientIssues } from "./client.js";
+import type { PostgresQueryable } from "./client.js";
 import { guard } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
@@ -52,7 +52,6 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
     if (typeof options?.sql !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
     }
-    issues.push(...unsupportedClientIssues(options?.sql));
     issues.push(...masterKeyIssues(options?.masterKey));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL subject key store options", issues);
     const table = tableNames(options, OPTIONS).subjectKeys;

@@ -6,6 +6,7 @@
  * which prints the outcome as one JSON line.
  */
 import { connect, createServer, type Socket } from "node:net";
+import { isPostgresJs4 } from "../../adapters/postgres/client.ts";
 import { PostgresEventStore } from "../../adapters/postgres/index.ts";
 import { isServiceError, ulid } from "../../src/index.ts";
 
@@ -16,8 +17,16 @@ export interface DeadDatabaseOutcome {
    * used to never settle, so their settling at all (within the test's timeout) is what is checked.
    */
   readonly whileDown: readonly { readonly outcome: string; readonly retryable?: boolean }[];
-  /** What the first append after the database came back ended with. */
+  /** Whether the client is postgres.js 4's. */
+  readonly fourth: boolean;
+  /**
+   * What the first append after the database came back ended with: "resolved", or on postgres.js 4
+   * possibly the last connection failure, which 4.x answers at once until its reconnect pause is over.
+   */
   readonly afterUp: string;
+  readonly afterUpRetryable?: boolean;
+  /** What an append once that pause (at most a quarter of connect_timeout, see reconnectBackoff) is over ended with. */
+  readonly afterPause: string;
   /** The events of the stream the calls made while down appended to, read once the database was back. */
   readonly storedWhileDown: number;
 }
@@ -77,15 +86,21 @@ export async function deadDatabaseScenario(url: string, schema: string): Promise
     ];
     proxy.up = true;
     const afterUp = await settle(() => store.appendToStream(`${stream}-up`, [{ type: "Up", data: {} }]));
+    // The pause before postgres.js connects again is at most 250 ms here (connect_timeout 1 s).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const afterPause = await settle(() => store.appendToStream(`${stream}-pause`, [{ type: "Up", data: {} }]));
     let storedWhileDown = -1;
-    if (afterUp.outcome === "resolved") {
+    if (afterPause.outcome === "resolved") {
       storedWhileDown = 0;
       for await (const _ of store.readStream(stream)) storedWhileDown++;
     }
     return {
       runtime: typeof Bun === "undefined" ? "node" : "bun",
+      fourth: isPostgresJs4(store.sql),
       whileDown,
       afterUp: afterUp.outcome,
+      ...(afterUp.retryable === undefined ? {} : { afterUpRetryable: afterUp.retryable }),
+      afterPause: afterPause.outcome,
       storedWhileDown,
     };
   } finally {

@@ -1,0 +1,62 @@
+/**
+ * The PostgreSQL adapter's tests on postgres.js 4 (the postgres-js-4 step of test-all.ts). The
+ * project's own dependency is postgres.js 3.4, the peer range takes both, and `npm install postgres`
+ * installs 4.x: so the same tests run again on a copy of the project whose `postgres` is 4.x (the
+ * `postgres4` devDependency alias). The copy is the tracked and untracked files of the working tree
+ * in .cache/postgres-js-4, with node_modules linked entry by entry: only `postgres` differs.
+ *   bun scripts/test-postgres-js-4.ts                 adapters/postgres, then the PostgreSQL contract
+ *                                                     suites on Node from the copy's build
+ *   bun scripts/test-postgres-js-4.ts <test paths>    those tests only
+ * Services: as for `bun test` (EVENTFLOWS_PG_URL, or one started by test/services).
+ */
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+const tree = join(root, ".cache", "postgres-js-4");
+const modules = join(root, "node_modules");
+
+const version = (JSON.parse(readFileSync(join(modules, "postgres4", "package.json"), "utf8")) as { version: string })
+  .version;
+if (!version.startsWith("4.")) {
+  console.error(`✗ node_modules/postgres4 is postgres.js ${version}, not 4.x: run npm ci`);
+  process.exit(1);
+}
+
+rmSync(tree, { recursive: true, force: true });
+const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+  cwd: root,
+  encoding: "utf8",
+});
+if (listed.status !== 0) {
+  console.error(`✗ git ls-files failed: ${listed.stderr}`);
+  process.exit(1);
+}
+let copied = 0;
+for (const file of listed.stdout.split("\0")) {
+  // A file deleted in the working tree but not yet in the index is listed and absent.
+  if (file === "" || !existsSync(join(root, file))) continue;
+  mkdirSync(dirname(join(tree, file)), { recursive: true });
+  copyFileSync(join(root, file), join(tree, file));
+  copied++;
+}
+mkdirSync(join(tree, "node_modules"));
+for (const entry of readdirSync(modules)) {
+  symlinkSync(join(modules, entry === "postgres" ? "postgres4" : entry), join(tree, "node_modules", entry));
+}
+console.log(`postgres.js ${version}: ${copied} files copied to ${tree.replace(root, ".")}`);
+
+/** Runs `args` with Bun in the copy; exits with its status when it fails. */
+function inCopy(args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  const run = spawnSync(process.execPath, args, { cwd: tree, stdio: "inherit", env });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}
+
+const paths = process.argv.slice(2);
+inCopy(["test", "--timeout", "60000", ...(paths.length > 0 ? paths : ["adapters/postgres"])]);
+if (paths.length === 0) {
+  // And the PostgreSQL contract suites on Node, from the copy's build (Node is where most 4.x users run).
+  inCopy(["scripts/build.ts"]);
+  inCopy(["test/runtime/node/run.ts"], { ...process.env, EVENTFLOWS_RUNTIME_MODULES: "postgres" });
+}
