@@ -175,6 +175,43 @@ describe("AwsJsonClient configuration", () => {
     expect(requests[0]?.headers.get("x-amz-security-token")).toBe("token");
   });
 
+  test("property: a blank or non-string static credential is refused by field at construction, its value never shown", async () => {
+    const blank = fc
+      .array(fc.constantFrom(" ", "\t", "\n", "\r", "\u00a0", "\u3000", "\ufeff"), { minLength: 1, maxLength: 6 })
+      .map((units) => units.join(""));
+    const wrongKind = fc.constantFrom<unknown>(0, 42, true, null, {}, ["AKID"], Symbol("key"));
+    const fields = fc.constantFrom("accessKeyId", "secretAccessKey", "sessionToken");
+    await fc.assert(
+      fc.asyncProperty(fields, fc.oneof(blank, wrongKind), async (field, value) => {
+        const given = { ...credentials, sessionToken: "token", [field]: value };
+        const { fetch, requests } = scripted(json(200, {}));
+        const constructed = (() => {
+          try {
+            return client({ fetch, credentials: given as never });
+          } catch (error) {
+            return error;
+          }
+        })();
+        expect(isValidationError(constructed)).toBe(true);
+        expect((constructed as ValidationError).issues.map((i) => i.path.join("."))).toEqual([`credentials.${field}`]);
+        // The field's name and what is wrong, in words of the library's own: nothing of the value.
+        const why = typeof value === "string" ? `${field} is only whitespace` : `${field} must be a string`;
+        expect((constructed as ValidationError).issues.map((i) => i.message)).toEqual([why]);
+        // From a provider: refused when it answers, nothing sent.
+        const provided = client({ fetch, credentials: async () => given as never });
+        const sent = await provided.send("ListTables", {}).catch((e: unknown) => e);
+        expect(isValidationError(sent)).toBe(true);
+        expect((sent as ValidationError).issues.map((i) => i.message)).toEqual([why]);
+        expect(requests.length).toBe(0);
+      }),
+      { numRuns: 80 },
+    );
+    // An empty session token is none, as an empty AWS_SESSION_TOKEN is: no token header goes out.
+    const { fetch, requests } = scripted(json(200, {}));
+    await client({ fetch, credentials: { ...credentials, sessionToken: "" } }).send("ListTables", {});
+    expect(requests[0]?.headers.has("x-amz-security-token")).toBe(false);
+  });
+
   test("property: a credentials provider that throws fails the call with a ServiceError keeping none of its secrets, nothing sent", async () => {
     // What a vault, STS or IMDS client throws: the secret in its message, its response body, its request.
     const secret = fc.string({ minLength: 1, maxLength: 30, unit: "binary" }).map((s) => `Zq7${s}`);
