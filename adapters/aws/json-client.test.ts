@@ -567,6 +567,8 @@ describe("AwsJsonClient retries", () => {
       ["GetItem", {}, { deadline: Number.NaN }, "options.deadline"],
       ["GetItem", {}, { serverWaitMs: -5 }, "options.serverWaitMs"],
       ["GetItem", { n: 10n }, {}, "input"],
+      ["GetItem", undefined, {}, "input"],
+      ["GetItem", [{ TableName: "t" }], {}, "input"],
     ];
     for (const [operation, input, options, path] of calls) {
       const error = await client({ fetch })
@@ -576,6 +578,58 @@ describe("AwsJsonClient retries", () => {
       expect((error as Error).message).toContain(`${path}: `);
     }
     expect(requests.length).toBe(0);
+  });
+
+  test("property: sign refuses the operation and input send refuses, with the same issues, asking no credentials", async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const badOperation = fc.oneof(
+      fc.constantFrom<unknown>(5, undefined, "", "Get Item", "GetItem\r\nX-Evil: 1", "9Lives", `A${"b".repeat(64)}`),
+      fc.string().filter((name) => !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name)),
+    );
+    const badInput = fc.constantFrom<unknown>(
+      undefined,
+      null,
+      5,
+      "text",
+      [1],
+      () => 1,
+      { n: 10n },
+      cyclic,
+      new Date(0),
+    );
+    const asked: number[] = [];
+    const { fetch, requests } = scripted();
+    const c = client({
+      fetch,
+      credentials: () => {
+        asked.push(1);
+        return credentials;
+      },
+    });
+    const refusal = async (call: Promise<unknown>) => {
+      const error = await call.catch((e: unknown) => e);
+      expect(isValidationError(error)).toBe(true);
+      return (error as ValidationError).issues;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.tuple(badOperation, fc.constant<unknown>({})),
+          fc.tuple(fc.constant<unknown>("GetItem"), badInput),
+          fc.tuple(badOperation, badInput),
+        ),
+        async ([operation, input]) => {
+          const bySend = await refusal(c.send(operation as string, input));
+          expect(bySend.length).toBeGreaterThan(0);
+          expect(await refusal(c.sign(operation as string, input))).toEqual(bySend);
+        },
+      ),
+    );
+    expect(requests.length).toBe(0);
+    expect(asked.length).toBe(0);
+    // What both take: a name and an object.
+    expect((await c.sign("GetItem", { TableName: "t" })).headers.get("x-amz-target")).toBe("DynamoDB_20120810.GetItem");
   });
 
   test("the caller's abort signal stops the call at once, without retries", async () => {
