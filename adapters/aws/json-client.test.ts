@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ErrorCode, isServiceError, isValidationError, ValidationError } from "../../src/index.js";
 import { everythingShown } from "../../test/leaks.ts";
+import type { AwsServiceError } from "./errors.js";
 import { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction } from "./json-client.js";
 import { RetryBudget } from "./retry.js";
 import { dynamoDbService, eventBridgeService, sqsService } from "./services.js";
@@ -332,14 +333,72 @@ describe("AwsJsonClient requests and errors", () => {
     });
     expect(error.cancellationReasons).toEqual([
       { code: "None" },
-      { code: "ConditionalCheckFailed", message: "The conditional request failed", item: { pk: { S: "a" } } },
+      { code: "ConditionalCheckFailed", message: "The conditional request failed" },
     ]);
+    // The stored item: readable, not enumerable (out of JSON.stringify, as a payload is).
+    expect(error.cancellationReasons[1]?.item).toEqual({ pk: { S: "a" } });
     expect(error.message).toContain("Transaction cancelled");
     await expect(c.send("X", {})).rejects.toMatchObject({
       serviceCode: "QueueDoesNotExist",
       message: expect.stringContaining("no queue"),
     });
     await expect(c.send("X", {})).rejects.toMatchObject({ serviceCode: "AccessDeniedException", retryable: false });
+  });
+
+  test("property: what an answer puts in the error code, request id or cancellation reasons keeps no credential", async () => {
+    // A proxy's or a broken endpoint's answer: a credential where AWS writes a code, a request id, a reason.
+    const secret = fc.stringMatching(/^[A-Za-z0-9]{8,24}$/).map((s) => `Zq7${s}`);
+    const around = fc.constantFrom(
+      (s: string) => `password=${s}`,
+      (s: string) => `Bearer ${s}`,
+      (s: string) => `token: ${s}`,
+      (s: string) => `postgres://app:${s}@db.internal/x`,
+    );
+    await fc.assert(
+      fc.asyncProperty(secret, around, fc.constantFrom("type", "requestId", "reason"), async (s, wrap, where) => {
+        const text = wrap(s);
+        const body = {
+          __type:
+            where === "type" ? `com.amazonaws.dynamodb#${text}` : "com.amazonaws.dynamodb#TransactionCanceledException",
+          message: "Transaction cancelled",
+          CancellationReasons: [
+            where === "reason" ? { Code: text, Message: text } : { Code: "ConditionalCheckFailed", Message: "failed" },
+          ],
+        };
+        const headers = { "x-amzn-requestid": where === "requestId" ? text : "REQ-1" };
+        const { fetch } = scripted(json(400, body, headers));
+        const error = await client({ fetch })
+          .send("TransactWriteItems", {})
+          .catch((e: unknown) => e);
+        expect(isServiceError(error)).toBe(true);
+        expect(everythingShown(error)).not.toContain(s);
+      }),
+      { numRuns: 60 },
+    );
+    // What has AWS's shape is kept; the stored item a reason returns is read by the stores, not serialized.
+    const { fetch } = scripted(
+      json(
+        400,
+        {
+          __type: "com.amazonaws.dynamodb#TransactionCanceledException",
+          message: "Transaction cancelled",
+          CancellationReasons: [
+            { Code: "ConditionalCheckFailed", Message: "failed", Item: { card: { S: "4111-kept" } } },
+          ],
+        },
+        { "x-amzn-requestid": "9X0B5BTE6V8L7Q2DUMAKQ0OJ3VVV4KQNSO5AEMVJF66Q9ASUAAJG" },
+      ),
+    );
+    const error = (await client({ fetch })
+      .send("TransactWriteItems", {})
+      .catch((e: unknown) => e)) as AwsServiceError;
+    expect(error).toMatchObject({
+      serviceCode: "TransactionCanceledException",
+      requestId: "9X0B5BTE6V8L7Q2DUMAKQ0OJ3VVV4KQNSO5AEMVJF66Q9ASUAAJG",
+    });
+    expect(error.cancellationReasons[0]).toMatchObject({ code: "ConditionalCheckFailed", message: "failed" });
+    expect(error.cancellationReasons[0]?.item).toEqual({ card: { S: "4111-kept" } });
+    expect(JSON.stringify(error)).not.toContain("4111-kept");
   });
 
   test("property: a refusal quoting the canonical request (a signature mismatch) keeps no session token or signature", async () => {
