@@ -375,6 +375,7 @@ export {
   type ReadModelSwap,
   type ReadModelTransaction,
   type ReadModelWriter,
+  transactionEndedError,
 } from "./projections/read-model-store.js";
 export {
   type RebuildProjectionOptions,

@@ -162,37 +162,49 @@ function resolveCredentials(
 
 /** `fromEnv`: where the variables were looked for, when they were ("" for the ambient environment). */
 function credentialIssues(credentials: unknown, fromEnv?: string): Issue[] {
-  const issues: Issue[] = [];
   if (typeof credentials !== "object" || credentials === null) {
     return [{ path: ["credentials"], message: "credentials must be an object" }];
   }
   const c = credentials as Record<string, unknown>;
   const hint =
     fromEnv === undefined ? "" : `: pass \`credentials\` or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY${fromEnv}`;
-  for (const key of ["accessKeyId", "secretAccessKey"] as const) {
-    if (typeof c[key] !== "string" || (c[key] as string).length === 0) {
-      issues.push({ path: ["credentials", key], message: `${key} is missing${hint}` });
-    }
-  }
-  if (c.sessionToken !== undefined && typeof c.sessionToken !== "string") {
-    issues.push({ path: ["credentials", "sessionToken"], message: "sessionToken must be a string" });
-  }
+  const issues: Issue[] = [];
   for (const key of ["accessKeyId", "secretAccessKey", "sessionToken"] as const) {
-    const value = c[key];
-    // The token's edge whitespace is trimmed when it is signed (see SigV4Signer), so only its inside counts.
-    const sent = key === "sessionToken" && typeof value === "string" ? value.replace(EDGE_WHITESPACE, "") : value;
-    // Never the value in the message: it is a credential.
-    if (typeof sent === "string" && UNSENDABLE.test(sent)) {
-      const why = key === "secretAccessKey" ? "no AWS secret has" : "an HTTP header cannot carry";
-      issues.push({
-        path: ["credentials", key],
-        message: `${key} has a character ${why} (outside Latin-1, or NUL, CR or LF)`,
-      });
+    const problem = credentialProblem(key, c[key]);
+    if (problem !== undefined) {
+      issues.push({ path: ["credentials", key], message: problem === MISSING ? `${key} is missing${hint}` : problem });
     }
   }
   return issues;
 }
 
+const MISSING = "missing";
+
+/**
+ * What keeps one credential from being sent, if anything. Never the value in the message: it is a credential.
+ * A session token is optional, and an empty one is none, as an empty AWS_SESSION_TOKEN is (and as the AWS SDK
+ * reads it); the key id and the secret are required.
+ */
+function credentialProblem(
+  key: "accessKeyId" | "secretAccessKey" | "sessionToken",
+  value: unknown,
+): string | undefined {
+  const optional = key === "sessionToken";
+  if (value === undefined || value === "") return optional ? undefined : MISSING;
+  if (typeof value !== "string") return `${key} must be a string`;
+  // Blank: a blank key id or secret signed every request wrongly (AWS refused each call), and a blank token
+  // went out as an empty X-Amz-Security-Token header (its edges are trimmed when signed).
+  if (BLANK.test(value)) return `${key} is only whitespace`;
+  // The token's edge whitespace is trimmed when it is signed (see SigV4Signer), so only its inside counts.
+  const sent = optional ? value.replace(EDGE_WHITESPACE, "") : value;
+  if (UNSENDABLE.test(sent)) {
+    const why = key === "secretAccessKey" ? "no AWS secret has" : "an HTTP header cannot carry";
+    return `${key} has a character ${why} (outside Latin-1, or NUL, CR or LF)`;
+  }
+  return undefined;
+}
+
+const BLANK = /^\s+$/;
 // What fetch refuses in a header value (the key id goes into Authorization, the token into its own
 // header): a request with such a credential could never be sent, and was retried as a network
 // failure. The secret is not sent, but no AWS secret has such a character either.

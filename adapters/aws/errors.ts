@@ -172,7 +172,11 @@ export function failureOf(status: number, headers: Headers, bodyText: string): A
     (typeof body.code === "string" ? body.code : undefined) ??
     headers.get("x-amzn-errortype") ??
     undefined;
-  const code = rawType === undefined ? statusCode(status) : codeOf(rawType);
+  // What the answer names goes into the error's message and fields as it is: only what has the shape AWS
+  // gives it. A proxy's or a broken endpoint's answer may put anything there (a header dump, a token).
+  const named = rawType === undefined ? undefined : codeOf(rawType);
+  const code = named !== undefined && AWS_CODE.test(named) ? named : statusCode(status);
+  const requestId = headers.get("x-amzn-requestid") ?? headers.get("x-amz-request-id") ?? undefined;
   const rawMessage = body.message ?? body.Message ?? body.errorMessage;
   // Masked before it is cut (a cut must not leave part of a credential past the mask): a signature
   // mismatch's message quotes the canonical request, the session token's header included.
@@ -184,7 +188,7 @@ export function failureOf(status: number, headers: Headers, bodyText: string): A
     message,
     retryable: isRetryable(code, status, reasons),
     status,
-    requestId: headers.get("x-amzn-requestid") ?? headers.get("x-amz-request-id") ?? undefined,
+    requestId: requestId !== undefined && REQUEST_ID.test(requestId) ? requestId : undefined,
     cancellationReasons: reasons,
   };
 }
@@ -343,13 +347,21 @@ function codeOf(type: string): string {
   return colon < 0 ? afterHash : afterHash.slice(0, colon);
 }
 
+// An error code (`ConditionalCheckFailedException`, `ConditionalCheckFailed`) and a request id (a UUID, S3's base64) as AWS writes them.
+const AWS_CODE = /^[A-Za-z][A-Za-z0-9_.]{0,99}$/;
+const REQUEST_ID = /^[A-Za-z0-9+/_-]{1,128}={0,2}$/;
+
 function parseReason(value: unknown): CancellationReason {
   const r = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
-  return {
-    code: typeof r.Code === "string" ? r.Code : "None",
-    ...(typeof r.Message === "string" ? { message: r.Message } : {}),
-    ...(typeof r.Item === "object" && r.Item !== null ? { item: r.Item as Record<string, unknown> } : {}),
+  const reason: CancellationReason = {
+    code: typeof r.Code !== "string" ? "None" : AWS_CODE.test(r.Code) ? r.Code : "Unknown",
+    // Masked and cut as the error's own message is.
+    ...(typeof r.Message === "string" ? { message: shorten(redactText(r.Message)) } : {}),
   };
+  // The item as stored is the application's data: kept for the stores that read it, left out of
+  // JSON.stringify and inspection, as a payload is.
+  if (typeof r.Item === "object" && r.Item !== null) Object.defineProperty(reason, "item", { value: r.Item });
+  return reason;
 }
 
 function statusCode(status: number): string {

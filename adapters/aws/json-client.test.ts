@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ErrorCode, isServiceError, isValidationError, ValidationError } from "../../src/index.js";
 import { everythingShown } from "../../test/leaks.ts";
+import type { AwsServiceError } from "./errors.js";
 import { AwsJsonClient, type AwsJsonClientOptions, type FetchFunction } from "./json-client.js";
 import { RetryBudget } from "./retry.js";
 import { dynamoDbService, eventBridgeService, sqsService } from "./services.js";
@@ -175,6 +176,43 @@ describe("AwsJsonClient configuration", () => {
     expect(requests[0]?.headers.get("x-amz-security-token")).toBe("token");
   });
 
+  test("property: a blank or non-string static credential is refused by field at construction, its value never shown", async () => {
+    const blank = fc
+      .array(fc.constantFrom(" ", "\t", "\n", "\r", "\u00a0", "\u3000", "\ufeff"), { minLength: 1, maxLength: 6 })
+      .map((units) => units.join(""));
+    const wrongKind = fc.constantFrom<unknown>(0, 42, true, null, {}, ["AKID"], Symbol("key"));
+    const fields = fc.constantFrom("accessKeyId", "secretAccessKey", "sessionToken");
+    await fc.assert(
+      fc.asyncProperty(fields, fc.oneof(blank, wrongKind), async (field, value) => {
+        const given = { ...credentials, sessionToken: "token", [field]: value };
+        const { fetch, requests } = scripted(json(200, {}));
+        const constructed = (() => {
+          try {
+            return client({ fetch, credentials: given as never });
+          } catch (error) {
+            return error;
+          }
+        })();
+        expect(isValidationError(constructed)).toBe(true);
+        expect((constructed as ValidationError).issues.map((i) => i.path.join("."))).toEqual([`credentials.${field}`]);
+        // The field's name and what is wrong, in words of the library's own: nothing of the value.
+        const why = typeof value === "string" ? `${field} is only whitespace` : `${field} must be a string`;
+        expect((constructed as ValidationError).issues.map((i) => i.message)).toEqual([why]);
+        // From a provider: refused when it answers, nothing sent.
+        const provided = client({ fetch, credentials: async () => given as never });
+        const sent = await provided.send("ListTables", {}).catch((e: unknown) => e);
+        expect(isValidationError(sent)).toBe(true);
+        expect((sent as ValidationError).issues.map((i) => i.message)).toEqual([why]);
+        expect(requests.length).toBe(0);
+      }),
+      { numRuns: 80 },
+    );
+    // An empty session token is none, as an empty AWS_SESSION_TOKEN is: no token header goes out.
+    const { fetch, requests } = scripted(json(200, {}));
+    await client({ fetch, credentials: { ...credentials, sessionToken: "" } }).send("ListTables", {});
+    expect(requests[0]?.headers.has("x-amz-security-token")).toBe(false);
+  });
+
   test("property: a credentials provider that throws fails the call with a ServiceError keeping none of its secrets, nothing sent", async () => {
     // What a vault, STS or IMDS client throws: the secret in its message, its response body, its request.
     const secret = fc.string({ minLength: 1, maxLength: 30, unit: "binary" }).map((s) => `Zq7${s}`);
@@ -295,14 +333,72 @@ describe("AwsJsonClient requests and errors", () => {
     });
     expect(error.cancellationReasons).toEqual([
       { code: "None" },
-      { code: "ConditionalCheckFailed", message: "The conditional request failed", item: { pk: { S: "a" } } },
+      { code: "ConditionalCheckFailed", message: "The conditional request failed" },
     ]);
+    // The stored item: readable, not enumerable (out of JSON.stringify, as a payload is).
+    expect(error.cancellationReasons[1]?.item).toEqual({ pk: { S: "a" } });
     expect(error.message).toContain("Transaction cancelled");
     await expect(c.send("X", {})).rejects.toMatchObject({
       serviceCode: "QueueDoesNotExist",
       message: expect.stringContaining("no queue"),
     });
     await expect(c.send("X", {})).rejects.toMatchObject({ serviceCode: "AccessDeniedException", retryable: false });
+  });
+
+  test("property: what an answer puts in the error code, request id or cancellation reasons keeps no credential", async () => {
+    // A proxy's or a broken endpoint's answer: a credential where AWS writes a code, a request id, a reason.
+    const secret = fc.stringMatching(/^[A-Za-z0-9]{8,24}$/).map((s) => `Zq7${s}`);
+    const around = fc.constantFrom(
+      (s: string) => `password=${s}`,
+      (s: string) => `Bearer ${s}`,
+      (s: string) => `token: ${s}`,
+      (s: string) => `postgres://app:${s}@db.internal/x`,
+    );
+    await fc.assert(
+      fc.asyncProperty(secret, around, fc.constantFrom("type", "requestId", "reason"), async (s, wrap, where) => {
+        const text = wrap(s);
+        const body = {
+          __type:
+            where === "type" ? `com.amazonaws.dynamodb#${text}` : "com.amazonaws.dynamodb#TransactionCanceledException",
+          message: "Transaction cancelled",
+          CancellationReasons: [
+            where === "reason" ? { Code: text, Message: text } : { Code: "ConditionalCheckFailed", Message: "failed" },
+          ],
+        };
+        const headers = { "x-amzn-requestid": where === "requestId" ? text : "REQ-1" };
+        const { fetch } = scripted(json(400, body, headers));
+        const error = await client({ fetch })
+          .send("TransactWriteItems", {})
+          .catch((e: unknown) => e);
+        expect(isServiceError(error)).toBe(true);
+        expect(everythingShown(error)).not.toContain(s);
+      }),
+      { numRuns: 60 },
+    );
+    // What has AWS's shape is kept; the stored item a reason returns is read by the stores, not serialized.
+    const { fetch } = scripted(
+      json(
+        400,
+        {
+          __type: "com.amazonaws.dynamodb#TransactionCanceledException",
+          message: "Transaction cancelled",
+          CancellationReasons: [
+            { Code: "ConditionalCheckFailed", Message: "failed", Item: { card: { S: "4111-kept" } } },
+          ],
+        },
+        { "x-amzn-requestid": "9X0B5BTE6V8L7Q2DUMAKQ0OJ3VVV4KQNSO5AEMVJF66Q9ASUAAJG" },
+      ),
+    );
+    const error = (await client({ fetch })
+      .send("TransactWriteItems", {})
+      .catch((e: unknown) => e)) as AwsServiceError;
+    expect(error).toMatchObject({
+      serviceCode: "TransactionCanceledException",
+      requestId: "9X0B5BTE6V8L7Q2DUMAKQ0OJ3VVV4KQNSO5AEMVJF66Q9ASUAAJG",
+    });
+    expect(error.cancellationReasons[0]).toMatchObject({ code: "ConditionalCheckFailed", message: "failed" });
+    expect(error.cancellationReasons[0]?.item).toEqual({ card: { S: "4111-kept" } });
+    expect(JSON.stringify(error)).not.toContain("4111-kept");
   });
 
   test("property: a refusal quoting the canonical request (a signature mismatch) keeps no session token or signature", async () => {
@@ -530,6 +626,8 @@ describe("AwsJsonClient retries", () => {
       ["GetItem", {}, { deadline: Number.NaN }, "options.deadline"],
       ["GetItem", {}, { serverWaitMs: -5 }, "options.serverWaitMs"],
       ["GetItem", { n: 10n }, {}, "input"],
+      ["GetItem", undefined, {}, "input"],
+      ["GetItem", [{ TableName: "t" }], {}, "input"],
     ];
     for (const [operation, input, options, path] of calls) {
       const error = await client({ fetch })
@@ -539,6 +637,58 @@ describe("AwsJsonClient retries", () => {
       expect((error as Error).message).toContain(`${path}: `);
     }
     expect(requests.length).toBe(0);
+  });
+
+  test("property: sign refuses the operation and input send refuses, with the same issues, asking no credentials", async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const badOperation = fc.oneof(
+      fc.constantFrom<unknown>(5, undefined, "", "Get Item", "GetItem\r\nX-Evil: 1", "9Lives", `A${"b".repeat(64)}`),
+      fc.string().filter((name) => !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(name)),
+    );
+    const badInput = fc.constantFrom<unknown>(
+      undefined,
+      null,
+      5,
+      "text",
+      [1],
+      () => 1,
+      { n: 10n },
+      cyclic,
+      new Date(0),
+    );
+    const asked: number[] = [];
+    const { fetch, requests } = scripted();
+    const c = client({
+      fetch,
+      credentials: () => {
+        asked.push(1);
+        return credentials;
+      },
+    });
+    const refusal = async (call: Promise<unknown>) => {
+      const error = await call.catch((e: unknown) => e);
+      expect(isValidationError(error)).toBe(true);
+      return (error as ValidationError).issues;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.tuple(badOperation, fc.constant<unknown>({})),
+          fc.tuple(fc.constant<unknown>("GetItem"), badInput),
+          fc.tuple(badOperation, badInput),
+        ),
+        async ([operation, input]) => {
+          const bySend = await refusal(c.send(operation as string, input));
+          expect(bySend.length).toBeGreaterThan(0);
+          expect(await refusal(c.sign(operation as string, input))).toEqual(bySend);
+        },
+      ),
+    );
+    expect(requests.length).toBe(0);
+    expect(asked.length).toBe(0);
+    // What both take: a name and an object.
+    expect((await c.sign("GetItem", { TableName: "t" })).headers.get("x-amz-target")).toBe("DynamoDB_20120810.GetItem");
   });
 
   test("the caller's abort signal stops the call at once, without retries", async () => {

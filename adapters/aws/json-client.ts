@@ -141,13 +141,9 @@ export class AwsJsonClient {
    * @throws {PayloadTooLargeError} DynamoDB refused an item as over 400 KB (see the service's `typedError`).
    */
   async send<T = Record<string, unknown>>(operation: string, input: unknown, options: SendOptions = {}): Promise<T> {
-    const issues = sendIssues(operation, options);
-    let body = "";
-    try {
-      body = JSON.stringify(input);
-    } catch {
-      issues.push({ path: ["input"], message: "must be JSON (no BigInt, no cycle)" });
-    }
+    const issues: Issue[] = [];
+    const body = requestBody(operation, input, issues);
+    issues.push(...sendOptionIssues(options));
     if (issues.length > 0) throw new ValidationError(`Invalid ${this.service.displayName} call`, issues);
     const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
     const serverWaitMs = options.serverWaitMs ?? 0;
@@ -190,9 +186,13 @@ export class AwsJsonClient {
 
   /**
    * Signs a request as `send` would, without sending it.
+   * @throws {ValidationError} an operation that is no name, or an input that is no JSON object, as `send` refuses them.
    * @throws {AwsServiceError} `CredentialsProviderFailed`: the credentials provider threw, as `send` reports it.
    */
   async sign(operation: string, input: unknown): Promise<Request> {
+    const issues: Issue[] = [];
+    const body = requestBody(operation, input, issues);
+    if (issues.length > 0) throw new ValidationError(`Invalid ${this.service.displayName} call`, issues);
     const headers = { "content-type": this.#contentType, "x-amz-target": `${this.service.targetPrefix}.${operation}` };
     let credentials: AwsCredentials;
     try {
@@ -201,7 +201,7 @@ export class AwsJsonClient {
       // Nothing is attempted: 0 attempts.
       throw toServiceError(this.service.displayName, operation, credentialsFailure(error), 0);
     }
-    return new Request(this.endpoint, this.#sign(credentials, headers, JSON.stringify(input), undefined));
+    return new Request(this.endpoint, this.#sign(credentials, headers, body, undefined));
   }
 
   async #attempt(
@@ -281,17 +281,39 @@ export class AwsJsonClient {
   }
 }
 
-/** What `send` refuses before anything is sent: an operation that is no name, options of the wrong kind. */
+/**
+ * The JSON body of a call to `operation`, or "" with what keeps it from being sent added to `issues`: an
+ * operation that is no name (it goes into the X-Amz-Target header), an input that is no JSON object (every
+ * request of these protocols is one; `undefined` or a function has no JSON at all, and signing it threw a
+ * TypeError that `send` retried as a network failure). `send` and `sign` both check with it.
+ */
+function requestBody(operation: unknown, input: unknown, issues: Issue[]): string {
+  if (typeof operation !== "string" || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(operation)) {
+    issues.push({ path: ["operation"], message: "must be an operation name, such as GetItem" });
+  }
+  let body: string | undefined;
+  try {
+    body = JSON.stringify(input);
+  } catch {
+    issues.push({ path: ["input"], message: "must be JSON (no BigInt, no cycle)" });
+    return "";
+  }
+  // By its JSON, so that an object whose toJSON answers something else is judged by what would be sent.
+  if (typeof body !== "string" || !body.startsWith("{")) {
+    issues.push({ path: ["input"], message: "must be an object (the operation's request)" });
+    return "";
+  }
+  return body;
+}
+
+/** What `send` refuses in its options before anything is sent: options of the wrong kind or with unknown keys. */
 const SEND_KEYS = Object.keys({ signal: true, deadline: true, serverWaitMs: true } satisfies Record<
   keyof SendOptions,
   true
 >);
 
-function sendIssues(operation: unknown, options: SendOptions): Issue[] {
+function sendOptionIssues(options: SendOptions): Issue[] {
   const issues: Issue[] = [];
-  if (typeof operation !== "string" || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(operation)) {
-    issues.push({ path: ["operation"], message: "must be an operation name, such as GetItem" });
-  }
   issues.push(...objectIssues(options, "options"));
   if (issues.length > 0 && typeof options !== "object") return issues;
   // A misspelt `serverWaitMS` cut the call's deadline short of the wait it asked the server for. Once

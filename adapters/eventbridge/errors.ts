@@ -23,7 +23,16 @@ export class HandlersFailedError extends EventFlowsError {
       `${errors.length} handler(s) failed for event ${event.type} ${event.id}`,
       { cause: errors[0] },
     );
+    hidden(this, "event", "errors");
   }
+}
+
+/**
+ * Leaves fields that hold what the library was handed (an event's data, what a handler threw, with whatever
+ * request or credentials it carries) out of `JSON.stringify` and inspection, as `cause` is: still readable.
+ */
+function hidden(error: object, ...keys: string[]): void {
+  for (const key of keys) Object.defineProperty(error, key, { enumerable: false });
 }
 
 /**
@@ -43,6 +52,7 @@ export class MappingFailedError extends EventFlowsError {
       `The EventBridge mapping failed (${step})${event === undefined ? "" : ` for event ${event.type} ${event.id}`}: see cause`,
       { cause },
     );
+    hidden(this, "event");
   }
 }
 
@@ -97,5 +107,6 @@ export class PublishIncompleteError extends ServiceError {
     );
     // ServiceError types its name as a literal; the subclass still names itself in stack traces.
     Object.defineProperty(this, "name", { value: "PublishIncompleteError" });
+    hidden(this, "result", "undelivered");
   }
 }

@@ -203,6 +203,28 @@ describe("bad input: each is a 4xx problem, and nothing is written", () => {
     );
   });
 
+  test("property: an Idempotency-Key sent twice -> 400 naming the header, whatever the two keys", async () => {
+    const body = JSON.stringify({ cartId: "c1", sku: "A", quantity: 1 });
+    const key = fc.stringMatching(/^[A-Za-z0-9-]{1,20}$/);
+    await fc.assert(
+      fc.asyncProperty(key, key, fc.boolean(), async (first, second, quoted) => {
+        const headers = new Headers(post(body).headers as Record<string, string>);
+        // As a server hands the route a header sent twice: fetch's Headers joins them with ", ".
+        headers.append("idempotency-key", quoted ? `"${first}"` : first);
+        headers.append("idempotency-key", quoted ? `"${second}"` : second);
+        const problem = await expectRejected(
+          await ctx.app.request("/api/commands/AddItem", { method: "POST", body, headers }),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(problem.issues).toEqual([
+          { path: ["headers", "idempotency-key"], message: expect.stringContaining("more than once") },
+        ]);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   test("a malformed Idempotency-Key or correlation id -> 400 naming the header", async () => {
     const body = JSON.stringify({ cartId: "c1", sku: "A", quantity: 1 });
     const key = await expectRejected(

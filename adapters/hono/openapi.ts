@@ -331,9 +331,12 @@ function correlationParameter(header: string): JsonSchema {
 
 // The header rules of ../http/correlation.ts and ./idempotency.ts, as patterns. The server trims
 // the value (so does HTTP), reads an empty correlation header as absent, and takes an
-// Idempotency-Key either plain or as an RFC 8941 string in quotes: the patterns accept exactly that.
+// Idempotency-Key either plain (no comma: several keys, a header sent twice) or as an RFC 8941 string in
+// quotes (no quote inside): the patterns accept exactly that.
 const VISIBLE = "[\\x21-\\x7e]";
 const VISIBLE_NOT_QUOTE = "[\\x21\\x23-\\x7e]";
+const NOT_COMMA = "[\\x21-\\x2b\\x2d-\\x7e]";
+const NOT_COMMA_OR_QUOTE = "[\\x21\\x23-\\x2b\\x2d-\\x7e]";
 const correlationIdSchema: JsonSchema = {
   type: "string",
   maxLength: MAX_CORRELATION_ID_LENGTH,
@@ -345,7 +348,7 @@ const idempotencyKeySchema: JsonSchema = {
   minLength: 1,
   maxLength: KEY + 2,
   // One character; or not both quoted at the start and at the end; or a quoted key.
-  pattern: `^(?:${VISIBLE}|${VISIBLE_NOT_QUOTE}${VISIBLE}{1,${KEY - 1}}|"${VISIBLE}{0,${KEY - 2}}${VISIBLE_NOT_QUOTE}|"${VISIBLE}{1,${KEY}}")$`,
+  pattern: `^(?:${NOT_COMMA}|${NOT_COMMA_OR_QUOTE}${NOT_COMMA}{1,${KEY - 1}}|"${NOT_COMMA}{0,${KEY - 2}}${NOT_COMMA_OR_QUOTE}|"${VISIBLE_NOT_QUOTE}{1,${KEY}}")$`,
 };
 
 function healthPaths(guarded: boolean): Record<string, unknown> {

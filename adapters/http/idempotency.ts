@@ -42,13 +42,26 @@ export const MAX_REPLAYED_RESPONSE_BYTES = 256 * 1024;
 /**
  * The `Idempotency-Key` header's value: a plain token, or an RFC 8941 string in quotes, as the
  * IETF draft writes it. `undefined` when absent.
- * @throws {ValidationError} empty, too long, or not visible ASCII; the issue names the header.
+ * @throws {ValidationError} empty, too long, not visible ASCII, or several keys; the issue names the header.
  */
 export function idempotencyKeyFrom(headers: Headers): string | undefined {
   const raw = headers.get(IDEMPOTENCY_HEADER);
   if (raw === null) return undefined;
   let key = raw.trim();
-  if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
+  const quoted = key.length >= 2 && key.startsWith('"') && key.endsWith('"');
+  if (quoted) key = key.slice(1, -1);
+  // A header sent twice arrives as one value, its values joined by a comma (fetch's Headers, Node's and
+  // Bun's servers: `a, b`; API Gateway's HTTP API: `a,b`, or `"a","b"` for quoted keys): taken as one key,
+  // two different requests' keys became a third. A plain key with a comma, or a quoted one with a quote
+  // inside, reads as several keys; a comma inside one quoted key is that key's.
+  if (quoted ? key.includes('"') : key.includes(",")) {
+    throw new ValidationError("Invalid Idempotency-Key header", [
+      {
+        path: ["headers", IDEMPOTENCY_HEADER],
+        message: "Idempotency-Key was sent more than once (its values joined by commas): send one key",
+      },
+    ]);
+  }
   if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !isVisibleAscii(key)) {
     throw new ValidationError("Invalid Idempotency-Key header", [
       {

@@ -384,6 +384,35 @@ describe("createHttpApiHandler", () => {
       expect(json(result.body).code).toBe("HANDLER_NOT_FOUND");
     });
 
+    test("property: an Idempotency-Key sent twice (API Gateway joins the values with a comma) is 400 naming the header, nothing run", async () => {
+      const { handler, seen } = setup();
+      const authorizer = { jwt: { claims: { sub: "user-42" }, scopes: null } };
+      const body = JSON.stringify({ sku: "A", quantity: 1 });
+      const key = fc.stringMatching(/^[A-Za-z0-9-]{1,20}$/);
+      await fc.assert(
+        fc.asyncProperty(key, key, fc.boolean(), async (first, second, quoted) => {
+          const joined = quoted ? `"${first}","${second}"` : `${first},${second}`;
+          const headers = { "idempotency-key": joined };
+          const result = await handler(event("POST", "/commands/PlaceOrder", { body, headers, authorizer }));
+          expect(result.statusCode).toBe(400);
+          expect(result.headers?.["content-type"]).toBe("application/problem+json");
+          expect(JSON.parse(result.body ?? "{}")).toMatchObject({
+            code: "VALIDATION_FAILED",
+            issues: [{ path: ["headers", "idempotency-key"], message: expect.stringContaining("more than once") }],
+          });
+        }),
+        { numRuns: 40 },
+      );
+      expect(seen).toEqual([]);
+      // One key, plain or quoted (a comma inside quotes is the key's own), runs the command.
+      for (const single of ["order-1", '"order-2,gift"']) {
+        const headers = { "idempotency-key": single };
+        const result = await handler(event("POST", "/commands/PlaceOrder", { body, headers, authorizer }));
+        expect(result.statusCode).toBe(200);
+      }
+      expect(seen).toHaveLength(2);
+    });
+
     test("a header value outside Latin-1 is 400 problem+json naming the header, not a 500", async () => {
       const reported: unknown[] = [];
       const { handler } = setup((error) => reported.push(error));

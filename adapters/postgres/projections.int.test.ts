@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type EventEnvelope, InMemoryEventBus, projection, type ReadModelWriter, ulid } from "../../src/index.js";
+import {
+  type EventEnvelope,
+  InMemoryEventBus,
+  InMemoryReadModelStore,
+  projection,
+  type ReadModelWriter,
+  transactionEndedError,
+  ulid,
+} from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresEventStore, PostgresReadModelStore, type PostgresSql, postgresSqlOf } from "./index.js";
@@ -379,6 +387,35 @@ describe("read-model transactions after they ended", () => {
       await postgresSqlOf(tx)`INSERT INTO ${sql(schema)}.cart_totals ${sql({ cart: inside, items: 2 })}`;
     });
     expect(await itemsOf(inside)).toBe(2);
+  });
+
+  test("a transaction kept past its end is refused with the core's one error, on PostgreSQL and in memory alike", async () => {
+    const ended = transactionEndedError();
+    const refusals: unknown[] = [];
+    const refusal = async (run: () => unknown) =>
+      refusals.push(
+        await Promise.resolve()
+          .then(run)
+          .catch((e) => e),
+      );
+    let models: ReadModelWriter | undefined;
+    await new PostgresReadModelStore({ sql, schema }).transaction(async (tx) => {
+      models = tx;
+    });
+    let memory: ReadModelWriter | undefined;
+    await new InMemoryReadModelStore().transaction(async (tx) => {
+      memory = tx;
+    });
+    let store: Parameters<Parameters<PostgresEventStore["withTransaction"]>[0]>[0] | undefined;
+    await new PostgresEventStore({ sql, schema }).withTransaction(async (tx) => {
+      store = tx;
+    });
+    await refusal(() => models?.get("kept", "a"));
+    await refusal(() => postgresSqlOf(models as ReadModelWriter)`SELECT 1`);
+    await refusal(() => memory?.get("kept", "a"));
+    await refusal(() => store?.appendToStream(`Kept-${ulid()}`, [{ type: "Kept", data: {} }]));
+    expect(refusals).toHaveLength(4);
+    for (const error of refusals) expect(error).toMatchObject({ code: ended.code, message: ended.message });
   });
 
   test("an inline projection's readModels kept past the append are refused, and write nothing", async () => {

@@ -11,6 +11,7 @@ import {
   type ReadModelSwap,
   type ReadModelTransaction,
   type ReadModelWriter,
+  transactionEndedError,
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
@@ -27,7 +28,7 @@ import { guard, guardReconnecting } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { dropGeneration, swapGeneration } from "./read-model-generations.js";
 import { beginUnlessGone, savepointUnlessGone } from "./transaction-scope.js";
-import { transactionEnded, untilEnded } from "./until-ended.js";
+import { untilEnded } from "./until-ended.js";
 
 export interface PostgresReadModelStoreOptions extends PostgresNameOptions {
   /** A client, or a transaction to join (then `transaction` nests as a savepoint). */
@@ -205,7 +206,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   }
 
   get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
-    if (!this.#open) return Promise.reject(transactionEnded());
+    if (!this.#open) return Promise.reject(transactionEndedError());
     const cached = this.#cached(collection, id);
     // Not async: a document the batch holds already (the usual case) costs one settled promise.
     return cached === undefined ? this.#read<T>(collection, id) : Promise.resolve(copyOf<T>(cached));
@@ -219,7 +220,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
 
   /** One SELECT for every key not read or written here yet; the absent ones are remembered as absent. */
   async preload(keys: readonly ReadModelKey[]): Promise<void> {
-    if (!this.#open) throw transactionEnded();
+    if (!this.#open) throw transactionEndedError();
     const wanted: { c: string; i: string }[] = [];
     for (const { collection, id } of keys) {
       if (this.#cached(collection, id) !== undefined) continue;
@@ -249,7 +250,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   }
 
   async put(collection: string, id: string, document: unknown): Promise<void> {
-    if (!this.#open) throw transactionEnded();
+    if (!this.#open) throw transactionEndedError();
     const cached = this.#cached(collection, id);
     if (cached === undefined) assertStorable(collection, id);
     let copy: unknown;
@@ -271,7 +272,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction {
   }
 
   async delete(collection: string, id: string): Promise<void> {
-    if (!this.#open) throw transactionEnded();
+    if (!this.#open) throw transactionEndedError();
     if (this.#cached(collection, id) === undefined) assertStorable(collection, id);
     this.#remember({ collection, id, document: undefined, dirty: true });
   }

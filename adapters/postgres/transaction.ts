@@ -1,18 +1,19 @@
-import type {
-  EventEnvelope,
-  EventRegistry,
-  ExpectedVersion,
-  PendingEvent,
-  PersonalData,
-  StreamChange,
-  StreamChangeCommit,
+import {
+  type EventEnvelope,
+  type EventRegistry,
+  type ExpectedVersion,
+  type PendingEvent,
+  type PersonalData,
+  type StreamChange,
+  type StreamChangeCommit,
+  transactionEndedError,
 } from "../../src/index.js";
 import { appendEvents, type StoreContext } from "./append.js";
 import type { PostgresQueryable, PostgresTransactionSql } from "./client.js";
 import { type AnyProjection, anyProjectionTakes, appendProjected } from "./inline-projection.js";
 import { PostgresStoreBase } from "./store-base.js";
 import { savepointUnlessGone } from "./transaction-scope.js";
-import { transactionEnded, untilEnded } from "./until-ended.js";
+import { untilEnded } from "./until-ended.js";
 
 /**
  * The event store inside one database transaction (see `PostgresEventStore.withTransaction`):
@@ -48,7 +49,7 @@ export class PostgresTransaction extends PostgresStoreBase {
   }
 
   protected get queryable(): PostgresQueryable {
-    if (!this.#open) throw transactionEnded();
+    if (!this.#open) throw transactionEndedError();
     return this.#sql;
   }
 

@@ -1,13 +1,8 @@
-import { ValidationError } from "../../src/index.js";
+import { transactionEndedError } from "../../src/index.js";
 import type { PostgresTransactionSql } from "./client.js";
 
 /** The methods of a postgres.js transaction that send statements (besides calling it as a tag). */
 const RUNS_STATEMENTS: ReadonlySet<PropertyKey> = new Set(["unsafe", "file", "savepoint", "prepare"]);
-
-/** What an ended transaction's methods, and its sql, throw. */
-export function transactionEnded(): ValidationError {
-  return new ValidationError("This transaction has ended: use the store, or start a new transaction");
-}
 
 /**
  * A transaction's sql for the application, refused once `isOpen` says the transaction has ended:
@@ -18,7 +13,7 @@ export function transactionEnded(): ValidationError {
  */
 export function untilEnded(sql: PostgresTransactionSql, isOpen: () => boolean): PostgresTransactionSql {
   const open = () => {
-    if (!isOpen()) throw transactionEnded();
+    if (!isOpen()) throw transactionEndedError();
   };
   return new Proxy(sql, {
     apply(target, self, args: unknown[]) {

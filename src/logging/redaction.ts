@@ -41,7 +41,14 @@ export const DEFAULT_REDACTED_FIELDS: readonly string[] = [
 // end of a letter run, so a long word (a client's input quoted in an error) took quadratic time.
 // The user may be empty (`redis://:password@cache`), and the password runs to the last `@` of the
 // authority, as a URL parser reads it: `postgres://app:p@ss@db` has the password `p@ss`, all of it masked.
-const URL_PASSWORD = /(:\/\/[^:/?#\s@]*:)[^\s/?#]*@/g;
+const URL_USER = /:\/\/[^:/?#\s@]*:/g;
+const AUTHORITY_PASSWORD = /[^\s/?#]*@/y;
+// A password a URL parser would not read, written unencoded by hand (`postgres://u:pa#ss@db`, `u:p/w@db`,
+// `u:p w@db`): after `user:`, up to the first `@` on the line (and on to the authority's last `@`), never
+// past the next URL's `://`. Digits right before `/`, `?`, `#`, a blank or the end are a port (`host:5432/db`),
+// as a URL parser reads them, not a password: `http://h:8080/users/@me` keeps its path.
+const PORT = /\d*(?=[/?#\s]|$)/y;
+const UNENCODED_PASSWORD = /(?:[^@\r\n:]|:(?!\/\/))*@/y;
 const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;
 // A key=value credential (libpq connection strings, query strings, form bodies). The key is a whole run
 // of word characters and `-` that contains a credential word, as field names are judged: `access_token`,
@@ -61,11 +68,20 @@ const HEADER =
   /(?<![\w-])((?:proxy-)?authorization|(?:set-)?cookie|x-api-key|api-key|x-auth-token|x-amz-security-token)([ \t]*:[ \t]*(?:(?:bearer|basic|digest|token|negotiate|aws4-hmac-sha256)[ \t]+)?)[^\r\n]+/gi;
 // A quoted credential after a colon: a JSON text (`{"password":"…"}`, a response body quoted in an
 // error) or an inspected object (`secretAccessKey: '…'`). The key is judged as a field name is
-// (isRedactedField); the value must be quoted (or, after a quoted key, a bare JSON value), so that an
-// issue's path such as `password: too short` keeps its words. Keys start where a run starts, as KEY.
+// (isRedactedField); the value is quoted, or after a quoted key a bare JSON value, or after a bare key a
+// word standing alone (LINE_VALUE), so that an issue's path such as `password: too short` keeps its words.
+// Keys start where a run starts, as KEY.
 const COLON_KEY = /(?<![\w.-])(["']?)([\w-]+)\1[ \t]*:[ \t]*/g;
 const QUOTED = /"(?:[^"\\\r\n]|\\.)*"|'(?:[^'\\\r\n]|\\.)*'/y;
 const BARE = /[^\s,}\]"']+/y;
+// An unquoted value after an unquoted credential key (`password: hunter2` in a config dump, `{ token: abc }`)
+// is one word standing alone: it ends the line, or a `,`, `;`, `}` or `]` ends it (inside it, such a
+// character is the value's own). An issue's message after its path runs on in words (`password: Invalid
+// length`, `token: must be a string`) and is kept; a one-word message (`token: Required;`) is masked.
+// (A run of those characters is taken whole, as an atomic group would: trying each shorter run took
+// quadratic time on a long one.)
+const LINE_VALUE = /(?:[^\s,;}\]]+|(?=([,;}\]]+))\1(?=[^\s,;}\]]))+/y;
+const STANDS_ALONE = /[ \t]*(?:[\r\n,;}\]]|$)/y;
 const NO_NAMES: ReadonlySet<string> = new Set();
 
 export function normalizeFieldName(name: string): string {
@@ -74,8 +90,7 @@ export function normalizeFieldName(name: string): string {
 
 /** Masks credentials found inside text. */
 export function redactText(text: string): string {
-  const masked = text
-    .replace(URL_PASSWORD, `$1${REDACTED}@`)
+  const masked = redactUrlPasswords(text)
     .replace(BEARER, `$1 ${REDACTED}`)
     .replace(SIGV4, `$1=${REDACTED}`)
     .replace(HEADER, `$1$2${REDACTED}`);
@@ -83,25 +98,60 @@ export function redactText(text: string): string {
   return paired.includes(":") ? redactColonPairs(paired) : paired;
 }
 
-/** Masks the quoted value after every `key:` whose key names a credential (see COLON_KEY). */
+/** Masks the password of every `scheme://user:password@host` (see URL_USER). */
+function redactUrlPasswords(text: string): string {
+  let out = "";
+  let from = 0;
+  URL_USER.lastIndex = 0;
+  for (let user = URL_USER.exec(text); user !== null; user = URL_USER.exec(text)) {
+    const start = URL_USER.lastIndex;
+    let end = passwordEnd(text, AUTHORITY_PASSWORD, start);
+    if (end === undefined) {
+      PORT.lastIndex = start;
+      if (PORT.test(text)) continue;
+      end = passwordEnd(text, UNENCODED_PASSWORD, start);
+      if (end === undefined) continue;
+      end = passwordEnd(text, AUTHORITY_PASSWORD, end + 1) ?? end;
+    }
+    out += `${text.slice(from, start)}${REDACTED}`;
+    from = end;
+    URL_USER.lastIndex = end;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+/** Where the `@` that `pattern` ends with is, matched at `at`; undefined if it does not match there. */
+function passwordEnd(text: string, pattern: RegExp, at: number): number | undefined {
+  pattern.lastIndex = at;
+  return pattern.test(text) ? pattern.lastIndex - 1 : undefined;
+}
+
+/** Masks the value after every `key:` whose key names a credential (see COLON_KEY). */
 function redactColonPairs(text: string): string {
   let out = "";
   let from = 0;
   COLON_KEY.lastIndex = 0;
   for (let pair = COLON_KEY.exec(text); pair !== null; pair = COLON_KEY.exec(text)) {
     if (!isRedactedField(pair[2] as string, NO_NAMES)) continue;
-    const quotedKey = pair[1] !== "";
-    QUOTED.lastIndex = COLON_KEY.lastIndex;
-    let value = QUOTED.exec(text);
+    const at = COLON_KEY.lastIndex;
+    QUOTED.lastIndex = at;
+    const quoted = QUOTED.exec(text);
     let end = QUOTED.lastIndex;
-    if (value === null && quotedKey) {
-      BARE.lastIndex = COLON_KEY.lastIndex;
-      value = BARE.exec(text);
-      end = BARE.lastIndex;
+    if (quoted === null) {
+      const bare = pair[1] !== "" ? BARE : LINE_VALUE;
+      bare.lastIndex = at;
+      if (!bare.test(text)) continue;
+      end = bare.lastIndex;
+      STANDS_ALONE.lastIndex = end;
+      if (bare === LINE_VALUE && !STANDS_ALONE.test(text)) {
+        // Words run on: an issue's message. A key inside this word would end where it does and is passed
+        // over with it, so that a word of many `key:` is read once, not once per key.
+        COLON_KEY.lastIndex = end;
+        continue;
+      }
     }
-    if (value === null) continue;
-    const quote = value[0].startsWith('"') || value[0].startsWith("'") ? (value[0][0] as string) : "";
-    out += `${text.slice(from, COLON_KEY.lastIndex)}${quote}${REDACTED}${quote}`;
+    const quote = quoted === null ? "" : (quoted[0][0] as string);
+    out += `${text.slice(from, at)}${quote}${REDACTED}${quote}`;
     from = end;
     COLON_KEY.lastIndex = from;
   }

@@ -193,8 +193,11 @@ export abstract class ReadModelStore implements ReadModelWriter {
   protected abstract runTransaction<T>(work: (tx: ReadModelTransaction) => Promise<T>): Promise<T>;
 }
 
-/** What a read-model transaction's methods throw once its work has settled. */
-function transactionEnded(): ValidationError {
+/**
+ * What a transaction's methods throw once it has ended: a read-model transaction's, once its work has settled,
+ * and a store's own (PostgreSQL's `withTransaction` tx and its `sql`). One message for every store.
+ */
+export function transactionEndedError(): ValidationError {
   return new ValidationError("This transaction has ended: use the store, or start a new transaction");
 }
 
@@ -219,7 +222,7 @@ function validating(tx: ReadModelTransaction): { readonly tx: ReadModelTransacti
     ids.add(id);
   };
   const checkOpen = () => {
-    if (!open) throw transactionEnded();
+    if (!open) throw transactionEndedError();
   };
   const checkKey = (collection: string, id: string) => {
     checkOpen();

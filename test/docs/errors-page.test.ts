@@ -5,8 +5,9 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { packageEntries, repoRoot } from "../../scripts/lib/package-exports.ts";
-import { ErrorCodeRegistry, EventFlowsError } from "../../src/index.js";
+import { repoRoot } from "../../scripts/lib/package-exports.ts";
+import { ErrorCodeRegistry } from "../../src/index.js";
+import { type ErrorClass, exportedErrorClasses } from "../error-classes.ts";
 
 const page = readFileSync(join(repoRoot, "docs", "core", "errors.md"), "utf8");
 
@@ -23,22 +24,6 @@ function documentedClasses(): Map<string, string[]> {
     );
   }
   return rows;
-}
-
-type ErrorClass = new (...args: unknown[]) => EventFlowsError;
-
-/** Every EventFlowsError subclass some public entry exports, by name. */
-async function exportedErrorClasses(): Promise<Map<string, ErrorClass>> {
-  const classes = new Map<string, ErrorClass>();
-  for (const entry of packageEntries().filter((e) => e.sourceExists)) {
-    const module = (await import(join(repoRoot, entry.source))) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(module)) {
-      if (typeof value === "function" && value.prototype instanceof EventFlowsError) {
-        classes.set(name, value as ErrorClass);
-      }
-    }
-  }
-  return classes;
 }
 
 /** The code an instance carries: constructed with placeholder arguments, whichever shape it takes. */

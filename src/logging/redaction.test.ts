@@ -1,0 +1,95 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { jsonLogger, redactedCause, redactText } from "../index.js";
+
+// A secret as someone may write it by hand: it opens with letters (not a port's digits), ends with a letter or
+// digit, and holds what a URL or a config line does not encode in between.
+function secretOf(middle: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return fc.tuple(middle, fc.stringMatching(/^[A-Za-z0-9]$/)).map(([inside, last]) => `Zq7${inside}${last}`);
+}
+
+/** What a line of the library's JSON logger writes for this message and error. */
+function logged(message: string): string {
+  const lines: string[] = [];
+  jsonLogger({ write: (line) => void lines.push(line) }).error(message, { error: new Error(message) });
+  return lines.join("\n");
+}
+
+describe("redactText", () => {
+  test("property: a URL password with an unencoded `#`, `/`, `?` or blank is masked whole, and the host kept", () => {
+    const secret = secretOf(fc.string({ unit: fc.constantFrom(..."ab9#/? .-_"), minLength: 1, maxLength: 20 }));
+    fc.assert(
+      fc.property(
+        fc.constantFrom("", "app", "u"),
+        secret,
+        fc.constantFrom("postgres", "redis", "mongodb+srv"),
+        fc.constantFrom("", "connect to ", "refused: "),
+        fc.constantFrom("", " failed", "\nnext line: ok", " (user@example.com)"),
+        (user, password, scheme, before, after) => {
+          const url = `${scheme}://${user}:${password}@db.internal:5432/shop`;
+          const masked = `${scheme}://${user}:[redacted]@db.internal:5432/shop`;
+          expect(redactText(`${before}${url}${after}`)).toBe(`${before}${masked}${after}`);
+          expect(redactedCause(new Error(url))?.message).toBe(masked);
+          expect(logged(`${before}${url}${after}`)).not.toContain(password);
+        },
+      ),
+    );
+  });
+
+  test("property: a bare credential value after a key and a colon (a config dump, an inspected object) is masked", () => {
+    const secret = secretOf(fc.string({ unit: fc.constantFrom(..."aZ9#/?@:,;}]'\"=.-_+"), maxLength: 20 }));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(
+          "password",
+          "passwd",
+          "secret_access_key",
+          "aws_secret_access_key",
+          "apiKey",
+          "token",
+          "dbPassword",
+        ),
+        secret,
+        fc.constantFrom(
+          (pair: string) => pair,
+          (pair: string) => `host: db\n${pair}\nuser: app`,
+          (pair: string) => `user: app, ${pair}, region: eu-west-1`,
+          (pair: string) => `{ ${pair} }`,
+          (pair: string) => `settings: [${pair}]`,
+        ),
+        fc.constantFrom(": ", ":", " :\t"),
+        (key, value, shape, colon) => {
+          const text = shape(`${key}${colon}${value}`);
+          expect(redactText(text)).toBe(shape(`${key}${colon}[redacted]`));
+          expect(logged(text)).not.toContain(value);
+        },
+      ),
+    );
+  });
+
+  test("the other shapes asked about are masked: `password=value` and a quoted `secret_access_key`", () => {
+    expect(redactText("password=hunter2 dbname=shop")).toBe("password=[redacted] dbname=shop");
+    expect(redactText('{"secret_access_key": "wJalr/K7MDENG"}')).toBe('{"secret_access_key": "[redacted]"}');
+  });
+
+  test("what is no credential keeps its words: an issue's message, a port and a path with an `@`", () => {
+    const kept = [
+      "Invalid command: password: Invalid length: Expected >=12 but received 3",
+      "Invalid options: token: must be a string",
+      "GET http://api.internal:8080/users/@me failed",
+      "postgres://db.internal:5432 refused the connection for ops@example.com",
+      "https://example.com/docs?q=a:b@c#top",
+    ];
+    for (const text of kept) expect(redactText(text)).toBe(text);
+  });
+
+  test("a long word of keys, separators or URL starts is read in linear time, not once per key", () => {
+    // No clock is read: a pass over each key to the word's end would take minutes on these, past the timeout.
+    const words = [
+      `${"password:".repeat(100_000)} and more`,
+      `password: a${",;".repeat(500_000)}b and more`,
+      `${"x://u:p#".repeat(100_000)} and more`,
+    ];
+    for (const text of words) expect(redactText(text)).toBe(text);
+  });
+});
