@@ -506,6 +506,35 @@ describe("dead letters SQS does not confirm (a test double: SQS lists every entr
   });
 });
 
+describe("what a failed entry's message carries (a test double answers PutEvents)", () => {
+  test("credentials in an entry's ErrorMessage are masked in the dead letter, the handler failure and PublishIncompleteError", async () => {
+    const secret = "hunter2-Qx9secret";
+    const answer = async (request: Request): Promise<Response> => {
+      const { Entries } = (await request.json()) as { Entries: unknown[] };
+      return Response.json({
+        FailedEntryCount: Entries.length,
+        Entries: Entries.map(() => ({
+          ErrorCode: "AccessDeniedException",
+          ErrorMessage: `denied by a proxy for postgres://app:${secret}@db/app (password=${secret})`,
+        })),
+      });
+    };
+    const error = await new EventBridgeEventBus({ aws: { ...aws, fetch: answer } })
+      .publish([testEnvelope("A", "S-1")])
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(PublishIncompleteError);
+    const incomplete = error as PublishIncompleteError;
+    expect(incomplete.message).toContain("denied by a proxy");
+    for (const shown of [
+      incomplete.message,
+      incomplete.undelivered.map(({ letter }) => letter.errorMessage).join(" "),
+      incomplete.result.failures.map((failure) => (failure.error as Error).message).join(" "),
+    ]) {
+      expect(shown).not.toContain(secret);
+    }
+  });
+});
+
 describe("how retryable a failed publish says it is (a test double answers PutEvents)", () => {
   test("a network outage, or an entry code the bus retries, that outlasts the retries is retryable; a refusal for good is not", async () => {
     const down = async (): Promise<Response> => {

@@ -8,6 +8,7 @@ import {
   type Issue,
   isServiceError,
   PayloadTooLargeError,
+  redactText,
   ServiceError,
   unknownKeyIssues,
   ValidationError,
@@ -463,8 +464,18 @@ function isJsonObjectText(text: unknown): boolean {
   }
 }
 
+/**
+ * A dead letter. Its message is the service's or a thrown error's text, which goes on into the dead-letter
+ * queue, the handler failure and PublishIncompleteError's message: credentials in it are masked first.
+ */
 function letter(item: Pending, errorCode: string, errorMessage: string): DeadLetter {
-  return { event: item.event, entry: item.entry, errorCode, errorMessage, attempts: item.attempts };
+  return {
+    event: item.event,
+    entry: item.entry,
+    errorCode,
+    errorMessage: redactText(errorMessage),
+    attempts: item.attempts,
+  };
 }
 
 function errorName(error: unknown): string {
