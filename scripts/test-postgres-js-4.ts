@@ -5,8 +5,9 @@
  * `postgres4` devDependency alias). The copy is the tracked and untracked files of the working tree
  * in .cache/postgres-js-4, with node_modules linked entry by entry: only `postgres` differs.
  *   bun scripts/test-postgres-js-4.ts                 adapters/postgres, then the PostgreSQL contract
- *                                                     suites on Node from the copy's build
+ *                                                     suites on Node and in workerd from the copy's build
  *   bun scripts/test-postgres-js-4.ts <test paths>    those tests only
+ *   bun scripts/test-postgres-js-4.ts --workerd       the build and the workerd contract suites only
  * Services: as for `bun test` (EVENTFLOWS_PG_URL, or one started by test/services).
  */
 import { spawnSync } from "node:child_process";
@@ -53,10 +54,16 @@ function inCopy(args: readonly string[], env: NodeJS.ProcessEnv = process.env): 
   if (run.status !== 0) process.exit(run.status ?? 1);
 }
 
-const paths = process.argv.slice(2);
-inCopy(["test", "--timeout", "60000", ...(paths.length > 0 ? paths : ["adapters/postgres"])]);
-if (paths.length === 0) {
-  // And the PostgreSQL contract suites on Node, from the copy's build (Node is where most 4.x users run).
-  inCopy(["scripts/build.ts"]);
-  inCopy(["test/runtime/node/run.ts"], { ...process.env, EVENTFLOWS_RUNTIME_MODULES: "postgres" });
+const args = process.argv.slice(2);
+if (args.length > 0 && args[0] !== "--workerd") {
+  inCopy(["test", "--timeout", "60000", ...args]);
+  process.exit(0);
 }
+const everything = args.length === 0;
+if (everything) inCopy(["test", "--timeout", "60000", "adapters/postgres"]);
+// And the PostgreSQL contract suites from the copy's build: on Node (where most 4.x users run), and in
+// workerd, where the bundler picks 4.x's own Workers build (cloudflare:sockets).
+const runtimeEnv = { ...process.env, EVENTFLOWS_RUNTIME_MODULES: "postgres" };
+inCopy(["scripts/build.ts"]);
+if (everything) inCopy(["test/runtime/node/run.ts"], runtimeEnv);
+inCopy(["test/runtime/workerd/run.ts"], runtimeEnv);

@@ -19,6 +19,9 @@ import type { WorkerReport } from "./worker.ts";
 /** A recent date the installed workerd supports; behaviour follows that date's defaults. */
 export const COMPATIBILITY_DATE = "2025-12-01";
 
+/** Node modules that postgres.js 4 (src/cf.js and what it imports) names without `node:`. */
+const BARE_NODE_MODULES = ["crypto", "diagnostics_channel", "fs", "net", "os", "stream", "tls", "util"];
+
 interface WorkerGroup {
   readonly flags: readonly string[];
   readonly files: string[];
@@ -64,8 +67,9 @@ async function runGroup(group: WorkerGroup, exported: readonly string[] | undefi
     platform: "neutral",
     conditions: ["workerd", "worker", "browser", "module"],
     mainFields: ["browser", "module", "main"],
-    // Provided by workerd itself: cloudflare:sockets always, node:* only under nodejs_compat.
-    external: ["cloudflare:*", "node:*"],
+    // Provided by workerd itself: cloudflare:sockets always, node:* only under nodejs_compat, which
+    // also takes the bare names that postgres.js 4's workerd build imports.
+    external: ["cloudflare:*", "node:*", ...BARE_NODE_MODULES],
   });
   const mf = new Miniflare({
     modules: [{ type: "ESModule", path: "worker.mjs", contents: script }],
