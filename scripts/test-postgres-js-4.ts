@@ -12,6 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
@@ -45,6 +46,15 @@ for (const file of listed.stdout.split("\0")) {
 mkdirSync(join(tree, "node_modules"));
 for (const entry of readdirSync(modules)) {
   symlinkSync(join(modules, entry === "postgres" ? "postgres4" : entry), join(tree, "node_modules", entry));
+}
+// What `postgres` resolves to from the copy's own files (a test or an adapter module there): 4.x, or stop.
+const resolved = createRequire(join(tree, "adapters", "postgres", "client.ts")).resolve("postgres");
+const resolvedVersion = (
+  JSON.parse(readFileSync(join(dirname(resolved), "..", "package.json"), "utf8")) as { version: string }
+).version;
+if (resolvedVersion !== version) {
+  console.error(`✗ postgres resolves to ${resolvedVersion} (${resolved}) in the copy, not ${version}`);
+  process.exit(1);
 }
 console.log(`postgres.js ${version}: ${copied} files copied to ${tree.replace(root, ".")}`);
 
