@@ -52,6 +52,8 @@ describe("health routes", () => {
     const response = await app.request("/health/ready");
     expect(response.status).toBe(503);
     expect(response.headers.get("content-type")).toBe("application/problem+json");
+    // A probe may recover: a balancer or client is told when to ask again (docs/adapters/hono.md).
+    expect(response.headers.get("retry-after")).toBe("1");
     const text = await response.text();
     expect(text).not.toContain("hunter2");
     const problem = JSON.parse(text);

@@ -8,6 +8,7 @@ import { killWhileBlocked } from "../../test/postgres/kill-scenario.ts";
 import { type KilledBackendsOutcome, killedBackendsScenario } from "../../test/postgres/killed-backends.ts";
 import { type KilledTransactionOutcome, killedTransactionScenario } from "../../test/postgres/killed-transaction.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { isPostgresJs4 } from "./client.js";
 import {
   createPostgresClient,
   PostgresCheckpointStore,
@@ -285,7 +286,14 @@ describe("PostgreSQL reliability", () => {
     expect(outcome.version === 0 || outcome.version === 3).toBe(true); // nothing partial
   };
   test("a tenant-scoped append whose backends are killed on every attempt fails retryable instead of hanging (Bun)", async () => {
-    killedBackendsChecks(await killedBackendsScenario(url, schema));
+    const outcome = await killedBackendsScenario(url, schema);
+    killedBackendsChecks(outcome);
+    // postgres.js 4 keeps its pool through the kills, which 3.4.9's reserve() loses connections to
+    // (docs/adapters/postgres-tenancy.md): the append sent again and the reads after it succeed.
+    if (isPostgresJs4(sql)) {
+      expect([outcome.retry, ...outcome.reads]).toEqual(["resolved", "resolved", "resolved"]);
+      expect(outcome.version).toBe(3);
+    }
   }, 60_000);
   test("the same on Node 20: the append fails retryable, and the process does not crash", () => {
     const run = spawnSync(

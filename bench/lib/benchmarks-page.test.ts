@@ -108,6 +108,32 @@ describe("the benchmark page", () => {
     expect(charts.get("core.node.svg")).toContain("on&lt;Type&gt; methods");
   });
 
+  test("the page names the statistic its bars are, from the charted files' own", () => {
+    const charted = (statistic: RunReport["statistic"]) => ({
+      ...report([result("r: ours", 2), result("r: hand-written loop (ceiling)", 3)]),
+      statistic,
+    });
+    const page = (...statistics: RunReport["statistic"][]) =>
+      renderBenchmarksPage(
+        statistics.map((statistic, i) => ({ name: `f${i}`, legacy: false, reports: [charted(statistic), undefined] })),
+      ).markdown.replace(/\s+/g, " ");
+    expect(page("p50", "p50")).toContain("The bars are mitata's medians, each variant timed after the other");
+    expect(page("avg")).toContain("The bars are mitata's means, each variant timed after the other");
+    expect(page("p50", "avg")).toContain("The bars are mitata's medians or means, as each chart's subtitle says,");
+    // A file that charts nothing has no bars, so its statistic is not the page's.
+    const uncharted = {
+      name: "g",
+      legacy: false,
+      reports: [{ ...report([result("alone: ours", 1)]), statistic: "avg" as const }, undefined],
+    };
+    expect(
+      renderBenchmarksPage([
+        { name: "f", legacy: false, reports: [charted("p50"), undefined] },
+        uncharted,
+      ]).markdown.replace(/\s+/g, " "),
+    ).toContain("The bars are mitata's medians, each");
+  });
+
   test("the committed page and charts are what the saved results render to (run `bun run bench --render-only`)", () => {
     const { markdown, charts } = renderBenchmarksPage(savedReports());
     expect(readFileSync(PAGE, "utf8")).toBe(markdown);

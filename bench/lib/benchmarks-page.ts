@@ -6,7 +6,15 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type BenchmarkResult, RUNTIMES, type RunReport, type Runtime, readReports, resultsDir } from "./report.ts";
+import {
+  type BenchmarkResult,
+  RUNTIMES,
+  type RunReport,
+  type Runtime,
+  readReports,
+  resultsDir,
+  type Statistic,
+} from "./report.ts";
 import { type BarChart, type BarRole, type ChartGroup, renderBarChart } from "./svg-chart.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -110,6 +118,15 @@ export function savedReports(benchDir = join(root, "bench")): FileReports[] {
     });
 }
 
+/**
+ * What the bars are, from the statistics of the charted reports: each chart follows its own file's
+ * (`statistic` in its spec), so the page names the one they share, or both when they differ.
+ */
+export function barsStatistic(statistics: ReadonlySet<Statistic>): string {
+  if (statistics.size === 1) return statistics.has("p50") ? "mitata's medians" : "mitata's means";
+  return "mitata's medians or means, as each chart's subtitle says";
+}
+
 /** Markdown text that VitePress shows as written: no HTML tags (`on<Type>`), no `{{` interpolation. */
 export function markdownText(text: string): string {
   return text
@@ -128,6 +145,7 @@ export function renderBenchmarksPage(files: readonly FileReports[]): { markdown:
   const machines = new Set<string>();
   const versions = new Set<string>();
   const dates: string[] = [];
+  const statistics = new Set<Statistic>();
   for (const file of files) {
     const lines: string[] = [];
     RUNTIMES.forEach((rt, i) => {
@@ -141,6 +159,7 @@ export function renderBenchmarksPage(files: readonly FileReports[]): { markdown:
       if (report.cpu !== undefined) machines.add(report.cpu);
       if (report.version !== undefined) versions.add(report.version);
       dates.push(report.date);
+      statistics.add(report.statistic);
       lines.push(
         `- ${label}: ${markdownText(report.version ?? report.runtime)}${report.cpu ? ` on ${markdownText(report.cpu)}` : ""}, ${report.date.slice(0, 16).replace("T", " ")} UTC, load average ${loadText(report)}.`,
       );
@@ -182,7 +201,7 @@ ceilings, p99s, ratios and interleaved cross-checks, is in [bench/RESULTS.md](${
   from \`test/services/\`, on the same machine.
 
 Shared machines are noisy (figures move by ±20% between runs): compare the bars of one chart, not charts
-of different runs. Where Bun and Node differ, quote the less favourable. The bars are mitata's medians, each
+of different runs. Where Bun and Node differ, quote the less favourable. The bars are ${barsStatistic(statistics)}, each
 variant timed after the other; the Performance sections of the [PostgreSQL](./adapters/postgres.md#performance)
 and [SQLite](./adapters/sqlite.md#performance) pages quote the interleaved cross-check of the same runs, in which
 the variants alternate, so their ratios can differ from the bars'.
