@@ -8,7 +8,7 @@
  * with ERR_REQUIRE_ESM, proving the "default" condition resolves), and type-check an import of
  * every subpath with `moduleResolution` "bundler" and "nodenext" (the latter with
  * exactOptionalPropertyTypes and noUncheckedIndexedAccess), with this repository's TypeScript and
- * with the oldest the README promises ("TypeScript 5.7 or later"). Then the Getting started guide as a
+ * with the oldest the README promises ("TypeScript 5.7 or later") and with the newest on npm. Then the Getting started guide as a
  * reader follows it: its files (the blocks headed `// account.ts`, `// app.ts`, `// main.ts`) compiled
  * with the tsconfig.json the page gives, and main.js run on Node. Last, the "nodenext" type check again
  * with each peer dependency at the lowest version its range admits.
@@ -239,6 +239,12 @@ function gettingStarted(): { files: Record<string, string>; tsconfig: string; fi
   return { files, tsconfig: tsconfig as string, firstOutput: firstOutput as string };
 }
 
+/** The version of a package installed in `project` (under its alias, if it has one). */
+function installedVersion(project: string, name: string): string {
+  return (JSON.parse(readFileSync(join(project, "node_modules", name, "package.json"), "utf8")) as { version: string })
+    .version;
+}
+
 /** The oldest TypeScript the README promises ("TypeScript 5.7 or later"): the package's types are checked with it too. */
 function oldestTypeScript(): string {
   const text = readFileSync(join(repoRoot, "README.md"), "utf8");
@@ -345,6 +351,8 @@ async function main(): Promise<number> {
           devDependencies: {
             "@types/node": pkg.devDependencies?.["@types/node"] ?? "^20.0.0",
             "typescript-oldest": `npm:typescript@~${oldest}.0`,
+            // And the newest, what `npm install -D typescript` gives a new project (7.x since 2026).
+            "typescript-newest": "npm:typescript@latest",
           },
         },
         null,
@@ -439,6 +447,10 @@ async function main(): Promise<number> {
       [
         `TypeScript ${oldest}, the oldest the README promises`,
         join(project, "node_modules", "typescript-oldest", "bin", "tsc"),
+      ],
+      [
+        `TypeScript ${installedVersion(project, "typescript-newest")}, the newest on npm`,
+        join(project, "node_modules", "typescript-newest", "bin", "tsc"),
       ],
     ];
     for (const setup of TYPE_SETUPS) {
