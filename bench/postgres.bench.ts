@@ -110,6 +110,15 @@ const emmettAppender: Appender = {
   },
 };
 
+/**
+ * An array parameter: postgres.js 3.4's `sql.array`, or the array itself on 4.x, which removed
+ * `sql.array` and sends arrays as they are (`bun scripts/test-postgres-js-4.ts` copies run this on 4.x).
+ */
+function pgArray<T extends string | number>(values: T[]) {
+  const client = sql as unknown as { array?: (values: T[]) => unknown };
+  return (typeof client.array === "function" ? client.array(values) : values) as never;
+}
+
 const ceilingAppender: Appender = {
   async append(stream, size, expected) {
     const rows = batchOf(size).map((e, i) => ({
@@ -123,11 +132,11 @@ const ceilingAppender: Appender = {
       `INSERT INTO ${schema}.ceiling (stream_id, version, type, data, metadata)
        SELECT s, v, t, d::jsonb, m::jsonb FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[]) AS x(s, v, t, d, m)`,
       [
-        sql.array(rows.map((r) => r.stream_id)),
-        sql.array(rows.map((r) => r.version)),
-        sql.array(rows.map((r) => r.type)),
-        sql.array(rows.map((r) => r.data)),
-        sql.array(rows.map((r) => r.metadata)),
+        pgArray(rows.map((r) => r.stream_id)),
+        pgArray(rows.map((r) => r.version)),
+        pgArray(rows.map((r) => r.type)),
+        pgArray(rows.map((r) => r.data)),
+        pgArray(rows.map((r) => r.metadata)),
       ],
       { prepare: true },
     );
@@ -150,12 +159,12 @@ const sameTableAppender: Appender = {
        SELECT (pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + x.n, pg_current_xact_id(), x.s, x.v, x.i, x.t, x.d::jsonb, x.m::jsonb, now()
        FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS x(s, v, i, t, d, m, n)`,
       [
-        sql.array(events.map(() => stream)),
-        sql.array(events.map((_, i) => expected + i + 1)),
-        sql.array(events.map(() => ulid())),
-        sql.array(events.map((e) => e.type)),
-        sql.array(events.map((e) => JSON.stringify(e.data))),
-        sql.array(events.map((e) => JSON.stringify(e.metadata))),
+        pgArray(events.map(() => stream)),
+        pgArray(events.map((_, i) => expected + i + 1)),
+        pgArray(events.map(() => ulid())),
+        pgArray(events.map((e) => e.type)),
+        pgArray(events.map((e) => JSON.stringify(e.data))),
+        pgArray(events.map((e) => JSON.stringify(e.metadata))),
       ],
       { prepare: true },
     );
