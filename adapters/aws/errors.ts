@@ -97,6 +97,8 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   "RequestTimeoutException",
   // DynamoDB: a plain write met an item a transaction holds.
   "TransactionConflictException",
+  // DynamoDB (multi-Region strong consistency): a request in another Region is writing the item.
+  "ReplicatedWriteConflictException",
 ]);
 
 /** Reasons a transaction can be cancelled for that another attempt may not meet. */

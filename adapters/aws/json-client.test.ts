@@ -492,6 +492,71 @@ describe("AwsJsonClient retries", () => {
     expect(requests.length).toBe(3);
   });
 
+  test("property: every answer AWS documents as worth retrying is retried with backoff and, still failing, reported retryable with its code (mocked response: DynamoDB Local and moto never throttle, fail or time out a transaction)", async () => {
+    // DynamoDB's "OK to retry? Yes" codes: throttling (HTTP 400), a transaction still running under the
+    // same token, a write another Region's request holds (multi-Region strong consistency), server
+    // failures (HTTP 500/503, with and without a body), and transactions cancelled by conflicts or
+    // throttling only.
+    const answer = fc.oneof(
+      fc
+        .constantFrom(
+          "ThrottlingException",
+          "ProvisionedThroughputExceededException",
+          "RequestLimitExceeded",
+          "TransactionInProgressException",
+          "ReplicatedWriteConflictException",
+        )
+        .map((code) => ({ status: 400, code, body: { __type: `com.amazonaws.dynamodb.v20120810#${code}` } })),
+      fc.constantFrom(
+        { status: 500, code: "InternalServerError", body: { __type: "InternalServerError" } },
+        { status: 503, code: "ServiceUnavailable", body: { __type: "ServiceUnavailable" } },
+        { status: 500, code: "InternalServerError", body: undefined },
+        { status: 503, code: "ServiceUnavailable", body: undefined },
+      ),
+      fc
+        .array(fc.constantFrom("None", "ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded"), {
+          minLength: 1,
+          maxLength: 6,
+        })
+        .filter((codes) => codes.some((code) => code !== "None"))
+        .map((codes) => ({
+          status: 400,
+          code: "TransactionCanceledException",
+          body: { __type: "TransactionCanceledException", CancellationReasons: codes.map((Code) => ({ Code })) },
+        })),
+    );
+    await fc.assert(
+      fc.asyncProperty(answer, fc.integer({ min: 2, max: 4 }), async ({ status, code, body }, maxAttempts) => {
+        const draws: number[] = [];
+        const { fetch, requests } = scripted(
+          ...Array.from({ length: maxAttempts }, () =>
+            body === undefined ? new Response("", { status }) : json(status, body),
+          ),
+        );
+        const c = client({
+          fetch,
+          retry: {
+            maxAttempts,
+            baseDelayMs: 1,
+            maxDelayMs: 2,
+            random: () => {
+              draws.push(0);
+              return 0;
+            },
+          },
+        });
+        const error = await c.send("TransactWriteItems", {}).catch((e) => e);
+        expect(isServiceError(error)).toBe(true);
+        expect(error).toMatchObject({ serviceCode: code, retryable: true, attempts: maxAttempts, gaveUp: "attempts" });
+        expect(requests).toHaveLength(maxAttempts);
+        // A backoff drawn before each retry, and each retry paid from the budget.
+        expect(draws).toHaveLength(maxAttempts - 1);
+        expect(c.retryBudget).toBe(500 - 5 * (maxAttempts - 1));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   test("stops after maxAttempts with the last failure, saying so", async () => {
     const { fetch, requests } = scripted(throttled(), throttled(), throttled(), throttled());
     const error = await client({ fetch, retry: { maxAttempts: 3, baseDelayMs: 1 } })

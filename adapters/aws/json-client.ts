@@ -136,6 +136,14 @@ export class AwsJsonClient {
   }
 
   /**
+   * The client's retry policy: what a caller that retries part of an answer itself (DynamoDB's
+   * unprocessed batch items) paces those retries by, with `backoffDelay`.
+   */
+  get retryPolicy(): RetryPolicy {
+    return this.#retry;
+  }
+
+  /**
    * Sends `operation` with `input` as its JSON body and returns the parsed response.
    * @throws {AwsServiceError} the service refused it, or it kept failing transiently.
    * @throws {PayloadTooLargeError} DynamoDB refused an item as over 400 KB (see the service's `typedError`).

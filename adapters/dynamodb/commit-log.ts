@@ -13,6 +13,7 @@ import {
   type TableLayout,
   WATERMARK_SORT_KEY,
 } from "./layout.js";
+import { retryPolicyOf, untilProcessed } from "./unprocessed.js";
 
 /** One entry of the commit log: an append that committed, or a number declared unused (void). */
 export interface CommitMarker {
@@ -277,11 +278,14 @@ export class CommitLog {
     found: Map<string, EventEnvelope>,
   ): Promise<void> {
     const layout = this.#layout;
+    const idOf = (item: Record<string, unknown>) =>
+      keyId(readString(item, layout.partitionKey) ?? "", readNumber(item, layout.sortKey) ?? 0);
     let pending = keys.map(({ stream, version }) => this.#key(stream, version));
     // Events a hard delete or truncation removed: their items stay, key-only (no `type`).
     const removed = new Set<string>();
     // A marker is only ever written with its events, in one transaction; events missing after it
     // was seen can only be a read racing that transaction's last writes. Read again, briefly.
+    // (Keys DynamoDB left unprocessed are no such thing: `#read` asks for them until it has them.)
     for (let round = 0; pending.length > 0; round++) {
       if (round > 8) {
         throw new ServiceError(
@@ -293,22 +297,44 @@ export class CommitLog {
         );
       }
       if (round > 0) await sleep(Math.min(2 ** round, 100));
-      const result = await this.#client.send<{ Responses?: Record<string, Record<string, unknown>[]> }>(
-        "BatchGetItem",
-        {
-          RequestItems: { [layout.tableName]: { Keys: pending, ConsistentRead: true } },
-        },
-      );
-      for (const item of result.Responses?.[layout.tableName] ?? []) {
-        const id = keyId(readString(item, layout.partitionKey) ?? "", readNumber(item, layout.sortKey) ?? 0);
-        if (item[A.type] === undefined) removed.add(id);
-        else found.set(id, decodeItem(layout, item));
+      for (const item of await this.#read(pending)) {
+        if (item[A.type] === undefined) removed.add(idOf(item));
+        else found.set(idOf(item), decodeItem(layout, item));
       }
-      pending = pending.filter((key) => {
-        const id = keyId(readString(key, layout.partitionKey) ?? "", readNumber(key, layout.sortKey) ?? 0);
-        return !found.has(id) && !removed.has(id);
-      });
+      pending = pending.filter((key) => !found.has(idOf(key)) && !removed.has(idOf(key)));
     }
+  }
+
+  /**
+   * The items of `keys` (at most 100), read consistently. What DynamoDB leaves in `UnprocessedKeys`
+   * (throttling, or an answer over 16 MB) is asked for again, exactly those keys, paced by the
+   * client's retry policy (see untilProcessed).
+   * @throws {ServiceError} `UnprocessedKeys`, retryable: keys stayed unprocessed (throttled).
+   */
+  async #read(keys: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const { tableName } = this.#layout;
+    const items: Record<string, unknown>[] = [];
+    await untilProcessed(
+      async (pending) => {
+        const result = await this.#client.send<{
+          Responses?: Record<string, Record<string, unknown>[]>;
+          UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }>;
+        }>("BatchGetItem", { RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } });
+        items.push(...(result.Responses?.[tableName] ?? []));
+        return result.UnprocessedKeys?.[tableName]?.Keys ?? [];
+      },
+      keys,
+      retryPolicyOf(this.#client),
+      (count, attempts) =>
+        new ServiceError(
+          "DynamoDB",
+          "BatchGetItem",
+          "UnprocessedKeys",
+          true,
+          `${count} committed event(s) stayed unprocessed: throttled, nothing read in ${attempts} attempt(s); read again`,
+        ),
+    );
+    return items;
   }
 
   #parse(item: Record<string, unknown>): CommitMarker {

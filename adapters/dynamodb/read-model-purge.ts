@@ -1,9 +1,9 @@
 import { assertKnownOptions, type Issue, ValidationError } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
-import { batchWriteAll } from "./batch-write.js";
 import type { AwsJsonClient } from "./client.js";
 import { partitionValue, type TableLayout } from "./layout.js";
 import { NAMESPACE, RETIRED_AT, RETIRED_PARTITION } from "./read-model-generations.js";
+import { batchWriteAll } from "./unprocessed.js";
 
 export interface PurgeRetiredGenerationsOptions {
   /**
@@ -75,6 +75,7 @@ export async function purgeRetiredGenerations(
       // What DynamoDB leaves unprocessed (throttling) is sent again a bounded number of times; then the
       // call fails, retryable, and the next one rescans from the saved cursor.
       await batchWriteAll(
+        client,
         async (pending) => {
           const result = await send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
             RequestItems: { [layout.tableName]: pending },

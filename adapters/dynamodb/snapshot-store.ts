@@ -1,5 +1,4 @@
 import {
-  ServiceError,
   SNAPSHOT_STORE_OPTIONS,
   SnapshotCorruptError,
   SnapshotStore,
@@ -9,10 +8,10 @@ import {
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
-import { AWS_JSON_CLIENT_OPTIONS, backoffDelay, type RetryPolicy, retryPolicy } from "../aws/index.js";
+import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
-import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, sleep } from "./client.js";
+import { type AwsJsonClient, type AwsJsonClientOptions, clientOption } from "./client.js";
 import {
   A,
   LAYOUT_OPTIONS,
@@ -23,6 +22,7 @@ import {
   tableLayout,
 } from "./layout.js";
 import { ensureEventStoreTable, tableWait } from "./table.js";
+import { batchWriteAll } from "./unprocessed.js";
 
 export interface DynamoDbSnapshotStoreOptions extends SnapshotStoreOptions, AwsJsonClientOptions, TableLayoutOptions {
   /**
@@ -77,7 +77,6 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
   readonly capabilities: SnapshotStoreCapabilities;
   readonly client: AwsJsonClient;
   readonly layout: TableLayout;
-  readonly #retry: RetryPolicy;
 
   /** @throws {ValidationError} a bad table or key name, option, region, endpoint or missing credentials. */
   constructor(options: DynamoDbSnapshotStoreOptions) {
@@ -96,7 +95,6 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
     }
     this.layout = layout;
     this.client = clientOption(options);
-    this.#retry = retryPolicy(options.retry);
     const otherBytes =
       utf8Length(layout.partitionKey) +
       utf8Length(partitionValue(layout, SNAPSHOT_PARTITION_PREFIX)) +
@@ -230,33 +228,26 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
 
   /**
    * BatchWriteItem in groups of 25. DynamoDB may leave part of a batch unprocessed (throttling):
-   * that part is sent again after the client's backoff, up to its attempt limit.
+   * that part is sent again after the client's backoff, up to its attempt limit (see batchWriteAll).
    */
   async #deleteAll(keys: readonly Key[]): Promise<void> {
     const { tableName } = this.layout;
     const batches: Key[][] = [];
     for (let i = 0; i < keys.length; i += BATCH_SIZE) batches.push(keys.slice(i, i + BATCH_SIZE));
     await Promise.all(
-      batches.map(async (batch) => {
-        let pending: unknown[] = batch.map(({ key }) => ({ DeleteRequest: { Key: key } }));
-        for (let attempt = 1; ; attempt++) {
-          const result = await this.client.send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
-            RequestItems: { [tableName]: pending },
-          });
-          pending = result.UnprocessedItems?.[tableName] ?? [];
-          if (pending.length === 0) return;
-          if (attempt >= this.#retry.maxAttempts) {
-            throw new ServiceError(
-              "DynamoDB",
-              "BatchWriteItem",
-              "UnprocessedItems",
-              true,
-              `${pending.length} snapshot deletion(s) stayed unprocessed after ${attempt} attempts`,
-            );
-          }
-          await sleep(backoffDelay(this.#retry, attempt));
-        }
-      }),
+      batches.map((batch) =>
+        batchWriteAll(
+          this.client,
+          async (pending) => {
+            const result = await this.client.send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
+              RequestItems: { [tableName]: pending },
+            });
+            return result.UnprocessedItems?.[tableName] ?? [];
+          },
+          batch.map(({ key }) => ({ DeleteRequest: { Key: key } })),
+          (count) => `${count} snapshot deletion(s) left unprocessed`,
+        ),
+      ),
     );
   }
 

@@ -15,9 +15,9 @@ import {
   type StreamDeletionState,
 } from "../../src/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
-import { batchWriteAll } from "./batch-write.js";
 import { type AwsJsonClient, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
 import { D, HIDDEN_SORT_KEY, META_PARTITION, partitionValue, type TableLayout } from "./layout.js";
+import { batchWriteAll } from "./unprocessed.js";
 
 // A DynamoDbEventStore given `streamDeletion` delegates its stream changes here, and the reads of a
 // stream's deletion state (a soft-deleted stream reads as empty). Its appends refuse deleted streams
@@ -434,6 +434,7 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
         requests.push({ PutRequest: { Item: this.#key(streamId, v) } });
       }
       await batchWriteAll(
+        this.#client,
         async (pending) => {
           const result = await this.#client.send<{ UnprocessedItems?: Record<string, unknown[]> }>("BatchWriteItem", {
             RequestItems: { [tableName]: pending },
