@@ -19,6 +19,7 @@ import { dumbo } from "@event-driven-io/dumbo";
 import { getPostgreSQLEventStore, readMessagesBatch } from "@event-driven-io/emmett-postgresql";
 import { bench, group, summary } from "mitata";
 import pg from "pg";
+import { isPostgresJs4 } from "../adapters/postgres/client.js";
 import { createPostgresClient, PostgresEventStore } from "../adapters/postgres/index.js";
 import { POSITION_BITS } from "../adapters/postgres/position.js";
 import { isConcurrencyError, ulid } from "../src/index.js";
@@ -111,12 +112,13 @@ const emmettAppender: Appender = {
 };
 
 /**
- * An array parameter: postgres.js 3.4's `sql.array`, or the array itself on 4.x, which removed
- * `sql.array` and sends arrays as they are (`bun scripts/test-postgres-js-4.ts` copies run this on 4.x).
+ * An array parameter: postgres.js 3.4's `sql.array`, or the array itself on 4.x, whose `sql.array`
+ * throws ARRAY_REMOVED and which sends arrays as they are (`bun scripts/test-postgres-js-4.ts` copies
+ * run this on 4.x).
  */
+const fourth = isPostgresJs4(sql);
 function pgArray<T extends string | number>(values: T[]) {
-  const client = sql as unknown as { array?: (values: T[]) => unknown };
-  return (typeof client.array === "function" ? client.array(values) : values) as never;
+  return (fourth ? values : sql.array(values)) as never;
 }
 
 const ceilingAppender: Appender = {
