@@ -90,6 +90,35 @@ describe("PostgreSQL error mapping", () => {
     expect(toEventFlowsError(ended, "readAll")).toMatchObject({ retryable: false });
   });
 
+  test("a connection workerd could not open is a retryable ServiceError, on a statement or reserve() (shape seen on workerd with postgres.js 3.4 and 4.2, closed port)", () => {
+    // What cloudflare:sockets' connect() failed with in workerd (miniflare, compatibility date
+    // 2025-12-01, nodejs_compat) against a closed local port: a plain Error with no code, which
+    // postgres.js ties to the statement (own `query`, `parameters`, `args`, `types`), or rejects
+    // reserve() with bare (a tenantScopedSql store).
+    const message = "proxy request failed, cannot connect to the specified address";
+    const onStatement = Object.assign(new Error(message), {
+      query: "select secret_column from secret_table",
+      parameters: ["payload-secret"],
+      args: [],
+      types: [],
+    });
+    for (const raw of [onStatement, new Error(message)]) {
+      const mapped = toEventFlowsError(raw, "getStreamVersion");
+      expect(isServiceError(mapped)).toBe(true);
+      expect(mapped).toMatchObject({ service: "postgres", serviceCode: "CONNECT_FAILED", retryable: true });
+      for (const leak of ["secret_table", "payload-secret"]) expect(everythingShown(mapped)).not.toContain(leak);
+      expect(isConnectionGone(raw)).toBe(true);
+    }
+    // Only that shape: an error of another name, or with a code, or other words, is not it.
+    const handlerBug = new TypeError(message);
+    expect(toEventFlowsError(handlerBug, "projection")).toBe(handlerBug);
+    expect(isConnectionGone(handlerBug)).toBe(false);
+    const other = new Error("proxy request failed");
+    expect(toEventFlowsError(other, "projection")).toBe(other);
+    const coded = Object.assign(new Error(message), { code: "SOMETHING_ELSE" });
+    expect(toEventFlowsError(coded, "projection")).toBe(coded);
+  });
+
   // A tenant-scoped statement stops waiting for the rest of its pipeline, and leaves its reserved
   // connection to postgres.js, only on these: a statement's own error leaves the connection serving.
   test("a connection gone under a statement is told apart from the statement's own error", () => {

@@ -82,6 +82,13 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
       cause: sanitizedCause("NET_ACCESS_REFUSED", message),
     });
   }
+  if (isWorkerdConnectFailure(error)) {
+    const message =
+      "the connection to PostgreSQL could not be made (on Cloudflare Workers: the port is closed or the host unreachable, or the address is one Workers may not connect to: localhost, a private network, Cloudflare's own); the statement was not sent";
+    return new ServiceError(SERVICE, operation, WORKERD_CONNECT_CODE, true, message, {
+      cause: sanitizedCause(WORKERD_CONNECT_CODE, message),
+    });
+  }
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && (CONNECTION_CODES.has(code) || code === "CONNECTION_ENDED")) {
     const retryable = code !== "CONNECTION_ENDED";
@@ -121,6 +128,28 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
     });
   }
   return error;
+}
+
+// workerd (Cloudflare Workers, miniflare) fails cloudflare:sockets' connect() with a plain Error
+// (name "Error", no code) whose message is this, and postgres.js passes it on as it is: on a
+// statement with `query` and `parameters` defined on it, from `reserve()` (tenantScopedSql) bare.
+// Seen with postgres.js 3.4 and 4.2 against a closed local port. Cloudflare's docs give the same
+// words for an address Workers may not reach (localhost, private networks, Cloudflare's own), which
+// no retry fixes; nothing in the error tells the two apart, so it is typed as Node's ECONNREFUSED is:
+// a connection that could not be made, retryable.
+const WORKERD_CONNECT_FAILURE = "proxy request failed, cannot connect to the specified address";
+const WORKERD_CONNECT_CODE = "CONNECT_FAILED";
+
+/** workerd's failure to open the socket (see WORKERD_CONNECT_FAILURE). */
+function isWorkerdConnectFailure(error: unknown): boolean {
+  const { name, message, code } = (typeof error === "object" && error !== null ? error : {}) as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+  };
+  return (
+    name === "Error" && code === undefined && typeof message === "string" && message.startsWith(WORKERD_CONNECT_FAILURE)
+  );
 }
 
 /**
@@ -278,7 +307,7 @@ export function isLostConnection(error: unknown): boolean {
  * own error (severity ERROR), after which the connection answers the statements behind it.
  */
 export function isConnectionGone(error: unknown): boolean {
-  if (isLostConnection(error)) return true;
+  if (isLostConnection(error) || isWorkerdConnectFailure(error)) return true;
   if (isServerError(error)) return error.severity === "FATAL" || error.severity === "PANIC";
   const { code, cause } = (error ?? {}) as { code?: unknown; cause?: { code?: unknown } };
   // postgres.js 4's timeouts leave the connection serving: a statement that waited for one and was

@@ -308,6 +308,62 @@ describe("PostgreSQL reliability", () => {
     killedBackendsChecks(outcome);
   }, 70_000);
 
+  // Why a tenant-scoped statement stops waiting at the first of its four statements that fails with a
+  // lost connection (settledUnlessGone in row-level-security.ts), as postgres.js alone shows it: the
+  // tenant pipeline on a reserved connection whose backend is killed under its statement. postgres.js
+  // 3.4 never settles the COMMIT queued behind that statement; 4.x rejects it with the statement.
+  // docs/adapters/postgres-tenancy.md says the same of each version.
+  test("postgres.js's reserved connection killed under a statement: the COMMIT queued behind it never settles on 3.4, and is rejected on 4.x", async () => {
+    const name = `eventflows-queued-${ulid()}`.toLowerCase();
+    const client = createPostgresClient(url, { max: 2, application_name: name });
+    try {
+      const reserved = await client.reserve();
+      const outcomes: string[] = [];
+      // Sent in order, as tenantScopedSql sends them: postgres.js sends a statement when it is first awaited.
+      const statements = [
+        reserved`BEGIN`,
+        reserved`SELECT set_config('eventflows.tenant', ${"acme"}, true)`,
+        reserved`SELECT pg_sleep(60), ${1}::int AS n`,
+        reserved`COMMIT`,
+      ].map((statement, index) => {
+        outcomes[index] = "pending";
+        return statement.then(
+          () => {
+            outcomes[index] = "resolved";
+          },
+          (error: { code?: unknown }) => {
+            outcomes[index] = `rejected ${String(error.code)}`;
+          },
+        );
+      });
+      await eventually(async () => {
+        const [killed] = await sql`
+          SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE application_name = ${name} AND state = 'active' AND query LIKE '%pg_sleep%'`;
+        expect(killed?.n).toBe(1);
+      });
+      await statements[2];
+      // 3.4.10 rejects the killed statement with CONNECTION_CLOSED (ECONNRESET when the socket saw a
+      // reset), 4.2 with the server's 57P01.
+      expect(outcomes.slice(0, 3)).toEqual([
+        "resolved",
+        "resolved",
+        expect.stringMatching(/^rejected (CONNECTION_CLOSED|ECONNRESET|57P01)$/),
+      ]);
+      if (isPostgresJs4(client)) {
+        await statements[3];
+        expect(outcomes[3]).toMatch(/^rejected (CONNECTION_CLOSED|ECONNRESET|57P01)$/);
+      } else {
+        // A statement on the pool makes and answers a connection of its own: the COMMIT, which had
+        // only to be failed with the closed connection, is still waiting after that.
+        await client`SELECT 1`;
+        expect(outcomes[3]).toBe("pending");
+      }
+    } finally {
+      await client.end({ timeout: 1 });
+    }
+  }, 60_000);
+
   // A transaction (withTransaction, a read-model transaction) waits on a lock, and its backend is
   // killed. postgres.js 3.4.9 answers the closed connection by rejecting begin, and then writes the
   // ROLLBACK to that connection anyway once the work has failed: its next write, in a timer, found no

@@ -13,8 +13,9 @@ import {
   PostgresSubjectKeyStore,
   tenantScopedSql,
 } from "../../../adapters/postgres/index.js";
-import { ulid } from "../../../src/index.js";
+import { isServiceError, ulid } from "../../../src/index.js";
 import {
+  assert,
   type ContractSuite,
   checkpointStoreContract,
   dedupStoreContract,
@@ -56,6 +57,52 @@ async function withTenantTables(
 ): Promise<OpenedSuite> {
   const { sql, schema, close } = await openTenantTables(env);
   return { suite: suite(tenantScopedSql(sql, "runtime-tenant"), schema), close };
+}
+
+/**
+ * Stores whose database port is closed (port 1 of the database's host): the failure to connect is a
+ * retryable ServiceError on every runtime. Node and Bun give ECONNREFUSED; workerd an Error of its
+ * own words with no code, which went untyped before (see isWorkerdConnectFailure in errors.ts).
+ */
+function closedPortSuite(env: RuntimeEnv): OpenedSuite {
+  const url = new URL(requiredVariable(env, "EVENTFLOWS_PG_URL"));
+  url.port = "1";
+  const clients: ReturnType<typeof createPostgresClient>[] = [];
+  const client = () => {
+    const sql = createPostgresClient(url.href, { max: 1, connect_timeout: 5 });
+    clients.push(sql);
+    return sql;
+  };
+  const refusedAsRetryable = async (store: PostgresEventStore) => {
+    let thrown: unknown;
+    try {
+      await store.getStreamVersion(`Closed-${ulid()}`);
+    } catch (error) {
+      thrown = error;
+    }
+    const text = thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown);
+    assert(isServiceError(thrown), `a ServiceError, not ${text}`);
+    assert(thrown.service === "postgres" && thrown.retryable, `retryable, not ${thrown.serviceCode}: ${text}`);
+  };
+  return {
+    suite: {
+      name: "PostgreSQL on a closed port",
+      cases: [
+        {
+          name: "a store whose database port is closed fails with a retryable ServiceError",
+          run: () => refusedAsRetryable(new PostgresEventStore({ sql: client(), schema: "closed_port" })),
+        },
+        {
+          name: "so does a tenant-scoped store (tenantScopedSql, whose reserve() fails)",
+          run: () =>
+            refusedAsRetryable(new PostgresEventStore({ sql: tenantScopedSql(client(), "t1"), schema: "closed_port" })),
+        },
+      ],
+    },
+    close: async () => {
+      await Promise.all(clients.map((sql) => sql.end({ timeout: 1 })));
+    },
+  };
 }
 
 export const postgresSuites: SuiteModule = {
@@ -203,6 +250,7 @@ export const postgresSuites: SuiteModule = {
           }),
         ),
     },
+    { name: "postgres store on a closed port", contract: "eventStoreContract", open: closedPortSuite },
     tenancyPostgresSuite,
     tenancyPostgresRlsSuite,
     tenancyPostgresRlsPoolSuite,
