@@ -126,6 +126,32 @@ describe("PostgreSQL ping and healthCheck", () => {
     }
   });
 
+  // postgres.js 4 hands a statement to its pool a microtask after it is awaited; cancelled before that,
+  // it is only marked, and the mark was cleared (cancelStatement's emptying, which 3.4 needs): the
+  // ping ran and resolved after its abort, or, the pool full, waited for queue_timeout.
+  test("a ping aborted at once is cancelled (57014), whether a connection is free or not", async () => {
+    for (const full of [false, true]) {
+      const client = createPostgresClient(await ensurePostgres(), { max: 1 });
+      await client`select 1`;
+      const held = full ? await client.reserve() : undefined;
+      try {
+        const controller = new AbortController();
+        const pinging = new PostgresCheckpointStore({ sql: client, schema }).ping(controller.signal);
+        controller.abort();
+        const outcome = await pinging.then(
+          () => "resolved",
+          (e: unknown) => e,
+        );
+        expect(outcome).toMatchObject({ service: "postgres", serviceCode: "57014", retryable: true });
+        held?.release();
+        // The connection serves the next call.
+        expect(await new PostgresCheckpointStore({ sql: client, schema }).ping()).toBeUndefined();
+      } finally {
+        await client.end();
+      }
+    }
+  });
+
   // A tenant-scoped client runs a statement on a reserved connection; cancelling it there before it was
   // sent left that connection never ready: the aborted ping never settled and the connection was lost.
   test("a ping aborted on a tenant-scoped client settles with its query cancelled, and the client goes on working", async () => {
