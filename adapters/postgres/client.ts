@@ -450,11 +450,16 @@ function boundConnectionWait(sql: PostgresSql, waitMs: number): PostgresSql {
  * `max` of them a client that never recovered, even once the server was back. So a waiting statement
  * is also emptied (an empty simple query, which the server answers with nothing): a connection that
  * opens later runs that and serves the pool. A statement already sent is cancelled on the server.
+ * postgres.js 4's pool never sends a cancelled statement, and is left to do so (see cancelOnPostgresJs4).
  */
 export function cancelStatement(query: unknown): void {
   if (!isPendingQuery(query)) {
     // Not postgres.js's own query (a tenant-scoped client's, which cancels what it runs): its cancel().
     (query as { cancel?: () => unknown } | null)?.cancel?.();
+    return;
+  }
+  if (isPostgresJs4(query.handler)) {
+    cancelOnPostgresJs4(query);
     return;
   }
   const unsent = waiting(query);
@@ -467,6 +472,23 @@ export function cancelStatement(query: unknown): void {
     cursorFn: undefined,
     onlyDescribe: false,
     cancelled: null,
+  });
+}
+
+/**
+ * postgres.js 4 never sends a statement it was asked to cancel: its pool takes a waiting one out of
+ * its queue, and one not yet handed to the pool (postgres.js hands it over a microtask after it is
+ * awaited) is only marked `cancelled`, rejected when a connection would take it. A mark it leaves
+ * there (a full pool) waited for queue_timeout; so once the statement is handed over, it is
+ * cancelled again, which takes it out of the queue. (3.4's emptying, below, cleared that mark: the
+ * ping ran and resolved after its abort.)
+ */
+function cancelOnPostgresJs4(query: PendingQuery): void {
+  void Promise.resolve(query.cancel()).catch(() => undefined);
+  const marked = query as { cancelled?: unknown; settled?: unknown };
+  if (marked.cancelled !== true) return;
+  queueMicrotask(() => {
+    if (marked.settled !== true) void Promise.resolve(query.cancel()).catch(() => undefined);
   });
 }
 

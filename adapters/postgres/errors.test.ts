@@ -270,6 +270,24 @@ describe("PostgreSQL error mapping", () => {
     }
   });
 
+  test("postgres.js's own cancellation (57014 without a server's fields) is a retryable ServiceError 57014, tied to its statement or not", () => {
+    // 3.4 rejects a cancelled statement that waited for a connection with it bare; 4.x with the statement.
+    const cancelled = () =>
+      Object.assign(new Error("57014: canceling statement due to user request"), { code: "57014" });
+    const tied = Object.defineProperties(cancelled(), {
+      query: { value: "SELECT secret_column FROM secret_table", enumerable: true },
+      parameters: { value: ["payload-secret"], enumerable: true },
+    });
+    for (const raw of [cancelled(), tied]) {
+      const mapped = toEventFlowsError(raw, "ping");
+      expect(isServiceError(mapped)).toBe(true);
+      expect(mapped).toMatchObject({ service: "postgres", serviceCode: "57014", retryable: true });
+      expect(isConnectionGone(raw)).toBe(false);
+      const shown = everythingShown(mapped);
+      for (const leak of ["secret_table", "payload-secret", "SELECT"]) expect(shown).not.toContain(leak);
+    }
+  });
+
   test("our own errors and errors from application code pass through unchanged", () => {
     const ours = new ConcurrencyError("s", 1, 2);
     expect(toEventFlowsError(ours, "x")).toBe(ours);

@@ -45,6 +45,9 @@ const CONNECTION_CODES = new Set([
   "QUEUE_TIMEOUT",
 ]);
 
+/** query_canceled: the server's for a cancelled statement or a statement_timeout, postgres.js's for its own cancel. */
+const CANCELLED = "57014";
+
 /** A server error (it carries a five-character SQLSTATE), as opposed to a client or connection error. */
 export function isServerError(error: unknown): error is ServerErrorFields & { code: string } {
   const fields = error as ServerErrorFields | null;
@@ -90,6 +93,15 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
     });
   }
   const code = (error as { code?: unknown } | null)?.code;
+  // postgres.js's own cancellation (`cancel()`, an aborted ping, a withdrawn wait): the server's
+  // SQLSTATE without a server's fields. 3.4 rejects a statement still waiting for a connection with it
+  // bare, 4.x with the statement attached (which the generic path below called CLIENT_ERROR).
+  if (code === CANCELLED) {
+    const message = "the statement was cancelled (cancel() or an aborted signal) before it finished";
+    return new ServiceError(SERVICE, operation, CANCELLED, true, message, {
+      cause: sanitizedCause(CANCELLED, message),
+    });
+  }
   if (typeof code === "string" && (CONNECTION_CODES.has(code) || code === "CONNECTION_ENDED")) {
     const retryable = code !== "CONNECTION_ENDED";
     const message = !retryable

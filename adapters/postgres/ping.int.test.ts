@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { healthCheck } from "../../src/index.js";
+import { healthCheck, isServiceError } from "../../src/index.js";
+import { everythingShown } from "../../test/leaks.ts";
 import { deadDatabaseProxy } from "../../test/postgres/dead-database-proxy.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import {
@@ -96,6 +97,60 @@ describe("PostgreSQL ping and healthCheck", () => {
       await proxy.close();
     }
   }, 20_000);
+
+  // postgres.js rejects a statement it cancels before sending it (one waiting for a connection) with
+  // its own 57014, without a server's fields: 3.4's bare (it left the library raw, its stack into
+  // postgres.js), 4.x's with the statement attached (it came out as a CLIENT_ERROR, not retryable).
+  test("a ping aborted while it waits for a connection is a retryable ServiceError 57014 showing no SQL or address", async () => {
+    const client = createPostgresClient(await ensurePostgres(), { max: 1 });
+    const held = await client.reserve();
+    const controller = new AbortController();
+    try {
+      const pinging = new PostgresCheckpointStore({ sql: client, schema }).ping(controller.signal);
+      // After the microtask in which postgres.js hands the statement to its pool: it waits there.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      controller.abort();
+      const error = await pinging.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isServiceError(error)).toBe(true);
+      expect(error).toMatchObject({ service: "postgres", serviceCode: "57014", retryable: true });
+      const shown = everythingShown(error);
+      for (const secret of ["select 1", new URL(await ensurePostgres()).port, "node_modules"]) {
+        expect(shown).not.toContain(secret);
+      }
+    } finally {
+      held.release();
+      await client.end();
+    }
+  });
+
+  // postgres.js 4 hands a statement to its pool a microtask after it is awaited; cancelled before that,
+  // it is only marked, and the mark was cleared (cancelStatement's emptying, which 3.4 needs): the
+  // ping ran and resolved after its abort, or, the pool full, waited for queue_timeout.
+  test("a ping aborted at once is cancelled (57014), whether a connection is free or not", async () => {
+    for (const full of [false, true]) {
+      const client = createPostgresClient(await ensurePostgres(), { max: 1 });
+      await client`select 1`;
+      const held = full ? await client.reserve() : undefined;
+      try {
+        const controller = new AbortController();
+        const pinging = new PostgresCheckpointStore({ sql: client, schema }).ping(controller.signal);
+        controller.abort();
+        const outcome = await pinging.then(
+          () => "resolved",
+          (e: unknown) => e,
+        );
+        expect(outcome).toMatchObject({ service: "postgres", serviceCode: "57014", retryable: true });
+        held?.release();
+        // The connection serves the next call.
+        expect(await new PostgresCheckpointStore({ sql: client, schema }).ping()).toBeUndefined();
+      } finally {
+        await client.end();
+      }
+    }
+  });
 
   // A tenant-scoped client runs a statement on a reserved connection; cancelling it there before it was
   // sent left that connection never ready: the aborted ping never settled and the connection was lost.
