@@ -239,6 +239,31 @@ function gettingStarted(): { files: Record<string, string>; tsconfig: string; fi
   return { files, tsconfig: tsconfig as string, firstOutput: firstOutput as string };
 }
 
+/**
+ * The "nodenext" type check of `project` with this repository's TypeScript, after its peers were
+ * replaced. A peer's own declarations may need what this setup leaves out (hono 4.6 names the DOM's
+ * RequestInfo): the peer's business. Every error in ours or in the importing file counts. Prints the
+ * outcome under `label`; whether it passed.
+ */
+function typeCheckNodenext(project: string, peerNames: readonly string[], label: string): boolean {
+  const tsc = spawnSync(
+    join(repoRoot, "node_modules", ".bin", "tsc"),
+    ["-p", "tsconfig.nodenext.json", "--pretty", "false"],
+    { cwd: project, encoding: "utf8" },
+  );
+  const errors = `${tsc.stdout}${tsc.stderr}`.split("\n").filter((line) => /error TS\d+/.test(line));
+  const ours = errors.filter((line) => !peerNames.some((name) => line.startsWith(`node_modules/${name}/`)));
+  if (tsc.status !== 0 && (ours.length > 0 || errors.length === 0)) {
+    console.error(
+      `✗ ${label}:\n${ours.length > 0 ? ours.join("\n") : `${tsc.stdout}${tsc.stderr}${tsc.error?.message ?? ""}`}`,
+    );
+    return false;
+  }
+  const note = errors.length > 0 ? ` (${errors.length} errors inside peers' own declarations)` : "";
+  console.log(`✓ ${label}${note}`);
+  return true;
+}
+
 /** The version of a package installed in `project` (under its alias, if it has one). */
 function installedVersion(project: string, name: string): string {
   return (JSON.parse(readFileSync(join(project, "node_modules", name, "package.json"), "utf8")) as { version: string })
@@ -541,29 +566,8 @@ async function main(): Promise<number> {
       project,
       `npm install ${lowest.join(" ")}`,
     );
-    const oldPeers = spawnSync(
-      join(repoRoot, "node_modules", ".bin", "tsc"),
-      ["-p", "tsconfig.nodenext.json", "--pretty", "false"],
-      { cwd: project, encoding: "utf8" },
-    );
-    // A peer's own declarations may need what this setup leaves out (hono 4.6 names the DOM's
-    // RequestInfo): the peer's business. Every error in ours or in the importing file counts.
-    const oldPeerErrors = `${oldPeers.stdout}${oldPeers.stderr}`.split("\n").filter((line) => /error TS\d+/.test(line));
-    const oursWithOldPeers = oldPeerErrors.filter(
-      (line) => !peerNames.some((name) => line.startsWith(`node_modules/${name}/`)),
-    );
-    if (oldPeers.status !== 0 && (oursWithOldPeers.length > 0 || oldPeerErrors.length === 0)) {
+    if (!typeCheckNodenext(project, peerNames, `types with the oldest peers the ranges admit: ${lowest.join(", ")}`)) {
       failed = true;
-      console.error(
-        `✗ types with the oldest peers the ranges admit (${lowest.join(", ")}):\n${
-          oursWithOldPeers.length > 0
-            ? oursWithOldPeers.join("\n")
-            : `${oldPeers.stdout}${oldPeers.stderr}${oldPeers.error?.message ?? ""}`
-        }`,
-      );
-    } else {
-      const note = oldPeerErrors.length > 0 ? ` (${oldPeerErrors.length} errors inside peers' own declarations)` : "";
-      console.log(`✓ types with the oldest peers the ranges admit: ${lowest.join(", ")}${note}`);
     }
 
     // postgres.js 4 is what `npm install postgres` installs: the declarations must type-check with its
@@ -574,22 +578,7 @@ async function main(): Promise<number> {
       project,
       "npm install postgres@4",
     );
-    const fourTypes = spawnSync(
-      join(repoRoot, "node_modules", ".bin", "tsc"),
-      ["-p", "tsconfig.nodenext.json", "--pretty", "false"],
-      { cwd: project, encoding: "utf8" },
-    );
-    const fourErrors = `${fourTypes.stdout}${fourTypes.stderr}`
-      .split("\n")
-      .filter(
-        (line) => /error TS\d+/.test(line) && !peerNames.some((name) => line.startsWith(`node_modules/${name}/`)),
-      );
-    if (fourTypes.status !== 0 && (fourErrors.length > 0 || fourTypes.stdout.trim() === "")) {
-      failed = true;
-      console.error(`✗ types with postgres.js 4:\n${fourErrors.join("\n") || fourTypes.stderr}`);
-    } else {
-      console.log("✓ types with postgres.js 4");
-    }
+    if (!typeCheckNodenext(project, peerNames, "types with postgres.js 4")) failed = true;
     const probe = [
       `import { createPostgresClient } from "${pkg.name}/postgres";`,
       `import { readFileSync } from "node:fs";`,
