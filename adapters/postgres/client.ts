@@ -264,12 +264,12 @@ function queueTimeout(connectTimeout: unknown): number {
 function addressIssue(sql: PostgresSql): string | undefined {
   const { port, host } = (sql as { options?: { port?: unknown; host?: unknown } }).options ?? {};
   const ports = Array.isArray(port) ? port : [port];
-  if (ports.some((value) => !Number.isInteger(value) || (value as number) < 1 || (value as number) > 65_535)) {
-    return "the port must be an integer from 1 to 65535";
-  }
-  // A host postgres.js 4 kept with what followed its colon: a port that is not a number.
   const hosts = Array.isArray(host) ? host : [host];
-  if (hosts.some((name) => typeof name === "string" && /^[^[:]*:[^:]*$/.test(name))) {
+  if (
+    ports.some((value) => !Number.isInteger(value) || (value as number) < 1 || (value as number) > 65_535) ||
+    // A host postgres.js 4 kept with what followed its colon: a port that is not a number.
+    hosts.some((name) => typeof name === "string" && /^[^[:]*:[^:]*$/.test(name))
+  ) {
     return "the port must be an integer from 1 to 65535";
   }
   // 3.4's URL parsing refuses a space in the host too; 4.x looked the name up, and failed for ever.
