@@ -6,7 +6,9 @@
  * all of them at once: what is left is the floor without any of them. The removals are measurements,
  * not working code: a stubbed Worker would not run.
  *   bun bench/worker-bundle-features.ts
- * A removal that no longer applies (a function renamed or moved) fails loudly: update it here.
+ * A removal that no longer applies (a function renamed or moved, a stubbed or transformed file the
+ * Worker no longer bundles) fails loudly, and `worker-bundle-features.test.ts` runs this measurement,
+ * so that a rename fails a test: update the removal here.
  * Test-only code: Node APIs are fine here.
  */
 import { readFileSync } from "node:fs";
@@ -27,15 +29,20 @@ interface Removal {
   readonly transforms?: Readonly<Record<string, Transform>>;
 }
 
-/** The Worker's gzipped bytes with `removal` applied (`keepNames` as wrangler sets it, unless told). */
-async function gzipBytes(removal: Removal = {}, keepNames = true): Promise<number> {
+/**
+ * The Worker's gzipped bytes with `removal` applied (`keepNames` as wrangler sets it, unless told), and
+ * the files (from the package root) it loaded.
+ */
+async function gzipBytes(removal: Removal = {}, keepNames = true): Promise<{ bytes: number; loaded: Set<string> }> {
   const bySpecifier = new Map(packageEntries().map((entry) => [entry.specifier, join(repoRoot, entry.source)]));
+  const loaded = new Set<string>();
   const plugin: Plugin = {
     name: "remove-feature",
     setup(builder) {
       builder.onResolve({ filter: /^@eventflows\/core(\/.*)?$/ }, (args) => ({ path: bySpecifier.get(args.path) }));
       builder.onLoad({ filter: /\.ts$/ }, (args) => {
         const file = relative(repoRoot, args.path);
+        loaded.add(file);
         const stub = removal.stubs?.[file];
         if (stub !== undefined) return { contents: completeStub(readFileSync(args.path, "utf8"), stub), loader: "ts" };
         const transform = removal.transforms?.[file];
@@ -55,7 +62,15 @@ async function gzipBytes(removal: Removal = {}, keepNames = true): Promise<numbe
   });
   const output = result.outputFiles[0];
   if (output === undefined) throw new Error("bundling the Worker produced no JavaScript");
-  return gzipSync(output.contents).byteLength;
+  return { bytes: gzipSync(output.contents).byteLength, loaded };
+}
+
+/** A stub or transform of a file the Worker no longer loads (moved, renamed) would remove nothing, silently. */
+function assertApplies(what: string, removal: Removal, bundled: ReadonlySet<string>): void {
+  const stale = [...Object.keys(removal.stubs ?? {}), ...Object.keys(removal.transforms ?? {})].filter(
+    (file) => !bundled.has(file),
+  );
+  if (stale.length > 0) throw new Error(`${what}: the Worker does not bundle ${stale.join(", ")} any more`);
 }
 
 /**
@@ -254,7 +269,10 @@ const CHECKS: Removal = {
       withBody("assertAppendableStream", ""),
       withBody("assertDeletionMode", ""),
     ),
-    "adapters/aws/json-client.ts": withBody("sendIssues", "return [];"),
+    "adapters/aws/json-client.ts": chain(
+      withBody("requestBody", "return JSON.stringify(input);"),
+      withBody("sendOptionIssues", "return [];"),
+    ),
     "adapters/aws/config.ts": chain(
       withBody("assertService", ""),
       withBody("credentialIssues", "return [];"),
@@ -289,36 +307,57 @@ function together(...removals: Removal[]): Removal {
   return { stubs, transforms };
 }
 
-const bundle = await bundleWorkerTemplate(WORKER);
-// The message text of every file of the Worker's own (the library's files it bundles).
-const MESSAGES: Removal = {
-  transforms: Object.fromEntries(
-    bundle.files
-      .map(([file]) => file)
-      .filter((file) => /^(src|adapters)\/.*\.ts$/.test(file))
-      .map((file) => [file, withoutMessages]),
-  ),
-};
-const FEATURES: [string, Removal][] = [
-  ["the AWS client's configuration, retries, budget, timeouts and error mapping (one signed POST kept)", AWS_CLIENT],
-  ["telemetry: spans, metrics, trace propagation, slow-call checks, the OpenTelemetry registry", TELEMETRY],
-  ["argument checks: options, events, JSON, calls", CHECKS],
-  ["the feed: the commit log and group commits (globalFeed off)", FEED],
-  ["subscribeToAll: the subscription loop, its options, consumer spans", SUBSCRIPTIONS],
-  ["signing: SigV4 and its SHA-256 and HMAC", SIGNING],
-  ["message text: issues' and errors'", MESSAGES],
-  ["logging and redaction: the library logger, the JSON logger", LOGGING],
-  ["the error classes: their fields and message templates", ERROR_CLASSES],
-];
-
-const whole = await gzipBytes();
-console.log(`DynamoDB Worker (one append): ${whole} bytes gzipped; what each feature costs of it:`);
-for (const [what, removal] of FEATURES) {
-  console.log(`  ${String(whole - (await gzipBytes(removal))).padStart(6)}  ${what}`);
+/** The message text of every file of the Worker's own (the library's files it bundles). */
+async function withoutAnyMessage(): Promise<Removal> {
+  const bundle = await bundleWorkerTemplate(WORKER);
+  const files = bundle.files.map(([file]) => file).filter((file) => /^(src|adapters)\/.*\.ts$/.test(file));
+  return { transforms: Object.fromEntries(files.map((file) => [file, withoutMessages])) };
 }
-const all = together(...FEATURES.map(([, removal]) => removal));
-const left = await gzipBytes(all);
-console.log(`  ${String(whole - left).padStart(6)}  all of them at once, which leaves ${left}`);
-console.log(
-  `wrangler's keepNames: ${whole - (await gzipBytes({}, false))} of the whole Worker, ${left - (await gzipBytes(all, false))} of what is left`,
-);
+
+/** What the features cost of the Worker's gzipped bytes: each removed in turn, then all at once. */
+export interface FeatureCosts {
+  readonly whole: number;
+  readonly features: readonly (readonly [what: string, bytes: number])[];
+  /** The bytes all of the features cost together, and the bytes the Worker has left without them. */
+  readonly all: number;
+  readonly left: number;
+  /** What wrangler's keepNames costs of the whole Worker, and of what is left without the features. */
+  readonly keepNames: number;
+  readonly keepNamesLeft: number;
+}
+
+export async function featureCosts(): Promise<FeatureCosts> {
+  const features: [string, Removal][] = [
+    ["the AWS client's configuration, retries, budget, timeouts and error mapping (one signed POST kept)", AWS_CLIENT],
+    ["telemetry: spans, metrics, trace propagation, slow-call checks, the OpenTelemetry registry", TELEMETRY],
+    ["argument checks: options, events, JSON, calls", CHECKS],
+    ["the feed: the commit log and group commits (globalFeed off)", FEED],
+    ["subscribeToAll: the subscription loop, its options, consumer spans", SUBSCRIPTIONS],
+    ["signing: SigV4 and its SHA-256 and HMAC", SIGNING],
+    ["message text: issues' and errors'", await withoutAnyMessage()],
+    ["logging and redaction: the library logger, the JSON logger", LOGGING],
+    ["the error classes: their fields and message templates", ERROR_CLASSES],
+  ];
+  const { bytes: whole, loaded } = await gzipBytes();
+  for (const [what, removal] of features) assertApplies(what, removal, loaded);
+  const costs: [string, number][] = [];
+  for (const [what, removal] of features) costs.push([what, whole - (await gzipBytes(removal)).bytes]);
+  const all = together(...features.map(([, removal]) => removal));
+  const left = (await gzipBytes(all)).bytes;
+  return {
+    whole,
+    features: costs,
+    all: whole - left,
+    left,
+    keepNames: whole - (await gzipBytes({}, false)).bytes,
+    keepNamesLeft: left - (await gzipBytes(all, false)).bytes,
+  };
+}
+
+if (import.meta.main) {
+  const costs = await featureCosts();
+  console.log(`DynamoDB Worker (one append): ${costs.whole} bytes gzipped; what each feature costs of it:`);
+  for (const [what, bytes] of costs.features) console.log(`  ${String(bytes).padStart(6)}  ${what}`);
+  console.log(`  ${String(costs.all).padStart(6)}  all of them at once, which leaves ${costs.left}`);
+  console.log(`wrangler's keepNames: ${costs.keepNames} of the whole Worker, ${costs.keepNamesLeft} of what is left`);
+}
