@@ -30,6 +30,14 @@ export interface JsonLoggerOptions {
  */
 export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
   assertLoggerOptions(options, ["level", "write", "redact", "base", "now"], "logger");
+  return uncheckedJsonLogger(options);
+}
+
+/**
+ * {@link jsonLogger} with options already checked: the library's default logger (no options) makes it
+ * so, and every store's bundle then carries no option checks of the loggers (logger-options.ts).
+ */
+export function uncheckedJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const level = options.level ?? "info";
   const min = levelRank(level);
   const write = options.write ?? defaultWrite;

@@ -1,6 +1,6 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { jsonLogger } from "./json-logger.js";
+import { uncheckedJsonLogger } from "./json-logger.js";
 import { LOG_LEVELS, type LogFields, type Logger, type LogLevel } from "./logger.js";
 import { redactsItself, redactText, redactValue } from "./redaction.js";
 
@@ -33,7 +33,7 @@ export function setLogger(logger: Logger | undefined): void {
 
 /** The logger set by {@link setLogger}, else the default JSON-lines logger; its methods never throw. */
 export function getLogger(): Logger {
-  configured ??= guarded(jsonLogger());
+  configured ??= guarded(uncheckedJsonLogger());
   return configured;
 }
 
@@ -61,7 +61,7 @@ function guarded(logger: Logger): Logger {
       if (reported === logger) return;
       reported = logger;
       try {
-        jsonLogger().error("the library's logger threw; its lines are dropped (reported once)", { error });
+        uncheckedJsonLogger().error("the library's logger threw; its lines are dropped (reported once)", { error });
       } catch {
         // Standard error itself failed: nothing is left to report to.
       }
