@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { isValid } from "ulidx";
 import { ValidationError } from "./errors.js";
 import { compareUlids, defineId, type Id, isUlid, ulid, ulidTimestamp } from "./ids.js";
 
@@ -49,6 +51,28 @@ describe("ids", () => {
     expect(() => OrderId.parse("8ZZZZZZZZZZZZZZZZZZZZZZZZZ")).toThrow(ValidationError);
     expect(isUlid("7ZZZZZZZZZZZZZZZZZZZZZZZZZ")).toBe(true);
     expect(ulidTimestamp("7ZZZZZZZZZZZZZZZZZZZZZZZZZ").getTime()).toBe(2 ** 48 - 1);
+  });
+
+  test("isUlid answers as ulidx's isValid with a first character of 0 to 7, whatever the characters", () => {
+    // Crockford's digits in both cases, the letters it leaves out, and characters whose upper case is
+    // one of its digits or two of them ("ſ" is "S", "ß" is "SS"), at and around 26 characters.
+    const char = fc.constantFrom(..."0178Zzabhjkmnpstvwxy", ..."ILOUilou", "ſ", "ß", "ı", "!", " ", "😀");
+    fc.assert(
+      fc.property(fc.array(char, { minLength: 24, maxLength: 28 }), (chars) => {
+        const value = chars.join("");
+        expect(isUlid(value)).toBe(isValid(value) && value.charCodeAt(0) <= 0x37);
+      }),
+      { numRuns: 2000 },
+    );
+    for (const id of [
+      ulid(),
+      ulid().toLowerCase(),
+      "7ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+      "0ſ".padEnd(26, "0"),
+      "0ß".padEnd(25, "0"),
+    ]) {
+      expect(isUlid(id)).toBe(isValid(id) && id.charCodeAt(0) <= 0x37);
+    }
   });
 
   test("a brand that is no name, and compareUlids of what is no string, are ValidationErrors, not TypeErrors", () => {

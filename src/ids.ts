@@ -1,6 +1,6 @@
-import { decodeTime, isValid } from "ulidx";
+import { decodeTime } from "ulidx";
 import { ValidationError } from "./errors.js";
-import { createUlidGenerator } from "./internal/ulid-generator.js";
+import { createUlidGenerator, ENCODING } from "./internal/ulid-generator.js";
 
 /**
  * ULID identities: 26 Crockford base-32 characters, sortable by creation time. `Id<"Order">` is a
@@ -32,7 +32,17 @@ export function ulidAt(now: number): string {
  * (the spec's largest time is `7ZZZZZZZZZ`; a larger one has no 48-bit timestamp to decode).
  */
 export function isUlid(value: unknown): value is string {
-  return typeof value === "string" && isValid(value) && value.charCodeAt(0) <= 0x37;
+  return (
+    typeof value === "string" &&
+    value.length === 26 &&
+    value.charCodeAt(0) <= 0x37 &&
+    // As ulidx's isValid checks it (upper-cased, character by character), with the generator's digits:
+    // every store's bundle then carries no module of ulidx.
+    value
+      .toUpperCase()
+      .split("")
+      .every((char) => ENCODING.includes(char))
+  );
 }
 
 /**

@@ -6,7 +6,8 @@
  * millisecond (or when the clock steps back, or stands still as it does inside a Workers request)
  * the 80-bit random part is incremented, so ids still sort in creation order.
  */
-const ENCODING = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/** Crockford base-32, the digits of a ULID. */
+export const ENCODING = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const RANDOM_DIGITS = 16;
 const POOL_SIZE = 4096;
 
