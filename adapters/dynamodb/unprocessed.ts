@@ -2,12 +2,18 @@ import { ServiceError } from "../../src/index.js";
 import { backoffDelay, type RetryPolicy, retryPolicy } from "../aws/index.js";
 import { type AwsJsonClient, sleep } from "./client.js";
 
-/** The defaults, for a client that is only a `send` (a test's, a wrapper) and has no policy of its own. */
-const DEFAULT_POLICY = retryPolicy();
+/**
+ * The defaults, for a client that is only a `send` (a test's, a wrapper) and has no policy of its own:
+ * made on first use, not at import (nothing of the library runs at import time).
+ */
+let defaultPolicy: RetryPolicy | undefined;
 
 /** The retry policy of `client`: its own (its `retry` options), else the defaults. */
 export function retryPolicyOf(client: AwsJsonClient): RetryPolicy {
-  return (client as { retryPolicy?: RetryPolicy }).retryPolicy ?? DEFAULT_POLICY;
+  const own = (client as { retryPolicy?: RetryPolicy }).retryPolicy;
+  if (own !== undefined) return own;
+  defaultPolicy ??= retryPolicy();
+  return defaultPolicy;
 }
 
 /**
