@@ -244,6 +244,23 @@ describe("an event no store would take", () => {
     );
   });
 
+  test("data whose getter throws is a ValidationError at data, not the caller's own error; nothing changes", () => {
+    const basket = new Basket("1");
+    const unreadable = {
+      get note(): unknown {
+        throw new Error("the caller's own text");
+      },
+    };
+    const error = thrown(() =>
+      (basket as unknown as { raise(type: string, data: unknown): void }).raise("Noted", unreadable),
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues).toEqual([
+      { path: ["data"], message: "could not be read as JSON data: reading it threw" },
+    ]);
+    expect([basket.currentState, basket.version, basket.hasChanges]).toEqual([{ items: [], count: 0 }, 0, false]);
+  });
+
   test("metadata and a type no store takes are refused the same way", () => {
     const basket = new Basket("1");
     const cases: [() => void, (string | number)[]][] = [

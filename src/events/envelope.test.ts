@@ -204,6 +204,66 @@ describe("prepareEvents", () => {
     expect(await store.streamExists("Import-24")).toBe(false);
   });
 
+  test("data that throws while it is read is named at that event's data, at any depth; nothing is written", async () => {
+    const threw = () => {
+      throw new Error("the caller's own text");
+    };
+    const unreadable: [string, unknown][] = [
+      [
+        "a getter at the top",
+        {
+          get email() {
+            return threw();
+          },
+        },
+      ],
+      [
+        "a getter nested",
+        {
+          a: {
+            b: [
+              1,
+              {
+                get email() {
+                  return threw();
+                },
+              },
+            ],
+          },
+        },
+      ],
+      [
+        "a getter beside a Date",
+        {
+          at: new Date(0),
+          get email() {
+            return threw();
+          },
+        },
+      ],
+      ["a Proxy whose keys throw", new Proxy({}, { ownKeys: threw })],
+      ["an array whose item throws", new Proxy([1, 2], { get: (t, k) => (k === "1" ? threw() : Reflect.get(t, k)) })],
+    ];
+    const store = new InMemoryEventStore();
+    for (const [what, data] of unreadable) {
+      const refused = await store
+        .appendToStream("Unreadable-1", [
+          { type: "Ok", data: 1 },
+          { type: "A", data },
+        ])
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect([what, refused]).toEqual([what, expect.any(ValidationError)]);
+      expect([what, (refused as ValidationError).issues]).toEqual([
+        what,
+        [{ path: [1, "data"], message: "could not be read as JSON data: reading it threw" }],
+      ]);
+    }
+    expect(await store.streamExists("Unreadable-1")).toBe(false);
+  });
+
   test("collects every problem in the batch into one ValidationError with paths", () => {
     const error = (() => {
       try {

@@ -122,6 +122,16 @@ function walkJson(value: unknown, basePath: readonly (string | number)[], option
  * same `refuseNul`).
  */
 export function isFlatJson(value: unknown, refuseNul = false): boolean {
+  // A getter or Proxy trap of the caller's that throws means "walk it": jsonIssues then reports it at
+  // the value's own path (`0.data`), and no caller's fast path lets the caller's own error out.
+  try {
+    return flatJson(value, refuseNul);
+  } catch {
+    return false;
+  }
+}
+
+function flatJson(value: unknown, refuseNul: boolean): boolean {
   if (typeof value !== "object" || value === null) return scalarIssue(value, true, refuseNul) === undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) if (scalarIssue(value[i], true, refuseNul) !== undefined) return false;
