@@ -50,6 +50,13 @@ const WORKERD_LOST_CODE = "CONNECTION_LOST";
 const LOST_MESSAGE =
   "the connection to PostgreSQL failed or was lost; nothing is known to be written unless the retry says so";
 
+// The wait for a connection ended (connect_timeout; postgres.js 4's queue_timeout, which the client
+// sets to connect_timeout). Either code can mean either cause: 3.4 (with the client's bound on the
+// wait) says CONNECT_TIMEOUT for a full pool too, and 4.x says QUEUE_TIMEOUT for a host that never
+// answers, whose wait ends just before its connection attempt does. Nothing in the error tells which.
+const NO_CONNECTION_IN_TIME =
+  "no connection to PostgreSQL was ready in time (connect_timeout, or postgres.js 4's queue_timeout): none could be opened (a host that does not answer), or every one was busy; the statement was not sent";
+
 /** query_canceled: the server's for a cancelled statement or a statement_timeout, postgres.js's for its own cancel. */
 const CANCELLED = "57014";
 
@@ -112,8 +119,8 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
       ? "the client was closed (close() or sql.end() was called)"
       : code === "QUERY_TIMEOUT"
         ? "the statement did not finish within the client's query_timeout and was cancelled"
-        : code === "QUEUE_TIMEOUT"
-          ? "no connection to PostgreSQL was free within the client's queue_timeout; the statement was not sent"
+        : code === "QUEUE_TIMEOUT" || code === "CONNECT_TIMEOUT"
+          ? NO_CONNECTION_IN_TIME
           : LOST_MESSAGE;
     return new ServiceError(SERVICE, operation, code, retryable, message, { cause: sanitizedCause(code, message) });
   }
