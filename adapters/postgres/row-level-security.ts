@@ -146,6 +146,8 @@ class TenantQuery implements PromiseLike<Rows> {
   #run: Promise<Rows> | undefined;
   #inner: { cancel(): unknown } | undefined;
   #cancelled = false;
+  /** Set while the statement waits for its reserved connection: ends that wait (see #reserve). */
+  #withdraw: (() => void) | undefined;
 
   constructor(
     readonly sql: PostgresSql,
@@ -163,6 +165,7 @@ class TenantQuery implements PromiseLike<Rows> {
   cancel(): void {
     this.#cancelled = true;
     if (this.#inner !== undefined) cancelStatement(this.#inner);
+    else this.#withdraw?.();
   }
 
   // biome-ignore lint/suspicious/noThenProperty: postgres.js queries are thenables, and the stores await this one the same way
@@ -182,12 +185,42 @@ class TenantQuery implements PromiseLike<Rows> {
     return this.then().finally(onfinally);
   }
 
+  /**
+   * The connection the statement runs on. Cancelled first, or while it waits for one (every
+   * connection reserved or in a transaction), the statement rejects at once, unsent: it waited for a
+   * connection to be free, or for connect_timeout. postgres.js 4 takes the wait out of its queue
+   * (the reservation's `cancel()`); 3.4 has no way to, so a connection that comes later is released
+   * at once.
+   */
+  #reserve(): Promise<Awaited<ReturnType<PostgresSql["reserve"]>>> {
+    if (this.#cancelled) return Promise.reject(withdrawnError());
+    const reserving = this.sql.reserve();
+    return new Promise<Awaited<typeof reserving>>((resolve, reject) => {
+      this.#withdraw = () => {
+        this.#withdraw = undefined;
+        void Promise.resolve((reserving as { cancel?: () => unknown }).cancel?.()).catch(() => undefined);
+        reject(withdrawnError());
+      };
+      reserving.then(
+        (reserved) => {
+          if (this.#withdraw === undefined) return reserved.release();
+          this.#withdraw = undefined;
+          resolve(reserved);
+        },
+        (error: unknown) => {
+          this.#withdraw = undefined;
+          reject(error);
+        },
+      );
+    });
+  }
+
   async #start(): Promise<Rows> {
     // One round trip: BEGIN, the setting, the statement and COMMIT leave together on a connection
     // reserved for them (postgres.js's begin would wait for BEGIN's answer first, and its own
     // COMMIT's: two round trips more). A statement that fails aborts the transaction, and the
     // COMMIT behind it then rolls back without an error, leaving the connection clean.
-    const reserved = await this.sql.reserve();
+    const reserved = await this.#reserve();
     let gone = false;
     try {
       const begin = reserved.unsafe("BEGIN");
@@ -210,6 +243,16 @@ class TenantQuery implements PromiseLike<Rows> {
       if (!gone) reserved.release();
     }
   }
+}
+
+/**
+ * What a tenant-scoped statement cancelled before it had a connection rejects with: postgres.js's own
+ * code for a cancelled wait (57014, which the stores report as a retryable ServiceError); nothing was sent.
+ */
+function withdrawnError(): Error {
+  return Object.assign(new Error("canceling the statement waiting for a connection due to user request"), {
+    code: "57014",
+  });
 }
 
 /**
