@@ -67,4 +67,30 @@ describe("every exported error class, serialized", () => {
     );
     expect(keeping.length).toBeGreaterThan(35);
   });
+
+  test("`name`, on the error and in its JSON, is the name of the class it is exported as", async () => {
+    const wrong: string[] = [];
+    for (const [name, type] of await exportedErrorClasses()) {
+      const instance = anyInstance(type);
+      if (instance === undefined) {
+        wrong.push(`${name}: no instance made`);
+        continue;
+      }
+      const serialized = (JSON.parse(JSON.stringify(instance)) as { name?: unknown }).name;
+      if (instance.name !== name || serialized !== name) wrong.push(`${name}: ${instance.name}, ${String(serialized)}`);
+    }
+    expect(wrong).toEqual([]);
+  });
 });
+
+/** An instance of `type` from placeholder arguments (the first kind of placeholder it takes). */
+function anyInstance(type: ErrorClass): Error | undefined {
+  for (const fill of ["x", 1, [], {}] as const) {
+    try {
+      return new type(...Array.from({ length: 7 }, () => fill));
+    } catch {
+      // A placeholder this class refuses: try the next kind.
+    }
+  }
+  return undefined;
+}

@@ -197,6 +197,10 @@ function credentialProblem(
   if (BLANK.test(value)) return `${key} is only whitespace`;
   // The token's edge whitespace is trimmed when it is signed (see SigV4Signer), so only its inside counts.
   const sent = optional ? value.replace(EDGE_WHITESPACE, "") : value;
+  // Whitespace at an edge (a copied space, a file's last newline) went out as it was: in Authorization
+  // for the key id, into the signature for the secret, beside the token (what HTTP does not trim), and
+  // AWS refused every call. No AWS key id, secret or token has any.
+  if (EDGE_SPACE.test(sent)) return `${key} has whitespace at its start or end: remove it`;
   if (UNSENDABLE.test(sent)) {
     const why = key === "secretAccessKey" ? "no AWS secret has" : "an HTTP header cannot carry";
     return `${key} has a character ${why} (outside Latin-1, or NUL, CR or LF)`;
@@ -205,6 +209,7 @@ function credentialProblem(
 }
 
 const BLANK = /^\s+$/;
+const EDGE_SPACE = /^\s|\s$/;
 // What fetch refuses in a header value (the key id goes into Authorization, the token into its own
 // header): a request with such a credential could never be sent, and was retried as a network
 // failure. The secret is not sent, but no AWS secret has such a character either.

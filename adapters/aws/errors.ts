@@ -66,6 +66,9 @@ export class AwsServiceError extends ServiceError {
     this.attempts = details.attempts;
     this.cancellationReasons = details.cancellationReasons ?? [];
     this.gaveUp = details.gaveUp;
+    // ServiceError types its name as a literal; the subclass still names itself, in stack traces and
+    // in its JSON, as every other exported error class does.
+    Object.defineProperty(this, "name", { value: "AwsServiceError" });
   }
 }
 

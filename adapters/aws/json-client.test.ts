@@ -213,6 +213,51 @@ describe("AwsJsonClient configuration", () => {
     expect(requests[0]?.headers.has("x-amz-security-token")).toBe(false);
   });
 
+  test("property: a key id or secret with whitespace at an edge (a copied space, a file's last newline) is refused by field before any request, its value never shown", async () => {
+    // The key id goes into Authorization as it is, and the secret signs as it is: AWS refused every
+    // call (a signature error, or an unknown key id). A session token's HTTP whitespace is trimmed when
+    // signed, so only other whitespace at its edges (a no-break space, a byte-order mark) counts.
+    const space = fc.constantFrom(" ", "\t", "\n", "\r", "\u00a0", "\u3000", "\ufeff");
+    const tokenSpace = fc.constantFrom("\u00a0", "\u3000", "\ufeff");
+    const at = fc.constantFrom("start", "end", "both");
+    const field = fc.constantFrom("accessKeyId", "secretAccessKey", "sessionToken");
+    await fc.assert(
+      fc.asyncProperty(
+        field,
+        space,
+        tokenSpace,
+        at,
+        fc.stringMatching(/^[A-Z0-9]{8,20}$/),
+        async (key, ws, tokenWs, where, core) => {
+          const edge = key === "sessionToken" ? tokenWs : ws;
+          const value = `${where === "end" ? "" : edge}Zq7${core}${where === "start" ? "" : edge}`;
+          const given = { ...credentials, sessionToken: "token", [key]: value };
+          const why = [`${key} has whitespace at its start or end: remove it`];
+          const constructed = (() => {
+            try {
+              return client({ credentials: given });
+            } catch (error) {
+              return error;
+            }
+          })();
+          expect(isValidationError(constructed)).toBe(true);
+          expect((constructed as ValidationError).issues.map((i) => i.path.join("."))).toEqual([`credentials.${key}`]);
+          expect((constructed as ValidationError).issues.map((i) => i.message)).toEqual(why);
+          expect(everythingShown(constructed)).not.toContain(`Zq7${core}`);
+          // From a provider: refused when it answers, nothing sent.
+          const { fetch, requests } = scripted(json(200, {}));
+          const provided = client({ fetch, credentials: async () => given });
+          const sent = await provided.send("ListTables", {}).catch((e: unknown) => e);
+          expect(isValidationError(sent)).toBe(true);
+          expect((sent as ValidationError).issues.map((i) => i.message)).toEqual(why);
+          expect(everythingShown(sent)).not.toContain(`Zq7${core}`);
+          expect(requests.length).toBe(0);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
   test("property: a credentials provider that throws fails the call with a ServiceError keeping none of its secrets, nothing sent", async () => {
     // What a vault, STS or IMDS client throws: the secret in its message, its response body, its request.
     const secret = fc.string({ minLength: 1, maxLength: 30, unit: "binary" }).map((s) => `Zq7${s}`);

@@ -8,6 +8,7 @@ import {
   isServiceError,
   isValidationError,
   jsonLogger,
+  type ServiceError,
   setLogger,
   tenantId,
   type ValidationError,
@@ -386,6 +387,18 @@ describe("createPostgresClient", () => {
           });
           expect(outcome).toMatchObject({ retryable: true });
           expect(everythingShown(outcome)).not.toContain("hunter2-secret");
+          // No connection was ever made: 3.4 says CONNECT_TIMEOUT, 4.x QUEUE_TIMEOUT (its wait for a
+          // connection ends just before the attempt's connect_timeout), and the message says so on both,
+          // not that no connection was free.
+          if (listener === "accepts and never answers") {
+            const { serviceCode, message } = outcome as ServiceError;
+            expect({ name, serviceCode: ["CONNECT_TIMEOUT", "QUEUE_TIMEOUT"].includes(serviceCode) }).toEqual({
+              name,
+              serviceCode: true,
+            });
+            expect(message).toContain("none could be opened (a host that does not answer), or every one was busy");
+            expect(message).toContain("the statement was not sent");
+          }
         }
       } finally {
         await store.close(0);

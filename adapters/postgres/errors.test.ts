@@ -7,7 +7,7 @@ import {
   type ServiceError,
 } from "../../src/index.js";
 import { everythingShown } from "../../test/leaks.ts";
-import { isConnectionGone, toEventFlowsError } from "./errors.js";
+import { guardReconnecting, isConnectionGone, toEventFlowsError } from "./errors.js";
 import { PostgresEventStore } from "./event-store.js";
 
 /** What postgres.js rejects with for a server error: the server's fields, plus the query and its parameters. */
@@ -116,6 +116,38 @@ describe("PostgreSQL error mapping", () => {
     const other = new Error("proxy request failed");
     expect(toEventFlowsError(other, "projection")).toBe(other);
     const coded = Object.assign(new Error(message), { code: "SOMETHING_ELSE" });
+    expect(toEventFlowsError(coded, "projection")).toBe(coded);
+  });
+
+  test("a socket workerd lost under a statement is a retryable lost connection, and a statement safe to repeat runs again (shape seen on workerd)", async () => {
+    // What cloudflare:sockets' write rejected with in workerd (miniflare, compatibility date
+    // 2025-12-01) on a connection its peer had reset: a plain Error with no code and workerd's own
+    // `retryable: true`, which postgres.js ties to the statement, or rejects reserve() with bare.
+    const lost = () => Object.assign(new Error("Network connection lost."), { retryable: true });
+    const onStatement = Object.assign(lost(), {
+      query: "select secret_column from secret_table",
+      parameters: ["payload-secret"],
+    });
+    for (const raw of [onStatement, lost()]) {
+      const mapped = toEventFlowsError(raw, "appendToStream");
+      expect(isServiceError(mapped)).toBe(true);
+      expect(mapped).toMatchObject({ service: "postgres", serviceCode: "CONNECTION_LOST", retryable: true });
+      for (const leak of ["secret_table", "payload-secret"]) expect(everythingShown(mapped)).not.toContain(leak);
+      expect(isConnectionGone(raw)).toBe(true);
+    }
+    // Lost under the statement, as ECONNRESET: run again on another connection.
+    let runs = 0;
+    const value = await guardReconnecting("readStream", 2, async () => {
+      runs++;
+      if (runs === 1) throw lost();
+      return "read";
+    });
+    expect({ value, runs }).toEqual({ value: "read", runs: 2 });
+    // Only that shape: another name, a code, or other words are not it.
+    const handlerBug = new TypeError("Network connection lost.");
+    expect(toEventFlowsError(handlerBug, "projection")).toBe(handlerBug);
+    expect(isConnectionGone(handlerBug)).toBe(false);
+    const coded = Object.assign(lost(), { code: "SOMETHING_ELSE" });
     expect(toEventFlowsError(coded, "projection")).toBe(coded);
   });
 

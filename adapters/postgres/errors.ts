@@ -45,6 +45,18 @@ const CONNECTION_CODES = new Set([
   "QUEUE_TIMEOUT",
 ]);
 
+/** The code of workerd's "Network connection lost." (see WORKERD_SOCKET_FAILURES). */
+const WORKERD_LOST_CODE = "CONNECTION_LOST";
+const LOST_MESSAGE =
+  "the connection to PostgreSQL failed or was lost; nothing is known to be written unless the retry says so";
+
+// The wait for a connection ended (connect_timeout; postgres.js 4's queue_timeout, which the client
+// sets to connect_timeout). Either code can mean either cause: 3.4 (with the client's bound on the
+// wait) says CONNECT_TIMEOUT for a full pool too, and 4.x says QUEUE_TIMEOUT for a host that never
+// answers, whose wait ends just before its connection attempt does. Nothing in the error tells which.
+const NO_CONNECTION_IN_TIME =
+  "no connection to PostgreSQL was ready in time (connect_timeout, or postgres.js 4's queue_timeout): none could be opened (a host that does not answer), or every one was busy; the statement was not sent";
+
 /** query_canceled: the server's for a cancelled statement or a statement_timeout, postgres.js's for its own cancel. */
 const CANCELLED = "57014";
 
@@ -85,11 +97,10 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
       cause: sanitizedCause("NET_ACCESS_REFUSED", message),
     });
   }
-  if (isWorkerdConnectFailure(error)) {
-    const message =
-      "the connection to PostgreSQL could not be made (on Cloudflare Workers: the port is closed or the host unreachable, or the address is one Workers may not connect to: localhost, a private network, Cloudflare's own); the statement was not sent";
-    return new ServiceError(SERVICE, operation, WORKERD_CONNECT_CODE, true, message, {
-      cause: sanitizedCause(WORKERD_CONNECT_CODE, message),
+  const workerd = workerdSocketFailure(error);
+  if (workerd !== undefined) {
+    return new ServiceError(SERVICE, operation, workerd.code, true, workerd.message, {
+      cause: sanitizedCause(workerd.code, workerd.message),
     });
   }
   const code = (error as { code?: unknown } | null)?.code;
@@ -108,9 +119,9 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
       ? "the client was closed (close() or sql.end() was called)"
       : code === "QUERY_TIMEOUT"
         ? "the statement did not finish within the client's query_timeout and was cancelled"
-        : code === "QUEUE_TIMEOUT"
-          ? "no connection to PostgreSQL was free within the client's queue_timeout; the statement was not sent"
-          : "the connection to PostgreSQL failed or was lost; nothing is known to be written unless the retry says so";
+        : code === "QUEUE_TIMEOUT" || code === "CONNECT_TIMEOUT"
+          ? NO_CONNECTION_IN_TIME
+          : LOST_MESSAGE;
     return new ServiceError(SERVICE, operation, code, retryable, message, { cause: sanitizedCause(code, message) });
   }
   // postgres.js's own refusals (a server signature that does not match, too many parameters, a
@@ -142,26 +153,40 @@ export function toEventFlowsError(error: unknown, operation: string): unknown {
   return error;
 }
 
-// workerd (Cloudflare Workers, miniflare) fails cloudflare:sockets' connect() with a plain Error
-// (name "Error", no code) whose message is this, and postgres.js passes it on as it is: on a
-// statement with `query` and `parameters` defined on it, from `reserve()` (tenantScopedSql) bare.
-// Seen with postgres.js 3.4 and 4.2 against a closed local port. Cloudflare's docs give the same
-// words for an address Workers may not reach (localhost, private networks, Cloudflare's own), which
-// no retry fixes; nothing in the error tells the two apart, so it is typed as Node's ECONNREFUSED is:
-// a connection that could not be made, retryable.
-const WORKERD_CONNECT_FAILURE = "proxy request failed, cannot connect to the specified address";
-const WORKERD_CONNECT_CODE = "CONNECT_FAILED";
+// workerd (Cloudflare Workers, miniflare) fails cloudflare:sockets with a plain Error (name "Error",
+// no code) in its own words, and postgres.js passes it on as it is: on a statement with `query` and
+// `parameters` defined on it, from `reserve()` (tenantScopedSql) bare. Typed as Node's codes for the
+// same events are: retryable.
+const WORKERD_SOCKET_FAILURES: readonly { readonly words: string; readonly code: string; readonly message: string }[] =
+  [
+    // connect() failed. Seen with postgres.js 3.4 and 4.2 against a closed local port. Cloudflare's docs
+    // give the same words for an address Workers may not reach (localhost, private networks,
+    // Cloudflare's own), which no retry fixes; nothing in the error tells the two apart, so it is typed
+    // as Node's ECONNREFUSED is: a connection that could not be made.
+    {
+      words: "proxy request failed, cannot connect to the specified address",
+      code: "CONNECT_FAILED",
+      message:
+        "the connection to PostgreSQL could not be made (on Cloudflare Workers: the port is closed or the host unreachable, or the address is one Workers may not connect to: localhost, a private network, Cloudflare's own); the statement was not sent",
+    },
+    // A write on a socket the other end dropped (seen in workerd on a connection reset by its peer,
+    // with `retryable: true` on it): lost under the statement, as Node's EPIPE and ECONNRESET are.
+    {
+      words: "Network connection lost.",
+      code: WORKERD_LOST_CODE,
+      message: LOST_MESSAGE,
+    },
+  ];
 
-/** workerd's failure to open the socket (see WORKERD_CONNECT_FAILURE). */
-function isWorkerdConnectFailure(error: unknown): boolean {
+/** workerd's failure of a socket (see WORKERD_SOCKET_FAILURES), or undefined for any other error. */
+function workerdSocketFailure(error: unknown): { readonly code: string; readonly message: string } | undefined {
   const { name, message, code } = (typeof error === "object" && error !== null ? error : {}) as {
     name?: unknown;
     message?: unknown;
     code?: unknown;
   };
-  return (
-    name === "Error" && code === undefined && typeof message === "string" && message.startsWith(WORKERD_CONNECT_FAILURE)
-  );
+  if (name !== "Error" || code !== undefined || typeof message !== "string") return undefined;
+  return WORKERD_SOCKET_FAILURES.find((failure) => message.startsWith(failure.words));
 }
 
 /**
@@ -304,11 +329,11 @@ function sanitizedCause(code: string, message: string, fields?: ServerErrorField
 // A connection that broke under the statement, or before it (postgres.js may replay the old
 // backend's 57P01 on the first statement after reconnecting): the same statement on a fresh
 // connection can succeed.
-const LOST_CONNECTION = new Set(["CONNECTION_CLOSED", "ECONNRESET", "EPIPE", "57P01", "57P02"]);
+const LOST_CONNECTION = new Set(["CONNECTION_CLOSED", "ECONNRESET", "EPIPE", "57P01", "57P02", WORKERD_LOST_CODE]);
 
-/** Whether the connection was lost under a statement (see LOST_CONNECTION). */
+/** Whether the connection was lost under a statement (see LOST_CONNECTION; workerd's has no code of its own). */
 export function isLostConnection(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = (error as { code?: unknown } | null)?.code ?? workerdSocketFailure(error)?.code;
   return typeof code === "string" && LOST_CONNECTION.has(code);
 }
 
@@ -319,7 +344,7 @@ export function isLostConnection(error: unknown): boolean {
  * own error (severity ERROR), after which the connection answers the statements behind it.
  */
 export function isConnectionGone(error: unknown): boolean {
-  if (isLostConnection(error) || isWorkerdConnectFailure(error)) return true;
+  if (isLostConnection(error) || workerdSocketFailure(error) !== undefined) return true;
   if (isServerError(error)) return error.severity === "FATAL" || error.severity === "PANIC";
   const { code, cause } = (error ?? {}) as { code?: unknown; cause?: { code?: unknown } };
   // postgres.js 4's timeouts leave the connection serving: a statement that waited for one and was

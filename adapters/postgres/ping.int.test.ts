@@ -152,6 +152,39 @@ describe("PostgreSQL ping and healthCheck", () => {
     }
   });
 
+  // A tenant-scoped statement first reserves a connection; aborted while that waited (every connection
+  // reserved), the ping went on waiting: until a connection was free, then cancelled, or until
+  // connect_timeout (CONNECT_TIMEOUT, QUEUE_TIMEOUT on postgres.js 4).
+  test("a ping on a tenant-scoped client aborted while every connection is reserved ends its wait as a retryable ServiceError 57014, and the client goes on working", async () => {
+    const client = createPostgresClient(await ensurePostgres(), { max: 1, connect_timeout: 5 });
+    const scoped = tenantScopedSql(client, "acme");
+    const held = await client.reserve();
+    let released = false;
+    try {
+      const controller = new AbortController();
+      const pinging = new PostgresEventStore({ sql: scoped, schema }).ping(controller.signal);
+      // Long enough for the reservation to be waiting in postgres.js's queue.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      controller.abort();
+      // Settles while the other reservation still holds the only connection.
+      const outcome = await pinging.then(
+        () => "resolved",
+        (e: unknown) => e,
+      );
+      expect(isServiceError(outcome)).toBe(true);
+      expect(outcome).toMatchObject({ service: "postgres", serviceCode: "57014", retryable: true });
+      expect(everythingShown(outcome)).not.toContain("select 1");
+      held.release();
+      released = true;
+      // The connection serves the next tenant-scoped call, and the client's own.
+      expect(await new PostgresEventStore({ sql: scoped, schema }).ping()).toBeUndefined();
+      expect(await new PostgresEventStore({ sql: client, schema }).ping()).toBeUndefined();
+    } finally {
+      if (!released) held.release();
+      await client.end();
+    }
+  }, 20_000);
+
   // A tenant-scoped client runs a statement on a reserved connection; cancelling it there before it was
   // sent left that connection never ready: the aborted ping never settled and the connection was lost.
   test("a ping aborted on a tenant-scoped client settles with its query cancelled, and the client goes on working", async () => {

@@ -146,6 +146,8 @@ class TenantQuery implements PromiseLike<Rows> {
   #run: Promise<Rows> | undefined;
   #inner: { cancel(): unknown } | undefined;
   #cancelled = false;
+  /** Set while the statement waits for its reserved connection: ends that wait (see #reserve). */
+  #withdraw: (() => void) | undefined;
 
   constructor(
     readonly sql: PostgresSql,
@@ -163,6 +165,7 @@ class TenantQuery implements PromiseLike<Rows> {
   cancel(): void {
     this.#cancelled = true;
     if (this.#inner !== undefined) cancelStatement(this.#inner);
+    else this.#withdraw?.();
   }
 
   // biome-ignore lint/suspicious/noThenProperty: postgres.js queries are thenables, and the stores await this one the same way
@@ -182,12 +185,42 @@ class TenantQuery implements PromiseLike<Rows> {
     return this.then().finally(onfinally);
   }
 
+  /**
+   * The connection the statement runs on. Cancelled first, or while it waits for one (every
+   * connection reserved or in a transaction), the statement rejects at once, unsent: it waited for a
+   * connection to be free, or for connect_timeout. postgres.js 4 takes the wait out of its queue
+   * (the reservation's `cancel()`); 3.4 has no way to, so a connection that comes later is released
+   * at once.
+   */
+  #reserve(): Promise<Awaited<ReturnType<PostgresSql["reserve"]>>> {
+    if (this.#cancelled) return Promise.reject(withdrawnError());
+    const reserving = this.sql.reserve();
+    return new Promise<Awaited<typeof reserving>>((resolve, reject) => {
+      this.#withdraw = () => {
+        this.#withdraw = undefined;
+        void Promise.resolve((reserving as { cancel?: () => unknown }).cancel?.()).catch(() => undefined);
+        reject(withdrawnError());
+      };
+      reserving.then(
+        (reserved) => {
+          if (this.#withdraw === undefined) return reserved.release();
+          this.#withdraw = undefined;
+          resolve(reserved);
+        },
+        (error: unknown) => {
+          this.#withdraw = undefined;
+          reject(error);
+        },
+      );
+    });
+  }
+
   async #start(): Promise<Rows> {
     // One round trip: BEGIN, the setting, the statement and COMMIT leave together on a connection
     // reserved for them (postgres.js's begin would wait for BEGIN's answer first, and its own
     // COMMIT's: two round trips more). A statement that fails aborts the transaction, and the
     // COMMIT behind it then rolls back without an error, leaving the connection clean.
-    const reserved = await this.sql.reserve();
+    const reserved = await this.#reserve();
     let gone = false;
     try {
       const begin = reserved.unsafe("BEGIN");
@@ -213,11 +246,24 @@ class TenantQuery implements PromiseLike<Rows> {
 }
 
 /**
+ * What a tenant-scoped statement cancelled before it had a connection rejects with: postgres.js's own
+ * code for a cancelled wait (57014, which the stores report as a retryable ServiceError); nothing was sent.
+ */
+function withdrawnError(): Error {
+  return Object.assign(new Error("canceling the statement waiting for a connection due to user request"), {
+    code: "57014",
+  });
+}
+
+/**
  * The outcomes of a reserved connection's statements, in order, or the error that says the
- * connection is gone, as soon as one of them fails with it. postgres.js 3.4.9 keeps the statements
- * a reserved connection cannot take yet (one being described first, on a connection that has not
- * run it before) in a queue of the reservation's own, which nothing empties when the connection
- * closes: the statements it had sent fail, those behind them never settle.
+ * connection is gone, as soon as one of them fails with it. postgres.js 3.4 (3.4.9, 3.4.10) keeps
+ * the statements a reserved connection cannot take yet (one being described first, on a connection
+ * that has not run it before) in a queue of the reservation's own, which nothing empties when the
+ * connection closes: the statements it had sent fail, those behind them never settle. postgres.js
+ * 4.2 rejects those too (with the killed statement's 57P01), so there all of them settle anyway:
+ * with Promise.allSettled alone, the tenant-scoped append whose backends are killed in
+ * reliability.int.test.ts hangs on 3.4.10 and passes on 4.2.0.
  */
 function settledUnlessGone(statements: readonly PromiseLike<unknown>[]): Promise<PromiseSettledResult<unknown>[]> {
   return new Promise((resolve, reject) => {

@@ -109,7 +109,7 @@ Deno.test({
       credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
     });
     const started = Date.now();
-    const error = await expectRejects("ListTables", client.send("ListTables", {}), "ServiceError");
+    const error = await expectRejects("ListTables", client.send("ListTables", {}), "AwsServiceError");
     const text = `${error.message} ${String(error.cause)}`;
     const { retryable } = error as EventFlowsError & { retryable?: boolean };
     if (retryable !== false || !text.includes("--allow-net") || text.includes(endpoint.port))

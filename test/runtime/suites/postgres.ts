@@ -62,7 +62,7 @@ async function withTenantTables(
 /**
  * Stores whose database port is closed (port 1 of the database's host): the failure to connect is a
  * retryable ServiceError on every runtime. Node and Bun give ECONNREFUSED; workerd an Error of its
- * own words with no code, which went untyped before (see isWorkerdConnectFailure in errors.ts).
+ * own words with no code, which went untyped before (see WORKERD_SOCKET_FAILURES in errors.ts).
  */
 function closedPortSuite(env: RuntimeEnv): OpenedSuite {
   const url = new URL(requiredVariable(env, "EVENTFLOWS_PG_URL"));
