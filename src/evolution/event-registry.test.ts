@@ -44,6 +44,27 @@ describe("EventRegistry.upcastEvent", () => {
     expect(fromV2.data).toEqual({ owner: "a", currency: "USD", channel: "web" });
   });
 
+  test("stored metadata with or without a schemaVersion is copied whole: every own key, `__proto__` too (property)", () => {
+    const registry = eventRegistry().upcast("Tagged", 1, (data: { n: number }) => ({ n: data.n + 1 }));
+    const keys = fc.constantFrom("correlationId", "__proto__", "constructor", "0", "schemaVersion", "k");
+    fc.assert(
+      fc.property(fc.dictionary(keys, fc.jsonValue(), { maxKeys: 6 }), fc.boolean(), (entries, stamped) => {
+        // As a store reads it: JSON.parse makes `__proto__` an own key, not the object's prototype.
+        const text = JSON.stringify(
+          stamped ? { ...entries, schemaVersion: 1 } : { ...entries, schemaVersion: undefined },
+        );
+        const metadata = JSON.parse(text);
+        const event = { ...stored("Tagged", { n: 1 }), metadata };
+        const upcast = registry.upcastEvent(event) as EventEnvelope;
+        expect(Object.getPrototypeOf(upcast.metadata)).toBe(Object.prototype);
+        expect(Object.entries(upcast.metadata).sort()).toEqual(
+          Object.entries({ ...JSON.parse(text), schemaVersion: 2 }).sort(),
+        );
+        expect(JSON.stringify(event.metadata)).toBe(text); // the stored event is never changed
+      }),
+    );
+  });
+
   test("an upcaster that declares the envelope gets it at the version it upcasts from", () => {
     const registry = eventRegistry()
       .upcast("Tagged", 1, (data: { n: number }) => ({ n: data.n + 1 }))
