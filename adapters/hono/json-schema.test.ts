@@ -26,8 +26,16 @@ describe("toJsonSchema", () => {
     });
     expect(toJsonSchema(v.boolean())).toEqual({ type: "boolean" });
     expect(toJsonSchema(v.null())).toEqual({ type: "null" });
-    expect(toJsonSchema(v.pipe(v.string(), v.email()))).toEqual({ type: "string", format: "email" });
-    expect(toJsonSchema(v.pipe(v.string(), v.url()))).toEqual({ type: "string", format: "uri" });
+    expect(toJsonSchema(v.pipe(v.string(), v.email()))).toEqual({
+      type: "string",
+      format: "email",
+      pattern: v.email().requirement.source,
+    });
+    expect(toJsonSchema(v.pipe(v.string(), v.url()))).toEqual({
+      type: "string",
+      format: "uri",
+      "x-eventflows-unchecked": ["url"],
+    });
     expect(toJsonSchema(v.pipe(v.string(), v.uuid()))).toEqual({ type: "string", format: "uuid" });
     expect(toJsonSchema(v.pipe(v.string(), v.isoDate()))).toEqual({ type: "string", format: "date" });
     expect(toJsonSchema(v.pipe(v.string(), v.title("T"), v.examples(["a"])))).toEqual({
@@ -35,6 +43,26 @@ describe("toJsonSchema", () => {
       title: "T",
       examples: ["a"],
     });
+  });
+
+  test("email and url are documented no wider than valibot checks them (schemathesis sent a valid RFC 5321 address valibot refuses)", () => {
+    const email = v.pipe(v.string(), v.email());
+    const documented = toJsonSchema(email);
+    expect(documented.format).toBe("email");
+    expect(typeof documented.pattern).toBe("string");
+    const pattern = new RegExp(documented.pattern as string, "u");
+    expect(pattern.test("^db3`}19@lyrryvn.io")).toBe(false);
+    expect(v.is(email, "^db3`}19@lyrryvn.io")).toBe(false);
+    // Every address the pattern admits (among addresses of every shape the format takes) is one valibot takes.
+    fc.assert(
+      fc.property(fc.emailAddress(), (address) => {
+        if (pattern.test(address)) expect(v.is(email, address)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    // WHATWG's parser (valibot's url check) refuses URIs the format "uri" takes: the check is named unchecked.
+    expect(v.is(v.pipe(v.string(), v.url()), "http://example.com:99999/")).toBe(false);
+    expect(toJsonSchema(v.pipe(v.string(), v.url()))["x-eventflows-unchecked"]).toEqual(["url"]);
   });
 
   test("a regex becomes a pattern, unless its flags cannot be expressed", () => {

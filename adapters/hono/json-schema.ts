@@ -217,9 +217,15 @@ function applyValidation(state: PipeState, action: Node): void {
       return;
     case "email":
       out.format = "email";
+      // valibot's addresses are fewer than the format's (RFC 5321 takes "^db3`}19@lyrryvn.io", which
+      // valibot refuses): its own expression, as the pattern, keeps the document to what it accepts.
+      addPattern(state, requirement, action.type);
       return;
     case "url":
       out.format = "uri";
+      // valibot asks WHATWG's URL parser, which refuses URIs RFC 3986 admits (a port over 65535, a
+      // dotted host with a number over 255): no pattern says which, so the check is named as unchecked.
+      state.unchecked.push(action.type);
       return;
     case "uuid":
       out.format = "uuid";
@@ -241,15 +247,20 @@ function applyValidation(state: PipeState, action: Node): void {
     case "iso_date_time":
     case "iso_timestamp":
     case "ulid":
-      // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
-      if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
-        state.patterns.push(requirement.source);
-        if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
-      } else state.unchecked.push(action.type);
+      addPattern(state, requirement, action.type);
       return;
     default:
       state.unchecked.push(action.type);
   }
+}
+
+/** A check by regular expression, as a pattern; one with flags JSON Schema patterns lack is named as unchecked. */
+function addPattern(state: PipeState, requirement: unknown, type: string): void {
+  // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
+  if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
+    state.patterns.push(requirement.source);
+    if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
+  } else state.unchecked.push(type);
 }
 
 const NUMBER_BOUNDS: Readonly<Record<string, string>> = {
