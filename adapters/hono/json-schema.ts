@@ -216,22 +216,20 @@ function applyValidation(state: PipeState, action: Node): void {
       out.const = requirement;
       return;
     case "email":
-      out.format = "email";
-      // valibot's addresses are fewer than the format's (RFC 5321 takes "^db3`}19@lyrryvn.io", which
-      // valibot refuses): its own expression, as the pattern, keeps the document to what it accepts.
+    case "iso_date":
+      // valibot's own expression, not the format "email" or "date": each differs from it both ways (an
+      // address RFC 5321 takes, "^db3`}19@lyrryvn.io", is refused, and one with a 65-character local
+      // part taken; "2023-02-31" is taken), and a client or tester reads the format as the rule.
       addPattern(state, requirement, action.type);
       return;
     case "url":
       out.format = "uri";
-      // valibot asks WHATWG's URL parser, which refuses URIs RFC 3986 admits (a port over 65535, a
-      // dotted host with a number over 255): no pattern says which, so the check is named as unchecked.
+      // valibot asks WHATWG's URL parser, which refuses URIs RFC 3986 admits (a port over 65535) and
+      // takes text it does not ("http://x/a b"): no pattern says which, so the check is named unchecked.
       state.unchecked.push(action.type);
       return;
     case "uuid":
       out.format = "uuid";
-      return;
-    case "iso_date":
-      out.format = "date";
       return;
     case "starts_with":
       state.patterns.push(`^${escapePattern(requirement as string)}`);
