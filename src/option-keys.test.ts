@@ -284,4 +284,35 @@ describe("the core's option objects refuse keys they do not take", () => {
     bus.register("Count", () => 1);
     await expect(bus.execute("Count", {}, [] as never)).rejects.toThrow("must be an object, got an array");
   });
+
+  test("an array given for options is called an array, not an object, wherever options are checked", async () => {
+    // Before, these said "must be an object, got object": the message contradicted itself.
+    const events = new InMemoryEventStore();
+    const counters = new AggregateRepository({
+      store: events,
+      stream: defineStream("Count"),
+      create: (id) => new Counter(id),
+    });
+    const read = async (iterable: AsyncIterable<unknown>) => {
+      for await (const _ of iterable);
+    };
+    const refusals: (() => unknown)[] = [
+      () => events.appendToStream("Count-1", [], [] as never),
+      () => read(events.readStream("Count-1", [] as never)),
+      () => read(events.readAll([] as never)),
+      () => new InMemorySnapshotStore([] as never),
+      () => counters.save(new Counter("1"), [] as never),
+      () => retryOnConcurrency([] as never),
+    ];
+    for (const refusal of refusals) {
+      const error = await Promise.resolve()
+        .then(refusal)
+        .then(
+          () => undefined,
+          (thrown: unknown) => thrown as Error,
+        );
+      expect(error?.message).toMatch(/got an array/);
+      expect(error?.message).not.toMatch(/got object/);
+    }
+  });
 });

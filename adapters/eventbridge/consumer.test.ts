@@ -169,6 +169,37 @@ describe("SqsEventConsumer", () => {
     expect(seen).toEqual([good.id]);
   });
 
+  test("an envelope whose data or metadata publish would refuse (nested past 64 levels, 1e400, a lone surrogate) fails its message with a ValidationError; handlers never see it", async () => {
+    // A body that parses is not yet an envelope's JSON: 1e400 parses as Infinity, and nesting has no
+    // bound, which handlers that serialize or store the event then meet (a store refuses it at best).
+    const failures: MessageFailure[] = [];
+    const seen: string[] = [];
+    const consumer = createSqsEventConsumer({
+      handlers: (e) => void seen.push(e.id),
+      onFailure: (failure) => failures.push(failure),
+    });
+    const good = testEnvelope("A", "S-1", { deep: [[[1]]] });
+    // The raw JSON text goes in where the placeholders were, as a producer elsewhere could send it.
+    const withData = (data: string, metadata = '"none"') =>
+      message({ ...testEnvelope("A", "S-1", "<data>"), metadata: { m: "<metadata>" } })
+        .body.replace('"<data>"', data)
+        .replace('"<metadata>"', metadata);
+    const bodies = [
+      withData(`${"[".repeat(5_000)}${"]".repeat(5_000)}`),
+      withData(`${"[".repeat(65)}${"]".repeat(65)}`),
+      withData("1e400"),
+      withData('{"text":"\\ud800"}'),
+      withData("null", `${"[".repeat(70)}${"]".repeat(70)}`),
+    ];
+    expect(bodies.every((body) => !body.includes("<data>") && !body.includes("<metadata>"))).toBe(true);
+    const result = await consumer.consume([
+      ...bodies.map((body, i) => ({ messageId: `bad-${i}`, body })),
+      message(good),
+    ]);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(bodies.map((_, i) => `bad-${i}`));
+    expect(failures.every((f) => isValidationError(f.error))).toBe(true);
+    expect(seen).toEqual([good.id]);
+  });
   test("a custom mapping whose fromEvent throws: decode throws a MappingFailedError (cause kept, message without it), consume fails that message only", async () => {
     const secret = new Error("internal: table events_v2 at 10.0.0.7");
     const failures: MessageFailure[] = [];

@@ -133,10 +133,14 @@ export function envelopeFromDetail(detail: unknown): EventEnvelope {
   if (typeof d.timestamp !== "string" || Number.isNaN(Date.parse(d.timestamp))) {
     issues.push({ path: ["detail", "timestamp"], message: "timestamp must be an ISO-8601 date" });
   }
+  // Parsed JSON is not yet an envelope's JSON: 1e400 parses as Infinity, a lone surrogate's escape as
+  // the lone surrogate, and nesting has no bound. Checked as publish checks them (envelopeIssues), so
+  // handlers get what a store would give them, and nothing recurses past the depth limit.
   if (!("data" in d)) issues.push({ path: ["detail", "data"], message: "data is required" });
+  else issues.push(...jsonIssues(d.data, ["detail", "data"]));
   if (typeof d.metadata !== "object" || d.metadata === null || Array.isArray(d.metadata)) {
     issues.push({ path: ["detail", "metadata"], message: "metadata must be an object" });
-  }
+  } else issues.push(...jsonIssues(d.metadata, ["detail", "metadata"]));
   if (issues.length > 0) throw new ValidationError("Not an EventFlows envelope", issues);
   const envelope = {
     id: d.id as string,

@@ -26,15 +26,55 @@ describe("toJsonSchema", () => {
     });
     expect(toJsonSchema(v.boolean())).toEqual({ type: "boolean" });
     expect(toJsonSchema(v.null())).toEqual({ type: "null" });
-    expect(toJsonSchema(v.pipe(v.string(), v.email()))).toEqual({ type: "string", format: "email" });
-    expect(toJsonSchema(v.pipe(v.string(), v.url()))).toEqual({ type: "string", format: "uri" });
+    expect(toJsonSchema(v.pipe(v.string(), v.email()))).toEqual({
+      type: "string",
+      pattern: v.email().requirement.source,
+    });
+    expect(toJsonSchema(v.pipe(v.string(), v.url()))).toEqual({
+      type: "string",
+      format: "uri",
+      "x-eventflows-unchecked": ["url"],
+    });
     expect(toJsonSchema(v.pipe(v.string(), v.uuid()))).toEqual({ type: "string", format: "uuid" });
-    expect(toJsonSchema(v.pipe(v.string(), v.isoDate()))).toEqual({ type: "string", format: "date" });
+    expect(toJsonSchema(v.pipe(v.string(), v.isoDate()))).toEqual({
+      type: "string",
+      pattern: v.isoDate().requirement.source,
+    });
     expect(toJsonSchema(v.pipe(v.string(), v.title("T"), v.examples(["a"])))).toEqual({
       type: "string",
       title: "T",
       examples: ["a"],
     });
+  });
+
+  test("email, isoDate and url are documented as valibot checks them, not by a format that differs from it either way (found by schemathesis)", () => {
+    const email = v.pipe(v.string(), v.email());
+    const date = v.pipe(v.string(), v.isoDate());
+    for (const [schema, refusedByValibot, takenByValibot] of [
+      // RFC 5321 takes the first; the second's local part is past its 64 characters.
+      [email, "^db3`}19@lyrryvn.io", `${"a".repeat(65)}@example.com`],
+      // RFC 3339 refuses a day its month lacks.
+      [date, "2023-13-01", "2023-02-31"],
+    ] as const) {
+      const documented = toJsonSchema(schema);
+      expect(documented.format).toBeUndefined();
+      expect(typeof documented.pattern).toBe("string");
+      const pattern = new RegExp(documented.pattern as string, "u");
+      expect([v.is(schema, refusedByValibot), pattern.test(refusedByValibot)]).toEqual([false, false]);
+      expect([v.is(schema, takenByValibot), pattern.test(takenByValibot)]).toEqual([true, true]);
+    }
+    // Addresses of every shape the format takes: the pattern and valibot agree on each.
+    const pattern = new RegExp(toJsonSchema(email).pattern as string, "u");
+    fc.assert(
+      fc.property(fc.emailAddress(), (address) => {
+        expect(pattern.test(address)).toBe(v.is(email, address));
+      }),
+      { numRuns: 500 },
+    );
+    // WHATWG's parser (valibot's url check) and RFC 3986 disagree both ways: the check is named unchecked.
+    const url = v.pipe(v.string(), v.url());
+    expect([v.is(url, "http://example.com:99999/"), v.is(url, "http://x/a b")]).toEqual([false, true]);
+    expect(toJsonSchema(url)["x-eventflows-unchecked"]).toEqual(["url"]);
   });
 
   test("a regex becomes a pattern, unless its flags cannot be expressed", () => {

@@ -216,16 +216,20 @@ function applyValidation(state: PipeState, action: Node): void {
       out.const = requirement;
       return;
     case "email":
-      out.format = "email";
+    case "iso_date":
+      // valibot's own expression, not the format "email" or "date": each differs from it both ways (an
+      // address RFC 5321 takes, "^db3`}19@lyrryvn.io", is refused, and one with a 65-character local
+      // part taken; "2023-02-31" is taken), and a client or tester reads the format as the rule.
+      addPattern(state, requirement, action.type);
       return;
     case "url":
       out.format = "uri";
+      // valibot asks WHATWG's URL parser, which refuses URIs RFC 3986 admits (a port over 65535) and
+      // takes text it does not ("http://x/a b"): no pattern says which, so the check is named unchecked.
+      state.unchecked.push(action.type);
       return;
     case "uuid":
       out.format = "uuid";
-      return;
-    case "iso_date":
-      out.format = "date";
       return;
     case "starts_with":
       state.patterns.push(`^${escapePattern(requirement as string)}`);
@@ -241,15 +245,20 @@ function applyValidation(state: PipeState, action: Node): void {
     case "iso_date_time":
     case "iso_timestamp":
     case "ulid":
-      // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
-      if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
-        state.patterns.push(requirement.source);
-        if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
-      } else state.unchecked.push(action.type);
+      addPattern(state, requirement, action.type);
       return;
     default:
       state.unchecked.push(action.type);
   }
+}
+
+/** A check by regular expression, as a pattern; one with flags JSON Schema patterns lack is named as unchecked. */
+function addPattern(state: PipeState, requirement: unknown, type: string): void {
+  // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
+  if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
+    state.patterns.push(requirement.source);
+    if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
+  } else state.unchecked.push(type);
 }
 
 const NUMBER_BOUNDS: Readonly<Record<string, string>> = {

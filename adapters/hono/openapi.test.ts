@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { Hono } from "hono";
-import { ValidationError } from "../../src/index.js";
+import * as v from "valibot";
+import { QueryBus, ValidationError } from "../../src/index.js";
 import { CORRELATION_HEADER, correlationFrom, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
 import { cartDomain } from "./cart-domain.fixture.test.ts";
 import {
@@ -99,6 +100,49 @@ describe("OpenAPI document", () => {
     expect(search.post.operationId).toBe("query_SearchCarts_post");
     expect(search.get.responses["413"]).toBeUndefined();
     expect(search.post.responses["413"]).toBeDefined();
+  });
+
+  test("a query with a property only an object can fill is documented as POST only: no query string carries an object", async () => {
+    // OpenAPI's default for an object in the query (form, exploded) sends `filter: { status: "open" }` as
+    // `?status=open`, which names no `filter`: every GET a client built from the document was a 400.
+    const queries = new QueryBus<{
+      Find: { payload: { filter: { status: string } }; result: string };
+      Tagged: { payload: { tags: { name: string }[] }; result: string };
+      Either: { payload: { limit: number | { max: number } }; result: string };
+      Nothing: { payload: { cursor: null | { after: number } }; result: string };
+    }>();
+    queries.register("Find", ({ filter }) => filter.status);
+    queries.register("Tagged", ({ tags }) => tags.map((tag) => tag.name).join());
+    queries.register("Either", () => "ok");
+    queries.register("Nothing", () => "ok");
+    const app = eventFlowsRoutes({
+      queries: {
+        bus: queries,
+        schemas: {
+          Find: v.object({ filter: v.object({ status: v.string() }) }),
+          Tagged: v.object({ tags: v.array(v.object({ name: v.string() })) }),
+          Either: v.object({ limit: v.union([v.number(), v.object({ max: v.number() })]) }),
+          Nothing: v.object({ cursor: v.nullable(v.object({ after: v.number() })) }),
+        },
+      },
+    });
+    const doc = await documentAt(app, "/openapi.json");
+    const find = doc.paths["/queries/Find"];
+    expect(find.get).toBeUndefined();
+    expect(find.post.requestBody.content["application/json"].schema.required).toEqual(["filter"]);
+    expect(doc.paths["/queries/Tagged"].get).toBeUndefined();
+    expect(doc.paths["/queries/Nothing"].get).toBeUndefined();
+    expect((await app.request("/queries/Nothing?cursor=null")).status).toBe(400);
+    // A property a query string can fill (the number of the union) keeps the GET.
+    expect(doc.paths["/queries/Either"].get.parameters.map((p: { name: string }) => p.name)).toContain("limit");
+    // What the GET would have been sent as is indeed refused, and the POST the document keeps is served.
+    expect((await app.request("/queries/Find?status=open")).status).toBe(400);
+    const posted = await app.request("/queries/Find", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ filter: { status: "open" } }),
+    });
+    expect(await posted.json()).toBe("open");
   });
 
   test("info, path, servers and security are configurable; auth adds 401 and 403", async () => {

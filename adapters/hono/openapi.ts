@@ -263,6 +263,11 @@ function getOperation(route: RouteDescription, spec: DocumentSpec): Record<strin
   const properties = input.properties as Record<string, JsonSchema> | undefined;
   if (input.type !== "object" || properties === undefined) return {};
   const op = operation(route, spec, "get") as Record<string, unknown>;
+  // A property only an object can fill cannot travel in a query string (the dispatcher reads each
+  // parameter as text, with no bracket syntax), while OpenAPI's default for it, form and exploded,
+  // sends the object's own keys as parameters: every GET built from such a document is refused. Then
+  // the POST alone is documented (the GET route still answers, as to any request).
+  if (!Object.values(properties).every(queryCanCarry)) return {};
   const required = new Set((input.required as string[] | undefined) ?? []);
   const queryParameters = Object.entries(properties).map(([name, schema]) => ({
     name,
@@ -273,6 +278,24 @@ function getOperation(route: RouteDescription, spec: DocumentSpec): Record<strin
   }));
   op.parameters = [...(op.parameters as unknown[]), ...queryParameters];
   return { get: op };
+}
+
+/**
+ * Whether some value of this schema can be sent as query parameters: anything but an object or
+ * `null` (a parameter's text is never converted to null), a list of them, or a union whose every
+ * option is one of these.
+ */
+function queryCanCarry(schema: JsonSchema): boolean {
+  const options = (schema.anyOf ?? schema.oneOf) as JsonSchema[] | undefined;
+  if (options !== undefined) return options.some(queryCanCarry);
+  if (schema.allOf !== undefined) return (schema.allOf as JsonSchema[]).every(queryCanCarry);
+  if (schema.type === "object" || schema.type === "null" || schema.const === null) return false;
+  if (schema.type === "array") {
+    const prefix = schema.prefixItems as JsonSchema[] | undefined;
+    const items = schema.items as JsonSchema | false | undefined;
+    return (prefix ?? []).every(queryCanCarry) && (items === undefined || items === false || queryCanCarry(items));
+  }
+  return true;
 }
 
 function responses(route: RouteDescription, spec: DocumentSpec, method: "get" | "post"): Record<string, unknown> {

@@ -66,7 +66,7 @@ export class InMemoryEventBus extends EventBus {
       throw new ValidationError("Invalid event bus options", [
         {
           path: [],
-          message: `options must be an object, got ${Array.isArray(options) ? "an array" : kindOf(options)}`,
+          message: `options must be an object, got ${kindOf(options)}`,
         },
       ]);
     }

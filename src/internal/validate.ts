@@ -89,6 +89,8 @@ export function assertDelayMs(value: unknown, what: string): asserts value is nu
 
 export function kindOf(value: unknown): string {
   if (value === null) return "null";
+  // typeof says "object" for an array, and "must be an object, got object" contradicts itself.
+  if (Array.isArray(value)) return "an array";
   if (typeof value === "number") return String(value);
   if (typeof value === "string")
     return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
@@ -127,7 +129,7 @@ export function assertFunction(
 export function objectIssues(value: unknown, path: string | readonly (string | number)[], required = false): Issue[] {
   if (value === undefined && !required) return [];
   if (typeof value === "object" && value !== null && !Array.isArray(value)) return [];
-  const got = Array.isArray(value) ? "an array" : value === undefined ? "nothing" : kindOf(value);
+  const got = value === undefined ? "nothing" : kindOf(value);
   return [{ path: typeof path === "string" ? [path] : path, message: `must be an object, got ${got}` }];
 }
 

@@ -543,7 +543,7 @@ function assertBusOptions(options: MessageBusOptions): void {
   // An array is no options object: its entries were never read.
   if (typeof options !== "object" || Array.isArray(options)) {
     throw new ValidationError("Invalid bus options", [
-      { path: [], message: `options must be an object, got ${Array.isArray(options) ? "an array" : kindOf(options)}` },
+      { path: [], message: `options must be an object, got ${kindOf(options)}` },
     ]);
   }
   // A misspelt key was dropped and its default taken: `trackExecution: false` went on tracking.
@@ -625,7 +625,7 @@ function compose(middleware: readonly Middleware[]): Pipeline {
 function assertExecuteOptions(options: ExecuteOptions): void {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new ValidationError("Invalid execute options", [
-      { path: [], message: `must be an object, got ${Array.isArray(options) ? "an array" : kindOf(options)}` },
+      { path: [], message: `must be an object, got ${kindOf(options)}` },
     ]);
   }
   // A misspelt `metadata` or `id` was dropped: the command ran without its correlation, under a new id.

@@ -273,6 +273,24 @@ describe("adminRoutes: reading", () => {
     }
   });
 
+  test("escapes of bytes that are not UTF-8 in a parameter it reads are a 400 naming it, not another stream's page", async () => {
+    // URLSearchParams reads `%FF` as U+FFFD: `?id=%FF` showed the stream named "\uFFFD" (and `%ED%A0%80`,
+    // an encoded lone surrogate, the one named "\uFFFD\uFFFD\uFFFD"), as the query and live routes no longer do.
+    const { app, eventStore } = await world();
+    await eventStore.appendToStream("\uFFFD", [{ type: "Noted", data: {} }]);
+    expect((await getJson(app, `/admin/api/stream?id=${encodeURIComponent("\uFFFD")}`)).status).toBe(200);
+    for (const [path, name] of [
+      ["/admin/api/stream?id=%FF", "id"],
+      ["/admin/api/event?stream=%FF&version=1", "stream"],
+      ["/admin/api/streams?prefix=%ED%A0%80", "prefix"],
+    ] as const) {
+      const { status, body } = await getJson(app, path);
+      expect({ path, status, code: body.code }).toEqual({ path, status: 400, code: "VALIDATION_FAILED" });
+      expect(body.issues).toEqual([expect.objectContaining({ path: [name] })]);
+    }
+    // A parameter the API does not read is ignored, as on the other routes.
+    expect((await getJson(app, "/admin/api/stream?id=Cart-1&utm=%FF")).status).not.toBe(400);
+  });
   test("hostile event data comes back as data: exact in the JSON, with no raw < in the text", async () => {
     const { app } = await world();
     const response = await app.request(`/admin/api/event?stream=${encodeURIComponent(HOSTILE_STREAM)}&version=1`, {

@@ -19,6 +19,7 @@ import {
   readJsonBody,
   tenantScope,
 } from "../../http/index.js";
+import { parseQuery } from "../../http/query-string.js";
 import type { AuthRequest } from "../routes.js";
 import * as api from "./api.js";
 import { AdminNotFoundError } from "./errors.js";
@@ -33,6 +34,18 @@ export const ADMIN_CSRF_HEADER = "x-eventflows-admin";
 
 /** The largest JSON body an admin action takes. */
 const BODY_LIMIT = 64 * 1024;
+
+/** The query parameters the API reads (api.ts, live-feed.ts). */
+const ADMIN_PARAMETERS: ReadonlySet<string> = new Set([
+  "after",
+  "to",
+  "limit",
+  "prefix",
+  "id",
+  "from",
+  "stream",
+  "version",
+]);
 
 export const ADMIN_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
@@ -127,7 +140,11 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
         throw new MethodNotAllowedError(c.req.method, route.method === "GET" ? ["GET", "HEAD"] : [route.method]);
       }
       if (route.method === "POST") checkCsrf(c.req.raw);
-      const response = await route.run(c, settings, new URL(c.req.url).searchParams, tenant);
+      const url = new URL(c.req.url);
+      // Escapes of bytes that are not UTF-8 (`%FF`, `%ED%A0%80`) are refused, as on the query and live
+      // routes: URLSearchParams reads them as U+FFFD, which names another stream.
+      parseQuery(url.search.slice(1), (name) => ADMIN_PARAMETERS.has(name));
+      const response = await route.run(c, settings, url.searchParams, tenant);
       return head ? await headResponse(response) : response;
     } catch (error) {
       const response = errorResponse(hideOtherTenants(error), ADMIN_SECURITY_HEADERS);
