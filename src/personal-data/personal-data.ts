@@ -579,11 +579,21 @@ function holderOf(sealed: readonly Sealed[], path: FieldPath): SealedFields | un
 
 /** A shallow copy of an object or array (a new object for anything else). */
 function copyOf(value: unknown): Record<string | number, unknown> {
-  return Array.isArray(value)
-    ? (value.slice() as unknown as Record<number, unknown>)
-    : typeof value === "object" && value !== null
-      ? { ...value }
-      : {};
+  if (Array.isArray(value)) return value.slice() as unknown as Record<number, unknown>;
+  return typeof value === "object" && value !== null ? ownCopy(value as Record<string, unknown>) : {};
+}
+
+/**
+ * `{ ...source }` for a record's JSON (own string keys; JSON has no symbols), key by key. A /3 read adds
+ * each nested field back to such a copy (`address.street` to its copy of `address`): on Node 20, a field
+ * added to a spread's copy cost about 390 ns (copy and add, of a JSON-parsed object), against 50-60 ns
+ * this way; Bun took 24-27 ns either way.
+ */
+function ownCopy(source: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(source);
+  for (let i = 0; i < keys.length; i++) setOwn(out, keys[i] as string, source[keys[i] as string]);
+  return out;
 }
 
 /**
