@@ -160,9 +160,12 @@ export class Views {
   }
 }
 let dataViews = new Views(scratchData);
+/** `scratchData` after an IV's bytes: where format /3's seal writes its ciphertext, the IV before it. */
+let dataAfterIv = scratchData.subarray(IV_BYTES);
 function growScratchData(length: number): void {
   scratchData = new Uint8Array(new ArrayBuffer(length));
   dataViews = new Views(scratchData);
+  dataAfterIv = scratchData.subarray(IV_BYTES);
 }
 /** The synchronous seal's plaintext, zeroed after each use. */
 let scratchPlain = new Uint8Array(new ArrayBuffer(1024));
@@ -389,10 +392,12 @@ export function sealedTextNow(
   label: string,
 ): string | undefined {
   try {
-    const written = sealInScratch(key, subject, context, fields, values, label);
+    const written = sealInScratch(key, subject, context, fields, values, label, true);
     if (written === undefined) return undefined;
-    // 12 bytes are exactly 16 base64 characters: the two encoded apart are the base64 of IV + sealed.
-    return toBase64(scratchIv) + toBase64(dataViews.head(written));
+    // One encoding of IV + ciphertext + tag, not the IV's and the ciphertext's joined: V8 keeps a joined
+    // string as a rope, and where a store keeps the string as it is (in memory), each read's base64 decoding
+    // went through the rope (on Node 20, 7.4% of an in-memory read's CPU profile, 4.8% over JSON-parsed rows).
+    return toBase64(dataViews.head(written));
   } finally {
     releaseScratch();
   }
@@ -400,8 +405,9 @@ export function sealedTextNow(
 
 /**
  * `values` sealed synchronously into the scratch buffers: the IV in `scratchIv`, ciphertext + tag at the
- * start of `scratchData`; their length, or `undefined` when `key` has no synchronous context here. The
- * caller encodes both before anything else seals.
+ * start of `scratchData`; their length, or `undefined` when `key` has no synchronous context here. With
+ * `ivFirst` (format /3), the IV at the start of `scratchData` and ciphertext + tag after it, and the length
+ * of all three. The caller encodes them before anything else seals.
  */
 function sealInScratch(
   key: WebCryptoKey,
@@ -410,6 +416,7 @@ function sealInScratch(
   fields: readonly string[],
   values: readonly unknown[],
   label: string,
+  ivFirst = false,
 ): number | undefined {
   if (!hasSyncKey(key)) return undefined;
   // The values first: JSON.stringify may run the caller's toJSON, which must not find the scratch buffers
@@ -425,21 +432,22 @@ function sealInScratch(
   }
   const length = encoder.encodeInto(text, scratchPlain).written;
   const plain = plainViews.head(length);
-  if (scratchData.length < length + TAG_BYTES) growScratchData(length + TAG_BYTES);
+  const start = ivFirst ? IV_BYTES : 0;
+  if (scratchData.length < start + length + TAG_BYTES) growScratchData(start + length + TAG_BYTES);
   let written: number;
   try {
     written = sealSyncInto(
       key,
-      freshIvInto(scratchIv),
+      freshIvInto(ivFirst ? dataViews.head(IV_BYTES) : scratchIv),
       additionalDataInScratch(subject, context, fields, label),
       plain,
-      scratchData,
+      ivFirst ? dataAfterIv : scratchData,
     );
   } finally {
     // The personal values are not left in a buffer that lives on.
     scratchPlain.fill(0, 0, length);
   }
-  return written;
+  return start + written;
 }
 
 export function referenceTo(sealed: SealedFields): SealedReference {
