@@ -194,6 +194,49 @@ describe("the stored format aes-256-gcm/3", () => {
     );
   });
 
+  test("events sealed and read one after another, whose additional data differ only in their type or field list, each under its own (fast-check)", async () => {
+    // Types and field lists of one length, subjects of one length: each event's additional data differs
+    // from the one before it only in its type or which fields it lists, at the same places.
+    const key = await crypto.subtle.importKey("raw", RAW_KEY, "AES-GCM", false, ["decrypt"]);
+    const rule = { fields: ["ab", "cd", "ef"], subject: (e: { data: unknown }) => (e.data as { who: string }).who };
+    const record = fc.record({
+      type: fc.constantFrom("TypeA", "TypeB"),
+      who: fc.constantFrom("s-1", "s-2"),
+      absent: fc.constantFrom("ab", "cd", "ef", "none"),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(record, { minLength: 2, maxLength: 12 }), async (records) => {
+        const personal = personalData({ keys: new FixedKey("unwrapped"), events: { TypeA: rule, TypeB: rule } });
+        const backing = new InMemoryEventStore();
+        const store = new StoreView(backing, { personalData: personal });
+        const events = records.map(({ type, who, absent }, i) => {
+          const data: Record<string, unknown> = { who, ab: `a${i}`, cd: `c${i}`, ef: `e${i}` };
+          delete data[absent];
+          return { type, data };
+        });
+        // Twice: the first append fetches the keys, the second seals with them cached (synchronously).
+        for (const stream of ["S-1", "S-2"]) await store.appendToStream(stream, events);
+        for (const stream of ["S-1", "S-2"]) {
+          for (const stored of (await collect(backing.readStream(stream))) as EventEnvelope[]) {
+            const [, subject, fields, sealed] = (stored.data as { $personal: Marker }).$personal;
+            const bytes = fromBase64(sealed);
+            const additionalData = aadOf(3, subject, ["event", stored.id, stored.type], fields);
+            const plain = await crypto.subtle.decrypt(
+              { name: "AES-GCM", iv: bytes.subarray(0, 12), additionalData },
+              key,
+              bytes.subarray(12),
+            );
+            expect(JSON.parse(new TextDecoder().decode(plain))).toHaveLength(fields.length);
+          }
+          // One read of the stream: every event opened in one page, keys cached.
+          const read = (await collect(store.readStream(stream))) as EventEnvelope[];
+          expect(read.map((e) => [e.type, e.data])).toEqual(events.map((e) => [e.type, e.data]));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   for (const [cipher, makeKeys] of ciphers) {
     test(`tampered, moved, re-labelled, version-swapped and malformed markers are typed errors, never garbage (${cipher})`, async () => {
       const keys = makeKeys();

@@ -181,15 +181,14 @@ export class PersonalData {
   }
 
   #decryptEventIf<E extends EventEnvelope>(event: E, wait: boolean): E | Promise<E> | undefined {
-    const done = ({ value, erased }: Decrypted): E =>
-      erased.length === 0
-        ? { ...event, data: value }
-        : { ...event, data: value, metadata: { ...event.metadata, [ERASED_FIELDS_METADATA]: erased } };
     // Format /3: one property check; only records without its marker are walked for /2's.
     const marker = compactMarkerOf(event.data);
     if (marker !== undefined) {
       const opened = this.#openCompact(event.data as Record<string, unknown>, marker, eventContext(event), wait);
-      return opened === undefined ? undefined : opened instanceof Promise ? opened.then(done) : done(opened);
+      if (opened === undefined) return undefined;
+      return opened instanceof Promise
+        ? opened.then((later) => decryptedEvent(event, later))
+        : decryptedEvent(event, opened);
     }
     const found: Found[] = [];
     collect(event.data, [], found);
@@ -197,9 +196,11 @@ export class PersonalData {
     const { sealed, references } = sorted(found);
     const context = eventContext(event);
     const now = this.#openNow(sealed, context);
-    if (now !== undefined) return done(assembled(event.data, sealed, now, references));
+    if (now !== undefined) return decryptedEvent(event, assembled(event.data, sealed, now, references));
     if (!wait) return undefined;
-    return this.#openLater(sealed, context).then((opened) => done(assembled(event.data, sealed, opened, references)));
+    return this.#openLater(sealed, context).then((opened) =>
+      decryptedEvent(event, assembled(event.data, sealed, opened, references)),
+    );
   }
 
   /**
@@ -429,6 +430,16 @@ interface Decrypted {
 }
 
 /**
+ * `event` with its decrypted data, and its erased fields listed in its metadata if any. A function of
+ * its own, not a closure made per event read (a closure and its allocation per event of a 1,000-event read).
+ */
+function decryptedEvent<E extends EventEnvelope>(event: E, { value, erased }: Decrypted): E {
+  return erased.length === 0
+    ? { ...event, data: value }
+    : { ...event, data: value, metadata: { ...event.metadata, [ERASED_FIELDS_METADATA]: erased } };
+}
+
+/**
  * `root` with every ciphertext's values put back (`null` where its subject was erased), once each
  * reference is checked against the ciphertext that answers its field (the last one listing it).
  * The objects on the fields' paths are copied once each (the stored event is never changed).
@@ -476,10 +487,16 @@ function restored(root: Record<string, unknown>, marker: CompactMarker, values: 
   for (const key in root) if (key !== ENCRYPTED_MARKER) setOwn(out, key, root[key]);
   const fields = marker[2];
   for (let i = 0; i < fields.length; i++) {
-    // Vacant places only: the library stores a listed field absent (an array element as null).
-    if (!put(out, root, segmentsOf(fields[i] as string), values === null ? null : values[i], true)) {
+    const field = fields[i] as string;
+    const value = values === null ? null : values[i];
+    // Vacant places only: the library stores a listed field absent (an array element as null). A field of
+    // the root (no dot) is set here as `put` would, without looking up its segments ("__proto__" names
+    // no listed field: checkedMarker refuses it).
+    const top = field.indexOf(".") < 0;
+    if (top ? Object.hasOwn(out, field) : !put(out, root, segmentsOf(field), value, true)) {
       throw new PersonalDataError("tampered", marker[1], ENCRYPTED_MARKER);
     }
+    if (top) out[field] = value;
   }
   return { value: out, erased: values === null ? fields.slice().sort() : NOTHING_ERASED };
 }
@@ -562,11 +579,21 @@ function holderOf(sealed: readonly Sealed[], path: FieldPath): SealedFields | un
 
 /** A shallow copy of an object or array (a new object for anything else). */
 function copyOf(value: unknown): Record<string | number, unknown> {
-  return Array.isArray(value)
-    ? (value.slice() as unknown as Record<number, unknown>)
-    : typeof value === "object" && value !== null
-      ? { ...value }
-      : {};
+  if (Array.isArray(value)) return value.slice() as unknown as Record<number, unknown>;
+  return typeof value === "object" && value !== null ? ownCopy(value as Record<string, unknown>) : {};
+}
+
+/**
+ * `{ ...source }` for a record's JSON (own string keys; JSON has no symbols), key by key. A /3 read adds
+ * each nested field back to such a copy (`address.street` to its copy of `address`): on Node 20, a field
+ * added to a spread's copy cost about 390 ns (copy and add, of a JSON-parsed object), against 50-60 ns
+ * this way; Bun took 24-27 ns either way.
+ */
+function ownCopy(source: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(source);
+  for (let i = 0; i < keys.length; i++) setOwn(out, keys[i] as string, source[keys[i] as string]);
+  return out;
 }
 
 /**

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { runtimeBuiltin } from "../env.js";
 import { InMemorySubjectKeyStore, isPersonalDataError } from "../index.js";
+import { type CompactMarker, openCompact, openCompactNow, sealCompactNow } from "./compact-format.js";
 import { openFields, openFieldsNow, type SealedFields, sealFields, sealFieldsNow } from "./field-crypto.js";
 import { newSubjectKey, type WebCryptoKey } from "./subject-key-store.js";
 import { hasSyncKey, type NodeCrypto, openSync, passesKnownAnswer, rememberSyncKey, sealSync } from "./sync-aes-gcm.js";
@@ -119,7 +120,7 @@ describe("synchronous AES-GCM (node:crypto through process.getBuiltinModule)", (
     );
   });
 
-  test("values of any size, in any order of sizes, seal synchronously and open through Web Crypto (the seal's buffers are reused and grown)", async () => {
+  test("values of any size, in any order of sizes, seal synchronously and open through Web Crypto, in either format (the seal's buffers are reused and grown)", async () => {
     const { sync, web } = await keyPair(crypto.getRandomValues(new Uint8Array(32)));
     const sizes = [1, 5_000, 3, 40_000, 300, 2];
     const sealed = sizes.map((size, i) => {
@@ -130,6 +131,17 @@ describe("synchronous AES-GCM (node:crypto through process.getBuiltinModule)", (
     for (const { values, sealed: one } of sealed) {
       expect(await openFields(web, one, ["event", `e${values[1]}`], ["a"])).toEqual(values);
       expect(openFieldsNow(sync, one, ["event", `e${values[1]}`], ["a"])).toEqual(values);
+    }
+    // Format /3 writes the IV and the ciphertext after it into one buffer: sizes one apart, rising past
+    // its first size, grow it to exactly what each needs.
+    const compactSizes = [...sizes, ...Array.from({ length: 40 }, (_, i) => 480 + i)];
+    const markers = compactSizes.map((size, i) => {
+      const values = [`é${"ü".repeat(size)}`, i];
+      return { values, marker: sealCompactNow(sync, "s", ["event", `e${i}`], ["a", "b"], values) as CompactMarker };
+    });
+    for (const { values, marker } of markers) {
+      expect(await openCompact(web, marker, ["event", `e${values[1]}`])).toEqual(values);
+      expect(openCompactNow(sync, marker, ["event", `e${values[1]}`])).toEqual(values);
     }
   });
 
