@@ -240,6 +240,8 @@ function asciiAdditionalData(subject: string, context: SealContext, fields: read
     out[at++] = 0x2c;
   }
   if (last < 0) {
+    // No context (no caller of the library's passes none): written in full over where a tail may be.
+    forgetTail();
     out[at++] = 0x5d;
     out[at++] = 0x2c;
     at = asciiList(fields, out, at);
