@@ -131,8 +131,12 @@ function checkedEvents(
   const pending: PendingEvent[] = [];
   for (let index = 0; index < events.length; index++) {
     const event = events[index];
-    // A hole in a sparse array is passed by, as forEach did.
-    if (event === undefined && !(index in events)) continue;
+    // A hole in a sparse array (`[, e]`) is refused as `undefined` is: skipped (as forEach once did), the
+    // append stored fewer events than it was given, and a store sent the batch as JSON (a Durable Object's) read null there.
+    if (event === undefined && !(index in events)) {
+      add([{ path: [index], message: "a hole in the events array: every index from 0 must hold an event" }]);
+      continue;
+    }
     if (typeof event !== "object" || event === null) {
       add([{ path: [index], message: "an event must be an object with a type and data" }]);
       continue;

@@ -426,6 +426,38 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   });
 
   add(
+    "an events array with a hole (sparse: [, e]) is refused with a ValidationError naming its index; nothing is written",
+    async (store) => {
+      const id = stream();
+      // The events at every index but `hole`, which is left empty.
+      const withHole = (length: number, hole: number): NewEvent[] => {
+        const filled = events(length);
+        const batch: NewEvent[] = [];
+        batch.length = length;
+        for (let index = 0; index < length; index++) if (index !== hole) batch[index] = filled[index] as NewEvent;
+        return batch;
+      };
+      for (const [length, hole] of [
+        [2, 0],
+        [3, 1],
+        [3, 2],
+      ] as const) {
+        const error = (await assertRejects(
+          () => store.appendToStream(id, withHole(length, hole)),
+          ErrorCode.Validation,
+          `a hole at ${hole}`,
+        )) as Error & { issues?: { path: unknown[] }[] };
+        assertEqual(
+          JSON.stringify(error.issues?.map((issue) => issue.path)),
+          JSON.stringify([[hole]]),
+          "the issue names the hole's index",
+        );
+      }
+      assertEqual(await store.streamExists(id), false, "nothing written");
+    },
+  );
+
+  add(
     "events whose reading throws (a getter, a Proxy trap) are refused with a ValidationError that quotes nothing; nothing is written",
     async (store) => {
       const id = stream();
