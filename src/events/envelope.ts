@@ -141,6 +141,7 @@ function checkedEvents(
       add([{ path: [index], message: "an event must be an object with a type and data" }]);
       continue;
     }
+    add(unknownEventKeyIssues(event, index));
     if (!isName(event.type, MAX_TYPE_LENGTH)) {
       add(nameIssues(event.type, "event type", MAX_TYPE_LENGTH, [index, "type"]));
     }
@@ -189,6 +190,26 @@ function checkedEvents(
     }
   }
   return pending;
+}
+
+/** What a new event holds: NewEvent's fields. */
+const NEW_EVENT_KEYS: ReadonlySet<string> = new Set(["type", "data", "id", "metadata", "timestamp"]);
+/** An envelope's own fields beside those, taken and ignored, so that a read event can be appended as it is. */
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(["streamId", "version", "globalPosition"]);
+const EVENT_FIELDS = "type, data, id, metadata, timestamp, and an envelope's streamId, version and globalPosition";
+
+/**
+ * The issues of an event's own keys that are neither a new event's nor an envelope's: dropped, a misspelt
+ * `metdata` lost the metadata without a word. No list is made for an event without one (every append runs this).
+ */
+function unknownEventKeyIssues(event: object, index: number): readonly Issue[] {
+  let issues: Issue[] | undefined;
+  for (const key in event) {
+    if (NEW_EVENT_KEYS.has(key) || ENVELOPE_KEYS.has(key) || !Object.hasOwn(event, key)) continue;
+    issues ??= [];
+    issues.push({ path: [index, key], message: `is not a field of an event (they are ${EVENT_FIELDS})` });
+  }
+  return issues ?? [];
 }
 
 /**

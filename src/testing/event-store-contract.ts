@@ -458,6 +458,45 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   );
 
   add(
+    "an event key that is neither a new event's nor an envelope's (a misspelt metdata) is refused naming it; nothing is written",
+    async (store) => {
+      const id = stream();
+      const fine = { type: "Fine", data: { ok: true } };
+      const error = (await assertRejects(
+        () =>
+          store.appendToStream(id, [
+            fine,
+            { type: "Noted", data: {}, metdata: { correlationId: "c-1" } } as NewEvent,
+            { ...fine, streamID: "x", extra: undefined } as NewEvent,
+          ]),
+        ErrorCode.Validation,
+        "unknown event keys",
+      )) as Error & { issues?: { path: unknown[] }[] };
+      assertEqual(
+        JSON.stringify(error.issues?.map((issue) => issue.path)),
+        JSON.stringify([
+          [1, "metdata"],
+          [2, "streamID"],
+          [2, "extra"],
+        ]),
+        "one issue per unknown key, by its path",
+      );
+      assertEqual(await store.streamExists(id), false, "nothing written");
+      // An envelope read back (streamId, version, globalPosition and all) is taken as an event: here copied to
+      // another stream under a new id (ids are unique across a store).
+      await store.appendToStream(id, [{ ...fine, metadata: { correlationId: "c-2" } }]);
+      const [read] = await collect(store.readStream(id));
+      const copy = stream();
+      const newId = ulid();
+      const { events: copied } = await store.appendToStream(copy, [{ ...(read as EventEnvelope), id: newId }]);
+      assertEqual(copied[0]?.streamId, copy, "the copy's stream");
+      assertEqual(copied[0]?.id, newId, "the id given");
+      assertEqual(copied[0]?.timestamp, read?.timestamp, "the timestamp kept");
+      assertEqual(copied[0]?.metadata.correlationId, "c-2", "the metadata kept");
+    },
+  );
+
+  add(
     "events whose reading throws (a getter, a Proxy trap) are refused with a ValidationError that quotes nothing; nothing is written",
     async (store) => {
       const id = stream();
