@@ -522,6 +522,49 @@ describe("mounting", () => {
     }
   });
 
+  test("a command or query named . or .. is refused when built, naming it: no request reaches its path; other dotted names are served", async () => {
+    // What a client does to such a path: the URL resolves the dot segment, escaped or not, before any request.
+    for (const path of ["/api/commands/.", "/api/commands/%2E", "/api/queries/..", "/api/queries/%2e%2E"]) {
+      expect(new URL(path, "http://localhost").pathname).not.toContain(path.slice(path.lastIndexOf("/")));
+    }
+    for (const kind of ["commands", "queries"] as const) {
+      for (const type of [".", ".."]) {
+        let thrown: unknown;
+        try {
+          eventFlowsRoutes({
+            [kind]: { bus: kind === "commands" ? new CommandBus() : new QueryBus(), schemas: { [type]: v.object({}) } },
+          });
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(ValidationError);
+        const [issue] = (thrown as ValidationError).issues;
+        expect(issue?.path).toEqual([kind, "schemas", type]);
+        expect(issue?.message).toContain(`type "${type}" cannot name a route`);
+      }
+    }
+    const commands = new CommandBus();
+    for (const type of ["...", ".a", "a.", "a..b"]) commands.register(type as never, async () => ({ type }) as never);
+    const app = new Hono();
+    app.route(
+      "/api",
+      eventFlowsRoutes({
+        commands: {
+          bus: commands,
+          schemas: Object.fromEntries(["...", ".a", "a.", "a..b"].map((t) => [t, v.object({})])),
+        },
+        openapi: {},
+      }),
+    );
+    const document = (await (await app.request("/api/openapi.json")).json()) as { paths: Record<string, unknown> };
+    for (const type of ["...", ".a", "a.", "a..b"]) {
+      expect(document.paths).toHaveProperty([`/commands/${type}`]);
+      const response = await app.request(`http://localhost/api/commands/${type}`, json({}));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ type });
+    }
+  });
+
   test("options are checked: a schema that is not valibot, or a bad body limit, throws ValidationError", () => {
     const commands = new CommandBus();
     expect(() =>

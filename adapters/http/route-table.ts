@@ -43,30 +43,41 @@ const DEFINITION_KEYS = [
   "deprecated",
 ] as const satisfies readonly (keyof RouteDefinition)[];
 
-/** @throws {ValidationError} an entry that is not a valibot schema or has a key a definition has not, or a type name of the wrong length. */
+/**
+ * @throws {ValidationError} an entry that is not a valibot schema or has a key a definition has not, a type
+ * name of the wrong length, or `.` or `..` (no request reaches such a path).
+ */
 export function routeTable(
   kind: MessageKind,
   schemas: Readonly<Record<string, RouteSchema | undefined>>,
 ): Map<string, Route> {
   const routes = new Map<string, Route>();
+  // The option the issues name: `${kind}s` named a query's "querys".
+  const option = kind === "command" ? "commands" : "queries";
   for (const [type, entry] of Object.entries(schemas)) {
     if (entry === undefined) continue;
     const definition: RouteDefinition = isSchema(entry) ? { input: entry } : entry;
     if (!isSchema(definition.input)) {
       throw new ValidationError("Invalid routes options", [
-        { path: [`${kind}s`, "schemas", type], message: "must be a valibot schema or { input: schema, … }" },
+        { path: [option, "schemas", type], message: "must be a valibot schema or { input: schema, … }" },
       ]);
     }
     // A misspelt `output` or `summary` was left out of the document without a word.
-    const unknown = unknownKeyIssues(isSchema(entry) ? undefined : entry, DEFINITION_KEYS, [
-      `${kind}s`,
-      "schemas",
-      type,
-    ]);
+    const unknown = unknownKeyIssues(isSchema(entry) ? undefined : entry, DEFINITION_KEYS, [option, "schemas", type]);
     if (unknown.length > 0) throw new ValidationError("Invalid routes options", unknown);
     if (type.length === 0 || type.length > MAX_TYPE_LENGTH) {
       throw new ValidationError("Invalid routes options", [
-        { path: [`${kind}s`, "schemas", type], message: `a type name has 1 to ${MAX_TYPE_LENGTH} characters` },
+        { path: [option, "schemas", type], message: `a type name has 1 to ${MAX_TYPE_LENGTH} characters` },
+      ]);
+    }
+    // A URL dot segment: clients (fetch, curl, proxies) resolve `/commands/.` and `/commands/..`, and
+    // their escapes (`%2E`), before sending, so the route and its documented path could never be reached.
+    if (type === "." || type === "..") {
+      throw new ValidationError("Invalid routes options", [
+        {
+          path: [option, "schemas", type],
+          message: `the ${kind} type "${type}" cannot name a route: clients resolve it in a URL as a dot segment (escaped too) before sending, so no request reaches it`,
+        },
       ]);
     }
     const input = definition.input;

@@ -13,6 +13,7 @@ import { createPostgresClient, type PostgresSql, URL_VARIABLE } from "./client.j
 import { appliedMigrations, type MigrateResult, migrate, schemaVersion } from "./migrate.js";
 import { LATEST_SCHEMA_VERSION, migrations } from "./migrations.js";
 import { nameIssues } from "./names.js";
+import { schemeIssue } from "./url-options.js";
 
 /** Where the command writes, the environment it reads the URL from, and how it reads `--url-file`. */
 export interface CliIo {
@@ -187,14 +188,8 @@ export async function resolvePostgresUrl(
 
 async function resolveUrl(parsed: Parsed, io: Pick<CliIo, "env" | "readFile">): Promise<string> {
   const { url, from } = await locateUrl(parsed, io);
-  // postgres.js takes any scheme (and a string with none for its defaults): a MySQL or other URL would be
-  // tried as PostgreSQL and fail on the connection, or reach another server. Neither the URL nor its password is quoted.
-  if (!/^postgres(ql)?:\/\//i.test(url)) {
-    const scheme = /^([a-z][a-z0-9+.-]{0,30}):/i.exec(url)?.[1];
-    throw new UsageError(
-      `The URL from ${from} is not a PostgreSQL URL (${scheme === undefined ? "it has no scheme" : `its scheme is ${scheme.toLowerCase()}:`}): it must start with postgres:// or postgresql://.`,
-    );
-  }
+  const issue = schemeIssue(url);
+  if (issue !== undefined) throw new UsageError(`The URL from ${from} is ${issue}.`);
   return url;
 }
 

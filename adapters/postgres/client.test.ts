@@ -46,6 +46,54 @@ describe("createPostgresClient", () => {
     }
   });
 
+  test("a URL of another scheme (mysql://) is a ValidationError naming the scheme, never its credentials (property)", () => {
+    const scheme = fc
+      .stringMatching(/^[a-z][a-z0-9+.-]{0,12}$/)
+      .filter((name) => name !== "postgres" && name !== "postgresql");
+    const password = fc.string({ minLength: 1, maxLength: 16 }).map((text) => `Pw~${encodeURIComponent(text)}`);
+    const how = fc.constantFrom<(url: string) => unknown>(
+      (url) => createPostgresClient(url),
+      (url) => new PostgresEventStore({ url }),
+      (url) => new PostgresEventStore({ env: { DATABASE_URL: url } }),
+    );
+    fc.assert(
+      fc.property(scheme, password, how, (name, secret, make) => {
+        let thrown: unknown;
+        try {
+          make(`${name}://rootUser9:${secret}@127.0.0.1:1/app`);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(isValidationError(thrown)).toBe(true);
+        expect((thrown as ValidationError).issues).toEqual([
+          {
+            path: ["url"],
+            message: `the connection URL is not a PostgreSQL URL (its scheme is ${name}:): it must start with postgres:// or postgresql://`,
+          },
+        ]);
+        expect(everythingShown(thrown)).not.toContain(secret);
+        expect(everythingShown(thrown)).not.toContain("rootUser9");
+      }),
+      { numRuns: 60 },
+    );
+    // Without `//`, what precedes the colon may be the user name: not named.
+    expect(() => createPostgresClient("rootUser9:Pw~x@127.0.0.1/app")).toThrow(
+      expect.objectContaining({
+        issues: [expect.objectContaining({ message: expect.stringContaining("(it has no scheme)") })],
+      }),
+    );
+  });
+
+  test("both spellings of PostgreSQL's scheme, in any case, are taken", async () => {
+    for (const url of [
+      "postgres://u@127.0.0.1:1/app",
+      "postgresql://u@127.0.0.1:1/app",
+      "POSTGRESQL://u@127.0.0.1:1/app",
+    ]) {
+      await createPostgresClient(url).end({ timeout: 0 });
+    }
+  });
+
   test("an option value postgres.js refuses and quotes (a URL's query) has its credentials masked in the ValidationError", () => {
     const secret = "hunter2-Zq7secret";
     for (const make of [

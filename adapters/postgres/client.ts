@@ -4,7 +4,7 @@ import { getLogger, readEnv, redactText, tenantId, ValidationError } from "../..
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { reconnectBackoff } from "./reconnect-backoff.js";
-import { poolOptionsFromUrl, urlParameters } from "./url-options.js";
+import { poolOptionsFromUrl, schemeIssue, urlParameters } from "./url-options.js";
 
 /**
  * A postgres.js client with any custom type map: the store only uses plain SQL and casts what it
@@ -114,7 +114,8 @@ export const URL_VARIABLE = "DATABASE_URL";
  * and `connect_timeout` (`?max=2&connect_timeout=3`) win over those, and every postgres.js option may
  * be passed and wins over both. The URL defaults to `DATABASE_URL` (from `env`, then the process environment).
  * Close it with `await sql.end()` (or the store's `close()` when the store created it).
- * @throws {ValidationError} bad options, a URL that does not parse, or a `max`, `idle_timeout`,
+ * @throws {ValidationError} bad options, a URL that does not parse or does not start with `postgres://` or
+ * `postgresql://` (the issue names its scheme, never the rest), or a `max`, `idle_timeout`,
  * `connect_timeout` or `statement_timeout` in its query that is not one; never the URL or its password.
  * @throws {InvalidTenantError} a `tenant` that is not a tenant id.
  * @throws {ValidationError} with `tenant`, a URL whose query sets `eventflows.tenant` to another tenant.
@@ -143,6 +144,13 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
   if (connectionUrl !== undefined && typeof connectionUrl !== "string") {
     throw new ValidationError("Invalid PostgreSQL client options", [
       { path: ["url"], message: "url must be a string" },
+    ]);
+  }
+  // Refused before postgres.js sees it: it would try any scheme as PostgreSQL (see schemeIssue).
+  const notPostgres = connectionUrl === undefined || connectionUrl === "" ? undefined : schemeIssue(connectionUrl);
+  if (notPostgres !== undefined) {
+    throw new ValidationError("Invalid PostgreSQL connection options", [
+      { path: ["url"], message: `the connection URL is ${notPostgres}` },
     ]);
   }
   // A statement_timeout in the URL's query or in `connection` is sent over statementTimeoutMs (postgres.js

@@ -242,10 +242,16 @@ const TLS_CODE = /^(?:ERR_TLS_|ERR_SSL_|UNABLE_TO_|TLS_|SSL_)|CERT/;
 
 /**
  * Refusals at connection time, whose server text names the database, the role and the client's
- * address: said in our words, the server's kept out of message and cause alike.
+ * address, or a setting and its value: said in our words, the server's kept out of message and cause alike.
  */
-function connectionRefusal(state: string): string | undefined {
+function connectionRefusal(state: string, severity: unknown): string | undefined {
   if (state === "3D000") return "the database named in the connection settings does not exist on this server";
+  // A setting sent at startup (a URL's query or `options=-c …`, `connection`) the server would not take:
+  // a value it cannot read (class 22) or a name it does not know (42704). FATAL, as only the startup
+  // fails them (the same refusal of a statement's value is an ERROR, and bad input).
+  if (severity === "FATAL" && (state.startsWith("22") || state === "42704")) {
+    return "the server refused a setting of the connection (a parameter in the URL's query or its options, or in the client's connection option): check its name and value";
+  }
   if (state === "28P01") return "password authentication failed: check the user and password of the connection";
   if (state.startsWith("28")) {
     return "the server refused the connection's role (it does not exist, may not log in, or may not connect from this host or to this database)";
@@ -260,7 +266,7 @@ function fromServerError(error: ServerErrorFields & { code: string }, operation:
     state.startsWith("426") || typeof error.message !== "string"
       ? "the statement was rejected"
       : error.message.slice(0, 200);
-  const refused = connectionRefusal(state);
+  const refused = connectionRefusal(state, error.severity);
   if (refused !== undefined) {
     return new ServiceError(SERVICE, operation, state, false, refused, {
       cause: sanitizedCause(state, refused, error),

@@ -576,6 +576,37 @@ describe("PostgreSQL reliability", () => {
     }
   });
 
+  test("a setting the server refuses at connection time (a URL's options or query, connection) is a non-retryable ServiceError of the connection settings, echoing neither name nor value", async () => {
+    const value = `abcQz9${ulid().slice(-6)}`;
+    const cases = [
+      { query: `options=${encodeURIComponent(`-c statement_timeout=${value}`)}`, state: "22023" },
+      { query: `lock_timeout=${value}`, state: "22023" },
+      { query: `options=${encodeURIComponent(`-c ef_nosuch_${value.toLowerCase()}=1`)}`, state: "42704" },
+      { connection: { DateStyle: value }, state: "22023" },
+    ];
+    for (const { query, connection, state } of cases) {
+      const target = new URL(url);
+      if (query !== undefined) target.search = query;
+      const store = new PostgresEventStore({ url: target.href, schema, client: { connection } });
+      try {
+        for (const call of [
+          () => store.readAll().next(),
+          () => store.appendToStream(`Settings-${ulid()}`, [{ type: "Never", data: {} }]),
+        ]) {
+          const error = (await call().catch((e: unknown) => e)) as Error & { cause?: Error };
+          expect(error).toMatchObject({ code: "SERVICE_ERROR", serviceCode: state, retryable: false });
+          expect(error.message).toContain("the server refused a setting of the connection");
+          const everything = `${String(error)} ${JSON.stringify(error)} ${String(error.cause)} ${JSON.stringify(error.cause)}`;
+          for (const leak of [value, value.toLowerCase(), "statement_timeout", "lock_timeout", "DateStyle"]) {
+            expect(everything).not.toContain(leak);
+          }
+        }
+      } finally {
+        await store.close(0);
+      }
+    }
+  });
+
   test("errors from the server carry no SQL, parameters or quoted values", async () => {
     const store = new PostgresEventStore({ sql, schema });
     const stream = `Conflict-${ulid()}`;

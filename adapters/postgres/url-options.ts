@@ -8,6 +8,18 @@ export function urlParameters(url: string, name: string): string[] {
   return new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end)).getAll(name);
 }
 
+/**
+ * Why `url` is not a PostgreSQL URL, or undefined when it starts with `postgres://` or `postgresql://`
+ * (in any case). postgres.js takes any scheme, and text with none for its defaults: a MySQL URL would be
+ * tried as PostgreSQL and fail on the connection, or reach another server. The scheme is named only
+ * when `//` follows it: in `user:password@host` what precedes the colon is the user name.
+ */
+export function schemeIssue(url: string): string | undefined {
+  if (/^postgres(?:ql)?:\/\//i.test(url)) return undefined;
+  const scheme = /^([a-z][a-z0-9+.-]{0,30}):\/\//i.exec(url)?.[1];
+  return `not a PostgreSQL URL (${scheme === undefined ? "it has no scheme" : `its scheme is ${scheme.toLowerCase()}:`}): it must start with postgres:// or postgresql://`;
+}
+
 /** The pool options a connection URL's query may set, each as postgres.js would read it. */
 export interface UrlPoolOptions {
   max?: number;

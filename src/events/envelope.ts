@@ -131,12 +131,17 @@ function checkedEvents(
   const pending: PendingEvent[] = [];
   for (let index = 0; index < events.length; index++) {
     const event = events[index];
-    // A hole in a sparse array is passed by, as forEach did.
-    if (event === undefined && !(index in events)) continue;
+    // A hole in a sparse array (`[, e]`) is refused as `undefined` is: skipped (as forEach once did), the
+    // append stored fewer events than it was given, and a store sent the batch as JSON (a Durable Object's) read null there.
+    if (event === undefined && !(index in events)) {
+      add([{ path: [index], message: "a hole in the events array: every index from 0 must hold an event" }]);
+      continue;
+    }
     if (typeof event !== "object" || event === null) {
       add([{ path: [index], message: "an event must be an object with a type and data" }]);
       continue;
     }
+    add(unknownEventKeyIssues(event, index));
     if (!isName(event.type, MAX_TYPE_LENGTH)) {
       add(nameIssues(event.type, "event type", MAX_TYPE_LENGTH, [index, "type"]));
     }
@@ -185,6 +190,26 @@ function checkedEvents(
     }
   }
   return pending;
+}
+
+/** What a new event holds: NewEvent's fields. */
+const NEW_EVENT_KEYS: ReadonlySet<string> = new Set(["type", "data", "id", "metadata", "timestamp"]);
+/** An envelope's own fields beside those, taken and ignored, so that a read event can be appended as it is. */
+const ENVELOPE_KEYS: ReadonlySet<string> = new Set(["streamId", "version", "globalPosition"]);
+const EVENT_FIELDS = "type, data, id, metadata, timestamp, and an envelope's streamId, version and globalPosition";
+
+/**
+ * The issues of an event's own keys that are neither a new event's nor an envelope's: dropped, a misspelt
+ * `metdata` lost the metadata without a word. No list is made for an event without one (every append runs this).
+ */
+function unknownEventKeyIssues(event: object, index: number): readonly Issue[] {
+  let issues: Issue[] | undefined;
+  for (const key in event) {
+    if (NEW_EVENT_KEYS.has(key) || ENVELOPE_KEYS.has(key) || !Object.hasOwn(event, key)) continue;
+    issues ??= [];
+    issues.push({ path: [index, key], message: `is not a field of an event (they are ${EVENT_FIELDS})` });
+  }
+  return issues ?? [];
 }
 
 /**

@@ -426,6 +426,77 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   });
 
   add(
+    "an events array with a hole (sparse: [, e]) is refused with a ValidationError naming its index; nothing is written",
+    async (store) => {
+      const id = stream();
+      // The events at every index but `hole`, which is left empty.
+      const withHole = (length: number, hole: number): NewEvent[] => {
+        const filled = events(length);
+        const batch: NewEvent[] = [];
+        batch.length = length;
+        for (let index = 0; index < length; index++) if (index !== hole) batch[index] = filled[index] as NewEvent;
+        return batch;
+      };
+      for (const [length, hole] of [
+        [2, 0],
+        [3, 1],
+        [3, 2],
+      ] as const) {
+        const error = (await assertRejects(
+          () => store.appendToStream(id, withHole(length, hole)),
+          ErrorCode.Validation,
+          `a hole at ${hole}`,
+        )) as Error & { issues?: { path: unknown[] }[] };
+        assertEqual(
+          JSON.stringify(error.issues?.map((issue) => issue.path)),
+          JSON.stringify([[hole]]),
+          "the issue names the hole's index",
+        );
+      }
+      assertEqual(await store.streamExists(id), false, "nothing written");
+    },
+  );
+
+  add(
+    "an event key that is neither a new event's nor an envelope's (a misspelt metdata) is refused naming it; nothing is written",
+    async (store) => {
+      const id = stream();
+      const fine = { type: "Fine", data: { ok: true } };
+      const error = (await assertRejects(
+        () =>
+          store.appendToStream(id, [
+            fine,
+            { type: "Noted", data: {}, metdata: { correlationId: "c-1" } } as NewEvent,
+            { ...fine, streamID: "x", extra: undefined } as NewEvent,
+          ]),
+        ErrorCode.Validation,
+        "unknown event keys",
+      )) as Error & { issues?: { path: unknown[] }[] };
+      assertEqual(
+        JSON.stringify(error.issues?.map((issue) => issue.path)),
+        JSON.stringify([
+          [1, "metdata"],
+          [2, "streamID"],
+          [2, "extra"],
+        ]),
+        "one issue per unknown key, by its path",
+      );
+      assertEqual(await store.streamExists(id), false, "nothing written");
+      // An envelope read back (streamId, version, globalPosition and all) is taken as an event: here copied to
+      // another stream under a new id (ids are unique across a store).
+      await store.appendToStream(id, [{ ...fine, metadata: { correlationId: "c-2" } }]);
+      const [read] = await collect(store.readStream(id));
+      const copy = stream();
+      const newId = ulid();
+      const { events: copied } = await store.appendToStream(copy, [{ ...(read as EventEnvelope), id: newId }]);
+      assertEqual(copied[0]?.streamId, copy, "the copy's stream");
+      assertEqual(copied[0]?.id, newId, "the id given");
+      assertEqual(copied[0]?.timestamp, read?.timestamp, "the timestamp kept");
+      assertEqual(copied[0]?.metadata.correlationId, "c-2", "the metadata kept");
+    },
+  );
+
+  add(
     "events whose reading throws (a getter, a Proxy trap) are refused with a ValidationError that quotes nothing; nothing is written",
     async (store) => {
       const id = stream();
