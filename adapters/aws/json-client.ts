@@ -285,7 +285,10 @@ export class AwsJsonClient {
   ): RequestInit {
     const datetime = amzDate(this.#clock?.().getTime() ?? Date.now());
     const signed = this.#signer.sign("POST", headers, body, credentials, datetime);
-    return { method: "POST", headers: signed, body, ...(signal ? { signal } : {}) };
+    // No AWS JSON-protocol service redirects a call: a 3xx comes from something in between. Followed, it
+    // sent the signed request (the session token, the body) to wherever `location` says and took that
+    // host's answer for the service's; unfollowed, it is a failure with its status, not retried.
+    return { method: "POST", headers: signed, body, redirect: "manual", ...(signal ? { signal } : {}) };
   }
 }
 

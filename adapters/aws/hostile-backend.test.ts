@@ -1,0 +1,89 @@
+/**
+ * The AWS client against answers a load balancer, a proxy or a broken endpoint can give and no emulator gives
+ * on demand: fake servers on loopback (random ports, stopped in one `finally`), spoken to over real sockets.
+ * Every failure must be a typed AwsServiceError, retryable where another attempt can help, bounded by the
+ * client's timeouts, and hold nothing of the answer's body or the credentials.
+ */
+import { describe, expect, test } from "bun:test";
+import { everythingShown } from "../../test/leaks.ts";
+import { AwsServiceError } from "./errors.js";
+import { AwsJsonClient, type AwsJsonClientOptions } from "./json-client.js";
+import { dynamoDbService } from "./services.js";
+
+const credentials = { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret", sessionToken: "TOKENX9" };
+
+/** What must never show in an error: the credentials and the marker every fake body carries. */
+const SECRETS = ["fake-server-secret", "TOKENX9", "BODYMARKER"];
+
+type Server = ReturnType<typeof Bun.serve>;
+
+/** Runs `body` with fake HTTP servers answering with `handlers`, and stops them all however it ends. */
+async function withServers(
+  handlers: ((request: Request, servers: readonly Server[]) => Response | Promise<Response>)[],
+  body: (servers: Server[]) => Promise<void>,
+): Promise<void> {
+  const servers: Server[] = [];
+  try {
+    for (const handler of handlers) {
+      servers.push(Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => handler(request, servers) }));
+    }
+    await body(servers);
+  } finally {
+    for (const server of servers) server.stop(true);
+  }
+}
+
+const clientOf = (server: Server, options: Partial<AwsJsonClientOptions> = {}) =>
+  new AwsJsonClient(dynamoDbService, {
+    region: "eu-west-1",
+    endpoint: `http://127.0.0.1:${server.port}`,
+    credentials,
+    retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+    timeoutMs: 5_000,
+    attemptTimeoutMs: 2_000,
+    ...options,
+  });
+
+async function failure(promise: Promise<unknown>): Promise<AwsServiceError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AwsServiceError);
+  const shown = everythingShown(error);
+  for (const secret of SECRETS) expect(shown).not.toContain(secret);
+  return error as AwsServiceError;
+}
+
+describe("AwsJsonClient against hostile answers", () => {
+  test("fake server: a redirect (301, 302, 307, 308) is not followed: the other host gets nothing, the call fails as the status, not retried", async () => {
+    let elsewhere = 0;
+    let asked = 0;
+    let status = 307;
+    await withServers(
+      [
+        async (request) => {
+          elsewhere++;
+          await request.text();
+          return Response.json({ Item: { pk: { S: "BODYMARKER from elsewhere" } } });
+        },
+        async (request, [away]) => {
+          asked++;
+          await request.text();
+          return new Response(null, { status, headers: { location: `http://127.0.0.1:${away?.port}/` } });
+        },
+      ],
+      async ([, redirecting]) => {
+        for (status of [301, 302, 307, 308]) {
+          asked = 0;
+          const error = await failure(clientOf(redirecting as Server).send("GetItem", { TableName: "t", Key: {} }));
+          expect(error).toMatchObject({ serviceCode: `Http${status}`, status, retryable: false, attempts: 1 });
+          expect(asked).toBe(1);
+        }
+        // Followed, the signed request (its session token, its body) went to the other host, and its answer
+        // was taken for DynamoDB's.
+        expect(elsewhere).toBe(0);
+      },
+    );
+  });
+});
