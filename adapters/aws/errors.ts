@@ -281,6 +281,16 @@ export function credentialsFailure(cause: unknown): AwsFailure {
   };
 }
 
+/**
+ * A 200 whose JSON is not what the service answers (no object, or `field` of another kind): a proxy's or a
+ * wrong endpoint's answer. Retried as a 5xx is: what is in between may answer right next time. Names the
+ * field, never the body.
+ */
+export function malformedAnswer(service: string, field?: string): AwsFailure {
+  const what = field === undefined ? "no JSON object" : `its ${field} is of another kind`;
+  return { code: "MalformedResponse", message: `the answer is not ${service}'s: ${what}`, retryable: true };
+}
+
 /** A call whose deadline passed before it could be sent: nothing was sent. */
 export function deadlinePassed(): AwsFailure {
   return { code: "TimeoutError", message: "the deadline passed before the call was sent", retryable: true };

@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { everythingShown } from "../../test/leaks.ts";
 import { AwsServiceError } from "./errors.js";
 import { AwsJsonClient, type AwsJsonClientOptions } from "./json-client.js";
-import { dynamoDbService } from "./services.js";
+import { type AwsJsonService, dynamoDbService, eventBridgeService, sqsService } from "./services.js";
 
 const credentials = { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret", sessionToken: "TOKENX9" };
 
@@ -33,8 +33,8 @@ async function withServers(
   }
 }
 
-const clientOf = (server: Server, options: Partial<AwsJsonClientOptions> = {}) =>
-  new AwsJsonClient(dynamoDbService, {
+const clientOf = (server: Server, options: Partial<AwsJsonClientOptions> = {}, service = dynamoDbService) =>
+  new AwsJsonClient(service, {
     region: "eu-west-1",
     endpoint: `http://127.0.0.1:${server.port}`,
     credentials,
@@ -83,6 +83,53 @@ describe("AwsJsonClient against hostile answers", () => {
         // Followed, the signed request (its session token, its body) went to the other host, and its answer
         // was taken for DynamoDB's.
         expect(elsewhere).toBe(0);
+      },
+    );
+  });
+
+  test("fake server: a 200 whose fields the library reads are of the wrong kind is retried, then a retryable MalformedResponse, never handed on", async () => {
+    const cases: [AwsJsonService, string, unknown][] = [
+      [dynamoDbService, "Query", { Items: 5 }],
+      [dynamoDbService, "Query", { Items: "BODYMARKER" }],
+      [dynamoDbService, "Query", { Items: [null] }],
+      [dynamoDbService, "Query", { Items: [], LastEvaluatedKey: "BODYMARKER" }],
+      [dynamoDbService, "GetItem", { Item: "BODYMARKER" }],
+      [dynamoDbService, "GetItem", { Item: [1, 2] }],
+      [dynamoDbService, "UpdateItem", { Attributes: 7 }],
+      [dynamoDbService, "BatchGetItem", { Responses: { t: 3 } }],
+      [dynamoDbService, "BatchWriteItem", { UnprocessedItems: [] }],
+      [dynamoDbService, "DescribeTable", { Table: "BODYMARKER" }],
+      [sqsService, "ReceiveMessage", { Messages: {} }],
+      [sqsService, "ReceiveMessage", { Messages: [{ MessageId: "m-1", Body: "BODYMARKER" }] }],
+      [sqsService, "DeleteMessageBatch", { Failed: 1 }],
+      [eventBridgeService, "PutEvents", { Entries: "BODYMARKER" }],
+      [eventBridgeService, "PutEvents", { Entries: [5] }],
+    ];
+    let answer: unknown;
+    let asked = 0;
+    await withServers(
+      [
+        async (request) => {
+          asked++;
+          await request.text();
+          return Response.json(answer);
+        },
+      ],
+      async ([server]) => {
+        for (const [service, operation, body] of cases) {
+          answer = body;
+          asked = 0;
+          const error = await failure(clientOf(server as Server, {}, service).send(operation, {}));
+          expect({ operation, body, error }).toMatchObject({
+            error: { serviceCode: "MalformedResponse", retryable: true, attempts: 3, gaveUp: "attempts" },
+          });
+          expect(asked).toBe(3);
+        }
+        // The same fields, well formed (or absent), are handed on as they are.
+        for (const body of [{}, { Items: [{ pk: { S: "a" } }], LastEvaluatedKey: { pk: { S: "a" } } }, { Item: {} }]) {
+          answer = body;
+          expect(await clientOf(server as Server).send("Query", {})).toEqual(body);
+        }
       },
     );
   });

@@ -6,6 +6,7 @@ import {
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
+import { malformedField } from "./answer-shape.js";
 import {
   AWS_CLIENT_CONFIG,
   type AwsClientConfig,
@@ -19,6 +20,7 @@ import {
   deadlinePassed,
   failureOf,
   isTimeoutLike,
+  malformedAnswer,
   toServiceError,
   transportFailure,
 } from "./errors.js";
@@ -164,6 +166,7 @@ export class AwsJsonClient {
         throw toServiceError(this.service.displayName, operation, last ?? deadlinePassed(), attempt - 1, "deadline");
       }
       const failure = await this.#attempt(
+        operation,
         headers,
         body,
         options.signal,
@@ -213,6 +216,7 @@ export class AwsJsonClient {
   }
 
   async #attempt(
+    operation: string,
     headers: Record<string, string>,
     body: string,
     signal: AbortSignal | undefined,
@@ -260,8 +264,10 @@ export class AwsJsonClient {
         // Every answer of these services is a JSON object; anything else (null, an array) came from
         // something in between, and handed on it would be a TypeError in the caller's `result.Item`.
         if (typeof data !== "object" || data === null || Array.isArray(data)) {
-          return transportFailure(new Error("the answer is no JSON object"));
+          return malformedAnswer(this.service.displayName);
         }
+        const field = malformedField(this.service.answerShapes?.[operation], data as Record<string, unknown>);
+        if (field !== undefined) return malformedAnswer(this.service.displayName, field);
         return { data };
       }
       return failureOf(response.status, response.headers, text);

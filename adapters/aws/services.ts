@@ -1,4 +1,5 @@
 import type { EventFlowsError } from "../../src/index.js";
+import { type AnswerShape, hasStrings, isListOf, isMapOf, isObject } from "./answer-shape.js";
 import { type AwsFailure, type AwsServiceError, itemTooLarge } from "./errors.js";
 
 /**
@@ -28,7 +29,17 @@ export interface AwsJsonService {
     requestBytes: number,
     error: AwsServiceError,
   ) => EventFlowsError | undefined;
+  /**
+   * By operation, the fields of its answers the library reads and the kind each must have: an answer
+   * with one of another kind is no answer of the service's (see answer-shape.ts), retried as a 5xx is.
+   */
+  readonly answerShapes?: Readonly<Record<string, AnswerShape>>;
 }
+
+const items = isListOf(isObject);
+const dynamoDbPage: AnswerShape = { Items: items, LastEvaluatedKey: isObject };
+const dynamoDbWrite: AnswerShape = { Attributes: isObject };
+const sqsBatch: AnswerShape = { Failed: items, Successful: items };
 
 export const dynamoDbService: AwsJsonService = {
   signingName: "dynamodb",
@@ -38,6 +49,18 @@ export const dynamoDbService: AwsJsonService = {
   targetPrefix: "DynamoDB_20120810",
   jsonVersion: "1.0",
   typedError: itemTooLarge,
+  answerShapes: {
+    GetItem: { Item: isObject },
+    Query: dynamoDbPage,
+    Scan: dynamoDbPage,
+    PutItem: dynamoDbWrite,
+    UpdateItem: dynamoDbWrite,
+    DeleteItem: dynamoDbWrite,
+    BatchGetItem: { Responses: isMapOf(items), UnprocessedKeys: isMapOf(isObject) },
+    BatchWriteItem: { UnprocessedItems: isMapOf(items) },
+    DescribeTable: { Table: isObject },
+    DescribeTimeToLive: { TimeToLiveDescription: isObject },
+  },
 };
 
 export const eventBridgeService: AwsJsonService = {
@@ -48,6 +71,7 @@ export const eventBridgeService: AwsJsonService = {
   endpointVariables: ["EVENTBRIDGE", "EVENTS"],
   targetPrefix: "AWSEvents",
   jsonVersion: "1.1",
+  answerShapes: { PutEvents: { Entries: items } },
 };
 
 export const sqsService: AwsJsonService = {
@@ -57,4 +81,11 @@ export const sqsService: AwsJsonService = {
   endpointVariables: ["SQS"],
   targetPrefix: "AmazonSQS",
   jsonVersion: "1.0",
+  answerShapes: {
+    // What deleting or releasing a received message needs, and what the consumer reads.
+    ReceiveMessage: { Messages: isListOf(hasStrings("MessageId", "ReceiptHandle", "Body")) },
+    DeleteMessageBatch: sqsBatch,
+    ChangeMessageVisibilityBatch: sqsBatch,
+    SendMessageBatch: sqsBatch,
+  },
 };
