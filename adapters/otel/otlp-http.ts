@@ -136,6 +136,9 @@ async function post(target: Target, body: unknown, options: OtlpHttpOptions, ope
     headers: target.headers,
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(target.timeoutMs),
+    // Followed, a redirect sent the export and its headers (an API key) to wherever `location` points, and
+    // took that host's answer for the receiver's: it fails as its status instead.
+    redirect: "manual",
   });
   let response: Response;
   try {
@@ -156,7 +159,7 @@ async function post(target: Target, body: unknown, options: OtlpHttpOptions, ope
       operation,
       String(response.status),
       retryable,
-      `the receiver answered ${response.status}`,
+      `the receiver answered ${response.status}${response.status >= 300 && response.status < 400 ? " (a redirect, not followed: set url to where it leads)" : ""}`,
       {
         status: response.status,
       },
