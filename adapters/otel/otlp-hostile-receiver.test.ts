@@ -46,3 +46,34 @@ test("fake server: a redirect (301, 302, 307, 308) is not followed: the API key 
     redirecting.stop(true);
   }
 });
+
+test("fake server: an answer with a body far larger than any receiver's is not read to its end (memory stays bounded)", async () => {
+  const CHUNK = 1 << 20;
+  const CHUNKS = 48;
+  let pulled = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async (request) => {
+      await request.text();
+      // 48 MiB, produced only as the client reads: how much of it was pulled says how much was read.
+      const body = new ReadableStream<Uint8Array>(
+        {
+          pull(controller) {
+            if (pulled++ >= CHUNKS) controller.close();
+            else controller.enqueue(new Uint8Array(CHUNK));
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      return new Response(body, { status: 200 });
+    },
+  });
+  try {
+    await exportMetrics(handReader().reader, { url: `http://127.0.0.1:${server.port}/v1/metrics` });
+    // What the sockets' buffers take before the reader stops, not the whole body.
+    expect(pulled).toBeLessThan(CHUNKS / 2);
+  } finally {
+    server.stop(true);
+  }
+});
