@@ -133,4 +133,91 @@ describe("AwsJsonClient against hostile answers", () => {
       },
     );
   });
+
+  test("fake server: a load balancer's HTML 502 or 503 (its Retry-After nonsense) is retried, then thrown retryable by its status, nothing of the page kept", async () => {
+    let status = 502;
+    let asked = 0;
+    await withServers(
+      [
+        async (request) => {
+          asked++;
+          await request.text();
+          return new Response("<html><body><h1>BODYMARKER Bad Gateway</h1></body></html>", {
+            status,
+            headers: { "content-type": "text/html", "retry-after": "BODYMARKER soon" },
+          });
+        },
+      ],
+      async ([server]) => {
+        for (const [given, code] of [
+          [502, "InternalServerError"],
+          [503, "ServiceUnavailable"],
+        ] as const) {
+          status = given;
+          asked = 0;
+          const error = await failure(clientOf(server as Server).send("GetItem", {}));
+          expect(error).toMatchObject({ serviceCode: code, status, retryable: true, attempts: 3, gaveUp: "attempts" });
+          expect(asked).toBe(3);
+        }
+      },
+    );
+  });
+
+  test("fake server: a 400 with an unknown __type and a message of megabytes keeps the code, is not retried, and keeps 300 characters of the message", async () => {
+    let asked = 0;
+    await withServers(
+      [
+        async (request) => {
+          asked++;
+          await request.text();
+          const message = `${"m".repeat(3 * 1024 * 1024)}BODYMARKER`;
+          return Response.json(
+            { __type: "com.amazonaws.dynamodb.v20991231#BrandNewException", message },
+            { status: 400 },
+          );
+        },
+      ],
+      async ([server]) => {
+        const error = await failure(clientOf(server as Server).send("GetItem", {}));
+        expect(error).toMatchObject({ serviceCode: "BrandNewException", status: 400, retryable: false, attempts: 1 });
+        expect(error.message.length).toBeLessThan(500);
+        expect(asked).toBe(1);
+      },
+    );
+  });
+
+  test("fake TCP server: an answer that stalls after its headers times out, and a connection reset mid-body is a NetworkError; both retried, then thrown retryable", async () => {
+    let attempts = 0;
+    let reset = false;
+    const head = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 4096\r\n\r\n";
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket) {
+          attempts++;
+          // Headers and the start of the body, then nothing more (stall) or a reset.
+          socket.write(`${head}{"Item":{"pk":{"S":"BODYMARKER`);
+          socket.flush();
+          if (reset) setTimeout(() => socket.terminate(), 10);
+        },
+      },
+    });
+    try {
+      for (reset of [false, true]) {
+        attempts = 0;
+        const client = clientOf(server as unknown as Server, { attemptTimeoutMs: 200, timeoutMs: 5_000 });
+        const error = await failure(client.send("GetItem", {}));
+        expect(error).toMatchObject({
+          serviceCode: reset ? "NetworkError" : "TimeoutError",
+          retryable: true,
+          attempts: 3,
+          gaveUp: "attempts",
+        });
+        expect(attempts).toBe(3);
+      }
+    } finally {
+      server.stop(true);
+    }
+  });
 });
