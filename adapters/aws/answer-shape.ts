@@ -41,3 +41,24 @@ export function malformedField(shape: AnswerShape | undefined, answer: Record<st
   }
   return undefined;
 }
+
+/** An operation that pages: the request field that says where a page starts, the answer field where the next one does. */
+export type Paging = readonly [startField: string, nextField: string];
+
+/**
+ * Whether an answer of a paging operation names as its next page the one the request started from: an
+ * answer replayed by something in between, which a caller paging on from it would ask for again without end.
+ */
+export function pageRepeats(paging: Paging | undefined, input: unknown, answer: Record<string, unknown>): boolean {
+  if (paging === undefined) return false;
+  const start = (input as Record<string, unknown> | null)?.[paging[0]];
+  const next = answer[paging[1]];
+  return start !== undefined && next !== undefined && canonical(start) === canonical(next);
+}
+
+/** JSON text with the keys of every object sorted: the same key however its attributes are ordered. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    isObject(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}

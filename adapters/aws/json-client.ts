@@ -6,7 +6,7 @@ import {
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
-import { malformedField } from "./answer-shape.js";
+import { malformedField, pageRepeats } from "./answer-shape.js";
 import {
   AWS_CLIENT_CONFIG,
   type AwsClientConfig,
@@ -167,6 +167,7 @@ export class AwsJsonClient {
       }
       const failure = await this.#attempt(
         operation,
+        input,
         headers,
         body,
         options.signal,
@@ -217,6 +218,7 @@ export class AwsJsonClient {
 
   async #attempt(
     operation: string,
+    input: unknown,
     headers: Record<string, string>,
     body: string,
     signal: AbortSignal | undefined,
@@ -266,8 +268,11 @@ export class AwsJsonClient {
         if (typeof data !== "object" || data === null || Array.isArray(data)) {
           return malformedAnswer(this.service.displayName);
         }
-        const field = malformedField(this.service.answerShapes?.[operation], data as Record<string, unknown>);
+        const answer = data as Record<string, unknown>;
+        const field = malformedField(this.service.answerShapes?.[operation], answer);
         if (field !== undefined) return malformedAnswer(this.service.displayName, field);
+        const paging = this.service.paging?.[operation];
+        if (pageRepeats(paging, input, answer)) return malformedAnswer(this.service.displayName, paging?.[1], true);
         return { data };
       }
       return failureOf(response.status, response.headers, text);

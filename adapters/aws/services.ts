@@ -1,5 +1,5 @@
 import type { EventFlowsError } from "../../src/index.js";
-import { type AnswerShape, hasStrings, isListOf, isMapOf, isObject } from "./answer-shape.js";
+import { type AnswerShape, hasStrings, isListOf, isMapOf, isObject, type Paging } from "./answer-shape.js";
 import { type AwsFailure, type AwsServiceError, itemTooLarge } from "./errors.js";
 
 /**
@@ -34,6 +34,11 @@ export interface AwsJsonService {
    * with one of another kind is no answer of the service's (see answer-shape.ts), retried as a 5xx is.
    */
   readonly answerShapes?: Readonly<Record<string, AnswerShape>>;
+  /**
+   * By operation, how it pages: an answer whose next page is the one its request started from is no answer
+   * of the service's either (see answer-shape.ts).
+   */
+  readonly paging?: Readonly<Record<string, Paging>>;
 }
 
 const items = isListOf(isObject);
@@ -61,6 +66,7 @@ export const dynamoDbService: AwsJsonService = {
     DescribeTable: { Table: isObject },
     DescribeTimeToLive: { TimeToLiveDescription: isObject },
   },
+  paging: { Query: ["ExclusiveStartKey", "LastEvaluatedKey"], Scan: ["ExclusiveStartKey", "LastEvaluatedKey"] },
 };
 
 export const eventBridgeService: AwsJsonService = {

@@ -62,3 +62,38 @@ test("fake server: a Query answer of the wrong shape fails a read and an append 
     server.stop(true);
   }
 });
+
+test("fake server: a Query answer whose LastEvaluatedKey is the key the query started from (a replayed answer) ends the read as a retryable MalformedResponse, not a query without end", async () => {
+  let queries = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      await request.text();
+      // The fake's own bound: a reader that never stops would query it forever.
+      if (++queries > 50) return Response.json({ __type: "InternalServerError", message: "enough" }, { status: 500 });
+      return Response.json({ Items: [], LastEvaluatedKey: { pk: { S: "Order-1" }, v: { N: "7" } } });
+    },
+  });
+  try {
+    const store = new DynamoDbEventStore({
+      tableName: "hostile_answers",
+      region: "eu-west-1",
+      endpoint: `http://127.0.0.1:${server.port}`,
+      credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+    });
+    const read = async () => {
+      for await (const _ of store.readStream("Order-1")) {
+        // Nothing is expected: the read fails.
+      }
+    };
+    const error = await read().catch((e: unknown) => e);
+    expect(error).toMatchObject({ serviceCode: "MalformedResponse", retryable: true, attempts: 2 });
+    expect((error as Error).message).toContain("LastEvaluatedKey");
+    // The first page, then the page that repeats its start and its one retry.
+    expect(queries).toBe(3);
+  } finally {
+    server.stop(true);
+  }
+});
