@@ -29,6 +29,16 @@ export const hasStrings =
   (value) =>
     isObject(value) && fields.every((field) => typeof (value as Record<string, unknown>)[field] === "string");
 
+/** An object whose `fields`, where present, are strings: a PutEvents entry's result (its event id, or its error). */
+export const hasOptionalStrings =
+  (...fields: string[]): FieldCheck =>
+  (value) =>
+    isObject(value) &&
+    fields.every((field) => {
+      const given = (value as Record<string, unknown>)[field];
+      return given === undefined || typeof given === "string";
+    });
+
 /**
  * The first field of `answer` (a JSON object) that `shape` holds of another kind, or undefined. Names the
  * field, never its value: the value is the answer's body.

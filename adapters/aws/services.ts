@@ -1,5 +1,13 @@
 import type { EventFlowsError } from "../../src/index.js";
-import { type AnswerShape, hasStrings, isListOf, isMapOf, isObject, type Paging } from "./answer-shape.js";
+import {
+  type AnswerShape,
+  hasOptionalStrings,
+  hasStrings,
+  isListOf,
+  isMapOf,
+  isObject,
+  type Paging,
+} from "./answer-shape.js";
 import { type AwsFailure, type AwsServiceError, itemTooLarge } from "./errors.js";
 
 /**
@@ -77,7 +85,7 @@ export const eventBridgeService: AwsJsonService = {
   endpointVariables: ["EVENTBRIDGE", "EVENTS"],
   targetPrefix: "AWSEvents",
   jsonVersion: "1.1",
-  answerShapes: { PutEvents: { Entries: items } },
+  answerShapes: { PutEvents: { Entries: isListOf(hasOptionalStrings("EventId", "ErrorCode", "ErrorMessage")) } },
 };
 
 export const sqsService: AwsJsonService = {

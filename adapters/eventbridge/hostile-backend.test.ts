@@ -6,7 +6,13 @@ import { expect, test } from "bun:test";
 import { isServiceError } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
 import { everythingShown } from "../../test/leaks.ts";
-import { createSqsEventConsumer, envelopeDetail, receiveAndConsume } from "./index.js";
+import {
+  createSqsEventConsumer,
+  type DeadLetter,
+  EventBridgeEventBus,
+  envelopeDetail,
+  receiveAndConsume,
+} from "./index.js";
 
 test("fake server: a ReceiveMessage answer of the wrong shape is a retryable MalformedResponse: nothing handled, nothing deleted", async () => {
   const body = JSON.stringify({ source: "test", "detail-type": "A", detail: envelopeDetail(testEnvelope("A", "S-1")) });
@@ -48,6 +54,50 @@ test("fake server: a ReceiveMessage answer of the wrong shape is a retryable Mal
       expect(actions).toEqual(["ReceiveMessage", "ReceiveMessage"]);
     }
     expect(handled).toEqual([]);
+  } finally {
+    server.stop(true);
+  }
+});
+
+test("fake server: PutEvents entry results of the wrong kind (a number for EventId or ErrorCode, an object for ErrorMessage) dead-letter the events as a retryable MalformedResponse, none counted delivered", async () => {
+  let answer: unknown;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      await request.text();
+      return Response.json(answer);
+    },
+  });
+  try {
+    for (const entries of [
+      [{ EventId: 5 }, { EventId: 6 }],
+      [{ ErrorCode: 5, ErrorMessage: "m" }, { EventId: "e-2" }],
+      [{ ErrorCode: "InternalFailure", ErrorMessage: { text: "BODYMARKER" } }, { EventId: "e-2" }],
+    ]) {
+      answer = { FailedEntryCount: 0, Entries: entries };
+      const letters: DeadLetter[] = [];
+      const bus = new EventBridgeEventBus({
+        aws: {
+          region: "us-east-1",
+          endpoint: `http://127.0.0.1:${server.port}`,
+          credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
+          retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+        },
+        deadLetter: (failed) => void letters.push(...failed),
+      });
+      const result = await bus.publish([testEnvelope("A", "S-1"), testEnvelope("B", "S-2")]);
+      expect({ entries, delivered: result.delivered }).toEqual({ entries, delivered: 0 });
+      expect(letters.map((l) => [l.errorCode, l.attempts])).toEqual([
+        ["MalformedResponse", 1],
+        ["MalformedResponse", 1],
+      ]);
+      expect(result.failures.map((f) => f.error)).toMatchObject([
+        { serviceCode: "MalformedResponse", retryable: true },
+        { serviceCode: "MalformedResponse", retryable: true },
+      ]);
+      expect(JSON.stringify(result.failures) + JSON.stringify(letters)).not.toContain("BODYMARKER");
+    }
   } finally {
     server.stop(true);
   }
