@@ -1,6 +1,7 @@
 import type { EventFlowsError } from "../../src/index.js";
 import {
   type AnswerShape,
+  type FieldCheck,
   hasOptionalStrings,
   hasStrings,
   isListOf,
@@ -8,7 +9,7 @@ import {
   isObject,
   type Paging,
 } from "./answer-shape.js";
-import { type AwsFailure, type AwsServiceError, itemTooLarge } from "./errors.js";
+import { AWS_CODE, type AwsFailure, type AwsServiceError, itemTooLarge } from "./errors.js";
 
 /**
  * The AWS services EventFlows talks to over their JSON protocols. A descriptor says how to sign,
@@ -50,6 +51,14 @@ export interface AwsJsonService {
 }
 
 const items = isListOf(isObject);
+/**
+ * A PutEvents entry's result: its event id, or its error's code and message. The code becomes the failure's
+ * `serviceCode`, as it is: one that is no code as AWS writes them (a header's text, a token) is no answer of EventBridge's.
+ */
+const putEventsResult: FieldCheck = (value) =>
+  hasOptionalStrings("EventId", "ErrorCode", "ErrorMessage")(value) &&
+  ((value as { ErrorCode?: string }).ErrorCode === undefined ||
+    AWS_CODE.test((value as { ErrorCode: string }).ErrorCode));
 const dynamoDbPage: AnswerShape = { Items: items, LastEvaluatedKey: isObject };
 const dynamoDbWrite: AnswerShape = { Attributes: isObject };
 const sqsBatch: AnswerShape = { Failed: items, Successful: items };
@@ -85,7 +94,7 @@ export const eventBridgeService: AwsJsonService = {
   endpointVariables: ["EVENTBRIDGE", "EVENTS"],
   targetPrefix: "AWSEvents",
   jsonVersion: "1.1",
-  answerShapes: { PutEvents: { Entries: isListOf(hasOptionalStrings("EventId", "ErrorCode", "ErrorMessage")) } },
+  answerShapes: { PutEvents: { Entries: isListOf(putEventsResult) } },
 };
 
 export const sqsService: AwsJsonService = {

@@ -102,3 +102,46 @@ test("fake server: PutEvents entry results of the wrong kind (a number for Event
     server.stop(true);
   }
 });
+
+test("fake server: a PutEvents entry error whose code is no AWS code (header text with a signature) or whose message runs to 100 KB keeps neither: the code fails the answer as MalformedResponse, the message is cut as a service's is", async () => {
+  let answer: unknown;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      await request.text();
+      return Response.json(answer);
+    },
+  });
+  const signature = "Signature=0123456789abcdef0123456789abcdef";
+  try {
+    const publish = async (entry: Record<string, unknown>) => {
+      answer = { FailedEntryCount: 1, Entries: [entry] };
+      const letters: DeadLetter[] = [];
+      const bus = new EventBridgeEventBus({
+        aws: {
+          region: "us-east-1",
+          endpoint: `http://127.0.0.1:${server.port}`,
+          credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
+          retry: { maxAttempts: 1 },
+        },
+        deadLetter: (failed) => void letters.push(...failed),
+      });
+      const result = await bus.publish([testEnvelope("A", "S-1")]);
+      const shown = JSON.stringify(letters) + JSON.stringify(result.failures) + String(result.failures[0]?.error);
+      expect(shown).not.toContain(signature);
+      expect(shown).not.toContain("BODYMARKER");
+      return letters;
+    };
+    const coded = await publish({ ErrorCode: `Authorization: AWS4-HMAC-SHA256 ${signature}`, ErrorMessage: "m" });
+    expect(coded.map((l) => l.errorCode)).toEqual(["MalformedResponse"]);
+    const long = await publish({
+      ErrorCode: "AccessDeniedException",
+      ErrorMessage: `${"y".repeat(100_000)}BODYMARKER`,
+    });
+    expect(long.map((l) => l.errorCode)).toEqual(["AccessDeniedException"]);
+    expect(long[0]?.errorMessage.length).toBeLessThan(500);
+  } finally {
+    server.stop(true);
+  }
+});
