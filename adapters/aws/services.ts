@@ -50,7 +50,8 @@ export interface AwsJsonService {
   readonly paging?: Readonly<Record<string, Paging>>;
 }
 
-const items = isListOf(isObject);
+// The checks are made by calls marked pure: a bundle that uses one service (a DynamoDB Worker) drops the others' tables.
+const items = /* @__PURE__ */ isListOf(isObject);
 /**
  * A PutEvents entry's result: its event id, or its error's code and message. The code becomes the failure's
  * `serviceCode`, as it is: one that is no code as AWS writes them (a header's text, a token) is no answer of EventBridge's.
@@ -78,8 +79,8 @@ export const dynamoDbService: AwsJsonService = {
     PutItem: dynamoDbWrite,
     UpdateItem: dynamoDbWrite,
     DeleteItem: dynamoDbWrite,
-    BatchGetItem: { Responses: isMapOf(items), UnprocessedKeys: isMapOf(isObject) },
-    BatchWriteItem: { UnprocessedItems: isMapOf(items) },
+    BatchGetItem: { Responses: /* @__PURE__ */ isMapOf(items), UnprocessedKeys: /* @__PURE__ */ isMapOf(isObject) },
+    BatchWriteItem: { UnprocessedItems: /* @__PURE__ */ isMapOf(items) },
     DescribeTable: { Table: isObject },
     DescribeTimeToLive: { TimeToLiveDescription: isObject },
   },
@@ -94,7 +95,7 @@ export const eventBridgeService: AwsJsonService = {
   endpointVariables: ["EVENTBRIDGE", "EVENTS"],
   targetPrefix: "AWSEvents",
   jsonVersion: "1.1",
-  answerShapes: { PutEvents: { Entries: isListOf(putEventsResult) } },
+  answerShapes: { PutEvents: { Entries: /* @__PURE__ */ isListOf(putEventsResult) } },
 };
 
 export const sqsService: AwsJsonService = {
@@ -106,7 +107,9 @@ export const sqsService: AwsJsonService = {
   jsonVersion: "1.0",
   answerShapes: {
     // What deleting or releasing a received message needs, and what the consumer reads.
-    ReceiveMessage: { Messages: isListOf(hasStrings("MessageId", "ReceiptHandle", "Body")) },
+    ReceiveMessage: {
+      Messages: /* @__PURE__ */ isListOf(/* @__PURE__ */ hasStrings("MessageId", "ReceiptHandle", "Body")),
+    },
     DeleteMessageBatch: sqsBatch,
     ChangeMessageVisibilityBatch: sqsBatch,
     SendMessageBatch: sqsBatch,
