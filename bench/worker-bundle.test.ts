@@ -131,7 +131,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // recorded here): the library's default logger is made without the loggers' option checks
 // (uncheckedJsonLogger: logger-options.ts no longer bundled), -393; isUlid checks with the ULID
 // generator's own digits (no module of ulidx), -50. The ceiling moves down to 33.6 KB.
-const CEILING_GZIP_BYTES = 33.6 * 1024;
+// 34.1 KB (34,926 bytes, 2026-12-06, fix-faults; 34,381 at its start): answers that are not the service's
+// refused on the AWS client's path (a redirect not followed; each service's answer shapes, with a repeated
+// LastEvaluatedKey, as a retryable MalformedResponse; the other services' shape tables dropped by calls
+// marked pure), +545. Past 33.6 KB: the ceiling moves to 34.2 KB.
+const CEILING_GZIP_BYTES = 34.2 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [

@@ -185,8 +185,7 @@ export function failureOf(status: number, headers: Headers, bodyText: string): A
   const rawMessage = body.message ?? body.Message ?? body.errorMessage;
   // Masked before it is cut (a cut must not leave part of a credential past the mask): a signature
   // mismatch's message quotes the canonical request, the session token's header included.
-  const message =
-    typeof rawMessage === "string" && rawMessage !== "" ? shorten(redactText(rawMessage)) : `HTTP ${status}`;
+  const message = typeof rawMessage === "string" && rawMessage !== "" ? serviceMessage(rawMessage) : `HTTP ${status}`;
   const reasons = Array.isArray(body.CancellationReasons) ? body.CancellationReasons.map(parseReason) : undefined;
   return {
     code,
@@ -281,6 +280,22 @@ export function credentialsFailure(cause: unknown): AwsFailure {
   };
 }
 
+/**
+ * A 200 whose JSON is not what the service answers (no object, `field` of another kind, or `repeated`: a paging
+ * field naming the page the request started from): a proxy's or a
+ * wrong endpoint's answer. Retried as a 5xx is: what is in between may answer right next time. Names the
+ * field, never the body.
+ */
+export function malformedAnswer(service: string, field?: string, repeated = false): AwsFailure {
+  const what =
+    field === undefined
+      ? "no JSON object"
+      : repeated
+        ? `its ${field} is where the request started: the same page again`
+        : `its ${field} is of another kind`;
+  return { code: "MalformedResponse", message: `the answer is not ${service}'s: ${what}`, retryable: true };
+}
+
 /** A call whose deadline passed before it could be sent: nothing was sent. */
 export function deadlinePassed(): AwsFailure {
   return { code: "TimeoutError", message: "the deadline passed before the call was sent", retryable: true };
@@ -353,7 +368,7 @@ function codeOf(type: string): string {
 }
 
 // An error code (`ConditionalCheckFailedException`, `ConditionalCheckFailed`) and a request id (a UUID, S3's base64) as AWS writes them.
-const AWS_CODE = /^[A-Za-z][A-Za-z0-9_.]{0,99}$/;
+export const AWS_CODE = /^[A-Za-z][A-Za-z0-9_.]{0,99}$/;
 const REQUEST_ID = /^[A-Za-z0-9+/_-]{1,128}={0,2}$/;
 
 function parseReason(value: unknown): CancellationReason {
@@ -361,7 +376,7 @@ function parseReason(value: unknown): CancellationReason {
   const reason: CancellationReason = {
     code: typeof r.Code !== "string" ? "None" : AWS_CODE.test(r.Code) ? r.Code : "Unknown",
     // Masked and cut as the error's own message is.
-    ...(typeof r.Message === "string" ? { message: shorten(redactText(r.Message)) } : {}),
+    ...(typeof r.Message === "string" ? { message: serviceMessage(r.Message) } : {}),
   };
   // The item as stored is the application's data: kept for the stores that read it, left out of
   // JSON.stringify and inspection, as a payload is.
@@ -374,6 +389,15 @@ function statusCode(status: number): string {
   if (status === 503) return "ServiceUnavailable";
   if (status >= 500) return "InternalServerError";
   return `Http${status}`;
+}
+
+/**
+ * A message an AWS answer gives (an error's, a cancellation reason's, a PutEvents entry's), as errors keep it:
+ * credentials masked as the library's logs mask them, then cut to 300 characters (masked first, so that a cut
+ * cannot leave part of a credential past the mask).
+ */
+export function serviceMessage(text: string): string {
+  return shorten(redactText(text));
 }
 
 function shorten(text: string): string {

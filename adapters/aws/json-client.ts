@@ -6,6 +6,7 @@ import {
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
+import { malformedField, pageRepeats } from "./answer-shape.js";
 import {
   AWS_CLIENT_CONFIG,
   type AwsClientConfig,
@@ -19,6 +20,7 @@ import {
   deadlinePassed,
   failureOf,
   isTimeoutLike,
+  malformedAnswer,
   toServiceError,
   transportFailure,
 } from "./errors.js";
@@ -164,6 +166,8 @@ export class AwsJsonClient {
         throw toServiceError(this.service.displayName, operation, last ?? deadlinePassed(), attempt - 1, "deadline");
       }
       const failure = await this.#attempt(
+        operation,
+        input,
         headers,
         body,
         options.signal,
@@ -213,6 +217,8 @@ export class AwsJsonClient {
   }
 
   async #attempt(
+    operation: string,
+    input: unknown,
     headers: Record<string, string>,
     body: string,
     signal: AbortSignal | undefined,
@@ -260,8 +266,13 @@ export class AwsJsonClient {
         // Every answer of these services is a JSON object; anything else (null, an array) came from
         // something in between, and handed on it would be a TypeError in the caller's `result.Item`.
         if (typeof data !== "object" || data === null || Array.isArray(data)) {
-          return transportFailure(new Error("the answer is no JSON object"));
+          return malformedAnswer(this.service.displayName);
         }
+        const answer = data as Record<string, unknown>;
+        const field = malformedField(this.service.answerShapes?.[operation], answer);
+        if (field !== undefined) return malformedAnswer(this.service.displayName, field);
+        const paging = this.service.paging?.[operation];
+        if (pageRepeats(paging, input, answer)) return malformedAnswer(this.service.displayName, paging?.[1], true);
         return { data };
       }
       return failureOf(response.status, response.headers, text);
@@ -285,7 +296,10 @@ export class AwsJsonClient {
   ): RequestInit {
     const datetime = amzDate(this.#clock?.().getTime() ?? Date.now());
     const signed = this.#signer.sign("POST", headers, body, credentials, datetime);
-    return { method: "POST", headers: signed, body, ...(signal ? { signal } : {}) };
+    // No AWS JSON-protocol service redirects a call: a 3xx comes from something in between. Followed, it
+    // sent the signed request (the session token, the body) to wherever `location` says and took that
+    // host's answer for the service's; unfollowed, it is a failure with its status, not retried.
+    return { method: "POST", headers: signed, body, redirect: "manual", ...(signal ? { signal } : {}) };
   }
 }
 

@@ -1,5 +1,15 @@
 import type { EventFlowsError } from "../../src/index.js";
-import { type AwsFailure, type AwsServiceError, itemTooLarge } from "./errors.js";
+import {
+  type AnswerShape,
+  type FieldCheck,
+  hasOptionalStrings,
+  hasStrings,
+  isListOf,
+  isMapOf,
+  isObject,
+  type Paging,
+} from "./answer-shape.js";
+import { AWS_CODE, type AwsFailure, type AwsServiceError, itemTooLarge } from "./errors.js";
 
 /**
  * The AWS services EventFlows talks to over their JSON protocols. A descriptor says how to sign,
@@ -28,7 +38,31 @@ export interface AwsJsonService {
     requestBytes: number,
     error: AwsServiceError,
   ) => EventFlowsError | undefined;
+  /**
+   * By operation, the fields of its answers the library reads and the kind each must have: an answer
+   * with one of another kind is no answer of the service's (see answer-shape.ts), retried as a 5xx is.
+   */
+  readonly answerShapes?: Readonly<Record<string, AnswerShape>>;
+  /**
+   * By operation, how it pages: an answer whose next page is the one its request started from is no answer
+   * of the service's either (see answer-shape.ts).
+   */
+  readonly paging?: Readonly<Record<string, Paging>>;
 }
+
+// The checks are made by calls marked pure: a bundle that uses one service (a DynamoDB Worker) drops the others' tables.
+const items = /* @__PURE__ */ isListOf(isObject);
+/**
+ * A PutEvents entry's result: its event id, or its error's code and message. The code becomes the failure's
+ * `serviceCode`, as it is: one that is no code as AWS writes them (a header's text, a token) is no answer of EventBridge's.
+ */
+const putEventsResult: FieldCheck = (value) =>
+  hasOptionalStrings("EventId", "ErrorCode", "ErrorMessage")(value) &&
+  ((value as { ErrorCode?: string }).ErrorCode === undefined ||
+    AWS_CODE.test((value as { ErrorCode: string }).ErrorCode));
+const dynamoDbPage: AnswerShape = { Items: items, LastEvaluatedKey: isObject };
+const dynamoDbWrite: AnswerShape = { Attributes: isObject };
+const sqsBatch: AnswerShape = { Failed: items, Successful: items };
 
 export const dynamoDbService: AwsJsonService = {
   signingName: "dynamodb",
@@ -38,6 +72,19 @@ export const dynamoDbService: AwsJsonService = {
   targetPrefix: "DynamoDB_20120810",
   jsonVersion: "1.0",
   typedError: itemTooLarge,
+  answerShapes: {
+    GetItem: { Item: isObject },
+    Query: dynamoDbPage,
+    Scan: dynamoDbPage,
+    PutItem: dynamoDbWrite,
+    UpdateItem: dynamoDbWrite,
+    DeleteItem: dynamoDbWrite,
+    BatchGetItem: { Responses: /* @__PURE__ */ isMapOf(items), UnprocessedKeys: /* @__PURE__ */ isMapOf(isObject) },
+    BatchWriteItem: { UnprocessedItems: /* @__PURE__ */ isMapOf(items) },
+    DescribeTable: { Table: isObject },
+    DescribeTimeToLive: { TimeToLiveDescription: isObject },
+  },
+  paging: { Query: ["ExclusiveStartKey", "LastEvaluatedKey"], Scan: ["ExclusiveStartKey", "LastEvaluatedKey"] },
 };
 
 export const eventBridgeService: AwsJsonService = {
@@ -48,6 +95,7 @@ export const eventBridgeService: AwsJsonService = {
   endpointVariables: ["EVENTBRIDGE", "EVENTS"],
   targetPrefix: "AWSEvents",
   jsonVersion: "1.1",
+  answerShapes: { PutEvents: { Entries: /* @__PURE__ */ isListOf(putEventsResult) } },
 };
 
 export const sqsService: AwsJsonService = {
@@ -57,4 +105,13 @@ export const sqsService: AwsJsonService = {
   endpointVariables: ["SQS"],
   targetPrefix: "AmazonSQS",
   jsonVersion: "1.0",
+  answerShapes: {
+    // What deleting or releasing a received message needs, and what the consumer reads.
+    ReceiveMessage: {
+      Messages: /* @__PURE__ */ isListOf(/* @__PURE__ */ hasStrings("MessageId", "ReceiptHandle", "Body")),
+    },
+    DeleteMessageBatch: sqsBatch,
+    ChangeMessageVisibilityBatch: sqsBatch,
+    SendMessageBatch: sqsBatch,
+  },
 };

@@ -8,11 +8,12 @@ import {
   type Issue,
   isServiceError,
   PayloadTooLargeError,
-  redactText,
   ServiceError,
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
+// Not on the aws entry point: how the client keeps a service's message, which the bus keeps an entry's by.
+import { serviceMessage } from "../aws/errors.js";
 import {
   AwsJsonClient,
   type AwsJsonClientOptions,
@@ -473,7 +474,8 @@ function letter(item: Pending, errorCode: string, errorMessage: string): DeadLet
     event: item.event,
     entry: item.entry,
     errorCode,
-    errorMessage: redactText(errorMessage),
+    // An entry's message is EventBridge's, kept as the client keeps a service's (a request's is already so).
+    errorMessage: serviceMessage(errorMessage),
     attempts: item.attempts,
   };
 }

@@ -136,6 +136,9 @@ async function post(target: Target, body: unknown, options: OtlpHttpOptions, ope
     headers: target.headers,
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(target.timeoutMs),
+    // Followed, a redirect sent the export and its headers (an API key) to wherever `location` points, and
+    // took that host's answer for the receiver's: it fails as its status instead.
+    redirect: "manual",
   });
   let response: Response;
   try {
@@ -147,8 +150,7 @@ async function post(target: Target, body: unknown, options: OtlpHttpOptions, ope
       cause: redactedCause(error),
     });
   }
-  // Drained either way, so the connection can be reused.
-  await response.arrayBuffer().catch(() => undefined);
+  await discard(response);
   if (!response.ok) {
     const retryable = response.status === 429 || response.status >= 500;
     throw new ServiceError(
@@ -156,11 +158,34 @@ async function post(target: Target, body: unknown, options: OtlpHttpOptions, ope
       operation,
       String(response.status),
       retryable,
-      `the receiver answered ${response.status}`,
+      `the receiver answered ${response.status}${response.status >= 300 && response.status < 400 ? " (a redirect, not followed: set url to where it leads)" : ""}`,
       {
         status: response.status,
       },
     );
+  }
+}
+
+/** A receiver's answer is a few bytes (an empty partial success): what is read of one before it is dropped. */
+const MAX_DRAINED_BYTES = 64 * 1024;
+
+/**
+ * Reads the answer's body and drops it, so that the connection can be reused; past MAX_DRAINED_BYTES the rest
+ * is cancelled instead: read whole, an answer of gigabytes (a wrong URL, a hostile endpoint) was held in memory.
+ * A body that stalls ends with the request's timeout.
+ */
+async function discard(response: Response): Promise<void> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return;
+  try {
+    for (let read = 0; read <= MAX_DRAINED_BYTES; ) {
+      const chunk = await reader.read();
+      if (chunk.done) return;
+      read += chunk.value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The body failed or timed out: the status is what the export reports.
   }
 }
 

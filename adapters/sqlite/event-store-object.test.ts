@@ -448,6 +448,48 @@ describe("DurableObjectEventStore", () => {
     }
   });
 
+  test("fake object: an ok reply whose value has the wrong shape (events that are null, numbers or empty objects; a position or version that is no integer; an append without its events) gives BAD_REPLY, never a TypeError or the value", async () => {
+    // The operation under test answers `value`; any other answers as an empty store would.
+    const empty: Record<string, unknown> = { streamVersion: 0, lastPosition: 0, deletionEvent: null, readStream: [] };
+    let operation = "";
+    const answering = (tested: string, value: unknown) => {
+      operation = tested;
+      return new DurableObjectEventStore({
+        stub: {
+          fetch: async (url: string) => {
+            const asked = new URL(url).pathname.slice(1);
+            return Response.json({ ok: true, value: asked === tested ? value : (empty[asked] ?? []) });
+          },
+        },
+      });
+    };
+    const badReply = () => ({
+      code: ErrorCode.Service,
+      service: "EventStoreObject",
+      serviceCode: "BAD_REPLY",
+      operation,
+    });
+    for (const value of [[null], [5], [{}], [{ id: "e", type: "A", streamId: "S", version: "1" }]]) {
+      await expect(collect(answering("readStream", value).readStream("S"))).rejects.toMatchObject(badReply());
+      await expect(collect(answering("readAll", value).readAll())).rejects.toMatchObject(badReply());
+    }
+    for (const value of ["abc", null, {}, [], -1, 1.5]) {
+      await expect(answering("lastPosition", value).getLastGlobalPosition()).rejects.toMatchObject(badReply());
+      await expect(answering("streamVersion", value).getStreamVersion("S")).rejects.toMatchObject(badReply());
+    }
+    for (const value of [null, {}, { events: [null] }, [1]]) {
+      await expect(answering("append", value).appendToStream("S", [{ type: "A", data: 1 }])).rejects.toMatchObject(
+        badReply(),
+      );
+    }
+    for (const value of ["abc", 5, {}, [null]]) {
+      await expect(answering("deletionEvent", value).streamDeletionEvent("S")).rejects.toMatchObject(badReply());
+    }
+    for (const value of [null, "abc", {}, { version: 1 }, { version: 1, removed: 0, event: 5 }]) {
+      await expect(answering("changeStream", value).restoreStream("S")).rejects.toMatchObject(badReply());
+    }
+  });
+
   test("a live subscription to an object that does not answer reports a retryable ServiceError and tries again", async () => {
     let attempts = 0;
     const down = new DurableObjectEventStore({

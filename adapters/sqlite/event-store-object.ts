@@ -28,7 +28,16 @@ import { problemFor } from "../http/problem-details.js";
 import type { Committed } from "./append.js";
 import type { LiveSubscribers } from "./live-subscribers.js";
 import { type ClientWebSocketLike, type SubscribeLiveOptions, startLiveSubscription } from "./live-subscription.js";
-import { badReply, fromWireError, isWireReply, OBJECT_SERVICE, toWireError, type WireReply } from "./object-wire.js";
+import {
+  badReply,
+  fromWireError,
+  isWireCount,
+  isWireEvent,
+  isWireReply,
+  OBJECT_SERVICE,
+  toWireError,
+  type WireReply,
+} from "./object-wire.js";
 
 /** The part of a Durable Object stub (`env.EVENTS.get(id)`) the client uses. */
 export interface DurableObjectStubLike {
@@ -372,7 +381,9 @@ export class DurableObjectEventStore extends EventStore {
   ): Promise<Committed> {
     // The timestamp travels too: an event's own time (an import's) must survive the hop to the object.
     const sent = events.map(({ id, type, data, metadata, timestamp }) => ({ id, type, data, metadata, timestamp }));
-    const result = (await this.#call("append", { streamId, events: sent, expectedVersion })) as Committed;
+    const result = (await this.#call("append", { streamId, events: sent, expectedVersion })) as Committed | null;
+    if (typeof result !== "object" || result === null || !Array.isArray(result.events)) throw badReply("append");
+    if (!result.events.every(isWireEvent)) throw badReply("append");
     return result.retried ? result : { events: result.events };
   }
 
@@ -454,7 +465,7 @@ export class DurableObjectEventStore extends EventStore {
   }
 
   protected async streamVersion(streamId: string): Promise<number> {
-    return (await this.#call("streamVersion", { streamId })) as number;
+    return this.#count("streamVersion", { streamId });
   }
 
   /**
@@ -463,32 +474,52 @@ export class DurableObjectEventStore extends EventStore {
    */
   protected override async commitStreamChange(change: StreamChange): Promise<StreamChangeCommit> {
     const { kind, streamId, expectedVersion, before, metadata } = change;
-    return (await this.#call("changeStream", {
+    const commit = (await this.#call("changeStream", {
       kind,
       streamId,
       expectedVersion,
       before,
       metadata,
-    })) as StreamChangeCommit;
+    })) as StreamChangeCommit | null;
+    if (
+      typeof commit !== "object" ||
+      commit === null ||
+      !isWireCount(commit.version) ||
+      !isWireCount(commit.removed) ||
+      (commit.event !== undefined && !isWireEvent(commit.event))
+    ) {
+      throw badReply("changeStream");
+    }
+    return commit;
   }
 
   /** What an empty append checks (after the version, as the default does): the object's deletion record. */
   protected override async deletionEvent(streamId: string): Promise<EventEnvelope | undefined> {
-    return ((await this.#call("deletionEvent", { streamId })) as EventEnvelope | null) ?? undefined;
+    const event = await this.#call("deletionEvent", { streamId });
+    if (event !== null && !isWireEvent(event)) throw badReply("deletionEvent");
+    return (event as EventEnvelope | null) ?? undefined;
   }
 
   override async getLastGlobalPosition(): Promise<number> {
-    return (await this.#call("lastPosition", {})) as number;
+    return this.#count("lastPosition", {});
   }
 
   async #call(operation: Operation, body: unknown): Promise<unknown> {
     return (await this.#reply(operation, body)).value;
   }
 
+  /** A version or position the object answers: anything else was handed on as one (a string, null, a list). */
+  async #count(operation: "streamVersion" | "lastPosition", body: unknown): Promise<number> {
+    const value = await this.#call(operation, body);
+    if (!isWireCount(value)) throw badReply(operation);
+    return value;
+  }
+
   /** A read's events, and whether the object ended its answer early (its byte bound) with more to read. */
   async #read(operation: "readStream" | "readAll", body: unknown): Promise<{ value: EventEnvelope[]; more: boolean }> {
     const reply = await this.#reply(operation, body);
-    if (!Array.isArray(reply.value)) throw badReply(operation);
+    // Each event is checked too: a null one was yielded to the caller, and paging on read its version.
+    if (!Array.isArray(reply.value) || !reply.value.every(isWireEvent)) throw badReply(operation);
     return { value: reply.value as EventEnvelope[], more: (reply as { more?: unknown }).more === true };
   }
 

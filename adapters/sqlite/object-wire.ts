@@ -68,6 +68,27 @@ export function isWireReply(value: unknown): value is WireReply {
 }
 
 /** An answer that is not an event store reply, as a ServiceError. */
+/**
+ * Whether a value is an event as the object's store returns one, as far as the client reads it (its version and
+ * position page the reads): an `ok` reply holding anything else came from an object that answers the path another way.
+ */
+export function isWireEvent(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const { id, type, streamId, version, globalPosition } = value as Record<string, unknown>;
+  return (
+    typeof id === "string" &&
+    typeof type === "string" &&
+    typeof streamId === "string" &&
+    Number.isSafeInteger(version) &&
+    (globalPosition === undefined || Number.isSafeInteger(globalPosition))
+  );
+}
+
+/** A version or position as the object answers one: an integer from 0. */
+export function isWireCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
 export function badReply(operation: string): ServiceError {
   return new ServiceError(
     OBJECT_SERVICE,

@@ -219,7 +219,18 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           : given;
       const headers = requestHeaders(extra);
       headers.set("accept", "text/event-stream");
-      const response = await doFetch(address("/stream"), { headers, signal });
+      // Followed, a redirect sent the request and its headers (an API key) to wherever `location` points and
+      // took that host's events for the server's (fetch drops only Authorization on the way to another origin).
+      const response = await doFetch(address("/stream"), { headers, signal, redirect: "manual" });
+      // A browser shows a redirect not followed as an opaque answer of status 0.
+      if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+        await response.body?.cancel().catch(() => {});
+        throw new LiveStreamError(
+          LiveClientErrorCode.Disconnected,
+          "The live stream answered a redirect, not followed: set url to where it leads",
+          response.status === 0 ? undefined : response.status,
+        );
+      }
       if (!response.ok || response.body === null) {
         await response.body?.cancel().catch(() => {});
         // A server shedding load (the hub's 503 at maxClients) says when to come back: not sooner.
