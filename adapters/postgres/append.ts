@@ -86,15 +86,19 @@ export async function appendEvents(
   for (;;) {
     let rows: AppendRow[] | InsertedRow[];
     try {
-      rows = (await sql
-        .unsafe(
-          alone ? context.statements.appendAlone : context.statements.append,
-          alone
-            ? [streamId, kind, version, timestamp, batch.json]
-            : [streamId, kind, version, timestamp, batch.json, batch.ids[0] ?? ""],
-          { prepare: true },
-        )
-        .values()) as unknown as AppendRow[] | InsertedRow[];
+      const [statement, parameters] = appendStatement(
+        context.statements,
+        alone,
+        batch,
+        events,
+        streamId,
+        kind,
+        version,
+        timestamp,
+      );
+      rows = (await sql.unsafe(statement, parameters, { prepare: true }).values()) as unknown as
+        | AppendRow[]
+        | InsertedRow[];
     } catch (error) {
       if (isLostConnection(error) && --attempts > 0) {
         reconnected = true;
@@ -168,6 +172,28 @@ export async function appendEvents(
       })),
     };
   }
+}
+
+/**
+ * The statement for this append and its parameters: inside a transaction the CTE form; alone, one
+ * event's fields as parameters of their own (appendOne), or the batch as one JSON array.
+ */
+function appendStatement(
+  statements: Statements,
+  alone: boolean,
+  batch: EncodedBatch,
+  events: readonly PendingEvent[],
+  streamId: string,
+  kind: string,
+  version: number,
+  timestamp: string,
+): [string, (string | number)[]] {
+  if (!alone) return [statements.append, [streamId, kind, version, timestamp, batch.json, batch.ids[0] ?? ""]];
+  const [first] = events;
+  if (batch.one === undefined || first === undefined)
+    return [statements.appendAlone, [streamId, kind, version, timestamp, batch.json]];
+  const [data, metadata] = batch.one;
+  return [statements.appendOne, [streamId, kind, version, timestamp, first.id, first.type, data, metadata]];
 }
 
 /** Why an append inserted nothing: the stream's version now, how many of the batch's ids are stored, whether it is deleted. */

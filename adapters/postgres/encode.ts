@@ -13,6 +13,8 @@ export interface EncodedBatch {
   /** The events as one JSON array of `{ i, t, d, m }`: one statement parameter, whatever the batch size. */
   readonly json: string;
   readonly ids: readonly string[];
+  /** A batch of one event: its data and metadata as JSON, for the statement that takes them as parameters. */
+  readonly one?: readonly [data: string, metadata: string];
 }
 
 // jsonb cannot hold U+0000 and refuses unpaired surrogates. JSON.stringify writes both as \u
@@ -37,6 +39,7 @@ export function encodeBatch(
   const ids: string[] = [];
   const issues: Issue[] = [];
   let total = 0;
+  let one: [string, string] | undefined;
   events.forEach((event, index) => {
     const data = JSON.stringify(event.data);
     const metadata = JSON.stringify(event.metadata);
@@ -59,9 +62,10 @@ export function encodeBatch(
       `{"i":${JSON.stringify(event.id)},"t":${JSON.stringify(event.type)},"d":${data},"m":${metadata}${time}}`,
     );
     ids.push(event.id);
+    if (events.length === 1) one = [data, metadata];
   });
   if (issues.length > 0) throw new ValidationError("Invalid events", issues);
-  return { json: `[${parts.join(",")}]`, ids };
+  return { json: `[${parts.join(",")}]`, ids, ...(one === undefined ? {} : { one }) };
 }
 
 /** Text columns get UTF-8: an unpaired surrogate would come back as U+FFFD, not verbatim. */

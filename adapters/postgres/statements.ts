@@ -7,7 +7,9 @@ export interface Statements {
   readonly append: string;
   /** The append as a transaction of its own: leaner (see below). */
   readonly appendAlone: string;
-  /** After appendAlone inserted nothing: the stream's version and whether the batch's ids are stored. */
+  /** appendAlone for one event, its id, type, data and metadata as parameters of their own. */
+  readonly appendOne: string;
+  /** After appendAlone or appendOne inserted nothing: the stream's version and whether the batch's ids are stored. */
   readonly appendRefused: string;
   readonly eventsByIds: string;
   readonly readForward: string;
@@ -156,19 +158,14 @@ FROM cur, taken`,
      * anew on every call, always.
      * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp, $5 events as JSON.
      */
-    appendAlone: `
-INSERT INTO ${events} (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
-SELECT (pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + e.n, pg_current_xact_id(), $1, cur.version + e.n,
-  e.value->>'i', e.value->>'t', e.value->'d', e.value->'m', coalesce((e.value->>'c')::timestamptz, cur.at)
-FROM (SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version,
-    $4::text::timestamptz AS at OFFSET 0) AS cur,
-  jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS e(value, n)
-WHERE NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1) AND CASE $2::text
-  WHEN 'any' THEN true
-  WHEN 'no-stream' THEN cur.version = 0
-  WHEN 'stream-exists' THEN cur.version > 0
-  ELSE cur.version = $3::integer END
-RETURNING global_position::text, version`,
+    appendAlone: appendAlone(events, deletions, false),
+    /*
+     * appendAlone for one event, its fields as parameters of their own: no JSON array for the server
+     * to parse into jsonb and walk, no function scan, no extraction of its fields.
+     * $1 stream id, $2 expectation kind, $3 expected version, $4 timestamp, $5 event id, $6 type,
+     * $7 data as JSON, $8 metadata as JSON.
+     */
+    appendOne: appendAlone(events, deletions, true),
     // Why an append inserted nothing: the stream's version, how many of the batch's ids are stored
     // (a retry repeats every id; ids in use refuse the batch before its expected version does, as on
     // every store), and whether the stream is deleted. Only refused appends pay for it.
@@ -279,4 +276,27 @@ UNION ALL (
     lastGlobalPosition: `SELECT coalesce(max(global_position), 0)::text FROM ${events} WHERE global_position < ${SAFE_BOUND}`,
     headPosition: `SELECT coalesce(max(global_position), 0)::text FROM ${events}`,
   };
+}
+
+/** appendAlone's insert, from the batch's JSON array, or (`one`) from one event's own parameters. */
+function appendAlone(events: string, deletions: string, one: boolean): string {
+  const [n, values, source] = one
+    ? ["1", "$5, $6, $7::text::jsonb, $8::text::jsonb, cur.at", ""]
+    : [
+        "e.n",
+        "e.value->>'i', e.value->>'t', e.value->'d', e.value->'m', coalesce((e.value->>'c')::timestamptz, cur.at)",
+        ",\n  jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS e(value, n)",
+      ];
+  return `
+INSERT INTO ${events} (global_position, transaction_id, stream_id, version, event_id, type, data, metadata, created_at)
+SELECT (pg_current_xact_id()::text::bigint << ${POSITION_BITS}) + ${n}, pg_current_xact_id(), $1, cur.version + ${n},
+  ${values}
+FROM (SELECT coalesce((SELECT version FROM ${events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version,
+    $4::text::timestamptz AS at OFFSET 0) AS cur${source}
+WHERE NOT EXISTS (SELECT 1 FROM ${deletions} WHERE stream_id = $1) AND CASE $2::text
+  WHEN 'any' THEN true
+  WHEN 'no-stream' THEN cur.version = 0
+  WHEN 'stream-exists' THEN cur.version > 0
+  ELSE cur.version = $3::integer END
+RETURNING global_position::text, version`;
 }
