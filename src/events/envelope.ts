@@ -209,8 +209,11 @@ function unknownEventKeyIssues(event: object, index: number): readonly Issue[] {
     issues ??= [];
     issues.push({ path: [index, key], message: `is not a field of an event (they are ${EVENT_FIELDS})` });
   }
-  return issues ?? [];
+  return issues ?? NONE;
 }
+
+/** What a check of a valid event answers: one list for all (a valid event allocates no issue lists). */
+const NONE: readonly Issue[] = Object.freeze([]);
 
 /**
  * The append's shared metadata under the event's own. A field the event holds as `undefined` is one
