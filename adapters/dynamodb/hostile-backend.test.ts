@@ -9,6 +9,17 @@ import { isServiceError } from "../../src/index.js";
 import { everythingShown } from "../../test/leaks.ts";
 import { DynamoDbEventStore } from "./index.js";
 
+/** The event store sent to the fake server on `port`: made-up credentials, quick retries. */
+function fakeStore(port: number | undefined): DynamoDbEventStore {
+  return new DynamoDbEventStore({
+    tableName: "hostile_answers",
+    region: "eu-west-1",
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
+    retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+  });
+}
+
 test("fake server: a Query answer of the wrong shape fails a read and an append as a retryable MalformedResponse, nothing written", async () => {
   let answer: unknown;
   const operations: string[] = [];
@@ -24,13 +35,7 @@ test("fake server: a Query answer of the wrong shape fails a read and an append 
     },
   });
   try {
-    const store = new DynamoDbEventStore({
-      tableName: "hostile_answers",
-      region: "eu-west-1",
-      endpoint: `http://127.0.0.1:${server.port}`,
-      credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
-      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
-    });
+    const store = fakeStore(server.port);
     // Items that is no list (a TypeError, or a string read as an empty stream), an item that is null, a
     // LastEvaluatedKey that is no key (the read queried with it again and again, without end).
     for (const body of [
@@ -76,13 +81,7 @@ test("fake server: a Query answer whose LastEvaluatedKey is the key the query st
     },
   });
   try {
-    const store = new DynamoDbEventStore({
-      tableName: "hostile_answers",
-      region: "eu-west-1",
-      endpoint: `http://127.0.0.1:${server.port}`,
-      credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
-      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
-    });
+    const store = fakeStore(server.port);
     const read = async () => {
       for await (const _ of store.readStream("Order-1")) {
         // Nothing is expected: the read fails.

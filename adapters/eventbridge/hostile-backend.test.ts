@@ -14,6 +14,16 @@ import {
   receiveAndConsume,
 } from "./index.js";
 
+/** The AWS options of a client sent to the fake server on `port`: made-up credentials, quick retries. */
+function fakeAws(port: number | undefined, retry: { maxAttempts: number; baseDelayMs?: number; maxDelayMs?: number }) {
+  return {
+    region: "us-east-1",
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
+    retry,
+  };
+}
+
 test("fake server: a ReceiveMessage answer of the wrong shape is a retryable MalformedResponse: nothing handled, nothing deleted", async () => {
   const body = JSON.stringify({ source: "test", "detail-type": "A", detail: envelopeDetail(testEnvelope("A", "S-1")) });
   let answer: unknown;
@@ -40,12 +50,7 @@ test("fake server: a ReceiveMessage answer of the wrong shape is a retryable Mal
       const error = await receiveAndConsume({
         queueUrl: `http://127.0.0.1:${server.port}/000000000000/q`,
         consumer,
-        aws: {
-          region: "us-east-1",
-          endpoint: `http://127.0.0.1:${server.port}`,
-          credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
-          retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
-        },
+        aws: fakeAws(server.port, { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }),
         waitTimeSeconds: 0,
       }).catch((e: unknown) => e);
       expect({ messages, error }).toMatchObject({ error: { serviceCode: "MalformedResponse", retryable: true } });
@@ -78,12 +83,7 @@ test("fake server: PutEvents entry results of the wrong kind (a number for Event
       answer = { FailedEntryCount: 0, Entries: entries };
       const letters: DeadLetter[] = [];
       const bus = new EventBridgeEventBus({
-        aws: {
-          region: "us-east-1",
-          endpoint: `http://127.0.0.1:${server.port}`,
-          credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
-          retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
-        },
+        aws: fakeAws(server.port, { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }),
         deadLetter: (failed) => void letters.push(...failed),
       });
       const result = await bus.publish([testEnvelope("A", "S-1"), testEnvelope("B", "S-2")]);
@@ -119,12 +119,7 @@ test("fake server: a PutEvents entry error whose code is no AWS code (header tex
       answer = { FailedEntryCount: 1, Entries: [entry] };
       const letters: DeadLetter[] = [];
       const bus = new EventBridgeEventBus({
-        aws: {
-          region: "us-east-1",
-          endpoint: `http://127.0.0.1:${server.port}`,
-          credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
-          retry: { maxAttempts: 1 },
-        },
+        aws: fakeAws(server.port, { maxAttempts: 1 }),
         deadLetter: (failed) => void letters.push(...failed),
       });
       const result = await bus.publish([testEnvelope("A", "S-1")]);
