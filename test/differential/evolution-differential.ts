@@ -215,7 +215,9 @@ export async function checkEvolutionPaths(options: EvolutionDifferentialOptions)
         const category = `Evo${tag}`;
         const streams = [`${category}-0`, `${category}-1`];
         // A store without a global feed (DynamoDB without one) has no position: its streams are read alone.
-        const start = current.capabilities.globalOrder ? await current.getLastGlobalPosition() : 0;
+        // The newest committed position, not getLastGlobalPosition: on PostgreSQL that stops below any
+        // transaction in flight on the server, which can be below the last run's events (then in the bounded read).
+        const start = current.capabilities.globalOrder ? await current.getHeadPosition() : 0;
         // The tail after a snapshot: the events from `cut` on are appended after the snapshot is taken.
         const split = cut % (events.length + 1);
         const append = async (batch: typeof events) => {
