@@ -24,7 +24,11 @@ const encoder = new TextEncoder();
  */
 export function requestFromEvent(event: ApiGatewayProxyEventV2): Request {
   assertHttpApiEvent(event);
-  const host = event.requestContext.domainName || event.headers?.host || "localhost";
+  const host = hostOf(event);
+  if (!event.rawPath.startsWith("/")) {
+    // Glued after the host, a path without its slash would extend the host (`@x` makes credentials).
+    throw new ValidationError("Invalid request", [{ path: ["rawPath"], message: 'the path must start with "/"' }]);
+  }
   const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
   const headers = new Headers();
   for (const [name, value] of Object.entries(event.headers ?? {})) {
@@ -140,6 +144,30 @@ function base64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+// Characters that end a URL's host or put credentials before it: a host holding one would move text of
+// its own into the path, the query or the fragment, or make a URL a Request refuses (credentials).
+const NOT_IN_HOST = /[/?#@\\]/;
+
+/**
+ * The host for the request's URL: API Gateway's domain name, else the Host header (an event without
+ * a domain name, from a test or a custom invoker), else `localhost`.
+ * @throws {ValidationError} a host that is more than a host, naming where it came from.
+ */
+function hostOf(event: ApiGatewayProxyEventV2): string {
+  const domainName = event.requestContext.domainName;
+  if (domainName) return checkedHost(domainName, ["requestContext", "domainName"]);
+  const header = event.headers?.host;
+  if (header === undefined || header === null || header === "") return "localhost";
+  return checkedHost(String(header), ["headers", "host"]);
+}
+
+function checkedHost(host: string, path: readonly string[]): string {
+  if (!NOT_IN_HOST.test(host)) return host;
+  throw new ValidationError("Invalid request", [
+    { path: [...path], message: "must be a host name and port only (no credentials, path, query or fragment)" },
+  ]);
+}
+
 function clip(name: string): string {
   return name.length > 64 ? `${name.slice(0, 64)}…` : name;
 }
@@ -171,6 +199,13 @@ export function assertHttpApiEvent(event: unknown): asserts event is ApiGatewayP
   }
   if (e.cookies !== undefined && !(Array.isArray(e.cookies) && e.cookies.every((c) => typeof c === "string"))) {
     issues.push({ path: ["cookies"], message: "must be an array of strings" });
+  }
+  // Both are read as text (the stage against rawPath, the domain name into the URL).
+  for (const key of ["stage", "domainName"] as const) {
+    const value = e.requestContext?.[key];
+    if (value !== undefined && value !== null && typeof value !== "string") {
+      issues.push({ path: ["requestContext", key], message: "must be a string" });
+    }
   }
   for (const key of ["rawQueryString", "body"] as const) {
     if (e[key] !== undefined && e[key] !== null && typeof e[key] !== "string") {

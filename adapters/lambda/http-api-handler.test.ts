@@ -479,6 +479,66 @@ describe("createHttpApiHandler", () => {
       expect(seen).toEqual([]);
     });
 
+    test("without a domainName, a Host header that is more than a host is 400 naming it: never credentials (a 500) or a query of its own", async () => {
+      const reported: unknown[] = [];
+      const { handler, seen } = setup((error) => reported.push(error));
+      const hostless = (host: string) => {
+        const base = event("GET", "/queries/GetOrder", { query: "a=mine", headers: { host } });
+        return { ...base, requestContext: { ...base.requestContext, domainName: "" } } as ApiGatewayProxyEventV2;
+      };
+      // Before: "u:p@x" made a URL with credentials, which Request refuses (a TypeError, 500), and
+      // "x?a=evil&" put its own query in front of the client's (the query read { a: "evil" }).
+      for (const host of ["u:p@x", "x?a=evil&", "x#", "x/y", "x\\y"]) {
+        const result = await handler(hostless(host));
+        expect([host, result.statusCode, json(result.body)]).toMatchObject([
+          host,
+          400,
+          { code: "VALIDATION_FAILED", issues: [{ path: ["headers", "host"] }] },
+        ]);
+      }
+      expect(json((await handler(hostless("shop.example:8443"))).body)).toEqual({ echo: { a: "mine" } });
+      expect(requestFromEvent(hostless("shop.example:8443")).url).toBe(
+        "https://shop.example:8443/queries/GetOrder?a=mine",
+      );
+      expect(seen).toEqual([]);
+      expect(reported).toEqual([]);
+    });
+
+    test("a rawPath without its leading slash is 400 naming it, not a URL with credentials (a 500)", async () => {
+      const reported: unknown[] = [];
+      const { handler } = setup((error) => reported.push(error));
+      for (const path of ["@x:1", "commands/Forget", ""]) {
+        const result = await handler(event("POST", path, { body: "{}" }));
+        expect([path, result.statusCode, json(result.body)]).toMatchObject([
+          path,
+          400,
+          { code: "VALIDATION_FAILED", issues: [{ path: ["rawPath"] }] },
+        ]);
+      }
+      expect(reported).toEqual([]);
+    });
+
+    test("a stage or domainName that is not a string is an invalid event (a ValidationError), not a TypeError", async () => {
+      const { handler } = setup();
+      for (const [key, value] of [
+        ["stage", { toString: 1 }],
+        ["domainName", { toString: 1 }],
+        ["stage", 7],
+      ] as const) {
+        const base = event("POST", "/commands/Forget", { body: "{}" });
+        const bad = {
+          ...base,
+          requestContext: { ...base.requestContext, [key]: value },
+        } as unknown as ApiGatewayProxyEventV2;
+        const refused = await handler(bad).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(refused).toBeInstanceOf(ValidationError);
+        expect((refused as ValidationError).issues).toMatchObject([{ path: ["requestContext", key] }]);
+      }
+    });
+
     test("a named stage's prefix is taken off rawPath; cookies arrive as one Cookie header", async () => {
       const { handler, seen } = setup();
       const staged = event("POST", "/prod/commands/PlaceOrder", { body: '{"sku":"S"}' });
