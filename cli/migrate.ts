@@ -23,7 +23,7 @@ Stores:
   postgres   every migration of @eventflows/core/postgres, in one transaction under an advisory lock
              (what eventflows-pg migrate does)
   sqlite     every migration of @eventflows/core/sqlite, in one transaction (bun:sqlite on Bun,
-             node:sqlite on Node 22.5+)
+             node:sqlite on Node 22.13+; 22.5 to 22.12 need NODE_OPTIONS=--experimental-sqlite)
   dynamodb   creates the event store's table (string partition key, numeric sort key, on-demand)
              unless it exists, and waits until it is active; DynamoDB has no schema to migrate
 

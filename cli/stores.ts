@@ -238,7 +238,8 @@ interface OpenedDatabase {
 }
 
 /**
- * Opens a SQLite file with the runtime's driver (bun:sqlite on Bun, node:sqlite on Node 22.5+),
+ * Opens a SQLite file with the runtime's driver (bun:sqlite on Bun, node:sqlite on Node 22.13+, or on
+ * 22.5 to 22.12 run with --experimental-sqlite, without which those load no node:sqlite),
  * runs `work`, and closes it. `create: false` refuses a file that does not exist (for `stats`).
  */
 export async function withSqlite<T>(
@@ -280,7 +281,7 @@ export async function withSqlite<T>(
     } catch (error) {
       throw new EventFlowsError(
         CliErrorCode.UnsupportedRuntime,
-        `The sqlite store needs Bun or Node 22.5+ (node:sqlite); this is Node ${process.versions.node}`,
+        `The sqlite store needs Bun or Node 22.13+ (node:sqlite; Node 22.5 to 22.12 with NODE_OPTIONS=--experimental-sqlite); this is Node ${process.versions.node}`,
         {
           cause: error,
         },

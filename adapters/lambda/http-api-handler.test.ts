@@ -136,6 +136,21 @@ describe("createHttpApiHandler", () => {
     expect(json(result.body)).toEqual({ echo: { orderId: "o-2" } });
   });
 
+  // docs/adapters/lambda.md: the handler takes the dispatcher's `document` option. The handler served it,
+  // but its options type left `document` out, so the documented call did not compile (TS2353).
+  test("serves a prebuilt OpenAPI document through the dispatcher's document option, under the basePath", async () => {
+    const commands = new CommandBus<Commands>();
+    commands.register("Forget", () => undefined);
+    const handler = createHttpApiHandler({
+      commands: { bus: commands, schemas },
+      basePath: "/api",
+      document: { path: "/openapi.json", document: (base) => JSON.stringify({ openapi: "3.1.0", servers: [base] }) },
+    });
+    const result = await handler(event("GET", "/api/openapi.json"));
+    expect(result.statusCode).toBe(200);
+    expect(json(result.body)).toEqual({ openapi: "3.1.0", servers: ["/api"] });
+  });
+
   test("a basePath (an API mapping or a named stage) prefixes the routes", async () => {
     const commands = new CommandBus<Commands>();
     commands.register("Forget", () => undefined);

@@ -26,8 +26,10 @@ export interface HttpApiRequestContext {
   readonly lambda: LambdaContext | undefined;
 }
 
+// `document` stays: the handler serves a prebuilt OpenAPI document as the dispatcher does (only the
+// builder, `openapi`, is Hono's). `metadata` and `onError` are replaced below: they take the event.
 export interface HttpApiHandlerOptions<C extends MessageMap = MessageMap, Q extends MessageMap = MessageMap>
-  extends Omit<HttpDispatcherOptions<C, Q, HttpApiRequestContext>, "metadata" | "onError" | "document"> {
+  extends Omit<HttpDispatcherOptions<C, Q, HttpApiRequestContext>, "metadata" | "onError"> {
   /**
    * A prefix before the routes, e.g. `"/api"`. Without it, a named stage's prefix (`/prod` when the
    * stage is `prod`) is taken off `rawPath`, as API Gateway adds it on its default endpoint.
