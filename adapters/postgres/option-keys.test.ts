@@ -63,7 +63,7 @@ const builders: Record<string, OptionBuilder> = {
     build: (extra) => new PostgresEventStore({ sql: untouched }).withTransaction(() => undefined, { ...extra }),
   },
   "PostgresEventStore migrate": {
-    keys: ["to", ...NAMES],
+    keys: ["to"],
     reaches: true,
     build: (extra) => new PostgresEventStore({ sql: untouched }).migrate({ ...extra }),
   },
@@ -101,7 +101,6 @@ const builders: Record<string, OptionBuilder> = {
   },
   postgresProjectionRunner: {
     keys: [
-      "eventStore",
       "readModels",
       "lock",
       "owner",
@@ -183,6 +182,26 @@ describe("the PostgreSQL adapter's option objects refuse keys they do not take",
       [() => emmettPostgresSource(sql, { partiton: "tenant-1" } as never), ["partiton"]],
       [() => ensureTenantSchema(untouched, "acme", { schemaPrefx: "t_" } as never), ["schemaPrefx"]],
       [() => tableNames({ Schema: "app" } as never), ["Schema"]],
+    ];
+    for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
+  });
+
+  test("what the store or the runner's arguments fix is refused in the options too, not taken or ignored", async () => {
+    // An untyped migrate({ schema }) migrated another schema than the store's; an eventStore or projection in
+    // the runner's options was dropped for the arguments without a word.
+    const store = new PostgresEventStore({ sql: untouched, schema: "app" });
+    const counts = projection({ name: "counts", handle: () => undefined });
+    const cases: [() => unknown, string[]][] = [
+      [() => store.migrate({ schema: "other" } as never), ["schema"]],
+      [() => store.migrate({ tablePrefix: "x_", to: 1 } as never), ["tablePrefix"]],
+      [
+        () => postgresProjectionRunner(new PostgresEventStore({ sql }), counts, { eventStore: store } as never),
+        ["eventStore"],
+      ],
+      [
+        () => postgresProjectionRunner(new PostgresEventStore({ sql }), counts, { projection: counts } as never),
+        ["projection"],
+      ],
     ];
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
   });

@@ -26,7 +26,8 @@ export type PostgresProjectionRunnerOptions<E extends EventEnvelope = EventEnvel
  *
  * A function rather than a method of the store so that an application that never runs a projection
  * (a Worker appending events, say) does not bundle the runner, the read-model store and the lease.
- * @throws {ValidationError} the store runs on a transaction or a reserved connection, not a client.
+ * @throws {ValidationError} the store runs on a transaction or a reserved connection, not a client; the
+ *   options hold an `eventStore` or a `projection` (they are the arguments).
  */
 export function postgresProjectionRunner<E extends EventEnvelope, S>(
   store: PostgresEventStore,
@@ -38,6 +39,14 @@ export function postgresProjectionRunner<E extends EventEnvelope, S>(
     throw new ValidationError("This store runs on a transaction or a reserved connection", [
       { path: ["sql"], message: "a projection runner needs a postgres.js client (postgres(...)) as sql" },
     ]);
+  }
+  // The store is the runner's event store: one passed in the options too (an untyped call) would be ignored.
+  for (const key of ["eventStore", "projection"] as const) {
+    if (key in options) {
+      throw new ValidationError("Invalid projection runner options", [
+        { path: [key], message: `given as an argument of postgresProjectionRunner, not in its options` },
+      ]);
+    }
   }
   const names = { schema: store.names.schema, tablePrefix: store.names.tablePrefix };
   return new ProjectionRunner<E, S>({

@@ -98,7 +98,13 @@ export class SqliteEventStore extends EventStore {
   }
 
   /** Creates or upgrades this store's tables (idempotent; one transaction per run). */
-  migrate(options: Pick<SqliteMigrateOptions, "to"> = {}): Promise<SqliteMigrateResult> {
+  async migrate(options: Pick<SqliteMigrateOptions, "to"> = {}): Promise<SqliteMigrateResult> {
+    // An untyped call passing a table prefix would have migrated tables this store does not use.
+    if (options !== null && typeof options === "object" && "tablePrefix" in options) {
+      throw new ValidationError("Invalid migrate options", [
+        { path: ["tablePrefix"], message: "the store migrates its own tables: set it on the store" },
+      ]);
+    }
     return migrateSqlite(this.driver, { tablePrefix: this.names.prefix, ...options });
   }
 

@@ -106,6 +106,12 @@ describe("the SQLite adapter's option objects refuse keys they do not take", () 
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
   });
 
+  test("the store's migrate refuses a table prefix: it migrates the store's own tables, never another's", async () => {
+    // Before, migrate({ tablePrefix }) (an untyped call) migrated tables the store does not use.
+    const store = new SqliteEventStore({ driver });
+    expect(await refusedPaths(() => store.migrate({ tablePrefix: "other_" } as never))).toEqual(["tablePrefix"]);
+  });
+
   test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {
     await expectOtherKeysRefused(builders);
   });
