@@ -296,6 +296,20 @@ export function malformedAnswer(service: string, field?: string, repeated = fals
   return { code: "MalformedResponse", message: `the answer is not ${service}'s: ${what}`, retryable: true };
 }
 
+/**
+ * A 200 whose body ran past `limit` bytes: no answer of these services to the library's calls comes near it (see
+ * MAX_ANSWER_BYTES), so it came from something in between or a broken endpoint. Not retried, unlike a malformed
+ * answer: the same request would most likely be answered the same, each attempt costing another `limit` bytes of
+ * transfer and memory before it is refused.
+ */
+export function answerTooLarge(service: string, limit: number): AwsFailure {
+  return {
+    code: "ResponseTooLarge",
+    message: `the answer is not ${service}'s: its body is over ${limit} bytes, the most the client reads`,
+    retryable: false,
+  };
+}
+
 /** A call whose deadline passed before it could be sent: nothing was sent. */
 export function deadlinePassed(): AwsFailure {
   return { code: "TimeoutError", message: "the deadline passed before the call was sent", retryable: true };

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { everythingShown } from "../../test/leaks.ts";
 import { AwsServiceError } from "./errors.js";
-import { AwsJsonClient, type AwsJsonClientOptions } from "./json-client.js";
+import { AwsJsonClient, type AwsJsonClientOptions, MAX_ANSWER_BYTES } from "./json-client.js";
 import { type AwsJsonService, dynamoDbService, eventBridgeService, sqsService } from "./services.js";
 
 const credentials = { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret", sessionToken: "TOKENX9" };
@@ -219,5 +219,56 @@ describe("AwsJsonClient against hostile answers", () => {
     } finally {
       server.stop(true);
     }
+  });
+  test("fake server: an answer over the client's 32 MiB cap (declared or streamed) is refused once read past it, not retried; a 5xx's keeps its status; no emulator answers so much", async () => {
+    const filler = (bytes: number) => {
+      const head = new TextEncoder().encode('{"Item":{"pk":{"S":"BODYMARKER');
+      const body = new Uint8Array(bytes).fill(0x78);
+      body.set(head);
+      body.set(new TextEncoder().encode('"}}}'), bytes - 4);
+      return body;
+    };
+    const over = filler(MAX_ANSWER_BYTES + 1);
+    const atCap = filler(MAX_ANSWER_BYTES);
+    /** The body in 1 MiB chunks, with no content-length: how much there is shows only as it is read. */
+    const streamed = (body: Uint8Array) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let at = 0; at < body.length; at += 1024 * 1024) controller.enqueue(body.subarray(at, at + 1024 * 1024));
+          controller.close();
+        },
+      });
+    let answer: () => Response = () => new Response(over);
+    let asked = 0;
+    await withServers(
+      [
+        async (request) => {
+          asked++;
+          await request.text();
+          return answer();
+        },
+      ],
+      async ([server]) => {
+        const client = clientOf(server as Server);
+        for (const make of [() => new Response(over), () => new Response(streamed(over))]) {
+          answer = make;
+          asked = 0;
+          const error = await failure(client.send("GetItem", { TableName: "t", Key: {} }));
+          expect(error).toMatchObject({ serviceCode: "ResponseTooLarge", retryable: false, attempts: 1 });
+          expect(error.message).toContain(`${MAX_ANSWER_BYTES} bytes`);
+          expect(asked).toBe(1);
+        }
+        // A 503 whose body is over the cap is still the 503 it says it is: retried, then thrown by its status.
+        answer = () => new Response(streamed(over), { status: 503 });
+        asked = 0;
+        const unavailable = await failure(client.send("GetItem", {}));
+        expect(unavailable).toMatchObject({ serviceCode: "ServiceUnavailable", retryable: true, attempts: 3 });
+        expect(asked).toBe(3);
+        // An answer of exactly the cap is read and handed on.
+        answer = () => new Response(streamed(atCap));
+        const read = await client.send<{ Item: { pk: { S: string } } }>("GetItem", {});
+        expect(read.Item.pk.S.length).toBe(MAX_ANSWER_BYTES - '{"Item":{"pk":{"S":"'.length - '"}}}'.length);
+      },
+    );
   });
 });

@@ -31,6 +31,7 @@ export {
   AwsJsonClient,
   type AwsJsonClientOptions,
   type FetchFunction,
+  MAX_ANSWER_BYTES,
   type SendOptions,
 } from "./json-client.js";
 export {

@@ -7,6 +7,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { malformedField, pageRepeats } from "./answer-shape.js";
+import { MAX_ANSWER_BYTES, textWithin } from "./answer-text.js";
 import {
   AWS_CLIENT_CONFIG,
   type AwsClientConfig,
@@ -16,6 +17,7 @@ import {
 } from "./config.js";
 import {
   type AwsFailure,
+  answerTooLarge,
   credentialsFailure,
   deadlinePassed,
   failureOf,
@@ -35,6 +37,9 @@ import {
   TIMEOUT_RETRY_COST,
 } from "./retry.js";
 import type { AwsJsonService } from "./services.js";
+
+export { MAX_ANSWER_BYTES } from "./answer-text.js";
+
 import { amzDate, SigV4Signer } from "./signing.js";
 
 /** The part of `fetch` the client uses: inject one to trace, proxy, or inject faults in tests. */
@@ -254,7 +259,13 @@ export class AwsJsonClient {
       const response = await until(
         this.#fetch === undefined ? fetch(this.endpoint, init) : this.#fetch(new Request(this.endpoint, init)),
       );
-      const text = await until(response.text());
+      const text = await until(textWithin(response, MAX_ANSWER_BYTES));
+      if (text === undefined) {
+        // An error's status still says what happened (a 503 is retried); a success's body is the answer itself.
+        return response.ok
+          ? answerTooLarge(this.service.displayName, MAX_ANSWER_BYTES)
+          : failureOf(response.status, response.headers, "");
+      }
       if (response.ok) {
         let data: unknown;
         try {
