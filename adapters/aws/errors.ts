@@ -281,18 +281,20 @@ export function credentialsFailure(cause: unknown): AwsFailure {
 }
 
 /**
- * A 200 whose JSON is not what the service answers (no object, `field` of another kind, or `repeated`: a paging
- * field naming the page the request started from): a proxy's or a
+ * A 200 whose JSON is not what the service answers (no object, `field` of another kind; or a paging field naming
+ * the page the request started from, `repeated`, or one the read was given already, `cycle`): a proxy's or a
  * wrong endpoint's answer. Retried as a 5xx is: what is in between may answer right next time. Names the
  * field, never the body.
  */
-export function malformedAnswer(service: string, field?: string, repeated = false): AwsFailure {
+export function malformedAnswer(service: string, field?: string, page?: "repeated" | "cycle"): AwsFailure {
   const what =
     field === undefined
       ? "no JSON object"
-      : repeated
+      : page === "repeated"
         ? `its ${field} is where the request started: the same page again`
-        : `its ${field} is of another kind`;
+        : page === "cycle"
+          ? `its ${field} names a page this read was given already: a cycle`
+          : `its ${field} is of another kind`;
   return { code: "MalformedResponse", message: `the answer is not ${service}'s: ${what}`, retryable: true };
 }
 

@@ -34,6 +34,7 @@ export {
   MAX_ANSWER_BYTES,
   type SendOptions,
 } from "./json-client.js";
+export { PageTrail } from "./page-trail.js";
 export {
   backoffDelay,
   RetryBudget,

@@ -26,6 +26,7 @@ import {
   toServiceError,
   transportFailure,
 } from "./errors.js";
+import { PageTrail } from "./page-trail.js";
 import {
   pauseWithin,
   positiveIntegerIssue,
@@ -91,6 +92,11 @@ export interface SendOptions {
    * timeout and deadline: an SQS long poll (`WaitTimeSeconds`) answers only after it.
    */
   readonly serverWaitMs?: number;
+  /**
+   * The next-page keys the paged read this call belongs to was given (one trail per read): an answer of a
+   * paging operation (`Query`, `Scan`) naming one of them again is a cycle, refused as a `MalformedResponse`.
+   */
+  readonly pageTrail?: PageTrail;
 }
 
 /**
@@ -175,7 +181,7 @@ export class AwsJsonClient {
         input,
         headers,
         body,
-        options.signal,
+        options,
         Math.min(this.#attemptTimeoutMs + serverWaitMs, left),
       );
       if (!("code" in failure)) {
@@ -226,7 +232,7 @@ export class AwsJsonClient {
     input: unknown,
     headers: Record<string, string>,
     body: string,
-    signal: AbortSignal | undefined,
+    { signal, pageTrail }: SendOptions,
     timeoutMs: number,
   ): Promise<AwsFailure | { readonly data: unknown }> {
     signal?.throwIfAborted();
@@ -283,7 +289,13 @@ export class AwsJsonClient {
         const field = malformedField(this.service.answerShapes?.[operation], answer);
         if (field !== undefined) return malformedAnswer(this.service.displayName, field);
         const paging = this.service.paging?.[operation];
-        if (pageRepeats(paging, input, answer)) return malformedAnswer(this.service.displayName, paging?.[1], true);
+        if (paging === undefined) return { data };
+        if (pageRepeats(paging, input, answer)) return malformedAnswer(this.service.displayName, paging[1], "repeated");
+        const next = answer[paging[1]];
+        if (pageTrail !== undefined && next !== undefined) {
+          if (pageTrail.repeats(next)) return malformedAnswer(this.service.displayName, paging[1], "cycle");
+          pageTrail.record(next);
+        }
         return { data };
       }
       return failureOf(response.status, response.headers, text);
@@ -340,7 +352,7 @@ function requestBody(operation: unknown, input: unknown, issues: Issue[]): strin
 }
 
 /** What `send` refuses in its options before anything is sent: options of the wrong kind or with unknown keys. */
-const SEND_KEYS = Object.keys({ signal: true, deadline: true, serverWaitMs: true } satisfies Record<
+const SEND_KEYS = Object.keys({ signal: true, deadline: true, serverWaitMs: true, pageTrail: true } satisfies Record<
   keyof SendOptions,
   true
 >);
@@ -352,7 +364,10 @@ function sendOptionIssues(options: SendOptions): Issue[] {
   // A misspelt `serverWaitMS` cut the call's deadline short of the wait it asked the server for. Once
   // per request, not per event: a look at a handful of keys beside a round trip.
   issues.push(...unknownKeyIssues(options, SEND_KEYS, ["options"]));
-  const { signal, deadline, serverWaitMs } = (options ?? {}) as SendOptions;
+  const { signal, deadline, serverWaitMs, pageTrail } = (options ?? {}) as SendOptions;
+  if (pageTrail !== undefined && !(pageTrail instanceof PageTrail)) {
+    issues.push({ path: ["options", "pageTrail"], message: "must be a PageTrail" });
+  }
   const s = signal as Partial<AbortSignal> | undefined;
   if (s !== undefined && (typeof s?.throwIfAborted !== "function" || typeof s.addEventListener !== "function")) {
     issues.push({ path: ["options", "signal"], message: "must be an AbortSignal" });

@@ -7,7 +7,14 @@
 import { expect, test } from "bun:test";
 import { isServiceError } from "../../src/index.js";
 import { everythingShown } from "../../test/leaks.ts";
-import { DynamoDbEventStore } from "./index.js";
+import {
+  castoreDynamoDbSource,
+  createDynamoDbClient,
+  DynamoDbEventStore,
+  DynamoDbReadModelStore,
+  DynamoDbSagaStore,
+  DynamoDbSnapshotStore,
+} from "./index.js";
 
 /** The event store sent to the fake server on `port`: made-up credentials, quick retries. */
 function fakeStore(port: number | undefined): DynamoDbEventStore {
@@ -92,6 +99,73 @@ test("fake server: a Query answer whose LastEvaluatedKey is the key the query st
     expect((error as Error).message).toContain("LastEvaluatedKey");
     // The first page, then the page that repeats its start and its one retry.
     expect(queries).toBe(3);
+  } finally {
+    server.stop(true);
+  }
+});
+
+test("fake server: Query and Scan answers whose LastEvaluatedKeys cycle (A, B, A, ...) end every paged read as a retryable MalformedResponse, not a read without end; DynamoDB Local never answers so", async () => {
+  const A = { pk: { S: "A" }, v: { N: "1" } };
+  const B = { pk: { S: "B" }, v: { N: "2" } };
+  let pages = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      const operation = request.headers.get("x-amz-target")?.split(".")[1] ?? "";
+      const input = (await request.json()) as { ExclusiveStartKey?: { pk: { S: string } } };
+      if (operation !== "Query" && operation !== "Scan") return Response.json({});
+      // The fake's own bound: a reader that never stops would page through it forever.
+      if (++pages > 60) return Response.json({ __type: "InternalServerError", message: "enough" }, { status: 500 });
+      // Each answer names a page, never the one asked for: only a read's memory of its pages can see the cycle.
+      const next = input.ExclusiveStartKey?.pk.S === "A" ? B : A;
+      return Response.json({ Items: [], LastEvaluatedKey: next });
+    },
+  });
+  const options = {
+    tableName: "hostile_answers",
+    region: "eu-west-1",
+    endpoint: `http://127.0.0.1:${server.port}`,
+    credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
+    retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+  };
+  const drain = async (events: AsyncIterable<unknown>) => {
+    for await (const _ of events) {
+      // Nothing is expected: the read fails.
+    }
+  };
+  try {
+    const sagas = new DynamoDbSagaStore(options);
+    const reads: [string, () => Promise<unknown>][] = [
+      ["readStream", () => drain(fakeStore(server.port).readStream("Order-1"))],
+      ["saga load", () => sagas.load("Checkout", "order-1")],
+      ["saga list", () => sagas.list()],
+      ["saga failures", () => sagas.failures()],
+      ["saga failures of one saga", () => sagas.failures({ saga: "Checkout" })],
+      ["claimDueTimeouts", () => sagas.claimDueTimeouts({ now: 1, owner: "o", leaseMs: 1_000, limit: 5 })],
+      ["snapshot delete", () => new DynamoDbSnapshotStore(options).delete("Order-1")],
+      ["read model list", () => new DynamoDbReadModelStore(options).list("orders")],
+      ["purgeRetiredGenerations", () => new DynamoDbReadModelStore(options).purgeRetiredGenerations()],
+      [
+        "castore import",
+        () => {
+          const { tableName, ...clientOptions } = options;
+          const source = castoreDynamoDbSource(createDynamoDbClient(clientOptions), { tableName, eventStoreId: "P" });
+          return drain(source.batches(0, 10));
+        },
+      ],
+    ];
+    for (const [read, run] of reads) {
+      pages = 0;
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect({ read, error }).toMatchObject({ read, error: { serviceCode: "MalformedResponse", retryable: true } });
+      expect((error as Error).message).toContain("a cycle");
+      // A, B, then A again (and its one retry): caught at the first repeat.
+      expect({ read, pages }).toEqual({ read, pages: 4 });
+    }
   } finally {
     server.stop(true);
   }
