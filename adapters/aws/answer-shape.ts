@@ -67,7 +67,7 @@ export function pageRepeats(paging: Paging | undefined, input: unknown, answer: 
 }
 
 /** JSON text with the keys of every object sorted: the same key however its attributes are ordered. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
     isObject(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );

@@ -281,19 +281,35 @@ export function credentialsFailure(cause: unknown): AwsFailure {
 }
 
 /**
- * A 200 whose JSON is not what the service answers (no object, `field` of another kind, or `repeated`: a paging
- * field naming the page the request started from): a proxy's or a
+ * A 200 whose JSON is not what the service answers (no object, `field` of another kind; or a paging field naming
+ * the page the request started from, `repeated`, or one the read was given already, `cycle`): a proxy's or a
  * wrong endpoint's answer. Retried as a 5xx is: what is in between may answer right next time. Names the
  * field, never the body.
  */
-export function malformedAnswer(service: string, field?: string, repeated = false): AwsFailure {
+export function malformedAnswer(service: string, field?: string, page?: "repeated" | "cycle"): AwsFailure {
   const what =
     field === undefined
       ? "no JSON object"
-      : repeated
+      : page === "repeated"
         ? `its ${field} is where the request started: the same page again`
-        : `its ${field} is of another kind`;
+        : page === "cycle"
+          ? `its ${field} names a page this read was given already: a cycle`
+          : `its ${field} is of another kind`;
   return { code: "MalformedResponse", message: `the answer is not ${service}'s: ${what}`, retryable: true };
+}
+
+/**
+ * A 200 whose body ran past `limit` bytes: no answer of these services to the library's calls comes near it (see
+ * MAX_ANSWER_BYTES), so it came from something in between or a broken endpoint. Not retried, unlike a malformed
+ * answer: the same request would most likely be answered the same, each attempt costing another `limit` bytes of
+ * transfer and memory before it is refused.
+ */
+export function answerTooLarge(service: string, limit: number): AwsFailure {
+  return {
+    code: "ResponseTooLarge",
+    message: `the answer is not ${service}'s: its body is over ${limit} bytes, the most the client reads`,
+    retryable: false,
+  };
 }
 
 /** A call whose deadline passed before it could be sent: nothing was sent. */

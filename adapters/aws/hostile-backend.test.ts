@@ -5,9 +5,10 @@
  * client's timeouts, and hold nothing of the answer's body or the credentials.
  */
 import { describe, expect, test } from "bun:test";
+import { type FakeServer, withFakeServers } from "../../test/fake-server.ts";
 import { everythingShown } from "../../test/leaks.ts";
 import { AwsServiceError } from "./errors.js";
-import { AwsJsonClient, type AwsJsonClientOptions } from "./json-client.js";
+import { AwsJsonClient, type AwsJsonClientOptions, MAX_ANSWER_BYTES } from "./json-client.js";
 import { type AwsJsonService, dynamoDbService, eventBridgeService, sqsService } from "./services.js";
 
 const credentials = { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret", sessionToken: "TOKENX9" };
@@ -15,25 +16,7 @@ const credentials = { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-serv
 /** What must never show in an error: the credentials and the marker every fake body carries. */
 const SECRETS = ["fake-server-secret", "TOKENX9", "BODYMARKER"];
 
-type Server = ReturnType<typeof Bun.serve>;
-
-/** Runs `body` with fake HTTP servers answering with `handlers`, and stops them all however it ends. */
-async function withServers(
-  handlers: ((request: Request, servers: readonly Server[]) => Response | Promise<Response>)[],
-  body: (servers: Server[]) => Promise<void>,
-): Promise<void> {
-  const servers: Server[] = [];
-  try {
-    for (const handler of handlers) {
-      servers.push(Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => handler(request, servers) }));
-    }
-    await body(servers);
-  } finally {
-    for (const server of servers) server.stop(true);
-  }
-}
-
-const clientOf = (server: Server, options: Partial<AwsJsonClientOptions> = {}, service = dynamoDbService) =>
+const clientOf = (server: FakeServer, options: Partial<AwsJsonClientOptions> = {}, service = dynamoDbService) =>
   new AwsJsonClient(service, {
     region: "eu-west-1",
     endpoint: `http://127.0.0.1:${server.port}`,
@@ -60,7 +43,7 @@ describe("AwsJsonClient against hostile answers", () => {
     let elsewhere = 0;
     let asked = 0;
     let status = 307;
-    await withServers(
+    await withFakeServers(
       [
         async (request) => {
           elsewhere++;
@@ -76,7 +59,7 @@ describe("AwsJsonClient against hostile answers", () => {
       async ([, redirecting]) => {
         for (status of [301, 302, 307, 308]) {
           asked = 0;
-          const error = await failure(clientOf(redirecting as Server).send("GetItem", { TableName: "t", Key: {} }));
+          const error = await failure(clientOf(redirecting as FakeServer).send("GetItem", { TableName: "t", Key: {} }));
           expect(error).toMatchObject({ serviceCode: `Http${status}`, status, retryable: false, attempts: 1 });
           expect(asked).toBe(1);
         }
@@ -107,7 +90,7 @@ describe("AwsJsonClient against hostile answers", () => {
     ];
     let answer: unknown;
     let asked = 0;
-    await withServers(
+    await withFakeServers(
       [
         async (request) => {
           asked++;
@@ -119,7 +102,7 @@ describe("AwsJsonClient against hostile answers", () => {
         for (const [service, operation, body] of cases) {
           answer = body;
           asked = 0;
-          const error = await failure(clientOf(server as Server, {}, service).send(operation, {}));
+          const error = await failure(clientOf(server as FakeServer, {}, service).send(operation, {}));
           expect({ operation, body, error }).toMatchObject({
             error: { serviceCode: "MalformedResponse", retryable: true, attempts: 3, gaveUp: "attempts" },
           });
@@ -128,7 +111,7 @@ describe("AwsJsonClient against hostile answers", () => {
         // The same fields, well formed (or absent), are handed on as they are.
         for (const body of [{}, { Items: [{ pk: { S: "a" } }], LastEvaluatedKey: { pk: { S: "a" } } }, { Item: {} }]) {
           answer = body;
-          expect(await clientOf(server as Server).send("Query", {})).toEqual(body);
+          expect(await clientOf(server as FakeServer).send("Query", {})).toEqual(body);
         }
       },
     );
@@ -137,7 +120,7 @@ describe("AwsJsonClient against hostile answers", () => {
   test("fake server: a load balancer's HTML 502 or 503 (its Retry-After nonsense) is retried, then thrown retryable by its status, nothing of the page kept", async () => {
     let status = 502;
     let asked = 0;
-    await withServers(
+    await withFakeServers(
       [
         async (request) => {
           asked++;
@@ -155,7 +138,7 @@ describe("AwsJsonClient against hostile answers", () => {
         ] as const) {
           status = given;
           asked = 0;
-          const error = await failure(clientOf(server as Server).send("GetItem", {}));
+          const error = await failure(clientOf(server as FakeServer).send("GetItem", {}));
           expect(error).toMatchObject({ serviceCode: code, status, retryable: true, attempts: 3, gaveUp: "attempts" });
           expect(asked).toBe(3);
         }
@@ -165,7 +148,7 @@ describe("AwsJsonClient against hostile answers", () => {
 
   test("fake server: a 400 with an unknown __type and a message of megabytes keeps the code, is not retried, and keeps 300 characters of the message", async () => {
     let asked = 0;
-    await withServers(
+    await withFakeServers(
       [
         async (request) => {
           asked++;
@@ -178,7 +161,7 @@ describe("AwsJsonClient against hostile answers", () => {
         },
       ],
       async ([server]) => {
-        const error = await failure(clientOf(server as Server).send("GetItem", {}));
+        const error = await failure(clientOf(server as FakeServer).send("GetItem", {}));
         expect(error).toMatchObject({ serviceCode: "BrandNewException", status: 400, retryable: false, attempts: 1 });
         expect(error.message.length).toBeLessThan(500);
         expect(asked).toBe(1);
@@ -206,7 +189,7 @@ describe("AwsJsonClient against hostile answers", () => {
     try {
       for (reset of [false, true]) {
         attempts = 0;
-        const client = clientOf(server as unknown as Server, { attemptTimeoutMs: 200, timeoutMs: 5_000 });
+        const client = clientOf(server as unknown as FakeServer, { attemptTimeoutMs: 200, timeoutMs: 5_000 });
         const error = await failure(client.send("GetItem", {}));
         expect(error).toMatchObject({
           serviceCode: reset ? "NetworkError" : "TimeoutError",
@@ -219,5 +202,56 @@ describe("AwsJsonClient against hostile answers", () => {
     } finally {
       server.stop(true);
     }
+  });
+  test("fake server: an answer over the client's 32 MiB cap (declared or streamed) is refused once read past it, not retried; a 5xx's keeps its status; no emulator answers so much", async () => {
+    const filler = (bytes: number) => {
+      const head = new TextEncoder().encode('{"Item":{"pk":{"S":"BODYMARKER');
+      const body = new Uint8Array(bytes).fill(0x78);
+      body.set(head);
+      body.set(new TextEncoder().encode('"}}}'), bytes - 4);
+      return body;
+    };
+    const over = filler(MAX_ANSWER_BYTES + 1);
+    const atCap = filler(MAX_ANSWER_BYTES);
+    /** The body in 1 MiB chunks, with no content-length: how much there is shows only as it is read. */
+    const streamed = (body: Uint8Array) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let at = 0; at < body.length; at += 1024 * 1024) controller.enqueue(body.subarray(at, at + 1024 * 1024));
+          controller.close();
+        },
+      });
+    let answer: () => Response = () => new Response(over);
+    let asked = 0;
+    await withFakeServers(
+      [
+        async (request) => {
+          asked++;
+          await request.text();
+          return answer();
+        },
+      ],
+      async ([server]) => {
+        const client = clientOf(server as FakeServer);
+        for (const make of [() => new Response(over), () => new Response(streamed(over))]) {
+          answer = make;
+          asked = 0;
+          const error = await failure(client.send("GetItem", { TableName: "t", Key: {} }));
+          expect(error).toMatchObject({ serviceCode: "ResponseTooLarge", retryable: false, attempts: 1 });
+          expect(error.message).toContain(`${MAX_ANSWER_BYTES} bytes`);
+          expect(asked).toBe(1);
+        }
+        // A 503 whose body is over the cap is still the 503 it says it is: retried, then thrown by its status.
+        answer = () => new Response(streamed(over), { status: 503 });
+        asked = 0;
+        const unavailable = await failure(client.send("GetItem", {}));
+        expect(unavailable).toMatchObject({ serviceCode: "ServiceUnavailable", retryable: true, attempts: 3 });
+        expect(asked).toBe(3);
+        // An answer of exactly the cap is read and handed on.
+        answer = () => new Response(streamed(atCap));
+        const read = await client.send<{ Item: { pk: { S: string } } }>("GetItem", {});
+        expect(read.Item.pk.S.length).toBe(MAX_ANSWER_BYTES - '{"Item":{"pk":{"S":"'.length - '"}}}'.length);
+      },
+    );
   });
 });

@@ -31,8 +31,10 @@ export {
   AwsJsonClient,
   type AwsJsonClientOptions,
   type FetchFunction,
+  MAX_ANSWER_BYTES,
   type SendOptions,
 } from "./json-client.js";
+export { PageTrail } from "./page-trail.js";
 export {
   backoffDelay,
   RetryBudget,

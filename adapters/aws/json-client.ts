@@ -7,6 +7,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { malformedField, pageRepeats } from "./answer-shape.js";
+import { MAX_ANSWER_BYTES, textWithin } from "./answer-text.js";
 import {
   AWS_CLIENT_CONFIG,
   type AwsClientConfig,
@@ -16,6 +17,7 @@ import {
 } from "./config.js";
 import {
   type AwsFailure,
+  answerTooLarge,
   credentialsFailure,
   deadlinePassed,
   failureOf,
@@ -24,6 +26,7 @@ import {
   toServiceError,
   transportFailure,
 } from "./errors.js";
+import { PageTrail } from "./page-trail.js";
 import {
   pauseWithin,
   positiveIntegerIssue,
@@ -35,6 +38,9 @@ import {
   TIMEOUT_RETRY_COST,
 } from "./retry.js";
 import type { AwsJsonService } from "./services.js";
+
+export { MAX_ANSWER_BYTES } from "./answer-text.js";
+
 import { amzDate, SigV4Signer } from "./signing.js";
 
 /** The part of `fetch` the client uses: inject one to trace, proxy, or inject faults in tests. */
@@ -86,6 +92,11 @@ export interface SendOptions {
    * timeout and deadline: an SQS long poll (`WaitTimeSeconds`) answers only after it.
    */
   readonly serverWaitMs?: number;
+  /**
+   * The next-page keys the paged read this call belongs to was given (one trail per read): an answer of a
+   * paging operation (`Query`, `Scan`) naming one of them again is a cycle, refused as a `MalformedResponse`.
+   */
+  readonly pageTrail?: PageTrail;
 }
 
 /**
@@ -170,7 +181,7 @@ export class AwsJsonClient {
         input,
         headers,
         body,
-        options.signal,
+        options,
         Math.min(this.#attemptTimeoutMs + serverWaitMs, left),
       );
       if (!("code" in failure)) {
@@ -221,7 +232,7 @@ export class AwsJsonClient {
     input: unknown,
     headers: Record<string, string>,
     body: string,
-    signal: AbortSignal | undefined,
+    { signal, pageTrail }: SendOptions,
     timeoutMs: number,
   ): Promise<AwsFailure | { readonly data: unknown }> {
     signal?.throwIfAborted();
@@ -254,7 +265,13 @@ export class AwsJsonClient {
       const response = await until(
         this.#fetch === undefined ? fetch(this.endpoint, init) : this.#fetch(new Request(this.endpoint, init)),
       );
-      const text = await until(response.text());
+      const text = await until(textWithin(response, MAX_ANSWER_BYTES));
+      if (text === undefined) {
+        // An error's status still says what happened (a 503 is retried); a success's body is the answer itself.
+        return response.ok
+          ? answerTooLarge(this.service.displayName, MAX_ANSWER_BYTES)
+          : failureOf(response.status, response.headers, "");
+      }
       if (response.ok) {
         let data: unknown;
         try {
@@ -272,7 +289,13 @@ export class AwsJsonClient {
         const field = malformedField(this.service.answerShapes?.[operation], answer);
         if (field !== undefined) return malformedAnswer(this.service.displayName, field);
         const paging = this.service.paging?.[operation];
-        if (pageRepeats(paging, input, answer)) return malformedAnswer(this.service.displayName, paging?.[1], true);
+        if (paging === undefined) return { data };
+        if (pageRepeats(paging, input, answer)) return malformedAnswer(this.service.displayName, paging[1], "repeated");
+        const next = answer[paging[1]];
+        if (pageTrail !== undefined && next !== undefined) {
+          if (pageTrail.repeats(next)) return malformedAnswer(this.service.displayName, paging[1], "cycle");
+          pageTrail.record(next);
+        }
         return { data };
       }
       return failureOf(response.status, response.headers, text);
@@ -329,7 +352,7 @@ function requestBody(operation: unknown, input: unknown, issues: Issue[]): strin
 }
 
 /** What `send` refuses in its options before anything is sent: options of the wrong kind or with unknown keys. */
-const SEND_KEYS = Object.keys({ signal: true, deadline: true, serverWaitMs: true } satisfies Record<
+const SEND_KEYS = Object.keys({ signal: true, deadline: true, serverWaitMs: true, pageTrail: true } satisfies Record<
   keyof SendOptions,
   true
 >);
@@ -341,7 +364,10 @@ function sendOptionIssues(options: SendOptions): Issue[] {
   // A misspelt `serverWaitMS` cut the call's deadline short of the wait it asked the server for. Once
   // per request, not per event: a look at a handful of keys beside a round trip.
   issues.push(...unknownKeyIssues(options, SEND_KEYS, ["options"]));
-  const { signal, deadline, serverWaitMs } = (options ?? {}) as SendOptions;
+  const { signal, deadline, serverWaitMs, pageTrail } = (options ?? {}) as SendOptions;
+  if (pageTrail !== undefined && !(pageTrail instanceof PageTrail)) {
+    issues.push({ path: ["options", "pageTrail"], message: "must be a PageTrail" });
+  }
   const s = signal as Partial<AbortSignal> | undefined;
   if (s !== undefined && (typeof s?.throwIfAborted !== "function" || typeof s.addEventListener !== "function")) {
     issues.push({ path: ["options", "signal"], message: "must be an AbortSignal" });

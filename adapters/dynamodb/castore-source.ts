@@ -7,6 +7,7 @@ import {
   importedEventId,
   ValidationError,
 } from "../../src/index.js";
+import { PageTrail } from "../aws/index.js";
 import { jsonFromAttribute, NotJsonAttribute, readNumber, readString } from "./attribute-value.js";
 import { type AwsJsonClient, assertClient } from "./client.js";
 import { EventCorruptError } from "./errors.js";
@@ -74,23 +75,28 @@ export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDyn
   /** The initial events' keys and times, oldest first, from `from` (epoch ms) on. */
   async function* aggregates(from: number): AsyncIterable<{ key: string; time: number }[]> {
     let startKey: Record<string, unknown> | undefined;
+    const pageTrail = new PageTrail();
     do {
-      const page = await client.send<Page>("Query", {
-        TableName: tableName,
-        IndexName: CASTORE.initialEventIndex,
-        KeyConditionExpression: from > 0 ? "#store = :store AND #ts >= :from" : "#store = :store",
-        ExpressionAttributeNames: {
-          "#store": CASTORE.eventStoreId,
-          "#key": CASTORE.partitionKey,
-          "#ts": CASTORE.timestamp,
+      const page = await client.send<Page>(
+        "Query",
+        {
+          TableName: tableName,
+          IndexName: CASTORE.initialEventIndex,
+          KeyConditionExpression: from > 0 ? "#store = :store AND #ts >= :from" : "#store = :store",
+          ExpressionAttributeNames: {
+            "#store": CASTORE.eventStoreId,
+            "#key": CASTORE.partitionKey,
+            "#ts": CASTORE.timestamp,
+          },
+          ExpressionAttributeValues: {
+            ":store": { S: eventStoreId },
+            ...(from > 0 ? { ":from": { S: new Date(from).toISOString() } } : {}),
+          },
+          ProjectionExpression: "#key, #ts",
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
         },
-        ExpressionAttributeValues: {
-          ":store": { S: eventStoreId },
-          ...(from > 0 ? { ":from": { S: new Date(from).toISOString() } } : {}),
-        },
-        ProjectionExpression: "#key, #ts",
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-      });
+        { pageTrail },
+      );
       startKey = page.LastEvaluatedKey;
       yield (page.Items ?? []).map((item) => ({
         key: readString(item, CASTORE.partitionKey) ?? "",
@@ -105,15 +111,20 @@ export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDyn
     const streamId = streamOf(aggregateId);
     const out: ImportedEvent[] = [];
     let startKey: Record<string, unknown> | undefined;
+    const pageTrail = new PageTrail();
     do {
-      const page = await client.send<Page>("Query", {
-        TableName: tableName,
-        KeyConditionExpression: "#key = :key",
-        ExpressionAttributeNames: { "#key": CASTORE.partitionKey },
-        ExpressionAttributeValues: { ":key": { S: key } },
-        ConsistentRead: true,
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-      });
+      const page = await client.send<Page>(
+        "Query",
+        {
+          TableName: tableName,
+          KeyConditionExpression: "#key = :key",
+          ExpressionAttributeNames: { "#key": CASTORE.partitionKey },
+          ExpressionAttributeValues: { ":key": { S: key } },
+          ConsistentRead: true,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        },
+        { pageTrail },
+      );
       startKey = page.LastEvaluatedKey;
       for (const item of page.Items ?? []) out.push(await toImported(item, key, streamId));
     } while (startKey !== undefined);

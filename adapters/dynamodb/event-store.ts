@@ -17,7 +17,7 @@ import {
   type StreamDeletionMode,
   ValidationError,
 } from "../../src/index.js";
-import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
+import { AWS_JSON_CLIENT_OPTIONS, PageTrail } from "../aws/index.js";
 import { cancellationCause, checkHead, planAppend } from "./append-plan.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import {
@@ -383,6 +383,8 @@ export class DynamoDbEventStore extends EventStore {
     let bound = backward ? options.fromVersion : (options.fromVersion ?? 1);
     let expected = backward ? undefined : bound;
     let startKey: unknown;
+    // The next-page keys of the current query; a new one for each query from another bound, which may name them again.
+    let pageTrail = new PageTrail();
     let gaps = 0;
     for (;;) {
       const page = await this.client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>(
@@ -399,7 +401,7 @@ export class DynamoDbEventStore extends EventStore {
           ...(Number.isFinite(remaining) ? { Limit: Math.min(remaining, 1_000) } : {}),
           ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
         },
-        send,
+        { ...send, pageTrail },
       );
       if (cut === undefined) {
         const state = await (deletion as DeletionStateRead)(page.Items?.[0]);
@@ -410,6 +412,7 @@ export class DynamoDbEventStore extends EventStore {
           // Removed events stay as key-only items below the cut: query from the cut, not through them.
           if (page.LastEvaluatedKey !== undefined) {
             bound = cut;
+            pageTrail = new PageTrail();
             continue;
           }
         }
@@ -457,6 +460,7 @@ export class DynamoDbEventStore extends EventStore {
       await pauseWithin(2 ** gaps, send.deadline, "Query");
       bound = expected;
       startKey = undefined;
+      pageTrail = new PageTrail();
     }
   }
 

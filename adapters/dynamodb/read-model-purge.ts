@@ -1,4 +1,5 @@
 import { assertKnownOptions, type Issue, ValidationError } from "../../src/index.js";
+import { PageTrail, type SendOptions } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import type { AwsJsonClient } from "./client.js";
 import { partitionValue, type TableLayout } from "./layout.js";
@@ -62,9 +63,9 @@ export async function purgeRetiredGenerations(
   const pageSize = checked(options, "pageSize", 1000, 1);
   let requests = 0;
   let deleted = 0;
-  const send = <T>(operation: string, input: unknown) => {
+  const send = <T>(operation: string, input: unknown, sendOptions?: SendOptions) => {
     requests++;
-    return client.send<T>(operation, input);
+    return client.send<T>(operation, input, sendOptions);
   };
   const key = (sortKey: number) => ({
     [layout.partitionKey]: str(partitionValue(layout, RETIRED_PARTITION)),
@@ -100,28 +101,35 @@ export async function purgeRetiredGenerations(
   });
   const text = saved.Item === undefined ? undefined : readString(saved.Item, CURSOR);
   let pass: Pass | undefined = text === undefined ? undefined : (JSON.parse(text) as Pass);
+  // The keys this call's scan of one pass was given (a pass resumed from a saved cursor starts a new trail).
+  let pageTrail = new PageTrail();
   while (requests < maxRequests) {
     if (pass === undefined) {
       pass = await nextPass(send, layout, Date.now() - olderThanMs);
+      pageTrail = new PageTrail();
       if (pass === undefined) return { deleted, requests, done: true };
       await savePass(pass);
       continue;
     }
     const names = Object.fromEntries(pass.namespaces.map((ns, i) => [`:n${i}`, str(ns)]));
-    const page = await send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>("Scan", {
-      TableName: layout.tableName,
-      ConsistentRead: true,
-      Limit: pageSize,
-      ProjectionExpression: "#pk, #sk",
-      FilterExpression: `begins_with(#pk, :prefix) AND #ns IN (${Object.keys(names).join(", ")})`,
-      ExpressionAttributeNames: {
-        "#pk": layout.partitionKey,
-        "#sk": layout.sortKey,
-        "#ns": documents.namespaceAttribute,
+    const page = await send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>(
+      "Scan",
+      {
+        TableName: layout.tableName,
+        ConsistentRead: true,
+        Limit: pageSize,
+        ProjectionExpression: "#pk, #sk",
+        FilterExpression: `begins_with(#pk, :prefix) AND #ns IN (${Object.keys(names).join(", ")})`,
+        ExpressionAttributeNames: {
+          "#pk": layout.partitionKey,
+          "#sk": layout.sortKey,
+          "#ns": documents.namespaceAttribute,
+        },
+        ExpressionAttributeValues: { ":prefix": str(documents.documentPrefix), ...names },
+        ...(pass.cursor === undefined ? {} : { ExclusiveStartKey: pass.cursor }),
       },
-      ExpressionAttributeValues: { ":prefix": str(documents.documentPrefix), ...names },
-      ...(pass.cursor === undefined ? {} : { ExclusiveStartKey: pass.cursor }),
-    });
+      { pageTrail },
+    );
     const found = page.Items ?? [];
     await deleteAll(found);
     deleted += found.length;
@@ -139,13 +147,14 @@ export async function purgeRetiredGenerations(
 
 /** The next up to 100 namespaces retired before `cutoff`, or undefined when there are none. */
 async function nextPass(
-  send: <T>(operation: string, input: unknown) => Promise<T>,
+  send: <T>(operation: string, input: unknown, options?: SendOptions) => Promise<T>,
   layout: TableLayout,
   cutoff: number,
 ): Promise<Pass | undefined> {
   const namespaces = new Set<string>();
   const markers: number[] = [];
   let start: Record<string, unknown> | undefined;
+  const pageTrail = new PageTrail();
   do {
     const page = await send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>(
       "Query",
@@ -162,6 +171,7 @@ async function nextPass(
         },
         ...(start === undefined ? {} : { ExclusiveStartKey: start }),
       },
+      { pageTrail },
     );
     for (const item of page.Items ?? []) {
       const ns = readString(item, NAMESPACE);

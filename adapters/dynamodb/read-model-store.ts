@@ -16,7 +16,7 @@ import {
   StagedCheckpointStore,
   ValidationError,
 } from "../../src/index.js";
-import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
+import { AWS_JSON_CLIENT_OPTIONS, PageTrail } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
@@ -135,15 +135,20 @@ export class DynamoDbReadModelStore extends ReadModelStore {
     const documents: ReadModelDocument[] = [];
     const prefix = partitionValue(this.layout, READ_MODEL_PARTITION_PREFIX);
     let start: unknown;
+    const pageTrail = new PageTrail();
     do {
-      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Scan", {
-        TableName: this.layout.tableName,
-        ConsistentRead: true,
-        FilterExpression: "#col = :col AND begins_with(#pk, :prefix)",
-        ExpressionAttributeNames: { "#col": COLLECTION, "#pk": this.layout.partitionKey },
-        ExpressionAttributeValues: { ":col": str(namespace), ":prefix": str(prefix) },
-        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-      });
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send(
+        "Scan",
+        {
+          TableName: this.layout.tableName,
+          ConsistentRead: true,
+          FilterExpression: "#col = :col AND begins_with(#pk, :prefix)",
+          ExpressionAttributeNames: { "#col": COLLECTION, "#pk": this.layout.partitionKey },
+          ExpressionAttributeValues: { ":col": str(namespace), ":prefix": str(prefix) },
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        },
+        { pageTrail },
+      );
       for (const item of page.Items ?? []) {
         const key = readString(item, this.layout.partitionKey) ?? "";
         const [, id] = JSON.parse(key.slice(prefix.length)) as [string, string];

@@ -15,7 +15,7 @@ import {
   sagaConflict,
   ValidationError,
 } from "../../src/index.js";
-import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
+import { AWS_JSON_CLIENT_OPTIONS, PageTrail } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import {
@@ -120,15 +120,20 @@ export class DynamoDbSagaStore extends SagaStore {
     const pk = await this.#partition(SAGA_PARTITION_PREFIX, [saga, key]);
     const items: Record<string, unknown>[] = [];
     let start: unknown;
+    const pageTrail = new PageTrail();
     do {
-      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Query", {
-        TableName: this.layout.tableName,
-        ConsistentRead: true,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
-        ExpressionAttributeValues: { ":pk": str(pk) },
-        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-      });
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send(
+        "Query",
+        {
+          TableName: this.layout.tableName,
+          ConsistentRead: true,
+          KeyConditionExpression: "#pk = :pk",
+          ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
+          ExpressionAttributeValues: { ":pk": str(pk) },
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        },
+        { pageTrail },
+      );
       items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
@@ -307,15 +312,20 @@ export class DynamoDbSagaStore extends SagaStore {
       values[":sg"] = str(options.saga);
     }
     let start: unknown;
+    const pageTrail = new PageTrail();
     do {
-      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send("Scan", {
-        TableName: this.layout.tableName,
-        ConsistentRead: true,
-        FilterExpression: filter,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-      });
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } = await this.client.send(
+        "Scan",
+        {
+          TableName: this.layout.tableName,
+          ConsistentRead: true,
+          FilterExpression: filter,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        },
+        { pageTrail },
+      );
       for (const item of page.Items ?? []) {
         const pk = readString(item, this.layout.partitionKey) ?? "";
         if (readNumber(item, this.layout.sortKey) === 0) instances.set(pk, item);
@@ -351,28 +361,37 @@ export class DynamoDbSagaStore extends SagaStore {
   protected async readFailures(saga: string | undefined, limit: number): Promise<SagaFailure[]> {
     const found: { sortKey: number; failure: SagaFailure }[] = [];
     let start: unknown;
+    const pageTrail = new PageTrail();
     do {
       const names = { "#pk": this.layout.partitionKey };
       const from = start === undefined ? {} : { ExclusiveStartKey: start };
       const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown } =
         saga === undefined
-          ? await this.client.send("Scan", {
-              TableName: this.layout.tableName,
-              ConsistentRead: true,
-              FilterExpression: "begins_with(#pk, :pk)",
-              ExpressionAttributeNames: names,
-              ExpressionAttributeValues: { ":pk": str(partitionValue(this.layout, SAGA_FAILURE_PARTITION_PREFIX)) },
-              ...from,
-            })
-          : await this.client.send("Query", {
-              TableName: this.layout.tableName,
-              ConsistentRead: true,
-              KeyConditionExpression: "#pk = :pk",
-              ExpressionAttributeNames: names,
-              ExpressionAttributeValues: { ":pk": str(await this.#partition(SAGA_FAILURE_PARTITION_PREFIX, [saga])) },
-              Limit: limit,
-              ...from,
-            });
+          ? await this.client.send(
+              "Scan",
+              {
+                TableName: this.layout.tableName,
+                ConsistentRead: true,
+                FilterExpression: "begins_with(#pk, :pk)",
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: { ":pk": str(partitionValue(this.layout, SAGA_FAILURE_PARTITION_PREFIX)) },
+                ...from,
+              },
+              { pageTrail },
+            )
+          : await this.client.send(
+              "Query",
+              {
+                TableName: this.layout.tableName,
+                ConsistentRead: true,
+                KeyConditionExpression: "#pk = :pk",
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: { ":pk": str(await this.#partition(SAGA_FAILURE_PARTITION_PREFIX, [saga])) },
+                Limit: limit,
+                ...from,
+              },
+              { pageTrail },
+            );
       for (const item of page.Items ?? []) {
         found.push({
           sortKey: readNumber(item, this.layout.sortKey) ?? 0,

@@ -1,4 +1,5 @@
 import type { ClaimDueTimeoutsOptions, SagaTimeout } from "../../src/index.js";
+import { PageTrail } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, isServiceErrorCode } from "./client.js";
 import { partitionValue, type TableLayout } from "./layout.js";
@@ -60,26 +61,31 @@ export class SagaTimeoutShards {
     const claimed: SagaTimeout[] = [];
     for (let shard = 0; shard < this.shards && claimed.length < options.limit; shard++) {
       let start: unknown;
+      const pageTrail = new PageTrail();
       do {
-        const page: Page = await this.client.send("Query", {
-          TableName: this.layout.tableName,
-          ConsistentRead: true,
-          KeyConditionExpression: "#pk = :pk AND #sk < :bound",
-          FilterExpression: "attribute_not_exists(#owner) OR #until <= :now",
-          ExpressionAttributeNames: {
-            "#pk": this.layout.partitionKey,
-            "#sk": this.layout.sortKey,
-            "#owner": S.owner,
-            "#until": S.until,
+        const page: Page = await this.client.send(
+          "Query",
+          {
+            TableName: this.layout.tableName,
+            ConsistentRead: true,
+            KeyConditionExpression: "#pk = :pk AND #sk < :bound",
+            FilterExpression: "attribute_not_exists(#owner) OR #until <= :now",
+            ExpressionAttributeNames: {
+              "#pk": this.layout.partitionKey,
+              "#sk": this.layout.sortKey,
+              "#owner": S.owner,
+              "#until": S.until,
+            },
+            ExpressionAttributeValues: {
+              ":pk": str(partitionValue(this.layout, dueShard(shard))),
+              ":bound": num(now + 1),
+              ":now": num(now),
+            },
+            Limit: Math.max(25, options.limit * 2),
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
           },
-          ExpressionAttributeValues: {
-            ":pk": str(partitionValue(this.layout, dueShard(shard))),
-            ":bound": num(now + 1),
-            ":now": num(now),
-          },
-          Limit: Math.max(25, options.limit * 2),
-          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-        });
+          { pageTrail },
+        );
         start = page.LastEvaluatedKey;
         const candidates = page.Items ?? [];
         // Claim as many as still wanted at once; those another scheduler took first are skipped.
@@ -189,19 +195,24 @@ export class SagaTimeoutShards {
   async #find(timeoutId: string): Promise<TimeoutPlace | undefined> {
     for (let shard = 0; shard < this.shards; shard++) {
       let start: unknown;
+      const pageTrail = new PageTrail();
       do {
-        const page: Page = await this.client.send("Query", {
-          TableName: this.layout.tableName,
-          ConsistentRead: true,
-          KeyConditionExpression: "#pk = :pk",
-          FilterExpression: "#id = :id",
-          ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#id": S.id },
-          ExpressionAttributeValues: {
-            ":pk": str(partitionValue(this.layout, dueShard(shard))),
-            ":id": str(timeoutId),
+        const page: Page = await this.client.send(
+          "Query",
+          {
+            TableName: this.layout.tableName,
+            ConsistentRead: true,
+            KeyConditionExpression: "#pk = :pk",
+            FilterExpression: "#id = :id",
+            ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#id": S.id },
+            ExpressionAttributeValues: {
+              ":pk": str(partitionValue(this.layout, dueShard(shard))),
+              ":id": str(timeoutId),
+            },
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
           },
-          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-        });
+          { pageTrail },
+        );
         const found = page.Items?.[0];
         if (found !== undefined) return { shard, sortKey: (found[this.layout.sortKey] as { N: string }).N };
         start = page.LastEvaluatedKey;

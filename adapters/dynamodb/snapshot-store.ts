@@ -8,7 +8,7 @@ import {
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
-import { AWS_JSON_CLIENT_OPTIONS } from "../aws/index.js";
+import { AWS_JSON_CLIENT_OPTIONS, PageTrail } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption } from "./client.js";
@@ -206,17 +206,22 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
     const { tableName, partitionKey, sortKey } = this.layout;
     const keys: Key[] = [];
     let startKey: unknown;
+    const pageTrail = new PageTrail();
     do {
-      const page = await this.client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>("Query", {
-        TableName: tableName,
-        KeyConditionExpression: "#pk = :p",
-        ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey },
-        ExpressionAttributeValues: { ":p": str(partition) },
-        ProjectionExpression: "#sk",
-        ScanIndexForward: false,
-        ConsistentRead: true,
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-      });
+      const page = await this.client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>(
+        "Query",
+        {
+          TableName: tableName,
+          KeyConditionExpression: "#pk = :p",
+          ExpressionAttributeNames: { "#pk": partitionKey, "#sk": sortKey },
+          ExpressionAttributeValues: { ":p": str(partition) },
+          ProjectionExpression: "#sk",
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        },
+        { pageTrail },
+      );
       for (const item of page.Items ?? []) {
         const version = readNumber(item, sortKey) ?? 0;
         keys.push({ version, key: this.#key(partition, version) });

@@ -84,6 +84,31 @@ describe("createPostgresClient", () => {
     );
   });
 
+  test("an empty URL is a ValidationError naming url, not a client of postgres.js's PG* defaults; DATABASE_URL is not read in its place", () => {
+    const env = { DATABASE_URL: "postgres://app:hunter2-secret@localhost:5432/db" };
+    for (const make of [
+      () => createPostgresClient(""),
+      () => createPostgresClient("", {}, env),
+      () => new PostgresEventStore({ url: "" }),
+      () => new PostgresEventStore({ url: "", env }),
+    ]) {
+      let thrown: unknown;
+      let made: ReturnType<typeof createPostgresClient> | PostgresEventStore | undefined;
+      try {
+        made = make();
+      } catch (error) {
+        thrown = error;
+      }
+      // Made (the old behaviour), it is ended without connecting: nothing is left open either way.
+      void (made instanceof PostgresEventStore ? made.close() : made?.end({ timeout: 0 }));
+      expect(thrown).toMatchObject({
+        code: "VALIDATION_FAILED",
+        issues: [{ path: ["url"], message: expect.stringContaining("is empty") }],
+      });
+      expect(everythingShown(thrown)).not.toContain("hunter2-secret");
+    }
+  });
+
   test("both spellings of PostgreSQL's scheme, in any case, are taken", async () => {
     for (const url of [
       "postgres://u@127.0.0.1:1/app",

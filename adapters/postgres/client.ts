@@ -114,7 +114,7 @@ export const URL_VARIABLE = "DATABASE_URL";
  * and `connect_timeout` (`?max=2&connect_timeout=3`) win over those, and every postgres.js option may
  * be passed and wins over both. The URL defaults to `DATABASE_URL` (from `env`, then the process environment).
  * Close it with `await sql.end()` (or the store's `close()` when the store created it).
- * @throws {ValidationError} bad options, a URL that does not parse or does not start with `postgres://` or
+ * @throws {ValidationError} bad options, an empty URL (""; leave it out for `DATABASE_URL`), a URL that does not parse or does not start with `postgres://` or
  * `postgresql://` (the issue names its scheme, never the rest), or a `max`, `idle_timeout`,
  * `connect_timeout` or `statement_timeout` in its query that is not one; never the URL or its password.
  * @throws {InvalidTenantError} a `tenant` that is not a tenant id.
@@ -146,8 +146,18 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       { path: ["url"], message: "url must be a string" },
     ]);
   }
+  // postgres.js takes "" for no URL and connects wherever the PG* variables (or localhost) say: an unset
+  // configuration value (`process.env.X ?? ""`) would reach another database than meant, or read as one.
+  if (connectionUrl === "") {
+    throw new ValidationError("Invalid PostgreSQL client options", [
+      {
+        path: ["url"],
+        message: `url is empty: pass a postgres:// URL, or leave url out to read ${URL_VARIABLE} (or the PG* variables without it)`,
+      },
+    ]);
+  }
   // Refused before postgres.js sees it: it would try any scheme as PostgreSQL (see schemeIssue).
-  const notPostgres = connectionUrl === undefined || connectionUrl === "" ? undefined : schemeIssue(connectionUrl);
+  const notPostgres = connectionUrl === undefined ? undefined : schemeIssue(connectionUrl);
   if (notPostgres !== undefined) {
     throw new ValidationError("Invalid PostgreSQL connection options", [
       { path: ["url"], message: `the connection URL is ${notPostgres}` },

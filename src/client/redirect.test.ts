@@ -3,38 +3,31 @@
  * ports, stopped in one `finally`, over the runtime's own fetch, which is what follows redirects.
  */
 import { expect, test } from "bun:test";
+import { type FakeServer, withFakeServers } from "../../test/fake-server.ts";
 import { LiveClientErrorCode, type LiveStreamError, subscribeLive } from "./index.js";
 
 test("fake server: a redirect is not followed: the other host gets no request and no headers, the answer is reported as its status, and retried", async () => {
   let elsewhere = 0;
   let asked = 0;
-  const away = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: () => {
-      elsewhere++;
-      const event = { id: "e1", type: "E", streamId: "S-1", version: 1, globalPosition: 1, data: {} };
-      return new Response(`event: open\ndata: {}\n\ndata: ${JSON.stringify(event)}\n\n`, {
-        headers: { "content-type": "text/event-stream" },
-      });
-    },
-  });
-  const redirecting = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: () => {
-      asked++;
-      return new Response(null, {
-        status: 307,
-        headers: { location: `http://127.0.0.1:${away.port}/api/events/stream` },
-      });
-    },
-  });
+  const away = () => {
+    elsewhere++;
+    const event = { id: "e1", type: "E", streamId: "S-1", version: 1, globalPosition: 1, data: {} };
+    return new Response(`event: open\ndata: {}\n\ndata: ${JSON.stringify(event)}\n\n`, {
+      headers: { "content-type": "text/event-stream" },
+    });
+  };
+  const redirect = (_: Request, [away]: readonly FakeServer[]) => {
+    asked++;
+    return new Response(null, {
+      status: 307,
+      headers: { location: `http://127.0.0.1:${away?.port}/api/events/stream` },
+    });
+  };
   const handled: unknown[] = [];
   const errors: LiveStreamError[] = [];
-  try {
+  await withFakeServers([away, redirect], async ([, redirecting]) => {
     const subscription = subscribeLive({
-      url: `http://127.0.0.1:${redirecting.port}/api/events`,
+      url: `http://127.0.0.1:${redirecting?.port}/api/events`,
       headers: { "x-api-key": "live-key-s3cret" },
       backoff: { initialMs: 1, maxMs: 1 },
       onEvent: (event) => void handled.push(event),
@@ -48,8 +41,5 @@ test("fake server: a redirect is not followed: the other host gets no request an
     expect(asked).toBeGreaterThanOrEqual(2);
     expect(errors[0]).toMatchObject({ code: LiveClientErrorCode.Disconnected, status: 307 });
     expect(errors[0]?.message).toContain("not followed");
-  } finally {
-    away.stop(true);
-    redirecting.stop(true);
-  }
+  });
 });

@@ -271,6 +271,76 @@ export function streamDeletionContract(options: StreamDeletionContractOptions): 
     await assertRejects(() => store.truncateStream(id, { before: 6 }), ErrorCode.StreamDeleted, "a deleted stream");
   });
 
+  add(
+    "a retried append that a truncation or deletion overtook is refused typed, retried, or (all its events removed) a new append, alike on every store",
+    async (store) => {
+      const idempotent = store.capabilities.idempotentAppends;
+      /** A stream of one batch (the append a retry repeats, at versions 1 and 2) and one event after it. */
+      const written = async () => {
+        const id = stream();
+        const batch: NewEvent[] = [
+          { id: ulid(), type: "Once", data: 1 },
+          { id: ulid(), type: "Once", data: 2 },
+        ];
+        await store.appendToStream(id, batch, { expectedVersion: "no-stream" });
+        await store.appendToStream(id, events(1), { expectedVersion: 2 });
+        return { id, batch };
+      };
+      for (const expectedVersion of ["no-stream", 0, "any", "stream-exists"] as const) {
+        const label = `a retry expecting ${JSON.stringify(expectedVersion)}`;
+        // The version it names has passed; "any" and "stream-exists" name none.
+        const exact = expectedVersion === "no-stream" || expectedVersion === 0;
+        const retry = (id: string, batch: readonly NewEvent[]) => store.appendToStream(id, batch, { expectedVersion });
+
+        const part = await written();
+        await store.truncateStream(part.id, { before: 2 });
+        if (idempotent || exact) {
+          // One id stored, one not: no retry, and no second copy of the stored one.
+          const code = idempotent ? ErrorCode.Validation : ErrorCode.Concurrency;
+          await assertRejects(() => retry(part.id, part.batch), code, `${label}, half its events removed`);
+          assertEqual(await versions(store, part.id), [2, 3], `${label}, half removed: nothing written`);
+        } else {
+          // Without idempotent appends a retry at "any" is never recognised: stored again, as documented.
+          assertEqual((await retry(part.id, part.batch)).nextExpectedVersion, 5, `${label}, half removed`);
+        }
+
+        const all = await written();
+        await store.truncateStream(all.id, { before: 3 });
+        if (exact) {
+          await assertRejects(() => retry(all.id, all.batch), ErrorCode.Concurrency, `${label}, all removed`);
+          assertEqual(await versions(store, all.id), [3], `${label}, all removed: nothing written`);
+        } else {
+          // Their ids are stored no longer: a new append of them, after the stream's version.
+          const again = await retry(all.id, all.batch);
+          assertEqual([again.nextExpectedVersion, again.retried], [5, undefined], `${label}, all removed`);
+          assertEqual(await versions(store, all.id), [3, 4, 5], `${label}, all removed: stored after the cut`);
+        }
+
+        for (const mode of ["soft", "hard"] as const) {
+          const deleted = await written();
+          await store.deleteStream(deleted.id, { mode });
+          await assertRejects(
+            () => retry(deleted.id, deleted.batch),
+            ErrorCode.StreamDeleted,
+            `${label}, the stream ${mode}-deleted`,
+          );
+        }
+      }
+      if (idempotent) {
+        // A retry of only the events a truncation kept is still a retry: nothing written.
+        const { id, batch } = await written();
+        await store.truncateStream(id, { before: 2 });
+        const kept = await store.appendToStream(id, batch.slice(1), { expectedVersion: "any" });
+        assertEqual(
+          [kept.retried, kept.events.map((e) => [e.id, e.version])],
+          [true, [[batch[1]?.id, 2]]],
+          "a retry of the kept events",
+        );
+        assertEqual(await versions(store, id), [2, 3], "the kept events' retry wrote nothing");
+      }
+    },
+  );
+
   add("every operation checks the expected version and changes nothing on a conflict", async (store) => {
     const id = stream();
     await store.appendToStream(id, events(2));

@@ -332,3 +332,27 @@ export class PrefixHardDeletingEventStore extends InMemoryEventStore {
     return result;
   }
 }
+
+/**
+ * Recognises retried appends by a side index of every event id it stored, which neither truncation nor deletion
+ * prunes (an idempotency table kept apart from the events): a retry that a removal overtook is answered as a
+ * retry with nothing written, where the stores refuse it typed or (its events all gone) store it anew.
+ */
+export class RemovalBlindRetryEventStore extends InMemoryEventStore {
+  readonly #stored = new Set<string>();
+
+  constructor(options?: EventStoreOptions) {
+    super(options);
+  }
+
+  protected override async commit(
+    streamId: string,
+    events: readonly PendingEvent[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<CommitResult> {
+    if (events.length > 0 && events.every((event) => this.#stored.has(event.id))) return { events: [], retried: true };
+    const result = await super.commit(streamId, events, expectedVersion);
+    for (const event of result.events) this.#stored.add(event.id);
+    return result;
+  }
+}

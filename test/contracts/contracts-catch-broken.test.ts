@@ -41,6 +41,7 @@ import {
   PrefixDeletingSnapshotStore,
   PrefixErasingSubjectKeyStore,
   PrefixHardDeletingEventStore,
+  RemovalBlindRetryEventStore,
 } from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
 
@@ -320,5 +321,15 @@ describe("streamDeletionContract catches broken stores", () => {
       create: (o) => new PrefixHardDeletingEventStore(o),
     });
     expect(await failedCases(suite)).toEqual(["hard delete removes the events, retires the id, and is idempotent"]);
+  }, 30_000);
+
+  test("a store whose retry detection outlives a truncation or deletion fails the overtaken-retry case, and only it", async () => {
+    const suite = streamDeletionContract({
+      name: "RemovalBlindRetryEventStore",
+      create: (o) => new RemovalBlindRetryEventStore(o),
+    });
+    expect(await failedCases(suite)).toEqual([
+      "a retried append that a truncation or deletion overtook is refused typed, retried, or (all its events removed) a new append, alike on every store",
+    ]);
   }, 30_000);
 });
