@@ -1,7 +1,7 @@
 /**
  * Issue 19, item 5: the smallest DynamoDB Worker (`fixtures/dynamodb-worker.ts`, one append), bundled
  * as wrangler does, holds only what appending needs and does not grow unnoticed. The target is 10 KB
- * gzipped; it is 34.3 KB today (35,103 bytes), so the ceiling below only stops growth: lower it as code
+ * gzipped; it is 34.9 KB today (35,701 bytes), so the ceiling below only stops growth: lower it as code
  * is cut. What each feature costs of it (2026-12-06, bytes gzipped, `bun bench/worker-bundle-features.ts`:
  * each removed in turn at bundling time; worker-bundle-features.test.ts keeps its removals applying):
  * the AWS client's configuration, retries, budget, timeouts and error mapping 5,177; argument checks
@@ -140,7 +140,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // named at its path), +16; 34,381 fix-left4 (AWS keys with whitespace at their edges refused,
 // AwsServiceError's own name), +52; 34,553 fix-left5 (unknown event keys and holes in the events array
 // refused), +173; 35,103 fix-faults, +550). Past 34.2 KB: the ceiling moves to 34.4 KB.
-const CEILING_GZIP_BYTES = 34.4 * 1024;
+// 34.9 KB (35,701 bytes, 2026-12-06, stop 50; 35,116 before it): the AWS client reads at most 32 MiB of an
+// answer (answer-text.ts: a body past it, by content-length or as counted, is ResponseTooLarge), and every
+// paged read keeps a PageTrail (a cycle of LastEvaluatedKeys, not only one repeated at once, is caught),
+// +585. Past 34.4 KB: the ceiling moves to 35 KB.
+const CEILING_GZIP_BYTES = 35 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
