@@ -94,14 +94,21 @@ export function prepareEvents(
   try {
     return checkedEvents(events, shared, now, options);
   } catch (error) {
-    if (error instanceof EventFlowsError) throw error;
-    // A getter or Proxy trap of the caller's threw while the events were read (their type, data,
-    // metadata, the array itself): input that cannot be read is refused like input that is wrong,
-    // without the caller's own error, whose text the library cannot vouch for.
-    throw new ValidationError("Invalid events", [
-      { path: [], message: "the events could not be read: reading them threw" },
-    ]);
+    throw unreadableEvents(error);
   }
+}
+
+/**
+ * What reading the caller's events threw, as the library reports it: its own errors as they are; a
+ * getter's or Proxy trap's (their type, data, metadata, the array itself) as a ValidationError, since
+ * input that cannot be read is refused like input that is wrong, without the caller's own error,
+ * whose text the library cannot vouch for.
+ */
+export function unreadableEvents(error: unknown): EventFlowsError {
+  if (error instanceof EventFlowsError) return error;
+  return new ValidationError("Invalid events", [
+    { path: [], message: "the events could not be read: reading them threw" },
+  ]);
 }
 
 function checkedEvents(

@@ -148,6 +148,71 @@ describe("tenancy()", () => {
     expect((await collect(inner.readAll())).map((e) => e.metadata[TENANT_METADATA_KEY])).toEqual(["acme", "acme"]);
   });
 
+  test("events whose reading throws (a getter, a Proxy trap) are refused with the wrapped store's ValidationError, quoting nothing, costing no quota", async () => {
+    const quota = new QuotaCounter("acme", { windowMs: 60_000, eventsPerWindow: 2 }, () => 0);
+    const store = new TenantEventStore(tenantId("acme"), new InMemoryEventStore(), quota);
+    const boom = (): never => {
+      throw new TypeError("secret-in-a-thrown-error");
+    };
+    const fine = { type: "Fine", data: {} };
+    const batches: [string, unknown][] = [
+      [
+        "a type getter",
+        [
+          {
+            data: {},
+            get type() {
+              return boom();
+            },
+          },
+        ],
+      ],
+      [
+        "a metadata getter",
+        [
+          {
+            type: "Bad",
+            data: {},
+            get metadata() {
+              return boom();
+            },
+          },
+        ],
+      ],
+      ["an event Proxy", [fine, new Proxy({ type: "Bad", data: {} }, { has: boom, get: boom })]],
+      ["an array Proxy", new Proxy([fine], { get: boom })],
+    ];
+    for (const [label, batch] of batches) {
+      const error = await store.appendToStream("Cart-1", batch as never).then(
+        () => undefined,
+        (thrown: unknown) => thrown as Error,
+      );
+      expect({ label, name: error?.name, code: (error as { code?: unknown })?.code }).toEqual({
+        label,
+        name: "ValidationError",
+        code: ErrorCode.Validation,
+      });
+      expect(JSON.stringify({ ...error, message: error?.message })).not.toContain("secret");
+    }
+    expect(await store.streamExists("Cart-1")).toBe(false);
+    // The refusals gave back what they took: two events still fit the window of two.
+    await store.appendToStream("Cart-2", [fine, fine]);
+  });
+
+  test("read options that are not an object are refused as the wrapped store refuses them, not read as none", async () => {
+    const store = new TenantEventStore(tenantId("acme"), new InMemoryEventStore());
+    await store.appendToStream("Cart-1", [{ type: "A", data: {} }]);
+    for (const options of [3, "all", true]) {
+      // Refused when called or when read: either way, as a rejection here.
+      const reads = [
+        async () => collect(store.readStream("Cart-1", options as never)),
+        async () => collect(store.readAll(options as never)),
+        async () => collect(store.readFeed(options as never)),
+      ];
+      for (const read of reads) await expect(read()).rejects.toMatchObject({ code: ErrorCode.Validation });
+    }
+  });
+
   test("property: metadata the wrapped store refuses is refused through the tenant's store too, nothing written", async () => {
     const tenants = tenancy({ stores: () => ({ eventStore: new InMemoryEventStore() }) });
     const { stores } = await tenants.forTenant("acme");

@@ -24,7 +24,7 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
 } from "../event-store/types.js";
-import type { EventEnvelope, NewEvent } from "../events/envelope.js";
+import { type EventEnvelope, type NewEvent, unreadableEvents } from "../events/envelope.js";
 import { assertPositiveInteger } from "../internal/validate.js";
 import { isTenantIsolationError, TenantIsolationError } from "./errors.js";
 import type { QuotaCounter } from "./quotas.js";
@@ -84,21 +84,16 @@ export class TenantEventStore extends EventStore {
     // Not an array: the wrapped store refuses it with its usual ValidationError.
     if (!Array.isArray(events)) return this.inner.appendToStream<E>(streamId, events, options);
     let window: number | undefined;
+    let stamped: NewEvent[];
     try {
       // The wrapped store's own check of the options first: a call it refuses costs no quota.
       assertAppendOptions(options);
-      if (events.length > 0) window = this.#quota?.take(events.length);
+      // Stamped before counting: events that cannot be read cost no quota either.
+      stamped = stampTenant(events, this.tenant);
+      if (stamped.length > 0) window = this.#quota?.take(stamped.length);
     } catch (error) {
       return Promise.reject(error);
     }
-    const tenant = this.tenant;
-    // Metadata that is not a plain object (a string, an array, a Map, null) is passed on as given, for the
-    // wrapped store to refuse with its ValidationError: spread, it would become an object and be stored.
-    const stamped = events.map((event: NewEvent) =>
-      typeof event === "object" && event !== null && stampable(event.metadata)
-        ? { ...event, metadata: { ...event.metadata, [TENANT_METADATA_KEY]: tenant } }
-        : event,
-    );
     return this.inner.appendToStream<E>(streamId, stamped, options).then(
       (result) => {
         // A retry's answer is the events stored under its ids: on a store shared by mistake, maybe another tenant's.
@@ -107,7 +102,7 @@ export class TenantEventStore extends EventStore {
       },
       (error: unknown) => {
         // Refused as invalid (a stream id, an event, a schema): nothing was written, so nothing is counted.
-        if (window !== undefined && isValidationError(error)) this.#quota?.giveBack(events.length, window);
+        if (window !== undefined && isValidationError(error)) this.#quota?.giveBack(stamped.length, window);
         return this.#refused(error, streamId, events);
       },
     );
@@ -386,6 +381,9 @@ export class TenantEventStore extends EventStore {
 
   /** The read options with this tenant's check, which the wrapped store's core read path runs on each event. */
   #checked<O extends ReadStreamOptions | ReadAllOptions>(options: O, operation: "readStream" | "readAll"): O {
+    // Not an object (3, "all"): passed on as given, for the wrapped store to refuse with its
+    // ValidationError; spread, it would become options of no key and be read as none.
+    if (typeof options !== "object") return options;
     return { ...options, [READ_CHECK]: this.#checks[operation] };
   }
 
@@ -423,6 +421,24 @@ export class TenantEventStore extends EventStore {
       [Symbol.asyncIterator]: () => guarded,
     };
     return guarded;
+  }
+}
+
+/**
+ * The events with the tenant stamped into each one's metadata. Metadata that is not a plain object (a
+ * string, an array, a Map, null) is passed on as given, for the wrapped store to refuse with its
+ * ValidationError: spread, it would become an object and be stored. Events whose reading throws (a
+ * getter, a Proxy trap) are refused here as the wrapped store refuses them, without the thrown text.
+ */
+function stampTenant(events: readonly NewEvent[], tenant: TenantId): NewEvent[] {
+  try {
+    return events.map((event: NewEvent) =>
+      typeof event === "object" && event !== null && stampable(event.metadata)
+        ? { ...event, metadata: { ...event.metadata, [TENANT_METADATA_KEY]: tenant } }
+        : event,
+    );
+  } catch (error) {
+    throw unreadableEvents(error);
   }
 }
 

@@ -18,6 +18,13 @@ import { exportedContracts } from "../exported-contracts.ts";
 import { freshOutDir, verdict } from "../runner.ts";
 import { servicesFor, suitesFor } from "../suites/index.ts";
 
+/**
+ * What permissions.deno.ts reaches (a PostgreSQL server and DynamoDB Local, refused by Deno's
+ * permissions): started whichever suite modules EVENTFLOWS_RUNTIME_MODULES selects, since that file
+ * runs in every run.
+ */
+const PERMISSION_SERVICES = ["postgres", "dynamodb"];
+
 /** Resolved by Deno from node_modules (package.json at the root), as an application's would be. */
 const EXTERNAL = ["postgres", "hono", "hono/*", "@opentelemetry/api", "node:*"];
 
@@ -45,7 +52,7 @@ async function main(): Promise<number> {
   console.log(
     `deno-runtime: ${version}, suites from dist/ via package.json "exports" (${suitesFor("deno").length} suites)`,
   );
-  const handles = await startServices(servicesFor());
+  const handles = await startServices([...new Set([...servicesFor(), ...PERMISSION_SERVICES])]);
   try {
     const junit = join(outDir, "results.xml");
     const reads = [

@@ -1,6 +1,7 @@
 /** The core's in-memory implementations: no service, no compatibility flag. */
 // The idempotency store's port, in-memory store and contract are in @eventflows/core/hono today.
 import {
+  consoleLogger,
   InMemoryCheckpointStore,
   InMemoryDedupStore,
   InMemoryEventBus,
@@ -12,6 +13,7 @@ import {
   InMemorySnapshotStore,
   InMemorySubjectKeyStore,
   jsonLogger,
+  pinoLogger,
 } from "../../../src/index.js";
 import {
   checkpointStoreContract,
@@ -140,6 +142,34 @@ export const inMemorySuites: SuiteModule = {
         suite: loggerContract({
           name: "jsonLogger contract",
           create: (sink) => jsonLogger({ level: "debug", write: sink }),
+        }),
+      }),
+    },
+    {
+      name: "console logger",
+      contract: "loggerContract",
+      open: () => ({
+        suite: loggerContract({
+          name: "consoleLogger contract",
+          create: (sink) => {
+            // A console of its own: what each method is given, as one line the contract can read.
+            const write = (...args: unknown[]) => sink(JSON.stringify(args));
+            return consoleLogger({ console: { debug: write, info: write, warn: write, error: write } });
+          },
+        }),
+      }),
+    },
+    {
+      name: "pino adapter logger",
+      contract: "loggerContract",
+      open: () => ({
+        suite: loggerContract({
+          name: "pinoLogger contract",
+          create: (sink) => {
+            // A pino-shaped logger of its own: its (fields, message) calls as one line.
+            const write = (fields: object, message: string) => sink(JSON.stringify([fields, message]));
+            return pinoLogger({ debug: write, info: write, warn: write, error: write });
+          },
         }),
       }),
     },

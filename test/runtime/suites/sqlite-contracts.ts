@@ -20,6 +20,7 @@ import {
   type ContractSuite,
   checkpointStoreContract,
   collect,
+  eventEvolutionContract,
   eventStoreContract,
   projectionContract,
   sagaStoreContract,
@@ -27,7 +28,18 @@ import {
   streamDeletionContract,
 } from "../../../src/testing/index.js";
 
-export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection" | "deletion" | "saga";
+export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection" | "deletion" | "saga" | "evolution";
+
+/** Every kind, for a backend that runs them all (node:sqlite, D1, a Durable Object's storage). */
+export const SQLITE_KINDS: readonly SqliteContract[] = [
+  "event",
+  "snapshot",
+  "checkpoint",
+  "projection",
+  "deletion",
+  "saga",
+  "evolution",
+];
 
 export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   event: "eventStoreContract",
@@ -36,7 +48,13 @@ export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   projection: "projectionContract",
   deletion: "streamDeletionContract",
   saga: "sagaStoreContract",
+  evolution: "eventEvolutionContract",
 };
+
+/** How a runtime suite of `kind` is named after its backend: "event store", "event evolution". */
+export function kindLabel(kind: SqliteContract): string {
+  return kind === "evolution" ? "event evolution" : `${kind} store`;
+}
 
 /** The contract suite of one store kind over `driver` (migrated first by the caller). */
 export function sqliteContract(kind: SqliteContract, label: string, driver: SqliteDriver): ContractSuite {
@@ -70,6 +88,13 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
       create: (settings) => new SqliteSagaStore({ ...settings, driver }),
     });
     return driver.maxValueBytes === undefined ? suite : withSagaValueCap(suite, driver, driver.maxValueBytes);
+  }
+  if (kind === "evolution") {
+    // The old release's store and the current one's share the database, as two deployments would.
+    return eventEvolutionContract({
+      name: `SqliteEventStore evolution contract (${label})`,
+      create: (options) => new SqliteEventStore({ ...options, driver }),
+    });
   }
   if (kind === "checkpoint") {
     return checkpointStoreContract({

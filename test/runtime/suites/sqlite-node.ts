@@ -5,7 +5,14 @@
  */
 import { type NodeSqliteDatabase, nodeSqliteDriver } from "../../../adapters/sqlite/index.js";
 import type { OpenedSuite, SuiteModule } from "../runtime-suite.js";
-import { migrated, SQLITE_CONTRACTS, type SqliteContract, sqliteContract } from "./sqlite-contracts.js";
+import {
+  kindLabel,
+  migrated,
+  SQLITE_CONTRACTS,
+  SQLITE_KINDS,
+  type SqliteContract,
+  sqliteContract,
+} from "./sqlite-contracts.js";
 import { tenancySqliteSuite } from "./tenancy.js";
 
 interface NodeModules {
@@ -71,8 +78,8 @@ export const sqliteNodeSuites: SuiteModule = {
   workerdFlags: [],
   runtimes: ["node22", "deno"],
   suites: [
-    ...(["event", "snapshot", "checkpoint", "projection", "deletion", "saga"] as const).map((kind) => ({
-      name: `sqlite (node:sqlite) ${kind} store`,
+    ...SQLITE_KINDS.map((kind) => ({
+      name: `sqlite (node:sqlite) ${kindLabel(kind)}`,
       contract: SQLITE_CONTRACTS[kind],
       open: () => open(kind),
     })),

@@ -3,7 +3,7 @@
  * TENANT_A_D1 and TENANT_B_D1, tenancy.ts), inside a
  * SQLite-backed Durable Object (binding SQLITE_DO, class SqliteContractObject below), and from the
  * Worker through DurableObjectEventStore to an object serving its store (SQLITE_EVENTS: the event
- * store and stream deletion contracts), which also
+ * store, stream deletion and event evolution contracts), which also
  * pushes new events to live subscribers (sqlite-live.ts). Durable
  * Object storage exists only inside the object, so its suites run there: the Worker asks the object
  * for the case names, then to run each case, and reports what it answers.
@@ -30,8 +30,10 @@ import {
 } from "../../../src/testing/index.js";
 import type { RuntimeEnv, SuiteModule } from "../runtime-suite.js";
 import {
+  kindLabel,
   migrated,
   SQLITE_CONTRACTS,
+  SQLITE_KINDS,
   type SqliteContract,
   sqliteContract,
   withDeletionRace,
@@ -39,8 +41,6 @@ import {
 } from "./sqlite-contracts.js";
 import { LIMITED_LIVE, liveLimitsSuite, liveSubscriptionSuite } from "./sqlite-live.js";
 import { TENANT_D1_BINDINGS, tenancyD1Suite, tenancyDurableObjectSuite } from "./tenancy.js";
-
-const KINDS = ["event", "snapshot", "checkpoint", "projection", "deletion", "saga"] as const;
 
 interface DurableObjectNamespaceLike {
   idFromName(name: string): unknown;
@@ -115,7 +115,7 @@ export class SqliteContractObject {
     this.#suites ??= migrated(durableObjectDriver(this.#storage)).then(
       (driver) =>
         Object.fromEntries(
-          KINDS.map((kind) => [kind, sqliteContract(kind, "Durable Object storage", driver)]),
+          SQLITE_KINDS.map((kind) => [kind, sqliteContract(kind, "Durable Object storage", driver)]),
         ) as Record<SqliteContract, ContractSuite>,
     );
     const suite = (await this.#suites)[url.searchParams.get("kind") as SqliteContract];
@@ -170,8 +170,8 @@ export const sqliteWorkerdSuites: SuiteModule = {
     },
   },
   suites: [
-    ...KINDS.map((kind) => ({
-      name: `sqlite (D1) ${kind} store`,
+    ...SQLITE_KINDS.map((kind) => ({
+      name: `sqlite (D1) ${kindLabel(kind)}`,
       contract: SQLITE_CONTRACTS[kind],
       open: async (env: RuntimeEnv) => {
         const driver = await migrated(d1Driver(binding<D1DatabaseLike>(env, "SQLITE_D1")));
@@ -180,24 +180,11 @@ export const sqliteWorkerdSuites: SuiteModule = {
         return { suite: kind === "deletion" ? withDeletionRace(suite, () => new SqliteEventStore({ driver })) : suite };
       },
     })),
-    ...KINDS.map((kind) => ({
-      name: `sqlite (Durable Object) ${kind} store`,
+    ...SQLITE_KINDS.map((kind) => ({
+      name: `sqlite (Durable Object) ${kindLabel(kind)}`,
       contract: SQLITE_CONTRACTS[kind],
       open: async (env: RuntimeEnv) => ({ suite: await durableObjectSuite(env, kind) }),
     })),
-    {
-      name: "sqlite (D1) event evolution",
-      contract: "eventEvolutionContract",
-      open: async (env: RuntimeEnv) => {
-        const driver = await migrated(d1Driver(binding<D1DatabaseLike>(env, "SQLITE_D1")));
-        return {
-          suite: eventEvolutionContract({
-            name: "SqliteEventStore evolution contract (D1)",
-            create: (options) => new SqliteEventStore({ ...options, driver }),
-          }),
-        };
-      },
-    },
     {
       name: "sqlite (Durable Object event store, from the Worker) event evolution",
       contract: "eventEvolutionContract",
