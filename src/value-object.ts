@@ -22,13 +22,13 @@ export abstract class ValueObject<Props extends object> {
       copy = copyProps(props, new Map()) as Props;
     } catch (error) {
       // The runtime's DataCloneError quotes the function's source on Node: named here, never shown.
-      // A RangeError is the stack running out on props nested thousands of levels deep.
+      // A RangeError is the stack running out: the copy recurses a level at a time and has no limit of its own.
       throw new ValidationError(`Invalid ${new.target.name} props`, [
         {
           path: [],
           message:
             error instanceof RangeError
-              ? "props nest too deeply to copy (thousands of levels): keep value objects shallow"
+              ? "props nest too deeply to copy (the runtime's stack ran out): keep value objects shallow"
               : "props must be data structuredClone can copy: no functions, symbols or class-bound handles",
         },
       ]);
