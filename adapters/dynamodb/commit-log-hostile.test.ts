@@ -3,7 +3,8 @@
  * loopback (DynamoDB Local never answers a query from commit N with an older commit, nor says a marker exists
  * that a consistent query then leaves out). The log pages by commit number, not by LastEvaluatedKey, so the
  * AWS client's page checks cannot see such answers: the log must refuse them itself, as a retryable
- * MalformedResponse, instead of reading (and yielding the same commits) without end.
+ * MalformedResponse, instead of reading (and yielding the same commits) without end. The group commit likewise
+ * refuses a cancellation whose counter "failed" while holding the value it expected, instead of trying again on it.
  */
 import { expect, test } from "bun:test";
 import { withFakeServer } from "../../test/fake-server.ts";
@@ -103,4 +104,45 @@ test("fake server: a log whose missing number cannot be voided (its marker exist
     // The query that showed the gap, then the one that should have started with the marker found in it.
     expect({ read, queries }).toEqual({ read, queries: 2 });
   }
+});
+
+test("fake server: a group commit cancelled for a counter that holds the very value it expected fails the append as a retryable MalformedResponse, not 200 rounds ending in a ConcurrencyError; DynamoDB Local never answers so", async () => {
+  const operations: string[] = [];
+  await withFakeServer(
+    async (request) => {
+      const operation = request.headers.get("x-amz-target")?.split(".")[1] ?? "";
+      const input = (await request.json()) as { TransactItems?: unknown[] };
+      operations.push(operation);
+      if (operation === "TransactWriteItems") {
+        // The counter's condition failed, says the answer, and the counter holds 5: the second transaction
+        // expects 5, and is told the same again.
+        const reasons = (input.TransactItems ?? []).map((_, i) =>
+          i === 0 ? { Code: "ConditionalCheckFailed", Item: { next: { N: "5" } } } : { Code: "None" },
+        );
+        const cancelled = {
+          __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+          message: "Transaction cancelled",
+          CancellationReasons: reasons,
+        };
+        return Response.json(cancelled, { status: 400 });
+      }
+      if (operation === "UpdateItem") return Response.json({ Attributes: { next: { N: "5" } } });
+      return Response.json(operation === "Query" ? { Items: [] } : {});
+    },
+    async (server) => {
+      const store = new DynamoDbEventStore({
+        tableName: layout.tableName,
+        region: "eu-west-1",
+        endpoint: `http://127.0.0.1:${server.port}`,
+        credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
+        retry: { maxAttempts: 1 },
+      });
+      const error = await store
+        .appendToStream("Order-1", [{ type: "Placed", data: {} }], { expectedVersion: "any" })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ serviceCode: "MalformedResponse", retryable: true });
+      // The first transaction learns the counter (5, from 0); the second, on 5, is told 5 again.
+      expect(operations.filter((o) => o === "TransactWriteItems")).toHaveLength(2);
+    },
+  );
 });
