@@ -199,6 +199,45 @@ describe("ValueObject", () => {
     expect(() => new Box(deep)).toThrow("props nest too deeply to copy");
   });
 
+  test("props deep enough to copy but not to compare make equals a ValidationError that says so, not a RangeError", () => {
+    class Box extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    const nest = (depth: number) => {
+      let deep: unknown = {};
+      for (let i = 0; i < depth; i++) deep = { deep };
+      return deep;
+    };
+    // The comparison takes two calls a level (equal, equalContents) where the copy takes one, so it runs out of
+    // stack first (on Bun under bun test: at 19,000 levels, the copy at about 25,000). Deeper and deeper, until
+    // the copy itself refuses the props.
+    const compared: string[] = [];
+    for (let depth = 1_000; compared.at(-1) !== "copy refused"; depth += 1_000) {
+      let a: Box;
+      let b: Box;
+      try {
+        a = new Box(nest(depth));
+        b = new Box(nest(depth));
+      } catch (error) {
+        expect((error as Error).message).toContain("props nest too deeply to copy");
+        compared.push("copy refused");
+        continue;
+      }
+      try {
+        compared.push(String(a.equals(b)));
+      } catch (error) {
+        expect({ depth, error }).toMatchObject({ error: { name: "ValidationError" } });
+        expect((error as Error).message).toContain("props nest too deeply to compare");
+        compared.push("compare refused");
+      }
+    }
+    // Equal while the stack holds, then refused typed, before the copy is.
+    expect(compared).toContain("true");
+    expect(compared).toContain("compare refused");
+  });
+
   test("Sets in props are compared by content, objects in them too", () => {
     class Tags extends ValueObject<{ tags: Set<{ name: string }>; codes: Set<string> }> {
       constructor(names: string[]) {

@@ -22,13 +22,13 @@ export abstract class ValueObject<Props extends object> {
       copy = copyProps(props, new Map()) as Props;
     } catch (error) {
       // The runtime's DataCloneError quotes the function's source on Node: named here, never shown.
-      // A RangeError is the stack running out on props nested thousands of levels deep.
+      // A RangeError is the stack running out: the copy recurses a level at a time and has no limit of its own.
       throw new ValidationError(`Invalid ${new.target.name} props`, [
         {
           path: [],
           message:
             error instanceof RangeError
-              ? "props nest too deeply to copy (thousands of levels): keep value objects shallow"
+              ? "props nest too deeply to copy (the runtime's stack ran out): keep value objects shallow"
               : "props must be data structuredClone can copy: no functions, symbols or class-bound handles",
         },
       ]);
@@ -37,11 +37,26 @@ export abstract class ValueObject<Props extends object> {
     Object.freeze(this);
   }
 
-  /** Same class and structurally equal props. */
+  /**
+   * Same class and structurally equal props.
+   * @throws {ValidationError} the props nest too deeply to compare (the runtime's stack ran out).
+   */
   equals(other: unknown): boolean {
     if (this === other) return true;
     if (!(other instanceof ValueObject) || other.constructor !== this.constructor) return false;
-    return deepEqual(this.props, other.props);
+    try {
+      return deepEqual(this.props, other.props);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      // The stack ran out: the comparison takes two calls a level where the copy takes one, so props the
+      // constructor copied can still be too deep to compare. Said as the constructor says it, never a RangeError.
+      throw new ValidationError(`Cannot compare ${this.constructor.name} props`, [
+        {
+          path: [],
+          message: "props nest too deeply to compare (the runtime's stack ran out): keep value objects shallow",
+        },
+      ]);
+    }
   }
 
   toJSON(): Readonly<Props> {

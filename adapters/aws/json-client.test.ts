@@ -33,6 +33,22 @@ const client = (options: AwsJsonClientOptions = {}) =>
     ...options,
   });
 
+/** What `make` throws, or else what it returns: a construction the case expects to be refused. */
+function thrownBy(make: () => unknown): unknown {
+  try {
+    return make();
+  } catch (error) {
+    return error;
+  }
+}
+
+/** A call of a client whose credential provider answers `given`: what it fails with, and the requests it sent. */
+async function sentWith(given: unknown): Promise<{ sent: unknown; requests: Request[] }> {
+  const { fetch, requests } = scripted(json(200, {}));
+  const provided = client({ fetch, credentials: async () => given as never });
+  return { sent: await provided.send("ListTables", {}).catch((e: unknown) => e), requests };
+}
+
 // Tests of environment fallbacks must not see what the test command exports.
 const AWS_VARIABLES = [
   "AWS_REGION",
@@ -147,20 +163,12 @@ describe("AwsJsonClient configuration", () => {
         const value = `Zq7${rest}${bad}${rest}`;
         const given = { ...credentials, sessionToken: "token", [field]: value };
         const path = `credentials.${field}`;
-        const constructed = (() => {
-          try {
-            return client({ credentials: given });
-          } catch (error) {
-            return error;
-          }
-        })();
+        const constructed = thrownBy(() => client({ credentials: given }));
         expect(isValidationError(constructed)).toBe(true);
         expect((constructed as ValidationError).issues.map((i) => i.path.join("."))).toEqual([path]);
         expect(everythingShown(constructed)).not.toContain(value);
         // From a provider: refused when it answers, nothing sent and nothing retried.
-        const { fetch, requests } = scripted(json(200, {}));
-        const provided = client({ fetch, credentials: async () => given });
-        const sent = await provided.send("ListTables", {}).catch((e: unknown) => e);
+        const { sent, requests } = await sentWith(given);
         expect(isValidationError(sent)).toBe(true);
         expect((sent as ValidationError).issues.map((i) => i.path.join("."))).toEqual([path]);
         expect(everythingShown(sent)).not.toContain(value);
@@ -185,22 +193,14 @@ describe("AwsJsonClient configuration", () => {
     await fc.assert(
       fc.asyncProperty(fields, fc.oneof(blank, wrongKind), async (field, value) => {
         const given = { ...credentials, sessionToken: "token", [field]: value };
-        const { fetch, requests } = scripted(json(200, {}));
-        const constructed = (() => {
-          try {
-            return client({ fetch, credentials: given as never });
-          } catch (error) {
-            return error;
-          }
-        })();
+        const constructed = thrownBy(() => client({ credentials: given as never }));
         expect(isValidationError(constructed)).toBe(true);
         expect((constructed as ValidationError).issues.map((i) => i.path.join("."))).toEqual([`credentials.${field}`]);
         // The field's name and what is wrong, in words of the library's own: nothing of the value.
         const why = typeof value === "string" ? `${field} is only whitespace` : `${field} must be a string`;
         expect((constructed as ValidationError).issues.map((i) => i.message)).toEqual([why]);
         // From a provider: refused when it answers, nothing sent.
-        const provided = client({ fetch, credentials: async () => given as never });
-        const sent = await provided.send("ListTables", {}).catch((e: unknown) => e);
+        const { sent, requests } = await sentWith(given);
         expect(isValidationError(sent)).toBe(true);
         expect((sent as ValidationError).issues.map((i) => i.message)).toEqual([why]);
         expect(requests.length).toBe(0);
@@ -233,21 +233,13 @@ describe("AwsJsonClient configuration", () => {
           const value = `${where === "end" ? "" : edge}Zq7${core}${where === "start" ? "" : edge}`;
           const given = { ...credentials, sessionToken: "token", [key]: value };
           const why = [`${key} has whitespace at its start or end: remove it`];
-          const constructed = (() => {
-            try {
-              return client({ credentials: given });
-            } catch (error) {
-              return error;
-            }
-          })();
+          const constructed = thrownBy(() => client({ credentials: given }));
           expect(isValidationError(constructed)).toBe(true);
           expect((constructed as ValidationError).issues.map((i) => i.path.join("."))).toEqual([`credentials.${key}`]);
           expect((constructed as ValidationError).issues.map((i) => i.message)).toEqual(why);
           expect(everythingShown(constructed)).not.toContain(`Zq7${core}`);
           // From a provider: refused when it answers, nothing sent.
-          const { fetch, requests } = scripted(json(200, {}));
-          const provided = client({ fetch, credentials: async () => given });
-          const sent = await provided.send("ListTables", {}).catch((e: unknown) => e);
+          const { sent, requests } = await sentWith(given);
           expect(isValidationError(sent)).toBe(true);
           expect((sent as ValidationError).issues.map((i) => i.message)).toEqual(why);
           expect(everythingShown(sent)).not.toContain(`Zq7${core}`);

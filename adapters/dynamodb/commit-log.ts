@@ -157,6 +157,8 @@ export class CommitLog {
    */
   async *commits(from: number, includeVoid = false): AsyncGenerator<CommitMarker, void, undefined> {
     let next = from;
+    // After a restart: the number whose marker turned up, which the query from it must start with.
+    let found: number | undefined;
     for (;;) {
       const page = await this.#client.send<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown }>("Query", {
         TableName: this.#layout.tableName,
@@ -167,12 +169,16 @@ export class CommitLog {
         Limit: PAGE_SIZE,
       });
       const items = page.Items ?? [];
+      if (found !== undefined && items.length === 0) throw notForward(`commit ${found} exists, yet is not in the log`);
       let restart = false;
       for (const raw of items) {
         const marker = this.#parse(raw);
+        forward(marker.commit, next, found);
+        found = undefined;
         while (next < marker.commit) {
           if ((await this.#resolveGap(next, marker.at)) === "exists") {
             restart = true;
+            found = next;
             break;
           }
           if (includeVoid)
@@ -358,6 +364,22 @@ export class CommitLog {
     };
   }
 }
+
+/**
+ * Refuses a log marker that does not move the read forward: one below the number the query started from (an
+ * older commit, or the same again), no whole number, or, after a restart, not the marker that turned up. The
+ * log is paged by commit number, so the client's checks of LastEvaluatedKey cannot see such an answer, and a
+ * read taking it would go back (or restart) without end. DynamoDB never answers so.
+ * @throws {ServiceError} `MalformedResponse`, retryable.
+ */
+function forward(commit: number, next: number, found: number | undefined): void {
+  if (!Number.isSafeInteger(commit)) throw notForward("a marker's commit number is no whole number");
+  if (commit < next) throw notForward(`a query from commit ${next} returned commit ${commit}`);
+  if (found !== undefined && commit !== found) throw notForward(`commit ${found} exists, yet is not in the log`);
+}
+
+const notForward = (what: string) =>
+  new ServiceError("DynamoDB", "Query", "MalformedResponse", true, `the answer is not DynamoDB's: ${what}`);
 
 const keyId = (stream: string, version: number) => `${version}\u0000${stream}`;
 

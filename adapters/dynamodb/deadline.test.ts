@@ -229,13 +229,14 @@ describe("every wait and request of an append is bounded by its deadline", () =>
         resolve();
       };
     });
+    // The counter each cancellation returns moves on (7, 8), as another process's appends move it.
+    let counter = 6;
     const { store, calls } = mockStore(
       { globalFeed: true },
       (operation) => {
         if (operation === "TransactWriteItems") {
-          return refusal("TransactionCanceledException", {
-            CancellationReasons: [{ Code: "ConditionalCheckFailed", Item: { next: { N: "7" } } }, { Code: "None" }],
-          });
+          const moved = { Code: "ConditionalCheckFailed", Item: { next: { N: String(++counter) } } };
+          return refusal("TransactionCanceledException", { CancellationReasons: [moved, { Code: "None" }] });
         }
         if (operation === "UpdateItem") return Response.json({ Attributes: { next: { N: "9" } } });
         return Response.json({});

@@ -282,7 +282,9 @@ describe("DynamoDB global feed", () => {
         { __type: "com.amazonaws.dynamodb.v20120810#AccessDeniedException", message: "injected" },
         { status: 400 },
       );
-    // A group transaction of one append to a stream at version 1: counter, marker, version check, event.
+    // A group transaction of one append to a stream at version 1: counter, marker, version check, event. A counter
+    // that failed its condition returns a value that moves on each time, as another process's appends move it.
+    let counter = 1_000_000;
     const cancelled =
       (...codes: string[]) =>
       () =>
@@ -291,7 +293,9 @@ describe("DynamoDB global feed", () => {
             __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
             message: "injected",
             CancellationReasons: codes.map((Code, i) =>
-              i === 0 && Code === "ConditionalCheckFailed" ? { Code, Item: { next: { N: "0" } } } : { Code },
+              i === 0 && Code === "ConditionalCheckFailed"
+                ? { Code, Item: { next: { N: String(++counter) } } }
+                : { Code },
             ),
           },
           { status: 400 },

@@ -1,3 +1,4 @@
+import { ServiceError } from "../../src/index.js";
 import {
   type Cancellation,
   COUNTER_INDEX,
@@ -162,7 +163,12 @@ export class GroupCommitter {
       const reasons = error.cancellationReasons;
       const counterReason = reasons[COUNTER_INDEX];
       const counterMoved = counterReason?.code === "ConditionalCheckFailed";
-      if (counterMoved) this.#learn(counterReason?.item);
+      if (counterMoved) {
+        this.#learn(counterReason?.item);
+        // DynamoDB fails the counter's condition only when it holds another value: an answer saying it holds
+        // the one expected would send the group again on the same counter, round after round of the append.
+        if (this.#counter === plan.counter) return this.#fail(group, counterStood());
+      }
       const again: Entry[] = [];
       group.forEach((entry, i) => {
         const cause = cancellationCause(plan.members[i] as (typeof plan.members)[number], error.serviceCode, reasons);
@@ -255,6 +261,16 @@ export class GroupCommitter {
     return Item !== undefined && readString(Item, M.token) === token ? "committed" : "void";
   }
 }
+
+/** A cancellation whose counter failed its condition yet holds the value it was expected to: not DynamoDB's. */
+const counterStood = () =>
+  new ServiceError(
+    "DynamoDB",
+    "TransactWriteItems",
+    "MalformedResponse",
+    true,
+    "the answer is not DynamoDB's: the commit counter failed its condition, yet holds the value it was expected to",
+  );
 
 function isCancellation(error: unknown): error is AwsServiceError {
   return error instanceof AwsServiceError && error.serviceCode === "TransactionCanceledException";

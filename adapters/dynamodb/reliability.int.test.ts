@@ -208,7 +208,11 @@ describe("DynamoDbEventStore with injected faults (mock fetch: throttling, 5xx, 
         return Response.json(
           {
             __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-            CancellationReasons: [{ Code: "ConditionalCheckFailed", Item: { next: { N: "0" } } }, { Code: "None" }],
+            // The counter moved on (1, then 2), as another process's appends move it.
+            CancellationReasons: [
+              { Code: "ConditionalCheckFailed", Item: { next: { N: String(conflicts) } } },
+              { Code: "None" },
+            ],
           },
           { status: 400 },
         );
