@@ -93,12 +93,18 @@ describe("tenantId", () => {
   });
 
   test("tenantIdentifier maps distinct tenants to distinct SQL names", () => {
+    // Tenant ids of a and hyphens half the time, so that pairs differ by little (a-a, a--a, aa, a-):
+    // random text is a tenant id too rarely (both of a pair in about 1 run of 200) to check anything.
+    // tenantId() throws on anything else, so a generator gone wrong fails the test rather than skipping.
+    const tenant = fc
+      .oneof(fc.stringMatching(/^a[a-]{0,4}$/), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,47}$/))
+      .map((t) => tenantId(t));
     fc.assert(
-      fc.property(fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 }), (x, y) => {
-        if (!isTenantId(x) || !isTenantId(y) || x === y) return;
-        expect(tenantIdentifier(x)).not.toBe(tenantIdentifier(y));
+      fc.property(tenant, tenant, (x, y) => {
+        if (x !== y) expect(tenantIdentifier(x)).not.toBe(tenantIdentifier(y));
         expect(tenantIdentifier(x)).toMatch(/^[a-z0-9_]+$/);
       }),
+      { numRuns: 1000 },
     );
     expect(tenantIdentifier(tenantId("acme-eu-1"))).toBe("acme_eu_1");
   });
