@@ -21,6 +21,17 @@ const tombstone = (commit: number) => (tombstoneItem(layout, commit, Date.now())
 /** The fake's own bound: a reader that never stops would query it forever. */
 const QUERY_BOUND = 40;
 
+/** The event store on the fake server at `port`: one attempt per call, so each answer is seen once. */
+const fakeStore = (port: number | undefined, extra: { gapTimeoutMs?: number } = {}) =>
+  new DynamoDbEventStore({
+    tableName: layout.tableName,
+    region: "eu-west-1",
+    endpoint: `http://127.0.0.1:${port}`,
+    credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
+    retry: { maxAttempts: 1 },
+    ...extra,
+  });
+
 type Answer = (operation: string, input: Record<string, unknown>) => unknown;
 
 /** Runs each read against a fake server answering `answer`; returns each read's error and its query count. */
@@ -38,14 +49,7 @@ async function readsAgainst(answer: Answer): Promise<{ read: string; error: unkn
       return answered instanceof Response ? answered : Response.json(answered);
     },
     async (server) => {
-      const store = new DynamoDbEventStore({
-        tableName: layout.tableName,
-        region: "eu-west-1",
-        endpoint: `http://127.0.0.1:${server.port}`,
-        credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
-        retry: { maxAttempts: 1 },
-        gapTimeoutMs: 0,
-      });
+      const store = fakeStore(server.port, { gapTimeoutMs: 0 });
       const reads: [string, () => Promise<unknown>][] = [
         [
           "readAll",
@@ -130,13 +134,7 @@ test("fake server: a group commit cancelled for a counter that holds the very va
       return Response.json(operation === "Query" ? { Items: [] } : {});
     },
     async (server) => {
-      const store = new DynamoDbEventStore({
-        tableName: layout.tableName,
-        region: "eu-west-1",
-        endpoint: `http://127.0.0.1:${server.port}`,
-        credentials: { accessKeyId: "AKIDFAKESERVER", secretAccessKey: "fake-server-secret" },
-        retry: { maxAttempts: 1 },
-      });
+      const store = fakeStore(server.port);
       const error = await store
         .appendToStream("Order-1", [{ type: "Placed", data: {} }], { expectedVersion: "any" })
         .catch((e: unknown) => e);
