@@ -87,6 +87,7 @@ const validCalls: Record<string, () => unknown[]> = {
   DynamoDbSubjectKeyStore: () => [{ ...dynamo, tableName, masterKey }],
   // /aws
   AwsJsonClient: () => [aws.dynamoDbService, dynamo],
+  PageTrail: () => [],
   RetryBudget: () => [10],
   backoffDelay: () => [policy(), 1],
   codeFromType: () => ["com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"],
