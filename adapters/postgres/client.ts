@@ -147,7 +147,7 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
     ]);
   }
   // postgres.js takes "" for no URL and connects wherever the PG* variables (or localhost) say: an unset
-  // configuration value (`process.env.X ?? ""`) would reach another database than meant, or read as one.
+  // configuration value read as `?? ""` would reach another database than meant, or read as one.
   if (connectionUrl === "") {
     throw new ValidationError("Invalid PostgreSQL client options", [
       {

@@ -132,19 +132,8 @@ export class PostgresEventStore extends PostgresStoreBase {
 
   /** Creates or upgrades this store's tables (idempotent; safe to run from many instances at once). */
   async migrate(options: Pick<MigrateOptions, "to"> = {}): Promise<MigrateResult> {
-    // An untyped call passing a schema or table prefix would have migrated tables this store does not use.
-    const foreign = ["schema", "tablePrefix"].filter(
-      (key) => options !== null && typeof options === "object" && key in options,
-    );
-    if (foreign.length > 0) {
-      throw new ValidationError(
-        "Invalid migrate options",
-        foreign.map((key) => ({
-          path: [key],
-          message: "the store migrates its own schema and tables: set it on the store",
-        })),
-      );
-    }
+    // `to` only: a schema or table prefix (an untyped call) would migrate tables this store does not use.
+    assertKnownOptions(options, ["to"], "migrate options");
     return migrate(this.#client("migrate"), {
       schema: this.names.schema,
       tablePrefix: this.names.tablePrefix,

@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   EVENT_STORE_OPTIONS,
   type EventEnvelope,
   type EventPages,
@@ -99,12 +100,8 @@ export class SqliteEventStore extends EventStore {
 
   /** Creates or upgrades this store's tables (idempotent; one transaction per run). */
   async migrate(options: Pick<SqliteMigrateOptions, "to"> = {}): Promise<SqliteMigrateResult> {
-    // An untyped call passing a table prefix would have migrated tables this store does not use.
-    if (options !== null && typeof options === "object" && "tablePrefix" in options) {
-      throw new ValidationError("Invalid migrate options", [
-        { path: ["tablePrefix"], message: "the store migrates its own tables: set it on the store" },
-      ]);
-    }
+    // `to` only: a table prefix (an untyped call) would migrate tables this store does not use.
+    assertKnownOptions(options, ["to"], "migrate options");
     return migrateSqlite(this.driver, { tablePrefix: this.names.prefix, ...options });
   }
 
