@@ -16,6 +16,12 @@ import {
 } from "./index.js";
 
 /** The AWS options of a client sent to the fake server on `port`: made-up credentials, quick retries. */
+/** A fake server's handler that reads the request and answers what `answer()` gives now (each case sets it). */
+const answering = (answer: () => unknown) => async (request: Request) => {
+  await request.text();
+  return Response.json(answer());
+};
+
 function fakeAws(port: number | undefined, retry: { maxAttempts: number; baseDelayMs?: number; maxDelayMs?: number }) {
   return {
     region: "us-east-1",
@@ -64,10 +70,7 @@ test("fake server: a ReceiveMessage answer of the wrong shape is a retryable Mal
 test("fake server: PutEvents entry results of the wrong kind (a number for EventId or ErrorCode, an object for ErrorMessage) dead-letter the events as a retryable MalformedResponse, none counted delivered", async () => {
   let answer: unknown;
   await withFakeServer(
-    async (request) => {
-      await request.text();
-      return Response.json(answer);
-    },
+    answering(() => answer),
     async (server) => {
       for (const entries of [
         [{ EventId: 5 }, { EventId: 6 }],
@@ -99,10 +102,7 @@ test("fake server: PutEvents entry results of the wrong kind (a number for Event
 test("fake server: a PutEvents entry error whose code is no AWS code (header text with a signature) or whose message runs to 100 KB keeps neither: the code fails the answer as MalformedResponse, the message is cut as a service's is", async () => {
   let answer: unknown;
   await withFakeServer(
-    async (request) => {
-      await request.text();
-      return Response.json(answer);
-    },
+    answering(() => answer),
     async (server) => {
       const signature = "Signature=0123456789abcdef0123456789abcdef";
       const publish = async (entry: Record<string, unknown>) => {
