@@ -44,8 +44,8 @@ Options:
   --collections <a,b>    the collections the projection writes (instead of the export's)
   --no-swap              build the shadow and stop; the live read models stay untouched
   --restart              drop a shadow left by an earlier run and start from the first event
-  --batch-size <n>       events per shadow transaction, 1 to 10000 (default: 1000); on
-                         PostgreSQL a full batch makes the next twice as large, up to 10000
+  --batch-size <n>       events per shadow transaction, 1 to 10000 (default: 10000 on
+                         PostgreSQL, 1000 elsewhere)
   --json                 print the summary as one JSON object
   --verbose              print stack traces of errors
   -h, --help             show this text

@@ -168,9 +168,10 @@ async function expectedDocuments(store: InMemoryEventStore) {
  * Whether a catch-up without a cap would read a batch of more than `fits` events: the batches of a
  * capped one are the same until the first that does not fit, so that is when it splits one.
  */
-function wouldSplit(events: number, batchSize: number, maxBatchSize: number, fits: number): boolean {
+function wouldSplit(events: number, maxBatchSize: number, fits: number): boolean {
   let position = 0;
-  let limit = batchSize;
+  // A catch-up starts at maxBatchSize (batchSize is where a started runner's batches go once caught up).
+  let limit = maxBatchSize;
   for (;;) {
     const read = Math.min(limit, events - position);
     if (read > fits) return true;
@@ -214,7 +215,7 @@ describe("mock: a batch too large for one read-model transaction is committed in
           for (const writes of readModels.committed) expect(writes).toBeLessThanOrEqual(cap);
           for (const read of reads) expect(read).toBeLessThanOrEqual(cap - 2);
           // A split happened exactly when a batch could not fit.
-          expect(readModels.attempts.length > 0).toBe(wouldSplit(events, batchSize, maxBatchSize, cap - 2));
+          expect(readModels.attempts.length > 0).toBe(wouldSplit(events, maxBatchSize, cap - 2));
         },
       ),
       { numRuns: 60 },
@@ -236,11 +237,11 @@ describe("mock: a batch too large for one read-model transaction is committed in
       onBatch: (batch) => reads.push(batch.read),
     });
     await runner.catchUp();
-    // 4 and 8 fit; 16 is refused and its first 8 commit; the next batch asks for 16 again. The last
-    // 12 events are refused too (14 writes): 6 commit, and the batch of 12 after them reads the last 6.
-    expect(reads).toEqual([4, 8, 8, 8, 6, 6]);
-    expect(readModels.attempts).toEqual([18, 18, 14]);
-    expect(readModels.committed).toEqual([6, 10, 10, 10, 8, 8]);
+    // The catch-up starts at maxBatchSize: 32 is refused (34 writes), then its half of 16 (18), and
+    // 8 commit; each next batch grows from there to 16, is refused and halved again: 8 a batch.
+    expect(reads).toEqual([8, 8, 8, 8, 8]);
+    expect(readModels.attempts).toEqual([34, 18, 18, 18, 18]);
+    expect(readModels.committed).toEqual([10, 10, 10, 10, 10]);
     expect(await readModels.list("docs")).toEqual(await expectedDocuments(eventStore));
   });
 

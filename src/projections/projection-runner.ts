@@ -44,16 +44,19 @@ export interface ProjectionRunnerOptions<E extends EventEnvelope = EventEnvelope
   /** This runner's name in the lock. Defaults to a random UUID. */
   readonly owner?: string;
   /**
-   * Events read and applied per transaction, at most 10,000. Defaults to the read-model store's
+   * Events read and applied per transaction once caught up, and by inline steps; given without
+   * `maxBatchSize`, every batch's size. At most 10,000. Defaults to the read-model store's
    * `capabilities.defaultBatchSize` (PostgreSQL: 1,000), else 100.
    */
   readonly batchSize?: number;
   /**
-   * How large catch-up batches may grow: after a full batch (the feed had more), the next one reads
-   * twice as many events, up to this; a batch that comes back short (caught up) sets it back to
-   * `batchSize`, so batches while following the feed stay `batchSize` events. At most 10,000, at
-   * least `batchSize`. Defaults to the read-model store's `capabilities.maxBatchSize` (PostgreSQL:
-   * 10,000) when that is above `batchSize`, else `batchSize` (no growth). Inline steps read `batchSize`.
+   * How large catch-up batches are: `catchUp()`, and a started runner once it holds the lease, read
+   * this many events at first; a batch that comes back short (caught up) sets the size back to
+   * `batchSize`, so batches while following the feed stay `batchSize` events, and after a full batch
+   * (the feed had more) the next one reads twice as many events, up to this. At most 10,000, at
+   * least `batchSize`. Defaults to `batchSize` when that is given; with neither, to the read-model
+   * store's `capabilities.maxBatchSize` (PostgreSQL: 10,000) when that is above the default
+   * `batchSize`, else `batchSize` (every batch one size). Inline steps read `batchSize`.
    * A catch-up holds two batches at a time (the one applied, the next read ahead), and `stop()` waits
    * for the batch in hand: a larger cap holds more events in memory and may take longer to stop.
    */
@@ -155,7 +158,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     const batchSize = options.batchSize ?? defaultBatchSize(options.readModels);
     this.#settings = {
       batchSize,
-      maxBatchSize: options.maxBatchSize ?? Math.max(batchSize, storeMaxBatchSize(options.readModels)),
+      maxBatchSize: options.maxBatchSize ?? catchUpBatchSize(options.readModels, options.batchSize, batchSize),
       pollIntervalMs: options.pollIntervalMs ?? 500,
       standbyPollMs: options.standbyPollMs ?? 1000,
       leaseMs: options.leaseMs ?? 30_000,
@@ -235,11 +238,13 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     if (!(await this.#lock.acquire(this.projection.name, this.#owner, this.#settings.leaseMs))) return undefined;
     this.#active = true;
     this.#leasedAt = Date.now();
-    const { batchSize, leaseMs } = this.#settings;
+    const { maxBatchSize, leaseMs } = this.#settings;
     try {
       let read = 0;
       let ahead: ReadAhead | undefined;
-      let limit = batchSize;
+      // A catch-up starts at the largest batch: whoever calls it expects the projection to be behind,
+      // and each batch pays a transaction (PostgreSQL: 2,000 events in one instead of two).
+      let limit = maxBatchSize;
       for (;;) {
         let next: ReadAhead | undefined;
         // After the first batch the position is the one this runner committed: the next read starts
@@ -307,13 +312,14 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
 
   async #run(): Promise<void> {
     const { name } = this.projection;
-    const { batchSize, pollIntervalMs, standbyPollMs, leaseMs, retryDelayMs } = this.#settings;
+    const { batchSize, maxBatchSize, pollIntervalMs, standbyPollMs, leaseMs, retryDelayMs } = this.#settings;
     // The next batch, read while the last one committed (as in catchUp); dropped whenever the lease
     // is not held or a batch fails, and by #batch when another batch moved the checkpoint meanwhile.
     let ahead: ReadAhead | undefined;
     this.#leasedAt = Number.NEGATIVE_INFINITY;
-    // Catch-up batches grow while they come back full; the first short one sets them back.
-    let limit = batchSize;
+    // Taking the lease starts a catch-up, at the largest batch (as catchUp does); the first short
+    // batch sets the size back to batchSize, and full ones make it grow again while they come.
+    let limit = maxBatchSize;
     try {
       while (!this.#stopped) {
         try {
@@ -331,7 +337,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           }
           if (!this.#active) {
             ahead = undefined;
-            limit = batchSize;
+            limit = maxBatchSize;
             await this.#pause(standbyPollMs);
             continue;
           }
@@ -733,10 +739,15 @@ function defaultBatchSize(readModels: ReadModelStore): number {
   return isBatchSize(size) ? size : 100;
 }
 
-/** The store's `maxBatchSize` where it gives a valid one, else 1 (no growth past the runner's `batchSize`). */
-function storeMaxBatchSize(readModels: ReadModelStore): number {
+/**
+ * `maxBatchSize` when none is given: a `batchSize` given alone is every batch's size (what its caller
+ * asked for); with neither, the store's `capabilities.maxBatchSize` where it gives a valid one above
+ * the batch size, else the batch size (no larger catch-up batches).
+ */
+export function catchUpBatchSize(readModels: ReadModelStore, given: number | undefined, batchSize: number): number {
+  if (given !== undefined) return batchSize;
   const size = (readModels as ReadModelStore | null | undefined)?.capabilities?.maxBatchSize;
-  return isBatchSize(size) ? size : 1;
+  return isBatchSize(size) ? Math.max(size, batchSize) : batchSize;
 }
 
 /** The checkpoint id a projection's position is stored under. */

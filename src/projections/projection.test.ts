@@ -196,8 +196,9 @@ describe("ProjectionRunner batch size", () => {
   });
 
   // Every catch-up batch cost a transaction and a commit at batchSize however far behind the
-  // projection was (PostgreSQL: 20 transactions for 20,000 events); now full batches grow.
-  test("catch-up batches double from batchSize up to maxBatchSize while they come back full; every event once, in order (property)", async () => {
+  // projection was (PostgreSQL: 20 transactions for 20,000 events); then full batches grew from
+  // batchSize (five); now a catch-up reads maxBatchSize from its first batch (two).
+  test("catch-up batches read maxBatchSize from the first; every event once, in order (property)", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: 300 }),
@@ -223,12 +224,10 @@ describe("ProjectionRunner batch size", () => {
             onBatch: (batch) => sizes.push(batch.read),
           }).catchUp();
           const expected: number[] = [];
-          let limit = batchSize;
-          for (let left = events; ; limit = Math.min(limit * 2, maxBatchSize)) {
-            const read = Math.min(left, limit);
+          for (let left = events; ; left -= maxBatchSize) {
+            const read = Math.min(left, maxBatchSize);
             if (read > 0) expected.push(read);
-            left -= read;
-            if (read < limit) break;
+            if (read < maxBatchSize) break;
           }
           expect(sizes).toEqual(expected);
           expect(seen).toEqual(Array.from({ length: events }, (_, n) => n));
@@ -239,7 +238,7 @@ describe("ProjectionRunner batch size", () => {
     );
   });
 
-  test("without maxBatchSize batches grow up to the store's capabilities.maxBatchSize; none, a bad one or one below batchSize: no growth", async () => {
+  test("given neither option a catch-up reads the store's capabilities.maxBatchSize; none, a bad one, one below batchSize or a batchSize given alone: batchSize", async () => {
     const store = new InMemoryEventStore();
     for (let i = 0; i < 25; i++) {
       await store.appendToStream(
@@ -262,15 +261,16 @@ describe("ProjectionRunner batch size", () => {
       }).catchUp();
       return sizes;
     };
-    expect(await batchesOf(1000)).toEqual([250, 500, 1000, 750]);
-    expect(await batchesOf(1000, 100)).toEqual([100, 200, 400, 800, 1000]);
-    expect(await batchesOf(700, 100)).toEqual([100, 200, 400, 700, 700, 400]);
+    expect(await batchesOf(1000)).toEqual([1000, 1000, 500]);
+    expect(await batchesOf(700)).toEqual([700, 700, 700, 400]);
+    // What the caller asked for: 100 a batch, whatever the store could take.
+    expect(await batchesOf(1000, 100)).toEqual(Array.from({ length: 25 }, () => 100));
     for (const bad of [undefined, 0, 1.5, 20_000, "1000", 200]) {
       expect(await batchesOf(bad)).toEqual(Array.from({ length: 10 }, () => 250));
     }
   });
 
-  test("a started runner grows its batches while catching up and reads batchSize again once caught up", async () => {
+  test("a started runner catches up at maxBatchSize, reads batchSize once caught up and doubles after a full batch", async () => {
     const store = new InMemoryEventStore();
     await store.appendToStream(
       "S-1",
@@ -289,7 +289,7 @@ describe("ProjectionRunner batch size", () => {
     runner.start();
     try {
       await runner.whenCaughtUp();
-      expect(sizes).toEqual([100, 200, 400, 300]);
+      expect(sizes).toEqual([400, 400, 200]);
       sizes.length = 0;
       await store.appendToStream(
         "S-1",

@@ -59,9 +59,9 @@ export interface ReadModelStoreCapabilities {
    */
   readonly defaultBatchSize?: number;
   /**
-   * How large a `ProjectionRunner`'s catch-up batches may grow when its `maxBatchSize` is not given
-   * (1 to 10,000; absent, or not above the runner's `batchSize`: no growth): what this store commits
-   * well in one transaction when a projection is far behind.
+   * How large a `ProjectionRunner`'s catch-up batches are when it is given neither `batchSize` nor
+   * `maxBatchSize` (1 to 10,000; absent, or not above its default `batchSize`: every batch that
+   * size): what this store commits well in one transaction when a projection is far behind.
    */
   readonly maxBatchSize?: number;
 }

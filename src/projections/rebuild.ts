@@ -7,6 +7,7 @@ import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, thr
 import type { Projection } from "./projection.js";
 import type { ProjectionLock } from "./projection-lock.js";
 import {
+  catchUpBatchSize,
   isBatchSize,
   PROJECTION_STATE_COLLECTION,
   ProjectionRunner,
@@ -30,12 +31,16 @@ export interface RebuildProjectionOptions<E extends EventEnvelope = EventEnvelop
    * projection's state and checkpoint); a read or write of any other collection fails the rebuild.
    */
   readonly collections: readonly string[];
-  /** Events read and applied per shadow transaction. Defaults to 1,000, at most 10,000. */
+  /**
+   * Events read and applied per shadow transaction: given alone, every batch's size. Defaults to
+   * 1,000 where the read-model store gives no `capabilities.maxBatchSize`; at most 10,000.
+   */
   readonly batchSize?: number;
   /**
-   * How large shadow batches may grow: after a full batch the next reads twice as many events, up to
-   * this. Defaults to the read-model store's `capabilities.maxBatchSize` (PostgreSQL: 10,000; none:
-   * no growth); at least `batchSize`, at most 10,000.
+   * How large shadow batches are: each catch-up of the rebuild reads this many events a batch (after
+   * a batch split in halves, the next grows back to it, doubling). Defaults to `batchSize` when that
+   * is given, else to the read-model store's `capabilities.maxBatchSize` (PostgreSQL: 10,000; none:
+   * 1,000); at least `batchSize`, at most 10,000.
    */
   readonly maxBatchSize?: number;
   /**
@@ -108,7 +113,7 @@ export async function rebuildProjection<E extends EventEnvelope, S>(
       eventStore,
       readModels: shadow,
       batchSize: options.batchSize ?? 1000,
-      ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize }),
+      maxBatchSize: options.maxBatchSize ?? catchUpBatchSize(shadow, options.batchSize, options.batchSize ?? 1000),
       onFailure: () => undefined,
       onBatch: (batch) => {
         meter.advance(batch.read, batch.position);

@@ -269,7 +269,7 @@ describe("rebuildProjection's options", () => {
     expect(done.swapped).toBe(true);
   });
 
-  test("shadow batches grow after full ones, up to maxBatchSize or the live store's capabilities.maxBatchSize", async () => {
+  test("shadow batches read maxBatchSize, a batchSize given alone, or the live store's capabilities.maxBatchSize", async () => {
     const eventStore = new InMemoryEventStore();
     for (let n = 0; n < 30; n++) await eventStore.appendToStream(`Cart-${n % 3}`, [{ type: "T", data: n }]);
     const sizes = projection({
@@ -278,7 +278,10 @@ describe("rebuildProjection's options", () => {
         await tx.put("carts", event.streamId, event.data);
       },
     });
-    const batches = async (readModels: InMemoryReadModelStore, options: { maxBatchSize?: number }) => {
+    const batches = async (
+      readModels: InMemoryReadModelStore,
+      options: { batchSize?: number; maxBatchSize?: number },
+    ) => {
       const seen: number[] = [];
       let done = 0;
       const result = await rebuildProjection({
@@ -286,7 +289,6 @@ describe("rebuildProjection's options", () => {
         eventStore,
         readModels,
         collections: ["carts"],
-        batchSize: 2,
         restart: true,
         ...options,
         onProgress: (progress) => {
@@ -297,13 +299,17 @@ describe("rebuildProjection's options", () => {
       expect([result.read, result.swapped, await readModels.get("carts", "Cart-2")]).toEqual([30, true, 29]);
       return seen;
     };
-    expect(await batches(new InMemoryReadModelStore(), { maxBatchSize: 8 })).toEqual([2, 4, 8, 8, 8]);
+    expect(await batches(new InMemoryReadModelStore(), { batchSize: 2, maxBatchSize: 8 })).toEqual([8, 8, 8, 6]);
+    expect(await batches(new InMemoryReadModelStore(), { batchSize: 2 })).toEqual(Array.from({ length: 15 }, () => 2));
     // Without the option, the live store's capability: the shadow's transactions are its.
     const growing = new InMemoryReadModelStore();
     Object.defineProperty(growing, "capabilities", { value: { ...growing.capabilities, maxBatchSize: 16 } });
     expect(new ShadowReadModels(growing, "sizes", ["carts"]).capabilities.maxBatchSize).toBe(16);
-    expect(await batches(growing, {})).toEqual([2, 4, 8, 16]);
-    // And none: every batch is batchSize.
-    expect(await batches(new InMemoryReadModelStore(), {})).toEqual(Array.from({ length: 15 }, () => 2));
+    // The rebuild's default batchSize (1,000) is above the store's 16: batches of 1,000, all 30 at once.
+    expect(await batches(growing, {})).toEqual([30]);
+    expect(await batches(growing, { batchSize: 4, maxBatchSize: 16 })).toEqual([16, 14]);
+    expect(await batches(growing, { batchSize: 2 })).toEqual(Array.from({ length: 15 }, () => 2));
+    // And none: every batch is the rebuild's default batchSize (1,000: all 30 events at once).
+    expect(await batches(new InMemoryReadModelStore(), {})).toEqual([30]);
   });
 });

@@ -15,6 +15,8 @@ if (url === undefined || schema === undefined || name === undefined || collectio
 const store = new PostgresEventStore({ sql: createPostgresClient(url, { max: 3 }), schema });
 const runner = postgresProjectionRunner(store, countingProjection(name, collection, 2), {
   batchSize: 10,
+  // Batches of 10 from the start (a catch-up would read 10,000 at first): the test kills it between two.
+  maxBatchSize: 10,
   pollIntervalMs: 20,
   onBatch: (batch) => console.log(`batch ${batch.position}`),
   onError: (error) => console.error(String(error)),
