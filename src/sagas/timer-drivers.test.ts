@@ -127,18 +127,20 @@ describe("SagaAlarmDriver", () => {
   });
 
   test("null options are the defaults, as undefined are: Date.now, a 60 s longest sleep, a 100 ms shortest delay", async () => {
-    // The default clock is Date.now: pinned (fake timers), each alarm is checked to the millisecond.
-    jest.useFakeTimers({ now: 2_000_000_000_000 });
+    // The default clock is Date.now: pinned (fake timers), each alarm is checked to the millisecond. Pinned in the
+    // past: ids made meanwhile (the saga store's) would otherwise carry a future time into every later id of the
+    // process, the ULID generator being monotonic.
+    jest.useFakeTimers({ now: 1_500_000_000_000 });
     try {
       const { runtime } = setup();
       const at = async (given: null | undefined) => {
         const storage = fakeStorage();
         return new SagaAlarmDriver(storage, runtime, given).wake();
       };
-      expect([await at(null), await at(undefined)]).toEqual([2_000_000_060_000, 2_000_000_060_000]);
+      expect([await at(null), await at(undefined)]).toEqual([1_500_000_060_000, 1_500_000_060_000]);
       // A timeout due at the runtime's own clock, long before Date.now: overdue, so the shortest delay.
       await runtime.handle(armed("a", 1));
-      expect([await at(null), await at(undefined)]).toEqual([2_000_000_000_100, 2_000_000_000_100]);
+      expect([await at(null), await at(undefined)]).toEqual([1_500_000_000_100, 1_500_000_000_100]);
     } finally {
       jest.useRealTimers();
     }
