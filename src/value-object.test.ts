@@ -238,6 +238,68 @@ describe("ValueObject", () => {
     expect(compared).toContain("compare refused");
   });
 
+  test("props too deep to serialise make toJSON and JSON.stringify a ValidationError that says so, not a RangeError", () => {
+    class Box extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    const box = () => {
+      let deep: unknown = 0;
+      for (let i = 0; i < 1_000; i++) deep = { deep };
+      return new Box(deep);
+    };
+    // Where JSON.stringify runs out of stack depends on the stack the caller left it: `serialise` runs with as
+    // little as possible (at the deepest frame a recursion reaches, then one frame up at a time while it runs out
+    // there). Props deep enough to run JSON.stringify out of stack on their own, a chain of value objects 100,000
+    // levels deep, take seconds on Bun, which checks each level against the levels above it.
+    const withLittleStack = (serialise: () => unknown): unknown => {
+      const deeper = (): unknown => {
+        try {
+          return deeper();
+        } catch (error) {
+          if (!(error instanceof RangeError)) throw error;
+          return serialise();
+        }
+      };
+      try {
+        return deeper();
+      } catch (error) {
+        return error;
+      }
+    };
+    for (const [where, serialise] of [
+      ["JSON.stringify", (value: Box) => JSON.stringify(value)],
+      ["toJSON", (value: Box) => value.toJSON()],
+      ["JSON.stringify of data holding it", (value: Box) => JSON.stringify({ list: [value] })],
+    ] as const) {
+      const value = box();
+      // Before, the runtime's RangeError left the serialisation at every frame where the stack ran out, and the
+      // serialisation succeeded once far enough up: a RangeError or the JSON, depending on the caller's stack.
+      const thrown = withLittleStack(() => serialise(value));
+      expect({ where, name: (thrown as Error).name }).toEqual({ where, name: "ValidationError" });
+      expect((thrown as Error).message).toContain("props nest too deeply to serialise");
+      // With the stack to do it, the same value serialises: it was refused, not remembered as unserialisable.
+      expect(JSON.parse(JSON.stringify(value))).toEqual(JSON.parse(JSON.stringify(value.props)));
+    }
+  });
+
+  test("props JSON cannot hold (a BigInt, a cycle) make toJSON and JSON.stringify a ValidationError, not a TypeError", () => {
+    class Box extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    for (const value of [10n, { list: [1n] }, cycle]) {
+      const box = new Box(value);
+      expect(() => JSON.stringify(box)).toThrow(ValidationError);
+      expect(() => box.toJSON()).toThrow("props are not JSON");
+      expect(() => JSON.stringify([box])).toThrow(ValidationError);
+    }
+  });
+
   test("Sets in props are compared by content, objects in them too", () => {
     class Tags extends ValueObject<{ tags: Set<{ name: string }>; codes: Set<string> }> {
       constructor(names: string[]) {

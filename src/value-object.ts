@@ -59,8 +59,48 @@ export abstract class ValueObject<Props extends object> {
     }
   }
 
+  /**
+   * The props, as `JSON.stringify` serialises a value object. The first call serialises them once to check
+   * that they can be: JSON.stringify's own TypeError or RangeError would leave the library otherwise.
+   * @throws {ValidationError} the props hold what JSON cannot (a BigInt, a cycle), or nest too deeply to
+   * serialise (the runtime's stack ran out).
+   */
   toJSON(): Readonly<Props> {
+    if (!serialisable.has(this)) checkSerialisable(this, this.props);
     return this.props;
+  }
+}
+
+/** Value objects whose props serialised: immutable, so they always do (they are not serialised again to check). */
+const serialisable = new WeakSet<ValueObject<object>>();
+/** The value objects reached while an outer toJSON checks its props: its check covers theirs. */
+let reached: ValueObject<object>[] | undefined;
+
+/** Serialises `props` once, as JSON.stringify will: its TypeError or RangeError becomes a ValidationError. */
+function checkSerialisable(value: ValueObject<object>, props: object): void {
+  if (reached !== undefined) {
+    reached.push(value);
+    return;
+  }
+  reached = [value];
+  try {
+    JSON.stringify(props);
+    for (const checked of reached) serialisable.add(checked);
+  } catch (error) {
+    // The kinds JSON.stringify throws (a BigInt or a cycle: TypeError; the stack: RangeError). Anything else is
+    // a subclass's toJSON speaking for itself, and passes unchanged.
+    if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+    throw new ValidationError(`Cannot serialise ${value.constructor.name} props`, [
+      {
+        path: [],
+        message:
+          error instanceof RangeError
+            ? "props nest too deeply to serialise (the runtime's stack ran out): keep value objects shallow"
+            : "props are not JSON (a BigInt, a cycle): JSON.stringify cannot write them",
+      },
+    ]);
+  } finally {
+    reached = undefined;
   }
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { isValidationError, type ValidationError } from "../../src/index.js";
 import { PageTrail } from "./page-trail.js";
 
 const key = (n: number) => ({ pk: { S: "Order-1" }, v: { N: String(n) } });
@@ -33,5 +34,28 @@ describe("PageTrail", () => {
     const at = firstRepeat(cycle(1_100, 300, 10_000));
     expect(at).toBeGreaterThan(1_100);
     expect(at).toBeLessThanOrEqual(2 * (1_100 + 300));
+  });
+
+  test("a next-page key that is not JSON is a ValidationError naming it, from repeats and record: never a TypeError", () => {
+    // Answers give JSON only; from the public export, a caller's BigInt or cycle made JSON.stringify throw its
+    // TypeError, and undefined (no key at all) was called a repeat by a fresh trail.
+    const cyclic: Record<string, unknown> = { pk: { S: "Order-1" } };
+    cyclic.self = cyclic;
+    for (const bad of [10n, { pk: { N: 10n } }, cyclic, undefined, () => key(1), Symbol("key")]) {
+      const trail = new PageTrail();
+      trail.record(key(1));
+      for (const call of [() => trail.repeats(bad), () => trail.record(bad)]) {
+        let thrown: unknown;
+        try {
+          call();
+        } catch (error) {
+          thrown = error;
+        }
+        expect(isValidationError(thrown)).toBe(true);
+        expect((thrown as ValidationError).issues.map((issue) => issue.path)).toEqual([["next"]]);
+      }
+      // Refused, not recorded: the trail goes on as before.
+      expect([trail.repeats(key(1)), trail.repeats(key(2))]).toEqual([true, false]);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { ValidationError } from "../../src/index.js";
 import { canonical } from "./answer-shape.js";
 
 /** How many next-page keys a trail holds exactly: a read of more pages than this has read about a GB. */
@@ -21,15 +22,21 @@ export class PageTrail {
   #steps = 0;
   #power = 1;
 
-  /** Whether `next` (a next-page key of an answer) is one this read was given already. */
+  /**
+   * Whether `next` (a next-page key of an answer) is one this read was given already.
+   * @throws {ValidationError} `next` is not JSON (a BigInt, a cycle, undefined): no answer gives such a key.
+   */
   repeats(next: unknown): boolean {
-    const key = canonical(next);
+    const key = keyOf(next);
     return this.#held.has(key) || key === this.#kept;
   }
 
-  /** Records `next`, the next-page key of an answer the read takes. */
+  /**
+   * Records `next`, the next-page key of an answer the read takes.
+   * @throws {ValidationError} `next` is not JSON, as for {@link PageTrail.repeats}; nothing is recorded.
+   */
   record(next: unknown): void {
-    const key = canonical(next);
+    const key = keyOf(next);
     if (this.#held.size < HELD_KEYS) {
       this.#held.add(key);
       return;
@@ -40,4 +47,28 @@ export class PageTrail {
       this.#steps = 0;
     }
   }
+}
+
+/**
+ * `next` as canonical JSON text. The client passes keys parsed from an answer, always JSON; a caller of the
+ * public export may not: a BigInt made JSON.stringify throw its TypeError, a cycle the stack's RangeError, and
+ * undefined (no text at all) matched the empty kept key, a repeat on a fresh trail. That is the caller's mistake:
+ * a ValidationError (not a MalformedResponse, which blames an answer), without the value or the runtime's message.
+ */
+function keyOf(next: unknown): string {
+  let key: string | undefined;
+  try {
+    // The plain text first: it refuses a cycle at once, where canonical's sorted copies hide the cycle from
+    // JSON.stringify, which then recursed until the stack ran out (a RangeError after 5 s on Bun).
+    key = JSON.stringify(next) === undefined ? undefined : canonical(next);
+  } catch {
+    key = undefined;
+  }
+  if (typeof key === "string") return key;
+  throw new ValidationError("Invalid PageTrail argument", [
+    {
+      path: ["next"],
+      message: "must be a next-page key as an answer gives it: JSON, not a BigInt, a cycle or undefined",
+    },
+  ]);
 }

@@ -29,6 +29,28 @@ function server(respond: (n: number, init: RequestInit) => Response | Promise<Re
   return { fetch, requests };
 }
 
+/** As `server`, without the turn of the event loop: on the fake clock, where a request takes no time. */
+function instantServer(respond: (n: number) => Response) {
+  const requests: { url: string }[] = [];
+  const fetch = (async (input: string | URL | Request) => {
+    requests.push({ url: String(input) });
+    return respond(requests.length - 1);
+  }) as unknown as typeof globalThis.fetch;
+  return { fetch, requests };
+}
+
+/** On the fake clock: turns of the microtask queue until `done()` holds; no timer fires meanwhile, none is advanced. */
+async function settled(done: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 1000 && !done(); i++) await Promise.resolve();
+  return done();
+}
+
+/** On the fake clock: until `done()` holds, runs what is queued, then moves the clock to the next timer (at most 100). */
+async function runUntil(done: () => boolean): Promise<boolean> {
+  for (let timers = 0; timers < 100 && !(await settled(done)); timers++) jest.advanceTimersToNextTimer();
+  return done();
+}
+
 function live(fetch: typeof globalThis.fetch, options: Partial<LiveClientOptions> = {}) {
   const handled: number[] = [];
   const errors: LiveStreamError[] = [];
@@ -151,47 +173,57 @@ describe("subscribeLive options", () => {
 describe("subscribeLive against a misbehaving server", () => {
   test("a connection that handled events and then failed (network error) reconnects at once, resuming", async () => {
     spyOn(Math, "random").mockReturnValue(0.5);
-    const { fetch, requests } = server((n) => {
-      let sent = false;
-      return new Response(
-        new ReadableStream<Uint8Array>({
-          pull(controller) {
-            if (sent) return controller.error(new TypeError("terminated"));
-            sent = true;
-            controller.enqueue(encoder.encode(open(n) + event(n + 1)));
-          },
-        }),
-        { headers: SSE },
-      );
-    });
-    // A backoff would wait 30 s (half of 60 s) before the second connection: 4 of them within 10 s (the
-    // wait ends as soon as they are there) can only be reconnections at once, however loaded the machine.
-    const { handled, errors, subscription } = live(fetch, { backoff: { initialMs: 60_000, maxMs: 60_000 } });
-    const deadline = Date.now() + 10_000;
-    while (requests.length < 4 && Date.now() < deadline) await sleep(5);
-    await subscription.close();
-    expect(requests.length).toBeGreaterThanOrEqual(4);
-    expect(handled.slice(0, 4)).toEqual([1, 2, 3, 4]);
-    expect(requests.slice(0, 4).map((r) => new URL(r.url).searchParams.get("from"))).toEqual(["0", "1", "2", "3"]);
-    expect(errors.every((e) => e.code === LiveClientErrorCode.Disconnected)).toBe(true);
+    jest.useFakeTimers({ now: 0 });
+    try {
+      const { fetch, requests } = instantServer((n) => {
+        let sent = false;
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (sent) return controller.error(new TypeError("terminated"));
+              sent = true;
+              controller.enqueue(encoder.encode(open(n) + event(n + 1)));
+            },
+          }),
+          { headers: SSE },
+        );
+      });
+      const { handled, errors, subscription } = live(fetch, { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+      expect(await runUntil(() => requests.length >= 4)).toBe(true);
+      // Requests take no time on this clock: a backoff would have moved it 30 s (half of 60 s) before
+      // the second connection; reconnecting at once, only by the three zero-delay waits (a millisecond each at most).
+      expect(Date.now()).toBeLessThanOrEqual(3);
+      await subscription.close();
+      expect(handled.slice(0, 4)).toEqual([1, 2, 3, 4]);
+      expect(requests.slice(0, 4).map((r) => new URL(r.url).searchParams.get("from"))).toEqual(["0", "1", "2", "3"]);
+      expect(errors.every((e) => e.code === LiveClientErrorCode.Disconnected)).toBe(true);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   test("events the server sends again or out of order are handled once, and a replay is no progress: it backs off", async () => {
     spyOn(Math, "random").mockReturnValue(0.5);
-    // It ignores `from`: every connection replays the same events, some twice, then ends.
-    const { fetch, requests } = server(
-      () => new Response(open(0) + event(1) + event(2) + event(2) + event(1) + event(3), { headers: SSE }),
-    );
-    const { handled, subscription } = live(fetch, { backoff: { initialMs: 1000, maxMs: 1000 } });
-    // Until the second connection is made (at once), however loaded the machine; then a while well
-    // inside the 500 ms wait, in which a third must not come.
-    const deadline = Date.now() + 10_000;
-    while ((requests.length < 2 || handled.length < 3) && Date.now() < deadline) await sleep(5);
-    await sleep(100);
-    await subscription.close();
-    expect(handled).toEqual([1, 2, 3]);
-    // The first connection handled events: the second comes at once; it handled none: a 500 ms wait.
-    expect(requests.length).toBe(2);
+    jest.useFakeTimers({ now: 0 });
+    try {
+      // It ignores `from`: every connection replays the same events, some twice, then ends.
+      const { fetch, requests } = instantServer(
+        () => new Response(open(0) + event(1) + event(2) + event(2) + event(1) + event(3), { headers: SSE }),
+      );
+      const { handled, errors, subscription } = live(fetch, { backoff: { initialMs: 1000, maxMs: 1000 } });
+      // The first connection handled events: the second comes at once. It handled none: once it has
+      // ended (reported), the one timer left is the wait before a third, half of 1000 ms.
+      expect(await runUntil(() => errors.length === 2 && jest.getTimerCount() === 1)).toBe(true);
+      expect({ requests: requests.length, handled }).toEqual({ requests: 2, handled: [1, 2, 3] });
+      jest.advanceTimersByTime(499);
+      expect(await settled(() => requests.length > 2)).toBe(false);
+      jest.advanceTimersByTime(1);
+      expect(await settled(() => requests.length > 2)).toBe(true);
+      await subscription.close();
+      expect(handled).toEqual([1, 2, 3]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   test("a stream that ends without the server's end message is a drop reported to onError, not a silent reconnect", async () => {
@@ -406,11 +438,6 @@ describe("subscribeLive against a misbehaving server", () => {
         answers[requests++] ??
         new Response(`${open(0)}${event(1)}`, { headers: SSE })) as unknown as typeof globalThis.fetch;
       const { handled, errors, subscription } = live(fetch, { backoff: { initialMs: 1, maxMs: 1500 } });
-      /** Turns of the microtask queue until `done()` holds: no timer can fire meanwhile, none is advanced. */
-      const settled = async (done: () => boolean) => {
-        for (let i = 0; i < 1000 && !done(); i++) await Promise.resolve();
-        return done();
-      };
       // After each failure the one timer left is the reconnect wait (the idle watch is cleared):
       // a millisecond short of it, nothing is asked; at it, the next request goes out.
       for (const [failures, waitMs] of [

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, jest, test } from "bun:test";
 import { CommandBus, ValidationError } from "../index.js";
 import { defineSaga } from "./define-saga.js";
 import { InMemorySagaStore } from "./in-memory-saga-store.js";
@@ -126,13 +126,24 @@ describe("SagaAlarmDriver", () => {
     }
   });
 
-  test("null options are the defaults, as undefined are", async () => {
-    const { runtime } = setup();
-    const storage = fakeStorage();
-    const before = Date.now();
-    const at = await new SagaAlarmDriver(storage, runtime, null).wake();
-    expect(at).toBeGreaterThanOrEqual(before + 60_000);
-    expect(at).toBeLessThanOrEqual(Date.now() + 60_000);
+  test("null options are the defaults, as undefined are: Date.now, a 60 s longest sleep, a 100 ms shortest delay", async () => {
+    // The default clock is Date.now: pinned (fake timers), each alarm is checked to the millisecond. Pinned in the
+    // past: ids made meanwhile (the saga store's) would otherwise carry a future time into every later id of the
+    // process, the ULID generator being monotonic.
+    jest.useFakeTimers({ now: 1_500_000_000_000 });
+    try {
+      const { runtime } = setup();
+      const at = async (given: null | undefined) => {
+        const storage = fakeStorage();
+        return new SagaAlarmDriver(storage, runtime, given).wake();
+      };
+      expect([await at(null), await at(undefined)]).toEqual([1_500_000_060_000, 1_500_000_060_000]);
+      // A timeout due at the runtime's own clock, long before Date.now: overdue, so the shortest delay.
+      await runtime.handle(armed("a", 1));
+      expect([await at(null), await at(undefined)]).toEqual([1_500_000_000_100, 1_500_000_000_100]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ValidationError } from "../errors.js";
+import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { type ContractSuite, registerContract, runContract } from "./contract.js";
 import * as testing from "./index.js";
 
@@ -93,5 +94,29 @@ describe("contract factories", () => {
       ValidationError,
     );
     expect(() => testing.remoteBusContract({ name: "x", open: create } as never)).toThrow(ValidationError);
+  });
+
+  test("eventStoreContract's addedMetadataKeys: anything but an array of keys is refused", () => {
+    const create = () => undefined;
+    for (const bad of ["tenantId", [""], [5], {}, null]) {
+      expect(() => testing.eventStoreContract({ name: "x", create, addedMetadataKeys: bad } as never)).toThrow(
+        ValidationError,
+      );
+    }
+  });
+
+  test("eventStoreContract's addedMetadataKeys: a key the store does not add fails the metadata cases", async () => {
+    // The plain in-memory store adds nothing: told it adds tenantId, the two cases that compare metadata fail.
+    const suite = testing.eventStoreContract({
+      name: "x",
+      create: (options) => new InMemoryEventStore(options),
+      addedMetadataKeys: ["tenantId"],
+    });
+    const metadataCases = suite.cases.filter((c) => c.name.includes("metadata") && !c.name.includes("refuses"));
+    const results = await runContract({ name: "x", cases: metadataCases });
+    expect(results.filter((r) => !r.ok).map((r) => r.error?.split("\n")[0])).toEqual([
+      "AssertionError: metadata: the metadata the store adds (tenantId) is there",
+      "AssertionError: A: the metadata the store adds (tenantId) is there",
+    ]);
   });
 });

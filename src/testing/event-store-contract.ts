@@ -1,4 +1,4 @@
-import { ErrorCode } from "../errors.js";
+import { ErrorCode, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import type { EventStore, EventStoreOptions } from "../event-store/event-store.js";
 import type { AppendToStreamOptions, ExpectedVersion } from "../event-store/types.js";
@@ -32,6 +32,12 @@ export interface EventStoreContractOptions {
    * implements it with `withTransaction`.
    */
   readonly holdCommit?: (store: EventStore) => Promise<HeldCommit>;
+  /**
+   * Metadata keys the store adds to every event it stores, by design: a tenant's store stamps
+   * `tenantId`. The cases that compare an event's metadata with what was appended check that each is
+   * there, then compare the rest exactly. Defaults to none: metadata read back is what was appended.
+   */
+  readonly addedMetadataKeys?: readonly string[];
 }
 
 /** A commit held open by {@link EventStoreContractOptions.holdCommit}. */
@@ -47,10 +53,20 @@ export interface HeldCommit {
 /** The behaviour every EventStore must have. Capability flags select cases; nothing is skipped silently. */
 export function eventStoreContract(options: EventStoreContractOptions): ContractSuite {
   checkContractOptions("eventStoreContract", options, {
-    values: ["longStreamLength"],
     functions: ["create"],
     optionalFunctions: ["dispose", "holdCommit"],
+    values: ["longStreamLength", "addedMetadataKeys"],
   });
+  const added = addedMetadataKeys(options.addedMetadataKeys);
+  /** Metadata as read, without the keys the store adds (each checked to be there): what was appended. */
+  const appendedPart = (metadata: EventEnvelope["metadata"], where: string): Record<string, unknown> => {
+    const rest: Record<string, unknown> = { ...metadata };
+    for (const key of added) {
+      assert(Object.hasOwn(rest, key), `${where}: the metadata the store adds (${key}) is there`);
+      delete rest[key];
+    }
+    return rest;
+  };
   const cases: ContractCase[] = [];
   const add = (name: string, run: (store: EventStore, bus: InMemoryEventBus) => Promise<void>, withBus = false) =>
     cases.push({
@@ -104,7 +120,7 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     assertEqual(read.id, eventId, "id");
     assertEqual(read.type, "Typed.Event/v2", "type");
     assertEqual(read.data, data, "data");
-    assertEqual(read.metadata, metadata, "metadata");
+    assertEqual(appendedPart(read.metadata, "metadata"), metadata, "metadata");
     assertEqual(read.version, 1, "version");
   });
 
@@ -205,7 +221,7 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     );
     const read = await collect(store.readStream(id));
     assertEqual(
-      read.map((e) => e.metadata),
+      read.map((e) => appendedPart(e.metadata, e.type)),
       [
         { correlationId: "own", userId: "u1" },
         { correlationId: "shared", userId: "u1" },
@@ -1198,4 +1214,13 @@ async function concurrentStreamsInVersionOrder(store: EventStore): Promise<void>
     );
   }
   assertEqual(feed.filter((e) => streams.includes(e.streamId)).length, writers * perWriter * 2, "events in the feed");
+}
+
+/** The `addedMetadataKeys` option checked: an array of non-empty strings, or none (then no key). */
+function addedMetadataKeys(keys: unknown): readonly string[] {
+  if (keys === undefined) return [];
+  if (Array.isArray(keys) && keys.every((key) => typeof key === "string" && key.length > 0)) return keys;
+  throw new ValidationError("Invalid eventStoreContract options", [
+    { path: ["addedMetadataKeys"], message: "must be an array of metadata keys (non-empty strings)" },
+  ]);
 }
