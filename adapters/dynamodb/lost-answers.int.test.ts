@@ -1,12 +1,12 @@
 /**
- * Read-model writes whose answer is lost after DynamoDB applied them (mock fetch: the connection
+ * Read-model and saga writes whose answer is lost after DynamoDB applied them (mock fetch: the connection
  * drops once the server has answered), on DynamoDB Local. The AWS client sends the request again;
  * the write must then be reported as done, not refused by its own first attempt as if another
  * runner had got in between.
  */
 import { describe, expect, test } from "bun:test";
 import type { FetchFunction } from "../aws/index.js";
-import { DynamoDbReadModelStore } from "./index.js";
+import { DynamoDbReadModelStore, DynamoDbSagaStore } from "./index.js";
 import { inspect, useLocalDynamoDb } from "./local.fixture.test.ts";
 
 const local = useLocalDynamoDb();
@@ -89,5 +89,52 @@ describe("DynamoDB read models: an answer lost after the write was applied (mock
     await store.swap({ collections: [{ from: "orders-shadow", to: "orders" }], documents: [], checkpoints: [] });
     expect(answers.lost()).toBe(1);
     expect(await reader.get("orders", "o-1")).toEqual({ total: 2 });
+  });
+});
+
+describe("DynamoDB sagas: an answer lost after the write was applied (mock fetch: dropped connection)", () => {
+  async function sagas() {
+    const { layout, client } = await local.store();
+    const answers = losingAnswers();
+    const retry = { baseDelayMs: 1, maxDelayMs: 2 };
+    const store = new DynamoDbSagaStore({
+      ...local.endpoint,
+      tableName: layout.tableName,
+      fetch: answers.fetch,
+      retry,
+    });
+    return { store, reader: new DynamoDbSagaStore({ tableName: layout.tableName, client }), answers };
+  }
+  const step = (expectedVersion: number, state: unknown) =>
+    ({
+      saga: "Shipping",
+      key: "order-1",
+      expectedVersion,
+      state,
+      status: "running",
+      step: 1,
+      compensations: [],
+    }) as const;
+
+  test("a step that writes only the instance (a PutItem, then an UpdateItem) commits once and succeeds", async () => {
+    const { store, reader, answers } = await sagas();
+    answers.loseNext("PutItem");
+    expect(await store.commit(step(0, { n: 1 }))).toBe(1);
+    answers.loseNext("UpdateItem");
+    expect(await store.commit(step(1, { n: 2 }))).toBe(2);
+    expect(answers.lost()).toBe(2);
+    expect(await reader.load("Shipping", "order-1")).toMatchObject({ version: 2, state: { n: 2 } });
+  });
+
+  test("an instance another delivery changed is still a ConcurrencyError, with its version", async () => {
+    const { store, reader, answers } = await sagas();
+    await store.commit(step(0, { n: 1 }));
+    await reader.commit(step(1, { n: "theirs" }));
+    answers.loseNext("UpdateItem");
+    await expect(store.commit(step(1, { n: "mine" }))).rejects.toMatchObject({
+      code: "CONCURRENCY_CONFLICT",
+      actualVersion: 2,
+    });
+    expect(await reader.load("Shipping", "order-1")).toMatchObject({ version: 2, state: { n: "theirs" } });
   });
 });
