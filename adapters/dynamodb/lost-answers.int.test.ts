@@ -138,3 +138,41 @@ describe("DynamoDB sagas: an answer lost after the write was applied (mock fetch
     expect(await reader.load("Shipping", "order-1")).toMatchObject({ version: 2, state: { n: "theirs" } });
   });
 });
+
+describe("DynamoDB saga timeouts: a claim whose answer is lost after it was applied (mock fetch: dropped connection)", () => {
+  test("the claim still returns the timeout it took", async () => {
+    const { layout, client } = await local.store();
+    const answers = losingAnswers();
+    const retry = { baseDelayMs: 1, maxDelayMs: 2 };
+    const store = new DynamoDbSagaStore({
+      ...local.endpoint,
+      tableName: layout.tableName,
+      fetch: answers.fetch,
+      retry,
+    });
+    const timeout = {
+      id: "Shipping/order-1/t/remind/1",
+      saga: "Shipping",
+      key: "order-1",
+      name: "remind",
+      dueAt: 1_000,
+    };
+    await store.commit({
+      saga: "Shipping",
+      key: "order-1",
+      expectedVersion: 0,
+      state: {},
+      status: "running",
+      step: 1,
+      compensations: [],
+      schedule: [{ ...timeout, data: null }],
+    });
+    answers.loseNext("UpdateItem");
+    const claimed = await store.claimDueTimeouts({ now: 2_000, owner: "scheduler-a", leaseMs: 60_000, limit: 10 });
+    expect(answers.lost()).toBe(1);
+    expect(claimed.map((t) => t.id)).toEqual([timeout.id]);
+    // Leased to the claimant: another scheduler finds nothing to claim.
+    const other = new DynamoDbSagaStore({ tableName: layout.tableName, client });
+    expect(await other.claimDueTimeouts({ now: 2_000, owner: "scheduler-b", leaseMs: 60_000, limit: 10 })).toEqual([]);
+  });
+});
