@@ -105,23 +105,7 @@ export class CommitLog {
       while (this.#waiting.length > 0) {
         const batch = this.#waiting.splice(0, 1000);
         try {
-          const result = await this.#client.send<{ Attributes?: Record<string, unknown> }>("UpdateItem", {
-            TableName: this.#layout.tableName,
-            Key: this.#key(META_PARTITION, COUNTER_SORT_KEY),
-            UpdateExpression: "ADD #next :n",
-            ExpressionAttributeNames: { "#next": M.next },
-            ExpressionAttributeValues: { ":n": num(batch.length) },
-            ReturnValues: "UPDATED_NEW",
-          });
-          const last = readNumber(result.Attributes ?? {}, M.next);
-          if (last === undefined)
-            throw new ServiceError(
-              "DynamoDB",
-              "UpdateItem",
-              "MissingAttributes",
-              true,
-              "the counter update returned no value",
-            );
+          const last = await this.#moveCounter(batch.length);
           batch.forEach((waiter, i) => {
             waiter.resolve(last - batch.length + 1 + i);
           });
@@ -132,6 +116,48 @@ export class CommitLog {
     } finally {
       this.#reserving = false;
     }
+  }
+
+  /**
+   * Moves the counter by `count` and answers the last number taken. The update leaves its token and
+   * that number on the counter item, and is conditional on that token not being there yet: the
+   * client sends it again when an attempt's answer is lost, and a plain increment would then take a
+   * second set of numbers, the first never used nor voided, so every reader would wait
+   * `gapTimeoutMs` for it. Sent again, it fails its condition instead, and the counter item says what
+   * the first attempt took, unless another reservation has written its own token since.
+   */
+  async #moveCounter(count: number): Promise<number> {
+    const token = crypto.randomUUID();
+    try {
+      const result = await this.#client.send<{ Attributes?: Record<string, unknown> }>("UpdateItem", {
+        TableName: this.#layout.tableName,
+        Key: this.#key(META_PARTITION, COUNTER_SORT_KEY),
+        UpdateExpression:
+          "SET #next = if_not_exists(#next, :zero) + :n, #rt = :rt, #rl = if_not_exists(#next, :zero) + :n",
+        ConditionExpression: "attribute_not_exists(#rt) OR #rt <> :rt",
+        ExpressionAttributeNames: { "#next": M.next, "#rt": M.reservationToken, "#rl": M.reservedLast },
+        ExpressionAttributeValues: { ":n": num(count), ":zero": num(0), ":rt": str(token) },
+        ReturnValues: "UPDATED_NEW",
+      });
+      return readNumber(result.Attributes ?? {}, M.next) ?? counterUnknown("the counter update returned no value");
+    } catch (error) {
+      // Only an earlier attempt of this very update can have left its token there.
+      if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
+      return this.#reservedBy(token);
+    }
+  }
+
+  /** The last number the reservation with `token` took, read from the counter item while it still names it. */
+  async #reservedBy(token: string): Promise<number> {
+    const { Item } = await this.#client.send<{ Item?: Record<string, unknown> }>("GetItem", {
+      TableName: this.#layout.tableName,
+      Key: this.#key(META_PARTITION, COUNTER_SORT_KEY),
+      ConsistentRead: true,
+    });
+    const item = Item ?? {};
+    const last = readString(item, M.reservationToken) === token ? readNumber(item, M.reservedLast) : undefined;
+    // Another reservation came in between: what the first attempt took stays unknown (readers void it).
+    return last ?? counterUnknown("the counter update's answer was lost, and another reservation has moved it since");
   }
 
   /** Gives up a reserved number that no transaction used, so readers need not wait for it. */
@@ -427,4 +453,9 @@ export function tombstoneItem(layout: TableLayout, commit: number, at: number): 
     ConditionExpression: "attribute_not_exists(#pk)",
     ExpressionAttributeNames: { "#pk": layout.partitionKey },
   };
+}
+
+/** A reservation whose number cannot be known: retryable, as the append goes again with a new one. */
+function counterUnknown(message: string): never {
+  throw new ServiceError("DynamoDB", "UpdateItem", "MissingAttributes", true, message);
 }

@@ -309,8 +309,9 @@ describe("DynamoDB global feed", () => {
       throw new TypeError("socket hang up (injected, request not sent)");
     };
     // Each case: how the append is called on a stream at version 1, which requests (by operation, in
-    // order) the mock answers instead of DynamoDB Local, the outcome, and the reservations it made.
-    const cases: [string, ExpectedVersion, [string, Answer][], "throws" | "conflict" | "commits", number][] = [
+    // order) the mock answers instead of DynamoDB Local, the outcome, and the reservation requests it sent.
+    // The last, optional element: the client's attempts per call (1 unless given).
+    const cases: [string, ExpectedVersion, [string, Answer][], "throws" | "conflict" | "commits", number, number?][] = [
       ["the head read fails", "any", [["Query", refusal]], "throws", 0],
       ["the transaction is refused", 1, [["TransactWriteItems", refusal]], "throws", 0],
       [
@@ -356,8 +357,20 @@ describe("DynamoDB global feed", () => {
         0,
       ],
       ["the request is lost before it arrived: settled as void", 1, [["TransactWriteItems", lostBefore]], "throws", 0],
+      [
+        "the counter moves under it twice and its reservation's answer is lost: the client's retry takes no second number",
+        1,
+        [
+          ["TransactWriteItems", cancelled("ConditionalCheckFailed", "None", "None", "None")],
+          ["TransactWriteItems", cancelled("ConditionalCheckFailed", "None", "None", "None")],
+          ["UpdateItem", lostAfter],
+        ],
+        "commits",
+        2,
+        2,
+      ],
     ];
-    for (const [name, expectedVersion, script, outcome, reservations] of cases) {
+    for (const [name, expectedVersion, script, outcome, reservations, attempts = 1] of cases) {
       test(name, async () => {
         const healthy = await local.store();
         const stream = `Released-${ulid()}`;
@@ -367,19 +380,17 @@ describe("DynamoDB global feed", () => {
         let scripting = false;
         const fetch: FetchFunction = async (request) => {
           const { operation, body } = await inspect(request);
+          // A reservation request (the counter moved by ":n"), whoever answers it.
+          if (operation === "UpdateItem" && body.includes('":n"')) reserved.push(reserved.length + 1);
           const [scripted, answer] = pending[0] ?? [];
           if (scripting && operation === scripted && answer !== undefined) {
             pending.shift();
             return answer(request);
           }
-          const response = await globalThis.fetch(request);
-          if (operation === "UpdateItem" && body.includes("ADD #next")) {
-            const counter = (await response.clone().json()) as { Attributes: { next: { N: string } } };
-            reserved.push(Number(counter.Attributes.next.N));
-          }
-          return response;
+          return globalThis.fetch(request);
         };
-        const store = await local.store({ tableName: healthy.layout.tableName, fetch, retry: { maxAttempts: 1 } });
+        const retry = { maxAttempts: attempts, baseDelayMs: 1, maxDelayMs: 1 };
+        const store = await local.store({ tableName: healthy.layout.tableName, fetch, retry });
         // A store that appended before knows the counter's value.
         await store.appendToStream(`Warm-${ulid()}`, [{ type: "Warm", data: 0 }]);
         scripting = true;

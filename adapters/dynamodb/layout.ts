@@ -84,6 +84,9 @@ export const M = {
   token: "token",
   void: "void",
   next: "next",
+  /** On the counter item: the token of the last reservation (an increment), and the last number it took. */
+  reservationToken: "rt",
+  reservedLast: "rl",
   commit: "commit",
   position: "position",
 } as const;

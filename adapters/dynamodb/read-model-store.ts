@@ -51,6 +51,8 @@ export const CHECKPOINT_PARTITION_PREFIX = "\u001feventflows:cp:";
 const COLLECTION = "col";
 const DOCUMENT = "doc";
 const POSITION = "pos";
+/** On a checkpoint written outside a transaction: that write's token, so a repeat of it knows itself (see writeCheckpoint). */
+const WRITE_TOKEN = "tok";
 /** The store named in its errors. */
 const DYNAMODB = "DynamoDB";
 
@@ -217,7 +219,9 @@ export class DynamoDbReadModelStore extends ReadModelStore {
     }
     assertTransactionBytes(items);
     try {
-      await this.client.send("TransactWriteItems", { TransactItems: items });
+      // The token makes the client's repeat of a transaction whose answer was lost a no-op that succeeds,
+      // not a refusal by the checkpoint's condition that its own first attempt moved.
+      await this.client.send("TransactWriteItems", { TransactItems: items, ClientRequestToken: crypto.randomUUID() });
     } catch (error) {
       if (!isServiceErrorCode(error, "TransactionCanceledException")) throw error;
       const reasons = error.cancellationReasons;
@@ -335,7 +339,8 @@ export class DynamoDbReadModelStore extends ReadModelStore {
       ]);
     }
     try {
-      await this.client.send("TransactWriteItems", { TransactItems: items });
+      // As a batch's: a repeat after a lost answer succeeds instead of failing the pointers' conditions it moved.
+      await this.client.send("TransactWriteItems", { TransactItems: items, ClientRequestToken: crypto.randomUUID() });
     } catch (error) {
       if (!isServiceErrorCode(error, "TransactionCanceledException")) throw error;
       const failed = conditionFailures(error.cancellationReasons);
@@ -501,21 +506,36 @@ export class DynamoDbCheckpointStore extends CheckpointStore {
   }
 
   protected async readCheckpoint(id: string): Promise<number | undefined> {
+    const item = await this.#item(id);
+    return item === undefined ? undefined : readNumber(item, POSITION);
+  }
+
+  /**
+   * A conditional put carries a token of its own: when its answer is lost, the client sends it again and
+   * the repeat fails the condition its first attempt moved; the stored token then says the write is this
+   * one, done, and not another runner's.
+   */
+  protected async writeCheckpoint(id: string, position: number, expected: number | undefined): Promise<void> {
+    const token = crypto.randomUUID();
+    const { Put } = this.putRequest(id, position, expected);
+    const Item = { ...(Put.Item as Record<string, unknown>), [WRITE_TOKEN]: str(token) };
+    try {
+      await this.client.send("PutItem", { ...Put, Item });
+    } catch (error) {
+      if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
+      const stored = await this.#item(id);
+      if (stored !== undefined && readString(stored, WRITE_TOKEN) === token) return;
+      throw checkpointConflict(id, expected ?? 0, stored === undefined ? undefined : readNumber(stored, POSITION));
+    }
+  }
+
+  async #item(id: string): Promise<Record<string, unknown> | undefined> {
     const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.layout.tableName,
       Key: this.#key(id),
       ConsistentRead: true,
     });
-    return result.Item === undefined ? undefined : readNumber(result.Item, POSITION);
-  }
-
-  protected async writeCheckpoint(id: string, position: number, expected: number | undefined): Promise<void> {
-    try {
-      await this.client.send("PutItem", this.putRequest(id, position, expected).Put);
-    } catch (error) {
-      if (!isServiceErrorCode(error, "ConditionalCheckFailedException")) throw error;
-      throw checkpointConflict(id, expected ?? 0, await this.readCheckpoint(id));
-    }
+    return result.Item;
   }
 
   protected async deleteCheckpoint(id: string): Promise<void> {
@@ -557,7 +577,7 @@ function checkedLayout(options: TableLayoutOptions, label: string): TableLayout 
     throw new ValidationError(`Invalid ${label} options`, [{ path: [], message: "options are required" }]);
   }
   const layout = tableLayout(options, READ_MODEL_KEYS);
-  const own = new Set([COLLECTION, DOCUMENT, POSITION, NAMESPACE, RETIRED_AT, "owner", "until"]);
+  const own = new Set([COLLECTION, DOCUMENT, POSITION, WRITE_TOKEN, NAMESPACE, RETIRED_AT, "owner", "until"]);
   const issues: Issue[] = [];
   for (const field of ["partitionKey", "sortKey"] as const) {
     if (own.has(layout[field])) {

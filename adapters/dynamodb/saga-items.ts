@@ -88,6 +88,8 @@ export const S = {
   owner: "owner",
   until: "until",
   failure: "fail",
+  /** On the instance: the token of the write that last changed it, so a repeat of that write knows itself. */
+  writeToken: "wt",
 } as const;
 
 /** DynamoDB's transaction limits, checked before anything is sent. */

@@ -178,8 +178,10 @@ export class DynamoDbSagaStore extends SagaStore {
             .map(([name]) => name),
         ];
     const items: Record<string, unknown>[] = [];
+    const writeToken = crypto.randomUUID();
     const instance: Record<string, unknown> = {
       [S.version]: num(version),
+      [S.writeToken]: str(writeToken),
       [S.state]: str(JSON.stringify(commit.state)),
       [S.status]: str(commit.status),
       [S.step]: num(commit.step),
@@ -253,7 +255,21 @@ export class DynamoDbSagaStore extends SagaStore {
       const single = isServiceErrorCode(error, "ConditionalCheckFailedException");
       const reasons = isServiceErrorCode(error, "TransactionCanceledException") ? error.cancellationReasons : [];
       const failed = (i: number) => reasons[i]?.code === "ConditionalCheckFailed";
-      if (single || failed(0)) throw sagaConflict(saga, key, expectedVersion, await this.#version(pk));
+      if (single || failed(0)) {
+        const stored = await this.#stored(pk);
+        // A single write has no ClientRequestToken: its repeat after a lost answer fails the condition its
+        // first attempt moved, and the instance then holds this write's own token. It is done.
+        if (single && readString(stored, S.writeToken) === writeToken) {
+          this.#remember(
+            pk,
+            version,
+            remaining,
+            touchesTimeouts || expectedVersion === 0 ? undefined : expectedVersion,
+          );
+          return version;
+        }
+        throw sagaConflict(saga, key, expectedVersion, readNumber(stored, S.version) ?? 0);
+      }
       // Handled already, the version check passed: the stored version is the one expected.
       if (handledIndex > 0 && failed(handledIndex)) throw sagaConflict(saga, key, expectedVersion, expectedVersion);
       // An outbox entry's put: its id is still pending (the base class refused duplicates within the commit).
@@ -506,15 +522,16 @@ export class DynamoDbSagaStore extends SagaStore {
     if (this.#pending.size > CACHED_INSTANCES) this.#pending.delete(this.#pending.keys().next().value as string);
   }
 
-  async #version(pk: string): Promise<number> {
+  /** The instance's version and last write's token, read consistently (none: an empty item). */
+  async #stored(pk: string): Promise<Record<string, unknown>> {
     const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.layout.tableName,
       Key: this.#key(pk, "0"),
       ConsistentRead: true,
-      ProjectionExpression: "#v",
-      ExpressionAttributeNames: { "#v": S.version },
+      ProjectionExpression: "#v, #wt",
+      ExpressionAttributeNames: { "#v": S.version, "#wt": S.writeToken },
     });
-    return result.Item === undefined ? 0 : (readNumber(result.Item, S.version) ?? 0);
+    return result.Item ?? {};
   }
 
   #record(instance: Record<string, unknown>, outbox: readonly Record<string, unknown>[]): SagaRecord {

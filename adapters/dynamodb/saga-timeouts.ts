@@ -165,8 +165,11 @@ export class SagaTimeoutShards {
       await this.client.send("UpdateItem", {
         TableName: this.layout.tableName,
         Key: this.key({ shard, sortKey }),
-        // attribute_exists: a timeout cancelled or fired meanwhile is not brought back by the update.
-        ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#owner) OR #until <= :now)",
+        // attribute_exists: a timeout cancelled or fired meanwhile is not brought back by the update. The
+        // lease this very update sets (owner and end) passes too: the client's repeat of a claim whose answer
+        // was lost takes the timeout again instead of finding it leased and leaving it out.
+        ConditionExpression:
+          "attribute_exists(#pk) AND (attribute_not_exists(#owner) OR #until <= :now OR (#owner = :owner AND #until = :until))",
         UpdateExpression: "SET #owner = :owner, #until = :until",
         ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#owner": S.owner, "#until": S.until },
         ExpressionAttributeValues: {
