@@ -5,6 +5,7 @@ import {
   ErrorCode,
   type EventEnvelope,
   InMemoryEventBus,
+  type NewEvent,
   projection,
   rebuildProjection,
   ulid,
@@ -154,6 +155,32 @@ describe("crypto-shredding on PostgreSQL", () => {
     await afterKill((keys) => keys.delete(customer));
     expect(await new PostgresSubjectKeyStore({ sql, schema, masterKey }).get(customer)).toEqual({ status: "erased" });
   }, 60_000);
+
+  // Every seal draws a fresh IV, so a retry's ciphertext never equals the stored one: the comparison
+  // of a retry with what is stored used to see "another data" and refuse the very retry the docs
+  // prescribe after an append whose outcome is unknown (a lost connection).
+  test("an append of personal data retried with the same event ids returns the stored events, decrypted, with retried: true", async () => {
+    const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
+    for (const format of [3, 2] as const) {
+      const store = new PostgresEventStore({ sql, schema, personalData: customerPersonalData(keys, format) });
+      const customer = `retry-${format}-${ulid()}`;
+      const stream = `Customer-${customer}`;
+      const events = customerHistory(customer).map((event) => ({ ...event, id: ulid() }));
+      const first = await store.appendToStream(stream, events, { expectedVersion: "no-stream" });
+      const retried = await store.appendToStream(stream, events, { expectedVersion: "no-stream" });
+      expect(retried.retried).toBe(true);
+      expect(retried.events.map((event) => event.data)).toEqual(first.events.map((event) => event.data));
+      // Inside a transaction too (the append's own statement finds the ids stored).
+      const inTransaction = await store.withTransaction((tx) => tx.appendToStream(stream, events));
+      expect(inTransaction.retried).toBe(true);
+      // A retry must still repeat the append unchanged, its personal fields included.
+      const [registered, moved] = events as [NewEvent, NewEvent];
+      const changed = [{ ...registered, data: { ...(registered.data as object), email: "other@example.test" } }, moved];
+      const refused = await store.appendToStream(stream, changed).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: ErrorCode.Validation });
+      expect(await store.getStreamVersion(stream)).toBe(events.length);
+    }
+  });
 
   test("inline projections and transactions see decrypted events, and the bus gets them decrypted", async () => {
     const keys = new PostgresSubjectKeyStore({ sql, schema, masterKey });
