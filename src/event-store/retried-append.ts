@@ -1,7 +1,7 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
 import { deepEqual } from "../internal/deep-equal.js";
-import { isSealed, withoutSealedBytes } from "../personal-data/sealed-records.js";
+import { isSealedRecord, withoutSealedBytes } from "../personal-data/sealed-records.js";
 
 /**
  * A retried append must repeat the original unchanged: the same ids with another type or data are a
@@ -28,7 +28,7 @@ export function assertUnchangedRetry(events: readonly PendingEvent[], stored: re
 }
 
 function sameData(appended: unknown, stored: unknown): boolean {
-  if (!isSealed(appended)) return deepEqual(asJson(appended), asJson(stored));
+  if (!isSealedRecord(appended)) return deepEqual(asJson(appended), asJson(stored));
   return deepEqual(withoutSealedBytes(asJson(appended)), withoutSealedBytes(asJson(stored)));
 }
 

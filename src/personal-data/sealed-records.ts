@@ -10,11 +10,11 @@ import { ENCRYPTED_MARKER, isEncryptedValue } from "./field-crypto.js";
  */
 const sealedRecords = new WeakSet<object>();
 
-export function markSealed(record: unknown): void {
+export function markSealedRecord(record: unknown): void {
   if (typeof record === "object" && record !== null) sealedRecords.add(record);
 }
 
-export function isSealed(record: unknown): boolean {
+export function isSealedRecord(record: unknown): boolean {
   return typeof record === "object" && record !== null && sealedRecords.has(record);
 }
 
