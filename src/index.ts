@@ -328,6 +328,7 @@ export {
   type PersonalSnapshotInput,
   personalData,
 } from "./personal-data/personal-data.js";
+export { isSealedRecord, markSealedRecord } from "./personal-data/sealed-records.js";
 export {
   assertSubjectId,
   DEFAULT_KEY_CACHE_SIZE,

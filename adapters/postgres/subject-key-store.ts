@@ -12,8 +12,8 @@ import {
   type WebCryptoKey,
   wrapSubjectKey,
 } from "../../src/index.js";
-import type { PostgresQueryable } from "./client.js";
-import { guard } from "./errors.js";
+import { attemptsOn, type PostgresQueryable } from "./client.js";
+import { guardReconnecting } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 
@@ -43,6 +43,8 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
   readonly #sql: PostgresQueryable;
   readonly #masterKey: WebCryptoKey;
   readonly #statements: { readonly read: string; readonly insert: string; readonly erase: string };
+  /** Runs of each statement while its connection turns out lost (see attemptsOn). */
+  readonly #attempts: number;
 
   /** @throws {ValidationError} a missing client or master key, bad names or cache options. */
   constructor(options: PostgresSubjectKeyStoreOptions) {
@@ -57,6 +59,7 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
     const table = tableNames(options, OPTIONS).subjectKeys;
     this.#sql = options.sql;
     this.#masterKey = options.masterKey;
+    this.#attempts = attemptsOn(options.sql);
     // Keys travel as base64 text: no driver-specific binary handling on any runtime.
     this.#statements = {
       read: `SELECT encode(wrapped_key, 'base64') AS wrapped FROM ${table} WHERE subject_id = $1`,
@@ -73,7 +76,10 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
   }
 
   protected async readKey(subjectId: string): Promise<SubjectKeyLookup> {
-    const rows = await guard("readSubjectKey", () =>
+    // All three statements are safe to repeat (a read; an insert that keeps an existing row; an erasure
+    // that keeps the first erased_at), so a connection the server ended under one (a restart, a proxy
+    // closing idle connections) costs a run on another, as for the event store's appends and reads.
+    const rows = await guardReconnecting("readSubjectKey", this.#attempts, () =>
       this.#sql.unsafe(this.#statements.read, [subjectId], { prepare: true }),
     );
     const row = rows[0] as unknown as { wrapped: string | null } | undefined;
@@ -87,14 +93,16 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
     const wrapped = await wrapSubjectKey(this.#masterKey, subjectId, raw);
     raw.fill(0);
     // Inserted unless a row exists (another writer's key, or a tombstone); then the row decides.
-    await guard("createSubjectKey", () =>
+    await guardReconnecting("createSubjectKey", this.#attempts, () =>
       this.#sql.unsafe(this.#statements.insert, [subjectId, toBase64(wrapped)], { prepare: true }),
     );
     return this.readKey(subjectId);
   }
 
   protected async eraseKey(subjectId: string): Promise<void> {
-    await guard("eraseSubjectKey", () => this.#sql.unsafe(this.#statements.erase, [subjectId], { prepare: true }));
+    await guardReconnecting("eraseSubjectKey", this.#attempts, () =>
+      this.#sql.unsafe(this.#statements.erase, [subjectId], { prepare: true }),
+    );
   }
 }
 

@@ -427,6 +427,23 @@ describe("DurableObjectEventStore", () => {
     expect(await client.streamDeletionEvent("Deleted-soft")).toBeUndefined();
   });
 
+  // The client seals personal fields before the hop; the object's store, which has no personalData,
+  // compared the retry's fresh ciphertext with the stored one and refused every retry of such events.
+  test("an append of personal data retried with the same event ids through the object is a retry, decrypted; other personal values are refused", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const personal = personalData({ keys, events: { Registered: { fields: ["email"], subject: () => "c1" } } });
+    const store = new DurableObjectEventStore({ stub, personalData: personal });
+    const stream = `Retried-${ulid()}`;
+    const events = [{ id: ulid(), type: "Registered", data: { email: "ada@example.com", plan: "pro" } }];
+    await store.appendToStream(stream, events);
+    const retried = await store.appendToStream(stream, events);
+    expect(retried.retried).toBe(true);
+    expect(retried.events.map((event) => event.data)).toEqual([{ email: "ada@example.com", plan: "pro" }]);
+    const other = [{ ...events[0], data: { email: "other@example.com", plan: "pro" } }];
+    await expect(store.appendToStream(stream, other)).rejects.toMatchObject({ code: ErrorCode.Validation });
+    expect(await store.getStreamVersion(stream)).toBe(1);
+  });
+
   test("bad options are refused", () => {
     expect(() => new DurableObjectEventStore({ stub: {} as never })).toThrow(
       "Invalid Durable Object event store options",

@@ -12,7 +12,9 @@ import {
   filterToQuery,
   getLogger,
   isEventFlowsError,
+  isSealedRecord,
   LiveErrorCode,
+  markSealedRecord,
   type NewEvent,
   type PendingEvent,
   type ReadAllOptions,
@@ -254,6 +256,12 @@ function isObject(value: unknown): value is object {
 interface RequestBody {
   readonly streamId: string;
   readonly events: NewEvent[];
+  /**
+   * `append`: the indexes of the events whose data the client sealed (personal fields), so that the
+   * object compares a retry of them without the sealed bytes, which differ on every seal. An older
+   * client sends none (its retries of such events are refused, as they always were).
+   */
+  readonly sealed?: unknown;
   readonly expectedVersion: ExpectedVersion;
   readonly options: ReadStreamOptions & ReadAllOptions;
   /** `changeStream`: what to change, and for a truncation below which version. */
@@ -269,6 +277,7 @@ async function serve(
 ): Promise<unknown> {
   switch (operation) {
     case "append": {
+      markSealedEvents(body);
       const result = await store.appendToStream(body.streamId, body.events, { expectedVersion: body.expectedVersion });
       return { events: result.events, retried: result.retried === true };
     }
@@ -287,6 +296,14 @@ async function serve(
 }
 
 /** A client's deletion, restore or truncation, made by the object's own store (which checks every field). */
+/** Marks the data the client said it sealed (see RequestBody.sealed); anything else there is ignored. */
+function markSealedEvents(body: RequestBody): void {
+  if (!Array.isArray(body.sealed) || !Array.isArray(body.events)) return;
+  for (const index of body.sealed) {
+    if (Number.isInteger(index)) markSealedRecord((body.events[index] as { data?: unknown } | undefined)?.data);
+  }
+}
+
 function changeStream(store: EventStore, body: RequestBody): Promise<StreamChangeResult> {
   const { streamId, kind, expectedVersion, before, metadata } = body;
   switch (kind) {
@@ -381,7 +398,12 @@ export class DurableObjectEventStore extends EventStore {
   ): Promise<Committed> {
     // The timestamp travels too: an event's own time (an import's) must survive the hop to the object.
     const sent = events.map(({ id, type, data, metadata, timestamp }) => ({ id, type, data, metadata, timestamp }));
-    const result = (await this.#call("append", { streamId, events: sent, expectedVersion })) as Committed | null;
+    const sealed = events.flatMap((event, i) => (isSealedRecord(event.data) ? [i] : []));
+    const body =
+      sealed.length === 0
+        ? { streamId, events: sent, expectedVersion }
+        : { streamId, events: sent, sealed, expectedVersion };
+    const result = (await this.#call("append", body)) as Committed | null;
     if (typeof result !== "object" || result === null || !Array.isArray(result.events)) throw badReply("append");
     if (!result.events.every(isWireEvent)) throw badReply("append");
     return result.retried ? result : { events: result.events };

@@ -45,6 +45,7 @@ import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { READ_CHECK, type ReadCheck, readCheckOf } from "./read-check.js";
 import { type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
+import { assertUnchangedRetry } from "./retried-append.js";
 import {
   assertAppendableStream,
   assertDeletionMode,
@@ -393,7 +394,13 @@ export abstract class EventStore {
    * plaintext data put back, or, for a retried append, the stored events decrypted.
    */
   async #plaintext(commit: CommitResult, pending: readonly PendingEvent[]): Promise<readonly EventEnvelope[]> {
-    if (commit.retried === true) return this.decryptList(commit.events);
+    if (commit.retried === true) {
+      // The store compared the retry without the sealed bytes (fresh on every seal); the plaintexts
+      // must agree too, or the same ids carry other personal values.
+      const stored = await this.decryptList(commit.events);
+      assertUnchangedRetry(pending, stored);
+      return stored;
+    }
     return commit.events.map((event, i) => {
       const appended = pending[i];
       return appended !== undefined && appended.id === event.id ? { ...event, data: appended.data } : event;

@@ -32,6 +32,7 @@ import {
   sealFields,
   sealFieldsNow,
 } from "./field-crypto.js";
+import { markSealedRecord } from "./sealed-records.js";
 import {
   assertSubjectId,
   cachedSubjectKey,
@@ -159,6 +160,7 @@ export class PersonalData {
       const event = events[i] as PendingEvent;
       if (compactMarkerOf(sealed[i]) === undefined) assertNoNestedMarker(event.data, i, "data");
       if (sealed[i] === event.data) continue;
+      markSealedRecord(sealed[i]);
       out ??= events.slice();
       out[i] = { ...event, data: sealed[i] };
     }
