@@ -45,7 +45,7 @@ import { activeTracer } from "../telemetry/tracer.js";
 import { defaultOnPublishError, type EventPublisher, type PublishErrorHook } from "./after-commit.js";
 import { READ_CHECK, type ReadCheck, readCheckOf } from "./read-check.js";
 import { type EventPages, type EventReader, eventsOf, pagesOf } from "./read-pages.js";
-import { assertUnchangedRetry } from "./retried-append.js";
+import { sealedData } from "./sealed-data.js";
 import {
   assertAppendableStream,
   assertDeletionMode,
@@ -398,7 +398,7 @@ export abstract class EventStore {
       // The store compared the retry without the sealed bytes (fresh on every seal); the plaintexts
       // must agree too, or the same ids carry other personal values.
       const stored = await this.decryptList(commit.events);
-      assertUnchangedRetry(pending, stored);
+      sealedData()?.assertSamePlaintexts(pending, stored);
       return stored;
     }
     return commit.events.map((event, i) => {

@@ -1,7 +1,7 @@
 import { ValidationError } from "../errors.js";
 import type { EventEnvelope, PendingEvent } from "../events/envelope.js";
 import { deepEqual } from "../internal/deep-equal.js";
-import { isSealedRecord, withoutSealedBytes } from "../personal-data/sealed-records.js";
+import { sealedData } from "./sealed-data.js";
 
 /**
  * A retried append must repeat the original unchanged: the same ids with another type or data are a
@@ -28,8 +28,9 @@ export function assertUnchangedRetry(events: readonly PendingEvent[], stored: re
 }
 
 function sameData(appended: unknown, stored: unknown): boolean {
-  if (!isSealedRecord(appended)) return deepEqual(asJson(appended), asJson(stored));
-  return deepEqual(withoutSealedBytes(asJson(appended)), withoutSealedBytes(asJson(stored)));
+  const sealed = sealedData();
+  if (sealed === undefined || !sealed.is(appended)) return deepEqual(asJson(appended), asJson(stored));
+  return deepEqual(sealed.without(asJson(appended)), sealed.without(asJson(stored)));
 }
 
 function asJson(value: unknown): unknown {

@@ -1,3 +1,5 @@
+import { assertUnchangedRetry } from "../event-store/retried-append.js";
+import { compareSealedDataWith } from "../event-store/sealed-data.js";
 import { setOwn } from "../internal/json.js";
 import { compactMarkerOf } from "./compact-format.js";
 import { ENCRYPTED_MARKER, isEncryptedValue } from "./field-crypto.js";
@@ -9,11 +11,18 @@ import { ENCRYPTED_MARKER, isEncryptedValue } from "./field-crypto.js";
  * without personal data is compared whole, whatever keys it holds).
  */
 const sealedRecords = new WeakSet<object>();
+/** What a retry's comparison is handed once this process seals a record. */
+const SEALED_DATA = { is: isSealedRecord, without: withoutSealedBytes, assertSamePlaintexts: assertUnchangedRetry };
 
+/** @internal Marks a record `encryptEvents` sealed (or that a Durable Object's client says it sealed). */
 export function markSealedRecord(record: unknown): void {
-  if (typeof record === "object" && record !== null) sealedRecords.add(record);
+  if (typeof record !== "object" || record === null) return;
+  sealedRecords.add(record);
+  // A retry of a sealed record can only follow a seal: the comparison learns of sealed data here.
+  compareSealedDataWith(SEALED_DATA);
 }
 
+/** @internal Whether `encryptEvents` sealed `record` in this process. */
 export function isSealedRecord(record: unknown): boolean {
   return typeof record === "object" && record !== null && sealedRecords.has(record);
 }
