@@ -72,6 +72,19 @@ describe("redactText", () => {
     expect(redactText('{"secret_access_key": "wJalr/K7MDENG"}')).toBe('{"secret_access_key": "[redacted]"}');
   });
 
+  // The header rule masked the value, then the colon rule took `[redacted` (a bare value stops at `]`)
+  // for a credential and masked it again: `x-amz-security-token:[redacted]]` in a masked AWS message.
+  test("a header the header rule masked is masked once: no stray `]` after it", () => {
+    for (const header of ["x-amz-security-token", "X-Amz-Security-Token", "authorization", "x-api-key"]) {
+      for (const colon of [":", ": "]) {
+        expect(redactText(`${header}${colon}IQoJb3JpZ2luX2VjEJ7 x-amz-date:20261206T000000Z`)).toBe(
+          `${header}${colon}[redacted]`,
+        );
+        expect(redactText(`{${header}${colon}AbC123}`)).toBe(`{${header}${colon}[redacted]`);
+      }
+    }
+  });
+
   test("what is no credential keeps its words: an issue's message, a port and a path with an `@`", () => {
     const kept = [
       "Invalid command: password: Invalid length: Expected >=12 but received 3",

@@ -134,6 +134,8 @@ function redactColonPairs(text: string): string {
   for (let pair = COLON_KEY.exec(text); pair !== null; pair = COLON_KEY.exec(text)) {
     if (!isRedactedField(pair[2] as string, NO_NAMES)) continue;
     const at = COLON_KEY.lastIndex;
+    // Masked already (a header's value, by HEADER): taken as a bare value, it would stop at its `]`.
+    if (text.startsWith(REDACTED, at)) continue;
     QUOTED.lastIndex = at;
     const quoted = QUOTED.exec(text);
     let end = QUOTED.lastIndex;
