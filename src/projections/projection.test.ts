@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isValidationError, ServiceError, type ValidationError } from "../errors.js";
+import { isValidationError, ProjectionFailedError, ServiceError, type ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { eventually } from "../testing/index.js";
@@ -573,6 +573,35 @@ describe("ProjectionRunner state", () => {
     const readModels = new InMemoryReadModelStore();
     await expectFailureAt(2, defined, eventStore, readModels);
     expect(await readModels.checkpoints.load("projection:nan-state")).toBeUndefined();
+  });
+});
+
+describe("ProjectionRunner handler failures", () => {
+  test("a handler that throws a value that cannot be inspected (a revoked Proxy) fails with a ProjectionFailedError", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const defined = projection({
+      name: "hostile-throw",
+      handle: async () => {
+        throw proxy;
+      },
+    });
+    const readModels = new InMemoryReadModelStore();
+    // Before: the check whether the thrown value was a retryable ServiceError read its `code`, and
+    // the revoked Proxy's TypeError left catchUp instead.
+    const error = await new ProjectionRunner({
+      projection: defined,
+      eventStore,
+      readModels,
+      onFailure: () => undefined,
+    })
+      .catchUp()
+      .catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(ProjectionFailedError);
+    expect((error as ProjectionFailedError).cause).toBe(proxy);
+    expect(await readModels.checkpoints.load("projection:hostile-throw")).toBeUndefined();
   });
 });
 
