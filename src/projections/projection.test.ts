@@ -140,6 +140,33 @@ describe("ProjectionRunner options", () => {
     }
   });
 
+  test("a lock, owner, hook or flag of the wrong kind is refused when made, naming each, not at the first batch", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    const defined = projection({ name: "kinds", handle: () => undefined });
+    const bad = { lock: {}, owner: "", onBatch: 5, onError: "log", onFailure: {}, inline: "yes", telemetry: "off" };
+    // Before: accepted; the lock failed catchUp() with a TypeError (acquire is not a function), an
+    // empty owner with the lock's ValidationError at each lease attempt, a hook that is no function
+    // was logged as a throwing hook at every batch, and "yes" / "off" read as false / true.
+    const made = (options: object) =>
+      new ProjectionRunner({ projection: defined, eventStore, readModels: new InMemoryReadModelStore(), ...options });
+    for (const [key, value] of Object.entries(bad)) {
+      let error: unknown;
+      try {
+        await made({ [key]: value }).catchUp();
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect([key, isValidationError(error), (error as ValidationError).issues?.map((issue) => issue.path)]).toEqual([
+        key,
+        true,
+        [[key]],
+      ]);
+    }
+    const fine = made({ lock: new InMemoryProjectionLock(), owner: "a", onBatch: () => undefined, inline: false });
+    expect(await fine.catchUp()).toEqual({ read: 1, position: 1 });
+  });
+
   test("a wait past setTimeout's limit (2,147,483,647 ms) is refused: it fired at once and the runner polled in a tight loop; the lease is bounded alike, as a rebuild's is", () => {
     const eventStore = new InMemoryEventStore();
     const readModels = new InMemoryReadModelStore();
