@@ -15,9 +15,9 @@ import {
   ServiceError,
   ValidationError,
 } from "./errors.js";
-import { ImportErrorCode } from "./import/errors.js";
+import { ImportErrorCode, isImportConflictError } from "./import/errors.js";
 import { LiveErrorCode } from "./live/errors.js";
-import { TenancyErrorCode } from "./tenancy/errors.js";
+import { isTenantQuotaExceededError, TenancyErrorCode } from "./tenancy/errors.js";
 
 describe("errors", () => {
   test("a ValidationError's message shortens a very long issue path, its issues keep it whole", () => {
@@ -66,6 +66,31 @@ describe("errors", () => {
     expect(isValidationError(new ValidationError("x"))).toBe(true);
     expect(isPayloadTooLargeError(new ValidationError("x"))).toBe(false);
     expect(isServiceError(null)).toBe(false);
+  });
+
+  test("guards answer false, never throw, for a thrown value that cannot be inspected (a revoked or hostile Proxy)", () => {
+    // What a handler may throw: the runner asks the guards whether to retry, so a guard that threw
+    // let the Proxy's own TypeError out of the library instead of the ProjectionFailedError.
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const hostile = new Proxy(new Error("x"), {
+      get() {
+        throw new TypeError("no reading");
+      },
+      getPrototypeOf() {
+        throw new TypeError("no prototype");
+      },
+    });
+    const guards = [
+      isEventFlowsError,
+      isServiceError,
+      isConcurrencyError,
+      isTenantQuotaExceededError,
+      isImportConflictError,
+    ];
+    for (const value of [revoked, hostile]) {
+      expect(guards.map((guard) => guard(value))).toEqual([false, false, false, false, false]);
+    }
   });
 
   test("isEventFlowsError knows every code of the core's errors, the import's conflict included", () => {

@@ -694,8 +694,22 @@ function formatIssue(issue: Issue): string {
   return `${shown}: ${issue.message}`;
 }
 
-function hasCode(error: unknown, code: string): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
+/** Whether `error` carries `code`: what every guard asks, the tenancy's and the import's too. */
+export function hasCode(error: unknown, code: string): boolean {
+  return inspects(() => typeof error === "object" && error !== null && (error as { code?: unknown }).code === code);
+}
+
+/**
+ * The guards run on whatever a handler threw, so they must answer, not throw: a value whose reading
+ * throws (a revoked or hostile Proxy) is none of ours, and a guard that threw let that TypeError out
+ * of the library where a ProjectionFailedError was due.
+ */
+function inspects(check: () => boolean): boolean {
+  try {
+    return check();
+  } catch {
+    return false;
+  }
 }
 
 // The core's codes are specific enough to recognise an error by alone: what copies made before the
@@ -707,9 +721,12 @@ const coreCodes: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
  * or (copies made before the mark) by one of the core's codes.
  */
 export const isEventFlowsError = (error: unknown): error is EventFlowsError =>
-  error instanceof EventFlowsError ||
-  (error instanceof Error &&
-    ((error as { [BRAND]?: unknown })[BRAND] === true || coreCodes.has((error as { code?: unknown }).code)));
+  inspects(
+    () =>
+      error instanceof EventFlowsError ||
+      (error instanceof Error &&
+        ((error as { [BRAND]?: unknown })[BRAND] === true || coreCodes.has((error as { code?: unknown }).code))),
+  );
 export const isConcurrencyError = (error: unknown): error is ConcurrencyError => hasCode(error, ErrorCode.Concurrency);
 export const isStreamNotFoundError = (error: unknown): error is StreamNotFoundError =>
   hasCode(error, ErrorCode.StreamNotFound);

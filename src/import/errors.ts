@@ -1,4 +1,4 @@
-import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
+import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions, hasCode } from "../errors.js";
 
 /** Stable codes of the import's errors. */
 export const ImportErrorCode = ErrorCodeRegistry.import;
@@ -22,4 +22,4 @@ export class ImportConflictError extends EventFlowsError {
 }
 
 export const isImportConflictError = (error: unknown): error is ImportConflictError =>
-  (error as { code?: unknown } | null)?.code === ImportErrorCode.Conflict;
+  hasCode(error, ImportErrorCode.Conflict);

@@ -106,3 +106,26 @@ describe("redactText", () => {
     for (const text of words) expect(redactText(text)).toBe(text);
   });
 });
+
+describe("redactValue of what cannot be read", () => {
+  test("a value whose reading throws (a revoked Proxy, as an error's cause) is logged as unreadable, and the line kept", () => {
+    const revoked = () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    };
+    const lines: string[] = [];
+    const logger = jsonLogger({ write: (line) => void lines.push(line) });
+    // Before: redacting the fields threw the Proxy's TypeError, so the line was lost (the library's
+    // guarded logger then dropped it): a projection failing on such a throw logged nothing about it.
+    logger.error("projection failed", { error: new Error("failed", { cause: revoked() }), value: revoked() });
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0] ?? "{}");
+    expect([line.msg, line.error.message, line.error.cause, line.value]).toEqual([
+      "projection failed",
+      "failed",
+      "[unreadable]",
+      "[unreadable]",
+    ]);
+  });
+});

@@ -214,6 +214,18 @@ export function redactValue(value: unknown, names: ReadonlySet<string>, depth = 
   }
   if (depth >= 8 || seen.has(value)) return "[elided]";
   seen.add(value);
+  // What a handler threw may be a revoked or hostile Proxy: its reading throws, and the whole line was lost.
+  try {
+    return redactObject(value, names, depth, seen);
+  } catch {
+    return UNREADABLE;
+  }
+}
+
+/** What a value whose reading throws is logged as. */
+const UNREADABLE = "[unreadable]";
+
+function redactObject(value: object, names: ReadonlySet<string>, depth: number, seen: Set<object>): unknown {
   if (value instanceof Error) return errorFields(value, names, depth, seen);
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.slice(0, 50).map((item) => redactValue(item, names, depth + 1, seen));

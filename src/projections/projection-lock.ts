@@ -1,5 +1,14 @@
 import { assertCheckpointId } from "../checkpoint/checkpoint-store.js";
+import type { Issue } from "../errors.js";
 import { assertFunction, assertKnownOptions, assertPositiveInteger } from "../internal/validate.js";
+
+/** The issue of a `lock` option that is given but no ProjectionLock (what runners and rebuilds call on it). */
+export function lockIssues(lock: unknown): Issue[] {
+  if (lock === undefined) return [];
+  const given = lock as Partial<ProjectionLock> | null;
+  if (typeof given?.acquire === "function" && typeof given.release === "function") return [];
+  return [{ path: ["lock"], message: "lock must be a ProjectionLock" }];
+}
 
 /**
  * The lock port that keeps one runner per projection active across instances: a lease that an

@@ -1,3 +1,4 @@
+import { MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
 import {
   type Issue,
   isPayloadTooLargeError,
@@ -12,11 +13,11 @@ import type { EventStore } from "../event-store/event-store.js";
 import { readablePosition } from "../event-store/readable.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { MAX_DELAY_MS, unknownKeyIssues } from "../internal/validate.js";
+import { functionIssues, kindOf, MAX_DELAY_MS, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { commitInHalves } from "./batch-split.js";
 import type { Projection } from "./projection.js";
-import { InMemoryProjectionLock, type ProjectionLock } from "./projection-lock.js";
+import { InMemoryProjectionLock, lockIssues, type ProjectionLock } from "./projection-lock.js";
 import { recordBatchLag, traceBatch } from "./projection-telemetry.js";
 import { assertKey, type ReadModelKey, type ReadModelStore, type ReadModelTransaction } from "./read-model-store.js";
 
@@ -854,5 +855,27 @@ function optionIssues(options: Omit<ProjectionRunnerOptions, "projection"> & { p
   }
   // The lease too, as a rebuild's: a third of it is the renewal timer's wait.
   issues.push(...waitBoundIssues(options, ["pollIntervalMs", "standbyPollMs", "leaseMs", "retryDelayMs"]));
+  issues.push(...collaboratorIssues(options));
+  return issues;
+}
+
+/**
+ * What the runner calls or branches on later, checked when it is made as a rebuild's are: a lock
+ * without `acquire` failed the first catch-up with a TypeError, an empty owner failed every lease
+ * attempt, a hook that is no function was logged as a throwing hook at every batch, and `inline:
+ * "yes"` or `telemetry: "off"` were read as false and true.
+ */
+function collaboratorIssues(options: Omit<ProjectionRunnerOptions, "projection">): Issue[] {
+  const issues = [...lockIssues(options.lock)];
+  if (options.owner !== undefined) {
+    issues.push(...nameIssues(options.owner, "owner", MAX_CHECKPOINT_ID_LENGTH, ["owner"]));
+  }
+  for (const key of ["onBatch", "onError", "onFailure"] as const) issues.push(...functionIssues(options[key], key));
+  for (const key of ["inline", "telemetry"] as const) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== "boolean") {
+      issues.push({ path: [key], message: `${key} must be a boolean, got ${kindOf(value)}` });
+    }
+  }
   return issues;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isValidationError, ServiceError, type ValidationError } from "../errors.js";
+import { isValidationError, ProjectionFailedError, ServiceError, type ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { eventually } from "../testing/index.js";
@@ -138,6 +138,33 @@ describe("ProjectionRunner options", () => {
       expect(isValidationError(error)).toBe(true);
       expect(String(error)).toMatch(/projection.*batchSize.*leaseMs/s);
     }
+  });
+
+  test("a lock, owner, hook or flag of the wrong kind is refused when made, naming each, not at the first batch", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    const defined = projection({ name: "kinds", handle: () => undefined });
+    const bad = { lock: {}, owner: "", onBatch: 5, onError: "log", onFailure: {}, inline: "yes", telemetry: "off" };
+    // Before: accepted; the lock failed catchUp() with a TypeError (acquire is not a function), an
+    // empty owner with the lock's ValidationError at each lease attempt, a hook that is no function
+    // was logged as a throwing hook at every batch, and "yes" / "off" read as false / true.
+    const made = (options: object) =>
+      new ProjectionRunner({ projection: defined, eventStore, readModels: new InMemoryReadModelStore(), ...options });
+    for (const [key, value] of Object.entries(bad)) {
+      let error: unknown;
+      try {
+        await made({ [key]: value }).catchUp();
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect([key, isValidationError(error), (error as ValidationError).issues?.map((issue) => issue.path)]).toEqual([
+        key,
+        true,
+        [[key]],
+      ]);
+    }
+    const fine = made({ lock: new InMemoryProjectionLock(), owner: "a", onBatch: () => undefined, inline: false });
+    expect(await fine.catchUp()).toEqual({ read: 1, position: 1 });
   });
 
   test("a wait past setTimeout's limit (2,147,483,647 ms) is refused: it fired at once and the runner polled in a tight loop; the lease is bounded alike, as a rebuild's is", () => {
@@ -573,6 +600,35 @@ describe("ProjectionRunner state", () => {
     const readModels = new InMemoryReadModelStore();
     await expectFailureAt(2, defined, eventStore, readModels);
     expect(await readModels.checkpoints.load("projection:nan-state")).toBeUndefined();
+  });
+});
+
+describe("ProjectionRunner handler failures", () => {
+  test("a handler that throws a value that cannot be inspected (a revoked Proxy) fails with a ProjectionFailedError", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const defined = projection({
+      name: "hostile-throw",
+      handle: async () => {
+        throw proxy;
+      },
+    });
+    const readModels = new InMemoryReadModelStore();
+    // Before: the check whether the thrown value was a retryable ServiceError read its `code`, and
+    // the revoked Proxy's TypeError left catchUp instead.
+    const error = await new ProjectionRunner({
+      projection: defined,
+      eventStore,
+      readModels,
+      onFailure: () => undefined,
+    })
+      .catchUp()
+      .catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(ProjectionFailedError);
+    expect((error as ProjectionFailedError).cause).toBe(proxy);
+    expect(await readModels.checkpoints.load("projection:hostile-throw")).toBeUndefined();
   });
 });
 

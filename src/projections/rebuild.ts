@@ -5,7 +5,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import type { Projection } from "./projection.js";
-import type { ProjectionLock } from "./projection-lock.js";
+import { lockIssues, type ProjectionLock } from "./projection-lock.js";
 import {
   catchUpBatchSize,
   isBatchSize,
@@ -245,10 +245,7 @@ export function rebuildIssues(options: RebuildProjectionOptions): Issue[] {
   }
   // The runner's bound: lockPollMs is a sleep, and the lease is held as long as a runner's may be.
   issues.push(...waitBoundIssues(options, ["lockPollMs", "leaseMs"]));
-  const lock = options.lock as Partial<ProjectionLock> | null | undefined;
-  if (lock !== undefined && (typeof lock?.acquire !== "function" || typeof lock.release !== "function")) {
-    issues.push({ path: ["lock"], message: "lock must be a ProjectionLock" });
-  }
+  issues.push(...lockIssues(options.lock));
   issues.push(...progressOptionIssues(options));
   return issues;
 }

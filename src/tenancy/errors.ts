@@ -1,4 +1,4 @@
-import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../errors.js";
+import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions, hasCode } from "../errors.js";
 
 /** Stable codes of the tenancy errors: branch on these, not on messages. */
 export const TenancyErrorCode = ErrorCodeRegistry.tenancy;
@@ -72,10 +72,6 @@ export class TenantQuotaExceededError extends EventFlowsError {
       options,
     );
   }
-}
-
-function hasCode(error: unknown, code: string): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
 }
 
 export const isInvalidTenantError = (error: unknown): error is InvalidTenantError =>
