@@ -303,5 +303,36 @@ export function adminUiScenario(options: AdminUiScenarioOptions): void {
       },
       timeout,
     );
+
+    test(
+      "a bidirectional control in event data shows as its JSON escape: the JSON lines around it read left to right",
+      async () => {
+        // After the right-to-left test, for the same reason: its event shows in the other views.
+        const rlo = "\u202E";
+        await world.eventStore.appendToStream("Cart-bidi", [
+          { type: "ItemAdded", data: { [`${rlo}key-one`]: "value-two" }, metadata: { note: `${rlo}meta-three` } },
+        ]);
+        await page.goto(`${base()}/#/event/Cart-bidi/1`);
+        await page.getByRole("heading", { name: "ItemAdded #1 of Cart-bidi" }).waitFor();
+        // Drawn in order: the key, then its value (the override reversed the whole line).
+        const left = (text: string) =>
+          page.evaluate(`(() => {
+            const node = document.querySelector("main pre").firstChild;
+            const at = node.data.indexOf(${JSON.stringify(text)});
+            const range = document.createRange();
+            range.setStart(node, at);
+            range.setEnd(node, at + ${text.length});
+            return range.getBoundingClientRect().left;
+          })()`) as Promise<number>;
+        expect(await left("key-one")).toBeLessThan(await left("value-two"));
+        const [data, metadata] = await page.locator("main pre").allTextContents();
+        // The same JSON, the control written as an escape an operator can see.
+        expect(data).toContain('"\\u202ekey-one": "value-two"');
+        expect(metadata).toContain('"note": "\\u202emeta-three"');
+        expect(`${data}${metadata}`).not.toContain(rlo);
+        expect(JSON.parse(data as string)).toEqual({ [`${rlo}key-one`]: "value-two" });
+      },
+      timeout,
+    );
   });
 }

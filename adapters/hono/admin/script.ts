@@ -19,6 +19,9 @@
  * replace the view shown now and start the feed's watch behind it. Actions (POST) are never dropped.
  * A hash that is not valid percent-encoding (a hand-edited or truncated link) is taken as typed:
  * `decodeURIComponent` would throw and leave the page at "Loading…" with no word of why.
+ * The JSON views write the Unicode Bidi_Control characters as `\uXXXX` escapes: in a `<pre>`, a
+ * right-to-left override in a key or value reversed the rest of its line (the JSON's own quotes and
+ * colon, the value after a key), so the data read other than it is; escaped, it is the same JSON.
  */
 export const ADMIN_SCRIPT = String.raw`
 "use strict";
@@ -41,7 +44,8 @@ export const ADMIN_SCRIPT = String.raw`
     return node;
   }
   function link(text, hash) { return el("a", { href: "#" + hash }, [text]); }
-  function json(value) { return el("pre", { class: "json", tabindex: "0" }, [JSON.stringify(value, null, 2)]); }
+  function json(value) { return el("pre", { class: "json", tabindex: "0" }, [JSON.stringify(value, null, 2).replace(/[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, escapeChar)]); }
+  function escapeChar(c) { return "\\u" + ("000" + c.charCodeAt(0).toString(16)).slice(-4); }
   function time(iso) { return el("time", { datetime: iso }, [String(iso).replace("T", " ").replace("Z", " UTC")]); }
   function table(caption, heads, rows) {
     return el("table", null, [
