@@ -215,7 +215,7 @@ export interface DocumentChange {
  * the runner's position, and a rebuild is the tool for them.
  */
 export async function replayInto(store: EventStore, list: readonly AdminProjection[], input: unknown) {
-  const body = objectBody(input);
+  const body = objectBody(input, ["projection", "stream", "after", "to", "dryRun"]);
   const name = bodyText(body, "projection", true);
   const streamId = bodyText(body, "stream", false);
   const after = bodyInteger(body, "after") ?? 0;
@@ -294,7 +294,7 @@ export async function sagas(runtime: SagaRuntime | undefined) {
 
 /** Takes a parked instance out of `needs-attention` and dispatches its outbox again. */
 export async function resume(runtime: SagaRuntime | undefined, input: unknown) {
-  const body = objectBody(input);
+  const body = objectBody(input, ["saga", "key"]);
   const saga = bodyText(body, "saga", true);
   const key = bodyText(body, "key", true);
   if (runtime === undefined) throw new AdminNotFoundError("saga runtime for", saga);

@@ -2,7 +2,7 @@
  * Reading the admin API's inputs: query parameters and JSON bodies, each checked and bounded, every
  * problem a `ValidationError` (400) naming the parameter.
  */
-import { type Issue, ValidationError } from "../../../src/index.js";
+import { assertKnownOptions, type Issue, ValidationError } from "../../../src/index.js";
 
 /** The most items a page of the feed, a stream or the streams list holds. */
 export const MAX_PAGE = 200;
@@ -38,11 +38,15 @@ export function singleParam(params: URLSearchParams, name: string): string | nul
   return values[0] ?? null;
 }
 
-/** The body's fields, which must be an object. */
-export function objectBody(value: unknown): Readonly<Record<string, unknown>> {
+/**
+ * The body's fields, which must be an object of the `known` keys only: an action ignoring a misspelt
+ * key would do more than asked (a replay without its `stream` reads the whole feed).
+ */
+export function objectBody(value: unknown, known: readonly string[]): Readonly<Record<string, unknown>> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ValidationError("Invalid request body", [{ path: [], message: "the body must be a JSON object" }]);
   }
+  assertKnownOptions(value, known, "request body");
   return value as Record<string, unknown>;
 }
 

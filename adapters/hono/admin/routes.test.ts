@@ -489,6 +489,26 @@ describe("adminRoutes: replay into a projection", () => {
     }
   });
 
+  test("a key the action does not take is a 400 naming it, and nothing is written: a misspelt stream replayed the whole feed", async () => {
+    const { app, readModels, sent, failing } = await world();
+    await readModels.delete("carts", "Cart-1");
+    await readModels.delete("carts", "Cart-2");
+    const misspelt = await post(app, "/admin/api/projections/replay", {
+      projection: "cart-items",
+      streamId: "Cart-1",
+      dryRun: false,
+    });
+    expect(misspelt.status).toBe(400);
+    expect(await misspelt.json()).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["streamId"] }] });
+    expect(await readModels.get("carts", "Cart-2")).toBeUndefined();
+    expect(await readModels.get("carts", "Cart-1")).toBeUndefined();
+    failing.set("ReserveStock", 0);
+    const resume = await post(app, "/admin/api/sagas/resume", { saga: "Order", key: "o1", force: true });
+    expect(resume.status).toBe(400);
+    expect(await resume.json()).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["force"] }] });
+    expect(sent).toEqual([]);
+  });
+
   test("projections are listed with checkpoint, head and lag", async () => {
     const { app, eventStore } = await world();
     await eventStore.appendToStream("Cart-9", [{ type: "ItemAdded", data: { sku: "X" } }]);
