@@ -403,6 +403,44 @@ describe("live routes on Bun (real server and sockets)", () => {
     expect(hub.size).toBe(0);
   });
 
+  // A browser sends its cookies with a WebSocket handshake to any site, and CORS does not apply: a page of
+  // another origin read the events of whoever visited it (seen in Chromium against the packed package).
+  test("a WebSocket upgrade from a page of another origin is 403 before the auth hook; the server's own, a listed one and none are served", async () => {
+    const open = (url: string, origin?: string) =>
+      new Promise<string>((resolve) => {
+        const socket = new WebSocket(url, { headers: origin === undefined ? {} : { origin } } as never);
+        socket.onmessage = (message) => {
+          resolve(JSON.parse(String(message.data)).kind);
+          socket.close();
+        };
+        socket.onerror = () => resolve("refused");
+      });
+    const ws = `${base.replace("http:", "ws:")}/ws?token=alice`;
+    expect(await open(ws, "http://evil.example")).toBe("refused");
+    expect(await open(ws, "null")).toBe("refused");
+    const refused = await fetch(`${base}/ws?token=alice`, {
+      headers: { upgrade: "websocket", connection: "upgrade", origin: "https://evil.example" },
+    });
+    expect([refused.status, refused.headers.get("content-type")]).toEqual([403, "application/problem+json"]);
+    expect(await refused.json()).toMatchObject({ code: "FORBIDDEN" });
+    // The page's own host (its scheme aside: a proxy may end TLS), and clients that name no page.
+    expect(await open(ws, `https://127.0.0.1:${server.port}`)).toBe("open");
+    expect(await open(ws)).toBe("open");
+    const listed = new Hono().route(
+      "/api",
+      liveRoutes({ hub, upgradeWebSocket, origins: ["https://app.example"], auth: () => true }),
+    );
+    const own = Bun.serve({ port: 0, fetch: listed.fetch, websocket });
+    try {
+      const url = `ws://127.0.0.1:${own.port}/api/events/ws`;
+      expect(await open(url, "https://app.example")).toBe("open");
+      expect(await open(url, "https://app.example.evil")).toBe("refused");
+    } finally {
+      own.stop(true);
+    }
+    await until(() => hub.size === 0, 2000, "no connection left");
+  });
+
   // URLSearchParams reads them as U+FFFD: `%ED%A0%80` (an encoded lone surrogate, which a filter may
   // not hold) named a category of U+FFFD, and the client got a 200 stream of nothing.
   test("a filter or position with percent-escapes of bytes that are not UTF-8 is 400 naming the parameter (SSE and WebSocket)", async () => {
@@ -791,6 +829,10 @@ describe("live routes on Bun (real server and sockets)", () => {
       { hub, upgradeWebSocket: "bun" },
       { hub, onError: "log" },
       { hub, tenancy: { tenants: {} } },
+      // An origin as browsers send it, never a URL with a path or a bare host: neither could ever match.
+      { hub, origins: "https://app.example" },
+      { hub, origins: ["https://app.example/"] },
+      { hub, origins: ["app.example"] },
     ]) {
       let thrown: unknown;
       try {
@@ -804,6 +846,7 @@ describe("live routes on Bun (real server and sockets)", () => {
       ]);
     }
     expect(() => liveRoutes({ hub: () => hub, path: "/" })).not.toThrow();
+    expect(() => liveRoutes({ hub, origins: ["https://app.example:8443", "*"] })).not.toThrow();
   });
 
   test("a programming error in auth or authorize (TypeError, RangeError, ReferenceError, a thrown non-Error, an error with our code but not our mark) is the bare 500, told to onError; their ForbiddenError and ValidationError keep 403 and 400", async () => {

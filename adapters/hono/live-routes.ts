@@ -34,6 +34,7 @@ import {
 } from "../http/index.js";
 import { isMarkedEventFlowsError } from "../http/problem-details.js";
 import { parseQuery } from "../http/query-string.js";
+import { assertOriginAllowed, originsIssues } from "./live-origin.js";
 import { SSE_HEADERS, sseBody } from "./live-sse.js";
 import { liveSocketEvents, type UpgradeWebSocket } from "./live-websocket.js";
 
@@ -83,6 +84,13 @@ export interface LiveRoutesOptions {
   readonly upgradeWebSocket?: UpgradeWebSocket;
   /** Idle time before a heartbeat (an SSE comment, a WebSocket `heartbeat` message), in ms. Defaults to 5,000. */
   readonly heartbeatMs?: number;
+  /**
+   * WebSocket: the origins (`https://app.example.com`) of other sites' pages that may subscribe, or
+   * `["*"]` for any. A browser sends its cookies with a WebSocket handshake to any site, and CORS does
+   * not apply, so an upgrade whose `Origin` is neither the server's own host nor listed is a 403.
+   * Clients that send no `Origin` (not browsers) are not concerned. None: the server's own only.
+   */
+  readonly origins?: readonly string[];
   /** WebSocket: unsent bytes a socket may hold before the pump waits for it. Defaults to 1 MiB. */
   readonly maxBufferedBytes?: number;
   /**
@@ -103,6 +111,7 @@ const LIVE_OPTIONS = [
   "authorize",
   "path",
   "upgradeWebSocket",
+  "origins",
   "heartbeatMs",
   "maxBufferedBytes",
   "onError",
@@ -138,6 +147,7 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
   for (const key of ["auth", "authorize", "upgradeWebSocket", "onError"] as const)
     issues.push(...functionIssues(options[key], key));
   issues.push(...tenancyIssues(options.tenancy));
+  issues.push(...originsIssues(options.origins));
   // One hub follows one store's feed: shared by every tenant, it would serve each caller another tenant's events.
   if (options.tenancy !== undefined && hub !== undefined && typeof hub !== "function") {
     issues.push({ path: ["hub"], message: "with tenancy, hub must be a function of the tenant (one hub per tenant)" });
@@ -239,6 +249,8 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
       }
       let connection: Awaited<ReturnType<typeof open>>;
       try {
+        // Before the auth hook: a page of another site gets nothing, not even whether its cookie is valid.
+        assertOriginAllowed(c.req.raw, options.origins);
         connection = await open(c, undefined);
       } catch (error) {
         return refused(c, error);
