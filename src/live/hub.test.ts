@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { withFakeClock } from "../../test/fixtures/fake-clock.ts";
+import { watched, withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { isValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -229,10 +229,18 @@ describe("LiveHub", () => {
   });
 
   test("next resolves undefined after idleMs without an event (the caller's heartbeat)", async () => {
-    const hub = new LiveHub({ store: new InMemoryEventStore() });
-    const connection = await hub.connect();
-    expect(await connection.next(20)).toBeUndefined();
-    await hub.close();
+    // On a fake clock: not a millisecond before idleMs of the hub's time.
+    await withFakeClock(async (clock) => {
+      const hub = new LiveHub({ store: new InMemoryEventStore() });
+      const connection = await clock.until(hub.connect());
+      const next = watched(connection.next(20));
+      await clock.advance(19);
+      expect(next.settled).toBe(false);
+      await clock.advance(1);
+      expect(next.settled).toBe(true);
+      expect(await next.promise).toBeUndefined();
+      await clock.until(hub.close());
+    });
   });
 
   test("an allow callback that throws withholds the event", async () => {
