@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { watched, withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { isValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -73,21 +74,26 @@ describe("LiveHub", () => {
       if (calls > 1) return subscribe(options);
       return { stop: async () => undefined } as unknown as ReturnType<typeof subscribe>;
     }) as typeof store.subscribeToAll;
-    const hub = new LiveHub({ store, pollIntervalMs: 10 });
-    const connection = await hub.connect();
-    const appended = await append(store, 5);
-    const received: EventEnvelope[] = [];
-    const deadline = Date.now() + 5000;
-    while (received.length < appended.length && Date.now() < deadline) {
-      const item = await connection.next(50);
-      if (item?.kind === "event") received.push(item.event);
-    }
-    expect(calls).toBe(2);
-    expect(received.map((e) => e.id)).toEqual(appended.map((e) => e.id));
-    const more = await append(store, 3);
-    expect((await drain(connection, 3)).map((e) => e.id)).toEqual(more.map((e) => e.id));
-    connection.close();
-    await hub.close();
+    // On a fake clock: each heartbeat (50 ms) is a stall check, at most one per 4 polls (40 ms) of the hub's time.
+    await withFakeClock(async (clock) => {
+      const hub = new LiveHub({ store, pollIntervalMs: 10 });
+      const connection = await clock.until(hub.connect());
+      const appended = await append(store, 5);
+      // The first heartbeat notes what was handed out (nothing); the next finds it has not moved: restarted.
+      expect(await clock.until(connection.next(50))).toBeUndefined();
+      expect(calls).toBe(1);
+      const received: EventEnvelope[] = [];
+      for (let beat = 0; beat < 10 && received.length < appended.length; beat++) {
+        const item = await clock.until(connection.next(50));
+        if (item?.kind === "event") received.push(item.event);
+      }
+      expect(calls).toBe(2);
+      expect(received.map((e) => e.id)).toEqual(appended.map((e) => e.id));
+      const more = await append(store, 3);
+      expect((await clock.until(drain(connection, 3))).map((e) => e.id)).toEqual(more.map((e) => e.id));
+      connection.close();
+      await clock.until(hub.close());
+    });
   });
 
   test("an idle hub with nothing new appended is not restarted by heartbeats", async () => {
@@ -98,34 +104,51 @@ describe("LiveHub", () => {
       calls += 1;
       return subscribe(options);
     }) as typeof store.subscribeToAll;
-    const hub = new LiveHub({ store, pollIntervalMs: 10 });
-    const connection = await hub.connect();
-    for (let i = 0; i < 5; i++) expect(await connection.next(50)).toBeUndefined();
-    expect(calls).toBe(1);
-    connection.close();
-    await hub.close();
+    let checks = 0;
+    const head = store.getLastGlobalPosition.bind(store);
+    // On a fake clock: five heartbeats of 50 ms, each 4 polls (40 ms) or more after the last, are five stall checks.
+    await withFakeClock(async (clock) => {
+      const hub = new LiveHub({ store, pollIntervalMs: 10 });
+      const connection = await clock.until(hub.connect());
+      store.getLastGlobalPosition = () => {
+        checks++;
+        return head();
+      };
+      for (let i = 0; i < 5; i++) expect(await clock.until(connection.next(50))).toBeUndefined();
+      expect({ checks, calls }).toEqual({ checks: 5, calls: 1 });
+      connection.close();
+      await clock.until(hub.close());
+    });
   });
 
   test("a store read failing during the stall check ends nothing: the connection gets its heartbeat, stays open and goes on", async () => {
     const store = new InMemoryEventStore();
     const head = store.getLastGlobalPosition.bind(store);
     let failing = false;
+    let failed = 0;
     store.getLastGlobalPosition = async () => {
-      if (failing) throw new Error("connection to postgres://app:secret@db refused");
+      if (failing) {
+        failed++;
+        throw new Error("connection to postgres://app:secret@db refused");
+      }
       return head();
     };
-    const hub = new LiveHub({ store, pollIntervalMs: 10 });
-    const connection = await hub.connect();
-    failing = true;
-    // Each idle wait runs the stall check (at most once per 40 ms): its failed read is no stall.
-    for (let i = 0; i < 3; i++) expect(await connection.next(50)).toBeUndefined();
-    expect(connection.ended).toBeUndefined();
-    expect(hub.size).toBe(1);
-    failing = false;
-    const appended = await append(store, 2);
-    expect((await drain(connection, 2)).map((e) => e.id)).toEqual(appended.map((e) => e.id));
-    connection.close();
-    await hub.close();
+    // On a fake clock: each heartbeat (50 ms) runs the stall check (at most once per 40 ms): three failed reads.
+    await withFakeClock(async (clock) => {
+      const hub = new LiveHub({ store, pollIntervalMs: 10 });
+      const connection = await clock.until(hub.connect());
+      failing = true;
+      // Its failed read is no stall: the connection gets its heartbeat and stays.
+      for (let i = 0; i < 3; i++) expect(await clock.until(connection.next(50))).toBeUndefined();
+      expect(failed).toBe(3);
+      expect(connection.ended).toBeUndefined();
+      expect(hub.size).toBe(1);
+      failing = false;
+      const appended = await append(store, 2);
+      expect((await clock.until(drain(connection, 2))).map((e) => e.id)).toEqual(appended.map((e) => e.id));
+      connection.close();
+      await clock.until(hub.close());
+    });
   });
 
   test("a connection resuming from an old position catches up, then follows the shared feed without a gap or repeat", async () => {
@@ -206,10 +229,18 @@ describe("LiveHub", () => {
   });
 
   test("next resolves undefined after idleMs without an event (the caller's heartbeat)", async () => {
-    const hub = new LiveHub({ store: new InMemoryEventStore() });
-    const connection = await hub.connect();
-    expect(await connection.next(20)).toBeUndefined();
-    await hub.close();
+    // On a fake clock: not a millisecond before idleMs of the hub's time.
+    await withFakeClock(async (clock) => {
+      const hub = new LiveHub({ store: new InMemoryEventStore() });
+      const connection = await clock.until(hub.connect());
+      const next = watched(connection.next(20));
+      await clock.advance(19);
+      expect(next.settled).toBe(false);
+      await clock.advance(1);
+      expect(next.settled).toBe(true);
+      expect(await next.promise).toBeUndefined();
+      await clock.until(hub.close());
+    });
   });
 
   test("an allow callback that throws withholds the event", async () => {

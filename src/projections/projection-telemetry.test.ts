@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { parentOf, useTracing } from "../../test/telemetry/tracing.ts";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { MetricName, resetMetrics } from "../telemetry/metrics.js";
@@ -134,12 +135,17 @@ describe("projection lag metrics", () => {
   test("positions behind and seconds after a batch; 0 once caught up; failures counted by code", async () => {
     const { collect } = collectingMetrics();
     const { eventStore, runner: run } = runner({ batchSize: 2, failOn: 3 });
-    await eventStore.appendToStream(
-      "Cart-1",
-      [1, 2, 3, 4, 5].map(() => ({ type: "Added", data: {} })),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    await expect(run.catchUp()).rejects.toThrow(/failed on event/);
+    // On a fake clock: the first batch commits 30 ms after its events were appended, to the millisecond.
+    await withFakeClock(async (clock) => {
+      await eventStore.appendToStream(
+        "Cart-1",
+        [1, 2, 3, 4, 5].map(() => ({ type: "Added", data: {} })),
+      );
+      await clock.advance(30);
+      // Caught, not expect().rejects: under fake timers Bun's rejects waited about a second of real time.
+      const failed = await clock.until(run.catchUp()).catch((error: unknown) => error);
+      expect(String(failed)).toMatch(/failed on event/);
+    });
     let all = await collect();
     const label = { "eventflows.projection": "totals" };
     expect(named(all, MetricName.projectionPositionsBehind)).toEqual([
@@ -147,7 +153,7 @@ describe("projection lag metrics", () => {
     ]);
     const seconds = named(all, MetricName.projectionLag);
     expect(seconds).toHaveLength(1);
-    expect(seconds[0]?.value).toBeGreaterThanOrEqual(0.02);
+    expect(seconds[0]?.value).toBe(0.03);
     expect(named(all, MetricName.errors)).toContainEqual(
       expect.objectContaining({
         attributes: { "error.type": "PROJECTION_FAILED", "eventflows.operation": "projection" },

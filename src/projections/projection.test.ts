@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { FAKE_EPOCH, withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { isValidationError, ProjectionFailedError, ServiceError, type ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
-import { eventually } from "../testing/index.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
 import { MAX_PROJECTION_NAME_LENGTH, type Projection, projection } from "./projection.js";
 import { InMemoryProjectionLock } from "./projection-lock.js";
@@ -412,65 +412,83 @@ describe("ProjectionRunner batch size", () => {
 describe("ProjectionRunner lease", () => {
   // The lease was renewed only between batches: a batch longer than the lease (a large catch-up
   // batch, a slow handler) let it lapse, and a standby took over in the middle of the batch.
+  // On a fake clock: a stall of the machine cannot make the standby's try land after a lapse.
   test("a batch that runs longer than a third of the lease renews it as it goes, and no renewal lands after the release", async () => {
     const eventStore = new InMemoryEventStore();
     await eventStore.appendToStream("S-1", [{ type: "Slow", data: {} }]);
     const lock = new InMemoryProjectionLock();
-    const renewals: number[] = [];
+    const calls: string[] = [];
     const acquire = lock.acquire.bind(lock);
-    lock.acquire = async (name, owner, ttlMs) => {
-      renewals.push(Date.now());
-      // A renewal slower than the batch: the runner must wait for it before releasing.
-      await Bun.sleep(30);
-      return acquire(name, owner, ttlMs);
-    };
-    let standbyDuring: boolean | undefined;
-    const runner = new ProjectionRunner({
-      projection: projection({
-        name: "slow",
-        handle: async () => {
-          await Bun.sleep(200);
-          standbyDuring = await acquire("slow", "standby", 60);
-        },
-      }),
-      eventStore,
-      readModels: new InMemoryReadModelStore(),
-      lock,
-      leaseMs: 60,
+    const release = lock.release.bind(lock);
+    await withFakeClock(async (clock) => {
+      const at = () => clock.now() - FAKE_EPOCH;
+      lock.acquire = async (name, owner, ttlMs) => {
+        // A renewal slower than a third of the lease: the runner must wait for it before releasing.
+        await Bun.sleep(30);
+        calls.push(`acquire ${at()}`);
+        return acquire(name, owner, ttlMs);
+      };
+      lock.release = async (name, owner) => {
+        calls.push(`release ${at()}`);
+        return release(name, owner);
+      };
+      let standbyDuring: boolean | undefined;
+      const runner = new ProjectionRunner({
+        projection: projection({
+          name: "slow",
+          handle: async () => {
+            await Bun.sleep(200);
+            standbyDuring = await acquire("slow", "standby", 60);
+          },
+        }),
+        eventStore,
+        readModels: new InMemoryReadModelStore(),
+        lock,
+        leaseMs: 60,
+      });
+      await clock.until(runner.catchUp());
+      // Whatever was still due (a renewal the runner did not wait for) lands now, after the release.
+      await clock.advance(1000);
+      expect(standbyDuring).toBe(false);
+      // Taken at 30, then renewed while the batch ran (from 50 on, every 20 ms, each renewal in turn taking
+      // 30 ms), never a whole lease (60 ms) after the grant before: the standby's try at 230 found it held.
+      const acquired = calls.filter((call) => call.startsWith("acquire")).map((call) => Number(call.split(" ")[1]));
+      expect(acquired[0]).toBe(30);
+      expect(acquired.filter((t) => t > 30 && t <= 230).length).toBeGreaterThanOrEqual(3);
+      expect(acquired.filter((t, i) => i > 0 && t - (acquired[i - 1] ?? 0) >= 60)).toEqual([]);
+      // Released last: nothing renews it after, and the lease is free.
+      expect(calls.at(-1)).toStartWith("release");
+      expect(await acquire("slow", "standby", 60)).toBe(true);
     });
-    const started = Date.now();
-    await runner.catchUp();
-    // Taken once when catchUp began, then renewed every ~20 ms of the 200 ms batch.
-    expect(renewals.filter((at) => at > started + 5).length).toBeGreaterThanOrEqual(3);
-    expect(standbyDuring).toBe(false);
-    // Released last: the lease is free at once.
-    expect(await acquire("slow", "standby", 60)).toBe(true);
   });
 });
 
 describe("ProjectionRunner lease while caught up", () => {
   // The caught-up runner waited its whole pollIntervalMs before renewing: with a poll longer than
   // the lease, the lease lapsed while it waited and a standby took over from a healthy runner.
+  // On a fake clock: 4 s of the runners' time take no real time.
   test("an idle active runner renews its lease once a third of it has passed, however long pollIntervalMs is", async () => {
     const eventStore = new InMemoryEventStore();
     const readModels = new InMemoryReadModelStore();
     const lock = new InMemoryProjectionLock();
     const idle = projection({ name: "idle", handle: () => undefined });
     const options = { projection: idle, eventStore, readModels, lock, leaseMs: 3000, pollIntervalMs: 60_000 };
-    const active = new ProjectionRunner({ ...options, owner: "active" });
-    const standby = new ProjectionRunner({ ...options, owner: "standby", standbyPollMs: 20 });
-    active.start();
-    await active.whenCaughtUp();
-    expect(active.active).toBe(true);
-    standby.start();
-    try {
-      // Past the lease: only renewals (every second) keep it from the standby.
-      await Bun.sleep(4000);
-      expect([active.active, standby.active]).toEqual([true, false]);
-      expect(await lock.acquire("idle", "someone else", 3000)).toBe(false);
-    } finally {
-      await Promise.all([active.stop(), standby.stop()]);
-    }
+    await withFakeClock(async (clock) => {
+      const active = new ProjectionRunner({ ...options, owner: "active" });
+      const standby = new ProjectionRunner({ ...options, owner: "standby", standbyPollMs: 20 });
+      active.start();
+      await clock.until(active.whenCaughtUp());
+      expect(active.active).toBe(true);
+      standby.start();
+      try {
+        // Past the lease: only renewals (every second) keep it from the standby.
+        await clock.advance(4000);
+        expect([active.active, standby.active]).toEqual([true, false]);
+        expect(await lock.acquire("idle", "someone else", 3000)).toBe(false);
+      } finally {
+        await clock.until(Promise.all([active.stop(), standby.stop()]));
+      }
+    });
   });
 });
 
@@ -686,12 +704,15 @@ describe("ProjectionRunner wake-ups", () => {
         },
       }),
     });
-    runner.start();
-    try {
-      await eventually(() => expect(handled).toEqual(["First", "Second"]), 2_000);
-    } finally {
-      await appendDuring;
-      await runner.stop();
-    }
+    // On a fake clock: "at once" is before the poll's 10 s of the runner's time, however loaded the machine.
+    await withFakeClock(async (clock) => {
+      runner.start();
+      try {
+        await clock.advance(9_999);
+        expect(handled).toEqual(["First", "Second"]);
+      } finally {
+        await clock.until(Promise.all([appendDuring, runner.stop()]));
+      }
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, jest, test } from "bun:test";
 import fc from "fast-check";
+import { withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
@@ -211,10 +212,14 @@ describe("replay", () => {
   });
 
   test("since: only events at or after a time", async () => {
-    const eventStore = await seeded();
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const since = new Date();
-    await eventStore.appendToStream("Cart-c", [{ type: "Counted", data: { n: 7 } }]);
+    // On a fake clock: the seeded events are 5 ms before since, the last one at it to the millisecond.
+    const { eventStore, since } = await withFakeClock(async (clock) => {
+      const eventStore = await seeded();
+      await clock.advance(5);
+      const since = new Date();
+      await eventStore.appendToStream("Cart-c", [{ type: "Counted", data: { n: 7 } }]);
+      return { eventStore, since };
+    });
     const seen: number[] = [];
     const result = await replay<Counted>({ eventStore, since, handle: (e) => void seen.push(e.data.n) });
     expect(seen).toEqual([7]);
@@ -271,15 +276,18 @@ describe("replay", () => {
     const eventStore = await seeded();
     const controller = new AbortController();
     const seen: number[] = [];
-    const run = replay<Counted>({
-      eventStore,
-      eventsPerSecond: 1e-7, // one event per 116 days
-      signal: controller.signal,
-      handle: (e) => void seen.push(e.data.n),
-    }).catch((e: unknown) => e);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    controller.abort();
-    expect(((await run) as Error).name).toBe("AbortedError");
+    // On a fake clock: 50 ms of the replay's time, then the abort, whatever the machine's load.
+    await withFakeClock(async (clock) => {
+      const run = replay<Counted>({
+        eventStore,
+        eventsPerSecond: 1e-7, // one event per 116 days
+        signal: controller.signal,
+        handle: (e) => void seen.push(e.data.n),
+      }).catch((e: unknown) => e);
+      await clock.advance(50);
+      controller.abort();
+      expect(((await clock.until(run)) as Error).name).toBe("AbortedError");
+    });
     expect(seen).toEqual([1]);
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { FAKE_EPOCH, watched, withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import {
   type Commands,
   type OrderEvent,
@@ -511,6 +512,7 @@ describe("SagaRuntime: steps that never settle, and thrown values that are not e
     return { gate, saga };
   }
 
+  // On a fake clock: the step is given up at leaseMs of the runtime's own time, not a millisecond before.
   test("a handler that never settles fails the step after leaseMs with a SagaStepTimeoutError; returning late saves nothing; a redelivery runs it", async () => {
     const { gate, saga } = gated();
     let release!: () => void;
@@ -519,29 +521,42 @@ describe("SagaRuntime: steps that never settle, and thrown values that are not e
     });
     const { runtime, store, sent, errors, bus } = setup({ sagas: [saga], leaseMs: 50 });
     const placed = orderEvent("OrderPlaced", "o1", { sku: "A" });
-    const [outcome] = await runtime.handle(placed);
-    expect(outcome).toMatchObject({ saga: "Order", key: "o1", eventId: placed.id, outcome: "failed", retryable: true });
-    expect(outcome?.error).toBeInstanceOf(SagaStepTimeoutError);
-    expect(outcome?.error).toMatchObject({
-      code: "SAGA_STEP_TIMEOUT",
-      saga: "Order",
-      key: "o1",
-      step: "OrderPlaced",
-      eventId: placed.id,
-      timeoutMs: 50,
+    await withFakeClock(async (clock) => {
+      const handling = watched(runtime.handle(placed));
+      await clock.advance(49);
+      expect(handling.settled).toBe(false);
+      await clock.advance(1);
+      expect(handling.settled).toBe(true);
+      const [outcome] = await handling.promise;
+      expect(outcome).toMatchObject({
+        saga: "Order",
+        key: "o1",
+        eventId: placed.id,
+        outcome: "failed",
+        retryable: true,
+      });
+      expect(outcome?.error).toBeInstanceOf(SagaStepTimeoutError);
+      expect(outcome?.error).toMatchObject({
+        code: "SAGA_STEP_TIMEOUT",
+        saga: "Order",
+        key: "o1",
+        step: "OrderPlaced",
+        eventId: placed.id,
+        timeoutMs: 50,
+      });
+      expect((outcome?.error as Error | undefined)?.message).toBe(
+        'Saga "Order" stopped waiting on "OrderPlaced" after 50 ms (leaseMs): a handler, the saga store or a command did not answer',
+      );
+      expect(errors.map((e) => e.error)).toEqual([outcome?.error]);
+      expect(await runtime.failures("Order")).toHaveLength(1);
+      // The handler returns after all: the step was given up, and nothing of it is saved or sent.
+      release();
+      await clock.advance(1000);
     });
-    expect((outcome?.error as Error | undefined)?.message).toBe(
-      'Saga "Order" stopped waiting on "OrderPlaced" after 50 ms (leaseMs): a handler, the saga store or a command did not answer',
-    );
-    expect(errors.map((e) => e.error)).toEqual([outcome?.error]);
-    await eventually(async () => expect((await runtime.failures("Order")).length).toBe(1));
-    // The handler returns after all: the step was given up, and nothing of it is saved or sent.
-    release();
-    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await store.load("Order", "o1")).toBeUndefined();
     expect(await store.hasHandled("Order", "o1", placed.id)).toBe(false);
     expect(sent).toEqual([]);
-    // Redelivered (to a runtime with the default bound: a loaded machine may pause past 50 ms), the step runs: once, all of it.
+    // Redelivered, the step runs: once, all of it.
     gate.wait = undefined;
     const patient = new SagaRuntime({ store, commands: bus, sagas: [saga] });
     const [again] = await patient.handle(placed);
@@ -562,7 +577,15 @@ describe("SagaRuntime: steps that never settle, and thrown values that are not e
       onError: (f) => errors.push(f),
     });
     const placed = orderEvent("OrderPlaced", "o2", { sku: "A" });
-    const [outcome] = await stuck.handle(placed);
+    // On a fake clock: handle returns at leaseMs of the runtime's own time, not a millisecond before.
+    const [outcome] = await withFakeClock(async (clock) => {
+      const handling = watched(stuck.handle(placed));
+      await clock.advance(49);
+      expect(handling.settled).toBe(false);
+      await clock.advance(1);
+      expect(handling.settled).toBe(true);
+      return handling.promise;
+    });
     expect(outcome).toMatchObject({ outcome: "failed", retryable: true, error: { code: "SAGA_STEP_TIMEOUT" } });
     expect(errors).toHaveLength(1);
     // Saved with its handled id: state, command and mark together.
@@ -595,8 +618,15 @@ describe("SagaRuntime: steps that never settle, and thrown values that are not e
       retryDelayMs: 0,
       onError: () => {},
     });
-    await runtime.handle(orderEvent("OrderPlaced", "o4", { sku: "A" }));
-    await eventually(async () => expect((await store.load("Order", "o4"))?.status).toBe("needs-attention"));
+    // On a fake clock: two attempts of leaseMs each (the first while handle waits), then parked.
+    await withFakeClock(async (clock) => {
+      await clock.until(runtime.handle(orderEvent("OrderPlaced", "o4", { sku: "A" })));
+      expect(clock.now() - FAKE_EPOCH).toBe(200);
+      await clock.advance(199);
+      expect((await store.load("Order", "o4"))?.status).toBe("running");
+      await clock.advance(1);
+      expect((await store.load("Order", "o4"))?.status).toBe("needs-attention");
+    });
     const parked = await store.load("Order", "o4");
     expect(parked?.attention).toMatchObject({ entryId: "Order/o4/1", commandType: "ReserveStock", attempts: 2 });
     expect(parked?.attention?.error).toContain("SagaStepTimeoutError (SAGA_STEP_TIMEOUT)");
@@ -616,24 +646,31 @@ describe("SagaRuntime: steps that never settle, and thrown values that are not e
     const checkpoints = new InMemoryCheckpointStore();
     const { runtime, store, sent, errors } = setup({ sagas: [saga], leaseMs: 50 });
     await events.appendToStream("Order-o6", [{ type: "OrderPlaced", data: { orderId: "o6", sku: "A" } }]);
-    const subscription = await runtime.subscribe(events, {
-      checkpoints,
-      pollIntervalMs: 5,
-      retryDelayMs: 5,
-      onError: () => {},
+    // On a fake clock: the step is given up at leaseMs (50), and the retry comes retryDelayMs (5) later.
+    await withFakeClock(async (clock) => {
+      const subscription = await runtime.subscribe(events, {
+        checkpoints,
+        pollIntervalMs: 5,
+        retryDelayMs: 5,
+        onError: () => {},
+      });
+      try {
+        await clock.advance(49);
+        expect(errors).toEqual([]);
+        await clock.advance(1);
+        expect(errors.map((e) => (e.error as { code?: string }).code)).toEqual(["SAGA_STEP_TIMEOUT"]);
+        expect(await checkpoints.load("sagas")).toBeUndefined();
+        // The handler answers again: the retry saves the step, and the feed moves on.
+        gate.wait = undefined;
+        await clock.advance(5);
+        expect(await checkpoints.load("sagas")).toBe(1);
+      } finally {
+        await clock.until(subscription.stop());
+      }
     });
-    try {
-      await eventually(() => expect(errors.length).toBeGreaterThan(0));
-      expect(await checkpoints.load("sagas")).toBeUndefined();
-      // The handler answers again: the retry saves the step, and the feed moves on.
-      gate.wait = undefined;
-      await eventually(async () => expect(await checkpoints.load("sagas")).toBe(1));
-    } finally {
-      await subscription.stop();
-    }
     expect((await store.load("Order", "o6"))?.version).toBe(1);
     expect(sent.map((s) => s.id)).toEqual(["Order/o6/1"]);
-    expect(errors.every((e) => (e.error as { code?: string }).code === "SAGA_STEP_TIMEOUT")).toBe(true);
+    expect(errors).toHaveLength(1);
   });
 
   test("a handler that throws a value that is not an Error fails the step, recorded, nothing saved", async () => {

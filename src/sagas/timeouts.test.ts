@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { watched, withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { HandlerNotFoundError, ValidationError } from "../errors.js";
-import { eventually } from "../testing/assert.js";
 import { defineSaga } from "./define-saga.js";
 import { InMemorySagaStore } from "./in-memory-saga-store.js";
 import { type FiredTimeoutReport, SagaRuntime } from "./saga-runtime.js";
@@ -288,12 +288,17 @@ describe("saga timeouts", () => {
     const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => now });
     await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
     now = T0 + 16 * MINUTE;
-    const loop = runtime.start({ intervalMs: 5 });
-    try {
-      await eventually(async () => expect((await store.load("Order", "o1"))?.status).toBe("compensated"), 2000);
-    } finally {
-      await loop.stop();
-    }
+    // On a fake clock (the timers'; the saga's own clock stays where it is set): the first tick, intervalMs in.
+    await withFakeClock(async (clock) => {
+      const loop = runtime.start({ intervalMs: 5 });
+      try {
+        await clock.advance(4);
+        expect((await store.load("Order", "o1"))?.status).toBe("running");
+        await clock.advance(1);
+      } finally {
+        await clock.until(loop.stop());
+      }
+    });
     expect((await store.load("Order", "o1"))?.status).toBe("compensated");
     expect(sent.map((s) => s.type)).toEqual(["ReserveStock", "ReleaseStock"]);
   });
@@ -321,18 +326,28 @@ describe("saga timeouts", () => {
     });
     await runtime.handle(orderEvent("Arm" as never, "stuck"));
     await runtime.handle(orderEvent("Arm" as never, "fine"));
-    const loop = runtime.start({ intervalMs: 5 });
-    try {
-      await eventually(() => expect(fired).toContain("fine"), 5000);
-    } finally {
-      await loop.stop();
-    }
-    // The stuck one is reported failed (still claimed) each leaseMs; the one due after it fired, once.
-    expect([...outcomes].sort()).toEqual(["fine applied", "stuck failed"]);
-    expect(fired.filter((key) => key === "fine")).toHaveLength(1);
-    // tick() itself (the Lambda and Cron drivers') returns, with the stuck firing reported failed.
-    const { fired: again } = await runtime.tick(Date.now() + 1000);
-    expect(again.map((report) => [report.key, report.outcome])).toEqual([["stuck", "failed"]]);
+    // On a fake clock: the first tick comes at intervalMs (5), the stuck firing holds it for leaseMs (100).
+    await withFakeClock(async (clock) => {
+      const loop = runtime.start({ intervalMs: 5 });
+      try {
+        await clock.advance(104);
+        expect(fired).toEqual([]);
+        await clock.advance(1);
+        expect(fired).toEqual(["stuck", "fine"]);
+      } finally {
+        await clock.until(loop.stop());
+      }
+      // The stuck one is reported failed (still claimed) each leaseMs; the one due after it fired, once.
+      expect([...outcomes].sort()).toEqual(["fine applied", "stuck failed"]);
+      expect(fired.filter((key) => key === "fine")).toHaveLength(1);
+      // tick() itself (the Lambda and Cron drivers') returns after leaseMs, with the stuck firing reported failed.
+      const ticked = watched(runtime.tick(Date.now() + 1000));
+      await clock.advance(99);
+      expect(ticked.settled).toBe(false);
+      await clock.advance(1);
+      const { fired: again } = await ticked.promise;
+      expect(again.map((report) => [report.key, report.outcome])).toEqual([["stuck", "failed"]]);
+    });
   });
 
   test("timeouts of instances whose keys and names hold / (k: x/t/y; k/t/x: y) both fire, each in its own instance", async () => {
