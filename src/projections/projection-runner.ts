@@ -581,22 +581,28 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
     const third = leaseMs / 3;
     let renewing: Promise<unknown> = Promise.resolve();
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let released = false;
     const arm = () => {
       // At most a timer's limit ahead: past it, setTimeout would fire at once (tick checks again).
       const wait = Math.min(MAX_DELAY_MS, Math.max(0, this.#leasedAt + third - Date.now()));
       timer = setTimeout(tick, wait);
     };
     const tick = () => {
-      if (Date.now() - this.#leasedAt >= third) {
-        this.#leasedAt = Date.now();
-        renewing = renewing
-          .then(() => this.#lock.acquire(this.projection.name, this.#owner, leaseMs))
-          .catch((error: unknown) => callHook("onError", this.#onError, error));
-      }
-      arm();
+      if (Date.now() - this.#leasedAt < third) return arm();
+      this.#leasedAt = Date.now();
+      // One renewal at a time, the next timed from when this one settles: a lock slower than a third
+      // of the lease queued one renewal per tick behind the last, and the release waited out them all.
+      // Through a promise: a lock of the application's may answer, or throw, synchronously.
+      renewing = Promise.resolve()
+        .then(() => this.#lock.acquire(this.projection.name, this.#owner, leaseMs))
+        .catch((error: unknown) => callHook("onError", this.#onError, error))
+        .finally(() => {
+          if (!released) arm();
+        });
     };
     arm();
     return async () => {
+      released = true;
       clearTimeout(timer);
       await renewing;
     };
