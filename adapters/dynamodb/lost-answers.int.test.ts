@@ -92,19 +92,21 @@ describe("DynamoDB read models: an answer lost after the write was applied (mock
   });
 });
 
+/** A saga store whose answers can be lost (`answers`), and one on the same table that reads plainly (`reader`). */
+async function sagas() {
+  const { layout, client } = await local.store();
+  const answers = losingAnswers();
+  const retry = { baseDelayMs: 1, maxDelayMs: 2 };
+  const store = new DynamoDbSagaStore({
+    ...local.endpoint,
+    tableName: layout.tableName,
+    fetch: answers.fetch,
+    retry,
+  });
+  return { store, reader: new DynamoDbSagaStore({ tableName: layout.tableName, client }), answers };
+}
+
 describe("DynamoDB sagas: an answer lost after the write was applied (mock fetch: dropped connection)", () => {
-  async function sagas() {
-    const { layout, client } = await local.store();
-    const answers = losingAnswers();
-    const retry = { baseDelayMs: 1, maxDelayMs: 2 };
-    const store = new DynamoDbSagaStore({
-      ...local.endpoint,
-      tableName: layout.tableName,
-      fetch: answers.fetch,
-      retry,
-    });
-    return { store, reader: new DynamoDbSagaStore({ tableName: layout.tableName, client }), answers };
-  }
   const step = (expectedVersion: number, state: unknown) =>
     ({
       saga: "Shipping",
@@ -141,15 +143,7 @@ describe("DynamoDB sagas: an answer lost after the write was applied (mock fetch
 
 describe("DynamoDB saga timeouts: a claim whose answer is lost after it was applied (mock fetch: dropped connection)", () => {
   test("the claim still returns the timeout it took", async () => {
-    const { layout, client } = await local.store();
-    const answers = losingAnswers();
-    const retry = { baseDelayMs: 1, maxDelayMs: 2 };
-    const store = new DynamoDbSagaStore({
-      ...local.endpoint,
-      tableName: layout.tableName,
-      fetch: answers.fetch,
-      retry,
-    });
+    const { store, reader: other, answers } = await sagas();
     const timeout = {
       id: "Shipping/order-1/t/remind/1",
       saga: "Shipping",
@@ -172,7 +166,6 @@ describe("DynamoDB saga timeouts: a claim whose answer is lost after it was appl
     expect(answers.lost()).toBe(1);
     expect(claimed.map((t) => t.id)).toEqual([timeout.id]);
     // Leased to the claimant: another scheduler finds nothing to claim.
-    const other = new DynamoDbSagaStore({ tableName: layout.tableName, client });
     expect(await other.claimDueTimeouts({ now: 2_000, owner: "scheduler-b", leaseMs: 60_000, limit: 10 })).toEqual([]);
   });
 });
