@@ -51,6 +51,7 @@ export const ErrorCode = {
   RehydrationFailed: "REHYDRATION_FAILED",
   AggregateBroken: "AGGREGATE_BROKEN",
   ProjectionFailed: "PROJECTION_FAILED",
+  ReplayFailed: "REPLAY_FAILED",
   NoTransition: "NO_TRANSITION",
   SagaStepTimeout: "SAGA_STEP_TIMEOUT",
   EventHandlerTimeout: "EVENT_HANDLER_TIMEOUT",
@@ -437,6 +438,28 @@ export class ProjectionFailedError extends EventFlowsError {
 }
 
 /**
+ * A `replay` handler threw on an event: the replay stopped there (what committed before stays; in a dry
+ * run nothing was written). `position` is where the event is, counted as the replay counts: its stream
+ * version when replaying one stream, else its global position: `after` given that position resumes at
+ * the event after it. `cause` is what the handler threw.
+ */
+export class ReplayFailedError extends EventFlowsError {
+  override readonly name = "ReplayFailedError";
+  constructor(
+    readonly position: number,
+    readonly eventId: string,
+    readonly eventType: string,
+    options?: EventFlowsErrorOptions,
+  ) {
+    super(
+      ErrorCode.ReplayFailed,
+      `Replay failed on event ${eventId} (${eventType}) at position ${position} and stopped`,
+      options,
+    );
+  }
+}
+
+/**
  * A read-model store that cannot swap a shadow generation in atomically refuses rebuilds, before
  * anything is written (see `ReadModelStoreCapabilities.rebuilds`).
  */
@@ -745,6 +768,8 @@ export const isAggregateBrokenError = (error: unknown): error is AggregateBroken
   hasCode(error, ErrorCode.AggregateBroken);
 export const isProjectionFailedError = (error: unknown): error is ProjectionFailedError =>
   hasCode(error, ErrorCode.ProjectionFailed);
+export const isReplayFailedError = (error: unknown): error is ReplayFailedError =>
+  hasCode(error, ErrorCode.ReplayFailed);
 export const isSnapshotCorruptError = (error: unknown): error is SnapshotCorruptError =>
   hasCode(error, ErrorCode.SnapshotCorrupt);
 export const isEventCorruptError = (error: unknown): error is EventCorruptError =>

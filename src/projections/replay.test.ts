@@ -1,6 +1,7 @@
 import { describe, expect, jest, test } from "bun:test";
 import fc from "fast-check";
 import { withFakeClock } from "../../test/fixtures/fake-clock.ts";
+import { ProjectionFailedError, ServiceError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
@@ -330,7 +331,14 @@ describe("replay", () => {
         },
       }).then(
         () => "ok",
-        (error: { name: string; code?: string; issues?: unknown }) => [error.name, error.code, error.issues],
+        // The store's refusal is the cause of the replay's failure, the same in both runs.
+        (error: { name: string; code?: string; cause?: { name: string; code?: string; issues?: unknown } }) => [
+          error.name,
+          error.code,
+          error.cause?.name,
+          error.cause?.code,
+          error.cause?.issues,
+        ],
       );
     await fc.assert(
       fc.asyncProperty(write, async (w) => {
@@ -343,7 +351,8 @@ describe("replay", () => {
   test("writes without readModels outside a dry run, and bad options, are refused", async () => {
     const eventStore = await seeded();
     await expect(replay({ eventStore, dryRun: false, handle: counting as never })).rejects.toMatchObject({
-      code: "VALIDATION_FAILED",
+      code: "REPLAY_FAILED",
+      cause: { code: "VALIDATION_FAILED" },
     });
     for (const bad of [
       { stream: "Cart-a", category: "Cart" },
@@ -462,5 +471,73 @@ describe("replay", () => {
       ),
       { numRuns: 50 },
     );
+  });
+});
+
+describe("replay: a handler that throws", () => {
+  const thrown = [
+    ["an Error", new Error("boom")],
+    ["a string", "boom"],
+    ["undefined", undefined],
+    ["a ServiceError that is not retryable", new ServiceError("db", "get", "DOWN", false, "down")],
+  ] as const;
+  for (const [what, value] of thrown) {
+    for (const dryRun of [true, false]) {
+      test(`${what} stops it with a ReplayFailedError naming the event, the throw its cause (dryRun ${dryRun})`, async () => {
+        const eventStore = await seeded();
+        const [, second] = await Array.fromAsync(eventStore.readAll());
+        const handled: number[] = [];
+        const run = replay<Counted>({
+          eventStore,
+          dryRun,
+          readModels: new InMemoryReadModelStore(),
+          handle: (event) => {
+            if (event.id === second?.id) throw value;
+            handled.push(event.globalPosition ?? 0);
+          },
+        });
+        const error = await run.then(
+          () => undefined,
+          (failure: unknown) => failure,
+        );
+        expect(error).toMatchObject({
+          name: "ReplayFailedError",
+          code: "REPLAY_FAILED",
+          position: second?.globalPosition,
+          eventId: second?.id,
+          eventType: "Counted",
+        });
+        expect((error as Error).cause).toBe(value);
+        expect(handled).toEqual([1]);
+      });
+    }
+  }
+
+  test("by stream, the position is the event's version", async () => {
+    const eventStore = await seeded();
+    const error = await replay({
+      eventStore,
+      stream: "Cart-b",
+      handle: () => {
+        throw new Error("boom");
+      },
+    }).catch((failure: unknown) => failure);
+    expect(error).toMatchObject({ code: "REPLAY_FAILED", position: 1 });
+  });
+
+  test("a retryable ServiceError and a ProjectionFailedError (which names its event already) pass as they are", async () => {
+    const eventStore = await seeded();
+    for (const value of [
+      new ServiceError("db", "get", "BUSY", true, "busy"),
+      new ProjectionFailedError("carts", 1, "01J", "Counted"),
+    ]) {
+      const error = await replay({
+        eventStore,
+        handle: () => {
+          throw value;
+        },
+      }).catch((failure: unknown) => failure);
+      expect(error).toBe(value);
+    }
   });
 });

@@ -1,5 +1,13 @@
 import { MAX_CHECKPOINT_ID_LENGTH } from "../checkpoint/checkpoint-store.js";
-import { type Issue, ValidationError } from "../errors.js";
+import {
+  type Issue,
+  isAbortedError,
+  isProjectionFailedError,
+  isReadModelTransactionTooLargeError,
+  isServiceError,
+  ReplayFailedError,
+  ValidationError,
+} from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
@@ -93,7 +101,8 @@ export const MAX_RECORDED_WRITES = 1000;
  * optionally from a time. A dry run by default: the handler sees every event and its writes are
  * only recorded. Rate-limited with `eventsPerSecond`, cancellable with `signal`.
  * @throws {AbortedError} `signal` fired.
- * @throws {ValidationError} bad options, or a write without `readModels` when not a dry run.
+ * @throws {ReplayFailedError} the handler threw (its error is the `cause`); what committed before stays.
+ * @throws {ValidationError} bad options.
  */
 export async function replay<E extends EventEnvelope = EventEnvelope>(
   options: ReplayOptions<E>,
@@ -137,7 +146,11 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
       if (category !== undefined && categoryOf(event.streamId) !== category) continue;
       if (since !== undefined && Date.parse(event.timestamp) < since) continue;
       await pacer?.next(signal);
-      await options.handle(event as E, { dryRun, readModels: writer });
+      try {
+        await options.handle(event as E, { dryRun, readModels: writer });
+      } catch (error) {
+        throw replayFailure(error, event, positionOf(event));
+      }
       count++;
     }
     return count;
@@ -204,6 +217,26 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
     recorded: recorder.recorded,
     elapsedMs: Date.now() - started,
   };
+}
+
+/**
+ * What a handler's throw leaves `replay` as: a {@link ReplayFailedError} naming the event, its cause the
+ * throw, as the projection runner names it in a `ProjectionFailedError`. As there, a retryable
+ * `ServiceError` (the store, not the handler, failed: replay again from the checkpoint) and a transaction
+ * too large (committed in halves) stay as they are, and so do an `AbortedError` (the signal, reported as
+ * documented) and a `ProjectionFailedError` (a projection's handler run through replay, as the CLI does,
+ * that already names its event).
+ */
+function replayFailure(error: unknown, event: EventEnvelope, position: number): unknown {
+  if (
+    (isServiceError(error) && error.retryable) ||
+    isReadModelTransactionTooLargeError(error) ||
+    isAbortedError(error) ||
+    isProjectionFailedError(error)
+  ) {
+    return error;
+  }
+  return new ReplayFailedError(position, event.id, event.type, { cause: error });
 }
 
 /**
