@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { isValidationError } from "../../src/index.js";
 import { type AwsClientConfig, resolveAwsConfig } from "./config.js";
-import { dynamoDbService } from "./services.js";
+import { dynamoDbService, eventBridgeService } from "./services.js";
 
 const VARIABLES = [
   "AWS_REGION",
@@ -174,6 +174,13 @@ describe("resolveAwsConfig: one source", () => {
     process.env.AWS_REGION = "us-east-1";
     expect(() =>
       resolveAwsConfig(dynamoDbService, { env: { AWS_ACCESS_KEY_ID: "A", AWS_SECRET_ACCESS_KEY: "s" } }),
-    ).toThrow(/set AWS_REGION in `env`/);
+    ).toThrow(/set AWS_REGION \(or AWS_DEFAULT_REGION\) in `env`/);
+  });
+
+  test("a missing region names both variables it is read from, as the CLI does", () => {
+    // Before: only AWS_REGION was named, though AWS_DEFAULT_REGION is read too (the docs say the variables are named).
+    expect(() =>
+      resolveAwsConfig(eventBridgeService, { env: { AWS_ACCESS_KEY_ID: "A", AWS_SECRET_ACCESS_KEY: "s" } }),
+    ).toThrow(/set AWS_REGION \(or AWS_DEFAULT_REGION\)/);
   });
 });

@@ -91,7 +91,10 @@ export function resolveAwsConfig(
   const where = config.env === undefined ? "" : " in `env` (the ambient environment is not read when `env` is given)";
   const region = config.region ?? read("AWS_REGION") ?? read("AWS_DEFAULT_REGION");
   if (region === undefined) {
-    issues.push({ path: ["region"], message: `no region: pass \`region\` or set AWS_REGION${where}` });
+    issues.push({
+      path: ["region"],
+      message: `no region: pass \`region\` or set AWS_REGION (or AWS_DEFAULT_REGION)${where}`,
+    });
   } else if (!/^[a-z0-9-]{1,64}$/.test(region)) {
     issues.push({ path: ["region"], message: `"${region.slice(0, 64)}" is not a region name` });
   }

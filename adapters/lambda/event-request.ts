@@ -29,7 +29,9 @@ export function requestFromEvent(event: ApiGatewayProxyEventV2): Request {
     // Glued after the host, a path without its slash would extend the host (`@x` makes credentials).
     throw new ValidationError("Invalid request", [{ path: ["rawPath"], message: 'the path must start with "/"' }]);
   }
-  const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
+  // A raw `#` would start a fragment and drop the rest of the query; as %23 it is the same character
+  // to the query's reader, so every parameter the client sent stays in the query.
+  const query = event.rawQueryString ? `?${event.rawQueryString.replaceAll("#", "%23")}` : "";
   const headers = new Headers();
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (value === undefined || value === null) continue;
@@ -162,10 +164,18 @@ function hostOf(event: ApiGatewayProxyEventV2): string {
 }
 
 function checkedHost(host: string, path: readonly string[]): string {
-  if (!NOT_IN_HOST.test(host)) return host;
-  throw new ValidationError("Invalid request", [
-    { path: [...path], message: "must be a host name and port only (no credentials, path, query or fragment)" },
-  ]);
+  if (NOT_IN_HOST.test(host)) {
+    throw new ValidationError("Invalid request", [
+      { path: [...path], message: "must be a host name and port only (no credentials, path, query or fragment)" },
+    ]);
+  }
+  // Checked alone, so that a host the URL parser refuses (a space, a port over 65535) is named, not rawPath.
+  try {
+    new URL(`https://${host}/`);
+  } catch {
+    throw new ValidationError("Invalid request", [{ path: [...path], message: "must be a valid host name and port" }]);
+  }
+  return host;
 }
 
 function clip(name: string): string {
@@ -206,6 +216,10 @@ export function assertHttpApiEvent(event: unknown): asserts event is ApiGatewayP
     if (value !== undefined && value !== null && typeof value !== "string") {
       issues.push({ path: ["requestContext", key], message: "must be a string" });
     }
+  }
+  // Read by truthiness, a string "false" would have a plain body decoded as base64.
+  if (e.isBase64Encoded !== undefined && e.isBase64Encoded !== null && typeof e.isBase64Encoded !== "boolean") {
+    issues.push({ path: ["isBase64Encoded"], message: "must be a boolean" });
   }
   for (const key of ["rawQueryString", "body"] as const) {
     if (e[key] !== undefined && e[key] !== null && typeof e[key] !== "string") {

@@ -554,6 +554,52 @@ describe("createHttpApiHandler", () => {
       }
     });
 
+    test("a `#` in rawQueryString stays in the query: none of the client's parameters moves into a fragment", async () => {
+      const { handler } = setup();
+      // Before: the URL parser took "#x&b=2" as a fragment, so the query read { a: "1" } and b was lost.
+      const result = await handler(event("GET", "/queries/GetOrder", { query: "a=1#x&b=2" }));
+      expect([result.statusCode, json(result.body)]).toEqual([200, { echo: { a: "1#x", b: "2" } }]);
+    });
+
+    test("a host that makes no URL (a bad port, a space) is 400 naming where the host came from, not rawPath", async () => {
+      const { handler } = setup();
+      const withHost = (domainName: string, host: string) => {
+        const base = event("GET", "/queries/GetOrder", { query: "a=1", headers: { host } });
+        return { ...base, requestContext: { ...base.requestContext, domainName } } as ApiGatewayProxyEventV2;
+      };
+      for (const [domainName, host, path] of [
+        ["shop.example:99999", "x", ["requestContext", "domainName"]],
+        ["[::1", "x", ["requestContext", "domainName"]],
+        ["", "a b", ["headers", "host"]],
+        ["", "x:port", ["headers", "host"]],
+      ] as const) {
+        const result = await handler(withHost(domainName, host));
+        expect([domainName, host, result.statusCode, json(result.body)]).toMatchObject([
+          domainName,
+          host,
+          400,
+          { code: "VALIDATION_FAILED", issues: [{ path }] },
+        ]);
+      }
+    });
+
+    test("an isBase64Encoded that is no boolean is an invalid event naming it, not a guess from its truthiness", async () => {
+      const { handler, seen } = setup();
+      // Before: the string "false" is truthy, so a plain body was decoded as base64 (here "e30=" became {}).
+      for (const flag of ["false", 1, "true", {}]) {
+        const bad = { ...event("POST", "/commands/Forget", { body: "e30=" }), isBase64Encoded: flag };
+        const refused = await handler(bad as unknown as ApiGatewayProxyEventV2).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(refused).toBeInstanceOf(ValidationError);
+        expect((refused as ValidationError).issues).toEqual([
+          { path: ["isBase64Encoded"], message: "must be a boolean" },
+        ]);
+      }
+      expect(seen).toEqual([]);
+    });
+
     test("a named stage's prefix is taken off rawPath; cookies arrive as one Cookie header", async () => {
       const { handler, seen } = setup();
       const staged = event("POST", "/prod/commands/PlaceOrder", { body: '{"sku":"S"}' });
