@@ -12,7 +12,7 @@ import {
   metadataIssues,
   type NewEvent,
 } from "../events/envelope.js";
-import { isFlatJson, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "../internal/json.js";
+import { isFlatJson, jsonIssues, jsonRoundTrip, MAX_JSON_DEPTH_LIMIT } from "../internal/json.js";
 import { isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
 
 /** The member of an event union with the given type. */
@@ -196,10 +196,16 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
         },
       ]);
     }
+    // The event is saved as raised: its own copy (JSON, checked above), taken before any handler runs,
+    // since a handler may keep the data in the state and a later one change the state in place, or the
+    // caller change its object, before the save.
+    const saved = jsonRoundTrip(data);
     const event = { type, data } as unknown as AppliedEvent<E>;
     this.#apply(event);
     this.#version++;
-    this.#uncommitted.push(metadata === undefined ? { type, data } : { type, data, metadata });
+    this.#uncommitted.push(
+      metadata === undefined ? { type, data: saved } : { type, data: saved, metadata: jsonRoundTrip(metadata) },
+    );
   }
 
   /** Replays stored events (in version order) onto the current state. */

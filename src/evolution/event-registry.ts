@@ -7,7 +7,7 @@ import {
   metadataIssues,
   type PendingEvent,
 } from "../events/envelope.js";
-import { isJsonData, jsonIssues, MAX_JSON_DEPTH_LIMIT } from "../internal/json.js";
+import { isJsonData, jsonIssues, jsonRoundTrip, MAX_JSON_DEPTH_LIMIT } from "../internal/json.js";
 import { objectShapeCheck } from "../internal/object-shape.js";
 import {
   assertFunction,
@@ -267,7 +267,8 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
     }
     // The common chain, data steps only, in a loop: no list, no recursion, one envelope at the end.
     const storedVersion = version;
-    let data = event.data;
+    // A rename hands the data on untouched; an upcaster or splitter may change it in place.
+    let data = step.kind === "rename" ? event.data : writable(event.data);
     while (step?.kind === "upcast") {
       const at = step.wantsEvent ? envelopeAt(event, event.type, data, event.metadata, version) : undefined;
       data = step.upcast(data, at as EventEnvelope);
@@ -374,6 +375,8 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
           { path: [type, version], message: `still upcasting after ${MAX_CHAIN} steps: do renames go in a circle?` },
         ]);
       }
+      // Still the stored data after renames alone: the first step that may change it gets its own copy.
+      if (step.kind !== "rename" && data === stored.data) data = writable(data);
       if (step.kind === "upcast") {
         // The common step: data in, data out; no envelope is built unless the upcaster reads it.
         data = step.upcast(data, step.wantsEvent ? at() : (undefined as never));
@@ -519,6 +522,16 @@ class TypeSteps extends Map<number, UpcastStep> {
  * The stored event as `type` at `version` with `data`: an object literal of one shape rather than a
  * spread, which costs several times as much per event on the read path.
  */
+/**
+ * Stored data as a step may change it in place (as the JSON check allows): the in-memory store hands
+ * out its stored events deep-frozen, where the database stores hand out freshly parsed JSON, so such a
+ * step read on those and failed in memory ("object is not extensible"). Frozen data is copied (it is
+ * JSON, as every append checks); other data is the read's own, handed on as it is, at no cost.
+ */
+function writable(data: unknown): unknown {
+  return typeof data === "object" && data !== null && Object.isFrozen(data) ? jsonRoundTrip(data) : data;
+}
+
 function envelopeAt(
   stored: EventEnvelope,
   type: string,
